@@ -1,0 +1,119 @@
+//! Matrix products on the CPU through the `gemm` crate: strided operands, no copies for views.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::storage::CpuStorage;
+
+/// Work (m·n·k) above which one product uses every thread.
+const PAR_FLOPS: usize = 96 * 96 * 96;
+
+/// Offsets of each batch matrix of a `[B.., r, c]` layout, in row-major batch order.
+fn batch_offsets(l: &Layout) -> Vec<usize> {
+    let nb = l.ndim() - 2;
+    let shape = &l.shape[..nb];
+    let strides = &l.strides[..nb];
+    let count: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(count);
+    let mut idx = vec![0usize; nb];
+    for _ in 0..count {
+        out.push(l.offset + idx.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>());
+        for d in (0..nb).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+/// One strided `dst[m,n] = lhs[m,k] @ rhs[k,n]` into a dense row-major `dst`.
+///
+/// # Safety
+/// `lhs`/`rhs` must cover every element the strides address.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_one<T: 'static + Copy>(
+    m: usize, n: usize, k: usize,
+    dst: &mut [T],
+    lhs: *const T, lrs: usize, lcs: usize,
+    rhs: *const T, rrs: usize, rcs: usize,
+    zero: T, one: T, par: Parallelism,
+) {
+    gemm::gemm(
+        m, n, k,
+        dst.as_mut_ptr(), 1, n as isize, false,
+        lhs, lcs as isize, lrs as isize,
+        rhs, rcs as isize, rrs as isize,
+        zero, one, false, false, false, par,
+    );
+}
+
+fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
+    a: &[T], la: &Layout, b: &[T], lb: &Layout, zero: T, one: T,
+) -> Vec<T> {
+    let nd = la.ndim();
+    let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
+    let (ars, acs) = (la.strides[nd - 2], la.strides[nd - 1]);
+    let (brs, bcs) = (lb.strides[nd - 2], lb.strides[nd - 1]);
+    let oa = batch_offsets(la);
+    let ob = batch_offsets(lb);
+    let batches = oa.len();
+    let mut out = vec![T::default(); batches * m * n];
+    if m * n == 0 {
+        return out;
+    }
+    let threads = rayon::current_num_threads();
+    let big = m * n * k >= PAR_FLOPS;
+    let run = |bi: usize, dst: &mut [T], par: Parallelism| unsafe {
+        gemm_one(m, n, k, dst, a.as_ptr().add(oa[bi]), ars, acs, b.as_ptr().add(ob[bi]), brs, bcs, zero, one, par)
+    };
+    if batches > 1 && !(big && batches < threads) && batches * m * n * k >= PAR_FLOPS {
+        out.par_chunks_mut(m * n).enumerate().for_each(|(bi, dst)| run(bi, dst, Parallelism::None));
+    } else {
+        let par = if big && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        for (bi, dst) in out.chunks_mut(m * n).enumerate() {
+            run(bi, dst, par);
+        }
+    }
+    out
+}
+
+/// Batched matmul of `[B.., m, k]` and `[B.., k, n]` (equal batch dims) into `[B.., m, n]`.
+pub fn matmul(a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
+    Ok(match (a, b) {
+        (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(matmul_t(a, la, b, lb, 0.0, 1.0)),
+        (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(matmul_t(a, la, b, lb, 0.0, 1.0)),
+        (CpuStorage::I64(a), CpuStorage::I64(b)) => {
+            let nd = la.ndim();
+            let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
+            let (oa, ob) = (batch_offsets(la), batch_offsets(lb));
+            let mut out = vec![0i64; oa.len() * m * n];
+            for (bi, dst) in out.chunks_mut((m * n).max(1)).enumerate().take(oa.len()) {
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut s = 0i64;
+                        for p in 0..k {
+                            s = s.wrapping_add(
+                                a[oa[bi] + i * la.strides[nd - 2] + p * la.strides[nd - 1]]
+                                    .wrapping_mul(b[ob[bi] + p * lb.strides[nd - 2] + j * lb.strides[nd - 1]]),
+                            );
+                        }
+                        dst[i * n + j] = s;
+                    }
+                }
+            }
+            CpuStorage::I64(out)
+        }
+        (a, b) => {
+            return Err(Error::DType(format!(
+                "matmul: expected two floating tensors of one dtype, got {} and {}",
+                a.dtype(),
+                b.dtype()
+            )))
+        }
+    })
+}

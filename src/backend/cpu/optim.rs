@@ -1,0 +1,140 @@
+//! Fused optimizer updates on the CPU: one pass over a parameter and its state per step.
+
+use crate::backend::OptimStep;
+use crate::dtype::Float;
+use crate::error::{Error, Result};
+use crate::storage::CpuStorage;
+
+fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]]) -> Result<()> {
+    let n = p.len();
+    for s in st.iter() {
+        if s.len() != n {
+            return Err(Error::Shape(format!("optimizer step: state of {} elements for a parameter of {n}", s.len())));
+        }
+    }
+    let f = T::from_f64;
+    match *step {
+        OptimStep::Sgd { lr, momentum, dampening, nesterov, weight_decay, first, maximize } => {
+            for i in 0..n {
+                let mut d = if maximize { -g[i] } else { g[i] };
+                if weight_decay != 0.0 {
+                    d = d + f(weight_decay) * p[i];
+                }
+                if momentum != 0.0 {
+                    let buf = &mut st[0][i];
+                    *buf = if first { d } else { f(momentum) * *buf + f(1.0 - dampening) * d };
+                    d = if nesterov { d + f(momentum) * *buf } else { *buf };
+                }
+                p[i] = p[i] - f(lr) * d;
+            }
+        }
+        OptimStep::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, t, maximize } => {
+            let bc1 = 1.0 - beta1.powi(t as i32);
+            let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
+            let step_size = f(lr / bc1);
+            let (b1, b2) = (f(beta1), f(beta2));
+            let decay = f(1.0 - lr * weight_decay);
+            for i in 0..n {
+                let mut d = if maximize { -g[i] } else { g[i] };
+                if weight_decay != 0.0 {
+                    if decoupled {
+                        p[i] = p[i] * decay;
+                    } else {
+                        d = d + f(weight_decay) * p[i];
+                    }
+                }
+                let m = b1 * st[0][i] + (T::ONE - b1) * d;
+                let v = b2 * st[1][i] + (T::ONE - b2) * d * d;
+                st[0][i] = m;
+                st[1][i] = v;
+                let vv = if amsgrad {
+                    let mx = st[2][i].max_(v);
+                    st[2][i] = mx;
+                    mx
+                } else {
+                    v
+                };
+                let denom = vv.sqrt() / f(bc2_sqrt) + f(eps);
+                p[i] = p[i] - step_size * m / denom;
+            }
+        }
+        OptimStep::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize } => {
+            let a = f(alpha);
+            let mom_slot = 1;
+            let cen_slot = if momentum > 0.0 { 2 } else { 1 };
+            for i in 0..n {
+                let mut d = if maximize { -g[i] } else { g[i] };
+                if weight_decay != 0.0 {
+                    d = d + f(weight_decay) * p[i];
+                }
+                let sq = a * st[0][i] + (T::ONE - a) * d * d;
+                st[0][i] = sq;
+                let avg = if centered {
+                    let ga = a * st[cen_slot][i] + (T::ONE - a) * d;
+                    st[cen_slot][i] = ga;
+                    (sq - ga * ga).sqrt() + f(eps)
+                } else {
+                    sq.sqrt() + f(eps)
+                };
+                if momentum > 0.0 {
+                    let b = f(momentum) * st[mom_slot][i] + d / avg;
+                    st[mom_slot][i] = b;
+                    p[i] = p[i] - f(lr) * b;
+                } else {
+                    p[i] = p[i] - f(lr) * d / avg;
+                }
+            }
+        }
+        OptimStep::Adagrad { lr, lr_decay, weight_decay, eps, t, maximize } => {
+            let clr = f(lr / (1.0 + (t as f64 - 1.0) * lr_decay));
+            for i in 0..n {
+                let mut d = if maximize { -g[i] } else { g[i] };
+                if weight_decay != 0.0 {
+                    d = d + f(weight_decay) * p[i];
+                }
+                let s = st[0][i] + d * d;
+                st[0][i] = s;
+                p[i] = p[i] - clr * d / (s.sqrt() + f(eps));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies one update to a contiguous parameter `p` with gradient `g` and its state buffers.
+pub fn step(step: &OptimStep, p: &mut CpuStorage, g: &CpuStorage, st: &mut [&mut CpuStorage]) -> Result<()> {
+    if p.len() != g.len() {
+        return Err(Error::Shape(format!("optimizer step: gradient of {} elements for a parameter of {}", g.len(), p.len())));
+    }
+    match (p, g) {
+        (CpuStorage::F32(p), CpuStorage::F32(g)) => {
+            let mut s = Vec::with_capacity(st.len());
+            for b in st.iter_mut() {
+                match &mut **b {
+                    CpuStorage::F32(v) => s.push(v.as_mut_slice()),
+                    other => return Err(state_dtype(other)),
+                }
+            }
+            step_t(step, p, g, &mut s)
+        }
+        (CpuStorage::F64(p), CpuStorage::F64(g)) => {
+            let mut s = Vec::with_capacity(st.len());
+            for b in st.iter_mut() {
+                match &mut **b {
+                    CpuStorage::F64(v) => s.push(v.as_mut_slice()),
+                    other => return Err(state_dtype(other)),
+                }
+            }
+            step_t(step, p, g, &mut s)
+        }
+        (p, g) => Err(Error::DType(format!(
+            "optimizer step: parameter {} and gradient {} must be one floating dtype",
+            p.dtype(),
+            g.dtype()
+        ))),
+    }
+}
+
+fn state_dtype(s: &CpuStorage) -> Error {
+    Error::DType(format!("optimizer step: state buffer has dtype {}, unlike its parameter", s.dtype()))
+}

@@ -1,0 +1,403 @@
+//! Backend dispatch: the primitive kernels every op is built from, routed to the CPU or the GPU.
+//!
+//! Each primitive takes storages with their layouts (already broadcast where it says so) and
+//! returns a fresh contiguous storage. Ops in `crate::ops` compose these; the autograd rules are
+//! written with ops too, so a backend that implements these primitives runs forward and backward.
+
+pub mod cpu;
+pub mod wgpu;
+
+use crate::dtype::DType;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::storage::Storage;
+
+/// Elementwise functions of one tensor (floating, except where noted).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Sin,
+    Cos,
+    Tanh,
+    Sigmoid,
+    Relu,
+    /// exact (erf) GELU
+    Gelu,
+    /// derivative of exact GELU
+    GeluGrad,
+    Sign,
+    Recip,
+    Square,
+    Floor,
+    /// x > 0 ? 1 : 0
+    Step,
+    AddScalar(f64),
+    MulScalar(f64),
+    /// c - x
+    RSubScalar(f64),
+    /// c / x
+    RDivScalar(f64),
+    /// x ^ p
+    PowScalar(f64),
+    /// c ^ x
+    RPowScalar(f64),
+    Clamp(f64, f64),
+    /// 1 where min <= x <= max else 0
+    ClampMask(f64, f64),
+    LeakyRelu(f64),
+    /// 1 where x > 0 else slope
+    LeakyReluGrad(f64),
+    Elu(f64),
+    /// derivative of ELU: 1 where x > 0 else alpha * exp(x)
+    EluGrad(f64),
+    Silu,
+    SiluGrad,
+    Log1p,
+    /// logical not, bool in bool out
+    Not,
+}
+
+impl UnaryOp {
+    /// Ops that also make sense on integer tensors, computed in integers.
+    pub fn is_integral_ok(self) -> bool {
+        matches!(
+            self,
+            UnaryOp::Neg
+                | UnaryOp::Abs
+                | UnaryOp::Sign
+                | UnaryOp::Square
+                | UnaryOp::Relu
+                | UnaryOp::Clamp(..)
+                | UnaryOp::AddScalar(_)
+                | UnaryOp::MulScalar(_)
+                | UnaryOp::RSubScalar(_)
+        )
+    }
+}
+
+/// Elementwise functions of two tensors of one dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Maximum,
+    Minimum,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    /// True for the ops whose result is a bool tensor.
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Maximum => "maximum",
+            BinaryOp::Minimum => "minimum",
+            BinaryOp::Eq => "eq",
+            BinaryOp::Ne => "ne",
+            BinaryOp::Lt => "lt",
+            BinaryOp::Le => "le",
+            BinaryOp::Gt => "gt",
+            BinaryOp::Ge => "ge",
+            BinaryOp::And => "logical_and",
+            BinaryOp::Or => "logical_or",
+        }
+    }
+}
+
+/// Reductions over a set of dims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Max,
+    Min,
+    /// index (int64) of the first maximum, over exactly one dim
+    ArgMax,
+    /// index (int64) of the first minimum, over exactly one dim
+    ArgMin,
+}
+
+/// Geometry of an im2col / col2im for 2-D convolution and pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dGeom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Conv2dGeom {
+    /// Rows of the column matrix: `c * kh * kw`.
+    pub fn col_rows(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    /// Columns of the column matrix: `oh * ow`.
+    pub fn col_cols(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
+/// Distributions for random fills.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RandKind {
+    /// uniform in [low, high)
+    Uniform(f64, f64),
+    /// normal with mean, std
+    Normal(f64, f64),
+}
+
+/// Hyper-parameters of the fused optimizer updates (one kernel per parameter).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimStep {
+    /// SGD: `momentum`, `dampening`, `nesterov`, `weight_decay`, whether the buffer is new.
+    Sgd { lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64, first: bool, maximize: bool },
+    /// Adam / AdamW (decoupled decay when `decoupled`), with step count `t` (1-based).
+    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, decoupled: bool, amsgrad: bool, t: u64, maximize: bool },
+    /// RMSprop with optional momentum and centering.
+    RmsProp { lr: f64, alpha: f64, eps: f64, weight_decay: f64, momentum: f64, centered: bool, maximize: bool },
+    /// Adagrad with learning-rate decay, step count `t` (1-based).
+    Adagrad { lr: f64, lr_decay: f64, weight_decay: f64, eps: f64, t: u64, maximize: bool },
+}
+
+fn same_device(op: &str, a: &Storage, b: &Storage) -> Result<()> {
+    if a.device() != b.device() {
+        return Err(Error::Device(format!(
+            "{op}: expected all tensors on one device, got {} and {}",
+            a.device(),
+            b.device()
+        )));
+    }
+    Ok(())
+}
+
+macro_rules! route {
+    ($op:literal, $first:expr; $cpu:expr; $gpu:expr) => {
+        match $first {
+            Storage::Cpu(_) => $cpu,
+            Storage::Gpu(_) => $gpu,
+        }
+    };
+}
+
+/// Contiguous copy of a strided view.
+pub fn copy(x: &Storage, l: &Layout) -> Result<Storage> {
+    match x {
+        Storage::Cpu(c) => Ok(Storage::Cpu(cpu::copy(c, l))),
+        Storage::Gpu(g) => Ok(Storage::Gpu(wgpu::copy(g, l)?)),
+    }
+}
+
+/// Contiguous copy converted to `dtype`.
+pub fn cast(x: &Storage, l: &Layout, dtype: DType) -> Result<Storage> {
+    match x {
+        Storage::Cpu(c) => Ok(Storage::Cpu(cpu::cast(c, l, dtype))),
+        Storage::Gpu(g) => Ok(Storage::Gpu(wgpu::cast(g, l, dtype)?)),
+    }
+}
+
+/// `n` elements equal to `value`.
+pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storage> {
+    match device {
+        Device::Cpu => Ok(Storage::Cpu(crate::storage::CpuStorage::full(n, value, dtype))),
+        Device::Gpu(i) => Ok(Storage::Gpu(wgpu::full(i, n, value, dtype)?)),
+    }
+}
+
+/// Unary elementwise op into a contiguous result of the same dtype.
+pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
+    route!("unary", x; Ok(Storage::Cpu(cpu::unary(op, cpu_of(x), l)?)); Ok(Storage::Gpu(wgpu::unary(op, gpu_of(x), l)?)))
+}
+
+/// Binary elementwise op; both layouts already broadcast to the output shape, both one dtype.
+pub fn binary(op: BinaryOp, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
+    same_device(op.name(), a, b)?;
+    route!("binary", a;
+        Ok(Storage::Cpu(cpu::binary(op, cpu_of(a), la, cpu_of(b), lb)?));
+        Ok(Storage::Gpu(wgpu::binary(op, gpu_of(a), la, gpu_of(b), lb)?)))
+}
+
+/// `cond ? a : b`; all layouts broadcast to the output shape; `cond` is bool.
+pub fn where_(c: &Storage, lc: &Layout, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
+    same_device("where", c, a)?;
+    same_device("where", a, b)?;
+    route!("where", a;
+        Ok(Storage::Cpu(cpu::where_(cpu_of(c), lc, cpu_of(a), la, cpu_of(b), lb)?));
+        Ok(Storage::Gpu(wgpu::where_(gpu_of(c), lc, gpu_of(a), la, gpu_of(b), lb)?)))
+}
+
+/// Reduction over `dims` (sorted, unique); the result has `l.shape` with those dims removed.
+pub fn reduce(op: ReduceOp, x: &Storage, l: &Layout, dims: &[usize]) -> Result<Storage> {
+    route!("reduce", x; Ok(Storage::Cpu(cpu::reduce(op, cpu_of(x), l, dims)?)); Ok(Storage::Gpu(wgpu::reduce(op, gpu_of(x), l, dims)?)))
+}
+
+/// Batched matmul: `a` is `[B.., m, k]`, `b` is `[B.., k, n]` with equal batch dims; result `[B.., m, n]`.
+pub fn matmul(a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
+    same_device("matmul", a, b)?;
+    route!("matmul", a;
+        Ok(Storage::Cpu(cpu::matmul::matmul(cpu_of(a), la, cpu_of(b), lb)?));
+        Ok(Storage::Gpu(wgpu::matmul(gpu_of(a), la, gpu_of(b), lb)?)))
+}
+
+/// Softmax (or log-softmax) over the last dim of a view.
+pub fn softmax(x: &Storage, l: &Layout, log: bool) -> Result<Storage> {
+    route!("softmax", x; Ok(Storage::Cpu(cpu::softmax(cpu_of(x), l, log)?)); Ok(Storage::Gpu(wgpu::softmax(gpu_of(x), l, log)?)))
+}
+
+/// Selects `idx` (1-D int64) along `dim` of `x`.
+pub fn index_select(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Layout) -> Result<Storage> {
+    same_device("index_select", x, idx)?;
+    route!("index_select", x;
+        Ok(Storage::Cpu(cpu::index::index_select(cpu_of(x), l, dim, cpu_of(idx), li)?));
+        Ok(Storage::Gpu(wgpu::index_select(gpu_of(x), l, dim, gpu_of(idx), li)?)))
+}
+
+/// Adds rows of `src` into a zero tensor of `shape` at `idx` along `dim` (the adjoint of index_select).
+pub fn index_add(shape: &[usize], dim: usize, idx: &Storage, li: &Layout, src: &Storage, ls: &Layout) -> Result<Storage> {
+    same_device("index_add", src, idx)?;
+    route!("index_add", src;
+        Ok(Storage::Cpu(cpu::index::index_add(shape, dim, cpu_of(idx), li, cpu_of(src), ls)?));
+        Ok(Storage::Gpu(wgpu::index_add(shape, dim, gpu_of(idx), li, gpu_of(src), ls)?)))
+}
+
+/// `out[i][j] = x[i][idx[i][j]]` along `dim` (idx has x's rank).
+pub fn gather(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Layout) -> Result<Storage> {
+    same_device("gather", x, idx)?;
+    route!("gather", x;
+        Ok(Storage::Cpu(cpu::index::gather(cpu_of(x), l, dim, cpu_of(idx), li)?));
+        Ok(Storage::Gpu(wgpu::gather(gpu_of(x), l, dim, gpu_of(idx), li)?)))
+}
+
+/// Zero tensor of `shape` with `src` added at `idx` along `dim` (the adjoint of gather).
+pub fn scatter_add(shape: &[usize], dim: usize, idx: &Storage, li: &Layout, src: &Storage, ls: &Layout) -> Result<Storage> {
+    same_device("scatter_add", src, idx)?;
+    route!("scatter_add", src;
+        Ok(Storage::Cpu(cpu::index::scatter_add(shape, dim, cpu_of(idx), li, cpu_of(src), ls)?));
+        Ok(Storage::Gpu(wgpu::scatter_add(shape, dim, gpu_of(idx), li, gpu_of(src), ls)?)))
+}
+
+/// Unfolds `(N,C,H,W)` patches into `(N, C*kh*kw, oh*ow)`, padding with `pad_value`.
+pub fn im2col(x: &Storage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<Storage> {
+    route!("im2col", x; Ok(Storage::Cpu(cpu::conv::im2col(cpu_of(x), l, g, pad_value)?)); Ok(Storage::Gpu(wgpu::im2col(gpu_of(x), l, g, pad_value)?)))
+}
+
+/// Folds `(N, C*kh*kw, oh*ow)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
+pub fn col2im(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<Storage> {
+    route!("col2im", x; Ok(Storage::Cpu(cpu::conv::col2im(cpu_of(x), l, g)?)); Ok(Storage::Gpu(wgpu::col2im(gpu_of(x), l, g)?)))
+}
+
+/// `n` random numbers from the counter-based generator at (`seed`, `offset`).
+pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType, device: Device) -> Result<Storage> {
+    match device {
+        Device::Cpu => Ok(Storage::Cpu(cpu::rand(kind, n, seed, offset, dtype)?)),
+        Device::Gpu(i) => Ok(Storage::Gpu(wgpu::rand(i, kind, n, seed, offset, dtype)?)),
+    }
+}
+
+/// Writes `src` (broadcast to `ld.shape`) into the view `ld` of `dst`, in place.
+pub fn assign(dst: &mut Storage, ld: &Layout, src: &Storage, ls: &Layout) -> Result<()> {
+    same_device("copy_", dst, src)?;
+    match (dst, src) {
+        (Storage::Cpu(d), Storage::Cpu(s)) => cpu::assign(d, ld, s, ls),
+        (Storage::Gpu(d), Storage::Gpu(s)) => wgpu::assign(d, ld, s, ls),
+        _ => unreachable!("device checked above"),
+    }
+}
+
+/// One fused optimizer update of a contiguous parameter, in place, with its state buffers.
+pub fn optim_step(step: &OptimStep, param: &mut Storage, grad: &Storage, lg: &Layout, state: &mut [&mut Storage]) -> Result<()> {
+    same_device("optimizer step", param, grad)?;
+    for s in state.iter() {
+        same_device("optimizer step", param, s)?;
+    }
+    match param {
+        Storage::Cpu(p) => {
+            let g = cpu::copy(cpu_of(grad), lg);
+            let mut st: Vec<&mut crate::storage::CpuStorage> = state
+                .iter_mut()
+                .map(|s| match &mut **s {
+                    Storage::Cpu(c) => c,
+                    Storage::Gpu(_) => unreachable!("device checked above"),
+                })
+                .collect();
+            cpu::optim::step(step, p, &g, &mut st)
+        }
+        Storage::Gpu(p) => {
+            let g = wgpu::copy(gpu_of(grad), lg)?;
+            let mut st: Vec<&mut wgpu::GpuStorage> = state
+                .iter_mut()
+                .map(|s| match &mut **s {
+                    Storage::Gpu(c) => c,
+                    Storage::Cpu(_) => unreachable!("device checked above"),
+                })
+                .collect();
+            wgpu::optim_step(step, p, &g, &mut st)
+        }
+    }
+}
+
+/// Moves a storage to `device` (a no-op copy of the handle when it is already there).
+pub fn to_device(x: &Storage, l: &Layout, device: Device) -> Result<Storage> {
+    match (x, device) {
+        (Storage::Cpu(c), Device::Cpu) => Ok(Storage::Cpu(cpu::copy(c, l))),
+        (Storage::Cpu(c), Device::Gpu(i)) => Ok(Storage::Gpu(wgpu::upload(i, &cpu::copy(c, l))?)),
+        (Storage::Gpu(g), Device::Cpu) => Ok(Storage::Cpu(wgpu::download(&wgpu::copy(g, l)?)?)),
+        (Storage::Gpu(g), Device::Gpu(i)) => {
+            if g.device_index() == i {
+                Ok(Storage::Gpu(wgpu::copy(g, l)?))
+            } else {
+                let host = wgpu::download(&wgpu::copy(g, l)?)?;
+                Ok(Storage::Gpu(wgpu::upload(i, &host)?))
+            }
+        }
+    }
+}
+
+fn cpu_of(s: &Storage) -> &crate::storage::CpuStorage {
+    match s {
+        Storage::Cpu(c) => c,
+        Storage::Gpu(_) => unreachable!("routed by device"),
+    }
+}
+
+fn gpu_of(s: &Storage) -> &wgpu::GpuStorage {
+    match s {
+        Storage::Gpu(g) => g,
+        Storage::Cpu(_) => unreachable!("routed by device"),
+    }
+}

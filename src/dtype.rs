@@ -1,0 +1,183 @@
+//! Element types: the `DType` enum and the numeric traits the CPU kernels are generic over.
+
+/// The element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// 32-bit float, the default for floating data, on every device.
+    F32,
+    /// 64-bit float, on the CPU (gradient checks and users who ask).
+    F64,
+    /// 64-bit signed integer: labels and indices. On the GPU stored as 32-bit (see `backend::wgpu`).
+    I64,
+    /// Boolean masks.
+    Bool,
+}
+
+impl DType {
+    /// The name PyTorch users know (`float32`, `int64`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+            DType::I64 => "int64",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Parses a dtype name (`float32`, `float`, `float64`, `double`, `int64`, `long`, `bool`).
+    pub fn parse(s: &str) -> Option<DType> {
+        match s {
+            "float32" | "float" | "f32" => Some(DType::F32),
+            "float64" | "double" | "f64" => Some(DType::F64),
+            "int64" | "long" | "i64" => Some(DType::I64),
+            "bool" => Some(DType::Bool),
+            _ => None,
+        }
+    }
+
+    /// True for the floating dtypes.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    /// Bytes per element in host memory.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F64 | DType::I64 => 8,
+            DType::Bool => 1,
+        }
+    }
+
+    /// The dtype of `a op b` under PyTorch's promotion (float beats int beats bool; f64 beats f32).
+    pub fn promote(a: DType, b: DType) -> DType {
+        fn rank(d: DType) -> u8 {
+            match d {
+                DType::Bool => 0,
+                DType::I64 => 1,
+                DType::F32 => 2,
+                DType::F64 => 3,
+            }
+        }
+        if rank(a) >= rank(b) {
+            a
+        } else {
+            b
+        }
+    }
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rustdl.{}", self.name())
+    }
+}
+
+/// A floating element type the CPU kernels compute in.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + PartialEq
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::ops::AddAssign
+    + std::iter::Sum
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const NEG_INF: Self;
+    const INF: Self;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tanh(self) -> Self;
+    fn abs(self) -> Self;
+    fn powf(self, p: Self) -> Self;
+    fn max_(self, o: Self) -> Self;
+    fn min_(self, o: Self) -> Self;
+    fn is_nan_(self) -> bool;
+}
+
+macro_rules! impl_float {
+    ($t:ty) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const NEG_INF: Self = <$t>::NEG_INFINITY;
+            const INF: Self = <$t>::INFINITY;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn powf(self, p: Self) -> Self {
+                <$t>::powf(self, p)
+            }
+            #[inline(always)]
+            fn max_(self, o: Self) -> Self {
+                if self.is_nan() || self >= o {
+                    self
+                } else {
+                    o
+                }
+            }
+            #[inline(always)]
+            fn min_(self, o: Self) -> Self {
+                if self.is_nan() || self <= o {
+                    self
+                } else {
+                    o
+                }
+            }
+            #[inline(always)]
+            fn is_nan_(self) -> bool {
+                self.is_nan()
+            }
+        }
+    };
+}
+impl_float!(f32);
+impl_float!(f64);

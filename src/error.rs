@@ -1,0 +1,63 @@
+//! The one error type of the core; the Python layer maps each variant to a Python exception.
+
+/// Every failure a user can cause, with a message naming the op and the shapes involved.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// Shapes that do not fit the op (Python `ValueError`).
+    #[error("{0}")]
+    Shape(String),
+    /// A dtype the op does not accept (Python `TypeError`).
+    #[error("{0}")]
+    DType(String),
+    /// Tensors on different devices, or a device that is not there (Python `RuntimeError`).
+    #[error("{0}")]
+    Device(String),
+    /// An index outside its range (Python `IndexError`).
+    #[error("{0}")]
+    Index(String),
+    /// A bad argument value (Python `ValueError`).
+    #[error("{0}")]
+    Value(String),
+    /// A misuse of autograd or other state (Python `RuntimeError`).
+    #[error("{0}")]
+    Runtime(String),
+    /// A failure reading or writing a file (Python `OSError`).
+    #[error("{0}")]
+    Io(String),
+    /// A failure inside the GPU backend (Python `rustdl.gpu.GpuError`, a `RuntimeError`).
+    #[error("{0}")]
+    Gpu(String),
+}
+
+/// Result with the core's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Builds an [`Error::Shape`] from format arguments.
+#[macro_export]
+macro_rules! shape_err {
+    ($($t:tt)*) => { $crate::error::Error::Shape(format!($($t)*)) };
+}
+
+/// Builds an [`Error::DType`] from format arguments.
+#[macro_export]
+macro_rules! dtype_err {
+    ($($t:tt)*) => { $crate::error::Error::DType(format!($($t)*)) };
+}
+
+/// Builds an [`Error::Value`] from format arguments.
+#[macro_export]
+macro_rules! value_err {
+    ($($t:tt)*) => { $crate::error::Error::Value(format!($($t)*)) };
+}
+
+/// Builds an [`Error::Index`] from format arguments.
+#[macro_export]
+macro_rules! index_err {
+    ($($t:tt)*) => { $crate::error::Error::Index(format!($($t)*)) };
+}
+
+/// Builds an [`Error::Runtime`] from format arguments.
+#[macro_export]
+macro_rules! runtime_err {
+    ($($t:tt)*) => { $crate::error::Error::Runtime(format!($($t)*)) };
+}

@@ -1,0 +1,24 @@
+//! rustdl: tensors, autograd and optimizers in Rust, on the CPU and on any GPU through wgpu.
+//!
+//! Layers, top to bottom: `python` (PyO3 bindings, feature `python`), `ops` (differentiable ops,
+//! each with its backward), `autograd` (graph walk), `backend` (CPU kernels and WGSL shaders).
+
+pub mod error;
+pub mod dtype;
+pub mod device;
+pub mod shape;
+pub mod storage;
+pub mod tensor;
+pub mod autograd;
+pub mod random;
+pub mod backend;
+pub mod ops;
+pub mod io;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use device::Device;
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use tensor::Tensor;

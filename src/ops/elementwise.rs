@@ -1,0 +1,275 @@
+//! Elementwise ops with numpy broadcasting: arithmetic, comparisons, activations, where.
+
+use crate::backend::{self, BinaryOp, UnaryOp};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+
+use super::check_device;
+
+impl Tensor {
+    /// Applies a unary op; integer inputs of float-only ops are promoted to float32.
+    pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        if op == UnaryOp::Not {
+            let x = if self.dtype() == DType::Bool { self.clone() } else { self.ne_scalar(0.0)? };
+            let s = backend::unary(op, &x.storage(), x.layout())?;
+            return Ok(Tensor::from_contiguous(s, x.shape()));
+        }
+        if !self.dtype().is_float() && !op.is_integral_ok() {
+            return self.to_dtype(DType::F32)?.unary(op);
+        }
+        if self.dtype() == DType::Bool {
+            return self.to_dtype(DType::I64)?.unary(op);
+        }
+        let s = backend::unary(op, &self.storage(), self.layout())?;
+        if !self.dtype().is_float() {
+            return Ok(Tensor::from_contiguous(s, self.shape()));
+        }
+        let x = self.detach();
+        let needs_out = matches!(op, UnaryOp::Exp | UnaryOp::Sqrt | UnaryOp::Tanh | UnaryOp::Sigmoid | UnaryOp::Rsqrt | UnaryOp::RPowScalar(_));
+        let out = Tensor::from_contiguous(s, self.shape());
+        let y = if needs_out { Some(out.detach()) } else { None };
+        let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
+            let y = || y.as_ref().ok_or_else(|| Error::Runtime("missing saved output".into()));
+            let d = match op {
+                UnaryOp::Neg => g.neg()?,
+                UnaryOp::Abs => g.mul(&x.unary(UnaryOp::Sign)?)?,
+                UnaryOp::Exp => g.mul(y()?)?,
+                UnaryOp::Log => g.div(&x)?,
+                UnaryOp::Sqrt => g.div(&y()?.mul_scalar(2.0)?)?,
+                UnaryOp::Rsqrt => g.mul(&y()?.pow_scalar(3.0)?.mul_scalar(-0.5)?)?,
+                UnaryOp::Sin => g.mul(&x.unary(UnaryOp::Cos)?)?,
+                UnaryOp::Cos => g.mul(&x.unary(UnaryOp::Sin)?.neg()?)?,
+                UnaryOp::Tanh => g.mul(&y()?.unary(UnaryOp::Square)?.unary(UnaryOp::RSubScalar(1.0))?)?,
+                UnaryOp::Sigmoid => g.mul(&y()?.mul(&y()?.unary(UnaryOp::RSubScalar(1.0))?)?)?,
+                UnaryOp::Relu => g.mul(&x.unary(UnaryOp::Step)?)?,
+                UnaryOp::Gelu => g.mul(&x.unary(UnaryOp::GeluGrad)?)?,
+                UnaryOp::Recip => g.neg()?.div(&x.unary(UnaryOp::Square)?)?,
+                UnaryOp::Square => g.mul(&x.mul_scalar(2.0)?)?,
+                UnaryOp::AddScalar(_) => g.clone(),
+                UnaryOp::MulScalar(c) => g.mul_scalar(c)?,
+                UnaryOp::RSubScalar(_) => g.neg()?,
+                UnaryOp::RDivScalar(c) => g.mul(&x.unary(UnaryOp::Square)?.unary(UnaryOp::RDivScalar(-c))?)?,
+                UnaryOp::PowScalar(p) => g.mul(&x.pow_scalar(p - 1.0)?.mul_scalar(p)?)?,
+                UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
+                UnaryOp::Clamp(lo, hi) => g.mul(&x.unary(UnaryOp::ClampMask(lo, hi))?)?,
+                UnaryOp::LeakyRelu(s) => g.mul(&x.unary(UnaryOp::LeakyReluGrad(s))?)?,
+                UnaryOp::Elu(a) => g.mul(&x.unary(UnaryOp::EluGrad(a))?)?,
+                UnaryOp::Silu => g.mul(&x.unary(UnaryOp::SiluGrad)?)?,
+                UnaryOp::Log1p => g.div(&x.add_scalar(1.0)?)?,
+                // piecewise-constant functions and derivative helpers
+                UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Step | UnaryOp::ClampMask(..) | UnaryOp::LeakyReluGrad(_)
+                | UnaryOp::GeluGrad | UnaryOp::EluGrad(_) | UnaryOp::SiluGrad | UnaryOp::Not => g.zeros_like()?,
+            };
+            Ok(vec![Some(d)])
+        };
+        Ok(out.with_rule(op_name(op), &[self], rule))
+    }
+
+    pub fn neg(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Neg)
+    }
+    pub fn abs(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Abs)
+    }
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Exp)
+    }
+    pub fn log(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Log)
+    }
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sqrt)
+    }
+    pub fn sin(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sin)
+    }
+    pub fn cos(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Cos)
+    }
+    pub fn tanh(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Tanh)
+    }
+    pub fn sigmoid(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sigmoid)
+    }
+    pub fn relu(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Relu)
+    }
+    pub fn gelu(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Gelu)
+    }
+    pub fn add_scalar(&self, c: f64) -> Result<Tensor> {
+        self.unary(UnaryOp::AddScalar(c))
+    }
+    pub fn mul_scalar(&self, c: f64) -> Result<Tensor> {
+        self.unary(UnaryOp::MulScalar(c))
+    }
+    pub fn pow_scalar(&self, p: f64) -> Result<Tensor> {
+        self.unary(UnaryOp::PowScalar(p))
+    }
+    /// Clamps into `[min, max]` (either bound may be absent).
+    pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+        self.unary(UnaryOp::Clamp(lo, hi))
+    }
+
+    /// Promotes both operands to a common dtype (true division gives float).
+    fn promote_pair(&self, other: &Tensor, op: BinaryOp) -> Result<(Tensor, Tensor)> {
+        let mut dt = DType::promote(self.dtype(), other.dtype());
+        if op == BinaryOp::Div && !dt.is_float() {
+            dt = DType::F32;
+        }
+        if matches!(op, BinaryOp::Sub | BinaryOp::Pow) && dt == DType::Bool {
+            return Err(Error::DType(format!(
+                "{}: not supported for bool tensors (shapes {:?} and {:?})",
+                op.name(),
+                self.shape(),
+                other.shape()
+            )));
+        }
+        Ok((self.to_dtype(dt)?, other.to_dtype(dt)?))
+    }
+
+    /// A binary op with broadcasting and promotion; comparisons give bool tensors.
+    pub fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        check_device(op.name(), self, other)?;
+        let (a, b) = self.promote_pair(other, op)?;
+        let shape = broadcast_shapes(a.shape(), b.shape(), op.name())?;
+        let la = a.layout().broadcast_to(&shape, op.name())?;
+        let lb = b.layout().broadcast_to(&shape, op.name())?;
+        let s = backend::binary(op, &a.storage(), &la, &b.storage(), &lb)?;
+        let out = Tensor::from_contiguous(s, &shape);
+        if op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or) || !out.dtype().is_float() {
+            return Ok(out);
+        }
+        let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+        let (xa, xb) = (a.detach(), b.detach());
+        let y = if op == BinaryOp::Pow { Some(out.detach()) } else { None };
+        let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
+            let (ga, gb) = match op {
+                BinaryOp::Add => (g.clone(), g.clone()),
+                BinaryOp::Sub => (g.clone(), g.neg()?),
+                BinaryOp::Mul => (g.mul(&xb)?, g.mul(&xa)?),
+                BinaryOp::Div => (g.div(&xb)?, g.neg()?.mul(&xa)?.div(&xb.mul(&xb)?)?),
+                BinaryOp::Pow => {
+                    let y = y.as_ref().ok_or_else(|| Error::Runtime("pow: missing saved output".into()))?;
+                    let ga = g.mul(&xb)?.mul(&xa.pow(&xb.add_scalar(-1.0)?)?)?;
+                    // d/db a^b = a^b ln a; zero where a == 0 (the limit PyTorch also takes)
+                    let ln = xa.log()?;
+                    let safe = Tensor::where_cond(&xa.eq_scalar(0.0)?, &xa.zeros_like()?, &ln)?;
+                    (ga, g.mul(y)?.mul(&safe)?)
+                }
+                BinaryOp::Maximum | BinaryOp::Minimum => {
+                    let pick_a = if op == BinaryOp::Maximum { xa.binary(&xb, BinaryOp::Ge)? } else { xa.binary(&xb, BinaryOp::Le)? };
+                    let z = g.zeros_like()?;
+                    (Tensor::where_cond(&pick_a, g, &z)?, Tensor::where_cond(&pick_a, &z, g)?)
+                }
+                _ => return Err(Error::Runtime(format!("{}: no derivative", op.name()))),
+            };
+            Ok(vec![Some(ga.sum_to(&sa)?), Some(gb.sum_to(&sb)?)])
+        };
+        Ok(out.with_rule(op.name(), &[&a, &b], rule))
+    }
+
+    pub fn add(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Add)
+    }
+    pub fn sub(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Sub)
+    }
+    pub fn mul(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Mul)
+    }
+    pub fn div(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Div)
+    }
+    pub fn pow(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Pow)
+    }
+    pub fn maximum(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Maximum)
+    }
+    pub fn minimum(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, BinaryOp::Minimum)
+    }
+
+    /// A scalar as a 0-d tensor of this tensor's dtype and device.
+    pub fn scalar_like(&self, v: f64) -> Result<Tensor> {
+        Tensor::full(&[], v, self.dtype(), self.device())
+    }
+
+    pub fn eq_scalar(&self, v: f64) -> Result<Tensor> {
+        self.binary(&self.scalar_like(v)?, BinaryOp::Eq)
+    }
+    pub fn ne_scalar(&self, v: f64) -> Result<Tensor> {
+        self.binary(&self.scalar_like(v)?, BinaryOp::Ne)
+    }
+
+    /// Sums a broadcast gradient back to `shape` (the adjoint of broadcasting).
+    pub fn sum_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.ndim() - shape.len();
+        let mut dims: Vec<isize> = (0..lead as isize).collect();
+        for (i, &s) in shape.iter().enumerate() {
+            if s == 1 && self.shape()[lead + i] != 1 {
+                dims.push((lead + i) as isize);
+            }
+        }
+        let summed = if dims.is_empty() { self.clone() } else { self.sum(&dims, true)? };
+        summed.reshape(shape)
+    }
+
+    /// `cond ? a : b` with broadcasting over all three.
+    pub fn where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        check_device("where", cond, a)?;
+        check_device("where", a, b)?;
+        let cond = if cond.dtype() == DType::Bool { cond.clone() } else { cond.ne_scalar(0.0)? };
+        let dt = DType::promote(a.dtype(), b.dtype());
+        let (a, b) = (a.to_dtype(dt)?, b.to_dtype(dt)?);
+        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape(), "where")?, b.shape(), "where")?;
+        let lc = cond.layout().broadcast_to(&shape, "where")?;
+        let la = a.layout().broadcast_to(&shape, "where")?;
+        let lb = b.layout().broadcast_to(&shape, "where")?;
+        let s = backend::where_(&cond.storage(), &lc, &a.storage(), &la, &b.storage(), &lb)?;
+        let out = Tensor::from_contiguous(s, &shape);
+        let (sa, sb, c) = (a.shape().to_vec(), b.shape().to_vec(), cond.detach());
+        Ok(out.with_rule("where", &[&a, &b], move |g| {
+            let z = g.zeros_like()?;
+            Ok(vec![
+                Some(Tensor::where_cond(&c, g, &z)?.sum_to(&sa)?),
+                Some(Tensor::where_cond(&c, &z, g)?.sum_to(&sb)?),
+            ])
+        }))
+    }
+}
+
+fn op_name(op: UnaryOp) -> &'static str {
+    match op {
+        UnaryOp::Neg => "neg",
+        UnaryOp::Abs => "abs",
+        UnaryOp::Exp => "exp",
+        UnaryOp::Log => "log",
+        UnaryOp::Sqrt => "sqrt",
+        UnaryOp::Rsqrt => "rsqrt",
+        UnaryOp::Sin => "sin",
+        UnaryOp::Cos => "cos",
+        UnaryOp::Tanh => "tanh",
+        UnaryOp::Sigmoid => "sigmoid",
+        UnaryOp::Relu => "relu",
+        UnaryOp::Gelu => "gelu",
+        UnaryOp::Clamp(..) => "clamp",
+        UnaryOp::LeakyRelu(_) => "leaky_relu",
+        UnaryOp::Elu(_) => "elu",
+        UnaryOp::Silu => "silu",
+        UnaryOp::PowScalar(_) | UnaryOp::RPowScalar(_) => "pow",
+        UnaryOp::AddScalar(_) => "add",
+        UnaryOp::MulScalar(_) => "mul",
+        UnaryOp::RSubScalar(_) => "sub",
+        UnaryOp::RDivScalar(_) => "div",
+        _ => "elementwise",
+    }
+}

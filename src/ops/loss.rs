@@ -1,0 +1,266 @@
+//! Loss functions with PyTorch's signatures and reductions.
+
+use crate::backend::UnaryOp;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+use super::{check_device, check_float};
+
+/// How a loss reduces its elementwise values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    None,
+    Mean,
+    Sum,
+    /// sum divided by the batch size (KL divergence)
+    BatchMean,
+}
+
+impl Reduction {
+    pub fn parse(s: &str) -> Result<Reduction> {
+        match s {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            "batchmean" => Ok(Reduction::BatchMean),
+            _ => Err(Error::Value(format!("{s} is not a valid value for reduction (none, mean, sum)"))),
+        }
+    }
+
+    fn apply(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Reduction::None => Ok(x.clone()),
+            Reduction::Mean => x.mean(&[], false),
+            Reduction::Sum => x.sum_all(),
+            Reduction::BatchMean => {
+                let n = x.shape().first().copied().unwrap_or(1).max(1);
+                x.sum_all()?.mul_scalar(1.0 / n as f64)
+            }
+        }
+    }
+}
+
+fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
+    check_device(op, a, b)?;
+    if a.shape() != b.shape() {
+        return Err(Error::Shape(format!(
+            "{op}: input of shape {:?} and target of shape {:?} must have the same shape",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    Ok(())
+}
+
+impl Tensor {
+    /// Negative log-likelihood of log-probabilities `(N, C, ...)` at int64 class targets `(N, ...)`.
+    pub fn nll_loss(&self, target: &Tensor, weight: Option<&Tensor>, ignore_index: i64, reduction: Reduction) -> Result<Tensor> {
+        self.class_loss("nll_loss", target, weight, ignore_index, reduction, 0.0, false)
+    }
+
+    /// Cross entropy of logits `(N, C, ...)` with int64 class targets `(N, ...)` or class
+    /// probabilities of the input's shape; `label_smoothing` as PyTorch.
+    pub fn cross_entropy(
+        &self,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        ignore_index: i64,
+        reduction: Reduction,
+        label_smoothing: f64,
+    ) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&label_smoothing) {
+            return Err(Error::Value(format!("cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")));
+        }
+        if target.dtype().is_float() {
+            same_shape("cross_entropy", self, target)?;
+            check_float("cross_entropy", self)?;
+            let logp = self.softmax_dim(1, true)?;
+            let c = self.shape()[1] as f64;
+            let t = if label_smoothing > 0.0 { target.mul_scalar(1.0 - label_smoothing)?.add_scalar(label_smoothing / c)? } else { target.clone() };
+            let mut prod = logp.mul(&t)?;
+            if let Some(w) = weight {
+                let mut ws = vec![1usize; self.ndim()];
+                ws[1] = self.shape()[1];
+                prod = prod.mul(&w.reshape(&ws)?)?;
+            }
+            let per = prod.sum(&[1], false)?.neg()?;
+            return reduction.apply(&per);
+        }
+        self.class_loss("cross_entropy", target, weight, ignore_index, reduction, label_smoothing, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn class_loss(
+        &self,
+        op: &str,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        ignore_index: i64,
+        reduction: Reduction,
+        smoothing: f64,
+        logits: bool,
+    ) -> Result<Tensor> {
+        check_float(op, self)?;
+        check_device(op, self, target)?;
+        if target.dtype() != DType::I64 {
+            return Err(Error::DType(format!(
+                "{op}: expected int64 class targets, got {} of shape {:?}",
+                target.dtype(),
+                target.shape()
+            )));
+        }
+        let x = if self.ndim() == 1 { self.unsqueeze(0)? } else { self.clone() };
+        let t = if self.ndim() == 1 { target.unsqueeze(0)? } else { target.clone() };
+        let mut expect: Vec<usize> = vec![x.shape()[0]];
+        expect.extend_from_slice(&x.shape()[2..]);
+        if t.shape() != expect.as_slice() {
+            return Err(Error::Shape(format!(
+                "{op}: input of shape {:?} expects target of shape {:?}, got {:?}",
+                self.shape(),
+                expect,
+                target.shape()
+            )));
+        }
+        let c = x.shape()[1];
+        if let Some(w) = weight {
+            if w.shape() != [c] {
+                return Err(Error::Shape(format!("{op}: weight of shape {:?} for {c} classes", w.shape())));
+            }
+        }
+        // classes last, flattened: (M, C) and (M,)
+        let nd = x.ndim();
+        let xm = if nd > 2 {
+            let mut perm: Vec<isize> = vec![0];
+            perm.extend(2..nd as isize);
+            perm.push(1);
+            x.permute(&perm)?.reshape(&[x.numel() / c, c])?
+        } else {
+            x
+        };
+        let m = xm.shape()[0];
+        let tm = t.reshape(&[m])?;
+        let logp = if logits { xm.softmax_dim(1, true)? } else { xm };
+        let valid = tm.ne_scalar(ignore_index as f64)?;
+        let safe = Tensor::where_cond(&valid, &tm, &tm.zeros_like()?)?;
+        let picked = logp.gather(1, &safe.reshape(&[m, 1])?)?.reshape(&[m])?;
+        let validf = valid.to_dtype(logp.dtype())?;
+        let wi = match weight {
+            Some(w) => w.to_dtype(logp.dtype())?.index_select(0, &safe)?.mul(&validf)?,
+            None => validf.clone(),
+        };
+        let mut per = picked.mul(&wi)?.neg()?;
+        if smoothing > 0.0 {
+            let sm = match weight {
+                Some(w) => logp.mul(&w.to_dtype(logp.dtype())?)?.sum(&[1], false)?,
+                None => logp.sum(&[1], false)?,
+            };
+            let smooth = sm.mul(&validf)?.mul_scalar(-1.0 / c as f64)?;
+            per = per.mul_scalar(1.0 - smoothing)?.add(&smooth.mul_scalar(smoothing)?)?;
+        }
+        match reduction {
+            Reduction::None => {
+                let mut shape = vec![target.shape().first().copied().unwrap_or(1)];
+                shape.extend_from_slice(target.shape().get(1..).unwrap_or(&[]));
+                if self.ndim() == 1 {
+                    per.reshape(&[])
+                } else {
+                    per.reshape(&shape)
+                }
+            }
+            Reduction::Sum => per.sum_all(),
+            Reduction::Mean | Reduction::BatchMean => per.sum_all()?.div(&wi.sum_all()?),
+        }
+    }
+
+    /// Mean squared error.
+    pub fn mse_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        same_shape("mse_loss", self, target)?;
+        reduction.apply(&self.sub(target)?.unary(UnaryOp::Square)?)
+    }
+
+    /// Mean absolute error.
+    pub fn l1_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        same_shape("l1_loss", self, target)?;
+        reduction.apply(&self.sub(target)?.abs()?)
+    }
+
+    /// Smooth L1: `0.5 d²/β` below β, `|d| - β/2` above.
+    pub fn smooth_l1_loss(&self, target: &Tensor, reduction: Reduction, beta: f64) -> Result<Tensor> {
+        same_shape("smooth_l1_loss", self, target)?;
+        let d = self.sub(target)?;
+        if beta == 0.0 {
+            return reduction.apply(&d.abs()?);
+        }
+        let a = d.abs()?;
+        let quad = d.unary(UnaryOp::Square)?.mul_scalar(0.5 / beta)?;
+        let lin = a.add_scalar(-0.5 * beta)?;
+        let small = a.binary(&a.scalar_like(beta)?, crate::backend::BinaryOp::Lt)?;
+        reduction.apply(&Tensor::where_cond(&small, &quad, &lin)?)
+    }
+
+    /// Huber: `0.5 d²` below δ, `δ(|d| - δ/2)` above.
+    pub fn huber_loss(&self, target: &Tensor, reduction: Reduction, delta: f64) -> Result<Tensor> {
+        same_shape("huber_loss", self, target)?;
+        let d = self.sub(target)?;
+        let a = d.abs()?;
+        let quad = d.unary(UnaryOp::Square)?.mul_scalar(0.5)?;
+        let lin = a.add_scalar(-0.5 * delta)?.mul_scalar(delta)?;
+        let small = a.binary(&a.scalar_like(delta)?, crate::backend::BinaryOp::Lt)?;
+        reduction.apply(&Tensor::where_cond(&small, &quad, &lin)?)
+    }
+
+    /// Binary cross entropy of probabilities; logs clamped at -100 as PyTorch.
+    pub fn binary_cross_entropy(&self, target: &Tensor, weight: Option<&Tensor>, reduction: Reduction) -> Result<Tensor> {
+        same_shape("binary_cross_entropy", self, target)?;
+        check_float("binary_cross_entropy", self)?;
+        let lp = self.log()?.clamp(Some(-100.0), None)?;
+        let lq = self.unary(UnaryOp::RSubScalar(1.0))?.log()?.clamp(Some(-100.0), None)?;
+        let t = target.to_dtype(self.dtype())?;
+        let mut l = t.mul(&lp)?.add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?.neg()?;
+        if let Some(w) = weight {
+            l = l.mul(w)?;
+        }
+        reduction.apply(&l)
+    }
+
+    /// Binary cross entropy on logits, computed stably; `pos_weight` weighs positives.
+    pub fn binary_cross_entropy_with_logits(
+        &self,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        pos_weight: Option<&Tensor>,
+        reduction: Reduction,
+    ) -> Result<Tensor> {
+        same_shape("binary_cross_entropy_with_logits", self, target)?;
+        check_float("binary_cross_entropy_with_logits", self)?;
+        let t = target.to_dtype(self.dtype())?;
+        // log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
+        let softplus_neg = self.abs()?.neg()?.exp()?.unary(UnaryOp::Log1p)?.add(&self.neg()?.relu()?)?;
+        let mut l = match pos_weight {
+            Some(pw) => {
+                let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;
+                t.unary(UnaryOp::RSubScalar(1.0))?.mul(self)?.add(&lw.mul(&softplus_neg)?)?
+            }
+            None => t.unary(UnaryOp::RSubScalar(1.0))?.mul(self)?.add(&softplus_neg)?,
+        };
+        if let Some(w) = weight {
+            l = l.mul(w)?;
+        }
+        reduction.apply(&l)
+    }
+
+    /// KL divergence with `self` as log-probabilities, as `torch.nn.functional.kl_div`.
+    pub fn kl_div(&self, target: &Tensor, reduction: Reduction, log_target: bool) -> Result<Tensor> {
+        same_shape("kl_div", self, target)?;
+        let l = if log_target {
+            target.exp()?.mul(&target.sub(self)?)?
+        } else {
+            let pos = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Gt)?;
+            let safe_t = Tensor::where_cond(&pos, target, &target.ones_like()?)?;
+            let v = target.mul(&safe_t.log()?.sub(self)?)?;
+            Tensor::where_cond(&pos, &v, &v.zeros_like()?)?
+        };
+        reduction.apply(&l)
+    }
+}

@@ -1,0 +1,97 @@
+//! Matrix products: `matmul` with PyTorch's 1-D / 2-D / batched broadcast rules, and `linear`.
+
+use crate::backend;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+
+use super::check_device;
+
+impl Tensor {
+    /// Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back,
+    /// batch dims broadcast.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        check_device("matmul", self, other)?;
+        if self.ndim() == 0 || other.ndim() == 0 {
+            return Err(Error::Shape(format!(
+                "matmul: both arguments need at least 1 dim, got shapes {:?} and {:?}",
+                self.shape(),
+                other.shape()
+            )));
+        }
+        let dt = DType::promote(self.dtype(), other.dtype());
+        let (a, b) = (self.to_dtype(dt)?, other.to_dtype(dt)?);
+        let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
+        let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
+        let (an, bn) = (a2.ndim(), b2.ndim());
+        let (m, k) = (a2.shape()[an - 2], a2.shape()[an - 1]);
+        let (k2, n) = (b2.shape()[bn - 2], b2.shape()[bn - 1]);
+        if k != k2 {
+            return Err(Error::Shape(format!(
+                "matmul: shapes {:?} and {:?} cannot be multiplied ({}x{} and {}x{})",
+                self.shape(),
+                other.shape(),
+                m,
+                k,
+                k2,
+                n
+            )));
+        }
+        let batch = broadcast_shapes(&a2.shape()[..an - 2], &b2.shape()[..bn - 2], "matmul")?;
+        let out = a2.bmm_broadcast(&b2, &batch)?;
+        match (self.ndim(), other.ndim()) {
+            (1, 1) => out.reshape(&[]),
+            (1, _) => out.squeeze_dim(-2),
+            (_, 1) => out.squeeze_dim(-1),
+            _ => Ok(out),
+        }
+    }
+
+    /// `[B.., m, k] @ [B.., k, n]` with the batch dims broadcast to `batch`.
+    fn bmm_broadcast(&self, other: &Tensor, batch: &[usize]) -> Result<Tensor> {
+        let (an, bn) = (self.ndim(), other.ndim());
+        let mut sa = batch.to_vec();
+        sa.extend_from_slice(&self.shape()[an - 2..]);
+        let mut sb = batch.to_vec();
+        sb.extend_from_slice(&other.shape()[bn - 2..]);
+        let la = self.layout().broadcast_to(&sa, "matmul")?;
+        let lb = other.layout().broadcast_to(&sb, "matmul")?;
+        let s = backend::matmul(&self.storage(), &la, &other.storage(), &lb)?;
+        let mut so = batch.to_vec();
+        so.extend_from_slice(&[sa[sa.len() - 2], sb[sb.len() - 1]]);
+        let (xa, xb) = (self.detach(), other.detach());
+        let (sha, shb) = (self.shape().to_vec(), other.shape().to_vec());
+        Ok(Tensor::from_op(s, &so, "matmul", &[self, other], move |g| {
+            let ga = g.matmul(&xb.transpose(-1, -2)?)?.sum_to(&sha)?;
+            let gb = xa.transpose(-1, -2)?.matmul(g)?.sum_to(&shb)?;
+            Ok(vec![Some(ga), Some(gb)])
+        }))
+    }
+
+    /// `x @ wᵀ + b` with `w` of shape `(out, in)`, as `torch.nn.functional.linear`.
+    pub fn linear(&self, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        if w.ndim() != 2 || self.ndim() == 0 || self.shape()[self.ndim() - 1] != w.shape()[1] {
+            return Err(Error::Shape(format!(
+                "linear: input of shape {:?} does not match weight of shape {:?} (expected input [..., {}])",
+                self.shape(),
+                w.shape(),
+                w.shape().get(1).copied().unwrap_or(0)
+            )));
+        }
+        let y = self.matmul(&w.t()?)?;
+        match b {
+            Some(b) => {
+                if b.shape() != [w.shape()[0]] {
+                    return Err(Error::Shape(format!(
+                        "linear: bias of shape {:?} does not match weight of shape {:?}",
+                        b.shape(),
+                        w.shape()
+                    )));
+                }
+                y.add(b)
+            }
+            None => Ok(y),
+        }
+    }
+}

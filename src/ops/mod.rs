@@ -1,0 +1,36 @@
+//! Differentiable ops, one file per family: each forward next to its backward rule.
+
+pub mod elementwise;
+pub mod index;
+pub mod loss;
+pub mod matmul;
+pub mod nn;
+pub mod reduce;
+pub mod shape;
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Fails unless both tensors are on one device.
+pub(crate) fn check_device(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.device() != b.device() {
+        return Err(Error::Device(format!(
+            "{op}: expected all tensors on the same device, but found {} and {}",
+            a.device(),
+            b.device()
+        )));
+    }
+    Ok(())
+}
+
+/// Fails unless the tensor has a floating dtype.
+pub(crate) fn check_float(op: &str, a: &Tensor) -> Result<()> {
+    if !a.dtype().is_float() {
+        return Err(Error::DType(format!(
+            "{op}: expected a floating-point tensor, got {} of shape {:?}",
+            a.dtype(),
+            a.shape()
+        )));
+    }
+    Ok(())
+}

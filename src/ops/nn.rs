@@ -1,0 +1,491 @@
+//! Neural-network ops: convolution (im2col + matmul), pooling, normalisation, dropout, embedding,
+//! resizing. Most are compositions of differentiable primitives, so their backward is exact.
+
+use crate::backend::{self, Conv2dGeom, RandKind};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+use super::check_float;
+
+/// Output size of a convolution / pooling window along one axis.
+fn out_size(op: &str, input: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> Result<usize> {
+    let span = d * (k - 1) + 1;
+    if s == 0 || k == 0 || d == 0 {
+        return Err(Error::Value(format!("{op}: kernel size, stride and dilation must be positive")));
+    }
+    if input + 2 * p < span {
+        return Err(Error::Shape(format!(
+            "{op}: input size {input} (padded by {p} on each side) is smaller than the kernel span {span}"
+        )));
+    }
+    let num = input + 2 * p - span;
+    let mut o = if ceil { num.div_ceil(s) + 1 } else { num / s + 1 };
+    if ceil && (o - 1) * s >= input + p {
+        o -= 1;
+    }
+    Ok(o)
+}
+
+/// Parameters of a 2-D window op.
+#[derive(Debug, Clone, Copy)]
+pub struct Window2d {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+}
+
+impl Window2d {
+    fn geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
+        if x.ndim() != 4 {
+            return Err(Error::Shape(format!("{op}: expected a 4-D input (N, C, H, W), got shape {:?}", x.shape())));
+        }
+        let s = x.shape();
+        Ok(Conv2dGeom {
+            n: s[0],
+            c: s[1],
+            h: s[2],
+            w: s[3],
+            kh: self.kernel.0,
+            kw: self.kernel.1,
+            sh: self.stride.0,
+            sw: self.stride.1,
+            ph: self.padding.0,
+            pw: self.padding.1,
+            dh: self.dilation.0,
+            dw: self.dilation.1,
+            oh: out_size(op, s[2], self.kernel.0, self.stride.0, self.padding.0, self.dilation.0, ceil)?,
+            ow: out_size(op, s[3], self.kernel.1, self.stride.1, self.padding.1, self.dilation.1, ceil)?,
+        })
+    }
+}
+
+impl Tensor {
+    /// Patches of a `(N,C,H,W)` tensor as columns `(N, C·kh·kw, oh·ow)`; differentiable.
+    pub fn im2col(&self, g: Conv2dGeom, pad_value: f64) -> Result<Tensor> {
+        check_float("im2col", self)?;
+        let s = backend::im2col(&self.storage(), self.layout(), &g, pad_value)?;
+        let shape = [g.n, g.col_rows(), g.col_cols()];
+        Ok(Tensor::from_op(s, &shape, "im2col", &[self], move |gr| Ok(vec![Some(gr.col2im(g)?)])))
+    }
+
+    /// Columns `(N, C·kh·kw, oh·ow)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
+    pub fn col2im(&self, g: Conv2dGeom) -> Result<Tensor> {
+        let s = backend::col2im(&self.storage(), self.layout(), &g)?;
+        let shape = [g.n, g.c, g.h, g.w];
+        Ok(Tensor::from_op(s, &shape, "col2im", &[self], move |gr| Ok(vec![Some(gr.im2col(g, 0.0)?)])))
+    }
+
+    /// 2-D convolution, as `torch.nn.functional.conv2d`.
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, win: Window2d, groups: usize) -> Result<Tensor> {
+        check_float("conv2d", self)?;
+        let ws = weight.shape();
+        if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 {
+            return Err(Error::Shape(format!(
+                "conv2d: expected input (N, C, H, W) and weight (O, C/groups, kh, kw), got {:?} and {:?}",
+                self.shape(),
+                ws
+            )));
+        }
+        let (c, o) = (self.shape()[1], ws[0]);
+        if c % groups != 0 || o % groups != 0 || ws[1] * groups != c {
+            return Err(Error::Shape(format!(
+                "conv2d: input of shape {:?} with groups={groups} expects weight [O, {}, kh, kw], got {:?}",
+                self.shape(),
+                c / groups.max(1),
+                ws
+            )));
+        }
+        let win = Window2d { kernel: (ws[2], ws[3]), ..win };
+        let g = win.geom("conv2d", self, false)?;
+        let cols = self.im2col(g, 0.0)?;
+        let k = ws[1] * ws[2] * ws[3];
+        let l = g.col_cols();
+        let out = if groups == 1 {
+            weight.reshape(&[o, k])?.matmul(&cols)?
+        } else {
+            let cg = cols.reshape(&[g.n, groups, k, l])?;
+            weight.reshape(&[groups, o / groups, k])?.matmul(&cg)?
+        };
+        let out = out.reshape(&[g.n, o, g.oh, g.ow])?;
+        match bias {
+            Some(b) => {
+                if b.shape() != [o] {
+                    return Err(Error::Shape(format!("conv2d: bias of shape {:?} for {o} output channels", b.shape())));
+                }
+                out.add(&b.reshape(&[1, o, 1, 1])?)
+            }
+            None => Ok(out),
+        }
+    }
+
+    /// Transposed 2-D convolution, as `torch.nn.functional.conv_transpose2d`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: (usize, usize),
+        padding: (usize, usize),
+        output_padding: (usize, usize),
+        groups: usize,
+        dilation: (usize, usize),
+    ) -> Result<Tensor> {
+        check_float("conv_transpose2d", self)?;
+        let ws = weight.shape().to_vec();
+        if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 || self.shape()[1] != ws[0] || ws[0] % groups != 0 {
+            return Err(Error::Shape(format!(
+                "conv_transpose2d: expected input (N, Cin, H, W) and weight (Cin, Cout/groups, kh, kw), got {:?} and {:?}",
+                self.shape(),
+                ws
+            )));
+        }
+        if output_padding.0 >= stride.0.max(dilation.0) || output_padding.1 >= stride.1.max(dilation.1) {
+            return Err(Error::Value("conv_transpose2d: output_padding must be smaller than stride or dilation".into()));
+        }
+        let (n, cin, h, w) = (self.shape()[0], ws[0], self.shape()[2], self.shape()[3]);
+        let cout = ws[1] * groups;
+        let full_h = (h - 1) * stride.0 + dilation.0 * (ws[2] - 1) + output_padding.0 + 1;
+        let full_w = (w - 1) * stride.1 + dilation.1 * (ws[3] - 1) + output_padding.1 + 1;
+        if full_h <= 2 * padding.0 || full_w <= 2 * padding.1 {
+            return Err(Error::Shape(format!(
+                "conv_transpose2d: padding {padding:?} leaves no output for input {:?}",
+                self.shape()
+            )));
+        }
+        let g = Conv2dGeom {
+            n,
+            c: cout,
+            h: full_h - 2 * padding.0,
+            w: full_w - 2 * padding.1,
+            kh: ws[2],
+            kw: ws[3],
+            sh: stride.0,
+            sw: stride.1,
+            ph: padding.0,
+            pw: padding.1,
+            dh: dilation.0,
+            dw: dilation.1,
+            oh: h,
+            ow: w,
+        };
+        let kk = ws[1] * ws[2] * ws[3];
+        let cols = if groups == 1 {
+            weight.reshape(&[cin, kk])?.t()?.matmul(&self.reshape(&[n, cin, h * w])?)?
+        } else {
+            let wg = weight.reshape(&[groups, cin / groups, kk])?.transpose(1, 2)?;
+            wg.matmul(&self.reshape(&[n, groups, cin / groups, h * w])?)?.reshape(&[n, cout * ws[2] * ws[3], h * w])?
+        };
+        let out = cols.col2im(g)?;
+        match bias {
+            Some(b) => out.add(&b.reshape(&[1, cout, 1, 1])?),
+            None => Ok(out),
+        }
+    }
+
+    /// Max pooling; returns values and the flat `h*W+w` index of each max in its plane.
+    pub fn max_pool2d(&self, win: Window2d, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
+        check_float("max_pool2d", self)?;
+        if win.padding.0 * 2 > win.kernel.0 || win.padding.1 * 2 > win.kernel.1 {
+            return Err(Error::Value(format!(
+                "max_pool2d: padding {:?} should be at most half of kernel size {:?}",
+                win.padding, win.kernel
+            )));
+        }
+        let g = win.geom("max_pool2d", self, ceil_mode)?;
+        let (n, c) = (g.n, g.c);
+        let x = self.reshape(&[n * c, 1, g.h, g.w])?;
+        let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
+        let cols = x.im2col(g1, f64::NEG_INFINITY)?;
+        let (vals, arg) = cols.max_min_dim(1, false, true)?;
+        let values = vals.reshape(&[n, c, g.oh, g.ow])?;
+        // flat input index of each window's winner, for return_indices / unpooling
+        let arg = arg.to_i64_vec()?;
+        let mut idx = Vec::with_capacity(arg.len());
+        for (p, &a) in arg.iter().enumerate() {
+            let l = p % (g.oh * g.ow);
+            let (oy, ox) = (l / g.ow, l % g.ow);
+            let a = a as usize;
+            let (ki, kj) = (a / g.kw, a % g.kw);
+            let iy = (oy * g.sh + ki * g.dh) as i64 - g.ph as i64;
+            let ix = (ox * g.sw + kj * g.dw) as i64 - g.pw as i64;
+            idx.push(iy * g.w as i64 + ix);
+        }
+        let indices = Tensor::from_i64(idx, &[n, c, g.oh, g.ow])?.to_device(self.device())?;
+        Ok((values, indices))
+    }
+
+    /// Max pooling values only (no index bookkeeping on the host).
+    pub fn max_pool2d_values(&self, win: Window2d, ceil_mode: bool) -> Result<Tensor> {
+        check_float("max_pool2d", self)?;
+        let g = win.geom("max_pool2d", self, ceil_mode)?;
+        let (n, c) = (g.n, g.c);
+        let x = self.reshape(&[n * c, 1, g.h, g.w])?;
+        let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
+        let cols = x.im2col(g1, f64::NEG_INFINITY)?;
+        cols.max_min_dim(1, false, true)?.0.reshape(&[n, c, g.oh, g.ow])
+    }
+
+    /// Average pooling, as `torch.nn.functional.avg_pool2d`.
+    pub fn avg_pool2d(&self, win: Window2d, ceil_mode: bool, count_include_pad: bool) -> Result<Tensor> {
+        check_float("avg_pool2d", self)?;
+        let g = win.geom("avg_pool2d", self, ceil_mode)?;
+        let (n, c) = (g.n, g.c);
+        let x = self.reshape(&[n * c, 1, g.h, g.w])?;
+        let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
+        let sums = x.im2col(g1, 0.0)?.sum(&[1], false)?;
+        let out = if count_include_pad && !ceil_mode {
+            sums.mul_scalar(1.0 / (g.kh * g.kw) as f64)?
+        } else {
+            let ones = Tensor::ones(&[1, 1, g.h, g.w], self.dtype(), self.device())?;
+            let gc = Conv2dGeom { n: 1, c: 1, ..g };
+            let counts = if count_include_pad {
+                // windows clipped by ceil_mode count only the padded image they overlap
+                let padded = Tensor::ones(&[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw], self.dtype(), self.device())?;
+                padded.im2col(Conv2dGeom { h: g.h + 2 * g.ph, w: g.w + 2 * g.pw, ph: 0, pw: 0, ..gc }, 0.0)?.sum(&[1], false)?
+            } else {
+                ones.im2col(gc, 0.0)?.sum(&[1], false)?
+            };
+            sums.div(&counts)?
+        };
+        out.reshape(&[n, c, g.oh, g.ow])
+    }
+
+    /// Adaptive average pooling to `(oh, ow)`: averaging matrices on both sides, `A_h · x · A_wᵀ`.
+    pub fn adaptive_avg_pool2d(&self, out: (usize, usize)) -> Result<Tensor> {
+        check_float("adaptive_avg_pool2d", self)?;
+        if self.ndim() < 2 || out.0 == 0 || out.1 == 0 {
+            return Err(Error::Shape(format!(
+                "adaptive_avg_pool2d: expected (N, C, H, W) input and positive output size, got {:?} and {out:?}",
+                self.shape()
+            )));
+        }
+        let nd = self.ndim();
+        let (h, w) = (self.shape()[nd - 2], self.shape()[nd - 1]);
+        let ah = pool_matrix(h, out.0, self.dtype(), self)?;
+        let aw = pool_matrix(w, out.1, self.dtype(), self)?;
+        ah.matmul(self)?.matmul(&aw.t()?)
+    }
+
+    /// Resizes the last two dims to `size` by `nearest` or `bilinear` (align_corners) interpolation.
+    pub fn interpolate(&self, size: (usize, usize), mode: &str, align_corners: bool) -> Result<Tensor> {
+        check_float("interpolate", self)?;
+        if self.ndim() != 4 {
+            return Err(Error::Shape(format!("interpolate: expected a 4-D input (N, C, H, W), got {:?}", self.shape())));
+        }
+        let (h, w) = (self.shape()[2], self.shape()[3]);
+        match mode {
+            "nearest" => {
+                let ih: Vec<i64> = (0..size.0).map(|i| ((i * h) / size.0).min(h - 1) as i64).collect();
+                let iw: Vec<i64> = (0..size.1).map(|i| ((i * w) / size.1).min(w - 1) as i64).collect();
+                let ih = Tensor::from_i64(ih, &[size.0])?.to_device(self.device())?;
+                let iw = Tensor::from_i64(iw, &[size.1])?.to_device(self.device())?;
+                self.index_select(2, &ih)?.index_select(3, &iw)
+            }
+            "bilinear" => {
+                let mh = interp_matrix(h, size.0, align_corners, self)?;
+                let mw = interp_matrix(w, size.1, align_corners, self)?;
+                mh.matmul(self)?.matmul(&mw.t()?)
+            }
+            m => Err(Error::Value(format!("interpolate: unsupported mode '{m}' (use 'nearest' or 'bilinear')"))),
+        }
+    }
+
+    /// Batch normalisation over dim 1; updates running statistics in training mode.
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm(
+        &self,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        training: bool,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<Tensor> {
+        check_float("batch_norm", self)?;
+        if self.ndim() < 2 {
+            return Err(Error::Shape(format!("batch_norm: expected at least 2-D input (N, C, ...), got {:?}", self.shape())));
+        }
+        let c = self.shape()[1];
+        let dims: Vec<isize> = (0..self.ndim() as isize).filter(|&d| d != 1).collect();
+        let mut bshape = vec![1usize; self.ndim()];
+        bshape[1] = c;
+        for (name, t) in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)] {
+            if let Some(t) = t {
+                if t.shape() != [c] {
+                    return Err(Error::Shape(format!(
+                        "batch_norm: {name} of shape {:?} does not match {c} channels of input {:?}",
+                        t.shape(),
+                        self.shape()
+                    )));
+                }
+            }
+        }
+        let (mean, var) = if training || running_mean.is_none() || running_var.is_none() {
+            let count: usize = dims.iter().map(|&d| self.shape()[d as usize]).product();
+            if count <= 1 && training {
+                return Err(Error::Value(format!(
+                    "batch_norm: expected more than 1 value per channel when training, got input of shape {:?}",
+                    self.shape()
+                )));
+            }
+            let mean = self.mean(&dims, true)?;
+            let var = self.sub(&mean)?.unary(crate::backend::UnaryOp::Square)?.mean(&dims, true)?;
+            if training {
+                let _g = crate::autograd::NoGradGuard::new();
+                let unbiased = var.mul_scalar(count as f64 / (count as f64 - 1.0).max(1.0))?;
+                if let Some(rm) = running_mean {
+                    rm.copy_(&rm.mul_scalar(1.0 - momentum)?.add(&mean.reshape(&[c])?.mul_scalar(momentum)?)?)?;
+                }
+                if let Some(rv) = running_var {
+                    rv.copy_(&rv.mul_scalar(1.0 - momentum)?.add(&unbiased.reshape(&[c])?.mul_scalar(momentum)?)?)?;
+                }
+            }
+            (mean, var)
+        } else {
+            let (rm, rv) = (running_mean.unwrap_or(self), running_var.unwrap_or(self));
+            (rm.reshape(&bshape)?, rv.reshape(&bshape)?)
+        };
+        let mut y = self.sub(&mean)?.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
+        if let Some(w) = weight {
+            y = y.mul(&w.reshape(&bshape)?)?;
+        }
+        if let Some(b) = bias {
+            y = y.add(&b.reshape(&bshape)?)?;
+        }
+        Ok(y)
+    }
+
+    /// Layer normalisation over the trailing `normalized` dims.
+    pub fn layer_norm(&self, normalized: &[usize], weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+        check_float("layer_norm", self)?;
+        let k = normalized.len();
+        if k == 0 || k > self.ndim() || self.shape()[self.ndim() - k..] != *normalized {
+            return Err(Error::Shape(format!(
+                "layer_norm: normalized_shape {normalized:?} does not match the trailing dims of input {:?}",
+                self.shape()
+            )));
+        }
+        let dims: Vec<isize> = (self.ndim() - k..self.ndim()).map(|d| d as isize).collect();
+        let mean = self.mean(&dims, true)?;
+        let xc = self.sub(&mean)?;
+        let var = xc.unary(crate::backend::UnaryOp::Square)?.mean(&dims, true)?;
+        let mut y = xc.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
+        if let Some(w) = weight {
+            y = y.mul(w)?;
+        }
+        if let Some(b) = bias {
+            y = y.add(b)?;
+        }
+        Ok(y)
+    }
+
+    /// Group normalisation: channels split into `groups`, each normalised over its channels and space.
+    pub fn group_norm(&self, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+        check_float("group_norm", self)?;
+        if self.ndim() < 2 || groups == 0 || self.shape()[1] % groups != 0 {
+            return Err(Error::Shape(format!(
+                "group_norm: {groups} groups do not divide the channels of input {:?}",
+                self.shape()
+            )));
+        }
+        let n = self.shape()[0];
+        let c = self.shape()[1];
+        let x = self.reshape(&[n, groups, self.numel() / (n * groups).max(1)])?;
+        let y = x.layer_norm(&[x.shape()[2]], None, None, eps)?.reshape(self.shape())?;
+        let mut bshape = vec![1usize; self.ndim()];
+        bshape[1] = c;
+        let mut y = y;
+        if let Some(w) = weight {
+            y = y.mul(&w.reshape(&bshape)?)?;
+        }
+        if let Some(b) = bias {
+            y = y.add(&b.reshape(&bshape)?)?;
+        }
+        Ok(y)
+    }
+
+    /// Zeroes elements with probability `p` and scales the rest by `1/(1-p)` (training only).
+    /// With `channel_shape`, one draw per entry of that shape (e.g. `(N, C, 1, 1)` for Dropout2d).
+    pub fn dropout(&self, p: f64, training: bool, channel_shape: Option<&[usize]>) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::Value(format!("dropout: probability has to be between 0 and 1, but got {p}")));
+        }
+        if !training || p == 0.0 {
+            return Ok(self.clone());
+        }
+        if p == 1.0 {
+            return self.mul_scalar(0.0);
+        }
+        let shape = channel_shape.unwrap_or(self.shape());
+        let u = Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), self.dtype(), self.device())?;
+        let keep = u.binary(&u.scalar_like(p)?, crate::backend::BinaryOp::Ge)?.to_dtype(self.dtype())?;
+        self.mul(&keep.mul_scalar(1.0 / (1.0 - p))?)
+    }
+
+    /// Rows of `self` (a `(V, D)` weight) at int64 `idx`, shape `idx.shape + (D,)`.
+    pub fn embedding(&self, idx: &Tensor, padding_idx: Option<i64>) -> Result<Tensor> {
+        if self.ndim() != 2 {
+            return Err(Error::Shape(format!("embedding: weight must be 2-D (V, D), got {:?}", self.shape())));
+        }
+        if idx.dtype() != DType::I64 {
+            return Err(Error::DType(format!(
+                "embedding: expected int64 indices, got {} of shape {:?}",
+                idx.dtype(),
+                idx.shape()
+            )));
+        }
+        let (v, d) = (self.shape()[0], self.shape()[1]);
+        let w = match padding_idx {
+            Some(pi) if self.requires_grad() => {
+                let pi = if pi < 0 { pi + v as i64 } else { pi };
+                let rows = Tensor::arange(0.0, v as f64, 1.0, DType::I64, self.device())?;
+                let is_pad = rows.eq_scalar(pi as f64)?.reshape(&[v, 1])?;
+                Tensor::where_cond(&is_pad, &self.detach(), self)?
+            }
+            _ => self.clone(),
+        };
+        let flat = idx.reshape(&[idx.numel()])?;
+        let rows = w.index_select(0, &flat)?;
+        let mut shape = idx.shape().to_vec();
+        shape.push(d);
+        rows.reshape(&shape)
+    }
+}
+
+/// `(out, n)` matrix averaging the windows of adaptive pooling.
+fn pool_matrix(n: usize, out: usize, dt: DType, like: &Tensor) -> Result<Tensor> {
+    let mut m = vec![0.0; out * n];
+    for i in 0..out {
+        let s = (i * n) / out;
+        let e = ((i + 1) * n).div_ceil(out);
+        for j in s..e {
+            m[i * n + j] = 1.0 / (e - s) as f64;
+        }
+    }
+    Tensor::from_f64(m, &[out, n])?.to_dtype(dt)?.to_device(like.device())
+}
+
+/// `(out, n)` matrix of linear interpolation weights (PyTorch's bilinear source-index rule).
+fn interp_matrix(n: usize, out: usize, align_corners: bool, like: &Tensor) -> Result<Tensor> {
+    let mut m = vec![0.0; out * n];
+    for i in 0..out {
+        let src = if align_corners {
+            if out > 1 {
+                i as f64 * (n as f64 - 1.0) / (out as f64 - 1.0)
+            } else {
+                0.0
+            }
+        } else {
+            ((i as f64 + 0.5) * n as f64 / out as f64 - 0.5).max(0.0)
+        };
+        let i0 = (src.floor() as usize).min(n - 1);
+        let i1 = (i0 + 1).min(n - 1);
+        let t = src - i0 as f64;
+        m[i * n + i0] += 1.0 - t;
+        m[i * n + i1] += t;
+    }
+    Tensor::from_f64(m, &[out, n])?.to_dtype(like.dtype())?.to_device(like.device())
+}

@@ -1,0 +1,172 @@
+//! Reductions (sum, mean, var, std, max, min, argmax, argmin) and softmax / log-softmax.
+
+use crate::backend::{self, ReduceOp};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::{norm_dim, norm_dims};
+use crate::tensor::Tensor;
+
+use super::check_float;
+
+/// The shape after reducing `dims` (sorted), with or without kept unit dims.
+fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
+    shape
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &s)| {
+            if dims.contains(&i) {
+                if keepdim {
+                    Some(1)
+                } else {
+                    None
+                }
+            } else {
+                Some(s)
+            }
+        })
+        .collect()
+}
+
+impl Tensor {
+    /// Sum over `dims` (all when empty).
+    pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let d = norm_dims(dims, self.ndim(), "sum")?;
+        let x = if self.dtype() == DType::Bool { self.to_dtype(DType::I64)? } else { self.clone() };
+        let s = backend::reduce(ReduceOp::Sum, &x.storage(), x.layout(), &d)?;
+        let out_shape = reduced_shape(x.shape(), &d, keepdim);
+        let keep_shape = reduced_shape(x.shape(), &d, true);
+        let in_shape = x.shape().to_vec();
+        Ok(Tensor::from_op(s, &out_shape, "sum", &[&x], move |g| {
+            Ok(vec![Some(g.reshape(&keep_shape)?.expand(&in_shape)?.contiguous()?)])
+        }))
+    }
+
+    /// Sum of every element (0-d).
+    pub fn sum_all(&self) -> Result<Tensor> {
+        self.sum(&[], false)
+    }
+
+    /// Mean over `dims` (all when empty).
+    pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        check_float("mean", self)?;
+        let d = norm_dims(dims, self.ndim(), "mean")?;
+        let n: usize = d.iter().map(|&i| self.shape()[i]).product();
+        self.sum(dims, keepdim)?.mul_scalar(1.0 / n as f64)
+    }
+
+    /// Variance over `dims` with Bessel's `correction` (1 = unbiased, as PyTorch's default).
+    pub fn var(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+        check_float("var", self)?;
+        let d = norm_dims(dims, self.ndim(), "var")?;
+        let n: usize = d.iter().map(|&i| self.shape()[i]).product();
+        let mu = self.mean(dims, true)?;
+        let dev = self.sub(&mu)?;
+        let ss = dev.mul(&dev)?.sum(dims, keepdim)?;
+        ss.mul_scalar(1.0 / (n as f64 - correction).max(0.0))
+    }
+
+    /// Standard deviation over `dims` (see [`Tensor::var`]).
+    pub fn std(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+        self.var(dims, correction, keepdim)?.sqrt()
+    }
+
+    /// Max (or min) along one dim: `(values, indices)`.
+    pub fn max_min_dim(&self, dim: isize, keepdim: bool, is_max: bool) -> Result<(Tensor, Tensor)> {
+        let op = if is_max { "max" } else { "min" };
+        let d = norm_dim(dim, self.ndim(), op)?;
+        if self.ndim() == 0 {
+            return Ok((self.clone(), Tensor::zeros(&[], DType::I64, self.device())?));
+        }
+        let arg = if is_max { ReduceOp::ArgMax } else { ReduceOp::ArgMin };
+        let idx_s = backend::reduce(arg, &self.storage(), self.layout(), &[d])?;
+        let keep = reduced_shape(self.shape(), &[d], true);
+        let idx_keep = Tensor::from_contiguous(idx_s, &keep);
+        let values = self.gather(d as isize, &idx_keep)?;
+        if keepdim {
+            Ok((values, idx_keep))
+        } else {
+            Ok((values.squeeze_dim(d as isize)?, idx_keep.squeeze_dim(d as isize)?))
+        }
+    }
+
+    /// Max (or min) of all elements; the gradient is shared among ties, as in PyTorch.
+    pub fn max_min_all(&self, is_max: bool) -> Result<Tensor> {
+        let op = if is_max { ReduceOp::Max } else { ReduceOp::Min };
+        let all: Vec<usize> = (0..self.ndim()).collect();
+        if self.numel() == 0 {
+            return Err(Error::Shape(format!(
+                "{}: cannot reduce an empty tensor of shape {:?}",
+                if is_max { "max" } else { "min" },
+                self.shape()
+            )));
+        }
+        let s = backend::reduce(op, &self.storage(), self.layout(), &all)?;
+        let out = Tensor::from_contiguous(s, &[]);
+        if !self.dtype().is_float() {
+            return Ok(out);
+        }
+        let (x, y) = (self.detach(), out.detach());
+        Ok(out.with_rule(if is_max { "max" } else { "min" }, &[self], move |g| {
+            let mask = x.binary(&y, crate::backend::BinaryOp::Eq)?.to_dtype(x.dtype())?;
+            let count = mask.sum_all()?;
+            Ok(vec![Some(mask.mul(&g.div(&count)?)?)])
+        }))
+    }
+
+    /// Index of the max (or min) along `dim`, or of the flattened tensor when `dim` is None.
+    pub fn argmax_min(&self, dim: Option<isize>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+        match dim {
+            Some(d) => Ok(self.max_min_dim(d, keepdim, is_max)?.1),
+            None => {
+                let flat = self.reshape(&[self.numel()])?;
+                let op = if is_max { ReduceOp::ArgMax } else { ReduceOp::ArgMin };
+                if flat.numel() == 0 {
+                    return Err(Error::Shape("argmax: cannot reduce an empty tensor".into()));
+                }
+                let s = backend::reduce(op, &flat.storage(), flat.layout(), &[0])?;
+                let out = Tensor::from_contiguous(s, &[]);
+                if keepdim {
+                    out.reshape(&vec![1; self.ndim()])
+                } else {
+                    Ok(out)
+                }
+            }
+        }
+    }
+
+    /// Softmax (or log-softmax) along `dim`.
+    pub fn softmax_dim(&self, dim: isize, log: bool) -> Result<Tensor> {
+        let name = if log { "log_softmax" } else { "softmax" };
+        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        if x.ndim() == 0 {
+            return x.reshape(&[1])?.softmax_dim(0, log)?.reshape(&[]);
+        }
+        let d = norm_dim(dim, x.ndim(), name)?;
+        let last = x.ndim() - 1;
+        if d != last {
+            return x.transpose(d as isize, last as isize)?.softmax_dim(-1, log)?.transpose(d as isize, last as isize);
+        }
+        let s = backend::softmax(&x.storage(), x.layout(), log)?;
+        let out = Tensor::from_contiguous(s, x.shape());
+        let y = out.detach();
+        Ok(out.with_rule(name, &[&x], move |g| {
+            let gi = if log {
+                g.sub(&y.exp()?.mul(&g.sum(&[-1], true)?)?)?
+            } else {
+                y.mul(&g.sub(&g.mul(&y)?.sum(&[-1], true)?)?)?
+            };
+            Ok(vec![Some(gi)])
+        }))
+    }
+
+    /// `log(sum(exp(x)))` along `dim`, computed stably.
+    pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        let m = self.max_min_dim(dim, true, true)?.0.detach();
+        let r = self.sub(&m)?.exp()?.sum(&[dim], true)?.log()?.add(&m)?;
+        if keepdim {
+            Ok(r)
+        } else {
+            r.squeeze_dim(dim)
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Shape ops: views that share storage (reshape, permute, expand, slice, ...) and copies (cat, repeat).
+
+use crate::error::{Error, Result};
+use crate::shape::{norm_dim, Layout};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// Resolves one `-1` in a requested shape; the error names both shapes.
+    pub fn infer_shape(&self, shape: &[isize], op: &str) -> Result<Vec<usize>> {
+        let n = self.numel();
+        let mut known = 1usize;
+        let mut free = None;
+        for (i, &s) in shape.iter().enumerate() {
+            if s == -1 {
+                if free.is_some() {
+                    return Err(Error::Shape(format!("{op}: only one dimension can be inferred, got {shape:?}")));
+                }
+                free = Some(i);
+            } else if s < 0 {
+                return Err(Error::Shape(format!("{op}: invalid shape dimension {s} in {shape:?}")));
+            } else {
+                known *= s as usize;
+            }
+        }
+        let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
+        if let Some(i) = free {
+            if known == 0 || n % known != 0 {
+                return Err(Error::Shape(format!(
+                    "{op}: shape {shape:?} is invalid for input of shape {:?} ({n} elements)",
+                    self.shape()
+                )));
+            }
+            out[i] = n / known;
+        } else if known != n {
+            return Err(Error::Shape(format!(
+                "{op}: shape {shape:?} is invalid for input of shape {:?} ({n} elements)",
+                self.shape()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Reshape to `shape` (a view when the layout allows, else a copy).
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != self.numel() {
+            return Err(Error::Shape(format!(
+                "reshape: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
+                self.shape(),
+                self.numel()
+            )));
+        }
+        if shape == self.shape() {
+            return Ok(self.clone());
+        }
+        match self.layout().reshape_view(shape) {
+            Some(l) => self.view_layout(l),
+            None => self.contiguous()?.reshape(shape),
+        }
+    }
+
+    /// Reshape that must be a view (PyTorch's `view`).
+    pub fn view(&self, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != self.numel() {
+            return Err(Error::Shape(format!(
+                "view: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
+                self.shape(),
+                self.numel()
+            )));
+        }
+        match self.layout().reshape_view(shape) {
+            Some(l) => self.view_layout(l),
+            None => Err(Error::Runtime(format!(
+                "view: size {shape:?} is not compatible with input of shape {:?} and strides {:?}; use reshape",
+                self.shape(),
+                self.strides()
+            ))),
+        }
+    }
+
+    fn view_layout(&self, l: Layout) -> Result<Tensor> {
+        let in_shape = self.shape().to_vec();
+        Ok(self.view_op(l, "view", move |g| Ok(vec![Some(g.reshape(&in_shape)?)])))
+    }
+
+    /// Reorders the dims (a view).
+    pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
+        if dims.len() != self.ndim() {
+            return Err(Error::Shape(format!(
+                "permute: got {} dims {dims:?} for a tensor of shape {:?}",
+                dims.len(),
+                self.shape()
+            )));
+        }
+        let mut perm = Vec::with_capacity(dims.len());
+        for &d in dims {
+            let d = norm_dim(d, self.ndim(), "permute")?;
+            if perm.contains(&d) {
+                return Err(Error::Value(format!("permute: repeated dim {d} in {dims:?}")));
+            }
+            perm.push(d);
+        }
+        let mut inv = vec![0isize; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inv[p] = i as isize;
+        }
+        let l = self.layout().permute(&perm);
+        Ok(self.view_op(l, "permute", move |g| Ok(vec![Some(g.permute(&inv)?)])))
+    }
+
+    /// Swaps two dims (a view).
+    pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return Ok(self.clone());
+        }
+        let a = norm_dim(d0, self.ndim(), "transpose")?;
+        let b = norm_dim(d1, self.ndim(), "transpose")?;
+        let mut perm: Vec<isize> = (0..self.ndim() as isize).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// Transpose of a matrix (`.t()`); 0-d and 1-d tensors are returned as they are.
+    pub fn t(&self) -> Result<Tensor> {
+        if self.ndim() > 2 {
+            return Err(Error::Shape(format!("t: expects a tensor with <= 2 dims, got shape {:?}", self.shape())));
+        }
+        if self.ndim() < 2 {
+            return Ok(self.clone());
+        }
+        self.transpose(0, 1)
+    }
+
+    /// Flattens dims `start..=end` into one.
+    pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return self.reshape(&[1]);
+        }
+        let s = norm_dim(start, self.ndim(), "flatten")?;
+        let e = norm_dim(end, self.ndim(), "flatten")?;
+        if s > e {
+            return Err(Error::Value(format!("flatten: start_dim {start} comes after end_dim {end}")));
+        }
+        let mut shape: Vec<usize> = self.shape()[..s].to_vec();
+        shape.push(self.shape()[s..=e].iter().product());
+        shape.extend_from_slice(&self.shape()[e + 1..]);
+        self.reshape(&shape)
+    }
+
+    /// Removes every size-1 dim.
+    pub fn squeeze_all(&self) -> Result<Tensor> {
+        let shape: Vec<usize> = self.shape().iter().copied().filter(|&s| s != 1).collect();
+        self.reshape(&shape)
+    }
+
+    /// Removes `dim` if it has size 1 (else returns self), as PyTorch.
+    pub fn squeeze_dim(&self, dim: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return Ok(self.clone());
+        }
+        let d = norm_dim(dim, self.ndim(), "squeeze")?;
+        if self.shape()[d] != 1 {
+            return Ok(self.clone());
+        }
+        let mut shape = self.shape().to_vec();
+        shape.remove(d);
+        self.reshape(&shape)
+    }
+
+    /// Inserts a size-1 dim at `dim` (in `[-ndim-1, ndim]`).
+    pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        let d = norm_dim(dim, self.ndim() + 1, "unsqueeze")?;
+        let mut shape = self.shape().to_vec();
+        shape.insert(d, 1);
+        self.reshape(&shape)
+    }
+
+    /// Broadcasts to `shape` without copying (stride 0 on expanded dims).
+    pub fn expand(&self, shape: &[usize]) -> Result<Tensor> {
+        if shape == self.shape() {
+            return Ok(self.clone());
+        }
+        let l = self.layout().broadcast_to(shape, "expand")?;
+        let in_shape = self.shape().to_vec();
+        Ok(self.view_op(l, "expand", move |g| Ok(vec![Some(g.sum_to(&in_shape)?)])))
+    }
+
+    /// Tiles the tensor `reps` times along each dim (a copy), as PyTorch's `repeat`.
+    pub fn repeat(&self, reps: &[usize]) -> Result<Tensor> {
+        if reps.len() < self.ndim() {
+            return Err(Error::Shape(format!(
+                "repeat: number of repeat dims ({}) can not be smaller than the tensor's dims (shape {:?})",
+                reps.len(),
+                self.shape()
+            )));
+        }
+        let lead = reps.len() - self.ndim();
+        let mut padded = vec![1usize; lead];
+        padded.extend_from_slice(self.shape());
+        // (1, s0, 1, s1, ...) expanded to (r0, s0, r1, s1, ...) then merged
+        let mut inter = Vec::new();
+        let mut big = Vec::new();
+        let mut out = Vec::new();
+        for (i, &s) in padded.iter().enumerate() {
+            inter.extend_from_slice(&[1, s]);
+            big.extend_from_slice(&[reps[i], s]);
+            out.push(reps[i] * s);
+        }
+        self.reshape(&inter)?.expand(&big)?.contiguous()?.reshape(&out)
+    }
+
+    /// Elements `start, start+step, ...` below `end` along `dim` (a view).
+    pub fn slice(&self, dim: isize, start: usize, end: usize, step: usize) -> Result<Tensor> {
+        let d = norm_dim(dim, self.ndim(), "slice")?;
+        if step == 0 {
+            return Err(Error::Value("slice: step must be positive".into()));
+        }
+        let size = self.shape()[d];
+        let end = end.min(size);
+        let start = start.min(end);
+        let len = (end - start).div_ceil(step);
+        let mut l = self.layout().clone();
+        l.offset += start * l.strides[d];
+        l.shape[d] = len;
+        l.strides[d] *= step;
+        let in_shape = self.shape().to_vec();
+        let (dev, dt) = (self.device(), self.dtype());
+        Ok(self.view_op(l, "slice", move |g| {
+            let z = Tensor::zeros(&in_shape, dt, dev)?;
+            z.slice(d as isize, start, end, step)?.copy_(g)?;
+            Ok(vec![Some(z)])
+        }))
+    }
+
+    /// `length` elements from `start` along `dim` (a view).
+    pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Tensor> {
+        let d = norm_dim(dim, self.ndim(), "narrow")?;
+        if start + length > self.shape()[d] {
+            return Err(Error::Index(format!(
+                "narrow: start ({start}) + length ({length}) exceeds dimension {d} of size {} (shape {:?})",
+                self.shape()[d],
+                self.shape()
+            )));
+        }
+        self.slice(dim, start, start + length, 1)
+    }
+
+    /// The sub-tensor at `index` along `dim`, removing that dim (a view).
+    pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
+        let d = norm_dim(dim, self.ndim(), "select")?;
+        let size = self.shape()[d] as isize;
+        let i = if index < 0 { index + size } else { index };
+        if i < 0 || i >= size {
+            return Err(Error::Index(format!(
+                "index {index} is out of bounds for dimension {d} with size {size}"
+            )));
+        }
+        self.slice(d as isize, i as usize, i as usize + 1, 1)?.squeeze_dim(d as isize)
+    }
+
+    /// Reverses the order along `dims` (a copy).
+    pub fn flip(&self, dims: &[isize]) -> Result<Tensor> {
+        let mut out = self.clone();
+        for &d in dims {
+            let dd = norm_dim(d, self.ndim(), "flip")?;
+            let n = self.shape()[dd];
+            let idx: Vec<i64> = (0..n as i64).rev().collect();
+            let it = Tensor::from_i64(idx, &[n])?.to_device(self.device())?;
+            out = out.index_select(dd as isize, &it)?;
+        }
+        Ok(out)
+    }
+
+    /// Joins tensors along `dim`; all other dims must match.
+    pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let first = tensors.first().ok_or_else(|| Error::Value("cat: expected a non-empty list of tensors".into()))?;
+        let d = norm_dim(dim, first.ndim(), "cat")?;
+        let dt = tensors.iter().fold(first.dtype(), |a, t| crate::dtype::DType::promote(a, t.dtype()));
+        let mut shape = first.shape().to_vec();
+        let mut total = 0;
+        for t in tensors {
+            super::check_device("cat", first, t)?;
+            if t.ndim() != first.ndim()
+                || t.shape().iter().zip(first.shape()).enumerate().any(|(i, (a, b))| i != d && a != b)
+            {
+                return Err(Error::Shape(format!(
+                    "cat: sizes of tensors must match except in dimension {d}: got {:?} and {:?}",
+                    first.shape(),
+                    t.shape()
+                )));
+            }
+            total += t.shape()[d];
+        }
+        shape[d] = total;
+        let out = Tensor::zeros(&shape, dt, first.device())?;
+        let mut at = 0;
+        let mut bounds = Vec::with_capacity(tensors.len());
+        {
+            let _g = crate::autograd::NoGradGuard::new();
+            for t in tensors {
+                let len = t.shape()[d];
+                out.slice(d as isize, at, at + len, 1)?.copy_(t)?;
+                bounds.push((at, len));
+                at += len;
+            }
+        }
+        let inputs: Vec<&Tensor> = tensors.iter().collect();
+        let dtypes: Vec<_> = tensors.iter().map(|t| t.dtype()).collect();
+        Ok(out.with_rule("cat", &inputs, move |g| {
+            bounds
+                .iter()
+                .zip(&dtypes)
+                .map(|(&(s, l), &dt)| Ok(Some(g.slice(d as isize, s, s + l, 1)?.contiguous()?.to_dtype(dt)?)))
+                .collect()
+        }))
+    }
+
+    /// Joins tensors of one shape along a new dim.
+    pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let first = tensors.first().ok_or_else(|| Error::Value("stack: expected a non-empty list of tensors".into()))?;
+        for t in tensors {
+            if t.shape() != first.shape() {
+                return Err(Error::Shape(format!(
+                    "stack: expects each tensor to be equal size, but got {:?} and {:?}",
+                    first.shape(),
+                    t.shape()
+                )));
+            }
+        }
+        let d = norm_dim(dim, first.ndim() + 1, "stack")?;
+        let us: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect::<Result<_>>()?;
+        Tensor::cat(&us, d as isize)
+    }
+
+    /// Splits into pieces of `sizes` along `dim` (views).
+    pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+        let d = norm_dim(dim, self.ndim(), "split")?;
+        if sizes.iter().sum::<usize>() != self.shape()[d] {
+            return Err(Error::Shape(format!(
+                "split: sizes {sizes:?} do not sum to dimension {d} of shape {:?}",
+                self.shape()
+            )));
+        }
+        let mut at = 0;
+        sizes
+            .iter()
+            .map(|&s| {
+                let t = self.slice(d as isize, at, at + s, 1);
+                at += s;
+                t
+            })
+            .collect()
+    }
+
+    /// Splits into pieces of `size` (the last may be smaller) along `dim`.
+    pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Tensor>> {
+        if size == 0 {
+            return Err(Error::Value("split: split_size must be positive".into()));
+        }
+        let d = norm_dim(dim, self.ndim(), "split")?;
+        let n = self.shape()[d];
+        let mut sizes = vec![size; n / size];
+        if n % size != 0 {
+            sizes.push(n % size);
+        }
+        self.split_sizes(&sizes, dim)
+    }
+
+    /// Splits into `chunks` nearly equal pieces along `dim`.
+    pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
+        if chunks == 0 {
+            return Err(Error::Value("chunk: number of chunks must be positive".into()));
+        }
+        let d = norm_dim(dim, self.ndim(), "chunk")?;
+        let n = self.shape()[d];
+        self.split(n.div_ceil(chunks).max(1), dim)
+    }
+}

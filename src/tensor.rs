@@ -1,0 +1,460 @@
+//! The tensor: shared storage + layout + autograd metadata, with constructors and accessors.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::autograd::{self, Node};
+use crate::backend::{self, RandKind};
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::storage::{CpuStorage, Storage};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The shared part of a tensor.
+pub struct TensorImpl {
+    pub(crate) id: u64,
+    pub(crate) storage: Arc<RwLock<Storage>>,
+    pub(crate) layout: Layout,
+    pub(crate) dtype: DType,
+    pub(crate) device: Device,
+    pub(crate) requires_grad: AtomicBool,
+    pub(crate) retains_grad: AtomicBool,
+    pub(crate) grad: Mutex<Option<Tensor>>,
+    pub(crate) grad_fn: Option<Arc<Node>>,
+}
+
+/// An n-dimensional array with autograd. Cloning is cheap (a reference count).
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={:?}, dtype={}, device={})", self.shape(), self.dtype().name(), self.device())
+    }
+}
+
+impl Tensor {
+    /// A tensor over `storage` with `layout`, no autograd history.
+    pub fn from_storage(storage: Storage, layout: Layout) -> Tensor {
+        let dtype = storage.dtype();
+        let device = storage.device();
+        Tensor(Arc::new(TensorImpl {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage: Arc::new(RwLock::new(storage)),
+            layout,
+            dtype,
+            device,
+            requires_grad: AtomicBool::new(false),
+            retains_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            grad_fn: None,
+        }))
+    }
+
+    /// A contiguous tensor of `shape` over a fresh storage.
+    pub fn from_contiguous(storage: Storage, shape: &[usize]) -> Tensor {
+        Tensor::from_storage(storage, Layout::contiguous(shape))
+    }
+
+    /// The result of an op: fresh contiguous storage, with a graph node when grad is needed.
+    pub(crate) fn from_op(
+        storage: Storage,
+        shape: &[usize],
+        name: &'static str,
+        inputs: &[&Tensor],
+        backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+    ) -> Tensor {
+        let t = Tensor::from_contiguous(storage, shape);
+        t.with_rule(name, inputs, backward)
+    }
+
+    /// A view of `self` with another layout over the same storage, with a graph node if needed.
+    pub(crate) fn view_op(
+        &self,
+        layout: Layout,
+        name: &'static str,
+        backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+    ) -> Tensor {
+        let t = Tensor(Arc::new(TensorImpl {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage: self.0.storage.clone(),
+            layout,
+            dtype: self.0.dtype,
+            device: self.0.device,
+            requires_grad: AtomicBool::new(false),
+            retains_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            grad_fn: None,
+        }));
+        t.with_rule(name, &[self], backward)
+    }
+
+    /// Attaches a derivative rule to a freshly computed result (when grad is needed).
+    pub(crate) fn with_rule(
+        self,
+        name: &'static str,
+        inputs: &[&Tensor],
+        backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+    ) -> Tensor {
+        if !autograd::is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
+            return self;
+        }
+        let node = Node::new(
+            name,
+            inputs.iter().map(|t| if t.requires_grad() { Some((*t).clone()) } else { None }).collect(),
+            Box::new(backward),
+        );
+        // `self` is fresh and unshared: rebuild it with the node attached.
+        let inner = match Arc::try_unwrap(self.0) {
+            Ok(inner) => inner,
+            Err(arc) => return Tensor(arc),
+        };
+        Tensor(Arc::new(TensorImpl {
+            requires_grad: AtomicBool::new(true),
+            grad_fn: Some(Arc::new(node)),
+            ..inner
+        }))
+    }
+
+    // ---- accessors ----
+
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+    pub fn strides(&self) -> &[usize] {
+        &self.0.layout.strides
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub fn ndim(&self) -> usize {
+        self.0.layout.ndim()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    pub fn device(&self) -> Device {
+        self.0.device
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    /// Read access to the storage.
+    pub fn storage(&self) -> RwLockReadGuard<'_, Storage> {
+        self.0.storage.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn storage_mut(&self) -> RwLockWriteGuard<'_, Storage> {
+        self.0.storage.write().unwrap_or_else(|e| e.into_inner())
+    }
+    /// True when two tensors share one storage.
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+    /// Sets `requires_grad` on a leaf; a non-leaf may only be switched on (as in PyTorch).
+    pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
+        if flag && !self.dtype().is_float() {
+            return Err(Error::Runtime(format!(
+                "only floating-point tensors can require gradients, got {}",
+                self.dtype()
+            )));
+        }
+        if !self.is_leaf() && !flag {
+            return Err(Error::Runtime(
+                "you can only change requires_grad flags of leaf variables; use detach() for a non-leaf".into(),
+            ));
+        }
+        self.0.requires_grad.store(flag, Ordering::Relaxed);
+        Ok(())
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.0.grad_fn.is_none()
+    }
+    pub fn grad_fn(&self) -> Option<&Arc<Node>> {
+        self.0.grad_fn.as_ref()
+    }
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub fn set_grad(&self, g: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &g {
+            if g.shape() != self.shape() {
+                return Err(Error::Shape(format!(
+                    "assigned grad has shape {:?}, but the tensor has shape {:?}",
+                    g.shape(),
+                    self.shape()
+                )));
+            }
+            if g.device() != self.device() {
+                return Err(Error::Device(format!(
+                    "assigned grad is on {}, but the tensor is on {}",
+                    g.device(),
+                    self.device()
+                )));
+            }
+        }
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = g;
+        Ok(())
+    }
+    pub fn retain_grad(&self) {
+        self.0.retains_grad.store(true, Ordering::Relaxed);
+    }
+    pub(crate) fn retains_grad(&self) -> bool {
+        self.0.retains_grad.load(Ordering::Relaxed)
+    }
+
+    /// A tensor sharing storage with no autograd history.
+    pub fn detach(&self) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage: self.0.storage.clone(),
+            layout: self.0.layout.clone(),
+            dtype: self.0.dtype,
+            device: self.0.device,
+            requires_grad: AtomicBool::new(false),
+            retains_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            grad_fn: None,
+        }))
+    }
+
+    /// Runs backpropagation from this tensor (see [`autograd::backward`]).
+    pub fn backward(&self, gradient: Option<Tensor>, retain_graph: bool) -> Result<()> {
+        autograd::backward(self, gradient, retain_graph)
+    }
+
+    // ---- constructors ----
+
+    /// A tensor from host data of `shape`.
+    pub fn from_cpu(data: CpuStorage, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if data.len() != n {
+            return Err(Error::Shape(format!(
+                "tensor: {} values do not fill shape {shape:?} ({n} elements)",
+                data.len()
+            )));
+        }
+        Ok(Tensor::from_contiguous(Storage::Cpu(data), shape))
+    }
+
+    pub fn from_f32(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_cpu(CpuStorage::F32(data), shape)
+    }
+    pub fn from_f64(data: Vec<f64>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_cpu(CpuStorage::F64(data), shape)
+    }
+    pub fn from_i64(data: Vec<i64>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_cpu(CpuStorage::I64(data), shape)
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        let n = shape.iter().product();
+        Ok(Tensor::from_contiguous(backend::full(n, value, dtype, device)?, shape))
+    }
+    pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::full(shape, 0.0, dtype, device)
+    }
+    pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::full(shape, 1.0, dtype, device)
+    }
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        Tensor::zeros(self.shape(), self.dtype(), self.device())
+    }
+    pub fn ones_like(&self) -> Result<Tensor> {
+        Tensor::ones(self.shape(), self.dtype(), self.device())
+    }
+
+    /// `start, start+step, ...` below `end` (int64 when all are integers, else float32).
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+            return Err(Error::Value(format!("arange: invalid range start={start}, end={end}, step={step}")));
+        }
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        if n > (1usize << 36) {
+            return Err(Error::Value(format!("arange: {n} elements is too many")));
+        }
+        let vals: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Tensor::from_cpu(CpuStorage::F64(vals), &[n])?.to_dtype(dtype)?.to_device(device)
+    }
+
+    /// `steps` evenly spaced values from `start` to `end` inclusive.
+    pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType, device: Device) -> Result<Tensor> {
+        let vals: Vec<f64> = (0..steps)
+            .map(|i| if steps == 1 { start } else { start + (end - start) * i as f64 / (steps - 1) as f64 })
+            .collect();
+        Tensor::from_cpu(CpuStorage::F64(vals), &[steps])?.to_dtype(dtype)?.to_device(device)
+    }
+
+    /// The `n×m` identity.
+    pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
+        let mut v = vec![0.0; n * m];
+        for i in 0..n.min(m) {
+            v[i * m + i] = 1.0;
+        }
+        Tensor::from_cpu(CpuStorage::F64(v), &[n, m])?.to_dtype(dtype)?.to_device(device)
+    }
+
+    /// Random values from the library's seeded generator.
+    pub fn rand_kind(shape: &[usize], kind: RandKind, dtype: DType, device: Device) -> Result<Tensor> {
+        if !dtype.is_float() {
+            return Err(Error::DType(format!("rand: expected a floating dtype, got {dtype}")));
+        }
+        let n: usize = shape.iter().product();
+        let (seed, offset) = crate::random::advance(n as u64 * 2);
+        Ok(Tensor::from_contiguous(backend::rand(kind, n, seed, offset, dtype, device)?, shape))
+    }
+    pub fn rand(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), dtype, device)
+    }
+    pub fn randn(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::rand_kind(shape, RandKind::Normal(0.0, 1.0), dtype, device)
+    }
+    /// Integers uniform in `[low, high)`.
+    pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
+        if high <= low {
+            return Err(Error::Value(format!("randint: expected low < high, got low={low}, high={high}")));
+        }
+        let u = Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), DType::F64, Device::Cpu)?;
+        let v: Vec<i64> = u
+            .to_f64_vec()?
+            .into_iter()
+            .map(|x| (low + (x * (high - low) as f64).floor() as i64).min(high - 1))
+            .collect();
+        Tensor::from_i64(v, shape)?.to_device(device)
+    }
+
+    // ---- conversion ----
+
+    /// The elements in row-major order as host storage (one copy; a GPU readback when on the GPU).
+    pub fn to_cpu_storage(&self) -> Result<CpuStorage> {
+        let s = self.storage();
+        match &*s {
+            Storage::Cpu(c) => Ok(backend::cpu::copy(c, self.layout())),
+            Storage::Gpu(g) => backend::wgpu::download(&backend::wgpu::copy(g, self.layout())?),
+        }
+    }
+
+    /// Elements as f64 in row-major order.
+    pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        let c = self.to_cpu_storage()?;
+        Ok((0..c.len()).map(|i| c.get_f64(i)).collect())
+    }
+
+    /// Elements as f32 in row-major order.
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        match self.to_cpu_storage()? {
+            CpuStorage::F32(v) => Ok(v),
+            c => Ok((0..c.len()).map(|i| c.get_f64(i) as f32).collect()),
+        }
+    }
+
+    /// Elements as i64 in row-major order.
+    pub fn to_i64_vec(&self) -> Result<Vec<i64>> {
+        match self.to_cpu_storage()? {
+            CpuStorage::I64(v) => Ok(v),
+            c => Ok((0..c.len()).map(|i| c.get_f64(i) as i64).collect()),
+        }
+    }
+
+    /// The single value of a one-element tensor.
+    pub fn item(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::Value(format!(
+                "item: only one-element tensors can be converted to a Python scalar, got shape {:?}",
+                self.shape()
+            )));
+        }
+        Ok(self.to_f64_vec()?[0])
+    }
+
+    /// A copy on `device` (self when already there); differentiable.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let s = backend::to_device(&self.storage(), self.layout(), device)?;
+        let from = self.device();
+        Ok(Tensor::from_op(s, self.shape(), "ToDevice", &[self], move |g| Ok(vec![Some(g.to_device(from)?)])))
+    }
+
+    /// A copy in `dtype` (self when already so); differentiable between float dtypes.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        if self.device().is_gpu() && dtype == DType::F64 {
+            return Err(Error::DType("to: float64 is not supported on the GPU; use float32".into()));
+        }
+        let s = backend::cast(&self.storage(), self.layout(), dtype)?;
+        let from = self.dtype();
+        let t = Tensor::from_contiguous(s, self.shape());
+        if dtype.is_float() && from.is_float() {
+            return Ok(t.with_rule("ToCopy", &[self], move |g| Ok(vec![Some(g.to_dtype(from)?)])));
+        }
+        Ok(t)
+    }
+
+    /// A contiguous tensor: self when already contiguous, else a copy (differentiable).
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() && self.layout().offset == 0 && self.storage().len() == self.numel() {
+            return Ok(self.clone());
+        }
+        let s = backend::copy(&self.storage(), self.layout())?;
+        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| Ok(vec![Some(g.clone())])))
+    }
+
+    /// A copy with its own storage (differentiable), like PyTorch's `clone`.
+    pub fn deep_clone(&self) -> Result<Tensor> {
+        let s = backend::copy(&self.storage(), self.layout())?;
+        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| Ok(vec![Some(g.clone())])))
+    }
+
+    /// Writes `src` (broadcast) into this tensor in place. Refused on a leaf that requires grad
+    /// while grad mode is on, as in PyTorch.
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        self.check_inplace("copy_")?;
+        if src.device() != self.device() {
+            return Err(Error::Device(format!(
+                "copy_: source on {} and destination on {}",
+                src.device(),
+                self.device()
+            )));
+        }
+        let ls = src.layout().broadcast_to(self.shape(), "copy_")?;
+        if self.shares_storage(src) {
+            let tmp = src.deep_clone()?.detach();
+            let lt = tmp.layout().broadcast_to(self.shape(), "copy_")?;
+            let s = tmp.storage();
+            return backend::assign(&mut self.storage_mut(), self.layout(), &s, &lt);
+        }
+        let s = src.storage();
+        backend::assign(&mut self.storage_mut(), self.layout(), &s, &ls)
+    }
+
+    /// Fills this tensor with `value` in place.
+    pub fn fill_(&self, value: f64) -> Result<()> {
+        let src = Tensor::full(&[], value, self.dtype(), self.device())?;
+        self.copy_(&src)
+    }
+
+    pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
+        if autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
+            return Err(Error::Runtime(format!(
+                "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in no_grad()"
+            )));
+        }
+        Ok(())
+    }
+}
