@@ -1,1 +1,525 @@
+//! The `rustdl._rustdl` extension module: the only code that knows PyO3.
+//!
+//! Conversions live in `convert`, the `Tensor` class in `tensor`, indexing in `index`, GPU
+//! queries in `gpu`; this file maps errors and exposes creation functions, the functional ops,
+//! the fused optimizer step and checkpoint I/O.
 
+mod convert;
+mod functional;
+mod gpu;
+mod index;
+mod pytensor;
+
+use std::collections::HashMap;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyIndexError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::autograd;
+use crate::backend::{self, OptimStep};
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::Error;
+use crate::tensor::Tensor;
+
+use convert::{parse_device, parse_dtype, size_args, to_tensor};
+use pytensor::{PyTensor, ValuesIndices};
+
+create_exception!(_rustdl, GpuError, PyRuntimeError, "A failure inside the GPU backend.");
+
+/// Maps a core error to its Python exception.
+pub fn map_error(e: Error) -> PyErr {
+    match e {
+        Error::Shape(m) | Error::Value(m) => PyValueError::new_err(m),
+        Error::DType(m) => PyTypeError::new_err(m),
+        Error::Device(m) | Error::Runtime(m) => PyRuntimeError::new_err(m),
+        Error::Index(m) => PyIndexError::new_err(m),
+        Error::Io(m) => PyOSError::new_err(m),
+        Error::Gpu(m) => GpuError::new_err(m),
+    }
+}
+
+/// An element type (`rustdl.float32`, ...).
+#[pyclass(name = "dtype", module = "rustdl", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyDType {
+    pub d: DType,
+}
+
+#[pymethods]
+impl PyDType {
+    fn __repr__(&self) -> String {
+        format!("rustdl.{}", self.d.name())
+    }
+    #[getter]
+    fn is_floating_point(&self) -> bool {
+        self.d.is_float()
+    }
+    #[getter]
+    fn itemsize(&self) -> usize {
+        self.d.size()
+    }
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.d.name()
+    }
+}
+
+/// A device (`cpu` or `gpu:N`); compares equal to its string.
+#[pyclass(name = "device", module = "rustdl", frozen)]
+#[derive(Clone)]
+pub struct PyDevice {
+    pub d: Device,
+}
+
+#[pymethods]
+impl PyDevice {
+    #[new]
+    fn py_new(spec: &str) -> PyResult<Self> {
+        Ok(PyDevice { d: Device::parse(spec)? })
+    }
+    #[getter]
+    fn r#type(&self) -> &'static str {
+        match self.d {
+            Device::Cpu => "cpu",
+            Device::Gpu(_) => "gpu",
+        }
+    }
+    #[getter]
+    fn index(&self) -> Option<usize> {
+        match self.d {
+            Device::Cpu => None,
+            Device::Gpu(i) => Some(i),
+        }
+    }
+    fn __str__(&self) -> String {
+        self.d.to_string()
+    }
+    fn __repr__(&self) -> String {
+        match self.d {
+            Device::Cpu => "device(type='cpu')".into(),
+            Device::Gpu(i) => format!("device(type='gpu', index={i})"),
+        }
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match parse_device(Some(other)) {
+            Ok(Some(d)) => d == self.d,
+            _ => false,
+        }
+    }
+    fn __hash__(&self) -> u64 {
+        match self.d {
+            Device::Cpu => 0,
+            Device::Gpu(i) => 1 + i as u64,
+        }
+    }
+}
+
+fn opt_dtype(d: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
+    match d {
+        Some(d) if !d.is_none() => Ok(Some(parse_dtype(d)?)),
+        _ => Ok(None),
+    }
+}
+
+fn dev(d: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
+    Ok(parse_device(d)?.unwrap_or(Device::Cpu))
+}
+
+fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
+    if requires_grad {
+        t.set_requires_grad(true)?;
+    }
+    Ok(t.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, dtype=None, device=None, requires_grad=false))]
+fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(data, opt_dtype(dtype)?)?.to_device(dev(device)?)?;
+    finish(t, requires_grad)
+}
+
+#[pyfunction]
+fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let a = arr.cast::<numpy::PyUntypedArray>().map_err(|_| PyTypeError::new_err("from_numpy: expected a numpy.ndarray"))?;
+    Ok(convert::from_numpy(a)?.into())
+}
+
+macro_rules! filled {
+    ($name:ident, $value:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+        fn $name(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+            let shape = size_args(size, stringify!($name))?;
+            let t = Tensor::full(&shape, $value, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?;
+            finish(t, requires_grad)
+        }
+    };
+}
+filled!(zeros, 0.0);
+filled!(ones, 1.0);
+filled!(empty, 0.0);
+
+#[pyfunction]
+#[pyo3(signature = (size, fill_value, dtype=None, device=None, requires_grad=false))]
+fn full(size: Vec<usize>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+    let v: f64 = fill_value.extract()?;
+    let inferred = if fill_value.is_instance_of::<pyo3::types::PyBool>() {
+        DType::Bool
+    } else if fill_value.is_instance_of::<pyo3::types::PyInt>() {
+        DType::I64
+    } else {
+        DType::F32
+    };
+    let t = Tensor::full(&size, v, opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?)?;
+    finish(t, requires_grad)
+}
+
+macro_rules! like {
+    ($name:ident, $body:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (input, dtype=None, device=None, requires_grad=false))]
+        fn $name(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+            let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
+            let dv = parse_device(device)?.unwrap_or(input.t.device());
+            let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
+            finish(f(input.t.shape(), dt, dv)?, requires_grad)
+        }
+    };
+}
+like!(zeros_like, |s, d, v| Tensor::zeros(s, d, v));
+like!(ones_like, |s, d, v| Tensor::ones(s, d, v));
+like!(empty_like, |s, d, v| Tensor::zeros(s, d, v));
+like!(rand_like, |s, d, v| Tensor::rand(s, d, v));
+like!(randn_like, |s, d, v| Tensor::randn(s, d, v));
+
+#[pyfunction]
+#[pyo3(signature = (input, fill_value, dtype=None, device=None))]
+fn full_like(input: PyRef<'_, PyTensor>, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
+    let dv = parse_device(device)?.unwrap_or(input.t.device());
+    Ok(Tensor::full(input.t.shape(), fill_value, dt, dv)?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end=None, step=None, dtype=None, device=None, requires_grad=false))]
+fn arange(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let is_int = |o: &Bound<'_, PyAny>| o.is_instance_of::<pyo3::types::PyInt>();
+    let all_int = is_int(start) && end.is_none_or(|e| is_int(e)) && step.is_none_or(|s| is_int(s));
+    let (s, e) = match end {
+        Some(e) => (start.extract::<f64>()?, e.extract::<f64>()?),
+        None => (0.0, start.extract::<f64>()?),
+    };
+    let st = match step {
+        Some(s) => s.extract::<f64>()?,
+        None => 1.0,
+    };
+    let dt = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
+    finish(Tensor::arange(s, e, st, dt, dev(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, steps, dtype=None, device=None, requires_grad=false))]
+fn linspace(start: f64, end: f64, steps: usize, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+    finish(Tensor::linspace(start, end, steps, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, m=None, dtype=None, device=None, requires_grad=false))]
+fn eye(n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+    finish(Tensor::eye(n, m.unwrap_or(n), opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+fn rand(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+    let s = size_args(size, "rand")?;
+    finish(Tensor::rand(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+fn randn(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+    let s = size_args(size, "randn")?;
+    finish(Tensor::randn(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+}
+
+/// `randint(high, size)` or `randint(low, high, size)`.
+#[pyfunction]
+#[pyo3(signature = (*args, dtype=None, device=None))]
+fn randint(args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    let (low, high, size): (i64, i64, Vec<usize>) = match args.len() {
+        2 => (0, args.get_item(0)?.extract()?, args.get_item(1)?.extract()?),
+        3 => (args.get_item(0)?.extract()?, args.get_item(1)?.extract()?, args.get_item(2)?.extract()?),
+        _ => return Err(PyTypeError::new_err("randint(low=0, high, size): expected 2 or 3 positional arguments")),
+    };
+    let t = Tensor::randint(low, high, &size, dev(device)?)?;
+    Ok(match opt_dtype(dtype)? {
+        Some(d) => t.to_dtype(d)?,
+        None => t,
+    }
+    .into())
+}
+
+#[pyfunction]
+fn manual_seed(seed: u64) {
+    crate::random::manual_seed(seed)
+}
+
+#[pyfunction]
+fn initial_seed() -> u64 {
+    crate::random::initial_seed()
+}
+
+fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    seq.try_iter()?
+        .map(|x| {
+            let x = x?;
+            match x.extract::<PyRef<'_, PyTensor>>() {
+                Ok(t) => Ok(t.t.clone()),
+                Err(_) => Ok(to_tensor(&x, None)?),
+            }
+        })
+        .collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0))]
+fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyTensor> {
+    let ts = tensors_of(tensors)?;
+    let work = ts.iter().map(|t| t.numel()).sum();
+    Ok(pytensor::run(py, work, move || Tensor::cat(&ts, dim))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0))]
+fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyTensor> {
+    let ts = tensors_of(tensors)?;
+    let work = ts.iter().map(|t| t.numel()).sum();
+    Ok(pytensor::run(py, work, move || Tensor::stack(&ts, dim))?.into())
+}
+
+#[pyfunction]
+#[pyo3(name = "where")]
+fn where_(cond: PyRef<'_, PyTensor>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let like = |o: &Bound<'_, PyAny>| -> PyResult<Tensor> {
+        match pytensor::operand(o)? {
+            pytensor::Operand::T(t) => Ok(t),
+            pytensor::Operand::S(v, is_int) => {
+                let dt = if is_int { DType::I64 } else { DType::F32 };
+                Ok(Tensor::full(&[], v, dt, cond.t.device())?)
+            }
+        }
+    };
+    let (ta, tb) = (like(a)?, like(b)?);
+    // a Python scalar takes the other side's dtype, as in PyTorch
+    let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() { ta.to_dtype(tb.dtype())? } else { ta };
+    let tb = if tb.ndim() == 0 && ta.ndim() > 0 && ta.dtype().is_float() { tb.to_dtype(ta.dtype())? } else { tb };
+    Ok(Tensor::where_cond(&cond.t, &ta, &tb)?.into())
+}
+
+#[pyfunction]
+fn is_grad_enabled() -> bool {
+    autograd::is_grad_enabled()
+}
+
+#[pyfunction]
+fn set_grad_enabled(mode: bool) -> bool {
+    autograd::set_grad_enabled(mode)
+}
+
+/// One fused optimizer update over a parameter group.
+///
+/// `kind` is `sgd`, `adam`, `rmsprop` or `adagrad`; `hyper` holds the group's hyper-parameters;
+/// `states` holds, per parameter, the list of its state tensors (created by the caller).
+#[pyfunction]
+fn optim_step(py: Python<'_>, kind: &str, params: &Bound<'_, PyList>, states: &Bound<'_, PyList>, hyper: &Bound<'_, PyDict>) -> PyResult<()> {
+    let get = |k: &str, default: f64| -> PyResult<f64> {
+        match hyper.get_item(k)? {
+            Some(v) if !v.is_none() => v.extract::<f64>(),
+            _ => Ok(default),
+        }
+    };
+    let flag = |k: &str| -> PyResult<bool> {
+        match hyper.get_item(k)? {
+            Some(v) if !v.is_none() => v.extract::<bool>(),
+            _ => Ok(false),
+        }
+    };
+    let mut work: Vec<(Tensor, Tensor, Vec<Tensor>, OptimStep)> = Vec::with_capacity(params.len());
+    for (p, st) in params.iter().zip(states.iter()) {
+        let p = p.extract::<PyRef<'_, PyTensor>>()?.t.clone();
+        let Some(g) = p.grad() else { continue };
+        let st_list = st.cast::<PyList>()?;
+        let st_tensors: Vec<Tensor> = st_list.iter().map(|s| Ok(s.extract::<PyRef<'_, PyTensor>>()?.t.clone())).collect::<PyResult<_>>()?;
+        let step = match kind {
+            "sgd" => OptimStep::Sgd {
+                lr: get("lr", 0.01)?,
+                momentum: get("momentum", 0.0)?,
+                dampening: get("dampening", 0.0)?,
+                nesterov: flag("nesterov")?,
+                weight_decay: get("weight_decay", 0.0)?,
+                first: flag("first")?,
+                maximize: flag("maximize")?,
+            },
+            "adam" | "adamw" => OptimStep::Adam {
+                lr: get("lr", 1e-3)?,
+                beta1: get("beta1", 0.9)?,
+                beta2: get("beta2", 0.999)?,
+                eps: get("eps", 1e-8)?,
+                weight_decay: get("weight_decay", 0.0)?,
+                decoupled: kind == "adamw",
+                amsgrad: flag("amsgrad")?,
+                t: get("step", 1.0)? as u64,
+                maximize: flag("maximize")?,
+            },
+            "rmsprop" => OptimStep::RmsProp {
+                lr: get("lr", 1e-2)?,
+                alpha: get("alpha", 0.99)?,
+                eps: get("eps", 1e-8)?,
+                weight_decay: get("weight_decay", 0.0)?,
+                momentum: get("momentum", 0.0)?,
+                centered: flag("centered")?,
+                maximize: flag("maximize")?,
+            },
+            "adagrad" => OptimStep::Adagrad {
+                lr: get("lr", 1e-2)?,
+                lr_decay: get("lr_decay", 0.0)?,
+                weight_decay: get("weight_decay", 0.0)?,
+                eps: get("eps", 1e-10)?,
+                t: get("step", 1.0)? as u64,
+                maximize: flag("maximize")?,
+            },
+            other => return Err(PyValueError::new_err(format!("optim_step: unknown optimizer kind '{other}'"))),
+        };
+        work.push((p, g, st_tensors, step));
+    }
+    py.detach(move || -> crate::error::Result<()> {
+        for (p, g, st, step) in work {
+            step_one(&p, &g, &st, &step)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn step_one(p: &Tensor, g: &Tensor, st: &[Tensor], step: &OptimStep) -> crate::error::Result<()> {
+    if !p.is_contiguous() || p.layout().offset != 0 || p.storage().len() != p.numel() {
+        return Err(Error::Runtime("optimizer step: parameters must be contiguous tensors owning their storage".into()));
+    }
+    if g.shape() != p.shape() {
+        return Err(Error::Shape(format!("optimizer step: grad of shape {:?} for a parameter of shape {:?}", g.shape(), p.shape())));
+    }
+    for s in st {
+        if s.shares_storage(p) || s.numel() != p.numel() {
+            return Err(Error::Runtime("optimizer step: state tensors must be separate buffers shaped like the parameter".into()));
+        }
+    }
+    let g_storage = g.storage();
+    let mut guards: Vec<_> = st.iter().map(|s| s.storage_mut()).collect();
+    let mut refs: Vec<&mut crate::storage::Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+    if g.shares_storage(p) {
+        let gc = backend::copy(&g_storage, g.layout())?;
+        drop(g_storage);
+        let lg = crate::shape::Layout::contiguous(g.shape());
+        return backend::optim_step(step, &mut p.storage_mut(), &gc, &lg, &mut refs);
+    }
+    backend::optim_step(step, &mut p.storage_mut(), &g_storage, g.layout(), &mut refs)
+}
+
+/// Saves a dict of tensors (and string metadata) as safetensors, atomically.
+#[pyfunction]
+#[pyo3(signature = (tensors, path, metadata=None))]
+fn save_file(py: Python<'_>, tensors: &Bound<'_, PyDict>, path: std::path::PathBuf, metadata: Option<HashMap<String, String>>) -> PyResult<()> {
+    let mut items = Vec::with_capacity(tensors.len());
+    for (k, v) in tensors.iter() {
+        let name: String = k.extract()?;
+        let t = v
+            .extract::<PyRef<'_, PyTensor>>()
+            .map_err(|_| PyTypeError::new_err(format!("save: value for '{name}' is not a Tensor")))?
+            .t
+            .clone();
+        items.push((name, t));
+    }
+    let meta = metadata.unwrap_or_default();
+    py.detach(move || crate::io::save(&path, &items, meta))?;
+    Ok(())
+}
+
+/// Loads a safetensors file: `(dict of tensors, metadata dict)`.
+#[pyfunction]
+#[pyo3(signature = (path, device=None))]
+fn load_file<'py>(py: Python<'py>, path: std::path::PathBuf, device: Option<&Bound<'py, PyAny>>) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    let dv = dev(device)?;
+    let (tensors, meta) = py.detach(move || crate::io::load(&path))?;
+    let d = PyDict::new(py);
+    for (k, t) in tensors {
+        d.set_item(k, PyTensor::from(t.to_device(dv)?))?;
+    }
+    let m = PyDict::new(py);
+    for (k, v) in meta {
+        m.set_item(k, v)?;
+    }
+    Ok((d, m))
+}
+
+#[pymodule]
+fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTensor>()?;
+    m.add_class::<PyDType>()?;
+    m.add_class::<PyDevice>()?;
+    m.add_class::<ValuesIndices>()?;
+    m.add("GpuError", m.py().get_type::<GpuError>())?;
+    for (name, d) in [
+        ("float32", DType::F32),
+        ("float", DType::F32),
+        ("float64", DType::F64),
+        ("double", DType::F64),
+        ("int64", DType::I64),
+        ("long", DType::I64),
+        ("bool", DType::Bool),
+    ] {
+        m.add(name, PyDType { d })?;
+    }
+    m.add_function(wrap_pyfunction!(tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(zeros, m)?)?;
+    m.add_function(wrap_pyfunction!(ones, m)?)?;
+    m.add_function(wrap_pyfunction!(empty, m)?)?;
+    m.add_function(wrap_pyfunction!(full, m)?)?;
+    m.add_function(wrap_pyfunction!(zeros_like, m)?)?;
+    m.add_function(wrap_pyfunction!(ones_like, m)?)?;
+    m.add_function(wrap_pyfunction!(empty_like, m)?)?;
+    m.add_function(wrap_pyfunction!(rand_like, m)?)?;
+    m.add_function(wrap_pyfunction!(randn_like, m)?)?;
+    m.add_function(wrap_pyfunction!(full_like, m)?)?;
+    m.add_function(wrap_pyfunction!(arange, m)?)?;
+    m.add_function(wrap_pyfunction!(linspace, m)?)?;
+    m.add_function(wrap_pyfunction!(eye, m)?)?;
+    m.add_function(wrap_pyfunction!(rand, m)?)?;
+    m.add_function(wrap_pyfunction!(randn, m)?)?;
+    m.add_function(wrap_pyfunction!(randint, m)?)?;
+    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(initial_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(cat, m)?)?;
+    m.add_function(wrap_pyfunction!(stack, m)?)?;
+    m.add_function(wrap_pyfunction!(where_, m)?)?;
+    m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(optim_step, m)?)?;
+    m.add_function(wrap_pyfunction!(save_file, m)?)?;
+    m.add_function(wrap_pyfunction!(load_file, m)?)?;
+    functional::register(m)?;
+    gpu::register(m)?;
+    Ok(())
+}

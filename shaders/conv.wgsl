@@ -1,0 +1,113 @@
+// conv.wgsl — im2col and col2im for 2-D convolution and pooling (f32).
+//
+// im2col: one invocation per column-matrix entry (n, c·kh·kw, oh·ow), reading the strided
+// (N, C, H, W) input, `pad` outside the image. col2im: one invocation per image pixel, summing
+// every (ki, kj) that lands on it in the CPU backend's order — a gather, so no atomics and the
+// result is deterministic.
+
+struct Params { v: array<vec4<u32>, 32> }
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+
+const TOTAL: u32 = 0u;
+const GN: u32 = 1u;
+const GC: u32 = 2u;
+const GH: u32 = 3u;
+const GW: u32 = 4u;
+const KH: u32 = 5u;
+const KW: u32 = 6u;
+const SH: u32 = 7u;
+const SW: u32 = 8u;
+const PH: u32 = 9u;
+const PW: u32 = 10u;
+const DH: u32 = 11u;
+const DW: u32 = 12u;
+const OH: u32 = 13u;
+const OW: u32 = 14u;
+const STR: u32 = 15u;
+const OFF: u32 = 19u;
+const PAD: u32 = 20u;
+
+fn p(i: u32) -> u32 {
+    return P.v[i >> 2u][i & 3u];
+}
+
+fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wid.y * nwg.x + wid.x) * 256u + lid;
+}
+
+@compute @workgroup_size(256)
+fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_id(wid, nwg, lid);
+    if (i >= p(TOTAL)) {
+        return;
+    }
+    let ow = p(OW);
+    let oh = p(OH);
+    let kw = p(KW);
+    let kh = p(KH);
+    let ch = p(GC);
+    let ox = i % ow;
+    var t = i / ow;
+    let oy = t % oh;
+    t = t / oh;
+    let kj = t % kw;
+    t = t / kw;
+    let ki = t % kh;
+    t = t / kh;
+    let c = t % ch;
+    let n = t / ch;
+    let iy = i32(oy * p(SH) + ki * p(DH)) - i32(p(PH));
+    let ix = i32(ox * p(SW) + kj * p(DW)) - i32(p(PW));
+    var v = bitcast<f32>(p(PAD));
+    if (iy >= 0 && iy < i32(p(GH)) && ix >= 0 && ix < i32(p(GW))) {
+        let o = p(OFF) + n * p(STR) + c * p(STR + 1u) + u32(iy) * p(STR + 2u) + u32(ix) * p(STR + 3u);
+        v = X[o];
+    }
+    O[i] = v;
+}
+
+@compute @workgroup_size(256)
+fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_id(wid, nwg, lid);
+    if (i >= p(TOTAL)) {
+        return;
+    }
+    let w = p(GW);
+    let h = p(GH);
+    let ch = p(GC);
+    let ix = i32(i % w);
+    var t = i / w;
+    let iy = i32(t % h);
+    t = t / h;
+    let c = t % ch;
+    let n = t / ch;
+    let kh = p(KH);
+    let kw = p(KW);
+    let sh = i32(p(SH));
+    let sw = i32(p(SW));
+    let oh = i32(p(OH));
+    let ow = i32(p(OW));
+    var acc = 0.0;
+    for (var ki = 0u; ki < kh; ki++) {
+        let ty = iy + i32(p(PH)) - i32(ki * p(DH));
+        if (ty < 0 || ty % sh != 0 || ty / sh >= oh) {
+            continue;
+        }
+        let oy = ty / sh;
+        for (var kj = 0u; kj < kw; kj++) {
+            let tx = ix + i32(p(PW)) - i32(kj * p(DW));
+            if (tx < 0 || tx % sw != 0 || tx / sw >= ow) {
+                continue;
+            }
+            let ox = tx / sw;
+            let r = (c * kh + ki) * kw + kj;
+            acc += X[p(OFF) + n * p(STR) + r * p(STR + 1u) + u32(oy * ow + ox) * p(STR + 2u)];
+        }
+    }
+    O[i] = acc;
+}

@@ -1,0 +1,71 @@
+// random.wgsl — uniform and normal fills from the counter-based generator.
+//
+// The same hash as the CPU backend's `hash32` / `uniform01` (backend/cpu/mod.rs): element i of
+// the stream (seed, offset) is a pure function of the 64-bit counter offset + i, so a seed gives
+// the same numbers on the CPU and the GPU up to f32 rounding. Normals use Box–Muller on
+// counters 2i and 2i+1, as on the CPU. 64-bit counters are (lo, hi) pairs of u32.
+
+struct Params { v: array<vec4<u32>, 32> }
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+
+override NORMAL: bool = false;
+
+const N: u32 = 0u;
+const SEED_LO: u32 = 1u;
+const SEED_HI: u32 = 2u;
+const OFF_LO: u32 = 3u;
+const OFF_HI: u32 = 4u;
+// uniform: low, high - low; normal: mean, std (f32 bits)
+const P0: u32 = 5u;
+const P1: u32 = 6u;
+
+fn p(i: u32) -> u32 {
+    return P.v[i >> 2u][i & 3u];
+}
+
+fn hash32(v: u32) -> u32 {
+    var x = v;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn rotl(x: u32, r: u32) -> u32 {
+    return (x << r) | (x >> (32u - r));
+}
+
+// uniform in [0, 1) for the 64-bit counter (lo, hi) added to the stream offset
+fn uniform01(lo: u32, hi: u32) -> f32 {
+    let k = hash32(p(SEED_LO) ^ hash32(p(SEED_HI) ^ 0x9e3779b9u));
+    let c_lo = p(OFF_LO) + lo;
+    let carry = select(0u, 1u, c_lo < lo);
+    let c_hi = p(OFF_HI) + hi + carry;
+    let h = hash32(hash32(c_lo ^ k) ^ (c_hi + rotl(k, 7u)));
+    return f32(h >> 8u) * (1.0 / 16777216.0);
+}
+
+@compute @workgroup_size(256)
+fn rand(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (i >= p(N)) {
+        return;
+    }
+    let a = bitcast<f32>(p(P0));
+    let b = bitcast<f32>(p(P1));
+    if (NORMAL) {
+        // counters 2i and 2i + 1 as 64-bit values
+        let lo = i << 1u;
+        let hi = i >> 31u;
+        let u1 = 1.0 - uniform01(lo, hi);
+        let u2 = uniform01(lo | 1u, hi);
+        O[i] = a + b * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    } else {
+        O[i] = a + b * uniform01(i, 0u);
+    }
+}

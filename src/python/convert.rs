@@ -1,0 +1,254 @@
+//! Conversions between Python objects (lists, scalars, numpy arrays) and tensors.
+
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::Error;
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+
+use super::pytensor::PyTensor;
+use super::{PyDType, PyDevice};
+
+/// Parses a dtype argument: a rustdl dtype, a name, a numpy dtype or the Python types float/int/bool.
+pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
+    if let Ok(d) = obj.extract::<PyRef<'_, PyDType>>() {
+        return Ok(d.d);
+    }
+    if let Ok(s) = obj.extract::<String>() {
+        return DType::parse(&s).ok_or_else(|| PyTypeError::new_err(format!("unknown dtype '{s}'")));
+    }
+    let py = obj.py();
+    let builtins = py.import("builtins")?;
+    if obj.is(&builtins.getattr("float")?) {
+        return Ok(DType::F32);
+    }
+    if obj.is(&builtins.getattr("int")?) {
+        return Ok(DType::I64);
+    }
+    if obj.is(&builtins.getattr("bool")?) {
+        return Ok(DType::Bool);
+    }
+    // numpy dtypes and scalar types
+    if let Ok(np) = py.import("numpy") {
+        if let Ok(d) = np.call_method1("dtype", (obj,)) {
+            let kind: String = d.getattr("kind")?.extract()?;
+            let size: usize = d.getattr("itemsize")?.extract()?;
+            return match (kind.as_str(), size) {
+                ("f", 8) => Ok(DType::F64),
+                ("f", _) => Ok(DType::F32),
+                ("i", _) | ("u", _) => Ok(DType::I64),
+                ("b", _) => Ok(DType::Bool),
+                _ => Err(PyTypeError::new_err(format!("unsupported dtype {obj}"))),
+            };
+        }
+    }
+    Err(PyTypeError::new_err(format!("expected a dtype, got {}", obj.repr()?)))
+}
+
+/// Parses a device argument: a rustdl device, a string like 'cpu' / 'gpu' / 'gpu:0', or None.
+pub fn parse_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> {
+    let Some(obj) = obj else { return Ok(None) };
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if let Ok(d) = obj.extract::<PyRef<'_, PyDevice>>() {
+        return Ok(Some(d.d));
+    }
+    if let Ok(s) = obj.extract::<String>() {
+        return Ok(Some(Device::parse(&s)?));
+    }
+    Err(PyTypeError::new_err(format!("expected a device, got {}", obj.repr()?)))
+}
+
+/// Flattens nested lists/tuples of numbers into values and a shape; ragged input is a ValueError.
+fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f64>, kind: &mut u8) -> PyResult<()> {
+    let seq: Option<Vec<Bound<'_, PyAny>>> = if let Ok(l) = obj.cast::<PyList>() {
+        Some(l.iter().collect())
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        Some(t.iter().collect())
+    } else if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
+        if t.t.ndim() == 0 {
+            *kind = (*kind).max(if t.t.dtype().is_float() { 2 } else { 1 });
+            out.push(t.t.item()?);
+            return check_scalar_depth(depth, shape);
+        }
+        let items: Vec<Bound<'_, PyAny>> = (0..t.t.shape()[0])
+            .map(|i| Ok(Bound::new(obj.py(), PyTensor::from(t.t.select(0, i as isize)?))?.into_any()))
+            .collect::<PyResult<_>>()?;
+        Some(items)
+    } else {
+        None
+    };
+    match seq {
+        Some(items) => {
+            if depth == shape.len() {
+                if !out.is_empty() {
+                    return Err(PyValueError::new_err("tensor: ragged nested sequence (mixed depths)"));
+                }
+                shape.push(items.len());
+            } else if shape[depth] != items.len() {
+                return Err(PyValueError::new_err(format!(
+                    "tensor: ragged nested sequence: expected length {} at dim {depth}, got {}",
+                    shape[depth],
+                    items.len()
+                )));
+            }
+            for it in items {
+                walk(&it, depth + 1, shape, out, kind)?;
+            }
+            Ok(())
+        }
+        None => {
+            if obj.is_instance_of::<PyBool>() {
+                out.push(if obj.extract::<bool>()? { 1.0 } else { 0.0 });
+            } else if obj.is_instance_of::<PyInt>() {
+                *kind = (*kind).max(1);
+                out.push(obj.extract::<i64>()? as f64);
+            } else if obj.is_instance_of::<PyFloat>() {
+                *kind = 2;
+                out.push(obj.extract::<f64>()?);
+            } else if let Ok(v) = obj.extract::<f64>() {
+                // numpy scalars and other number-likes
+                let is_int = obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
+                *kind = (*kind).max(if is_int { 1 } else { 2 });
+                out.push(v);
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "tensor: could not convert element of type {} to a number",
+                    obj.get_type().name()?
+                )));
+            }
+            check_scalar_depth(depth, shape)
+        }
+    }
+}
+
+fn check_scalar_depth(depth: usize, shape: &[usize]) -> PyResult<()> {
+    if depth != shape.len() {
+        return Err(PyValueError::new_err("tensor: ragged nested sequence (a number where a list was expected)"));
+    }
+    Ok(())
+}
+
+/// A tensor from a numpy array (one copy), keeping its dtype family.
+pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
+    let shape = arr.shape().to_vec();
+    let dt = arr.dtype();
+    let np = arr.py().import("numpy")?;
+    let kind: String = dt.getattr("kind")?.extract()?;
+    let size: usize = dt.getattr("itemsize")?.extract()?;
+    let contig = |target: &str| -> PyResult<Bound<'_, PyAny>> { np.call_method1("ascontiguousarray", (arr, target)) };
+    let storage = match (kind.as_str(), size) {
+        ("f", 8) => {
+            let a = contig("float64")?;
+            let a = a.cast::<PyArrayDyn<f64>>()?.readonly();
+            CpuStorage::F64(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+        }
+        ("f", _) => {
+            let a = contig("float32")?;
+            let a = a.cast::<PyArrayDyn<f32>>()?.readonly();
+            CpuStorage::F32(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+        }
+        ("i", _) | ("u", _) => {
+            let a = contig("int64")?;
+            let a = a.cast::<PyArrayDyn<i64>>()?.readonly();
+            CpuStorage::I64(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+        }
+        ("b", _) => {
+            let a = contig("bool")?;
+            let a = a.cast::<PyArrayDyn<bool>>()?.readonly();
+            CpuStorage::Bool(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+        }
+        _ => return Err(PyTypeError::new_err(format!("from_numpy: unsupported numpy dtype {dt}"))),
+    };
+    Ok(Tensor::from_cpu(storage, &shape)?)
+}
+
+/// Builds a tensor from any Python data: a tensor, a numpy array, nested sequences or a scalar.
+pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
+    if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
+        let t = t.t.detach().deep_clone()?;
+        return Ok(match dtype {
+            Some(d) => t.to_dtype(d)?,
+            None => t,
+        });
+    }
+    if let Ok(a) = obj.cast::<PyUntypedArray>() {
+        let t = from_numpy(a)?;
+        return Ok(match dtype {
+            Some(d) => t.to_dtype(d)?,
+            None => t,
+        });
+    }
+    // numpy scalars become 0-d arrays
+    if obj.hasattr("__array__")? && !obj.is_instance_of::<PyList>() && !obj.is_instance_of::<PyTuple>() {
+        let np = obj.py().import("numpy")?;
+        let a = np.call_method1("asarray", (obj,))?;
+        return to_tensor(&a, dtype);
+    }
+    let mut shape = Vec::new();
+    let mut vals = Vec::new();
+    let mut kind = 0u8;
+    walk(obj, 0, &mut shape, &mut vals, &mut kind)?;
+    let inferred = match kind {
+        0 => DType::Bool,
+        1 => DType::I64,
+        _ => DType::F32,
+    };
+    let t = Tensor::from_f64(vals, &shape)?;
+    Ok(t.to_dtype(dtype.unwrap_or(inferred))?)
+}
+
+/// A numpy array holding a copy of the tensor's elements.
+pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let shape = t.shape().to_vec();
+    let c = py.detach(|| t.to_cpu_storage())?;
+    let arr = match c {
+        CpuStorage::F32(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
+        CpuStorage::F64(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
+        CpuStorage::I64(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
+        CpuStorage::Bool(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
+    };
+    Ok(arr)
+}
+
+/// Nested Python lists of the tensor's elements.
+pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let arr = to_numpy(py, t)?;
+    arr.call_method0("tolist")
+}
+
+/// Reads a shape from `*args` (ints, or one tuple/list), allowing -1.
+pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
+    if args.len() == 1 {
+        let a = args.get_item(0)?;
+        if let Ok(v) = a.extract::<Vec<isize>>() {
+            return Ok(v);
+        }
+    }
+    args.iter()
+        .map(|a| a.extract::<isize>())
+        .collect::<PyResult<_>>()
+        .map_err(|_| PyTypeError::new_err("expected a shape: ints or one tuple of ints"))
+}
+
+/// Reads a shape from `*args` with no -1 allowed.
+pub fn size_args(args: &Bound<'_, PyTuple>, op: &str) -> PyResult<Vec<usize>> {
+    shape_args(args)?
+        .into_iter()
+        .map(|s| {
+            usize::try_from(s).map_err(|_| PyValueError::new_err(format!("{op}: negative dimension {s} in size")))
+        })
+        .collect()
+}
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        super::map_error(e)
+    }
+}

@@ -1,0 +1,1067 @@
+//! The Python `Tensor` class: a thin handle over the core tensor; every method is one Rust call.
+
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::autograd;
+use crate::backend::{BinaryOp, RandKind, UnaryOp};
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::Result as CoreResult;
+use crate::tensor::Tensor;
+
+use super::convert::{parse_device, parse_dtype, shape_args, size_args, to_list, to_numpy, to_tensor};
+use super::{index, PyDType, PyDevice};
+
+/// Work (elements) above which a call releases the GIL.
+const DETACH_MIN: usize = 1 << 16;
+
+/// A multi-dimensional array with automatic differentiation.
+#[pyclass(name = "Tensor", module = "rustdl", subclass, frozen)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+impl From<Tensor> for PyTensor {
+    fn from(t: Tensor) -> Self {
+        PyTensor { t }
+    }
+}
+
+/// The right-hand side of an arithmetic op.
+pub enum Operand {
+    T(Tensor),
+    /// a Python number; `true` when it is an int (or bool)
+    S(f64, bool),
+}
+
+pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
+    if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
+        return Ok(Operand::T(t.t.clone()));
+    }
+    if let Ok(b) = obj.extract::<bool>() {
+        if obj.is_instance_of::<pyo3::types::PyBool>() {
+            return Ok(Operand::S(b as u8 as f64, true));
+        }
+    }
+    if obj.is_instance_of::<pyo3::types::PyInt>() {
+        return Ok(Operand::S(obj.extract::<i64>()? as f64, true));
+    }
+    if obj.is_instance_of::<pyo3::types::PyFloat>() {
+        return Ok(Operand::S(obj.extract::<f64>()?, false));
+    }
+    Ok(Operand::T(to_tensor(obj, None)?))
+}
+
+/// Runs `f`, releasing the GIL when the work is large.
+pub fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> CoreResult<T> + Send) -> PyResult<T> {
+    if work >= DETACH_MIN {
+        Ok(py.detach(f)?)
+    } else {
+        Ok(f()?)
+    }
+}
+
+fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
+    match dim {
+        None => Ok(vec![]),
+        Some(d) if d.is_none() => Ok(vec![]),
+        Some(d) => {
+            if let Ok(i) = d.extract::<isize>() {
+                Ok(vec![i])
+            } else {
+                d.extract::<Vec<isize>>().map_err(|_| PyTypeError::new_err("dim must be an int or a tuple of ints"))
+            }
+        }
+    }
+}
+
+impl PyTensor {
+    /// A scalar operand as a tensor matching `self` (int tensors with float scalars become float32).
+    fn scalar_tensor(&self, v: f64, is_int: bool) -> CoreResult<Tensor> {
+        let dt = if self.t.dtype().is_float() {
+            self.t.dtype()
+        } else if is_int {
+            if self.t.dtype() == DType::Bool && v != 0.0 && v != 1.0 {
+                DType::I64
+            } else {
+                self.t.dtype()
+            }
+        } else {
+            DType::F32
+        };
+        Tensor::full(&[], v, dt, self.t.device())
+    }
+
+    /// Promotes self for an op with a scalar: int tensor with a float scalar goes to float32.
+    fn for_scalar(&self, is_int: bool) -> CoreResult<Tensor> {
+        if !is_int && !self.t.dtype().is_float() {
+            self.t.to_dtype(DType::F32)
+        } else if self.t.dtype() == DType::Bool {
+            self.t.to_dtype(DType::I64)
+        } else {
+            Ok(self.t.clone())
+        }
+    }
+
+    fn arith(&self, other: &Bound<'_, PyAny>, op: BinaryOp, reflected: bool) -> PyResult<PyTensor> {
+        let o = operand(other)?;
+        let py = other.py();
+        let t = match o {
+            Operand::T(b) => {
+                let work = self.t.numel().max(b.numel());
+                if reflected {
+                    run(py, work, || b.binary(&self.t, op))?
+                } else {
+                    run(py, work, || self.t.binary(&b, op))?
+                }
+            }
+            Operand::S(v, is_int) => {
+                let unary = match (op, reflected) {
+                    (BinaryOp::Add, _) => Some(UnaryOp::AddScalar(v)),
+                    (BinaryOp::Mul, _) => Some(UnaryOp::MulScalar(v)),
+                    (BinaryOp::Sub, false) => Some(UnaryOp::AddScalar(-v)),
+                    (BinaryOp::Sub, true) => Some(UnaryOp::RSubScalar(v)),
+                    (BinaryOp::Div, false) if v != 0.0 => Some(UnaryOp::MulScalar(1.0 / v)),
+                    (BinaryOp::Div, true) => Some(UnaryOp::RDivScalar(v)),
+                    (BinaryOp::Pow, false) => Some(UnaryOp::PowScalar(v)),
+                    (BinaryOp::Pow, true) => Some(UnaryOp::RPowScalar(v)),
+                    _ => None,
+                };
+                let x = if op == BinaryOp::Div { self.for_scalar(false)? } else { self.for_scalar(is_int)? };
+                let int_ok = !x.dtype().is_float();
+                match unary {
+                    Some(u) if !int_ok || u.is_integral_ok() => run(py, x.numel(), || x.unary(u))?,
+                    _ => {
+                        let s = self.scalar_tensor(v, is_int)?;
+                        if reflected {
+                            s.binary(&self.t, op)?
+                        } else {
+                            self.t.binary(&s, op)?
+                        }
+                    }
+                }
+            }
+        };
+        Ok(t.into())
+    }
+
+    fn compare(&self, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<PyTensor> {
+        let b = match operand(other)? {
+            Operand::T(b) => b,
+            Operand::S(v, is_int) => self.scalar_tensor(v, is_int)?,
+        };
+        Ok(self.t.binary(&b, op)?.into())
+    }
+
+    fn inplace(&self, f: impl FnOnce(&Tensor) -> CoreResult<Tensor>) -> PyResult<()> {
+        let _g = autograd::NoGradGuard::new();
+        let r = f(&self.t)?;
+        self.t.check_inplace_py()?;
+        self.t.copy_(&r)?;
+        Ok(())
+    }
+}
+
+impl Tensor {
+    fn check_inplace_py(&self) -> CoreResult<()> {
+        if autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
+            return Err(crate::error::Error::Runtime(
+                "a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `Tensor(data)`: shares storage with a tensor, else builds one from data.
+    #[new]
+    #[pyo3(signature = (data=None))]
+    fn py_new(data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        match data {
+            None => Ok(Tensor::zeros(&[0], DType::F32, Device::Cpu)?.into()),
+            Some(d) => {
+                if let Ok(t) = d.extract::<PyRef<'_, PyTensor>>() {
+                    return Ok(t.t.detach().into());
+                }
+                Ok(to_tensor(d, None)?.into())
+            }
+        }
+    }
+
+    // ---------- metadata ----------
+
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.t.shape())
+    }
+
+    #[pyo3(signature = (dim=None))]
+    fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            Some(d) => {
+                let d = crate::shape::norm_dim(d, self.t.ndim(), "size")?;
+                Ok(self.t.shape()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    #[pyo3(signature = (dim=None))]
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.strides())?.into_any()),
+            Some(d) => {
+                let d = crate::shape::norm_dim(d, self.t.ndim(), "stride")?;
+                Ok(self.t.strides()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.t.ndim()
+    }
+    fn dim(&self) -> usize {
+        self.t.ndim()
+    }
+    fn numel(&self) -> usize {
+        self.t.numel()
+    }
+    fn nelement(&self) -> usize {
+        self.t.numel()
+    }
+    fn element_size(&self) -> usize {
+        self.t.dtype().size()
+    }
+    fn is_contiguous(&self) -> bool {
+        self.t.is_contiguous()
+    }
+    fn is_floating_point(&self) -> bool {
+        self.t.dtype().is_float()
+    }
+    #[getter]
+    fn dtype(&self) -> PyDType {
+        PyDType { d: self.t.dtype() }
+    }
+    #[getter]
+    fn device(&self) -> PyDevice {
+        PyDevice { d: self.t.device() }
+    }
+    #[getter]
+    fn is_cuda(&self) -> bool {
+        self.t.device().is_gpu()
+    }
+    #[getter]
+    fn is_gpu(&self) -> bool {
+        self.t.device().is_gpu()
+    }
+
+    // ---------- autograd ----------
+
+    #[getter]
+    fn get_requires_grad(&self) -> bool {
+        self.t.requires_grad()
+    }
+    #[setter]
+    fn set_requires_grad(&self, v: bool) -> PyResult<()> {
+        Ok(self.t.set_requires_grad(v)?)
+    }
+    #[pyo3(signature = (requires_grad=true))]
+    fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
+        slf.t.set_requires_grad(requires_grad)?;
+        Ok(slf)
+    }
+    #[getter]
+    fn is_leaf(&self) -> bool {
+        self.t.is_leaf()
+    }
+    #[getter]
+    fn grad_fn(&self) -> Option<String> {
+        self.t.grad_fn().map(|n| format!("<{}Backward>", n.name))
+    }
+    #[getter]
+    fn get_grad(&self) -> Option<PyTensor> {
+        self.t.grad().map(Into::into)
+    }
+    #[setter]
+    fn set_grad(&self, g: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
+        Ok(self.t.set_grad(g.map(|g| g.t.clone()))?)
+    }
+    fn retain_grad(&self) {
+        self.t.retain_grad()
+    }
+    fn detach(&self) -> PyTensor {
+        self.t.detach().into()
+    }
+    /// Tensor sharing storage, without history (`.data`).
+    #[getter]
+    fn get_data(&self) -> PyTensor {
+        self.t.detach().into()
+    }
+    #[setter]
+    fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
+        if v.t.shape() != self.t.shape() {
+            return Err(PyValueError::new_err(format!(
+                "data: cannot assign a tensor of shape {:?} to one of shape {:?}",
+                v.t.shape(),
+                self.t.shape()
+            )));
+        }
+        Ok(self.t.detach().copy_(&v.t)?)
+    }
+    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false))]
+    fn backward(&self, py: Python<'_>, gradient: Option<PyRef<'_, PyTensor>>, retain_graph: Option<bool>, create_graph: bool) -> PyResult<()> {
+        if create_graph {
+            return Err(PyRuntimeError::new_err("backward: create_graph=True (higher-order gradients) is not supported"));
+        }
+        let g = gradient.map(|g| g.t.clone());
+        let t = self.t.clone();
+        py.detach(|| t.backward(g, retain_graph.unwrap_or(false)))?;
+        Ok(())
+    }
+
+    // ---------- conversion ----------
+
+    fn numpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.t.requires_grad() {
+            return Err(PyRuntimeError::new_err(
+                "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()",
+            ));
+        }
+        to_numpy(py, &self.t)
+    }
+    #[pyo3(signature = (dtype=None, copy=None))]
+    fn __array__<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        let _ = copy;
+        let a = to_numpy(py, &self.t)?;
+        match dtype {
+            Some(d) if !d.is_none() => a.call_method1("astype", (d,)),
+            _ => Ok(a),
+        }
+    }
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_list(py, &self.t)
+    }
+    fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.t.item()?;
+        Ok(match self.t.dtype() {
+            DType::F32 | DType::F64 => v.into_pyobject(py)?.into_any(),
+            DType::I64 => (v as i64).into_pyobject(py)?.into_any(),
+            DType::Bool => pyo3::types::PyBool::new(py, v != 0.0).to_owned().into_any(),
+        })
+    }
+    fn __float__(&self) -> PyResult<f64> {
+        Ok(self.t.item()?)
+    }
+    fn __int__(&self) -> PyResult<i64> {
+        Ok(self.t.item()? as i64)
+    }
+    fn __index__(&self) -> PyResult<i64> {
+        if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
+            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+        }
+        Ok(self.t.item()? as i64)
+    }
+    fn __bool__(&self) -> PyResult<bool> {
+        if self.t.numel() != 1 {
+            return Err(PyRuntimeError::new_err(format!(
+                "Boolean value of Tensor with more than one value is ambiguous (shape {:?})",
+                self.t.shape()
+            )));
+        }
+        Ok(self.t.item()? != 0.0)
+    }
+    fn __format__(&self, py: Python<'_>, spec: &str) -> PyResult<String> {
+        if self.t.numel() == 1 && !spec.is_empty() {
+            let v = self.item(py)?;
+            return v.call_method1("__format__", (spec,))?.extract();
+        }
+        self.__repr__(py)
+    }
+    fn __len__(&self) -> PyResult<usize> {
+        self.t.shape().first().copied().ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
+    }
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let n = self.__len__()?;
+        let items: Vec<PyTensor> = (0..n).map(|i| Ok(self.t.select(0, i as isize)?.into())).collect::<PyResult<_>>()?;
+        PyList::new(py, items)?.call_method0("__iter__")
+    }
+    fn __hash__(&self) -> u64 {
+        self.t.id()
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let np = py.import("numpy")?;
+        let arr = to_numpy(py, &self.t)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("separator", ", ")?;
+        kwargs.set_item("prefix", "tensor(")?;
+        kwargs.set_item("threshold", 1000)?;
+        kwargs.set_item("precision", 4)?;
+        let body: String = np.getattr("array2string")?.call((arr,), Some(&kwargs))?.extract()?;
+        let mut extra = Vec::new();
+        if self.t.device() != Device::Cpu {
+            extra.push(format!("device='{}'", self.t.device()));
+        }
+        if !matches!(self.t.dtype(), DType::F32 | DType::I64 | DType::Bool) || self.t.numel() == 0 {
+            extra.push(format!("dtype={}", self.t.dtype()));
+        }
+        if let Some(n) = self.t.grad_fn() {
+            extra.push(format!("grad_fn=<{}Backward>", n.name));
+        } else if self.t.requires_grad() {
+            extra.push("requires_grad=True".into());
+        }
+        let tail = if extra.is_empty() { String::new() } else { format!(", {}", extra.join(", ")) };
+        Ok(format!("tensor({body}{tail})"))
+    }
+
+    /// `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other)`, or keywords.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn to(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+        let mut device = None;
+        let mut dtype = None;
+        for a in args.iter() {
+            if let Ok(o) = a.extract::<PyRef<'_, PyTensor>>() {
+                device = Some(o.t.device());
+                dtype = Some(o.t.dtype());
+            } else if let Ok(d) = parse_device(Some(&a)) {
+                device = d;
+            } else {
+                dtype = Some(parse_dtype(&a)?);
+            }
+        }
+        if let Some(kw) = kwargs {
+            if let Some(d) = kw.get_item("device")? {
+                device = parse_device(Some(&d))?;
+            }
+            if let Some(d) = kw.get_item("dtype")? {
+                dtype = Some(parse_dtype(&d)?);
+            }
+        }
+        let t = self.t.clone();
+        let out = run(py, t.numel(), move || {
+            let t = match dtype {
+                Some(d) => t.to_dtype(d)?,
+                None => t,
+            };
+            match device {
+                Some(dev) => t.to_device(dev),
+                None => Ok(t),
+            }
+        })?;
+        Ok(out.into())
+    }
+    fn cpu(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || t.to_device(Device::Cpu))?.into())
+    }
+    #[pyo3(signature = (index=0))]
+    fn gpu(&self, py: Python<'_>, index: usize) -> PyResult<PyTensor> {
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || t.to_device(Device::Gpu(index)))?.into())
+    }
+    fn float(&self) -> PyResult<PyTensor> {
+        Ok(self.t.to_dtype(DType::F32)?.into())
+    }
+    fn double(&self) -> PyResult<PyTensor> {
+        Ok(self.t.to_dtype(DType::F64)?.into())
+    }
+    fn long(&self) -> PyResult<PyTensor> {
+        Ok(self.t.to_dtype(DType::I64)?.into())
+    }
+    fn int(&self) -> PyResult<PyTensor> {
+        Ok(self.t.to_dtype(DType::I64)?.into())
+    }
+    fn bool(&self) -> PyResult<PyTensor> {
+        Ok(self.t.to_dtype(DType::Bool)?.into())
+    }
+    fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.to_dtype(other.t.dtype())?.into())
+    }
+    fn clone(&self) -> PyResult<PyTensor> {
+        Ok(self.t.deep_clone()?.into())
+    }
+    fn contiguous(&self) -> PyResult<PyTensor> {
+        Ok(self.t.contiguous()?.into())
+    }
+
+    // ---------- in-place ----------
+
+    fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let s = match operand(src)? {
+            Operand::T(t) => t,
+            Operand::S(v, _) => Tensor::full(&[], v, slf.t.dtype(), slf.t.device())?,
+        };
+        slf.t.check_inplace_py()?;
+        slf.t.copy_(&s.detach())?;
+        Ok(slf)
+    }
+    fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.t.check_inplace_py()?;
+        slf.t.fill_(0.0)?;
+        Ok(slf)
+    }
+    fn fill_(slf: PyRef<'_, Self>, value: f64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.check_inplace_py()?;
+        slf.t.fill_(value)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (mean=0.0, std=1.0))]
+    fn normal_(slf: PyRef<'_, Self>, mean: f64, std: f64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.check_inplace_py()?;
+        let r = Tensor::rand_kind(slf.t.shape(), RandKind::Normal(mean, std), slf.t.dtype(), slf.t.device())?;
+        slf.t.copy_(&r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (a=0.0, b=1.0))]
+    fn uniform_(slf: PyRef<'_, Self>, a: f64, b: f64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.check_inplace_py()?;
+        let r = Tensor::rand_kind(slf.t.shape(), RandKind::Uniform(a, b), slf.t.dtype(), slf.t.device())?;
+        slf.t.copy_(&r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, alpha=1.0))]
+    fn add_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
+        let o = match operand(other)? {
+            Operand::T(t) => t.mul_scalar(alpha)?,
+            Operand::S(v, _) => slf.t.scalar_like(v * alpha)?,
+        };
+        slf.inplace(|t| t.add(&o))?;
+        Ok(slf)
+    }
+    fn sub_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let r = slf.arith(other, BinaryOp::Sub, false)?;
+        slf.inplace(|_| Ok(r.t.clone()))?;
+        Ok(slf)
+    }
+    fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let r = slf.arith(other, BinaryOp::Mul, false)?;
+        slf.inplace(|_| Ok(r.t.clone()))?;
+        Ok(slf)
+    }
+    fn div_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let r = slf.arith(other, BinaryOp::Div, false)?;
+        slf.inplace(|_| Ok(r.t.clone()))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp_(slf: PyRef<'_, Self>, min: Option<f64>, max: Option<f64>) -> PyResult<PyRef<'_, Self>> {
+        slf.inplace(|t| t.clamp(min, max))?;
+        Ok(slf)
+    }
+    fn __iadd__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.arith(other, BinaryOp::Add, false)?;
+        self.inplace(|_| Ok(r.t.clone()))
+    }
+    fn __isub__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.arith(other, BinaryOp::Sub, false)?;
+        self.inplace(|_| Ok(r.t.clone()))
+    }
+    fn __imul__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.arith(other, BinaryOp::Mul, false)?;
+        self.inplace(|_| Ok(r.t.clone()))
+    }
+    fn __itruediv__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = self.arith(other, BinaryOp::Div, false)?;
+        self.inplace(|_| Ok(r.t.clone()))
+    }
+
+    // ---------- arithmetic ----------
+
+    fn __add__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Add, false)
+    }
+    fn __radd__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Add, true)
+    }
+    fn __sub__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Sub, false)
+    }
+    fn __rsub__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Sub, true)
+    }
+    fn __mul__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Mul, false)
+    }
+    fn __rmul__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Mul, true)
+    }
+    fn __truediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Div, false)
+    }
+    fn __rtruediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Div, true)
+    }
+    fn __pow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Pow, false)
+    }
+    fn __rpow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Pow, true)
+    }
+    fn __matmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        self.matmul(py, o)
+    }
+    fn __rmatmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let (a, b) = (o.t.clone(), self.t.clone());
+        Ok(run(py, a.numel().max(b.numel()) * 16, move || a.matmul(&b))?.into())
+    }
+    fn __neg__(&self) -> PyResult<PyTensor> {
+        Ok(self.t.neg()?.into())
+    }
+    fn __pos__(&self) -> PyTensor {
+        self.t.clone().into()
+    }
+    fn __abs__(&self) -> PyResult<PyTensor> {
+        Ok(self.t.abs()?.into())
+    }
+    fn __invert__(&self) -> PyResult<PyTensor> {
+        if self.t.dtype() != DType::Bool {
+            return Err(PyTypeError::new_err("~ (bitwise not) is only supported for bool tensors"));
+        }
+        Ok(self.t.unary(UnaryOp::Not)?.into())
+    }
+    fn __and__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::And)
+    }
+    fn __or__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Or)
+    }
+    fn __richcmp__(&self, o: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<PyTensor> {
+        use pyo3::basic::CompareOp::*;
+        let b = match op {
+            Lt => BinaryOp::Lt,
+            Le => BinaryOp::Le,
+            Eq => BinaryOp::Eq,
+            Ne => BinaryOp::Ne,
+            Gt => BinaryOp::Gt,
+            Ge => BinaryOp::Ge,
+        };
+        self.compare(o, b)
+    }
+
+    fn add(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Add, false)
+    }
+    fn sub(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Sub, false)
+    }
+    fn mul(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Mul, false)
+    }
+    fn div(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Div, false)
+    }
+    fn pow(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(o, BinaryOp::Pow, false)
+    }
+    fn eq(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Eq)
+    }
+    fn ne(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Ne)
+    }
+    fn lt(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Lt)
+    }
+    fn le(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Le)
+    }
+    fn gt(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Gt)
+    }
+    fn ge(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Ge)
+    }
+    fn logical_and(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::And)
+    }
+    fn logical_or(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.compare(o, BinaryOp::Or)
+    }
+    fn logical_not(&self) -> PyResult<PyTensor> {
+        Ok(self.t.unary(UnaryOp::Not)?.into())
+    }
+    fn maximum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.maximum(&o.t)?.into())
+    }
+    fn minimum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.minimum(&o.t)?.into())
+    }
+
+    // ---------- unary ----------
+
+    fn neg(&self) -> PyResult<PyTensor> {
+        Ok(self.t.neg()?.into())
+    }
+    fn abs(&self) -> PyResult<PyTensor> {
+        Ok(self.t.abs()?.into())
+    }
+    fn exp(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Exp)
+    }
+    fn log(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Log)
+    }
+    fn log1p(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Log1p)
+    }
+    fn sqrt(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Sqrt)
+    }
+    fn rsqrt(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Rsqrt)
+    }
+    fn sin(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Sin)
+    }
+    fn cos(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Cos)
+    }
+    fn tanh(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Tanh)
+    }
+    fn sigmoid(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Sigmoid)
+    }
+    fn relu(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Relu)
+    }
+    fn square(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Square)
+    }
+    fn sign(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Sign)
+    }
+    fn floor(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Floor)
+    }
+    fn reciprocal(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Recip)
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
+        Ok(self.t.clamp(min, max)?.into())
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clip(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
+        Ok(self.t.clamp(min, max)?.into())
+    }
+
+    // ---------- reductions ----------
+
+    #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
+    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        let x = match dtype {
+            Some(d) => self.t.to_dtype(parse_dtype(d)?)?,
+            None => self.t.clone(),
+        };
+        Ok(run(py, x.numel(), move || x.sum(&dims, keepdim))?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        let x = self.t.clone();
+        Ok(run(py, x.numel(), move || x.mean(&dims, keepdim))?.into())
+    }
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, correction=None))]
+    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+        let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
+        Ok(self.t.var(&dims_arg(dim)?, c, keepdim)?.into())
+    }
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, correction=None))]
+    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+        let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
+        Ok(self.t.std(&dims_arg(dim)?, c, keepdim)?.into())
+    }
+    #[pyo3(signature = (p=2.0, dim=None, keepdim=false))]
+    fn norm(&self, p: f64, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        let a = self.t.abs()?;
+        let r = if p == 1.0 {
+            a.sum(&dims, keepdim)?
+        } else if p.is_infinite() {
+            if dims.is_empty() {
+                a.max_min_all(true)?
+            } else {
+                a.max_min_dim(dims[0], keepdim, true)?.0
+            }
+        } else {
+            a.pow_scalar(p)?.sum(&dims, keepdim)?.pow_scalar(1.0 / p)?
+        };
+        Ok(r.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.maxmin(py, dim, keepdim, true)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.maxmin(py, dim, keepdim, false)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmax(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(self.t.argmax_min(dim, keepdim, true)?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmin(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(self.t.argmax_min(dim, keepdim, false)?.into())
+    }
+    #[pyo3(signature = (dim=None))]
+    fn all(&self, dim: Option<isize>) -> PyResult<PyTensor> {
+        let nz = self.t.ne_scalar(0.0)?.to_dtype(DType::I64)?;
+        let r = match dim {
+            None => nz.max_min_all(false)?,
+            Some(d) => nz.max_min_dim(d, false, false)?.0,
+        };
+        Ok(r.to_dtype(DType::Bool)?.into())
+    }
+    #[pyo3(signature = (dim=None))]
+    fn any(&self, dim: Option<isize>) -> PyResult<PyTensor> {
+        let nz = self.t.ne_scalar(0.0)?.to_dtype(DType::I64)?;
+        let r = match dim {
+            None => nz.max_min_all(true)?,
+            Some(d) => nz.max_min_dim(d, false, true)?.0,
+        };
+        Ok(r.to_dtype(DType::Bool)?.into())
+    }
+    #[pyo3(signature = (dim=-1))]
+    fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
+        let x = self.t.clone();
+        Ok(run(py, x.numel(), move || x.softmax_dim(dim, false))?.into())
+    }
+    #[pyo3(signature = (dim=-1))]
+    fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
+        let x = self.t.clone();
+        Ok(run(py, x.numel(), move || x.softmax_dim(dim, true))?.into())
+    }
+    #[pyo3(signature = (dim, keepdim=false))]
+    fn logsumexp(&self, dim: isize, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(self.t.logsumexp(dim, keepdim)?.into())
+    }
+
+    // ---------- linear algebra ----------
+
+    fn matmul(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let (a, b) = (self.t.clone(), o.t.clone());
+        let work = a.numel().max(b.numel()) * 16;
+        Ok(run(py, work, move || a.matmul(&b))?.into())
+    }
+    fn mm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        if self.t.ndim() != 2 || o.t.ndim() != 2 {
+            return Err(PyValueError::new_err(format!(
+                "mm: expected 2-D tensors, got shapes {:?} and {:?}",
+                self.t.shape(),
+                o.t.shape()
+            )));
+        }
+        self.matmul(py, o)
+    }
+    fn bmm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        if self.t.ndim() != 3 || o.t.ndim() != 3 || self.t.shape()[0] != o.t.shape()[0] {
+            return Err(PyValueError::new_err(format!(
+                "bmm: expected 3-D tensors with equal batch, got shapes {:?} and {:?}",
+                self.t.shape(),
+                o.t.shape()
+            )));
+        }
+        self.matmul(py, o)
+    }
+
+    // ---------- shape ----------
+
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let s = self.t.infer_shape(&shape_args(shape)?, "reshape")?;
+        Ok(self.t.reshape(&s)?.into())
+    }
+    #[pyo3(signature = (*shape))]
+    fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let s = self.t.infer_shape(&shape_args(shape)?, "view")?;
+        Ok(self.t.view(&s)?.into())
+    }
+    fn view_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.view(o.t.shape())?.into())
+    }
+    fn reshape_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.reshape(o.t.shape())?.into())
+    }
+    #[pyo3(signature = (*dims))]
+    fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.permute(&shape_args(dims)?)?.into())
+    }
+    fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(dim0, dim1)?.into())
+    }
+    fn t(&self) -> PyResult<PyTensor> {
+        Ok(self.t.t()?.into())
+    }
+    #[getter(T)]
+    fn get_t(&self) -> PyResult<PyTensor> {
+        let n = self.t.ndim() as isize;
+        let rev: Vec<isize> = (0..n).rev().collect();
+        Ok(self.t.permute(&rev)?.into())
+    }
+    #[pyo3(signature = (start_dim=0, end_dim=-1))]
+    fn flatten(&self, start_dim: isize, end_dim: isize) -> PyResult<PyTensor> {
+        Ok(self.t.flatten(start_dim, end_dim)?.into())
+    }
+    #[pyo3(signature = (dim=None))]
+    fn squeeze(&self, dim: Option<isize>) -> PyResult<PyTensor> {
+        Ok(match dim {
+            None => self.t.squeeze_all()?,
+            Some(d) => self.t.squeeze_dim(d)?,
+        }
+        .into())
+    }
+    fn unsqueeze(&self, dim: isize) -> PyResult<PyTensor> {
+        Ok(self.t.unsqueeze(dim)?.into())
+    }
+    #[pyo3(signature = (*sizes))]
+    fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let req = shape_args(sizes)?;
+        let lead = req.len().saturating_sub(self.t.ndim());
+        let shape: Vec<usize> = req
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| if s == -1 && i >= lead { self.t.shape()[i - lead] } else { s.max(0) as usize })
+            .collect();
+        Ok(self.t.expand(&shape)?.into())
+    }
+    fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.expand(o.t.shape())?.into())
+    }
+    #[pyo3(signature = (*reps))]
+    fn repeat(&self, reps: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.repeat(&size_args(reps, "repeat")?)?.into())
+    }
+    fn narrow(&self, dim: isize, start: usize, length: usize) -> PyResult<PyTensor> {
+        Ok(self.t.narrow(dim, start, length)?.into())
+    }
+    fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
+        Ok(self.t.select(dim, index)?.into())
+    }
+    #[pyo3(signature = (split_size_or_sections, dim=0))]
+    fn split(&self, split_size_or_sections: &Bound<'_, PyAny>, dim: isize) -> PyResult<Vec<PyTensor>> {
+        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
+            self.t.split(n, dim)?
+        } else {
+            self.t.split_sizes(&split_size_or_sections.extract::<Vec<usize>>()?, dim)?
+        };
+        Ok(parts.into_iter().map(Into::into).collect())
+    }
+    #[pyo3(signature = (chunks, dim=0))]
+    fn chunk(&self, chunks: usize, dim: isize) -> PyResult<Vec<PyTensor>> {
+        Ok(self.t.chunk(chunks, dim)?.into_iter().map(Into::into).collect())
+    }
+    #[pyo3(signature = (*dims))]
+    fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.flip(&shape_args(dims)?)?.into())
+    }
+
+    // ---------- indexing ----------
+
+    fn index_select(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.index_select(dim, &index.t)?.into())
+    }
+    fn gather(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.gather(dim, &index.t)?.into())
+    }
+    fn scatter_add(&self, dim: isize, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.scatter_add(dim, &index.t, &src.t)?.into())
+    }
+    fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: f64) -> PyResult<PyTensor> {
+        Ok(self.t.masked_fill(&mask.t, value)?.into())
+    }
+    fn masked_fill_<'py>(slf: PyRef<'py, Self>, mask: PyRef<'py, PyTensor>, value: f64) -> PyResult<PyRef<'py, Self>> {
+        let m = mask.t.clone();
+        slf.inplace(|t| t.masked_fill(&m, value))?;
+        Ok(slf)
+    }
+    fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.masked_select(&mask.t)?.into())
+    }
+    fn nonzero(&self) -> PyResult<PyTensor> {
+        Ok(self.t.nonzero()?.into())
+    }
+    fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        Ok(index::getitem(&self.t, key)?.into())
+    }
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        index::setitem(&self.t, key, value)
+    }
+
+    // ---------- new tensors like this one ----------
+
+    #[pyo3(signature = (*size))]
+    fn new_zeros(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(Tensor::zeros(&size_args(size, "new_zeros")?, self.t.dtype(), self.t.device())?.into())
+    }
+    #[pyo3(signature = (*size))]
+    fn new_ones(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(Tensor::ones(&size_args(size, "new_ones")?, self.t.dtype(), self.t.device())?.into())
+    }
+    fn new_full(&self, size: Vec<usize>, fill_value: f64) -> PyResult<PyTensor> {
+        Ok(Tensor::full(&size, fill_value, self.t.dtype(), self.t.device())?.into())
+    }
+    fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        Ok(to_tensor(data, Some(self.t.dtype()))?.to_device(self.t.device())?.into())
+    }
+}
+
+impl PyTensor {
+    fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<PyTensor> {
+        let x = self.t.clone();
+        Ok(run(py, x.numel(), move || x.unary(op))?.into())
+    }
+
+    fn maxmin<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(Bound::new(py, PyTensor::from(self.t.max_min_all(is_max)?))?.into_any()),
+            Some(d) => {
+                if let Ok(o) = d.extract::<PyRef<'_, PyTensor>>() {
+                    let r = if is_max { self.t.maximum(&o.t)? } else { self.t.minimum(&o.t)? };
+                    return Ok(Bound::new(py, PyTensor::from(r))?.into_any());
+                }
+                let d: isize = d.extract().map_err(|_| PyTypeError::new_err("max/min: dim must be an int"))?;
+                let (v, i) = self.t.max_min_dim(d, keepdim, is_max)?;
+                Ok(Bound::new(py, ValuesIndices { values: v, indices: i })?.into_any())
+            }
+        }
+    }
+}
+
+/// `(values, indices)` of `max(dim)` / `min(dim)`, unpackable like a tuple.
+#[pyclass(module = "rustdl", frozen)]
+pub struct ValuesIndices {
+    values: Tensor,
+    indices: Tensor,
+}
+
+#[pymethods]
+impl ValuesIndices {
+    #[getter]
+    fn values(&self) -> PyTensor {
+        self.values.clone().into()
+    }
+    #[getter]
+    fn indices(&self) -> PyTensor {
+        self.indices.clone().into()
+    }
+    fn __len__(&self) -> usize {
+        2
+    }
+    fn __getitem__(&self, i: isize) -> PyResult<PyTensor> {
+        match i {
+            0 | -2 => Ok(self.values()),
+            1 | -1 => Ok(self.indices()),
+            _ => Err(PyIndexError::new_err("index out of range")),
+        }
+    }
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        PyTuple::new(py, [self.values(), self.indices()])?.call_method0("__iter__")
+    }
+}
