@@ -156,9 +156,9 @@ impl PyTensor {
     }
 
     fn inplace(&self, f: impl FnOnce(&Tensor) -> CoreResult<Tensor>) -> PyResult<()> {
+        self.t.check_inplace_py()?;
         let _g = autograd::NoGradGuard::new();
         let r = f(&self.t)?;
-        self.t.check_inplace_py()?;
         self.t.copy_(&r)?;
         Ok(())
     }

@@ -1,0 +1,402 @@
+"""Every op's forward against numpy, and its gradient against finite differences (float64)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rustdl
+import rustdl.nn.functional as F
+from rustdl.autograd import gradcheck
+from conftest import assert_close
+
+rng = np.random.default_rng(0)
+
+
+def r(*shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, size=shape)
+
+
+def leaf(a, device="cpu", dtype=rustdl.float64):
+    return rustdl.tensor(a, dtype=dtype, device=device, requires_grad=True)
+
+
+def erf(x):
+    return np.vectorize(math.erf)(x)
+
+
+UNARY = {
+    "neg": (lambda t: -t, lambda a: -a, (-1, 1)),
+    "abs": (lambda t: t.abs(), np.abs, (0.1, 1)),
+    "exp": (lambda t: t.exp(), np.exp, (-1, 1)),
+    "log": (lambda t: t.log(), np.log, (0.5, 2)),
+    "sqrt": (lambda t: t.sqrt(), np.sqrt, (0.5, 2)),
+    "sin": (lambda t: t.sin(), np.sin, (-2, 2)),
+    "cos": (lambda t: t.cos(), np.cos, (-2, 2)),
+    "tanh": (lambda t: t.tanh(), np.tanh, (-2, 2)),
+    "sigmoid": (lambda t: t.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), (-3, 3)),
+    "relu": (lambda t: t.relu(), lambda a: np.maximum(a, 0), (0.1, 1)),
+    "clamp": (lambda t: t.clamp(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), (-1, 1)),
+    "pow3": (lambda t: t**3, lambda a: a**3, (-1, 1)),
+    "rpow": (lambda t: 2.0**t, lambda a: 2.0**a, (-1, 1)),
+    "rdiv": (lambda t: 1.0 / t, lambda a: 1.0 / a, (0.5, 2)),
+    "rsub": (lambda t: 3 - t, lambda a: 3 - a, (-1, 1)),
+    "leaky_relu": (lambda t: F.leaky_relu(t, 0.1), lambda a: np.where(a > 0, a, 0.1 * a), (0.1, 1)),
+    "elu": (lambda t: F.elu(t), lambda a: np.where(a > 0, a, np.exp(a) - 1), (-1, 1)),
+    "gelu": (lambda t: F.gelu(t), lambda a: 0.5 * a * (1 + erf(a / np.sqrt(2))), (-2, 2)),
+    "silu": (lambda t: F.silu(t), lambda a: a / (1 + np.exp(-a)), (-2, 2)),
+    "softplus": (lambda t: F.softplus(t), lambda a: np.log1p(np.exp(a)), (-2, 2)),
+    "log1p": (lambda t: t.log1p(), np.log1p, (0, 1)),
+    "square": (lambda t: t.square(), np.square, (-1, 1)),
+    "rsqrt": (lambda t: t.rsqrt(), lambda a: 1 / np.sqrt(a), (0.5, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_forward_and_grad(name, device):
+    f, ref, (lo, hi) = UNARY[name]
+    a = r(3, 4, lo=lo, hi=hi)
+    x = rustdl.tensor(a, device=device)
+    assert_close(f(x), ref(a), rtol=1e-5, atol=1e-6)
+    if device == "cpu":
+        gradcheck(f, [leaf(a)])
+
+
+BINARY = {
+    "add": (lambda x, y: x + y, np.add),
+    "sub": (lambda x, y: x - y, np.subtract),
+    "mul": (lambda x, y: x * y, np.multiply),
+    "div": (lambda x, y: x / y, np.divide),
+    "pow": (lambda x, y: x**y, np.power),
+    "maximum": (lambda x, y: rustdl.maximum(x, y), np.maximum),
+    "minimum": (lambda x, y: rustdl.minimum(x, y), np.minimum),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((), (2, 2))])
+def test_binary_broadcast_forward_and_grad(name, shapes, device):
+    f, ref = BINARY[name]
+    a, b = r(*shapes[0], lo=0.5, hi=2), r(*shapes[1], lo=0.5, hi=2)
+    assert_close(f(rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)), ref(a, b), rtol=1e-5)
+    if device == "cpu":
+        gradcheck(f, [leaf(a), leaf(b)])
+
+
+def test_scalar_operands_and_promotion():
+    x = rustdl.tensor([1, 2, 3])
+    assert (x + 1).dtype == rustdl.int64 and (x + 1).tolist() == [2, 3, 4]
+    assert (x * 1.5).dtype == rustdl.float32
+    assert (x / 2).tolist() == [0.5, 1.0, 1.5]
+    assert (2 - x).tolist() == [1, 0, -1]
+    assert (x.float() + x).dtype == rustdl.float32
+    assert (rustdl.tensor([1.0], dtype=rustdl.float64) + rustdl.tensor([1.0])).dtype == rustdl.float64
+
+
+def test_comparisons_give_bool(device):
+    a, b = r(4, 5), r(4, 5)
+    x, y = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
+    for got, want in [(x < y, a < b), (x <= y, a <= b), (x > 0, a > 0), (x >= y, a >= b), (x == x, a == a), (x != y, a != b)]:
+        assert got.dtype == rustdl.bool
+        np.testing.assert_array_equal(got.cpu().numpy(), want)
+    np.testing.assert_array_equal(((x > 0) & (y > 0)).cpu().numpy(), (a > 0) & (b > 0))
+    np.testing.assert_array_equal((~(x > 0)).cpu().numpy(), ~(a > 0))
+
+
+def test_where_and_masked_fill(device):
+    a, b = r(3, 4), r(3, 4)
+    x, y = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
+    assert_close(rustdl.where(x > 0, x, y), np.where(a > 0, a, b))
+    assert_close(x.masked_fill(x > 0, 0.0), np.where(a > 0, 0.0, a))
+    gradcheck(lambda u, v: rustdl.where(u > 0, u, v), [leaf(a), leaf(b)])
+
+
+REDUCE_DIMS = [None, 0, 1, (0, 2), -1]
+
+
+@pytest.mark.parametrize("dim", REDUCE_DIMS)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_mean_var_std(dim, keepdim, device):
+    a = r(3, 4, 5)
+    x = rustdl.tensor(a, device=device)
+    ax = None if dim is None else dim
+    assert_close(x.sum(dim, keepdim), a.sum(axis=ax, keepdims=keepdim), rtol=1e-5)
+    assert_close(x.mean(dim, keepdim), a.mean(axis=ax, keepdims=keepdim), rtol=1e-5)
+    assert_close(x.var(dim, keepdim=keepdim), a.var(axis=ax, ddof=1, keepdims=keepdim), rtol=1e-4)
+    assert_close(x.std(dim, keepdim=keepdim, unbiased=False), a.std(axis=ax, keepdims=keepdim), rtol=1e-4)
+    if device == "cpu":
+        gradcheck(lambda t: t.var(dim, keepdim=keepdim), [leaf(a)])
+        gradcheck(lambda t: t.mean(dim, keepdim=keepdim), [leaf(a)])
+
+
+def test_max_min_argmax(device):
+    a = r(4, 6)
+    x = rustdl.tensor(a, device=device)
+    v, i = x.max(dim=1)
+    assert_close(v, a.max(1))
+    np.testing.assert_array_equal(i.cpu().numpy(), a.argmax(1))
+    res = x.min(dim=0, keepdim=True)
+    assert_close(res.values, a.min(0, keepdims=True))
+    np.testing.assert_array_equal(res.indices.cpu().numpy(), a.argmin(0)[None])
+    assert_close(x.max(), a.max())
+    assert x.argmax().item() == a.argmax()
+    np.testing.assert_array_equal(x.argmin(dim=1).cpu().numpy(), a.argmin(1))
+    gradcheck(lambda t: t.max(dim=1).values, [leaf(a)])
+    gradcheck(lambda t: t.min(), [leaf(a)])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_log_softmax(dim, device):
+    a = r(3, 5) * 3
+    x = rustdl.tensor(a, device=device)
+    e = np.exp(a - a.max(axis=dim, keepdims=True))
+    sm = e / e.sum(axis=dim, keepdims=True)
+    assert_close(x.softmax(dim), sm, rtol=1e-5)
+    assert_close(x.log_softmax(dim), np.log(sm), rtol=1e-5, atol=1e-5)
+    gradcheck(lambda t: t.softmax(dim), [leaf(a)])
+    gradcheck(lambda t: t.log_softmax(dim), [leaf(a)])
+    gradcheck(lambda t: t.logsumexp(dim), [leaf(a)])
+
+
+@pytest.mark.parametrize(
+    "sa,sb",
+    [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4)), ((2, 3, 5), (5, 4)), ((2, 1, 3, 5), (4, 5, 2)), ((67, 129), (129, 33))],
+)
+def test_matmul_shapes_and_grad(sa, sb, device):
+    a, b = r(*sa), r(*sb)
+    x, y = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
+    assert_close(x @ y, np.matmul(a, b), rtol=1e-4, atol=1e-5)
+    if device == "cpu" and a.size < 200:
+        gradcheck(lambda u, v: u @ v, [leaf(a), leaf(b)])
+
+
+def test_matmul_transposed_views_need_no_copy_and_are_right():
+    a = r(64, 32)
+    x = rustdl.tensor(a)
+    assert_close(x.t() @ x, a.T @ a, rtol=1e-5, atol=1e-5)
+
+
+def test_index_ops(device):
+    a = r(4, 5)
+    x = rustdl.tensor(a, device=device)
+    idx = rustdl.tensor([3, 0, 3], device=device)
+    assert_close(x.index_select(0, idx), a[[3, 0, 3]])
+    g = np.array([[0, 4], [1, 1], [2, 0], [3, 3]])
+    assert_close(x.gather(1, rustdl.tensor(g, device=device)), np.take_along_axis(a, g, 1))
+    src = r(4, 2)
+    want = np.zeros((4, 5))
+    np.add.at(want, (np.arange(4)[:, None], g), src)
+    assert_close(rustdl.zeros(4, 5, dtype=rustdl.float32, device=device).scatter_add(1, rustdl.tensor(g, device=device), rustdl.tensor(src, dtype=rustdl.float32, device=device)), want)
+    gradcheck(lambda t: t.index_select(0, rustdl.tensor([3, 0, 3])), [leaf(a)])
+    gradcheck(lambda t: t.gather(1, rustdl.tensor(g)), [leaf(a)])
+    gradcheck(lambda t: t[1:, ::2] * 2, [leaf(a)])
+    gradcheck(lambda t: rustdl.cat([t, t[:2] * 3]), [leaf(a)])
+
+
+def test_shape_op_grads():
+    a = r(2, 3, 4)
+    for f in [
+        lambda t: t.permute(2, 0, 1),
+        lambda t: t.reshape(6, 4).t(),
+        lambda t: t[:, :1].expand(2, 3, 4) * t,
+        lambda t: t.repeat(2, 1, 1),
+        lambda t: rustdl.stack([t, t * 2], 1),
+        lambda t: t.split(2, dim=2)[1],
+        lambda t: t.flip(1),
+        lambda t: t.unsqueeze(0).squeeze(0).flatten(),
+    ]:
+        gradcheck(f, [leaf(a)])
+
+
+def conv2d_ref(x, w, b, stride, pad, dil, groups):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh = (h + 2 * pad - dil * (kh - 1) - 1) // stride + 1
+    ow = (wd + 2 * pad - dil * (kw - 1) - 1) // stride + 1
+    out = np.zeros((n, o, oh, ow))
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        for i in range(oh):
+            for j in range(ow):
+                patch = xp[:, g * cg:(g + 1) * cg, i * stride:i * stride + dil * (kh - 1) + 1:dil, j * stride:j * stride + dil * (kw - 1) + 1:dil]
+                out[:, oc, i, j] = (patch * w[oc]).sum(axis=(1, 2, 3))
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+@pytest.mark.parametrize("stride,pad,dil,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2)])
+def test_conv2d(stride, pad, dil, groups, device):
+    x, w, b = r(2, 4, 7, 6), r(6, 4 // groups, 3, 3), r(6)
+    got = F.conv2d(rustdl.tensor(x, device=device), rustdl.tensor(w, device=device), rustdl.tensor(b, device=device), stride=stride, padding=pad, dilation=dil, groups=groups)
+    assert_close(got, conv2d_ref(x, w, b, stride, pad, dil, groups), rtol=1e-4, atol=1e-5)
+    if device == "cpu":
+        xs, ws, bs = r(1, 2 * groups, 5, 4), r(2, 2, 2, 3), r(2)
+        gradcheck(lambda u, v, c: F.conv2d(u, v, c, stride=stride, padding=pad, dilation=dil, groups=groups), [leaf(xs), leaf(ws), leaf(bs)])
+
+
+def test_conv_transpose2d_is_adjoint_of_conv2d():
+    # <conv(x), y> == <x, conv_transpose(y)> for the same weight
+    x, w, y = r(2, 3, 7, 7), r(4, 3, 3, 3), r(2, 4, 4, 4)
+    cx = F.conv2d(rustdl.tensor(x), rustdl.tensor(w), stride=2, padding=1).numpy()
+    ty = F.conv_transpose2d(rustdl.tensor(y), rustdl.tensor(w), stride=2, padding=1).numpy()
+    assert ty.shape == x.shape
+    assert abs((cx * y).sum() - (x * ty).sum()) < 1e-3
+    gradcheck(lambda u, v: F.conv_transpose2d(u, v, stride=2, padding=1, output_padding=1), [leaf(r(1, 2, 3, 3)), leaf(r(2, 3, 3, 3))])
+
+
+def pool_ref(x, k, s, p, op):
+    n, c, h, w = x.shape
+    fill = -np.inf if op == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill)
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, :, i * s:i * s + k, j * s:j * s + k]
+            out[:, :, i, j] = win.max(axis=(2, 3)) if op == "max" else win.mean(axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 0)])
+def test_pooling(k, s, p, device):
+    a = r(2, 3, 8, 7)
+    x = rustdl.tensor(a, device=device)
+    assert_close(F.max_pool2d(x, k, s, p), pool_ref(a, k, s, p, "max"))
+    assert_close(F.avg_pool2d(x, k, s, p), pool_ref(a, k, s, p, "avg"), rtol=1e-5)
+    if device == "cpu":
+        gradcheck(lambda t: F.max_pool2d(t, k, s, p), [leaf(r(1, 2, 5, 5))])
+        gradcheck(lambda t: F.avg_pool2d(t, k, s, p), [leaf(r(1, 2, 5, 5))])
+
+
+def test_max_pool_indices_point_at_maxima():
+    a = r(2, 3, 6, 6)
+    v, i = F.max_pool2d(rustdl.tensor(a), 2, return_indices=True)
+    flat = a.reshape(2, 3, 36)
+    np.testing.assert_allclose(np.take_along_axis(flat, i.numpy().reshape(2, 3, -1), 2).reshape(v.shape), v.numpy(), rtol=1e-6)
+
+
+def test_adaptive_avg_pool_and_interpolate(device):
+    a = r(1, 2, 6, 9)
+    x = rustdl.tensor(a, device=device)
+    assert_close(F.adaptive_avg_pool2d(x, (3, 3)), a.reshape(1, 2, 3, 2, 3, 3).mean(axis=(3, 5)), rtol=1e-5)
+    assert_close(F.adaptive_avg_pool2d(x, 1), a.mean(axis=(2, 3), keepdims=True), rtol=1e-5)
+    up = F.interpolate(x, scale_factor=2, mode="nearest")
+    assert_close(up, a.repeat(2, axis=2).repeat(2, axis=3))
+    gradcheck(lambda t: F.adaptive_avg_pool2d(t, (2, 3)), [leaf(r(1, 1, 5, 7))])
+    gradcheck(lambda t: F.interpolate(t, size=(5, 4), mode="bilinear"), [leaf(r(1, 1, 3, 3))])
+
+
+def test_bilinear_align_corners_endpoints():
+    a = r(1, 1, 3, 3)
+    out = F.interpolate(rustdl.tensor(a), size=(5, 5), mode="bilinear", align_corners=True).numpy()
+    np.testing.assert_allclose(out[0, 0, ::2, ::2], a[0, 0], rtol=1e-6)
+
+
+def test_batch_norm_layer_norm_group_norm(device):
+    a = r(4, 3, 2, 2)
+    x = rustdl.tensor(a, device=device)
+    mu = a.mean(axis=(0, 2, 3), keepdims=True)
+    var = a.var(axis=(0, 2, 3), keepdims=True)
+    rm, rv = rustdl.zeros(3, device=device), rustdl.ones(3, device=device)
+    out = F.batch_norm(x, rm, rv, training=True, momentum=0.1, eps=1e-5)
+    assert_close(out, (a - mu) / np.sqrt(var + 1e-5), rtol=1e-4, atol=1e-5)
+    assert_close(rm, 0.1 * mu.reshape(3), rtol=1e-5, atol=1e-6)
+    assert_close(rv, 0.9 + 0.1 * a.var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
+    ln = F.layer_norm(x, (2, 2))
+    m2 = a.mean(axis=(2, 3), keepdims=True)
+    assert_close(ln, (a - m2) / np.sqrt(a.var(axis=(2, 3), keepdims=True) + 1e-5), rtol=1e-4, atol=1e-5)
+    gn = F.group_norm(rustdl.tensor(r(2, 4, 3), device=device), 2)
+    assert gn.shape == (2, 4, 3)
+    gradcheck(lambda t: F.batch_norm(t, None, None, training=True), [leaf(r(3, 2, 2))])
+    gradcheck(lambda t, w, b: F.layer_norm(t, (4,), w, b), [leaf(r(3, 4)), leaf(r(4)), leaf(r(4))])
+    gradcheck(lambda t: F.group_norm(t, 2), [leaf(r(2, 4, 3))])
+
+
+def test_dropout_scaling_and_eval_identity():
+    x = rustdl.ones(10_000)
+    y = F.dropout(x, 0.25, training=True).numpy()
+    kept = y != 0
+    assert abs(kept.mean() - 0.75) < 0.02
+    np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
+    assert F.dropout(x, 0.25, training=False) is not None
+    np.testing.assert_array_equal(F.dropout(x, 0.25, training=False).numpy(), np.ones(10_000))
+
+
+def test_embedding_and_padding_idx():
+    w = r(5, 3)
+    idx = rustdl.tensor([[0, 2], [4, 2]])
+    assert_close(F.embedding(idx, rustdl.tensor(w)), w[[[0, 2], [4, 2]]])
+    wt = leaf(w)
+    F.embedding(idx, wt, padding_idx=2).sum().backward()
+    g = wt.grad.numpy()
+    np.testing.assert_array_equal(g[2], 0.0)
+    np.testing.assert_array_equal(g[0], 1.0)
+    np.testing.assert_array_equal(g[1], 0.0)
+
+
+def log_softmax_np(a, axis=1):
+    m = a.max(axis=axis, keepdims=True)
+    return a - m - np.log(np.exp(a - m).sum(axis=axis, keepdims=True))
+
+
+def test_cross_entropy_variants(device):
+    a = r(6, 4) * 2
+    t = np.array([0, 3, 1, 1, 2, 0])
+    x, tt = rustdl.tensor(a, device=device), rustdl.tensor(t, device=device)
+    lp = log_softmax_np(a)
+    nll = -lp[np.arange(6), t]
+    assert_close(F.cross_entropy(x, tt), nll.mean(), rtol=1e-5)
+    assert_close(F.cross_entropy(x, tt, reduction="sum"), nll.sum(), rtol=1e-5)
+    assert_close(F.cross_entropy(x, tt, reduction="none"), nll, rtol=1e-5)
+    w = np.array([1.0, 2.0, 0.5, 1.5])
+    assert_close(F.cross_entropy(x, tt, weight=rustdl.tensor(w, dtype=rustdl.float32, device=device)), (nll * w[t]).sum() / w[t].sum(), rtol=1e-5)
+    ti = t.copy()
+    ti[1] = -100
+    keep = ti != -100
+    assert_close(F.cross_entropy(x, rustdl.tensor(ti, device=device)), nll[keep].mean(), rtol=1e-5)
+    eps = 0.1
+    smooth = (1 - eps) * nll + eps * (-lp.mean(axis=1))
+    assert_close(F.cross_entropy(x, tt, label_smoothing=eps), smooth.mean(), rtol=1e-5)
+    assert_close(F.nll_loss(x.log_softmax(1), tt), nll.mean(), rtol=1e-5)
+    probs = np.exp(lp)
+    assert_close(F.cross_entropy(x, rustdl.tensor(probs, device=device)), (-(probs * lp).sum(1)).mean(), rtol=1e-5)
+    # spatial targets (N, C, H, W)
+    a4 = r(2, 3, 2, 2)
+    t4 = rng.integers(0, 3, size=(2, 2, 2))
+    lp4 = log_softmax_np(a4)
+    want = -np.take_along_axis(lp4, t4[:, None], 1).mean()
+    assert_close(F.cross_entropy(rustdl.tensor(a4, device=device), rustdl.tensor(t4, device=device)), want, rtol=1e-5)
+    gradcheck(lambda u: F.cross_entropy(u, rustdl.tensor(t), label_smoothing=0.1), [leaf(a)])
+
+
+def test_regression_and_binary_losses(device):
+    a, b = r(5, 3), r(5, 3)
+    p = 1 / (1 + np.exp(-a))
+    y = (b > 0).astype(np.float64)
+    x, t = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
+    assert_close(F.mse_loss(x, t), ((a - b) ** 2).mean(), rtol=1e-5)
+    assert_close(F.l1_loss(x, t, reduction="sum"), np.abs(a - b).sum(), rtol=1e-5)
+    d = np.abs(a - b)
+    assert_close(F.smooth_l1_loss(x, t, beta=0.5), np.where(d < 0.5, 0.5 * d**2 / 0.5, d - 0.25).mean(), rtol=1e-5)
+    assert_close(F.huber_loss(x, t, delta=0.5), np.where(d < 0.5, 0.5 * d**2, 0.5 * (d - 0.25)).mean(), rtol=1e-5)
+    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert_close(F.binary_cross_entropy(rustdl.tensor(p, device=device), rustdl.tensor(y, device=device)), bce.mean(), rtol=1e-5)
+    assert_close(F.binary_cross_entropy_with_logits(x, rustdl.tensor(y, device=device)), bce.mean(), rtol=1e-5)
+    pw = np.array([2.0, 1.0, 0.5])
+    want = -(pw * y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert_close(F.binary_cross_entropy_with_logits(x, rustdl.tensor(y, device=device), pos_weight=rustdl.tensor(pw, device=device)), want.mean(), rtol=1e-5)
+    q = np.exp(log_softmax_np(b))
+    lq = log_softmax_np(a)
+    assert_close(F.kl_div(rustdl.tensor(lq, device=device), rustdl.tensor(q, device=device), reduction="batchmean"), (q * (np.log(q) - lq)).sum() / 5, rtol=1e-5)
+    yt = rustdl.tensor(y)
+    for f in [
+        lambda u: F.mse_loss(u, rustdl.tensor(b)),
+        lambda u: F.smooth_l1_loss(u, rustdl.tensor(b)),
+        lambda u: F.binary_cross_entropy_with_logits(u, yt),
+        lambda u: F.binary_cross_entropy(u.sigmoid(), yt),
+        lambda u: F.kl_div(u.log_softmax(1), rustdl.tensor(q), reduction="batchmean"),
+    ]:
+        gradcheck(f, [leaf(a)])

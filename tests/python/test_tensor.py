@@ -1,0 +1,187 @@
+"""Tensor creation, conversion, dtypes, devices, views and indexing against numpy."""
+
+import numpy as np
+import pytest
+
+import rustdl
+from conftest import assert_close
+
+
+def test_tensor_from_lists_infers_dtype():
+    assert rustdl.tensor([1, 2, 3]).dtype == rustdl.int64
+    assert rustdl.tensor([1.0, 2]).dtype == rustdl.float32
+    assert rustdl.tensor([True, False]).dtype == rustdl.bool
+    t = rustdl.tensor([[1, 2], [3, 4]], dtype=rustdl.float64)
+    assert t.dtype == rustdl.float64 and t.shape == (2, 2)
+    assert t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_tensor_from_numpy_keeps_dtype_family_and_values():
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    t = rustdl.from_numpy(a)
+    assert t.dtype == rustdl.float64
+    np.testing.assert_array_equal(t.numpy(), a)
+    assert rustdl.tensor(a.astype(np.float32)).dtype == rustdl.float32
+    assert rustdl.tensor(a.astype(np.int32)).dtype == rustdl.int64
+    # a transposed (non-contiguous) array converts by value
+    np.testing.assert_array_equal(rustdl.tensor(a.T).numpy(), a.T)
+
+
+def test_scalar_and_item():
+    t = rustdl.tensor(3.5)
+    assert t.shape == () and t.ndim == 0 and t.item() == 3.5
+    assert rustdl.tensor(7).item() == 7 and isinstance(rustdl.tensor(7).item(), int)
+    assert float(rustdl.tensor([2.0])) == 2.0
+    assert f"{rustdl.tensor(0.123456):.3f}" == "0.123"
+
+
+def test_creation_functions(device):
+    assert_close(rustdl.zeros(2, 3, device=device), np.zeros((2, 3)))
+    assert_close(rustdl.ones((2, 3), device=device), np.ones((2, 3)))
+    assert_close(rustdl.full((2, 2), 7.0, device=device), np.full((2, 2), 7.0))
+    assert rustdl.arange(5).dtype == rustdl.int64
+    assert_close(rustdl.arange(0, 1, 0.25, device=device), np.arange(0, 1, 0.25))
+    assert_close(rustdl.linspace(-1, 1, 5, device=device), np.linspace(-1, 1, 5))
+    assert_close(rustdl.eye(3, 4, device=device), np.eye(3, 4))
+    x = rustdl.randn(2, 3, device=device)
+    assert_close(rustdl.zeros_like(x), np.zeros((2, 3)))
+    assert_close(rustdl.ones_like(x), np.ones((2, 3)))
+    assert str(x.device) == ("cpu" if device == "cpu" else "gpu:0")
+
+
+def test_manual_seed_reproduces_every_random_op():
+    def draw():
+        return [rustdl.rand(5).numpy(), rustdl.randn(5).numpy(), rustdl.randint(0, 10, (5,)).numpy()]
+
+    rustdl.manual_seed(123)
+    a = draw()
+    rustdl.manual_seed(123)
+    b = draw()
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    rustdl.manual_seed(124)
+    assert not np.array_equal(rustdl.rand(5).numpy(), a[0])
+
+
+def test_random_distributions_have_right_moments():
+    u = rustdl.rand(200_000).numpy()
+    assert u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+    n = rustdl.randn(200_000).numpy()
+    assert abs(n.mean()) < 0.01 and abs(n.std() - 1) < 0.01
+    r = rustdl.randint(3, 7, (100_000,)).numpy()
+    assert set(np.unique(r)) == {3, 4, 5, 6}
+
+
+def test_dtype_conversions():
+    x = rustdl.tensor([1.7, -2.2])
+    assert x.long().tolist() == [1, -2]
+    assert x.double().dtype == rustdl.float64
+    assert x.to(rustdl.float64).dtype == rustdl.float64
+    assert x.to("cpu").device == "cpu"
+    assert rustdl.tensor([0, 2]).bool().tolist() == [False, True]
+    assert rustdl.tensor([1, 2]).float().dtype == rustdl.float32
+
+
+def test_views_share_storage_and_match_numpy():
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    t = rustdl.tensor(a)
+    assert_close(t.reshape(4, 6), a.reshape(4, 6))
+    assert_close(t.view(-1, 4), a.reshape(-1, 4))
+    assert_close(t.permute(2, 0, 1), a.transpose(2, 0, 1))
+    assert_close(t.transpose(0, 2), a.swapaxes(0, 2))
+    assert_close(t[0].t(), a[0].T)
+    assert_close(t.flatten(1), a.reshape(2, 12))
+    assert_close(t.unsqueeze(1), a[:, None])
+    assert_close(t.unsqueeze(1).squeeze(1), a)
+    assert_close(t[:, :1].squeeze(), a[:, 0])
+    assert_close(t[:, :1, :1].expand(2, 3, 4), np.broadcast_to(a[:, :1, :1], (2, 3, 4)))
+    assert_close(t.repeat(2, 1, 3), np.tile(a, (2, 1, 3)))
+    assert_close(t.permute(2, 0, 1).contiguous().reshape(4, 6), a.transpose(2, 0, 1).reshape(4, 6))
+    assert_close(t.flip(0, 2), a[::-1, :, ::-1])
+    # a view writes through
+    v = t.view(24)
+    v[0] = 100.0
+    assert t[0, 0, 0].item() == 100.0
+
+
+def test_view_of_non_contiguous_raises_runtime_error():
+    t = rustdl.randn(3, 4).t()
+    with pytest.raises(RuntimeError, match="view"):
+        t.view(12)
+    assert t.reshape(12).shape == (12,)
+
+
+def test_indexing_matches_numpy(device):
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    t = rustdl.tensor(a, device=device)
+    cases = [
+        (1,),
+        (-1,),
+        (slice(None), 2),
+        (slice(0, 3, 2),),
+        (Ellipsis, 1),
+        (None, 1),
+        (1, slice(None, None, -1 + 3), slice(1, -1)),
+        (slice(None), None, slice(2, 4)),
+        (Ellipsis, None),
+    ]
+    for key in cases:
+        assert_close(t[key], a[key])
+    idx = np.array([2, 0, -1])
+    assert_close(t[rustdl.tensor(idx, device=device)], a[idx])
+    assert_close(t[:, [1, 3]], a[:, [1, 3]])
+    assert_close(t[rustdl.tensor([0, 2], device=device), rustdl.tensor([1, 3], device=device)], a[[0, 2], [1, 3]])
+    mask = a > 30
+    assert_close(t[rustdl.tensor(mask, device=device)], a[mask])
+    assert_close(t[t > 30], a[a > 30])
+
+
+def test_setitem_matches_numpy():
+    a = np.zeros((3, 4), dtype=np.float32)
+    t = rustdl.zeros(3, 4)
+    for key, val in [((0, 1), 5.0), ((slice(None), 2), 7.0), ((1,), np.arange(4, dtype=np.float32))]:
+        a[key] = val
+        t[key] = rustdl.tensor(val) if isinstance(val, np.ndarray) else val
+        assert_close(t, a)
+    a[a > 4] = -1.0
+    t[t > 4] = -1.0
+    assert_close(t, a)
+    a[[0, 2]] = 9.0
+    t[rustdl.tensor([0, 2])] = 9.0
+    assert_close(t, a)
+
+
+def test_cat_stack_split_chunk(device):
+    a = np.random.rand(2, 3).astype(np.float32)
+    b = np.random.rand(4, 3).astype(np.float32)
+    ta, tb = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
+    assert_close(rustdl.cat([ta, tb]), np.concatenate([a, b]))
+    assert_close(rustdl.stack([ta, ta], dim=1), np.stack([a, a], axis=1))
+    parts = tb.split(3)
+    assert [p.shape for p in parts] == [(3, 3), (1, 3)]
+    assert_close(parts[1], b[3:])
+    assert [c.shape for c in tb.chunk(2, dim=0)] == [(2, 3), (2, 3)]
+    assert [p.shape for p in tb.split([1, 3])] == [(1, 3), (3, 3)]
+
+
+def test_repr_and_len_and_iter():
+    t = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    r = repr(t)
+    assert r.startswith("tensor(") and "requires_grad=True" in r
+    assert len(t) == 2
+    assert [row.tolist() for row in t.detach()] == [[1.0, 2.0], [3.0, 4.0]]
+    assert "grad_fn" in repr(t * 2)
+
+
+def test_numpy_on_requires_grad_raises():
+    t = rustdl.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="detach"):
+        t.numpy()
+    assert t.detach().numpy().tolist() == [1.0, 1.0]
+
+
+def test_tensor_is_hashable_by_identity():
+    a, b = rustdl.ones(2), rustdl.ones(2)
+    d = {a: 1, b: 2}
+    assert d[a] == 1 and d[b] == 2
