@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .. import _rustdl
 from .._rustdl import (  # noqa: F401
     adaptive_avg_pool2d,
@@ -14,7 +16,6 @@ from .._rustdl import (  # noqa: F401
     cross_entropy,
     elu,
     embedding,
-    gelu,
     group_norm,
     huber_loss,
     kl_div,
@@ -29,6 +30,16 @@ from .._rustdl import (  # noqa: F401
     smooth_l1_loss,
     softplus,
 )
+
+
+def gelu(input, approximate: str = "none"):
+    """Gaussian error linear unit: exact ``x·Φ(x)``, or its ``tanh`` approximation."""
+    if approximate == "none":
+        return _rustdl.gelu(input)
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (inner.tanh() + 1.0)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got '{approximate}'")
 
 
 def relu(input, inplace: bool = False):
@@ -121,3 +132,27 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
 
             out = cat(parts, dim)
     return out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """1-D convolution of an ``(N, C_in, L)`` input with an ``(C_out, C_in/groups, K)`` weight.
+
+    Runs as a 2-D convolution over a height-1 view, so it shares conv2d's kernels and gradients.
+    """
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: expected a 3-D weight (C_out, C_in/groups, K), got shape {tuple(weight.shape)}")
+    if input.ndim not in (2, 3):
+        raise ValueError(f"conv1d: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}")
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+    out = conv2d(
+        x.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, one(stride)),
+        padding=(0, one(padding)),
+        dilation=(1, one(dilation)),
+        groups=groups,
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out

@@ -1,0 +1,14 @@
+"""Neural-network building blocks, as ``torch.nn``: ``Module``, layers, activations, losses.
+
+Example:
+    >>> from rustdl import nn
+    >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> loss = nn.CrossEntropyLoss()(model(x), y)
+"""
+
+from . import functional, init, utils  # noqa: F401
+from .modules import *  # noqa: F401,F403
+from .modules import __all__ as _modules_all
+from .parameter import Parameter
+
+__all__ = ["Parameter", "functional", "init", "utils", *_modules_all]

@@ -1,0 +1,230 @@
+"""Convolutions: ``Conv1d``, ``Conv2d`` and ``ConvTranspose2d``."""
+
+from __future__ import annotations
+
+import math
+
+from ... import _rustdl
+from ..._rustdl import Tensor
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+def _tuple(v, n: int, what: str) -> tuple[int, ...]:
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(v)
+    if len(v) != n or not all(isinstance(x, int) for x in v):
+        raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {v!r}")
+    return v
+
+
+class _ConvNd(Module):
+    def __init__(
+        self,
+        nd: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        transposed: bool,
+        output_padding=0,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got '{padding_mode}'")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, nd, "kernel_size")
+        self.stride = _tuple(stride, nd, "stride")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be 'same', 'valid' or ints, got '{padding}'")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = _tuple(padding, nd, "padding")
+        self.dilation = _tuple(dilation, nd, "dilation")
+        self.output_padding = _tuple(output_padding, nd, "output_padding")
+        self.groups = groups
+        self.transposed = transposed
+        self.padding_mode = padding_mode
+        kw = {"device": device, "dtype": dtype}
+        if transposed:
+            shape = (in_channels, out_channels // groups, *self.kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(_rustdl.empty(*shape, **kw))
+        self.bias = Parameter(_rustdl.empty(out_channels, **kw)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draws weight and bias uniform in ±1/√fan_in, as PyTorch."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _padding_args(self, input: Tensor) -> tuple[Tensor, tuple[int, ...]]:
+        """Resolves 'same'/'valid' into symmetric padding, pre-padding the input when uneven."""
+        if self.padding == "valid":
+            return input, (0,) * len(self.kernel_size)
+        if self.padding != "same":
+            return input, self.padding
+        sym, extra = [], []
+        for d, k in zip(self.dilation, self.kernel_size):
+            total = d * (k - 1)
+            sym.append(total // 2)
+            extra.append(total - 2 * (total // 2))
+        if any(extra):
+            pads = []
+            for e in reversed(extra):
+                pads += [0, e]
+            input = F.pad(input, pads)
+        return input, tuple(sym)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        nd = len(self.kernel_size)
+        if self.padding != (0,) * nd:
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over an ``(N, C_in, L)`` input.
+
+    Args:
+        in_channels, out_channels: channel counts.
+        kernel_size, stride, padding, dilation: an int or a 1-tuple; padding may be 'same' or 'valid'.
+        groups: blocked connections from input to output channels.
+        bias: learn a per-channel bias (default ``True``).
+
+    Shape:
+        Input ``(N, C_in, L_in)``; output ``(N, C_out, L_out)`` with
+        ``L_out = ⌊(L_in + 2·padding − dilation·(kernel_size − 1) − 1) / stride⌋ + 1``.
+
+    Example:
+        >>> nn.Conv1d(16, 33, 3, stride=2)(rustdl.randn(20, 16, 50)).shape
+        (20, 33, 24)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, False, 0, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        input, padding = self._padding_args(input)
+        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over an ``(N, C_in, H, W)`` input.
+
+    Args:
+        in_channels, out_channels: channel counts.
+        kernel_size, stride, padding, dilation: an int or a pair; padding may be 'same' or 'valid'.
+        groups: blocked connections from input to output channels.
+        bias: learn a per-channel bias (default ``True``).
+
+    Shape:
+        Input ``(N, C_in, H, W)``; output ``(N, C_out, H_out, W_out)`` with
+        ``H_out = ⌊(H + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1``.
+
+    Example:
+        >>> nn.Conv2d(3, 8, 3, padding=1)(rustdl.randn(2, 3, 16, 16)).shape
+        (2, 8, 16, 16)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, False, 0, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        input, padding = self._padding_args(input)
+        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input).
+
+    Shape:
+        Input ``(N, C_in, H, W)``; output ``(N, C_out, H_out, W_out)`` with
+        ``H_out = (H − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1``.
+
+    ``weight`` is ``(C_in, C_out/groups, kH, kW)``.
+
+    Example:
+        >>> nn.ConvTranspose2d(8, 3, 2, stride=2)(rustdl.randn(1, 8, 4, 4)).shape
+        (1, 3, 8, 8)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        if isinstance(padding, str):
+            raise ValueError("ConvTranspose2d: padding must be an int or a pair of ints")
+        super().__init__(
+            2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, True, output_padding, device, dtype
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation)

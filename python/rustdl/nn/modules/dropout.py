@@ -1,0 +1,40 @@
+"""Dropout: ``Dropout`` and ``Dropout2d``."""
+
+from __future__ import annotations
+
+from ..._rustdl import Tensor
+from .. import functional as F
+from .module import Module
+
+
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zeroes each element with probability ``p`` and scales the rest by ``1/(1−p)`` in training;
+    the identity in eval.
+
+    Example:
+        >>> drop = nn.Dropout(0.2)
+        >>> drop.eval()(x) is x or (drop.eval()(x) == x).all()
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+
+class Dropout2d(_DropoutNd):
+    """Zeroes whole channels of an ``(N, C, H, W)`` input with probability ``p`` in training
+    (the survivors scaled by ``1/(1−p)``); the identity in eval."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)

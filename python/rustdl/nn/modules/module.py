@@ -1,0 +1,451 @@
+"""``Module``: the base class of every layer, with parameter/buffer/submodule registration."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator, Mapping
+
+from ... import _rustdl
+from ..._rustdl import Tensor
+from ...autograd import no_grad
+from ..parameter import Parameter
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _addindent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """Splits ``Module.to`` arguments into ``(device, dtype)``, either possibly ``None``."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"Module.to: unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, _rustdl.dtype):
+            dtype = a
+        elif isinstance(a, (str, _rustdl.device)):
+            device = a
+        else:
+            raise TypeError(f"Module.to: expected a device, a dtype or a tensor, got {a!r}")
+    if dtype is not None and dtype not in (_rustdl.float32, _rustdl.float64):
+        raise TypeError(f"Module.to: only floating dtypes are accepted, got {dtype}")
+    return device, dtype
+
+
+class Module:
+    """Base class for all neural-network modules.
+
+    Parameters, buffers and submodules assigned as attributes are registered, so that
+    ``parameters()``, ``state_dict()``, ``to()`` and ``train()`` reach them.
+
+    Example:
+        >>> class Net(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc = nn.Linear(4, 2)
+        ...     def forward(self, x):
+        ...         return self.fc(x).relu()
+        >>> [n for n, _ in Net().named_parameters()]
+        ['fc.weight', 'fc.bias']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---------- registration ----------
+
+    def _check_init(self, what: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {what} before Module.__init__() call")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Adds a parameter (or ``None``) under ``name``."""
+        self._check_init("parameter")
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' (rustdl.nn.Parameter or None required)"
+            )
+        self._buffers.pop(name, None)
+        self._modules.pop(name, None)
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Adds a buffer: state that is not a parameter (e.g. BatchNorm's ``running_mean``).
+
+        Args:
+            name: attribute name of the buffer.
+            tensor: the buffer, or ``None``.
+            persistent: whether it is part of ``state_dict()``.
+        """
+        self._check_init("buffer")
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Adds a child module under ``name``."""
+        self._check_init("module")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a str, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"module name can't be empty or contain '.', got '{name}'")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self.__dict__.pop(name, None)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    @staticmethod
+    def _check_name(name: str, what: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{what} name should be a str, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{what} name can't be empty or contain '.', got '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' (rustdl.nn.Parameter or None expected)"
+                )
+            params[name] = None
+        elif isinstance(value, Module):
+            if params is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self.add_module(name, value)
+        elif params is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (Module or None expected)")
+            self._modules[name] = None
+        elif params is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                self._non_persistent_buffers_set.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    # ---------- traversal ----------
+
+    def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """Yields ``(name, module)`` for this module and every descendant, depth first."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is None:
+                continue
+            sub = f"{prefix}.{name}" if prefix else name
+            yield from child.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        """Yields this module and every descendant."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yields ``(name, module)`` for the direct children."""
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        """Yields the direct children."""
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool = True):
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mod_prefix, mod in mods:
+            for name, value in getattr(mod, store).items():
+                if value is None:
+                    continue
+                if remove_duplicate:
+                    if id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Yields ``(name, parameter)`` pairs, names dotted as in ``state_dict`` (``head.2.weight``)."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yields the parameters (each once, even if shared)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Yields ``(name, buffer)`` pairs."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Yields the buffers."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> Module:
+        """Returns the submodule at the dotted path ``target`` (``""`` is this module)."""
+        mod = self
+        for part in target.split(".") if target else []:
+            child = mod._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(mod).__name__} has no submodule '{part}' (looking up '{target}')")
+            mod = child
+        return mod
+
+    # ---------- modes and gradients ----------
+
+    def train(self, mode: bool = True) -> Module:
+        """Sets training mode on this module and its descendants (Dropout, BatchNorm behave differently)."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Sets evaluation mode; the same as ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Sets ``requires_grad`` on every parameter."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Resets the gradients of every parameter (to ``None`` by default, else to zeros)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.zero_()
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Calls ``fn`` on every submodule (children first) and then on this module."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ---------- device and dtype ----------
+
+    def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
+        """Replaces every parameter and buffer ``t`` by ``fn(t)`` when that gives a new tensor."""
+        for m in self.modules():
+            for name, p in m._parameters.items():
+                if p is None:
+                    continue
+                new = fn(p)
+                if new is p:
+                    continue
+                grad = p.grad
+                q = Parameter(new.detach(), p.requires_grad)
+                if grad is not None:
+                    q.grad = fn(grad)
+                m._parameters[name] = q
+            for name, b in m._buffers.items():
+                if b is not None:
+                    m._buffers[name] = fn(b)
+        return self
+
+    def to(self, *args, **kwargs) -> Module:
+        """Moves parameters and buffers to a device and/or casts floating ones to a dtype.
+
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` or keywords. Integer
+        buffers (``num_batches_tracked``) keep their dtype. Parameters that change are replaced
+        by new ``Parameter`` objects, so build the optimizer after moving the model.
+
+        Example:
+            >>> model.to("gpu")
+            >>> model.to(rustdl.float64)
+        """
+        device, dtype = _parse_to(args, dict(kwargs))
+        target = None if device is None else _rustdl.device(device) if isinstance(device, str) else device
+
+        def convert(t: Tensor) -> Tensor:
+            want_dtype = dtype if dtype is not None and t.is_floating_point() else t.dtype
+            want_device = target if target is not None else t.device
+            if want_dtype == t.dtype and str(want_device) == str(t.device):
+                return t
+            return t.to(want_device, want_dtype)
+
+        return self._apply(convert)
+
+    def cpu(self) -> Module:
+        """Moves every parameter and buffer to the CPU."""
+        return self.to("cpu")
+
+    def gpu(self, index: int = 0) -> Module:
+        """Moves every parameter and buffer to GPU ``index``."""
+        return self.to(f"gpu:{index}" if index else "gpu")
+
+    def float(self) -> Module:
+        """Casts floating parameters and buffers to float32."""
+        return self.to(_rustdl.float32)
+
+    def double(self) -> Module:
+        """Casts floating parameters and buffers to float64."""
+        return self.to(_rustdl.float64)
+
+    # ---------- state dict ----------
+
+    def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """Returns an ordered dict of parameters and persistent buffers, keyed by dotted name.
+
+        The values share storage with the module's tensors (detached unless ``keep_vars``).
+
+        Example:
+            >>> nn.Sequential(nn.Linear(2, 3)).state_dict().keys()
+            odict_keys(['0.weight', '0.bias'])
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> _IncompatibleKeys:
+        """Copies parameters and buffers from ``state_dict`` into this module, in place.
+
+        Args:
+            state_dict: a mapping from dotted names to tensors, as ``state_dict()`` returns.
+            strict: when ``True``, missing or unexpected keys raise.
+
+        Returns:
+            ``(missing_keys, unexpected_keys)``.
+
+        Raises:
+            RuntimeError: a shape mismatch (always), or missing/unexpected keys when ``strict``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict:
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        todo = []
+        for key, dst in own.items():
+            if key not in state_dict:
+                continue
+            src = state_dict[key]
+            if not isinstance(src, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.')
+                continue
+            if tuple(src.shape) != tuple(dst.shape):
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} from checkpoint, "
+                    f"the shape in current model is {tuple(dst.shape)}."
+                )
+                continue
+            if src.is_floating_point() != dst.is_floating_point():
+                errors.append(f"dtype mismatch for {key}: copying a {src.dtype} tensor into a {dst.dtype} one.")
+                continue
+            todo.append((dst, src))
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        with no_grad():
+            for dst, src in todo:
+                dst.copy_(src.detach().to(dst.device, dst.dtype))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---------- printing ----------
+
+    def extra_repr(self) -> str:
+        """Extra text shown inside this module's ``repr`` (e.g. ``in_features=2``)."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, child in self._modules.items():
+            lines.append(f"({name}): " + _addindent(repr(child), 2))
+        main = self._get_name() + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"

@@ -1,0 +1,197 @@
+"""Normalisation: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``."""
+
+from __future__ import annotations
+
+from ... import _rustdl
+from ..._rustdl import Tensor
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+class _BatchNorm(Module):
+    _dims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        kw = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = Parameter(_rustdl.ones(num_features, **kw))
+            self.bias = Parameter(_rustdl.zeros(num_features, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _rustdl.zeros(num_features, **kw))
+            self.register_buffer("running_var", _rustdl.ones(num_features, **kw))
+            self.register_buffer("num_batches_tracked", _rustdl.tensor(0, dtype=_rustdl.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Resets running mean to 0, running variance to 1 and the batch count to 0."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1.0)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Resets running statistics, weight (to 1) and bias (to 0)."""
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in self._dims:
+            raise ValueError(
+                f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._dims)} input, got shape {tuple(input.shape)}"
+            )
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        keep_stats = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input,
+            self.running_mean if keep_stats else None,
+            self.running_var if keep_stats else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over a ``(N, C)`` or ``(N, C, L)`` input.
+
+    In training it normalises with the batch statistics and updates the running ones
+    (``running = (1 − momentum)·running + momentum·batch``, unbiased variance); in eval it
+    uses the running statistics. ``momentum=None`` uses a cumulative average.
+
+    Args:
+        num_features: ``C``.
+        eps: added to the variance.
+        momentum: running-statistics factor, or ``None``.
+        affine: learn ``weight`` (init 1) and ``bias`` (init 0).
+        track_running_stats: keep running statistics; otherwise always use batch ones.
+
+    Example:
+        >>> nn.BatchNorm1d(100)(rustdl.randn(20, 100)).shape
+        (20, 100)
+    """
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over an ``(N, C, H, W)`` input, per channel (see :class:`BatchNorm1d`).
+
+    Example:
+        >>> nn.BatchNorm2d(8)(rustdl.randn(4, 8, 5, 5)).shape
+        (4, 8, 5, 5)
+    """
+
+    _dims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalises over the last ``len(normalized_shape)`` dims, then scales and shifts elementwise.
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (int or tuple).
+        eps: added to the variance.
+        elementwise_affine: learn ``weight`` (init 1) and ``bias`` (init 0).
+        bias: learn the bias when ``elementwise_affine``.
+
+    Example:
+        >>> nn.LayerNorm(10)(rustdl.randn(20, 5, 10)).shape
+        (20, 5, 10)
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        kw = {"device": device, "dtype": dtype}
+        if elementwise_affine:
+            self.weight = Parameter(_rustdl.ones(*self.normalized_shape, **kw))
+            self.bias = Parameter(_rustdl.zeros(*self.normalized_shape, **kw)) if bias else None
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalises each of ``num_groups`` channel groups of an ``(N, C, *)`` input.
+
+    Args:
+        num_groups: number of groups; must divide ``num_channels``.
+        num_channels: ``C``.
+        eps: added to the variance.
+        affine: learn per-channel ``weight`` (init 1) and ``bias`` (init 0).
+
+    Example:
+        >>> nn.GroupNorm(2, 6)(rustdl.randn(4, 6, 3, 3)).shape
+        (4, 6, 3, 3)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels {num_channels} must be divisible by num_groups {num_groups}")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        kw = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = Parameter(_rustdl.ones(num_channels, **kw))
+            self.bias = Parameter(_rustdl.zeros(num_channels, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

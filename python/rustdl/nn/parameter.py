@@ -1,0 +1,38 @@
+"""``Parameter``: a tensor that a :class:`~rustdl.nn.Module` registers as learnable."""
+
+from __future__ import annotations
+
+from .._rustdl import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a module parameter: assigning it to a module attribute registers it.
+
+    It shares storage with ``data`` (no copy) and requires grad by default.
+
+    Args:
+        data: the initial values; an empty float tensor when omitted.
+        requires_grad: whether the parameter requires gradient (default ``True``).
+
+    Example:
+        >>> w = nn.Parameter(rustdl.zeros(3, 4))
+        >>> w.requires_grad
+        True
+    """
+
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
+        if data is None:
+            data = Tensor()
+        elif not isinstance(data, Tensor):
+            raise TypeError(f"Parameter: data must be a Tensor, got {type(data).__name__}")
+        elif not data.is_contiguous():
+            data = data.contiguous()
+        self = Tensor.__new__(cls, data)
+        self.requires_grad_(requires_grad)
+        return self
+
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
+        pass
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()

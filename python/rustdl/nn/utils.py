@@ -1,0 +1,94 @@
+"""Gradient clipping and parameter/vector conversion, as ``torch.nn.utils``."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from ..autograd import no_grad
+
+
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
+    """Scales the gradients so that their joint norm is at most ``max_norm``, in place.
+
+    The norm is taken over all gradients together, as if concatenated into one vector.
+
+    Args:
+        parameters: tensors (or one tensor) whose ``.grad`` is clipped.
+        max_norm: the largest allowed norm.
+        norm_type: the p of the p-norm; ``inf`` for the max norm.
+        error_if_nonfinite: raise if the total norm is nan or inf.
+
+    Returns:
+        The total norm of the gradients before clipping (a 0-d tensor).
+
+    Example:
+        >>> loss.backward()
+        >>> total = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    """
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    norm_type = float(norm_type)
+    if not grads:
+        return _rustdl.tensor(0.0)
+    with no_grad():
+        norms = _rustdl.stack([g.norm(norm_type) for g in grads])
+        total = norms.max() if math.isinf(norm_type) else norms.norm(norm_type)
+        if error_if_nonfinite:
+            value = float(total.item())
+            if math.isnan(value) or math.isinf(value):
+                raise RuntimeError(
+                    f"clip_grad_norm_: the total norm of order {norm_type} for gradients is non-finite ({value}); "
+                    "set error_if_nonfinite=False to clip anyway"
+                )
+        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coef.to(g.device, g.dtype))
+    return total
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clamps every gradient into ``[-clip_value, clip_value]``, in place."""
+    clip_value = float(clip_value)
+    with no_grad():
+        for p in _as_list(parameters):
+            if p.grad is not None:
+                p.grad.clamp_(-clip_value, clip_value)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """Concatenates the flattened parameters into one 1-D tensor (a copy).
+
+    Example:
+        >>> nn.utils.parameters_to_vector(nn.Linear(3, 2).parameters()).shape
+        (8,)
+    """
+    params = list(parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: got no parameters")
+    device = params[0].device
+    for p in params:
+        if str(p.device) != str(device):
+            raise RuntimeError(f"parameters_to_vector: parameters are on different devices ({device} and {p.device})")
+    return _rustdl.cat([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copies consecutive slices of the 1-D ``vec`` into ``parameters``, in place."""
+    params = list(parameters)
+    total = sum(p.numel() for p in params)
+    if vec.ndim != 1 or vec.numel() != total:
+        raise ValueError(f"vector_to_parameters: expected a 1-D vector of {total} elements, got shape {tuple(vec.shape)}")
+    offset = 0
+    with no_grad():
+        for p in params:
+            n = p.numel()
+            p.copy_(vec.narrow(0, offset, n).reshape(*p.shape))
+            offset += n

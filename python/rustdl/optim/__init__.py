@@ -1,0 +1,14 @@
+"""Optimizers, as ``torch.optim``; every ``step()`` is one fused Rust update per parameter group.
+
+Example:
+    >>> opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+    >>> sched = rustdl.optim.lr_scheduler.StepLR(opt, step_size=10)
+"""
+
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import Adagrad, RMSprop
+from .sgd import SGD
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

@@ -1,0 +1,107 @@
+"""Adam and AdamW."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam, as PyTorch's: ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``,
+    ``p ← p − lr·(m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)``; ``weight_decay`` adds ``wd·p`` to ``g``.
+
+    Args:
+        params: tensors or parameter groups.
+        lr: learning rate.
+        betas: ``(β₁, β₂)``.
+        eps: added to the denominator.
+        weight_decay: L2 penalty (coupled; see :class:`AdamW` for the decoupled one).
+        amsgrad: use the running maximum of ``v``.
+        maximize: ascend instead of descend.
+
+    Example:
+        >>> opt = optim.Adam(model.parameters(), lr=1e-3)
+    """
+
+    _kind = "adam"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        b1, b2 = group["betas"]
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if not 0.0 <= b1 < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {b1}")
+        if not 0.0 <= b2 < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {b2}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        st = {"step": 0, "exp_avg": _rustdl.zeros_like(p), "exp_avg_sq": _rustdl.zeros_like(p)}
+        if group["amsgrad"]:
+            st["max_exp_avg_sq"] = _rustdl.zeros_like(p)
+        return st
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        out = [state["exp_avg"], state["exp_avg_sq"]]
+        if group["amsgrad"]:
+            if "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = state["exp_avg_sq"].clone()
+            out.append(state["max_exp_avg_sq"])
+        return out
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        b1, b2 = group["betas"]
+        return {
+            "lr": group["lr"],
+            "beta1": b1,
+            "beta2": b2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "amsgrad": group["amsgrad"],
+            "maximize": group["maximize"],
+        }
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p ← p·(1 − lr·wd)`` before the Adam update.
+
+    Same arguments as :class:`Adam`; ``weight_decay`` defaults to ``1e-2``.
+
+    Example:
+        >>> opt = optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+    """
+
+    _kind = "adamw"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

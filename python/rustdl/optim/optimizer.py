@@ -1,0 +1,241 @@
+"""``Optimizer``: parameter groups, per-parameter state and its (de)serialisation.
+
+Subclasses describe their state tensors and hyper-parameters; ``step()`` makes one fused Rust
+call (``_rustdl.optim_step``) per parameter group and step count, so no Python arithmetic runs
+per parameter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from copy import deepcopy
+from typing import Any, Callable, Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from ..autograd import enable_grad, no_grad
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class of optimizers.
+
+    Args:
+        params: an iterable of tensors, or of dicts (parameter groups) each with a ``params`` key
+            and hyper-parameters overriding ``defaults``.
+        defaults: default hyper-parameters of every group.
+
+    Attributes:
+        param_groups: list of dicts, each ``{"params": [...], "lr": ..., ...}``.
+        state: per-parameter state (``state[p]`` is a dict such as ``{"step": 3, "exp_avg": ...}``).
+    """
+
+    _kind: str = ""
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a Tensor")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group of parameters (with its own hyper-parameters) to optimize.
+
+        Example:
+            >>> opt.add_param_group({"params": head.parameters(), "lr": 1e-2})
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"add_param_group: a param group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("add_param_group: params must be an ordered collection (a set's order changes between runs)")
+        params = list(params) if params is not None else []
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_floating_point():
+                raise TypeError(f"{type(self).__name__} can only optimize floating tensors, got {p.dtype}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor")
+        group["params"] = params
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {k}")
+            group.setdefault(k, v)
+        ids = {id(p) for p in params}
+        if len(ids) != len(params):
+            raise ValueError(f"{type(self).__name__}: a parameter group contains duplicate parameters")
+        for g in self.param_groups:
+            if any(id(p) in ids for p in g["params"]):
+                raise ValueError("some parameters appear in more than one parameter group")
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validates a group's hyper-parameters (overridden by subclasses)."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Resets the gradients of all optimized tensors (to ``None`` by default, else to zeros)."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    # ---------- the update ----------
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        """The state of ``p`` on its first step (overridden by subclasses)."""
+        return {"step": 0}
+
+    def _prepare_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> bool:
+        """Creates missing state; returns whether this step is the one that created it."""
+        if not state:
+            state.update(self._init_state(p, group))
+        return False
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        """The state tensors the fused kernel expects, in its order (overridden by subclasses)."""
+        return []
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        """The kernel's hyper-parameters for a group (overridden by subclasses)."""
+        return {}
+
+    @no_grad()
+    def step(self, closure: Callable[[], Any] | None = None):
+        """Performs one optimization step over every parameter that has a gradient.
+
+        Args:
+            closure: re-evaluates the model and returns the loss (called with grad enabled).
+
+        Returns:
+            The closure's loss, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            hyper = self._hyper(group)
+            batches: dict[tuple, tuple[list, list]] = {}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                first = self._prepare_state(p, st, group)
+                if "step" in st:
+                    st["step"] += 1
+                key = (st.get("step", 0), first)
+                ps, ss = batches.setdefault(key, ([], []))
+                ps.append(p)
+                ss.append(self._state_tensors(st, group))
+            for (step, first), (ps, ss) in batches.items():
+                _rustdl.optim_step(self._kind, ps, ss, {**hyper, "step": step, "first": first})
+        return loss
+
+
+    # ---------- state dict ----------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Returns ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
+
+        Parameters are replaced by their index over all groups, as PyTorch does, so the dict can
+        be loaded into a new optimizer over a new model with the same structure.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {}
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p in self.state and self.state[p]:
+                    state[index[id(p)]] = dict(self.state[p])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Loads a dict from :meth:`state_dict` (state tensors are copied to each parameter's device).
+
+        Raises:
+            ValueError: the number or sizes of the parameter groups differ, or a state tensor's
+                shape does not match its parameter.
+        """
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' keys")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has a different number of parameter groups ({len(saved_groups)} vs {len(self.param_groups)})"
+            )
+        for i, (g, sg) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(g["params"]) != len(sg["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group {i} of {len(sg['params'])} parameters "
+                    f"that doesn't match the size of optimizer's group ({len(g['params'])})"
+                )
+        id_map = {}
+        for g, sg in zip(self.param_groups, saved_groups):
+            for idx, p in zip(sg["params"], g["params"]):
+                id_map[idx] = p
+        saved_state = state_dict["state"]
+        new_state: defaultdict = defaultdict(dict)
+        for k, v in saved_state.items():
+            key = int(k) if isinstance(k, str) and k.isdigit() else k
+            if key not in id_map:
+                raise ValueError(f"load_state_dict: state for parameter index {k!r} has no parameter")
+            p = id_map[key]
+            st = {}
+            for name, value in v.items():
+                if name == "step" and isinstance(value, Tensor):
+                    value = int(value.item())
+                elif isinstance(value, Tensor):
+                    if value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
+                        raise ValueError(
+                            f"load_state_dict: state '{name}' of shape {tuple(value.shape)} for a parameter of shape {tuple(p.shape)}"
+                        )
+                    dtype = p.dtype if value.is_floating_point() else value.dtype
+                    value = value.detach().to(p.device, dtype).clone()
+                st[name] = value
+            new_state[p] = st
+        self.state = new_state
+        for g, sg in zip(self.param_groups, saved_groups):
+            for k, v in sg.items():
+                if k != "params":
+                    g[k] = tuple(v) if isinstance(g.get(k), tuple) and isinstance(v, list) else deepcopy(v)

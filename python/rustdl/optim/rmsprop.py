@@ -1,0 +1,113 @@
+"""RMSprop and Adagrad."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from .optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as PyTorch's: ``v ← αv + (1 − α)g²``; with ``centered`` also ``ḡ ← αḡ + (1 − α)g``
+    and ``v̂ = v − ḡ²``; then ``p ← p − lr·g / (√v̂ + ε)`` (through a momentum buffer if ``momentum > 0``).
+
+    Args:
+        params: tensors or parameter groups.
+        lr: learning rate.
+        alpha: smoothing constant.
+        eps: added to the denominator.
+        weight_decay: L2 penalty.
+        momentum: momentum factor.
+        centered: normalise by the estimated variance of the gradient.
+        maximize: ascend instead of descend.
+    """
+
+    _kind = "rmsprop"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        for k in ("lr", "eps", "momentum", "weight_decay", "alpha"):
+            if group[k] < 0.0:
+                raise ValueError(f"Invalid {k} value: {group[k]}")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        st = {"step": 0, "square_avg": _rustdl.zeros_like(p)}
+        if group["momentum"] > 0:
+            st["momentum_buffer"] = _rustdl.zeros_like(p)
+        if group["centered"]:
+            st["grad_avg"] = _rustdl.zeros_like(p)
+        return st
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        out = [state["square_avg"]]
+        if group["momentum"] > 0:
+            out.append(state.setdefault("momentum_buffer", _rustdl.zeros_like(state["square_avg"])))
+        if group["centered"]:
+            out.append(state.setdefault("grad_avg", _rustdl.zeros_like(state["square_avg"])))
+        return out
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        return {k: group[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")}
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as PyTorch's: ``s ← s + g²``, ``p ← p − lr_t·g / (√s + ε)`` with
+    ``lr_t = lr / (1 + (t − 1)·lr_decay)``.
+
+    Args:
+        params: tensors or parameter groups.
+        lr: learning rate.
+        lr_decay: learning-rate decay.
+        weight_decay: L2 penalty.
+        initial_accumulator_value: starting value of ``s``.
+        eps: added to the denominator.
+        maximize: ascend instead of descend.
+    """
+
+    _kind = "adagrad"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            if group[k] < 0.0:
+                raise ValueError(f"Invalid {k} value: {group[k]}")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"step": 0, "sum": _rustdl.full_like(p, group["initial_accumulator_value"])}
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        return [state["sum"]]
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        return {k: group[k] for k in ("lr", "lr_decay", "weight_decay", "eps", "maximize")}

@@ -1,0 +1,71 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from .optimizer import Optimizer, required
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as PyTorch's:
+
+    ``g ← g + wd·p``; with momentum ``b ← μ·b + (1 − τ)·g`` (``b ← g`` on the first step) and
+    ``g ← g + μ·b`` (Nesterov) or ``g ← b``; then ``p ← p − lr·g``.
+
+    Args:
+        params: tensors or parameter groups.
+        lr: learning rate.
+        momentum: momentum factor μ.
+        dampening: dampening τ of the momentum.
+        weight_decay: L2 penalty wd.
+        nesterov: Nesterov momentum (needs μ > 0 and τ = 0).
+        maximize: ascend instead of descend.
+
+    Example:
+        >>> opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
+    """
+
+    _kind = "sgd"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = required,  # type: ignore[assignment]
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _prepare_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> bool:
+        # The buffer is created on the first step with momentum, where the kernel sets it to the grad.
+        if group["momentum"] != 0 and state.get("momentum_buffer") is None:
+            state["momentum_buffer"] = _rustdl.zeros_like(p)
+            return True
+        return False
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        return [state["momentum_buffer"]] if group["momentum"] != 0 else []
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        return {k: group[k] for k in ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize")}
