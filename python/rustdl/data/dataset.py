@@ -1,0 +1,223 @@
+"""Datasets, as ``torch.utils.data``: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``,
+``random_split``.
+
+A dataset may also offer ``get_batch(indices)``, returning an already collated batch; the
+``DataLoader`` uses it (one fancy-index and one vectorised transform per batch, no Python loop per
+sample) whenever its ``collate_fn`` is the default.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import Tensor, from_numpy, randint
+from .collate import default_collate, to_tensor
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "randperm"]
+
+
+def randperm(n: int, generator: Any = None, seed: int | None = None) -> np.ndarray:
+    """A random permutation of ``range(n)`` as an int64 numpy array.
+
+    Args:
+        n: length of the permutation.
+        generator: a ``numpy.random.Generator`` (or anything with ``permutation``); None draws from
+            rustdl's global generator, so ``rustdl.manual_seed`` makes the result reproducible.
+        seed: shorthand for ``generator=numpy.random.default_rng(seed)``.
+    """
+    if n < 0:
+        raise ValueError(f"randperm: n must be non-negative, got {n}")
+    if generator is None and seed is not None:
+        generator = np.random.default_rng(seed)
+    if generator is not None:
+        if isinstance(generator, (int, np.integer)):
+            generator = np.random.default_rng(int(generator))
+        if not hasattr(generator, "permutation"):
+            raise TypeError(
+                f"randperm: generator must be a numpy.random.Generator or an int seed, got {type(generator).__name__}"
+            )
+        return np.asarray(generator.permutation(n), dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Sorting random 62-bit keys gives a uniform permutation; a stable sort breaks the (rare) ties.
+    keys = randint(0, 2**62, (n,)).numpy()
+    return np.argsort(keys, kind="stable").astype(np.int64)
+
+
+class Dataset:
+    """Abstract map-style dataset: implement ``__getitem__(i)`` and ``__len__()``.
+
+    Example:
+        >>> class Squares(Dataset):
+        ...     def __len__(self): return 10
+        ...     def __getitem__(self, i): return np.float32(i), np.float32(i * i)
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other: "Dataset") -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+
+def _length(t: Any) -> int:
+    if isinstance(t, Tensor):
+        if t.ndim == 0:
+            raise ValueError("TensorDataset: tensors must have at least one dimension")
+        return int(t.shape[0])
+    return len(t)
+
+
+def _take(t: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of a tensor or array (one gather, not a loop)."""
+    if isinstance(t, Tensor):
+        index = from_numpy(idx)
+        if t.device.type != "cpu":
+            index = index.to(t.device)
+        return t.index_select(0, index)
+    return np.asarray(t)[idx]
+
+
+class TensorDataset(Dataset):
+    """Wraps tensors or numpy arrays that share their first dimension; sample ``i`` is ``(t[i] for t)``.
+
+    Args:
+        *tensors: rustdl tensors or numpy arrays with the same length along dim 0.
+        transform: applied to the first tensor's sample, or to a whole batch in ``get_batch``
+            (every transform in ``rustdl.data.transforms`` takes both).
+        target_transform: the same for the second tensor.
+
+    Example:
+        >>> ds = TensorDataset(np.zeros((100, 1, 28, 28), np.float32), np.zeros(100, np.int64))
+        >>> x, y = ds[0]
+    """
+
+    def __init__(self, *tensors: Any, transform: Callable | None = None, target_transform: Callable | None = None):
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one tensor")
+        tensors = tuple(t if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
+        lengths = [_length(t) for t in tensors]
+        if any(n != lengths[0] for n in lengths):
+            shapes = [tuple(t.shape) for t in tensors]
+            raise ValueError(f"TensorDataset: size mismatch along dim 0 between tensors of shapes {shapes}")
+        self.tensors = tensors
+        self.transform = transform
+        self.target_transform = target_transform
+
+    def __len__(self) -> int:
+        return _length(self.tensors[0])
+
+    def _apply(self, items: list) -> tuple:
+        if self.transform is not None:
+            items[0] = self.transform(items[0])
+        if self.target_transform is not None and len(items) > 1:
+            items[1] = self.target_transform(items[1])
+        return tuple(items)
+
+    def __getitem__(self, index: int) -> tuple:
+        n = len(self)
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"TensorDataset: index must be an int, got {type(index).__name__}")
+        if not -n <= index < n:
+            raise IndexError(f"TensorDataset: index {index} out of range for a dataset of length {n}")
+        index = int(index) % n
+        return self._apply([t[index] for t in self.tensors])
+
+    def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple:
+        """The samples at ``indices``, stacked along a new dim 0, as rustdl tensors."""
+        idx = np.asarray(indices, dtype=np.int64)
+        items = [_take(t, idx) for t in self.tensors]
+        items = list(self._apply(items))
+        return tuple(to_tensor(v) for v in items)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``.
+
+    Example:
+        >>> train = Subset(full, range(50000))
+    """
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+        if self.indices.ndim != 1:
+            raise ValueError(f"Subset: indices must be 1-D, got shape {self.indices.shape}")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[int(self.indices[index])]
+
+    def get_batch(self, indices: Sequence[int] | np.ndarray) -> Any:
+        """The collated samples at ``indices`` (one call to the wrapped dataset's ``get_batch`` if it has one)."""
+        idx = self.indices[np.asarray(indices, dtype=np.int64)]
+        if hasattr(self.dataset, "get_batch"):
+            return self.dataset.get_batch(idx)
+        return default_collate([self.dataset[int(i)] for i in idx])
+
+
+class ConcatDataset(Dataset):
+    """The concatenation of several datasets."""
+
+    def __init__(self, datasets: Sequence[Dataset]):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: needs at least one dataset")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+
+    def __len__(self) -> int:
+        return int(self.cumulative_sizes[-1])
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} out of range for a dataset of length {n}")
+        index %= n
+        d = bisect.bisect_right(self.cumulative_sizes, index)
+        start = 0 if d == 0 else int(self.cumulative_sizes[d - 1])
+        return self.datasets[d][index - start]
+
+
+def random_split(
+    dataset: Dataset, lengths: Sequence[int | float], generator: Any = None, seed: int | None = None
+) -> list[Subset]:
+    """Splits ``dataset`` at random into non-overlapping subsets of the given lengths.
+
+    Args:
+        dataset: the dataset to split.
+        lengths: integer lengths summing to ``len(dataset)``, or fractions summing to 1 (the
+            remainder after flooring is handed out one by one from the first subset, as PyTorch).
+        generator, seed: the randomness, as in :func:`randperm`.
+
+    Example:
+        >>> train, val = random_split(ds, [0.9, 0.1], seed=0)
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0, abs_tol=1e-6):
+        if any(x < 0 or x > 1 for x in lengths):
+            raise ValueError(f"random_split: fractions must lie in [0, 1], got {lengths}")
+        sizes = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+    else:
+        if not all(isinstance(x, (int, np.integer)) and x >= 0 for x in lengths):
+            raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1, got {lengths}")
+        sizes = [int(x) for x in lengths]
+        if sum(sizes) != n:
+            raise ValueError(f"random_split: sum of lengths {sum(sizes)} does not equal the dataset length {n}")
+    perm = randperm(n, generator=generator, seed=seed)
+    out, start = [], 0
+    for size in sizes:
+        out.append(Subset(dataset, perm[start : start + size]))
+        start += size
+    return out

