@@ -1,0 +1,204 @@
+"""Checkpoints: round trips, interop with the safetensors package, atomic writes, bad files."""
+
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file as st_load_file
+from safetensors.numpy import save_file as st_save_file
+
+import rustdl
+from rustdl import nn, optim
+
+
+def small_model():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+
+
+def test_state_dict_reads_back_through_safetensors_numpy(tmp_path):
+    model = small_model()
+    model(rustdl.randn(2, 1, 5, 5))  # move the BatchNorm statistics
+    path = tmp_path / "model.safetensors"
+    rustdl.save(model.state_dict(), path)
+    arrays = st_load_file(str(path))
+    sd = model.state_dict()
+    assert sorted(arrays) == sorted(sd)
+    assert "4.weight" in arrays and "1.running_var" in arrays
+    for k, v in sd.items():
+        assert arrays[k].dtype == v.numpy().dtype
+        np.testing.assert_array_equal(arrays[k], v.numpy())
+    assert arrays["1.num_batches_tracked"].dtype == np.int64
+
+
+def test_fresh_model_from_checkpoint_is_bit_identical(tmp_path, device):
+    model = small_model().to(device)
+    model(rustdl.randn(3, 1, 5, 5, device=device))
+    model.eval()
+    path = tmp_path / "m.safetensors"
+    rustdl.save(model.state_dict(), path)
+    fresh = small_model().to(device)
+    fresh.load_state_dict(rustdl.load(path, device=device))
+    fresh.eval()
+    x = rustdl.randn(4, 1, 5, 5, device=device)
+    np.testing.assert_array_equal(model(x).detach().cpu().numpy(), fresh(x).detach().cpu().numpy())
+    loaded = rustdl.load(path, device=device)
+    assert all(v.device.type == rustdl.device(device).type for v in loaded.values())
+
+
+def test_plain_safetensors_files_load_flat(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    arrays = {"a/b": np.arange(6, dtype=np.float32).reshape(2, 3), "c": np.array([1, 2], dtype=np.int64)}
+    st_save_file(arrays, str(path))
+    loaded = rustdl.load(path)
+    assert sorted(loaded) == ["a/b", "c"]
+    np.testing.assert_array_equal(loaded["a/b"].numpy(), arrays["a/b"])
+    assert loaded["c"].dtype == rustdl.int64
+
+
+def test_optimizer_state_round_trip(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    opt = optim.AdamW(model.parameters(), lr=0.01, betas=(0.8, 0.95), amsgrad=True)
+    x, y = rustdl.randn(5, 3), rustdl.tensor([0, 1, 1, 0, 1])
+    for _ in range(2):
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(model(x), y).backward()
+        opt.step()
+    path = tmp_path / "opt.safetensors"
+    rustdl.save(opt.state_dict(), path)
+    names = set(st_load_file(str(path)))
+    assert "state/0/exp_avg" in names and "state/3/max_exp_avg_sq" in names
+    loaded = rustdl.load(path)
+    sd = opt.state_dict()
+    assert loaded["param_groups"] == sd["param_groups"]
+    assert loaded["param_groups"][0]["betas"] == (0.8, 0.95)  # tuples stay tuples
+    assert set(loaded["state"]) == {0, 1, 2, 3}  # int keys stay ints
+    assert loaded["state"][1]["step"] == 2
+    for i in range(4):
+        for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            np.testing.assert_array_equal(loaded["state"][i][k].numpy(), sd["state"][i][k].numpy())
+    opt2 = optim.AdamW(model.parameters(), lr=0.5)
+    opt2.load_state_dict(loaded)
+    assert opt2.param_groups[0]["lr"] == 0.01 and opt2.param_groups[0]["betas"] == (0.8, 0.95)
+
+
+def test_nested_structures_and_odd_keys_round_trip(tmp_path):
+    obj = {
+        "model": {"fc.weight": rustdl.ones(2, 2)},
+        "a/b": rustdl.zeros(1),
+        "a": {"b": rustdl.full([1], 2.0)},
+        "#1": rustdl.zeros(3, dtype=rustdl.int64),
+        1: "one",
+        "epoch": 7,
+        "best": float("inf"),
+        "flags": [True, None, "x", 1.5],
+        "pair": (rustdl.ones(1), 3),
+        "empty": {},
+        "mask": rustdl.tensor([True, False]),
+        "f64": rustdl.tensor([0.1], dtype=rustdl.float64),
+        "np_scalar": np.float32(0.5),
+    }
+    path = tmp_path / "nested.safetensors"
+    rustdl.save(obj, path)
+    back = rustdl.load(path)
+    assert set(back) == set(obj)
+    np.testing.assert_array_equal(back["model"]["fc.weight"].numpy(), np.ones((2, 2), np.float32))
+    assert float(back["a/b"].item()) == 0.0 and float(back["a"]["b"].item()) == 2.0
+    assert back["#1"].dtype == rustdl.int64
+    assert back[1] == "one" and back["epoch"] == 7 and back["best"] == float("inf")
+    assert back["flags"] == [True, None, "x", 1.5]
+    assert isinstance(back["pair"], tuple) and back["pair"][1] == 3
+    assert back["empty"] == {} and back["np_scalar"] == 0.5
+    assert back["mask"].dtype == rustdl.bool and back["f64"].dtype == rustdl.float64
+    assert sorted(st_load_file(str(path))) == ["#1", "a/b", "a/b~1", "f64", "mask", "model/fc.weight", "pair/0"]
+
+
+def test_save_rejects_what_it_cannot_store(tmp_path):
+    with pytest.raises(TypeError, match="dict"):
+        rustdl.save([rustdl.zeros(1)], tmp_path / "x")
+    with pytest.raises(TypeError, match="'obj'"):
+        rustdl.save({"obj": object()}, tmp_path / "x")
+    with pytest.raises(TypeError, match="keys"):
+        rustdl.save({(1, 2): rustdl.zeros(1)}, tmp_path / "x")
+    assert not os.path.exists(tmp_path / "x")
+    with pytest.raises(OSError):
+        rustdl.save({"a": rustdl.zeros(1)}, tmp_path / "no" / "such" / "dir" / "x")
+
+
+def test_atomic_write_keeps_previous_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "ck.safetensors"
+    rustdl.save({"w": rustdl.ones(3)}, path)
+    rustdl.save({"w": rustdl.full([3], 2.0)}, path)  # overwrite
+    np.testing.assert_array_equal(rustdl.load(path)["w"].numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(TypeError):
+        rustdl.save({"w": rustdl.zeros(3), "bad": object()}, path)
+    np.testing.assert_array_equal(rustdl.load(path)["w"].numpy(), [2.0, 2.0, 2.0])
+    assert sorted(os.listdir(tmp_path)) == ["ck.safetensors"]
+
+
+def _header_file(path, header: dict, data: bytes = b""):
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+
+
+def test_bad_files_raise_clear_errors(tmp_path):
+    good = tmp_path / "good.safetensors"
+    rustdl.save({"w": rustdl.randn(16, 16), "b": rustdl.zeros(16)}, good)
+    raw = good.read_bytes()
+    cases = {
+        "empty": b"",
+        "garbage": os.urandom(64),
+        "text": b"hello, this is not a checkpoint at all",
+        "truncated_header": raw[:20],
+        "truncated_data": raw[:-10],
+        "huge_header_len": struct.pack("<Q", 2**60) + b"{}",
+    }
+    for name, data in cases.items():
+        p = tmp_path / f"{name}.safetensors"
+        p.write_bytes(data)
+        with pytest.raises((ValueError, OSError)):
+            rustdl.load(p)
+    with pytest.raises(OSError):
+        rustdl.load(tmp_path / "missing.safetensors")
+    with pytest.raises(OSError):
+        rustdl.load(tmp_path)  # a directory
+
+
+def test_hostile_headers_do_not_crash(tmp_path):
+    hostile = [
+        {"x": {"dtype": "F32", "shape": [2**40, 2**40], "data_offsets": [0, 8]}},
+        {"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 2**62]}},
+        {"x": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}},
+        {"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 8]}},
+        {"x": {"dtype": "NOPE", "shape": [2], "data_offsets": [0, 8]}},
+        {"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}},
+        {"x": "not a tensor"},
+    ]
+    for i, header in enumerate(hostile):
+        p = tmp_path / f"h{i}.safetensors"
+        _header_file(p, header, b"\0" * 8)
+        with pytest.raises((ValueError, OSError)):
+            rustdl.load(p)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"format": 99, "tree": {}}),
+        json.dumps({"format": 1, "tree": {"d": [["w", {"T": "missing"}]]}}),
+        json.dumps({"format": 1, "tree": {"d": [["w", {"Q": 1}]]}}),
+        json.dumps({"format": 1, "tree": {"d": "nope"}}),
+        json.dumps({"format": 1, "tree": {"d": [[{"k": 1}, {"v": 1}]]}}),
+        json.dumps({"format": 1, "tree": {"l": []}}),
+        json.dumps({"format": 1, "tree": {"v": {"obj": 1}}}),
+        '{"format": 1, "tree": ' + '{"l": [' * 5000 + "]}" * 5000 + "}",
+    ],
+)
+def test_corrupt_metadata_raises_value_error(tmp_path, meta):
+    p = tmp_path / "meta.safetensors"
+    _header_file(p, {"__metadata__": {"rustdl": meta}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8)
+    with pytest.raises(ValueError, match="rustdl.load"):
+        rustdl.load(p)
