@@ -36,7 +36,9 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
         items = []
         for k, v in obj.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError(f"rustdl.save: dict keys must be str or int, got {k!r} ({type(k).__name__}) at '{path}'")
+                raise TypeError(
+                    f"rustdl.save: dict keys must be str or int, got {k!r} ({type(k).__name__}) at '{path}'"
+                )
             sub = f"{path}/{k}" if path else str(k)
             items.append([k, _encode(v, sub, tensors)])
         return {"d": items}
@@ -47,14 +49,16 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
         obj = obj.item()  # a numpy scalar
     if isinstance(obj, _SCALARS):
         return {"v": obj}
-    raise TypeError(f"rustdl.save: the value at '{path}' is a {type(obj).__name__}, not a tensor, number, string, list or dict")
+    raise TypeError(
+        f"rustdl.save: the value at '{path}' is a {type(obj).__name__}, not a tensor, number, string, list or dict"
+    )
 
 
 def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
     """Rebuilds an object from its JSON node; any malformed node raises ``ValueError``."""
     if not isinstance(node, dict) or len(node) != 1:
         raise ValueError(f"malformed structure node {str(node)[:80]!r}")
-    (kind, body), = node.items()
+    ((kind, body),) = node.items()
     if kind == "T":
         if not isinstance(body, str) or body not in tensors:
             raise ValueError(f"metadata refers to a tensor {str(body)[:80]!r} that the file does not hold")
@@ -73,7 +77,12 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
             raise ValueError(f"malformed dict {str(body)[:80]!r}")
         out = {}
         for pair in body:
-            if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], bool) or not isinstance(pair[0], (str, int)):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or isinstance(pair[0], bool)
+                or not isinstance(pair[0], (str, int))
+            ):
                 raise ValueError(f"malformed dict entry {str(pair)[:80]!r}")
             out[pair[0]] = _decode(pair[1], tensors, where)
         return out

@@ -14,7 +14,9 @@ from rustdl import nn, optim
 
 
 def small_model():
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
+    )
 
 
 def test_state_dict_reads_back_through_safetensors_numpy(tmp_path):
@@ -111,7 +113,15 @@ def test_nested_structures_and_odd_keys_round_trip(tmp_path):
     assert isinstance(back["pair"], tuple) and back["pair"][1] == 3
     assert back["empty"] == {} and back["np_scalar"] == 0.5
     assert back["mask"].dtype == rustdl.bool and back["f64"].dtype == rustdl.float64
-    assert sorted(st_load_file(str(path))) == ["#1", "a/b", "a/b~1", "f64", "mask", "model/fc.weight", "pair/0"]
+    assert sorted(st_load_file(str(path))) == [
+        "#1",
+        "a/b",
+        "a/b~1",
+        "f64",
+        "mask",
+        "model/fc.weight",
+        "pair/0",
+    ]
 
 
 def test_save_rejects_what_it_cannot_store(tmp_path):
@@ -199,6 +209,10 @@ def test_hostile_headers_do_not_crash(tmp_path):
 )
 def test_corrupt_metadata_raises_value_error(tmp_path, meta):
     p = tmp_path / "meta.safetensors"
-    _header_file(p, {"__metadata__": {"rustdl": meta}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8)
+    _header_file(
+        p,
+        {"__metadata__": {"rustdl": meta}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}},
+        b"\0" * 8,
+    )
     with pytest.raises(ValueError, match="rustdl.load"):
         rustdl.load(p)

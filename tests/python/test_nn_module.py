@@ -26,19 +26,44 @@ class Net(nn.Module):
 
 def test_parameter_names_follow_pytorch():
     names = [n for n, _ in Net().named_parameters()]
-    assert names == ["scale", "body.0.weight", "body.0.bias", "body.1.weight", "body.1.bias",
-                     "head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias"]
+    assert names == [
+        "scale",
+        "body.0.weight",
+        "body.0.bias",
+        "body.1.weight",
+        "body.1.bias",
+        "head.0.weight",
+        "head.0.bias",
+        "head.2.weight",
+        "head.2.bias",
+    ]
 
 
 def test_buffers_and_state_dict_keys():
     net = Net()
     assert [n for n, _ in net.named_buffers()] == [
-        "steps", "cache", "body.1.running_mean", "body.1.running_var", "body.1.num_batches_tracked"
+        "steps",
+        "cache",
+        "body.1.running_mean",
+        "body.1.running_var",
+        "body.1.num_batches_tracked",
     ]
     keys = list(net.state_dict())
-    assert keys == ["scale", "steps", "body.0.weight", "body.0.bias", "body.1.weight", "body.1.bias",
-                    "body.1.running_mean", "body.1.running_var", "body.1.num_batches_tracked",
-                    "head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias"]
+    assert keys == [
+        "scale",
+        "steps",
+        "body.0.weight",
+        "body.0.bias",
+        "body.1.weight",
+        "body.1.bias",
+        "body.1.running_mean",
+        "body.1.running_var",
+        "body.1.num_batches_tracked",
+        "head.0.weight",
+        "head.0.bias",
+        "head.2.weight",
+        "head.2.bias",
+    ]
     assert "cache" not in keys  # non-persistent
     assert len(list(net.parameters())) == 9
     assert len(list(net.buffers())) == 5
@@ -57,7 +82,7 @@ def test_attribute_registration_rules():
     del net.head
     assert not any(n.startswith("head") for n, _ in net.named_parameters())
     with pytest.raises(AttributeError):
-        net.head
+        _ = net.head
     with pytest.raises(KeyError):
         net.register_buffer("a.b", rustdl.zeros(1))
 
@@ -107,7 +132,10 @@ def test_sequential_indexing_and_containers():
     assert len(ml) == 4 and ml[-1].out_features == 4
     assert [n for n, _ in ml.named_parameters()][-2:] == ["3.weight", "3.bias"]
     ml.insert(0, nn.Identity())
-    assert isinstance(ml[0], nn.Identity) and [n for n, _ in ml.named_parameters()][:2] == ["1.weight", "1.bias"]
+    assert isinstance(ml[0], nn.Identity) and [n for n, _ in ml.named_parameters()][:2] == [
+        "1.weight",
+        "1.bias",
+    ]
 
     md = nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.ReLU()})
     md["c"] = nn.Linear(2, 1)
@@ -151,7 +179,9 @@ def test_load_state_dict_reports_missing_unexpected_and_shapes():
 
     sd = net.state_dict()
     sd["head.2.weight"] = rustdl.zeros(3, 7)
-    with pytest.raises(RuntimeError, match=r"size mismatch for head.2.weight: copying a param with shape \(3, 7\)"):
+    with pytest.raises(
+        RuntimeError, match=r"size mismatch for head.2.weight: copying a param with shape \(3, 7\)"
+    ):
         net.load_state_dict(sd, strict=False)
     with pytest.raises(TypeError):
         net.load_state_dict([1, 2])
@@ -237,7 +267,9 @@ def test_to_same_device_keeps_parameter_objects():
 
 
 def test_repr_like_pytorch():
-    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Dropout(0.25)))
+    net = nn.Sequential(
+        nn.Linear(2, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Dropout(0.25))
+    )
     assert repr(net) == (
         "Sequential(\n"
         "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
@@ -248,7 +280,10 @@ def test_repr_like_pytorch():
         "  )\n"
         ")"
     )
-    assert repr(nn.BatchNorm2d(4)) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert (
+        repr(nn.BatchNorm2d(4))
+        == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    )
     assert repr(nn.Embedding(10, 3, padding_idx=0)) == "Embedding(10, 3, padding_idx=0)"
     assert repr(nn.Parameter(rustdl.zeros(1))).startswith("Parameter containing:\ntensor(")
 
@@ -362,3 +397,24 @@ def test_clip_grad_value_and_vectors(device):
     assert_close(fc.bias, [6.0, 7.0])
     with pytest.raises(ValueError):
         nn.utils.vector_to_parameters(rustdl.zeros(5, device=device), fc.parameters())
+
+
+def test_deepcopy_gives_independent_equal_module():
+    import copy
+
+    net = Net()
+    net.body[1].running_mean.fill_(0.25)
+    twin = copy.deepcopy(net)
+    assert list(twin.state_dict()) == list(net.state_dict())
+    for (n, a), b in zip(net.state_dict().items(), twin.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=n)
+    assert twin.body[0].weight is not net.body[0].weight and isinstance(twin.body[0].weight, nn.Parameter)
+    assert twin.body[0].weight.requires_grad
+    with rustdl.no_grad():
+        twin.body[0].weight.fill_(0.0)
+    twin.body[1].running_mean.fill_(9.0)
+    assert not (net.body[0].weight.detach().numpy() == 0).all()
+    assert_close(net.body[1].running_mean, np.full(8, 0.25))
+    shared = nn.Linear(2, 2)
+    seq = copy.deepcopy(nn.Sequential(shared, shared))
+    assert seq[0] is seq[1]  # sharing is preserved

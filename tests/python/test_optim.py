@@ -22,7 +22,19 @@ def np_sgd(p, g, st, t, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_
     return p - lr * g
 
 
-def np_adam(p, g, st, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, decoupled=False, maximize=False):
+def np_adam(
+    p,
+    g,
+    st,
+    t,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    decoupled=False,
+    maximize=False,
+):
     b1, b2 = betas
     g = -g if maximize else g
     if decoupled:
@@ -54,7 +66,9 @@ def np_rmsprop(p, g, st, t, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, mom
     return p - lr * g / avg
 
 
-def np_adagrad(p, g, st, t, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+def np_adagrad(
+    p, g, st, t, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
+):
     clr = lr / (1 + (t - 1) * lr_decay)
     g = g + weight_decay * p
     st["s"] = st.get("s", initial_accumulator_value) + g * g
@@ -68,14 +82,34 @@ CASES = [
     ("sgd_nesterov", optim.SGD, np_sgd, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("sgd_maximize", optim.SGD, np_sgd, dict(lr=0.1, momentum=0.5, maximize=True)),
     ("adam", optim.Adam, np_adam, dict(lr=0.01)),
-    ("adam_wd_amsgrad", optim.Adam, np_adam, dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
+    (
+        "adam_wd_amsgrad",
+        optim.Adam,
+        np_adam,
+        dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True),
+    ),
     ("adam_maximize", optim.Adam, np_adam, dict(lr=0.01, maximize=True)),
     ("adamw", optim.AdamW, lambda *a, **k: np_adam(*a, decoupled=True, **k), dict(lr=0.01, weight_decay=0.1)),
-    ("adamw_amsgrad", optim.AdamW, lambda *a, **k: np_adam(*a, decoupled=True, **k), dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+    (
+        "adamw_amsgrad",
+        optim.AdamW,
+        lambda *a, **k: np_adam(*a, decoupled=True, **k),
+        dict(lr=0.01, amsgrad=True, weight_decay=0.01),
+    ),
     ("rmsprop", optim.RMSprop, np_rmsprop, dict(lr=0.01)),
-    ("rmsprop_momentum_centered", optim.RMSprop, np_rmsprop, dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.05)),
+    (
+        "rmsprop_momentum_centered",
+        optim.RMSprop,
+        np_rmsprop,
+        dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.05),
+    ),
     ("rmsprop_momentum", optim.RMSprop, np_rmsprop, dict(lr=0.01, momentum=0.5, alpha=0.9)),
-    ("adagrad", optim.Adagrad, np_adagrad, dict(lr=0.1, lr_decay=0.1, weight_decay=0.01, initial_accumulator_value=0.5)),
+    (
+        "adagrad",
+        optim.Adagrad,
+        np_adagrad,
+        dict(lr=0.1, lr_decay=0.1, weight_decay=0.01, initial_accumulator_value=0.5),
+    ),
 ]
 
 
@@ -92,7 +126,10 @@ def test_three_steps_match_numpy(device, name, cls, ref, kw):
     for step in range(1, 4):
         opt.zero_grad()
         loss = sum(
-            ((p - rustdl.tensor(tg, dtype=rustdl.float32, device=device)) ** 2 * rustdl.tensor(s, dtype=rustdl.float32, device=device)).sum()
+            (
+                (p - rustdl.tensor(tg, dtype=rustdl.float32, device=device)) ** 2
+                * rustdl.tensor(s, dtype=rustdl.float32, device=device)
+            ).sum()
             for p, tg, s in zip(params, targets, scales)
         )
         loss.backward()
@@ -145,7 +182,9 @@ def test_one_fused_call_per_group(monkeypatch):
 
     monkeypatch.setattr(rustdl._rustdl, "optim_step", spy)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    opt = optim.Adam([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.1}], lr=0.01)
+    opt = optim.Adam(
+        [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.1}], lr=0.01
+    )
     model(rustdl.randn(5, 3)).sum().backward()
     opt.step()
     assert [(k, n) for k, n, _ in calls] == [("adam", 2), ("adam", 2)]
@@ -278,10 +317,14 @@ def make_opt(lr=0.1, **kw):
 
 
 def test_step_multistep_exponential():
-    assert lrs(lr_scheduler.StepLR(make_opt(), step_size=3, gamma=0.5), 8) == pytest.approx([0.1 * 0.5 ** (e // 3) for e in range(8)])
+    assert lrs(lr_scheduler.StepLR(make_opt(), step_size=3, gamma=0.5), 8) == pytest.approx(
+        [0.1 * 0.5 ** (e // 3) for e in range(8)]
+    )
     ms = lr_scheduler.MultiStepLR(make_opt(), milestones=[2, 5], gamma=0.1)
     assert lrs(ms, 7) == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001])
-    assert lrs(lr_scheduler.ExponentialLR(make_opt(), gamma=0.9), 5) == pytest.approx([0.1 * 0.9**e for e in range(5)])
+    assert lrs(lr_scheduler.ExponentialLR(make_opt(), gamma=0.9), 5) == pytest.approx(
+        [0.1 * 0.9**e for e in range(5)]
+    )
 
 
 def test_cosine_and_linear():
@@ -311,7 +354,11 @@ def test_scheduler_sets_group_lr_and_resumes():
 
 def np_one_cycle(total, max_lr, pct=0.3, div=25.0, final_div=1e4, three_phase=False, anneal="cos"):
     init, lo = max_lr / div, max_lr / div / final_div
-    ann = (lambda a, b, f: b + (a - b) / 2 * (math.cos(math.pi * f) + 1)) if anneal == "cos" else (lambda a, b, f: a + (b - a) * f)
+    ann = (
+        (lambda a, b, f: b + (a - b) / 2 * (math.cos(math.pi * f) + 1))
+        if anneal == "cos"
+        else (lambda a, b, f: a + (b - a) * f)
+    )
     if three_phase:
         phases = [(pct * total - 1, init, max_lr), (2 * pct * total - 2, max_lr, init), (total - 1, init, lo)]
     else:
@@ -327,12 +374,20 @@ def np_one_cycle(total, max_lr, pct=0.3, div=25.0, final_div=1e4, three_phase=Fa
     return out
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(three_phase=True), dict(anneal_strategy="linear", pct_start=0.4)])
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(three_phase=True), dict(anneal_strategy="linear", pct_start=0.4)]
+)
 def test_one_cycle(kw):
     opt = make_opt(momentum=0.9)
     s = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=20, **kw)
     seq = lrs(s, 20)
-    ref = np_one_cycle(20, 1.0, kw.get("pct_start", 0.3), three_phase=kw.get("three_phase", False), anneal=kw.get("anneal_strategy", "cos"))
+    ref = np_one_cycle(
+        20,
+        1.0,
+        kw.get("pct_start", 0.3),
+        three_phase=kw.get("three_phase", False),
+        anneal=kw.get("anneal_strategy", "cos"),
+    )
     assert seq == pytest.approx(ref)
     assert seq[0] == pytest.approx(0.04) and max(seq) == pytest.approx(1.0) and seq[-1] == pytest.approx(4e-6)
     with pytest.raises(ValueError, match="total_steps"):
@@ -371,7 +426,9 @@ def test_reduce_on_plateau():
         seq.append(opt.param_groups[0]["lr"])
     assert seq == [1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.3, 0.3]
     opt = make_opt(lr=1.0)
-    s = lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=0, threshold=0.5, threshold_mode="abs")
+    s = lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", factor=0.1, patience=0, threshold=0.5, threshold_mode="abs"
+    )
     for m in [1.0, 1.4, 2.0]:
         s.step(m)
     assert s.get_last_lr() == pytest.approx([0.1])  # 1.4 is not 0.5 better than 1.0; 2.0 is
@@ -396,7 +453,9 @@ def two_spirals(n=200, seed=0):
 def test_mlp_learns_nonlinear_problem_with_adam(device):
     x, y = two_spirals()
     assert (((x[:, 1] > 0.25) == (y == 0)).mean()) < 0.9  # not linearly trivial
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2)).to(device)
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2)).to(
+        device
+    )
     opt = optim.Adam(model.parameters(), lr=0.02)
     xt = rustdl.tensor(x, dtype=rustdl.float32, device=device)
     yt = rustdl.tensor(y, device=device)

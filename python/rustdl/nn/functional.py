@@ -140,7 +140,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     Runs as a 2-D convolution over a height-1 view, so it shares conv2d's kernels and gradients.
     """
     if weight.ndim != 3:
-        raise ValueError(f"conv1d: expected a 3-D weight (C_out, C_in/groups, K), got shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"conv1d: expected a 3-D weight (C_out, C_in/groups, K), got shape {tuple(weight.shape)}"
+        )
     if input.ndim not in (2, 3):
         raise ValueError(f"conv1d: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}")
     unbatched = input.ndim == 2

@@ -34,5 +34,14 @@ class Parameter(Tensor):
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
         pass
 
+    def __deepcopy__(self, memo: dict) -> Parameter:
+        if id(self) in memo:
+            return memo[id(self)]
+        copy = Parameter(self.detach().clone(), self.requires_grad)
+        if self.grad is not None:
+            copy.grad = self.grad.clone()
+        memo[id(self)] = copy
+        return copy
+
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

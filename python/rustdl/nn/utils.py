@@ -15,7 +15,10 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 
 def clip_grad_norm_(
-    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
 ) -> Tensor:
     """Scales the gradients so that their joint norm is at most ``max_norm``, in place.
 
@@ -76,7 +79,9 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     device = params[0].device
     for p in params:
         if str(p.device) != str(device):
-            raise RuntimeError(f"parameters_to_vector: parameters are on different devices ({device} and {p.device})")
+            raise RuntimeError(
+                f"parameters_to_vector: parameters are on different devices ({device} and {p.device})"
+            )
     return _rustdl.cat([p.reshape(-1) for p in params])
 
 
@@ -85,7 +90,9 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     params = list(parameters)
     total = sum(p.numel() for p in params)
     if vec.ndim != 1 or vec.numel() != total:
-        raise ValueError(f"vector_to_parameters: expected a 1-D vector of {total} elements, got shape {tuple(vec.shape)}")
+        raise ValueError(
+            f"vector_to_parameters: expected a 1-D vector of {total} elements, got shape {tuple(vec.shape)}"
+        )
     offset = 0
     with no_grad():
         for p in params:

@@ -44,7 +44,9 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a Tensor")
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a Tensor"
+            )
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -70,13 +72,17 @@ class Optimizer:
             >>> opt.add_param_group({"params": head.parameters(), "lr": 1e-2})
         """
         if not isinstance(param_group, dict):
-            raise TypeError(f"add_param_group: a param group must be a dict, got {type(param_group).__name__}")
+            raise TypeError(
+                f"add_param_group: a param group must be a dict, got {type(param_group).__name__}"
+            )
         group = dict(param_group)
         params = group.get("params")
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("add_param_group: params must be an ordered collection (a set's order changes between runs)")
+            raise TypeError(
+                "add_param_group: params must be an ordered collection (a set's order changes between runs)"
+            )
         params = list(params) if params is not None else []
         for p in params:
             if not isinstance(p, Tensor):
@@ -88,7 +94,9 @@ class Optimizer:
         group["params"] = params
         for k, v in self.defaults.items():
             if v is required and k not in group:
-                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {k}")
+                raise ValueError(
+                    f"parameter group didn't specify a value of required optimization parameter {k}"
+                )
             group.setdefault(k, v)
         ids = {id(p) for p in params}
         if len(ids) != len(params):
@@ -164,7 +172,6 @@ class Optimizer:
             for (step, first), (ps, ss) in batches.items():
                 _rustdl.optim_step(self._kind, ps, ss, {**hyper, "step": step, "first": first})
         return loss
-
 
     # ---------- state dict ----------
 

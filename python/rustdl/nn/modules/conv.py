@@ -42,7 +42,9 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}")
+            raise ValueError(
+                f"{name}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}"
+            )
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got '{padding_mode}'")
         self.in_channels = in_channels
@@ -101,7 +103,11 @@ class _ConvNd(Module):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         nd = len(self.kernel_size)
         if self.padding != (0,) * nd:
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += (
+                f", padding={self.padding!r}"
+                if isinstance(self.padding, str)
+                else f", padding={self.padding}"
+            )
         if self.dilation != (1,) * nd:
             s += f", dilation={self.dilation}"
         if self.output_padding != (0,) * nd:
@@ -145,7 +151,22 @@ class Conv1d(_ConvNd):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, False, 0, device, dtype)
+        super().__init__(
+            1,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            False,
+            0,
+            device,
+            dtype,
+        )
 
     def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padding_args(input)
@@ -184,7 +205,22 @@ class Conv2d(_ConvNd):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, False, 0, device, dtype)
+        super().__init__(
+            2,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            False,
+            0,
+            device,
+            dtype,
+        )
 
     def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padding_args(input)
@@ -223,8 +259,30 @@ class ConvTranspose2d(_ConvNd):
         if isinstance(padding, str):
             raise ValueError("ConvTranspose2d: padding must be an int or a pair of ints")
         super().__init__(
-            2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, True, output_padding, device, dtype
+            2,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            True,
+            output_padding,
+            device,
+            dtype,
         )
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation)
+        return F.conv_transpose2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )

@@ -42,7 +42,9 @@ class Linear(Module):
         (128, 30)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -62,7 +64,9 @@ class Linear(Module):
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
 
 class Flatten(Module):
@@ -98,7 +102,9 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size: tuple[int, ...]) -> None:
         super().__init__()
-        if not isinstance(unflattened_size, (tuple, list)) or not all(isinstance(s, int) for s in unflattened_size):
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(s, int) for s in unflattened_size
+        ):
             raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)
@@ -107,7 +113,9 @@ class Unflatten(Module):
         shape = list(input.shape)
         dim = self.dim if self.dim >= 0 else self.dim + len(shape)
         if not 0 <= dim < len(shape):
-            raise IndexError(f"Unflatten: dim {self.dim} is out of range for input of shape {tuple(input.shape)}")
+            raise IndexError(
+                f"Unflatten: dim {self.dim} is out of range for input of shape {tuple(input.shape)}"
+            )
         return input.reshape(*shape[:dim], *self.unflattened_size, *shape[dim + 1 :])
 
     def extra_repr(self) -> str:

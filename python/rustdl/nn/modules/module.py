@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable
 
 from ... import _rustdl
 from ..._rustdl import Tensor
@@ -67,7 +69,9 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -102,7 +106,9 @@ class Module:
         self._check_init("buffer")
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)"
+            )
         if name in self._parameters or name in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
         self.__dict__.pop(name, None)
@@ -153,11 +159,15 @@ class Module:
             self.add_module(name, value)
         elif params is not None and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' (Module or None expected)"
+                )
             self._modules[name] = None
         elif params is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -178,11 +188,15 @@ class Module:
         object.__delattr__(self, name)
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
 
     # ---------- traversal ----------
 
-    def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """Yields ``(name, module)`` for this module and every descendant, depth first."""
         if memo is None:
             memo = set()
@@ -217,7 +231,11 @@ class Module:
 
     def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool = True):
         seen = set()
-        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        mods = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for mod_prefix, mod in mods:
             for name, value in getattr(mod, store).items():
                 if value is None:
@@ -228,7 +246,9 @@ class Module:
                     seen.add(id(value))
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """Yields ``(name, parameter)`` pairs, names dotted as in ``state_dict`` (``head.2.weight``)."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
@@ -237,7 +257,9 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         """Yields ``(name, buffer)`` pairs."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
@@ -252,7 +274,9 @@ class Module:
         for part in target.split(".") if target else []:
             child = mod._modules.get(part)
             if child is None:
-                raise AttributeError(f"{type(mod).__name__} has no submodule '{part}' (looking up '{target}')")
+                raise AttributeError(
+                    f"{type(mod).__name__} has no submodule '{part}' (looking up '{target}')"
+                )
             mod = child
         return mod
 
@@ -355,7 +379,9 @@ class Module:
 
     # ---------- state dict ----------
 
-    def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+    def state_dict(
+        self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> OrderedDict:
         """Returns an ordered dict of parameters and persistent buffers, keyed by dotted name.
 
         The values share storage with the module's tensors (detached unless ``keep_vars``).
@@ -398,7 +424,9 @@ class Module:
         errors = []
         if strict:
             if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+                errors.append(
+                    "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". "
+                )
             if missing:
                 errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         todo = []
@@ -407,7 +435,9 @@ class Module:
                 continue
             src = state_dict[key]
             if not isinstance(src, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.')
+                errors.append(
+                    f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.'
+                )
                 continue
             if tuple(src.shape) != tuple(dst.shape):
                 errors.append(
@@ -416,15 +446,30 @@ class Module:
                 )
                 continue
             if src.is_floating_point() != dst.is_floating_point():
-                errors.append(f"dtype mismatch for {key}: copying a {src.dtype} tensor into a {dst.dtype} one.")
+                errors.append(
+                    f"dtype mismatch for {key}: copying a {src.dtype} tensor into a {dst.dtype} one."
+                )
                 continue
             todo.append((dst, src))
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
+            )
         with no_grad():
             for dst, src in todo:
                 dst.copy_(src.detach().to(dst.device, dst.dtype))
         return _IncompatibleKeys(missing, unexpected)
+
+    def __deepcopy__(self, memo: dict) -> Module:
+        # Tensors are not picklable, so buffers are cloned here; Parameters copy themselves.
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for b in self._buffers.values():
+            if b is not None and id(b) not in memo:
+                memo[id(b)] = b.detach().clone()
+        for k, v in self.__dict__.items():
+            object.__setattr__(new, k, copy.deepcopy(v, memo))
+        return new
 
     # ---------- printing ----------
 

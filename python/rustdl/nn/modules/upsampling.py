@@ -15,7 +15,9 @@ class Upsample(Module):
         (1, 1, 6, 6)
     """
 
-    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None) -> None:
+    def __init__(
+        self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None
+    ) -> None:
         super().__init__()
         if mode not in ("nearest", "bilinear"):
             raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got '{mode}'")
