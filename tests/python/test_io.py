@@ -216,3 +216,14 @@ def test_corrupt_metadata_raises_value_error(tmp_path, meta):
     )
     with pytest.raises(ValueError, match="rustdl.load"):
         rustdl.load(p)
+
+
+def test_views_are_saved_by_value(tmp_path):
+    x = rustdl.arange(6, dtype=rustdl.float32).reshape(2, 3)
+    path = tmp_path / "views.safetensors"
+    rustdl.save({"t": x.t(), "col": x[:, 1], "row": x.narrow(0, 1, 1)}, path)
+    arrays = st_load_file(str(path))
+    ref = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(arrays["t"], ref.T)
+    np.testing.assert_array_equal(arrays["col"], ref[:, 1])
+    np.testing.assert_array_equal(arrays["row"], ref[1:2])
