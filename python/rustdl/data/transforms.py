@@ -261,12 +261,14 @@ class Normalize(Transform):
     """
 
     def __init__(self, mean: Sequence[float] | float, std: Sequence[float] | float):
-        self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
-        self.std = np.atleast_1d(np.asarray(std, dtype=np.float64))
-        if self.mean.ndim != 1 or self.mean.shape != self.std.shape:
-            raise ValueError(f"Normalize: mean and std must be 1-D of equal length, got {self.mean.shape} and {self.std.shape}")
-        if np.any(self.std == 0):
-            raise ValueError(f"Normalize: std must be non-zero, got {self.std.tolist()}")
+        m = np.atleast_1d(np.asarray(mean, dtype=np.float64))
+        s = np.atleast_1d(np.asarray(std, dtype=np.float64))
+        if m.ndim != 1 or m.shape != s.shape:
+            raise ValueError(f"Normalize: mean and std must be 1-D of equal length, got {m.shape} and {s.shape}")
+        if np.any(s == 0):
+            raise ValueError(f"Normalize: std must be non-zero, got {s.tolist()}")
+        self.mean, self.std = tuple(m.tolist()), tuple(s.tolist())
+        self._scale, self._shift = 1.0 / s, -m / s
 
     def forward(self, x: Image) -> Image:
         c = x.shape[1]
@@ -275,8 +277,8 @@ class Normalize(Transform):
         if not _is_float(x):
             x = _as_float(x)
         dt = np.float32 if _dtype_is_f32(x) else np.float64
-        scale = (1.0 / self.std).astype(dt).reshape(1, -1, 1, 1)
-        shift = (-self.mean / self.std).astype(dt).reshape(1, -1, 1, 1)
+        scale = self._scale.astype(dt).reshape(1, -1, 1, 1)
+        shift = self._shift.astype(dt).reshape(1, -1, 1, 1)
         if isinstance(x, Tensor):
             return x * _to_device(scale, x) + _to_device(shift, x)
         return x * scale + shift

