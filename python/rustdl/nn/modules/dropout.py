@@ -25,9 +25,13 @@ class Dropout(_DropoutNd):
     """Zeroes each element with probability ``p`` and scales the rest by ``1/(1−p)`` in training;
     the identity in eval.
 
+    Shape:
+        Any; the output has the input's shape.
+
     Example:
         >>> drop = nn.Dropout(0.2)
-        >>> drop.eval()(x) is x or (drop.eval()(x) == x).all()
+        >>> y = drop(rustdl.ones(4, 5))  # entries are 0 or 1.25
+        >>> drop.eval()(rustdl.ones(4, 5))  # all ones
     """
 
     def forward(self, input: Tensor) -> Tensor:
