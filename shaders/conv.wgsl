@@ -1,9 +1,10 @@
 // conv.wgsl — im2col and col2im for 2-D convolution and pooling (f32).
 //
-// im2col: one invocation per column-matrix entry (n, c·kh·kw, oh·ow), reading the strided
-// (N, C, H, W) input, `pad` outside the image. col2im: one invocation per image pixel, summing
-// every (ki, kj) that lands on it in the CPU backend's order — a gather, so no atomics and the
-// result is deterministic.
+// Columns are (C·kh·kw, N·oh·ow), the batch inside the columns, as on the CPU: row
+// r = (c·kh + ki)·kw + kj, column n·oh·ow + oy·ow + ox.
+// im2col: one invocation per column-matrix entry, reading the strided (N, C, H, W) input, `pad`
+// outside the image. col2im: one invocation per image pixel, summing every (ki, kj) that lands
+// on it in the CPU backend's order — a gather, so no atomics and the result is deterministic.
 
 struct Params { v: array<vec4<u32>, 32> }
 
@@ -49,17 +50,16 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let oh = p(OH);
     let kw = p(KW);
     let kh = p(KH);
-    let ch = p(GC);
     let ox = i % ow;
     var t = i / ow;
     let oy = t % oh;
     t = t / oh;
+    let n = t % p(GN);
+    t = t / p(GN);
     let kj = t % kw;
     t = t / kw;
     let ki = t % kh;
-    t = t / kh;
-    let c = t % ch;
-    let n = t / ch;
+    let c = t / kh;
     let iy = i32(oy * p(SH) + ki * p(DH)) - i32(p(PH));
     let ix = i32(ox * p(SW) + kj * p(DW)) - i32(p(PW));
     var v = bitcast<f32>(p(PAD));
@@ -106,7 +106,8 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             }
             let ox = tx / sw;
             let r = (c * kh + ki) * kw + kj;
-            acc += X[p(OFF) + n * p(STR) + r * p(STR + 1u) + u32(oy * ow + ox) * p(STR + 2u)];
+            let col = n * u32(oh * ow) + u32(oy * ow + ox);
+            acc += X[p(OFF) + r * p(STR) + col * p(STR + 1u)];
         }
     }
     O[i] = acc;

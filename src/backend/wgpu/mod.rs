@@ -1,21 +1,68 @@
-//! GPU backend on wgpu (WGSL compute shaders). Interface used by `backend::mod`.
-//! (Being implemented: every entry point currently reports that the GPU backend is unavailable.)
+//! GPU backend on wgpu: WGSL compute shaders (`shaders/*.wgsl`) behind the primitive interface
+//! of `backend::mod`.
+//!
+//! * `context` — one lazily created context per adapter (device, queue, error capture) and the
+//!   batched recording of commands: ops are recorded into one encoder that is submitted only when
+//!   data must come back to the host or the batch holds 64 dispatches.
+//! * `pool` — caching pool of storage buffers by size class (`empty_cache` releases it).
+//! * `pipelines` — pipeline cache keyed by shader, entry point and specialization constants.
+//! * `kernels` — the host side of every primitive: checks, parameter blocks, dispatch.
+//!
+//! # Dtypes on the GPU
+//!
+//! Every element is one 32-bit word. `float32` is stored as f32. **`int64` tensors on the GPU
+//! hold 32-bit values** (stored as i32): uploading an int64 outside `[-2^31, 2^31)` fails with
+//! `Error::Value`, and integer arithmetic on the GPU wraps at 32 bits. `bool` is a u32 holding 0
+//! or 1. `float64` is not supported on the GPU (`Error::DType`). Downloads convert back to the
+//! host types (`CpuStorage::I64`, `CpuStorage::Bool`).
+//!
+//! # Out-of-range indices
+//!
+//! `index_select`, `index_add`, `gather` and `scatter_add` raise `Error::Index` for an index
+//! outside its dimension, as on the CPU, and the shaders additionally clamp every index, so no
+//! kernel ever reads or writes outside its buffers. The check is done before dispatch: each int64
+//! GPU storage carries the value range it is known to have when that is known on the host (data
+//! uploaded from the host, fills, argmax/argmin results, copies, `where` of known operands), and
+//! an index tensor whose range lies inside the dimension needs no GPU work. Otherwise a min and a
+//! max reduction over the index view run on the GPU and their two values are read back (one
+//! submit and wait) before the op is recorded.
 
-use crate::backend::{BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+mod context;
+mod kernels;
+mod pipelines;
+mod pool;
+
+use std::sync::Arc;
+
+use context::{context, lock, GpuContext, COUNTERS};
 use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::shape::Layout;
-use crate::storage::CpuStorage;
+use crate::error::Result;
 
-/// A tensor's elements in a GPU buffer.
-#[derive(Debug)]
+pub use kernels::{
+    assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add, index_select, matmul, optim_step,
+    rand, reduce, scatter_add, softmax, unary, upload, where_,
+};
+
+/// A tensor's elements in a GPU buffer (one 32-bit word per element; see the module doc).
 pub struct GpuStorage {
-    dtype: DType,
-    len: usize,
-    device: usize,
+    pub(crate) buf: wgpu::Buffer,
+    /// bytes allocated for `buf` (its pool size class)
+    class: u64,
+    pub(crate) ctx: Arc<GpuContext>,
+    pub(crate) dtype: DType,
+    pub(crate) len: usize,
+    /// For int64: a range every stored value is known to lie in (lets index ops skip a check).
+    pub(crate) range: Option<(i64, i64)>,
 }
 
 impl GpuStorage {
+    /// Room for `len` elements of `dtype` from the context's pool (`clean`: a buffer no pending
+    /// command uses, required for host writes).
+    pub(crate) fn alloc(ctx: &Arc<GpuContext>, dtype: DType, len: usize, clean: bool, what: &str) -> Result<GpuStorage> {
+        let (buf, class) = ctx.alloc(len as u64 * 4, clean, what)?;
+        Ok(GpuStorage { buf, class, ctx: ctx.clone(), dtype, len, range: None })
+    }
+
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -26,34 +73,106 @@ impl GpuStorage {
         self.len == 0
     }
     pub fn device_index(&self) -> usize {
-        self.device
+        self.ctx.index
     }
 }
 
-fn unavailable<T>() -> Result<T> {
-    Err(Error::Gpu("GPU backend unavailable in this build".into()))
+impl Drop for GpuStorage {
+    fn drop(&mut self) {
+        // the handle is reference counted: commands still pending keep the buffer alive, and the
+        // pool only hands it to later commands (ordered after them) until the batch is submitted
+        lock(&self.ctx.pool).release(self.buf.clone(), self.class);
+    }
 }
 
-pub fn is_available() -> bool {
-    false
+impl std::fmt::Debug for GpuStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuStorage")
+            .field("dtype", &self.dtype)
+            .field("len", &self.len)
+            .field("device", &self.ctx.index)
+            .finish()
+    }
 }
-pub fn copy(_x: &GpuStorage, _l: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn cast(_x: &GpuStorage, _l: &Layout, _d: DType) -> Result<GpuStorage> { unavailable() }
-pub fn full(_dev: usize, _n: usize, _v: f64, _d: DType) -> Result<GpuStorage> { unavailable() }
-pub fn unary(_op: UnaryOp, _x: &GpuStorage, _l: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn binary(_op: BinaryOp, _a: &GpuStorage, _la: &Layout, _b: &GpuStorage, _lb: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn where_(_c: &GpuStorage, _lc: &Layout, _a: &GpuStorage, _la: &Layout, _b: &GpuStorage, _lb: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn reduce(_op: ReduceOp, _x: &GpuStorage, _l: &Layout, _dims: &[usize]) -> Result<GpuStorage> { unavailable() }
-pub fn matmul(_a: &GpuStorage, _la: &Layout, _b: &GpuStorage, _lb: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn softmax(_x: &GpuStorage, _l: &Layout, _log: bool) -> Result<GpuStorage> { unavailable() }
-pub fn index_select(_x: &GpuStorage, _l: &Layout, _dim: usize, _i: &GpuStorage, _li: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn index_add(_shape: &[usize], _dim: usize, _i: &GpuStorage, _li: &Layout, _s: &GpuStorage, _ls: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn gather(_x: &GpuStorage, _l: &Layout, _dim: usize, _i: &GpuStorage, _li: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn scatter_add(_shape: &[usize], _dim: usize, _i: &GpuStorage, _li: &Layout, _s: &GpuStorage, _ls: &Layout) -> Result<GpuStorage> { unavailable() }
-pub fn im2col(_x: &GpuStorage, _l: &Layout, _g: &Conv2dGeom, _pad: f64) -> Result<GpuStorage> { unavailable() }
-pub fn col2im(_x: &GpuStorage, _l: &Layout, _g: &Conv2dGeom) -> Result<GpuStorage> { unavailable() }
-pub fn rand(_dev: usize, _k: RandKind, _n: usize, _seed: u64, _off: u64, _d: DType) -> Result<GpuStorage> { unavailable() }
-pub fn assign(_d: &mut GpuStorage, _ld: &Layout, _s: &GpuStorage, _ls: &Layout) -> Result<()> { unavailable() }
-pub fn optim_step(_s: &OptimStep, _p: &mut GpuStorage, _g: &GpuStorage, _st: &mut [&mut GpuStorage]) -> Result<()> { unavailable() }
-pub fn upload(_dev: usize, _h: &CpuStorage) -> Result<GpuStorage> { unavailable() }
-pub fn download(_g: &GpuStorage) -> Result<CpuStorage> { unavailable() }
+
+/// True when a GPU adapter is present and its device can be created.
+pub fn is_available() -> bool {
+    context(0).is_ok()
+}
+
+/// Number of GPU adapters found (`gpu:0` .. `gpu:N-1`).
+pub fn device_count() -> usize {
+    context::adapter_count()
+}
+
+/// Facts about the adapter of `gpu:0`: name, backend, device_type, driver, driver_info, ...
+pub fn adapter_info() -> Result<Vec<(String, String)>> {
+    adapter_info_of(0)
+}
+
+/// Facts about the adapter of `gpu:index`.
+pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
+    let ctx = context(index)?;
+    let i = &ctx.info;
+    let l = &ctx.limits;
+    Ok(vec![
+        ("name".into(), i.name.clone()),
+        ("backend".into(), i.backend.to_string()),
+        ("device_type".into(), format!("{:?}", i.device_type)),
+        ("driver".into(), i.driver.clone()),
+        ("driver_info".into(), i.driver_info.clone()),
+        ("vendor".into(), format!("0x{:04x}", i.vendor)),
+        ("device".into(), format!("0x{:04x}", i.device)),
+        ("index".into(), index.to_string()),
+        ("max_buffer_size".into(), l.max_buffer_size.to_string()),
+        ("max_storage_buffer_binding_size".into(), l.max_storage_buffer_binding_size.to_string()),
+    ])
+}
+
+/// Counters of the GPU backend, summed over devices:
+/// `submits`, `dispatches`, `pipelines_compiled`, `pool_hits`, `pool_misses`, `uploads`,
+/// `downloads`, `index_checks` (index validations that needed a readback), and
+/// `bytes_allocated` (bytes held by live buffers plus the pool) = `bytes_live` + `bytes_pooled`.
+pub fn stats() -> Vec<(String, u64)> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (mut live, mut pooled) = (0, 0);
+    for c in context::live_contexts() {
+        let p = lock(&c.pool);
+        live += p.live_bytes;
+        pooled += p.pooled_bytes;
+    }
+    let c = &COUNTERS;
+    vec![
+        ("submits".into(), c.submits.load(Relaxed)),
+        ("dispatches".into(), c.dispatches.load(Relaxed)),
+        ("pipelines_compiled".into(), c.pipelines_compiled.load(Relaxed)),
+        ("pool_hits".into(), c.pool_hits.load(Relaxed)),
+        ("pool_misses".into(), c.pool_misses.load(Relaxed)),
+        ("uploads".into(), c.uploads.load(Relaxed)),
+        ("downloads".into(), c.downloads.load(Relaxed)),
+        ("index_checks".into(), c.index_checks.load(Relaxed)),
+        ("bytes_allocated".into(), live + pooled),
+        ("bytes_live".into(), live),
+        ("bytes_pooled".into(), pooled),
+    ]
+}
+
+/// One counter of [`stats`] by name (0 when unknown).
+pub fn stat(name: &str) -> u64 {
+    stats().into_iter().find(|(k, _)| k == name).map_or(0, |(_, v)| v)
+}
+
+/// Submits all recorded work and waits until every device is idle.
+pub fn synchronize() -> Result<()> {
+    for c in context::live_contexts() {
+        c.synchronize()?;
+    }
+    Ok(())
+}
+
+/// Releases every cached (unused) buffer of the pools; live tensors are untouched.
+pub fn empty_cache() {
+    for c in context::live_contexts() {
+        lock(&c.pool).clear();
+    }
+}

@@ -1,0 +1,486 @@
+//! Per-adapter GPU context: device and queue, error capture, buffer allocation and the batched
+//! recording of commands into one encoder that is submitted only when needed.
+//!
+//! Adapters are enumerated once per process (`RUSTDL_GPU_BACKEND=vulkan|gl|metal|dx12` picks
+//! the backend; otherwise the primary backends, then GL as a fallback), ordered discrete GPU
+//! first, and a context is created lazily for each adapter index the first time it is used.
+//!
+//! Batching: every op records its dispatches into the context's open command encoder. The
+//! encoder is submitted when data must come back to the host (a readback, `synchronize`) or
+//! when it holds [`MAX_BATCH`] dispatches. Each dispatch's small parameter block gets its own
+//! 512-byte slot of one uniform buffer; the slots are written with one `write_buffer` just
+//! before the submit, which wgpu orders before the batch's commands.
+
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
+
+use super::pipelines::{Kernel, Pipeline, PipelineCache};
+use super::pool::{size_class, BufferPool, USAGE};
+use crate::error::{Error, Result};
+
+/// Dispatches recorded before a batch is submitted without being asked.
+pub(crate) const MAX_BATCH: usize = 64;
+/// Words of a parameter block: `array<vec4<u32>, 32>` in every shader.
+pub(crate) const PARAM_WORDS: usize = 128;
+const PARAM_BYTES: u64 = (PARAM_WORDS * 4) as u64;
+
+/// Process-wide counters reported by `stats()`.
+pub(crate) struct Counters {
+    pub submits: AtomicU64,
+    pub dispatches: AtomicU64,
+    pub pipelines_compiled: AtomicU64,
+    pub pool_hits: AtomicU64,
+    pub pool_misses: AtomicU64,
+    pub uploads: AtomicU64,
+    pub downloads: AtomicU64,
+    pub index_checks: AtomicU64,
+}
+
+pub(crate) static COUNTERS: Counters = Counters {
+    submits: AtomicU64::new(0),
+    dispatches: AtomicU64::new(0),
+    pipelines_compiled: AtomicU64::new(0),
+    pool_hits: AtomicU64::new(0),
+    pool_misses: AtomicU64::new(0),
+    uploads: AtomicU64::new(0),
+    downloads: AtomicU64::new(0),
+    index_checks: AtomicU64::new(0),
+};
+
+pub(crate) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Locks a mutex, ignoring poisoning (the protected state stays consistent between calls).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The open batch of recorded commands.
+struct Batch {
+    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: usize,
+    params: Vec<u8>,
+    params_buf: wgpu::Buffer,
+}
+
+/// One adapter's device, queue, pools and open batch.
+pub(crate) struct GpuContext {
+    pub index: usize,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub pool: Mutex<BufferPool>,
+    pipelines: Mutex<PipelineCache>,
+    batch: Mutex<Batch>,
+    errors: Arc<Mutex<Vec<String>>>,
+    /// Tiny buffers bound to shader slots an op does not use (one per slot, so no buffer is
+    /// bound twice as writable storage).
+    pub dummies: [wgpu::Buffer; 3],
+}
+
+/// Enumerated adapters, or why there are none.
+struct Adapters {
+    list: Vec<wgpu::Adapter>,
+    why_empty: String,
+}
+
+static ADAPTERS: OnceLock<Adapters> = OnceLock::new();
+static CONTEXTS: Mutex<Vec<Option<Arc<GpuContext>>>> = Mutex::new(Vec::new());
+
+fn backends_from_env() -> std::result::Result<Option<wgpu::Backends>, String> {
+    let Ok(v) = std::env::var("RUSTDL_GPU_BACKEND") else {
+        return Ok(None);
+    };
+    let b = match v.trim().to_ascii_lowercase().as_str() {
+        "" => return Ok(None),
+        "vulkan" | "vk" => wgpu::Backends::VULKAN,
+        "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+        "metal" | "mtl" => wgpu::Backends::METAL,
+        "dx12" | "d3d12" => wgpu::Backends::DX12,
+        other => {
+            return Err(format!(
+                "RUSTDL_GPU_BACKEND='{other}' is not one of vulkan, gl, metal, dx12"
+            ))
+        }
+    };
+    Ok(Some(b))
+}
+
+fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let mut list: Vec<wgpu::Adapter> = pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .filter(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
+        .collect();
+    // device 0 should be the fastest: discrete, integrated, virtual, then CPU rasterizers
+    let rank = |a: &wgpu::Adapter| {
+        let i = a.get_info();
+        let t = match i.device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Other => 3,
+            wgpu::DeviceType::Cpu => 4,
+        };
+        let b = if i.backend == wgpu::Backend::Gl { 1 } else { 0 };
+        (t, b)
+    };
+    list.sort_by_key(rank);
+    list
+}
+
+fn adapters() -> &'static Adapters {
+    ADAPTERS.get_or_init(|| match backends_from_env() {
+        Err(why) => Adapters { list: Vec::new(), why_empty: why },
+        Ok(Some(b)) => {
+            let list = enumerate(b);
+            Adapters { list, why_empty: format!("no GPU adapter with compute shaders found for backend {b:?}") }
+        }
+        Ok(None) => {
+            let mut list = enumerate(wgpu::Backends::PRIMARY);
+            if list.is_empty() {
+                list = enumerate(wgpu::Backends::GL);
+            }
+            Adapters {
+                list,
+                why_empty: "no GPU adapter with compute shaders found (on Linux without a GPU, install \
+                            Mesa's lavapipe: apt-get install mesa-vulkan-drivers libvulkan1)"
+                    .into(),
+            }
+        }
+    })
+}
+
+/// Number of usable adapters.
+pub(crate) fn adapter_count() -> usize {
+    adapters().list.len()
+}
+
+/// The context of adapter `index`, created on first use.
+pub(crate) fn context(index: usize) -> Result<Arc<GpuContext>> {
+    let mut all = lock(&CONTEXTS);
+    if let Some(Some(c)) = all.get(index) {
+        return Ok(c.clone());
+    }
+    let ad = adapters();
+    if ad.list.is_empty() {
+        return Err(Error::Gpu(ad.why_empty.clone()));
+    }
+    let adapter = ad.list.get(index).ok_or_else(|| {
+        Error::Device(format!("gpu:{index} does not exist: {} GPU adapter(s) found", ad.list.len()))
+    })?;
+    let ctx = Arc::new(GpuContext::new(index, adapter)?);
+    if all.len() <= index {
+        all.resize(index + 1, None);
+    }
+    all[index] = Some(ctx.clone());
+    Ok(ctx)
+}
+
+/// Every context created so far.
+pub(crate) fn live_contexts() -> Vec<Arc<GpuContext>> {
+    lock(&CONTEXTS).iter().flatten().cloned().collect()
+}
+
+impl GpuContext {
+    fn new(index: usize, adapter: &wgpu::Adapter) -> Result<GpuContext> {
+        let info = adapter.get_info();
+        let al = adapter.limits();
+        let base = if adapter.get_downlevel_capabilities().is_webgpu_compliant() {
+            wgpu::Limits::default()
+        } else {
+            wgpu::Limits::downlevel_defaults()
+        };
+        // what the kernels need, raised to what the adapter offers where bigger is better
+        let limits = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: al.max_storage_buffers_per_shader_stage,
+            max_storage_buffer_binding_size: al.max_storage_buffer_binding_size,
+            max_buffer_size: al.max_buffer_size,
+            max_uniform_buffer_binding_size: al.max_uniform_buffer_binding_size,
+            max_compute_workgroup_storage_size: al.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: al.max_compute_invocations_per_workgroup,
+            max_compute_workgroup_size_x: al.max_compute_workgroup_size_x,
+            max_compute_workgroup_size_y: al.max_compute_workgroup_size_y,
+            max_compute_workgroup_size_z: al.max_compute_workgroup_size_z,
+            max_compute_workgroups_per_dimension: al.max_compute_workgroups_per_dimension,
+            ..base
+        };
+        if limits.max_storage_buffers_per_shader_stage < 6
+            || limits.max_compute_invocations_per_workgroup < 256
+            || limits.max_compute_workgroup_size_x < 256
+            || limits.max_compute_workgroup_storage_size < 8192
+        {
+            return Err(Error::Gpu(format!(
+                "GPU adapter '{}' is too limited for rustdl's kernels (needs 6 storage buffers per stage, \
+                 256 invocations and 8 KiB of workgroup memory)",
+                info.name
+            )));
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("rustdl"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("requesting a device from '{}' failed: {e}", info.name)))?;
+
+        // wgpu's default handler panics; record errors instead and report them from the op
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| lock(&sink).push(e.to_string())));
+        let sink = errors.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            lock(&sink).push(format!("GPU device lost ({reason:?}): {msg}"));
+        });
+
+        let params_buf = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("rustdl params"),
+            size: PARAM_BYTES * MAX_BATCH as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let dummies = [0, 1, 2].map(|_| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("rustdl unused slot"),
+                size: 256,
+                usage: USAGE,
+                mapped_at_creation: false,
+            })
+        });
+        Ok(GpuContext {
+            index,
+            device,
+            queue,
+            info,
+            limits,
+            pool: Mutex::new(BufferPool::default()),
+            pipelines: Mutex::new(PipelineCache::default()),
+            batch: Mutex::new(Batch { encoder: None, dispatches: 0, params: Vec::new(), params_buf }),
+            errors,
+            dummies,
+        })
+    }
+
+    /// Fails with the first error wgpu reported since the last check.
+    pub fn check(&self, what: &str) -> Result<()> {
+        let mut e = lock(&self.errors);
+        if e.is_empty() {
+            return Ok(());
+        }
+        let msg = e.join("; ");
+        e.clear();
+        Err(Error::Gpu(format!("{what}: {msg}")))
+    }
+
+    /// A storage buffer of at least `bytes` from the pool (`clean`: one no pending command uses).
+    pub fn alloc(&self, bytes: u64, clean: bool, what: &str) -> Result<(wgpu::Buffer, u64)> {
+        let class = size_class(bytes.max(4));
+        let limit = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        if class > limit {
+            return Err(Error::Gpu(format!(
+                "{what}: a buffer of {bytes} bytes exceeds the adapter's limit of {limit} bytes"
+            )));
+        }
+        if let Some(b) = lock(&self.pool).take(class, clean) {
+            bump(&COUNTERS.pool_hits);
+            return Ok((b, class));
+        }
+        bump(&COUNTERS.pool_misses);
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: class,
+            usage: USAGE,
+            mapped_at_creation: false,
+        });
+        lock(&self.pool).created(class);
+        self.check(what)?;
+        Ok((buf, class))
+    }
+
+    fn pipeline(&self, k: &Kernel) -> Result<Pipeline> {
+        let (p, compiled) = lock(&self.pipelines).get(&self.device, k);
+        if compiled {
+            bump(&COUNTERS.pipelines_compiled);
+            self.check(&format!("compiling kernel {}", k.entry))?;
+        }
+        Ok(p)
+    }
+
+    /// Records one dispatch of `k` with parameter block `params` and storage `buffers` bound at
+    /// their binding numbers (binding 0 is the parameter block).
+    pub fn dispatch(&self, k: &Kernel, params: &[u32], buffers: &[(u32, &wgpu::Buffer)], groups: [u32; 3]) -> Result<()> {
+        if params.len() > PARAM_WORDS {
+            return Err(Error::Gpu(format!("{}: parameter block of {} words is too long", k.entry, params.len())));
+        }
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(Error::Gpu(format!("{}: grid {groups:?} exceeds the adapter's {max} workgroups per dimension", k.entry)));
+        }
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let pipe = self.pipeline(k)?;
+        let mut guard = lock(&self.batch);
+        if guard.dispatches >= MAX_BATCH {
+            self.submit_locked(&mut guard);
+        }
+        let b = &mut *guard;
+        let slot = b.dispatches as u64 * PARAM_BYTES;
+        b.params.resize(slot as usize, 0);
+        b.params.extend(params.iter().flat_map(|w| w.to_le_bytes()));
+        b.params.resize((slot + PARAM_BYTES) as usize, 0);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &b.params_buf,
+                offset: slot,
+                size: NonZeroU64::new(PARAM_BYTES),
+            }),
+        }];
+        entries.extend(buffers.iter().map(|&(binding, buf)| wgpu::BindGroupEntry { binding, resource: buf.as_entire_binding() }));
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.layout, entries: &entries });
+        let device = &self.device;
+        let enc = b.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            pass.set_pipeline(&pipe.pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
+        b.dispatches += 1;
+        drop(guard);
+        bump(&COUNTERS.dispatches);
+        self.check(k.entry)
+    }
+
+    /// Records a buffer-to-buffer copy into the open batch.
+    pub fn copy(&self, src: &wgpu::Buffer, src_off: u64, dst: &wgpu::Buffer, dst_off: u64, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let mut guard = lock(&self.batch);
+        let device = &self.device;
+        let enc = guard.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+        enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+        drop(guard);
+        self.check("copy")
+    }
+
+    /// Records zero-filling the first `bytes` of `buf` into the open batch.
+    pub fn clear(&self, buf: &wgpu::Buffer, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let mut guard = lock(&self.batch);
+        let device = &self.device;
+        let enc = guard.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+        enc.clear_buffer(buf, 0, Some(bytes.div_ceil(4) * 4));
+        drop(guard);
+        self.check("fill")
+    }
+
+    fn submit_locked(&self, b: &mut Batch) {
+        let Some(enc) = b.encoder.take() else {
+            return;
+        };
+        if b.dispatches > 0 {
+            self.queue.write_buffer(&b.params_buf, 0, &b.params);
+        }
+        self.queue.submit([enc.finish()]);
+        b.dispatches = 0;
+        b.params.clear();
+        lock(&self.pool).batch_submitted();
+        bump(&COUNTERS.submits);
+        // lets wgpu retire finished submissions without waiting
+        let _ = self.device.poll(wgpu::PollType::Poll);
+    }
+
+    /// Submits the open batch (no wait).
+    pub fn flush(&self) -> Result<()> {
+        let mut guard = lock(&self.batch);
+        self.submit_locked(&mut guard);
+        drop(guard);
+        self.check("submit")
+    }
+
+    /// Submits the open batch and waits until the device is idle.
+    pub fn synchronize(&self) -> Result<()> {
+        self.flush()?;
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("synchronize: {e}")))?;
+        self.check("synchronize")
+    }
+
+    /// Copies `bytes` at `offset` of each buffer back to the host with one submit and one wait.
+    pub fn read_back(&self, parts: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u8>>> {
+        let total: u64 = parts.iter().map(|p| p.2.div_ceil(4) * 4).sum();
+        if total == 0 {
+            return Ok(parts.iter().map(|_| Vec::new()).collect());
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("rustdl readback"),
+            size: total,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut guard = lock(&self.batch);
+            let device = &self.device;
+            let enc = guard.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+            let mut at = 0;
+            for &(buf, off, bytes) in parts {
+                let b = bytes.div_ceil(4) * 4;
+                if b > 0 {
+                    enc.copy_buffer_to_buffer(buf, off, &staging, at, b);
+                }
+                at += b;
+            }
+            self.submit_locked(&mut guard);
+        }
+        self.check("readback")?;
+        let (tx, rx) = mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("readback: waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("readback: the map callback never ran".into()))?
+            .map_err(|e| Error::Gpu(format!("readback: mapping failed: {e}")))?;
+        let out = {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("readback: {e}")))?;
+            let mut out = Vec::with_capacity(parts.len());
+            let mut at = 0usize;
+            for &(_, _, bytes) in parts {
+                out.push(view[at..at + bytes as usize].to_vec());
+                at += (bytes.div_ceil(4) * 4) as usize;
+            }
+            out
+        };
+        staging.unmap();
+        bump(&COUNTERS.downloads);
+        self.check("readback")?;
+        Ok(out)
+    }
+
+    /// Writes host bytes into a buffer that no pending command uses (see the pool's clean list).
+    pub fn write(&self, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
+        if !data.is_empty() {
+            self.queue.write_buffer(buf, 0, data);
+            bump(&COUNTERS.uploads);
+        }
+        self.check("upload")
+    }
+}
