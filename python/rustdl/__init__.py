@@ -48,6 +48,7 @@ from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa:
 from .autograd import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from .io import load, save  # noqa: F401
 from . import autograd, gpu  # noqa: F401,E402
+from . import nn, optim, data, datasets, train  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

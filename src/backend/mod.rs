@@ -311,14 +311,28 @@ pub fn scatter_add(shape: &[usize], dim: usize, idx: &Storage, li: &Layout, src:
         Ok(Storage::Gpu(wgpu::scatter_add(shape, dim, gpu_of(idx), li, gpu_of(src), ls)?)))
 }
 
-/// Unfolds `(N,C,H,W)` patches into `(N, C*kh*kw, oh*ow)`, padding with `pad_value`.
+/// Unfolds `(N,C,H,W)` patches into columns `(C*kh*kw, N*oh*ow)` (batch inside the columns, so a
+/// convolution is one gemm), padding with `pad_value`.
 pub fn im2col(x: &Storage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<Storage> {
     route!("im2col", x; Ok(Storage::Cpu(cpu::conv::im2col(cpu_of(x), l, g, pad_value)?)); Ok(Storage::Gpu(wgpu::im2col(gpu_of(x), l, g, pad_value)?)))
 }
 
-/// Folds `(N, C*kh*kw, oh*ow)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
+/// Folds `(C*kh*kw, N*oh*ow)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
 pub fn col2im(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<Storage> {
     route!("col2im", x; Ok(Storage::Cpu(cpu::conv::col2im(cpu_of(x), l, g)?)); Ok(Storage::Gpu(wgpu::col2im(gpu_of(x), l, g)?)))
+}
+
+/// Max pooling of each `(H, W)` plane of `(N,C,H,W)`: values `(N,C,oh,ow)` and the int64 flat
+/// index `h*W + w` of each window's maximum (first one on ties; NaN wins).
+pub fn max_pool2d(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<(Storage, Storage)> {
+    match x {
+        Storage::Cpu(c) => {
+            let (v, i) = cpu::conv::max_pool2d(c, l, g)?;
+            Ok((Storage::Cpu(v), Storage::Cpu(i)))
+        }
+        // the GPU pools through im2col columns (ops::nn) until it has this kernel
+        Storage::Gpu(_) => Err(Error::Gpu("max_pool2d: no dedicated GPU kernel; use the columns path".into())),
+    }
 }
 
 /// `n` random numbers from the counter-based generator at (`seed`, `offset`).

@@ -62,15 +62,15 @@ impl Window2d {
 }
 
 impl Tensor {
-    /// Patches of a `(N,C,H,W)` tensor as columns `(N, C·kh·kw, oh·ow)`; differentiable.
+    /// Patches of a `(N,C,H,W)` tensor as columns `(C·kh·kw, N·oh·ow)`; differentiable.
     pub fn im2col(&self, g: Conv2dGeom, pad_value: f64) -> Result<Tensor> {
         check_float("im2col", self)?;
         let s = backend::im2col(&self.storage(), self.layout(), &g, pad_value)?;
-        let shape = [g.n, g.col_rows(), g.col_cols()];
+        let shape = [g.col_rows(), g.n * g.col_cols()];
         Ok(Tensor::from_op(s, &shape, "im2col", &[self], move |gr| Ok(vec![Some(gr.col2im(g)?)])))
     }
 
-    /// Columns `(N, C·kh·kw, oh·ow)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
+    /// Columns `(C·kh·kw, N·oh·ow)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
     pub fn col2im(&self, g: Conv2dGeom) -> Result<Tensor> {
         let s = backend::col2im(&self.storage(), self.layout(), &g)?;
         let shape = [g.n, g.c, g.h, g.w];
@@ -101,14 +101,15 @@ impl Tensor {
         let g = win.geom("conv2d", self, false)?;
         let cols = self.im2col(g, 0.0)?;
         let k = ws[1] * ws[2] * ws[3];
-        let l = g.col_cols();
+        let cols_n = g.n * g.col_cols();
+        // one gemm: (O, K) @ (K, N·L) -> (O, N·L), viewed as (N, O, oh, ow)
         let out = if groups == 1 {
             weight.reshape(&[o, k])?.matmul(&cols)?
         } else {
-            let cg = cols.reshape(&[g.n, groups, k, l])?;
+            let cg = cols.reshape(&[groups, k, cols_n])?;
             weight.reshape(&[groups, o / groups, k])?.matmul(&cg)?
         };
-        let out = out.reshape(&[g.n, o, g.oh, g.ow])?;
+        let out = out.reshape(&[o, g.n, g.oh, g.ow])?.permute(&[1, 0, 2, 3])?;
         match bias {
             Some(b) => {
                 if b.shape() != [o] {
@@ -116,7 +117,7 @@ impl Tensor {
                 }
                 out.add(&b.reshape(&[1, o, 1, 1])?)
             }
-            None => Ok(out),
+            None => out.contiguous(),
         }
     }
 
@@ -171,11 +172,13 @@ impl Tensor {
             ow: w,
         };
         let kk = ws[1] * ws[2] * ws[3];
+        // input as (Cin, N·H·W), then one gemm per group: (Cout·kh·kw, Cin) @ (Cin, N·H·W)
+        let xt = self.reshape(&[n, cin, h * w])?.permute(&[1, 0, 2])?.reshape(&[cin, n * h * w])?;
         let cols = if groups == 1 {
-            weight.reshape(&[cin, kk])?.t()?.matmul(&self.reshape(&[n, cin, h * w])?)?
+            weight.reshape(&[cin, kk])?.t()?.matmul(&xt)?
         } else {
             let wg = weight.reshape(&[groups, cin / groups, kk])?.transpose(1, 2)?;
-            wg.matmul(&self.reshape(&[n, groups, cin / groups, h * w])?)?.reshape(&[n, cout * ws[2] * ws[3], h * w])?
+            wg.matmul(&xt.reshape(&[groups, cin / groups, n * h * w])?)?.reshape(&[cout * ws[2] * ws[3], n * h * w])?
         };
         let out = cols.col2im(g)?;
         match bias {
@@ -194,37 +197,58 @@ impl Tensor {
             )));
         }
         let g = win.geom("max_pool2d", self, ceil_mode)?;
+        if self.device().is_gpu() {
+            return self.max_pool2d_columns(g);
+        }
+        let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
+        let out_shape = [g.n, g.c, g.oh, g.ow];
+        let indices = Tensor::from_contiguous(is, &out_shape);
+        let (planes, l) = (g.n * g.c, g.oh * g.ow);
+        let idx = indices.reshape(&[planes, l])?;
+        let in_shape = self.shape().to_vec();
+        let values = Tensor::from_op(vs, &out_shape, "max_pool2d", &[self], move |gr| {
+            let flat = gr.reshape(&[planes, l])?;
+            let s = backend::scatter_add(&[planes, g.h * g.w], 1, &idx.storage(), idx.layout(), &flat.storage(), flat.layout())?;
+            Ok(vec![Some(Tensor::from_contiguous(s, &in_shape))])
+        });
+        Ok((values, indices))
+    }
+
+    /// Max pooling through im2col columns (the GPU path until it has a dedicated kernel).
+    fn max_pool2d_columns(&self, g: Conv2dGeom) -> Result<(Tensor, Tensor)> {
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
         let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
         let cols = x.im2col(g1, f64::NEG_INFINITY)?;
-        let (vals, arg) = cols.max_min_dim(1, false, true)?;
+        let (vals, tap) = cols.max_min_dim(0, false, true)?;
         let values = vals.reshape(&[n, c, g.oh, g.ow])?;
-        // flat input index of each window's winner, for return_indices / unpooling
-        let arg = arg.to_i64_vec()?;
-        let mut idx = Vec::with_capacity(arg.len());
-        for (p, &a) in arg.iter().enumerate() {
-            let l = p % (g.oh * g.ow);
-            let (oy, ox) = (l / g.ow, l % g.ow);
-            let a = a as usize;
-            let (ki, kj) = (a / g.kw, a % g.kw);
-            let iy = (oy * g.sh + ki * g.dh) as i64 - g.ph as i64;
-            let ix = (ox * g.sw + kj * g.dw) as i64 - g.pw as i64;
-            idx.push(iy * g.w as i64 + ix);
-        }
+        let tap = tap.to_i64_vec()?;
+        let l = g.oh * g.ow;
+        let idx: Vec<i64> = tap
+            .iter()
+            .enumerate()
+            .map(|(p, &k)| {
+                let (oy, ox) = ((p % l) / g.ow, (p % l) % g.ow);
+                let (ki, kj) = (k as usize / g.kw, k as usize % g.kw);
+                let iy = (oy * g.sh + ki * g.dh) as i64 - g.ph as i64;
+                let ix = (ox * g.sw + kj * g.dw) as i64 - g.pw as i64;
+                iy * g.w as i64 + ix
+            })
+            .collect();
         let indices = Tensor::from_i64(idx, &[n, c, g.oh, g.ow])?.to_device(self.device())?;
         Ok((values, indices))
     }
 
-    /// Max pooling values only (no index bookkeeping on the host).
+    /// Max pooling values only.
     pub fn max_pool2d_values(&self, win: Window2d, ceil_mode: bool) -> Result<Tensor> {
-        check_float("max_pool2d", self)?;
-        let g = win.geom("max_pool2d", self, ceil_mode)?;
-        let (n, c) = (g.n, g.c);
-        let x = self.reshape(&[n * c, 1, g.h, g.w])?;
-        let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
-        let cols = x.im2col(g1, f64::NEG_INFINITY)?;
-        cols.max_min_dim(1, false, true)?.0.reshape(&[n, c, g.oh, g.ow])
+        if self.device().is_gpu() {
+            check_float("max_pool2d", self)?;
+            let g = win.geom("max_pool2d", self, ceil_mode)?;
+            let x = self.reshape(&[g.n * g.c, 1, g.h, g.w])?;
+            let cols = x.im2col(Conv2dGeom { n: g.n * g.c, c: 1, ..g }, f64::NEG_INFINITY)?;
+            return cols.max_min_dim(0, false, true)?.0.reshape(&[g.n, g.c, g.oh, g.ow]);
+        }
+        Ok(self.max_pool2d(win, ceil_mode)?.0)
     }
 
     /// Average pooling, as `torch.nn.functional.avg_pool2d`.
@@ -234,7 +258,7 @@ impl Tensor {
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
         let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
-        let sums = x.im2col(g1, 0.0)?.sum(&[1], false)?;
+        let sums = x.im2col(g1, 0.0)?.sum(&[0], false)?;
         let out = if count_include_pad && !ceil_mode {
             sums.mul_scalar(1.0 / (g.kh * g.kw) as f64)?
         } else {
@@ -243,11 +267,11 @@ impl Tensor {
             let counts = if count_include_pad {
                 // windows clipped by ceil_mode count only the padded image they overlap
                 let padded = Tensor::ones(&[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw], self.dtype(), self.device())?;
-                padded.im2col(Conv2dGeom { h: g.h + 2 * g.ph, w: g.w + 2 * g.pw, ph: 0, pw: 0, ..gc }, 0.0)?.sum(&[1], false)?
+                padded.im2col(Conv2dGeom { h: g.h + 2 * g.ph, w: g.w + 2 * g.pw, ph: 0, pw: 0, ..gc }, 0.0)?.sum(&[0], false)?
             } else {
-                ones.im2col(gc, 0.0)?.sum(&[1], false)?
+                ones.im2col(gc, 0.0)?.sum(&[0], false)?
             };
-            sums.div(&counts)?
+            sums.reshape(&[n * c, g.oh * g.ow])?.div(&counts)?
         };
         out.reshape(&[n, c, g.oh, g.ow])
     }

@@ -117,6 +117,8 @@ fn apply(t: &Tensor, items: Vec<Item>) -> CoreResult<(Tensor, Vec<(usize, Tensor
                 d += 1;
             }
             Item::Index(idx) => {
+                // index tensors may live on the host (lists, numpy), as PyTorch allows
+                let idx = idx.to_device(x.device())?;
                 if idx.dtype() == DType::Bool {
                     let k = idx.ndim().max(1);
                     let dims = &x.shape()[d..d + k];

@@ -138,8 +138,12 @@ fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None, requires_grad=false))]
 fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
-    let t = to_tensor(data, opt_dtype(dtype)?)?.to_device(dev(device)?)?;
-    finish(t, requires_grad)
+    let dt = opt_dtype(dtype)?;
+    let dv = dev(device)?;
+    let t = to_tensor(data, dt)?;
+    // float64 data (numpy's default) becomes float32 on the GPU unless float64 was asked for
+    let t = if dt.is_none() && dv.is_gpu() && t.dtype() == DType::F64 { t.to_dtype(DType::F32)? } else { t };
+    finish(t.to_device(dv)?, requires_grad)
 }
 
 #[pyfunction]
@@ -475,6 +479,7 @@ fn load_file<'py>(py: Python<'py>, path: std::path::PathBuf, device: Option<&Bou
 
 #[pymodule]
 fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    backend::cpu::tune_allocator();
     m.add_class::<PyTensor>()?;
     m.add_class::<PyDType>()?;
     m.add_class::<PyDevice>()?;

@@ -481,6 +481,18 @@ impl PyTensor {
     fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         Ok(self.t.to_dtype(other.t.dtype())?.into())
     }
+    /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`.
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let t = self.t.detach().deep_clone()?;
+        if self.t.is_leaf() && self.t.requires_grad() {
+            t.set_requires_grad(true)?;
+        }
+        Ok(t.into())
+    }
+    /// `copy.copy`: a tensor sharing storage, as PyTorch.
+    fn __copy__(&self) -> PyTensor {
+        self.t.clone().into()
+    }
     fn clone(&self) -> PyResult<PyTensor> {
         Ok(self.t.deep_clone()?.into())
     }

@@ -1,4 +1,7 @@
-//! im2col / col2im on the CPU: convolution and pooling become matrix products and reductions.
+//! im2col / col2im and max pooling on the CPU: convolution becomes one large matrix product.
+//!
+//! Columns are laid out `(C·kh·kw, N·oh·ow)` — the batch inside the columns — so a convolution
+//! is a single `W(O, C·kh·kw) @ cols` gemm, and its weight gradient a single `g @ colsᵀ`.
 
 use rayon::prelude::*;
 
@@ -8,58 +11,79 @@ use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::CpuStorage;
 
+/// Range of output columns `ox` whose input column `ox*sw + off` lies inside `[0, w)`.
+fn valid_range(ow: usize, sw: usize, off: isize, w: usize) -> (usize, usize) {
+    let lo = if off >= 0 { 0 } else { ((-off) as usize).div_ceil(sw) };
+    let hi = if (w as isize) <= off { 0 } else { ((w as isize - off) as usize).div_ceil(sw).min(ow) };
+    (lo.min(hi), hi)
+}
+
 fn im2col_t<T: Copy + Send + Sync + Default>(x: &[T], g: &Conv2dGeom, pad: T) -> Vec<T> {
-    let (rows, cols) = (g.col_rows(), g.col_cols());
+    let l = g.col_cols();
+    let row_len = g.n * l;
     let plane = g.h * g.w;
-    let mut out = vec![T::default(); g.n * rows * cols];
+    let mut out = vec![T::default(); g.col_rows() * row_len];
+    // one output row per (c, ki, kj): for every image, the shifted window of that tap
     let fill = |(r, dst): (usize, &mut [T])| {
-        // r indexes (n, c, ki, kj); dst is one row of `cols` entries
         let kj = r % g.kw;
         let ki = (r / g.kw) % g.kh;
-        let nc = r / (g.kw * g.kh);
-        let src = &x[nc * plane..(nc + 1) * plane];
-        for oy in 0..g.oh {
-            let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
-            let drow = &mut dst[oy * g.ow..(oy + 1) * g.ow];
-            if iy < 0 || iy >= g.h as isize {
-                drow.iter_mut().for_each(|v| *v = pad);
-                continue;
-            }
-            let srow = &src[iy as usize * g.w..(iy as usize + 1) * g.w];
-            for (ox, d) in drow.iter_mut().enumerate() {
-                let ix = (ox * g.sw + kj * g.dw) as isize - g.pw as isize;
-                *d = if ix < 0 || ix >= g.w as isize { pad } else { srow[ix as usize] };
+        let c = r / (g.kw * g.kh);
+        let xoff = (kj * g.dw) as isize - g.pw as isize;
+        let (lo, hi) = valid_range(g.ow, g.sw, xoff, g.w);
+        for n in 0..g.n {
+            let src = &x[(n * g.c + c) * plane..(n * g.c + c + 1) * plane];
+            for oy in 0..g.oh {
+                let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
+                let d = &mut dst[n * l + oy * g.ow..n * l + (oy + 1) * g.ow];
+                if iy < 0 || iy >= g.h as isize {
+                    d.fill(pad);
+                    continue;
+                }
+                let srow = &src[iy as usize * g.w..(iy as usize + 1) * g.w];
+                d[..lo].fill(pad);
+                d[hi..].fill(pad);
+                if g.sw == 1 {
+                    let s0 = (lo as isize + xoff) as usize;
+                    d[lo..hi].copy_from_slice(&srow[s0..s0 + (hi - lo)]);
+                } else {
+                    for (ox, v) in d[lo..hi].iter_mut().enumerate() {
+                        *v = srow[((lo + ox) * g.sw) as usize + xoff as usize];
+                    }
+                }
             }
         }
     };
     if out.len() >= PAR_MIN {
-        out.par_chunks_mut(cols.max(1)).enumerate().for_each(fill);
+        out.par_chunks_mut(row_len.max(1)).enumerate().for_each(fill);
     } else {
-        out.chunks_mut(cols.max(1)).enumerate().for_each(fill);
+        out.chunks_mut(row_len.max(1)).enumerate().for_each(fill);
     }
     out
 }
 
-fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign>(cols_data: &[T], g: &Conv2dGeom) -> Vec<T> {
-    let (rows, cols) = (g.col_rows(), g.col_cols());
+fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign>(cols: &[T], g: &Conv2dGeom) -> Vec<T> {
+    let l = g.col_cols();
+    let row_len = g.n * l;
     let plane = g.h * g.w;
     let mut out = vec![T::default(); g.n * g.c * plane];
+    // one image plane per task: sum every tap that reads it
     let fold = |(nc, dst): (usize, &mut [T])| {
         let (n, c) = (nc / g.c, nc % g.c);
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let r = (c * g.kh + ki) * g.kw + kj;
-                let src = &cols_data[(n * rows + r) * cols..(n * rows + r + 1) * cols];
+                let src = &cols[r * row_len + n * l..r * row_len + (n + 1) * l];
+                let xoff = (kj * g.dw) as isize - g.pw as isize;
+                let (lo, hi) = valid_range(g.ow, g.sw, xoff, g.w);
                 for oy in 0..g.oh {
                     let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
                     if iy < 0 || iy >= g.h as isize {
                         continue;
                     }
-                    for ox in 0..g.ow {
-                        let ix = (ox * g.sw + kj * g.dw) as isize - g.pw as isize;
-                        if ix >= 0 && ix < g.w as isize {
-                            dst[iy as usize * g.w + ix as usize] += src[oy * g.ow + ox];
-                        }
+                    let drow = &mut dst[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    let srow = &src[oy * g.ow..(oy + 1) * g.ow];
+                    for ox in lo..hi {
+                        drow[(ox * g.sw) as usize + xoff as usize] += srow[ox];
                     }
                 }
             }
@@ -73,7 +97,7 @@ fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign>(cols_data: &[
     out
 }
 
-/// `(N,C,H,W)` → `(N, C·kh·kw, oh·ow)` columns, `pad_value` outside the image.
+/// `(N,C,H,W)` → columns `(C·kh·kw, N·oh·ow)`, `pad_value` outside the image.
 pub fn im2col(x: &CpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<CpuStorage> {
     Ok(match x {
         CpuStorage::F32(v) => CpuStorage::F32(im2col_t(&gather_view(v, l), g, pad_value as f32)),
@@ -82,11 +106,69 @@ pub fn im2col(x: &CpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Res
     })
 }
 
-/// `(N, C·kh·kw, oh·ow)` columns → `(N,C,H,W)`, overlapping patches summed.
+/// Columns `(C·kh·kw, N·oh·ow)` → `(N,C,H,W)`, overlapping taps summed.
 pub fn col2im(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> {
     Ok(match x {
         CpuStorage::F32(v) => CpuStorage::F32(col2im_t(&gather_view(v, l), g)),
         CpuStorage::F64(v) => CpuStorage::F64(col2im_t(&gather_view(v, l), g)),
         other => return Err(Error::DType(format!("col2im: expected a floating tensor, got {}", other.dtype()))),
+    })
+}
+
+fn max_pool_t<T: Copy + Send + Sync + Default + PartialOrd>(x: &[T], g: &Conv2dGeom, is_nan: fn(T) -> bool) -> (Vec<T>, Vec<i64>) {
+    let plane = g.h * g.w;
+    let l = g.oh * g.ow;
+    let mut vals = vec![T::default(); g.n * g.c * l];
+    let mut idx = vec![0i64; g.n * g.c * l];
+    let work = |((v, ix), src): ((&mut [T], &mut [i64]), &[T])| {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut best: Option<(T, usize)> = None;
+                for ki in 0..g.kh {
+                    let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    for kj in 0..g.kw {
+                        let ix = (ox * g.sw + kj * g.dw) as isize - g.pw as isize;
+                        if ix < 0 || ix >= g.w as isize {
+                            continue;
+                        }
+                        let p = iy as usize * g.w + ix as usize;
+                        let val = src[p];
+                        match best {
+                            Some((b, _)) if !(val > b || is_nan(val)) || is_nan(b) => {}
+                            _ => best = Some((val, p)),
+                        }
+                    }
+                }
+                // windows always overlap the image (padding <= kernel/2 is checked by the op)
+                let (b, p) = best.unwrap_or((T::default(), 0));
+                v[oy * g.ow + ox] = b;
+                ix[oy * g.ow + ox] = p as i64;
+            }
+        }
+    };
+    let planes = vals.chunks_mut(l.max(1)).zip(idx.chunks_mut(l.max(1))).zip(x.chunks(plane.max(1)));
+    if x.len() >= PAR_MIN {
+        planes.par_bridge().for_each(work);
+    } else {
+        planes.for_each(work);
+    }
+    (vals, idx)
+}
+
+/// Max pooling over each `(H, W)` plane: values and the flat `h·W + w` index of each maximum.
+pub fn max_pool2d(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(CpuStorage, CpuStorage)> {
+    Ok(match x {
+        CpuStorage::F32(v) => {
+            let (a, i) = max_pool_t(&gather_view(v, l), g, f32::is_nan);
+            (CpuStorage::F32(a), CpuStorage::I64(i))
+        }
+        CpuStorage::F64(v) => {
+            let (a, i) = max_pool_t(&gather_view(v, l), g, f64::is_nan);
+            (CpuStorage::F64(a), CpuStorage::I64(i))
+        }
+        other => return Err(Error::DType(format!("max_pool2d: expected a floating tensor, got {}", other.dtype()))),
     })
 }
