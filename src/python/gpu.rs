@@ -1,13 +1,65 @@
-//! GPU queries for Python (placeholder until the wgpu backend lands: reports no adapter).
+//! GPU queries for Python: availability, adapter facts, backend counters, synchronisation and
+//! the buffer-pool cache, over `backend::wgpu`.
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
+use crate::backend::wgpu;
+
+/// True when a GPU adapter was found and its device could be created (the first call creates it).
 #[pyfunction]
-fn gpu_is_available() -> bool {
-    crate::backend::wgpu::is_available()
+fn gpu_is_available(py: Python<'_>) -> bool {
+    py.detach(wgpu::is_available)
 }
 
+/// Number of GPU adapters (`gpu:0` .. `gpu:N-1`).
+#[pyfunction]
+fn gpu_device_count(py: Python<'_>) -> usize {
+    py.detach(wgpu::device_count)
+}
+
+/// Facts about the adapter of `gpu:index`: name, backend, device_type, driver, driver_info, ...
+#[pyfunction]
+#[pyo3(signature = (index = 0))]
+fn gpu_adapter_info(py: Python<'_>, index: usize) -> PyResult<Bound<'_, PyDict>> {
+    let info = py.detach(|| wgpu::adapter_info_of(index))?;
+    let d = PyDict::new(py);
+    for (k, v) in info {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// Backend counters: submits, dispatches, pipelines_compiled, pool_hits, bytes_allocated, ...
+#[pyfunction]
+fn gpu_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in wgpu::stats() {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// Submits all recorded GPU work and waits for it to finish (the GIL is released meanwhile).
+#[pyfunction]
+fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
+    py.detach(wgpu::synchronize)?;
+    Ok(())
+}
+
+/// Releases the cached, unused GPU buffers of the pool.
+#[pyfunction]
+fn gpu_empty_cache(py: Python<'_>) {
+    py.detach(wgpu::empty_cache)
+}
+
+/// Adds the `gpu_*` functions to the `_rustdl` module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_is_available, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_adapter_info, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
     Ok(())
 }
