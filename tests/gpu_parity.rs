@@ -6,7 +6,9 @@
 
 use std::sync::Mutex;
 
-use rustdl::backend::{self, wgpu as gpu, BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+use rustdl::backend::{
+    self, wgpu as gpu, BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp,
+};
 use rustdl::ops::loss::Reduction;
 use rustdl::ops::nn::Window2d;
 use rustdl::shape::Layout;
@@ -40,10 +42,14 @@ macro_rules! setup {
 
 /// Deterministic pseudo-random values in [lo, hi).
 fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
         })
         .collect()
@@ -75,7 +81,10 @@ fn assert_close(what: &str, cpu: &[f32], gpu: &[f32], tol: f32) {
             continue;
         }
         let err = (a - b).abs();
-        assert!(err <= tol * (1.0 + a.abs()), "{what}[{i}]: cpu {a} gpu {b} (err {err})");
+        assert!(
+            err <= tol * (1.0 + a.abs()),
+            "{what}[{i}]: cpu {a} gpu {b} (err {err})"
+        );
     }
 }
 
@@ -85,8 +94,17 @@ fn same(what: &str, cpu: &Tensor, gpu_t: &Tensor, tol: f32) {
     assert_eq!(cpu.dtype(), gpu_t.dtype(), "{what}: dtypes differ");
     assert!(gpu_t.device().is_gpu(), "{what}: result left the GPU");
     match cpu.dtype() {
-        DType::I64 | DType::Bool => assert_eq!(cpu.to_i64_vec().unwrap(), gpu_t.to_i64_vec().unwrap(), "{what}"),
-        _ => assert_close(what, &cpu.to_f32_vec().unwrap(), &gpu_t.to_f32_vec().unwrap(), tol),
+        DType::I64 | DType::Bool => assert_eq!(
+            cpu.to_i64_vec().unwrap(),
+            gpu_t.to_i64_vec().unwrap(),
+            "{what}"
+        ),
+        _ => assert_close(
+            what,
+            &cpu.to_f32_vec().unwrap(),
+            &gpu_t.to_f32_vec().unwrap(),
+            tol,
+        ),
     }
 }
 
@@ -99,11 +117,20 @@ fn adapter_info_and_stats() {
     let (_g, _d) = setup!();
     let info = gpu::adapter_info().unwrap();
     for key in ["name", "backend", "device_type", "driver"] {
-        assert!(info.iter().any(|(k, _)| k == key), "adapter_info lacks {key}");
+        assert!(
+            info.iter().any(|(k, _)| k == key),
+            "adapter_info lacks {key}"
+        );
     }
     eprintln!("adapter: {info:?}");
     let s = gpu::stats();
-    for key in ["submits", "dispatches", "pipelines_compiled", "pool_hits", "bytes_allocated"] {
+    for key in [
+        "submits",
+        "dispatches",
+        "pipelines_compiled",
+        "pool_hits",
+        "bytes_allocated",
+    ] {
         assert!(s.iter().any(|(k, _)| k == key), "stats lacks {key}");
     }
     gpu::synchronize().unwrap();
@@ -152,14 +179,40 @@ fn unary_ops_match_cpu() {
     let xt = x.t().unwrap();
     for op in ops {
         let input = if op == UnaryOp::Log1p { &pos } else { &x };
-        same(&format!("{op:?}"), &input.unary(op).unwrap(), &to(input, d).unary(op).unwrap(), 2e-5);
-        same(&format!("{op:?} strided"), &xt.unary(op).unwrap(), &to(&x, d).t().unwrap().unary(op).unwrap(), 2e-5);
+        same(
+            &format!("{op:?}"),
+            &input.unary(op).unwrap(),
+            &to(input, d).unary(op).unwrap(),
+            2e-5,
+        );
+        same(
+            &format!("{op:?} strided"),
+            &xt.unary(op).unwrap(),
+            &to(&x, d).t().unwrap().unary(op).unwrap(),
+            2e-5,
+        );
     }
-    for op in [UnaryOp::Log, UnaryOp::Sqrt, UnaryOp::Rsqrt, UnaryOp::PowScalar(0.5), UnaryOp::PowScalar(-1.3)] {
-        same(&format!("{op:?}"), &pos.unary(op).unwrap(), &to(&pos, d).unary(op).unwrap(), 2e-5);
+    for op in [
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+        UnaryOp::Rsqrt,
+        UnaryOp::PowScalar(0.5),
+        UnaryOp::PowScalar(-1.3),
+    ] {
+        same(
+            &format!("{op:?}"),
+            &pos.unary(op).unwrap(),
+            &to(&pos, d).unary(op).unwrap(),
+            2e-5,
+        );
     }
     // negative bases with integral exponents stay real, as powf gives
-    same("pow -x^3", &x.unary(UnaryOp::PowScalar(3.0)).unwrap(), &to(&x, d).unary(UnaryOp::PowScalar(3.0)).unwrap(), 2e-5);
+    same(
+        "pow -x^3",
+        &x.unary(UnaryOp::PowScalar(3.0)).unwrap(),
+        &to(&x, d).unary(UnaryOp::PowScalar(3.0)).unwrap(),
+        2e-5,
+    );
     // integer and bool variants
     let xi = Tensor::from_i64(vec![-5, -1, 0, 3, 7, 12], &[2, 3]).unwrap();
     for op in [
@@ -173,14 +226,35 @@ fn unary_ops_match_cpu() {
         UnaryOp::MulScalar(-2.0),
         UnaryOp::RSubScalar(1.0),
     ] {
-        same(&format!("int {op:?}"), &xi.unary(op).unwrap(), &to(&xi, d).unary(op).unwrap(), 0.0);
+        same(
+            &format!("int {op:?}"),
+            &xi.unary(op).unwrap(),
+            &to(&xi, d).unary(op).unwrap(),
+            0.0,
+        );
     }
     let b = x.ne_scalar(0.5).unwrap();
-    same("not", &b.unary(UnaryOp::Not).unwrap(), &to(&b, d).unary(UnaryOp::Not).unwrap(), 0.0);
+    same(
+        "not",
+        &b.unary(UnaryOp::Not).unwrap(),
+        &to(&b, d).unary(UnaryOp::Not).unwrap(),
+        0.0,
+    );
     // extreme values: tanh saturates, sigmoid underflows, NaN stays NaN
     let ext = Tensor::from_f32(vec![-100.0, -20.0, 0.0, 20.0, 100.0, f32::NAN], &[6]).unwrap();
-    for op in [UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Relu, UnaryOp::Exp, UnaryOp::Clamp(-1.0, 1.0)] {
-        same(&format!("extreme {op:?}"), &ext.unary(op).unwrap(), &to(&ext, d).unary(op).unwrap(), 2e-5);
+    for op in [
+        UnaryOp::Tanh,
+        UnaryOp::Sigmoid,
+        UnaryOp::Relu,
+        UnaryOp::Exp,
+        UnaryOp::Clamp(-1.0, 1.0),
+    ] {
+        same(
+            &format!("extreme {op:?}"),
+            &ext.unary(op).unwrap(),
+            &to(&ext, d).unary(op).unwrap(),
+            2e-5,
+        );
     }
 }
 
@@ -207,7 +281,12 @@ fn binary_ops_match_cpu_with_broadcasting() {
         BinaryOp::Or,
     ];
     for op in ops {
-        same(op.name(), &a.binary(&b, op).unwrap(), &to(&a, d).binary(&to(&b, d), op).unwrap(), 1e-6);
+        same(
+            op.name(),
+            &a.binary(&b, op).unwrap(),
+            &to(&a, d).binary(&to(&b, d), op).unwrap(),
+            1e-6,
+        );
         // transposed right operand
         let bt = b.t().unwrap().contiguous().unwrap();
         same(
@@ -217,19 +296,50 @@ fn binary_ops_match_cpu_with_broadcasting() {
             1e-6,
         );
     }
-    same("pow", &bp.binary(&a, BinaryOp::Pow).unwrap(), &to(&bp, d).binary(&to(&a, d), BinaryOp::Pow).unwrap(), 2e-5);
+    same(
+        "pow",
+        &bp.binary(&a, BinaryOp::Pow).unwrap(),
+        &to(&bp, d).binary(&to(&a, d), BinaryOp::Pow).unwrap(),
+        2e-5,
+    );
     // equal values compare equal
-    same("eq self", &a.binary(&a, BinaryOp::Eq).unwrap(), &to(&a, d).binary(&to(&a, d), BinaryOp::Eq).unwrap(), 0.0);
+    same(
+        "eq self",
+        &a.binary(&a, BinaryOp::Eq).unwrap(),
+        &to(&a, d).binary(&to(&a, d), BinaryOp::Eq).unwrap(),
+        0.0,
+    );
 
     let ia = Tensor::from_i64(vec![-7, -3, 0, 2, 5, 9], &[2, 3]).unwrap();
     let ib = Tensor::from_i64(vec![2, -2, 3], &[3]).unwrap();
     for op in ops.iter().copied().chain([BinaryOp::Pow]) {
-        same(&format!("int {}", op.name()), &ia.binary(&ib, op).unwrap(), &to(&ia, d).binary(&to(&ib, d), op).unwrap(), 0.0);
+        same(
+            &format!("int {}", op.name()),
+            &ia.binary(&ib, op).unwrap(),
+            &to(&ia, d).binary(&to(&ib, d), op).unwrap(),
+            0.0,
+        );
     }
     let ba = a.gt(&b);
     let bb = b.ne_scalar(0.0).unwrap();
-    for op in [BinaryOp::And, BinaryOp::Or, BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Gt, BinaryOp::Ge, BinaryOp::Add, BinaryOp::Mul] {
-        same(&format!("bool {}", op.name()), &ba.binary(&bb, op).unwrap(), &to(&ba, d).binary(&to(&bb, d), op).unwrap(), 0.0);
+    for op in [
+        BinaryOp::And,
+        BinaryOp::Or,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::Add,
+        BinaryOp::Mul,
+    ] {
+        same(
+            &format!("bool {}", op.name()),
+            &ba.binary(&bb, op).unwrap(),
+            &to(&ba, d).binary(&to(&bb, d), op).unwrap(),
+            0.0,
+        );
     }
     let e = to(&ba, d).binary(&to(&bb, d), BinaryOp::Sub).unwrap_err();
     assert!(matches!(e, Error::DType(_)), "{e:?}");
@@ -250,7 +360,12 @@ fn where_cast_copy_assign_fill_match_cpu() {
     let a = t(&[4, 6], 6);
     let b = t(&[6], 7);
     let c = a.gt(&b.mul_scalar(0.5).unwrap());
-    same("where", &Tensor::where_cond(&c, &a, &b).unwrap(), &Tensor::where_cond(&to(&c, d), &to(&a, d), &to(&b, d)).unwrap(), 0.0);
+    same(
+        "where",
+        &Tensor::where_cond(&c, &a, &b).unwrap(),
+        &Tensor::where_cond(&to(&c, d), &to(&a, d), &to(&b, d)).unwrap(),
+        0.0,
+    );
     // casts between every pair
     let ints = Tensor::from_i64(vec![-3, 0, 1, 7, 100000, -2], &[6]).unwrap();
     // (float to int64 saturates at 32 bits on the GPU, so stay inside that range here)
@@ -258,27 +373,60 @@ fn where_cast_copy_assign_fill_match_cpu() {
     let bools = floats.ne_scalar(0.0).unwrap();
     for src in [&ints, &floats, &bools] {
         for dt in [DType::F32, DType::I64, DType::Bool] {
-            same(&format!("cast {} -> {}", src.dtype(), dt), &src.to_dtype(dt).unwrap(), &to(src, d).to_dtype(dt).unwrap(), 0.0);
+            same(
+                &format!("cast {} -> {}", src.dtype(), dt),
+                &src.to_dtype(dt).unwrap(),
+                &to(src, d).to_dtype(dt).unwrap(),
+                0.0,
+            );
         }
     }
     // strided copies: permute, slice with step, expand
     let x = t(&[3, 4, 5], 8);
     let v = x.permute(&[2, 0, 1]).unwrap().slice(1, 0, 4, 2).unwrap();
-    let gv = to(&x, d).permute(&[2, 0, 1]).unwrap().slice(1, 0, 4, 2).unwrap();
-    same("strided copy", &v.contiguous().unwrap(), &gv.contiguous().unwrap(), 0.0);
-    same("expand copy", &b.expand(&[3, 6]).unwrap().contiguous().unwrap(), &to(&b, d).expand(&[3, 6]).unwrap().contiguous().unwrap(), 0.0);
+    let gv = to(&x, d)
+        .permute(&[2, 0, 1])
+        .unwrap()
+        .slice(1, 0, 4, 2)
+        .unwrap();
+    same(
+        "strided copy",
+        &v.contiguous().unwrap(),
+        &gv.contiguous().unwrap(),
+        0.0,
+    );
+    same(
+        "expand copy",
+        &b.expand(&[3, 6]).unwrap().contiguous().unwrap(),
+        &to(&b, d).expand(&[3, 6]).unwrap().contiguous().unwrap(),
+        0.0,
+    );
     // assign: broadcast source into a strided slice, with a cast
     let dst_c = Tensor::zeros(&[4, 6], DType::F32, Device::Cpu).unwrap();
     let dst_g = Tensor::zeros(&[4, 6], DType::F32, d).unwrap();
     let src = Tensor::from_i64(vec![1, 2, 3], &[3]).unwrap();
     dst_c.slice(1, 0, 6, 2).unwrap().copy_(&src).unwrap();
-    dst_g.slice(1, 0, 6, 2).unwrap().copy_(&to(&src, d)).unwrap();
+    dst_g
+        .slice(1, 0, 6, 2)
+        .unwrap()
+        .copy_(&to(&src, d))
+        .unwrap();
     same("assign", &dst_c, &dst_g, 0.0);
     dst_c.fill_(2.5).unwrap();
     dst_g.fill_(2.5).unwrap();
     same("fill_", &dst_c, &dst_g, 0.0);
-    for (v, dt) in [(0.0, DType::F32), (-1.25, DType::F32), (7.0, DType::I64), (1.0, DType::Bool)] {
-        same("full", &Tensor::full(&[5, 3], v, dt, Device::Cpu).unwrap(), &Tensor::full(&[5, 3], v, dt, d).unwrap(), 0.0);
+    for (v, dt) in [
+        (0.0, DType::F32),
+        (-1.25, DType::F32),
+        (7.0, DType::I64),
+        (1.0, DType::Bool),
+    ] {
+        same(
+            "full",
+            &Tensor::full(&[5, 3], v, dt, Device::Cpu).unwrap(),
+            &Tensor::full(&[5, 3], v, dt, d).unwrap(),
+            0.0,
+        );
     }
 }
 
@@ -291,15 +439,29 @@ fn reductions_match_cpu() {
         for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min] {
             let c = backend::reduce(op, &x.storage(), x.layout(), &dims).unwrap();
             let g = backend::reduce(op, &gx.storage(), gx.layout(), &dims).unwrap();
-            let (Storage::Cpu(c), Storage::Gpu(g)) = (c, g) else { panic!("devices") };
+            let (Storage::Cpu(c), Storage::Gpu(g)) = (c, g) else {
+                panic!("devices")
+            };
             let gv = gpu::download(&g).unwrap();
-            let (CpuStorage::F32(cv), CpuStorage::F32(gv)) = (c, gv) else { panic!("dtype") };
+            let (CpuStorage::F32(cv), CpuStorage::F32(gv)) = (c, gv) else {
+                panic!("dtype")
+            };
             assert_close(&format!("{op:?} {dims:?}"), &cv, &gv, 1e-5);
         }
     }
     for dim in [0isize, 1, 2] {
-        same("argmax", &x.argmax_min(Some(dim), false, true).unwrap(), &gx.argmax_min(Some(dim), false, true).unwrap(), 0.0);
-        same("argmin", &x.argmax_min(Some(dim), true, false).unwrap(), &gx.argmax_min(Some(dim), true, false).unwrap(), 0.0);
+        same(
+            "argmax",
+            &x.argmax_min(Some(dim), false, true).unwrap(),
+            &gx.argmax_min(Some(dim), false, true).unwrap(),
+            0.0,
+        );
+        same(
+            "argmin",
+            &x.argmax_min(Some(dim), true, false).unwrap(),
+            &gx.argmax_min(Some(dim), true, false).unwrap(),
+            0.0,
+        );
         let (vc, ic) = x.max_min_dim(dim, false, true).unwrap();
         let (vg, ig) = gx.max_min_dim(dim, false, true).unwrap();
         same("max values", &vc, &vg, 0.0);
@@ -307,20 +469,87 @@ fn reductions_match_cpu() {
     }
     // a long row (tree reduction), a transposed view, ties and NaN
     let long = t(&[3, 5000], 10);
-    same("long sum", &long.sum(&[1], false).unwrap(), &to(&long, d).sum(&[1], false).unwrap(), 1e-4);
-    same("sum all", &x.sum_all().unwrap(), &gx.sum_all().unwrap(), 1e-4);
-    same("transposed mean", &x.transpose(0, 2).unwrap().mean(&[1], false).unwrap(), &gx.transpose(0, 2).unwrap().mean(&[1], false).unwrap(), 1e-5);
-    let ties = Tensor::from_f32(vec![1.0, 3.0, 3.0, 2.0, f32::NAN, 5.0, 0.0, f32::NAN, -1.0, -1.0, -1.0, -1.0], &[3, 4]).unwrap();
-    same("argmax ties/nan", &ties.argmax_min(Some(1), false, true).unwrap(), &to(&ties, d).argmax_min(Some(1), false, true).unwrap(), 0.0);
-    same("argmin ties/nan", &ties.argmax_min(Some(1), false, false).unwrap(), &to(&ties, d).argmax_min(Some(1), false, false).unwrap(), 0.0);
-    same("max nan", &ties.max_min_all(true).unwrap(), &to(&ties, d).max_min_all(true).unwrap(), 0.0);
+    same(
+        "long sum",
+        &long.sum(&[1], false).unwrap(),
+        &to(&long, d).sum(&[1], false).unwrap(),
+        1e-4,
+    );
+    same(
+        "sum all",
+        &x.sum_all().unwrap(),
+        &gx.sum_all().unwrap(),
+        1e-4,
+    );
+    same(
+        "transposed mean",
+        &x.transpose(0, 2).unwrap().mean(&[1], false).unwrap(),
+        &gx.transpose(0, 2).unwrap().mean(&[1], false).unwrap(),
+        1e-5,
+    );
+    let ties = Tensor::from_f32(
+        vec![
+            1.0,
+            3.0,
+            3.0,
+            2.0,
+            f32::NAN,
+            5.0,
+            0.0,
+            f32::NAN,
+            -1.0,
+            -1.0,
+            -1.0,
+            -1.0,
+        ],
+        &[3, 4],
+    )
+    .unwrap();
+    same(
+        "argmax ties/nan",
+        &ties.argmax_min(Some(1), false, true).unwrap(),
+        &to(&ties, d).argmax_min(Some(1), false, true).unwrap(),
+        0.0,
+    );
+    same(
+        "argmin ties/nan",
+        &ties.argmax_min(Some(1), false, false).unwrap(),
+        &to(&ties, d).argmax_min(Some(1), false, false).unwrap(),
+        0.0,
+    );
+    same(
+        "max nan",
+        &ties.max_min_all(true).unwrap(),
+        &to(&ties, d).max_min_all(true).unwrap(),
+        0.0,
+    );
     // integer and bool reductions
     let xi = Tensor::from_i64((0..60).map(|i| (i * 37 % 23) - 11).collect(), &[5, 12]).unwrap();
-    same("int sum", &xi.sum(&[1], false).unwrap(), &to(&xi, d).sum(&[1], false).unwrap(), 0.0);
-    same("int max", &xi.max_min_all(true).unwrap(), &to(&xi, d).max_min_all(true).unwrap(), 0.0);
+    same(
+        "int sum",
+        &xi.sum(&[1], false).unwrap(),
+        &to(&xi, d).sum(&[1], false).unwrap(),
+        0.0,
+    );
+    same(
+        "int max",
+        &xi.max_min_all(true).unwrap(),
+        &to(&xi, d).max_min_all(true).unwrap(),
+        0.0,
+    );
     let b = x.gt(&x.mul_scalar(0.5).unwrap());
-    same("bool sum", &b.sum(&[0, 2], false).unwrap(), &to(&b, d).sum(&[0, 2], false).unwrap(), 0.0);
-    same("var", &x.var(&[1], 1.0, false).unwrap(), &gx.var(&[1], 1.0, false).unwrap(), 1e-4);
+    same(
+        "bool sum",
+        &b.sum(&[0, 2], false).unwrap(),
+        &to(&b, d).sum(&[0, 2], false).unwrap(),
+        0.0,
+    );
+    same(
+        "var",
+        &x.var(&[1], 1.0, false).unwrap(),
+        &gx.var(&[1], 1.0, false).unwrap(),
+        1e-4,
+    );
 }
 
 #[test]
@@ -337,19 +566,43 @@ fn matmul_matches_cpu_for_odd_and_batched_sizes() {
     for (i, (sa, sb)) in cases.iter().enumerate() {
         let a = t(sa, 20 + i as u64);
         let b = t(sb, 40 + i as u64);
-        same(&format!("matmul {sa:?}@{sb:?}"), &a.matmul(&b).unwrap(), &to(&a, d).matmul(&to(&b, d)).unwrap(), 1e-4);
+        same(
+            &format!("matmul {sa:?}@{sb:?}"),
+            &a.matmul(&b).unwrap(),
+            &to(&a, d).matmul(&to(&b, d)).unwrap(),
+            1e-4,
+        );
     }
     // transposed operands (read through strides) and a broadcast batch
     let a = t(&[33, 21], 60);
     let b = t(&[45, 33], 61);
-    same("a^T @ b^T", &a.t().unwrap().matmul(&b.t().unwrap()).unwrap(), &to(&a, d).t().unwrap().matmul(&to(&b, d).t().unwrap()).unwrap(), 1e-4);
+    same(
+        "a^T @ b^T",
+        &a.t().unwrap().matmul(&b.t().unwrap()).unwrap(),
+        &to(&a, d)
+            .t()
+            .unwrap()
+            .matmul(&to(&b, d).t().unwrap())
+            .unwrap(),
+        1e-4,
+    );
     let w = t(&[16, 24], 62);
     let xb = t(&[4, 24, 8], 63);
-    same("broadcast batch", &w.matmul(&xb).unwrap(), &to(&w, d).matmul(&to(&xb, d)).unwrap(), 1e-4);
+    same(
+        "broadcast batch",
+        &w.matmul(&xb).unwrap(),
+        &to(&w, d).matmul(&to(&xb, d)).unwrap(),
+        1e-4,
+    );
     // big enough to take the copy-to-dense path for a transposed operand
     let a = t(&[96, 80], 64);
     let b = t(&[64, 80], 65);
-    same("linear-style x @ w^T", &a.matmul(&b.t().unwrap()).unwrap(), &to(&a, d).matmul(&to(&b, d).t().unwrap()).unwrap(), 1e-4);
+    same(
+        "linear-style x @ w^T",
+        &a.matmul(&b.t().unwrap()).unwrap(),
+        &to(&a, d).matmul(&to(&b, d).t().unwrap()).unwrap(),
+        1e-4,
+    );
 }
 
 #[test]
@@ -358,7 +611,14 @@ fn matmul_backward_matches_cpu() {
     let (a, b) = (t(&[9, 13], 70), t(&[13, 6], 71));
     let run = |dev: Device| {
         let (a, b) = (leaf(&a, dev), leaf(&b, dev));
-        a.matmul(&b).unwrap().tanh().unwrap().sum_all().unwrap().backward(None, false).unwrap();
+        a.matmul(&b)
+            .unwrap()
+            .tanh()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
         (a.grad().unwrap(), b.grad().unwrap())
     };
     let (ca, cb) = run(Device::Cpu);
@@ -373,15 +633,27 @@ fn softmax_and_cross_entropy_match_cpu() {
     for shape in [vec![5usize, 10], vec![3, 300], vec![2, 3, 4]] {
         let x = t(&shape, 80);
         for log in [false, true] {
-            same(&format!("softmax {shape:?} log={log}"), &x.softmax_dim(-1, log).unwrap(), &to(&x, d).softmax_dim(-1, log).unwrap(), 1e-5);
-            same(&format!("softmax dim0 {shape:?}"), &x.softmax_dim(0, log).unwrap(), &to(&x, d).softmax_dim(0, log).unwrap(), 1e-5);
+            same(
+                &format!("softmax {shape:?} log={log}"),
+                &x.softmax_dim(-1, log).unwrap(),
+                &to(&x, d).softmax_dim(-1, log).unwrap(),
+                1e-5,
+            );
+            same(
+                &format!("softmax dim0 {shape:?}"),
+                &x.softmax_dim(0, log).unwrap(),
+                &to(&x, d).softmax_dim(0, log).unwrap(),
+                1e-5,
+            );
         }
     }
     let logits = t(&[8, 5], 81);
     let target = Tensor::from_i64(vec![0, 4, 2, 2, 1, 3, 0, 4], &[8]).unwrap();
     let run = |dev: Device| {
         let x = leaf(&logits, dev);
-        let loss = x.cross_entropy(&to(&target, dev), None, -100, Reduction::Mean, 0.1).unwrap();
+        let loss = x
+            .cross_entropy(&to(&target, dev), None, -100, Reduction::Mean, 0.1)
+            .unwrap();
         loss.backward(None, false).unwrap();
         (loss, x.grad().unwrap())
     };
@@ -399,23 +671,43 @@ fn index_ops_match_cpu_forward_and_backward() {
     for dim in [0isize, 1, 2] {
         let n = x.shape()[dim as usize] as i64;
         let id = Tensor::from_i64(vec![n - 1, 0, n / 2, 0], &[4]).unwrap();
-        same(&format!("index_select {dim}"), &x.index_select(dim, &id).unwrap(), &to(&x, d).index_select(dim, &to(&id, d)).unwrap(), 0.0);
+        same(
+            &format!("index_select {dim}"),
+            &x.index_select(dim, &id).unwrap(),
+            &to(&x, d).index_select(dim, &to(&id, d)).unwrap(),
+            0.0,
+        );
     }
     // index_select backward is index_add (atomic float adds with repeated indices)
     let run = |dev: Device| {
         let xx = leaf(&x, dev);
         let y = xx.index_select(0, &to(&idx, dev)).unwrap();
-        y.mul(&to(&t(&[5, 4, 3], 91), dev)).unwrap().sum_all().unwrap().backward(None, false).unwrap();
+        y.mul(&to(&t(&[5, 4, 3], 91), dev))
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
         xx.grad().unwrap()
     };
-    same("index_add (index_select grad)", &run(Device::Cpu), &run(d), 1e-5);
+    same(
+        "index_add (index_select grad)",
+        &run(Device::Cpu),
+        &run(d),
+        1e-5,
+    );
     // gather / scatter_add (gather's backward)
     let gi = Tensor::from_i64((0..18).map(|i| (i * 7 % 4) as i64).collect(), &[6, 3]).unwrap();
     let xs = t(&[6, 4], 92);
     let run = |dev: Device| {
         let xx = leaf(&xs, dev);
         let y = xx.gather(1, &to(&gi, dev)).unwrap();
-        y.mul(&to(&t(&[6, 3], 93), dev)).unwrap().sum_all().unwrap().backward(None, false).unwrap();
+        y.mul(&to(&t(&[6, 3], 93), dev))
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
         (y, xx.grad().unwrap())
     };
     let (cy, cgr) = run(Device::Cpu);
@@ -424,12 +716,33 @@ fn index_ops_match_cpu_forward_and_backward() {
     same("scatter_add (gather grad)", &cgr, &ggr, 1e-5);
     let base = t(&[6, 4], 94);
     let src = t(&[6, 3], 95);
-    same("scatter_add", &base.scatter_add(1, &gi, &src).unwrap(), &to(&base, d).scatter_add(1, &to(&gi, d), &to(&src, d)).unwrap(), 1e-5);
+    same(
+        "scatter_add",
+        &base.scatter_add(1, &gi, &src).unwrap(),
+        &to(&base, d)
+            .scatter_add(1, &to(&gi, d), &to(&src, d))
+            .unwrap(),
+        1e-5,
+    );
     // integer tensors move through index ops too
     let xi = Tensor::from_i64((0..24).collect(), &[6, 4]).unwrap();
-    same("int index_select", &xi.index_select(0, &idx).unwrap(), &to(&xi, d).index_select(0, &to(&idx, d)).unwrap(), 0.0);
+    same(
+        "int index_select",
+        &xi.index_select(0, &idx).unwrap(),
+        &to(&xi, d).index_select(0, &to(&idx, d)).unwrap(),
+        0.0,
+    );
     // embedding-style lookup on a transposed view
-    same("index_select strided", &xs.t().unwrap().index_select(1, &idx).unwrap(), &to(&xs, d).t().unwrap().index_select(1, &to(&idx, d)).unwrap(), 0.0);
+    same(
+        "index_select strided",
+        &xs.t().unwrap().index_select(1, &idx).unwrap(),
+        &to(&xs, d)
+            .t()
+            .unwrap()
+            .index_select(1, &to(&idx, d))
+            .unwrap(),
+        0.0,
+    );
 }
 
 #[test]
@@ -443,17 +756,26 @@ fn out_of_range_indices_raise_index_errors() {
     assert!(matches!(x.index_select(0, &neg), Err(Error::Index(_))));
     // range unknown (computed on the GPU): validated by a GPU min/max readback
     let before = stat("index_checks");
-    let computed = to(&Tensor::from_f32(vec![1.0, 3.0], &[2]).unwrap(), d).to_dtype(DType::I64).unwrap().add_scalar(1.0).unwrap();
+    let computed = to(&Tensor::from_f32(vec![1.0, 3.0], &[2]).unwrap(), d)
+        .to_dtype(DType::I64)
+        .unwrap()
+        .add_scalar(1.0)
+        .unwrap();
     match x.index_select(0, &computed) {
         Err(Error::Index(m)) => assert!(m.contains("index 4"), "{m}"),
         other => panic!("expected an index error, got {other:?}"),
     }
     assert!(stat("index_checks") > before);
-    let ok = to(&Tensor::from_f32(vec![1.0, 2.0], &[2]).unwrap(), d).to_dtype(DType::I64).unwrap();
+    let ok = to(&Tensor::from_f32(vec![1.0, 2.0], &[2]).unwrap(), d)
+        .to_dtype(DType::I64)
+        .unwrap();
     assert_eq!(x.index_select(0, &ok).unwrap().shape(), &[2, 3]);
     let gi = to(&Tensor::from_i64(vec![0, 1, 3, 0], &[2, 2]).unwrap(), d);
     assert!(matches!(x.gather(1, &gi), Err(Error::Index(_))));
-    assert!(matches!(x.scatter_add(1, &gi, &to(&t(&[2, 2], 101), d)), Err(Error::Index(_))));
+    assert!(matches!(
+        x.scatter_add(1, &gi, &to(&t(&[2, 2], 101), d)),
+        Err(Error::Index(_))
+    ));
     // the tensors are still usable afterwards
     assert_eq!(x.sum_all().unwrap().to_f32_vec().unwrap().len(), 1);
 }
@@ -464,15 +786,56 @@ fn conv_and_pooling_match_cpu_forward_and_backward() {
     let x = t(&[2, 3, 9, 8], 110);
     let w = t(&[4, 3, 3, 2], 111);
     let bias = t(&[4], 112);
-    let win = Window2d { kernel: (3, 2), stride: (2, 1), padding: (1, 1), dilation: (1, 2) };
+    let win = Window2d {
+        kernel: (3, 2),
+        stride: (2, 1),
+        padding: (1, 1),
+        dilation: (1, 2),
+    };
     let run = |dev: Device| {
         let (xx, ww, bb) = (leaf(&x, dev), leaf(&w, dev), leaf(&bias, dev));
         let y = xx.conv2d(&ww, Some(&bb), win, 1).unwrap();
-        let pooled = xx.max_pool2d_values(Window2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1) }, false).unwrap();
-        let avg = xx.avg_pool2d(Window2d { kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1) }, true, false).unwrap();
-        let loss = y.relu().unwrap().sum_all().unwrap().add(&pooled.mul(&pooled).unwrap().sum_all().unwrap()).unwrap().add(&avg.sum_all().unwrap()).unwrap();
+        let pooled = xx
+            .max_pool2d_values(
+                Window2d {
+                    kernel: (2, 2),
+                    stride: (2, 2),
+                    padding: (0, 0),
+                    dilation: (1, 1),
+                },
+                false,
+            )
+            .unwrap();
+        let avg = xx
+            .avg_pool2d(
+                Window2d {
+                    kernel: (3, 3),
+                    stride: (2, 2),
+                    padding: (1, 1),
+                    dilation: (1, 1),
+                },
+                true,
+                false,
+            )
+            .unwrap();
+        let loss = y
+            .relu()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .add(&pooled.mul(&pooled).unwrap().sum_all().unwrap())
+            .unwrap()
+            .add(&avg.sum_all().unwrap())
+            .unwrap();
         loss.backward(None, false).unwrap();
-        (y, pooled, avg, xx.grad().unwrap(), ww.grad().unwrap(), bb.grad().unwrap())
+        (
+            y,
+            pooled,
+            avg,
+            xx.grad().unwrap(),
+            ww.grad().unwrap(),
+            bb.grad().unwrap(),
+        )
     };
     let c = run(Device::Cpu);
     let g = run(d);
@@ -483,13 +846,38 @@ fn conv_and_pooling_match_cpu_forward_and_backward() {
     same("d weight", &c.4, &g.4, 1e-4);
     same("d bias", &c.5, &g.5, 1e-4);
     // the primitives directly, with a pad value and a strided input
-    let geom = Conv2dGeom { n: 2, c: 3, h: 8, w: 9, kh: 2, kw: 3, sh: 1, sw: 2, ph: 1, pw: 0, dh: 2, dw: 1, oh: 0, ow: 0 };
-    let geom = Conv2dGeom { oh: (8 + 2 - 2 * 1 - 1) + 1, ow: (9 - 3) / 2 + 1, ..geom };
+    // h = 8, ph = 1, dilated kernel span 3, stride 1: oh = 8; w = 9, span 3, stride 2: ow = 4
+    let geom = Conv2dGeom {
+        n: 2,
+        c: 3,
+        h: 8,
+        w: 9,
+        kh: 2,
+        kw: 3,
+        sh: 1,
+        sw: 2,
+        ph: 1,
+        pw: 0,
+        dh: 2,
+        dw: 1,
+        oh: 8,
+        ow: 4,
+    };
     let xt = x.transpose(2, 3).unwrap();
     let gxt = to(&x, d).transpose(2, 3).unwrap();
-    same("im2col", &xt.im2col(geom, -3.0).unwrap(), &gxt.im2col(geom, -3.0).unwrap(), 0.0);
+    same(
+        "im2col",
+        &xt.im2col(geom, -3.0).unwrap(),
+        &gxt.im2col(geom, -3.0).unwrap(),
+        0.0,
+    );
     let cols = t(&[3 * 2 * 3, 2 * geom.oh * geom.ow], 113);
-    same("col2im", &cols.col2im(geom).unwrap(), &to(&cols, d).col2im(geom).unwrap(), 1e-5);
+    same(
+        "col2im",
+        &cols.col2im(geom).unwrap(),
+        &to(&cols, d).col2im(geom).unwrap(),
+        1e-5,
+    );
 }
 
 #[test]
@@ -498,21 +886,42 @@ fn random_streams_match_cpu() {
     for kind in [RandKind::Uniform(-1.0, 3.0), RandKind::Normal(0.5, 2.0)] {
         let c = backend::rand(kind, 1000, 1234, 77, DType::F32, Device::Cpu).unwrap();
         let g = backend::rand(kind, 1000, 1234, 77, DType::F32, d).unwrap();
-        let (Storage::Cpu(CpuStorage::F32(cv)), Storage::Gpu(g)) = (c, g) else { panic!("devices") };
-        let CpuStorage::F32(gv) = gpu::download(&g).unwrap() else { panic!("dtype") };
+        let (Storage::Cpu(CpuStorage::F32(cv)), Storage::Gpu(g)) = (c, g) else {
+            panic!("devices")
+        };
+        let CpuStorage::F32(gv) = gpu::download(&g).unwrap() else {
+            panic!("dtype")
+        };
         assert_close(&format!("{kind:?}"), &cv, &gv, 1e-5);
     }
     // a seed beyond 32 bits and an offset near a 32-bit boundary (the 64-bit counter carries)
     let kind = RandKind::Uniform(0.0, 1.0);
-    let c = backend::rand(kind, 300, 0xdead_beef_0123, (1 << 32) - 100, DType::F32, Device::Cpu).unwrap();
+    let c = backend::rand(
+        kind,
+        300,
+        0xdead_beef_0123,
+        (1 << 32) - 100,
+        DType::F32,
+        Device::Cpu,
+    )
+    .unwrap();
     let g = backend::rand(kind, 300, 0xdead_beef_0123, (1 << 32) - 100, DType::F32, d).unwrap();
-    let (Storage::Cpu(CpuStorage::F32(cv)), Storage::Gpu(g)) = (c, g) else { panic!("devices") };
-    let CpuStorage::F32(gv) = gpu::download(&g).unwrap() else { panic!("dtype") };
+    let (Storage::Cpu(CpuStorage::F32(cv)), Storage::Gpu(g)) = (c, g) else {
+        panic!("devices")
+    };
+    let CpuStorage::F32(gv) = gpu::download(&g).unwrap() else {
+        panic!("dtype")
+    };
     assert_close("carry", &cv, &gv, 1e-6);
 }
 
 fn gpu_storage(v: &[f32], d: Device) -> Storage {
-    backend::to_device(&Storage::Cpu(CpuStorage::F32(v.to_vec())), &Layout::contiguous(&[v.len()]), d).unwrap()
+    backend::to_device(
+        &Storage::Cpu(CpuStorage::F32(v.to_vec())),
+        &Layout::contiguous(&[v.len()]),
+        d,
+    )
+    .unwrap()
 }
 
 fn host(s: &Storage) -> Vec<f32> {
@@ -527,15 +936,92 @@ fn fused_optimizer_steps_match_cpu() {
     let (_g, d) = setup!();
     let n = 300;
     let steps = [
-        OptimStep::Sgd { lr: 0.1, momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.0, first: true, maximize: false },
-        OptimStep::Sgd { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true, weight_decay: 0.01, first: false, maximize: true },
-        OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, t: 3, maximize: false },
-        OptimStep::Adam { lr: 1e-3, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.05, decoupled: true, amsgrad: true, t: 7, maximize: false },
-        OptimStep::Adam { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1, decoupled: false, amsgrad: false, t: 1, maximize: true },
-        OptimStep::RmsProp { lr: 0.01, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, centered: false, maximize: false },
-        OptimStep::RmsProp { lr: 0.01, alpha: 0.9, eps: 1e-8, weight_decay: 0.1, momentum: 0.5, centered: true, maximize: false },
-        OptimStep::RmsProp { lr: 0.01, alpha: 0.9, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, centered: true, maximize: false },
-        OptimStep::Adagrad { lr: 0.1, lr_decay: 0.01, weight_decay: 0.1, eps: 1e-10, t: 4, maximize: false },
+        OptimStep::Sgd {
+            lr: 0.1,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            first: true,
+            maximize: false,
+        },
+        OptimStep::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.1,
+            nesterov: true,
+            weight_decay: 0.01,
+            first: false,
+            maximize: true,
+        },
+        OptimStep::Adam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            amsgrad: false,
+            t: 3,
+            maximize: false,
+        },
+        OptimStep::Adam {
+            lr: 1e-3,
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 0.05,
+            decoupled: true,
+            amsgrad: true,
+            t: 7,
+            maximize: false,
+        },
+        OptimStep::Adam {
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            decoupled: false,
+            amsgrad: false,
+            t: 1,
+            maximize: true,
+        },
+        OptimStep::RmsProp {
+            lr: 0.01,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+        },
+        OptimStep::RmsProp {
+            lr: 0.01,
+            alpha: 0.9,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            momentum: 0.5,
+            centered: true,
+            maximize: false,
+        },
+        OptimStep::RmsProp {
+            lr: 0.01,
+            alpha: 0.9,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: true,
+            maximize: false,
+        },
+        OptimStep::Adagrad {
+            lr: 0.1,
+            lr_decay: 0.01,
+            weight_decay: 0.1,
+            eps: 1e-10,
+            t: 4,
+            maximize: false,
+        },
     ];
     for (si, step) in steps.iter().enumerate() {
         let p0 = values(n, 200 + si as u64, -1.0, 1.0);
@@ -543,7 +1029,10 @@ fn fused_optimizer_steps_match_cpu() {
         let states: Vec<Vec<f32>> = (0..3).map(|k| values(n, 400 + k, 0.0, 0.5)).collect();
         let mut pc = Storage::Cpu(CpuStorage::F32(p0.clone()));
         let gc = Storage::Cpu(CpuStorage::F32(g0.clone()));
-        let mut sc: Vec<Storage> = states.iter().map(|s| Storage::Cpu(CpuStorage::F32(s.clone()))).collect();
+        let mut sc: Vec<Storage> = states
+            .iter()
+            .map(|s| Storage::Cpu(CpuStorage::F32(s.clone())))
+            .collect();
         let mut pg = gpu_storage(&p0, d);
         let gg = gpu_storage(&g0, d);
         let mut sg: Vec<Storage> = states.iter().map(|s| gpu_storage(s, d)).collect();
@@ -558,7 +1047,12 @@ fn fused_optimizer_steps_match_cpu() {
         }
         assert_close(&format!("{step:?} param"), &host(&pc), &host(&pg), 1e-5);
         for k in 0..3 {
-            assert_close(&format!("{step:?} state {k}"), &host(&sc[k]), &host(&sg[k]), 1e-5);
+            assert_close(
+                &format!("{step:?} state {k}"),
+                &host(&sc[k]),
+                &host(&sg[k]),
+                1e-5,
+            );
         }
     }
 }
@@ -573,9 +1067,15 @@ fn mlp_training_step_matches_cpu() {
     let y = Tensor::from_i64((0..16).map(|i| i % 4).collect(), &[16]).unwrap();
     let run = |dev: Device| {
         let ps: Vec<Tensor> = [&w1, &b1, &w2].iter().map(|p| leaf(p, dev)).collect();
-        let h = to(&x, dev).linear(&ps[0], Some(&ps[1])).unwrap().gelu().unwrap();
+        let h = to(&x, dev)
+            .linear(&ps[0], Some(&ps[1]))
+            .unwrap()
+            .gelu()
+            .unwrap();
         let logits = h.linear(&ps[2], None).unwrap();
-        let loss = logits.cross_entropy(&to(&y, dev), None, -100, Reduction::Mean, 0.0).unwrap();
+        let loss = logits
+            .cross_entropy(&to(&y, dev), None, -100, Reduction::Mean, 0.0)
+            .unwrap();
         loss.backward(None, false).unwrap();
         let grads: Vec<Tensor> = ps.iter().map(|p| p.grad().unwrap()).collect();
         (loss, grads)
@@ -602,11 +1102,19 @@ fn chained_ops_are_batched_into_few_submits() {
     let (s0, d0) = (stat("submits"), stat("dispatches"));
     let mut y = x.clone();
     for i in 0..20 {
-        y = if i % 2 == 0 { y.mul_scalar(1.01).unwrap() } else { y.add_scalar(0.001).unwrap() };
+        y = if i % 2 == 0 {
+            y.mul_scalar(1.01).unwrap()
+        } else {
+            y.add_scalar(0.001).unwrap()
+        };
     }
     let out = y.to_f32_vec().unwrap();
     let (s1, d1) = (stat("submits"), stat("dispatches"));
-    eprintln!("20 chained ops: {} dispatches, {} submits", d1 - d0, s1 - s0);
+    eprintln!(
+        "20 chained ops: {} dispatches, {} submits",
+        d1 - d0,
+        s1 - s0
+    );
     assert!(d1 - d0 >= 20, "expected >= 20 dispatches, got {}", d1 - d0);
     assert!(s1 - s0 <= 4, "expected <= 4 submits, got {}", s1 - s0);
     assert_eq!(out.len(), 64 * 64);
@@ -618,7 +1126,15 @@ fn memory_stays_flat_over_repeated_steps() {
     let x = to(&t(&[32, 48], 700), d);
     let w = leaf(&t(&[48, 24], 701), d);
     let step = || {
-        let loss = x.matmul(&w).unwrap().relu().unwrap().softmax_dim(1, true).unwrap().sum_all().unwrap();
+        let loss = x
+            .matmul(&w)
+            .unwrap()
+            .relu()
+            .unwrap()
+            .softmax_dim(1, true)
+            .unwrap()
+            .sum_all()
+            .unwrap();
         loss.backward(None, false).unwrap();
         let _ = loss.item().unwrap();
         w.set_grad(None).unwrap();
@@ -632,7 +1148,10 @@ fn memory_stays_flat_over_repeated_steps() {
         step();
     }
     let after = stat("bytes_allocated");
-    eprintln!("bytes_allocated {before} -> {after}, pool hits +{}", stat("pool_hits") - hits);
+    eprintln!(
+        "bytes_allocated {before} -> {after}, pool hits +{}",
+        stat("pool_hits") - hits
+    );
     assert_eq!(before, after, "GPU memory grew over repeated steps");
     assert!(stat("pool_hits") > hits);
     gpu::empty_cache();
@@ -648,13 +1167,22 @@ fn unsupported_dtypes_and_values_are_typed_errors() {
     assert!(matches!(big.to_device(d), Err(Error::Value(_))));
     let x = to(&t(&[3], 800), d);
     assert!(matches!(x.to_dtype(DType::F64), Err(Error::DType(_))));
-    assert!(matches!(Tensor::full(&[2], 1e12, DType::I64, d), Err(Error::Value(_))));
+    assert!(matches!(
+        Tensor::full(&[2], 1e12, DType::I64, d),
+        Err(Error::Value(_))
+    ));
     // int64 on the GPU round-trips within 32 bits
     let ints = Tensor::from_i64(vec![i32::MIN as i64, -1, 0, i32::MAX as i64], &[4]).unwrap();
-    assert_eq!(to(&ints, d).to_i64_vec().unwrap(), ints.to_i64_vec().unwrap());
+    assert_eq!(
+        to(&ints, d).to_i64_vec().unwrap(),
+        ints.to_i64_vec().unwrap()
+    );
     // empty tensors work everywhere
     let e = to(&Tensor::zeros(&[0, 3], DType::F32, Device::Cpu).unwrap(), d);
-    assert_eq!(e.sum(&[0], false).unwrap().to_f32_vec().unwrap(), vec![0.0; 3]);
+    assert_eq!(
+        e.sum(&[0], false).unwrap().to_f32_vec().unwrap(),
+        vec![0.0; 3]
+    );
     assert_eq!(e.relu().unwrap().to_f32_vec().unwrap().len(), 0);
 }
 
@@ -675,7 +1203,11 @@ fn measure_matmul_and_dispatch_overhead() {
         }
         gpu::synchronize().unwrap();
         let s = start.elapsed().as_secs_f64() / reps as f64;
-        println!("matmul {n}x{n}: {:.3} ms, {:.2} GFLOP/s", s * 1e3, 2.0 * (n * n * n) as f64 / s / 1e9);
+        println!(
+            "matmul {n}x{n}: {:.3} ms, {:.2} GFLOP/s",
+            s * 1e3,
+            2.0 * (n * n * n) as f64 / s / 1e9
+        );
     }
     let x = to(&t(&[16], 902), d);
     let _ = x.add_scalar(1.0).unwrap().to_f32_vec().unwrap();
@@ -687,5 +1219,8 @@ fn measure_matmul_and_dispatch_overhead() {
     }
     gpu::synchronize().unwrap();
     let per = start.elapsed().as_secs_f64() / reps as f64;
-    println!("tiny elementwise op: {:.1} us per dispatch (recorded, batched, executed)", per * 1e6);
+    println!(
+        "tiny elementwise op: {:.1} us per dispatch (recorded, batched, executed)",
+        per * 1e6
+    );
 }

@@ -116,7 +116,11 @@ fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
     });
     let mut list: Vec<wgpu::Adapter> = pollster::block_on(instance.enumerate_adapters(backends))
         .into_iter()
-        .filter(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
+        .filter(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        })
         .collect();
     // device 0 should be the fastest: discrete, integrated, virtual, then CPU rasterizers
     let rank = |a: &wgpu::Adapter| {
@@ -137,10 +141,16 @@ fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
 
 fn adapters() -> &'static Adapters {
     ADAPTERS.get_or_init(|| match backends_from_env() {
-        Err(why) => Adapters { list: Vec::new(), why_empty: why },
+        Err(why) => Adapters {
+            list: Vec::new(),
+            why_empty: why,
+        },
         Ok(Some(b)) => {
             let list = enumerate(b);
-            Adapters { list, why_empty: format!("no GPU adapter with compute shaders found for backend {b:?}") }
+            Adapters {
+                list,
+                why_empty: format!("no GPU adapter with compute shaders found for backend {b:?}"),
+            }
         }
         Ok(None) => {
             let mut list = enumerate(wgpu::Backends::PRIMARY);
@@ -149,9 +159,10 @@ fn adapters() -> &'static Adapters {
             }
             Adapters {
                 list,
-                why_empty: "no GPU adapter with compute shaders found (on Linux without a GPU, install \
+                why_empty:
+                    "no GPU adapter with compute shaders found (on Linux without a GPU, install \
                             Mesa's lavapipe: apt-get install mesa-vulkan-drivers libvulkan1)"
-                    .into(),
+                        .into(),
             }
         }
     })
@@ -173,7 +184,10 @@ pub(crate) fn context(index: usize) -> Result<Arc<GpuContext>> {
         return Err(Error::Gpu(ad.why_empty.clone()));
     }
     let adapter = ad.list.get(index).ok_or_else(|| {
-        Error::Device(format!("gpu:{index} does not exist: {} GPU adapter(s) found", ad.list.len()))
+        Error::Device(format!(
+            "gpu:{index} does not exist: {} GPU adapter(s) found",
+            ad.list.len()
+        ))
     })?;
     let ctx = Arc::new(GpuContext::new(index, adapter)?);
     if all.len() <= index {
@@ -229,12 +243,19 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()
         }))
-        .map_err(|e| Error::Gpu(format!("requesting a device from '{}' failed: {e}", info.name)))?;
+        .map_err(|e| {
+            Error::Gpu(format!(
+                "requesting a device from '{}' failed: {e}",
+                info.name
+            ))
+        })?;
 
         // wgpu's default handler panics; record errors instead and report them from the op
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| lock(&sink).push(e.to_string())));
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            lock(&sink).push(e.to_string())
+        }));
         let sink = errors.clone();
         device.set_device_lost_callback(move |reason, msg| {
             lock(&sink).push(format!("GPU device lost ({reason:?}): {msg}"));
@@ -262,7 +283,12 @@ impl GpuContext {
             limits,
             pool: Mutex::new(BufferPool::default()),
             pipelines: Mutex::new(PipelineCache::default()),
-            batch: Mutex::new(Batch { encoder: None, dispatches: 0, params: Vec::new(), params_buf }),
+            batch: Mutex::new(Batch {
+                encoder: None,
+                dispatches: 0,
+                params: Vec::new(),
+                params_buf,
+            }),
             errors,
             dummies,
         })
@@ -282,7 +308,10 @@ impl GpuContext {
     /// A storage buffer of at least `bytes` from the pool (`clean`: one no pending command uses).
     pub fn alloc(&self, bytes: u64, clean: bool, what: &str) -> Result<(wgpu::Buffer, u64)> {
         let class = size_class(bytes.max(4));
-        let limit = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
         if class > limit {
             return Err(Error::Gpu(format!(
                 "{what}: a buffer of {bytes} bytes exceeds the adapter's limit of {limit} bytes"
@@ -315,13 +344,26 @@ impl GpuContext {
 
     /// Records one dispatch of `k` with parameter block `params` and storage `buffers` bound at
     /// their binding numbers (binding 0 is the parameter block).
-    pub fn dispatch(&self, k: &Kernel, params: &[u32], buffers: &[(u32, &wgpu::Buffer)], groups: [u32; 3]) -> Result<()> {
+    pub fn dispatch(
+        &self,
+        k: &Kernel,
+        params: &[u32],
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: [u32; 3],
+    ) -> Result<()> {
         if params.len() > PARAM_WORDS {
-            return Err(Error::Gpu(format!("{}: parameter block of {} words is too long", k.entry, params.len())));
+            return Err(Error::Gpu(format!(
+                "{}: parameter block of {} words is too long",
+                k.entry,
+                params.len()
+            )));
         }
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
-            return Err(Error::Gpu(format!("{}: grid {groups:?} exceeds the adapter's {max} workgroups per dimension", k.entry)));
+            return Err(Error::Gpu(format!(
+                "{}: grid {groups:?} exceeds the adapter's {max} workgroups per dimension",
+                k.entry
+            )));
         }
         if groups.contains(&0) {
             return Ok(());
@@ -344,12 +386,26 @@ impl GpuContext {
                 size: NonZeroU64::new(PARAM_BYTES),
             }),
         }];
-        entries.extend(buffers.iter().map(|&(binding, buf)| wgpu::BindGroupEntry { binding, resource: buf.as_entire_binding() }));
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.layout, entries: &entries });
+        entries.extend(buffers.iter().map(|&(binding, buf)| wgpu::BindGroupEntry {
+            binding,
+            resource: buf.as_entire_binding(),
+        }));
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipe.layout,
+            entries: &entries,
+        });
         let device = &self.device;
-        let enc = b.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+        let enc = b.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("rustdl batch"),
+            })
+        });
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
             pass.set_pipeline(&pipe.pipeline);
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
@@ -361,13 +417,24 @@ impl GpuContext {
     }
 
     /// Records a buffer-to-buffer copy into the open batch.
-    pub fn copy(&self, src: &wgpu::Buffer, src_off: u64, dst: &wgpu::Buffer, dst_off: u64, bytes: u64) -> Result<()> {
+    pub fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_off: u64,
+        dst: &wgpu::Buffer,
+        dst_off: u64,
+        bytes: u64,
+    ) -> Result<()> {
         if bytes == 0 {
             return Ok(());
         }
         let mut guard = lock(&self.batch);
         let device = &self.device;
-        let enc = guard.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+        let enc = guard.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("rustdl batch"),
+            })
+        });
         enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
         drop(guard);
         self.check("copy")
@@ -380,7 +447,11 @@ impl GpuContext {
         }
         let mut guard = lock(&self.batch);
         let device = &self.device;
-        let enc = guard.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+        let enc = guard.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("rustdl batch"),
+            })
+        });
         enc.clear_buffer(buf, 0, Some(bytes.div_ceil(4) * 4));
         drop(guard);
         self.check("fill")
@@ -434,7 +505,11 @@ impl GpuContext {
         {
             let mut guard = lock(&self.batch);
             let device = &self.device;
-            let enc = guard.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rustdl batch") }));
+            let enc = guard.encoder.get_or_insert_with(|| {
+                device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("rustdl batch"),
+                })
+            });
             let mut at = 0;
             for &(buf, off, bytes) in parts {
                 let b = bytes.div_ceil(4) * 4;

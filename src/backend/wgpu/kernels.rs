@@ -25,7 +25,9 @@ const WG: usize = 256;
 
 /// The error for float64 on the GPU.
 pub(crate) fn f64_unsupported(op: &str) -> Error {
-    Error::DType(format!("{op}: float64 is not supported on the GPU; convert to float32 first"))
+    Error::DType(format!(
+        "{op}: float64 is not supported on the GPU; convert to float32 first"
+    ))
 }
 
 /// The shaders' dtype code: 0 = f32, 1 = int64 held as i32, 2 = bool as u32.
@@ -39,7 +41,11 @@ fn dt_code(dt: DType, op: &str) -> Result<u32> {
 }
 
 fn u32_of(op: &str, v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| Error::Gpu(format!("{op}: {v} exceeds the 32-bit sizes of the GPU kernels")))
+    u32::try_from(v).map_err(|_| {
+        Error::Gpu(format!(
+            "{op}: {v} exceeds the 32-bit sizes of the GPU kernels"
+        ))
+    })
 }
 
 fn flag(b: bool) -> f64 {
@@ -59,7 +65,9 @@ fn grid(ctx: &GpuContext, groups: usize, op: &str) -> Result<[u32; 3]> {
     }
     let y = groups.div_ceil(max);
     if y > max {
-        return Err(Error::Gpu(format!("{op}: {groups} workgroups exceed the adapter's grid")));
+        return Err(Error::Gpu(format!(
+            "{op}: {groups} workgroups exceed the adapter's grid"
+        )));
     }
     Ok([max as u32, y as u32, 1])
 }
@@ -87,7 +95,11 @@ fn merge(shape: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec<Vec<usize>>)
         if shape[d] == 1 {
             continue;
         }
-        let fuse = !ms.is_empty() && strides.iter().zip(&mst).all(|(s, m)| m[m.len() - 1] == s[d] * shape[d]);
+        let fuse = !ms.is_empty()
+            && strides
+                .iter()
+                .zip(&mst)
+                .all(|(s, m)| m[m.len() - 1] == s[d] * shape[d]);
         if fuse {
             let last = ms.len() - 1;
             ms[last] *= shape[d];
@@ -120,7 +132,11 @@ const EW_WORDS: usize = 39;
 
 /// Parameter block of elementwise.wgsl for `shape` with up to three operand layouts
 /// (strides, offset) at slots A, B, C; and whether every operand is contiguous.
-fn ew_params(op: &str, shape: &[usize], operands: &[(&[usize], usize)]) -> Result<(Vec<u32>, bool)> {
+fn ew_params(
+    op: &str,
+    shape: &[usize],
+    operands: &[(&[usize], usize)],
+) -> Result<(Vec<u32>, bool)> {
     let strides: Vec<&[usize]> = operands.iter().map(|o| o.0).collect();
     let (ms, mst) = merge(shape, &strides);
     if ms.len() > MAX_DIMS {
@@ -167,7 +183,12 @@ pub fn copy(x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
         return Ok(out);
     }
     let (p, contig) = ew_params("copy", &l.shape, &[(&l.strides, l.offset)])?;
-    ctx.dispatch(&ew_kernel("copy_view", contig), &p, &[(1, &x.buf), (4, &out.buf)], grid_threads(ctx, n, "copy")?)?;
+    ctx.dispatch(
+        &ew_kernel("copy_view", contig),
+        &p,
+        &[(1, &x.buf), (4, &out.buf)],
+        grid_threads(ctx, n, "copy")?,
+    )?;
     Ok(out)
 }
 
@@ -190,8 +211,15 @@ pub fn cast(x: &GpuStorage, l: &Layout, dtype: DType) -> Result<GpuStorage> {
         return Ok(out);
     }
     let (p, contig) = ew_params("cast", &l.shape, &[(&l.strides, l.offset)])?;
-    let k = ew_kernel("cast_to", contig).with("DT", dt_code(x.dtype, "cast")?).with("DT_OUT", dt_code(dtype, "cast")?);
-    ctx.dispatch(&k, &p, &[(1, &x.buf), (4, &out.buf)], grid_threads(ctx, n, "cast")?)?;
+    let k = ew_kernel("cast_to", contig)
+        .with("DT", dt_code(x.dtype, "cast")?)
+        .with("DT_OUT", dt_code(dtype, "cast")?);
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &x.buf), (4, &out.buf)],
+        grid_threads(ctx, n, "cast")?,
+    )?;
     Ok(out)
 }
 
@@ -231,7 +259,12 @@ pub fn full(dev: usize, n: usize, value: f64, dtype: DType) -> Result<GpuStorage
     let mut p = vec![0u32; EW_WORDS];
     p[0] = u32_of("full", n)?;
     p[EW_S0] = bits;
-    ctx.dispatch(&ew_kernel("fill_value", true), &p, &[(4, &out.buf)], grid_threads(&ctx, n, "full")?)?;
+    ctx.dispatch(
+        &ew_kernel("fill_value", true),
+        &p,
+        &[(4, &out.buf)],
+        grid_threads(&ctx, n, "full")?,
+    )?;
     Ok(out)
 }
 
@@ -297,7 +330,10 @@ pub fn unary(op: UnaryOp, x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
         DType::F64 => false,
     };
     if !ok {
-        return Err(Error::DType(format!("{op:?}: not supported for dtype {}", x.dtype)));
+        return Err(Error::DType(format!(
+            "{op:?}: not supported for dtype {}",
+            x.dtype
+        )));
     }
     check_span("unary", x, l)?;
     let n = l.numel();
@@ -320,8 +356,15 @@ pub fn unary(op: UnaryOp, x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
         p[EW_S0] = (s0 as f32).to_bits();
         p[EW_S1] = (s1 as f32).to_bits();
     }
-    let k = ew_kernel("unary_map", contig).with("OP", code).with("DT", dt_code(x.dtype, "unary")?);
-    ctx.dispatch(&k, &p, &[(1, &x.buf), (4, &out.buf)], grid_threads(ctx, n, "unary")?)?;
+    let k = ew_kernel("unary_map", contig)
+        .with("OP", code)
+        .with("DT", dt_code(x.dtype, "unary")?);
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &x.buf), (4, &out.buf)],
+        grid_threads(ctx, n, "unary")?,
+    )?;
     Ok(out)
 }
 
@@ -347,7 +390,13 @@ fn binary_code(op: BinaryOp) -> u32 {
 }
 
 /// Binary elementwise op over two views already broadcast to one shape.
-pub fn binary(op: BinaryOp, a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Result<GpuStorage> {
+pub fn binary(
+    op: BinaryOp,
+    a: &GpuStorage,
+    la: &Layout,
+    b: &GpuStorage,
+    lb: &Layout,
+) -> Result<GpuStorage> {
     if a.dtype != b.dtype {
         return Err(Error::DType(format!(
             "{}: dtypes {} and {} differ (internal promotion missing)",
@@ -357,23 +406,46 @@ pub fn binary(op: BinaryOp, a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &La
         )));
     }
     if a.dtype == DType::Bool && matches!(op, BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow) {
-        return Err(Error::DType(format!("{}: not supported for bool tensors", op.name())));
+        return Err(Error::DType(format!(
+            "{}: not supported for bool tensors",
+            op.name()
+        )));
     }
     if la.shape != lb.shape {
-        return Err(Error::Shape(format!("{}: operand shapes {:?} and {:?} differ", op.name(), la.shape, lb.shape)));
+        return Err(Error::Shape(format!(
+            "{}: operand shapes {:?} and {:?} differ",
+            op.name(),
+            la.shape,
+            lb.shape
+        )));
     }
     check_span(op.name(), a, la)?;
     check_span(op.name(), b, lb)?;
-    let out_dt = if op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or) { DType::Bool } else { a.dtype };
+    let out_dt = if op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or) {
+        DType::Bool
+    } else {
+        a.dtype
+    };
     let n = la.numel();
     let ctx = ctx_of(a);
     let out = GpuStorage::alloc(ctx, out_dt, n, false, op.name())?;
     if n == 0 {
         return Ok(out);
     }
-    let (p, contig) = ew_params(op.name(), &la.shape, &[(&la.strides, la.offset), (&lb.strides, lb.offset)])?;
-    let k = ew_kernel("binary_map", contig).with("OP", binary_code(op)).with("DT", dt_code(a.dtype, op.name())?);
-    ctx.dispatch(&k, &p, &[(1, &a.buf), (2, &b.buf), (4, &out.buf)], grid_threads(ctx, n, op.name())?)?;
+    let (p, contig) = ew_params(
+        op.name(),
+        &la.shape,
+        &[(&la.strides, la.offset), (&lb.strides, lb.offset)],
+    )?;
+    let k = ew_kernel("binary_map", contig)
+        .with("OP", binary_code(op))
+        .with("DT", dt_code(a.dtype, op.name())?);
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &a.buf), (2, &b.buf), (4, &out.buf)],
+        grid_threads(ctx, n, op.name())?,
+    )?;
     Ok(out)
 }
 
@@ -385,12 +457,25 @@ fn union(a: Option<(i64, i64)>, b: Option<(i64, i64)>) -> Option<(i64, i64)> {
 }
 
 /// `c ? a : b` over three views broadcast to one shape.
-pub fn where_(c: &GpuStorage, lc: &Layout, a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Result<GpuStorage> {
+pub fn where_(
+    c: &GpuStorage,
+    lc: &Layout,
+    a: &GpuStorage,
+    la: &Layout,
+    b: &GpuStorage,
+    lb: &Layout,
+) -> Result<GpuStorage> {
     if c.dtype != DType::Bool {
-        return Err(Error::DType(format!("where: condition must be bool, got {}", c.dtype)));
+        return Err(Error::DType(format!(
+            "where: condition must be bool, got {}",
+            c.dtype
+        )));
     }
     if a.dtype != b.dtype {
-        return Err(Error::DType(format!("where: dtypes {} and {} differ", a.dtype, b.dtype)));
+        return Err(Error::DType(format!(
+            "where: dtypes {} and {} differ",
+            a.dtype, b.dtype
+        )));
     }
     if lc.shape != la.shape || la.shape != lb.shape {
         return Err(Error::Shape(format!(
@@ -411,7 +496,11 @@ pub fn where_(c: &GpuStorage, lc: &Layout, a: &GpuStorage, la: &Layout, b: &GpuS
     let (p, contig) = ew_params(
         "where",
         &la.shape,
-        &[(&lc.strides, lc.offset), (&la.strides, la.offset), (&lb.strides, lb.offset)],
+        &[
+            (&lc.strides, lc.offset),
+            (&la.strides, la.offset),
+            (&lb.strides, lb.offset),
+        ],
     )?;
     ctx.dispatch(
         &ew_kernel("where_select", contig),
@@ -425,7 +514,10 @@ pub fn where_(c: &GpuStorage, lc: &Layout, a: &GpuStorage, la: &Layout, b: &GpuS
 /// Writes `src` (broadcast to `ld.shape`) into the view `ld` of `dst`, casting to dst's dtype.
 pub fn assign(dst: &mut GpuStorage, ld: &Layout, src: &GpuStorage, ls: &Layout) -> Result<()> {
     if ld.shape != ls.shape {
-        return Err(Error::Shape(format!("copy_: source of shape {:?} for a destination of shape {:?}", ls.shape, ld.shape)));
+        return Err(Error::Shape(format!(
+            "copy_: source of shape {:?} for a destination of shape {:?}",
+            ls.shape, ld.shape
+        )));
     }
     check_span("copy_", dst, ld)?;
     check_span("copy_", src, ls)?;
@@ -438,12 +530,31 @@ pub fn assign(dst: &mut GpuStorage, ld: &Layout, src: &GpuStorage, ls: &Layout) 
         DType::Bool => Some((0, 1)),
         _ => None,
     };
-    dst.range = if dst.dtype == DType::I64 { union(dst.range, src_range) } else { None };
+    dst.range = if dst.dtype == DType::I64 {
+        union(dst.range, src_range)
+    } else {
+        None
+    };
     let ctx = ctx_of(dst).clone();
     // slot B is unused by the kernel; the source layout fills it
-    let (p, contig) = ew_params("copy_", &ld.shape, &[(&ls.strides, ls.offset), (&ls.strides, ls.offset), (&ld.strides, ld.offset)])?;
-    let k = ew_kernel("assign_view", contig).with("DT", dt_code(src.dtype, "copy_")?).with("DT_OUT", dt_code(dst.dtype, "copy_")?);
-    ctx.dispatch(&k, &p, &[(1, &src.buf), (4, &dst.buf)], grid_threads(&ctx, n, "copy_")?)
+    let (p, contig) = ew_params(
+        "copy_",
+        &ld.shape,
+        &[
+            (&ls.strides, ls.offset),
+            (&ls.strides, ls.offset),
+            (&ld.strides, ld.offset),
+        ],
+    )?;
+    let k = ew_kernel("assign_view", contig)
+        .with("DT", dt_code(src.dtype, "copy_")?)
+        .with("DT_OUT", dt_code(dst.dtype, "copy_")?);
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &src.buf), (4, &dst.buf)],
+        grid_threads(&ctx, n, "copy_")?,
+    )
 }
 
 // ---------------------------------------------------------------- reductions
@@ -453,7 +564,10 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
     let name = format!("{op:?}");
     let dt = dt_code(x.dtype, &name)?;
     if dims.iter().any(|&d| d >= l.ndim()) {
-        return Err(Error::Shape(format!("{op:?}: dims {dims:?} out of range for shape {:?}", l.shape)));
+        return Err(Error::Shape(format!(
+            "{op:?}: dims {dims:?} out of range for shape {:?}",
+            l.shape
+        )));
     }
     check_span(&name, x, l)?;
     let keep: Vec<usize> = (0..l.ndim()).filter(|d| !dims.contains(d)).collect();
@@ -468,7 +582,14 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
         )));
     }
     let (out_dt, code) = match op {
-        ReduceOp::Sum => (if x.dtype == DType::Bool { DType::I64 } else { x.dtype }, 0),
+        ReduceOp::Sum => (
+            if x.dtype == DType::Bool {
+                DType::I64
+            } else {
+                x.dtype
+            },
+            0,
+        ),
         ReduceOp::Max => (x.dtype, 1),
         ReduceOp::Min => (x.dtype, 2),
         ReduceOp::ArgMax => (DType::I64, 3),
@@ -508,7 +629,10 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
     } else {
         ("reduce_wg", grid(ctx, outer, &name)?)
     };
-    let k = Kernel::new(Shader::Reduce, entry).with("OP", code).with("DT", dt).with("CONTIG", flag(contig));
+    let k = Kernel::new(Shader::Reduce, entry)
+        .with("OP", code)
+        .with("DT", dt)
+        .with("CONTIG", flag(contig));
     ctx.dispatch(&k, &p, &[(1, &x.buf), (2, &out.buf)], groups)?;
     Ok(out)
 }
@@ -516,7 +640,10 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
 /// Softmax or log-softmax over the last dim of a view.
 pub fn softmax(x: &GpuStorage, l: &Layout, log: bool) -> Result<GpuStorage> {
     if x.dtype != DType::F32 {
-        return Err(Error::DType(format!("softmax: expected a floating tensor, got {}", x.dtype)));
+        return Err(Error::DType(format!(
+            "softmax: expected a floating tensor, got {}",
+            x.dtype
+        )));
     }
     check_span("softmax", x, l)?;
     let n = l.numel();
@@ -546,7 +673,9 @@ pub fn softmax(x: &GpuStorage, l: &Layout, log: bool) -> Result<GpuStorage> {
     } else {
         ("softmax_wg", grid(ctx, rows, "softmax")?)
     };
-    let k = Kernel::new(Shader::Softmax, entry).with("LOG", flag(log)).with("CONTIG", flag(contig));
+    let k = Kernel::new(Shader::Softmax, entry)
+        .with("LOG", flag(log))
+        .with("CONTIG", flag(contig));
     ctx.dispatch(&k, &p, &[(1, &x.buf), (2, &out.buf)], groups)?;
     Ok(out)
 }
@@ -556,8 +685,12 @@ pub fn softmax(x: &GpuStorage, l: &Layout, log: bool) -> Result<GpuStorage> {
 /// Whether operand rows can be read as vec4: unit inner stride, 16-byte aligned rows/batches.
 fn vec4_ok(l: &Layout, inner: usize, rows: usize) -> bool {
     let nd = l.ndim();
-    let batch_ok = (0..nd - 2).all(|d| l.shape[d] == 1 || l.strides[d] % 4 == 0);
-    (l.strides[nd - 1] == 1 || inner == 1) && inner % 4 == 0 && (rows == 1 || l.strides[nd - 2] % 4 == 0) && l.offset % 4 == 0 && batch_ok
+    let batch_ok = (0..nd - 2).all(|d| l.shape[d] == 1 || l.strides[d].is_multiple_of(4));
+    l.strides[nd - 1] == 1
+        && inner.is_multiple_of(4)
+        && (rows == 1 || l.strides[nd - 2].is_multiple_of(4))
+        && l.offset.is_multiple_of(4)
+        && batch_ok
 }
 
 /// Batched matmul of `[B.., m, k]` and `[B.., k, n]` (equal batch dims) into `[B.., m, n]`.
@@ -569,8 +702,15 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
         )));
     }
     let nd = la.ndim();
-    if nd < 2 || lb.ndim() != nd || la.shape[..nd - 2] != lb.shape[..nd - 2] || la.shape[nd - 1] != lb.shape[nd - 2] {
-        return Err(Error::Shape(format!("matmul: shapes {:?} and {:?} do not fit", la.shape, lb.shape)));
+    if nd < 2
+        || lb.ndim() != nd
+        || la.shape[..nd - 2] != lb.shape[..nd - 2]
+        || la.shape[nd - 1] != lb.shape[nd - 2]
+    {
+        return Err(Error::Shape(format!(
+            "matmul: shapes {:?} and {:?} do not fit",
+            la.shape, lb.shape
+        )));
     }
     check_span("matmul", a, la)?;
     check_span("matmul", b, lb)?;
@@ -592,15 +732,18 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
     let mut b_copy = None;
     let mut la2 = la.clone();
     let mut lb2 = lb.clone();
-    if big && !vec4_ok(la, k, m) && k % 4 == 0 {
+    if big && !vec4_ok(la, k, m) && k.is_multiple_of(4) {
         a_copy = Some(copy(a, la)?);
         la2 = Layout::contiguous(&la.shape);
     }
-    if big && !vec4_ok(lb, n, k) && n % 4 == 0 {
+    if big && !vec4_ok(lb, n, k) && n.is_multiple_of(4) {
         b_copy = Some(copy(b, lb)?);
         lb2 = Layout::contiguous(&lb.shape);
     }
-    let (mut bs, mut bst) = merge(&la.shape[..nd - 2], &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]]);
+    let (mut bs, mut bst) = merge(
+        &la.shape[..nd - 2],
+        &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]],
+    );
     if bs.len() > MAX_BATCH_DIMS {
         if a_copy.is_none() {
             a_copy = Some(copy(a, la)?);
@@ -610,7 +753,10 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
             b_copy = Some(copy(b, lb)?);
             lb2 = Layout::contiguous(&lb.shape);
         }
-        (bs, bst) = merge(&la.shape[..nd - 2], &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]]);
+        (bs, bst) = merge(
+            &la.shape[..nd - 2],
+            &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]],
+        );
     }
     let a_use = a_copy.as_ref().unwrap_or(a);
     let b_use = b_copy.as_ref().unwrap_or(b);
@@ -634,7 +780,9 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
         p[23 + d] = u32_of("matmul", bst[1][d])?;
     }
     u32_of("matmul", count * m * n)?;
-    let kernel = Kernel::new(Shader::Matmul, "matmul").with("A_VEC", flag(a_vec)).with("B_VEC", flag(b_vec));
+    let kernel = Kernel::new(Shader::Matmul, "matmul")
+        .with("A_VEC", flag(a_vec))
+        .with("B_VEC", flag(b_vec));
     let gx = u32_of("matmul", n.div_ceil(64))?;
     let gy = u32_of("matmul", m.div_ceil(64))?;
     let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
@@ -645,7 +793,13 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
         ctx.dispatch(
             &kernel,
             &p,
-            &[(1, &a_use.buf), (2, &b_use.buf), (3, &out.buf), (4, &a_use.buf), (5, &b_use.buf)],
+            &[
+                (1, &a_use.buf),
+                (2, &b_use.buf),
+                (3, &out.buf),
+                (4, &a_use.buf),
+                (5, &b_use.buf),
+            ],
             [gx, gy, z as u32],
         )?;
         base += z;
@@ -656,19 +810,27 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
 // ---------------------------------------------------------------- convolution
 
 fn geom_words(g: &Conv2dGeom) -> Result<Vec<u32>> {
-    [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow]
-        .iter()
-        .map(|&v| u32_of("conv", v))
-        .collect()
+    [
+        g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow,
+    ]
+    .iter()
+    .map(|&v| u32_of("conv", v))
+    .collect()
 }
 
 /// `(N,C,H,W)` → columns `(C·kh·kw, N·oh·ow)`, `pad_value` outside the image.
 pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<GpuStorage> {
     if x.dtype != DType::F32 {
-        return Err(Error::DType(format!("im2col: expected a floating tensor, got {}", x.dtype)));
+        return Err(Error::DType(format!(
+            "im2col: expected a floating tensor, got {}",
+            x.dtype
+        )));
     }
     if l.shape != [g.n, g.c, g.h, g.w] {
-        return Err(Error::Shape(format!("im2col: input of shape {:?} for geometry {g:?}", l.shape)));
+        return Err(Error::Shape(format!(
+            "im2col: input of shape {:?} for geometry {g:?}",
+            l.shape
+        )));
     }
     check_span("im2col", x, l)?;
     let total = g.n * g.col_rows() * g.col_cols();
@@ -684,17 +846,28 @@ pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Res
     }
     p.push(u32_of("im2col", l.offset)?);
     p.push((pad_value as f32).to_bits());
-    ctx.dispatch(&Kernel::new(Shader::Conv, "im2col"), &p, &[(1, &x.buf), (2, &out.buf)], grid_threads(ctx, total, "im2col")?)?;
+    ctx.dispatch(
+        &Kernel::new(Shader::Conv, "im2col"),
+        &p,
+        &[(1, &x.buf), (2, &out.buf)],
+        grid_threads(ctx, total, "im2col")?,
+    )?;
     Ok(out)
 }
 
 /// Columns `(C·kh·kw, N·oh·ow)` → `(N,C,H,W)`, overlapping taps summed.
 pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> {
     if x.dtype != DType::F32 {
-        return Err(Error::DType(format!("col2im: expected a floating tensor, got {}", x.dtype)));
+        return Err(Error::DType(format!(
+            "col2im: expected a floating tensor, got {}",
+            x.dtype
+        )));
     }
     if l.shape != [g.col_rows(), g.n * g.col_cols()] {
-        return Err(Error::Shape(format!("col2im: columns of shape {:?} for geometry {g:?}", l.shape)));
+        return Err(Error::Shape(format!(
+            "col2im: columns of shape {:?} for geometry {g:?}",
+            l.shape
+        )));
     }
     check_span("col2im", x, l)?;
     let total = g.n * g.c * g.h * g.w;
@@ -710,7 +883,12 @@ pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> 
     }
     p.extend([0, 0]);
     p.push(u32_of("col2im", l.offset)?);
-    ctx.dispatch(&Kernel::new(Shader::Conv, "col2im"), &p, &[(1, &x.buf), (2, &out.buf)], grid_threads(ctx, total, "col2im")?)?;
+    ctx.dispatch(
+        &Kernel::new(Shader::Conv, "col2im"),
+        &p,
+        &[(1, &x.buf), (2, &out.buf)],
+        grid_threads(ctx, total, "col2im")?,
+    )?;
     Ok(out)
 }
 
@@ -718,7 +896,10 @@ pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> 
 
 fn index_dtype(op: &str, idx: &GpuStorage) -> Result<()> {
     if idx.dtype != DType::I64 {
-        return Err(Error::DType(format!("{op}: indices must be int64, got {}", idx.dtype)));
+        return Err(Error::DType(format!(
+            "{op}: indices must be int64, got {}",
+            idx.dtype
+        )));
     }
     Ok(())
 }
@@ -742,7 +923,11 @@ fn check_indices(op: &str, idx: &GpuStorage, li: &Layout, size: usize, dim: usiz
     let mn = reduce(ReduceOp::Min, idx, li, &all)?;
     let mx = reduce(ReduceOp::Max, idx, li, &all)?;
     let vals = idx.ctx.read_back(&[(&mn.buf, 0, 4), (&mx.buf, 0, 4)])?;
-    let word = |v: &Vec<u8>| v.get(..4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0);
+    let word = |v: &Vec<u8>| {
+        v.get(..4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .unwrap_or(0)
+    };
     let (lo, hi) = (word(&vals[0]), word(&vals[1]));
     let bad = if lo < 0 {
         lo
@@ -751,7 +936,9 @@ fn check_indices(op: &str, idx: &GpuStorage, li: &Layout, size: usize, dim: usiz
     } else {
         return Ok(());
     };
-    Err(Error::Index(format!("{op}: index {bad} is out of bounds for dimension {dim} with size {size}")))
+    Err(Error::Index(format!(
+        "{op}: index {bad} is out of bounds for dimension {dim} with size {size}"
+    )))
 }
 
 fn check_rank(op: &str, shape: &[usize]) -> Result<()> {
@@ -762,7 +949,13 @@ fn check_rank(op: &str, shape: &[usize]) -> Result<()> {
 }
 
 /// Entries `idx` (1-D int64) along `dim` of `x`.
-pub fn index_select(x: &GpuStorage, l: &Layout, dim: usize, idx: &GpuStorage, li: &Layout) -> Result<GpuStorage> {
+pub fn index_select(
+    x: &GpuStorage,
+    l: &Layout,
+    dim: usize,
+    idx: &GpuStorage,
+    li: &Layout,
+) -> Result<GpuStorage> {
     index_dtype("index_select", idx)?;
     if li.ndim() != 1 || dim >= l.ndim() {
         return Err(Error::Shape(format!(
@@ -798,7 +991,12 @@ pub fn index_select(x: &GpuStorage, l: &Layout, dim: usize, idx: &GpuStorage, li
     p[21] = u32_of("index_select", li.offset)?;
     p[22] = u32_of("index_select", li.strides[0])?;
     let k = Kernel::new(Shader::Index, "index_select");
-    ctx.dispatch(&k, &p, &[(1, &x.buf), (2, &idx.buf), (3, &out.buf)], grid_threads(ctx, n, "index_select")?)?;
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &x.buf), (2, &idx.buf), (3, &out.buf)],
+        grid_threads(ctx, n, "index_select")?,
+    )?;
     Ok(out)
 }
 
@@ -807,18 +1005,34 @@ fn accumulate_dtype(op: &str, src: &GpuStorage) -> Result<u32> {
         DType::F32 => Ok(0),
         DType::I64 => Ok(1),
         DType::F64 => Err(f64_unsupported(op)),
-        DType::Bool => Err(Error::DType(format!("{op}: not supported for {}", src.dtype))),
+        DType::Bool => Err(Error::DType(format!(
+            "{op}: not supported for {}",
+            src.dtype
+        ))),
     }
 }
 
 /// Zeros of `shape` with slice `i` of `src` (along `dim`) added at slice `idx[i]`.
-pub fn index_add(shape: &[usize], dim: usize, idx: &GpuStorage, li: &Layout, src: &GpuStorage, ls: &Layout) -> Result<GpuStorage> {
+pub fn index_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &GpuStorage,
+    li: &Layout,
+    src: &GpuStorage,
+    ls: &Layout,
+) -> Result<GpuStorage> {
     index_dtype("index_add", idx)?;
     let dt = accumulate_dtype("index_add", src)?;
     let fits = li.ndim() == 1
         && dim < shape.len()
         && ls.ndim() == shape.len()
-        && (0..shape.len()).all(|d| if d == dim { ls.shape[d] == li.numel() } else { ls.shape[d] == shape[d] });
+        && (0..shape.len()).all(|d| {
+            if d == dim {
+                ls.shape[d] == li.numel()
+            } else {
+                ls.shape[d] == shape[d]
+            }
+        });
     if !fits {
         return Err(Error::Shape(format!(
             "index_add: source of shape {:?} and index of shape {:?} do not fit a result of shape {shape:?} along dim {dim}",
@@ -855,13 +1069,26 @@ pub fn index_add(shape: &[usize], dim: usize, idx: &GpuStorage, li: &Layout, src
     p[21] = u32_of("index_add", li.offset)?;
     p[22] = u32_of("index_add", li.strides[0])?;
     let k = Kernel::new(Shader::Index, "index_add").with("DT", dt);
-    ctx.dispatch(&k, &p, &[(1, &src.buf), (2, &idx.buf), (4, &out.buf)], grid_threads(ctx, n, "index_add")?)?;
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &src.buf), (2, &idx.buf), (4, &out.buf)],
+        grid_threads(ctx, n, "index_add")?,
+    )?;
     Ok(out)
 }
 
 /// Parameter block of the gather / scatter_add kernels.
 #[allow(clippy::too_many_arguments)]
-fn gather_params(op: &str, li: &Layout, xstrides: &[usize], ostrides: &[usize], xoff: usize, dim: usize, size: usize) -> Result<Vec<u32>> {
+fn gather_params(
+    op: &str,
+    li: &Layout,
+    xstrides: &[usize],
+    ostrides: &[usize],
+    xoff: usize,
+    dim: usize,
+    size: usize,
+) -> Result<Vec<u32>> {
     let nd = li.ndim();
     let mut p = vec![0u32; 38];
     p[0] = u32_of(op, li.numel())?;
@@ -883,14 +1110,22 @@ fn gather_params(op: &str, li: &Layout, xstrides: &[usize], ostrides: &[usize], 
 fn check_gather_shape(op: &str, ishape: &[usize], tshape: &[usize], dim: usize) -> Result<()> {
     for d in 0..ishape.len() {
         if d != dim && ishape[d] > tshape[d] {
-            return Err(Error::Shape(format!("{op}: index shape {ishape:?} exceeds tensor shape {tshape:?} at dim {d}")));
+            return Err(Error::Shape(format!(
+                "{op}: index shape {ishape:?} exceeds tensor shape {tshape:?} at dim {d}"
+            )));
         }
     }
     Ok(())
 }
 
 /// `out[p] = x[p with coordinate dim = idx[p]]`; the result has idx's shape.
-pub fn gather(x: &GpuStorage, l: &Layout, dim: usize, idx: &GpuStorage, li: &Layout) -> Result<GpuStorage> {
+pub fn gather(
+    x: &GpuStorage,
+    l: &Layout,
+    dim: usize,
+    idx: &GpuStorage,
+    li: &Layout,
+) -> Result<GpuStorage> {
     index_dtype("gather", idx)?;
     if li.ndim() != l.ndim() || dim >= l.ndim() {
         return Err(Error::Shape(format!(
@@ -911,12 +1146,24 @@ pub fn gather(x: &GpuStorage, l: &Layout, dim: usize, idx: &GpuStorage, li: &Lay
         return Ok(out);
     }
     let p = gather_params("gather", li, &l.strides, &[], l.offset, dim, l.shape[dim])?;
-    ctx.dispatch(&Kernel::new(Shader::Index, "gather"), &p, &[(1, &x.buf), (2, &idx.buf), (3, &out.buf)], grid_threads(ctx, n, "gather")?)?;
+    ctx.dispatch(
+        &Kernel::new(Shader::Index, "gather"),
+        &p,
+        &[(1, &x.buf), (2, &idx.buf), (3, &out.buf)],
+        grid_threads(ctx, n, "gather")?,
+    )?;
     Ok(out)
 }
 
 /// Zeros of `shape` with `src[p]` added at `p with coordinate dim = idx[p]`.
-pub fn scatter_add(shape: &[usize], dim: usize, idx: &GpuStorage, li: &Layout, src: &GpuStorage, ls: &Layout) -> Result<GpuStorage> {
+pub fn scatter_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &GpuStorage,
+    li: &Layout,
+    src: &GpuStorage,
+    ls: &Layout,
+) -> Result<GpuStorage> {
     index_dtype("scatter_add", idx)?;
     let dt = accumulate_dtype("scatter_add", src)?;
     if li.ndim() != shape.len() || dim >= shape.len() {
@@ -926,7 +1173,10 @@ pub fn scatter_add(shape: &[usize], dim: usize, idx: &GpuStorage, li: &Layout, s
         )));
     }
     if ls.shape != li.shape {
-        return Err(Error::Shape(format!("scatter_add: index shape {:?} and source shape {:?} must match", li.shape, ls.shape)));
+        return Err(Error::Shape(format!(
+            "scatter_add: index shape {:?} and source shape {:?} must match",
+            li.shape, ls.shape
+        )));
     }
     check_gather_shape("scatter_add", &li.shape, shape, dim)?;
     check_rank("scatter_add", shape)?;
@@ -944,20 +1194,44 @@ pub fn scatter_add(shape: &[usize], dim: usize, idx: &GpuStorage, li: &Layout, s
     if n == 0 {
         return Ok(out);
     }
-    let p = gather_params("scatter_add", li, &ls.strides, &contiguous_strides(shape), ls.offset, dim, shape[dim])?;
+    let p = gather_params(
+        "scatter_add",
+        li,
+        &ls.strides,
+        &contiguous_strides(shape),
+        ls.offset,
+        dim,
+        shape[dim],
+    )?;
     let k = Kernel::new(Shader::Index, "scatter_add").with("DT", dt);
-    ctx.dispatch(&k, &p, &[(1, &src.buf), (2, &idx.buf), (4, &out.buf)], grid_threads(ctx, n, "scatter_add")?)?;
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &src.buf), (2, &idx.buf), (4, &out.buf)],
+        grid_threads(ctx, n, "scatter_add")?,
+    )?;
     Ok(out)
 }
 
 // ---------------------------------------------------------------- random
 
 /// `n` numbers from the counter-based generator at (`seed`, `offset`), as the CPU's `rand`.
-pub fn rand(dev: usize, kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType) -> Result<GpuStorage> {
+pub fn rand(
+    dev: usize,
+    kind: RandKind,
+    n: usize,
+    seed: u64,
+    offset: u64,
+    dtype: DType,
+) -> Result<GpuStorage> {
     match dtype {
         DType::F32 => {}
         DType::F64 => return Err(f64_unsupported("rand")),
-        d => return Err(Error::DType(format!("rand: expected a floating dtype, got {d}"))),
+        d => {
+            return Err(Error::DType(format!(
+                "rand: expected a floating dtype, got {d}"
+            )))
+        }
     }
     let ctx = context(dev)?;
     let out = GpuStorage::alloc(&ctx, DType::F32, n, false, "rand")?;
@@ -989,7 +1263,12 @@ fn f(v: f64) -> u32 {
 }
 
 /// One fused optimizer update of `p` (contiguous) with gradient `g` and its state buffers.
-pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut [&mut GpuStorage]) -> Result<()> {
+pub fn optim_step(
+    step: &OptimStep,
+    p: &mut GpuStorage,
+    g: &GpuStorage,
+    st: &mut [&mut GpuStorage],
+) -> Result<()> {
     if p.dtype != DType::F32 || g.dtype != DType::F32 {
         return Err(Error::DType(format!(
             "optimizer step: parameter {} and gradient {} must be float32 on the GPU",
@@ -997,21 +1276,38 @@ pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut
         )));
     }
     if p.len != g.len {
-        return Err(Error::Shape(format!("optimizer step: gradient of {} elements for a parameter of {}", g.len, p.len)));
+        return Err(Error::Shape(format!(
+            "optimizer step: gradient of {} elements for a parameter of {}",
+            g.len, p.len
+        )));
     }
     for s in st.iter() {
         if s.dtype != DType::F32 {
-            return Err(Error::DType(format!("optimizer step: state buffer has dtype {}, unlike its parameter", s.dtype)));
+            return Err(Error::DType(format!(
+                "optimizer step: state buffer has dtype {}, unlike its parameter",
+                s.dtype
+            )));
         }
         if s.len != p.len {
-            return Err(Error::Shape(format!("optimizer step: state of {} elements for a parameter of {}", s.len, p.len)));
+            return Err(Error::Shape(format!(
+                "optimizer step: state of {} elements for a parameter of {}",
+                s.len, p.len
+            )));
         }
     }
     let n = p.len;
     let mut w = vec![0u32; 12];
     w[0] = u32_of("optimizer step", n)?;
     let (entry, need, maximize) = match *step {
-        OptimStep::Sgd { lr, momentum, dampening, nesterov, weight_decay, first, maximize } => {
+        OptimStep::Sgd {
+            lr,
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+            first,
+            maximize,
+        } => {
             w[2] = f(lr);
             w[3] = f(weight_decay);
             w[4] = f(momentum);
@@ -1021,7 +1317,17 @@ pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut
             w[10] = first as u32;
             ("sgd", usize::from(momentum != 0.0), maximize)
         }
-        OptimStep::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, t, maximize } => {
+        OptimStep::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            amsgrad,
+            t,
+            maximize,
+        } => {
             let bc1 = 1.0 - beta1.powi(t as i32);
             let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
             w[2] = f(lr / bc1);
@@ -1035,7 +1341,15 @@ pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut
             w[9] = amsgrad as u32;
             ("adam", 2 + usize::from(amsgrad), maximize)
         }
-        OptimStep::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize } => {
+        OptimStep::RmsProp {
+            lr,
+            alpha,
+            eps,
+            weight_decay,
+            momentum,
+            centered,
+            maximize,
+        } => {
             w[2] = f(lr);
             w[3] = f(weight_decay);
             w[4] = f(alpha);
@@ -1043,9 +1357,20 @@ pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut
             w[6] = f(momentum);
             w[8] = (momentum > 0.0) as u32;
             w[9] = centered as u32;
-            ("rmsprop", 1 + usize::from(momentum > 0.0) + usize::from(centered), maximize)
+            (
+                "rmsprop",
+                1 + usize::from(momentum > 0.0) + usize::from(centered),
+                maximize,
+            )
         }
-        OptimStep::Adagrad { lr, lr_decay, weight_decay, eps, t, maximize } => {
+        OptimStep::Adagrad {
+            lr,
+            lr_decay,
+            weight_decay,
+            eps,
+            t,
+            maximize,
+        } => {
             w[2] = f(lr / (1.0 + (t as f64 - 1.0) * lr_decay));
             w[3] = f(weight_decay);
             w[4] = f(eps);
@@ -1054,7 +1379,10 @@ pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut
     };
     w[1] = maximize as u32;
     if st.len() < need {
-        return Err(Error::Value(format!("optimizer step: {entry} needs {need} state buffers, got {}", st.len())));
+        return Err(Error::Value(format!(
+            "optimizer step: {entry} needs {need} state buffers, got {}",
+            st.len()
+        )));
     }
     if n == 0 {
         return Ok(());
@@ -1066,7 +1394,12 @@ pub fn optim_step(step: &OptimStep, p: &mut GpuStorage, g: &GpuStorage, st: &mut
         bufs.push((4, slot(1)));
         bufs.push((5, slot(2)));
     }
-    ctx.dispatch(&Kernel::new(Shader::Optim, entry), &w, &bufs, grid_threads(&ctx, n, "optimizer step")?)
+    ctx.dispatch(
+        &Kernel::new(Shader::Optim, entry),
+        &w,
+        &bufs,
+        grid_threads(&ctx, n, "optimizer step")?,
+    )
 }
 
 // ---------------------------------------------------------------- host transfers
@@ -1099,7 +1432,10 @@ pub fn upload(dev: usize, h: &CpuStorage) -> Result<GpuStorage> {
             }
             (DType::I64, out)
         }
-        CpuStorage::Bool(v) => (DType::Bool, v.iter().flat_map(|&b| (b as u32).to_le_bytes()).collect()),
+        CpuStorage::Bool(v) => (
+            DType::Bool,
+            v.iter().flat_map(|&b| (b as u32).to_le_bytes()).collect(),
+        ),
     };
     let mut out = GpuStorage::alloc(&ctx, dtype, h.len(), true, "to(gpu)")?;
     out.range = range;
@@ -1112,7 +1448,10 @@ pub fn download(g: &GpuStorage) -> Result<CpuStorage> {
     let bytes = if g.len == 0 {
         Vec::new()
     } else {
-        g.ctx.read_back(&[(&g.buf, 0, g.len as u64 * 4)])?.pop().unwrap_or_default()
+        g.ctx
+            .read_back(&[(&g.buf, 0, g.len as u64 * 4)])?
+            .pop()
+            .unwrap_or_default()
     };
     let words = bytes.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]);
     Ok(match g.dtype {

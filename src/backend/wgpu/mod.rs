@@ -34,13 +34,13 @@ mod pool;
 
 use std::sync::Arc;
 
-use context::{context, lock, GpuContext, COUNTERS};
 use crate::dtype::DType;
 use crate::error::Result;
+use context::{context, lock, GpuContext, COUNTERS};
 
 pub use kernels::{
-    assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add, index_select, matmul, optim_step,
-    rand, reduce, scatter_add, softmax, unary, upload, where_,
+    assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add, index_select,
+    matmul, optim_step, rand, reduce, scatter_add, softmax, unary, upload, where_,
 };
 
 /// A tensor's elements in a GPU buffer (one 32-bit word per element; see the module doc).
@@ -58,9 +58,22 @@ pub struct GpuStorage {
 impl GpuStorage {
     /// Room for `len` elements of `dtype` from the context's pool (`clean`: a buffer no pending
     /// command uses, required for host writes).
-    pub(crate) fn alloc(ctx: &Arc<GpuContext>, dtype: DType, len: usize, clean: bool, what: &str) -> Result<GpuStorage> {
+    pub(crate) fn alloc(
+        ctx: &Arc<GpuContext>,
+        dtype: DType,
+        len: usize,
+        clean: bool,
+        what: &str,
+    ) -> Result<GpuStorage> {
         let (buf, class) = ctx.alloc(len as u64 * 4, clean, what)?;
-        Ok(GpuStorage { buf, class, ctx: ctx.clone(), dtype, len, range: None })
+        Ok(GpuStorage {
+            buf,
+            class,
+            ctx: ctx.clone(),
+            dtype,
+            len,
+            range: None,
+        })
     }
 
     pub fn dtype(&self) -> DType {
@@ -125,7 +138,10 @@ pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
         ("device".into(), format!("0x{:04x}", i.device)),
         ("index".into(), index.to_string()),
         ("max_buffer_size".into(), l.max_buffer_size.to_string()),
-        ("max_storage_buffer_binding_size".into(), l.max_storage_buffer_binding_size.to_string()),
+        (
+            "max_storage_buffer_binding_size".into(),
+            l.max_storage_buffer_binding_size.to_string(),
+        ),
     ])
 }
 
@@ -145,7 +161,10 @@ pub fn stats() -> Vec<(String, u64)> {
     vec![
         ("submits".into(), c.submits.load(Relaxed)),
         ("dispatches".into(), c.dispatches.load(Relaxed)),
-        ("pipelines_compiled".into(), c.pipelines_compiled.load(Relaxed)),
+        (
+            "pipelines_compiled".into(),
+            c.pipelines_compiled.load(Relaxed),
+        ),
         ("pool_hits".into(), c.pool_hits.load(Relaxed)),
         ("pool_misses".into(), c.pool_misses.load(Relaxed)),
         ("uploads".into(), c.uploads.load(Relaxed)),
@@ -159,7 +178,10 @@ pub fn stats() -> Vec<(String, u64)> {
 
 /// One counter of [`stats`] by name (0 when unknown).
 pub fn stat(name: &str) -> u64 {
-    stats().into_iter().find(|(k, _)| k == name).map_or(0, |(_, v)| v)
+    stats()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map_or(0, |(_, v)| v)
 }
 
 /// Submits all recorded work and waits until every device is idle.

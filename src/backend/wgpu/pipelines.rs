@@ -21,7 +21,12 @@ pub(crate) enum Shader {
 
 macro_rules! shader_source {
     ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl"))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/",
+            $name,
+            ".wgsl"
+        ))
     };
 }
 
@@ -50,7 +55,11 @@ pub(crate) struct Kernel {
 
 impl Kernel {
     pub fn new(shader: Shader, entry: &'static str) -> Kernel {
-        Kernel { shader, entry, constants: Vec::new() }
+        Kernel {
+            shader,
+            entry,
+            constants: Vec::new(),
+        }
     }
 
     /// Adds a pipeline-overridable constant.
@@ -60,7 +69,14 @@ impl Kernel {
     }
 
     fn key(&self) -> (Shader, &'static str, Vec<(&'static str, u64)>) {
-        (self.shader, self.entry, self.constants.iter().map(|&(n, v)| (n, v.to_bits())).collect())
+        (
+            self.shader,
+            self.entry,
+            self.constants
+                .iter()
+                .map(|&(n, v)| (n, v.to_bits()))
+                .collect(),
+        )
     }
 }
 

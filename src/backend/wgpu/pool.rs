@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 /// Usage of every pooled buffer: bound as storage, filled by uploads, copied for readback.
-pub(crate) const USAGE: wgpu::BufferUsages =
-    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+pub(crate) const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
 
 /// Smallest buffer the pool hands out, in bytes.
 const MIN_CLASS: u64 = 256;
