@@ -11,6 +11,7 @@ struct Params { v: array<vec4<u32>, 32> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@group(0) @binding(3) var<storage, read_write> OI: array<i32>;
 
 const TOTAL: u32 = 0u;
 const GN: u32 = 1u;
@@ -111,4 +112,52 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
     }
     O[i] = acc;
+}
+
+// Max pooling: one invocation per output (n, c, oy, ox) over the taps inside the image, in
+// (ki, kj) order as the CPU backend: a larger value or the first NaN wins, ties keep the first.
+// Writes the value and the flat index iy·W + ix of the winner in its plane (0 and -inf when no
+// tap lies inside the image).
+@compute @workgroup_size(256)
+fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let i = flat_id(wid, nwg, lid);
+    if (i >= p(TOTAL)) {
+        return;
+    }
+    let ow = p(OW);
+    let oh = p(OH);
+    let ch = p(GC);
+    let h = i32(p(GH));
+    let w = i32(p(GW));
+    let ox = i % ow;
+    var t = i / ow;
+    let oy = t % oh;
+    t = t / oh;
+    let c = t % ch;
+    let n = t / ch;
+    let base = p(OFF) + n * p(STR) + c * p(STR + 1u);
+    var best = bitcast<f32>(0xff800000u);
+    var at = -1;
+    for (var ki = 0u; ki < p(KH); ki++) {
+        let iy = i32(oy * p(SH) + ki * p(DH)) - i32(p(PH));
+        if (iy < 0 || iy >= h) {
+            continue;
+        }
+        for (var kj = 0u; kj < p(KW); kj++) {
+            let ix = i32(ox * p(SW) + kj * p(DW)) - i32(p(PW));
+            if (ix < 0 || ix >= w) {
+                continue;
+            }
+            let v = X[base + u32(iy) * p(STR + 2u) + u32(ix) * p(STR + 3u)];
+            let v_nan = (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+            let b_nan = (bitcast<u32>(best) & 0x7fffffffu) > 0x7f800000u;
+            if (at < 0 || (v > best && !b_nan) || (v_nan && !b_nan)) {
+                best = v;
+                at = iy * w + ix;
+            }
+        }
+    }
+    O[i] = best;
+    OI[i] = max(at, 0);
 }

@@ -881,6 +881,47 @@ fn conv_and_pooling_match_cpu_forward_and_backward() {
 }
 
 #[test]
+fn max_pool_kernel_matches_cpu() {
+    let (_g, d) = setup!();
+    let mut v = values(2 * 3 * 7 * 9, 120, -2.0, 2.0);
+    v[5] = f32::NAN;
+    v[40] = v[41];
+    let x = Tensor::from_f32(v, &[2, 3, 7, 9]).unwrap();
+    // transposed planes: the kernel reads through strides
+    let xt = x.transpose(2, 3).unwrap();
+    let gxt = to(&x, d).transpose(2, 3).unwrap();
+    let geom = Conv2dGeom {
+        n: 2,
+        c: 3,
+        h: 9,
+        w: 7,
+        kh: 3,
+        kw: 2,
+        sh: 2,
+        sw: 2,
+        ph: 1,
+        pw: 1,
+        dh: 1,
+        dw: 2,
+        oh: 5,
+        ow: 4,
+    };
+    let (cv, ci) = backend::max_pool2d(&xt.storage(), xt.layout(), &geom).unwrap();
+    let (gv, gi) = backend::max_pool2d(&gxt.storage(), gxt.layout(), &geom).unwrap();
+    let shape = [2, 3, 5, 4];
+    let (cv, ci) = (
+        Tensor::from_contiguous(cv, &shape),
+        Tensor::from_contiguous(ci, &shape),
+    );
+    let (gv, gi) = (
+        Tensor::from_contiguous(gv, &shape),
+        Tensor::from_contiguous(gi, &shape),
+    );
+    same("max_pool values", &cv, &gv, 0.0);
+    same("max_pool indices", &ci, &gi, 0.0);
+}
+
+#[test]
 fn random_streams_match_cpu() {
     let (_g, d) = setup!();
     for kind in [RandKind::Uniform(-1.0, 3.0), RandKind::Normal(0.5, 2.0)] {

@@ -330,8 +330,10 @@ pub fn max_pool2d(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<(Storage, S
             let (v, i) = cpu::conv::max_pool2d(c, l, g)?;
             Ok((Storage::Cpu(v), Storage::Cpu(i)))
         }
-        // the GPU pools through im2col columns (ops::nn) until it has this kernel
-        Storage::Gpu(_) => Err(Error::Gpu("max_pool2d: no dedicated GPU kernel; use the columns path".into())),
+        Storage::Gpu(x) => {
+            let (v, i) = wgpu::max_pool2d(x, l, g)?;
+            Ok((Storage::Gpu(v), Storage::Gpu(i)))
+        }
     }
 }
 

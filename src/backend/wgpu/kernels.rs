@@ -892,6 +892,45 @@ pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> 
     Ok(out)
 }
 
+/// Max pooling of each `(H, W)` plane: values `(N,C,oh,ow)` and the int64 flat index
+/// `h·W + w` of each window's maximum (first on ties; NaN wins), as the CPU backend.
+pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStorage, GpuStorage)> {
+    if x.dtype != DType::F32 {
+        return Err(Error::DType(format!(
+            "max_pool2d: expected a floating tensor, got {}",
+            x.dtype
+        )));
+    }
+    if l.shape != [g.n, g.c, g.h, g.w] {
+        return Err(Error::Shape(format!(
+            "max_pool2d: input of shape {:?} for geometry {g:?}",
+            l.shape
+        )));
+    }
+    check_span("max_pool2d", x, l)?;
+    let total = g.n * g.c * g.oh * g.ow;
+    let ctx = ctx_of(x);
+    let vals = GpuStorage::alloc(ctx, DType::F32, total, false, "max_pool2d")?;
+    let mut idx = GpuStorage::alloc(ctx, DType::I64, total, false, "max_pool2d")?;
+    idx.range = Some((0, (g.h * g.w) as i64 - 1));
+    if total == 0 {
+        return Ok((vals, idx));
+    }
+    let mut p = vec![u32_of("max_pool2d", total)?];
+    p.extend(geom_words(g)?);
+    for &s in &l.strides {
+        p.push(u32_of("max_pool2d", s)?);
+    }
+    p.push(u32_of("max_pool2d", l.offset)?);
+    ctx.dispatch(
+        &Kernel::new(Shader::Conv, "max_pool"),
+        &p,
+        &[(1, &x.buf), (2, &vals.buf), (3, &idx.buf)],
+        grid_threads(ctx, total, "max_pool2d")?,
+    )?;
+    Ok((vals, idx))
+}
+
 // ---------------------------------------------------------------- indexing
 
 fn index_dtype(op: &str, idx: &GpuStorage) -> Result<()> {
