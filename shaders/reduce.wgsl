@@ -3,7 +3,10 @@
 // The host permutes the reduced dims last (as the CPU backend does), so the input is `outer`
 // rows of `red` elements, element (r, j) at flat index r * red + j of a strided layout.
 // `reduce_wg` gives each row a workgroup and a shared-memory tree; `reduce_thread` gives each
-// row one invocation, for many short rows. Values travel as bits: DT 0 = f32, 1 = i32, 2 = bool.
+// row one invocation, for many short rows. A few very long rows take two passes:
+// `reduce_partial` reduces chunks of CHUNK elements to (value, index) pairs with many
+// workgroups, and `reduce_final` reduces each row's pairs. Values travel as bits: DT 0 = f32,
+// 1 = i32, 2 = bool.
 // Max/min keep the first NaN, and ties keep the smallest index, as the CPU backend.
 
 struct Params { v: array<vec4<u32>, 32> }
@@ -11,6 +14,8 @@ struct Params { v: array<vec4<u32>, 32> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read_write> O: array<u32>;
+@group(0) @binding(3) var<storage, read> PART_IN: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read_write> PART_OUT: array<vec2<u32>>;
 
 // 0 sum, 1 max, 2 min, 3 argmax, 4 argmin
 override OP: u32 = 0u;
@@ -23,6 +28,9 @@ const NDIM: u32 = 2u;
 const SHAPE: u32 = 3u;
 const STRIDES: u32 = 11u;
 const OFFSET: u32 = 19u;
+// two-pass reductions: chunks per row, elements per chunk
+const CHUNKS: u32 = 20u;
+const CHUNK: u32 = 21u;
 
 const EMPTY: u32 = 0xffffffffu;
 
@@ -116,6 +124,58 @@ fn store(r: u32, v: vec2<u32>) {
 
 var<workgroup> sv: array<vec2<u32>, 256>;
 
+// tree reduction of the 256 values in `sv`; the result is in sv[0]
+fn tree(lid: u32) {
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            sv[lid] = combine(sv[lid], sv[lid + s]);
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let g = wid.y * nwg.x + wid.x;
+    let chunks = p(CHUNKS);
+    if (g >= p(OUTER) * chunks) {
+        return;
+    }
+    let r = g / chunks;
+    let start = (g % chunks) * p(CHUNK);
+    let end = min(start + p(CHUNK), p(RED));
+    var acc = identity();
+    for (var j = start + lid; j < end; j += 256u) {
+        acc = combine(acc, load(r, j));
+    }
+    sv[lid] = acc;
+    tree(lid);
+    if (lid == 0u) {
+        PART_OUT[g] = sv[0];
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let r = wid.y * nwg.x + wid.x;
+    if (r >= p(OUTER)) {
+        return;
+    }
+    let chunks = p(CHUNKS);
+    var acc = identity();
+    for (var c = lid; c < chunks; c += 256u) {
+        acc = combine(acc, PART_IN[r * chunks + c]);
+    }
+    sv[lid] = acc;
+    tree(lid);
+    if (lid == 0u) {
+        store(r, sv[0]);
+    }
+}
+
 @compute @workgroup_size(256)
 fn reduce_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
@@ -129,13 +189,7 @@ fn reduce_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         acc = combine(acc, load(r, j));
     }
     sv[lid] = acc;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            sv[lid] = combine(sv[lid], sv[lid + s]);
-        }
-        workgroupBarrier();
-    }
+    tree(lid);
     if (lid == 0u) {
         store(r, sv[0]);
     }

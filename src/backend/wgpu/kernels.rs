@@ -22,6 +22,11 @@ const MAX_DIMS: usize = 8;
 const MAX_BATCH_DIMS: usize = 6;
 /// Invocations per workgroup of the 1-D kernels.
 const WG: usize = 256;
+/// Reductions of at most this many rows of at least `LONG_ROW` elements take two passes.
+const LONG_ROWS_MAX: usize = 64;
+const LONG_ROW: usize = 16384;
+/// Elements per workgroup in the first pass of a two-pass reduction.
+const CHUNK: usize = 4096;
 
 /// The error for float64 on the GPU.
 pub(crate) fn f64_unsupported(op: &str) -> Error {
@@ -613,7 +618,7 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
     if ms.len() > MAX_DIMS {
         return Err(too_many_dims(&name, &l.shape));
     }
-    let mut p = vec![0u32; 20];
+    let mut p = vec![0u32; 22];
     p[0] = u32_of(&name, outer)?;
     p[1] = u32_of(&name, red)?;
     p[2] = ms.len() as u32;
@@ -623,17 +628,40 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
     }
     p[19] = u32_of(&name, pl.offset)?;
     let contig = ms.is_empty() || (ms.len() == 1 && mst[0][0] == 1);
+    let kernel = |entry| {
+        Kernel::new(Shader::Reduce, entry)
+            .with("OP", code)
+            .with("DT", dt)
+            .with("CONTIG", flag(contig))
+    };
+    if outer <= LONG_ROWS_MAX && red >= LONG_ROW {
+        // a few long rows: many workgroups reduce chunks, then one per row reduces the chunks
+        let chunks = red.div_ceil(CHUNK);
+        p[20] = u32_of(&name, chunks)?;
+        p[21] = CHUNK as u32;
+        let part = GpuStorage::alloc(ctx, DType::F32, 2 * outer * chunks, false, &name)?;
+        let groups = grid(ctx, outer * chunks, &name)?;
+        ctx.dispatch(
+            &kernel("reduce_partial"),
+            &p,
+            &[(1, &x.buf), (4, &part.buf)],
+            groups,
+        )?;
+        ctx.dispatch(
+            &kernel("reduce_final"),
+            &p,
+            &[(2, &out.buf), (3, &part.buf)],
+            grid(ctx, outer, &name)?,
+        )?;
+        return Ok(out);
+    }
     // many short rows: one invocation per row; otherwise a workgroup per row
     let (entry, groups) = if red <= 64 && outer >= 64 {
         ("reduce_thread", grid_threads(ctx, outer, &name)?)
     } else {
         ("reduce_wg", grid(ctx, outer, &name)?)
     };
-    let k = Kernel::new(Shader::Reduce, entry)
-        .with("OP", code)
-        .with("DT", dt)
-        .with("CONTIG", flag(contig));
-    ctx.dispatch(&k, &p, &[(1, &x.buf), (2, &out.buf)], groups)?;
+    ctx.dispatch(&kernel(entry), &p, &[(1, &x.buf), (2, &out.buf)], groups)?;
     Ok(out)
 }
 
