@@ -8,7 +8,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-
 import rustdl
 from rustdl import datasets
 from rustdl.data import transforms as T

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import rustdl
 from rustdl.data import (
     ConcatDataset,
@@ -110,7 +109,9 @@ def test_random_split_lengths_and_fractions():
 
 def test_random_split_reproducible_with_seed_and_global_generator():
     ds = TensorDataset(np.arange(100))
-    assert np.array_equal(random_split(ds, [50, 50], seed=3)[0].indices, random_split(ds, [50, 50], seed=3)[0].indices)
+    assert np.array_equal(
+        random_split(ds, [50, 50], seed=3)[0].indices, random_split(ds, [50, 50], seed=3)[0].indices
+    )
     rustdl.manual_seed(11)
     first = random_split(ds, [0.5, 0.5])[0].indices
     rustdl.manual_seed(11)
@@ -147,7 +148,9 @@ def test_default_collate_nested_types():
 
 @pytest.mark.parametrize("drop_last,expected", [(False, [4, 4, 2]), (True, [4, 4])])
 def test_loader_batch_sizes(drop_last, expected):
-    loader = DataLoader(TensorDataset(np.zeros((10, 3), np.float32), np.arange(10)), batch_size=4, drop_last=drop_last)
+    loader = DataLoader(
+        TensorDataset(np.zeros((10, 3), np.float32), np.arange(10)), batch_size=4, drop_last=drop_last
+    )
     assert len(loader) == len(expected)
     assert [len(yb) for _, yb in loader] == expected
 

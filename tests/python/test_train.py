@@ -4,13 +4,11 @@ import math
 
 import numpy as np
 import pytest
-
 import rustdl
+from conftest import assert_close
 from rustdl import nn, optim
 from rustdl.data import DataLoader, TensorDataset
 from rustdl.train import EarlyStopping, ModelCheckpoint, evaluate, fit, plot_history
-
-from conftest import assert_close
 
 
 def _blobs(n, d=8, classes=3, seed=0, noise=0.3):
@@ -34,7 +32,15 @@ def test_fit_learns_and_records_history():
     xv, yv = _blobs(200, seed=1)
     train, val = _loaders(x, y, xv, yv)
     model = _mlp()
-    hist = fit(model, train, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2), 8, val_loader=val, progress=False)
+    hist = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=1e-2),
+        8,
+        val_loader=val,
+        progress=False,
+    )
     assert set(hist) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"}
     assert all(len(v) == 8 for v in hist.values())
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
@@ -80,8 +86,16 @@ def test_early_stopping_on_random_labels_and_checkpoint_reproduces_best(tmp_path
     model = nn.Sequential(nn.Linear(16, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 4))
     stop = EarlyStopping(monitor="val_loss", patience=3)
     ckpt = ModelCheckpoint(tmp_path / "best.safetensors", monitor="val_loss")
-    hist = fit(model, train, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2), 60, val_loader=val,
-               callbacks=[stop, ckpt], progress=False)
+    hist = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=1e-2),
+        60,
+        val_loader=val,
+        callbacks=[stop, ckpt],
+        progress=False,
+    )
     n = len(hist["val_loss"])
     assert n < 20, f"early stopping should stop well before 60 epochs on random labels, ran {n}"
     best = int(np.argmin(hist["val_loss"]))
@@ -99,8 +113,15 @@ def test_checkpoint_file_is_plain_safetensors(tmp_path):
     x, y = _blobs(64)
     model = _mlp()
     ckpt = ModelCheckpoint(tmp_path / "m.safetensors", monitor="loss")
-    fit(model, DataLoader(TensorDataset(x, y), 32), nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), 2,
-        callbacks=[ckpt], progress=False)
+    fit(
+        model,
+        DataLoader(TensorDataset(x, y), 32),
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        2,
+        callbacks=[ckpt],
+        progress=False,
+    )
     tensors = safetensors.load_file(ckpt.best_path)
     assert set(tensors) == set(model.state_dict())
     np.testing.assert_array_equal(tensors["0.weight"], model.state_dict()["0.weight"].numpy())
@@ -113,8 +134,16 @@ def test_restore_best_weights():
     train, val = _loaders(x, y, xv, yv)
     model = _mlp()
     stop = EarlyStopping(patience=2, restore_best_weights=True)
-    hist = fit(model, train, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=3e-2), 40, val_loader=val,
-               callbacks=[stop], progress=False)
+    hist = fit(
+        model,
+        train,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=3e-2),
+        40,
+        val_loader=val,
+        callbacks=[stop],
+        progress=False,
+    )
     assert stop.stopped_epoch is not None and stop.best_epoch < len(hist["loss"]) - 1
     assert_close(evaluate(model, val, nn.CrossEntropyLoss())["loss"], min(hist["val_loss"]), rtol=1e-6)
 
@@ -143,7 +172,12 @@ def test_early_stopping_rules():
     assert _run_monitor(EarlyStopping(patience=1), [1.0, 1.0]) == 1  # equal is not better
     up = EarlyStopping(monitor="val_accuracy", patience=2, mode="max")
     assert _run_monitor(up, [0.5, 0.6, 0.55, 0.59], key="val_accuracy") == 3 and up.best == 0.6
-    assert _run_monitor(EarlyStopping(monitor="val_accuracy", mode="auto", patience=1), [0.5, 0.7], "val_accuracy") is None
+    assert (
+        _run_monitor(
+            EarlyStopping(monitor="val_accuracy", mode="auto", patience=1), [0.5, 0.7], "val_accuracy"
+        )
+        is None
+    )
     nan = EarlyStopping(patience=2)
     assert _run_monitor(nan, [math.nan, 1.0, math.nan, math.nan]) == 3 and nan.best_epoch == 1
     with pytest.raises(KeyError, match="val_loader"):
@@ -156,9 +190,20 @@ def test_checkpoint_every_epoch_with_pattern(tmp_path):
     x, y = _blobs(64)
     model = _mlp()
     ckpt = ModelCheckpoint(tmp_path / "ck" / "e{epoch:02d}.safetensors", monitor="loss", save_best_only=False)
-    fit(model, DataLoader(TensorDataset(x, y), 32), nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), 3,
-        callbacks=[ckpt], progress=False)
-    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["e01.safetensors", "e02.safetensors", "e03.safetensors"]
+    fit(
+        model,
+        DataLoader(TensorDataset(x, y), 32),
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        3,
+        callbacks=[ckpt],
+        progress=False,
+    )
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "e01.safetensors",
+        "e02.safetensors",
+        "e03.safetensors",
+    ]
 
 
 def test_schedulers_epoch_and_batch():
@@ -166,8 +211,15 @@ def test_schedulers_epoch_and_batch():
     loader = DataLoader(TensorDataset(x, y), 16)
     model = _mlp()
     opt = optim.SGD(model.parameters(), lr=0.1)
-    hist = fit(model, loader, nn.CrossEntropyLoss(), opt, 3, scheduler=optim.lr_scheduler.StepLR(opt, 1, gamma=0.5),
-               progress=False)
+    hist = fit(
+        model,
+        loader,
+        nn.CrossEntropyLoss(),
+        opt,
+        3,
+        scheduler=optim.lr_scheduler.StepLR(opt, 1, gamma=0.5),
+        progress=False,
+    )
     np.testing.assert_allclose(hist["lr"], [0.1, 0.05, 0.025])
     # a one-cycle schedule steps after every batch: epoch 2 starts at the lr after len(loader) steps
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -187,7 +239,13 @@ def test_progress_bar_shows_loss_and_accuracy(capsys):
     pytest.importorskip("tqdm")
     x, y = _blobs(64)
     model = _mlp()
-    fit(model, DataLoader(TensorDataset(x, y), 16), nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), 1)
+    fit(
+        model,
+        DataLoader(TensorDataset(x, y), 16),
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        1,
+    )
     err = capsys.readouterr().err
     assert "epoch 1/1" in err and "loss=" in err and "accuracy=" in err
 
@@ -198,14 +256,26 @@ def test_fit_argument_errors():
     with pytest.raises(ValueError, match="epochs"):
         fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), -1)
     with pytest.raises(ValueError, match=r"\(inputs, target\)"):
-        fit(model, DataLoader(TensorDataset(_blobs(8)[0]), 4), nn.CrossEntropyLoss(),
-            optim.SGD(model.parameters(), lr=0.1), 1, progress=False)
+        fit(
+            model,
+            DataLoader(TensorDataset(_blobs(8)[0]), 4),
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            1,
+            progress=False,
+        )
 
 
 def test_plot_history_writes_png(tmp_path):
     pytest.importorskip("matplotlib")
-    hist = {"loss": [1.0, 0.5, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.6, 0.55],
-            "val_accuracy": [0.45, 0.65, 0.7], "lr": [0.1, 0.05, 0.01], "time": [1.0, 1.0, 1.0]}
+    hist = {
+        "loss": [1.0, 0.5, 0.4],
+        "accuracy": [0.5, 0.7, 0.8],
+        "val_loss": [1.1, 0.6, 0.55],
+        "val_accuracy": [0.45, 0.65, 0.7],
+        "lr": [0.1, 0.05, 0.01],
+        "time": [1.0, 1.0, 1.0],
+    }
     path = plot_history(hist, tmp_path / "out" / "curves.png")
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -216,7 +286,14 @@ def test_plot_history_writes_png(tmp_path):
 def test_fit_on_device(device):
     x, y = _blobs(128)
     model = _mlp()  # built on the CPU; the optimizer is created before fit moves the model
-    hist = fit(model, DataLoader(TensorDataset(x, y), 32, shuffle=True), nn.CrossEntropyLoss(),
-               optim.Adam(model.parameters(), lr=1e-2), 3, device=device, progress=False)
+    hist = fit(
+        model,
+        DataLoader(TensorDataset(x, y), 32, shuffle=True),
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=1e-2),
+        3,
+        device=device,
+        progress=False,
+    )
     assert next(model.parameters()).device == rustdl.device(device)
     assert hist["loss"][-1] < hist["loss"][0]

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import rustdl
 from rustdl.data import transforms as T
 
@@ -130,11 +129,17 @@ def test_random_resized_crop_boxes_respect_scale_and_ratio():
 def test_rotation_by_90_degrees_is_exact(kind, device):
     x = _batch(n=4, h=7, w=7)
     # positive angles turn counter-clockwise, as np.rot90 (and torchvision)
-    np.testing.assert_array_equal(_apply(T.RandomRotation((90, 90)), x, kind, device), np.rot90(x, 1, axes=(2, 3)))
-    np.testing.assert_array_equal(_apply(T.RandomRotation((-90, -90)), x, kind, device), np.rot90(x, -1, axes=(2, 3)))
+    np.testing.assert_array_equal(
+        _apply(T.RandomRotation((90, 90)), x, kind, device), np.rot90(x, 1, axes=(2, 3))
+    )
+    np.testing.assert_array_equal(
+        _apply(T.RandomRotation((-90, -90)), x, kind, device), np.rot90(x, -1, axes=(2, 3))
+    )
     np.testing.assert_array_equal(_apply(T.RandomRotation((180, 180)), x, kind, device), x[..., ::-1, ::-1])
     even = _batch(n=2, h=6, w=6)
-    np.testing.assert_array_equal(_apply(T.RandomRotation((90, 90)), even, kind, device), np.rot90(even, 1, axes=(2, 3)))
+    np.testing.assert_array_equal(
+        _apply(T.RandomRotation((90, 90)), even, kind, device), np.rot90(even, 1, axes=(2, 3))
+    )
     np.testing.assert_array_equal(_apply(T.RandomRotation(0), x, kind, device), x)
 
 

@@ -16,14 +16,14 @@ from .dataloader import DataLoader
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split, randperm
 
 __all__ = [
-    "Dataset",
-    "TensorDataset",
-    "Subset",
     "ConcatDataset",
     "DataLoader",
+    "Dataset",
+    "Subset",
+    "TensorDataset",
+    "default_collate",
     "random_split",
     "randperm",
-    "default_collate",
     "to_tensor",
     "transforms",
 ]

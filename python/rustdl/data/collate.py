@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,13 +42,17 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, Tensor):
         shapes = {tuple(b.shape) for b in batch}
         if len(shapes) > 1:
-            raise ValueError(f"default_collate: tensors in a batch must have equal shapes, got {sorted(shapes)}")
+            raise ValueError(
+                f"default_collate: tensors in a batch must have equal shapes, got {sorted(shapes)}"
+            )
         return stack(list(batch), 0)
     if isinstance(first, (np.ndarray, np.generic)) and not isinstance(first, (np.str_, np.bytes_)):
         arrays = [np.asarray(b) for b in batch]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
-            raise ValueError(f"default_collate: arrays in a batch must have equal shapes, got {sorted(shapes)}")
+            raise ValueError(
+                f"default_collate: arrays in a batch must have equal shapes, got {sorted(shapes)}"
+            )
         return to_tensor(np.stack(arrays))
     if isinstance(first, bool):
         return tensor(list(batch))
@@ -65,7 +70,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
         n = len(first)
         if any(len(b) != n for b in batch):
             raise ValueError("default_collate: each sample in a batch must have the same number of fields")
-        return [default_collate(list(s)) for s in zip(*batch)] if isinstance(first, list) else tuple(
-            default_collate(list(s)) for s in zip(*batch)
+        return (
+            [default_collate(list(s)) for s in zip(*batch)]
+            if isinstance(first, list)
+            else tuple(default_collate(list(s)) for s in zip(*batch))
         )
     return list(batch)

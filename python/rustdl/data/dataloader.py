@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -48,7 +49,9 @@ class DataLoader:
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
-            raise TypeError(f"DataLoader: dataset must have __getitem__ and __len__, got {type(dataset).__name__}")
+            raise TypeError(
+                f"DataLoader: dataset must have __getitem__ and __len__, got {type(dataset).__name__}"
+            )
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: pass either generator or seed, not both")
         self.dataset = dataset

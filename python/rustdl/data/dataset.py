@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import Tensor, from_numpy, randint
 from .collate import default_collate, to_tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "randperm"]
+__all__ = ["ConcatDataset", "Dataset", "Subset", "TensorDataset", "random_split", "randperm"]
 
 
 def randperm(n: int, generator: Any = None, seed: int | None = None) -> np.ndarray:
@@ -63,7 +64,7 @@ class Dataset:
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
-    def __add__(self, other: "Dataset") -> "ConcatDataset":
+    def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
@@ -99,7 +100,9 @@ class TensorDataset(Dataset):
         >>> x, y = ds[0]
     """
 
-    def __init__(self, *tensors: Any, transform: Callable | None = None, target_transform: Callable | None = None):
+    def __init__(
+        self, *tensors: Any, transform: Callable | None = None, target_transform: Callable | None = None
+    ):
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor")
         tensors = tuple(t if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
@@ -203,18 +206,26 @@ def random_split(
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0, abs_tol=1e-6):
+    if (
+        lengths
+        and all(isinstance(x, float) for x in lengths)
+        and math.isclose(sum(lengths), 1.0, abs_tol=1e-6)
+    ):
         if any(x < 0 or x > 1 for x in lengths):
             raise ValueError(f"random_split: fractions must lie in [0, 1], got {lengths}")
-        sizes = [int(math.floor(n * f)) for f in lengths]
+        sizes = [math.floor(n * f) for f in lengths]
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
     else:
         if not all(isinstance(x, (int, np.integer)) and x >= 0 for x in lengths):
-            raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1, got {lengths}")
+            raise ValueError(
+                f"random_split: lengths must be non-negative ints or fractions summing to 1, got {lengths}"
+            )
         sizes = [int(x) for x in lengths]
         if sum(sizes) != n:
-            raise ValueError(f"random_split: sum of lengths {sum(sizes)} does not equal the dataset length {n}")
+            raise ValueError(
+                f"random_split: sum of lengths {sum(sizes)} does not equal the dataset length {n}"
+            )
     perm = randperm(n, generator=generator, seed=seed)
     out, start = [], 0
     for size in sizes:

@@ -16,7 +16,8 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,16 +25,16 @@ from .. import Tensor, cat, from_numpy, full, rand, randn, where
 
 __all__ = [
     "Compose",
+    "GaussianNoise",
     "Lambda",
-    "ToTensor",
     "Normalize",
-    "RandomHorizontalFlip",
-    "RandomVerticalFlip",
+    "RandomAffine",
     "RandomCrop",
+    "RandomHorizontalFlip",
     "RandomResizedCrop",
     "RandomRotation",
-    "RandomAffine",
-    "GaussianNoise",
+    "RandomVerticalFlip",
+    "ToTensor",
 ]
 
 Image = Any  # a rustdl Tensor or a numpy array, (C, H, W) or (N, C, H, W)
@@ -97,7 +98,9 @@ def _gather(x: Image, index: np.ndarray, out_hw: tuple[int, int], fill: float) -
         pad = full((n, c, 1), fill, dtype=x.dtype, device=x.device)
         flat = cat([x.reshape(n, c, h * w), pad], 2).reshape(-1)
         return flat.index_select(0, _to_device(flat_index, x)).reshape(n, c, *out_hw)
-    flat = np.concatenate([x.reshape(n, c, h * w), np.full((n, c, 1), fill, dtype=x.dtype)], axis=2).reshape(-1)
+    flat = np.concatenate([x.reshape(n, c, h * w), np.full((n, c, 1), fill, dtype=x.dtype)], axis=2).reshape(
+        -1
+    )
     return flat[flat_index].reshape(n, c, *out_hw)
 
 
@@ -113,7 +116,7 @@ def _sample(x: Image, sy: np.ndarray, sx: np.ndarray, interpolation: str, fill: 
     ``nearest`` rounds to the closest pixel; ``bilinear`` blends the four neighbours. Points
     outside the image take ``fill``.
     """
-    n, c, h, w = x.shape
+    n, _c, h, w = x.shape
     out_hw = sy.shape[1:]
     if interpolation == "nearest":
         yi = np.floor(sy + 0.5).astype(np.int64)
@@ -126,7 +129,12 @@ def _sample(x: Image, sy: np.ndarray, sx: np.ndarray, interpolation: str, fill: 
     y0, x0 = y0.astype(np.int64), x0.astype(np.int64)
     xf = x if _is_float(x) else _as_float(x)
     out = None
-    for dy, dx, wt in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+    for dy, dx, wt in (
+        (0, 0, (1 - fy) * (1 - fx)),
+        (0, 1, (1 - fy) * fx),
+        (1, 0, fy * (1 - fx)),
+        (1, 1, fy * fx),
+    ):
         part = _gather(xf, _flat_index(y0 + dy, x0 + dx, h, w), out_hw, fill)
         wt = wt.reshape(n, 1, *out_hw).astype(np.float32 if _dtype_is_f32(part) else np.float64)
         term = part * (_to_device(wt, part) if isinstance(part, Tensor) else wt)
@@ -264,7 +272,9 @@ class Normalize(Transform):
         m = np.atleast_1d(np.asarray(mean, dtype=np.float64))
         s = np.atleast_1d(np.asarray(std, dtype=np.float64))
         if m.ndim != 1 or m.shape != s.shape:
-            raise ValueError(f"Normalize: mean and std must be 1-D of equal length, got {m.shape} and {s.shape}")
+            raise ValueError(
+                f"Normalize: mean and std must be 1-D of equal length, got {m.shape} and {s.shape}"
+            )
         if np.any(s == 0):
             raise ValueError(f"Normalize: std must be non-zero, got {s.tolist()}")
         self.mean, self.std = tuple(m.tolist()), tuple(s.tolist())
@@ -273,7 +283,9 @@ class Normalize(Transform):
     def forward(self, x: Image) -> Image:
         c = x.shape[1]
         if len(self.mean) not in (1, c):
-            raise ValueError(f"Normalize: {len(self.mean)} means for an input with {c} channels (shape {tuple(x.shape)})")
+            raise ValueError(
+                f"Normalize: {len(self.mean)} means for an input with {c} channels (shape {tuple(x.shape)})"
+            )
         if not _is_float(x):
             x = _as_float(x)
         dt = np.float32 if _dtype_is_f32(x) else np.float64
@@ -343,7 +355,9 @@ class RandomCrop(Transform):
         if len(padding) == 2:
             padding = (padding[0], padding[1], padding[0], padding[1])
         if len(padding) != 4 or min(padding) < 0:
-            raise ValueError(f"RandomCrop: padding must be a non-negative int, a pair or a 4-tuple, got {padding}")
+            raise ValueError(
+                f"RandomCrop: padding must be a non-negative int, a pair or a 4-tuple, got {padding}"
+            )
         self.padding = padding  # left, top, right, bottom
         self.pad_if_needed = bool(pad_if_needed)
         self.fill = float(fill)
@@ -395,9 +409,13 @@ class RandomResizedCrop(Transform):
         self.scale = _range(scale, "scale", "RandomResizedCrop")
         self.ratio = _range(ratio, "ratio", "RandomResizedCrop")
         if self.scale[0] <= 0 or self.ratio[0] <= 0:
-            raise ValueError(f"RandomResizedCrop: scale and ratio must be positive, got {self.scale}, {self.ratio}")
+            raise ValueError(
+                f"RandomResizedCrop: scale and ratio must be positive, got {self.scale}, {self.ratio}"
+            )
         if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"RandomResizedCrop: interpolation must be 'nearest' or 'bilinear', got '{interpolation}'")
+            raise ValueError(
+                f"RandomResizedCrop: interpolation must be 'nearest' or 'bilinear', got '{interpolation}'"
+            )
         self.interpolation = interpolation
 
     def get_params(self, n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -419,9 +437,9 @@ class RandomResizedCrop(Transform):
         # fallback: a centre crop with the aspect ratio clamped into range
         in_ratio = w / h
         if in_ratio < self.ratio[0]:
-            fw, fh = w, int(round(w / self.ratio[0]))
+            fw, fh = w, round(w / self.ratio[0])
         elif in_ratio > self.ratio[1]:
-            fh, fw = h, int(round(h * self.ratio[1]))
+            fh, fw = h, round(h * self.ratio[1])
         else:
             fw, fh = w, h
         ch = np.where(found, ch, fh)
@@ -487,7 +505,9 @@ class RandomRotation(Transform):
     ):
         self.degrees = _range(degrees, "degrees", "RandomRotation")
         if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"RandomRotation: interpolation must be 'nearest' or 'bilinear', got '{interpolation}'")
+            raise ValueError(
+                f"RandomRotation: interpolation must be 'nearest' or 'bilinear', got '{interpolation}'"
+            )
         self.interpolation = interpolation
         self.center = center
         self.fill = float(fill)
@@ -527,7 +547,9 @@ class RandomAffine(Transform):
         if translate is not None:
             translate = tuple(float(v) for v in translate)
             if len(translate) != 2 or not all(0.0 <= v <= 1.0 for v in translate):
-                raise ValueError(f"RandomAffine: translate must be a pair of fractions in [0, 1], got {translate}")
+                raise ValueError(
+                    f"RandomAffine: translate must be a pair of fractions in [0, 1], got {translate}"
+                )
         self.translate = translate
         if scale is not None:
             scale = _range(scale, "scale", "RandomAffine", symmetric=False)
@@ -535,7 +557,9 @@ class RandomAffine(Transform):
                 raise ValueError(f"RandomAffine: scale must be positive, got {scale}")
         self.scale = scale
         if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"RandomAffine: interpolation must be 'nearest' or 'bilinear', got '{interpolation}'")
+            raise ValueError(
+                f"RandomAffine: interpolation must be 'nearest' or 'bilinear', got '{interpolation}'"
+            )
         self.interpolation = interpolation
         self.fill = float(fill)
 
@@ -573,5 +597,7 @@ class GaussianNoise(Transform):
         shape = tuple(x.shape)
         if isinstance(x, Tensor):
             return x + (randn(*shape, dtype=x.dtype, device=x.device) * self.std + self.mean)
-        noise = randn(*shape).numpy().astype(x.dtype) * np.asarray(self.std, x.dtype) + np.asarray(self.mean, x.dtype)
+        noise = randn(*shape).numpy().astype(x.dtype) * np.asarray(self.std, x.dtype) + np.asarray(
+            self.mean, x.dtype
+        )
         return x + noise

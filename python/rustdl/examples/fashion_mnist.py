@@ -77,7 +77,9 @@ class TimeBudget(Callback):
         elapsed = time.perf_counter() - self.start
         if epoch + 1 < self.epochs and elapsed + logs["time"] > self.seconds:
             self.stop_training = True
-            print(f"TimeBudget: stopping after epoch {epoch + 1}: another epoch would pass the {self.seconds:.0f} s budget")
+            print(
+                f"TimeBudget: stopping after epoch {epoch + 1}: another epoch would pass the {self.seconds:.0f} s budget"
+            )
 
 
 def _images(x: np.ndarray) -> np.ndarray:
@@ -96,7 +98,9 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--budget", type=float, default=570.0, help="stop before passing this many seconds")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/fashion_mnist", help="folder for the checkpoint and the curves")
+    parser.add_argument(
+        "--out", default="runs/fashion_mnist", help="folder for the checkpoint and the curves"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
@@ -119,7 +123,9 @@ def main(argv: list[str] | None = None) -> float:
     augment = T.Compose([T.RandomCrop(28, padding=2), T.RandomHorizontalFlip(), normalize])
     train_transform = normalize if args.no_augment else augment
     split_train, split_val = random_split(
-        TensorDataset(x_train, y_train, transform=normalize), [1 - args.val_fraction, args.val_fraction], seed=args.seed
+        TensorDataset(x_train, y_train, transform=normalize),
+        [1 - args.val_fraction, args.val_fraction],
+        seed=args.seed,
     )
     train_set = Subset(TensorDataset(x_train, y_train, transform=train_transform), split_train.indices)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
@@ -128,7 +134,9 @@ def main(argv: list[str] | None = None) -> float:
 
     model = build_model().to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: {n_params} parameters; train {len(train_set)}, validation {len(split_val)}; augmentation: {train_transform}")
+    print(
+        f"model: {n_params} parameters; train {len(train_set)}, validation {len(split_val)}; augmentation: {train_transform}"
+    )
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     scheduler = optim.lr_scheduler.OneCycleLR(

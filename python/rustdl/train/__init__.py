@@ -13,4 +13,4 @@ from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .loop import accuracy, evaluate, fit
 from .plot import plot_history
 
-__all__ = ["fit", "evaluate", "accuracy", "Callback", "EarlyStopping", "ModelCheckpoint", "plot_history"]
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "accuracy", "evaluate", "fit", "plot_history"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable
 
-from .. import Tensor, device as Device, no_grad
+from .. import Tensor, no_grad
+from .. import device as Device
 from .callbacks import Callback, _log
 
-__all__ = ["fit", "evaluate", "accuracy"]
+__all__ = ["accuracy", "evaluate", "fit"]
 
 Metric = Callable[[Tensor, Tensor], Any]
 
@@ -40,7 +42,9 @@ def _resolve_metrics(metrics: Iterable[str | Metric] | None) -> list[tuple[str, 
         elif callable(m):
             out.append((getattr(m, "__name__", type(m).__name__), m))
         else:
-            raise TypeError(f"a metric must be a name or a function (output, target) -> value, got {type(m).__name__}")
+            raise TypeError(
+                f"a metric must be a name or a function (output, target) -> value, got {type(m).__name__}"
+            )
     return out
 
 
@@ -100,7 +104,9 @@ class _Running:
         return {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
 
 
-def _batch_values(output: Tensor, target: Any, loss: Tensor | None, metrics: list[tuple[str, Metric]]) -> dict:
+def _batch_values(
+    output: Tensor, target: Any, loss: Tensor | None, metrics: list[tuple[str, Metric]]
+) -> dict:
     values = {} if loss is None else {"loss": loss}
     for name, fn in metrics:
         values[name] = fn(output, target)
@@ -266,8 +272,8 @@ def fit(
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"] = lr
         logs["time"] = time.perf_counter() - start
-        for k in history:
-            history[k].append(logs[k])
+        for k, values in history.items():
+            values.append(logs[k])
         if bar is not None:
             bar.set_postfix(_fmt({k: v for k, v in logs.items() if k not in ("lr", "time")}), refresh=True)
             bar.close()

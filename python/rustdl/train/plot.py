@@ -32,7 +32,9 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike, title
     except ImportError:
         raise ImportError("plot_history needs matplotlib: install it with `pip install matplotlib`") from None
     if "loss" not in history or not history["loss"]:
-        raise ValueError(f"plot_history: expected a fit() history with a non-empty 'loss', got keys {sorted(history)}")
+        raise ValueError(
+            f"plot_history: expected a fit() history with a non-empty 'loss', got keys {sorted(history)}"
+        )
     skip = {"lr", "time"}
     bases = [k for k in history if not k.startswith("val_") and k not in skip]
     lrs = history.get("lr", [])
@@ -48,7 +50,12 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike, title
         else:
             ax.plot(epochs[: len(history[key])], history[key], marker="o", label="train")
             if history.get(f"val_{key}"):
-                ax.plot(epochs[: len(history[f"val_{key}"])], history[f"val_{key}"], marker="o", label="validation")
+                ax.plot(
+                    epochs[: len(history[f"val_{key}"])],
+                    history[f"val_{key}"],
+                    marker="o",
+                    label="validation",
+                )
             ax.legend()
         ax.set_xlabel("epoch")
         ax.set_title(key)
