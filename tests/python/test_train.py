@@ -1,6 +1,8 @@
 """rustdl.train: fit, evaluate, EarlyStopping, ModelCheckpoint and plot_history on small synthetic data."""
 
+import importlib.util
 import math
+import os
 
 import numpy as np
 import pytest
@@ -297,3 +299,20 @@ def test_fit_on_device(device):
     )
     assert next(model.parameters()).device == rustdl.device(device)
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="dataset-fashion-mnist not installed"
+)
+def test_fashion_mnist_demo_runs_end_to_end(tmp_path, capsys):
+    from rustdl.examples import fashion_mnist
+
+    acc = fashion_mnist.main(
+        ["--epochs", "2", "--train-size", "2000", "--out", str(tmp_path), "--no-progress"]
+    )
+    out = capsys.readouterr().out
+    assert f"test accuracy: {acc:.4f}" in out and "wall time:" in out
+    assert acc > 0.6  # 2 epochs on 1800 images; chance is 0.1
+    assert (tmp_path / "best.safetensors").is_file()
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
