@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::{gather_view, PAR_MIN};
 use crate::backend::Conv2dGeom;
+use crate::dtype::Float;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::CpuStorage;
@@ -115,45 +116,54 @@ pub fn col2im(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> 
     })
 }
 
-fn max_pool_t<T: Copy + Send + Sync + Default + PartialOrd>(x: &[T], g: &Conv2dGeom, is_nan: fn(T) -> bool) -> (Vec<T>, Vec<i64>) {
+fn max_pool_t<T: Float + Default>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>) {
     let plane = g.h * g.w;
     let l = g.oh * g.ow;
     let mut vals = vec![T::default(); g.n * g.c * l];
     let mut idx = vec![0i64; g.n * g.c * l];
-    let work = |((v, ix), src): ((&mut [T], &mut [i64]), &[T])| {
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let mut best: Option<(T, usize)> = None;
-                for ki in 0..g.kh {
-                    let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        continue;
-                    }
-                    for kj in 0..g.kw {
-                        let ix = (ox * g.sw + kj * g.dw) as isize - g.pw as isize;
-                        if ix < 0 || ix >= g.w as isize {
-                            continue;
-                        }
-                        let p = iy as usize * g.w + ix as usize;
-                        let val = src[p];
-                        match best {
-                            Some((b, _)) if !(val > b || is_nan(val)) || is_nan(b) => {}
-                            _ => best = Some((val, p)),
-                        }
+    // clipped tap ranges per output row / column (windows always overlap the image: the op
+    // checks padding <= kernel / 2)
+    let span = |o: usize, s: usize, d: usize, p: usize, k: usize, size: usize| -> (usize, usize) {
+        let start = (o * s) as isize - p as isize;
+        let lo = if start >= 0 { 0 } else { ((-start) as usize).div_ceil(d) };
+        let hi = if start >= size as isize { 0 } else { ((size as isize - start) as usize).div_ceil(d).min(k) };
+        (lo, hi.max(lo))
+    };
+    let rows: Vec<(usize, usize)> = (0..g.oh).map(|oy| span(oy, g.sh, g.dh, g.ph, g.kh, g.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..g.ow).map(|ox| span(ox, g.sw, g.dw, g.pw, g.kw, g.w)).collect();
+    let (oh, ow, w) = (g.oh, g.ow, g.w as isize);
+    let (sh, sw, dh, dw, ph, pw) = (g.sh as isize, g.sw as isize, g.dh as isize, g.dw as isize, g.ph as isize, g.pw as isize);
+    let work = |(p, (v, ix)): (usize, (&mut [T], &mut [i64]))| {
+        let src = &x[p * plane..(p + 1) * plane];
+        for oy in 0..oh {
+            let (k0, k1) = rows[oy];
+            for ox in 0..ow {
+                let (j0, j1) = cols[ox];
+                let origin = (oy as isize * sh - ph) * w + ox as isize * sw - pw;
+                let first = (origin + k0 as isize * dh * w + j0 as isize * dw) as usize;
+                let mut best = src[first];
+                let mut at = first;
+                for ki in k0..k1 {
+                    for kj in j0..j1 {
+                        let pos = (origin + ki as isize * dh * w + kj as isize * dw) as usize;
+                        let val = src[pos];
+                        // NaN wins, as in PyTorch; written branch-free (`x != x` is NaN)
+                        #[allow(clippy::eq_op)]
+                        let take = (val > best) | ((val != val) & (best == best));
+                        best = if take { val } else { best };
+                        at = if take { pos } else { at };
                     }
                 }
-                // windows always overlap the image (padding <= kernel/2 is checked by the op)
-                let (b, p) = best.unwrap_or((T::default(), 0));
-                v[oy * g.ow + ox] = b;
-                ix[oy * g.ow + ox] = p as i64;
+                v[oy * ow + ox] = best;
+                ix[oy * ow + ox] = at as i64;
             }
         }
     };
-    let planes = vals.chunks_mut(l.max(1)).zip(idx.chunks_mut(l.max(1))).zip(x.chunks(plane.max(1)));
+    let planes = vals.chunks_mut(l.max(1)).zip(idx.chunks_mut(l.max(1)));
     if x.len() >= PAR_MIN {
-        planes.par_bridge().for_each(work);
+        planes.enumerate().collect::<Vec<_>>().into_par_iter().for_each(work);
     } else {
-        planes.for_each(work);
+        planes.enumerate().for_each(work);
     }
     (vals, idx)
 }
@@ -162,11 +172,11 @@ fn max_pool_t<T: Copy + Send + Sync + Default + PartialOrd>(x: &[T], g: &Conv2dG
 pub fn max_pool2d(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(CpuStorage, CpuStorage)> {
     Ok(match x {
         CpuStorage::F32(v) => {
-            let (a, i) = max_pool_t(&gather_view(v, l), g, f32::is_nan);
+            let (a, i) = max_pool_t(&gather_view(v, l), g);
             (CpuStorage::F32(a), CpuStorage::I64(i))
         }
         CpuStorage::F64(v) => {
-            let (a, i) = max_pool_t(&gather_view(v, l), g, f64::is_nan);
+            let (a, i) = max_pool_t(&gather_view(v, l), g);
             (CpuStorage::F64(a), CpuStorage::I64(i))
         }
         other => return Err(Error::DType(format!("max_pool2d: expected a floating tensor, got {}", other.dtype()))),

@@ -328,6 +328,30 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
     }
 }
 
+/// Picks the op once, outside the element loop, so each loop is a tight vectorisable map.
+fn unary_typed<T: Float + Default>(op: UnaryOp, v: &[T], l: &Layout) -> Vec<T> {
+    match op {
+        UnaryOp::Relu => map1(v, l, |x| unary_f(UnaryOp::Relu, x)),
+        UnaryOp::Neg => map1(v, l, |x| -x),
+        UnaryOp::Exp => map1(v, l, |x| x.exp()),
+        UnaryOp::Tanh => map1(v, l, |x| x.tanh()),
+        UnaryOp::Sigmoid => map1(v, l, |x| unary_f(UnaryOp::Sigmoid, x)),
+        UnaryOp::Step => map1(v, l, |x| unary_f(UnaryOp::Step, x)),
+        UnaryOp::Square => map1(v, l, |x| x * x),
+        UnaryOp::Sqrt => map1(v, l, |x| x.sqrt()),
+        UnaryOp::Rsqrt => map1(v, l, |x| T::ONE / x.sqrt()),
+        UnaryOp::AddScalar(c) => {
+            let c = T::from_f64(c);
+            map1(v, l, move |x| x + c)
+        }
+        UnaryOp::MulScalar(c) => {
+            let c = T::from_f64(c);
+            map1(v, l, move |x| x * c)
+        }
+        other => map1(v, l, move |x| unary_f(other, x)),
+    }
+}
+
 fn unary_i(op: UnaryOp, x: i64) -> i64 {
     match op {
         UnaryOp::Neg => x.wrapping_neg(),
@@ -346,8 +370,8 @@ fn unary_i(op: UnaryOp, x: i64) -> i64 {
 /// Unary elementwise op into a contiguous result.
 pub fn unary(op: UnaryOp, x: &CpuStorage, l: &Layout) -> Result<CpuStorage> {
     Ok(match x {
-        CpuStorage::F32(v) => CpuStorage::F32(map1(v, l, |x| unary_f(op, x))),
-        CpuStorage::F64(v) => CpuStorage::F64(map1(v, l, |x| unary_f(op, x))),
+        CpuStorage::F32(v) => CpuStorage::F32(unary_typed(op, v, l)),
+        CpuStorage::F64(v) => CpuStorage::F64(unary_typed(op, v, l)),
         CpuStorage::I64(v) if op.is_integral_ok() => CpuStorage::I64(map1(v, l, |x| unary_i(op, x))),
         CpuStorage::Bool(v) if op == UnaryOp::Not => CpuStorage::Bool(map1(v, l, |x| !x)),
         other => {
