@@ -1,0 +1,262 @@
+"""Side-by-side timing of rustdl and PyTorch in ONE process, alternating the two.
+
+Each case runs a few warm-up iterations, then alternating rounds of rustdl and torch; the
+median time per iteration of each library is reported with the ratio rustdl / torch (below 1
+means rustdl is faster). Import time and peak memory are measured in fresh subprocesses.
+
+Usage:
+    python benchmarks/compare.py [--device cpu|gpu] [--threads 2] [--rounds 7] [--json out.json]
+
+PyTorch is an optional dependency (``pip install torch``); the CPU build is what the CPU goals
+compare against. ``--device gpu`` compares rustdl on its wgpu adapter with torch on CUDA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CPU_GOALS = {
+    "mlp_train_step": 0.8,
+    "lenet_train_step": 1.0,
+    "add_1elem": 0.6,
+    "matmul_1024": 1.1,
+    "import": 0.3,
+    "peak_rss_mlp": 0.4,
+}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def timed(fn, iters: int) -> float:
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t) / iters
+
+
+def alternate(fr, ft, iters: int, rounds: int, sync_r=None, sync_t=None) -> tuple[float, float]:
+    """Median seconds per call of fr and ft, measured in alternating rounds."""
+    for _ in range(max(2, iters // 5)):
+        fr()
+        ft()
+    rs, ts = [], []
+    for _ in range(rounds):
+        rs.append(timed(fr, iters) if sync_r is None else _synced(fr, iters, sync_r))
+        ts.append(timed(ft, iters) if sync_t is None else _synced(ft, iters, sync_t))
+    return statistics.median(rs), statistics.median(ts)
+
+
+def _synced(fn, iters, sync):
+    sync()
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    sync()
+    return (time.perf_counter() - t) / iters
+
+
+# ---------------------------------------------------------------- models, built the same way
+
+
+def mlp_pair(lib, dev):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)).to(dev)
+
+
+def lenet_pair(lib, dev):
+    nn = lib.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    ).to(dev)
+
+
+def train_step_fn(lib, model, opt, x, y):
+    F = lib.nn.functional
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def cases(args, torch, rustdl):
+    rd = "gpu" if args.device == "gpu" else "cpu"
+    td = "cuda" if args.device == "gpu" else "cpu"
+    rng = np.random.default_rng(0)
+    out = {}
+    sync_r = rustdl.gpu.synchronize if rd == "gpu" else None
+    sync_t = torch.cuda.synchronize if td == "cuda" else None
+
+    def pair(name, fr, ft, iters):
+        r, t = alternate(fr, ft, iters, args.rounds, sync_r, sync_t)
+        out[name] = {"rustdl_s": r, "torch_s": t, "ratio": r / t}
+
+    # per-op overhead
+    a, b = rustdl.ones(1, device=rd), rustdl.ones(1, device=rd)
+    ta, tb = torch.ones(1, device=td), torch.ones(1, device=td)
+    pair("add_1elem", lambda: a + b, lambda: ta + tb, 20000)
+
+    # matmul
+    for n in (256, 1024):
+        m = rng.standard_normal((n, n)).astype(np.float32)
+        ra, rb = rustdl.tensor(m, device=rd), rustdl.tensor(m.T.copy(), device=rd)
+        ta2, tb2 = torch.tensor(m, device=td), torch.tensor(m.T.copy(), device=td)
+        if rd == "gpu":
+            pair(f"matmul_{n}", lambda: (ra @ rb), lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
+        else:
+            pair(f"matmul_{n}", lambda: ra @ rb, lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
+        out[f"matmul_{n}"]["rustdl_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["rustdl_s"] / 1e9
+        out[f"matmul_{n}"]["torch_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["torch_s"] / 1e9
+
+    # elementwise and reductions on a mid-size tensor
+    e = rng.standard_normal((256, 1024)).astype(np.float32)
+    re_, te = rustdl.tensor(e, device=rd), torch.tensor(e, device=td)
+    pair("elementwise_256k", lambda: (re_ * 2.0 + 1.0).relu(), lambda: (te * 2.0 + 1.0).relu(), 200)
+    pair("sum_dim_256k", lambda: re_.sum(1), lambda: te.sum(1), 200)
+    logits = rng.standard_normal((512, 1000)).astype(np.float32)
+    tgt = rng.integers(0, 1000, size=512)
+    rl, rt = rustdl.tensor(logits, device=rd), rustdl.tensor(tgt, device=rd)
+    tl, tt = torch.tensor(logits, device=td), torch.tensor(tgt, device=td)
+    pair("cross_entropy_512x1000", lambda: rustdl.nn.functional.cross_entropy(rl, rt), lambda: torch.nn.functional.cross_entropy(tl, tt), 100)
+
+    # conv2d forward + backward (a VGG-block shape)
+    xc = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
+    wc = (rng.standard_normal((32, 32, 3, 3)) * 0.1).astype(np.float32)
+    rx, rw = rustdl.tensor(xc, device=rd), rustdl.tensor(wc, device=rd, requires_grad=True)
+    tx, tw = torch.tensor(xc, device=td), torch.tensor(wc, device=td, requires_grad=True)
+
+    def rconv():
+        rustdl.nn.functional.conv2d(rx, rw, padding=1).sum().backward()
+
+    def tconv():
+        torch.nn.functional.conv2d(tx, tw, padding=1).sum().backward()
+
+    pair("conv2d_vgg_fwd_bwd", rconv, tconv, 10)
+
+    # full training steps
+    for name, build, opt_name in (("mlp_train_step", mlp_pair, "sgd"), ("lenet_train_step", lenet_pair, "adam")):
+        rustdl.manual_seed(0)
+        torch.manual_seed(0)
+        rm, tm = build(rustdl, rd), build(torch, td)
+        if opt_name == "sgd":
+            ro = rustdl.optim.SGD(rm.parameters(), lr=0.01, momentum=0.9)
+            to = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        else:
+            ro = rustdl.optim.Adam(rm.parameters(), lr=1e-3)
+            to = torch.optim.Adam(tm.parameters(), lr=1e-3)
+        shape = (64, 784) if name.startswith("mlp") else (64, 1, 28, 28)
+        xb = rng.standard_normal(shape).astype(np.float32)
+        yb = rng.integers(0, 10, size=64)
+        rs = train_step_fn(rustdl, rm, ro, rustdl.tensor(xb, device=rd), rustdl.tensor(yb, device=rd))
+        ts = train_step_fn(torch, tm, to, torch.tensor(xb, device=td), torch.tensor(yb, device=td))
+        pair(name, rs, ts, 50 if name.startswith("mlp") else 20)
+    return out
+
+
+IMPORT_SNIPPET = "import time; t=time.perf_counter(); import {mod}; print(time.perf_counter()-t)"
+
+RSS_SNIPPET = """
+import sys, numpy as np
+lib = sys.argv[1]
+if lib == "torch":
+    import torch as L
+    L.set_num_threads({threads})
+else:
+    import rustdl as L
+nn = L.nn
+m = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+opt = L.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+rng = np.random.default_rng(0)
+x = L.tensor(rng.standard_normal((64, 784)).astype(np.float32)); y = L.tensor(rng.integers(0, 10, 64))
+for _ in range(300):
+    opt.zero_grad(); loss = L.nn.functional.cross_entropy(m(x), y); loss.backward(); opt.step()
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024)
+"""
+
+
+def subprocess_cases(threads: int) -> dict:
+    out = {}
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+
+    def run(code, *argv):
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, check=True)
+        return float(r.stdout.strip().splitlines()[-1])
+
+    imp = {}
+    for mod in ("rustdl", "torch"):
+        imp[mod] = min(run(IMPORT_SNIPPET.format(mod=mod)) for _ in range(5))
+    out["import"] = {"rustdl_s": imp["rustdl"], "torch_s": imp["torch"], "ratio": imp["rustdl"] / imp["torch"]}
+    rss = {lib: run(RSS_SNIPPET.format(threads=threads), lib) for lib in ("rustdl", "torch")}
+    out["peak_rss_mlp"] = {"rustdl_mb": rss["rustdl"], "torch_mb": rss["torch"], "ratio": rss["rustdl"] / rss["torch"]}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--json", default="benchmarks/results.json")
+    args = p.parse_args()
+    os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
+    try:
+        import torch
+    except ImportError:
+        sys.exit("compare.py needs PyTorch: pip install torch")
+    import rustdl
+
+    torch.set_num_threads(args.threads)
+    if args.device == "gpu" and not (torch.cuda.is_available() and rustdl.gpu.is_available()):
+        sys.exit("--device gpu needs both a CUDA device for torch and a wgpu adapter for rustdl")
+    results = cases(args, torch, rustdl)
+    if args.device == "cpu":
+        results.update(subprocess_cases(args.threads))
+    info = {"machine": machine(), "device": args.device, "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
+            "torch": torch.__version__, "rustdl": rustdl.__version__, "results": results}
+    if args.device == "gpu":
+        info["adapter"] = rustdl.gpu.adapter_info()
+    print(f"machine: {info['machine']['cpu']} ({info['machine']['cores']} cores), threads={args.threads}, "
+          f"torch {torch.__version__}, date {info['date']}")
+    print(f"{'case':28s} {'rustdl':>12s} {'torch':>12s} {'ratio':>7s} {'goal':>6s}")
+    for name, r in results.items():
+        goal = CPU_GOALS.get(name) if args.device == "cpu" else None
+        if "rustdl_mb" in r:
+            a, b = f"{r['rustdl_mb']:.0f} MB", f"{r['torch_mb']:.0f} MB"
+        else:
+            a, b = f"{r['rustdl_s'] * 1e3:.3f} ms", f"{r['torch_s'] * 1e3:.3f} ms"
+        mark = "" if goal is None else (f"≤{goal}" + (" ok" if r["ratio"] <= goal else " MISS"))
+        print(f"{name:28s} {a:>12s} {b:>12s} {r['ratio']:7.2f} {mark:>6s}")
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(info, f, indent=2)
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
