@@ -14,6 +14,7 @@ pub mod random;
 pub mod backend;
 pub mod ops;
 pub mod io;
+pub mod optim;
 
 #[cfg(feature = "python")]
 mod python;

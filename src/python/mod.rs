@@ -410,35 +410,11 @@ fn optim_step(py: Python<'_>, kind: &str, params: &Bound<'_, PyList>, states: &B
     }
     py.detach(move || -> crate::error::Result<()> {
         for (p, g, st, step) in work {
-            step_one(&p, &g, &st, &step)?;
+            crate::optim::step(&p, &g, &st, &step)?;
         }
         Ok(())
     })?;
     Ok(())
-}
-
-fn step_one(p: &Tensor, g: &Tensor, st: &[Tensor], step: &OptimStep) -> crate::error::Result<()> {
-    if !p.is_contiguous() || p.layout().offset != 0 || p.storage().len() != p.numel() {
-        return Err(Error::Runtime("optimizer step: parameters must be contiguous tensors owning their storage".into()));
-    }
-    if g.shape() != p.shape() {
-        return Err(Error::Shape(format!("optimizer step: grad of shape {:?} for a parameter of shape {:?}", g.shape(), p.shape())));
-    }
-    for s in st {
-        if s.shares_storage(p) || s.numel() != p.numel() {
-            return Err(Error::Runtime("optimizer step: state tensors must be separate buffers shaped like the parameter".into()));
-        }
-    }
-    let g_storage = g.storage();
-    let mut guards: Vec<_> = st.iter().map(|s| s.storage_mut()).collect();
-    let mut refs: Vec<&mut crate::storage::Storage> = guards.iter_mut().map(|g| &mut **g).collect();
-    if g.shares_storage(p) {
-        let gc = backend::copy(&g_storage, g.layout())?;
-        drop(g_storage);
-        let lg = crate::shape::Layout::contiguous(g.shape());
-        return backend::optim_step(step, &mut p.storage_mut(), &gc, &lg, &mut refs);
-    }
-    backend::optim_step(step, &mut p.storage_mut(), &g_storage, g.layout(), &mut refs)
 }
 
 /// Saves a dict of tensors (and string metadata) as safetensors, atomically.

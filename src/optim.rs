@@ -1,0 +1,41 @@
+//! Fused optimizer updates on tensors: one kernel per parameter, in place, with its state.
+
+use crate::backend::{self, OptimStep};
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::storage::Storage;
+use crate::tensor::Tensor;
+
+/// Applies `step` to `param` in place with gradient `grad` and the state tensors `state`
+/// (created by the caller, shaped like the parameter; order as in `backend::cpu::optim`).
+pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -> Result<()> {
+    if !param.is_contiguous() || param.layout().offset != 0 || param.storage().len() != param.numel() {
+        return Err(Error::Runtime(format!(
+            "optimizer step: parameters must be contiguous tensors owning their storage (got shape {:?}, strides {:?})",
+            param.shape(),
+            param.strides()
+        )));
+    }
+    if grad.shape() != param.shape() {
+        return Err(Error::Shape(format!(
+            "optimizer step: grad of shape {:?} for a parameter of shape {:?}",
+            grad.shape(),
+            param.shape()
+        )));
+    }
+    for s in state {
+        if s.shares_storage(param) || s.numel() != param.numel() || !s.is_contiguous() {
+            return Err(Error::Runtime(format!(
+                "optimizer step: state tensors must be separate contiguous buffers shaped like the parameter {:?}",
+                param.shape()
+            )));
+        }
+    }
+    // a gradient aliasing the parameter is copied first, so the update reads a stable value
+    let grad = if grad.shares_storage(param) { grad.deep_clone()?.detach() } else { grad.clone() };
+    let g = grad.storage();
+    let mut guards: Vec<_> = state.iter().map(|s| s.storage_mut()).collect();
+    let mut refs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+    let lg: &Layout = grad.layout();
+    backend::optim_step(step, &mut param.storage_mut(), &g, lg, &mut refs)
+}
