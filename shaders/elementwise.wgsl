@@ -93,8 +93,12 @@ fn erf_(x: f32) -> f32 {
     return select(ans - 1.0, 1.0 - ans, x >= 0.0);
 }
 
-// tanh that stays finite for large |x| (some drivers compute it as a ratio of exponentials).
+// tanh that stays finite for large |x| (some drivers compute it as a ratio of exponentials)
+// and passes NaN through (GL drivers may not).
 fn tanh_(x: f32) -> f32 {
+    if (is_nan(x)) {
+        return x;
+    }
     return select(tanh(x), sign(x), abs(x) > 10.0);
 }
 

@@ -1475,8 +1475,9 @@ pub fn optim_step(
 pub fn upload(dev: usize, h: &CpuStorage) -> Result<GpuStorage> {
     let ctx = context(dev)?;
     let mut range = None;
-    let (dtype, bytes): (DType, Vec<u8>) = match h {
-        CpuStorage::F32(v) => (DType::F32, bytemuck::cast_slice(v).to_vec()),
+    // f32 data goes up as it is; int64 and bool are narrowed to one 32-bit word each
+    let (dtype, bytes): (DType, std::borrow::Cow<[u8]>) = match h {
+        CpuStorage::F32(v) => (DType::F32, bytemuck::cast_slice(v).into()),
         CpuStorage::F64(_) => return Err(f64_unsupported("to")),
         CpuStorage::I64(v) => {
             let mut out = Vec::with_capacity(v.len() * 4);
@@ -1497,11 +1498,14 @@ pub fn upload(dev: usize, h: &CpuStorage) -> Result<GpuStorage> {
             if !v.is_empty() {
                 range = Some((lo, hi));
             }
-            (DType::I64, out)
+            (DType::I64, out.into())
         }
         CpuStorage::Bool(v) => (
             DType::Bool,
-            v.iter().flat_map(|&b| (b as u32).to_le_bytes()).collect(),
+            v.iter()
+                .flat_map(|&b| (b as u32).to_le_bytes())
+                .collect::<Vec<u8>>()
+                .into(),
         ),
     };
     let mut out = GpuStorage::alloc(&ctx, dtype, h.len(), true, "to(gpu)")?;

@@ -137,6 +137,8 @@ pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
         ("vendor".into(), format!("0x{:04x}", i.vendor)),
         ("device".into(), format!("0x{:04x}", i.device)),
         ("index".into(), index.to_string()),
+        // int64 tensors live as 32-bit integers on the GPU (see the module doc)
+        ("int64_storage_bits".into(), "32".into()),
         ("max_buffer_size".into(), l.max_buffer_size.to_string()),
         (
             "max_storage_buffer_binding_size".into(),
