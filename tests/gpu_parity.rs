@@ -1227,6 +1227,58 @@ fn unsupported_dtypes_and_values_are_typed_errors() {
     assert_eq!(e.relu().unwrap().to_f32_vec().unwrap().len(), 0);
 }
 
+#[test]
+fn concurrent_threads_share_the_device() {
+    let (_g, d) = setup!();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let a = t(&[20, 30], 1000 + i);
+                let b = t(&[30, 10], 2000 + i);
+                let want = a
+                    .matmul(&b)
+                    .unwrap()
+                    .relu()
+                    .unwrap()
+                    .sum(&[1], false)
+                    .unwrap();
+                for _ in 0..10 {
+                    let got = to(&a, d)
+                        .matmul(&to(&b, d))
+                        .unwrap()
+                        .relu()
+                        .unwrap()
+                        .sum(&[1], false)
+                        .unwrap();
+                    same("threaded", &want, &got, 1e-4);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("a GPU thread panicked");
+    }
+}
+
+#[test]
+fn oversized_work_is_a_gpu_error_not_a_panic() {
+    let (_g, d) = setup!();
+    // beyond any adapter's buffer limits
+    assert!(matches!(
+        Tensor::zeros(&[1 << 33], DType::F32, d),
+        Err(Error::Gpu(_))
+    ));
+    // a broadcast view with more elements than 32-bit kernel indices reach
+    let one = to(&Tensor::ones(&[1, 1], DType::F32, Device::Cpu).unwrap(), d);
+    let huge = one.expand(&[1 << 17, 1 << 16]).unwrap();
+    assert!(matches!(huge.sum_all(), Err(Error::Gpu(_))));
+    // the device still works
+    assert_eq!(
+        one.add_scalar(1.0).unwrap().to_f32_vec().unwrap(),
+        vec![2.0]
+    );
+}
+
 /// Prints matmul throughput and per-dispatch overhead; run with `--ignored --nocapture`.
 #[test]
 #[ignore]

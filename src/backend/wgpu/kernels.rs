@@ -621,6 +621,8 @@ pub fn reduce(op: ReduceOp, x: &GpuStorage, l: &Layout, dims: &[usize]) -> Resul
     let mut p = vec![0u32; 22];
     p[0] = u32_of(&name, outer)?;
     p[1] = u32_of(&name, red)?;
+    // the shaders index the (possibly broadcast) view with 32-bit flat indices
+    u32_of(&name, outer * red)?;
     p[2] = ms.len() as u32;
     for d in 0..ms.len() {
         p[3 + d] = u32_of(&name, ms[d])?;
@@ -682,6 +684,7 @@ pub fn softmax(x: &GpuStorage, l: &Layout, log: bool) -> Result<GpuStorage> {
         return Ok(out);
     }
     let rows = n / len;
+    u32_of("softmax", n)?;
     let (ms, mst) = merge(&l.shape, &[&l.strides]);
     if ms.len() > MAX_DIMS {
         return Err(too_many_dims("softmax", &l.shape));
