@@ -116,7 +116,9 @@ pub fn col2im(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> 
     })
 }
 
-fn max_pool_t<T: Float + Default>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>) {
+/// `NAN` selects the NaN-propagating comparison, which is several times slower: it is used
+/// only when the input holds a NaN.
+fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>) {
     let plane = g.h * g.w;
     let l = g.oh * g.ow;
     let mut vals = vec![T::default(); g.n * g.c * l];
@@ -147,9 +149,8 @@ fn max_pool_t<T: Float + Default>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>)
                     for kj in j0..j1 {
                         let pos = (origin + ki as isize * dh * w + kj as isize * dw) as usize;
                         let val = src[pos];
-                        // NaN wins, as in PyTorch; written branch-free (`x != x` is NaN)
-                        #[allow(clippy::eq_op)]
-                        let take = (val > best) | ((val != val) & (best == best));
+                        // branch-free select; with NAN a NaN wins, as in PyTorch
+                        let take = if NAN { (val > best) | (val.is_nan_() & !best.is_nan_()) } else { val > best };
                         best = if take { val } else { best };
                         at = if take { pos } else { at };
                     }
@@ -168,15 +169,23 @@ fn max_pool_t<T: Float + Default>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>)
     (vals, idx)
 }
 
+fn max_pool_nan_aware<T: Float + Default>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>) {
+    if x.iter().any(|v| v.is_nan_()) {
+        max_pool_t::<T, true>(x, g)
+    } else {
+        max_pool_t::<T, false>(x, g)
+    }
+}
+
 /// Max pooling over each `(H, W)` plane: values and the flat `h·W + w` index of each maximum.
 pub fn max_pool2d(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(CpuStorage, CpuStorage)> {
     Ok(match x {
         CpuStorage::F32(v) => {
-            let (a, i) = max_pool_t(&gather_view(v, l), g);
+            let (a, i) = max_pool_nan_aware(&gather_view(v, l), g);
             (CpuStorage::F32(a), CpuStorage::I64(i))
         }
         CpuStorage::F64(v) => {
-            let (a, i) = max_pool_t(&gather_view(v, l), g);
+            let (a, i) = max_pool_nan_aware(&gather_view(v, l), g);
             (CpuStorage::F64(a), CpuStorage::I64(i))
         }
         other => return Err(Error::DType(format!("max_pool2d: expected a floating tensor, got {}", other.dtype()))),
