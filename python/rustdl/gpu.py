@@ -10,9 +10,14 @@ def is_available() -> bool:
     return bool(_rustdl.gpu_is_available())
 
 
-def adapter_info() -> dict:
-    """Name, backend, device type and driver of the adapter."""
-    return dict(_rustdl.gpu_adapter_info())
+def device_count() -> int:
+    """Number of GPU adapters found."""
+    return int(_rustdl.gpu_device_count())
+
+
+def adapter_info(index: int = 0) -> dict:
+    """Name, backend, device type and driver of adapter ``index``."""
+    return dict(_rustdl.gpu_adapter_info(index))
 
 
 def stats() -> dict:

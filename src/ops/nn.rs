@@ -197,9 +197,6 @@ impl Tensor {
             )));
         }
         let g = win.geom("max_pool2d", self, ceil_mode)?;
-        if self.device().is_gpu() {
-            return self.max_pool2d_columns(g);
-        }
         let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
         let out_shape = [g.n, g.c, g.oh, g.ow];
         let indices = Tensor::from_contiguous(is, &out_shape);
@@ -214,40 +211,8 @@ impl Tensor {
         Ok((values, indices))
     }
 
-    /// Max pooling through im2col columns (the GPU path until it has a dedicated kernel).
-    fn max_pool2d_columns(&self, g: Conv2dGeom) -> Result<(Tensor, Tensor)> {
-        let (n, c) = (g.n, g.c);
-        let x = self.reshape(&[n * c, 1, g.h, g.w])?;
-        let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
-        let cols = x.im2col(g1, f64::NEG_INFINITY)?;
-        let (vals, tap) = cols.max_min_dim(0, false, true)?;
-        let values = vals.reshape(&[n, c, g.oh, g.ow])?;
-        let tap = tap.to_i64_vec()?;
-        let l = g.oh * g.ow;
-        let idx: Vec<i64> = tap
-            .iter()
-            .enumerate()
-            .map(|(p, &k)| {
-                let (oy, ox) = ((p % l) / g.ow, (p % l) % g.ow);
-                let (ki, kj) = (k as usize / g.kw, k as usize % g.kw);
-                let iy = (oy * g.sh + ki * g.dh) as i64 - g.ph as i64;
-                let ix = (ox * g.sw + kj * g.dw) as i64 - g.pw as i64;
-                iy * g.w as i64 + ix
-            })
-            .collect();
-        let indices = Tensor::from_i64(idx, &[n, c, g.oh, g.ow])?.to_device(self.device())?;
-        Ok((values, indices))
-    }
-
     /// Max pooling values only.
     pub fn max_pool2d_values(&self, win: Window2d, ceil_mode: bool) -> Result<Tensor> {
-        if self.device().is_gpu() {
-            check_float("max_pool2d", self)?;
-            let g = win.geom("max_pool2d", self, ceil_mode)?;
-            let x = self.reshape(&[g.n * g.c, 1, g.h, g.w])?;
-            let cols = x.im2col(Conv2dGeom { n: g.n * g.c, c: 1, ..g }, f64::NEG_INFINITY)?;
-            return cols.max_min_dim(0, false, true)?.0.reshape(&[g.n, g.c, g.oh, g.ow]);
-        }
         Ok(self.max_pool2d(win, ceil_mode)?.0)
     }
 
