@@ -1,6 +1,6 @@
 //! The tensor: shared storage + layout + autograd metadata, with constructors and accessors.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::autograd::{self, Node};
@@ -18,8 +18,9 @@ pub struct TensorImpl {
     pub(crate) id: u64,
     pub(crate) storage: Arc<RwLock<Storage>>,
     pub(crate) layout: Layout,
-    pub(crate) dtype: DType,
-    pub(crate) device: Device,
+    /// cached from the storage (changed only by `set_data`), so ops need no lock to read them
+    dtype: AtomicU8,
+    device: AtomicUsize,
     pub(crate) requires_grad: AtomicBool,
     pub(crate) retains_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<Tensor>>,
@@ -45,8 +46,8 @@ impl Tensor {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage: Arc::new(RwLock::new(storage)),
             layout,
-            dtype,
-            device,
+            dtype: AtomicU8::new(dtype_code(dtype)),
+            device: AtomicUsize::new(device_code(device)),
             requires_grad: AtomicBool::new(false),
             retains_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
@@ -82,8 +83,8 @@ impl Tensor {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage: self.0.storage.clone(),
             layout,
-            dtype: self.0.dtype,
-            device: self.0.device,
+            dtype: AtomicU8::new(dtype_code(self.dtype())),
+            device: AtomicUsize::new(device_code(self.device())),
             requires_grad: AtomicBool::new(false),
             retains_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
@@ -140,10 +141,18 @@ impl Tensor {
         self.0.layout.numel()
     }
     pub fn dtype(&self) -> DType {
-        self.0.dtype
+        match self.0.dtype.load(Ordering::Relaxed) {
+            0 => DType::F32,
+            1 => DType::F64,
+            2 => DType::I64,
+            _ => DType::Bool,
+        }
     }
     pub fn device(&self) -> Device {
-        self.0.device
+        match self.0.device.load(Ordering::Relaxed) {
+            0 => Device::Cpu,
+            i => Device::Gpu(i - 1),
+        }
     }
     pub fn is_contiguous(&self) -> bool {
         self.0.layout.is_contiguous()
@@ -220,8 +229,8 @@ impl Tensor {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage: self.0.storage.clone(),
             layout: self.0.layout.clone(),
-            dtype: self.0.dtype,
-            device: self.0.device,
+            dtype: AtomicU8::new(dtype_code(self.dtype())),
+            device: AtomicUsize::new(device_code(self.device())),
             requires_grad: AtomicBool::new(false),
             retains_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
@@ -449,6 +458,33 @@ impl Tensor {
         self.copy_(&src)
     }
 
+    /// Replaces this tensor's data with a copy of `src` (same shape; any device or dtype),
+    /// keeping the tensor object, as PyTorch's `t.data = src`. Used to move parameters in place.
+    pub fn set_data(&self, src: &Tensor) -> Result<()> {
+        if src.shape() != self.shape() {
+            return Err(Error::Shape(format!(
+                "set_data: new data of shape {:?} for a tensor of shape {:?}",
+                src.shape(),
+                self.shape()
+            )));
+        }
+        if self.layout().offset != 0 || !self.is_contiguous() || self.storage().len() != self.numel() {
+            return Err(Error::Runtime(format!(
+                "set_data: only a tensor owning its whole storage can take new data (shape {:?}, strides {:?})",
+                self.shape(),
+                self.strides()
+            )));
+        }
+        if self.requires_grad() && !src.dtype().is_float() {
+            return Err(Error::DType(format!("set_data: a tensor that requires grad cannot take {} data", src.dtype())));
+        }
+        let fresh = backend::copy(&src.storage(), src.layout())?;
+        *self.storage_mut() = fresh;
+        self.0.dtype.store(dtype_code(src.dtype()), Ordering::Relaxed);
+        self.0.device.store(device_code(src.device()), Ordering::Relaxed);
+        Ok(())
+    }
+
     pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
         if autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
             return Err(Error::Runtime(format!(
@@ -456,5 +492,21 @@ impl Tensor {
             )));
         }
         Ok(())
+    }
+}
+
+fn dtype_code(d: DType) -> u8 {
+    match d {
+        DType::F32 => 0,
+        DType::F64 => 1,
+        DType::I64 => 2,
+        DType::Bool => 3,
+    }
+}
+
+fn device_code(d: Device) -> usize {
+    match d {
+        Device::Cpu => 0,
+        Device::Gpu(i) => i + 1,
     }
 }

@@ -302,16 +302,10 @@ impl PyTensor {
     fn get_data(&self) -> PyTensor {
         self.t.detach().into()
     }
+    /// `t.data = other`: replaces the data (same shape; any device or dtype), keeping `t`.
     #[setter]
     fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
-        if v.t.shape() != self.t.shape() {
-            return Err(PyValueError::new_err(format!(
-                "data: cannot assign a tensor of shape {:?} to one of shape {:?}",
-                v.t.shape(),
-                self.t.shape()
-            )));
-        }
-        Ok(self.t.detach().copy_(&v.t)?)
+        Ok(self.t.set_data(&v.t)?)
     }
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false))]
     fn backward(&self, py: Python<'_>, gradient: Option<PyRef<'_, PyTensor>>, retain_graph: Option<bool>, create_graph: bool) -> PyResult<()> {

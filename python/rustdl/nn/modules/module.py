@@ -328,11 +328,12 @@ class Module:
                 new = fn(p)
                 if new is p:
                     continue
+                # swap the data under the same Parameter object, so optimizers keep working
                 grad = p.grad
-                q = Parameter(new.detach(), p.requires_grad)
+                p.grad = None
+                p.data = new.detach()
                 if grad is not None:
-                    q.grad = fn(grad)
-                m._parameters[name] = q
+                    p.grad = fn(grad)
             for name, b in m._buffers.items():
                 if b is not None:
                     m._buffers[name] = fn(b)
@@ -342,8 +343,8 @@ class Module:
         """Moves parameters and buffers to a device and/or casts floating ones to a dtype.
 
         ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` or keywords. Integer
-        buffers (``num_batches_tracked``) keep their dtype. Parameters that change are replaced
-        by new ``Parameter`` objects, so build the optimizer after moving the model.
+        buffers (``num_batches_tracked``) keep their dtype. Parameters stay the same objects
+        (their data is swapped), so an optimizer built before the move keeps working.
 
         Example:
             >>> model.to("gpu")
