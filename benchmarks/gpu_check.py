@@ -1,0 +1,100 @@
+"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, a LeNet training
+step, each next to PyTorch CUDA fp32 (TF32 off) when torch with CUDA is importable.
+
+Usage: python benchmarks/gpu_check.py [--out DIR]   (see benchmarks/gpu_check.sh)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+import rustdl
+import rustdl.nn as nn
+import rustdl.nn.functional as F
+
+
+def timed(fn, sync, iters):
+    fn()
+    sync()
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    sync()
+    return (time.perf_counter() - t) / iters
+
+
+def lenet(lib):
+    m = lib.nn
+    return m.Sequential(
+        m.Conv2d(1, 6, 5, padding=2), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5), m.ReLU(), m.MaxPool2d(2),
+        m.Flatten(), m.Linear(400, 120), m.ReLU(), m.Linear(120, 84), m.ReLU(), m.Linear(84, 10),
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="gpu_check_out")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    res: dict = {"adapter": rustdl.gpu.adapter_info(), "sgemm": {}, "lenet_step_ms": {}}
+    torch = None
+    try:
+        import torch as _t
+
+        if _t.cuda.is_available():
+            torch = _t
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            res["torch"] = {"version": torch.__version__, "device": torch.cuda.get_device_name(0)}
+    except ImportError:
+        pass
+    rs = rustdl.gpu.synchronize
+    for n in (1024, 2048, 4096):
+        a = rustdl.randn(n, n, device="gpu")
+        b = rustdl.randn(n, n, device="gpu")
+        iters = max(3, int(2e11 // n**3))
+        t = timed(lambda: a @ b, rs, iters)
+        row = {"rustdl_gflops": 2 * n**3 / t / 1e9}
+        if torch is not None:
+            ta, tb = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
+            tt = timed(lambda: ta @ tb, torch.cuda.synchronize, iters)
+            row["torch_gflops"] = 2 * n**3 / tt / 1e9
+        res["sgemm"][n] = row
+        print("sgemm", n, row, flush=True)
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    yb = rng.integers(0, 10, 64)
+    model = lenet(rustdl).to("gpu")
+    opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    res["lenet_step_ms"]["rustdl"] = timed(step, rs, 50) * 1e3
+    if torch is not None:
+        tm = lenet(torch).cuda()
+        to = torch.optim.Adam(tm.parameters(), lr=1e-3)
+        tx, ty = torch.tensor(xb, device="cuda"), torch.tensor(yb, device="cuda")
+
+        def tstep():
+            to.zero_grad()
+            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+            to.step()
+
+        res["lenet_step_ms"]["torch"] = timed(tstep, torch.cuda.synchronize, 50) * 1e3
+    res["gpu_stats"] = rustdl.gpu.stats()
+    print("lenet step ms", res["lenet_step_ms"], flush=True)
+    with open(os.path.join(args.out, "gpu_check.json"), "w") as f:
+        json.dump(res, f, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One-shot GPU check for a machine with a GPU: install rustdl, run the GPU tests, benchmark sgemm
+# (1024/2048/4096) and a LeNet training step next to PyTorch CUDA (TF32 off) when present.
+#
+#   benchmarks/gpu_check.sh [path/to/rustdl-*.whl]
+#
+# With a wheel (built elsewhere by `maturin build --release`, abi3), nothing is compiled here;
+# without one, the extension is built with maturin (needs Rust). Results go to $OUT (or
+# ./gpu_check_out): gpu_check.json, pytest.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu_check_out}
+mkdir -p "$OUT"
+export RUSTDL_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+if [ $# -ge 1 ]; then
+  $PY -m pip install -q --no-deps --force-reinstall --target /tmp/rustdl-site "$1"
+  export PYTHONPATH=/tmp/rustdl-site${PYTHONPATH:+:$PYTHONPATH}
+else
+  $PY -m pip install -q maturin && $PY -m maturin build --release -q -o /tmp/rustdl-wheels
+  $PY -m pip install -q --no-deps --force-reinstall --target /tmp/rustdl-site /tmp/rustdl-wheels/rustdl-*.whl
+  export PYTHONPATH=/tmp/rustdl-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+$PY -c "import rustdl; assert rustdl.gpu.is_available(), 'no GPU adapter'; print(rustdl.gpu.adapter_info())"
+# GPU cases of the Python suite (the tests import rustdl from PYTHONPATH)
+$PY -m pytest -q -p no:cacheprovider tests/python -k "gpu" --rootdir . 2>&1 | tee "$OUT/pytest.log" | tail -3
+$PY benchmarks/gpu_check.py --out "$OUT"
