@@ -575,10 +575,77 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, l: &Layout, dims: &[usize]) -> Resul
             l.shape
         )));
     }
+    if op == ReduceOp::Sum && red > 0 {
+        match x {
+            CpuStorage::F32(v) => return Ok(CpuStorage::F32(sum_in_place(v, l, dims))),
+            CpuStorage::F64(v) => return Ok(CpuStorage::F64(sum_in_place(v, l, dims))),
+            _ => {}
+        }
+    }
     Ok(with_cpu!(x, v => {
         let data = gather_view(v, &pl);
         reduce_rows(op, &data, outer, red)
     }))
+}
+
+/// Sum over `dims` in one pass over the input in its own order (no transposing copy): each
+/// innermost run is either summed into one output (last dim reduced) or added elementwise into
+/// a row of outputs (last dim kept). Accumulates in f64.
+fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[usize]) -> Vec<T> {
+    let nd = l.ndim();
+    let kept: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
+    let out_strides = {
+        let mut st = vec![0usize; nd];
+        let mut acc = 1;
+        for &d in kept.iter().rev() {
+            st[d] = acc;
+            acc *= l.shape[d];
+        }
+        st
+    };
+    let out_len: usize = kept.iter().map(|&d| l.shape[d]).product();
+    let mut acc = vec![0f64; out_len];
+    let n = l.numel();
+    if n > 0 {
+        let inner = *l.shape.last().unwrap_or(&1);
+        let (is, os) = (*l.strides.last().unwrap_or(&0), *out_strides.last().unwrap_or(&0));
+        let rows = n / inner;
+        for_each_row(&l.shape, [&l.strides, &out_strides], [l.offset, 0], 0, rows, |_, [xo, oo]| {
+            if os == 0 {
+                // last dim reduced: sum the run with independent lanes, then accumulate
+                let mut lanes = [0f64; 8];
+                if is == 1 {
+                    let run = &v[xo..xo + inner];
+                    let mut ch = run.chunks_exact(8);
+                    for c in &mut ch {
+                        for k in 0..8 {
+                            lanes[k] += c[k].to_f64();
+                        }
+                    }
+                    for &x in ch.remainder() {
+                        lanes[0] += x.to_f64();
+                    }
+                } else {
+                    for j in 0..inner {
+                        lanes[j % 8] += v[xo + j * is].to_f64();
+                    }
+                }
+                acc[oo] += lanes.iter().sum::<f64>();
+            } else {
+                let dst = &mut acc[oo..oo + inner];
+                if is == 1 {
+                    for (a, &x) in dst.iter_mut().zip(&v[xo..xo + inner]) {
+                        *a += x.to_f64();
+                    }
+                } else {
+                    for (j, a) in dst.iter_mut().enumerate() {
+                        *a += v[xo + j * is].to_f64();
+                    }
+                }
+            }
+        });
+    }
+    acc.into_iter().map(T::from_f64).collect()
 }
 
 fn softmax_rows<T: Float>(data: &mut [T], len: usize, log: bool) {
@@ -648,31 +715,39 @@ pub fn hash32(mut x: u32) -> u32 {
     x
 }
 
-/// Uniform in [0, 1) for counter `i` of the stream (`seed`, `offset`): 24 random bits.
+/// The per-seed key of the counter-based generator (computed once per fill).
 #[inline(always)]
-pub fn uniform01(seed: u64, offset: u64, i: u64) -> f64 {
+pub fn stream_key(seed: u64) -> u32 {
+    hash32((seed as u32) ^ hash32((seed >> 32) as u32 ^ 0x9e37_79b9))
+}
+
+/// Uniform in [0, 1) for counter `offset + i` of the stream with key `k`: 24 random bits.
+#[inline(always)]
+pub fn uniform01(k: u32, offset: u64, i: u64) -> f64 {
     let c = offset.wrapping_add(i);
-    let k = hash32((seed as u32) ^ hash32((seed >> 32) as u32 ^ 0x9e37_79b9));
     let h = hash32(hash32(c as u32 ^ k) ^ ((c >> 32) as u32).wrapping_add(k.rotate_left(7)));
     (h >> 8) as f64 * (1.0 / 16_777_216.0)
 }
 
 /// Random fill from the counter-based generator; normals by Box–Muller on counters 2i, 2i+1.
 pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType) -> Result<CpuStorage> {
+    let k = stream_key(seed);
     let gen = |i: usize| -> f64 {
         match kind {
-            RandKind::Uniform(lo, hi) => lo + (hi - lo) * uniform01(seed, offset, i as u64),
+            RandKind::Uniform(lo, hi) => lo + (hi - lo) * uniform01(k, offset, i as u64),
             RandKind::Normal(mean, std) => {
-                let u1 = 1.0 - uniform01(seed, offset, 2 * i as u64);
-                let u2 = uniform01(seed, offset, 2 * i as u64 + 1);
+                let u1 = 1.0 - uniform01(k, offset, 2 * i as u64);
+                let u2 = uniform01(k, offset, 2 * i as u64 + 1);
                 mean + std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
             }
         }
     };
-    let v: Vec<f64> = if n >= PAR_MIN { (0..n).into_par_iter().map(gen).collect() } else { (0..n).map(gen).collect() };
     Ok(match dtype {
-        DType::F32 => CpuStorage::F32(v.into_iter().map(|x| x as f32).collect()),
-        DType::F64 => CpuStorage::F64(v),
+        DType::F32 => {
+            let f = |i| gen(i) as f32;
+            CpuStorage::F32(if n >= PAR_MIN { (0..n).into_par_iter().map(f).collect() } else { (0..n).map(f).collect() })
+        }
+        DType::F64 => CpuStorage::F64(if n >= PAR_MIN { (0..n).into_par_iter().map(gen).collect() } else { (0..n).map(gen).collect() }),
         d => return Err(Error::DType(format!("rand: expected a floating dtype, got {d}"))),
     })
 }
