@@ -7,6 +7,7 @@ pub mod conv;
 pub mod index;
 pub mod matmul;
 pub mod optim;
+mod simd;
 
 use rayon::prelude::*;
 
@@ -18,6 +19,9 @@ use crate::storage::CpuStorage;
 
 /// Element count above which kernels use several threads.
 pub const PAR_MIN: usize = 1 << 15;
+
+/// Elements per parallel task of the dense elementwise loops.
+const PAR_CHUNK: usize = 1 << 14;
 
 /// Applies `$body` with `$v` bound to the typed vector of a storage.
 #[macro_export]
@@ -82,10 +86,14 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
 ) -> Vec<O> {
     let n = la.numel();
     if let Some(d) = dense(a, la) {
+        let mut out = vec![O::default(); n];
+        let run = |(o, i): (&mut [O], &[A])| simd::map1(o, i, &f);
         if n >= PAR_MIN {
-            return d.par_iter().map(|&x| f(x)).collect();
+            out.par_chunks_mut(PAR_CHUNK).zip(d.par_chunks(PAR_CHUNK)).for_each(run);
+        } else {
+            run((&mut out, d));
         }
-        return d.iter().map(|&x| f(x)).collect();
+        return out;
     }
     let mut out = vec![O::default(); n];
     let inner = *la.shape.last().unwrap_or(&1);
@@ -113,10 +121,14 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
 ) -> Vec<O> {
     let n = la.numel();
     if let (Some(da), Some(db)) = (dense(a, la), dense(b, lb)) {
+        let mut out = vec![O::default(); n];
+        let run = |((o, x), y): ((&mut [O], &[A]), &[B])| simd::map2(o, x, y, &f);
         if n >= PAR_MIN {
-            return da.par_iter().zip(db.par_iter()).map(|(&x, &y)| f(x, y)).collect();
+            out.par_chunks_mut(PAR_CHUNK).zip(da.par_chunks(PAR_CHUNK)).zip(db.par_chunks(PAR_CHUNK)).for_each(run);
+        } else {
+            run(((&mut out, da), db));
         }
-        return da.iter().zip(db.iter()).map(|(&x, &y)| f(x, y)).collect();
+        return out;
     }
     let mut out = vec![O::default(); n];
     let inner = *la.shape.last().unwrap_or(&1);
@@ -333,9 +345,9 @@ fn unary_typed<T: Float + Default>(op: UnaryOp, v: &[T], l: &Layout) -> Vec<T> {
     match op {
         UnaryOp::Relu => map1(v, l, |x| unary_f(UnaryOp::Relu, x)),
         UnaryOp::Neg => map1(v, l, |x| -x),
-        UnaryOp::Exp => map1(v, l, |x| x.exp()),
+        UnaryOp::Exp => map1(v, l, |x| x.exp_fast()),
         UnaryOp::Tanh => map1(v, l, |x| x.tanh()),
-        UnaryOp::Sigmoid => map1(v, l, |x| unary_f(UnaryOp::Sigmoid, x)),
+        UnaryOp::Sigmoid => map1(v, l, |x| T::ONE / (T::ONE + (-x).exp_fast())),
         UnaryOp::Step => map1(v, l, |x| unary_f(UnaryOp::Step, x)),
         UnaryOp::Square => map1(v, l, |x| x * x),
         UnaryOp::Sqrt => map1(v, l, |x| x.sqrt()),
@@ -649,32 +661,7 @@ fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[u
 }
 
 fn softmax_rows<T: Float>(data: &mut [T], len: usize, log: bool) {
-    let f = |r: &mut [T]| {
-        let mut m = T::NEG_INF;
-        for &x in r.iter() {
-            m = m.max_(x);
-        }
-        if log {
-            let mut s = 0.0f64;
-            for &x in r.iter() {
-                s += (x - m).exp().to_f64();
-            }
-            let ls = T::from_f64(s.ln());
-            for x in r.iter_mut() {
-                *x = *x - m - ls;
-            }
-        } else {
-            let mut s = 0.0f64;
-            for x in r.iter_mut() {
-                *x = (*x - m).exp();
-                s += x.to_f64();
-            }
-            let inv = T::from_f64(1.0 / s);
-            for x in r.iter_mut() {
-                *x = *x * inv;
-            }
-        }
-    };
+    let f = |r: &mut [T]| simd::softmax_row(r, log);
     if data.len() >= PAR_MIN && data.len() / len.max(1) > 1 {
         data.par_chunks_mut(len).for_each(f);
     } else {

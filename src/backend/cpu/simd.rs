@@ -1,0 +1,136 @@
+//! Hot elementwise loops compiled twice: for the baseline target and, picked at run time, for
+//! AVX2+FMA, so the same wheel uses wide vectors where the processor has them.
+
+use crate::dtype::Float;
+
+#[inline(always)]
+fn map1_body<A: Copy, O>(o: &mut [O], i: &[A], f: &impl Fn(A) -> O) {
+    for (slot, &x) in o.iter_mut().zip(i) {
+        *slot = f(x);
+    }
+}
+
+#[inline(always)]
+fn map2_body<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B) -> O) {
+    for ((slot, &p), &q) in o.iter_mut().zip(x).zip(y) {
+        *slot = f(p, q);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn map1_avx2<A: Copy, O>(o: &mut [O], i: &[A], f: &impl Fn(A) -> O) {
+    map1_body(o, i, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn map2_avx2<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B) -> O) {
+    map2_body(o, x, y, f)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `o[i] = f(x[i])`.
+#[inline]
+pub fn map1<A: Copy, O>(o: &mut [O], x: &[A], f: &impl Fn(A) -> O) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        return unsafe { map1_avx2(o, x, f) };
+    }
+    map1_body(o, x, f)
+}
+
+/// `o[i] = f(x[i], y[i])`.
+#[inline]
+pub fn map2<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B) -> O) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        return unsafe { map2_avx2(o, x, y, f) };
+    }
+    map2_body(o, x, y, f)
+}
+
+#[inline(always)]
+fn softmax_body<T: Float>(r: &mut [T], log: bool) {
+    // eight lanes for the max and the sum, so the loops vectorise (one accumulator would not)
+    let mut m = [T::NEG_INF; 8];
+    let mut nan = false;
+    let mut ch = r.chunks_exact(8);
+    for c in &mut ch {
+        for k in 0..8 {
+            m[k] = if c[k] > m[k] { c[k] } else { m[k] };
+            nan |= c[k] != c[k];
+        }
+    }
+    let mut mx = T::NEG_INF;
+    for &x in ch.remainder().iter().chain(m.iter()) {
+        mx = if x > mx { x } else { mx };
+        nan |= x != x;
+    }
+    if nan || mx == T::NEG_INF {
+        // NaN anywhere, or a row of -inf: fall back to the plain (propagating) formula
+        mx = r.iter().fold(T::NEG_INF, |a, &b| a.max_(b));
+    }
+    let mut s = [T::ZERO; 8];
+    if log {
+        let mut ch = r.chunks_exact(8);
+        for c in &mut ch {
+            for k in 0..8 {
+                s[k] += (c[k] - mx).exp_fast();
+            }
+        }
+        let mut tot = s.iter().fold(0.0, |a, &b| a + b.to_f64());
+        for &x in ch.remainder() {
+            tot += (x - mx).exp_fast().to_f64();
+        }
+        let ls = T::from_f64(tot.ln());
+        for x in r.iter_mut() {
+            *x = *x - mx - ls;
+        }
+    } else {
+        let mut ch = r.chunks_exact_mut(8);
+        for c in &mut ch {
+            for k in 0..8 {
+                c[k] = (c[k] - mx).exp_fast();
+                s[k] += c[k];
+            }
+        }
+        let mut tot = s.iter().fold(0.0, |a, &b| a + b.to_f64());
+        for x in ch.into_remainder() {
+            *x = (*x - mx).exp_fast();
+            tot += x.to_f64();
+        }
+        let inv = T::from_f64(1.0 / tot);
+        for x in r.iter_mut() {
+            *x = *x * inv;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_avx2<T: Float>(r: &mut [T], log: bool) {
+    softmax_body(r, log)
+}
+
+/// Softmax (or log-softmax) of one row, in place.
+pub fn softmax_row<T: Float>(r: &mut [T], log: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        return unsafe { softmax_avx2(r, log) };
+    }
+    softmax_body(r, log)
+}
