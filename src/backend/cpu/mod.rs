@@ -7,7 +7,7 @@ pub mod conv;
 pub mod index;
 pub mod matmul;
 pub mod optim;
-mod simd;
+pub(crate) mod simd;
 
 use rayon::prelude::*;
 

@@ -15,47 +15,61 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
     let f = T::from_f64;
     match *step {
         OptimStep::Sgd { lr, momentum, dampening, nesterov, weight_decay, first, maximize } => {
-            for i in 0..n {
-                let mut d = if maximize { -g[i] } else { g[i] };
-                if weight_decay != 0.0 {
-                    d = d + f(weight_decay) * p[i];
-                }
-                if momentum != 0.0 {
-                    let buf = &mut st[0][i];
-                    *buf = if first { d } else { f(momentum) * *buf + f(1.0 - dampening) * d };
-                    d = if nesterov { d + f(momentum) * *buf } else { *buf };
-                }
-                p[i] = p[i] - f(lr) * d;
+            // constants hoisted and state slices taken out, so the loop vectorises
+            let (lr, wd, mom, damp) = (f(lr), f(weight_decay), f(momentum), f(1.0 - dampening));
+            let sign = if maximize { -T::ONE } else { T::ONE };
+            if momentum != 0.0 {
+                let buf = &mut *st[0];
+                super::simd::wide(|| {
+                    for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
+                        let d = sign * gi + wd * *pi;
+                        let b = if first { d } else { mom * *bi + damp * d };
+                        *bi = b;
+                        let upd = if nesterov { d + mom * b } else { b };
+                        *pi = *pi - lr * upd;
+                    }
+                });
+            } else {
+                super::simd::wide(|| {
+                    for (pi, &gi) in p.iter_mut().zip(g) {
+                        let d = sign * gi + wd * *pi;
+                        *pi = *pi - lr * d;
+                    }
+                });
             }
         }
         OptimStep::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, t, maximize } => {
             let bc1 = 1.0 - beta1.powi(t as i32);
             let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
             let step_size = f(lr / bc1);
-            let (b1, b2) = (f(beta1), f(beta2));
-            let decay = f(1.0 - lr * weight_decay);
-            for i in 0..n {
-                let mut d = if maximize { -g[i] } else { g[i] };
-                if weight_decay != 0.0 {
-                    if decoupled {
-                        p[i] = p[i] * decay;
-                    } else {
-                        d = d + f(weight_decay) * p[i];
-                    }
+            let (b1, b2, eps, inv_bc2) = (f(beta1), f(beta2), f(eps), f(1.0 / bc2_sqrt));
+            let sign = if maximize { -T::ONE } else { T::ONE };
+            let (l2, decay) = if decoupled { (T::ZERO, f(1.0 - lr * weight_decay)) } else { (f(weight_decay), T::ONE) };
+            let (ms, rest) = st.split_at_mut(1);
+            let (vs, rest) = rest.split_at_mut(1);
+            let (m, v) = (&mut *ms[0], &mut *vs[0]);
+            if amsgrad {
+                let vmax = &mut *rest[0];
+                for i in 0..n {
+                    let pi = p[i] * decay;
+                    let d = sign * g[i] + l2 * pi;
+                    m[i] = b1 * m[i] + (T::ONE - b1) * d;
+                    v[i] = b2 * v[i] + (T::ONE - b2) * d * d;
+                    vmax[i] = vmax[i].max_(v[i]);
+                    p[i] = pi - step_size * m[i] / (vmax[i].sqrt() * inv_bc2 + eps);
                 }
-                let m = b1 * st[0][i] + (T::ONE - b1) * d;
-                let v = b2 * st[1][i] + (T::ONE - b2) * d * d;
-                st[0][i] = m;
-                st[1][i] = v;
-                let vv = if amsgrad {
-                    let mx = st[2][i].max_(v);
-                    st[2][i] = mx;
-                    mx
-                } else {
-                    v
-                };
-                let denom = vv.sqrt() / f(bc2_sqrt) + f(eps);
-                p[i] = p[i] - step_size * m / denom;
+            } else {
+                super::simd::wide(|| {
+                    for (((pi, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                        let pv = *pi * decay;
+                        let d = sign * gi + l2 * pv;
+                        let mn = b1 * *mi + (T::ONE - b1) * d;
+                        let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                        *mi = mn;
+                        *vi = vn;
+                        *pi = pv - step_size * mn / (vn.sqrt() * inv_bc2 + eps);
+                    }
+                });
             }
         }
         OptimStep::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize } => {

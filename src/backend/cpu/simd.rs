@@ -134,3 +134,21 @@ pub fn softmax_row<T: Float>(r: &mut [T], log: bool) {
     }
     softmax_body(r, log)
 }
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn call_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Runs `f` compiled for AVX2+FMA when the processor has them (the closure is inlined into a
+/// function built with those features), else as is.
+#[inline(always)]
+pub fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        return unsafe { call_avx2(f) };
+    }
+    f()
+}
