@@ -147,7 +147,14 @@ impl Tensor {
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         let (xa, xb) = (a.detach(), b.detach());
         let y = if op == BinaryOp::Pow { Some(out.detach()) } else { None };
+        let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
         let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
+            // only the products that feed an input needing a gradient
+            if op == BinaryOp::Mul {
+                let ga = if need_a { Some(g.mul(&xb)?.sum_to(&sa)?) } else { None };
+                let gb = if need_b { Some(g.mul(&xa)?.sum_to(&sb)?) } else { None };
+                return Ok(vec![ga, gb]);
+            }
             let (ga, gb) = match op {
                 BinaryOp::Add => (g.clone(), g.clone()),
                 BinaryOp::Sub => (g.clone(), g.neg()?),

@@ -62,10 +62,12 @@ impl Tensor {
         so.extend_from_slice(&[sa[sa.len() - 2], sb[sb.len() - 1]]);
         let (xa, xb) = (self.detach(), other.detach());
         let (sha, shb) = (self.shape().to_vec(), other.shape().to_vec());
+        // gradients only for the operands that need them (an input batch needs none)
+        let (need_a, need_b) = (self.requires_grad(), other.requires_grad());
         Ok(Tensor::from_op(s, &so, "matmul", &[self, other], move |g| {
-            let ga = g.matmul(&xb.transpose(-1, -2)?)?.sum_to(&sha)?;
-            let gb = xa.transpose(-1, -2)?.matmul(g)?.sum_to(&shb)?;
-            Ok(vec![Some(ga), Some(gb)])
+            let ga = if need_a { Some(g.matmul(&xb.transpose(-1, -2)?)?.sum_to(&sha)?) } else { None };
+            let gb = if need_b { Some(xa.transpose(-1, -2)?.matmul(g)?.sum_to(&shb)?) } else { None };
+            Ok(vec![ga, gb])
         }))
     }
 

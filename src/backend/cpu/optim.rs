@@ -1,6 +1,12 @@
 //! Fused optimizer updates on the CPU: one pass over a parameter and its state per step.
 
+use rayon::prelude::*;
+
 use crate::backend::OptimStep;
+
+/// Parameters at least this large are updated by several threads (the update is memory-bound).
+const OPT_PAR_MIN: usize = 1 << 16;
+const OPT_CHUNK: usize = 1 << 15;
 use crate::dtype::Float;
 use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
@@ -20,15 +26,22 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             let sign = if maximize { -T::ONE } else { T::ONE };
             if momentum != 0.0 {
                 let buf = &mut *st[0];
-                super::simd::wide(|| {
-                    for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
-                        let d = sign * gi + wd * *pi;
-                        let b = if first { d } else { mom * *bi + damp * d };
-                        *bi = b;
-                        let upd = if nesterov { d + mom * b } else { b };
-                        *pi = *pi - lr * upd;
-                    }
-                });
+                let run = |((pc, gc), bc): ((&mut [T], &[T]), &mut [T])| {
+                    super::simd::wide(|| {
+                        for ((pi, &gi), bi) in pc.iter_mut().zip(gc).zip(bc.iter_mut()) {
+                            let d = sign * gi + wd * *pi;
+                            let b = if first { d } else { mom * *bi + damp * d };
+                            *bi = b;
+                            let upd = if nesterov { d + mom * b } else { b };
+                            *pi = *pi - lr * upd;
+                        }
+                    })
+                };
+                if n >= OPT_PAR_MIN {
+                    p.par_chunks_mut(OPT_CHUNK).zip(g.par_chunks(OPT_CHUNK)).zip(buf.par_chunks_mut(OPT_CHUNK)).for_each(run);
+                } else {
+                    run(((p, g), buf));
+                }
             } else {
                 super::simd::wide(|| {
                     for (pi, &gi) in p.iter_mut().zip(g) {
@@ -59,17 +72,28 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     p[i] = pi - step_size * m[i] / (vmax[i].sqrt() * inv_bc2 + eps);
                 }
             } else {
-                super::simd::wide(|| {
-                    for (((pi, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                        let pv = *pi * decay;
-                        let d = sign * gi + l2 * pv;
-                        let mn = b1 * *mi + (T::ONE - b1) * d;
-                        let vn = b2 * *vi + (T::ONE - b2) * d * d;
-                        *mi = mn;
-                        *vi = vn;
-                        *pi = pv - step_size * mn / (vn.sqrt() * inv_bc2 + eps);
-                    }
-                });
+                let run = |(((pc, gc), mc), vc): (((&mut [T], &[T]), &mut [T]), &mut [T])| {
+                    super::simd::wide(|| {
+                        for (((pi, &gi), mi), vi) in pc.iter_mut().zip(gc).zip(mc.iter_mut()).zip(vc.iter_mut()) {
+                            let pv = *pi * decay;
+                            let d = sign * gi + l2 * pv;
+                            let mn = b1 * *mi + (T::ONE - b1) * d;
+                            let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                            *mi = mn;
+                            *vi = vn;
+                            *pi = pv - step_size * mn / (vn.sqrt() * inv_bc2 + eps);
+                        }
+                    })
+                };
+                if n >= OPT_PAR_MIN {
+                    p.par_chunks_mut(OPT_CHUNK)
+                        .zip(g.par_chunks(OPT_CHUNK))
+                        .zip(m.par_chunks_mut(OPT_CHUNK))
+                        .zip(v.par_chunks_mut(OPT_CHUNK))
+                        .for_each(run);
+                } else {
+                    run((((p, g), m), v));
+                }
             }
         }
         OptimStep::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize } => {
