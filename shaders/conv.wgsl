@@ -1,7 +1,7 @@
 // conv.wgsl — im2col and col2im for 2-D convolution and pooling (f32).
 //
-// Columns are (C·kh·kw, N·oh·ow), the batch inside the columns, as on the CPU: row
-// r = (c·kh + ki)·kw + kj, column n·oh·ow + oy·ow + ox.
+// Columns are patch-major (N·oh·ow, C·kh·kw), as on the CPU: row n·oh·ow + oy·ow + ox (an
+// output position), column r = (c·kh + ki)·kw + kj (a tap).
 // im2col: one invocation per column-matrix entry, reading the strided (N, C, H, W) input, `pad`
 // outside the image. col2im: one invocation per image pixel, summing every (ki, kj) that lands
 // on it in the CPU backend's order — a gather, so no atomics and the result is deterministic.
@@ -51,16 +51,15 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let oh = p(OH);
     let kw = p(KW);
     let kh = p(KH);
-    let ox = i % ow;
-    var t = i / ow;
-    let oy = t % oh;
-    t = t / oh;
-    let n = t % p(GN);
-    t = t / p(GN);
-    let kj = t % kw;
-    t = t / kw;
-    let ki = t % kh;
-    let c = t / kh;
+    let taps = p(GC) * kh * kw;
+    let r = i % taps;
+    let row = i / taps;
+    let kj = r % kw;
+    let ki = (r / kw) % kh;
+    let c = r / (kw * kh);
+    let ox = row % ow;
+    let oy = (row / ow) % oh;
+    let n = row / (ow * oh);
     let iy = i32(oy * p(SH) + ki * p(DH)) - i32(p(PH));
     let ix = i32(ox * p(SW) + kj * p(DW)) - i32(p(PW));
     var v = bitcast<f32>(p(PAD));
@@ -108,7 +107,7 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             let ox = tx / sw;
             let r = (c * kh + ki) * kw + kj;
             let col = n * u32(oh * ow) + u32(oy * ow + ox);
-            acc += X[p(OFF) + r * p(STR) + col * p(STR + 1u)];
+            acc += X[p(OFF) + col * p(STR) + r * p(STR + 1u)];
         }
     }
     O[i] = acc;

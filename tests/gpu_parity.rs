@@ -871,7 +871,7 @@ fn conv_and_pooling_match_cpu_forward_and_backward() {
         &gxt.im2col(geom, -3.0).unwrap(),
         0.0,
     );
-    let cols = t(&[3 * 2 * 3, 2 * geom.oh * geom.ow], 113);
+    let cols = t(&[2 * geom.oh * geom.ow, 3 * 2 * 3], 113);
     same(
         "col2im",
         &cols.col2im(geom).unwrap(),

@@ -78,7 +78,7 @@ fn im2col_then_col2im_is_adjoint() {
     let y = lcg(2 * g.col_rows() * g.col_cols(), 6);
     let xs = CpuStorage::F64(x.clone());
     let cols = cpu::conv::im2col(&xs, &Layout::contiguous(&[2, 3, 6, 5]), &g, 0.0).unwrap();
-    let back = cpu::conv::col2im(&CpuStorage::F64(y.clone()), &Layout::contiguous(&[2, g.col_rows(), g.col_cols()]), &g).unwrap();
+    let back = cpu::conv::col2im(&CpuStorage::F64(y.clone()), &Layout::contiguous(&[2 * g.col_cols(), g.col_rows()]), &g).unwrap();
     let (CpuStorage::F64(c), CpuStorage::F64(bk)) = (cols, back) else { panic!("dtype") };
     let lhs: f64 = c.iter().zip(&y).map(|(a, b)| a * b).sum();
     let rhs: f64 = x.iter().zip(&bk).map(|(a, b)| a * b).sum();
@@ -91,7 +91,7 @@ fn im2col_reads_the_right_pixels() {
     let g = Conv2dGeom { n: 1, c: 1, h: 3, w: 3, kh: 2, kw: 2, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, oh: 2, ow: 2 };
     let x = CpuStorage::F64((0..9).map(|v| v as f64).collect());
     let CpuStorage::F64(c) = cpu::conv::im2col(&x, &Layout::contiguous(&[1, 1, 3, 3]), &g, 0.0).unwrap() else { panic!() };
-    // rows: (ki,kj) = (0,0),(0,1),(1,0),(1,1); columns: output positions
+    // rows: output positions; columns: taps (ki,kj) = (0,0),(0,1),(1,0),(1,1)
     assert_eq!(c, vec![0., 1., 3., 4., 1., 2., 4., 5., 3., 4., 6., 7., 4., 5., 7., 8.]);
 }
 

@@ -311,13 +311,13 @@ pub fn scatter_add(shape: &[usize], dim: usize, idx: &Storage, li: &Layout, src:
         Ok(Storage::Gpu(wgpu::scatter_add(shape, dim, gpu_of(idx), li, gpu_of(src), ls)?)))
 }
 
-/// Unfolds `(N,C,H,W)` patches into columns `(C*kh*kw, N*oh*ow)` (batch inside the columns, so a
-/// convolution is one gemm), padding with `pad_value`.
+/// Unfolds `(N,C,H,W)` patches into columns `(N*oh*ow, C*kh*kw)` (one row per output position,
+/// so a convolution is one tall gemm), padding with `pad_value`.
 pub fn im2col(x: &Storage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<Storage> {
     route!("im2col", x; Ok(Storage::Cpu(cpu::conv::im2col(cpu_of(x), l, g, pad_value)?)); Ok(Storage::Gpu(wgpu::im2col(gpu_of(x), l, g, pad_value)?)))
 }
 
-/// Folds `(C*kh*kw, N*oh*ow)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
+/// Folds `(N*oh*ow, C*kh*kw)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
 pub fn col2im(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<Storage> {
     route!("col2im", x; Ok(Storage::Cpu(cpu::conv::col2im(cpu_of(x), l, g)?)); Ok(Storage::Gpu(wgpu::col2im(gpu_of(x), l, g)?)))
 }

@@ -62,15 +62,15 @@ impl Window2d {
 }
 
 impl Tensor {
-    /// Patches of a `(N,C,H,W)` tensor as columns `(C·kh·kw, N·oh·ow)`; differentiable.
+    /// Patches of a `(N,C,H,W)` tensor as columns `(N·oh·ow, C·kh·kw)`; differentiable.
     pub fn im2col(&self, g: Conv2dGeom, pad_value: f64) -> Result<Tensor> {
         check_float("im2col", self)?;
         let s = backend::im2col(&self.storage(), self.layout(), &g, pad_value)?;
-        let shape = [g.col_rows(), g.n * g.col_cols()];
+        let shape = [g.n * g.col_cols(), g.col_rows()];
         Ok(Tensor::from_op(s, &shape, "im2col", &[self], move |gr| Ok(vec![Some(gr.col2im(g)?)])))
     }
 
-    /// Columns `(C·kh·kw, N·oh·ow)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
+    /// Columns `(N·oh·ow, C·kh·kw)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
     pub fn col2im(&self, g: Conv2dGeom) -> Result<Tensor> {
         let s = backend::col2im(&self.storage(), self.layout(), &g)?;
         let shape = [g.n, g.c, g.h, g.w];
@@ -101,15 +101,17 @@ impl Tensor {
         let g = win.geom("conv2d", self, false)?;
         let cols = self.im2col(g, 0.0)?;
         let k = ws[1] * ws[2] * ws[3];
-        let cols_n = g.n * g.col_cols();
-        // one gemm: (O, K) @ (K, N·L) -> (O, N·L), viewed as (N, O, oh, ow)
+        let rows = g.n * g.col_cols();
+        // one tall gemm: (N·L, K) @ (K, O) -> (N·L, O), viewed as (N, O, oh, ow)
         let out = if groups == 1 {
-            weight.reshape(&[o, k])?.matmul(&cols)?
+            cols.matmul(&weight.reshape(&[o, k])?.t()?)?
         } else {
-            let cg = cols.reshape(&[groups, k, cols_n])?;
-            weight.reshape(&[groups, o / groups, k])?.matmul(&cg)?
+            let og = o / groups;
+            let cg = cols.reshape(&[rows, groups, k])?.permute(&[1, 0, 2])?;
+            let y = cg.matmul(&weight.reshape(&[groups, og, k])?.transpose(1, 2)?)?;
+            y.permute(&[1, 0, 2])?.reshape(&[rows, o])?
         };
-        let out = out.reshape(&[o, g.n, g.oh, g.ow])?.permute(&[1, 0, 2, 3])?;
+        let out = out.reshape(&[g.n, g.oh, g.ow, o])?.permute(&[0, 3, 1, 2])?;
         match bias {
             Some(b) => {
                 if b.shape() != [o] {
@@ -172,13 +174,14 @@ impl Tensor {
             ow: w,
         };
         let kk = ws[1] * ws[2] * ws[3];
-        // input as (Cin, N·H·W), then one gemm per group: (Cout·kh·kw, Cin) @ (Cin, N·H·W)
-        let xt = self.reshape(&[n, cin, h * w])?.permute(&[1, 0, 2])?.reshape(&[cin, n * h * w])?;
+        // input as (N·H·W, Cin), then one gemm per group: (N·H·W, Cin) @ (Cin, Cout·kh·kw)
+        let xt = self.permute(&[0, 2, 3, 1])?.reshape(&[n * h * w, cin])?;
         let cols = if groups == 1 {
-            weight.reshape(&[cin, kk])?.t()?.matmul(&xt)?
+            xt.matmul(&weight.reshape(&[cin, kk])?)?
         } else {
-            let wg = weight.reshape(&[groups, cin / groups, kk])?.transpose(1, 2)?;
-            wg.matmul(&xt.reshape(&[groups, cin / groups, n * h * w])?)?.reshape(&[cout * ws[2] * ws[3], n * h * w])?
+            let xg = xt.reshape(&[n * h * w, groups, cin / groups])?.permute(&[1, 0, 2])?;
+            let y = xg.matmul(&weight.reshape(&[groups, cin / groups, kk])?)?;
+            y.permute(&[1, 0, 2])?.reshape(&[n * h * w, groups * kk])?
         };
         let out = cols.col2im(g)?;
         match bias {
@@ -223,7 +226,7 @@ impl Tensor {
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
         let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
-        let sums = x.im2col(g1, 0.0)?.sum(&[0], false)?;
+        let sums = x.im2col(g1, 0.0)?.sum(&[1], false)?;
         let out = if count_include_pad && !ceil_mode {
             sums.mul_scalar(1.0 / (g.kh * g.kw) as f64)?
         } else {
@@ -232,9 +235,9 @@ impl Tensor {
             let counts = if count_include_pad {
                 // windows clipped by ceil_mode count only the padded image they overlap
                 let padded = Tensor::ones(&[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw], self.dtype(), self.device())?;
-                padded.im2col(Conv2dGeom { h: g.h + 2 * g.ph, w: g.w + 2 * g.pw, ph: 0, pw: 0, ..gc }, 0.0)?.sum(&[0], false)?
+                padded.im2col(Conv2dGeom { h: g.h + 2 * g.ph, w: g.w + 2 * g.pw, ph: 0, pw: 0, ..gc }, 0.0)?.sum(&[1], false)?
             } else {
-                ones.im2col(gc, 0.0)?.sum(&[0], false)?
+                ones.im2col(gc, 0.0)?.sum(&[1], false)?
             };
             sums.reshape(&[n * c, g.oh * g.ow])?.div(&counts)?
         };

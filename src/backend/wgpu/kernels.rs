@@ -849,7 +849,7 @@ fn geom_words(g: &Conv2dGeom) -> Result<Vec<u32>> {
     .collect()
 }
 
-/// `(N,C,H,W)` → columns `(C·kh·kw, N·oh·ow)`, `pad_value` outside the image.
+/// `(N,C,H,W)` → columns `(N·oh·ow, C·kh·kw)`, `pad_value` outside the image.
 pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<GpuStorage> {
     if x.dtype != DType::F32 {
         return Err(Error::DType(format!(
@@ -886,7 +886,7 @@ pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Res
     Ok(out)
 }
 
-/// Columns `(C·kh·kw, N·oh·ow)` → `(N,C,H,W)`, overlapping taps summed.
+/// Columns `(N·oh·ow, C·kh·kw)` → `(N,C,H,W)`, overlapping taps summed.
 pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> {
     if x.dtype != DType::F32 {
         return Err(Error::DType(format!(
@@ -894,7 +894,7 @@ pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> 
             x.dtype
         )));
     }
-    if l.shape != [g.col_rows(), g.n * g.col_cols()] {
+    if l.shape != [g.n * g.col_cols(), g.col_rows()] {
         return Err(Error::Shape(format!(
             "col2im: columns of shape {:?} for geometry {g:?}",
             l.shape
