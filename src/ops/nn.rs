@@ -315,7 +315,13 @@ impl Tensor {
                 }
             }
         }
-        let (mean, var) = if training || running_mean.is_none() || running_var.is_none() {
+        let running = match (running_mean, running_var) {
+            (Some(rm), Some(rv)) if !training => Some((rm, rv)),
+            _ => None,
+        };
+        let (mean, var) = if let Some((rm, rv)) = running {
+            (rm.reshape(&bshape)?, rv.reshape(&bshape)?)
+        } else {
             let count: usize = dims.iter().map(|&d| self.shape()[d as usize]).product();
             if count <= 1 && training {
                 return Err(Error::Value(format!(
@@ -336,9 +342,6 @@ impl Tensor {
                 }
             }
             (mean, var)
-        } else {
-            let (rm, rv) = (running_mean.unwrap_or(self), running_var.unwrap_or(self));
-            (rm.reshape(&bshape)?, rv.reshape(&bshape)?)
         };
         let mut y = self.sub(&mean)?.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
         if let Some(w) = weight {
