@@ -89,3 +89,29 @@ def test_mlp_on_gpu_reaches_cpu_accuracy():
     acc_gpu = train_mlp("gpu")
     assert acc_cpu > 0.9
     assert abs(acc_gpu - acc_cpu) < 0.03, (acc_cpu, acc_gpu)
+
+
+def test_cnn_training_step_reads_nothing_back():
+    rustdl.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10)
+    ).to("gpu")
+    opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+    x = rustdl.randn(8, 1, 8, 8, device="gpu")
+    y = rustdl.randint(0, 10, (8,), device="gpu")
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    first = step().item()
+    rustdl.gpu.synchronize()
+    start = rustdl.gpu.stats()
+    for _ in range(30):
+        loss = step()
+    rustdl.gpu.synchronize()
+    assert rustdl.gpu.stats()["downloads"] == start["downloads"], "a CNN training step read data back to the host"
+    assert loss.item() < first
