@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
+/// Named tensors in file order, and the file's string metadata.
+pub type NamedTensors = (Vec<(String, Tensor)>, HashMap<String, String>);
+
 fn bytes_of(c: &CpuStorage) -> (Dtype, Vec<u8>) {
     match c {
         CpuStorage::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
@@ -85,7 +88,7 @@ fn le_chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
 /// Parses safetensors bytes into named CPU tensors (in file order) and metadata.
 /// Every length and offset is validated before any allocation, so a hostile file cannot
 /// make it read out of bounds or allocate more than the file holds.
-pub fn from_bytes(bytes: &[u8]) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
+pub fn from_bytes(bytes: &[u8]) -> Result<NamedTensors> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Value(format!("load: not a valid safetensors file: {e:?}")))?;
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Value(format!("load: {e:?}")))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
@@ -113,7 +116,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(Vec<(String, Tensor)>, HashMap<String
 }
 
 /// Loads named tensors and metadata from a safetensors file.
-pub fn load(path: &Path) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
+pub fn load(path: &Path) -> Result<NamedTensors> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("load: cannot read '{}': {e}", path.display())))?;
     from_bytes(&bytes)
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-static STATE: Mutex<(u64, u64)> = Mutex::new((0x5eed_0f_7275_7374, 0));
+static STATE: Mutex<(u64, u64)> = Mutex::new((0x005e_ed0f_7275_7374, 0));
 
 /// Sets the seed and restarts the stream, as `rustdl.manual_seed`.
 pub fn manual_seed(seed: u64) {

@@ -137,7 +137,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_float("conv_transpose2d", self)?;
         let ws = weight.shape().to_vec();
-        if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 || self.shape()[1] != ws[0] || ws[0] % groups != 0 {
+        if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 || self.shape()[1] != ws[0] || !ws[0].is_multiple_of(groups) {
             return Err(Error::Shape(format!(
                 "conv_transpose2d: expected input (N, Cin, H, W) and weight (Cin, Cout/groups, kh, kw), got {:?} and {:?}",
                 self.shape(),
@@ -380,7 +380,7 @@ impl Tensor {
     /// Group normalisation: channels split into `groups`, each normalised over its channels and space.
     pub fn group_norm(&self, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
         check_float("group_norm", self)?;
-        if self.ndim() < 2 || groups == 0 || self.shape()[1] % groups != 0 {
+        if self.ndim() < 2 || groups == 0 || !self.shape()[1].is_multiple_of(groups) {
             return Err(Error::Shape(format!(
                 "group_norm: {groups} groups do not divide the channels of input {:?}",
                 self.shape()

@@ -24,7 +24,7 @@ impl Tensor {
         }
         let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
         if let Some(i) = free {
-            if known == 0 || n % known != 0 {
+            if known == 0 || !n.is_multiple_of(known) {
                 return Err(Error::Shape(format!(
                     "{op}: shape {shape:?} is invalid for input of shape {:?} ({n} elements)",
                     self.shape()
@@ -361,7 +361,7 @@ impl Tensor {
         let d = norm_dim(dim, self.ndim(), "split")?;
         let n = self.shape()[d];
         let mut sizes = vec![size; n / size];
-        if n % size != 0 {
+        if !n.is_multiple_of(size) {
             sizes.push(n % size);
         }
         self.split_sizes(&sizes, dim)

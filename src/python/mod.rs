@@ -219,7 +219,7 @@ fn arange(
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let is_int = |o: &Bound<'_, PyAny>| o.is_instance_of::<pyo3::types::PyInt>();
-    let all_int = is_int(start) && end.is_none_or(|e| is_int(e)) && step.is_none_or(|s| is_int(s));
+    let all_int = is_int(start) && end.is_none_or(&is_int) && step.is_none_or(&is_int);
     let (s, e) = match end {
         Some(e) => (start.extract::<f64>()?, e.extract::<f64>()?),
         None => (0.0, start.extract::<f64>()?),

@@ -72,6 +72,7 @@ pub fn index_add(shape: &[usize], dim: usize, idx: &CpuStorage, li: &Layout, src
 
 /// Walks every position of `idx` (contiguous) with the matching offset into a tensor of
 /// `target` shape/strides whose `dim` coordinate is replaced by the index value.
+#[allow(clippy::too_many_arguments)]
 fn walk_gather(
     op: &str,
     ids: &[i64],

@@ -98,7 +98,7 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
     let mut out = vec![O::default(); n];
     let inner = *la.shape.last().unwrap_or(&1);
     let is = *la.strides.last().unwrap_or(&0);
-    let rows = if inner == 0 { 0 } else { n / inner };
+    let rows = n.checked_div(inner).unwrap_or(0);
     let work = |r0: usize, r1: usize, out: &mut [O]| {
         for_each_row(&la.shape, [&la.strides], [la.offset], r0, r1, |r, [oa]| {
             let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];
@@ -133,7 +133,7 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
     let mut out = vec![O::default(); n];
     let inner = *la.shape.last().unwrap_or(&1);
     let (ia, ib) = (*la.strides.last().unwrap_or(&0), *lb.strides.last().unwrap_or(&0));
-    let rows = if inner == 0 { 0 } else { n / inner };
+    let rows = n.checked_div(inner).unwrap_or(0);
     let work = |r0: usize, r1: usize, out: &mut [O]| {
         for_each_row(&la.shape, [&la.strides, &lb.strides], [la.offset, lb.offset], r0, r1, |r, [oa, ob]| {
             let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];

@@ -72,7 +72,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     p[i] = pi - step_size * m[i] / (vmax[i].sqrt() * inv_bc2 + eps);
                 }
             } else {
-                let run = |(((pc, gc), mc), vc): (((&mut [T], &[T]), &mut [T]), &mut [T])| {
+                type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a mut [T]), &'a mut [T]);
+                let run = |(((pc, gc), mc), vc): Chunks<'_, T>| {
                     super::simd::wide(|| {
                         for (((pi, &gi), mi), vi) in pc.iter_mut().zip(gc).zip(mc.iter_mut()).zip(vc.iter_mut()) {
                             let pv = *pi * decay;
@@ -103,7 +104,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             for i in 0..n {
                 let mut d = if maximize { -g[i] } else { g[i] };
                 if weight_decay != 0.0 {
-                    d = d + f(weight_decay) * p[i];
+                    d += f(weight_decay) * p[i];
                 }
                 let sq = a * st[0][i] + (T::ONE - a) * d * d;
                 st[0][i] = sq;
@@ -128,7 +129,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             for i in 0..n {
                 let mut d = if maximize { -g[i] } else { g[i] };
                 if weight_decay != 0.0 {
-                    d = d + f(weight_decay) * p[i];
+                    d += f(weight_decay) * p[i];
                 }
                 let s = st[0][i] + d * d;
                 st[0][i] = s;

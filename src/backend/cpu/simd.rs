@@ -63,6 +63,8 @@ pub fn map2<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B
 }
 
 #[inline(always)]
+// `x != x` is the NaN test that keeps this loop vectorised
+#[allow(clippy::eq_op)]
 fn softmax_body<T: Float>(r: &mut [T], log: bool) {
     // eight lanes for the max and the sum, so the loops vectorise (one accumulator would not)
     let mut m = [T::NEG_INF; 8];
