@@ -13,7 +13,9 @@ pub fn devices() -> Vec<Device> {
 
 /// Normal random f32 tensor of `shape` on `dev`.
 pub fn randn(shape: &[usize], dev: Device) -> Tensor {
-    Tensor::randn(shape, DType::F32, Device::Cpu).and_then(|t| t.to_device(dev)).expect("randn")
+    Tensor::randn(shape, DType::F32, Device::Cpu)
+        .and_then(|t| t.to_device(dev))
+        .expect("randn")
 }
 
 /// Waits for queued GPU work so timings include it.

@@ -14,25 +14,37 @@ use common::{devices, randn, sync};
 fn matmul(c: &mut Criterion) {
     let mut g = c.benchmark_group("matmul");
     for dev in devices() {
-        let sizes: &[usize] = if dev.is_gpu() { &[64, 256, 1024] } else { &[64, 128, 256, 512, 1024, 2048] };
+        let sizes: &[usize] = if dev.is_gpu() {
+            &[64, 256, 1024]
+        } else {
+            &[64, 128, 256, 512, 1024, 2048]
+        };
         for &n in sizes {
             let (a, b) = (randn(&[n, n], dev), randn(&[n, n], dev));
             g.throughput(Throughput::Elements((2 * n * n * n) as u64));
-            g.bench_with_input(BenchmarkId::new(format!("square/{dev}"), n), &n, |bch, _| {
-                bch.iter(|| {
-                    let r = a.matmul(&b).expect("matmul");
-                    sync(dev);
-                    r
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("square/{dev}"), n),
+                &n,
+                |bch, _| {
+                    bch.iter(|| {
+                        let r = a.matmul(&b).expect("matmul");
+                        sync(dev);
+                        r
+                    })
+                },
+            );
         }
         // tall-skinny (a batch through a linear layer) and batched
         let (x, w) = (randn(&[4096, 784], dev), randn(&[784, 256], dev));
         g.throughput(Throughput::Elements((2 * 4096 * 784 * 256) as u64));
-        g.bench_function(format!("tall_skinny_4096x784x256/{dev}"), |bch| bch.iter(|| x.matmul(&w).expect("matmul")));
+        g.bench_function(format!("tall_skinny_4096x784x256/{dev}"), |bch| {
+            bch.iter(|| x.matmul(&w).expect("matmul"))
+        });
         let (p, q) = (randn(&[32, 64, 64], dev), randn(&[32, 64, 64], dev));
         g.throughput(Throughput::Elements((2 * 32 * 64 * 64 * 64) as u64));
-        g.bench_function(format!("batched_32x64x64x64/{dev}"), |bch| bch.iter(|| p.matmul(&q).expect("bmm")));
+        g.bench_function(format!("batched_32x64x64x64/{dev}"), |bch| {
+            bch.iter(|| p.matmul(&q).expect("bmm"))
+        });
     }
     g.finish();
 }
@@ -50,7 +62,12 @@ fn conv(c: &mut Criterion) {
         for (name, xs, ws, pad) in shapes {
             let x = randn(&xs, dev);
             let w = randn(&ws, dev);
-            let win = Window2d { kernel: (0, 0), stride: (1, 1), padding: (pad, pad), dilation: (1, 1) };
+            let win = Window2d {
+                kernel: (0, 0),
+                stride: (1, 1),
+                padding: (pad, pad),
+                dilation: (1, 1),
+            };
             let oh = xs[2] + 2 * pad - ws[2] + 1;
             let flops = 2 * xs[0] * ws[0] * ws[1] * ws[2] * ws[3] * oh * oh;
             g.throughput(Throughput::Elements(flops as u64));
@@ -66,7 +83,10 @@ fn conv(c: &mut Criterion) {
             g.throughput(Throughput::Elements(3 * flops as u64));
             g.bench_function(format!("{name}_fwd_bwd/{dev}"), |b| {
                 b.iter(|| {
-                    x.conv2d(&wg, None, win, 1).and_then(|y| y.sum_all()).and_then(|l| l.backward(None, false)).expect("conv bwd");
+                    x.conv2d(&wg, None, win, 1)
+                        .and_then(|y| y.sum_all())
+                        .and_then(|l| l.backward(None, false))
+                        .expect("conv bwd");
                     wg.set_grad(None).expect("grad");
                     sync(dev);
                 })
@@ -82,8 +102,12 @@ fn elementwise_and_reductions(c: &mut Criterion) {
         for &n in &[1usize, 4096, 1 << 20] {
             let (a, b) = (randn(&[n], dev), randn(&[n], dev));
             g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new(format!("add/{dev}"), n), &n, |bch, _| bch.iter(|| a.add(&b).expect("add")));
-            g.bench_with_input(BenchmarkId::new(format!("relu/{dev}"), n), &n, |bch, _| bch.iter(|| a.relu().expect("relu")));
+            g.bench_with_input(BenchmarkId::new(format!("add/{dev}"), n), &n, |bch, _| {
+                bch.iter(|| a.add(&b).expect("add"))
+            });
+            g.bench_with_input(BenchmarkId::new(format!("relu/{dev}"), n), &n, |bch, _| {
+                bch.iter(|| a.relu().expect("relu"))
+            });
         }
         let m = randn(&[1024, 1024], dev);
         g.throughput(Throughput::Elements(1 << 20));
@@ -91,20 +115,41 @@ fn elementwise_and_reductions(c: &mut Criterion) {
             let row = randn(&[1024], dev);
             bch.iter(|| m.add(&row).expect("add"))
         });
-        g.bench_function(format!("sum_all/{dev}"), |bch| bch.iter(|| m.sum_all().expect("sum")));
-        g.bench_function(format!("sum_dim1/{dev}"), |bch| bch.iter(|| m.sum(&[1], false).expect("sum")));
-        g.bench_function(format!("max_dim0/{dev}"), |bch| bch.iter(|| m.max_min_dim(0, false, true).expect("max")));
+        g.bench_function(format!("sum_all/{dev}"), |bch| {
+            bch.iter(|| m.sum_all().expect("sum"))
+        });
+        g.bench_function(format!("sum_dim1/{dev}"), |bch| {
+            bch.iter(|| m.sum(&[1], false).expect("sum"))
+        });
+        g.bench_function(format!("max_dim0/{dev}"), |bch| {
+            bch.iter(|| m.max_min_dim(0, false, true).expect("max"))
+        });
         let logits = randn(&[512, 1000], dev);
-        let tgt = Tensor::randint(0, 1000, &[512], Device::Cpu).and_then(|t| t.to_device(dev)).expect("randint");
+        let tgt = Tensor::randint(0, 1000, &[512], Device::Cpu)
+            .and_then(|t| t.to_device(dev))
+            .expect("randint");
         g.throughput(Throughput::Elements(512 * 1000));
-        g.bench_function(format!("softmax_512x1000/{dev}"), |bch| bch.iter(|| logits.softmax_dim(-1, false).expect("softmax")));
+        g.bench_function(format!("softmax_512x1000/{dev}"), |bch| {
+            bch.iter(|| logits.softmax_dim(-1, false).expect("softmax"))
+        });
         g.bench_function(format!("cross_entropy_512x1000/{dev}"), |bch| {
-            bch.iter(|| logits.cross_entropy(&tgt, None, -100, Reduction::Mean, 0.0).expect("ce"))
+            bch.iter(|| {
+                logits
+                    .cross_entropy(&tgt, None, -100, Reduction::Mean, 0.0)
+                    .expect("ce")
+            })
         });
         let pool_in = randn(&[64, 16, 28, 28], dev);
-        let win = Window2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1) };
+        let win = Window2d {
+            kernel: (2, 2),
+            stride: (2, 2),
+            padding: (0, 0),
+            dilation: (1, 1),
+        };
         g.throughput(Throughput::Elements(64 * 16 * 28 * 28));
-        g.bench_function(format!("max_pool2d_64x16x28x28/{dev}"), |bch| bch.iter(|| pool_in.max_pool2d_values(win, false).expect("pool")));
+        g.bench_function(format!("max_pool2d_64x16x28x28/{dev}"), |bch| {
+            bch.iter(|| pool_in.max_pool2d_values(win, false).expect("pool"))
+        });
     }
     g.finish();
 }
@@ -116,7 +161,17 @@ fn optimizer(c: &mut Criterion) {
         let p = randn(&[n], dev);
         let grad = randn(&[n], dev);
         let (m, v) = (randn(&[n], dev), randn(&[n], dev));
-        let step = OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, t: 1, maximize: false };
+        let step = OptimStep::Adam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            amsgrad: false,
+            t: 1,
+            maximize: false,
+        };
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(format!("adam_1M/{dev}"), |b| {
             b.iter(|| {

@@ -27,8 +27,19 @@ impl Net {
                 p
             })
             .collect();
-        let state = params.iter().map(|p| (0..state_slots).map(|_| p.zeros_like().expect("zeros")).collect()).collect();
-        Net { params, state, t: 0 }
+        let state = params
+            .iter()
+            .map(|p| {
+                (0..state_slots)
+                    .map(|_| p.zeros_like().expect("zeros"))
+                    .collect()
+            })
+            .collect();
+        Net {
+            params,
+            state,
+            t: 0,
+        }
     }
 
     fn update(&mut self, step: impl Fn(u64) -> OptimStep) -> Result<()> {
@@ -47,23 +58,61 @@ fn mlp_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
     let p = &net.params;
     let h = x.linear(&p[0], Some(&p[1]))?.relu()?;
     let h = h.linear(&p[2], Some(&p[3]))?.relu()?;
-    let loss = h.linear(&p[4], Some(&p[5]))?.cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
+    let loss = h
+        .linear(&p[4], Some(&p[5]))?
+        .cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
     loss.backward(None, false)?;
-    net.update(|_| OptimStep::Sgd { lr: 0.01, momentum: 0.9, dampening: 0.0, nesterov: false, weight_decay: 0.0, first: false, maximize: false })
+    net.update(|_| OptimStep::Sgd {
+        lr: 0.01,
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        first: false,
+        maximize: false,
+    })
 }
 
 fn lenet_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
     let p = &net.params;
-    let conv = |pad| Window2d { kernel: (0, 0), stride: (1, 1), padding: (pad, pad), dilation: (1, 1) };
-    let pool = Window2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1) };
-    let h = x.conv2d(&p[0], Some(&p[1]), conv(2), 1)?.relu()?.max_pool2d_values(pool, false)?;
-    let h = h.conv2d(&p[2], Some(&p[3]), conv(0), 1)?.relu()?.max_pool2d_values(pool, false)?;
+    let conv = |pad| Window2d {
+        kernel: (0, 0),
+        stride: (1, 1),
+        padding: (pad, pad),
+        dilation: (1, 1),
+    };
+    let pool = Window2d {
+        kernel: (2, 2),
+        stride: (2, 2),
+        padding: (0, 0),
+        dilation: (1, 1),
+    };
+    let h = x
+        .conv2d(&p[0], Some(&p[1]), conv(2), 1)?
+        .relu()?
+        .max_pool2d_values(pool, false)?;
+    let h = h
+        .conv2d(&p[2], Some(&p[3]), conv(0), 1)?
+        .relu()?
+        .max_pool2d_values(pool, false)?;
     let h = h.flatten(1, -1)?;
     let h = h.linear(&p[4], Some(&p[5]))?.relu()?;
     let h = h.linear(&p[6], Some(&p[7]))?.relu()?;
-    let loss = h.linear(&p[8], Some(&p[9]))?.cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
+    let loss = h
+        .linear(&p[8], Some(&p[9]))?
+        .cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
     loss.backward(None, false)?;
-    net.update(|t| OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, t, maximize: false })
+    net.update(|t| OptimStep::Adam {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        decoupled: false,
+        amsgrad: false,
+        t,
+        maximize: false,
+    })
 }
 
 fn train(c: &mut Criterion) {
@@ -71,8 +120,14 @@ fn train(c: &mut Criterion) {
     g.sample_size(20);
     g.throughput(Throughput::Elements(64));
     for dev in devices() {
-        let y = Tensor::randint(0, 10, &[64], Device::Cpu).and_then(|t| t.to_device(dev)).expect("labels");
-        let mut mlp = Net::new(&[&[256, 784], &[256], &[128, 256], &[128], &[10, 128], &[10]], dev, 1);
+        let y = Tensor::randint(0, 10, &[64], Device::Cpu)
+            .and_then(|t| t.to_device(dev))
+            .expect("labels");
+        let mut mlp = Net::new(
+            &[&[256, 784], &[256], &[128, 256], &[128], &[10, 128], &[10]],
+            dev,
+            1,
+        );
         let x = randn(&[64, 784], dev);
         g.bench_function(format!("mlp_784_256_128_10_sgd/{dev}"), |b| {
             b.iter(|| {
@@ -81,7 +136,18 @@ fn train(c: &mut Criterion) {
             })
         });
         let mut lenet = Net::new(
-            &[&[6, 1, 5, 5], &[6], &[16, 6, 5, 5], &[16], &[120, 400], &[120], &[84, 120], &[84], &[10, 84], &[10]],
+            &[
+                &[6, 1, 5, 5],
+                &[6],
+                &[16, 6, 5, 5],
+                &[16],
+                &[120, 400],
+                &[120],
+                &[84, 120],
+                &[84],
+                &[10, 84],
+                &[10],
+            ],
             dev,
             2,
         );

@@ -19,7 +19,11 @@ pub struct Node {
 
 impl Node {
     pub(crate) fn new(name: &'static str, inputs: Vec<Option<Tensor>>, rule: BackwardFn) -> Node {
-        Node { name, inputs, rule: Mutex::new(Some(rule)) }
+        Node {
+            name,
+            inputs,
+            rule: Mutex::new(Some(rule)),
+        }
     }
 }
 
@@ -92,7 +96,8 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
 pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> Result<()> {
     if !root.requires_grad() {
         return Err(Error::Runtime(
-            "backward: element 0 of tensors does not require grad and does not have a grad_fn".into(),
+            "backward: element 0 of tensors does not require grad and does not have a grad_fn"
+                .into(),
         ));
     }
     let seed = match gradient {
@@ -121,7 +126,9 @@ pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> 
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     grads.insert(root.id(), seed);
     for t in &order {
-        let Some(g) = grads.remove(&t.id()) else { continue };
+        let Some(g) = grads.remove(&t.id()) else {
+            continue;
+        };
         match t.grad_fn() {
             None => {
                 if t.requires_grad() {
@@ -151,7 +158,9 @@ pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> 
                     out
                 };
                 for (inp, gi) in node.inputs.iter().zip(input_grads) {
-                    let (Some(inp), Some(gi)) = (inp, gi) else { continue };
+                    let (Some(inp), Some(gi)) = (inp, gi) else {
+                        continue;
+                    };
                     if gi.shape() != inp.shape() {
                         return Err(Error::Runtime(format!(
                             "backward: rule of {} gave a gradient of shape {:?} for an input of shape {:?}",
@@ -173,7 +182,11 @@ pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> 
 }
 
 fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
-    let g = if g.dtype() != t.dtype() { g.to_dtype(t.dtype())? } else { g };
+    let g = if g.dtype() != t.dtype() {
+        g.to_dtype(t.dtype())?
+    } else {
+        g
+    };
     let new = match t.grad() {
         Some(prev) => prev.add(&g)?,
         None => g.contiguous()?.detach(),
@@ -197,8 +210,12 @@ pub fn gradcheck(
     }
     let out = f(inputs)?;
     // weight the outputs with fixed pseudo-random numbers so every output element matters
-    let w: Vec<f64> = (0..out.numel()).map(|i| 0.5 + ((i * 7919 % 97) as f64) / 97.0).collect();
-    let wt = Tensor::from_f64(w.clone(), out.shape())?.to_dtype(out.dtype())?.to_device(out.device())?;
+    let w: Vec<f64> = (0..out.numel())
+        .map(|i| 0.5 + ((i * 7919 % 97) as f64) / 97.0)
+        .collect();
+    let wt = Tensor::from_f64(w.clone(), out.shape())?
+        .to_dtype(out.dtype())?
+        .to_device(out.device())?;
     out.mul(&wt)?.sum_all()?.backward(None, false)?;
     let mut worst: f64 = 0.0;
     for (xi, x) in inputs.iter().enumerate() {
@@ -219,7 +236,9 @@ pub fn gradcheck(
                     .enumerate()
                     .map(|(j, t)| {
                         if j == xi {
-                            Tensor::from_f64(v.clone(), x.shape())?.to_dtype(x.dtype())?.to_device(x.device())
+                            Tensor::from_f64(v.clone(), x.shape())?
+                                .to_dtype(x.dtype())?
+                                .to_device(x.device())
                         } else {
                             Ok(t.detach())
                         }

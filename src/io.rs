@@ -23,7 +23,10 @@ fn bytes_of(c: &CpuStorage) -> (Dtype, Vec<u8>) {
 }
 
 /// Serialises named tensors and string metadata to safetensors bytes.
-pub fn to_bytes(tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+pub fn to_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let mut owned = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         let (dt, bytes) = bytes_of(&t.to_cpu_storage()?);
@@ -37,7 +40,11 @@ pub fn to_bytes(tensors: &[(String, Tensor)], metadata: HashMap<String, String>)
                 .map_err(|e| Error::Value(format!("save: tensor '{n}': {e}")))
         })
         .collect::<Result<_>>()?;
-    let meta = if metadata.is_empty() { None } else { Some(metadata) };
+    let meta = if metadata.is_empty() {
+        None
+    } else {
+        Some(metadata)
+    };
     safetensors::tensor::serialize(views, meta).map_err(|e| Error::Value(format!("save: {e}")))
 }
 
@@ -54,9 +61,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .to_string_lossy()
         .into_owned();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |e: std::io::Error, what: &str| Error::Io(format!("save: {what} '{}': {e}", path.display()));
+    let io = |e: std::io::Error, what: &str| {
+        Error::Io(format!("save: {what} '{}': {e}", path.display()))
+    };
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, "cannot create temp file for"))?;
+        let mut f =
+            std::fs::File::create(&tmp).map_err(|e| io(e, "cannot create temp file for"))?;
         f.write_all(bytes).map_err(|e| io(e, "cannot write"))?;
         f.sync_all().map_err(|e| io(e, "cannot sync"))?;
         drop(f);
@@ -73,7 +83,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Saves named tensors with metadata to `path` (atomic).
-pub fn save(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<()> {
+pub fn save(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
     write_atomic(path, &to_bytes(tensors, metadata)?)
 }
 
@@ -89,8 +103,10 @@ fn le_chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
 /// Every length and offset is validated before any allocation, so a hostile file cannot
 /// make it read out of bounds or allocate more than the file holds.
 pub fn from_bytes(bytes: &[u8]) -> Result<NamedTensors> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Value(format!("load: not a valid safetensors file: {e:?}")))?;
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Value(format!("load: {e:?}")))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Value(format!("load: not a valid safetensors file: {e:?}")))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| Error::Value(format!("load: {e:?}")))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
     let mut out = Vec::new();
     let mut tensors = st.tensors();
@@ -102,12 +118,26 @@ pub fn from_bytes(bytes: &[u8]) -> Result<NamedTensors> {
             Dtype::F32 => CpuStorage::F32(le_chunks::<4>(d).map(f32::from_le_bytes).collect()),
             Dtype::F64 => CpuStorage::F64(le_chunks::<8>(d).map(f64::from_le_bytes).collect()),
             Dtype::I64 => CpuStorage::I64(le_chunks::<8>(d).map(i64::from_le_bytes).collect()),
-            Dtype::I32 => CpuStorage::I64(le_chunks::<4>(d).map(|b| i32::from_le_bytes(b) as i64).collect()),
+            Dtype::I32 => CpuStorage::I64(
+                le_chunks::<4>(d)
+                    .map(|b| i32::from_le_bytes(b) as i64)
+                    .collect(),
+            ),
             Dtype::BOOL => CpuStorage::Bool(d.iter().map(|&b| b != 0).collect()),
-            Dtype::F16 => CpuStorage::F32(le_chunks::<2>(d).map(|b| half::f16::from_le_bytes(b).to_f32()).collect()),
-            Dtype::BF16 => CpuStorage::F32(le_chunks::<2>(d).map(|b| half::bf16::from_le_bytes(b).to_f32()).collect()),
+            Dtype::F16 => CpuStorage::F32(
+                le_chunks::<2>(d)
+                    .map(|b| half::f16::from_le_bytes(b).to_f32())
+                    .collect(),
+            ),
+            Dtype::BF16 => CpuStorage::F32(
+                le_chunks::<2>(d)
+                    .map(|b| half::bf16::from_le_bytes(b).to_f32())
+                    .collect(),
+            ),
             other => {
-                return Err(Error::Value(format!("load: tensor '{name}' has unsupported dtype {other:?}")));
+                return Err(Error::Value(format!(
+                    "load: tensor '{name}' has unsupported dtype {other:?}"
+                )));
             }
         };
         out.push((name, Tensor::from_cpu(storage, &shape)?));
@@ -117,6 +147,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<NamedTensors> {
 
 /// Loads named tensors and metadata from a safetensors file.
 pub fn load(path: &Path) -> Result<NamedTensors> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("load: cannot read '{}': {e}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Io(format!("load: cannot read '{}': {e}", path.display())))?;
     from_bytes(&bytes)
 }

@@ -3,18 +3,18 @@
 //! Layers, top to bottom: `python` (PyO3 bindings, feature `python`), `ops` (differentiable ops,
 //! each with its backward), `autograd` (graph walk), `backend` (CPU kernels and WGSL shaders).
 
-pub mod error;
-pub mod dtype;
+pub mod autograd;
+pub mod backend;
 pub mod device;
+pub mod dtype;
+pub mod error;
+pub mod io;
+pub mod ops;
+pub mod optim;
+pub mod random;
 pub mod shape;
 pub mod storage;
 pub mod tensor;
-pub mod autograd;
-pub mod random;
-pub mod backend;
-pub mod ops;
-pub mod io;
-pub mod optim;
 
 #[cfg(feature = "python")]
 mod python;

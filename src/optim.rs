@@ -9,7 +9,10 @@ use crate::tensor::Tensor;
 /// Applies `step` to `param` in place with gradient `grad` and the state tensors `state`
 /// (created by the caller, shaped like the parameter; order as in `backend::cpu::optim`).
 pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -> Result<()> {
-    if !param.is_contiguous() || param.layout().offset != 0 || param.storage().len() != param.numel() {
+    if !param.is_contiguous()
+        || param.layout().offset != 0
+        || param.storage().len() != param.numel()
+    {
         return Err(Error::Runtime(format!(
             "optimizer step: parameters must be contiguous tensors owning their storage (got shape {:?}, strides {:?})",
             param.shape(),
@@ -32,7 +35,11 @@ pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -
         }
     }
     // a gradient aliasing the parameter is copied first, so the update reads a stable value
-    let grad = if grad.shares_storage(param) { grad.deep_clone()?.detach() } else { grad.clone() };
+    let grad = if grad.shares_storage(param) {
+        grad.deep_clone()?.detach()
+    } else {
+        grad.clone()
+    };
     let g = grad.storage();
     let mut guards: Vec<_> = state.iter().map(|s| s.storage_mut()).collect();
     let mut refs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();

@@ -29,7 +29,11 @@ pub fn numel(shape: &[usize]) -> usize {
 impl Layout {
     /// A row-major layout at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     pub fn numel(&self) -> usize {
@@ -57,7 +61,14 @@ impl Layout {
         if self.numel() == 0 {
             return 0;
         }
-        self.offset + self.shape.iter().zip(&self.strides).map(|(&s, &st)| (s - 1) * st).sum::<usize>() + 1
+        self.offset
+            + self
+                .shape
+                .iter()
+                .zip(&self.strides)
+                .map(|(&s, &st)| (s - 1) * st)
+                .sum::<usize>()
+            + 1
     }
 
     /// This layout broadcast to `shape` (stride 0 on expanded dims).
@@ -83,7 +94,11 @@ impl Layout {
                 )));
             }
         }
-        Ok(Layout { shape: shape.to_vec(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.to_vec(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Permutes the dimensions (a view).
@@ -151,7 +166,11 @@ impl Layout {
         if oi != old.len() {
             return None;
         }
-        Some(Layout { shape: new_shape.to_vec(), strides: new_strides, offset: self.offset })
+        Some(Layout {
+            shape: new_shape.to_vec(),
+            strides: new_strides,
+            offset: self.offset,
+        })
     }
 }
 
@@ -160,8 +179,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Vec<usize>
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db {
             da
         } else if da == 1 {
@@ -200,7 +227,9 @@ pub fn norm_dims(dims: &[isize], ndim: usize, op: &str) -> Result<Vec<usize>> {
     for &d in dims {
         let d = norm_dim(d, ndim, op)?;
         if out.contains(&d) {
-            return Err(Error::Value(format!("{op}: dim {d} appears more than once")));
+            return Err(Error::Value(format!(
+                "{op}: dim {d} appears more than once"
+            )));
         }
         out.push(d);
     }
@@ -288,7 +317,12 @@ mod tests {
     fn rows_walk_strided() {
         let l = Layout::contiguous(&[2, 3, 4]).permute(&[1, 0, 2]);
         let mut seen = vec![];
-        for_each_row(&l.shape, [&l.strides], [0], 0, 6, |r, [o]| seen.push((r, o)));
-        assert_eq!(seen, vec![(0, 0), (1, 12), (2, 4), (3, 16), (4, 8), (5, 20)]);
+        for_each_row(&l.shape, [&l.strides], [0], 0, 6, |r, [o]| {
+            seen.push((r, o))
+        });
+        assert_eq!(
+            seen,
+            vec![(0, 0), (1, 12), (2, 4), (3, 16), (4, 8), (5, 20)]
+        );
     }
 }

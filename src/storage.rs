@@ -1,8 +1,8 @@
 //! Tensor storage: host vectors per dtype, or a GPU buffer.
 
 use crate::backend::wgpu::GpuStorage;
-use crate::dtype::DType;
 use crate::device::Device;
+use crate::dtype::DType;
 
 /// Host memory of one dtype.
 #[derive(Debug, Clone)]

@@ -33,7 +33,13 @@ pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(shape={:?}, dtype={}, device={})", self.shape(), self.dtype().name(), self.device())
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={}, device={})",
+            self.shape(),
+            self.dtype().name(),
+            self.device()
+        )
     }
 }
 
@@ -105,7 +111,16 @@ impl Tensor {
         }
         let node = Node::new(
             name,
-            inputs.iter().map(|t| if t.requires_grad() { Some((*t).clone()) } else { None }).collect(),
+            inputs
+                .iter()
+                .map(|t| {
+                    if t.requires_grad() {
+                        Some((*t).clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
             Box::new(backward),
         );
         // `self` is fresh and unshared: rebuild it with the node attached.
@@ -194,7 +209,11 @@ impl Tensor {
         self.0.grad_fn.as_ref()
     }
     pub fn grad(&self) -> Option<Tensor> {
-        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0
+            .grad
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub fn set_grad(&self, g: Option<Tensor>) -> Result<()> {
         if let Some(g) = &g {
@@ -270,7 +289,10 @@ impl Tensor {
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
         let n = shape.iter().product();
-        Ok(Tensor::from_contiguous(backend::full(n, value, dtype, device)?, shape))
+        Ok(Tensor::from_contiguous(
+            backend::full(n, value, dtype, device)?,
+            shape,
+        ))
     }
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         Tensor::full(shape, 0.0, dtype, device)
@@ -288,22 +310,40 @@ impl Tensor {
     /// `start, start+step, ...` below `end` (int64 when all are integers, else float32).
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
-            return Err(Error::Value(format!("arange: invalid range start={start}, end={end}, step={step}")));
+            return Err(Error::Value(format!(
+                "arange: invalid range start={start}, end={end}, step={step}"
+            )));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         if n > (1usize << 36) {
             return Err(Error::Value(format!("arange: {n} elements is too many")));
         }
         let vals: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
-        Tensor::from_cpu(CpuStorage::F64(vals), &[n])?.to_dtype(dtype)?.to_device(device)
+        Tensor::from_cpu(CpuStorage::F64(vals), &[n])?
+            .to_dtype(dtype)?
+            .to_device(device)
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive.
-    pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType, device: Device) -> Result<Tensor> {
+    pub fn linspace(
+        start: f64,
+        end: f64,
+        steps: usize,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         let vals: Vec<f64> = (0..steps)
-            .map(|i| if steps == 1 { start } else { start + (end - start) * i as f64 / (steps - 1) as f64 })
+            .map(|i| {
+                if steps == 1 {
+                    start
+                } else {
+                    start + (end - start) * i as f64 / (steps - 1) as f64
+                }
+            })
             .collect();
-        Tensor::from_cpu(CpuStorage::F64(vals), &[steps])?.to_dtype(dtype)?.to_device(device)
+        Tensor::from_cpu(CpuStorage::F64(vals), &[steps])?
+            .to_dtype(dtype)?
+            .to_device(device)
     }
 
     /// The `n×m` identity.
@@ -312,17 +352,29 @@ impl Tensor {
         for i in 0..n.min(m) {
             v[i * m + i] = 1.0;
         }
-        Tensor::from_cpu(CpuStorage::F64(v), &[n, m])?.to_dtype(dtype)?.to_device(device)
+        Tensor::from_cpu(CpuStorage::F64(v), &[n, m])?
+            .to_dtype(dtype)?
+            .to_device(device)
     }
 
     /// Random values from the library's seeded generator.
-    pub fn rand_kind(shape: &[usize], kind: RandKind, dtype: DType, device: Device) -> Result<Tensor> {
+    pub fn rand_kind(
+        shape: &[usize],
+        kind: RandKind,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         if !dtype.is_float() {
-            return Err(Error::DType(format!("rand: expected a floating dtype, got {dtype}")));
+            return Err(Error::DType(format!(
+                "rand: expected a floating dtype, got {dtype}"
+            )));
         }
         let n: usize = shape.iter().product();
         let (seed, offset) = crate::random::advance(n as u64 * 2);
-        Ok(Tensor::from_contiguous(backend::rand(kind, n, seed, offset, dtype, device)?, shape))
+        Ok(Tensor::from_contiguous(
+            backend::rand(kind, n, seed, offset, dtype, device)?,
+            shape,
+        ))
     }
     pub fn rand(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), dtype, device)
@@ -333,7 +385,9 @@ impl Tensor {
     /// Integers uniform in `[low, high)`.
     pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
         if high <= low {
-            return Err(Error::Value(format!("randint: expected low < high, got low={low}, high={high}")));
+            return Err(Error::Value(format!(
+                "randint: expected low < high, got low={low}, high={high}"
+            )));
         }
         let u = Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), DType::F64, Device::Cpu)?;
         let v: Vec<i64> = u
@@ -395,7 +449,13 @@ impl Tensor {
         }
         let s = backend::to_device(&self.storage(), self.layout(), device)?;
         let from = self.device();
-        Ok(Tensor::from_op(s, self.shape(), "ToDevice", &[self], move |g| Ok(vec![Some(g.to_device(from)?)])))
+        Ok(Tensor::from_op(
+            s,
+            self.shape(),
+            "ToDevice",
+            &[self],
+            move |g| Ok(vec![Some(g.to_device(from)?)]),
+        ))
     }
 
     /// A copy in `dtype` (self when already so); differentiable between float dtypes.
@@ -404,30 +464,39 @@ impl Tensor {
             return Ok(self.clone());
         }
         if self.device().is_gpu() && dtype == DType::F64 {
-            return Err(Error::DType("to: float64 is not supported on the GPU; use float32".into()));
+            return Err(Error::DType(
+                "to: float64 is not supported on the GPU; use float32".into(),
+            ));
         }
         let s = backend::cast(&self.storage(), self.layout(), dtype)?;
         let from = self.dtype();
         let t = Tensor::from_contiguous(s, self.shape());
         if dtype.is_float() && from.is_float() {
-            return Ok(t.with_rule("ToCopy", &[self], move |g| Ok(vec![Some(g.to_dtype(from)?)])));
+            return Ok(t.with_rule("ToCopy", &[self], move |g| {
+                Ok(vec![Some(g.to_dtype(from)?)])
+            }));
         }
         Ok(t)
     }
 
     /// A contiguous tensor: self when already contiguous, else a copy (differentiable).
     pub fn contiguous(&self) -> Result<Tensor> {
-        if self.is_contiguous() && self.layout().offset == 0 && self.storage().len() == self.numel() {
+        if self.is_contiguous() && self.layout().offset == 0 && self.storage().len() == self.numel()
+        {
             return Ok(self.clone());
         }
         let s = backend::copy(&self.storage(), self.layout())?;
-        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| Ok(vec![Some(g.clone())])))
+        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| {
+            Ok(vec![Some(g.clone())])
+        }))
     }
 
     /// A copy with its own storage (differentiable), like PyTorch's `clone`.
     pub fn deep_clone(&self) -> Result<Tensor> {
         let s = backend::copy(&self.storage(), self.layout())?;
-        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| Ok(vec![Some(g.clone())])))
+        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| {
+            Ok(vec![Some(g.clone())])
+        }))
     }
 
     /// Writes `src` (broadcast) into this tensor in place. Refused on a leaf that requires grad
@@ -468,7 +537,10 @@ impl Tensor {
                 self.shape()
             )));
         }
-        if self.layout().offset != 0 || !self.is_contiguous() || self.storage().len() != self.numel() {
+        if self.layout().offset != 0
+            || !self.is_contiguous()
+            || self.storage().len() != self.numel()
+        {
             return Err(Error::Runtime(format!(
                 "set_data: only a tensor owning its whole storage can take new data (shape {:?}, strides {:?})",
                 self.shape(),
@@ -476,12 +548,19 @@ impl Tensor {
             )));
         }
         if self.requires_grad() && !src.dtype().is_float() {
-            return Err(Error::DType(format!("set_data: a tensor that requires grad cannot take {} data", src.dtype())));
+            return Err(Error::DType(format!(
+                "set_data: a tensor that requires grad cannot take {} data",
+                src.dtype()
+            )));
         }
         let fresh = backend::copy(&src.storage(), src.layout())?;
         *self.storage_mut() = fresh;
-        self.0.dtype.store(dtype_code(src.dtype()), Ordering::Relaxed);
-        self.0.device.store(device_code(src.device()), Ordering::Relaxed);
+        self.0
+            .dtype
+            .store(dtype_code(src.dtype()), Ordering::Relaxed);
+        self.0
+            .device
+            .store(device_code(src.device()), Ordering::Relaxed);
         Ok(())
     }
 

@@ -11,7 +11,9 @@ fn data(shape: &[usize], seed: u64, lo: f64, hi: f64) -> Tensor {
     let mut s = seed.wrapping_add(0x9e3779b97f4a7c15);
     let v: Vec<f64> = (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
         })
         .collect();
@@ -64,13 +66,21 @@ fn unary_ops() {
         (UnaryOp::Log1p, 0.0, 1.0),
     ];
     for (i, (op, lo, hi)) in ops.into_iter().enumerate() {
-        check(&format!("{op:?}"), move |t| t[0].unary(op), &[data(&[3, 4], i as u64, lo, hi)]);
+        check(
+            &format!("{op:?}"),
+            move |t| t[0].unary(op),
+            &[data(&[3, 4], i as u64, lo, hi)],
+        );
     }
 }
 
 #[test]
 fn binary_ops_with_broadcasting() {
-    let shapes = [(vec![3, 4], vec![3, 4]), (vec![2, 3, 4], vec![4]), (vec![3, 1], vec![1, 5])];
+    let shapes = [
+        (vec![3, 4], vec![3, 4]),
+        (vec![2, 3, 4], vec![4]),
+        (vec![3, 1], vec![1, 5]),
+    ];
     for (sa, sb) in shapes {
         let (a, b) = (data(&sa, 1, 0.5, 2.0), data(&sb, 2, 0.5, 2.0));
         check("add", |t| t[0].add(&t[1]), &[a.clone(), b.clone()]);
@@ -80,67 +90,191 @@ fn binary_ops_with_broadcasting() {
         check("pow", |t| t[0].pow(&t[1]), &[a.clone(), b.clone()]);
         check("maximum", |t| t[0].maximum(&t[1]), &[a.clone(), b.clone()]);
         check("minimum", |t| t[0].minimum(&t[1]), &[a.clone(), b.clone()]);
-        check("where", |t| Tensor::where_cond(&t[0].binary(&t[1], rustdl::backend::BinaryOp::Gt)?, &t[0], &t[1]), &[a.clone(), b.clone()]);
+        check(
+            "where",
+            |t| {
+                Tensor::where_cond(
+                    &t[0].binary(&t[1], rustdl::backend::BinaryOp::Gt)?,
+                    &t[0],
+                    &t[1],
+                )
+            },
+            &[a.clone(), b.clone()],
+        );
     }
 }
 
 #[test]
 fn reductions() {
     let a = x(&[3, 4, 5], 3);
-    check("sum", |t| t[0].sum(&[0, 2], false), std::slice::from_ref(&a));
-    check("sum_keep", |t| t[0].sum(&[1], true), std::slice::from_ref(&a));
-    check("mean", |t| t[0].mean(&[-1], false), std::slice::from_ref(&a));
-    check("var", |t| t[0].var(&[1], 1.0, false), std::slice::from_ref(&a));
-    check("std", |t| t[0].std(&[], 0.0, false), std::slice::from_ref(&a));
-    check("max_dim", |t| Ok(t[0].max_min_dim(1, false, true)?.0), std::slice::from_ref(&a));
-    check("min_all", |t| t[0].max_min_all(false), std::slice::from_ref(&a));
-    check("softmax", |t| t[0].softmax_dim(1, false), std::slice::from_ref(&a));
-    check("log_softmax", |t| t[0].softmax_dim(-1, true), std::slice::from_ref(&a));
-    check("logsumexp", |t| t[0].logsumexp(0, false), std::slice::from_ref(&a));
+    check(
+        "sum",
+        |t| t[0].sum(&[0, 2], false),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "sum_keep",
+        |t| t[0].sum(&[1], true),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "mean",
+        |t| t[0].mean(&[-1], false),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "var",
+        |t| t[0].var(&[1], 1.0, false),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "std",
+        |t| t[0].std(&[], 0.0, false),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "max_dim",
+        |t| Ok(t[0].max_min_dim(1, false, true)?.0),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "min_all",
+        |t| t[0].max_min_all(false),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "softmax",
+        |t| t[0].softmax_dim(1, false),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "log_softmax",
+        |t| t[0].softmax_dim(-1, true),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "logsumexp",
+        |t| t[0].logsumexp(0, false),
+        std::slice::from_ref(&a),
+    );
 }
 
 #[test]
 fn matmul_and_linear() {
-    check("mm", |t| t[0].matmul(&t[1]), &[x(&[3, 4], 1), x(&[4, 2], 2)]);
+    check(
+        "mm",
+        |t| t[0].matmul(&t[1]),
+        &[x(&[3, 4], 1), x(&[4, 2], 2)],
+    );
     check("mv", |t| t[0].matmul(&t[1]), &[x(&[3, 4], 3), x(&[4], 4)]);
     check("vm", |t| t[0].matmul(&t[1]), &[x(&[4], 5), x(&[4, 2], 6)]);
-    check("bmm_broadcast", |t| t[0].matmul(&t[1]), &[x(&[2, 1, 3, 4], 7), x(&[3, 4, 2], 8)]);
-    check("linear", |t| t[0].linear(&t[1], Some(&t[2])), &[x(&[5, 3], 9), x(&[4, 3], 10), x(&[4], 11)]);
+    check(
+        "bmm_broadcast",
+        |t| t[0].matmul(&t[1]),
+        &[x(&[2, 1, 3, 4], 7), x(&[3, 4, 2], 8)],
+    );
+    check(
+        "linear",
+        |t| t[0].linear(&t[1], Some(&t[2])),
+        &[x(&[5, 3], 9), x(&[4, 3], 10), x(&[4], 11)],
+    );
 }
 
 #[test]
 fn shape_ops() {
     let a = x(&[2, 3, 4], 12);
-    check("reshape", |t| t[0].reshape(&[6, 4]), std::slice::from_ref(&a));
-    check("permute", |t| t[0].permute(&[2, 0, 1]), std::slice::from_ref(&a));
-    check("transpose_contig", |t| t[0].transpose(0, 2)?.contiguous(), std::slice::from_ref(&a));
-    check("expand", |t| t[0].slice(1, 0, 1, 1)?.expand(&[2, 3, 4]), std::slice::from_ref(&a));
-    check("slice_step", |t| t[0].slice(2, 1, 4, 2), std::slice::from_ref(&a));
+    check(
+        "reshape",
+        |t| t[0].reshape(&[6, 4]),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "permute",
+        |t| t[0].permute(&[2, 0, 1]),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "transpose_contig",
+        |t| t[0].transpose(0, 2)?.contiguous(),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "expand",
+        |t| t[0].slice(1, 0, 1, 1)?.expand(&[2, 3, 4]),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "slice_step",
+        |t| t[0].slice(2, 1, 4, 2),
+        std::slice::from_ref(&a),
+    );
     check("select", |t| t[0].select(1, -1), std::slice::from_ref(&a));
-    check("repeat", |t| t[0].repeat(&[1, 2, 1, 2]), std::slice::from_ref(&a));
+    check(
+        "repeat",
+        |t| t[0].repeat(&[1, 2, 1, 2]),
+        std::slice::from_ref(&a),
+    );
     check("flip", |t| t[0].flip(&[0, 2]), std::slice::from_ref(&a));
-    check("cat", |t| Tensor::cat(&[t[0].clone(), t[1].clone()], 1), &[a.clone(), x(&[2, 2, 4], 13)]);
-    check("stack", |t| Tensor::stack(&[t[0].clone(), t[0].mul_scalar(2.0)?], 0), std::slice::from_ref(&a));
-    check("split", |t| Ok(t[0].split(3, 2)?[1].clone()), std::slice::from_ref(&a));
+    check(
+        "cat",
+        |t| Tensor::cat(&[t[0].clone(), t[1].clone()], 1),
+        &[a.clone(), x(&[2, 2, 4], 13)],
+    );
+    check(
+        "stack",
+        |t| Tensor::stack(&[t[0].clone(), t[0].mul_scalar(2.0)?], 0),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "split",
+        |t| Ok(t[0].split(3, 2)?[1].clone()),
+        std::slice::from_ref(&a),
+    );
 }
 
 #[test]
 fn index_ops() {
     let a = x(&[4, 5], 14);
-    check("index_select", |t| t[0].index_select(1, &idx(vec![4, 0, 4], &[3])), std::slice::from_ref(&a));
-    check("gather", |t| t[0].gather(0, &idx(vec![3, 0, 1, 1, 2, 0, 0, 3, 2, 1], &[2, 5])), std::slice::from_ref(&a));
+    check(
+        "index_select",
+        |t| t[0].index_select(1, &idx(vec![4, 0, 4], &[3])),
+        std::slice::from_ref(&a),
+    );
+    check(
+        "gather",
+        |t| t[0].gather(0, &idx(vec![3, 0, 1, 1, 2, 0, 0, 3, 2, 1], &[2, 5])),
+        std::slice::from_ref(&a),
+    );
     check(
         "scatter_add",
         |t| t[0].scatter_add(1, &idx(vec![0, 0, 4, 1, 2, 3, 3, 3], &[4, 2]), &t[1]),
         &[a.clone(), x(&[4, 2], 15)],
     );
-    check("masked_fill", |t| t[0].masked_fill(&t[0].binary(&t[0].scalar_like(0.0)?, rustdl::backend::BinaryOp::Gt)?, 0.5), std::slice::from_ref(&a));
+    check(
+        "masked_fill",
+        |t| {
+            t[0].masked_fill(
+                &t[0].binary(&t[0].scalar_like(0.0)?, rustdl::backend::BinaryOp::Gt)?,
+                0.5,
+            )
+        },
+        std::slice::from_ref(&a),
+    );
     // the padding row (2) is not used here: its gradient is zero by definition, unlike finite differences
-    check("embedding", |t| t[0].embedding(&idx(vec![1, 3, 1], &[3]), Some(2)), &[x(&[5, 2], 16)]);
+    check(
+        "embedding",
+        |t| t[0].embedding(&idx(vec![1, 3, 1], &[3]), Some(2)),
+        &[x(&[5, 2], 16)],
+    );
 }
 
 fn win(k: usize, s: usize, p: usize, d: usize) -> Window2d {
-    Window2d { kernel: (k, k), stride: (s, s), padding: (p, p), dilation: (d, d) }
+    Window2d {
+        kernel: (k, k),
+        stride: (s, s),
+        padding: (p, p),
+        dilation: (d, d),
+    }
 }
 
 #[test]
@@ -162,19 +296,55 @@ fn convolution_and_pooling() {
         |t| t[0].conv_transpose2d(&t[1], None, (1, 1), (0, 0), (0, 0), 2, (1, 1)),
         &[x(&[1, 4, 3, 3], 26), x(&[4, 1, 2, 2], 27)],
     );
-    check("max_pool2d", |t| t[0].max_pool2d_values(win(2, 2, 0, 1), false), &[x(&[1, 2, 4, 4], 28)]);
-    check("max_pool2d_pad", |t| t[0].max_pool2d_values(win(3, 2, 1, 1), true), &[x(&[1, 1, 5, 5], 29)]);
-    check("avg_pool2d", |t| t[0].avg_pool2d(win(3, 2, 1, 1), false, false), &[x(&[1, 2, 5, 5], 30)]);
-    check("adaptive_avg_pool2d", |t| t[0].adaptive_avg_pool2d((2, 3)), &[x(&[1, 2, 5, 7], 31)]);
-    check("bilinear", |t| t[0].interpolate((5, 4), "bilinear", false), &[x(&[1, 1, 3, 3], 32)]);
-    check("nearest", |t| t[0].interpolate((6, 6), "nearest", false), &[x(&[1, 1, 3, 3], 33)]);
+    check(
+        "max_pool2d",
+        |t| t[0].max_pool2d_values(win(2, 2, 0, 1), false),
+        &[x(&[1, 2, 4, 4], 28)],
+    );
+    check(
+        "max_pool2d_pad",
+        |t| t[0].max_pool2d_values(win(3, 2, 1, 1), true),
+        &[x(&[1, 1, 5, 5], 29)],
+    );
+    check(
+        "avg_pool2d",
+        |t| t[0].avg_pool2d(win(3, 2, 1, 1), false, false),
+        &[x(&[1, 2, 5, 5], 30)],
+    );
+    check(
+        "adaptive_avg_pool2d",
+        |t| t[0].adaptive_avg_pool2d((2, 3)),
+        &[x(&[1, 2, 5, 7], 31)],
+    );
+    check(
+        "bilinear",
+        |t| t[0].interpolate((5, 4), "bilinear", false),
+        &[x(&[1, 1, 3, 3], 32)],
+    );
+    check(
+        "nearest",
+        |t| t[0].interpolate((6, 6), "nearest", false),
+        &[x(&[1, 1, 3, 3], 33)],
+    );
 }
 
 #[test]
 fn normalisation_and_dropout() {
-    check("batch_norm", |t| t[0].batch_norm(None, None, Some(&t[1]), Some(&t[2]), true, 0.1, 1e-5), &[x(&[4, 3, 2], 40), x(&[3], 41), x(&[3], 42)]);
-    check("layer_norm", |t| t[0].layer_norm(&[4], Some(&t[1]), Some(&t[2]), 1e-5), &[x(&[3, 4], 43), x(&[4], 44), x(&[4], 45)]);
-    check("group_norm", |t| t[0].group_norm(2, Some(&t[1]), None, 1e-5), &[x(&[2, 4, 3], 46), x(&[4], 47)]);
+    check(
+        "batch_norm",
+        |t| t[0].batch_norm(None, None, Some(&t[1]), Some(&t[2]), true, 0.1, 1e-5),
+        &[x(&[4, 3, 2], 40), x(&[3], 41), x(&[3], 42)],
+    );
+    check(
+        "layer_norm",
+        |t| t[0].layer_norm(&[4], Some(&t[1]), Some(&t[2]), 1e-5),
+        &[x(&[3, 4], 43), x(&[4], 44), x(&[4], 45)],
+    );
+    check(
+        "group_norm",
+        |t| t[0].group_norm(2, Some(&t[1]), None, 1e-5),
+        &[x(&[2, 4, 3], 46), x(&[4], 47)],
+    );
     // dropout with a fixed mask is linear: reseed so every evaluation draws the same mask
     check(
         "dropout",
@@ -191,17 +361,59 @@ fn losses() {
     let logits = x(&[5, 4], 50);
     let target = idx(vec![0, 3, 1, -100, 2], &[5]);
     let w = Tensor::from_f64(vec![1.0, 2.0, 0.5, 1.5], &[4]).unwrap();
-    check("cross_entropy", |t| t[0].cross_entropy(&target, Some(&w), -100, Reduction::Mean, 0.1), std::slice::from_ref(&logits));
-    check("nll_loss", |t| t[0].softmax_dim(1, true)?.nll_loss(&target, None, -100, Reduction::Sum), std::slice::from_ref(&logits));
+    check(
+        "cross_entropy",
+        |t| t[0].cross_entropy(&target, Some(&w), -100, Reduction::Mean, 0.1),
+        std::slice::from_ref(&logits),
+    );
+    check(
+        "nll_loss",
+        |t| {
+            t[0].softmax_dim(1, true)?
+                .nll_loss(&target, None, -100, Reduction::Sum)
+        },
+        std::slice::from_ref(&logits),
+    );
     let y = x(&[5, 4], 51).detach();
-    check("mse", |t| t[0].mse_loss(&y, Reduction::Mean), std::slice::from_ref(&logits));
-    check("l1", |t| t[0].l1_loss(&y, Reduction::Sum), std::slice::from_ref(&logits));
-    check("smooth_l1", |t| t[0].smooth_l1_loss(&y, Reduction::Mean, 0.5), std::slice::from_ref(&logits));
-    check("huber", |t| t[0].huber_loss(&y, Reduction::Mean, 0.5), std::slice::from_ref(&logits));
+    check(
+        "mse",
+        |t| t[0].mse_loss(&y, Reduction::Mean),
+        std::slice::from_ref(&logits),
+    );
+    check(
+        "l1",
+        |t| t[0].l1_loss(&y, Reduction::Sum),
+        std::slice::from_ref(&logits),
+    );
+    check(
+        "smooth_l1",
+        |t| t[0].smooth_l1_loss(&y, Reduction::Mean, 0.5),
+        std::slice::from_ref(&logits),
+    );
+    check(
+        "huber",
+        |t| t[0].huber_loss(&y, Reduction::Mean, 0.5),
+        std::slice::from_ref(&logits),
+    );
     let p = data(&[5, 4], 52, 0.1, 0.9);
     let b = data(&[5, 4], 53, 0.0, 1.0).detach();
-    check("bce", |t| t[0].binary_cross_entropy(&b, None, Reduction::Mean), std::slice::from_ref(&p));
-    check("bce_logits", |t| t[0].binary_cross_entropy_with_logits(&b, None, Some(&w), Reduction::Mean), std::slice::from_ref(&logits));
+    check(
+        "bce",
+        |t| t[0].binary_cross_entropy(&b, None, Reduction::Mean),
+        std::slice::from_ref(&p),
+    );
+    check(
+        "bce_logits",
+        |t| t[0].binary_cross_entropy_with_logits(&b, None, Some(&w), Reduction::Mean),
+        std::slice::from_ref(&logits),
+    );
     let q = data(&[5, 4], 54, 0.1, 1.0).detach();
-    check("kl_div", |t| t[0].softmax_dim(1, true)?.kl_div(&q, Reduction::BatchMean, false), std::slice::from_ref(&logits));
+    check(
+        "kl_div",
+        |t| {
+            t[0].softmax_dim(1, true)?
+                .kl_div(&q, Reduction::BatchMean, false)
+        },
+        std::slice::from_ref(&logits),
+    );
 }

@@ -10,7 +10,9 @@ fn lcg(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
@@ -23,7 +25,10 @@ fn t64(v: Vec<f64>, shape: &[usize]) -> Tensor {
 fn close(a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y}");
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "element {i}: {x} vs {y}"
+        );
     }
 }
 
@@ -41,20 +46,38 @@ fn naive_matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> 
 
 #[test]
 fn matmul_matches_naive_for_many_sizes_and_layouts() {
-    for &(m, k, n) in &[(1, 1, 1), (3, 5, 2), (67, 129, 33), (128, 64, 96), (17, 200, 3)] {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (3, 5, 2),
+        (67, 129, 33),
+        (128, 64, 96),
+        (17, 200, 3),
+    ] {
         let a = lcg(m * k, 1);
         let b = lcg(k * n, 2);
         let want = naive_matmul(&a, &b, m, k, n);
-        let got = t64(a.clone(), &[m, k]).matmul(&t64(b.clone(), &[k, n])).unwrap();
+        let got = t64(a.clone(), &[m, k])
+            .matmul(&t64(b.clone(), &[k, n]))
+            .unwrap();
         close(&got.to_f64_vec().unwrap(), &want, 1e-12);
         // through transposed views (no copy): (bᵀ aᵀ)ᵀ
-        let at = t64(a.clone(), &[m, k]).t().unwrap().contiguous().unwrap().t().unwrap();
+        let at = t64(a.clone(), &[m, k])
+            .t()
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .t()
+            .unwrap();
         let got2 = at.matmul(&t64(b.clone(), &[k, n])).unwrap();
         close(&got2.to_f64_vec().unwrap(), &want, 1e-12);
         // f32 path
         let a32 = Tensor::from_f32(a.iter().map(|&x| x as f32).collect(), &[m, k]).unwrap();
         let b32 = Tensor::from_f32(b.iter().map(|&x| x as f32).collect(), &[k, n]).unwrap();
-        close(&a32.matmul(&b32).unwrap().to_f64_vec().unwrap(), &want, 1e-4);
+        close(
+            &a32.matmul(&b32).unwrap().to_f64_vec().unwrap(),
+            &want,
+            1e-4,
+        );
     }
 }
 
@@ -63,7 +86,9 @@ fn batched_matmul_broadcasts_batches() {
     let (b, m, k, n) = (3, 17, 65, 9);
     let a = lcg(b * m * k, 3);
     let w = lcg(k * n, 4);
-    let got = t64(a.clone(), &[b, m, k]).matmul(&t64(w.clone(), &[k, n])).unwrap();
+    let got = t64(a.clone(), &[b, m, k])
+        .matmul(&t64(w.clone(), &[k, n]))
+        .unwrap();
     let mut want = Vec::new();
     for i in 0..b {
         want.extend(naive_matmul(&a[i * m * k..(i + 1) * m * k], &w, m, k, n));
@@ -73,13 +98,35 @@ fn batched_matmul_broadcasts_batches() {
 
 #[test]
 fn im2col_then_col2im_is_adjoint() {
-    let g = Conv2dGeom { n: 2, c: 3, h: 6, w: 5, kh: 3, kw: 2, sh: 2, sw: 1, ph: 1, pw: 1, dh: 1, dw: 2, oh: 3, ow: 4 };
+    let g = Conv2dGeom {
+        n: 2,
+        c: 3,
+        h: 6,
+        w: 5,
+        kh: 3,
+        kw: 2,
+        sh: 2,
+        sw: 1,
+        ph: 1,
+        pw: 1,
+        dh: 1,
+        dw: 2,
+        oh: 3,
+        ow: 4,
+    };
     let x = lcg(2 * 3 * 6 * 5, 5);
     let y = lcg(2 * g.col_rows() * g.col_cols(), 6);
     let xs = CpuStorage::F64(x.clone());
     let cols = cpu::conv::im2col(&xs, &Layout::contiguous(&[2, 3, 6, 5]), &g, 0.0).unwrap();
-    let back = cpu::conv::col2im(&CpuStorage::F64(y.clone()), &Layout::contiguous(&[2 * g.col_cols(), g.col_rows()]), &g).unwrap();
-    let (CpuStorage::F64(c), CpuStorage::F64(bk)) = (cols, back) else { panic!("dtype") };
+    let back = cpu::conv::col2im(
+        &CpuStorage::F64(y.clone()),
+        &Layout::contiguous(&[2 * g.col_cols(), g.col_rows()]),
+        &g,
+    )
+    .unwrap();
+    let (CpuStorage::F64(c), CpuStorage::F64(bk)) = (cols, back) else {
+        panic!("dtype")
+    };
     let lhs: f64 = c.iter().zip(&y).map(|(a, b)| a * b).sum();
     let rhs: f64 = x.iter().zip(&bk).map(|(a, b)| a * b).sum();
     assert!((lhs - rhs).abs() < 1e-9, "{lhs} vs {rhs}");
@@ -88,11 +135,33 @@ fn im2col_then_col2im_is_adjoint() {
 #[test]
 fn im2col_reads_the_right_pixels() {
     // 1x1x3x3 image 0..9, 2x2 kernel, stride 1, no padding -> 4 patches
-    let g = Conv2dGeom { n: 1, c: 1, h: 3, w: 3, kh: 2, kw: 2, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, oh: 2, ow: 2 };
+    let g = Conv2dGeom {
+        n: 1,
+        c: 1,
+        h: 3,
+        w: 3,
+        kh: 2,
+        kw: 2,
+        sh: 1,
+        sw: 1,
+        ph: 0,
+        pw: 0,
+        dh: 1,
+        dw: 1,
+        oh: 2,
+        ow: 2,
+    };
     let x = CpuStorage::F64((0..9).map(|v| v as f64).collect());
-    let CpuStorage::F64(c) = cpu::conv::im2col(&x, &Layout::contiguous(&[1, 1, 3, 3]), &g, 0.0).unwrap() else { panic!() };
+    let CpuStorage::F64(c) =
+        cpu::conv::im2col(&x, &Layout::contiguous(&[1, 1, 3, 3]), &g, 0.0).unwrap()
+    else {
+        panic!()
+    };
     // rows: output positions; columns: taps (ki,kj) = (0,0),(0,1),(1,0),(1,1)
-    assert_eq!(c, vec![0., 1., 3., 4., 1., 2., 4., 5., 3., 4., 6., 7., 4., 5., 7., 8.]);
+    assert_eq!(
+        c,
+        vec![0., 1., 3., 4., 1., 2., 4., 5., 3., 4., 6., 7., 4., 5., 7., 8.]
+    );
 }
 
 #[test]
@@ -109,10 +178,14 @@ fn reductions_match_reference() {
             }
         }
     }
-    let Storage::Cpu(CpuStorage::F64(got)) = sum else { panic!() };
+    let Storage::Cpu(CpuStorage::F64(got)) = sum else {
+        panic!()
+    };
     close(&got, &want, 1e-12);
     let am = backend::reduce(ReduceOp::ArgMax, &s, &l, &[1]).unwrap();
-    let Storage::Cpu(CpuStorage::I64(idx)) = am else { panic!() };
+    let Storage::Cpu(CpuStorage::I64(idx)) = am else {
+        panic!()
+    };
     for i in 0..2 {
         for k in 0..4 {
             let col: Vec<f64> = (0..3).map(|j| v[i * 12 + j * 4 + k]).collect();
@@ -163,13 +236,25 @@ fn large_strided_ops_use_threads_and_stay_correct() {
 fn index_ops_match_reference_and_check_bounds() {
     let x = t64((0..12).map(|v| v as f64).collect(), &[3, 4]);
     let idx = Tensor::from_i64(vec![2, 0], &[2]).unwrap();
-    assert_eq!(x.index_select(0, &idx).unwrap().to_f64_vec().unwrap(), vec![8., 9., 10., 11., 0., 1., 2., 3.]);
+    assert_eq!(
+        x.index_select(0, &idx).unwrap().to_f64_vec().unwrap(),
+        vec![8., 9., 10., 11., 0., 1., 2., 3.]
+    );
     let g = Tensor::from_i64(vec![3, 0, 1, 1, 2, 2], &[3, 2]).unwrap();
-    assert_eq!(x.gather(1, &g).unwrap().to_f64_vec().unwrap(), vec![3., 0., 5., 5., 10., 10.]);
+    assert_eq!(
+        x.gather(1, &g).unwrap().to_f64_vec().unwrap(),
+        vec![3., 0., 5., 5., 10., 10.]
+    );
     let bad = Tensor::from_i64(vec![4], &[1]).unwrap();
-    assert!(matches!(x.index_select(1, &bad), Err(rustdl::Error::Index(_))));
+    assert!(matches!(
+        x.index_select(1, &bad),
+        Err(rustdl::Error::Index(_))
+    ));
     let neg = Tensor::from_i64(vec![-1], &[1]).unwrap();
-    assert!(matches!(x.index_select(0, &neg), Err(rustdl::Error::Index(_))));
+    assert!(matches!(
+        x.index_select(0, &neg),
+        Err(rustdl::Error::Index(_))
+    ));
 }
 
 #[test]
@@ -184,8 +269,25 @@ fn fused_adam_matches_closed_form() {
     let mut want = p0;
     let (mut mw, mut vw) = ([0.0; 3], [0.0; 3]);
     for t in 1..=3u64 {
-        let step = OptimStep::Adam { lr, beta1: b1, beta2: b2, eps, weight_decay: 0.0, decoupled: false, amsgrad: false, t, maximize: false };
-        backend::optim_step(&step, &mut p, &gs, &Layout::contiguous(&[3]), &mut [&mut m, &mut v]).unwrap();
+        let step = OptimStep::Adam {
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            weight_decay: 0.0,
+            decoupled: false,
+            amsgrad: false,
+            t,
+            maximize: false,
+        };
+        backend::optim_step(
+            &step,
+            &mut p,
+            &gs,
+            &Layout::contiguous(&[3]),
+            &mut [&mut m, &mut v],
+        )
+        .unwrap();
         for i in 0..3 {
             mw[i] = b1 * mw[i] + (1.0 - b1) * g[i];
             vw[i] = b2 * vw[i] + (1.0 - b2) * g[i] * g[i];
@@ -194,15 +296,33 @@ fn fused_adam_matches_closed_form() {
             want[i] -= lr * mh / (vh.sqrt() + eps);
         }
     }
-    let Storage::Cpu(CpuStorage::F64(got)) = p else { panic!() };
+    let Storage::Cpu(CpuStorage::F64(got)) = p else {
+        panic!()
+    };
     close(&got, &want, 1e-12);
 }
 
 #[test]
 fn counter_rng_is_deterministic_and_uniform() {
-    let a = cpu::rand(backend::RandKind::Uniform(0.0, 1.0), 10_000, 42, 0, DType::F64).unwrap();
-    let b = cpu::rand(backend::RandKind::Uniform(0.0, 1.0), 10_000, 42, 0, DType::F64).unwrap();
-    let (CpuStorage::F64(a), CpuStorage::F64(b)) = (a, b) else { panic!() };
+    let a = cpu::rand(
+        backend::RandKind::Uniform(0.0, 1.0),
+        10_000,
+        42,
+        0,
+        DType::F64,
+    )
+    .unwrap();
+    let b = cpu::rand(
+        backend::RandKind::Uniform(0.0, 1.0),
+        10_000,
+        42,
+        0,
+        DType::F64,
+    )
+    .unwrap();
+    let (CpuStorage::F64(a), CpuStorage::F64(b)) = (a, b) else {
+        panic!()
+    };
     assert_eq!(a, b);
     let mean = a.iter().sum::<f64>() / a.len() as f64;
     assert!((mean - 0.5).abs() < 0.01);
@@ -216,7 +336,8 @@ fn counter_rng_is_deterministic_and_uniform() {
 fn safetensors_round_trip_and_hostile_files() {
     let t = Tensor::from_f32(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
     let i = Tensor::from_i64(vec![7, -8], &[2]).unwrap();
-    let bytes = rustdl::io::to_bytes(&[("w".into(), t), ("i".into(), i)], Default::default()).unwrap();
+    let bytes =
+        rustdl::io::to_bytes(&[("w".into(), t), ("i".into(), i)], Default::default()).unwrap();
     let (back, _) = rustdl::io::from_bytes(&bytes).unwrap();
     let w = back.iter().find(|(n, _)| n == "w").unwrap();
     assert_eq!(w.1.to_f64_vec().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);

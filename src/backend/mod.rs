@@ -7,8 +7,8 @@
 pub mod cpu;
 pub mod wgpu;
 
-use crate::dtype::DType;
 use crate::device::Device;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::Storage;
@@ -186,13 +186,46 @@ pub enum RandKind {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimStep {
     /// SGD: `momentum`, `dampening`, `nesterov`, `weight_decay`, whether the buffer is new.
-    Sgd { lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64, first: bool, maximize: bool },
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+        weight_decay: f64,
+        first: bool,
+        maximize: bool,
+    },
     /// Adam / AdamW (decoupled decay when `decoupled`), with step count `t` (1-based).
-    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, decoupled: bool, amsgrad: bool, t: u64, maximize: bool },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        decoupled: bool,
+        amsgrad: bool,
+        t: u64,
+        maximize: bool,
+    },
     /// RMSprop with optional momentum and centering.
-    RmsProp { lr: f64, alpha: f64, eps: f64, weight_decay: f64, momentum: f64, centered: bool, maximize: bool },
+    RmsProp {
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        weight_decay: f64,
+        momentum: f64,
+        centered: bool,
+        maximize: bool,
+    },
     /// Adagrad with learning-rate decay, step count `t` (1-based).
-    Adagrad { lr: f64, lr_decay: f64, weight_decay: f64, eps: f64, t: u64, maximize: bool },
+    Adagrad {
+        lr: f64,
+        lr_decay: f64,
+        weight_decay: f64,
+        eps: f64,
+        t: u64,
+        maximize: bool,
+    },
 }
 
 fn same_device(op: &str, a: &Storage, b: &Storage) -> Result<()> {
@@ -234,7 +267,9 @@ pub fn cast(x: &Storage, l: &Layout, dtype: DType) -> Result<Storage> {
 /// `n` elements equal to `value`.
 pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storage> {
     match device {
-        Device::Cpu => Ok(Storage::Cpu(crate::storage::CpuStorage::full(n, value, dtype))),
+        Device::Cpu => Ok(Storage::Cpu(crate::storage::CpuStorage::full(
+            n, value, dtype,
+        ))),
         Device::Gpu(i) => Ok(Storage::Gpu(wgpu::full(i, n, value, dtype)?)),
     }
 }
@@ -253,7 +288,14 @@ pub fn binary(op: BinaryOp, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) 
 }
 
 /// `cond ? a : b`; all layouts broadcast to the output shape; `cond` is bool.
-pub fn where_(c: &Storage, lc: &Layout, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
+pub fn where_(
+    c: &Storage,
+    lc: &Layout,
+    a: &Storage,
+    la: &Layout,
+    b: &Storage,
+    lb: &Layout,
+) -> Result<Storage> {
     same_device("where", c, a)?;
     same_device("where", a, b)?;
     route!("where", a;
@@ -280,7 +322,13 @@ pub fn softmax(x: &Storage, l: &Layout, log: bool) -> Result<Storage> {
 }
 
 /// Selects `idx` (1-D int64) along `dim` of `x`.
-pub fn index_select(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Layout) -> Result<Storage> {
+pub fn index_select(
+    x: &Storage,
+    l: &Layout,
+    dim: usize,
+    idx: &Storage,
+    li: &Layout,
+) -> Result<Storage> {
     same_device("index_select", x, idx)?;
     route!("index_select", x;
         Ok(Storage::Cpu(cpu::index::index_select(cpu_of(x), l, dim, cpu_of(idx), li)?));
@@ -288,7 +336,14 @@ pub fn index_select(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Lay
 }
 
 /// Adds rows of `src` into a zero tensor of `shape` at `idx` along `dim` (the adjoint of index_select).
-pub fn index_add(shape: &[usize], dim: usize, idx: &Storage, li: &Layout, src: &Storage, ls: &Layout) -> Result<Storage> {
+pub fn index_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &Storage,
+    li: &Layout,
+    src: &Storage,
+    ls: &Layout,
+) -> Result<Storage> {
     same_device("index_add", src, idx)?;
     route!("index_add", src;
         Ok(Storage::Cpu(cpu::index::index_add(shape, dim, cpu_of(idx), li, cpu_of(src), ls)?));
@@ -304,7 +359,14 @@ pub fn gather(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Layout) -
 }
 
 /// Zero tensor of `shape` with `src` added at `idx` along `dim` (the adjoint of gather).
-pub fn scatter_add(shape: &[usize], dim: usize, idx: &Storage, li: &Layout, src: &Storage, ls: &Layout) -> Result<Storage> {
+pub fn scatter_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &Storage,
+    li: &Layout,
+    src: &Storage,
+    ls: &Layout,
+) -> Result<Storage> {
     same_device("scatter_add", src, idx)?;
     route!("scatter_add", src;
         Ok(Storage::Cpu(cpu::index::scatter_add(shape, dim, cpu_of(idx), li, cpu_of(src), ls)?));
@@ -338,7 +400,14 @@ pub fn max_pool2d(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<(Storage, S
 }
 
 /// `n` random numbers from the counter-based generator at (`seed`, `offset`).
-pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType, device: Device) -> Result<Storage> {
+pub fn rand(
+    kind: RandKind,
+    n: usize,
+    seed: u64,
+    offset: u64,
+    dtype: DType,
+    device: Device,
+) -> Result<Storage> {
     match device {
         Device::Cpu => Ok(Storage::Cpu(cpu::rand(kind, n, seed, offset, dtype)?)),
         Device::Gpu(i) => Ok(Storage::Gpu(wgpu::rand(i, kind, n, seed, offset, dtype)?)),
@@ -356,7 +425,13 @@ pub fn assign(dst: &mut Storage, ld: &Layout, src: &Storage, ls: &Layout) -> Res
 }
 
 /// One fused optimizer update of a contiguous parameter, in place, with its state buffers.
-pub fn optim_step(step: &OptimStep, param: &mut Storage, grad: &Storage, lg: &Layout, state: &mut [&mut Storage]) -> Result<()> {
+pub fn optim_step(
+    step: &OptimStep,
+    param: &mut Storage,
+    grad: &Storage,
+    lg: &Layout,
+    state: &mut [&mut Storage],
+) -> Result<()> {
     same_device("optimizer step", param, grad)?;
     for s in state.iter() {
         same_device("optimizer step", param, s)?;

@@ -12,7 +12,11 @@ impl Tensor {
     /// Applies a unary op; integer inputs of float-only ops are promoted to float32.
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
         if op == UnaryOp::Not {
-            let x = if self.dtype() == DType::Bool { self.clone() } else { self.ne_scalar(0.0)? };
+            let x = if self.dtype() == DType::Bool {
+                self.clone()
+            } else {
+                self.ne_scalar(0.0)?
+            };
             let s = backend::unary(op, &x.storage(), x.layout())?;
             return Ok(Tensor::from_contiguous(s, x.shape()));
         }
@@ -27,11 +31,22 @@ impl Tensor {
             return Ok(Tensor::from_contiguous(s, self.shape()));
         }
         let x = self.detach();
-        let needs_out = matches!(op, UnaryOp::Exp | UnaryOp::Sqrt | UnaryOp::Tanh | UnaryOp::Sigmoid | UnaryOp::Rsqrt | UnaryOp::RPowScalar(_));
+        let needs_out = matches!(
+            op,
+            UnaryOp::Exp
+                | UnaryOp::Sqrt
+                | UnaryOp::Tanh
+                | UnaryOp::Sigmoid
+                | UnaryOp::Rsqrt
+                | UnaryOp::RPowScalar(_)
+        );
         let out = Tensor::from_contiguous(s, self.shape());
         let y = if needs_out { Some(out.detach()) } else { None };
         let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
-            let y = || y.as_ref().ok_or_else(|| Error::Runtime("missing saved output".into()));
+            let y = || {
+                y.as_ref()
+                    .ok_or_else(|| Error::Runtime("missing saved output".into()))
+            };
             let d = match op {
                 UnaryOp::Neg => g.neg()?,
                 UnaryOp::Abs => g.mul(&x.unary(UnaryOp::Sign)?)?,
@@ -41,7 +56,11 @@ impl Tensor {
                 UnaryOp::Rsqrt => g.mul(&y()?.pow_scalar(3.0)?.mul_scalar(-0.5)?)?,
                 UnaryOp::Sin => g.mul(&x.unary(UnaryOp::Cos)?)?,
                 UnaryOp::Cos => g.mul(&x.unary(UnaryOp::Sin)?.neg()?)?,
-                UnaryOp::Tanh => g.mul(&y()?.unary(UnaryOp::Square)?.unary(UnaryOp::RSubScalar(1.0))?)?,
+                UnaryOp::Tanh => g.mul(
+                    &y()?
+                        .unary(UnaryOp::Square)?
+                        .unary(UnaryOp::RSubScalar(1.0))?,
+                )?,
                 UnaryOp::Sigmoid => g.mul(&y()?.mul(&y()?.unary(UnaryOp::RSubScalar(1.0))?)?)?,
                 UnaryOp::Relu => g.mul(&x.unary(UnaryOp::Step)?)?,
                 UnaryOp::Gelu => g.mul(&x.unary(UnaryOp::GeluGrad)?)?,
@@ -50,7 +69,9 @@ impl Tensor {
                 UnaryOp::AddScalar(_) => g.clone(),
                 UnaryOp::MulScalar(c) => g.mul_scalar(c)?,
                 UnaryOp::RSubScalar(_) => g.neg()?,
-                UnaryOp::RDivScalar(c) => g.mul(&x.unary(UnaryOp::Square)?.unary(UnaryOp::RDivScalar(-c))?)?,
+                UnaryOp::RDivScalar(c) => {
+                    g.mul(&x.unary(UnaryOp::Square)?.unary(UnaryOp::RDivScalar(-c))?)?
+                }
                 UnaryOp::PowScalar(p) => g.mul(&x.pow_scalar(p - 1.0)?.mul_scalar(p)?)?,
                 UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
                 UnaryOp::Clamp(lo, hi) => g.mul(&x.unary(UnaryOp::ClampMask(lo, hi))?)?,
@@ -59,8 +80,15 @@ impl Tensor {
                 UnaryOp::Silu => g.mul(&x.unary(UnaryOp::SiluGrad)?)?,
                 UnaryOp::Log1p => g.div(&x.add_scalar(1.0)?)?,
                 // piecewise-constant functions and derivative helpers
-                UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Step | UnaryOp::ClampMask(..) | UnaryOp::LeakyReluGrad(_)
-                | UnaryOp::GeluGrad | UnaryOp::EluGrad(_) | UnaryOp::SiluGrad | UnaryOp::Not => g.zeros_like()?,
+                UnaryOp::Sign
+                | UnaryOp::Floor
+                | UnaryOp::Step
+                | UnaryOp::ClampMask(..)
+                | UnaryOp::LeakyReluGrad(_)
+                | UnaryOp::GeluGrad
+                | UnaryOp::EluGrad(_)
+                | UnaryOp::SiluGrad
+                | UnaryOp::Not => g.zeros_like()?,
             };
             Ok(vec![Some(d)])
         };
@@ -111,7 +139,10 @@ impl Tensor {
     }
     /// Clamps into `[min, max]` (either bound may be absent).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-        let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+        let (lo, hi) = (
+            min.unwrap_or(f64::NEG_INFINITY),
+            max.unwrap_or(f64::INFINITY),
+        );
         self.unary(UnaryOp::Clamp(lo, hi))
     }
 
@@ -141,18 +172,33 @@ impl Tensor {
         let lb = b.layout().broadcast_to(&shape, op.name())?;
         let s = backend::binary(op, &a.storage(), &la, &b.storage(), &lb)?;
         let out = Tensor::from_contiguous(s, &shape);
-        if op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or) || !out.dtype().is_float() {
+        if op.is_comparison()
+            || matches!(op, BinaryOp::And | BinaryOp::Or)
+            || !out.dtype().is_float()
+        {
             return Ok(out);
         }
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         let (xa, xb) = (a.detach(), b.detach());
-        let y = if op == BinaryOp::Pow { Some(out.detach()) } else { None };
+        let y = if op == BinaryOp::Pow {
+            Some(out.detach())
+        } else {
+            None
+        };
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
         let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
             // only the products that feed an input needing a gradient
             if op == BinaryOp::Mul {
-                let ga = if need_a { Some(g.mul(&xb)?.sum_to(&sa)?) } else { None };
-                let gb = if need_b { Some(g.mul(&xa)?.sum_to(&sb)?) } else { None };
+                let ga = if need_a {
+                    Some(g.mul(&xb)?.sum_to(&sa)?)
+                } else {
+                    None
+                };
+                let gb = if need_b {
+                    Some(g.mul(&xa)?.sum_to(&sb)?)
+                } else {
+                    None
+                };
                 return Ok(vec![ga, gb]);
             }
             let (ga, gb) = match op {
@@ -161,7 +207,9 @@ impl Tensor {
                 BinaryOp::Mul => (g.mul(&xb)?, g.mul(&xa)?),
                 BinaryOp::Div => (g.div(&xb)?, g.neg()?.mul(&xa)?.div(&xb.mul(&xb)?)?),
                 BinaryOp::Pow => {
-                    let y = y.as_ref().ok_or_else(|| Error::Runtime("pow: missing saved output".into()))?;
+                    let y = y
+                        .as_ref()
+                        .ok_or_else(|| Error::Runtime("pow: missing saved output".into()))?;
                     let ga = g.mul(&xb)?.mul(&xa.pow(&xb.add_scalar(-1.0)?)?)?;
                     // d/db a^b = a^b ln a; zero where a == 0 (the limit PyTorch also takes)
                     let ln = xa.log()?;
@@ -169,9 +217,16 @@ impl Tensor {
                     (ga, g.mul(y)?.mul(&safe)?)
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {
-                    let pick_a = if op == BinaryOp::Maximum { xa.binary(&xb, BinaryOp::Ge)? } else { xa.binary(&xb, BinaryOp::Le)? };
+                    let pick_a = if op == BinaryOp::Maximum {
+                        xa.binary(&xb, BinaryOp::Ge)?
+                    } else {
+                        xa.binary(&xb, BinaryOp::Le)?
+                    };
                     let z = g.zeros_like()?;
-                    (Tensor::where_cond(&pick_a, g, &z)?, Tensor::where_cond(&pick_a, &z, g)?)
+                    (
+                        Tensor::where_cond(&pick_a, g, &z)?,
+                        Tensor::where_cond(&pick_a, &z, g)?,
+                    )
                 }
                 _ => return Err(Error::Runtime(format!("{}: no derivative", op.name()))),
             };
@@ -226,7 +281,11 @@ impl Tensor {
                 dims.push((lead + i) as isize);
             }
         }
-        let summed = if dims.is_empty() { self.clone() } else { self.sum(&dims, true)? };
+        let summed = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum(&dims, true)?
+        };
         summed.reshape(shape)
     }
 
@@ -234,10 +293,18 @@ impl Tensor {
     pub fn where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         check_device("where", cond, a)?;
         check_device("where", a, b)?;
-        let cond = if cond.dtype() == DType::Bool { cond.clone() } else { cond.ne_scalar(0.0)? };
+        let cond = if cond.dtype() == DType::Bool {
+            cond.clone()
+        } else {
+            cond.ne_scalar(0.0)?
+        };
         let dt = DType::promote(a.dtype(), b.dtype());
         let (a, b) = (a.to_dtype(dt)?, b.to_dtype(dt)?);
-        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape(), "where")?, b.shape(), "where")?;
+        let shape = broadcast_shapes(
+            &broadcast_shapes(cond.shape(), a.shape(), "where")?,
+            b.shape(),
+            "where",
+        )?;
         let lc = cond.layout().broadcast_to(&shape, "where")?;
         let la = a.layout().broadcast_to(&shape, "where")?;
         let lb = b.layout().broadcast_to(&shape, "where")?;

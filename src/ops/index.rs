@@ -24,21 +24,45 @@ impl Tensor {
     pub fn index_select(&self, dim: isize, idx: &Tensor) -> Result<Tensor> {
         check_index("index_select", idx)?;
         check_device("index_select", self, idx)?;
-        let idx = if idx.ndim() == 0 { idx.reshape(&[1])? } else { idx.clone() };
+        let idx = if idx.ndim() == 0 {
+            idx.reshape(&[1])?
+        } else {
+            idx.clone()
+        };
         if idx.ndim() != 1 {
-            return Err(Error::Shape(format!("index_select: index must be 1-D, got shape {:?}", idx.shape())));
+            return Err(Error::Shape(format!(
+                "index_select: index must be 1-D, got shape {:?}",
+                idx.shape()
+            )));
         }
-        let x = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        let x = if self.ndim() == 0 {
+            self.reshape(&[1])?
+        } else {
+            self.clone()
+        };
         let d = norm_dim(dim, x.ndim(), "index_select")?;
         let s = backend::index_select(&x.storage(), x.layout(), d, &idx.storage(), idx.layout())?;
         let mut shape = x.shape().to_vec();
         shape[d] = idx.numel();
         let in_shape = x.shape().to_vec();
         let i = idx.detach();
-        Ok(Tensor::from_op(s, &shape, "index_select", &[&x], move |g| {
-            let gs = backend::index_add(&in_shape, d, &i.storage(), i.layout(), &g.storage(), g.layout())?;
-            Ok(vec![Some(Tensor::from_contiguous(gs, &in_shape))])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            &shape,
+            "index_select",
+            &[&x],
+            move |g| {
+                let gs = backend::index_add(
+                    &in_shape,
+                    d,
+                    &i.storage(),
+                    i.layout(),
+                    &g.storage(),
+                    g.layout(),
+                )?;
+                Ok(vec![Some(Tensor::from_contiguous(gs, &in_shape))])
+            },
+        ))
     }
 
     /// `out[p] = self[p with dim replaced by idx[p]]` (idx has self's rank).
@@ -46,13 +70,32 @@ impl Tensor {
         check_index("gather", idx)?;
         check_device("gather", self, idx)?;
         let d = norm_dim(dim, self.ndim(), "gather")?;
-        let s = backend::gather(&self.storage(), self.layout(), d, &idx.storage(), idx.layout())?;
+        let s = backend::gather(
+            &self.storage(),
+            self.layout(),
+            d,
+            &idx.storage(),
+            idx.layout(),
+        )?;
         let in_shape = self.shape().to_vec();
         let i = idx.detach();
-        Ok(Tensor::from_op(s, idx.shape(), "gather", &[self], move |g| {
-            let gs = backend::scatter_add(&in_shape, d, &i.storage(), i.layout(), &g.storage(), g.layout())?;
-            Ok(vec![Some(Tensor::from_contiguous(gs, &in_shape))])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            idx.shape(),
+            "gather",
+            &[self],
+            move |g| {
+                let gs = backend::scatter_add(
+                    &in_shape,
+                    d,
+                    &i.storage(),
+                    i.layout(),
+                    &g.storage(),
+                    g.layout(),
+                )?;
+                Ok(vec![Some(Tensor::from_contiguous(gs, &in_shape))])
+            },
+        ))
     }
 
     /// A copy of self with `src[p]` added at `p with dim replaced by idx[p]` (out of place).
@@ -69,17 +112,29 @@ impl Tensor {
             )));
         }
         let src = src.to_dtype(self.dtype())?;
-        let s = backend::scatter_add(self.shape(), d, &idx.storage(), idx.layout(), &src.storage(), src.layout())?;
+        let s = backend::scatter_add(
+            self.shape(),
+            d,
+            &idx.storage(),
+            idx.layout(),
+            &src.storage(),
+            src.layout(),
+        )?;
         let added = Tensor::from_contiguous(s, self.shape());
         let i = idx.detach();
-        let added = added.with_rule("scatter_add", &[&src], move |g| Ok(vec![Some(g.gather(d as isize, &i)?)]));
+        let added = added.with_rule("scatter_add", &[&src], move |g| {
+            Ok(vec![Some(g.gather(d as isize, &i)?)])
+        });
         self.add(&added)
     }
 
     /// `value` where `mask` is true (broadcast), self elsewhere.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {
-            return Err(Error::DType(format!("masked_fill: mask must be bool, got {}", mask.dtype())));
+            return Err(Error::DType(format!(
+                "masked_fill: mask must be bool, got {}",
+                mask.dtype()
+            )));
         }
         let v = self.scalar_like(value)?;
         let out = Tensor::where_cond(mask, &v, self)?;
@@ -96,14 +151,24 @@ impl Tensor {
     /// The elements where `mask` (broadcast to self's shape) is true, as a 1-D tensor.
     pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {
-            return Err(Error::DType(format!("masked_select: mask must be bool, got {}", mask.dtype())));
+            return Err(Error::DType(format!(
+                "masked_select: mask must be bool, got {}",
+                mask.dtype()
+            )));
         }
         let shape = crate::shape::broadcast_shapes(self.shape(), mask.shape(), "masked_select")?;
         let m = mask.expand(&shape)?.to_f64_vec()?;
-        let idx: Vec<i64> = m.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i as i64).collect();
+        let idx: Vec<i64> = m
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v != 0.0)
+            .map(|(i, _)| i as i64)
+            .collect();
         let n = idx.len();
         let it = Tensor::from_i64(idx, &[n])?.to_device(self.device())?;
-        self.expand(&shape)?.reshape(&[shape.iter().product()])?.index_select(0, &it)
+        self.expand(&shape)?
+            .reshape(&[shape.iter().product()])?
+            .index_select(0, &it)
     }
 
     /// Indices of nonzero elements, shape `(count, ndim)`.

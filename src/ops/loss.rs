@@ -24,7 +24,9 @@ impl Reduction {
             "mean" => Ok(Reduction::Mean),
             "sum" => Ok(Reduction::Sum),
             "batchmean" => Ok(Reduction::BatchMean),
-            _ => Err(Error::Value(format!("{s} is not a valid value for reduction (none, mean, sum)"))),
+            _ => Err(Error::Value(format!(
+                "{s} is not a valid value for reduction (none, mean, sum)"
+            ))),
         }
     }
 
@@ -55,8 +57,22 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 
 impl Tensor {
     /// Negative log-likelihood of log-probabilities `(N, C, ...)` at int64 class targets `(N, ...)`.
-    pub fn nll_loss(&self, target: &Tensor, weight: Option<&Tensor>, ignore_index: i64, reduction: Reduction) -> Result<Tensor> {
-        self.class_loss("nll_loss", target, weight, ignore_index, reduction, 0.0, false)
+    pub fn nll_loss(
+        &self,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        ignore_index: i64,
+        reduction: Reduction,
+    ) -> Result<Tensor> {
+        self.class_loss(
+            "nll_loss",
+            target,
+            weight,
+            ignore_index,
+            reduction,
+            0.0,
+            false,
+        )
     }
 
     /// Cross entropy of logits `(N, C, ...)` with int64 class targets `(N, ...)` or class
@@ -70,14 +86,22 @@ impl Tensor {
         label_smoothing: f64,
     ) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&label_smoothing) {
-            return Err(Error::Value(format!("cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")));
+            return Err(Error::Value(format!(
+                "cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+            )));
         }
         if target.dtype().is_float() {
             same_shape("cross_entropy", self, target)?;
             check_float("cross_entropy", self)?;
             let logp = self.softmax_dim(1, true)?;
             let c = self.shape()[1] as f64;
-            let t = if label_smoothing > 0.0 { target.mul_scalar(1.0 - label_smoothing)?.add_scalar(label_smoothing / c)? } else { target.clone() };
+            let t = if label_smoothing > 0.0 {
+                target
+                    .mul_scalar(1.0 - label_smoothing)?
+                    .add_scalar(label_smoothing / c)?
+            } else {
+                target.clone()
+            };
             let mut prod = logp.mul(&t)?;
             if let Some(w) = weight {
                 let mut ws = vec![1usize; self.ndim()];
@@ -87,7 +111,15 @@ impl Tensor {
             let per = prod.sum(&[1], false)?.neg()?;
             return reduction.apply(&per);
         }
-        self.class_loss("cross_entropy", target, weight, ignore_index, reduction, label_smoothing, true)
+        self.class_loss(
+            "cross_entropy",
+            target,
+            weight,
+            ignore_index,
+            reduction,
+            label_smoothing,
+            true,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -110,8 +142,16 @@ impl Tensor {
                 target.shape()
             )));
         }
-        let x = if self.ndim() == 1 { self.unsqueeze(0)? } else { self.clone() };
-        let t = if self.ndim() == 1 { target.unsqueeze(0)? } else { target.clone() };
+        let x = if self.ndim() == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let t = if self.ndim() == 1 {
+            target.unsqueeze(0)?
+        } else {
+            target.clone()
+        };
         let mut expect: Vec<usize> = vec![x.shape()[0]];
         expect.extend_from_slice(&x.shape()[2..]);
         if t.shape() != expect.as_slice() {
@@ -125,7 +165,10 @@ impl Tensor {
         let c = x.shape()[1];
         if let Some(w) = weight {
             if w.shape() != [c] {
-                return Err(Error::Shape(format!("{op}: weight of shape {:?} for {c} classes", w.shape())));
+                return Err(Error::Shape(format!(
+                    "{op}: weight of shape {:?} for {c} classes",
+                    w.shape()
+                )));
             }
         }
         // classes last, flattened: (M, C) and (M,)
@@ -146,7 +189,10 @@ impl Tensor {
         let picked = logp.gather(1, &safe.reshape(&[m, 1])?)?.reshape(&[m])?;
         let validf = valid.to_dtype(logp.dtype())?;
         let wi = match weight {
-            Some(w) => w.to_dtype(logp.dtype())?.index_select(0, &safe)?.mul(&validf)?,
+            Some(w) => w
+                .to_dtype(logp.dtype())?
+                .index_select(0, &safe)?
+                .mul(&validf)?,
             None => validf.clone(),
         };
         let mut per = picked.mul(&wi)?.neg()?;
@@ -156,7 +202,9 @@ impl Tensor {
                 None => logp.sum(&[1], false)?,
             };
             let smooth = sm.mul(&validf)?.mul_scalar(-1.0 / c as f64)?;
-            per = per.mul_scalar(1.0 - smoothing)?.add(&smooth.mul_scalar(smoothing)?)?;
+            per = per
+                .mul_scalar(1.0 - smoothing)?
+                .add(&smooth.mul_scalar(smoothing)?)?;
         }
         match reduction {
             Reduction::None => {
@@ -186,7 +234,12 @@ impl Tensor {
     }
 
     /// Smooth L1: `0.5 d²/β` below β, `|d| - β/2` above.
-    pub fn smooth_l1_loss(&self, target: &Tensor, reduction: Reduction, beta: f64) -> Result<Tensor> {
+    pub fn smooth_l1_loss(
+        &self,
+        target: &Tensor,
+        reduction: Reduction,
+        beta: f64,
+    ) -> Result<Tensor> {
         same_shape("smooth_l1_loss", self, target)?;
         let d = self.sub(target)?;
         if beta == 0.0 {
@@ -211,13 +264,24 @@ impl Tensor {
     }
 
     /// Binary cross entropy of probabilities; logs clamped at -100 as PyTorch.
-    pub fn binary_cross_entropy(&self, target: &Tensor, weight: Option<&Tensor>, reduction: Reduction) -> Result<Tensor> {
+    pub fn binary_cross_entropy(
+        &self,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        reduction: Reduction,
+    ) -> Result<Tensor> {
         same_shape("binary_cross_entropy", self, target)?;
         check_float("binary_cross_entropy", self)?;
         let lp = self.log()?.clamp(Some(-100.0), None)?;
-        let lq = self.unary(UnaryOp::RSubScalar(1.0))?.log()?.clamp(Some(-100.0), None)?;
+        let lq = self
+            .unary(UnaryOp::RSubScalar(1.0))?
+            .log()?
+            .clamp(Some(-100.0), None)?;
         let t = target.to_dtype(self.dtype())?;
-        let mut l = t.mul(&lp)?.add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?.neg()?;
+        let mut l = t
+            .mul(&lp)?
+            .add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?
+            .neg()?;
         if let Some(w) = weight {
             l = l.mul(w)?;
         }
@@ -236,13 +300,23 @@ impl Tensor {
         check_float("binary_cross_entropy_with_logits", self)?;
         let t = target.to_dtype(self.dtype())?;
         // log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
-        let softplus_neg = self.abs()?.neg()?.exp()?.unary(UnaryOp::Log1p)?.add(&self.neg()?.relu()?)?;
+        let softplus_neg = self
+            .abs()?
+            .neg()?
+            .exp()?
+            .unary(UnaryOp::Log1p)?
+            .add(&self.neg()?.relu()?)?;
         let mut l = match pos_weight {
             Some(pw) => {
                 let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;
-                t.unary(UnaryOp::RSubScalar(1.0))?.mul(self)?.add(&lw.mul(&softplus_neg)?)?
+                t.unary(UnaryOp::RSubScalar(1.0))?
+                    .mul(self)?
+                    .add(&lw.mul(&softplus_neg)?)?
             }
-            None => t.unary(UnaryOp::RSubScalar(1.0))?.mul(self)?.add(&softplus_neg)?,
+            None => t
+                .unary(UnaryOp::RSubScalar(1.0))?
+                .mul(self)?
+                .add(&softplus_neg)?,
         };
         if let Some(w) = weight {
             l = l.mul(w)?;
@@ -251,7 +325,12 @@ impl Tensor {
     }
 
     /// KL divergence with `self` as log-probabilities, as `torch.nn.functional.kl_div`.
-    pub fn kl_div(&self, target: &Tensor, reduction: Reduction, log_target: bool) -> Result<Tensor> {
+    pub fn kl_div(
+        &self,
+        target: &Tensor,
+        reduction: Reduction,
+        log_target: bool,
+    ) -> Result<Tensor> {
         same_shape("kl_div", self, target)?;
         let l = if log_target {
             target.exp()?.mul(&target.sub(self)?)?

@@ -22,8 +22,16 @@ impl Tensor {
         }
         let dt = DType::promote(self.dtype(), other.dtype());
         let (a, b) = (self.to_dtype(dt)?, other.to_dtype(dt)?);
-        let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
-        let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
+        let a2 = if a.ndim() == 1 {
+            a.unsqueeze(0)?
+        } else {
+            a.clone()
+        };
+        let b2 = if b.ndim() == 1 {
+            b.unsqueeze(1)?
+        } else {
+            b.clone()
+        };
         let (an, bn) = (a2.ndim(), b2.ndim());
         let (m, k) = (a2.shape()[an - 2], a2.shape()[an - 1]);
         let (k2, n) = (b2.shape()[bn - 2], b2.shape()[bn - 1]);
@@ -64,11 +72,25 @@ impl Tensor {
         let (sha, shb) = (self.shape().to_vec(), other.shape().to_vec());
         // gradients only for the operands that need them (an input batch needs none)
         let (need_a, need_b) = (self.requires_grad(), other.requires_grad());
-        Ok(Tensor::from_op(s, &so, "matmul", &[self, other], move |g| {
-            let ga = if need_a { Some(g.matmul(&xb.transpose(-1, -2)?)?.sum_to(&sha)?) } else { None };
-            let gb = if need_b { Some(xa.transpose(-1, -2)?.matmul(g)?.sum_to(&shb)?) } else { None };
-            Ok(vec![ga, gb])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            &so,
+            "matmul",
+            &[self, other],
+            move |g| {
+                let ga = if need_a {
+                    Some(g.matmul(&xb.transpose(-1, -2)?)?.sum_to(&sha)?)
+                } else {
+                    None
+                };
+                let gb = if need_b {
+                    Some(xa.transpose(-1, -2)?.matmul(g)?.sum_to(&shb)?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            },
+        ))
     }
 
     /// `x @ wᵀ + b` with `w` of shape `(out, in)`, as `torch.nn.functional.linear`.

@@ -9,10 +9,20 @@ use crate::tensor::Tensor;
 use super::check_float;
 
 /// Output size of a convolution / pooling window along one axis.
-fn out_size(op: &str, input: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> Result<usize> {
+fn out_size(
+    op: &str,
+    input: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    d: usize,
+    ceil: bool,
+) -> Result<usize> {
     let span = d * (k - 1) + 1;
     if s == 0 || k == 0 || d == 0 {
-        return Err(Error::Value(format!("{op}: kernel size, stride and dilation must be positive")));
+        return Err(Error::Value(format!(
+            "{op}: kernel size, stride and dilation must be positive"
+        )));
     }
     if input + 2 * p < span {
         return Err(Error::Shape(format!(
@@ -20,7 +30,11 @@ fn out_size(op: &str, input: usize, k: usize, s: usize, p: usize, d: usize, ceil
         )));
     }
     let num = input + 2 * p - span;
-    let mut o = if ceil { num.div_ceil(s) + 1 } else { num / s + 1 };
+    let mut o = if ceil {
+        num.div_ceil(s) + 1
+    } else {
+        num / s + 1
+    };
     if ceil && (o - 1) * s >= input + p {
         o -= 1;
     }
@@ -39,7 +53,10 @@ pub struct Window2d {
 impl Window2d {
     fn geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
         if x.ndim() != 4 {
-            return Err(Error::Shape(format!("{op}: expected a 4-D input (N, C, H, W), got shape {:?}", x.shape())));
+            return Err(Error::Shape(format!(
+                "{op}: expected a 4-D input (N, C, H, W), got shape {:?}",
+                x.shape()
+            )));
         }
         let s = x.shape();
         Ok(Conv2dGeom {
@@ -55,8 +72,24 @@ impl Window2d {
             pw: self.padding.1,
             dh: self.dilation.0,
             dw: self.dilation.1,
-            oh: out_size(op, s[2], self.kernel.0, self.stride.0, self.padding.0, self.dilation.0, ceil)?,
-            ow: out_size(op, s[3], self.kernel.1, self.stride.1, self.padding.1, self.dilation.1, ceil)?,
+            oh: out_size(
+                op,
+                s[2],
+                self.kernel.0,
+                self.stride.0,
+                self.padding.0,
+                self.dilation.0,
+                ceil,
+            )?,
+            ow: out_size(
+                op,
+                s[3],
+                self.kernel.1,
+                self.stride.1,
+                self.padding.1,
+                self.dilation.1,
+                ceil,
+            )?,
         })
     }
 }
@@ -67,18 +100,28 @@ impl Tensor {
         check_float("im2col", self)?;
         let s = backend::im2col(&self.storage(), self.layout(), &g, pad_value)?;
         let shape = [g.n * g.col_cols(), g.col_rows()];
-        Ok(Tensor::from_op(s, &shape, "im2col", &[self], move |gr| Ok(vec![Some(gr.col2im(g)?)])))
+        Ok(Tensor::from_op(s, &shape, "im2col", &[self], move |gr| {
+            Ok(vec![Some(gr.col2im(g)?)])
+        }))
     }
 
     /// Columns `(N·oh·ow, C·kh·kw)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
     pub fn col2im(&self, g: Conv2dGeom) -> Result<Tensor> {
         let s = backend::col2im(&self.storage(), self.layout(), &g)?;
         let shape = [g.n, g.c, g.h, g.w];
-        Ok(Tensor::from_op(s, &shape, "col2im", &[self], move |gr| Ok(vec![Some(gr.im2col(g, 0.0)?)])))
+        Ok(Tensor::from_op(s, &shape, "col2im", &[self], move |gr| {
+            Ok(vec![Some(gr.im2col(g, 0.0)?)])
+        }))
     }
 
     /// 2-D convolution, as `torch.nn.functional.conv2d`.
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, win: Window2d, groups: usize) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        win: Window2d,
+        groups: usize,
+    ) -> Result<Tensor> {
         check_float("conv2d", self)?;
         let ws = weight.shape();
         if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 {
@@ -97,7 +140,10 @@ impl Tensor {
                 ws
             )));
         }
-        let win = Window2d { kernel: (ws[2], ws[3]), ..win };
+        let win = Window2d {
+            kernel: (ws[2], ws[3]),
+            ..win
+        };
         let g = win.geom("conv2d", self, false)?;
         let cols = self.im2col(g, 0.0)?;
         let k = ws[1] * ws[2] * ws[3];
@@ -115,7 +161,10 @@ impl Tensor {
         match bias {
             Some(b) => {
                 if b.shape() != [o] {
-                    return Err(Error::Shape(format!("conv2d: bias of shape {:?} for {o} output channels", b.shape())));
+                    return Err(Error::Shape(format!(
+                        "conv2d: bias of shape {:?} for {o} output channels",
+                        b.shape()
+                    )));
                 }
                 out.add(&b.reshape(&[1, o, 1, 1])?)
             }
@@ -137,15 +186,24 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_float("conv_transpose2d", self)?;
         let ws = weight.shape().to_vec();
-        if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 || self.shape()[1] != ws[0] || !ws[0].is_multiple_of(groups) {
+        if weight.ndim() != 4
+            || self.ndim() != 4
+            || groups == 0
+            || self.shape()[1] != ws[0]
+            || !ws[0].is_multiple_of(groups)
+        {
             return Err(Error::Shape(format!(
                 "conv_transpose2d: expected input (N, Cin, H, W) and weight (Cin, Cout/groups, kh, kw), got {:?} and {:?}",
                 self.shape(),
                 ws
             )));
         }
-        if output_padding.0 >= stride.0.max(dilation.0) || output_padding.1 >= stride.1.max(dilation.1) {
-            return Err(Error::Value("conv_transpose2d: output_padding must be smaller than stride or dilation".into()));
+        if output_padding.0 >= stride.0.max(dilation.0)
+            || output_padding.1 >= stride.1.max(dilation.1)
+        {
+            return Err(Error::Value(
+                "conv_transpose2d: output_padding must be smaller than stride or dilation".into(),
+            ));
         }
         let (n, cin, h, w) = (self.shape()[0], ws[0], self.shape()[2], self.shape()[3]);
         let cout = ws[1] * groups;
@@ -179,7 +237,9 @@ impl Tensor {
         let cols = if groups == 1 {
             xt.matmul(&weight.reshape(&[cin, kk])?)?
         } else {
-            let xg = xt.reshape(&[n * h * w, groups, cin / groups])?.permute(&[1, 0, 2])?;
+            let xg = xt
+                .reshape(&[n * h * w, groups, cin / groups])?
+                .permute(&[1, 0, 2])?;
             let y = xg.matmul(&weight.reshape(&[groups, cin / groups, kk])?)?;
             y.permute(&[1, 0, 2])?.reshape(&[n * h * w, groups * kk])?
         };
@@ -208,7 +268,14 @@ impl Tensor {
         let in_shape = self.shape().to_vec();
         let values = Tensor::from_op(vs, &out_shape, "max_pool2d", &[self], move |gr| {
             let flat = gr.reshape(&[planes, l])?;
-            let s = backend::scatter_add(&[planes, g.h * g.w], 1, &idx.storage(), idx.layout(), &flat.storage(), flat.layout())?;
+            let s = backend::scatter_add(
+                &[planes, g.h * g.w],
+                1,
+                &idx.storage(),
+                idx.layout(),
+                &flat.storage(),
+                flat.layout(),
+            )?;
             Ok(vec![Some(Tensor::from_contiguous(s, &in_shape))])
         });
         Ok((values, indices))
@@ -220,12 +287,21 @@ impl Tensor {
     }
 
     /// Average pooling, as `torch.nn.functional.avg_pool2d`.
-    pub fn avg_pool2d(&self, win: Window2d, ceil_mode: bool, count_include_pad: bool) -> Result<Tensor> {
+    pub fn avg_pool2d(
+        &self,
+        win: Window2d,
+        ceil_mode: bool,
+        count_include_pad: bool,
+    ) -> Result<Tensor> {
         check_float("avg_pool2d", self)?;
         let g = win.geom("avg_pool2d", self, ceil_mode)?;
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
-        let g1 = Conv2dGeom { n: n * c, c: 1, ..g };
+        let g1 = Conv2dGeom {
+            n: n * c,
+            c: 1,
+            ..g
+        };
         let sums = x.im2col(g1, 0.0)?.sum(&[1], false)?;
         let out = if count_include_pad && !ceil_mode {
             sums.mul_scalar(1.0 / (g.kh * g.kw) as f64)?
@@ -234,8 +310,23 @@ impl Tensor {
             let gc = Conv2dGeom { n: 1, c: 1, ..g };
             let counts = if count_include_pad {
                 // windows clipped by ceil_mode count only the padded image they overlap
-                let padded = Tensor::ones(&[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw], self.dtype(), self.device())?;
-                padded.im2col(Conv2dGeom { h: g.h + 2 * g.ph, w: g.w + 2 * g.pw, ph: 0, pw: 0, ..gc }, 0.0)?.sum(&[1], false)?
+                let padded = Tensor::ones(
+                    &[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw],
+                    self.dtype(),
+                    self.device(),
+                )?;
+                padded
+                    .im2col(
+                        Conv2dGeom {
+                            h: g.h + 2 * g.ph,
+                            w: g.w + 2 * g.pw,
+                            ph: 0,
+                            pw: 0,
+                            ..gc
+                        },
+                        0.0,
+                    )?
+                    .sum(&[1], false)?
             } else {
                 ones.im2col(gc, 0.0)?.sum(&[1], false)?
             };
@@ -261,16 +352,28 @@ impl Tensor {
     }
 
     /// Resizes the last two dims to `size` by `nearest` or `bilinear` (align_corners) interpolation.
-    pub fn interpolate(&self, size: (usize, usize), mode: &str, align_corners: bool) -> Result<Tensor> {
+    pub fn interpolate(
+        &self,
+        size: (usize, usize),
+        mode: &str,
+        align_corners: bool,
+    ) -> Result<Tensor> {
         check_float("interpolate", self)?;
         if self.ndim() != 4 {
-            return Err(Error::Shape(format!("interpolate: expected a 4-D input (N, C, H, W), got {:?}", self.shape())));
+            return Err(Error::Shape(format!(
+                "interpolate: expected a 4-D input (N, C, H, W), got {:?}",
+                self.shape()
+            )));
         }
         let (h, w) = (self.shape()[2], self.shape()[3]);
         match mode {
             "nearest" => {
-                let ih: Vec<i64> = (0..size.0).map(|i| ((i * h) / size.0).min(h - 1) as i64).collect();
-                let iw: Vec<i64> = (0..size.1).map(|i| ((i * w) / size.1).min(w - 1) as i64).collect();
+                let ih: Vec<i64> = (0..size.0)
+                    .map(|i| ((i * h) / size.0).min(h - 1) as i64)
+                    .collect();
+                let iw: Vec<i64> = (0..size.1)
+                    .map(|i| ((i * w) / size.1).min(w - 1) as i64)
+                    .collect();
                 let ih = Tensor::from_i64(ih, &[size.0])?.to_device(self.device())?;
                 let iw = Tensor::from_i64(iw, &[size.1])?.to_device(self.device())?;
                 self.index_select(2, &ih)?.index_select(3, &iw)
@@ -280,7 +383,9 @@ impl Tensor {
                 let mw = interp_matrix(w, size.1, align_corners, self)?;
                 mh.matmul(self)?.matmul(&mw.t()?)
             }
-            m => Err(Error::Value(format!("interpolate: unsupported mode '{m}' (use 'nearest' or 'bilinear')"))),
+            m => Err(Error::Value(format!(
+                "interpolate: unsupported mode '{m}' (use 'nearest' or 'bilinear')"
+            ))),
         }
     }
 
@@ -298,13 +403,21 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_float("batch_norm", self)?;
         if self.ndim() < 2 {
-            return Err(Error::Shape(format!("batch_norm: expected at least 2-D input (N, C, ...), got {:?}", self.shape())));
+            return Err(Error::Shape(format!(
+                "batch_norm: expected at least 2-D input (N, C, ...), got {:?}",
+                self.shape()
+            )));
         }
         let c = self.shape()[1];
         let dims: Vec<isize> = (0..self.ndim() as isize).filter(|&d| d != 1).collect();
         let mut bshape = vec![1usize; self.ndim()];
         bshape[1] = c;
-        for (name, t) in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)] {
+        for (name, t) in [
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("weight", weight),
+            ("bias", bias),
+        ] {
             if let Some(t) = t {
                 if t.shape() != [c] {
                     return Err(Error::Shape(format!(
@@ -330,20 +443,31 @@ impl Tensor {
                 )));
             }
             let mean = self.mean(&dims, true)?;
-            let var = self.sub(&mean)?.unary(crate::backend::UnaryOp::Square)?.mean(&dims, true)?;
+            let var = self
+                .sub(&mean)?
+                .unary(crate::backend::UnaryOp::Square)?
+                .mean(&dims, true)?;
             if training {
                 let _g = crate::autograd::NoGradGuard::new();
                 let unbiased = var.mul_scalar(count as f64 / (count as f64 - 1.0).max(1.0))?;
                 if let Some(rm) = running_mean {
-                    rm.copy_(&rm.mul_scalar(1.0 - momentum)?.add(&mean.reshape(&[c])?.mul_scalar(momentum)?)?)?;
+                    rm.copy_(
+                        &rm.mul_scalar(1.0 - momentum)?
+                            .add(&mean.reshape(&[c])?.mul_scalar(momentum)?)?,
+                    )?;
                 }
                 if let Some(rv) = running_var {
-                    rv.copy_(&rv.mul_scalar(1.0 - momentum)?.add(&unbiased.reshape(&[c])?.mul_scalar(momentum)?)?)?;
+                    rv.copy_(
+                        &rv.mul_scalar(1.0 - momentum)?
+                            .add(&unbiased.reshape(&[c])?.mul_scalar(momentum)?)?,
+                    )?;
                 }
             }
             (mean, var)
         };
-        let mut y = self.sub(&mean)?.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
+        let mut y = self
+            .sub(&mean)?
+            .mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
         if let Some(w) = weight {
             y = y.mul(&w.reshape(&bshape)?)?;
         }
@@ -354,7 +478,13 @@ impl Tensor {
     }
 
     /// Layer normalisation over the trailing `normalized` dims.
-    pub fn layer_norm(&self, normalized: &[usize], weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+    pub fn layer_norm(
+        &self,
+        normalized: &[usize],
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<Tensor> {
         check_float("layer_norm", self)?;
         let k = normalized.len();
         if k == 0 || k > self.ndim() || self.shape()[self.ndim() - k..] != *normalized {
@@ -366,7 +496,9 @@ impl Tensor {
         let dims: Vec<isize> = (self.ndim() - k..self.ndim()).map(|d| d as isize).collect();
         let mean = self.mean(&dims, true)?;
         let xc = self.sub(&mean)?;
-        let var = xc.unary(crate::backend::UnaryOp::Square)?.mean(&dims, true)?;
+        let var = xc
+            .unary(crate::backend::UnaryOp::Square)?
+            .mean(&dims, true)?;
         let mut y = xc.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
         if let Some(w) = weight {
             y = y.mul(w)?;
@@ -378,7 +510,13 @@ impl Tensor {
     }
 
     /// Group normalisation: channels split into `groups`, each normalised over its channels and space.
-    pub fn group_norm(&self, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+    pub fn group_norm(
+        &self,
+        groups: usize,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<Tensor> {
         check_float("group_norm", self)?;
         if self.ndim() < 2 || groups == 0 || !self.shape()[1].is_multiple_of(groups) {
             return Err(Error::Shape(format!(
@@ -389,7 +527,9 @@ impl Tensor {
         let n = self.shape()[0];
         let c = self.shape()[1];
         let x = self.reshape(&[n, groups, self.numel() / (n * groups).max(1)])?;
-        let y = x.layer_norm(&[x.shape()[2]], None, None, eps)?.reshape(self.shape())?;
+        let y = x
+            .layer_norm(&[x.shape()[2]], None, None, eps)?
+            .reshape(self.shape())?;
         let mut bshape = vec![1usize; self.ndim()];
         bshape[1] = c;
         let mut y = y;
@@ -404,9 +544,16 @@ impl Tensor {
 
     /// Zeroes elements with probability `p` and scales the rest by `1/(1-p)` (training only).
     /// With `channel_shape`, one draw per entry of that shape (e.g. `(N, C, 1, 1)` for Dropout2d).
-    pub fn dropout(&self, p: f64, training: bool, channel_shape: Option<&[usize]>) -> Result<Tensor> {
+    pub fn dropout(
+        &self,
+        p: f64,
+        training: bool,
+        channel_shape: Option<&[usize]>,
+    ) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::Value(format!("dropout: probability has to be between 0 and 1, but got {p}")));
+            return Err(Error::Value(format!(
+                "dropout: probability has to be between 0 and 1, but got {p}"
+            )));
         }
         if !training || p == 0.0 {
             return Ok(self.clone());
@@ -415,15 +562,25 @@ impl Tensor {
             return self.mul_scalar(0.0);
         }
         let shape = channel_shape.unwrap_or(self.shape());
-        let u = Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), self.dtype(), self.device())?;
-        let keep = u.binary(&u.scalar_like(p)?, crate::backend::BinaryOp::Ge)?.to_dtype(self.dtype())?;
+        let u = Tensor::rand_kind(
+            shape,
+            RandKind::Uniform(0.0, 1.0),
+            self.dtype(),
+            self.device(),
+        )?;
+        let keep = u
+            .binary(&u.scalar_like(p)?, crate::backend::BinaryOp::Ge)?
+            .to_dtype(self.dtype())?;
         self.mul(&keep.mul_scalar(1.0 / (1.0 - p))?)
     }
 
     /// Rows of `self` (a `(V, D)` weight) at int64 `idx`, shape `idx.shape + (D,)`.
     pub fn embedding(&self, idx: &Tensor, padding_idx: Option<i64>) -> Result<Tensor> {
         if self.ndim() != 2 {
-            return Err(Error::Shape(format!("embedding: weight must be 2-D (V, D), got {:?}", self.shape())));
+            return Err(Error::Shape(format!(
+                "embedding: weight must be 2-D (V, D), got {:?}",
+                self.shape()
+            )));
         }
         if idx.dtype() != DType::I64 {
             return Err(Error::DType(format!(
@@ -460,7 +617,9 @@ fn pool_matrix(n: usize, out: usize, dt: DType, like: &Tensor) -> Result<Tensor>
             m[i * n + j] = 1.0 / (e - s) as f64;
         }
     }
-    Tensor::from_f64(m, &[out, n])?.to_dtype(dt)?.to_device(like.device())
+    Tensor::from_f64(m, &[out, n])?
+        .to_dtype(dt)?
+        .to_device(like.device())
 }
 
 /// `(out, n)` matrix of linear interpolation weights (PyTorch's bilinear source-index rule).
@@ -482,5 +641,7 @@ fn interp_matrix(n: usize, out: usize, align_corners: bool, like: &Tensor) -> Re
         m[i * n + i0] += 1.0 - t;
         m[i * n + i1] += t;
     }
-    Tensor::from_f64(m, &[out, n])?.to_dtype(like.dtype())?.to_device(like.device())
+    Tensor::from_f64(m, &[out, n])?
+        .to_dtype(like.dtype())?
+        .to_device(like.device())
 }

@@ -31,13 +31,19 @@ impl Tensor {
     /// Sum over `dims` (all when empty).
     pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = norm_dims(dims, self.ndim(), "sum")?;
-        let x = if self.dtype() == DType::Bool { self.to_dtype(DType::I64)? } else { self.clone() };
+        let x = if self.dtype() == DType::Bool {
+            self.to_dtype(DType::I64)?
+        } else {
+            self.clone()
+        };
         let s = backend::reduce(ReduceOp::Sum, &x.storage(), x.layout(), &d)?;
         let out_shape = reduced_shape(x.shape(), &d, keepdim);
         let keep_shape = reduced_shape(x.shape(), &d, true);
         let in_shape = x.shape().to_vec();
         Ok(Tensor::from_op(s, &out_shape, "sum", &[&x], move |g| {
-            Ok(vec![Some(g.reshape(&keep_shape)?.expand(&in_shape)?.contiguous()?)])
+            Ok(vec![Some(
+                g.reshape(&keep_shape)?.expand(&in_shape)?.contiguous()?,
+            )])
         }))
     }
 
@@ -77,7 +83,11 @@ impl Tensor {
         if self.ndim() == 0 {
             return Ok((self.clone(), Tensor::zeros(&[], DType::I64, self.device())?));
         }
-        let arg = if is_max { ReduceOp::ArgMax } else { ReduceOp::ArgMin };
+        let arg = if is_max {
+            ReduceOp::ArgMax
+        } else {
+            ReduceOp::ArgMin
+        };
         let idx_s = backend::reduce(arg, &self.storage(), self.layout(), &[d])?;
         let keep = reduced_shape(self.shape(), &[d], true);
         let idx_keep = Tensor::from_contiguous(idx_s, &keep);
@@ -85,7 +95,10 @@ impl Tensor {
         if keepdim {
             Ok((values, idx_keep))
         } else {
-            Ok((values.squeeze_dim(d as isize)?, idx_keep.squeeze_dim(d as isize)?))
+            Ok((
+                values.squeeze_dim(d as isize)?,
+                idx_keep.squeeze_dim(d as isize)?,
+            ))
         }
     }
 
@@ -106,11 +119,15 @@ impl Tensor {
             return Ok(out);
         }
         let (x, y) = (self.detach(), out.detach());
-        Ok(out.with_rule(if is_max { "max" } else { "min" }, &[self], move |g| {
-            let mask = x.binary(&y, crate::backend::BinaryOp::Eq)?.to_dtype(x.dtype())?;
-            let count = mask.sum_all()?;
-            Ok(vec![Some(mask.mul(&g.div(&count)?)?)])
-        }))
+        Ok(
+            out.with_rule(if is_max { "max" } else { "min" }, &[self], move |g| {
+                let mask = x
+                    .binary(&y, crate::backend::BinaryOp::Eq)?
+                    .to_dtype(x.dtype())?;
+                let count = mask.sum_all()?;
+                Ok(vec![Some(mask.mul(&g.div(&count)?)?)])
+            }),
+        )
     }
 
     /// Index of the max (or min) along `dim`, or of the flattened tensor when `dim` is None.
@@ -119,7 +136,11 @@ impl Tensor {
             Some(d) => Ok(self.max_min_dim(d, keepdim, is_max)?.1),
             None => {
                 let flat = self.reshape(&[self.numel()])?;
-                let op = if is_max { ReduceOp::ArgMax } else { ReduceOp::ArgMin };
+                let op = if is_max {
+                    ReduceOp::ArgMax
+                } else {
+                    ReduceOp::ArgMin
+                };
                 if flat.numel() == 0 {
                     return Err(Error::Shape("argmax: cannot reduce an empty tensor".into()));
                 }
@@ -137,14 +158,21 @@ impl Tensor {
     /// Softmax (or log-softmax) along `dim`.
     pub fn softmax_dim(&self, dim: isize, log: bool) -> Result<Tensor> {
         let name = if log { "log_softmax" } else { "softmax" };
-        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::F32)?
+        };
         if x.ndim() == 0 {
             return x.reshape(&[1])?.softmax_dim(0, log)?.reshape(&[]);
         }
         let d = norm_dim(dim, x.ndim(), name)?;
         let last = x.ndim() - 1;
         if d != last {
-            return x.transpose(d as isize, last as isize)?.softmax_dim(-1, log)?.transpose(d as isize, last as isize);
+            return x
+                .transpose(d as isize, last as isize)?
+                .softmax_dim(-1, log)?
+                .transpose(d as isize, last as isize);
         }
         let s = backend::softmax(&x.storage(), x.layout(), log)?;
         let out = Tensor::from_contiguous(s, x.shape());

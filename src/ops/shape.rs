@@ -13,11 +13,15 @@ impl Tensor {
         for (i, &s) in shape.iter().enumerate() {
             if s == -1 {
                 if free.is_some() {
-                    return Err(Error::Shape(format!("{op}: only one dimension can be inferred, got {shape:?}")));
+                    return Err(Error::Shape(format!(
+                        "{op}: only one dimension can be inferred, got {shape:?}"
+                    )));
                 }
                 free = Some(i);
             } else if s < 0 {
-                return Err(Error::Shape(format!("{op}: invalid shape dimension {s} in {shape:?}")));
+                return Err(Error::Shape(format!(
+                    "{op}: invalid shape dimension {s} in {shape:?}"
+                )));
             } else {
                 known *= s as usize;
             }
@@ -97,7 +101,9 @@ impl Tensor {
         for &d in dims {
             let d = norm_dim(d, self.ndim(), "permute")?;
             if perm.contains(&d) {
-                return Err(Error::Value(format!("permute: repeated dim {d} in {dims:?}")));
+                return Err(Error::Value(format!(
+                    "permute: repeated dim {d} in {dims:?}"
+                )));
             }
             perm.push(d);
         }
@@ -124,7 +130,10 @@ impl Tensor {
     /// Transpose of a matrix (`.t()`); 0-d and 1-d tensors are returned as they are.
     pub fn t(&self) -> Result<Tensor> {
         if self.ndim() > 2 {
-            return Err(Error::Shape(format!("t: expects a tensor with <= 2 dims, got shape {:?}", self.shape())));
+            return Err(Error::Shape(format!(
+                "t: expects a tensor with <= 2 dims, got shape {:?}",
+                self.shape()
+            )));
         }
         if self.ndim() < 2 {
             return Ok(self.clone());
@@ -140,7 +149,9 @@ impl Tensor {
         let s = norm_dim(start, self.ndim(), "flatten")?;
         let e = norm_dim(end, self.ndim(), "flatten")?;
         if s > e {
-            return Err(Error::Value(format!("flatten: start_dim {start} comes after end_dim {end}")));
+            return Err(Error::Value(format!(
+                "flatten: start_dim {start} comes after end_dim {end}"
+            )));
         }
         let mut shape: Vec<usize> = self.shape()[..s].to_vec();
         shape.push(self.shape()[s..=e].iter().product());
@@ -207,7 +218,10 @@ impl Tensor {
             big.extend_from_slice(&[reps[i], s]);
             out.push(reps[i] * s);
         }
-        self.reshape(&inter)?.expand(&big)?.contiguous()?.reshape(&out)
+        self.reshape(&inter)?
+            .expand(&big)?
+            .contiguous()?
+            .reshape(&out)
     }
 
     /// Elements `start, start+step, ...` below `end` along `dim` (a view).
@@ -256,7 +270,8 @@ impl Tensor {
                 "index {index} is out of bounds for dimension {d} with size {size}"
             )));
         }
-        self.slice(d as isize, i as usize, i as usize + 1, 1)?.squeeze_dim(d as isize)
+        self.slice(d as isize, i as usize, i as usize + 1, 1)?
+            .squeeze_dim(d as isize)
     }
 
     /// Reverses the order along `dims` (a copy).
@@ -274,15 +289,23 @@ impl Tensor {
 
     /// Joins tensors along `dim`; all other dims must match.
     pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::Value("cat: expected a non-empty list of tensors".into()))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::Value("cat: expected a non-empty list of tensors".into()))?;
         let d = norm_dim(dim, first.ndim(), "cat")?;
-        let dt = tensors.iter().fold(first.dtype(), |a, t| crate::dtype::DType::promote(a, t.dtype()));
+        let dt = tensors.iter().fold(first.dtype(), |a, t| {
+            crate::dtype::DType::promote(a, t.dtype())
+        });
         let mut shape = first.shape().to_vec();
         let mut total = 0;
         for t in tensors {
             super::check_device("cat", first, t)?;
             if t.ndim() != first.ndim()
-                || t.shape().iter().zip(first.shape()).enumerate().any(|(i, (a, b))| i != d && a != b)
+                || t.shape()
+                    .iter()
+                    .zip(first.shape())
+                    .enumerate()
+                    .any(|(i, (a, b))| i != d && a != b)
             {
                 return Err(Error::Shape(format!(
                     "cat: sizes of tensors must match except in dimension {d}: got {:?} and {:?}",
@@ -311,14 +334,22 @@ impl Tensor {
             bounds
                 .iter()
                 .zip(&dtypes)
-                .map(|(&(s, l), &dt)| Ok(Some(g.slice(d as isize, s, s + l, 1)?.contiguous()?.to_dtype(dt)?)))
+                .map(|(&(s, l), &dt)| {
+                    Ok(Some(
+                        g.slice(d as isize, s, s + l, 1)?
+                            .contiguous()?
+                            .to_dtype(dt)?,
+                    ))
+                })
                 .collect()
         }))
     }
 
     /// Joins tensors of one shape along a new dim.
     pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::Value("stack: expected a non-empty list of tensors".into()))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::Value("stack: expected a non-empty list of tensors".into()))?;
         for t in tensors {
             if t.shape() != first.shape() {
                 return Err(Error::Shape(format!(
@@ -329,7 +360,10 @@ impl Tensor {
             }
         }
         let d = norm_dim(dim, first.ndim() + 1, "stack")?;
-        let us: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect::<Result<_>>()?;
+        let us: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d as isize))
+            .collect::<Result<_>>()?;
         Tensor::cat(&us, d as isize)
     }
 
@@ -370,7 +404,9 @@ impl Tensor {
     /// Splits into `chunks` nearly equal pieces along `dim`.
     pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
         if chunks == 0 {
-            return Err(Error::Value("chunk: number of chunks must be positive".into()));
+            return Err(Error::Value(
+                "chunk: number of chunks must be positive".into(),
+            ));
         }
         let d = norm_dim(dim, self.ndim(), "chunk")?;
         let n = self.shape()[d];

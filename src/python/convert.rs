@@ -20,7 +20,8 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
         return Ok(d.d);
     }
     if let Ok(s) = obj.extract::<String>() {
-        return DType::parse(&s).ok_or_else(|| PyTypeError::new_err(format!("unknown dtype '{s}'")));
+        return DType::parse(&s)
+            .ok_or_else(|| PyTypeError::new_err(format!("unknown dtype '{s}'")));
     }
     let py = obj.py();
     let builtins = py.import("builtins")?;
@@ -47,7 +48,10 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
             };
         }
     }
-    Err(PyTypeError::new_err(format!("expected a dtype, got {}", obj.repr()?)))
+    Err(PyTypeError::new_err(format!(
+        "expected a dtype, got {}",
+        obj.repr()?
+    )))
 }
 
 /// Parses a device argument: a rustdl device, a string like 'cpu' / 'gpu' / 'gpu:0', or None.
@@ -62,11 +66,20 @@ pub fn parse_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> 
     if let Ok(s) = obj.extract::<String>() {
         return Ok(Some(Device::parse(&s)?));
     }
-    Err(PyTypeError::new_err(format!("expected a device, got {}", obj.repr()?)))
+    Err(PyTypeError::new_err(format!(
+        "expected a device, got {}",
+        obj.repr()?
+    )))
 }
 
 /// Flattens nested lists/tuples of numbers into values and a shape; ragged input is a ValueError.
-fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f64>, kind: &mut u8) -> PyResult<()> {
+fn walk(
+    obj: &Bound<'_, PyAny>,
+    depth: usize,
+    shape: &mut Vec<usize>,
+    out: &mut Vec<f64>,
+    kind: &mut u8,
+) -> PyResult<()> {
     let seq: Option<Vec<Bound<'_, PyAny>>> = if let Ok(l) = obj.cast::<PyList>() {
         Some(l.iter().collect())
     } else if let Ok(t) = obj.cast::<PyTuple>() {
@@ -78,7 +91,9 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut 
             return check_scalar_depth(depth, shape);
         }
         let items: Vec<Bound<'_, PyAny>> = (0..t.t.shape()[0])
-            .map(|i| Ok(Bound::new(obj.py(), PyTensor::from(t.t.select(0, i as isize)?))?.into_any()))
+            .map(|i| {
+                Ok(Bound::new(obj.py(), PyTensor::from(t.t.select(0, i as isize)?))?.into_any())
+            })
             .collect::<PyResult<_>>()?;
         Some(items)
     } else {
@@ -88,7 +103,9 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut 
         Some(items) => {
             if depth == shape.len() {
                 if !out.is_empty() {
-                    return Err(PyValueError::new_err("tensor: ragged nested sequence (mixed depths)"));
+                    return Err(PyValueError::new_err(
+                        "tensor: ragged nested sequence (mixed depths)",
+                    ));
                 }
                 shape.push(items.len());
             } else if shape[depth] != items.len() {
@@ -114,7 +131,8 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut 
                 out.push(obj.extract::<f64>()?);
             } else if let Ok(v) = obj.extract::<f64>() {
                 // numpy scalars and other number-likes
-                let is_int = obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
+                let is_int =
+                    obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
                 *kind = (*kind).max(if is_int { 1 } else { 2 });
                 out.push(v);
             } else {
@@ -130,7 +148,9 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, out: &mut 
 
 fn check_scalar_depth(depth: usize, shape: &[usize]) -> PyResult<()> {
     if depth != shape.len() {
-        return Err(PyValueError::new_err("tensor: ragged nested sequence (a number where a list was expected)"));
+        return Err(PyValueError::new_err(
+            "tensor: ragged nested sequence (a number where a list was expected)",
+        ));
     }
     Ok(())
 }
@@ -142,29 +162,51 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
     let np = arr.py().import("numpy")?;
     let kind: String = dt.getattr("kind")?.extract()?;
     let size: usize = dt.getattr("itemsize")?.extract()?;
-    let contig = |target: &str| -> PyResult<Bound<'_, PyAny>> { np.call_method1("ascontiguousarray", (arr, target)) };
+    let contig = |target: &str| -> PyResult<Bound<'_, PyAny>> {
+        np.call_method1("ascontiguousarray", (arr, target))
+    };
     let storage = match (kind.as_str(), size) {
         ("f", 8) => {
             let a = contig("float64")?;
             let a = a.cast::<PyArrayDyn<f64>>()?.readonly();
-            CpuStorage::F64(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+            CpuStorage::F64(
+                a.as_slice()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .to_vec(),
+            )
         }
         ("f", _) => {
             let a = contig("float32")?;
             let a = a.cast::<PyArrayDyn<f32>>()?.readonly();
-            CpuStorage::F32(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+            CpuStorage::F32(
+                a.as_slice()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .to_vec(),
+            )
         }
         ("i", _) | ("u", _) => {
             let a = contig("int64")?;
             let a = a.cast::<PyArrayDyn<i64>>()?.readonly();
-            CpuStorage::I64(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+            CpuStorage::I64(
+                a.as_slice()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .to_vec(),
+            )
         }
         ("b", _) => {
             let a = contig("bool")?;
             let a = a.cast::<PyArrayDyn<bool>>()?.readonly();
-            CpuStorage::Bool(a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?.to_vec())
+            CpuStorage::Bool(
+                a.as_slice()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .to_vec(),
+            )
         }
-        _ => return Err(PyTypeError::new_err(format!("from_numpy: unsupported numpy dtype {dt}"))),
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "from_numpy: unsupported numpy dtype {dt}"
+            )))
+        }
     };
     Ok(Tensor::from_cpu(storage, &shape)?)
 }
@@ -186,7 +228,10 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         });
     }
     // numpy scalars become 0-d arrays
-    if obj.hasattr("__array__")? && !obj.is_instance_of::<PyList>() && !obj.is_instance_of::<PyTuple>() {
+    if obj.hasattr("__array__")?
+        && !obj.is_instance_of::<PyList>()
+        && !obj.is_instance_of::<PyTuple>()
+    {
         let np = obj.py().import("numpy")?;
         let a = np.call_method1("asarray", (obj,))?;
         return to_tensor(&a, dtype);
@@ -242,7 +287,8 @@ pub fn size_args(args: &Bound<'_, PyTuple>, op: &str) -> PyResult<Vec<usize>> {
     shape_args(args)?
         .into_iter()
         .map(|s| {
-            usize::try_from(s).map_err(|_| PyValueError::new_err(format!("{op}: negative dimension {s} in size")))
+            usize::try_from(s)
+                .map_err(|_| PyValueError::new_err(format!("{op}: negative dimension {s} in size")))
         })
         .collect()
 }

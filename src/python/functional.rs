@@ -23,7 +23,9 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
     }
     match obj.extract::<Vec<usize>>() {
         Ok(v) if v.len() == 2 => Ok((v[0], v[1])),
-        _ => Err(PyValueError::new_err(format!("{what} must be an int or a pair of non-negative ints"))),
+        _ => Err(PyValueError::new_err(format!(
+            "{what} must be an int or a pair of non-negative ints"
+        ))),
     }
 }
 
@@ -48,7 +50,9 @@ fn conv2d(
     dilation: Option<&Bound<'_, PyAny>>,
     groups: usize,
 ) -> PyResult<PyTensor> {
-    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> { o.map(|o| pair(o, n)).unwrap_or(Ok((d, d))) };
+    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
+        o.map(|o| pair(o, n)).unwrap_or(Ok((d, d)))
+    };
     let win = Window2d {
         kernel: (0, 0),
         stride: one(stride, "stride", 1)?,
@@ -74,14 +78,29 @@ fn conv_transpose2d(
     groups: usize,
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> { o.map(|o| pair(o, n)).unwrap_or(Ok((d, d))) };
-    let (s, p, op, d) = (one(stride, "stride", 1)?, one(padding, "padding", 0)?, one(output_padding, "output_padding", 0)?, one(dilation, "dilation", 1)?);
+    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
+        o.map(|o| pair(o, n)).unwrap_or(Ok((d, d)))
+    };
+    let (s, p, op, d) = (
+        one(stride, "stride", 1)?,
+        one(padding, "padding", 0)?,
+        one(output_padding, "output_padding", 0)?,
+        one(dilation, "dilation", 1)?,
+    );
     let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
     let work = x.numel() * w.numel() / w.shape().first().copied().unwrap_or(1).max(1);
-    Ok(run(py, work, move || x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups, d))?.into())
+    Ok(run(py, work, move || {
+        x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups, d)
+    })?
+    .into())
 }
 
-fn window(kernel_size: &Bound<'_, PyAny>, stride: Option<&Bound<'_, PyAny>>, padding: &Bound<'_, PyAny>, dilation: Option<&Bound<'_, PyAny>>) -> PyResult<Window2d> {
+fn window(
+    kernel_size: &Bound<'_, PyAny>,
+    stride: Option<&Bound<'_, PyAny>>,
+    padding: &Bound<'_, PyAny>,
+    dilation: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Window2d> {
     let k = pair(kernel_size, "kernel_size")?;
     let s = match stride {
         Some(s) if !s.is_none() => pair(s, "stride")?,
@@ -91,7 +110,12 @@ fn window(kernel_size: &Bound<'_, PyAny>, stride: Option<&Bound<'_, PyAny>>, pad
         Some(d) => pair(d, "dilation")?,
         None => (1, 1),
     };
-    Ok(Window2d { kernel: k, stride: s, padding: pair(padding, "padding")?, dilation: d })
+    Ok(Window2d {
+        kernel: k,
+        stride: s,
+        padding: pair(padding, "padding")?,
+        dilation: d,
+    })
 }
 
 #[pyfunction]
@@ -112,7 +136,9 @@ fn max_pool2d<'py>(
     let x = input.t.clone();
     if return_indices {
         let (v, i) = run(py, x.numel(), move || x.max_pool2d(win, ceil_mode))?;
-        return Ok((PyTensor::from(v), PyTensor::from(i)).into_pyobject(py)?.into_any());
+        return Ok((PyTensor::from(v), PyTensor::from(i))
+            .into_pyobject(py)?
+            .into_any());
     }
     let v = run(py, x.numel(), move || x.max_pool2d_values(win, ceil_mode))?;
     Ok(Bound::new(py, PyTensor::from(v))?.into_any())
@@ -132,16 +158,29 @@ fn avg_pool2d(
     let zero = 0usize.into_pyobject(py)?.into_any();
     let win = window(kernel_size, stride, padding.unwrap_or(&zero), None)?;
     let x = input.t.clone();
-    Ok(run(py, x.numel(), move || x.avg_pool2d(win, ceil_mode, count_include_pad))?.into())
+    Ok(run(py, x.numel(), move || {
+        x.avg_pool2d(win, ceil_mode, count_include_pad)
+    })?
+    .into())
 }
 
 #[pyfunction]
-fn adaptive_avg_pool2d(py: Python<'_>, input: T<'_>, output_size: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+fn adaptive_avg_pool2d(
+    py: Python<'_>,
+    input: T<'_>,
+    output_size: &Bound<'_, PyAny>,
+) -> PyResult<PyTensor> {
     let nd = input.t.ndim();
-    let hw = if nd >= 2 { (input.t.shape()[nd - 2], input.t.shape()[nd - 1]) } else { (1, 1) };
+    let hw = if nd >= 2 {
+        (input.t.shape()[nd - 2], input.t.shape()[nd - 1])
+    } else {
+        (1, 1)
+    };
     let os = if let Ok(v) = output_size.extract::<Vec<Option<usize>>>() {
         if v.len() != 2 {
-            return Err(PyValueError::new_err("adaptive_avg_pool2d: output_size must be an int or a pair"));
+            return Err(PyValueError::new_err(
+                "adaptive_avg_pool2d: output_size must be an int or a pair",
+            ));
         }
         (v[0].unwrap_or(hw.0), v[1].unwrap_or(hw.1))
     } else {
@@ -153,10 +192,19 @@ fn adaptive_avg_pool2d(py: Python<'_>, input: T<'_>, output_size: &Bound<'_, PyA
 
 #[pyfunction]
 #[pyo3(signature = (input, size, mode="nearest", align_corners=false))]
-fn interpolate_size(py: Python<'_>, input: T<'_>, size: (usize, usize), mode: &str, align_corners: bool) -> PyResult<PyTensor> {
+fn interpolate_size(
+    py: Python<'_>,
+    input: T<'_>,
+    size: (usize, usize),
+    mode: &str,
+    align_corners: bool,
+) -> PyResult<PyTensor> {
     let x = input.t.clone();
     let mode = mode.to_string();
-    Ok(run(py, x.numel(), move || x.interpolate(size, &mode, align_corners))?.into())
+    Ok(run(py, x.numel(), move || {
+        x.interpolate(size, &mode, align_corners)
+    })?
+    .into())
 }
 
 #[pyfunction]
@@ -173,32 +221,77 @@ fn batch_norm(
     momentum: f64,
     eps: f64,
 ) -> PyResult<PyTensor> {
-    let (x, rm, rv, w, b) = (input.t.clone(), opt(&running_mean), opt(&running_var), opt(&weight), opt(&bias));
-    Ok(run(py, x.numel(), move || x.batch_norm(rm.as_ref(), rv.as_ref(), w.as_ref(), b.as_ref(), training, momentum, eps))?.into())
+    let (x, rm, rv, w, b) = (
+        input.t.clone(),
+        opt(&running_mean),
+        opt(&running_var),
+        opt(&weight),
+        opt(&bias),
+    );
+    Ok(run(py, x.numel(), move || {
+        x.batch_norm(
+            rm.as_ref(),
+            rv.as_ref(),
+            w.as_ref(),
+            b.as_ref(),
+            training,
+            momentum,
+            eps,
+        )
+    })?
+    .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, normalized_shape, weight=None, bias=None, eps=1e-5))]
-fn layer_norm(py: Python<'_>, input: T<'_>, normalized_shape: &Bound<'_, PyAny>, weight: Option<T<'_>>, bias: Option<T<'_>>, eps: f64) -> PyResult<PyTensor> {
+fn layer_norm(
+    py: Python<'_>,
+    input: T<'_>,
+    normalized_shape: &Bound<'_, PyAny>,
+    weight: Option<T<'_>>,
+    bias: Option<T<'_>>,
+    eps: f64,
+) -> PyResult<PyTensor> {
     let ns: Vec<usize> = match normalized_shape.extract::<usize>() {
         Ok(n) => vec![n],
         Err(_) => normalized_shape.extract()?,
     };
     let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
-    Ok(run(py, x.numel(), move || x.layer_norm(&ns, w.as_ref(), b.as_ref(), eps))?.into())
+    Ok(run(py, x.numel(), move || {
+        x.layer_norm(&ns, w.as_ref(), b.as_ref(), eps)
+    })?
+    .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, num_groups, weight=None, bias=None, eps=1e-5))]
-fn group_norm(py: Python<'_>, input: T<'_>, num_groups: usize, weight: Option<T<'_>>, bias: Option<T<'_>>, eps: f64) -> PyResult<PyTensor> {
+fn group_norm(
+    py: Python<'_>,
+    input: T<'_>,
+    num_groups: usize,
+    weight: Option<T<'_>>,
+    bias: Option<T<'_>>,
+    eps: f64,
+) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
-    Ok(run(py, x.numel(), move || x.group_norm(num_groups, w.as_ref(), b.as_ref(), eps))?.into())
+    Ok(run(py, x.numel(), move || {
+        x.group_norm(num_groups, w.as_ref(), b.as_ref(), eps)
+    })?
+    .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, p=0.5, training=true, channel_shape=None))]
-fn dropout(input: T<'_>, p: f64, training: bool, channel_shape: Option<Vec<usize>>) -> PyResult<PyTensor> {
-    Ok(input.t.dropout(p, training, channel_shape.as_deref())?.into())
+fn dropout(
+    input: T<'_>,
+    p: f64,
+    training: bool,
+    channel_shape: Option<Vec<usize>>,
+) -> PyResult<PyTensor> {
+    Ok(input
+        .t
+        .dropout(p, training, channel_shape.as_deref())?
+        .into())
 }
 
 #[pyfunction]
@@ -209,61 +302,124 @@ fn embedding(input: T<'_>, weight: T<'_>, padding_idx: Option<i64>) -> PyResult<
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0))]
-fn cross_entropy(py: Python<'_>, input: T<'_>, target: T<'_>, weight: Option<T<'_>>, ignore_index: i64, reduction: &str, label_smoothing: f64) -> PyResult<PyTensor> {
+fn cross_entropy(
+    py: Python<'_>,
+    input: T<'_>,
+    target: T<'_>,
+    weight: Option<T<'_>>,
+    ignore_index: i64,
+    reduction: &str,
+    label_smoothing: f64,
+) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
     let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
-    Ok(run(py, x.numel(), move || x.cross_entropy(&t, w.as_ref(), ignore_index, r, label_smoothing))?.into())
+    Ok(run(py, x.numel(), move || {
+        x.cross_entropy(&t, w.as_ref(), ignore_index, r, label_smoothing)
+    })?
+    .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean"))]
-fn nll_loss(input: T<'_>, target: T<'_>, weight: Option<T<'_>>, ignore_index: i64, reduction: &str) -> PyResult<PyTensor> {
-    Ok(input.t.nll_loss(&target.t, opt(&weight).as_ref(), ignore_index, Reduction::parse(reduction)?)?.into())
+fn nll_loss(
+    input: T<'_>,
+    target: T<'_>,
+    weight: Option<T<'_>>,
+    ignore_index: i64,
+    reduction: &str,
+) -> PyResult<PyTensor> {
+    Ok(input
+        .t
+        .nll_loss(
+            &target.t,
+            opt(&weight).as_ref(),
+            ignore_index,
+            Reduction::parse(reduction)?,
+        )?
+        .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, reduction="mean"))]
 fn mse_loss(input: T<'_>, target: T<'_>, reduction: &str) -> PyResult<PyTensor> {
-    Ok(input.t.mse_loss(&target.t, Reduction::parse(reduction)?)?.into())
+    Ok(input
+        .t
+        .mse_loss(&target.t, Reduction::parse(reduction)?)?
+        .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, reduction="mean"))]
 fn l1_loss(input: T<'_>, target: T<'_>, reduction: &str) -> PyResult<PyTensor> {
-    Ok(input.t.l1_loss(&target.t, Reduction::parse(reduction)?)?.into())
+    Ok(input
+        .t
+        .l1_loss(&target.t, Reduction::parse(reduction)?)?
+        .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, reduction="mean", beta=1.0))]
 fn smooth_l1_loss(input: T<'_>, target: T<'_>, reduction: &str, beta: f64) -> PyResult<PyTensor> {
-    Ok(input.t.smooth_l1_loss(&target.t, Reduction::parse(reduction)?, beta)?.into())
+    Ok(input
+        .t
+        .smooth_l1_loss(&target.t, Reduction::parse(reduction)?, beta)?
+        .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, reduction="mean", delta=1.0))]
 fn huber_loss(input: T<'_>, target: T<'_>, reduction: &str, delta: f64) -> PyResult<PyTensor> {
-    Ok(input.t.huber_loss(&target.t, Reduction::parse(reduction)?, delta)?.into())
+    Ok(input
+        .t
+        .huber_loss(&target.t, Reduction::parse(reduction)?, delta)?
+        .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, reduction="mean"))]
-fn binary_cross_entropy(input: T<'_>, target: T<'_>, weight: Option<T<'_>>, reduction: &str) -> PyResult<PyTensor> {
-    Ok(input.t.binary_cross_entropy(&target.t, opt(&weight).as_ref(), Reduction::parse(reduction)?)?.into())
+fn binary_cross_entropy(
+    input: T<'_>,
+    target: T<'_>,
+    weight: Option<T<'_>>,
+    reduction: &str,
+) -> PyResult<PyTensor> {
+    Ok(input
+        .t
+        .binary_cross_entropy(
+            &target.t,
+            opt(&weight).as_ref(),
+            Reduction::parse(reduction)?,
+        )?
+        .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, reduction="mean", pos_weight=None))]
-fn binary_cross_entropy_with_logits(input: T<'_>, target: T<'_>, weight: Option<T<'_>>, reduction: &str, pos_weight: Option<T<'_>>) -> PyResult<PyTensor> {
+fn binary_cross_entropy_with_logits(
+    input: T<'_>,
+    target: T<'_>,
+    weight: Option<T<'_>>,
+    reduction: &str,
+    pos_weight: Option<T<'_>>,
+) -> PyResult<PyTensor> {
     Ok(input
         .t
-        .binary_cross_entropy_with_logits(&target.t, opt(&weight).as_ref(), opt(&pos_weight).as_ref(), Reduction::parse(reduction)?)?
+        .binary_cross_entropy_with_logits(
+            &target.t,
+            opt(&weight).as_ref(),
+            opt(&pos_weight).as_ref(),
+            Reduction::parse(reduction)?,
+        )?
         .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, reduction="mean", log_target=false))]
 fn kl_div(input: T<'_>, target: T<'_>, reduction: &str, log_target: bool) -> PyResult<PyTensor> {
-    Ok(input.t.kl_div(&target.t, Reduction::parse(reduction)?, log_target)?.into())
+    Ok(input
+        .t
+        .kl_div(&target.t, Reduction::parse(reduction)?, log_target)?
+        .into())
 }
 
 #[pyfunction]
@@ -293,7 +449,13 @@ fn silu(input: T<'_>) -> PyResult<PyTensor> {
 fn softplus(input: T<'_>, beta: f64, threshold: f64) -> PyResult<PyTensor> {
     let x = &input.t;
     let bx = x.mul_scalar(beta)?;
-    let soft = bx.abs()?.neg()?.exp()?.unary(UnaryOp::Log1p)?.add(&bx.relu()?)?.mul_scalar(1.0 / beta)?;
+    let soft = bx
+        .abs()?
+        .neg()?
+        .exp()?
+        .unary(UnaryOp::Log1p)?
+        .add(&bx.relu()?)?
+        .mul_scalar(1.0 / beta)?;
     let big = bx.binary(&bx.scalar_like(threshold)?, crate::backend::BinaryOp::Gt)?;
     Ok(Tensor::where_cond(&big, x, &soft)?.into())
 }

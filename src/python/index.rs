@@ -80,7 +80,9 @@ fn apply(t: &Tensor, items: Vec<Item>) -> CoreResult<(Tensor, Vec<(usize, Tensor
         )));
     }
     if items.iter().filter(|i| matches!(i, Item::Ellipsis)).count() > 1 {
-        return Err(Error::Index("an index can only have a single ellipsis ('...')".into()));
+        return Err(Error::Index(
+            "an index can only have a single ellipsis ('...')".into(),
+        ));
     }
     let mut x = t.clone();
     let mut d = 0usize;
@@ -167,7 +169,9 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> CoreResult<Tensor> {
     }
     let d0 = adv[0].0;
     if adv.iter().enumerate().any(|(k, (d, _))| *d != d0 + k) {
-        return Err(Error::Index("non-adjacent advanced (tensor) indices are not supported".into()));
+        return Err(Error::Index(
+            "non-adjacent advanced (tensor) indices are not supported".into(),
+        ));
     }
     let m = adv.len();
     let mut shape = adv[0].1.shape().to_vec();
@@ -181,7 +185,10 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> CoreResult<Tensor> {
         let size = sizes[k] as f64;
         let hi = t.binary(&t.scalar_like(size)?, crate::backend::BinaryOp::Ge)?;
         let lo = t.binary(&t.scalar_like(0.0)?, crate::backend::BinaryOp::Lt)?;
-        if t.numel() > 0 && (hi.to_i64_vec()?.iter().any(|&v| v != 0) || lo.to_i64_vec()?.iter().any(|&v| v != 0)) {
+        if t.numel() > 0
+            && (hi.to_i64_vec()?.iter().any(|&v| v != 0)
+                || lo.to_i64_vec()?.iter().any(|&v| v != 0))
+        {
             return Err(Error::Index(format!(
                 "index out of range for dimension {} with size {}",
                 d0 + k,
@@ -196,7 +203,11 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> CoreResult<Tensor> {
         });
     }
     let flat = flat.ok_or_else(|| Error::Index("empty advanced index".into()))?;
-    let merged = if m > 1 { x.flatten(d0 as isize, (d0 + m - 1) as isize)? } else { x };
+    let merged = if m > 1 {
+        x.flatten(d0 as isize, (d0 + m - 1) as isize)?
+    } else {
+        x
+    };
     let picked = merged.index_select(d0 as isize, &flat.reshape(&[flat.numel()])?)?;
     let mut out_shape: Vec<usize> = merged.shape()[..d0].to_vec();
     out_shape.extend_from_slice(&shape);
@@ -212,7 +223,9 @@ pub fn setitem(t: &Tensor, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> 
         ));
     }
     let v = match value.extract::<f64>() {
-        Ok(s) if !value.is_instance_of::<PyTensor>() => Tensor::full(&[], s, t.dtype(), t.device())?,
+        Ok(s) if !value.is_instance_of::<PyTensor>() => {
+            Tensor::full(&[], s, t.dtype(), t.device())?
+        }
         _ => to_tensor(value, Some(t.dtype()))?.to_device(t.device())?,
     };
     let items = parse_items(key)?;
@@ -220,7 +233,11 @@ pub fn setitem(t: &Tensor, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> 
     if let [Item::Index(m)] = items.as_slice() {
         if m.dtype() == DType::Bool && m.shape() == t.shape() {
             let _g = crate::autograd::NoGradGuard::new();
-            let vals = if v.ndim() == 0 { v } else { scatter_values(m, &v)? };
+            let vals = if v.ndim() == 0 {
+                v
+            } else {
+                scatter_values(m, &v)?
+            };
             let new = Tensor::where_cond(m, &vals, t)?;
             return Ok(t.copy_(&new)?);
         }
@@ -229,27 +246,40 @@ pub fn setitem(t: &Tensor, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> 
     let _g = crate::autograd::NoGradGuard::new();
     if adv.is_empty() {
         if !view.shares_storage(t) {
-            return Err(PyIndexError::new_err("setitem: index did not produce a view"));
+            return Err(PyIndexError::new_err(
+                "setitem: index did not produce a view",
+            ));
         }
         return Ok(view.copy_(&v)?);
     }
     // tensor indices: compute the positions on the host and write through a flat view
     let flat_idx = {
-        let ids = Tensor::arange(0.0, t.numel() as f64, 1.0, DType::I64, t.device())?.reshape(t.shape())?;
+        let ids = Tensor::arange(0.0, t.numel() as f64, 1.0, DType::I64, t.device())?
+            .reshape(t.shape())?;
         let (iv, iadv) = apply(&ids, parse_items(key)?)?;
         advanced(iv, iadv)?
     };
     let contiguous = t.is_contiguous() && t.layout().offset == 0;
     if !contiguous {
-        return Err(PyIndexError::new_err("setitem with tensor indices needs a contiguous tensor"));
+        return Err(PyIndexError::new_err(
+            "setitem with tensor indices needs a contiguous tensor",
+        ));
     }
     let target = Tensor::from_storage_view(t, t.numel());
-    let vals = v.expand(flat_idx.shape())?.contiguous()?.reshape(&[flat_idx.numel()])?;
+    let vals = v
+        .expand(flat_idx.shape())?
+        .contiguous()?
+        .reshape(&[flat_idx.numel()])?;
     let idx = flat_idx.reshape(&[flat_idx.numel()])?;
     // overwrite: zero the targets then add the values (last write wins is not guaranteed for duplicates)
     let keep = Tensor::ones(&[t.numel()], t.dtype(), t.device())?;
-    let hit = Tensor::zeros(&[t.numel()], t.dtype(), t.device())?.index_add_rows(&idx, &Tensor::ones(&[idx.numel()], t.dtype(), t.device())?)?;
-    let cleared = target.mul(&Tensor::where_cond(&hit.ne_scalar(0.0)?, &keep.zeros_like()?, &keep)?)?;
+    let hit = Tensor::zeros(&[t.numel()], t.dtype(), t.device())?
+        .index_add_rows(&idx, &Tensor::ones(&[idx.numel()], t.dtype(), t.device())?)?;
+    let cleared = target.mul(&Tensor::where_cond(
+        &hit.ne_scalar(0.0)?,
+        &keep.zeros_like()?,
+        &keep,
+    )?)?;
     let added = Tensor::zeros(&[t.numel()], t.dtype(), t.device())?.index_add_rows(&idx, &vals)?;
     Ok(target.copy_(&cleared.add(&added)?)?)
 }
@@ -278,7 +308,14 @@ impl Tensor {
 
     /// `self` (1-D) plus `src` rows added at `idx` (no autograd; used by setitem).
     fn index_add_rows(&self, idx: &Tensor, src: &Tensor) -> CoreResult<Tensor> {
-        let s = crate::backend::index_add(self.shape(), 0, &idx.storage(), idx.layout(), &src.storage(), src.layout())?;
+        let s = crate::backend::index_add(
+            self.shape(),
+            0,
+            &idx.storage(),
+            idx.layout(),
+            &src.storage(),
+            src.layout(),
+        )?;
         self.add(&Tensor::from_contiguous(s, self.shape()))
     }
 }

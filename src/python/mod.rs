@@ -27,7 +27,12 @@ use crate::tensor::Tensor;
 use convert::{parse_device, parse_dtype, size_args, to_tensor};
 use pytensor::{PyTensor, ValuesIndices};
 
-create_exception!(_rustdl, GpuError, PyRuntimeError, "A failure inside the GPU backend.");
+create_exception!(
+    _rustdl,
+    GpuError,
+    PyRuntimeError,
+    "A failure inside the GPU backend."
+);
 
 /// Maps a core error to its Python exception.
 pub fn map_error(e: Error) -> PyErr {
@@ -78,7 +83,9 @@ pub struct PyDevice {
 impl PyDevice {
     #[new]
     fn py_new(spec: &str) -> PyResult<Self> {
-        Ok(PyDevice { d: Device::parse(spec)? })
+        Ok(PyDevice {
+            d: Device::parse(spec)?,
+        })
     }
     #[getter]
     fn r#type(&self) -> &'static str {
@@ -137,18 +144,29 @@ fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
 
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None, requires_grad=false))]
-fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn tensor(
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let dt = opt_dtype(dtype)?;
     let dv = dev(device)?;
     let t = to_tensor(data, dt)?;
     // float64 data (numpy's default) becomes float32 on the GPU unless float64 was asked for
-    let t = if dt.is_none() && dv.is_gpu() && t.dtype() == DType::F64 { t.to_dtype(DType::F32)? } else { t };
+    let t = if dt.is_none() && dv.is_gpu() && t.dtype() == DType::F64 {
+        t.to_dtype(DType::F32)?
+    } else {
+        t
+    };
     finish(t.to_device(dv)?, requires_grad)
 }
 
 #[pyfunction]
 fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let a = arr.cast::<numpy::PyUntypedArray>().map_err(|_| PyTypeError::new_err("from_numpy: expected a numpy.ndarray"))?;
+    let a = arr
+        .cast::<numpy::PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err("from_numpy: expected a numpy.ndarray"))?;
     Ok(convert::from_numpy(a)?.into())
 }
 
@@ -156,9 +174,19 @@ macro_rules! filled {
     ($name:ident, $value:expr) => {
         #[pyfunction]
         #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-        fn $name(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+        fn $name(
+            size: &Bound<'_, PyTuple>,
+            dtype: Option<&Bound<'_, PyAny>>,
+            device: Option<&Bound<'_, PyAny>>,
+            requires_grad: bool,
+        ) -> PyResult<PyTensor> {
             let shape = size_args(size, stringify!($name))?;
-            let t = Tensor::full(&shape, $value, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?;
+            let t = Tensor::full(
+                &shape,
+                $value,
+                opt_dtype(dtype)?.unwrap_or(DType::F32),
+                dev(device)?,
+            )?;
             finish(t, requires_grad)
         }
     };
@@ -169,7 +197,13 @@ filled!(empty, 0.0);
 
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, dtype=None, device=None, requires_grad=false))]
-fn full(size: Vec<usize>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn full(
+    size: Vec<usize>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let v: f64 = fill_value.extract()?;
     let inferred = if fill_value.is_instance_of::<pyo3::types::PyBool>() {
         DType::Bool
@@ -178,7 +212,12 @@ fn full(size: Vec<usize>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_
     } else {
         DType::F32
     };
-    let t = Tensor::full(&size, v, opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?)?;
+    let t = Tensor::full(
+        &size,
+        v,
+        opt_dtype(dtype)?.unwrap_or(inferred),
+        dev(device)?,
+    )?;
     finish(t, requires_grad)
 }
 
@@ -186,7 +225,12 @@ macro_rules! like {
     ($name:ident, $body:expr) => {
         #[pyfunction]
         #[pyo3(signature = (input, dtype=None, device=None, requires_grad=false))]
-        fn $name(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+        fn $name(
+            input: PyRef<'_, PyTensor>,
+            dtype: Option<&Bound<'_, PyAny>>,
+            device: Option<&Bound<'_, PyAny>>,
+            requires_grad: bool,
+        ) -> PyResult<PyTensor> {
             let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
             let dv = parse_device(device)?.unwrap_or(input.t.device());
             let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
@@ -202,7 +246,12 @@ like!(randn_like, |s, d, v| Tensor::randn(s, d, v));
 
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, dtype=None, device=None))]
-fn full_like(input: PyRef<'_, PyTensor>, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn full_like(
+    input: PyRef<'_, PyTensor>,
+    fill_value: f64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
     let dv = parse_device(device)?.unwrap_or(input.t.device());
     Ok(Tensor::full(input.t.shape(), fill_value, dt, dv)?.into())
@@ -234,38 +283,100 @@ fn arange(
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, dtype=None, device=None, requires_grad=false))]
-fn linspace(start: f64, end: f64, steps: usize, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
-    finish(Tensor::linspace(start, end, steps, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+fn linspace(
+    start: f64,
+    end: f64,
+    steps: usize,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    finish(
+        Tensor::linspace(
+            start,
+            end,
+            steps,
+            opt_dtype(dtype)?.unwrap_or(DType::F32),
+            dev(device)?,
+        )?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, dtype=None, device=None, requires_grad=false))]
-fn eye(n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
-    finish(Tensor::eye(n, m.unwrap_or(n), opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+fn eye(
+    n: usize,
+    m: Option<usize>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    finish(
+        Tensor::eye(
+            n,
+            m.unwrap_or(n),
+            opt_dtype(dtype)?.unwrap_or(DType::F32),
+            dev(device)?,
+        )?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-fn rand(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn rand(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let s = size_args(size, "rand")?;
-    finish(Tensor::rand(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+    finish(
+        Tensor::rand(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-fn randn(size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<PyTensor> {
+fn randn(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
     let s = size_args(size, "randn")?;
-    finish(Tensor::randn(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?, requires_grad)
+    finish(
+        Tensor::randn(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?,
+        requires_grad,
+    )
 }
 
 /// `randint(high, size)` or `randint(low, high, size)`.
 #[pyfunction]
 #[pyo3(signature = (*args, dtype=None, device=None))]
-fn randint(args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+fn randint(
+    args: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
     let (low, high, size): (i64, i64, Vec<usize>) = match args.len() {
-        2 => (0, args.get_item(0)?.extract()?, args.get_item(1)?.extract()?),
-        3 => (args.get_item(0)?.extract()?, args.get_item(1)?.extract()?, args.get_item(2)?.extract()?),
-        _ => return Err(PyTypeError::new_err("randint(low=0, high, size): expected 2 or 3 positional arguments")),
+        2 => (
+            0,
+            args.get_item(0)?.extract()?,
+            args.get_item(1)?.extract()?,
+        ),
+        3 => (
+            args.get_item(0)?.extract()?,
+            args.get_item(1)?.extract()?,
+            args.get_item(2)?.extract()?,
+        ),
+        _ => {
+            return Err(PyTypeError::new_err(
+                "randint(low=0, high, size): expected 2 or 3 positional arguments",
+            ))
+        }
     };
     let t = Tensor::randint(low, high, &size, dev(device)?)?;
     Ok(match opt_dtype(dtype)? {
@@ -315,7 +426,11 @@ fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyT
 
 #[pyfunction]
 #[pyo3(name = "where")]
-fn where_(cond: PyRef<'_, PyTensor>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+fn where_(
+    cond: PyRef<'_, PyTensor>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<PyTensor> {
     let like = |o: &Bound<'_, PyAny>| -> PyResult<Tensor> {
         match pytensor::operand(o)? {
             pytensor::Operand::T(t) => Ok(t),
@@ -327,8 +442,16 @@ fn where_(cond: PyRef<'_, PyTensor>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>)
     };
     let (ta, tb) = (like(a)?, like(b)?);
     // a Python scalar takes the other side's dtype, as in PyTorch
-    let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() { ta.to_dtype(tb.dtype())? } else { ta };
-    let tb = if tb.ndim() == 0 && ta.ndim() > 0 && ta.dtype().is_float() { tb.to_dtype(ta.dtype())? } else { tb };
+    let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() {
+        ta.to_dtype(tb.dtype())?
+    } else {
+        ta
+    };
+    let tb = if tb.ndim() == 0 && ta.ndim() > 0 && ta.dtype().is_float() {
+        tb.to_dtype(ta.dtype())?
+    } else {
+        tb
+    };
     Ok(Tensor::where_cond(&cond.t, &ta, &tb)?.into())
 }
 
@@ -347,7 +470,13 @@ fn set_grad_enabled(mode: bool) -> bool {
 /// `kind` is `sgd`, `adam`, `rmsprop` or `adagrad`; `hyper` holds the group's hyper-parameters;
 /// `states` holds, per parameter, the list of its state tensors (created by the caller).
 #[pyfunction]
-fn optim_step(py: Python<'_>, kind: &str, params: &Bound<'_, PyList>, states: &Bound<'_, PyList>, hyper: &Bound<'_, PyDict>) -> PyResult<()> {
+fn optim_step(
+    py: Python<'_>,
+    kind: &str,
+    params: &Bound<'_, PyList>,
+    states: &Bound<'_, PyList>,
+    hyper: &Bound<'_, PyDict>,
+) -> PyResult<()> {
     let get = |k: &str, default: f64| -> PyResult<f64> {
         match hyper.get_item(k)? {
             Some(v) if !v.is_none() => v.extract::<f64>(),
@@ -365,7 +494,10 @@ fn optim_step(py: Python<'_>, kind: &str, params: &Bound<'_, PyList>, states: &B
         let p = p.extract::<PyRef<'_, PyTensor>>()?.t.clone();
         let Some(g) = p.grad() else { continue };
         let st_list = st.cast::<PyList>()?;
-        let st_tensors: Vec<Tensor> = st_list.iter().map(|s| Ok(s.extract::<PyRef<'_, PyTensor>>()?.t.clone())).collect::<PyResult<_>>()?;
+        let st_tensors: Vec<Tensor> = st_list
+            .iter()
+            .map(|s| Ok(s.extract::<PyRef<'_, PyTensor>>()?.t.clone()))
+            .collect::<PyResult<_>>()?;
         let step = match kind {
             "sgd" => OptimStep::Sgd {
                 lr: get("lr", 0.01)?,
@@ -404,7 +536,11 @@ fn optim_step(py: Python<'_>, kind: &str, params: &Bound<'_, PyList>, states: &B
                 t: get("step", 1.0)? as u64,
                 maximize: flag("maximize")?,
             },
-            other => return Err(PyValueError::new_err(format!("optim_step: unknown optimizer kind '{other}'"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "optim_step: unknown optimizer kind '{other}'"
+                )))
+            }
         };
         work.push((p, g, st_tensors, step));
     }
@@ -420,7 +556,12 @@ fn optim_step(py: Python<'_>, kind: &str, params: &Bound<'_, PyList>, states: &B
 /// Saves a dict of tensors (and string metadata) as safetensors, atomically.
 #[pyfunction]
 #[pyo3(signature = (tensors, path, metadata=None))]
-fn save_file(py: Python<'_>, tensors: &Bound<'_, PyDict>, path: std::path::PathBuf, metadata: Option<HashMap<String, String>>) -> PyResult<()> {
+fn save_file(
+    py: Python<'_>,
+    tensors: &Bound<'_, PyDict>,
+    path: std::path::PathBuf,
+    metadata: Option<HashMap<String, String>>,
+) -> PyResult<()> {
     let mut items = Vec::with_capacity(tensors.len());
     for (k, v) in tensors.iter() {
         let name: String = k.extract()?;
@@ -439,7 +580,11 @@ fn save_file(py: Python<'_>, tensors: &Bound<'_, PyDict>, path: std::path::PathB
 /// Loads a safetensors file: `(dict of tensors, metadata dict)`.
 #[pyfunction]
 #[pyo3(signature = (path, device=None))]
-fn load_file<'py>(py: Python<'py>, path: std::path::PathBuf, device: Option<&Bound<'py, PyAny>>) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+fn load_file<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    device: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let dv = dev(device)?;
     let (tensors, meta) = py.detach(move || crate::io::load(&path))?;
     let d = PyDict::new(py);

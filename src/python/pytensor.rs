@@ -11,7 +11,9 @@ use crate::dtype::DType;
 use crate::error::Result as CoreResult;
 use crate::tensor::Tensor;
 
-use super::convert::{parse_device, parse_dtype, shape_args, size_args, to_list, to_numpy, to_tensor};
+use super::convert::{
+    parse_device, parse_dtype, shape_args, size_args, to_list, to_numpy, to_tensor,
+};
 use super::{index, PyDType, PyDevice};
 
 /// Work (elements) above which a call releases the GIL.
@@ -55,7 +57,11 @@ pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
 }
 
 /// Runs `f`, releasing the GIL when the work is large.
-pub fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> CoreResult<T> + Send) -> PyResult<T> {
+pub fn run<T: Send>(
+    py: Python<'_>,
+    work: usize,
+    f: impl FnOnce() -> CoreResult<T> + Send,
+) -> PyResult<T> {
     if work >= DETACH_MIN {
         Ok(py.detach(f)?)
     } else {
@@ -71,7 +77,8 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
             if let Ok(i) = d.extract::<isize>() {
                 Ok(vec![i])
             } else {
-                d.extract::<Vec<isize>>().map_err(|_| PyTypeError::new_err("dim must be an int or a tuple of ints"))
+                d.extract::<Vec<isize>>()
+                    .map_err(|_| PyTypeError::new_err("dim must be an int or a tuple of ints"))
             }
         }
     }
@@ -129,7 +136,11 @@ impl PyTensor {
                     (BinaryOp::Pow, true) => Some(UnaryOp::RPowScalar(v)),
                     _ => None,
                 };
-                let x = if op == BinaryOp::Div { self.for_scalar(false)? } else { self.for_scalar(is_int)? };
+                let x = if op == BinaryOp::Div {
+                    self.for_scalar(false)?
+                } else {
+                    self.for_scalar(is_int)?
+                };
                 let int_ok = !x.dtype().is_float();
                 match unary {
                     Some(u) if !int_ok || u.is_integral_ok() => run(py, x.numel(), || x.unary(u))?,
@@ -308,9 +319,17 @@ impl PyTensor {
         Ok(self.t.set_data(&v.t)?)
     }
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false))]
-    fn backward(&self, py: Python<'_>, gradient: Option<PyRef<'_, PyTensor>>, retain_graph: Option<bool>, create_graph: bool) -> PyResult<()> {
+    fn backward(
+        &self,
+        py: Python<'_>,
+        gradient: Option<PyRef<'_, PyTensor>>,
+        retain_graph: Option<bool>,
+        create_graph: bool,
+    ) -> PyResult<()> {
         if create_graph {
-            return Err(PyRuntimeError::new_err("backward: create_graph=True (higher-order gradients) is not supported"));
+            return Err(PyRuntimeError::new_err(
+                "backward: create_graph=True (higher-order gradients) is not supported",
+            ));
         }
         let g = gradient.map(|g| g.t.clone());
         let t = self.t.clone();
@@ -329,7 +348,12 @@ impl PyTensor {
         to_numpy(py, &self.t)
     }
     #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+    fn __array__<'py>(
+        &self,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let _ = copy;
         let a = to_numpy(py, &self.t)?;
         match dtype {
@@ -356,7 +380,9 @@ impl PyTensor {
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+            return Err(PyTypeError::new_err(
+                "only integer tensors of a single element can be converted to an index",
+            ));
         }
         Ok(self.t.item()? as i64)
     }
@@ -377,11 +403,17 @@ impl PyTensor {
         self.__repr__(py)
     }
     fn __len__(&self) -> PyResult<usize> {
-        self.t.shape().first().copied().ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
+        self.t
+            .shape()
+            .first()
+            .copied()
+            .ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
     }
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let n = self.__len__()?;
-        let items: Vec<PyTensor> = (0..n).map(|i| Ok(self.t.select(0, i as isize)?.into())).collect::<PyResult<_>>()?;
+        let items: Vec<PyTensor> = (0..n)
+            .map(|i| Ok(self.t.select(0, i as isize)?.into()))
+            .collect::<PyResult<_>>()?;
         PyList::new(py, items)?.call_method0("__iter__")
     }
     fn __hash__(&self) -> u64 {
@@ -395,7 +427,10 @@ impl PyTensor {
         kwargs.set_item("prefix", "tensor(")?;
         kwargs.set_item("threshold", 1000)?;
         kwargs.set_item("precision", 4)?;
-        let body: String = np.getattr("array2string")?.call((arr,), Some(&kwargs))?.extract()?;
+        let body: String = np
+            .getattr("array2string")?
+            .call((arr,), Some(&kwargs))?
+            .extract()?;
         let mut extra = Vec::new();
         if self.t.device() != Device::Cpu {
             extra.push(format!("device='{}'", self.t.device()));
@@ -408,13 +443,22 @@ impl PyTensor {
         } else if self.t.requires_grad() {
             extra.push("requires_grad=True".into());
         }
-        let tail = if extra.is_empty() { String::new() } else { format!(", {}", extra.join(", ")) };
+        let tail = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", extra.join(", "))
+        };
         Ok(format!("tensor({body}{tail})"))
     }
 
     /// `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other)`, or keywords.
     #[pyo3(signature = (*args, **kwargs))]
-    fn to(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+    fn to(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyTensor> {
         let mut device = None;
         let mut dtype = None;
         for a in args.iter() {
@@ -518,19 +562,33 @@ impl PyTensor {
     #[pyo3(signature = (mean=0.0, std=1.0))]
     fn normal_(slf: PyRef<'_, Self>, mean: f64, std: f64) -> PyResult<PyRef<'_, Self>> {
         slf.t.check_inplace_py()?;
-        let r = Tensor::rand_kind(slf.t.shape(), RandKind::Normal(mean, std), slf.t.dtype(), slf.t.device())?;
+        let r = Tensor::rand_kind(
+            slf.t.shape(),
+            RandKind::Normal(mean, std),
+            slf.t.dtype(),
+            slf.t.device(),
+        )?;
         slf.t.copy_(&r)?;
         Ok(slf)
     }
     #[pyo3(signature = (a=0.0, b=1.0))]
     fn uniform_(slf: PyRef<'_, Self>, a: f64, b: f64) -> PyResult<PyRef<'_, Self>> {
         slf.t.check_inplace_py()?;
-        let r = Tensor::rand_kind(slf.t.shape(), RandKind::Uniform(a, b), slf.t.dtype(), slf.t.device())?;
+        let r = Tensor::rand_kind(
+            slf.t.shape(),
+            RandKind::Uniform(a, b),
+            slf.t.dtype(),
+            slf.t.device(),
+        )?;
         slf.t.copy_(&r)?;
         Ok(slf)
     }
     #[pyo3(signature = (other, alpha=1.0))]
-    fn add_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
+    fn add_<'py>(
+        slf: PyRef<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: f64,
+    ) -> PyResult<PyRef<'py, Self>> {
         let o = match operand(other)? {
             Operand::T(t) => t.mul_scalar(alpha)?,
             Operand::S(v, _) => slf.t.scalar_like(v * alpha)?,
@@ -554,7 +612,11 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp_(slf: PyRef<'_, Self>, min: Option<f64>, max: Option<f64>) -> PyResult<PyRef<'_, Self>> {
+    fn clamp_(
+        slf: PyRef<'_, Self>,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> PyResult<PyRef<'_, Self>> {
         slf.inplace(|t| t.clamp(min, max))?;
         Ok(slf)
     }
@@ -625,7 +687,9 @@ impl PyTensor {
     }
     fn __invert__(&self) -> PyResult<PyTensor> {
         if self.t.dtype() != DType::Bool {
-            return Err(PyTypeError::new_err("~ (bitwise not) is only supported for bool tensors"));
+            return Err(PyTypeError::new_err(
+                "~ (bitwise not) is only supported for bool tensors",
+            ));
         }
         Ok(self.t.unary(UnaryOp::Not)?.into())
     }
@@ -759,7 +823,13 @@ impl PyTensor {
     // ---------- reductions ----------
 
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
-    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn sum(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
         let x = match dtype {
             Some(d) => self.t.to_dtype(parse_dtype(d)?)?,
@@ -768,18 +838,35 @@ impl PyTensor {
         Ok(run(py, x.numel(), move || x.sum(&dims, keepdim))?.into())
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+    fn mean(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
         let x = self.t.clone();
         Ok(run(py, x.numel(), move || x.mean(&dims, keepdim))?.into())
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, correction=None))]
-    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+    fn var(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        unbiased: Option<bool>,
+        keepdim: bool,
+        correction: Option<f64>,
+    ) -> PyResult<PyTensor> {
         let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
         Ok(self.t.var(&dims_arg(dim)?, c, keepdim)?.into())
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, correction=None))]
-    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+    fn std(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        unbiased: Option<bool>,
+        keepdim: bool,
+        correction: Option<f64>,
+    ) -> PyResult<PyTensor> {
         let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
         Ok(self.t.std(&dims_arg(dim)?, c, keepdim)?.into())
     }
@@ -801,11 +888,21 @@ impl PyTensor {
         Ok(r.into())
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn max<'py>(
+        &self,
+        py: Python<'py>,
+        dim: Option<&Bound<'py, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.maxmin(py, dim, keepdim, true)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn min<'py>(
+        &self,
+        py: Python<'py>,
+        dim: Option<&Bound<'py, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.maxmin(py, dim, keepdim, false)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
@@ -933,7 +1030,13 @@ impl PyTensor {
         let shape: Vec<usize> = req
             .iter()
             .enumerate()
-            .map(|(i, &s)| if s == -1 && i >= lead { self.t.shape()[i - lead] } else { s.max(0) as usize })
+            .map(|(i, &s)| {
+                if s == -1 && i >= lead {
+                    self.t.shape()[i - lead]
+                } else {
+                    s.max(0) as usize
+                }
+            })
             .collect();
         Ok(self.t.expand(&shape)?.into())
     }
@@ -951,17 +1054,27 @@ impl PyTensor {
         Ok(self.t.select(dim, index)?.into())
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
-    fn split(&self, split_size_or_sections: &Bound<'_, PyAny>, dim: isize) -> PyResult<Vec<PyTensor>> {
+    fn split(
+        &self,
+        split_size_or_sections: &Bound<'_, PyAny>,
+        dim: isize,
+    ) -> PyResult<Vec<PyTensor>> {
         let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
             self.t.split(n, dim)?
         } else {
-            self.t.split_sizes(&split_size_or_sections.extract::<Vec<usize>>()?, dim)?
+            self.t
+                .split_sizes(&split_size_or_sections.extract::<Vec<usize>>()?, dim)?
         };
         Ok(parts.into_iter().map(Into::into).collect())
     }
     #[pyo3(signature = (chunks, dim=0))]
     fn chunk(&self, chunks: usize, dim: isize) -> PyResult<Vec<PyTensor>> {
-        Ok(self.t.chunk(chunks, dim)?.into_iter().map(Into::into).collect())
+        Ok(self
+            .t
+            .chunk(chunks, dim)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
@@ -976,13 +1089,22 @@ impl PyTensor {
     fn gather(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         Ok(self.t.gather(dim, &index.t)?.into())
     }
-    fn scatter_add(&self, dim: isize, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn scatter_add(
+        &self,
+        dim: isize,
+        index: PyRef<'_, PyTensor>,
+        src: PyRef<'_, PyTensor>,
+    ) -> PyResult<PyTensor> {
         Ok(self.t.scatter_add(dim, &index.t, &src.t)?.into())
     }
     fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: f64) -> PyResult<PyTensor> {
         Ok(self.t.masked_fill(&mask.t, value)?.into())
     }
-    fn masked_fill_<'py>(slf: PyRef<'py, Self>, mask: PyRef<'py, PyTensor>, value: f64) -> PyResult<PyRef<'py, Self>> {
+    fn masked_fill_<'py>(
+        slf: PyRef<'py, Self>,
+        mask: PyRef<'py, PyTensor>,
+        value: f64,
+    ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.t.clone();
         slf.inplace(|t| t.masked_fill(&m, value))?;
         Ok(slf)
@@ -1004,17 +1126,29 @@ impl PyTensor {
 
     #[pyo3(signature = (*size))]
     fn new_zeros(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(Tensor::zeros(&size_args(size, "new_zeros")?, self.t.dtype(), self.t.device())?.into())
+        Ok(Tensor::zeros(
+            &size_args(size, "new_zeros")?,
+            self.t.dtype(),
+            self.t.device(),
+        )?
+        .into())
     }
     #[pyo3(signature = (*size))]
     fn new_ones(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(Tensor::ones(&size_args(size, "new_ones")?, self.t.dtype(), self.t.device())?.into())
+        Ok(Tensor::ones(
+            &size_args(size, "new_ones")?,
+            self.t.dtype(),
+            self.t.device(),
+        )?
+        .into())
     }
     fn new_full(&self, size: Vec<usize>, fill_value: f64) -> PyResult<PyTensor> {
         Ok(Tensor::full(&size, fill_value, self.t.dtype(), self.t.device())?.into())
     }
     fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(to_tensor(data, Some(self.t.dtype()))?.to_device(self.t.device())?.into())
+        Ok(to_tensor(data, Some(self.t.dtype()))?
+            .to_device(self.t.device())?
+            .into())
     }
 }
 
@@ -1024,17 +1158,36 @@ impl PyTensor {
         Ok(run(py, x.numel(), move || x.unary(op))?.into())
     }
 
-    fn maxmin<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn maxmin<'py>(
+        &self,
+        py: Python<'py>,
+        dim: Option<&Bound<'py, PyAny>>,
+        keepdim: bool,
+        is_max: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         match dim {
             None => Ok(Bound::new(py, PyTensor::from(self.t.max_min_all(is_max)?))?.into_any()),
             Some(d) => {
                 if let Ok(o) = d.extract::<PyRef<'_, PyTensor>>() {
-                    let r = if is_max { self.t.maximum(&o.t)? } else { self.t.minimum(&o.t)? };
+                    let r = if is_max {
+                        self.t.maximum(&o.t)?
+                    } else {
+                        self.t.minimum(&o.t)?
+                    };
                     return Ok(Bound::new(py, PyTensor::from(r))?.into_any());
                 }
-                let d: isize = d.extract().map_err(|_| PyTypeError::new_err("max/min: dim must be an int"))?;
+                let d: isize = d
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err("max/min: dim must be an int"))?;
                 let (v, i) = self.t.max_min_dim(d, keepdim, is_max)?;
-                Ok(Bound::new(py, ValuesIndices { values: v, indices: i })?.into_any())
+                Ok(Bound::new(
+                    py,
+                    ValuesIndices {
+                        values: v,
+                        indices: i,
+                    },
+                )?
+                .into_any())
             }
         }
     }

@@ -41,7 +41,11 @@ fn im2col_t<T: Copy + Send + Sync + Default>(x: &[T], g: &Conv2dGeom, pad: T) ->
                 } else {
                     for (kj, v) in d.iter_mut().enumerate() {
                         let ix = x0 + (kj * g.dw) as isize;
-                        *v = if ix >= 0 && ix < g.w as isize { src[iy as usize * g.w + ix as usize] } else { pad };
+                        *v = if ix >= 0 && ix < g.w as isize {
+                            src[iy as usize * g.w + ix as usize]
+                        } else {
+                            pad
+                        };
                     }
                 }
             }
@@ -55,7 +59,10 @@ fn im2col_t<T: Copy + Send + Sync + Default>(x: &[T], g: &Conv2dGeom, pad: T) ->
     out
 }
 
-fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign>(cols: &[T], g: &Conv2dGeom) -> Vec<T> {
+fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign>(
+    cols: &[T],
+    g: &Conv2dGeom,
+) -> Vec<T> {
     let k = g.col_rows();
     let l = g.col_cols();
     let plane = g.h * g.w;
@@ -96,7 +103,12 @@ pub fn im2col(x: &CpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Res
     Ok(match x {
         CpuStorage::F32(v) => CpuStorage::F32(im2col_t(&gather_view(v, l), g, pad_value as f32)),
         CpuStorage::F64(v) => CpuStorage::F64(im2col_t(&gather_view(v, l), g, pad_value)),
-        other => return Err(Error::DType(format!("im2col: expected a floating tensor, got {}", other.dtype()))),
+        other => {
+            return Err(Error::DType(format!(
+                "im2col: expected a floating tensor, got {}",
+                other.dtype()
+            )))
+        }
     })
 }
 
@@ -105,7 +117,12 @@ pub fn col2im(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> 
     Ok(match x {
         CpuStorage::F32(v) => CpuStorage::F32(col2im_t(&gather_view(v, l), g)),
         CpuStorage::F64(v) => CpuStorage::F64(col2im_t(&gather_view(v, l), g)),
-        other => return Err(Error::DType(format!("col2im: expected a floating tensor, got {}", other.dtype()))),
+        other => {
+            return Err(Error::DType(format!(
+                "col2im: expected a floating tensor, got {}",
+                other.dtype()
+            )))
+        }
     })
 }
 
@@ -120,14 +137,33 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
     // checks padding <= kernel / 2)
     let span = |o: usize, s: usize, d: usize, p: usize, k: usize, size: usize| -> (usize, usize) {
         let start = (o * s) as isize - p as isize;
-        let lo = if start >= 0 { 0 } else { ((-start) as usize).div_ceil(d) };
-        let hi = if start >= size as isize { 0 } else { ((size as isize - start) as usize).div_ceil(d).min(k) };
+        let lo = if start >= 0 {
+            0
+        } else {
+            ((-start) as usize).div_ceil(d)
+        };
+        let hi = if start >= size as isize {
+            0
+        } else {
+            ((size as isize - start) as usize).div_ceil(d).min(k)
+        };
         (lo, hi.max(lo))
     };
-    let rows: Vec<(usize, usize)> = (0..g.oh).map(|oy| span(oy, g.sh, g.dh, g.ph, g.kh, g.h)).collect();
-    let cols: Vec<(usize, usize)> = (0..g.ow).map(|ox| span(ox, g.sw, g.dw, g.pw, g.kw, g.w)).collect();
+    let rows: Vec<(usize, usize)> = (0..g.oh)
+        .map(|oy| span(oy, g.sh, g.dh, g.ph, g.kh, g.h))
+        .collect();
+    let cols: Vec<(usize, usize)> = (0..g.ow)
+        .map(|ox| span(ox, g.sw, g.dw, g.pw, g.kw, g.w))
+        .collect();
     let (oh, ow, w) = (g.oh, g.ow, g.w as isize);
-    let (sh, sw, dh, dw, ph, pw) = (g.sh as isize, g.sw as isize, g.dh as isize, g.dw as isize, g.ph as isize, g.pw as isize);
+    let (sh, sw, dh, dw, ph, pw) = (
+        g.sh as isize,
+        g.sw as isize,
+        g.dh as isize,
+        g.dw as isize,
+        g.ph as isize,
+        g.pw as isize,
+    );
     let work = |(p, (v, ix)): (usize, (&mut [T], &mut [i64]))| {
         let src = &x[p * plane..(p + 1) * plane];
         for oy in 0..oh {
@@ -143,7 +179,11 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
                         let pos = (origin + ki as isize * dh * w + kj as isize * dw) as usize;
                         let val = src[pos];
                         // branch-free select; with NAN a NaN wins, as in PyTorch
-                        let take = if NAN { (val > best) | (val.is_nan_() & !best.is_nan_()) } else { val > best };
+                        let take = if NAN {
+                            (val > best) | (val.is_nan_() & !best.is_nan_())
+                        } else {
+                            val > best
+                        };
                         best = if take { val } else { best };
                         at = if take { pos } else { at };
                     }
@@ -155,7 +195,11 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
     };
     let planes = vals.chunks_mut(l.max(1)).zip(idx.chunks_mut(l.max(1)));
     if x.len() >= PAR_MIN {
-        planes.enumerate().collect::<Vec<_>>().into_par_iter().for_each(work);
+        planes
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(work);
     } else {
         planes.enumerate().for_each(work);
     }
@@ -181,6 +225,11 @@ pub fn max_pool2d(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(CpuStor
             let (a, i) = max_pool_nan_aware(&gather_view(v, l), g);
             (CpuStorage::F64(a), CpuStorage::I64(i))
         }
-        other => return Err(Error::DType(format!("max_pool2d: expected a floating tensor, got {}", other.dtype()))),
+        other => {
+            return Err(Error::DType(format!(
+                "max_pool2d: expected a floating tensor, got {}",
+                other.dtype()
+            )))
+        }
     })
 }

@@ -8,7 +8,10 @@ use crate::storage::CpuStorage;
 fn indices(idx: &CpuStorage, li: &Layout, op: &str) -> Result<Vec<i64>> {
     match idx {
         CpuStorage::I64(v) => Ok(gather_view(v, li)),
-        other => Err(Error::DType(format!("{op}: indices must be int64, got {}", other.dtype()))),
+        other => Err(Error::DType(format!(
+            "{op}: indices must be int64, got {}",
+            other.dtype()
+        ))),
     }
 }
 
@@ -22,15 +25,34 @@ fn check(i: i64, size: usize, op: &str, dim: usize) -> Result<usize> {
 }
 
 fn split3(shape: &[usize], dim: usize) -> (usize, usize, usize) {
-    (shape[..dim].iter().product(), shape[dim], shape[dim + 1..].iter().product())
+    (
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    )
 }
 
 /// Rows `idx` of `x` along `dim`.
-pub fn index_select(x: &CpuStorage, l: &Layout, dim: usize, idx: &CpuStorage, li: &Layout) -> Result<CpuStorage> {
+pub fn index_select(
+    x: &CpuStorage,
+    l: &Layout,
+    dim: usize,
+    idx: &CpuStorage,
+    li: &Layout,
+) -> Result<CpuStorage> {
     let ids = indices(idx, li, "index_select")?;
     let (outer, d, inner) = split3(&l.shape, dim);
-    let ids: Vec<usize> = ids.iter().map(|&i| check(i, d, "index_select", dim)).collect::<Result<_>>()?;
-    fn go<T: Copy + Send + Sync + Default>(v: &[T], outer: usize, d: usize, inner: usize, ids: &[usize]) -> Vec<T> {
+    let ids: Vec<usize> = ids
+        .iter()
+        .map(|&i| check(i, d, "index_select", dim))
+        .collect::<Result<_>>()?;
+    fn go<T: Copy + Send + Sync + Default>(
+        v: &[T],
+        outer: usize,
+        d: usize,
+        inner: usize,
+        ids: &[usize],
+    ) -> Vec<T> {
         let mut out = Vec::with_capacity(outer * ids.len() * inner);
         for o in 0..outer {
             for &i in ids {
@@ -40,15 +62,33 @@ pub fn index_select(x: &CpuStorage, l: &Layout, dim: usize, idx: &CpuStorage, li
         }
         out
     }
-    Ok(crate::with_cpu!(x, v => IntoStorage::into_storage(go(&gather_view(v, l), outer, d, inner, &ids))))
+    Ok(
+        crate::with_cpu!(x, v => IntoStorage::into_storage(go(&gather_view(v, l), outer, d, inner, &ids))),
+    )
 }
 
 /// Zeros of `shape` with row `i` of `src` (along `dim`) added at row `idx[i]`.
-pub fn index_add(shape: &[usize], dim: usize, idx: &CpuStorage, li: &Layout, src: &CpuStorage, ls: &Layout) -> Result<CpuStorage> {
+pub fn index_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &CpuStorage,
+    li: &Layout,
+    src: &CpuStorage,
+    ls: &Layout,
+) -> Result<CpuStorage> {
     let ids = indices(idx, li, "index_add")?;
     let (outer, d, inner) = split3(shape, dim);
-    let ids: Vec<usize> = ids.iter().map(|&i| check(i, d, "index_add", dim)).collect::<Result<_>>()?;
-    fn go<T: Copy + Default + std::ops::AddAssign>(s: &[T], outer: usize, d: usize, inner: usize, ids: &[usize]) -> Vec<T> {
+    let ids: Vec<usize> = ids
+        .iter()
+        .map(|&i| check(i, d, "index_add", dim))
+        .collect::<Result<_>>()?;
+    fn go<T: Copy + Default + std::ops::AddAssign>(
+        s: &[T],
+        outer: usize,
+        d: usize,
+        inner: usize,
+        ids: &[usize],
+    ) -> Vec<T> {
         let mut out = vec![T::default(); outer * d * inner];
         let k = ids.len();
         for o in 0..outer {
@@ -66,7 +106,12 @@ pub fn index_add(shape: &[usize], dim: usize, idx: &CpuStorage, li: &Layout, src
         CpuStorage::F32(v) => CpuStorage::F32(go(&gather_view(v, ls), outer, d, inner, &ids)),
         CpuStorage::F64(v) => CpuStorage::F64(go(&gather_view(v, ls), outer, d, inner, &ids)),
         CpuStorage::I64(v) => CpuStorage::I64(go(&gather_view(v, ls), outer, d, inner, &ids)),
-        other => return Err(Error::DType(format!("index_add: not supported for {}", other.dtype()))),
+        other => {
+            return Err(Error::DType(format!(
+                "index_add: not supported for {}",
+                other.dtype()
+            )))
+        }
     })
 }
 
@@ -99,28 +144,45 @@ fn walk_gather(
     let istr = contiguous_strides(ishape);
     let inner = *ishape.last().unwrap_or(&1);
     let last = ishape.len().saturating_sub(1);
-    let step = if ishape.is_empty() || last == dim { 0 } else { tstrides[last] };
+    let step = if ishape.is_empty() || last == dim {
+        0
+    } else {
+        tstrides[last]
+    };
     let mut err = None;
-    for_each_row(ishape, [&st, &istr], [toffset, 0], 0, n / inner, |_, [to, io]| {
-        if err.is_some() {
-            return;
-        }
-        for j in 0..inner {
-            let raw = ids[io + j];
-            match check(raw, tshape[dim], op, dim) {
-                Ok(i) => f(io + j, to + j * step + i * tstrides[dim]),
-                Err(e) => {
-                    err = Some(e);
-                    return;
+    for_each_row(
+        ishape,
+        [&st, &istr],
+        [toffset, 0],
+        0,
+        n / inner,
+        |_, [to, io]| {
+            if err.is_some() {
+                return;
+            }
+            for j in 0..inner {
+                let raw = ids[io + j];
+                match check(raw, tshape[dim], op, dim) {
+                    Ok(i) => f(io + j, to + j * step + i * tstrides[dim]),
+                    Err(e) => {
+                        err = Some(e);
+                        return;
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     err.map_or(Ok(()), Err)
 }
 
 /// `out[p] = x[p with coordinate dim = idx[p]]`; the result has idx's shape.
-pub fn gather(x: &CpuStorage, l: &Layout, dim: usize, idx: &CpuStorage, li: &Layout) -> Result<CpuStorage> {
+pub fn gather(
+    x: &CpuStorage,
+    l: &Layout,
+    dim: usize,
+    idx: &CpuStorage,
+    li: &Layout,
+) -> Result<CpuStorage> {
     let ids = indices(idx, li, "gather")?;
     if li.ndim() != l.ndim() {
         return Err(Error::Shape(format!(
@@ -136,7 +198,14 @@ pub fn gather(x: &CpuStorage, l: &Layout, dim: usize, idx: &CpuStorage, li: &Lay
 }
 
 /// Zeros of `shape` with `src[p]` added at `p with coordinate dim = idx[p]`.
-pub fn scatter_add(shape: &[usize], dim: usize, idx: &CpuStorage, li: &Layout, src: &CpuStorage, ls: &Layout) -> Result<CpuStorage> {
+pub fn scatter_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &CpuStorage,
+    li: &Layout,
+    src: &CpuStorage,
+    ls: &Layout,
+) -> Result<CpuStorage> {
     let ids = indices(idx, li, "scatter_add")?;
     if li.ndim() != shape.len() {
         return Err(Error::Shape(format!(
@@ -150,7 +219,16 @@ pub fn scatter_add(shape: &[usize], dim: usize, idx: &CpuStorage, li: &Layout, s
         ($v:expr) => {{
             let s = gather_view($v, ls);
             let mut out = zeroed(&s, n);
-            walk_gather("scatter_add", &ids, &li.shape, shape, &strides, 0, dim, |p, o| out[o] += s[p])?;
+            walk_gather(
+                "scatter_add",
+                &ids,
+                &li.shape,
+                shape,
+                &strides,
+                0,
+                dim,
+                |p, o| out[o] += s[p],
+            )?;
             IntoStorage::into_storage(out)
         }};
     }
@@ -158,7 +236,12 @@ pub fn scatter_add(shape: &[usize], dim: usize, idx: &CpuStorage, li: &Layout, s
         CpuStorage::F32(v) => go!(v),
         CpuStorage::F64(v) => go!(v),
         CpuStorage::I64(v) => go!(v),
-        other => return Err(Error::DType(format!("scatter_add: not supported for {}", other.dtype()))),
+        other => {
+            return Err(Error::DType(format!(
+                "scatter_add: not supported for {}",
+                other.dtype()
+            )))
+        }
     })
 }
 

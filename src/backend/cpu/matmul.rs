@@ -37,23 +37,50 @@ fn batch_offsets(l: &Layout) -> Vec<usize> {
 /// `lhs`/`rhs` must cover every element the strides address.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_one<T: 'static + Copy>(
-    m: usize, n: usize, k: usize,
+    m: usize,
+    n: usize,
+    k: usize,
     dst: &mut [T],
-    lhs: *const T, lrs: usize, lcs: usize,
-    rhs: *const T, rrs: usize, rcs: usize,
-    zero: T, one: T, par: Parallelism,
+    lhs: *const T,
+    lrs: usize,
+    lcs: usize,
+    rhs: *const T,
+    rrs: usize,
+    rcs: usize,
+    zero: T,
+    one: T,
+    par: Parallelism,
 ) {
     gemm::gemm(
-        m, n, k,
-        dst.as_mut_ptr(), 1, n as isize, false,
-        lhs, lcs as isize, lrs as isize,
-        rhs, rcs as isize, rrs as isize,
-        zero, one, false, false, false, par,
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        1,
+        n as isize,
+        false,
+        lhs,
+        lcs as isize,
+        lrs as isize,
+        rhs,
+        rcs as isize,
+        rrs as isize,
+        zero,
+        one,
+        false,
+        false,
+        false,
+        par,
     );
 }
 
 fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
-    a: &[T], la: &Layout, b: &[T], lb: &Layout, zero: T, one: T,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    zero: T,
+    one: T,
 ) -> Vec<T> {
     let nd = la.ndim();
     let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
@@ -69,12 +96,32 @@ fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
     let threads = rayon::current_num_threads();
     let big = m * n * k >= PAR_FLOPS;
     let run = |bi: usize, dst: &mut [T], par: Parallelism| unsafe {
-        gemm_one(m, n, k, dst, a.as_ptr().add(oa[bi]), ars, acs, b.as_ptr().add(ob[bi]), brs, bcs, zero, one, par)
+        gemm_one(
+            m,
+            n,
+            k,
+            dst,
+            a.as_ptr().add(oa[bi]),
+            ars,
+            acs,
+            b.as_ptr().add(ob[bi]),
+            brs,
+            bcs,
+            zero,
+            one,
+            par,
+        )
     };
     if batches > 1 && !(big && batches < threads) && batches * m * n * k >= PAR_FLOPS {
-        out.par_chunks_mut(m * n).enumerate().for_each(|(bi, dst)| run(bi, dst, Parallelism::None));
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(bi, dst)| run(bi, dst, Parallelism::None));
     } else {
-        let par = if big && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        let par = if big && threads > 1 {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
         for (bi, dst) in out.chunks_mut(m * n).enumerate() {
             run(bi, dst, par);
         }
@@ -85,8 +132,12 @@ fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
 /// Batched matmul of `[B.., m, k]` and `[B.., k, n]` (equal batch dims) into `[B.., m, n]`.
 pub fn matmul(a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
     Ok(match (a, b) {
-        (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(matmul_t(a, la, b, lb, 0.0, 1.0)),
-        (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(matmul_t(a, la, b, lb, 0.0, 1.0)),
+        (CpuStorage::F32(a), CpuStorage::F32(b)) => {
+            CpuStorage::F32(matmul_t(a, la, b, lb, 0.0, 1.0))
+        }
+        (CpuStorage::F64(a), CpuStorage::F64(b)) => {
+            CpuStorage::F64(matmul_t(a, la, b, lb, 0.0, 1.0))
+        }
         (CpuStorage::I64(a), CpuStorage::I64(b)) => {
             let nd = la.ndim();
             let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
@@ -99,7 +150,9 @@ pub fn matmul(a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Resul
                         for p in 0..k {
                             s = s.wrapping_add(
                                 a[oa[bi] + i * la.strides[nd - 2] + p * la.strides[nd - 1]]
-                                    .wrapping_mul(b[ob[bi] + p * lb.strides[nd - 2] + j * lb.strides[nd - 1]]),
+                                    .wrapping_mul(
+                                        b[ob[bi] + p * lb.strides[nd - 2] + j * lb.strides[nd - 1]],
+                                    ),
                             );
                         }
                         dst[i * n + j] = s;

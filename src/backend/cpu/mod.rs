@@ -89,7 +89,9 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
         let mut out = vec![O::default(); n];
         let run = |(o, i): (&mut [O], &[A])| simd::map1(o, i, &f);
         if n >= PAR_MIN {
-            out.par_chunks_mut(PAR_CHUNK).zip(d.par_chunks(PAR_CHUNK)).for_each(run);
+            out.par_chunks_mut(PAR_CHUNK)
+                .zip(d.par_chunks(PAR_CHUNK))
+                .for_each(run);
         } else {
             run((&mut out, d));
         }
@@ -124,7 +126,10 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
         let mut out = vec![O::default(); n];
         let run = |((o, x), y): ((&mut [O], &[A]), &[B])| simd::map2(o, x, y, &f);
         if n >= PAR_MIN {
-            out.par_chunks_mut(PAR_CHUNK).zip(da.par_chunks(PAR_CHUNK)).zip(db.par_chunks(PAR_CHUNK)).for_each(run);
+            out.par_chunks_mut(PAR_CHUNK)
+                .zip(da.par_chunks(PAR_CHUNK))
+                .zip(db.par_chunks(PAR_CHUNK))
+                .for_each(run);
         } else {
             run(((&mut out, da), db));
         }
@@ -132,33 +137,48 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
     }
     let mut out = vec![O::default(); n];
     let inner = *la.shape.last().unwrap_or(&1);
-    let (ia, ib) = (*la.strides.last().unwrap_or(&0), *lb.strides.last().unwrap_or(&0));
+    let (ia, ib) = (
+        *la.strides.last().unwrap_or(&0),
+        *lb.strides.last().unwrap_or(&0),
+    );
     let rows = n.checked_div(inner).unwrap_or(0);
     let work = |r0: usize, r1: usize, out: &mut [O]| {
-        for_each_row(&la.shape, [&la.strides, &lb.strides], [la.offset, lb.offset], r0, r1, |r, [oa, ob]| {
-            let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];
-            if ib == 0 {
-                let y = b[ob];
-                for (j, slot) in o.iter_mut().enumerate() {
-                    *slot = f(a[oa + j * ia], y);
+        for_each_row(
+            &la.shape,
+            [&la.strides, &lb.strides],
+            [la.offset, lb.offset],
+            r0,
+            r1,
+            |r, [oa, ob]| {
+                let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];
+                if ib == 0 {
+                    let y = b[ob];
+                    for (j, slot) in o.iter_mut().enumerate() {
+                        *slot = f(a[oa + j * ia], y);
+                    }
+                } else if ia == 1 && ib == 1 {
+                    for (j, slot) in o.iter_mut().enumerate() {
+                        *slot = f(a[oa + j], b[ob + j]);
+                    }
+                } else {
+                    for (j, slot) in o.iter_mut().enumerate() {
+                        *slot = f(a[oa + j * ia], b[ob + j * ib]);
+                    }
                 }
-            } else if ia == 1 && ib == 1 {
-                for (j, slot) in o.iter_mut().enumerate() {
-                    *slot = f(a[oa + j], b[ob + j]);
-                }
-            } else {
-                for (j, slot) in o.iter_mut().enumerate() {
-                    *slot = f(a[oa + j * ia], b[ob + j * ib]);
-                }
-            }
-        })
+            },
+        )
     };
     par_rows(&mut out, rows, inner, work);
     out
 }
 
 /// Runs `work(r0, r1, out_rows)` over row ranges, in parallel when the output is large.
-fn par_rows<O: Send>(out: &mut [O], rows: usize, inner: usize, work: impl Fn(usize, usize, &mut [O]) + Sync) {
+fn par_rows<O: Send>(
+    out: &mut [O],
+    rows: usize,
+    inner: usize,
+    work: impl Fn(usize, usize, &mut [O]) + Sync,
+) {
     if rows == 0 {
         return;
     }
@@ -166,12 +186,16 @@ fn par_rows<O: Send>(out: &mut [O], rows: usize, inner: usize, work: impl Fn(usi
         work(0, rows, out);
         return;
     }
-    let chunk_rows = (rows / (rayon::current_num_threads() * 4)).max(1).max(PAR_MIN / 4 / inner.max(1));
-    out.par_chunks_mut(chunk_rows * inner).enumerate().for_each(|(ci, o)| {
-        let r0 = ci * chunk_rows;
-        let r1 = (r0 + chunk_rows).min(rows);
-        work(r0, r1, o);
-    });
+    let chunk_rows = (rows / (rayon::current_num_threads() * 4))
+        .max(1)
+        .max(PAR_MIN / 4 / inner.max(1));
+    out.par_chunks_mut(chunk_rows * inner)
+        .enumerate()
+        .for_each(|(ci, o)| {
+            let r0 = ci * chunk_rows;
+            let r1 = (r0 + chunk_rows).min(rows);
+            work(r0, r1, o);
+        });
 }
 
 /// Contiguous copy of a view.
@@ -213,7 +237,9 @@ pub fn erf(x: f64) -> f64 {
                 + t * (0.37409196
                     + t * (0.09678418
                         + t * (-0.18628806
-                            + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
             .exp();
     if x >= 0.0 {
         1.0 - ans
@@ -384,10 +410,15 @@ pub fn unary(op: UnaryOp, x: &CpuStorage, l: &Layout) -> Result<CpuStorage> {
     Ok(match x {
         CpuStorage::F32(v) => CpuStorage::F32(unary_typed(op, v, l)),
         CpuStorage::F64(v) => CpuStorage::F64(unary_typed(op, v, l)),
-        CpuStorage::I64(v) if op.is_integral_ok() => CpuStorage::I64(map1(v, l, |x| unary_i(op, x))),
+        CpuStorage::I64(v) if op.is_integral_ok() => {
+            CpuStorage::I64(map1(v, l, |x| unary_i(op, x)))
+        }
         CpuStorage::Bool(v) if op == UnaryOp::Not => CpuStorage::Bool(map1(v, l, |x| !x)),
         other => {
-            return Err(Error::DType(format!("{op:?}: not supported for dtype {}", other.dtype())));
+            return Err(Error::DType(format!(
+                "{op:?}: not supported for dtype {}",
+                other.dtype()
+            )));
         }
     })
 }
@@ -400,32 +431,64 @@ macro_rules! float_binary {
             BinaryOp::Sub => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x - y)),
             BinaryOp::Mul => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x * y)),
             BinaryOp::Div => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x / y)),
-            BinaryOp::Pow => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x.powf(y))),
-            BinaryOp::Maximum => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| Float::max_(x, y))),
-            BinaryOp::Minimum => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| Float::min_(x, y))),
+            BinaryOp::Pow => {
+                IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x.powf(y)))
+            }
+            BinaryOp::Maximum => {
+                IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| Float::max_(x, y)))
+            }
+            BinaryOp::Minimum => {
+                IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| Float::min_(x, y)))
+            }
             BinaryOp::Eq => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x == y)),
             BinaryOp::Ne => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != y)),
             BinaryOp::Lt => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x < y)),
             BinaryOp::Le => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x <= y)),
             BinaryOp::Gt => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x > y)),
             BinaryOp::Ge => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x >= y)),
-            BinaryOp::And => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != 0.0 && y != 0.0)),
-            BinaryOp::Or => CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != 0.0 || y != 0.0)),
+            BinaryOp::And => {
+                CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != 0.0 && y != 0.0))
+            }
+            BinaryOp::Or => {
+                CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != 0.0 || y != 0.0))
+            }
         }
     }};
 }
 
 /// Binary elementwise op over two broadcast views of one dtype.
-pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
+pub fn binary(
+    op: BinaryOp,
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+) -> Result<CpuStorage> {
     Ok(match (a, b) {
         (CpuStorage::F32(a), CpuStorage::F32(b)) => float_binary!(op, a, la, b, lb, f32),
         (CpuStorage::F64(a), CpuStorage::F64(b)) => float_binary!(op, a, la, b, lb, f64),
         (CpuStorage::I64(a), CpuStorage::I64(b)) => match op {
-            BinaryOp::Add => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_add(y))),
-            BinaryOp::Sub => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_sub(y))),
-            BinaryOp::Mul => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_mul(y))),
-            BinaryOp::Div => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| if y == 0 { 0 } else { x.div_euclid(y) })),
-            BinaryOp::Pow => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32))),
+            BinaryOp::Add => {
+                CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_add(y)))
+            }
+            BinaryOp::Sub => {
+                CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_sub(y)))
+            }
+            BinaryOp::Mul => {
+                CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.wrapping_mul(y)))
+            }
+            BinaryOp::Div => {
+                CpuStorage::I64(map2(
+                    a,
+                    la,
+                    b,
+                    lb,
+                    |x: i64, y: i64| if y == 0 { 0 } else { x.div_euclid(y) },
+                ))
+            }
+            BinaryOp::Pow => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| {
+                x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32)
+            })),
             BinaryOp::Maximum => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.max(y))),
             BinaryOp::Minimum => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.min(y))),
             BinaryOp::Eq => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x == y)),
@@ -434,12 +497,18 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
             BinaryOp::Le => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x <= y)),
             BinaryOp::Gt => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x > y)),
             BinaryOp::Ge => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x >= y)),
-            BinaryOp::And => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 && y != 0)),
+            BinaryOp::And => {
+                CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 && y != 0))
+            }
             BinaryOp::Or => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 || y != 0)),
         },
         (CpuStorage::Bool(a), CpuStorage::Bool(b)) => match op {
-            BinaryOp::And | BinaryOp::Mul | BinaryOp::Minimum => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x && y)),
-            BinaryOp::Or | BinaryOp::Add | BinaryOp::Maximum => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x || y)),
+            BinaryOp::And | BinaryOp::Mul | BinaryOp::Minimum => {
+                CpuStorage::Bool(map2(a, la, b, lb, |x, y| x && y))
+            }
+            BinaryOp::Or | BinaryOp::Add | BinaryOp::Maximum => {
+                CpuStorage::Bool(map2(a, la, b, lb, |x, y| x || y))
+            }
             BinaryOp::Eq => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x == y)),
             BinaryOp::Ne => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x != y)),
             BinaryOp::Lt => CpuStorage::Bool(map2(a, la, b, lb, |x, y| !x & y)),
@@ -447,7 +516,10 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
             BinaryOp::Gt => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x & !y)),
             BinaryOp::Ge => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x >= y)),
             BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow => {
-                return Err(Error::DType(format!("{}: not supported for bool tensors", op.name())))
+                return Err(Error::DType(format!(
+                    "{}: not supported for bool tensors",
+                    op.name()
+                )))
             }
         },
         (a, b) => {
@@ -462,9 +534,19 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
 }
 
 /// `c ? a : b` over three broadcast views.
-pub fn where_(c: &CpuStorage, lc: &Layout, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
+pub fn where_(
+    c: &CpuStorage,
+    lc: &Layout,
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+) -> Result<CpuStorage> {
     let CpuStorage::Bool(cv) = c else {
-        return Err(Error::DType(format!("where: condition must be bool, got {}", c.dtype())));
+        return Err(Error::DType(format!(
+            "where: condition must be bool, got {}",
+            c.dtype()
+        )));
     };
     let cond = map1(cv, lc, |x| x);
     let lcond = Layout::contiguous(&lc.shape);
@@ -472,7 +554,13 @@ pub fn where_(c: &CpuStorage, lc: &Layout, a: &CpuStorage, la: &Layout, b: &CpuS
         ($a:expr, $b:expr, $T:ty) => {{
             let picked_a: Vec<($T, bool)> = map2($a, la, &cond, &lcond, |x, c| (x, c));
             let pl = Layout::contiguous(&la.shape);
-            IntoStorage::into_storage(map2(&picked_a, &pl, $b, lb, |(x, c), y| if c { x } else { y }))
+            IntoStorage::into_storage(map2(
+                &picked_a,
+                &pl,
+                $b,
+                lb,
+                |(x, c), y| if c { x } else { y },
+            ))
         }};
     }
     Ok(match (a, b) {
@@ -481,7 +569,11 @@ pub fn where_(c: &CpuStorage, lc: &Layout, a: &CpuStorage, la: &Layout, b: &CpuS
         (CpuStorage::I64(a), CpuStorage::I64(b)) => sel!(a, b, i64),
         (CpuStorage::Bool(a), CpuStorage::Bool(b)) => sel!(a, b, bool),
         (a, b) => {
-            return Err(Error::DType(format!("where: dtypes {} and {} differ", a.dtype(), b.dtype())))
+            return Err(Error::DType(format!(
+                "where: dtypes {} and {} differ",
+                a.dtype(),
+                b.dtype()
+            )))
         }
     })
 }
@@ -502,27 +594,56 @@ trait ReduceElem: Copy + Send + Sync + PartialOrd + Default {
     fn is_nan(self) -> bool;
 }
 impl ReduceElem for f32 {
-    fn acc(x: Self) -> f64 { x as f64 }
-    fn from_acc(v: f64) -> Self { v as f32 }
-    fn is_nan(self) -> bool { f32::is_nan(self) }
+    fn acc(x: Self) -> f64 {
+        x as f64
+    }
+    fn from_acc(v: f64) -> Self {
+        v as f32
+    }
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
 }
 impl ReduceElem for f64 {
-    fn acc(x: Self) -> f64 { x }
-    fn from_acc(v: f64) -> Self { v }
-    fn is_nan(self) -> bool { f64::is_nan(self) }
+    fn acc(x: Self) -> f64 {
+        x
+    }
+    fn from_acc(v: f64) -> Self {
+        v
+    }
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
 }
 impl ReduceElem for i64 {
-    fn acc(x: Self) -> f64 { x as f64 }
-    fn from_acc(v: f64) -> Self { v as i64 }
-    fn is_nan(self) -> bool { false }
+    fn acc(x: Self) -> f64 {
+        x as f64
+    }
+    fn from_acc(v: f64) -> Self {
+        v as i64
+    }
+    fn is_nan(self) -> bool {
+        false
+    }
 }
 impl ReduceElem for bool {
-    fn acc(x: Self) -> f64 { x as u8 as f64 }
-    fn from_acc(v: f64) -> Self { v != 0.0 }
-    fn is_nan(self) -> bool { false }
+    fn acc(x: Self) -> f64 {
+        x as u8 as f64
+    }
+    fn from_acc(v: f64) -> Self {
+        v != 0.0
+    }
+    fn is_nan(self) -> bool {
+        false
+    }
 }
 
-fn reduce_rows<T: ReduceElem + IntoStorage + 'static>(op: ReduceOp, data: &[T], outer: usize, red: usize) -> CpuStorage {
+fn reduce_rows<T: ReduceElem + IntoStorage + 'static>(
+    op: ReduceOp,
+    data: &[T],
+    outer: usize,
+    red: usize,
+) -> CpuStorage {
     fn pick<T: ReduceElem>(row: &[T], better: impl Fn(T, T) -> bool) -> (T, i64) {
         let mut best = row[0];
         let mut bi = 0;
@@ -552,7 +673,11 @@ fn reduce_rows<T: ReduceElem + IntoStorage + 'static>(op: ReduceOp, data: &[T], 
             }
             if std::any::TypeId::of::<T>() == std::any::TypeId::of::<bool>() {
                 // sum of bools counts them, as int64
-                return CpuStorage::I64(data.chunks(red).map(|r| r.iter().map(|&x| T::acc(x) as i64).sum()).collect());
+                return CpuStorage::I64(
+                    data.chunks(red)
+                        .map(|r| r.iter().map(|&x| T::acc(x) as i64).sum())
+                        .collect(),
+                );
             }
             T::into_storage(rows(&|r: &[T]| {
                 // four partial sums keep f32 error small and let the loop vectorise
@@ -620,42 +745,52 @@ fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[u
     let n = l.numel();
     if n > 0 {
         let inner = *l.shape.last().unwrap_or(&1);
-        let (is, os) = (*l.strides.last().unwrap_or(&0), *out_strides.last().unwrap_or(&0));
+        let (is, os) = (
+            *l.strides.last().unwrap_or(&0),
+            *out_strides.last().unwrap_or(&0),
+        );
         let rows = n / inner;
-        for_each_row(&l.shape, [&l.strides, &out_strides], [l.offset, 0], 0, rows, |_, [xo, oo]| {
-            if os == 0 {
-                // last dim reduced: sum the run with independent lanes, then accumulate
-                let mut lanes = [0f64; 8];
-                if is == 1 {
-                    let run = &v[xo..xo + inner];
-                    let mut ch = run.chunks_exact(8);
-                    for c in &mut ch {
-                        for k in 0..8 {
-                            lanes[k] += c[k].to_f64();
+        for_each_row(
+            &l.shape,
+            [&l.strides, &out_strides],
+            [l.offset, 0],
+            0,
+            rows,
+            |_, [xo, oo]| {
+                if os == 0 {
+                    // last dim reduced: sum the run with independent lanes, then accumulate
+                    let mut lanes = [0f64; 8];
+                    if is == 1 {
+                        let run = &v[xo..xo + inner];
+                        let mut ch = run.chunks_exact(8);
+                        for c in &mut ch {
+                            for k in 0..8 {
+                                lanes[k] += c[k].to_f64();
+                            }
+                        }
+                        for &x in ch.remainder() {
+                            lanes[0] += x.to_f64();
+                        }
+                    } else {
+                        for j in 0..inner {
+                            lanes[j % 8] += v[xo + j * is].to_f64();
                         }
                     }
-                    for &x in ch.remainder() {
-                        lanes[0] += x.to_f64();
-                    }
+                    acc[oo] += lanes.iter().sum::<f64>();
                 } else {
-                    for j in 0..inner {
-                        lanes[j % 8] += v[xo + j * is].to_f64();
+                    let dst = &mut acc[oo..oo + inner];
+                    if is == 1 {
+                        for (a, &x) in dst.iter_mut().zip(&v[xo..xo + inner]) {
+                            *a += x.to_f64();
+                        }
+                    } else {
+                        for (j, a) in dst.iter_mut().enumerate() {
+                            *a += v[xo + j * is].to_f64();
+                        }
                     }
                 }
-                acc[oo] += lanes.iter().sum::<f64>();
-            } else {
-                let dst = &mut acc[oo..oo + inner];
-                if is == 1 {
-                    for (a, &x) in dst.iter_mut().zip(&v[xo..xo + inner]) {
-                        *a += x.to_f64();
-                    }
-                } else {
-                    for (j, a) in dst.iter_mut().enumerate() {
-                        *a += v[xo + j * is].to_f64();
-                    }
-                }
-            }
-        });
+            },
+        );
     }
     acc.into_iter().map(T::from_f64).collect()
 }
@@ -687,7 +822,12 @@ pub fn softmax(x: &CpuStorage, l: &Layout, log: bool) -> Result<CpuStorage> {
             }
             CpuStorage::F64(d)
         }
-        other => return Err(Error::DType(format!("softmax: expected a floating tensor, got {}", other.dtype()))),
+        other => {
+            return Err(Error::DType(format!(
+                "softmax: expected a floating tensor, got {}",
+                other.dtype()
+            )))
+        }
     })
 }
 
@@ -732,16 +872,32 @@ pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType) -> R
     Ok(match dtype {
         DType::F32 => {
             let f = |i| gen(i) as f32;
-            CpuStorage::F32(if n >= PAR_MIN { (0..n).into_par_iter().map(f).collect() } else { (0..n).map(f).collect() })
+            CpuStorage::F32(if n >= PAR_MIN {
+                (0..n).into_par_iter().map(f).collect()
+            } else {
+                (0..n).map(f).collect()
+            })
         }
-        DType::F64 => CpuStorage::F64(if n >= PAR_MIN { (0..n).into_par_iter().map(gen).collect() } else { (0..n).map(gen).collect() }),
-        d => return Err(Error::DType(format!("rand: expected a floating dtype, got {d}"))),
+        DType::F64 => CpuStorage::F64(if n >= PAR_MIN {
+            (0..n).into_par_iter().map(gen).collect()
+        } else {
+            (0..n).map(gen).collect()
+        }),
+        d => {
+            return Err(Error::DType(format!(
+                "rand: expected a floating dtype, got {d}"
+            )))
+        }
     })
 }
 
 /// Writes `src` (broadcast to `ld.shape`) into the view `ld` of `dst`.
 pub fn assign(dst: &mut CpuStorage, ld: &Layout, src: &CpuStorage, ls: &Layout) -> Result<()> {
-    let src = if src.dtype() == dst.dtype() { copy(src, ls) } else { cast(src, ls, dst.dtype()) };
+    let src = if src.dtype() == dst.dtype() {
+        copy(src, ls)
+    } else {
+        cast(src, ls, dst.dtype())
+    };
     let n = ld.numel();
     if n == 0 {
         return Ok(());

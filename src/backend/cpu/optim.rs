@@ -15,12 +15,23 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
     let n = p.len();
     for s in st.iter() {
         if s.len() != n {
-            return Err(Error::Shape(format!("optimizer step: state of {} elements for a parameter of {n}", s.len())));
+            return Err(Error::Shape(format!(
+                "optimizer step: state of {} elements for a parameter of {n}",
+                s.len()
+            )));
         }
     }
     let f = T::from_f64;
     match *step {
-        OptimStep::Sgd { lr, momentum, dampening, nesterov, weight_decay, first, maximize } => {
+        OptimStep::Sgd {
+            lr,
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+            first,
+            maximize,
+        } => {
             // constants hoisted and state slices taken out, so the loop vectorises
             let (lr, wd, mom, damp) = (f(lr), f(weight_decay), f(momentum), f(1.0 - dampening));
             let sign = if maximize { -T::ONE } else { T::ONE };
@@ -38,7 +49,10 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     })
                 };
                 if n >= OPT_PAR_MIN {
-                    p.par_chunks_mut(OPT_CHUNK).zip(g.par_chunks(OPT_CHUNK)).zip(buf.par_chunks_mut(OPT_CHUNK)).for_each(run);
+                    p.par_chunks_mut(OPT_CHUNK)
+                        .zip(g.par_chunks(OPT_CHUNK))
+                        .zip(buf.par_chunks_mut(OPT_CHUNK))
+                        .for_each(run);
                 } else {
                     run(((p, g), buf));
                 }
@@ -51,13 +65,27 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 });
             }
         }
-        OptimStep::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, t, maximize } => {
+        OptimStep::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            amsgrad,
+            t,
+            maximize,
+        } => {
             let bc1 = 1.0 - beta1.powi(t as i32);
             let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
             let step_size = f(lr / bc1);
             let (b1, b2, eps, inv_bc2) = (f(beta1), f(beta2), f(eps), f(1.0 / bc2_sqrt));
             let sign = if maximize { -T::ONE } else { T::ONE };
-            let (l2, decay) = if decoupled { (T::ZERO, f(1.0 - lr * weight_decay)) } else { (f(weight_decay), T::ONE) };
+            let (l2, decay) = if decoupled {
+                (T::ZERO, f(1.0 - lr * weight_decay))
+            } else {
+                (f(weight_decay), T::ONE)
+            };
             let (ms, rest) = st.split_at_mut(1);
             let (vs, rest) = rest.split_at_mut(1);
             let (m, v) = (&mut *ms[0], &mut *vs[0]);
@@ -75,7 +103,9 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a mut [T]), &'a mut [T]);
                 let run = |(((pc, gc), mc), vc): Chunks<'_, T>| {
                     super::simd::wide(|| {
-                        for (((pi, &gi), mi), vi) in pc.iter_mut().zip(gc).zip(mc.iter_mut()).zip(vc.iter_mut()) {
+                        for (((pi, &gi), mi), vi) in
+                            pc.iter_mut().zip(gc).zip(mc.iter_mut()).zip(vc.iter_mut())
+                        {
                             let pv = *pi * decay;
                             let d = sign * gi + l2 * pv;
                             let mn = b1 * *mi + (T::ONE - b1) * d;
@@ -97,7 +127,15 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 }
             }
         }
-        OptimStep::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize } => {
+        OptimStep::RmsProp {
+            lr,
+            alpha,
+            eps,
+            weight_decay,
+            momentum,
+            centered,
+            maximize,
+        } => {
             let a = f(alpha);
             let mom_slot = 1;
             let cen_slot = if momentum > 0.0 { 2 } else { 1 };
@@ -124,7 +162,14 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 }
             }
         }
-        OptimStep::Adagrad { lr, lr_decay, weight_decay, eps, t, maximize } => {
+        OptimStep::Adagrad {
+            lr,
+            lr_decay,
+            weight_decay,
+            eps,
+            t,
+            maximize,
+        } => {
             let clr = f(lr / (1.0 + (t as f64 - 1.0) * lr_decay));
             for i in 0..n {
                 let mut d = if maximize { -g[i] } else { g[i] };
@@ -141,9 +186,18 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
 }
 
 /// Applies one update to a contiguous parameter `p` with gradient `g` and its state buffers.
-pub fn step(step: &OptimStep, p: &mut CpuStorage, g: &CpuStorage, st: &mut [&mut CpuStorage]) -> Result<()> {
+pub fn step(
+    step: &OptimStep,
+    p: &mut CpuStorage,
+    g: &CpuStorage,
+    st: &mut [&mut CpuStorage],
+) -> Result<()> {
     if p.len() != g.len() {
-        return Err(Error::Shape(format!("optimizer step: gradient of {} elements for a parameter of {}", g.len(), p.len())));
+        return Err(Error::Shape(format!(
+            "optimizer step: gradient of {} elements for a parameter of {}",
+            g.len(),
+            p.len()
+        )));
     }
     match (p, g) {
         (CpuStorage::F32(p), CpuStorage::F32(g)) => {
@@ -175,5 +229,8 @@ pub fn step(step: &OptimStep, p: &mut CpuStorage, g: &CpuStorage, st: &mut [&mut
 }
 
 fn state_dtype(s: &CpuStorage) -> Error {
-    Error::DType(format!("optimizer step: state buffer has dtype {}, unlike its parameter", s.dtype()))
+    Error::DType(format!(
+        "optimizer step: state buffer has dtype {}, unlike its parameter",
+        s.dtype()
+    ))
 }
