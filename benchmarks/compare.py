@@ -44,7 +44,12 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def timed(fn, iters: int) -> float:
@@ -80,15 +85,26 @@ def _synced(fn, iters, sync):
 
 def mlp_pair(lib, dev):
     nn = lib.nn
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)).to(dev)
+    return nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    ).to(dev)
 
 
 def lenet_pair(lib, dev):
     nn = lib.nn
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
     ).to(dev)
 
 
@@ -128,7 +144,7 @@ def cases(args, torch, rustdl):
         ra, rb = rustdl.tensor(m, device=rd), rustdl.tensor(m.T.copy(), device=rd)
         ta2, tb2 = torch.tensor(m, device=td), torch.tensor(m.T.copy(), device=td)
         if rd == "gpu":
-            pair(f"matmul_{n}", lambda: (ra @ rb), lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
+            pair(f"matmul_{n}", lambda: ra @ rb, lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
         else:
             pair(f"matmul_{n}", lambda: ra @ rb, lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
         out[f"matmul_{n}"]["rustdl_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["rustdl_s"] / 1e9
@@ -143,7 +159,12 @@ def cases(args, torch, rustdl):
     tgt = rng.integers(0, 1000, size=512)
     rl, rt = rustdl.tensor(logits, device=rd), rustdl.tensor(tgt, device=rd)
     tl, tt = torch.tensor(logits, device=td), torch.tensor(tgt, device=td)
-    pair("cross_entropy_512x1000", lambda: rustdl.nn.functional.cross_entropy(rl, rt), lambda: torch.nn.functional.cross_entropy(tl, tt), 100)
+    pair(
+        "cross_entropy_512x1000",
+        lambda: rustdl.nn.functional.cross_entropy(rl, rt),
+        lambda: torch.nn.functional.cross_entropy(tl, tt),
+        100,
+    )
 
     # conv2d forward + backward (a VGG-block shape)
     xc = rng.standard_normal((16, 32, 32, 32)).astype(np.float32)
@@ -160,7 +181,10 @@ def cases(args, torch, rustdl):
     pair("conv2d_vgg_fwd_bwd", rconv, tconv, 10)
 
     # full training steps
-    for name, build, opt_name in (("mlp_train_step", mlp_pair, "sgd"), ("lenet_train_step", lenet_pair, "adam")):
+    for name, build, opt_name in (
+        ("mlp_train_step", mlp_pair, "sgd"),
+        ("lenet_train_step", lenet_pair, "adam"),
+    ):
         rustdl.manual_seed(0)
         torch.manual_seed(0)
         rm, tm = build(rustdl, rd), build(torch, td)
@@ -205,15 +229,25 @@ def subprocess_cases(threads: int) -> dict:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
 
     def run(code, *argv):
-        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, check=True)
+        r = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, check=True
+        )
         return float(r.stdout.strip().splitlines()[-1])
 
     imp = {}
     for mod in ("rustdl", "torch"):
         imp[mod] = min(run(IMPORT_SNIPPET.format(mod=mod)) for _ in range(5))
-    out["import"] = {"rustdl_s": imp["rustdl"], "torch_s": imp["torch"], "ratio": imp["rustdl"] / imp["torch"]}
+    out["import"] = {
+        "rustdl_s": imp["rustdl"],
+        "torch_s": imp["torch"],
+        "ratio": imp["rustdl"] / imp["torch"],
+    }
     rss = {lib: run(RSS_SNIPPET.format(threads=threads), lib) for lib in ("rustdl", "torch")}
-    out["peak_rss_mlp"] = {"rustdl_mb": rss["rustdl"], "torch_mb": rss["torch"], "ratio": rss["rustdl"] / rss["torch"]}
+    out["peak_rss_mlp"] = {
+        "rustdl_mb": rss["rustdl"],
+        "torch_mb": rss["torch"],
+        "ratio": rss["rustdl"] / rss["torch"],
+    }
     return out
 
 
@@ -237,12 +271,21 @@ def main() -> None:
     results = cases(args, torch, rustdl)
     if args.device == "cpu":
         results.update(subprocess_cases(args.threads))
-    info = {"machine": machine(), "device": args.device, "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
-            "torch": torch.__version__, "rustdl": rustdl.__version__, "results": results}
+    info = {
+        "machine": machine(),
+        "device": args.device,
+        "threads": args.threads,
+        "date": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "rustdl": rustdl.__version__,
+        "results": results,
+    }
     if args.device == "gpu":
         info["adapter"] = rustdl.gpu.adapter_info()
-    print(f"machine: {info['machine']['cpu']} ({info['machine']['cores']} cores), threads={args.threads}, "
-          f"torch {torch.__version__}, date {info['date']}")
+    print(
+        f"machine: {info['machine']['cpu']} ({info['machine']['cores']} cores), threads={args.threads}, "
+        f"torch {torch.__version__}, date {info['date']}"
+    )
     print(f"{'case':28s} {'rustdl':>12s} {'torch':>12s} {'ratio':>7s} {'goal':>6s}")
     for name, r in results.items():
         goal = CPU_GOALS.get(name) if args.device == "cpu" else None

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import rustdl
-import rustdl.nn as nn
+
 import rustdl.nn.functional as F
 
 
@@ -31,8 +31,18 @@ def timed(fn, sync, iters):
 def lenet(lib):
     m = lib.nn
     return m.Sequential(
-        m.Conv2d(1, 6, 5, padding=2), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5), m.ReLU(), m.MaxPool2d(2),
-        m.Flatten(), m.Linear(400, 120), m.ReLU(), m.Linear(120, 84), m.ReLU(), m.Linear(84, 10),
+        m.Conv2d(1, 6, 5, padding=2),
+        m.ReLU(),
+        m.MaxPool2d(2),
+        m.Conv2d(6, 16, 5),
+        m.ReLU(),
+        m.MaxPool2d(2),
+        m.Flatten(),
+        m.Linear(400, 120),
+        m.ReLU(),
+        m.Linear(120, 84),
+        m.ReLU(),
+        m.Linear(84, 10),
     )
 
 

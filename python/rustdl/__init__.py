@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from . import _rustdl
+from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
     GpuError,
     Tensor,

@@ -41,4 +41,6 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6):
     """Compares a tensor (or array) with a numpy reference."""
     if isinstance(actual, rustdl.Tensor):
         actual = actual.detach().cpu().numpy()
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=rtol, atol=atol
+    )

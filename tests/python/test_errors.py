@@ -31,7 +31,9 @@ def test_wrong_dtype_is_type_error():
     with pytest.raises(TypeError, match="int64"):
         rustdl.ones(3).index_select(0, rustdl.tensor([0.0, 1.0]))
     with pytest.raises(TypeError, match="cross_entropy"):
-        F.cross_entropy(rustdl.ones(2, 3), rustdl.tensor([[0.5, 0.5]]).int() if False else rustdl.tensor([True, False]))
+        F.cross_entropy(
+            rustdl.ones(2, 3), rustdl.tensor([[0.5, 0.5]]).int() if False else rustdl.tensor([True, False])
+        )
     with pytest.raises(TypeError, match="embedding"):
         F.embedding(rustdl.tensor([0.0]), rustdl.ones(3, 2))
     with pytest.raises(TypeError):

@@ -29,7 +29,7 @@ def train_mlp(device, epochs=15):
     x, y = rustdl.tensor(xtr, device=device), rustdl.tensor(ytr, device=device)
     for _ in range(epochs):
         for i in range(0, len(xtr), 100):
-            loss = F.cross_entropy(model(x[i:i + 100]), y[i:i + 100])
+            loss = F.cross_entropy(model(x[i : i + 100]), y[i : i + 100])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -94,7 +94,12 @@ def test_mlp_on_gpu_reaches_cpu_accuracy():
 def test_cnn_training_step_reads_nothing_back():
     rustdl.manual_seed(0)
     model = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10)
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 10),
     ).to("gpu")
     opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
     x = rustdl.randn(8, 1, 8, 8, device="gpu")
@@ -113,5 +118,7 @@ def test_cnn_training_step_reads_nothing_back():
     for _ in range(30):
         loss = step()
     rustdl.gpu.synchronize()
-    assert rustdl.gpu.stats()["downloads"] == start["downloads"], "a CNN training step read data back to the host"
+    assert rustdl.gpu.stats()["downloads"] == start["downloads"], (
+        "a CNN training step read data back to the host"
+    )
     assert loss.item() < first

@@ -96,7 +96,14 @@ def test_scalar_operands_and_promotion():
 def test_comparisons_give_bool(device):
     a, b = r(4, 5), r(4, 5)
     x, y = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
-    for got, want in [(x < y, a < b), (x <= y, a <= b), (x > 0, a > 0), (x >= y, a >= b), (x == x, a == a), (x != y, a != b)]:
+    for got, want in [
+        (x < y, a < b),
+        (x <= y, a <= b),
+        (x > 0, a > 0),
+        (x >= y, a >= b),
+        (x == x, a == a),
+        (x != y, a != b),
+    ]:
         assert got.dtype == rustdl.bool
         np.testing.assert_array_equal(got.cpu().numpy(), want)
     np.testing.assert_array_equal(((x > 0) & (y > 0)).cpu().numpy(), (a > 0) & (b > 0))
@@ -160,7 +167,15 @@ def test_softmax_log_softmax(dim, device):
 
 @pytest.mark.parametrize(
     "sa,sb",
-    [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4)), ((2, 3, 5), (5, 4)), ((2, 1, 3, 5), (4, 5, 2)), ((67, 129), (129, 33))],
+    [
+        ((5,), (5,)),
+        ((3, 5), (5,)),
+        ((5,), (5, 4)),
+        ((3, 5), (5, 4)),
+        ((2, 3, 5), (5, 4)),
+        ((2, 1, 3, 5), (4, 5, 2)),
+        ((67, 129), (129, 33)),
+    ],
 )
 def test_matmul_shapes_and_grad(sa, sb, device):
     a, b = r(*sa), r(*sb)
@@ -186,7 +201,12 @@ def test_index_ops(device):
     src = r(4, 2)
     want = np.zeros((4, 5))
     np.add.at(want, (np.arange(4)[:, None], g), src)
-    assert_close(rustdl.zeros(4, 5, dtype=rustdl.float32, device=device).scatter_add(1, rustdl.tensor(g, device=device), rustdl.tensor(src, dtype=rustdl.float32, device=device)), want)
+    assert_close(
+        rustdl.zeros(4, 5, dtype=rustdl.float32, device=device).scatter_add(
+            1, rustdl.tensor(g, device=device), rustdl.tensor(src, dtype=rustdl.float32, device=device)
+        ),
+        want,
+    )
     gradcheck(lambda t: t.index_select(0, rustdl.tensor([3, 0, 3])), [leaf(a)])
     gradcheck(lambda t: t.gather(1, rustdl.tensor(g)), [leaf(a)])
     gradcheck(lambda t: t[1:, ::2] * 2, [leaf(a)])
@@ -220,7 +240,12 @@ def conv2d_ref(x, w, b, stride, pad, dil, groups):
         g = oc // og
         for i in range(oh):
             for j in range(ow):
-                patch = xp[:, g * cg:(g + 1) * cg, i * stride:i * stride + dil * (kh - 1) + 1:dil, j * stride:j * stride + dil * (kw - 1) + 1:dil]
+                patch = xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    i * stride : i * stride + dil * (kh - 1) + 1 : dil,
+                    j * stride : j * stride + dil * (kw - 1) + 1 : dil,
+                ]
                 out[:, oc, i, j] = (patch * w[oc]).sum(axis=(1, 2, 3))
     if b is not None:
         out += b[None, :, None, None]
@@ -230,11 +255,22 @@ def conv2d_ref(x, w, b, stride, pad, dil, groups):
 @pytest.mark.parametrize("stride,pad,dil,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2)])
 def test_conv2d(stride, pad, dil, groups, device):
     x, w, b = r(2, 4, 7, 6), r(6, 4 // groups, 3, 3), r(6)
-    got = F.conv2d(rustdl.tensor(x, device=device), rustdl.tensor(w, device=device), rustdl.tensor(b, device=device), stride=stride, padding=pad, dilation=dil, groups=groups)
+    got = F.conv2d(
+        rustdl.tensor(x, device=device),
+        rustdl.tensor(w, device=device),
+        rustdl.tensor(b, device=device),
+        stride=stride,
+        padding=pad,
+        dilation=dil,
+        groups=groups,
+    )
     assert_close(got, conv2d_ref(x, w, b, stride, pad, dil, groups), rtol=1e-4, atol=1e-5)
     if device == "cpu":
         xs, ws, bs = r(1, 2 * groups, 5, 4), r(2, 2, 2, 3), r(2)
-        gradcheck(lambda u, v, c: F.conv2d(u, v, c, stride=stride, padding=pad, dilation=dil, groups=groups), [leaf(xs), leaf(ws), leaf(bs)])
+        gradcheck(
+            lambda u, v, c: F.conv2d(u, v, c, stride=stride, padding=pad, dilation=dil, groups=groups),
+            [leaf(xs), leaf(ws), leaf(bs)],
+        )
 
 
 def test_conv_transpose2d_is_adjoint_of_conv2d():
@@ -244,7 +280,10 @@ def test_conv_transpose2d_is_adjoint_of_conv2d():
     ty = F.conv_transpose2d(rustdl.tensor(y), rustdl.tensor(w), stride=2, padding=1).numpy()
     assert ty.shape == x.shape
     assert abs((cx * y).sum() - (x * ty).sum()) < 1e-3
-    gradcheck(lambda u, v: F.conv_transpose2d(u, v, stride=2, padding=1, output_padding=1), [leaf(r(1, 2, 3, 3)), leaf(r(2, 3, 3, 3))])
+    gradcheck(
+        lambda u, v: F.conv_transpose2d(u, v, stride=2, padding=1, output_padding=1),
+        [leaf(r(1, 2, 3, 3)), leaf(r(2, 3, 3, 3))],
+    )
 
 
 def pool_ref(x, k, s, p, op):
@@ -255,7 +294,7 @@ def pool_ref(x, k, s, p, op):
     out = np.zeros((n, c, oh, ow))
     for i in range(oh):
         for j in range(ow):
-            win = xp[:, :, i * s:i * s + k, j * s:j * s + k]
+            win = xp[:, :, i * s : i * s + k, j * s : j * s + k]
             out[:, :, i, j] = win.max(axis=(2, 3)) if op == "max" else win.mean(axis=(2, 3))
     return out
 
@@ -275,7 +314,9 @@ def test_max_pool_indices_point_at_maxima():
     a = r(2, 3, 6, 6)
     v, i = F.max_pool2d(rustdl.tensor(a), 2, return_indices=True)
     flat = a.reshape(2, 3, 36)
-    np.testing.assert_allclose(np.take_along_axis(flat, i.numpy().reshape(2, 3, -1), 2).reshape(v.shape), v.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.take_along_axis(flat, i.numpy().reshape(2, 3, -1), 2).reshape(v.shape), v.numpy(), rtol=1e-6
+    )
 
 
 def test_adaptive_avg_pool_and_interpolate(device):
@@ -352,7 +393,11 @@ def test_cross_entropy_variants(device):
     assert_close(F.cross_entropy(x, tt, reduction="sum"), nll.sum(), rtol=1e-5)
     assert_close(F.cross_entropy(x, tt, reduction="none"), nll, rtol=1e-5)
     w = np.array([1.0, 2.0, 0.5, 1.5])
-    assert_close(F.cross_entropy(x, tt, weight=rustdl.tensor(w, dtype=rustdl.float32, device=device)), (nll * w[t]).sum() / w[t].sum(), rtol=1e-5)
+    assert_close(
+        F.cross_entropy(x, tt, weight=rustdl.tensor(w, dtype=rustdl.float32, device=device)),
+        (nll * w[t]).sum() / w[t].sum(),
+        rtol=1e-5,
+    )
     ti = t.copy()
     ti[1] = -100
     keep = ti != -100
@@ -362,13 +407,17 @@ def test_cross_entropy_variants(device):
     assert_close(F.cross_entropy(x, tt, label_smoothing=eps), smooth.mean(), rtol=1e-5)
     assert_close(F.nll_loss(x.log_softmax(1), tt), nll.mean(), rtol=1e-5)
     probs = np.exp(lp)
-    assert_close(F.cross_entropy(x, rustdl.tensor(probs, device=device)), (-(probs * lp).sum(1)).mean(), rtol=1e-5)
+    assert_close(
+        F.cross_entropy(x, rustdl.tensor(probs, device=device)), (-(probs * lp).sum(1)).mean(), rtol=1e-5
+    )
     # spatial targets (N, C, H, W)
     a4 = r(2, 3, 2, 2)
     t4 = rng.integers(0, 3, size=(2, 2, 2))
     lp4 = log_softmax_np(a4)
     want = -np.take_along_axis(lp4, t4[:, None], 1).mean()
-    assert_close(F.cross_entropy(rustdl.tensor(a4, device=device), rustdl.tensor(t4, device=device)), want, rtol=1e-5)
+    assert_close(
+        F.cross_entropy(rustdl.tensor(a4, device=device), rustdl.tensor(t4, device=device)), want, rtol=1e-5
+    )
     gradcheck(lambda u: F.cross_entropy(u, rustdl.tensor(t), label_smoothing=0.1), [leaf(a)])
 
 
@@ -380,17 +429,37 @@ def test_regression_and_binary_losses(device):
     assert_close(F.mse_loss(x, t), ((a - b) ** 2).mean(), rtol=1e-5)
     assert_close(F.l1_loss(x, t, reduction="sum"), np.abs(a - b).sum(), rtol=1e-5)
     d = np.abs(a - b)
-    assert_close(F.smooth_l1_loss(x, t, beta=0.5), np.where(d < 0.5, 0.5 * d**2 / 0.5, d - 0.25).mean(), rtol=1e-5)
-    assert_close(F.huber_loss(x, t, delta=0.5), np.where(d < 0.5, 0.5 * d**2, 0.5 * (d - 0.25)).mean(), rtol=1e-5)
+    assert_close(
+        F.smooth_l1_loss(x, t, beta=0.5), np.where(d < 0.5, 0.5 * d**2 / 0.5, d - 0.25).mean(), rtol=1e-5
+    )
+    assert_close(
+        F.huber_loss(x, t, delta=0.5), np.where(d < 0.5, 0.5 * d**2, 0.5 * (d - 0.25)).mean(), rtol=1e-5
+    )
     bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-    assert_close(F.binary_cross_entropy(rustdl.tensor(p, device=device), rustdl.tensor(y, device=device)), bce.mean(), rtol=1e-5)
-    assert_close(F.binary_cross_entropy_with_logits(x, rustdl.tensor(y, device=device)), bce.mean(), rtol=1e-5)
+    assert_close(
+        F.binary_cross_entropy(rustdl.tensor(p, device=device), rustdl.tensor(y, device=device)),
+        bce.mean(),
+        rtol=1e-5,
+    )
+    assert_close(
+        F.binary_cross_entropy_with_logits(x, rustdl.tensor(y, device=device)), bce.mean(), rtol=1e-5
+    )
     pw = np.array([2.0, 1.0, 0.5])
     want = -(pw * y * np.log(p) + (1 - y) * np.log(1 - p))
-    assert_close(F.binary_cross_entropy_with_logits(x, rustdl.tensor(y, device=device), pos_weight=rustdl.tensor(pw, device=device)), want.mean(), rtol=1e-5)
+    assert_close(
+        F.binary_cross_entropy_with_logits(
+            x, rustdl.tensor(y, device=device), pos_weight=rustdl.tensor(pw, device=device)
+        ),
+        want.mean(),
+        rtol=1e-5,
+    )
     q = np.exp(log_softmax_np(b))
     lq = log_softmax_np(a)
-    assert_close(F.kl_div(rustdl.tensor(lq, device=device), rustdl.tensor(q, device=device), reduction="batchmean"), (q * (np.log(q) - lq)).sum() / 5, rtol=1e-5)
+    assert_close(
+        F.kl_div(rustdl.tensor(lq, device=device), rustdl.tensor(q, device=device), reduction="batchmean"),
+        (q * (np.log(q) - lq)).sum() / 5,
+        rtol=1e-5,
+    )
     yt = rustdl.tensor(y)
     for f in [
         lambda u: F.mse_loss(u, rustdl.tensor(b)),

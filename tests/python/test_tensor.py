@@ -131,7 +131,9 @@ def test_indexing_matches_numpy(device):
     idx = np.array([2, 0, -1])
     assert_close(t[rustdl.tensor(idx, device=device)], a[idx])
     assert_close(t[:, [1, 3]], a[:, [1, 3]])
-    assert_close(t[rustdl.tensor([0, 2], device=device), rustdl.tensor([1, 3], device=device)], a[[0, 2], [1, 3]])
+    assert_close(
+        t[rustdl.tensor([0, 2], device=device), rustdl.tensor([1, 3], device=device)], a[[0, 2], [1, 3]]
+    )
     mask = a > 30
     assert_close(t[rustdl.tensor(mask, device=device)], a[mask])
     assert_close(t[t > 30], a[a > 30])
