@@ -567,7 +567,7 @@ impl Tensor {
     pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
         if autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
             return Err(Error::Runtime(format!(
-                "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in no_grad()"
+                "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
             )));
         }
         Ok(())

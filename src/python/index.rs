@@ -217,11 +217,7 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> CoreResult<Tensor> {
 
 /// `t[key] = value`, in place.
 pub fn setitem(t: &Tensor, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    if crate::autograd::is_grad_enabled() && t.is_leaf() && t.requires_grad() {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()",
-        ));
-    }
+    t.check_inplace("setitem")?;
     let v = match value.extract::<f64>() {
         Ok(s) if !value.is_instance_of::<PyTensor>() => {
             Tensor::full(&[], s, t.dtype(), t.device())?

@@ -166,22 +166,11 @@ impl PyTensor {
         Ok(self.t.binary(&b, op)?.into())
     }
 
-    fn inplace(&self, f: impl FnOnce(&Tensor) -> CoreResult<Tensor>) -> PyResult<()> {
-        self.t.check_inplace_py()?;
+    fn inplace(&self, op: &str, f: impl FnOnce(&Tensor) -> CoreResult<Tensor>) -> PyResult<()> {
+        self.t.check_inplace(op)?;
         let _g = autograd::NoGradGuard::new();
         let r = f(&self.t)?;
         self.t.copy_(&r)?;
-        Ok(())
-    }
-}
-
-impl Tensor {
-    fn check_inplace_py(&self) -> CoreResult<()> {
-        if autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
-            return Err(crate::error::Error::Runtime(
-                "a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()".into(),
-            ));
-        }
         Ok(())
     }
 }
@@ -545,23 +534,23 @@ impl PyTensor {
             Operand::T(t) => t,
             Operand::S(v, _) => Tensor::full(&[], v, slf.t.dtype(), slf.t.device())?,
         };
-        slf.t.check_inplace_py()?;
+        slf.t.check_inplace("copy_")?;
         slf.t.copy_(&s.detach())?;
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace_py()?;
+        slf.t.check_inplace("zero_")?;
         slf.t.fill_(0.0)?;
         Ok(slf)
     }
     fn fill_(slf: PyRef<'_, Self>, value: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace_py()?;
+        slf.t.check_inplace("fill_")?;
         slf.t.fill_(value)?;
         Ok(slf)
     }
     #[pyo3(signature = (mean=0.0, std=1.0))]
     fn normal_(slf: PyRef<'_, Self>, mean: f64, std: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace_py()?;
+        slf.t.check_inplace("normal_")?;
         let r = Tensor::rand_kind(
             slf.t.shape(),
             RandKind::Normal(mean, std),
@@ -573,7 +562,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (a=0.0, b=1.0))]
     fn uniform_(slf: PyRef<'_, Self>, a: f64, b: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace_py()?;
+        slf.t.check_inplace("uniform_")?;
         let r = Tensor::rand_kind(
             slf.t.shape(),
             RandKind::Uniform(a, b),
@@ -593,22 +582,22 @@ impl PyTensor {
             Operand::T(t) => t.mul_scalar(alpha)?,
             Operand::S(v, _) => slf.t.scalar_like(v * alpha)?,
         };
-        slf.inplace(|t| t.add(&o))?;
+        slf.inplace("add_", |t| t.add(&o))?;
         Ok(slf)
     }
     fn sub_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         let r = slf.arith(other, BinaryOp::Sub, false)?;
-        slf.inplace(|_| Ok(r.t.clone()))?;
+        slf.inplace("sub_", |_| Ok(r.t.clone()))?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         let r = slf.arith(other, BinaryOp::Mul, false)?;
-        slf.inplace(|_| Ok(r.t.clone()))?;
+        slf.inplace("mul_", |_| Ok(r.t.clone()))?;
         Ok(slf)
     }
     fn div_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         let r = slf.arith(other, BinaryOp::Div, false)?;
-        slf.inplace(|_| Ok(r.t.clone()))?;
+        slf.inplace("div_", |_| Ok(r.t.clone()))?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -617,24 +606,24 @@ impl PyTensor {
         min: Option<f64>,
         max: Option<f64>,
     ) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace(|t| t.clamp(min, max))?;
+        slf.inplace("clamp_", |t| t.clamp(min, max))?;
         Ok(slf)
     }
     fn __iadd__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.arith(other, BinaryOp::Add, false)?;
-        self.inplace(|_| Ok(r.t.clone()))
+        self.inplace("__iadd__", |_| Ok(r.t.clone()))
     }
     fn __isub__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.arith(other, BinaryOp::Sub, false)?;
-        self.inplace(|_| Ok(r.t.clone()))
+        self.inplace("__isub__", |_| Ok(r.t.clone()))
     }
     fn __imul__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.arith(other, BinaryOp::Mul, false)?;
-        self.inplace(|_| Ok(r.t.clone()))
+        self.inplace("__imul__", |_| Ok(r.t.clone()))
     }
     fn __itruediv__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
         let r = self.arith(other, BinaryOp::Div, false)?;
-        self.inplace(|_| Ok(r.t.clone()))
+        self.inplace("__itruediv__", |_| Ok(r.t.clone()))
     }
 
     // ---------- arithmetic ----------
@@ -1106,7 +1095,7 @@ impl PyTensor {
         value: f64,
     ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.t.clone();
-        slf.inplace(|t| t.masked_fill(&m, value))?;
+        slf.inplace("masked_fill_", |t| t.masked_fill(&m, value))?;
         Ok(slf)
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

@@ -362,7 +362,6 @@ def test_dropout_scaling_and_eval_identity():
     kept = y != 0
     assert abs(kept.mean() - 0.75) < 0.02
     np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
-    assert F.dropout(x, 0.25, training=False) is not None
     np.testing.assert_array_equal(F.dropout(x, 0.25, training=False).numpy(), np.ones(10_000))
 
 
