@@ -438,7 +438,15 @@ pub fn optim_step(
     }
     match param {
         Storage::Cpu(p) => {
-            let g = cpu::copy(cpu_of(grad), lg);
+            // a gradient that is already one dense block is read in place
+            let gs = cpu_of(grad);
+            let copied;
+            let g = if lg.is_contiguous() && lg.offset == 0 && gs.len() == lg.numel() {
+                gs
+            } else {
+                copied = cpu::copy(gs, lg);
+                &copied
+            };
             let mut st: Vec<&mut crate::storage::CpuStorage> = state
                 .iter_mut()
                 .map(|s| match &mut **s {
@@ -446,7 +454,7 @@ pub fn optim_step(
                     Storage::Gpu(_) => unreachable!("device checked above"),
                 })
                 .collect();
-            cpu::optim::step(step, p, &g, &mut st)
+            cpu::optim::step(step, p, g, &mut st)
         }
         Storage::Gpu(p) => {
             let g = wgpu::copy(gpu_of(grad), lg)?;

@@ -1,6 +1,6 @@
 //! Matrix products: `matmul` with PyTorch's 1-D / 2-D / batched broadcast rules, and `linear`.
 
-use crate::backend;
+use crate::backend::{self, BinaryOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::broadcast_shapes;
@@ -103,19 +103,70 @@ impl Tensor {
                 w.shape().get(1).copied().unwrap_or(0)
             )));
         }
-        let y = self.matmul(&w.t()?)?;
-        match b {
-            Some(b) => {
-                if b.shape() != [w.shape()[0]] {
-                    return Err(Error::Shape(format!(
-                        "linear: bias of shape {:?} does not match weight of shape {:?}",
-                        b.shape(),
-                        w.shape()
-                    )));
-                }
-                y.add(b)
+        check_device("linear", self, w)?;
+        if let Some(b) = b {
+            check_device("linear", self, b)?;
+            if b.shape() != [w.shape()[0]] {
+                return Err(Error::Shape(format!(
+                    "linear: bias of shape {:?} does not match weight of shape {:?}",
+                    b.shape(),
+                    w.shape()
+                )));
             }
-            None => Ok(y),
         }
+        let same = |t: &Tensor| t.dtype() == self.dtype();
+        if !self.dtype().is_float() || !same(w) || !b.is_none_or(same) {
+            // mixed or integer dtypes: the general path promotes like matmul
+            let y = self.matmul(&w.t()?)?;
+            return match b {
+                Some(b) => y.add(b),
+                None => Ok(y),
+            };
+        }
+        // one node for x @ wᵀ + b: the weight gradient is computed as gᵀ @ x, already in the
+        // weight's (out, in) layout, with no transposed copy
+        let (fin, fout) = (w.shape()[1], w.shape()[0]);
+        let lead = &self.shape()[..self.ndim() - 1];
+        let rows: usize = lead.iter().product();
+        let x2 = self.detach().reshape(&[rows, fin])?;
+        let wt = w.layout().permute(&[1, 0]);
+        let mut y = backend::matmul(&x2.storage(), x2.layout(), &w.storage(), &wt)?;
+        if let Some(b) = b {
+            let ly = crate::shape::Layout::contiguous(&[rows, fout]);
+            let lb = b.layout().broadcast_to(&[rows, fout], "linear")?;
+            y = backend::binary(BinaryOp::Add, &y, &ly, &b.storage(), &lb)?;
+        }
+        let mut out_shape = lead.to_vec();
+        out_shape.push(fout);
+        let (wd, need) = (w.detach(), [self.requires_grad(), w.requires_grad()]);
+        let need_b = b.is_some_and(|b| b.requires_grad());
+        let xshape = self.shape().to_vec();
+        let mut inputs = vec![self, w];
+        inputs.extend(b);
+        Ok(Tensor::from_op(
+            y,
+            &out_shape,
+            "linear",
+            &inputs,
+            move |g| {
+                let g2 = g.reshape(&[rows, fout])?;
+                let gx = if need[0] {
+                    Some(g2.matmul(&wd)?.reshape(&xshape)?)
+                } else {
+                    None
+                };
+                let gw = if need[1] {
+                    Some(g2.t()?.matmul(&x2)?)
+                } else {
+                    None
+                };
+                let gb = if need_b {
+                    Some(g2.sum(&[0], false)?)
+                } else {
+                    None
+                };
+                Ok(vec![gx, gw, gb])
+            },
+        ))
     }
 }

@@ -4,8 +4,7 @@
 //! convolution is the single tall gemm `cols @ Wᵀ` — the orientation the gemm kernels run
 //! fastest (a 32-channel layer runs about 2.5× faster than as `W @ colsᵀ`).
 
-use rayon::prelude::*;
-
+use super::pool::{self, SendPtr};
 use super::{gather_view, PAR_MIN};
 use crate::backend::Conv2dGeom;
 use crate::dtype::Float;
@@ -52,7 +51,14 @@ fn im2col_t<T: Copy + Send + Sync + Default>(x: &[T], g: &Conv2dGeom, pad: T) ->
         }
     };
     if out.len() >= PAR_MIN {
-        out.par_chunks_mut(k.max(1)).enumerate().for_each(fill);
+        // many rows per task: one patch row is only C·kh·kw elements
+        let rows = (1usize << 13).div_ceil(k.max(1));
+        let kk = k.max(1);
+        pool::chunks_mut(&mut out, rows * kk, |ci, o| {
+            o.chunks_mut(kk)
+                .enumerate()
+                .for_each(|(j, d)| fill((ci * rows + j, d)))
+        });
     } else {
         out.chunks_mut(k.max(1)).enumerate().for_each(fill);
     }
@@ -91,7 +97,7 @@ fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign>(
         }
     };
     if out.len() >= PAR_MIN {
-        out.par_chunks_mut(plane.max(1)).enumerate().for_each(fold);
+        pool::chunks_mut(&mut out, plane.max(1), |i, o| fold((i, o)));
     } else {
         out.chunks_mut(plane.max(1)).enumerate().for_each(fold);
     }
@@ -193,14 +199,21 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
             }
         }
     };
-    let planes = vals.chunks_mut(l.max(1)).zip(idx.chunks_mut(l.max(1)));
+    let lp = l.max(1);
     if x.len() >= PAR_MIN {
-        planes
-            .enumerate()
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(work);
+        let (pv, pi) = (SendPtr(vals.as_mut_ptr()), SendPtr(idx.as_mut_ptr()));
+        pool::run(vals.len() / lp, |p| {
+            // SAFETY: plane `p` of both outputs belongs to this task alone
+            let (v, ix) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(pv.get().add(p * lp), lp),
+                    std::slice::from_raw_parts_mut(pi.get().add(p * lp), lp),
+                )
+            };
+            work((p, (v, ix)))
+        });
     } else {
+        let planes = vals.chunks_mut(lp).zip(idx.chunks_mut(lp));
         planes.enumerate().for_each(work);
     }
     (vals, idx)

@@ -1,7 +1,8 @@
 //! Matrix products on the CPU through the `gemm` crate: strided operands, no copies for views.
 
 use gemm::Parallelism;
-use rayon::prelude::*;
+
+use super::pool::{self, SendPtr};
 
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -31,16 +32,17 @@ fn batch_offsets(l: &Layout) -> Vec<usize> {
     out
 }
 
-/// One strided `dst[m,n] = lhs[m,k] @ rhs[k,n]` into a dense row-major `dst`.
+/// One strided `dst[m,n] = lhs[m,k] @ rhs[k,n]` into a row-major `dst` with row stride `drs`.
 ///
 /// # Safety
-/// `lhs`/`rhs` must cover every element the strides address.
+/// `dst`, `lhs` and `rhs` must cover every element the strides address.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_one<T: 'static + Copy>(
     m: usize,
     n: usize,
     k: usize,
-    dst: &mut [T],
+    dst: *mut T,
+    drs: usize,
     lhs: *const T,
     lrs: usize,
     lcs: usize,
@@ -49,15 +51,14 @@ unsafe fn gemm_one<T: 'static + Copy>(
     rcs: usize,
     zero: T,
     one: T,
-    par: Parallelism,
 ) {
     gemm::gemm(
         m,
         n,
         k,
-        dst.as_mut_ptr(),
+        dst,
         1,
-        n as isize,
+        drs as isize,
         false,
         lhs,
         lcs as isize,
@@ -70,7 +71,7 @@ unsafe fn gemm_one<T: 'static + Copy>(
         false,
         false,
         false,
-        par,
+        Parallelism::None,
     );
 }
 
@@ -93,37 +94,56 @@ fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
     if m * n == 0 {
         return out;
     }
-    let threads = rayon::current_num_threads();
-    let big = m * n * k >= PAR_FLOPS;
-    let run = |bi: usize, dst: &mut [T], par: Parallelism| unsafe {
+    let threads = pool::threads();
+    let work = m * n * k;
+    let (pa, pb, po) = (
+        SendPtr(a.as_ptr() as *mut T),
+        SendPtr(b.as_ptr() as *mut T),
+        SendPtr(out.as_mut_ptr()),
+    );
+    // SAFETY (all calls below): the offsets and strides come from layouts that address only
+    // elements of `a` and `b`; every task writes its own block of `out`.
+    let block = |bi: usize, r0: usize, r1: usize, c0: usize, c1: usize| unsafe {
         gemm_one(
-            m,
-            n,
+            r1 - r0,
+            c1 - c0,
             k,
-            dst,
-            a.as_ptr().add(oa[bi]),
+            po.get().add(bi * m * n + r0 * n + c0),
+            n,
+            pa.get().add(oa[bi] + r0 * ars),
             ars,
             acs,
-            b.as_ptr().add(ob[bi]),
+            pb.get().add(ob[bi] + c0 * bcs),
             brs,
             bcs,
             zero,
             one,
-            par,
         )
     };
-    if batches > 1 && !(big && batches < threads) && batches * m * n * k >= PAR_FLOPS {
-        out.par_chunks_mut(m * n)
-            .enumerate()
-            .for_each(|(bi, dst)| run(bi, dst, Parallelism::None));
+    if threads > 1 && batches >= threads && batches * work >= PAR_FLOPS {
+        // whole products per task
+        pool::run(batches, |bi| block(bi, 0, m, 0, n));
+    } else if threads > 1 && work >= PAR_FLOPS {
+        // each product split into one block per thread along the longer side of the output
+        // (each task packs its share of one operand and all of the other: the other is the
+        // smaller one), in multiples of 8
+        let split_rows = m >= n;
+        let len = if split_rows { m } else { n };
+        let per = len.div_ceil(threads).div_ceil(8) * 8;
+        let tasks = len.div_ceil(per);
+        for bi in 0..batches {
+            pool::run(tasks, |t| {
+                let (s0, s1) = (t * per, ((t + 1) * per).min(len));
+                if split_rows {
+                    block(bi, s0, s1, 0, n)
+                } else {
+                    block(bi, 0, m, s0, s1)
+                }
+            });
+        }
     } else {
-        let par = if big && threads > 1 {
-            Parallelism::Rayon(threads)
-        } else {
-            Parallelism::None
-        };
-        for (bi, dst) in out.chunks_mut(m * n).enumerate() {
-            run(bi, dst, par);
+        for bi in 0..batches {
+            block(bi, 0, m, 0, n);
         }
     }
     out

@@ -1,15 +1,14 @@
 //! CPU kernels: strided elementwise maps, reductions, softmax, random fills and in-place writes.
 //!
-//! Work is split over rayon threads only above [`PAR_MIN`] elements, so small tensors pay no
+//! Work is split over the threads of [`pool`] only above [`PAR_MIN`] elements, so small tensors pay no
 //! threading cost. Contiguous inputs take slice fast paths the compiler vectorises.
 
 pub mod conv;
 pub mod index;
 pub mod matmul;
 pub mod optim;
+pub mod pool;
 pub(crate) mod simd;
-
-use rayon::prelude::*;
 
 use super::{BinaryOp, RandKind, ReduceOp, UnaryOp};
 use crate::dtype::{DType, Float};
@@ -87,13 +86,13 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
     let n = la.numel();
     if let Some(d) = dense(a, la) {
         let mut out = vec![O::default(); n];
-        let run = |(o, i): (&mut [O], &[A])| simd::map1(o, i, &f);
         if n >= PAR_MIN {
-            out.par_chunks_mut(PAR_CHUNK)
-                .zip(d.par_chunks(PAR_CHUNK))
-                .for_each(run);
+            pool::chunks_mut(&mut out, PAR_CHUNK, |ci, o| {
+                let i0 = ci * PAR_CHUNK;
+                simd::map1(o, &d[i0..i0 + o.len()], &f)
+            });
         } else {
-            run((&mut out, d));
+            simd::map1(&mut out, d, &f);
         }
         return out;
     }
@@ -124,14 +123,14 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
     let n = la.numel();
     if let (Some(da), Some(db)) = (dense(a, la), dense(b, lb)) {
         let mut out = vec![O::default(); n];
-        let run = |((o, x), y): ((&mut [O], &[A]), &[B])| simd::map2(o, x, y, &f);
         if n >= PAR_MIN {
-            out.par_chunks_mut(PAR_CHUNK)
-                .zip(da.par_chunks(PAR_CHUNK))
-                .zip(db.par_chunks(PAR_CHUNK))
-                .for_each(run);
+            pool::chunks_mut(&mut out, PAR_CHUNK, |ci, o| {
+                let i0 = ci * PAR_CHUNK;
+                let i1 = i0 + o.len();
+                simd::map2(o, &da[i0..i1], &db[i0..i1], &f)
+            });
         } else {
-            run(((&mut out, da), db));
+            simd::map2(&mut out, da, db, &f);
         }
         return out;
     }
@@ -186,16 +185,14 @@ fn par_rows<O: Send>(
         work(0, rows, out);
         return;
     }
-    let chunk_rows = (rows / (rayon::current_num_threads() * 4))
+    let chunk_rows = (rows / (pool::threads() * 4))
         .max(1)
         .max(PAR_MIN / 4 / inner.max(1));
-    out.par_chunks_mut(chunk_rows * inner)
-        .enumerate()
-        .for_each(|(ci, o)| {
-            let r0 = ci * chunk_rows;
-            let r1 = (r0 + chunk_rows).min(rows);
-            work(r0, r1, o);
-        });
+    pool::chunks_mut(out, chunk_rows * inner, |ci, o| {
+        let r0 = ci * chunk_rows;
+        let r1 = (r0 + chunk_rows).min(rows);
+        work(r0, r1, o);
+    });
 }
 
 /// Contiguous copy of a view.
@@ -660,7 +657,8 @@ fn reduce_rows<T: ReduceElem + IntoStorage + 'static>(
     }
     let rows = |f: &(dyn Fn(&[T]) -> T + Sync)| -> Vec<T> {
         if outer * red >= PAR_MIN && outer > 1 {
-            data.par_chunks(red).map(f).collect()
+            let rows_per_task = (PAR_CHUNK / red.max(1)).max(1);
+            pool::map_collect(outer, rows_per_task, |r| f(&data[r * red..(r + 1) * red]))
         } else {
             data.chunks(red).map(f).collect()
         }
@@ -798,7 +796,10 @@ fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[u
 fn softmax_rows<T: Float>(data: &mut [T], len: usize, log: bool) {
     let f = |r: &mut [T]| simd::softmax_row(r, log);
     if data.len() >= PAR_MIN && data.len() / len.max(1) > 1 {
-        data.par_chunks_mut(len).for_each(f);
+        let rows_per_task = (PAR_CHUNK / len.max(1)).max(1);
+        pool::chunks_mut(data, rows_per_task * len, |_, rows| {
+            rows.chunks_mut(len).for_each(f)
+        });
     } else {
         data.chunks_mut(len).for_each(f);
     }
@@ -873,13 +874,13 @@ pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType) -> R
         DType::F32 => {
             let f = |i| gen(i) as f32;
             CpuStorage::F32(if n >= PAR_MIN {
-                (0..n).into_par_iter().map(f).collect()
+                pool::map_collect(n, PAR_CHUNK, f)
             } else {
                 (0..n).map(f).collect()
             })
         }
         DType::F64 => CpuStorage::F64(if n >= PAR_MIN {
-            (0..n).into_par_iter().map(gen).collect()
+            pool::map_collect(n, PAR_CHUNK, gen)
         } else {
             (0..n).map(gen).collect()
         }),

@@ -1,7 +1,5 @@
 //! Fused optimizer updates on the CPU: one pass over a parameter and its state per step.
 
-use rayon::prelude::*;
-
 use crate::backend::OptimStep;
 
 /// Parameters at least this large are updated by several threads (the update is memory-bound).
@@ -10,6 +8,41 @@ const OPT_CHUNK: usize = 1 << 15;
 use crate::dtype::Float;
 use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
+
+#[derive(Clone, Copy)]
+struct SgdConsts<T> {
+    lr: T,
+    wd: T,
+    mom: T,
+    damp: T,
+    sign: T,
+}
+
+/// SGD with momentum over one chunk: `b ← μ·b + (1 − τ)·d` (`b ← d` on the first step), then
+/// `p ← p − lr·(d + μ·b)` (Nesterov) or `p ← p − lr·b`.
+fn sgd_momentum<T: Float, const FIRST: bool, const NESTEROV: bool>(
+    p: &mut [T],
+    g: &[T],
+    b: &mut [T],
+    k: &SgdConsts<T>,
+) {
+    let SgdConsts {
+        lr,
+        wd,
+        mom,
+        damp,
+        sign,
+    } = *k;
+    super::simd::wide(|| {
+        for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+            let d = sign * gi + wd * *pi;
+            let bn = if FIRST { d } else { mom * *bi + damp * d };
+            *bi = bn;
+            let upd = if NESTEROV { d + mom * bn } else { bn };
+            *pi = *pi - lr * upd;
+        }
+    })
+}
 
 fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]]) -> Result<()> {
     let n = p.len();
@@ -37,22 +70,28 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             let sign = if maximize { -T::ONE } else { T::ONE };
             if momentum != 0.0 {
                 let buf = &mut *st[0];
-                let run = |((pc, gc), bc): ((&mut [T], &[T]), &mut [T])| {
-                    super::simd::wide(|| {
-                        for ((pi, &gi), bi) in pc.iter_mut().zip(gc).zip(bc.iter_mut()) {
-                            let d = sign * gi + wd * *pi;
-                            let b = if first { d } else { mom * *bi + damp * d };
-                            *bi = b;
-                            let upd = if nesterov { d + mom * b } else { b };
-                            *pi = *pi - lr * upd;
-                        }
-                    })
+                let k = SgdConsts {
+                    lr,
+                    wd,
+                    mom,
+                    damp,
+                    sign,
+                };
+                // one loop per (first, nesterov): a loop with those tests inside does not vectorise
+                let run = |((pc, gc), bc): ((&mut [T], &[T]), &mut [T])| match (first, nesterov) {
+                    (false, false) => sgd_momentum::<T, false, false>(pc, gc, bc, &k),
+                    (false, true) => sgd_momentum::<T, false, true>(pc, gc, bc, &k),
+                    (true, false) => sgd_momentum::<T, true, false>(pc, gc, bc, &k),
+                    (true, true) => sgd_momentum::<T, true, true>(pc, gc, bc, &k),
                 };
                 if n >= OPT_PAR_MIN {
-                    p.par_chunks_mut(OPT_CHUNK)
-                        .zip(g.par_chunks(OPT_CHUNK))
-                        .zip(buf.par_chunks_mut(OPT_CHUNK))
-                        .for_each(run);
+                    let pb = super::pool::SendPtr(buf.as_mut_ptr());
+                    super::pool::chunks_mut(p, OPT_CHUNK, |ci, pc| {
+                        let (i0, len) = (ci * OPT_CHUNK, pc.len());
+                        // SAFETY: chunk `ci` of the buffer belongs to this task alone
+                        let bc = unsafe { std::slice::from_raw_parts_mut(pb.get().add(i0), len) };
+                        run(((pc, &g[i0..i0 + len]), bc))
+                    });
                 } else {
                     run(((p, g), buf));
                 }
@@ -117,11 +156,21 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     })
                 };
                 if n >= OPT_PAR_MIN {
-                    p.par_chunks_mut(OPT_CHUNK)
-                        .zip(g.par_chunks(OPT_CHUNK))
-                        .zip(m.par_chunks_mut(OPT_CHUNK))
-                        .zip(v.par_chunks_mut(OPT_CHUNK))
-                        .for_each(run);
+                    let (pm, pv) = (
+                        super::pool::SendPtr(m.as_mut_ptr()),
+                        super::pool::SendPtr(v.as_mut_ptr()),
+                    );
+                    super::pool::chunks_mut(p, OPT_CHUNK, |ci, pc| {
+                        let (i0, len) = (ci * OPT_CHUNK, pc.len());
+                        // SAFETY: chunk `ci` of each state buffer belongs to this task alone
+                        let (mc, vc) = unsafe {
+                            (
+                                std::slice::from_raw_parts_mut(pm.get().add(i0), len),
+                                std::slice::from_raw_parts_mut(pv.get().add(i0), len),
+                            )
+                        };
+                        run((((pc, &g[i0..i0 + len]), mc), vc))
+                    });
                 } else {
                     run((((p, g), m), v));
                 }
