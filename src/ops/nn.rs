@@ -1,7 +1,7 @@
 //! Neural-network ops: convolution (im2col + matmul), pooling, normalisation, dropout, embedding,
 //! resizing. Most are compositions of differentiable primitives, so their backward is exact.
 
-use crate::backend::{self, Conv2dGeom, RandKind};
+use crate::backend::{self, BinaryOp, Conv2dGeom, RandKind};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -145,9 +145,21 @@ impl Tensor {
             ..win
         };
         let g = win.geom("conv2d", self, false)?;
-        let cols = self.im2col(g, 0.0)?;
+        if let Some(b) = bias {
+            if b.shape() != [o] {
+                return Err(Error::Shape(format!(
+                    "conv2d: bias of shape {:?} for {o} output channels",
+                    b.shape()
+                )));
+            }
+        }
         let k = ws[1] * ws[2] * ws[3];
         let rows = g.n * g.col_cols();
+        let same = |t: &Tensor| t.dtype() == self.dtype() && t.device() == self.device();
+        if groups == 1 && same(weight) && bias.is_none_or(same) {
+            return self.conv2d_dense(weight, bias, g, o, k);
+        }
+        let cols = self.im2col(g, 0.0)?;
         // one tall gemm: (N·L, K) @ (K, O) -> (N·L, O), viewed as (N, O, oh, ow)
         let out = if groups == 1 {
             cols.matmul(&weight.reshape(&[o, k])?.t()?)?
@@ -159,17 +171,78 @@ impl Tensor {
         };
         let out = out.reshape(&[g.n, g.oh, g.ow, o])?.permute(&[0, 3, 1, 2])?;
         match bias {
-            Some(b) => {
-                if b.shape() != [o] {
-                    return Err(Error::Shape(format!(
-                        "conv2d: bias of shape {:?} for {o} output channels",
-                        b.shape()
-                    )));
-                }
-                out.add(&b.reshape(&[1, o, 1, 1])?)
-            }
+            Some(b) => out.add(&b.reshape(&[1, o, 1, 1])?),
             None => out.contiguous(),
         }
+    }
+
+    /// The ungrouped convolution as one graph node: im2col, one gemm, and the bias added while
+    /// the (N·oh·ow, O) product is laid out as (N, O, oh, ow). Backward: the output gradient is
+    /// laid out once as (N·oh·ow, O); then `dW = gᵀ @ cols`, `dcols = g @ W` folded by col2im,
+    /// `db` = column sums — only for the inputs that need them.
+    fn conv2d_dense(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        g: Conv2dGeom,
+        o: usize,
+        k: usize,
+    ) -> Result<Tensor> {
+        let rows = g.n * g.col_cols();
+        let cols = Tensor::from_contiguous(
+            backend::im2col(&self.storage(), self.layout(), &g, 0.0)?,
+            &[rows, k],
+        );
+        let w2 = weight.detach().reshape(&[o, k])?;
+        let y = cols.matmul(&w2.t()?)?;
+        let out_shape = [g.n, o, g.oh, g.ow];
+        let ly = y
+            .layout()
+            .reshape_view(&[g.n, g.oh, g.ow, o])
+            .expect("a contiguous product reshapes as a view")
+            .permute(&[0, 3, 1, 2]);
+        let s = match bias {
+            Some(b) => {
+                let lb = b
+                    .layout()
+                    .reshape_view(&[1, o, 1, 1])
+                    .expect("a 1-D bias reshapes as a view")
+                    .broadcast_to(&out_shape, "conv2d")?;
+                backend::binary(BinaryOp::Add, &y.storage(), &ly, &b.storage(), &lb)?
+            }
+            None => backend::copy(&y.storage(), &ly)?,
+        };
+        let need = [
+            self.requires_grad(),
+            weight.requires_grad(),
+            bias.is_some_and(|b| b.requires_grad()),
+        ];
+        let wshape = weight.shape().to_vec();
+        // the columns are kept only when the weight gradient needs them
+        let saved = need[1].then_some(cols);
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Ok(Tensor::from_op(s, &out_shape, "conv2d", &inputs, move |gr| {
+            let gy = gr
+                .permute(&[0, 2, 3, 1])?
+                .contiguous()?
+                .reshape(&[rows, o])?;
+            let gx = if need[0] {
+                Some(gy.matmul(&w2)?.col2im(g)?)
+            } else {
+                None
+            };
+            let gw = match &saved {
+                Some(cols) => Some(gy.t()?.matmul(cols)?.reshape(&wshape)?),
+                None => None,
+            };
+            let gb = if need[2] {
+                Some(gy.sum(&[0], false)?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gw, gb])
+        }))
     }
 
     /// Transposed 2-D convolution, as `torch.nn.functional.conv_transpose2d`.

@@ -1,6 +1,6 @@
 //! Index kernels on the CPU: index_select / index_add and gather / scatter_add, bounds-checked.
 
-use super::{gather_view, IntoStorage};
+use super::{gather_view, view_slice, IntoStorage};
 use crate::error::{Error, Result};
 use crate::shape::{contiguous_strides, for_each_row, Layout};
 use crate::storage::CpuStorage;
@@ -63,7 +63,7 @@ pub fn index_select(
         out
     }
     Ok(
-        crate::with_cpu!(x, v => IntoStorage::into_storage(go(&gather_view(v, l), outer, d, inner, &ids))),
+        crate::with_cpu!(x, v => IntoStorage::into_storage(go(&view_slice(v, l), outer, d, inner, &ids))),
     )
 }
 
@@ -103,9 +103,9 @@ pub fn index_add(
         out
     }
     Ok(match src {
-        CpuStorage::F32(v) => CpuStorage::F32(go(&gather_view(v, ls), outer, d, inner, &ids)),
-        CpuStorage::F64(v) => CpuStorage::F64(go(&gather_view(v, ls), outer, d, inner, &ids)),
-        CpuStorage::I64(v) => CpuStorage::I64(go(&gather_view(v, ls), outer, d, inner, &ids)),
+        CpuStorage::F32(v) => CpuStorage::F32(go(&view_slice(v, ls), outer, d, inner, &ids)),
+        CpuStorage::F64(v) => CpuStorage::F64(go(&view_slice(v, ls), outer, d, inner, &ids)),
+        CpuStorage::I64(v) => CpuStorage::I64(go(&view_slice(v, ls), outer, d, inner, &ids)),
         other => {
             return Err(Error::DType(format!(
                 "index_add: not supported for {}",

@@ -69,6 +69,18 @@ pub fn dense<'a, T>(v: &'a [T], l: &Layout) -> Option<&'a [T]> {
     }
 }
 
+/// The elements of a view in row-major order: borrowed when the view is one dense block, else
+/// gathered into a new vector.
+pub fn view_slice<'a, T: Copy + Send + Sync + Default>(
+    v: &'a [T],
+    l: &Layout,
+) -> std::borrow::Cow<'a, [T]> {
+    match dense(v, l) {
+        Some(d) => std::borrow::Cow::Borrowed(d),
+        None => std::borrow::Cow::Owned(gather_view(v, l)),
+    }
+}
+
 /// Gathers a strided view into a new contiguous vector.
 pub fn gather_view<T: Copy + Send + Sync + Default>(v: &[T], l: &Layout) -> Vec<T> {
     if let Some(d) = dense(v, l) {
