@@ -164,6 +164,94 @@ fn im2col_reads_the_right_pixels() {
     );
 }
 
+/// im2col and col2im against plain loops over many geometries: every kernel width (the
+/// unrolled ones and a run-time one), strides, dilations, paddings, a non-zero pad value, and
+/// sizes on both sides of the parallel threshold.
+#[test]
+fn im2col_and_col2im_match_plain_loops() {
+    let cases = [
+        // n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw
+        (2, 3, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1),
+        (1, 1, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1),
+        (2, 2, 8, 9, 2, 2, 2, 2, 0, 1, 1, 1),
+        (1, 2, 10, 11, 4, 4, 1, 2, 2, 1, 1, 1),
+        (3, 1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1),
+        (2, 3, 12, 13, 7, 7, 2, 1, 3, 3, 1, 1),
+        (2, 2, 14, 15, 3, 9, 1, 1, 1, 4, 1, 1),
+        (1, 3, 11, 12, 3, 3, 1, 1, 2, 2, 2, 2),
+        (16, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1),
+        (4, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+    ];
+    for (ci, &(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw)) in cases.iter().enumerate() {
+        let oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+        let ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+        let g = Conv2dGeom {
+            n,
+            c,
+            h,
+            w,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            dh,
+            dw,
+            oh,
+            ow,
+        };
+        let (k, l) = (g.col_rows(), g.col_cols());
+        let x = lcg(n * c * h * w, 40 + ci as u64);
+        let pad = -1.5;
+        let CpuStorage::F64(cols) = cpu::conv::im2col(
+            &CpuStorage::F64(x.clone()),
+            &Layout::contiguous(&[n, c, h, w]),
+            &g,
+            pad,
+        )
+        .unwrap() else {
+            panic!("dtype")
+        };
+        let y = lcg(n * l * k, 80 + ci as u64);
+        let CpuStorage::F64(back) = cpu::conv::col2im(
+            &CpuStorage::F64(y.clone()),
+            &Layout::contiguous(&[n * l, k]),
+            &g,
+        )
+        .unwrap() else {
+            panic!("dtype")
+        };
+        let mut want_back = vec![0.0; n * c * h * w];
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ch in 0..c {
+                        for ki in 0..kh {
+                            for kj in 0..kw {
+                                let row = (b * l + oy * ow + ox) * k;
+                                let col = (ch * kh + ki) * kw + kj;
+                                let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                                let ix = (ox * sw + kj * dw) as isize - pw as isize;
+                                let inside =
+                                    iy >= 0 && ix >= 0 && iy < h as isize && ix < w as isize;
+                                let at = ((b * c + ch) * h + iy.max(0) as usize) * w
+                                    + ix.max(0) as usize;
+                                let want = if inside { x[at] } else { pad };
+                                assert_eq!(cols[row + col], want, "im2col case {ci}");
+                                if inside {
+                                    want_back[at] += y[row + col];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        close(&back, &want_back, 1e-12);
+    }
+}
+
 #[test]
 fn reductions_match_reference() {
     let v = lcg(2 * 3 * 4, 7);

@@ -222,27 +222,33 @@ impl Tensor {
         let saved = need[1].then_some(cols);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Ok(Tensor::from_op(s, &out_shape, "conv2d", &inputs, move |gr| {
-            let gy = gr
-                .permute(&[0, 2, 3, 1])?
-                .contiguous()?
-                .reshape(&[rows, o])?;
-            let gx = if need[0] {
-                Some(gy.matmul(&w2)?.col2im(g)?)
-            } else {
-                None
-            };
-            let gw = match &saved {
-                Some(cols) => Some(gy.t()?.matmul(cols)?.reshape(&wshape)?),
-                None => None,
-            };
-            let gb = if need[2] {
-                Some(gy.sum(&[0], false)?)
-            } else {
-                None
-            };
-            Ok(vec![gx, gw, gb])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            &out_shape,
+            "conv2d",
+            &inputs,
+            move |gr| {
+                let gy = gr
+                    .permute(&[0, 2, 3, 1])?
+                    .contiguous()?
+                    .reshape(&[rows, o])?;
+                let gx = if need[0] {
+                    Some(gy.matmul(&w2)?.col2im(g)?)
+                } else {
+                    None
+                };
+                let gw = match &saved {
+                    Some(cols) => Some(gy.t()?.matmul(cols)?.reshape(&wshape)?),
+                    None => None,
+                };
+                let gb = if need[2] {
+                    Some(gy.sum(&[0], false)?)
+                } else {
+                    None
+                };
+                Ok(vec![gx, gw, gb])
+            },
+        ))
     }
 
     /// Transposed 2-D convolution, as `torch.nn.functional.conv_transpose2d`.

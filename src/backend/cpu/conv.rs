@@ -63,7 +63,10 @@ fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad
     } else {
         let mut p = vec![pad; g.n * g.c * hp * wp];
         for (dst, src) in p.chunks_exact_mut(hp * wp).zip(x.chunks_exact(g.h * g.w)) {
-            for (dr, sr) in dst[g.ph * wp..].chunks_exact_mut(wp).zip(src.chunks_exact(g.w)) {
+            for (dr, sr) in dst[g.ph * wp..]
+                .chunks_exact_mut(wp)
+                .zip(src.chunks_exact(g.w))
+            {
                 dr[g.pw..g.pw + g.w].copy_from_slice(sr);
             }
         }
@@ -173,8 +176,14 @@ fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign, const KW: usi
             }
         }
         if padded {
-            for (dp, sp) in dst.chunks_exact_mut(plane).zip(scratch.chunks_exact(planep)) {
-                for (dr, sr) in dp.chunks_exact_mut(g.w).zip(sp[g.ph * wp..].chunks_exact(wp)) {
+            for (dp, sp) in dst
+                .chunks_exact_mut(plane)
+                .zip(scratch.chunks_exact(planep))
+            {
+                for (dr, sr) in dp
+                    .chunks_exact_mut(g.w)
+                    .zip(sp[g.ph * wp..].chunks_exact(wp))
+                {
                     dr.copy_from_slice(&sr[g.pw..g.pw + g.w]);
                 }
             }
@@ -184,7 +193,11 @@ fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign, const KW: usi
     if out.len() >= PAR_MIN {
         pool::chunks_mut(&mut out, img, |n, d| super::simd::wide(|| fold(n, d)));
     } else {
-        super::simd::wide(|| out.chunks_mut(img).enumerate().for_each(|(n, d)| fold(n, d)));
+        super::simd::wide(|| {
+            out.chunks_mut(img)
+                .enumerate()
+                .for_each(|(n, d)| fold(n, d))
+        });
     }
     out
 }
@@ -192,8 +205,16 @@ fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign, const KW: usi
 /// `(N,C,H,W)` → columns `(N·oh·ow, C·kh·kw)`, `pad_value` outside the image.
 pub fn im2col(x: &CpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<CpuStorage> {
     Ok(match x {
-        CpuStorage::F32(v) => CpuStorage::F32(by_width!(g.kw, im2col_t, &view_slice(v, l), g, pad_value as f32)),
-        CpuStorage::F64(v) => CpuStorage::F64(by_width!(g.kw, im2col_t, &view_slice(v, l), g, pad_value)),
+        CpuStorage::F32(v) => CpuStorage::F32(by_width!(
+            g.kw,
+            im2col_t,
+            &view_slice(v, l),
+            g,
+            pad_value as f32
+        )),
+        CpuStorage::F64(v) => {
+            CpuStorage::F64(by_width!(g.kw, im2col_t, &view_slice(v, l), g, pad_value))
+        }
         other => {
             return Err(Error::DType(format!(
                 "im2col: expected a floating tensor, got {}",
