@@ -191,6 +191,31 @@ def test_matmul_transposed_views_need_no_copy_and_are_right():
     assert_close(x.t() @ x, a.T @ a, rtol=1e-5, atol=1e-5)
 
 
+def test_matmul_and_conv_outputs_never_show_stale_memory():
+    # products and column buffers are written without a zero fill first; freed NaN-filled
+    # blocks of many sizes are left around so a stale read would show up as NaN or garbage
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        junk = [rustdl.full((int(rng.integers(1, 300)), int(rng.integers(1, 300))), float("nan")) for _ in range(3)]
+        del junk
+        m, k, n = (int(v) for v in rng.integers(1, 200, 3))
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        assert_close(rustdl.tensor(a) @ rustdl.tensor(b), a @ b, rtol=1e-3, atol=1e-3)
+    x = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    want = np.zeros((3, 4, 9, 9))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for i in range(3):
+        for j in range(3):
+            want += np.einsum("nchw,oc->nohw", xp[:, :, i : i + 9, j : j + 9], w[:, :, i, j])
+    for _ in range(5):
+        junk = [rustdl.full((int(rng.integers(100, 3000)),), float("nan")) for _ in range(4)]
+        del junk
+        got = rustdl.nn.functional.conv2d(rustdl.tensor(x), rustdl.tensor(w), padding=1)
+        assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
 def test_index_ops(device):
     a = r(4, 5)
     x = rustdl.tensor(a, device=device)

@@ -90,10 +90,13 @@ fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
     let oa = batch_offsets(la);
     let ob = batch_offsets(lb);
     let batches = oa.len();
-    let mut out = vec![T::default(); batches * m * n];
-    if m * n == 0 {
-        return out;
+    let total = batches * m * n;
+    if total == 0 || k == 0 {
+        // nothing to multiply: an empty product, or one over an empty inner dim (all zeros)
+        return vec![T::default(); total];
     }
+    // the products write every element of the output (read_dst is off): no zero fill first
+    let mut out: Vec<T> = Vec::with_capacity(total);
     let threads = pool::threads();
     let work = m * n * k;
     let (pa, pb, po) = (
@@ -146,6 +149,9 @@ fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
             block(bi, 0, m, 0, n);
         }
     }
+    // SAFETY: the blocks above tile the `batches` m×n outputs exactly, and gemm wrote each
+    // element (k > 0, read_dst off)
+    unsafe { out.set_len(total) };
     out
 }
 
