@@ -191,6 +191,25 @@ def test_matmul_transposed_views_need_no_copy_and_are_right():
     assert_close(x.t() @ x, a.T @ a, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "shape, dims",
+    [
+        ((50177, 6), (0,)),  # narrow columns, rows not a multiple of the lane block, parallel
+        ((7, 3), (0,)),
+        ((64, 6, 28, 28), (0, 1, 2, 3)),  # everything
+        ((64, 6, 28, 28), (0, 2, 3)),  # the per-channel sum of NCHW
+        ((300, 1000), (1,)),  # row sums
+        ((4, 5, 6000), (1, 2)),
+        ((5000, 130), (0,)),
+        ((33,), (0,)),
+    ],
+)
+def test_sum_over_leading_trailing_and_all_dims_matches_float64(shape, dims):
+    a = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    got = rustdl.tensor(a).sum(dims)
+    assert_close(got, a.astype(np.float64).sum(dims), rtol=1e-5, atol=1e-4)
+
+
 def test_matmul_and_conv_outputs_never_show_stale_memory():
     # products and column buffers are written without a zero fill first; freed NaN-filled
     # blocks of many sizes are left around so a stale read would show up as NaN or garbage

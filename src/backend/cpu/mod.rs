@@ -739,6 +739,9 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, l: &Layout, dims: &[usize]) -> Resul
 /// innermost run is either summed into one output (last dim reduced) or added elementwise into
 /// a row of outputs (last dim kept). Accumulates in f64.
 fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[usize]) -> Vec<T> {
+    if let Some(out) = sum_dense_edge(v, l, dims) {
+        return out;
+    }
     let nd = l.ndim();
     let kept: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
     let out_strides = {
@@ -803,6 +806,89 @@ fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[u
         );
     }
     acc.into_iter().map(T::from_f64).collect()
+}
+
+/// Sum of a dense tensor over leading dims (column sums of an `[R, C]` view, as for bias
+/// gradients) or trailing dims (row sums), split over threads; `None` for other cases.
+fn sum_dense_edge<T: Float + Default + Send + Sync>(
+    v: &[T],
+    l: &Layout,
+    dims: &[usize],
+) -> Option<Vec<T>> {
+    let d = dense(v, l)?;
+    let (nd, p) = (l.ndim(), dims.len());
+    let mut sorted = dims.to_vec();
+    sorted.sort_unstable();
+    let n = d.len();
+    if n == 0 || p == 0 {
+        return None;
+    }
+    if sorted.iter().copied().eq(0..p) {
+        // column sums: rows are taken `k` at a time as one wide row of `w = k·c` lanes (so
+        // narrow rows still vectorise), each task summing a block into its own f64 partial
+        let c: usize = l.shape[p..].iter().product();
+        let r = n / c;
+        let k = (64 / c).max(1);
+        let w = k * c;
+        let wide_rows = r / k;
+        let per = if n >= PAR_MIN {
+            wide_rows
+                .div_ceil(pool::threads() * 2)
+                .max(PAR_CHUNK.div_ceil(w))
+        } else {
+            wide_rows.max(1)
+        };
+        let tasks = wide_rows.div_ceil(per);
+        let mut part = vec![0f64; tasks * w];
+        pool::chunks_mut(&mut part, w, |t, acc| {
+            simd::wide(|| {
+                let rows = &d[t * per * w..((t + 1) * per).min(wide_rows) * w];
+                for row in rows.chunks_exact(w) {
+                    for (a, &x) in acc.iter_mut().zip(row) {
+                        *a += x.to_f64();
+                    }
+                }
+            })
+        });
+        let mut out = vec![0f64; c];
+        for pc in part.chunks_exact(c) {
+            for (o, &x) in out.iter_mut().zip(pc) {
+                *o += x;
+            }
+        }
+        for row in d[wide_rows * w..].chunks_exact(c) {
+            for (o, &x) in out.iter_mut().zip(row) {
+                *o += x.to_f64();
+            }
+        }
+        return Some(out.into_iter().map(T::from_f64).collect());
+    }
+    if sorted.iter().copied().eq(nd - p..nd) {
+        // row sums with eight independent lanes per row
+        let c: usize = l.shape[nd - p..].iter().product();
+        let r = n / c;
+        let row_sum = |i: usize| -> T {
+            let run = &d[i * c..(i + 1) * c];
+            let mut lanes = [0f64; 8];
+            let mut ch = run.chunks_exact(8);
+            for q in &mut ch {
+                for k in 0..8 {
+                    lanes[k] += q[k].to_f64();
+                }
+            }
+            for &x in ch.remainder() {
+                lanes[0] += x.to_f64();
+            }
+            T::from_f64(lanes.iter().sum::<f64>())
+        };
+        let per = PAR_CHUNK.div_ceil(c).max(1);
+        return Some(if n >= PAR_MIN && r > 1 {
+            pool::map_collect(r, per, |i| simd::wide(|| row_sum(i)))
+        } else {
+            simd::wide(|| (0..r).map(row_sum).collect())
+        });
+    }
+    None
 }
 
 fn softmax_rows<T: Float>(data: &mut [T], len: usize, log: bool) {
