@@ -316,6 +316,35 @@ pub fn matmul(a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Stor
         Ok(Storage::Gpu(wgpu::matmul(gpu_of(a), la, gpu_of(b), lb)?)))
 }
 
+/// The convolution product `cols (N·L, K) @ wᵀ (K, O)` (+ bias) laid out as `(N, O, L)`.
+/// `w` is a dense `(O, K)` weight; `bias`, when given, a dense `(O)`: one gemm, then the bias
+/// added while the product is transposed into place (one pass).
+pub fn conv_product(
+    cols: &Storage,
+    w: &Storage,
+    bias: Option<&Storage>,
+    n: usize,
+    l: usize,
+    o: usize,
+) -> Result<Storage> {
+    let k = w.len() / o.max(1);
+    let lc = Layout::contiguous(&[n * l, k]);
+    let lw = Layout::contiguous(&[o, k]).permute(&[1, 0]);
+    let y = matmul(cols, &lc, w, &lw)?;
+    let ly = Layout::contiguous(&[n, l, o]).permute(&[0, 2, 1]);
+    match bias {
+        Some(b) => {
+            let lb = Layout {
+                shape: vec![n, o, l],
+                strides: vec![0, 1, 0],
+                offset: 0,
+            };
+            binary(BinaryOp::Add, &y, &ly, b, &lb)
+        }
+        None => copy(&y, &ly),
+    }
+}
+
 /// Softmax (or log-softmax) over the last dim of a view.
 pub fn softmax(x: &Storage, l: &Layout, log: bool) -> Result<Storage> {
     route!("softmax", x; Ok(Storage::Cpu(cpu::softmax(cpu_of(x), l, log)?)); Ok(Storage::Gpu(wgpu::softmax(gpu_of(x), l, log)?)))

@@ -1,7 +1,7 @@
 //! Neural-network ops: convolution (im2col + matmul), pooling, normalisation, dropout, embedding,
 //! resizing. Most are compositions of differentiable primitives, so their backward is exact.
 
-use crate::backend::{self, BinaryOp, Conv2dGeom, RandKind};
+use crate::backend::{self, Conv2dGeom, RandKind};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -193,25 +193,20 @@ impl Tensor {
             backend::im2col(&self.storage(), self.layout(), &g, 0.0)?,
             &[rows, k],
         );
-        let w2 = weight.detach().reshape(&[o, k])?;
-        let y = cols.matmul(&w2.t()?)?;
+        let w2 = weight.detach().reshape(&[o, k])?.contiguous()?;
         let out_shape = [g.n, o, g.oh, g.ow];
-        let ly = y
-            .layout()
-            .reshape_view(&[g.n, g.oh, g.ow, o])
-            .expect("a contiguous product reshapes as a view")
-            .permute(&[0, 3, 1, 2]);
-        let s = match bias {
-            Some(b) => {
-                let lb = b
-                    .layout()
-                    .reshape_view(&[1, o, 1, 1])
-                    .expect("a 1-D bias reshapes as a view")
-                    .broadcast_to(&out_shape, "conv2d")?;
-                backend::binary(BinaryOp::Add, &y.storage(), &ly, &b.storage(), &lb)?
-            }
-            None => backend::copy(&y.storage(), &ly)?,
+        let bias_dense = match bias {
+            Some(b) => Some(b.detach().contiguous()?),
+            None => None,
         };
+        let s = backend::conv_product(
+            &cols.storage(),
+            &w2.storage(),
+            bias_dense.as_ref().map(|b| b.storage()).as_deref(),
+            g.n,
+            g.col_cols(),
+            o,
+        )?;
         let need = [
             self.requires_grad(),
             weight.requires_grad(),
