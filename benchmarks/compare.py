@@ -59,6 +59,14 @@ def timed(fn, iters: int) -> float:
     return (time.perf_counter() - t) / iters
 
 
+# Idle gap before each timed round. Both libraries keep their worker threads spinning for a
+# while after a parallel op (PyTorch's OpenMP threads for milliseconds, rustdl's helpers for
+# 0.2 ms), so a round that starts right after the other library's round shares the cores with
+# those spinning threads. The gap lets them go to sleep: each round starts on a quiet machine,
+# as it would in a process that uses one library.
+QUIET_S = 0.02
+
+
 def alternate(fr, ft, iters: int, rounds: int, sync_r=None, sync_t=None) -> tuple[float, float]:
     """Median seconds per call of fr and ft, measured in alternating rounds."""
     for _ in range(max(2, iters // 5)):
@@ -66,7 +74,9 @@ def alternate(fr, ft, iters: int, rounds: int, sync_r=None, sync_t=None) -> tupl
         ft()
     rs, ts = [], []
     for _ in range(rounds):
+        time.sleep(QUIET_S)
         rs.append(timed(fr, iters) if sync_r is None else _synced(fr, iters, sync_r))
+        time.sleep(QUIET_S)
         ts.append(timed(ft, iters) if sync_t is None else _synced(ft, iters, sync_t))
     return statistics.median(rs), statistics.median(ts)
 
@@ -226,7 +236,7 @@ print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(
 
 def subprocess_cases(threads: int) -> dict:
     out = {}
-    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, RUSTDL_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
 
     def run(code, *argv):
         r = subprocess.run(
@@ -258,7 +268,6 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--json", default="benchmarks/results.json")
     args = p.parse_args()
-    os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
     try:
         import torch
     except ImportError:
@@ -266,6 +275,7 @@ def main() -> None:
     import rustdl
 
     torch.set_num_threads(args.threads)
+    rustdl.set_num_threads(args.threads)
     if args.device == "gpu" and not (torch.cuda.is_available() and rustdl.gpu.is_available()):
         sys.exit("--device gpu needs both a CUDA device for torch and a wgpu adapter for rustdl")
     results = cases(args, torch, rustdl)

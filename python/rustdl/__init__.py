@@ -1,7 +1,7 @@
 """rustdl: PyTorch-shaped deep learning whose engine is Rust.
 
 Tensors, autograd and optimizer updates run in a Rust core: on the CPU through native kernels
-(gemm + rayon), on any GPU through WGSL compute shaders run by wgpu.
+(gemm + its own fork-join thread pool), on any GPU through WGSL compute shaders run by wgpu.
 
 Example:
     >>> import rustdl
@@ -27,6 +27,7 @@ from ._rustdl import (  # noqa: F401
     from_numpy,
     full,
     full_like,
+    get_num_threads,
     initial_seed,
     is_grad_enabled,
     linspace,
@@ -38,6 +39,7 @@ from ._rustdl import (  # noqa: F401
     randint,
     randn,
     randn_like,
+    set_num_threads,
     stack,
     tensor,
     zeros,

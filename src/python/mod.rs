@@ -386,6 +386,26 @@ fn randint(
     .into())
 }
 
+/// Sets the number of CPU threads the kernels use (the calling thread included), like
+/// `torch.set_num_threads`. The default comes from `RUSTDL_NUM_THREADS`, `OMP_NUM_THREADS` or
+/// the number of cores.
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    if n == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "set_num_threads: the number of threads must be at least 1, got 0",
+        ));
+    }
+    crate::backend::cpu::pool::set_threads(n);
+    Ok(())
+}
+
+/// The number of CPU threads the kernels use.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::backend::cpu::pool::threads()
+}
+
 #[pyfunction]
 fn manual_seed(seed: u64) {
     crate::random::manual_seed(seed)
@@ -643,6 +663,8 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(optim_step, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(save_file, m)?)?;
     m.add_function(wrap_pyfunction!(load_file, m)?)?;
     functional::register(m)?;

@@ -187,3 +187,22 @@ def test_tensor_is_hashable_by_identity():
     a, b = rustdl.ones(2), rustdl.ones(2)
     d = {a: 1, b: 2}
     assert d[a] == 1 and d[b] == 2
+
+
+def test_set_num_threads_changes_the_pool_and_results_stay_equal():
+    a = np.random.default_rng(0).standard_normal((300, 200)).astype(np.float32)
+    x = rustdl.tensor(a)
+    before = rustdl.get_num_threads()
+    try:
+        rustdl.set_num_threads(1)
+        assert rustdl.get_num_threads() == 1
+        one = (x @ x.t()).numpy()
+        s1 = x.sum(0).numpy()
+        rustdl.set_num_threads(3)
+        assert rustdl.get_num_threads() == 3
+        np.testing.assert_allclose((x @ x.t()).numpy(), one, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(x.sum(0).numpy(), s1, rtol=1e-6, atol=1e-5)
+        with pytest.raises(ValueError, match="set_num_threads"):
+            rustdl.set_num_threads(0)
+    finally:
+        rustdl.set_num_threads(before)
