@@ -215,7 +215,10 @@ def test_matmul_and_conv_outputs_never_show_stale_memory():
     # blocks of many sizes are left around so a stale read would show up as NaN or garbage
     rng = np.random.default_rng(7)
     for _ in range(60):
-        junk = [rustdl.full((int(rng.integers(1, 300)), int(rng.integers(1, 300))), float("nan")) for _ in range(3)]
+        junk = [
+            rustdl.full((int(rng.integers(1, 300)), int(rng.integers(1, 300))), float("nan"))
+            for _ in range(3)
+        ]
         del junk
         m, k, n = (int(v) for v in rng.integers(1, 200, 3))
         a = rng.standard_normal((m, k)).astype(np.float32)
