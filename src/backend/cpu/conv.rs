@@ -47,6 +47,22 @@ fn copy_run<T: Copy, const KW: usize>(d: &mut [MaybeUninit<T>], s: &[T]) {
     }
 }
 
+/// Height and width of the padded image that holds every tap of every window: the image plus
+/// its padding, extended to the farthest tap when a window reaches past the padding.
+fn padded_extent(g: &Conv2dGeom) -> (usize, usize) {
+    let reach = |o: usize, s: usize, k: usize, d: usize| {
+        if o == 0 || k == 0 {
+            0
+        } else {
+            (o - 1) * s + (k - 1) * d + 1
+        }
+    };
+    (
+        (g.h + 2 * g.ph).max(reach(g.oh, g.sh, g.kh, g.dh)),
+        (g.w + 2 * g.pw).max(reach(g.ow, g.sw, g.kw, g.dw)),
+    )
+}
+
 fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad: T) -> Vec<T> {
     let kw = if KW > 0 { KW } else { g.kw };
     let k = g.col_rows();
@@ -56,9 +72,10 @@ fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad
     if total == 0 {
         return out;
     }
-    // a padded copy of the input (small next to the columns), so no tap needs a bounds test
-    let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
-    let padded: std::borrow::Cow<'_, [T]> = if g.ph == 0 && g.pw == 0 {
+    // a padded copy of the input (small next to the columns), so no tap needs a bounds test;
+    // it reaches the farthest tap, which may lie past the padding (ceil-mode pooling)
+    let (hp, wp) = padded_extent(g);
+    let padded: std::borrow::Cow<'_, [T]> = if hp == g.h && wp == g.w {
         std::borrow::Cow::Borrowed(x)
     } else {
         let mut p = vec![pad; g.n * g.c * hp * wp];
@@ -146,9 +163,9 @@ fn col2im_t<T: Copy + Send + Sync + Default + std::ops::AddAssign, const KW: usi
         return out;
     }
     // taps are added into a padded image (no bounds tests), whose interior is the result
-    let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
+    let (hp, wp) = padded_extent(g);
     let planep = hp * wp;
-    let padded = g.ph > 0 || g.pw > 0;
+    let padded = hp != g.h || wp != g.w;
     let offsets: Vec<usize> = (0..g.c)
         .flat_map(|c| (0..g.kh).map(move |ki| c * planep + ki * g.dh * wp))
         .collect();
