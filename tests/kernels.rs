@@ -254,6 +254,150 @@ fn im2col_and_col2im_match_plain_loops() {
     }
 }
 
+/// The direct convolution and its weight gradient against plain loops (stride 1 geometries with
+/// few taps: output widths that are not whole 8-lane blocks, channel counts that are not whole
+/// groups, constant and run-time kernel widths, with and without padding and bias).
+#[test]
+#[allow(clippy::needless_range_loop)]
+fn direct_convolution_matches_plain_loops() {
+    let cases = [
+        // n, c, h, w, o, kh, kw, ph, pw
+        (3, 1, 28, 28, 6, 5, 5, 2, 2),
+        (2, 2, 9, 13, 5, 3, 3, 1, 1),
+        (2, 3, 7, 6, 9, 3, 3, 0, 0),
+        (1, 2, 10, 11, 3, 2, 2, 0, 1),
+        (2, 1, 12, 12, 16, 7, 7, 3, 3),
+        (1, 4, 5, 17, 2, 1, 4, 0, 2),
+    ];
+    for (ci, &(n, c, h, w, o, kh, kw, ph, pw)) in cases.iter().enumerate() {
+        let (oh, ow) = (h + 2 * ph - kh + 1, w + 2 * pw - kw + 1);
+        let g = Conv2dGeom {
+            n,
+            c,
+            h,
+            w,
+            kh,
+            kw,
+            sh: 1,
+            sw: 1,
+            ph,
+            pw,
+            dh: 1,
+            dw: 1,
+            oh,
+            ow,
+        };
+        assert!(cpu::conv::direct_conv_fits(&g));
+        let x = lcg(n * c * h * w, 90 + ci as u64);
+        let wt = lcg(o * c * kh * kw, 95 + ci as u64);
+        let b = lcg(o, 99 + ci as u64);
+        let gy = lcg(n * o * oh * ow, 101 + ci as u64);
+        let px = |b_: usize, ch: usize, y: isize, x_: isize| -> f64 {
+            if y < 0 || x_ < 0 || y >= h as isize || x_ >= w as isize {
+                0.0
+            } else {
+                x[((b_ * c + ch) * h + y as usize) * w + x_ as usize]
+            }
+        };
+        let mut want = vec![0.0; n * o * oh * ow];
+        let mut want_dw = vec![0.0; o * c * kh * kw];
+        for b_ in 0..n {
+            for oc in 0..o {
+                for y in 0..oh {
+                    for x_ in 0..ow {
+                        let at = ((b_ * o + oc) * oh + y) * ow + x_;
+                        let mut s = b[oc];
+                        for ch in 0..c {
+                            for ki in 0..kh {
+                                for kj in 0..kw {
+                                    let v = px(
+                                        b_,
+                                        ch,
+                                        (y + ki) as isize - ph as isize,
+                                        (x_ + kj) as isize - pw as isize,
+                                    );
+                                    let wi = ((oc * c + ch) * kh + ki) * kw + kj;
+                                    s += wt[wi] * v;
+                                    want_dw[wi] += gy[at] * v;
+                                }
+                            }
+                        }
+                        want[at] = s;
+                    }
+                }
+            }
+        }
+        let CpuStorage::F64(got) = cpu::conv::conv2d_direct(
+            &CpuStorage::F64(x.clone()),
+            &Layout::contiguous(&[n, c, h, w]),
+            &CpuStorage::F64(wt.clone()),
+            Some(&CpuStorage::F64(b.clone())),
+            &g,
+            o,
+        )
+        .unwrap() else {
+            panic!("dtype")
+        };
+        close(&got, &want, 1e-12);
+        let CpuStorage::F64(dw) = cpu::conv::conv2d_direct_weight_grad(
+            &CpuStorage::F64(x.clone()),
+            &Layout::contiguous(&[n, c, h, w]),
+            &CpuStorage::F64(gy.clone()),
+            &Layout::contiguous(&[n, o, oh, ow]),
+            &g,
+            o,
+        )
+        .unwrap() else {
+            panic!("dtype")
+        };
+        close(&dw, &want_dw, 1e-10);
+        // float32 (the hand-vectorised kernels where the processor has AVX2+FMA)
+        let f = |v: &[f64]| CpuStorage::F32(v.iter().map(|&a| a as f32).collect());
+        let as64 = |s: CpuStorage| -> Vec<f64> {
+            let CpuStorage::F32(v) = s else {
+                panic!("dtype")
+            };
+            v.into_iter().map(f64::from).collect()
+        };
+        let got32 = as64(
+            cpu::conv::conv2d_direct(
+                &f(&x),
+                &Layout::contiguous(&[n, c, h, w]),
+                &f(&wt),
+                Some(&f(&b)),
+                &g,
+                o,
+            )
+            .unwrap(),
+        );
+        let dw32 = as64(
+            cpu::conv::conv2d_direct_weight_grad(
+                &f(&x),
+                &Layout::contiguous(&[n, c, h, w]),
+                &f(&gy),
+                &Layout::contiguous(&[n, o, oh, ow]),
+                &g,
+                o,
+            )
+            .unwrap(),
+        );
+        let scale = |v: &[f64]| v.iter().fold(1.0f64, |m, a| m.max(a.abs()));
+        let (sf, sd) = (scale(&want), scale(&want_dw));
+        for (a, e) in got32.iter().zip(&want) {
+            assert!(
+                (a - e).abs() <= 1e-5 * sf,
+                "f32 forward {a} vs {e} (case {ci})"
+            );
+        }
+        for (a, e) in dw32.iter().zip(&want_dw) {
+            assert!(
+                (a - e).abs() <= 1e-5 * sd,
+                "f32 weight grad {a} vs {e} (case {ci})"
+            );
+        }
+    }
+}
+
 #[test]
 fn reductions_match_reference() {
     let v = lcg(2 * 3 * 4, 7);

@@ -188,6 +188,9 @@ impl Tensor {
         o: usize,
         k: usize,
     ) -> Result<Tensor> {
+        if self.device() == crate::Device::Cpu && backend::cpu::conv::direct_conv_fits(&g) {
+            return self.conv2d_direct(weight, bias, g, o, k);
+        }
         let rows = g.n * g.col_cols();
         let cols = Tensor::from_contiguous(
             backend::im2col(&self.storage(), self.layout(), &g, 0.0)?,
@@ -238,6 +241,101 @@ impl Tensor {
                 };
                 let gb = if need[2] {
                     Some(gy.sum(&[0], false)?)
+                } else {
+                    None
+                };
+                Ok(vec![gx, gw, gb])
+            },
+        ))
+    }
+
+    /// The CPU's direct convolution for stride 1 and few taps per output (see
+    /// `backend::cpu::conv::direct_conv_fits`): no columns in the forward pass or for the weight
+    /// gradient; the input gradient (rarely needed: a first layer's input is data) goes
+    /// through columns as in [`Tensor::conv2d_dense`].
+    fn conv2d_direct(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        g: Conv2dGeom,
+        o: usize,
+        k: usize,
+    ) -> Result<Tensor> {
+        use backend::cpu::conv as cc;
+        let x = self.detach();
+        let w2 = weight.detach().reshape(&[o, k])?.contiguous()?;
+        let bias_dense = match bias {
+            Some(b) => Some(b.detach().contiguous()?),
+            None => None,
+        };
+        let cpu = |t: &Tensor| -> Result<crate::storage::CpuStorage> {
+            match &*t.storage() {
+                crate::storage::Storage::Cpu(c) => Ok(c.clone()),
+                crate::storage::Storage::Gpu(_) => Err(Error::Runtime(
+                    "conv2d: the direct CPU kernel got a GPU tensor".into(),
+                )),
+            }
+        };
+        let out = {
+            let (xs, ws) = (x.storage(), w2.storage());
+            let (crate::storage::Storage::Cpu(xc), crate::storage::Storage::Cpu(wc)) = (&*xs, &*ws)
+            else {
+                return Err(Error::Runtime(
+                    "conv2d: the direct CPU kernel got a GPU tensor".into(),
+                ));
+            };
+            let bc = match &bias_dense {
+                Some(b) => Some(cpu(b)?),
+                None => None,
+            };
+            cc::conv2d_direct(xc, x.layout(), wc, bc.as_ref(), &g, o)?
+        };
+        let out_shape = [g.n, o, g.oh, g.ow];
+        let need = [
+            self.requires_grad(),
+            weight.requires_grad(),
+            bias.is_some_and(|b| b.requires_grad()),
+        ];
+        let wshape = weight.shape().to_vec();
+        let rows = g.n * g.col_cols();
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Ok(Tensor::from_op(
+            crate::storage::Storage::Cpu(out),
+            &out_shape,
+            "conv2d",
+            &inputs,
+            move |gr| {
+                let gx = if need[0] {
+                    let gy = gr
+                        .permute(&[0, 2, 3, 1])?
+                        .contiguous()?
+                        .reshape(&[rows, o])?;
+                    Some(gy.matmul(&w2)?.col2im(g)?)
+                } else {
+                    None
+                };
+                let gw = if need[1] {
+                    let dw = {
+                        let (xs, gs) = (x.storage(), gr.storage());
+                        let (crate::storage::Storage::Cpu(xc), crate::storage::Storage::Cpu(gc)) =
+                            (&*xs, &*gs)
+                        else {
+                            return Err(Error::Runtime(
+                                "conv2d backward: the direct CPU kernel got a GPU tensor".into(),
+                            ));
+                        };
+                        cc::conv2d_direct_weight_grad(xc, x.layout(), gc, gr.layout(), &g, o)?
+                    };
+                    Some(Tensor::from_contiguous(
+                        crate::storage::Storage::Cpu(dw),
+                        &wshape,
+                    ))
+                } else {
+                    None
+                };
+                let gb = if need[2] {
+                    Some(gr.sum(&[0, 2, 3], false)?)
                 } else {
                     None
                 };

@@ -369,3 +369,502 @@ pub fn max_pool2d(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(CpuStor
         }
     })
 }
+
+/// Lanes of the direct convolution's output blocks.
+const DX: usize = 8;
+/// Output channels computed together by the direct convolution (independent chains).
+const DO: usize = 8;
+
+/// Whether [`conv2d_direct`] handles a geometry: stride 1, no dilation, and few taps per
+/// output (`C·kh·kw ≤ 64`), where building columns would cost more than the product itself.
+pub fn direct_conv_fits(g: &Conv2dGeom) -> bool {
+    g.sh == 1
+        && g.sw == 1
+        && g.dh == 1
+        && g.dw == 1
+        && g.c * g.kh * g.kw <= 64
+        && g.oh > 0
+        && g.ow > 0
+        && g.oh + g.kh - 1 <= g.h + 2 * g.ph
+        && g.ow + g.kw - 1 <= g.w + 2 * g.pw
+}
+
+/// The input zero-padded to `(N, C, hp, wp)` with `wp` rounded so that every 8-lane block of
+/// an output row reads inside its row.
+fn direct_padded<T: Float>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, usize, usize) {
+    let owp = g.ow.div_ceil(DX) * DX;
+    let (hp, wp) = (g.h + 2 * g.ph, (g.w + 2 * g.pw).max(owp + g.kw - 1));
+    let mut p = vec![T::ZERO; g.n * g.c * hp * wp];
+    for (dst, src) in p.chunks_exact_mut(hp * wp).zip(x.chunks_exact(g.h * g.w)) {
+        for (dr, sr) in dst[g.ph * wp..]
+            .chunks_exact_mut(wp)
+            .zip(src.chunks_exact(g.w))
+        {
+            dr[g.pw..g.pw + g.w].copy_from_slice(sr);
+        }
+    }
+    (p, hp, wp)
+}
+
+/// Direct 2-D convolution (stride 1, no dilation) of dense `x (N,C,H,W)` with dense
+/// `w (O,C,kh,kw)` plus `bias`, into `(N,O,oh,ow)`: each block of 8 outputs of 8 channels is
+/// accumulated in registers over every tap — no columns are built.
+/// `x` is read through its layout `lx`; `w` (and `bias`) must be dense.
+pub fn conv2d_direct(
+    x: &CpuStorage,
+    lx: &Layout,
+    w: &CpuStorage,
+    bias: Option<&CpuStorage>,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<CpuStorage> {
+    let k = g.c * g.kh * g.kw;
+    if lx.numel() != g.n * g.c * g.h * g.w || w.len() != o * k || bias.is_some_and(|b| b.len() != o)
+    {
+        return Err(Error::Shape(format!(
+            "conv2d: input {:?}, weight of {} and bias of {:?} elements do not fit {o} output channels",
+            lx.shape,
+            w.len(),
+            bias.map(|b| b.len())
+        )));
+    }
+    Ok(match (x, w, bias) {
+        (CpuStorage::F32(x), CpuStorage::F32(w), None) => {
+            CpuStorage::F32(direct_fwd_t(&view_slice(x, lx), w, None, g, o))
+        }
+        (CpuStorage::F32(x), CpuStorage::F32(w), Some(CpuStorage::F32(b))) => {
+            CpuStorage::F32(direct_fwd_t(&view_slice(x, lx), w, Some(b), g, o))
+        }
+        (CpuStorage::F64(x), CpuStorage::F64(w), None) => {
+            CpuStorage::F64(direct_fwd_t(&view_slice(x, lx), w, None, g, o))
+        }
+        (CpuStorage::F64(x), CpuStorage::F64(w), Some(CpuStorage::F64(b))) => {
+            CpuStorage::F64(direct_fwd_t(&view_slice(x, lx), w, Some(b), g, o))
+        }
+        _ => {
+            return Err(Error::DType(
+                "conv2d: input, weight and bias must be one floating dtype".into(),
+            ))
+        }
+    })
+}
+
+/// One image's output rows of output channels `o0..o0+DO` (zero weights past `o`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn direct_fwd_rows<T: Float>(
+    xp: &[T],
+    wt: &[[T; DO]],
+    b: [T; DO],
+    g: &Conv2dGeom,
+    hp: usize,
+    wp: usize,
+    n: usize,
+    dst: &mut [[T; DX]],
+) {
+    // dst: (oh, ceil(ow/8)) blocks of DO×DX outputs, stored as DO·blocks arrays
+    let blocks = g.ow.div_ceil(DX);
+    let img = &xp[n * g.c * hp * wp..(n + 1) * g.c * hp * wp];
+    for oy in 0..g.oh {
+        for xb in 0..blocks {
+            let mut acc = [[T::ZERO; DX]; DO];
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = [b[j]; DX];
+            }
+            let mut t = 0;
+            for c in 0..g.c {
+                for ki in 0..g.kh {
+                    let row = &img[(c * hp + oy + ki) * wp + xb * DX..];
+                    for kj in 0..g.kw {
+                        let xs: &[T; DX] = row[kj..kj + DX].try_into().expect("8 lanes");
+                        let wv = wt[t];
+                        for j in 0..DO {
+                            for q in 0..DX {
+                                acc[j][q] += wv[j] * xs[q];
+                            }
+                        }
+                        t += 1;
+                    }
+                }
+            }
+            for (j, a) in acc.iter().enumerate() {
+                dst[(j * g.oh + oy) * blocks + xb] = *a;
+            }
+        }
+    }
+}
+
+fn direct_fwd_t<T: Float + DirectKernels>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Vec<T> {
+    let (xp, hp, wp) = direct_padded(x, g);
+    let k = g.c * g.kh * g.kw;
+    let groups = o.div_ceil(DO);
+    let blocks = g.ow.div_ceil(DX);
+    let plane = g.oh * g.ow;
+    let mut out = vec![T::ZERO; g.n * o * plane];
+    // weights of each group of DO output channels, tap-major, zero past the last channel
+    let wts: Vec<Vec<[T; DO]>> = (0..groups)
+        .map(|gi| {
+            (0..k)
+                .map(|t| {
+                    let mut v = [T::ZERO; DO];
+                    for (j, slot) in v.iter_mut().enumerate() {
+                        if gi * DO + j < o {
+                            *slot = w[(gi * DO + j) * k + t];
+                        }
+                    }
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    let bs: Vec<[T; DO]> = (0..groups)
+        .map(|gi| {
+            let mut v = [T::ZERO; DO];
+            if let Some(b) = bias {
+                for (j, slot) in v.iter_mut().enumerate() {
+                    if gi * DO + j < o {
+                        *slot = b[gi * DO + j];
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    // one task per (image, channel group): blocks into a scratch, then the valid lanes out
+    let task = |ti: usize, dst: &mut [T]| {
+        let (n, gi) = (ti / groups, ti % groups);
+        let mut scratch = vec![[T::ZERO; DX]; DO * g.oh * blocks];
+        if !T::direct_fwd_fast(&xp, &wts[gi], bs[gi], g, hp, wp, n, &mut scratch) {
+            super::simd::wide(|| {
+                direct_fwd_rows(&xp, &wts[gi], bs[gi], g, hp, wp, n, &mut scratch)
+            });
+        }
+        for j in 0..DO.min(o - gi * DO) {
+            let d = &mut dst[j * plane..(j + 1) * plane];
+            for oy in 0..g.oh {
+                for (xb, blk) in scratch[(j * g.oh + oy) * blocks..][..blocks]
+                    .iter()
+                    .enumerate()
+                {
+                    let x0 = xb * DX;
+                    let m = DX.min(g.ow - x0);
+                    d[oy * g.ow + x0..oy * g.ow + x0 + m].copy_from_slice(&blk[..m]);
+                }
+            }
+        }
+    };
+    // a task's output: the planes of its channel group (contiguous within the image)
+    let tasks = g.n * groups;
+    let outp = SendPtr(out.as_mut_ptr());
+    let per_image = o * plane;
+    pool::run(tasks, |ti| {
+        let (n, gi) = (ti / groups, ti % groups);
+        let chans = DO.min(o - gi * DO);
+        // SAFETY: the planes of (image n, channels gi·DO..gi·DO+chans) belong to this task
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut(
+                outp.get().add(n * per_image + gi * DO * plane),
+                chans * plane,
+            )
+        };
+        task(ti, dst)
+    });
+    out
+}
+
+/// The weight gradient of [`conv2d_direct`]: `dW[o,c,ki,kj] = Σ g[n,o,y,x]·x[n,c,y+ki,x+kj]`
+/// (padded input), for dense `x` and dense `g (N,O,oh,ow)`; `(O, C, kh, kw)`.
+pub fn conv2d_direct_weight_grad(
+    x: &CpuStorage,
+    lx: &Layout,
+    gout: &CpuStorage,
+    lg: &Layout,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<CpuStorage> {
+    if lx.numel() != g.n * g.c * g.h * g.w || lg.numel() != g.n * o * g.oh * g.ow {
+        return Err(Error::Shape(format!(
+            "conv2d backward: input {:?} and output gradient {:?} do not fit the convolution",
+            lx.shape, lg.shape
+        )));
+    }
+    Ok(match (x, gout) {
+        (CpuStorage::F32(x), CpuStorage::F32(gv)) => {
+            CpuStorage::F32(direct_dw_t(&view_slice(x, lx), &view_slice(gv, lg), g, o))
+        }
+        (CpuStorage::F64(x), CpuStorage::F64(gv)) => {
+            CpuStorage::F64(direct_dw_t(&view_slice(x, lx), &view_slice(gv, lg), g, o))
+        }
+        _ => {
+            return Err(Error::DType(
+                "conv2d backward: input and gradient must be one floating dtype".into(),
+            ))
+        }
+    })
+}
+
+/// The `kh·kw` taps of one (output channel, input channel) pair, summed over every image and
+/// output row: for each kernel row, the `kw` taps are `kw` independent 8-lane accumulators
+/// (kept in registers when the width is a constant `KW`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn direct_dw_pair<T: Float, const KW: usize>(
+    xp: &[T],
+    gp: &[T],
+    g: &Conv2dGeom,
+    hp: usize,
+    wp: usize,
+    owp: usize,
+    o: usize,
+    oc: usize,
+    c: usize,
+    out: &mut [T],
+) {
+    let kw = if KW > 0 { KW } else { g.kw };
+    let blocks = owp / DX;
+    let mut fixed = [[T::ZERO; DX]; 8];
+    let mut dynamic = vec![[T::ZERO; DX]; if KW > 0 { 0 } else { kw }];
+    for ki in 0..g.kh {
+        let acc: &mut [[T; DX]] = if KW > 0 {
+            &mut fixed[..KW]
+        } else {
+            &mut dynamic
+        };
+        acc.iter_mut().for_each(|a| *a = [T::ZERO; DX]);
+        for n in 0..g.n {
+            let img = &xp[(n * g.c + c) * hp * wp..(n * g.c + c + 1) * hp * wp];
+            let gpl = &gp[(n * o + oc) * g.oh * owp..(n * o + oc + 1) * g.oh * owp];
+            for oy in 0..g.oh {
+                let grow = &gpl[oy * owp..(oy + 1) * owp];
+                let xrow = &img[(oy + ki) * wp..(oy + ki + 1) * wp];
+                for xb in 0..blocks {
+                    let gs: &[T; DX] = grow[xb * DX..xb * DX + DX].try_into().expect("8");
+                    for (kj, a) in acc.iter_mut().enumerate().take(kw) {
+                        let xs: &[T; DX] =
+                            xrow[kj + xb * DX..kj + xb * DX + DX].try_into().expect("8");
+                        for q in 0..DX {
+                            a[q] += gs[q] * xs[q];
+                        }
+                    }
+                }
+            }
+        }
+        for (kj, a) in acc.iter().enumerate().take(kw) {
+            out[ki * kw + kj] = a.iter().fold(T::ZERO, |s, &v| s + v);
+        }
+    }
+}
+
+fn direct_dw_t<T: Float + DirectKernels>(x: &[T], gv: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let (xp, hp, wp) = direct_padded(x, g);
+    let owp = g.ow.div_ceil(DX) * DX;
+    // the output gradient with rows padded to whole 8-lane blocks (zeros past ow)
+    let mut gp = vec![T::ZERO; g.n * o * g.oh * owp];
+    for (dr, sr) in gp.chunks_exact_mut(owp).zip(gv.chunks_exact(g.ow)) {
+        dr[..g.ow].copy_from_slice(sr);
+    }
+    let taps = g.kh * g.kw;
+    // one task per (output channel, input channel): its taps summed over every image
+    let pairs = o * g.c;
+    let mut out = vec![T::ZERO; pairs * taps];
+    pool::chunks_mut(&mut out, taps, |p, dst| {
+        let (oc, c) = (p / g.c, p % g.c);
+        let (xp, gp) = (&xp[..], &gp[..]);
+        if T::direct_dw_fast(xp, gp, g, hp, wp, owp, o, oc, c, dst) {
+            return;
+        }
+        super::simd::wide(|| match g.kw {
+            3 => direct_dw_pair::<T, 3>(xp, gp, g, hp, wp, owp, o, oc, c, dst),
+            5 => direct_dw_pair::<T, 5>(xp, gp, g, hp, wp, owp, o, oc, c, dst),
+            7 => direct_dw_pair::<T, 7>(xp, gp, g, hp, wp, owp, o, oc, c, dst),
+            _ => direct_dw_pair::<T, 0>(xp, gp, g, hp, wp, owp, o, oc, c, dst),
+        });
+    });
+    out
+}
+
+/// Hand-vectorised direct-convolution kernels where the processor and the type have them
+/// (f32 with AVX2+FMA); each returns false when it did nothing, and the portable loops run.
+pub(crate) trait DirectKernels: Sized {
+    #[allow(clippy::too_many_arguments)]
+    fn direct_fwd_fast(
+        _xp: &[Self],
+        _wt: &[[Self; DO]],
+        _b: [Self; DO],
+        _g: &Conv2dGeom,
+        _hp: usize,
+        _wp: usize,
+        _n: usize,
+        _dst: &mut [[Self; DX]],
+    ) -> bool {
+        false
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn direct_dw_fast(
+        _xp: &[Self],
+        _gp: &[Self],
+        _g: &Conv2dGeom,
+        _hp: usize,
+        _wp: usize,
+        _owp: usize,
+        _o: usize,
+        _oc: usize,
+        _c: usize,
+        _out: &mut [Self],
+    ) -> bool {
+        false
+    }
+}
+
+impl DirectKernels for f64 {}
+
+impl DirectKernels for f32 {
+    fn direct_fwd_fast(
+        xp: &[f32],
+        wt: &[[f32; DO]],
+        b: [f32; DO],
+        g: &Conv2dGeom,
+        hp: usize,
+        wp: usize,
+        n: usize,
+        dst: &mut [[f32; DX]],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::has_avx2() {
+            // SAFETY: AVX2 and FMA are present (checked above); see the function for bounds.
+            unsafe { direct_fwd_avx2(xp, wt, b, g, hp, wp, n, dst) };
+            return true;
+        }
+        let _ = (xp, wt, b, g, hp, wp, n, dst);
+        false
+    }
+
+    fn direct_dw_fast(
+        xp: &[f32],
+        gp: &[f32],
+        g: &Conv2dGeom,
+        hp: usize,
+        wp: usize,
+        owp: usize,
+        o: usize,
+        oc: usize,
+        c: usize,
+        out: &mut [f32],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::has_avx2() && g.kw <= 8 {
+            // SAFETY: AVX2 and FMA are present (checked above); see the function for bounds.
+            unsafe { direct_dw_avx2(xp, gp, g, hp, wp, owp, o, oc, c, out) };
+            return true;
+        }
+        let _ = (xp, gp, g, hp, wp, owp, o, oc, c, out);
+        false
+    }
+}
+
+/// [`direct_fwd_rows`] for f32 with eight 8-lane accumulators (one per output channel of the
+/// group) and a fused multiply-add per channel and tap.
+///
+/// # Safety
+/// AVX2 and FMA must be available. Every load reads `row[kj + 8·xb .. +8]` of a padded row of
+/// `wp ≥ 8·ceil(ow/8) + kw − 1` elements (see `direct_padded`), so all reads are in bounds;
+/// the slices are indexed (and checked) before the raw loads.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_fwd_avx2(
+    xp: &[f32],
+    wt: &[[f32; DO]],
+    b: [f32; DO],
+    g: &Conv2dGeom,
+    hp: usize,
+    wp: usize,
+    n: usize,
+    dst: &mut [[f32; DX]],
+) {
+    use std::arch::x86_64::*;
+    let blocks = g.ow.div_ceil(DX);
+    let img = &xp[n * g.c * hp * wp..(n + 1) * g.c * hp * wp];
+    for oy in 0..g.oh {
+        for xb in 0..blocks {
+            let mut acc = [_mm256_setzero_ps(); DO];
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_set1_ps(b[j]);
+            }
+            let mut t = 0;
+            for c in 0..g.c {
+                for ki in 0..g.kh {
+                    let row = &img[(c * hp + oy + ki) * wp + xb * DX..][..g.kw - 1 + DX];
+                    for kj in 0..g.kw {
+                        let xs = _mm256_loadu_ps(row[kj..kj + DX].as_ptr());
+                        let w = &wt[t];
+                        for j in 0..DO {
+                            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), xs, acc[j]);
+                        }
+                        t += 1;
+                    }
+                }
+            }
+            for (j, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(dst[(j * g.oh + oy) * blocks + xb].as_mut_ptr(), *a);
+            }
+        }
+    }
+}
+
+/// [`direct_dw_pair`] for f32: per kernel row, up to eight 8-lane accumulators (one per tap of
+/// the row), each a fused multiply-add of the gradient row with the shifted input row.
+///
+/// # Safety
+/// AVX2 and FMA must be available and `g.kw ≤ 8`. Gradient rows are padded to `owp` (whole
+/// blocks) and input rows to `wp ≥ owp + kw − 1`; the slices are indexed (and checked) before
+/// the raw loads.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_dw_avx2(
+    xp: &[f32],
+    gp: &[f32],
+    g: &Conv2dGeom,
+    hp: usize,
+    wp: usize,
+    owp: usize,
+    o: usize,
+    oc: usize,
+    c: usize,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let kw = g.kw;
+    let blocks = owp / DX;
+    for ki in 0..g.kh {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for n in 0..g.n {
+            let img = &xp[(n * g.c + c) * hp * wp..(n * g.c + c + 1) * hp * wp];
+            let gpl = &gp[(n * o + oc) * g.oh * owp..(n * o + oc + 1) * g.oh * owp];
+            for oy in 0..g.oh {
+                let grow = &gpl[oy * owp..(oy + 1) * owp];
+                let xrow = &img[(oy + ki) * wp..(oy + ki) * wp + owp + kw - 1];
+                for xb in 0..blocks {
+                    let gs = _mm256_loadu_ps(grow[xb * DX..xb * DX + DX].as_ptr());
+                    let xr = &xrow[xb * DX..xb * DX + DX + kw - 1];
+                    for (kj, a) in acc.iter_mut().enumerate().take(kw) {
+                        let xs = _mm256_loadu_ps(xr[kj..kj + DX].as_ptr());
+                        *a = _mm256_fmadd_ps(gs, xs, *a);
+                    }
+                }
+            }
+        }
+        for (kj, a) in acc.iter().enumerate().take(kw) {
+            let mut lanes = [0f32; DX];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), *a);
+            out[ki * kw + kj] = lanes.iter().sum();
+        }
+    }
+}

@@ -29,7 +29,7 @@ fn map2_avx2<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, 
     map2_body(o, x, y, f)
 }
 
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
