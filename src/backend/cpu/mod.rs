@@ -97,15 +97,18 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
 ) -> Vec<O> {
     let n = la.numel();
     if let Some(d) = dense(a, la) {
-        let mut out = vec![O::default(); n];
+        let mut out: Vec<O> = Vec::with_capacity(n);
+        let buf = &mut out.spare_capacity_mut()[..n];
         if n >= PAR_MIN {
-            pool::chunks_mut(&mut out, PAR_CHUNK, |ci, o| {
+            pool::chunks_mut(buf, PAR_CHUNK, |ci, o| {
                 let i0 = ci * PAR_CHUNK;
                 simd::map1(o, &d[i0..i0 + o.len()], &f)
             });
         } else {
-            simd::map1(&mut out, d, &f);
+            simd::map1(buf, d, &f);
         }
+        // SAFETY: `simd::map1` wrote all `n` elements (the chunks cover `buf`)
+        unsafe { out.set_len(n) };
         return out;
     }
     let mut out = vec![O::default(); n];
@@ -134,16 +137,19 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
 ) -> Vec<O> {
     let n = la.numel();
     if let (Some(da), Some(db)) = (dense(a, la), dense(b, lb)) {
-        let mut out = vec![O::default(); n];
+        let mut out: Vec<O> = Vec::with_capacity(n);
+        let buf = &mut out.spare_capacity_mut()[..n];
         if n >= PAR_MIN {
-            pool::chunks_mut(&mut out, PAR_CHUNK, |ci, o| {
+            pool::chunks_mut(buf, PAR_CHUNK, |ci, o| {
                 let i0 = ci * PAR_CHUNK;
                 let i1 = i0 + o.len();
                 simd::map2(o, &da[i0..i1], &db[i0..i1], &f)
             });
         } else {
-            simd::map2(&mut out, da, db, &f);
+            simd::map2(buf, da, db, &f);
         }
+        // SAFETY: `simd::map2` wrote all `n` elements (the chunks cover `buf`)
+        unsafe { out.set_len(n) };
         return out;
     }
     let mut out = vec![O::default(); n];

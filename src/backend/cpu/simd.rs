@@ -1,31 +1,45 @@
 //! Hot elementwise loops compiled twice: for the baseline target and, picked at run time, for
 //! AVX2+FMA, so the same wheel uses wide vectors where the processor has them.
 
+use std::mem::MaybeUninit;
+
 use crate::dtype::Float;
 
+// The output slices are uninitialised memory being filled: every slot is written once.
+
 #[inline(always)]
-fn map1_body<A: Copy, O>(o: &mut [O], i: &[A], f: &impl Fn(A) -> O) {
+fn map1_body<A: Copy, O>(o: &mut [MaybeUninit<O>], i: &[A], f: &impl Fn(A) -> O) {
     for (slot, &x) in o.iter_mut().zip(i) {
-        *slot = f(x);
+        slot.write(f(x));
     }
 }
 
 #[inline(always)]
-fn map2_body<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B) -> O) {
+fn map2_body<A: Copy, B: Copy, O>(
+    o: &mut [MaybeUninit<O>],
+    x: &[A],
+    y: &[B],
+    f: &impl Fn(A, B) -> O,
+) {
     for ((slot, &p), &q) in o.iter_mut().zip(x).zip(y) {
-        *slot = f(p, q);
+        slot.write(f(p, q));
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn map1_avx2<A: Copy, O>(o: &mut [O], i: &[A], f: &impl Fn(A) -> O) {
+fn map1_avx2<A: Copy, O>(o: &mut [MaybeUninit<O>], i: &[A], f: &impl Fn(A) -> O) {
     map1_body(o, i, f)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn map2_avx2<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B) -> O) {
+fn map2_avx2<A: Copy, B: Copy, O>(
+    o: &mut [MaybeUninit<O>],
+    x: &[A],
+    y: &[B],
+    f: &impl Fn(A, B) -> O,
+) {
     map2_body(o, x, y, f)
 }
 
@@ -40,9 +54,9 @@ pub(crate) fn has_avx2() -> bool {
     }
 }
 
-/// `o[i] = f(x[i])`.
+/// `o[i] = f(x[i])`, writing every slot of `o`.
 #[inline]
-pub fn map1<A: Copy, O>(o: &mut [O], x: &[A], f: &impl Fn(A) -> O) {
+pub fn map1<A: Copy, O>(o: &mut [MaybeUninit<O>], x: &[A], f: &impl Fn(A) -> O) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the processor supports AVX2 and FMA (checked above).
@@ -51,9 +65,14 @@ pub fn map1<A: Copy, O>(o: &mut [O], x: &[A], f: &impl Fn(A) -> O) {
     map1_body(o, x, f)
 }
 
-/// `o[i] = f(x[i], y[i])`.
+/// `o[i] = f(x[i], y[i])`, writing every slot of `o`.
 #[inline]
-pub fn map2<A: Copy, B: Copy, O>(o: &mut [O], x: &[A], y: &[B], f: &impl Fn(A, B) -> O) {
+pub fn map2<A: Copy, B: Copy, O>(
+    o: &mut [MaybeUninit<O>],
+    x: &[A],
+    y: &[B],
+    f: &impl Fn(A, B) -> O,
+) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the processor supports AVX2 and FMA (checked above).
