@@ -256,6 +256,7 @@ fn binary_f(x: f32, y: f32) -> u32 {
         case 12u: { r = b2u(x >= y); }
         case 13u: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case 14u: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
+        case 15u: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
         default: {}
     }
     return r;
@@ -310,6 +311,7 @@ fn binary_i(x: i32, y: i32) -> u32 {
         case 12u: { r = b2u(x >= y); }
         case 13u: { r = b2u(x != 0 && y != 0); }
         case 14u: { r = b2u(x != 0 || y != 0); }
+        case 15u: { r = bitcast<u32>(select(x, 0, y <= 0)); }
         default: {}
     }
     return r;

@@ -99,6 +99,9 @@ pub enum BinaryOp {
     Ge,
     And,
     Or,
+    /// `a` where `b > 0`, else 0 (and `a` where `b` is NaN): ReLU's backward, `a` the output
+    /// gradient and `b` the input, in one pass.
+    ReluGrad,
 }
 
 impl BinaryOp {
@@ -127,6 +130,7 @@ impl BinaryOp {
             BinaryOp::Ge => "ge",
             BinaryOp::And => "logical_and",
             BinaryOp::Or => "logical_or",
+            BinaryOp::ReluGrad => "relu_backward",
         }
     }
 }

@@ -62,7 +62,7 @@ impl Tensor {
                         .unary(UnaryOp::RSubScalar(1.0))?,
                 )?,
                 UnaryOp::Sigmoid => g.mul(&y()?.mul(&y()?.unary(UnaryOp::RSubScalar(1.0))?)?)?,
-                UnaryOp::Relu => g.mul(&x.unary(UnaryOp::Step)?)?,
+                UnaryOp::Relu => g.binary(&x, BinaryOp::ReluGrad)?,
                 UnaryOp::Gelu => g.mul(&x.unary(UnaryOp::GeluGrad)?)?,
                 UnaryOp::Recip => g.neg()?.div(&x.unary(UnaryOp::Square)?)?,
                 UnaryOp::Square => g.mul(&x.mul_scalar(2.0)?)?,

@@ -107,3 +107,14 @@ def test_gradcheck_helper_is_public_and_detects_errors():
     assert gradcheck(lambda t: (t * t).sum(), [x])
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: t * 0 + t.detach() ** 2, [x])
+
+
+def test_relu_backward_passes_the_gradient_where_the_input_is_positive(device):
+    # one pass on both devices; x == 0 gives 0 (as PyTorch), NaN inputs pass the gradient
+    # through (PyTorch's threshold_backward tests the output `<= 0`, false for NaN)
+    xs = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0, np.nan, -np.inf, np.inf], dtype=np.float32)
+    gs = np.arange(1, 9, dtype=np.float32)
+    x = rustdl.tensor(xs, device=device, requires_grad=True)
+    x.relu().backward(rustdl.tensor(gs, device=device))
+    want = np.where(np.isnan(xs) | (xs > 0), gs, 0.0)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), want)

@@ -467,6 +467,21 @@ macro_rules! float_binary {
             BinaryOp::Or => {
                 CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != 0.0 || y != 0.0))
             }
+            BinaryOp::ReluGrad => {
+                IntoStorage::into_storage(map2(
+                    a,
+                    la,
+                    b,
+                    lb,
+                    |g: $T, x: $T| {
+                        if x <= 0.0 {
+                            0.0
+                        } else {
+                            g
+                        }
+                    },
+                ))
+            }
         }
     }};
 }
@@ -516,6 +531,13 @@ pub fn binary(
                 CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 && y != 0))
             }
             BinaryOp::Or => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 || y != 0)),
+            BinaryOp::ReluGrad => CpuStorage::I64(map2(
+                a,
+                la,
+                b,
+                lb,
+                |g: i64, x: i64| if x <= 0 { 0 } else { g },
+            )),
         },
         (CpuStorage::Bool(a), CpuStorage::Bool(b)) => match op {
             BinaryOp::And | BinaryOp::Mul | BinaryOp::Minimum => {
@@ -530,7 +552,7 @@ pub fn binary(
             BinaryOp::Le => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x <= y)),
             BinaryOp::Gt => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x & !y)),
             BinaryOp::Ge => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x >= y)),
-            BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow => {
+            BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow | BinaryOp::ReluGrad => {
                 return Err(Error::DType(format!(
                     "{}: not supported for bool tensors",
                     op.name()

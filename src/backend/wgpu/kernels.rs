@@ -391,6 +391,7 @@ fn binary_code(op: BinaryOp) -> u32 {
         Ge => 12,
         And => 13,
         Or => 14,
+        ReluGrad => 15,
     }
 }
 
