@@ -891,32 +891,38 @@ fn sum_dense_edge<T: Float + Default + Send + Sync>(
         }
         return Some(out.into_iter().map(T::from_f64).collect());
     }
-    if sorted.iter().copied().eq(nd - p..nd) {
-        // row sums with eight independent lanes per row
+    if sorted.iter().copied().eq(nd - p..nd) && n >= PAR_MIN {
+        // row sums, split over threads (small ones take the serial loop below)
         let c: usize = l.shape[nd - p..].iter().product();
         let r = n / c;
-        let row_sum = |i: usize| -> T {
-            let run = &d[i * c..(i + 1) * c];
-            let mut lanes = [0f64; 8];
-            let mut ch = run.chunks_exact(8);
-            for q in &mut ch {
-                for k in 0..8 {
-                    lanes[k] += q[k].to_f64();
-                }
-            }
-            for &x in ch.remainder() {
-                lanes[0] += x.to_f64();
-            }
-            T::from_f64(lanes.iter().sum::<f64>())
-        };
-        let per = PAR_CHUNK.div_ceil(c).max(1);
-        return Some(if n >= PAR_MIN && r > 1 {
-            pool::map_collect(r, per, |i| simd::wide(|| row_sum(i)))
-        } else {
-            simd::wide(|| (0..r).map(row_sum).collect())
-        });
+        if r > 1 {
+            let per = PAR_CHUNK.div_ceil(c).max(1);
+            let mut out = vec![T::ZERO; r];
+            pool::chunks_mut(&mut out, per, |t, o| {
+                simd::wide(|| row_sums(&d[t * per * c..(t * per + o.len()) * c], c, o))
+            });
+            return Some(out);
+        }
     }
     None
+}
+
+/// `out[i] = Σ rows[i·c .. (i+1)·c]` with eight f64 lanes per row.
+#[inline(always)]
+fn row_sums<T: Float>(rows: &[T], c: usize, out: &mut [T]) {
+    for (o, run) in out.iter_mut().zip(rows.chunks_exact(c)) {
+        let mut lanes = [0f64; 8];
+        let mut ch = run.chunks_exact(8);
+        for q in &mut ch {
+            for k in 0..8 {
+                lanes[k] += q[k].to_f64();
+            }
+        }
+        for &x in ch.remainder() {
+            lanes[0] += x.to_f64();
+        }
+        *o = T::from_f64(lanes.iter().sum::<f64>());
+    }
 }
 
 fn softmax_rows<T: Float>(data: &mut [T], len: usize, log: bool) {
