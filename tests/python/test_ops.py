@@ -515,3 +515,21 @@ def test_regression_and_binary_losses(device):
         lambda u: F.kl_div(u.log_softmax(1), rustdl.tensor(q), reduction="batchmean"),
     ]:
         gradcheck(f, [leaf(a)])
+
+
+def test_max_pool_2x2_matches_numpy_ties_and_nan(device):
+    # the dedicated 2×2 / stride-2 path: values, first maximum on ties (its gradient), NaN wins
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 4, 10, 9)).astype(np.float32)  # odd width: last column dropped
+    a[0, 0, 0, 0] = a[0, 0, 0, 1] = 9.0  # tie inside one window
+    a[1, 2, 4, 5] = np.nan
+    x = rustdl.tensor(a, device=device, requires_grad=True)
+    y = rustdl.nn.functional.max_pool2d(x, 2)
+    win = a[:, :, :10, :8].reshape(3, 4, 5, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(3, 4, 5, 4, 4)
+    want = np.where(np.isnan(win).any(-1), np.nan, np.nanmax(win, -1))
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), want)
+    y.sum().backward()
+    g = x.grad.cpu().numpy()
+    assert g[0, 0, 0, 0] == 1.0 and g[0, 0, 0, 1] == 0.0  # the first of the tied taps
+    assert g[1, 2, 4, 5] == 1.0  # the NaN tap
+    assert g.sum() == y.numel()

@@ -293,8 +293,49 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
         g.ph as isize,
         g.pw as isize,
     );
+    // the common 2×2 window, stride 2, no padding or dilation: four taps in scan order, the
+    // first maximum kept on ties (as the general loop)
+    let two_by_two = g.kh == 2
+        && g.kw == 2
+        && g.sh == 2
+        && g.sw == 2
+        && g.ph == 0
+        && g.pw == 0
+        && g.dh == 1
+        && g.dw == 1
+        && 2 * oh <= g.h
+        && 2 * ow <= g.w;
     let work = |(p, (v, ix)): (usize, (&mut [T], &mut [i64]))| {
         let src = &x[p * plane..(p + 1) * plane];
+        if two_by_two {
+            let wu = g.w;
+            for oy in 0..oh {
+                let r0 = &src[2 * oy * wu..(2 * oy + 1) * wu];
+                let r1 = &src[(2 * oy + 1) * wu..(2 * oy + 2) * wu];
+                let (vo, io) = (
+                    &mut v[oy * ow..(oy + 1) * ow],
+                    &mut ix[oy * ow..(oy + 1) * ow],
+                );
+                let base = (2 * oy * wu) as i64;
+                for ox in 0..ow {
+                    let taps = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
+                    let offs = [0, 1, wu as i64, wu as i64 + 1];
+                    let (mut best, mut at) = (taps[0], 0usize);
+                    for (q, &val) in taps.iter().enumerate().skip(1) {
+                        let take = if NAN {
+                            (val > best) | (val.is_nan_() & !best.is_nan_())
+                        } else {
+                            val > best
+                        };
+                        best = if take { val } else { best };
+                        at = if take { q } else { at };
+                    }
+                    vo[ox] = best;
+                    io[ox] = base + 2 * ox as i64 + offs[at];
+                }
+            }
+            return;
+        }
         for oy in 0..oh {
             let (k0, k1) = rows[oy];
             for ox in 0..ow {

@@ -891,6 +891,27 @@ fn sum_dense_edge<T: Float + Default + Send + Sync>(
         }
         return Some(out.into_iter().map(T::from_f64).collect());
     }
+    // kept dims one block in the middle, `[A, C, B]` summed over A and B (per-channel sums
+    // of NCHW, as batch-norm statistics and bias gradients): one task per kept index
+    let kept: Vec<usize> = (0..nd).filter(|x| !sorted.contains(x)).collect();
+    if n >= PAR_MIN && !kept.is_empty() && kept.windows(2).all(|w| w[1] == w[0] + 1) {
+        let (k0, k1) = (kept[0], kept[kept.len() - 1] + 1);
+        let a: usize = l.shape[..k0].iter().product();
+        let c: usize = l.shape[k0..k1].iter().product();
+        let b: usize = l.shape[k1..].iter().product();
+        if b >= 16 && a > 1 {
+            let chan = |ci: usize| -> T {
+                let mut lanes = [0f64; 8];
+                for ai in 0..a {
+                    lane_sum(&d[(ai * c + ci) * b..(ai * c + ci + 1) * b], &mut lanes);
+                }
+                T::from_f64(lanes.iter().sum::<f64>())
+            };
+            let mut out = vec![T::ZERO; c];
+            pool::chunks_mut(&mut out, 1, |ci, o| o[0] = simd::wide(|| chan(ci)));
+            return Some(out);
+        }
+    }
     if sorted.iter().copied().eq(nd - p..nd) && n >= PAR_MIN {
         // row sums, split over threads (small ones take the serial loop below)
         let c: usize = l.shape[nd - p..].iter().product();
@@ -905,6 +926,20 @@ fn sum_dense_edge<T: Float + Default + Send + Sync>(
         }
     }
     None
+}
+
+/// Adds a run into eight f64 lanes.
+#[inline(always)]
+fn lane_sum<T: Float>(run: &[T], lanes: &mut [f64; 8]) {
+    let mut ch = run.chunks_exact(8);
+    for q in &mut ch {
+        for k in 0..8 {
+            lanes[k] += q[k].to_f64();
+        }
+    }
+    for &x in ch.remainder() {
+        lanes[0] += x.to_f64();
+    }
 }
 
 /// `out[i] = Σ rows[i·c .. (i+1)·c]` with eight f64 lanes per row.
