@@ -802,16 +802,7 @@ fn sum_in_place<T: Float + Default + Send + Sync>(v: &[T], l: &Layout, dims: &[u
                     // last dim reduced: sum the run with independent lanes, then accumulate
                     let mut lanes = [0f64; 8];
                     if is == 1 {
-                        let run = &v[xo..xo + inner];
-                        let mut ch = run.chunks_exact(8);
-                        for c in &mut ch {
-                            for k in 0..8 {
-                                lanes[k] += c[k].to_f64();
-                            }
-                        }
-                        for &x in ch.remainder() {
-                            lanes[0] += x.to_f64();
-                        }
+                        lane_sum(&v[xo..xo + inner], &mut lanes);
                     } else {
                         for j in 0..inner {
                             lanes[j % 8] += v[xo + j * is].to_f64();
@@ -947,15 +938,7 @@ fn lane_sum<T: Float>(run: &[T], lanes: &mut [f64; 8]) {
 fn row_sums<T: Float>(rows: &[T], c: usize, out: &mut [T]) {
     for (o, run) in out.iter_mut().zip(rows.chunks_exact(c)) {
         let mut lanes = [0f64; 8];
-        let mut ch = run.chunks_exact(8);
-        for q in &mut ch {
-            for k in 0..8 {
-                lanes[k] += q[k].to_f64();
-            }
-        }
-        for &x in ch.remainder() {
-            lanes[0] += x.to_f64();
-        }
+        lane_sum(run, &mut lanes);
         *o = T::from_f64(lanes.iter().sum::<f64>());
     }
 }
