@@ -349,6 +349,55 @@ pub fn conv_product(
     }
 }
 
+/// Direct convolution for stride 1 and few taps per output (see
+/// `cpu::conv::direct_conv_fits`): input view `x`, dense weight `(O, K)`, dense bias. CPU only.
+pub fn conv2d_direct(
+    x: &Storage,
+    lx: &Layout,
+    w: &Storage,
+    bias: Option<&Storage>,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<Storage> {
+    same_device("conv2d", x, w)?;
+    if let Some(b) = bias {
+        same_device("conv2d", x, b)?;
+    }
+    match (x, w) {
+        (Storage::Cpu(xc), Storage::Cpu(wc)) => Ok(Storage::Cpu(cpu::conv::conv2d_direct(
+            xc,
+            lx,
+            wc,
+            bias.map(cpu_of),
+            g,
+            o,
+        )?)),
+        _ => Err(Error::Device(
+            "conv2d: the direct convolution runs on the CPU only".into(),
+        )),
+    }
+}
+
+/// The weight gradient of [`conv2d_direct`] from the input view and the output gradient view.
+pub fn conv2d_direct_weight_grad(
+    x: &Storage,
+    lx: &Layout,
+    gout: &Storage,
+    lg: &Layout,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<Storage> {
+    same_device("conv2d backward", x, gout)?;
+    match (x, gout) {
+        (Storage::Cpu(xc), Storage::Cpu(gc)) => Ok(Storage::Cpu(
+            cpu::conv::conv2d_direct_weight_grad(xc, lx, gc, lg, g, o)?,
+        )),
+        _ => Err(Error::Device(
+            "conv2d backward: the direct convolution runs on the CPU only".into(),
+        )),
+    }
+}
+
 /// Softmax (or log-softmax) over the last dim of a view.
 pub fn softmax(x: &Storage, l: &Layout, log: bool) -> Result<Storage> {
     route!("softmax", x; Ok(Storage::Cpu(cpu::softmax(cpu_of(x), l, log)?)); Ok(Storage::Gpu(wgpu::softmax(gpu_of(x), l, log)?)))

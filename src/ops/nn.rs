@@ -176,10 +176,11 @@ impl Tensor {
         }
     }
 
-    /// The ungrouped convolution as one graph node: im2col, one gemm, and the bias added while
-    /// the (N·oh·ow, O) product is laid out as (N, O, oh, ow). Backward: the output gradient is
-    /// laid out once as (N·oh·ow, O); then `dW = gᵀ @ cols`, `dcols = g @ W` folded by col2im,
-    /// `db` = column sums — only for the inputs that need them.
+    /// The ungrouped convolution as one graph node. Forward: on the CPU, for stride 1 and few
+    /// taps per output (`backend::cpu::conv::direct_conv_fits`), the direct kernel; otherwise
+    /// im2col and one gemm with the bias added while the `(N·oh·ow, O)` product is laid out as
+    /// `(N, O, oh, ow)`. Backward, only for the inputs that need it: `dW` from the direct
+    /// kernel or as `gᵀ @ cols`, `dX` as `g @ W` folded by col2im, `db` as channel sums.
     fn conv2d_dense(
         &self,
         weight: &Tensor,
@@ -188,156 +189,89 @@ impl Tensor {
         o: usize,
         k: usize,
     ) -> Result<Tensor> {
-        if self.device() == crate::Device::Cpu && backend::cpu::conv::direct_conv_fits(&g) {
-            return self.conv2d_direct(weight, bias, g, o, k);
-        }
         let rows = g.n * g.col_cols();
-        let cols = Tensor::from_contiguous(
-            backend::im2col(&self.storage(), self.layout(), &g, 0.0)?,
-            &[rows, k],
-        );
         let w2 = weight.detach().reshape(&[o, k])?.contiguous()?;
-        let out_shape = [g.n, o, g.oh, g.ow];
         let bias_dense = match bias {
             Some(b) => Some(b.detach().contiguous()?),
             None => None,
         };
-        let s = backend::conv_product(
-            &cols.storage(),
-            &w2.storage(),
-            bias_dense.as_ref().map(|b| b.storage()).as_deref(),
-            g.n,
-            g.col_cols(),
-            o,
-        )?;
         let need = [
             self.requires_grad(),
             weight.requires_grad(),
             bias.is_some_and(|b| b.requires_grad()),
         ];
+        let direct =
+            self.device() == crate::Device::Cpu && backend::cpu::conv::direct_conv_fits(&g);
+        // what the weight gradient reads: the input (direct kernel) or the columns
+        let (s, saved) = if direct {
+            let x = self.detach();
+            let s = backend::conv2d_direct(
+                &x.storage(),
+                x.layout(),
+                &w2.storage(),
+                bias_dense.as_ref().map(|b| b.storage()).as_deref(),
+                &g,
+                o,
+            )?;
+            (s, need[1].then_some(x))
+        } else {
+            let cols = Tensor::from_contiguous(
+                backend::im2col(&self.storage(), self.layout(), &g, 0.0)?,
+                &[rows, k],
+            );
+            let s = backend::conv_product(
+                &cols.storage(),
+                &w2.storage(),
+                bias_dense.as_ref().map(|b| b.storage()).as_deref(),
+                g.n,
+                g.col_cols(),
+                o,
+            )?;
+            (s, need[1].then_some(cols))
+        };
         let wshape = weight.shape().to_vec();
-        // the columns are kept only when the weight gradient needs them
-        let saved = need[1].then_some(cols);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
+        let out_shape = [g.n, o, g.oh, g.ow];
         Ok(Tensor::from_op(
             s,
             &out_shape,
             "conv2d",
             &inputs,
             move |gr| {
-                let gy = gr
-                    .permute(&[0, 2, 3, 1])?
-                    .contiguous()?
-                    .reshape(&[rows, o])?;
-                let gx = if need[0] {
-                    Some(gy.matmul(&w2)?.col2im(g)?)
+                // the gradient laid out as (N·oh·ow, O), built once if anything reads it
+                let gy = if need[0] || (!direct && (need[1] || need[2])) {
+                    Some(
+                        gr.permute(&[0, 2, 3, 1])?
+                            .contiguous()?
+                            .reshape(&[rows, o])?,
+                    )
                 } else {
                     None
                 };
-                let gw = match &saved {
-                    Some(cols) => Some(gy.t()?.matmul(cols)?.reshape(&wshape)?),
-                    None => None,
+                let gx = match (&gy, need[0]) {
+                    (Some(gy), true) => Some(gy.matmul(&w2)?.col2im(g)?),
+                    _ => None,
                 };
-                let gb = if need[2] {
-                    Some(gy.sum(&[0], false)?)
-                } else {
-                    None
-                };
-                Ok(vec![gx, gw, gb])
-            },
-        ))
-    }
-
-    /// The CPU's direct convolution for stride 1 and few taps per output (see
-    /// `backend::cpu::conv::direct_conv_fits`): no columns in the forward pass or for the weight
-    /// gradient; the input gradient (rarely needed: a first layer's input is data) goes
-    /// through columns as in [`Tensor::conv2d_dense`].
-    fn conv2d_direct(
-        &self,
-        weight: &Tensor,
-        bias: Option<&Tensor>,
-        g: Conv2dGeom,
-        o: usize,
-        k: usize,
-    ) -> Result<Tensor> {
-        use backend::cpu::conv as cc;
-        let x = self.detach();
-        let w2 = weight.detach().reshape(&[o, k])?.contiguous()?;
-        let bias_dense = match bias {
-            Some(b) => Some(b.detach().contiguous()?),
-            None => None,
-        };
-        let cpu = |t: &Tensor| -> Result<crate::storage::CpuStorage> {
-            match &*t.storage() {
-                crate::storage::Storage::Cpu(c) => Ok(c.clone()),
-                crate::storage::Storage::Gpu(_) => Err(Error::Runtime(
-                    "conv2d: the direct CPU kernel got a GPU tensor".into(),
-                )),
-            }
-        };
-        let out = {
-            let (xs, ws) = (x.storage(), w2.storage());
-            let (crate::storage::Storage::Cpu(xc), crate::storage::Storage::Cpu(wc)) = (&*xs, &*ws)
-            else {
-                return Err(Error::Runtime(
-                    "conv2d: the direct CPU kernel got a GPU tensor".into(),
-                ));
-            };
-            let bc = match &bias_dense {
-                Some(b) => Some(cpu(b)?),
-                None => None,
-            };
-            cc::conv2d_direct(xc, x.layout(), wc, bc.as_ref(), &g, o)?
-        };
-        let out_shape = [g.n, o, g.oh, g.ow];
-        let need = [
-            self.requires_grad(),
-            weight.requires_grad(),
-            bias.is_some_and(|b| b.requires_grad()),
-        ];
-        let wshape = weight.shape().to_vec();
-        let rows = g.n * g.col_cols();
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        Ok(Tensor::from_op(
-            crate::storage::Storage::Cpu(out),
-            &out_shape,
-            "conv2d",
-            &inputs,
-            move |gr| {
-                let gx = if need[0] {
-                    let gy = gr
-                        .permute(&[0, 2, 3, 1])?
-                        .contiguous()?
-                        .reshape(&[rows, o])?;
-                    Some(gy.matmul(&w2)?.col2im(g)?)
-                } else {
-                    None
-                };
-                let gw = if need[1] {
-                    let dw = {
-                        let (xs, gs) = (x.storage(), gr.storage());
-                        let (crate::storage::Storage::Cpu(xc), crate::storage::Storage::Cpu(gc)) =
-                            (&*xs, &*gs)
-                        else {
-                            return Err(Error::Runtime(
-                                "conv2d backward: the direct CPU kernel got a GPU tensor".into(),
-                            ));
-                        };
-                        cc::conv2d_direct_weight_grad(xc, x.layout(), gc, gr.layout(), &g, o)?
-                    };
-                    Some(Tensor::from_contiguous(
-                        crate::storage::Storage::Cpu(dw),
+                let gw = match (&saved, &gy) {
+                    (Some(x), _) if direct => Some(Tensor::from_contiguous(
+                        backend::conv2d_direct_weight_grad(
+                            &x.storage(),
+                            x.layout(),
+                            &gr.storage(),
+                            gr.layout(),
+                            &g,
+                            o,
+                        )?,
                         &wshape,
-                    ))
-                } else {
-                    None
+                    )),
+                    (Some(cols), Some(gy)) => Some(gy.t()?.matmul(cols)?.reshape(&wshape)?),
+                    _ => None,
                 };
-                let gb = if need[2] {
-                    Some(gr.sum(&[0, 2, 3], false)?)
-                } else {
-                    None
+                let gb = match (&gy, need[2]) {
+                    (_, false) => None,
+                    (Some(gy), true) if !direct => Some(gy.sum(&[0], false)?),
+                    _ => Some(gr.sum(&[0, 2, 3], false)?),
                 };
                 Ok(vec![gx, gw, gb])
             },

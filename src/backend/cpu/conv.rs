@@ -47,6 +47,21 @@ fn copy_run<T: Copy, const KW: usize>(d: &mut [MaybeUninit<T>], s: &[T]) {
     }
 }
 
+/// The `(H, W)` planes of `x` copied into `(hp, wp)` planes filled with `pad`, each image at
+/// row `ph`, column `pw`.
+fn pad_planes<T: Copy>(x: &[T], g: &Conv2dGeom, hp: usize, wp: usize, pad: T) -> Vec<T> {
+    let mut p = vec![pad; g.n * g.c * hp * wp];
+    for (dst, src) in p.chunks_exact_mut(hp * wp).zip(x.chunks_exact(g.h * g.w)) {
+        for (dr, sr) in dst[g.ph * wp..]
+            .chunks_exact_mut(wp)
+            .zip(src.chunks_exact(g.w))
+        {
+            dr[g.pw..g.pw + g.w].copy_from_slice(sr);
+        }
+    }
+    p
+}
+
 /// Height and width of the padded image that holds every tap of every window: the image plus
 /// its padding, extended to the farthest tap when a window reaches past the padding.
 fn padded_extent(g: &Conv2dGeom) -> (usize, usize) {
@@ -78,16 +93,7 @@ fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad
     let padded: std::borrow::Cow<'_, [T]> = if hp == g.h && wp == g.w {
         std::borrow::Cow::Borrowed(x)
     } else {
-        let mut p = vec![pad; g.n * g.c * hp * wp];
-        for (dst, src) in p.chunks_exact_mut(hp * wp).zip(x.chunks_exact(g.h * g.w)) {
-            for (dr, sr) in dst[g.ph * wp..]
-                .chunks_exact_mut(wp)
-                .zip(src.chunks_exact(g.w))
-            {
-                dr[g.pw..g.pw + g.w].copy_from_slice(sr);
-            }
-        }
-        std::borrow::Cow::Owned(p)
+        std::borrow::Cow::Owned(pad_planes(x, g, hp, wp, pad))
     };
     let xp = &*padded;
     let planep = hp * wp;
@@ -435,16 +441,7 @@ pub fn direct_conv_fits(g: &Conv2dGeom) -> bool {
 fn direct_padded<T: Float>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, usize, usize) {
     let owp = g.ow.div_ceil(DX) * DX;
     let (hp, wp) = (g.h + 2 * g.ph, (g.w + 2 * g.pw).max(owp + g.kw - 1));
-    let mut p = vec![T::ZERO; g.n * g.c * hp * wp];
-    for (dst, src) in p.chunks_exact_mut(hp * wp).zip(x.chunks_exact(g.h * g.w)) {
-        for (dr, sr) in dst[g.ph * wp..]
-            .chunks_exact_mut(wp)
-            .zip(src.chunks_exact(g.w))
-        {
-            dr[g.pw..g.pw + g.w].copy_from_slice(sr);
-        }
-    }
-    (p, hp, wp)
+    (pad_planes(x, g, hp, wp, T::ZERO), hp, wp)
 }
 
 /// Direct 2-D convolution (stride 1, no dilation) of dense `x (N,C,H,W)` with dense
