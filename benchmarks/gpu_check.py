@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -16,6 +17,9 @@ import numpy as np
 import rustdl
 
 import rustdl.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import lenet_pair  # noqa: E402  (the same LeNet-5 as the CPU comparison)
 
 
 def timed(fn, sync, iters):
@@ -26,24 +30,6 @@ def timed(fn, sync, iters):
         fn()
     sync()
     return (time.perf_counter() - t) / iters
-
-
-def lenet(lib):
-    m = lib.nn
-    return m.Sequential(
-        m.Conv2d(1, 6, 5, padding=2),
-        m.ReLU(),
-        m.MaxPool2d(2),
-        m.Conv2d(6, 16, 5),
-        m.ReLU(),
-        m.MaxPool2d(2),
-        m.Flatten(),
-        m.Linear(400, 120),
-        m.ReLU(),
-        m.Linear(120, 84),
-        m.ReLU(),
-        m.Linear(84, 10),
-    )
 
 
 def main() -> None:
@@ -83,7 +69,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     yb = rng.integers(0, 10, 64)
-    model = lenet(rustdl).to("gpu")
+    model = lenet_pair(rustdl, "gpu")
     opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
     x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
 
@@ -94,7 +80,7 @@ def main() -> None:
 
     res["lenet_step_ms"]["rustdl"] = timed(step, rs, 50) * 1e3
     if torch is not None:
-        tm = lenet(torch).cuda()
+        tm = lenet_pair(torch, "cuda")
         to = torch.optim.Adam(tm.parameters(), lr=1e-3)
         tx, ty = torch.tensor(xb, device="cuda"), torch.tensor(yb, device="cuda")
 
