@@ -9,8 +9,8 @@
 //! A job submitted while another is running (another Python thread, or a task that itself
 //! submits) runs serially on the submitting thread: never a deadlock, never oversubscription.
 //!
-//! The number of threads comes from `RUSTDL_NUM_THREADS`, else `OMP_NUM_THREADS`, else
-//! `RAYON_NUM_THREADS`, else the number of available cores; [`set_threads`] changes it.
+//! The number of threads comes from `RUSTDL_NUM_THREADS`, else `OMP_NUM_THREADS`, else the
+//! number of available cores; [`set_threads`] changes it.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -76,7 +76,7 @@ thread_local! {
 }
 
 fn env_threads() -> Option<usize> {
-    ["RUSTDL_NUM_THREADS", "OMP_NUM_THREADS", "RAYON_NUM_THREADS"]
+    ["RUSTDL_NUM_THREADS", "OMP_NUM_THREADS"]
         .iter()
         .find_map(|k| std::env::var(k).ok()?.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
