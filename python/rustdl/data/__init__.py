@@ -1,29 +1,57 @@
-"""Data loading, as ``torch.utils.data``: datasets, ``DataLoader`` and image ``transforms``.
+"""Data loading, as ``torch.utils.data``: datasets, samplers, ``DataLoader`` and image ``transforms``.
 
 Example:
     >>> from rustdl.data import DataLoader, TensorDataset, random_split, transforms as T
     >>> ds = TensorDataset(x, y, transform=T.RandomHorizontalFlip())
     >>> train, val = random_split(ds, [0.9, 0.1], seed=0)
-    >>> for xb, yb in DataLoader(train, batch_size=128, shuffle=True):
+    >>> for xb, yb in DataLoader(train, batch_size=128, shuffle=True, num_workers=2):
     ...     ...
 """
 
 from __future__ import annotations
 
-from . import transforms
-from .collate import default_collate, to_tensor
+from . import sampler, transforms
+from .collate import default_collate, default_convert, to_tensor
 from .dataloader import DataLoader
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split, randperm
+from .dataset import (
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+    randperm,
+)
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
+from .worker import WorkerInfo, get_worker_info
 
 __all__ = [
+    "BatchSampler",
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "IterableDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
+    "WorkerInfo",
     "default_collate",
+    "default_convert",
+    "get_worker_info",
     "random_split",
     "randperm",
+    "sampler",
     "to_tensor",
     "transforms",
 ]

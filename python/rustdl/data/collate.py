@@ -9,7 +9,9 @@ import numpy as np
 
 from .. import Tensor, float64, from_numpy, int64, stack, tensor
 
-__all__ = ["default_collate", "to_tensor"]
+__all__ = ["default_collate", "default_convert", "to_tensor"]
+
+_UNSUPPORTED = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 
 
 def to_tensor(value: Any) -> Any:
@@ -27,9 +29,12 @@ def to_tensor(value: Any) -> Any:
 def default_collate(batch: Sequence[Any]) -> Any:
     """Stacks a list of samples along a new dim 0, recursing into tuples, lists and dicts.
 
-    Tensors are stacked with ``rustdl.stack``; numpy arrays with ``numpy.stack`` and then
-    converted; Python ints become an int64 tensor, floats a float64 tensor (as PyTorch);
-    strings and other objects are returned as a list.
+    Tensors are stacked with ``rustdl.stack``; numpy arrays and numpy scalars with ``numpy.stack``
+    and then converted; Python ints become an int64 tensor, floats a float64 tensor and bools a
+    bool tensor (as PyTorch); strings and bytes are returned as a list; mappings (of the same type
+    when it can be rebuilt from a dict), namedtuples, tuples and lists are collated field by field.
+    Anything else (``None``, arbitrary objects, numpy arrays of strings or objects) raises
+    ``TypeError``.
 
     Example:
         >>> x, y = default_collate([(np.zeros(3, np.float32), 1), (np.ones(3, np.float32), 0)])
@@ -46,7 +51,11 @@ def default_collate(batch: Sequence[Any]) -> Any:
                 f"default_collate: tensors in a batch must have equal shapes, got {sorted(shapes)}"
             )
         return stack(list(batch), 0)
-    if isinstance(first, (np.ndarray, np.generic)) and not isinstance(first, (np.str_, np.bytes_)):
+    if isinstance(first, (np.str_, np.bytes_)):
+        return [str(b) if isinstance(b, np.str_) else bytes(b) for b in batch]
+    if isinstance(first, (np.ndarray, np.generic)):
+        if first.dtype.kind in "USOV":
+            raise TypeError(_UNSUPPORTED.format(f"numpy array of dtype {first.dtype}"))
         arrays = [np.asarray(b) for b in batch]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
@@ -63,7 +72,11 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, (str, bytes)):
         return list(batch)
     if isinstance(first, Mapping):
-        return {k: default_collate([b[k] for b in batch]) for k in first}
+        collated = {k: default_collate([b[k] for b in batch]) for k in first}
+        try:
+            return type(first)(collated)
+        except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
+            return collated
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
         return type(first)(*(default_collate(list(s)) for s in zip(*batch)))
     if isinstance(first, (tuple, list)):
@@ -75,4 +88,34 @@ def default_collate(batch: Sequence[Any]) -> Any:
             if isinstance(first, list)
             else tuple(default_collate(list(s)) for s in zip(*batch))
         )
-    return list(batch)
+    raise TypeError(_UNSUPPORTED.format(type(first).__name__))
+
+
+def default_convert(data: Any) -> Any:
+    """Converts one sample without batching it: numpy arrays and numpy scalars become tensors,
+    recursing into tuples, lists, namedtuples and dicts; everything else passes through. The
+    ``DataLoader``'s collation when ``batch_size=None``.
+
+    Example:
+        >>> default_convert({"x": np.zeros(3, np.float32), "name": "a"})["x"].shape
+        (3,)
+    """
+    if isinstance(data, (np.str_, np.bytes_)):
+        return data
+    if isinstance(data, (np.ndarray, np.generic)):
+        if data.dtype.kind in "USOV":
+            return data
+        return to_tensor(np.asarray(data))
+    if isinstance(data, Mapping):
+        converted = {k: default_convert(v) for k, v in data.items()}
+        try:
+            return type(data)(converted)
+        except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
+            return converted
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, tuple):
+        return tuple(default_convert(v) for v in data)
+    if isinstance(data, list):
+        return [default_convert(v) for v in data]
+    return data

@@ -1,16 +1,73 @@
-"""``DataLoader``: batches of a dataset as rustdl tensors, reshuffled every epoch."""
+"""``DataLoader``: batches of a dataset as rustdl tensors, reshuffled every epoch, optionally
+prefetched by background worker threads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import multiprocessing
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 import numpy as np
 
-from .collate import default_collate
-from .dataset import Dataset, randperm
+from .collate import default_collate, default_convert
+from .dataset import Dataset, IterableDataset
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _batches_of, _check_generator, _is_int
+from .worker import _EXHAUSTED, _ThreadedIter, _WorkerPool
 
 __all__ = ["DataLoader"]
+
+
+class _Fetcher:
+    """Turns one task (a batch of indices, one index, or "the next batch" of an iterable dataset)
+    into a batch. Holds no reference to the loader, so worker threads never keep it alive."""
+
+    def __init__(
+        self,
+        dataset: Any,
+        collate_fn: Callable[[Any], Any],
+        auto_collation: bool,
+        batch_size: int | None,
+        drop_last: bool,
+    ):
+        self.dataset = dataset
+        self.collate_fn = collate_fn
+        self.auto_collation = auto_collation
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.use_get_batch = (
+            auto_collation and collate_fn is default_collate and hasattr(dataset, "get_batch")
+        )
+
+    def fetch(self, task: Any) -> Any:
+        """A map-style batch: ``task`` is a batch of indices (or one index without auto-collation)."""
+        if not self.auto_collation:
+            return self.collate_fn(self.dataset[task])
+        if self.use_get_batch:
+            return self.dataset.get_batch(np.asarray(task, dtype=np.int64))
+        if isinstance(task, np.ndarray):
+            task = task.tolist()
+        return self.collate_fn([self.dataset[i] for i in task])
+
+    def next_batch(self, it: Iterator[Any]) -> Any:
+        """The next batch built from the iterator of an iterable dataset, or ``_EXHAUSTED``."""
+        if not self.auto_collation:
+            for item in it:
+                return self.collate_fn(item)
+            return _EXHAUSTED
+        items = list(itertools.islice(it, self.batch_size))
+        if not items or (self.drop_last and len(items) < self.batch_size):
+            return _EXHAUSTED
+        return self.collate_fn(items)
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"DataLoader: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+_FROZEN = ("dataset", "batch_size", "batch_sampler", "sampler", "drop_last", "persistent_workers")
 
 
 class DataLoader:
@@ -20,18 +77,39 @@ class DataLoader:
     ``Subset`` of one), each batch is one fancy-index of the stored arrays plus one vectorised
     transform; otherwise samples are fetched one by one and collated.
 
+    ``num_workers > 0`` loads in background *threads* (not processes): collation and tensor creation
+    run in Rust and numpy releases the GIL for large copies, so loading overlaps the training step.
+    The order of batches does not depend on ``num_workers``. The dataset is shared by the workers,
+    so its ``__getitem__`` must be thread-safe; random transforms in workers draw from rustdl's
+    global generator in whatever order the threads reach it.
+
     Args:
-        dataset: a map-style dataset (``__getitem__`` and ``__len__``).
-        batch_size: samples per batch.
-        shuffle: draw a new permutation at the start of every epoch.
-        drop_last: drop the last batch when it is smaller than ``batch_size``.
+        dataset: a map-style dataset (``__getitem__``, and ``__len__`` unless a sampler is given)
+            or an :class:`IterableDataset`.
+        batch_size: samples per batch; None disables batching (each sample is yielded on its own,
+            converted by :func:`default_convert`).
+        shuffle: draw a new permutation at the start of every epoch (map-style only).
+        sampler: the order of indices (a :class:`Sampler` or any iterable); excludes ``shuffle``.
+        batch_sampler: yields whole batches of indices; excludes ``batch_size``, ``shuffle``,
+            ``sampler`` and ``drop_last``.
+        num_workers: background worker threads; 0 loads in the main thread.
         collate_fn: merges a list of samples into a batch (default: :func:`default_collate`).
-        generator: a ``numpy.random.Generator`` for the permutations; by default they are drawn
-            from rustdl's global generator (seeded by ``rustdl.manual_seed``).
-        seed: shorthand for ``generator=numpy.random.default_rng(seed)``.
+        pin_memory: accepted for compatibility; a no-op (CPU tensors need no pinning here).
+        drop_last: drop the last batch when it is smaller than ``batch_size``.
+        timeout: seconds to wait for a batch from the workers before raising ``RuntimeError``
+            (0: forever).
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` once in each worker thread.
+        multiprocessing_context: accepted (validated as a start method or context) and ignored:
+            the workers are threads.
+        generator: a ``numpy.random.Generator`` (or int seed) for the shuffling; by default
+            permutations come from rustdl's global generator (seeded by ``rustdl.manual_seed``).
+        prefetch_factor: batches in flight per worker (default 2 when ``num_workers > 0``).
+        persistent_workers: keep the worker threads alive between epochs.
+        pin_memory_device: accepted for compatibility; a no-op.
+        seed: shorthand for ``generator=numpy.random.default_rng(seed)`` (rustdl extra).
 
     Example:
-        >>> loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True, seed=0)
+        >>> loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True, seed=0, num_workers=2)
         >>> for xb, yb in loader:
         ...     loss = loss_fn(model(xb), yb)
     """
@@ -39,56 +117,251 @@ class DataLoader:
     def __init__(
         self,
         dataset: Dataset,
-        batch_size: int = 1,
-        shuffle: bool = False,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Sampler | Iterable[Any] | None = None,
+        batch_sampler: Sampler | Iterable[Any] | None = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[Any], Any] | None = None,
+        pin_memory: bool = False,
         drop_last: bool = False,
-        collate_fn: Callable[[list], Any] | None = None,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
         generator: Any = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
         seed: int | None = None,
     ):
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+        # --- the dataset ---------------------------------------------------------------------
+        iterable = isinstance(dataset, IterableDataset)
+        if not iterable and not hasattr(dataset, "__getitem__"):
             raise TypeError(
-                f"DataLoader: dataset must have __getitem__ and __len__, got {type(dataset).__name__}"
+                f"DataLoader: dataset must have __getitem__ and __len__ (or be an IterableDataset), "
+                f"got {type(dataset).__name__}"
             )
+        if not iterable and sampler is None and batch_sampler is None and not hasattr(dataset, "__len__"):
+            raise TypeError(
+                f"DataLoader: dataset must have __getitem__ and __len__ (or be an IterableDataset), "
+                f"got {type(dataset).__name__}"
+            )
+        # --- workers -------------------------------------------------------------------------
+        if not _is_int(num_workers):
+            raise TypeError(f"DataLoader: num_workers must be an int, got {num_workers!r}")
+        if num_workers < 0:
+            raise ValueError(
+                "DataLoader: num_workers option should be non-negative; use num_workers=0 to disable "
+                f"background loading, got num_workers={num_workers}"
+            )
+        num_workers = int(num_workers)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating)):
+            raise TypeError(f"DataLoader: timeout must be a number of seconds, got {timeout!r}")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout option should be non-negative, got timeout={timeout}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(
+                "DataLoader: prefetch_factor option could only be specified with background workers: "
+                "let num_workers > 0 to enable them, otherwise set prefetch_factor to None"
+            )
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        if prefetch_factor is not None and (not _is_int(prefetch_factor) or prefetch_factor <= 0):
+            raise ValueError(
+                f"DataLoader: prefetch_factor should be a positive integer, got prefetch_factor={prefetch_factor!r}"
+            )
+        persistent_workers = _check_flag(persistent_workers, "persistent_workers")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"DataLoader: worker_init_fn must be callable, got {type(worker_init_fn).__name__}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
+        pin_memory = _check_flag(pin_memory, "pin_memory")
+        if not isinstance(pin_memory_device, str):
+            raise TypeError(f"DataLoader: pin_memory_device must be a str, got {pin_memory_device!r}")
+        drop_last = _check_flag(drop_last, "drop_last")
+        # --- generator -----------------------------------------------------------------------
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: pass either generator or seed, not both")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.collate_fn = collate_fn
         if seed is not None:
-            generator = np.random.default_rng(seed)
-        elif isinstance(generator, (int, np.integer)):
-            generator = np.random.default_rng(int(generator))
+            if not _is_int(seed):
+                raise TypeError(f"DataLoader: seed must be an int, got {seed!r}")
+            generator = np.random.default_rng(int(seed))
+        generator = _check_generator(generator, "DataLoader")
+        # --- sampling ------------------------------------------------------------------------
+        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(f"DataLoader: {name} must be iterable, got {type(value).__name__}")
+        if iterable:
+            if shuffle not in (None, False):
+                raise ValueError(
+                    f"DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle={shuffle}"
+                )
+            if sampler is not None:
+                raise ValueError(
+                    f"DataLoader with IterableDataset: expected unspecified sampler option, but got sampler={sampler}"
+                )
+            if batch_sampler is not None:
+                raise ValueError(
+                    "DataLoader with IterableDataset: expected unspecified batch_sampler option, "
+                    f"but got batch_sampler={batch_sampler}"
+                )
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                    "sampler, and drop_last"
+                )
+            batch_size = None
+        elif batch_size is None and drop_last:
+            raise ValueError(
+                "DataLoader: batch_size=None option disables auto-batching and is mutually exclusive "
+                "with drop_last"
+            )
+        if not iterable and sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if not iterable and batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
+        if collate_fn is None:
+            collate_fn = default_collate if (batch_size is not None or batch_sampler is not None) else default_convert
+
+        self.dataset = dataset
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle = shuffle
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = num_workers
+        self.collate_fn = collate_fn
+        self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.drop_last = drop_last
+        self.timeout = float(timeout)
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
         self.generator = generator
+        self.prefetch_factor = None if prefetch_factor is None else int(prefetch_factor)
+        self.persistent_workers = persistent_workers
+        self._iterable = iterable
+        # worker seeds come from their own stream, so that num_workers never changes the shuffling
+        self._seed_stream = np.random.default_rng(seed)
+        self._pool: _WorkerPool | None = None
+        self._initialized = True
+
+    # --- attributes --------------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FROZEN and self.__dict__.get("_initialized", False):
+            raise ValueError(f"DataLoader: {name} attribute should not be set after DataLoader is initialized")
+        if name == "multiprocessing_context" and value is not None:
+            self._check_context(value)
+        super().__setattr__(name, value)
+
+    def _check_context(self, context: Any) -> None:
+        if self.num_workers == 0:
+            raise ValueError(
+                "DataLoader: multiprocessing_context can only be used with background workers "
+                f"(num_workers > 0), but got num_workers={self.num_workers}"
+            )
+        if isinstance(context, str):
+            methods = multiprocessing.get_all_start_methods()
+            if context not in methods:
+                raise ValueError(
+                    f"DataLoader: multiprocessing_context option should specify a valid start method in "
+                    f"{methods!r}, but got multiprocessing_context={context!r}"
+                )
+        elif not isinstance(context, multiprocessing.context.BaseContext):
+            raise TypeError(
+                "DataLoader: multiprocessing_context option must be a valid context object or a string "
+                f"specifying the start method, but got multiprocessing_context={context!r}"
+            )
+
+    @property
+    def _auto_collation(self) -> bool:
+        return self.batch_sampler is not None or (self._iterable and self.batch_size is not None)
+
+    # --- iteration ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self._iterable:
+            try:
+                n = len(self.dataset)
+            except NotImplementedError:
+                raise TypeError(f"DataLoader: {type(self.dataset).__name__} has no __len__") from None
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.sampler)
 
-    def _order(self) -> np.ndarray:
-        n = len(self.dataset)
-        if self.shuffle:
-            return randperm(n, generator=self.generator)
-        return np.arange(n, dtype=np.int64)
+    def _fetcher(self) -> _Fetcher:
+        return _Fetcher(self.dataset, self.collate_fn, self._auto_collation, self.batch_size, self.drop_last)
 
-    def _fetch(self, idx: np.ndarray) -> Any:
-        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
-            return self.dataset.get_batch(idx)
-        samples = [self.dataset[int(i)] for i in idx]
-        return (self.collate_fn or default_collate)(samples)
+    def _tasks(self) -> Iterator[Any]:
+        if self._iterable:
+            return itertools.repeat(None)
+        if self.batch_sampler is not None:
+            return _batches_of(self.batch_sampler)
+        return iter(self.sampler)
+
+    def _single_thread_iter(self) -> Iterator[Any]:
+        fetcher = self._fetcher()
+        if self._iterable:
+            it = iter(self.dataset)
+            while (batch := fetcher.next_batch(it)) is not _EXHAUSTED:
+                yield batch
+            return
+        for task in self._tasks():
+            yield fetcher.fetch(task)
+
+    def _new_pool(self) -> _WorkerPool:
+        fetcher = self._fetcher()
+        base_seed = int(self._seed_stream.integers(0, 2**62))
+        return _WorkerPool(
+            self.num_workers,
+            base_seed,
+            self.dataset,
+            fetcher.fetch,
+            fetcher.next_batch,
+            self._iterable,
+            self.worker_init_fn,
+        )
 
     def __iter__(self) -> Iterator[Any]:
-        order = self._order()
-        stop = len(self) * self.batch_size
-        for start in range(0, min(stop, len(order)), self.batch_size):
-            yield self._fetch(order[start : start + self.batch_size])
+        if self.num_workers == 0:
+            return self._single_thread_iter()
+        if self.persistent_workers:
+            if self._pool is None or not self._pool.alive:
+                self._pool = self._new_pool()
+            pool = self._pool
+        else:
+            pool = self._new_pool()
+        return _ThreadedIter(
+            pool, self._tasks(), self.prefetch_factor, self.timeout, self.persistent_workers, owner=self
+        )
+
+    def __del__(self) -> None:
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            try:
+                pool.shutdown()
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
 
     def __repr__(self) -> str:
+        try:
+            size = f"(len={len(self.dataset)})"
+        except Exception:  # noqa: BLE001 - iterable datasets may have no length
+            size = ""
+        workers = f", num_workers={self.num_workers}" if self.num_workers else ""
         return (
-            f"DataLoader(dataset={type(self.dataset).__name__}(len={len(self.dataset)}), batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, drop_last={self.drop_last})"
+            f"DataLoader(dataset={type(self.dataset).__name__}{size}, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}{workers})"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -18,7 +18,15 @@ import numpy as np
 from .. import Tensor, from_numpy, randint
 from .collate import default_collate, to_tensor
 
-__all__ = ["ConcatDataset", "Dataset", "Subset", "TensorDataset", "random_split", "randperm"]
+__all__ = [
+    "ConcatDataset",
+    "Dataset",
+    "IterableDataset",
+    "Subset",
+    "TensorDataset",
+    "random_split",
+    "randperm",
+]
 
 
 def randperm(n: int, generator: Any = None, seed: int | None = None) -> np.ndarray:
@@ -66,6 +74,33 @@ class Dataset:
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Abstract iterable-style dataset: implement ``__iter__`` (and optionally ``__len__``).
+
+    A ``DataLoader`` builds its batches from consecutive items of ``iter(dataset)``; samplers and
+    ``shuffle`` do not apply. With ``num_workers > 0`` every worker iterates its own
+    ``iter(dataset)``, so split the stream with :func:`rustdl.data.get_worker_info` to avoid
+    duplicates.
+
+    Example:
+        >>> class Count(IterableDataset):
+        ...     def __init__(self, n): self.n = n
+        ...     def __iter__(self):
+        ...         info = get_worker_info()
+        ...         start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        ...         return iter(range(start, self.n, step))
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it instead of indexing")
+
+    def __add__(self, other: Dataset) -> Dataset:
+        raise TypeError("IterableDataset: concatenation with + is not supported; chain the iterators instead")
 
 
 def _length(t: Any) -> int:

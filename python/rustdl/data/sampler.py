@@ -1,0 +1,350 @@
+"""Samplers, as ``torch.utils.data.sampler``: which dataset indices a ``DataLoader`` visits, and in
+which order.
+
+Every random sampler takes ``generator``: a ``numpy.random.Generator``, an int seed, or None to
+draw from rustdl's global generator (so ``rustdl.manual_seed`` makes it reproducible).
+
+Example:
+    >>> from rustdl.data import BatchSampler, RandomSampler
+    >>> batches = list(BatchSampler(RandomSampler(range(10), generator=0), batch_size=4, drop_last=True))
+    >>> [len(b) for b in batches]
+    [4, 4]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from typing import Any
+
+import numpy as np
+
+from .. import randint
+from .dataset import randperm
+
+__all__ = [
+    "BatchSampler",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_generator(generator: Any, owner: str) -> Any:
+    """None, a numpy generator (or anything with ``permutation``), or an int seed turned into one."""
+    if generator is None:
+        return None
+    if _is_int(generator):
+        return np.random.default_rng(int(generator))
+    if not hasattr(generator, "permutation"):
+        raise TypeError(
+            f"{owner}: generator must be a numpy.random.Generator, an int seed or None, "
+            f"got {type(generator).__name__}"
+        )
+    return generator
+
+
+def _uniform(n: int, generator: Any) -> np.ndarray:
+    """``n`` float64 draws from ``[0, 1)``."""
+    if generator is None:
+        return randint(0, 2**53, (n,)).numpy().astype(np.float64) / float(2**53)
+    if hasattr(generator, "random"):
+        return np.asarray(generator.random(n), dtype=np.float64)
+    return np.asarray(generator.random_sample(n), dtype=np.float64)  # numpy.random.RandomState
+
+
+def _integers(high: int, n: int, generator: Any) -> np.ndarray:
+    """``n`` integers drawn uniformly from ``[0, high)``, as int64."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if generator is None:
+        return randint(0, high, (n,)).numpy().astype(np.int64)
+    if hasattr(generator, "integers"):
+        return np.asarray(generator.integers(0, high, n), dtype=np.int64)
+    return np.asarray(generator.randint(0, high, n), dtype=np.int64)  # numpy.random.RandomState
+
+
+class Sampler:
+    """Base class of samplers: ``__iter__`` yields dataset indices (``__len__`` is optional).
+
+    Args:
+        data_source: accepted for PyTorch compatibility and ignored.
+
+    Example:
+        >>> class EvenFirst(Sampler):
+        ...     def __init__(self, n): self.n = n
+        ...     def __iter__(self): return iter([*range(0, self.n, 2), *range(1, self.n, 2)])
+        ...     def __len__(self): return self.n
+    """
+
+    def __init__(self, data_source: Sized | None = None):
+        pass
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+
+class _ArraySampler(Sampler):
+    """A sampler whose epoch is one int64 array (``_index_array``), so a ``BatchSampler`` over it can
+    slice the array instead of looping in Python."""
+
+    def _index_array(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._index_array().tolist())
+
+
+def _index_array_of(sampler: Any) -> np.ndarray | None:
+    """The epoch's indices as an array when ``sampler`` is a built-in one whose ``__iter__`` is not
+    overridden; otherwise None."""
+    if isinstance(sampler, _ArraySampler) and type(sampler).__iter__ is _ArraySampler.__iter__:
+        return sampler._index_array()
+    return None
+
+
+class SequentialSampler(_ArraySampler):
+    """Yields ``0, 1, ..., len(data_source) - 1``.
+
+    Example:
+        >>> list(SequentialSampler(range(3)))
+        [0, 1, 2]
+    """
+
+    def __init__(self, data_source: Sized):
+        self.data_source = data_source
+
+    def _index_array(self) -> np.ndarray:
+        return np.arange(len(self.data_source), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(_ArraySampler):
+    """Yields the indices of ``data_source`` in random order.
+
+    Without replacement, each epoch is a fresh permutation (``num_samples`` larger than the dataset
+    chains several permutations); with replacement, ``num_samples`` independent uniform draws.
+
+    Args:
+        data_source: the dataset (only its length is used).
+        replacement: draw with replacement.
+        num_samples: how many indices per epoch (default ``len(data_source)``).
+        generator: a ``numpy.random.Generator`` or int seed; None uses rustdl's global generator.
+
+    Example:
+        >>> sorted(RandomSampler(range(5), generator=0))
+        [0, 1, 2, 3, 4]
+    """
+
+    def __init__(
+        self,
+        data_source: Sized,
+        replacement: bool = False,
+        num_samples: int | None = None,
+        generator: Any = None,
+    ):
+        if not isinstance(replacement, bool):
+            raise TypeError(
+                f"RandomSampler: replacement should be a boolean value, but got replacement={replacement!r}"
+            )
+        if num_samples is not None and (not _is_int(num_samples) or num_samples <= 0):
+            raise ValueError(
+                f"RandomSampler: num_samples should be a positive integer value, but got num_samples={num_samples!r}"
+            )
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = None if num_samples is None else int(num_samples)
+        self.generator = _check_generator(generator, "RandomSampler")
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def _index_array(self) -> np.ndarray:
+        n, k = len(self.data_source), self.num_samples
+        if self.replacement:
+            if n == 0:
+                raise ValueError("RandomSampler: cannot draw with replacement from an empty data_source")
+            return _integers(n, k, self.generator)
+        if self._num_samples is None:
+            return randperm(n, generator=self.generator)
+        if n == 0:
+            raise ValueError(f"RandomSampler: cannot draw num_samples={k} from an empty data_source")
+        parts = [randperm(n, generator=self.generator) for _ in range(k // n)]
+        if k % n:
+            parts.append(randperm(n, generator=self.generator)[: k % n])
+        return np.concatenate(parts)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(_ArraySampler):
+    """Yields the given ``indices`` in a new random order every epoch.
+
+    Args:
+        indices: the dataset indices to visit.
+        generator: a ``numpy.random.Generator`` or int seed; None uses rustdl's global generator.
+
+    Example:
+        >>> sorted(SubsetRandomSampler([3, 7, 9], generator=0))
+        [3, 7, 9]
+    """
+
+    def __init__(self, indices: Sequence[int], generator: Any = None):
+        arr = np.asarray(indices)
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise ValueError(
+                f"SubsetRandomSampler: indices must be a 1-D sequence of ints, got shape {arr.shape} "
+                f"and dtype {arr.dtype}"
+            )
+        self.indices = indices
+        self._indices = arr.astype(np.int64)
+        self.generator = _check_generator(generator, "SubsetRandomSampler")
+
+    def _index_array(self) -> np.ndarray:
+        return self._indices[randperm(len(self._indices), generator=self.generator)]
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+
+class WeightedRandomSampler(_ArraySampler):
+    """Yields ``num_samples`` indices in ``[0, len(weights))``, index ``i`` drawn with probability
+    proportional to ``weights[i]`` (the weights need not sum to one).
+
+    Without replacement an index is drawn at most once, each draw proportional to the weights of
+    the indices not yet drawn (as ``torch.multinomial``).
+
+    Args:
+        weights: non-negative weights, one per index.
+        num_samples: indices per epoch.
+        replacement: draw with replacement.
+        generator: a ``numpy.random.Generator`` or int seed; None uses rustdl's global generator.
+
+    Example:
+        >>> draws = list(WeightedRandomSampler([0.0, 1.0, 3.0], 1000, generator=0))
+        >>> draws.count(2) / draws.count(1)  # about 3; index 0 never appears
+        3.0...
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[float],
+        num_samples: int,
+        replacement: bool = True,
+        generator: Any = None,
+    ):
+        if not _is_int(num_samples) or num_samples <= 0:
+            raise ValueError(
+                f"WeightedRandomSampler: num_samples should be a positive integer value, but got num_samples={num_samples!r}"
+            )
+        if not isinstance(replacement, bool):
+            raise TypeError(
+                f"WeightedRandomSampler: replacement should be a boolean value, but got replacement={replacement!r}"
+            )
+        w = np.asarray(weights.numpy() if hasattr(weights, "numpy") else weights, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(
+                f"WeightedRandomSampler: weights should be a 1d sequence but given weights have shape {w.shape}"
+            )
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("WeightedRandomSampler: weights must be finite and non-negative")
+        if not w.sum() > 0:
+            raise ValueError("WeightedRandomSampler: weights must have a positive sum")
+        nonzero = int(np.count_nonzero(w))
+        if not replacement and num_samples > nonzero:
+            raise ValueError(
+                f"WeightedRandomSampler: cannot draw num_samples={num_samples} without replacement from "
+                f"{nonzero} indices with non-zero weight"
+            )
+        self.weights = w
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = _check_generator(generator, "WeightedRandomSampler")
+        self._cdf = np.cumsum(w)
+        self._last = int(np.flatnonzero(w)[-1])
+
+    def _index_array(self) -> np.ndarray:
+        if self.replacement:
+            u = _uniform(self.num_samples, self.generator)
+            # inverse CDF: index i covers [cdf[i-1], cdf[i]); zero weights cover nothing
+            idx = np.searchsorted(self._cdf, u * self._cdf[-1], side="right")
+            return np.minimum(idx, self._last).astype(np.int64)
+        # successive draws without replacement = the first num_samples arrivals of independent
+        # exponential clocks with rates ``weights`` (zero weights never arrive)
+        u = _uniform(len(self.weights), self.generator)
+        with np.errstate(divide="ignore"):
+            arrival = -np.log1p(-u) / self.weights
+        return np.argsort(arrival, kind="stable")[: self.num_samples].astype(np.int64)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Groups the indices of ``sampler`` into lists of ``batch_size``.
+
+    Args:
+        sampler: a sampler or any iterable of indices.
+        batch_size: indices per batch.
+        drop_last: drop the last batch when it is smaller than ``batch_size``.
+
+    Example:
+        >>> list(BatchSampler(SequentialSampler(range(10)), batch_size=3, drop_last=False))
+        [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    """
+
+    def __init__(self, sampler: Sampler | Iterable[Any], batch_size: int, drop_last: bool):
+        if not _is_int(batch_size) or batch_size <= 0:
+            raise ValueError(
+                f"BatchSampler: batch_size should be a positive integer value, but got batch_size={batch_size!r}"
+            )
+        if not isinstance(drop_last, bool):
+            raise ValueError(
+                f"BatchSampler: drop_last should be a boolean value, but got drop_last={drop_last!r}"
+            )
+        if not hasattr(sampler, "__iter__"):
+            raise TypeError(f"BatchSampler: sampler must be iterable, got {type(sampler).__name__}")
+        self.sampler = sampler
+        self.batch_size = int(batch_size)
+        self.drop_last = drop_last
+
+    def _array_batches(self) -> Iterator[Any]:
+        """Batches as int64 array slices when the sampler can give its epoch as one array, else lists."""
+        order = _index_array_of(self.sampler)
+        if order is None:
+            yield from self
+            return
+        bs = self.batch_size
+        stop = (len(order) // bs) * bs if self.drop_last else len(order)
+        for start in range(0, stop, bs):
+            yield order[start : start + bs]
+
+    def __iter__(self) -> Iterator[list]:
+        batch: list = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)  # type: ignore[arg-type]
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def _batches_of(batch_sampler: Any) -> Iterator[Any]:
+    """Iterates a batch sampler, by array slices when it is an unmodified :class:`BatchSampler`."""
+    if isinstance(batch_sampler, BatchSampler) and type(batch_sampler).__iter__ is BatchSampler.__iter__:
+        return batch_sampler._array_batches()
+    return iter(batch_sampler)
