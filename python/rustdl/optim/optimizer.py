@@ -197,6 +197,20 @@ class Optimizer:
                     state[index[id(p)]] = dict(self.state[p])
         return {"state": state, "param_groups": groups}
 
+    def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
+        """Converts one loaded state entry of parameter ``p`` (overridden by optimizers whose state
+        tensors are not shaped like their parameter)."""
+        if name == "step" and isinstance(value, Tensor):
+            return int(value.item())
+        if isinstance(value, Tensor):
+            if value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
+                raise ValueError(
+                    f"load_state_dict: state '{name}' of shape {tuple(value.shape)} for a parameter of shape {tuple(p.shape)}"
+                )
+            dtype = p.dtype if value.is_floating_point() else value.dtype
+            return value.detach().to(p.device, dtype).clone()
+        return value
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Loads a dict from :meth:`state_dict` (state tensors are copied to each parameter's device).
 
@@ -228,19 +242,7 @@ class Optimizer:
             if key not in id_map:
                 raise ValueError(f"load_state_dict: state for parameter index {k!r} has no parameter")
             p = id_map[key]
-            st = {}
-            for name, value in v.items():
-                if name == "step" and isinstance(value, Tensor):
-                    value = int(value.item())
-                elif isinstance(value, Tensor):
-                    if value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
-                        raise ValueError(
-                            f"load_state_dict: state '{name}' of shape {tuple(value.shape)} for a parameter of shape {tuple(p.shape)}"
-                        )
-                    dtype = p.dtype if value.is_floating_point() else value.dtype
-                    value = value.detach().to(p.device, dtype).clone()
-                st[name] = value
-            new_state[p] = st
+            new_state[p] = {name: self._load_state_value(p, name, value) for name, value in v.items()}
         self.state = new_state
         for g, sg in zip(self.param_groups, saved_groups):
             for k, v in sg.items():

@@ -1,0 +1,34 @@
+"""Probability distributions, as ``torch.distributions``.
+
+Parameters may be numbers or tensors and broadcast like numpy. ``sample`` draws from rustdl's
+seeded generator (``rustdl.manual_seed`` makes it reproducible) without gradient; ``rsample``
+(where ``has_rsample``) is reparameterised so gradients reach the parameters (VAEs);
+``log_prob`` and ``entropy`` are differentiable (REINFORCE). Invalid parameters or values
+outside the support raise ``ValueError`` unless ``validate_args=False``.
+
+Example:
+    >>> from rustdl.distributions import Categorical, Normal, kl_divergence
+    >>> policy = Categorical(logits=logits)
+    >>> action = policy.sample()
+    >>> loss = -(policy.log_prob(action) * reward).sum()
+    >>> kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum()
+"""
+
+from . import constraints
+from .bernoulli import Bernoulli
+from .categorical import Categorical
+from .distribution import Distribution
+from .kl import kl_divergence, register_kl
+from .normal import Normal
+from .uniform import Uniform
+
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "Distribution",
+    "Normal",
+    "Uniform",
+    "constraints",
+    "kl_divergence",
+    "register_kl",
+]

@@ -1,0 +1,128 @@
+"""``kl_divergence(p, q)`` and ``register_kl``: closed-form KL divergences between distributions."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from .bernoulli import Bernoulli
+from .categorical import Categorical
+from .distribution import Distribution
+from .normal import Normal
+from .uniform import Uniform
+
+__all__ = ["kl_divergence", "register_kl"]
+
+_KL_REGISTRY: dict[tuple[type, type], Callable[[Distribution, Distribution], Tensor]] = {}
+_KL_CACHE: dict[tuple[type, type], Callable[[Distribution, Distribution], Tensor]] = {}
+
+
+def register_kl(type_p: type, type_q: type) -> Callable:
+    """Decorator registering a function ``kl(p, q)`` for ``p`` of ``type_p`` and ``q`` of ``type_q``.
+
+    The most specific registration (by method resolution order) wins for subclasses.
+
+    Example:
+        >>> @register_kl(MyDist, Normal)
+        ... def _kl_mydist_normal(p, q):
+        ...     return ...
+    """
+    if not (isinstance(type_p, type) and issubclass(type_p, Distribution)):
+        raise TypeError(f"Expected type_p to be a Distribution subclass but got {type_p}")
+    if not (isinstance(type_q, type) and issubclass(type_q, Distribution)):
+        raise TypeError(f"Expected type_q to be a Distribution subclass but got {type_q}")
+
+    def decorator(fn: Callable) -> Callable:
+        _KL_REGISTRY[type_p, type_q] = fn
+        _KL_CACHE.clear()
+        return fn
+
+    return decorator
+
+
+def _dispatch(type_p: type, type_q: type) -> Callable | None:
+    best, best_rank = None, None
+    for (tp, tq), fn in _KL_REGISTRY.items():
+        if issubclass(type_p, tp) and issubclass(type_q, tq):
+            rank = (type_p.__mro__.index(tp), type_q.__mro__.index(tq))
+            if best_rank is None or rank < best_rank:
+                best, best_rank = fn, rank
+    return best
+
+
+def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
+    r"""The Kullback-Leibler divergence :math:`KL(p \| q) = \int p(x) \log \frac{p(x)}{q(x)} dx`.
+
+    Args:
+        p: a distribution.
+        q: a distribution with a broadcastable batch shape.
+
+    Returns:
+        A tensor of shape ``broadcast(p.batch_shape, q.batch_shape)``; differentiable in both
+        distributions' parameters.
+
+    Raises:
+        NotImplementedError: no KL is registered for the two types.
+
+    Example:
+        >>> kl_divergence(Normal(0.0, 1.0), Normal(1.0, 2.0))
+        tensor(0.4431)
+    """
+    key = (type(p), type(q))
+    fn = _KL_CACHE.get(key)
+    if fn is None:
+        fn = _dispatch(*key)
+        if fn is None:
+            raise NotImplementedError(
+                f"No KL(p || q) is implemented for p type {type(p).__name__} and q type {type(q).__name__}"
+            )
+        _KL_CACHE[key] = fn
+    return fn(p, q)
+
+
+_INF = float("inf")
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p: Normal, q: Normal) -> Tensor:
+    # 0.5 * (s_p²/s_q² + (m_p - m_q)²/s_q² - 1 - log(s_p²/s_q²))
+    var_ratio = (p.scale / q.scale).square()
+    t1 = ((p.loc - q.loc) / q.scale).square()
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> Tensor:
+    # p log(p/q) + (1-p) log((1-p)/(1-q)), with log p = -softplus(-l) and log(1-p) = -softplus(l)
+    sp = _rustdl.softplus
+    t1 = p.probs * (sp(-q.logits) - sp(-p.logits))
+    t1 = _rustdl.where(q.probs == 0, _INF, t1)
+    t1 = _rustdl.where(p.probs == 0, 0.0, t1)
+    t2 = (1 - p.probs) * (sp(q.logits) - sp(p.logits))
+    t2 = _rustdl.where(q.probs == 1, _INF, t2)
+    t2 = _rustdl.where(p.probs == 1, 0.0, t2)
+    return t1 + t2
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p: Categorical, q: Categorical) -> Tensor:
+    t = p.probs * (p.logits - q.logits)
+    t = _rustdl.where(q.probs == 0, _INF, t)
+    t = _rustdl.where(p.probs == 0, 0.0, t)
+    return t.sum(-1)
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p: Uniform, q: Uniform) -> Tensor:
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    return _rustdl.where((q.low > p.low) | (q.high < p.high), _INF, result)
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p: Uniform, q: Normal) -> Tensor:
+    # -H(p) - E_p[log q(x)], with E_p[(x - m)²] = ((h - m)³ - (l - m)³) / (3 (h - l))
+    width = p.high - p.low
+    cube = ((p.high - q.loc) ** 3 - (p.low - q.loc) ** 3) / (3 * width)
+    half_log_2pi = 0.9189385332046727
+    return -width.log() + q.scale.log() + half_log_2pi + cube / (2 * q.scale.square())

@@ -1,0 +1,104 @@
+"""Helpers shared by the distributions: broadcasting parameters, probabilities ↔ logits."""
+
+from __future__ import annotations
+
+from numbers import Number
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import _rustdl
+from .._rustdl import Tensor
+
+__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
+
+# Machine epsilon of each float dtype (torch.finfo(dtype).eps).
+_EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
+
+
+def _dtype_name(t: Tensor) -> str:
+    return str(t.dtype).rsplit(".", 1)[-1]
+
+
+def finfo_eps(t: Tensor) -> float:
+    """Machine epsilon of ``t``'s float dtype."""
+    return _EPS.get(_dtype_name(t), _EPS["float32"])
+
+
+def finfo_min(t: Tensor) -> float:
+    """The most negative finite number of ``t``'s float dtype."""
+    return float(np.finfo(np.float64 if _dtype_name(t) == "float64" else np.float32).min)
+
+
+def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
+    """Converts numbers to tensors and broadcasts every value to one common shape.
+
+    Numbers take the dtype and device of the first tensor among ``values`` (``float32`` on the
+    CPU when there is none); integer tensors become that float dtype too.
+
+    Raises:
+        ValueError: a value is neither a number nor a Tensor, or the shapes do not broadcast.
+
+    Example:
+        >>> loc, scale = broadcast_all(0.0, rustdl.ones(3))
+        >>> loc.shape
+        (3,)
+    """
+    ref = next((v for v in values if isinstance(v, Tensor)), None)
+    for v in values:
+        if not isinstance(v, (Tensor, Number)):
+            raise ValueError(f"Input arguments must all be instances of numbers.Number or Tensor, got {type(v).__name__}")
+    dtype = ref.dtype if ref is not None and ref.is_floating_point() else _rustdl.float32
+    device = ref.device if ref is not None else None
+    tensors = []
+    for v in values:
+        if isinstance(v, Tensor):
+            if not v.is_floating_point():
+                v = v.to(dtype=dtype)
+            tensors.append(v)
+        else:
+            tensors.append(_rustdl.tensor(float(v), dtype=dtype, device=device))
+    try:
+        shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    except ValueError:
+        raise ValueError(
+            "shapes " + ", ".join(str(tuple(t.shape)) for t in tensors) + " cannot be broadcast together"
+        ) from None
+    return tuple(t if tuple(t.shape) == shape else t.expand(*shape) for t in tensors)
+
+
+def clamp_probs(probs: Tensor) -> Tensor:
+    """Clamps probabilities into ``[eps, 1 - eps]`` so their logarithms stay finite."""
+    eps = finfo_eps(probs)
+    return probs.clamp(eps, 1.0 - eps)
+
+
+def probs_to_logits(probs: Tensor, is_binary: bool = False) -> Tensor:
+    """Log-probabilities of categorical ``probs``, or log-odds of Bernoulli ``probs`` if ``is_binary``."""
+    p = clamp_probs(probs)
+    if is_binary:
+        return p.log() - (-p).log1p()
+    return p.log()
+
+
+def logits_to_probs(logits: Tensor, is_binary: bool = False) -> Tensor:
+    """Probabilities from log-odds (``sigmoid``, if ``is_binary``) or from unnormalised log-probabilities (``softmax``)."""
+    if is_binary:
+        return logits.sigmoid()
+    return logits.softmax(-1)
+
+
+class lazy_property:
+    """A property computed on first access and then cached in the instance's ``__dict__``."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.fn(instance)
+        instance.__dict__[self.fn.__name__] = value
+        return value
