@@ -1,0 +1,224 @@
+"""Run unchanged PyTorch scripts on rustdl: ``python -m rustdl.torchcompat script.py [args]``.
+
+:func:`install` puts a finder on ``sys.meta_path`` that answers ``import torch`` (and
+``torch.nn``, ``torch.nn.functional``, ``torch.optim.lr_scheduler``, ``torch.utils.data``,
+``torch.autograd``, ``torch.cuda``, ``torch.backends.cudnn``, ...) with *facade* modules over the
+matching rustdl modules, and ``import torchvision`` with the small shim in
+:mod:`rustdl.torchcompat.torchvision` (MNIST / FashionMNIST / FakeData from local data,
+transforms, ``utils.save_image``). A facade forwards every attribute to its rustdl module; a name
+rustdl lacks raises ``AttributeError`` saying rustdl does not support it yet.
+
+Devices: ``"cuda"`` means rustdl's GPU. ``torch.cuda.is_available()`` answers whether rustdl has
+one; ``RUSTDL_COMPAT_DEVICE=cpu`` forces the CPU (then it answers False and ``torch.device("cuda")``
+/ ``.cuda()`` give the CPU).
+
+Example:
+    >>> from rustdl import torchcompat
+    >>> torchcompat.install()
+    >>> import torch, torch.nn as nn      # rustdl underneath
+    >>> torchcompat.run_script("train.py", ["--epochs", "1"])
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import os
+import runpy
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import rustdl
+
+__all__ = ["TorchFacade", "install", "installed", "run_script", "uninstall"]
+
+# torch module name -> rustdl module name (longest prefix wins; the rest of the name is appended).
+_PREFIXES: dict[str, str] = {
+    "torch": "rustdl",
+    "torch.utils.data": "rustdl.data",
+    "torch.utils": "rustdl.torchcompat._torch_utils",
+    "torch.nn.modules": "rustdl.nn.modules",
+    "torch.nn.parallel": "rustdl.nn.parallel",
+    "torch.nn.parameter": "rustdl.nn.parameter",
+    "torch.backends": "rustdl.backends",
+    "torch.cuda": "rustdl.cuda",
+    "torch.accelerator": "rustdl.accelerator",
+    "torch.onnx": "rustdl.onnx",
+    "torch.jit": "rustdl.jit",
+    "torch.multiprocessing": "multiprocessing",
+    "torchvision": "rustdl.torchcompat.torchvision",
+}
+
+
+def _rustdl_name(fullname: str) -> str | None:
+    """The rustdl module behind a torch/torchvision module name, or None if not ours."""
+    best = None
+    for prefix in _PREFIXES:
+        if fullname == prefix or fullname.startswith(prefix + "."):
+            if best is None or len(prefix) > len(best):
+                best = prefix
+    if best is None:
+        return None
+    return _PREFIXES[best] + fullname[len(best):]
+
+
+def _unsupported(modname: str, name: str) -> AttributeError:
+    return AttributeError(
+        f"module '{modname}' has no attribute '{name}': rustdl does not support "
+        f"{modname}.{name} yet"
+    )
+
+
+class TorchFacade(types.ModuleType):
+    """A module named like a torch module whose attributes come from a rustdl module.
+
+    Lookup order: the facade's own overrides, then the rustdl module, then a submodule of it;
+    anything else raises ``AttributeError`` naming the attribute. Setting an attribute sets it
+    on the rustdl module too (``torch.backends.cudnn.benchmark = True`` reaches rustdl's flag).
+    """
+
+    def __init__(self, name: str, target: types.ModuleType, overrides: dict[str, Any] | None = None):
+        super().__init__(name, getattr(target, "__doc__", None))
+        object.__setattr__(self, "_target", target)
+        for key, value in (overrides or {}).items():
+            object.__setattr__(self, key, value)
+        if hasattr(target, "__path__"):
+            object.__setattr__(self, "__path__", [])
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        target = object.__getattribute__(self, "_target")
+        try:
+            return getattr(target, name)
+        except AttributeError:
+            pass
+        # A submodule not imported yet: `torch.nn.functional` after only `import torch`.
+        sub = f"{self.__name__}.{name}"
+        if _rustdl_name(sub) is not None:
+            try:
+                return importlib.import_module(sub)
+            except ImportError:
+                pass
+        extra = _fallback(self.__name__, name)
+        if extra is not None:
+            return extra
+        raise _unsupported(self.__name__, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if not name.startswith("_") and not isinstance(value, types.ModuleType):
+            setattr(object.__getattribute__(self, "_target"), name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(object.__getattribute__(self, "_target"))) | set(self.__dict__))
+
+
+def _fallback(modname: str, name: str) -> Any:
+    """Functional forms of Tensor methods (``torch.pow(x, 2)`` → ``x.pow(2)``) for ``torch``."""
+    if modname == "torch" and callable(getattr(rustdl.Tensor, name, None)) and not name.startswith("_"):
+
+        def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(input, rustdl.Tensor):
+                input = rustdl.tensor(input)
+            return getattr(input, name)(*args, **kwargs)
+
+        fn.__name__ = name
+        fn.__doc__ = f"Functional form of ``Tensor.{name}`` (torch compatibility)."
+        return fn
+    return None
+
+
+class _FacadeLoader(importlib.abc.Loader):
+    def __init__(self, target_name: str) -> None:
+        self.target_name = target_name
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        try:
+            target = importlib.import_module(self.target_name)
+        except ModuleNotFoundError as e:
+            if e.name and (self.target_name == e.name or self.target_name.startswith(e.name + ".")):
+                raise ModuleNotFoundError(
+                    f"No module named '{spec.name}': rustdl does not support {spec.name} yet "
+                    f"(it would be {self.target_name})",
+                    name=spec.name,
+                ) from None
+            raise
+        if spec.name.startswith("torchvision"):
+            return target  # the shim is written as torchvision already
+        from . import _overrides
+
+        return TorchFacade(spec.name, target, _overrides.for_module(spec.name))
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+class _TorchFinder(importlib.abc.MetaPathFinder):
+    """Answers imports of ``torch*`` and ``torchvision*`` with rustdl facades."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None):
+        target_name = _rustdl_name(fullname)
+        if target_name is None:
+            return None
+        is_pkg = True  # harmless: lets `import torch.x.y` look for children
+        return importlib.machinery.ModuleSpec(fullname, _FacadeLoader(target_name), is_package=is_pkg)
+
+
+_FINDER = _TorchFinder()
+
+
+def installed() -> bool:
+    """True while the torch finder is on ``sys.meta_path``."""
+    return _FINDER in sys.meta_path
+
+
+def install() -> None:
+    """Makes ``import torch`` / ``import torchvision`` resolve to rustdl (idempotent).
+
+    Also adds the small Tensor/Module methods PyTorch scripts call that rustdl spells
+    differently (``.cuda()``, ``is_mps``, ...) where rustdl lacks them.
+    """
+    for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "torchvision"))]:
+        if not isinstance(sys.modules[name], TorchFacade) and not name.startswith("torchvision"):
+            del sys.modules[name]  # a real torch imported earlier must not be mixed in
+    if not installed():
+        sys.meta_path.insert(0, _FINDER)
+    from . import _overrides
+
+    _overrides.patch_classes()
+
+
+def uninstall() -> None:
+    """Removes the finder and the torch/torchvision entries from ``sys.modules``."""
+    if installed():
+        sys.meta_path.remove(_FINDER)
+    for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "torchvision"))]:
+        del sys.modules[name]
+
+
+def run_script(path: str | os.PathLike, args: Sequence[str] = ()) -> dict[str, Any]:
+    """Runs ``path`` as ``__main__`` with ``sys.argv = [path, *args]`` and torch resolved to rustdl.
+
+    The script's folder goes first on ``sys.path`` (as ``python script.py`` does), so its local
+    imports (``import data``, ``from model import Net``) work.
+
+    Returns:
+        The script's globals after it ran.
+    """
+    install()
+    path = os.fspath(path)
+    old_argv, old_path0 = sys.argv[:], sys.path[0] if sys.path else None
+    sys.argv = [path, *args]
+    script_dir = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, script_dir)
+    try:
+        return runpy.run_path(path, run_name="__main__")
+    finally:
+        sys.argv = old_argv
+        if sys.path and sys.path[0] == script_dir:
+            sys.path.pop(0)
+        del old_path0

