@@ -1,18 +1,33 @@
-"""Checkpoints as safetensors: ``rustdl.save`` / ``rustdl.load`` for (nested) dicts of tensors.
+"""Checkpoints: ``rustdl.save`` / ``rustdl.load``, and reading PyTorch ``.pt``/``.pth`` files.
 
-Every tensor is stored under its path in the dict: a model's ``state_dict`` keeps its dotted
-names (``fc.weight``), so ``safetensors`` and PyTorch read the file as it is; nested dicts (an
-optimizer's ``state_dict``) are flattened with ``/`` (``state/0/exp_avg``). The structure itself
-(dict keys with their types, lists, tuples) and every non-tensor value (numbers, strings, bools,
-``None``) is kept as JSON in the file's metadata under ``rustdl``, so :func:`load` rebuilds the
-object exactly, whatever characters the keys hold. Writes are atomic (temp file, fsync, rename).
+rustdl writes safetensors. Every tensor is stored under its path in the dict: a model's
+``state_dict`` keeps its dotted names (``fc.weight``), so ``safetensors`` and PyTorch read the
+file as it is; nested dicts (an optimizer's ``state_dict``) are flattened with ``/``
+(``state/0/exp_avg``). The structure itself (dict keys with their types, lists, tuples) and every
+non-tensor value (numbers, strings, bools, ``None``) is kept as JSON in the file's metadata under
+``rustdl``, so :func:`load` rebuilds the object exactly, whatever characters the keys hold. Writes
+to a path are atomic (temp file, fsync, rename).
+
+:func:`load` also reads the files ``torch.save`` writes, without torch: the zip format (PyTorch
+1.6 and later) and the legacy format before it. Those files hold a pickle; rustdl reads it with an
+unpickler that knows only tensors and plain containers (dicts, ``OrderedDict``, lists, tuples,
+sets, numbers, strings) and refuses every other name with :class:`pickle.UnpicklingError`, so a
+checkpoint can never run code, whatever ``weights_only`` says.
 """
 
 from __future__ import annotations
 
+import collections
+import io
 import json
 import os
-from typing import Any
+import pickle
+import struct
+import tempfile
+import zipfile
+from typing import Any, BinaryIO, Callable, Union
+
+import numpy as np
 
 from . import _rustdl
 from ._rustdl import Tensor
@@ -20,6 +35,13 @@ from ._rustdl import Tensor
 _META_KEY = "rustdl"
 _FORMAT = 1
 _SCALARS = (type(None), bool, int, float, str)
+
+FileLike = Union[str, os.PathLike, BinaryIO]
+MapLocation = Union[None, str, "_rustdl.device", dict, Callable[..., Any]]
+
+# ---------------------------------------------------------------------------------------------
+# rustdl's own format: safetensors with the structure as JSON metadata
+# ---------------------------------------------------------------------------------------------
 
 
 def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
@@ -89,52 +111,84 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
     raise ValueError(f"unknown structure node kind {kind!r}")
 
 
-def save(obj: dict, path: str | os.PathLike) -> None:
-    """Saves a dict of tensors (a ``state_dict``, an optimizer's too) to ``path`` as safetensors.
+def _is_path(f: Any) -> bool:
+    return isinstance(f, (str, bytes, os.PathLike))
 
-    The write is atomic: the data goes to a temp file beside ``path``, is fsynced, then renamed
-    over ``path``, so a crash leaves the previous file whole.
+
+def _name_of(f: Any) -> str:
+    """How error messages name ``f``: its path, or the file object's name or type."""
+    if _is_path(f):
+        return repr(os.fsdecode(f))
+    name = getattr(f, "name", None)
+    return repr(name) if isinstance(name, (str, bytes)) else f"<{type(f).__name__}>"
+
+
+def save(obj: dict, f: FileLike) -> None:
+    """Saves a dict of tensors (a ``state_dict``, an optimizer's too) as safetensors.
+
+    Writing to a path is atomic: the data goes to a temp file beside it, is fsynced, then renamed
+    over it, so a crash leaves the previous file whole. A file object gets the bytes in one
+    ``write`` at its current position.
 
     Args:
         obj: a dict whose leaves are tensors, numbers, strings, bools or ``None``, possibly
-            nested in dicts (str or int keys), lists and tuples.
-        path: destination file.
+            nested in dicts (str or int keys), lists and tuples, e.g.
+            ``{"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()}``.
+        f: a path (``str`` or ``os.PathLike``) or a binary file object with ``write``
+            (``io.BytesIO``, ``open(path, "wb")``).
 
     Raises:
-        TypeError: ``obj`` is not a dict or holds a value that cannot be stored.
+        TypeError: ``obj`` is a module or optimizer (save its ``state_dict()``), is not a dict,
+            or holds a value that cannot be stored; or ``f`` is neither a path nor a binary file.
         OSError: the file cannot be written.
 
     Example:
         >>> rustdl.save(model.state_dict(), "model.safetensors")
         >>> model.load_state_dict(rustdl.load("model.safetensors"))
     """
+    from .nn import Module
+    from .optim import Optimizer
+
+    if isinstance(obj, (Module, Optimizer)):
+        kind = "model" if isinstance(obj, Module) else "opt"
+        raise TypeError(
+            f"rustdl.save cannot pickle a whole {type(obj).__name__}: rustdl stores data, never code. "
+            f"Save its state instead: rustdl.save({kind}.state_dict(), path), and restore it with "
+            f"{kind}.load_state_dict(rustdl.load(path))"
+        )
     if not isinstance(obj, dict):
         raise TypeError(f"rustdl.save expects a dict of tensors (a state_dict), got {type(obj).__name__}")
+    if not _is_path(f) and not callable(getattr(f, "write", None)):
+        raise TypeError(f"rustdl.save: f must be a path or a binary file object, got {type(f).__name__}")
     tensors: dict[str, Tensor] = {}
     tree = _encode(obj, "", tensors)
     try:
         meta = json.dumps({"format": _FORMAT, "tree": tree}, allow_nan=True)
     except (TypeError, ValueError) as e:  # pragma: no cover - _encode admits only JSON scalars
         raise TypeError(f"rustdl.save: cannot encode the structure: {e}") from None
-    _rustdl.save_file(tensors, os.fspath(path), {_META_KEY: meta})
+    if _is_path(f):
+        _rustdl.save_file(tensors, os.fspath(f), {_META_KEY: meta})
+        return
+    with tempfile.TemporaryDirectory(prefix="rustdl-save-") as tmp:
+        tmp_path = os.path.join(tmp, "checkpoint.safetensors")
+        _rustdl.save_file(tensors, tmp_path, {_META_KEY: meta})
+        with open(tmp_path, "rb") as src:
+            data = src.read()
+    try:
+        f.write(data)
+    except TypeError:
+        raise TypeError(f"rustdl.save: {_name_of(f)} must be opened in binary mode ('wb')") from None
+    flush = getattr(f, "flush", None)
+    if callable(flush):
+        flush()
 
 
-def load(path: str | os.PathLike, device=None) -> dict:
-    """Loads a dict saved by :func:`save` (or any safetensors file, as a flat dict) onto ``device``.
-
-    Args:
-        path: a safetensors file.
-        device: where to put the tensors (default: the CPU).
-
-    Raises:
-        OSError: the file cannot be read.
-        ValueError: the file is truncated, corrupt, or not a safetensors file.
-
-    Example:
-        >>> state = rustdl.load("model.safetensors", device="gpu")
-    """
-    where = os.fspath(path)
-    tensors, meta = _rustdl.load_file(where, device)
+def _load_safetensors(path: str, device: Any, where: str) -> dict:
+    """Reads a safetensors file; rustdl's metadata, when present, rebuilds the saved structure."""
+    try:
+        tensors, meta = _rustdl.load_file(path, device)
+    except ValueError as e:
+        raise ValueError(f"rustdl.load: cannot read {where}: {e}") from None
     raw = meta.get(_META_KEY)
     if raw is None:
         return dict(tensors)
@@ -150,3 +204,596 @@ def load(path: str | os.PathLike, device=None) -> dict:
     if not isinstance(out, dict):
         raise ValueError(f"rustdl.load: corrupt metadata in {where}: the top level is not a dict")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# map_location: where each tensor goes
+# ---------------------------------------------------------------------------------------------
+
+
+def _gpu_index(location: str) -> int | None:
+    """The GPU index a PyTorch location tag (``cuda``, ``cuda:1``, ``mps``, ``gpu:0``) names, else None."""
+    for prefix in ("cuda", "gpu", "mps", "xpu", "vulkan", "wgpu"):
+        if location == prefix:
+            return 0
+        if location.startswith(prefix + ":") and location[len(prefix) + 1 :].isdigit():
+            return int(location[len(prefix) + 1 :])
+    return None
+
+
+def _as_device(target: Any) -> _rustdl.device:
+    """A rustdl device from a device, a string (``cuda:0`` means ``gpu:0``) or a ``torch.device``."""
+    if isinstance(target, _rustdl.device):
+        return target
+    if not isinstance(target, str) and hasattr(target, "type"):
+        target = str(target)  # a torch.device
+    if not isinstance(target, str):
+        raise TypeError(f"rustdl.load: map_location gave {target!r}, not a device or device string")
+    target = target.strip()
+    index = _gpu_index(target)
+    return _rustdl.device(target if index is None else f"gpu:{index}")
+
+
+def _saved_device(location: str, where: str) -> _rustdl.device:
+    """Where a tensor saved at ``location`` goes when no map_location is given, as PyTorch does."""
+    if location == "cpu":
+        return _rustdl.device("cpu")
+    index = _gpu_index(location)
+    if index is None:
+        raise ValueError(f"rustdl.load: {where} holds tensors on an unknown device {location!r}; pass map_location")
+    from . import gpu
+
+    if not gpu.is_available():
+        raise RuntimeError(
+            f"rustdl.load: {where} holds tensors saved on {location!r} and no GPU is available; "
+            "pass map_location='cpu' to load them on the CPU"
+        )
+    return _rustdl.device(f"gpu:{index}")
+
+
+class _StorageRef:
+    """What a ``map_location`` callable receives as ``storage``: ``.cpu()``, ``.cuda(i)`` and ``.to(d)``
+    return a ref that says where the tensors of that storage go."""
+
+    __slots__ = ("location", "target")
+
+    def __init__(self, location: str, target: Any = "cpu") -> None:
+        self.location = location
+        self.target = target
+
+    def cpu(self) -> _StorageRef:
+        return _StorageRef(self.location, "cpu")
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> _StorageRef:
+        if device is None:
+            return _StorageRef(self.location, "gpu")
+        return _StorageRef(self.location, f"gpu:{device}" if isinstance(device, int) else device)
+
+    def to(self, device: Any, *args: Any, **kwargs: Any) -> _StorageRef:
+        return _StorageRef(self.location, device)
+
+    @property
+    def device(self) -> str:
+        return str(self.target)
+
+
+def _target_device(map_location: MapLocation, location: str, where: str) -> _rustdl.device:
+    """Applies ``map_location`` as ``torch.load`` does to a storage saved at ``location``."""
+    if map_location is None:
+        return _saved_device(location, where)
+    if isinstance(map_location, dict):
+        mapped = map_location.get(location, location)
+        return _saved_device(mapped, where) if isinstance(mapped, str) else _as_device(mapped)
+    if isinstance(map_location, (str, _rustdl.device)):
+        return _as_device(map_location)
+    if callable(map_location):
+        result = map_location(_StorageRef(location), location)
+        if result is None:
+            return _saved_device(location, where)
+        if isinstance(result, _StorageRef):
+            return _as_device(result.target)
+        return _as_device(result)
+    return _as_device(map_location)  # a torch.device, or a TypeError
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch checkpoints: a restricted unpickler that builds tensors and plain containers only
+# ---------------------------------------------------------------------------------------------
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+# storage class -> (numpy dtype of the bytes in the file, little-endian)
+_STORAGE_DTYPES = {
+    "FloatStorage": "<f4",
+    "DoubleStorage": "<f8",
+    "HalfStorage": "<f2",
+    "BFloat16Storage": "<u2",  # numpy has no bfloat16: the top half of a float32
+    "LongStorage": "<i8",
+    "IntStorage": "<i4",
+    "ShortStorage": "<i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+    "BoolStorage": "?",
+    "UntypedStorage": "u1",
+}
+
+
+class _RefusedPickle(pickle.UnpicklingError, ValueError):
+    """The checkpoint's pickle asks for something that is not a tensor or a plain container."""
+
+
+class _Guarded:
+    """Base of the stand-ins the unpickler hands out: a pickle cannot set their attributes."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state: Any) -> None:
+        raise _RefusedPickle(f"the pickle tries to set the state of a {type(self).__name__}")
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"{type(self).__name__} cannot be pickled")
+
+
+class _StorageType(_Guarded):
+    """Stands for ``torch.FloatStorage`` and friends: names the dtype of a storage."""
+
+    __slots__ = ("name", "dtype")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dtype = np.dtype(_STORAGE_DTYPES[name])
+
+
+class _Storage(_Guarded):
+    """One storage of the file: its element type, size, saved location and (once read) data."""
+
+    __slots__ = ("key", "stype", "location", "numel", "data")
+
+    def __init__(self, key: str, stype: _StorageType, location: str, numel: int) -> None:
+        self.key, self.stype, self.location, self.numel = key, stype, location, numel
+        self.data: np.ndarray | None = None
+
+
+class _PendingTensor(_Guarded):
+    """A tensor to build once its storage is read: ``storage[offset]`` viewed with ``size``/``stride``."""
+
+    __slots__ = ("storage", "offset", "size", "stride", "requires_grad", "parameter")
+
+    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple, requires_grad: bool) -> None:
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+        self.requires_grad = requires_grad
+        self.parameter = False
+
+
+class _Marker(_Guarded):
+    """Stands for a class that only serves as a tag (``torch.Tensor``, ``nn.Parameter``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Callable(_Guarded):
+    """A whitelisted callable as the pickle sees it (``torch._utils._rebuild_tensor_v2``, ...)."""
+
+    __slots__ = ("name", "fn")
+
+    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+class _PlainOrderedDict(collections.OrderedDict):
+    """What ``collections.OrderedDict`` means in a checkpoint; only ``_metadata`` may be set on it."""
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict) and set(state) <= {"_metadata"}:
+            self.__dict__.update(state)
+            return
+        raise _RefusedPickle("the pickle tries to set attributes other than _metadata on an OrderedDict")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_ints(x: Any, what: str) -> tuple:
+    if not isinstance(x, (tuple, list)) or not all(_is_int(v) for v in x):
+        raise ValueError(f"{what} must be a tuple of ints, got {str(x)[:80]}")
+    return tuple(x)
+
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False, *_: Any) -> _PendingTensor:
+    """``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])``."""
+    if not isinstance(storage, _Storage):
+        raise ValueError(f"a tensor's storage is a {type(storage).__name__}, not a storage")
+    size = _check_ints(size, "size")
+    stride = _check_ints(stride, "stride")
+    if not _is_int(offset) or offset < 0 or len(size) != len(stride):
+        raise ValueError(f"bad tensor layout: offset {offset!r}, size {size}, stride {stride}")
+    if any(s < 0 for s in size) or any(s < 0 for s in stride):
+        raise ValueError(f"bad tensor layout: size {size}, stride {stride}")
+    numel = int(np.prod(size, dtype=object))
+    if numel:
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if last >= storage.numel:
+            raise ValueError(
+                f"a tensor of size {size}, stride {stride} at offset {offset} reads past its storage of {storage.numel} elements"
+            )
+        if numel > max(1 << 24, 16 * storage.numel):
+            raise ValueError(f"a tensor of size {size} expands its storage of {storage.numel} elements implausibly")
+    return _PendingTensor(storage, offset, size, stride, bool(requires_grad))
+
+
+def _rebuild_parameter(data: Any, requires_grad: Any, *_: Any) -> _PendingTensor:
+    """``torch._utils._rebuild_parameter(data, requires_grad, hooks[, state])``."""
+    if not isinstance(data, _PendingTensor):
+        raise ValueError(f"a parameter's data is a {type(data).__name__}, not a tensor")
+    data.parameter = True
+    data.requires_grad = bool(requires_grad)
+    return data
+
+
+def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> _PendingTensor:
+    """``torch._tensor._rebuild_from_type_v2``: a tensor with Python attributes (which are dropped)."""
+    if not isinstance(func, _Callable) or not isinstance(new_type, _Marker) or not isinstance(args, tuple):
+        raise _RefusedPickle("_rebuild_from_type_v2 with arguments that are not a tensor rebuild")
+    out = func(*args)
+    if not isinstance(out, _PendingTensor):
+        raise ValueError("_rebuild_from_type_v2 did not rebuild a tensor")
+    if new_type.name == "Parameter":
+        out.parameter = True
+    return out
+
+
+def _torch_device(kind: Any, index: Any = None) -> str:
+    """``torch.device(...)`` in a checkpoint becomes its string, e.g. ``'cuda:0'``."""
+    if not isinstance(kind, str) or not (index is None or _is_int(index)):
+        raise ValueError(f"bad torch.device({kind!r}, {index!r})")
+    return kind if index is None else f"{kind}:{index}"
+
+
+def _latin1_bytes(text: Any, encoding: Any = "latin1") -> bytes:
+    """``_codecs.encode``, which protocol-2 pickles use for ``bytes``; only latin-1 is allowed."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _RefusedPickle("_codecs.encode is allowed only to rebuild bytes from latin-1")
+    return text.encode("latin1")
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Unpickles a PyTorch checkpoint's pickle, allowing only the names that rebuild tensors and
+    plain containers; every other global raises :class:`pickle.UnpicklingError` before anything runs."""
+
+    _CALLABLES: dict[tuple[str, str], Callable[..., Any]] = {
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch", "device"): _torch_device,
+        ("_codecs", "encode"): _latin1_bytes,
+    }
+    _TYPES: dict[tuple[str, str], type] = {
+        ("collections", "OrderedDict"): _PlainOrderedDict,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("__builtin__", "set"): set,
+        ("__builtin__", "frozenset"): frozenset,
+        ("torch", "Size"): tuple,
+    }
+    _MARKERS = {("torch", "Tensor"): "Tensor", ("torch.nn.parameter", "Parameter"): "Parameter"}
+
+    def __init__(self, file: BinaryIO, where: str, storage: Callable[[str, _StorageType, str, int, Any], _Storage]):
+        super().__init__(file, encoding="utf-8")
+        self._where = where
+        self._storage = storage
+        self._storages: dict[str, _Storage] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        key = (module, name)
+        if key in self._TYPES:
+            return self._TYPES[key]
+        if key in self._CALLABLES:
+            return _Callable(f"{module}.{name}", self._CALLABLES[key])
+        if key in self._MARKERS:
+            return _Marker(self._MARKERS[key])
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(name)
+        if module == "torch" and name.endswith("Storage"):
+            raise _RefusedPickle(f"rustdl.load: {self._where} holds a torch.{name}, a dtype rustdl cannot read")
+        raise _RefusedPickle(
+            f"rustdl.load: refusing to load {self._where}: its pickle refers to {module}.{name}, which is not "
+            "a tensor or a plain container. rustdl never runs code from a checkpoint (weights_only=False "
+            "does not change that); save plain state_dicts instead"
+        )
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
+            raise _RefusedPickle(f"rustdl.load: {self._where} has an unknown persistent id {str(pid)[:80]}")
+        _, stype, key, location, numel = pid[:5]
+        view = pid[5] if len(pid) == 6 else None
+        if not isinstance(stype, _StorageType) or not isinstance(key, str) or not isinstance(location, str):
+            raise ValueError(f"malformed storage reference {str(pid)[:120]}")
+        if not _is_int(numel) or numel < 0:
+            raise ValueError(f"storage {key!r} has a bad size {numel!r}")
+        storage = self._storages.get(key)
+        if storage is None:
+            storage = self._storage(key, stype, location, numel, view)
+            self._storages[key] = storage
+        elif storage.stype.dtype != stype.dtype or storage.numel != numel:
+            raise ValueError(f"storage {key!r} is referred to with two different types or sizes")
+        return storage
+
+
+def _array_from(raw: bytes, stype: _StorageType, big_endian: bool = False) -> np.ndarray:
+    """The elements of a storage as a native-order numpy array."""
+    dtype = stype.dtype.newbyteorder(">") if big_endian and stype.dtype.itemsize > 1 else stype.dtype
+    return np.frombuffer(raw, dtype=dtype).astype(stype.dtype.newbyteorder("="), copy=False)
+
+
+def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
+    """Builds a rustdl tensor from a pending one: float16/bfloat16 become float32, small ints int64."""
+    st = t.storage
+    if st.data is None:
+        raise ValueError(f"storage {st.key!r} was never read")
+    if int(np.prod(t.size, dtype=object)) == 0:
+        arr = np.zeros(t.size, dtype=st.data.dtype)
+    else:
+        item = st.data.dtype.itemsize
+        arr = np.lib.stride_tricks.as_strided(
+            st.data[t.offset :], shape=t.size, strides=[s * item for s in t.stride], writeable=False
+        )
+    if st.stype.name == "BFloat16Storage":
+        arr = (arr.astype(np.uint32) << 16).view(np.float32)
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
+        arr = arr.astype(np.int64)
+    out = _rustdl.from_numpy(np.array(arr, order="C"))  # a copy; keeps 0-d shapes
+    if device.type != "cpu":
+        out = out.to(device)
+    grad = t.requires_grad and out.is_floating_point()
+    if t.parameter:
+        from .nn import Parameter
+
+        return Parameter(out, requires_grad=grad)
+    if grad:
+        out.requires_grad_(True)
+    return out
+
+
+_LEAVES = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo: dict[int, Any]) -> Any:
+    """Replaces pending tensors by rustdl tensors and stand-in containers by plain ones."""
+    if isinstance(obj, _LEAVES):
+        return obj
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, _PendingTensor):
+        out: Any = _to_rustdl(obj, device_of(obj.storage))
+    elif isinstance(obj, dict):
+        out = collections.OrderedDict() if isinstance(obj, collections.OrderedDict) else {}
+        memo[id(obj)] = out
+        for k, v in obj.items():
+            out[_materialize(k, device_of, memo)] = _materialize(v, device_of, memo)
+        if "_metadata" in getattr(obj, "__dict__", {}):
+            out._metadata = _materialize(obj.__dict__["_metadata"], device_of, memo)
+    elif isinstance(obj, list):
+        out = []
+        memo[id(obj)] = out
+        out.extend(_materialize(v, device_of, memo) for v in obj)
+    elif type(obj) in (tuple, set, frozenset):
+        out = type(obj)(_materialize(v, device_of, memo) for v in obj)
+    else:
+        raise ValueError(f"the checkpoint holds a {type(obj).__name__}, which rustdl does not load")
+    memo[id(obj)] = out
+    return out
+
+
+def _unpickle(unpickler: _TorchUnpickler, where: str) -> Any:
+    """Runs ``unpickler``; anything but a refusal becomes a ``ValueError`` naming the file."""
+    try:
+        return unpickler.load()
+    except _RefusedPickle:
+        raise
+    except (Exception, RecursionError) as e:  # EOFError, UnpicklingError, TypeError from bad opcodes...
+        raise ValueError(f"rustdl.load: {where} is not a valid PyTorch checkpoint: {type(e).__name__}: {e}") from None
+
+
+def _load_torch_zip(file: Any, where: str, map_location: MapLocation) -> Any:
+    """Reads the zip format of ``torch.save``: ``<prefix>/data.pkl`` and ``<prefix>/data/<key>``."""
+    try:
+        zf = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ValueError(f"rustdl.load: {where} is not a valid zip archive: {e}") from None
+    with zf:
+        names = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+        if not names:
+            raise ValueError(f"rustdl.load: {where} is a zip archive without data.pkl, not a PyTorch checkpoint")
+        prefix = min(names, key=len)[: -len("data.pkl")]
+
+        def read(name: str, limit: int | None = None, size: int | None = None) -> bytes:
+            try:
+                info = zf.getinfo(prefix + name)
+                if size is not None and info.file_size != size:
+                    raise ValueError(f"{info.file_size} bytes where {size} were expected")
+                if limit is not None and info.file_size > limit:
+                    raise ValueError(f"{info.file_size} bytes is too large")
+                return zf.read(info)
+            except KeyError:
+                raise ValueError(f"rustdl.load: {where} has no entry {prefix + name!r}") from None
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as e:
+                raise ValueError(f"rustdl.load: cannot read {prefix + name!r} from {where}: {e}") from None
+
+        byteorder = b"little"
+        if prefix + "byteorder" in zf.namelist():
+            byteorder = read("byteorder", limit=16).strip()
+            if byteorder not in (b"little", b"big"):
+                raise ValueError(f"rustdl.load: {where} has an unknown byte order {byteorder[:16]!r}")
+
+        def storage(key: str, stype: _StorageType, location: str, numel: int, view: Any) -> _Storage:
+            st = _Storage(key, stype, location, numel)
+            raw = read(f"data/{key}", size=numel * stype.dtype.itemsize)
+            st.data = _array_from(raw, stype, big_endian=byteorder == b"big")
+            return st
+
+        pkl = read("data.pkl", limit=1 << 30)
+        obj = _unpickle(_TorchUnpickler(io.BytesIO(pkl), where, storage), where)
+    return _finish(obj, where, map_location)
+
+
+def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation) -> Any:
+    """Reads the format of ``torch.save`` before 1.6: magic, version and system pickles, the object,
+    the list of storage keys, then each storage as its element count (int64) and raw bytes."""
+    storages: dict[str, _Storage] = {}
+
+    def storage(key: str, stype: _StorageType, location: str, numel: int, view: Any) -> _Storage:
+        if view is not None:
+            raise ValueError(f"rustdl.load: {where} uses storage views, which rustdl does not read")
+        st = _Storage(key, stype, location, numel)
+        storages[key] = st
+        return st
+
+    def no_storage(*args: Any) -> _Storage:
+        raise ValueError("a storage outside the checkpoint's object")
+
+    header = [_unpickle(_TorchUnpickler(file, where, no_storage), where) for _ in range(3)]
+    if header[0] != _LEGACY_MAGIC or header[1] != _LEGACY_PROTOCOL or not isinstance(header[2], dict):
+        raise ValueError(f"rustdl.load: {where} is a pickle but not a PyTorch checkpoint (no torch magic number)")
+    obj = _unpickle(_TorchUnpickler(file, where, storage), where)
+    keys = _unpickle(_TorchUnpickler(file, where, no_storage), where)
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"rustdl.load: {where} has a malformed storage key list")
+    for key in keys:
+        st = storages.get(key)
+        if st is None:
+            raise ValueError(f"rustdl.load: {where} lists a storage {key!r} that no tensor uses")
+        head = file.read(8)
+        if len(head) != 8:
+            raise ValueError(f"rustdl.load: {where} is truncated (storage {key!r})")
+        (numel,) = struct.unpack("<q", head)
+        if numel != st.numel:
+            raise ValueError(f"rustdl.load: {where}: storage {key!r} has {numel} elements, expected {st.numel}")
+        nbytes = numel * st.stype.dtype.itemsize
+        raw = file.read(nbytes)
+        if len(raw) != nbytes:
+            raise ValueError(f"rustdl.load: {where} is truncated (storage {key!r})")
+        st.data = _array_from(raw, st.stype)
+    return _finish(obj, where, map_location)
+
+
+def _finish(obj: Any, where: str, map_location: MapLocation) -> Any:
+    """Turns the unpickled object into rustdl tensors on the devices ``map_location`` picks."""
+    devices: dict[int, _rustdl.device] = {}
+
+    def device_of(st: _Storage) -> _rustdl.device:
+        if id(st) not in devices:
+            devices[id(st)] = _target_device(map_location, st.location, where)
+        return devices[id(st)]
+
+    try:
+        return _materialize(obj, device_of, {})
+    except RecursionError:
+        raise ValueError(f"rustdl.load: {where} is nested too deeply") from None
+    except ValueError as e:
+        if str(e).startswith("rustdl.load"):
+            raise
+        raise ValueError(f"rustdl.load: {where}: {e}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+# ---------------------------------------------------------------------------------------------
+
+
+def _sniff(head: bytes) -> str:
+    """``'zip'``, ``'legacy'`` or ``'safetensors'`` from a file's first bytes."""
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[8:9] == b"{":  # a safetensors header is JSON after its 8-byte length
+        return "safetensors"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "legacy"
+    return "safetensors"
+
+
+def load(
+    f: FileLike,
+    map_location: MapLocation = None,
+    weights_only: bool | None = None,
+    device: Any = None,
+) -> Any:
+    """Loads a checkpoint: rustdl's safetensors, or a PyTorch ``.pt``/``.pth`` file (no torch needed).
+
+    The format is found from the content: a zip archive is PyTorch's format (1.6 and later), a
+    pickle starting with torch's magic number its legacy format, anything else safetensors.
+    PyTorch files are read with an unpickler that only rebuilds tensors and plain containers:
+    any other name in the pickle (``os.system``, a custom class) raises
+    :class:`pickle.UnpicklingError` and nothing from the file is run. float16/bfloat16 tensors
+    become float32, int8/16/32 and uint8 become int64; parameters keep ``requires_grad``.
+
+    Args:
+        f: a path or a binary file object with ``read`` (``io.BytesIO``, ``open(path, "rb")``).
+        map_location: where tensors go, as in ``torch.load``: a device or string (``"cpu"``,
+            ``"gpu"``; ``"cuda"``/``"cuda:0"`` mean rustdl's GPU), a dict from saved locations to
+            targets (``{"cuda:0": "cpu"}``), or a callable ``(storage, location)`` returning
+            ``storage``/``storage.cpu()``/``storage.cuda()``, a device, or ``None`` for the default.
+            By default PyTorch tensors go where they were saved (``cuda`` → GPU) and safetensors
+            to the CPU.
+        weights_only: accepted for compatibility with ``torch.load``; rustdl always loads data
+            only, and ``False`` does NOT enable arbitrary unpickling.
+        device: rustdl's name for ``map_location`` (give one of the two).
+
+    Returns:
+        For rustdl files, the saved dict; for PyTorch files, the saved object (usually an
+        ``OrderedDict`` of tensors, or a dict such as ``{"epoch": 3, "model": ...}``).
+
+    Raises:
+        OSError: the file cannot be read.
+        pickle.UnpicklingError: a PyTorch file refers to anything but tensors and plain containers
+            (also a ``ValueError``).
+        ValueError: the file is truncated, corrupt, or in no format rustdl reads.
+        RuntimeError: a PyTorch file holds GPU tensors, no GPU is available and no
+            ``map_location`` was given.
+
+    Example:
+        >>> sd = rustdl.load("resnet18.pth", map_location="cpu")
+        >>> model.load_state_dict(sd)
+    """
+    if device is not None and map_location is not None:
+        raise TypeError("rustdl.load: give map_location or device, not both")
+    target = map_location if map_location is not None else device
+    where = _name_of(f)
+    if _is_path(f):
+        path = os.fspath(f)
+        with open(path, "rb") as fh:
+            kind = _sniff(fh.read(16))
+            if kind == "legacy":
+                fh.seek(0)
+                return _load_torch_legacy(fh, where, target)
+        if kind == "zip":
+            return _load_torch_zip(path, where, target)
+        dev = None if target is None else _target_device(target, "cpu", where)
+        return _load_safetensors(path, dev, where)
+    if not callable(getattr(f, "read", None)):
+        raise TypeError(f"rustdl.load: f must be a path or a binary file object, got {type(f).__name__}")
+    data = f.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"rustdl.load: {where} must be opened in binary mode ('rb')")
+    data = bytes(data)
+    kind = _sniff(data[:16])
+    if kind == "zip":
+        return _load_torch_zip(io.BytesIO(data), where, target)
+    if kind == "legacy":
+        return _load_torch_legacy(io.BytesIO(data), where, target)
+    dev = None if target is None else _target_device(target, "cpu", where)
+    with tempfile.TemporaryDirectory(prefix="rustdl-load-") as tmp:
+        tmp_path = os.path.join(tmp, "checkpoint.safetensors")
+        with open(tmp_path, "wb") as out:
+            out.write(data)
+        return _load_safetensors(tmp_path, dev, where)
