@@ -10,7 +10,7 @@ from .._rustdl import Tensor
 from ..autograd import no_grad
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, softplus
 
 __all__ = ["Bernoulli"]
 
@@ -94,11 +94,11 @@ class Bernoulli(Distribution):
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
         # log p(v) = v * l - log(1 + e^l), i.e. minus binary cross-entropy with logits
-        return value * logits - _rustdl.softplus(logits)
+        return value * logits - softplus(logits)
 
     def entropy(self) -> Tensor:
         # H = log(1 + e^l) - p * l
-        return _rustdl.softplus(self.logits) - self.probs * self.logits
+        return softplus(self.logits) - self.probs * self.logits
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
         """``[0., 1.]`` along a new leading dimension (expanded over ``batch_shape`` if ``expand``)."""

@@ -116,7 +116,7 @@ class Categorical(Distribution):
         idx = np.searchsorted((cdf + offsets[:, None]).ravel(), (u + offsets).ravel(), side="right")
         idx = idx.reshape(n, rows) - np.arange(rows, dtype=np.int64) * k
         idx = np.clip(idx, 0, k - 1).astype(np.int64)
-        out = _rustdl.from_numpy(np.ascontiguousarray(idx.reshape(shape)))
+        out = _rustdl.from_numpy(np.array(idx.reshape(shape), order="C"))
         return out.to(self._param.device)
 
     def log_prob(self, value: Tensor) -> Tensor:

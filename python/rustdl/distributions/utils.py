@@ -10,7 +10,7 @@ import numpy as np
 from .. import _rustdl
 from .._rustdl import Tensor
 
-__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
+__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits", "softplus"]
 
 # Machine epsilon of each float dtype (torch.finfo(dtype).eps).
 _EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
@@ -102,3 +102,12 @@ class lazy_property:
         value = self.fn(instance)
         instance.__dict__[self.fn.__name__] = value
         return value
+
+
+def softplus(x: Tensor) -> Tensor:
+    """``log(1 + e^x)``, stable for large ``|x|``, with the exact gradient ``sigmoid(x)`` everywhere.
+
+    Computed as ``logsumexp([0, x])``: the core's ``softplus`` is built from ``relu`` and ``abs``,
+    whose subgradients at 0 give a gradient of 0 instead of 1/2 at ``x = 0``.
+    """
+    return _rustdl.stack([_rustdl.zeros_like(x), x], -1).logsumexp(-1)
