@@ -51,6 +51,7 @@ from .autograd import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from .io import load, save  # noqa: F401
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
+from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402
 from . import distributions  # noqa: F401,E402
 
 __version__ = "0.1.0"

@@ -74,6 +74,18 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
     """Zeroes whole channels of an ``(N, C, H, W)`` input with probability ``p`` when training."""
+    if input.ndim == 2:
+        # PyTorch (deprecated, with a warning) treats a 2-D input as one unbatched (C, H, W)
+        # image whose channels are the rows: each row is kept or zeroed whole.
+        import warnings
+
+        warnings.warn(
+            "dropout2d: received a 2-D input; like PyTorch, each row is dropped whole "
+            "(use dropout for element-wise dropout)",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _rustdl.dropout(input, p, training, [input.shape[0], 1])
     if input.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
     shape = list(input.shape[:-2]) + [1, 1]

@@ -1,0 +1,272 @@
+"""Recurrent layers, as ``torch.nn``: ``RNNCell``, ``LSTMCell``, ``GRUCell``, ``RNN``, ``LSTM``, ``GRU``.
+
+Written with rustdl tensor ops (so autograd is the core's): the input projection of a whole
+sequence is one matmul per layer and direction; the recurrence is one ``h @ W_hhᵀ`` per step.
+Parameter names, shapes, gate order (LSTM ``i f g o``, GRU ``r z n``) and the default
+initialisation ``U(-1/√H, 1/√H)`` follow PyTorch, so state dicts carry over.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ... import _rustdl
+from ..._rustdl import Tensor
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _cell(mode: str, gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor,
+          b_hh: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """One step: ``gx`` is the input projection ``x W_ihᵀ + b_ih`` of this step."""
+    gh = h.matmul(w_hh.t())
+    if b_hh is not None:
+        gh = gh + b_hh
+    if mode == "LSTM":
+        i, f, g, o = (gx + gh).chunk(4, -1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+    if mode == "GRU":
+        xr, xz, xn = gx.chunk(3, -1)
+        hr, hz, hn = gh.chunk(3, -1)
+        r = (xr + hr).sigmoid()
+        z = (xz + hz).sigmoid()
+        n = (xn + r * hn).tanh()
+        return n + z * (h - n), None
+    pre = gx + gh
+    return (pre.tanh() if mode == "RNN_TANH" else pre.relu()), None
+
+
+class _CellBase(Module):
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        g = _GATES[self.mode] * hidden_size
+        kw = {"device": device, "dtype": dtype}
+        self.weight_ih = Parameter(_rustdl.empty(g, input_size, **kw))
+        self.weight_hh = Parameter(_rustdl.empty(g, hidden_size, **kw))
+        self.bias_ih = Parameter(_rustdl.empty(g, **kw)) if bias else None
+        self.bias_hh = Parameter(_rustdl.empty(g, **kw)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draws every weight and bias from ``U(-1/√hidden_size, 1/√hidden_size)``."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _step(self, input: Tensor, hx: Tensor | None, cx: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        batched = input.ndim == 2
+        if not batched:
+            input = input.unsqueeze(0)
+            hx = hx.unsqueeze(0) if hx is not None else None
+            cx = cx.unsqueeze(0) if cx is not None else None
+        if hx is None:
+            hx = _rustdl.zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
+        if cx is None and self.mode == "LSTM":
+            cx = _rustdl.zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
+        gx = F.linear(input, self.weight_ih, self.bias_ih)
+        h, c = _cell(self.mode, gx, hx, cx, self.weight_hh, self.bias_hh)
+        if not batched:
+            h = h.squeeze(0)
+            c = c.squeeze(0) if c is not None else None
+        return h, c
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(_CellBase):
+    """Elman cell: ``h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)`` (or ReLU)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
+        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, hx, None)[0]
+
+
+class LSTMCell(_CellBase):
+    """LSTM cell; ``forward(x, (h, c))`` returns ``(h', c')``."""
+
+    mode = "LSTM"
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        h, c = (None, None) if hx is None else hx
+        h2, c2 = self._step(input, h, c)
+        return h2, c2
+
+
+class GRUCell(_CellBase):
+    """GRU cell; ``forward(x, h)`` returns ``h'``."""
+
+    mode = "GRU"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, hx, None)[0]
+
+
+class _RNNBase(Module):
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        g = _GATES[self.mode] * hidden_size
+        dirs = 2 if bidirectional else 1
+        kw = {"device": device, "dtype": dtype}
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else hidden_size * dirs
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                setattr(self, "weight_ih" + sfx, Parameter(_rustdl.empty(g, in_size, **kw)))
+                setattr(self, "weight_hh" + sfx, Parameter(_rustdl.empty(g, hidden_size, **kw)))
+                if bias:
+                    setattr(self, "bias_ih" + sfx, Parameter(_rustdl.empty(g, **kw)))
+                    setattr(self, "bias_hh" + sfx, Parameter(_rustdl.empty(g, **kw)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draws every weight and bias from ``U(-1/√hidden_size, 1/√hidden_size)``."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """No-op (cuDNN weight packing in PyTorch)."""
+
+    def _run(self, input: Tensor, h0: Tensor | None, c0: Tensor | None):
+        batched = input.ndim == 3
+        if not batched:
+            input = input.unsqueeze(1)
+            h0 = h0.unsqueeze(1) if h0 is not None else None
+            c0 = c0.unsqueeze(1) if c0 is not None else None
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        steps, batch = input.shape[0], input.shape[1]
+        dirs = 2 if self.bidirectional else 1
+        shape = (self.num_layers * dirs, batch, self.hidden_size)
+        if h0 is None:
+            h0 = _rustdl.zeros(*shape, dtype=input.dtype, device=input.device)
+        if c0 is None and self.mode == "LSTM":
+            c0 = _rustdl.zeros(*shape, dtype=input.dtype, device=input.device)
+        hs, cs = [], []
+        x = input
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                w_ih = getattr(self, "weight_ih" + sfx)
+                w_hh = getattr(self, "weight_hh" + sfx)
+                b_ih = getattr(self, "bias_ih" + sfx) if self.bias else None
+                b_hh = getattr(self, "bias_hh" + sfx) if self.bias else None
+                gx = F.linear(x, w_ih, b_ih)  # (T, B, G): the whole sequence in one matmul
+                k = layer * dirs + d
+                h = h0.select(0, k)
+                c = c0.select(0, k) if c0 is not None else None
+                seq: list[Tensor] = [None] * steps  # type: ignore[list-item]
+                order = range(steps - 1, -1, -1) if d == 1 else range(steps)
+                for t in order:
+                    h, c = _cell(self.mode, gx.select(0, t), h, c, w_hh, b_hh)
+                    seq[t] = h
+                outs.append(_rustdl.stack(seq, 0) if steps > 0 else
+                            _rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device))
+                hs.append(h)
+                if c is not None:
+                    cs.append(c)
+            x = outs[0] if dirs == 1 else _rustdl.cat(outs, 2)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        h_n = _rustdl.stack(hs, 0)
+        c_n = _rustdl.stack(cs, 0) if cs else None
+        if not batched:
+            x = x.squeeze(1)
+            h_n = h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, h_n, c_n
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(_RNNBase):
+    """Multi-layer Elman RNN; ``forward(x, h0)`` returns ``(output, h_n)``."""
+
+    def __init__(self, *args: Any, nonlinearity: str = "tanh", **kwargs: Any) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
+        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.nonlinearity = nonlinearity
+        super().__init__(*args, **kwargs)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out, h, _ = self._run(input, hx, None)
+        return out, h
+
+
+class LSTM(_RNNBase):
+    """Multi-layer LSTM; ``forward(x, (h0, c0))`` returns ``(output, (h_n, c_n))``."""
+
+    mode = "LSTM"
+
+    def __init__(self, *args: Any, proj_size: int = 0, **kwargs: Any) -> None:
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size is not supported by rustdl yet")
+        super().__init__(*args, **kwargs)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        h0, c0 = (None, None) if hx is None else hx
+        out, h, c = self._run(input, h0, c0)
+        return out, (h, c)
+
+
+class GRU(_RNNBase):
+    """Multi-layer GRU; ``forward(x, h0)`` returns ``(output, h_n)``."""
+
+    mode = "GRU"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out, h, _ = self._run(input, hx, None)
+        return out, h
