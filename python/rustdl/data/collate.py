@@ -22,7 +22,8 @@ def to_tensor(value: Any) -> Any:
             value = value.astype(np.int64, copy=False)
         elif value.dtype == np.float16:
             value = value.astype(np.float32)
-        return from_numpy(np.ascontiguousarray(value))
+        # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+        return from_numpy(value if value.flags.c_contiguous else np.ascontiguousarray(value))
     return value
 
 
