@@ -612,3 +612,35 @@ def test_no_hang_at_interpreter_exit_with_live_workers():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[0.0]", "done"]
+
+
+def test_a_failing_sampler_stops_the_workers():
+    class Broken(Sampler):
+        def __iter__(self):
+            yield 0
+            raise OSError("sampler broke")
+
+    with pytest.raises(OSError, match="sampler broke"):
+        list(DataLoader(Items(10), batch_size=1, sampler=Broken(), num_workers=2))
+    gc.collect()
+    assert _wait_until(lambda: not _worker_threads())
+
+
+def test_random_transforms_in_workers():
+    """Workers draw from rustdl's global generator concurrently: each image is flipped or not."""
+    from rustdl.data import transforms as T
+
+    x = np.arange(64 * 1 * 2 * 3, dtype=np.float32).reshape(64, 1, 2, 3)
+    ds = TensorDataset(x, np.arange(64), transform=T.RandomHorizontalFlip())
+    loader = DataLoader(ds, batch_size=4, shuffle=True, seed=0, num_workers=3)
+    flips = 0
+    for _ in range(3):
+        labels = []
+        for xb, yb in loader:
+            for img, i in zip(xb.numpy(), yb.numpy()):
+                same, flipped = np.array_equal(img, x[i]), np.array_equal(img, x[i][..., ::-1])
+                assert same or flipped
+                flips += flipped
+            labels += yb.tolist()
+        assert sorted(labels) == list(range(64))
+    assert 0 < flips < 3 * 64

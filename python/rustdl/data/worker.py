@@ -259,6 +259,7 @@ class _ThreadedIter:
         persistent: bool,
         owner: Any = None,
     ):
+        self._finished = False
         self._owner = owner  # keeps the loader (owner of a persistent pool) alive while iterating
         self._pool = pool
         self._tasks = tasks
@@ -270,9 +271,12 @@ class _ThreadedIter:
         self._workers = itertools.cycle(range(n))
         self._send, self._rcvd = 0, 0
         self._tasks_done = False
-        self._finished = False
-        for _ in range(prefetch * n):
-            self._put_next()
+        try:
+            for _ in range(prefetch * n):
+                self._put_next()
+        except BaseException:  # a failing sampler: stop the pool before re-raising
+            self._finish()
+            raise
 
     def _put_next(self) -> None:
         if self._tasks_done:
