@@ -599,9 +599,15 @@ def _unpickle(unpickler: _TorchUnpickler, where: str) -> Any:
     """Runs ``unpickler``; anything but a refusal becomes a ``ValueError`` naming the file."""
     try:
         return unpickler.load()
-    except _RefusedPickle:
-        raise
-    except (Exception, RecursionError) as e:  # EOFError, UnpicklingError, TypeError from bad opcodes...
+    except _RefusedPickle as e:
+        if str(e).startswith("rustdl.load"):
+            raise
+        raise _RefusedPickle(f"rustdl.load: refusing to load {where}: {e}") from None
+    except ValueError as e:
+        if str(e).startswith("rustdl.load"):
+            raise
+        raise ValueError(f"rustdl.load: {where} is not a valid PyTorch checkpoint: {e}") from None
+    except Exception as e:  # EOFError, UnpicklingError, TypeError from bad opcodes, RecursionError...
         raise ValueError(f"rustdl.load: {where} is not a valid PyTorch checkpoint: {type(e).__name__}: {e}") from None
 
 
@@ -662,9 +668,13 @@ def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation) ->
     def no_storage(*args: Any) -> _Storage:
         raise ValueError("a storage outside the checkpoint's object")
 
-    header = [_unpickle(_TorchUnpickler(file, where, no_storage), where) for _ in range(3)]
-    if header[0] != _LEGACY_MAGIC or header[1] != _LEGACY_PROTOCOL or not isinstance(header[2], dict):
-        raise ValueError(f"rustdl.load: {where} is a pickle but not a PyTorch checkpoint (no torch magic number)")
+    for expected in (_LEGACY_MAGIC, _LEGACY_PROTOCOL, dict):
+        value = _unpickle(_TorchUnpickler(file, where, no_storage), where)
+        if not (isinstance(value, expected) if expected is dict else value == expected):
+            raise ValueError(
+                f"rustdl.load: {where} is a pickle but not a PyTorch checkpoint "
+                "(no torch magic number, protocol 1001 and system info at its start)"
+            )
     obj = _unpickle(_TorchUnpickler(file, where, storage), where)
     keys = _unpickle(_TorchUnpickler(file, where, no_storage), where)
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):

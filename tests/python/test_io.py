@@ -1,5 +1,6 @@
 """Checkpoints: round trips, interop with the safetensors package, atomic writes, bad files."""
 
+import io
 import json
 import os
 import struct
@@ -227,3 +228,131 @@ def test_views_are_saved_by_value(tmp_path):
     np.testing.assert_array_equal(arrays["t"], ref.T)
     np.testing.assert_array_equal(arrays["col"], ref[:, 1])
     np.testing.assert_array_equal(arrays["row"], ref[1:2])
+
+
+# ---------- file objects, whole checkpoints, map_location ----------
+
+
+def trained_model_and_optimizer():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2))
+    opt = optim.Adam(model.parameters(), lr=0.01, betas=(0.8, 0.95))
+    x, y = rustdl.randn(6, 3), rustdl.tensor([0, 1, 1, 0, 1, 0])
+    for _ in range(3):
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(model(x), y).backward()
+        opt.step()
+    return model, opt
+
+
+def check_checkpoint(back, model, opt):
+    assert back["epoch"] == 3 and back["loss"] == 0.25
+    sd = model.state_dict()
+    assert list(back["model"]) == list(sd)
+    for k, v in sd.items():
+        np.testing.assert_array_equal(back["model"][k].numpy(), v.numpy())
+        assert back["model"][k].dtype == v.dtype
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2))
+    fresh.load_state_dict(back["model"])
+    opt2 = optim.Adam(fresh.parameters(), lr=0.5)
+    opt2.load_state_dict(back["optimizer"])
+    assert opt2.param_groups[0]["lr"] == 0.01 and opt2.param_groups[0]["betas"] == (0.8, 0.95)
+    for p_old, p_new in zip(model.parameters(), fresh.parameters()):
+        for k in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(opt2.state[p_new][k].numpy(), opt.state[p_old][k].numpy())
+        assert opt2.state[p_new]["step"] == opt.state[p_old]["step"] == 3
+
+
+def test_whole_checkpoint_through_bytesio():
+    model, opt = trained_model_and_optimizer()
+    buf = io.BytesIO()
+    rustdl.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(), "loss": 0.25}, buf)
+    raw = buf.getvalue()
+    assert sorted(st_load_bytes(raw)) == sorted(f"model/{k}" for k in model.state_dict()) + sorted(
+        f"optimizer/state/{i}/{k}" for i in range(6) for k in ("exp_avg", "exp_avg_sq")
+    )
+    buf.seek(0)
+    check_checkpoint(rustdl.load(buf), model, opt)
+    check_checkpoint(rustdl.load(io.BytesIO(raw), map_location="cpu", weights_only=True), model, opt)
+
+
+def test_whole_checkpoint_through_open_file_handles(tmp_path):
+    model, opt = trained_model_and_optimizer()
+    path = tmp_path / "ck.pt"
+    with open(path, "wb") as fh:
+        rustdl.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(), "loss": 0.25}, fh)
+    with open(path, "rb") as fh:
+        check_checkpoint(rustdl.load(fh), model, opt)
+    check_checkpoint(rustdl.load(path), model, opt)  # the same bytes as a path
+    check_checkpoint(rustdl.load(str(path)), model, opt)
+    assert sorted(os.listdir(tmp_path)) == ["ck.pt"]
+
+
+def st_load_bytes(raw):
+    from safetensors.numpy import load as st_load
+
+    return st_load(raw)
+
+
+def test_file_object_save_appends_at_position():
+    buf = io.BytesIO()
+    buf.write(b"HEAD")
+    rustdl.save({"w": rustdl.ones(2)}, buf)
+    buf.seek(4)
+    np.testing.assert_array_equal(rustdl.load(buf)["w"].numpy(), [1.0, 1.0])
+
+
+def test_saving_a_module_or_optimizer_names_the_state_dict_way(tmp_path):
+    model, opt = trained_model_and_optimizer()
+    with pytest.raises(TypeError, match=r"rustdl\.save\(model\.state_dict\(\), path\)"):
+        rustdl.save(model, tmp_path / "m.pt")
+    with pytest.raises(TypeError, match=r"opt\.state_dict\(\)"):
+        rustdl.save(opt, io.BytesIO())
+    assert not os.listdir(tmp_path)
+
+
+def test_text_mode_and_non_files_are_type_errors(tmp_path):
+    with pytest.raises(TypeError, match="binary"):
+        rustdl.save({"w": rustdl.ones(1)}, io.StringIO())
+    path = tmp_path / "w.safetensors"
+    rustdl.save({"w": rustdl.ones(1)}, path)
+    with open(path, encoding="latin-1") as fh, pytest.raises(TypeError, match="binary"):
+        rustdl.load(fh)
+    with pytest.raises(TypeError):
+        rustdl.save({"w": rustdl.ones(1)}, 42)
+    with pytest.raises(TypeError):
+        rustdl.load(42)
+
+
+def test_corrupt_bytes_in_a_file_object_raise_value_error():
+    buf = io.BytesIO()
+    rustdl.save({"w": rustdl.randn(8, 8)}, buf)
+    raw = buf.getvalue()
+    for bad in (b"", raw[:20], raw[:-8], b"\x00" * 64):
+        with pytest.raises(ValueError):
+            rustdl.load(io.BytesIO(bad))
+
+
+@pytest.mark.parametrize(
+    "map_location",
+    ["cpu", "gpu", "cuda", "cuda:0", "device", {"cpu": "cuda:0"}, "callable_cuda", "callable_none", "device_kw"],
+)
+def test_map_location_on_safetensors(map_location):
+    want_gpu = map_location not in ("cpu", "callable_none", "device_kw")
+    if want_gpu and not rustdl.gpu.is_available():
+        pytest.skip("no GPU adapter")
+    ml = {
+        "device": rustdl.device("gpu"),
+        "callable_cuda": lambda storage, loc: storage.cuda(),
+        "callable_none": lambda storage, loc: None,
+    }.get(map_location, map_location) if not isinstance(map_location, dict) else map_location
+    buf = io.BytesIO()
+    vals = np.arange(6, dtype=np.float32).reshape(2, 3)
+    rustdl.save({"w": rustdl.tensor(vals), "n": 5}, buf)
+    buf.seek(0)
+    if map_location == "device_kw":
+        back = rustdl.load(buf, device="cpu")
+    else:
+        back = rustdl.load(buf, map_location=ml)
+    assert back["n"] == 5
+    assert back["w"].device.type == ("gpu" if want_gpu else "cpu")
+    np.testing.assert_array_equal(back["w"].cpu().numpy(), vals)
