@@ -99,7 +99,8 @@ def _wait_until(predicate, deadline_s=10.0):
 def _chi_square(counts, probs):
     expected = np.asarray(probs) * np.sum(counts)
     keep = expected > 0
-    return float(np.sum((np.asarray(counts)[keep] - expected[keep]) ** 2 / expected[keep])), int(keep.sum()) - 1
+    stat = np.sum((np.asarray(counts)[keep] - expected[keep]) ** 2 / expected[keep])
+    return float(stat), int(keep.sum()) - 1
 
 
 def _assert_frequencies(counts, probs):
@@ -438,7 +439,8 @@ def test_iterable_dataset_with_workers_interleaves_their_batches():
 
 @pytest.mark.parametrize("num_workers", [1, 2, 4])
 def test_workers_give_the_same_batches_in_the_same_order(num_workers):
-    for kwargs in ({"shuffle": True, "seed": 5}, {"shuffle": False}, {"shuffle": True, "seed": 9, "drop_last": True}):
+    cases = ({"shuffle": True, "seed": 5}, {"shuffle": False}, {"shuffle": True, "seed": 9, "drop_last": True})
+    for kwargs in cases:
         serial = DataLoader(Items(45), batch_size=4, **kwargs)
         parallel = DataLoader(Items(45), batch_size=4, num_workers=num_workers, **kwargs)
         for _ in range(2):  # two epochs: the shuffles stay in step

@@ -12,7 +12,15 @@ import numpy as np
 
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _batches_of, _check_generator, _is_int
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    _batches_of,
+    _check_generator,
+    _is_int,
+)
 from .worker import _EXHAUSTED, _ThreadedIter, _WorkerPool
 
 __all__ = ["DataLoader"]
@@ -230,7 +238,8 @@ class DataLoader:
         if not iterable and batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
         if collate_fn is None:
-            collate_fn = default_collate if (batch_size is not None or batch_sampler is not None) else default_convert
+            batching = batch_size is not None or batch_sampler is not None
+            collate_fn = default_collate if batching else default_convert
 
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
