@@ -4,9 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_close
-
 import rustdl
+from conftest import assert_close
 from rustdl.distributions import Bernoulli, Categorical, Distribution, Normal, Uniform, kl_divergence
 
 
@@ -41,8 +40,12 @@ def test_normal_closed_forms_broadcast(device):
     x = np.linspace(-3, 3, 12).reshape(3, 4)
     ref_lp = np.array(
         [
-            [-((x[i, j] - loc[i, 0]) ** 2) / (2 * scale[j] ** 2) - math.log(scale[j]) - 0.5 * math.log(2 * math.pi)
-             for j in range(4)]
+            [
+                -((x[i, j] - loc[i, 0]) ** 2) / (2 * scale[j] ** 2)
+                - math.log(scale[j])
+                - 0.5 * math.log(2 * math.pi)
+                for j in range(4)
+            ]
             for i in range(3)
         ]
     )
@@ -134,8 +137,12 @@ def test_normal_gradcheck_log_prob_and_entropy():
 
 # ---------------- Categorical ----------------
 
-LOGITS = np.array([[[0.1, -1.0, 2.0, 0.5], [3.0, 3.0, -2.0, 0.0], [0.0, 0.0, 0.0, 0.0]],
-                   [[-0.5, 0.2, 0.2, 1.0], [1.0, -3.0, 0.5, 2.0], [4.0, 0.0, -1.0, 0.3]]])
+LOGITS = np.array(
+    [
+        [[0.1, -1.0, 2.0, 0.5], [3.0, 3.0, -2.0, 0.0], [0.0, 0.0, 0.0, 0.0]],
+        [[-0.5, 0.2, 0.2, 1.0], [1.0, -3.0, 0.5, 2.0], [4.0, 0.0, -1.0, 0.3]],
+    ]
+)
 
 
 def test_categorical_logits_closed_forms(device):
@@ -245,7 +252,9 @@ def test_categorical_log_prob_gradient_probs():
     p = rustdl.tensor(raw, dtype=rustdl.float64, requires_grad=True)
     a = np.array([2, 0])
     r = np.array([1.5, -2.0])
-    (Categorical(probs=p).log_prob(rustdl.tensor(a)) * rustdl.tensor(r, dtype=rustdl.float64)).sum().backward()
+    (
+        Categorical(probs=p).log_prob(rustdl.tensor(a)) * rustdl.tensor(r, dtype=rustdl.float64)
+    ).sum().backward()
     ref = r[:, None] * (np.eye(3)[a] / raw[np.arange(2), a][:, None] - 1 / raw.sum(-1, keepdims=True))
     assert_close(p.grad, ref, rtol=1e-9)
 
@@ -362,7 +371,11 @@ def test_uniform_reproducible(device):
 def _kl_by_quadrature(logp, logq, lo, hi, n=400_001):
     x = np.linspace(lo, hi, n)
     p = np.exp(logp(x))
-    return np.trapezoid(p * (logp(x) - logq(x)), x) if hasattr(np, "trapezoid") else np.trapz(p * (logp(x) - logq(x)), x)
+    return (
+        np.trapezoid(p * (logp(x) - logq(x)), x)
+        if hasattr(np, "trapezoid")
+        else np.trapz(p * (logp(x) - logq(x)), x)
+    )
 
 
 def _np_normal_logpdf(mu, sd):
@@ -373,7 +386,10 @@ def test_kl_normal_normal_vs_quadrature(device):
     mp, sp = np.array([0.0, 1.0, -2.0]), np.array([1.0, 0.5, 2.0])
     mq, sq = np.array([1.0, 1.0, 0.0]), np.array([2.0, 1.5, 1.0])
     kl = np_(kl_divergence(Normal(T(mp, device), T(sp, device)), Normal(T(mq, device), T(sq, device))))
-    ref = [_kl_by_quadrature(_np_normal_logpdf(mp[i], sp[i]), _np_normal_logpdf(mq[i], sq[i]), -30, 30) for i in range(3)]
+    ref = [
+        _kl_by_quadrature(_np_normal_logpdf(mp[i], sp[i]), _np_normal_logpdf(mq[i], sq[i]), -30, 30)
+        for i in range(3)
+    ]
     np.testing.assert_allclose(kl, ref, rtol=1e-4, atol=1e-6)
     same = np_(kl_divergence(Normal(T(mp, device), T(sp, device)), Normal(T(mp, device), T(sp, device))))
     np.testing.assert_allclose(same, 0.0, atol=1e-6)
@@ -392,15 +408,26 @@ def test_kl_normal_standard_normal_gradient():
 
 def test_kl_categorical_bernoulli_uniform():
     p, q = np.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]]), np.array([[0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
-    kl = np_(kl_divergence(Categorical(probs=rustdl.tensor(p, dtype=rustdl.float64)),
-                           Categorical(probs=rustdl.tensor(q, dtype=rustdl.float64))))
+    kl = np_(
+        kl_divergence(
+            Categorical(probs=rustdl.tensor(p, dtype=rustdl.float64)),
+            Categorical(probs=rustdl.tensor(q, dtype=rustdl.float64)),
+        )
+    )
     ref = [sum(pi * math.log(pi / qi) for pi, qi in zip(pr, qr) if pi > 0) for pr, qr in zip(p, q)]
     np.testing.assert_allclose(kl, ref, rtol=1e-9)
-    kl_inf = kl_divergence(Categorical(probs=rustdl.tensor([0.5, 0.5])), Categorical(probs=rustdl.tensor([1.0, 0.0])))
+    kl_inf = kl_divergence(
+        Categorical(probs=rustdl.tensor([0.5, 0.5])), Categorical(probs=rustdl.tensor([1.0, 0.0]))
+    )
     assert math.isinf(kl_inf.item())
 
     bp, bq = np.array([0.2, 0.9, 0.5]), np.array([0.4, 0.5, 0.5])
-    kl = np_(kl_divergence(Bernoulli(rustdl.tensor(bp, dtype=rustdl.float64)), Bernoulli(rustdl.tensor(bq, dtype=rustdl.float64))))
+    kl = np_(
+        kl_divergence(
+            Bernoulli(rustdl.tensor(bp, dtype=rustdl.float64)),
+            Bernoulli(rustdl.tensor(bq, dtype=rustdl.float64)),
+        )
+    )
     ref = bp * np.log(bp / bq) + (1 - bp) * np.log((1 - bp) / (1 - bq))
     np.testing.assert_allclose(kl, ref, rtol=1e-7, atol=1e-12)
 
@@ -431,8 +458,14 @@ def test_kl_not_implemented():
         (lambda: Normal(float("nan"), 1.0), "Expected parameter loc"),
         (lambda: Categorical(), "Either `probs` or `logits` must be specified, but not both."),
         (lambda: Categorical(probs=rustdl.tensor([0.5]), logits=rustdl.tensor([0.0])), "but not both"),
-        (lambda: Categorical(probs=rustdl.tensor(1.0)), "`probs` parameter must be at least one-dimensional."),
-        (lambda: Categorical(logits=rustdl.tensor(1.0)), "`logits` parameter must be at least one-dimensional."),
+        (
+            lambda: Categorical(probs=rustdl.tensor(1.0)),
+            "`probs` parameter must be at least one-dimensional.",
+        ),
+        (
+            lambda: Categorical(logits=rustdl.tensor(1.0)),
+            "`logits` parameter must be at least one-dimensional.",
+        ),
         (lambda: Categorical(probs=rustdl.tensor([-1.0, 2.0])), "Simplex"),
         (lambda: Bernoulli(), "Either `probs` or `logits`"),
         (lambda: Bernoulli(probs=1.5), "Expected parameter probs"),

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import assert_close
-
 import rustdl
+from conftest import assert_close
 from rustdl import nn, optim
 from rustdl.optim import LBFGS
 
@@ -71,7 +70,9 @@ def test_quadratic_on_device(device, line_search_fn):
 def test_rosenbrock_reaches_known_optimum(line_search_fn):
     # f(a, b) = (1 - a)^2 + 100 (b - a^2)^2, minimum 0 at (1, 1)
     x = rustdl.tensor([-1.2, 1.0], dtype=rustdl.float64, requires_grad=True)
-    opt = LBFGS([x], lr=1, max_iter=100, line_search_fn=line_search_fn, tolerance_grad=1e-10, tolerance_change=1e-14)
+    opt = LBFGS(
+        [x], lr=1, max_iter=100, line_search_fn=line_search_fn, tolerance_grad=1e-10, tolerance_change=1e-14
+    )
 
     def closure():
         opt.zero_grad()
@@ -89,8 +90,15 @@ def test_rosenbrock_many_dims_with_two_parameters(line_search_fn):
     # sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2 over x = cat(u, v): the flat vector spans two tensors
     u = rustdl.tensor([0.0, 0.5, 1.5], dtype=rustdl.float64, requires_grad=True)
     v = rustdl.tensor([[0.0, -0.5], [2.0, 1.2]], dtype=rustdl.float64, requires_grad=True)
-    opt = LBFGS([u, v], lr=1, max_iter=200, history_size=10, line_search_fn=line_search_fn,
-                tolerance_grad=1e-10, tolerance_change=1e-14)
+    opt = LBFGS(
+        [u, v],
+        lr=1,
+        max_iter=200,
+        history_size=10,
+        line_search_fn=line_search_fn,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+    )
 
     def closure():
         opt.zero_grad()
@@ -113,7 +121,9 @@ def test_linear_regression_matches_lstsq(line_search_fn):
     model = nn.Linear(5, 1).double()
     X = rustdl.tensor(xs, dtype=rustdl.float64)
     Y = rustdl.tensor(ys, dtype=rustdl.float64)
-    opt = LBFGS(model.parameters(), line_search_fn=line_search_fn, tolerance_grad=1e-12, tolerance_change=1e-15)
+    opt = LBFGS(
+        model.parameters(), line_search_fn=line_search_fn, tolerance_grad=1e-12, tolerance_change=1e-15
+    )
 
     def closure():
         opt.zero_grad()
@@ -129,7 +139,7 @@ def test_linear_regression_matches_lstsq(line_search_fn):
 
 def np_lbfgs(f_grad, x, lr, iters, history):
     """A numpy L-BFGS with a fixed step, after PyTorch's documented algorithm."""
-    f, g = f_grad(x)
+    _, g = f_grad(x)
     d, t, s_hist, y_hist = None, None, [], []
     g_prev = None
     for k in range(iters):
@@ -151,7 +161,7 @@ def np_lbfgs(f_grad, x, lr, iters, history):
         g_prev = g
         t = min(1.0, 1.0 / np.abs(g).sum()) * lr if k == 0 else lr
         x = x + t * d
-        f, g = f_grad(x)
+        _, g = f_grad(x)
     return x
 
 
@@ -182,7 +192,7 @@ def test_matches_numpy_lbfgs_trajectory():
 
 
 def test_max_iter_and_func_evals_bounded():
-    a, b = make_quadratic()
+    a, _ = make_quadratic()
     A = rustdl.tensor(a, dtype=rustdl.float64)
     x = rustdl.ones(8, dtype=rustdl.float64, requires_grad=True)
     opt = LBFGS([x], max_iter=4, max_eval=100, tolerance_grad=0, tolerance_change=0)
@@ -228,8 +238,18 @@ def test_state_dict_round_trip(line_search_fn):
     a4 = a / 6
 
     def run(n_steps, opt_state=None, x_start=None):
-        x = rustdl.tensor(np.full(6, 2.0) if x_start is None else x_start, dtype=rustdl.float64, requires_grad=True)
-        opt = LBFGS([x], max_iter=3, max_eval=100, history_size=4, line_search_fn=line_search_fn, tolerance_change=0, tolerance_grad=0)
+        x = rustdl.tensor(
+            np.full(6, 2.0) if x_start is None else x_start, dtype=rustdl.float64, requires_grad=True
+        )
+        opt = LBFGS(
+            [x],
+            max_iter=3,
+            max_eval=100,
+            history_size=4,
+            line_search_fn=line_search_fn,
+            tolerance_change=0,
+            tolerance_grad=0,
+        )
         if opt_state is not None:
             opt.load_state_dict(opt_state)
         A = rustdl.tensor(a4, dtype=rustdl.float64)
@@ -250,8 +270,22 @@ def test_state_dict_round_trip(line_search_fn):
     sd = opt_half.state_dict()
     assert set(sd["state"]) == {0}
     st = sd["state"][0]
-    assert {"d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss", "n_iter", "func_evals"} <= set(st)
-    assert sd["param_groups"][0]["history_size"] == 4 and sd["param_groups"][0]["line_search_fn"] == line_search_fn
+    assert {
+        "d",
+        "t",
+        "old_dirs",
+        "old_stps",
+        "ro",
+        "H_diag",
+        "prev_flat_grad",
+        "prev_loss",
+        "n_iter",
+        "func_evals",
+    } <= set(st)
+    assert (
+        sd["param_groups"][0]["history_size"] == 4
+        and sd["param_groups"][0]["line_search_fn"] == line_search_fn
+    )
     d_saved = st["d"].numpy().copy()
     x_resumed, opt2 = run(2, opt_state=sd, x_start=x_half.detach().numpy())
     assert_close(x_resumed, x_ref.detach().numpy(), rtol=1e-12, atol=1e-14)

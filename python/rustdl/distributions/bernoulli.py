@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Number
-from typing import Sequence
+from typing import ClassVar
 
 from .. import _rustdl
 from .._rustdl import Tensor
@@ -34,7 +35,10 @@ class Bernoulli(Distribution):
         tensor([0.])
     """
 
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
     support = constraints.boolean
     has_enumerate_support = True
 
@@ -103,7 +107,9 @@ class Bernoulli(Distribution):
     def enumerate_support(self, expand: bool = True) -> Tensor:
         """``[0., 1.]`` along a new leading dimension (expanded over ``batch_shape`` if ``expand``)."""
         p = self._param
-        values = _rustdl.arange(2, dtype=p.dtype, device=p.device).reshape((-1,) + (1,) * len(self._batch_shape))
+        values = _rustdl.arange(2, dtype=p.dtype, device=p.device).reshape(
+            (-1,) + (1,) * len(self._batch_shape)
+        )
         if expand:
             values = values.expand(2, *self._batch_shape)
         return values

@@ -61,7 +61,7 @@ class _Dependent(Constraint):
         self.is_discrete = is_discrete
         self.event_dim = event_dim
 
-    def __call__(self, *, is_discrete: bool | None = None, event_dim: int | None = None) -> "_Dependent":
+    def __call__(self, *, is_discrete: bool | None = None, event_dim: int | None = None) -> _Dependent:
         return _Dependent(
             is_discrete=self.is_discrete if is_discrete is None else is_discrete,
             event_dim=self.event_dim if event_dim is None else event_dim,
@@ -90,7 +90,7 @@ class dependent_property(property):
 
 class _Real(Constraint):
     def check(self, value: Tensor) -> Tensor:
-        return value == value  # everything except NaN
+        return value == value  # noqa: PLR0124  (everything except NaN)
 
 
 class _Boolean(Constraint):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class Distribution:
     has_rsample: bool = False
     has_enumerate_support: bool = False
     _validate_args: bool = True
-    arg_constraints: dict[str, constraints.Constraint] = {}
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
     support: Any = None
 
     @staticmethod
@@ -169,7 +170,7 @@ class Distribution:
     def _validate_sample(self, value: Any) -> None:
         """Raises ``ValueError`` if ``value`` has the wrong type or shape or lies outside the support."""
         if not isinstance(value, Tensor):
-            raise ValueError("The value argument to log_prob must be a Tensor")
+            raise ValueError("The value argument to log_prob must be a Tensor")  # noqa: TRY004 (as PyTorch)
         event_dim_start = len(value.shape) - len(self._event_shape)
         if tuple(value.shape[event_dim_start:]) != self._event_shape:
             raise ValueError(
@@ -179,7 +180,9 @@ class Distribution:
         expected = self._batch_shape + self._event_shape
         for i, j in zip(reversed(actual), reversed(expected)):
             if i != 1 and j != 1 and i != j:
-                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: {actual} vs {expected}.")
+                raise ValueError(
+                    f"Value is not broadcastable with batch_shape+event_shape: {actual} vs {expected}."
+                )
         support = self.support
         if support is None or constraints.is_dependent(support):
             return

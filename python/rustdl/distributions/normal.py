@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Number
-from typing import Sequence
+from typing import ClassVar
 
 from .. import _rustdl
 from .._rustdl import Tensor
@@ -36,7 +37,10 @@ class Normal(Distribution):
         (1,)
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+    }
     support = constraints.real
     has_rsample = True
 

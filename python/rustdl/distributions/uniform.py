@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Number
-from typing import Sequence
+from typing import ClassVar
 
 from .. import _rustdl
 from .._rustdl import Tensor
@@ -31,7 +32,7 @@ class Uniform(Distribution):
         (1,)
     """
 
-    arg_constraints = {
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "low": constraints.dependent(is_discrete=False, event_dim=0),
         "high": constraints.dependent(is_discrete=False, event_dim=0),
     }

@@ -47,7 +47,9 @@ def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
     ref = next((v for v in values if isinstance(v, Tensor)), None)
     for v in values:
         if not isinstance(v, (Tensor, Number)):
-            raise ValueError(f"Input arguments must all be instances of numbers.Number or Tensor, got {type(v).__name__}")
+            raise ValueError(  # noqa: TRY004 (as PyTorch)
+                f"Input arguments must all be instances of numbers.Number or Tensor, got {type(v).__name__}"
+            )
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else _rustdl.float32
     device = ref.device if ref is not None else None
     tensors = []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from .. import _rustdl
 from .._rustdl import Tensor
@@ -68,15 +69,15 @@ class LBFGS(Optimizer):
     ) -> None:
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        defaults = dict(
-            lr=lr,
-            max_iter=max_iter,
-            max_eval=max_eval,
-            tolerance_grad=tolerance_grad,
-            tolerance_change=tolerance_change,
-            history_size=history_size,
-            line_search_fn=line_search_fn,
-        )
+        defaults = {
+            "lr": lr,
+            "max_iter": max_iter,
+            "max_eval": max_eval,
+            "tolerance_grad": tolerance_grad,
+            "tolerance_change": tolerance_change,
+            "history_size": history_size,
+            "line_search_fn": line_search_fn,
+        }
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
@@ -100,7 +101,9 @@ class LBFGS(Optimizer):
         parts = []
         for p in self._params:
             g = p.grad
-            parts.append(_rustdl.zeros(p.numel(), dtype=p.dtype, device=p.device) if g is None else g.reshape(-1))
+            parts.append(
+                _rustdl.zeros(p.numel(), dtype=p.dtype, device=p.device) if g is None else g.reshape(-1)
+            )
         return _rustdl.cat(parts, 0) if len(parts) > 1 else parts[0].clone()
 
     def _add_to_params(self, t: float, d: Tensor) -> None:
@@ -229,7 +232,9 @@ class LBFGS(Optimizer):
                 def obj_func(x: list[Tensor], step: float, direction: Tensor) -> tuple[float, Tensor]:
                     return self._directional_evaluate(closure, x, step, direction)
 
-                loss, flat_grad, t, ls_func_evals = _strong_wolfe(obj_func, x_init, t, d, loss, flat_grad, gtd)
+                loss, flat_grad, t, ls_func_evals = _strong_wolfe(
+                    obj_func, x_init, t, d, loss, flat_grad, gtd
+                )
                 self._add_to_params(t, d)
                 opt_cond = float(flat_grad.abs().max()) <= tolerance_grad
             else:
@@ -279,7 +284,13 @@ class LBFGS(Optimizer):
 
 
 def _cubic_minimizer(
-    x1: float, f1: float, g1: float, x2: float, f2: float, g2: float, bounds: tuple[float, float] | None = None
+    x1: float,
+    f1: float,
+    g1: float,
+    x2: float,
+    f2: float,
+    g2: float,
+    bounds: tuple[float, float] | None = None,
 ) -> float:
     """The minimiser of the cubic through ``(x1, f1)``, ``(x2, f2)`` with slopes ``g1``, ``g2``, clamped to ``bounds``.
 
@@ -362,7 +373,9 @@ def _strong_wolfe(
     while not done and ls_iter < max_ls:
         if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
             break
-        t = _cubic_minimizer(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1])
+        t = _cubic_minimizer(
+            bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1]
+        )
         # keep t away from the ends of the bracket so that it keeps shrinking
         b_lo, b_hi = min(bracket), max(bracket)
         eps = 0.1 * (b_hi - b_lo)
