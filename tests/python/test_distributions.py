@@ -508,3 +508,38 @@ def test_validate_args_false_and_default():
         Distribution.set_default_validate_args(True)
     with pytest.raises(ValueError):
         Uniform(1.0, 0.0)
+
+
+def test_reinforce_learns_a_bandit():
+    # a 3-armed bandit with deterministic rewards; policy gradient should pick the best arm
+    logits = rustdl.zeros(3, requires_grad=True)
+    opt = rustdl.optim.Adam([logits], lr=0.1)
+    rewards = rustdl.tensor([0.1, 1.0, 0.3])
+    for _ in range(150):
+        policy = Categorical(logits=logits)
+        actions = policy.sample((32,))
+        r = rewards[actions]
+        advantage = r - r.mean()
+        loss = -(policy.log_prob(actions) * advantage).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    probs = np_(Categorical(logits=logits).probs)
+    assert probs.argmax() == 1 and probs[1] > 0.9
+
+
+def test_vae_style_training_through_rsample_and_kl():
+    # minimise E_q[(x - 2)^2] + KL(q || N(0, 1)) over q = N(m, s): the optimum is m = 4/3, s = 1/sqrt(3)
+    m = rustdl.tensor([0.0], requires_grad=True)
+    log_s = rustdl.tensor([0.0], requires_grad=True)
+    opt = rustdl.optim.Adam([m, log_s], lr=0.05)
+    for _ in range(600):
+        q = Normal(m, log_s.exp())
+        x = q.rsample((256,))
+        loss = ((x - 2) ** 2).mean() + kl_divergence(q, Normal(0.0, 1.0)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    # E[(x-2)^2] = (m-2)^2 + s^2; KL = (s^2 + m^2 - 1)/2 - log s  =>  m = 4/3, s^2 = 1/3
+    assert abs(m.item() - 4 / 3) < 0.05
+    assert abs(log_s.exp().item() - 1 / np.sqrt(3)) < 0.05
