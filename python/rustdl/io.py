@@ -25,7 +25,8 @@ import pickle
 import struct
 import tempfile
 import zipfile
-from typing import Any, BinaryIO, Callable, Union
+from collections.abc import Callable
+from typing import Any, BinaryIO, ClassVar, Union
 
 import numpy as np
 
@@ -240,7 +241,9 @@ def _saved_device(location: str, where: str) -> _rustdl.device:
         return _rustdl.device("cpu")
     index = _gpu_index(location)
     if index is None:
-        raise ValueError(f"rustdl.load: {where} holds tensors on an unknown device {location!r}; pass map_location")
+        raise ValueError(
+            f"rustdl.load: {where} holds tensors on an unknown device {location!r}; pass map_location"
+        )
     from . import gpu
 
     if not gpu.is_available():
@@ -359,7 +362,9 @@ class _PendingTensor(_Guarded):
 
     __slots__ = ("storage", "offset", "size", "stride", "requires_grad", "parameter")
 
-    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple, requires_grad: bool) -> None:
+    def __init__(
+        self, storage: _Storage, offset: int, size: tuple, stride: tuple, requires_grad: bool
+    ) -> None:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
         self.requires_grad = requires_grad
         self.parameter = False
@@ -406,8 +411,10 @@ def _check_ints(x: Any, what: str) -> tuple:
     return tuple(x)
 
 
-def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False, *_: Any) -> _PendingTensor:
-    """``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])``."""
+def _rebuild_tensor(
+    storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False, *_: Any
+) -> _PendingTensor:
+    """``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, ...)``."""
     if not isinstance(storage, _Storage):
         raise ValueError(f"a tensor's storage is a {type(storage).__name__}, not a storage")
     size = _check_ints(size, "size")
@@ -421,10 +428,13 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, requires_
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= storage.numel:
             raise ValueError(
-                f"a tensor of size {size}, stride {stride} at offset {offset} reads past its storage of {storage.numel} elements"
+                f"a tensor of size {size}, stride {stride} at offset {offset} reads past its storage "
+                f"of {storage.numel} elements"
             )
         if numel > max(1 << 24, 16 * storage.numel):
-            raise ValueError(f"a tensor of size {size} expands its storage of {storage.numel} elements implausibly")
+            raise ValueError(
+                f"a tensor of size {size} expands its storage of {storage.numel} elements implausibly"
+            )
     return _PendingTensor(storage, offset, size, stride, bool(requires_grad))
 
 
@@ -467,7 +477,7 @@ class _TorchUnpickler(pickle.Unpickler):
     """Unpickles a PyTorch checkpoint's pickle, allowing only the names that rebuild tensors and
     plain containers; every other global raises :class:`pickle.UnpicklingError` before anything runs."""
 
-    _CALLABLES: dict[tuple[str, str], Callable[..., Any]] = {
+    _CALLABLES: ClassVar[dict[tuple[str, str], Callable[..., Any]]] = {
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
         ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
@@ -476,7 +486,7 @@ class _TorchUnpickler(pickle.Unpickler):
         ("torch", "device"): _torch_device,
         ("_codecs", "encode"): _latin1_bytes,
     }
-    _TYPES: dict[tuple[str, str], type] = {
+    _TYPES: ClassVar[dict[tuple[str, str], type]] = {
         ("collections", "OrderedDict"): _PlainOrderedDict,
         ("builtins", "set"): set,
         ("builtins", "frozenset"): frozenset,
@@ -484,9 +494,14 @@ class _TorchUnpickler(pickle.Unpickler):
         ("__builtin__", "frozenset"): frozenset,
         ("torch", "Size"): tuple,
     }
-    _MARKERS = {("torch", "Tensor"): "Tensor", ("torch.nn.parameter", "Parameter"): "Parameter"}
+    _MARKERS: ClassVar[dict[tuple[str, str], str]] = {
+        ("torch", "Tensor"): "Tensor",
+        ("torch.nn.parameter", "Parameter"): "Parameter",
+    }
 
-    def __init__(self, file: BinaryIO, where: str, storage: Callable[[str, _StorageType, str, int, Any], _Storage]):
+    def __init__(
+        self, file: BinaryIO, where: str, storage: Callable[[str, _StorageType, str, int, Any], _Storage]
+    ):
         super().__init__(file, encoding="utf-8")
         self._where = where
         self._storage = storage
@@ -503,10 +518,12 @@ class _TorchUnpickler(pickle.Unpickler):
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
         if module == "torch" and name.endswith("Storage"):
-            raise _RefusedPickle(f"rustdl.load: {self._where} holds a torch.{name}, a dtype rustdl cannot read")
+            raise _RefusedPickle(
+                f"rustdl.load: {self._where} holds a torch.{name}, a dtype rustdl cannot read"
+            )
         raise _RefusedPickle(
-            f"rustdl.load: refusing to load {self._where}: its pickle refers to {module}.{name}, which is not "
-            "a tensor or a plain container. rustdl never runs code from a checkpoint (weights_only=False "
+            f"rustdl.load: refusing to load {self._where}: its pickle refers to {module}.{name}, which is "
+            "not a tensor or a plain container. rustdl never runs code from a checkpoint (weights_only=False "
             "does not change that); save plain state_dicts instead"
         )
 
@@ -608,7 +625,9 @@ def _unpickle(unpickler: _TorchUnpickler, where: str) -> Any:
             raise
         raise ValueError(f"rustdl.load: {where} is not a valid PyTorch checkpoint: {e}") from None
     except Exception as e:  # EOFError, UnpicklingError, TypeError from bad opcodes, RecursionError...
-        raise ValueError(f"rustdl.load: {where} is not a valid PyTorch checkpoint: {type(e).__name__}: {e}") from None
+        raise ValueError(
+            f"rustdl.load: {where} is not a valid PyTorch checkpoint: {type(e).__name__}: {e}"
+        ) from None
 
 
 def _load_torch_zip(file: Any, where: str, map_location: MapLocation) -> Any:
@@ -620,7 +639,9 @@ def _load_torch_zip(file: Any, where: str, map_location: MapLocation) -> Any:
     with zf:
         names = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
         if not names:
-            raise ValueError(f"rustdl.load: {where} is a zip archive without data.pkl, not a PyTorch checkpoint")
+            raise ValueError(
+                f"rustdl.load: {where} is a zip archive without data.pkl, not a PyTorch checkpoint"
+            )
         prefix = min(names, key=len)[: -len("data.pkl")]
 
         def read(name: str, limit: int | None = None, size: int | None = None) -> bytes:
@@ -688,7 +709,9 @@ def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation) ->
             raise ValueError(f"rustdl.load: {where} is truncated (storage {key!r})")
         (numel,) = struct.unpack("<q", head)
         if numel != st.numel:
-            raise ValueError(f"rustdl.load: {where}: storage {key!r} has {numel} elements, expected {st.numel}")
+            raise ValueError(
+                f"rustdl.load: {where}: storage {key!r} has {numel} elements, expected {st.numel}"
+            )
         nbytes = numel * st.stype.dtype.itemsize
         raw = file.read(nbytes)
         if len(raw) != nbytes:

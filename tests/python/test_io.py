@@ -279,7 +279,9 @@ def test_whole_checkpoint_through_open_file_handles(tmp_path):
     model, opt = trained_model_and_optimizer()
     path = tmp_path / "ck.pt"
     with open(path, "wb") as fh:
-        rustdl.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(), "loss": 0.25}, fh)
+        rustdl.save(
+            {"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(), "loss": 0.25}, fh
+        )
     with open(path, "rb") as fh:
         check_checkpoint(rustdl.load(fh), model, opt)
     check_checkpoint(rustdl.load(path), model, opt)  # the same bytes as a path
@@ -334,17 +336,31 @@ def test_corrupt_bytes_in_a_file_object_raise_value_error():
 
 @pytest.mark.parametrize(
     "map_location",
-    ["cpu", "gpu", "cuda", "cuda:0", "device", {"cpu": "cuda:0"}, "callable_cuda", "callable_none", "device_kw"],
+    [
+        "cpu",
+        "gpu",
+        "cuda",
+        "cuda:0",
+        "device",
+        {"cpu": "cuda:0"},
+        "callable_cuda",
+        "callable_none",
+        "device_kw",
+    ],
 )
 def test_map_location_on_safetensors(map_location):
     want_gpu = map_location not in ("cpu", "callable_none", "device_kw")
     if want_gpu and not rustdl.gpu.is_available():
         pytest.skip("no GPU adapter")
-    ml = {
-        "device": rustdl.device("gpu"),
-        "callable_cuda": lambda storage, loc: storage.cuda(),
-        "callable_none": lambda storage, loc: None,
-    }.get(map_location, map_location) if not isinstance(map_location, dict) else map_location
+    ml = (
+        {
+            "device": rustdl.device("gpu"),
+            "callable_cuda": lambda storage, loc: storage.cuda(),
+            "callable_none": lambda storage, loc: None,
+        }.get(map_location, map_location)
+        if not isinstance(map_location, dict)
+        else map_location
+    )
     buf = io.BytesIO()
     vals = np.arange(6, dtype=np.float32).reshape(2, 3)
     rustdl.save({"w": rustdl.tensor(vals), "n": 5}, buf)

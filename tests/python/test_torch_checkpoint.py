@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import rustdl
-from rustdl import nn, optim
+from rustdl import nn
 
 # -------------------------------------------------------------------------------------------
 # writing PyTorch-format files by hand
@@ -150,7 +150,9 @@ class PickleWriter:
             rebuild = Global("torch._utils", "_rebuild_tensor_v2")
             t = rebuild(x.storage, x.offset, x.size, x.stride, x.requires_grad, collections.OrderedDict())
             if x.parameter:
-                t = Global("torch._utils", "_rebuild_parameter")(t, x.requires_grad, collections.OrderedDict())
+                t = Global("torch._utils", "_rebuild_parameter")(
+                    t, x.requires_grad, collections.OrderedDict()
+                )
             self.write(t)
         else:
             raise TypeError(type(x))
@@ -193,7 +195,9 @@ def legacy_checkpoint(obj, main_pickle=None):
     out = bytearray()
     out += pickle.dumps(MAGIC, protocol=2)
     out += pickle.dumps(1001, protocol=2)
-    out += pickle.dumps({"protocol_version": 1001, "little_endian": True, "type_sizes": {"int": 4}}, protocol=2)
+    out += pickle.dumps(
+        {"protocol_version": 1001, "little_endian": True, "type_sizes": {"int": 4}}, protocol=2
+    )
     out += main
     out += pickle.dumps(keys, protocol=2)
     for k in keys:
@@ -476,7 +480,10 @@ def test_hostile_legacy_header_pickle_is_refused(tmp_path):
 
 def small_sd():
     return collections.OrderedDict(
-        [("w", T(Storage("0", np.arange(6, dtype=np.float32)), (2, 3))), ("b", T(Storage("1", np.ones(3)), (3,)))]
+        [
+            ("w", T(Storage("0", np.arange(6, dtype=np.float32)), (2, 3))),
+            ("b", T(Storage("1", np.ones(3)), (3,))),
+        ]
     )
 
 
