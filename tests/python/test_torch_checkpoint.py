@@ -555,9 +555,8 @@ def test_torch_device_tensors_need_a_gpu_or_map_location(tmp_path, monkeypatch):
         rustdl.load(path, map_location=lambda s, loc: None)  # None keeps the saved (cuda) location
 
 
+@pytest.mark.parametrize("device", ["gpu"], indirect=True)  # skipped without an adapter, as the fixture says
 def test_map_location_to_gpu(tmp_path, device):
-    if device == "cpu":
-        pytest.skip("GPU mapping only")
     vals = np.arange(6, dtype=np.float32).reshape(2, 3)
     on_cpu = zip_checkpoint({"w": T(Storage("0", vals), (2, 3))})
     on_cuda = zip_checkpoint({"w": T(Storage("0", vals, location="cuda:0"), (2, 3))})
