@@ -81,8 +81,8 @@ ALL: list[Program] = [
             "examples_tsp_train.py", ["--steps", "2"],
             before=[("examples_tsp_generate_sine_wave.py", [])], learned=r"(loss|STEP)"),
     Program("siamese_network", EX + " siamese_network/main.py", "examples_siamese_network.py",
-            ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "250", "--dry-run"],
-            env={"RUSTDL_COMPAT_DATA_LIMIT": "500"}, learned=r"(Test set|Loss)"),
+            ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "250", "--log-interval", "5"],
+            env={"RUSTDL_COMPAT_DATA_LIMIT": "1000"}, learned=r"(Test set|Loss)"),
 ]
 
 

@@ -301,3 +301,16 @@ def test_real_program_runs_unchanged(name):
     else:
         train = [float(ln.split()[-1]) for ln in result.output.splitlines() if "Average loss" in ln]
         assert train and train[0] < 400  # 784-pixel BCE starts near 543 per image
+
+
+def test_torchvision_resnet18_has_torchvisions_layout():
+    from rustdl.torchcompat.torchvision import models
+
+    m = models.resnet18(weights=None)
+    names = [n for n, _ in m.named_parameters()]
+    assert names[0] == "conv1.weight" and "layer2.0.downsample.0.weight" in names and names[-1] == "fc.bias"
+    assert sum(p.numel() for p in m.parameters()) == 11_689_512  # torchvision's documented count
+    m.eval()
+    assert m(rustdl.randn(2, 3, 32, 32)).shape == (2, 1000)
+    with pytest.raises(NotImplementedError, match="weights=None"):
+        models.resnet18(weights="IMAGENET1K_V1")

@@ -12,15 +12,15 @@ Nothing is downloaded: ``root`` and ``download`` are accepted and ignored.
 ``RUSTDL_COMPAT_DATA_LIMIT=N`` serves only the first N samples of each split.
 """
 
-from . import datasets, transforms, utils  # noqa: F401
+from . import datasets, models, transforms, utils  # noqa: F401
 
 __version__ = "0.0.0+rustdl"
 
-__all__ = ["datasets", "transforms", "utils"]
+__all__ = ["datasets", "models", "transforms", "utils"]
 
 
 def __getattr__(name: str):
     raise AttributeError(
         f"module 'torchvision' has no attribute '{name}': rustdl's torchvision shim does not "
-        f"support torchvision.{name} yet (it has datasets, transforms and utils)"
+        f"support torchvision.{name} yet (it has datasets, models, transforms and utils)"
     )
