@@ -149,7 +149,7 @@ fn unary_f(x: f32) -> f32 {
         case 7u: { r = cos(x); }
         case 8u: { r = tanh_(x); }
         case 9u: { r = sigmoid_(x); }
-        case 10u: { r = select(0.0, x, x > 0.0); }
+        case 10u: { r = select(0.0, x, !(x <= 0.0)); } // NaN propagates, as PyTorch
         case 11u: { r = 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }
         case 12u: {
             let cdf = 0.5 * (1.0 + erf_(x * 0.70710678118654752));

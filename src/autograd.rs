@@ -1,29 +1,200 @@
-//! Reverse-mode autograd: graph nodes, grad mode, the backward walk and a gradient checker.
+//! Reverse-mode autograd: graph nodes and edges, grad mode, saved-tensor version checks, the
+//! backward walk, `grad` (gradients returned instead of accumulated) and a gradient checker.
+//!
+//! A node's edges point at the *history* its inputs had when the op ran (the input's node, or the
+//! leaf itself), not at the input tensors: an in-place op may later give a tensor a new node, and
+//! the ops recorded before it must still send their gradients to the old one.
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TensorImpl};
 
 /// A derivative rule: output gradient in, one optional gradient per input out.
 pub type BackwardFn = Box<dyn Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync>;
 
-/// One recorded op: its inputs that need gradients and the rule (freed after backward).
+/// A storage's version counter, shared by a tensor, its views and `detach()`: every in-place
+/// write bumps it, and the op that did is remembered for the error message.
+pub struct Version {
+    n: AtomicU64,
+    last_op: Mutex<&'static str>,
+}
+
+impl Version {
+    pub(crate) fn new() -> Arc<Version> {
+        Arc::new(Version {
+            n: AtomicU64::new(0),
+            last_op: Mutex::new(""),
+        })
+    }
+    pub fn get(&self) -> u64 {
+        self.n.load(Ordering::Acquire)
+    }
+    pub(crate) fn bump(&self, op: &'static str) {
+        self.n.fetch_add(1, Ordering::AcqRel);
+        *self.last_op.lock().unwrap_or_else(|e| e.into_inner()) = op;
+    }
+    fn last_op(&self) -> &'static str {
+        *self.last_op.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where a gradient goes: the node that produced an input, or a leaf that accumulates it.
+#[derive(Clone)]
+pub(crate) enum Edge {
+    Node(Arc<Node>),
+    Leaf(Tensor),
+}
+
+impl Edge {
+    fn key(&self) -> Key {
+        match self {
+            Edge::Node(n) => Key::Node(Arc::as_ptr(n) as usize),
+            Edge::Leaf(t) => Key::Leaf(t.id()),
+        }
+    }
+    fn shape(&self) -> &[usize] {
+        match self {
+            Edge::Node(n) => &n.shape,
+            Edge::Leaf(t) => t.shape(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Node(usize),
+    Leaf(u64),
+}
+
+/// A tensor a rule reads in backward, with the version it had when it was saved.
+struct Saved {
+    version: Arc<Version>,
+    at: u64,
+    shape: Vec<usize>,
+}
+
+/// One recorded op: where its inputs' gradients go, what it saved, and the rule (freed after
+/// backward).
 pub struct Node {
     pub name: &'static str,
-    pub inputs: Vec<Option<Tensor>>,
+    /// shape of the op's output (the gradient this node receives)
+    pub(crate) shape: Vec<usize>,
+    pub(crate) edges: Vec<Option<Edge>>,
+    saved: Vec<Saved>,
     rule: Mutex<Option<BackwardFn>>,
+    /// non-leaf tensors whose `.grad` should receive this node's incoming gradient
+    retained: Mutex<Vec<Weak<TensorImpl>>>,
 }
 
 impl Node {
-    pub(crate) fn new(name: &'static str, inputs: Vec<Option<Tensor>>, rule: BackwardFn) -> Node {
-        Node {
-            name,
-            inputs,
-            rule: Mutex::new(Some(rule)),
+    /// Records `rule` for an output of `shape` computed from `inputs` (each may not need a
+    /// gradient), reading `saved` in backward. `None` when nothing needs a gradient.
+    pub(crate) fn record(
+        name: &'static str,
+        shape: &[usize],
+        inputs: &[&Tensor],
+        saved: &[&Tensor],
+        rule: BackwardFn,
+    ) -> Option<Arc<Node>> {
+        if !is_grad_enabled() {
+            return None;
         }
+        let edges: Vec<Option<Edge>> = inputs.iter().map(|t| t.edge()).collect();
+        if edges.iter().all(Option::is_none) {
+            return None;
+        }
+        Some(Arc::new(Node {
+            name,
+            shape: shape.to_vec(),
+            edges,
+            saved: saved
+                .iter()
+                .map(|t| Saved {
+                    version: t.version().clone(),
+                    at: t.version().get(),
+                    shape: t.shape().to_vec(),
+                })
+                .collect(),
+            rule: Mutex::new(Some(rule)),
+            retained: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// True when this node's rule reads a tensor with version counter `v`.
+    pub(crate) fn saves(&self, v: &Arc<Version>) -> bool {
+        self.saved.iter().any(|s| Arc::ptr_eq(&s.version, v))
+    }
+
+    pub(crate) fn retain(&self, t: &Tensor) {
+        self.retained
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&t.0));
+    }
+
+    /// The nodes this one sends gradients to (for `grad_fn.next_functions`).
+    pub fn next(&self) -> Vec<Option<std::result::Result<Arc<Node>, Tensor>>> {
+        self.edges
+            .iter()
+            .map(|e| {
+                e.as_ref().map(|e| match e {
+                    Edge::Node(n) => Ok(n.clone()),
+                    Edge::Leaf(t) => Err(t.clone()),
+                })
+            })
+            .collect()
+    }
+
+    fn check_saved(&self) -> Result<()> {
+        for s in &self.saved {
+            let now = s.version.get();
+            if now != s.at {
+                let by = s.version.last_op();
+                return Err(Error::Runtime(format!(
+                    "backward: one of the tensors needed for gradient computation has been modified by an in-place operation{}: \
+                     a tensor of shape {:?} saved by {} is at version {now}; expected version {} instead. \
+                     Use an out-of-place op (x = x + y) or clone() the tensor before modifying it",
+                    if by.is_empty() { String::new() } else { format!(" ({by})") },
+                    s.shape,
+                    self.name,
+                    s.at
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&self, g: &Tensor, retain_graph: bool) -> Result<Vec<Option<Tensor>>> {
+        let mut slot = self.rule.lock().unwrap_or_else(|e| e.into_inner());
+        let rule = match slot.as_ref() {
+            Some(r) => r,
+            None => {
+                return Err(Error::Runtime(format!(
+                    "backward: trying to backward through the graph a second time (through {}); \
+                     pass retain_graph=True the first time",
+                    self.name
+                )))
+            }
+        };
+        self.check_saved()?;
+        let out = rule(g)?;
+        if !retain_graph {
+            *slot = None;
+        }
+        // a rule may list a trailing `None` for an optional input that was absent
+        if out.len() < self.edges.len() || out[self.edges.len()..].iter().any(Option::is_some) {
+            return Err(Error::Runtime(format!(
+                "backward: rule of {} gave {} gradients for {} inputs",
+                self.name,
+                out.len(),
+                self.edges.len()
+            )));
+        }
+        Ok(out)
     }
 }
 
@@ -62,25 +233,25 @@ impl Drop for NoGradGuard {
     }
 }
 
-/// Tensors reachable from `root` through graph nodes, inputs after the tensors that use them.
-fn topo_order(root: &Tensor) -> Vec<Tensor> {
+/// Nodes reachable from `roots`, each after every node that sends it a gradient.
+fn topo_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
     let mut order = Vec::new();
     let mut seen = HashSet::new();
-    // iterative post-order DFS: (tensor, children pushed?)
-    let mut stack = vec![(root.clone(), false)];
-    while let Some((t, expanded)) = stack.pop() {
+    // iterative post-order DFS: (node, children pushed?)
+    let mut stack: Vec<(Arc<Node>, bool)> = roots.iter().map(|n| (n.clone(), false)).collect();
+    while let Some((n, expanded)) = stack.pop() {
         if expanded {
-            order.push(t);
+            order.push(n);
             continue;
         }
-        if !seen.insert(t.id()) {
+        if !seen.insert(Arc::as_ptr(&n) as usize) {
             continue;
         }
-        stack.push((t.clone(), true));
-        if let Some(node) = t.grad_fn() {
-            for inp in node.inputs.iter().flatten() {
-                if !seen.contains(&inp.id()) {
-                    stack.push((inp.clone(), false));
+        stack.push((n.clone(), true));
+        for e in n.edges.iter().flatten() {
+            if let Edge::Node(c) = e {
+                if !seen.contains(&(Arc::as_ptr(c) as usize)) {
+                    stack.push((c.clone(), false));
                 }
             }
         }
@@ -89,99 +260,220 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
     order
 }
 
-/// Backpropagates from `root`: fills `.grad` of the leaves that require it (accumulating).
-///
-/// `gradient` may be omitted only for a one-element root. Without `retain_graph` the rules are
-/// freed as they run, so the graph's memory goes at once and a second backward is an error.
-pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> Result<()> {
-    if !root.requires_grad() {
-        return Err(Error::Runtime(
-            "backward: element 0 of tensors does not require grad and does not have a grad_fn"
-                .into(),
-        ));
-    }
-    let seed = match gradient {
+/// The seed gradient of `root`: `gradient`, or ones for a one-element output.
+fn seed(root: &Tensor, gradient: Option<Tensor>, what: &str) -> Result<Tensor> {
+    match gradient {
         Some(g) => {
             if g.shape() != root.shape() {
                 return Err(Error::Shape(format!(
-                    "backward: gradient has shape {:?} but the output has shape {:?}",
+                    "{what}: gradient has shape {:?} but the output has shape {:?}",
                     g.shape(),
                     root.shape()
                 )));
             }
-            g.detach()
+            if g.device() != root.device() {
+                return Err(Error::Device(format!(
+                    "{what}: gradient is on {} but the output is on {}",
+                    g.device(),
+                    root.device()
+                )));
+            }
+            Ok(g.detach())
         }
         None => {
             if root.numel() != 1 {
                 return Err(Error::Runtime(format!(
-                    "backward: grad can be implicitly created only for scalar outputs, got shape {:?}; pass gradient=",
+                    "{what}: grad can be implicitly created only for scalar outputs, got shape {:?}; pass a gradient",
                     root.shape()
                 )));
             }
-            Tensor::ones(root.shape(), root.dtype(), root.device())?
+            Tensor::ones(root.shape(), root.dtype(), root.device())
         }
-    };
+    }
+}
+
+/// Runs the graph from `roots` (edge, gradient). Leaves' gradients are handed to `leaf`; when
+/// `capture` is given, the gradient reaching each of those keys is recorded there instead of
+/// flowing on past it being required.
+fn run_graph(
+    roots: Vec<(Edge, Tensor)>,
+    retain_graph: bool,
+    mut leaf: impl FnMut(&Tensor, Tensor) -> Result<()>,
+    capture: Option<&mut HashMap<Key, Option<Tensor>>>,
+) -> Result<()> {
     let _guard = NoGradGuard::new();
-    let order = topo_order(root);
-    let mut grads: HashMap<u64, Tensor> = HashMap::new();
-    grads.insert(root.id(), seed);
-    for t in &order {
-        let Some(g) = grads.remove(&t.id()) else {
+    let mut grads: HashMap<Key, Tensor> = HashMap::new();
+    let mut leaves: Vec<Tensor> = Vec::new();
+    let mut root_nodes = Vec::new();
+    let add = |grads: &mut HashMap<Key, Tensor>, k: Key, g: Tensor| -> Result<()> {
+        let merged = match grads.remove(&k) {
+            Some(prev) => prev.add(&g)?,
+            None => g,
+        };
+        grads.insert(k, merged);
+        Ok(())
+    };
+    for (e, g) in roots {
+        match &e {
+            Edge::Node(n) => root_nodes.push(n.clone()),
+            Edge::Leaf(t) => leaves.push(t.clone()),
+        }
+        add(&mut grads, e.key(), g)?;
+    }
+    let order = topo_order(&root_nodes);
+    // with targets, only the nodes from which a target can be reached need to run
+    let needed: Option<HashSet<usize>> = capture.as_ref().map(|cap| {
+        let mut need = HashSet::new();
+        for n in order.iter().rev() {
+            let p = Arc::as_ptr(n) as usize;
+            let reaches = cap.contains_key(&Key::Node(p))
+                || n.edges.iter().flatten().any(|e| match e {
+                    Edge::Node(c) => need.contains(&(Arc::as_ptr(c) as usize)),
+                    Edge::Leaf(t) => cap.contains_key(&Key::Leaf(t.id())),
+                });
+            if reaches {
+                need.insert(p);
+            }
+        }
+        need
+    });
+    let mut capture = capture;
+    for node in &order {
+        let key = Key::Node(Arc::as_ptr(node) as usize);
+        let Some(g) = grads.remove(&key) else {
             continue;
         };
-        match t.grad_fn() {
-            None => {
-                if t.requires_grad() {
-                    accumulate(t, g)?;
+        if let Some(cap) = capture.as_deref_mut() {
+            if let Some(slot) = cap.get_mut(&key) {
+                *slot = Some(g.clone());
+            }
+        }
+        if let Some(need) = &needed {
+            if !need.contains(&(Arc::as_ptr(node) as usize)) {
+                continue;
+            }
+        }
+        let retained: Vec<Tensor> = node
+            .retained
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|w| w.upgrade().map(Tensor))
+            .filter(|t| t.grad_fn().is_some_and(|n| Arc::ptr_eq(&n, node)))
+            .collect();
+        if capture.is_none() {
+            for t in &retained {
+                accumulate(t, g.clone())?;
+            }
+        }
+        let input_grads = node.run(&g, retain_graph)?;
+        for (edge, gi) in node.edges.iter().zip(input_grads) {
+            let (Some(edge), Some(gi)) = (edge, gi) else {
+                continue;
+            };
+            if gi.shape() != edge.shape() {
+                return Err(Error::Runtime(format!(
+                    "backward: rule of {} gave a gradient of shape {:?} for an input of shape {:?}",
+                    node.name,
+                    gi.shape(),
+                    edge.shape()
+                )));
+            }
+            if let Edge::Leaf(t) = edge {
+                if !grads.contains_key(&edge.key()) {
+                    leaves.push(t.clone());
                 }
             }
-            Some(node) => {
-                if t.retains_grad() {
-                    accumulate(t, g.clone())?;
-                }
-                let input_grads = {
-                    let mut slot = node.rule.lock().unwrap_or_else(|e| e.into_inner());
-                    let rule = match slot.as_ref() {
-                        Some(r) => r,
-                        None => {
-                            return Err(Error::Runtime(format!(
-                                "backward: trying to backward through the graph a second time (through {}); \
-                                 pass retain_graph=True the first time",
-                                node.name
-                            )))
-                        }
-                    };
-                    let out = rule(&g)?;
-                    if !retain_graph {
-                        *slot = None;
+            add(&mut grads, edge.key(), gi)?;
+        }
+    }
+    for t in leaves {
+        if let Some(g) = grads.remove(&Key::Leaf(t.id())) {
+            match capture.as_deref_mut() {
+                Some(cap) => {
+                    if let Some(slot) = cap.get_mut(&Key::Leaf(t.id())) {
+                        *slot = Some(g);
                     }
-                    out
-                };
-                for (inp, gi) in node.inputs.iter().zip(input_grads) {
-                    let (Some(inp), Some(gi)) = (inp, gi) else {
-                        continue;
-                    };
-                    if gi.shape() != inp.shape() {
-                        return Err(Error::Runtime(format!(
-                            "backward: rule of {} gave a gradient of shape {:?} for an input of shape {:?}",
-                            node.name,
-                            gi.shape(),
-                            inp.shape()
-                        )));
-                    }
-                    let merged = match grads.remove(&inp.id()) {
-                        Some(prev) => prev.add(&gi)?,
-                        None => gi,
-                    };
-                    grads.insert(inp.id(), merged);
                 }
+                None => leaf(&t, g)?,
             }
         }
     }
     Ok(())
 }
 
-fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
+/// Backpropagates from `root`: fills `.grad` of the leaves that require it (accumulating).
+///
+/// `gradient` may be omitted only for a one-element root. Without `retain_graph` the rules are
+/// freed as they run, so the graph's memory goes at once and a second backward is an error.
+pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> Result<()> {
+    let Some(edge) = root.edge() else {
+        return Err(Error::Runtime(
+            "backward: element 0 of tensors does not require grad and does not have a grad_fn"
+                .into(),
+        ));
+    };
+    let g = seed(root, gradient, "backward")?;
+    run_graph(vec![(edge, g)], retain_graph, accumulate, None)
+}
+
+/// Gradients of `outputs` (weighted by `grad_outputs`) with respect to `inputs`, returned
+/// instead of accumulated into `.grad`. An input the outputs do not depend on gives `None`
+/// (an error unless `allow_unused`).
+pub fn grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: Vec<Option<Tensor>>,
+    retain_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    if grad_outputs.len() != outputs.len() {
+        return Err(Error::Value(format!(
+            "grad: got {} grad_outputs for {} outputs",
+            grad_outputs.len(),
+            outputs.len()
+        )));
+    }
+    let mut roots = Vec::new();
+    for (i, (o, g)) in outputs.iter().zip(grad_outputs).enumerate() {
+        let Some(edge) = o.edge() else {
+            return Err(Error::Runtime(format!(
+                "grad: element {i} of outputs does not require grad and does not have a grad_fn"
+            )));
+        };
+        roots.push((edge, seed(o, g, "grad")?));
+    }
+    let mut keys = Vec::new();
+    let mut capture = HashMap::new();
+    for (i, x) in inputs.iter().enumerate() {
+        let Some(edge) = x.edge() else {
+            return Err(Error::Runtime(format!(
+                "grad: element {i} of inputs does not require grad"
+            )));
+        };
+        let k = edge.key();
+        keys.push(k);
+        capture.insert(k, None);
+    }
+    run_graph(roots, retain_graph, |_, _| Ok(()), Some(&mut capture))?;
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, (k, x)) in keys.iter().zip(inputs).enumerate() {
+        match capture.get(k).cloned().flatten() {
+            Some(g) => out.push(Some(g)),
+            None if allow_unused => out.push(None),
+            _ => {
+                return Err(Error::Runtime(format!(
+                    "grad: one of the differentiated tensors (input {i}, shape {:?}) appears to not have been used in the graph; \
+                     pass allow_unused=True if this is the desired behavior",
+                    x.shape()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     let g = if g.dtype() != t.dtype() {
         g.to_dtype(t.dtype())?
     } else {

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::autograd::{self, Node};
+use crate::autograd::{self, Edge, Node, Version};
 use crate::backend::{self, RandKind};
 use crate::device::Device;
 use crate::dtype::DType;
@@ -17,6 +17,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub struct TensorImpl {
     pub(crate) id: u64,
     pub(crate) storage: Arc<RwLock<Storage>>,
+    /// bumped by every in-place write; shared with views and `detach()`
+    pub(crate) version: Arc<Version>,
     pub(crate) layout: Layout,
     /// cached from the storage (changed only by `set_data`), so ops need no lock to read them
     dtype: AtomicU8,
@@ -24,7 +26,14 @@ pub struct TensorImpl {
     pub(crate) requires_grad: AtomicBool,
     pub(crate) retains_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<Tensor>>,
-    pub(crate) grad_fn: Option<Arc<Node>>,
+    /// the op that produced this value; replaced when an in-place op rebases the history
+    grad_fn: RwLock<Option<Arc<Node>>>,
+    /// for a view: the tensor whose storage it views (never itself a view)
+    pub(crate) view_base: Option<Tensor>,
+    /// counts history rebasings of this tensor (a base's views compare it with `base_gen`)
+    pub(crate) history_gen: AtomicU64,
+    /// for a view: the base's `history_gen` when this view's `grad_fn` was last set
+    pub(crate) base_gen: AtomicU64,
 }
 
 /// An n-dimensional array with autograd. Cloning is cheap (a reference count).
@@ -44,21 +53,45 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    /// A tensor over `storage` with `layout`, no autograd history.
-    pub fn from_storage(storage: Storage, layout: Layout) -> Tensor {
-        let dtype = storage.dtype();
-        let device = storage.device();
+    fn build(
+        storage: Arc<RwLock<Storage>>,
+        version: Arc<Version>,
+        layout: Layout,
+        dtype: DType,
+        device: Device,
+        view_base: Option<Tensor>,
+    ) -> Tensor {
+        let base_gen = view_base
+            .as_ref()
+            .map_or(0, |b| b.0.history_gen.load(Ordering::Acquire));
         Tensor(Arc::new(TensorImpl {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage: Arc::new(RwLock::new(storage)),
+            storage,
+            version,
             layout,
             dtype: AtomicU8::new(dtype_code(dtype)),
             device: AtomicUsize::new(device_code(device)),
             requires_grad: AtomicBool::new(false),
             retains_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
-            grad_fn: None,
+            grad_fn: RwLock::new(None),
+            view_base,
+            history_gen: AtomicU64::new(0),
+            base_gen: AtomicU64::new(base_gen),
         }))
+    }
+
+    /// A tensor over `storage` with `layout`, no autograd history.
+    pub fn from_storage(storage: Storage, layout: Layout) -> Tensor {
+        let (dtype, device) = (storage.dtype(), storage.device());
+        Tensor::build(
+            Arc::new(RwLock::new(storage)),
+            Version::new(),
+            layout,
+            dtype,
+            device,
+            None,
+        )
     }
 
     /// A contiguous tensor of `shape` over a fresh storage.
@@ -67,15 +100,17 @@ impl Tensor {
     }
 
     /// The result of an op: fresh contiguous storage, with a graph node when grad is needed.
+    /// `saved` lists the tensors the rule reads (checked against in-place changes in backward).
     pub(crate) fn from_op(
         storage: Storage,
         shape: &[usize],
         name: &'static str,
         inputs: &[&Tensor],
+        saved: &[&Tensor],
         backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
     ) -> Tensor {
         let t = Tensor::from_contiguous(storage, shape);
-        t.with_rule(name, inputs, backward)
+        t.with_rule(name, inputs, saved, backward)
     }
 
     /// A view of `self` with another layout over the same storage, with a graph node if needed.
@@ -85,18 +120,16 @@ impl Tensor {
         name: &'static str,
         backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
     ) -> Tensor {
-        let t = Tensor(Arc::new(TensorImpl {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage: self.0.storage.clone(),
+        let base = self.0.view_base.clone().unwrap_or_else(|| self.clone());
+        let t = Tensor::build(
+            self.0.storage.clone(),
+            self.0.version.clone(),
             layout,
-            dtype: AtomicU8::new(dtype_code(self.dtype())),
-            device: AtomicUsize::new(device_code(self.device())),
-            requires_grad: AtomicBool::new(false),
-            retains_grad: AtomicBool::new(false),
-            grad: Mutex::new(None),
-            grad_fn: None,
-        }));
-        t.with_rule(name, &[self], backward)
+            self.dtype(),
+            self.device(),
+            Some(base),
+        );
+        t.with_rule(name, &[self], &[], backward)
     }
 
     /// Attaches a derivative rule to a freshly computed result (when grad is needed).
@@ -104,35 +137,56 @@ impl Tensor {
         self,
         name: &'static str,
         inputs: &[&Tensor],
+        saved: &[&Tensor],
         backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
     ) -> Tensor {
-        if !autograd::is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
-            return self;
+        if let Some(node) = Node::record(name, self.shape(), inputs, saved, Box::new(backward)) {
+            self.set_history(Some(node));
         }
-        let node = Node::new(
-            name,
-            inputs
-                .iter()
-                .map(|t| {
-                    if t.requires_grad() {
-                        Some((*t).clone())
-                    } else {
-                        None
-                    }
-                })
-                .collect(),
-            Box::new(backward),
-        );
-        // `self` is fresh and unshared: rebuild it with the node attached.
-        let inner = match Arc::try_unwrap(self.0) {
-            Ok(inner) => inner,
-            Err(arc) => return Tensor(arc),
+        self
+    }
+
+    /// Sets this tensor's producing node (`None`: a leaf that does not require grad).
+    pub(crate) fn set_history(&self, node: Option<Arc<Node>>) {
+        self.0
+            .requires_grad
+            .store(node.is_some(), Ordering::Release);
+        *self.0.grad_fn.write().unwrap_or_else(|e| e.into_inner()) = node;
+    }
+
+    /// Where a gradient for this tensor goes: its node, itself as a leaf that requires grad, or
+    /// nowhere.
+    pub(crate) fn edge(&self) -> Option<Edge> {
+        self.sync_view();
+        if let Some(n) = self
+            .0
+            .grad_fn
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Some(Edge::Node(n.clone()));
+        }
+        if self.0.requires_grad.load(Ordering::Acquire) {
+            return Some(Edge::Leaf(self.clone()));
+        }
+        None
+    }
+
+    /// For a view whose base was modified in place with history since this view's node was
+    /// made: a fresh node that reads the view out of the base's new history.
+    fn sync_view(&self) {
+        let Some(base) = &self.0.view_base else {
+            return;
         };
-        Tensor(Arc::new(TensorImpl {
-            requires_grad: AtomicBool::new(true),
-            grad_fn: Some(Arc::new(node)),
-            ..inner
-        }))
+        let gen = base.0.history_gen.load(Ordering::Acquire);
+        if gen == self.0.base_gen.load(Ordering::Acquire) {
+            return;
+        }
+        self.0.base_gen.store(gen, Ordering::Release);
+        if let Some(node) = crate::ops::inplace::view_node(base, self.layout()) {
+            self.set_history(Some(node));
+        }
     }
 
     // ---- accessors ----
@@ -184,7 +238,16 @@ impl Tensor {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
     pub fn requires_grad(&self) -> bool {
-        self.0.requires_grad.load(Ordering::Relaxed)
+        self.sync_view();
+        self.0.requires_grad.load(Ordering::Acquire)
+    }
+    /// The storage's version counter (bumped by every in-place write).
+    pub fn version(&self) -> &Arc<Version> {
+        &self.0.version
+    }
+    /// True for a view (of `base`) whose in-place changes rebase the base's history.
+    pub fn view_base(&self) -> Option<&Tensor> {
+        self.0.view_base.as_ref()
     }
     /// Sets `requires_grad` on a leaf; a non-leaf may only be switched on (as in PyTorch).
     pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
@@ -203,10 +266,15 @@ impl Tensor {
         Ok(())
     }
     pub fn is_leaf(&self) -> bool {
-        self.0.grad_fn.is_none()
+        self.grad_fn().is_none()
     }
-    pub fn grad_fn(&self) -> Option<&Arc<Node>> {
-        self.0.grad_fn.as_ref()
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.sync_view();
+        self.0
+            .grad_fn
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub fn grad(&self) -> Option<Tensor> {
         self.0
@@ -235,26 +303,52 @@ impl Tensor {
         *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = g;
         Ok(())
     }
+    /// Keeps the gradient of a non-leaf in `.grad` after backward (a no-op on leaves).
     pub fn retain_grad(&self) {
-        self.0.retains_grad.store(true, Ordering::Relaxed);
-    }
-    pub(crate) fn retains_grad(&self) -> bool {
-        self.0.retains_grad.load(Ordering::Relaxed)
+        if self.0.retains_grad.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if let Some(n) = self.grad_fn() {
+            n.retain(self);
+        }
     }
 
-    /// A tensor sharing storage with no autograd history.
+    /// A tensor sharing storage (and its version counter) with no autograd history.
     pub fn detach(&self) -> Tensor {
-        Tensor(Arc::new(TensorImpl {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage: self.0.storage.clone(),
-            layout: self.0.layout.clone(),
-            dtype: AtomicU8::new(dtype_code(self.dtype())),
-            device: AtomicUsize::new(device_code(self.device())),
-            requires_grad: AtomicBool::new(false),
-            retains_grad: AtomicBool::new(false),
-            grad: Mutex::new(None),
-            grad_fn: None,
-        }))
+        Tensor::build(
+            self.0.storage.clone(),
+            self.0.version.clone(),
+            self.0.layout.clone(),
+            self.dtype(),
+            self.device(),
+            None,
+        )
+    }
+
+    /// A tensor over this one's storage (and version counter) with another layout: no history
+    /// and no view tracking (for buffers inside kernels and backward rules).
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor::build(
+            self.0.storage.clone(),
+            self.0.version.clone(),
+            layout,
+            self.dtype(),
+            self.device(),
+            None,
+        )
+    }
+
+    /// A tensor sharing storage with no history and a version counter of its own, as PyTorch's
+    /// `.data`: in-place changes through it are not seen by autograd's checks.
+    pub fn data_alias(&self) -> Tensor {
+        Tensor::build(
+            self.0.storage.clone(),
+            Version::new(),
+            self.0.layout.clone(),
+            self.dtype(),
+            self.device(),
+            None,
+        )
     }
 
     /// Runs backpropagation from this tensor (see [`autograd::backward`]).
@@ -454,6 +548,7 @@ impl Tensor {
             self.shape(),
             "ToDevice",
             &[self],
+            &[],
             move |g| Ok(vec![Some(g.to_device(from)?)]),
         ))
     }
@@ -472,7 +567,7 @@ impl Tensor {
         let from = self.dtype();
         let t = Tensor::from_contiguous(s, self.shape());
         if dtype.is_float() && from.is_float() {
-            return Ok(t.with_rule("ToCopy", &[self], move |g| {
+            return Ok(t.with_rule("ToCopy", &[self], &[], move |g| {
                 Ok(vec![Some(g.to_dtype(from)?)])
             }));
         }
@@ -486,39 +581,72 @@ impl Tensor {
             return Ok(self.clone());
         }
         let s = backend::copy(&self.storage(), self.layout())?;
-        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| {
-            Ok(vec![Some(g.clone())])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            self.shape(),
+            "Clone",
+            &[self],
+            &[],
+            |g| Ok(vec![Some(g.clone())]),
+        ))
     }
 
     /// A copy with its own storage (differentiable), like PyTorch's `clone`.
     pub fn deep_clone(&self) -> Result<Tensor> {
         let s = backend::copy(&self.storage(), self.layout())?;
-        Ok(Tensor::from_op(s, self.shape(), "Clone", &[self], |g| {
-            Ok(vec![Some(g.clone())])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            self.shape(),
+            "Clone",
+            &[self],
+            &[],
+            |g| Ok(vec![Some(g.clone())]),
+        ))
     }
 
-    /// Writes `src` (broadcast) into this tensor in place. Refused on a leaf that requires grad
-    /// while grad mode is on, as in PyTorch.
-    pub fn copy_(&self, src: &Tensor) -> Result<()> {
-        self.check_inplace("copy_")?;
+    /// Writes `src` (broadcast) into this tensor's storage: the raw data write under every
+    /// in-place op, with no autograd bookkeeping beyond the version bump.
+    pub(crate) fn write_from(&self, src: &Tensor, op: &'static str) -> Result<()> {
         if src.device() != self.device() {
             return Err(Error::Device(format!(
-                "copy_: source on {} and destination on {}",
+                "{op}: source on {} and destination on {}",
                 src.device(),
                 self.device()
             )));
         }
-        let ls = src.layout().broadcast_to(self.shape(), "copy_")?;
+        let ls = src.layout().broadcast_to(self.shape(), op)?;
         if self.shares_storage(src) {
-            let tmp = src.deep_clone()?.detach();
-            let lt = tmp.layout().broadcast_to(self.shape(), "copy_")?;
+            let tmp = {
+                let _g = autograd::NoGradGuard::new();
+                src.deep_clone()?.detach()
+            };
+            let lt = tmp.layout().broadcast_to(self.shape(), op)?;
             let s = tmp.storage();
-            return backend::assign(&mut self.storage_mut(), self.layout(), &s, &lt);
+            backend::assign(&mut self.storage_mut(), self.layout(), &s, &lt)?;
+        } else {
+            let s = src.storage();
+            backend::assign(&mut self.storage_mut(), self.layout(), &s, &ls)?;
         }
-        let s = src.storage();
-        backend::assign(&mut self.storage_mut(), self.layout(), &s, &ls)
+        self.0.version.bump(op);
+        Ok(())
+    }
+
+    /// Writes `src` (broadcast, cast to this dtype) into this tensor in place, recording the
+    /// copy in autograd like PyTorch's `copy_`.
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        let src = src.clone();
+        self.inplace("copy_", move |t| {
+            let v = if src.dtype() != t.dtype() {
+                src.to_dtype(t.dtype())?
+            } else {
+                src.clone()
+            };
+            if v.shape() == t.shape() {
+                Ok(v)
+            } else {
+                v.expand(t.shape())
+            }
+        })
     }
 
     /// Fills this tensor with `value` in place.
@@ -561,13 +689,39 @@ impl Tensor {
         self.0
             .device
             .store(device_code(src.device()), Ordering::Relaxed);
+        self.0.version.bump("set_data");
         Ok(())
     }
 
+    /// Fails for in-place changes autograd cannot record: on a leaf that requires grad (or a
+    /// view of one) while grad mode is on, and on a layout where several elements share memory.
     pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
-        if autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
+        if autograd::is_grad_enabled() {
+            if self.is_leaf()
+                && self.0.requires_grad.load(Ordering::Acquire)
+                && self.0.view_base.is_none()
+            {
+                return Err(Error::Runtime(format!(
+                    "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
+                )));
+            }
+            if let Some(b) = &self.0.view_base {
+                if b.is_leaf() && b.requires_grad() {
+                    return Err(Error::Runtime(format!(
+                        "{op}: a view of a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
+                    )));
+                }
+            }
+        }
+        let l = self.layout();
+        if l.shape
+            .iter()
+            .zip(&l.strides)
+            .any(|(&n, &st)| n > 1 && st == 0)
+        {
             return Err(Error::Runtime(format!(
-                "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
+                "{op}: unsupported operation: more than one element of the written-to tensor (shape {:?}, strides {:?}) refers to a single memory location; clone() it first",
+                l.shape, l.strides
             )));
         }
         Ok(())

@@ -31,6 +31,8 @@ impl Tensor {
             return Ok(Tensor::from_contiguous(s, self.shape()));
         }
         let x = self.detach();
+        // rules that read the output instead of the input (ReLU too, as y > 0 ⇔ x > 0), so an
+        // in-place version may overwrite the input
         let needs_out = matches!(
             op,
             UnaryOp::Exp
@@ -39,9 +41,35 @@ impl Tensor {
                 | UnaryOp::Sigmoid
                 | UnaryOp::Rsqrt
                 | UnaryOp::RPowScalar(_)
+                | UnaryOp::Relu
         );
+        let needs_in = !needs_out
+            && !matches!(
+                op,
+                UnaryOp::Neg
+                    | UnaryOp::AddScalar(_)
+                    | UnaryOp::MulScalar(_)
+                    | UnaryOp::RSubScalar(_)
+                    | UnaryOp::Sign
+                    | UnaryOp::Floor
+                    | UnaryOp::Step
+                    | UnaryOp::ClampMask(..)
+                    | UnaryOp::LeakyReluGrad(_)
+                    | UnaryOp::GeluGrad
+                    | UnaryOp::EluGrad(_)
+                    | UnaryOp::SiluGrad
+                    | UnaryOp::Not
+            );
         let out = Tensor::from_contiguous(s, self.shape());
         let y = if needs_out { Some(out.detach()) } else { None };
+        let mut saved: Vec<&Tensor> = Vec::new();
+        if needs_in {
+            saved.push(self);
+        }
+        if let Some(y) = &y {
+            saved.push(y);
+        }
+        let saved: Vec<Tensor> = saved.into_iter().cloned().collect();
         let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
             let y = || {
                 y.as_ref()
@@ -62,7 +90,7 @@ impl Tensor {
                         .unary(UnaryOp::RSubScalar(1.0))?,
                 )?,
                 UnaryOp::Sigmoid => g.mul(&y()?.mul(&y()?.unary(UnaryOp::RSubScalar(1.0))?)?)?,
-                UnaryOp::Relu => g.binary(&x, BinaryOp::ReluGrad)?,
+                UnaryOp::Relu => g.binary(y()?, BinaryOp::ReluGrad)?,
                 UnaryOp::Gelu => g.mul(&x.unary(UnaryOp::GeluGrad)?)?,
                 UnaryOp::Recip => g.neg()?.div(&x.unary(UnaryOp::Square)?)?,
                 UnaryOp::Square => g.mul(&x.mul_scalar(2.0)?)?,
@@ -92,7 +120,8 @@ impl Tensor {
             };
             Ok(vec![Some(d)])
         };
-        Ok(out.with_rule(op_name(op), &[self], rule))
+        let saved: Vec<&Tensor> = saved.iter().collect();
+        Ok(out.with_rule(op_name(op), &[self], &saved, rule))
     }
 
     pub fn neg(&self) -> Result<Tensor> {
@@ -185,7 +214,18 @@ impl Tensor {
         } else {
             None
         };
+        let y_saved = y.clone();
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
+        let saved: Vec<&Tensor> = match op {
+            BinaryOp::Add | BinaryOp::Sub => vec![],
+            BinaryOp::Mul => [(need_a, &b), (need_b, &a)]
+                .into_iter()
+                .filter_map(|(n, t)| n.then_some(t))
+                .collect(),
+            BinaryOp::Div if !need_b => vec![&b],
+            _ => vec![&a, &b],
+        };
+        let saved: Vec<Tensor> = saved.into_iter().cloned().collect();
         let rule = move |g: &Tensor| -> Result<Vec<Option<Tensor>>> {
             // only the products that feed an input needing a gradient
             if op == BinaryOp::Mul {
@@ -232,7 +272,11 @@ impl Tensor {
             };
             Ok(vec![Some(ga.sum_to(&sa)?), Some(gb.sum_to(&sb)?)])
         };
-        Ok(out.with_rule(op.name(), &[&a, &b], rule))
+        let mut saved: Vec<&Tensor> = saved.iter().collect();
+        if let Some(y) = &y_saved {
+            saved.push(y);
+        }
+        Ok(out.with_rule(op.name(), &[&a, &b], &saved, rule))
     }
 
     pub fn add(&self, o: &Tensor) -> Result<Tensor> {
@@ -311,7 +355,7 @@ impl Tensor {
         let s = backend::where_(&cond.storage(), &lc, &a.storage(), &la, &b.storage(), &lb)?;
         let out = Tensor::from_contiguous(s, &shape);
         let (sa, sb, c) = (a.shape().to_vec(), b.shape().to_vec(), cond.detach());
-        Ok(out.with_rule("where", &[&a, &b], move |g| {
+        Ok(out.with_rule("where", &[&a, &b], &[&cond], move |g| {
             let z = g.zeros_like()?;
             Ok(vec![
                 Some(Tensor::where_cond(&c, g, &z)?.sum_to(&sa)?),

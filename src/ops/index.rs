@@ -51,6 +51,7 @@ impl Tensor {
             &shape,
             "index_select",
             &[&x],
+            &[&idx],
             move |g| {
                 let gs = backend::index_add(
                     &in_shape,
@@ -84,6 +85,7 @@ impl Tensor {
             idx.shape(),
             "gather",
             &[self],
+            &[idx],
             move |g| {
                 let gs = backend::scatter_add(
                     &in_shape,
@@ -122,10 +124,132 @@ impl Tensor {
         )?;
         let added = Tensor::from_contiguous(s, self.shape());
         let i = idx.detach();
-        let added = added.with_rule("scatter_add", &[&src], move |g| {
+        let added = added.with_rule("scatter_add", &[&src], &[idx], move |g| {
             Ok(vec![Some(g.gather(d as isize, &i)?)])
         });
         self.add(&added)
+    }
+
+    /// A copy of self with the rows `src` (1-D int64 `idx` along `dim`) added, as PyTorch's
+    /// `index_add` (duplicate indices add up).
+    pub fn index_add(&self, dim: isize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+        check_index("index_add", idx)?;
+        check_device("index_add", self, idx)?;
+        check_device("index_add", self, src)?;
+        let d = norm_dim(dim, self.ndim().max(1), "index_add")?;
+        let idx = if idx.ndim() == 0 {
+            idx.reshape(&[1])?
+        } else {
+            idx.clone()
+        };
+        let mut want = self.shape().to_vec();
+        if want.is_empty() {
+            want.push(1);
+        }
+        if idx.ndim() != 1 {
+            return Err(Error::Shape(format!(
+                "index_add: index must be 1-D, got shape {:?}",
+                idx.shape()
+            )));
+        }
+        want[d] = idx.numel();
+        let src_shape: Vec<usize> = if src.ndim() == 0 {
+            vec![1]
+        } else {
+            src.shape().to_vec()
+        };
+        if src_shape != want {
+            return Err(Error::Shape(format!(
+                "index_add: source of shape {:?} does not match {want:?} (self {:?}, {} indices along dim {d})",
+                src.shape(),
+                self.shape(),
+                idx.numel()
+            )));
+        }
+        let size = self.shape().get(d).copied().unwrap_or(1) as i64;
+        if idx.to_i64_vec()?.iter().any(|&i| i < 0 || i >= size) {
+            return Err(Error::Index(format!(
+                "index_add: index out of range for dimension {d} with size {size}"
+            )));
+        }
+        let src = src.to_dtype(self.dtype())?.reshape(&want)?;
+        let mut full = self.shape().to_vec();
+        if full.is_empty() {
+            full.push(1);
+        }
+        let s = backend::index_add(
+            &full,
+            d,
+            &idx.storage(),
+            idx.layout(),
+            &src.storage(),
+            src.layout(),
+        )?;
+        let i = idx.detach();
+        let added =
+            Tensor::from_contiguous(s, &full).with_rule("index_add", &[&src], &[&idx], move |g| {
+                Ok(vec![Some(g.index_select(d as isize, &i)?)])
+            });
+        self.add(&added.reshape(self.shape())?)
+    }
+
+    /// A copy of self with the elements at row-major positions `pos` replaced by `vals` (1-D,
+    /// one per position), or incremented by them with `accumulate`. Differentiable in both.
+    /// A position given twice takes its last value, as a sequential assignment would.
+    pub fn index_put_flat(&self, pos: &[i64], vals: &Tensor, accumulate: bool) -> Result<Tensor> {
+        let n = self.numel();
+        if let Some(&bad) = pos.iter().find(|&&p| p < 0 || p as usize >= n) {
+            return Err(Error::Index(format!(
+                "index_put: position {bad} is out of range for a tensor of shape {:?}",
+                self.shape()
+            )));
+        }
+        if vals.shape() != [pos.len()] {
+            return Err(Error::Shape(format!(
+                "index_put: {} values for {} positions",
+                vals.numel(),
+                pos.len()
+            )));
+        }
+        let flat = self.reshape(&[n])?;
+        let dev = self.device();
+        if accumulate {
+            let idx = Tensor::from_i64(pos.to_vec(), &[pos.len()])?.to_device(dev)?;
+            return flat.index_add(0, &idx, vals)?.reshape(self.shape());
+        }
+        // the last write to each position wins
+        let mut last = vec![usize::MAX; n];
+        for (k, &p) in pos.iter().enumerate() {
+            last[p as usize] = k;
+        }
+        let keep: Vec<i64> = (0..pos.len())
+            .filter(|&k| last[pos[k] as usize] == k)
+            .map(|k| k as i64)
+            .collect();
+        let kept_pos: Vec<i64> = keep.iter().map(|&k| pos[k as usize]).collect();
+        let m = keep.len();
+        let vals = if m == pos.len() {
+            vals.clone()
+        } else {
+            vals.index_select(0, &Tensor::from_i64(keep, &[m])?.to_device(dev)?)?
+        };
+        let idx = Tensor::from_i64(kept_pos, &[m])?.to_device(dev)?;
+        let put = Tensor::zeros(&[n], self.dtype(), dev)?.index_add(0, &idx, &vals)?;
+        let hit = Tensor::zeros(&[n], DType::I64, dev)?
+            .index_add(0, &idx, &Tensor::ones(&[m], DType::I64, dev)?)?
+            .ne_scalar(0.0)?;
+        Tensor::where_cond(&hit, &put, &flat)?.reshape(self.shape())
+    }
+
+    /// Makes this tensor a leaf that needs no gradient, in place (PyTorch's `detach_`).
+    pub fn detach_in_place(&self) -> Result<()> {
+        if self.view_base().is_some() && self.grad_fn().is_some() {
+            return Err(Error::Runtime(
+                "detach_: can't detach views in-place; use detach() instead".into(),
+            ));
+        }
+        self.set_history(None);
+        Ok(())
     }
 
     /// `value` where `mask` is true (broadcast), self elsewhere.

@@ -72,11 +72,19 @@ impl Tensor {
         let (sha, shb) = (self.shape().to_vec(), other.shape().to_vec());
         // gradients only for the operands that need them (an input batch needs none)
         let (need_a, need_b) = (self.requires_grad(), other.requires_grad());
+        let mut mm_saved = Vec::new();
+        if need_b {
+            mm_saved.push(self);
+        }
+        if need_a {
+            mm_saved.push(other);
+        }
         Ok(Tensor::from_op(
             s,
             &so,
             "matmul",
             &[self, other],
+            &mm_saved,
             move |g| {
                 let ga = if need_a {
                     Some(g.matmul(&xb.transpose(-1, -2)?)?.sum_to(&sha)?)
@@ -141,6 +149,13 @@ impl Tensor {
         let (wd, need) = (w.detach(), [self.requires_grad(), w.requires_grad()]);
         let need_b = b.is_some_and(|b| b.requires_grad());
         let xshape = self.shape().to_vec();
+        let mut lin_saved = Vec::new();
+        if need[1] {
+            lin_saved.push(self);
+        }
+        if need[0] {
+            lin_saved.push(w);
+        }
         let mut inputs = vec![self, w];
         inputs.extend(b);
         Ok(Tensor::from_op(
@@ -148,6 +163,7 @@ impl Tensor {
             &out_shape,
             "linear",
             &inputs,
+            &lin_saved,
             move |g| {
                 let g2 = g.reshape(&[rows, fout])?;
                 let gx = if need[0] {

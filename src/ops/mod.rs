@@ -2,6 +2,7 @@
 
 pub mod elementwise;
 pub mod index;
+pub mod inplace;
 pub mod loss;
 pub mod matmul;
 pub mod nn;

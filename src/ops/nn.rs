@@ -100,18 +100,28 @@ impl Tensor {
         check_float("im2col", self)?;
         let s = backend::im2col(&self.storage(), self.layout(), &g, pad_value)?;
         let shape = [g.n * g.col_cols(), g.col_rows()];
-        Ok(Tensor::from_op(s, &shape, "im2col", &[self], move |gr| {
-            Ok(vec![Some(gr.col2im(g)?)])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            &shape,
+            "im2col",
+            &[self],
+            &[],
+            move |gr| Ok(vec![Some(gr.col2im(g)?)]),
+        ))
     }
 
     /// Columns `(N·oh·ow, C·kh·kw)` folded into `(N,C,H,W)` with overlaps summed; differentiable.
     pub fn col2im(&self, g: Conv2dGeom) -> Result<Tensor> {
         let s = backend::col2im(&self.storage(), self.layout(), &g)?;
         let shape = [g.n, g.c, g.h, g.w];
-        Ok(Tensor::from_op(s, &shape, "col2im", &[self], move |gr| {
-            Ok(vec![Some(gr.im2col(g, 0.0)?)])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            &shape,
+            "col2im",
+            &[self],
+            &[],
+            move |gr| Ok(vec![Some(gr.im2col(g, 0.0)?)]),
+        ))
     }
 
     /// 2-D convolution, as `torch.nn.functional.conv2d`.
@@ -230,6 +240,13 @@ impl Tensor {
             (s, need[1].then_some(cols))
         };
         let wshape = weight.shape().to_vec();
+        let mut conv_saved = Vec::new();
+        if need[0] {
+            conv_saved.push(weight);
+        }
+        if direct && need[1] {
+            conv_saved.push(self);
+        }
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         let out_shape = [g.n, o, g.oh, g.ow];
@@ -238,6 +255,7 @@ impl Tensor {
             &out_shape,
             "conv2d",
             &inputs,
+            &conv_saved,
             move |gr| {
                 // the gradient laid out as (N·oh·ow, O), built once if anything reads it
                 let gy = if need[0] || (!direct && (need[1] || need[2])) {
@@ -372,18 +390,25 @@ impl Tensor {
         let (planes, l) = (g.n * g.c, g.oh * g.ow);
         let idx = indices.reshape(&[planes, l])?;
         let in_shape = self.shape().to_vec();
-        let values = Tensor::from_op(vs, &out_shape, "max_pool2d", &[self], move |gr| {
-            let flat = gr.reshape(&[planes, l])?;
-            let s = backend::scatter_add(
-                &[planes, g.h * g.w],
-                1,
-                &idx.storage(),
-                idx.layout(),
-                &flat.storage(),
-                flat.layout(),
-            )?;
-            Ok(vec![Some(Tensor::from_contiguous(s, &in_shape))])
-        });
+        let values = Tensor::from_op(
+            vs,
+            &out_shape,
+            "max_pool2d",
+            &[self],
+            &[&indices],
+            move |gr| {
+                let flat = gr.reshape(&[planes, l])?;
+                let s = backend::scatter_add(
+                    &[planes, g.h * g.w],
+                    1,
+                    &idx.storage(),
+                    idx.layout(),
+                    &flat.storage(),
+                    flat.layout(),
+                )?;
+                Ok(vec![Some(Tensor::from_contiguous(s, &in_shape))])
+            },
+        );
         Ok((values, indices))
     }
 

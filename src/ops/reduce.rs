@@ -40,11 +40,18 @@ impl Tensor {
         let out_shape = reduced_shape(x.shape(), &d, keepdim);
         let keep_shape = reduced_shape(x.shape(), &d, true);
         let in_shape = x.shape().to_vec();
-        Ok(Tensor::from_op(s, &out_shape, "sum", &[&x], move |g| {
-            Ok(vec![Some(
-                g.reshape(&keep_shape)?.expand(&in_shape)?.contiguous()?,
-            )])
-        }))
+        Ok(Tensor::from_op(
+            s,
+            &out_shape,
+            "sum",
+            &[&x],
+            &[],
+            move |g| {
+                Ok(vec![Some(
+                    g.reshape(&keep_shape)?.expand(&in_shape)?.contiguous()?,
+                )])
+            },
+        ))
     }
 
     /// Sum of every element (0-d).
@@ -119,15 +126,18 @@ impl Tensor {
             return Ok(out);
         }
         let (x, y) = (self.detach(), out.detach());
-        Ok(
-            out.with_rule(if is_max { "max" } else { "min" }, &[self], move |g| {
+        Ok(out.with_rule(
+            if is_max { "max" } else { "min" },
+            &[self],
+            &[self, &y.clone()],
+            move |g| {
                 let mask = x
                     .binary(&y, crate::backend::BinaryOp::Eq)?
                     .to_dtype(x.dtype())?;
                 let count = mask.sum_all()?;
                 Ok(vec![Some(mask.mul(&g.div(&count)?)?)])
-            }),
-        )
+            },
+        ))
     }
 
     /// Index of the max (or min) along `dim`, or of the flattened tensor when `dim` is None.
@@ -177,7 +187,7 @@ impl Tensor {
         let s = backend::softmax(&x.storage(), x.layout(), log)?;
         let out = Tensor::from_contiguous(s, x.shape());
         let y = out.detach();
-        Ok(out.with_rule(name, &[&x], move |g| {
+        Ok(out.with_rule(name, &[&x], &[&y.clone()], move |g| {
             let gi = if log {
                 g.sub(&y.exp()?.mul(&g.sum(&[-1], true)?)?)?
             } else {

@@ -330,7 +330,7 @@ impl Tensor {
         }
         let inputs: Vec<&Tensor> = tensors.iter().collect();
         let dtypes: Vec<_> = tensors.iter().map(|t| t.dtype()).collect();
-        Ok(out.with_rule("cat", &inputs, move |g| {
+        Ok(out.with_rule("cat", &inputs, &[], move |g| {
             bounds
                 .iter()
                 .zip(&dtypes)

@@ -1,7 +1,7 @@
 //! `tensor[key]` and `tensor[key] = value`: ints, slices with steps, negative indices, `...`,
 //! `None`, int64 index tensors (or lists) and bool masks, with numpy's placement rules.
 
-use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyEllipsis, PyList, PySlice, PyTuple};
 
@@ -215,103 +215,91 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> CoreResult<Tensor> {
     picked.reshape(&out_shape)
 }
 
-/// `t[key] = value`, in place.
-pub fn setitem(t: &Tensor, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    t.check_inplace("setitem")?;
-    let v = match value.extract::<f64>() {
-        Ok(s) if !value.is_instance_of::<PyTensor>() => {
-            Tensor::full(&[], s, t.dtype(), t.device())?
+/// The value of an assignment as a tensor of `t`'s dtype, keeping its autograd history.
+fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if let Ok(v) = value.extract::<PyRef<'_, PyTensor>>() {
+        let v = v.t.clone();
+        if v.device() != t.device() {
+            if v.ndim() > 0 {
+                return Err(crate::error::Error::Device(format!(
+                    "setitem: value on {} assigned into a tensor on {}",
+                    v.device(),
+                    t.device()
+                ))
+                .into());
+            }
+            return Ok(v.to_device(t.device())?.to_dtype(t.dtype())?);
         }
-        _ => to_tensor(value, Some(t.dtype()))?.to_device(t.device())?,
-    };
-    let items = parse_items(key)?;
-    // a whole-tensor bool mask: a where()
-    if let [Item::Index(m)] = items.as_slice() {
-        if m.dtype() == DType::Bool && m.shape() == t.shape() {
-            let _g = crate::autograd::NoGradGuard::new();
-            let vals = if v.ndim() == 0 {
-                v
-            } else {
-                scatter_values(m, &v)?
-            };
-            let new = Tensor::where_cond(m, &vals, t)?;
-            return Ok(t.copy_(&new)?);
-        }
+        return Ok(v.to_dtype(t.dtype())?);
     }
-    let (view, adv) = apply(t, items)?;
-    let _g = crate::autograd::NoGradGuard::new();
-    if adv.is_empty() {
-        if !view.shares_storage(t) {
-            return Err(PyIndexError::new_err(
-                "setitem: index did not produce a view",
-            ));
+    match value.extract::<f64>() {
+        Ok(s) => Ok(Tensor::full(&[], s, t.dtype(), t.device())?),
+        Err(_) => Ok(to_tensor(value, Some(t.dtype()))?.to_device(t.device())?),
+    }
+}
+
+/// Drops leading size-1 dims of `v` beyond `ndim`, as PyTorch does when assigning.
+fn strip_leading_ones(v: Tensor, ndim: usize) -> CoreResult<Tensor> {
+    let mut shape = v.shape().to_vec();
+    while shape.len() > ndim && shape[0] == 1 {
+        shape.remove(0);
+    }
+    if shape.len() == v.ndim() {
+        Ok(v)
+    } else {
+        v.reshape(&shape)
+    }
+}
+
+/// `t[key] = value` (or `+=` with `accumulate`), in place and recorded by autograd: basic
+/// indices write through a view, tensor indices through a flat `index_put`.
+pub fn setitem_impl(
+    t: &Tensor,
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    accumulate: bool,
+) -> PyResult<()> {
+    let v = assigned_value(t, value)?;
+    let items = parse_items(key)?;
+    let advanced_key = items.iter().any(|i| matches!(i, Item::Index(_)));
+    if !advanced_key && !accumulate {
+        let (view, _) = apply(t, items)?;
+        let v = strip_leading_ones(v, view.ndim())?;
+        if v.ndim() > view.ndim()
+            || crate::shape::broadcast_shapes(view.shape(), v.shape(), "setitem")? != view.shape()
+        {
+            return Err(crate::error::Error::Shape(format!(
+                "setitem: shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}",
+                v.shape(),
+                view.shape()
+            ))
+            .into());
         }
         return Ok(view.copy_(&v)?);
     }
-    // tensor indices: compute the positions on the host and write through a flat view
-    let flat_idx = {
-        let ids = Tensor::arange(0.0, t.numel() as f64, 1.0, DType::I64, t.device())?
+    // positions (row-major in `t`) of the selected elements, computed on the host
+    let pos = {
+        let _g = crate::autograd::NoGradGuard::new();
+        let ids = Tensor::arange(0.0, t.numel() as f64, 1.0, DType::I64, crate::Device::Cpu)?
             .reshape(t.shape())?;
-        let (iv, iadv) = apply(&ids, parse_items(key)?)?;
+        let (iv, iadv) = apply(&ids, items)?;
         advanced(iv, iadv)?
     };
-    let contiguous = t.is_contiguous() && t.layout().offset == 0;
-    if !contiguous {
-        return Err(PyIndexError::new_err(
-            "setitem with tensor indices needs a contiguous tensor",
-        ));
-    }
-    let target = Tensor::from_storage_view(t, t.numel());
-    let vals = v
-        .expand(flat_idx.shape())?
-        .contiguous()?
-        .reshape(&[flat_idx.numel()])?;
-    let idx = flat_idx.reshape(&[flat_idx.numel()])?;
-    // overwrite: zero the targets then add the values (last write wins is not guaranteed for duplicates)
-    let keep = Tensor::ones(&[t.numel()], t.dtype(), t.device())?;
-    let hit = Tensor::zeros(&[t.numel()], t.dtype(), t.device())?
-        .index_add_rows(&idx, &Tensor::ones(&[idx.numel()], t.dtype(), t.device())?)?;
-    let cleared = target.mul(&Tensor::where_cond(
-        &hit.ne_scalar(0.0)?,
-        &keep.zeros_like()?,
-        &keep,
-    )?)?;
-    let added = Tensor::zeros(&[t.numel()], t.dtype(), t.device())?.index_add_rows(&idx, &vals)?;
-    Ok(target.copy_(&cleared.add(&added)?)?)
-}
-
-/// Spreads the values for a bool-mask assignment over the mask's true positions.
-fn scatter_values(mask: &Tensor, v: &Tensor) -> CoreResult<Tensor> {
-    let nz = mask.reshape(&[mask.numel()])?.nonzero()?;
-    let n = nz.shape()[0];
-    if v.numel() != n {
-        return Err(Error::Shape(format!(
-            "setitem: shape mismatch: value tensor of shape {:?} cannot be assigned to {n} masked elements",
-            v.shape()
-        )));
-    }
-    Tensor::zeros(&[mask.numel()], v.dtype(), v.device())?
-        .index_add_rows(&nz.reshape(&[n])?, &v.reshape(&[n])?)?
-        .reshape(mask.shape())
-}
-
-impl Tensor {
-    /// A flat view of the first `n` elements of a contiguous tensor's storage.
-    fn from_storage_view(t: &Tensor, n: usize) -> Tensor {
-        let flat = t.detach();
-        flat.reshape(&[n]).unwrap_or(flat)
-    }
-
-    /// `self` (1-D) plus `src` rows added at `idx` (no autograd; used by setitem).
-    fn index_add_rows(&self, idx: &Tensor, src: &Tensor) -> CoreResult<Tensor> {
-        let s = crate::backend::index_add(
-            self.shape(),
-            0,
-            &idx.storage(),
-            idx.layout(),
-            &src.storage(),
-            src.layout(),
-        )?;
-        self.add(&Tensor::from_contiguous(s, self.shape()))
-    }
+    let v = strip_leading_ones(v, pos.ndim())?;
+    let vals = v.expand(pos.shape()).map_err(|_| {
+        crate::error::Error::Shape(format!(
+            "setitem: shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}",
+            v.shape(),
+            pos.shape()
+        ))
+    })?;
+    let n = pos.numel();
+    let flat_pos = pos.reshape(&[n])?.to_i64_vec()?;
+    let vals = vals.reshape(&[n])?;
+    let op = if accumulate {
+        "index_put_ (accumulate)"
+    } else {
+        "setitem"
+    };
+    Ok(t.inplace(op, |x| x.index_put_flat(&flat_pos, &vals, accumulate))?)
 }

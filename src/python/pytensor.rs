@@ -4,7 +4,6 @@ use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::autograd;
 use crate::backend::{BinaryOp, RandKind, UnaryOp};
 use crate::device::Device;
 use crate::dtype::DType;
@@ -32,6 +31,7 @@ impl From<Tensor> for PyTensor {
 }
 
 /// The right-hand side of an arithmetic op.
+#[derive(Clone)]
 pub enum Operand {
     T(Tensor),
     /// a Python number; `true` when it is an int (or bool)
@@ -84,94 +84,162 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
     }
 }
 
-impl PyTensor {
-    /// A scalar operand as a tensor matching `self` (int tensors with float scalars become float32).
-    fn scalar_tensor(&self, v: f64, is_int: bool) -> CoreResult<Tensor> {
-        let dt = if self.t.dtype().is_float() {
-            self.t.dtype()
-        } else if is_int {
-            if self.t.dtype() == DType::Bool && v != 0.0 && v != 1.0 {
-                DType::I64
-            } else {
-                self.t.dtype()
-            }
+/// A scalar operand as a tensor matching `x` (int tensors with float scalars become float32).
+fn scalar_tensor(x: &Tensor, v: f64, is_int: bool) -> CoreResult<Tensor> {
+    let dt = if x.dtype().is_float() {
+        x.dtype()
+    } else if is_int {
+        if x.dtype() == DType::Bool && v != 0.0 && v != 1.0 {
+            DType::I64
         } else {
-            DType::F32
-        };
-        Tensor::full(&[], v, dt, self.t.device())
-    }
-
-    /// Promotes self for an op with a scalar: int tensor with a float scalar goes to float32.
-    fn for_scalar(&self, is_int: bool) -> CoreResult<Tensor> {
-        if !is_int && !self.t.dtype().is_float() {
-            self.t.to_dtype(DType::F32)
-        } else if self.t.dtype() == DType::Bool {
-            self.t.to_dtype(DType::I64)
-        } else {
-            Ok(self.t.clone())
+            x.dtype()
         }
-    }
+    } else {
+        DType::F32
+    };
+    Tensor::full(&[], v, dt, x.device())
+}
 
-    fn arith(&self, other: &Bound<'_, PyAny>, op: BinaryOp, reflected: bool) -> PyResult<PyTensor> {
-        let o = operand(other)?;
-        let py = other.py();
-        let t = match o {
-            Operand::T(b) => {
-                let work = self.t.numel().max(b.numel());
-                if reflected {
-                    run(py, work, || b.binary(&self.t, op))?
-                } else {
-                    run(py, work, || self.t.binary(&b, op))?
-                }
+/// Promotes `x` for an op with a scalar: an int tensor with a float scalar goes to float32.
+fn for_scalar(x: &Tensor, is_int: bool) -> CoreResult<Tensor> {
+    if !is_int && !x.dtype().is_float() {
+        x.to_dtype(DType::F32)
+    } else if x.dtype() == DType::Bool {
+        x.to_dtype(DType::I64)
+    } else {
+        Ok(x.clone())
+    }
+}
+
+/// Runs `f`, releasing the GIL when the work is large (core errors kept as they are).
+fn run_core<T: Send>(
+    py: Python<'_>,
+    work: usize,
+    f: impl FnOnce() -> CoreResult<T> + Send,
+) -> CoreResult<T> {
+    if work >= DETACH_MIN {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
+fn ops_device_error(op: &str, a: &Tensor, b: &Tensor) -> CoreResult<()> {
+    crate::ops::check_device(op, a, b)
+}
+
+/// A Python number (or one-element tensor) as a fill value.
+fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
+    if let Ok(t) = v.extract::<PyRef<'_, PyTensor>>() {
+        if t.t.numel() == 1 {
+            return Ok(t.t.item()?);
+        }
+        return Err(PyValueError::new_err(format!(
+            "{op}: only supports a 0-dimensional value tensor, got shape {:?}",
+            t.t.shape()
+        )));
+    }
+    v.extract::<f64>()
+        .map_err(|_| PyTypeError::new_err(format!("{op}: value must be a number")))
+}
+
+/// `x op o` (or `o op x` when reflected) with PyTorch's scalar promotion.
+fn arith_core(
+    py: Python<'_>,
+    work: usize,
+    x: &Tensor,
+    o: &Operand,
+    op: BinaryOp,
+    reflected: bool,
+) -> CoreResult<Tensor> {
+    match o {
+        Operand::T(b) => {
+            if reflected {
+                run_core(py, work, || b.binary(x, op))
+            } else {
+                run_core(py, work, || x.binary(b, op))
             }
-            Operand::S(v, is_int) => {
-                let unary = match (op, reflected) {
-                    (BinaryOp::Add, _) => Some(UnaryOp::AddScalar(v)),
-                    (BinaryOp::Mul, _) => Some(UnaryOp::MulScalar(v)),
-                    (BinaryOp::Sub, false) => Some(UnaryOp::AddScalar(-v)),
-                    (BinaryOp::Sub, true) => Some(UnaryOp::RSubScalar(v)),
-                    (BinaryOp::Div, false) if v != 0.0 => Some(UnaryOp::MulScalar(1.0 / v)),
-                    (BinaryOp::Div, true) => Some(UnaryOp::RDivScalar(v)),
-                    (BinaryOp::Pow, false) => Some(UnaryOp::PowScalar(v)),
-                    (BinaryOp::Pow, true) => Some(UnaryOp::RPowScalar(v)),
-                    _ => None,
-                };
-                let x = if op == BinaryOp::Div {
-                    self.for_scalar(false)?
-                } else {
-                    self.for_scalar(is_int)?
-                };
-                let int_ok = !x.dtype().is_float();
-                match unary {
-                    Some(u) if !int_ok || u.is_integral_ok() => run(py, x.numel(), || x.unary(u))?,
-                    _ => {
-                        let s = self.scalar_tensor(v, is_int)?;
-                        if reflected {
-                            s.binary(&self.t, op)?
-                        } else {
-                            self.t.binary(&s, op)?
-                        }
+        }
+        &Operand::S(v, is_int) => {
+            let unary = match (op, reflected) {
+                (BinaryOp::Add, _) => Some(UnaryOp::AddScalar(v)),
+                (BinaryOp::Mul, _) => Some(UnaryOp::MulScalar(v)),
+                (BinaryOp::Sub, false) => Some(UnaryOp::AddScalar(-v)),
+                (BinaryOp::Sub, true) => Some(UnaryOp::RSubScalar(v)),
+                (BinaryOp::Div, false) if v != 0.0 => Some(UnaryOp::MulScalar(1.0 / v)),
+                (BinaryOp::Div, true) => Some(UnaryOp::RDivScalar(v)),
+                (BinaryOp::Pow, false) => Some(UnaryOp::PowScalar(v)),
+                (BinaryOp::Pow, true) => Some(UnaryOp::RPowScalar(v)),
+                _ => None,
+            };
+            let xs = if op == BinaryOp::Div {
+                for_scalar(x, false)?
+            } else {
+                for_scalar(x, is_int)?
+            };
+            let int_ok = !xs.dtype().is_float();
+            match unary {
+                Some(u) if !int_ok || u.is_integral_ok() => {
+                    run_core(py, xs.numel(), || xs.unary(u))
+                }
+                _ => {
+                    let s = scalar_tensor(x, v, is_int)?;
+                    if reflected {
+                        s.binary(x, op)
+                    } else {
+                        x.binary(&s, op)
                     }
                 }
             }
+        }
+    }
+}
+
+impl PyTensor {
+    fn arith(&self, other: &Bound<'_, PyAny>, op: BinaryOp, reflected: bool) -> PyResult<PyTensor> {
+        let o = operand(other)?;
+        let work = match &o {
+            Operand::T(b) => self.t.numel().max(b.numel()),
+            Operand::S(..) => self.t.numel(),
         };
-        Ok(t.into())
+        Ok(arith_core(other.py(), work, &self.t, &o, op, reflected)?.into())
     }
 
     fn compare(&self, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<PyTensor> {
         let b = match operand(other)? {
             Operand::T(b) => b,
-            Operand::S(v, is_int) => self.scalar_tensor(v, is_int)?,
+            Operand::S(v, is_int) => scalar_tensor(&self.t, v, is_int)?,
         };
         Ok(self.t.binary(&b, op)?.into())
     }
 
-    fn inplace(&self, op: &str, f: impl FnOnce(&Tensor) -> CoreResult<Tensor>) -> PyResult<()> {
-        self.t.check_inplace(op)?;
-        let _g = autograd::NoGradGuard::new();
-        let r = f(&self.t)?;
-        self.t.copy_(&r)?;
-        Ok(())
+    /// `self op= other` (with `other · alpha` for add/sub), in place with autograd.
+    fn inplace_arith(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: BinaryOp,
+        alpha: Option<f64>,
+        name: &'static str,
+    ) -> PyResult<()> {
+        let py = other.py();
+        let o = match (operand(other)?, alpha) {
+            (Operand::T(t), Some(a)) => Operand::T(t.mul_scalar(a)?),
+            (Operand::S(v, is_int), Some(a)) => Operand::S(v * a, is_int && a.fract() == 0.0),
+            (o, None) => o,
+        };
+        if let Operand::T(t) = &o {
+            if t.device() != self.t.device() && t.ndim() > 0 {
+                ops_device_error(name, &self.t, t)?;
+            }
+        }
+        let work = self.t.numel();
+        Ok(self
+            .t
+            .inplace(name, |t| arith_core(py, work, t, &o, op, false))?)
+    }
+
+    fn unary_(&self, op: UnaryOp, name: &'static str) -> PyResult<()> {
+        Ok(self.t.inplace(name, |t| t.unary(op))?)
     }
 }
 
@@ -528,76 +596,114 @@ impl PyTensor {
     }
 
     // ---------- in-place ----------
+    // Each computes the new value out of place from the tensor it is given and lets the core
+    // write it and rebase the autograd history (see `ops::inplace`).
 
     fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         let s = match operand(src)? {
-            Operand::T(t) => t,
+            Operand::T(t) => t.to_device(slf.t.device())?,
             Operand::S(v, _) => Tensor::full(&[], v, slf.t.dtype(), slf.t.device())?,
         };
-        slf.t.check_inplace("copy_")?;
-        slf.t.copy_(&s.detach())?;
+        slf.t.copy_(&s)?;
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace("zero_")?;
         slf.t.fill_(0.0)?;
         Ok(slf)
     }
-    fn fill_(slf: PyRef<'_, Self>, value: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace("fill_")?;
-        slf.t.fill_(value)?;
+    fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        match operand(value)? {
+            Operand::S(v, _) => slf.t.fill_(v)?,
+            Operand::T(t) => {
+                if t.numel() != 1 || t.ndim() != 0 {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions",
+                        t.ndim()
+                    )));
+                }
+                slf.t.copy_(&t.to_device(slf.t.device())?)?
+            }
+        }
         Ok(slf)
     }
-    #[pyo3(signature = (mean=0.0, std=1.0))]
-    fn normal_(slf: PyRef<'_, Self>, mean: f64, std: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace("normal_")?;
-        let r = Tensor::rand_kind(
-            slf.t.shape(),
-            RandKind::Normal(mean, std),
-            slf.t.dtype(),
-            slf.t.device(),
-        )?;
-        slf.t.copy_(&r)?;
+    #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
+    fn normal_<'py>(
+        slf: PyRef<'py, Self>,
+        mean: f64,
+        std: f64,
+        generator: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let _ = generator;
+        slf.t.inplace("normal_", |t| {
+            Tensor::rand_kind(
+                t.shape(),
+                RandKind::Normal(mean, std),
+                t.dtype(),
+                t.device(),
+            )
+        })?;
         Ok(slf)
     }
-    #[pyo3(signature = (a=0.0, b=1.0))]
-    fn uniform_(slf: PyRef<'_, Self>, a: f64, b: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.check_inplace("uniform_")?;
-        let r = Tensor::rand_kind(
-            slf.t.shape(),
-            RandKind::Uniform(a, b),
-            slf.t.dtype(),
-            slf.t.device(),
-        )?;
-        slf.t.copy_(&r)?;
+    #[pyo3(signature = (a=0.0, b=1.0, *, generator=None))]
+    fn uniform_<'py>(
+        slf: PyRef<'py, Self>,
+        a: f64,
+        b: f64,
+        generator: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let _ = generator;
+        slf.t.inplace("uniform_", |t| {
+            Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
+        })?;
         Ok(slf)
     }
-    #[pyo3(signature = (other, alpha=1.0))]
+    #[pyo3(signature = (p=0.5, *, generator=None))]
+    fn bernoulli_<'py>(
+        slf: PyRef<'py, Self>,
+        p: f64,
+        generator: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let _ = generator;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(PyValueError::new_err(format!(
+                "bernoulli_: expected 0 <= p <= 1, got {p}"
+            )));
+        }
+        slf.t.inplace("bernoulli_", |t| {
+            Tensor::rand(t.shape(), DType::F32, t.device())?
+                .binary(&Tensor::full(&[], p, DType::F32, t.device())?, BinaryOp::Lt)?
+                .to_dtype(t.dtype())
+        })?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, alpha=None))]
     fn add_<'py>(
         slf: PyRef<'py, Self>,
         other: &Bound<'py, PyAny>,
-        alpha: f64,
+        alpha: Option<f64>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let o = match operand(other)? {
-            Operand::T(t) => t.mul_scalar(alpha)?,
-            Operand::S(v, _) => slf.t.scalar_like(v * alpha)?,
-        };
-        slf.inplace("add_", |t| t.add(&o))?;
+        slf.inplace_arith(other, BinaryOp::Add, alpha, "add_")?;
         Ok(slf)
     }
-    fn sub_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let r = slf.arith(other, BinaryOp::Sub, false)?;
-        slf.inplace("sub_", |_| Ok(r.t.clone()))?;
+    #[pyo3(signature = (other, alpha=None))]
+    fn sub_<'py>(
+        slf: PyRef<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        slf.inplace_arith(other, BinaryOp::Sub, alpha, "sub_")?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let r = slf.arith(other, BinaryOp::Mul, false)?;
-        slf.inplace("mul_", |_| Ok(r.t.clone()))?;
+        slf.inplace_arith(other, BinaryOp::Mul, None, "mul_")?;
         Ok(slf)
     }
     fn div_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let r = slf.arith(other, BinaryOp::Div, false)?;
-        slf.inplace("div_", |_| Ok(r.t.clone()))?;
+        slf.inplace_arith(other, BinaryOp::Div, None, "div_")?;
+        Ok(slf)
+    }
+    fn pow_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        slf.inplace_arith(other, BinaryOp::Pow, None, "pow_")?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -606,24 +712,200 @@ impl PyTensor {
         min: Option<f64>,
         max: Option<f64>,
     ) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace("clamp_", |t| t.clamp(min, max))?;
+        slf.t.inplace("clamp_", |t| t.clamp(min, max))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clip_(
+        slf: PyRef<'_, Self>,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("clip_", |t| t.clamp(min, max))?;
+        Ok(slf)
+    }
+    fn clamp_min_(slf: PyRef<'_, Self>, min: f64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("clamp_min_", |t| t.clamp(Some(min), None))?;
+        Ok(slf)
+    }
+    fn clamp_max_(slf: PyRef<'_, Self>, max: f64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("clamp_max_", |t| t.clamp(None, Some(max)))?;
+        Ok(slf)
+    }
+    fn neg_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Neg, "neg_")?;
+        Ok(slf)
+    }
+    fn abs_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Abs, "abs_")?;
+        Ok(slf)
+    }
+    fn exp_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Exp, "exp_")?;
+        Ok(slf)
+    }
+    fn log_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Log, "log_")?;
+        Ok(slf)
+    }
+    fn sqrt_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Sqrt, "sqrt_")?;
+        Ok(slf)
+    }
+    fn rsqrt_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Rsqrt, "rsqrt_")?;
+        Ok(slf)
+    }
+    fn square_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Square, "square_")?;
+        Ok(slf)
+    }
+    fn reciprocal_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Recip, "reciprocal_")?;
+        Ok(slf)
+    }
+    fn sin_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Sin, "sin_")?;
+        Ok(slf)
+    }
+    fn cos_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Cos, "cos_")?;
+        Ok(slf)
+    }
+    fn tanh_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Tanh, "tanh_")?;
+        Ok(slf)
+    }
+    fn sigmoid_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Sigmoid, "sigmoid_")?;
+        Ok(slf)
+    }
+    fn relu_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Relu, "relu_")?;
+        Ok(slf)
+    }
+    fn floor_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Floor, "floor_")?;
+        Ok(slf)
+    }
+    fn sign_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::Sign, "sign_")?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (negative_slope=0.01))]
+    fn leaky_relu_(slf: PyRef<'_, Self>, negative_slope: f64) -> PyResult<PyRef<'_, Self>> {
+        slf.unary_(UnaryOp::LeakyRelu(negative_slope), "leaky_relu_")?;
+        Ok(slf)
+    }
+    /// `self += value · t1 · t2`.
+    #[pyo3(signature = (tensor1, tensor2, value=1.0))]
+    fn addcmul_<'py>(
+        slf: PyRef<'py, Self>,
+        tensor1: PyRef<'py, PyTensor>,
+        tensor2: PyRef<'py, PyTensor>,
+        value: f64,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let (a, b) = (tensor1.t.clone(), tensor2.t.clone());
+        slf.t
+            .inplace("addcmul_", |t| t.add(&a.mul(&b)?.mul_scalar(value)?))?;
+        Ok(slf)
+    }
+    /// `self += value · t1 / t2`.
+    #[pyo3(signature = (tensor1, tensor2, value=1.0))]
+    fn addcdiv_<'py>(
+        slf: PyRef<'py, Self>,
+        tensor1: PyRef<'py, PyTensor>,
+        tensor2: PyRef<'py, PyTensor>,
+        value: f64,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let (a, b) = (tensor1.t.clone(), tensor2.t.clone());
+        slf.t
+            .inplace("addcdiv_", |t| t.add(&a.div(&b)?.mul_scalar(value)?))?;
+        Ok(slf)
+    }
+    /// `self += weight · (end − self)`.
+    fn lerp_<'py>(
+        slf: PyRef<'py, Self>,
+        end: PyRef<'py, PyTensor>,
+        weight: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let e = end.t.clone();
+        let w = operand(weight)?;
+        slf.t.inplace("lerp_", |t| {
+            let d = e.sub(t)?;
+            let step = match &w {
+                Operand::S(v, _) => d.mul_scalar(*v)?,
+                Operand::T(wt) => d.mul(wt)?,
+            };
+            t.add(&step)
+        })?;
+        Ok(slf)
+    }
+    fn masked_fill_<'py>(
+        slf: PyRef<'py, Self>,
+        mask: PyRef<'py, PyTensor>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let m = mask.t.clone();
+        let v = scalar_value(value, "masked_fill_")?;
+        slf.t.inplace("masked_fill_", |t| t.masked_fill(&m, v))?;
+        Ok(slf)
+    }
+    fn index_add_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: isize,
+        index: PyRef<'py, PyTensor>,
+        source: PyRef<'py, PyTensor>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let (i, s) = (index.t.clone(), source.t.clone());
+        slf.t.inplace("index_add_", |t| t.index_add(dim, &i, &s))?;
+        Ok(slf)
+    }
+    fn scatter_add_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: isize,
+        index: PyRef<'py, PyTensor>,
+        src: PyRef<'py, PyTensor>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let (i, s) = (index.t.clone(), src.t.clone());
+        slf.t
+            .inplace("scatter_add_", |t| t.scatter_add(dim, &i, &s))?;
+        Ok(slf)
+    }
+    /// `self[indices] = values` (or `+=` with `accumulate`), as PyTorch's `index_put_`.
+    #[pyo3(signature = (indices, values, accumulate=false))]
+    fn index_put_<'py>(
+        slf: PyRef<'py, Self>,
+        indices: &Bound<'py, PyAny>,
+        values: &Bound<'py, PyAny>,
+        accumulate: bool,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let key = PyTuple::new(
+            indices.py(),
+            indices.try_iter()?.collect::<PyResult<Vec<_>>>()?,
+        )?;
+        index::setitem_impl(&slf.t, key.as_any(), values, accumulate)?;
+        Ok(slf)
+    }
+    /// Makes this tensor a leaf that needs no gradient, in place.
+    fn detach_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.t.detach_in_place()?;
         Ok(slf)
     }
     fn __iadd__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = self.arith(other, BinaryOp::Add, false)?;
-        self.inplace("__iadd__", |_| Ok(r.t.clone()))
+        self.inplace_arith(other, BinaryOp::Add, None, "add_ (+=)")
     }
     fn __isub__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = self.arith(other, BinaryOp::Sub, false)?;
-        self.inplace("__isub__", |_| Ok(r.t.clone()))
+        self.inplace_arith(other, BinaryOp::Sub, None, "sub_ (-=)")
     }
     fn __imul__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = self.arith(other, BinaryOp::Mul, false)?;
-        self.inplace("__imul__", |_| Ok(r.t.clone()))
+        self.inplace_arith(other, BinaryOp::Mul, None, "mul_ (*=)")
     }
     fn __itruediv__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = self.arith(other, BinaryOp::Div, false)?;
-        self.inplace("__itruediv__", |_| Ok(r.t.clone()))
+        self.inplace_arith(other, BinaryOp::Div, None, "div_ (/=)")
+    }
+    fn __ipow__(&self, other: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.inplace_arith(other, BinaryOp::Pow, None, "pow_ (**=)")
     }
 
     // ---------- arithmetic ----------
@@ -1086,17 +1368,13 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         Ok(self.t.scatter_add(dim, &index.t, &src.t)?.into())
     }
-    fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: f64) -> PyResult<PyTensor> {
-        Ok(self.t.masked_fill(&mask.t, value)?.into())
-    }
-    fn masked_fill_<'py>(
-        slf: PyRef<'py, Self>,
-        mask: PyRef<'py, PyTensor>,
-        value: f64,
-    ) -> PyResult<PyRef<'py, Self>> {
-        let m = mask.t.clone();
-        slf.inplace("masked_fill_", |t| t.masked_fill(&m, value))?;
-        Ok(slf)
+    fn masked_fill(
+        &self,
+        mask: PyRef<'_, PyTensor>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<PyTensor> {
+        let v = scalar_value(value, "masked_fill")?;
+        Ok(self.t.masked_fill(&mask.t, v)?.into())
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         Ok(self.t.masked_select(&mask.t)?.into())
@@ -1108,7 +1386,7 @@ impl PyTensor {
         Ok(index::getitem(&self.t, key)?.into())
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        index::setitem(&self.t, key, value)
+        index::setitem_impl(&self.t, key, value, false)
     }
 
     // ---------- new tensors like this one ----------

@@ -277,8 +277,9 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
         UnaryOp::Cos => x.cos(),
         UnaryOp::Tanh => x.tanh(),
         UnaryOp::Sigmoid => T::ONE / (T::ONE + (-x).exp()),
+        // NaN propagates, as PyTorch's relu (a diverging model must not be hidden)
         UnaryOp::Relu => {
-            if x > T::ZERO {
+            if x > T::ZERO || x != x {
                 x
             } else {
                 T::ZERO

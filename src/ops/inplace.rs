@@ -1,0 +1,235 @@
+//! In-place ops with PyTorch's autograd semantics.
+//!
+//! An in-place op computes its new value out of place (with the ordinary derivative rule), then
+//! writes it into the tensor's memory and *rebases* the history: the tensor's node becomes the
+//! new value's node. On a view the base's history is rebased instead, with a node that routes
+//! the gradient of the written region to the new value and the rest to the base's old history
+//! (PyTorch's CopySlices); the view, and every other view of that base, then reads itself out
+//! of the base's new history. Version counters make backward refuse a graph whose saved tensors
+//! were overwritten.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::autograd::{self, Node};
+use crate::backend;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::tensor::Tensor;
+
+/// `layout` with its offset made relative to `origin` (the base's first element).
+fn relative(layout: &Layout, origin: usize) -> Result<Layout> {
+    let offset = layout.offset.checked_sub(origin).ok_or_else(|| {
+        Error::Runtime(format!(
+            "in-place: view at offset {} lies before its base at offset {origin}",
+            layout.offset
+        ))
+    })?;
+    Ok(Layout {
+        shape: layout.shape.clone(),
+        strides: layout.strides.clone(),
+        offset,
+    })
+}
+
+/// Base geometry for the gradient buffers: the base's layout and a view's, both relative to the
+/// base's first element, and the buffer length covering them.
+#[derive(Clone)]
+struct Geometry {
+    base: Layout,
+    view: Layout,
+    span: usize,
+}
+
+impl Geometry {
+    fn new(base: &Layout, view: &Layout) -> Result<Geometry> {
+        let b = relative(base, base.offset)?;
+        let v = relative(view, base.offset)?;
+        let span = b.span().max(v.span());
+        Ok(Geometry {
+            base: b,
+            view: v,
+            span,
+        })
+    }
+
+    /// A zero buffer of the base's memory extent.
+    fn buffer(&self, like: &Tensor) -> Result<Tensor> {
+        Tensor::zeros(&[self.span], like.dtype(), like.device())
+    }
+
+    /// The gradient of a view (shape of the view) as a gradient of the base: summed into the
+    /// base's memory positions (a view may repeat positions, e.g. an expand), read back in the
+    /// base's layout.
+    fn view_to_base(&self, g: &Tensor) -> Result<Tensor> {
+        let pos = Tensor::arange(0.0, self.span as f64, 1.0, DType::I64, g.device())?;
+        let idx = Tensor::from_storage_shared(&pos, self.view.clone()).contiguous()?;
+        let n = idx.numel();
+        let idx = idx.reshape(&[n])?;
+        let gf = g.contiguous()?.reshape(&[n])?;
+        let summed = backend::index_add(
+            &[self.span],
+            0,
+            &idx.storage(),
+            idx.layout(),
+            &gf.storage(),
+            gf.layout(),
+        )?;
+        let flat = Tensor::from_contiguous(summed, &[self.span]);
+        Tensor::from_storage_shared(&flat, self.base.clone()).contiguous()
+    }
+
+    /// Splits the base's gradient into (the base outside the view, the view's region).
+    fn split(&self, g: &Tensor) -> Result<(Tensor, Tensor)> {
+        let buf = self.buffer(g)?;
+        let bl = buf.with_layout(self.base.clone());
+        bl.write_from(g, "backward")?;
+        let region = buf.with_layout(self.view.clone()).contiguous_copy()?;
+        buf.with_layout(self.view.clone())
+            .write_from(&Tensor::zeros(&[], g.dtype(), g.device())?, "backward")?;
+        let rest = bl.contiguous_copy()?;
+        Ok((rest, region))
+    }
+}
+
+/// A node reading a view of layout `view` out of `base`'s current history (`None` when the
+/// base needs no gradient).
+pub(crate) fn view_node(base: &Tensor, view: &Layout) -> Option<Arc<Node>> {
+    let geo = Geometry::new(base.layout(), view).ok()?;
+    let _g = EnableGrad::new();
+    Node::record(
+        "as_strided",
+        &view.shape,
+        &[base],
+        &[],
+        Box::new(move |g| Ok(vec![Some(geo.view_to_base(g)?)])),
+    )
+}
+
+/// Turns grad mode on for a scope (view nodes are made lazily, possibly under `no_grad`).
+struct EnableGrad(bool);
+impl EnableGrad {
+    fn new() -> EnableGrad {
+        EnableGrad(autograd::set_grad_enabled(true))
+    }
+}
+impl Drop for EnableGrad {
+    fn drop(&mut self) {
+        autograd::set_grad_enabled(self.0);
+    }
+}
+
+impl Tensor {
+    /// A tensor over `t`'s storage with another layout: no history, no view tracking (for
+    /// gradient buffers inside backward rules).
+    fn from_storage_shared(t: &Tensor, layout: Layout) -> Tensor {
+        t.detach().with_layout(layout)
+    }
+
+    /// A contiguous copy with its own storage (no history).
+    fn contiguous_copy(&self) -> Result<Tensor> {
+        let s = backend::copy(&self.storage(), self.layout())?;
+        Ok(Tensor::from_contiguous(s, self.shape()))
+    }
+
+    /// Runs an in-place op: `f` computes the new value of `self` out of place; it is written
+    /// into `self`'s memory and the history is rebased as PyTorch does. `op` names the op in
+    /// errors and in the version-check message.
+    pub fn inplace(&self, op: &'static str, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<()> {
+        self.check_inplace(op)?;
+        let grad_mode = autograd::is_grad_enabled();
+        let mut r = f(self)?;
+        if r.shape() != self.shape() {
+            return Err(Error::Shape(format!(
+                "{op}: output with shape {:?} doesn't match the broadcast shape {:?}",
+                self.shape(),
+                r.shape()
+            )));
+        }
+        if r.dtype() != self.dtype() {
+            if r.dtype().is_float() && !self.dtype().is_float() {
+                return Err(Error::DType(format!(
+                    "{op}: result type {} can't be cast to the desired output type {} (shape {:?})",
+                    r.dtype(),
+                    self.dtype(),
+                    self.shape()
+                )));
+            }
+            r = r.to_dtype(self.dtype())?;
+        }
+        // a rule that reads the old value of `self` needs a copy of it that survives the write
+        if grad_mode
+            && r.grad_fn()
+                .is_some_and(|n| n.saves(self.version()) || saves_through_cast(&n, self))
+        {
+            r = f(&self.deep_clone()?)?;
+            if r.dtype() != self.dtype() {
+                r = r.to_dtype(self.dtype())?;
+            }
+        }
+        self.write_from(&r, op)?;
+        if !grad_mode {
+            return Ok(());
+        }
+        match self.view_base().cloned() {
+            None => {
+                if r.requires_grad() {
+                    self.rebase(r.grad_fn());
+                } else if self.requires_grad() {
+                    // overwritten by a constant: the old history gets a zero gradient
+                    let node = Node::record(
+                        op,
+                        self.shape(),
+                        &[self],
+                        &[],
+                        Box::new(|g| Ok(vec![Some(g.zeros_like()?)])),
+                    );
+                    self.rebase(node);
+                }
+            }
+            Some(base) => {
+                if !r.requires_grad() && !base.requires_grad() {
+                    return Ok(());
+                }
+                let geo = Geometry::new(base.layout(), self.layout())?;
+                let need = [base.requires_grad(), r.requires_grad()];
+                let node = Node::record(
+                    "copy_slices",
+                    base.shape(),
+                    &[&base, &r],
+                    &[],
+                    Box::new(move |g| {
+                        let (rest, region) = geo.split(g)?;
+                        Ok(vec![need[0].then_some(rest), need[1].then_some(region)])
+                    }),
+                );
+                base.rebase(node);
+                // this view reads itself out of the new history at once (others lazily)
+                let _ = self.requires_grad();
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives this (non-view) tensor a new producing node after an in-place change.
+    fn rebase(&self, node: Option<Arc<Node>>) {
+        let Some(node) = node else {
+            return;
+        };
+        if self.0.retains_grad.load(Ordering::Relaxed) {
+            node.retain(self);
+        }
+        self.set_history(Some(node));
+        self.0.history_gen.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// True when `n` is a dtype cast whose input's rule reads `t` (an in-place op that promoted).
+fn saves_through_cast(n: &Node, t: &Tensor) -> bool {
+    n.name == "ToCopy"
+        && n.next().iter().flatten().any(|e| match e {
+            Ok(inner) => inner.saves(t.version()),
+            Err(_) => false,
+        })
+}
