@@ -14,19 +14,16 @@ from .._rustdl import (  # noqa: F401
     conv2d,
     conv_transpose2d,
     cross_entropy,
-    elu,
     embedding,
     group_norm,
     huber_loss,
     kl_div,
     l1_loss,
     layer_norm,
-    leaky_relu,
     linear,
     max_pool2d,
     mse_loss,
     nll_loss,
-    silu,
     smooth_l1_loss,
     softplus,
 )
@@ -43,8 +40,47 @@ def gelu(input, approximate: str = "none"):
 
 
 def relu(input, inplace: bool = False):
-    """Rectified linear unit, ``max(x, 0)``."""
+    """Rectified linear unit, ``max(x, 0)``; ``inplace=True`` overwrites and returns ``input``."""
+    if inplace:
+        return input.relu_()
     return input.relu()
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    """``x`` if ``x ≥ 0`` else ``negative_slope·x``; ``inplace=True`` overwrites and returns ``input``."""
+    if inplace:
+        return input.leaky_relu_(negative_slope)
+    return _rustdl.leaky_relu(input, negative_slope)
+
+
+def _write_back(input, out):
+    """``input.copy_(out)``: the in-place form of an op with no in-place tensor method.
+
+    ``out`` must be computed from ``input.clone()`` when its derivative rule saves its input:
+    the copy is what the rule reads, so overwriting ``input`` leaves the graph valid (PyTorch's
+    in-place activations save the result instead; the clone costs one copy).
+    """
+    return input.copy_(out)
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    """``x`` if ``x > 0`` else ``alpha·(eˣ − 1)``; ``inplace=True`` overwrites and returns ``input``."""
+    if inplace:
+        method = getattr(input, "elu_", None)
+        if method is not None:
+            return method(alpha)
+        return _write_back(input, _rustdl.elu(input.clone(), alpha))
+    return _rustdl.elu(input, alpha)
+
+
+def silu(input, inplace: bool = False):
+    """``x·σ(x)`` (swish); ``inplace=True`` overwrites and returns ``input``."""
+    if inplace:
+        method = getattr(input, "silu_", None)
+        if method is not None:
+            return method()
+        return _write_back(input, _rustdl.silu(input.clone()))
+    return _rustdl.silu(input)
 
 
 def sigmoid(input):
@@ -68,12 +104,28 @@ def log_softmax(input, dim: int = -1):
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
-    """Zeroes elements with probability ``p`` and scales the rest by ``1/(1-p)`` when training."""
+    """Zeroes elements with probability ``p`` and scales the rest by ``1/(1-p)`` when training.
+
+    ``inplace=True`` overwrites and returns ``input``; in eval or with ``p=0`` it is returned
+    untouched (as PyTorch's ``dropout_``, so even a leaf requiring grad is accepted there).
+    """
+    if inplace:
+        if not training or p == 0:
+            _rustdl.dropout(input, p, training)  # same argument checks as the out-of-place path
+            return input
+        # dropout's rule saves only its mask, so the write-back needs no clone
+        return _write_back(input, _rustdl.dropout(input, p, training))
     return _rustdl.dropout(input, p, training)
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
-    """Zeroes whole channels of an ``(N, C, H, W)`` input with probability ``p`` when training."""
+    """Zeroes whole channels of an ``(N, C, H, W)`` input with probability ``p`` when training;
+    ``inplace=True`` overwrites and returns ``input`` (untouched in eval or with ``p=0``)."""
+    if inplace:
+        out = dropout2d(input, p, training)
+        if not training or p == 0:
+            return input
+        return _write_back(input, out)
     if input.ndim == 2:
         # PyTorch (deprecated, with a warning) treats a 2-D input as one unbatched (C, H, W)
         # image whose channels are the rows: each row is kept or zeroed whole.
