@@ -124,6 +124,23 @@ impl Node {
         }))
     }
 
+    /// A node with explicit edges (a rule fed by other nodes rather than by tensors).
+    pub(crate) fn record_edges(
+        name: &'static str,
+        shape: &[usize],
+        edges: Vec<Option<Edge>>,
+        rule: BackwardFn,
+    ) -> Arc<Node> {
+        Arc::new(Node {
+            name,
+            shape: shape.to_vec(),
+            edges,
+            saved: Vec::new(),
+            rule: Mutex::new(Some(rule)),
+            retained: Mutex::new(Vec::new()),
+        })
+    }
+
     /// True when this node's rule reads a tensor with version counter `v`.
     pub(crate) fn saves(&self, v: &Arc<Version>) -> bool {
         self.saved.iter().any(|s| Arc::ptr_eq(&s.version, v))

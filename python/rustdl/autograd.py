@@ -128,3 +128,215 @@ def gradcheck(
 
 class GradcheckError(RuntimeError):
     """Raised by :func:`gradcheck` when an analytic gradient disagrees with finite differences."""
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated.
+
+    As ``torch.autograd.grad``: ``.grad`` of the inputs is left untouched, and the graph is freed
+    unless ``retain_graph``. ``create_graph=True`` (higher-order gradients) is not supported.
+
+    Args:
+        outputs: a tensor or a sequence of tensors.
+        inputs: a tensor or a sequence of tensors that require grad (leaves or not).
+        grad_outputs: the vector(s) in the vector-Jacobian product; may be omitted (or None
+            entries) for one-element outputs.
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        allow_unused: give ``None`` for an input the outputs do not depend on, instead of an
+            error.
+        materialize_grads: give zeros instead of ``None`` for unused inputs.
+
+    Returns:
+        A tuple with one gradient (or ``None``) per input.
+
+    Example:
+        >>> x = rustdl.tensor([1.0, 2.0], requires_grad=True)
+        >>> (g,) = rustdl.autograd.grad((x * x).sum(), x)
+    """
+    from . import Tensor, zeros_like
+
+    if is_grads_batched:
+        raise NotImplementedError("autograd.grad: is_grads_batched=True is not supported")
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        gos = [None] * len(outs)
+    elif isinstance(grad_outputs, Tensor):
+        gos = [grad_outputs]
+    else:
+        gos = list(grad_outputs)
+    for name, seq in (("outputs", outs), ("inputs", ins)):
+        for t in seq:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"autograd.grad: {name} must be tensors, got {type(t).__name__}")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    res = _rustdl.grad(outs, ins, gos, retain, bool(allow_unused), bool(create_graph))
+    if materialize_grads:
+        res = [zeros_like(x) if g is None else g for g, x in zip(res, ins)]
+    return tuple(res)
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802
+    """The pre-0.4 PyTorch wrapper: returns ``data`` itself (with ``requires_grad`` set)."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
+class FunctionCtx:
+    """The ``ctx`` of an :class:`Function`: what ``forward`` leaves for ``backward``."""
+
+    def __init__(self) -> None:
+        self._saved: tuple = ()
+        self._non_differentiable: set[int] = set()
+        self.materialize_grads = True
+        self.needs_input_grad: tuple[bool, ...] = ()
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keeps tensors (or None) for backward; modifying them in place afterwards makes
+        backward raise."""
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self._saved
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Outputs that get no gradient (e.g. indices)."""
+        self._non_differentiable.update(id(t) for t in tensors)
+
+    def mark_dirty(self, *tensors) -> None:
+        """Accepted for compatibility; rustdl records the Function's outputs as new values."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, ``backward`` receives ``None`` for outputs that got no gradient."""
+        self.materialize_grads = bool(value)
+
+
+class _FunctionMeta(type):
+    pass
+
+
+class Function(metaclass=_FunctionMeta):
+    """A differentiable operation with a hand-written ``backward``, as ``torch.autograd.Function``.
+
+    Subclass it with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` (or the
+    newer ``forward(*args)`` + ``setup_context(ctx, inputs, output)``) and call ``apply``.
+    ``backward`` returns one gradient (or None) per argument of ``forward``.
+
+    Example:
+        >>> class Exp(rustdl.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         y = x.exp()
+        ...         ctx.save_for_backward(y)
+        ...         return y
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         (y,) = ctx.saved_tensors
+        ...         return g * y
+        >>> Exp.apply(rustdl.tensor([1.0], requires_grad=True))
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must implement forward")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function subclasses must implement backward")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from . import Tensor
+
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        new_style = cls.setup_context is not Function.setup_context
+        with no_grad():
+            if new_style:
+                output = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, output)
+            else:
+                output = cls.forward(ctx, *args, **kwargs)
+        if not (_rustdl.is_grad_enabled() and any(ctx.needs_input_grad)):
+            return output
+        single = not isinstance(output, (tuple, list))
+        outs = [output] if single else list(output)
+        diff_pos = [
+            i
+            for i, o in enumerate(outs)
+            if isinstance(o, Tensor) and o.is_floating_point() and id(o) not in ctx._non_differentiable
+        ]
+        # outputs get fresh tensor objects (sharing memory) so an input returned as it is, or a
+        # view, keeps its own history
+        for i in diff_pos:
+            outs[i] = outs[i].detach()
+        tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        n_args = len(args)
+        shapes = [(outs[i].shape, outs[i].dtype, outs[i].device) for i in diff_pos]
+        n_out = len(outs)
+        diff_set = set(diff_pos)
+
+        def backward_fn(*grads):
+            full = [None] * n_out
+            for k, i in enumerate(diff_pos):
+                full[i] = grads[k]
+            if ctx.materialize_grads:
+                from . import zeros
+
+                for i in range(n_out):
+                    if full[i] is None and i in diff_set:
+                        shape, dtype, device = shapes[diff_pos.index(i)]
+                        full[i] = zeros(*shape, dtype=dtype, device=device)
+            res = cls.backward(ctx, *full)
+            if not isinstance(res, (tuple, list)):
+                res = (res,)
+            res = list(res)
+            # trailing Nones for non-tensor arguments may be omitted, as PyTorch allows
+            if len(res) > n_args and all(r is None for r in res[n_args:]):
+                res = res[:n_args]
+            if len(res) != n_args:
+                raise RuntimeError(
+                    f"function {cls.__name__}.backward returned an incorrect number of gradients "
+                    f"(expected {n_args}, got {len(res)})"
+                )
+            out = []
+            for i in tensor_pos:
+                g = res[i]
+                if g is not None and not ctx.needs_input_grad[i]:
+                    g = None
+                out.append(g)
+            return tuple(out)
+
+        saved = [t for t in ctx._saved if isinstance(t, Tensor)]
+        _rustdl._attach_function(
+            cls.__name__,
+            [outs[i] for i in diff_pos],
+            [args[i] for i in tensor_pos],
+            saved,
+            backward_fn,
+        )
+        return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
+
+
+def once_differentiable(fn):
+    """Decorator for ``backward``: accepted for compatibility (rustdl never builds a graph of
+    the backward pass)."""
+    return fn

@@ -4,6 +4,7 @@
 //! queries in `gpu`; this file maps errors and exposes creation functions, the functional ops,
 //! the fused optimizer step and checkpoint I/O.
 
+mod autograd_py;
 mod convert;
 mod functional;
 mod gpu;
@@ -668,6 +669,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(save_file, m)?)?;
     m.add_function(wrap_pyfunction!(load_file, m)?)?;
     functional::register(m)?;
+    autograd_py::register(m)?;
     gpu::register(m)?;
     Ok(())
 }

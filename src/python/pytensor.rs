@@ -348,8 +348,10 @@ impl PyTensor {
         self.t.is_leaf()
     }
     #[getter]
-    fn grad_fn(&self) -> Option<String> {
-        self.t.grad_fn().map(|n| format!("<{}Backward>", n.name))
+    fn grad_fn(&self) -> Option<super::autograd_py::PyNode> {
+        self.t
+            .grad_fn()
+            .map(|node| super::autograd_py::PyNode { node })
     }
     #[getter]
     fn get_grad(&self) -> Option<PyTensor> {
@@ -496,7 +498,10 @@ impl PyTensor {
             extra.push(format!("dtype={}", self.t.dtype()));
         }
         if let Some(n) = self.t.grad_fn() {
-            extra.push(format!("grad_fn=<{}Backward>", n.name));
+            extra.push(format!(
+                "grad_fn=<{}>",
+                super::autograd_py::torch_name(n.name)
+            ));
         } else if self.t.requires_grad() {
             extra.push("requires_grad=True".into());
         }

@@ -1,0 +1,276 @@
+//! Autograd from Python: `grad_fn` node objects, `autograd.grad`, and nodes whose rule is a
+//! Python `autograd.Function.backward`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use crate::autograd::{self, Edge, Node};
+use crate::error::{Error, Result as CoreResult};
+use crate::tensor::Tensor;
+
+use super::pytensor::PyTensor;
+
+/// `mul` → `MulBackward0`, as PyTorch names its nodes (`copy_slices` → `CopySlices`).
+pub fn torch_name(name: &str) -> String {
+    let camel: String = name
+        .split(|c: char| c == '_' || c == ' ')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    if name == "copy_slices" {
+        camel
+    } else {
+        format!("{camel}Backward0")
+    }
+}
+
+/// A recorded op, as `tensor.grad_fn`.
+#[pyclass(name = "Node", module = "rustdl.autograd", frozen)]
+pub struct PyNode {
+    pub node: Arc<Node>,
+}
+
+/// The node that accumulates into a leaf's `.grad` (in `next_functions`).
+#[pyclass(name = "AccumulateGrad", module = "rustdl.autograd", frozen)]
+pub struct PyAccumulateGrad {
+    leaf: Tensor,
+}
+
+#[pymethods]
+impl PyNode {
+    fn name(&self) -> String {
+        torch_name(self.node.name)
+    }
+    /// `((node, 0), ...)` for each input: its node, `AccumulateGrad` for a leaf, or `None`.
+    #[getter]
+    fn next_functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let items = self
+            .node
+            .next()
+            .into_iter()
+            .map(|e| -> PyResult<Bound<'py, PyAny>> {
+                let f: Bound<'py, PyAny> = match e {
+                    None => py.None().into_bound(py),
+                    Some(Ok(n)) => Bound::new(py, PyNode { node: n })?.into_any(),
+                    Some(Err(t)) => Bound::new(py, PyAccumulateGrad { leaf: t })?.into_any(),
+                };
+                Ok(PyTuple::new(py, [f, 0usize.into_pyobject(py)?.into_any()])?.into_any())
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyTuple::new(py, items)
+    }
+    fn __repr__(&self) -> String {
+        format!("<{} object>", torch_name(self.node.name))
+    }
+    fn __eq__(&self, other: PyRef<'_, PyNode>) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+    fn __hash__(&self) -> u64 {
+        Arc::as_ptr(&self.node) as usize as u64
+    }
+}
+
+#[pymethods]
+impl PyAccumulateGrad {
+    fn name(&self) -> &'static str {
+        "AccumulateGrad"
+    }
+    #[getter]
+    fn variable(&self) -> PyTensor {
+        self.leaf.clone().into()
+    }
+    #[getter]
+    fn next_functions<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
+        PyTuple::empty(py)
+    }
+    fn __repr__(&self) -> &'static str {
+        "<AccumulateGrad object>"
+    }
+}
+
+/// `rustdl.autograd.grad`: gradients of `outputs` w.r.t. `inputs`, returned, not accumulated.
+#[pyfunction]
+#[pyo3(signature = (outputs, inputs, grad_outputs, retain_graph=false, allow_unused=false, create_graph=false))]
+fn grad(
+    py: Python<'_>,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+    inputs: Vec<PyRef<'_, PyTensor>>,
+    grad_outputs: Vec<Option<PyRef<'_, PyTensor>>>,
+    retain_graph: bool,
+    allow_unused: bool,
+    create_graph: bool,
+) -> PyResult<Vec<Option<PyTensor>>> {
+    if create_graph {
+        return Err(PyNotImplementedError::new_err(
+            "autograd.grad: create_graph=True (higher-order gradients) is not supported yet; \
+             rustdl computes first-order gradients",
+        ));
+    }
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let gos: Vec<Option<Tensor>> = grad_outputs
+        .iter()
+        .map(|g| g.as_ref().map(|g| g.t.clone()))
+        .collect();
+    let r = py.detach(move || autograd::grad(&outs, &ins, gos, retain_graph, allow_unused))?;
+    Ok(r.into_iter().map(|g| g.map(Into::into)).collect())
+}
+
+/// Interned node names for Python functions (node names are `&'static str`).
+fn intern(name: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut m = NAMES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = m.get(name) {
+        return s;
+    }
+    let s: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    m.insert(name.to_owned(), s);
+    s
+}
+
+/// Calls a Python `backward(*grads)`; its result gives one optional gradient per input.
+fn call_backward(
+    name: &str,
+    backward: &Py<PyAny>,
+    grads: Vec<Tensor>,
+    n_inputs: usize,
+) -> CoreResult<Vec<Option<Tensor>>> {
+    Python::attach(|py| -> CoreResult<Vec<Option<Tensor>>> {
+        let wrap = |e: PyErr| Error::Runtime(format!("{name}.backward raised {e}"));
+        let args: Vec<PyTensor> = grads.into_iter().map(Into::into).collect();
+        let args = PyTuple::new(py, args).map_err(wrap)?;
+        let out = backward.bind(py).call1(args).map_err(wrap)?;
+        let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = out.cast::<PyTuple>() {
+            t.iter().collect()
+        } else if let Ok(l) = out.cast::<PyList>() {
+            l.iter().collect()
+        } else {
+            vec![out]
+        };
+        if items.len() != n_inputs {
+            return Err(Error::Runtime(format!(
+                "{name}.backward returned an incorrect number of gradients (expected {n_inputs}, got {})",
+                items.len()
+            )));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                if g.is_none() {
+                    return Ok(None);
+                }
+                g.extract::<PyRef<'_, PyTensor>>()
+                    .map(|t| Some(t.t.clone()))
+                    .map_err(|_| {
+                        Error::Runtime(format!(
+                            "{name}.backward: gradient {i} is a {}, not a tensor or None",
+                            g.get_type()
+                                .name()
+                                .map(|n| n.to_string())
+                                .unwrap_or_default()
+                        ))
+                    })
+            })
+            .collect()
+    })
+}
+
+/// Gives `outputs` (fresh tensors made by a Function's forward) a history whose rule calls
+/// `backward(*grad_outputs)` and routes its results to `inputs`.
+#[pyfunction]
+fn _attach_function(
+    name: String,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+    inputs: Vec<PyRef<'_, PyTensor>>,
+    saved: Vec<PyRef<'_, PyTensor>>,
+    backward: Py<PyAny>,
+) -> PyResult<()> {
+    let name = intern(&name);
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let in_refs: Vec<&Tensor> = ins.iter().collect();
+    let sv: Vec<Tensor> = saved.iter().map(|t| t.t.clone()).collect();
+    let sv_refs: Vec<&Tensor> = sv.iter().collect();
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let n_in = ins.len();
+    if outs.iter().any(|o| !o.dtype().is_float()) {
+        return Err(PyValueError::new_err(format!(
+            "{name}: only floating-point outputs can be differentiable; mark the others with ctx.mark_non_differentiable"
+        )));
+    }
+    if let [out] = outs.as_slice() {
+        let node = Node::record(
+            name,
+            out.shape(),
+            &in_refs,
+            &sv_refs,
+            Box::new(move |g| call_backward(name, &backward, vec![g.clone()], n_in)),
+        );
+        out.set_history(node);
+        return Ok(());
+    }
+    // several outputs: one hub node over their concatenated (flattened) gradients
+    let sizes: Vec<(usize, Vec<usize>)> = outs
+        .iter()
+        .map(|o| (o.numel(), o.shape().to_vec()))
+        .collect();
+    let total: usize = sizes.iter().map(|s| s.0).sum();
+    let split = sizes.clone();
+    let Some(hub) = Node::record(
+        name,
+        &[total],
+        &in_refs,
+        &sv_refs,
+        Box::new(move |g| {
+            let mut at = 0;
+            let mut grads = Vec::with_capacity(split.len());
+            for (n, shape) in &split {
+                grads.push(g.narrow(0, at, *n)?.reshape(shape)?.contiguous()?);
+                at += n;
+            }
+            call_backward(name, &backward, grads, n_in)
+        }),
+    ) else {
+        return Ok(());
+    };
+    let mut at = 0;
+    for (o, (n, _)) in outs.iter().zip(&sizes) {
+        let (start, n) = (at, *n);
+        at += n;
+        let node = Node::record_edges(
+            "function_output",
+            o.shape(),
+            vec![Some(Edge::Node(hub.clone()))],
+            Box::new(move |g| {
+                let flat = Tensor::zeros(&[total], g.dtype(), g.device())?;
+                let _ng = autograd::NoGradGuard::new();
+                flat.narrow(0, start, n)?
+                    .copy_(&g.contiguous()?.reshape(&[n])?)?;
+                Ok(vec![Some(flat)])
+            }),
+        );
+        o.set_history(Some(node));
+    }
+    Ok(())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyNode>()?;
+    m.add_class::<PyAccumulateGrad>()?;
+    m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(_attach_function, m)?)?;
+    Ok(())
+}
