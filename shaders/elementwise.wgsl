@@ -132,6 +132,50 @@ fn powf_(x: f32, y: f32) -> f32 {
     return select(r, -r, fract(y * 0.5) != 0.0);
 }
 
+// exp(x) - 1 accurate near 0 (Kahan's correction).
+fn expm1_(x: f32) -> f32 {
+    let u = exp(x);
+    if (u == 1.0) {
+        return x;
+    }
+    let um = u - 1.0;
+    if (um == -1.0) {
+        return -1.0;
+    }
+    if (abs(x) > 0.5) {
+        return um;
+    }
+    return um * x / log(u);
+}
+
+// C's fmod: x - y * trunc(x / y), with the sign of x.
+fn fmod_(x: f32, y: f32) -> f32 {
+    if (y == 0.0 || is_nan(x) || is_nan(y)) {
+        return nan();
+    }
+    if ((bitcast<u32>(y) & 0x7fffffffu) == 0x7f800000u) {
+        return x;
+    }
+    return x - y * trunc(x / y);
+}
+
+// Python's float floor division (as the CPU backend): floor of (x - fmod(x, y)) / y.
+fn floor_div_(x: f32, y: f32) -> f32 {
+    if (y == 0.0) {
+        return x / y;
+    }
+    let m = fmod_(x, y);
+    var d = (x - m) / y;
+    if (m != 0.0 && ((y < 0.0) != (m < 0.0))) {
+        d = d - 1.0;
+    }
+    var f = floor(d);
+    if (d - f > 0.5) {
+        f = f + 1.0;
+    }
+    return f;
+}
+
 fn sigmoid_(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));
 }
@@ -197,6 +241,14 @@ fn unary_f(x: f32) -> f32 {
         }
         case 32u: { r = log1p_(x); }
         case 33u: { r = select(0.0, 1.0, x == 0.0); }
+        case 34u: { r = round(x); }
+        case 35u: { r = ceil(x); }
+        case 36u: { r = trunc(x); }
+        case 37u: { r = erf_(x); }
+        case 38u: { r = expm1_(x); }
+        case 39u: { r = select(0.0, 1.0, is_nan(x)); }
+        case 40u: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u); }
+        case 41u: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u); }
         default: {}
     }
     return r;
@@ -257,6 +309,12 @@ fn binary_f(x: f32, y: f32) -> u32 {
         case 13u: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case 14u: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case 15u: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
+        case 16u: { r = bitcast<u32>(floor_div_(x, y)); }
+        case 17u: {
+            let m = fmod_(x, y);
+            r = bitcast<u32>(select(m, m + y, m != 0.0 && ((y < 0.0) != (m < 0.0))));
+        }
+        case 18u: { r = bitcast<u32>(fmod_(x, y)); }
         default: {}
     }
     return r;
@@ -312,6 +370,23 @@ fn binary_i(x: i32, y: i32) -> u32 {
         case 13u: { r = b2u(x != 0 && y != 0); }
         case 14u: { r = b2u(x != 0 || y != 0); }
         case 15u: { r = bitcast<u32>(select(x, 0, y <= 0)); }
+        case 16u: {
+            if (y != 0) {
+                let q = x / y;
+                r = bitcast<u32>(select(q, q - 1, x % y != 0 && ((x < 0) != (y < 0))));
+            }
+        }
+        case 17u: {
+            if (y != 0) {
+                let m = x % y;
+                r = bitcast<u32>(select(m, m + y, m != 0 && ((m < 0) != (y < 0))));
+            }
+        }
+        case 18u: {
+            if (y != 0) {
+                r = bitcast<u32>(x % y);
+            }
+        }
         default: {}
     }
     return r;

@@ -27,6 +27,9 @@ pub enum Error {
     /// A failure inside the GPU backend (Python `rustdl.gpu.GpuError`, a `RuntimeError`).
     #[error("{0}")]
     Gpu(String),
+    /// An allocation that cannot be made (Python `MemoryError`).
+    #[error("{0}")]
+    Memory(String),
 }
 
 /// Result with the core's [`Error`].

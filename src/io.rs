@@ -1,8 +1,12 @@
-//! Checkpoints as safetensors: atomic writes (temp file, fsync, rename) and validated reads.
+//! Checkpoints as safetensors: atomic writes (unique temp file, fsync, rename, under a per-path
+//! lock, with the temp files of killed writers cleaned up) and validated reads.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
@@ -50,24 +54,48 @@ pub fn to_bytes(
 
 /// Writes `bytes` to `path` atomically: a temp file beside it, flushed and fsynced, then renamed,
 /// so a crash mid-save leaves the previous file whole.
+///
+/// Each write gets its own temp name, `.<name>.tmp-<pid>-<tid>-<n>-<random>`, created exclusively.
+/// Writers to one path are serialised by an advisory lock (`flock` on `.<name>.lock` beside it, on
+/// Unix; threads of one process too, as each write opens its own descriptor), so concurrent saves
+/// each complete atomically and the last one to take the lock wins. Holding the lock, a write first
+/// removes the temp files that writers killed mid-save left for this path: only names of exactly
+/// that pattern, and only when their process is gone (`kill(pid, 0)` fails with `ESRCH`, or the
+/// pid is this process's own and the write is not in flight here). The lock file is removed again
+/// when the write ends, so a finished save leaves only the destination.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
+        _ => PathBuf::from("."),
     };
     let name = path
         .file_name()
         .ok_or_else(|| Error::Io(format!("save: '{}' is not a file path", path.display())))?
         .to_string_lossy()
         .into_owned();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let stem = short_name(&name);
     let io = |e: std::io::Error, what: &str| {
         Error::Io(format!("save: {what} '{}': {e}", path.display()))
     };
+
+    let _lock = PathLock::acquire(&dir.join(format!(".{stem}.lock")));
+    remove_stale_temps(&dir, stem);
+
+    let (tmp, mut f) = create_temp(&dir, stem).map_err(|e| io(e, "cannot create temp file for"))?;
+    let _in_flight = InFlight::register(&tmp);
     let result = (|| {
-        let mut f =
-            std::fs::File::create(&tmp).map_err(|e| io(e, "cannot create temp file for"))?;
-        f.write_all(bytes).map_err(|e| io(e, "cannot write"))?;
+        match test_slow_save() {
+            Some(pause) => {
+                let half = bytes.len() / 2;
+                f.write_all(&bytes[..half])
+                    .map_err(|e| io(e, "cannot write"))?;
+                f.flush().map_err(|e| io(e, "cannot write"))?;
+                std::thread::sleep(pause);
+                f.write_all(&bytes[half..])
+                    .map_err(|e| io(e, "cannot write"))?;
+            }
+            None => f.write_all(bytes).map_err(|e| io(e, "cannot write"))?,
+        }
         f.sync_all().map_err(|e| io(e, "cannot sync"))?;
         drop(f);
         std::fs::rename(&tmp, path).map_err(|e| io(e, "cannot replace"))?;
@@ -80,6 +108,248 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The destination's file name as used inside temp and lock names: cut (at a character boundary)
+/// so that the longer names stay within the 255 bytes a file name may have.
+fn short_name(name: &str) -> &str {
+    const MAX: usize = 160;
+    if name.len() <= MAX {
+        return name;
+    }
+    let mut end = MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// Test hook: with `RUSTDL_TEST_SLOW_SAVE=<seconds>` set, a save pauses after writing half of its
+/// temp file (at most 60 s), so a test can kill a writer mid-save. Unset, it does nothing.
+fn test_slow_save() -> Option<Duration> {
+    let secs: f64 = std::env::var("RUSTDL_TEST_SLOW_SAVE")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
+}
+
+/// Counts temp files made by this process, so no two writes of it share a name.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Hands each thread a small id of its own, for temp names.
+static THREAD_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_ID: u64 = THREAD_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+}
+
+/// 64 random bits from the standard library's per-process random hash keys, mixed with the clock.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(d.as_nanos());
+    }
+    h.finish()
+}
+
+/// Creates a fresh temp file beside the destination, exclusively (never reusing an existing name).
+fn create_temp(dir: &Path, stem: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let pid = std::process::id();
+    let tid = THREAD_ID.with(|t| *t);
+    let mut last = None;
+    for _ in 0..8 {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+        let tmp = dir.join(format!(".{stem}.tmp-{pid}-{tid}-{n}-{:016x}", random_u64()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temp file name")))
+}
+
+/// Temp files this process is writing now; a temp file named with this process's pid that is
+/// not listed here was left by an earlier process that had the same pid.
+static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Lists a temp file as in flight for as long as it lives.
+struct InFlight(PathBuf);
+
+impl InFlight {
+    fn register(tmp: &Path) -> Self {
+        in_flight().push(tmp.to_path_buf());
+        InFlight(tmp.to_path_buf())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut v = in_flight();
+        if let Some(i) = v.iter().position(|p| *p == self.0) {
+            v.swap_remove(i);
+        }
+    }
+}
+
+/// The pid in `file_name` when it is exactly a temp name of `write_atomic` for the destination
+/// `stem`: `.<stem>.tmp-<pid>-<tid>-<n>-<16 hex digits>`.
+fn temp_writer_pid(file_name: &str, stem: &str) -> Option<u32> {
+    let rest = file_name
+        .strip_prefix('.')?
+        .strip_prefix(stem)?
+        .strip_prefix(".tmp-")?;
+    let parts: Vec<&str> = rest.split('-').collect();
+    let [pid, tid, n, rand] = parts.as_slice() else {
+        return None;
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(tid) || !digits(n) {
+        return None;
+    }
+    if rand.len() != 16 || !rand.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let pid: u32 = pid.parse().ok()?;
+    (pid > 0 && pid <= i32::MAX as u32).then_some(pid)
+}
+
+/// Whether the writer `pid` of the temp file `tmp` is certainly gone.
+fn writer_is_dead(pid: u32, tmp: &Path) -> bool {
+    if pid == std::process::id() {
+        return !in_flight().iter().any(|p| p == tmp);
+    }
+    process_is_gone(pid)
+}
+
+#[cfg(unix)]
+fn process_is_gone(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false; // 0 and negative pids name process groups
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only asks whether `pid` (a positive pid, so a
+    // single process) exists. It touches no memory of ours.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn process_is_gone(_pid: u32) -> bool {
+    false // no portable liveness check here: never remove another process's file
+}
+
+/// Removes the temp files that dead writers left for the destination `stem` in `dir`.
+/// Best effort: a directory that cannot be listed or a file that cannot be removed is left alone.
+fn remove_stale_temps(dir: &Path, stem: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let Some(pid) = temp_writer_pid(file_name, stem) else {
+            continue;
+        };
+        let tmp = dir.join(file_name);
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file && writer_is_dead(pid, &tmp) {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// An exclusive advisory lock on one destination, held while it lives.
+///
+/// On Unix it is `flock` on a lock file beside the destination. Each acquisition opens the file
+/// anew, so threads of one process exclude each other too (flock belongs to the open file
+/// description). The holder unlinks the lock file before closing it; a waiter that then gets the
+/// lock on the unlinked file sees that the path no longer names its file and starts over, so the
+/// lock file never outlives a save. When no lock can be had (the file cannot be created, or the
+/// file system has no flock) saves go on unlocked: the unique temp names keep each one atomic.
+struct PathLock {
+    #[cfg(unix)]
+    held: Option<(std::fs::File, PathBuf)>,
+    #[cfg(not(unix))]
+    _held: Option<std::sync::MutexGuard<'static, ()>>,
+}
+
+#[cfg(unix)]
+impl PathLock {
+    fn acquire(lock_path: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::io::AsRawFd;
+        for _ in 0..1000 {
+            let Ok(file) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(lock_path)
+            else {
+                return PathLock { held: None };
+            };
+            loop {
+                // SAFETY: the descriptor belongs to `file`, which is open for the whole call;
+                // flock only changes the lock state of that open file description.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+                if rc == 0 {
+                    break;
+                }
+                if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                    return PathLock { held: None }; // e.g. ENOLCK, EOPNOTSUPP: go on unlocked
+                }
+            }
+            // The lock counts only if the path still names the file we locked.
+            let same = match (file.metadata(), std::fs::metadata(lock_path)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if same {
+                return PathLock {
+                    held: Some((file, lock_path.to_path_buf())),
+                };
+            }
+        }
+        PathLock { held: None }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for PathLock {
+    fn drop(&mut self) {
+        if let Some((file, path)) = self.held.take() {
+            let _ = std::fs::remove_file(&path);
+            drop(file); // closing the descriptor releases the lock
+        }
+    }
+}
+
+#[cfg(not(unix))]
+static SAVE_LOCK: Mutex<()> = Mutex::new(());
+
+#[cfg(not(unix))]
+impl PathLock {
+    /// Without flock only the threads of this process are serialised (all saves, one at a time).
+    fn acquire(_lock_path: &Path) -> Self {
+        PathLock {
+            _held: Some(SAVE_LOCK.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
 }
 
 /// Saves named tensors with metadata to `path` (atomic).

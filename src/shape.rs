@@ -26,6 +26,22 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Largest element count of a tensor: its bytes (8 per element at most) must fit an `isize`.
+pub const MAX_NUMEL: usize = (isize::MAX as usize) / 8;
+
+/// Number of elements of a shape, or a `ValueError` naming `op` when it overflows.
+pub fn checked_numel(shape: &[usize], op: &str) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &s| acc.checked_mul(s))
+        .filter(|&n| n <= MAX_NUMEL)
+        .ok_or_else(|| {
+            Error::Value(format!(
+                "{op}: shape {shape:?} has too many elements (the element count overflows)"
+            ))
+        })
+}
+
 impl Layout {
     /// A row-major layout at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
@@ -46,6 +62,10 @@ impl Layout {
 
     /// True when the elements are row-major and dense (offset may be non-zero).
     pub fn is_contiguous(&self) -> bool {
+        // an empty tensor has no element out of place (and strides of its own making)
+        if self.numel() == 0 {
+            return true;
+        }
         let mut acc = 1;
         for i in (0..self.shape.len()).rev() {
             if self.shape[i] != 1 && self.strides[i] != acc {
@@ -226,6 +246,10 @@ pub fn norm_dims(dims: &[isize], ndim: usize, op: &str) -> Result<Vec<usize>> {
     let mut out = Vec::with_capacity(dims.len());
     for &d in dims {
         let d = norm_dim(d, ndim, op)?;
+        if ndim == 0 {
+            // a 0-d tensor accepts dim 0 / -1 and has nothing to reduce over
+            continue;
+        }
         if out.contains(&d) {
             return Err(Error::Value(format!(
                 "{op}: dim {d} appears more than once"

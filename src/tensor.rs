@@ -360,7 +360,7 @@ impl Tensor {
 
     /// A tensor from host data of `shape`.
     pub fn from_cpu(data: CpuStorage, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
+        let n = crate::shape::checked_numel(shape, "tensor")?;
         if data.len() != n {
             return Err(Error::Shape(format!(
                 "tensor: {} values do not fill shape {shape:?} ({n} elements)",
@@ -382,7 +382,7 @@ impl Tensor {
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
-        let n = shape.iter().product();
+        let n = crate::shape::checked_numel(shape, "full")?;
         Ok(Tensor::from_contiguous(
             backend::full(n, value, dtype, device)?,
             shape,
@@ -463,7 +463,7 @@ impl Tensor {
                 "rand: expected a floating dtype, got {dtype}"
             )));
         }
-        let n: usize = shape.iter().product();
+        let n = crate::shape::checked_numel(shape, "rand")?;
         let (seed, offset) = crate::random::advance(n as u64 * 2);
         Ok(Tensor::from_contiguous(
             backend::rand(kind, n, seed, offset, dtype, device)?,

@@ -61,6 +61,19 @@ pub enum UnaryOp {
     Log1p,
     /// logical not, bool in bool out
     Not,
+    /// round half to even
+    Round,
+    Ceil,
+    Trunc,
+    Erf,
+    /// exp(x) - 1, accurate near 0
+    Expm1,
+    /// 1 where x is NaN else 0 (float in, float out)
+    IsNan,
+    /// 1 where x is ±inf else 0
+    IsInf,
+    /// 1 where x is neither NaN nor ±inf else 0
+    IsFinite,
 }
 
 impl UnaryOp {
@@ -102,6 +115,12 @@ pub enum BinaryOp {
     /// `a` where `b > 0`, else 0 (and `a` where `b` is NaN): ReLU's backward, `a` the output
     /// gradient and `b` the input, in one pass.
     ReluGrad,
+    /// floor(a / b) (Python's `//`); 0 for an integer division by zero
+    FloorDiv,
+    /// a - b * floor(a / b), the sign of `b` (Python's `%`)
+    Remainder,
+    /// a - b * trunc(a / b), the sign of `a` (C's fmod)
+    Fmod,
 }
 
 impl BinaryOp {
@@ -131,6 +150,9 @@ impl BinaryOp {
             BinaryOp::And => "logical_and",
             BinaryOp::Or => "logical_or",
             BinaryOp::ReluGrad => "relu_backward",
+            BinaryOp::FloorDiv => "floor_divide",
+            BinaryOp::Remainder => "remainder",
+            BinaryOp::Fmod => "fmod",
         }
     }
 }
@@ -245,15 +267,56 @@ fn same_device(op: &str, a: &Storage, b: &Storage) -> Result<()> {
 
 macro_rules! route {
     ($op:literal, $first:expr; $cpu:expr; $gpu:expr) => {
-        match $first {
+        guard($op, || match $first {
             Storage::Cpu(_) => $cpu,
             Storage::Gpu(_) => $gpu,
-        }
+        })
     };
+}
+
+/// Runs a kernel, turning a panic (a bug: kernels check their inputs) into an error naming the
+/// op, so the process and the library survive it.
+pub(crate) fn guard<T>(op: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::Runtime(format!(
+            "internal error in {op}: {msg}; please report this as a rustdl bug"
+        )))
+    })
+}
+
+/// Size above which an output allocation is tried fallibly before the kernel runs.
+const PROBE_BYTES: usize = 16 << 20;
+
+/// Checks that `n` elements of `dtype` can be allocated for `op` on `device`: an impossible
+/// size is a `MemoryError` naming the op and the bytes, never an abort.
+pub fn reserve(n: usize, dtype: DType, device: Device, op: &str) -> Result<()> {
+    let bytes = n
+        .checked_mul(dtype.size())
+        .filter(|&b| b <= isize::MAX as usize)
+        .ok_or_else(|| {
+            Error::Memory(format!(
+                "{op}: cannot allocate {n} elements of {dtype} (the byte count overflows)"
+            ))
+        })?;
+    if device == Device::Cpu && bytes >= PROBE_BYTES {
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(bytes).map_err(|_| {
+            Error::Memory(format!(
+                "{op}: cannot allocate {bytes} bytes ({n} elements of {dtype}) on the CPU"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Contiguous copy of a strided view.
 pub fn copy(x: &Storage, l: &Layout) -> Result<Storage> {
+    reserve(l.numel(), x.dtype(), x.device(), "copy")?;
     match x {
         Storage::Cpu(c) => Ok(Storage::Cpu(cpu::copy(c, l))),
         Storage::Gpu(g) => Ok(Storage::Gpu(wgpu::copy(g, l)?)),
@@ -262,6 +325,7 @@ pub fn copy(x: &Storage, l: &Layout) -> Result<Storage> {
 
 /// Contiguous copy converted to `dtype`.
 pub fn cast(x: &Storage, l: &Layout, dtype: DType) -> Result<Storage> {
+    reserve(l.numel(), dtype, x.device(), "to")?;
     match x {
         Storage::Cpu(c) => Ok(Storage::Cpu(cpu::cast(c, l, dtype))),
         Storage::Gpu(g) => Ok(Storage::Gpu(wgpu::cast(g, l, dtype)?)),
@@ -270,6 +334,7 @@ pub fn cast(x: &Storage, l: &Layout, dtype: DType) -> Result<Storage> {
 
 /// `n` elements equal to `value`.
 pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storage> {
+    reserve(n, dtype, device, "full")?;
     match device {
         Device::Cpu => Ok(Storage::Cpu(crate::storage::CpuStorage::full(
             n, value, dtype,
@@ -280,12 +345,14 @@ pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storag
 
 /// Unary elementwise op into a contiguous result of the same dtype.
 pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
+    reserve(l.numel(), x.dtype(), x.device(), "elementwise op")?;
     route!("unary", x; Ok(Storage::Cpu(cpu::unary(op, cpu_of(x), l)?)); Ok(Storage::Gpu(wgpu::unary(op, gpu_of(x), l)?)))
 }
 
 /// Binary elementwise op; both layouts already broadcast to the output shape, both one dtype.
 pub fn binary(op: BinaryOp, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
     same_device(op.name(), a, b)?;
+    reserve(la.numel(), a.dtype(), a.device(), op.name())?;
     route!("binary", a;
         Ok(Storage::Cpu(cpu::binary(op, cpu_of(a), la, cpu_of(b), lb)?));
         Ok(Storage::Gpu(wgpu::binary(op, gpu_of(a), la, gpu_of(b), lb)?)))
@@ -302,6 +369,7 @@ pub fn where_(
 ) -> Result<Storage> {
     same_device("where", c, a)?;
     same_device("where", a, b)?;
+    reserve(la.numel(), a.dtype(), a.device(), "where")?;
     route!("where", a;
         Ok(Storage::Cpu(cpu::where_(cpu_of(c), lc, cpu_of(a), la, cpu_of(b), lb)?));
         Ok(Storage::Gpu(wgpu::where_(gpu_of(c), lc, gpu_of(a), la, gpu_of(b), lb)?)))
@@ -315,6 +383,11 @@ pub fn reduce(op: ReduceOp, x: &Storage, l: &Layout, dims: &[usize]) -> Result<S
 /// Batched matmul: `a` is `[B.., m, k]`, `b` is `[B.., k, n]` with equal batch dims; result `[B.., m, n]`.
 pub fn matmul(a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
     same_device("matmul", a, b)?;
+    let rows: usize = la.shape[..la.ndim().saturating_sub(1)].iter().product();
+    let out = rows
+        .checked_mul(lb.shape.last().copied().unwrap_or(1))
+        .ok_or_else(|| Error::Memory("matmul: the output size overflows".into()))?;
+    reserve(out, a.dtype(), a.device(), "matmul")?;
     route!("matmul", a;
         Ok(Storage::Cpu(cpu::matmul::matmul(cpu_of(a), la, cpu_of(b), lb)?));
         Ok(Storage::Gpu(wgpu::matmul(gpu_of(a), la, gpu_of(b), lb)?)))
@@ -458,6 +531,11 @@ pub fn scatter_add(
 /// Unfolds `(N,C,H,W)` patches into columns `(N*oh*ow, C*kh*kw)` (one row per output position,
 /// so a convolution is one tall gemm), padding with `pad_value`.
 pub fn im2col(x: &Storage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<Storage> {
+    let cols =
+        g.n.checked_mul(g.col_cols())
+            .and_then(|v| v.checked_mul(g.col_rows()))
+            .ok_or_else(|| Error::Memory("conv2d: the column buffer size overflows".into()))?;
+    reserve(cols, x.dtype(), x.device(), "conv2d (im2col columns)")?;
     route!("im2col", x; Ok(Storage::Cpu(cpu::conv::im2col(cpu_of(x), l, g, pad_value)?)); Ok(Storage::Gpu(wgpu::im2col(gpu_of(x), l, g, pad_value)?)))
 }
 
@@ -490,6 +568,7 @@ pub fn rand(
     dtype: DType,
     device: Device,
 ) -> Result<Storage> {
+    reserve(n, dtype, device, "rand")?;
     match device {
         Device::Cpu => Ok(Storage::Cpu(cpu::rand(kind, n, seed, offset, dtype)?)),
         Device::Gpu(i) => Ok(Storage::Gpu(wgpu::rand(i, kind, n, seed, offset, dtype)?)),
@@ -552,8 +631,34 @@ pub fn optim_step(
     }
 }
 
+/// `y_k = a_k * y_(k-1) + b_k` along `dim` from `y_(-1) = init` (from the last element when
+/// `reverse`): cumsum (`a = 1`), cumprod (`b = 0`, `init = 1`) and both gradients. `a` and `b`
+/// are views of one shape and dtype; the result is contiguous.
+pub fn linear_scan(
+    a: &Storage,
+    la: &Layout,
+    b: &Storage,
+    lb: &Layout,
+    dim: usize,
+    reverse: bool,
+    init: f64,
+) -> Result<Storage> {
+    same_device("scan", a, b)?;
+    route!("scan", a;
+        Ok(Storage::Cpu(cpu::scan::linear_scan(cpu_of(a), la, cpu_of(b), lb, dim, reverse, init)?));
+        Ok(Storage::Gpu(wgpu::linear_scan(gpu_of(a), la, gpu_of(b), lb, dim, reverse, init)?)))
+}
+
+/// Stable argsort (int64) along the last dim of a view; NaN sorts above every number.
+pub fn argsort(x: &Storage, l: &Layout, descending: bool) -> Result<Storage> {
+    route!("sort", x;
+        Ok(Storage::Cpu(cpu::scan::argsort(cpu_of(x), l, descending)?));
+        Ok(Storage::Gpu(wgpu::argsort(gpu_of(x), l, descending)?)))
+}
+
 /// Moves a storage to `device` (a no-op copy of the handle when it is already there).
 pub fn to_device(x: &Storage, l: &Layout, device: Device) -> Result<Storage> {
+    reserve(l.numel(), x.dtype(), device, "to")?;
     match (x, device) {
         (Storage::Cpu(c), Device::Cpu) => Ok(Storage::Cpu(cpu::copy(c, l))),
         (Storage::Cpu(c), Device::Gpu(i)) => Ok(Storage::Gpu(wgpu::upload(i, &cpu::copy(c, l))?)),

@@ -42,6 +42,7 @@ impl Tensor {
                 | UnaryOp::Rsqrt
                 | UnaryOp::RPowScalar(_)
                 | UnaryOp::Relu
+                | UnaryOp::Expm1
         );
         let needs_in = !needs_out
             && !matches!(
@@ -59,6 +60,12 @@ impl Tensor {
                     | UnaryOp::EluGrad(_)
                     | UnaryOp::SiluGrad
                     | UnaryOp::Not
+                    | UnaryOp::Round
+                    | UnaryOp::Ceil
+                    | UnaryOp::Trunc
+                    | UnaryOp::IsNan
+                    | UnaryOp::IsInf
+                    | UnaryOp::IsFinite
             );
         let out = Tensor::from_contiguous(s, self.shape());
         let y = if needs_out { Some(out.detach()) } else { None };
@@ -107,6 +114,14 @@ impl Tensor {
                 UnaryOp::Elu(a) => g.mul(&x.unary(UnaryOp::EluGrad(a))?)?,
                 UnaryOp::Silu => g.mul(&x.unary(UnaryOp::SiluGrad)?)?,
                 UnaryOp::Log1p => g.div(&x.add_scalar(1.0)?)?,
+                // d/dx erf = 2/sqrt(pi) exp(-x^2)
+                UnaryOp::Erf => g.mul(
+                    &x.unary(UnaryOp::Square)?
+                        .neg()?
+                        .exp()?
+                        .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
+                )?,
+                UnaryOp::Expm1 => g.mul(&y()?.add_scalar(1.0)?)?,
                 // piecewise-constant functions and derivative helpers
                 UnaryOp::Sign
                 | UnaryOp::Floor
@@ -116,7 +131,13 @@ impl Tensor {
                 | UnaryOp::GeluGrad
                 | UnaryOp::EluGrad(_)
                 | UnaryOp::SiluGrad
-                | UnaryOp::Not => g.zeros_like()?,
+                | UnaryOp::Not
+                | UnaryOp::Round
+                | UnaryOp::Ceil
+                | UnaryOp::Trunc
+                | UnaryOp::IsNan
+                | UnaryOp::IsInf
+                | UnaryOp::IsFinite => g.zeros_like()?,
             };
             Ok(vec![Some(d)])
         };
@@ -180,6 +201,13 @@ impl Tensor {
         let mut dt = DType::promote(self.dtype(), other.dtype());
         if op == BinaryOp::Div && !dt.is_float() {
             dt = DType::F32;
+        }
+        if matches!(
+            op,
+            BinaryOp::FloorDiv | BinaryOp::Remainder | BinaryOp::Fmod
+        ) && dt == DType::Bool
+        {
+            dt = DType::I64;
         }
         if matches!(op, BinaryOp::Sub | BinaryOp::Pow) && dt == DType::Bool {
             return Err(Error::DType(format!(
@@ -268,6 +296,17 @@ impl Tensor {
                         Tensor::where_cond(&pick_a, &z, g)?,
                     )
                 }
+                // a - b * floor(a / b) (or trunc): the quotient is piecewise constant
+                BinaryOp::Remainder | BinaryOp::Fmod => {
+                    let q = xa.div(&xb)?;
+                    let q = if op == BinaryOp::Remainder {
+                        q.unary(UnaryOp::Floor)?
+                    } else {
+                        q.unary(UnaryOp::Trunc)?
+                    };
+                    (g.clone(), g.neg()?.mul(&q)?)
+                }
+                BinaryOp::FloorDiv => (g.zeros_like()?, g.zeros_like()?),
                 _ => return Err(Error::Runtime(format!("{}: no derivative", op.name()))),
             };
             Ok(vec![Some(ga.sum_to(&sa)?), Some(gb.sum_to(&sb)?)])
@@ -388,6 +427,11 @@ fn op_name(op: UnaryOp) -> &'static str {
         UnaryOp::MulScalar(_) => "mul",
         UnaryOp::RSubScalar(_) => "sub",
         UnaryOp::RDivScalar(_) => "div",
+        UnaryOp::Round => "round",
+        UnaryOp::Ceil => "ceil",
+        UnaryOp::Trunc => "trunc",
+        UnaryOp::Erf => "erf",
+        UnaryOp::Expm1 => "expm1",
         _ => "elementwise",
     }
 }

@@ -5,8 +5,10 @@ pub mod index;
 pub mod inplace;
 pub mod loss;
 pub mod matmul;
+pub mod misc;
 pub mod nn;
 pub mod reduce;
+pub mod scan;
 pub mod shape;
 
 use crate::error::{Error, Result};

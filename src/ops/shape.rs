@@ -23,7 +23,11 @@ impl Tensor {
                     "{op}: invalid shape dimension {s} in {shape:?}"
                 )));
             } else {
-                known *= s as usize;
+                known = known.checked_mul(s as usize).ok_or_else(|| {
+                    Error::Shape(format!(
+                        "{op}: shape {shape:?} has too many elements (the element count overflows)"
+                    ))
+                })?;
             }
         }
         let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
@@ -46,7 +50,7 @@ impl Tensor {
 
     /// Reshape to `shape` (a view when the layout allows, else a copy).
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
+        let n = crate::shape::checked_numel(shape, "reshape")?;
         if n != self.numel() {
             return Err(Error::Shape(format!(
                 "reshape: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
@@ -65,7 +69,7 @@ impl Tensor {
 
     /// Reshape that must be a view (PyTorch's `view`).
     pub fn view(&self, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
+        let n = crate::shape::checked_numel(shape, "view")?;
         if n != self.numel() {
             return Err(Error::Shape(format!(
                 "view: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
@@ -192,6 +196,7 @@ impl Tensor {
         if shape == self.shape() {
             return Ok(self.clone());
         }
+        crate::shape::checked_numel(shape, "expand")?;
         let l = self.layout().broadcast_to(shape, "expand")?;
         let in_shape = self.shape().to_vec();
         Ok(self.view_op(l, "expand", move |g| Ok(vec![Some(g.sum_to(&in_shape)?)])))

@@ -73,6 +73,9 @@ pub fn parse_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> 
 }
 
 /// Flattens nested lists/tuples of numbers into values and a shape; ragged input is a ValueError.
+/// Deepest nesting of sequences `tensor()` accepts (more dims than any real tensor has).
+const MAX_NESTING: usize = 64;
+
 fn walk(
     obj: &Bound<'_, PyAny>,
     depth: usize,
@@ -80,6 +83,11 @@ fn walk(
     out: &mut Vec<f64>,
     kind: &mut u8,
 ) -> PyResult<()> {
+    if depth > MAX_NESTING {
+        return Err(PyValueError::new_err(format!(
+            "tensor: the data is nested more than {MAX_NESTING} levels deep"
+        )));
+    }
     let seq: Option<Vec<Bound<'_, PyAny>>> = if let Ok(l) = obj.cast::<PyList>() {
         Some(l.iter().collect())
     } else if let Ok(t) = obj.cast::<PyTuple>() {
@@ -284,13 +292,15 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
 
 /// Reads a shape from `*args` with no -1 allowed.
 pub fn size_args(args: &Bound<'_, PyTuple>, op: &str) -> PyResult<Vec<usize>> {
-    shape_args(args)?
+    let shape: Vec<usize> = shape_args(args)?
         .into_iter()
         .map(|s| {
             usize::try_from(s)
                 .map_err(|_| PyValueError::new_err(format!("{op}: negative dimension {s} in size")))
         })
-        .collect()
+        .collect::<PyResult<_>>()?;
+    crate::shape::checked_numel(&shape, op)?;
+    Ok(shape)
 }
 
 impl From<Error> for PyErr {

@@ -44,6 +44,7 @@ pub fn map_error(e: Error) -> PyErr {
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Io(m) => PyOSError::new_err(m),
         Error::Gpu(m) => GpuError::new_err(m),
+        Error::Memory(m) => pyo3::exceptions::PyMemoryError::new_err(m),
     }
 }
 

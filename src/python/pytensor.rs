@@ -1422,6 +1422,391 @@ impl PyTensor {
             .to_device(self.t.device())?
             .into())
     }
+
+    // ---- the everyday API (issue 14) ----
+
+    /// `type()`: the type name ('torch.FloatTensor', 'torch.cuda.FloatTensor', ...);
+    /// `type(dtype_or_name)`: a converted copy (itself when the type already matches).
+    #[pyo3(signature = (dtype=None, non_blocking=false))]
+    fn r#type<'py>(
+        &self,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        non_blocking: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let _ = non_blocking;
+        let Some(d) = dtype.filter(|d| !d.is_none()) else {
+            let base = match self.t.dtype() {
+                DType::F32 => "FloatTensor",
+                DType::F64 => "DoubleTensor",
+                DType::I64 => "LongTensor",
+                DType::Bool => "BoolTensor",
+            };
+            let prefix = if self.t.device().is_gpu() {
+                "torch.cuda."
+            } else {
+                "torch."
+            };
+            return Ok(pyo3::types::PyString::new(py, &format!("{prefix}{base}")).into_any());
+        };
+        let (dt, dev) = match d.extract::<String>() {
+            Ok(s) if s.ends_with("Tensor") => {
+                let name = s.rsplit('.').next().unwrap_or("");
+                let dt = match name {
+                    "FloatTensor" => DType::F32,
+                    "DoubleTensor" => DType::F64,
+                    "LongTensor" | "IntTensor" => DType::I64,
+                    "BoolTensor" => DType::Bool,
+                    _ => {
+                        return Err(PyTypeError::new_err(format!(
+                            "type: invalid type '{s}' (supported: Float, Double, Long, Int, Bool tensors)"
+                        )))
+                    }
+                };
+                let dev = if s.contains(".cuda.") || s.contains(".gpu.") {
+                    Some(match self.t.device() {
+                        Device::Gpu(i) => Device::Gpu(i),
+                        Device::Cpu => Device::Gpu(0),
+                    })
+                } else {
+                    Some(Device::Cpu)
+                };
+                (dt, dev)
+            }
+            _ => (parse_dtype(d)?, None),
+        };
+        let mut t = self.t.to_dtype(dt)?;
+        if let Some(dev) = dev {
+            t = t.to_device(dev)?;
+        }
+        Ok(Bound::new(py, PyTensor::from(t))?.into_any())
+    }
+    #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
+    fn topk(&self, k: usize, dim: isize, largest: bool, sorted: bool) -> PyResult<ValuesIndices> {
+        let (values, indices) = self.t.topk(k, dim, largest, sorted)?;
+        Ok(ValuesIndices { values, indices })
+    }
+    #[pyo3(signature = (dim=-1, descending=false, stable=false))]
+    fn sort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<ValuesIndices> {
+        let _ = stable;
+        let (values, indices) = self.t.sort(dim, descending)?;
+        Ok(ValuesIndices { values, indices })
+    }
+    #[pyo3(signature = (dim=-1, descending=false, stable=false))]
+    fn argsort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<PyTensor> {
+        let _ = stable;
+        Ok(self.t.argsort(dim, descending)?.into())
+    }
+    #[pyo3(signature = (dim, dtype=None))]
+    fn cumsum(&self, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let dt = dtype.filter(|d| !d.is_none()).map(parse_dtype).transpose()?;
+        Ok(self.t.cumsum(dim, dt)?.into())
+    }
+    #[pyo3(signature = (dim, dtype=None))]
+    fn cumprod(&self, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let dt = dtype.filter(|d| !d.is_none()).map(parse_dtype).transpose()?;
+        Ok(self.t.cumprod(dim, dt)?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
+    fn prod(
+        &self,
+        dim: Option<isize>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let dt = dtype.filter(|d| !d.is_none()).map(parse_dtype).transpose()?;
+        Ok(self.t.prod(dim, keepdim, dt)?.into())
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn tril(&self, diagonal: i64) -> PyResult<PyTensor> {
+        Ok(self.t.tril(diagonal)?.into())
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn triu(&self, diagonal: i64) -> PyResult<PyTensor> {
+        Ok(self.t.triu(diagonal)?.into())
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn tril_(slf: PyRef<'_, Self>, diagonal: i64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("tril_", |t| t.tril(diagonal))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn triu_(slf: PyRef<'_, Self>, diagonal: i64) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("triu_", |t| t.triu(diagonal))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (num_samples, replacement=false, *, generator=None))]
+    fn multinomial(
+        &self,
+        num_samples: usize,
+        replacement: bool,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let _ = generator;
+        Ok(self.t.multinomial(num_samples, replacement)?.into())
+    }
+    fn dot(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.dot(&other.t)?.into())
+    }
+    fn inner(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.dot(&other.t)?.into())
+    }
+    fn outer(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.outer(&other.t)?.into())
+    }
+    fn ger(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.outer(&other.t)?.into())
+    }
+    #[pyo3(signature = (decimals=0))]
+    fn round(&self, decimals: i64) -> PyResult<PyTensor> {
+        Ok(self.t.round_decimals(decimals)?.into())
+    }
+    fn ceil(&self) -> PyResult<PyTensor> {
+        Ok(self.t.rounding(UnaryOp::Ceil)?.into())
+    }
+    fn trunc(&self) -> PyResult<PyTensor> {
+        Ok(self.t.rounding(UnaryOp::Trunc)?.into())
+    }
+    fn fix(&self) -> PyResult<PyTensor> {
+        Ok(self.t.rounding(UnaryOp::Trunc)?.into())
+    }
+    fn round_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("round_", |t| t.rounding(UnaryOp::Round))?;
+        Ok(slf)
+    }
+    fn ceil_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("ceil_", |t| t.rounding(UnaryOp::Ceil))?;
+        Ok(slf)
+    }
+    fn trunc_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.t.inplace("trunc_", |t| t.rounding(UnaryOp::Trunc))?;
+        Ok(slf)
+    }
+    fn erf(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Erf)
+    }
+    fn expm1(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Expm1)
+    }
+    fn log2(&self) -> PyResult<PyTensor> {
+        Ok(self.t.log_base(2.0)?.into())
+    }
+    fn log10(&self) -> PyResult<PyTensor> {
+        Ok(self.t.log_base(10.0)?.into())
+    }
+    fn remainder(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::Remainder, false)
+    }
+    fn fmod(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::Fmod, false)
+    }
+    fn floor_divide(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::FloorDiv, false)
+    }
+    fn __mod__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::Remainder, false)
+    }
+    fn __rmod__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::Remainder, true)
+    }
+    fn __floordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::FloorDiv, false)
+    }
+    fn __rfloordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.checked_int_div(o, BinaryOp::FloorDiv, true)
+    }
+    fn isnan(&self) -> PyResult<PyTensor> {
+        Ok(self.t.float_test(UnaryOp::IsNan)?.into())
+    }
+    fn isinf(&self) -> PyResult<PyTensor> {
+        Ok(self.t.float_test(UnaryOp::IsInf)?.into())
+    }
+    fn isfinite(&self) -> PyResult<PyTensor> {
+        Ok(self.t.float_test(UnaryOp::IsFinite)?.into())
+    }
+    #[pyo3(signature = (nan=0.0, posinf=None, neginf=None))]
+    fn nan_to_num(&self, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> PyResult<PyTensor> {
+        Ok(self.t.nan_to_num(nan, posinf, neginf)?.into())
+    }
+    #[pyo3(signature = (dim=0))]
+    fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let d = crate::shape::norm_dim(dim, self.t.ndim(), "unbind")?;
+        if self.t.ndim() == 0 {
+            return Err(PyIndexError::new_err(
+                "unbind: dimension specified as 0 but tensor has no dimensions",
+            ));
+        }
+        let parts = (0..self.t.shape()[d])
+            .map(|i| Ok(PyTensor::from(self.t.select(d as isize, i as isize)?)))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyTuple::new(py, parts)
+    }
+    #[pyo3(signature = (shifts, dims=None))]
+    fn roll(
+        &self,
+        shifts: &Bound<'_, PyAny>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let shifts: Vec<i64> = match shifts.extract::<i64>() {
+            Ok(s) => vec![s],
+            Err(_) => shifts.extract()?,
+        };
+        let dims = dims_arg(dims)?;
+        Ok(self.t.roll(&shifts, &dims)?.into())
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn diag(&self, diagonal: i64) -> PyResult<PyTensor> {
+        Ok(self.t.diag(diagonal)?.into())
+    }
+    #[pyo3(signature = (repeats, dim=None, *, output_size=None))]
+    fn repeat_interleave(
+        &self,
+        repeats: &Bound<'_, PyAny>,
+        dim: Option<isize>,
+        output_size: Option<usize>,
+    ) -> PyResult<PyTensor> {
+        let reps: Vec<i64> = if let Ok(t) = repeats.extract::<PyRef<'_, PyTensor>>() {
+            if t.t.dtype().is_float() || t.t.ndim() > 1 {
+                return Err(PyTypeError::new_err(format!(
+                    "repeat_interleave: repeats must be an int or a 0-d/1-d integer tensor, got {} of shape {:?}",
+                    t.t.dtype(),
+                    t.t.shape()
+                )));
+            }
+            t.t.to_i64_vec()?
+        } else {
+            vec![repeats.extract::<i64>().map_err(|_| {
+                PyTypeError::new_err("repeat_interleave: repeats must be an int or a tensor")
+            })?]
+        };
+        let out = self.t.repeat_interleave(&reps, dim)?;
+        if let Some(n) = output_size {
+            let d = match dim {
+                Some(d) => crate::shape::norm_dim(d, out.ndim(), "repeat_interleave")?,
+                None => 0,
+            };
+            if out.shape()[d] != n {
+                return Err(PyValueError::new_err(format!(
+                    "repeat_interleave: output_size {n} does not match the result's {} along dim {d}",
+                    out.shape()[d]
+                )));
+            }
+        }
+        Ok(out.into())
+    }
+    #[pyo3(signature = (*size))]
+    fn broadcast_to(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let want = shape_args(size)?;
+        let nd = self.t.ndim();
+        if want.len() < nd {
+            return Err(PyValueError::new_err(format!(
+                "broadcast_to: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({nd})",
+                want.len()
+            )));
+        }
+        let lead = want.len() - nd;
+        let shape = want
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                if s == -1 && i >= lead {
+                    Ok(self.t.shape()[i - lead])
+                } else {
+                    usize::try_from(s).map_err(|_| {
+                        PyValueError::new_err(format!("broadcast_to: invalid size {s} in {want:?}"))
+                    })
+                }
+            })
+            .collect::<PyResult<Vec<usize>>>()?;
+        Ok(self.t.expand(&shape)?.into())
+    }
+    fn movedim(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let s = dims_arg(Some(source))?;
+        let d = dims_arg(Some(destination))?;
+        Ok(self.t.movedim(&s, &d)?.into())
+    }
+    fn moveaxis(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.movedim(source, destination)
+    }
+    fn swapaxes(&self, axis0: isize, axis1: isize) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(axis0, axis1)?.into())
+    }
+    fn swapdims(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(dim0, dim1)?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(self.t.amax_amin(&dims_arg(dim)?, keepdim, true)?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(self.t.amax_amin(&dims_arg(dim)?, keepdim, false)?.into())
+    }
+    /// To the GPU (`device`: an index, 'cuda', 'cuda:N' or a device), as PyTorch's `cuda()`.
+    #[pyo3(signature = (device=None, non_blocking=false))]
+    fn cuda(
+        &self,
+        py: Python<'_>,
+        device: Option<&Bound<'_, PyAny>>,
+        non_blocking: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = non_blocking;
+        let dev = match device.filter(|d| !d.is_none()) {
+            None => Device::Gpu(0),
+            Some(d) => match d.extract::<usize>() {
+                Ok(i) => Device::Gpu(i),
+                Err(_) => match parse_device(Some(d))? {
+                    Some(Device::Gpu(i)) => Device::Gpu(i),
+                    _ => {
+                        return Err(PyValueError::new_err(
+                            "cuda: expected a GPU device (an index, 'cuda:N' or 'gpu:N')",
+                        ))
+                    }
+                },
+            },
+        };
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || t.to_device(dev))?.into())
+    }
+    #[getter]
+    fn is_mps(&self) -> bool {
+        false
+    }
+    #[getter]
+    fn is_xpu(&self) -> bool {
+        false
+    }
+    #[getter]
+    fn is_meta(&self) -> bool {
+        false
+    }
+    /// The GPU index, or -1 on the CPU (as PyTorch).
+    fn get_device(&self) -> i64 {
+        match self.t.device() {
+            Device::Cpu => -1,
+            Device::Gpu(i) => i as i64,
+        }
+    }
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_empty(
+        &self,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        let shape = size_args(size, "new_empty")?;
+        let dt = match dtype.filter(|d| !d.is_none()) {
+            Some(d) => parse_dtype(d)?,
+            None => self.t.dtype(),
+        };
+        let dev = parse_device(device)?.unwrap_or(self.t.device());
+        let t = Tensor::zeros(&shape, dt, dev)?;
+        if requires_grad {
+            t.set_requires_grad(true)?;
+        }
+        Ok(t.into())
+    }
 }
 
 impl PyTensor {
@@ -1462,6 +1847,39 @@ impl PyTensor {
                 .into_any())
             }
         }
+    }
+}
+
+impl PyTensor {
+    /// `%`, `//`, remainder, fmod, floor_divide: an integer division by zero raises
+    /// ZeroDivisionError as in PyTorch (checked on the CPU, where it costs no transfer).
+    fn checked_int_div(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: BinaryOp,
+        reflected: bool,
+    ) -> PyResult<PyTensor> {
+        let out = self.arith(other, op, reflected)?;
+        if !out.t.dtype().is_float() && out.t.device() == Device::Cpu {
+            let divisor = if reflected {
+                self.t.clone()
+            } else {
+                match operand(other)? {
+                    Operand::T(t) => t,
+                    Operand::S(v, _) => Tensor::full(&[], v, DType::I64, Device::Cpu)?,
+                }
+            };
+            if divisor.numel() > 0 && divisor.device() == Device::Cpu {
+                let zeros = divisor.eq_scalar(0.0)?.to_dtype(DType::I64)?.sum_all()?.item()?;
+                if zeros > 0.0 {
+                    return Err(pyo3::exceptions::PyZeroDivisionError::new_err(format!(
+                        "{}: integer division by zero",
+                        op.name()
+                    )));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod index;
 pub mod matmul;
 pub mod optim;
 pub mod pool;
+pub mod scan;
 pub(crate) mod simd;
 
 use super::{BinaryOp, RandKind, ReduceOp, UnaryOp};
@@ -372,6 +373,14 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
             s * (T::ONE + x * (T::ONE - s))
         }
         UnaryOp::Log1p => f(x.to_f64().ln_1p()),
+        UnaryOp::Round => f(x.to_f64().round_ties_even()),
+        UnaryOp::Ceil => f(x.to_f64().ceil()),
+        UnaryOp::Trunc => f(x.to_f64().trunc()),
+        UnaryOp::Erf => f(erf(x.to_f64())),
+        UnaryOp::Expm1 => f(x.to_f64().exp_m1()),
+        UnaryOp::IsNan => f(if x.to_f64().is_nan() { 1.0 } else { 0.0 }),
+        UnaryOp::IsInf => f(if x.to_f64().is_infinite() { 1.0 } else { 0.0 }),
+        UnaryOp::IsFinite => f(if x.to_f64().is_finite() { 1.0 } else { 0.0 }),
         UnaryOp::Not => {
             if x == T::ZERO {
                 T::ONE
@@ -468,6 +477,18 @@ macro_rules! float_binary {
             BinaryOp::Or => {
                 CpuStorage::Bool(map2(a, la, b, lb, |x: $T, y: $T| x != 0.0 || y != 0.0))
             }
+            BinaryOp::FloorDiv => {
+                IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| floor_div_f(x, y)))
+            }
+            BinaryOp::Remainder => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| {
+                let m = x % y;
+                if m != 0.0 && ((y < 0.0) != (m < 0.0)) {
+                    m + y
+                } else {
+                    m
+                }
+            })),
+            BinaryOp::Fmod => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x % y)),
             BinaryOp::ReluGrad => {
                 IntoStorage::into_storage(map2(
                     a,
@@ -485,6 +506,28 @@ macro_rules! float_binary {
             }
         }
     }};
+}
+
+/// Python's float floor division: `(x - fmod(x, y)) / y` corrected to the floor, so that
+/// `x == y * (x // y) + x % y` holds as closely as rounding allows.
+fn floor_div_f<T: Float>(x: T, y: T) -> T {
+    let (xf, yf) = (x.to_f64(), y.to_f64());
+    if yf == 0.0 {
+        return T::from_f64(xf / yf);
+    }
+    let m = xf % yf;
+    let mut div = (xf - m) / yf;
+    if m != 0.0 && ((yf < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div == 0.0 {
+        return T::from_f64(0.0f64.copysign(xf / yf));
+    }
+    let mut fl = div.floor();
+    if div - fl > 0.5 {
+        fl += 1.0;
+    }
+    T::from_f64(fl)
 }
 
 /// Binary elementwise op over two broadcast views of one dtype.
@@ -539,6 +582,35 @@ pub fn binary(
                 lb,
                 |g: i64, x: i64| if x <= 0 { 0 } else { g },
             )),
+            BinaryOp::FloorDiv => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| {
+                if y == 0 {
+                    return 0;
+                }
+                let q = x.wrapping_div(y);
+                if x.wrapping_rem(y) != 0 && ((x < 0) != (y < 0)) {
+                    q - 1
+                } else {
+                    q
+                }
+            })),
+            BinaryOp::Remainder => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| {
+                if y == 0 {
+                    return 0;
+                }
+                let r = x.wrapping_rem(y);
+                if r != 0 && ((r < 0) != (y < 0)) {
+                    r + y
+                } else {
+                    r
+                }
+            })),
+            BinaryOp::Fmod => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| {
+                if y == 0 {
+                    0
+                } else {
+                    x.wrapping_rem(y)
+                }
+            })),
         },
         (CpuStorage::Bool(a), CpuStorage::Bool(b)) => match op {
             BinaryOp::And | BinaryOp::Mul | BinaryOp::Minimum => {
@@ -553,7 +625,13 @@ pub fn binary(
             BinaryOp::Le => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x <= y)),
             BinaryOp::Gt => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x & !y)),
             BinaryOp::Ge => CpuStorage::Bool(map2(a, la, b, lb, |x, y| x >= y)),
-            BinaryOp::Sub | BinaryOp::Div | BinaryOp::Pow | BinaryOp::ReluGrad => {
+            BinaryOp::Sub
+            | BinaryOp::Div
+            | BinaryOp::Pow
+            | BinaryOp::ReluGrad
+            | BinaryOp::FloorDiv
+            | BinaryOp::Remainder
+            | BinaryOp::Fmod => {
                 return Err(Error::DType(format!(
                     "{}: not supported for bool tensors",
                     op.name()

@@ -313,6 +313,14 @@ fn unary_code(op: UnaryOp) -> (u32, f64, f64) {
         SiluGrad => (31, 0.0, 0.0),
         Log1p => (32, 0.0, 0.0),
         Not => (33, 0.0, 0.0),
+        Round => (34, 0.0, 0.0),
+        Ceil => (35, 0.0, 0.0),
+        Trunc => (36, 0.0, 0.0),
+        Erf => (37, 0.0, 0.0),
+        Expm1 => (38, 0.0, 0.0),
+        IsNan => (39, 0.0, 0.0),
+        IsInf => (40, 0.0, 0.0),
+        IsFinite => (41, 0.0, 0.0),
     }
 }
 
@@ -392,6 +400,9 @@ fn binary_code(op: BinaryOp) -> u32 {
         And => 13,
         Or => 14,
         ReluGrad => 15,
+        FloorDiv => 16,
+        Remainder => 17,
+        Fmod => 18,
     }
 }
 
@@ -1535,6 +1546,97 @@ pub fn download(g: &GpuStorage) -> Result<CpuStorage> {
         DType::Bool => CpuStorage::Bool(words.map(|w| u32::from_le_bytes(w) != 0).collect()),
         DType::F64 => return Err(f64_unsupported("cpu")),
     })
+}
+
+// ---------------------------------------------------------------- scans and sorting
+
+fn scan_dtype(op: &str, dt: DType) -> Result<u32> {
+    match dt {
+        DType::F32 => Ok(0),
+        DType::I64 => Ok(1),
+        DType::F64 => Err(f64_unsupported(op)),
+        DType::Bool => Err(Error::DType(format!(
+            "{op}: not supported for bool tensors"
+        ))),
+    }
+}
+
+/// `y_k = a_k * y_(k-1) + b_k` along `dim` from `init` (from the end when `reverse`), one
+/// invocation per line; `a` and `b` are views of one shape and dtype.
+pub fn linear_scan(
+    a: &GpuStorage,
+    la: &Layout,
+    b: &GpuStorage,
+    lb: &Layout,
+    dim: usize,
+    reverse: bool,
+    init: f64,
+) -> Result<GpuStorage> {
+    if a.dtype != b.dtype || la.shape != lb.shape || dim >= la.shape.len().max(1) {
+        return Err(Error::Shape(format!(
+            "scan: operands of shapes {:?} and {:?} along dim {dim}",
+            la.shape, lb.shape
+        )));
+    }
+    let code = scan_dtype("scan", a.dtype)?;
+    check_span("scan", a, la)?;
+    check_span("scan", b, lb)?;
+    let n_all = la.numel();
+    let ctx = ctx_of(a);
+    let out = GpuStorage::alloc(ctx, a.dtype, n_all, false, "scan")?;
+    if n_all == 0 {
+        return Ok(out);
+    }
+    let ac = copy(a, la)?;
+    let bc = copy(b, lb)?;
+    let shape: &[usize] = if la.shape.is_empty() { &[1] } else { &la.shape };
+    let n = shape[dim];
+    let inner: usize = shape[dim + 1..].iter().product();
+    let lines = n_all / n;
+    let mut p = vec![0u32; 4];
+    p[0] = u32_of("scan", lines)?;
+    p[1] = u32_of("scan", n)?;
+    p[2] = u32_of("scan", inner)?;
+    p[3] = value_bits("scan", init, a.dtype)?;
+    let k = Kernel::new(Shader::Scan, "linear_scan")
+        .with("DT", code)
+        .with("REVERSE", flag(reverse));
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &ac.buf), (2, &bc.buf), (3, &out.buf)],
+        grid_threads(ctx, lines, "scan")?,
+    )?;
+    Ok(out)
+}
+
+/// Stable argsort (int64) along the last dim of a view; NaN sorts above every number.
+pub fn argsort(x: &GpuStorage, l: &Layout, descending: bool) -> Result<GpuStorage> {
+    let code = match x.dtype {
+        DType::Bool => 1,
+        dt => scan_dtype("sort", dt)?,
+    };
+    check_span("sort", x, l)?;
+    let total = l.numel();
+    let n = *l.shape.last().unwrap_or(&1);
+    let ctx = ctx_of(x);
+    let mut out = GpuStorage::alloc(ctx, DType::I64, total, false, "sort")?;
+    out.range = Some((0, n.saturating_sub(1) as i64));
+    if total == 0 {
+        return Ok(out);
+    }
+    let xc = copy(x, l)?;
+    let p = vec![u32_of("sort", total)?, u32_of("sort", n)?];
+    let k = Kernel::new(Shader::Scan, "argsort")
+        .with("DT", code)
+        .with("DESCENDING", flag(descending));
+    ctx.dispatch(
+        &k,
+        &p,
+        &[(1, &xc.buf), (3, &out.buf)],
+        grid_threads(ctx, total, "sort")?,
+    )?;
+    Ok(out)
 }
 
 #[cfg(test)]

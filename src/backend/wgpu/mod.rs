@@ -39,8 +39,9 @@ use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
 pub use kernels::{
-    assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add, index_select,
-    matmul, max_pool2d, optim_step, rand, reduce, scatter_add, softmax, unary, upload, where_,
+    argsort, assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add,
+    index_select, linear_scan, matmul, max_pool2d, optim_step, rand, reduce, scatter_add, softmax,
+    unary, upload, where_,
 };
 
 /// A tensor's elements in a GPU buffer (one 32-bit word per element; see the module doc).

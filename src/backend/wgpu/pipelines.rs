@@ -17,6 +17,7 @@ pub(crate) enum Shader {
     Index,
     Random,
     Optim,
+    Scan,
 }
 
 macro_rules! shader_source {
@@ -41,6 +42,7 @@ impl Shader {
             Shader::Index => shader_source!("index"),
             Shader::Random => shader_source!("random"),
             Shader::Optim => shader_source!("optim"),
+            Shader::Scan => shader_source!("scan"),
         }
     }
 }
