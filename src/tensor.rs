@@ -34,6 +34,8 @@ pub struct TensorImpl {
     pub(crate) history_gen: AtomicU64,
     /// for a view: the base's `history_gen` when this view's `grad_fn` was last set
     pub(crate) base_gen: AtomicU64,
+    /// for a view: made while grad mode was off (in-place changes with grad on are refused)
+    pub(crate) view_in_no_grad: bool,
 }
 
 /// An n-dimensional array with autograd. Cloning is cheap (a reference count).
@@ -78,6 +80,7 @@ impl Tensor {
             view_base,
             history_gen: AtomicU64::new(0),
             base_gen: AtomicU64::new(base_gen),
+            view_in_no_grad: false,
         }))
     }
 
@@ -121,7 +124,7 @@ impl Tensor {
         backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
     ) -> Tensor {
         let base = self.0.view_base.clone().unwrap_or_else(|| self.clone());
-        let t = Tensor::build(
+        let mut t = Tensor::build(
             self.0.storage.clone(),
             self.0.version.clone(),
             layout,
@@ -129,6 +132,11 @@ impl Tensor {
             self.device(),
             Some(base),
         );
+        if !autograd::is_grad_enabled() {
+            if let Some(inner) = Arc::get_mut(&mut t.0) {
+                inner.view_in_no_grad = true;
+            }
+        }
         t.with_rule(name, &[self], &[], backward)
     }
 
@@ -634,8 +642,14 @@ impl Tensor {
     /// Writes `src` (broadcast, cast to this dtype) into this tensor in place, recording the
     /// copy in autograd like PyTorch's `copy_`.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        self.copy_named(src, "copy_")
+    }
+
+    /// `copy_` reported as `op` in errors and version checks.
+    pub(crate) fn copy_named(&self, src: &Tensor, op: &'static str) -> Result<()> {
+        src.layout().broadcast_to(self.shape(), op)?;
         let src = src.clone();
-        self.inplace("copy_", move |t| {
+        self.inplace(op, move |t| {
             let v = if src.dtype() != t.dtype() {
                 src.to_dtype(t.dtype())?
             } else {
@@ -652,7 +666,7 @@ impl Tensor {
     /// Fills this tensor with `value` in place.
     pub fn fill_(&self, value: f64) -> Result<()> {
         let src = Tensor::full(&[], value, self.dtype(), self.device())?;
-        self.copy_(&src)
+        self.copy_named(&src, "fill_")
     }
 
     /// Replaces this tensor's data with a copy of `src` (same shape; any device or dtype),

@@ -168,6 +168,15 @@ impl Tensor {
                 r = r.to_dtype(self.dtype())?;
             }
         }
+        if grad_mode
+            && self.0.view_in_no_grad
+            && (r.requires_grad() || self.view_base().is_some_and(|b| b.requires_grad()))
+        {
+            return Err(Error::Runtime(format!(
+                "{op}: a view was created in no_grad mode and is being modified in place with grad mode enabled; \
+                 autograd cannot track that: create the view with grad enabled, or clone() it"
+            )));
+        }
         self.write_from(&r, op)?;
         if !grad_mode {
             return Ok(());
@@ -192,6 +201,7 @@ impl Tensor {
                 if !r.requires_grad() && !base.requires_grad() {
                     return Ok(());
                 }
+
                 let geo = Geometry::new(base.layout(), self.layout())?;
                 let need = [base.requires_grad(), r.requires_grad()];
                 let node = Node::record(

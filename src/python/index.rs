@@ -48,8 +48,19 @@ fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
                 Err(PyTypeError::new_err("indexing with a Python bool is not supported"))
             } else if let Ok(i) = p.extract::<isize>() {
                 Ok(Item::Int(i))
-            } else if p.is_instance_of::<PyList>() || p.hasattr("__array__")? {
-                Ok(Item::Index(to_tensor(p, None)?))
+            } else if p.is_instance_of::<PyList>()
+                || p.is_instance_of::<PyTuple>()
+                || p.is_instance_of::<pyo3::types::PyRange>()
+                || p.hasattr("__array__")?
+            {
+                // a list, a tuple in a position or a range indexes like an int64 tensor
+                let t = to_tensor(p, None)?;
+                let t = if t.numel() == 0 && !p.hasattr("__array__")? {
+                    t.to_dtype(DType::I64)?
+                } else {
+                    t
+                };
+                Ok(Item::Index(t))
             } else {
                 Err(PyTypeError::new_err(format!(
                     "only integers, slices, None, ..., and integer or boolean tensors are valid indices (got {})",
@@ -258,6 +269,7 @@ pub fn setitem_impl(
     key: &Bound<'_, PyAny>,
     value: &Bound<'_, PyAny>,
     accumulate: bool,
+    op: &'static str,
 ) -> PyResult<()> {
     let v = assigned_value(t, value)?;
     let items = parse_items(key)?;
@@ -275,7 +287,7 @@ pub fn setitem_impl(
             ))
             .into());
         }
-        return Ok(view.copy_(&v)?);
+        return Ok(view.copy_named(&v, op)?);
     }
     // positions (row-major in `t`) of the selected elements, computed on the host
     let pos = {
@@ -296,10 +308,5 @@ pub fn setitem_impl(
     let n = pos.numel();
     let flat_pos = pos.reshape(&[n])?.to_i64_vec()?;
     let vals = vals.reshape(&[n])?;
-    let op = if accumulate {
-        "index_put_ (accumulate)"
-    } else {
-        "setitem"
-    };
     Ok(t.inplace(op, |x| x.index_put_flat(&flat_pos, &vals, accumulate))?)
 }

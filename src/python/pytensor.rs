@@ -613,7 +613,8 @@ impl PyTensor {
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.fill_(0.0)?;
+        let z = Tensor::zeros(&[], slf.t.dtype(), slf.t.device())?;
+        slf.t.copy_named(&z, "zero_")?;
         Ok(slf)
     }
     fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
@@ -889,7 +890,7 @@ impl PyTensor {
             indices.py(),
             indices.try_iter()?.collect::<PyResult<Vec<_>>>()?,
         )?;
-        index::setitem_impl(&slf.t, key.as_any(), values, accumulate)?;
+        index::setitem_impl(&slf.t, key.as_any(), values, accumulate, "index_put_")?;
         Ok(slf)
     }
     /// Makes this tensor a leaf that needs no gradient, in place.
@@ -1391,7 +1392,7 @@ impl PyTensor {
         Ok(index::getitem(&self.t, key)?.into())
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        index::setitem_impl(&self.t, key, value, false)
+        index::setitem_impl(&self.t, key, value, false, "setitem")
     }
 
     // ---------- new tensors like this one ----------
@@ -1499,12 +1500,18 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim, dtype=None))]
     fn cumsum(&self, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        let dt = dtype.filter(|d| !d.is_none()).map(parse_dtype).transpose()?;
+        let dt = dtype
+            .filter(|d| !d.is_none())
+            .map(parse_dtype)
+            .transpose()?;
         Ok(self.t.cumsum(dim, dt)?.into())
     }
     #[pyo3(signature = (dim, dtype=None))]
     fn cumprod(&self, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        let dt = dtype.filter(|d| !d.is_none()).map(parse_dtype).transpose()?;
+        let dt = dtype
+            .filter(|d| !d.is_none())
+            .map(parse_dtype)
+            .transpose()?;
         Ok(self.t.cumprod(dim, dt)?.into())
     }
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
@@ -1514,7 +1521,10 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
-        let dt = dtype.filter(|d| !d.is_none()).map(parse_dtype).transpose()?;
+        let dt = dtype
+            .filter(|d| !d.is_none())
+            .map(parse_dtype)
+            .transpose()?;
         Ok(self.t.prod(dim, keepdim, dt)?.into())
     }
     #[pyo3(signature = (diagonal=0))]
@@ -1720,12 +1730,20 @@ impl PyTensor {
             .collect::<PyResult<Vec<usize>>>()?;
         Ok(self.t.expand(&shape)?.into())
     }
-    fn movedim(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn movedim(
+        &self,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+    ) -> PyResult<PyTensor> {
         let s = dims_arg(Some(source))?;
         let d = dims_arg(Some(destination))?;
         Ok(self.t.movedim(&s, &d)?.into())
     }
-    fn moveaxis(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn moveaxis(
+        &self,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+    ) -> PyResult<PyTensor> {
         self.movedim(source, destination)
     }
     fn swapaxes(&self, axis0: isize, axis1: isize) -> PyResult<PyTensor> {
@@ -1779,13 +1797,6 @@ impl PyTensor {
     #[getter]
     fn is_meta(&self) -> bool {
         false
-    }
-    /// The GPU index, or -1 on the CPU (as PyTorch).
-    fn get_device(&self) -> i64 {
-        match self.t.device() {
-            Device::Cpu => -1,
-            Device::Gpu(i) => i as i64,
-        }
     }
     #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
     fn new_empty(
@@ -1870,7 +1881,11 @@ impl PyTensor {
                 }
             };
             if divisor.numel() > 0 && divisor.device() == Device::Cpu {
-                let zeros = divisor.eq_scalar(0.0)?.to_dtype(DType::I64)?.sum_all()?.item()?;
+                let zeros = divisor
+                    .eq_scalar(0.0)?
+                    .to_dtype(DType::I64)?
+                    .sum_all()?
+                    .item()?;
                 if zeros > 0.0 {
                     return Err(pyo3::exceptions::PyZeroDivisionError::new_err(format!(
                         "{}: integer division by zero",
