@@ -421,3 +421,93 @@ pub fn load(path: &Path) -> Result<NamedTensors> {
         .map_err(|e| Error::Io(format!("load: cannot read '{}': {e}", path.display())))?;
     from_bytes(&bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_parse_only_for_their_destination() {
+        let ok = ".ck.safetensors.tmp-123-4-5-00ff00ff00ff00ff";
+        assert_eq!(temp_writer_pid(ok, "ck.safetensors"), Some(123));
+        assert_eq!(temp_writer_pid(ok, "ck"), None);
+        for bad in [
+            ".ck.safetensors.tmp-123",
+            ".ck.safetensors.tmp-0-4-5-00ff00ff00ff00ff",
+            ".ck.safetensors.tmp-123-4-5-00FF00FF00FF00FF",
+            ".ck.safetensors.tmp-123-4-5-00ff",
+            ".ck.safetensors.tmp-123-4-5-6-00ff00ff00ff00ff",
+            ".ck.safetensors.tmp--4-5-00ff00ff00ff00ff",
+            ".ck.safetensors.tmp-99999999999-4-5-00ff00ff00ff00ff",
+            "ck.safetensors.tmp-123-4-5-00ff00ff00ff00ff",
+            ".ck.safetensors.lock",
+        ] {
+            assert_eq!(temp_writer_pid(bad, "ck.safetensors"), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn writes_leave_only_the_destination_and_clean_dead_writers() {
+        let dir = std::env::temp_dir().join(format!(
+            "rustdl-io-test-{}-{:x}",
+            std::process::id(),
+            random_u64()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("ck.bin");
+        // A temp file of this process's own pid that is not in flight: left by a dead earlier
+        // process with the same pid, so it goes. One of another destination stays.
+        let own = dir.join(format!(
+            ".ck.bin.tmp-{}-1-999999-0123456789abcdef",
+            std::process::id()
+        ));
+        let other = dir.join(format!(
+            ".other.bin.tmp-{}-1-999999-0123456789abcdef",
+            std::process::id()
+        ));
+        std::fs::write(&own, b"partial").unwrap();
+        std::fs::write(&other, b"partial").unwrap();
+        write_atomic(&dest, b"hello").unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
+        assert!(!own.exists());
+        assert!(other.exists());
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let other_name = other.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(names, vec![other_name, "ck.bin".to_string()]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn threads_saving_to_one_path_all_succeed() {
+        let dir = std::env::temp_dir().join(format!(
+            "rustdl-io-threads-{}-{:x}",
+            std::process::id(),
+            random_u64()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("ck.bin");
+        let handles: Vec<_> = (0..4u8)
+            .map(|i| {
+                let dest = dest.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        write_atomic(&dest, &vec![i; 1 << 16]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let data = std::fs::read(&dest).unwrap();
+        assert_eq!(data.len(), 1 << 16);
+        assert!(data.iter().all(|&b| b == data[0]));
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

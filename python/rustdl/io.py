@@ -6,7 +6,10 @@ file as it is; nested dicts (an optimizer's ``state_dict``) are flattened with `
 (``state/0/exp_avg``). The structure itself (dict keys with their types, lists, tuples) and every
 non-tensor value (numbers, strings, bools, ``None``) is kept as JSON in the file's metadata under
 ``rustdl``, so :func:`load` rebuilds the object exactly, whatever characters the keys hold. Writes
-to a path are atomic (temp file, fsync, rename).
+to a path are atomic (a temp file of its own, fsync, rename) and serialised by a lock beside the
+file, so concurrent saves to one path (threads or processes) each land whole; a save also removes
+the temp files that writers killed mid-save left behind. File objects are written and read from
+memory, with no temp file.
 
 :func:`load` also reads the files ``torch.save`` writes, without torch: the zip format (PyTorch
 1.6 and later) and the legacy format before it. Those files hold a pickle; rustdl reads it with an
@@ -23,7 +26,6 @@ import json
 import os
 import pickle
 import struct
-import tempfile
 import zipfile
 from collections.abc import Callable
 from typing import Any, BinaryIO, ClassVar, Union
@@ -127,9 +129,12 @@ def _name_of(f: Any) -> str:
 def save(obj: dict, f: FileLike) -> None:
     """Saves a dict of tensors (a ``state_dict``, an optimizer's too) as safetensors.
 
-    Writing to a path is atomic: the data goes to a temp file beside it, is fsynced, then renamed
-    over it, so a crash leaves the previous file whole. A file object gets the bytes in one
-    ``write`` at its current position.
+    Writing to a path is atomic: the data goes to a temp file of its own beside it
+    (``.<name>.tmp-<pid>-...``), is fsynced, then renamed over it, so a crash leaves the previous
+    file whole. Saves to one path are serialised by an advisory lock (``.<name>.lock``, removed
+    again afterwards), so concurrent saves from threads or processes never fail or interleave: the
+    last one wins. Temp files left by writers that were killed are removed by the next save to the
+    path. A file object gets the bytes in one ``write`` at its current position.
 
     Args:
         obj: a dict whose leaves are tensors, numbers, strings, bools or ``None``, possibly
@@ -170,11 +175,7 @@ def save(obj: dict, f: FileLike) -> None:
     if _is_path(f):
         _rustdl.save_file(tensors, os.fspath(f), {_META_KEY: meta})
         return
-    with tempfile.TemporaryDirectory(prefix="rustdl-save-") as tmp:
-        tmp_path = os.path.join(tmp, "checkpoint.safetensors")
-        _rustdl.save_file(tensors, tmp_path, {_META_KEY: meta})
-        with open(tmp_path, "rb") as src:
-            data = src.read()
+    data = _rustdl.save_bytes(tensors, {_META_KEY: meta})
     try:
         f.write(data)
     except TypeError:
@@ -184,10 +185,14 @@ def save(obj: dict, f: FileLike) -> None:
         flush()
 
 
-def _load_safetensors(path: str, device: Any, where: str) -> dict:
-    """Reads a safetensors file; rustdl's metadata, when present, rebuilds the saved structure."""
+def _load_safetensors(source: str | bytes, device: Any, where: str) -> dict:
+    """Reads safetensors from a path or from the bytes of a file object; rustdl's metadata, when
+    present, rebuilds the saved structure."""
     try:
-        tensors, meta = _rustdl.load_file(path, device)
+        if isinstance(source, bytes):
+            tensors, meta = _rustdl.load_bytes(source, device)
+        else:
+            tensors, meta = _rustdl.load_file(source, device)
     except ValueError as e:
         raise ValueError(f"rustdl.load: cannot read {where}: {e}") from None
     raw = meta.get(_META_KEY)
@@ -825,8 +830,4 @@ def load(
     if kind == "legacy":
         return _load_torch_legacy(io.BytesIO(data), where, target)
     dev = None if target is None else _target_device(target, "cpu", where)
-    with tempfile.TemporaryDirectory(prefix="rustdl-load-") as tmp:
-        tmp_path = os.path.join(tmp, "checkpoint.safetensors")
-        with open(tmp_path, "wb") as out:
-            out.write(data)
-        return _load_safetensors(tmp_path, dev, where)
+    return _load_safetensors(data, dev, where)
