@@ -132,20 +132,22 @@ fn powf_(x: f32, y: f32) -> f32 {
     return select(r, -r, fract(y * 0.5) != 0.0);
 }
 
-// exp(x) - 1 accurate near 0 (Kahan's correction).
+// exp(x) - 1 accurate near 0: a Taylor polynomial for |x| < 0.5 (does not rely on the
+// driver's exp and log being exact near 1), exp(x) - 1 elsewhere.
 fn expm1_(x: f32) -> f32 {
-    let u = exp(x);
-    if (u == 1.0) {
-        return x;
+    if (abs(x) < 0.5) {
+        var t = 1.0 / 362880.0;
+        t = 1.0 / 40320.0 + x * t;
+        t = 1.0 / 5040.0 + x * t;
+        t = 1.0 / 720.0 + x * t;
+        t = 1.0 / 120.0 + x * t;
+        t = 1.0 / 24.0 + x * t;
+        t = 1.0 / 6.0 + x * t;
+        t = 0.5 + x * t;
+        t = 1.0 + x * t;
+        return x * t;
     }
-    let um = u - 1.0;
-    if (um == -1.0) {
-        return -1.0;
-    }
-    if (abs(x) > 0.5) {
-        return um;
-    }
-    return um * x / log(u);
+    return exp(x) - 1.0;
 }
 
 // C's fmod: x - y * trunc(x / y), with the sign of x.

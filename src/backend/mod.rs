@@ -289,6 +289,76 @@ pub(crate) fn guard<T>(op: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
+/// int64 tensors on the GPU hold 32-bit values: their sums and products are computed exactly
+/// on the host, and a result outside the 32-bit range is an error, never a wrapped value.
+fn int_result_to_gpu(
+    op: &str,
+    dev: usize,
+    r: Result<crate::storage::CpuStorage>,
+) -> Result<Storage> {
+    let r = r?;
+    wgpu::upload(dev, &r).map(Storage::Gpu).map_err(|e| match e {
+        Error::Value(m) => Error::Value(format!(
+            "{op}: the int64 result overflows the GPU's 32-bit integers; move the tensor to the CPU for 64-bit range ({m})"
+        )),
+        other => other,
+    })
+}
+
+/// `r` when it lies in the GPU's 32-bit integer range.
+fn fits_i32(r: (i64, i64)) -> Option<(i64, i64)> {
+    (r.0 >= i32::MIN as i64 && r.1 <= i32::MAX as i64).then_some(r)
+}
+
+/// The value range of an integer unary op's result from its input's range, when it is sure to
+/// fit 32 bits (then the GPU kernel is exact).
+fn unary_int_range(op: UnaryOp, (lo, hi): (i64, i64)) -> Option<(i64, i64)> {
+    let int = |c: f64| (c.fract() == 0.0 && c.abs() < 2f64.powi(31)).then_some(c as i64);
+    let span = |a: i64, b: i64| (a.min(b), a.max(b));
+    let r = match op {
+        UnaryOp::Neg => (hi.checked_neg()?, lo.checked_neg()?),
+        UnaryOp::Abs => {
+            let m = lo.checked_abs()?.max(hi.checked_abs()?);
+            (
+                if lo <= 0 && hi >= 0 {
+                    0
+                } else {
+                    lo.abs().min(hi.abs())
+                },
+                m,
+            )
+        }
+        UnaryOp::Square => {
+            let m = lo.checked_abs()?.max(hi.checked_abs()?);
+            (0, m.checked_mul(m)?)
+        }
+        UnaryOp::AddScalar(c) => (lo.checked_add(int(c)?)?, hi.checked_add(int(c)?)?),
+        UnaryOp::RSubScalar(c) => (int(c)?.checked_sub(hi)?, int(c)?.checked_sub(lo)?),
+        UnaryOp::MulScalar(c) => span(lo.checked_mul(int(c)?)?, hi.checked_mul(int(c)?)?),
+        _ => return None,
+    };
+    fits_i32(r)
+}
+
+/// As [`unary_int_range`] for a binary op's two input ranges.
+fn binary_int_range(op: BinaryOp, a: (i64, i64), b: (i64, i64)) -> Option<(i64, i64)> {
+    let r = match op {
+        BinaryOp::Add => (a.0.checked_add(b.0)?, a.1.checked_add(b.1)?),
+        BinaryOp::Sub => (a.0.checked_sub(b.1)?, a.1.checked_sub(b.0)?),
+        BinaryOp::Mul => {
+            let p = [
+                a.0.checked_mul(b.0)?,
+                a.0.checked_mul(b.1)?,
+                a.1.checked_mul(b.0)?,
+                a.1.checked_mul(b.1)?,
+            ];
+            (*p.iter().min()?, *p.iter().max()?)
+        }
+        _ => return None,
+    };
+    fits_i32(r)
+}
+
 /// Size above which an output allocation is tried fallibly before the kernel runs.
 const PROBE_BYTES: usize = 16 << 20;
 
@@ -346,6 +416,29 @@ pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storag
 /// Unary elementwise op into a contiguous result of the same dtype.
 pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
     reserve(l.numel(), x.dtype(), x.device(), "elementwise op")?;
+    if let Storage::Gpu(g) = x {
+        if x.dtype() == DType::I64
+            && matches!(
+                op,
+                UnaryOp::Neg
+                    | UnaryOp::Abs
+                    | UnaryOp::Square
+                    | UnaryOp::AddScalar(_)
+                    | UnaryOp::MulScalar(_)
+                    | UnaryOp::RSubScalar(_)
+                    | UnaryOp::PowScalar(_)
+            )
+        {
+            if let Some(r) = g.range.and_then(|r| unary_int_range(op, r)) {
+                let mut out = wgpu::unary(op, g, l)?;
+                out.range = Some(r);
+                return Ok(Storage::Gpu(out));
+            }
+            let h = wgpu::download(&wgpu::copy(g, l)?)?;
+            let lh = Layout::contiguous(&l.shape);
+            return int_result_to_gpu("elementwise op", g.device_index(), cpu::unary(op, &h, &lh));
+        }
+    }
     route!("unary", x; Ok(Storage::Cpu(cpu::unary(op, cpu_of(x), l)?)); Ok(Storage::Gpu(wgpu::unary(op, gpu_of(x), l)?)))
 }
 
@@ -353,6 +446,29 @@ pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
 pub fn binary(op: BinaryOp, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
     same_device(op.name(), a, b)?;
     reserve(la.numel(), a.dtype(), a.device(), op.name())?;
+    if let (Storage::Gpu(ga), Storage::Gpu(gb)) = (a, b) {
+        if a.dtype() == DType::I64
+            && matches!(
+                op,
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Pow
+            )
+        {
+            let known = ga.range.zip(gb.range);
+            if let Some(r) = known.and_then(|(x, y)| binary_int_range(op, x, y)) {
+                let mut out = wgpu::binary(op, ga, la, gb, lb)?;
+                out.range = Some(r);
+                return Ok(Storage::Gpu(out));
+            }
+            let ha = wgpu::download(&wgpu::copy(ga, la)?)?;
+            let hb = wgpu::download(&wgpu::copy(gb, lb)?)?;
+            let lc = Layout::contiguous(&la.shape);
+            return int_result_to_gpu(
+                op.name(),
+                ga.device_index(),
+                cpu::binary(op, &ha, &lc, &hb, &lc),
+            );
+        }
+    }
     route!("binary", a;
         Ok(Storage::Cpu(cpu::binary(op, cpu_of(a), la, cpu_of(b), lb)?));
         Ok(Storage::Gpu(wgpu::binary(op, gpu_of(a), la, gpu_of(b), lb)?)))
@@ -377,6 +493,30 @@ pub fn where_(
 
 /// Reduction over `dims` (sorted, unique); the result has `l.shape` with those dims removed.
 pub fn reduce(op: ReduceOp, x: &Storage, l: &Layout, dims: &[usize]) -> Result<Storage> {
+    if let Storage::Gpu(g) = x {
+        if op == ReduceOp::Sum && matches!(x.dtype(), DType::I64 | DType::Bool) {
+            let count: usize = dims
+                .iter()
+                .map(|&d| l.shape.get(d).copied().unwrap_or(1))
+                .product();
+            let known = match x.dtype() {
+                DType::Bool => Some((0, 1)),
+                _ => g.range,
+            };
+            let k = i64::try_from(count).ok();
+            let summed = known.zip(k).and_then(|((lo, hi), k)| {
+                fits_i32((lo.checked_mul(k)?.min(0), hi.checked_mul(k)?.max(0)))
+            });
+            if let Some(r) = summed {
+                let mut out = wgpu::reduce(op, g, l, dims)?;
+                out.range = Some(r);
+                return Ok(Storage::Gpu(out));
+            }
+            let h = wgpu::download(&wgpu::copy(g, l)?)?;
+            let lh = Layout::contiguous(&l.shape);
+            return int_result_to_gpu("sum", g.device_index(), cpu::reduce(op, &h, &lh, dims));
+        }
+    }
     route!("reduce", x; Ok(Storage::Cpu(cpu::reduce(op, cpu_of(x), l, dims)?)); Ok(Storage::Gpu(wgpu::reduce(op, gpu_of(x), l, dims)?)))
 }
 

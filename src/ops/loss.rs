@@ -186,7 +186,15 @@ impl Tensor {
         let logp = if logits { xm.softmax_dim(1, true)? } else { xm };
         let valid = tm.ne_scalar(ignore_index as f64)?;
         let safe = Tensor::where_cond(&valid, &tm, &tm.zeros_like()?)?;
-        let picked = logp.gather(1, &safe.reshape(&[m, 1])?)?.reshape(&[m])?;
+        let picked = logp
+            .gather(1, &safe.reshape(&[m, 1])?)
+            .map_err(|e| match e {
+                Error::Index(msg) => Error::Index(format!(
+                    "{op}: a target is out of range for {c} classes (expected values in [0, {c}) or ignore_index={ignore_index}): {msg}"
+                )),
+                other => other,
+            })?
+            .reshape(&[m])?;
         let validf = valid.to_dtype(logp.dtype())?;
         let wi = match weight {
             Some(w) => w
@@ -300,12 +308,8 @@ impl Tensor {
         check_float("binary_cross_entropy_with_logits", self)?;
         let t = target.to_dtype(self.dtype())?;
         // log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
-        let softplus_neg = self
-            .abs()?
-            .neg()?
-            .exp()?
-            .unary(UnaryOp::Log1p)?
-            .add(&self.neg()?.relu()?)?;
+        // (its rule: d/dx = -sigmoid(-x), exact at x = 0 too)
+        let softplus_neg = self.neg()?.softplus_exact()?;
         let mut l = match pos_weight {
             Some(pw) => {
                 let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;

@@ -444,4 +444,27 @@ impl Tensor {
             out.contiguous()
         }
     }
+
+    /// `log(1 + exp(x))` computed stably, with the exact derivative `sigmoid(x)` everywhere
+    /// (a composition of abs and relu would give a wrong gradient at 0).
+    pub fn softplus_exact(&self) -> Result<Tensor> {
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::F32)?
+        };
+        let value = {
+            let _g = crate::autograd::NoGradGuard::new();
+            x.abs()?
+                .neg()?
+                .exp()?
+                .unary(UnaryOp::Log1p)?
+                .add(&x.relu()?)?
+        };
+        let out = value.detach();
+        let xd = x.detach();
+        Ok(out.with_rule("softplus", &[&x], &[&x], move |g| {
+            Ok(vec![Some(g.mul(&xd.sigmoid()?)?)])
+        }))
+    }
 }

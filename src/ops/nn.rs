@@ -18,18 +18,30 @@ fn out_size(
     d: usize,
     ceil: bool,
 ) -> Result<usize> {
-    let span = d * (k - 1) + 1;
     if s == 0 || k == 0 || d == 0 {
         return Err(Error::Value(format!(
-            "{op}: kernel size, stride and dilation must be positive"
+            "{op}: kernel size, stride and dilation must be positive, got kernel {k}, stride {s}, dilation {d}"
         )));
     }
-    if input + 2 * p < span {
+    let too_big = || {
+        Error::Value(format!(
+            "{op}: kernel {k}, dilation {d} or padding {p} is too large"
+        ))
+    };
+    let span = d
+        .checked_mul(k - 1)
+        .and_then(|v| v.checked_add(1))
+        .ok_or_else(too_big)?;
+    let padded = p
+        .checked_mul(2)
+        .and_then(|v| v.checked_add(input))
+        .ok_or_else(too_big)?;
+    if padded < span {
         return Err(Error::Shape(format!(
             "{op}: input size {input} (padded by {p} on each side) is smaller than the kernel span {span}"
         )));
     }
-    let num = input + 2 * p - span;
+    let num = padded - span;
     let mut o = if ceil {
         num.div_ceil(s) + 1
     } else {
@@ -309,6 +321,11 @@ impl Tensor {
         dilation: (usize, usize),
     ) -> Result<Tensor> {
         check_float("conv_transpose2d", self)?;
+        if stride.0 == 0 || stride.1 == 0 || dilation.0 == 0 || dilation.1 == 0 {
+            return Err(Error::Value(format!(
+                "conv_transpose2d: stride {stride:?} and dilation {dilation:?} must be positive"
+            )));
+        }
         let ws = weight.shape().to_vec();
         if weight.ndim() != 4
             || self.ndim() != 4
@@ -425,6 +442,12 @@ impl Tensor {
         count_include_pad: bool,
     ) -> Result<Tensor> {
         check_float("avg_pool2d", self)?;
+        if win.padding.0 * 2 > win.kernel.0 || win.padding.1 * 2 > win.kernel.1 {
+            return Err(Error::Value(format!(
+                "avg_pool2d: padding {:?} should be at most half of kernel size {:?}",
+                win.padding, win.kernel
+            )));
+        }
         let g = win.geom("avg_pool2d", self, ceil_mode)?;
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
@@ -475,11 +498,38 @@ impl Tensor {
                 self.shape()
             )));
         }
-        let nd = self.ndim();
-        let (h, w) = (self.shape()[nd - 2], self.shape()[nd - 1]);
-        let ah = pool_matrix(h, out.0, self.dtype(), self)?;
-        let aw = pool_matrix(w, out.1, self.dtype(), self)?;
-        ah.matmul(self)?.matmul(&aw.t()?)
+        let nd = self.ndim() as isize;
+        if out == (1, 1) {
+            return self.mean(&[nd - 2, nd - 1], true);
+        }
+        // windows are rectangles of equal weights: a mean over rows, then over columns (a
+        // weighted sum through a pooling matrix would turn one ∞ into NaN everywhere via 0·∞)
+        self.adaptive_mean_dim(nd - 2, out.0)?
+            .adaptive_mean_dim(nd - 1, out.1)
+    }
+
+    /// Means over PyTorch's adaptive windows `[⌊i·n/out⌋, ⌈(i+1)·n/out⌉)` along `dim`.
+    fn adaptive_mean_dim(&self, dim: isize, out: usize) -> Result<Tensor> {
+        let d = crate::shape::norm_dim(dim, self.ndim(), "adaptive_avg_pool2d")?;
+        let n = self.shape()[d];
+        if n == out {
+            return Ok(self.clone());
+        }
+        if n > 0 && n % out == 0 {
+            // equal windows: one reshape and one mean
+            let mut shape = self.shape().to_vec();
+            shape[d] = n / out;
+            shape.insert(d, out);
+            return self.reshape(&shape)?.mean(&[d as isize + 1], false);
+        }
+        let parts = (0..out)
+            .map(|i| {
+                let s = (i * n) / out;
+                let e = ((i + 1) * n).div_ceil(out);
+                self.narrow(d as isize, s, e - s)?.mean(&[d as isize], true)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&parts, d as isize)
     }
 
     /// Resizes the last two dims to `size` by `nearest` or `bilinear` (align_corners) interpolation.
@@ -736,21 +786,6 @@ impl Tensor {
         shape.push(d);
         rows.reshape(&shape)
     }
-}
-
-/// `(out, n)` matrix averaging the windows of adaptive pooling.
-fn pool_matrix(n: usize, out: usize, dt: DType, like: &Tensor) -> Result<Tensor> {
-    let mut m = vec![0.0; out * n];
-    for i in 0..out {
-        let s = (i * n) / out;
-        let e = ((i + 1) * n).div_ceil(out);
-        for j in s..e {
-            m[i * n + j] = 1.0 / (e - s) as f64;
-        }
-    }
-    Tensor::from_f64(m, &[out, n])?
-        .to_dtype(dt)?
-        .to_device(like.device())
 }
 
 /// `(out, n)` matrix of linear interpolation weights (PyTorch's bilinear source-index rule).

@@ -197,9 +197,60 @@ impl Tensor {
         }))
     }
 
-    /// `log(sum(exp(x)))` along `dim`, computed stably.
+    /// The `p`-norm over `dims` (all when empty), as `torch.linalg.vector_norm`: `p = ∞` the
+    /// largest magnitude, `-∞` the smallest, `0` the count of non-zeros. The 2-norm's gradient
+    /// at a zero vector is zero (a subgradient), as PyTorch's.
+    pub fn norm(&self, p: f64, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        check_float("norm", self)?;
+        if p.is_nan() {
+            return Err(Error::Value("norm: the order p must not be NaN".into()));
+        }
+        let a = self.abs()?;
+        if p.is_infinite() {
+            return a.amax_amin(dims, keepdim, p > 0.0);
+        }
+        if p == 0.0 {
+            return a.ne_scalar(0.0)?.to_dtype(self.dtype())?.sum(dims, keepdim);
+        }
+        if p == 1.0 {
+            return a.sum(dims, keepdim);
+        }
+        if p == 2.0 {
+            let d = norm_dims(dims, self.ndim(), "norm")?;
+            let keep = reduced_shape(self.shape(), &d, true);
+            let y = {
+                let _g = crate::autograd::NoGradGuard::new();
+                self.mul(self)?.sum(dims, keepdim)?.sqrt()?
+            };
+            let (x, yd, in_shape) = (self.detach(), y.detach(), self.shape().to_vec());
+            return Ok(
+                y.with_rule("norm", &[self], &[self, &yd.clone()], move |g| {
+                    let yk = yd.reshape(&keep)?;
+                    let gk = g.reshape(&keep)?;
+                    let safe = Tensor::where_cond(&yk.eq_scalar(0.0)?, &yk.ones_like()?, &yk)?;
+                    let scale = Tensor::where_cond(
+                        &yk.eq_scalar(0.0)?,
+                        &yk.zeros_like()?,
+                        &gk.div(&safe)?,
+                    )?;
+                    Ok(vec![Some(x.mul(&scale.expand(&in_shape)?)?)])
+                }),
+            );
+        }
+        a.pow_scalar(p)?.sum(dims, keepdim)?.pow_scalar(1.0 / p)
+    }
+
+    /// `log(sum(exp(x)))` along `dim`, computed stably; ±∞ give PyTorch's results (∞ when any
+    /// element is ∞, −∞ when all are −∞).
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
         let m = self.max_min_dim(dim, true, true)?.0.detach();
+        // an infinite maximum is not subtracted (∞ − ∞ would be NaN)
+        let m = Tensor::where_cond(
+            &m.unary(crate::backend::UnaryOp::Abs)?
+                .eq_scalar(f64::INFINITY)?,
+            &m.zeros_like()?,
+            &m,
+        )?;
         let r = self.sub(&m)?.exp()?.sum(&[dim], true)?.log()?.add(&m)?;
         if keepdim {
             Ok(r)

@@ -76,6 +76,18 @@ pub fn parse_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> 
 /// Deepest nesting of sequences `tensor()` accepts (more dims than any real tensor has).
 const MAX_NESTING: usize = 64;
 
+/// A sequence other than a string, bytes or array-like (range, deque, user sequences).
+fn is_plain_sequence(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if obj.is_instance_of::<pyo3::types::PyString>()
+        || obj.is_instance_of::<pyo3::types::PyBytes>()
+        || obj.hasattr("__array__")?
+    {
+        return Ok(false);
+    }
+    Ok(obj.is_instance_of::<pyo3::types::PyRange>()
+        || obj.cast::<pyo3::types::PySequence>().is_ok())
+}
+
 fn walk(
     obj: &Bound<'_, PyAny>,
     depth: usize,
@@ -104,6 +116,9 @@ fn walk(
             })
             .collect::<PyResult<_>>()?;
         Some(items)
+    } else if is_plain_sequence(obj)? {
+        // range, deque and other sequences read like lists
+        Some(obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)
     } else {
         None
     };
@@ -187,6 +202,26 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
             let a = contig("float32")?;
             let a = a.cast::<PyArrayDyn<f32>>()?.readonly();
             CpuStorage::F32(
+                a.as_slice()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .to_vec(),
+            )
+        }
+        ("u", 8) => {
+            // uint64 above int64's range would wrap negative: refuse it rather than corrupt it
+            let big: bool = arr
+                .call_method1("__gt__", (i64::MAX as u64,))?
+                .call_method0("any")?
+                .extract()?;
+            if big {
+                return Err(PyValueError::new_err(format!(
+                    "from_numpy: uint64 values above {} do not fit rustdl's int64 (array of shape {shape:?})",
+                    i64::MAX
+                )));
+            }
+            let a = contig("int64")?;
+            let a = a.cast::<PyArrayDyn<i64>>()?.readonly();
+            CpuStorage::I64(
                 a.as_slice()
                     .map_err(|e| PyValueError::new_err(e.to_string()))?
                     .to_vec(),

@@ -449,13 +449,8 @@ fn silu(input: T<'_>) -> PyResult<PyTensor> {
 fn softplus(input: T<'_>, beta: f64, threshold: f64) -> PyResult<PyTensor> {
     let x = &input.t;
     let bx = x.mul_scalar(beta)?;
-    let soft = bx
-        .abs()?
-        .neg()?
-        .exp()?
-        .unary(UnaryOp::Log1p)?
-        .add(&bx.relu()?)?
-        .mul_scalar(1.0 / beta)?;
+    // the dedicated rule gives sigmoid(beta x) as the derivative, exact at 0 too
+    let soft = bx.softplus_exact()?.mul_scalar(1.0 / beta)?;
     let big = bx.binary(&bx.scalar_like(threshold)?, crate::backend::BinaryOp::Gt)?;
     Ok(Tensor::where_cond(&big, x, &soft)?.into())
 }

@@ -355,37 +355,63 @@ fn randn(
     )
 }
 
-/// `randint(high, size)` or `randint(low, high, size)`.
+/// `randint(high, size)` or `randint(low, high, size)`, with `low`, `high` and `size` also as
+/// keywords (as PyTorch); int64 unless `dtype` says otherwise.
 #[pyfunction]
-#[pyo3(signature = (*args, dtype=None, device=None))]
+#[pyo3(signature = (*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
+#[allow(clippy::too_many_arguments)]
 fn randint(
     args: &Bound<'_, PyTuple>,
+    low: Option<i64>,
+    high: Option<i64>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
 ) -> PyResult<PyTensor> {
-    let (low, high, size): (i64, i64, Vec<usize>) = match args.len() {
-        2 => (
-            0,
-            args.get_item(0)?.extract()?,
-            args.get_item(1)?.extract()?,
-        ),
-        3 => (
-            args.get_item(0)?.extract()?,
-            args.get_item(1)?.extract()?,
-            args.get_item(2)?.extract()?,
-        ),
+    let _ = generator;
+    let mut pos: Vec<Bound<'_, PyAny>> = args.iter().collect();
+    // the size is the last positional argument unless given as a keyword
+    let size_obj = match size {
+        Some(s) => s.clone(),
+        None => match pos.pop() {
+            Some(s) => s,
+            None => {
+                return Err(PyTypeError::new_err(
+                    "randint(low=0, high, size): missing the size argument",
+                ))
+            }
+        },
+    };
+    let size: Vec<usize> = match size_obj.extract::<usize>() {
+        Ok(n) => vec![n],
+        Err(_) => size_obj.extract().map_err(|_| {
+            PyTypeError::new_err("randint: size must be a tuple of non-negative ints")
+        })?,
+    };
+    let ints = pos
+        .iter()
+        .map(|a| a.extract::<i64>())
+        .collect::<PyResult<Vec<i64>>>()
+        .map_err(|_| PyTypeError::new_err("randint: low and high must be ints"))?;
+    let (lo, hi) = match (ints.as_slice(), low, high) {
+        ([], l, Some(h)) => (l.unwrap_or(0), h),
+        ([h], None, None) => (0, *h),
+        ([l], None, Some(h)) => (*l, h),
+        ([l, h], None, None) => (*l, *h),
         _ => {
             return Err(PyTypeError::new_err(
-                "randint(low=0, high, size): expected 2 or 3 positional arguments",
+                "randint(low=0, high, size): expected high (and optionally low) and a size",
             ))
         }
     };
-    let t = Tensor::randint(low, high, &size, dev(device)?)?;
-    Ok(match opt_dtype(dtype)? {
+    let t = Tensor::randint(lo, hi, &size, dev(device)?)?;
+    let t = match opt_dtype(dtype)? {
         Some(d) => t.to_dtype(d)?,
         None => t,
-    }
-    .into())
+    };
+    finish(t, requires_grad)
 }
 
 /// Sets the number of CPU threads the kernels use (the calling thread included), like
@@ -620,6 +646,62 @@ fn load_file<'py>(
     Ok((d, m))
 }
 
+// ---- checkpoint bytes: save/load through memory, for file objects (no temp file) ----
+
+/// The `(name, tensor)` pairs of a dict of tensors, for the checkpoint writers.
+fn checkpoint_items(tensors: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Tensor)>> {
+    let mut items = Vec::with_capacity(tensors.len());
+    for (k, v) in tensors.iter() {
+        let name: String = k.extract()?;
+        let t = v
+            .extract::<PyRef<'_, PyTensor>>()
+            .map_err(|_| PyTypeError::new_err(format!("save: value for '{name}' is not a Tensor")))?
+            .t
+            .clone();
+        items.push((name, t));
+    }
+    Ok(items)
+}
+
+/// Serialises a dict of tensors (and string metadata) to safetensors `bytes`.
+#[pyfunction]
+#[pyo3(signature = (tensors, metadata=None))]
+fn save_bytes<'py>(
+    py: Python<'py>,
+    tensors: &Bound<'py, PyDict>,
+    metadata: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let items = checkpoint_items(tensors)?;
+    let meta = metadata.unwrap_or_default();
+    let bytes = py.detach(move || crate::io::to_bytes(&items, meta))?;
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
+}
+
+/// Parses safetensors `bytes`: `(dict of tensors, metadata dict)`, as `load_file` does.
+#[pyfunction]
+#[pyo3(signature = (data, device=None))]
+fn load_bytes<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, pyo3::types::PyBytes>,
+    device: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    let dv = dev(device)?;
+    // `bytes` is immutable and `data` keeps it alive, so the slice stays valid without the GIL.
+    let raw: &[u8] = data.as_bytes();
+    let (tensors, meta) = py.detach(|| crate::io::from_bytes(raw))?;
+    let d = PyDict::new(py);
+    for (k, t) in tensors {
+        d.set_item(k, PyTensor::from(t.to_device(dv)?))?;
+    }
+    let m = PyDict::new(py);
+    for (k, v) in meta {
+        m.set_item(k, v)?;
+    }
+    Ok((d, m))
+}
+
+// ---- end of checkpoint bytes ----
+
 #[pymodule]
 fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     backend::cpu::tune_allocator();
@@ -669,6 +751,8 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(save_file, m)?)?;
     m.add_function(wrap_pyfunction!(load_file, m)?)?;
+    m.add_function(wrap_pyfunction!(save_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     functional::register(m)?;
     autograd_py::register(m)?;
     gpu::register(m)?;

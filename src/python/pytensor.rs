@@ -1147,22 +1147,34 @@ impl PyTensor {
         let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
         Ok(self.t.std(&dims_arg(dim)?, c, keepdim)?.into())
     }
-    #[pyo3(signature = (p=2.0, dim=None, keepdim=false))]
-    fn norm(&self, p: f64, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+    #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
+    fn norm(
+        &self,
+        py: Python<'_>,
+        p: Option<&Bound<'_, PyAny>>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
-        let a = self.t.abs()?;
-        let r = if p == 1.0 {
-            a.sum(&dims, keepdim)?
-        } else if p.is_infinite() {
-            if dims.is_empty() {
-                a.max_min_all(true)?
-            } else {
-                a.max_min_dim(dims[0], keepdim, true)?.0
-            }
-        } else {
-            a.pow_scalar(p)?.sum(&dims, keepdim)?.pow_scalar(1.0 / p)?
+        let order = match p {
+            None => 2.0,
+            Some(p) if p.is_none() => 2.0,
+            Some(p) => match p.extract::<String>() {
+                Ok(s) if s == "fro" => 2.0,
+                Ok(s) => {
+                    return Err(PyValueError::new_err(format!(
+                        "norm: order '{s}' is not supported (use a number or 'fro')"
+                    )))
+                }
+                Err(_) => p.extract::<f64>()?,
+            },
         };
-        Ok(r.into())
+        let x = match dtype {
+            Some(d) if !d.is_none() => self.t.to_dtype(parse_dtype(d)?)?,
+            _ => self.t.clone(),
+        };
+        Ok(run(py, x.numel(), move || x.norm(order, &dims, keepdim))?.into())
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn max<'py>(

@@ -444,18 +444,7 @@ def arange_label_assign(ip, c, a, v):
     return a * 2 * c.const(1 - m) + v.reshape(3, 1) * c.const(m)
 
 
-@case(
-    {"a": (3, 4), "v": (3,)},
-    marks=[
-        pytest.mark.xfail(
-            strict=True,
-            raises=TypeError,
-            reason="indexing with a Python range is refused: 'only integers, slices, None, ..., "
-            "and integer or boolean tensors are valid indices (got range)'; PyTorch accepts "
-            "x[range(n), y] (lists work)",
-        )
-    ],
-)
+@case({"a": (3, 4), "v": (3,)})
 def range_label_assign(ip, c, a, v):
     labels = [2, 0, 3]
     y = a * 2

@@ -153,7 +153,13 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         size = (size, size) if isinstance(size, int) else tuple(size)
     elif scale_factor is not None:
         sf = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(sf) != 2 or not all(isinstance(f, (int, float)) and f > 0 and f < float("inf") for f in sf):
+            raise ValueError(f"interpolate: scale_factor must be positive and finite, got {scale_factor!r}")
         size = (int(h * sf[0]), int(w * sf[1]))
+        if min(size) < 1:
+            raise ValueError(
+                f"interpolate: scale_factor {scale_factor!r} gives an empty output {size} for input {(h, w)}"
+            )
     else:
         raise ValueError("interpolate: either size or scale_factor should be defined")
     return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
@@ -163,37 +169,56 @@ def one_hot(tensor, num_classes: int = -1):
     """``(…,)`` int64 class indices to ``(…, num_classes)`` int64 one-hot rows."""
     from .. import arange
 
+    if tensor.dtype != _rustdl.int64:
+        raise TypeError(f"one_hot: expected an int64 tensor of class indices, got {tensor.dtype}")
     if num_classes < 0:
+        if tensor.numel() == 0:
+            raise RuntimeError("one_hot: can not infer the number of classes from an empty tensor")
         num_classes = int(tensor.max().item()) + 1
+    if tensor.numel() > 0:
+        lo, hi = int(tensor.min().item()), int(tensor.max().item())
+        if lo < 0 or hi >= num_classes:
+            raise RuntimeError(
+                f"one_hot: class values must be in [0, {num_classes}), got values in [{lo}, {hi}]"
+            )
     classes = arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 
 
 def pad(input, pad, mode: str = "constant", value: float = 0.0):
-    """Pads the last dims by ``pad = (left, right, top, bottom, ...)`` with a constant."""
-    from .. import full
+    """Pads the last dims by ``pad = (left, right, top, bottom, ...)`` with a constant; negative
+    amounts crop, as PyTorch's constant padding."""
+    from .. import cat, full
 
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got '{mode}'")
+    pad = tuple(pad)
+    if any(isinstance(p, bool) or not isinstance(p, int) for p in pad):
+        raise TypeError(f"pad: padding must be a sequence of ints, got {pad!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: padding {pad} does not fit an input of shape {tuple(input.shape)}")
     out = input
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
         left, right = pad[2 * i], pad[2 * i + 1]
+        size = out.shape[dim]
+        if size + left + right < 0:
+            raise ValueError(
+                f"pad: padding {pad} makes dimension {dim} of input shape {tuple(input.shape)} negative"
+            )
+        # crop first (negative amounts), then add constant borders (positive ones)
+        lo, hi = max(-left, 0), max(-right, 0)
+        if lo or hi:
+            out = out.narrow(dim, min(lo, size), max(size - lo - hi, 0))
         parts = []
-        if left:
-            s = list(out.shape)
-            s[dim] = left
-            parts.append(full(s, value, dtype=out.dtype, device=out.device))
-        parts.append(out)
-        if right:
-            s = list(out.shape)
-            s[dim] = right
-            parts.append(full(s, value, dtype=out.dtype, device=out.device))
+        for amount in (left, None, right):
+            if amount is None:
+                parts.append(out)
+            elif amount > 0:
+                s = list(out.shape)
+                s[dim] = amount
+                parts.append(full(s, value, dtype=out.dtype, device=out.device))
         if len(parts) > 1:
-            from .. import cat
-
             out = cat(parts, dim)
     return out
 

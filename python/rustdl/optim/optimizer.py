@@ -104,6 +104,7 @@ class Optimizer:
         for g in self.param_groups:
             if any(id(p) in ids for p in g["params"]):
                 raise ValueError("some parameters appear in more than one parameter group")
+        _check_finite(group)
         self._check_group(group)
         self.param_groups.append(group)
 
@@ -248,3 +249,21 @@ class Optimizer:
             for k, v in sg.items():
                 if k != "params":
                     g[k] = tuple(v) if isinstance(g.get(k), tuple) and isinstance(v, list) else deepcopy(v)
+
+
+_HYPER = ("lr", "eps", "weight_decay", "momentum", "dampening", "alpha", "rho", "betas", "lr_decay")
+
+
+def _check_finite(group: dict[str, Any]) -> None:
+    """Refuses NaN or infinite hyper-parameters (a NaN learning rate would silently turn every
+    parameter into NaN)."""
+    import math
+
+    for key in _HYPER:
+        value = group.get(key)
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if not math.isfinite(v):
+                raise ValueError(f"Invalid {key} value: {value!r} (must be a finite number)")

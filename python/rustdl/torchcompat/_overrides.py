@@ -101,10 +101,10 @@ def patch_classes() -> None:
         "is_xpu": property(lambda self: False, doc="False: rustdl has no XPU device."),
     }
     for key, value in additions.items():
-        if not hasattr(rustdl.Tensor, key):
+        # .cuda() always goes through the compat mapping, which honours RUSTDL_COMPAT_DEVICE=cpu
+        if key == "cuda" or not hasattr(rustdl.Tensor, key):
             try:
                 setattr(rustdl.Tensor, key, value)
             except (TypeError, AttributeError):
                 pass  # an immutable type in a later build: the core then provides these
-    if not hasattr(nn.Module, "cuda"):
-        nn.Module.cuda = _module_cuda
+    nn.Module.cuda = _module_cuda
