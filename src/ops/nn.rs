@@ -515,7 +515,7 @@ impl Tensor {
         if n == out {
             return Ok(self.clone());
         }
-        if n > 0 && n % out == 0 {
+        if n > 0 && n.is_multiple_of(out) {
             // equal windows: one reshape and one mean
             let mut shape = self.shape().to_vec();
             shape[d] = n / out;

@@ -17,7 +17,7 @@ use super::pytensor::PyTensor;
 /// `mul` → `MulBackward0`, as PyTorch names its nodes (`copy_slices` → `CopySlices`).
 pub fn torch_name(name: &str) -> String {
     let camel: String = name
-        .split(|c: char| c == '_' || c == ' ')
+        .split(['_', ' '])
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut c = p.chars();

@@ -280,7 +280,7 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
         UnaryOp::Sigmoid => T::ONE / (T::ONE + (-x).exp()),
         // NaN propagates, as PyTorch's relu (a diverging model must not be hidden)
         UnaryOp::Relu => {
-            if x > T::ZERO || x != x {
+            if x > T::ZERO || x.is_nan_() {
                 x
             } else {
                 T::ZERO
