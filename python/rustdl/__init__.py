@@ -48,6 +48,15 @@ from ._rustdl import (  # noqa: F401
 from ._rustdl import where  # noqa: F401
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from .autograd import enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from ._tensor_api import (  # noqa: F401
+    broadcast_shapes,
+    broadcast_tensors,
+    einsum,
+    finfo,
+    iinfo,
+    std_mean,
+    var_mean,
+)
 from .io import load, save  # noqa: F401
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
@@ -76,7 +85,10 @@ for _name in (
     "sum mean var std norm max min argmax argmin all any softmax log_softmax logsumexp "
     "matmul mm bmm reshape permute transpose t flatten squeeze unsqueeze narrow select split chunk "
     "flip index_select gather scatter_add masked_fill masked_select nonzero maximum minimum "
-    "eq ne lt le gt ge logical_and logical_or logical_not neg detach clone"
+    "eq ne lt le gt ge logical_and logical_or logical_not neg detach clone "
+    "topk sort argsort cumsum cumprod prod tril triu multinomial dot inner outer ger round ceil trunc "
+    "fix remainder fmod floor_divide isnan isinf isfinite nan_to_num unbind roll diag "
+    "repeat_interleave broadcast_to movedim moveaxis swapaxes swapdims amax amin erf expm1 log2 log10"
 ).split():
     globals()[_name] = _tensor_fn(_name)
 del _name
