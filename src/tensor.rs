@@ -416,6 +416,11 @@ impl Tensor {
                 "arange: invalid range start={start}, end={end}, step={step}"
             )));
         }
+        if (end - start) * step < 0.0 {
+            return Err(Error::Value(format!(
+                "arange: upper bound and lower bound are inconsistent with the step sign (start={start}, end={end}, step={step})"
+            )));
+        }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         if n > (1usize << 36) {
             return Err(Error::Value(format!("arange: {n} elements is too many")));

@@ -288,11 +288,17 @@ fn arange(
 fn linspace(
     start: f64,
     end: f64,
-    steps: usize,
+    steps: isize,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
+    let steps = usize::try_from(steps).map_err(|_| {
+        PyValueError::new_err(format!(
+            "linspace: number of steps must be non-negative, got {steps}"
+        ))
+    })?;
+    crate::shape::checked_numel(&[steps], "linspace")?;
     finish(
         Tensor::linspace(
             start,
@@ -308,12 +314,19 @@ fn linspace(
 #[pyfunction]
 #[pyo3(signature = (n, m=None, dtype=None, device=None, requires_grad=false))]
 fn eye(
-    n: usize,
-    m: Option<usize>,
+    n: isize,
+    m: Option<isize>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
+    let size = |v: isize| {
+        usize::try_from(v).map_err(|_| {
+            PyValueError::new_err(format!("eye: n and m must be non-negative, got {v}"))
+        })
+    };
+    let (n, m) = (size(n)?, m.map(size).transpose()?);
+    crate::shape::checked_numel(&[n, m.unwrap_or(n)], "eye")?;
     finish(
         Tensor::eye(
             n,

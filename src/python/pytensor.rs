@@ -530,7 +530,15 @@ impl PyTensor {
             } else if let Ok(d) = parse_device(Some(&a)) {
                 device = d;
             } else {
-                dtype = Some(parse_dtype(&a)?);
+                dtype = Some(parse_dtype(&a).map_err(|e| {
+                    if a.is_instance_of::<pyo3::types::PyString>() {
+                        PyValueError::new_err(format!(
+                            "to: {a} is neither a device ('cpu', 'gpu', 'gpu:N', 'cuda') nor a dtype"
+                        ))
+                    } else {
+                        e
+                    }
+                })?);
             }
         }
         if let Some(kw) = kwargs {
@@ -1336,8 +1344,16 @@ impl PyTensor {
     fn repeat(&self, reps: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         Ok(self.t.repeat(&size_args(reps, "repeat")?)?.into())
     }
-    fn narrow(&self, dim: isize, start: usize, length: usize) -> PyResult<PyTensor> {
-        Ok(self.t.narrow(dim, start, length)?.into())
+    fn narrow(&self, dim: isize, start: isize, length: isize) -> PyResult<PyTensor> {
+        let d = crate::shape::norm_dim(dim, self.t.ndim(), "narrow")?;
+        let size = self.t.shape().get(d).copied().unwrap_or(1) as isize;
+        let s = if start < 0 { start + size } else { start };
+        if s < 0 || length < 0 {
+            return Err(PyIndexError::new_err(format!(
+                "narrow: start {start} and length {length} must lie in dimension {d} of size {size}"
+            )));
+        }
+        Ok(self.t.narrow(dim, s as usize, length as usize)?.into())
     }
     fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
         Ok(self.t.select(dim, index)?.into())
@@ -1348,19 +1364,41 @@ impl PyTensor {
         split_size_or_sections: &Bound<'_, PyAny>,
         dim: isize,
     ) -> PyResult<Vec<PyTensor>> {
-        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
-            self.t.split(n, dim)?
+        let parts = if let Ok(n) = split_size_or_sections.extract::<isize>() {
+            if n <= 0 {
+                return Err(PyValueError::new_err(format!(
+                    "split: split_size must be a positive integer, got {n}"
+                )));
+            }
+            self.t.split(n as usize, dim)?
         } else {
-            self.t
-                .split_sizes(&split_size_or_sections.extract::<Vec<usize>>()?, dim)?
+            let sizes = split_size_or_sections
+                .extract::<Vec<isize>>()
+                .map_err(|_| {
+                    PyTypeError::new_err(
+                        "split: split_size_or_sections must be an int or a list of ints",
+                    )
+                })?;
+            if let Some(bad) = sizes.iter().find(|&&s| s < 0) {
+                return Err(PyValueError::new_err(format!(
+                    "split: split sizes must be non-negative, got {bad} in {sizes:?}"
+                )));
+            }
+            let sizes: Vec<usize> = sizes.into_iter().map(|s| s as usize).collect();
+            self.t.split_sizes(&sizes, dim)?
         };
         Ok(parts.into_iter().map(Into::into).collect())
     }
     #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, chunks: usize, dim: isize) -> PyResult<Vec<PyTensor>> {
+    fn chunk(&self, chunks: isize, dim: isize) -> PyResult<Vec<PyTensor>> {
+        if chunks <= 0 {
+            return Err(PyValueError::new_err(format!(
+                "chunk: number of chunks must be positive, got {chunks}"
+            )));
+        }
         Ok(self
             .t
-            .chunk(chunks, dim)?
+            .chunk(chunks as usize, dim)?
             .into_iter()
             .map(Into::into)
             .collect())

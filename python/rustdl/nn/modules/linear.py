@@ -46,6 +46,10 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
     ) -> None:
         super().__init__()
+        if in_features < 0 or out_features < 0:
+            raise ValueError(
+                f"Linear: in_features and out_features must be non-negative, got {in_features}, {out_features}"
+            )
         self.in_features = in_features
         self.out_features = out_features
         kw = {"device": device, "dtype": dtype}
