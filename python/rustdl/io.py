@@ -70,6 +70,11 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
     if isinstance(obj, (list, tuple)):
         nodes = [_encode(v, f"{path}/{i}" if path else str(i), tensors) for i, v in enumerate(obj)]
         return {"t" if isinstance(obj, tuple) else "l": nodes}
+    if isinstance(obj, np.ndarray) and obj.shape != ():
+        if obj.dtype.kind not in "biuf":
+            raise TypeError(f"rustdl.save: the numpy array at '{path}' has dtype {obj.dtype}, not a number or bool")
+        name = _encode(_rustdl.from_numpy(np.ascontiguousarray(obj)), path, tensors)["T"]
+        return {"A": name, "dtype": obj.dtype.str}
     if hasattr(obj, "item") and hasattr(obj, "dtype") and getattr(obj, "shape", None) == ():
         obj = obj.item()  # a numpy scalar
     if isinstance(obj, _SCALARS):
@@ -81,13 +86,25 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
 
 def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
     """Rebuilds an object from its JSON node; any malformed node raises ``ValueError``."""
-    if not isinstance(node, dict) or len(node) != 1:
+    if not isinstance(node, dict) or not (len(node) == 1 or (len(node) == 2 and "A" in node)):
         raise ValueError(f"malformed structure node {str(node)[:80]!r}")
-    ((kind, body),) = node.items()
+    kind = "A" if "A" in node else next(iter(node))
+    body = node[kind]
     if kind == "T":
         if not isinstance(body, str) or body not in tensors:
             raise ValueError(f"metadata refers to a tensor {str(body)[:80]!r} that the file does not hold")
         return tensors[body]
+    if kind == "A":
+        dtype = node_dtype = None
+        if isinstance(node, dict):
+            node_dtype = node.get("dtype")
+        try:
+            dtype = np.dtype(node_dtype)
+        except TypeError:
+            raise ValueError(f"malformed numpy dtype {str(node_dtype)[:40]!r}") from None
+        if dtype.kind not in "biuf" or not isinstance(body, str) or body not in tensors:
+            raise ValueError(f"malformed numpy array node {str(node)[:80]!r}")
+        return tensors[body].cpu().numpy().astype(dtype)
     if kind == "v":
         if not isinstance(body, _SCALARS):
             raise ValueError(f"malformed value {str(body)[:80]!r}")
@@ -137,8 +154,9 @@ def save(obj: dict, f: FileLike) -> None:
     path. A file object gets the bytes in one ``write`` at its current position.
 
     Args:
-        obj: a dict whose leaves are tensors, numbers, strings, bools or ``None``, possibly
-            nested in dicts (str or int keys), lists and tuples, e.g.
+        obj: tensors, numpy arrays, numbers, strings, bools or ``None``, possibly nested in
+            dicts (str or int keys), lists and tuples (a whole object of those, as PyTorch's
+            ``torch.save`` takes), e.g.
             ``{"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()}``.
         f: a path (``str`` or ``os.PathLike``) or a binary file object with ``write``
             (``io.BytesIO``, ``open(path, "wb")``).
@@ -162,8 +180,6 @@ def save(obj: dict, f: FileLike) -> None:
             f"Save its state instead: rustdl.save({kind}.state_dict(), path), and restore it with "
             f"{kind}.load_state_dict(rustdl.load(path))"
         )
-    if not isinstance(obj, dict):
-        raise TypeError(f"rustdl.save expects a dict of tensors (a state_dict), got {type(obj).__name__}")
     if not _is_path(f) and not callable(getattr(f, "write", None)):
         raise TypeError(f"rustdl.save: f must be a path or a binary file object, got {type(f).__name__}")
     tensors: dict[str, Tensor] = {}
@@ -207,8 +223,6 @@ def _load_safetensors(source: str | bytes, device: Any, where: str) -> dict:
         raise ValueError(f"rustdl.load: corrupt metadata in {where}: structure nested too deeply") from None
     except ValueError as e:  # json.JSONDecodeError is a ValueError
         raise ValueError(f"rustdl.load: corrupt metadata in {where}: {e}") from None
-    if not isinstance(out, dict):
-        raise ValueError(f"rustdl.load: corrupt metadata in {where}: the top level is not a dict")
     return out
 
 

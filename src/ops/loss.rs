@@ -280,16 +280,36 @@ impl Tensor {
     ) -> Result<Tensor> {
         same_shape("binary_cross_entropy", self, target)?;
         check_float("binary_cross_entropy", self)?;
-        let lp = self.log()?.clamp(Some(-100.0), None)?;
-        let lq = self
-            .unary(UnaryOp::RSubScalar(1.0))?
-            .log()?
-            .clamp(Some(-100.0), None)?;
         let t = target.to_dtype(self.dtype())?;
-        let mut l = t
-            .mul(&lp)?
-            .add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?
-            .neg()?;
+        // PyTorch's definition: logs clamped at -100, and a gradient (p - t) / max(p(1-p), 1e-12)
+        // that stays finite at p = 0 or 1 (the clamp's own derivative would give 0/0 there)
+        let (lp, lq, l) = {
+            let _g = crate::autograd::NoGradGuard::new();
+            let lp = self.log()?.clamp(Some(-100.0), None)?;
+            let lq = self
+                .unary(UnaryOp::RSubScalar(1.0))?
+                .log()?
+                .clamp(Some(-100.0), None)?;
+            let l = t
+                .mul(&lp)?
+                .add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?
+                .neg()?;
+            (lp, lq, l)
+        };
+        let (p, td) = (self.detach(), t.detach());
+        let need_t = t.requires_grad();
+        let mut l = l.with_rule("binary_cross_entropy", &[self, &t], &[self, &t], move |g| {
+            let denom = p
+                .mul(&p.unary(UnaryOp::RSubScalar(1.0))?)?
+                .clamp(Some(1e-12), None)?;
+            let gp = g.mul(&p.sub(&td)?.div(&denom)?)?;
+            let gt = if need_t {
+                Some(g.mul(&lq.sub(&lp)?)?)
+            } else {
+                None
+            };
+            Ok(vec![Some(gp), gt])
+        });
         if let Some(w) = weight {
             l = l.mul(w)?;
         }
