@@ -6,10 +6,10 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 PIP     := $(VPY) -m pip
 APT_PKGS := mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist
-PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib
+PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis
 export RUSTDL_REQUIRE_GPU ?= 0
 
-.PHONY: test demo build system venv cargo-test pytest bench compare clean
+.PHONY: test demo build system venv cargo-test pytest bench compare clean fuzz
 
 system:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -38,6 +38,11 @@ pytest: build
 	$(VPY) -m pytest -q
 
 test: system build cargo-test pytest
+
+# the long fuzzing profile (>= 50,000 differential cases, random seeds; prints the case count at the end)
+fuzz: build
+	$(VPY) -c "import hypothesis" 2>/dev/null || $(PIP) install -q hypothesis
+	RUSTDL_FUZZ_PROFILE=long $(VPY) -m pytest -q tests/fuzz
 
 demo: system build
 	$(VPY) -m rustdl.examples.fashion_mnist
