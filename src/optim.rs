@@ -44,5 +44,11 @@ pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -
     let mut guards: Vec<_> = state.iter().map(|s| s.storage_mut()).collect();
     let mut refs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
     let lg: &Layout = grad.layout();
-    backend::optim_step(step, &mut param.storage_mut(), &g, lg, &mut refs)
+    backend::optim_step(step, &mut param.storage_mut(), &g, lg, &mut refs)?;
+    // as any in-place write: a graph that saved this parameter can no longer be differentiated
+    param.version().bump("optimizer step");
+    for s in state {
+        s.version().bump("optimizer step");
+    }
+    Ok(())
 }
