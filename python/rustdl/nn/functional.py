@@ -126,21 +126,22 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         if not training or p == 0:
             return input
         return _write_back(input, out)
+    if input.ndim not in (2, 3, 4):
+        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
     if input.ndim == 2:
-        # PyTorch (deprecated, with a warning) treats a 2-D input as one unbatched (C, H, W)
-        # image whose channels are the rows: each row is kept or zeroed whole.
+        # PyTorch (deprecated, with a warning) runs its feature dropout, whose mask is
+        # (N, C, 1, ...): on an (N, C) input that is one mask entry per ELEMENT.
         import warnings
 
         warnings.warn(
-            "dropout2d: received a 2-D input; like PyTorch, each row is dropped whole "
-            "(use dropout for element-wise dropout)",
+            "dropout2d: received a 2-D input; like PyTorch, each element is dropped on its own "
+            "(as dropout; dropout2d is for 3-D or 4-D inputs)",
             UserWarning,
             stacklevel=2,
         )
-        return _rustdl.dropout(input, p, training, [input.shape[0], 1])
-    if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
-    shape = list(input.shape[:-2]) + [1, 1]
+    # PyTorch's mask is (N, C, 1, ...): a 3-D input is taken as (N, C, L) (its dropout1d
+    # behaviour, with a warning there), a 4-D one as (N, C, H, W).
+    shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
     return _rustdl.dropout(input, p, training, shape)
 
 
