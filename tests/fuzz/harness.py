@@ -71,6 +71,8 @@ def _encode(obj, depth=0):
     if isinstance(obj, rustdl.Tensor):
         t = obj.detach().cpu()
         return ("tensor", np.array(t.numpy(), copy=True), str(obj.dtype), tuple(obj.shape), str(obj.device))
+    if hasattr(obj, "values") and hasattr(obj, "indices") and not isinstance(obj, dict):  # (values, indices)
+        return ("seq", [_encode(obj.values, depth + 1), _encode(obj.indices, depth + 1)])
     if isinstance(obj, (tuple, list)):
         return ("seq", [_encode(o, depth + 1) for o in obj])
     if isinstance(obj, dict):

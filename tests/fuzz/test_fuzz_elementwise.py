@@ -129,7 +129,7 @@ def test_binary_scalar(op, dev, dtype, data):
     if "**" in op and data.draw(st.booleans()):
         s = float(round(s)) if np.isfinite(s) else s
     sym = op.lstrip("r")
-    code = f"out = T(a) {sym} {s!r}" if not op.startswith("r") else f"out = {s!r} {sym} T(a)"
+    code = f"out = T(a) {sym} ({s!r})" if not op.startswith("r") else f"out = ({s!r}) {sym} T(a)"
     code = code.replace("nan", "float('nan')").replace("inf", "float('inf')")
     fns = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
     f = fns[sym]

@@ -41,7 +41,7 @@ OPS = {
     "log_softmax": (1, "X0.log_softmax(0)", lambda x: np.log(_sm(x, 0)), (-2, 2)),
     "logsumexp": (1, "X0.logsumexp(-1)", lambda x: np.log(np.exp(x).sum(-1)), (-2, 2)),
     "max_dim": (1, "X0.max(-1)[0]", lambda x: x.max(-1), (-2, 2)),
-    "permute_expand": (1, "X0.t().unsqueeze(0).expand(2, -1, -1) * 1.5", lambda x: np.broadcast_to(x.T[None], (2,) + x.T.shape) * 1.5, (-2, 2)),
+    "permute_expand": (1, "X0.transpose(-1, -2).unsqueeze(0).expand(2, *([-1] * X0.ndim)) * 1.5", lambda x: np.broadcast_to(np.swapaxes(x, -1, -2)[None], (2,) + np.swapaxes(x, -1, -2).shape) * 1.5, (-2, 2)),
     "getitem": (1, "X0[..., ::2]", lambda x: x[..., ::2], (-2, 2)),
     "cat": (2, "rd.cat([X0, X1 * 2.0], -1)", lambda a, b: np.concatenate([a, b * 2.0], -1), (-2, 2)),
     "where_clamp": (1, "X0.clamp(-0.5, 0.5)", lambda x: np.clip(x, -0.5, 0.5), (-2, 2)),
