@@ -528,7 +528,8 @@ fn set_grad_enabled(mode: bool) -> bool {
 
 /// One fused optimizer update over a parameter group.
 ///
-/// `kind` is `sgd`, `adam`, `rmsprop` or `adagrad`; `hyper` holds the group's hyper-parameters;
+/// `kind` is `sgd`, `adam`, `adamw`, `rmsprop`, `adagrad`, `adamax`, `nadam`, `radam` or
+/// `adadelta`; `hyper` holds the group's hyper-parameters;
 /// `states` holds, per parameter, the list of its state tensors (created by the caller).
 #[pyfunction]
 fn optim_step(
@@ -595,6 +596,45 @@ fn optim_step(
                 weight_decay: get("weight_decay", 0.0)?,
                 eps: get("eps", 1e-10)?,
                 t: get("step", 1.0)? as u64,
+                maximize: flag("maximize")?,
+            },
+            "adamax" => OptimStep::Adamax {
+                lr: get("lr", 2e-3)?,
+                beta1: get("beta1", 0.9)?,
+                beta2: get("beta2", 0.999)?,
+                eps: get("eps", 1e-8)?,
+                weight_decay: get("weight_decay", 0.0)?,
+                t: get("step", 1.0)? as u64,
+                maximize: flag("maximize")?,
+            },
+            "nadam" => OptimStep::NAdam {
+                lr: get("lr", 2e-3)?,
+                beta1: get("beta1", 0.9)?,
+                beta2: get("beta2", 0.999)?,
+                eps: get("eps", 1e-8)?,
+                weight_decay: get("weight_decay", 0.0)?,
+                decoupled: flag("decoupled_weight_decay")?,
+                mu: get("mu", 0.0)?,
+                mu_next: get("mu_next", 0.0)?,
+                mu_product: get("mu_product", 0.0)?,
+                t: get("step", 1.0)? as u64,
+                maximize: flag("maximize")?,
+            },
+            "radam" => OptimStep::RAdam {
+                lr: get("lr", 1e-3)?,
+                beta1: get("beta1", 0.9)?,
+                beta2: get("beta2", 0.999)?,
+                eps: get("eps", 1e-8)?,
+                weight_decay: get("weight_decay", 0.0)?,
+                decoupled: flag("decoupled_weight_decay")?,
+                t: get("step", 1.0)? as u64,
+                maximize: flag("maximize")?,
+            },
+            "adadelta" => OptimStep::Adadelta {
+                lr: get("lr", 1.0)?,
+                rho: get("rho", 0.9)?,
+                eps: get("eps", 1e-6)?,
+                weight_decay: get("weight_decay", 0.0)?,
                 maximize: flag("maximize")?,
             },
             other => {

@@ -142,6 +142,13 @@ class Optimizer:
         """The kernel's hyper-parameters for a group (overridden by subclasses)."""
         return {}
 
+    def _step_scalars(self, state: dict[str, Any], group: dict[str, Any]) -> tuple:
+        """Per-parameter scalars of this step beyond the step count, as hashable ``(name, value)``
+        pairs passed to the kernel; parameters are batched per distinct value. Called once per
+        parameter and step, after ``state["step"]`` was advanced (overridden by optimizers with
+        scalar state, such as NAdam's ``mu_product``)."""
+        return ()
+
     @no_grad()
     def step(self, closure: Callable[[], Any] | None = None):
         """Performs one optimization step over every parameter that has a gradient.
@@ -166,12 +173,12 @@ class Optimizer:
                 first = self._prepare_state(p, st, group)
                 if "step" in st:
                     st["step"] += 1
-                key = (st.get("step", 0), first)
+                key = (st.get("step", 0), first, self._step_scalars(st, group))
                 ps, ss = batches.setdefault(key, ([], []))
                 ps.append(p)
                 ss.append(self._state_tensors(st, group))
-            for (step, first), (ps, ss) in batches.items():
-                _rustdl.optim_step(self._kind, ps, ss, {**hyper, "step": step, "first": first})
+            for (step, first, scalars), (ps, ss) in batches.items():
+                _rustdl.optim_step(self._kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first})
         return loss
 
     # ---------- state dict ----------
@@ -251,7 +258,34 @@ class Optimizer:
                     g[k] = tuple(v) if isinstance(g.get(k), tuple) and isinstance(v, list) else deepcopy(v)
 
 
-_HYPER = ("lr", "eps", "weight_decay", "momentum", "dampening", "alpha", "rho", "betas", "lr_decay")
+_HYPER = (
+    "lr",
+    "eps",
+    "weight_decay",
+    "momentum",
+    "dampening",
+    "alpha",
+    "rho",
+    "betas",
+    "lr_decay",
+    "momentum_decay",
+)
+
+
+def _check_adam_like(group: dict[str, Any]) -> None:
+    """PyTorch's checks of an Adam-family group: ``lr``, ``eps``, ``betas``, ``weight_decay``."""
+    if not 0.0 <= group["lr"]:
+        raise ValueError(f"Invalid learning rate: {group['lr']}")
+    if not 0.0 <= group["eps"]:
+        raise ValueError(f"Invalid epsilon value: {group['eps']}")
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+    if not 0.0 <= group["weight_decay"]:
+        raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
 
 def _check_finite(group: dict[str, Any]) -> None:

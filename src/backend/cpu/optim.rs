@@ -46,6 +46,13 @@ fn sgd_momentum<T: Float, const FIRST: bool, const NESTEROV: bool>(
 
 fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]]) -> Result<()> {
     let n = p.len();
+    let need = step.state_count();
+    if st.len() < need {
+        return Err(Error::Value(format!(
+            "optimizer step: the update needs {need} state buffers, got {}",
+            st.len()
+        )));
+    }
     for s in st.iter() {
         if s.len() != n {
             return Err(Error::Shape(format!(
@@ -230,8 +237,187 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 p[i] = p[i] - clr * d / (s.sqrt() + f(eps));
             }
         }
+        OptimStep::Adamax {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            t,
+            maximize,
+        } => {
+            let clr = f(lr / (1.0 - beta1.powf(t as f64)));
+            let (b1, b2, eps, wd) = (f(beta1), f(beta2), f(eps), f(weight_decay));
+            let has_wd = weight_decay != 0.0;
+            let sign = if maximize { -T::ONE } else { T::ONE };
+            let (m, u) = two_states(st);
+            zip_states(p, g, m, u, move |pi, gi, mi, ui| {
+                let d = if has_wd {
+                    sign * gi + wd * *pi
+                } else {
+                    sign * gi
+                };
+                let mn = b1 * *mi + (T::ONE - b1) * d;
+                // torch.maximum: a NaN on either side propagates
+                let (a, b) = (b2 * *ui, d.abs() + eps);
+                let un = if a > b || a.is_nan_() { a } else { b };
+                *mi = mn;
+                *ui = un;
+                *pi = *pi - clr * mn / un;
+            });
+        }
+        OptimStep::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            maximize,
+            ..
+        } => {
+            let (cg, cm, inv_bc2) = step.nadam_coefficients().unwrap_or((0.0, 0.0, 1.0));
+            let (cg, cm, inv_bc2) = (f(cg), f(cm), f(inv_bc2));
+            let (b1, b2, eps, wd) = (f(beta1), f(beta2), f(eps), f(weight_decay));
+            let l2 = weight_decay != 0.0 && !decoupled;
+            let decay = f(if decoupled {
+                1.0 - lr * weight_decay
+            } else {
+                1.0
+            });
+            let sign = if maximize { -T::ONE } else { T::ONE };
+            let (m, v) = two_states(st);
+            zip_states(p, g, m, v, move |pi, gi, mi, vi| {
+                let pv = *pi * decay;
+                let d = if l2 { sign * gi + wd * pv } else { sign * gi };
+                let mn = b1 * *mi + (T::ONE - b1) * d;
+                let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                *mi = mn;
+                *vi = vn;
+                let denom = vn.sqrt() * inv_bc2 + eps;
+                let pn = pv - cg * d / denom;
+                *pi = pn - cm * mn / denom;
+            });
+        }
+        OptimStep::RAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            maximize,
+            ..
+        } => {
+            let (step_size, adaptive) = step.radam_coefficients().unwrap_or((0.0, false));
+            let step_size = f(step_size);
+            let (b1, b2, eps, wd) = (f(beta1), f(beta2), f(eps), f(weight_decay));
+            let l2 = weight_decay != 0.0 && !decoupled;
+            let decay = f(if decoupled {
+                1.0 - lr * weight_decay
+            } else {
+                1.0
+            });
+            let sign = if maximize { -T::ONE } else { T::ONE };
+            let (m, v) = two_states(st);
+            let moments = move |pi: &mut T, gi: T, mi: &mut T, vi: &mut T| {
+                let pv = *pi * decay;
+                let d = if l2 { sign * gi + wd * pv } else { sign * gi };
+                let mn = b1 * *mi + (T::ONE - b1) * d;
+                let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                *mi = mn;
+                *vi = vn;
+                (pv, mn, vn)
+            };
+            // one loop per branch of the rectification (a uniform test, hoisted)
+            if adaptive {
+                zip_states(p, g, m, v, move |pi, gi, mi, vi| {
+                    let (pv, mn, vn) = moments(pi, gi, mi, vi);
+                    *pi = pv - step_size * mn / (vn.sqrt() + eps);
+                });
+            } else {
+                zip_states(p, g, m, v, move |pi, gi, mi, vi| {
+                    let (pv, mn, _) = moments(pi, gi, mi, vi);
+                    *pi = pv - step_size * mn;
+                });
+            }
+        }
+        OptimStep::Adadelta {
+            lr,
+            rho,
+            eps,
+            weight_decay,
+            maximize,
+        } => {
+            let (lr, r, eps, wd) = (f(lr), f(rho), f(eps), f(weight_decay));
+            let has_wd = weight_decay != 0.0;
+            let sign = if maximize { -T::ONE } else { T::ONE };
+            let (sq, acc) = two_states(st);
+            zip_states(p, g, sq, acc, move |pi, gi, si, ai| {
+                let d = if has_wd {
+                    sign * gi + wd * *pi
+                } else {
+                    sign * gi
+                };
+                let sn = r * *si + (T::ONE - r) * d * d;
+                let delta = (*ai + eps).sqrt() / (sn + eps).sqrt() * d;
+                *si = sn;
+                *ai = r * *ai + (T::ONE - r) * delta * delta;
+                *pi = *pi - lr * delta;
+            });
+        }
     }
     Ok(())
+}
+
+/// The first two state buffers (the caller checked that there are at least two).
+fn two_states<'a, T>(st: &'a mut [&mut [T]]) -> (&'a mut [T], &'a mut [T]) {
+    match st {
+        [a, b, ..] => (&mut **a, &mut **b),
+        [a] => (&mut **a, &mut []),
+        [] => (&mut [], &mut []),
+    }
+}
+
+/// Runs the element update `f(p, g, s0, s1)` over a parameter and two state buffers of its
+/// length: one loop (inlined into an AVX2 build where available, so it vectorises), split over
+/// threads for large parameters.
+fn zip_states<T: Float>(
+    p: &mut [T],
+    g: &[T],
+    a: &mut [T],
+    b: &mut [T],
+    f: impl Fn(&mut T, T, &mut T, &mut T) + Sync + Copy,
+) {
+    let n = p.len().min(g.len()).min(a.len()).min(b.len());
+    let (p, g, a, b) = (&mut p[..n], &g[..n], &mut a[..n], &mut b[..n]);
+    let run = move |pc: &mut [T], gc: &[T], ac: &mut [T], bc: &mut [T]| {
+        super::simd::wide(|| {
+            for (((pi, &gi), ai), bi) in pc.iter_mut().zip(gc).zip(ac.iter_mut()).zip(bc.iter_mut())
+            {
+                f(pi, gi, ai, bi);
+            }
+        })
+    };
+    if n >= OPT_PAR_MIN {
+        let (pa, pb) = (
+            super::pool::SendPtr(a.as_mut_ptr()),
+            super::pool::SendPtr(b.as_mut_ptr()),
+        );
+        super::pool::chunks_mut(p, OPT_CHUNK, |ci, pc| {
+            let (i0, len) = (ci * OPT_CHUNK, pc.len());
+            // SAFETY: chunk `ci` of each state buffer (as long as `p`) belongs to this task alone
+            let (ac, bc) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(pa.get().add(i0), len),
+                    std::slice::from_raw_parts_mut(pb.get().add(i0), len),
+                )
+            };
+            run(pc, &g[i0..i0 + len], ac, bc)
+        });
+    } else {
+        run(p, g, a, b);
+    }
 }
 
 /// Applies one update to a contiguous parameter `p` with gradient `g` and its state buffers.

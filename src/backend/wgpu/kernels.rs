@@ -1378,7 +1378,7 @@ pub fn optim_step(
         }
     }
     let n = p.len;
-    let mut w = vec![0u32; 12];
+    let mut w = vec![0u32; 16];
     w[0] = u32_of("optimizer step", n)?;
     let (entry, need, maximize) = match *step {
         OptimStep::Sgd {
@@ -1458,6 +1458,78 @@ pub fn optim_step(
             w[4] = f(eps);
             ("adagrad", 1, maximize)
         }
+        OptimStep::Adamax {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            t,
+            maximize,
+        } => {
+            w[2] = f(lr / (1.0 - beta1.powf(t as f64)));
+            w[3] = f(weight_decay);
+            w[4] = f(beta1);
+            w[5] = f(beta2);
+            w[6] = f(eps);
+            ("adamax", 2, maximize)
+        }
+        OptimStep::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            maximize,
+            ..
+        } => {
+            let (cg, cm, inv_bc2) = step.nadam_coefficients().unwrap_or((0.0, 0.0, 1.0));
+            w[2] = f(cg);
+            w[3] = f(weight_decay);
+            w[4] = f(beta1);
+            w[5] = f(beta2);
+            w[6] = f(inv_bc2);
+            w[7] = f(eps);
+            w[11] = f(1.0 - lr * weight_decay);
+            w[12] = f(cm);
+            w[8] = decoupled as u32;
+            ("nadam", 2, maximize)
+        }
+        OptimStep::RAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            maximize,
+            ..
+        } => {
+            let (step_size, adaptive) = step.radam_coefficients().unwrap_or((0.0, false));
+            w[2] = f(step_size);
+            w[3] = f(weight_decay);
+            w[4] = f(beta1);
+            w[5] = f(beta2);
+            w[6] = f(eps);
+            w[11] = f(1.0 - lr * weight_decay);
+            w[8] = decoupled as u32;
+            w[9] = adaptive as u32;
+            ("radam", 2, maximize)
+        }
+        OptimStep::Adadelta {
+            lr,
+            rho,
+            eps,
+            weight_decay,
+            maximize,
+        } => {
+            w[2] = f(lr);
+            w[3] = f(weight_decay);
+            w[4] = f(rho);
+            w[5] = f(eps);
+            ("adadelta", 2, maximize)
+        }
     };
     w[1] = maximize as u32;
     if st.len() < need {
@@ -1472,9 +1544,13 @@ pub fn optim_step(
     let ctx = ctx_of(p).clone();
     let slot = |i: usize| -> &wgpu::Buffer { st.get(i).map(|s| &s.buf).unwrap_or(&ctx.dummies[i]) };
     let mut bufs: Vec<(u32, &wgpu::Buffer)> = vec![(1, &g.buf), (2, &p.buf), (3, slot(0))];
-    if entry == "adam" || entry == "rmsprop" {
-        bufs.push((4, slot(1)));
-        bufs.push((5, slot(2)));
+    match entry {
+        "adam" | "rmsprop" => {
+            bufs.push((4, slot(1)));
+            bufs.push((5, slot(2)));
+        }
+        "adamax" | "nadam" | "radam" | "adadelta" => bufs.push((4, slot(1))),
+        _ => {}
     }
     ctx.dispatch(
         &Kernel::new(Shader::Optim, entry),

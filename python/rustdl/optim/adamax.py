@@ -1,0 +1,81 @@
+"""Adamax, as ``torch.optim.Adamax``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from .optimizer import Optimizer, _check_adam_like
+
+__all__ = ["Adamax"]
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm), PyTorch's update:
+
+    ``m ← β₁m + (1 − β₁)g``, ``u ← max(β₂u, |g| + ε)``, ``p ← p − lr/(1 − β₁ᵗ) · m/u``
+    (``g`` includes ``weight_decay·p``; negated with ``maximize``).
+
+    Args:
+        params: tensors or parameter groups.
+        lr: learning rate.
+        betas: ``(β₁, β₂)``.
+        eps: added to ``|g|`` (keeps ``u`` positive).
+        weight_decay: L2 penalty.
+        foreach: accepted for PyTorch compatibility; the update is always one fused call.
+        maximize: ascend instead of descend.
+        differentiable, capturable: accepted for PyTorch compatibility and ignored.
+
+    State per parameter: ``step``, ``exp_avg`` (m), ``exp_inf`` (u).
+
+    Example:
+        >>> opt = optim.Adamax(model.parameters(), lr=2e-3)
+    """
+
+    _kind = "adamax"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_adam_like(group)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"step": 0, "exp_avg": _rustdl.zeros_like(p), "exp_inf": _rustdl.zeros_like(p)}
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        return [state["exp_avg"], state["exp_inf"]]
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        b1, b2 = group["betas"]
+        return {
+            "lr": group["lr"],
+            "beta1": b1,
+            "beta2": b2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "maximize": group["maximize"],
+        }

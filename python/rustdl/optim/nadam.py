@@ -1,0 +1,113 @@
+"""NAdam, as ``torch.optim.NAdam``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from .optimizer import Optimizer, _check_adam_like
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    """NAdam (Adam with Nesterov momentum, Dozat 2016), PyTorch's update:
+
+    ``μ_t = β₁(1 − ½·0.96^(tψ))``, ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``,
+    ``p ← p − lr·[(1 − μ_t)/(1 − Πᵢ≤ₜμᵢ)·g + μ_{t+1}/(1 − Πᵢ≤ₜ₊₁μᵢ)·m] / (√(v/(1 − β₂ᵗ)) + ε)``.
+    ``weight_decay`` adds ``wd·p`` to ``g``, or with ``decoupled_weight_decay`` multiplies ``p`` by
+    ``1 − lr·wd`` first (NAdamW); ``g`` is negated with ``maximize``.
+
+    Args:
+        params: tensors or parameter groups.
+        lr: learning rate.
+        betas: ``(β₁, β₂)``.
+        eps: added to the denominator.
+        weight_decay: weight decay.
+        momentum_decay: ψ of the momentum schedule.
+        decoupled_weight_decay: decay the weights directly (AdamW-style) instead of an L2 term.
+        foreach: accepted for PyTorch compatibility; the update is always one fused call.
+        maximize: ascend instead of descend.
+        capturable, differentiable: accepted for PyTorch compatibility and ignored.
+
+    State per parameter: ``step``, ``mu_product`` (the running product of μ, a float),
+    ``exp_avg`` (m), ``exp_avg_sq`` (v).
+
+    Example:
+        >>> opt = optim.NAdam(model.parameters(), lr=2e-3)
+    """
+
+    _kind = "nadam"
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_adam_like(group)
+        if not 0.0 <= group["momentum_decay"]:
+            raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "step": 0,
+            "mu_product": 1.0,
+            "exp_avg": _rustdl.zeros_like(p),
+            "exp_avg_sq": _rustdl.zeros_like(p),
+        }
+
+    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
+        return [state["exp_avg"], state["exp_avg_sq"]]
+
+    def _step_scalars(self, state: dict[str, Any], group: dict[str, Any]) -> tuple:
+        # μ_t and μ_{t+1} of the schedule, and the product μ_1·…·μ_t kept in the state
+        t = state["step"]
+        b1, psi = group["betas"][0], group["momentum_decay"]
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state["mu_product"] = float(state.get("mu_product", 1.0)) * mu
+        return (("mu", mu), ("mu_next", mu_next), ("mu_product", state["mu_product"]))
+
+    def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
+        # PyTorch keeps mu_product as a 0-d tensor; here it is a float, like ``step``
+        if name == "mu_product":
+            return float(value.item()) if isinstance(value, Tensor) else float(value)
+        return super()._load_state_value(p, name, value)
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        b1, b2 = group["betas"]
+        return {
+            "lr": group["lr"],
+            "beta1": b1,
+            "beta2": b2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "decoupled_weight_decay": group["decoupled_weight_decay"],
+            "maximize": group["maximize"],
+        }
