@@ -32,6 +32,28 @@ pub enum Error {
     Memory(String),
 }
 
+impl Error {
+    /// The same error with a leading `from:` in its message replaced by `to:`, so an error
+    /// raised by an internal op names the op the user called.
+    pub fn renamed(self, from: &str, to: &str) -> Error {
+        let fix = |m: String| match m.strip_prefix(from).and_then(|r| r.strip_prefix(':')) {
+            Some(rest) => format!("{to}:{rest}"),
+            None => m,
+        };
+        match self {
+            Error::Shape(m) => Error::Shape(fix(m)),
+            Error::DType(m) => Error::DType(fix(m)),
+            Error::Device(m) => Error::Device(fix(m)),
+            Error::Index(m) => Error::Index(fix(m)),
+            Error::Value(m) => Error::Value(fix(m)),
+            Error::Runtime(m) => Error::Runtime(fix(m)),
+            Error::Io(m) => Error::Io(fix(m)),
+            Error::Gpu(m) => Error::Gpu(fix(m)),
+            Error::Memory(m) => Error::Memory(fix(m)),
+        }
+    }
+}
+
 /// Result with the core's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 

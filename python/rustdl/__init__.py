@@ -92,3 +92,13 @@ for _name in (
 ).split():
     globals()[_name] = _tensor_fn(_name)
 del _name
+
+
+def _rebuild_tensor(array, dtype: str, device: str, requires_grad: bool):
+    """Unpickles a tensor saved by ``Tensor.__reduce__``."""
+    import numpy as _np
+
+    t = tensor(_np.asarray(array), dtype=getattr(_rustdl, dtype), device=device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

@@ -696,6 +696,12 @@ pub fn conv2d_direct(
     if let Some(b) = bias {
         same_device("conv2d", x, b)?;
     }
+    let out =
+        g.n.checked_mul(o)
+            .and_then(|v| v.checked_mul(g.oh))
+            .and_then(|v| v.checked_mul(g.ow))
+            .ok_or_else(|| Error::Memory("conv2d: the output size overflows".into()))?;
+    reserve(out, x.dtype(), x.device(), "conv2d")?;
     match (x, w) {
         (Storage::Cpu(xc), Storage::Cpu(wc)) => Ok(Storage::Cpu(cpu::conv::conv2d_direct(
             xc,
@@ -801,12 +807,22 @@ pub fn im2col(x: &Storage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result
 
 /// Folds `(N*oh*ow, C*kh*kw)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
 pub fn col2im(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<Storage> {
+    let n = [g.n, g.c, g.h, g.w]
+        .iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .ok_or_else(|| Error::Memory("col2im: the output size overflows".into()))?;
+    reserve(n, x.dtype(), x.device(), "conv2d (col2im)")?;
     route!("col2im", x; Ok(Storage::Cpu(cpu::conv::col2im(cpu_of(x), l, g)?)); Ok(Storage::Gpu(wgpu::col2im(gpu_of(x), l, g)?)))
 }
 
 /// Max pooling of each `(H, W)` plane of `(N,C,H,W)`: values `(N,C,oh,ow)` and the int64 flat
 /// index `h*W + w` of each window's maximum (first one on ties; NaN wins).
 pub fn max_pool2d(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<(Storage, Storage)> {
+    let n = [g.n, g.c, g.oh, g.ow]
+        .iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .ok_or_else(|| Error::Memory("max_pool2d: the output size overflows".into()))?;
+    reserve(n, DType::I64, x.device(), "max_pool2d")?;
     match x {
         Storage::Cpu(c) => {
             let (v, i) = cpu::conv::max_pool2d(c, l, g)?;

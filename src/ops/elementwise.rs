@@ -20,6 +20,12 @@ impl Tensor {
             let s = backend::unary(op, &x.storage(), x.layout())?;
             return Ok(Tensor::from_contiguous(s, x.shape()));
         }
+        if self.dtype() == DType::Bool && op == UnaryOp::Neg {
+            return Err(Error::DType(format!(
+                "neg: negation (the - operator) of a bool tensor (shape {:?}) is not supported; use ~ or logical_not() to invert a mask",
+                self.shape()
+            )));
+        }
         if !self.dtype().is_float() && !op.is_integral_ok() {
             return self.to_dtype(DType::F32)?.unary(op);
         }

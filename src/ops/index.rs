@@ -106,14 +106,37 @@ impl Tensor {
         check_device("scatter_add", self, idx)?;
         check_device("scatter_add", self, src)?;
         let d = norm_dim(dim, self.ndim(), "scatter_add")?;
-        if idx.shape() != src.shape() {
+        // as PyTorch: same rank, the index no larger than the source (which is read over the
+        // index's extent) nor than self outside `dim`
+        if idx.ndim() != src.ndim()
+            || idx.ndim() != self.ndim()
+            || idx.shape().iter().zip(src.shape()).any(|(i, s)| i > s)
+            || idx
+                .shape()
+                .iter()
+                .zip(self.shape())
+                .enumerate()
+                .any(|(k, (i, s))| k != d && i > s)
+        {
             return Err(Error::Shape(format!(
-                "scatter_add: index shape {:?} and source shape {:?} must match",
+                "scatter_add: index of shape {:?} must have the rank of self {:?} and source {:?} and be no larger than the source (nor than self outside dim {d})",
                 idx.shape(),
+                self.shape(),
                 src.shape()
             )));
         }
-        let src = src.to_dtype(self.dtype())?;
+        let mut src = src.to_dtype(self.dtype())?;
+        for (k, (&i, &s)) in idx
+            .shape()
+            .iter()
+            .zip(src.shape().to_vec().iter())
+            .enumerate()
+        {
+            if i < s {
+                src = src.narrow(k as isize, 0, i)?;
+            }
+        }
+        let src = src.contiguous()?;
         let s = backend::scatter_add(
             self.shape(),
             d,
@@ -258,6 +281,18 @@ impl Tensor {
             return Err(Error::DType(format!(
                 "masked_fill: mask must be bool, got {}",
                 mask.dtype()
+            )));
+        }
+        crate::ops::check_device("masked_fill", self, mask)?;
+        if mask
+            .layout()
+            .broadcast_to(self.shape(), "masked_fill")
+            .is_err()
+        {
+            return Err(Error::Shape(format!(
+                "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+                mask.shape(),
+                self.shape()
             )));
         }
         let v = self.scalar_like(value)?;

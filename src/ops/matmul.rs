@@ -13,6 +13,7 @@ impl Tensor {
     /// batch dims broadcast.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         check_device("matmul", self, other)?;
+        super::check_same_float("matmul", self, other)?;
         if self.ndim() == 0 || other.ndim() == 0 {
             return Err(Error::Shape(format!(
                 "matmul: both arguments need at least 1 dim, got shapes {:?} and {:?}",
@@ -112,6 +113,7 @@ impl Tensor {
             )));
         }
         check_device("linear", self, w)?;
+        super::check_same_float("linear", self, w)?;
         if let Some(b) = b {
             check_device("linear", self, b)?;
             if b.shape() != [w.shape()[0]] {

@@ -26,6 +26,21 @@ pub(crate) fn check_device(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Fails for two floating tensors of different precision (PyTorch does not promote these in
+/// matrix products and convolutions).
+pub(crate) fn check_same_float(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.dtype().is_float() && b.dtype().is_float() && a.dtype() != b.dtype() {
+        return Err(Error::DType(format!(
+            "{op}: expected both operands to have the same dtype, got {} (shape {:?}) and {} (shape {:?})",
+            a.dtype(),
+            a.shape(),
+            b.dtype(),
+            b.shape()
+        )));
+    }
+    Ok(())
+}
+
 /// Fails unless the tensor has a floating dtype.
 pub(crate) fn check_float(op: &str, a: &Tensor) -> Result<()> {
     if !a.dtype().is_float() {

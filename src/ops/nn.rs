@@ -145,6 +145,11 @@ impl Tensor {
         groups: usize,
     ) -> Result<Tensor> {
         check_float("conv2d", self)?;
+        super::check_device("conv2d", self, weight)?;
+        if let Some(b) = bias {
+            super::check_device("conv2d", self, b)?;
+        }
+        super::check_same_float("conv2d", self, weight)?;
         let ws = weight.shape();
         if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 {
             return Err(Error::Shape(format!(
@@ -781,7 +786,9 @@ impl Tensor {
             _ => self.clone(),
         };
         let flat = idx.reshape(&[idx.numel()])?;
-        let rows = w.index_select(0, &flat)?;
+        let rows = w
+            .index_select(0, &flat)
+            .map_err(|e| e.renamed("index_select", "embedding"))?;
         let mut shape = idx.shape().to_vec();
         shape.push(d);
         rows.reshape(&shape)

@@ -90,6 +90,12 @@ impl Tensor {
         if self.ndim() == 0 {
             return Ok((self.clone(), Tensor::zeros(&[], DType::I64, self.device())?));
         }
+        if self.shape()[d] == 0 {
+            return Err(Error::Index(format!(
+                "{op}: expected reduction dim {d} to have non-zero size (shape {:?})",
+                self.shape()
+            )));
+        }
         let arg = if is_max {
             ReduceOp::ArgMax
         } else {
@@ -168,15 +174,15 @@ impl Tensor {
     /// Softmax (or log-softmax) along `dim`.
     pub fn softmax_dim(&self, dim: isize, log: bool) -> Result<Tensor> {
         let name = if log { "log_softmax" } else { "softmax" };
-        let x = if self.dtype().is_float() {
-            self.clone()
-        } else {
-            self.to_dtype(DType::F32)?
-        };
+        check_float(name, self)?;
+        let x = self.clone();
         if x.ndim() == 0 {
             return x.reshape(&[1])?.softmax_dim(0, log)?.reshape(&[]);
         }
         let d = norm_dim(dim, x.ndim(), name)?;
+        if x.numel() == 0 {
+            return x.mul_scalar(1.0);
+        }
         let last = x.ndim() - 1;
         if d != last {
             return x
@@ -243,6 +249,11 @@ impl Tensor {
     /// `log(sum(exp(x)))` along `dim`, computed stably; ±∞ give PyTorch's results (∞ when any
     /// element is ∞, −∞ when all are −∞).
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        if self.ndim() > 0 && self.shape()[norm_dim(dim, self.ndim(), "logsumexp")?] == 0 {
+            // the log of an empty sum
+            let e = self.sum(&[dim], keepdim)?;
+            return e.add(&e.scalar_like(f64::NEG_INFINITY)?);
+        }
         let m = self.max_min_dim(dim, true, true)?.0.detach();
         // an infinite maximum is not subtracted (∞ − ∞ would be NaN)
         let m = Tensor::where_cond(

@@ -240,7 +240,10 @@ impl Tensor {
         let start = start.min(end);
         let len = (end - start).div_ceil(step);
         let mut l = self.layout().clone();
-        l.offset += start * l.strides[d];
+        // an empty view keeps its offset: it may not point past the end of an empty storage
+        if len > 0 && self.numel() > 0 {
+            l.offset += start * l.strides[d];
+        }
         l.shape[d] = len;
         l.strides[d] *= step;
         let in_shape = self.shape().to_vec();
@@ -272,7 +275,7 @@ impl Tensor {
         let i = if index < 0 { index + size } else { index };
         if i < 0 || i >= size {
             return Err(Error::Index(format!(
-                "index {index} is out of bounds for dimension {d} with size {size}"
+                "select: index {index} is out of bounds for dimension {d} with size {size}"
             )));
         }
         self.slice(d as isize, i as usize, i as usize + 1, 1)?
@@ -281,6 +284,14 @@ impl Tensor {
 
     /// Reverses the order along `dims` (a copy).
     pub fn flip(&self, dims: &[isize]) -> Result<Tensor> {
+        let mut seen = Vec::with_capacity(dims.len());
+        for &d in dims {
+            let dd = norm_dim(d, self.ndim(), "flip")?;
+            if seen.contains(&dd) {
+                return Err(Error::Value(format!("flip: dims {dims:?} has duplicates")));
+            }
+            seen.push(dd);
+        }
         let mut out = self.clone();
         for &d in dims {
             let dd = norm_dim(d, self.ndim(), "flip")?;
@@ -399,6 +410,10 @@ impl Tensor {
         }
         let d = norm_dim(dim, self.ndim(), "split")?;
         let n = self.shape()[d];
+        if n == 0 {
+            // PyTorch returns the one empty piece
+            return Ok(vec![self.clone()]);
+        }
         let mut sizes = vec![size; n / size];
         if !n.is_multiple_of(size) {
             sizes.push(n % size);
@@ -415,6 +430,10 @@ impl Tensor {
         }
         let d = norm_dim(dim, self.ndim(), "chunk")?;
         let n = self.shape()[d];
-        self.split(n.div_ceil(chunks).max(1), dim)
+        if n == 0 {
+            // PyTorch returns the one empty piece
+            return Ok(vec![self.clone()]);
+        }
+        self.split(n.div_ceil(chunks), dim)
     }
 }

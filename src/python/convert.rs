@@ -313,16 +313,36 @@ pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> 
 
 /// Reads a shape from `*args` (ints, or one tuple/list), allowing -1.
 pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
-    if args.len() == 1 {
-        let a = args.get_item(0)?;
-        if let Ok(v) = a.extract::<Vec<isize>>() {
-            return Ok(v);
+    let items: Vec<Bound<'_, PyAny>> = match args.len() {
+        1 if !args.get_item(0)?.is_instance_of::<pyo3::types::PyInt>() => {
+            let a = args.get_item(0)?;
+            match a.try_iter() {
+                Ok(it) => it.collect::<PyResult<_>>()?,
+                Err(_) => vec![a],
+            }
         }
-    }
-    args.iter()
-        .map(|a| a.extract::<isize>())
-        .collect::<PyResult<_>>()
-        .map_err(|_| PyTypeError::new_err("expected a shape: ints or one tuple of ints"))
+        _ => args.iter().collect(),
+    };
+    items
+        .iter()
+        .map(|a| {
+            if a.is_instance_of::<pyo3::types::PyBool>() {
+                return Err(PyTypeError::new_err(
+                    "expected a shape: ints or one tuple of ints, got a bool",
+                ));
+            }
+            match a.extract::<isize>() {
+                Ok(v) => Ok(v),
+                Err(_) if a.is_instance_of::<pyo3::types::PyInt>() => Err(PyValueError::new_err(
+                    format!("size: dimension {a} is too large (the element count overflows)"),
+                )),
+                Err(_) => Err(PyTypeError::new_err(format!(
+                    "expected a shape: ints or one tuple of ints, got {}",
+                    a.get_type().name()?
+                ))),
+            }
+        })
+        .collect()
 }
 
 /// Reads a shape from `*args` with no -1 allowed.

@@ -51,7 +51,8 @@ fn conv2d(
     groups: usize,
 ) -> PyResult<PyTensor> {
     let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
-        o.map(|o| pair(o, n)).unwrap_or(Ok((d, d)))
+        o.map(|o| pair(o, &format!("conv2d: {n}")))
+            .unwrap_or(Ok((d, d)))
     };
     let win = Window2d {
         kernel: (0, 0),
@@ -79,7 +80,8 @@ fn conv_transpose2d(
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
-        o.map(|o| pair(o, n)).unwrap_or(Ok((d, d)))
+        o.map(|o| pair(o, &format!("conv_transpose2d: {n}")))
+            .unwrap_or(Ok((d, d)))
     };
     let (s, p, op, d) = (
         one(stride, "stride", 1)?,
@@ -96,24 +98,25 @@ fn conv_transpose2d(
 }
 
 fn window(
+    op: &str,
     kernel_size: &Bound<'_, PyAny>,
     stride: Option<&Bound<'_, PyAny>>,
     padding: &Bound<'_, PyAny>,
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Window2d> {
-    let k = pair(kernel_size, "kernel_size")?;
+    let k = pair(kernel_size, &format!("{op}: kernel_size"))?;
     let s = match stride {
-        Some(s) if !s.is_none() => pair(s, "stride")?,
+        Some(s) if !s.is_none() => pair(s, &format!("{op}: stride"))?,
         _ => k,
     };
     let d = match dilation {
-        Some(d) => pair(d, "dilation")?,
+        Some(d) => pair(d, &format!("{op}: dilation"))?,
         None => (1, 1),
     };
     Ok(Window2d {
         kernel: k,
         stride: s,
-        padding: pair(padding, "padding")?,
+        padding: pair(padding, &format!("{op}: padding"))?,
         dilation: d,
     })
 }
@@ -132,7 +135,13 @@ fn max_pool2d<'py>(
     return_indices: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let zero = 0usize.into_pyobject(py)?.into_any();
-    let win = window(kernel_size, stride, padding.unwrap_or(&zero), dilation)?;
+    let win = window(
+        "max_pool2d",
+        kernel_size,
+        stride,
+        padding.unwrap_or(&zero),
+        dilation,
+    )?;
     let x = input.t.clone();
     if return_indices {
         let (v, i) = run(py, x.numel(), move || x.max_pool2d(win, ceil_mode))?;
@@ -156,7 +165,13 @@ fn avg_pool2d(
     count_include_pad: bool,
 ) -> PyResult<PyTensor> {
     let zero = 0usize.into_pyobject(py)?.into_any();
-    let win = window(kernel_size, stride, padding.unwrap_or(&zero), None)?;
+    let win = window(
+        "avg_pool2d",
+        kernel_size,
+        stride,
+        padding.unwrap_or(&zero),
+        None,
+    )?;
     let x = input.t.clone();
     Ok(run(py, x.numel(), move || {
         x.avg_pool2d(win, ceil_mode, count_include_pad)
@@ -184,7 +199,7 @@ fn adaptive_avg_pool2d(
         }
         (v[0].unwrap_or(hw.0), v[1].unwrap_or(hw.1))
     } else {
-        pair(output_size, "output_size")?
+        pair(output_size, "adaptive_avg_pool2d: output_size")?
     };
     let x = input.t.clone();
     Ok(run(py, x.numel(), move || x.adaptive_avg_pool2d(os))?.into())

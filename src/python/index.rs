@@ -130,7 +130,15 @@ fn apply(t: &Tensor, items: Vec<Item>) -> CoreResult<(Tensor, Vec<(usize, Tensor
                 d += 1;
             }
             Item::Index(idx) => {
-                // index tensors may live on the host (lists, numpy), as PyTorch allows
+                // index tensors may live on the host (lists, numpy), as PyTorch allows; a GPU
+                // index for a CPU tensor is an error, as in PyTorch
+                if idx.device().is_gpu() && !x.device().is_gpu() {
+                    return Err(Error::Device(format!(
+                        "indices should be either on cpu or on the same device as the indexed tensor ({}), got {}",
+                        x.device(),
+                        idx.device()
+                    )));
+                }
                 let idx = idx.to_device(x.device())?;
                 if idx.dtype() == DType::Bool {
                     let k = idx.ndim().max(1);
@@ -200,8 +208,16 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> CoreResult<Tensor> {
             && (hi.to_i64_vec()?.iter().any(|&v| v != 0)
                 || lo.to_i64_vec()?.iter().any(|&v| v != 0))
         {
+            // name the first offending index as the user wrote it (before wrapping negatives)
+            let vals = t.to_i64_vec()?;
+            let size = sizes[k] as i64;
+            let bad = vals
+                .iter()
+                .find(|&&v| v < 0 || v >= size)
+                .map(|&v| if v < 0 { v - size } else { v })
+                .unwrap_or(0);
             return Err(Error::Index(format!(
-                "index out of range for dimension {} with size {}",
+                "index {bad} is out of bounds for dimension {} with size {}",
                 d0 + k,
                 sizes[k]
             )));
@@ -292,7 +308,7 @@ pub fn setitem_impl(
     // positions (row-major in `t`) of the selected elements, computed on the host
     let pos = {
         let _g = crate::autograd::NoGradGuard::new();
-        let ids = Tensor::arange(0.0, t.numel() as f64, 1.0, DType::I64, crate::Device::Cpu)?
+        let ids = Tensor::arange(0.0, t.numel() as f64, 1.0, DType::I64, t.device())?
             .reshape(t.shape())?;
         let (iv, iadv) = apply(&ids, items)?;
         advanced(iv, iadv)?

@@ -188,7 +188,8 @@ macro_rules! filled {
                 $value,
                 opt_dtype(dtype)?.unwrap_or(DType::F32),
                 dev(device)?,
-            )?;
+            )
+            .map_err(|e| e.renamed("full", stringify!($name)))?;
             finish(t, requires_grad)
         }
     };
@@ -200,12 +201,17 @@ filled!(empty, 0.0);
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, dtype=None, device=None, requires_grad=false))]
 fn full(
-    size: Vec<usize>,
+    size: &Bound<'_, PyAny>,
     fill_value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
+    let size = match size.cast::<PyTuple>() {
+        Ok(t) => t.clone(),
+        Err(_) => PyTuple::new(size.py(), [size])?,
+    };
+    let size = size_args(&size, "full")?;
     let v: f64 = fill_value.extract()?;
     let inferred = if fill_value.is_instance_of::<pyo3::types::PyBool>() {
         DType::Bool
@@ -492,6 +498,13 @@ fn where_(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
+    if cond.t.dtype() != DType::Bool {
+        return Err(PyTypeError::new_err(format!(
+            "where: expected a bool condition, got {} of shape {:?}",
+            cond.t.dtype(),
+            cond.t.shape()
+        )));
+    }
     let like = |o: &Bound<'_, PyAny>| -> PyResult<Tensor> {
         match pytensor::operand(o)? {
             pytensor::Operand::T(t) => Ok(t),

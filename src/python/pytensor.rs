@@ -111,6 +111,11 @@ fn for_scalar(x: &Tensor, is_int: bool) -> CoreResult<Tensor> {
     }
 }
 
+/// True when `1/v` is exactly representable and finite (`v` a normal power of two).
+fn exact_reciprocal(v: f64) -> bool {
+    v.is_normal() && (1.0 / v).is_normal() && v.abs().log2().fract() == 0.0
+}
+
 /// Runs `f`, releasing the GIL when the work is large (core errors kept as they are).
 fn run_core<T: Send>(
     py: Python<'_>,
@@ -166,7 +171,9 @@ fn arith_core(
                 (BinaryOp::Mul, _) => Some(UnaryOp::MulScalar(v)),
                 (BinaryOp::Sub, false) => Some(UnaryOp::AddScalar(-v)),
                 (BinaryOp::Sub, true) => Some(UnaryOp::RSubScalar(v)),
-                (BinaryOp::Div, false) if v != 0.0 => Some(UnaryOp::MulScalar(1.0 / v)),
+                // x / v as x · (1/v) only where 1/v is exact (a power of two): otherwise the
+                // rounding, and NaN/inf results for tiny or infinite v, would differ from a division
+                (BinaryOp::Div, false) if exact_reciprocal(v) => Some(UnaryOp::MulScalar(1.0 / v)),
                 (BinaryOp::Div, true) => Some(UnaryOp::RDivScalar(v)),
                 (BinaryOp::Pow, false) => Some(UnaryOp::PowScalar(v)),
                 (BinaryOp::Pow, true) => Some(UnaryOp::RPowScalar(v)),
@@ -597,6 +604,24 @@ impl PyTensor {
         }
         Ok(t.into())
     }
+    /// Pickling (and `multiprocessing`): the data as a numpy array with dtype, device and
+    /// `requires_grad`; the history is not kept, as for a PyTorch tensor saved by value.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let rebuild = py.import("rustdl")?.getattr("_rebuild_tensor")?;
+        let arr = to_numpy(py, &self.t)?;
+        let args = PyTuple::new(
+            py,
+            [
+                arr,
+                self.t.dtype().name().into_pyobject(py)?.into_any(),
+                self.t.device().to_string().into_pyobject(py)?.into_any(),
+                pyo3::types::PyBool::new(py, self.t.is_leaf() && self.t.requires_grad())
+                    .to_owned()
+                    .into_any(),
+            ],
+        )?;
+        PyTuple::new(py, [rebuild, args.into_any()])
+    }
     /// `copy.copy`: a tensor sharing storage, as PyTorch.
     fn __copy__(&self) -> PyTensor {
         self.t.clone().into()
@@ -648,6 +673,11 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         let _ = generator;
+        if !(std >= 0.0) || !mean.is_finite() || !std.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "normal_: expects a finite mean and std >= 0.0, got mean={mean}, std={std}"
+            )));
+        }
         slf.t.inplace("normal_", |t| {
             Tensor::rand_kind(
                 t.shape(),
@@ -666,6 +696,11 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         let _ = generator;
+        if !(a <= b) || !a.is_finite() || !b.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "uniform_: expects to return a [from, to) range, but found from={a} > to={b} (or a non-finite bound)"
+            )));
+        }
         slf.t.inplace("uniform_", |t| {
             Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
         })?;
@@ -1258,7 +1293,12 @@ impl PyTensor {
                 o.t.shape()
             )));
         }
-        self.matmul(py, o)
+        let (a, b) = (self.t.clone(), o.t.clone());
+        let work = a.numel().max(b.numel()) * 16;
+        Ok(run(py, work, move || {
+            a.matmul(&b).map_err(|e| e.renamed("matmul", "mm"))
+        })?
+        .into())
     }
     fn bmm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         if self.t.ndim() != 3 || o.t.ndim() != 3 || self.t.shape()[0] != o.t.shape()[0] {
@@ -1323,18 +1363,28 @@ impl PyTensor {
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let req = shape_args(sizes)?;
-        let lead = req.len().saturating_sub(self.t.ndim());
+        if req.len() < self.t.ndim() {
+            return Err(PyValueError::new_err(format!(
+                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+                req.len(),
+                self.t.ndim()
+            )));
+        }
+        let lead = req.len() - self.t.ndim();
         let shape: Vec<usize> = req
             .iter()
             .enumerate()
-            .map(|(i, &s)| {
-                if s == -1 && i >= lead {
-                    self.t.shape()[i - lead]
-                } else {
-                    s.max(0) as usize
-                }
+            .map(|(i, &s)| match s {
+                -1 if i >= lead => Ok(self.t.shape()[i - lead]),
+                -1 => Err(PyValueError::new_err(format!(
+                    "expand: -1 is not allowed in a leading, non-existing dimension (sizes {req:?})"
+                ))),
+                s if s < 0 => Err(PyValueError::new_err(format!(
+                    "expand: invalid size {s} in {req:?}"
+                ))),
+                s => Ok(s as usize),
             })
-            .collect();
+            .collect::<PyResult<_>>()?;
         Ok(self.t.expand(&shape)?.into())
     }
     fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

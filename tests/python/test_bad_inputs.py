@@ -339,45 +339,8 @@ ISOLATED = [
 ]
 
 # ---------------------------------------------------------------------------- xfail marks
-XFAIL = {
-    'mm_mismatch': "message names 'matmul', not 'mm' (the op the user called)",
-    'masked_fill_shape': "message names 'where' ('where: shapes [4] and [2, 3] cannot be broadcast'), not masked_fill",
-    'embedding_oob': "message names 'index_select' ('index_select: index 5 is out of bounds...'), not embedding",
-    'embedding_negative': "message names 'index_select', not embedding",
-    'embedding_module_oob': "message names 'index_select', not embedding",
-    'device_conv2d': "device-mix error names 'matmul' (conv2d's internals), not conv2d",
-    'select_out_of_range': "IndexError message 'index 3 is out of bounds for dimension 1 with size 3' does not name select",
-    'select_negative_oob': 'IndexError message does not name select',
-    'max_pool2d_stride_negative': "message 'stride must be an int or a pair of non-negative ints' does not name max_pool2d",
-    'max_pool2d_padding_negative': "message 'padding must be an int or a pair of non-negative ints' does not name max_pool2d",
-    'adaptive_avg_pool2d_negative': "message 'output_size must be ... non-negative ints' does not name adaptive_avg_pool2d",
-    'getitem_tensor_oob': "tensor-index IndexError 'index out of range for dimension 0 with size 2' omits the offending index (7)",
-    'getitem_tensor_neg_oob': 'tensor-index IndexError omits the offending index (-4)',
-    'setitem_tensor_oob': 'tensor-index setitem IndexError omits the offending index (5)',
-    'index_put_oob': 'index_put_ IndexError neither names index_put nor the offending index (4)',
-    'expand_minus_one_new_dim': 'expand(-1, 3) on a 1-D tensor is accepted; PyTorch: -1 is not allowed in a leading, non-existing dimension',
-    'flip_repeated': "flip((0, 0)) is accepted; PyTorch raises 'dims has duplicates'",
-    'neg_bool': 'negation of a bool tensor is accepted; PyTorch raises (use ~ or logical_not)',
-    'softmax_int': 'softmax of an int64 tensor is accepted; PyTorch raises (not implemented for Long)',
-    'conv2d_mixed_dtype': 'float32 input with float64 weight silently promotes; PyTorch raises (same dtype expected)',
-    'linear_mixed_dtype': 'float32 input with float64 weight silently promotes; PyTorch raises',
-    'matmul_mixed_dtype': 'float32 @ float64 silently promotes; PyTorch raises (expected same dtype)',
-    'where_float_cond': 'where() with a float condition is accepted; PyTorch requires a bool condition',
-    'device_index': 'indexing a CPU tensor with a GPU index tensor works; PyTorch raises (indices on another device)',
-    'interpolate_size_zero': 'interpolate(size=0) is accepted; PyTorch raises (output sizes should be greater than 0)',
-    'normal_std_negative': "normal_(0, -1) is accepted; PyTorch raises 'normal expects std >= 0.0'",
-    'uniform_from_gt_to': "uniform_(2, 1) is accepted; PyTorch raises 'expects to return a [from, to) range'",
-    'full_negative': 'rd.full((-1, 2), 1.0) raises OverflowError "can\'t convert negative int to unsigned" (PyO3 conversion), naming neither full nor the size',
-    'unpickle_garbage': 'Tensor is not picklable at all: pickle.dumps(tensor) raises TypeError "cannot pickle \'rustdl.Tensor\' object" (PyTorch tensors pickle)',
-}
-XFAIL_ISOLATED = {
-    'zero_size_max_dim': "message names internal 'ArgMax' ('ArgMax: cannot reduce over an empty dimension'), not max",
-    'zeros_1e12': "MemoryError message names 'full' ('full: cannot allocate 4000000000000 bytes'), not zeros",
-    'empty_1e12': "MemoryError message names 'full', not empty",
-    'huge_conv_output': 'F.conv2d with a huge output (200000 channels, padding 4000) aborts the process (SIGABRT) instead of MemoryError',
-    'zeros_2_63': "rd.zeros(2**63) raises TypeError 'expected a shape: ints or one tuple of ints' instead of an overflow error",
-    'randn_1e12_gpu': "GPU: raises GpuError 'full: a buffer of 4000000000000 bytes exceeds the adapter limit' — not a MemoryError and names full, not zeros",
-}
+XFAIL: dict[str, str] = {}
+XFAIL_ISOLATED: dict[str, str] = {}
 
 
 def _params():

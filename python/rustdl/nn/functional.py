@@ -152,6 +152,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     h, w = input.shape[2], input.shape[3]
     if size is not None:
         size = (size, size) if isinstance(size, int) else tuple(size)
+        if len(size) != 2 or any(int(s) <= 0 for s in size):
+            raise ValueError(f"interpolate: output sizes should be greater than 0, got size={size}")
     elif scale_factor is not None:
         sf = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
         if len(sf) != 2 or not all(isinstance(f, (int, float)) and f > 0 and f < float("inf") for f in sf):

@@ -313,8 +313,8 @@ impl GpuContext {
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size);
         if class > limit {
-            return Err(Error::Gpu(format!(
-                "{what}: a buffer of {bytes} bytes exceeds the adapter's limit of {limit} bytes"
+            return Err(Error::Memory(format!(
+                "{what}: a GPU buffer of {bytes} bytes exceeds the adapter's limit of {limit} bytes"
             )));
         }
         if let Some(b) = lock(&self.pool).take(class, clean) {
