@@ -59,6 +59,10 @@ def shapes(min_dims=0, max_dims=4, max_side=5, min_side=None):
 def farrays(draw, dtype, shape, lo=-10.0, hi=10.0, specials=True, dev="cpu"):
     """Float arrays of `dtype`; sometimes sprinkled with NaN, ±inf, -0.0, denormals, huge/tiny values."""
     width = 32 if dtype == "float32" else 64
+    if width == 32:  # hypothesis wants bounds exactly representable at the width: round them inwards
+        lo32, hi32 = np.float32(lo), np.float32(hi)
+        lo = float(lo32 if lo32 >= lo else np.nextafter(lo32, np.float32(np.inf)))
+        hi = float(hi32 if hi32 <= hi else np.nextafter(hi32, np.float32(-np.inf)))
     finite = st.floats(lo, hi, width=width, allow_subnormal=False)
     use_specials = specials and draw(st.integers(0, 3)) == 0
     if use_specials:
