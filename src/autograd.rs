@@ -100,7 +100,7 @@ impl Node {
         saved: &[&Tensor],
         rule: BackwardFn,
     ) -> Option<Arc<Node>> {
-        if !is_grad_enabled() {
+        if !needs_grad(inputs) {
             return None;
         }
         let edges: Vec<Option<Edge>> = inputs.iter().map(|t| t.edge()).collect();
@@ -217,6 +217,11 @@ impl Node {
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// True when grad mode is on and one of `inputs` requires grad: an op needs to record a node.
+pub fn needs_grad(inputs: &[&Tensor]) -> bool {
+    is_grad_enabled() && inputs.iter().any(|t| t.requires_grad())
 }
 
 /// True unless inside `no_grad`.

@@ -33,7 +33,7 @@ impl Tensor {
             return self.to_dtype(DType::I64)?.unary(op);
         }
         let s = backend::unary(op, &self.storage(), self.layout())?;
-        if !self.dtype().is_float() {
+        if !self.dtype().is_float() || !crate::autograd::needs_grad(&[self]) {
             return Ok(Tensor::from_contiguous(s, self.shape()));
         }
         let x = self.detach();
@@ -238,6 +238,7 @@ impl Tensor {
         if op.is_comparison()
             || matches!(op, BinaryOp::And | BinaryOp::Or)
             || !out.dtype().is_float()
+            || !crate::autograd::needs_grad(&[&a, &b])
         {
             return Ok(out);
         }
@@ -399,6 +400,9 @@ impl Tensor {
         let lb = b.layout().broadcast_to(&shape, "where")?;
         let s = backend::where_(&cond.storage(), &lc, &a.storage(), &la, &b.storage(), &lb)?;
         let out = Tensor::from_contiguous(s, &shape);
+        if !crate::autograd::needs_grad(&[&a, &b]) {
+            return Ok(out);
+        }
         let (sa, sb, c) = (a.shape().to_vec(), b.shape().to_vec(), cond.detach());
         Ok(out.with_rule("where", &[&a, &b], &[&cond], move |g| {
             let z = g.zeros_like()?;
