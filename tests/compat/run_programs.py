@@ -116,8 +116,12 @@ def _learned(text: str, pattern: str, n: int = 2) -> str:
     return " | ".join(hits[-n:])[:300]
 
 
-def run(program: Program, device: str = "cpu", python: str = sys.executable) -> Result:
-    """Runs one program (and the scripts it needs first) in a temporary folder."""
+def run(program: Program, device: str = "cpu", python: str = sys.executable,
+        launcher: list[str] | None = None) -> Result:
+    """Runs one program (and the scripts it needs first) in a temporary folder.
+
+    ``launcher`` replaces ``[python, "-m", "rustdl.torchcompat"]`` (compare_with_torch.py runs
+    the same program under real PyTorch with it)."""
     env = dict(os.environ)
     env.update(program.env)
     env.setdefault("RUSTDL_NUM_THREADS", env.get("RUSTDL_NUM_THREADS", "2"))
@@ -133,7 +137,7 @@ def run(program: Program, device: str = "cpu", python: str = sys.executable) -> 
         steps = [*program.before, (program.script, program.args)]
         rc = 0
         for script, args in steps:
-            cmd = [python, "-m", "rustdl.torchcompat", str(PROGRAMS / script), *args]
+            cmd = [*(launcher or [python, "-m", "rustdl.torchcompat"]), str(PROGRAMS / script), *args]
             try:
                 proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
                                       timeout=max(1.0, program.timeout - (time.monotonic() - start)))
