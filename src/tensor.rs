@@ -148,6 +148,9 @@ impl Tensor {
         saved: &[&Tensor],
         backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
     ) -> Tensor {
+        if !autograd::needs_grad(inputs) {
+            return self;
+        }
         if let Some(node) = Node::record(name, self.shape(), inputs, saved, Box::new(backward)) {
             self.set_history(Some(node));
         }
