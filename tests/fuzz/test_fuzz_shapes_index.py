@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from fuzzlib import CONFIG_IDS, CONFIGS, check_result, farrays, iarrays, need, run, shapes, tols, views
+from fuzzlib import CONFIG_IDS, CONFIGS, check_result, expect_error, farrays, iarrays, need, run, shapes, tols, views
 
 SHAPE_CONFIGS = CONFIGS + [("cpu", "int64")]
 SHAPE_IDS = CONFIG_IDS + ["cpu-int64"]
@@ -84,14 +84,33 @@ def test_shape_op(op, dev, dtype, data):
         d = data.draw(st.integers(-nd - 1, nd))
         code, exp = f"out = {X}.unsqueeze({d})", np.expand_dims(a, d)
     elif op == "expand":
-        a = a.reshape(tuple(1 if data.draw(st.booleans()) else s for s in a.shape)) if a.size else a
+        # make some dims singleton (a slice of the drawn array), then expand them (to 0 too)
+        a = a[tuple(slice(0, 1) if data.draw(st.booleans()) else slice(None) for _ in a.shape)]
         lead = data.draw(st.lists(st.integers(0, 3), max_size=2))
         tgt = []
         for s in a.shape:
-            tgt.append(data.draw(st.sampled_from([1, 2, 3, -1])) if s == 1 else data.draw(st.sampled_from([s, -1])))
+            tgt.append(data.draw(st.sampled_from([1, 2, 3, 0, -1])) if s == 1 else data.draw(st.sampled_from([s, -1])))
         full = list(lead) + tgt
+        bad = None
+        if data.draw(st.integers(0, 4)) == 0:  # PyTorch's refusals
+            kinds = ["fewer_dims"] if nd else []
+            kinds += ["lead_minus_one"] + (["wrong_size"] if any(s != 1 for s in a.shape) else [])
+            bad = data.draw(st.sampled_from(kinds))
+            if bad == "fewer_dims":  # fewer target sizes than dims
+                full = tgt[1:]
+            elif bad == "lead_minus_one":  # -1 in a new leading dim
+                full = [-1] + tgt
+            else:  # a non-singleton dim expanded to another size (smaller or bigger)
+                i = data.draw(st.sampled_from([i for i, s in enumerate(a.shape) if s != 1]))
+                tgt[i] = data.draw(st.sampled_from([v for v in (a.shape[i] - 1, a.shape[i] + 1) if v >= 0]))
+                full = list(lead) + tgt
+        code = f"out = T(a).expand({tuple(full)!r})"
+        if bad is not None:
+            case, res = run(code, {"a": a}, dev)
+            expect_error(case, res)
+            return
         real = [a.shape[i - len(lead)] if v == -1 else v for i, v in enumerate(full)]
-        code, exp = f"out = T(a).expand({tuple(full)!r})", np.broadcast_to(a, real)
+        exp = np.broadcast_to(a, real)
     elif op == "narrow":
         assume(nd >= 1)
         d = data.draw(st.integers(-nd, nd - 1))
