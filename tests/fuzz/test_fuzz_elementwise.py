@@ -35,7 +35,7 @@ UNARY = {
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "relu": lambda x: np.where(np.isnan(x), x, np.maximum(x, 0.0)),
     "square": np.square,
-    "sign": np.sign,
+    "sign": lambda x: np.where(np.isnan(x), 0.0, np.sign(x)),  # PyTorch: sign(nan) is 0 (numpy: nan)
     "floor": np.floor,
     "reciprocal": lambda x: 1.0 / x,
 }

@@ -259,6 +259,31 @@ def index_tuples(draw, shape, allow_adv=True, unique=False):
     return items, tuple(np_items), inputs
 
 
+def _torch_split_index(a, np_idx):
+    """PyTorch applies integer indices as plain selects before the (single) tensor index, so an int never
+    counts as an advanced index: x[None, mask, None, 0] keeps the mask's dim in place (numpy would treat
+    the int as advanced too and move the result dims to the front). Returns (a basic view of `a` with the
+    ints applied, the rest of the index without ints) so that view[rest] follows PyTorch's layout."""
+    if np_idx is Ellipsis:
+        return a, Ellipsis
+    first, rest = [], []
+    for it in np_idx:
+        if isinstance(it, (int, np.integer)) and not isinstance(it, bool):
+            first.append(it)
+        elif it is None:
+            rest.append(it)
+        elif it is Ellipsis:
+            first.append(it)
+            rest.append(it)
+        else:
+            k = it.ndim if isinstance(it, np.ndarray) and it.dtype == bool else 1
+            first.extend([slice(None)] * k)
+            rest.append(it)
+    if Ellipsis not in first:
+        first.append(Ellipsis)  # with an Ellipsis numpy returns a (0-d) view, never a scalar copy
+    return a[tuple(first)], tuple(rest)
+
+
 @pytest.mark.parametrize("dev,dtype", SHAPE_CONFIGS, ids=SHAPE_IDS)
 @given(data=st.data())
 def test_getitem(dev, dtype, data):
@@ -272,7 +297,8 @@ def test_getitem(dev, dtype, data):
         np_idx = Ellipsis
     code = f"out = T(a, {view!r})[{idx_txt}]"
     try:
-        exp = a[np_idx]
+        base, rest = _torch_split_index(a, np_idx)
+        exp = base[rest]
     except IndexError:
         assume(False)
     case, res = run(code, {"a": a, **inputs}, dev)
@@ -288,7 +314,8 @@ def test_setitem(dev, dtype, data):
     if not items:
         items, np_idx = ["..."], Ellipsis
     try:
-        tgt_shape = a[np_idx].shape
+        base, rest = _torch_split_index(a, np_idx)
+        tgt_shape = base[rest].shape
     except IndexError:
         assume(False)
     idx_txt = ", ".join(items) + ("," if len(items) == 1 else "")
@@ -304,7 +331,8 @@ def test_setitem(dev, dtype, data):
     view = data.draw(views(a.ndim))
     code = f"x = T(a, {view!r})\nx[{idx_txt}] = {rhs}\nout = x"
     exp = a.copy()
-    exp[np_idx] = vref
+    base, rest = _torch_split_index(exp, np_idx)  # base: a view into exp
+    base[rest] = vref
     case, res = run(code, {"a": a, **inputs}, dev)
     check_result(case, res, exp)
 
