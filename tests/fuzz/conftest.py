@@ -1,6 +1,7 @@
 """Hypothesis profiles for the fuzz suite, picked by RUSTDL_FUZZ_PROFILE.
 
-  ci   (default)  bounded and derandomized: the slice `make test` runs (30 examples a test, ~11,000 cases, about 1 minute on 2 cores)
+  ci   (default)  bounded and derandomized: the slice `make test` runs
+                  (30 examples a test, ~11,000 cases, about 1 minute on 2 cores)
   long            `make fuzz`: random seeds, many examples per test (>= 50,000 cases in all)
   dev             a quick local run
 
