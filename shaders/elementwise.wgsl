@@ -105,8 +105,8 @@ fn tanh_(x: f32) -> f32 {
 // log(1 + x) accurate for small x.
 fn log1p_(x: f32) -> f32 {
     let u = 1.0 + x;
-    if (u == 1.0) {
-        return x;
+    if (u == 1.0 || bitcast<u32>(x) == 0x7f800000u) {
+        return x; // tiny x, or +inf (inf/inf below would be NaN)
     }
     return log(u) * (x / (u - 1.0));
 }
@@ -120,7 +120,11 @@ fn powf_(x: f32, y: f32) -> f32 {
         return nan();
     }
     if (x == 0.0) {
-        return select(0.0, inf(), y < 0.0);
+        // ±0 keeps its sign for odd integral exponents: (-0)^-1 = -inf, (-0)^3 = -0
+        let odd = floor(y) == y && fract(y * 0.5) != 0.0;
+        let neg = (bitcast<u32>(x) >> 31u) == 1u && odd;
+        let mag = select(0.0, inf(), y < 0.0);
+        return select(mag, -mag, neg);
     }
     let r = exp2(y * log2(abs(x)));
     if (x > 0.0) {

@@ -536,6 +536,16 @@ pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storag
 /// Unary elementwise op into a contiguous result of the same dtype.
 pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
     reserve(l.numel(), x.dtype(), x.device(), "elementwise op")?;
+    if let (Storage::Gpu(g), UnaryOp::PowScalar(p)) = (x, op) {
+        let p32 = p as f32;
+        if x.dtype() == DType::F32 && p != 0.0 && (p32 == 0.0 || !p32.is_finite()) && p.is_finite()
+        {
+            // the shaders' float32 parameter cannot hold this exponent: exact on the host
+            let h = wgpu::download(&wgpu::copy(g, l)?)?;
+            let r = cpu::unary(op, &h, &Layout::contiguous(&l.shape))?;
+            return Ok(Storage::Gpu(wgpu::upload(g.device_index(), &r)?));
+        }
+    }
     if let Storage::Gpu(g) = x {
         if x.dtype() == DType::I64
             && matches!(

@@ -79,8 +79,20 @@ impl Tensor {
     }
 
     /// Standard deviation over `dims` (see [`Tensor::var`]).
+    /// Where the deviation is zero the gradient is zero, as PyTorch's (not 1/0).
     pub fn std(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var(dims, correction, keepdim)?.sqrt()
+        let v = self.var(dims, correction, keepdim)?;
+        let y = {
+            let _g = crate::autograd::NoGradGuard::new();
+            v.sqrt()?
+        };
+        let yd = y.detach();
+        Ok(y.with_rule("std", &[&v], &[&yd.clone()], move |g| {
+            let zero = yd.eq_scalar(0.0)?;
+            let safe = Tensor::where_cond(&zero, &yd.ones_like()?, &yd)?;
+            let d = g.div(&safe.mul_scalar(2.0)?)?;
+            Ok(vec![Some(Tensor::where_cond(&zero, &d.zeros_like()?, &d)?)])
+        }))
     }
 
     /// Max (or min) along one dim: `(values, indices)`.
