@@ -1167,6 +1167,8 @@ pub fn assign(dst: &mut CpuStorage, ld: &Layout, src: &CpuStorage, ls: &Layout) 
 /// Called once when the Python module loads (and by the benchmarks).
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets glibc allocator parameters; the values are valid for each option
+    // and no allocation is in progress on another thread at module load.
     unsafe {
         // buffers up to 512 MiB come from the heap, and the heap is trimmed only past 1 GiB free
         libc::mallopt(libc::M_MMAP_THRESHOLD, 512 << 20);
