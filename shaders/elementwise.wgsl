@@ -126,6 +126,12 @@ fn powf_(x: f32, y: f32) -> f32 {
         let mag = select(0.0, inf(), y < 0.0);
         return select(mag, -mag, neg);
     }
+    if (bitcast<u32>(abs(x)) == 0x7f800000u) {
+        // ±∞: ∞ or 0 by the exponent's sign, negative only for -∞ and odd integers
+        let odd = floor(y) == y && fract(y * 0.5) != 0.0;
+        let mag = select(inf(), 0.0, y < 0.0);
+        return select(mag, -mag, x < 0.0 && odd);
+    }
     let r = exp2(y * log2(abs(x)));
     if (x > 0.0) {
         return r;

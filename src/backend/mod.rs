@@ -538,8 +538,11 @@ pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
     reserve(l.numel(), x.dtype(), x.device(), "elementwise op")?;
     if let (Storage::Gpu(g), UnaryOp::PowScalar(p)) = (x, op) {
         let p32 = p as f32;
-        if x.dtype() == DType::F32 && p != 0.0 && (p32 == 0.0 || !p32.is_finite()) && p.is_finite()
-        {
+        // exponents whose float32 rounding changes the result's kind: to 0 or ∞, or onto an
+        // integer (a negative base then gives a number instead of NaN)
+        let changes_kind =
+            p32 == 0.0 || !p32.is_finite() || (p32.fract() == 0.0 && p.fract() != 0.0);
+        if x.dtype() == DType::F32 && p.is_finite() && p != 0.0 && changes_kind {
             // the shaders' float32 parameter cannot hold this exponent: exact on the host
             let h = wgpu::download(&wgpu::copy(g, l)?)?;
             let r = cpu::unary(op, &h, &Layout::contiguous(&l.shape))?;

@@ -214,7 +214,7 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
                 .call_method0("any")?
                 .extract()?;
             if big {
-                return Err(PyValueError::new_err(format!(
+                return Err(PyTypeError::new_err(format!(
                     "from_numpy: uint64 values above {} do not fit rustdl's int64 (array of shape {shape:?})",
                     i64::MAX
                 )));

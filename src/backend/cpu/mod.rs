@@ -326,9 +326,9 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
                 x
             } else if p == 0.5 {
                 x.sqrt()
-            } else if f(p).to_f64() == 0.0 || !f(p).to_f64().is_finite() {
-                // an exponent the element type cannot hold (1e-300 in float32) is applied in
-                // float64, as PyTorch keeps a scalar exponent in double
+            } else if f(p).to_f64() != p {
+                // an exponent the element type cannot hold exactly (1e-300 or 1.9999999999999991
+                // in float32) is applied in float64, as PyTorch keeps a scalar exponent in double
                 f(x.to_f64().powf(p))
             } else {
                 x.powf(f(p))
