@@ -43,7 +43,7 @@ class finfo:
         self.min = -mx
         self.tiny = tiny
         self.smallest_normal = tiny
-        self.resolution = 10.0 ** -resolution_digits
+        self.resolution = 10.0**-resolution_digits
 
     def __repr__(self):
         return (

@@ -72,7 +72,9 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
         return {"t" if isinstance(obj, tuple) else "l": nodes}
     if isinstance(obj, np.ndarray) and obj.shape != ():
         if obj.dtype.kind not in "biuf":
-            raise TypeError(f"rustdl.save: the numpy array at '{path}' has dtype {obj.dtype}, not a number or bool")
+            raise TypeError(
+                f"rustdl.save: the numpy array at '{path}' has dtype {obj.dtype}, not a number or bool"
+            )
         name = _encode(_rustdl.from_numpy(np.ascontiguousarray(obj)), path, tensors)["T"]
         return {"A": name, "dtype": obj.dtype.str}
     if hasattr(obj, "item") and hasattr(obj, "dtype") and getattr(obj, "shape", None) == ():

@@ -52,12 +52,22 @@ METRICS: dict[str, tuple[str, str] | None] = {
 
 # Longer settings for programs where the short run leaves rustdl clearly behind (--longer).
 LONGER: list[rp.Program] = [
-    rp.Program("mnist_rnn (5 epochs, 4000 digits)", "", "examples_mnist_rnn.py",
-               ["--epochs", "5", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "20"],
-               learned=r"(Test set|Loss)", timeout=900),
-    rp.Program("mnist_forward_forward (150 epochs, 2000 digits)", "", "examples_mnist_forward_forward.py",
-               ["--epochs", "150", "--train_size", "2000", "--test_size", "1000", "--log-interval", "50"],
-               learned=r"(error|Loss)", timeout=900),
+    rp.Program(
+        "mnist_rnn (5 epochs, 4000 digits)",
+        "",
+        "examples_mnist_rnn.py",
+        ["--epochs", "5", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "20"],
+        learned=r"(Test set|Loss)",
+        timeout=900,
+    ),
+    rp.Program(
+        "mnist_forward_forward (150 epochs, 2000 digits)",
+        "",
+        "examples_mnist_forward_forward.py",
+        ["--epochs", "150", "--train_size", "2000", "--test_size", "1000", "--log-interval", "50"],
+        learned=r"(error|Loss)",
+        timeout=900,
+    ),
 ]
 
 
@@ -114,16 +124,25 @@ def cell(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("names", nargs="*", help="run only programs whose name contains one of these")
-    parser.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON", "/tmp/torchref/bin/python"),
-                        help="a Python with real torch (default /tmp/torchref/bin/python)")
+    parser.add_argument(
+        "--torch-python",
+        default=os.environ.get("TORCH_PYTHON", "/tmp/torchref/bin/python"),
+        help="a Python with real torch (default /tmp/torchref/bin/python)",
+    )
     parser.add_argument("--longer", action="store_true", help="also run the longer settings (LONGER)")
     parser.add_argument("--only-longer", action="store_true", help="run only the longer settings")
     parser.add_argument("--log", help="write every run's full output to this file")
     args = parser.parse_args(argv)
-    version = subprocess.run([args.torch_python, "-c", "import torch; print(torch.__version__)"],
-                             capture_output=True, text=True, check=False)
+    version = subprocess.run(
+        [args.torch_python, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if version.returncode != 0:
         print(f"no torch in {args.torch_python}: {version.stderr.strip()[-300:]}", file=sys.stderr)
         return 2
@@ -144,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
             ours = rp.run(p, "cpu")
             theirs = rp.run(p, "cpu", launcher=peer)
             show = [r.learned if r.ok else "FAILED: " + r.error for r in (ours, theirs)]
-            print(f"| {cell(p.name)} | {cell(show[0])} | {cell(show[1])} | {ours.seconds:.1f} | "
-                  f"{theirs.seconds:.1f} | {cell(verdict(p, ours, theirs))} |", flush=True)
+            print(
+                f"| {cell(p.name)} | {cell(show[0])} | {cell(show[1])} | {ours.seconds:.1f} | "
+                f"{theirs.seconds:.1f} | {cell(verdict(p, ours, theirs))} |",
+                flush=True,
+            )
             if log:
                 for who, r in (("rustdl", ours), ("torch", theirs)):
                     log.write(f"===== {p.name} [{who}] ok={r.ok} {r.seconds:.1f}s\n{r.output}\n")

@@ -49,40 +49,118 @@ TU = "pytorch/tutorials"
 
 ALL: list[Program] = [
     Program("regression", EX + " regression/main.py", "examples_regression.py", timeout=120),
-    Program("polynomial_custom_function", TU + " beginner_source/examples_autograd/polynomial_custom_function.py",
-            "tutorials_polynomial_custom_function.py", timeout=120),
-    Program("polynomial_nn", TU + " beginner_source/examples_nn/polynomial_nn.py",
-            "tutorials_polynomial_nn.py", timeout=120),
-    Program("polynomial_optim", TU + " beginner_source/examples_nn/polynomial_optim.py",
-            "tutorials_polynomial_optim.py", timeout=120),
-    Program("polynomial_module", TU + " beginner_source/examples_nn/polynomial_module.py",
-            "tutorials_polynomial_module.py", timeout=120),
-    Program("dynamic_net", TU + " beginner_source/examples_nn/dynamic_net.py",
-            "tutorials_dynamic_net.py", timeout=300),
-    Program("blitz_neural_networks", TU + " beginner_source/blitz/neural_networks_tutorial.py",
-            "tutorials_blitz_neural_networks.py", learned=r"(tensor|grad)", timeout=120),
-    Program("mnist", EX + " mnist/main.py", "examples_mnist.py",
-            ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "10"],
-            env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"}, learned=r"(Test set|Loss)"),
-    Program("mnist_forward_forward", EX + " mnist_forward_forward/main.py", "examples_mnist_forward_forward.py",
-            ["--epochs", "60", "--train_size", "1000", "--test_size", "500", "--log-interval", "20"],
-            learned=r"(error|Loss)"),
-    Program("mnist_rnn", EX + " mnist_rnn/main.py", "examples_mnist_rnn.py",
-            ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "10"],
-            env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"}, learned=r"(Test set|Loss)"),
-    Program("vae", EX + " vae/main.py", "examples_vae.py",
-            ["--epochs", "1", "--batch-size", "128", "--log-interval", "5"],
-            env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"}, dirs=["results"], learned=r"(====>|Loss)"),
-    Program("dcgan", EX + " dcgan/main.py", "examples_dcgan.py",
-            ["--dataset", "fake", "--batchSize", "16", "--imageSize", "64", "--ngf", "16", "--ndf", "16",
-             "--niter", "1", "--dry-run", "--workers", "0", "--manualSeed", "1", "--outf", "out"],
-            learned=r"(Loss_D|Loss_G)"),
-    Program("time_sequence_prediction", EX + " time_sequence_prediction/{generate_sine_wave,train}.py",
-            "examples_tsp_train.py", ["--steps", "2"],
-            before=[("examples_tsp_generate_sine_wave.py", [])], learned=r"(loss|STEP)"),
-    Program("siamese_network", EX + " siamese_network/main.py", "examples_siamese_network.py",
-            ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "250", "--log-interval", "5"],
-            env={"RUSTDL_COMPAT_DATA_LIMIT": "1000"}, learned=r"(Test set|Loss)"),
+    Program(
+        "polynomial_custom_function",
+        TU + " beginner_source/examples_autograd/polynomial_custom_function.py",
+        "tutorials_polynomial_custom_function.py",
+        timeout=120,
+    ),
+    Program(
+        "polynomial_nn",
+        TU + " beginner_source/examples_nn/polynomial_nn.py",
+        "tutorials_polynomial_nn.py",
+        timeout=120,
+    ),
+    Program(
+        "polynomial_optim",
+        TU + " beginner_source/examples_nn/polynomial_optim.py",
+        "tutorials_polynomial_optim.py",
+        timeout=120,
+    ),
+    Program(
+        "polynomial_module",
+        TU + " beginner_source/examples_nn/polynomial_module.py",
+        "tutorials_polynomial_module.py",
+        timeout=120,
+    ),
+    Program(
+        "dynamic_net",
+        TU + " beginner_source/examples_nn/dynamic_net.py",
+        "tutorials_dynamic_net.py",
+        timeout=300,
+    ),
+    Program(
+        "blitz_neural_networks",
+        TU + " beginner_source/blitz/neural_networks_tutorial.py",
+        "tutorials_blitz_neural_networks.py",
+        learned=r"(tensor|grad)",
+        timeout=120,
+    ),
+    Program(
+        "mnist",
+        EX + " mnist/main.py",
+        "examples_mnist.py",
+        ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "10"],
+        env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"},
+        learned=r"(Test set|Loss)",
+    ),
+    Program(
+        "mnist_forward_forward",
+        EX + " mnist_forward_forward/main.py",
+        "examples_mnist_forward_forward.py",
+        ["--epochs", "60", "--train_size", "1000", "--test_size", "500", "--log-interval", "20"],
+        learned=r"(error|Loss)",
+    ),
+    Program(
+        "mnist_rnn",
+        EX + " mnist_rnn/main.py",
+        "examples_mnist_rnn.py",
+        ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "10"],
+        env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"},
+        learned=r"(Test set|Loss)",
+    ),
+    Program(
+        "vae",
+        EX + " vae/main.py",
+        "examples_vae.py",
+        ["--epochs", "1", "--batch-size", "128", "--log-interval", "5"],
+        env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"},
+        dirs=["results"],
+        learned=r"(====>|Loss)",
+    ),
+    Program(
+        "dcgan",
+        EX + " dcgan/main.py",
+        "examples_dcgan.py",
+        [
+            "--dataset",
+            "fake",
+            "--batchSize",
+            "16",
+            "--imageSize",
+            "64",
+            "--ngf",
+            "16",
+            "--ndf",
+            "16",
+            "--niter",
+            "1",
+            "--dry-run",
+            "--workers",
+            "0",
+            "--manualSeed",
+            "1",
+            "--outf",
+            "out",
+        ],
+        learned=r"(Loss_D|Loss_G)",
+    ),
+    Program(
+        "time_sequence_prediction",
+        EX + " time_sequence_prediction/{generate_sine_wave,train}.py",
+        "examples_tsp_train.py",
+        ["--steps", "2"],
+        before=[("examples_tsp_generate_sine_wave.py", [])],
+        learned=r"(loss|STEP)",
+    ),
+    Program(
+        "siamese_network",
+        EX + " siamese_network/main.py",
+        "examples_siamese_network.py",
+        ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "250", "--log-interval", "5"],
+        env={"RUSTDL_COMPAT_DATA_LIMIT": "1000"},
+        learned=r"(Test set|Loss)",
+    ),
 ]
 
 
@@ -103,9 +181,11 @@ def _first_error(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip() and "XDG_RUNTIME_DIR" not in ln]
     for i, ln in enumerate(lines):
         if ln.startswith("Traceback"):
-            for later in lines[i + 1:]:
+            for later in lines[i + 1 :]:
                 if not later.startswith((" ", "\t", "Traceback")) and not later.startswith("During handling"):
-                    where = [x.strip() for x in lines[i + 1:lines.index(later)] if x.strip().startswith("File")]
+                    where = [
+                        x.strip() for x in lines[i + 1 : lines.index(later)] if x.strip().startswith("File")
+                    ]
                     loc = where[-1] if where else ""
                     return f"{later.strip()}  [{loc}]" if loc else later.strip()
     return lines[-1] if lines else "(no output)"
@@ -116,8 +196,9 @@ def _learned(text: str, pattern: str, n: int = 2) -> str:
     return " | ".join(hits[-n:])[:300]
 
 
-def run(program: Program, device: str = "cpu", python: str = sys.executable,
-        launcher: list[str] | None = None) -> Result:
+def run(
+    program: Program, device: str = "cpu", python: str = sys.executable, launcher: list[str] | None = None
+) -> Result:
     """Runs one program (and the scripts it needs first) in a temporary folder.
 
     ``launcher`` replaces ``[python, "-m", "rustdl.torchcompat"]`` (compare_with_torch.py runs
@@ -139,8 +220,14 @@ def run(program: Program, device: str = "cpu", python: str = sys.executable,
         for script, args in steps:
             cmd = [*(launcher or [python, "-m", "rustdl.torchcompat"]), str(PROGRAMS / script), *args]
             try:
-                proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
-                                      timeout=max(1.0, program.timeout - (time.monotonic() - start)))
+                proc = subprocess.run(
+                    cmd,
+                    cwd=tmp,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=max(1.0, program.timeout - (time.monotonic() - start)),
+                )
                 output += proc.stdout + proc.stderr
                 rc = proc.returncode
             except subprocess.TimeoutExpired as e:
@@ -151,13 +238,16 @@ def run(program: Program, device: str = "cpu", python: str = sys.executable,
                 break
     seconds = time.monotonic() - start
     ok = rc == 0
-    return Result(program, ok, seconds, "" if ok else _first_error(output),
-                  _learned(output, program.learned), output)
+    return Result(
+        program, ok, seconds, "" if ok else _first_error(output), _learned(output, program.learned), output
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the selected programs and prints one line (or Markdown row) per program."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("names", nargs="*", help="run only programs whose name contains one of these")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--markdown", action="store_true")
@@ -173,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         detail = r.learned if r.ok else r.error
         if args.markdown:
-            print(f"| {p.name} | {p.source} | {'yes' if r.ok else 'no'} | {r.seconds:.1f} | "
-                  f"{detail.replace('|', '/')} |", flush=True)
+            print(
+                f"| {p.name} | {p.source} | {'yes' if r.ok else 'no'} | {r.seconds:.1f} | "
+                f"{detail.replace('|', '/')} |",
+                flush=True,
+            )
         else:
             print(f"{p.name:28s} {'OK ' if r.ok else 'FAIL'} {r.seconds:6.1f}s  {detail}", flush=True)
         if args.verbose:

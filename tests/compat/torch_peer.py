@@ -57,6 +57,7 @@ def install_torchvision() -> None:
     ds = _load("rustdl.datasets", RUSTDL / "datasets" / "__init__.py")  # pure numpy
     data_dir = os.environ.get("RUSTDL_PEER_DATA")
     if data_dir:
+
         def mnist_5k(test_size: float = 0.2, seed: int = 0):
             if (test_size, seed) != (0.2, 0):
                 raise ValueError("torch_peer: only the shim's split (test_size=0.2, seed=0) is exported")

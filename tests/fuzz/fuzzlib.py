@@ -46,12 +46,30 @@ def tols(dev, dtype, scale=1.0):
     return 2e-5 * scale, 2e-6 * scale
 
 
-FLOAT_SPECIALS = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40, -1e-40, 1e30, -1e30, 1e-30, 3e38, -3e38, 1.0, -1.0]
+FLOAT_SPECIALS = [
+    np.nan,
+    np.inf,
+    -np.inf,
+    -0.0,
+    0.0,
+    1e-40,
+    -1e-40,
+    1e30,
+    -1e30,
+    1e-30,
+    3e38,
+    -3e38,
+    1.0,
+    -1.0,
+]
 
 
 def shapes(min_dims=0, max_dims=4, max_side=5, min_side=None):
     return hnp.array_shapes(
-        min_dims=min_dims, max_dims=max_dims, min_side=MIN_SIDE if min_side is None else min_side, max_side=max_side
+        min_dims=min_dims,
+        max_dims=max_dims,
+        min_side=MIN_SIDE if min_side is None else min_side,
+        max_side=max_side,
     )
 
 
@@ -66,7 +84,9 @@ def farrays(draw, dtype, shape, lo=-10.0, hi=10.0, specials=True, dev="cpu"):
     finite = st.floats(lo, hi, width=width, allow_subnormal=False)
     use_specials = specials and draw(st.integers(0, 3)) == 0
     if use_specials:
-        sp = [v for v in FLOAT_SPECIALS if not (dev == "gpu" and v != 0 and abs(v) < 1e-37)]  # GPUs may flush denormals
+        sp = [
+            v for v in FLOAT_SPECIALS if not (dev == "gpu" and v != 0 and abs(v) < 1e-37)
+        ]  # GPUs may flush denormals
         elements = st.one_of(finite, st.sampled_from(sp))
     else:
         elements = finite
@@ -88,9 +108,12 @@ def views(ndim):
 
 
 def rd_dtype(np_dtype) -> str:
-    return {"float32": "rustdl.float32", "float64": "rustdl.float64", "int64": "rustdl.int64", "bool": "rustdl.bool"}[
-        str(np.dtype(np_dtype))
-    ]
+    return {
+        "float32": "rustdl.float32",
+        "float64": "rustdl.float64",
+        "int64": "rustdl.int64",
+        "bool": "rustdl.bool",
+    }[str(np.dtype(np_dtype))]
 
 
 class RefError(Exception):
@@ -124,7 +147,10 @@ def check_result(case, res, expected, rtol=0.0, atol=0.0, equal_nan=True):
 def _check_enc(case, enc, expected, rtol, atol, equal_nan, where):
     if isinstance(expected, (list, tuple)):
         if enc[0] != "seq" or len(enc[1]) != len(expected):
-            _fail(case, f"{where}: expected a sequence of {len(expected)} tensors, got {enc[0]} {str(enc)[:200]}")
+            _fail(
+                case,
+                f"{where}: expected a sequence of {len(expected)} tensors, got {enc[0]} {str(enc)[:200]}",
+            )
         for i, (e, x) in enumerate(zip(enc[1], expected)):
             _check_enc(case, e, x, rtol, atol, equal_nan, f"{where}[{i}]")
         return
@@ -174,7 +200,9 @@ def ref64(fn, *arrays, out_dtype):
 
 def numgrad(f, arrays, wrt, eps=1e-6):
     """Central finite differences of the scalar numpy function f(*arrays) w.r.t. arrays[wrt] (float64)."""
-    arrays = [np.array(a, dtype=np.float64, copy=True) if np.asarray(a).dtype.kind == "f" else a for a in arrays]
+    arrays = [
+        np.array(a, dtype=np.float64, copy=True) if np.asarray(a).dtype.kind == "f" else a for a in arrays
+    ]
     x = arrays[wrt]
     g = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])

@@ -138,7 +138,9 @@ class Worker:
         r_res, w_res = os.pipe()
         env = dict(os.environ)
         env.setdefault("PYTHONFAULTHANDLER", "1")
-        code = f"import sys; sys.path.insert(0, {HERE!r}); import harness; harness._child_main({r_cmd}, {w_res})"
+        code = (
+            f"import sys; sys.path.insert(0, {HERE!r}); import harness; harness._child_main({r_cmd}, {w_res})"
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code],
             pass_fds=(r_cmd, w_res),
@@ -302,6 +304,8 @@ TYPED = ("ValueError", "TypeError", "IndexError", "RuntimeError", "MemoryError",
 
 
 def is_typed_error(res) -> bool:
-    return res[0] == "exc" and any(c.split(".")[-1] in TYPED for c in res[2]) and not any(
-        "PanicException" in c for c in res[2]
+    return (
+        res[0] == "exc"
+        and any(c.split(".")[-1] in TYPED for c in res[2])
+        and not any("PanicException" in c for c in res[2])
     )

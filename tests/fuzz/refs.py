@@ -13,12 +13,14 @@ def conv2d(x, w, b, stride, padding, dilation, groups):
     out = np.zeros((N, O, max(Ho, 0), max(Wo, 0)))
     Og = O // groups
     for g in range(groups):
-        xs = xp[:, g * Cg:(g + 1) * Cg]
-        ws = w[g * Og:(g + 1) * Og]
+        xs = xp[:, g * Cg : (g + 1) * Cg]
+        ws = w[g * Og : (g + 1) * Og]
         for i in range(kh):
             for j in range(kw):
-                patch = xs[:, :, i * d0: i * d0 + s0 * (Ho - 1) + 1: s0, j * d1: j * d1 + s1 * (Wo - 1) + 1: s1]
-                out[:, g * Og:(g + 1) * Og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+                patch = xs[
+                    :, :, i * d0 : i * d0 + s0 * (Ho - 1) + 1 : s0, j * d1 : j * d1 + s1 * (Wo - 1) + 1 : s1
+                ]
+                out[:, g * Og : (g + 1) * Og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
     if b is not None:
         out += b.reshape(1, -1, 1, 1)
     return out
@@ -32,7 +34,14 @@ def _taps(x, k, s, p, pad_value, d=(1, 1)):
     taps = []
     for i in range(k[0]):
         for j in range(k[1]):
-            taps.append(xp[:, :, i * d[0]: i * d[0] + s[0] * (Ho - 1) + 1: s[0], j * d[1]: j * d[1] + s[1] * (Wo - 1) + 1: s[1]])
+            taps.append(
+                xp[
+                    :,
+                    :,
+                    i * d[0] : i * d[0] + s[0] * (Ho - 1) + 1 : s[0],
+                    j * d[1] : j * d[1] + s[1] * (Wo - 1) + 1 : s[1],
+                ]
+            )
     return np.stack(taps, 0)
 
 

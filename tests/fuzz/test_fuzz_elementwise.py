@@ -48,8 +48,11 @@ def test_unary(op, dev, dtype, data):
     need(dev)
     shape = data.draw(shapes())
     bounded = dev == "gpu" and op in ("sin", "cos")  # GPU trig is only specified on a bounded range
-    a = data.draw(farrays(dtype, shape, lo=-30, hi=30, specials=not bounded, dev=dev) if not bounded
-                  else farrays(dtype, shape, lo=-30, hi=30, specials=False))
+    a = data.draw(
+        farrays(dtype, shape, lo=-30, hi=30, specials=not bounded, dev=dev)
+        if not bounded
+        else farrays(dtype, shape, lo=-30, hi=30, specials=False)
+    )
     view = data.draw(views(a.ndim))
     form = data.draw(st.sampled_from(["method", "function"]))
     code = f"out = T(a, {view!r}).{op}()" if form == "method" else f"out = rd.{op}(T(a, {view!r}))"
@@ -95,16 +98,22 @@ BINARY = {
 @given(data=st.data())
 def test_binary_broadcast(op, dev, dtype, data):
     need(dev)
-    bs = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=MIN_SIDE, max_side=4))
+    bs = data.draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=MIN_SIDE, max_side=4)
+    )
     sa, sb = bs.input_shapes
     lo = 0.1 if op == "pow" and data.draw(st.booleans()) else -10.0
     a = data.draw(farrays(dtype, sa, lo=lo, hi=4.0 if op == "pow" else 10.0, dev=dev))
-    b = data.draw(farrays(dtype, sb, lo=-4.0 if op == "pow" else -10.0, hi=4.0 if op == "pow" else 10.0, dev=dev))
+    b = data.draw(
+        farrays(dtype, sb, lo=-4.0 if op == "pow" else -10.0, hi=4.0 if op == "pow" else 10.0, dev=dev)
+    )
     if op == "pow" and data.draw(st.booleans()):
         b = np.round(b)  # integer exponents of negative bases are well defined
     va, vb = data.draw(views(a.ndim)), data.draw(views(b.ndim))
     fn, sym = BINARY[op]
-    form = data.draw(st.sampled_from(["method", "operator", "expand"] if sym else ["method", "function", "expand"]))
+    form = data.draw(
+        st.sampled_from(["method", "operator", "expand"] if sym else ["method", "function", "expand"])
+    )
     if form == "method":
         code = f"out = T(a, {va!r}).{op}(T(b, {vb!r}))"
     elif form == "function":
@@ -112,8 +121,11 @@ def test_binary_broadcast(op, dev, dtype, data):
     elif form == "operator":
         code = f"out = T(a, {va!r}) {sym} T(b, {vb!r})"
     else:  # both operands as expanded (stride-0) views of the broadcast shape
-        code = f"out = T(a).expand(*{tuple(bs.result_shape)!r}).{op}(E(b, {tuple(bs.result_shape)!r}))" if a.ndim <= len(
-            bs.result_shape) else f"out = T(a).{op}(T(b))"
+        code = (
+            f"out = T(a).expand(*{tuple(bs.result_shape)!r}).{op}(E(b, {tuple(bs.result_shape)!r}))"
+            if a.ndim <= len(bs.result_shape)
+            else f"out = T(a).{op}(T(b))"
+        )
     case, res = run(code, {"a": a, "b": b}, dev)
     rtol, atol = tols(dev, dtype, 10.0 if op == "pow" else 1.0)
     check_result(case, res, ref64(fn, a, b, out_dtype=dtype), rtol, atol)
@@ -125,7 +137,9 @@ def test_binary_broadcast(op, dev, dtype, data):
 def test_binary_scalar(op, dev, dtype, data):
     need(dev)
     a = data.draw(farrays(dtype, data.draw(shapes()), lo=-5, hi=5, dev=dev))
-    s = data.draw(st.sampled_from([0.0, -0.0, 1.0, 2.0, -1.5, 0.5, 3.0, float("nan"), float("inf")]) | st.floats(-5, 5))
+    s = data.draw(
+        st.sampled_from([0.0, -0.0, 1.0, 2.0, -1.5, 0.5, 3.0, float("nan"), float("inf")]) | st.floats(-5, 5)
+    )
     if "**" in op and data.draw(st.booleans()):
         s = float(round(s)) if np.isfinite(s) else s
     sym = op.lstrip("r")
@@ -143,16 +157,27 @@ def test_binary_scalar(op, dev, dtype, data):
     check_result(case, res, ref64(ref, a, out_dtype=dtype), *tols(dev, dtype, 10.0))
 
 
-CMP = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+CMP = {
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
 CMP_SYM = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
-@pytest.mark.parametrize("dev,dtype", CONFIGS + [("cpu", "int64"), ("gpu", "int64")], ids=CONFIG_IDS + ["cpu-int64", "gpu-int64"])
+@pytest.mark.parametrize(
+    "dev,dtype", CONFIGS + [("cpu", "int64"), ("gpu", "int64")], ids=CONFIG_IDS + ["cpu-int64", "gpu-int64"]
+)
 @pytest.mark.parametrize("op", sorted(CMP))
 @given(data=st.data())
 def test_compare(op, dev, dtype, data):
     need(dev)
-    bs = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=MIN_SIDE, max_side=4))
+    bs = data.draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=MIN_SIDE, max_side=4)
+    )
     sa, sb = bs.input_shapes
     if dtype == "int64":
         a, b = data.draw(iarrays(sa, -3, 3)), data.draw(iarrays(sb, -3, 3))
@@ -173,7 +198,13 @@ def test_compare(op, dev, dtype, data):
     check_result(case, res, np.asarray(ref, dtype=bool))
 
 
-INT_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "maximum": np.maximum, "minimum": np.minimum}
+INT_BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+}
 
 
 @pytest.mark.parametrize("dev", ["cpu", "gpu"])
@@ -182,7 +213,9 @@ INT_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "maximum": 
 def test_int64_binary(op, dev, data):
     """int64 arithmetic stays int64 (true division gives float32, as PyTorch's default dtype)."""
     need(dev)
-    bs = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=MIN_SIDE, max_side=4))
+    bs = data.draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=MIN_SIDE, max_side=4)
+    )
     a = data.draw(iarrays(bs.input_shapes[0], -1000, 1000))
     b = data.draw(iarrays(bs.input_shapes[1], 1, 1000))
     case, res = run(f"out = T(a).{op}(T(b))", {"a": a, "b": b}, dev)
@@ -201,9 +234,13 @@ def test_mixed_dtype_promotion(dev, data):
     kinds = data.draw(st.sampled_from([("float32", "float64"), ("int64", "float32"), ("int64", "float64")]))
     arrs = []
     for k in kinds:
-        arrs.append(data.draw(iarrays(shape, -5, 5)) if k == "int64" else data.draw(farrays(k, shape, specials=False)))
+        arrs.append(
+            data.draw(iarrays(shape, -5, 5)) if k == "int64" else data.draw(farrays(k, shape, specials=False))
+        )
     op = data.draw(st.sampled_from(["+", "*", "-"]))
     case, res = run(f"out = T(a) {op} T(b)", {"a": arrs[0], "b": arrs[1]}, dev)
     out_dtype = "float64" if "float64" in kinds else "float32"
     f = {"+": np.add, "*": np.multiply, "-": np.subtract}[op]
-    check_result(case, res, ref64(f, arrs[0].astype(np.float64), arrs[1], out_dtype=out_dtype), *tols(dev, "float32"))
+    check_result(
+        case, res, ref64(f, arrs[0].astype(np.float64), arrs[1], out_dtype=out_dtype), *tols(dev, "float32")
+    )

@@ -41,7 +41,12 @@ OPS = {
     "log_softmax": (1, "X0.log_softmax(0)", lambda x: np.log(_sm(x, 0)), (-2, 2)),
     "logsumexp": (1, "X0.logsumexp(-1)", lambda x: np.log(np.exp(x).sum(-1)), (-2, 2)),
     "max_dim": (1, "X0.max(-1)[0]", lambda x: x.max(-1), (-2, 2)),
-    "permute_expand": (1, "X0.transpose(-1, -2).unsqueeze(0).expand(2, *([-1] * X0.ndim)) * 1.5", lambda x: np.broadcast_to(np.swapaxes(x, -1, -2)[None], (2,) + np.swapaxes(x, -1, -2).shape) * 1.5, (-2, 2)),
+    "permute_expand": (
+        1,
+        "X0.transpose(-1, -2).unsqueeze(0).expand(2, *([-1] * X0.ndim)) * 1.5",
+        lambda x: np.broadcast_to(np.swapaxes(x, -1, -2)[None], (2,) + np.swapaxes(x, -1, -2).shape) * 1.5,
+        (-2, 2),
+    ),
     "getitem": (1, "X0[..., ::2]", lambda x: x[..., ::2], (-2, 2)),
     "cat": (2, "rd.cat([X0, X1 * 2.0], -1)", lambda a, b: np.concatenate([a, b * 2.0], -1), (-2, 2)),
     "where_clamp": (1, "X0.clamp(-0.5, 0.5)", lambda x: np.clip(x, -0.5, 0.5), (-2, 2)),
@@ -53,7 +58,9 @@ OPS = {
 def test_grad_elementwise_reduce(op, data):
     n, expr, ref, (lo, hi) = OPS[op]
     if n == 2 and op != "cat":
-        bs = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=3, min_side=1, max_side=3))
+        bs = data.draw(
+            hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=3, min_side=1, max_side=3)
+        )
         shp = list(bs.input_shapes)
     else:
         s = data.draw(shapes(min_dims=2, max_dims=3, max_side=4, min_side=1))
@@ -69,14 +76,31 @@ def test_grad_elementwise_reduce(op, data):
     W = data.draw(farrays("float64", out_shape, specials=False))
     names = {f"x{i}": x for i, x in enumerate(xs)}
     code = "\n".join(f"X{i} = T(x{i}, rg=True)" for i in range(n))
-    code += f"\ny = {expr}\n(y * T(W)).sum().backward()\nout = [" + ", ".join(f"X{i}.grad" for i in range(n)) + "]"
+    code += (
+        f"\ny = {expr}\n(y * T(W)).sum().backward()\nout = ["
+        + ", ".join(f"X{i}.grad" for i in range(n))
+        + "]"
+    )
     case, res = run(code, {**names, "W": W}, "cpu")
     exp = [numgrad(lambda *a: float(np.sum(ref(*a) * W)), xs, i) for i in range(n)]
     check_result(case, res, exp, 1e-5, 1e-6)
 
 
-@pytest.mark.parametrize("op", ["matmul", "conv2d", "layer_norm", "cross_entropy", "mse", "gather", "max_pool2d",
-                                "avg_pool2d", "batch_norm", "interpolate"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "matmul",
+        "conv2d",
+        "layer_norm",
+        "cross_entropy",
+        "mse",
+        "gather",
+        "max_pool2d",
+        "avg_pool2d",
+        "batch_norm",
+        "interpolate",
+    ],
+)
 @given(data=st.data())
 def test_grad_nn(op, data):
     d = lambda lo, hi: data.draw(st.integers(lo, hi))  # noqa: E731
@@ -99,7 +123,10 @@ def test_grad_nn(op, data):
     elif op == "layer_norm":
         x = f64((d(1, 3), d(2, 4)))
         xs = [x, f64(x.shape[1:]), f64(x.shape[1:])]
-        expr, ref = f"F.layer_norm(X0, {x.shape[1:]!r}, X1, X2)", lambda x, w, b: refs.layer_norm(x, 1, w, b, 1e-5)
+        expr, ref = (
+            f"F.layer_norm(X0, {x.shape[1:]!r}, X1, X2)",
+            lambda x, w, b: refs.layer_norm(x, 1, w, b, 1e-5),
+        )
     elif op == "cross_entropy":
         N, C = d(1, 4), d(2, 5)
         t = data.draw(iarrays((N,), 0, C - 1))
@@ -123,10 +150,15 @@ def test_grad_nn(op, data):
         x = x + np.arange(x.size).reshape(x.shape) * 1e-2  # distinct values: no ties at the max
         xs = [x]
         if op == "max_pool2d":
-            expr, ref = f"F.max_pool2d(X0, {k + 1}, stride={k})", lambda x: refs.max_pool2d(x, (k + 1,) * 2, (k,) * 2, (0, 0))
+            expr, ref = (
+                f"F.max_pool2d(X0, {k + 1}, stride={k})",
+                lambda x: refs.max_pool2d(x, (k + 1,) * 2, (k,) * 2, (0, 0)),
+            )
         else:
-            expr, ref = f"F.avg_pool2d(X0, {k + 1}, stride={k}, padding=1)", lambda x: refs.avg_pool2d(
-                x, (k + 1,) * 2, (k,) * 2, (1, 1))
+            expr, ref = (
+                f"F.avg_pool2d(X0, {k + 1}, stride={k}, padding=1)",
+                lambda x: refs.avg_pool2d(x, (k + 1,) * 2, (k,) * 2, (1, 1)),
+            )
     elif op == "batch_norm":
         x = f64((d(2, 4), d(1, 3), d(1, 3)))
         xs = [x, f64(x.shape[1:2]), f64(x.shape[1:2])]
@@ -141,15 +173,21 @@ def test_grad_nn(op, data):
         ref = lambda x: refs.interpolate(x, o, "bilinear", ac)  # noqa: E731
     n = len(xs)
     if op == "batch_norm":
+
         def ref_bn(x, w, b):
             axes = (0, 2)
             m = x.mean(axis=axes, keepdims=True)
             v = x.var(axis=axes, keepdims=True)
             return (x - m) / np.sqrt(v + 1e-5) * w.reshape(1, -1, 1) + b.reshape(1, -1, 1)
+
         ref = ref_bn
     W = f64(np.shape(ref(*xs)))
     code = "\n".join(f"X{i} = T(x{i}, rg=True)" for i in range(n))
-    code += f"\ny = {expr}\n(y * T(W)).sum().backward()\nout = [" + ", ".join(f"X{i}.grad" for i in range(n)) + "]"
+    code += (
+        f"\ny = {expr}\n(y * T(W)).sum().backward()\nout = ["
+        + ", ".join(f"X{i}.grad" for i in range(n))
+        + "]"
+    )
     case, res = run(code, {**{f"x{i}": x for i, x in enumerate(xs)}, **extra, "W": W}, "cpu")
     exp = [numgrad(lambda *a: float(np.sum(ref(*a) * W)), xs, i) for i in range(n)]
     check_result(case, res, exp, 1e-5, 1e-6)

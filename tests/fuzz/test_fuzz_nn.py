@@ -6,7 +6,19 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import refs
-from fuzzlib import CONFIG_IDS, CONFIGS, MIN_SIDE, check_result, farrays, iarrays, need, ref64, run, tols, views
+from fuzzlib import (
+    CONFIG_IDS,
+    CONFIGS,
+    MIN_SIDE,
+    check_result,
+    farrays,
+    iarrays,
+    need,
+    ref64,
+    run,
+    tols,
+    views,
+)
 
 
 def _pair(data, lo, hi):
@@ -34,12 +46,16 @@ def test_conv2d(dev, dtype, data):
     bias = data.draw(st.booleans())
     b = data.draw(farrays(dtype, (g * og,), specials=False)) if bias else None
     view = data.draw(views(4))
-    code = (f"out = F.conv2d(T(x, {view!r}), T(w), {'T(b)' if bias else 'None'}, stride={_txt(s)}, padding={_txt(p)}, "
-            f"dilation={_txt(d)}, groups={g})")
+    code = (
+        f"out = F.conv2d(T(x, {view!r}), T(w), {'T(b)' if bias else 'None'}, stride={_txt(s)}, padding={_txt(p)}, "
+        f"dilation={_txt(d)}, groups={g})"
+    )
     inputs = {"x": x, "w": w} | ({"b": b} if bias else {})
     case, res = run(code, inputs, dev)
     rtol, atol = tols(dev, dtype, 20.0 * cg * k[0] * k[1])
-    check_result(case, res, ref64(lambda x, w: refs.conv2d(x, w, b, s, p, d, g), x, w, out_dtype=dtype), rtol, atol * 4)
+    check_result(
+        case, res, ref64(lambda x, w: refs.conv2d(x, w, b, s, p, d, g), x, w, out_dtype=dtype), rtol, atol * 4
+    )
 
 
 @pytest.mark.parametrize("dev,dtype", CONFIGS, ids=CONFIG_IDS)
@@ -52,8 +68,14 @@ def test_pool(op, dev, dtype, data):
     p = (data.draw(st.integers(0, k[0] // 2)), data.draw(st.integers(0, k[1] // 2)))
     H = data.draw(st.integers(max(1, k[0] - 2 * p[0]), 9))
     W = data.draw(st.integers(max(1, k[1] - 2 * p[1]), 9))
-    x = data.draw(farrays(dtype, (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), H, W), dev=dev,
-                          specials=op == "max_pool2d"))
+    x = data.draw(
+        farrays(
+            dtype,
+            (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), H, W),
+            dev=dev,
+            specials=op == "max_pool2d",
+        )
+    )
     view = data.draw(views(4))
     if op == "max_pool2d":
         code = f"out = F.max_pool2d(T(x, {view!r}), {_txt(k)}, stride={_txt(s)}, padding={_txt(p)})"
@@ -72,7 +94,9 @@ def test_pool(op, dev, dtype, data):
 def test_resize(op, dev, dtype, data):
     need(dev)
     H, W = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 8))
-    x = data.draw(farrays(dtype, (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), H, W), specials=False))
+    x = data.draw(
+        farrays(dtype, (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), H, W), specials=False)
+    )
     o = (data.draw(st.integers(1, 10)), data.draw(st.integers(1, 10)))
     view = data.draw(views(4))
     if op == "adaptive_avg_pool2d":
@@ -105,11 +129,20 @@ def test_batch_norm(training, dev, dtype, data):
     rv = data.draw(farrays(dtype, (C,), lo=0.1, hi=3, specials=False))
     w = data.draw(farrays(dtype, (C,), specials=False))
     b = data.draw(farrays(dtype, (C,), specials=False))
-    code = (f"rm, rv = T(rm0), T(rv0)\ny = F.batch_norm(T(x), rm, rv, T(w), T(b), training={training}, momentum=0.1, "
-            f"eps=1e-5)\nout = (y, rm, rv)")
+    code = (
+        f"rm, rv = T(rm0), T(rv0)\ny = F.batch_norm(T(x), rm, rv, T(w), T(b), training={training}, momentum=0.1, "
+        f"eps=1e-5)\nout = (y, rm, rv)"
+    )
     case, res = run(code, {"x": x, "rm0": rm, "rv0": rv, "w": w, "b": b}, dev)
-    exp = ref64(lambda x, rm, rv, w, b: refs.batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5), x, rm, rv, w, b,
-                out_dtype=dtype)
+    exp = ref64(
+        lambda x, rm, rv, w, b: refs.batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5),
+        x,
+        rm,
+        rv,
+        w,
+        b,
+        out_dtype=dtype,
+    )
     check_result(case, res, exp, *tols(dev, dtype, 200.0))
 
 
@@ -121,12 +154,16 @@ def test_layer_norm(dev, dtype, data):
     k = data.draw(st.integers(1, len(shape)))
     x = data.draw(farrays(dtype, shape, specials=False))
     affine = data.draw(st.booleans())
-    ns = shape[len(shape) - k:]
+    ns = shape[len(shape) - k :]
     w = data.draw(farrays(dtype, ns, specials=False))
     b = data.draw(farrays(dtype, ns, specials=False))
-    code = f"out = F.layer_norm(T(x, {data.draw(views(len(shape)))!r}), {ns!r}" + (", T(w), T(b))" if affine else ")")
+    code = f"out = F.layer_norm(T(x, {data.draw(views(len(shape)))!r}), {ns!r}" + (
+        ", T(w), T(b))" if affine else ")"
+    )
     case, res = run(code, {"x": x, "w": w, "b": b}, dev)
-    exp = ref64(lambda x, w, b: refs.layer_norm(x, k, w if affine else None, b, 1e-5), x, w, b, out_dtype=dtype)
+    exp = ref64(
+        lambda x, w, b: refs.layer_norm(x, k, w if affine else None, b, 1e-5), x, w, b, out_dtype=dtype
+    )
     check_result(case, res, exp, *tols(dev, dtype, 200.0))
 
 
@@ -141,8 +178,15 @@ def test_losses(reduction, dev, dtype, data):
         t = data.draw(iarrays((N,), 0, C - 1))
         weighted = data.draw(st.booleans())
         wt = data.draw(farrays(dtype, (C,), lo=0.1, hi=2, specials=False))
-        code = f"out = F.cross_entropy(T(x), T(t), {'T(wt)' if weighted else 'None'}, reduction={reduction!r})"
-        exp = ref64(lambda x, wt: refs.cross_entropy(x, t, wt if weighted else None, reduction), x, wt, out_dtype=dtype)
+        code = (
+            f"out = F.cross_entropy(T(x), T(t), {'T(wt)' if weighted else 'None'}, reduction={reduction!r})"
+        )
+        exp = ref64(
+            lambda x, wt: refs.cross_entropy(x, t, wt if weighted else None, reduction),
+            x,
+            wt,
+            out_dtype=dtype,
+        )
         inputs = {"x": x, "t": t, "wt": wt}
     else:
         shape = (N, C)

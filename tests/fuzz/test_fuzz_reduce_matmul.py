@@ -50,7 +50,20 @@ def _softmax(x, axis, log=False):
     return (x - m - np.log(s)) if log else e / s
 
 
-REDUCE = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "norm", "logsumexp", "softmax", "log_softmax"]
+REDUCE = [
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "norm",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+]
 ONLY_NONFINITE = {"sum", "mean", "var", "std", "norm", "logsumexp", "softmax", "log_softmax"}
 
 
@@ -102,7 +115,9 @@ def test_reduction(op, dev, dtype, data):
                     v = np.full(np.shape(v), np.nan)
                 exp = (v if op == "var" else np.sqrt(v)).astype(dtype)
             elif op == "norm":
-                exp = (np.sum(np.abs(x) ** p, axis=axis, keepdims=keepdim and nd > 0) ** (1 / p)).astype(dtype)
+                exp = (np.sum(np.abs(x) ** p, axis=axis, keepdims=keepdim and nd > 0) ** (1 / p)).astype(
+                    dtype
+                )
             elif op in ("max", "min", "argmax", "argmin"):
                 # PyTorch refuses only a full reduction of an empty tensor or one over a zero-size dim;
                 # over a non-empty dim of an empty tensor it returns empty values/indices
@@ -123,14 +138,26 @@ def test_reduction(op, dev, dtype, data):
                         idx = np.expand_dims(idx, ax)
                     if nd == 0:
                         vals, idx = vals.reshape(()), np.asarray(idx).reshape(())
-                    exp = np.asarray(idx, dtype=np.int64) if op.startswith("arg") else [vals.astype(dtype), np.asarray(idx, dtype=np.int64)]
+                    exp = (
+                        np.asarray(idx, dtype=np.int64)
+                        if op.startswith("arg")
+                        else [vals.astype(dtype), np.asarray(idx, dtype=np.int64)]
+                    )
             elif op == "logsumexp":
                 xx = x if nd > 0 else x.reshape(1)
                 exp = _lse(xx, axis if nd > 0 else 0, keepdim and nd > 0)
-                exp = np.asarray(exp).reshape(np.sum(x, axis=axis, keepdims=keepdim and nd > 0).shape).astype(dtype)
+                exp = (
+                    np.asarray(exp)
+                    .reshape(np.sum(x, axis=axis, keepdims=keepdim and nd > 0).shape)
+                    .astype(dtype)
+                )
             else:
                 xx = x if nd > 0 else x.reshape(1)
-                exp = _softmax(xx, axis if nd > 0 else 0, log=op == "log_softmax").reshape(x.shape).astype(dtype)
+                exp = (
+                    _softmax(xx, axis if nd > 0 else 0, log=op == "log_softmax")
+                    .reshape(x.shape)
+                    .astype(dtype)
+                )
         except RefError:
             expect_error(case, res)
             return
@@ -145,7 +172,9 @@ def matmul_shapes(draw):
     big = draw(st.integers(0, 4)) == 0
     side = st.integers(MIN_SIDE, 70) if big else st.integers(MIN_SIDE, 6)
     n, k, m = draw(side), draw(side), draw(side)
-    bshapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=2, min_side=MIN_SIDE, max_side=3))
+    bshapes = draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=2, min_side=MIN_SIDE, max_side=3)
+    )
     ba, bb = bshapes.input_shapes
     sa = {"1": (k,), "2": (n, k), "b": tuple(ba) + (n, k)}[kind[0]]
     sb = {"1": (k,), "2": (k, m), "b": tuple(bb) + (k, m)}[kind[2]]
@@ -167,7 +196,9 @@ def test_matmul(dev, dtype, data):
         forms.append("bmm")
     form = data.draw(st.sampled_from(forms))
     A, B = f"T(a, {va!r})", f"T(b, {vb!r})"
-    code = {"@": f"out = {A} @ {B}", "rd.matmul": f"out = rd.matmul({A}, {B})"}.get(form, f"out = {A}.{form}({B})")
+    code = {"@": f"out = {A} @ {B}", "rd.matmul": f"out = rd.matmul({A}, {B})"}.get(
+        form, f"out = {A}.{form}({B})"
+    )
     case, res = run(code, {"a": a, "b": b}, dev)
     k = sa[-1]
     rtol, atol = tols(dev, dtype, 10.0)

@@ -5,7 +5,19 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from fuzzlib import CONFIG_IDS, CONFIGS, check_result, expect_error, farrays, iarrays, need, run, shapes, tols, views
+from fuzzlib import (
+    CONFIG_IDS,
+    CONFIGS,
+    check_result,
+    expect_error,
+    farrays,
+    iarrays,
+    need,
+    run,
+    shapes,
+    tols,
+    views,
+)
 
 SHAPE_CONFIGS = CONFIGS + [("cpu", "int64")]
 SHAPE_IDS = CONFIG_IDS + ["cpu-int64"]
@@ -39,8 +51,23 @@ def _factor_shape(data, n, max_dims=4):
 
 
 @pytest.mark.parametrize("dev,dtype", SHAPE_CONFIGS, ids=SHAPE_IDS)
-@pytest.mark.parametrize("op", ["reshape", "view", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
-                                "narrow", "flip", "select", "t"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "reshape",
+        "view",
+        "flatten",
+        "permute",
+        "transpose",
+        "squeeze",
+        "unsqueeze",
+        "expand",
+        "narrow",
+        "flip",
+        "select",
+        "t",
+    ],
+)
 @given(data=st.data())
 def test_shape_op(op, dev, dtype, data):
     need(dev)
@@ -61,12 +88,15 @@ def test_shape_op(op, dev, dtype, data):
             e0 = data.draw(st.integers(-nd, nd - 1))
             assume(s0 % nd <= e0 % nd)
             i, j = s0 % nd, e0 % nd
-            new = a.shape[:i] + (int(np.prod(a.shape[i:j + 1])),) + a.shape[j + 1:]
+            new = a.shape[:i] + (int(np.prod(a.shape[i : j + 1])),) + a.shape[j + 1 :]
             code, exp = f"out = {X}.flatten({s0}, {e0})", a.reshape(new)
     elif op == "permute":
         perm = data.draw(st.permutations(list(range(nd))))
         perm = [p - nd if data.draw(st.booleans()) else p for p in perm]
-        code, exp = f"out = {X}.permute({tuple(perm)!r})", np.transpose(a, [p % nd for p in perm]) if nd else a
+        code, exp = (
+            f"out = {X}.permute({tuple(perm)!r})",
+            np.transpose(a, [p % nd for p in perm]) if nd else a,
+        )
     elif op == "transpose":
         assume(nd >= 1)
         d0, d1 = data.draw(st.integers(-nd, nd - 1)), data.draw(st.integers(-nd, nd - 1))
@@ -89,7 +119,11 @@ def test_shape_op(op, dev, dtype, data):
         lead = data.draw(st.lists(st.integers(0, 3), max_size=2))
         tgt = []
         for s in a.shape:
-            tgt.append(data.draw(st.sampled_from([1, 2, 3, 0, -1])) if s == 1 else data.draw(st.sampled_from([s, -1])))
+            tgt.append(
+                data.draw(st.sampled_from([1, 2, 3, 0, -1]))
+                if s == 1
+                else data.draw(st.sampled_from([s, -1]))
+            )
         full = list(lead) + tgt
         bad = None
         if data.draw(st.integers(0, 4)) == 0:  # PyTorch's refusals
@@ -121,7 +155,10 @@ def test_shape_op(op, dev, dtype, data):
             start_arg = start - size
         else:
             start_arg = start
-        code, exp = f"out = {X}.narrow({d}, {start_arg}, {length})", np.take(a, range(start, start + length), axis=d)
+        code, exp = (
+            f"out = {X}.narrow({d}, {start_arg}, {length})",
+            np.take(a, range(start, start + length), axis=d),
+        )
     elif op == "flip":
         dims = data.draw(st.lists(st.integers(0, nd - 1), unique=True)) if nd else []
         code, exp = f"out = {X}.flip({tuple(dims)!r})", np.flip(a, dims) if dims else a
@@ -197,8 +234,11 @@ def index_tuples(draw, shape, allow_adv=True, unique=False):
     used_adv = False
     n = draw(st.integers(0, nd + 2))
     for _ in range(n):
-        kinds = ["int", "slice", "none"] + (["ellipsis"] if not used_ellipsis else []) + (
-            ["itensor", "btensor"] if allow_adv and not used_adv else [])
+        kinds = (
+            ["int", "slice", "none"]
+            + (["ellipsis"] if not used_ellipsis else [])
+            + (["itensor", "btensor"] if allow_adv and not used_adv else [])
+        )
         kind = draw(st.sampled_from(kinds))
         if kind in ("int", "slice", "itensor", "btensor") and dim >= nd:
             kind = "none"
@@ -217,8 +257,12 @@ def index_tuples(draw, shape, allow_adv=True, unique=False):
             start = draw(st.none() | st.integers(-s - 2, s + 2))
             stop = draw(st.none() | st.integers(-s - 2, s + 2))
             step = draw(st.none() | st.integers(1, 3))
-            txt = ("" if start is None else str(start)) + ":" + ("" if stop is None else str(stop)) + (
-                "" if step is None else f":{step}")
+            txt = (
+                ("" if start is None else str(start))
+                + ":"
+                + ("" if stop is None else str(stop))
+                + ("" if step is None else f":{step}")
+            )
             items.append(txt)
             np_items.append(slice(start, stop, step))
             dim += 1
@@ -239,7 +283,11 @@ def index_tuples(draw, shape, allow_adv=True, unique=False):
                 idx = np.zeros((0,), np.int64)
             elif unique:
                 idx = np.array(draw(st.lists(st.integers(0, s - 1), unique=True, max_size=s)), np.int64)
-                idx = np.where([draw(st.booleans()) for _ in idx], idx - s, idx).astype(np.int64) if idx.size else idx
+                idx = (
+                    np.where([draw(st.booleans()) for _ in idx], idx - s, idx).astype(np.int64)
+                    if idx.size
+                    else idx
+                )
             else:
                 idx = draw(iarrays(draw(shapes(min_dims=1, max_dims=2, max_side=3, min_side=0)), -s, s - 1))
             name = f"i{len(inputs)}"
@@ -250,7 +298,7 @@ def index_tuples(draw, shape, allow_adv=True, unique=False):
         else:
             used_adv = True
             k = draw(st.integers(1, max(1, min(2, nd - dim))))
-            m = draw(iarrays(tuple(shape[dim:dim + k]), 0, 1)).astype(bool)
+            m = draw(iarrays(tuple(shape[dim : dim + k]), 0, 1)).astype(bool)
             name = f"m{len(inputs)}"
             inputs[name] = m
             items.append(f"T({name})")
@@ -324,7 +372,7 @@ def test_setitem(dev, dtype, data):
         rhs, vref = repr(v), v
     else:
         vs = tuple(1 if data.draw(st.booleans()) else s for s in tgt_shape)
-        vs = vs[data.draw(st.integers(0, len(vs))):]
+        vs = vs[data.draw(st.integers(0, len(vs))) :]
         vref = _arr(data, dtype, vs, dev)
         inputs["v"] = vref
         rhs = "T(v)"
@@ -350,7 +398,10 @@ def test_gather_scatter(op, dev, dtype, data):
     view = data.draw(views(nd))
     if op in ("gather", "scatter_add"):
         assume(a.shape[D] > 0)
-        ishape = tuple(data.draw(st.integers(0, 4)) if i == D else data.draw(st.integers(0, a.shape[i])) for i in range(nd))
+        ishape = tuple(
+            data.draw(st.integers(0, 4)) if i == D else data.draw(st.integers(0, a.shape[i]))
+            for i in range(nd)
+        )
         idx = data.draw(iarrays(ishape, 0, a.shape[D] - 1))
         if op == "gather":
             sub = a[tuple(slice(None) if i == D else slice(0, ishape[i]) for i in range(nd))]
@@ -375,7 +426,7 @@ def test_gather_scatter(op, dev, dtype, data):
         code = f"out = T(a, {view!r}).index_select({d}, T(idx))"
         inputs = {"a": a, "idx": idx}
     else:
-        mshape = tuple(1 if data.draw(st.booleans()) else s for s in shape)[data.draw(st.integers(0, nd)):]
+        mshape = tuple(1 if data.draw(st.booleans()) else s for s in shape)[data.draw(st.integers(0, nd)) :]
         m = data.draw(iarrays(mshape, 0, 1)).astype(bool)
         v = 3 if dtype == "int64" else data.draw(st.sampled_from([1.5, -0.0, float("inf"), float("nan")]))
         exp = np.where(m, np.array(v, dtype=dtype), a).astype(dtype)

@@ -177,11 +177,11 @@ def test_grad_fn_objects_walk_the_graph():
     loss = ((x * 2) + 1).sum()
     fn = loss.grad_fn
     assert fn.name() == "SumBackward0"
-    (add, _), = fn.next_functions
+    ((add, _),) = fn.next_functions
     assert add.name() == "AddBackward0"
-    (mul, _), = add.next_functions
+    ((mul, _),) = add.next_functions
     assert mul.name() == "MulBackward0"
-    (acc, _), = mul.next_functions
+    ((acc, _),) = mul.next_functions
     assert acc.name() == "AccumulateGrad"
     assert acc.variable.requires_grad and np.array_equal(acc.variable.detach().numpy(), [1.0, 2.0])
     assert x.grad_fn is None

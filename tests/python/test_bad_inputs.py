@@ -319,21 +319,56 @@ CATALOGUE = [
 ISOLATED = [
     ("zero_size_flatten", "out = rd.zeros(2, 0).flatten(); assert tuple(out.shape) == (0,)", "ok", r""),
     ("zero_size_max", "rd.zeros(2, 0).max()", ("RuntimeError", "IndexError", "ValueError"), r"max"),
-    ("zero_size_max_dim", "rd.zeros(2, 0).max(dim=1)", ("RuntimeError", "IndexError", "ValueError"), r"(^|[^A-Za-z])max"),
-    ("zero_size_ops", "x = rd.zeros(0, 3); y = (x.exp() + 1).sum(0); assert y.shape == (3,) and float(y.sum()) == 0.0; out = x.t().contiguous()", "ok", r""),
+    (
+        "zero_size_max_dim",
+        "rd.zeros(2, 0).max(dim=1)",
+        ("RuntimeError", "IndexError", "ValueError"),
+        r"(^|[^A-Za-z])max",
+    ),
+    (
+        "zero_size_ops",
+        "x = rd.zeros(0, 3); y = (x.exp() + 1).sum(0); assert y.shape == (3,) and float(y.sum()) == 0.0; out = x.t().contiguous()",
+        "ok",
+        r"",
+    ),
     ("zeros_1e12", "rd.zeros(10**12)", "MemoryError", r"zeros.*4000000000000 bytes|zeros.*bytes"),
     ("outer_200k", "a = rd.ones(200000); a.unsqueeze(1) * a.unsqueeze(0)", "MemoryError", r"mul.*bytes"),
-    ("outer_200k_matmul", "a = rd.ones(200000); a.unsqueeze(1) @ a.unsqueeze(0)", "MemoryError", r"matmul.*bytes"),
+    (
+        "outer_200k_matmul",
+        "a = rd.ones(200000); a.unsqueeze(1) @ a.unsqueeze(0)",
+        "MemoryError",
+        r"matmul.*bytes",
+    ),
     ("huge_linear", "nn.Linear(10**6, 10**6)", "MemoryError", r"bytes"),
     ("huge_conv_weight", "nn.Conv2d(100000, 100000, 3)", "MemoryError", r"bytes"),
-    ("huge_conv_output", "F.conv2d(rd.ones(1, 1, 8, 8), rd.ones(200000, 1, 1, 1), padding=4000)", "MemoryError", r"conv2d.*bytes"),
-    ("nested_list_20000", "x = 1.0\nfor _ in range(20000): x = [x]\nrd.tensor(x)", ("ValueError", "RecursionError", "RuntimeError"), r"tensor|depth|dimensions|nest|recursion"),
-    ("sum_dim0_of_0d", "out = rd.tensor(3.).sum(dim=0); assert out.shape == () and float(out) == 3.0", "ok", r""),
+    (
+        "huge_conv_output",
+        "F.conv2d(rd.ones(1, 1, 8, 8), rd.ones(200000, 1, 1, 1), padding=4000)",
+        "MemoryError",
+        r"conv2d.*bytes",
+    ),
+    (
+        "nested_list_20000",
+        "x = 1.0\nfor _ in range(20000): x = [x]\nrd.tensor(x)",
+        ("ValueError", "RecursionError", "RuntimeError"),
+        r"tensor|depth|dimensions|nest|recursion",
+    ),
+    (
+        "sum_dim0_of_0d",
+        "out = rd.tensor(3.).sum(dim=0); assert out.shape == () and float(out) == 3.0",
+        "ok",
+        r"",
+    ),
     ("zeros_2_31_squared", "rd.zeros(2**31, 2**31)", "ValueError", r"overflow"),
     ("zeros_2_32_squared", "rd.zeros(2**32, 2**32)", "ValueError", r"overflow"),
     ("zeros_2_63", "rd.zeros(2**63)", ("ValueError", "OverflowError"), r"overflow|zeros"),
     ("randn_1e12_gpu", "rd.zeros(10**12, device='gpu')", "MemoryError", r"zeros.*bytes"),
-    ("expand_huge_then_contiguous", "rd.zeros(1).expand(10**12).contiguous()", "MemoryError", r"contiguous.*bytes|bytes"),
+    (
+        "expand_huge_then_contiguous",
+        "rd.zeros(1).expand(10**12).contiguous()",
+        "MemoryError",
+        r"contiguous.*bytes|bytes",
+    ),
     ("empty_1e12", "rd.empty(10**12)", "MemoryError", r"empty.*bytes"),
     ("reshape_overflow", "rd.zeros(0).reshape(2**40, 2**40, 0)", ("ValueError",), r"overflow|reshape"),
 ]
@@ -397,7 +432,9 @@ print("@@RESULT@@" + json.dumps(res))
 def _iso_params():
     out = []
     for name, code, exp, rx in ISOLATED:
-        marks = [pytest.mark.xfail(strict=True, reason=XFAIL_ISOLATED[name])] if name in XFAIL_ISOLATED else []
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=XFAIL_ISOLATED[name])] if name in XFAIL_ISOLATED else []
+        )
         out.append(pytest.param(code, exp, rx, id=name, marks=marks))
     return out
 
@@ -415,17 +452,23 @@ def test_bad_input_isolated(code, expected, rx):
     if p.returncode < 0:
         import signal
 
-        pytest.fail(f"the process died by {signal.Signals(-p.returncode).name}:\n{code}\nstderr: {p.stderr[-1500:]}")
+        pytest.fail(
+            f"the process died by {signal.Signals(-p.returncode).name}:\n{code}\nstderr: {p.stderr[-1500:]}"
+        )
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("@@RESULT@@")]
-    assert lines, f"child exited with status {p.returncode} and no result:\n{code}\nstderr: {p.stderr[-1500:]}"
-    res = json.loads(lines[-1][len("@@RESULT@@"):])
+    assert lines, (
+        f"child exited with status {p.returncode} and no result:\n{code}\nstderr: {p.stderr[-1500:]}"
+    )
+    res = json.loads(lines[-1][len("@@RESULT@@") :])
     if expected == "ok":
         assert res["kind"] == "ok", f"expected success, got {res.get('type')}: {res.get('msg')}"
         return
     assert res["kind"] == "exc", f"no exception raised (expected {expected})"
     assert "PanicException" not in res["mro"], f"a Rust panic reached Python: {res['msg']}"
     names = (expected,) if isinstance(expected, str) else expected
-    assert res["type"] in names or any(n in res["mro"] for n in names), f"expected {names}, got {res['type']}: {res['msg']}"
+    assert res["type"] in names or any(n in res["mro"] for n in names), (
+        f"expected {names}, got {res['type']}: {res['msg']}"
+    )
     assert re.search(rx, res["msg"]), f"message {res['msg']!r} does not match {rx!r}"
 
 

@@ -57,8 +57,15 @@ def test_lstm_matches_numpy_two_layers_batch_first():
     hs, cs = [], []
     for layer in range(2):
         s = f"_l{layer}"
-        seq, h, c = np_lstm_layer(seq, h0[layer], c0[layer], P(m, "weight_ih" + s), P(m, "weight_hh" + s),
-                                  P(m, "bias_ih" + s), P(m, "bias_hh" + s))
+        seq, h, c = np_lstm_layer(
+            seq,
+            h0[layer],
+            c0[layer],
+            P(m, "weight_ih" + s),
+            P(m, "weight_hh" + s),
+            P(m, "bias_ih" + s),
+            P(m, "bias_hh" + s),
+        )
         hs.append(h)
         cs.append(c)
     assert out.shape == (4, 6, 5)
@@ -84,9 +91,17 @@ def test_bidirectional_gru_matches_numpy():
     x = np.random.randn(5, 2, 3)
     out, hn = m(rustdl.tensor(x))
     z = np.zeros((2, 4))
-    fwd, hf = np_gru_layer(x, z, P(m, "weight_ih_l0"), P(m, "weight_hh_l0"), P(m, "bias_ih_l0"), P(m, "bias_hh_l0"))
-    bwd, hb = np_gru_layer(x[::-1], z, P(m, "weight_ih_l0_reverse"), P(m, "weight_hh_l0_reverse"),
-                           P(m, "bias_ih_l0_reverse"), P(m, "bias_hh_l0_reverse"))
+    fwd, hf = np_gru_layer(
+        x, z, P(m, "weight_ih_l0"), P(m, "weight_hh_l0"), P(m, "bias_ih_l0"), P(m, "bias_hh_l0")
+    )
+    bwd, hb = np_gru_layer(
+        x[::-1],
+        z,
+        P(m, "weight_ih_l0_reverse"),
+        P(m, "weight_hh_l0_reverse"),
+        P(m, "bias_ih_l0_reverse"),
+        P(m, "bias_hh_l0_reverse"),
+    )
     assert_close(out.detach().numpy(), np.concatenate([fwd, bwd[::-1]], axis=2), rtol=1e-10, atol=1e-12)
     assert_close(hn.detach().numpy(), np.stack([hf, hb]), rtol=1e-10, atol=1e-12)
 
@@ -98,8 +113,13 @@ def test_rnn_relu_unbatched_and_cells():
     h = np.zeros(3)
     ref = []
     for t in range(4):
-        h = np.maximum(0, x[t] @ P(m, "weight_ih_l0").T + P(m, "bias_ih_l0") + h @ P(m, "weight_hh_l0").T
-                       + P(m, "bias_hh_l0"))
+        h = np.maximum(
+            0,
+            x[t] @ P(m, "weight_ih_l0").T
+            + P(m, "bias_ih_l0")
+            + h @ P(m, "weight_hh_l0").T
+            + P(m, "bias_hh_l0"),
+        )
         ref.append(h)
     assert out.shape == (4, 3) and hn.shape == (1, 3)
     assert_close(out.detach().numpy(), np.stack(ref), rtol=1e-10, atol=1e-12)
@@ -107,13 +127,16 @@ def test_rnn_relu_unbatched_and_cells():
     cell = nn.LSTMCell(2, 3).double()
     xb, hb, cb = np.random.randn(5, 2), np.random.randn(5, 3), np.random.randn(5, 3)
     h1, c1 = cell(rustdl.tensor(xb), (rustdl.tensor(hb), rustdl.tensor(cb)))
-    _, rh, rc = np_lstm_layer(xb[None], hb, cb, P(cell, "weight_ih"), P(cell, "weight_hh"),
-                              P(cell, "bias_ih"), P(cell, "bias_hh"))
+    _, rh, rc = np_lstm_layer(
+        xb[None], hb, cb, P(cell, "weight_ih"), P(cell, "weight_hh"), P(cell, "bias_ih"), P(cell, "bias_hh")
+    )
     assert_close(h1.detach().numpy(), rh, rtol=1e-10, atol=1e-12)
     assert_close(c1.detach().numpy(), rc, rtol=1e-10, atol=1e-12)
     g = nn.GRUCell(2, 3).double()
     hg = g(rustdl.tensor(xb))
-    _, rg = np_gru_layer(xb[None], np.zeros((5, 3)), P(g, "weight_ih"), P(g, "weight_hh"), P(g, "bias_ih"), P(g, "bias_hh"))
+    _, rg = np_gru_layer(
+        xb[None], np.zeros((5, 3)), P(g, "weight_ih"), P(g, "weight_hh"), P(g, "bias_ih"), P(g, "bias_hh")
+    )
     assert_close(hg.detach().numpy(), rg, rtol=1e-10, atol=1e-12)
 
 
@@ -175,9 +198,9 @@ def test_adadelta_minimises_and_scheduler_sees_lr():
     sched = rustdl.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
     for _ in range(200):
         opt.zero_grad()
-        (w ** 2).sum().backward()
+        (w**2).sum().backward()
         opt.step()
-    assert float((w ** 2).sum().item()) < 9.0 + 4.0
+    assert float((w**2).sum().item()) < 9.0 + 4.0
     sched.step()
     assert abs(opt.param_groups[0]["lr"] - 0.7) < 1e-12
     with pytest.raises(ValueError):

@@ -158,13 +158,16 @@ def test_random_sampler_with_replacement_is_uniform():
     _assert_frequencies(np.bincount(g, minlength=n), np.full(n, 1 / n))
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    ({"replacement": 1}, TypeError, "replacement"),
-    ({"num_samples": 0}, ValueError, "num_samples"),
-    ({"num_samples": -3}, ValueError, "num_samples"),
-    ({"num_samples": 2.5}, ValueError, "num_samples"),
-    ({"generator": "seed"}, TypeError, "generator"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"replacement": 1}, TypeError, "replacement"),
+        ({"num_samples": 0}, ValueError, "num_samples"),
+        ({"num_samples": -3}, ValueError, "num_samples"),
+        ({"num_samples": 2.5}, ValueError, "num_samples"),
+        ({"generator": "seed"}, TypeError, "generator"),
+    ],
+)
 def test_random_sampler_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         RandomSampler(range(4), **kwargs)
@@ -220,16 +223,19 @@ def test_weighted_random_sampler_is_reproducible():
     assert list(WeightedRandomSampler(w, 30)) == a
 
 
-@pytest.mark.parametrize("weights,kwargs,exc,match", [
-    ([[1.0, 2.0]], {}, ValueError, "1d"),
-    ([1.0, -1.0], {}, ValueError, "non-negative"),
-    ([0.0, 0.0], {}, ValueError, "positive sum"),
-    ([1.0, float("nan")], {}, ValueError, "finite"),
-    ([1.0, 0.0, 1.0], {"num_samples": 3, "replacement": False}, ValueError, "without replacement"),
-    ([1.0], {"num_samples": 0}, ValueError, "num_samples"),
-    ([1.0], {"num_samples": True}, ValueError, "num_samples"),
-    ([1.0], {"replacement": "yes"}, TypeError, "replacement"),
-])
+@pytest.mark.parametrize(
+    "weights,kwargs,exc,match",
+    [
+        ([[1.0, 2.0]], {}, ValueError, "1d"),
+        ([1.0, -1.0], {}, ValueError, "non-negative"),
+        ([0.0, 0.0], {}, ValueError, "positive sum"),
+        ([1.0, float("nan")], {}, ValueError, "finite"),
+        ([1.0, 0.0, 1.0], {"num_samples": 3, "replacement": False}, ValueError, "without replacement"),
+        ([1.0], {"num_samples": 0}, ValueError, "num_samples"),
+        ([1.0], {"num_samples": True}, ValueError, "num_samples"),
+        ([1.0], {"replacement": "yes"}, TypeError, "replacement"),
+    ],
+)
 def test_weighted_random_sampler_errors(weights, kwargs, exc, match):
     kwargs = {"num_samples": 1, **kwargs}
     with pytest.raises(exc, match=match):
@@ -265,39 +271,53 @@ def test_batch_sampler_errors():
 # --- DataLoader arguments ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    ({"sampler": [0, 1], "shuffle": True}, ValueError, "sampler option is mutually exclusive with shuffle"),
-    ({"batch_sampler": [[0]], "batch_size": 2}, ValueError, "batch_sampler option is mutually exclusive"),
-    ({"batch_sampler": [[0]], "shuffle": True}, ValueError, "batch_sampler option is mutually exclusive"),
-    ({"batch_sampler": [[0]], "sampler": [0]}, ValueError, "batch_sampler option is mutually exclusive"),
-    ({"batch_sampler": [[0]], "drop_last": True}, ValueError, "batch_sampler option is mutually exclusive"),
-    ({"batch_size": None, "drop_last": True}, ValueError, "mutually exclusive with drop_last"),
-    ({"num_workers": -1}, ValueError, "num_workers option should be non-negative"),
-    ({"num_workers": 1.5}, TypeError, "num_workers"),
-    ({"timeout": -1}, ValueError, "timeout option should be non-negative"),
-    ({"timeout": "1"}, TypeError, "timeout"),
-    ({"prefetch_factor": 2}, ValueError, "prefetch_factor"),
-    ({"num_workers": 2, "prefetch_factor": 0}, ValueError, "prefetch_factor"),
-    ({"persistent_workers": True}, ValueError, "persistent_workers option needs num_workers > 0"),
-    ({"multiprocessing_context": "spawn"}, ValueError, "multiprocessing_context"),
-    ({"num_workers": 1, "multiprocessing_context": "bogus"}, ValueError, "valid start method"),
-    ({"num_workers": 1, "multiprocessing_context": 3}, TypeError, "multiprocessing_context"),
-    ({"num_workers": 1, "worker_init_fn": 3}, TypeError, "worker_init_fn"),
-    ({"collate_fn": 3}, TypeError, "collate_fn"),
-    ({"generator": "x"}, TypeError, "generator"),
-    ({"sampler": 3}, TypeError, "sampler"),
-    ({"batch_size": 0}, ValueError, "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (
+            {"sampler": [0, 1], "shuffle": True},
+            ValueError,
+            "sampler option is mutually exclusive with shuffle",
+        ),
+        ({"batch_sampler": [[0]], "batch_size": 2}, ValueError, "batch_sampler option is mutually exclusive"),
+        ({"batch_sampler": [[0]], "shuffle": True}, ValueError, "batch_sampler option is mutually exclusive"),
+        ({"batch_sampler": [[0]], "sampler": [0]}, ValueError, "batch_sampler option is mutually exclusive"),
+        (
+            {"batch_sampler": [[0]], "drop_last": True},
+            ValueError,
+            "batch_sampler option is mutually exclusive",
+        ),
+        ({"batch_size": None, "drop_last": True}, ValueError, "mutually exclusive with drop_last"),
+        ({"num_workers": -1}, ValueError, "num_workers option should be non-negative"),
+        ({"num_workers": 1.5}, TypeError, "num_workers"),
+        ({"timeout": -1}, ValueError, "timeout option should be non-negative"),
+        ({"timeout": "1"}, TypeError, "timeout"),
+        ({"prefetch_factor": 2}, ValueError, "prefetch_factor"),
+        ({"num_workers": 2, "prefetch_factor": 0}, ValueError, "prefetch_factor"),
+        ({"persistent_workers": True}, ValueError, "persistent_workers option needs num_workers > 0"),
+        ({"multiprocessing_context": "spawn"}, ValueError, "multiprocessing_context"),
+        ({"num_workers": 1, "multiprocessing_context": "bogus"}, ValueError, "valid start method"),
+        ({"num_workers": 1, "multiprocessing_context": 3}, TypeError, "multiprocessing_context"),
+        ({"num_workers": 1, "worker_init_fn": 3}, TypeError, "worker_init_fn"),
+        ({"collate_fn": 3}, TypeError, "collate_fn"),
+        ({"generator": "x"}, TypeError, "generator"),
+        ({"sampler": 3}, TypeError, "sampler"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+    ],
+)
 def test_loader_incompatible_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         DataLoader(Items(4), **kwargs)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"shuffle": True}, "expected unspecified shuffle option"),
-    ({"sampler": [0]}, "expected unspecified sampler option"),
-    ({"batch_sampler": [[0]]}, "expected unspecified batch_sampler option"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"shuffle": True}, "expected unspecified shuffle option"),
+        ({"sampler": [0]}, "expected unspecified sampler option"),
+        ({"batch_sampler": [[0]]}, "expected unspecified batch_sampler option"),
+    ],
+)
 def test_iterable_dataset_rejects_sampling_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DataLoader(Stream(4), **kwargs)
@@ -306,8 +326,22 @@ def test_iterable_dataset_rejects_sampling_options(kwargs, match):
 
 def test_loader_accepts_the_full_pytorch_signature():
     loader = DataLoader(
-        Items(10), 4, False, None, None, 2, None, True, False, 5.0, None, "spawn", None,
-        prefetch_factor=3, persistent_workers=True, pin_memory_device="",
+        Items(10),
+        4,
+        False,
+        None,
+        None,
+        2,
+        None,
+        True,
+        False,
+        5.0,
+        None,
+        "spawn",
+        None,
+        prefetch_factor=3,
+        persistent_workers=True,
+        pin_memory_device="",
     )
     assert loader.prefetch_factor == 3 and loader.pin_memory and loader.multiprocessing_context == "spawn"
     assert _labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
@@ -439,7 +473,11 @@ def test_iterable_dataset_with_workers_interleaves_their_batches():
 
 @pytest.mark.parametrize("num_workers", [1, 2, 4])
 def test_workers_give_the_same_batches_in_the_same_order(num_workers):
-    cases = ({"shuffle": True, "seed": 5}, {"shuffle": False}, {"shuffle": True, "seed": 9, "drop_last": True})
+    cases = (
+        {"shuffle": True, "seed": 5},
+        {"shuffle": False},
+        {"shuffle": True, "seed": 9, "drop_last": True},
+    )
     for kwargs in cases:
         serial = DataLoader(Items(45), batch_size=4, **kwargs)
         parallel = DataLoader(Items(45), batch_size=4, num_workers=num_workers, **kwargs)
@@ -494,7 +532,9 @@ def test_worker_exception_reaches_the_main_thread_with_the_worker_id():
     it = iter(loader)
     for k in range(5):
         assert next(it)[1].tolist() == [k]
-    with pytest.raises(ValueError, match=r"(?s)Caught ValueError in DataLoader worker 1.*bad sample 5") as info:
+    with pytest.raises(
+        ValueError, match=r"(?s)Caught ValueError in DataLoader worker 1.*bad sample 5"
+    ) as info:
         next(it)
     assert isinstance(info.value.__cause__, ValueError)
     assert next(it)[1].tolist() == [6]  # as PyTorch, the epoch goes on after the error
@@ -538,7 +578,12 @@ def test_break_mid_epoch_stops_the_threads_and_a_new_epoch_works():
 def test_persistent_workers_survive_epochs_and_stop_with_the_loader():
     inits = []
     loader = DataLoader(
-        Items(20), batch_size=3, shuffle=True, seed=4, num_workers=2, persistent_workers=True,
+        Items(20),
+        batch_size=3,
+        shuffle=True,
+        seed=4,
+        num_workers=2,
+        persistent_workers=True,
         worker_init_fn=lambda w: inits.append((w, threading.get_ident())),
     )
     ref = DataLoader(Items(20), batch_size=3, shuffle=True, seed=4)

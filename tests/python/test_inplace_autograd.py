@@ -1042,6 +1042,8 @@ NAMED_OPS = {
     "fill_": lambda y: y.fill_(1.0),
     "index_put_": lambda y: y.index_put_((rustdl.tensor([0], device=y.device),), y.detach()[:1]),
 }
+
+
 @pytest.mark.parametrize("op", list(NAMED_OPS))
 def test_version_error_names_the_op_the_user_called(op, device):
     x = _leaf(device, (3,))

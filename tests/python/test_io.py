@@ -127,14 +127,28 @@ def test_nested_structures_and_odd_keys_round_trip(tmp_path):
 
 def test_any_structure_and_numpy_arrays_round_trip(tmp_path):
     # torch.save takes any object: a list at the top level, numpy arrays of any numeric dtype
-    arrays = [np.arange(6, dtype=dt).reshape(2, 3) for dt in (np.float32, np.float64, np.int32, np.uint8, np.int64)]
-    obj = [rustdl.ones(2), {"a": arrays[0], "b": (arrays[1], arrays[2])}, arrays[3], arrays[4], np.array([True, False])]
+    arrays = [
+        np.arange(6, dtype=dt).reshape(2, 3) for dt in (np.float32, np.float64, np.int32, np.uint8, np.int64)
+    ]
+    obj = [
+        rustdl.ones(2),
+        {"a": arrays[0], "b": (arrays[1], arrays[2])},
+        arrays[3],
+        arrays[4],
+        np.array([True, False]),
+    ]
     rustdl.save(obj, tmp_path / "x.pt")
     back = rustdl.load(tmp_path / "x.pt")
     assert isinstance(back, list) and len(back) == 5
     np.testing.assert_array_equal(back[0].numpy(), [1.0, 1.0])
-    for got, want in ((back[1]["a"], arrays[0]), (back[1]["b"][0], arrays[1]), (back[1]["b"][1], arrays[2]),
-                      (back[2], arrays[3]), (back[3], arrays[4]), (back[4], np.array([True, False]))):
+    for got, want in (
+        (back[1]["a"], arrays[0]),
+        (back[1]["b"][0], arrays[1]),
+        (back[1]["b"][1], arrays[2]),
+        (back[2], arrays[3]),
+        (back[3], arrays[4]),
+        (back[4], np.array([True, False])),
+    ):
         assert isinstance(got, np.ndarray) and got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
     single = np.linspace(0, 1, 7)

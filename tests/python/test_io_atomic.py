@@ -244,7 +244,9 @@ def test_extension_bytes_functions():
 def test_a_save_waits_for_the_writer_holding_the_lock(tmp_path):
     """A writer paused mid-save holds the path's lock: a second save waits for it, then wins."""
     path = tmp_path / NAME
-    child = f"import rustdl; rustdl.save({{'w': rustdl.full([1000], 1.0), 'n': 1000, 'tag': 1.0}}, {str(path)!r})"
+    child = (
+        f"import rustdl; rustdl.save({{'w': rustdl.full([1000], 1.0), 'n': 1000, 'tag': 1.0}}, {str(path)!r})"
+    )
     proc = subprocess.Popen([sys.executable, "-c", child], env=dict(os.environ, RUSTDL_TEST_SLOW_SAVE="2"))
     try:
         deadline = time.monotonic() + 60

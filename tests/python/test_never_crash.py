@@ -191,7 +191,10 @@ def test_inplace_on_a_saved_tensor_is_an_error_not_a_wrong_gradient(device):
     "call, match",
     [
         (lambda: F.avg_pool2d(rustdl.ones(1, 1, 4, 4), 2, padding=2), "avg_pool2d"),
-        (lambda: F.conv_transpose2d(rustdl.ones(1, 1, 4, 4), rustdl.ones(1, 1, 2, 2), stride=0), "conv_transpose2d"),
+        (
+            lambda: F.conv_transpose2d(rustdl.ones(1, 1, 4, 4), rustdl.ones(1, 1, 2, 2), stride=0),
+            "conv_transpose2d",
+        ),
         (lambda: F.interpolate(rustdl.ones(1, 1, 4, 4), scale_factor=0), "interpolate"),
         (lambda: rustdl.optim.SGD([rustdl.nn.Parameter(rustdl.ones(2))], lr=float("nan")), "lr"),
         (lambda: rustdl.optim.Adam([rustdl.nn.Parameter(rustdl.ones(2))], lr=float("inf")), "lr"),

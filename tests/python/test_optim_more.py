@@ -97,7 +97,12 @@ def np_adadelta(p, g, st, t, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximi
 CASES = [
     ("adamax", optim.Adamax, np_adamax, dict(lr=0.02)),
     ("adamax_defaults", optim.Adamax, np_adamax, dict()),
-    ("adamax_wd_maximize", optim.Adamax, np_adamax, dict(lr=0.05, betas=(0.8, 0.95), weight_decay=0.1, maximize=True)),
+    (
+        "adamax_wd_maximize",
+        optim.Adamax,
+        np_adamax,
+        dict(lr=0.05, betas=(0.8, 0.95), weight_decay=0.1, maximize=True),
+    ),
     ("adamax_eps", optim.Adamax, np_adamax, dict(lr=0.01, eps=0.3)),
     ("nadam", optim.NAdam, np_nadam, dict(lr=0.02)),
     ("nadam_defaults", optim.NAdam, np_nadam, dict()),
@@ -119,7 +124,12 @@ CASES = [
         dict(lr=0.02, betas=(0.9, 0.9), weight_decay=0.3, decoupled_weight_decay=True, maximize=True),
     ),
     ("adadelta", optim.Adadelta, np_adadelta, dict()),
-    ("adadelta_wd_maximize", optim.Adadelta, np_adadelta, dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
+    (
+        "adadelta_wd_maximize",
+        optim.Adadelta,
+        np_adadelta,
+        dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True),
+    ),
     ("adadelta_rho_edges", optim.Adadelta, np_adadelta, dict(lr=0.3, rho=0.0)),
 ]
 
@@ -225,9 +235,22 @@ def test_state_layout_like_pytorch():
 def test_defaults_like_pytorch():
     p = nn.Parameter(rustdl.zeros(2))
     g = optim.Adamax([p]).param_groups[0]
-    assert (g["lr"], g["betas"], g["eps"], g["weight_decay"], g["maximize"]) == (2e-3, (0.9, 0.999), 1e-8, 0.0, False)
+    assert (g["lr"], g["betas"], g["eps"], g["weight_decay"], g["maximize"]) == (
+        2e-3,
+        (0.9, 0.999),
+        1e-8,
+        0.0,
+        False,
+    )
     g = optim.NAdam([p]).param_groups[0]
-    assert (g["lr"], g["betas"], g["eps"], g["weight_decay"], g["momentum_decay"], g["decoupled_weight_decay"]) == (
+    assert (
+        g["lr"],
+        g["betas"],
+        g["eps"],
+        g["weight_decay"],
+        g["momentum_decay"],
+        g["decoupled_weight_decay"],
+    ) == (
         2e-3,
         (0.9, 0.999),
         1e-8,

@@ -326,7 +326,9 @@ def test_isnan_isinf_isfinite_nan_to_num(device):
     assert rustdl.isfinite(x).tolist() == np.isfinite(a).tolist()
     assert x.isnan().dtype == rustdl.bool
     assert_close(x.nan_to_num(), np.nan_to_num(a), rtol=1e-6)
-    assert_close(x.nan_to_num(nan=2.0, posinf=9.0, neginf=-9.0), np.nan_to_num(a, nan=2.0, posinf=9.0, neginf=-9.0))
+    assert_close(
+        x.nan_to_num(nan=2.0, posinf=9.0, neginf=-9.0), np.nan_to_num(a, nan=2.0, posinf=9.0, neginf=-9.0)
+    )
     ints = T(np.array([1, 2]), device)
     assert ints.isnan().tolist() == [False, False] and ints.isfinite().tolist() == [True, True]
     assert T(np.zeros(0, dtype=np.float32), device).isnan().shape == (0,)
@@ -417,7 +419,7 @@ def test_erf_expm1_log2_log10(device):
     assert_close(rustdl.log10(T(p, device)), np.log10(p), rtol=1e-6, atol=1e-6)
     g = T(a, device, requires_grad=True)
     (g.erf().sum() + g.expm1().sum()).backward()
-    ref = 2 / np.sqrt(np.pi) * np.exp(-a.astype(np.float64) ** 2) + np.exp(a.astype(np.float64))
+    ref = 2 / np.sqrt(np.pi) * np.exp(-(a.astype(np.float64) ** 2)) + np.exp(a.astype(np.float64))
     assert_close(g.grad, ref, rtol=1e-5)
 
 
@@ -493,7 +495,9 @@ def test_tensor_from_sequences(device):
     assert t.tolist() == [1.0, 2.5] and t.dtype == rustdl.float32
     assert rustdl.tensor([rustdl.tensor(3), rustdl.tensor(4)]).dtype == rustdl.int64
     assert rustdl.tensor([np.float32(1.5), np.int64(2)]).tolist() == [1.5, 2.0]
-    nested = rustdl.tensor([[rustdl.tensor(1.0), rustdl.tensor(2.0)], [rustdl.tensor(3.0), rustdl.tensor(4.0)]])
+    nested = rustdl.tensor(
+        [[rustdl.tensor(1.0), rustdl.tensor(2.0)], [rustdl.tensor(3.0), rustdl.tensor(4.0)]]
+    )
     assert nested.shape == (2, 2)
     assert rustdl.tensor([rustdl.tensor([1.0, 2.0]), rustdl.tensor([3.0, 4.0])]).shape == (2, 2)
     assert rustdl.tensor([(1, 2), (3, 4)]).shape == (2, 2)
@@ -501,7 +505,11 @@ def test_tensor_from_sequences(device):
 
 def test_empty_new_empty_finfo_iinfo(device):
     e = rustdl.empty((2, 3), dtype=rustdl.int64, device=device)
-    assert e.shape == (2, 3) and e.dtype == rustdl.int64 and e.device.type == ("gpu" if device == "gpu" else "cpu")
+    assert (
+        e.shape == (2, 3)
+        and e.dtype == rustdl.int64
+        and e.device.type == ("gpu" if device == "gpu" else "cpu")
+    )
     assert rustdl.empty(2, 3).shape == (2, 3)
     x = T(np.ones(3), device)
     n = x.new_empty((4, 1))

@@ -31,8 +31,14 @@ def run(tmp_path, source, *args, env=None, check=True):
     full_env = dict(os.environ, RUSTDL_NUM_THREADS="2")
     full_env.pop("RUSTDL_COMPAT_DEVICE", None)
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "rustdl.torchcompat", str(script), *args],
-                          cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script), *args],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -44,7 +50,9 @@ def report(proc):
 
 def test_imports_resolve_to_rustdl_with_argv_and_main(tmp_path):
     (tmp_path / "helper_mod.py").write_text("VALUE = 42\n")
-    proc = run(tmp_path, """
+    proc = run(
+        tmp_path,
+        """
         import json, sys
         import torch
         import torch.nn as nn
@@ -74,15 +82,33 @@ def test_imports_resolve_to_rustdl_with_argv_and_main(tmp_path):
             "variable": Variable(x) is x,
             "helper": helper_mod.VALUE,
         }))
-    """, "--epochs", "3", "-v")
+    """,
+        "--epochs",
+        "3",
+        "-v",
+    )
     r = report(proc)
-    assert r == {"name": "__main__", "argv": ["--epochs", "3", "-v"], "script": True, "linear": True,
-                 "relu": True, "adam": True, "steplr": True, "loader": True, "tensor": True,
-                 "float": True, "pow": [4.0, 9.0], "variable": True, "helper": 42}
+    assert r == {
+        "name": "__main__",
+        "argv": ["--epochs", "3", "-v"],
+        "script": True,
+        "linear": True,
+        "relu": True,
+        "adam": True,
+        "steplr": True,
+        "loader": True,
+        "tensor": True,
+        "float": True,
+        "pow": [4.0, 9.0],
+        "variable": True,
+        "helper": 42,
+    }
 
 
 def test_unknown_names_say_rustdl_does_not_support_them(tmp_path):
-    proc = run(tmp_path, """
+    proc = run(
+        tmp_path,
+        """
         import json, torch
         out = {}
         try:
@@ -98,7 +124,8 @@ def test_unknown_names_say_rustdl_does_not_support_them(tmp_path):
         except ImportError as e:
             out["mod"] = str(e)
         print(json.dumps(out))
-    """)
+    """,
+    )
     r = report(proc)
     assert "quantize_per_tensor" in r["attr"] and "rustdl does not support" in r["attr"]
     assert "torch.nn.TransformerDecoderLayerXYZ" in r["nn"]
@@ -138,22 +165,40 @@ CUDA_SCRIPT = """
 
 def test_cuda_requests_land_on_the_cpu_when_forced(tmp_path):
     r = report(run(tmp_path, CUDA_SCRIPT, env={"RUSTDL_COMPAT_DEVICE": "cpu"}))
-    assert r == {"available": False, "count": 0, "accel": False, "current": "None", "cuda_device": "cpu",
-                 "cuda_index": "cpu", "isinstance": True, "x_cuda": "cpu", "param": "cpu", "dev": "cpu",
-                 "is_mps": False, "is_xpu": False, "mps": False}
+    assert r == {
+        "available": False,
+        "count": 0,
+        "accel": False,
+        "current": "None",
+        "cuda_device": "cpu",
+        "cuda_index": "cpu",
+        "isinstance": True,
+        "x_cuda": "cpu",
+        "param": "cpu",
+        "dev": "cpu",
+        "is_mps": False,
+        "is_xpu": False,
+        "mps": False,
+    }
 
 
 def test_cuda_requests_reach_rustdls_gpu(tmp_path):
     if not gpu_available():
         pytest.skip("no GPU adapter")
-    r = report(run(tmp_path, CUDA_SCRIPT + """
+    r = report(
+        run(
+            tmp_path,
+            CUDA_SCRIPT
+            + """
     y = x.to("cuda:0")
     assert y.is_cuda and str(y.device) == "gpu:0", y.device
     net = nn.Linear(3, 2).to(dev)
     out = net(x.to(dev)).sum()
     out.backward()
     assert str(net.weight.grad.device) == "gpu:0"
-    """))
+    """,
+        )
+    )
     assert r["available"] and r["accel"] and r["count"] >= 1
     assert r["cuda_device"].startswith("gpu") and r["x_cuda"] == "gpu:0" and r["param"] == "gpu:0"
     assert r["current"] == "gpu:0" and r["dev"] == "gpu:0"
@@ -183,7 +228,9 @@ def test_torchvision_mnist_and_transforms(tmp_path):
     _need_mnist()
     (xtr, ytr), (xte, yte) = rustdl.datasets.mnist_5k(test_size=0.2, seed=0)
     np.save(tmp_path / "ref.npy", xte[7])
-    proc = run(tmp_path, """
+    proc = run(
+        tmp_path,
+        """
         import json
         import numpy as np
         import torch
@@ -204,7 +251,8 @@ def test_torchvision_mnist_and_transforms(tmp_path):
             "batch": [list(xb.shape), list(yb.shape), str(yb.dtype)],
             "data": [list(train.data.shape), list(train.targets.shape)],
         }))
-    """)
+    """,
+    )
     r = report(proc)
     assert r["lens"] == [4000, 1000]
     assert r["img"][0] == [1, 28, 28] and r["img"][1] == "rustdl.float32" and r["img"][2] < 1e-6
@@ -215,7 +263,9 @@ def test_torchvision_mnist_and_transforms(tmp_path):
 
 
 def test_torchvision_fakedata_save_image_and_limit(tmp_path):
-    proc = run(tmp_path, """
+    proc = run(
+        tmp_path,
+        """
         import json
         import numpy as np
         import torch
@@ -236,7 +286,9 @@ def test_torchvision_fakedata_save_image_and_limit(tmp_path):
         print(json.dumps({"len": len(ds), "shape": list(a.shape), "same": bool((a == b).all().item()) and la == lb,
                           "range": [float(a.min().item()), float(a.max().item())], "err": err,
                           "crop": crop.tolist(), "version": torchvision.__version__}))
-    """, env={"RUSTDL_COMPAT_DATA_LIMIT": "20"})
+    """,
+        env={"RUSTDL_COMPAT_DATA_LIMIT": "20"},
+    )
     r = report(proc)
     assert r["len"] == 20 and r["shape"] == [3, 8, 6] and r["same"]
     assert 0.0 <= r["range"][0] and r["range"][1] <= 1.0
@@ -250,7 +302,9 @@ def test_torchvision_fakedata_save_image_and_limit(tmp_path):
 
 
 def test_placeholders_through_torch(tmp_path):
-    proc = run(tmp_path, """
+    proc = run(
+        tmp_path,
+        """
         import json
         import torch, torch.nn as nn
         import torch.onnx, torch.jit, torch.nn.parallel
@@ -274,7 +328,8 @@ def test_placeholders_through_torch(tmp_path):
         torch.cuda.manual_seed_all(3)
         torch.cuda.synchronize()
         print(json.dumps(out))
-    """)
+    """,
+    )
     r = report(proc)
     assert r["cudnn"] == [True, True]
     assert "rustdl.save" in r["onnx"] and "rustdl.distributed" in r["ddp"] and "rustdl.save" in r["jit_save"]

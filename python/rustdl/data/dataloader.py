@@ -183,7 +183,9 @@ class DataLoader:
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         if worker_init_fn is not None and not callable(worker_init_fn):
-            raise TypeError(f"DataLoader: worker_init_fn must be callable, got {type(worker_init_fn).__name__}")
+            raise TypeError(
+                f"DataLoader: worker_init_fn must be callable, got {type(worker_init_fn).__name__}"
+            )
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
         pin_memory = _check_flag(pin_memory, "pin_memory")
@@ -267,7 +269,9 @@ class DataLoader:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _FROZEN and self.__dict__.get("_initialized", False):
-            raise ValueError(f"DataLoader: {name} attribute should not be set after DataLoader is initialized")
+            raise ValueError(
+                f"DataLoader: {name} attribute should not be set after DataLoader is initialized"
+            )
         if name == "multiprocessing_context" and value is not None:
             self._check_context(value)
         super().__setattr__(name, value)

@@ -22,8 +22,9 @@ class DataParallel(Module):
         device_ids, output_device, dim: accepted for compatibility and ignored.
     """
 
-    def __init__(self, module: Module, device_ids: Sequence[Any] | None = None,
-                 output_device: Any = None, dim: int = 0) -> None:
+    def __init__(
+        self, module: Module, device_ids: Sequence[Any] | None = None, output_device: Any = None, dim: int = 0
+    ) -> None:
         super().__init__()
         self.module = module
         self.device_ids = list(device_ids) if device_ids is not None else []
@@ -34,8 +35,14 @@ class DataParallel(Module):
         return self.module(*inputs, **kwargs)
 
 
-def data_parallel(module: Module, inputs: Any, device_ids: Sequence[Any] | None = None,
-                  output_device: Any = None, dim: int = 0, module_kwargs: dict | None = None) -> Any:
+def data_parallel(
+    module: Module,
+    inputs: Any,
+    device_ids: Sequence[Any] | None = None,
+    output_device: Any = None,
+    dim: int = 0,
+    module_kwargs: dict | None = None,
+) -> Any:
     """Functional ``DataParallel``: calls ``module`` on ``inputs`` once."""
     if not isinstance(inputs, tuple):
         inputs = (inputs,)

@@ -178,7 +178,9 @@ class Optimizer:
                 ps.append(p)
                 ss.append(self._state_tensors(st, group))
             for (step, first, scalars), (ps, ss) in batches.items():
-                _rustdl.optim_step(self._kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first})
+                _rustdl.optim_step(
+                    self._kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first}
+                )
         return loss
 
     # ---------- state dict ----------

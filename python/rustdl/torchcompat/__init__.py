@@ -62,13 +62,12 @@ def _rustdl_name(fullname: str) -> str | None:
                 best = prefix
     if best is None:
         return None
-    return _PREFIXES[best] + fullname[len(best):]
+    return _PREFIXES[best] + fullname[len(best) :]
 
 
 def _unsupported(modname: str, name: str) -> AttributeError:
     return AttributeError(
-        f"module '{modname}' has no attribute '{name}': rustdl does not support "
-        f"{modname}.{name} yet"
+        f"module '{modname}' has no attribute '{name}': rustdl does not support {modname}.{name} yet"
     )
 
 

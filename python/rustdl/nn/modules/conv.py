@@ -62,9 +62,14 @@ class _ConvNd(Module):
         self.dilation = _tuple(dilation, nd, "dilation")
         self.output_padding = _tuple(output_padding, nd, "output_padding")
         if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}")
-        for what, vals, low in (("kernel_size", self.kernel_size, 1), ("stride", self.stride, 1),
-                                ("dilation", self.dilation, 1)):
+            raise ValueError(
+                f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}"
+            )
+        for what, vals, low in (
+            ("kernel_size", self.kernel_size, 1),
+            ("stride", self.stride, 1),
+            ("dilation", self.dilation, 1),
+        ):
             if any(v < low for v in vals):
                 raise ValueError(f"{name}: {what} must be positive, got {vals}")
         if not isinstance(self.padding, str) and any(p < 0 for p in self.padding):

@@ -23,8 +23,9 @@ __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _cell(mode: str, gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor,
-          b_hh: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _cell(
+    mode: str, gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None
+) -> tuple[Tensor, Tensor | None]:
     """One step: ``gx`` is the input projection ``x W_ihᵀ + b_ih`` of this step."""
     gh = h.matmul(w_hh.t())
     if b_hh is not None:
@@ -47,8 +48,9 @@ def _cell(mode: str, gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor,
 class _CellBase(Module):
     mode = "RNN_TANH"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -91,8 +93,15 @@ class _CellBase(Module):
 class RNNCell(_CellBase):
     """Elman cell: ``h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)`` (or ReLU)."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
@@ -126,9 +135,18 @@ class GRUCell(_CellBase):
 class _RNNBase(Module):
     mode = "RNN_TANH"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
@@ -198,8 +216,11 @@ class _RNNBase(Module):
                 for t in order:
                     h, c = _cell(self.mode, gx.select(0, t), h, c, w_hh, b_hh)
                     seq[t] = h
-                outs.append(_rustdl.stack(seq, 0) if steps > 0 else
-                            _rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device))
+                outs.append(
+                    _rustdl.stack(seq, 0)
+                    if steps > 0
+                    else _rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device)
+                )
                 hs.append(h)
                 if c is not None:
                     cs.append(c)

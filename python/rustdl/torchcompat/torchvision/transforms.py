@@ -135,7 +135,7 @@ class CenterCrop:
         a = _as_array(img)
         h, w = a.shape[:2]
         top, left = max(0, (h - th) // 2), max(0, (w - tw) // 2)
-        return a[top:top + th, left:left + tw]
+        return a[top : top + th, left : left + tw]
 
 
 def __getattr__(name: str):

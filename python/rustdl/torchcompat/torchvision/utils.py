@@ -21,8 +21,15 @@ def _to_numpy(tensor: Any) -> np.ndarray:
     return np.asarray(tensor)
 
 
-def _grid(a: np.ndarray, nrow: int, padding: int, normalize: bool,
-          value_range: tuple[float, float] | None, scale_each: bool, pad_value: float) -> np.ndarray:
+def _grid(
+    a: np.ndarray,
+    nrow: int,
+    padding: int,
+    normalize: bool,
+    value_range: tuple[float, float] | None,
+    scale_each: bool,
+    pad_value: float,
+) -> np.ndarray:
     a = a.astype(np.float32)
     if a.ndim == 2:
         a = a[None]
@@ -31,6 +38,7 @@ def _grid(a: np.ndarray, nrow: int, padding: int, normalize: bool,
     if a.shape[1] == 1:
         a = np.repeat(a, 3, axis=1)
     if normalize:
+
         def norm(x: np.ndarray) -> np.ndarray:
             lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
             return np.clip((x - lo) / max(hi - lo, 1e-5), 0.0, 1.0)
@@ -43,21 +51,38 @@ def _grid(a: np.ndarray, nrow: int, padding: int, normalize: bool,
     grid = np.full((c, rows * hh + padding, cols * ww + padding), pad_value, dtype=np.float32)
     for k in range(n):
         r, q = divmod(k, cols)
-        grid[:, r * hh + padding:r * hh + padding + h, q * ww + padding:q * ww + padding + w] = a[k]
+        grid[:, r * hh + padding : r * hh + padding + h, q * ww + padding : q * ww + padding + w] = a[k]
     return grid
 
 
-def make_grid(tensor: Any, nrow: int = 8, padding: int = 2, normalize: bool = False,
-              value_range: tuple[float, float] | None = None, scale_each: bool = False,
-              pad_value: float = 0.0, **kwargs: Any) -> rustdl.Tensor:
+def make_grid(
+    tensor: Any,
+    nrow: int = 8,
+    padding: int = 2,
+    normalize: bool = False,
+    value_range: tuple[float, float] | None = None,
+    scale_each: bool = False,
+    pad_value: float = 0.0,
+    **kwargs: Any,
+) -> rustdl.Tensor:
     """Tiles a batch ``(N, C, H, W)`` into one ``(3, H', W')`` image, ``nrow`` images a row."""
-    return rustdl.from_numpy(_grid(_to_numpy(tensor), nrow, padding, normalize, value_range,
-                                   scale_each, pad_value))
+    return rustdl.from_numpy(
+        _grid(_to_numpy(tensor), nrow, padding, normalize, value_range, scale_each, pad_value)
+    )
 
 
-def save_image(tensor: Any, fp: Any, nrow: int = 8, padding: int = 2, normalize: bool = False,
-               value_range: tuple[float, float] | None = None, scale_each: bool = False,
-               pad_value: float = 0.0, format: str | None = None, **kwargs: Any) -> None:
+def save_image(
+    tensor: Any,
+    fp: Any,
+    nrow: int = 8,
+    padding: int = 2,
+    normalize: bool = False,
+    value_range: tuple[float, float] | None = None,
+    scale_each: bool = False,
+    pad_value: float = 0.0,
+    format: str | None = None,
+    **kwargs: Any,
+) -> None:
     """Saves a batch as one PNG grid (values in ``[0, 1]``, or rescaled with ``normalize``)."""
     grid = _grid(_to_numpy(tensor), nrow, padding, normalize, value_range, scale_each, pad_value)
     img = np.clip(grid * 255.0 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
