@@ -124,7 +124,9 @@ impl Node {
         }))
     }
 
-    /// A node with explicit edges (a rule fed by other nodes rather than by tensors).
+    /// A node with explicit edges (a rule fed by other nodes rather than by tensors; used by
+    /// Python-defined Functions with several outputs).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn record_edges(
         name: &'static str,
         shape: &[usize],

@@ -77,6 +77,28 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
+    /// Piecewise-constant ops and derivative helpers: their gradient is zero almost everywhere.
+    pub fn is_piecewise_constant(self) -> bool {
+        matches!(
+            self,
+            UnaryOp::Sign
+                | UnaryOp::Floor
+                | UnaryOp::Step
+                | UnaryOp::ClampMask(..)
+                | UnaryOp::LeakyReluGrad(_)
+                | UnaryOp::GeluGrad
+                | UnaryOp::EluGrad(_)
+                | UnaryOp::SiluGrad
+                | UnaryOp::Not
+                | UnaryOp::Round
+                | UnaryOp::Ceil
+                | UnaryOp::Trunc
+                | UnaryOp::IsNan
+                | UnaryOp::IsInf
+                | UnaryOp::IsFinite
+        )
+    }
+
     /// Ops that also make sense on integer tensors, computed in integers.
     pub fn is_integral_ok(self) -> bool {
         matches!(

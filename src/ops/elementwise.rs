@@ -57,22 +57,8 @@ impl Tensor {
                     | UnaryOp::AddScalar(_)
                     | UnaryOp::MulScalar(_)
                     | UnaryOp::RSubScalar(_)
-                    | UnaryOp::Sign
-                    | UnaryOp::Floor
-                    | UnaryOp::Step
-                    | UnaryOp::ClampMask(..)
-                    | UnaryOp::LeakyReluGrad(_)
-                    | UnaryOp::GeluGrad
-                    | UnaryOp::EluGrad(_)
-                    | UnaryOp::SiluGrad
-                    | UnaryOp::Not
-                    | UnaryOp::Round
-                    | UnaryOp::Ceil
-                    | UnaryOp::Trunc
-                    | UnaryOp::IsNan
-                    | UnaryOp::IsInf
-                    | UnaryOp::IsFinite
-            );
+            )
+            && !op.is_piecewise_constant();
         let out = Tensor::from_contiguous(s, self.shape());
         let y = if needs_out { Some(out.detach()) } else { None };
         let mut saved: Vec<&Tensor> = Vec::new();
@@ -129,21 +115,8 @@ impl Tensor {
                 )?,
                 UnaryOp::Expm1 => g.mul(&y()?.add_scalar(1.0)?)?,
                 // piecewise-constant functions and derivative helpers
-                UnaryOp::Sign
-                | UnaryOp::Floor
-                | UnaryOp::Step
-                | UnaryOp::ClampMask(..)
-                | UnaryOp::LeakyReluGrad(_)
-                | UnaryOp::GeluGrad
-                | UnaryOp::EluGrad(_)
-                | UnaryOp::SiluGrad
-                | UnaryOp::Not
-                | UnaryOp::Round
-                | UnaryOp::Ceil
-                | UnaryOp::Trunc
-                | UnaryOp::IsNan
-                | UnaryOp::IsInf
-                | UnaryOp::IsFinite => g.zeros_like()?,
+                op if op.is_piecewise_constant() => g.zeros_like()?,
+                _ => return Err(Error::Runtime(format!("{}: no derivative", op_name(op)))),
             };
             Ok(vec![Some(d)])
         };
