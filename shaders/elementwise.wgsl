@@ -113,8 +113,8 @@ fn log1p_(x: f32) -> f32 {
 
 // x^y with the real-valued results powf gives for negative bases and integral exponents.
 fn powf_(x: f32, y: f32) -> f32 {
-    if (y == 0.0) {
-        return 1.0;
+    if (y == 0.0 || x == 1.0) {
+        return 1.0; // even for a NaN exponent, as C's pow
     }
     if (is_nan(x) || is_nan(y)) {
         return nan();

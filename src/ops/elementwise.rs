@@ -163,6 +163,14 @@ impl Tensor {
     pub fn mul_scalar(&self, c: f64) -> Result<Tensor> {
         self.unary(UnaryOp::MulScalar(c))
     }
+    /// `self / d` by a true division (a multiplication by `1/d` only where that reciprocal is
+    /// exact, a power of two), so means of equal values come out equal to them.
+    pub fn div_scalar(&self, d: f64) -> Result<Tensor> {
+        if d.is_normal() && (1.0 / d).is_normal() && d.abs().log2().fract() == 0.0 {
+            return self.mul_scalar(1.0 / d);
+        }
+        self.div(&self.scalar_like(d)?)
+    }
     pub fn pow_scalar(&self, p: f64) -> Result<Tensor> {
         self.unary(UnaryOp::PowScalar(p))
     }

@@ -37,7 +37,7 @@ impl Reduction {
             Reduction::Sum => x.sum_all(),
             Reduction::BatchMean => {
                 let n = x.shape().first().copied().unwrap_or(1).max(1);
-                x.sum_all()?.mul_scalar(1.0 / n as f64)
+                x.sum_all()?.div_scalar(n as f64)
             }
         }
     }

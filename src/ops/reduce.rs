@@ -64,7 +64,7 @@ impl Tensor {
         check_float("mean", self)?;
         let d = norm_dims(dims, self.ndim(), "mean")?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
-        self.sum(dims, keepdim)?.mul_scalar(1.0 / n as f64)
+        self.sum(dims, keepdim)?.div_scalar(n as f64)
     }
 
     /// Variance over `dims` with Bessel's `correction` (1 = unbiased, as PyTorch's default).
@@ -75,7 +75,7 @@ impl Tensor {
         let mu = self.mean(dims, true)?;
         let dev = self.sub(&mu)?;
         let ss = dev.mul(&dev)?.sum(dims, keepdim)?;
-        ss.mul_scalar(1.0 / (n as f64 - correction).max(0.0))
+        ss.div_scalar((n as f64 - correction).max(0.0))
     }
 
     /// Standard deviation over `dims` (see [`Tensor::var`]).
