@@ -20,7 +20,7 @@ fn shift(t: &Tensor, d: usize, towards_start: bool, fill: f64) -> Result<Tensor>
     pad_shape[d] = 1;
     let pad = Tensor::full(&pad_shape, fill, t.dtype(), t.device())?;
     if n <= 1 {
-        return Ok(pad.expand(t.shape())?.contiguous()?);
+        return pad.expand(t.shape())?.contiguous();
     }
     let di = d as isize;
     if towards_start {

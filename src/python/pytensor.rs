@@ -673,7 +673,8 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         let _ = generator;
-        if !(std >= 0.0) || !mean.is_finite() || !std.is_finite() {
+        // finite and non-negative (NaN fails the finiteness test)
+        if std < 0.0 || !mean.is_finite() || !std.is_finite() {
             return Err(PyValueError::new_err(format!(
                 "normal_: expects a finite mean and std >= 0.0, got mean={mean}, std={std}"
             )));
@@ -696,7 +697,7 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         let _ = generator;
-        if !(a <= b) || !a.is_finite() || !b.is_finite() {
+        if a > b || !a.is_finite() || !b.is_finite() {
             return Err(PyValueError::new_err(format!(
                 "uniform_: expects to return a [from, to) range, but found from={a} > to={b} (or a non-finite bound)"
             )));

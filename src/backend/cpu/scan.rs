@@ -13,6 +13,7 @@ fn split(shape: &[usize], dim: usize) -> (usize, usize, usize) {
     (outer, shape[dim], inner)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn scan_typed<T: Copy + Default + Send + Sync + IntoStorage>(
     a: &[T],
     la: &Layout,
