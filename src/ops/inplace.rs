@@ -64,7 +64,7 @@ impl Geometry {
     /// base's layout.
     fn view_to_base(&self, g: &Tensor) -> Result<Tensor> {
         let pos = Tensor::arange(0.0, self.span as f64, 1.0, DType::I64, g.device())?;
-        let idx = Tensor::from_storage_shared(&pos, self.view.clone()).contiguous()?;
+        let idx = pos.with_layout(self.view.clone()).contiguous()?;
         let n = idx.numel();
         let idx = idx.reshape(&[n])?;
         let gf = g.contiguous()?.reshape(&[n])?;
@@ -77,7 +77,7 @@ impl Geometry {
             gf.layout(),
         )?;
         let flat = Tensor::from_contiguous(summed, &[self.span]);
-        Tensor::from_storage_shared(&flat, self.base.clone()).contiguous()
+        flat.with_layout(self.base.clone()).contiguous()
     }
 
     /// Splits the base's gradient into (the base outside the view, the view's region).
@@ -121,12 +121,6 @@ impl Drop for EnableGrad {
 }
 
 impl Tensor {
-    /// A tensor over `t`'s storage with another layout: no history, no view tracking (for
-    /// gradient buffers inside backward rules).
-    fn from_storage_shared(t: &Tensor, layout: Layout) -> Tensor {
-        t.detach().with_layout(layout)
-    }
-
     /// A contiguous copy with its own storage (no history).
     fn contiguous_copy(&self) -> Result<Tensor> {
         let s = backend::copy(&self.storage(), self.layout())?;
