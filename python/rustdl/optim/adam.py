@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _adam_hyper, _check_adam_like
 
 
 class Adam(Optimizer):
@@ -45,17 +45,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        b1, b2 = group["betas"]
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["eps"] < 0.0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if not 0.0 <= b1 < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {b1}")
-        if not 0.0 <= b2 < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {b2}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        _check_adam_like(group)
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         st = {"step": 0, "exp_avg": _rustdl.zeros_like(p), "exp_avg_sq": _rustdl.zeros_like(p)}
@@ -72,16 +62,7 @@ class Adam(Optimizer):
         return out
 
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        b1, b2 = group["betas"]
-        return {
-            "lr": group["lr"],
-            "beta1": b1,
-            "beta2": b2,
-            "eps": group["eps"],
-            "weight_decay": group["weight_decay"],
-            "amsgrad": group["amsgrad"],
-            "maximize": group["maximize"],
-        }
+        return _adam_hyper(group, "amsgrad")
 
 
 class AdamW(Adam):

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _check_adam_like
+from .optimizer import Optimizer, _adam_hyper, _check_adam_like
 
 __all__ = ["Adamax"]
 
@@ -70,12 +70,4 @@ class Adamax(Optimizer):
         return [state["exp_avg"], state["exp_inf"]]
 
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        b1, b2 = group["betas"]
-        return {
-            "lr": group["lr"],
-            "beta1": b1,
-            "beta2": b2,
-            "eps": group["eps"],
-            "weight_decay": group["weight_decay"],
-            "maximize": group["maximize"],
-        }
+        return _adam_hyper(group)

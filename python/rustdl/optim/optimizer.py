@@ -290,6 +290,21 @@ def _check_adam_like(group: dict[str, Any]) -> None:
         raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
 
+def _adam_hyper(group: dict[str, Any], *extra: str) -> dict[str, Any]:
+    """The fused-kernel hyper-parameters of an Adam-family group, plus the ``extra`` keys."""
+    b1, b2 = group["betas"]
+    out = {
+        "lr": group["lr"],
+        "beta1": b1,
+        "beta2": b2,
+        "eps": group["eps"],
+        "weight_decay": group["weight_decay"],
+        "maximize": group["maximize"],
+    }
+    out.update({k: group[k] for k in extra})
+    return out
+
+
 def _check_finite(group: dict[str, Any]) -> None:
     """Refuses NaN or infinite hyper-parameters (a NaN learning rate would silently turn every
     parameter into NaN)."""
