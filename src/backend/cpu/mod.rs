@@ -4,11 +4,14 @@
 //! threading cost. Contiguous inputs take slice fast paths the compiler vectorises.
 
 pub mod conv;
+mod device;
 pub mod index;
 pub mod matmul;
 pub mod optim;
 pub mod pool;
 pub mod scan;
+
+pub use device::Cpu;
 pub(crate) mod simd;
 
 use super::{BinaryOp, RandKind, ReduceOp, UnaryOp};
