@@ -770,7 +770,6 @@ fn load_bytes<'py>(
 
 #[pymodule]
 fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    backend::cpu::tune_allocator();
     m.add_class::<PyTensor>()?;
     m.add_class::<PyDType>()?;
     m.add_class::<PyDevice>()?;

@@ -82,119 +82,13 @@ pub fn index_add(
         .iter()
         .map(|&i| check(i, d, "index_add", dim))
         .collect::<Result<_>>()?;
-    fn go<T: Copy + Default + std::ops::AddAssign>(
-        s: &[T],
-        outer: usize,
-        d: usize,
-        inner: usize,
-        ids: &[usize],
-    ) -> Vec<T> {
-        let mut out = vec![T::default(); outer * d * inner];
-        let k = ids.len();
-        for o in 0..outer {
-            for (j, &i) in ids.iter().enumerate() {
-                let src = &s[(o * k + j) * inner..(o * k + j + 1) * inner];
-                let dst = &mut out[(o * d + i) * inner..(o * d + i + 1) * inner];
-                for (a, &b) in dst.iter_mut().zip(src) {
-                    *a += b;
-                }
-            }
-        }
-        out
-    }
-    Ok(match src {
-        CpuStorage::F32(v) => CpuStorage::F32(go(&view_slice(v, ls), outer, d, inner, &ids)),
-        CpuStorage::F64(v) => CpuStorage::F64(go(&view_slice(v, ls), outer, d, inner, &ids)),
-        CpuStorage::I64(v) => CpuStorage::I64(go(&view_slice(v, ls), outer, d, inner, &ids)),
-        other => {
-            return Err(Error::DType(format!(
-                "index_add: not supported for {}",
-                other.dtype()
-            )))
-        }
-    })
-}
-
-/// Walks every position of `idx` (contiguous) with the matching offset into a tensor of
-/// `target` shape/strides whose `dim` coordinate is replaced by the index value.
-#[allow(clippy::too_many_arguments)]
-fn walk_gather(
-    op: &str,
-    ids: &[i64],
-    ishape: &[usize],
-    tshape: &[usize],
-    tstrides: &[usize],
-    toffset: usize,
-    dim: usize,
-    mut f: impl FnMut(usize, usize),
-) -> Result<()> {
-    for d in 0..ishape.len() {
-        if d != dim && ishape[d] > tshape[d] {
-            return Err(Error::Shape(format!(
-                "{op}: index shape {ishape:?} exceeds tensor shape {tshape:?} at dim {d}"
-            )));
-        }
-    }
-    let n: usize = ishape.iter().product();
-    if n == 0 {
-        return Ok(());
-    }
-    let mut st = tstrides.to_vec();
-    st[dim] = 0;
-    let istr = contiguous_strides(ishape);
-    let inner = *ishape.last().unwrap_or(&1);
-    let last = ishape.len().saturating_sub(1);
-    let step = if ishape.is_empty() || last == dim {
-        0
-    } else {
-        tstrides[last]
+    let rows = IndexRows {
+        ids: &ids,
+        outer,
+        d,
+        inner,
     };
-    let mut err = None;
-    for_each_row(
-        ishape,
-        [&st, &istr],
-        [toffset, 0],
-        0,
-        n / inner,
-        |_, [to, io]| {
-            if err.is_some() {
-                return;
-            }
-            for j in 0..inner {
-                let raw = ids[io + j];
-                match check(raw, tshape[dim], op, dim) {
-                    Ok(i) => f(io + j, to + j * step + i * tstrides[dim]),
-                    Err(e) => {
-                        err = Some(e);
-                        return;
-                    }
-                }
-            }
-        },
-    );
-    err.map_or(Ok(()), Err)
-}
-
-/// `out[p] = x[p with coordinate dim = idx[p]]`; the result has idx's shape.
-pub fn gather(
-    x: &CpuStorage,
-    l: &Layout,
-    dim: usize,
-    idx: &CpuStorage,
-    li: &Layout,
-) -> Result<CpuStorage> {
-    let ids = indices(idx, li, "gather")?;
-    if li.ndim() != l.ndim() {
-        return Err(Error::Shape(format!(
-            "gather: index must have as many dims as the input, got {:?} and {:?}",
-            li.shape, l.shape
-        )));
-    }
-    Ok(crate::with_cpu!(x, v => {
-        let mut out = vec![Default::default(); ids.len()];
-        walk_gather("gather", &ids, &li.shape, &l.shape, &l.strides, l.offset, dim, |p, o| out[p] = v[o])?;
-        IntoStorage::into_storage(out)
-    }))
+    scatter_add_runs("index_add", src, ls, outer * d * inner, inner, &rows)
 }
 
 /// Zeros of `shape` with `src[p]` added at `p with coordinate dim = idx[p]`.
@@ -213,39 +107,183 @@ pub fn scatter_add(
             li.shape, shape
         )));
     }
-    let strides = contiguous_strides(shape);
-    let n: usize = shape.iter().product();
-    macro_rules! go {
-        ($v:expr) => {{
-            let s = gather_view($v, ls);
-            let mut out = zeroed(&s, n);
-            walk_gather(
-                "scatter_add",
-                &ids,
-                &li.shape,
-                shape,
-                &strides,
-                0,
-                dim,
-                |p, o| out[o] += s[p],
-            )?;
-            IntoStorage::into_storage(out)
-        }};
+    let target = Layout::contiguous(shape);
+    let walk = IndexWalk {
+        op: "scatter_add",
+        ids: &ids,
+        ishape: &li.shape,
+        target: &target,
+        dim,
+    };
+    scatter_add_runs("scatter_add", src, ls, target.numel(), 1, &walk)
+}
+
+/// Where the runs of a scatter-add go: `add(output offset, source offset)` once per run.
+trait Runs {
+    fn each(&self, add: impl FnMut(usize, usize)) -> Result<()>;
+}
+
+/// The one scatter-add kernel behind [`index_add`] and [`scatter_add`]: zeros of `n` elements
+/// into which each run of `run` elements of `src` (read in row-major order) is added where
+/// `runs` places it.
+fn scatter_add_runs(
+    op: &str,
+    src: &CpuStorage,
+    ls: &Layout,
+    n: usize,
+    run: usize,
+    runs: &impl Runs,
+) -> Result<CpuStorage> {
+    fn go<T: Copy + Send + Sync + Default + std::ops::AddAssign>(
+        v: &[T],
+        ls: &Layout,
+        n: usize,
+        run: usize,
+        runs: &impl Runs,
+    ) -> Result<Vec<T>> {
+        let s = view_slice(v, ls);
+        let mut out = vec![T::default(); n];
+        if run == 1 {
+            // single elements (scatter_add): no inner loop
+            runs.each(|o, p| out[o] += s[p])?;
+        } else {
+            runs.each(|o, p| {
+                for (a, &b) in out[o..o + run].iter_mut().zip(&s[p..p + run]) {
+                    *a += b;
+                }
+            })?;
+        }
+        Ok(out)
     }
     Ok(match src {
-        CpuStorage::F32(v) => go!(v),
-        CpuStorage::F64(v) => go!(v),
-        CpuStorage::I64(v) => go!(v),
+        CpuStorage::F32(v) => CpuStorage::F32(go(v, ls, n, run, runs)?),
+        CpuStorage::F64(v) => CpuStorage::F64(go(v, ls, n, run, runs)?),
+        CpuStorage::I64(v) => CpuStorage::I64(go(v, ls, n, run, runs)?),
         other => {
             return Err(Error::DType(format!(
-                "scatter_add: not supported for {}",
+                "{op}: not supported for {}",
                 other.dtype()
             )))
         }
     })
 }
 
-/// A vector of `n` default values of the element type of `_like`.
-fn zeroed<T: Default + Clone>(_like: &[T], n: usize) -> Vec<T> {
-    vec![T::default(); n]
+/// index_add's runs: row `j` of each outer block of the source (`inner` elements) goes to row
+/// `ids[j]` of the same block of the output.
+struct IndexRows<'a> {
+    ids: &'a [usize],
+    outer: usize,
+    d: usize,
+    inner: usize,
+}
+
+impl Runs for IndexRows<'_> {
+    fn each(&self, mut add: impl FnMut(usize, usize)) -> Result<()> {
+        let (k, inner) = (self.ids.len(), self.inner);
+        for o in 0..self.outer {
+            for (j, &i) in self.ids.iter().enumerate() {
+                add((o * self.d + i) * inner, (o * k + j) * inner);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The positions of a contiguous index tensor of shape `ishape`, each paired with the offset
+/// into `target` whose `dim` coordinate is replaced by the index value (gather's reads,
+/// scatter_add's writes).
+struct IndexWalk<'a> {
+    op: &'a str,
+    ids: &'a [i64],
+    ishape: &'a [usize],
+    target: &'a Layout,
+    dim: usize,
+}
+
+impl IndexWalk<'_> {
+    /// Calls `f(index position, target offset)` for every position, bounds-checked.
+    fn walk(&self, mut f: impl FnMut(usize, usize)) -> Result<()> {
+        let (op, ids, ishape, dim) = (self.op, self.ids, self.ishape, self.dim);
+        let (tshape, tstrides) = (&self.target.shape, &self.target.strides);
+        for d in 0..ishape.len() {
+            if d != dim && ishape[d] > tshape[d] {
+                return Err(Error::Shape(format!(
+                    "{op}: index shape {ishape:?} exceeds tensor shape {tshape:?} at dim {d}"
+                )));
+            }
+        }
+        let n: usize = ishape.iter().product();
+        if n == 0 {
+            return Ok(());
+        }
+        let mut st = tstrides.to_vec();
+        st[dim] = 0;
+        let istr = contiguous_strides(ishape);
+        let inner = *ishape.last().unwrap_or(&1);
+        let last = ishape.len().saturating_sub(1);
+        let step = if ishape.is_empty() || last == dim {
+            0
+        } else {
+            tstrides[last]
+        };
+        let mut err = None;
+        for_each_row(
+            ishape,
+            [&st, &istr],
+            [self.target.offset, 0],
+            0,
+            n / inner,
+            |_, [to, io]| {
+                if err.is_some() {
+                    return;
+                }
+                for j in 0..inner {
+                    let raw = ids[io + j];
+                    match check(raw, tshape[dim], op, dim) {
+                        Ok(i) => f(io + j, to + j * step + i * tstrides[dim]),
+                        Err(e) => {
+                            err = Some(e);
+                            return;
+                        }
+                    }
+                }
+            },
+        );
+        err.map_or(Ok(()), Err)
+    }
+}
+
+impl Runs for IndexWalk<'_> {
+    fn each(&self, mut add: impl FnMut(usize, usize)) -> Result<()> {
+        self.walk(|p, o| add(o, p))
+    }
+}
+
+/// `out[p] = x[p with coordinate dim = idx[p]]`; the result has idx's shape.
+pub fn gather(
+    x: &CpuStorage,
+    l: &Layout,
+    dim: usize,
+    idx: &CpuStorage,
+    li: &Layout,
+) -> Result<CpuStorage> {
+    let ids = indices(idx, li, "gather")?;
+    if li.ndim() != l.ndim() {
+        return Err(Error::Shape(format!(
+            "gather: index must have as many dims as the input, got {:?} and {:?}",
+            li.shape, l.shape
+        )));
+    }
+    let walk = IndexWalk {
+        op: "gather",
+        ids: &ids,
+        ishape: &li.shape,
+        target: l,
+        dim,
+    };
+    Ok(crate::with_cpu!(x, v => {
+        let mut out = vec![Default::default(); ids.len()];
+        walk.walk(|p, o| out[p] = v[o])?;
+        IntoStorage::into_storage(out)
+    }))
 }

@@ -10,7 +10,8 @@
 //! submits) runs serially on the submitting thread: never a deadlock, never oversubscription.
 //!
 //! The number of threads comes from `RUSTDL_NUM_THREADS`, else `OMP_NUM_THREADS`, else the
-//! number of available cores; [`set_threads`] changes it.
+//! number of available cores; [`set_threads`] changes it. Whether a kernel uses the pool at all
+//! is decided by its size (`PAR_MIN` in the module map).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -85,6 +86,8 @@ fn env_threads() -> Option<usize> {
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
+        // the pool starts with the first parallel kernel: the backend's one-time setup
+        super::alloc::tune_allocator();
         let n = env_threads()
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .min(MAX_THREADS);
