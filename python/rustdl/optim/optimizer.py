@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import enable_grad, no_grad
+from ..nn.utils import _zero_grads
 
 
 class _RequiredParameter:
@@ -117,14 +118,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of all optimized tensors (to ``None`` by default, else to zeros)."""
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.zero_()
+        _zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     # ---------- the update ----------
 
