@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import _AdamFamily
+from .optimizer import _AdamFamily, _defaults
 
 
 class Adam(_AdamFamily):
@@ -40,7 +40,7 @@ class Adam(_AdamFamily):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, _defaults(locals()))
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         st = super()._init_state(p, group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .._rustdl import Tensor
-from .optimizer import _AdamFamily
+from .optimizer import _AdamFamily, _defaults
 
 __all__ = ["Adamax"]
 
@@ -48,14 +48,4 @@ class Adamax(_AdamFamily):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            capturable=capturable,
-        )
+        super().__init__(params, _defaults(locals()))

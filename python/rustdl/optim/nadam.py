@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .._rustdl import Tensor
-from .optimizer import _AdamFamily, _check_nonnegative
+from .optimizer import _AdamFamily, _check_nonnegative, _defaults
 
 __all__ = ["NAdam"]
 
@@ -55,19 +55,7 @@ class NAdam(_AdamFamily):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            momentum_decay=momentum_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-        )
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)

@@ -272,6 +272,16 @@ _HYPER = (
 )
 
 
+def _defaults(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer's ``defaults`` from the ``locals()`` of its ``__init__``, taken before any other
+    local is bound: every argument but ``self`` and ``params``, in signature order.
+
+    Example:
+        >>> super().__init__(params, _defaults(locals()))
+    """
+    return {k: v for k, v in arguments.items() if k not in ("self", "params", "__class__")}
+
+
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
 
 
@@ -285,24 +295,14 @@ def _check_nonnegative(group: dict[str, Any], *keys: str, labels: dict[str, str]
 class _AdamFamily(Optimizer):
     """Base of the Adam-family optimizers (Adam, AdamW, Adamax, NAdam, RAdam).
 
-    Builds the defaults from ``lr``, ``betas``, ``eps``, ``weight_decay`` and the optimizer's own
-    options, checks a group as PyTorch does, and passes the kernel ``beta1``/``beta2``, ``maximize``
-    and the entries named by ``_hyper_keys``.
+    Keeps ``betas`` a tuple, checks ``lr``, ``eps``, ``betas`` and ``weight_decay`` as PyTorch does,
+    and passes the kernel ``beta1``/``beta2``, ``maximize`` and the entries named by ``_hyper_keys``.
     """
 
     _state_names = ("exp_avg", "exp_avg_sq")
 
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Iterable[dict],
-        lr: float,
-        betas: tuple[float, float],
-        eps: float,
-        weight_decay: float,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, **options)
-        super().__init__(params, defaults)
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        super().__init__(params, {**defaults, "betas": tuple(defaults["betas"])})
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_nonnegative(group, "lr", "eps")

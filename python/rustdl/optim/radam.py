@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .._rustdl import Tensor
-from .optimizer import _AdamFamily
+from .optimizer import _AdamFamily, _defaults
 
 __all__ = ["RAdam"]
 
@@ -54,15 +54,4 @@ class RAdam(_AdamFamily):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-        )
+        super().__init__(params, _defaults(locals()))

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _check_nonnegative
+from .optimizer import Optimizer, _check_nonnegative, _defaults
 
 
 class RMSprop(Optimizer):
@@ -39,16 +39,7 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_nonnegative(group, "lr", "eps", "momentum", "weight_decay", "alpha", labels={})
@@ -99,15 +90,7 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_nonnegative(

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _check_nonnegative, required
+from .optimizer import Optimizer, _check_nonnegative, _defaults, required
 
 
 class SGD(Optimizer):
@@ -43,16 +43,9 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
+        defaults = _defaults(locals())
         if lr is not required and lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
