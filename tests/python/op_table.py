@@ -8,11 +8,11 @@ that central finite differences never step across.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
-
 import rustdl
 import rustdl.nn.functional as F
 
@@ -117,7 +117,7 @@ class OpInfo:
 
 
 S = (3, 4)
-KINK0 = dict(kinks=(0.0,))
+KINK0 = {"kinks": (0.0,)}
 
 
 def unary(name, fn, ref, lo, hi, **kw) -> OpInfo:
