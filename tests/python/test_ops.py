@@ -1,7 +1,5 @@
 """Every op's forward against numpy, and its gradient against finite differences (float64)."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -21,45 +19,8 @@ def leaf(a, device="cpu", dtype=rustdl.float64):
     return rustdl.tensor(a, dtype=dtype, device=device, requires_grad=True)
 
 
-def erf(x):
-    return np.vectorize(math.erf)(x)
-
-
-UNARY = {
-    "neg": (lambda t: -t, lambda a: -a, (-1, 1)),
-    "abs": (lambda t: t.abs(), np.abs, (0.1, 1)),
-    "exp": (lambda t: t.exp(), np.exp, (-1, 1)),
-    "log": (lambda t: t.log(), np.log, (0.5, 2)),
-    "sqrt": (lambda t: t.sqrt(), np.sqrt, (0.5, 2)),
-    "sin": (lambda t: t.sin(), np.sin, (-2, 2)),
-    "cos": (lambda t: t.cos(), np.cos, (-2, 2)),
-    "tanh": (lambda t: t.tanh(), np.tanh, (-2, 2)),
-    "sigmoid": (lambda t: t.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), (-3, 3)),
-    "relu": (lambda t: t.relu(), lambda a: np.maximum(a, 0), (0.1, 1)),
-    "clamp": (lambda t: t.clamp(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), (-1, 1)),
-    "pow3": (lambda t: t**3, lambda a: a**3, (-1, 1)),
-    "rpow": (lambda t: 2.0**t, lambda a: 2.0**a, (-1, 1)),
-    "rdiv": (lambda t: 1.0 / t, lambda a: 1.0 / a, (0.5, 2)),
-    "rsub": (lambda t: 3 - t, lambda a: 3 - a, (-1, 1)),
-    "leaky_relu": (lambda t: F.leaky_relu(t, 0.1), lambda a: np.where(a > 0, a, 0.1 * a), (0.1, 1)),
-    "elu": (lambda t: F.elu(t), lambda a: np.where(a > 0, a, np.exp(a) - 1), (-1, 1)),
-    "gelu": (lambda t: F.gelu(t), lambda a: 0.5 * a * (1 + erf(a / np.sqrt(2))), (-2, 2)),
-    "silu": (lambda t: F.silu(t), lambda a: a / (1 + np.exp(-a)), (-2, 2)),
-    "softplus": (lambda t: F.softplus(t), lambda a: np.log1p(np.exp(a)), (-2, 2)),
-    "log1p": (lambda t: t.log1p(), np.log1p, (0, 1)),
-    "square": (lambda t: t.square(), np.square, (-1, 1)),
-    "rsqrt": (lambda t: t.rsqrt(), lambda a: 1 / np.sqrt(a), (0.5, 2)),
-}
-
-
-@pytest.mark.parametrize("name", sorted(UNARY))
-def test_unary_forward_and_grad(name, device):
-    f, ref, (lo, hi) = UNARY[name]
-    a = r(3, 4, lo=lo, hi=hi)
-    x = rustdl.tensor(a, device=device)
-    assert_close(f(x), ref(a), rtol=1e-5, atol=1e-6)
-    if device == "cpu":
-        gradcheck(f, [leaf(a)])
+# The one-input elementwise ops and activations live in the per-op table (test_op_table.py),
+# which covers both sides of every kink; this file keeps broadcasting and the multi-op cases.
 
 
 BINARY = {
@@ -95,13 +56,14 @@ def test_scalar_operands_and_promotion():
 
 def test_comparisons_give_bool(device):
     a, b = r(4, 5), r(4, 5)
+    b[::2] = a[::2]  # ties in half the rows, values that differ both ways in the others
     x, y = rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)
     for got, want in [
         (x < y, a < b),
         (x <= y, a <= b),
         (x > 0, a > 0),
         (x >= y, a >= b),
-        (x == x, a == a),
+        (x == y, a == b),
         (x != y, a != b),
     ]:
         assert got.dtype == rustdl.bool
