@@ -21,13 +21,26 @@ def gpu_available() -> bool:
         return False
 
 
-@pytest.fixture(params=["cpu", "gpu"])
-def device(request):
-    if request.param == "gpu" and not gpu_available():
+def need_gpu() -> None:
+    """Skips the calling test without an adapter; fails it instead under RUSTDL_REQUIRE_GPU=1."""
+    if not gpu_available():
         if REQUIRE_GPU:
             pytest.fail("RUSTDL_REQUIRE_GPU=1 but no GPU adapter was found")
         pytest.skip("no GPU adapter")
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def device(request):
+    if request.param == "gpu":
+        need_gpu()
     return request.param
+
+
+@pytest.fixture
+def gpu():
+    """The GPU device name, for tests that only make sense on it."""
+    need_gpu()
+    return "gpu"
 
 
 @pytest.fixture(autouse=True)
