@@ -21,8 +21,11 @@ use rustdl::{DType, Device, Error, Tensor};
 /// GPU tests share process-wide counters and pools: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Every test: its name and body, which gets the GPU device.
-const TESTS: &[(&str, fn(Device))] = &[
+/// A test: its name and body, which gets the GPU device.
+type GpuTest = (&'static str, fn(Device));
+
+/// Every test.
+const TESTS: &[GpuTest] = &[
     ("adapter_info_and_stats", adapter_info_and_stats),
     ("unary_ops_match_cpu", unary_ops_match_cpu),
     (
@@ -88,7 +91,7 @@ const TESTS: &[(&str, fn(Device))] = &[
 ];
 
 /// Measurements rather than tests: always `ignored`, run with `--ignored --nocapture`.
-const MEASUREMENTS: &[(&str, fn(Device))] = &[(
+const MEASUREMENTS: &[GpuTest] = &[(
     "measure_matmul_and_dispatch_overhead",
     measure_matmul_and_dispatch_overhead,
 )];
@@ -102,7 +105,7 @@ fn main() {
     if !available && !required {
         eprintln!("notice: no GPU adapter found; the GPU tests are ignored");
     }
-    let trial = |&(name, body): &(&'static str, fn(Device))| {
+    let trial = |&(name, body): &GpuTest| {
         Trial::test(name, move || {
             if !gpu::is_available() {
                 return Err(Failed::from(
