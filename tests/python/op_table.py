@@ -130,6 +130,11 @@ def binary(name, fn, ref, a=(-2, 2), b=(-2, 2), b_kinks=(), shapes=(S, S), **kw)
     return OpInfo(name, fn, ref, sample, **kw)
 
 
+def exact(name, fn, ref, sample, **kw) -> OpInfo:
+    """An op with a bool or integer result, no gradient, compared exactly."""
+    return OpInfo(name, fn, ref, sample, grad=False, exact=True, **kw)
+
+
 def _softplus_ref(beta, threshold):
     return lambda a: np.where(beta * a > threshold, a, np.log1p(np.exp(beta * a)) / beta)
 
@@ -153,6 +158,11 @@ def _one_hot(a, n):
 
 
 R = (3, 4, 5)  # reductions
+
+
+def signs(rng) -> list:
+    """Rows that are all positive, all negative and mixed: both answers of all() and any()."""
+    return [np.array([[1.0, 2, 3], [-1, 2, 3], [-1, -2, -3], [0.5, -0.5, 1]])]
 
 
 def steps(rng) -> list:
@@ -234,12 +244,12 @@ OPS: list[OpInfo] = [
         inputs(uniform(S, -2, 2, **KINK0), uniform(S, -2, 2)),
     ),
     # comparisons on operands that differ both ways and tie
-    OpInfo("eq", lambda x, y: x == y, np.equal, with_ties(S), grad=False, exact=True),
-    OpInfo("ne", lambda x, y: x != y, np.not_equal, with_ties(S), grad=False, exact=True),
-    OpInfo("lt", lambda x, y: x < y, np.less, with_ties(S), grad=False, exact=True),
-    OpInfo("le", lambda x, y: x <= y, np.less_equal, with_ties(S), grad=False, exact=True),
-    OpInfo("gt", lambda x, y: x > y, np.greater, with_ties(S), grad=False, exact=True),
-    OpInfo("ge", lambda x, y: x >= y, np.greater_equal, with_ties(S), grad=False, exact=True),
+    exact("eq", lambda x, y: x == y, np.equal, with_ties(S)),
+    exact("ne", lambda x, y: x != y, np.not_equal, with_ties(S)),
+    exact("lt", lambda x, y: x < y, np.less, with_ties(S)),
+    exact("le", lambda x, y: x <= y, np.less_equal, with_ties(S)),
+    exact("gt", lambda x, y: x > y, np.greater, with_ties(S)),
+    exact("ge", lambda x, y: x >= y, np.greater_equal, with_ties(S)),
     # reductions
     OpInfo("sum", lambda x: x.sum(), np.sum, inputs(uniform(R, -2, 2))),
     OpInfo("sum_dim", lambda x: x.sum(dim=1), lambda a: a.sum(axis=1), inputs(uniform(R, -2, 2))),
@@ -256,21 +266,17 @@ OPS: list[OpInfo] = [
     OpInfo("min", lambda x: x.min(), np.min, inputs(distinct(R))),
     OpInfo("min_dim", lambda x: x.min(dim=2).values, lambda a: a.min(axis=2), inputs(distinct(R))),
     OpInfo("amax", lambda x: x.amax(dim=0), lambda a: a.max(axis=0), inputs(distinct(R))),
-    OpInfo(
+    exact(
         "argmax",
         lambda x: x.argmax(dim=1),
         lambda a: a.argmax(axis=1),
         inputs(distinct(R)),
-        grad=False,
-        exact=True,
     ),
-    OpInfo(
+    exact(
         "argmin",
         lambda x: x.argmin(dim=2),
         lambda a: a.argmin(axis=2),
         inputs(distinct(R)),
-        grad=False,
-        exact=True,
     ),
     # both signs, none near zero (where the product's gradient changes form)
     OpInfo(
@@ -292,38 +298,30 @@ OPS: list[OpInfo] = [
         lambda a: np.log(_softmax(a, 1)),
         inputs(uniform(R, -3, 3)),
     ),
-    # boolean reductions and masks: rows that are all-true, all-false and mixed
-    OpInfo(
+    # boolean reductions and masks
+    exact(
         "all",
         lambda x: (x > 0).all(dim=1),
         lambda a: (a > 0).all(axis=1),
-        lambda rng: [np.array([[1.0, 2, 3], [-1, 2, 3], [-1, -2, -3], [0.5, -0.5, 1]])],
-        grad=False,
-        exact=True,
+        signs,
     ),
-    OpInfo(
+    exact(
         "any",
         lambda x: (x > 0).any(dim=1),
         lambda a: (a > 0).any(axis=1),
-        lambda rng: [np.array([[1.0, 2, 3], [-1, 2, 3], [-1, -2, -3], [0.5, -0.5, 1]])],
-        grad=False,
-        exact=True,
+        signs,
     ),
-    OpInfo(
+    exact(
         "all_full",
         lambda x: (x > -2.5).all(),
         lambda a: (a > -2.5).all(),
         inputs(uniform(S, -2, 2)),
-        grad=False,
-        exact=True,
     ),
-    OpInfo(
+    exact(
         "any_full",
         lambda x: (x > 2.5).any(),
         lambda a: (a > 2.5).any(),
         inputs(uniform(S, -2, 2)),
-        grad=False,
-        exact=True,
     ),
     OpInfo(
         "masked_select",
@@ -331,13 +329,11 @@ OPS: list[OpInfo] = [
         lambda a, m: a[m > 0],
         inputs(uniform(S, -2, 2), uniform(S, -1, 1, **KINK0)),
     ),
-    OpInfo(
+    exact(
         "one_hot",
         lambda i: F.one_hot(i, 6),
         lambda a: _one_hot(a, 6),
         ints((3, 4), 0, 6),
-        grad=False,
-        exact=True,
         int_input=True,
     ),
 ]
