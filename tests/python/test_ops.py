@@ -7,6 +7,7 @@ import rustdl
 import rustdl.nn.functional as F
 from rustdl.autograd import gradcheck
 from conftest import assert_close
+from nn_refs import np_conv2d
 
 rng = np.random.default_rng(0)
 
@@ -237,30 +238,6 @@ def test_shape_op_grads():
         gradcheck(f, [leaf(a)])
 
 
-def conv2d_ref(x, w, b, stride, pad, dil, groups):
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh = (h + 2 * pad - dil * (kh - 1) - 1) // stride + 1
-    ow = (wd + 2 * pad - dil * (kw - 1) - 1) // stride + 1
-    out = np.zeros((n, o, oh, ow))
-    og = o // groups
-    for oc in range(o):
-        g = oc // og
-        for i in range(oh):
-            for j in range(ow):
-                patch = xp[
-                    :,
-                    g * cg : (g + 1) * cg,
-                    i * stride : i * stride + dil * (kh - 1) + 1 : dil,
-                    j * stride : j * stride + dil * (kw - 1) + 1 : dil,
-                ]
-                out[:, oc, i, j] = (patch * w[oc]).sum(axis=(1, 2, 3))
-    if b is not None:
-        out += b[None, :, None, None]
-    return out
-
-
 @pytest.mark.parametrize("stride,pad,dil,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2)])
 def test_conv2d(stride, pad, dil, groups, device):
     x, w, b = r(2, 4, 7, 6), r(6, 4 // groups, 3, 3), r(6)
@@ -273,7 +250,7 @@ def test_conv2d(stride, pad, dil, groups, device):
         dilation=dil,
         groups=groups,
     )
-    assert_close(got, conv2d_ref(x, w, b, stride, pad, dil, groups), rtol=1e-4, atol=1e-5)
+    assert_close(got, np_conv2d(x, w, b, stride, pad, dil, groups), rtol=1e-4, atol=1e-5)
     if device == "cpu":
         xs, ws, bs = r(1, 2 * groups, 5, 4), r(2, 2, 2, 3), r(2)
         gradcheck(
