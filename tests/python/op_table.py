@@ -83,6 +83,10 @@ def ints(shape, lo, hi) -> Sampler:
     return lambda rng: [rng.integers(lo, hi, size=shape)]
 
 
+def int_pair(sa, sb, lo=-5, hi=6) -> Sampler:
+    return lambda rng: [rng.integers(lo, hi, size=sa), rng.integers(lo, hi, size=sb)]
+
+
 @dataclass(frozen=True)
 class OpInfo:
     """One op: rustdl call, numpy reference, inputs, and what is checked.
@@ -298,6 +302,14 @@ OPS: list[OpInfo] = [
         lambda a: np.log(_softmax(a, 1)),
         inputs(uniform(R, -3, 3)),
     ),
+    # int64 in, int64 out
+    exact("neg_int64", lambda x: -x, np.negative, ints(S, -5, 6), int_input=True),
+    exact("abs_int64", lambda x: x.abs(), np.abs, ints(S, -5, 6), int_input=True),
+    exact("add_int64", lambda x, y: x + y, np.add, int_pair(S, (4,)), int_input=True),
+    exact("mul_int64", lambda x, y: x * y, np.multiply, int_pair(S, S), int_input=True),
+    exact("maximum_int64", rustdl.maximum, np.maximum, int_pair(S, S), int_input=True),
+    exact("sum_int64", lambda x: x.sum(dim=1), lambda a: a.sum(axis=1), ints(R, -5, 6), int_input=True),
+    exact("eq_int64", lambda x, y: x == y, np.equal, int_pair(S, S, -2, 3), int_input=True),
     # boolean reductions and masks
     exact(
         "all",

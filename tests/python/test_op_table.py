@@ -36,6 +36,7 @@ def check_forward(op: OpInfo, arrays, dtype, device):
     assert tuple(got.shape) == want.shape, f"{op.name}: shape {tuple(got.shape)} != {want.shape}"
     out = got.cpu().numpy()
     if op.exact:
+        assert out.dtype == want.dtype, f"{op.name}: dtype {out.dtype}, expected {want.dtype}"
         np.testing.assert_array_equal(out, want, err_msg=op.name)
         return
     assert got.dtype == dtype, f"{op.name}: dtype {got.dtype}, expected {dtype}"
