@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::autograd;
-use crate::backend::{self, OptimStep};
+use crate::backend::OptimStep;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Error;

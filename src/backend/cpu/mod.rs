@@ -3,7 +3,7 @@
 //!
 //! One file per op family: [`elementwise`] (unary, binary, where), [`reduce`], [`softmax`],
 //! [`random`] (the counter-based generator), [`transfer`] (copy, cast, assign), [`index`],
-//! [`scan`], [`conv`] and pooling, [`matmul`], [`optim`]; [`strided`] holds the view iteration
+//! [`scan`], [`conv`] (im2col and pooling) and [`direct_conv`], [`matmul`], [`optim`]; [`strided`] holds the view iteration
 //! they share. Work is split over the threads of [`pool`] (its own fork-join pool; see there
 //! for `RUSTDL_NUM_THREADS`) only above [`PAR_MIN`] elements, so small tensors pay no threading
 //! cost. The first use of the pool also tunes the process allocator once ([`alloc`]).
@@ -15,6 +15,7 @@
 
 pub mod alloc;
 pub mod conv;
+pub mod direct_conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
