@@ -62,23 +62,13 @@ macro_rules! with_cpu {
 pub trait IntoStorage: Sized {
     fn into_storage(v: Vec<Self>) -> CpuStorage;
 }
-impl IntoStorage for f32 {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F32(v)
-    }
+macro_rules! into_storage {
+    ($($t:ty => $variant:ident),*) => {
+        $(impl IntoStorage for $t {
+            fn into_storage(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
+        })*
+    };
 }
-impl IntoStorage for f64 {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F64(v)
-    }
-}
-impl IntoStorage for i64 {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::I64(v)
-    }
-}
-impl IntoStorage for bool {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::Bool(v)
-    }
-}
+into_storage!(f32 => F32, f64 => F64, i64 => I64, bool => Bool);
