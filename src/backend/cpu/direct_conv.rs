@@ -452,7 +452,7 @@ impl DirectKernels for f32 {
 ///
 /// # Safety
 /// AVX2 and FMA must be available. Every load reads `row[kj + 8·xb .. +8]` of a padded row of
-/// `wp ≥ 8·ceil(ow/8) + kw − 1` elements (see `direct_padded`), so all reads are in bounds;
+/// `wp ≥ 8·ceil(ow/8) + kw − 1` elements (see `Padded::new`), so all reads are in bounds;
 /// the slices are indexed (and checked) before the raw loads.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]

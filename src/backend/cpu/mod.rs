@@ -3,13 +3,14 @@
 //!
 //! One file per op family: [`elementwise`] (unary, binary, where), [`reduce`], [`softmax`],
 //! [`random`] (the counter-based generator), [`transfer`] (copy, cast, assign), [`index`],
-//! [`scan`], [`conv`] (im2col and pooling) and [`direct_conv`], [`matmul`], [`optim`]; [`strided`] holds the view iteration
-//! they share. Work is split over the threads of [`pool`] (its own fork-join pool; see there
-//! for `RUSTDL_NUM_THREADS`) only above [`PAR_MIN`] elements, so small tensors pay no threading
-//! cost. The first use of the pool also tunes the process allocator once ([`alloc`]).
+//! [`scan`], [`conv`] (im2col and pooling), [`direct_conv`], [`matmul`], [`optim`];
+//! [`strided`] holds the view iteration they share. Work is split over the threads of [`pool`]
+//! (its own fork-join pool; see there for `RUSTDL_NUM_THREADS`) only above [`PAR_MIN`]
+//! elements, so small tensors pay no threading cost. The first use of the pool also tunes the
+//! process allocator, once ([`alloc`]).
 //!
 //! Hot loops are compiled twice, for the baseline target and for AVX2+FMA, and the processor
-//! picks at run time (see [`simd`]). Setting `RUSTDL_CPU_SIMD=portable` (read once, at the first
+//! picks at run time (see `simd`). Setting `RUSTDL_CPU_SIMD=portable` (read once, by the first
 //! kernel that asks) forces the portable loops everywhere that choice is made: a way to rule out
 //! a SIMD bug. Matrix products go through the `gemm` crate, which makes its own choice.
 
