@@ -2,14 +2,13 @@
 //! cross-entropy, and an optimizer step — on the CPU and, when an adapter exists, the GPU.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rustdl::backend::OptimStep;
 use rustdl::ops::loss::Reduction;
 use rustdl::ops::nn::Window2d;
 use rustdl::{Device, Tensor};
 
 #[path = "common.rs"]
 mod common;
-use common::{devices, randn, sync};
+use common::{adam, devices, randn, sync};
 
 fn matmul(c: &mut Criterion) {
     let mut g = c.benchmark_group("matmul");
@@ -161,17 +160,7 @@ fn optimizer(c: &mut Criterion) {
         let p = randn(&[n], dev);
         let grad = randn(&[n], dev);
         let (m, v) = (randn(&[n], dev), randn(&[n], dev));
-        let step = OptimStep::Adam {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled: false,
-            amsgrad: false,
-            t: 1,
-            maximize: false,
-        };
+        let step = adam(1);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(format!("adam_1M/{dev}"), |b| {
             b.iter(|| {

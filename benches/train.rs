@@ -9,7 +9,7 @@ use rustdl::{Device, Result, Tensor};
 
 #[path = "common.rs"]
 mod common;
-use common::{devices, randn, sync};
+use common::{adam, devices, randn, sync};
 
 struct Net {
     params: Vec<Tensor>,
@@ -52,17 +52,29 @@ impl Net {
         }
         Ok(())
     }
+
+    /// The last linear layer (the last two parameters), cross-entropy against `y`, backward and
+    /// the update.
+    fn classify_and_update(
+        &mut self,
+        h: &Tensor,
+        y: &Tensor,
+        step: impl Fn(u64) -> OptimStep,
+    ) -> Result<()> {
+        let n = self.params.len();
+        let loss = h
+            .linear(&self.params[n - 2], Some(&self.params[n - 1]))?
+            .cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
+        loss.backward(None, false)?;
+        self.update(step)
+    }
 }
 
 fn mlp_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
     let p = &net.params;
     let h = x.linear(&p[0], Some(&p[1]))?.relu()?;
     let h = h.linear(&p[2], Some(&p[3]))?.relu()?;
-    let loss = h
-        .linear(&p[4], Some(&p[5]))?
-        .cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
-    loss.backward(None, false)?;
-    net.update(|_| OptimStep::Sgd {
+    net.classify_and_update(&h, y, |_| OptimStep::Sgd {
         lr: 0.01,
         momentum: 0.9,
         dampening: 0.0,
@@ -98,21 +110,7 @@ fn lenet_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
     let h = h.flatten(1, -1)?;
     let h = h.linear(&p[4], Some(&p[5]))?.relu()?;
     let h = h.linear(&p[6], Some(&p[7]))?.relu()?;
-    let loss = h
-        .linear(&p[8], Some(&p[9]))?
-        .cross_entropy(y, None, -100, Reduction::Mean, 0.0)?;
-    loss.backward(None, false)?;
-    net.update(|t| OptimStep::Adam {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weight_decay: 0.0,
-        decoupled: false,
-        amsgrad: false,
-        t,
-        maximize: false,
-    })
+    net.classify_and_update(&h, y, adam)
 }
 
 fn train(c: &mut Criterion) {

@@ -52,10 +52,15 @@ def machine() -> dict:
     }
 
 
-def timed(fn, iters: int) -> float:
+def timed(fn, iters: int, sync=None) -> float:
+    """Seconds per call of ``fn`` over ``iters`` calls; ``sync`` (a device wait) runs before and after."""
+    if sync is not None:
+        sync()
     t = time.perf_counter()
     for _ in range(iters):
         fn()
+    if sync is not None:
+        sync()
     return (time.perf_counter() - t) / iters
 
 
@@ -75,19 +80,10 @@ def alternate(fr, ft, iters: int, rounds: int, sync_r=None, sync_t=None) -> tupl
     rs, ts = [], []
     for _ in range(rounds):
         time.sleep(QUIET_S)
-        rs.append(timed(fr, iters) if sync_r is None else _synced(fr, iters, sync_r))
+        rs.append(timed(fr, iters, sync_r))
         time.sleep(QUIET_S)
-        ts.append(timed(ft, iters) if sync_t is None else _synced(ft, iters, sync_t))
+        ts.append(timed(ft, iters, sync_t))
     return statistics.median(rs), statistics.median(ts)
-
-
-def _synced(fn, iters, sync):
-    sync()
-    t = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / iters
 
 
 # ---------------------------------------------------------------- models, built the same way

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -19,17 +18,13 @@ import rustdl
 import rustdl.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import lenet_pair  # noqa: E402  (the same LeNet-5 as the CPU comparison)
+from compare import lenet_pair, timed  # noqa: E402  (the CPU comparison's LeNet-5 and timer)
 
 
-def timed(fn, sync, iters):
+def warm_timed(fn, sync, iters):
+    """Seconds per call of ``fn`` after one warm-up call, the device synchronised around the timing."""
     fn()
-    sync()
-    t = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / iters
+    return timed(fn, iters, sync)
 
 
 def main() -> None:
@@ -54,7 +49,7 @@ def main() -> None:
         a = rustdl.randn(n, n, device="gpu")
         b = rustdl.randn(n, n, device="gpu")
         iters = max(3, int(2e11 // n**3))
-        t = timed(lambda: a @ b, rs, iters)
+        t = warm_timed(lambda: a @ b, rs, iters)
         row = {"rustdl_gflops": 2 * n**3 / t / 1e9}
         if n == 1024:  # the product itself, against a float64 reference on the host
             ref = a.cpu().numpy().astype(np.float64) @ b.cpu().numpy().astype(np.float64)
@@ -62,7 +57,7 @@ def main() -> None:
             row["rel_err_vs_f64"] = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
         if torch is not None:
             ta, tb = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
-            tt = timed(lambda: ta @ tb, torch.cuda.synchronize, iters)
+            tt = warm_timed(lambda: ta @ tb, torch.cuda.synchronize, iters)
             row["torch_gflops"] = 2 * n**3 / tt / 1e9
         res["sgemm"][n] = row
         print("sgemm", n, row, flush=True)
@@ -78,7 +73,7 @@ def main() -> None:
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    res["lenet_step_ms"]["rustdl"] = timed(step, rs, 50) * 1e3
+    res["lenet_step_ms"]["rustdl"] = warm_timed(step, rs, 50) * 1e3
     if torch is not None:
         tm = lenet_pair(torch, "cuda")
         to = torch.optim.Adam(tm.parameters(), lr=1e-3)
@@ -89,7 +84,7 @@ def main() -> None:
             torch.nn.functional.cross_entropy(tm(tx), ty).backward()
             to.step()
 
-        res["lenet_step_ms"]["torch"] = timed(tstep, torch.cuda.synchronize, 50) * 1e3
+        res["lenet_step_ms"]["torch"] = warm_timed(tstep, torch.cuda.synchronize, 50) * 1e3
     res["gpu_stats"] = rustdl.gpu.stats()
     print("lenet step ms", res["lenet_step_ms"], flush=True)
     with open(os.path.join(args.out, "gpu_check.json"), "w") as f:

@@ -14,6 +14,25 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every dtype, in the order of [`DType::code`].
+    pub const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I64, DType::Bool];
+
+    /// A small number naming this dtype (its position in [`DType::ALL`]), for compact storage
+    /// such as the tensor's atomic dtype field.
+    pub fn code(self) -> u8 {
+        match self {
+            DType::F32 => 0,
+            DType::F64 => 1,
+            DType::I64 => 2,
+            DType::Bool => 3,
+        }
+    }
+
+    /// The dtype of a [`DType::code`]; `None` for a number no dtype has.
+    pub fn from_code(code: u8) -> Option<DType> {
+        DType::ALL.get(code as usize).copied()
+    }
+
     /// The name PyTorch users know (`float32`, `int64`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -239,5 +258,19 @@ impl ExpFast for f32 {
         } else {
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DType;
+
+    #[test]
+    fn every_dtype_round_trips_through_its_code() {
+        for (i, d) in DType::ALL.iter().enumerate() {
+            assert_eq!(d.code() as usize, i, "{d:?} sits at its code in ALL");
+            assert_eq!(DType::from_code(d.code()), Some(*d));
+        }
+        assert_eq!(DType::from_code(DType::ALL.len() as u8), None);
     }
 }

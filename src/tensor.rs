@@ -71,7 +71,7 @@ impl Tensor {
             storage,
             version,
             layout,
-            dtype: AtomicU8::new(dtype_code(dtype)),
+            dtype: AtomicU8::new(dtype.code()),
             device: AtomicUsize::new(device_code(device)),
             requires_grad: AtomicBool::new(false),
             retains_grad: AtomicBool::new(false),
@@ -221,12 +221,10 @@ impl Tensor {
         self.0.layout.numel()
     }
     pub fn dtype(&self) -> DType {
-        match self.0.dtype.load(Ordering::Relaxed) {
-            0 => DType::F32,
-            1 => DType::F64,
-            2 => DType::I64,
-            _ => DType::Bool,
-        }
+        // the field only ever holds codes written from a DType; the storage's own dtype is
+        // the fallback should that ever break, never a guess
+        DType::from_code(self.0.dtype.load(Ordering::Relaxed))
+            .unwrap_or_else(|| self.storage().dtype())
     }
     pub fn device(&self) -> Device {
         match self.0.device.load(Ordering::Relaxed) {
@@ -512,11 +510,7 @@ impl Tensor {
 
     /// The elements in row-major order as host storage (one copy; a GPU readback when on the GPU).
     pub fn to_cpu_storage(&self) -> Result<CpuStorage> {
-        let s = self.storage();
-        match &*s {
-            Storage::Cpu(c) => Ok(backend::cpu::copy(c, self.layout())),
-            Storage::Gpu(g) => backend::wgpu::download(&backend::wgpu::copy(g, self.layout())?),
-        }
+        backend::to_host(&self.storage(), self.layout())
     }
 
     /// Elements as f64 in row-major order.
@@ -705,9 +699,7 @@ impl Tensor {
         }
         let fresh = backend::copy(&src.storage(), src.layout())?;
         *self.storage_mut() = fresh;
-        self.0
-            .dtype
-            .store(dtype_code(src.dtype()), Ordering::Relaxed);
+        self.0.dtype.store(src.dtype().code(), Ordering::Relaxed);
         self.0
             .device
             .store(device_code(src.device()), Ordering::Relaxed);
@@ -747,15 +739,6 @@ impl Tensor {
             )));
         }
         Ok(())
-    }
-}
-
-fn dtype_code(d: DType) -> u8 {
-    match d {
-        DType::F32 => 0,
-        DType::F64 => 1,
-        DType::I64 => 2,
-        DType::Bool => 3,
     }
 }
 

@@ -38,40 +38,57 @@ fn idx(v: Vec<i64>, shape: &[usize]) -> Tensor {
 
 #[test]
 fn unary_ops() {
-    let ops: Vec<(UnaryOp, f64, f64)> = vec![
-        (UnaryOp::Neg, -1.0, 1.0),
-        (UnaryOp::Abs, 0.1, 1.0),
-        (UnaryOp::Exp, -1.0, 1.0),
-        (UnaryOp::Log, 0.5, 2.0),
-        (UnaryOp::Sqrt, 0.5, 2.0),
-        (UnaryOp::Rsqrt, 0.5, 2.0),
-        (UnaryOp::Sin, -2.0, 2.0),
-        (UnaryOp::Cos, -2.0, 2.0),
-        (UnaryOp::Tanh, -2.0, 2.0),
-        (UnaryOp::Sigmoid, -3.0, 3.0),
-        (UnaryOp::Relu, 0.1, 1.0),
-        (UnaryOp::Gelu, -2.0, 2.0),
-        (UnaryOp::Recip, 0.5, 2.0),
-        (UnaryOp::Square, -1.0, 1.0),
-        (UnaryOp::AddScalar(2.0), -1.0, 1.0),
-        (UnaryOp::MulScalar(-3.0), -1.0, 1.0),
-        (UnaryOp::RSubScalar(1.0), -1.0, 1.0),
-        (UnaryOp::RDivScalar(2.0), 0.5, 2.0),
-        (UnaryOp::PowScalar(2.5), 0.5, 2.0),
-        (UnaryOp::RPowScalar(3.0), -1.0, 1.0),
-        (UnaryOp::Clamp(-0.5, 0.5), -0.4, 0.4),
-        (UnaryOp::LeakyRelu(0.2), -1.0, -0.1),
-        (UnaryOp::Elu(1.5), -1.0, -0.1),
-        (UnaryOp::Silu, -2.0, 2.0),
-        (UnaryOp::Log1p, 0.0, 1.0),
+    // kinks: where the op is not differentiable; the inputs straddle each one, kept 0.05 away
+    let ops: Vec<(UnaryOp, f64, f64, &[f64])> = vec![
+        (UnaryOp::Neg, -1.0, 1.0, &[]),
+        (UnaryOp::Abs, -1.0, 1.0, &[0.0]),
+        (UnaryOp::Exp, -1.0, 1.0, &[]),
+        (UnaryOp::Log, 0.5, 2.0, &[]),
+        (UnaryOp::Sqrt, 0.5, 2.0, &[]),
+        (UnaryOp::Rsqrt, 0.5, 2.0, &[]),
+        (UnaryOp::Sin, -2.0, 2.0, &[]),
+        (UnaryOp::Cos, -2.0, 2.0, &[]),
+        (UnaryOp::Tanh, -2.0, 2.0, &[]),
+        (UnaryOp::Sigmoid, -3.0, 3.0, &[]),
+        (UnaryOp::Relu, -1.0, 1.0, &[0.0]),
+        (UnaryOp::Gelu, -2.0, 2.0, &[]),
+        (UnaryOp::Recip, 0.5, 2.0, &[]),
+        (UnaryOp::Square, -1.0, 1.0, &[]),
+        (UnaryOp::AddScalar(2.0), -1.0, 1.0, &[]),
+        (UnaryOp::MulScalar(-3.0), -1.0, 1.0, &[]),
+        (UnaryOp::RSubScalar(1.0), -1.0, 1.0, &[]),
+        (UnaryOp::RDivScalar(2.0), 0.5, 2.0, &[]),
+        (UnaryOp::PowScalar(2.5), 0.5, 2.0, &[]),
+        (UnaryOp::RPowScalar(3.0), -1.0, 1.0, &[]),
+        (UnaryOp::Clamp(-0.5, 0.5), -1.0, 1.0, &[-0.5, 0.5]),
+        (UnaryOp::LeakyRelu(0.2), -1.0, 1.0, &[0.0]),
+        (UnaryOp::Elu(1.5), -1.0, 1.0, &[0.0]),
+        (UnaryOp::Silu, -2.0, 2.0, &[]),
+        (UnaryOp::Log1p, 0.0, 1.0, &[]),
     ];
-    for (i, (op, lo, hi)) in ops.into_iter().enumerate() {
-        check(
-            &format!("{op:?}"),
-            move |t| t[0].unary(op),
-            &[data(&[3, 4], i as u64, lo, hi)],
+    for (i, (op, lo, hi, kinks)) in ops.into_iter().enumerate() {
+        let input = straddling(&[4, 5], i as u64, lo, hi, kinks);
+        check(&format!("{op:?}"), move |t| t[0].unary(op), &[input]);
+    }
+}
+
+/// Values in [lo, hi) with every kink straddled (both sides present) and none closer than 0.05
+/// to a kink, so that finite differences never step across one.
+fn straddling(shape: &[usize], seed: u64, lo: f64, hi: f64, kinks: &[f64]) -> Tensor {
+    const MARGIN: f64 = 0.05;
+    let mut v = data(shape, seed, lo, hi).to_f64_vec().unwrap();
+    for &k in kinks {
+        for x in v.iter_mut().filter(|x| (**x - k).abs() < MARGIN) {
+            *x = if *x >= k { k + MARGIN } else { k - MARGIN };
+        }
+        assert!(
+            v.iter().any(|&x| x < k) && v.iter().any(|&x| x > k),
+            "inputs miss a side of kink {k}"
         );
     }
+    let t = Tensor::from_f64(v, shape).unwrap();
+    t.set_requires_grad(true).unwrap();
+    t
 }
 
 #[test]

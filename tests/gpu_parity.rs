@@ -1,10 +1,13 @@
 //! GPU against CPU: every primitive and the ops' forward and backward, plus batching, memory
 //! and error behaviour of the wgpu backend.
 //!
-//! Without an adapter each test prints a notice and passes, unless `RUSTDL_REQUIRE_GPU=1`
-//! (CI with lavapipe), where a missing adapter fails. Sizes stay small: lavapipe runs on the CPU.
+//! A custom harness (libtest-mimic, `harness = false`): without an adapter each test is reported
+//! `ignored`, unless `RUSTDL_REQUIRE_GPU=1` (CI with lavapipe), where every test fails. Sizes
+//! stay small: lavapipe runs on the CPU.
 
 use std::sync::Mutex;
+
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use rustdl::backend::{
     self, wgpu as gpu, BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp,
@@ -18,26 +21,113 @@ use rustdl::{DType, Device, Error, Tensor};
 /// GPU tests share process-wide counters and pools: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The GPU device, or None (with a notice) when there is no adapter and none is required.
-fn gpu_device() -> Option<Device> {
-    if gpu::is_available() {
-        return Some(Device::Gpu(0));
-    }
-    if std::env::var("RUSTDL_REQUIRE_GPU").is_ok_and(|v| v == "1") {
-        panic!("RUSTDL_REQUIRE_GPU=1 but no GPU adapter was found (install mesa-vulkan-drivers for lavapipe)");
-    }
-    eprintln!("notice: no GPU adapter found; skipping GPU test");
-    None
-}
+/// A test: its name and body, which gets the GPU device.
+type GpuTest = (&'static str, fn(Device));
 
-macro_rules! setup {
-    () => {{
-        let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        match gpu_device() {
-            Some(d) => (guard, d),
-            None => return,
-        }
-    }};
+/// Every test.
+const TESTS: &[GpuTest] = &[
+    ("adapter_info_and_stats", adapter_info_and_stats),
+    ("unary_ops_match_cpu", unary_ops_match_cpu),
+    (
+        "binary_ops_match_cpu_with_broadcasting",
+        binary_ops_match_cpu_with_broadcasting,
+    ),
+    (
+        "where_cast_copy_assign_fill_match_cpu",
+        where_cast_copy_assign_fill_match_cpu,
+    ),
+    ("reductions_match_cpu", reductions_match_cpu),
+    (
+        "matmul_matches_cpu_for_odd_and_batched_sizes",
+        matmul_matches_cpu_for_odd_and_batched_sizes,
+    ),
+    ("matmul_backward_matches_cpu", matmul_backward_matches_cpu),
+    (
+        "softmax_and_cross_entropy_match_cpu",
+        softmax_and_cross_entropy_match_cpu,
+    ),
+    (
+        "index_ops_match_cpu_forward_and_backward",
+        index_ops_match_cpu_forward_and_backward,
+    ),
+    (
+        "out_of_range_indices_raise_index_errors",
+        out_of_range_indices_raise_index_errors,
+    ),
+    (
+        "conv_and_pooling_match_cpu_forward_and_backward",
+        conv_and_pooling_match_cpu_forward_and_backward,
+    ),
+    ("max_pool_kernel_matches_cpu", max_pool_kernel_matches_cpu),
+    ("random_streams_match_cpu", random_streams_match_cpu),
+    (
+        "fused_optimizer_steps_match_cpu",
+        fused_optimizer_steps_match_cpu,
+    ),
+    (
+        "mlp_training_step_matches_cpu",
+        mlp_training_step_matches_cpu,
+    ),
+    (
+        "chained_ops_are_batched_into_few_submits",
+        chained_ops_are_batched_into_few_submits,
+    ),
+    (
+        "memory_stays_flat_over_repeated_steps",
+        memory_stays_flat_over_repeated_steps,
+    ),
+    (
+        "unsupported_dtypes_and_values_are_typed_errors",
+        unsupported_dtypes_and_values_are_typed_errors,
+    ),
+    (
+        "concurrent_threads_share_the_device",
+        concurrent_threads_share_the_device,
+    ),
+    (
+        "oversized_work_is_a_gpu_error_not_a_panic",
+        oversized_work_is_a_gpu_error_not_a_panic,
+    ),
+];
+
+/// Measurements rather than tests: always `ignored`, run with `--ignored --nocapture`.
+const MEASUREMENTS: &[GpuTest] = &[(
+    "measure_matmul_and_dispatch_overhead",
+    measure_matmul_and_dispatch_overhead,
+)];
+
+/// Runs each test on `gpu:0`. Without an adapter every test is reported `ignored`, or, under
+/// `RUSTDL_REQUIRE_GPU=1` (CI with lavapipe), fails.
+fn main() {
+    let args = Arguments::from_args();
+    let available = gpu::is_available();
+    let required = std::env::var("RUSTDL_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    if !available && !required {
+        eprintln!("notice: no GPU adapter found; the GPU tests are ignored");
+    }
+    let trial = |&(name, body): &GpuTest| {
+        Trial::test(name, move || {
+            if !gpu::is_available() {
+                return Err(Failed::from(
+                    "no GPU adapter was found (RUSTDL_REQUIRE_GPU=1 makes that a failure; \
+                     install mesa-vulkan-drivers for lavapipe)",
+                ));
+            }
+            let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+            body(Device::Gpu(0));
+            Ok(())
+        })
+    };
+    let trials = TESTS
+        .iter()
+        .map(|t| trial(t).with_ignored_flag(!available && !required))
+        .chain(
+            MEASUREMENTS
+                .iter()
+                .map(|t| trial(t).with_ignored_flag(true)),
+        )
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }
 
 /// Deterministic pseudo-random values in [lo, hi).
@@ -112,9 +202,7 @@ fn stat(name: &str) -> u64 {
     gpu::stat(name)
 }
 
-#[test]
-fn adapter_info_and_stats() {
-    let (_g, _d) = setup!();
+fn adapter_info_and_stats(_d: Device) {
     let info = gpu::adapter_info().unwrap();
     for key in ["name", "backend", "device_type", "driver"] {
         assert!(
@@ -136,9 +224,7 @@ fn adapter_info_and_stats() {
     gpu::synchronize().unwrap();
 }
 
-#[test]
-fn unary_ops_match_cpu() {
-    let (_g, d) = setup!();
+fn unary_ops_match_cpu(d: Device) {
     let x = t(&[7, 37], 1);
     let pos = Tensor::from_f32(values(7 * 37, 2, 0.05, 3.0), &[7, 37]).unwrap();
     let ops = [
@@ -258,9 +344,7 @@ fn unary_ops_match_cpu() {
     }
 }
 
-#[test]
-fn binary_ops_match_cpu_with_broadcasting() {
-    let (_g, d) = setup!();
+fn binary_ops_match_cpu_with_broadcasting(d: Device) {
     let a = t(&[3, 1, 5], 3);
     let b = t(&[4, 5], 4);
     let bp = Tensor::from_f32(values(20, 5, 0.2, 2.0), &[4, 5]).unwrap();
@@ -354,9 +438,7 @@ impl Gt for Tensor {
     }
 }
 
-#[test]
-fn where_cast_copy_assign_fill_match_cpu() {
-    let (_g, d) = setup!();
+fn where_cast_copy_assign_fill_match_cpu(d: Device) {
     let a = t(&[4, 6], 6);
     let b = t(&[6], 7);
     let c = a.gt(&b.mul_scalar(0.5).unwrap());
@@ -430,9 +512,7 @@ fn where_cast_copy_assign_fill_match_cpu() {
     }
 }
 
-#[test]
-fn reductions_match_cpu() {
-    let (_g, d) = setup!();
+fn reductions_match_cpu(d: Device) {
     let x = t(&[6, 70, 5], 9);
     let gx = to(&x, d);
     for dims in [vec![0usize], vec![1], vec![2], vec![0, 2], vec![0, 1, 2]] {
@@ -552,9 +632,7 @@ fn reductions_match_cpu() {
     );
 }
 
-#[test]
-fn matmul_matches_cpu_for_odd_and_batched_sizes() {
-    let (_g, d) = setup!();
+fn matmul_matches_cpu_for_odd_and_batched_sizes(d: Device) {
     let cases: [(&[usize], &[usize]); 6] = [
         (&[67, 129], &[129, 33]),
         (&[3, 17, 65], &[3, 65, 9]),
@@ -605,9 +683,7 @@ fn matmul_matches_cpu_for_odd_and_batched_sizes() {
     );
 }
 
-#[test]
-fn matmul_backward_matches_cpu() {
-    let (_g, d) = setup!();
+fn matmul_backward_matches_cpu(d: Device) {
     let (a, b) = (t(&[9, 13], 70), t(&[13, 6], 71));
     let run = |dev: Device| {
         let (a, b) = (leaf(&a, dev), leaf(&b, dev));
@@ -627,9 +703,7 @@ fn matmul_backward_matches_cpu() {
     same("dB", &cb, &gb, 1e-4);
 }
 
-#[test]
-fn softmax_and_cross_entropy_match_cpu() {
-    let (_g, d) = setup!();
+fn softmax_and_cross_entropy_match_cpu(d: Device) {
     for shape in [vec![5usize, 10], vec![3, 300], vec![2, 3, 4]] {
         let x = t(&shape, 80);
         for log in [false, true] {
@@ -663,9 +737,7 @@ fn softmax_and_cross_entropy_match_cpu() {
     same("cross_entropy grad", &cg, &gg, 1e-5);
 }
 
-#[test]
-fn index_ops_match_cpu_forward_and_backward() {
-    let (_g, d) = setup!();
+fn index_ops_match_cpu_forward_and_backward(d: Device) {
     let x = t(&[6, 4, 3], 90);
     let idx = Tensor::from_i64(vec![5, 0, 2, 2, 1], &[5]).unwrap();
     for dim in [0isize, 1, 2] {
@@ -745,9 +817,7 @@ fn index_ops_match_cpu_forward_and_backward() {
     );
 }
 
-#[test]
-fn out_of_range_indices_raise_index_errors() {
-    let (_g, d) = setup!();
+fn out_of_range_indices_raise_index_errors(d: Device) {
     let x = to(&t(&[4, 3], 100), d);
     // range known from the upload
     let bad = to(&Tensor::from_i64(vec![0, 4], &[2]).unwrap(), d);
@@ -780,9 +850,7 @@ fn out_of_range_indices_raise_index_errors() {
     assert_eq!(x.sum_all().unwrap().to_f32_vec().unwrap().len(), 1);
 }
 
-#[test]
-fn conv_and_pooling_match_cpu_forward_and_backward() {
-    let (_g, d) = setup!();
+fn conv_and_pooling_match_cpu_forward_and_backward(d: Device) {
     let x = t(&[2, 3, 9, 8], 110);
     let w = t(&[4, 3, 3, 2], 111);
     let bias = t(&[4], 112);
@@ -880,9 +948,7 @@ fn conv_and_pooling_match_cpu_forward_and_backward() {
     );
 }
 
-#[test]
-fn max_pool_kernel_matches_cpu() {
-    let (_g, d) = setup!();
+fn max_pool_kernel_matches_cpu(d: Device) {
     let mut v = values(2 * 3 * 7 * 9, 120, -2.0, 2.0);
     v[5] = f32::NAN;
     v[40] = v[41];
@@ -921,9 +987,7 @@ fn max_pool_kernel_matches_cpu() {
     same("max_pool indices", &ci, &gi, 0.0);
 }
 
-#[test]
-fn random_streams_match_cpu() {
-    let (_g, d) = setup!();
+fn random_streams_match_cpu(d: Device) {
     for kind in [RandKind::Uniform(-1.0, 3.0), RandKind::Normal(0.5, 2.0)] {
         let c = backend::rand(kind, 1000, 1234, 77, DType::F32, Device::Cpu).unwrap();
         let g = backend::rand(kind, 1000, 1234, 77, DType::F32, d).unwrap();
@@ -972,9 +1036,7 @@ fn host(s: &Storage) -> Vec<f32> {
     }
 }
 
-#[test]
-fn fused_optimizer_steps_match_cpu() {
-    let (_g, d) = setup!();
+fn fused_optimizer_steps_match_cpu(d: Device) {
     let n = 300;
     let steps = [
         OptimStep::Sgd {
@@ -1098,9 +1160,7 @@ fn fused_optimizer_steps_match_cpu() {
     }
 }
 
-#[test]
-fn mlp_training_step_matches_cpu() {
-    let (_g, d) = setup!();
+fn mlp_training_step_matches_cpu(d: Device) {
     let x = t(&[16, 10], 500);
     let w1 = t(&[32, 10], 501).mul_scalar(0.3).unwrap();
     let b1 = t(&[32], 502);
@@ -1129,9 +1189,7 @@ fn mlp_training_step_matches_cpu() {
     }
 }
 
-#[test]
-fn chained_ops_are_batched_into_few_submits() {
-    let (_g, d) = setup!();
+fn chained_ops_are_batched_into_few_submits(d: Device) {
     let x = to(&t(&[64, 64], 600), d);
     gpu::synchronize().unwrap();
     // warm the pipelines so compilation does not count
@@ -1161,9 +1219,7 @@ fn chained_ops_are_batched_into_few_submits() {
     assert_eq!(out.len(), 64 * 64);
 }
 
-#[test]
-fn memory_stays_flat_over_repeated_steps() {
-    let (_g, d) = setup!();
+fn memory_stays_flat_over_repeated_steps(d: Device) {
     let x = to(&t(&[32, 48], 700), d);
     let w = leaf(&t(&[48, 24], 701), d);
     let step = || {
@@ -1199,9 +1255,7 @@ fn memory_stays_flat_over_repeated_steps() {
     assert!(stat("bytes_allocated") < after || after == stat("bytes_live"));
 }
 
-#[test]
-fn unsupported_dtypes_and_values_are_typed_errors() {
-    let (_g, d) = setup!();
+fn unsupported_dtypes_and_values_are_typed_errors(d: Device) {
     let f64t = Tensor::from_f64(vec![1.0, 2.0], &[2]).unwrap();
     assert!(matches!(f64t.to_device(d), Err(Error::DType(_))));
     let big = Tensor::from_i64(vec![1, 1 << 40], &[2]).unwrap();
@@ -1227,9 +1281,7 @@ fn unsupported_dtypes_and_values_are_typed_errors() {
     assert_eq!(e.relu().unwrap().to_f32_vec().unwrap().len(), 0);
 }
 
-#[test]
-fn concurrent_threads_share_the_device() {
-    let (_g, d) = setup!();
+fn concurrent_threads_share_the_device(d: Device) {
     let handles: Vec<_> = (0..4)
         .map(|i| {
             std::thread::spawn(move || {
@@ -1260,9 +1312,7 @@ fn concurrent_threads_share_the_device() {
     }
 }
 
-#[test]
-fn oversized_work_is_a_gpu_error_not_a_panic() {
-    let (_g, d) = setup!();
+fn oversized_work_is_a_gpu_error_not_a_panic(d: Device) {
     // beyond any adapter's buffer limits: an allocation error (Python MemoryError)
     assert!(matches!(
         Tensor::zeros(&[1 << 33], DType::F32, d),
@@ -1280,10 +1330,7 @@ fn oversized_work_is_a_gpu_error_not_a_panic() {
 }
 
 /// Prints matmul throughput and per-dispatch overhead; run with `--ignored --nocapture`.
-#[test]
-#[ignore]
-fn measure_matmul_and_dispatch_overhead() {
-    let (_g, d) = setup!();
+fn measure_matmul_and_dispatch_overhead(d: Device) {
     for n in [256usize, 512, 1024] {
         let a = to(&t(&[n, n], 900), d);
         let b = to(&t(&[n, n], 901), d);

@@ -1,17 +1,25 @@
-//! Backend dispatch: the primitive kernels every op is built from, routed to the CPU or the GPU.
+//! Backend dispatch: the primitives every op is built from, routed to the backend that owns
+//! the storage.
 //!
-//! Each primitive takes storages with their layouts (already broadcast where it says so) and
-//! returns a fresh contiguous storage. Ops in `crate::ops` compose these; the autograd rules are
-//! written with ops too, so a backend that implements these primitives runs forward and backward.
+//! [`Backend`] (in `contract`) lists what a device provides; [`Cpu`] and [`Gpu`] implement it.
+//! The functions here are the op layer's entry: each checks that its operands share a device
+//! and that the output can be allocated, then hands the typed storages to the owning backend
+//! under a panic guard. Ops in `crate::ops` compose these; the autograd rules are written with
+//! ops too, so a backend that implements the contract runs forward and backward.
 
+pub mod contract;
 pub mod cpu;
 pub mod wgpu;
+
+pub use contract::{Backend, Operand, Scan};
+pub use cpu::Cpu;
+pub use wgpu::Gpu;
 
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
-use crate::storage::Storage;
+use crate::storage::{CpuStorage, Storage};
 
 /// Elementwise functions of one tensor (floating, except where noted).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -407,11 +415,22 @@ fn same_device(op: &str, a: &Storage, b: &Storage) -> Result<()> {
     Ok(())
 }
 
-macro_rules! route {
-    ($op:literal, $first:expr; $cpu:expr; $gpu:expr) => {
+/// Runs `$body` with `$b` bound to the backend that owns `$first` and `$s` to the function
+/// that views a `Storage` of that device as the backend's own type (operands were checked
+/// to share the device), wrapping the result back into a `Storage`.
+macro_rules! on_device {
+    ($op:expr, $first:expr, |$b:ident, $s:ident| $body:expr) => {
         guard($op, || match $first {
-            Storage::Cpu(_) => $cpu,
-            Storage::Gpu(_) => $gpu,
+            Storage::Cpu(_) => {
+                let $b = &Cpu;
+                let $s = cpu_of;
+                $body.map(Storage::Cpu)
+            }
+            Storage::Gpu(g) => {
+                let $b = &Gpu::of(g);
+                let $s = gpu_of;
+                $body.map(Storage::Gpu)
+            }
         })
     };
 }
@@ -429,76 +448,6 @@ pub(crate) fn guard<T>(op: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
             "internal error in {op}: {msg}; please report this as a rustdl bug"
         )))
     })
-}
-
-/// int64 tensors on the GPU hold 32-bit values: their sums and products are computed exactly
-/// on the host, and a result outside the 32-bit range is an error, never a wrapped value.
-fn int_result_to_gpu(
-    op: &str,
-    dev: usize,
-    r: Result<crate::storage::CpuStorage>,
-) -> Result<Storage> {
-    let r = r?;
-    wgpu::upload(dev, &r).map(Storage::Gpu).map_err(|e| match e {
-        Error::Value(m) => Error::Value(format!(
-            "{op}: the int64 result overflows the GPU's 32-bit integers; move the tensor to the CPU for 64-bit range ({m})"
-        )),
-        other => other,
-    })
-}
-
-/// `r` when it lies in the GPU's 32-bit integer range.
-fn fits_i32(r: (i64, i64)) -> Option<(i64, i64)> {
-    (r.0 >= i32::MIN as i64 && r.1 <= i32::MAX as i64).then_some(r)
-}
-
-/// The value range of an integer unary op's result from its input's range, when it is sure to
-/// fit 32 bits (then the GPU kernel is exact).
-fn unary_int_range(op: UnaryOp, (lo, hi): (i64, i64)) -> Option<(i64, i64)> {
-    let int = |c: f64| (c.fract() == 0.0 && c.abs() < 2f64.powi(31)).then_some(c as i64);
-    let span = |a: i64, b: i64| (a.min(b), a.max(b));
-    let r = match op {
-        UnaryOp::Neg => (hi.checked_neg()?, lo.checked_neg()?),
-        UnaryOp::Abs => {
-            let m = lo.checked_abs()?.max(hi.checked_abs()?);
-            (
-                if lo <= 0 && hi >= 0 {
-                    0
-                } else {
-                    lo.abs().min(hi.abs())
-                },
-                m,
-            )
-        }
-        UnaryOp::Square => {
-            let m = lo.checked_abs()?.max(hi.checked_abs()?);
-            (0, m.checked_mul(m)?)
-        }
-        UnaryOp::AddScalar(c) => (lo.checked_add(int(c)?)?, hi.checked_add(int(c)?)?),
-        UnaryOp::RSubScalar(c) => (int(c)?.checked_sub(hi)?, int(c)?.checked_sub(lo)?),
-        UnaryOp::MulScalar(c) => span(lo.checked_mul(int(c)?)?, hi.checked_mul(int(c)?)?),
-        _ => return None,
-    };
-    fits_i32(r)
-}
-
-/// As [`unary_int_range`] for a binary op's two input ranges.
-fn binary_int_range(op: BinaryOp, a: (i64, i64), b: (i64, i64)) -> Option<(i64, i64)> {
-    let r = match op {
-        BinaryOp::Add => (a.0.checked_add(b.0)?, a.1.checked_add(b.1)?),
-        BinaryOp::Sub => (a.0.checked_sub(b.1)?, a.1.checked_sub(b.0)?),
-        BinaryOp::Mul => {
-            let p = [
-                a.0.checked_mul(b.0)?,
-                a.0.checked_mul(b.1)?,
-                a.1.checked_mul(b.0)?,
-                a.1.checked_mul(b.1)?,
-            ];
-            (*p.iter().min()?, *p.iter().max()?)
-        }
-        _ => return None,
-    };
-    fits_i32(r)
 }
 
 /// Size above which an output allocation is tried fallibly before the kernel runs.
@@ -526,107 +475,53 @@ pub fn reserve(n: usize, dtype: DType, device: Device, op: &str) -> Result<()> {
     Ok(())
 }
 
+/// The product of `dims`, or a `MemoryError` naming `what` when it overflows.
+fn checked_count(dims: &[usize], what: &str) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .ok_or_else(|| Error::Memory(format!("{what}: the output size overflows")))
+}
+
 /// Contiguous copy of a strided view.
 pub fn copy(x: &Storage, l: &Layout) -> Result<Storage> {
     reserve(l.numel(), x.dtype(), x.device(), "copy")?;
-    match x {
-        Storage::Cpu(c) => Ok(Storage::Cpu(cpu::copy(c, l))),
-        Storage::Gpu(g) => Ok(Storage::Gpu(wgpu::copy(g, l)?)),
-    }
+    on_device!("copy", x, |b, s| b.copy(s(x), l))
 }
 
 /// Contiguous copy converted to `dtype`.
 pub fn cast(x: &Storage, l: &Layout, dtype: DType) -> Result<Storage> {
     reserve(l.numel(), dtype, x.device(), "to")?;
-    match x {
-        Storage::Cpu(c) => Ok(Storage::Cpu(cpu::cast(c, l, dtype))),
-        Storage::Gpu(g) => Ok(Storage::Gpu(wgpu::cast(g, l, dtype)?)),
-    }
+    on_device!("to", x, |b, s| b.cast(s(x), l, dtype))
 }
 
 /// `n` elements equal to `value`.
 pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storage> {
     reserve(n, dtype, device, "full")?;
-    match device {
-        Device::Cpu => Ok(Storage::Cpu(crate::storage::CpuStorage::full(
-            n, value, dtype,
-        ))),
-        Device::Gpu(i) => Ok(Storage::Gpu(wgpu::full(i, n, value, dtype)?)),
-    }
+    guard("full", || match device {
+        Device::Cpu => Cpu.full(n, value, dtype).map(Storage::Cpu),
+        Device::Gpu(i) => Gpu(i).full(n, value, dtype).map(Storage::Gpu),
+    })
+}
+
+/// The elements of a view, row-major, in host memory (a GPU readback when on the GPU).
+pub fn to_host(x: &Storage, l: &Layout) -> Result<CpuStorage> {
+    guard("to_host", || match x {
+        Storage::Cpu(c) => Cpu.to_host(c, l),
+        Storage::Gpu(g) => Gpu::of(g).to_host(g, l),
+    })
 }
 
 /// Unary elementwise op into a contiguous result of the same dtype.
 pub fn unary(op: UnaryOp, x: &Storage, l: &Layout) -> Result<Storage> {
     reserve(l.numel(), x.dtype(), x.device(), "elementwise op")?;
-    if let (Storage::Gpu(g), UnaryOp::PowScalar(p)) = (x, op) {
-        let p32 = p as f32;
-        // exponents whose float32 rounding changes the result's kind: to 0 or ∞, or onto an
-        // integer (a negative base then gives a number instead of NaN)
-        let changes_kind =
-            p32 == 0.0 || !p32.is_finite() || (p32.fract() == 0.0 && p.fract() != 0.0);
-        if x.dtype() == DType::F32 && p.is_finite() && p != 0.0 && changes_kind {
-            // the shaders' float32 parameter cannot hold this exponent: exact on the host
-            let h = wgpu::download(&wgpu::copy(g, l)?)?;
-            let r = cpu::unary(op, &h, &Layout::contiguous(&l.shape))?;
-            return Ok(Storage::Gpu(wgpu::upload(g.device_index(), &r)?));
-        }
-    }
-    if let Storage::Gpu(g) = x {
-        if x.dtype() == DType::I64
-            && matches!(
-                op,
-                UnaryOp::Neg
-                    | UnaryOp::Abs
-                    | UnaryOp::Square
-                    | UnaryOp::AddScalar(_)
-                    | UnaryOp::MulScalar(_)
-                    | UnaryOp::RSubScalar(_)
-                    | UnaryOp::PowScalar(_)
-            )
-        {
-            if let Some(r) = g.range.and_then(|r| unary_int_range(op, r)) {
-                let mut out = wgpu::unary(op, g, l)?;
-                out.range = Some(r);
-                return Ok(Storage::Gpu(out));
-            }
-            let h = wgpu::download(&wgpu::copy(g, l)?)?;
-            let lh = Layout::contiguous(&l.shape);
-            return int_result_to_gpu("elementwise op", g.device_index(), cpu::unary(op, &h, &lh));
-        }
-    }
-    route!("unary", x; Ok(Storage::Cpu(cpu::unary(op, cpu_of(x), l)?)); Ok(Storage::Gpu(wgpu::unary(op, gpu_of(x), l)?)))
+    on_device!("unary", x, |b, s| b.unary(op, s(x), l))
 }
 
 /// Binary elementwise op; both layouts already broadcast to the output shape, both one dtype.
 pub fn binary(op: BinaryOp, a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
     same_device(op.name(), a, b)?;
     reserve(la.numel(), a.dtype(), a.device(), op.name())?;
-    if let (Storage::Gpu(ga), Storage::Gpu(gb)) = (a, b) {
-        if a.dtype() == DType::I64
-            && matches!(
-                op,
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Pow
-            )
-        {
-            let known = ga.range.zip(gb.range);
-            if let Some(r) = known.and_then(|(x, y)| binary_int_range(op, x, y)) {
-                let mut out = wgpu::binary(op, ga, la, gb, lb)?;
-                out.range = Some(r);
-                return Ok(Storage::Gpu(out));
-            }
-            let ha = wgpu::download(&wgpu::copy(ga, la)?)?;
-            let hb = wgpu::download(&wgpu::copy(gb, lb)?)?;
-            let lc = Layout::contiguous(&la.shape);
-            return int_result_to_gpu(
-                op.name(),
-                ga.device_index(),
-                cpu::binary(op, &ha, &lc, &hb, &lc),
-            );
-        }
-    }
-    route!("binary", a;
-        Ok(Storage::Cpu(cpu::binary(op, cpu_of(a), la, cpu_of(b), lb)?));
-        Ok(Storage::Gpu(wgpu::binary(op, gpu_of(a), la, gpu_of(b), lb)?)))
+    on_device!(op.name(), a, |be, s| be.binary(op, s(a), la, s(b), lb))
 }
 
 /// `cond ? a : b`; all layouts broadcast to the output shape; `cond` is bool.
@@ -641,140 +536,104 @@ pub fn where_(
     same_device("where", c, a)?;
     same_device("where", a, b)?;
     reserve(la.numel(), a.dtype(), a.device(), "where")?;
-    route!("where", a;
-        Ok(Storage::Cpu(cpu::where_(cpu_of(c), lc, cpu_of(a), la, cpu_of(b), lb)?));
-        Ok(Storage::Gpu(wgpu::where_(gpu_of(c), lc, gpu_of(a), la, gpu_of(b), lb)?)))
+    on_device!("where", a, |be, s| be.where_(
+        (s(c), lc),
+        (s(a), la),
+        (s(b), lb)
+    ))
 }
 
 /// Reduction over `dims` (sorted, unique); the result has `l.shape` with those dims removed.
 pub fn reduce(op: ReduceOp, x: &Storage, l: &Layout, dims: &[usize]) -> Result<Storage> {
-    if let Storage::Gpu(g) = x {
-        if op == ReduceOp::Sum && matches!(x.dtype(), DType::I64 | DType::Bool) {
-            let count: usize = dims
-                .iter()
-                .map(|&d| l.shape.get(d).copied().unwrap_or(1))
-                .product();
-            let known = match x.dtype() {
-                DType::Bool => Some((0, 1)),
-                _ => g.range,
-            };
-            let k = i64::try_from(count).ok();
-            let summed = known.zip(k).and_then(|((lo, hi), k)| {
-                fits_i32((lo.checked_mul(k)?.min(0), hi.checked_mul(k)?.max(0)))
-            });
-            if let Some(r) = summed {
-                let mut out = wgpu::reduce(op, g, l, dims)?;
-                out.range = Some(r);
-                return Ok(Storage::Gpu(out));
-            }
-            let h = wgpu::download(&wgpu::copy(g, l)?)?;
-            let lh = Layout::contiguous(&l.shape);
-            return int_result_to_gpu("sum", g.device_index(), cpu::reduce(op, &h, &lh, dims));
-        }
-    }
-    route!("reduce", x; Ok(Storage::Cpu(cpu::reduce(op, cpu_of(x), l, dims)?)); Ok(Storage::Gpu(wgpu::reduce(op, gpu_of(x), l, dims)?)))
+    on_device!("reduce", x, |b, s| b.reduce(op, s(x), l, dims))
 }
 
 /// Batched matmul: `a` is `[B.., m, k]`, `b` is `[B.., k, n]` with equal batch dims; result `[B.., m, n]`.
 pub fn matmul(a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Storage> {
     same_device("matmul", a, b)?;
     let rows: usize = la.shape[..la.ndim().saturating_sub(1)].iter().product();
-    let out = rows
-        .checked_mul(lb.shape.last().copied().unwrap_or(1))
-        .ok_or_else(|| Error::Memory("matmul: the output size overflows".into()))?;
+    let out = checked_count(&[rows, lb.shape.last().copied().unwrap_or(1)], "matmul")?;
     reserve(out, a.dtype(), a.device(), "matmul")?;
-    route!("matmul", a;
-        Ok(Storage::Cpu(cpu::matmul::matmul(cpu_of(a), la, cpu_of(b), lb)?));
-        Ok(Storage::Gpu(wgpu::matmul(gpu_of(a), la, gpu_of(b), lb)?)))
+    on_device!("matmul", a, |be, s| be.matmul(s(a), la, s(b), lb))
 }
 
-/// The convolution product `cols (N·L, K) @ wᵀ (K, O)` (+ bias) laid out as `(N, O, L)`.
-/// `w` is a dense `(O, K)` weight; `bias`, when given, a dense `(O)`: one gemm, then the bias
-/// added while the product is transposed into place (one pass).
-pub fn conv_product(
-    cols: &Storage,
-    w: &Storage,
-    bias: Option<&Storage>,
-    n: usize,
-    l: usize,
-    o: usize,
-) -> Result<Storage> {
-    let k = w.len() / o.max(1);
-    let lc = Layout::contiguous(&[n * l, k]);
-    let lw = Layout::contiguous(&[o, k]).permute(&[1, 0]);
-    let y = matmul(cols, &lc, w, &lw)?;
-    let ly = Layout::contiguous(&[n, l, o]).permute(&[0, 2, 1]);
-    match bias {
-        Some(b) => {
-            let lb = Layout {
-                shape: vec![n, o, l],
-                strides: vec![0, 1, 0],
-                offset: 0,
-            };
-            binary(BinaryOp::Add, &y, &ly, b, &lb)
-        }
-        None => copy(&y, &ly),
-    }
-}
-
-/// Direct convolution for stride 1 and few taps per output (see
-/// `cpu::conv::direct_conv_fits`): input view `x`, dense weight `(O, K)`, dense bias. CPU only.
-pub fn conv2d_direct(
+/// Ungrouped 2-D convolution of the input view `x` with a dense weight `(O, C·kh·kw)` and a
+/// dense bias `(O)`: the output `(N, O, oh, ow)` and the workspace its weight gradient reads
+/// (the backend chooses the algorithm; see [`Backend::conv2d`]).
+pub fn conv2d(
     x: &Storage,
     lx: &Layout,
     w: &Storage,
     bias: Option<&Storage>,
     g: &Conv2dGeom,
     o: usize,
-) -> Result<Storage> {
+) -> Result<(Storage, Option<Storage>)> {
     same_device("conv2d", x, w)?;
     if let Some(b) = bias {
         same_device("conv2d", x, b)?;
     }
-    let out =
-        g.n.checked_mul(o)
-            .and_then(|v| v.checked_mul(g.oh))
-            .and_then(|v| v.checked_mul(g.ow))
-            .ok_or_else(|| Error::Memory("conv2d: the output size overflows".into()))?;
+    let out = checked_count(&[g.n, o, g.oh, g.ow], "conv2d")?;
     reserve(out, x.dtype(), x.device(), "conv2d")?;
-    match (x, w) {
-        (Storage::Cpu(xc), Storage::Cpu(wc)) => Ok(Storage::Cpu(cpu::conv::conv2d_direct(
-            xc,
-            lx,
-            wc,
-            bias.map(cpu_of),
-            g,
-            o,
-        )?)),
-        _ => Err(Error::Device(
-            "conv2d: the direct convolution runs on the CPU only".into(),
-        )),
-    }
+    guard("conv2d", || match x {
+        Storage::Cpu(xc) => {
+            let (y, ws) = Cpu.conv2d((xc, lx), cpu_of(w), bias.map(cpu_of), g, o)?;
+            Ok((Storage::Cpu(y), ws.map(Storage::Cpu)))
+        }
+        Storage::Gpu(xg) => {
+            let (y, ws) = Gpu::of(xg).conv2d((xg, lx), gpu_of(w), bias.map(gpu_of), g, o)?;
+            Ok((Storage::Gpu(y), ws.map(Storage::Gpu)))
+        }
+    })
 }
 
-/// The weight gradient of [`conv2d_direct`] from the input view and the output gradient view.
-pub fn conv2d_direct_weight_grad(
+/// The weight gradient `(O, C·kh·kw)` of [`conv2d`] from the input view, the forward's
+/// workspace and the output gradient view.
+pub fn conv2d_weight_grad(
     x: &Storage,
     lx: &Layout,
+    workspace: Option<&Storage>,
     gout: &Storage,
     lg: &Layout,
     g: &Conv2dGeom,
     o: usize,
 ) -> Result<Storage> {
     same_device("conv2d backward", x, gout)?;
-    match (x, gout) {
-        (Storage::Cpu(xc), Storage::Cpu(gc)) => Ok(Storage::Cpu(
-            cpu::conv::conv2d_direct_weight_grad(xc, lx, gc, lg, g, o)?,
-        )),
-        _ => Err(Error::Device(
-            "conv2d backward: the direct convolution runs on the CPU only".into(),
-        )),
-    }
+    on_device!("conv2d backward", x, |b, s| b.conv2d_weight_grad(
+        (s(x), lx),
+        workspace.map(s),
+        (s(gout), lg),
+        g,
+        o
+    ))
+}
+
+/// The input gradient `(N, C, H, W)` of [`conv2d`] from the output gradient view and the dense
+/// weight.
+pub fn conv2d_input_grad(
+    gout: &Storage,
+    lg: &Layout,
+    w: &Storage,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<Storage> {
+    same_device("conv2d backward", gout, w)?;
+    reserve(
+        checked_count(&[g.n, g.c, g.h, g.w], "conv2d backward")?,
+        gout.dtype(),
+        gout.device(),
+        "conv2d backward",
+    )?;
+    on_device!("conv2d backward", gout, |b, s| b.conv2d_input_grad(
+        (s(gout), lg),
+        s(w),
+        g,
+        o
+    ))
 }
 
 /// Softmax (or log-softmax) over the last dim of a view.
 pub fn softmax(x: &Storage, l: &Layout, log: bool) -> Result<Storage> {
-    route!("softmax", x; Ok(Storage::Cpu(cpu::softmax(cpu_of(x), l, log)?)); Ok(Storage::Gpu(wgpu::softmax(gpu_of(x), l, log)?)))
+    on_device!("softmax", x, |b, s| b.softmax(s(x), l, log))
 }
 
 /// Selects `idx` (1-D int64) along `dim` of `x`.
@@ -786,9 +645,11 @@ pub fn index_select(
     li: &Layout,
 ) -> Result<Storage> {
     same_device("index_select", x, idx)?;
-    route!("index_select", x;
-        Ok(Storage::Cpu(cpu::index::index_select(cpu_of(x), l, dim, cpu_of(idx), li)?));
-        Ok(Storage::Gpu(wgpu::index_select(gpu_of(x), l, dim, gpu_of(idx), li)?)))
+    on_device!("index_select", x, |b, s| b.index_select(
+        (s(x), l),
+        dim,
+        (s(idx), li)
+    ))
 }
 
 /// Adds rows of `src` into a zero tensor of `shape` at `idx` along `dim` (the adjoint of index_select).
@@ -801,17 +662,18 @@ pub fn index_add(
     ls: &Layout,
 ) -> Result<Storage> {
     same_device("index_add", src, idx)?;
-    route!("index_add", src;
-        Ok(Storage::Cpu(cpu::index::index_add(shape, dim, cpu_of(idx), li, cpu_of(src), ls)?));
-        Ok(Storage::Gpu(wgpu::index_add(shape, dim, gpu_of(idx), li, gpu_of(src), ls)?)))
+    on_device!("index_add", src, |b, s| b.index_add(
+        shape,
+        dim,
+        (s(idx), li),
+        (s(src), ls)
+    ))
 }
 
 /// `out[i][j] = x[i][idx[i][j]]` along `dim` (idx has x's rank).
 pub fn gather(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Layout) -> Result<Storage> {
     same_device("gather", x, idx)?;
-    route!("gather", x;
-        Ok(Storage::Cpu(cpu::index::gather(cpu_of(x), l, dim, cpu_of(idx), li)?));
-        Ok(Storage::Gpu(wgpu::gather(gpu_of(x), l, dim, gpu_of(idx), li)?)))
+    on_device!("gather", x, |b, s| b.gather((s(x), l), dim, (s(idx), li)))
 }
 
 /// Zero tensor of `shape` with `src` added at `idx` along `dim` (the adjoint of gather).
@@ -824,50 +686,48 @@ pub fn scatter_add(
     ls: &Layout,
 ) -> Result<Storage> {
     same_device("scatter_add", src, idx)?;
-    route!("scatter_add", src;
-        Ok(Storage::Cpu(cpu::index::scatter_add(shape, dim, cpu_of(idx), li, cpu_of(src), ls)?));
-        Ok(Storage::Gpu(wgpu::scatter_add(shape, dim, gpu_of(idx), li, gpu_of(src), ls)?)))
+    on_device!("scatter_add", src, |b, s| b.scatter_add(
+        shape,
+        dim,
+        (s(idx), li),
+        (s(src), ls)
+    ))
 }
 
 /// Unfolds `(N,C,H,W)` patches into columns `(N*oh*ow, C*kh*kw)` (one row per output position,
 /// so a convolution is one tall gemm), padding with `pad_value`.
 pub fn im2col(x: &Storage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<Storage> {
-    let cols =
-        g.n.checked_mul(g.col_cols())
-            .and_then(|v| v.checked_mul(g.col_rows()))
-            .ok_or_else(|| Error::Memory("conv2d: the column buffer size overflows".into()))?;
+    let cols = checked_count(&[g.n, g.col_cols(), g.col_rows()], "conv2d (columns)")?;
     reserve(cols, x.dtype(), x.device(), "conv2d (im2col columns)")?;
-    route!("im2col", x; Ok(Storage::Cpu(cpu::conv::im2col(cpu_of(x), l, g, pad_value)?)); Ok(Storage::Gpu(wgpu::im2col(gpu_of(x), l, g, pad_value)?)))
+    on_device!("im2col", x, |b, s| b.im2col(s(x), l, g, pad_value))
 }
 
 /// Folds `(N*oh*ow, C*kh*kw)` columns back into `(N,C,H,W)`, summing overlaps (adjoint of im2col).
 pub fn col2im(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<Storage> {
-    let n = [g.n, g.c, g.h, g.w]
-        .iter()
-        .try_fold(1usize, |a, &b| a.checked_mul(b))
-        .ok_or_else(|| Error::Memory("col2im: the output size overflows".into()))?;
-    reserve(n, x.dtype(), x.device(), "conv2d (col2im)")?;
-    route!("col2im", x; Ok(Storage::Cpu(cpu::conv::col2im(cpu_of(x), l, g)?)); Ok(Storage::Gpu(wgpu::col2im(gpu_of(x), l, g)?)))
+    reserve(
+        checked_count(&[g.n, g.c, g.h, g.w], "col2im")?,
+        x.dtype(),
+        x.device(),
+        "conv2d (col2im)",
+    )?;
+    on_device!("col2im", x, |b, s| b.col2im(s(x), l, g))
 }
 
 /// Max pooling of each `(H, W)` plane of `(N,C,H,W)`: values `(N,C,oh,ow)` and the int64 flat
 /// index `h*W + w` of each window's maximum (first one on ties; NaN wins).
 pub fn max_pool2d(x: &Storage, l: &Layout, g: &Conv2dGeom) -> Result<(Storage, Storage)> {
-    let n = [g.n, g.c, g.oh, g.ow]
-        .iter()
-        .try_fold(1usize, |a, &b| a.checked_mul(b))
-        .ok_or_else(|| Error::Memory("max_pool2d: the output size overflows".into()))?;
+    let n = checked_count(&[g.n, g.c, g.oh, g.ow], "max_pool2d")?;
     reserve(n, DType::I64, x.device(), "max_pool2d")?;
-    match x {
+    guard("max_pool2d", || match x {
         Storage::Cpu(c) => {
-            let (v, i) = cpu::conv::max_pool2d(c, l, g)?;
+            let (v, i) = Cpu.max_pool2d(c, l, g)?;
             Ok((Storage::Cpu(v), Storage::Cpu(i)))
         }
         Storage::Gpu(x) => {
-            let (v, i) = wgpu::max_pool2d(x, l, g)?;
+            let (v, i) = Gpu::of(x).max_pool2d(x, l, g)?;
             Ok((Storage::Gpu(v), Storage::Gpu(i)))
         }
-    }
+    })
 }
 
 /// `n` random numbers from the counter-based generator at (`seed`, `offset`).
@@ -880,20 +740,19 @@ pub fn rand(
     device: Device,
 ) -> Result<Storage> {
     reserve(n, dtype, device, "rand")?;
-    match device {
-        Device::Cpu => Ok(Storage::Cpu(cpu::rand(kind, n, seed, offset, dtype)?)),
-        Device::Gpu(i) => Ok(Storage::Gpu(wgpu::rand(i, kind, n, seed, offset, dtype)?)),
-    }
+    guard("rand", || match device {
+        Device::Cpu => Cpu.rand(kind, n, seed, offset, dtype).map(Storage::Cpu),
+        Device::Gpu(i) => Gpu(i).rand(kind, n, seed, offset, dtype).map(Storage::Gpu),
+    })
 }
 
 /// Writes `src` (broadcast to `ld.shape`) into the view `ld` of `dst`, in place.
 pub fn assign(dst: &mut Storage, ld: &Layout, src: &Storage, ls: &Layout) -> Result<()> {
     same_device("copy_", dst, src)?;
-    match (dst, src) {
-        (Storage::Cpu(d), Storage::Cpu(s)) => cpu::assign(d, ld, s, ls),
-        (Storage::Gpu(d), Storage::Gpu(s)) => wgpu::assign(d, ld, s, ls),
-        _ => unreachable!("device checked above"),
-    }
+    guard("copy_", || match dst {
+        Storage::Cpu(d) => Cpu.assign(d, ld, cpu_of(src), ls),
+        Storage::Gpu(d) => Gpu::of(d).assign(d, ld, gpu_of(src), ls),
+    })
 }
 
 /// One fused optimizer update of a contiguous parameter, in place, with its state buffers.
@@ -908,38 +767,28 @@ pub fn optim_step(
     for s in state.iter() {
         same_device("optimizer step", param, s)?;
     }
-    match param {
+    guard("optimizer step", || match param {
         Storage::Cpu(p) => {
-            // a gradient that is already one dense block is read in place
-            let gs = cpu_of(grad);
-            let copied;
-            let g = if lg.is_contiguous() && lg.offset == 0 && gs.len() == lg.numel() {
-                gs
-            } else {
-                copied = cpu::copy(gs, lg);
-                &copied
-            };
-            let mut st: Vec<&mut crate::storage::CpuStorage> = state
+            let mut st: Vec<&mut CpuStorage> = state
                 .iter_mut()
-                .map(|s| match &mut **s {
-                    Storage::Cpu(c) => c,
-                    Storage::Gpu(_) => unreachable!("device checked above"),
+                .filter_map(|s| match &mut **s {
+                    Storage::Cpu(c) => Some(c),
+                    Storage::Gpu(_) => None,
                 })
                 .collect();
-            cpu::optim::step(step, p, g, &mut st)
+            Cpu.optim_step(step, p, (cpu_of(grad), lg), &mut st)
         }
         Storage::Gpu(p) => {
-            let g = wgpu::copy(gpu_of(grad), lg)?;
             let mut st: Vec<&mut wgpu::GpuStorage> = state
                 .iter_mut()
-                .map(|s| match &mut **s {
-                    Storage::Gpu(c) => c,
-                    Storage::Cpu(_) => unreachable!("device checked above"),
+                .filter_map(|s| match &mut **s {
+                    Storage::Gpu(c) => Some(c),
+                    Storage::Cpu(_) => None,
                 })
                 .collect();
-            wgpu::optim_step(step, p, &g, &mut st)
+            Gpu::of(p).optim_step(step, p, (gpu_of(grad), lg), &mut st)
         }
-    }
+    })
 }
 
 /// `y_k = a_k * y_(k-1) + b_k` along `dim` from `y_(-1) = init` (from the last element when
@@ -955,43 +804,41 @@ pub fn linear_scan(
     init: f64,
 ) -> Result<Storage> {
     same_device("scan", a, b)?;
-    route!("scan", a;
-        Ok(Storage::Cpu(cpu::scan::linear_scan(cpu_of(a), la, cpu_of(b), lb, dim, reverse, init)?));
-        Ok(Storage::Gpu(wgpu::linear_scan(gpu_of(a), la, gpu_of(b), lb, dim, reverse, init)?)))
+    let scan = Scan { dim, reverse, init };
+    on_device!("scan", a, |be, s| be.linear_scan(
+        (s(a), la),
+        (s(b), lb),
+        scan
+    ))
 }
 
 /// Stable argsort (int64) along the last dim of a view; NaN sorts above every number.
 pub fn argsort(x: &Storage, l: &Layout, descending: bool) -> Result<Storage> {
-    route!("sort", x;
-        Ok(Storage::Cpu(cpu::scan::argsort(cpu_of(x), l, descending)?));
-        Ok(Storage::Gpu(wgpu::argsort(gpu_of(x), l, descending)?)))
+    on_device!("sort", x, |b, s| b.argsort(s(x), l, descending))
 }
 
-/// Moves a storage to `device` (a no-op copy of the handle when it is already there).
+/// Moves a storage to `device` (a contiguous copy when it is already there).
 pub fn to_device(x: &Storage, l: &Layout, device: Device) -> Result<Storage> {
     reserve(l.numel(), x.dtype(), device, "to")?;
-    match (x, device) {
-        (Storage::Cpu(c), Device::Cpu) => Ok(Storage::Cpu(cpu::copy(c, l))),
-        (Storage::Cpu(c), Device::Gpu(i)) => Ok(Storage::Gpu(wgpu::upload(i, &cpu::copy(c, l))?)),
-        (Storage::Gpu(g), Device::Cpu) => Ok(Storage::Cpu(wgpu::download(&wgpu::copy(g, l)?)?)),
-        (Storage::Gpu(g), Device::Gpu(i)) => {
-            if g.device_index() == i {
-                Ok(Storage::Gpu(wgpu::copy(g, l)?))
-            } else {
-                let host = wgpu::download(&wgpu::copy(g, l)?)?;
-                Ok(Storage::Gpu(wgpu::upload(i, &host)?))
-            }
-        }
+    if x.device() == device {
+        return copy(x, l);
     }
+    let host = to_host(x, l)?;
+    guard("to", || match device {
+        Device::Cpu => Ok(Storage::Cpu(host)),
+        Device::Gpu(i) => Gpu(i).upload(&host).map(Storage::Gpu),
+    })
 }
 
-fn cpu_of(s: &Storage) -> &crate::storage::CpuStorage {
+/// A storage the router has matched as a CPU one.
+fn cpu_of(s: &Storage) -> &CpuStorage {
     match s {
         Storage::Cpu(c) => c,
         Storage::Gpu(_) => unreachable!("routed by device"),
     }
 }
 
+/// A storage the router has matched as a GPU one.
 fn gpu_of(s: &Storage) -> &wgpu::GpuStorage {
     match s {
         Storage::Gpu(g) => g,

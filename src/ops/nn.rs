@@ -203,11 +203,10 @@ impl Tensor {
         }
     }
 
-    /// The ungrouped convolution as one graph node. Forward: on the CPU, for stride 1 and few
-    /// taps per output (`backend::cpu::conv::direct_conv_fits`), the direct kernel; otherwise
-    /// im2col and one gemm with the bias added while the `(N·oh·ow, O)` product is laid out as
-    /// `(N, O, oh, ow)`. Backward, only for the inputs that need it: `dW` from the direct
-    /// kernel or as `gᵀ @ cols`, `dX` as `g @ W` folded by col2im, `db` as channel sums.
+    /// The ungrouped convolution as one graph node. The backend chooses the algorithm (see
+    /// `Backend::conv2d`); backward asks it for the input gradient and the weight gradient (from
+    /// the input and the forward's workspace), only for the inputs that need them, and sums the
+    /// output gradient over channels for the bias.
     fn conv2d_dense(
         &self,
         weight: &Tensor,
@@ -216,7 +215,6 @@ impl Tensor {
         o: usize,
         k: usize,
     ) -> Result<Tensor> {
-        let rows = g.n * g.col_cols();
         let w2 = weight.detach().reshape(&[o, k])?.contiguous()?;
         let bias_dense = match bias {
             Some(b) => Some(b.detach().contiguous()?),
@@ -227,41 +225,29 @@ impl Tensor {
             weight.requires_grad(),
             bias.is_some_and(|b| b.requires_grad()),
         ];
-        let direct =
-            self.device() == crate::Device::Cpu && backend::cpu::conv::direct_conv_fits(&g);
-        // what the weight gradient reads: the input (direct kernel) or the columns
-        let (s, saved) = if direct {
-            let x = self.detach();
-            let s = backend::conv2d_direct(
-                &x.storage(),
-                x.layout(),
-                &w2.storage(),
-                bias_dense.as_ref().map(|b| b.storage()).as_deref(),
-                &g,
-                o,
-            )?;
-            (s, need[1].then_some(x))
-        } else {
-            let cols = Tensor::from_contiguous(
-                backend::im2col(&self.storage(), self.layout(), &g, 0.0)?,
-                &[rows, k],
-            );
-            let s = backend::conv_product(
-                &cols.storage(),
-                &w2.storage(),
-                bias_dense.as_ref().map(|b| b.storage()).as_deref(),
-                g.n,
-                g.col_cols(),
-                o,
-            )?;
-            (s, need[1].then_some(cols))
+        let (s, workspace) = backend::conv2d(
+            &self.storage(),
+            self.layout(),
+            &w2.storage(),
+            bias_dense.as_ref().map(|b| b.storage()).as_deref(),
+            &g,
+            o,
+        )?;
+        // what the weight gradient reads: the input and the backend's workspace
+        let x = need[1].then(|| self.detach());
+        let workspace = match (need[1], workspace) {
+            (true, Some(ws)) => {
+                let n = ws.len();
+                Some(Tensor::from_contiguous(ws, &[n]))
+            }
+            _ => None,
         };
         let wshape = weight.shape().to_vec();
         let mut conv_saved = Vec::new();
         if need[0] {
             conv_saved.push(weight);
         }
-        if direct && need[1] {
+        if need[1] {
             conv_saved.push(self);
         }
         let mut inputs = vec![self, weight];
@@ -274,25 +260,26 @@ impl Tensor {
             &inputs,
             &conv_saved,
             move |gr| {
-                // the gradient laid out as (N·oh·ow, O), built once if anything reads it
-                let gy = if need[0] || (!direct && (need[1] || need[2])) {
-                    Some(
-                        gr.permute(&[0, 2, 3, 1])?
-                            .contiguous()?
-                            .reshape(&[rows, o])?,
-                    )
+                let gx = if need[0] {
+                    Some(Tensor::from_contiguous(
+                        backend::conv2d_input_grad(
+                            &gr.storage(),
+                            gr.layout(),
+                            &w2.storage(),
+                            &g,
+                            o,
+                        )?,
+                        &[g.n, g.c, g.h, g.w],
+                    ))
                 } else {
                     None
                 };
-                let gx = match (&gy, need[0]) {
-                    (Some(gy), true) => Some(gy.matmul(&w2)?.col2im(g)?),
-                    _ => None,
-                };
-                let gw = match (&saved, &gy) {
-                    (Some(x), _) if direct => Some(Tensor::from_contiguous(
-                        backend::conv2d_direct_weight_grad(
+                let gw = match &x {
+                    Some(x) => Some(Tensor::from_contiguous(
+                        backend::conv2d_weight_grad(
                             &x.storage(),
                             x.layout(),
+                            workspace.as_ref().map(|w| w.storage()).as_deref(),
                             &gr.storage(),
                             gr.layout(),
                             &g,
@@ -300,13 +287,12 @@ impl Tensor {
                         )?,
                         &wshape,
                     )),
-                    (Some(cols), Some(gy)) => Some(gy.t()?.matmul(cols)?.reshape(&wshape)?),
-                    _ => None,
+                    None => None,
                 };
-                let gb = match (&gy, need[2]) {
-                    (_, false) => None,
-                    (Some(gy), true) if !direct => Some(gy.sum(&[0], false)?),
-                    _ => Some(gr.sum(&[0, 2, 3], false)?),
+                let gb = if need[2] {
+                    Some(gr.sum(&[0, 2, 3], false)?)
+                } else {
+                    None
                 };
                 Ok(vec![gx, gw, gb])
             },

@@ -44,8 +44,28 @@ class Program:
     timeout: float = 300.0
 
 
+def flags(**options: object) -> list[str]:
+    """Command-line flags from keywords: ``flags(batch_size=64)`` is ``["--batch-size", "64"]``."""
+    out: list[str] = []
+    for name, value in options.items():
+        out += [f"--{name.replace('_', '-')}", str(value)]
+    return out
+
+
+def data_limit(n: int) -> dict[str, str]:
+    """The environment that caps the samples the torchvision shim serves at ``n``."""
+    return {"RUSTDL_COMPAT_DATA_LIMIT": str(n)}
+
+
 EX = "pytorch/examples"
 TU = "pytorch/tutorials"
+TEST_SET = r"(Test set|Loss)"  # what the MNIST-style examples print when they learned
+# The short settings of the two MNIST classifiers (mnist, mnist_rnn): one epoch over 2,000 digits.
+MNIST_SHORT: dict = dict(
+    args=flags(epochs=1, batch_size=64, test_batch_size=500, log_interval=10),
+    env=data_limit(2000),
+    learned=TEST_SET,
+)
 
 ALL: list[Program] = [
     Program("regression", EX + " regression/main.py", "examples_regression.py", timeout=120),
@@ -86,14 +106,7 @@ ALL: list[Program] = [
         learned=r"(tensor|grad)",
         timeout=120,
     ),
-    Program(
-        "mnist",
-        EX + " mnist/main.py",
-        "examples_mnist.py",
-        ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "10"],
-        env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"},
-        learned=r"(Test set|Loss)",
-    ),
+    Program("mnist", EX + " mnist/main.py", "examples_mnist.py", **MNIST_SHORT),
     Program(
         "mnist_forward_forward",
         EX + " mnist_forward_forward/main.py",
@@ -101,20 +114,13 @@ ALL: list[Program] = [
         ["--epochs", "60", "--train_size", "1000", "--test_size", "500", "--log-interval", "20"],
         learned=r"(error|Loss)",
     ),
-    Program(
-        "mnist_rnn",
-        EX + " mnist_rnn/main.py",
-        "examples_mnist_rnn.py",
-        ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "500", "--log-interval", "10"],
-        env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"},
-        learned=r"(Test set|Loss)",
-    ),
+    Program("mnist_rnn", EX + " mnist_rnn/main.py", "examples_mnist_rnn.py", **MNIST_SHORT),
     Program(
         "vae",
         EX + " vae/main.py",
         "examples_vae.py",
-        ["--epochs", "1", "--batch-size", "128", "--log-interval", "5"],
-        env={"RUSTDL_COMPAT_DATA_LIMIT": "2000"},
+        flags(epochs=1, batch_size=128, log_interval=5),
+        env=data_limit(2000),
         dirs=["results"],
         learned=r"(====>|Loss)",
     ),
@@ -157,9 +163,9 @@ ALL: list[Program] = [
         "siamese_network",
         EX + " siamese_network/main.py",
         "examples_siamese_network.py",
-        ["--epochs", "1", "--batch-size", "64", "--test-batch-size", "250", "--log-interval", "5"],
-        env={"RUSTDL_COMPAT_DATA_LIMIT": "1000"},
-        learned=r"(Test set|Loss)",
+        flags(epochs=1, batch_size=64, test_batch_size=250, log_interval=5),
+        env=data_limit(1000),
+        learned=TEST_SET,
     ),
 ]
 

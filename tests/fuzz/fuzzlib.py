@@ -73,6 +73,13 @@ def shapes(min_dims=0, max_dims=4, max_side=5, min_side=None):
     )
 
 
+def broadcast_pair(max_dims=3):
+    """Two shapes that broadcast together: 0 to `max_dims` dims of MIN_SIDE to 4."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=max_dims, min_side=MIN_SIDE, max_side=4
+    ).map(lambda bs: bs.input_shapes)
+
+
 @st.composite
 def farrays(draw, dtype, shape, lo=-10.0, hi=10.0, specials=True, dev="cpu"):
     """Float arrays of `dtype`; sometimes sprinkled with NaN, ±inf, -0.0, denormals, huge/tiny values."""

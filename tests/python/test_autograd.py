@@ -1,9 +1,7 @@
 """Autograd semantics: leaves, accumulation, no_grad, detach, retain_grad, memory staying flat."""
 
-import gc
-import resource
-
 import numpy as np
+from conftest import peak_rss_growth_mb
 
 import rustdl
 import rustdl.nn.functional as F
@@ -66,10 +64,6 @@ def test_gradient_flows_through_dtype_conversion():
     assert x.grad.dtype == rustdl.float64 and x.grad.tolist() == [2.0, 2.0]
 
 
-def _max_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def test_memory_stays_flat_over_3000_steps():
     rustdl.manual_seed(0)
     w1 = rustdl.randn(64, 32, requires_grad=True)
@@ -87,14 +81,7 @@ def test_memory_stays_flat_over_3000_steps():
         w2.grad = None
         return loss
 
-    for _ in range(300):
-        step()
-    gc.collect()
-    before = _max_rss_mb()
-    for _ in range(3000):
-        step()
-    gc.collect()
-    grown = _max_rss_mb() - before
+    grown = peak_rss_growth_mb(step, warmup=300, steps=3000)
     assert grown < 20, f"peak RSS grew by {grown:.1f} MB over 3000 steps"
 
 

@@ -8,14 +8,13 @@ differences for a few patterns, and flat memory over a training loop that writes
 
 from __future__ import annotations
 
-import gc
-import resource
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pytest
+from conftest import peak_rss_growth_mb
 
 import rustdl
 import rustdl.nn.functional as F
@@ -1178,10 +1177,6 @@ def test_inplace_shape_mismatch_raises_value_error_naming_op(op, device):
 # ---------------------------------------------------------------- memory
 
 
-def _max_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def test_memory_stays_flat_with_plus_equals_and_buffer_writes():
     """2,000 steps of a loop using `loss += ...` and `buf[t] = ...`: every graph is freed."""
     rustdl.manual_seed(0)
@@ -1207,12 +1202,5 @@ def test_memory_stays_flat_with_plus_equals_and_buffer_writes():
         w.grad = None
         u.grad = None
 
-    for _ in range(200):
-        step()
-    gc.collect()
-    before = _max_rss_mb()
-    for _ in range(2000):
-        step()
-    gc.collect()
-    grown = _max_rss_mb() - before
+    grown = peak_rss_growth_mb(step, warmup=200, steps=2000)
     assert grown < 20, f"peak RSS grew by {grown:.1f} MB over 2000 steps"

@@ -4,6 +4,8 @@ import io
 import json
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -168,15 +170,38 @@ def test_save_rejects_what_it_cannot_store(tmp_path):
         rustdl.save({"a": rustdl.zeros(1)}, tmp_path / "no" / "such" / "dir" / "x")
 
 
-def test_atomic_write_keeps_previous_file_and_leaves_no_temp(tmp_path):
+# A child whose file-size limit (RLIMIT_FSIZE) is 64 KiB, with SIGXFSZ ignored, so that the Rust
+# writer's write() of a 4 MB checkpoint fails with EFBIG part of the way into its temp file.
+_FAILING_WRITER = """
+import resource, signal, sys
+import rustdl
+sd = {"w": rustdl.full([1_000_000], 7.0)}
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+try:
+    rustdl.save(sd, sys.argv[1])
+except OSError as e:
+    print("OSError:", e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="RLIMIT_FSIZE and SIGXFSZ are Unix")
+def test_a_write_failing_inside_the_rust_writer_keeps_the_previous_file(tmp_path):
     path = tmp_path / "ck.safetensors"
     rustdl.save({"w": rustdl.ones(3)}, path)
-    rustdl.save({"w": rustdl.full([3], 2.0)}, path)  # overwrite
+    rustdl.save({"w": rustdl.full([3], 2.0)}, path)  # an overwrite replaces it
+    before = path.read_bytes()
     np.testing.assert_array_equal(rustdl.load(path)["w"].numpy(), [2.0, 2.0, 2.0])
-    with pytest.raises(TypeError):
-        rustdl.save({"w": rustdl.zeros(3), "bad": object()}, path)
-    np.testing.assert_array_equal(rustdl.load(path)["w"].numpy(), [2.0, 2.0, 2.0])
-    assert sorted(os.listdir(tmp_path)) == ["ck.safetensors"]
+
+    child = subprocess.run(
+        [sys.executable, "-c", _FAILING_WRITER, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == 0, child.stderr
+    # the failure came from the writer, mid-file: EFBIG (errno 27) on write, not a Python-side check
+    assert child.stdout.startswith("OSError: save: cannot write"), child.stdout
+    assert "os error 27" in child.stdout, child.stdout
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["ck.safetensors"], "a temp or lock file was left"
 
 
 def _header_file(path, header: dict, data: bytes = b""):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from conftest import assert_close
+from optim_check import steps_match_reference
 
 import rustdl
 from rustdl import nn, optim
@@ -115,29 +116,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,cls,ref,kw", CASES, ids=[c[0] for c in CASES])
 def test_three_steps_match_numpy(device, name, cls, ref, kw):
-    rng = np.random.default_rng(0)
-    inits = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
-    scales = [rng.uniform(0.5, 2.0, (3, 4)), rng.uniform(0.5, 2.0, 5)]
-    targets = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
-    params = [nn.Parameter(rustdl.tensor(a, dtype=rustdl.float32, device=device)) for a in inits]
-    opt = cls(params, **kw)
-    ref_p = [a.astype(np.float32).astype(np.float64) for a in inits]
-    ref_state = [{}, {}]
-    for step in range(1, 4):
-        opt.zero_grad()
-        loss = sum(
-            (
-                (p - rustdl.tensor(tg, dtype=rustdl.float32, device=device)) ** 2
-                * rustdl.tensor(s, dtype=rustdl.float32, device=device)
-            ).sum()
-            for p, tg, s in zip(params, targets, scales)
-        )
-        loss.backward()
-        opt.step()
-        for i in range(2):
-            grad = 2 * scales[i] * (ref_p[i] - targets[i])
-            ref_p[i] = ref(ref_p[i], grad, ref_state[i], step, **kw)
-            assert_close(params[i], ref_p[i], rtol=2e-5, atol=2e-6)
+    steps_match_reference(cls, ref, kw, device, steps=3, rtol=2e-5, atol=2e-6)
 
 
 def test_float64_steps_are_exact_to_rounding():

@@ -5,6 +5,7 @@ small training run."""
 import numpy as np
 import pytest
 from conftest import assert_close
+from optim_check import steps_match_reference
 
 import rustdl
 from rustdl import nn, optim
@@ -12,11 +13,18 @@ from rustdl import nn, optim
 # ---------------- independent numpy references (PyTorch's documented algorithms) ----------------
 
 
+def _decay(p, g, lr, weight_decay, decoupled, maximize):
+    """The common first step: negate g to maximize, then weight decay, added to the gradient
+    (L2) or applied to the parameter directly (decoupled, AdamW-style)."""
+    g = -g if maximize else g
+    if decoupled:
+        return p - lr * weight_decay * p, g
+    return p, g + weight_decay * p
+
+
 def np_adamax(p, g, st, t, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
     b1, b2 = betas
-    g = -g if maximize else g
-    if weight_decay:
-        g = g + weight_decay * p
+    p, g = _decay(p, g, lr, weight_decay, False, maximize)
     st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
     st["u"] = np.maximum(b2 * st.get("u", 0.0), np.abs(g) + eps)
     return p - lr / (1 - b1**t) * st["m"] / st["u"]
@@ -36,12 +44,7 @@ def np_nadam(
     maximize=False,
 ):
     b1, b2 = betas
-    g = -g if maximize else g
-    if weight_decay:
-        if decoupled_weight_decay:
-            p = p - lr * weight_decay * p
-        else:
-            g = g + weight_decay * p
+    p, g = _decay(p, g, lr, weight_decay, decoupled_weight_decay, maximize)
     mu_t = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_t1 = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
     st["prod"] = st.get("prod", 1.0) * mu_t  # prod_{i<=t} mu_i
@@ -65,12 +68,7 @@ def np_radam(
     maximize=False,
 ):
     b1, b2 = betas
-    g = -g if maximize else g
-    if weight_decay:
-        if decoupled_weight_decay:
-            p = p - lr * weight_decay * p
-        else:
-            g = g + weight_decay * p
+    p, g = _decay(p, g, lr, weight_decay, decoupled_weight_decay, maximize)
     st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
     st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
     m_hat = st["m"] / (1 - b1**t)
@@ -85,9 +83,7 @@ def np_radam(
 
 
 def np_adadelta(p, g, st, t, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
-    g = -g if maximize else g
-    if weight_decay:
-        g = g + weight_decay * p
+    p, g = _decay(p, g, lr, weight_decay, False, maximize)
     st["v"] = rho * st.get("v", 0.0) + (1 - rho) * g * g
     delta = np.sqrt(st.get("u", 0.0) + eps) / np.sqrt(st["v"] + eps) * g
     st["u"] = rho * st.get("u", 0.0) + (1 - rho) * delta * delta
@@ -136,36 +132,9 @@ CASES = [
 STEPS = 8
 
 
-def quadratic_problem(device, rng):
-    inits = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
-    scales = [rng.uniform(0.5, 2.0, (3, 4)), rng.uniform(0.5, 2.0, 5)]
-    targets = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
-    params = [nn.Parameter(rustdl.tensor(a, dtype=rustdl.float32, device=device)) for a in inits]
-    return params, inits, scales, targets
-
-
 @pytest.mark.parametrize("name,cls,ref,kw", CASES, ids=[c[0] for c in CASES])
 def test_steps_match_numpy(device, name, cls, ref, kw):
-    rng = np.random.default_rng(0)
-    params, inits, scales, targets = quadratic_problem(device, rng)
-    opt = cls(params, **kw)
-    ref_p = [a.astype(np.float32).astype(np.float64) for a in inits]
-    ref_state = [{}, {}]
-    for step in range(1, STEPS + 1):
-        opt.zero_grad()
-        loss = sum(
-            (
-                (p - rustdl.tensor(tg, dtype=rustdl.float32, device=device)) ** 2
-                * rustdl.tensor(s, dtype=rustdl.float32, device=device)
-            ).sum()
-            for p, tg, s in zip(params, targets, scales)
-        )
-        loss.backward()
-        opt.step()
-        for i in range(2):
-            grad = 2 * scales[i] * (ref_p[i] - targets[i])
-            ref_p[i] = ref(ref_p[i], grad, ref_state[i], step, **kw)
-            assert_close(params[i], ref_p[i], rtol=3e-5, atol=3e-6)
+    opt, params, ref_state = steps_match_reference(cls, ref, kw, device, steps=STEPS, rtol=3e-5, atol=3e-6)
     if cls is optim.RAdam:
         # both branches of the rectification were exercised
         assert set(ref_state[0]["rectified"]) == {False, True}

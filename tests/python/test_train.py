@@ -29,6 +29,12 @@ def _mlp(d=8, classes=3, hidden=32):
     return nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, classes))
 
 
+def _fit_sgd(model, x, y, epochs, batch_size=32, **kw):
+    """fit() with cross-entropy and SGD (lr 0.1) on the batches of (x, y)."""
+    loader = DataLoader(TensorDataset(x, y), batch_size)
+    return fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs, **kw)
+
+
 def test_fit_learns_and_records_history():
     x, y = _blobs(600)
     xv, yv = _blobs(200, seed=1)
@@ -115,15 +121,7 @@ def test_checkpoint_file_is_plain_safetensors(tmp_path):
     x, y = _blobs(64)
     model = _mlp()
     ckpt = ModelCheckpoint(tmp_path / "m.safetensors", monitor="loss")
-    fit(
-        model,
-        DataLoader(TensorDataset(x, y), 32),
-        nn.CrossEntropyLoss(),
-        optim.SGD(model.parameters(), lr=0.1),
-        2,
-        callbacks=[ckpt],
-        progress=False,
-    )
+    _fit_sgd(model, x, y, 2, callbacks=[ckpt], progress=False)
     tensors = safetensors.load_file(ckpt.best_path)
     assert set(tensors) == set(model.state_dict())
     np.testing.assert_array_equal(tensors["0.weight"], model.state_dict()["0.weight"].numpy())
@@ -192,15 +190,7 @@ def test_checkpoint_every_epoch_with_pattern(tmp_path):
     x, y = _blobs(64)
     model = _mlp()
     ckpt = ModelCheckpoint(tmp_path / "ck" / "e{epoch:02d}.safetensors", monitor="loss", save_best_only=False)
-    fit(
-        model,
-        DataLoader(TensorDataset(x, y), 32),
-        nn.CrossEntropyLoss(),
-        optim.SGD(model.parameters(), lr=0.1),
-        3,
-        callbacks=[ckpt],
-        progress=False,
-    )
+    _fit_sgd(model, x, y, 3, callbacks=[ckpt], progress=False)
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
         "e01.safetensors",
         "e02.safetensors",
@@ -241,13 +231,7 @@ def test_progress_bar_shows_loss_and_accuracy(capsys):
     pytest.importorskip("tqdm")
     x, y = _blobs(64)
     model = _mlp()
-    fit(
-        model,
-        DataLoader(TensorDataset(x, y), 16),
-        nn.CrossEntropyLoss(),
-        optim.SGD(model.parameters(), lr=0.1),
-        1,
-    )
+    _fit_sgd(model, x, y, 1, batch_size=16)
     err = capsys.readouterr().err
     assert "epoch 1/1" in err and "loss=" in err and "accuracy=" in err
 

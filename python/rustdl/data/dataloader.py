@@ -21,7 +21,7 @@ from .sampler import (
     _check_generator,
     _is_int,
 )
-from .worker import _EXHAUSTED, _ThreadedIter, _WorkerPool
+from .worker import _EXHAUSTED, _Job, _ThreadedIter, _WorkerPool
 
 __all__ = ["DataLoader"]
 
@@ -337,15 +337,8 @@ class DataLoader:
     def _new_pool(self) -> _WorkerPool:
         fetcher = self._fetcher()
         base_seed = int(self._seed_stream.integers(0, 2**62))
-        return _WorkerPool(
-            self.num_workers,
-            base_seed,
-            self.dataset,
-            fetcher.fetch,
-            fetcher.next_batch,
-            self._iterable,
-            self.worker_init_fn,
-        )
+        job = _Job(self.dataset, fetcher.fetch, fetcher.next_batch, self._iterable, self.worker_init_fn)
+        return _WorkerPool(self.num_workers, base_seed, job)
 
     def __iter__(self) -> Iterator[Any]:
         if self.num_workers == 0:

@@ -35,6 +35,18 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _check_positive_int(owner: str, name: str, value: Any) -> None:
+    """PyTorch's ``ValueError`` for an argument that is not a positive integer."""
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{owner}: {name} should be a positive integer value, but got {name}={value!r}")
+
+
+def _check_bool(owner: str, name: str, value: Any, error: type[Exception] = TypeError) -> None:
+    """PyTorch's error (``TypeError`` unless told) for an argument that is not a bool."""
+    if not isinstance(value, bool):
+        raise error(f"{owner}: {name} should be a boolean value, but got {name}={value!r}")
+
+
 def _check_generator(generator: Any, owner: str) -> Any:
     """None, a numpy generator (or anything with ``permutation``), or an int seed turned into one."""
     if generator is None:
@@ -150,14 +162,9 @@ class RandomSampler(_ArraySampler):
         num_samples: int | None = None,
         generator: Any = None,
     ):
-        if not isinstance(replacement, bool):
-            raise TypeError(
-                f"RandomSampler: replacement should be a boolean value, but got replacement={replacement!r}"
-            )
-        if num_samples is not None and (not _is_int(num_samples) or num_samples <= 0):
-            raise ValueError(
-                f"RandomSampler: num_samples should be a positive integer value, but got num_samples={num_samples!r}"
-            )
+        _check_bool("RandomSampler", "replacement", replacement)
+        if num_samples is not None:
+            _check_positive_int("RandomSampler", "num_samples", num_samples)
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = None if num_samples is None else int(num_samples)
@@ -242,14 +249,8 @@ class WeightedRandomSampler(_ArraySampler):
         replacement: bool = True,
         generator: Any = None,
     ):
-        if not _is_int(num_samples) or num_samples <= 0:
-            raise ValueError(
-                f"WeightedRandomSampler: num_samples should be a positive integer value, but got num_samples={num_samples!r}"
-            )
-        if not isinstance(replacement, bool):
-            raise TypeError(
-                f"WeightedRandomSampler: replacement should be a boolean value, but got replacement={replacement!r}"
-            )
+        _check_positive_int("WeightedRandomSampler", "num_samples", num_samples)
+        _check_bool("WeightedRandomSampler", "replacement", replacement)
         w = np.asarray(weights.numpy() if hasattr(weights, "numpy") else weights, dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(
@@ -303,14 +304,8 @@ class BatchSampler(Sampler):
     """
 
     def __init__(self, sampler: Sampler | Iterable[Any], batch_size: int, drop_last: bool):
-        if not _is_int(batch_size) or batch_size <= 0:
-            raise ValueError(
-                f"BatchSampler: batch_size should be a positive integer value, but got batch_size={batch_size!r}"
-            )
-        if not isinstance(drop_last, bool):
-            raise ValueError(
-                f"BatchSampler: drop_last should be a boolean value, but got drop_last={drop_last!r}"
-            )
+        _check_positive_int("BatchSampler", "batch_size", batch_size)
+        _check_bool("BatchSampler", "drop_last", drop_last, ValueError)
         if not hasattr(sampler, "__iter__"):
             raise TypeError(f"BatchSampler: sampler must be iterable, got {type(sampler).__name__}")
         self.sampler = sampler

@@ -80,21 +80,24 @@ class _Shared:
         self.stopped = False
 
 
-def _worker_loop(
-    shared: _Shared,
-    worker_id: int,
-    info: WorkerInfo,
-    fetch: Callable[[Any], Any],
-    next_batch: Callable[[Iterator[Any]], Any],
-    dataset: Any,
-    iterable: bool,
-    worker_init_fn: Callable[[int], None] | None,
-) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """What every worker of a pool does: ``fetch`` the batch of a task from a map-style dataset,
+    or take ``next_batch`` from its own iterator over an iterable one, after ``worker_init_fn``."""
+
+    dataset: Any
+    fetch: Callable[[Any], Any]
+    next_batch: Callable[[Iterator[Any]], Any]
+    iterable: bool
+    worker_init_fn: Callable[[int], None] | None
+
+
+def _worker_loop(shared: _Shared, worker_id: int, info: WorkerInfo, job: _Job) -> None:
     _local.info = info
     init_error = None
-    if worker_init_fn is not None:
+    if job.worker_init_fn is not None:
         try:
-            worker_init_fn(worker_id)
+            job.worker_init_fn(worker_id)
         except BaseException as exc:  # noqa: BLE001 - reported to the main thread
             init_error = (exc, traceback.format_exc())
     inbox = shared.inboxes[worker_id]
@@ -113,17 +116,17 @@ def _worker_loop(
         try:
             if init_error is not None:
                 raise init_error[0]
-            if iterable:
+            if job.iterable:
                 if it_epoch != epoch:
-                    it, it_epoch, exhausted = iter(dataset), epoch, False
-                value = _EXHAUSTED if exhausted else next_batch(it)
+                    it, it_epoch, exhausted = iter(job.dataset), epoch, False
+                value = _EXHAUSTED if exhausted else job.next_batch(it)
                 if value is _EXHAUSTED:
                     exhausted = True
                     kind = _DONE
                 else:
                     kind = _OK
             else:
-                kind, value = _OK, fetch(task)
+                kind, value = _OK, job.fetch(task)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             tb = init_error[1] if init_error is not None else traceback.format_exc()
             kind, value = _ERROR, (exc, tb)
@@ -140,25 +143,16 @@ _live_pools: weakref.WeakSet = weakref.WeakSet()
 class _WorkerPool:
     """``num_workers`` daemon threads with one inbox each; results are keyed by (epoch, sequence)."""
 
-    def __init__(
-        self,
-        num_workers: int,
-        base_seed: int,
-        dataset: Any,
-        fetch: Callable[[Any], Any],
-        next_batch: Callable[[Iterator[Any]], Any],
-        iterable: bool,
-        worker_init_fn: Callable[[int], None] | None,
-    ):
+    def __init__(self, num_workers: int, base_seed: int, job: _Job):
         self.num_workers = num_workers
         self.shared = _Shared(num_workers)
         self._epochs = itertools.count()
         self.threads = []
         for wid in range(num_workers):
-            info = WorkerInfo(id=wid, num_workers=num_workers, seed=base_seed + wid, dataset=dataset)
+            info = WorkerInfo(id=wid, num_workers=num_workers, seed=base_seed + wid, dataset=job.dataset)
             t = threading.Thread(
                 target=_worker_loop,
-                args=(self.shared, wid, info, fetch, next_batch, dataset, iterable, worker_init_fn),
+                args=(self.shared, wid, info, job),
                 name=f"rustdl-dataloader-worker-{wid}",
                 daemon=True,
             )

@@ -14,6 +14,18 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
+def _zero_grads(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Resets the gradients of ``parameters`` to ``None`` (or, with ``set_to_none=False``, to
+    zeros); what ``Module.zero_grad`` and ``Optimizer.zero_grad`` do."""
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.zero_()
+
+
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor],
     max_norm: float,

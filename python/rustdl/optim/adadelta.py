@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_nonnegative, _defaults
 
 __all__ = ["Adadelta"]
 
@@ -34,6 +33,8 @@ class Adadelta(Optimizer):
     """
 
     _kind = "adadelta"
+    _state_names = ("square_avg", "acc_delta")
+    _hyper_keys = ("lr", "rho", "eps", "weight_decay", "maximize")
 
     def __init__(
         self,
@@ -48,33 +49,10 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            rho=rho,
-            eps=eps,
-            weight_decay=weight_decay,
-            foreach=foreach,
-            capturable=capturable,
-            maximize=maximize,
-            differentiable=differentiable,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        _check_nonnegative(group, "lr")
         if not 0.0 <= group["rho"] <= 1.0:
             raise ValueError(f"Invalid rho value: {group['rho']}")
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "square_avg": _rustdl.zeros_like(p), "acc_delta": _rustdl.zeros_like(p)}
-
-    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        return [state["square_avg"], state["acc_delta"]]
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in ("lr", "rho", "eps", "weight_decay", "maximize")}
+        _check_nonnegative(group, "eps", "weight_decay")

@@ -6,10 +6,10 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _adam_hyper, _check_adam_like
+from .optimizer import _AdamFamily, _defaults
 
 
-class Adam(Optimizer):
+class Adam(_AdamFamily):
     """Adam, as PyTorch's: ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``,
     ``p ← p − lr·(m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)``; ``weight_decay`` adds ``wd·p`` to ``g``.
 
@@ -27,6 +27,7 @@ class Adam(Optimizer):
     """
 
     _kind = "adam"
+    _hyper_keys = ("amsgrad",)
 
     def __init__(
         self,
@@ -39,30 +40,21 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
-        )
-        super().__init__(params, defaults)
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _check_adam_like(group)
+        super().__init__(params, _defaults(locals()))
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        st = {"step": 0, "exp_avg": _rustdl.zeros_like(p), "exp_avg_sq": _rustdl.zeros_like(p)}
+        st = super()._init_state(p, group)
         if group["amsgrad"]:
             st["max_exp_avg_sq"] = _rustdl.zeros_like(p)
         return st
 
     def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        out = [state["exp_avg"], state["exp_avg_sq"]]
+        out = super()._state_tensors(state, group)
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = state["exp_avg_sq"].clone()
             out.append(state["max_exp_avg_sq"])
         return out
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return _adam_hyper(group, "amsgrad")
 
 
 class AdamW(Adam):

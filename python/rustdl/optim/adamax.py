@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
-from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _adam_hyper, _check_adam_like
+from .optimizer import _AdamFamily, _defaults
 
 __all__ = ["Adamax"]
 
 
-class Adamax(Optimizer):
+class Adamax(_AdamFamily):
     """Adamax (Adam with the infinity norm), PyTorch's update:
 
     ``m ← β₁m + (1 − β₁)g``, ``u ← max(β₂u, |g| + ε)``, ``p ← p − lr/(1 − β₁ᵗ) · m/u``
@@ -34,6 +33,7 @@ class Adamax(Optimizer):
     """
 
     _kind = "adamax"
+    _state_names = ("exp_avg", "exp_inf")
 
     def __init__(
         self,
@@ -48,26 +48,4 @@ class Adamax(Optimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            capturable=capturable,
-        )
-        super().__init__(params, defaults)
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _check_adam_like(group)
-
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "exp_avg": _rustdl.zeros_like(p), "exp_inf": _rustdl.zeros_like(p)}
-
-    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        return [state["exp_avg"], state["exp_inf"]]
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return _adam_hyper(group)
+        super().__init__(params, _defaults(locals()))

@@ -28,6 +28,12 @@ def _per_group(value, optimizer: Optimizer, name: str) -> list:
     return [value] * n
 
 
+def _check_positive(owner: str, name: str, value: Any) -> None:
+    """``ValueError`` naming the scheduler and argument when ``value <= 0``."""
+    if value <= 0:
+        raise ValueError(f"{owner}: {name} must be positive, got {value}")
+
+
 class LRScheduler:
     """Base class: sets each group's ``lr`` from :meth:`get_lr` at every :meth:`step`.
 
@@ -91,8 +97,7 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        if step_size <= 0:
-            raise ValueError(f"StepLR: step_size must be positive, got {step_size}")
+        _check_positive("StepLR", "step_size", step_size)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -138,8 +143,7 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        if T_max <= 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        _check_positive("CosineAnnealingLR", "T_max", T_max)
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -226,8 +230,8 @@ class OneCycleLR(LRScheduler):
                     f"OneCycleLR: epochs and steps_per_epoch must be positive, got {epochs} and {steps_per_epoch}"
                 )
             total_steps = epochs * steps_per_epoch
-        elif total_steps <= 0:
-            raise ValueError(f"OneCycleLR: total_steps must be positive, got {total_steps}")
+        else:
+            _check_positive("OneCycleLR", "total_steps", total_steps)
         if not 0 <= pct_start <= 1:
             raise ValueError(f"OneCycleLR: pct_start must be within [0, 1], got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):

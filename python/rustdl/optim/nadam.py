@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _adam_hyper, _check_adam_like
+from .optimizer import _AdamFamily, _check_nonnegative, _defaults
 
 __all__ = ["NAdam"]
 
 
-class NAdam(Optimizer):
+class NAdam(_AdamFamily):
     """NAdam (Adam with Nesterov momentum, Dozat 2016), PyTorch's update:
 
     ``μ_t = β₁(1 − ½·0.96^(tψ))``, ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``,
@@ -39,6 +38,7 @@ class NAdam(Optimizer):
     """
 
     _kind = "nadam"
+    _hyper_keys = ("decoupled_weight_decay",)
 
     def __init__(
         self,
@@ -55,35 +55,14 @@ class NAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum_decay=momentum_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        _check_adam_like(group)
-        if not 0.0 <= group["momentum_decay"]:
-            raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
+        super()._check_group(group)
+        _check_nonnegative(group, "momentum_decay")
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "step": 0,
-            "mu_product": 1.0,
-            "exp_avg": _rustdl.zeros_like(p),
-            "exp_avg_sq": _rustdl.zeros_like(p),
-        }
-
-    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        return [state["exp_avg"], state["exp_avg_sq"]]
+        return {"step": 0, "mu_product": 1.0, **super()._init_state(p, group)}
 
     def _step_scalars(self, state: dict[str, Any], group: dict[str, Any]) -> tuple:
         # μ_t and μ_{t+1} of the schedule, and the product μ_1·…·μ_t kept in the state
@@ -99,6 +78,3 @@ class NAdam(Optimizer):
         if name == "mu_product":
             return float(value.item()) if isinstance(value, Tensor) else float(value)
         return super()._load_state_value(p, name, value)
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return _adam_hyper(group, "decoupled_weight_decay")

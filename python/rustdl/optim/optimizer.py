@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import enable_grad, no_grad
+from ..nn.utils import _zero_grads
 
 
 class _RequiredParameter:
@@ -38,6 +39,10 @@ class Optimizer:
     """
 
     _kind: str = ""
+    #: state tensors of the fused kernel, in its order; each starts as zeros shaped like its parameter
+    _state_names: tuple[str, ...] = ()
+    #: group entries the fused kernel takes as hyper-parameters
+    _hyper_keys: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -113,20 +118,13 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of all optimized tensors (to ``None`` by default, else to zeros)."""
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.zero_()
+        _zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     # ---------- the update ----------
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        """The state of ``p`` on its first step (overridden by subclasses)."""
-        return {"step": 0}
+        """The state of ``p`` on its first step: ``step`` and a zero tensor per ``_state_names``."""
+        return {"step": 0, **{name: _rustdl.zeros_like(p) for name in self._state_names}}
 
     def _prepare_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> bool:
         """Creates missing state; returns whether this step is the one that created it."""
@@ -135,12 +133,12 @@ class Optimizer:
         return False
 
     def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        """The state tensors the fused kernel expects, in its order (overridden by subclasses)."""
-        return []
+        """The state tensors the fused kernel expects, in its order (``_state_names`` by default)."""
+        return [state[name] for name in self._state_names]
 
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        """The kernel's hyper-parameters for a group (overridden by subclasses)."""
-        return {}
+        """The kernel's hyper-parameters for a group (its ``_hyper_keys`` by default)."""
+        return {k: group[k] for k in self._hyper_keys}
 
     def _step_scalars(self, state: dict[str, Any], group: dict[str, Any]) -> tuple:
         """Per-parameter scalars of this step beyond the step count, as hashable ``(name, value)``
@@ -274,35 +272,60 @@ _HYPER = (
 )
 
 
-def _check_adam_like(group: dict[str, Any]) -> None:
-    """PyTorch's checks of an Adam-family group: ``lr``, ``eps``, ``betas``, ``weight_decay``."""
-    if not 0.0 <= group["lr"]:
-        raise ValueError(f"Invalid learning rate: {group['lr']}")
-    if not 0.0 <= group["eps"]:
-        raise ValueError(f"Invalid epsilon value: {group['eps']}")
-    betas = group["betas"]
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
-    for i, b in enumerate(betas):
-        if not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
-    if not 0.0 <= group["weight_decay"]:
-        raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+def _defaults(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer's ``defaults`` from the ``locals()`` of its ``__init__``, taken before any other
+    local is bound: every argument but ``self`` and ``params``, in signature order.
+
+    Example:
+        >>> super().__init__(params, _defaults(locals()))
+    """
+    return {k: v for k, v in arguments.items() if k not in ("self", "params", "__class__")}
 
 
-def _adam_hyper(group: dict[str, Any], *extra: str) -> dict[str, Any]:
-    """The fused-kernel hyper-parameters of an Adam-family group, plus the ``extra`` keys."""
-    b1, b2 = group["betas"]
-    out = {
-        "lr": group["lr"],
-        "beta1": b1,
-        "beta2": b2,
-        "eps": group["eps"],
-        "weight_decay": group["weight_decay"],
-        "maximize": group["maximize"],
-    }
-    out.update({k: group[k] for k in extra})
-    return out
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_nonnegative(group: dict[str, Any], *keys: str, labels: dict[str, str] = _LABELS) -> None:
+    """PyTorch's ``Invalid learning rate: -1.0`` (``Invalid <key> value: ...``) for a negative entry."""
+    for k in keys:
+        if not 0.0 <= group[k]:
+            raise ValueError(f"Invalid {labels.get(k, f'{k} value')}: {group[k]}")
+
+
+class _AdamFamily(Optimizer):
+    """Base of the Adam-family optimizers (Adam, AdamW, Adamax, NAdam, RAdam).
+
+    Keeps ``betas`` a tuple, checks ``lr``, ``eps``, ``betas`` and ``weight_decay`` as PyTorch does,
+    and passes the kernel ``beta1``/``beta2``, ``maximize`` and the entries named by ``_hyper_keys``.
+    """
+
+    _state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        super().__init__(params, {**defaults, "betas": tuple(defaults["betas"])})
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_nonnegative(group, "lr", "eps")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        _check_nonnegative(group, "weight_decay")
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        b1, b2 = group["betas"]
+        out = {
+            "lr": group["lr"],
+            "beta1": b1,
+            "beta2": b2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "maximize": group["maximize"],
+        }
+        out.update(super()._hyper(group))
+        return out
 
 
 def _check_finite(group: dict[str, Any]) -> None:

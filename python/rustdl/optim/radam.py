@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
-from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _adam_hyper, _check_adam_like
+from .optimizer import _AdamFamily, _defaults
 
 __all__ = ["RAdam"]
 
 
-class RAdam(Optimizer):
+class RAdam(_AdamFamily):
     """RAdam (rectified Adam, Liu et al. 2019), PyTorch's update:
 
     ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``, ``m̂ = m/(1 − β₁ᵗ)``,
@@ -39,6 +38,7 @@ class RAdam(Optimizer):
     """
 
     _kind = "radam"
+    _hyper_keys = ("decoupled_weight_decay",)
 
     def __init__(
         self,
@@ -54,27 +54,4 @@ class RAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-        )
-        super().__init__(params, defaults)
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _check_adam_like(group)
-
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "exp_avg": _rustdl.zeros_like(p), "exp_avg_sq": _rustdl.zeros_like(p)}
-
-    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        return [state["exp_avg"], state["exp_avg_sq"]]
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return _adam_hyper(group, "decoupled_weight_decay")
+        super().__init__(params, _defaults(locals()))

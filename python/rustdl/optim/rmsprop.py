@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_nonnegative, _defaults
 
 
 class RMSprop(Optimizer):
@@ -25,6 +25,7 @@ class RMSprop(Optimizer):
     """
 
     _kind = "rmsprop"
+    _hyper_keys = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def __init__(
         self,
@@ -38,21 +39,10 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        for k in ("lr", "eps", "momentum", "weight_decay", "alpha"):
-            if group[k] < 0.0:
-                raise ValueError(f"Invalid {k} value: {group[k]}")
+        _check_nonnegative(group, "lr", "eps", "momentum", "weight_decay", "alpha", labels={})
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         st = {"step": 0, "square_avg": _rustdl.zeros_like(p)}
@@ -70,11 +60,6 @@ class RMSprop(Optimizer):
             out.append(state.setdefault("grad_avg", _rustdl.zeros_like(state["square_avg"])))
         return out
 
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: group[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
-        }
-
 
 class Adagrad(Optimizer):
     """Adagrad, as PyTorch's: ``s ← s + g²``, ``p ← p − lr_t·g / (√s + ε)`` with
@@ -91,6 +76,8 @@ class Adagrad(Optimizer):
     """
 
     _kind = "adagrad"
+    _state_names = ("sum",)
+    _hyper_keys = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 
     def __init__(
         self,
@@ -103,26 +90,12 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals()))
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            if group[k] < 0.0:
-                raise ValueError(f"Invalid {k} value: {group[k]}")
+        _check_nonnegative(
+            group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", labels={}
+        )
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": 0, "sum": _rustdl.full_like(p, group["initial_accumulator_value"])}
-
-    def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
-        return [state["sum"]]
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in ("lr", "lr_decay", "weight_decay", "eps", "maximize")}

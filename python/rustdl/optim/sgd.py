@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer, _check_nonnegative, _defaults, required
 
 
 class SGD(Optimizer):
@@ -30,6 +30,7 @@ class SGD(Optimizer):
     """
 
     _kind = "sgd"
+    _hyper_keys = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize")
 
     def __init__(
         self,
@@ -42,25 +43,13 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
+        defaults = _defaults(locals())
         if lr is not required and lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        _check_nonnegative(group, "lr", "momentum", "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
@@ -73,6 +62,3 @@ class SGD(Optimizer):
 
     def _state_tensors(self, state: dict[str, Any], group: dict[str, Any]) -> list[Tensor]:
         return [state["momentum_buffer"]] if group["momentum"] != 0 else []
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize")}

@@ -4,10 +4,12 @@
 //! One file per op family: [`elementwise`] (unary, binary, where), [`reduce`], [`softmax`],
 //! [`random`] (the counter-based generator), [`transfer`] (copy, cast, assign), [`index`],
 //! [`scan`], [`conv`] (im2col and pooling), [`direct_conv`], [`matmul`], [`optim`];
-//! [`strided`] holds the view iteration they share. Work is split over the threads of [`pool`]
-//! (its own fork-join pool; see there for `RUSTDL_NUM_THREADS`) only above [`PAR_MIN`]
-//! elements, so small tensors pay no threading cost. The first use of the pool also tunes the
-//! process allocator, once ([`alloc`]).
+//! [`strided`] holds the view iteration they share, and `device` implements the backend
+//! contract over them (the CPU's algorithm choices, e.g. the direct convolution for few taps,
+//! live there). Work is split over the threads of [`pool`] (its own fork-join pool; see there
+//! for `RUSTDL_NUM_THREADS`) only above [`PAR_MIN`] elements, so small tensors pay no
+//! threading cost. The first use of the pool also tunes the process allocator, once
+//! ([`alloc`]).
 //!
 //! Hot loops are compiled twice, for the baseline target and for AVX2+FMA, and the processor
 //! picks at run time (see `simd`). Setting `RUSTDL_CPU_SIMD=portable` (read once, by the first
@@ -16,6 +18,7 @@
 
 pub mod alloc;
 pub mod conv;
+mod device;
 pub mod direct_conv;
 pub mod elementwise;
 pub mod index;
@@ -31,6 +34,7 @@ pub mod strided;
 pub mod transfer;
 
 pub use alloc::tune_allocator;
+pub use device::Cpu;
 pub use elementwise::{binary, erf, unary, where_};
 pub use random::{hash32, rand, stream_key, uniform01};
 pub use reduce::reduce;

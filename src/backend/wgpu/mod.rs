@@ -28,6 +28,7 @@
 //! submit and wait) before the op is recorded.
 
 mod context;
+mod device;
 mod kernels;
 mod pipelines;
 mod pool;
@@ -38,6 +39,7 @@ use crate::dtype::DType;
 use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
+pub use device::Gpu;
 pub use kernels::{
     argsort, assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add,
     index_select, linear_scan, matmul, max_pool2d, optim_step, rand, reduce, scatter_add, softmax,

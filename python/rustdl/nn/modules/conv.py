@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from ... import _rustdl
 from ..._rustdl import Tensor
@@ -22,23 +23,30 @@ def _tuple(v, n: int, what: str) -> tuple[int, ...]:
 
 
 class _ConvNd(Module):
+    """Base of the convolutions: checks the arguments, builds ``weight`` (``(C_out, C_in/groups, *k)``,
+    or ``(C_in, C_out/groups, *k)`` when ``transposed``) and ``bias``, and resolves the padding.
+
+    Subclasses set ``_nd`` (the spatial dimensions) and ``transposed``.
+    """
+
+    _nd: int = 0
+    transposed: bool = False
+
     def __init__(
         self,
-        nd: int,
         in_channels: int,
         out_channels: int,
         kernel_size,
-        stride,
-        padding,
-        dilation,
-        groups: int,
-        bias: bool,
-        padding_mode: str,
-        transposed: bool,
-        output_padding=0,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
         device=None,
         dtype=None,
     ) -> None:
+        nd = self._nd
         super().__init__()
         name = type(self).__name__
         if groups <= 0 or in_channels % groups or out_channels % groups:
@@ -60,7 +68,7 @@ class _ConvNd(Module):
         else:
             self.padding = _tuple(padding, nd, "padding")
         self.dilation = _tuple(dilation, nd, "dilation")
-        self.output_padding = _tuple(output_padding, nd, "output_padding")
+        self.output_padding = (0,) * nd
         if in_channels <= 0 or out_channels <= 0:
             raise ValueError(
                 f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}"
@@ -75,10 +83,9 @@ class _ConvNd(Module):
         if not isinstance(self.padding, str) and any(p < 0 for p in self.padding):
             raise ValueError(f"{name}: padding must be non-negative, got {self.padding}")
         self.groups = groups
-        self.transposed = transposed
         self.padding_mode = padding_mode
         kw = {"device": device, "dtype": dtype}
-        if transposed:
+        if self.transposed:
             shape = (in_channels, out_channels // groups, *self.kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *self.kernel_size)
@@ -132,7 +139,17 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """Base of ``Conv1d`` and ``Conv2d``: a forward through ``_conv`` (``F.conv1d`` or ``F.conv2d``)."""
+
+    _conv: Callable[..., Tensor]
+
+    def forward(self, input: Tensor) -> Tensor:
+        input, padding = self._padding_args(input)
+        return self._conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
     """1-D convolution over an ``(N, C_in, L)`` input.
 
     Args:
@@ -150,43 +167,11 @@ class Conv1d(_ConvNd):
         (20, 33, 24)
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(
-            1,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            False,
-            0,
-            device,
-            dtype,
-        )
-
-    def forward(self, input: Tensor) -> Tensor:
-        input, padding = self._padding_args(input)
-        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _nd = 1
+    _conv = staticmethod(F.conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution over an ``(N, C_in, H, W)`` input.
 
     Args:
@@ -204,40 +189,8 @@ class Conv2d(_ConvNd):
         (2, 8, 16, 16)
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(
-            2,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            False,
-            0,
-            device,
-            dtype,
-        )
-
-    def forward(self, input: Tensor) -> Tensor:
-        input, padding = self._padding_args(input)
-        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _nd = 2
+    _conv = staticmethod(F.conv2d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -253,6 +206,9 @@ class ConvTranspose2d(_ConvNd):
         >>> nn.ConvTranspose2d(8, 3, 2, stride=2)(rustdl.randn(1, 8, 4, 4)).shape
         (1, 3, 8, 8)
     """
+
+    _nd = 2
+    transposed = True
 
     def __init__(
         self,
@@ -272,7 +228,6 @@ class ConvTranspose2d(_ConvNd):
         if isinstance(padding, str):
             raise ValueError("ConvTranspose2d: padding must be an int or a pair of ints")
         super().__init__(
-            2,
             in_channels,
             out_channels,
             kernel_size,
@@ -282,11 +237,10 @@ class ConvTranspose2d(_ConvNd):
             groups,
             bias,
             padding_mode,
-            True,
-            output_padding,
             device,
             dtype,
         )
+        self.output_padding = _tuple(output_padding, self._nd, "output_padding")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.conv_transpose2d(

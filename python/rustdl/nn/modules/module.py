@@ -11,6 +11,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from ...autograd import no_grad
 from ..parameter import Parameter
+from ..utils import _zero_grads
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -302,13 +303,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of every parameter (to ``None`` by default, else to zeros)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.zero_()
+        _zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Calls ``fn`` on every submodule (children first) and then on this module."""

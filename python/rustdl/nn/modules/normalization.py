@@ -10,6 +10,19 @@ from ..parameter import Parameter
 from .module import Module
 
 
+def _affine_parameters(
+    module: Module, affine: bool, shape: tuple[int, ...], bias: bool = True, device=None, dtype=None
+) -> None:
+    """Gives ``module`` a learnable ``weight`` (ones) and ``bias`` (zeros, unless ``bias=False``) of
+    ``shape`` when ``affine``, else registers both as ``None``."""
+    if affine:
+        module.weight = Parameter(_rustdl.ones(*shape, device=device, dtype=dtype))
+        module.bias = Parameter(_rustdl.zeros(*shape, device=device, dtype=dtype)) if bias else None
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class _BatchNorm(Module):
     _dims: tuple[int, ...] = ()
 
@@ -30,12 +43,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         kw = {"device": device, "dtype": dtype}
-        if affine:
-            self.weight = Parameter(_rustdl.ones(num_features, **kw))
-            self.bias = Parameter(_rustdl.zeros(num_features, **kw))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, (num_features,), **kw)
         if track_running_stats:
             self.register_buffer("running_mean", _rustdl.zeros(num_features, **kw))
             self.register_buffer("running_var", _rustdl.ones(num_features, **kw))
@@ -155,13 +163,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        kw = {"device": device, "dtype": dtype}
-        if elementwise_affine:
-            self.weight = Parameter(_rustdl.ones(*self.normalized_shape, **kw))
-            self.bias = Parameter(_rustdl.zeros(*self.normalized_shape, **kw)) if bias else None
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, elementwise_affine, self.normalized_shape, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -202,13 +204,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        kw = {"device": device, "dtype": dtype}
-        if affine:
-            self.weight = Parameter(_rustdl.ones(num_channels, **kw))
-            self.bias = Parameter(_rustdl.zeros(num_channels, **kw))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, (num_channels,), device=device, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

@@ -31,20 +31,27 @@ class VisionDataset(Dataset):
 
 
 class _ArrayImages(VisionDataset):
-    """Grayscale images as numpy uint8 ``(H, W)`` (what ``np.asarray(pil_image)`` gives)."""
+    """Grayscale images as numpy uint8 ``(H, W)`` (what ``np.asarray(pil_image)`` gives), the
+    train or test split of what the subclass's ``_splits()`` loads (``download`` is ignored)."""
 
     classes: list[str] = []
 
+    @staticmethod
+    def _splits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """``((train_images, train_labels), (test_images, test_labels))``."""
+        raise NotImplementedError
+
     def __init__(
         self,
-        images: np.ndarray,
-        labels: np.ndarray,
-        root: Any,
-        train: bool,
-        transform: Callable | None,
-        target_transform: Callable | None,
+        root: Any = None,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        download: bool = False,
     ) -> None:
         super().__init__(root, transform, target_transform)
+        train_split, test_split = self._splits()
+        images, labels = train_split if train else test_split
         n = _limit(len(labels))
         self.train = train
         self._images = np.ascontiguousarray(images[:n])
@@ -91,17 +98,9 @@ class MNIST(_ArrayImages):
         "9 - nine",
     ]
 
-    def __init__(
-        self,
-        root: Any = None,
-        train: bool = True,
-        transform: Callable | None = None,
-        target_transform: Callable | None = None,
-        download: bool = False,
-    ) -> None:
-        (xtr, ytr), (xte, yte) = _ds.mnist_5k(test_size=0.2, seed=0)
-        x, y = (xtr, ytr) if train else (xte, yte)
-        super().__init__(x, y, root, train, transform, target_transform)
+    @staticmethod
+    def _splits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        return _ds.mnist_5k(test_size=0.2, seed=0)
 
 
 class FashionMNIST(_ArrayImages):
@@ -109,17 +108,9 @@ class FashionMNIST(_ArrayImages):
 
     classes = list(_ds.FASHION_MNIST_CLASSES)
 
-    def __init__(
-        self,
-        root: Any = None,
-        train: bool = True,
-        transform: Callable | None = None,
-        target_transform: Callable | None = None,
-        download: bool = False,
-    ) -> None:
-        (xtr, ytr), (xte, yte) = _ds.fashion_mnist()
-        x, y = (xtr, ytr) if train else (xte, yte)
-        super().__init__(x, y, root, train, transform, target_transform)
+    @staticmethod
+    def _splits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        return _ds.fashion_mnist()
 
 
 class FakeData(VisionDataset):

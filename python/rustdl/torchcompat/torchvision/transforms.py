@@ -9,20 +9,13 @@ from typing import Any, Callable
 import numpy as np
 
 import rustdl
+from rustdl.data import transforms as _transforms
 
 __all__ = ["CenterCrop", "Compose", "Lambda", "Normalize", "Resize", "ToTensor"]
 
 
-class Compose:
-    """Applies transforms in order."""
-
-    def __init__(self, transforms: Sequence[Callable]) -> None:
-        self.transforms = list(transforms)
-
-    def __call__(self, img: Any) -> Any:
-        for t in self.transforms:
-            img = t(img)
-        return img
+class Compose(_transforms.Compose):
+    """Applies transforms in order (rustdl's ``Compose``, with torchvision's repr)."""
 
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}" for t in self.transforms)

@@ -71,20 +71,10 @@ def make_grid(
     )
 
 
-def save_image(
-    tensor: Any,
-    fp: Any,
-    nrow: int = 8,
-    padding: int = 2,
-    normalize: bool = False,
-    value_range: tuple[float, float] | None = None,
-    scale_each: bool = False,
-    pad_value: float = 0.0,
-    format: str | None = None,
-    **kwargs: Any,
-) -> None:
-    """Saves a batch as one PNG grid (values in ``[0, 1]``, or rescaled with ``normalize``)."""
-    grid = _grid(_to_numpy(tensor), nrow, padding, normalize, value_range, scale_each, pad_value)
+def save_image(tensor: Any, fp: Any, format: str | None = None, **kwargs: Any) -> None:
+    """Saves a batch as one PNG grid (values in ``[0, 1]``, or rescaled with ``normalize``); the
+    keywords (``nrow``, ``padding``, ``normalize``, ...) are :func:`make_grid`'s, as torchvision's."""
+    grid = make_grid(tensor, **kwargs).numpy()
     img = np.clip(grid * 255.0 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
     from PIL import Image
 

@@ -1,0 +1,322 @@
+//! The backend contract: every primitive a device must provide, as one trait.
+//!
+//! The op layer (`crate::ops`) says *what* it needs — a unary map, a reduction, a convolution's
+//! forward, weight gradient or input gradient — and each backend decides *how*: the CPU picks a
+//! direct or an im2col convolution and its thread split, the GPU its tiles and when to fall
+//! back to exact host arithmetic. A new backend implements the required methods (storage,
+//! elementwise, reductions, products, indexing, random fills, transfers) and starts with the
+//! provided convolution, which composes `im2col`, `matmul` and `col2im`; it overrides what it
+//! can do faster. `crate::backend` routes each `Storage` to the backend that owns it.
+//!
+//! Every method takes storages of this backend with their layouts (broadcast already where a
+//! method says so) and returns a fresh contiguous storage; shapes are checked by the op layer.
+
+use super::{BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::shape::Layout;
+use crate::storage::CpuStorage;
+
+/// What a device provides. `Storage` is the backend's own buffer type.
+pub trait Backend {
+    /// The backend's memory for one tensor.
+    type Storage;
+
+    // ---- storage and transfers ----
+
+    /// The device this backend runs on.
+    fn device(&self) -> Device;
+    /// The dtype of one of this backend's storages.
+    fn dtype(&self, x: &Self::Storage) -> DType;
+
+    /// Contiguous copy of a strided view.
+    fn copy(&self, x: &Self::Storage, l: &Layout) -> Result<Self::Storage>;
+    /// Contiguous copy converted to `dtype`.
+    fn cast(&self, x: &Self::Storage, l: &Layout, dtype: DType) -> Result<Self::Storage>;
+    /// `n` elements equal to `value`.
+    fn full(&self, n: usize, value: f64, dtype: DType) -> Result<Self::Storage>;
+    /// The elements of a view, row-major, in host memory.
+    fn to_host(&self, x: &Self::Storage, l: &Layout) -> Result<CpuStorage>;
+    /// Host elements moved onto this backend.
+    fn upload(&self, h: &CpuStorage) -> Result<Self::Storage>;
+    /// Writes `src` (broadcast to `ld.shape`) into the view `ld` of `dst`, in place.
+    fn assign(
+        &self,
+        dst: &mut Self::Storage,
+        ld: &Layout,
+        src: &Self::Storage,
+        ls: &Layout,
+    ) -> Result<()>;
+
+    // ---- elementwise ----
+
+    /// Unary elementwise op into a contiguous result of the same dtype.
+    fn unary(&self, op: UnaryOp, x: &Self::Storage, l: &Layout) -> Result<Self::Storage>;
+    /// Binary elementwise op; both layouts broadcast to the output shape, one dtype.
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a: &Self::Storage,
+        la: &Layout,
+        b: &Self::Storage,
+        lb: &Layout,
+    ) -> Result<Self::Storage>;
+    /// `cond ? a : b`; all layouts broadcast to the output shape; `cond` is bool.
+    fn where_(
+        &self,
+        c: Operand<'_, Self>,
+        a: Operand<'_, Self>,
+        b: Operand<'_, Self>,
+    ) -> Result<Self::Storage>;
+
+    // ---- reductions and scans ----
+
+    /// Reduction over `dims` (sorted, unique); those dims are removed from the result.
+    fn reduce(
+        &self,
+        op: ReduceOp,
+        x: &Self::Storage,
+        l: &Layout,
+        dims: &[usize],
+    ) -> Result<Self::Storage>;
+    /// Softmax (or log-softmax) over the last dim of a view.
+    fn softmax(&self, x: &Self::Storage, l: &Layout, log: bool) -> Result<Self::Storage>;
+    /// `y_k = a_k * y_(k-1) + b_k` along `dim` from `init` (from the end when `reverse`).
+    fn linear_scan(
+        &self,
+        a: Operand<'_, Self>,
+        b: Operand<'_, Self>,
+        scan: Scan,
+    ) -> Result<Self::Storage>;
+    /// Stable argsort (int64) along the last dim; NaN sorts above every number.
+    fn argsort(&self, x: &Self::Storage, l: &Layout, descending: bool) -> Result<Self::Storage>;
+
+    // ---- products ----
+
+    /// Batched matmul: `[B.., m, k] @ [B.., k, n]` with equal batch dims.
+    fn matmul(
+        &self,
+        a: &Self::Storage,
+        la: &Layout,
+        b: &Self::Storage,
+        lb: &Layout,
+    ) -> Result<Self::Storage>;
+
+    // ---- indexing ----
+
+    /// Selects `idx` (1-D int64) along `dim` of `x`.
+    fn index_select(
+        &self,
+        x: Operand<'_, Self>,
+        dim: usize,
+        idx: Operand<'_, Self>,
+    ) -> Result<Self::Storage>;
+    /// A zero tensor of `shape` with rows of `src` added at `idx` along `dim`.
+    fn index_add(
+        &self,
+        shape: &[usize],
+        dim: usize,
+        idx: Operand<'_, Self>,
+        src: Operand<'_, Self>,
+    ) -> Result<Self::Storage>;
+    /// `out[i][j] = x[i][idx[i][j]]` along `dim` (idx has x's rank).
+    fn gather(
+        &self,
+        x: Operand<'_, Self>,
+        dim: usize,
+        idx: Operand<'_, Self>,
+    ) -> Result<Self::Storage>;
+    /// A zero tensor of `shape` with `src` added at `idx` along `dim` (gather's adjoint).
+    fn scatter_add(
+        &self,
+        shape: &[usize],
+        dim: usize,
+        idx: Operand<'_, Self>,
+        src: Operand<'_, Self>,
+    ) -> Result<Self::Storage>;
+
+    // ---- windows: convolution and pooling ----
+
+    /// `(N,C,H,W)` patches as columns `(N·oh·ow, C·kh·kw)`, padded with `pad_value`.
+    fn im2col(
+        &self,
+        x: &Self::Storage,
+        l: &Layout,
+        g: &Conv2dGeom,
+        pad_value: f64,
+    ) -> Result<Self::Storage>;
+    /// Columns folded back into `(N,C,H,W)`, overlaps summed (im2col's adjoint).
+    fn col2im(&self, x: &Self::Storage, l: &Layout, g: &Conv2dGeom) -> Result<Self::Storage>;
+    /// Max pooling: values `(N,C,oh,ow)` and the int64 flat index `h*W + w` of each maximum.
+    fn max_pool2d(
+        &self,
+        x: &Self::Storage,
+        l: &Layout,
+        g: &Conv2dGeom,
+    ) -> Result<(Self::Storage, Self::Storage)>;
+
+    /// Ungrouped 2-D convolution: input view `x`, dense weight `(O, C·kh·kw)`, dense bias `(O)`.
+    /// Returns `(N, O, oh, ow)` and a workspace the weight gradient may read (the columns).
+    /// Provided: [`provided::conv2d`].
+    fn conv2d(
+        &self,
+        x: Operand<'_, Self>,
+        w: &Self::Storage,
+        bias: Option<&Self::Storage>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<(Self::Storage, Option<Self::Storage>)> {
+        provided::conv2d(self, x, w, bias, g, o)
+    }
+
+    /// The weight gradient `(O, C·kh·kw)` of [`Backend::conv2d`] from the input view, the
+    /// forward's workspace and the output gradient view `(N, O, oh, ow)`.
+    /// Provided: [`provided::conv2d_weight_grad`].
+    fn conv2d_weight_grad(
+        &self,
+        x: Operand<'_, Self>,
+        workspace: Option<&Self::Storage>,
+        gout: Operand<'_, Self>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<Self::Storage> {
+        provided::conv2d_weight_grad(self, x, workspace, gout, g, o)
+    }
+
+    /// The input gradient `(N, C, H, W)` of [`Backend::conv2d`] from the output gradient view
+    /// and the dense weight. Provided: [`provided::conv2d_input_grad`].
+    fn conv2d_input_grad(
+        &self,
+        gout: Operand<'_, Self>,
+        w: &Self::Storage,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<Self::Storage> {
+        provided::conv2d_input_grad(self, gout, w, g, o)
+    }
+
+    // ---- random numbers and optimizers ----
+
+    /// `n` numbers from the counter-based generator at (`seed`, `offset`).
+    fn rand(
+        &self,
+        kind: RandKind,
+        n: usize,
+        seed: u64,
+        offset: u64,
+        dtype: DType,
+    ) -> Result<Self::Storage>;
+    /// One fused optimizer update of a dense parameter, in place, with its state buffers.
+    fn optim_step(
+        &self,
+        step: &OptimStep,
+        param: &mut Self::Storage,
+        grad: Operand<'_, Self>,
+        state: &mut [&mut Self::Storage],
+    ) -> Result<()>;
+}
+
+/// A storage of backend `B` with the layout it is read through.
+pub type Operand<'a, B> = (&'a <B as Backend>::Storage, &'a Layout);
+
+/// Where and how a [`Backend::linear_scan`] runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scan {
+    pub dim: usize,
+    pub reverse: bool,
+    pub init: f64,
+}
+
+/// The contract's provided algorithms, composed of required primitives; a backend that
+/// overrides a method for some shapes calls these for the rest.
+pub mod provided {
+    use super::{conv_grad_rows, Backend, Operand};
+    use crate::backend::{BinaryOp, Conv2dGeom};
+    use crate::error::Result;
+    use crate::shape::Layout;
+
+    /// im2col, one gemm `cols (N·L, K) @ wᵀ (K, O)`, then the bias added while the product is
+    /// laid out as `(N, O, L)` (one pass). The columns are the workspace.
+    pub fn conv2d<B: Backend + ?Sized>(
+        b: &B,
+        x: Operand<'_, B>,
+        w: &B::Storage,
+        bias: Option<&B::Storage>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<(B::Storage, Option<B::Storage>)> {
+        let (n, l, k) = (g.n, g.col_cols(), g.col_rows());
+        let count = n
+            .checked_mul(l)
+            .and_then(|v| v.checked_mul(k))
+            .unwrap_or(usize::MAX);
+        crate::backend::reserve(count, b.dtype(x.0), b.device(), "conv2d (im2col columns)")?;
+        let cols = b.im2col(x.0, x.1, g, 0.0)?;
+        let lc = Layout::contiguous(&[n * l, k]);
+        let lw = Layout::contiguous(&[o, k]).permute(&[1, 0]);
+        let y = b.matmul(&cols, &lc, w, &lw)?;
+        let ly = Layout::contiguous(&[n, l, o]).permute(&[0, 2, 1]);
+        let out = match bias {
+            Some(bias) => {
+                let lb = Layout {
+                    shape: vec![n, o, l],
+                    strides: vec![0, 1, 0],
+                    offset: 0,
+                };
+                b.binary(BinaryOp::Add, &y, &ly, bias, &lb)?
+            }
+            None => b.copy(&y, &ly)?,
+        };
+        Ok((out, Some(cols)))
+    }
+
+    /// `gᵀ @ cols` with the gradient as dense `(N·oh·ow, O)` rows; the columns are rebuilt
+    /// from the input when the forward kept none.
+    pub fn conv2d_weight_grad<B: Backend + ?Sized>(
+        b: &B,
+        x: Operand<'_, B>,
+        workspace: Option<&B::Storage>,
+        gout: Operand<'_, B>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<B::Storage> {
+        let rebuilt;
+        let cols = match workspace {
+            Some(c) => c,
+            None => {
+                rebuilt = b.im2col(x.0, x.1, g, 0.0)?;
+                &rebuilt
+            }
+        };
+        let rows = g.n * g.col_cols();
+        let gy = b.copy(gout.0, &conv_grad_rows(gout.1, g, o))?;
+        let gyt = Layout::contiguous(&[rows, o]).permute(&[1, 0]);
+        b.matmul(&gy, &gyt, cols, &Layout::contiguous(&[rows, g.col_rows()]))
+    }
+
+    /// `(g @ W)` folded back onto the input by col2im.
+    pub fn conv2d_input_grad<B: Backend + ?Sized>(
+        b: &B,
+        gout: Operand<'_, B>,
+        w: &B::Storage,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<B::Storage> {
+        let (rows, k) = (g.n * g.col_cols(), g.col_rows());
+        let gy = b.copy(gout.0, &conv_grad_rows(gout.1, g, o))?;
+        let lw = Layout::contiguous(&[o, k]);
+        let cols = b.matmul(&gy, &Layout::contiguous(&[rows, o]), w, &lw)?;
+        b.col2im(&cols, &Layout::contiguous(&[rows, k]), g)
+    }
+}
+
+/// The `(N·oh·ow, O)` row view of a `(N, O, oh, ow)` output-gradient view.
+fn conv_grad_rows(l: &Layout, g: &Conv2dGeom, o: usize) -> Layout {
+    let (sn, so, sh, sw) = (l.strides[0], l.strides[1], l.strides[2], l.strides[3]);
+    Layout {
+        shape: vec![g.n, g.oh, g.ow, o],
+        strides: vec![sn, sh, sw, so],
+        offset: l.offset,
+    }
+}
