@@ -32,40 +32,39 @@ fn batch_offsets(l: &Layout) -> Vec<usize> {
     out
 }
 
-/// One strided `dst[m,n] = lhs[m,k] @ rhs[k,n]` into a row-major `dst` with row stride `drs`.
+/// A strided matrix: its first element and its row and column strides.
+#[derive(Clone, Copy)]
+struct Mat<T> {
+    ptr: *mut T,
+    rs: usize,
+    cs: usize,
+}
+
+/// One strided `dst[m,n] = lhs[m,k] @ rhs[k,n]`; `units` is the element type's (0, 1).
 ///
 /// # Safety
 /// `dst`, `lhs` and `rhs` must cover every element the strides address.
-#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_one<T: 'static + Copy>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    drs: usize,
-    lhs: *const T,
-    lrs: usize,
-    lcs: usize,
-    rhs: *const T,
-    rrs: usize,
-    rcs: usize,
-    zero: T,
-    one: T,
+    [m, n, k]: [usize; 3],
+    dst: Mat<T>,
+    lhs: Mat<T>,
+    rhs: Mat<T>,
+    (zero, one): (T, T),
 ) {
     gemm::gemm(
         m,
         n,
         k,
-        dst,
-        1,
-        drs as isize,
+        dst.ptr,
+        dst.cs as isize,
+        dst.rs as isize,
         false,
-        lhs,
-        lcs as isize,
-        lrs as isize,
-        rhs,
-        rcs as isize,
-        rrs as isize,
+        lhs.ptr,
+        lhs.cs as isize,
+        lhs.rs as isize,
+        rhs.ptr,
+        rhs.cs as isize,
+        rhs.rs as isize,
         zero,
         one,
         false,
@@ -107,20 +106,13 @@ fn matmul_t<T: 'static + Copy + Send + Sync + Default>(
     // SAFETY (all calls below): the offsets and strides come from layouts that address only
     // elements of `a` and `b`; every task writes its own block of `out`.
     let block = |bi: usize, r0: usize, r1: usize, c0: usize, c1: usize| unsafe {
+        let mat = |ptr, rs, cs| Mat { ptr, rs, cs };
         gemm_one(
-            r1 - r0,
-            c1 - c0,
-            k,
-            po.get().add(bi * m * n + r0 * n + c0),
-            n,
-            pa.get().add(oa[bi] + r0 * ars),
-            ars,
-            acs,
-            pb.get().add(ob[bi] + c0 * bcs),
-            brs,
-            bcs,
-            zero,
-            one,
+            [r1 - r0, c1 - c0, k],
+            mat(po.get().add(bi * m * n + r0 * n + c0), n, 1),
+            mat(pa.get().add(oa[bi] + r0 * ars), ars, acs),
+            mat(pb.get().add(ob[bi] + c0 * bcs), brs, bcs),
+            (zero, one),
         )
     };
     if threads > 1 && batches >= threads && batches * work >= PAR_FLOPS {

@@ -3,20 +3,23 @@
 //!
 //! One file per op family: [`elementwise`] (unary, binary, where), [`reduce`], [`softmax`],
 //! [`random`] (the counter-based generator), [`transfer`] (copy, cast, assign), [`index`],
-//! [`scan`], [`conv`] and pooling, [`matmul`], [`optim`]; [`strided`] holds the view iteration
-//! they share, and `device` implements the backend contract over them (the CPU's algorithm
-//! choices, e.g. the direct convolution for few taps, live there). Work is split over the
-//! threads of [`pool`] (its own fork-join pool; see there for `RUSTDL_NUM_THREADS`) only above
-//! [`PAR_MIN`] elements, so small tensors pay no threading cost. The first use of the pool also tunes the process allocator once ([`alloc`]).
+//! [`scan`], [`conv`] (im2col and pooling), [`direct_conv`], [`matmul`], [`optim`];
+//! [`strided`] holds the view iteration they share, and `device` implements the backend
+//! contract over them (the CPU's algorithm choices, e.g. the direct convolution for few taps,
+//! live there). Work is split over the threads of [`pool`] (its own fork-join pool; see there
+//! for `RUSTDL_NUM_THREADS`) only above [`PAR_MIN`] elements, so small tensors pay no
+//! threading cost. The first use of the pool also tunes the process allocator, once
+//! ([`alloc`]).
 //!
 //! Hot loops are compiled twice, for the baseline target and for AVX2+FMA, and the processor
-//! picks at run time (see [`simd`]). Setting `RUSTDL_CPU_SIMD=portable` (read once, at the first
+//! picks at run time (see `simd`). Setting `RUSTDL_CPU_SIMD=portable` (read once, by the first
 //! kernel that asks) forces the portable loops everywhere that choice is made: a way to rule out
 //! a SIMD bug. Matrix products go through the `gemm` crate, which makes its own choice.
 
 pub mod alloc;
 pub mod conv;
 mod device;
+pub mod direct_conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
@@ -64,23 +67,13 @@ macro_rules! with_cpu {
 pub trait IntoStorage: Sized {
     fn into_storage(v: Vec<Self>) -> CpuStorage;
 }
-impl IntoStorage for f32 {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F32(v)
-    }
+macro_rules! into_storage {
+    ($($t:ty => $variant:ident),*) => {
+        $(impl IntoStorage for $t {
+            fn into_storage(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
+        })*
+    };
 }
-impl IntoStorage for f64 {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F64(v)
-    }
-}
-impl IntoStorage for i64 {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::I64(v)
-    }
-}
-impl IntoStorage for bool {
-    fn into_storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::Bool(v)
-    }
-}
+into_storage!(f32 => F32, f64 => F64, i64 => I64, bool => Bool);

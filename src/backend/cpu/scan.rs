@@ -13,14 +13,18 @@ fn split(shape: &[usize], dim: usize) -> (usize, usize, usize) {
     (outer, shape[dim], inner)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn scan_typed<T: Copy + Default + Send + Sync + IntoStorage>(
-    a: &[T],
-    la: &Layout,
-    b: &[T],
-    lb: &Layout,
+/// The direction of a scan: along `dim`, from the end when `reverse`.
+#[derive(Clone, Copy)]
+struct Axis {
     dim: usize,
     reverse: bool,
+}
+
+/// `y = step(a, y, b)` along the axis from `init`, every `y` kept.
+fn scan_typed<T: Copy + Default + Send + Sync + IntoStorage>(
+    (a, la): (&[T], &Layout),
+    (b, lb): (&[T], &Layout),
+    Axis { dim, reverse }: Axis,
     init: T,
     step: impl Fn(T, T, T) -> T,
 ) -> CpuStorage {
@@ -69,20 +73,18 @@ pub fn linear_scan(
         };
         return linear_scan(a, &l1(la), b, &l1(lb), 0, reverse, init);
     }
+    let axis = Axis { dim, reverse };
     Ok(match (a, b) {
         (CpuStorage::F32(a), CpuStorage::F32(b)) => {
-            scan_typed(a, la, b, lb, dim, reverse, init as f32, |a, y, b| a * y + b)
+            scan_typed((a, la), (b, lb), axis, init as f32, |a, y, b| a * y + b)
         }
         (CpuStorage::F64(a), CpuStorage::F64(b)) => {
-            scan_typed(a, la, b, lb, dim, reverse, init, |a, y, b| a * y + b)
+            scan_typed((a, la), (b, lb), axis, init, |a, y, b| a * y + b)
         }
         (CpuStorage::I64(a), CpuStorage::I64(b)) => scan_typed(
-            a,
-            la,
-            b,
-            lb,
-            dim,
-            reverse,
+            (a, la),
+            (b, lb),
+            axis,
             init as i64,
             |a: i64, y: i64, b: i64| a.wrapping_mul(y).wrapping_add(b),
         ),

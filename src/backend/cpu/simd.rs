@@ -1,7 +1,12 @@
 //! Hot elementwise loops compiled twice: for the baseline target and, picked at run time, for
 //! AVX2+FMA, so the same wheel uses wide vectors where the processor has them.
+//!
+//! The choice is made once per process ([`Isa::detected`]): AVX2+FMA when the processor has
+//! them, unless the environment variable `RUSTDL_CPU_SIMD=portable` forces the portable loops
+//! everywhere the CPU kernels choose at run time (to rule out a SIMD bug, or to compare).
 
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 use crate::dtype::Float;
 
@@ -43,7 +48,54 @@ fn map2_avx2<A: Copy, B: Copy, O>(
     map2_body(o, x, y, f)
 }
 
-pub(crate) fn has_avx2() -> bool {
+/// The instruction set the hot loops may use. Only [`Isa::detected`] can enable AVX2, so a value
+/// that says AVX2 proves the processor has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Isa {
+    avx2: bool,
+}
+
+impl Isa {
+    /// The portable loops only.
+    pub(crate) const PORTABLE: Isa = Isa { avx2: false };
+
+    /// What this processor offers, unless `RUSTDL_CPU_SIMD=portable` rules SIMD out (both
+    /// looked up once per process).
+    pub(crate) fn detected() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            let portable = std::env::var("RUSTDL_CPU_SIMD")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("portable"));
+            if portable {
+                Isa::PORTABLE
+            } else {
+                Isa {
+                    avx2: cpu_has_avx2(),
+                }
+            }
+        })
+    }
+
+    /// Whether AVX2 and FMA may be used.
+    #[inline(always)]
+    pub(crate) fn avx2(self) -> bool {
+        self.avx2
+    }
+
+    /// Runs `f` compiled for AVX2+FMA when this set allows them (the closure is inlined into a
+    /// function built with those features), else as is.
+    #[inline(always)]
+    pub(crate) fn wide<R>(self, f: impl FnOnce() -> R) -> R {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only by `detected`, after checking for AVX2 and FMA.
+            return unsafe { call_avx2(f) };
+        }
+        f()
+    }
+}
+
+fn cpu_has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -54,12 +106,18 @@ pub(crate) fn has_avx2() -> bool {
     }
 }
 
+/// Whether the hot loops use AVX2+FMA in this process (see [`Isa::detected`]).
+#[inline]
+pub(crate) fn has_avx2() -> bool {
+    Isa::detected().avx2()
+}
+
 /// `o[i] = f(x[i])`, writing every slot of `o`.
 #[inline]
 pub fn map1<A: Copy, O>(o: &mut [MaybeUninit<O>], x: &[A], f: &impl Fn(A) -> O) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        // SAFETY: the processor supports AVX2 and FMA (`has_avx2` checked it).
         return unsafe { map1_avx2(o, x, f) };
     }
     map1_body(o, x, f)
@@ -75,7 +133,7 @@ pub fn map2<A: Copy, B: Copy, O>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        // SAFETY: the processor supports AVX2 and FMA (`has_avx2` checked it).
         return unsafe { map2_avx2(o, x, y, f) };
     }
     map2_body(o, x, y, f)
@@ -150,7 +208,7 @@ fn softmax_avx2<T: Float>(r: &mut [T], log: bool) {
 pub fn softmax_row<T: Float>(r: &mut [T], log: bool) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the processor supports AVX2 and FMA (checked above).
+        // SAFETY: the processor supports AVX2 and FMA (`has_avx2` checked it).
         return unsafe { softmax_avx2(r, log) };
     }
     softmax_body(r, log)
@@ -162,14 +220,8 @@ fn call_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs `f` compiled for AVX2+FMA when the processor has them (the closure is inlined into a
-/// function built with those features), else as is.
+/// Runs `f` compiled for AVX2+FMA when this process uses them (see [`Isa::wide`]), else as is.
 #[inline(always)]
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the processor supports AVX2 and FMA (checked above).
-        return unsafe { call_avx2(f) };
-    }
-    f()
+    Isa::detected().wide(f)
 }

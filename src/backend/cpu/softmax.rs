@@ -7,36 +7,30 @@ use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::CpuStorage;
 
-fn softmax_rows<T: Float>(data: &mut [T], len: usize, log: bool) {
+/// Softmax of each row of `len` elements of a contiguous copy of the view.
+fn softmax_t<T: Float + Default>(v: &[T], l: &Layout, len: usize, log: bool) -> Vec<T> {
+    let mut data = gather_view(v, l);
+    if len == 0 {
+        return data;
+    }
     let f = |r: &mut [T]| simd::softmax_row(r, log);
-    if data.len() >= PAR_MIN && data.len() / len.max(1) > 1 {
-        let rows_per_task = (PAR_CHUNK / len.max(1)).max(1);
-        pool::chunks_mut(data, rows_per_task * len, |_, rows| {
+    if data.len() >= PAR_MIN && data.len() / len > 1 {
+        let rows_per_task = (PAR_CHUNK / len).max(1);
+        pool::chunks_mut(&mut data, rows_per_task * len, |_, rows| {
             rows.chunks_mut(len).for_each(f)
         });
     } else {
         data.chunks_mut(len).for_each(f);
     }
+    data
 }
 
 /// Softmax or log-softmax over the last dim.
 pub fn softmax(x: &CpuStorage, l: &Layout, log: bool) -> Result<CpuStorage> {
     let len = *l.shape.last().unwrap_or(&1);
     Ok(match x {
-        CpuStorage::F32(v) => {
-            let mut d = gather_view(v, l);
-            if len > 0 {
-                softmax_rows(&mut d, len, log);
-            }
-            CpuStorage::F32(d)
-        }
-        CpuStorage::F64(v) => {
-            let mut d = gather_view(v, l);
-            if len > 0 {
-                softmax_rows(&mut d, len, log);
-            }
-            CpuStorage::F64(d)
-        }
+        CpuStorage::F32(v) => CpuStorage::F32(softmax_t(v, l, len, log)),
+        CpuStorage::F64(v) => CpuStorage::F64(softmax_t(v, l, len, log)),
         other => {
             return Err(Error::DType(format!(
                 "softmax: expected a floating tensor, got {}",

@@ -2,7 +2,7 @@
 //! views into a contiguous result, and the row-parallel split behind them.
 //!
 //! Maps run on the threads of [`pool`] only above [`PAR_MIN`] elements, in tasks of
-//! [`PAR_CHUNK`] elements (dense views) or of whole rows (strided views).
+//! `PAR_CHUNK` elements (dense views) or of whole rows (strided views).
 
 use super::{pool, simd, PAR_CHUNK, PAR_MIN};
 use crate::shape::{for_each_row, Layout};
