@@ -43,27 +43,20 @@ fn assert_close(a: &[f64], b: &[f64], what: &str) {
 
 /// `(n, c, h, w, o, k, stride, pad, dilation)`: the first two fit the CPU's direct kernel,
 /// the rest take im2col + gemm.
-const CASES: [(
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-); 5] = [
-    (2, 1, 9, 11, 4, 3, 1, 1, 1),
-    (1, 3, 7, 6, 5, 2, 1, 0, 1),
-    (2, 2, 9, 9, 3, 3, 2, 1, 1),
-    (1, 8, 6, 7, 2, 3, 1, 1, 1),
-    (2, 2, 10, 9, 3, 3, 1, 2, 2),
+/// `(n, c, h, w, o, k, stride, pad, dilation)`.
+type Case = [usize; 9];
+
+const CASES: [Case; 5] = [
+    [2, 1, 9, 11, 4, 3, 1, 1, 1],
+    [1, 3, 7, 6, 5, 2, 1, 0, 1],
+    [2, 2, 9, 9, 3, 3, 2, 1, 1],
+    [1, 8, 6, 7, 2, 3, 1, 1, 1],
+    [2, 2, 10, 9, 3, 3, 1, 2, 2],
 ];
 
 #[test]
 fn provided_convolution_agrees_with_the_cpu_choice_and_the_adjoint_identities() {
-    for (ci, &(n, c, h, w, o, k, s, p, d)) in CASES.iter().enumerate() {
+    for (ci, &[n, c, h, w, o, k, s, p, d]) in CASES.iter().enumerate() {
         let span = d * (k - 1) + 1;
         let (oh, ow) = ((h + 2 * p - span) / s + 1, (w + 2 * p - span) / s + 1);
         let g = Conv2dGeom {
