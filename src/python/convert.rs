@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
+use super::gil;
 use super::pytensor::PyTensor;
 use super::{PyDType, PyDevice};
 
@@ -295,7 +296,7 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
 /// A numpy array holding a copy of the tensor's elements.
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let shape = t.shape().to_vec();
-    let c = py.detach(|| t.to_cpu_storage())?;
+    let c = gil::nogil(py, gil::ALWAYS, || t.to_cpu_storage())?;
     let arr = match c {
         CpuStorage::F32(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
         CpuStorage::F64(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),

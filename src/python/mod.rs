@@ -7,6 +7,7 @@
 mod autograd_py;
 mod convert;
 mod functional;
+mod gil;
 mod gpu;
 mod index;
 mod pytensor;
@@ -479,54 +480,32 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 #[pyo3(signature = (tensors, dim=0))]
 fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
-    let work = ts.iter().map(|t| t.numel()).sum();
-    Ok(pytensor::run(py, work, move || Tensor::cat(&ts, dim))?.into())
+    let work = gil::work(&ts.iter().collect::<Vec<_>>());
+    Ok(gil::run(py, work, move || Tensor::cat(&ts, dim))?.into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0))]
 fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
-    let work = ts.iter().map(|t| t.numel()).sum();
-    Ok(pytensor::run(py, work, move || Tensor::stack(&ts, dim))?.into())
+    let work = gil::work(&ts.iter().collect::<Vec<_>>());
+    Ok(gil::run(py, work, move || Tensor::stack(&ts, dim))?.into())
 }
 
 #[pyfunction]
 #[pyo3(name = "where")]
 fn where_(
-    cond: PyRef<'_, PyTensor>,
-    a: &Bound<'_, PyAny>,
-    b: &Bound<'_, PyAny>,
+    py: Python<'_>,
+    condition: PyRef<'_, PyTensor>,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    if cond.t.dtype() != DType::Bool {
-        return Err(PyTypeError::new_err(format!(
-            "where: expected a bool condition, got {} of shape {:?}",
-            cond.t.dtype(),
-            cond.t.shape()
-        )));
-    }
-    let like = |o: &Bound<'_, PyAny>| -> PyResult<Tensor> {
-        match pytensor::operand(o)? {
-            pytensor::Operand::T(t) => Ok(t),
-            pytensor::Operand::S(v, is_int) => {
-                let dt = if is_int { DType::I64 } else { DType::F32 };
-                Ok(Tensor::full(&[], v, dt, cond.t.device())?)
-            }
-        }
-    };
-    let (ta, tb) = (like(a)?, like(b)?);
-    // a Python scalar takes the other side's dtype, as in PyTorch
-    let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() {
-        ta.to_dtype(tb.dtype())?
-    } else {
-        ta
-    };
-    let tb = if tb.ndim() == 0 && ta.ndim() > 0 && ta.dtype().is_float() {
-        tb.to_dtype(ta.dtype())?
-    } else {
-        tb
-    };
-    Ok(Tensor::where_cond(&cond.t, &ta, &tb)?.into())
+    let (a, b) = (pytensor::operand(input)?, pytensor::operand(other)?);
+    let c = condition.t.clone();
+    Ok(gil::run(py, gil::work(&[&c]), move || {
+        Tensor::where_operands(&c, &a, &b)
+    })?
+    .into())
 }
 
 #[pyfunction]
@@ -658,7 +637,7 @@ fn optim_step(
         };
         work.push((p, g, st_tensors, step));
     }
-    py.detach(move || -> crate::error::Result<()> {
+    gil::nogil(py, gil::ALWAYS, move || -> crate::error::Result<()> {
         for (p, g, st, step) in work {
             crate::optim::step(&p, &g, &st, &step)?;
         }
@@ -687,7 +666,9 @@ fn save_file(
         items.push((name, t));
     }
     let meta = metadata.unwrap_or_default();
-    py.detach(move || crate::io::save(&path, &items, meta))?;
+    gil::nogil(py, gil::ALWAYS, move || {
+        crate::io::save(&path, &items, meta)
+    })?;
     Ok(())
 }
 
@@ -700,7 +681,7 @@ fn load_file<'py>(
     device: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let dv = dev(device)?;
-    let (tensors, meta) = py.detach(move || crate::io::load(&path))?;
+    let (tensors, meta) = gil::nogil(py, gil::ALWAYS, move || crate::io::load(&path))?;
     let d = PyDict::new(py);
     for (k, t) in tensors {
         d.set_item(k, PyTensor::from(t.to_device(dv)?))?;
@@ -739,7 +720,7 @@ fn save_bytes<'py>(
 ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
     let items = checkpoint_items(tensors)?;
     let meta = metadata.unwrap_or_default();
-    let bytes = py.detach(move || crate::io::to_bytes(&items, meta))?;
+    let bytes = gil::nogil(py, gil::ALWAYS, move || crate::io::to_bytes(&items, meta))?;
     Ok(pyo3::types::PyBytes::new(py, &bytes))
 }
 
@@ -754,7 +735,7 @@ fn load_bytes<'py>(
     let dv = dev(device)?;
     // `bytes` is immutable and `data` keeps it alive, so the slice stays valid without the GIL.
     let raw: &[u8] = data.as_bytes();
-    let (tensors, meta) = py.detach(|| crate::io::from_bytes(raw))?;
+    let (tensors, meta) = gil::nogil(py, gil::ALWAYS, || crate::io::from_bytes(raw))?;
     let d = PyDict::new(py);
     for (k, t) in tensors {
         d.set_item(k, PyTensor::from(t.to_device(dv)?))?;
