@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn.functional as F
 
