@@ -53,6 +53,24 @@ fn linear(py: Python<'_>, input: T<'_>, weight: T<'_>, bias: Option<T<'_>>) -> P
     .into())
 }
 
+/// An optional int-or-pair argument of `op`, `(default, default)` when absent.
+fn pair_or(
+    obj: Option<&Bound<'_, PyAny>>,
+    op: &str,
+    what: &str,
+    default: usize,
+) -> PyResult<(usize, usize)> {
+    obj.map(|o| pair(o, &format!("{op}: {what}")))
+        .unwrap_or(Ok((default, default)))
+}
+
+/// The work of a convolution: multiply-adds per output channel, at least the elements.
+fn conv_work(x: &Tensor, w: &Tensor) -> usize {
+    let per_out =
+        x.numel().saturating_mul(w.numel()) / w.shape().first().copied().unwrap_or(1).max(1);
+    work(&[x, w]).max(per_out)
+}
+
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias=None, stride=None, padding=None, dilation=None, groups=1))]
 #[allow(clippy::too_many_arguments)]
@@ -66,10 +84,7 @@ fn conv2d(
     dilation: Option<&Bound<'_, PyAny>>,
     groups: usize,
 ) -> PyResult<PyTensor> {
-    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
-        o.map(|o| pair(o, &format!("conv2d: {n}")))
-            .unwrap_or(Ok((d, d)))
-    };
+    let one = |o, n, d| pair_or(o, "conv2d", n, d);
     let win = Window2d {
         kernel: (0, 0),
         stride: one(stride, "stride", 1)?,
@@ -77,9 +92,7 @@ fn conv2d(
         dilation: one(dilation, "dilation", 1)?,
     };
     let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
-    let flops =
-        x.numel().saturating_mul(w.numel()) / w.shape().first().copied().unwrap_or(1).max(1);
-    Ok(run(py, work(&[&x, &w]).max(flops), move || {
+    Ok(run(py, conv_work(&x, &w), move || {
         x.conv2d(&w, b.as_ref(), win, groups)
     })?
     .into())
@@ -99,10 +112,7 @@ fn conv_transpose2d(
     groups: usize,
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
-        o.map(|o| pair(o, &format!("conv_transpose2d: {n}")))
-            .unwrap_or(Ok((d, d)))
-    };
+    let one = |o, n, d| pair_or(o, "conv_transpose2d", n, d);
     let (s, p, op, d) = (
         one(stride, "stride", 1)?,
         one(padding, "padding", 0)?,
@@ -110,9 +120,7 @@ fn conv_transpose2d(
         one(dilation, "dilation", 1)?,
     );
     let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
-    let flops =
-        x.numel().saturating_mul(w.numel()) / w.shape().first().copied().unwrap_or(1).max(1);
-    Ok(run(py, work(&[&x, &w]).max(flops), move || {
+    Ok(run(py, conv_work(&x, &w), move || {
         x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups, d)
     })?
     .into())

@@ -550,23 +550,26 @@ impl PyTensor {
     // write it and rebase the autograd history (see `ops::inplace`).
 
     fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let s = match operand(src)? {
-            Operand::Tensor(t) => t.to_device(slf.t.device())?,
-            Operand::Scalar { value: v, .. } => {
-                Tensor::full(&[], v, slf.t.dtype(), slf.t.device())?
-            }
-        };
-        slf.t.copy_(&s)?;
+        let s = operand(src)?;
+        let others: Vec<&Tensor> = operand_tensor(&s).into_iter().collect();
+        slf.compute(&others, |x| {
+            let s = match &s {
+                Operand::Tensor(t) => t.to_device(x.device())?,
+                &Operand::Scalar { value, .. } => Tensor::full(&[], value, x.dtype(), x.device())?,
+            };
+            x.copy_(&s)
+        })?;
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let z = Tensor::zeros(&[], slf.t.dtype(), slf.t.device())?;
-        slf.t.copy_named(&z, "zero_")?;
+        slf.compute(&[], |x| {
+            x.copy_named(&Tensor::zeros(&[], x.dtype(), x.device())?, "zero_")
+        })?;
         Ok(slf)
     }
     fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         match operand(value)? {
-            Operand::Scalar { value: v, .. } => slf.t.fill_(v)?,
+            Operand::Scalar { value: v, .. } => slf.compute(&[], |x| x.fill_(v))?,
             Operand::Tensor(t) => {
                 if t.numel() != 1 || t.ndim() != 0 {
                     return Err(PyRuntimeError::new_err(format!(
@@ -574,7 +577,7 @@ impl PyTensor {
                         t.ndim()
                     )));
                 }
-                slf.t.copy_(&t.to_device(slf.t.device())?)?
+                slf.compute(&[], |x| x.copy_(&t.to_device(x.device())?))?
             }
         }
         Ok(slf)
@@ -1290,7 +1293,8 @@ impl PyTensor {
     }
     #[pyo3(signature = (*reps))]
     fn repeat(&self, reps: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.repeat(&size_args(reps, "repeat")?)?.into())
+        let reps = size_args(reps, "repeat")?;
+        self.op(|t| t.repeat(&reps))
     }
     fn narrow(&self, dim: isize, start: isize, length: isize) -> PyResult<PyTensor> {
         let d = crate::shape::norm_dim(dim, self.t.ndim(), "narrow")?;
@@ -1353,7 +1357,8 @@ impl PyTensor {
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.flip(&shape_args(dims)?)?.into())
+        let dims = shape_args(dims)?;
+        self.op(|t| t.flip(&dims))
     }
 
     // ---------- indexing ----------
@@ -1407,24 +1412,16 @@ impl PyTensor {
 
     #[pyo3(signature = (*size))]
     fn new_zeros(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(Tensor::zeros(
-            &size_args(size, "new_zeros")?,
-            self.t.dtype(),
-            self.t.device(),
-        )?
-        .into())
+        let size = size_args(size, "new_zeros")?;
+        self.op(|t| Tensor::zeros(&size, t.dtype(), t.device()))
     }
     #[pyo3(signature = (*size))]
     fn new_ones(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(Tensor::ones(
-            &size_args(size, "new_ones")?,
-            self.t.dtype(),
-            self.t.device(),
-        )?
-        .into())
+        let size = size_args(size, "new_ones")?;
+        self.op(|t| Tensor::ones(&size, t.dtype(), t.device()))
     }
     fn new_full(&self, size: Vec<usize>, fill_value: f64) -> PyResult<PyTensor> {
-        Ok(Tensor::full(&size, fill_value, self.t.dtype(), self.t.device())?.into())
+        self.op(|t| Tensor::full(&size, fill_value, t.dtype(), t.device()))
     }
     fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         Ok(to_tensor(data, Some(self.t.dtype()))?
