@@ -253,3 +253,62 @@ impl Tensor {
         t.inplace(op, |x| x.index_put_flat(&flat_pos, &vals, accumulate))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Tensor {
+        Tensor::from_f32((0..12).map(|v| v as f32).collect(), &[3, 4]).unwrap()
+    }
+
+    #[test]
+    fn basic_items_are_views_with_negative_indices() -> Result<()> {
+        let t = grid();
+        let row = t.index(vec![IndexItem::Int(-1)])?;
+        assert_eq!(row.to_f64_vec()?, vec![8.0, 9.0, 10.0, 11.0]);
+        let col = t.index(vec![
+            IndexItem::Ellipsis,
+            IndexItem::Slice(None, None, Some(2)),
+        ])?;
+        assert_eq!(col.shape(), &[3, 2]);
+        let e = t.index(vec![IndexItem::Int(3)]);
+        assert!(
+            matches!(e, Err(Error::Index(m)) if m.contains("out of bounds for dimension 0 with size 3"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn tensor_indices_and_masks() -> Result<()> {
+        let t = grid();
+        let idx = Tensor::from_f32(vec![2.0, -3.0], &[2])?.to_dtype(DType::I64)?;
+        let rows = t.index(vec![IndexItem::Tensor(idx)])?;
+        assert_eq!(rows.shape(), &[2, 4]);
+        assert_eq!(rows.to_f64_vec()?[..4], [8.0, 9.0, 10.0, 11.0]);
+        let mask = t.binary(&t.scalar_like(6.0)?, crate::backend::BinaryOp::Lt)?;
+        let picked = t.index(vec![IndexItem::Tensor(mask)])?;
+        assert_eq!(picked.numel(), 6);
+        let bad = Tensor::from_f32(vec![7.0], &[1])?.to_dtype(DType::I64)?;
+        let e = t.index(vec![IndexItem::Tensor(bad)]);
+        assert!(matches!(e, Err(Error::Index(m)) if m.contains("index 7 is out of bounds")));
+        Ok(())
+    }
+
+    #[test]
+    fn assignment_through_views_and_tensor_indices() -> Result<()> {
+        let t = grid();
+        t.index_assign(
+            vec![IndexItem::Int(0)],
+            t.scalar_like(-1.0)?,
+            false,
+            "setitem",
+        )?;
+        assert_eq!(t.to_f64_vec()?[..5], [-1.0, -1.0, -1.0, -1.0, 4.0]);
+        let idx = Tensor::from_f32(vec![1.0, 1.0], &[2])?.to_dtype(DType::I64)?;
+        let ones = Tensor::ones(&[2, 4], DType::F32, t.device())?;
+        t.index_assign(vec![IndexItem::Tensor(idx)], ones, true, "index_put_")?;
+        assert_eq!(t.to_f64_vec()?[4..8], [6.0, 7.0, 8.0, 9.0]);
+        Ok(())
+    }
+}

@@ -12,6 +12,7 @@ pub mod promote;
 pub mod reduce;
 pub mod scan;
 pub mod shape;
+pub mod sizes;
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -173,3 +173,86 @@ impl Tensor {
         Tensor::where_cond(cond, &ta, &tb)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Device;
+
+    fn ints(v: &[i64]) -> Tensor {
+        Tensor::from_f32(v.iter().map(|&x| x as f32).collect(), &[v.len()])
+            .and_then(|t| t.to_dtype(DType::I64))
+            .unwrap()
+    }
+
+    fn scalar(value: f64, is_int: bool) -> Operand {
+        Operand::Scalar { value, is_int }
+    }
+
+    #[test]
+    fn scalar_promotion_follows_pytorch() -> Result<()> {
+        let i = ints(&[1, 2, 3]);
+        // int tensor with an int scalar stays int64, with a float scalar becomes float32
+        assert_eq!(
+            i.arith(&scalar(2.0, true), BinaryOp::Add, false)?.dtype(),
+            DType::I64
+        );
+        assert_eq!(
+            i.arith(&scalar(0.5, false), BinaryOp::Mul, false)?.dtype(),
+            DType::F32
+        );
+        // true division always gives a float
+        let q = i.arith(&scalar(2.0, true), BinaryOp::Div, false)?;
+        assert_eq!(q.dtype(), DType::F32);
+        assert_eq!(q.to_f64_vec()?, vec![0.5, 1.0, 1.5]);
+        // a reflected op puts the scalar on the left
+        assert_eq!(
+            i.arith(&scalar(10.0, true), BinaryOp::Sub, true)?
+                .to_i64_vec()?,
+            vec![9, 8, 7]
+        );
+        // a bool tensor with an int other than 0/1 compares as int64
+        let b = i.compare(&scalar(2.0, true), BinaryOp::Eq)?;
+        assert_eq!(b.dtype(), DType::Bool);
+        assert_eq!(b.scalar_operand(5.0, true)?.dtype(), DType::I64);
+        assert_eq!(b.scalar_operand(1.0, true)?.dtype(), DType::Bool);
+        Ok(())
+    }
+
+    #[test]
+    fn division_by_a_non_power_of_two_is_a_real_division() -> Result<()> {
+        let x = Tensor::from_f32(vec![1.0, 2.0], &[2])?;
+        let q = x.arith(&scalar(3.0, false), BinaryOp::Div, false)?;
+        assert_eq!(
+            q.to_f64_vec()?,
+            vec![(1.0f32 / 3.0) as f64, (2.0f32 / 3.0) as f64]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn all_any_and_where_operands() -> Result<()> {
+        let m = Tensor::from_f32(vec![1.0, 0.0, 2.0, 3.0], &[2, 2])?;
+        assert_eq!(m.all(None)?.item()?, 0.0);
+        assert_eq!(m.any(None)?.item()?, 1.0);
+        assert_eq!(m.all(Some(1))?.to_f64_vec()?, vec![0.0, 1.0]);
+        let cond = m.ne_scalar(0.0)?;
+        let w = Tensor::where_operands(&cond, &Operand::Tensor(m.clone()), &scalar(-1.0, true))?;
+        assert_eq!(w.dtype(), DType::F32);
+        assert_eq!(w.to_f64_vec()?, vec![1.0, -1.0, 2.0, 3.0]);
+        let e = Tensor::where_operands(&m, &scalar(1.0, true), &scalar(0.0, true));
+        assert!(matches!(e, Err(crate::error::Error::DType(_))));
+        Ok(())
+    }
+
+    #[test]
+    fn softplus_is_linear_past_the_threshold() -> Result<()> {
+        let x = Tensor::from_f32(vec![0.0, 30.0], &[2])?;
+        let y = x.softplus(1.0, 20.0)?.to_f64_vec()?;
+        assert!((y[0] - std::f64::consts::LN_2).abs() < 1e-6);
+        assert_eq!(y[1], 30.0);
+        let z = Tensor::zeros(&[0], DType::F32, Device::Cpu)?.softplus(2.0, 20.0)?;
+        assert_eq!(z.shape(), &[0]);
+        Ok(())
+    }
+}

@@ -1263,29 +1263,7 @@ impl PyTensor {
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let req = shape_args(sizes)?;
-        if req.len() < self.t.ndim() {
-            return Err(PyValueError::new_err(format!(
-                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
-                req.len(),
-                self.t.ndim()
-            )));
-        }
-        let lead = req.len() - self.t.ndim();
-        let shape: Vec<usize> = req
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| match s {
-                -1 if i >= lead => Ok(self.t.shape()[i - lead]),
-                -1 => Err(PyValueError::new_err(format!(
-                    "expand: -1 is not allowed in a leading, non-existing dimension (sizes {req:?})"
-                ))),
-                s if s < 0 => Err(PyValueError::new_err(format!(
-                    "expand: invalid size {s} in {req:?}"
-                ))),
-                s => Ok(s as usize),
-            })
-            .collect::<PyResult<_>>()?;
-        self.op(|t| t.expand(&shape))
+        self.op(|t| t.expand_signed(&req))
     }
     fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let o = o.t.clone();
@@ -1297,15 +1275,7 @@ impl PyTensor {
         self.op(|t| t.repeat(&reps))
     }
     fn narrow(&self, dim: isize, start: isize, length: isize) -> PyResult<PyTensor> {
-        let d = crate::shape::norm_dim(dim, self.t.ndim(), "narrow")?;
-        let size = self.t.shape().get(d).copied().unwrap_or(1) as isize;
-        let s = if start < 0 { start + size } else { start };
-        if s < 0 || length < 0 {
-            return Err(PyIndexError::new_err(format!(
-                "narrow: start {start} and length {length} must lie in dimension {d} of size {size}"
-            )));
-        }
-        self.op(|t| t.narrow(dim, s as usize, length as usize))
+        self.op(|t| t.narrow_signed(dim, start, length))
     }
     fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
         self.op(|t| t.select(dim, index))
@@ -1716,28 +1686,7 @@ impl PyTensor {
     #[pyo3(signature = (*size))]
     fn broadcast_to(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let want = shape_args(size)?;
-        let nd = self.t.ndim();
-        if want.len() < nd {
-            return Err(PyValueError::new_err(format!(
-                "broadcast_to: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({nd})",
-                want.len()
-            )));
-        }
-        let lead = want.len() - nd;
-        let shape = want
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| {
-                if s == -1 && i >= lead {
-                    Ok(self.t.shape()[i - lead])
-                } else {
-                    usize::try_from(s).map_err(|_| {
-                        PyValueError::new_err(format!("broadcast_to: invalid size {s} in {want:?}"))
-                    })
-                }
-            })
-            .collect::<PyResult<Vec<usize>>>()?;
-        self.op(|t| t.expand(&shape))
+        self.op(|t| t.broadcast_to_signed(&want))
     }
     fn movedim(
         &self,
