@@ -6,7 +6,7 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 PIP     := $(VPY) -m pip
 APT_PKGS := mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist
-PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis
+PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis mypy
 export RUSTDL_REQUIRE_GPU ?= 0
 
 .PHONY: test demo build system venv cargo-test pytest bench compare clean fuzz
@@ -43,6 +43,13 @@ test: system build cargo-test pytest
 fuzz: build
 	$(VPY) -c "import hypothesis" 2>/dev/null || $(PIP) install -q hypothesis
 	RUSTDL_FUZZ_PROFILE=long $(VPY) -m pytest -q tests/fuzz
+
+# the extension's stub (python/rustdl/_rustdl.pyi) checked against the built module: every name,
+# signature and class of rustdl._rustdl must match, so the stub cannot drift (no allowlist)
+.PHONY: stubcheck
+stubcheck: build
+	$(VPY) -c "import mypy" 2>/dev/null || $(PIP) install -q mypy
+	$(VPY) -m mypy.stubtest rustdl._rustdl
 
 demo: system build
 	$(VPY) -m rustdl.examples.fashion_mnist

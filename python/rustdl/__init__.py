@@ -71,27 +71,533 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def _tensor_fn(name):
-    def fn(input, *args, **kwargs):
-        return getattr(input, name)(*args, **kwargs)
-
-    fn.__name__ = name
-    fn.__doc__ = f"Functional form of ``Tensor.{name}``."
-    return fn
+# ---- functional forms of Tensor methods: `rustdl.exp(x)` is `x.exp()` ----
+# Written out (not generated at import) so that IDEs, type checkers and stubtest see them.
 
 
-for _name in (
-    "abs exp log log1p sqrt rsqrt sin cos tanh sigmoid relu square sign floor reciprocal clamp clip "
-    "sum mean var std norm max min argmax argmin all any softmax log_softmax logsumexp "
-    "matmul mm bmm reshape permute transpose t flatten squeeze unsqueeze narrow select split chunk "
-    "flip index_select gather scatter_add masked_fill masked_select nonzero maximum minimum "
-    "eq ne lt le gt ge logical_and logical_or logical_not neg detach clone "
-    "topk sort argsort cumsum cumprod prod tril triu multinomial dot inner outer ger round ceil trunc "
-    "fix remainder fmod floor_divide isnan isinf isfinite nan_to_num unbind roll diag "
-    "repeat_interleave broadcast_to movedim moveaxis swapaxes swapdims amax amin erf expm1 log2 log10"
-).split():
-    globals()[_name] = _tensor_fn(_name)
-del _name
+def abs(input, *args, **kwargs):
+    """Functional form of ``Tensor.abs``."""
+    return input.abs(*args, **kwargs)
+
+
+def exp(input, *args, **kwargs):
+    """Functional form of ``Tensor.exp``."""
+    return input.exp(*args, **kwargs)
+
+
+def log(input, *args, **kwargs):
+    """Functional form of ``Tensor.log``."""
+    return input.log(*args, **kwargs)
+
+
+def log1p(input, *args, **kwargs):
+    """Functional form of ``Tensor.log1p``."""
+    return input.log1p(*args, **kwargs)
+
+
+def sqrt(input, *args, **kwargs):
+    """Functional form of ``Tensor.sqrt``."""
+    return input.sqrt(*args, **kwargs)
+
+
+def rsqrt(input, *args, **kwargs):
+    """Functional form of ``Tensor.rsqrt``."""
+    return input.rsqrt(*args, **kwargs)
+
+
+def sin(input, *args, **kwargs):
+    """Functional form of ``Tensor.sin``."""
+    return input.sin(*args, **kwargs)
+
+
+def cos(input, *args, **kwargs):
+    """Functional form of ``Tensor.cos``."""
+    return input.cos(*args, **kwargs)
+
+
+def tanh(input, *args, **kwargs):
+    """Functional form of ``Tensor.tanh``."""
+    return input.tanh(*args, **kwargs)
+
+
+def sigmoid(input, *args, **kwargs):
+    """Functional form of ``Tensor.sigmoid``."""
+    return input.sigmoid(*args, **kwargs)
+
+
+def relu(input, *args, **kwargs):
+    """Functional form of ``Tensor.relu``."""
+    return input.relu(*args, **kwargs)
+
+
+def square(input, *args, **kwargs):
+    """Functional form of ``Tensor.square``."""
+    return input.square(*args, **kwargs)
+
+
+def sign(input, *args, **kwargs):
+    """Functional form of ``Tensor.sign``."""
+    return input.sign(*args, **kwargs)
+
+
+def floor(input, *args, **kwargs):
+    """Functional form of ``Tensor.floor``."""
+    return input.floor(*args, **kwargs)
+
+
+def reciprocal(input, *args, **kwargs):
+    """Functional form of ``Tensor.reciprocal``."""
+    return input.reciprocal(*args, **kwargs)
+
+
+def clamp(input, *args, **kwargs):
+    """Functional form of ``Tensor.clamp``."""
+    return input.clamp(*args, **kwargs)
+
+
+def clip(input, *args, **kwargs):
+    """Functional form of ``Tensor.clip``."""
+    return input.clip(*args, **kwargs)
+
+
+def sum(input, *args, **kwargs):
+    """Functional form of ``Tensor.sum``."""
+    return input.sum(*args, **kwargs)
+
+
+def mean(input, *args, **kwargs):
+    """Functional form of ``Tensor.mean``."""
+    return input.mean(*args, **kwargs)
+
+
+def var(input, *args, **kwargs):
+    """Functional form of ``Tensor.var``."""
+    return input.var(*args, **kwargs)
+
+
+def std(input, *args, **kwargs):
+    """Functional form of ``Tensor.std``."""
+    return input.std(*args, **kwargs)
+
+
+def norm(input, *args, **kwargs):
+    """Functional form of ``Tensor.norm``."""
+    return input.norm(*args, **kwargs)
+
+
+def max(input, *args, **kwargs):
+    """Functional form of ``Tensor.max``."""
+    return input.max(*args, **kwargs)
+
+
+def min(input, *args, **kwargs):
+    """Functional form of ``Tensor.min``."""
+    return input.min(*args, **kwargs)
+
+
+def argmax(input, *args, **kwargs):
+    """Functional form of ``Tensor.argmax``."""
+    return input.argmax(*args, **kwargs)
+
+
+def argmin(input, *args, **kwargs):
+    """Functional form of ``Tensor.argmin``."""
+    return input.argmin(*args, **kwargs)
+
+
+def all(input, *args, **kwargs):
+    """Functional form of ``Tensor.all``."""
+    return input.all(*args, **kwargs)
+
+
+def any(input, *args, **kwargs):
+    """Functional form of ``Tensor.any``."""
+    return input.any(*args, **kwargs)
+
+
+def softmax(input, *args, **kwargs):
+    """Functional form of ``Tensor.softmax``."""
+    return input.softmax(*args, **kwargs)
+
+
+def log_softmax(input, *args, **kwargs):
+    """Functional form of ``Tensor.log_softmax``."""
+    return input.log_softmax(*args, **kwargs)
+
+
+def logsumexp(input, *args, **kwargs):
+    """Functional form of ``Tensor.logsumexp``."""
+    return input.logsumexp(*args, **kwargs)
+
+
+def matmul(input, *args, **kwargs):
+    """Functional form of ``Tensor.matmul``."""
+    return input.matmul(*args, **kwargs)
+
+
+def mm(input, *args, **kwargs):
+    """Functional form of ``Tensor.mm``."""
+    return input.mm(*args, **kwargs)
+
+
+def bmm(input, *args, **kwargs):
+    """Functional form of ``Tensor.bmm``."""
+    return input.bmm(*args, **kwargs)
+
+
+def reshape(input, *args, **kwargs):
+    """Functional form of ``Tensor.reshape``."""
+    return input.reshape(*args, **kwargs)
+
+
+def permute(input, *args, **kwargs):
+    """Functional form of ``Tensor.permute``."""
+    return input.permute(*args, **kwargs)
+
+
+def transpose(input, *args, **kwargs):
+    """Functional form of ``Tensor.transpose``."""
+    return input.transpose(*args, **kwargs)
+
+
+def t(input, *args, **kwargs):
+    """Functional form of ``Tensor.t``."""
+    return input.t(*args, **kwargs)
+
+
+def flatten(input, *args, **kwargs):
+    """Functional form of ``Tensor.flatten``."""
+    return input.flatten(*args, **kwargs)
+
+
+def squeeze(input, *args, **kwargs):
+    """Functional form of ``Tensor.squeeze``."""
+    return input.squeeze(*args, **kwargs)
+
+
+def unsqueeze(input, *args, **kwargs):
+    """Functional form of ``Tensor.unsqueeze``."""
+    return input.unsqueeze(*args, **kwargs)
+
+
+def narrow(input, *args, **kwargs):
+    """Functional form of ``Tensor.narrow``."""
+    return input.narrow(*args, **kwargs)
+
+
+def select(input, *args, **kwargs):
+    """Functional form of ``Tensor.select``."""
+    return input.select(*args, **kwargs)
+
+
+def split(input, *args, **kwargs):
+    """Functional form of ``Tensor.split``."""
+    return input.split(*args, **kwargs)
+
+
+def chunk(input, *args, **kwargs):
+    """Functional form of ``Tensor.chunk``."""
+    return input.chunk(*args, **kwargs)
+
+
+def flip(input, *args, **kwargs):
+    """Functional form of ``Tensor.flip``."""
+    return input.flip(*args, **kwargs)
+
+
+def index_select(input, *args, **kwargs):
+    """Functional form of ``Tensor.index_select``."""
+    return input.index_select(*args, **kwargs)
+
+
+def gather(input, *args, **kwargs):
+    """Functional form of ``Tensor.gather``."""
+    return input.gather(*args, **kwargs)
+
+
+def scatter_add(input, *args, **kwargs):
+    """Functional form of ``Tensor.scatter_add``."""
+    return input.scatter_add(*args, **kwargs)
+
+
+def masked_fill(input, *args, **kwargs):
+    """Functional form of ``Tensor.masked_fill``."""
+    return input.masked_fill(*args, **kwargs)
+
+
+def masked_select(input, *args, **kwargs):
+    """Functional form of ``Tensor.masked_select``."""
+    return input.masked_select(*args, **kwargs)
+
+
+def nonzero(input, *args, **kwargs):
+    """Functional form of ``Tensor.nonzero``."""
+    return input.nonzero(*args, **kwargs)
+
+
+def maximum(input, *args, **kwargs):
+    """Functional form of ``Tensor.maximum``."""
+    return input.maximum(*args, **kwargs)
+
+
+def minimum(input, *args, **kwargs):
+    """Functional form of ``Tensor.minimum``."""
+    return input.minimum(*args, **kwargs)
+
+
+def eq(input, *args, **kwargs):
+    """Functional form of ``Tensor.eq``."""
+    return input.eq(*args, **kwargs)
+
+
+def ne(input, *args, **kwargs):
+    """Functional form of ``Tensor.ne``."""
+    return input.ne(*args, **kwargs)
+
+
+def lt(input, *args, **kwargs):
+    """Functional form of ``Tensor.lt``."""
+    return input.lt(*args, **kwargs)
+
+
+def le(input, *args, **kwargs):
+    """Functional form of ``Tensor.le``."""
+    return input.le(*args, **kwargs)
+
+
+def gt(input, *args, **kwargs):
+    """Functional form of ``Tensor.gt``."""
+    return input.gt(*args, **kwargs)
+
+
+def ge(input, *args, **kwargs):
+    """Functional form of ``Tensor.ge``."""
+    return input.ge(*args, **kwargs)
+
+
+def logical_and(input, *args, **kwargs):
+    """Functional form of ``Tensor.logical_and``."""
+    return input.logical_and(*args, **kwargs)
+
+
+def logical_or(input, *args, **kwargs):
+    """Functional form of ``Tensor.logical_or``."""
+    return input.logical_or(*args, **kwargs)
+
+
+def logical_not(input, *args, **kwargs):
+    """Functional form of ``Tensor.logical_not``."""
+    return input.logical_not(*args, **kwargs)
+
+
+def neg(input, *args, **kwargs):
+    """Functional form of ``Tensor.neg``."""
+    return input.neg(*args, **kwargs)
+
+
+def detach(input, *args, **kwargs):
+    """Functional form of ``Tensor.detach``."""
+    return input.detach(*args, **kwargs)
+
+
+def clone(input, *args, **kwargs):
+    """Functional form of ``Tensor.clone``."""
+    return input.clone(*args, **kwargs)
+
+
+def topk(input, *args, **kwargs):
+    """Functional form of ``Tensor.topk``."""
+    return input.topk(*args, **kwargs)
+
+
+def sort(input, *args, **kwargs):
+    """Functional form of ``Tensor.sort``."""
+    return input.sort(*args, **kwargs)
+
+
+def argsort(input, *args, **kwargs):
+    """Functional form of ``Tensor.argsort``."""
+    return input.argsort(*args, **kwargs)
+
+
+def cumsum(input, *args, **kwargs):
+    """Functional form of ``Tensor.cumsum``."""
+    return input.cumsum(*args, **kwargs)
+
+
+def cumprod(input, *args, **kwargs):
+    """Functional form of ``Tensor.cumprod``."""
+    return input.cumprod(*args, **kwargs)
+
+
+def prod(input, *args, **kwargs):
+    """Functional form of ``Tensor.prod``."""
+    return input.prod(*args, **kwargs)
+
+
+def tril(input, *args, **kwargs):
+    """Functional form of ``Tensor.tril``."""
+    return input.tril(*args, **kwargs)
+
+
+def triu(input, *args, **kwargs):
+    """Functional form of ``Tensor.triu``."""
+    return input.triu(*args, **kwargs)
+
+
+def multinomial(input, *args, **kwargs):
+    """Functional form of ``Tensor.multinomial``."""
+    return input.multinomial(*args, **kwargs)
+
+
+def dot(input, *args, **kwargs):
+    """Functional form of ``Tensor.dot``."""
+    return input.dot(*args, **kwargs)
+
+
+def inner(input, *args, **kwargs):
+    """Functional form of ``Tensor.inner``."""
+    return input.inner(*args, **kwargs)
+
+
+def outer(input, *args, **kwargs):
+    """Functional form of ``Tensor.outer``."""
+    return input.outer(*args, **kwargs)
+
+
+def ger(input, *args, **kwargs):
+    """Functional form of ``Tensor.ger``."""
+    return input.ger(*args, **kwargs)
+
+
+def round(input, *args, **kwargs):
+    """Functional form of ``Tensor.round``."""
+    return input.round(*args, **kwargs)
+
+
+def ceil(input, *args, **kwargs):
+    """Functional form of ``Tensor.ceil``."""
+    return input.ceil(*args, **kwargs)
+
+
+def trunc(input, *args, **kwargs):
+    """Functional form of ``Tensor.trunc``."""
+    return input.trunc(*args, **kwargs)
+
+
+def fix(input, *args, **kwargs):
+    """Functional form of ``Tensor.fix``."""
+    return input.fix(*args, **kwargs)
+
+
+def remainder(input, *args, **kwargs):
+    """Functional form of ``Tensor.remainder``."""
+    return input.remainder(*args, **kwargs)
+
+
+def fmod(input, *args, **kwargs):
+    """Functional form of ``Tensor.fmod``."""
+    return input.fmod(*args, **kwargs)
+
+
+def floor_divide(input, *args, **kwargs):
+    """Functional form of ``Tensor.floor_divide``."""
+    return input.floor_divide(*args, **kwargs)
+
+
+def isnan(input, *args, **kwargs):
+    """Functional form of ``Tensor.isnan``."""
+    return input.isnan(*args, **kwargs)
+
+
+def isinf(input, *args, **kwargs):
+    """Functional form of ``Tensor.isinf``."""
+    return input.isinf(*args, **kwargs)
+
+
+def isfinite(input, *args, **kwargs):
+    """Functional form of ``Tensor.isfinite``."""
+    return input.isfinite(*args, **kwargs)
+
+
+def nan_to_num(input, *args, **kwargs):
+    """Functional form of ``Tensor.nan_to_num``."""
+    return input.nan_to_num(*args, **kwargs)
+
+
+def unbind(input, *args, **kwargs):
+    """Functional form of ``Tensor.unbind``."""
+    return input.unbind(*args, **kwargs)
+
+
+def roll(input, *args, **kwargs):
+    """Functional form of ``Tensor.roll``."""
+    return input.roll(*args, **kwargs)
+
+
+def diag(input, *args, **kwargs):
+    """Functional form of ``Tensor.diag``."""
+    return input.diag(*args, **kwargs)
+
+
+def repeat_interleave(input, *args, **kwargs):
+    """Functional form of ``Tensor.repeat_interleave``."""
+    return input.repeat_interleave(*args, **kwargs)
+
+
+def broadcast_to(input, *args, **kwargs):
+    """Functional form of ``Tensor.broadcast_to``."""
+    return input.broadcast_to(*args, **kwargs)
+
+
+def movedim(input, *args, **kwargs):
+    """Functional form of ``Tensor.movedim``."""
+    return input.movedim(*args, **kwargs)
+
+
+def moveaxis(input, *args, **kwargs):
+    """Functional form of ``Tensor.moveaxis``."""
+    return input.moveaxis(*args, **kwargs)
+
+
+def swapaxes(input, *args, **kwargs):
+    """Functional form of ``Tensor.swapaxes``."""
+    return input.swapaxes(*args, **kwargs)
+
+
+def swapdims(input, *args, **kwargs):
+    """Functional form of ``Tensor.swapdims``."""
+    return input.swapdims(*args, **kwargs)
+
+
+def amax(input, *args, **kwargs):
+    """Functional form of ``Tensor.amax``."""
+    return input.amax(*args, **kwargs)
+
+
+def amin(input, *args, **kwargs):
+    """Functional form of ``Tensor.amin``."""
+    return input.amin(*args, **kwargs)
+
+
+def erf(input, *args, **kwargs):
+    """Functional form of ``Tensor.erf``."""
+    return input.erf(*args, **kwargs)
+
+
+def expm1(input, *args, **kwargs):
+    """Functional form of ``Tensor.expm1``."""
+    return input.expm1(*args, **kwargs)
+
+
+def log2(input, *args, **kwargs):
+    """Functional form of ``Tensor.log2``."""
+    return input.log2(*args, **kwargs)
+
+
+def log10(input, *args, **kwargs):
+    """Functional form of ``Tensor.log10``."""
+    return input.log10(*args, **kwargs)
 
 
 def _rebuild_tensor(array, dtype: str, device: str, requires_grad: bool):

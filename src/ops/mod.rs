@@ -2,14 +2,17 @@
 
 pub mod elementwise;
 pub mod index;
+pub mod indexing;
 pub mod inplace;
 pub mod loss;
 pub mod matmul;
 pub mod misc;
 pub mod nn;
+pub mod promote;
 pub mod reduce;
 pub mod scan;
 pub mod shape;
+pub mod sizes;
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -12,6 +12,7 @@ use crate::autograd::{self, Edge, Node};
 use crate::error::{Error, Result as CoreResult};
 use crate::tensor::Tensor;
 
+use super::gil;
 use super::pytensor::PyTensor;
 
 /// `mul` → `MulBackward0`, as PyTorch names its nodes (`copy_slices` → `CopySlices`).
@@ -122,7 +123,9 @@ fn grad(
         .iter()
         .map(|g| g.as_ref().map(|g| g.t.clone()))
         .collect();
-    let r = py.detach(move || autograd::grad(&outs, &ins, gos, retain_graph, allow_unused))?;
+    let r = gil::nogil(py, gil::ALWAYS, move || {
+        autograd::grad(&outs, &ins, gos, retain_graph, allow_unused)
+    })?;
     Ok(r.into_iter().map(|g| g.map(Into::into)).collect())
 }
 

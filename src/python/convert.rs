@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
+use super::gil;
 use super::pytensor::PyTensor;
 use super::{PyDType, PyDevice};
 
@@ -178,6 +179,14 @@ fn check_scalar_depth(depth: usize, shape: &[usize]) -> PyResult<()> {
     Ok(())
 }
 
+/// The elements of a C-contiguous numpy array of `T`, copied once into a Vec.
+fn host_vec<T: numpy::Element + Clone>(a: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
+    let a = a.cast::<PyArrayDyn<T>>()?.readonly();
+    Ok(a.as_slice()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .to_vec())
+}
+
 /// A tensor from a numpy array (one copy), keeping its dtype family.
 pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
     let shape = arr.shape().to_vec();
@@ -189,24 +198,8 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
         np.call_method1("ascontiguousarray", (arr, target))
     };
     let storage = match (kind.as_str(), size) {
-        ("f", 8) => {
-            let a = contig("float64")?;
-            let a = a.cast::<PyArrayDyn<f64>>()?.readonly();
-            CpuStorage::F64(
-                a.as_slice()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .to_vec(),
-            )
-        }
-        ("f", _) => {
-            let a = contig("float32")?;
-            let a = a.cast::<PyArrayDyn<f32>>()?.readonly();
-            CpuStorage::F32(
-                a.as_slice()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .to_vec(),
-            )
-        }
+        ("f", 8) => CpuStorage::F64(host_vec::<f64>(&contig("float64")?)?),
+        ("f", _) => CpuStorage::F32(host_vec::<f32>(&contig("float32")?)?),
         ("u", 8) => {
             // uint64 above int64's range would wrap negative: refuse it rather than corrupt it
             let big: bool = arr
@@ -219,32 +212,10 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
                     i64::MAX
                 )));
             }
-            let a = contig("int64")?;
-            let a = a.cast::<PyArrayDyn<i64>>()?.readonly();
-            CpuStorage::I64(
-                a.as_slice()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .to_vec(),
-            )
+            CpuStorage::I64(host_vec::<i64>(&contig("int64")?)?)
         }
-        ("i", _) | ("u", _) => {
-            let a = contig("int64")?;
-            let a = a.cast::<PyArrayDyn<i64>>()?.readonly();
-            CpuStorage::I64(
-                a.as_slice()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .to_vec(),
-            )
-        }
-        ("b", _) => {
-            let a = contig("bool")?;
-            let a = a.cast::<PyArrayDyn<bool>>()?.readonly();
-            CpuStorage::Bool(
-                a.as_slice()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .to_vec(),
-            )
-        }
+        ("i", _) | ("u", _) => CpuStorage::I64(host_vec::<i64>(&contig("int64")?)?),
+        ("b", _) => CpuStorage::Bool(host_vec::<bool>(&contig("bool")?)?),
         _ => {
             return Err(PyTypeError::new_err(format!(
                 "from_numpy: unsupported numpy dtype {dt}"
@@ -295,7 +266,7 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
 /// A numpy array holding a copy of the tensor's elements.
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let shape = t.shape().to_vec();
-    let c = py.detach(|| t.to_cpu_storage())?;
+    let c = gil::nogil(py, gil::ALWAYS, || t.to_cpu_storage())?;
     let arr = match c {
         CpuStorage::F32(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
         CpuStorage::F64(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),

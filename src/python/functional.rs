@@ -4,13 +4,24 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::backend::UnaryOp;
+use crate::error::Result as CoreResult;
 use crate::ops::loss::Reduction;
 use crate::ops::nn::Window2d;
 use crate::tensor::Tensor;
 
-use super::pytensor::{run, PyTensor};
+use super::gil::{run, work};
+use super::pytensor::PyTensor;
 
 type T<'a> = PyRef<'a, PyTensor>;
+
+/// One core call over `inputs` under the GIL policy (`gil::nogil`), as a Python tensor.
+fn call(
+    py: Python<'_>,
+    inputs: &[&Tensor],
+    f: impl FnOnce() -> CoreResult<Tensor> + Send,
+) -> PyResult<PyTensor> {
+    Ok(run(py, work(inputs), f)?.into())
+}
 
 fn opt(t: &Option<T<'_>>) -> Option<Tensor> {
     t.as_ref().map(|t| t.t.clone())
@@ -33,8 +44,31 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
 #[pyo3(signature = (input, weight, bias=None))]
 fn linear(py: Python<'_>, input: T<'_>, weight: T<'_>, bias: Option<T<'_>>) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
-    let work = x.numel() * w.shape().first().copied().unwrap_or(1);
-    Ok(run(py, work, move || x.linear(&w, b.as_ref()))?.into())
+    let flops = x
+        .numel()
+        .saturating_mul(w.shape().first().copied().unwrap_or(1));
+    Ok(run(py, work(&[&x, &w]).max(flops), move || {
+        x.linear(&w, b.as_ref())
+    })?
+    .into())
+}
+
+/// An optional int-or-pair argument of `op`, `(default, default)` when absent.
+fn pair_or(
+    obj: Option<&Bound<'_, PyAny>>,
+    op: &str,
+    what: &str,
+    default: usize,
+) -> PyResult<(usize, usize)> {
+    obj.map(|o| pair(o, &format!("{op}: {what}")))
+        .unwrap_or(Ok((default, default)))
+}
+
+/// The work of a convolution: multiply-adds per output channel, at least the elements.
+fn conv_work(x: &Tensor, w: &Tensor) -> usize {
+    let per_out =
+        x.numel().saturating_mul(w.numel()) / w.shape().first().copied().unwrap_or(1).max(1);
+    work(&[x, w]).max(per_out)
 }
 
 #[pyfunction]
@@ -50,10 +84,7 @@ fn conv2d(
     dilation: Option<&Bound<'_, PyAny>>,
     groups: usize,
 ) -> PyResult<PyTensor> {
-    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
-        o.map(|o| pair(o, &format!("conv2d: {n}")))
-            .unwrap_or(Ok((d, d)))
-    };
+    let one = |o, n, d| pair_or(o, "conv2d", n, d);
     let win = Window2d {
         kernel: (0, 0),
         stride: one(stride, "stride", 1)?,
@@ -61,8 +92,10 @@ fn conv2d(
         dilation: one(dilation, "dilation", 1)?,
     };
     let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
-    let work = x.numel() * w.numel() / w.shape().first().copied().unwrap_or(1).max(1);
-    Ok(run(py, work, move || x.conv2d(&w, b.as_ref(), win, groups))?.into())
+    Ok(run(py, conv_work(&x, &w), move || {
+        x.conv2d(&w, b.as_ref(), win, groups)
+    })?
+    .into())
 }
 
 #[pyfunction]
@@ -79,10 +112,7 @@ fn conv_transpose2d(
     groups: usize,
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    let one = |o: Option<&Bound<'_, PyAny>>, n: &str, d: usize| -> PyResult<(usize, usize)> {
-        o.map(|o| pair(o, &format!("conv_transpose2d: {n}")))
-            .unwrap_or(Ok((d, d)))
-    };
+    let one = |o, n, d| pair_or(o, "conv_transpose2d", n, d);
     let (s, p, op, d) = (
         one(stride, "stride", 1)?,
         one(padding, "padding", 0)?,
@@ -90,8 +120,7 @@ fn conv_transpose2d(
         one(dilation, "dilation", 1)?,
     );
     let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
-    let work = x.numel() * w.numel() / w.shape().first().copied().unwrap_or(1).max(1);
-    Ok(run(py, work, move || {
+    Ok(run(py, conv_work(&x, &w), move || {
         x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups, d)
     })?
     .into())
@@ -144,12 +173,12 @@ fn max_pool2d<'py>(
     )?;
     let x = input.t.clone();
     if return_indices {
-        let (v, i) = run(py, x.numel(), move || x.max_pool2d(win, ceil_mode))?;
+        let (v, i) = run(py, work(&[&x]), move || x.max_pool2d(win, ceil_mode))?;
         return Ok((PyTensor::from(v), PyTensor::from(i))
             .into_pyobject(py)?
             .into_any());
     }
-    let v = run(py, x.numel(), move || x.max_pool2d_values(win, ceil_mode))?;
+    let v = run(py, work(&[&x]), move || x.max_pool2d_values(win, ceil_mode))?;
     Ok(Bound::new(py, PyTensor::from(v))?.into_any())
 }
 
@@ -173,7 +202,7 @@ fn avg_pool2d(
         None,
     )?;
     let x = input.t.clone();
-    Ok(run(py, x.numel(), move || {
+    Ok(run(py, work(&[&x]), move || {
         x.avg_pool2d(win, ceil_mode, count_include_pad)
     })?
     .into())
@@ -202,7 +231,7 @@ fn adaptive_avg_pool2d(
         pair(output_size, "adaptive_avg_pool2d: output_size")?
     };
     let x = input.t.clone();
-    Ok(run(py, x.numel(), move || x.adaptive_avg_pool2d(os))?.into())
+    Ok(run(py, work(&[&x]), move || x.adaptive_avg_pool2d(os))?.into())
 }
 
 #[pyfunction]
@@ -216,7 +245,7 @@ fn interpolate_size(
 ) -> PyResult<PyTensor> {
     let x = input.t.clone();
     let mode = mode.to_string();
-    Ok(run(py, x.numel(), move || {
+    Ok(run(py, work(&[&x]), move || {
         x.interpolate(size, &mode, align_corners)
     })?
     .into())
@@ -243,7 +272,7 @@ fn batch_norm(
         opt(&weight),
         opt(&bias),
     );
-    Ok(run(py, x.numel(), move || {
+    Ok(run(py, work(&[&x]), move || {
         x.batch_norm(
             rm.as_ref(),
             rv.as_ref(),
@@ -272,7 +301,7 @@ fn layer_norm(
         Err(_) => normalized_shape.extract()?,
     };
     let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
-    Ok(run(py, x.numel(), move || {
+    Ok(run(py, work(&[&x]), move || {
         x.layer_norm(&ns, w.as_ref(), b.as_ref(), eps)
     })?
     .into())
@@ -289,7 +318,7 @@ fn group_norm(
     eps: f64,
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
-    Ok(run(py, x.numel(), move || {
+    Ok(run(py, work(&[&x]), move || {
         x.group_norm(num_groups, w.as_ref(), b.as_ref(), eps)
     })?
     .into())
@@ -298,21 +327,28 @@ fn group_norm(
 #[pyfunction]
 #[pyo3(signature = (input, p=0.5, training=true, channel_shape=None))]
 fn dropout(
+    py: Python<'_>,
     input: T<'_>,
     p: f64,
     training: bool,
     channel_shape: Option<Vec<usize>>,
 ) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .dropout(p, training, channel_shape.as_deref())?
-        .into())
+    let x = input.t.clone();
+    call(py, &[&x], || {
+        x.dropout(p, training, channel_shape.as_deref())
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, weight, padding_idx=None))]
-fn embedding(input: T<'_>, weight: T<'_>, padding_idx: Option<i64>) -> PyResult<PyTensor> {
-    Ok(weight.t.embedding(&input.t, padding_idx)?.into())
+fn embedding(
+    py: Python<'_>,
+    input: T<'_>,
+    weight: T<'_>,
+    padding_idx: Option<i64>,
+) -> PyResult<PyTensor> {
+    let (i, w) = (input.t.clone(), weight.t.clone());
+    call(py, &[&i, &w], || w.embedding(&i, padding_idx))
 }
 
 #[pyfunction]
@@ -328,146 +364,132 @@ fn cross_entropy(
 ) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
     let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
-    Ok(run(py, x.numel(), move || {
+    call(py, &[&x, &t], || {
         x.cross_entropy(&t, w.as_ref(), ignore_index, r, label_smoothing)
-    })?
-    .into())
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean"))]
 fn nll_loss(
+    py: Python<'_>,
     input: T<'_>,
     target: T<'_>,
     weight: Option<T<'_>>,
     ignore_index: i64,
     reduction: &str,
 ) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .nll_loss(
-            &target.t,
-            opt(&weight).as_ref(),
-            ignore_index,
-            Reduction::parse(reduction)?,
-        )?
-        .into())
+    let r = Reduction::parse(reduction)?;
+    let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
+    call(py, &[&x, &t], || {
+        x.nll_loss(&t, w.as_ref(), ignore_index, r)
+    })
 }
 
-#[pyfunction]
-#[pyo3(signature = (input, target, reduction="mean"))]
-fn mse_loss(input: T<'_>, target: T<'_>, reduction: &str) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .mse_loss(&target.t, Reduction::parse(reduction)?)?
-        .into())
+/// A loss `f(input, target, reduction, extra)` with one extra keyword after `reduction`
+/// (or none), each one core call under the GIL policy.
+macro_rules! pointwise_loss {
+    ($name:ident, |$x:ident, $t:ident, $r:ident| $body:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (input, target, reduction="mean"))]
+        fn $name(
+            py: Python<'_>,
+            input: T<'_>,
+            target: T<'_>,
+            reduction: &str,
+        ) -> PyResult<PyTensor> {
+            let $r = Reduction::parse(reduction)?;
+            let ($x, $t) = (input.t.clone(), target.t.clone());
+            call(py, &[&$x, &$t], || $body)
+        }
+    };
+    ($name:ident, $extra:ident: $ty:ty = $default:expr, |$x:ident, $t:ident, $r:ident| $body:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (input, target, reduction="mean", $extra=$default))]
+        fn $name(
+            py: Python<'_>,
+            input: T<'_>,
+            target: T<'_>,
+            reduction: &str,
+            $extra: $ty,
+        ) -> PyResult<PyTensor> {
+            let $r = Reduction::parse(reduction)?;
+            let ($x, $t) = (input.t.clone(), target.t.clone());
+            call(py, &[&$x, &$t], || $body)
+        }
+    };
 }
-
-#[pyfunction]
-#[pyo3(signature = (input, target, reduction="mean"))]
-fn l1_loss(input: T<'_>, target: T<'_>, reduction: &str) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .l1_loss(&target.t, Reduction::parse(reduction)?)?
-        .into())
-}
-
-#[pyfunction]
-#[pyo3(signature = (input, target, reduction="mean", beta=1.0))]
-fn smooth_l1_loss(input: T<'_>, target: T<'_>, reduction: &str, beta: f64) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .smooth_l1_loss(&target.t, Reduction::parse(reduction)?, beta)?
-        .into())
-}
-
-#[pyfunction]
-#[pyo3(signature = (input, target, reduction="mean", delta=1.0))]
-fn huber_loss(input: T<'_>, target: T<'_>, reduction: &str, delta: f64) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .huber_loss(&target.t, Reduction::parse(reduction)?, delta)?
-        .into())
-}
+pointwise_loss!(mse_loss, |x, t, r| x.mse_loss(&t, r));
+pointwise_loss!(l1_loss, |x, t, r| x.l1_loss(&t, r));
+pointwise_loss!(smooth_l1_loss, beta: f64 = 1.0, |x, t, r| x.smooth_l1_loss(&t, r, beta));
+pointwise_loss!(huber_loss, delta: f64 = 1.0, |x, t, r| x.huber_loss(&t, r, delta));
+pointwise_loss!(kl_div, log_target: bool = false, |x, t, r| x.kl_div(&t, r, log_target));
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, reduction="mean"))]
 fn binary_cross_entropy(
+    py: Python<'_>,
     input: T<'_>,
     target: T<'_>,
     weight: Option<T<'_>>,
     reduction: &str,
 ) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .binary_cross_entropy(
-            &target.t,
-            opt(&weight).as_ref(),
-            Reduction::parse(reduction)?,
-        )?
-        .into())
+    let r = Reduction::parse(reduction)?;
+    let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
+    call(py, &[&x, &t], || x.binary_cross_entropy(&t, w.as_ref(), r))
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, reduction="mean", pos_weight=None))]
 fn binary_cross_entropy_with_logits(
+    py: Python<'_>,
     input: T<'_>,
     target: T<'_>,
     weight: Option<T<'_>>,
     reduction: &str,
     pos_weight: Option<T<'_>>,
 ) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .binary_cross_entropy_with_logits(
-            &target.t,
-            opt(&weight).as_ref(),
-            opt(&pos_weight).as_ref(),
-            Reduction::parse(reduction)?,
-        )?
-        .into())
+    let r = Reduction::parse(reduction)?;
+    let (x, t) = (input.t.clone(), target.t.clone());
+    let (w, pw) = (opt(&weight), opt(&pos_weight));
+    call(py, &[&x, &t], || {
+        x.binary_cross_entropy_with_logits(&t, w.as_ref(), pw.as_ref(), r)
+    })
 }
 
-#[pyfunction]
-#[pyo3(signature = (input, target, reduction="mean", log_target=false))]
-fn kl_div(input: T<'_>, target: T<'_>, reduction: &str, log_target: bool) -> PyResult<PyTensor> {
-    Ok(input
-        .t
-        .kl_div(&target.t, Reduction::parse(reduction)?, log_target)?
-        .into())
+/// An activation `input -> op(input)` as one unary kernel under the GIL policy.
+fn activation(py: Python<'_>, input: T<'_>, op: UnaryOp) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    call(py, &[&x], || x.unary(op))
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, negative_slope=0.01))]
-fn leaky_relu(input: T<'_>, negative_slope: f64) -> PyResult<PyTensor> {
-    Ok(input.t.unary(UnaryOp::LeakyRelu(negative_slope))?.into())
+fn leaky_relu(py: Python<'_>, input: T<'_>, negative_slope: f64) -> PyResult<PyTensor> {
+    activation(py, input, UnaryOp::LeakyRelu(negative_slope))
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, alpha=1.0))]
-fn elu(input: T<'_>, alpha: f64) -> PyResult<PyTensor> {
-    Ok(input.t.unary(UnaryOp::Elu(alpha))?.into())
+fn elu(py: Python<'_>, input: T<'_>, alpha: f64) -> PyResult<PyTensor> {
+    activation(py, input, UnaryOp::Elu(alpha))
 }
 
 #[pyfunction]
-fn gelu(input: T<'_>) -> PyResult<PyTensor> {
-    Ok(input.t.unary(UnaryOp::Gelu)?.into())
+fn gelu(py: Python<'_>, input: T<'_>) -> PyResult<PyTensor> {
+    activation(py, input, UnaryOp::Gelu)
 }
 
 #[pyfunction]
-fn silu(input: T<'_>) -> PyResult<PyTensor> {
-    Ok(input.t.unary(UnaryOp::Silu)?.into())
+fn silu(py: Python<'_>, input: T<'_>) -> PyResult<PyTensor> {
+    activation(py, input, UnaryOp::Silu)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, beta=1.0, threshold=20.0))]
-fn softplus(input: T<'_>, beta: f64, threshold: f64) -> PyResult<PyTensor> {
-    let x = &input.t;
-    let bx = x.mul_scalar(beta)?;
-    // the dedicated rule gives sigmoid(beta x) as the derivative, exact at 0 too
-    let soft = bx.softplus_exact()?.mul_scalar(1.0 / beta)?;
-    let big = bx.binary(&bx.scalar_like(threshold)?, crate::backend::BinaryOp::Gt)?;
-    Ok(Tensor::where_cond(&big, x, &soft)?.into())
+fn softplus(py: Python<'_>, input: T<'_>, beta: f64, threshold: f64) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    call(py, &[&x], || x.softplus(beta, threshold))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

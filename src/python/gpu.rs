@@ -6,23 +6,25 @@ use pyo3::types::PyDict;
 
 use crate::backend::wgpu;
 
+use super::gil;
+
 /// True when a GPU adapter was found and its device could be created (the first call creates it).
 #[pyfunction]
 fn gpu_is_available(py: Python<'_>) -> bool {
-    py.detach(wgpu::is_available)
+    gil::nogil(py, gil::ALWAYS, wgpu::is_available)
 }
 
 /// Number of GPU adapters (`gpu:0` .. `gpu:N-1`).
 #[pyfunction]
 fn gpu_device_count(py: Python<'_>) -> usize {
-    py.detach(wgpu::device_count)
+    gil::nogil(py, gil::ALWAYS, wgpu::device_count)
 }
 
 /// Facts about the adapter of `gpu:index`: name, backend, device_type, driver, driver_info, ...
 #[pyfunction]
 #[pyo3(signature = (index = 0))]
 fn gpu_adapter_info(py: Python<'_>, index: usize) -> PyResult<Bound<'_, PyDict>> {
-    let info = py.detach(|| wgpu::adapter_info_of(index))?;
+    let info = gil::nogil(py, gil::ALWAYS, || wgpu::adapter_info_of(index))?;
     let d = PyDict::new(py);
     for (k, v) in info {
         d.set_item(k, v)?;
@@ -43,14 +45,14 @@ fn gpu_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 /// Submits all recorded GPU work and waits for it to finish (the GIL is released meanwhile).
 #[pyfunction]
 fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
-    py.detach(wgpu::synchronize)?;
+    gil::nogil(py, gil::ALWAYS, wgpu::synchronize)?;
     Ok(())
 }
 
 /// Releases the cached, unused GPU buffers of the pool.
 #[pyfunction]
 fn gpu_empty_cache(py: Python<'_>) {
-    py.detach(wgpu::empty_cache)
+    gil::nogil(py, gil::ALWAYS, wgpu::empty_cache)
 }
 
 /// Adds the `gpu_*` functions to the `_rustdl` module.

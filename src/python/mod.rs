@@ -7,6 +7,7 @@
 mod autograd_py;
 mod convert;
 mod functional;
+mod gil;
 mod gpu;
 mod index;
 mod pytensor;
@@ -137,6 +138,21 @@ fn dev(d: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
     Ok(parse_device(d)?.unwrap_or(Device::Cpu))
 }
 
+/// A creation kernel `f` for a tensor of `shape` on `device`, under the GIL policy.
+fn create(
+    py: Python<'_>,
+    shape: &[usize],
+    device: Device,
+    f: impl FnOnce() -> crate::error::Result<Tensor> + Send,
+) -> PyResult<Tensor> {
+    let work = if device.is_gpu() {
+        gil::ALWAYS
+    } else {
+        shape.iter().fold(1usize, |a, &b| a.saturating_mul(b))
+    };
+    gil::run(py, work, f)
+}
+
 fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
     if requires_grad {
         t.set_requires_grad(true)?;
@@ -147,6 +163,7 @@ fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None, requires_grad=false))]
 fn tensor(
+    py: Python<'_>,
     data: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
@@ -161,7 +178,8 @@ fn tensor(
     } else {
         t
     };
-    finish(t.to_device(dv)?, requires_grad)
+    let shape = t.shape().to_vec();
+    finish(create(py, &shape, dv, || t.to_device(dv))?, requires_grad)
 }
 
 #[pyfunction]
@@ -172,35 +190,42 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     Ok(convert::from_numpy(a)?.into())
 }
 
-macro_rules! filled {
-    ($name:ident, $value:expr) => {
+/// `name(*size, dtype=None, device=None, requires_grad=False)`: a new tensor from a creation
+/// kernel `make(shape, dtype, device)` (float32 on the CPU unless asked otherwise).
+macro_rules! sized {
+    ($name:ident, $make:expr) => {
         #[pyfunction]
         #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
         fn $name(
+            py: Python<'_>,
             size: &Bound<'_, PyTuple>,
             dtype: Option<&Bound<'_, PyAny>>,
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<PyTensor> {
             let shape = size_args(size, stringify!($name))?;
-            let t = Tensor::full(
-                &shape,
-                $value,
-                opt_dtype(dtype)?.unwrap_or(DType::F32),
-                dev(device)?,
+            let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
+            let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
+            finish(
+                create(py, &shape, dv, || make(&shape, dt, dv))?,
+                requires_grad,
             )
-            .map_err(|e| e.renamed("full", stringify!($name)))?;
-            finish(t, requires_grad)
         }
     };
 }
-filled!(zeros, 0.0);
-filled!(ones, 1.0);
-filled!(empty, 0.0);
+sized!(zeros, |s, d, v| Tensor::full(s, 0.0, d, v)
+    .map_err(|e| e.renamed("full", "zeros")));
+sized!(ones, |s, d, v| Tensor::full(s, 1.0, d, v)
+    .map_err(|e| e.renamed("full", "ones")));
+sized!(empty, |s, d, v| Tensor::full(s, 0.0, d, v)
+    .map_err(|e| e.renamed("full", "empty")));
+sized!(rand, |s, d, v| Tensor::rand(s, d, v));
+sized!(randn, |s, d, v| Tensor::randn(s, d, v));
 
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, dtype=None, device=None, requires_grad=false))]
 fn full(
+    py: Python<'_>,
     size: &Bound<'_, PyAny>,
     fill_value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
@@ -220,12 +245,8 @@ fn full(
     } else {
         DType::F32
     };
-    let t = Tensor::full(
-        &size,
-        v,
-        opt_dtype(dtype)?.unwrap_or(inferred),
-        dev(device)?,
-    )?;
+    let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?);
+    let t = create(py, &size, dv, || Tensor::full(&size, v, dt, dv))?;
     finish(t, requires_grad)
 }
 
@@ -234,6 +255,7 @@ macro_rules! like {
         #[pyfunction]
         #[pyo3(signature = (input, dtype=None, device=None, requires_grad=false))]
         fn $name(
+            py: Python<'_>,
             input: PyRef<'_, PyTensor>,
             dtype: Option<&Bound<'_, PyAny>>,
             device: Option<&Bound<'_, PyAny>>,
@@ -242,7 +264,8 @@ macro_rules! like {
             let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
             let dv = parse_device(device)?.unwrap_or(input.t.device());
             let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
-            finish(f(input.t.shape(), dt, dv)?, requires_grad)
+            let shape = input.t.shape().to_vec();
+            finish(create(py, &shape, dv, || f(&shape, dt, dv))?, requires_grad)
         }
     };
 }
@@ -255,6 +278,7 @@ like!(randn_like, |s, d, v| Tensor::randn(s, d, v));
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, dtype=None, device=None))]
 fn full_like(
+    py: Python<'_>,
     input: PyRef<'_, PyTensor>,
     fill_value: f64,
     dtype: Option<&Bound<'_, PyAny>>,
@@ -262,12 +286,14 @@ fn full_like(
 ) -> PyResult<PyTensor> {
     let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
     let dv = parse_device(device)?.unwrap_or(input.t.device());
-    Ok(Tensor::full(input.t.shape(), fill_value, dt, dv)?.into())
+    let shape = input.t.shape().to_vec();
+    Ok(create(py, &shape, dv, || Tensor::full(&shape, fill_value, dt, dv))?.into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end=None, step=None, dtype=None, device=None, requires_grad=false))]
 fn arange(
+    py: Python<'_>,
     start: &Bound<'_, PyAny>,
     end: Option<&Bound<'_, PyAny>>,
     step: Option<&Bound<'_, PyAny>>,
@@ -286,12 +312,17 @@ fn arange(
         None => 1.0,
     };
     let dt = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
-    finish(Tensor::arange(s, e, st, dt, dev(device)?)?, requires_grad)
+    let dv = dev(device)?;
+    // the element count, for the GIL policy only (a NaN or infinite count saturates)
+    let n = ((e - s) / st).abs().ceil() as usize;
+    let t = create(py, &[n], dv, || Tensor::arange(s, e, st, dt, dv))?;
+    finish(t, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, dtype=None, device=None, requires_grad=false))]
 fn linspace(
+    py: Python<'_>,
     start: f64,
     end: f64,
     steps: isize,
@@ -305,21 +336,17 @@ fn linspace(
         ))
     })?;
     crate::shape::checked_numel(&[steps], "linspace")?;
-    finish(
-        Tensor::linspace(
-            start,
-            end,
-            steps,
-            opt_dtype(dtype)?.unwrap_or(DType::F32),
-            dev(device)?,
-        )?,
-        requires_grad,
-    )
+    let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
+    let t = create(py, &[steps], dv, || {
+        Tensor::linspace(start, end, steps, dt, dv)
+    })?;
+    finish(t, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, dtype=None, device=None, requires_grad=false))]
 fn eye(
+    py: Python<'_>,
     n: isize,
     m: Option<isize>,
     dtype: Option<&Bound<'_, PyAny>>,
@@ -333,43 +360,13 @@ fn eye(
     };
     let (n, m) = (size(n)?, m.map(size).transpose()?);
     crate::shape::checked_numel(&[n, m.unwrap_or(n)], "eye")?;
+    let (m, dt, dv) = (
+        m.unwrap_or(n),
+        opt_dtype(dtype)?.unwrap_or(DType::F32),
+        dev(device)?,
+    );
     finish(
-        Tensor::eye(
-            n,
-            m.unwrap_or(n),
-            opt_dtype(dtype)?.unwrap_or(DType::F32),
-            dev(device)?,
-        )?,
-        requires_grad,
-    )
-}
-
-#[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-fn rand(
-    size: &Bound<'_, PyTuple>,
-    dtype: Option<&Bound<'_, PyAny>>,
-    device: Option<&Bound<'_, PyAny>>,
-    requires_grad: bool,
-) -> PyResult<PyTensor> {
-    let s = size_args(size, "rand")?;
-    finish(
-        Tensor::rand(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?,
-        requires_grad,
-    )
-}
-
-#[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-fn randn(
-    size: &Bound<'_, PyTuple>,
-    dtype: Option<&Bound<'_, PyAny>>,
-    device: Option<&Bound<'_, PyAny>>,
-    requires_grad: bool,
-) -> PyResult<PyTensor> {
-    let s = size_args(size, "randn")?;
-    finish(
-        Tensor::randn(&s, opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?)?,
+        create(py, &[n, m], dv, || Tensor::eye(n, m, dt, dv))?,
         requires_grad,
     )
 }
@@ -380,6 +377,7 @@ fn randn(
 #[pyo3(signature = (*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
 #[allow(clippy::too_many_arguments)]
 fn randint(
+    py: Python<'_>,
     args: &Bound<'_, PyTuple>,
     low: Option<i64>,
     high: Option<i64>,
@@ -425,7 +423,8 @@ fn randint(
             ))
         }
     };
-    let t = Tensor::randint(lo, hi, &size, dev(device)?)?;
+    let dv = dev(device)?;
+    let t = create(py, &size, dv, || Tensor::randint(lo, hi, &size, dv))?;
     let t = match opt_dtype(dtype)? {
         Some(d) => t.to_dtype(d)?,
         None => t,
@@ -479,54 +478,32 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 #[pyo3(signature = (tensors, dim=0))]
 fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
-    let work = ts.iter().map(|t| t.numel()).sum();
-    Ok(pytensor::run(py, work, move || Tensor::cat(&ts, dim))?.into())
+    let work = gil::work(&ts.iter().collect::<Vec<_>>());
+    Ok(gil::run(py, work, move || Tensor::cat(&ts, dim))?.into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0))]
 fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
-    let work = ts.iter().map(|t| t.numel()).sum();
-    Ok(pytensor::run(py, work, move || Tensor::stack(&ts, dim))?.into())
+    let work = gil::work(&ts.iter().collect::<Vec<_>>());
+    Ok(gil::run(py, work, move || Tensor::stack(&ts, dim))?.into())
 }
 
 #[pyfunction]
 #[pyo3(name = "where")]
 fn where_(
-    cond: PyRef<'_, PyTensor>,
-    a: &Bound<'_, PyAny>,
-    b: &Bound<'_, PyAny>,
+    py: Python<'_>,
+    condition: PyRef<'_, PyTensor>,
+    input: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    if cond.t.dtype() != DType::Bool {
-        return Err(PyTypeError::new_err(format!(
-            "where: expected a bool condition, got {} of shape {:?}",
-            cond.t.dtype(),
-            cond.t.shape()
-        )));
-    }
-    let like = |o: &Bound<'_, PyAny>| -> PyResult<Tensor> {
-        match pytensor::operand(o)? {
-            pytensor::Operand::T(t) => Ok(t),
-            pytensor::Operand::S(v, is_int) => {
-                let dt = if is_int { DType::I64 } else { DType::F32 };
-                Ok(Tensor::full(&[], v, dt, cond.t.device())?)
-            }
-        }
-    };
-    let (ta, tb) = (like(a)?, like(b)?);
-    // a Python scalar takes the other side's dtype, as in PyTorch
-    let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() {
-        ta.to_dtype(tb.dtype())?
-    } else {
-        ta
-    };
-    let tb = if tb.ndim() == 0 && ta.ndim() > 0 && ta.dtype().is_float() {
-        tb.to_dtype(ta.dtype())?
-    } else {
-        tb
-    };
-    Ok(Tensor::where_cond(&cond.t, &ta, &tb)?.into())
+    let (a, b) = (pytensor::operand(input)?, pytensor::operand(other)?);
+    let c = condition.t.clone();
+    Ok(gil::run(py, gil::work(&[&c]), move || {
+        Tensor::where_operands(&c, &a, &b)
+    })?
+    .into())
 }
 
 #[pyfunction]
@@ -658,7 +635,7 @@ fn optim_step(
         };
         work.push((p, g, st_tensors, step));
     }
-    py.detach(move || -> crate::error::Result<()> {
+    gil::nogil(py, gil::ALWAYS, move || -> crate::error::Result<()> {
         for (p, g, st, step) in work {
             crate::optim::step(&p, &g, &st, &step)?;
         }
@@ -676,18 +653,11 @@ fn save_file(
     path: std::path::PathBuf,
     metadata: Option<HashMap<String, String>>,
 ) -> PyResult<()> {
-    let mut items = Vec::with_capacity(tensors.len());
-    for (k, v) in tensors.iter() {
-        let name: String = k.extract()?;
-        let t = v
-            .extract::<PyRef<'_, PyTensor>>()
-            .map_err(|_| PyTypeError::new_err(format!("save: value for '{name}' is not a Tensor")))?
-            .t
-            .clone();
-        items.push((name, t));
-    }
+    let items = checkpoint_items(tensors)?;
     let meta = metadata.unwrap_or_default();
-    py.detach(move || crate::io::save(&path, &items, meta))?;
+    gil::nogil(py, gil::ALWAYS, move || {
+        crate::io::save(&path, &items, meta)
+    })?;
     Ok(())
 }
 
@@ -700,10 +670,32 @@ fn load_file<'py>(
     device: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let dv = dev(device)?;
-    let (tensors, meta) = py.detach(move || crate::io::load(&path))?;
+    checkpoint_dicts(py, move || on_device(crate::io::load(&path)?, dv))
+}
+
+// ---- checkpoint bytes: save/load through memory, for file objects (no temp file) ----
+
+/// A loaded checkpoint's tensors moved to `dv`.
+fn on_device(
+    (tensors, meta): crate::io::NamedTensors,
+    dv: Device,
+) -> crate::error::Result<crate::io::NamedTensors> {
+    let tensors = tensors
+        .into_iter()
+        .map(|(k, t)| Ok((k, t.to_device(dv)?)))
+        .collect::<crate::error::Result<_>>()?;
+    Ok((tensors, meta))
+}
+
+/// Runs a checkpoint reader without the GIL and returns its `(tensors, metadata)` as dicts.
+fn checkpoint_dicts<'py>(
+    py: Python<'py>,
+    read: impl FnOnce() -> crate::error::Result<crate::io::NamedTensors> + Send,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    let (tensors, meta) = gil::run(py, gil::ALWAYS, read)?;
     let d = PyDict::new(py);
     for (k, t) in tensors {
-        d.set_item(k, PyTensor::from(t.to_device(dv)?))?;
+        d.set_item(k, PyTensor::from(t))?;
     }
     let m = PyDict::new(py);
     for (k, v) in meta {
@@ -711,8 +703,6 @@ fn load_file<'py>(
     }
     Ok((d, m))
 }
-
-// ---- checkpoint bytes: save/load through memory, for file objects (no temp file) ----
 
 /// The `(name, tensor)` pairs of a dict of tensors, for the checkpoint writers.
 fn checkpoint_items(tensors: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Tensor)>> {
@@ -739,7 +729,7 @@ fn save_bytes<'py>(
 ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
     let items = checkpoint_items(tensors)?;
     let meta = metadata.unwrap_or_default();
-    let bytes = py.detach(move || crate::io::to_bytes(&items, meta))?;
+    let bytes = gil::nogil(py, gil::ALWAYS, move || crate::io::to_bytes(&items, meta))?;
     Ok(pyo3::types::PyBytes::new(py, &bytes))
 }
 
@@ -754,16 +744,7 @@ fn load_bytes<'py>(
     let dv = dev(device)?;
     // `bytes` is immutable and `data` keeps it alive, so the slice stays valid without the GIL.
     let raw: &[u8] = data.as_bytes();
-    let (tensors, meta) = py.detach(|| crate::io::from_bytes(raw))?;
-    let d = PyDict::new(py);
-    for (k, t) in tensors {
-        d.set_item(k, PyTensor::from(t.to_device(dv)?))?;
-    }
-    let m = PyDict::new(py);
-    for (k, v) in meta {
-        m.set_item(k, v)?;
-    }
-    Ok((d, m))
+    checkpoint_dicts(py, || on_device(crate::io::from_bytes(raw)?, dv))
 }
 
 // ---- end of checkpoint bytes ----

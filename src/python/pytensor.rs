@@ -8,15 +8,14 @@ use crate::backend::{BinaryOp, RandKind, UnaryOp};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result as CoreResult;
+use crate::ops::promote::Operand;
 use crate::tensor::Tensor;
 
 use super::convert::{
     parse_device, parse_dtype, shape_args, size_args, to_list, to_numpy, to_tensor,
 };
-use super::{index, PyDType, PyDevice};
-
-/// Work (elements) above which a call releases the GIL.
-const DETACH_MIN: usize = 1 << 16;
+use super::gil::{self, run};
+use super::{index, opt_dtype, PyDType, PyDevice};
 
 /// A multi-dimensional array with automatic differentiation.
 #[pyclass(name = "Tensor", module = "rustdl", subclass, frozen)]
@@ -30,43 +29,23 @@ impl From<Tensor> for PyTensor {
     }
 }
 
-/// The right-hand side of an arithmetic op.
-#[derive(Clone)]
-pub enum Operand {
-    T(Tensor),
-    /// a Python number; `true` when it is an int (or bool)
-    S(f64, bool),
-}
-
+/// A Python number or tensor-like as the other side of an arithmetic op (the promotion rules
+/// themselves live in the core, `ops::promote`).
 pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
-        return Ok(Operand::T(t.t.clone()));
+        return Ok(Operand::Tensor(t.t.clone()));
     }
-    if let Ok(b) = obj.extract::<bool>() {
-        if obj.is_instance_of::<pyo3::types::PyBool>() {
-            return Ok(Operand::S(b as u8 as f64, true));
-        }
+    let scalar = |value: f64, is_int: bool| Ok(Operand::Scalar { value, is_int });
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return scalar(obj.extract::<bool>()? as u8 as f64, true);
     }
     if obj.is_instance_of::<pyo3::types::PyInt>() {
-        return Ok(Operand::S(obj.extract::<i64>()? as f64, true));
+        return scalar(obj.extract::<i64>()? as f64, true);
     }
     if obj.is_instance_of::<pyo3::types::PyFloat>() {
-        return Ok(Operand::S(obj.extract::<f64>()?, false));
+        return scalar(obj.extract::<f64>()?, false);
     }
-    Ok(Operand::T(to_tensor(obj, None)?))
-}
-
-/// Runs `f`, releasing the GIL when the work is large.
-pub fn run<T: Send>(
-    py: Python<'_>,
-    work: usize,
-    f: impl FnOnce() -> CoreResult<T> + Send,
-) -> PyResult<T> {
-    if work >= DETACH_MIN {
-        Ok(py.detach(f)?)
-    } else {
-        Ok(f()?)
-    }
+    Ok(Operand::Tensor(to_tensor(obj, None)?))
 }
 
 fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
@@ -84,55 +63,6 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
     }
 }
 
-/// A scalar operand as a tensor matching `x` (int tensors with float scalars become float32).
-fn scalar_tensor(x: &Tensor, v: f64, is_int: bool) -> CoreResult<Tensor> {
-    let dt = if x.dtype().is_float() {
-        x.dtype()
-    } else if is_int {
-        if x.dtype() == DType::Bool && v != 0.0 && v != 1.0 {
-            DType::I64
-        } else {
-            x.dtype()
-        }
-    } else {
-        DType::F32
-    };
-    Tensor::full(&[], v, dt, x.device())
-}
-
-/// Promotes `x` for an op with a scalar: an int tensor with a float scalar goes to float32.
-fn for_scalar(x: &Tensor, is_int: bool) -> CoreResult<Tensor> {
-    if !is_int && !x.dtype().is_float() {
-        x.to_dtype(DType::F32)
-    } else if x.dtype() == DType::Bool {
-        x.to_dtype(DType::I64)
-    } else {
-        Ok(x.clone())
-    }
-}
-
-/// True when `1/v` is exactly representable and finite (`v` a normal power of two).
-fn exact_reciprocal(v: f64) -> bool {
-    v.is_normal() && (1.0 / v).is_normal() && v.abs().log2().fract() == 0.0
-}
-
-/// Runs `f`, releasing the GIL when the work is large (core errors kept as they are).
-fn run_core<T: Send>(
-    py: Python<'_>,
-    work: usize,
-    f: impl FnOnce() -> CoreResult<T> + Send,
-) -> CoreResult<T> {
-    if work >= DETACH_MIN {
-        py.detach(f)
-    } else {
-        f()
-    }
-}
-
-fn ops_device_error(op: &str, a: &Tensor, b: &Tensor) -> CoreResult<()> {
-    crate::ops::check_device(op, a, b)
-}
-
 /// A Python number (or one-element tensor) as a fill value.
 fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
     if let Ok(t) = v.extract::<PyRef<'_, PyTensor>>() {
@@ -148,76 +78,50 @@ fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
         .map_err(|_| PyTypeError::new_err(format!("{op}: value must be a number")))
 }
 
-/// `x op o` (or `o op x` when reflected) with PyTorch's scalar promotion.
-fn arith_core(
-    py: Python<'_>,
-    work: usize,
-    x: &Tensor,
-    o: &Operand,
-    op: BinaryOp,
-    reflected: bool,
-) -> CoreResult<Tensor> {
+/// The tensor of an operand, for the work estimate.
+fn operand_tensor(o: &Operand) -> Option<&Tensor> {
     match o {
-        Operand::T(b) => {
-            if reflected {
-                run_core(py, work, || b.binary(x, op))
-            } else {
-                run_core(py, work, || x.binary(b, op))
-            }
-        }
-        &Operand::S(v, is_int) => {
-            let unary = match (op, reflected) {
-                (BinaryOp::Add, _) => Some(UnaryOp::AddScalar(v)),
-                (BinaryOp::Mul, _) => Some(UnaryOp::MulScalar(v)),
-                (BinaryOp::Sub, false) => Some(UnaryOp::AddScalar(-v)),
-                (BinaryOp::Sub, true) => Some(UnaryOp::RSubScalar(v)),
-                // x / v as x · (1/v) only where 1/v is exact (a power of two): otherwise the
-                // rounding, and NaN/inf results for tiny or infinite v, would differ from a division
-                (BinaryOp::Div, false) if exact_reciprocal(v) => Some(UnaryOp::MulScalar(1.0 / v)),
-                (BinaryOp::Div, true) => Some(UnaryOp::RDivScalar(v)),
-                (BinaryOp::Pow, false) => Some(UnaryOp::PowScalar(v)),
-                (BinaryOp::Pow, true) => Some(UnaryOp::RPowScalar(v)),
-                _ => None,
-            };
-            let xs = if op == BinaryOp::Div {
-                for_scalar(x, false)?
-            } else {
-                for_scalar(x, is_int)?
-            };
-            let int_ok = !xs.dtype().is_float();
-            match unary {
-                Some(u) if !int_ok || u.is_integral_ok() => {
-                    run_core(py, xs.numel(), || xs.unary(u))
-                }
-                _ => {
-                    let s = scalar_tensor(x, v, is_int)?;
-                    if reflected {
-                        s.binary(x, op)
-                    } else {
-                        x.binary(&s, op)
-                    }
-                }
-            }
-        }
+        Operand::Tensor(t) => Some(t),
+        Operand::Scalar { .. } => None,
     }
 }
 
 impl PyTensor {
+    /// `f(self)` under the GIL policy (`gil::nogil`), the work counted from `self` and `others`.
+    fn compute<R: Send>(
+        &self,
+        others: &[&Tensor],
+        f: impl FnOnce(&Tensor) -> CoreResult<R> + Send,
+    ) -> PyResult<R> {
+        Python::attach(|py| gil::on(py, &self.t, others, f))
+    }
+
+    /// `f(self)` as a new Python tensor, under the GIL policy.
+    fn op(&self, f: impl FnOnce(&Tensor) -> CoreResult<Tensor> + Send) -> PyResult<PyTensor> {
+        Ok(self.compute(&[], f)?.into())
+    }
+
+    /// `self` in place: `f` computes the new value, the core writes it and rebases the history.
+    fn inplace_(
+        &self,
+        name: &'static str,
+        f: impl Fn(&Tensor) -> CoreResult<Tensor> + Send,
+    ) -> PyResult<()> {
+        self.compute(&[], |x| x.inplace(name, f))
+    }
+
     fn arith(&self, other: &Bound<'_, PyAny>, op: BinaryOp, reflected: bool) -> PyResult<PyTensor> {
         let o = operand(other)?;
-        let work = match &o {
-            Operand::T(b) => self.t.numel().max(b.numel()),
-            Operand::S(..) => self.t.numel(),
-        };
-        Ok(arith_core(other.py(), work, &self.t, &o, op, reflected)?.into())
+        let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
+        Ok(self
+            .compute(&others, |x| x.arith(&o, op, reflected))?
+            .into())
     }
 
     fn compare(&self, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<PyTensor> {
-        let b = match operand(other)? {
-            Operand::T(b) => b,
-            Operand::S(v, is_int) => scalar_tensor(&self.t, v, is_int)?,
-        };
-        Ok(self.t.binary(&b, op)?.into())
+        let o = operand(other)?;
+        let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
+        Ok(self.compute(&others, |x| x.compare(&o, op))?.into())
     }
 
     /// `self op= other` (with `other · alpha` for add/sub), in place with autograd.
@@ -228,25 +132,24 @@ impl PyTensor {
         alpha: Option<f64>,
         name: &'static str,
     ) -> PyResult<()> {
-        let py = other.py();
         let o = match (operand(other)?, alpha) {
-            (Operand::T(t), Some(a)) => Operand::T(t.mul_scalar(a)?),
-            (Operand::S(v, is_int), Some(a)) => Operand::S(v * a, is_int && a.fract() == 0.0),
+            (Operand::Tensor(t), Some(a)) => Operand::Tensor(t.mul_scalar(a)?),
+            (Operand::Scalar { value, is_int }, Some(a)) => Operand::Scalar {
+                value: value * a,
+                is_int: is_int && a.fract() == 0.0,
+            },
             (o, None) => o,
         };
-        if let Operand::T(t) = &o {
+        if let Operand::Tensor(t) = &o {
             if t.device() != self.t.device() && t.ndim() > 0 {
-                ops_device_error(name, &self.t, t)?;
+                crate::ops::check_device(name, &self.t, t)?;
             }
         }
-        let work = self.t.numel();
-        Ok(self
-            .t
-            .inplace(name, |t| arith_core(py, work, t, &o, op, false))?)
+        self.inplace_(name, |t| t.arith(&o, op, false))
     }
 
     fn unary_(&self, op: UnaryOp, name: &'static str) -> PyResult<()> {
-        Ok(self.t.inplace(name, |t| t.unary(op))?)
+        self.inplace_(name, |t| t.unary(op))
     }
 }
 
@@ -399,7 +302,9 @@ impl PyTensor {
         }
         let g = gradient.map(|g| g.t.clone());
         let t = self.t.clone();
-        py.detach(|| t.backward(g, retain_graph.unwrap_or(false)))?;
+        gil::nogil(py, gil::ALWAYS, || {
+            t.backward(g, retain_graph.unwrap_or(false))
+        })?;
         Ok(())
     }
 
@@ -431,7 +336,7 @@ impl PyTensor {
         to_list(py, &self.t)
     }
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.t.item()?;
+        let v = self.compute(&[], |t| t.item())?;
         Ok(match self.t.dtype() {
             DType::F32 | DType::F64 => v.into_pyobject(py)?.into_any(),
             DType::I64 => (v as i64).into_pyobject(py)?.into_any(),
@@ -439,10 +344,10 @@ impl PyTensor {
         })
     }
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.t.item()?)
+        self.compute(&[], |t| t.item())
     }
     fn __int__(&self) -> PyResult<i64> {
-        Ok(self.t.item()? as i64)
+        Ok(self.compute(&[], |t| t.item())? as i64)
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
@@ -450,7 +355,7 @@ impl PyTensor {
                 "only integer tensors of a single element can be converted to an index",
             ));
         }
-        Ok(self.t.item()? as i64)
+        Ok(self.compute(&[], |t| t.item())? as i64)
     }
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {
@@ -459,7 +364,7 @@ impl PyTensor {
                 self.t.shape()
             )));
         }
-        Ok(self.t.item()? != 0.0)
+        Ok(self.compute(&[], |t| t.item())? != 0.0)
     }
     fn __format__(&self, py: Python<'_>, spec: &str) -> PyResult<String> {
         if self.t.numel() == 1 && !spec.is_empty() {
@@ -557,7 +462,11 @@ impl PyTensor {
             }
         }
         let t = self.t.clone();
-        let out = run(py, t.numel(), move || {
+        let w = match device {
+            Some(d) if d.is_gpu() => usize::MAX,
+            _ => gil::work(&[&t]),
+        };
+        let out = run(py, w, move || {
             let t = match dtype {
                 Some(d) => t.to_dtype(d)?,
                 None => t,
@@ -571,34 +480,37 @@ impl PyTensor {
     }
     fn cpu(&self, py: Python<'_>) -> PyResult<PyTensor> {
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || t.to_device(Device::Cpu))?.into())
+        Ok(run(py, gil::work(&[&t]), move || t.to_device(Device::Cpu))?.into())
     }
     #[pyo3(signature = (index=0))]
     fn gpu(&self, py: Python<'_>, index: usize) -> PyResult<PyTensor> {
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || t.to_device(Device::Gpu(index)))?.into())
+        Ok(run(py, usize::MAX, move || t.to_device(Device::Gpu(index)))?.into())
     }
     fn float(&self) -> PyResult<PyTensor> {
-        Ok(self.t.to_dtype(DType::F32)?.into())
+        self.op(|t| t.to_dtype(DType::F32))
     }
     fn double(&self) -> PyResult<PyTensor> {
-        Ok(self.t.to_dtype(DType::F64)?.into())
+        self.op(|t| t.to_dtype(DType::F64))
     }
     fn long(&self) -> PyResult<PyTensor> {
-        Ok(self.t.to_dtype(DType::I64)?.into())
+        self.op(|t| t.to_dtype(DType::I64))
     }
     fn int(&self) -> PyResult<PyTensor> {
-        Ok(self.t.to_dtype(DType::I64)?.into())
+        self.op(|t| t.to_dtype(DType::I64))
     }
     fn bool(&self) -> PyResult<PyTensor> {
-        Ok(self.t.to_dtype(DType::Bool)?.into())
+        self.op(|t| t.to_dtype(DType::Bool))
     }
     fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.to_dtype(other.t.dtype())?.into())
+        let other = other.t.clone();
+        Ok(self
+            .compute(&[&other], |t| t.to_dtype(other.dtype()))?
+            .into())
     }
     /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`.
     fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let t = self.t.detach().deep_clone()?;
+        let t = self.compute(&[], |t| t.detach().deep_clone())?;
         if self.t.is_leaf() && self.t.requires_grad() {
             t.set_requires_grad(true)?;
         }
@@ -627,10 +539,10 @@ impl PyTensor {
         self.t.clone().into()
     }
     fn clone(&self) -> PyResult<PyTensor> {
-        Ok(self.t.deep_clone()?.into())
+        self.op(|t| t.deep_clone())
     }
     fn contiguous(&self) -> PyResult<PyTensor> {
-        Ok(self.t.contiguous()?.into())
+        self.op(|t| t.contiguous())
     }
 
     // ---------- in-place ----------
@@ -638,29 +550,34 @@ impl PyTensor {
     // write it and rebase the autograd history (see `ops::inplace`).
 
     fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let s = match operand(src)? {
-            Operand::T(t) => t.to_device(slf.t.device())?,
-            Operand::S(v, _) => Tensor::full(&[], v, slf.t.dtype(), slf.t.device())?,
-        };
-        slf.t.copy_(&s)?;
+        let s = operand(src)?;
+        let others: Vec<&Tensor> = operand_tensor(&s).into_iter().collect();
+        slf.compute(&others, |x| {
+            let s = match &s {
+                Operand::Tensor(t) => t.to_device(x.device())?,
+                &Operand::Scalar { value, .. } => Tensor::full(&[], value, x.dtype(), x.device())?,
+            };
+            x.copy_(&s)
+        })?;
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let z = Tensor::zeros(&[], slf.t.dtype(), slf.t.device())?;
-        slf.t.copy_named(&z, "zero_")?;
+        slf.compute(&[], |x| {
+            x.copy_named(&Tensor::zeros(&[], x.dtype(), x.device())?, "zero_")
+        })?;
         Ok(slf)
     }
     fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         match operand(value)? {
-            Operand::S(v, _) => slf.t.fill_(v)?,
-            Operand::T(t) => {
+            Operand::Scalar { value: v, .. } => slf.compute(&[], |x| x.fill_(v))?,
+            Operand::Tensor(t) => {
                 if t.numel() != 1 || t.ndim() != 0 {
                     return Err(PyRuntimeError::new_err(format!(
                         "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions",
                         t.ndim()
                     )));
                 }
-                slf.t.copy_(&t.to_device(slf.t.device())?)?
+                slf.compute(&[], |x| x.copy_(&t.to_device(x.device())?))?
             }
         }
         Ok(slf)
@@ -679,7 +596,7 @@ impl PyTensor {
                 "normal_: expects a finite mean and std >= 0.0, got mean={mean}, std={std}"
             )));
         }
-        slf.t.inplace("normal_", |t| {
+        slf.inplace_("normal_", |t| {
             Tensor::rand_kind(
                 t.shape(),
                 RandKind::Normal(mean, std),
@@ -702,7 +619,7 @@ impl PyTensor {
                 "uniform_: expects to return a [from, to) range, but found from={a} > to={b} (or a non-finite bound)"
             )));
         }
-        slf.t.inplace("uniform_", |t| {
+        slf.inplace_("uniform_", |t| {
             Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
         })?;
         Ok(slf)
@@ -719,7 +636,7 @@ impl PyTensor {
                 "bernoulli_: expected 0 <= p <= 1, got {p}"
             )));
         }
-        slf.t.inplace("bernoulli_", |t| {
+        slf.inplace_("bernoulli_", |t| {
             Tensor::rand(t.shape(), DType::F32, t.device())?
                 .binary(&Tensor::full(&[], p, DType::F32, t.device())?, BinaryOp::Lt)?
                 .to_dtype(t.dtype())
@@ -762,7 +679,7 @@ impl PyTensor {
         min: Option<f64>,
         max: Option<f64>,
     ) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("clamp_", |t| t.clamp(min, max))?;
+        slf.inplace_("clamp_", |t| t.clamp(min, max))?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -771,15 +688,15 @@ impl PyTensor {
         min: Option<f64>,
         max: Option<f64>,
     ) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("clip_", |t| t.clamp(min, max))?;
+        slf.inplace_("clip_", |t| t.clamp(min, max))?;
         Ok(slf)
     }
     fn clamp_min_(slf: PyRef<'_, Self>, min: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("clamp_min_", |t| t.clamp(Some(min), None))?;
+        slf.inplace_("clamp_min_", |t| t.clamp(Some(min), None))?;
         Ok(slf)
     }
     fn clamp_max_(slf: PyRef<'_, Self>, max: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("clamp_max_", |t| t.clamp(None, Some(max)))?;
+        slf.inplace_("clamp_max_", |t| t.clamp(None, Some(max)))?;
         Ok(slf)
     }
     fn neg_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -856,8 +773,7 @@ impl PyTensor {
         value: f64,
     ) -> PyResult<PyRef<'py, Self>> {
         let (a, b) = (tensor1.t.clone(), tensor2.t.clone());
-        slf.t
-            .inplace("addcmul_", |t| t.add(&a.mul(&b)?.mul_scalar(value)?))?;
+        slf.inplace_("addcmul_", |t| t.add(&a.mul(&b)?.mul_scalar(value)?))?;
         Ok(slf)
     }
     /// `self += value · t1 / t2`.
@@ -869,8 +785,7 @@ impl PyTensor {
         value: f64,
     ) -> PyResult<PyRef<'py, Self>> {
         let (a, b) = (tensor1.t.clone(), tensor2.t.clone());
-        slf.t
-            .inplace("addcdiv_", |t| t.add(&a.div(&b)?.mul_scalar(value)?))?;
+        slf.inplace_("addcdiv_", |t| t.add(&a.div(&b)?.mul_scalar(value)?))?;
         Ok(slf)
     }
     /// `self += weight · (end − self)`.
@@ -881,11 +796,11 @@ impl PyTensor {
     ) -> PyResult<PyRef<'py, Self>> {
         let e = end.t.clone();
         let w = operand(weight)?;
-        slf.t.inplace("lerp_", |t| {
+        slf.inplace_("lerp_", |t| {
             let d = e.sub(t)?;
             let step = match &w {
-                Operand::S(v, _) => d.mul_scalar(*v)?,
-                Operand::T(wt) => d.mul(wt)?,
+                Operand::Scalar { value: v, .. } => d.mul_scalar(*v)?,
+                Operand::Tensor(wt) => d.mul(wt)?,
             };
             t.add(&step)
         })?;
@@ -898,7 +813,7 @@ impl PyTensor {
     ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.t.clone();
         let v = scalar_value(value, "masked_fill_")?;
-        slf.t.inplace("masked_fill_", |t| t.masked_fill(&m, v))?;
+        slf.inplace_("masked_fill_", |t| t.masked_fill(&m, v))?;
         Ok(slf)
     }
     fn index_add_<'py>(
@@ -908,7 +823,7 @@ impl PyTensor {
         source: PyRef<'py, PyTensor>,
     ) -> PyResult<PyRef<'py, Self>> {
         let (i, s) = (index.t.clone(), source.t.clone());
-        slf.t.inplace("index_add_", |t| t.index_add(dim, &i, &s))?;
+        slf.inplace_("index_add_", |t| t.index_add(dim, &i, &s))?;
         Ok(slf)
     }
     fn scatter_add_<'py>(
@@ -918,8 +833,7 @@ impl PyTensor {
         src: PyRef<'py, PyTensor>,
     ) -> PyResult<PyRef<'py, Self>> {
         let (i, s) = (index.t.clone(), src.t.clone());
-        slf.t
-            .inplace("scatter_add_", |t| t.scatter_add(dim, &i, &s))?;
+        slf.inplace_("scatter_add_", |t| t.scatter_add(dim, &i, &s))?;
         Ok(slf)
     }
     /// `self[indices] = values` (or `+=` with `accumulate`), as PyTorch's `index_put_`.
@@ -995,16 +909,19 @@ impl PyTensor {
     }
     fn __rmatmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let (a, b) = (o.t.clone(), self.t.clone());
-        Ok(run(py, a.numel().max(b.numel()) * 16, move || a.matmul(&b))?.into())
+        Ok(run(py, gil::work(&[&a, &b]).saturating_mul(16), move || {
+            a.matmul(&b)
+        })?
+        .into())
     }
     fn __neg__(&self) -> PyResult<PyTensor> {
-        Ok(self.t.neg()?.into())
+        self.op(|t| t.neg())
     }
     fn __pos__(&self) -> PyTensor {
         self.t.clone().into()
     }
     fn __abs__(&self) -> PyResult<PyTensor> {
-        Ok(self.t.abs()?.into())
+        self.op(|t| t.abs())
     }
     fn __invert__(&self) -> PyResult<PyTensor> {
         if self.t.dtype() != DType::Bool {
@@ -1012,7 +929,7 @@ impl PyTensor {
                 "~ (bitwise not) is only supported for bool tensors",
             ));
         }
-        Ok(self.t.unary(UnaryOp::Not)?.into())
+        self.op(|t| t.unary(UnaryOp::Not))
     }
     fn __and__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.compare(o, BinaryOp::And)
@@ -1073,22 +990,24 @@ impl PyTensor {
         self.compare(o, BinaryOp::Or)
     }
     fn logical_not(&self) -> PyResult<PyTensor> {
-        Ok(self.t.unary(UnaryOp::Not)?.into())
+        self.op(|t| t.unary(UnaryOp::Not))
     }
     fn maximum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.maximum(&o.t)?.into())
+        let o = o.t.clone();
+        Ok(self.compute(&[&o], |t| t.maximum(&o))?.into())
     }
     fn minimum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.minimum(&o.t)?.into())
+        let o = o.t.clone();
+        Ok(self.compute(&[&o], |t| t.minimum(&o))?.into())
     }
 
     // ---------- unary ----------
 
     fn neg(&self) -> PyResult<PyTensor> {
-        Ok(self.t.neg()?.into())
+        self.op(|t| t.neg())
     }
     fn abs(&self) -> PyResult<PyTensor> {
-        Ok(self.t.abs()?.into())
+        self.op(|t| t.abs())
     }
     fn exp(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, UnaryOp::Exp)
@@ -1134,11 +1053,11 @@ impl PyTensor {
     }
     #[pyo3(signature = (min=None, max=None))]
     fn clamp(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
-        Ok(self.t.clamp(min, max)?.into())
+        self.op(|t| t.clamp(min, max))
     }
     #[pyo3(signature = (min=None, max=None))]
     fn clip(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
-        Ok(self.t.clamp(min, max)?.into())
+        self.op(|t| t.clamp(min, max))
     }
 
     // ---------- reductions ----------
@@ -1146,28 +1065,18 @@ impl PyTensor {
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
     fn sum(
         &self,
-        py: Python<'_>,
         dim: Option<&Bound<'_, PyAny>>,
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
-        let x = match dtype {
-            Some(d) => self.t.to_dtype(parse_dtype(d)?)?,
-            None => self.t.clone(),
-        };
-        Ok(run(py, x.numel(), move || x.sum(&dims, keepdim))?.into())
+        let dt = opt_dtype(dtype)?;
+        self.op(|t| t.cast_opt(dt)?.sum(&dims, keepdim))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn mean(
-        &self,
-        py: Python<'_>,
-        dim: Option<&Bound<'_, PyAny>>,
-        keepdim: bool,
-    ) -> PyResult<PyTensor> {
+    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
-        let x = self.t.clone();
-        Ok(run(py, x.numel(), move || x.mean(&dims, keepdim))?.into())
+        self.op(|t| t.mean(&dims, keepdim))
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, correction=None))]
     fn var(
@@ -1178,7 +1087,8 @@ impl PyTensor {
         correction: Option<f64>,
     ) -> PyResult<PyTensor> {
         let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
-        Ok(self.t.var(&dims_arg(dim)?, c, keepdim)?.into())
+        let dims = dims_arg(dim)?;
+        self.op(|t| t.var(&dims, c, keepdim))
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, correction=None))]
     fn std(
@@ -1189,12 +1099,12 @@ impl PyTensor {
         correction: Option<f64>,
     ) -> PyResult<PyTensor> {
         let c = correction.unwrap_or(if unbiased.unwrap_or(true) { 1.0 } else { 0.0 });
-        Ok(self.t.std(&dims_arg(dim)?, c, keepdim)?.into())
+        let dims = dims_arg(dim)?;
+        self.op(|t| t.std(&dims, c, keepdim))
     }
     #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
     fn norm(
         &self,
-        py: Python<'_>,
         p: Option<&Bound<'_, PyAny>>,
         dim: Option<&Bound<'_, PyAny>>,
         keepdim: bool,
@@ -1214,11 +1124,8 @@ impl PyTensor {
                 Err(_) => p.extract::<f64>()?,
             },
         };
-        let x = match dtype {
-            Some(d) if !d.is_none() => self.t.to_dtype(parse_dtype(d)?)?,
-            _ => self.t.clone(),
-        };
-        Ok(run(py, x.numel(), move || x.norm(order, &dims, keepdim))?.into())
+        let dt = opt_dtype(dtype)?;
+        self.op(|t| t.cast_opt(dt)?.norm(order, &dims, keepdim))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn max<'py>(
@@ -1240,50 +1147,40 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmax(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(self.t.argmax_min(dim, keepdim, true)?.into())
+        self.op(|t| t.argmax_min(dim, keepdim, true))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmin(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(self.t.argmax_min(dim, keepdim, false)?.into())
+        self.op(|t| t.argmax_min(dim, keepdim, false))
     }
     #[pyo3(signature = (dim=None))]
     fn all(&self, dim: Option<isize>) -> PyResult<PyTensor> {
-        let nz = self.t.ne_scalar(0.0)?.to_dtype(DType::I64)?;
-        let r = match dim {
-            None => nz.max_min_all(false)?,
-            Some(d) => nz.max_min_dim(d, false, false)?.0,
-        };
-        Ok(r.to_dtype(DType::Bool)?.into())
+        self.op(|t| t.all(dim))
     }
     #[pyo3(signature = (dim=None))]
     fn any(&self, dim: Option<isize>) -> PyResult<PyTensor> {
-        let nz = self.t.ne_scalar(0.0)?.to_dtype(DType::I64)?;
-        let r = match dim {
-            None => nz.max_min_all(true)?,
-            Some(d) => nz.max_min_dim(d, false, true)?.0,
-        };
-        Ok(r.to_dtype(DType::Bool)?.into())
+        self.op(|t| t.any(dim))
     }
     #[pyo3(signature = (dim=-1))]
     fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
         let x = self.t.clone();
-        Ok(run(py, x.numel(), move || x.softmax_dim(dim, false))?.into())
+        Ok(run(py, gil::work(&[&x]), move || x.softmax_dim(dim, false))?.into())
     }
     #[pyo3(signature = (dim=-1))]
     fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
         let x = self.t.clone();
-        Ok(run(py, x.numel(), move || x.softmax_dim(dim, true))?.into())
+        Ok(run(py, gil::work(&[&x]), move || x.softmax_dim(dim, true))?.into())
     }
     #[pyo3(signature = (dim, keepdim=false))]
     fn logsumexp(&self, dim: isize, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(self.t.logsumexp(dim, keepdim)?.into())
+        self.op(|t| t.logsumexp(dim, keepdim))
     }
 
     // ---------- linear algebra ----------
 
     fn matmul(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let (a, b) = (self.t.clone(), o.t.clone());
-        let work = a.numel().max(b.numel()) * 16;
+        let work = gil::work(&[&a, &b]).saturating_mul(16);
         Ok(run(py, work, move || a.matmul(&b))?.into())
     }
     fn mm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
@@ -1295,7 +1192,7 @@ impl PyTensor {
             )));
         }
         let (a, b) = (self.t.clone(), o.t.clone());
-        let work = a.numel().max(b.numel()) * 16;
+        let work = gil::work(&[&a, &b]).saturating_mul(16);
         Ok(run(py, work, move || {
             a.matmul(&b).map_err(|e| e.renamed("matmul", "mm"))
         })?
@@ -1317,38 +1214,40 @@ impl PyTensor {
     #[pyo3(signature = (*shape))]
     fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let s = self.t.infer_shape(&shape_args(shape)?, "reshape")?;
-        Ok(self.t.reshape(&s)?.into())
+        self.op(|t| t.reshape(&s))
     }
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let s = self.t.infer_shape(&shape_args(shape)?, "view")?;
-        Ok(self.t.view(&s)?.into())
+        self.op(|t| t.view(&s))
     }
     fn view_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.view(o.t.shape())?.into())
+        let o = o.t.clone();
+        Ok(self.compute(&[&o], |t| t.view(o.shape()))?.into())
     }
     fn reshape_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.reshape(o.t.shape())?.into())
+        let o = o.t.clone();
+        Ok(self.compute(&[&o], |t| t.reshape(o.shape()))?.into())
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         Ok(self.t.permute(&shape_args(dims)?)?.into())
     }
     fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(dim0, dim1)?.into())
+        self.op(|t| t.transpose(dim0, dim1))
     }
     fn t(&self) -> PyResult<PyTensor> {
-        Ok(self.t.t()?.into())
+        self.op(|t| t.t())
     }
     #[getter(T)]
     fn get_t(&self) -> PyResult<PyTensor> {
         let n = self.t.ndim() as isize;
         let rev: Vec<isize> = (0..n).rev().collect();
-        Ok(self.t.permute(&rev)?.into())
+        self.op(|t| t.permute(&rev))
     }
     #[pyo3(signature = (start_dim=0, end_dim=-1))]
     fn flatten(&self, start_dim: isize, end_dim: isize) -> PyResult<PyTensor> {
-        Ok(self.t.flatten(start_dim, end_dim)?.into())
+        self.op(|t| t.flatten(start_dim, end_dim))
     }
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<isize>) -> PyResult<PyTensor> {
@@ -1359,55 +1258,27 @@ impl PyTensor {
         .into())
     }
     fn unsqueeze(&self, dim: isize) -> PyResult<PyTensor> {
-        Ok(self.t.unsqueeze(dim)?.into())
+        self.op(|t| t.unsqueeze(dim))
     }
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let req = shape_args(sizes)?;
-        if req.len() < self.t.ndim() {
-            return Err(PyValueError::new_err(format!(
-                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
-                req.len(),
-                self.t.ndim()
-            )));
-        }
-        let lead = req.len() - self.t.ndim();
-        let shape: Vec<usize> = req
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| match s {
-                -1 if i >= lead => Ok(self.t.shape()[i - lead]),
-                -1 => Err(PyValueError::new_err(format!(
-                    "expand: -1 is not allowed in a leading, non-existing dimension (sizes {req:?})"
-                ))),
-                s if s < 0 => Err(PyValueError::new_err(format!(
-                    "expand: invalid size {s} in {req:?}"
-                ))),
-                s => Ok(s as usize),
-            })
-            .collect::<PyResult<_>>()?;
-        Ok(self.t.expand(&shape)?.into())
+        self.op(|t| t.expand_signed(&req))
     }
     fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.expand(o.t.shape())?.into())
+        let o = o.t.clone();
+        Ok(self.compute(&[&o], |t| t.expand(o.shape()))?.into())
     }
     #[pyo3(signature = (*reps))]
     fn repeat(&self, reps: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.repeat(&size_args(reps, "repeat")?)?.into())
+        let reps = size_args(reps, "repeat")?;
+        self.op(|t| t.repeat(&reps))
     }
     fn narrow(&self, dim: isize, start: isize, length: isize) -> PyResult<PyTensor> {
-        let d = crate::shape::norm_dim(dim, self.t.ndim(), "narrow")?;
-        let size = self.t.shape().get(d).copied().unwrap_or(1) as isize;
-        let s = if start < 0 { start + size } else { start };
-        if s < 0 || length < 0 {
-            return Err(PyIndexError::new_err(format!(
-                "narrow: start {start} and length {length} must lie in dimension {d} of size {size}"
-            )));
-        }
-        Ok(self.t.narrow(dim, s as usize, length as usize)?.into())
+        self.op(|t| t.narrow_signed(dim, start, length))
     }
     fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
-        Ok(self.t.select(dim, index)?.into())
+        self.op(|t| t.select(dim, index))
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
     fn split(
@@ -1456,16 +1327,21 @@ impl PyTensor {
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.flip(&shape_args(dims)?)?.into())
+        let dims = shape_args(dims)?;
+        self.op(|t| t.flip(&dims))
     }
 
     // ---------- indexing ----------
 
     fn index_select(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.index_select(dim, &index.t)?.into())
+        let index = index.t.clone();
+        Ok(self
+            .compute(&[&index], |t| t.index_select(dim, &index))?
+            .into())
     }
     fn gather(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.gather(dim, &index.t)?.into())
+        let index = index.t.clone();
+        Ok(self.compute(&[&index], |t| t.gather(dim, &index))?.into())
     }
     fn scatter_add(
         &self,
@@ -1473,7 +1349,11 @@ impl PyTensor {
         index: PyRef<'_, PyTensor>,
         src: PyRef<'_, PyTensor>,
     ) -> PyResult<PyTensor> {
-        Ok(self.t.scatter_add(dim, &index.t, &src.t)?.into())
+        let index = index.t.clone();
+        let src = src.t.clone();
+        Ok(self
+            .compute(&[&index, &src], |t| t.scatter_add(dim, &index, &src))?
+            .into())
     }
     fn masked_fill(
         &self,
@@ -1481,16 +1361,18 @@ impl PyTensor {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyTensor> {
         let v = scalar_value(value, "masked_fill")?;
-        Ok(self.t.masked_fill(&mask.t, v)?.into())
+        let mask = mask.t.clone();
+        Ok(self.compute(&[&mask], |t| t.masked_fill(&mask, v))?.into())
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.masked_select(&mask.t)?.into())
+        let mask = mask.t.clone();
+        Ok(self.compute(&[&mask], |t| t.masked_select(&mask))?.into())
     }
     fn nonzero(&self) -> PyResult<PyTensor> {
-        Ok(self.t.nonzero()?.into())
+        self.op(|t| t.nonzero())
     }
     fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(index::getitem(&self.t, key)?.into())
+        Ok(index::getitem(key.py(), &self.t, key)?.into())
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         index::setitem_impl(&self.t, key, value, false, "setitem")
@@ -1500,24 +1382,16 @@ impl PyTensor {
 
     #[pyo3(signature = (*size))]
     fn new_zeros(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(Tensor::zeros(
-            &size_args(size, "new_zeros")?,
-            self.t.dtype(),
-            self.t.device(),
-        )?
-        .into())
+        let size = size_args(size, "new_zeros")?;
+        self.op(|t| Tensor::zeros(&size, t.dtype(), t.device()))
     }
     #[pyo3(signature = (*size))]
     fn new_ones(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(Tensor::ones(
-            &size_args(size, "new_ones")?,
-            self.t.dtype(),
-            self.t.device(),
-        )?
-        .into())
+        let size = size_args(size, "new_ones")?;
+        self.op(|t| Tensor::ones(&size, t.dtype(), t.device()))
     }
     fn new_full(&self, size: Vec<usize>, fill_value: f64) -> PyResult<PyTensor> {
-        Ok(Tensor::full(&size, fill_value, self.t.dtype(), self.t.device())?.into())
+        self.op(|t| Tensor::full(&size, fill_value, t.dtype(), t.device()))
     }
     fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         Ok(to_tensor(data, Some(self.t.dtype()))?
@@ -1577,7 +1451,7 @@ impl PyTensor {
             }
             _ => (parse_dtype(d)?, None),
         };
-        let mut t = self.t.to_dtype(dt)?;
+        let mut t = self.compute(&[], |t| t.to_dtype(dt))?;
         if let Some(dev) = dev {
             t = t.to_device(dev)?;
         }
@@ -1585,19 +1459,19 @@ impl PyTensor {
     }
     #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
     fn topk(&self, k: usize, dim: isize, largest: bool, sorted: bool) -> PyResult<ValuesIndices> {
-        let (values, indices) = self.t.topk(k, dim, largest, sorted)?;
+        let (values, indices) = self.compute(&[], |t| t.topk(k, dim, largest, sorted))?;
         Ok(ValuesIndices { values, indices })
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn sort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<ValuesIndices> {
         let _ = stable;
-        let (values, indices) = self.t.sort(dim, descending)?;
+        let (values, indices) = self.compute(&[], |t| t.sort(dim, descending))?;
         Ok(ValuesIndices { values, indices })
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn argsort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<PyTensor> {
         let _ = stable;
-        Ok(self.t.argsort(dim, descending)?.into())
+        self.op(|t| t.argsort(dim, descending))
     }
     #[pyo3(signature = (dim, dtype=None))]
     fn cumsum(&self, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
@@ -1605,7 +1479,7 @@ impl PyTensor {
             .filter(|d| !d.is_none())
             .map(parse_dtype)
             .transpose()?;
-        Ok(self.t.cumsum(dim, dt)?.into())
+        self.op(|t| t.cumsum(dim, dt))
     }
     #[pyo3(signature = (dim, dtype=None))]
     fn cumprod(&self, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
@@ -1613,7 +1487,7 @@ impl PyTensor {
             .filter(|d| !d.is_none())
             .map(parse_dtype)
             .transpose()?;
-        Ok(self.t.cumprod(dim, dt)?.into())
+        self.op(|t| t.cumprod(dim, dt))
     }
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
     fn prod(
@@ -1626,24 +1500,24 @@ impl PyTensor {
             .filter(|d| !d.is_none())
             .map(parse_dtype)
             .transpose()?;
-        Ok(self.t.prod(dim, keepdim, dt)?.into())
+        self.op(|t| t.prod(dim, keepdim, dt))
     }
     #[pyo3(signature = (diagonal=0))]
     fn tril(&self, diagonal: i64) -> PyResult<PyTensor> {
-        Ok(self.t.tril(diagonal)?.into())
+        self.op(|t| t.tril(diagonal))
     }
     #[pyo3(signature = (diagonal=0))]
     fn triu(&self, diagonal: i64) -> PyResult<PyTensor> {
-        Ok(self.t.triu(diagonal)?.into())
+        self.op(|t| t.triu(diagonal))
     }
     #[pyo3(signature = (diagonal=0))]
     fn tril_(slf: PyRef<'_, Self>, diagonal: i64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("tril_", |t| t.tril(diagonal))?;
+        slf.inplace_("tril_", |t| t.tril(diagonal))?;
         Ok(slf)
     }
     #[pyo3(signature = (diagonal=0))]
     fn triu_(slf: PyRef<'_, Self>, diagonal: i64) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("triu_", |t| t.triu(diagonal))?;
+        slf.inplace_("triu_", |t| t.triu(diagonal))?;
         Ok(slf)
     }
     #[pyo3(signature = (num_samples, replacement=false, *, generator=None))]
@@ -1654,43 +1528,47 @@ impl PyTensor {
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let _ = generator;
-        Ok(self.t.multinomial(num_samples, replacement)?.into())
+        self.op(|t| t.multinomial(num_samples, replacement))
     }
     fn dot(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.dot(&other.t)?.into())
+        let other = other.t.clone();
+        Ok(self.compute(&[&other], |t| t.dot(&other))?.into())
     }
     fn inner(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.dot(&other.t)?.into())
+        let other = other.t.clone();
+        Ok(self.compute(&[&other], |t| t.dot(&other))?.into())
     }
     fn outer(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.outer(&other.t)?.into())
+        let other = other.t.clone();
+        Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
     fn ger(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.outer(&other.t)?.into())
+        let other = other.t.clone();
+        Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
     #[pyo3(signature = (decimals=0))]
     fn round(&self, decimals: i64) -> PyResult<PyTensor> {
-        Ok(self.t.round_decimals(decimals)?.into())
+        self.op(|t| t.round_decimals(decimals))
     }
     fn ceil(&self) -> PyResult<PyTensor> {
-        Ok(self.t.rounding(UnaryOp::Ceil)?.into())
+        self.op(|t| t.rounding(UnaryOp::Ceil))
     }
     fn trunc(&self) -> PyResult<PyTensor> {
-        Ok(self.t.rounding(UnaryOp::Trunc)?.into())
+        self.op(|t| t.rounding(UnaryOp::Trunc))
     }
     fn fix(&self) -> PyResult<PyTensor> {
-        Ok(self.t.rounding(UnaryOp::Trunc)?.into())
+        self.op(|t| t.rounding(UnaryOp::Trunc))
     }
     fn round_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("round_", |t| t.rounding(UnaryOp::Round))?;
+        slf.inplace_("round_", |t| t.rounding(UnaryOp::Round))?;
         Ok(slf)
     }
     fn ceil_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("ceil_", |t| t.rounding(UnaryOp::Ceil))?;
+        slf.inplace_("ceil_", |t| t.rounding(UnaryOp::Ceil))?;
         Ok(slf)
     }
     fn trunc_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.inplace("trunc_", |t| t.rounding(UnaryOp::Trunc))?;
+        slf.inplace_("trunc_", |t| t.rounding(UnaryOp::Trunc))?;
         Ok(slf)
     }
     fn erf(&self, py: Python<'_>) -> PyResult<PyTensor> {
@@ -1700,10 +1578,10 @@ impl PyTensor {
         self.un(py, UnaryOp::Expm1)
     }
     fn log2(&self) -> PyResult<PyTensor> {
-        Ok(self.t.log_base(2.0)?.into())
+        self.op(|t| t.log_base(2.0))
     }
     fn log10(&self) -> PyResult<PyTensor> {
-        Ok(self.t.log_base(10.0)?.into())
+        self.op(|t| t.log_base(10.0))
     }
     fn remainder(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.checked_int_div(o, BinaryOp::Remainder, false)
@@ -1727,17 +1605,17 @@ impl PyTensor {
         self.checked_int_div(o, BinaryOp::FloorDiv, true)
     }
     fn isnan(&self) -> PyResult<PyTensor> {
-        Ok(self.t.float_test(UnaryOp::IsNan)?.into())
+        self.op(|t| t.float_test(UnaryOp::IsNan))
     }
     fn isinf(&self) -> PyResult<PyTensor> {
-        Ok(self.t.float_test(UnaryOp::IsInf)?.into())
+        self.op(|t| t.float_test(UnaryOp::IsInf))
     }
     fn isfinite(&self) -> PyResult<PyTensor> {
-        Ok(self.t.float_test(UnaryOp::IsFinite)?.into())
+        self.op(|t| t.float_test(UnaryOp::IsFinite))
     }
     #[pyo3(signature = (nan=0.0, posinf=None, neginf=None))]
     fn nan_to_num(&self, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> PyResult<PyTensor> {
-        Ok(self.t.nan_to_num(nan, posinf, neginf)?.into())
+        self.op(|t| t.nan_to_num(nan, posinf, neginf))
     }
     #[pyo3(signature = (dim=0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
@@ -1763,11 +1641,11 @@ impl PyTensor {
             Err(_) => shifts.extract()?,
         };
         let dims = dims_arg(dims)?;
-        Ok(self.t.roll(&shifts, &dims)?.into())
+        self.op(|t| t.roll(&shifts, &dims))
     }
     #[pyo3(signature = (diagonal=0))]
     fn diag(&self, diagonal: i64) -> PyResult<PyTensor> {
-        Ok(self.t.diag(diagonal)?.into())
+        self.op(|t| t.diag(diagonal))
     }
     #[pyo3(signature = (repeats, dim=None, *, output_size=None))]
     fn repeat_interleave(
@@ -1790,7 +1668,7 @@ impl PyTensor {
                 PyTypeError::new_err("repeat_interleave: repeats must be an int or a tensor")
             })?]
         };
-        let out = self.t.repeat_interleave(&reps, dim)?;
+        let out = self.compute(&[], |t| t.repeat_interleave(&reps, dim))?;
         if let Some(n) = output_size {
             let d = match dim {
                 Some(d) => crate::shape::norm_dim(d, out.ndim(), "repeat_interleave")?,
@@ -1808,28 +1686,7 @@ impl PyTensor {
     #[pyo3(signature = (*size))]
     fn broadcast_to(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let want = shape_args(size)?;
-        let nd = self.t.ndim();
-        if want.len() < nd {
-            return Err(PyValueError::new_err(format!(
-                "broadcast_to: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({nd})",
-                want.len()
-            )));
-        }
-        let lead = want.len() - nd;
-        let shape = want
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| {
-                if s == -1 && i >= lead {
-                    Ok(self.t.shape()[i - lead])
-                } else {
-                    usize::try_from(s).map_err(|_| {
-                        PyValueError::new_err(format!("broadcast_to: invalid size {s} in {want:?}"))
-                    })
-                }
-            })
-            .collect::<PyResult<Vec<usize>>>()?;
-        Ok(self.t.expand(&shape)?.into())
+        self.op(|t| t.broadcast_to_signed(&want))
     }
     fn movedim(
         &self,
@@ -1838,7 +1695,7 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         let s = dims_arg(Some(source))?;
         let d = dims_arg(Some(destination))?;
-        Ok(self.t.movedim(&s, &d)?.into())
+        self.op(|t| t.movedim(&s, &d))
     }
     fn moveaxis(
         &self,
@@ -1848,18 +1705,20 @@ impl PyTensor {
         self.movedim(source, destination)
     }
     fn swapaxes(&self, axis0: isize, axis1: isize) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(axis0, axis1)?.into())
+        self.op(|t| t.transpose(axis0, axis1))
     }
     fn swapdims(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(dim0, dim1)?.into())
+        self.op(|t| t.transpose(dim0, dim1))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(self.t.amax_amin(&dims_arg(dim)?, keepdim, true)?.into())
+        let dims = dims_arg(dim)?;
+        self.op(|t| t.amax_amin(&dims, keepdim, true))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(self.t.amax_amin(&dims_arg(dim)?, keepdim, false)?.into())
+        let dims = dims_arg(dim)?;
+        self.op(|t| t.amax_amin(&dims, keepdim, false))
     }
     /// To the GPU (`device`: an index, 'cuda', 'cuda:N' or a device), as PyTorch's `cuda()`.
     #[pyo3(signature = (device=None, non_blocking=false))]
@@ -1885,7 +1744,7 @@ impl PyTensor {
             },
         };
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || t.to_device(dev))?.into())
+        Ok(run(py, usize::MAX, move || t.to_device(dev))?.into())
     }
     #[getter]
     fn is_mps(&self) -> bool {
@@ -1924,7 +1783,7 @@ impl PyTensor {
 impl PyTensor {
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<PyTensor> {
         let x = self.t.clone();
-        Ok(run(py, x.numel(), move || x.unary(op))?.into())
+        Ok(run(py, gil::work(&[&x]), move || x.unary(op))?.into())
     }
 
     fn maxmin<'py>(
@@ -1935,20 +1794,30 @@ impl PyTensor {
         is_max: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(Bound::new(py, PyTensor::from(self.t.max_min_all(is_max)?))?.into_any()),
+            None => {
+                let r = self.compute(&[], |t| t.max_min_all(is_max))?;
+                Ok(Bound::new(py, PyTensor::from(r))?.into_any())
+            }
             Some(d) => {
                 if let Ok(o) = d.extract::<PyRef<'_, PyTensor>>() {
-                    let r = if is_max {
-                        self.t.maximum(&o.t)?
-                    } else {
-                        self.t.minimum(&o.t)?
-                    };
+                    let o = o.t.clone();
+                    let r =
+                        self.compute(
+                            &[&o],
+                            |t| {
+                                if is_max {
+                                    t.maximum(&o)
+                                } else {
+                                    t.minimum(&o)
+                                }
+                            },
+                        )?;
                     return Ok(Bound::new(py, PyTensor::from(r))?.into_any());
                 }
                 let d: isize = d
                     .extract()
                     .map_err(|_| PyTypeError::new_err("max/min: dim must be an int"))?;
-                let (v, i) = self.t.max_min_dim(d, keepdim, is_max)?;
+                let (v, i) = self.compute(&[], |t| t.max_min_dim(d, keepdim, is_max))?;
                 Ok(Bound::new(
                     py,
                     ValuesIndices {
@@ -1977,8 +1846,10 @@ impl PyTensor {
                 self.t.clone()
             } else {
                 match operand(other)? {
-                    Operand::T(t) => t,
-                    Operand::S(v, _) => Tensor::full(&[], v, DType::I64, Device::Cpu)?,
+                    Operand::Tensor(t) => t,
+                    Operand::Scalar { value: v, .. } => {
+                        Tensor::full(&[], v, DType::I64, Device::Cpu)?
+                    }
                 }
             };
             if divisor.numel() > 0 && divisor.device() == Device::Cpu {
