@@ -8,12 +8,13 @@
 //   S0 = exp_avg, S1 = exp_avg_sq; adadelta: S0 = square_avg, S1 = acc_delta.
 //   Unused state slots are bound to a dummy buffer.
 // Per-step scalars (bias corrections, NAdam's mu_t schedule, RAdam's rectification) are
-// computed once on the host and arrive as floats f0..f7 of the parameter block.
+// computed once on the host and arrive as the coefficients of the parameter block.
 // Boolean options are words b0..b2 of the parameter block (uniform branches), not pipeline
 // constants, so each optimizer compiles once.
 
 // Mirrors `OptimParams` (src/backend/wgpu/optim.rs): n elements, maximize, boolean options
-// b0..b2 and float scalars f0..f7, whose meaning each entry point documents.
+// b0..b2 (documented per entry point) and the step's coefficients, computed once on the host
+// for both backends by `OptimStep::coefficients` (src/backend/optim.rs), which documents them.
 struct OptimParams {
     n: u32,
     maximize: u32,
@@ -23,14 +24,14 @@ struct OptimParams {
     pad0: u32,
     pad1: u32,
     pad2: u32,
-    f0: f32,
-    f1: f32,
-    f2: f32,
-    f3: f32,
-    f4: f32,
-    f5: f32,
-    f6: f32,
-    f7: f32,
+    step_size: f32,
+    step_size2: f32,
+    l2: f32,
+    decay: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    inv_bias2: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: OptimParams;
@@ -44,7 +45,30 @@ fn grad(i: u32) -> f32 {
     return select(G[i], -G[i], P.maximize != 0u);
 }
 
-// f0 lr, f1 weight_decay, f2 momentum, f3 1 - dampening; b0 has momentum, b1 nesterov, b2 first
+// The gradient with weight decay: the parameter is first scaled by `decay` (decoupled decay,
+// 1 otherwise), then `l2 * W` is added to the gradient (coupled decay, 0 otherwise).
+fn decayed_grad(i: u32) -> f32 {
+    if (P.decay != 1.0) {
+        W[i] = W[i] * P.decay;
+    }
+    var d = grad(i);
+    if (P.l2 != 0.0) {
+        d = d + P.l2 * W[i];
+    }
+    return d;
+}
+
+// The Adam family's moments for gradient d: m in S0, v in S1, both updated; returns (m, v).
+fn moments(i: u32, d: f32) -> vec2<f32> {
+    let m = P.beta1 * S0[i] + (1.0 - P.beta1) * d;
+    let v = P.beta2 * S1[i] + (1.0 - P.beta2) * d * d;
+    S0[i] = m;
+    S1[i] = v;
+    return vec2<f32>(m, v);
+}
+
+// step_size lr, l2 weight_decay, beta1 momentum, beta2 1 - dampening; b0 has momentum,
+// b1 nesterov, b2 first
 @compute @workgroup_size(WG)
 fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) lid: u32) {
@@ -52,18 +76,14 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        d = d + wd * W[i];
-    }
+    var d = decayed_grad(i);
     if (P.b0 != 0u) {
-        let mom = P.f2;
+        let mom = P.beta1;
         var buf: f32;
         if (P.b2 != 0u) {
             buf = d;
         } else {
-            buf = mom * S0[i] + P.f3 * d;
+            buf = mom * S0[i] + P.beta2 * d;
         }
         S0[i] = buf;
         if (P.b1 != 0u) {
@@ -72,11 +92,10 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
             d = buf;
         }
     }
-    W[i] = W[i] - P.f0 * d;
+    W[i] = W[i] - P.step_size * d;
 }
 
-// f0 step_size, f1 weight_decay, f2 beta1, f3 beta2, f4 sqrt(bias_correction2), f5 eps;
-// f6 1 - lr * weight_decay; b0 decoupled, b1 amsgrad
+// step_size lr / (1 - beta1^t), inv_bias2 1 / sqrt(1 - beta2^t); b1 amsgrad
 @compute @workgroup_size(WG)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -84,32 +103,21 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        if (P.b0 != 0u) {
-            W[i] = W[i] * P.f6;
-        } else {
-            d = d + wd * W[i];
-        }
-    }
-    let b1 = P.f2;
-    let b2 = P.f3;
-    let m = b1 * S0[i] + (1.0 - b1) * d;
-    let v = b2 * S1[i] + (1.0 - b2) * d * d;
-    S0[i] = m;
-    S1[i] = v;
+    var d = decayed_grad(i);
+    let mv = moments(i, d);
+    let m = mv.x;
+    let v = mv.y;
     var vv = v;
     if (P.b1 != 0u) {
         let prev = S2[i];
         vv = fmax(prev, v);
         S2[i] = vv;
     }
-    let denom = sqrt(vv) / P.f4 + P.f5;
-    W[i] = W[i] - P.f0 * m / denom;
+    let denom = sqrt(vv) * P.inv_bias2 + P.eps;
+    W[i] = W[i] - P.step_size * m / denom;
 }
 
-// f0 lr, f1 weight_decay, f2 alpha, f3 eps, f4 momentum; b0 has momentum, b1 centered
+// step_size lr, l2 weight_decay, beta1 alpha, beta2 momentum; b0 has momentum, b1 centered
 @compute @workgroup_size(WG)
 fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -117,12 +125,8 @@ fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        d = d + wd * W[i];
-    }
-    let a = P.f2;
+    var d = decayed_grad(i);
+    let a = P.beta1;
     let sq = a * S0[i] + (1.0 - a) * d * d;
     S0[i] = sq;
     var avg: f32;
@@ -140,20 +144,20 @@ fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         } else {
             S1[i] = ga;
         }
-        avg = sqrt(sq - ga * ga) + P.f3;
+        avg = sqrt(sq - ga * ga) + P.eps;
     } else {
-        avg = sqrt(sq) + P.f3;
+        avg = sqrt(sq) + P.eps;
     }
     if (P.b0 != 0u) {
-        let b = P.f4 * S1[i] + d / avg;
+        let b = P.beta2 * S1[i] + d / avg;
         S1[i] = b;
-        W[i] = W[i] - P.f0 * b;
+        W[i] = W[i] - P.step_size * b;
     } else {
-        W[i] = W[i] - P.f0 * d / avg;
+        W[i] = W[i] - P.step_size * d / avg;
     }
 }
 
-// f0 clr = lr / (1 + (t - 1) * lr_decay), f1 weight_decay, f2 eps
+// step_size lr / (1 + (t - 1) * lr_decay), l2 weight_decay
 @compute @workgroup_size(WG)
 fn adagrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -161,17 +165,13 @@ fn adagrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        d = d + wd * W[i];
-    }
+    var d = decayed_grad(i);
     let s = S0[i] + d * d;
     S0[i] = s;
-    W[i] = W[i] - P.f0 * d / (sqrt(s) + P.f2);
+    W[i] = W[i] - P.step_size * d / (sqrt(s) + P.eps);
 }
 
-// f0 lr / (1 - beta1^t), f1 weight_decay, f2 beta1, f3 beta2, f4 eps
+// step_size lr / (1 - beta1^t), l2 weight_decay
 @compute @workgroup_size(WG)
 fn adamax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -179,25 +179,20 @@ fn adamax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        d = d + wd * W[i];
-    }
-    let b1 = P.f2;
+    var d = decayed_grad(i);
+    let b1 = P.beta1;
     let m = b1 * S0[i] + (1.0 - b1) * d;
     // torch.maximum: a NaN on either side propagates
-    let a = P.f3 * S1[i];
-    let b = abs(d) + P.f4;
+    let a = P.beta2 * S1[i];
+    let b = abs(d) + P.eps;
     let u = select(b, a, a > b || is_nan(a));
     S0[i] = m;
     S1[i] = u;
-    W[i] = W[i] - P.f0 * m / u;
+    W[i] = W[i] - P.step_size * m / u;
 }
 
-// f0 lr (1 - mu_t) / (1 - prod mu_1..t), f1 weight_decay, f2 beta1, f3 beta2,
-// f4 1 / sqrt(1 - beta2^t), f5 eps, f6 1 - lr * weight_decay,
-// f7 lr mu_(t+1) / (1 - prod mu_1..t+1); b0 decoupled
+// step_size lr (1 - mu_t) / (1 - prod mu_1..t), step_size2 lr mu_(t+1) / (1 - prod mu_1..t+1),
+// inv_bias2 1 / sqrt(1 - beta2^t)
 @compute @workgroup_size(WG)
 fn nadam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
@@ -205,29 +200,17 @@ fn nadam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        if (P.b0 != 0u) {
-            W[i] = W[i] * P.f6;
-        } else {
-            d = d + wd * W[i];
-        }
-    }
-    let b1 = P.f2;
-    let b2 = P.f3;
-    let m = b1 * S0[i] + (1.0 - b1) * d;
-    let v = b2 * S1[i] + (1.0 - b2) * d * d;
-    S0[i] = m;
-    S1[i] = v;
-    let denom = sqrt(v) * P.f4 + P.f5;
-    let w1 = W[i] - P.f0 * d / denom;
-    W[i] = w1 - P.f7 * m / denom;
+    var d = decayed_grad(i);
+    let mv = moments(i, d);
+    let m = mv.x;
+    let v = mv.y;
+    let denom = sqrt(v) * P.inv_bias2 + P.eps;
+    let w1 = W[i] - P.step_size * d / denom;
+    W[i] = w1 - P.step_size2 * m / denom;
 }
 
-// f0 step size (lr r_t sqrt(1 - beta2^t) / (1 - beta1^t) when rectified, else lr / (1 - beta1^t)),
-// f1 weight_decay, f2 beta1, f3 beta2, f4 eps, f6 1 - lr * weight_decay;
-// b0 decoupled, b1 rectified (rho_t > 5)
+// step_size lr r_t sqrt(1 - beta2^t) / (1 - beta1^t) when rectified, else lr / (1 - beta1^t);
+// b1 rectified (rho_t > 5)
 @compute @workgroup_size(WG)
 fn radam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
@@ -235,29 +218,18 @@ fn radam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        if (P.b0 != 0u) {
-            W[i] = W[i] * P.f6;
-        } else {
-            d = d + wd * W[i];
-        }
-    }
-    let b1 = P.f2;
-    let b2 = P.f3;
-    let m = b1 * S0[i] + (1.0 - b1) * d;
-    let v = b2 * S1[i] + (1.0 - b2) * d * d;
-    S0[i] = m;
-    S1[i] = v;
+    var d = decayed_grad(i);
+    let mv = moments(i, d);
+    let m = mv.x;
+    let v = mv.y;
     if (P.b1 != 0u) {
-        W[i] = W[i] - P.f0 * m / (sqrt(v) + P.f4);
+        W[i] = W[i] - P.step_size * m / (sqrt(v) + P.eps);
     } else {
-        W[i] = W[i] - P.f0 * m;
+        W[i] = W[i] - P.step_size * m;
     }
 }
 
-// f0 lr, f1 weight_decay, f2 rho, f3 eps
+// step_size lr, l2 weight_decay, beta1 rho
 @compute @workgroup_size(WG)
 fn adadelta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
@@ -265,16 +237,12 @@ fn adadelta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     if (i >= P.n) {
         return;
     }
-    var d = grad(i);
-    let wd = P.f1;
-    if (wd != 0.0) {
-        d = d + wd * W[i];
-    }
-    let r = P.f2;
-    let eps = P.f3;
+    var d = decayed_grad(i);
+    let r = P.beta1;
+    let eps = P.eps;
     let sq = r * S0[i] + (1.0 - r) * d * d;
     let delta = sqrt(S1[i] + eps) / sqrt(sq + eps) * d;
     S0[i] = sq;
     S1[i] = r * S1[i] + (1.0 - r) * delta * delta;
-    W[i] = W[i] - P.f0 * delta;
+    W[i] = W[i] - P.step_size * delta;
 }

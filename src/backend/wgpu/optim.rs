@@ -5,14 +5,15 @@ use super::launch::grid_threads;
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
+#[cfg(doc)]
+use crate::backend::OptimCoefficients;
 use crate::backend::OptimStep;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
 param_block! {
-    /// Parameters of the optimizer kernels: `n` elements, `maximize`, boolean options
-    /// `b0..b2` and float scalars `f0..f7` whose meaning each entry point of `optim.wgsl`
-    /// documents.
+    /// Parameters of the optimizer kernels: `n` elements, `maximize`, boolean options `b0..b2`
+    /// (documented per entry point in `optim.wgsl`) and the step's [`OptimCoefficients`] as f32.
     pub struct OptimParams {
         pub n: u32,
         pub maximize: u32,
@@ -22,14 +23,14 @@ param_block! {
         pub pad0: u32,
         pub pad1: u32,
         pub pad2: u32,
-        pub f0: f32,
-        pub f1: f32,
-        pub f2: f32,
-        pub f3: f32,
-        pub f4: f32,
-        pub f5: f32,
-        pub f6: f32,
-        pub f7: f32,
+        pub step_size: f32,
+        pub step_size2: f32,
+        pub l2: f32,
+        pub decay: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        pub inv_bias2: f32,
     }
 }
 
@@ -107,162 +108,53 @@ fn check_operands(p: &GpuStorage, g: &GpuStorage, st: &[&mut GpuStorage]) -> Res
 
 /// The entry point of `step` and its parameter block (without `n`).
 fn params(step: &OptimStep) -> (&'static Entry, OptimParams) {
-    let mut w: OptimParams = bytemuck::Zeroable::zeroed();
-    let f = |v: f64| v as f32;
+    let c = step.coefficients();
+    let mut w = OptimParams {
+        n: 0,
+        maximize: step.maximize() as u32,
+        b0: 0,
+        b1: 0,
+        b2: 0,
+        pad0: 0,
+        pad1: 0,
+        pad2: 0,
+        step_size: c.step_size as f32,
+        step_size2: c.step_size2 as f32,
+        l2: c.l2 as f32,
+        decay: c.decay as f32,
+        beta1: c.beta1 as f32,
+        beta2: c.beta2 as f32,
+        eps: c.eps as f32,
+        inv_bias2: c.inv_bias2 as f32,
+    };
     let entry = match *step {
         OptimStep::Sgd {
-            lr,
             momentum,
-            dampening,
             nesterov,
-            weight_decay,
             first,
-            maximize,
+            ..
         } => {
-            w.f0 = f(lr);
-            w.f1 = f(weight_decay);
-            w.f2 = f(momentum);
-            w.f3 = f(1.0 - dampening);
-            w.b0 = (momentum != 0.0) as u32;
-            w.b1 = nesterov as u32;
-            w.b2 = first as u32;
-            w.maximize = maximize as u32;
+            (w.b0, w.b1, w.b2) = ((momentum != 0.0) as u32, nesterov as u32, first as u32);
             &SGD
         }
-        OptimStep::Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            amsgrad,
-            t,
-            maximize,
-        } => {
-            let bc1 = 1.0 - beta1.powi(t as i32);
-            let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
-            w.f0 = f(lr / bc1);
-            w.f1 = f(weight_decay);
-            w.f2 = f(beta1);
-            w.f3 = f(beta2);
-            w.f4 = f(bc2_sqrt);
-            w.f5 = f(eps);
-            w.f6 = f(1.0 - lr * weight_decay);
-            w.b0 = decoupled as u32;
+        OptimStep::Adam { amsgrad, .. } => {
             w.b1 = amsgrad as u32;
-            w.maximize = maximize as u32;
             &ADAM
         }
         OptimStep::RmsProp {
-            lr,
-            alpha,
-            eps,
-            weight_decay,
-            momentum,
-            centered,
-            maximize,
+            momentum, centered, ..
         } => {
-            w.f0 = f(lr);
-            w.f1 = f(weight_decay);
-            w.f2 = f(alpha);
-            w.f3 = f(eps);
-            w.f4 = f(momentum);
-            w.b0 = (momentum > 0.0) as u32;
-            w.b1 = centered as u32;
-            w.maximize = maximize as u32;
+            (w.b0, w.b1) = ((momentum > 0.0) as u32, centered as u32);
             &RMSPROP
         }
-        OptimStep::Adagrad {
-            lr,
-            lr_decay,
-            weight_decay,
-            eps,
-            t,
-            maximize,
-        } => {
-            w.f0 = f(lr / (1.0 + (t as f64 - 1.0) * lr_decay));
-            w.f1 = f(weight_decay);
-            w.f2 = f(eps);
-            w.maximize = maximize as u32;
-            &ADAGRAD
-        }
-        OptimStep::Adamax {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            t,
-            maximize,
-        } => {
-            w.f0 = f(lr / (1.0 - beta1.powf(t as f64)));
-            w.f1 = f(weight_decay);
-            w.f2 = f(beta1);
-            w.f3 = f(beta2);
-            w.f4 = f(eps);
-            w.maximize = maximize as u32;
-            &ADAMAX
-        }
-        OptimStep::NAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            maximize,
-            ..
-        } => {
-            let (cg, cm, inv_bc2) = step.nadam_coefficients().unwrap_or((0.0, 0.0, 1.0));
-            w.f0 = f(cg);
-            w.f1 = f(weight_decay);
-            w.f2 = f(beta1);
-            w.f3 = f(beta2);
-            w.f4 = f(inv_bc2);
-            w.f5 = f(eps);
-            w.f6 = f(1.0 - lr * weight_decay);
-            w.f7 = f(cm);
-            w.b0 = decoupled as u32;
-            w.maximize = maximize as u32;
-            &NADAM
-        }
-        OptimStep::RAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            maximize,
-            ..
-        } => {
-            let (step_size, adaptive) = step.radam_coefficients().unwrap_or((0.0, false));
-            w.f0 = f(step_size);
-            w.f1 = f(weight_decay);
-            w.f2 = f(beta1);
-            w.f3 = f(beta2);
-            w.f4 = f(eps);
-            w.f6 = f(1.0 - lr * weight_decay);
-            w.b0 = decoupled as u32;
-            w.b1 = adaptive as u32;
-            w.maximize = maximize as u32;
+        OptimStep::Adagrad { .. } => &ADAGRAD,
+        OptimStep::Adamax { .. } => &ADAMAX,
+        OptimStep::NAdam { .. } => &NADAM,
+        OptimStep::RAdam { .. } => {
+            w.b1 = c.rectified as u32;
             &RADAM
         }
-        OptimStep::Adadelta {
-            lr,
-            rho,
-            eps,
-            weight_decay,
-            maximize,
-        } => {
-            w.f0 = f(lr);
-            w.f1 = f(weight_decay);
-            w.f2 = f(rho);
-            w.f3 = f(eps);
-            w.maximize = maximize as u32;
-            &ADADELTA
-        }
+        OptimStep::Adadelta { .. } => &ADADELTA,
     };
     (entry, w)
 }
