@@ -1,19 +1,20 @@
 // optim.wgsl — fused optimizer updates, one invocation per parameter element.
 //
-// Each entry point mirrors backend/cpu/optim.rs operation for operation (same order, same
+// The entry point `optim_step` runs the optimizer the override OPTIMIZER names. Each
+// optimizer's function mirrors backend/cpu/optim.rs operation for operation (same order, same
 // f32 constants precomputed on the host), with the state buffers in the same order:
 //   sgd: S0 = momentum buffer; adam: S0 = exp_avg, S1 = exp_avg_sq, S2 = max_exp_avg_sq;
 //   rmsprop: S0 = square_avg, then momentum_buffer (if momentum > 0), then grad_avg (if
 //   centered); adagrad: S0 = sum; adamax: S0 = exp_avg, S1 = exp_inf; nadam and radam:
 //   S0 = exp_avg, S1 = exp_avg_sq; adadelta: S0 = square_avg, S1 = acc_delta.
-//   Unused state slots are bound to a dummy buffer.
+//   Unused state slots are bound to dummy buffers.
 // Per-step scalars (bias corrections, NAdam's mu_t schedule, RAdam's rectification) are
 // computed once on the host and arrive as the coefficients of the parameter block.
 // Boolean options are words b0..b2 of the parameter block (uniform branches), not pipeline
 // constants, so each optimizer compiles once.
 
 // Mirrors `OptimParams` (src/backend/wgpu/optim.rs): n elements, maximize, boolean options
-// b0..b2 (documented per entry point) and the step's coefficients, computed once on the host
+// b0..b2 (documented per optimizer) and the step's coefficients, computed once on the host
 // for both backends by `OptimStep::coefficients` (src/backend/optim.rs), which documents them.
 struct OptimParams {
     n: u32,
@@ -40,6 +41,9 @@ struct OptimParams {
 @group(0) @binding(3) var<storage, read_write> S0: array<f32>;
 @group(0) @binding(4) var<storage, read_write> S1: array<f32>;
 @group(0) @binding(5) var<storage, read_write> S2: array<f32>;
+
+// The optimizer: an OPT_* code (one pipeline each).
+override OPTIMIZER: u32 = OPT_SGD;
 
 fn grad(i: u32) -> f32 {
     return select(G[i], -G[i], P.maximize != 0u);
@@ -69,14 +73,8 @@ fn moments(i: u32, d: f32) -> vec2<f32> {
 
 // step_size lr, l2 weight_decay, beta1 momentum, beta2 1 - dampening; b0 has momentum,
 // b1 nesterov, b2 first
-@compute @workgroup_size(WG)
-fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-       @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn sgd(i: u32, d0: f32) {
+    var d = d0;
     if (P.b0 != 0u) {
         let mom = P.beta1;
         var buf: f32;
@@ -96,14 +94,7 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 }
 
 // step_size lr / (1 - beta1^t), inv_bias2 1 / sqrt(1 - beta2^t); b1 amsgrad
-@compute @workgroup_size(WG)
-fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn adam(i: u32, d: f32) {
     let mv = moments(i, d);
     let m = mv.x;
     let v = mv.y;
@@ -118,14 +109,7 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 // step_size lr, l2 weight_decay, beta1 alpha, beta2 momentum; b0 has momentum, b1 centered
-@compute @workgroup_size(WG)
-fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn rmsprop(i: u32, d: f32) {
     let a = P.beta1;
     let sq = a * S0[i] + (1.0 - a) * d * d;
     S0[i] = sq;
@@ -158,28 +142,14 @@ fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // step_size lr / (1 + (t - 1) * lr_decay), l2 weight_decay
-@compute @workgroup_size(WG)
-fn adagrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn adagrad(i: u32, d: f32) {
     let s = S0[i] + d * d;
     S0[i] = s;
     W[i] = W[i] - P.step_size * d / (sqrt(s) + P.eps);
 }
 
 // step_size lr / (1 - beta1^t), l2 weight_decay
-@compute @workgroup_size(WG)
-fn adamax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn adamax(i: u32, d: f32) {
     let b1 = P.beta1;
     let m = b1 * S0[i] + (1.0 - b1) * d;
     // torch.maximum: a NaN on either side propagates
@@ -193,14 +163,7 @@ fn adamax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // step_size lr (1 - mu_t) / (1 - prod mu_1..t), step_size2 lr mu_(t+1) / (1 - prod mu_1..t+1),
 // inv_bias2 1 / sqrt(1 - beta2^t)
-@compute @workgroup_size(WG)
-fn nadam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn nadam(i: u32, d: f32) {
     let mv = moments(i, d);
     let m = mv.x;
     let v = mv.y;
@@ -211,14 +174,7 @@ fn nadam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 
 // step_size lr r_t sqrt(1 - beta2^t) / (1 - beta1^t) when rectified, else lr / (1 - beta1^t);
 // b1 rectified (rho_t > 5)
-@compute @workgroup_size(WG)
-fn radam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn radam(i: u32, d: f32) {
     let mv = moments(i, d);
     let m = mv.x;
     let v = mv.y;
@@ -230,14 +186,7 @@ fn radam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 }
 
 // step_size lr, l2 weight_decay, beta1 rho
-@compute @workgroup_size(WG)
-fn adadelta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= P.n) {
-        return;
-    }
-    var d = decayed_grad(i);
+fn adadelta(i: u32, d: f32) {
     let r = P.beta1;
     let eps = P.eps;
     let sq = r * S0[i] + (1.0 - r) * d * d;
@@ -245,4 +194,26 @@ fn adadelta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     S0[i] = sq;
     S1[i] = r * S1[i] + (1.0 - r) * delta * delta;
     W[i] = W[i] - P.step_size * delta;
+}
+
+// One update per parameter element: the decayed gradient, then the optimizer OPTIMIZER picks.
+@compute @workgroup_size(WG)
+fn optim_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = flat_id(wid, nwg, lid);
+    if (i >= P.n) {
+        return;
+    }
+    let d = decayed_grad(i);
+    switch OPTIMIZER {
+        case OPT_SGD: { sgd(i, d); }
+        case OPT_ADAM: { adam(i, d); }
+        case OPT_RMS_PROP: { rmsprop(i, d); }
+        case OPT_ADAGRAD: { adagrad(i, d); }
+        case OPT_ADAMAX: { adamax(i, d); }
+        case OPT_N_ADAM: { nadam(i, d); }
+        case OPT_R_ADAM: { radam(i, d); }
+        case OPT_ADADELTA: { adadelta(i, d); }
+        default: {}
+    }
 }

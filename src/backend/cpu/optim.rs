@@ -170,15 +170,13 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             }
         }
         OptimStep::RmsProp {
-            lr,
-            alpha,
-            eps,
-            weight_decay,
             momentum,
             centered,
             maximize,
+            ..
         } => {
-            let a = f(alpha);
+            let (lr, weight_decay, eps) = (c.step_size, c.l2, c.eps);
+            let a = f(c.beta1);
             let mom_slot = 1;
             let cen_slot = if momentum > 0.0 { 2 } else { 1 };
             for i in 0..n {
@@ -196,7 +194,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     sq.sqrt() + f(eps)
                 };
                 if momentum > 0.0 {
-                    let b = f(momentum) * st[mom_slot][i] + d / avg;
+                    let b = f(c.beta2) * st[mom_slot][i] + d / avg;
                     st[mom_slot][i] = b;
                     p[i] = p[i] - f(lr) * b;
                 } else {
@@ -204,13 +202,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 }
             }
         }
-        OptimStep::Adagrad {
-            weight_decay,
-            eps,
-            maximize,
-            ..
-        } => {
-            let clr = f(c.step_size);
+        OptimStep::Adagrad { maximize, .. } => {
+            let (clr, weight_decay, eps) = (f(c.step_size), c.l2, c.eps);
             for i in 0..n {
                 let mut d = if maximize { -g[i] } else { g[i] };
                 if weight_decay != 0.0 {
@@ -290,15 +283,9 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 });
             }
         }
-        OptimStep::Adadelta {
-            lr,
-            rho,
-            eps,
-            weight_decay,
-            maximize,
-        } => {
-            let (lr, r, eps, wd) = (f(lr), f(rho), f(eps), f(weight_decay));
-            let has_wd = weight_decay != 0.0;
+        OptimStep::Adadelta { maximize, .. } => {
+            let (lr, r, eps, wd) = (f(c.step_size), f(c.beta1), f(c.eps), f(c.l2));
+            let has_wd = c.l2 != 0.0;
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (sq, acc) = two_states(st);
             zip_states(p, g, sq, acc, move |pi, gi, si, ai| {

@@ -61,6 +61,13 @@ code_table!(
 );
 
 code_table!(
+    /// Optimizers of `optim.wgsl` (`OPT_*`), picked by its `OPTIMIZER` override.
+    OptimCode,
+    "OPT",
+    [Sgd, Adam, RmsProp, Adagrad, Adamax, NAdam, RAdam, Adadelta]
+);
+
+code_table!(
     /// How a 32-bit word holds an element (`DT_*`): f32 bits, int64 held as i32, bool as 0/1.
     DtCode,
     "DT",
@@ -91,6 +98,7 @@ pub fn wgsl_constants() -> String {
         UnaryCode::table(),
         BinaryCode::table(),
         ReduceCode::table(),
+        OptimCode::table(),
         DtCode::table(),
     ] {
         for (name, code) in table {

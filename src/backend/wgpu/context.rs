@@ -66,6 +66,17 @@ struct Batch {
     params_buf: wgpu::Buffer,
 }
 
+impl Batch {
+    /// The open command encoder, created when the batch is empty.
+    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("rustdl batch"),
+            })
+        })
+    }
+}
+
 /// One adapter's device, queue, pools and open batch.
 pub(crate) struct GpuContext {
     pub index: usize,
@@ -404,12 +415,7 @@ impl GpuContext {
             layout: &pipe.layout,
             entries: &entries,
         });
-        let device = &self.device;
-        let enc = b.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        });
+        let enc = b.encoder(&self.device);
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: None,
@@ -438,12 +444,7 @@ impl GpuContext {
             return Ok(());
         }
         let mut guard = lock(&self.batch);
-        let device = &self.device;
-        let enc = guard.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        });
+        let enc = guard.encoder(&self.device);
         enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
         drop(guard);
         self.check("copy")
@@ -455,12 +456,7 @@ impl GpuContext {
             return Ok(());
         }
         let mut guard = lock(&self.batch);
-        let device = &self.device;
-        let enc = guard.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        });
+        let enc = guard.encoder(&self.device);
         enc.clear_buffer(buf, 0, Some(bytes.div_ceil(4) * 4));
         drop(guard);
         self.check("fill")
@@ -513,12 +509,7 @@ impl GpuContext {
         });
         {
             let mut guard = lock(&self.batch);
-            let device = &self.device;
-            let enc = guard.encoder.get_or_insert_with(|| {
-                device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("rustdl batch"),
-                })
-            });
+            let enc = guard.encoder(&self.device);
             let mut at = 0;
             for &(buf, off, bytes) in parts {
                 let b = bytes.div_ceil(4) * 4;

@@ -1,6 +1,6 @@
 //! Optimizer family (`shaders/optim.wgsl`): one fused update per parameter and step.
 
-use super::codes::WG;
+use super::codes::{OptimCode, WG};
 use super::launch::grid_threads;
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 param_block! {
     /// Parameters of the optimizer kernels: `n` elements, `maximize`, boolean options `b0..b2`
-    /// (documented per entry point in `optim.wgsl`) and the step's [`OptimCoefficients`] as f32.
+    /// (documented per optimizer in `optim.wgsl`) and the step's [`OptimCoefficients`] as f32.
     pub struct OptimParams {
         pub n: u32,
         pub maximize: u32,
@@ -34,46 +34,25 @@ param_block! {
     }
 }
 
-/// Gradient, parameter, then 1, 2 or 3 state buffers.
-const fn entry(name: &'static str, states: usize) -> Entry {
-    const ALL: &[(u32, Access)] = &[
+/// `optim_step`: the optimizer `OPTIMIZER` (an [`OptimCode`]) over gradient, parameter and
+/// three state slots (unused ones bound to the context's dummy buffers).
+pub static OPTIM_STEP: Entry = Entry {
+    shader: Shader::Optim,
+    name: "optim_step",
+    workgroup: [WG, 1, 1],
+    overrides: &["OPTIMIZER"],
+    bindings: &[
         (1, Access::Read),
         (2, Access::ReadWrite),
         (3, Access::ReadWrite),
         (4, Access::ReadWrite),
         (5, Access::ReadWrite),
-    ];
-    Entry {
-        shader: Shader::Optim,
-        name,
-        workgroup: [WG, 1, 1],
-        overrides: &[],
-        bindings: ALL.split_at(2 + states).0,
-        params: "OptimParams",
-    }
-}
-
-/// `sgd`: momentum buffer.
-pub static SGD: Entry = entry("sgd", 1);
-/// `adam`: exp_avg, exp_avg_sq, max_exp_avg_sq.
-pub static ADAM: Entry = entry("adam", 3);
-/// `rmsprop`: square_avg, momentum_buffer, grad_avg.
-pub static RMSPROP: Entry = entry("rmsprop", 3);
-/// `adagrad`: sum.
-pub static ADAGRAD: Entry = entry("adagrad", 1);
-/// `adamax`: exp_avg, exp_inf.
-pub static ADAMAX: Entry = entry("adamax", 2);
-/// `nadam`: exp_avg, exp_avg_sq.
-pub static NADAM: Entry = entry("nadam", 2);
-/// `radam`: exp_avg, exp_avg_sq.
-pub static RADAM: Entry = entry("radam", 2);
-/// `adadelta`: square_avg, acc_delta.
-pub static ADADELTA: Entry = entry("adadelta", 2);
+    ],
+    params: "OptimParams",
+};
 
 /// Every optimizer entry point.
-pub(crate) static ENTRIES: [&Entry; 8] = [
-    &SGD, &ADAM, &RMSPROP, &ADAGRAD, &ADAMAX, &NADAM, &RADAM, &ADADELTA,
-];
+pub(crate) static ENTRIES: [&Entry; 1] = [&OPTIM_STEP];
 
 /// Fails unless the parameter, gradient and state buffers are float32 of one length.
 fn check_operands(p: &GpuStorage, g: &GpuStorage, st: &[&mut GpuStorage]) -> Result<()> {
@@ -106,8 +85,8 @@ fn check_operands(p: &GpuStorage, g: &GpuStorage, st: &[&mut GpuStorage]) -> Res
     Ok(())
 }
 
-/// The entry point of `step` and its parameter block (without `n`).
-fn params(step: &OptimStep) -> (&'static Entry, OptimParams) {
+/// The optimizer of `step` and its parameter block (without `n`).
+fn params(step: &OptimStep) -> (OptimCode, OptimParams) {
     let c = step.coefficients();
     let mut w = OptimParams {
         n: 0,
@@ -127,7 +106,7 @@ fn params(step: &OptimStep) -> (&'static Entry, OptimParams) {
         eps: c.eps as f32,
         inv_bias2: c.inv_bias2 as f32,
     };
-    let entry = match *step {
+    let code = match *step {
         OptimStep::Sgd {
             momentum,
             nesterov,
@@ -135,28 +114,28 @@ fn params(step: &OptimStep) -> (&'static Entry, OptimParams) {
             ..
         } => {
             (w.b0, w.b1, w.b2) = ((momentum != 0.0) as u32, nesterov as u32, first as u32);
-            &SGD
+            OptimCode::Sgd
         }
         OptimStep::Adam { amsgrad, .. } => {
             w.b1 = amsgrad as u32;
-            &ADAM
+            OptimCode::Adam
         }
         OptimStep::RmsProp {
             momentum, centered, ..
         } => {
             (w.b0, w.b1) = ((momentum > 0.0) as u32, centered as u32);
-            &RMSPROP
+            OptimCode::RmsProp
         }
-        OptimStep::Adagrad { .. } => &ADAGRAD,
-        OptimStep::Adamax { .. } => &ADAMAX,
-        OptimStep::NAdam { .. } => &NADAM,
+        OptimStep::Adagrad { .. } => OptimCode::Adagrad,
+        OptimStep::Adamax { .. } => OptimCode::Adamax,
+        OptimStep::NAdam { .. } => OptimCode::NAdam,
         OptimStep::RAdam { .. } => {
             w.b1 = c.rectified as u32;
-            &RADAM
+            OptimCode::RAdam
         }
-        OptimStep::Adadelta { .. } => &ADADELTA,
+        OptimStep::Adadelta { .. } => OptimCode::Adadelta,
     };
-    (entry, w)
+    (code, w)
 }
 
 /// One fused optimizer update of `p` (contiguous) with gradient `g` and its state buffers.
@@ -168,13 +147,12 @@ pub fn optim_step(
 ) -> Result<()> {
     check_operands(p, g, st)?;
     let n = p.len;
-    let (entry, mut w) = params(step);
+    let (code, mut w) = params(step);
     w.n = u32_of("optimizer step", n)?;
     let need = step.state_count();
     if st.len() < need {
         return Err(Error::Value(format!(
-            "optimizer step: {} needs {need} state buffers, got {}",
-            entry.name,
+            "optimizer step: {code:?} needs {need} state buffers, got {}",
             st.len()
         )));
     }
@@ -183,10 +161,9 @@ pub fn optim_step(
     }
     let ctx = p.ctx.clone();
     let slot = |i: usize| -> &wgpu::Buffer { st.get(i).map(|s| &s.buf).unwrap_or(&ctx.dummies[i]) };
-    let mut bufs: Vec<&wgpu::Buffer> = vec![&g.buf, &p.buf];
-    bufs.extend((0..entry.bindings.len() - 2).map(slot));
+    let bufs = [&g.buf, &p.buf, slot(0), slot(1), slot(2)];
     ctx.dispatch(
-        &Kernel::new(entry),
+        &Kernel::new(&OPTIM_STEP).with("OPTIMIZER", code.code()),
         &w,
         &bufs,
         grid_threads(&ctx, n, "optimizer step")?,
