@@ -68,6 +68,15 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     O[i] = v;
 }
 
+// Coordinates (n, c, y, x) of flat index i of an (N, C, h, w) tensor (C = P.c).
+fn nchw(i: u32, h: u32, w: u32) -> vec4<u32> {
+    let x = i % w;
+    var t = i / w;
+    let y = t % h;
+    t = t / h;
+    return vec4<u32>(t / P.c, t % P.c, y, x);
+}
+
 @compute @workgroup_size(WG)
 fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -75,15 +84,11 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (i >= P.total) {
         return;
     }
-    let w = P.w;
-    let h = P.h;
-    let ch = P.c;
-    let ix = i32(i % w);
-    var t = i / w;
-    let iy = i32(t % h);
-    t = t / h;
-    let c = t % ch;
-    let n = t / ch;
+    let q = nchw(i, P.h, P.w);
+    let n = q.x;
+    let c = q.y;
+    let iy = i32(q.z);
+    let ix = i32(q.w);
     let kh = P.kh;
     let kw = P.kw;
     let sh = i32(P.sh);
@@ -122,17 +127,13 @@ fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     if (i >= P.total) {
         return;
     }
-    let ow = P.ow;
-    let oh = P.oh;
-    let ch = P.c;
     let h = i32(P.h);
     let w = i32(P.w);
-    let ox = i % ow;
-    var t = i / ow;
-    let oy = t % oh;
-    t = t / oh;
-    let c = t % ch;
-    let n = t / ch;
+    let q = nchw(i, P.oh, P.ow);
+    let n = q.x;
+    let c = q.y;
+    let oy = q.z;
+    let ox = q.w;
     let base = P.offset + n * P.strides.x + c * P.strides.y;
     var best = neg_inf();
     var at = -1;

@@ -54,6 +54,32 @@ fn atomic_add(at: u32, bits: u32) {
     }
 }
 
+// Element i of `shape` (row-major) without its coordinate along `dim`: its offset (.x) in the
+// index view (istrides), (.y) in the input / source view (xstrides) and (.z) in the output
+// (ostrides); and (.w) its coordinate along `dim`.
+fn walk(i: u32) -> vec4<u32> {
+    var rem = i;
+    var o = vec4<u32>(P.ioff, P.xoff, 0u, 0u);
+    let nd = P.ndim;
+    for (var k = 0u; k < nd; k++) {
+        let d = nd - 1u - k;
+        let s = dim(P.shape, d);
+        let c = rem % s;
+        rem = rem / s;
+        if (d == P.dim) {
+            o.w = c;
+        } else {
+            o += c * vec4<u32>(dim(P.istrides, d), dim(P.xstrides, d), dim(P.ostrides, d), 0u);
+        }
+    }
+    return o;
+}
+
+// Entry j of the 1-D index (index_select, index_add), clamped into [0, size).
+fn index_1d(j: u32) -> u32 {
+    return clamp_index(I[P.ioff + j * P.istr], P.size);
+}
+
 // out[.., j, ..] = x[.., idx[j], ..]
 @compute @workgroup_size(WG)
 fn index_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -62,21 +88,8 @@ fn index_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= P.n) {
         return;
     }
-    let nd = P.ndim;
-    let axis = P.dim;
-    var rem = i;
-    var o = P.xoff;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        var c = rem % s;
-        rem = rem / s;
-        if (d == axis) {
-            c = clamp_index(I[P.ioff + c * P.istr], P.size);
-        }
-        o += c * dim(P.xstrides, d);
-    }
-    O[i] = X[o];
+    let o = walk(i);
+    O[i] = X[o.y + index_1d(o.w) * dim(P.xstrides, P.dim)];
 }
 
 // out[.., idx[j], ..] += src[.., j, ..]; out is contiguous with strides ostrides
@@ -87,24 +100,9 @@ fn index_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     if (i >= P.n) {
         return;
     }
-    let nd = P.ndim;
-    let axis = P.dim;
-    var rem = i;
-    var src = P.xoff;
-    var dst = 0u;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        src += c * dim(P.xstrides, d);
-        var t = c;
-        if (d == axis) {
-            t = clamp_index(I[P.ioff + c * P.istr], P.size);
-        }
-        dst += t * dim(P.ostrides, d);
-    }
-    atomic_add(dst, X[src]);
+    let o = walk(i);
+    let src = o.y + o.w * dim(P.xstrides, P.dim);
+    atomic_add(o.z + index_1d(o.w) * dim(P.ostrides, P.dim), X[src]);
 }
 
 // out[p] = x[p with coordinate dim replaced by idx[p]]
@@ -115,23 +113,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (i >= P.n) {
         return;
     }
-    let nd = P.ndim;
-    let axis = P.dim;
-    var rem = i;
-    var io = P.ioff;
-    var xo = P.xoff;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        io += c * dim(P.istrides, d);
-        if (d != axis) {
-            xo += c * dim(P.xstrides, d);
-        }
-    }
-    xo += clamp_index(I[io], P.size) * dim(P.xstrides, axis);
-    O[i] = X[xo];
+    let o = walk(i);
+    let at = clamp_index(I[o.x + o.w * dim(P.istrides, P.dim)], P.size);
+    O[i] = X[o.y + at * dim(P.xstrides, P.dim)];
 }
 
 // out[p with coordinate dim replaced by idx[p]] += src[p]
@@ -142,23 +126,7 @@ fn scatter_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     if (i >= P.n) {
         return;
     }
-    let nd = P.ndim;
-    let axis = P.dim;
-    var rem = i;
-    var io = P.ioff;
-    var so = P.xoff;
-    var oo = 0u;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        io += c * dim(P.istrides, d);
-        so += c * dim(P.xstrides, d);
-        if (d != axis) {
-            oo += c * dim(P.ostrides, d);
-        }
-    }
-    oo += clamp_index(I[io], P.size) * dim(P.ostrides, axis);
-    atomic_add(oo, X[so]);
+    let o = walk(i);
+    let at = clamp_index(I[o.x + o.w * dim(P.istrides, P.dim)], P.size);
+    atomic_add(o.z + at * dim(P.ostrides, P.dim), X[o.y + o.w * dim(P.xstrides, P.dim)]);
 }

@@ -200,11 +200,12 @@ fn parameter_structs_match_rust_layouts() {
     let mut errs = Vec::new();
     // every entry's parameter block is a known Rust struct
     for e in contract::entries() {
-        if !layouts.iter().any(|l| l.0 == e.params) {
+        if !layouts.iter().any(|l| l.name == e.params) {
             errs.push(format!("{}: no Rust parameter block {}", e.name, e.params));
         }
     }
-    for (name, size, fields) in &layouts {
+    for l in &layouts {
+        let (name, size, fields) = (&l.name, &l.size, &l.fields);
         let mut found = false;
         for p in &shaders {
             let mut layouter = naga::proc::Layouter::default();
@@ -256,6 +257,7 @@ fn op_codes_are_generated_for_every_shader() {
         contract::UnaryCode::table(),
         contract::BinaryCode::table(),
         contract::ReduceCode::table(),
+        contract::OptimCode::table(),
         contract::DtCode::table(),
     ];
     for (name, src) in contract::shaders() {

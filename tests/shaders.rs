@@ -1,6 +1,7 @@
-//! Parses and validates every shader as compiled (generated constants + `shaders/prelude.wgsl`
-//! + the file) with naga, so a WGSL error fails `cargo test` on a machine without a GPU. The
-//! reflection checks of the host/shader contract are in `shader_contract.rs`.
+//! Parses and validates every shader as compiled (the generated constants, then
+//! `shaders/prelude.wgsl`, then the file) with naga, so a WGSL error fails `cargo test` on a
+//! machine without a GPU. The reflection checks of the host/shader contract are in
+//! `shader_contract.rs`.
 
 use std::path::Path;
 

@@ -5,8 +5,8 @@
 //! workgroup sizes, override names, bindings and parameter struct layouts agree with these
 //! descriptions, on a machine without a GPU.
 
-pub use super::codes::{BinaryCode, DtCode, ReduceCode, UnaryCode, WG};
-pub use super::params::{Dims, ParamBlock};
+pub use super::codes::{BinaryCode, DtCode, OptimCode, ReduceCode, UnaryCode, WG};
+pub use super::params::{Dims, ParamBlock, ParamLayout};
 pub use super::pipelines::{Access, Entry, Shader};
 
 /// Every shader file: (name, assembled WGSL source as compiled).
@@ -29,7 +29,7 @@ pub fn entries() -> Vec<&'static Entry> {
     v
 }
 
-/// Every parameter block: (WGSL struct name, `size_of`, (field, `offset_of!`) in order).
-pub fn param_layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
+/// Every parameter block's Rust layout (`size_of`, each field's `offset_of!`).
+pub fn param_layouts() -> Vec<ParamLayout> {
     super::params::layouts()
 }

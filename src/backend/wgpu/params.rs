@@ -115,10 +115,25 @@ pub(crate) fn dims(op: &str, v: &[usize]) -> Result<Dims> {
     Ok(out)
 }
 
+/// A parameter block's layout as Rust lays it out.
+#[derive(Debug, Clone)]
+pub struct ParamLayout {
+    /// name of the struct (the same in Rust and WGSL)
+    pub name: &'static str,
+    /// `size_of`
+    pub size: usize,
+    /// (field, `offset_of!`) in declaration order
+    pub fields: Vec<(&'static str, usize)>,
+}
+
 /// All parameter blocks with their layouts, for the contract test.
-pub(crate) fn layouts() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
-    fn of<P: ParamBlock>() -> (&'static str, usize, Vec<(&'static str, usize)>) {
-        (P::WGSL_NAME, std::mem::size_of::<P>(), P::fields())
+pub(crate) fn layouts() -> Vec<ParamLayout> {
+    fn of<P: ParamBlock>() -> ParamLayout {
+        ParamLayout {
+            name: P::WGSL_NAME,
+            size: std::mem::size_of::<P>(),
+            fields: P::fields(),
+        }
     }
     vec![
         of::<super::elementwise::EwParams>(),
