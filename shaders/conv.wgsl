@@ -39,9 +39,8 @@ struct ConvParams {
 @group(0) @binding(3) var<storage, read_write> OI: array<i32>;
 
 @compute @workgroup_size(WG)
-fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn im2col(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.total) {
         return;
     }
@@ -78,9 +77,8 @@ fn nchw(i: u32, h: u32, w: u32) -> vec4<u32> {
 }
 
 @compute @workgroup_size(WG)
-fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn col2im(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.total) {
         return;
     }
@@ -121,9 +119,8 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 // Writes the value and the flat index iy·W + ix of the winner in its plane (0 and -inf when no
 // tap lies inside the image).
 @compute @workgroup_size(WG)
-fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn max_pool(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.total) {
         return;
     }

@@ -253,9 +253,8 @@ fn unary_i(x: i32) -> i32 {
 }
 
 @compute @workgroup_size(WG)
-fn unary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn unary_map(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -390,9 +389,8 @@ fn binary_b(x: u32, y: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn binary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn binary_map(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -412,9 +410,8 @@ fn binary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 
 // cond (A) ? B : C, any dtype (values are moved as bits)
 @compute @workgroup_size(WG)
-fn where_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn where_select(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -451,9 +448,8 @@ fn cast_val(x: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn cast_to(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn cast_to(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -462,9 +458,8 @@ fn cast_to(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 
 // contiguous copy of a strided view (the values are moved as bits)
 @compute @workgroup_size(WG)
-fn copy_view(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn copy_view(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -473,9 +468,8 @@ fn copy_view(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 
 // writes the view A into the view of O described by layout C, casting DT to DT_OUT
 @compute @workgroup_size(WG)
-fn assign_view(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn assign_view(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -484,9 +478,8 @@ fn assign_view(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 }
 
 @compute @workgroup_size(WG)
-fn fill_value(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn fill_value(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }

@@ -82,9 +82,8 @@ fn index_1d(j: u32) -> u32 {
 
 // out[.., j, ..] = x[.., idx[j], ..]
 @compute @workgroup_size(WG)
-fn index_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn index_select(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -94,9 +93,8 @@ fn index_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
 // out[.., idx[j], ..] += src[.., j, ..]; out is contiguous with strides ostrides
 @compute @workgroup_size(WG)
-fn index_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn index_add(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -107,9 +105,8 @@ fn index_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 
 // out[p] = x[p with coordinate dim replaced by idx[p]]
 @compute @workgroup_size(WG)
-fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn gather(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }
@@ -120,9 +117,8 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // out[p with coordinate dim replaced by idx[p]] += src[p]
 @compute @workgroup_size(WG)
-fn scatter_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn scatter_add(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }

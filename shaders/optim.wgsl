@@ -198,9 +198,8 @@ fn adadelta(i: u32, d: f32) {
 
 // One update per parameter element: the decayed gradient, then the optimizer OPTIMIZER picks.
 @compute @workgroup_size(WG)
-fn optim_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn optim_step(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }

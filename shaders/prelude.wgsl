@@ -39,14 +39,21 @@ fn view_offset(shape: Dims, strides: Dims, ndim: u32, offset: u32, f: u32) -> u3
     return o;
 }
 
-// Linear index of a workgroup in a grid folded into y (see `grid` in launch.rs).
-fn group_id(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return wid.y * nwg.x + wid.x;
+// The builtins of a 1-D kernel's invocation (every entry point but matmul takes one).
+struct Grid {
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
 }
 
-// Linear index of an invocation of a 1-D kernel of WG invocations per workgroup.
-fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return group_id(wid, nwg) * WG + lid;
+// Linear index of the workgroup in a grid folded into y (see `grid` in launch.rs).
+fn group_id(g: Grid) -> u32 {
+    return g.wid.y * g.nwg.x + g.wid.x;
+}
+
+// Linear index of the invocation in a 1-D kernel of WG invocations per workgroup.
+fn flat_id(g: Grid) -> u32 {
+    return group_id(g) * WG + g.lid;
 }
 
 // NaN test on the bits: WGSL lets compilers assume no NaNs in float comparisons.

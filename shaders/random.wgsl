@@ -48,9 +48,8 @@ fn uniform01(lo: u32, hi: u32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn rand(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
+fn rand(g: Grid) {
+    let i = flat_id(g);
     if (i >= P.n) {
         return;
     }

@@ -107,15 +107,15 @@ fn tree(lid: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let g = group_id(wid, nwg);
+fn reduce_partial(g: Grid) {
+    let lid = g.lid;
+    let part = group_id(g);
     let chunks = P.chunks;
-    if (g >= P.rows * chunks) {
+    if (part >= P.rows * chunks) {
         return;
     }
-    let r = g / chunks;
-    let start = (g % chunks) * P.chunk;
+    let r = part / chunks;
+    let start = (part % chunks) * P.chunk;
     let end = min(start + P.chunk, P.len);
     var acc = identity();
     for (var j = start + lid; j < end; j += WG) {
@@ -124,14 +124,14 @@ fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     sv[lid] = acc;
     tree(lid);
     if (lid == 0u) {
-        PART_OUT[g] = sv[0];
+        PART_OUT[part] = sv[0];
     }
 }
 
 @compute @workgroup_size(WG)
-fn reduce_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let r = group_id(wid, nwg);
+fn reduce_final(g: Grid) {
+    let lid = g.lid;
+    let r = group_id(g);
     if (r >= P.rows) {
         return;
     }
@@ -148,9 +148,9 @@ fn reduce_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn reduce_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let r = group_id(wid, nwg);
+fn reduce_wg(g: Grid) {
+    let lid = g.lid;
+    let r = group_id(g);
     if (r >= P.rows) {
         return;
     }
@@ -167,9 +167,8 @@ fn reduce_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 @compute @workgroup_size(WG)
-fn reduce_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wid, nwg, lid);
+fn reduce_thread(g: Grid) {
+    let r = flat_id(g);
     if (r >= P.rows) {
         return;
     }

@@ -27,32 +27,29 @@ override DT: u32 = DT_F32;
 override REVERSE: bool = false;
 override DESCENDING: bool = false;
 
+// a * y + b on words of the dtype
+fn affine(a: u32, y: u32, b: u32) -> u32 {
+    if (DT == DT_F32) {
+        return bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(y) + bitcast<f32>(b));
+    }
+    return bitcast<u32>(bitcast<i32>(a) * bitcast<i32>(y) + bitcast<i32>(b));
+}
+
 @compute @workgroup_size(WG)
-fn linear_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wid, nwg, lid);
+fn linear_scan(g: Grid) {
+    let t = flat_id(g);
     if (t >= P.n) {
         return;
     }
     let n = P.len;
     let inner = P.inner;
     let base = (t / inner) * n * inner + t % inner;
-    if (DT == DT_F32) {
-        var y = bitcast<f32>(P.init);
-        for (var k = 0u; k < n; k++) {
-            let kk = select(k, n - 1u - k, REVERSE);
-            let j = base + kk * inner;
-            y = bitcast<f32>(A[j]) * y + bitcast<f32>(B[j]);
-            O[j] = bitcast<u32>(y);
-        }
-    } else {
-        var y = bitcast<i32>(P.init);
-        for (var k = 0u; k < n; k++) {
-            let kk = select(k, n - 1u - k, REVERSE);
-            let j = base + kk * inner;
-            y = bitcast<i32>(A[j]) * y + bitcast<i32>(B[j]);
-            O[j] = bitcast<u32>(y);
-        }
+    var y = P.init;
+    for (var k = 0u; k < n; k++) {
+        let kk = select(k, n - 1u - k, REVERSE);
+        let j = base + kk * inner;
+        y = affine(A[j], y, B[j]);
+        O[j] = y;
     }
 }
 
@@ -80,9 +77,8 @@ fn before(u: u32, iu: u32, v: u32, iv: u32) -> bool {
 }
 
 @compute @workgroup_size(WG)
-fn argsort(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wid, nwg, lid);
+fn argsort(g: Grid) {
+    let t = flat_id(g);
     if (t >= P.n) {
         return;
     }

@@ -36,9 +36,9 @@ fn finish(r: u32, j: u32, m: f32, s: f32) {
 var<workgroup> sh: array<f32, WG>;
 
 @compute @workgroup_size(WG)
-fn softmax_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-    let r = group_id(wid, nwg);
+fn softmax_wg(g: Grid) {
+    let lid = g.lid;
+    let r = group_id(g);
     if (r >= P.rows) {
         return;
     }
@@ -76,9 +76,8 @@ fn softmax_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
-fn softmax_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wid, nwg, lid);
+fn softmax_thread(g: Grid) {
+    let r = flat_id(g);
     if (r >= P.rows) {
         return;
     }
