@@ -6,52 +6,49 @@
 // outside the image. col2im: one invocation per image pixel, summing every (ki, kj) that lands
 // on it in the CPU backend's order — a gather, so no atomics and the result is deterministic.
 
-struct Params { v: array<vec4<u32>, 32> }
+// Mirrors `ConvParams` (src/backend/wgpu/conv.rs): total invocations; the geometry (batch n,
+// channels c, image h x w, kernel kh x kw, stride, padding, dilation, output oh x ow); the
+// input view's strides (4 for an image, 2 for columns) and offset; the padding value.
+struct ConvParams {
+    total: u32,
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    dh: u32,
+    dw: u32,
+    oh: u32,
+    ow: u32,
+    offset: u32,
+    strides: vec4<u32>,
+    pad_value: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: ConvParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
 @group(0) @binding(3) var<storage, read_write> OI: array<i32>;
 
-const TOTAL: u32 = 0u;
-const GN: u32 = 1u;
-const GC: u32 = 2u;
-const GH: u32 = 3u;
-const GW: u32 = 4u;
-const KH: u32 = 5u;
-const KW: u32 = 6u;
-const SH: u32 = 7u;
-const SW: u32 = 8u;
-const PH: u32 = 9u;
-const PW: u32 = 10u;
-const DH: u32 = 11u;
-const DW: u32 = 12u;
-const OH: u32 = 13u;
-const OW: u32 = 14u;
-const STR: u32 = 15u;
-const OFF: u32 = 19u;
-const PAD: u32 = 20u;
-
-fn p(i: u32) -> u32 {
-    return P.v[i >> 2u][i & 3u];
-}
-
-fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
-
-@compute @workgroup_size(256)
-fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(TOTAL)) {
+@compute @workgroup_size(WG)
+fn im2col(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.total) {
         return;
     }
-    let ow = p(OW);
-    let oh = p(OH);
-    let kw = p(KW);
-    let kh = p(KH);
-    let taps = p(GC) * kh * kw;
+    let ow = P.ow;
+    let oh = P.oh;
+    let kw = P.kw;
+    let kh = P.kh;
+    let taps = P.c * kh * kw;
     let r = i % taps;
     let row = i / taps;
     let kj = r % kw;
@@ -60,54 +57,58 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let ox = row % ow;
     let oy = (row / ow) % oh;
     let n = row / (ow * oh);
-    let iy = i32(oy * p(SH) + ki * p(DH)) - i32(p(PH));
-    let ix = i32(ox * p(SW) + kj * p(DW)) - i32(p(PW));
-    var v = bitcast<f32>(p(PAD));
-    if (iy >= 0 && iy < i32(p(GH)) && ix >= 0 && ix < i32(p(GW))) {
-        let o = p(OFF) + n * p(STR) + c * p(STR + 1u) + u32(iy) * p(STR + 2u) + u32(ix) * p(STR + 3u);
+    let iy = i32(oy * P.sh + ki * P.dh) - i32(P.ph);
+    let ix = i32(ox * P.sw + kj * P.dw) - i32(P.pw);
+    var v = P.pad_value;
+    if (iy >= 0 && iy < i32(P.h) && ix >= 0 && ix < i32(P.w)) {
+        let o = P.offset + n * P.strides.x + c * P.strides.y + u32(iy) * P.strides.z + u32(ix) * P.strides.w;
         v = X[o];
     }
     O[i] = v;
 }
 
-@compute @workgroup_size(256)
-fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(TOTAL)) {
+// Coordinates (n, c, y, x) of flat index i of an (N, C, h, w) tensor (C = P.c).
+fn nchw(i: u32, h: u32, w: u32) -> vec4<u32> {
+    let x = i % w;
+    var t = i / w;
+    let y = t % h;
+    t = t / h;
+    return vec4<u32>(t / P.c, t % P.c, y, x);
+}
+
+@compute @workgroup_size(WG)
+fn col2im(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.total) {
         return;
     }
-    let w = p(GW);
-    let h = p(GH);
-    let ch = p(GC);
-    let ix = i32(i % w);
-    var t = i / w;
-    let iy = i32(t % h);
-    t = t / h;
-    let c = t % ch;
-    let n = t / ch;
-    let kh = p(KH);
-    let kw = p(KW);
-    let sh = i32(p(SH));
-    let sw = i32(p(SW));
-    let oh = i32(p(OH));
-    let ow = i32(p(OW));
+    let q = nchw(i, P.h, P.w);
+    let n = q.x;
+    let c = q.y;
+    let iy = i32(q.z);
+    let ix = i32(q.w);
+    let kh = P.kh;
+    let kw = P.kw;
+    let sh = i32(P.sh);
+    let sw = i32(P.sw);
+    let oh = i32(P.oh);
+    let ow = i32(P.ow);
     var acc = 0.0;
     for (var ki = 0u; ki < kh; ki++) {
-        let ty = iy + i32(p(PH)) - i32(ki * p(DH));
+        let ty = iy + i32(P.ph) - i32(ki * P.dh);
         if (ty < 0 || ty % sh != 0 || ty / sh >= oh) {
             continue;
         }
         let oy = ty / sh;
         for (var kj = 0u; kj < kw; kj++) {
-            let tx = ix + i32(p(PW)) - i32(kj * p(DW));
+            let tx = ix + i32(P.pw) - i32(kj * P.dw);
             if (tx < 0 || tx % sw != 0 || tx / sw >= ow) {
                 continue;
             }
             let ox = tx / sw;
             let r = (c * kh + ki) * kw + kj;
             let col = n * u32(oh * ow) + u32(oy * ow + ox);
-            acc += X[p(OFF) + col * p(STR) + r * p(STR + 1u)];
+            acc += X[P.offset + col * P.strides.x + r * P.strides.y];
         }
     }
     O[i] = acc;
@@ -117,40 +118,35 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 // (ki, kj) order as the CPU backend: a larger value or the first NaN wins, ties keep the first.
 // Writes the value and the flat index iy·W + ix of the winner in its plane (0 and -inf when no
 // tap lies inside the image).
-@compute @workgroup_size(256)
-fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(TOTAL)) {
+@compute @workgroup_size(WG)
+fn max_pool(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.total) {
         return;
     }
-    let ow = p(OW);
-    let oh = p(OH);
-    let ch = p(GC);
-    let h = i32(p(GH));
-    let w = i32(p(GW));
-    let ox = i % ow;
-    var t = i / ow;
-    let oy = t % oh;
-    t = t / oh;
-    let c = t % ch;
-    let n = t / ch;
-    let base = p(OFF) + n * p(STR) + c * p(STR + 1u);
-    var best = bitcast<f32>(0xff800000u);
+    let h = i32(P.h);
+    let w = i32(P.w);
+    let q = nchw(i, P.oh, P.ow);
+    let n = q.x;
+    let c = q.y;
+    let oy = q.z;
+    let ox = q.w;
+    let base = P.offset + n * P.strides.x + c * P.strides.y;
+    var best = neg_inf();
     var at = -1;
-    for (var ki = 0u; ki < p(KH); ki++) {
-        let iy = i32(oy * p(SH) + ki * p(DH)) - i32(p(PH));
+    for (var ki = 0u; ki < P.kh; ki++) {
+        let iy = i32(oy * P.sh + ki * P.dh) - i32(P.ph);
         if (iy < 0 || iy >= h) {
             continue;
         }
-        for (var kj = 0u; kj < p(KW); kj++) {
-            let ix = i32(ox * p(SW) + kj * p(DW)) - i32(p(PW));
+        for (var kj = 0u; kj < P.kw; kj++) {
+            let ix = i32(ox * P.sw + kj * P.dw) - i32(P.pw);
             if (ix < 0 || ix >= w) {
                 continue;
             }
-            let v = X[base + u32(iy) * p(STR + 2u) + u32(ix) * p(STR + 3u)];
-            let v_nan = (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-            let b_nan = (bitcast<u32>(best) & 0x7fffffffu) > 0x7f800000u;
+            let v = X[base + u32(iy) * P.strides.z + u32(ix) * P.strides.w];
+            let v_nan = is_nan(v);
+            let b_nan = is_nan(best);
             if (at < 0 || (v > best && !b_nan) || (v_nan && !b_nan)) {
                 best = v;
                 at = iy * w + ix;

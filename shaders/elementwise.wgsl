@@ -1,86 +1,51 @@
 // elementwise.wgsl — unary and binary maps, where, cast, strided copy (gather), strided
 // assign (scatter) and fill.
 //
-// Every tensor is bound as array<u32> and reinterpreted by the dtype code: 0 = f32 (bitcast),
-// 1 = int64 stored as i32, 2 = bool stored as 0/1. The op and dtypes are pipeline-overridable
+// Every tensor is bound as array<u32> and reinterpreted by the dtype code (DT_F32, DT_I64,
+// DT_BOOL; see the prelude). The op (UN_* / BIN_*) and dtypes are pipeline-overridable
 // constants, so each (op, dtype) pair compiles to a branch-free kernel. Layouts (shape, strides,
 // offsets, up to 8 dims after merging) travel in the uniform block; broadcast dims have stride 0.
 
-struct Params { v: array<vec4<u32>, 32> }
+// Mirrors `EwParams` (src/backend/wgpu/elementwise.rs): n elements; the merged shape of
+// ndim dims; strides[k] and off[k] of operand k = A, B, C (C: the output view of
+// assign_view); s0, s1 scalar operands (bits of the dtype).
+struct EwParams {
+    n: u32,
+    ndim: u32,
+    s0: u32,
+    s1: u32,
+    off: vec4<u32>,
+    shape: Dims,
+    strides: array<Dims, 3>,
+}
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: EwParams;
 @group(0) @binding(1) var<storage, read> A: array<u32>;
 @group(0) @binding(2) var<storage, read> B: array<u32>;
 @group(0) @binding(3) var<storage, read> C: array<u32>;
 @group(0) @binding(4) var<storage, read_write> O: array<u32>;
 
 override OP: u32 = 0u;
-override DT: u32 = 0u;
-override DT_OUT: u32 = 0u;
+override DT: u32 = DT_F32;
+override DT_OUT: u32 = DT_F32;
 override CONTIG: bool = false;
 
-// word positions in the uniform block (mirrored in kernels.rs)
-const N: u32 = 0u;
-const NDIM: u32 = 1u;
-const SHAPE: u32 = 2u;
-const SA: u32 = 10u;
-const SB: u32 = 18u;
-const SC: u32 = 26u;
-const OA: u32 = 34u;
-const OB: u32 = 35u;
-const OC: u32 = 36u;
-const S0: u32 = 37u;
-const S1: u32 = 38u;
-
-fn p(i: u32) -> u32 {
-    return P.v[i >> 2u][i & 3u];
-}
-
-fn pf(i: u32) -> f32 {
-    return bitcast<f32>(p(i));
-}
-
-fn pi(i: u32) -> i32 {
-    return bitcast<i32>(p(i));
-}
-
-fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
-
-// Storage offsets of output element `i` in the layouts at SA, SB and SC.
+// Storage offsets of output element `i` in the layouts of A, B and C.
 fn offsets(i: u32) -> vec3<u32> {
-    var o = vec3<u32>(p(OA), p(OB), p(OC));
+    var o = P.off.xyz;
     if (CONTIG) {
         return o + vec3<u32>(i);
     }
     var rem = i;
-    let nd = p(NDIM);
+    let nd = P.ndim;
     for (var k = 0u; k < nd; k++) {
         let d = nd - 1u - k;
-        let s = p(SHAPE + d);
+        let s = dim(P.shape, d);
         let c = rem % s;
         rem = rem / s;
-        o += c * vec3<u32>(p(SA + d), p(SB + d), p(SC + d));
+        o += c * vec3<u32>(dim(P.strides[0], d), dim(P.strides[1], d), dim(P.strides[2], d));
     }
     return o;
-}
-
-// NaN test on the bits: WGSL lets compilers assume no NaNs in float comparisons.
-fn is_nan(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn nan() -> f32 {
-    return bitcast<f32>(0x7fc00000u);
-}
-
-fn inf() -> f32 {
-    return bitcast<f32>(0x7f800000u);
-}
-
-fn b2u(b: bool) -> u32 {
-    return select(0u, 1u, b);
 }
 
 // The CPU backend's erf (fractional error below 1.2e-7).
@@ -193,36 +158,38 @@ fn sigmoid_(x: f32) -> f32 {
 }
 
 fn unary_f(x: f32) -> f32 {
+    let c0 = bitcast<f32>(P.s0);
+    let c1 = bitcast<f32>(P.s1);
     var r: f32 = x;
     switch OP {
-        case 0u: { r = -x; }
-        case 1u: { r = abs(x); }
-        case 2u: { r = exp(x); }
-        case 3u: { r = log(x); }
-        case 4u: { r = sqrt(x); }
-        case 5u: { r = 1.0 / sqrt(x); }
-        case 6u: { r = sin(x); }
-        case 7u: { r = cos(x); }
-        case 8u: { r = tanh_(x); }
-        case 9u: { r = sigmoid_(x); }
-        case 10u: { r = select(0.0, x, !(x <= 0.0)); } // NaN propagates, as PyTorch
-        case 11u: { r = 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }
-        case 12u: {
+        case UN_NEG: { r = -x; }
+        case UN_ABS: { r = abs(x); }
+        case UN_EXP: { r = exp(x); }
+        case UN_LOG: { r = log(x); }
+        case UN_SQRT: { r = sqrt(x); }
+        case UN_RSQRT: { r = 1.0 / sqrt(x); }
+        case UN_SIN: { r = sin(x); }
+        case UN_COS: { r = cos(x); }
+        case UN_TANH: { r = tanh_(x); }
+        case UN_SIGMOID: { r = sigmoid_(x); }
+        case UN_RELU: { r = select(0.0, x, !(x <= 0.0)); } // NaN propagates, as PyTorch
+        case UN_GELU: { r = 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }
+        case UN_GELU_GRAD: {
             let cdf = 0.5 * (1.0 + erf_(x * 0.70710678118654752));
             let pdf = exp(-0.5 * x * x) * 0.3989422804014327;
             r = cdf + x * pdf;
         }
-        case 13u: { r = select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0); }
-        case 14u: { r = 1.0 / x; }
-        case 15u: { r = x * x; }
-        case 16u: { r = floor(x); }
-        case 17u: { r = select(0.0, 1.0, x > 0.0); }
-        case 18u: { r = x + pf(S0); }
-        case 19u: { r = x * pf(S0); }
-        case 20u: { r = pf(S0) - x; }
-        case 21u: { r = pf(S0) / x; }
-        case 22u: {
-            let e = pf(S0);
+        case UN_SIGN: { r = select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0); }
+        case UN_RECIP: { r = 1.0 / x; }
+        case UN_SQUARE: { r = x * x; }
+        case UN_FLOOR: { r = floor(x); }
+        case UN_STEP: { r = select(0.0, 1.0, x > 0.0); }
+        case UN_ADD_SCALAR: { r = x + c0; }
+        case UN_MUL_SCALAR: { r = x * c0; }
+        case UN_R_SUB_SCALAR: { r = c0 - x; }
+        case UN_R_DIV_SCALAR: { r = c0 / x; }
+        case UN_POW_SCALAR: {
+            let e = c0;
             if (e == 2.0) {
                 r = x * x;
             } else if (e == 1.0) {
@@ -233,68 +200,69 @@ fn unary_f(x: f32) -> f32 {
                 r = powf_(x, e);
             }
         }
-        case 23u: { r = powf_(pf(S0), x); }
-        case 24u: {
+        case UN_R_POW_SCALAR: { r = powf_(c0, x); }
+        case UN_CLAMP: {
             // max_ then min_ of the CPU backend: NaN passes through
-            let lo = pf(S0);
-            let hi = pf(S1);
+            let lo = c0;
+            let hi = c1;
             let a = select(lo, x, is_nan(x) || x >= lo);
             r = select(hi, a, is_nan(a) || a <= hi);
         }
-        case 25u: { r = select(0.0, 1.0, x >= pf(S0) && x <= pf(S1)); }
-        case 26u: { r = select(x * pf(S0), x, x > 0.0); }
-        case 27u: { r = select(pf(S0), 1.0, x > 0.0); }
-        case 28u: { r = select(pf(S0) * (exp(x) - 1.0), x, x > 0.0); }
-        case 29u: { r = select(pf(S0) * exp(x), 1.0, x > 0.0); }
-        case 30u: { r = x / (1.0 + exp(-x)); }
-        case 31u: {
+        case UN_CLAMP_MASK: { r = select(0.0, 1.0, x >= c0 && x <= c1); }
+        case UN_LEAKY_RELU: { r = select(x * c0, x, x > 0.0); }
+        case UN_LEAKY_RELU_GRAD: { r = select(c0, 1.0, x > 0.0); }
+        case UN_ELU: { r = select(c0 * (exp(x) - 1.0), x, x > 0.0); }
+        case UN_ELU_GRAD: { r = select(c0 * exp(x), 1.0, x > 0.0); }
+        case UN_SILU: { r = x / (1.0 + exp(-x)); }
+        case UN_SILU_GRAD: {
             let s = sigmoid_(x);
             r = s * (1.0 + x * (1.0 - s));
         }
-        case 32u: { r = log1p_(x); }
-        case 33u: { r = select(0.0, 1.0, x == 0.0); }
-        case 34u: { r = round(x); }
-        case 35u: { r = ceil(x); }
-        case 36u: { r = trunc(x); }
-        case 37u: { r = erf_(x); }
-        case 38u: { r = expm1_(x); }
-        case 39u: { r = select(0.0, 1.0, is_nan(x)); }
-        case 40u: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u); }
-        case 41u: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u); }
+        case UN_LOG1P: { r = log1p_(x); }
+        case UN_NOT: { r = select(0.0, 1.0, x == 0.0); }
+        case UN_ROUND: { r = round(x); }
+        case UN_CEIL: { r = ceil(x); }
+        case UN_TRUNC: { r = trunc(x); }
+        case UN_ERF: { r = erf_(x); }
+        case UN_EXPM1: { r = expm1_(x); }
+        case UN_IS_NAN: { r = select(0.0, 1.0, is_nan(x)); }
+        case UN_IS_INF: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u); }
+        case UN_IS_FINITE: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u); }
         default: {}
     }
     return r;
 }
 
 fn unary_i(x: i32) -> i32 {
+    let c0 = bitcast<i32>(P.s0);
+    let c1 = bitcast<i32>(P.s1);
     var r: i32 = x;
     switch OP {
-        case 0u: { r = -x; }
-        case 1u: { r = abs(x); }
-        case 10u: { r = max(x, 0); }
-        case 13u: { r = sign(x); }
-        case 15u: { r = x * x; }
-        case 18u: { r = x + pi(S0); }
-        case 19u: { r = x * pi(S0); }
-        case 20u: { r = pi(S0) - x; }
-        case 24u: { r = min(max(x, pi(S0)), pi(S1)); }
+        case UN_NEG: { r = -x; }
+        case UN_ABS: { r = abs(x); }
+        case UN_RELU: { r = max(x, 0); }
+        case UN_SIGN: { r = sign(x); }
+        case UN_SQUARE: { r = x * x; }
+        case UN_ADD_SCALAR: { r = x + c0; }
+        case UN_MUL_SCALAR: { r = x * c0; }
+        case UN_R_SUB_SCALAR: { r = c0 - x; }
+        case UN_CLAMP: { r = min(max(x, c0), c1); }
         default: {}
     }
     return r;
 }
 
-@compute @workgroup_size(256)
-fn unary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn unary_map(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
     let x = A[offsets(i).x];
     var r: u32;
-    if (DT == 0u) {
+    if (DT == DT_F32) {
         r = bitcast<u32>(unary_f(bitcast<f32>(x)));
-    } else if (DT == 1u) {
+    } else if (DT == DT_I64) {
         r = bitcast<u32>(unary_i(bitcast<i32>(x)));
     } else {
         r = b2u(x == 0u);
@@ -305,28 +273,28 @@ fn unary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 fn binary_f(x: f32, y: f32) -> u32 {
     var r: u32 = 0u;
     switch OP {
-        case 0u: { r = bitcast<u32>(x + y); }
-        case 1u: { r = bitcast<u32>(x - y); }
-        case 2u: { r = bitcast<u32>(x * y); }
-        case 3u: { r = bitcast<u32>(x / y); }
-        case 4u: { r = bitcast<u32>(powf_(x, y)); }
-        case 5u: { r = bitcast<u32>(select(y, x, is_nan(x) || x >= y)); }
-        case 6u: { r = bitcast<u32>(select(y, x, is_nan(x) || x <= y)); }
-        case 7u: { r = b2u(x == y && !is_nan(x)); }
-        case 8u: { r = b2u(!(x == y) || is_nan(x)); }
-        case 9u: { r = b2u(x < y); }
-        case 10u: { r = b2u(x <= y); }
-        case 11u: { r = b2u(x > y); }
-        case 12u: { r = b2u(x >= y); }
-        case 13u: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
-        case 14u: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
-        case 15u: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
-        case 16u: { r = bitcast<u32>(floor_div_(x, y)); }
-        case 17u: {
+        case BIN_ADD: { r = bitcast<u32>(x + y); }
+        case BIN_SUB: { r = bitcast<u32>(x - y); }
+        case BIN_MUL: { r = bitcast<u32>(x * y); }
+        case BIN_DIV: { r = bitcast<u32>(x / y); }
+        case BIN_POW: { r = bitcast<u32>(powf_(x, y)); }
+        case BIN_MAXIMUM: { r = bitcast<u32>(select(y, x, is_nan(x) || x >= y)); }
+        case BIN_MINIMUM: { r = bitcast<u32>(select(y, x, is_nan(x) || x <= y)); }
+        case BIN_EQ: { r = b2u(x == y && !is_nan(x)); }
+        case BIN_NE: { r = b2u(!(x == y) || is_nan(x)); }
+        case BIN_LT: { r = b2u(x < y); }
+        case BIN_LE: { r = b2u(x <= y); }
+        case BIN_GT: { r = b2u(x > y); }
+        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_AND: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
+        case BIN_OR: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
+        case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
+        case BIN_FLOOR_DIV: { r = bitcast<u32>(floor_div_(x, y)); }
+        case BIN_REMAINDER: {
             let m = fmod_(x, y);
             r = bitcast<u32>(select(m, m + y, m != 0.0 && ((y < 0.0) != (m < 0.0))));
         }
-        case 18u: { r = bitcast<u32>(fmod_(x, y)); }
+        case BIN_FMOD: { r = bitcast<u32>(fmod_(x, y)); }
         default: {}
     }
     return r;
@@ -366,35 +334,35 @@ fn pow_i(x: i32, y: i32) -> i32 {
 fn binary_i(x: i32, y: i32) -> u32 {
     var r: u32 = 0u;
     switch OP {
-        case 0u: { r = bitcast<u32>(x + y); }
-        case 1u: { r = bitcast<u32>(x - y); }
-        case 2u: { r = bitcast<u32>(x * y); }
-        case 3u: { r = bitcast<u32>(div_euclid(x, y)); }
-        case 4u: { r = bitcast<u32>(pow_i(x, y)); }
-        case 5u: { r = bitcast<u32>(max(x, y)); }
-        case 6u: { r = bitcast<u32>(min(x, y)); }
-        case 7u: { r = b2u(x == y); }
-        case 8u: { r = b2u(x != y); }
-        case 9u: { r = b2u(x < y); }
-        case 10u: { r = b2u(x <= y); }
-        case 11u: { r = b2u(x > y); }
-        case 12u: { r = b2u(x >= y); }
-        case 13u: { r = b2u(x != 0 && y != 0); }
-        case 14u: { r = b2u(x != 0 || y != 0); }
-        case 15u: { r = bitcast<u32>(select(x, 0, y <= 0)); }
-        case 16u: {
+        case BIN_ADD: { r = bitcast<u32>(x + y); }
+        case BIN_SUB: { r = bitcast<u32>(x - y); }
+        case BIN_MUL: { r = bitcast<u32>(x * y); }
+        case BIN_DIV: { r = bitcast<u32>(div_euclid(x, y)); }
+        case BIN_POW: { r = bitcast<u32>(pow_i(x, y)); }
+        case BIN_MAXIMUM: { r = bitcast<u32>(max(x, y)); }
+        case BIN_MINIMUM: { r = bitcast<u32>(min(x, y)); }
+        case BIN_EQ: { r = b2u(x == y); }
+        case BIN_NE: { r = b2u(x != y); }
+        case BIN_LT: { r = b2u(x < y); }
+        case BIN_LE: { r = b2u(x <= y); }
+        case BIN_GT: { r = b2u(x > y); }
+        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_AND: { r = b2u(x != 0 && y != 0); }
+        case BIN_OR: { r = b2u(x != 0 || y != 0); }
+        case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0, y <= 0)); }
+        case BIN_FLOOR_DIV: {
             if (y != 0) {
                 let q = x / y;
                 r = bitcast<u32>(select(q, q - 1, x % y != 0 && ((x < 0) != (y < 0))));
             }
         }
-        case 17u: {
+        case BIN_REMAINDER: {
             if (y != 0) {
                 let m = x % y;
                 r = bitcast<u32>(select(m, m + y, m != 0 && ((m < 0) != (y < 0))));
             }
         }
-        case 18u: {
+        case BIN_FMOD: {
             if (y != 0) {
                 r = bitcast<u32>(x % y);
             }
@@ -407,33 +375,32 @@ fn binary_i(x: i32, y: i32) -> u32 {
 fn binary_b(x: u32, y: u32) -> u32 {
     var r: u32 = 0u;
     switch OP {
-        case 2u, 6u, 13u: { r = x & y; }
-        case 0u, 5u, 14u: { r = x | y; }
-        case 7u: { r = b2u(x == y); }
-        case 8u: { r = b2u(x != y); }
-        case 9u: { r = b2u(x < y); }
-        case 10u: { r = b2u(x <= y); }
-        case 11u: { r = b2u(x > y); }
-        case 12u: { r = b2u(x >= y); }
+        case BIN_MUL, BIN_MINIMUM, BIN_AND: { r = x & y; }
+        case BIN_ADD, BIN_MAXIMUM, BIN_OR: { r = x | y; }
+        case BIN_EQ: { r = b2u(x == y); }
+        case BIN_NE: { r = b2u(x != y); }
+        case BIN_LT: { r = b2u(x < y); }
+        case BIN_LE: { r = b2u(x <= y); }
+        case BIN_GT: { r = b2u(x > y); }
+        case BIN_GE: { r = b2u(x >= y); }
         default: {}
     }
     return r;
 }
 
-@compute @workgroup_size(256)
-fn binary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn binary_map(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
     let o = offsets(i);
     let x = A[o.x];
     let y = B[o.y];
     var r: u32;
-    if (DT == 0u) {
+    if (DT == DT_F32) {
         r = binary_f(bitcast<f32>(x), bitcast<f32>(y));
-    } else if (DT == 1u) {
+    } else if (DT == DT_I64) {
         r = binary_i(bitcast<i32>(x), bitcast<i32>(y));
     } else {
         r = binary_b(x, y);
@@ -442,11 +409,10 @@ fn binary_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 }
 
 // cond (A) ? B : C, any dtype (values are moved as bits)
-@compute @workgroup_size(256)
-fn where_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn where_select(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
     let o = offsets(i);
@@ -459,14 +425,14 @@ fn cast_val(x: u32) -> u32 {
     if (DT == DT_OUT) {
         return x;
     }
-    if (DT_OUT == 0u) {
-        if (DT == 1u) {
+    if (DT_OUT == DT_F32) {
+        if (DT == DT_I64) {
             return bitcast<u32>(f32(bitcast<i32>(x)));
         }
         return bitcast<u32>(f32(x));
     }
-    if (DT_OUT == 1u) {
-        if (DT == 0u) {
+    if (DT_OUT == DT_I64) {
+        if (DT == DT_F32) {
             let f = bitcast<f32>(x);
             if (is_nan(f)) {
                 return 0u;
@@ -475,51 +441,47 @@ fn cast_val(x: u32) -> u32 {
         }
         return x;
     }
-    if (DT == 0u) {
+    if (DT == DT_F32) {
         return b2u((x & 0x7fffffffu) != 0u);
     }
     return b2u(x != 0u);
 }
 
-@compute @workgroup_size(256)
-fn cast_to(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn cast_to(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
     O[i] = cast_val(A[offsets(i).x]);
 }
 
 // contiguous copy of a strided view (the values are moved as bits)
-@compute @workgroup_size(256)
-fn copy_view(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn copy_view(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
     O[i] = A[offsets(i).x];
 }
 
-// writes the view A (layout SA/OA) into the view of O described by SC/OC, casting DT to DT_OUT
-@compute @workgroup_size(256)
-fn assign_view(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+// writes the view A into the view of O described by layout C, casting DT to DT_OUT
+@compute @workgroup_size(WG)
+fn assign_view(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
     let o = offsets(i);
     O[o.z] = cast_val(A[o.x]);
 }
 
-@compute @workgroup_size(256)
-fn fill_value(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn fill_value(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
-    O[i] = p(S0);
+    O[i] = P.s0;
 }

@@ -4,32 +4,41 @@
 // in range (and raised an IndexError otherwise); the kernels still clamp each index into
 // [0, size) so that no invocation can ever touch memory outside its buffers.
 // index_add / scatter_add accumulate with an atomic float add (compare-exchange loop on the
-// bits, DT = 0) or an atomic integer add (DT = 1) into an output the host zero-filled.
+// bits, DT_F32) or an atomic integer add (DT_I64) into an output the host zero-filled.
 
-struct Params { v: array<vec4<u32>, 32> }
+// Mirrors `IndexParams` (src/backend/wgpu/index.rs): n invocations over `shape` (ndim dims:
+// the output of index_select, the source of index_add, the index of gather / scatter_add);
+// the indexed dim and its size; the index view (ioff, istr for 1-D indices, istrides);
+// the input / source view (xoff, xstrides); the contiguous output's strides (ostrides).
+struct IndexParams {
+    n: u32,
+    ndim: u32,
+    dim: u32,
+    size: u32,
+    ioff: u32,
+    xoff: u32,
+    istr: u32,
+    pad0: u32,
+    shape: Dims,
+    istrides: Dims,
+    xstrides: Dims,
+    ostrides: Dims,
+}
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: IndexParams;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read> I: array<i32>;
 @group(0) @binding(3) var<storage, read_write> O: array<u32>;
 @group(0) @binding(4) var<storage, read_write> OA: array<atomic<u32>>;
 
-override DT: u32 = 0u;
-
-fn p(i: u32) -> u32 {
-    return P.v[i >> 2u][i & 3u];
-}
-
-fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
+override DT: u32 = DT_F32;
 
 fn clamp_index(v: i32, size: u32) -> u32 {
     return u32(clamp(v, 0, i32(size) - 1));
 }
 
 fn atomic_add(at: u32, bits: u32) {
-    if (DT == 1u) {
+    if (DT == DT_I64) {
         atomicAdd(&OA[at], bits);
         return;
     }
@@ -45,137 +54,75 @@ fn atomic_add(at: u32, bits: u32) {
     }
 }
 
-// index_select / index_add words: n, ndim, shape[8] (output / source), strides[8] (input /
-// source), offset, dim, size of dim, index offset, index stride, out strides[8] (index_add)
-const SEL_N: u32 = 0u;
-const SEL_NDIM: u32 = 1u;
-const SEL_SHAPE: u32 = 2u;
-const SEL_STR: u32 = 10u;
-const SEL_OFF: u32 = 18u;
-const SEL_DIM: u32 = 19u;
-const SEL_SIZE: u32 = 20u;
-const SEL_IOFF: u32 = 21u;
-const SEL_ISTR: u32 = 22u;
-const SEL_OSTR: u32 = 23u;
+// Element i of `shape` (row-major) without its coordinate along `dim`: its offset (.x) in the
+// index view (istrides), (.y) in the input / source view (xstrides) and (.z) in the output
+// (ostrides); and (.w) its coordinate along `dim`.
+fn walk(i: u32) -> vec4<u32> {
+    var rem = i;
+    var o = vec4<u32>(P.ioff, P.xoff, 0u, 0u);
+    let nd = P.ndim;
+    for (var k = 0u; k < nd; k++) {
+        let d = nd - 1u - k;
+        let s = dim(P.shape, d);
+        let c = rem % s;
+        rem = rem / s;
+        if (d == P.dim) {
+            o.w = c;
+        } else {
+            o += c * vec4<u32>(dim(P.istrides, d), dim(P.xstrides, d), dim(P.ostrides, d), 0u);
+        }
+    }
+    return o;
+}
+
+// Entry j of the 1-D index (index_select, index_add), clamped into [0, size).
+fn index_1d(j: u32) -> u32 {
+    return clamp_index(I[P.ioff + j * P.istr], P.size);
+}
 
 // out[.., j, ..] = x[.., idx[j], ..]
-@compute @workgroup_size(256)
-fn index_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(SEL_N)) {
+@compute @workgroup_size(WG)
+fn index_select(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
-    let nd = p(SEL_NDIM);
-    let dim = p(SEL_DIM);
-    var rem = i;
-    var o = p(SEL_OFF);
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = p(SEL_SHAPE + d);
-        var c = rem % s;
-        rem = rem / s;
-        if (d == dim) {
-            c = clamp_index(I[p(SEL_IOFF) + c * p(SEL_ISTR)], p(SEL_SIZE));
-        }
-        o += c * p(SEL_STR + d);
-    }
-    O[i] = X[o];
+    let o = walk(i);
+    O[i] = X[o.y + index_1d(o.w) * dim(P.xstrides, P.dim)];
 }
 
-// out[.., idx[j], ..] += src[.., j, ..]; out is contiguous with strides at SEL_OSTR
-@compute @workgroup_size(256)
-fn index_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(SEL_N)) {
+// out[.., idx[j], ..] += src[.., j, ..]; out is contiguous with strides ostrides
+@compute @workgroup_size(WG)
+fn index_add(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
-    let nd = p(SEL_NDIM);
-    let dim = p(SEL_DIM);
-    var rem = i;
-    var src = p(SEL_OFF);
-    var dst = 0u;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = p(SEL_SHAPE + d);
-        let c = rem % s;
-        rem = rem / s;
-        src += c * p(SEL_STR + d);
-        var t = c;
-        if (d == dim) {
-            t = clamp_index(I[p(SEL_IOFF) + c * p(SEL_ISTR)], p(SEL_SIZE));
-        }
-        dst += t * p(SEL_OSTR + d);
-    }
-    atomic_add(dst, X[src]);
+    let o = walk(i);
+    let src = o.y + o.w * dim(P.xstrides, P.dim);
+    atomic_add(o.z + index_1d(o.w) * dim(P.ostrides, P.dim), X[src]);
 }
-
-// gather / scatter_add words: n, ndim, index shape[8], index strides[8], x / src strides[8],
-// out strides[8] (scatter_add), index offset, x / src offset, dim, size of dim
-const G_N: u32 = 0u;
-const G_NDIM: u32 = 1u;
-const G_SHAPE: u32 = 2u;
-const G_ISTR: u32 = 10u;
-const G_XSTR: u32 = 18u;
-const G_OSTR: u32 = 26u;
-const G_IOFF: u32 = 34u;
-const G_XOFF: u32 = 35u;
-const G_DIM: u32 = 36u;
-const G_SIZE: u32 = 37u;
 
 // out[p] = x[p with coordinate dim replaced by idx[p]]
-@compute @workgroup_size(256)
-fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(G_N)) {
+@compute @workgroup_size(WG)
+fn gather(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
-    let nd = p(G_NDIM);
-    let dim = p(G_DIM);
-    var rem = i;
-    var io = p(G_IOFF);
-    var xo = p(G_XOFF);
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = p(G_SHAPE + d);
-        let c = rem % s;
-        rem = rem / s;
-        io += c * p(G_ISTR + d);
-        if (d != dim) {
-            xo += c * p(G_XSTR + d);
-        }
-    }
-    xo += clamp_index(I[io], p(G_SIZE)) * p(G_XSTR + dim);
-    O[i] = X[xo];
+    let o = walk(i);
+    let at = clamp_index(I[o.x + o.w * dim(P.istrides, P.dim)], P.size);
+    O[i] = X[o.y + at * dim(P.xstrides, P.dim)];
 }
 
 // out[p with coordinate dim replaced by idx[p]] += src[p]
-@compute @workgroup_size(256)
-fn scatter_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wid, nwg, lid);
-    if (i >= p(G_N)) {
+@compute @workgroup_size(WG)
+fn scatter_add(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
-    let nd = p(G_NDIM);
-    let dim = p(G_DIM);
-    var rem = i;
-    var io = p(G_IOFF);
-    var so = p(G_XOFF);
-    var oo = 0u;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = p(G_SHAPE + d);
-        let c = rem % s;
-        rem = rem / s;
-        io += c * p(G_ISTR + d);
-        so += c * p(G_XSTR + d);
-        if (d != dim) {
-            oo += c * p(G_OSTR + d);
-        }
-    }
-    oo += clamp_index(I[io], p(G_SIZE)) * p(G_OSTR + dim);
-    atomic_add(oo, X[so]);
+    let o = walk(i);
+    let at = clamp_index(I[o.x + o.w * dim(P.istrides, P.dim)], P.size);
+    atomic_add(o.z + at * dim(P.ostrides, P.dim), X[o.y + o.w * dim(P.xstrides, P.dim)]);
 }

@@ -7,9 +7,28 @@
 // become vec4 loads of the same buffer bound a second time as array<vec4<f32>>.
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
 
-struct Params { v: array<vec4<u32>, 32> }
+// Mirrors `MatmulParams` (src/backend/wgpu/matmul.rs): sizes m, n, k; nb batch dims
+// (bshape, a_bstr, b_bstr after merging); operand offsets and row/column strides; batch_base,
+// the first batch of this dispatch.
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    nb: u32,
+    a_off: u32,
+    b_off: u32,
+    ars: u32,
+    acs: u32,
+    brs: u32,
+    bcs: u32,
+    batch_base: u32,
+    pad0: u32,
+    bshape: Dims,
+    a_bstr: Dims,
+    b_bstr: Dims,
+}
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: MatmulParams;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
@@ -19,27 +38,8 @@ struct Params { v: array<vec4<u32>, 32> }
 override A_VEC: bool = false;
 override B_VEC: bool = false;
 
-const M: u32 = 0u;
-const N: u32 = 1u;
-const K: u32 = 2u;
-const NB: u32 = 3u;
-const A_OFF: u32 = 4u;
-const B_OFF: u32 = 5u;
-const ARS: u32 = 6u;
-const ACS: u32 = 7u;
-const BRS: u32 = 8u;
-const BCS: u32 = 9u;
-const BATCH_BASE: u32 = 10u;
-const BSHAPE: u32 = 11u;
-const ABSTR: u32 = 17u;
-const BBSTR: u32 = 23u;
-
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
-
-fn p(i: u32) -> u32 {
-    return P.v[i >> 2u][i & 3u];
-}
 
 // A tile, k-major: As[kk * 16 + row / 4][row % 4]
 var<workgroup> As: array<vec4<f32>, 256>;
@@ -48,27 +48,27 @@ var<workgroup> Bs: array<vec4<f32>, 256>;
 
 @compute @workgroup_size(16, 16)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let m = p(M);
-    let n = p(N);
-    let k = p(K);
-    let ars = p(ARS);
-    let acs = p(ACS);
-    let brs = p(BRS);
-    let bcs = p(BCS);
+    let m = P.m;
+    let n = P.n;
+    let k = P.k;
+    let ars = P.ars;
+    let acs = P.acs;
+    let brs = P.brs;
+    let bcs = P.bcs;
 
     // batch offsets from the (possibly broadcast) batch dims
-    let batch = p(BATCH_BASE) + wid.z;
-    var a_base = p(A_OFF);
-    var b_base = p(B_OFF);
+    let batch = P.batch_base + wid.z;
+    var a_base = P.a_off;
+    var b_base = P.b_off;
     var rem = batch;
-    let nb = p(NB);
+    let nb = P.nb;
     for (var q = 0u; q < nb; q++) {
         let d = nb - 1u - q;
-        let s = p(BSHAPE + d);
+        let s = dim(P.bshape, d);
         let c = rem % s;
         rem = rem / s;
-        a_base += c * p(ABSTR + d);
-        b_base += c * p(BBSTR + d);
+        a_base += c * dim(P.a_bstr, d);
+        b_base += c * dim(P.b_bstr, d);
     }
     let c_base = batch * m * n;
 

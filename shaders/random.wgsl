@@ -5,25 +5,23 @@
 // the same numbers on the CPU and the GPU up to f32 rounding. Normals use Box–Muller on
 // counters 2i and 2i+1, as on the CPU. 64-bit counters are (lo, hi) pairs of u32.
 
-struct Params { v: array<vec4<u32>, 32> }
+// Mirrors `RandParams` (src/backend/wgpu/random.rs): n numbers of the stream (seed, offset)
+// as (lo, hi) words; uniform: a = low, b = high - low; normal: a = mean, b = std.
+struct RandParams {
+    n: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    off_lo: u32,
+    off_hi: u32,
+    a: f32,
+    b: f32,
+    pad0: u32,
+}
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: RandParams;
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
 
 override NORMAL: bool = false;
-
-const N: u32 = 0u;
-const SEED_LO: u32 = 1u;
-const SEED_HI: u32 = 2u;
-const OFF_LO: u32 = 3u;
-const OFF_HI: u32 = 4u;
-// uniform: low, high - low; normal: mean, std (f32 bits)
-const P0: u32 = 5u;
-const P1: u32 = 6u;
-
-fn p(i: u32) -> u32 {
-    return P.v[i >> 2u][i & 3u];
-}
 
 fn hash32(v: u32) -> u32 {
     var x = v;
@@ -41,23 +39,22 @@ fn rotl(x: u32, r: u32) -> u32 {
 
 // uniform in [0, 1) for the 64-bit counter (lo, hi) added to the stream offset
 fn uniform01(lo: u32, hi: u32) -> f32 {
-    let k = hash32(p(SEED_LO) ^ hash32(p(SEED_HI) ^ 0x9e3779b9u));
-    let c_lo = p(OFF_LO) + lo;
+    let k = hash32(P.seed_lo ^ hash32(P.seed_hi ^ 0x9e3779b9u));
+    let c_lo = P.off_lo + lo;
     let carry = select(0u, 1u, c_lo < lo);
-    let c_hi = p(OFF_HI) + hi + carry;
+    let c_hi = P.off_hi + hi + carry;
     let h = hash32(hash32(c_lo ^ k) ^ (c_hi + rotl(k, 7u)));
     return f32(h >> 8u) * (1.0 / 16777216.0);
 }
 
-@compute @workgroup_size(256)
-fn rand(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-    if (i >= p(N)) {
+@compute @workgroup_size(WG)
+fn rand(g: Grid) {
+    let i = flat_id(g);
+    if (i >= P.n) {
         return;
     }
-    let a = bitcast<f32>(p(P0));
-    let b = bitcast<f32>(p(P1));
+    let a = P.a;
+    let b = P.b;
     if (NORMAL) {
         // counters 2i and 2i + 1 as 64-bit values
         let lo = i << 1u;

@@ -6,66 +6,56 @@
 // `argsort`: one invocation per element of a contiguous (rows, n) block counts the elements that
 // sort before it (NaN above every number, ties by position, so the order is stable) and writes
 // its own position at that rank: O(n) work per element, no scratch memory.
-// Dtype codes: 0 = f32, 1 = int64 held as i32.
+// Dtype codes: DT_F32 or DT_I64 (bool sorts as DT_I64).
 
-struct Params { v: array<vec4<u32>, 32> }
+// Mirrors `ScanParams` (src/backend/wgpu/scan.rs): n invocations (linear_scan: lines =
+// outer * inner; argsort: elements = rows * len); len, the scanned / sorted dim's size;
+// inner, the stride of that dim (linear_scan); init, y_(-1) as bits of the dtype.
+struct ScanParams {
+    n: u32,
+    len: u32,
+    inner: u32,
+    init: u32,
+}
 
-@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> P: ScanParams;
 @group(0) @binding(1) var<storage, read> A: array<u32>;
 @group(0) @binding(2) var<storage, read> B: array<u32>;
 @group(0) @binding(3) var<storage, read_write> O: array<u32>;
 
-override DT: u32 = 0u;
+override DT: u32 = DT_F32;
 override REVERSE: bool = false;
 override DESCENDING: bool = false;
 
-// linear_scan words: 0 lines (outer * inner), 1 n, 2 inner, 3 init (bits of the dtype)
-// argsort words: 0 elements (rows * n), 1 n
-
-fn p(i: u32) -> u32 {
-    return P.v[i >> 2u][i & 3u];
+// a * y + b on words of the dtype
+fn affine(a: u32, y: u32, b: u32) -> u32 {
+    if (DT == DT_F32) {
+        return bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(y) + bitcast<f32>(b));
+    }
+    return bitcast<u32>(bitcast<i32>(a) * bitcast<i32>(y) + bitcast<i32>(b));
 }
 
-fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
-
-fn is_nan(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
-@compute @workgroup_size(256)
-fn linear_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wid, nwg, lid);
-    if (t >= p(0u)) {
+@compute @workgroup_size(WG)
+fn linear_scan(g: Grid) {
+    let t = flat_id(g);
+    if (t >= P.n) {
         return;
     }
-    let n = p(1u);
-    let inner = p(2u);
+    let n = P.len;
+    let inner = P.inner;
     let base = (t / inner) * n * inner + t % inner;
-    if (DT == 0u) {
-        var y = bitcast<f32>(p(3u));
-        for (var k = 0u; k < n; k++) {
-            let kk = select(k, n - 1u - k, REVERSE);
-            let j = base + kk * inner;
-            y = bitcast<f32>(A[j]) * y + bitcast<f32>(B[j]);
-            O[j] = bitcast<u32>(y);
-        }
-    } else {
-        var y = bitcast<i32>(p(3u));
-        for (var k = 0u; k < n; k++) {
-            let kk = select(k, n - 1u - k, REVERSE);
-            let j = base + kk * inner;
-            y = bitcast<i32>(A[j]) * y + bitcast<i32>(B[j]);
-            O[j] = bitcast<u32>(y);
-        }
+    var y = P.init;
+    for (var k = 0u; k < n; k++) {
+        let kk = select(k, n - 1u - k, REVERSE);
+        let j = base + kk * inner;
+        y = affine(A[j], y, B[j]);
+        O[j] = y;
     }
 }
 
 // -1, 0 or 1 as u sorts before, with or after v in ascending order (NaN above every number).
 fn cmp_vals(u: u32, v: u32) -> i32 {
-    if (DT == 0u) {
+    if (DT == DT_F32) {
         let x = bitcast<f32>(u);
         let y = bitcast<f32>(v);
         let nx = is_nan(x);
@@ -86,14 +76,13 @@ fn before(u: u32, iu: u32, v: u32, iv: u32) -> bool {
     return c < 0 || (c == 0 && iu < iv);
 }
 
-@compute @workgroup_size(256)
-fn argsort(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wid, nwg, lid);
-    if (t >= p(0u)) {
+@compute @workgroup_size(WG)
+fn argsort(g: Grid) {
+    let t = flat_id(g);
+    if (t >= P.n) {
         return;
     }
-    let n = p(1u);
+    let n = P.len;
     let row = t / n;
     let i = t % n;
     let base = row * n;

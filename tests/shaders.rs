@@ -1,36 +1,29 @@
-//! Parses and validates every `shaders/*.wgsl` with naga, so a WGSL error fails `cargo test`
-//! on a machine without a GPU.
+//! Parses and validates every shader as compiled (the generated constants, then
+//! `shaders/prelude.wgsl`, then the file) with naga, so a WGSL error fails `cargo test` on a
+//! machine without a GPU. The reflection checks of the host/shader contract are in
+//! `shader_contract.rs`.
 
 use std::path::Path;
 
-fn validate(path: &Path) -> Result<(), String> {
-    let src = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let module = naga::front::wgsl::parse_str(&src).map_err(|e| e.emit_to_string(&src))?;
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    )
-    .validate(&module)
-    .map_err(|e| e.emit_to_string(&src))?;
-    if module.entry_points.is_empty() {
-        return Err(format!("{}: no entry points", path.display()));
-    }
-    Ok(())
-}
-
 #[test]
 fn every_shader_parses_and_validates() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("shaders/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wgsl"))
-        .collect();
-    paths.sort();
     let mut failures = Vec::new();
-    for p in &paths {
-        if let Err(e) = validate(p) {
-            failures.push(format!("{}:\n{e}", p.display()));
+    for (name, src) in rustdl::backend::wgpu::contract::shaders() {
+        let res = naga::front::wgsl::parse_str(&src)
+            .map_err(|e| e.emit_to_string(&src))
+            .and_then(|module| {
+                naga::valid::Validator::new(
+                    naga::valid::ValidationFlags::all(),
+                    naga::valid::Capabilities::default(),
+                )
+                .validate(&module)
+                .map(|_| module)
+                .map_err(|e| e.emit_to_string(&src))
+            });
+        match res {
+            Ok(m) if m.entry_points.is_empty() => failures.push(format!("{name}: no entry points")),
+            Ok(_) => {}
+            Err(e) => failures.push(format!("{name}:\n{e}")),
         }
     }
     assert!(
@@ -38,8 +31,10 @@ fn every_shader_parses_and_validates() {
         "invalid shaders:\n{}",
         failures.join("\n")
     );
-    // one file per kernel family, all present
+    // one file per kernel family, all present, plus the shared prelude
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     for name in [
+        "prelude",
         "elementwise",
         "reduce",
         "matmul",
@@ -50,9 +45,7 @@ fn every_shader_parses_and_validates() {
         "optim",
     ] {
         assert!(
-            paths
-                .iter()
-                .any(|p| p.file_stem().is_some_and(|s| s == name)),
+            dir.join(format!("{name}.wgsl")).is_file(),
             "shaders/{name}.wgsl is missing"
         );
     }

@@ -9,6 +9,7 @@
 
 pub mod contract;
 pub mod cpu;
+mod optim;
 pub mod wgpu;
 
 pub use contract::{Backend, Operand, Scan};
@@ -20,6 +21,8 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::{CpuStorage, Storage};
+
+pub use optim::{OptimCoefficients, OptimStep};
 
 /// Elementwise functions of one tensor (floating, except where noted).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -236,172 +239,6 @@ pub enum RandKind {
     Uniform(f64, f64),
     /// normal with mean, std
     Normal(f64, f64),
-}
-
-/// Hyper-parameters of the fused optimizer updates (one kernel per parameter).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OptimStep {
-    /// SGD: `momentum`, `dampening`, `nesterov`, `weight_decay`, whether the buffer is new.
-    Sgd {
-        lr: f64,
-        momentum: f64,
-        dampening: f64,
-        nesterov: bool,
-        weight_decay: f64,
-        first: bool,
-        maximize: bool,
-    },
-    /// Adam / AdamW (decoupled decay when `decoupled`), with step count `t` (1-based).
-    Adam {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        amsgrad: bool,
-        t: u64,
-        maximize: bool,
-    },
-    /// RMSprop with optional momentum and centering.
-    RmsProp {
-        lr: f64,
-        alpha: f64,
-        eps: f64,
-        weight_decay: f64,
-        momentum: f64,
-        centered: bool,
-        maximize: bool,
-    },
-    /// Adagrad with learning-rate decay, step count `t` (1-based).
-    Adagrad {
-        lr: f64,
-        lr_decay: f64,
-        weight_decay: f64,
-        eps: f64,
-        t: u64,
-        maximize: bool,
-    },
-    /// Adamax (infinity-norm Adam), step count `t` (1-based).
-    Adamax {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        t: u64,
-        maximize: bool,
-    },
-    /// NAdam with the momentum schedule computed on the host: `mu` = μ_t, `mu_next` = μ_{t+1},
-    /// `mu_product` = μ_1·…·μ_t (the caller's state, already including μ_t).
-    NAdam {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        mu: f64,
-        mu_next: f64,
-        mu_product: f64,
-        t: u64,
-        maximize: bool,
-    },
-    /// RAdam (rectified Adam), step count `t` (1-based).
-    RAdam {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        t: u64,
-        maximize: bool,
-    },
-    /// Adadelta.
-    Adadelta {
-        lr: f64,
-        rho: f64,
-        eps: f64,
-        weight_decay: f64,
-        maximize: bool,
-    },
-}
-
-impl OptimStep {
-    /// How many state buffers (shaped like the parameter) the update reads and writes.
-    pub fn state_count(&self) -> usize {
-        match *self {
-            OptimStep::Sgd { momentum, .. } => usize::from(momentum != 0.0),
-            OptimStep::Adam { amsgrad, .. } => 2 + usize::from(amsgrad),
-            OptimStep::RmsProp {
-                momentum, centered, ..
-            } => 1 + usize::from(momentum > 0.0) + usize::from(centered),
-            OptimStep::Adagrad { .. } => 1,
-            OptimStep::Adamax { .. }
-            | OptimStep::NAdam { .. }
-            | OptimStep::RAdam { .. }
-            | OptimStep::Adadelta { .. } => 2,
-        }
-    }
-
-    /// NAdam's scalars for this step: `(c_g, c_m, 1/√(1 − β₂ᵗ))`, with the update
-    /// `p ← p − c_g·g/d − c_m·m/d`, `d = √v/√(1 − β₂ᵗ) + ε`,
-    /// `c_g = lr·(1 − μ_t)/(1 − Πμ_{1..t})` and `c_m = lr·μ_{t+1}/(1 − Πμ_{1..t+1})`.
-    pub fn nadam_coefficients(&self) -> Option<(f64, f64, f64)> {
-        match *self {
-            OptimStep::NAdam {
-                lr,
-                beta2,
-                mu,
-                mu_next,
-                mu_product,
-                t,
-                ..
-            } => {
-                let bc2 = 1.0 - beta2.powf(t as f64);
-                Some((
-                    lr * (1.0 - mu) / (1.0 - mu_product),
-                    lr * mu_next / (1.0 - mu_product * mu_next),
-                    1.0 / bc2.sqrt(),
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    /// RAdam's scalars for this step: `(step_size, adaptive)`. With `ρ∞ = 2/(1 − β₂) − 1` and
-    /// `ρ_t = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ)`: when `ρ_t > 5` the update is adaptive,
-    /// `p ← p − step_size·m/(√v + ε)` with `step_size = lr·r_t·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` and
-    /// `r_t = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t))`; otherwise
-    /// `p ← p − step_size·m` with `step_size = lr/(1 − β₁ᵗ)`.
-    pub fn radam_coefficients(&self) -> Option<(f64, bool)> {
-        match *self {
-            OptimStep::RAdam {
-                lr,
-                beta1,
-                beta2,
-                t,
-                ..
-            } => {
-                let tf = t as f64;
-                let bc1 = 1.0 - beta1.powf(tf);
-                let b2t = beta2.powf(tf);
-                let bc2 = 1.0 - b2t;
-                let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
-                let rho_t = rho_inf - 2.0 * tf * b2t / bc2;
-                if rho_t > 5.0 {
-                    let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-                        .sqrt();
-                    Some((lr * rect * bc2.sqrt() / bc1, true))
-                } else {
-                    Some((lr / bc1, false))
-                }
-            }
-            _ => None,
-        }
-    }
 }
 
 fn same_device(op: &str, a: &Storage, b: &Storage) -> Result<()> {

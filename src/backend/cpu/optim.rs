@@ -62,18 +62,18 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         }
     }
     let f = T::from_f64;
+    // bias corrections, schedules and decay factors: computed once for both backends
+    let c = step.coefficients();
     match *step {
         OptimStep::Sgd {
-            lr,
             momentum,
-            dampening,
             nesterov,
-            weight_decay,
             first,
             maximize,
+            ..
         } => {
             // constants hoisted and state slices taken out, so the loop vectorises
-            let (lr, wd, mom, damp) = (f(lr), f(weight_decay), f(momentum), f(1.0 - dampening));
+            let (lr, wd, mom, damp) = (f(c.step_size), f(c.l2), f(c.beta1), f(c.beta2));
             let sign = if maximize { -T::ONE } else { T::ONE };
             if momentum != 0.0 {
                 let buf = &mut *st[0];
@@ -112,26 +112,12 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             }
         }
         OptimStep::Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            amsgrad,
-            t,
-            maximize,
+            amsgrad, maximize, ..
         } => {
-            let bc1 = 1.0 - beta1.powi(t as i32);
-            let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
-            let step_size = f(lr / bc1);
-            let (b1, b2, eps, inv_bc2) = (f(beta1), f(beta2), f(eps), f(1.0 / bc2_sqrt));
+            let step_size = f(c.step_size);
+            let (b1, b2, eps, inv_bc2) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.inv_bias2));
             let sign = if maximize { -T::ONE } else { T::ONE };
-            let (l2, decay) = if decoupled {
-                (T::ZERO, f(1.0 - lr * weight_decay))
-            } else {
-                (f(weight_decay), T::ONE)
-            };
+            let (l2, decay) = (f(c.l2), f(c.decay));
             let (ms, rest) = st.split_at_mut(1);
             let (vs, rest) = rest.split_at_mut(1);
             let (m, v) = (&mut *ms[0], &mut *vs[0]);
@@ -184,15 +170,13 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             }
         }
         OptimStep::RmsProp {
-            lr,
-            alpha,
-            eps,
-            weight_decay,
             momentum,
             centered,
             maximize,
+            ..
         } => {
-            let a = f(alpha);
+            let (lr, weight_decay, eps) = (c.step_size, c.l2, c.eps);
+            let a = f(c.beta1);
             let mom_slot = 1;
             let cen_slot = if momentum > 0.0 { 2 } else { 1 };
             for i in 0..n {
@@ -210,7 +194,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     sq.sqrt() + f(eps)
                 };
                 if momentum > 0.0 {
-                    let b = f(momentum) * st[mom_slot][i] + d / avg;
+                    let b = f(c.beta2) * st[mom_slot][i] + d / avg;
                     st[mom_slot][i] = b;
                     p[i] = p[i] - f(lr) * b;
                 } else {
@@ -218,15 +202,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 }
             }
         }
-        OptimStep::Adagrad {
-            lr,
-            lr_decay,
-            weight_decay,
-            eps,
-            t,
-            maximize,
-        } => {
-            let clr = f(lr / (1.0 + (t as f64 - 1.0) * lr_decay));
+        OptimStep::Adagrad { maximize, .. } => {
+            let (clr, weight_decay, eps) = (f(c.step_size), c.l2, c.eps);
             for i in 0..n {
                 let mut d = if maximize { -g[i] } else { g[i] };
                 if weight_decay != 0.0 {
@@ -237,18 +214,10 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 p[i] = p[i] - clr * d / (s.sqrt() + f(eps));
             }
         }
-        OptimStep::Adamax {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            t,
-            maximize,
-        } => {
-            let clr = f(lr / (1.0 - beta1.powf(t as f64)));
-            let (b1, b2, eps, wd) = (f(beta1), f(beta2), f(eps), f(weight_decay));
-            let has_wd = weight_decay != 0.0;
+        OptimStep::Adamax { maximize, .. } => {
+            let clr = f(c.step_size);
+            let (b1, b2, eps, wd) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.l2));
+            let has_wd = c.l2 != 0.0;
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (m, u) = two_states(st);
             zip_states(p, g, m, u, move |pi, gi, mi, ui| {
@@ -266,25 +235,11 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 *pi = *pi - clr * mn / un;
             });
         }
-        OptimStep::NAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            maximize,
-            ..
-        } => {
-            let (cg, cm, inv_bc2) = step.nadam_coefficients().unwrap_or((0.0, 0.0, 1.0));
-            let (cg, cm, inv_bc2) = (f(cg), f(cm), f(inv_bc2));
-            let (b1, b2, eps, wd) = (f(beta1), f(beta2), f(eps), f(weight_decay));
-            let l2 = weight_decay != 0.0 && !decoupled;
-            let decay = f(if decoupled {
-                1.0 - lr * weight_decay
-            } else {
-                1.0
-            });
+        OptimStep::NAdam { maximize, .. } => {
+            let (cg, cm, inv_bc2) = (f(c.step_size), f(c.step_size2), f(c.inv_bias2));
+            let (b1, b2, eps, wd) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.l2));
+            let l2 = c.l2 != 0.0;
+            let decay = f(c.decay);
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (m, v) = two_states(st);
             zip_states(p, g, m, v, move |pi, gi, mi, vi| {
@@ -299,25 +254,11 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 *pi = pn - cm * mn / denom;
             });
         }
-        OptimStep::RAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            maximize,
-            ..
-        } => {
-            let (step_size, adaptive) = step.radam_coefficients().unwrap_or((0.0, false));
-            let step_size = f(step_size);
-            let (b1, b2, eps, wd) = (f(beta1), f(beta2), f(eps), f(weight_decay));
-            let l2 = weight_decay != 0.0 && !decoupled;
-            let decay = f(if decoupled {
-                1.0 - lr * weight_decay
-            } else {
-                1.0
-            });
+        OptimStep::RAdam { maximize, .. } => {
+            let (step_size, adaptive) = (f(c.step_size), c.rectified);
+            let (b1, b2, eps, wd) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.l2));
+            let l2 = c.l2 != 0.0;
+            let decay = f(c.decay);
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (m, v) = two_states(st);
             let moments = move |pi: &mut T, gi: T, mi: &mut T, vi: &mut T| {
@@ -342,15 +283,9 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 });
             }
         }
-        OptimStep::Adadelta {
-            lr,
-            rho,
-            eps,
-            weight_decay,
-            maximize,
-        } => {
-            let (lr, r, eps, wd) = (f(lr), f(rho), f(eps), f(weight_decay));
-            let has_wd = weight_decay != 0.0;
+        OptimStep::Adadelta { maximize, .. } => {
+            let (lr, r, eps, wd) = (f(c.step_size), f(c.beta1), f(c.eps), f(c.l2));
+            let has_wd = c.l2 != 0.0;
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (sq, acc) = two_states(st);
             zip_states(p, g, sq, acc, move |pi, gi, si, ai| {

@@ -15,15 +15,16 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 
+use super::params::ParamBlock;
 use super::pipelines::{Kernel, Pipeline, PipelineCache};
 use super::pool::{size_class, BufferPool, USAGE};
 use crate::error::{Error, Result};
 
 /// Dispatches recorded before a batch is submitted without being asked.
 pub(crate) const MAX_BATCH: usize = 64;
-/// Words of a parameter block: `array<vec4<u32>, 32>` in every shader.
-pub(crate) const PARAM_WORDS: usize = 128;
-const PARAM_BYTES: u64 = (PARAM_WORDS * 4) as u64;
+/// Bytes of one dispatch's slot in the uniform buffer: the largest parameter block allowed
+/// (a multiple of every adapter's uniform offset alignment).
+const PARAM_BYTES: u64 = 512;
 
 /// Process-wide counters reported by `stats()`.
 pub(crate) struct Counters {
@@ -63,6 +64,17 @@ struct Batch {
     dispatches: usize,
     params: Vec<u8>,
     params_buf: wgpu::Buffer,
+}
+
+impl Batch {
+    /// The open command encoder, created when the batch is empty.
+    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("rustdl batch"),
+            })
+        })
+    }
 }
 
 /// One adapter's device, queue, pools and open batch.
@@ -337,24 +349,26 @@ impl GpuContext {
         let (p, compiled) = lock(&self.pipelines).get(&self.device, k);
         if compiled {
             bump(&COUNTERS.pipelines_compiled);
-            self.check(&format!("compiling kernel {}", k.entry))?;
+            self.check(&format!("compiling kernel {}", k.entry.name))?;
         }
         Ok(p)
     }
 
-    /// Records one dispatch of `k` with parameter block `params` and storage `buffers` bound at
-    /// their binding numbers (binding 0 is the parameter block).
-    pub fn dispatch(
+    /// Records one dispatch of `k` with parameter block `params` (binding 0) and the storage
+    /// `buffers` at the entry's bindings, in the order of its description.
+    pub fn dispatch<P: ParamBlock>(
         &self,
         k: &Kernel,
-        params: &[u32],
-        buffers: &[(u32, &wgpu::Buffer)],
+        params: &P,
+        buffers: &[&wgpu::Buffer],
         groups: [u32; 3],
     ) -> Result<()> {
-        if params.len() > PARAM_WORDS {
+        k.check::<P>(buffers.len())?;
+        let params = bytemuck::bytes_of(params);
+        if params.len() as u64 > PARAM_BYTES {
             return Err(Error::Gpu(format!(
-                "{}: parameter block of {} words is too long",
-                k.entry,
+                "{}: parameter block of {} bytes is too long",
+                k.entry.name,
                 params.len()
             )));
         }
@@ -362,7 +376,7 @@ impl GpuContext {
         if groups.iter().any(|&g| g > max) {
             return Err(Error::Gpu(format!(
                 "{}: grid {groups:?} exceeds the adapter's {max} workgroups per dimension",
-                k.entry
+                k.entry.name
             )));
         }
         if groups.contains(&0) {
@@ -376,7 +390,7 @@ impl GpuContext {
         let b = &mut *guard;
         let slot = b.dispatches as u64 * PARAM_BYTES;
         b.params.resize(slot as usize, 0);
-        b.params.extend(params.iter().flat_map(|w| w.to_le_bytes()));
+        b.params.extend_from_slice(params);
         b.params.resize((slot + PARAM_BYTES) as usize, 0);
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
@@ -386,21 +400,22 @@ impl GpuContext {
                 size: NonZeroU64::new(PARAM_BYTES),
             }),
         }];
-        entries.extend(buffers.iter().map(|&(binding, buf)| wgpu::BindGroupEntry {
-            binding,
-            resource: buf.as_entire_binding(),
-        }));
+        entries.extend(
+            k.entry
+                .bindings
+                .iter()
+                .zip(buffers)
+                .map(|(&(binding, _), buf)| wgpu::BindGroupEntry {
+                    binding,
+                    resource: buf.as_entire_binding(),
+                }),
+        );
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipe.layout,
             entries: &entries,
         });
-        let device = &self.device;
-        let enc = b.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        });
+        let enc = b.encoder(&self.device);
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: None,
@@ -413,7 +428,7 @@ impl GpuContext {
         b.dispatches += 1;
         drop(guard);
         bump(&COUNTERS.dispatches);
-        self.check(k.entry)
+        self.check(k.entry.name)
     }
 
     /// Records a buffer-to-buffer copy into the open batch.
@@ -429,12 +444,7 @@ impl GpuContext {
             return Ok(());
         }
         let mut guard = lock(&self.batch);
-        let device = &self.device;
-        let enc = guard.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        });
+        let enc = guard.encoder(&self.device);
         enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
         drop(guard);
         self.check("copy")
@@ -446,12 +456,7 @@ impl GpuContext {
             return Ok(());
         }
         let mut guard = lock(&self.batch);
-        let device = &self.device;
-        let enc = guard.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        });
+        let enc = guard.encoder(&self.device);
         enc.clear_buffer(buf, 0, Some(bytes.div_ceil(4) * 4));
         drop(guard);
         self.check("fill")
@@ -504,12 +509,7 @@ impl GpuContext {
         });
         {
             let mut guard = lock(&self.batch);
-            let device = &self.device;
-            let enc = guard.encoder.get_or_insert_with(|| {
-                device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("rustdl batch"),
-                })
-            });
+            let enc = guard.encoder(&self.device);
             let mut at = 0;
             for &(buf, off, bytes) in parts {
                 let b = bytes.div_ceil(4) * 4;

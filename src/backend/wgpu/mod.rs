@@ -5,8 +5,16 @@
 //!   batched recording of commands: ops are recorded into one encoder that is submitted only when
 //!   data must come back to the host or the batch holds 64 dispatches.
 //! * `pool` — caching pool of storage buffers by size class (`empty_cache` releases it).
-//! * `pipelines` — pipeline cache keyed by shader, entry point and specialization constants.
-//! * `kernels` — the host side of every primitive: checks, parameter blocks, dispatch.
+//! * `pipelines` — shader sources (generated constants + `shaders/prelude.wgsl` + the file),
+//!   entry-point descriptions and the pipeline cache keyed by shader, entry point and
+//!   specialization constants.
+//! * `codes` — op and dtype codes, defined once and generated into WGSL constants.
+//! * `params` — typed parameter blocks (`#[repr(C)]` Pod structs mirrored by WGSL structs).
+//! * `launch` — host helpers shared by the families: checks, layout merging, grids.
+//! * one module per kernel family, mirroring `shaders/`: `elementwise`, `reduce`, `softmax`,
+//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`; and `transfer` (uploads and
+//!   downloads).
+//! * `contract` — the descriptions `tests/shader_contract.rs` checks against the WGSL.
 //!
 //! # Dtypes on the GPU
 //!
@@ -27,11 +35,24 @@
 //! max reduction over the index view run on the GPU and their two values are read back (one
 //! submit and wait) before the op is recorded.
 
+mod codes;
 mod context;
+pub mod contract;
+mod conv;
 mod device;
-mod kernels;
+mod elementwise;
+mod index;
+mod launch;
+mod matmul;
+mod optim;
+mod params;
 mod pipelines;
 mod pool;
+mod random;
+mod reduce;
+mod scan;
+mod softmax;
+mod transfer;
 
 use std::sync::Arc;
 
@@ -40,11 +61,16 @@ use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
 pub use device::Gpu;
-pub use kernels::{
-    argsort, assign, binary, cast, col2im, copy, download, full, gather, im2col, index_add,
-    index_select, linear_scan, matmul, max_pool2d, optim_step, rand, reduce, scatter_add, softmax,
-    unary, upload, where_,
-};
+pub use conv::{col2im, im2col, max_pool2d};
+pub use elementwise::{assign, binary, cast, copy, full, unary, where_};
+pub use index::{gather, index_add, index_select, scatter_add};
+pub use matmul::matmul;
+pub use optim::optim_step;
+pub use random::rand;
+pub use reduce::reduce;
+pub use scan::{argsort, linear_scan};
+pub use softmax::softmax;
+pub use transfer::{download, upload};
 
 /// A tensor's elements in a GPU buffer (one 32-bit word per element; see the module doc).
 pub struct GpuStorage {

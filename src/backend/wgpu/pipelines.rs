@@ -1,14 +1,22 @@
-//! Compute pipelines, compiled on first use and cached by (shader, entry point, specialization).
+//! Shader sources, kernel descriptions and the pipeline cache.
 //!
-//! Shaders are the files in `shaders/`, embedded at build time. Specialization is through
-//! WGSL pipeline-overridable constants (op code, dtype codes, layout fast paths), so one
-//! source yields a branch-free pipeline per combination actually used.
+//! A shader's source is assembled at load: the constants generated from Rust (op codes, dtype
+//! codes, workgroup size; see `codes`), then `shaders/prelude.wgsl`, then the family's file.
+//! Every entry point Rust dispatches is described once by an [`Entry`] (shader, name,
+//! workgroup size, override names, storage bindings, parameter struct); pipelines are built
+//! with bind group layouts made from that description, and `tests/shader_contract.rs` checks
+//! it against the WGSL by naga reflection. Specialization is through WGSL
+//! pipeline-overridable constants (op code, dtype codes, layout fast paths), so one source
+//! yields a branch-free pipeline per combination actually used.
 
 use std::collections::HashMap;
 
+use super::params::ParamBlock;
+use crate::error::{Error, Result};
+
 /// One WGSL file of `shaders/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Shader {
+pub enum Shader {
     Elementwise,
     Reduce,
     Matmul,
@@ -31,8 +39,39 @@ macro_rules! shader_source {
     };
 }
 
+/// The code every shader shares, placed after the generated constants.
+const PRELUDE: &str = shader_source!("prelude");
+
 impl Shader {
-    fn source(self) -> &'static str {
+    /// Every shader file.
+    pub const ALL: [Shader; 9] = [
+        Shader::Elementwise,
+        Shader::Reduce,
+        Shader::Matmul,
+        Shader::Conv,
+        Shader::Softmax,
+        Shader::Index,
+        Shader::Random,
+        Shader::Optim,
+        Shader::Scan,
+    ];
+
+    /// The file name in `shaders/` without `.wgsl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shader::Elementwise => "elementwise",
+            Shader::Reduce => "reduce",
+            Shader::Matmul => "matmul",
+            Shader::Conv => "conv",
+            Shader::Softmax => "softmax",
+            Shader::Index => "index",
+            Shader::Random => "random",
+            Shader::Optim => "optim",
+            Shader::Scan => "scan",
+        }
+    }
+
+    fn file(self) -> &'static str {
         match self {
             Shader::Elementwise => shader_source!("elementwise"),
             Shader::Reduce => shader_source!("reduce"),
@@ -45,35 +84,101 @@ impl Shader {
             Shader::Scan => shader_source!("scan"),
         }
     }
+
+    /// The WGSL compiled for this shader: generated constants, the prelude, then the file.
+    pub fn source(self) -> String {
+        format!(
+            "{}\n{PRELUDE}\n{}",
+            super::codes::wgsl_constants(),
+            self.file()
+        )
+    }
 }
 
-/// A kernel to run: shader, entry point and override constants.
+/// How an entry point accesses one storage binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `var<storage, read>`
+    Read,
+    /// `var<storage, read_write>`
+    ReadWrite,
+}
+
+/// The host's description of one WGSL entry point: what Rust dispatches and binds.
+///
+/// Binding 0 of group 0 is always the uniform parameter block of type `params`; `bindings`
+/// lists the storage buffers the entry point uses, in the order dispatches pass them.
+#[derive(Debug)]
+pub struct Entry {
+    pub shader: Shader,
+    pub name: &'static str,
+    pub workgroup: [u32; 3],
+    /// Names of the pipeline-overridable constants the host may set.
+    pub overrides: &'static [&'static str],
+    /// (binding, access) of each storage buffer, in dispatch order.
+    pub bindings: &'static [(u32, Access)],
+    /// Name of the WGSL struct of the parameter block (a [`ParamBlock`]'s `WGSL_NAME`).
+    pub params: &'static str,
+}
+
+/// A kernel to run: an entry point and values for its override constants.
 #[derive(Debug, Clone)]
 pub(crate) struct Kernel {
-    pub shader: Shader,
-    pub entry: &'static str,
+    pub entry: &'static Entry,
     pub constants: Vec<(&'static str, f64)>,
 }
 
 impl Kernel {
-    pub fn new(shader: Shader, entry: &'static str) -> Kernel {
+    pub fn new(entry: &'static Entry) -> Kernel {
         Kernel {
-            shader,
             entry,
             constants: Vec::new(),
         }
     }
 
-    /// Adds a pipeline-overridable constant.
+    /// Adds a pipeline-overridable constant (one of the entry's `overrides`).
     pub fn with(mut self, name: &'static str, value: impl Into<f64>) -> Kernel {
         self.constants.push((name, value.into()));
         self
     }
 
-    fn key(&self) -> (Shader, &'static str, Vec<(&'static str, u64)>) {
+    /// A boolean pipeline-overridable constant.
+    pub fn flag(self, name: &'static str, value: bool) -> Kernel {
+        self.with(name, if value { 1.0 } else { 0.0 })
+    }
+
+    /// Fails unless the parameter block, buffers and constants fit the entry's description.
+    pub fn check<P: ParamBlock>(&self, buffers: usize) -> Result<()> {
+        let e = self.entry;
+        if P::WGSL_NAME != e.params {
+            return Err(Error::Gpu(format!(
+                "{}: parameter block {} for a kernel taking {}",
+                e.name,
+                P::WGSL_NAME,
+                e.params
+            )));
+        }
+        if buffers != e.bindings.len() {
+            return Err(Error::Gpu(format!(
+                "{}: {buffers} buffers for a kernel binding {}",
+                e.name,
+                e.bindings.len()
+            )));
+        }
+        if let Some((n, _)) = self
+            .constants
+            .iter()
+            .find(|(n, _)| !e.overrides.contains(n))
+        {
+            return Err(Error::Gpu(format!("{}: no override constant {n}", e.name)));
+        }
+        Ok(())
+    }
+
+    fn key(&self) -> Key {
         (
-            self.shader,
-            self.entry,
+            self.entry.shader,
+            self.entry.name,
             self.constants
                 .iter()
                 .map(|&(n, v)| (n, v.to_bits()))
@@ -91,6 +196,33 @@ pub(crate) struct Pipeline {
 
 type Key = (Shader, &'static str, Vec<(&'static str, u64)>);
 
+/// The bind group layout of `e`: the uniform block at 0, then its storage bindings.
+fn bind_group_layout(device: &wgpu::Device, e: &Entry) -> wgpu::BindGroupLayout {
+    let buffer = |binding, ty| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let mut entries = vec![buffer(0, wgpu::BufferBindingType::Uniform)];
+    entries.extend(e.bindings.iter().map(|&(b, a)| {
+        buffer(
+            b,
+            wgpu::BufferBindingType::Storage {
+                read_only: a == Access::Read,
+            },
+        )
+    }));
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(e.name),
+        entries: &entries,
+    })
+}
+
 /// Shader modules and pipelines of one device.
 #[derive(Default)]
 pub(crate) struct PipelineCache {
@@ -106,17 +238,24 @@ impl PipelineCache {
         if let Some(p) = self.pipelines.get(&key) {
             return (p.clone(), false);
         }
-        let module = self.modules.entry(k.shader).or_insert_with(|| {
+        let e = k.entry;
+        let module = self.modules.entry(e.shader).or_insert_with(|| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(k.entry),
-                source: wgpu::ShaderSource::Wgsl(k.shader.source().into()),
+                label: Some(e.shader.name()),
+                source: wgpu::ShaderSource::Wgsl(e.shader.source().into()),
             })
         });
+        let layout = bind_group_layout(device, e);
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(e.name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(k.entry),
-            layout: None,
+            label: Some(e.name),
+            layout: Some(&pipeline_layout),
             module,
-            entry_point: Some(k.entry),
+            entry_point: Some(e.name),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: &k.constants,
                 // every kernel writes its workgroup memory before reading it
@@ -124,7 +263,6 @@ impl PipelineCache {
             },
             cache: None,
         });
-        let layout = pipeline.get_bind_group_layout(0);
         let p = Pipeline { pipeline, layout };
         self.pipelines.insert(key, p.clone());
         (p, true)

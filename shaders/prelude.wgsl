@@ -1,0 +1,83 @@
+// prelude.wgsl — code shared by every shader, placed after the constants generated from Rust
+// (WG, Dims, the UN_* / BIN_* / RED_* op codes and DT_* dtype codes; see
+// src/backend/wgpu/codes.rs) and before the shader's own file.
+//
+// Dtype codes: every tensor element is one 32-bit word: DT_F32 = f32 bits, DT_I64 = int64
+// held as i32, DT_BOOL = 0/1.
+
+// Parameters of the row kernels (reduce.wgsl, softmax.wgsl): `rows` rows of `len` elements,
+// element (r, j) at flat index r * len + j of the strided view (shape, strides, offset);
+// `chunks` and `chunk` split long rows of a two-pass reduction. Mirrors `RowParams`.
+struct RowParams {
+    rows: u32,
+    len: u32,
+    ndim: u32,
+    offset: u32,
+    chunks: u32,
+    chunk: u32,
+    pad0: u32,
+    pad1: u32,
+    shape: Dims,
+    strides: Dims,
+}
+
+// Entry d of a per-dim array.
+fn dim(a: Dims, d: u32) -> u32 {
+    return a[d >> 2u][d & 3u];
+}
+
+// Storage offset of flat (row-major) element f of the view (shape, strides, offset).
+fn view_offset(shape: Dims, strides: Dims, ndim: u32, offset: u32, f: u32) -> u32 {
+    var rem = f;
+    var o = offset;
+    for (var k = 0u; k < ndim; k++) {
+        let d = ndim - 1u - k;
+        let s = dim(shape, d);
+        o += (rem % s) * dim(strides, d);
+        rem = rem / s;
+    }
+    return o;
+}
+
+// The builtins of a 1-D kernel's invocation (every entry point but matmul takes one).
+struct Grid {
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+}
+
+// Linear index of the workgroup in a grid folded into y (see `grid` in launch.rs).
+fn group_id(g: Grid) -> u32 {
+    return g.wid.y * g.nwg.x + g.wid.x;
+}
+
+// Linear index of the invocation in a 1-D kernel of WG invocations per workgroup.
+fn flat_id(g: Grid) -> u32 {
+    return group_id(g) * WG + g.lid;
+}
+
+// NaN test on the bits: WGSL lets compilers assume no NaNs in float comparisons.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn nan() -> f32 {
+    return bitcast<f32>(0x7fc00000u);
+}
+
+fn inf() -> f32 {
+    return bitcast<f32>(0x7f800000u);
+}
+
+fn neg_inf() -> f32 {
+    return bitcast<f32>(0xff800000u);
+}
+
+fn b2u(b: bool) -> u32 {
+    return select(0u, 1u, b);
+}
+
+// The CPU backend's max_: keeps `a` when it is NaN or not smaller.
+fn fmax(a: f32, b: f32) -> f32 {
+    return select(b, a, is_nan(a) || a >= b);
+}

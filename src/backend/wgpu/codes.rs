@@ -1,0 +1,119 @@
+//! Op codes, dtype codes and sizes shared with the shaders, defined once.
+//!
+//! Each table is a Rust enum whose discriminants are the codes; [`wgsl_constants`] writes
+//! them as WGSL `const`s (`const UN_LOG1P: u32 = 32u;`) that are prepended to every shader at
+//! load, so the shaders name codes and never repeat a number.
+
+use super::params::DIM_VEC4S;
+use crate::dtype::DType;
+use crate::error::Result;
+
+macro_rules! code_table {
+    ($(#[$m:meta])* $name:ident, $prefix:literal, [$($v:ident),* $(,)?]) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum $name {
+            $($v),*
+        }
+
+        impl $name {
+            /// (WGSL constant name, code) of every variant.
+            pub fn table() -> Vec<(String, u32)> {
+                vec![$((wgsl_name($prefix, stringify!($v)), $name::$v as u32)),*]
+            }
+
+            /// The code as an override-constant value.
+            pub fn code(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+
+code_table!(
+    /// Unary maps of `elementwise.wgsl` (`UN_*`).
+    UnaryCode,
+    "UN",
+    [
+        Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Gelu, GeluGrad, Sign,
+        Recip, Square, Floor, Step, AddScalar, MulScalar, RSubScalar, RDivScalar, PowScalar,
+        RPowScalar, Clamp, ClampMask, LeakyRelu, LeakyReluGrad, Elu, EluGrad, Silu, SiluGrad,
+        Log1p, Not, Round, Ceil, Trunc, Erf, Expm1, IsNan, IsInf, IsFinite,
+    ]
+);
+
+code_table!(
+    /// Binary maps of `elementwise.wgsl` (`BIN_*`).
+    BinaryCode,
+    "BIN",
+    [
+        Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, And, Or, ReluGrad,
+        FloorDiv, Remainder, Fmod,
+    ]
+);
+
+code_table!(
+    /// Reductions of `reduce.wgsl` (`RED_*`).
+    ReduceCode,
+    "RED",
+    [Sum, Max, Min, ArgMax, ArgMin]
+);
+
+code_table!(
+    /// Optimizers of `optim.wgsl` (`OPT_*`), picked by its `OPTIMIZER` override.
+    OptimCode,
+    "OPT",
+    [Sgd, Adam, RmsProp, Adagrad, Adamax, NAdam, RAdam, Adadelta]
+);
+
+code_table!(
+    /// How a 32-bit word holds an element (`DT_*`): f32 bits, int64 held as i32, bool as 0/1.
+    DtCode,
+    "DT",
+    [F32, I64, Bool]
+);
+
+/// Invocations per workgroup of the 1-D kernels (`WG` in WGSL).
+pub const WG: u32 = 256;
+
+/// `Log1p` → `UN_LOG1P`, `GeluGrad` → `UN_GELU_GRAD`.
+fn wgsl_name(prefix: &str, variant: &str) -> String {
+    let mut s = String::from(prefix);
+    for (i, c) in variant.chars().enumerate() {
+        if i == 0 || c.is_ascii_uppercase() {
+            s.push('_');
+        }
+        s.push(c.to_ascii_uppercase());
+    }
+    s
+}
+
+/// The WGSL declarations generated from Rust, prepended to every shader.
+pub fn wgsl_constants() -> String {
+    let mut s = String::from("// generated from src/backend/wgpu/codes.rs\n");
+    s += &format!("const WG: u32 = {WG}u;\n");
+    s += &format!("alias Dims = array<vec4<u32>, {DIM_VEC4S}>;\n");
+    for table in [
+        UnaryCode::table(),
+        BinaryCode::table(),
+        ReduceCode::table(),
+        OptimCode::table(),
+        DtCode::table(),
+    ] {
+        for (name, code) in table {
+            s += &format!("const {name}: u32 = {code}u;\n");
+        }
+    }
+    s
+}
+
+/// The shaders' dtype code of `dt` (float64 has none on the GPU).
+pub(crate) fn dt_code(dt: DType, op: &str) -> Result<u32> {
+    match dt {
+        DType::F32 => Ok(DtCode::F32.code()),
+        DType::I64 => Ok(DtCode::I64.code()),
+        DType::Bool => Ok(DtCode::Bool.code()),
+        DType::F64 => Err(super::launch::f64_unsupported(op)),
+    }
+}

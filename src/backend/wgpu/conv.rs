@@ -1,0 +1,188 @@
+//! Convolution family (`shaders/conv.wgsl`): im2col, col2im and 2-D max pooling.
+
+use super::codes::WG;
+use super::launch::{check_span, grid_threads};
+use super::params::{param_block, u32_of};
+use super::pipelines::{Access, Entry, Kernel, Shader};
+use super::GpuStorage;
+use crate::backend::Conv2dGeom;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+
+param_block! {
+    /// Parameters of the conv kernels: `total` invocations, the geometry, the input view's
+    /// strides (4 for an image, 2 for columns) and offset, and im2col's padding value.
+    pub struct ConvParams {
+        pub total: u32,
+        pub n: u32,
+        pub c: u32,
+        pub h: u32,
+        pub w: u32,
+        pub kh: u32,
+        pub kw: u32,
+        pub sh: u32,
+        pub sw: u32,
+        pub ph: u32,
+        pub pw: u32,
+        pub dh: u32,
+        pub dw: u32,
+        pub oh: u32,
+        pub ow: u32,
+        pub offset: u32,
+        pub strides: [u32; 4],
+        pub pad_value: f32,
+        pub pad0: u32,
+        pub pad1: u32,
+        pub pad2: u32,
+    }
+}
+
+const fn entry(name: &'static str, bindings: &'static [(u32, Access)]) -> Entry {
+    Entry {
+        shader: Shader::Conv,
+        name,
+        workgroup: [WG, 1, 1],
+        overrides: &[],
+        bindings,
+        params: "ConvParams",
+    }
+}
+
+const IN_OUT: &[(u32, Access)] = &[(1, Access::Read), (2, Access::ReadWrite)];
+
+/// `im2col`: one invocation per column-matrix entry.
+pub static IM2COL: Entry = entry("im2col", IN_OUT);
+/// `col2im`: one invocation per image pixel, summing its taps.
+pub static COL2IM: Entry = entry("col2im", IN_OUT);
+/// `max_pool`: one invocation per output, writing the value and the argmax.
+pub static MAX_POOL: Entry = entry(
+    "max_pool",
+    &[
+        (1, Access::Read),
+        (2, Access::ReadWrite),
+        (3, Access::ReadWrite),
+    ],
+);
+
+/// Every conv entry point.
+pub(crate) static ENTRIES: [&Entry; 3] = [&IM2COL, &COL2IM, &MAX_POOL];
+
+impl ConvParams {
+    /// `total` invocations over the geometry `g` reading the view `l`.
+    fn new(op: &str, total: usize, g: &Conv2dGeom, l: &Layout) -> Result<ConvParams> {
+        let w = |v: usize| u32_of(op, v);
+        let mut strides = [0; 4];
+        for (s, &v) in strides.iter_mut().zip(&l.strides) {
+            *s = w(v)?;
+        }
+        Ok(ConvParams {
+            total: w(total)?,
+            n: w(g.n)?,
+            c: w(g.c)?,
+            h: w(g.h)?,
+            w: w(g.w)?,
+            kh: w(g.kh)?,
+            kw: w(g.kw)?,
+            sh: w(g.sh)?,
+            sw: w(g.sw)?,
+            ph: w(g.ph)?,
+            pw: w(g.pw)?,
+            dh: w(g.dh)?,
+            dw: w(g.dw)?,
+            oh: w(g.oh)?,
+            ow: w(g.ow)?,
+            offset: w(l.offset)?,
+            strides,
+            pad_value: 0.0,
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
+        })
+    }
+}
+
+/// Fails unless `x` is float32 and `l` has the expected shape.
+fn check_input(
+    op: &str,
+    x: &GpuStorage,
+    l: &Layout,
+    shape: &[usize],
+    g: &Conv2dGeom,
+) -> Result<()> {
+    if x.dtype != DType::F32 {
+        return Err(Error::DType(format!(
+            "{op}: expected a floating tensor, got {}",
+            x.dtype
+        )));
+    }
+    if l.shape != shape {
+        let what = if op == "col2im" { "columns" } else { "input" };
+        return Err(Error::Shape(format!(
+            "{op}: {what} of shape {:?} for geometry {g:?}",
+            l.shape
+        )));
+    }
+    check_span(op, x, l)
+}
+
+/// `(N,C,H,W)` → columns `(N·oh·ow, C·kh·kw)`, `pad_value` outside the image.
+pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<GpuStorage> {
+    check_input("im2col", x, l, &[g.n, g.c, g.h, g.w], g)?;
+    let total = g.n * g.col_rows() * g.col_cols();
+    let ctx = &x.ctx;
+    let out = GpuStorage::alloc(ctx, DType::F32, total, false, "im2col")?;
+    if total == 0 {
+        return Ok(out);
+    }
+    let mut p = ConvParams::new("im2col", total, g, l)?;
+    p.pad_value = pad_value as f32;
+    ctx.dispatch(
+        &Kernel::new(&IM2COL),
+        &p,
+        &[&x.buf, &out.buf],
+        grid_threads(ctx, total, "im2col")?,
+    )?;
+    Ok(out)
+}
+
+/// Columns `(N·oh·ow, C·kh·kw)` → `(N,C,H,W)`, overlapping taps summed.
+pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> {
+    check_input("col2im", x, l, &[g.n * g.col_cols(), g.col_rows()], g)?;
+    let total = g.n * g.c * g.h * g.w;
+    let ctx = &x.ctx;
+    let out = GpuStorage::alloc(ctx, DType::F32, total, false, "col2im")?;
+    if total == 0 {
+        return Ok(out);
+    }
+    let p = ConvParams::new("col2im", total, g, l)?;
+    ctx.dispatch(
+        &Kernel::new(&COL2IM),
+        &p,
+        &[&x.buf, &out.buf],
+        grid_threads(ctx, total, "col2im")?,
+    )?;
+    Ok(out)
+}
+
+/// Max pooling of each `(H, W)` plane: values `(N,C,oh,ow)` and the int64 flat index
+/// `h·W + w` of each window's maximum (first on ties; NaN wins), as the CPU backend.
+pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStorage, GpuStorage)> {
+    check_input("max_pool2d", x, l, &[g.n, g.c, g.h, g.w], g)?;
+    let total = g.n * g.c * g.oh * g.ow;
+    let ctx = &x.ctx;
+    let vals = GpuStorage::alloc(ctx, DType::F32, total, false, "max_pool2d")?;
+    let mut idx = GpuStorage::alloc(ctx, DType::I64, total, false, "max_pool2d")?;
+    idx.range = Some((0, (g.h * g.w) as i64 - 1));
+    if total == 0 {
+        return Ok((vals, idx));
+    }
+    let p = ConvParams::new("max_pool2d", total, g, l)?;
+    ctx.dispatch(
+        &Kernel::new(&MAX_POOL),
+        &p,
+        &[&x.buf, &vals.buf, &idx.buf],
+        grid_threads(ctx, total, "max_pool2d")?,
+    )?;
+    Ok((vals, idx))
+}

@@ -1,0 +1,177 @@
+//! Matmul family (`shaders/matmul.wgsl`): batched, register-blocked, tiled f32 products.
+
+use super::elementwise::copy;
+use super::launch::{check_span, merge};
+use super::params::{dims, param_block, u32_of, Dims};
+use super::pipelines::{Access, Entry, Kernel, Shader};
+use super::GpuStorage;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+
+/// Batch dims the matmul shader walks after merging.
+const MAX_BATCH_DIMS: usize = 6;
+/// Rows and columns of C per workgroup.
+const TILE: usize = 64;
+
+param_block! {
+    /// Parameters of `matmul`: sizes, `nb` merged batch dims (`bshape` with the batch strides
+    /// of A and B), operand offsets, row/column strides, and the first batch of the dispatch.
+    pub struct MatmulParams {
+        pub m: u32,
+        pub n: u32,
+        pub k: u32,
+        pub nb: u32,
+        pub a_off: u32,
+        pub b_off: u32,
+        pub ars: u32,
+        pub acs: u32,
+        pub brs: u32,
+        pub bcs: u32,
+        pub batch_base: u32,
+        pub pad0: u32,
+        pub bshape: Dims,
+        pub a_bstr: Dims,
+        pub b_bstr: Dims,
+    }
+}
+
+/// `matmul`: a 64x64 tile of C per 16x16 workgroup; A and B are bound twice (scalar and vec4).
+pub static MATMUL: Entry = Entry {
+    shader: Shader::Matmul,
+    name: "matmul",
+    workgroup: [16, 16, 1],
+    overrides: &["A_VEC", "B_VEC"],
+    bindings: &[
+        (1, Access::Read),
+        (2, Access::Read),
+        (3, Access::ReadWrite),
+        (4, Access::Read),
+        (5, Access::Read),
+    ],
+    params: "MatmulParams",
+};
+
+/// Every matmul entry point.
+pub(crate) static ENTRIES: [&Entry; 1] = [&MATMUL];
+
+/// Whether operand rows can be read as vec4: unit inner stride, 16-byte aligned rows/batches.
+fn vec4_ok(l: &Layout, inner: usize, rows: usize) -> bool {
+    let nd = l.ndim();
+    let batch_ok = (0..nd - 2).all(|d| l.shape[d] == 1 || l.strides[d].is_multiple_of(4));
+    l.strides[nd - 1] == 1
+        && inner.is_multiple_of(4)
+        && (rows == 1 || l.strides[nd - 2].is_multiple_of(4))
+        && l.offset.is_multiple_of(4)
+        && batch_ok
+}
+
+/// Batched matmul of `[B.., m, k]` and `[B.., k, n]` (equal batch dims) into `[B.., m, n]`.
+pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Result<GpuStorage> {
+    if a.dtype != DType::F32 || b.dtype != DType::F32 {
+        return Err(Error::DType(format!(
+            "matmul: the GPU multiplies float32 matrices, got {} and {}",
+            a.dtype, b.dtype
+        )));
+    }
+    let nd = la.ndim();
+    if nd < 2
+        || lb.ndim() != nd
+        || la.shape[..nd - 2] != lb.shape[..nd - 2]
+        || la.shape[nd - 1] != lb.shape[nd - 2]
+    {
+        return Err(Error::Shape(format!(
+            "matmul: shapes {:?} and {:?} do not fit",
+            la.shape, lb.shape
+        )));
+    }
+    check_span("matmul", a, la)?;
+    check_span("matmul", b, lb)?;
+    let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
+    let count: usize = la.shape[..nd - 2].iter().product();
+    let ctx = &a.ctx;
+    let out = GpuStorage::alloc(ctx, DType::F32, count * m * n, false, "matmul")?;
+    if count * m * n == 0 {
+        return Ok(out);
+    }
+    if k == 0 {
+        ctx.clear(&out.buf, (count * m * n) as u64 * 4)?;
+        return Ok(out);
+    }
+    // A dense copy costs one pass over an operand, cheap next to the product once it is big:
+    // it buys vec4 loads (and coalesced reads of transposed operands).
+    let big = m * n * k >= 1 << 18;
+    let mut a_copy = None;
+    let mut b_copy = None;
+    let mut la2 = la.clone();
+    let mut lb2 = lb.clone();
+    if big && !vec4_ok(la, k, m) && k.is_multiple_of(4) {
+        a_copy = Some(copy(a, la)?);
+        la2 = Layout::contiguous(&la.shape);
+    }
+    if big && !vec4_ok(lb, n, k) && n.is_multiple_of(4) {
+        b_copy = Some(copy(b, lb)?);
+        lb2 = Layout::contiguous(&lb.shape);
+    }
+    let (mut bs, mut bst) = merge(
+        &la.shape[..nd - 2],
+        &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]],
+    );
+    if bs.len() > MAX_BATCH_DIMS {
+        if a_copy.is_none() {
+            a_copy = Some(copy(a, la)?);
+            la2 = Layout::contiguous(&la.shape);
+        }
+        if b_copy.is_none() {
+            b_copy = Some(copy(b, lb)?);
+            lb2 = Layout::contiguous(&lb.shape);
+        }
+        (bs, bst) = merge(
+            &la.shape[..nd - 2],
+            &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]],
+        );
+    }
+    let a_use = a_copy.as_ref().unwrap_or(a);
+    let b_use = b_copy.as_ref().unwrap_or(b);
+    let a_vec = vec4_ok(&la2, k, m);
+    let b_vec = vec4_ok(&lb2, n, k);
+
+    let w = |v: usize| u32_of("matmul", v);
+    let mut p = MatmulParams {
+        m: w(m)?,
+        n: w(n)?,
+        k: w(k)?,
+        nb: bs.len() as u32,
+        a_off: w(la2.offset)?,
+        b_off: w(lb2.offset)?,
+        ars: w(la2.strides[nd - 2])?,
+        acs: w(la2.strides[nd - 1])?,
+        brs: w(lb2.strides[nd - 2])?,
+        bcs: w(lb2.strides[nd - 1])?,
+        batch_base: 0,
+        pad0: 0,
+        bshape: dims("matmul", &bs)?,
+        a_bstr: dims("matmul", &bst[0])?,
+        b_bstr: dims("matmul", &bst[1])?,
+    };
+    w(count * m * n)?;
+    let kernel = Kernel::new(&MATMUL)
+        .flag("A_VEC", a_vec)
+        .flag("B_VEC", b_vec);
+    let gx = w(n.div_ceil(TILE))?;
+    let gy = w(m.div_ceil(TILE))?;
+    let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    let mut base = 0;
+    while base < count {
+        let z = (count - base).min(zmax);
+        p.batch_base = base as u32;
+        ctx.dispatch(
+            &kernel,
+            &p,
+            &[&a_use.buf, &b_use.buf, &out.buf, &a_use.buf, &b_use.buf],
+            [gx, gy, z as u32],
+        )?;
+        base += z;
+    }
+    Ok(out)
+}
