@@ -48,14 +48,54 @@ fn offsets(i: u32) -> vec3<u32> {
     return o;
 }
 
-// The CPU backend's erf (fractional error below 1.2e-7).
-fn erf_(x: f32) -> f32 {
-    let z = abs(x);
+// erfc(z) for z >= 0, with fractional error below 1.2e-7 (a Chebyshev-fitted exponential).
+fn erfc_pos(z: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
         + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-    let ans = t * exp(poly);
-    return select(ans - 1.0, 1.0 - ans, x >= 0.0);
+    return t * exp(poly);
+}
+
+// erf: its Maclaurin series below 0.5 (where 1 - erfc would lose the relative accuracy of small
+// values), 1 - erfc above.
+fn erf_(x: f32) -> f32 {
+    let z = abs(x);
+    if (z < 0.5) {
+        let s = z * z;
+        let series = 1.0 - s * (1.0 / 3.0 - s * (1.0 / 10.0 - s * (1.0 / 42.0 - s * (1.0 / 216.0
+            - s * (1.0 / 1320.0 - s * (1.0 / 9360.0))))));
+        return 1.1283791670955126 * x * series;
+    }
+    return select(erfc_pos(z) - 1.0, 1.0 - erfc_pos(z), x >= 0.0);
+}
+
+// Inverse erf as on the CPU: Winitzki's closed-form start, then Halley steps on erf(x) = |y|
+// (on erfc(x) = 1 - |y| near 1, so the tails keep their relative accuracy).
+fn erfinv_(y: f32) -> f32 {
+    let a = abs(y);
+    if (is_nan(y) || a > 1.0) {
+        return nan();
+    }
+    if (a == 1.0) {
+        return select(neg_inf(), inf(), y > 0.0);
+    }
+    if (a == 0.0) {
+        return y;
+    }
+    let k = 0.147;
+    let ln = log((1.0 - a) * (1.0 + a));
+    let b = 2.0 / (3.14159265 * k) + 0.5 * ln;
+    var x = sqrt(sqrt(b * b - ln / k) - b);
+    for (var i = 0; i < 2; i++) {
+        let f = select((1.0 - a) - erfc_pos(x), erf_(x) - a, a < 0.5);
+        let d = 1.1283791670955126 * exp(-x * x);
+        if (d == 0.0) {
+            break;
+        }
+        let r = f / d;
+        x = x - r / (1.0 + x * r);
+    }
+    return select(-x, x, y > 0.0);
 }
 
 // tanh that stays finite for large |x| (some drivers compute it as a ratio of exponentials)
@@ -224,6 +264,7 @@ fn unary_f(x: f32) -> f32 {
         case UN_CEIL: { r = ceil(x); }
         case UN_TRUNC: { r = trunc(x); }
         case UN_ERF: { r = erf_(x); }
+        case UN_ERFINV: { r = erfinv_(x); }
         case UN_EXPM1: { r = expm1_(x); }
         case UN_IS_NAN: { r = select(0.0, 1.0, is_nan(x)); }
         case UN_IS_INF: { r = select(0.0, 1.0, (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u); }

@@ -585,6 +585,11 @@ def erf(input, *args, **kwargs):
     return input.erf(*args, **kwargs)
 
 
+def erfinv(input, *args, **kwargs):
+    """Functional form of ``Tensor.erfinv``."""
+    return input.erfinv(*args, **kwargs)
+
+
 def expm1(input, *args, **kwargs):
     """Functional form of ``Tensor.expm1``."""
     return input.expm1(*args, **kwargs)

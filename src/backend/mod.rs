@@ -77,6 +77,8 @@ pub enum UnaryOp {
     Ceil,
     Trunc,
     Erf,
+    /// inverse of erf on (-1, 1); ±inf at ±1, NaN outside
+    Erfinv,
     /// exp(x) - 1, accurate near 0
     Expm1,
     /// 1 where x is NaN else 0 (float in, float out)

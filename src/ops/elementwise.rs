@@ -49,6 +49,7 @@ impl Tensor {
                 | UnaryOp::RPowScalar(_)
                 | UnaryOp::Relu
                 | UnaryOp::Expm1
+                | UnaryOp::Erfinv
         );
         let needs_in = !needs_out
             && !matches!(
@@ -114,6 +115,13 @@ impl Tensor {
                         .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
                 )?,
                 UnaryOp::Expm1 => g.mul(&y()?.add_scalar(1.0)?)?,
+                // d/dy erfinv = sqrt(pi)/2 exp(erfinv(y)^2)
+                UnaryOp::Erfinv => g.mul(
+                    &y()?
+                        .unary(UnaryOp::Square)?
+                        .exp()?
+                        .mul_scalar(0.5 * std::f64::consts::PI.sqrt())?,
+                )?,
                 // piecewise-constant functions and derivative helpers
                 op if op.is_piecewise_constant() => g.zeros_like()?,
                 _ => return Err(Error::Runtime(format!("{}: no derivative", op_name(op)))),
@@ -422,6 +430,7 @@ fn op_name(op: UnaryOp) -> &'static str {
         UnaryOp::Ceil => "ceil",
         UnaryOp::Trunc => "trunc",
         UnaryOp::Erf => "erf",
+        UnaryOp::Erfinv => "erfinv",
         UnaryOp::Expm1 => "expm1",
         _ => "elementwise",
     }

@@ -1574,6 +1574,9 @@ impl PyTensor {
     fn erf(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, UnaryOp::Erf)
     }
+    fn erfinv(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, UnaryOp::Erfinv)
+    }
     fn expm1(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, UnaryOp::Expm1)
     }

@@ -21,6 +21,23 @@ Sampler = Callable[[np.random.Generator], list]
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
+def _erfinv_scalar(y: float) -> float:
+    """erf⁻¹ by bisection on math.erf, or on math.erfc = 1 - |y| in the tails (independent of
+    rustdl's Halley iteration)."""
+    a = abs(y)
+    if a >= 1.0 or a != a:
+        return math.copysign(math.inf, y) if a == 1.0 else math.nan
+    below = (lambda x: math.erf(x) < a) if a < 0.5 else (lambda x: math.erfc(x) > 1.0 - a)
+    lo, hi = 0.0, 6.0
+    while hi - lo > 1e-17 * max(hi, 1e-300) and lo < 0.5 * (lo + hi) < hi:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if below(mid) else (lo, mid)
+    return math.copysign(0.5 * (lo + hi), y)
+
+
+_erfinv = np.vectorize(_erfinv_scalar, otypes=[np.float64])
+
+
 def away(a: np.ndarray, kinks: Sequence[float], margin: float) -> np.ndarray:
     """Moves every value closer than `margin` to a kink out to exactly `margin` on its own side."""
     a = np.array(a, dtype=np.float64)
@@ -213,6 +230,7 @@ OPS: list[OpInfo] = [
     unary("log1p", lambda x: x.log1p(), np.log1p, -0.5, 2),
     unary("expm1", lambda x: x.expm1(), np.expm1, -2, 2),
     unary("erf", lambda x: x.erf(), _erf, -2.5, 2.5),
+    unary("erfinv", lambda x: x.erfinv(), _erfinv, -0.97, 0.97, rtol32=2e-5),
     OpInfo("floor", lambda x: x.floor(), np.floor, steps, grad=False),
     OpInfo("ceil", lambda x: x.ceil(), np.ceil, steps, grad=False),
     OpInfo("round", lambda x: x.round(), np.round, steps, grad=False),

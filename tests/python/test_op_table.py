@@ -170,3 +170,29 @@ def test_table_covers_the_required_ops():
     ]
     assert sorted(set(required) - set(BY_NAME)) == []
     assert len(BY_NAME) == len(OPS), "duplicate op names in the table"
+
+
+def test_erfinv_edges_and_tails(device):
+    """erfinv near ±1 and near 0 keeps its relative accuracy; ±1 → ±inf, |y| > 1 and NaN → NaN;
+    and erf(erfinv(y)) returns y."""
+    from op_table import _erfinv
+
+    ys = np.array([1e-30, 1e-6, -3e-4, 0.3, 0.5, -0.75, 0.9999, 1 - 1e-6, -(1 - 2**-20)])
+    dtypes = ["float64"] if device == "cpu" else []
+    dtypes.append("float32")
+    for dt in dtypes:
+        x = rustdl.tensor(ys, dtype=getattr(rustdl, dt), device=device)
+        got = x.erfinv().cpu().numpy().astype(np.float64)
+        want = _erfinv(ys.astype(dt).astype(np.float64))
+        tol = 1e-13 if dt == "float64" else 3e-6
+        np.testing.assert_allclose(got, want, rtol=tol, atol=0, err_msg=dt)
+        np.testing.assert_allclose(
+            x.erfinv().erf().cpu().numpy(), ys.astype(dt), rtol=1e-12 if dt == "float64" else 1e-5, atol=0
+        )
+        special = rustdl.tensor(
+            [1.0, -1.0, 1.5, -2.0, float("nan"), 0.0], dtype=getattr(rustdl, dt), device=device
+        )
+        s = special.erfinv().cpu().numpy()
+        assert s[0] == np.inf and s[1] == -np.inf, s
+        assert np.isnan(s[2:5]).all(), s
+        assert s[5] == 0.0

@@ -39,7 +39,7 @@ code_table!(
         Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Gelu, GeluGrad, Sign,
         Recip, Square, Floor, Step, AddScalar, MulScalar, RSubScalar, RDivScalar, PowScalar,
         RPowScalar, Clamp, ClampMask, LeakyRelu, LeakyReluGrad, Elu, EluGrad, Silu, SiluGrad,
-        Log1p, Not, Round, Ceil, Trunc, Erf, Expm1, IsNan, IsInf, IsFinite,
+        Log1p, Not, Round, Ceil, Trunc, Erf, Expm1, IsNan, IsInf, IsFinite, Erfinv,
     ]
 );
 

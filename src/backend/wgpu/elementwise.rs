@@ -231,6 +231,7 @@ fn unary_code(op: UnaryOp) -> (UnaryCode, f64, f64) {
         Ceil => (C::Ceil, 0.0, 0.0),
         Trunc => (C::Trunc, 0.0, 0.0),
         Erf => (C::Erf, 0.0, 0.0),
+        Erfinv => (C::Erfinv, 0.0, 0.0),
         Expm1 => (C::Expm1, 0.0, 0.0),
         IsNan => (C::IsNan, 0.0, 0.0),
         IsInf => (C::IsInf, 0.0, 0.0),
