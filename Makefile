@@ -6,10 +6,10 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 PIP     := $(VPY) -m pip
 APT_PKGS := mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist
-PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis mypy
+PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis mypy ruff
 export RUSTDL_REQUIRE_GPU ?= 0
 
-.PHONY: test demo build system venv cargo-test pytest bench compare clean fuzz
+.PHONY: test demo build system venv lint cargo-test pytest bench compare clean fuzz
 
 system:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -37,7 +37,16 @@ cargo-test:
 pytest: build
 	$(VPY) -m pytest -q
 
-test: system build cargo-test pytest
+# static checks, all failing on any finding: rustfmt, clippy with warnings as errors (with the
+# bindings), ruff's lint rules and formatting (rules in pyproject.toml), and the stub check
+lint: venv stubcheck
+	cargo fmt --check
+	cargo clippy --release --features python --all-targets -q -- -D warnings
+	$(VPY) -c "import ruff" 2>/dev/null || $(PIP) install -q ruff
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+
+test: system build lint cargo-test pytest
 
 # the long fuzzing profile (>= 50,000 differential cases, random seeds; prints the case count at the end)
 fuzz: build

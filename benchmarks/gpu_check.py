@@ -12,9 +12,7 @@ import os
 import sys
 
 import numpy as np
-
 import rustdl
-
 import rustdl.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -605,11 +605,11 @@ def log10(input, *args, **kwargs):
     return input.log10(*args, **kwargs)
 
 
-def _rebuild_tensor(array, dtype: str, device: str, requires_grad: bool):
+def _rebuild_tensor(array, dtype_name: str, device_name: str, requires_grad: bool):
     """Unpickles a tensor saved by ``Tensor.__reduce__``."""
     import numpy as _np
 
-    t = tensor(_np.asarray(array), dtype=getattr(_rustdl, dtype), device=device)
+    t = tensor(_np.asarray(array), dtype=getattr(_rustdl, dtype_name), device=device_name)
     if requires_grad:
         t.requires_grad_(True)
     return t

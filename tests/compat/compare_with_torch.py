@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import run_programs as rp
+import run_programs as rp  # noqa: E402 (found through the sys.path entry above)
 
 # What each program's outcome is: (regex with one group per number, kind). Kinds: "acc" (higher
 # is better; "a/b" or a fraction), "err" (lower is better, a fraction), "loss" (lower is better),

@@ -10,9 +10,8 @@ RUSTDL_FUZZ_EXAMPLES overrides max_examples of the chosen profile.
 
 import os
 
-from hypothesis import HealthCheck, settings
-
 import harness
+from hypothesis import HealthCheck, settings
 
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 _COMMON = dict(deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)

@@ -6,11 +6,10 @@ import os
 
 import numpy as np
 import pytest
+from harness import is_typed_error, probe, reproducer
 from hypothesis import assume, note
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from harness import is_typed_error, probe, reproducer
 
 # Zero-size dims are drawn unless RUSTDL_FUZZ_ZERO=0 (lets a long run look past a known zero-size bug).
 ZERO = os.environ.get("RUSTDL_FUZZ_ZERO", "1") != "0"

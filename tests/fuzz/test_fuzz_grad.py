@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+import refs
+from fuzzlib import check_result, farrays, iarrays, numgrad, run, shapes
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import refs
-from fuzzlib import check_result, farrays, iarrays, numgrad, run, shapes
 
 
 def _sm(x, axis):

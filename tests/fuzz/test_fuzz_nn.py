@@ -2,9 +2,6 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 import refs
 from fuzzlib import (
     CONFIG_IDS,
@@ -19,6 +16,8 @@ from fuzzlib import (
     tols,
     views,
 )
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 
 def _pair(data, lo, hi):

@@ -2,10 +2,6 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from fuzzlib import (
     CONFIG_IDS,
     CONFIGS,
@@ -21,6 +17,9 @@ from fuzzlib import (
     tols,
     views,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 
 def _nan_first_argmax(x, axis, sign):

@@ -2,9 +2,6 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 from fuzzlib import (
     CONFIG_IDS,
     CONFIGS,
@@ -18,6 +15,8 @@ from fuzzlib import (
     tols,
     views,
 )
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 SHAPE_CONFIGS = CONFIGS + [("cpu", "int64")]
 SHAPE_IDS = CONFIG_IDS + ["cpu-int64"]

@@ -10,7 +10,6 @@ import resource
 
 import numpy as np
 import pytest
-
 import rustdl
 
 REQUIRE_GPU = os.environ.get("RUSTDL_REQUIRE_GPU") == "1"

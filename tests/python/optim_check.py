@@ -2,9 +2,8 @@
 on the same weighted quadratic."""
 
 import numpy as np
-from conftest import assert_close
-
 import rustdl
+from conftest import assert_close
 from rustdl import nn
 
 

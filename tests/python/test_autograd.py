@@ -1,10 +1,9 @@
 """Autograd semantics: leaves, accumulation, no_grad, detach, retain_grad, memory staying flat."""
 
 import numpy as np
-from conftest import peak_rss_growth_mb
-
 import rustdl
 import rustdl.nn.functional as F
+from conftest import peak_rss_growth_mb
 
 
 def test_grad_accumulates_and_can_be_reset():
@@ -87,7 +86,6 @@ def test_memory_stays_flat_over_3000_steps():
 
 def test_gradcheck_helper_is_public_and_detects_errors():
     import pytest
-
     from rustdl.autograd import GradcheckError, gradcheck
 
     x = rustdl.tensor(np.random.rand(3), dtype=rustdl.float64, requires_grad=True)

@@ -23,7 +23,6 @@ import sys
 import textwrap
 
 import pytest
-
 import rustdl
 from conftest import gpu_available
 

@@ -6,11 +6,9 @@ References are independent numpy implementations of PyTorch's documented equatio
 
 import numpy as np
 import pytest
-
 import rustdl
-from rustdl import nn
-
 from conftest import assert_close
+from rustdl import nn
 
 
 def sig(x):
@@ -226,7 +224,7 @@ def test_dropout2d_on_3d_input_drops_channels_of_n_c_l():
     # A 3-D input is (N, C, L) in PyTorch: one decision per (sample, channel), shared along L.
     rustdl.manual_seed(0)
     y = nn.Dropout2d(0.5)(rustdl.ones(40, 30, 7)).numpy()
-    assert np.all((y == y[:, :, :1]))  # constant along L
+    assert np.all(y == y[:, :, :1])  # constant along L
     per_channel = y[:, :, 0]
     assert 0.4 < (per_channel == 0).mean() < 0.6
     assert 0 < (per_channel == 0).sum(axis=1).min() and (per_channel == 0).sum(axis=1).max() < 30

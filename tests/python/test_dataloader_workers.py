@@ -564,7 +564,7 @@ def test_break_mid_epoch_stops_the_threads_and_a_new_epoch_works():
     loader = DataLoader(ds, batch_size=2, shuffle=True, seed=1, num_workers=3)
     ref = DataLoader(Items(40), batch_size=2, shuffle=True, seed=1)
     ref_epochs = [_labels(ref), _labels(ref)]
-    for k, batch in enumerate(loader):
+    for k, batch in enumerate(loader):  # noqa: B007 (held, then deleted below)
         if k == 2:
             break
     del batch

@@ -3,7 +3,6 @@ reductions (a few rows of 16,384 or more elements) match the CPU and numpy."""
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn as nn
 import rustdl.nn.functional as F

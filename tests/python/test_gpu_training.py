@@ -3,7 +3,6 @@ loss is read, and the same accuracy as the same model trained on the CPU."""
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn as nn
 import rustdl.nn.functional as F

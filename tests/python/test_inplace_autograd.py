@@ -14,10 +14,9 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import peak_rss_growth_mb
-
 import rustdl
 import rustdl.nn.functional as F
+from conftest import peak_rss_growth_mb
 from rustdl import nn
 from rustdl.autograd import gradcheck
 

@@ -9,11 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file as st_load_file
-from safetensors.numpy import save_file as st_save_file
-
 import rustdl
 from rustdl import nn, optim
+from safetensors.numpy import load_file as st_load_file
+from safetensors.numpy import save_file as st_save_file
 
 
 def small_model():

@@ -16,7 +16,6 @@ import time
 
 import numpy as np
 import pytest
-
 import rustdl
 from rustdl import _rustdl
 
@@ -185,7 +184,7 @@ def test_processes_saving_to_one_path_never_fail_or_tear(tmp_path):
         for i in range(2)
     ]
     results = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, results):
+    for p, (_out, err) in zip(procs, results):
         assert p.returncode == 0, err.decode()
     assert _value_of(path) in {9.0, 109.0}
     assert sorted(os.listdir(tmp_path)) == [NAME]

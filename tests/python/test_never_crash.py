@@ -11,10 +11,8 @@ import sys
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn.functional as F
-
 from conftest import assert_close
 
 

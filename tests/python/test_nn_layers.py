@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import rustdl
 from conftest import assert_close
 from nn_refs import np_conv2d
-
-import rustdl
 from rustdl import nn
 from rustdl.autograd import gradcheck
 

@@ -4,9 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_close
-
 import rustdl
+from conftest import assert_close
 from rustdl import nn
 
 

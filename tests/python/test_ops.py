@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn.functional as F
-from rustdl.autograd import gradcheck
 from conftest import assert_close
 from nn_refs import np_conv2d
+from rustdl.autograd import gradcheck
 
 rng = np.random.default_rng(0)
 

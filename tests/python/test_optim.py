@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import rustdl
 from conftest import assert_close
 from optim_check import steps_match_reference
-
-import rustdl
 from rustdl import nn, optim
 from rustdl.optim import lr_scheduler
 

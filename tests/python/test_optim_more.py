@@ -4,10 +4,9 @@ small training run."""
 
 import numpy as np
 import pytest
+import rustdl
 from conftest import assert_close
 from optim_check import steps_match_reference
-
-import rustdl
 from rustdl import nn, optim
 
 # ---------------- independent numpy references (PyTorch's documented algorithms) ----------------

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import rustdl
 from conftest import assert_close
 

@@ -6,10 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn.functional as F
-
 from conftest import assert_close
 
 

@@ -11,7 +11,6 @@ import sys
 
 import numpy as np
 import pytest
-
 import rustdl
 
 # Ops whose CPU kernels split work across threads, on sizes big enough to be split.

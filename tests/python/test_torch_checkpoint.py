@@ -16,7 +16,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 import rustdl
 from rustdl import nn
 

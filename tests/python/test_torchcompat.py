@@ -14,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import rustdl
-from rustdl.torchcompat._overrides import map_device
-
 from conftest import gpu_available
+from rustdl.torchcompat._overrides import map_device
 
 ROOT = Path(__file__).resolve().parents[2]
 

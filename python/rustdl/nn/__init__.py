@@ -6,10 +6,14 @@ Example:
     >>> loss = nn.CrossEntropyLoss()(model(x), y)
 """
 
-from . import functional, init, utils  # noqa: F401
+from . import (  # noqa: F401
+    functional,
+    init,
+    parallel,  # noqa: E402,F401
+    utils,
+)
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from .parameter import Parameter
-from . import parallel  # noqa: E402,F401
 
 __all__ = ["Parameter", "functional", "init", "parallel", "utils", *_modules_all]

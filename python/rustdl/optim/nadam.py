@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .._rustdl import Tensor
 from .optimizer import _AdamFamily, _check_nonnegative, _defaults

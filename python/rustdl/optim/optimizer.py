@@ -8,8 +8,9 @@ per parameter.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from copy import deepcopy
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from .. import _rustdl
 from .._rustdl import Tensor

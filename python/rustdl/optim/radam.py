@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .._rustdl import Tensor
 from .optimizer import _AdamFamily, _defaults

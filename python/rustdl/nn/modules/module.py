@@ -317,7 +317,7 @@ class Module:
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
         """Replaces every parameter and buffer ``t`` by ``fn(t)`` when that gives a new tensor."""
         for m in self.modules():
-            for name, p in m._parameters.items():
+            for p in m._parameters.values():
                 if p is None:
                     continue
                 new = fn(p)
