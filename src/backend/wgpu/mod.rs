@@ -1,5 +1,5 @@
-//! GPU backend on wgpu: WGSL compute shaders (`shaders/*.wgsl`) behind the primitive interface
-//! of `backend::mod`.
+//! GPU backend on wgpu: WGSL compute shaders (`shaders/*.wgsl`) behind the backend contract
+//! (`backend::contract::Backend`, implemented in `device`).
 //!
 //! * `context` — one lazily created context per adapter (device, queue, error capture) and the
 //!   batched recording of commands: ops are recorded into one encoder that is submitted only when
