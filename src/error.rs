@@ -54,8 +54,31 @@ impl Error {
     }
 }
 
+/// Fails unless the operands of `op` are on one device (mixing devices is an error, never a
+/// silent copy).
+pub fn same_device(op: &str, a: crate::device::Device, b: crate::device::Device) -> Result<()> {
+    crate::ensure!(
+        a == b,
+        Device,
+        "{op}: expected all tensors on the same device, but found {a} and {b}"
+    );
+    Ok(())
+}
+
 /// Result with the core's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Returns `Err(Error::$kind(format!(…)))` from the enclosing function unless `$cond` holds:
+/// the equality checks of shapes, dtypes and devices, each with its own message naming the op
+/// and both operands (the message is formatted only on failure).
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $kind:ident, $($t:tt)+) => {
+        if !$cond {
+            return Err($crate::error::Error::$kind(format!($($t)+)));
+        }
+    };
+}
 
 /// Builds an [`Error::Shape`] from format arguments.
 #[macro_export]

@@ -1,6 +1,7 @@
 //! Index kernels on the CPU: index_select / index_add and gather / scatter_add, bounds-checked.
 
 use super::{gather_view, view_slice, IntoStorage};
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::{contiguous_strides, for_each_row, Layout};
 use crate::storage::CpuStorage;
@@ -101,12 +102,13 @@ pub fn scatter_add(
     ls: &Layout,
 ) -> Result<CpuStorage> {
     let ids = indices(idx, li, "scatter_add")?;
-    if li.ndim() != shape.len() {
-        return Err(Error::Shape(format!(
-            "scatter_add: index must have as many dims as the output, got {:?} and {:?}",
-            li.shape, shape
-        )));
-    }
+    ensure!(
+        li.ndim() == shape.len(),
+        Shape,
+        "scatter_add: index must have as many dims as the output, got {:?} and {:?}",
+        li.shape,
+        shape
+    );
     let target = Layout::contiguous(shape);
     let walk = IndexWalk {
         op: "scatter_add",
@@ -268,12 +270,13 @@ pub fn gather(
     li: &Layout,
 ) -> Result<CpuStorage> {
     let ids = indices(idx, li, "gather")?;
-    if li.ndim() != l.ndim() {
-        return Err(Error::Shape(format!(
-            "gather: index must have as many dims as the input, got {:?} and {:?}",
-            li.shape, l.shape
-        )));
-    }
+    ensure!(
+        li.ndim() == l.ndim(),
+        Shape,
+        "gather: index must have as many dims as the input, got {:?} and {:?}",
+        li.shape,
+        l.shape
+    );
     let walk = IndexWalk {
         op: "gather",
         ids: &ids,

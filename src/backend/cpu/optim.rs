@@ -6,6 +6,7 @@ use crate::backend::OptimStep;
 const OPT_PAR_MIN: usize = 1 << 16;
 const OPT_CHUNK: usize = 1 << 15;
 use crate::dtype::Float;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
 
@@ -54,12 +55,12 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         )));
     }
     for s in st.iter() {
-        if s.len() != n {
-            return Err(Error::Shape(format!(
-                "optimizer step: state of {} elements for a parameter of {n}",
-                s.len()
-            )));
-        }
+        ensure!(
+            s.len() == n,
+            Shape,
+            "optimizer step: state of {} elements for a parameter of {n}",
+            s.len()
+        );
     }
     let f = T::from_f64;
     // bias corrections, schedules and decay factors: computed once for both backends
@@ -362,13 +363,13 @@ pub fn step(
     g: &CpuStorage,
     st: &mut [&mut CpuStorage],
 ) -> Result<()> {
-    if p.len() != g.len() {
-        return Err(Error::Shape(format!(
-            "optimizer step: gradient of {} elements for a parameter of {}",
-            g.len(),
-            p.len()
-        )));
-    }
+    ensure!(
+        p.len() == g.len(),
+        Shape,
+        "optimizer step: gradient of {} elements for a parameter of {}",
+        g.len(),
+        p.len()
+    );
     match (p, g) {
         (CpuStorage::F32(p), CpuStorage::F32(g)) => {
             let mut s = Vec::with_capacity(st.len());
