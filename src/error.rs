@@ -79,33 +79,3 @@ macro_rules! ensure {
         }
     };
 }
-
-/// Builds an [`Error::Shape`] from format arguments.
-#[macro_export]
-macro_rules! shape_err {
-    ($($t:tt)*) => { $crate::error::Error::Shape(format!($($t)*)) };
-}
-
-/// Builds an [`Error::DType`] from format arguments.
-#[macro_export]
-macro_rules! dtype_err {
-    ($($t:tt)*) => { $crate::error::Error::DType(format!($($t)*)) };
-}
-
-/// Builds an [`Error::Value`] from format arguments.
-#[macro_export]
-macro_rules! value_err {
-    ($($t:tt)*) => { $crate::error::Error::Value(format!($($t)*)) };
-}
-
-/// Builds an [`Error::Index`] from format arguments.
-#[macro_export]
-macro_rules! index_err {
-    ($($t:tt)*) => { $crate::error::Error::Index(format!($($t)*)) };
-}
-
-/// Builds an [`Error::Runtime`] from format arguments.
-#[macro_export]
-macro_rules! runtime_err {
-    ($($t:tt)*) => { $crate::error::Error::Runtime(format!($($t)*)) };
-}

@@ -16,6 +16,24 @@ fn indices(idx: &CpuStorage, li: &Layout, op: &str) -> Result<Vec<i64>> {
     }
 }
 
+/// The values of a gather/scatter index, which has as many dims as the `what` tensor of `shape`.
+fn elementwise_indices(
+    idx: &CpuStorage,
+    li: &Layout,
+    op: &str,
+    shape: &[usize],
+    what: &str,
+) -> Result<Vec<i64>> {
+    let ids = indices(idx, li, op)?;
+    ensure!(
+        li.ndim() == shape.len(),
+        Shape,
+        "{op}: index must have as many dims as the {what}, got {:?} and {shape:?}",
+        li.shape
+    );
+    Ok(ids)
+}
+
 fn check(i: i64, size: usize, op: &str, dim: usize) -> Result<usize> {
     if i < 0 || i >= size as i64 {
         return Err(Error::Index(format!(
@@ -101,14 +119,7 @@ pub fn scatter_add(
     src: &CpuStorage,
     ls: &Layout,
 ) -> Result<CpuStorage> {
-    let ids = indices(idx, li, "scatter_add")?;
-    ensure!(
-        li.ndim() == shape.len(),
-        Shape,
-        "scatter_add: index must have as many dims as the output, got {:?} and {:?}",
-        li.shape,
-        shape
-    );
+    let ids = elementwise_indices(idx, li, "scatter_add", shape, "output")?;
     let target = Layout::contiguous(shape);
     let walk = IndexWalk {
         op: "scatter_add",
@@ -269,14 +280,7 @@ pub fn gather(
     idx: &CpuStorage,
     li: &Layout,
 ) -> Result<CpuStorage> {
-    let ids = indices(idx, li, "gather")?;
-    ensure!(
-        li.ndim() == l.ndim(),
-        Shape,
-        "gather: index must have as many dims as the input, got {:?} and {:?}",
-        li.shape,
-        l.shape
-    );
+    let ids = elementwise_indices(idx, li, "gather", &l.shape, "input")?;
     let walk = IndexWalk {
         op: "gather",
         ids: &ids,
