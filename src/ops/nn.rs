@@ -64,6 +64,19 @@ pub struct Window2d {
 }
 
 impl Window2d {
+    /// The geometry of a pooling window over a float input; padding may be at most half the
+    /// kernel.
+    fn pool_geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
+        check_float(op, x)?;
+        if self.padding.0 * 2 > self.kernel.0 || self.padding.1 * 2 > self.kernel.1 {
+            return Err(Error::Value(format!(
+                "{op}: padding {:?} should be at most half of kernel size {:?}",
+                self.padding, self.kernel
+            )));
+        }
+        self.geom(op, x, ceil)
+    }
+
     fn geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
         ensure!(
             x.ndim() == 4,
@@ -385,14 +398,7 @@ impl Tensor {
 
     /// Max pooling; returns values and the flat `h*W+w` index of each max in its plane.
     pub fn max_pool2d(&self, win: Window2d, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
-        check_float("max_pool2d", self)?;
-        if win.padding.0 * 2 > win.kernel.0 || win.padding.1 * 2 > win.kernel.1 {
-            return Err(Error::Value(format!(
-                "max_pool2d: padding {:?} should be at most half of kernel size {:?}",
-                win.padding, win.kernel
-            )));
-        }
-        let g = win.geom("max_pool2d", self, ceil_mode)?;
+        let g = win.pool_geom("max_pool2d", self, ceil_mode)?;
         let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
         let out_shape = [g.n, g.c, g.oh, g.ow];
         let indices = Tensor::from_contiguous(is, &out_shape);
@@ -433,14 +439,7 @@ impl Tensor {
         ceil_mode: bool,
         count_include_pad: bool,
     ) -> Result<Tensor> {
-        check_float("avg_pool2d", self)?;
-        if win.padding.0 * 2 > win.kernel.0 || win.padding.1 * 2 > win.kernel.1 {
-            return Err(Error::Value(format!(
-                "avg_pool2d: padding {:?} should be at most half of kernel size {:?}",
-                win.padding, win.kernel
-            )));
-        }
-        let g = win.geom("avg_pool2d", self, ceil_mode)?;
+        let g = win.pool_geom("avg_pool2d", self, ceil_mode)?;
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
         let g1 = Conv2dGeom {
