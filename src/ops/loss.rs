@@ -151,15 +151,11 @@ impl Tensor {
             target.dtype(),
             target.shape()
         );
-        let x = if self.ndim() == 1 {
-            self.unsqueeze(0)?
+        // one unbatched sample: a batch of one
+        let (x, t) = if self.ndim() == 1 {
+            (self.unsqueeze(0)?, target.unsqueeze(0)?)
         } else {
-            self.clone()
-        };
-        let t = if self.ndim() == 1 {
-            target.unsqueeze(0)?
-        } else {
-            target.clone()
+            (self.clone(), target.clone())
         };
         let mut expect: Vec<usize> = vec![x.shape()[0]];
         expect.extend_from_slice(&x.shape()[2..]);

@@ -24,16 +24,12 @@ impl Tensor {
         }
         let dt = DType::promote(self.dtype(), other.dtype());
         let (a, b) = (self.to_dtype(dt)?, other.to_dtype(dt)?);
-        let a2 = if a.ndim() == 1 {
-            a.unsqueeze(0)?
-        } else {
-            a.clone()
+        // a vector is a one-row (left) or one-column (right) matrix
+        let as_matrix = |t: &Tensor, dim| match t.ndim() {
+            1 => t.unsqueeze(dim),
+            _ => Ok(t.clone()),
         };
-        let b2 = if b.ndim() == 1 {
-            b.unsqueeze(1)?
-        } else {
-            b.clone()
-        };
+        let (a2, b2) = (as_matrix(&a, 0)?, as_matrix(&b, 1)?);
         let (an, bn) = (a2.ndim(), b2.ndim());
         let (m, k) = (a2.shape()[an - 2], a2.shape()[an - 1]);
         let (k2, n) = (b2.shape()[bn - 2], b2.shape()[bn - 1]);
