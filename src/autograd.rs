@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::tensor::{Tensor, TensorImpl};
 
@@ -288,29 +289,16 @@ fn topo_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
 fn seed(root: &Tensor, gradient: Option<Tensor>, what: &str) -> Result<Tensor> {
     match gradient {
         Some(g) => {
-            if g.shape() != root.shape() {
-                return Err(Error::Shape(format!(
-                    "{what}: gradient has shape {:?} but the output has shape {:?}",
-                    g.shape(),
-                    root.shape()
-                )));
-            }
-            if g.device() != root.device() {
-                return Err(Error::Device(format!(
-                    "{what}: gradient is on {} but the output is on {}",
-                    g.device(),
-                    root.device()
-                )));
-            }
+            root.check_grad_fits(&g, &format!("{what}: gradient"), "the output")?;
             Ok(g.detach())
         }
         None => {
-            if root.numel() != 1 {
-                return Err(Error::Runtime(format!(
-                    "{what}: grad can be implicitly created only for scalar outputs, got shape {:?}; pass a gradient",
-                    root.shape()
-                )));
-            }
+            ensure!(
+                root.numel() == 1,
+                Runtime,
+                "{what}: grad can be implicitly created only for scalar outputs, got shape {:?}; pass a gradient",
+                root.shape()
+            );
             Tensor::ones(root.shape(), root.dtype(), root.device())
         }
     }
@@ -395,14 +383,14 @@ fn run_graph(
             let (Some(edge), Some(gi)) = (edge, gi) else {
                 continue;
             };
-            if gi.shape() != edge.shape() {
-                return Err(Error::Runtime(format!(
-                    "backward: rule of {} gave a gradient of shape {:?} for an input of shape {:?}",
-                    node.name,
-                    gi.shape(),
-                    edge.shape()
-                )));
-            }
+            ensure!(
+                gi.shape() == edge.shape(),
+                Runtime,
+                "backward: rule of {} gave a gradient of shape {:?} for an input of shape {:?}",
+                node.name,
+                gi.shape(),
+                edge.shape()
+            );
             if let Edge::Leaf(t) = edge {
                 if !grads.contains_key(&edge.key()) {
                     leaves.push(t.clone());
@@ -451,13 +439,13 @@ pub fn grad(
     retain_graph: bool,
     allow_unused: bool,
 ) -> Result<Vec<Option<Tensor>>> {
-    if grad_outputs.len() != outputs.len() {
-        return Err(Error::Value(format!(
-            "grad: got {} grad_outputs for {} outputs",
-            grad_outputs.len(),
-            outputs.len()
-        )));
-    }
+    ensure!(
+        grad_outputs.len() == outputs.len(),
+        Value,
+        "grad: got {} grad_outputs for {} outputs",
+        grad_outputs.len(),
+        outputs.len()
+    );
     let mut roots = Vec::new();
     for (i, (o, g)) in outputs.iter().zip(grad_outputs).enumerate() {
         let Some(edge) = o.edge() else {

@@ -131,6 +131,18 @@ pub trait Float:
     fn is_nan_(self) -> bool;
 }
 
+/// `Float` methods that are the std method of the same name, inlined.
+macro_rules! forward_std_math {
+    ($t:ty; $($m:ident),*) => {
+        $(
+            #[inline(always)]
+            fn $m(self) -> Self {
+                <$t>::$m(self)
+            }
+        )*
+    };
+}
+
 macro_rules! impl_float {
     ($t:ty) => {
         impl Float for $t {
@@ -146,37 +158,10 @@ macro_rules! impl_float {
             fn to_f64(self) -> f64 {
                 self as f64
             }
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
+            forward_std_math!($t; exp, ln, sqrt, sin, cos, tanh, abs);
             #[inline(always)]
             fn exp_fast(self) -> Self {
                 exp_fast_impl(self)
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-            #[inline(always)]
-            fn sqrt(self) -> Self {
-                <$t>::sqrt(self)
-            }
-            #[inline(always)]
-            fn sin(self) -> Self {
-                <$t>::sin(self)
-            }
-            #[inline(always)]
-            fn cos(self) -> Self {
-                <$t>::cos(self)
-            }
-            #[inline(always)]
-            fn tanh(self) -> Self {
-                <$t>::tanh(self)
-            }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                <$t>::abs(self)
             }
             #[inline(always)]
             fn powf(self, p: Self) -> Self {

@@ -54,35 +54,28 @@ impl Error {
     }
 }
 
+/// Fails unless the operands of `op` are on one device (mixing devices is an error, never a
+/// silent copy).
+pub fn same_device(op: &str, a: crate::device::Device, b: crate::device::Device) -> Result<()> {
+    crate::ensure!(
+        a == b,
+        Device,
+        "{op}: expected all tensors on the same device, but found {a} and {b}"
+    );
+    Ok(())
+}
+
 /// Result with the core's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Builds an [`Error::Shape`] from format arguments.
+/// Returns `Err(Error::$kind(format!(…)))` from the enclosing function unless `$cond` holds:
+/// the equality checks of shapes, dtypes and devices, each with its own message naming the op
+/// and both operands (the message is formatted only on failure).
 #[macro_export]
-macro_rules! shape_err {
-    ($($t:tt)*) => { $crate::error::Error::Shape(format!($($t)*)) };
-}
-
-/// Builds an [`Error::DType`] from format arguments.
-#[macro_export]
-macro_rules! dtype_err {
-    ($($t:tt)*) => { $crate::error::Error::DType(format!($($t)*)) };
-}
-
-/// Builds an [`Error::Value`] from format arguments.
-#[macro_export]
-macro_rules! value_err {
-    ($($t:tt)*) => { $crate::error::Error::Value(format!($($t)*)) };
-}
-
-/// Builds an [`Error::Index`] from format arguments.
-#[macro_export]
-macro_rules! index_err {
-    ($($t:tt)*) => { $crate::error::Error::Index(format!($($t)*)) };
-}
-
-/// Builds an [`Error::Runtime`] from format arguments.
-#[macro_export]
-macro_rules! runtime_err {
-    ($($t:tt)*) => { $crate::error::Error::Runtime(format!($($t)*)) };
+macro_rules! ensure {
+    ($cond:expr, $kind:ident, $($t:tt)+) => {
+        if !$cond {
+            return Err($crate::error::Error::$kind(format!($($t)+)));
+        }
+    };
 }

@@ -1,6 +1,7 @@
 //! Fused optimizer updates on tensors: one kernel per parameter, in place, with its state.
 
 use crate::backend::{self, OptimStep};
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::Storage;
@@ -19,13 +20,13 @@ pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -
             param.strides()
         )));
     }
-    if grad.shape() != param.shape() {
-        return Err(Error::Shape(format!(
-            "optimizer step: grad of shape {:?} for a parameter of shape {:?}",
-            grad.shape(),
-            param.shape()
-        )));
-    }
+    ensure!(
+        grad.shape() == param.shape(),
+        Shape,
+        "optimizer step: grad of shape {:?} for a parameter of shape {:?}",
+        grad.shape(),
+        param.shape()
+    );
     for s in state {
         if s.shares_storage(param) || s.numel() != param.numel() || !s.is_contiguous() {
             return Err(Error::Runtime(format!(

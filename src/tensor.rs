@@ -7,6 +7,7 @@ use crate::autograd::{self, Edge, Node, Version};
 use crate::backend::{self, RandKind};
 use crate::device::Device;
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::{CpuStorage, Storage};
@@ -294,22 +295,28 @@ impl Tensor {
     }
     pub fn set_grad(&self, g: Option<Tensor>) -> Result<()> {
         if let Some(g) = &g {
-            if g.shape() != self.shape() {
-                return Err(Error::Shape(format!(
-                    "assigned grad has shape {:?}, but the tensor has shape {:?}",
-                    g.shape(),
-                    self.shape()
-                )));
-            }
-            if g.device() != self.device() {
-                return Err(Error::Device(format!(
-                    "assigned grad is on {}, but the tensor is on {}",
-                    g.device(),
-                    self.device()
-                )));
-            }
+            self.check_grad_fits(g, "assigned grad", "the tensor")?;
         }
         *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = g;
+        Ok(())
+    }
+    /// Fails unless `g` can be this tensor's gradient: the same shape on the same device.
+    /// `g_name` and `self_name` name the two in the message.
+    pub(crate) fn check_grad_fits(&self, g: &Tensor, g_name: &str, self_name: &str) -> Result<()> {
+        ensure!(
+            g.shape() == self.shape(),
+            Shape,
+            "{g_name} has shape {:?} but {self_name} has shape {:?}",
+            g.shape(),
+            self.shape()
+        );
+        ensure!(
+            g.device() == self.device(),
+            Device,
+            "{g_name} is on {} but {self_name} is on {}",
+            g.device(),
+            self.device()
+        );
         Ok(())
     }
     /// Keeps the gradient of a non-leaf in `.grad` after backward (a no-op on leaves).
@@ -370,12 +377,12 @@ impl Tensor {
     /// A tensor from host data of `shape`.
     pub fn from_cpu(data: CpuStorage, shape: &[usize]) -> Result<Tensor> {
         let n = crate::shape::checked_numel(shape, "tensor")?;
-        if data.len() != n {
-            return Err(Error::Shape(format!(
-                "tensor: {} values do not fill shape {shape:?} ({n} elements)",
-                data.len()
-            )));
-        }
+        ensure!(
+            data.len() == n,
+            Shape,
+            "tensor: {} values do not fill shape {shape:?} ({n} elements)",
+            data.len()
+        );
         Ok(Tensor::from_contiguous(Storage::Cpu(data), shape))
     }
 
@@ -537,12 +544,12 @@ impl Tensor {
 
     /// The single value of a one-element tensor.
     pub fn item(&self) -> Result<f64> {
-        if self.numel() != 1 {
-            return Err(Error::Value(format!(
-                "item: only one-element tensors can be converted to a Python scalar, got shape {:?}",
-                self.shape()
-            )));
-        }
+        ensure!(
+            self.numel() == 1,
+            Value,
+            "item: only one-element tensors can be converted to a Python scalar, got shape {:?}",
+            self.shape()
+        );
         Ok(self.to_f64_vec()?[0])
     }
 
@@ -590,15 +597,7 @@ impl Tensor {
         {
             return Ok(self.clone());
         }
-        let s = backend::copy(&self.storage(), self.layout())?;
-        Ok(Tensor::from_op(
-            s,
-            self.shape(),
-            "Clone",
-            &[self],
-            &[],
-            |g| Ok(vec![Some(g.clone())]),
-        ))
+        self.deep_clone()
     }
 
     /// A copy with its own storage (differentiable), like PyTorch's `clone`.
@@ -617,13 +616,13 @@ impl Tensor {
     /// Writes `src` (broadcast) into this tensor's storage: the raw data write under every
     /// in-place op, with no autograd bookkeeping beyond the version bump.
     pub(crate) fn write_from(&self, src: &Tensor, op: &'static str) -> Result<()> {
-        if src.device() != self.device() {
-            return Err(Error::Device(format!(
-                "{op}: source on {} and destination on {}",
-                src.device(),
-                self.device()
-            )));
-        }
+        ensure!(
+            src.device() == self.device(),
+            Device,
+            "{op}: source on {} and destination on {}",
+            src.device(),
+            self.device()
+        );
         let ls = src.layout().broadcast_to(self.shape(), op)?;
         if self.shares_storage(src) {
             let tmp = {
@@ -674,13 +673,13 @@ impl Tensor {
     /// Replaces this tensor's data with a copy of `src` (same shape; any device or dtype),
     /// keeping the tensor object, as PyTorch's `t.data = src`. Used to move parameters in place.
     pub fn set_data(&self, src: &Tensor) -> Result<()> {
-        if src.shape() != self.shape() {
-            return Err(Error::Shape(format!(
-                "set_data: new data of shape {:?} for a tensor of shape {:?}",
-                src.shape(),
-                self.shape()
-            )));
-        }
+        ensure!(
+            src.shape() == self.shape(),
+            Shape,
+            "set_data: new data of shape {:?} for a tensor of shape {:?}",
+            src.shape(),
+            self.shape()
+        );
         if self.layout().offset != 0
             || !self.is_contiguous()
             || self.storage().len() != self.numel()

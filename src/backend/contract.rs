@@ -228,6 +228,200 @@ pub struct Scan {
     pub init: f64,
 }
 
+/// Writes, inside an `impl Backend for …` block, the methods that only forward to the
+/// same-named free function of the backend's module (`super::name`), each [`Operand`] passed
+/// on as its storage and layout; the methods with backend logic of their own stay written out.
+/// Usage: `forward_kernels!(where_, softmax, matmul);`.
+macro_rules! forward_kernels {
+    (@one copy) => {
+        fn copy(&self, x: &Self::Storage, l: &$crate::shape::Layout) -> $crate::error::Result<Self::Storage> {
+            super::copy(x, l)
+        }
+    };
+    (@one cast) => {
+        fn cast(
+            &self,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            dtype: $crate::dtype::DType,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::cast(x, l, dtype)
+        }
+    };
+    (@one assign) => {
+        fn assign(
+            &self,
+            dst: &mut Self::Storage,
+            ld: &$crate::shape::Layout,
+            src: &Self::Storage,
+            ls: &$crate::shape::Layout,
+        ) -> $crate::error::Result<()> {
+            super::assign(dst, ld, src, ls)
+        }
+    };
+    (@one unary) => {
+        fn unary(
+            &self,
+            op: $crate::backend::UnaryOp,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::unary(op, x, l)
+        }
+    };
+    (@one binary) => {
+        fn binary(
+            &self,
+            op: $crate::backend::BinaryOp,
+            a: &Self::Storage,
+            la: &$crate::shape::Layout,
+            b: &Self::Storage,
+            lb: &$crate::shape::Layout,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::binary(op, a, la, b, lb)
+        }
+    };
+    (@one where_) => {
+        fn where_(
+            &self,
+            c: $crate::backend::contract::Operand<'_, Self>,
+            a: $crate::backend::contract::Operand<'_, Self>,
+            b: $crate::backend::contract::Operand<'_, Self>,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::where_(c.0, c.1, a.0, a.1, b.0, b.1)
+        }
+    };
+    (@one reduce) => {
+        fn reduce(
+            &self,
+            op: $crate::backend::ReduceOp,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            dims: &[usize],
+        ) -> $crate::error::Result<Self::Storage> {
+            super::reduce(op, x, l, dims)
+        }
+    };
+    (@one softmax) => {
+        fn softmax(
+            &self,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            log: bool,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::softmax(x, l, log)
+        }
+    };
+    (@one linear_scan) => {
+        fn linear_scan(
+            &self,
+            a: $crate::backend::contract::Operand<'_, Self>,
+            b: $crate::backend::contract::Operand<'_, Self>,
+            s: $crate::backend::contract::Scan,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::linear_scan(a.0, a.1, b.0, b.1, s.dim, s.reverse, s.init)
+        }
+    };
+    (@one argsort) => {
+        fn argsort(
+            &self,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            descending: bool,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::argsort(x, l, descending)
+        }
+    };
+    (@one matmul) => {
+        fn matmul(
+            &self,
+            a: &Self::Storage,
+            la: &$crate::shape::Layout,
+            b: &Self::Storage,
+            lb: &$crate::shape::Layout,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::matmul(a, la, b, lb)
+        }
+    };
+    (@one index_select) => {
+        fn index_select(
+            &self,
+            x: $crate::backend::contract::Operand<'_, Self>,
+            dim: usize,
+            idx: $crate::backend::contract::Operand<'_, Self>,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::index_select(x.0, x.1, dim, idx.0, idx.1)
+        }
+    };
+    (@one gather) => {
+        fn gather(
+            &self,
+            x: $crate::backend::contract::Operand<'_, Self>,
+            dim: usize,
+            idx: $crate::backend::contract::Operand<'_, Self>,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::gather(x.0, x.1, dim, idx.0, idx.1)
+        }
+    };
+    (@one index_add) => {
+        fn index_add(
+            &self,
+            shape: &[usize],
+            dim: usize,
+            idx: $crate::backend::contract::Operand<'_, Self>,
+            src: $crate::backend::contract::Operand<'_, Self>,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::index_add(shape, dim, idx.0, idx.1, src.0, src.1)
+        }
+    };
+    (@one scatter_add) => {
+        fn scatter_add(
+            &self,
+            shape: &[usize],
+            dim: usize,
+            idx: $crate::backend::contract::Operand<'_, Self>,
+            src: $crate::backend::contract::Operand<'_, Self>,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::scatter_add(shape, dim, idx.0, idx.1, src.0, src.1)
+        }
+    };
+    (@one im2col) => {
+        fn im2col(
+            &self,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            g: &$crate::backend::Conv2dGeom,
+            pad_value: f64,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::im2col(x, l, g, pad_value)
+        }
+    };
+    (@one col2im) => {
+        fn col2im(
+            &self,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            g: &$crate::backend::Conv2dGeom,
+        ) -> $crate::error::Result<Self::Storage> {
+            super::col2im(x, l, g)
+        }
+    };
+    (@one max_pool2d) => {
+        fn max_pool2d(
+            &self,
+            x: &Self::Storage,
+            l: &$crate::shape::Layout,
+            g: &$crate::backend::Conv2dGeom,
+        ) -> $crate::error::Result<(Self::Storage, Self::Storage)> {
+            super::max_pool2d(x, l, g)
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $( $crate::backend::contract::forward_kernels!(@one $name); )*
+    };
+}
+pub(crate) use forward_kernels;
+
 /// The contract's provided algorithms, composed of required primitives; a backend that
 /// overrides a method for some shapes calls these for the rest.
 pub mod provided {

@@ -244,14 +244,7 @@ pub enum RandKind {
 }
 
 fn same_device(op: &str, a: &Storage, b: &Storage) -> Result<()> {
-    if a.device() != b.device() {
-        return Err(Error::Device(format!(
-            "{op}: expected all tensors on one device, got {} and {}",
-            a.device(),
-            b.device()
-        )));
-    }
-    Ok(())
+    crate::error::same_device(op, a.device(), b.device())
 }
 
 /// Runs `$body` with `$b` bound to the backend that owns `$first` and `$s` to the function

@@ -2,20 +2,39 @@
 
 use crate::backend;
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
-use crate::shape::norm_dim;
+use crate::shape::{norm_dim, Layout};
+use crate::storage::Storage;
 use crate::tensor::Tensor;
 
 use super::check_device;
 
+/// A backend primitive that adds `src` at `idx` along `dim` into a zero tensor of `shape`
+/// (`backend::index_add`, `backend::scatter_add`).
+type AddAt = fn(&[usize], usize, &Storage, &Layout, &Storage, &Layout) -> Result<Storage>;
+
+/// The zero tensor of `shape` with `src` added at `idx` along `dim` by `add`, without history.
+fn added_at(add: AddAt, shape: &[usize], dim: usize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+    let s = add(
+        shape,
+        dim,
+        &idx.storage(),
+        idx.layout(),
+        &src.storage(),
+        src.layout(),
+    )?;
+    Ok(Tensor::from_contiguous(s, shape))
+}
+
 fn check_index(op: &str, idx: &Tensor) -> Result<()> {
-    if idx.dtype() != DType::I64 {
-        return Err(Error::DType(format!(
-            "{op}: expected an int64 index tensor, got {} of shape {:?}",
-            idx.dtype(),
-            idx.shape()
-        )));
-    }
+    ensure!(
+        idx.dtype() == DType::I64,
+        DType,
+        "{op}: expected an int64 index tensor, got {} of shape {:?}",
+        idx.dtype(),
+        idx.shape()
+    );
     Ok(())
 }
 
@@ -29,12 +48,12 @@ impl Tensor {
         } else {
             idx.clone()
         };
-        if idx.ndim() != 1 {
-            return Err(Error::Shape(format!(
-                "index_select: index must be 1-D, got shape {:?}",
-                idx.shape()
-            )));
-        }
+        ensure!(
+            idx.ndim() == 1,
+            Shape,
+            "index_select: index must be 1-D, got shape {:?}",
+            idx.shape()
+        );
         let x = if self.ndim() == 0 {
             self.reshape(&[1])?
         } else {
@@ -53,15 +72,13 @@ impl Tensor {
             &[&x],
             &[&idx],
             move |g| {
-                let gs = backend::index_add(
+                Ok(vec![Some(added_at(
+                    backend::index_add,
                     &in_shape,
                     d,
-                    &i.storage(),
-                    i.layout(),
-                    &g.storage(),
-                    g.layout(),
-                )?;
-                Ok(vec![Some(Tensor::from_contiguous(gs, &in_shape))])
+                    &i,
+                    g,
+                )?)])
             },
         ))
     }
@@ -87,15 +104,13 @@ impl Tensor {
             &[self],
             &[idx],
             move |g| {
-                let gs = backend::scatter_add(
+                Ok(vec![Some(added_at(
+                    backend::scatter_add,
                     &in_shape,
                     d,
-                    &i.storage(),
-                    i.layout(),
-                    &g.storage(),
-                    g.layout(),
-                )?;
-                Ok(vec![Some(Tensor::from_contiguous(gs, &in_shape))])
+                    &i,
+                    g,
+                )?)])
             },
         ))
     }
@@ -137,15 +152,7 @@ impl Tensor {
             }
         }
         let src = src.contiguous()?;
-        let s = backend::scatter_add(
-            self.shape(),
-            d,
-            &idx.storage(),
-            idx.layout(),
-            &src.storage(),
-            src.layout(),
-        )?;
-        let added = Tensor::from_contiguous(s, self.shape());
+        let added = added_at(backend::scatter_add, self.shape(), d, idx, &src)?;
         let i = idx.detach();
         let added = added.with_rule("scatter_add", &[&src], &[idx], move |g| {
             Ok(vec![Some(g.gather(d as isize, &i)?)])
@@ -169,26 +176,26 @@ impl Tensor {
         if want.is_empty() {
             want.push(1);
         }
-        if idx.ndim() != 1 {
-            return Err(Error::Shape(format!(
-                "index_add: index must be 1-D, got shape {:?}",
-                idx.shape()
-            )));
-        }
+        ensure!(
+            idx.ndim() == 1,
+            Shape,
+            "index_add: index must be 1-D, got shape {:?}",
+            idx.shape()
+        );
         want[d] = idx.numel();
         let src_shape: Vec<usize> = if src.ndim() == 0 {
             vec![1]
         } else {
             src.shape().to_vec()
         };
-        if src_shape != want {
-            return Err(Error::Shape(format!(
-                "index_add: source of shape {:?} does not match {want:?} (self {:?}, {} indices along dim {d})",
-                src.shape(),
-                self.shape(),
-                idx.numel()
-            )));
-        }
+        ensure!(
+            src_shape == want,
+            Shape,
+            "index_add: source of shape {:?} does not match {want:?} (self {:?}, {} indices along dim {d})",
+            src.shape(),
+            self.shape(),
+            idx.numel()
+        );
         let size = self.shape().get(d).copied().unwrap_or(1) as i64;
         if idx.to_i64_vec()?.iter().any(|&i| i < 0 || i >= size) {
             return Err(Error::Index(format!(
@@ -200,19 +207,13 @@ impl Tensor {
         if full.is_empty() {
             full.push(1);
         }
-        let s = backend::index_add(
-            &full,
-            d,
-            &idx.storage(),
-            idx.layout(),
-            &src.storage(),
-            src.layout(),
-        )?;
         let i = idx.detach();
-        let added =
-            Tensor::from_contiguous(s, &full).with_rule("index_add", &[&src], &[&idx], move |g| {
-                Ok(vec![Some(g.index_select(d as isize, &i)?)])
-            });
+        let added = added_at(backend::index_add, &full, d, &idx, &src)?.with_rule(
+            "index_add",
+            &[&src],
+            &[&idx],
+            move |g| Ok(vec![Some(g.index_select(d as isize, &i)?)]),
+        );
         self.add(&added.reshape(self.shape())?)
     }
 
@@ -227,13 +228,13 @@ impl Tensor {
                 self.shape()
             )));
         }
-        if vals.shape() != [pos.len()] {
-            return Err(Error::Shape(format!(
-                "index_put: {} values for {} positions",
-                vals.numel(),
-                pos.len()
-            )));
-        }
+        ensure!(
+            vals.shape() == [pos.len()],
+            Shape,
+            "index_put: {} values for {} positions",
+            vals.numel(),
+            pos.len()
+        );
         let flat = self.reshape(&[n])?;
         let dev = self.device();
         if accumulate {
@@ -277,12 +278,12 @@ impl Tensor {
 
     /// `value` where `mask` is true (broadcast), self elsewhere.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
-        if mask.dtype() != DType::Bool {
-            return Err(Error::DType(format!(
-                "masked_fill: mask must be bool, got {}",
-                mask.dtype()
-            )));
-        }
+        ensure!(
+            mask.dtype() == DType::Bool,
+            DType,
+            "masked_fill: mask must be bool, got {}",
+            mask.dtype()
+        );
         crate::ops::check_device("masked_fill", self, mask)?;
         if mask
             .layout()
@@ -297,24 +298,24 @@ impl Tensor {
         }
         let v = self.scalar_like(value)?;
         let out = Tensor::where_cond(mask, &v, self)?;
-        if out.shape() != self.shape() {
-            return Err(Error::Shape(format!(
-                "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
-                mask.shape(),
-                self.shape()
-            )));
-        }
+        ensure!(
+            out.shape() == self.shape(),
+            Shape,
+            "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+            mask.shape(),
+            self.shape()
+        );
         Ok(out)
     }
 
     /// The elements where `mask` (broadcast to self's shape) is true, as a 1-D tensor.
     pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {
-        if mask.dtype() != DType::Bool {
-            return Err(Error::DType(format!(
-                "masked_select: mask must be bool, got {}",
-                mask.dtype()
-            )));
-        }
+        ensure!(
+            mask.dtype() == DType::Bool,
+            DType,
+            "masked_select: mask must be bool, got {}",
+            mask.dtype()
+        );
         let shape = crate::shape::broadcast_shapes(self.shape(), mask.shape(), "masked_select")?;
         let m = mask.expand(&shape)?.to_f64_vec()?;
         let idx: Vec<i64> = m

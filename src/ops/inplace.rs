@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::autograd::{self, Node};
 use crate::backend;
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::tensor::Tensor;
@@ -134,13 +135,13 @@ impl Tensor {
         self.check_inplace(op)?;
         let grad_mode = autograd::is_grad_enabled();
         let mut r = f(self)?;
-        if r.shape() != self.shape() {
-            return Err(Error::Shape(format!(
-                "{op}: output with shape {:?} doesn't match the broadcast shape {:?}",
-                self.shape(),
-                r.shape()
-            )));
-        }
+        ensure!(
+            r.shape() == self.shape(),
+            Shape,
+            "{op}: output with shape {:?} doesn't match the broadcast shape {:?}",
+            self.shape(),
+            r.shape()
+        );
         if r.dtype() != self.dtype() {
             if r.dtype().is_float() && !self.dtype().is_float() {
                 return Err(Error::DType(format!(

@@ -2,6 +2,7 @@
 
 use crate::backend::UnaryOp;
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -41,17 +42,25 @@ impl Reduction {
             }
         }
     }
+
+    /// The per-element loss `l`, times `weight` when given, reduced.
+    fn apply_weighted(self, l: Tensor, weight: Option<&Tensor>) -> Result<Tensor> {
+        match weight {
+            Some(w) => self.apply(&l.mul(w)?),
+            None => self.apply(&l),
+        }
+    }
 }
 
 fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     check_device(op, a, b)?;
-    if a.shape() != b.shape() {
-        return Err(Error::Shape(format!(
-            "{op}: input of shape {:?} and target of shape {:?} must have the same shape",
-            a.shape(),
-            b.shape()
-        )));
-    }
+    ensure!(
+        a.shape() == b.shape(),
+        Shape,
+        "{op}: input of shape {:?} and target of shape {:?} must have the same shape",
+        a.shape(),
+        b.shape()
+    );
     Ok(())
 }
 
@@ -135,41 +144,37 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_float(op, self)?;
         check_device(op, self, target)?;
-        if target.dtype() != DType::I64 {
-            return Err(Error::DType(format!(
-                "{op}: expected int64 class targets, got {} of shape {:?}",
-                target.dtype(),
-                target.shape()
-            )));
-        }
-        let x = if self.ndim() == 1 {
-            self.unsqueeze(0)?
+        ensure!(
+            target.dtype() == DType::I64,
+            DType,
+            "{op}: expected int64 class targets, got {} of shape {:?}",
+            target.dtype(),
+            target.shape()
+        );
+        // one unbatched sample: a batch of one
+        let (x, t) = if self.ndim() == 1 {
+            (self.unsqueeze(0)?, target.unsqueeze(0)?)
         } else {
-            self.clone()
-        };
-        let t = if self.ndim() == 1 {
-            target.unsqueeze(0)?
-        } else {
-            target.clone()
+            (self.clone(), target.clone())
         };
         let mut expect: Vec<usize> = vec![x.shape()[0]];
         expect.extend_from_slice(&x.shape()[2..]);
-        if t.shape() != expect.as_slice() {
-            return Err(Error::Shape(format!(
-                "{op}: input of shape {:?} expects target of shape {:?}, got {:?}",
-                self.shape(),
-                expect,
-                target.shape()
-            )));
-        }
+        ensure!(
+            t.shape() == expect.as_slice(),
+            Shape,
+            "{op}: input of shape {:?} expects target of shape {:?}, got {:?}",
+            self.shape(),
+            expect,
+            target.shape()
+        );
         let c = x.shape()[1];
         if let Some(w) = weight {
-            if w.shape() != [c] {
-                return Err(Error::Shape(format!(
-                    "{op}: weight of shape {:?} for {c} classes",
-                    w.shape()
-                )));
-            }
+            ensure!(
+                w.shape() == [c],
+                Shape,
+                "{op}: weight of shape {:?} for {c} classes",
+                w.shape()
+            );
         }
         // classes last, flattened: (M, C) and (M,)
         let nd = x.ndim();
@@ -298,7 +303,7 @@ impl Tensor {
         };
         let (p, td) = (self.detach(), t.detach());
         let need_t = t.requires_grad();
-        let mut l = l.with_rule("binary_cross_entropy", &[self, &t], &[self, &t], move |g| {
+        let l = l.with_rule("binary_cross_entropy", &[self, &t], &[self, &t], move |g| {
             let denom = p
                 .mul(&p.unary(UnaryOp::RSubScalar(1.0))?)?
                 .clamp(Some(1e-12), None)?;
@@ -310,10 +315,7 @@ impl Tensor {
             };
             Ok(vec![Some(gp), gt])
         });
-        if let Some(w) = weight {
-            l = l.mul(w)?;
-        }
-        reduction.apply(&l)
+        reduction.apply_weighted(l, weight)
     }
 
     /// Binary cross entropy on logits, computed stably; `pos_weight` weighs positives.
@@ -330,7 +332,7 @@ impl Tensor {
         // log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
         // (its rule: d/dx = -sigmoid(-x), exact at x = 0 too)
         let softplus_neg = self.neg()?.softplus_exact()?;
-        let mut l = match pos_weight {
+        let l = match pos_weight {
             Some(pw) => {
                 let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;
                 t.unary(UnaryOp::RSubScalar(1.0))?
@@ -342,10 +344,7 @@ impl Tensor {
                 .mul(self)?
                 .add(&softplus_neg)?,
         };
-        if let Some(w) = weight {
-            l = l.mul(w)?;
-        }
-        reduction.apply(&l)
+        reduction.apply_weighted(l, weight)
     }
 
     /// KL divergence with `self` as log-probabilities, as `torch.nn.functional.kl_div`.

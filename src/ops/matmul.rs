@@ -2,6 +2,7 @@
 
 use crate::backend::{self, BinaryOp};
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
@@ -23,30 +24,26 @@ impl Tensor {
         }
         let dt = DType::promote(self.dtype(), other.dtype());
         let (a, b) = (self.to_dtype(dt)?, other.to_dtype(dt)?);
-        let a2 = if a.ndim() == 1 {
-            a.unsqueeze(0)?
-        } else {
-            a.clone()
+        // a vector is a one-row (left) or one-column (right) matrix
+        let as_matrix = |t: &Tensor, dim| match t.ndim() {
+            1 => t.unsqueeze(dim),
+            _ => Ok(t.clone()),
         };
-        let b2 = if b.ndim() == 1 {
-            b.unsqueeze(1)?
-        } else {
-            b.clone()
-        };
+        let (a2, b2) = (as_matrix(&a, 0)?, as_matrix(&b, 1)?);
         let (an, bn) = (a2.ndim(), b2.ndim());
         let (m, k) = (a2.shape()[an - 2], a2.shape()[an - 1]);
         let (k2, n) = (b2.shape()[bn - 2], b2.shape()[bn - 1]);
-        if k != k2 {
-            return Err(Error::Shape(format!(
-                "matmul: shapes {:?} and {:?} cannot be multiplied ({}x{} and {}x{})",
-                self.shape(),
-                other.shape(),
-                m,
-                k,
-                k2,
-                n
-            )));
-        }
+        ensure!(
+            k == k2,
+            Shape,
+            "matmul: shapes {:?} and {:?} cannot be multiplied ({}x{} and {}x{})",
+            self.shape(),
+            other.shape(),
+            m,
+            k,
+            k2,
+            n
+        );
         let batch = broadcast_shapes(&a2.shape()[..an - 2], &b2.shape()[..bn - 2], "matmul")?;
         let out = a2.bmm_broadcast(&b2, &batch)?;
         match (self.ndim(), other.ndim()) {
@@ -116,13 +113,13 @@ impl Tensor {
         super::check_same_float("linear", self, w)?;
         if let Some(b) = b {
             check_device("linear", self, b)?;
-            if b.shape() != [w.shape()[0]] {
-                return Err(Error::Shape(format!(
-                    "linear: bias of shape {:?} does not match weight of shape {:?}",
-                    b.shape(),
-                    w.shape()
-                )));
-            }
+            ensure!(
+                b.shape() == [w.shape()[0]],
+                Shape,
+                "linear: bias of shape {:?} does not match weight of shape {:?}",
+                b.shape(),
+                w.shape()
+            );
         }
         let same = |t: &Tensor| t.dtype() == self.dtype();
         if !self.dtype().is_float() || !same(w) || !b.is_none_or(same) {

@@ -4,6 +4,7 @@
 
 use crate::backend::{self, BinaryOp, ReduceOp, UnaryOp};
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::{norm_dim, norm_dims};
 use crate::tensor::Tensor;
@@ -52,20 +53,20 @@ impl Tensor {
                 other.shape()
             )));
         }
-        if self.shape() != other.shape() {
-            return Err(Error::Shape(format!(
-                "dot: inconsistent tensor size, expected tensors of shapes {:?} and {:?} to have the same number of elements",
-                self.shape(),
-                other.shape()
-            )));
-        }
-        if self.dtype() != other.dtype() {
-            return Err(Error::DType(format!(
-                "dot: expected both vectors to have same dtype, but found {} and {}",
-                self.dtype(),
-                other.dtype()
-            )));
-        }
+        ensure!(
+            self.shape() == other.shape(),
+            Shape,
+            "dot: inconsistent tensor size, expected tensors of shapes {:?} and {:?} to have the same number of elements",
+            self.shape(),
+            other.shape()
+        );
+        ensure!(
+            self.dtype() == other.dtype(),
+            DType,
+            "dot: expected both vectors to have same dtype, but found {} and {}",
+            self.dtype(),
+            other.dtype()
+        );
         self.mul(other)?.sum_all()
     }
 
@@ -118,19 +119,19 @@ impl Tensor {
     /// Rolls elements along `dims` by `shifts` (the flattened tensor when `dims` is empty).
     pub fn roll(&self, shifts: &[i64], dims: &[isize]) -> Result<Tensor> {
         if dims.is_empty() {
-            if shifts.len() != 1 {
-                return Err(Error::Shape(format!(
-                    "roll: expected one shift without dims, got {shifts:?}"
-                )));
-            }
+            ensure!(
+                shifts.len() == 1,
+                Shape,
+                "roll: expected one shift without dims, got {shifts:?}"
+            );
             let flat = self.reshape(&[self.numel()])?;
             return flat.roll(shifts, &[0])?.reshape(self.shape());
         }
-        if shifts.len() != dims.len() {
-            return Err(Error::Shape(format!(
-                "roll: shifts and dimensions must align, got shifts={shifts:?} and dims={dims:?}"
-            )));
-        }
+        ensure!(
+            shifts.len() == dims.len(),
+            Shape,
+            "roll: shifts and dimensions must align, got shifts={shifts:?} and dims={dims:?}"
+        );
         let mut out = self.clone();
         for (&s, &dim) in shifts.iter().zip(dims) {
             let d = norm_dim(dim, self.ndim(), "roll")?;
@@ -230,11 +231,11 @@ impl Tensor {
 
     /// Moves dims `src` to positions `dst` (the others keep their order).
     pub fn movedim(&self, src: &[isize], dst: &[isize]) -> Result<Tensor> {
-        if src.len() != dst.len() {
-            return Err(Error::Shape(format!(
-                "movedim: invalid source or destination dims: source ({src:?}) and destination ({dst:?}) must have the same number of elements"
-            )));
-        }
+        ensure!(
+            src.len() == dst.len(),
+            Shape,
+            "movedim: invalid source or destination dims: source ({src:?}) and destination ({dst:?}) must have the same number of elements"
+        );
         let nd = self.ndim();
         let s: Vec<usize> = src
             .iter()

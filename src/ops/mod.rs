@@ -19,14 +19,7 @@ use crate::tensor::Tensor;
 
 /// Fails unless both tensors are on one device.
 pub(crate) fn check_device(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
-    if a.device() != b.device() {
-        return Err(Error::Device(format!(
-            "{op}: expected all tensors on the same device, but found {} and {}",
-            a.device(),
-            b.device()
-        )));
-    }
-    Ok(())
+    crate::error::same_device(op, a.device(), b.device())
 }
 
 /// Fails for two floating tensors of different precision (PyTorch does not promote these in

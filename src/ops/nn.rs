@@ -3,6 +3,7 @@
 
 use crate::backend::{self, Conv2dGeom, RandKind};
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -63,13 +64,26 @@ pub struct Window2d {
 }
 
 impl Window2d {
-    fn geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
-        if x.ndim() != 4 {
-            return Err(Error::Shape(format!(
-                "{op}: expected a 4-D input (N, C, H, W), got shape {:?}",
-                x.shape()
+    /// The geometry of a pooling window over a float input; padding may be at most half the
+    /// kernel.
+    fn pool_geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
+        check_float(op, x)?;
+        if self.padding.0 * 2 > self.kernel.0 || self.padding.1 * 2 > self.kernel.1 {
+            return Err(Error::Value(format!(
+                "{op}: padding {:?} should be at most half of kernel size {:?}",
+                self.padding, self.kernel
             )));
         }
+        self.geom(op, x, ceil)
+    }
+
+    fn geom(&self, op: &str, x: &Tensor, ceil: bool) -> Result<Conv2dGeom> {
+        ensure!(
+            x.ndim() == 4,
+            Shape,
+            "{op}: expected a 4-D input (N, C, H, W), got shape {:?}",
+            x.shape()
+        );
         let s = x.shape();
         Ok(Conv2dGeom {
             n: s[0],
@@ -173,12 +187,12 @@ impl Tensor {
         };
         let g = win.geom("conv2d", self, false)?;
         if let Some(b) = bias {
-            if b.shape() != [o] {
-                return Err(Error::Shape(format!(
-                    "conv2d: bias of shape {:?} for {o} output channels",
-                    b.shape()
-                )));
-            }
+            ensure!(
+                b.shape() == [o],
+                Shape,
+                "conv2d: bias of shape {:?} for {o} output channels",
+                b.shape()
+            );
         }
         let k = ws[1] * ws[2] * ws[3];
         let rows = g.n * g.col_cols();
@@ -384,14 +398,7 @@ impl Tensor {
 
     /// Max pooling; returns values and the flat `h*W+w` index of each max in its plane.
     pub fn max_pool2d(&self, win: Window2d, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
-        check_float("max_pool2d", self)?;
-        if win.padding.0 * 2 > win.kernel.0 || win.padding.1 * 2 > win.kernel.1 {
-            return Err(Error::Value(format!(
-                "max_pool2d: padding {:?} should be at most half of kernel size {:?}",
-                win.padding, win.kernel
-            )));
-        }
-        let g = win.geom("max_pool2d", self, ceil_mode)?;
+        let g = win.pool_geom("max_pool2d", self, ceil_mode)?;
         let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
         let out_shape = [g.n, g.c, g.oh, g.ow];
         let indices = Tensor::from_contiguous(is, &out_shape);
@@ -432,14 +439,7 @@ impl Tensor {
         ceil_mode: bool,
         count_include_pad: bool,
     ) -> Result<Tensor> {
-        check_float("avg_pool2d", self)?;
-        if win.padding.0 * 2 > win.kernel.0 || win.padding.1 * 2 > win.kernel.1 {
-            return Err(Error::Value(format!(
-                "avg_pool2d: padding {:?} should be at most half of kernel size {:?}",
-                win.padding, win.kernel
-            )));
-        }
-        let g = win.geom("avg_pool2d", self, ceil_mode)?;
+        let g = win.pool_geom("avg_pool2d", self, ceil_mode)?;
         let (n, c) = (g.n, g.c);
         let x = self.reshape(&[n * c, 1, g.h, g.w])?;
         let g1 = Conv2dGeom {
@@ -531,12 +531,12 @@ impl Tensor {
         align_corners: bool,
     ) -> Result<Tensor> {
         check_float("interpolate", self)?;
-        if self.ndim() != 4 {
-            return Err(Error::Shape(format!(
-                "interpolate: expected a 4-D input (N, C, H, W), got {:?}",
-                self.shape()
-            )));
-        }
+        ensure!(
+            self.ndim() == 4,
+            Shape,
+            "interpolate: expected a 4-D input (N, C, H, W), got {:?}",
+            self.shape()
+        );
         let (h, w) = (self.shape()[2], self.shape()[3]);
         match mode {
             "nearest" => {
@@ -591,13 +591,13 @@ impl Tensor {
             ("bias", bias),
         ] {
             if let Some(t) = t {
-                if t.shape() != [c] {
-                    return Err(Error::Shape(format!(
-                        "batch_norm: {name} of shape {:?} does not match {c} channels of input {:?}",
-                        t.shape(),
-                        self.shape()
-                    )));
-                }
+                ensure!(
+                    t.shape() == [c],
+                    Shape,
+                    "batch_norm: {name} of shape {:?} does not match {c} channels of input {:?}",
+                    t.shape(),
+                    self.shape()
+                );
             }
         }
         let running = match (running_mean, running_var) {
@@ -637,16 +637,10 @@ impl Tensor {
             }
             (mean, var)
         };
-        let mut y = self
+        let y = self
             .sub(&mean)?
             .mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
-        if let Some(w) = weight {
-            y = y.mul(&w.reshape(&bshape)?)?;
-        }
-        if let Some(b) = bias {
-            y = y.add(&b.reshape(&bshape)?)?;
-        }
-        Ok(y)
+        norm_affine(y, weight, bias, Some(&bshape[..]))
     }
 
     /// Layer normalisation over the trailing `normalized` dims.
@@ -671,14 +665,8 @@ impl Tensor {
         let var = xc
             .unary(crate::backend::UnaryOp::Square)?
             .mean(&dims, true)?;
-        let mut y = xc.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
-        if let Some(w) = weight {
-            y = y.mul(w)?;
-        }
-        if let Some(b) = bias {
-            y = y.add(b)?;
-        }
-        Ok(y)
+        let y = xc.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
+        norm_affine(y, weight, bias, None)
     }
 
     /// Group normalisation: channels split into `groups`, each normalised over its channels and space.
@@ -704,14 +692,7 @@ impl Tensor {
             .reshape(self.shape())?;
         let mut bshape = vec![1usize; self.ndim()];
         bshape[1] = c;
-        let mut y = y;
-        if let Some(w) = weight {
-            y = y.mul(&w.reshape(&bshape)?)?;
-        }
-        if let Some(b) = bias {
-            y = y.add(&b.reshape(&bshape)?)?;
-        }
-        Ok(y)
+        norm_affine(y, weight, bias, Some(&bshape[..]))
     }
 
     /// Zeroes elements with probability `p` and scales the rest by `1/(1-p)` (training only).
@@ -748,19 +729,19 @@ impl Tensor {
 
     /// Rows of `self` (a `(V, D)` weight) at int64 `idx`, shape `idx.shape + (D,)`.
     pub fn embedding(&self, idx: &Tensor, padding_idx: Option<i64>) -> Result<Tensor> {
-        if self.ndim() != 2 {
-            return Err(Error::Shape(format!(
-                "embedding: weight must be 2-D (V, D), got {:?}",
-                self.shape()
-            )));
-        }
-        if idx.dtype() != DType::I64 {
-            return Err(Error::DType(format!(
-                "embedding: expected int64 indices, got {} of shape {:?}",
-                idx.dtype(),
-                idx.shape()
-            )));
-        }
+        ensure!(
+            self.ndim() == 2,
+            Shape,
+            "embedding: weight must be 2-D (V, D), got {:?}",
+            self.shape()
+        );
+        ensure!(
+            idx.dtype() == DType::I64,
+            DType,
+            "embedding: expected int64 indices, got {} of shape {:?}",
+            idx.dtype(),
+            idx.shape()
+        );
         let (v, d) = (self.shape()[0], self.shape()[1]);
         let w = match padding_idx {
             Some(pi) if self.requires_grad() => {
@@ -803,4 +784,26 @@ fn interp_matrix(n: usize, out: usize, align_corners: bool, like: &Tensor) -> Re
     Tensor::from_f64(m, &[out, n])?
         .to_dtype(like.dtype())?
         .to_device(like.device())
+}
+
+/// `y * weight + bias`, each given one viewed as `shape` (as it is with `None`): the affine step
+/// of the normalisations.
+fn norm_affine(
+    y: Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    shape: Option<&[usize]>,
+) -> Result<Tensor> {
+    let view = |t: &Tensor| match shape {
+        Some(s) => t.reshape(s),
+        None => Ok(t.clone()),
+    };
+    let y = match weight {
+        Some(w) => y.mul(&view(w)?)?,
+        None => y,
+    };
+    match bias {
+        Some(b) => y.add(&view(b)?),
+        None => Ok(y),
+    }
 }

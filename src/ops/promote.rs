@@ -7,6 +7,7 @@
 
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::dtype::DType;
+use crate::ensure;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -145,13 +146,13 @@ impl Tensor {
     /// `where(cond, a, b)` where either side may be a Python number: an int becomes int64, a
     /// float float32, and a 0-d side takes the other side's floating dtype (as PyTorch).
     pub fn where_operands(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
-        if cond.dtype() != DType::Bool {
-            return Err(crate::error::Error::DType(format!(
-                "where: expected a bool condition, got {} of shape {:?}",
-                cond.dtype(),
-                cond.shape()
-            )));
-        }
+        ensure!(
+            cond.dtype() == DType::Bool,
+            DType,
+            "where: expected a bool condition, got {} of shape {:?}",
+            cond.dtype(),
+            cond.shape()
+        );
         let like = |o: &Operand| match o {
             Operand::Tensor(t) => Ok(t.clone()),
             &Operand::Scalar { value, is_int } => {

@@ -1,5 +1,6 @@
 //! Shape ops: views that share storage (reshape, permute, expand, slice, ...) and copies (cat, repeat).
 
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::{norm_dim, Layout};
 use crate::tensor::Tensor;
@@ -48,16 +49,22 @@ impl Tensor {
         Ok(out)
     }
 
+    /// Fails unless `shape` holds as many elements as `self` (`op` names the op).
+    fn check_numel_for(&self, shape: &[usize], op: &str) -> Result<()> {
+        let n = crate::shape::checked_numel(shape, op)?;
+        ensure!(
+            n == self.numel(),
+            Shape,
+            "{op}: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
+            self.shape(),
+            self.numel()
+        );
+        Ok(())
+    }
+
     /// Reshape to `shape` (a view when the layout allows, else a copy).
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        let n = crate::shape::checked_numel(shape, "reshape")?;
-        if n != self.numel() {
-            return Err(Error::Shape(format!(
-                "reshape: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
-                self.shape(),
-                self.numel()
-            )));
-        }
+        self.check_numel_for(shape, "reshape")?;
         if shape == self.shape() {
             return Ok(self.clone());
         }
@@ -69,14 +76,7 @@ impl Tensor {
 
     /// Reshape that must be a view (PyTorch's `view`).
     pub fn view(&self, shape: &[usize]) -> Result<Tensor> {
-        let n = crate::shape::checked_numel(shape, "view")?;
-        if n != self.numel() {
-            return Err(Error::Shape(format!(
-                "view: shape {shape:?} is invalid for input of shape {:?} ({} elements)",
-                self.shape(),
-                self.numel()
-            )));
-        }
+        self.check_numel_for(shape, "view")?;
         match self.layout().reshape_view(shape) {
             Some(l) => self.view_layout(l),
             None => Err(Error::Runtime(format!(
@@ -94,13 +94,13 @@ impl Tensor {
 
     /// Reorders the dims (a view).
     pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
-        if dims.len() != self.ndim() {
-            return Err(Error::Shape(format!(
-                "permute: got {} dims {dims:?} for a tensor of shape {:?}",
-                dims.len(),
-                self.shape()
-            )));
-        }
+        ensure!(
+            dims.len() == self.ndim(),
+            Shape,
+            "permute: got {} dims {dims:?} for a tensor of shape {:?}",
+            dims.len(),
+            self.shape()
+        );
         let mut perm = Vec::with_capacity(dims.len());
         for &d in dims {
             let d = norm_dim(d, self.ndim(), "permute")?;
@@ -367,13 +367,13 @@ impl Tensor {
             .first()
             .ok_or_else(|| Error::Value("stack: expected a non-empty list of tensors".into()))?;
         for t in tensors {
-            if t.shape() != first.shape() {
-                return Err(Error::Shape(format!(
-                    "stack: expects each tensor to be equal size, but got {:?} and {:?}",
-                    first.shape(),
-                    t.shape()
-                )));
-            }
+            ensure!(
+                t.shape() == first.shape(),
+                Shape,
+                "stack: expects each tensor to be equal size, but got {:?} and {:?}",
+                first.shape(),
+                t.shape()
+            );
         }
         let d = norm_dim(dim, first.ndim() + 1, "stack")?;
         let us: Vec<Tensor> = tensors
@@ -386,12 +386,12 @@ impl Tensor {
     /// Splits into pieces of `sizes` along `dim` (views).
     pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
         let d = norm_dim(dim, self.ndim(), "split")?;
-        if sizes.iter().sum::<usize>() != self.shape()[d] {
-            return Err(Error::Shape(format!(
-                "split: sizes {sizes:?} do not sum to dimension {d} of shape {:?}",
-                self.shape()
-            )));
-        }
+        ensure!(
+            sizes.iter().sum::<usize>() == self.shape()[d],
+            Shape,
+            "split: sizes {sizes:?} do not sum to dimension {d} of shape {:?}",
+            self.shape()
+        );
         let mut at = 0;
         sizes
             .iter()

@@ -264,6 +264,17 @@ pub fn col2im(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> 
     })
 }
 
+/// Whether `val` replaces `best` as a window's maximum, for a branch-free select; with `NAN`
+/// a NaN wins, as in PyTorch.
+#[inline(always)]
+fn pool_takes<T: Float, const NAN: bool>(val: T, best: T) -> bool {
+    if NAN {
+        (val > best) | (val.is_nan_() & !best.is_nan_())
+    } else {
+        val > best
+    }
+}
+
 /// `NAN` selects the NaN-propagating comparison, which is several times slower: it is used
 /// only when the input holds a NaN.
 fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (Vec<T>, Vec<i64>) {
@@ -331,11 +342,7 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
                     let offs = [0, 1, wu as i64, wu as i64 + 1];
                     let (mut best, mut at) = (taps[0], 0usize);
                     for (q, &val) in taps.iter().enumerate().skip(1) {
-                        let take = if NAN {
-                            (val > best) | (val.is_nan_() & !best.is_nan_())
-                        } else {
-                            val > best
-                        };
+                        let take = pool_takes::<T, NAN>(val, best);
                         best = if take { val } else { best };
                         at = if take { q } else { at };
                     }
@@ -357,12 +364,7 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
                     for kj in j0..j1 {
                         let pos = (origin + ki as isize * dh * w + kj as isize * dw) as usize;
                         let val = src[pos];
-                        // branch-free select; with NAN a NaN wins, as in PyTorch
-                        let take = if NAN {
-                            (val > best) | (val.is_nan_() & !best.is_nan_())
-                        } else {
-                            val > best
-                        };
+                        let take = pool_takes::<T, NAN>(val, best);
                         best = if take { val } else { best };
                         at = if take { pos } else { at };
                     }

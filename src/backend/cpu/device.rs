@@ -2,8 +2,8 @@
 //! module's family files, and the CPU's own algorithm choices (direct convolution for few taps).
 
 use super::conv::{conv2d_direct, conv2d_direct_weight_grad, direct_conv_fits};
-use crate::backend::contract::{provided, Backend, Operand, Scan};
-use crate::backend::{BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+use crate::backend::contract::{forward_kernels, provided, Backend, Operand};
+use crate::backend::{Conv2dGeom, OptimStep, RandKind};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -39,127 +39,24 @@ impl Backend for Cpu {
     fn upload(&self, h: &CpuStorage) -> Result<CpuStorage> {
         Ok(h.clone())
     }
-    fn assign(
-        &self,
-        dst: &mut CpuStorage,
-        ld: &Layout,
-        src: &CpuStorage,
-        ls: &Layout,
-    ) -> Result<()> {
-        super::assign(dst, ld, src, ls)
-    }
-
-    fn unary(&self, op: UnaryOp, x: &CpuStorage, l: &Layout) -> Result<CpuStorage> {
-        super::unary(op, x, l)
-    }
-    fn binary(
-        &self,
-        op: BinaryOp,
-        a: &CpuStorage,
-        la: &Layout,
-        b: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<CpuStorage> {
-        super::binary(op, a, la, b, lb)
-    }
-    fn where_(
-        &self,
-        c: Operand<'_, Self>,
-        a: Operand<'_, Self>,
-        b: Operand<'_, Self>,
-    ) -> Result<CpuStorage> {
-        super::where_(c.0, c.1, a.0, a.1, b.0, b.1)
-    }
-
-    fn reduce(
-        &self,
-        op: ReduceOp,
-        x: &CpuStorage,
-        l: &Layout,
-        dims: &[usize],
-    ) -> Result<CpuStorage> {
-        super::reduce(op, x, l, dims)
-    }
-    fn softmax(&self, x: &CpuStorage, l: &Layout, log: bool) -> Result<CpuStorage> {
-        super::softmax(x, l, log)
-    }
-    fn linear_scan(
-        &self,
-        a: Operand<'_, Self>,
-        b: Operand<'_, Self>,
-        s: Scan,
-    ) -> Result<CpuStorage> {
-        super::scan::linear_scan(a.0, a.1, b.0, b.1, s.dim, s.reverse, s.init)
-    }
-    fn argsort(&self, x: &CpuStorage, l: &Layout, descending: bool) -> Result<CpuStorage> {
-        super::scan::argsort(x, l, descending)
-    }
-
-    fn matmul(
-        &self,
-        a: &CpuStorage,
-        la: &Layout,
-        b: &CpuStorage,
-        lb: &Layout,
-    ) -> Result<CpuStorage> {
-        super::matmul::matmul(a, la, b, lb)
-    }
-
-    fn index_select(
-        &self,
-        x: Operand<'_, Self>,
-        dim: usize,
-        idx: Operand<'_, Self>,
-    ) -> Result<CpuStorage> {
-        super::index::index_select(x.0, x.1, dim, idx.0, idx.1)
-    }
-    fn index_add(
-        &self,
-        shape: &[usize],
-        dim: usize,
-        idx: Operand<'_, Self>,
-        src: Operand<'_, Self>,
-    ) -> Result<CpuStorage> {
-        super::index::index_add(shape, dim, idx.0, idx.1, src.0, src.1)
-    }
-    fn gather(
-        &self,
-        x: Operand<'_, Self>,
-        dim: usize,
-        idx: Operand<'_, Self>,
-    ) -> Result<CpuStorage> {
-        super::index::gather(x.0, x.1, dim, idx.0, idx.1)
-    }
-    fn scatter_add(
-        &self,
-        shape: &[usize],
-        dim: usize,
-        idx: Operand<'_, Self>,
-        src: Operand<'_, Self>,
-    ) -> Result<CpuStorage> {
-        super::index::scatter_add(shape, dim, idx.0, idx.1, src.0, src.1)
-    }
-
-    fn im2col(
-        &self,
-        x: &CpuStorage,
-        l: &Layout,
-        g: &Conv2dGeom,
-        pad_value: f64,
-    ) -> Result<CpuStorage> {
-        super::conv::im2col(x, l, g, pad_value)
-    }
-    fn col2im(&self, x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> {
-        super::conv::col2im(x, l, g)
-    }
-    fn max_pool2d(
-        &self,
-        x: &CpuStorage,
-        l: &Layout,
-        g: &Conv2dGeom,
-    ) -> Result<(CpuStorage, CpuStorage)> {
-        super::conv::max_pool2d(x, l, g)
-    }
+    forward_kernels!(
+        assign,
+        unary,
+        binary,
+        where_,
+        reduce,
+        softmax,
+        linear_scan,
+        argsort,
+        matmul,
+        index_select,
+        index_add,
+        gather,
+        scatter_add,
+        im2col,
+        col2im,
+        max_pool2d,
+    );
 
     /// Few taps per output at stride 1: the direct kernel (no columns, and the weight gradient
     /// reads the input); otherwise the provided im2col + gemm.

@@ -1,6 +1,7 @@
 //! Index kernels on the CPU: index_select / index_add and gather / scatter_add, bounds-checked.
 
 use super::{gather_view, view_slice, IntoStorage};
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::{contiguous_strides, for_each_row, Layout};
 use crate::storage::CpuStorage;
@@ -13,6 +14,24 @@ fn indices(idx: &CpuStorage, li: &Layout, op: &str) -> Result<Vec<i64>> {
             other.dtype()
         ))),
     }
+}
+
+/// The values of a gather/scatter index, which has as many dims as the `what` tensor of `shape`.
+fn elementwise_indices(
+    idx: &CpuStorage,
+    li: &Layout,
+    op: &str,
+    shape: &[usize],
+    what: &str,
+) -> Result<Vec<i64>> {
+    let ids = indices(idx, li, op)?;
+    ensure!(
+        li.ndim() == shape.len(),
+        Shape,
+        "{op}: index must have as many dims as the {what}, got {:?} and {shape:?}",
+        li.shape
+    );
+    Ok(ids)
 }
 
 fn check(i: i64, size: usize, op: &str, dim: usize) -> Result<usize> {
@@ -100,13 +119,7 @@ pub fn scatter_add(
     src: &CpuStorage,
     ls: &Layout,
 ) -> Result<CpuStorage> {
-    let ids = indices(idx, li, "scatter_add")?;
-    if li.ndim() != shape.len() {
-        return Err(Error::Shape(format!(
-            "scatter_add: index must have as many dims as the output, got {:?} and {:?}",
-            li.shape, shape
-        )));
-    }
+    let ids = elementwise_indices(idx, li, "scatter_add", shape, "output")?;
     let target = Layout::contiguous(shape);
     let walk = IndexWalk {
         op: "scatter_add",
@@ -267,13 +280,7 @@ pub fn gather(
     idx: &CpuStorage,
     li: &Layout,
 ) -> Result<CpuStorage> {
-    let ids = indices(idx, li, "gather")?;
-    if li.ndim() != l.ndim() {
-        return Err(Error::Shape(format!(
-            "gather: index must have as many dims as the input, got {:?} and {:?}",
-            li.shape, l.shape
-        )));
-    }
+    let ids = elementwise_indices(idx, li, "gather", &l.shape, "input")?;
     let walk = IndexWalk {
         op: "gather",
         ids: &ids,

@@ -34,10 +34,14 @@ pub mod strided;
 pub mod transfer;
 
 pub use alloc::tune_allocator;
+pub use conv::{col2im, im2col, max_pool2d};
 pub use device::Cpu;
 pub use elementwise::{binary, erf, unary, where_};
+pub use index::{gather, index_add, index_select, scatter_add};
+pub use matmul::matmul;
 pub use random::{hash32, rand, stream_key, uniform01};
 pub use reduce::reduce;
+pub use scan::{argsort, linear_scan};
 pub use softmax::softmax;
 pub use strided::{dense, gather_view, map1, map2, view_slice};
 pub use transfer::{assign, cast, copy};

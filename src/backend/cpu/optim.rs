@@ -6,6 +6,7 @@ use crate::backend::OptimStep;
 const OPT_PAR_MIN: usize = 1 << 16;
 const OPT_CHUNK: usize = 1 << 15;
 use crate::dtype::Float;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
 
@@ -54,12 +55,12 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         )));
     }
     for s in st.iter() {
-        if s.len() != n {
-            return Err(Error::Shape(format!(
-                "optimizer step: state of {} elements for a parameter of {n}",
-                s.len()
-            )));
-        }
+        ensure!(
+            s.len() == n,
+            Shape,
+            "optimizer step: state of {} elements for a parameter of {n}",
+            s.len()
+        );
     }
     let f = T::from_f64;
     // bias corrections, schedules and decay factors: computed once for both backends
@@ -132,41 +133,15 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     p[i] = pi - step_size * m[i] / (vmax[i].sqrt() * inv_bc2 + eps);
                 }
             } else {
-                type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a mut [T]), &'a mut [T]);
-                let run = |(((pc, gc), mc), vc): Chunks<'_, T>| {
-                    super::simd::wide(|| {
-                        for (((pi, &gi), mi), vi) in
-                            pc.iter_mut().zip(gc).zip(mc.iter_mut()).zip(vc.iter_mut())
-                        {
-                            let pv = *pi * decay;
-                            let d = sign * gi + l2 * pv;
-                            let mn = b1 * *mi + (T::ONE - b1) * d;
-                            let vn = b2 * *vi + (T::ONE - b2) * d * d;
-                            *mi = mn;
-                            *vi = vn;
-                            *pi = pv - step_size * mn / (vn.sqrt() * inv_bc2 + eps);
-                        }
-                    })
-                };
-                if n >= OPT_PAR_MIN {
-                    let (pm, pv) = (
-                        super::pool::SendPtr(m.as_mut_ptr()),
-                        super::pool::SendPtr(v.as_mut_ptr()),
-                    );
-                    super::pool::chunks_mut(p, OPT_CHUNK, |ci, pc| {
-                        let (i0, len) = (ci * OPT_CHUNK, pc.len());
-                        // SAFETY: chunk `ci` of each state buffer belongs to this task alone
-                        let (mc, vc) = unsafe {
-                            (
-                                std::slice::from_raw_parts_mut(pm.get().add(i0), len),
-                                std::slice::from_raw_parts_mut(pv.get().add(i0), len),
-                            )
-                        };
-                        run((((pc, &g[i0..i0 + len]), mc), vc))
-                    });
-                } else {
-                    run((((p, g), m), v));
-                }
+                zip_states(p, g, m, v, move |pi, gi, mi, vi| {
+                    let pv = *pi * decay;
+                    let d = sign * gi + l2 * pv;
+                    let mn = b1 * *mi + (T::ONE - b1) * d;
+                    let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                    *mi = mn;
+                    *vi = vn;
+                    *pi = pv - step_size * mn / (vn.sqrt() * inv_bc2 + eps);
+                });
             }
         }
         OptimStep::RmsProp {
@@ -362,13 +337,13 @@ pub fn step(
     g: &CpuStorage,
     st: &mut [&mut CpuStorage],
 ) -> Result<()> {
-    if p.len() != g.len() {
-        return Err(Error::Shape(format!(
-            "optimizer step: gradient of {} elements for a parameter of {}",
-            g.len(),
-            p.len()
-        )));
-    }
+    ensure!(
+        p.len() == g.len(),
+        Shape,
+        "optimizer step: gradient of {} elements for a parameter of {}",
+        g.len(),
+        p.len()
+    );
     match (p, g) {
         (CpuStorage::F32(p), CpuStorage::F32(g)) => {
             let mut s = Vec::with_capacity(st.len());

@@ -5,9 +5,9 @@
 //! wrapped value); float exponents that float32 cannot hold are applied on the host.
 
 use super::GpuStorage;
-use crate::backend::contract::{Backend, Operand, Scan};
+use crate::backend::contract::{forward_kernels, Backend, Operand};
 use crate::backend::cpu::Cpu;
-use crate::backend::{BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+use crate::backend::{BinaryOp, OptimStep, RandKind, ReduceOp, UnaryOp};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -114,12 +114,8 @@ impl Backend for Gpu {
         x.dtype()
     }
 
-    fn copy(&self, x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
-        super::copy(x, l)
-    }
-    fn cast(&self, x: &GpuStorage, l: &Layout, dtype: DType) -> Result<GpuStorage> {
-        super::cast(x, l, dtype)
-    }
+    forward_kernels!(copy, cast, assign);
+
     fn full(&self, n: usize, value: f64, dtype: DType) -> Result<GpuStorage> {
         super::full(self.0, n, value, dtype)
     }
@@ -128,15 +124,6 @@ impl Backend for Gpu {
     }
     fn upload(&self, h: &CpuStorage) -> Result<GpuStorage> {
         super::upload(self.0, h)
-    }
-    fn assign(
-        &self,
-        dst: &mut GpuStorage,
-        ld: &Layout,
-        src: &GpuStorage,
-        ls: &Layout,
-    ) -> Result<()> {
-        super::assign(dst, ld, src, ls)
     }
 
     fn unary(&self, op: UnaryOp, x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
@@ -192,14 +179,7 @@ impl Backend for Gpu {
         self.int_on_host(op.name(), a, la, |ha, lc| Cpu.binary(op, ha, lc, &hb, lc))
     }
 
-    fn where_(
-        &self,
-        c: Operand<'_, Self>,
-        a: Operand<'_, Self>,
-        b: Operand<'_, Self>,
-    ) -> Result<GpuStorage> {
-        super::where_(c.0, c.1, a.0, a.1, b.0, b.1)
-    }
+    forward_kernels!(where_);
 
     fn reduce(
         &self,
@@ -232,86 +212,19 @@ impl Backend for Gpu {
             None => self.int_on_host("sum", x, l, |h, lh| Cpu.reduce(op, h, lh, dims)),
         }
     }
-    fn softmax(&self, x: &GpuStorage, l: &Layout, log: bool) -> Result<GpuStorage> {
-        super::softmax(x, l, log)
-    }
-    fn linear_scan(
-        &self,
-        a: Operand<'_, Self>,
-        b: Operand<'_, Self>,
-        s: Scan,
-    ) -> Result<GpuStorage> {
-        super::linear_scan(a.0, a.1, b.0, b.1, s.dim, s.reverse, s.init)
-    }
-    fn argsort(&self, x: &GpuStorage, l: &Layout, descending: bool) -> Result<GpuStorage> {
-        super::argsort(x, l, descending)
-    }
-
-    fn matmul(
-        &self,
-        a: &GpuStorage,
-        la: &Layout,
-        b: &GpuStorage,
-        lb: &Layout,
-    ) -> Result<GpuStorage> {
-        super::matmul(a, la, b, lb)
-    }
-
-    fn index_select(
-        &self,
-        x: Operand<'_, Self>,
-        dim: usize,
-        idx: Operand<'_, Self>,
-    ) -> Result<GpuStorage> {
-        super::index_select(x.0, x.1, dim, idx.0, idx.1)
-    }
-    fn index_add(
-        &self,
-        shape: &[usize],
-        dim: usize,
-        idx: Operand<'_, Self>,
-        src: Operand<'_, Self>,
-    ) -> Result<GpuStorage> {
-        super::index_add(shape, dim, idx.0, idx.1, src.0, src.1)
-    }
-    fn gather(
-        &self,
-        x: Operand<'_, Self>,
-        dim: usize,
-        idx: Operand<'_, Self>,
-    ) -> Result<GpuStorage> {
-        super::gather(x.0, x.1, dim, idx.0, idx.1)
-    }
-    fn scatter_add(
-        &self,
-        shape: &[usize],
-        dim: usize,
-        idx: Operand<'_, Self>,
-        src: Operand<'_, Self>,
-    ) -> Result<GpuStorage> {
-        super::scatter_add(shape, dim, idx.0, idx.1, src.0, src.1)
-    }
-
-    fn im2col(
-        &self,
-        x: &GpuStorage,
-        l: &Layout,
-        g: &Conv2dGeom,
-        pad_value: f64,
-    ) -> Result<GpuStorage> {
-        super::im2col(x, l, g, pad_value)
-    }
-    fn col2im(&self, x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> {
-        super::col2im(x, l, g)
-    }
-    fn max_pool2d(
-        &self,
-        x: &GpuStorage,
-        l: &Layout,
-        g: &Conv2dGeom,
-    ) -> Result<(GpuStorage, GpuStorage)> {
-        super::max_pool2d(x, l, g)
-    }
+    forward_kernels!(
+        softmax,
+        linear_scan,
+        argsort,
+        matmul,
+        index_select,
+        index_add,
+        gather,
+        scatter_add,
+        im2col,
+        col2im,
+        max_pool2d,
+    );
 
     fn rand(
         &self,
