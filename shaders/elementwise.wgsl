@@ -6,19 +6,9 @@
 // constants, so each (op, dtype) pair compiles to a branch-free kernel. Layouts (shape, strides,
 // offsets, up to 8 dims after merging) travel in the uniform block; broadcast dims have stride 0.
 
-// Mirrors `EwParams` (src/backend/wgpu/elementwise.rs): n elements; the merged shape of
+// `P: EwParams`, generated from src/backend/wgpu/elementwise.rs: n elements; the merged shape of
 // ndim dims; strides[k] and off[k] of operand k = A, B, C (C: the output view of
 // assign_view); s0, s1 scalar operands (bits of the dtype).
-struct EwParams {
-    n: u32,
-    ndim: u32,
-    s0: u32,
-    s1: u32,
-    off: vec4<u32>,
-    shape: Dims,
-    strides: array<Dims, 3>,
-}
-
 @group(0) @binding(0) var<uniform> P: EwParams;
 @group(0) @binding(1) var<storage, read> A: array<u32>;
 @group(0) @binding(2) var<storage, read> B: array<u32>;
@@ -172,7 +162,8 @@ fn unary_f(x: f32) -> f32 {
         case UN_COS: { r = cos(x); }
         case UN_TANH: { r = tanh_(x); }
         case UN_SIGMOID: { r = sigmoid_(x); }
-        case UN_RELU: { r = select(0.0, x, !(x <= 0.0)); } // NaN propagates, as PyTorch
+        // NaN propagates, as PyTorch (tested on the bits: compilers may assume no NaNs)
+        case UN_RELU: { r = select(0.0, x, x > 0.0 || is_nan(x)); }
         case UN_GELU: { r = 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }
         case UN_GELU_GRAD: {
             let cdf = 0.5 * (1.0 + erf_(x * 0.70710678118654752));
@@ -203,10 +194,7 @@ fn unary_f(x: f32) -> f32 {
         case UN_R_POW_SCALAR: { r = powf_(c0, x); }
         case UN_CLAMP: {
             // max_ then min_ of the CPU backend: NaN passes through
-            let lo = c0;
-            let hi = c1;
-            let a = select(lo, x, is_nan(x) || x >= lo);
-            r = select(hi, a, is_nan(a) || a <= hi);
+            r = fmin(fmax(x, c0), c1);
         }
         case UN_CLAMP_MASK: { r = select(0.0, 1.0, x >= c0 && x <= c1); }
         case UN_LEAKY_RELU: { r = select(x * c0, x, x > 0.0); }
@@ -278,8 +266,8 @@ fn binary_f(x: f32, y: f32) -> u32 {
         case BIN_MUL: { r = bitcast<u32>(x * y); }
         case BIN_DIV: { r = bitcast<u32>(x / y); }
         case BIN_POW: { r = bitcast<u32>(powf_(x, y)); }
-        case BIN_MAXIMUM: { r = bitcast<u32>(select(y, x, is_nan(x) || x >= y)); }
-        case BIN_MINIMUM: { r = bitcast<u32>(select(y, x, is_nan(x) || x <= y)); }
+        case BIN_MAXIMUM: { r = bitcast<u32>(fmax(x, y)); }
+        case BIN_MINIMUM: { r = bitcast<u32>(fmin(x, y)); }
         case BIN_EQ: { r = b2u(x == y && !is_nan(x)); }
         case BIN_NE: { r = b2u(!(x == y) || is_nan(x)); }
         case BIN_LT: { r = b2u(x < y); }

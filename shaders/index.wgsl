@@ -6,25 +6,10 @@
 // index_add / scatter_add accumulate with an atomic float add (compare-exchange loop on the
 // bits, DT_F32) or an atomic integer add (DT_I64) into an output the host zero-filled.
 
-// Mirrors `IndexParams` (src/backend/wgpu/index.rs): n invocations over `shape` (ndim dims:
+// `P: IndexParams`, generated from src/backend/wgpu/index.rs: n invocations over `shape` (ndim dims:
 // the output of index_select, the source of index_add, the index of gather / scatter_add);
 // the indexed dim and its size; the index view (ioff, istr for 1-D indices, istrides);
 // the input / source view (xoff, xstrides); the contiguous output's strides (ostrides).
-struct IndexParams {
-    n: u32,
-    ndim: u32,
-    dim: u32,
-    size: u32,
-    ioff: u32,
-    xoff: u32,
-    istr: u32,
-    pad0: u32,
-    shape: Dims,
-    istrides: Dims,
-    xstrides: Dims,
-    ostrides: Dims,
-}
-
 @group(0) @binding(0) var<uniform> P: IndexParams;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read> I: array<i32>;

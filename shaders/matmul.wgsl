@@ -7,27 +7,9 @@
 // become vec4 loads of the same buffer bound a second time as array<vec4<f32>>.
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
 
-// Mirrors `MatmulParams` (src/backend/wgpu/matmul.rs): sizes m, n, k; nb batch dims
+// `P: MatmulParams`, generated from src/backend/wgpu/matmul.rs: sizes m, n, k; nb batch dims
 // (bshape, a_bstr, b_bstr after merging); operand offsets and row/column strides; batch_base,
 // the first batch of this dispatch.
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    nb: u32,
-    a_off: u32,
-    b_off: u32,
-    ars: u32,
-    acs: u32,
-    brs: u32,
-    bcs: u32,
-    batch_base: u32,
-    pad0: u32,
-    bshape: Dims,
-    a_bstr: Dims,
-    b_bstr: Dims,
-}
-
 @group(0) @binding(0) var<uniform> P: MatmulParams;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;

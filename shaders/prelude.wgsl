@@ -1,25 +1,10 @@
-// prelude.wgsl — code shared by every shader, placed after the constants generated from Rust
-// (WG, Dims, the UN_* / BIN_* / RED_* op codes and DT_* dtype codes; see
-// src/backend/wgpu/codes.rs) and before the shader's own file.
+// prelude.wgsl — code shared by every shader, placed after the declarations generated from
+// Rust (WG, Dims, the UN_* / BIN_* / RED_* op codes and DT_* dtype codes, see
+// src/backend/wgpu/codes.rs; the *Params structs, see the param_block! structs of
+// src/backend/wgpu) and before the shader's own file.
 //
 // Dtype codes: every tensor element is one 32-bit word: DT_F32 = f32 bits, DT_I64 = int64
 // held as i32, DT_BOOL = 0/1.
-
-// Parameters of the row kernels (reduce.wgsl, softmax.wgsl): `rows` rows of `len` elements,
-// element (r, j) at flat index r * len + j of the strided view (shape, strides, offset);
-// `chunks` and `chunk` split long rows of a two-pass reduction. Mirrors `RowParams`.
-struct RowParams {
-    rows: u32,
-    len: u32,
-    ndim: u32,
-    offset: u32,
-    chunks: u32,
-    chunk: u32,
-    pad0: u32,
-    pad1: u32,
-    shape: Dims,
-    strides: Dims,
-}
 
 // Entry d of a per-dim array.
 fn dim(a: Dims, d: u32) -> u32 {
@@ -77,7 +62,13 @@ fn b2u(b: bool) -> u32 {
     return select(0u, 1u, b);
 }
 
-// The CPU backend's max_: keeps `a` when it is NaN or not smaller.
+// The CPU backend's max_: keeps `a` when it is NaN or not smaller (never WGSL `max`, which
+// may drop a NaN on some drivers).
 fn fmax(a: f32, b: f32) -> f32 {
     return select(b, a, is_nan(a) || a >= b);
+}
+
+// The CPU backend's min_: keeps `a` when it is NaN or not greater.
+fn fmin(a: f32, b: f32) -> f32 {
+    return select(b, a, is_nan(a) || a <= b);
 }
