@@ -1,7 +1,6 @@
 //! Convolution family (`shaders/conv.wgsl`): im2col, col2im and 2-D max pooling.
 
-use super::codes::WG;
-use super::launch::{check_span, grid_threads};
+use super::launch::{check_span, dispatch_threads};
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -39,14 +38,7 @@ param_block! {
 }
 
 const fn entry(name: &'static str, bindings: &'static [(u32, Access)]) -> Entry {
-    Entry {
-        shader: Shader::Conv,
-        name,
-        workgroup: [WG, 1, 1],
-        overrides: &[],
-        bindings,
-        params: "ConvParams",
-    }
+    Entry::threads::<ConvParams>(Shader::Conv, name, &[], bindings)
 }
 
 const IN_OUT: &[(u32, Access)] = &[(1, Access::Read), (2, Access::ReadWrite)];
@@ -137,11 +129,13 @@ pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Res
     }
     let mut p = ConvParams::new("im2col", total, g, l)?;
     p.pad_value = pad_value as f32;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&IM2COL),
         &p,
         &[&x.buf, &out.buf],
-        grid_threads(ctx, total, "im2col")?,
+        total,
+        "im2col",
     )?;
     Ok(out)
 }
@@ -156,11 +150,13 @@ pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> 
         return Ok(out);
     }
     let p = ConvParams::new("col2im", total, g, l)?;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&COL2IM),
         &p,
         &[&x.buf, &out.buf],
-        grid_threads(ctx, total, "col2im")?,
+        total,
+        "col2im",
     )?;
     Ok(out)
 }
@@ -178,11 +174,13 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
         return Ok((vals, idx));
     }
     let p = ConvParams::new("max_pool2d", total, g, l)?;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&MAX_POOL),
         &p,
         &[&x.buf, &vals.buf, &idx.buf],
-        grid_threads(ctx, total, "max_pool2d")?,
+        total,
+        "max_pool2d",
     )?;
     Ok((vals, idx))
 }

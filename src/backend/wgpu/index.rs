@@ -1,9 +1,8 @@
 //! Indexing family (`shaders/index.wgsl`): index_select, index_add, gather and scatter_add,
 //! with the host-side check that every index is in range.
 
-use super::codes::WG;
 use super::context::{bump, COUNTERS};
-use super::launch::{check_span, grid_threads};
+use super::launch::{check_span, dispatch_threads};
 use super::params::{dims, param_block, u32_of, Dims, MAX_DIMS};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::reduce::reduce;
@@ -39,14 +38,12 @@ param_block! {
 const fn entry(name: &'static str, accumulate: bool) -> Entry {
     const READ: &[(u32, Access)] = &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)];
     const ADD: &[(u32, Access)] = &[(1, Access::Read), (2, Access::Read), (4, Access::ReadWrite)];
-    Entry {
-        shader: Shader::Index,
+    Entry::threads::<IndexParams>(
+        Shader::Index,
         name,
-        workgroup: [WG, 1, 1],
-        overrides: if accumulate { &["DT"] } else { &[] },
-        bindings: if accumulate { ADD } else { READ },
-        params: "IndexParams",
-    }
+        if accumulate { &["DT"] } else { &[] },
+        if accumulate { ADD } else { READ },
+    )
 }
 
 /// `index_select`: `out[.., j, ..] = x[.., idx[j], ..]`.
@@ -171,11 +168,13 @@ pub fn index_select(
     let mut p = IndexParams::new(op, &shape, dim, size, (&l.strides, l.offset))?;
     p.ioff = u32_of(op, li.offset)?;
     p.istr = u32_of(op, li.strides[0])?;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&INDEX_SELECT),
         &p,
         &[&x.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, op)?,
+        n,
+        op,
     )?;
     Ok(out)
 }
@@ -243,11 +242,13 @@ pub fn index_add(
     p.istr = u32_of(op, li.strides[0])?;
     p.ostrides = dims(op, &contiguous_strides(shape))?;
     let ctx = &src.ctx;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&INDEX_ADD).with("DT", dt),
         &p,
         &[&src.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, op)?,
+        n,
+        op,
     )?;
     Ok(out)
 }
@@ -307,11 +308,13 @@ pub fn gather(
         return Ok(out);
     }
     let p = gather_params("gather", li, dim, l.shape[dim], (&l.strides, l.offset))?;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&GATHER),
         &p,
         &[&x.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, "gather")?,
+        n,
+        "gather",
     )?;
     Ok(out)
 }
@@ -353,11 +356,13 @@ pub fn scatter_add(
     let mut p = gather_params(op, li, dim, shape[dim], (&ls.strides, ls.offset))?;
     p.ostrides = dims(op, &contiguous_strides(shape))?;
     let ctx = &src.ctx;
-    ctx.dispatch(
+    dispatch_threads(
+        ctx,
         &Kernel::new(&SCATTER_ADD).with("DT", dt),
         &p,
         &[&src.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, op)?,
+        n,
+        op,
     )?;
     Ok(out)
 }

@@ -60,8 +60,8 @@ use crate::dtype::DType;
 use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
-pub use device::Gpu;
 pub use conv::{col2im, im2col, max_pool2d};
+pub use device::Gpu;
 pub use elementwise::{assign, binary, cast, copy, full, unary, where_};
 pub use index::{gather, index_add, index_select, scatter_add};
 pub use matmul::matmul;

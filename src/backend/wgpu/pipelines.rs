@@ -129,6 +129,36 @@ pub struct Entry {
     pub params: &'static str,
 }
 
+impl Entry {
+    /// The description of entry point `name` of `shader`, taking the parameter block `P`.
+    pub const fn new<P: ParamBlock>(
+        shader: Shader,
+        name: &'static str,
+        workgroup: [u32; 3],
+        overrides: &'static [&'static str],
+        bindings: &'static [(u32, Access)],
+    ) -> Entry {
+        Entry {
+            shader,
+            name,
+            workgroup,
+            overrides,
+            bindings,
+            params: P::WGSL_NAME,
+        }
+    }
+
+    /// A 1-D kernel's entry point: `WG` invocations per workgroup (see `launch::dispatch_threads`).
+    pub const fn threads<P: ParamBlock>(
+        shader: Shader,
+        name: &'static str,
+        overrides: &'static [&'static str],
+        bindings: &'static [(u32, Access)],
+    ) -> Entry {
+        Entry::new::<P>(shader, name, [super::codes::WG, 1, 1], overrides, bindings)
+    }
+}
+
 /// A kernel to run: an entry point and values for its override constants.
 #[derive(Debug, Clone)]
 pub(crate) struct Kernel {
