@@ -22,20 +22,12 @@ override CONTIG: bool = false;
 
 // Storage offsets of output element `i` in the layouts of A, B and C.
 fn offsets(i: u32) -> vec3<u32> {
-    var o = P.off.xyz;
+    let o = P.off.xyz;
     if (CONTIG) {
         return o + vec3<u32>(i);
     }
-    var rem = i;
-    let nd = P.ndim;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        o += c * vec3<u32>(dim(P.strides[0], d), dim(P.strides[1], d), dim(P.strides[2], d));
-    }
-    return o;
+    let c = unravel(P.shape, P.ndim, i);
+    return o + vec3<u32>(dot_dims(c, P.strides[0]), dot_dims(c, P.strides[1]), dot_dims(c, P.strides[2]));
 }
 
 // The CPU backend's erf (fractional error below 1.2e-7).
@@ -258,6 +250,22 @@ fn unary_map(g: Grid) {
     O[i] = r;
 }
 
+// The comparison OP (BIN_EQ .. BIN_GE) of two values ordered `lt`, `eq` or `gt` (none of
+// them when a float is NaN: then only BIN_NE holds).
+fn compare(lt: bool, eq: bool, gt: bool) -> u32 {
+    var r = false;
+    switch OP {
+        case BIN_EQ: { r = eq; }
+        case BIN_NE: { r = !eq; }
+        case BIN_LT: { r = lt; }
+        case BIN_LE: { r = lt || eq; }
+        case BIN_GT: { r = gt; }
+        case BIN_GE: { r = gt || eq; }
+        default: {}
+    }
+    return b2u(r);
+}
+
 fn binary_f(x: f32, y: f32) -> u32 {
     var r: u32 = 0u;
     switch OP {
@@ -268,12 +276,9 @@ fn binary_f(x: f32, y: f32) -> u32 {
         case BIN_POW: { r = bitcast<u32>(powf_(x, y)); }
         case BIN_MAXIMUM: { r = bitcast<u32>(fmax(x, y)); }
         case BIN_MINIMUM: { r = bitcast<u32>(fmin(x, y)); }
-        case BIN_EQ: { r = b2u(x == y && !is_nan(x)); }
-        case BIN_NE: { r = b2u(!(x == y) || is_nan(x)); }
-        case BIN_LT: { r = b2u(x < y); }
-        case BIN_LE: { r = b2u(x <= y); }
-        case BIN_GT: { r = b2u(x > y); }
-        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE: {
+            r = compare((x < y), x == y && !is_nan(x), (x > y));
+        }
         case BIN_AND: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case BIN_OR: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
@@ -329,12 +334,7 @@ fn binary_i(x: i32, y: i32) -> u32 {
         case BIN_POW: { r = bitcast<u32>(pow_i(x, y)); }
         case BIN_MAXIMUM: { r = bitcast<u32>(max(x, y)); }
         case BIN_MINIMUM: { r = bitcast<u32>(min(x, y)); }
-        case BIN_EQ: { r = b2u(x == y); }
-        case BIN_NE: { r = b2u(x != y); }
-        case BIN_LT: { r = b2u(x < y); }
-        case BIN_LE: { r = b2u(x <= y); }
-        case BIN_GT: { r = b2u(x > y); }
-        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE: { r = compare((x < y), x == y, (x > y)); }
         case BIN_AND: { r = b2u(x != 0 && y != 0); }
         case BIN_OR: { r = b2u(x != 0 || y != 0); }
         case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0, y <= 0)); }
@@ -365,12 +365,7 @@ fn binary_b(x: u32, y: u32) -> u32 {
     switch OP {
         case BIN_MUL, BIN_MINIMUM, BIN_AND: { r = x & y; }
         case BIN_ADD, BIN_MAXIMUM, BIN_OR: { r = x | y; }
-        case BIN_EQ: { r = b2u(x == y); }
-        case BIN_NE: { r = b2u(x != y); }
-        case BIN_LT: { r = b2u(x < y); }
-        case BIN_LE: { r = b2u(x <= y); }
-        case BIN_GT: { r = b2u(x > y); }
-        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE: { r = compare((x < y), x == y, (x > y)); }
         default: {}
     }
     return r;

@@ -43,21 +43,15 @@ fn atomic_add(at: u32, bits: u32) {
 // index view (istrides), (.y) in the input / source view (xstrides) and (.z) in the output
 // (ostrides); and (.w) its coordinate along `dim`.
 fn walk(i: u32) -> vec4<u32> {
-    var rem = i;
-    var o = vec4<u32>(P.ioff, P.xoff, 0u, 0u);
-    let nd = P.ndim;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        if (d == P.dim) {
-            o.w = c;
-        } else {
-            o += c * vec4<u32>(dim(P.istrides, d), dim(P.xstrides, d), dim(P.ostrides, d), 0u);
-        }
-    }
-    return o;
+    var c = unravel(P.shape, P.ndim, i);
+    let w = dim(c, P.dim);
+    c[P.dim >> 2u][P.dim & 3u] = 0u;
+    return vec4<u32>(
+        P.ioff + dot_dims(c, P.istrides),
+        P.xoff + dot_dims(c, P.xstrides),
+        dot_dims(c, P.ostrides),
+        w,
+    );
 }
 
 // Entry j of the 1-D index (index_select, index_add), clamped into [0, size).

@@ -40,18 +40,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
     // batch offsets from the (possibly broadcast) batch dims
     let batch = P.batch_base + wid.z;
-    var a_base = P.a_off;
-    var b_base = P.b_off;
-    var rem = batch;
-    let nb = P.nb;
-    for (var q = 0u; q < nb; q++) {
-        let d = nb - 1u - q;
-        let s = dim(P.bshape, d);
-        let c = rem % s;
-        rem = rem / s;
-        a_base += c * dim(P.a_bstr, d);
-        b_base += c * dim(P.b_bstr, d);
-    }
+    let bc = unravel(P.bshape, P.nb, batch);
+    let a_base = P.a_off + dot_dims(bc, P.a_bstr);
+    let b_base = P.b_off + dot_dims(bc, P.b_bstr);
     let c_base = batch * m * n;
 
     let row0 = wid.y * TILE;

@@ -11,17 +11,31 @@ fn dim(a: Dims, d: u32) -> u32 {
     return a[d >> 2u][d & 3u];
 }
 
-// Storage offset of flat (row-major) element f of the view (shape, strides, offset).
-fn view_offset(shape: Dims, strides: Dims, ndim: u32, offset: u32, f: u32) -> u32 {
+// Coordinates of flat (row-major) element f of `shape` (ndim dims; the others are 0).
+fn unravel(shape: Dims, ndim: u32, f: u32) -> Dims {
+    var c: Dims;
     var rem = f;
-    var o = offset;
     for (var k = 0u; k < ndim; k++) {
         let d = ndim - 1u - k;
         let s = dim(shape, d);
-        o += (rem % s) * dim(strides, d);
+        c[d >> 2u][d & 3u] = rem % s;
         rem = rem / s;
     }
+    return c;
+}
+
+// Sum of coordinates c times strides: the offset of c from a view's start.
+fn dot_dims(c: Dims, strides: Dims) -> u32 {
+    var o = 0u;
+    for (var v = 0u; v < DIM_VEC4S; v++) {
+        o += dot(c[v], strides[v]);
+    }
     return o;
+}
+
+// Storage offset of flat (row-major) element f of the view (shape, strides, offset).
+fn view_offset(shape: Dims, strides: Dims, ndim: u32, offset: u32, f: u32) -> u32 {
+    return offset + dot_dims(unravel(shape, ndim, f), strides);
 }
 
 // The builtins of a 1-D kernel's invocation (every entry point but matmul takes one).
