@@ -228,6 +228,27 @@ pub fn index_add(
             ls.shape, li.shape
         )));
     }
+    let k = Kernel::new(&INDEX_ADD).with("DT", dt);
+    accumulate(k, shape, dim, (idx, li), (src, ls), || {
+        let mut p = IndexParams::new(op, &ls.shape, dim, shape[dim], (&ls.strides, ls.offset))?;
+        p.ioff = u32_of(op, li.offset)?;
+        p.istr = u32_of(op, li.strides[0])?;
+        Ok(p)
+    })
+}
+
+/// The shared part of index_add and scatter_add once their shapes are checked: checks the
+/// views and indices, then runs `k` (named as its op) over the source elements, adding them
+/// into zeros of `shape` (contiguous, strides set here in the `params` it is given).
+fn accumulate(
+    k: Kernel,
+    shape: &[usize],
+    dim: usize,
+    (idx, li): (&GpuStorage, &Layout),
+    (src, ls): (&GpuStorage, &Layout),
+    params: impl FnOnce() -> Result<IndexParams>,
+) -> Result<GpuStorage> {
+    let op = k.entry.name;
     check_rank(op, shape)?;
     check_span(op, src, ls)?;
     check_span(op, idx, li)?;
@@ -237,19 +258,9 @@ pub fn index_add(
     if out.len == 0 || n == 0 {
         return Ok(out);
     }
-    let mut p = IndexParams::new(op, &ls.shape, dim, shape[dim], (&ls.strides, ls.offset))?;
-    p.ioff = u32_of(op, li.offset)?;
-    p.istr = u32_of(op, li.strides[0])?;
+    let mut p = params()?;
     p.ostrides = dims(op, &contiguous_strides(shape))?;
-    let ctx = &src.ctx;
-    dispatch_threads(
-        ctx,
-        &Kernel::new(&INDEX_ADD).with("DT", dt),
-        &p,
-        &[&src.buf, &idx.buf, &out.buf],
-        n,
-        op,
-    )?;
+    dispatch_threads(&src.ctx, &k, &p, &[&src.buf, &idx.buf, &out.buf], n, op)?;
     Ok(out)
 }
 
@@ -344,25 +355,9 @@ pub fn scatter_add(
         )));
     }
     check_gather_shape(op, &li.shape, shape, dim)?;
-    check_rank(op, shape)?;
-    check_span(op, src, ls)?;
-    check_span(op, idx, li)?;
-    check_indices(op, idx, li, shape[dim], dim)?;
-    let n = li.numel();
-    let out = zeroed_output(op, src, shape)?;
-    if out.len == 0 || n == 0 {
-        return Ok(out);
-    }
-    let mut p = gather_params(op, li, dim, shape[dim], (&ls.strides, ls.offset))?;
-    p.ostrides = dims(op, &contiguous_strides(shape))?;
-    let ctx = &src.ctx;
-    dispatch_threads(
-        ctx,
-        &Kernel::new(&SCATTER_ADD).with("DT", dt),
-        &p,
-        &[&src.buf, &idx.buf, &out.buf],
-        n,
-        op,
-    )?;
-    Ok(out)
+    // the source has the index's shape: one invocation per index entry
+    let k = Kernel::new(&SCATTER_ADD).with("DT", dt);
+    accumulate(k, shape, dim, (idx, li), (src, ls), || {
+        gather_params(op, li, dim, shape[dim], (&ls.strides, ls.offset))
+    })
 }
