@@ -150,32 +150,42 @@ pub fn index_select(
             li.shape
         )));
     }
-    check_rank("index_select", &l.shape)?;
-    check_span("index_select", x, l)?;
-    check_span("index_select", idx, li)?;
-    let size = l.shape[dim];
-    check_indices("index_select", idx, li, size, dim)?;
+    let op = "index_select";
     let mut shape = l.shape.clone();
     shape[dim] = li.numel();
     let n: usize = shape.iter().product();
-    let ctx = &x.ctx;
-    let mut out = GpuStorage::alloc(ctx, x.dtype, n, false, "index_select")?;
+    select(&INDEX_SELECT, (x, l), dim, (idx, li), n, || {
+        let mut p = IndexParams::new(op, &shape, dim, l.shape[dim], (&l.strides, l.offset))?;
+        p.ioff = u32_of(op, li.offset)?;
+        p.istr = u32_of(op, li.strides[0])?;
+        Ok(p)
+    })
+}
+
+/// The shared part of index_select and gather once their shapes are checked: checks the
+/// views and indices, then runs `entry` (named as its op) for the `n` outputs, each reading an
+/// element of `x` (the kernel's parameters from `params`).
+fn select(
+    entry: &'static Entry,
+    (x, l): (&GpuStorage, &Layout),
+    dim: usize,
+    (idx, li): (&GpuStorage, &Layout),
+    n: usize,
+    params: impl FnOnce() -> Result<IndexParams>,
+) -> Result<GpuStorage> {
+    let op = entry.name;
+    check_rank(op, &l.shape)?;
+    check_span(op, x, l)?;
+    check_span(op, idx, li)?;
+    check_indices(op, idx, li, l.shape[dim], dim)?;
+    let mut out = GpuStorage::alloc(&x.ctx, x.dtype, n, false, op)?;
     out.range = x.range;
     if n == 0 {
         return Ok(out);
     }
-    let op = "index_select";
-    let mut p = IndexParams::new(op, &shape, dim, size, (&l.strides, l.offset))?;
-    p.ioff = u32_of(op, li.offset)?;
-    p.istr = u32_of(op, li.strides[0])?;
-    dispatch_threads(
-        ctx,
-        &Kernel::new(&INDEX_SELECT),
-        &p,
-        &[&x.buf, &idx.buf, &out.buf],
-        n,
-        op,
-    )?;
+    let p = params()?;
+    let k = Kernel::new(entry);
+    dispatch_threads(&x.ctx, &k, &p, &[&x.buf, &idx.buf, &out.buf], n, op)?;
     Ok(out)
 }
 
@@ -307,27 +317,9 @@ pub fn gather(
         )));
     }
     check_gather_shape("gather", &li.shape, &l.shape, dim)?;
-    check_rank("gather", &l.shape)?;
-    check_span("gather", x, l)?;
-    check_span("gather", idx, li)?;
-    check_indices("gather", idx, li, l.shape[dim], dim)?;
-    let n = li.numel();
-    let ctx = &x.ctx;
-    let mut out = GpuStorage::alloc(ctx, x.dtype, n, false, "gather")?;
-    out.range = x.range;
-    if n == 0 {
-        return Ok(out);
-    }
-    let p = gather_params("gather", li, dim, l.shape[dim], (&l.strides, l.offset))?;
-    dispatch_threads(
-        ctx,
-        &Kernel::new(&GATHER),
-        &p,
-        &[&x.buf, &idx.buf, &out.buf],
-        n,
-        "gather",
-    )?;
-    Ok(out)
+    select(&GATHER, (x, l), dim, (idx, li), li.numel(), || {
+        gather_params("gather", li, dim, l.shape[dim], (&l.strides, l.offset))
+    })
 }
 
 /// Zeros of `shape` with `src[p]` added at `p with coordinate dim = idx[p]`.
