@@ -6,33 +6,9 @@
 // outside the image. col2im: one invocation per image pixel, summing every (ki, kj) that lands
 // on it in the CPU backend's order — a gather, so no atomics and the result is deterministic.
 
-// Mirrors `ConvParams` (src/backend/wgpu/conv.rs): total invocations; the geometry (batch n,
+// `P: ConvParams`, generated from src/backend/wgpu/conv.rs: total invocations; the geometry (batch n,
 // channels c, image h x w, kernel kh x kw, stride, padding, dilation, output oh x ow); the
 // input view's strides (4 for an image, 2 for columns) and offset; the padding value.
-struct ConvParams {
-    total: u32,
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    dh: u32,
-    dw: u32,
-    oh: u32,
-    ow: u32,
-    offset: u32,
-    strides: vec4<u32>,
-    pad_value: f32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
 @group(0) @binding(0) var<uniform> P: ConvParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;

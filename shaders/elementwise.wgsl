@@ -6,19 +6,9 @@
 // constants, so each (op, dtype) pair compiles to a branch-free kernel. Layouts (shape, strides,
 // offsets, up to 8 dims after merging) travel in the uniform block; broadcast dims have stride 0.
 
-// Mirrors `EwParams` (src/backend/wgpu/elementwise.rs): n elements; the merged shape of
+// `P: EwParams`, generated from src/backend/wgpu/elementwise.rs: n elements; the merged shape of
 // ndim dims; strides[k] and off[k] of operand k = A, B, C (C: the output view of
 // assign_view); s0, s1 scalar operands (bits of the dtype).
-struct EwParams {
-    n: u32,
-    ndim: u32,
-    s0: u32,
-    s1: u32,
-    off: vec4<u32>,
-    shape: Dims,
-    strides: array<Dims, 3>,
-}
-
 @group(0) @binding(0) var<uniform> P: EwParams;
 @group(0) @binding(1) var<storage, read> A: array<u32>;
 @group(0) @binding(2) var<storage, read> B: array<u32>;
@@ -32,20 +22,12 @@ override CONTIG: bool = false;
 
 // Storage offsets of output element `i` in the layouts of A, B and C.
 fn offsets(i: u32) -> vec3<u32> {
-    var o = P.off.xyz;
+    let o = P.off.xyz;
     if (CONTIG) {
         return o + vec3<u32>(i);
     }
-    var rem = i;
-    let nd = P.ndim;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        o += c * vec3<u32>(dim(P.strides[0], d), dim(P.strides[1], d), dim(P.strides[2], d));
-    }
-    return o;
+    let c = unravel(P.shape, P.ndim, i);
+    return o + vec3<u32>(dot_dims(c, P.strides[0]), dot_dims(c, P.strides[1]), dot_dims(c, P.strides[2]));
 }
 
 // erfc(z) for z >= 0, with fractional error below 1.2e-7 (a Chebyshev-fitted exponential).
@@ -212,7 +194,8 @@ fn unary_f(x: f32) -> f32 {
         case UN_COS: { r = cos(x); }
         case UN_TANH: { r = tanh_(x); }
         case UN_SIGMOID: { r = sigmoid_(x); }
-        case UN_RELU: { r = select(0.0, x, !(x <= 0.0)); } // NaN propagates, as PyTorch
+        // NaN propagates, as PyTorch (tested on the bits: compilers may assume no NaNs)
+        case UN_RELU: { r = select(0.0, x, x > 0.0 || is_nan(x)); }
         case UN_GELU: { r = 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }
         case UN_GELU_GRAD: {
             let cdf = 0.5 * (1.0 + erf_(x * 0.70710678118654752));
@@ -243,10 +226,7 @@ fn unary_f(x: f32) -> f32 {
         case UN_R_POW_SCALAR: { r = powf_(c0, x); }
         case UN_CLAMP: {
             // max_ then min_ of the CPU backend: NaN passes through
-            let lo = c0;
-            let hi = c1;
-            let a = select(lo, x, is_nan(x) || x >= lo);
-            r = select(hi, a, is_nan(a) || a <= hi);
+            r = fmin(fmax(x, c0), c1);
         }
         case UN_CLAMP_MASK: { r = select(0.0, 1.0, x >= c0 && x <= c1); }
         case UN_LEAKY_RELU: { r = select(x * c0, x, x > 0.0); }
@@ -311,6 +291,22 @@ fn unary_map(g: Grid) {
     O[i] = r;
 }
 
+// The comparison OP (BIN_EQ .. BIN_GE) of two values ordered `lt`, `eq` or `gt` (none of
+// them when a float is NaN: then only BIN_NE holds).
+fn compare(lt: bool, eq: bool, gt: bool) -> u32 {
+    var r = false;
+    switch OP {
+        case BIN_EQ: { r = eq; }
+        case BIN_NE: { r = !eq; }
+        case BIN_LT: { r = lt; }
+        case BIN_LE: { r = lt || eq; }
+        case BIN_GT: { r = gt; }
+        case BIN_GE: { r = gt || eq; }
+        default: {}
+    }
+    return b2u(r);
+}
+
 fn binary_f(x: f32, y: f32) -> u32 {
     var r: u32 = 0u;
     switch OP {
@@ -319,14 +315,11 @@ fn binary_f(x: f32, y: f32) -> u32 {
         case BIN_MUL: { r = bitcast<u32>(x * y); }
         case BIN_DIV: { r = bitcast<u32>(x / y); }
         case BIN_POW: { r = bitcast<u32>(powf_(x, y)); }
-        case BIN_MAXIMUM: { r = bitcast<u32>(select(y, x, is_nan(x) || x >= y)); }
-        case BIN_MINIMUM: { r = bitcast<u32>(select(y, x, is_nan(x) || x <= y)); }
-        case BIN_EQ: { r = b2u(x == y && !is_nan(x)); }
-        case BIN_NE: { r = b2u(!(x == y) || is_nan(x)); }
-        case BIN_LT: { r = b2u(x < y); }
-        case BIN_LE: { r = b2u(x <= y); }
-        case BIN_GT: { r = b2u(x > y); }
-        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_MAXIMUM: { r = bitcast<u32>(fmax(x, y)); }
+        case BIN_MINIMUM: { r = bitcast<u32>(fmin(x, y)); }
+        case BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE: {
+            r = compare((x < y), x == y && !is_nan(x), (x > y));
+        }
         case BIN_AND: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case BIN_OR: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
@@ -382,12 +375,7 @@ fn binary_i(x: i32, y: i32) -> u32 {
         case BIN_POW: { r = bitcast<u32>(pow_i(x, y)); }
         case BIN_MAXIMUM: { r = bitcast<u32>(max(x, y)); }
         case BIN_MINIMUM: { r = bitcast<u32>(min(x, y)); }
-        case BIN_EQ: { r = b2u(x == y); }
-        case BIN_NE: { r = b2u(x != y); }
-        case BIN_LT: { r = b2u(x < y); }
-        case BIN_LE: { r = b2u(x <= y); }
-        case BIN_GT: { r = b2u(x > y); }
-        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE: { r = compare((x < y), x == y, (x > y)); }
         case BIN_AND: { r = b2u(x != 0 && y != 0); }
         case BIN_OR: { r = b2u(x != 0 || y != 0); }
         case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0, y <= 0)); }
@@ -418,12 +406,7 @@ fn binary_b(x: u32, y: u32) -> u32 {
     switch OP {
         case BIN_MUL, BIN_MINIMUM, BIN_AND: { r = x & y; }
         case BIN_ADD, BIN_MAXIMUM, BIN_OR: { r = x | y; }
-        case BIN_EQ: { r = b2u(x == y); }
-        case BIN_NE: { r = b2u(x != y); }
-        case BIN_LT: { r = b2u(x < y); }
-        case BIN_LE: { r = b2u(x <= y); }
-        case BIN_GT: { r = b2u(x > y); }
-        case BIN_GE: { r = b2u(x >= y); }
+        case BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE: { r = compare((x < y), x == y, (x > y)); }
         default: {}
     }
     return r;

@@ -6,25 +6,10 @@
 // index_add / scatter_add accumulate with an atomic float add (compare-exchange loop on the
 // bits, DT_F32) or an atomic integer add (DT_I64) into an output the host zero-filled.
 
-// Mirrors `IndexParams` (src/backend/wgpu/index.rs): n invocations over `shape` (ndim dims:
+// `P: IndexParams`, generated from src/backend/wgpu/index.rs: n invocations over `shape` (ndim dims:
 // the output of index_select, the source of index_add, the index of gather / scatter_add);
 // the indexed dim and its size; the index view (ioff, istr for 1-D indices, istrides);
 // the input / source view (xoff, xstrides); the contiguous output's strides (ostrides).
-struct IndexParams {
-    n: u32,
-    ndim: u32,
-    dim: u32,
-    size: u32,
-    ioff: u32,
-    xoff: u32,
-    istr: u32,
-    pad0: u32,
-    shape: Dims,
-    istrides: Dims,
-    xstrides: Dims,
-    ostrides: Dims,
-}
-
 @group(0) @binding(0) var<uniform> P: IndexParams;
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read> I: array<i32>;
@@ -58,21 +43,15 @@ fn atomic_add(at: u32, bits: u32) {
 // index view (istrides), (.y) in the input / source view (xstrides) and (.z) in the output
 // (ostrides); and (.w) its coordinate along `dim`.
 fn walk(i: u32) -> vec4<u32> {
-    var rem = i;
-    var o = vec4<u32>(P.ioff, P.xoff, 0u, 0u);
-    let nd = P.ndim;
-    for (var k = 0u; k < nd; k++) {
-        let d = nd - 1u - k;
-        let s = dim(P.shape, d);
-        let c = rem % s;
-        rem = rem / s;
-        if (d == P.dim) {
-            o.w = c;
-        } else {
-            o += c * vec4<u32>(dim(P.istrides, d), dim(P.xstrides, d), dim(P.ostrides, d), 0u);
-        }
-    }
-    return o;
+    var c = unravel(P.shape, P.ndim, i);
+    let w = dim(c, P.dim);
+    c[P.dim >> 2u][P.dim & 3u] = 0u;
+    return vec4<u32>(
+        P.ioff + dot_dims(c, P.istrides),
+        P.xoff + dot_dims(c, P.xstrides),
+        dot_dims(c, P.ostrides),
+        w,
+    );
 }
 
 // Entry j of the 1-D index (index_select, index_add), clamped into [0, size).

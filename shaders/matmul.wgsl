@@ -7,27 +7,9 @@
 // become vec4 loads of the same buffer bound a second time as array<vec4<f32>>.
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
 
-// Mirrors `MatmulParams` (src/backend/wgpu/matmul.rs): sizes m, n, k; nb batch dims
+// `P: MatmulParams`, generated from src/backend/wgpu/matmul.rs: sizes m, n, k; nb batch dims
 // (bshape, a_bstr, b_bstr after merging); operand offsets and row/column strides; batch_base,
 // the first batch of this dispatch.
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    nb: u32,
-    a_off: u32,
-    b_off: u32,
-    ars: u32,
-    acs: u32,
-    brs: u32,
-    bcs: u32,
-    batch_base: u32,
-    pad0: u32,
-    bshape: Dims,
-    a_bstr: Dims,
-    b_bstr: Dims,
-}
-
 @group(0) @binding(0) var<uniform> P: MatmulParams;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -58,18 +40,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
     // batch offsets from the (possibly broadcast) batch dims
     let batch = P.batch_base + wid.z;
-    var a_base = P.a_off;
-    var b_base = P.b_off;
-    var rem = batch;
-    let nb = P.nb;
-    for (var q = 0u; q < nb; q++) {
-        let d = nb - 1u - q;
-        let s = dim(P.bshape, d);
-        let c = rem % s;
-        rem = rem / s;
-        a_base += c * dim(P.a_bstr, d);
-        b_base += c * dim(P.b_bstr, d);
-    }
+    let bc = unravel(P.bshape, P.nb, batch);
+    let a_base = P.a_off + dot_dims(bc, P.a_bstr);
+    let b_base = P.b_off + dot_dims(bc, P.b_bstr);
     let c_base = batch * m * n;
 
     let row0 = wid.y * TILE;

@@ -13,28 +13,9 @@
 // Boolean options are words b0..b2 of the parameter block (uniform branches), not pipeline
 // constants, so each optimizer compiles once.
 
-// Mirrors `OptimParams` (src/backend/wgpu/optim.rs): n elements, maximize, boolean options
+// `P: OptimParams`, generated from src/backend/wgpu/optim.rs: n elements, maximize, boolean options
 // b0..b2 (documented per optimizer) and the step's coefficients, computed once on the host
 // for both backends by `OptimStep::coefficients` (src/backend/optim.rs), which documents them.
-struct OptimParams {
-    n: u32,
-    maximize: u32,
-    b0: u32,
-    b1: u32,
-    b2: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-    step_size: f32,
-    step_size2: f32,
-    l2: f32,
-    decay: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    inv_bias2: f32,
-}
-
 @group(0) @binding(0) var<uniform> P: OptimParams;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> W: array<f32>;

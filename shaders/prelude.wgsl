@@ -1,42 +1,41 @@
-// prelude.wgsl — code shared by every shader, placed after the constants generated from Rust
-// (WG, Dims, the UN_* / BIN_* / RED_* op codes and DT_* dtype codes; see
-// src/backend/wgpu/codes.rs) and before the shader's own file.
+// prelude.wgsl — code shared by every shader, placed after the declarations generated from
+// Rust (WG, Dims, the UN_* / BIN_* / RED_* op codes and DT_* dtype codes, see
+// src/backend/wgpu/codes.rs; the *Params structs, see the param_block! structs of
+// src/backend/wgpu) and before the shader's own file.
 //
 // Dtype codes: every tensor element is one 32-bit word: DT_F32 = f32 bits, DT_I64 = int64
 // held as i32, DT_BOOL = 0/1.
-
-// Parameters of the row kernels (reduce.wgsl, softmax.wgsl): `rows` rows of `len` elements,
-// element (r, j) at flat index r * len + j of the strided view (shape, strides, offset);
-// `chunks` and `chunk` split long rows of a two-pass reduction. Mirrors `RowParams`.
-struct RowParams {
-    rows: u32,
-    len: u32,
-    ndim: u32,
-    offset: u32,
-    chunks: u32,
-    chunk: u32,
-    pad0: u32,
-    pad1: u32,
-    shape: Dims,
-    strides: Dims,
-}
 
 // Entry d of a per-dim array.
 fn dim(a: Dims, d: u32) -> u32 {
     return a[d >> 2u][d & 3u];
 }
 
-// Storage offset of flat (row-major) element f of the view (shape, strides, offset).
-fn view_offset(shape: Dims, strides: Dims, ndim: u32, offset: u32, f: u32) -> u32 {
+// Coordinates of flat (row-major) element f of `shape` (ndim dims; the others are 0).
+fn unravel(shape: Dims, ndim: u32, f: u32) -> Dims {
+    var c: Dims;
     var rem = f;
-    var o = offset;
     for (var k = 0u; k < ndim; k++) {
         let d = ndim - 1u - k;
         let s = dim(shape, d);
-        o += (rem % s) * dim(strides, d);
+        c[d >> 2u][d & 3u] = rem % s;
         rem = rem / s;
     }
+    return c;
+}
+
+// Sum of coordinates c times strides: the offset of c from a view's start.
+fn dot_dims(c: Dims, strides: Dims) -> u32 {
+    var o = 0u;
+    for (var v = 0u; v < DIM_VEC4S; v++) {
+        o += dot(c[v], strides[v]);
+    }
     return o;
+}
+
+// Storage offset of flat (row-major) element f of the view (shape, strides, offset).
+fn view_offset(shape: Dims, strides: Dims, ndim: u32, offset: u32, f: u32) -> u32 {
+    return offset + dot_dims(unravel(shape, ndim, f), strides);
 }
 
 // The builtins of a 1-D kernel's invocation (every entry point but matmul takes one).
@@ -77,7 +76,13 @@ fn b2u(b: bool) -> u32 {
     return select(0u, 1u, b);
 }
 
-// The CPU backend's max_: keeps `a` when it is NaN or not smaller.
+// The CPU backend's max_: keeps `a` when it is NaN or not smaller (never WGSL `max`, which
+// may drop a NaN on some drivers).
 fn fmax(a: f32, b: f32) -> f32 {
     return select(b, a, is_nan(a) || a >= b);
+}
+
+// The CPU backend's min_: keeps `a` when it is NaN or not greater.
+fn fmin(a: f32, b: f32) -> f32 {
+    return select(b, a, is_nan(a) || a <= b);
 }

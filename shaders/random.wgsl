@@ -5,19 +5,8 @@
 // the same numbers on the CPU and the GPU up to f32 rounding. Normals use Box–Muller on
 // counters 2i and 2i+1, as on the CPU. 64-bit counters are (lo, hi) pairs of u32.
 
-// Mirrors `RandParams` (src/backend/wgpu/random.rs): n numbers of the stream (seed, offset)
+// `P: RandParams`, generated from src/backend/wgpu/random.rs: n numbers of the stream (seed, offset)
 // as (lo, hi) words; uniform: a = low, b = high - low; normal: a = mean, b = std.
-struct RandParams {
-    n: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-    a: f32,
-    b: f32,
-    pad0: u32,
-}
-
 @group(0) @binding(0) var<uniform> P: RandParams;
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
 

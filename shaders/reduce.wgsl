@@ -6,7 +6,7 @@
 // row one invocation, for many short rows. A few very long rows take two passes:
 // `reduce_partial` reduces chunks of `chunk` elements to (value, index) pairs with many
 // workgroups, and `reduce_final` reduces each row's pairs. Values travel as bits (DT_* codes).
-// Parameters: `RowParams` of the prelude (rows = outer rows, len = elements per row).
+// Parameters: `RowParams`, generated from src/backend/wgpu/params.rs (rows = outer rows, len = elements per row).
 // Max/min keep the first NaN, and ties keep the smallest index, as the CPU backend.
 
 @group(0) @binding(0) var<uniform> P: RowParams;

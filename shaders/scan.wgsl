@@ -8,16 +8,9 @@
 // its own position at that rank: O(n) work per element, no scratch memory.
 // Dtype codes: DT_F32 or DT_I64 (bool sorts as DT_I64).
 
-// Mirrors `ScanParams` (src/backend/wgpu/scan.rs): n invocations (linear_scan: lines =
+// `P: ScanParams`, generated from src/backend/wgpu/scan.rs: n invocations (linear_scan: lines =
 // outer * inner; argsort: elements = rows * len); len, the scanned / sorted dim's size;
 // inner, the stride of that dim (linear_scan); init, y_(-1) as bits of the dtype.
-struct ScanParams {
-    n: u32,
-    len: u32,
-    inner: u32,
-    init: u32,
-}
-
 @group(0) @binding(0) var<uniform> P: ScanParams;
 @group(0) @binding(1) var<storage, read> A: array<u32>;
 @group(0) @binding(2) var<storage, read> B: array<u32>;

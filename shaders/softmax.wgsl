@@ -3,7 +3,7 @@
 // Row r holds elements r * len + j of the view (flat row-major order through the layout).
 // `softmax_wg`: one workgroup per row, max and sum by shared-memory trees (long rows).
 // `softmax_thread`: one invocation per row (short rows, many of them).
-// Parameters: `RowParams` of the prelude. The result is written contiguously. NaN propagates through the max, as on the CPU.
+// Parameters: `RowParams`, generated from src/backend/wgpu/params.rs. The result is written contiguously. NaN propagates through the max, as on the CPU.
 
 @group(0) @binding(0) var<uniform> P: RowParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;

@@ -1,7 +1,9 @@
-//! The shader contract, checked without a GPU: every shader as compiled (generated constants +
-//! prelude + file) parses and validates with naga, and naga's reflection agrees with what the
-//! Rust host dispatches — entry points, workgroup sizes, override names, bindings (group,
-//! binding, uniform / storage access) and each parameter struct's size and member offsets.
+//! The shader contract, checked without a GPU: every shader as compiled (generated constants and
+//! parameter structs + prelude + file) parses and validates with naga, and naga's reflection
+//! agrees with what the Rust host dispatches — entry points, workgroup sizes, override names,
+//! bindings (group, binding, uniform / storage access) and each generated parameter struct's
+//! size and member offsets as naga lays them out; no hand-written WGSL declares its own copy
+//! of a generated struct.
 
 use std::collections::BTreeSet;
 
@@ -246,8 +248,39 @@ fn parameter_structs_match_rust_layouts() {
         if !found {
             errs.push(format!("no shader declares the struct {name}"));
         }
+        for (file, src) in contract::shaders() {
+            if !src.contains(&l.wgsl) {
+                errs.push(format!("{file}: the generated struct {name} is missing"));
+            }
+        }
     }
     assert!(errs.is_empty(), "layouts differ:\n{}", errs.join("\n"));
+}
+
+#[test]
+fn no_shader_declares_a_generated_struct() {
+    // the Rust param_block! structs are the only source of the WGSL parameter structs
+    let mut errs = Vec::new();
+    for (file, src) in contract::shader_files() {
+        // most files need the generated declarations to parse; the text check covers them
+        let module = naga::front::wgsl::parse_str(src).ok();
+        for l in contract::param_layouts() {
+            let by_naga = module.as_ref().is_some_and(|m| {
+                m.types
+                    .iter()
+                    .any(|(_, t)| t.name.as_deref() == Some(l.name))
+            });
+            let by_text = src.lines().any(|line| {
+                let mut w = line.split_whitespace();
+                w.next() == Some("struct")
+                    && w.next().map(|n| n.trim_end_matches('{')) == Some(l.name)
+            });
+            if by_naga || by_text {
+                errs.push(format!("{file}.wgsl declares its own struct {}", l.name));
+            }
+        }
+    }
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
 }
 
 #[test]

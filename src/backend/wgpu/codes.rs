@@ -94,6 +94,7 @@ pub fn wgsl_constants() -> String {
     let mut s = String::from("// generated from src/backend/wgpu/codes.rs\n");
     s += &format!("const WG: u32 = {WG}u;\n");
     s += &format!("alias Dims = array<vec4<u32>, {DIM_VEC4S}>;\n");
+    s += &format!("const DIM_VEC4S: u32 = {DIM_VEC4S}u;\n");
     for table in [
         UnaryCode::table(),
         BinaryCode::table(),

@@ -14,6 +14,13 @@ pub fn shaders() -> Vec<(&'static str, String)> {
     Shader::ALL.iter().map(|s| (s.name(), s.source())).collect()
 }
 
+/// Every hand-written WGSL file: (name, text), the prelude included.
+pub fn shader_files() -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![("prelude", super::pipelines::PRELUDE)];
+    v.extend(Shader::ALL.iter().map(|s| (s.name(), s.file_source())));
+    v
+}
+
 /// Every entry point Rust dispatches.
 pub fn entries() -> Vec<&'static Entry> {
     let mut v: Vec<&'static Entry> = Vec::new();

@@ -1,7 +1,6 @@
 //! Convolution family (`shaders/conv.wgsl`): im2col, col2im and 2-D max pooling.
 
-use super::codes::WG;
-use super::launch::{check_span, grid_threads};
+use super::launch::{check_span, dispatch_threads};
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -39,14 +38,7 @@ param_block! {
 }
 
 const fn entry(name: &'static str, bindings: &'static [(u32, Access)]) -> Entry {
-    Entry {
-        shader: Shader::Conv,
-        name,
-        workgroup: [WG, 1, 1],
-        overrides: &[],
-        bindings,
-        params: "ConvParams",
-    }
+    Entry::threads::<ConvParams>(Shader::Conv, name, &[], bindings)
 }
 
 const IN_OUT: &[(u32, Access)] = &[(1, Access::Read), (2, Access::ReadWrite)];
@@ -126,23 +118,34 @@ fn check_input(
     check_span(op, x, l)
 }
 
+/// Runs the conv-family kernel `entry` for `total` invocations over the view `(x, l)` with the
+/// geometry `g`, writing `outs`.
+fn launch(
+    op: &str,
+    entry: &'static Entry,
+    (x, l): (&GpuStorage, &Layout),
+    g: &Conv2dGeom,
+    total: usize,
+    pad_value: f32,
+    outs: &[&wgpu::Buffer],
+) -> Result<()> {
+    if total == 0 {
+        return Ok(());
+    }
+    let mut p = ConvParams::new(op, total, g, l)?;
+    p.pad_value = pad_value;
+    let mut bufs = vec![&x.buf];
+    bufs.extend_from_slice(outs);
+    dispatch_threads(&x.ctx, &Kernel::new(entry), &p, &bufs, total, op)
+}
+
 /// `(N,C,H,W)` → columns `(N·oh·ow, C·kh·kw)`, `pad_value` outside the image.
 pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Result<GpuStorage> {
     check_input("im2col", x, l, &[g.n, g.c, g.h, g.w], g)?;
     let total = g.n * g.col_rows() * g.col_cols();
-    let ctx = &x.ctx;
-    let out = GpuStorage::alloc(ctx, DType::F32, total, false, "im2col")?;
-    if total == 0 {
-        return Ok(out);
-    }
-    let mut p = ConvParams::new("im2col", total, g, l)?;
-    p.pad_value = pad_value as f32;
-    ctx.dispatch(
-        &Kernel::new(&IM2COL),
-        &p,
-        &[&x.buf, &out.buf],
-        grid_threads(ctx, total, "im2col")?,
-    )?;
+    let out = GpuStorage::alloc(&x.ctx, DType::F32, total, false, "im2col")?;
+    let pad = pad_value as f32;
+    launch("im2col", &IM2COL, (x, l), g, total, pad, &[&out.buf])?;
     Ok(out)
 }
 
@@ -150,18 +153,8 @@ pub fn im2col(x: &GpuStorage, l: &Layout, g: &Conv2dGeom, pad_value: f64) -> Res
 pub fn col2im(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<GpuStorage> {
     check_input("col2im", x, l, &[g.n * g.col_cols(), g.col_rows()], g)?;
     let total = g.n * g.c * g.h * g.w;
-    let ctx = &x.ctx;
-    let out = GpuStorage::alloc(ctx, DType::F32, total, false, "col2im")?;
-    if total == 0 {
-        return Ok(out);
-    }
-    let p = ConvParams::new("col2im", total, g, l)?;
-    ctx.dispatch(
-        &Kernel::new(&COL2IM),
-        &p,
-        &[&x.buf, &out.buf],
-        grid_threads(ctx, total, "col2im")?,
-    )?;
+    let out = GpuStorage::alloc(&x.ctx, DType::F32, total, false, "col2im")?;
+    launch("col2im", &COL2IM, (x, l), g, total, 0.0, &[&out.buf])?;
     Ok(out)
 }
 
@@ -174,15 +167,7 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
     let vals = GpuStorage::alloc(ctx, DType::F32, total, false, "max_pool2d")?;
     let mut idx = GpuStorage::alloc(ctx, DType::I64, total, false, "max_pool2d")?;
     idx.range = Some((0, (g.h * g.w) as i64 - 1));
-    if total == 0 {
-        return Ok((vals, idx));
-    }
-    let p = ConvParams::new("max_pool2d", total, g, l)?;
-    ctx.dispatch(
-        &Kernel::new(&MAX_POOL),
-        &p,
-        &[&x.buf, &vals.buf, &idx.buf],
-        grid_threads(ctx, total, "max_pool2d")?,
-    )?;
+    let outs = [&vals.buf, &idx.buf];
+    launch("max_pool2d", &MAX_POOL, (x, l), g, total, 0.0, &outs)?;
     Ok((vals, idx))
 }

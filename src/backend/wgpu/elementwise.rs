@@ -1,9 +1,9 @@
 //! Elementwise family (`shaders/elementwise.wgsl`): strided copies, casts, fills, unary and
 //! binary maps, `where` and strided assignment.
 
-use super::codes::{dt_code, BinaryCode, UnaryCode, WG};
+use super::codes::{dt_code, BinaryCode, UnaryCode};
 use super::context::context;
-use super::launch::{check_span, f64_unsupported, grid_threads, merge_checked, value_bits};
+use super::launch::{check_span, dispatch_threads, f64_unsupported, merge_checked, value_bits};
 use super::params::{dims, param_block, u32_of, Dims};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -32,14 +32,7 @@ const fn entry(
     overrides: &'static [&'static str],
     bindings: &'static [(u32, Access)],
 ) -> Entry {
-    Entry {
-        shader: Shader::Elementwise,
-        name,
-        workgroup: [WG, 1, 1],
-        overrides,
-        bindings,
-        params: "EwParams",
-    }
+    Entry::threads::<EwParams>(Shader::Elementwise, name, overrides, bindings)
 }
 
 const IN_OUT: &[(u32, Access)] = &[(1, Access::Read), (4, Access::ReadWrite)];
@@ -110,8 +103,7 @@ fn run(
     n: usize,
     op: &str,
 ) -> Result<()> {
-    let ctx = &x.ctx;
-    ctx.dispatch(&k, p, bufs, grid_threads(ctx, n, op)?)
+    dispatch_threads(&x.ctx, &k, p, bufs, n, op)
 }
 
 // ---------------------------------------------------------------- copies, casts, fills

@@ -1,9 +1,8 @@
 //! Indexing family (`shaders/index.wgsl`): index_select, index_add, gather and scatter_add,
 //! with the host-side check that every index is in range.
 
-use super::codes::WG;
 use super::context::{bump, COUNTERS};
-use super::launch::{check_span, grid_threads};
+use super::launch::{check_span, dispatch_threads};
 use super::params::{dims, param_block, u32_of, Dims, MAX_DIMS};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::reduce::reduce;
@@ -39,14 +38,12 @@ param_block! {
 const fn entry(name: &'static str, accumulate: bool) -> Entry {
     const READ: &[(u32, Access)] = &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)];
     const ADD: &[(u32, Access)] = &[(1, Access::Read), (2, Access::Read), (4, Access::ReadWrite)];
-    Entry {
-        shader: Shader::Index,
+    Entry::threads::<IndexParams>(
+        Shader::Index,
         name,
-        workgroup: [WG, 1, 1],
-        overrides: if accumulate { &["DT"] } else { &[] },
-        bindings: if accumulate { ADD } else { READ },
-        params: "IndexParams",
-    }
+        if accumulate { &["DT"] } else { &[] },
+        if accumulate { ADD } else { READ },
+    )
 }
 
 /// `index_select`: `out[.., j, ..] = x[.., idx[j], ..]`.
@@ -153,30 +150,42 @@ pub fn index_select(
             li.shape
         )));
     }
-    check_rank("index_select", &l.shape)?;
-    check_span("index_select", x, l)?;
-    check_span("index_select", idx, li)?;
-    let size = l.shape[dim];
-    check_indices("index_select", idx, li, size, dim)?;
+    let op = "index_select";
     let mut shape = l.shape.clone();
     shape[dim] = li.numel();
     let n: usize = shape.iter().product();
-    let ctx = &x.ctx;
-    let mut out = GpuStorage::alloc(ctx, x.dtype, n, false, "index_select")?;
+    select(&INDEX_SELECT, (x, l), dim, (idx, li), n, || {
+        let mut p = IndexParams::new(op, &shape, dim, l.shape[dim], (&l.strides, l.offset))?;
+        p.ioff = u32_of(op, li.offset)?;
+        p.istr = u32_of(op, li.strides[0])?;
+        Ok(p)
+    })
+}
+
+/// The shared part of index_select and gather once their shapes are checked: checks the
+/// views and indices, then runs `entry` (named as its op) for the `n` outputs, each reading an
+/// element of `x` (the kernel's parameters from `params`).
+fn select(
+    entry: &'static Entry,
+    (x, l): (&GpuStorage, &Layout),
+    dim: usize,
+    (idx, li): (&GpuStorage, &Layout),
+    n: usize,
+    params: impl FnOnce() -> Result<IndexParams>,
+) -> Result<GpuStorage> {
+    let op = entry.name;
+    check_rank(op, &l.shape)?;
+    check_span(op, x, l)?;
+    check_span(op, idx, li)?;
+    check_indices(op, idx, li, l.shape[dim], dim)?;
+    let mut out = GpuStorage::alloc(&x.ctx, x.dtype, n, false, op)?;
     out.range = x.range;
     if n == 0 {
         return Ok(out);
     }
-    let op = "index_select";
-    let mut p = IndexParams::new(op, &shape, dim, size, (&l.strides, l.offset))?;
-    p.ioff = u32_of(op, li.offset)?;
-    p.istr = u32_of(op, li.strides[0])?;
-    ctx.dispatch(
-        &Kernel::new(&INDEX_SELECT),
-        &p,
-        &[&x.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, op)?,
-    )?;
+    let p = params()?;
+    let k = Kernel::new(entry);
+    dispatch_threads(&x.ctx, &k, &p, &[&x.buf, &idx.buf, &out.buf], n, op)?;
     Ok(out)
 }
 
@@ -229,6 +238,27 @@ pub fn index_add(
             ls.shape, li.shape
         )));
     }
+    let k = Kernel::new(&INDEX_ADD).with("DT", dt);
+    accumulate(k, shape, dim, (idx, li), (src, ls), || {
+        let mut p = IndexParams::new(op, &ls.shape, dim, shape[dim], (&ls.strides, ls.offset))?;
+        p.ioff = u32_of(op, li.offset)?;
+        p.istr = u32_of(op, li.strides[0])?;
+        Ok(p)
+    })
+}
+
+/// The shared part of index_add and scatter_add once their shapes are checked: checks the
+/// views and indices, then runs `k` (named as its op) over the source elements, adding them
+/// into zeros of `shape` (contiguous, strides set here in the `params` it is given).
+fn accumulate(
+    k: Kernel,
+    shape: &[usize],
+    dim: usize,
+    (idx, li): (&GpuStorage, &Layout),
+    (src, ls): (&GpuStorage, &Layout),
+    params: impl FnOnce() -> Result<IndexParams>,
+) -> Result<GpuStorage> {
+    let op = k.entry.name;
     check_rank(op, shape)?;
     check_span(op, src, ls)?;
     check_span(op, idx, li)?;
@@ -238,17 +268,9 @@ pub fn index_add(
     if out.len == 0 || n == 0 {
         return Ok(out);
     }
-    let mut p = IndexParams::new(op, &ls.shape, dim, shape[dim], (&ls.strides, ls.offset))?;
-    p.ioff = u32_of(op, li.offset)?;
-    p.istr = u32_of(op, li.strides[0])?;
+    let mut p = params()?;
     p.ostrides = dims(op, &contiguous_strides(shape))?;
-    let ctx = &src.ctx;
-    ctx.dispatch(
-        &Kernel::new(&INDEX_ADD).with("DT", dt),
-        &p,
-        &[&src.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, op)?,
-    )?;
+    dispatch_threads(&src.ctx, &k, &p, &[&src.buf, &idx.buf, &out.buf], n, op)?;
     Ok(out)
 }
 
@@ -295,25 +317,9 @@ pub fn gather(
         )));
     }
     check_gather_shape("gather", &li.shape, &l.shape, dim)?;
-    check_rank("gather", &l.shape)?;
-    check_span("gather", x, l)?;
-    check_span("gather", idx, li)?;
-    check_indices("gather", idx, li, l.shape[dim], dim)?;
-    let n = li.numel();
-    let ctx = &x.ctx;
-    let mut out = GpuStorage::alloc(ctx, x.dtype, n, false, "gather")?;
-    out.range = x.range;
-    if n == 0 {
-        return Ok(out);
-    }
-    let p = gather_params("gather", li, dim, l.shape[dim], (&l.strides, l.offset))?;
-    ctx.dispatch(
-        &Kernel::new(&GATHER),
-        &p,
-        &[&x.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, "gather")?,
-    )?;
-    Ok(out)
+    select(&GATHER, (x, l), dim, (idx, li), li.numel(), || {
+        gather_params("gather", li, dim, l.shape[dim], (&l.strides, l.offset))
+    })
 }
 
 /// Zeros of `shape` with `src[p]` added at `p with coordinate dim = idx[p]`.
@@ -341,23 +347,9 @@ pub fn scatter_add(
         )));
     }
     check_gather_shape(op, &li.shape, shape, dim)?;
-    check_rank(op, shape)?;
-    check_span(op, src, ls)?;
-    check_span(op, idx, li)?;
-    check_indices(op, idx, li, shape[dim], dim)?;
-    let n = li.numel();
-    let out = zeroed_output(op, src, shape)?;
-    if out.len == 0 || n == 0 {
-        return Ok(out);
-    }
-    let mut p = gather_params(op, li, dim, shape[dim], (&ls.strides, ls.offset))?;
-    p.ostrides = dims(op, &contiguous_strides(shape))?;
-    let ctx = &src.ctx;
-    ctx.dispatch(
-        &Kernel::new(&SCATTER_ADD).with("DT", dt),
-        &p,
-        &[&src.buf, &idx.buf, &out.buf],
-        grid_threads(ctx, n, op)?,
-    )?;
-    Ok(out)
+    // the source has the index's shape: one invocation per index entry
+    let k = Kernel::new(&SCATTER_ADD).with("DT", dt);
+    accumulate(k, shape, dim, (idx, li), (src, ls), || {
+        gather_params(op, li, dim, shape[dim], (&ls.strides, ls.offset))
+    })
 }

@@ -7,7 +7,8 @@
 
 use super::codes::WG;
 use super::context::GpuContext;
-use super::params::MAX_DIMS;
+use super::params::{ParamBlock, MAX_DIMS};
+use super::pipelines::Kernel;
 use super::GpuStorage;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -39,6 +40,18 @@ pub(crate) fn grid(ctx: &GpuContext, groups: usize, op: &str) -> Result<[u32; 3]
 /// Grid of `n` invocations of a 1-D kernel (`WG` per workgroup).
 pub(crate) fn grid_threads(ctx: &GpuContext, n: usize, op: &str) -> Result<[u32; 3]> {
     grid(ctx, n.div_ceil(WG as usize), op)
+}
+
+/// Dispatches the 1-D kernel `k` over `n` invocations (the grid of [`grid_threads`]).
+pub(crate) fn dispatch_threads<P: ParamBlock>(
+    ctx: &GpuContext,
+    k: &Kernel,
+    params: &P,
+    buffers: &[&wgpu::Buffer],
+    n: usize,
+    op: &str,
+) -> Result<()> {
+    ctx.dispatch(k, params, buffers, grid_threads(ctx, n, op)?)
 }
 
 /// Fails unless `l` stays inside the storage (a broken layout must not reach a shader).

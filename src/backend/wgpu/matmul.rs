@@ -37,20 +37,19 @@ param_block! {
 }
 
 /// `matmul`: a 64x64 tile of C per 16x16 workgroup; A and B are bound twice (scalar and vec4).
-pub static MATMUL: Entry = Entry {
-    shader: Shader::Matmul,
-    name: "matmul",
-    workgroup: [16, 16, 1],
-    overrides: &["A_VEC", "B_VEC"],
-    bindings: &[
+pub static MATMUL: Entry = Entry::new::<MatmulParams>(
+    Shader::Matmul,
+    "matmul",
+    [16, 16, 1],
+    &["A_VEC", "B_VEC"],
+    &[
         (1, Access::Read),
         (2, Access::Read),
         (3, Access::ReadWrite),
         (4, Access::Read),
         (5, Access::Read),
     ],
-    params: "MatmulParams",
-};
+);
 
 /// Every matmul entry point.
 pub(crate) static ENTRIES: [&Entry; 1] = [&MATMUL];

@@ -1,7 +1,7 @@
 //! Optimizer family (`shaders/optim.wgsl`): one fused update per parameter and step.
 
-use super::codes::{OptimCode, WG};
-use super::launch::grid_threads;
+use super::codes::OptimCode;
+use super::launch::dispatch_threads;
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -36,20 +36,18 @@ param_block! {
 
 /// `optim_step`: the optimizer `OPTIMIZER` (an [`OptimCode`]) over gradient, parameter and
 /// three state slots (unused ones bound to the context's dummy buffers).
-pub static OPTIM_STEP: Entry = Entry {
-    shader: Shader::Optim,
-    name: "optim_step",
-    workgroup: [WG, 1, 1],
-    overrides: &["OPTIMIZER"],
-    bindings: &[
+pub static OPTIM_STEP: Entry = Entry::threads::<OptimParams>(
+    Shader::Optim,
+    "optim_step",
+    &["OPTIMIZER"],
+    &[
         (1, Access::Read),
         (2, Access::ReadWrite),
         (3, Access::ReadWrite),
         (4, Access::ReadWrite),
         (5, Access::ReadWrite),
     ],
-    params: "OptimParams",
-};
+);
 
 /// Every optimizer entry point.
 pub(crate) static ENTRIES: [&Entry; 1] = [&OPTIM_STEP];
@@ -162,10 +160,6 @@ pub fn optim_step(
     let ctx = p.ctx.clone();
     let slot = |i: usize| -> &wgpu::Buffer { st.get(i).map(|s| &s.buf).unwrap_or(&ctx.dummies[i]) };
     let bufs = [&g.buf, &p.buf, slot(0), slot(1), slot(2)];
-    ctx.dispatch(
-        &Kernel::new(&OPTIM_STEP).with("OPTIMIZER", code.code()),
-        &w,
-        &bufs,
-        grid_threads(&ctx, n, "optimizer step")?,
-    )
+    let k = Kernel::new(&OPTIM_STEP).with("OPTIMIZER", code.code());
+    dispatch_threads(&ctx, &k, &w, &bufs, n, "optimizer step")
 }

@@ -1,9 +1,10 @@
 //! Typed parameter blocks: each kernel's uniform parameters are one `#[repr(C)]` Pod struct,
-//! mirrored field for field by a WGSL struct of the same name.
+//! the single source of the WGSL struct of the same name.
 //!
-//! Structs are declared with [`param_block!`], which also records each field's name and
-//! offset so that `tests/shader_contract.rs` can compare them with naga's layout of the WGSL
-//! struct. Uniform layout rules apply: per-dim arrays are [`Dims`] (`array<vec4<u32>, 2>` in
+//! Structs are declared with [`param_block!`], which also records each field's name, offset
+//! and WGSL type: [`wgsl_structs`] writes the WGSL declarations that are prepended to every
+//! shader at load (no shader declares its own copy), and `tests/shader_contract.rs` compares
+//! naga's layout of them with Rust's. Uniform layout rules apply: per-dim arrays are [`Dims`] (`array<vec4<u32>, 2>` in
 //! WGSL, 16-byte aligned), scalars come in groups of four, and explicit `pad*` fields round
 //! every struct to a multiple of 16 bytes.
 
@@ -23,6 +24,43 @@ pub trait ParamBlock: bytemuck::Pod {
     const WGSL_NAME: &'static str;
     /// (name, byte offset) of each field, in declaration order.
     fn fields() -> Vec<(&'static str, usize)>;
+    /// (name, WGSL type) of each field, in declaration order.
+    fn wgsl_fields() -> Vec<(&'static str, &'static str)>;
+
+    /// The WGSL declaration of the struct.
+    fn wgsl() -> String {
+        let mut s = format!("struct {} {{\n", Self::WGSL_NAME);
+        for (name, ty) in Self::wgsl_fields() {
+            s += &format!("    {name}: {ty},\n");
+        }
+        s + "}\n"
+    }
+}
+
+/// A Rust field type of a parameter block and the WGSL type with the same uniform layout.
+pub trait WgslType {
+    /// The WGSL spelling of the type.
+    const WGSL: &'static str;
+}
+
+impl WgslType for u32 {
+    const WGSL: &'static str = "u32";
+}
+
+impl WgslType for f32 {
+    const WGSL: &'static str = "f32";
+}
+
+impl WgslType for [u32; 4] {
+    const WGSL: &'static str = "vec4<u32>";
+}
+
+impl WgslType for Dims {
+    const WGSL: &'static str = "Dims";
+}
+
+impl WgslType for [Dims; 3] {
+    const WGSL: &'static str = "array<Dims, 3>";
 }
 
 /// Declares a parameter block struct and its [`ParamBlock`] impl.
@@ -40,14 +78,19 @@ macro_rules! param_block {
             fn fields() -> Vec<(&'static str, usize)> {
                 vec![$((stringify!($f), std::mem::offset_of!($name, $f))),*]
             }
+            fn wgsl_fields() -> Vec<(&'static str, &'static str)> {
+                vec![$((
+                    stringify!($f),
+                    <$t as $crate::backend::wgpu::params::WgslType>::WGSL,
+                )),*]
+            }
         }
     };
 }
 pub(crate) use param_block;
 
 param_block! {
-    /// Parameters of the row kernels (`reduce.wgsl`, `softmax.wgsl`; the WGSL struct is in the
-    /// prelude): `rows` rows of `len` elements of a strided view, element (r, j) at flat index
+    /// Parameters of the row kernels (`reduce.wgsl`, `softmax.wgsl`): `rows` rows of `len` elements of a strided view, element (r, j) at flat index
     /// `r * len + j`; `chunks` and `chunk` split long rows of a two-pass reduction.
     pub struct RowParams {
         pub rows: u32,
@@ -124,15 +167,27 @@ pub struct ParamLayout {
     pub size: usize,
     /// (field, `offset_of!`) in declaration order
     pub fields: Vec<(&'static str, usize)>,
+    /// the generated WGSL declaration
+    pub wgsl: String,
 }
 
-/// All parameter blocks with their layouts, for the contract test.
+/// The WGSL declarations of every parameter block, prepended to every shader.
+pub(crate) fn wgsl_structs() -> String {
+    let mut s = String::from("// generated from the param_block! structs of src/backend/wgpu\n");
+    for l in layouts() {
+        s += &l.wgsl;
+    }
+    s
+}
+
+/// All parameter blocks with their layouts and WGSL declarations.
 pub(crate) fn layouts() -> Vec<ParamLayout> {
     fn of<P: ParamBlock>() -> ParamLayout {
         ParamLayout {
             name: P::WGSL_NAME,
             size: std::mem::size_of::<P>(),
             fields: P::fields(),
+            wgsl: P::wgsl(),
         }
     }
     vec![

@@ -1,7 +1,7 @@
 //! Shader sources, kernel descriptions and the pipeline cache.
 //!
 //! A shader's source is assembled at load: the constants generated from Rust (op codes, dtype
-//! codes, workgroup size; see `codes`), then `shaders/prelude.wgsl`, then the family's file.
+//! codes, workgroup size; see `codes`) and the parameter structs (see `params`), then `shaders/prelude.wgsl`, then the family's file.
 //! Every entry point Rust dispatches is described once by an [`Entry`] (shader, name,
 //! workgroup size, override names, storage bindings, parameter struct); pipelines are built
 //! with bind group layouts made from that description, and `tests/shader_contract.rs` checks
@@ -40,7 +40,7 @@ macro_rules! shader_source {
 }
 
 /// The code every shader shares, placed after the generated constants.
-const PRELUDE: &str = shader_source!("prelude");
+pub(crate) const PRELUDE: &str = shader_source!("prelude");
 
 impl Shader {
     /// Every shader file.
@@ -85,13 +85,21 @@ impl Shader {
         }
     }
 
-    /// The WGSL compiled for this shader: generated constants, the prelude, then the file.
+    /// The WGSL compiled for this shader: generated constants and parameter structs, the
+    /// prelude, then the file.
     pub fn source(self) -> String {
         format!(
-            "{}\n{PRELUDE}\n{}",
+            "{}{}\n{PRELUDE}\n{}",
             super::codes::wgsl_constants(),
+            super::params::wgsl_structs(),
             self.file()
         )
+    }
+
+    /// The hand-written WGSL of this shader: its file, without anything generated or the
+    /// prelude.
+    pub fn file_source(self) -> &'static str {
+        self.file()
     }
 }
 
@@ -119,6 +127,36 @@ pub struct Entry {
     pub bindings: &'static [(u32, Access)],
     /// Name of the WGSL struct of the parameter block (a [`ParamBlock`]'s `WGSL_NAME`).
     pub params: &'static str,
+}
+
+impl Entry {
+    /// The description of entry point `name` of `shader`, taking the parameter block `P`.
+    pub const fn new<P: ParamBlock>(
+        shader: Shader,
+        name: &'static str,
+        workgroup: [u32; 3],
+        overrides: &'static [&'static str],
+        bindings: &'static [(u32, Access)],
+    ) -> Entry {
+        Entry {
+            shader,
+            name,
+            workgroup,
+            overrides,
+            bindings,
+            params: P::WGSL_NAME,
+        }
+    }
+
+    /// A 1-D kernel's entry point: `WG` invocations per workgroup (see `launch::dispatch_threads`).
+    pub const fn threads<P: ParamBlock>(
+        shader: Shader,
+        name: &'static str,
+        overrides: &'static [&'static str],
+        bindings: &'static [(u32, Access)],
+    ) -> Entry {
+        Entry::new::<P>(shader, name, [super::codes::WG, 1, 1], overrides, bindings)
+    }
 }
 
 /// A kernel to run: an entry point and values for its override constants.

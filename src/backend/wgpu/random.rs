@@ -1,9 +1,8 @@
 //! Random family (`shaders/random.wgsl`): uniform and normal fills from the counter-based
 //! generator the CPU backend uses.
 
-use super::codes::WG;
 use super::context::context;
-use super::launch::{f64_unsupported, grid_threads};
+use super::launch::{dispatch_threads, f64_unsupported};
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -27,14 +26,12 @@ param_block! {
 }
 
 /// `rand`: one number per invocation.
-pub static RAND: Entry = Entry {
-    shader: Shader::Random,
-    name: "rand",
-    workgroup: [WG, 1, 1],
-    overrides: &["NORMAL"],
-    bindings: &[(1, Access::ReadWrite)],
-    params: "RandParams",
-};
+pub static RAND: Entry = Entry::threads::<RandParams>(
+    Shader::Random,
+    "rand",
+    &["NORMAL"],
+    &[(1, Access::ReadWrite)],
+);
 
 /// Every random entry point.
 pub(crate) static ENTRIES: [&Entry; 1] = [&RAND];
@@ -77,6 +74,6 @@ pub fn rand(
         pad0: 0,
     };
     let k = Kernel::new(&RAND).flag("NORMAL", normal);
-    ctx.dispatch(&k, &p, &[&out.buf], grid_threads(&ctx, n, "rand")?)?;
+    dispatch_threads(&ctx, &k, &p, &[&out.buf], n, "rand")?;
     Ok(out)
 }

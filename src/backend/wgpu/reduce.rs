@@ -1,6 +1,6 @@
 //! Reduction family (`shaders/reduce.wgsl`): sum, max, min, argmax and argmin over dims.
 
-use super::codes::{dt_code, ReduceCode, WG};
+use super::codes::{dt_code, ReduceCode};
 use super::launch::{check_span, grid, grid_threads};
 use super::params::{u32_of, RowParams};
 use super::pipelines::{Access, Entry, Kernel, Shader};
@@ -17,14 +17,7 @@ const LONG_ROW: usize = 16384;
 const CHUNK: usize = 4096;
 
 const fn entry(name: &'static str, bindings: &'static [(u32, Access)]) -> Entry {
-    Entry {
-        shader: Shader::Reduce,
-        name,
-        workgroup: [WG, 1, 1],
-        overrides: &["OP", "DT", "CONTIG"],
-        bindings,
-        params: "RowParams",
-    }
+    Entry::threads::<RowParams>(Shader::Reduce, name, &["OP", "DT", "CONTIG"], bindings)
 }
 
 const ROWS: &[(u32, Access)] = &[(1, Access::Read), (2, Access::ReadWrite)];

@@ -1,9 +1,9 @@
 //! Scan family (`shaders/scan.wgsl`): linear recurrences along a dim (cumsum, cumprod and
 //! their gradients) and stable argsort along the last dim.
 
-use super::codes::{dt_code, WG};
+use super::codes::dt_code;
 use super::elementwise::copy;
-use super::launch::{check_span, f64_unsupported, grid_threads, value_bits};
+use super::launch::{check_span, dispatch_threads, f64_unsupported, value_bits};
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -24,23 +24,19 @@ param_block! {
 }
 
 /// `linear_scan`: one invocation per line.
-pub static LINEAR_SCAN: Entry = Entry {
-    shader: Shader::Scan,
-    name: "linear_scan",
-    workgroup: [WG, 1, 1],
-    overrides: &["DT", "REVERSE"],
-    bindings: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)],
-    params: "ScanParams",
-};
+pub static LINEAR_SCAN: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "linear_scan",
+    &["DT", "REVERSE"],
+    &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)],
+);
 /// `argsort`: one invocation per element, writing its own position at its rank.
-pub static ARGSORT: Entry = Entry {
-    shader: Shader::Scan,
-    name: "argsort",
-    workgroup: [WG, 1, 1],
-    overrides: &["DT", "DESCENDING"],
-    bindings: &[(1, Access::Read), (3, Access::ReadWrite)],
-    params: "ScanParams",
-};
+pub static ARGSORT: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "argsort",
+    &["DT", "DESCENDING"],
+    &[(1, Access::Read), (3, Access::ReadWrite)],
+);
 
 /// Every scan entry point.
 pub(crate) static ENTRIES: [&Entry; 2] = [&LINEAR_SCAN, &ARGSORT];
@@ -96,12 +92,7 @@ pub fn linear_scan(
     let k = Kernel::new(&LINEAR_SCAN)
         .with("DT", code)
         .flag("REVERSE", reverse);
-    ctx.dispatch(
-        &k,
-        &p,
-        &[&ac.buf, &bc.buf, &out.buf],
-        grid_threads(ctx, lines, "scan")?,
-    )?;
+    dispatch_threads(ctx, &k, &p, &[&ac.buf, &bc.buf, &out.buf], lines, "scan")?;
     Ok(out)
 }
 
@@ -131,11 +122,6 @@ pub fn argsort(x: &GpuStorage, l: &Layout, descending: bool) -> Result<GpuStorag
     let k = Kernel::new(&ARGSORT)
         .with("DT", code)
         .flag("DESCENDING", descending);
-    ctx.dispatch(
-        &k,
-        &p,
-        &[&xc.buf, &out.buf],
-        grid_threads(ctx, total, "sort")?,
-    )?;
+    dispatch_threads(ctx, &k, &p, &[&xc.buf, &out.buf], total, "sort")?;
     Ok(out)
 }

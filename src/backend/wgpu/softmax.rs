@@ -1,6 +1,5 @@
 //! Softmax family (`shaders/softmax.wgsl`): softmax and log-softmax over the last dim.
 
-use super::codes::WG;
 use super::launch::{check_span, grid, grid_threads};
 use super::params::RowParams;
 use super::pipelines::{Access, Entry, Kernel, Shader};
@@ -10,14 +9,12 @@ use crate::error::{Error, Result};
 use crate::shape::Layout;
 
 const fn entry(name: &'static str) -> Entry {
-    Entry {
-        shader: Shader::Softmax,
+    Entry::threads::<RowParams>(
+        Shader::Softmax,
         name,
-        workgroup: [WG, 1, 1],
-        overrides: &["LOG", "CONTIG"],
-        bindings: &[(1, Access::Read), (2, Access::ReadWrite)],
-        params: "RowParams",
-    }
+        &["LOG", "CONTIG"],
+        &[(1, Access::Read), (2, Access::ReadWrite)],
+    )
 }
 
 /// `softmax_wg`: one workgroup per row (long rows).
