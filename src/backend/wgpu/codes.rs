@@ -4,10 +4,13 @@
 //! them as WGSL `const`s (`const UN_LOG1P: u32 = 32u;`) that are prepended to every shader at
 //! load, so the shaders name codes and never repeat a number.
 
+pub use super::elementwise::{BinaryCode, UnaryCode};
 use super::params::DIM_VEC4S;
 use crate::dtype::DType;
 use crate::error::Result;
 
+/// Declares a code table: an enum whose discriminants are the codes, with `table()` for the
+/// generated WGSL constants. Families declare their own tables (see `elementwise`).
 macro_rules! code_table {
     ($(#[$m:meta])* $name:ident, $prefix:literal, [$($v:ident),* $(,)?]) => {
         $(#[$m])*
@@ -30,28 +33,7 @@ macro_rules! code_table {
         }
     };
 }
-
-code_table!(
-    /// Unary maps of `elementwise.wgsl` (`UN_*`).
-    UnaryCode,
-    "UN",
-    [
-        Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Gelu, GeluGrad, Sign,
-        Recip, Square, Floor, Step, AddScalar, MulScalar, RSubScalar, RDivScalar, PowScalar,
-        RPowScalar, Clamp, ClampMask, LeakyRelu, LeakyReluGrad, Elu, EluGrad, Silu, SiluGrad,
-        Log1p, Not, Round, Ceil, Trunc, Erf, Expm1, IsNan, IsInf, IsFinite, Erfinv,
-    ]
-);
-
-code_table!(
-    /// Binary maps of `elementwise.wgsl` (`BIN_*`).
-    BinaryCode,
-    "BIN",
-    [
-        Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, And, Or, ReluGrad,
-        FloorDiv, Remainder, Fmod,
-    ]
-);
+pub(crate) use code_table;
 
 code_table!(
     /// Reductions of `reduce.wgsl` (`RED_*`).
@@ -78,7 +60,7 @@ code_table!(
 pub const WG: u32 = 256;
 
 /// `Log1p` → `UN_LOG1P`, `GeluGrad` → `UN_GELU_GRAD`.
-fn wgsl_name(prefix: &str, variant: &str) -> String {
+pub(crate) fn wgsl_name(prefix: &str, variant: &str) -> String {
     let mut s = String::from(prefix);
     for (i, c) in variant.chars().enumerate() {
         if i == 0 || c.is_ascii_uppercase() {

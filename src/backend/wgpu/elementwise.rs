@@ -1,7 +1,7 @@
 //! Elementwise family (`shaders/elementwise.wgsl`): strided copies, casts, fills, unary and
 //! binary maps, `where` and strided assignment.
 
-use super::codes::{dt_code, BinaryCode, UnaryCode};
+use super::codes::{code_table, dt_code, wgsl_name};
 use super::context::context;
 use super::launch::{check_span, dispatch_threads, f64_unsupported, merge_checked, value_bits};
 use super::params::{dims, param_block, u32_of, Dims};
@@ -11,6 +11,28 @@ use crate::backend::{BinaryOp, UnaryOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
+
+code_table!(
+    /// Unary maps of `elementwise.wgsl` (`UN_*`).
+    UnaryCode,
+    "UN",
+    [
+        Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Gelu, GeluGrad, Sign,
+        Recip, Square, Floor, Step, AddScalar, MulScalar, RSubScalar, RDivScalar, PowScalar,
+        RPowScalar, Clamp, ClampMask, LeakyRelu, LeakyReluGrad, Elu, EluGrad, Silu, SiluGrad,
+        Log1p, Not, Round, Ceil, Trunc, Erf, Expm1, IsNan, IsInf, IsFinite, Erfinv,
+    ]
+);
+
+code_table!(
+    /// Binary maps of `elementwise.wgsl` (`BIN_*`).
+    BinaryCode,
+    "BIN",
+    [
+        Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, And, Or, ReluGrad,
+        FloorDiv, Remainder, Fmod,
+    ]
+);
 
 param_block! {
     /// Parameters of every elementwise kernel: `n` elements of the merged `shape` (`ndim`
