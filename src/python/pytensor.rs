@@ -1059,6 +1059,12 @@ impl PyTensor {
     fn clip(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
         self.op(|t| t.clamp(min, max))
     }
+    fn clamp_min(&self, min: f64) -> PyResult<PyTensor> {
+        self.op(|t| t.clamp(Some(min), None))
+    }
+    fn clamp_max(&self, max: f64) -> PyResult<PyTensor> {
+        self.op(|t| t.clamp(None, Some(max)))
+    }
 
     // ---------- reductions ----------
 

@@ -168,6 +168,37 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
 
 
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
+    """``input / max(‖input‖_p, eps)`` along ``dim``, as ``torch.nn.functional.normalize``.
+
+    Shape: any; the norm is taken over ``dim`` and broadcast back.
+    Example: ``F.normalize(rustdl.randn(4, 8), dim=1)`` has rows of unit length.
+    """
+    if out is not None:
+        raise TypeError("normalize: the out= argument is not supported")
+    denom = input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
+    return input / denom
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """``x1·x2 / (max(‖x1‖, eps) · max(‖x2‖, eps))`` along ``dim`` after broadcasting, as
+    ``torch.nn.functional.cosine_similarity``.
+
+    Shape: ``x1`` and ``x2`` broadcast together; the result drops ``dim``.
+    """
+    from .._tensor_api import broadcast_tensors
+
+    x1, x2 = broadcast_tensors(x1, x2)
+    n1 = x1.norm(2, dim=dim).clamp_min(eps)
+    n2 = x2.norm(2, dim=dim).clamp_min(eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    """``‖x1 − x2 + eps‖_p`` over the last dim, as ``torch.nn.functional.pairwise_distance``."""
+    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
 def one_hot(tensor, num_classes: int = -1):
     """``(…,)`` int64 class indices to ``(…, num_classes)`` int64 one-hot rows."""
     from .. import arange

@@ -3,6 +3,7 @@
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -24,6 +25,8 @@ from .sparse import Embedding
 from .upsampling import Upsample
 
 __all__ = [
+    "CosineSimilarity",
+    "PairwiseDistance",
     "GRU",
     "GRUCell",
     "LSTM",
