@@ -206,6 +206,53 @@ def cases(args, torch, rustdl):
         rs = train_step_fn(rustdl, rm, ro, rustdl.tensor(xb, device=rd), rustdl.tensor(yb, device=rd))
         ts = train_step_fn(torch, tm, to, torch.tensor(xb, device=td), torch.tensor(yb, device=td))
         pair(name, rs, ts, 50 if name.startswith("mlp") else 20)
+
+    # sequence models: a whole train step (forward, BPTT, Adam) on (seq 32, batch 32, input 32)
+    xs = rng.standard_normal((32, 32, 32)).astype(np.float32)
+    ys = rng.standard_normal((32, 128)).astype(np.float32)
+    for name, kind, kw in (
+        ("lstm_train_step", "LSTM", {}),
+        ("gru_train_step", "GRU", {}),
+        ("lstm2_bidir_train_step", "LSTM", {"num_layers": 2, "bidirectional": True}),
+    ):
+        steps = {}
+        for lib, dev in ((rustdl, rd), (torch, td)):
+            lib.manual_seed(0)
+            layer = getattr(lib.nn, kind)(32, 128, **kw).to(dev)
+            opt = lib.optim.Adam(layer.parameters(), lr=1e-3)
+            x, y = lib.tensor(xs, device=dev), lib.tensor(ys, device=dev)
+
+            def step(layer=layer, opt=opt, x=x, y=y, lib=lib):
+                opt.zero_grad()
+                out, _ = layer(x)
+                loss = ((out[-1][:, :128] - y) ** 2).mean()
+                loss.backward()
+                opt.step()
+
+            steps[lib.__name__] = step
+        pair(name, steps["rustdl"], steps["torch"], 5)
+
+    # skip-gram with negative sampling: vocab 10k, dim 128, batch 1024, 5 negatives
+    vocab, dim, batch, neg = 10_000, 128, 1024, 5
+    centers = rng.integers(0, vocab, size=batch)
+    contexts = rng.integers(0, vocab, size=(batch, 1 + neg))
+    signs = np.concatenate([np.ones((batch, 1)), -np.ones((batch, neg))], axis=1).astype(np.float32)
+    steps = {}
+    for lib, dev in ((rustdl, rd), (torch, td)):
+        lib.manual_seed(0)
+        emb_in, emb_out = lib.nn.Embedding(vocab, dim).to(dev), lib.nn.Embedding(vocab, dim).to(dev)
+        opt = lib.optim.SGD(list(emb_in.parameters()) + list(emb_out.parameters()), lr=0.05)
+        c, o, sg = (lib.tensor(v, device=dev) for v in (centers, contexts, signs))
+
+        def sg_step(emb_in=emb_in, emb_out=emb_out, opt=opt, c=c, o=o, sg=sg, lib=lib):
+            opt.zero_grad()
+            score = (emb_out(o) * emb_in(c).unsqueeze(1)).sum(-1)
+            loss = -lib.nn.functional.logsigmoid(score * sg).mean()
+            loss.backward()
+            opt.step()
+
+        steps[lib.__name__] = sg_step
+    pair("skipgram_step", steps["rustdl"], steps["torch"], 10)
     return out
 
 

@@ -230,6 +230,7 @@ OPS: list[OpInfo] = [
     unary("log1p", lambda x: x.log1p(), np.log1p, -0.5, 2),
     unary("expm1", lambda x: x.expm1(), np.expm1, -2, 2),
     unary("erf", lambda x: x.erf(), _erf, -2.5, 2.5),
+    unary("logsigmoid", F.logsigmoid, lambda a: -np.logaddexp(0.0, -a), -30, 30),
     unary("erfinv", lambda x: x.erfinv(), _erfinv, -0.97, 0.97, rtol32=2e-5),
     OpInfo("floor", lambda x: x.floor(), np.floor, steps, grad=False),
     OpInfo("ceil", lambda x: x.ceil(), np.ceil, steps, grad=False),

@@ -88,6 +88,12 @@ def sigmoid(input):
     return input.sigmoid()
 
 
+def logsigmoid(input):
+    """``log(1 / (1 + e⁻ˣ)) = -softplus(-x)``, stable for large ``|x|``, as
+    ``torch.nn.functional.logsigmoid``."""
+    return -softplus(-input)
+
+
 def tanh(input):
     """Hyperbolic tangent."""
     return input.tanh()

@@ -1,6 +1,6 @@
 """The layer classes of :mod:`rustdl.nn`."""
 
-from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
+from .activation import ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .distance import CosineSimilarity, PairwiseDistance
@@ -25,6 +25,7 @@ from .sparse import Embedding
 from .upsampling import Upsample
 
 __all__ = [
+    "LogSigmoid",
     "CosineSimilarity",
     "PairwiseDistance",
     "GRU",

@@ -86,6 +86,13 @@ class Sigmoid(Module):
         return input.sigmoid()
 
 
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``, computed stably. Shape: any."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
 class Tanh(Module):
     """Hyperbolic tangent. Shape: any."""
 
