@@ -134,6 +134,16 @@ class GRUCell(_CellBase):
 
 
 class _RNNBase(Module):
+    """Shared body of ``RNN``, ``LSTM`` and ``GRU``.
+
+    Shape:
+        input: ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``), unbatched ``(L, H_in)``,
+            or a :class:`~rustdl.nn.utils.rnn.PackedSequence`, for which the output is packed
+            the same way and each sequence's state stops at its own last step.
+        h0 / c0 / h_n / c_n: ``(num_layers * num_directions, N, H)`` (``(..., H)`` unbatched),
+            in the caller's batch order even for a packed input built with ``enforce_sorted=False``.
+    """
+
     mode = "RNN_TANH"
 
     def __init__(
@@ -379,7 +389,9 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
         super().__init__(*args, **kwargs)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input: Tensor | PackedSequence, hx: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
         out, h, _ = self._run(input, hx, None)
         return out, h
 
@@ -394,7 +406,9 @@ class LSTM(_RNNBase):
             raise NotImplementedError("LSTM: proj_size is not supported by rustdl yet")
         super().__init__(*args, **kwargs)
 
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+    def forward(
+        self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
         h0, c0 = (None, None) if hx is None else hx
         out, h, c = self._run(input, h0, c0)
         return out, (h, c)
@@ -405,6 +419,8 @@ class GRU(_RNNBase):
 
     mode = "GRU"
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input: Tensor | PackedSequence, hx: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
         out, h, _ = self._run(input, hx, None)
         return out, h
