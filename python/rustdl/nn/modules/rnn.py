@@ -16,6 +16,7 @@ from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from .module import Module
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
@@ -133,6 +134,16 @@ class GRUCell(_CellBase):
 
 
 class _RNNBase(Module):
+    """Shared body of ``RNN``, ``LSTM`` and ``GRU``.
+
+    Shape:
+        input: ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``), unbatched ``(L, H_in)``,
+            or a :class:`~rustdl.nn.utils.rnn.PackedSequence`, for which the output is packed
+            the same way and each sequence's state stops at its own last step.
+        h0 / c0 / h_n / c_n: ``(num_layers * num_directions, N, H)`` (``(..., H)`` unbatched),
+            in the caller's batch order even for a packed input built with ``enforce_sorted=False``.
+    """
+
     mode = "RNN_TANH"
 
     def __init__(
@@ -182,8 +193,44 @@ class _RNNBase(Module):
     def flatten_parameters(self) -> None:
         """No-op (cuDNN weight packing in PyTorch)."""
 
-    def _run(self, input: Tensor, h0: Tensor | None, c0: Tensor | None):
+    def _weights(self, layer: int, d: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+        w_ih = getattr(self, "weight_ih" + sfx)
+        w_hh = getattr(self, "weight_hh" + sfx)
+        b_ih = getattr(self, "bias_ih" + sfx) if self.bias else None
+        b_hh = getattr(self, "bias_hh" + sfx) if self.bias else None
+        return w_ih, w_hh, b_ih, b_hh
+
+    def _check_state(
+        self, name: str, state: Tensor | None, shape: tuple[int, ...], input_shape: tuple
+    ) -> None:
+        if state is not None and tuple(state.shape) != shape:
+            raise ValueError(
+                f"{type(self).__name__}: expected {name} of shape {shape} for input of shape {input_shape}, "
+                f"got {tuple(state.shape)}"
+            )
+
+    def _check_input(self, input: Tensor, ranks: tuple[int, ...], what: str) -> None:
+        if input.ndim not in ranks or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}: expected {what} with input_size={self.input_size} features, "
+                f"got shape {tuple(input.shape)}"
+            )
+
+    def _run(self, input: Tensor | PackedSequence, h0: Tensor | None, c0: Tensor | None):
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, h0, c0)
+        self._check_input(input, (2, 3), "input of shape (L, H_in), (L, N, H_in) or (N, L, H_in)")
         batched = input.ndim == 3
+        dirs = 2 if self.bidirectional else 1
+        batch = (input.shape[0] if self.batch_first else input.shape[1]) if batched else None
+        shape = (
+            (self.num_layers * dirs, batch, self.hidden_size)
+            if batched
+            else (self.num_layers * dirs, self.hidden_size)
+        )
+        self._check_state("h0", h0, shape, tuple(input.shape))
+        self._check_state("c0", c0, shape, tuple(input.shape))
         if not batched:
             input = input.unsqueeze(1)
             h0 = h0.unsqueeze(1) if h0 is not None else None
@@ -191,7 +238,6 @@ class _RNNBase(Module):
         elif self.batch_first:
             input = input.transpose(0, 1)
         steps, batch = input.shape[0], input.shape[1]
-        dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if h0 is None:
             h0 = _rustdl.zeros(*shape, dtype=input.dtype, device=input.device)
@@ -202,11 +248,7 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-                w_ih = getattr(self, "weight_ih" + sfx)
-                w_hh = getattr(self, "weight_hh" + sfx)
-                b_ih = getattr(self, "bias_ih" + sfx) if self.bias else None
-                b_hh = getattr(self, "bias_hh" + sfx) if self.bias else None
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 gx = F.linear(x, w_ih, b_ih)  # (T, B, G): the whole sequence in one matmul
                 k = layer * dirs + d
                 h = h0.select(0, k)
@@ -237,6 +279,91 @@ class _RNNBase(Module):
             x = x.transpose(0, 1)
         return x, h_n, c_n
 
+    def _run_packed(self, packed: PackedSequence, h0: Tensor | None, c0: Tensor | None):
+        """The packed path: at step ``t`` only the first ``batch_sizes[t]`` (sorted) sequences
+        advance, so each sequence's state stops at its own last step; the reverse direction
+        takes each sequence in as the backward walk reaches its last step."""
+        data = packed.data
+        self._check_input(data, (2,), "packed data of shape (sum(lengths), H_in)")
+        sizes = [int(b) for b in packed.batch_sizes.tolist()]
+        batch = sizes[0] if sizes else 0
+        dirs = 2 if self.bidirectional else 1
+        shape = (self.num_layers * dirs, batch, self.hidden_size)
+        self._check_state("h0", h0, shape, tuple(data.shape))
+        self._check_state("c0", c0, shape, tuple(data.shape))
+        if h0 is None:
+            h0 = _rustdl.zeros(*shape, dtype=data.dtype, device=data.device)
+        elif packed.sorted_indices is not None:  # hx comes in the caller's batch order
+            h0 = h0.index_select(1, packed.sorted_indices)
+        if self.mode == "LSTM":
+            if c0 is None:
+                c0 = _rustdl.zeros(*shape, dtype=data.dtype, device=data.device)
+            elif packed.sorted_indices is not None:
+                c0 = c0.index_select(1, packed.sorted_indices)
+        offsets = [0]
+        for b in sizes:
+            offsets.append(offsets[-1] + b)
+        hs, cs = [], []
+        x = data
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                gx = F.linear(x, w_ih, b_ih)  # (sum(lengths), G): every step in one matmul
+                k = layer * dirs + d
+                h_init = h0.select(0, k)
+                c_init = c0.select(0, k) if c0 is not None else None
+                run = self._packed_reverse if d == 1 else self._packed_forward
+                out, h, c = run(gx, sizes, offsets, h_init, c_init, w_hh, b_hh)
+                outs.append(out)
+                hs.append(h)
+                if c is not None:
+                    cs.append(c)
+            x = outs[0] if dirs == 1 else _rustdl.cat(outs, 1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        h_n = _rustdl.stack(hs, 0)
+        c_n = _rustdl.stack(cs, 0) if cs else None
+        if packed.unsorted_indices is not None:  # back to the caller's batch order
+            h_n = h_n.index_select(1, packed.unsorted_indices)
+            c_n = c_n.index_select(1, packed.unsorted_indices) if c_n is not None else None
+        out = PackedSequence(x, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return out, h_n, c_n
+
+    def _packed_forward(self, gx, sizes, offsets, h, c, w_hh, b_hh):
+        seq, done_h, done_c = [], [], []
+        for t, b in enumerate(sizes):
+            if b < h.shape[0]:  # sequences b.. ended at step t - 1: keep their final state
+                done_h.append(h.narrow(0, b, h.shape[0] - b))
+                h = h.narrow(0, 0, b)
+                if c is not None:
+                    done_c.append(c.narrow(0, b, c.shape[0] - b))
+                    c = c.narrow(0, 0, b)
+            h, c = _cell(self.mode, gx.narrow(0, offsets[t], b), h, c, w_hh, b_hh)
+            seq.append(h)
+        h_n = _rustdl.cat([h, *reversed(done_h)], 0) if done_h else h
+        c_n = (_rustdl.cat([c, *reversed(done_c)], 0) if done_c else c) if c is not None else None
+        return self._packed_out(seq, gx), h_n, c_n
+
+    def _packed_reverse(self, gx, sizes, offsets, h_init, c_init, w_hh, b_hh):
+        seq: list[Tensor] = [None] * len(sizes)  # type: ignore[list-item]
+        h = h_init.narrow(0, 0, 0)
+        c = c_init.narrow(0, 0, 0) if c_init is not None else None
+        for t in range(len(sizes) - 1, -1, -1):
+            b, have = sizes[t], h.shape[0]
+            if b > have:  # sequences have..b start here, at their own last step
+                h = _rustdl.cat([h, h_init.narrow(0, have, b - have)], 0)
+                if c is not None:
+                    c = _rustdl.cat([c, c_init.narrow(0, have, b - have)], 0)
+            h, c = _cell(self.mode, gx.narrow(0, offsets[t], b), h, c, w_hh, b_hh)
+            seq[t] = h
+        return self._packed_out(seq, gx), h, c
+
+    def _packed_out(self, seq: list[Tensor], gx: Tensor) -> Tensor:
+        if not seq:
+            return _rustdl.zeros(0, self.hidden_size, dtype=gx.dtype, device=gx.device)
+        return _rustdl.cat(seq, 0)
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
@@ -262,7 +389,9 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
         super().__init__(*args, **kwargs)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input: Tensor | PackedSequence, hx: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
         out, h, _ = self._run(input, hx, None)
         return out, h
 
@@ -277,7 +406,9 @@ class LSTM(_RNNBase):
             raise NotImplementedError("LSTM: proj_size is not supported by rustdl yet")
         super().__init__(*args, **kwargs)
 
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+    def forward(
+        self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
         h0, c0 = (None, None) if hx is None else hx
         out, h, c = self._run(input, h0, c0)
         return out, (h, c)
@@ -288,6 +419,8 @@ class GRU(_RNNBase):
 
     mode = "GRU"
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input: Tensor | PackedSequence, hx: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
         out, h, _ = self._run(input, hx, None)
         return out, h

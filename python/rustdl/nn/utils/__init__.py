@@ -1,13 +1,15 @@
-"""Gradient clipping and parameter/vector conversion, as ``torch.nn.utils``."""
+"""Gradient clipping, parameter/vector conversion and (in ``rnn``) variable-length batches,
+as ``torch.nn.utils``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
-from .. import _rustdl
-from .._rustdl import Tensor
-from ..autograd import no_grad
+from ... import _rustdl
+from ..._rustdl import Tensor
+from ...autograd import no_grad
+from . import rnn  # noqa: F401
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
