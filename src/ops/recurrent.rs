@@ -112,7 +112,20 @@ fn tensor<T: Elem>(v: Vec<T>, shape: &[usize]) -> Result<Tensor> {
 
 #[inline(always)]
 fn sigmoid<T: Float>(x: T) -> T {
-    T::ONE / (T::ONE + (-x).exp())
+    T::ONE / (T::ONE + (-x).exp_fast())
+}
+
+/// `tanh` through `exp_fast` (vectorises): `sign(x)·(1 − e)/(1 + e)` with `e = exp(−2|x|)`,
+/// which neither overflows nor cancels.
+#[inline(always)]
+fn tanh_fast<T: Float>(x: T) -> T {
+    let e = (T::from_f64(-2.0) * x.abs()).exp_fast();
+    let t = (T::ONE - e) / (T::ONE + e);
+    if x < T::ZERO {
+        -t
+    } else {
+        t
+    }
 }
 
 /// Sizes of a checked call.
@@ -295,6 +308,14 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     };
     let bih: Option<Vec<T>> = p.b_ih.map(host::<T>).transpose()?;
     let bhh: Option<Vec<T>> = p.b_hh.map(host::<T>).transpose()?;
+    let mut xp = xp;
+    if let Some(b) = &bih {
+        for row in xp.chunks_mut(gh.max(1)) {
+            for (v, bb) in row.iter_mut().zip(b) {
+                *v += *bb;
+            }
+        }
+    }
     let mut hs: Vec<T> = match p.h0 {
         Some(t) => host(t)?,
         None => vec![T::ZERO; n * h],
@@ -354,49 +375,56 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
             let hr = &hh[b * gh..(b + 1) * gh];
             let gr = &mut tape.gates[(t * n + b) * gh..(t * n + b + 1) * gh];
             let hb = &mut hs[b * h..(b + 1) * h];
-            let bi = |j: usize| bih.as_ref().map_or(T::ZERO, |v| v[j]);
             let o = sh + b * h;
+            // pre-activations (the GRU's n block: its input part only)
+            let sum_to = if gru { 2 * h } else { gh };
+            for ((v, a), c) in gr[..sum_to].iter_mut().zip(xr).zip(hr) {
+                *v = *a + *c;
+            }
             match mode {
-                RnnMode::RnnTanh | RnnMode::RnnRelu => {
-                    for j in 0..h {
-                        let a = xr[j] + bi(j) + hr[j];
-                        let v = if mode == RnnMode::RnnTanh {
-                            a.tanh()
-                        } else {
-                            a.max_(T::ZERO)
-                        };
-                        gr[j] = v;
-                        hb[j] = v;
+                RnnMode::RnnTanh => {
+                    for (v, hv) in gr.iter_mut().zip(hb.iter_mut()) {
+                        *v = tanh_fast(*v);
+                        *hv = *v;
+                    }
+                }
+                RnnMode::RnnRelu => {
+                    for (v, hv) in gr.iter_mut().zip(hb.iter_mut()) {
+                        *v = v.max_(T::ZERO);
+                        *hv = *v;
                     }
                 }
                 RnnMode::Lstm => {
                     let cb = &mut cs[b * h..(b + 1) * h];
+                    let (ifg, rest) = gr.split_at_mut(2 * h);
+                    let (gg, og) = rest.split_at_mut(h);
+                    for v in ifg.iter_mut().chain(og.iter_mut()) {
+                        *v = sigmoid(*v);
+                    }
+                    for v in gg.iter_mut() {
+                        *v = tanh_fast(*v);
+                    }
+                    let (ig, fg) = ifg.split_at(h);
+                    let tcs = &mut tape.tanh_c[o..o + h];
                     for j in 0..h {
-                        let a = |q: usize| xr[q * h + j] + bi(q * h + j) + hr[q * h + j];
-                        let (ig, fg, gg, og) =
-                            (sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3)));
-                        let c = fg * cb[j] + ig * gg;
-                        let tc = c.tanh();
+                        let c = fg[j] * cb[j] + ig[j] * gg[j];
                         cb[j] = c;
-                        hb[j] = og * tc;
-                        gr[j] = ig;
-                        gr[h + j] = fg;
-                        gr[2 * h + j] = gg;
-                        gr[3 * h + j] = og;
-                        tape.tanh_c[o + j] = tc;
+                        tcs[j] = tanh_fast(c);
+                        hb[j] = og[j] * tcs[j];
                     }
                 }
                 RnnMode::Gru => {
+                    let (rz, ng) = gr.split_at_mut(2 * h);
+                    for v in rz.iter_mut() {
+                        *v = sigmoid(*v);
+                    }
+                    let hns = &mut tape.hn[o..o + h];
+                    hns.copy_from_slice(&hr[2 * h..]);
+                    let (r, z) = rz.split_at(h);
                     for j in 0..h {
-                        let r = sigmoid(xr[j] + bi(j) + hr[j]);
-                        let z = sigmoid(xr[h + j] + bi(h + j) + hr[h + j]);
-                        let hn = hr[2 * h + j];
-                        let nn = (xr[2 * h + j] + bi(2 * h + j) + r * hn).tanh();
-                        hb[j] = (T::ONE - z) * nn + z * hb[j];
-                        gr[j] = r;
-                        gr[h + j] = z;
-                        gr[2 * h + j] = nn;
-                        tape.hn[o + j] = hn;
+                        let nn = tanh_fast(xr[2 * h + j] + r[j] * hns[j]);
+                        ng[j] = nn;
+                        hb[j] = (T::ONE - z[j]) * nn + z[j] * hb[j];
                     }
                 }
             }
