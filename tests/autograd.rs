@@ -447,7 +447,7 @@ fn fused_recurrent_layers() {
     ] {
         let g = mode.gates();
         let lstm = mode == RnnMode::Lstm;
-        for reverse in [false, true] {
+        for (reverse, composed) in [(false, false), (true, false), (false, true), (true, true)] {
             for lengths in [None, Some(vec![1usize, 3])] {
                 let mut inputs = vec![
                     data(&[l, n, i], 1, 0.1, 1.0),
@@ -462,7 +462,7 @@ fn fused_recurrent_layers() {
                 }
                 let lens = lengths.clone();
                 let f = move |t: &[Tensor]| {
-                    let r = t[0].rnn_layer(&RnnParams {
+                    let q = RnnParams {
                         mode,
                         h0: Some(&t[1]),
                         c0: t.get(6),
@@ -472,7 +472,12 @@ fn fused_recurrent_layers() {
                         b_hh: Some(&t[5]),
                         reverse,
                         lengths: lens.as_deref(),
-                    })?;
+                    };
+                    let r = if composed {
+                        t[0].rnn_layer_composed(&q)?
+                    } else {
+                        t[0].rnn_layer(&q)?
+                    };
                     let mut parts = vec![r.output.reshape(&[l * n * h])?, r.h_n.reshape(&[n * h])?];
                     if let Some(c) = r.c_n {
                         parts.push(c.reshape(&[n * h])?);

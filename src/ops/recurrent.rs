@@ -8,8 +8,8 @@
 //! product over all steps each: `dW_ih = dGᵀ X`, `dW_hh = dGᵀ H_prev`, `dx = dG W_ih`.
 //!
 //! The node's output is one flat tensor `[output | h_n | c_n]`; the three results are views of it,
-//! so the whole layer direction is a single recorded op. GPU tensors are computed on the host
-//! (a transfer each way, differentiable) — the fused kernel is CPU only for now.
+//! so the whole layer direction is a single recorded op. On the GPU the same algorithm is
+//! composed from Tensor ops (a few elementwise kernels per step, no host readback).
 
 use crate::autograd::NoGradGuard;
 use crate::backend::cpu::IntoStorage;
@@ -237,33 +237,17 @@ fn check(x: &Tensor, p: &RnnParams) -> Result<Dims> {
 }
 
 impl Tensor {
+    /// `rnn_layer` composed from Tensor ops (the GPU path), on any device; for tests.
+    pub fn rnn_layer_composed(&self, p: &RnnParams) -> Result<RnnOutput> {
+        let d = check(self, p)?;
+        rnn_device(self, p, d)
+    }
+
     /// One recurrent layer direction over `self` `(L, N, H_in)`, as one autograd node.
     pub fn rnn_layer(&self, p: &RnnParams) -> Result<RnnOutput> {
         let d = check(self, p)?;
-        let dev = self.device();
-        if dev != Device::Cpu {
-            let c = |t: Option<&Tensor>| t.map(|t| t.to_device(Device::Cpu)).transpose();
-            let (x, h0, c0) = (self.to_device(Device::Cpu)?, c(p.h0)?, c(p.c0)?);
-            let (wi, wh) = (
-                p.w_ih.to_device(Device::Cpu)?,
-                p.w_hh.to_device(Device::Cpu)?,
-            );
-            let (bi, bh) = (c(p.b_ih)?, c(p.b_hh)?);
-            let q = RnnParams {
-                h0: h0.as_ref(),
-                c0: c0.as_ref(),
-                w_ih: &wi,
-                w_hh: &wh,
-                b_ih: bi.as_ref(),
-                b_hh: bh.as_ref(),
-                ..*p
-            };
-            let r = x.rnn_layer(&q)?;
-            return Ok(RnnOutput {
-                output: r.output.to_device(dev)?,
-                h_n: r.h_n.to_device(dev)?,
-                c_n: r.c_n.map(|c| c.to_device(dev)).transpose()?,
-            });
+        if self.device() != Device::Cpu {
+            return rnn_device(self, p, d);
         }
         match self.dtype() {
             DType::F32 => rnn_cpu::<f32>(self, p, d),
@@ -642,4 +626,316 @@ fn backward<T: Elem>(
         None
     };
     Ok(vec![gx, gh0, gc0, gwih, gwhh, gbih, gbhh])
+}
+
+/// `1 - t`
+fn one_minus(t: &Tensor) -> Result<Tensor> {
+    t.neg()?.add_scalar(1.0)
+}
+
+/// Columns `[q·h, (q+1)·h)` of a `(N, G·H)` tensor.
+fn block(t: &Tensor, q: usize, h: usize) -> Result<Tensor> {
+    t.narrow(1, q * h, h)
+}
+
+/// What the device path keeps per step (time order).
+struct DevStep {
+    hprev: Tensor,
+    /// activated gates `(N, G·H)` (GRU: r, z, n)
+    gates: Tensor,
+    cprev: Option<Tensor>,
+    tanh_c: Option<Tensor>,
+    hn: Option<Tensor>,
+}
+
+/// The device path: the same algorithm composed from Tensor ops (each step's gate math a few
+/// elementwise kernels), so GPU tensors never come back to the host; one recorded node.
+fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
+    let Dims { l, n, i, h, g } = d;
+    let gh = g * h;
+    let mode = p.mode;
+    let lstm = mode == RnnMode::Lstm;
+    let dev = x.device();
+    let dt = x.dtype();
+    let xd = x.detach();
+    let wih = p.w_ih.detach();
+    let whh = p.w_hh.detach();
+    let ng = NoGradGuard::new();
+    let mut xp = xd.reshape(&[l * n, i])?.matmul(&wih.t()?)?;
+    if let Some(b) = p.b_ih {
+        xp = xp.add(&b.detach())?;
+    }
+    let xp = xp.reshape(&[l, n, gh])?;
+    let wht = whh.t()?;
+    let bhh = p.b_hh.map(|b| b.detach());
+    // per step (N, 1) masks of the elements still running, one transfer
+    let masks: Option<Vec<Tensor>> = match p.lengths {
+        Some(lens) => {
+            let v: Vec<f64> = (0..l)
+                .flat_map(|t| lens.iter().map(move |&lb| if t < lb { 1.0 } else { 0.0 }))
+                .collect();
+            let m = Tensor::from_f64(v, &[l, n, 1])?
+                .to_dtype(dt)?
+                .to_device(dev)?;
+            Some(
+                (0..l)
+                    .map(|t| m.select(0, t as isize))
+                    .collect::<Result<_>>()?,
+            )
+        }
+        None => None,
+    };
+    let mut hs = match p.h0 {
+        Some(t) => t.detach(),
+        None => Tensor::zeros(&[n, h], dt, dev)?,
+    };
+    let mut cs = match (lstm, p.c0) {
+        (true, Some(t)) => Some(t.detach()),
+        (true, None) => Some(Tensor::zeros(&[n, h], dt, dev)?),
+        _ => None,
+    };
+    let mut steps: Vec<Option<DevStep>> = (0..l).map(|_| None).collect();
+    let mut outs: Vec<Option<Tensor>> = vec![None; l];
+    for k in 0..l {
+        let t = step_time(k, l, p.reverse);
+        let mut hh = hs.matmul(&wht)?;
+        if let Some(b) = &bhh {
+            hh = hh.add(b)?;
+        }
+        let xt = xp.select(0, t as isize)?;
+        let (gates, hnew, cnew, tanh_c, hn) = match mode {
+            RnnMode::RnnTanh | RnnMode::RnnRelu => {
+                let a = xt.add(&hh)?;
+                let v = if mode == RnnMode::RnnTanh {
+                    a.tanh()?
+                } else {
+                    a.relu()?
+                };
+                (v.clone(), v, None, None, None)
+            }
+            RnnMode::Lstm => {
+                let a = xt.add(&hh)?;
+                let ig = block(&a, 0, h)?.sigmoid()?;
+                let fg = block(&a, 1, h)?.sigmoid()?;
+                let gg = block(&a, 2, h)?.tanh()?;
+                let og = block(&a, 3, h)?.sigmoid()?;
+                let c = fg
+                    .mul(cs.as_ref().expect("lstm state"))?
+                    .add(&ig.mul(&gg)?)?;
+                let tc = c.tanh()?;
+                let hv = og.mul(&tc)?;
+                let gates = Tensor::cat(&[ig, fg, gg, og], 1)?;
+                (gates, hv, Some(c), Some(tc), None)
+            }
+            RnnMode::Gru => {
+                let r = block(&xt, 0, h)?.add(&block(&hh, 0, h)?)?.sigmoid()?;
+                let z = block(&xt, 1, h)?.add(&block(&hh, 1, h)?)?.sigmoid()?;
+                let hn = block(&hh, 2, h)?;
+                let nn = block(&xt, 2, h)?.add(&r.mul(&hn)?)?.tanh()?;
+                let hv = one_minus(&z)?.mul(&nn)?.add(&z.mul(&hs)?)?;
+                let gates = Tensor::cat(&[r, z, nn], 1)?;
+                (gates, hv, None, None, Some(hn.contiguous()?))
+            }
+        };
+        let cprev = cs.clone();
+        let hprev = hs.clone();
+        match &masks {
+            Some(ms) => {
+                let m = &ms[t];
+                // state = old + m·(new − old); output rows of finished elements are zero
+                hs = hprev.add(&m.mul(&hnew.sub(&hprev)?)?)?;
+                if let (Some(cn), Some(cp)) = (&cnew, &cprev) {
+                    cs = Some(cp.add(&m.mul(&cn.sub(cp)?)?)?);
+                }
+                outs[t] = Some(m.mul(&hnew)?);
+            }
+            None => {
+                hs = hnew.clone();
+                if cnew.is_some() {
+                    cs = cnew;
+                }
+                outs[t] = Some(hnew);
+            }
+        }
+        steps[t] = Some(DevStep {
+            hprev,
+            gates,
+            cprev,
+            tanh_c,
+            hn,
+        });
+    }
+    let outs: Vec<Tensor> = outs.into_iter().flatten().collect();
+    let mut parts = vec![
+        Tensor::cat(&outs, 0)?.reshape(&[l * n * h])?,
+        hs.reshape(&[n * h])?,
+    ];
+    if let Some(c) = &cs {
+        parts.push(c.reshape(&[n * h])?);
+    }
+    let packed = Tensor::cat(&parts, 0)?;
+    drop(ng);
+    let steps: Vec<DevStep> = steps.into_iter().flatten().collect();
+    let ins: [Option<&Tensor>; 7] = [
+        Some(x),
+        p.h0,
+        p.c0,
+        Some(p.w_ih),
+        Some(p.w_hh),
+        p.b_ih,
+        p.b_hh,
+    ];
+    let inputs: Vec<&Tensor> = ins.iter().flatten().copied().collect();
+    let present: Vec<bool> = ins.iter().map(Option::is_some).collect();
+    let need: Vec<bool> = ins
+        .iter()
+        .map(|t| t.is_some_and(|t| t.requires_grad()))
+        .collect();
+    let saved = [x, p.w_ih, p.w_hh];
+    let reverse = p.reverse;
+    let name = match mode {
+        RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
+        RnnMode::Lstm => "LstmLayer",
+        RnnMode::Gru => "GruLayer",
+    };
+    let total = packed.numel();
+    let packed = packed.with_rule(name, &inputs, &saved, move |gr| {
+        let _ng = NoGradGuard::new();
+        let (lnh, nh) = (l * n * h, n * h);
+        let gout = gr.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
+        let mut dh = gr.narrow(0, lnh, nh)?.reshape(&[n, h])?;
+        let mut dc = if lstm {
+            Some(gr.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+        } else {
+            None
+        };
+        let mut dgx: Vec<Option<Tensor>> = vec![None; l];
+        let mut dgh: Vec<Option<Tensor>> = vec![None; l];
+        for k in (0..l).rev() {
+            let t = step_time(k, l, reverse);
+            let s = &steps[t];
+            let m = masks.as_ref().map(|ms| &ms[t]);
+            let mask = |v: Tensor| -> Result<Tensor> {
+                match m {
+                    Some(m) => v.mul(m),
+                    None => Ok(v),
+                }
+            };
+            // the active part of this step's incoming gradients
+            let dht = mask(dh.add(&gout.select(0, t as isize)?)?)?;
+            let keep = |old: &Tensor| -> Result<Option<Tensor>> {
+                match m {
+                    Some(m) => Ok(Some(old.mul(&one_minus(m)?)?)),
+                    None => Ok(None),
+                }
+            };
+            let keep_h = keep(&dh)?;
+            let (gx, ghh, direct) = match mode {
+                RnnMode::RnnTanh => {
+                    let gs = &s.gates;
+                    let v = dht.mul(&one_minus(&gs.mul(gs)?)?)?;
+                    (v.clone(), v, None)
+                }
+                RnnMode::RnnRelu => {
+                    let v = dht.mul(&s.gates.unary(crate::backend::UnaryOp::Sign)?)?;
+                    (v.clone(), v, None)
+                }
+                RnnMode::Lstm => {
+                    let gs = &s.gates;
+                    let (ig, fg, gg, og) = (
+                        block(gs, 0, h)?,
+                        block(gs, 1, h)?,
+                        block(gs, 2, h)?,
+                        block(gs, 3, h)?,
+                    );
+                    let tc = s.tanh_c.as_ref().expect("lstm tape");
+                    let cp = s.cprev.as_ref().expect("lstm tape");
+                    let dcin = dc.as_ref().expect("lstm grad");
+                    let dct =
+                        mask(dcin.clone())?.add(&dht.mul(&og)?.mul(&one_minus(&tc.mul(tc)?)?)?)?;
+                    let sd = |a: &Tensor| -> Result<Tensor> { a.mul(&one_minus(a)?) };
+                    let di = dct.mul(&gg)?.mul(&sd(&ig)?)?;
+                    let df = dct.mul(cp)?.mul(&sd(&fg)?)?;
+                    let dg = dct.mul(&ig)?.mul(&one_minus(&gg.mul(&gg)?)?)?;
+                    let dout = dht.mul(tc)?.mul(&sd(&og)?)?;
+                    let newdc = dct.mul(&fg)?;
+                    dc = Some(match keep(dcin)? {
+                        Some(kc) => kc.add(&newdc)?,
+                        None => newdc,
+                    });
+                    let v = Tensor::cat(&[di, df, dg, dout], 1)?;
+                    (v.clone(), v, None)
+                }
+                RnnMode::Gru => {
+                    let gs = &s.gates;
+                    let (r, z, nn) = (block(gs, 0, h)?, block(gs, 1, h)?, block(gs, 2, h)?);
+                    let hn = s.hn.as_ref().expect("gru tape");
+                    let dn = dht.mul(&one_minus(&z)?)?;
+                    let dz = dht.mul(&s.hprev.sub(&nn)?)?;
+                    let dan = dn.mul(&one_minus(&nn.mul(&nn)?)?)?;
+                    let dar = dan.mul(hn)?.mul(&r.mul(&one_minus(&r)?)?)?;
+                    let daz = dz.mul(&z.mul(&one_minus(&z)?)?)?;
+                    let gx = Tensor::cat(&[dar.clone(), daz.clone(), dan.clone()], 1)?;
+                    let ghh = Tensor::cat(&[dar, daz, dan.mul(&r)?], 1)?;
+                    (gx, ghh, Some(dht.mul(&z)?))
+                }
+            };
+            let mut ndh = ghh.matmul(&whh)?;
+            if let Some(dd) = direct {
+                ndh = ndh.add(&dd)?;
+            }
+            if let Some(kh) = keep_h {
+                ndh = ndh.add(&kh)?;
+            }
+            dh = ndh;
+            dgx[t] = Some(gx);
+            dgh[t] = Some(ghh);
+        }
+        let dgx = Tensor::cat(&dgx.into_iter().flatten().collect::<Vec<_>>(), 0)?;
+        let dgh = Tensor::cat(&dgh.into_iter().flatten().collect::<Vec<_>>(), 0)?;
+        let gx = if need[0] {
+            Some(dgx.matmul(&wih)?.reshape(&[l, n, i])?)
+        } else {
+            None
+        };
+        let gh0 = if need[1] { Some(dh) } else { None };
+        let gc0 = if need[2] { dc } else { None };
+        let gwih = if need[3] {
+            Some(dgx.t()?.matmul(&xd.reshape(&[l * n, i])?)?)
+        } else {
+            None
+        };
+        let gwhh = if need[4] {
+            let hp: Vec<Tensor> = steps.iter().map(|s| s.hprev.clone()).collect();
+            Some(dgh.t()?.matmul(&Tensor::cat(&hp, 0)?)?)
+        } else {
+            None
+        };
+        let gbih = if need[5] {
+            Some(dgx.sum(&[0], false)?)
+        } else {
+            None
+        };
+        let gbhh = if need[6] {
+            Some(dgh.sum(&[0], false)?)
+        } else {
+            None
+        };
+        Ok([gx, gh0, gc0, gwih, gwhh, gbih, gbhh]
+            .into_iter()
+            .zip(&present)
+            .filter(|(_, p)| **p)
+            .map(|(g, _)| g)
+            .collect())
+    });
+    debug_assert_eq!(packed.numel(), total);
+    let (lnh, nh) = (l * n * h, n * h);
+    let output = packed.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
+    let h_n = packed.narrow(0, lnh, nh)?.reshape(&[n, h])?;
+    let c_n = if lstm {
+        Some(packed.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+    } else {
+        None
+    };
+    Ok(RnnOutput { output, h_n, c_n })
 }
