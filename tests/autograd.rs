@@ -434,3 +434,85 @@ fn losses() {
         std::slice::from_ref(&logits),
     );
 }
+
+#[test]
+fn fused_recurrent_layers() {
+    use rustdl::ops::recurrent::{RnnMode, RnnParams};
+    let (l, n, i, h) = (3, 2, 3, 2);
+    for mode in [
+        RnnMode::RnnTanh,
+        RnnMode::RnnRelu,
+        RnnMode::Lstm,
+        RnnMode::Gru,
+    ] {
+        let g = mode.gates();
+        let lstm = mode == RnnMode::Lstm;
+        for (reverse, composed) in [(false, false), (true, false), (false, true), (true, true)] {
+            for lengths in [None, Some(vec![1usize, 3])] {
+                let mut inputs = vec![
+                    data(&[l, n, i], 1, 0.1, 1.0),
+                    x(&[n, h], 2),
+                    x(&[g * h, i], 3),
+                    x(&[g * h, h], 4),
+                    x(&[g * h], 5),
+                    x(&[g * h], 6),
+                ];
+                if lstm {
+                    inputs.push(x(&[n, h], 7));
+                }
+                let lens = lengths.clone();
+                let f = move |t: &[Tensor]| {
+                    let q = RnnParams {
+                        mode,
+                        h0: Some(&t[1]),
+                        c0: t.get(6),
+                        w_ih: &t[2],
+                        w_hh: &t[3],
+                        b_ih: Some(&t[4]),
+                        b_hh: Some(&t[5]),
+                        reverse,
+                        lengths: lens.as_deref(),
+                    };
+                    let r = if composed {
+                        t[0].rnn_layer_composed(&q)?
+                    } else {
+                        t[0].rnn_layer(&q)?
+                    };
+                    let mut parts = vec![r.output.reshape(&[l * n * h])?, r.h_n.reshape(&[n * h])?];
+                    if let Some(c) = r.c_n {
+                        parts.push(c.reshape(&[n * h])?);
+                    }
+                    Tensor::cat(&parts, 0)
+                };
+                check(
+                    &format!("rnn_layer {mode:?} reverse={reverse} lengths={lengths:?}"),
+                    f,
+                    &inputs,
+                );
+            }
+        }
+    }
+    // bad input is an error, not a panic
+    let xs = x(&[3, 2, 3], 1);
+    let w = x(&[8, 3], 2);
+    let wh = x(&[8, 2], 3);
+    let p = RnnParams {
+        mode: RnnMode::Lstm,
+        h0: None,
+        c0: None,
+        w_ih: &w,
+        w_hh: &wh,
+        b_ih: None,
+        b_hh: None,
+        reverse: false,
+        lengths: Some(&[0, 1]),
+    };
+    assert!(xs.rnn_layer(&p).is_err());
+    assert!(xs
+        .rnn_layer(&RnnParams {
+            lengths: None,
+            w_ih: &wh,
+            ..p
+        })
+        .is_err());
+}

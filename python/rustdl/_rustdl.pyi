@@ -78,6 +78,7 @@ __all__ = [
     "randint",
     "randn",
     "randn_like",
+    "rnn_layer",
     "save_bytes",
     "save_file",
     "set_grad_enabled",
@@ -690,6 +691,18 @@ def randn(
 def randn_like(
     input: Tensor, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
 ) -> Tensor: ...
+def rnn_layer(
+    mode: str,
+    input: Tensor,
+    h0: Tensor | None,
+    c0: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    reverse: builtins.bool = False,
+    lengths: Sequence[builtins.int] | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None]: ...
 def save_bytes(tensors: Any, metadata: Any = None) -> bytes: ...
 def save_file(tensors: Any, path: Any, metadata: Any = None) -> None: ...
 def set_grad_enabled(mode: builtins.bool) -> builtins.bool: ...

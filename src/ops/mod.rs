@@ -9,6 +9,7 @@ pub mod matmul;
 pub mod misc;
 pub mod nn;
 pub mod promote;
+pub mod recurrent;
 pub mod reduce;
 pub mod scan;
 pub mod shape;

@@ -7,6 +7,7 @@ use crate::backend::UnaryOp;
 use crate::error::Result as CoreResult;
 use crate::ops::loss::Reduction;
 use crate::ops::nn::Window2d;
+use crate::ops::recurrent::{RnnMode, RnnParams};
 use crate::tensor::Tensor;
 
 use super::gil::{run, work};
@@ -38,6 +39,62 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
             "{what} must be an int or a pair of non-negative ints"
         ))),
     }
+}
+
+#[pyfunction]
+#[pyo3(signature = (mode, input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=false, lengths=None))]
+#[allow(clippy::too_many_arguments)]
+fn rnn_layer(
+    py: Python<'_>,
+    mode: &str,
+    input: T<'_>,
+    h0: Option<T<'_>>,
+    c0: Option<T<'_>>,
+    weight_ih: T<'_>,
+    weight_hh: T<'_>,
+    bias_ih: Option<T<'_>>,
+    bias_hh: Option<T<'_>>,
+    reverse: bool,
+    lengths: Option<Vec<i64>>,
+) -> PyResult<(PyTensor, PyTensor, Option<PyTensor>)> {
+    let mode = RnnMode::parse(mode)?;
+    let lengths: Option<Vec<usize>> = match lengths {
+        Some(v) => Some(
+            v.iter()
+                .map(|&l| {
+                    usize::try_from(l).map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "rnn_layer: lengths must be positive, got {l}"
+                        ))
+                    })
+                })
+                .collect::<PyResult<_>>()?,
+        ),
+        None => None,
+    };
+    let (x, h, c) = (input.t.clone(), opt(&h0), opt(&c0));
+    let (wi, wh, bi, bh) = (
+        weight_ih.t.clone(),
+        weight_hh.t.clone(),
+        opt(&bias_ih),
+        opt(&bias_hh),
+    );
+    let steps = x.shape().first().copied().unwrap_or(1);
+    let w = work(&[&x, &wi, &wh]).max(work(&[&wh]).saturating_mul(steps));
+    let r = run(py, w, move || {
+        x.rnn_layer(&RnnParams {
+            mode,
+            h0: h.as_ref(),
+            c0: c.as_ref(),
+            w_ih: &wi,
+            w_hh: &wh,
+            b_ih: bi.as_ref(),
+            b_hh: bh.as_ref(),
+            reverse,
+            lengths: lengths.as_deref(),
+        })
+    })?;
+    Ok((r.output.into(), r.h_n.into(), r.c_n.map(PyTensor::from)))
 }
 
 #[pyfunction]
@@ -494,6 +551,7 @@ fn softplus(py: Python<'_>, input: T<'_>, beta: f64, threshold: f64) -> PyResult
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(linear, m)?)?;
+    m.add_function(wrap_pyfunction!(rnn_layer, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv_transpose2d, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;

@@ -1,0 +1,941 @@
+//! Fused recurrent layers: one layer direction of RNN (tanh / relu), LSTM or GRU over a whole
+//! sequence as ONE autograd node, with PyTorch's equations and gate order.
+//!
+//! Forward: the input projection of every step is one product `(L·N, H_in) @ W_ihᵀ`; only the
+//! recurrent product `(N, H) @ W_hhᵀ` walks the steps, and each step's gate math is one fused
+//! host pass over `(N, G·H)`. The gate activations (and the previous states) are kept for
+//! backward, which walks the steps in reverse (BPTT) and then forms the weight gradients with one
+//! product over all steps each: `dW_ih = dGᵀ X`, `dW_hh = dGᵀ H_prev`, `dx = dG W_ih`.
+//!
+//! The node's output is one flat tensor `[output | h_n | c_n]`; the three results are views of it,
+//! so the whole layer direction is a single recorded op. On the GPU the same algorithm is
+//! composed from Tensor ops (a few elementwise kernels per step, no host readback).
+
+use crate::autograd::NoGradGuard;
+use crate::backend::cpu::IntoStorage;
+use crate::device::Device;
+use crate::dtype::{DType, Float};
+use crate::error::{Error, Result};
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+
+/// The cell of a recurrent layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RnnMode {
+    RnnTanh,
+    RnnRelu,
+    Lstm,
+    Gru,
+}
+
+impl RnnMode {
+    /// `"RNN_TANH"`, `"RNN_RELU"`, `"LSTM"`, `"GRU"` (any case).
+    pub fn parse(s: &str) -> Result<RnnMode> {
+        match s.to_ascii_uppercase().as_str() {
+            "RNN_TANH" | "TANH" => Ok(RnnMode::RnnTanh),
+            "RNN_RELU" | "RELU" => Ok(RnnMode::RnnRelu),
+            "LSTM" => Ok(RnnMode::Lstm),
+            "GRU" => Ok(RnnMode::Gru),
+            _ => Err(Error::Value(format!(
+                "rnn_layer: unknown mode {s:?} (expected RNN_TANH, RNN_RELU, LSTM or GRU)"
+            ))),
+        }
+    }
+
+    /// Gates per hidden unit: the row blocks of `W_ih` / `W_hh`.
+    pub fn gates(self) -> usize {
+        match self {
+            RnnMode::RnnTanh | RnnMode::RnnRelu => 1,
+            RnnMode::Lstm => 4,
+            RnnMode::Gru => 3,
+        }
+    }
+}
+
+/// Everything but the input of one recurrent layer direction.
+#[derive(Clone, Copy)]
+pub struct RnnParams<'a> {
+    pub mode: RnnMode,
+    /// `(N, H)`; zeros when absent
+    pub h0: Option<&'a Tensor>,
+    /// `(N, H)`, LSTM only; zeros when absent
+    pub c0: Option<&'a Tensor>,
+    /// `(G·H, H_in)`
+    pub w_ih: &'a Tensor,
+    /// `(G·H, H)`
+    pub w_hh: &'a Tensor,
+    /// `(G·H)`
+    pub b_ih: Option<&'a Tensor>,
+    /// `(G·H)`
+    pub b_hh: Option<&'a Tensor>,
+    /// walk the sequence from its end (the reverse direction of a bidirectional layer)
+    pub reverse: bool,
+    /// per batch element, the number of valid steps (1..=L); all L when absent
+    pub lengths: Option<&'a [usize]>,
+}
+
+/// `output (L, N, H)`, `h_n (N, H)` and, for LSTM, `c_n (N, H)`.
+pub struct RnnOutput {
+    pub output: Tensor,
+    pub h_n: Tensor,
+    pub c_n: Option<Tensor>,
+}
+
+/// The host element types of the fused kernel.
+trait Elem: Float + IntoStorage {
+    fn take(c: CpuStorage) -> Vec<Self>;
+}
+impl Elem for f32 {
+    fn take(c: CpuStorage) -> Vec<f32> {
+        match c {
+            CpuStorage::F32(v) => v,
+            c => (0..c.len()).map(|i| c.get_f64(i) as f32).collect(),
+        }
+    }
+}
+impl Elem for f64 {
+    fn take(c: CpuStorage) -> Vec<f64> {
+        match c {
+            CpuStorage::F64(v) => v,
+            c => (0..c.len()).map(|i| c.get_f64(i)).collect(),
+        }
+    }
+}
+
+fn host<T: Elem>(t: &Tensor) -> Result<Vec<T>> {
+    Ok(T::take(t.to_cpu_storage()?))
+}
+
+fn tensor<T: Elem>(v: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+    Tensor::from_cpu(T::into_storage(v), shape)
+}
+
+#[inline(always)]
+fn sigmoid<T: Float>(x: T) -> T {
+    T::ONE / (T::ONE + (-x).exp_fast())
+}
+
+/// `tanh` through `exp_fast` (vectorises): `sign(x)·(1 − e)/(1 + e)` with `e = exp(−2|x|)`,
+/// which neither overflows nor cancels.
+#[inline(always)]
+fn tanh_fast<T: Float>(x: T) -> T {
+    let e = (T::from_f64(-2.0) * x.abs()).exp_fast();
+    let t = (T::ONE - e) / (T::ONE + e);
+    if x < T::ZERO {
+        -t
+    } else {
+        t
+    }
+}
+
+/// Sizes of a checked call.
+#[derive(Clone, Copy)]
+struct Dims {
+    l: usize,
+    n: usize,
+    i: usize,
+    h: usize,
+    g: usize,
+}
+
+fn check(x: &Tensor, p: &RnnParams) -> Result<Dims> {
+    let op = "rnn_layer";
+    let bad = |m: String| Err(Error::Value(format!("{op}: {m}")));
+    if x.ndim() != 3 {
+        return bad(format!(
+            "expected input of shape (L, N, H_in), got shape {:?}",
+            x.shape()
+        ));
+    }
+    let (l, n, i) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    if l == 0 {
+        return bad(format!(
+            "expected a non-empty sequence, got input of shape {:?}",
+            x.shape()
+        ));
+    }
+    let g = p.mode.gates();
+    if p.w_hh.ndim() != 2 || p.w_hh.shape()[0] != g * p.w_hh.shape()[1] {
+        return bad(format!(
+            "expected weight_hh of shape ({g}*H, H), got shape {:?}",
+            p.w_hh.shape()
+        ));
+    }
+    let h = p.w_hh.shape()[1];
+    if p.w_ih.shape() != [g * h, i] {
+        return bad(format!(
+            "expected weight_ih of shape ({}, {i}) for input of shape {:?} and hidden size {h}, got shape {:?}",
+            g * h,
+            x.shape(),
+            p.w_ih.shape()
+        ));
+    }
+    for (name, b) in [("bias_ih", p.b_ih), ("bias_hh", p.b_hh)] {
+        if let Some(b) = b {
+            if b.shape() != [g * h] {
+                return bad(format!(
+                    "expected {name} of shape ({},), got shape {:?}",
+                    g * h,
+                    b.shape()
+                ));
+            }
+        }
+    }
+    if p.c0.is_some() && p.mode != RnnMode::Lstm {
+        return bad(format!("c0 is only used by LSTM, not {:?}", p.mode));
+    }
+    for (name, s) in [("h0", p.h0), ("c0", p.c0)] {
+        if let Some(s) = s {
+            if s.shape() != [n, h] {
+                return bad(format!(
+                    "expected {name} of shape ({n}, {h}) for input of shape {:?}, got shape {:?}",
+                    x.shape(),
+                    s.shape()
+                ));
+            }
+        }
+    }
+    if let Some(lens) = p.lengths {
+        if lens.len() != n {
+            return bad(format!(
+                "expected {n} lengths for input of shape {:?}, got {}",
+                x.shape(),
+                lens.len()
+            ));
+        }
+        if let Some(&b) = lens.iter().find(|&&v| v == 0 || v > l) {
+            return bad(format!(
+                "lengths must be in 1..={l} for input of shape {:?}, got {b}",
+                x.shape()
+            ));
+        }
+    }
+    let all: Vec<&Tensor> = [
+        Some(x),
+        p.h0,
+        p.c0,
+        Some(p.w_ih),
+        Some(p.w_hh),
+        p.b_ih,
+        p.b_hh,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for t in &all {
+        if !matches!(t.dtype(), DType::F32 | DType::F64) || t.dtype() != x.dtype() {
+            return Err(Error::DType(format!(
+                "{op}: expected all tensors float32 or float64 of one dtype, got {} (shape {:?}) with input {}",
+                t.dtype(),
+                t.shape(),
+                x.dtype()
+            )));
+        }
+        crate::error::same_device(op, x.device(), t.device())?;
+    }
+    Ok(Dims { l, n, i, h, g })
+}
+
+impl Tensor {
+    /// `rnn_layer` composed from Tensor ops (the GPU path), on any device; for tests.
+    pub fn rnn_layer_composed(&self, p: &RnnParams) -> Result<RnnOutput> {
+        let d = check(self, p)?;
+        rnn_device(self, p, d)
+    }
+
+    /// One recurrent layer direction over `self` `(L, N, H_in)`, as one autograd node.
+    pub fn rnn_layer(&self, p: &RnnParams) -> Result<RnnOutput> {
+        let d = check(self, p)?;
+        if self.device() != Device::Cpu {
+            return rnn_device(self, p, d);
+        }
+        match self.dtype() {
+            DType::F32 => rnn_cpu::<f32>(self, p, d),
+            _ => rnn_cpu::<f64>(self, p, d),
+        }
+    }
+}
+
+/// What forward keeps for backward (host copies, indexed by time step).
+struct Tape<T> {
+    /// state before each step `(L, N, H)`
+    hprev: Vec<T>,
+    /// gate activations `(L, N, G·H)`
+    gates: Vec<T>,
+    /// LSTM: cell before each step and tanh of the cell after it `(L, N, H)`
+    cprev: Vec<T>,
+    tanh_c: Vec<T>,
+    /// GRU: `W_hn h + b_hn` of each step `(L, N, H)`
+    hn: Vec<T>,
+}
+
+fn step_time(k: usize, l: usize, reverse: bool) -> usize {
+    if reverse {
+        l - 1 - k
+    } else {
+        k
+    }
+}
+
+fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
+    let Dims { l, n, i, h, g } = d;
+    let gh = g * h;
+    let mode = p.mode;
+    let lens: Vec<usize> = p.lengths.map_or_else(|| vec![l; n], |v| v.to_vec());
+    let xd = x.detach();
+    let wih = p.w_ih.detach();
+    let whh = p.w_hh.detach();
+    let (xp, wht) = {
+        let _ng = NoGradGuard::new();
+        let xp = xd.reshape(&[l * n, i])?.matmul(&wih.t()?)?;
+        (host::<T>(&xp)?, whh.t()?.contiguous()?)
+    };
+    let bih: Option<Vec<T>> = p.b_ih.map(host::<T>).transpose()?;
+    let bhh: Option<Vec<T>> = p.b_hh.map(host::<T>).transpose()?;
+    let mut xp = xp;
+    if let Some(b) = &bih {
+        for row in xp.chunks_mut(gh.max(1)) {
+            for (v, bb) in row.iter_mut().zip(b) {
+                *v += *bb;
+            }
+        }
+    }
+    let mut hs: Vec<T> = match p.h0 {
+        Some(t) => host(t)?,
+        None => vec![T::ZERO; n * h],
+    };
+    let mut cs: Vec<T> = match (mode, p.c0) {
+        (RnnMode::Lstm, Some(t)) => host(t)?,
+        (RnnMode::Lstm, None) => vec![T::ZERO; n * h],
+        _ => Vec::new(),
+    };
+    let lstm = mode == RnnMode::Lstm;
+    let gru = mode == RnnMode::Gru;
+    let mut tape = Tape {
+        hprev: vec![T::ZERO; l * n * h],
+        gates: vec![T::ZERO; l * n * gh],
+        cprev: if lstm {
+            vec![T::ZERO; l * n * h]
+        } else {
+            Vec::new()
+        },
+        tanh_c: if lstm {
+            vec![T::ZERO; l * n * h]
+        } else {
+            Vec::new()
+        },
+        hn: if gru {
+            vec![T::ZERO; l * n * h]
+        } else {
+            Vec::new()
+        },
+    };
+    let mut out = vec![T::ZERO; l * n * h];
+    for k in 0..l {
+        let t = step_time(k, l, p.reverse);
+        let mut hh: Vec<T> = if h > 0 {
+            let _ng = NoGradGuard::new();
+            host(&tensor(hs.clone(), &[n, h])?.matmul(&wht)?)?
+        } else {
+            vec![T::ZERO; n * gh]
+        };
+        if let Some(b) = &bhh {
+            for row in hh.chunks_mut(gh.max(1)) {
+                for (v, bb) in row.iter_mut().zip(b) {
+                    *v += *bb;
+                }
+            }
+        }
+        let sh = t * n * h;
+        tape.hprev[sh..sh + n * h].copy_from_slice(&hs);
+        if lstm {
+            tape.cprev[sh..sh + n * h].copy_from_slice(&cs);
+        }
+        for b in 0..n {
+            if t >= lens[b] {
+                continue;
+            }
+            let xr = &xp[(t * n + b) * gh..(t * n + b + 1) * gh];
+            let hr = &hh[b * gh..(b + 1) * gh];
+            let gr = &mut tape.gates[(t * n + b) * gh..(t * n + b + 1) * gh];
+            let hb = &mut hs[b * h..(b + 1) * h];
+            let o = sh + b * h;
+            // pre-activations (the GRU's n block: its input part only)
+            let sum_to = if gru { 2 * h } else { gh };
+            for ((v, a), c) in gr[..sum_to].iter_mut().zip(xr).zip(hr) {
+                *v = *a + *c;
+            }
+            match mode {
+                RnnMode::RnnTanh => {
+                    for (v, hv) in gr.iter_mut().zip(hb.iter_mut()) {
+                        *v = tanh_fast(*v);
+                        *hv = *v;
+                    }
+                }
+                RnnMode::RnnRelu => {
+                    for (v, hv) in gr.iter_mut().zip(hb.iter_mut()) {
+                        *v = v.max_(T::ZERO);
+                        *hv = *v;
+                    }
+                }
+                RnnMode::Lstm => {
+                    let cb = &mut cs[b * h..(b + 1) * h];
+                    let (ifg, rest) = gr.split_at_mut(2 * h);
+                    let (gg, og) = rest.split_at_mut(h);
+                    for v in ifg.iter_mut().chain(og.iter_mut()) {
+                        *v = sigmoid(*v);
+                    }
+                    for v in gg.iter_mut() {
+                        *v = tanh_fast(*v);
+                    }
+                    let (ig, fg) = ifg.split_at(h);
+                    let tcs = &mut tape.tanh_c[o..o + h];
+                    for j in 0..h {
+                        let c = fg[j] * cb[j] + ig[j] * gg[j];
+                        cb[j] = c;
+                        tcs[j] = tanh_fast(c);
+                        hb[j] = og[j] * tcs[j];
+                    }
+                }
+                RnnMode::Gru => {
+                    let (rz, ng) = gr.split_at_mut(2 * h);
+                    for v in rz.iter_mut() {
+                        *v = sigmoid(*v);
+                    }
+                    let hns = &mut tape.hn[o..o + h];
+                    hns.copy_from_slice(&hr[2 * h..]);
+                    let (r, z) = rz.split_at(h);
+                    for j in 0..h {
+                        let nn = tanh_fast(xr[2 * h + j] + r[j] * hns[j]);
+                        ng[j] = nn;
+                        hb[j] = (T::ONE - z[j]) * nn + z[j] * hb[j];
+                    }
+                }
+            }
+            out[o..o + h].copy_from_slice(hb);
+        }
+    }
+    // one flat result [output | h_n | c_n], viewed as the three outputs
+    let (lnh, nh) = (l * n * h, n * h);
+    let mut packed = out;
+    packed.extend_from_slice(&hs);
+    if lstm {
+        packed.extend_from_slice(&cs);
+    }
+    let total = packed.len();
+    let storage = crate::storage::Storage::Cpu(T::into_storage(packed));
+    let ins: [Option<&Tensor>; 7] = [
+        Some(x),
+        p.h0,
+        p.c0,
+        Some(p.w_ih),
+        Some(p.w_hh),
+        p.b_ih,
+        p.b_hh,
+    ];
+    let inputs: Vec<&Tensor> = ins.iter().flatten().copied().collect();
+    let present: Vec<bool> = ins.iter().map(Option::is_some).collect();
+    let need: Vec<bool> = ins
+        .iter()
+        .map(|t| t.is_some_and(|t| t.requires_grad()))
+        .collect();
+    let saved = [x, p.w_ih, p.w_hh];
+    let reverse = p.reverse;
+    let name = match mode {
+        RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
+        RnnMode::Lstm => "LstmLayer",
+        RnnMode::Gru => "GruLayer",
+    };
+    let whh_bw = whh.clone();
+    let packed = Tensor::from_op(storage, &[total], name, &inputs, &saved, move |gr| {
+        let grads = backward::<T>(
+            mode, d, reverse, &lens, &tape, &xd, &wih, &whh_bw, gr, &need,
+        )?;
+        Ok(grads
+            .into_iter()
+            .zip(&present)
+            .filter(|(_, p)| **p)
+            .map(|(g, _)| g)
+            .collect())
+    });
+    let output = packed.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
+    let h_n = packed.narrow(0, lnh, nh)?.reshape(&[n, h])?;
+    let c_n = if lstm {
+        Some(packed.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+    } else {
+        None
+    };
+    Ok(RnnOutput { output, h_n, c_n })
+}
+
+/// BPTT: gradients for `[x, h0, c0, w_ih, w_hh, b_ih, b_hh]` (`None` where not needed).
+#[allow(clippy::too_many_arguments)]
+fn backward<T: Elem>(
+    mode: RnnMode,
+    d: Dims,
+    reverse: bool,
+    lens: &[usize],
+    tape: &Tape<T>,
+    x: &Tensor,
+    wih: &Tensor,
+    whh: &Tensor,
+    gr: &Tensor,
+    need: &[bool],
+) -> Result<Vec<Option<Tensor>>> {
+    let _ng = NoGradGuard::new();
+    let Dims { l, n, i, h, g } = d;
+    let gh = g * h;
+    let (lnh, nh) = (l * n * h, n * h);
+    let gv: Vec<T> = host(gr)?;
+    let gout = &gv[..lnh];
+    let mut dh: Vec<T> = gv[lnh..lnh + nh].to_vec();
+    let lstm = mode == RnnMode::Lstm;
+    let gru = mode == RnnMode::Gru;
+    let mut dc: Vec<T> = if lstm {
+        gv[lnh + nh..lnh + 2 * nh].to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut dgx = vec![T::ZERO; l * n * gh];
+    let mut dgh = if gru {
+        vec![T::ZERO; l * n * gh]
+    } else {
+        Vec::new()
+    };
+    let mut direct = vec![T::ZERO; nh];
+    for k in (0..l).rev() {
+        let t = step_time(k, l, reverse);
+        let sh = t * n * h;
+        for b in 0..n {
+            let db = &mut dh[b * h..(b + 1) * h];
+            let dr = &mut direct[b * h..(b + 1) * h];
+            if t >= lens[b] {
+                dr.copy_from_slice(db);
+                continue;
+            }
+            let o = sh + b * h;
+            let go = &gout[o..o + h];
+            for j in 0..h {
+                db[j] += go[j];
+            }
+            let gs = &tape.gates[(t * n + b) * gh..(t * n + b + 1) * gh];
+            let dx = &mut dgx[(t * n + b) * gh..(t * n + b + 1) * gh];
+            match mode {
+                RnnMode::RnnTanh => {
+                    for j in 0..h {
+                        dx[j] = db[j] * (T::ONE - gs[j] * gs[j]);
+                        dr[j] = T::ZERO;
+                    }
+                }
+                RnnMode::RnnRelu => {
+                    for j in 0..h {
+                        dx[j] = if gs[j] > T::ZERO { db[j] } else { T::ZERO };
+                        dr[j] = T::ZERO;
+                    }
+                }
+                RnnMode::Lstm => {
+                    let dcb = &mut dc[b * h..(b + 1) * h];
+                    for j in 0..h {
+                        let (ig, fg, gg, og) = (gs[j], gs[h + j], gs[2 * h + j], gs[3 * h + j]);
+                        let tc = tape.tanh_c[o + j];
+                        let cp = tape.cprev[o + j];
+                        let dct = dcb[j] + db[j] * og * (T::ONE - tc * tc);
+                        dx[j] = dct * gg * ig * (T::ONE - ig);
+                        dx[h + j] = dct * cp * fg * (T::ONE - fg);
+                        dx[2 * h + j] = dct * ig * (T::ONE - gg * gg);
+                        dx[3 * h + j] = db[j] * tc * og * (T::ONE - og);
+                        dcb[j] = dct * fg;
+                        dr[j] = T::ZERO;
+                    }
+                }
+                RnnMode::Gru => {
+                    let dhh = &mut dgh[(t * n + b) * gh..(t * n + b + 1) * gh];
+                    for j in 0..h {
+                        let (r, z, nn) = (gs[j], gs[h + j], gs[2 * h + j]);
+                        let hp = tape.hprev[o + j];
+                        let hn = tape.hn[o + j];
+                        let dn = db[j] * (T::ONE - z);
+                        let dz = db[j] * (hp - nn);
+                        let dan = dn * (T::ONE - nn * nn);
+                        let dar = dan * hn * r * (T::ONE - r);
+                        let daz = dz * z * (T::ONE - z);
+                        dx[j] = dar;
+                        dx[h + j] = daz;
+                        dx[2 * h + j] = dan;
+                        dhh[j] = dar;
+                        dhh[h + j] = daz;
+                        dhh[2 * h + j] = dan * r;
+                        dr[j] = db[j] * z;
+                    }
+                }
+            }
+        }
+        // dh_{t-1} = direct + dG_t @ W_hh (rows of finished elements are zero in dG_t)
+        let step = if gru { &dgh } else { &dgx };
+        let dgt = step[t * n * gh..(t + 1) * n * gh].to_vec();
+        if h > 0 {
+            let m = host::<T>(&tensor(dgt, &[n, gh])?.matmul(whh)?)?;
+            for ((v, a), b) in dh.iter_mut().zip(&direct).zip(&m) {
+                *v = *a + *b;
+            }
+        } else {
+            dh.copy_from_slice(&direct);
+        }
+    }
+    let dgh_all = if gru { dgh } else { dgx.clone() };
+    let col_sum = |v: &[T]| -> Result<Tensor> {
+        let mut s = vec![T::ZERO; gh];
+        for row in v.chunks(gh.max(1)) {
+            for (a, b) in s.iter_mut().zip(row) {
+                *a += *b;
+            }
+        }
+        tensor(s, &[gh])
+    };
+    let gx_t = tensor(dgx.clone(), &[l * n, gh])?;
+    let gx = if need[0] {
+        Some(gx_t.matmul(wih)?.reshape(&[l, n, i])?)
+    } else {
+        None
+    };
+    let gh0 = if need[1] {
+        Some(tensor(dh, &[n, h])?)
+    } else {
+        None
+    };
+    let gc0 = if need[2] {
+        Some(tensor(dc, &[n, h])?)
+    } else {
+        None
+    };
+    let gwih = if need[3] {
+        Some(gx_t.t()?.matmul(&x.reshape(&[l * n, i])?)?)
+    } else {
+        None
+    };
+    let gwhh = if need[4] {
+        let hp = tensor(tape.hprev.clone(), &[l * n, h])?;
+        Some(tensor(dgh_all.clone(), &[l * n, gh])?.t()?.matmul(&hp)?)
+    } else {
+        None
+    };
+    let gbih = if need[5] { Some(col_sum(&dgx)?) } else { None };
+    let gbhh = if need[6] {
+        Some(col_sum(&dgh_all)?)
+    } else {
+        None
+    };
+    Ok(vec![gx, gh0, gc0, gwih, gwhh, gbih, gbhh])
+}
+
+/// `1 - t`
+fn one_minus(t: &Tensor) -> Result<Tensor> {
+    t.neg()?.add_scalar(1.0)
+}
+
+/// Columns `[q·h, (q+1)·h)` of a `(N, G·H)` tensor.
+fn block(t: &Tensor, q: usize, h: usize) -> Result<Tensor> {
+    t.narrow(1, q * h, h)
+}
+
+/// What the device path keeps per step (time order).
+struct DevStep {
+    hprev: Tensor,
+    /// activated gates `(N, G·H)` (GRU: r, z, n)
+    gates: Tensor,
+    cprev: Option<Tensor>,
+    tanh_c: Option<Tensor>,
+    hn: Option<Tensor>,
+}
+
+/// The device path: the same algorithm composed from Tensor ops (each step's gate math a few
+/// elementwise kernels), so GPU tensors never come back to the host; one recorded node.
+fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
+    let Dims { l, n, i, h, g } = d;
+    let gh = g * h;
+    let mode = p.mode;
+    let lstm = mode == RnnMode::Lstm;
+    let dev = x.device();
+    let dt = x.dtype();
+    let xd = x.detach();
+    let wih = p.w_ih.detach();
+    let whh = p.w_hh.detach();
+    let ng = NoGradGuard::new();
+    let mut xp = xd.reshape(&[l * n, i])?.matmul(&wih.t()?)?;
+    if let Some(b) = p.b_ih {
+        xp = xp.add(&b.detach())?;
+    }
+    let xp = xp.reshape(&[l, n, gh])?;
+    let wht = whh.t()?;
+    let bhh = p.b_hh.map(|b| b.detach());
+    // per step (N, 1) masks of the elements still running, one transfer
+    let masks: Option<Vec<Tensor>> = match p.lengths {
+        Some(lens) => {
+            let v: Vec<f64> = (0..l)
+                .flat_map(|t| lens.iter().map(move |&lb| if t < lb { 1.0 } else { 0.0 }))
+                .collect();
+            let m = Tensor::from_f64(v, &[l, n, 1])?
+                .to_dtype(dt)?
+                .to_device(dev)?;
+            Some(
+                (0..l)
+                    .map(|t| m.select(0, t as isize))
+                    .collect::<Result<_>>()?,
+            )
+        }
+        None => None,
+    };
+    let mut hs = match p.h0 {
+        Some(t) => t.detach(),
+        None => Tensor::zeros(&[n, h], dt, dev)?,
+    };
+    let mut cs = match (lstm, p.c0) {
+        (true, Some(t)) => Some(t.detach()),
+        (true, None) => Some(Tensor::zeros(&[n, h], dt, dev)?),
+        _ => None,
+    };
+    let mut steps: Vec<Option<DevStep>> = (0..l).map(|_| None).collect();
+    let mut outs: Vec<Option<Tensor>> = vec![None; l];
+    for k in 0..l {
+        let t = step_time(k, l, p.reverse);
+        let mut hh = hs.matmul(&wht)?;
+        if let Some(b) = &bhh {
+            hh = hh.add(b)?;
+        }
+        let xt = xp.select(0, t as isize)?;
+        let (gates, hnew, cnew, tanh_c, hn) = match mode {
+            RnnMode::RnnTanh | RnnMode::RnnRelu => {
+                let a = xt.add(&hh)?;
+                let v = if mode == RnnMode::RnnTanh {
+                    a.tanh()?
+                } else {
+                    a.relu()?
+                };
+                (v.clone(), v, None, None, None)
+            }
+            RnnMode::Lstm => {
+                let a = xt.add(&hh)?;
+                let ig = block(&a, 0, h)?.sigmoid()?;
+                let fg = block(&a, 1, h)?.sigmoid()?;
+                let gg = block(&a, 2, h)?.tanh()?;
+                let og = block(&a, 3, h)?.sigmoid()?;
+                let c = fg
+                    .mul(cs.as_ref().expect("lstm state"))?
+                    .add(&ig.mul(&gg)?)?;
+                let tc = c.tanh()?;
+                let hv = og.mul(&tc)?;
+                let gates = Tensor::cat(&[ig, fg, gg, og], 1)?;
+                (gates, hv, Some(c), Some(tc), None)
+            }
+            RnnMode::Gru => {
+                let r = block(&xt, 0, h)?.add(&block(&hh, 0, h)?)?.sigmoid()?;
+                let z = block(&xt, 1, h)?.add(&block(&hh, 1, h)?)?.sigmoid()?;
+                let hn = block(&hh, 2, h)?;
+                let nn = block(&xt, 2, h)?.add(&r.mul(&hn)?)?.tanh()?;
+                let hv = one_minus(&z)?.mul(&nn)?.add(&z.mul(&hs)?)?;
+                let gates = Tensor::cat(&[r, z, nn], 1)?;
+                (gates, hv, None, None, Some(hn.contiguous()?))
+            }
+        };
+        let cprev = cs.clone();
+        let hprev = hs.clone();
+        match &masks {
+            Some(ms) => {
+                let m = &ms[t];
+                // state = old + m·(new − old); output rows of finished elements are zero
+                hs = hprev.add(&m.mul(&hnew.sub(&hprev)?)?)?;
+                if let (Some(cn), Some(cp)) = (&cnew, &cprev) {
+                    cs = Some(cp.add(&m.mul(&cn.sub(cp)?)?)?);
+                }
+                outs[t] = Some(m.mul(&hnew)?);
+            }
+            None => {
+                hs = hnew.clone();
+                if cnew.is_some() {
+                    cs = cnew;
+                }
+                outs[t] = Some(hnew);
+            }
+        }
+        steps[t] = Some(DevStep {
+            hprev,
+            gates,
+            cprev,
+            tanh_c,
+            hn,
+        });
+    }
+    let outs: Vec<Tensor> = outs.into_iter().flatten().collect();
+    let mut parts = vec![
+        Tensor::cat(&outs, 0)?.reshape(&[l * n * h])?,
+        hs.reshape(&[n * h])?,
+    ];
+    if let Some(c) = &cs {
+        parts.push(c.reshape(&[n * h])?);
+    }
+    let packed = Tensor::cat(&parts, 0)?;
+    drop(ng);
+    let steps: Vec<DevStep> = steps.into_iter().flatten().collect();
+    let ins: [Option<&Tensor>; 7] = [
+        Some(x),
+        p.h0,
+        p.c0,
+        Some(p.w_ih),
+        Some(p.w_hh),
+        p.b_ih,
+        p.b_hh,
+    ];
+    let inputs: Vec<&Tensor> = ins.iter().flatten().copied().collect();
+    let present: Vec<bool> = ins.iter().map(Option::is_some).collect();
+    let need: Vec<bool> = ins
+        .iter()
+        .map(|t| t.is_some_and(|t| t.requires_grad()))
+        .collect();
+    let saved = [x, p.w_ih, p.w_hh];
+    let reverse = p.reverse;
+    let name = match mode {
+        RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
+        RnnMode::Lstm => "LstmLayer",
+        RnnMode::Gru => "GruLayer",
+    };
+    let total = packed.numel();
+    let packed = packed.with_rule(name, &inputs, &saved, move |gr| {
+        let _ng = NoGradGuard::new();
+        let (lnh, nh) = (l * n * h, n * h);
+        let gout = gr.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
+        let mut dh = gr.narrow(0, lnh, nh)?.reshape(&[n, h])?;
+        let mut dc = if lstm {
+            Some(gr.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+        } else {
+            None
+        };
+        let mut dgx: Vec<Option<Tensor>> = vec![None; l];
+        let mut dgh: Vec<Option<Tensor>> = vec![None; l];
+        for k in (0..l).rev() {
+            let t = step_time(k, l, reverse);
+            let s = &steps[t];
+            let m = masks.as_ref().map(|ms| &ms[t]);
+            let mask = |v: Tensor| -> Result<Tensor> {
+                match m {
+                    Some(m) => v.mul(m),
+                    None => Ok(v),
+                }
+            };
+            // the active part of this step's incoming gradients
+            let dht = mask(dh.add(&gout.select(0, t as isize)?)?)?;
+            let keep = |old: &Tensor| -> Result<Option<Tensor>> {
+                match m {
+                    Some(m) => Ok(Some(old.mul(&one_minus(m)?)?)),
+                    None => Ok(None),
+                }
+            };
+            let keep_h = keep(&dh)?;
+            let (gx, ghh, direct) = match mode {
+                RnnMode::RnnTanh => {
+                    let gs = &s.gates;
+                    let v = dht.mul(&one_minus(&gs.mul(gs)?)?)?;
+                    (v.clone(), v, None)
+                }
+                RnnMode::RnnRelu => {
+                    let v = dht.mul(&s.gates.unary(crate::backend::UnaryOp::Sign)?)?;
+                    (v.clone(), v, None)
+                }
+                RnnMode::Lstm => {
+                    let gs = &s.gates;
+                    let (ig, fg, gg, og) = (
+                        block(gs, 0, h)?,
+                        block(gs, 1, h)?,
+                        block(gs, 2, h)?,
+                        block(gs, 3, h)?,
+                    );
+                    let tc = s.tanh_c.as_ref().expect("lstm tape");
+                    let cp = s.cprev.as_ref().expect("lstm tape");
+                    let dcin = dc.as_ref().expect("lstm grad");
+                    let dct =
+                        mask(dcin.clone())?.add(&dht.mul(&og)?.mul(&one_minus(&tc.mul(tc)?)?)?)?;
+                    let sd = |a: &Tensor| -> Result<Tensor> { a.mul(&one_minus(a)?) };
+                    let di = dct.mul(&gg)?.mul(&sd(&ig)?)?;
+                    let df = dct.mul(cp)?.mul(&sd(&fg)?)?;
+                    let dg = dct.mul(&ig)?.mul(&one_minus(&gg.mul(&gg)?)?)?;
+                    let dout = dht.mul(tc)?.mul(&sd(&og)?)?;
+                    let newdc = dct.mul(&fg)?;
+                    dc = Some(match keep(dcin)? {
+                        Some(kc) => kc.add(&newdc)?,
+                        None => newdc,
+                    });
+                    let v = Tensor::cat(&[di, df, dg, dout], 1)?;
+                    (v.clone(), v, None)
+                }
+                RnnMode::Gru => {
+                    let gs = &s.gates;
+                    let (r, z, nn) = (block(gs, 0, h)?, block(gs, 1, h)?, block(gs, 2, h)?);
+                    let hn = s.hn.as_ref().expect("gru tape");
+                    let dn = dht.mul(&one_minus(&z)?)?;
+                    let dz = dht.mul(&s.hprev.sub(&nn)?)?;
+                    let dan = dn.mul(&one_minus(&nn.mul(&nn)?)?)?;
+                    let dar = dan.mul(hn)?.mul(&r.mul(&one_minus(&r)?)?)?;
+                    let daz = dz.mul(&z.mul(&one_minus(&z)?)?)?;
+                    let gx = Tensor::cat(&[dar.clone(), daz.clone(), dan.clone()], 1)?;
+                    let ghh = Tensor::cat(&[dar, daz, dan.mul(&r)?], 1)?;
+                    (gx, ghh, Some(dht.mul(&z)?))
+                }
+            };
+            let mut ndh = ghh.matmul(&whh)?;
+            if let Some(dd) = direct {
+                ndh = ndh.add(&dd)?;
+            }
+            if let Some(kh) = keep_h {
+                ndh = ndh.add(&kh)?;
+            }
+            dh = ndh;
+            dgx[t] = Some(gx);
+            dgh[t] = Some(ghh);
+        }
+        let dgx = Tensor::cat(&dgx.into_iter().flatten().collect::<Vec<_>>(), 0)?;
+        let dgh = Tensor::cat(&dgh.into_iter().flatten().collect::<Vec<_>>(), 0)?;
+        let gx = if need[0] {
+            Some(dgx.matmul(&wih)?.reshape(&[l, n, i])?)
+        } else {
+            None
+        };
+        let gh0 = if need[1] { Some(dh) } else { None };
+        let gc0 = if need[2] { dc } else { None };
+        let gwih = if need[3] {
+            Some(dgx.t()?.matmul(&xd.reshape(&[l * n, i])?)?)
+        } else {
+            None
+        };
+        let gwhh = if need[4] {
+            let hp: Vec<Tensor> = steps.iter().map(|s| s.hprev.clone()).collect();
+            Some(dgh.t()?.matmul(&Tensor::cat(&hp, 0)?)?)
+        } else {
+            None
+        };
+        let gbih = if need[5] {
+            Some(dgx.sum(&[0], false)?)
+        } else {
+            None
+        };
+        let gbhh = if need[6] {
+            Some(dgh.sum(&[0], false)?)
+        } else {
+            None
+        };
+        Ok([gx, gh0, gc0, gwih, gwhh, gbih, gbhh]
+            .into_iter()
+            .zip(&present)
+            .filter(|(_, p)| **p)
+            .map(|(g, _)| g)
+            .collect())
+    });
+    debug_assert_eq!(packed.numel(), total);
+    let (lnh, nh) = (l * n * h, n * h);
+    let output = packed.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
+    let h_n = packed.narrow(0, lnh, nh)?.reshape(&[n, h])?;
+    let c_n = if lstm {
+        Some(packed.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+    } else {
+        None
+    };
+    Ok(RnnOutput { output, h_n, c_n })
+}
