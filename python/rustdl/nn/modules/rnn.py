@@ -15,8 +15,9 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
+from .._fused_rnn import rnn_layer
 from ..parameter import Parameter
-from ..utils.rnn import PackedSequence
+from ..utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from .module import Module
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
@@ -248,21 +249,14 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                gx = F.linear(x, w_ih, b_ih)  # (T, B, G): the whole sequence in one matmul
                 k = layer * dirs + d
                 h = h0.select(0, k)
                 c = c0.select(0, k) if c0 is not None else None
-                seq: list[Tensor] = [None] * steps  # type: ignore[list-item]
-                order = range(steps - 1, -1, -1) if d == 1 else range(steps)
-                for t in order:
-                    h, c = _cell(self.mode, gx.select(0, t), h, c, w_hh, b_hh)
-                    seq[t] = h
-                outs.append(
-                    _rustdl.stack(seq, 0)
-                    if steps > 0
-                    else _rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device)
-                )
+                if steps == 0:
+                    outs.append(_rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device))
+                else:  # one fused node per layer and direction: forward and BPTT in Rust
+                    out, h, c = rnn_layer(self.mode, x, h, c, *self._weights(layer, d), reverse=d == 1)
+                    outs.append(out)
                 hs.append(h)
                 if c is not None:
                     cs.append(c)
@@ -300,28 +294,30 @@ class _RNNBase(Module):
                 c0 = _rustdl.zeros(*shape, dtype=data.dtype, device=data.device)
             elif packed.sorted_indices is not None:
                 c0 = c0.index_select(1, packed.sorted_indices)
-        offsets = [0]
-        for b in sizes:
-            offsets.append(offsets[-1] + b)
         hs, cs = [], []
-        x = data
+        # padded in the sorted batch order, each sequence's own length handed to the fused layer
+        x, lengths = pad_packed_sequence(PackedSequence(data, packed.batch_sizes))
+        lens = [int(v) for v in lengths.tolist()]
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                gx = F.linear(x, w_ih, b_ih)  # (sum(lengths), G): every step in one matmul
                 k = layer * dirs + d
-                h_init = h0.select(0, k)
-                c_init = c0.select(0, k) if c0 is not None else None
-                run = self._packed_reverse if d == 1 else self._packed_forward
-                out, h, c = run(gx, sizes, offsets, h_init, c_init, w_hh, b_hh)
-                outs.append(out)
+                h = h0.select(0, k)
+                c = c0.select(0, k) if c0 is not None else None
+                if x.shape[0] == 0:
+                    outs.append(_rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device))
+                else:
+                    out, h, c = rnn_layer(
+                        self.mode, x, h, c, *self._weights(layer, d), reverse=d == 1, lengths=lens
+                    )
+                    outs.append(out)
                 hs.append(h)
                 if c is not None:
                     cs.append(c)
-            x = outs[0] if dirs == 1 else _rustdl.cat(outs, 1)
+            x = outs[0] if dirs == 1 else _rustdl.cat(outs, 2)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
+        x = pack_padded_sequence(x, lengths, enforce_sorted=True).data if lens else x.reshape(0, x.shape[-1])
         h_n = _rustdl.stack(hs, 0)
         c_n = _rustdl.stack(cs, 0) if cs else None
         if packed.unsorted_indices is not None:  # back to the caller's batch order
@@ -329,40 +325,6 @@ class _RNNBase(Module):
             c_n = c_n.index_select(1, packed.unsorted_indices) if c_n is not None else None
         out = PackedSequence(x, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         return out, h_n, c_n
-
-    def _packed_forward(self, gx, sizes, offsets, h, c, w_hh, b_hh):
-        seq, done_h, done_c = [], [], []
-        for t, b in enumerate(sizes):
-            if b < h.shape[0]:  # sequences b.. ended at step t - 1: keep their final state
-                done_h.append(h.narrow(0, b, h.shape[0] - b))
-                h = h.narrow(0, 0, b)
-                if c is not None:
-                    done_c.append(c.narrow(0, b, c.shape[0] - b))
-                    c = c.narrow(0, 0, b)
-            h, c = _cell(self.mode, gx.narrow(0, offsets[t], b), h, c, w_hh, b_hh)
-            seq.append(h)
-        h_n = _rustdl.cat([h, *reversed(done_h)], 0) if done_h else h
-        c_n = (_rustdl.cat([c, *reversed(done_c)], 0) if done_c else c) if c is not None else None
-        return self._packed_out(seq, gx), h_n, c_n
-
-    def _packed_reverse(self, gx, sizes, offsets, h_init, c_init, w_hh, b_hh):
-        seq: list[Tensor] = [None] * len(sizes)  # type: ignore[list-item]
-        h = h_init.narrow(0, 0, 0)
-        c = c_init.narrow(0, 0, 0) if c_init is not None else None
-        for t in range(len(sizes) - 1, -1, -1):
-            b, have = sizes[t], h.shape[0]
-            if b > have:  # sequences have..b start here, at their own last step
-                h = _rustdl.cat([h, h_init.narrow(0, have, b - have)], 0)
-                if c is not None:
-                    c = _rustdl.cat([c, c_init.narrow(0, have, b - have)], 0)
-            h, c = _cell(self.mode, gx.narrow(0, offsets[t], b), h, c, w_hh, b_hh)
-            seq[t] = h
-        return self._packed_out(seq, gx), h, c
-
-    def _packed_out(self, seq: list[Tensor], gx: Tensor) -> Tensor:
-        if not seq:
-            return _rustdl.zeros(0, self.hidden_size, dtype=gx.dtype, device=gx.device)
-        return _rustdl.cat(seq, 0)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
