@@ -106,7 +106,7 @@ def decode(ids: np.ndarray) -> list[str]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="Dates in human formats → ISO, with a GRU encoder-decoder.")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--test", type=int, default=2_000)
     parser.add_argument("--batch-size", type=int, default=128)
