@@ -29,6 +29,15 @@ pub enum RnnMode {
 }
 
 impl RnnMode {
+    /// The name of the layer's graph node.
+    fn node_name(self) -> &'static str {
+        match self {
+            RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
+            RnnMode::Lstm => "LstmLayer",
+            RnnMode::Gru => "GruLayer",
+        }
+    }
+
     /// `"RNN_TANH"`, `"RNN_RELU"`, `"LSTM"`, `"GRU"` (any case).
     pub fn parse(s: &str) -> Result<RnnMode> {
         match s.to_ascii_uppercase().as_str() {
@@ -72,6 +81,34 @@ pub struct RnnParams<'a> {
     pub reverse: bool,
     /// per batch element, the number of valid steps (1..=L); all L when absent
     pub lengths: Option<&'a [usize]>,
+}
+
+/// A layer node's inputs in the order x, h0, c0, w_ih, w_hh, b_ih, b_hh: the present ones,
+/// which of the seven are present, and which need a gradient.
+struct NodeInputs<'a> {
+    inputs: Vec<&'a Tensor>,
+    present: Vec<bool>,
+    need: Vec<bool>,
+}
+
+fn node_inputs<'a>(x: &'a Tensor, p: &RnnParams<'a>) -> NodeInputs<'a> {
+    let ins = [
+        Some(x),
+        p.h0,
+        p.c0,
+        Some(p.w_ih),
+        Some(p.w_hh),
+        p.b_ih,
+        p.b_hh,
+    ];
+    NodeInputs {
+        inputs: ins.iter().flatten().copied().collect(),
+        present: ins.iter().map(Option::is_some).collect(),
+        need: ins
+            .iter()
+            .map(|t| t.is_some_and(|t| t.requires_grad()))
+            .collect(),
+    }
 }
 
 /// `output (L, N, H)`, `h_n (N, H)` and, for LSTM, `c_n (N, H)`.
@@ -424,28 +461,14 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     }
     let total = packed.len();
     let storage = crate::storage::Storage::Cpu(T::into_storage(packed));
-    let ins: [Option<&Tensor>; 7] = [
-        Some(x),
-        p.h0,
-        p.c0,
-        Some(p.w_ih),
-        Some(p.w_hh),
-        p.b_ih,
-        p.b_hh,
-    ];
-    let inputs: Vec<&Tensor> = ins.iter().flatten().copied().collect();
-    let present: Vec<bool> = ins.iter().map(Option::is_some).collect();
-    let need: Vec<bool> = ins
-        .iter()
-        .map(|t| t.is_some_and(|t| t.requires_grad()))
-        .collect();
+    let NodeInputs {
+        inputs,
+        present,
+        need,
+    } = node_inputs(x, p);
     let saved = [x, p.w_ih, p.w_hh];
     let reverse = p.reverse;
-    let name = match mode {
-        RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
-        RnnMode::Lstm => "LstmLayer",
-        RnnMode::Gru => "GruLayer",
-    };
+    let name = mode.node_name();
     let whh_bw = whh.clone();
     let packed = Tensor::from_op(storage, &[total], name, &inputs, &saved, move |gr| {
         let grads = backward::<T>(
@@ -776,28 +799,14 @@ fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     let packed = Tensor::cat(&parts, 0)?;
     drop(ng);
     let steps: Vec<DevStep> = steps.into_iter().flatten().collect();
-    let ins: [Option<&Tensor>; 7] = [
-        Some(x),
-        p.h0,
-        p.c0,
-        Some(p.w_ih),
-        Some(p.w_hh),
-        p.b_ih,
-        p.b_hh,
-    ];
-    let inputs: Vec<&Tensor> = ins.iter().flatten().copied().collect();
-    let present: Vec<bool> = ins.iter().map(Option::is_some).collect();
-    let need: Vec<bool> = ins
-        .iter()
-        .map(|t| t.is_some_and(|t| t.requires_grad()))
-        .collect();
+    let NodeInputs {
+        inputs,
+        present,
+        need,
+    } = node_inputs(x, p);
     let saved = [x, p.w_ih, p.w_hh];
     let reverse = p.reverse;
-    let name = match mode {
-        RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
-        RnnMode::Lstm => "LstmLayer",
-        RnnMode::Gru => "GruLayer",
-    };
+    let name = mode.node_name();
     let total = packed.numel();
     let packed = packed.with_rule(name, &inputs, &saved, move |gr| {
         let _ng = NoGradGuard::new();
