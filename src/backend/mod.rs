@@ -11,6 +11,7 @@ pub mod contract;
 pub mod cpu;
 mod elementwise;
 mod optim;
+mod recurrent;
 pub mod wgpu;
 
 pub use contract::{Backend, Operand, Scan};
@@ -25,6 +26,7 @@ use crate::storage::{CpuStorage, Storage};
 
 pub use elementwise::{BinaryOp, UnaryOp};
 pub use optim::{OptimCoefficients, OptimStep};
+pub use recurrent::{RnnDims, RnnMode};
 
 /// Reductions over a set of dims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

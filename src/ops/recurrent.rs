@@ -1,63 +1,29 @@
 //! Fused recurrent layers: one layer direction of RNN (tanh / relu), LSTM or GRU over a whole
 //! sequence as ONE autograd node, with PyTorch's equations and gate order.
 //!
-//! Forward: the input projection of every step is one product `(L·N, H_in) @ W_ihᵀ`; only the
-//! recurrent product `(N, H) @ W_hhᵀ` walks the steps, and each step's gate math is one fused
-//! host pass over `(N, G·H)`. The gate activations (and the previous states) are kept for
-//! backward, which walks the steps in reverse (BPTT) and then forms the weight gradients with one
-//! product over all steps each: `dW_ih = dGᵀ X`, `dW_hh = dGᵀ H_prev`, `dx = dG W_ih`.
-//!
-//! The node's output is one flat tensor `[output | h_n | c_n]`; the three results are views of it,
-//! so the whole layer direction is a single recorded op. On the GPU the same algorithm is
-//! composed from Tensor ops (a few elementwise kernels per step, no host readback).
+//! On the CPU the forward and BPTT are host kernels (`backend::cpu::recurrent`): the input
+//! projection of all steps is one product, only the recurrent product walks the steps, the
+//! weight gradients are one product each over all steps. The node's output is one flat tensor
+//! `[output | h_n | c_n]`; the three results are views of it, so the whole layer direction is
+//! a single recorded op. On other devices the same algorithm is composed from Tensor ops (a few
+//! elementwise kernels per step, no host readback).
 
 use crate::autograd::NoGradGuard;
+use crate::backend::cpu::recurrent::{rnn_backward, rnn_forward, RnnHost, RnnTape};
 use crate::backend::cpu::IntoStorage;
+pub use crate::backend::{RnnDims as Dims, RnnMode};
 use crate::device::Device;
 use crate::dtype::{DType, Float};
 use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
-/// The cell of a recurrent layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RnnMode {
-    RnnTanh,
-    RnnRelu,
-    Lstm,
-    Gru,
-}
-
-impl RnnMode {
-    /// The name of the layer's graph node.
-    fn node_name(self) -> &'static str {
-        match self {
-            RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
-            RnnMode::Lstm => "LstmLayer",
-            RnnMode::Gru => "GruLayer",
-        }
-    }
-
-    /// `"RNN_TANH"`, `"RNN_RELU"`, `"LSTM"`, `"GRU"` (any case).
-    pub fn parse(s: &str) -> Result<RnnMode> {
-        match s.to_ascii_uppercase().as_str() {
-            "RNN_TANH" | "TANH" => Ok(RnnMode::RnnTanh),
-            "RNN_RELU" | "RELU" => Ok(RnnMode::RnnRelu),
-            "LSTM" => Ok(RnnMode::Lstm),
-            "GRU" => Ok(RnnMode::Gru),
-            _ => Err(Error::Value(format!(
-                "rnn_layer: unknown mode {s:?} (expected RNN_TANH, RNN_RELU, LSTM or GRU)"
-            ))),
-        }
-    }
-
-    /// Gates per hidden unit: the row blocks of `W_ih` / `W_hh`.
-    pub fn gates(self) -> usize {
-        match self {
-            RnnMode::RnnTanh | RnnMode::RnnRelu => 1,
-            RnnMode::Lstm => 4,
-            RnnMode::Gru => 3,
-        }
+/// The name of a layer's graph node.
+fn node_name(mode: RnnMode) -> &'static str {
+    match mode {
+        RnnMode::RnnTanh | RnnMode::RnnRelu => "RnnLayer",
+        RnnMode::Lstm => "LstmLayer",
+        RnnMode::Gru => "GruLayer",
     }
 }
 
@@ -145,34 +111,6 @@ fn host<T: Elem>(t: &Tensor) -> Result<Vec<T>> {
 
 fn tensor<T: Elem>(v: Vec<T>, shape: &[usize]) -> Result<Tensor> {
     Tensor::from_cpu(T::into_storage(v), shape)
-}
-
-#[inline(always)]
-fn sigmoid<T: Float>(x: T) -> T {
-    T::ONE / (T::ONE + (-x).exp_fast())
-}
-
-/// `tanh` through `exp_fast` (vectorises): `sign(x)·(1 − e)/(1 + e)` with `e = exp(−2|x|)`,
-/// which neither overflows nor cancels.
-#[inline(always)]
-fn tanh_fast<T: Float>(x: T) -> T {
-    let e = (T::from_f64(-2.0) * x.abs()).exp_fast();
-    let t = (T::ONE - e) / (T::ONE + e);
-    if x < T::ZERO {
-        -t
-    } else {
-        t
-    }
-}
-
-/// Sizes of a checked call.
-#[derive(Clone, Copy)]
-struct Dims {
-    l: usize,
-    n: usize,
-    i: usize,
-    h: usize,
-    g: usize,
 }
 
 fn check(x: &Tensor, p: &RnnParams) -> Result<Dims> {
@@ -293,19 +231,6 @@ impl Tensor {
     }
 }
 
-/// What forward keeps for backward (host copies, indexed by time step).
-struct Tape<T> {
-    /// state before each step `(L, N, H)`
-    hprev: Vec<T>,
-    /// gate activations `(L, N, G·H)`
-    gates: Vec<T>,
-    /// LSTM: cell before each step and tanh of the cell after it `(L, N, H)`
-    cprev: Vec<T>,
-    tanh_c: Vec<T>,
-    /// GRU: `W_hn h + b_hn` of each step `(L, N, H)`
-    hn: Vec<T>,
-}
-
 fn step_time(k: usize, l: usize, reverse: bool) -> usize {
     if reverse {
         l - 1 - k
@@ -314,151 +239,58 @@ fn step_time(k: usize, l: usize, reverse: bool) -> usize {
     }
 }
 
+/// What the CPU node keeps: host copies of its operands and the forward tape.
+struct CpuSaved<T> {
+    mode: RnnMode,
+    dims: Dims,
+    reverse: bool,
+    x: Vec<T>,
+    w_ih: Vec<T>,
+    w_hh: Vec<T>,
+    lens: Vec<usize>,
+    tape: RnnTape<T>,
+}
+
+impl<T> CpuSaved<T> {
+    fn operands(&self) -> RnnHost<'_, T> {
+        RnnHost {
+            mode: self.mode,
+            dims: self.dims,
+            x: &self.x,
+            w_ih: &self.w_ih,
+            w_hh: &self.w_hh,
+            reverse: self.reverse,
+            lens: &self.lens,
+        }
+    }
+}
+
 fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
-    let Dims { l, n, i, h, g } = d;
-    let gh = g * h;
-    let mode = p.mode;
-    let lens: Vec<usize> = p.lengths.map_or_else(|| vec![l; n], |v| v.to_vec());
-    let xd = x.detach();
-    let wih = p.w_ih.detach();
-    let whh = p.w_hh.detach();
-    let (xp, wht) = {
-        let _ng = NoGradGuard::new();
-        let xp = xd.reshape(&[l * n, i])?.matmul(&wih.t()?)?;
-        (host::<T>(&xp)?, whh.t()?.contiguous()?)
+    let Dims { l, n, i, h, .. } = d;
+    let lstm = p.mode == RnnMode::Lstm;
+    let opt = |t: Option<&Tensor>| t.map(host::<T>).transpose();
+    let (b_ih, b_hh, h0, c0) = (opt(p.b_ih)?, opt(p.b_hh)?, opt(p.h0)?, opt(p.c0)?);
+    let mut s = CpuSaved {
+        mode: p.mode,
+        dims: d,
+        reverse: p.reverse,
+        x: host::<T>(x)?,
+        w_ih: host::<T>(p.w_ih)?,
+        w_hh: host::<T>(p.w_hh)?,
+        lens: p.lengths.map_or_else(|| vec![l; n], |v| v.to_vec()),
+        tape: RnnTape::default(),
     };
-    let bih: Option<Vec<T>> = p.b_ih.map(host::<T>).transpose()?;
-    let bhh: Option<Vec<T>> = p.b_hh.map(host::<T>).transpose()?;
-    let mut xp = xp;
-    if let Some(b) = &bih {
-        for row in xp.chunks_mut(gh.max(1)) {
-            for (v, bb) in row.iter_mut().zip(b) {
-                *v += *bb;
-            }
-        }
-    }
-    let mut hs: Vec<T> = match p.h0 {
-        Some(t) => host(t)?,
-        None => vec![T::ZERO; n * h],
-    };
-    let mut cs: Vec<T> = match (mode, p.c0) {
-        (RnnMode::Lstm, Some(t)) => host(t)?,
-        (RnnMode::Lstm, None) => vec![T::ZERO; n * h],
-        _ => Vec::new(),
-    };
-    let lstm = mode == RnnMode::Lstm;
-    let gru = mode == RnnMode::Gru;
-    let mut tape = Tape {
-        hprev: vec![T::ZERO; l * n * h],
-        gates: vec![T::ZERO; l * n * gh],
-        cprev: if lstm {
-            vec![T::ZERO; l * n * h]
-        } else {
-            Vec::new()
-        },
-        tanh_c: if lstm {
-            vec![T::ZERO; l * n * h]
-        } else {
-            Vec::new()
-        },
-        hn: if gru {
-            vec![T::ZERO; l * n * h]
-        } else {
-            Vec::new()
-        },
-    };
-    let mut out = vec![T::ZERO; l * n * h];
-    for k in 0..l {
-        let t = step_time(k, l, p.reverse);
-        let mut hh: Vec<T> = if h > 0 {
-            let _ng = NoGradGuard::new();
-            host(&tensor(hs.clone(), &[n, h])?.matmul(&wht)?)?
-        } else {
-            vec![T::ZERO; n * gh]
-        };
-        if let Some(b) = &bhh {
-            for row in hh.chunks_mut(gh.max(1)) {
-                for (v, bb) in row.iter_mut().zip(b) {
-                    *v += *bb;
-                }
-            }
-        }
-        let sh = t * n * h;
-        tape.hprev[sh..sh + n * h].copy_from_slice(&hs);
-        if lstm {
-            tape.cprev[sh..sh + n * h].copy_from_slice(&cs);
-        }
-        for b in 0..n {
-            if t >= lens[b] {
-                continue;
-            }
-            let xr = &xp[(t * n + b) * gh..(t * n + b + 1) * gh];
-            let hr = &hh[b * gh..(b + 1) * gh];
-            let gr = &mut tape.gates[(t * n + b) * gh..(t * n + b + 1) * gh];
-            let hb = &mut hs[b * h..(b + 1) * h];
-            let o = sh + b * h;
-            // pre-activations (the GRU's n block: its input part only)
-            let sum_to = if gru { 2 * h } else { gh };
-            for ((v, a), c) in gr[..sum_to].iter_mut().zip(xr).zip(hr) {
-                *v = *a + *c;
-            }
-            match mode {
-                RnnMode::RnnTanh => {
-                    for (v, hv) in gr.iter_mut().zip(hb.iter_mut()) {
-                        *v = tanh_fast(*v);
-                        *hv = *v;
-                    }
-                }
-                RnnMode::RnnRelu => {
-                    for (v, hv) in gr.iter_mut().zip(hb.iter_mut()) {
-                        *v = v.max_(T::ZERO);
-                        *hv = *v;
-                    }
-                }
-                RnnMode::Lstm => {
-                    let cb = &mut cs[b * h..(b + 1) * h];
-                    let (ifg, rest) = gr.split_at_mut(2 * h);
-                    let (gg, og) = rest.split_at_mut(h);
-                    for v in ifg.iter_mut().chain(og.iter_mut()) {
-                        *v = sigmoid(*v);
-                    }
-                    for v in gg.iter_mut() {
-                        *v = tanh_fast(*v);
-                    }
-                    let (ig, fg) = ifg.split_at(h);
-                    let tcs = &mut tape.tanh_c[o..o + h];
-                    for j in 0..h {
-                        let c = fg[j] * cb[j] + ig[j] * gg[j];
-                        cb[j] = c;
-                        tcs[j] = tanh_fast(c);
-                        hb[j] = og[j] * tcs[j];
-                    }
-                }
-                RnnMode::Gru => {
-                    let (rz, ng) = gr.split_at_mut(2 * h);
-                    for v in rz.iter_mut() {
-                        *v = sigmoid(*v);
-                    }
-                    let hns = &mut tape.hn[o..o + h];
-                    hns.copy_from_slice(&hr[2 * h..]);
-                    let (r, z) = rz.split_at(h);
-                    for j in 0..h {
-                        let nn = tanh_fast(xr[2 * h + j] + r[j] * hns[j]);
-                        ng[j] = nn;
-                        hb[j] = (T::ONE - z[j]) * nn + z[j] * hb[j];
-                    }
-                }
-            }
-            out[o..o + h].copy_from_slice(hb);
-        }
-    }
-    // one flat result [output | h_n | c_n], viewed as the three outputs
+    let (packed, tape) = crate::backend::guard("rnn_layer", || {
+        Ok(rnn_forward(
+            &s.operands(),
+            b_ih.as_deref(),
+            b_hh.as_deref(),
+            h0.as_deref(),
+            c0.as_deref(),
+        ))
+    })?;
+    s.tape = tape;
     let (lnh, nh) = (l * n * h, n * h);
-    let mut packed = out;
-    packed.extend_from_slice(&hs);
-    if lstm {
-        packed.extend_from_slice(&cs);
-    }
     let total = packed.len();
     let storage = crate::storage::Storage::Cpu(T::into_storage(packed));
     let NodeInputs {
@@ -467,20 +299,37 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
         need,
     } = node_inputs(x, p);
     let saved = [x, p.w_ih, p.w_hh];
-    let reverse = p.reverse;
-    let name = mode.node_name();
-    let whh_bw = whh.clone();
-    let packed = Tensor::from_op(storage, &[total], name, &inputs, &saved, move |gr| {
-        let grads = backward::<T>(
-            mode, d, reverse, &lens, &tape, &xd, &wih, &whh_bw, gr, &need,
-        )?;
-        Ok(grads
-            .into_iter()
-            .zip(&present)
-            .filter(|(_, p)| **p)
-            .map(|(g, _)| g)
-            .collect())
-    });
+    let need: [bool; 7] = need.try_into().expect("seven node inputs");
+    let gh = d.g * h;
+    let packed = Tensor::from_op(
+        storage,
+        &[total],
+        node_name(p.mode),
+        &inputs,
+        &saved,
+        move |gr| {
+            let gv = host::<T>(gr)?;
+            let grads = crate::backend::guard("rnn_layer backward", || {
+                Ok(rnn_backward(&s.operands(), &s.tape, &gv, need))
+            })?;
+            let shapes: [&[usize]; 7] = [
+                &[l, n, i],
+                &[n, h],
+                &[n, h],
+                &[gh, i],
+                &[gh, h],
+                &[gh],
+                &[gh],
+            ];
+            grads
+                .into_iter()
+                .zip(shapes)
+                .zip(&present)
+                .filter(|(_, p)| **p)
+                .map(|((g, shape), _)| g.map(|v| tensor(v, shape)).transpose())
+                .collect()
+        },
+    );
     let output = packed.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
     let h_n = packed.narrow(0, lnh, nh)?.reshape(&[n, h])?;
     let c_n = if lstm {
@@ -489,166 +338,6 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
         None
     };
     Ok(RnnOutput { output, h_n, c_n })
-}
-
-/// BPTT: gradients for `[x, h0, c0, w_ih, w_hh, b_ih, b_hh]` (`None` where not needed).
-#[allow(clippy::too_many_arguments)]
-fn backward<T: Elem>(
-    mode: RnnMode,
-    d: Dims,
-    reverse: bool,
-    lens: &[usize],
-    tape: &Tape<T>,
-    x: &Tensor,
-    wih: &Tensor,
-    whh: &Tensor,
-    gr: &Tensor,
-    need: &[bool],
-) -> Result<Vec<Option<Tensor>>> {
-    let _ng = NoGradGuard::new();
-    let Dims { l, n, i, h, g } = d;
-    let gh = g * h;
-    let (lnh, nh) = (l * n * h, n * h);
-    let gv: Vec<T> = host(gr)?;
-    let gout = &gv[..lnh];
-    let mut dh: Vec<T> = gv[lnh..lnh + nh].to_vec();
-    let lstm = mode == RnnMode::Lstm;
-    let gru = mode == RnnMode::Gru;
-    let mut dc: Vec<T> = if lstm {
-        gv[lnh + nh..lnh + 2 * nh].to_vec()
-    } else {
-        Vec::new()
-    };
-    let mut dgx = vec![T::ZERO; l * n * gh];
-    let mut dgh = if gru {
-        vec![T::ZERO; l * n * gh]
-    } else {
-        Vec::new()
-    };
-    let mut direct = vec![T::ZERO; nh];
-    for k in (0..l).rev() {
-        let t = step_time(k, l, reverse);
-        let sh = t * n * h;
-        for b in 0..n {
-            let db = &mut dh[b * h..(b + 1) * h];
-            let dr = &mut direct[b * h..(b + 1) * h];
-            if t >= lens[b] {
-                dr.copy_from_slice(db);
-                continue;
-            }
-            let o = sh + b * h;
-            let go = &gout[o..o + h];
-            for j in 0..h {
-                db[j] += go[j];
-            }
-            let gs = &tape.gates[(t * n + b) * gh..(t * n + b + 1) * gh];
-            let dx = &mut dgx[(t * n + b) * gh..(t * n + b + 1) * gh];
-            match mode {
-                RnnMode::RnnTanh => {
-                    for j in 0..h {
-                        dx[j] = db[j] * (T::ONE - gs[j] * gs[j]);
-                        dr[j] = T::ZERO;
-                    }
-                }
-                RnnMode::RnnRelu => {
-                    for j in 0..h {
-                        dx[j] = if gs[j] > T::ZERO { db[j] } else { T::ZERO };
-                        dr[j] = T::ZERO;
-                    }
-                }
-                RnnMode::Lstm => {
-                    let dcb = &mut dc[b * h..(b + 1) * h];
-                    for j in 0..h {
-                        let (ig, fg, gg, og) = (gs[j], gs[h + j], gs[2 * h + j], gs[3 * h + j]);
-                        let tc = tape.tanh_c[o + j];
-                        let cp = tape.cprev[o + j];
-                        let dct = dcb[j] + db[j] * og * (T::ONE - tc * tc);
-                        dx[j] = dct * gg * ig * (T::ONE - ig);
-                        dx[h + j] = dct * cp * fg * (T::ONE - fg);
-                        dx[2 * h + j] = dct * ig * (T::ONE - gg * gg);
-                        dx[3 * h + j] = db[j] * tc * og * (T::ONE - og);
-                        dcb[j] = dct * fg;
-                        dr[j] = T::ZERO;
-                    }
-                }
-                RnnMode::Gru => {
-                    let dhh = &mut dgh[(t * n + b) * gh..(t * n + b + 1) * gh];
-                    for j in 0..h {
-                        let (r, z, nn) = (gs[j], gs[h + j], gs[2 * h + j]);
-                        let hp = tape.hprev[o + j];
-                        let hn = tape.hn[o + j];
-                        let dn = db[j] * (T::ONE - z);
-                        let dz = db[j] * (hp - nn);
-                        let dan = dn * (T::ONE - nn * nn);
-                        let dar = dan * hn * r * (T::ONE - r);
-                        let daz = dz * z * (T::ONE - z);
-                        dx[j] = dar;
-                        dx[h + j] = daz;
-                        dx[2 * h + j] = dan;
-                        dhh[j] = dar;
-                        dhh[h + j] = daz;
-                        dhh[2 * h + j] = dan * r;
-                        dr[j] = db[j] * z;
-                    }
-                }
-            }
-        }
-        // dh_{t-1} = direct + dG_t @ W_hh (rows of finished elements are zero in dG_t)
-        let step = if gru { &dgh } else { &dgx };
-        let dgt = step[t * n * gh..(t + 1) * n * gh].to_vec();
-        if h > 0 {
-            let m = host::<T>(&tensor(dgt, &[n, gh])?.matmul(whh)?)?;
-            for ((v, a), b) in dh.iter_mut().zip(&direct).zip(&m) {
-                *v = *a + *b;
-            }
-        } else {
-            dh.copy_from_slice(&direct);
-        }
-    }
-    let dgh_all = if gru { dgh } else { dgx.clone() };
-    let col_sum = |v: &[T]| -> Result<Tensor> {
-        let mut s = vec![T::ZERO; gh];
-        for row in v.chunks(gh.max(1)) {
-            for (a, b) in s.iter_mut().zip(row) {
-                *a += *b;
-            }
-        }
-        tensor(s, &[gh])
-    };
-    let gx_t = tensor(dgx.clone(), &[l * n, gh])?;
-    let gx = if need[0] {
-        Some(gx_t.matmul(wih)?.reshape(&[l, n, i])?)
-    } else {
-        None
-    };
-    let gh0 = if need[1] {
-        Some(tensor(dh, &[n, h])?)
-    } else {
-        None
-    };
-    let gc0 = if need[2] {
-        Some(tensor(dc, &[n, h])?)
-    } else {
-        None
-    };
-    let gwih = if need[3] {
-        Some(gx_t.t()?.matmul(&x.reshape(&[l * n, i])?)?)
-    } else {
-        None
-    };
-    let gwhh = if need[4] {
-        let hp = tensor(tape.hprev.clone(), &[l * n, h])?;
-        Some(tensor(dgh_all.clone(), &[l * n, gh])?.t()?.matmul(&hp)?)
-    } else {
-        None
-    };
-    let gbih = if need[5] { Some(col_sum(&dgx)?) } else { None };
-    let gbhh = if need[6] {
-        Some(col_sum(&dgh_all)?)
-    } else {
-        None
-    };
-    Ok(vec![gx, gh0, gc0, gwih, gwhh, gbih, gbhh])
 }
 
 /// `1 - t`
@@ -806,7 +495,7 @@ fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     } = node_inputs(x, p);
     let saved = [x, p.w_ih, p.w_hh];
     let reverse = p.reverse;
-    let name = mode.node_name();
+    let name = node_name(mode);
     let total = packed.numel();
     let packed = packed.with_rule(name, &inputs, &saved, move |gr| {
         let _ng = NoGradGuard::new();

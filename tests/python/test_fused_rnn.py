@@ -176,6 +176,53 @@ def test_gradients_match_finite_differences(mode, reverse, bias, lengths):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_row_blocks_over_threads_match_reference(mode, reverse):
+    """Large enough that the CPU kernel splits the batch rows over threads: the forward against
+    the reference, the gradients along a random direction against a central difference of the
+    reference, and the same gradients with one thread."""
+    d = make(mode, L=16, N=17, I=5, H=64, seed=4)
+    d["whh"] /= 8.0  # a recurrence that is not chaotic, so the central difference is accurate
+    rng = np.random.default_rng(5)
+    lengths = sorted(rng.integers(1, 17, size=17).tolist(), reverse=True)
+    lengths[0] = 16
+    eo, eh, ec = ref(mode, *[d[k] for k in KEYS], reverse=reverse, lengths=lengths)
+    wo, wh, wc = (rng.normal(size=a.shape) for a in (eo, eh, ec))
+    if mode != "LSTM":
+        wc = np.zeros_like(wc)
+    grads = {}
+    before = rustdl.get_num_threads()
+    try:
+        for threads in (2, 1):
+            rustdl.set_num_threads(threads)
+            ts = to_t(d, requires_grad=True)
+            out, hn, cn = run(mode, ts, reverse, lengths)
+            assert_close(out, eo, rtol=1e-9, atol=1e-11)
+            assert_close(hn, eh, rtol=1e-9, atol=1e-11)
+            loss = (out * rustdl.tensor(wo)).sum() + (hn * rustdl.tensor(wh)).sum()
+            if cn is not None:
+                assert_close(cn, ec, rtol=1e-9, atol=1e-11)
+                loss = loss + (cn * rustdl.tensor(wc)).sum()
+            loss.backward()
+            grads[threads] = {k: t.grad.numpy() for k, t in ts.items() if t is not None}
+    finally:
+        rustdl.set_num_threads(before)
+    for k in grads[1]:
+        assert_close(grads[2][k], grads[1][k], rtol=1e-12, atol=1e-13)
+    direction = {k: rng.normal(size=v.shape) for k, v in grads[1].items()}
+
+    def loss_at(eps):
+        dd = {k: (None if v is None else v + eps * direction[k]) for k, v in d.items()}
+        o, h, c = ref(mode, *[dd[k] for k in KEYS], reverse=reverse, lengths=lengths)
+        return (o * wo).sum() + (h * wh).sum() + (c * wc).sum()
+
+    eps = 1e-6
+    numeric = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
+    analytic = sum((grads[1][k] * direction[k]).sum() for k in direction)
+    assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric))
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_one_node_per_layer(mode):
     ts = to_t(make(mode), requires_grad=True)
     out, hn, _ = run(mode, ts)

@@ -4,6 +4,7 @@ use gemm::Parallelism;
 
 use super::pool::{self, SendPtr};
 
+use crate::dtype::Float;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::CpuStorage;
@@ -72,6 +73,121 @@ unsafe fn gemm_one<T: 'static + Copy>(
         false,
         Parallelism::None,
     );
+}
+
+/// A matrix inside a host slice: its row and column strides (in elements).
+#[derive(Clone, Copy, Debug)]
+pub struct Strides {
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Strides {
+    /// A dense row-major matrix with `cols` columns.
+    pub fn rows(cols: usize) -> Strides {
+        Strides { rs: cols, cs: 1 }
+    }
+
+    /// The transpose of a dense row-major matrix with `cols` columns.
+    pub fn transposed(cols: usize) -> Strides {
+        Strides { rs: 1, cs: cols }
+    }
+
+    /// One past the last element an `r`×`c` matrix with these strides addresses.
+    fn extent(self, r: usize, c: usize) -> usize {
+        if r == 0 || c == 0 {
+            0
+        } else {
+            (r - 1) * self.rs + (c - 1) * self.cs + 1
+        }
+    }
+}
+
+/// `dst[m,n] = lhs[m,k] @ rhs[k,n]` (or `+=` when `accumulate`) on host slices, one thread;
+/// `dst` is row-major with row stride `dst_rs`.
+///
+/// # Panics
+/// Panics if a matrix reaches past its slice (a caller bug, not a user error).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_into<T: Float>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [T],
+    dst_rs: usize,
+    lhs: (&[T], Strides),
+    rhs: (&[T], Strides),
+    accumulate: bool,
+) {
+    assert!(
+        Strides::rows(dst_rs).extent(m, n) <= dst.len()
+            && lhs.1.extent(m, k) <= lhs.0.len()
+            && rhs.1.extent(k, n) <= rhs.0.len(),
+        "gemm_into: a {m}x{n}x{k} product reaches past its operands"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(T::ZERO);
+            }
+        }
+        return;
+    }
+    // SAFETY: the extents checked above keep every addressed element inside its slice; gemm
+    // only reads `lhs` and `rhs` (the casts to *mut are what its signature asks for).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.0.as_ptr() as *mut T,
+            lhs.1.cs as isize,
+            lhs.1.rs as isize,
+            rhs.0.as_ptr() as *mut T,
+            rhs.1.cs as isize,
+            rhs.1.rs as isize,
+            if accumulate { T::ONE } else { T::ZERO },
+            T::ONE,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+/// [`gemm_into`] for a dense row-major `dst` (row stride `n`), its rows split over the pool's
+/// threads when the product is large enough to pay for them.
+pub fn par_gemm_into<T: Float>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [T],
+    lhs: (&[T], Strides),
+    rhs: (&[T], Strides),
+    accumulate: bool,
+) {
+    let threads = pool::threads();
+    if threads <= 1 || m * n * k < PAR_FLOPS || m < 16 {
+        return gemm_into([m, n, k], dst, n, lhs, rhs, accumulate);
+    }
+    let per = m.div_ceil(threads).div_ceil(8) * 8;
+    let (la, ls) = lhs;
+    pool::chunks_mut(&mut dst[..m * n], per * n, |ti, part| {
+        let r0 = ti * per;
+        let rows = part.len() / n;
+        gemm_into(
+            [rows, n, k],
+            part,
+            n,
+            (&la[r0 * ls.rs..], ls),
+            rhs,
+            accumulate,
+        )
+    });
 }
 
 fn matmul_t<T: 'static + Copy + Send + Sync + Default>(

@@ -26,6 +26,7 @@ pub mod matmul;
 pub mod optim;
 pub mod pool;
 pub mod random;
+pub mod recurrent;
 pub mod reduce;
 pub mod scan;
 pub(crate) mod simd;
