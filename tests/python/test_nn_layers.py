@@ -422,6 +422,52 @@ def test_embedding_forward_and_padding_idx(device):
         nn.Embedding(5, 2, padding_idx=5)
 
 
+def _np_renorm(w, ids, max_norm, p):
+    """PyTorch's embedding_renorm_ in numpy: looked-up rows above max_norm scaled to it."""
+    w = w.astype(np.float64).copy()
+    for i in np.unique(ids):
+        norm = np.max(np.abs(w[i])) if np.isinf(p) else np.sum(np.abs(w[i]) ** p) ** (1.0 / p)
+        if norm > max_norm:
+            w[i] *= max_norm / (norm + 1e-7)
+    return w
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, math.inf])
+def test_embedding_max_norm_renormalises_looked_up_rows_in_place(device, p):
+    rng = np.random.default_rng(0)
+    w0 = (rng.normal(size=(8, 5)) * 2.0).astype(np.float32)
+    w0[6] *= 0.01  # looked up, but already inside the ball: must stay as it is
+    ids = np.array([[1, 3, 3], [6, 1, 0]])
+    weight = t(w0, device, requires_grad=True)
+    out = nn.functional.embedding(rustdl.tensor(ids, device=device), weight, max_norm=1.5, norm_type=p)
+    want = _np_renorm(w0, ids, 1.5, p)
+    got = weight.detach().cpu().numpy()
+    assert_close(got, want, rtol=1e-5, atol=1e-6)  # the weight itself was renormalised
+    untouched = [2, 4, 5, 7]
+    np.testing.assert_array_equal(got[untouched], w0[untouched])
+    np.testing.assert_array_equal(got[6], w0[6])
+    looked = np.unique(ids)
+    norms = np.abs(got[looked]).max(1) if np.isinf(p) else (np.abs(got[looked]) ** p).sum(1) ** (1 / p)
+    assert (norms <= 1.5 + 1e-5).all(), norms
+    assert_close(out, want[ids], rtol=1e-5, atol=1e-6)  # looked up after the renormalisation
+    out.sum().backward()  # and the gradient still reaches the weight
+    counts = np.bincount(ids.ravel(), minlength=8).astype(np.float64)
+    assert_close(weight.grad, np.repeat(counts[:, None], 5, axis=1))
+
+
+def test_embedding_module_max_norm():
+    emb = nn.Embedding(10, 4, max_norm=1.0)
+    assert "max_norm=1.0" in repr(emb)
+    w0 = emb.weight.detach().numpy().copy()
+    emb(rustdl.tensor([2, 7, 2]))
+    w = emb.weight.detach().numpy()
+    np.testing.assert_allclose(w, _np_renorm(w0, [2, 7], 1.0, 2.0), rtol=1e-5, atol=1e-6)
+    assert np.linalg.norm(w[[2, 7]], axis=1).max() <= 1.0 + 1e-6
+    np.testing.assert_array_equal(np.delete(w, [2, 7], axis=0), np.delete(w0, [2, 7], axis=0))
+    with pytest.raises(NotImplementedError):
+        nn.Embedding(10, 4, sparse=True)
+
+
 # ---------------- activations ----------------
 
 

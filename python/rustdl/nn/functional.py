@@ -14,7 +14,6 @@ from .._rustdl import (  # noqa: F401
     conv2d,
     conv_transpose2d,
     cross_entropy,
-    embedding,
     group_norm,
     huber_loss,
     kl_div,
@@ -51,6 +50,52 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     if inplace:
         return input.leaky_relu_(negative_slope)
     return _rustdl.leaky_relu(input, negative_slope)
+
+
+def embedding(
+    input,
+    weight,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+):
+    """The rows of ``weight`` at the int64 ids ``input``: output ``(*input.shape, D)``.
+
+    ``padding_idx``'s row receives no gradient. With ``max_norm``, as in PyTorch, each row that
+    is looked up and whose ``norm_type``-norm exceeds ``max_norm`` is first rescaled *in place*
+    in ``weight`` (outside autograd) by ``max_norm / (norm + 1e-7)``; rows not looked up are left
+    alone, and the gradient still flows to ``weight``.
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError(
+            "embedding: scale_grad_by_freq and sparse gradients are not supported by rustdl"
+        )
+    if max_norm is not None:
+        _embedding_renorm_(input, weight, float(max_norm), float(norm_type))
+    return _rustdl.embedding(input, weight, padding_idx)
+
+
+def _embedding_renorm_(input, weight, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: the looked-up rows of ``weight`` rescaled in place to a
+    ``norm_type``-norm of at most ``max_norm``."""
+    import numpy as np
+
+    from ..autograd import no_grad
+
+    ids = np.unique(input.cpu().numpy().reshape(-1)) if input.numel() else np.zeros(0, np.int64)
+    if ids.size == 0 or weight.ndim != 2 or ids.min() < 0 or ids.max() >= weight.shape[0]:
+        return  # nothing to do, or a bad index or table that the lookup itself reports
+    with no_grad():
+        idx = _rustdl.tensor(ids.astype(np.int64), device=weight.device)
+        rows = weight[idx]
+        if math.isinf(norm_type):
+            norm = rows.abs().amax(dim=1)
+        else:
+            norm = rows.abs().pow(norm_type).sum(dim=1).pow(1.0 / norm_type)
+        scale = _rustdl.where(norm > max_norm, (norm + 1e-7).reciprocal() * max_norm, norm * 0.0 + 1.0)
+        weight[idx] = rows * scale.unsqueeze(1)
 
 
 def _write_back(input, out):

@@ -18,6 +18,10 @@ class Embedding(Module):
         num_embeddings: size of the table.
         embedding_dim: size of each vector.
         padding_idx: this row starts at zero and receives no gradient.
+        max_norm: each row looked up whose ``norm_type``-norm exceeds this is first rescaled in
+            place in ``weight`` to norm ``max_norm`` (PyTorch's semantics, see
+            :func:`rustdl.nn.functional.embedding`).
+        norm_type: the ``p`` of the norm for ``max_norm`` (default 2).
         _weight: an initial table instead of N(0, 1) draws.
 
     Shape:
@@ -34,6 +38,10 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight: Tensor | None = None,
         device=None,
         dtype=None,
@@ -48,6 +56,14 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError(
+                "Embedding: scale_grad_by_freq and sparse gradients are not supported by rustdl"
+            )
+        self.scale_grad_by_freq = False
+        self.sparse = False
         if _weight is None:
             self.weight = Parameter(_rustdl.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
             self.reset_parameters()
@@ -66,10 +82,14 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0.0
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2.0:
+            s += f", norm_type={self.norm_type}"
         return s
