@@ -1,10 +1,14 @@
-//! Full training steps (forward, backward, optimizer update) of an MLP and LeNet-5, batch 64,
-//! on the CPU and, when an adapter exists, the GPU.
+//! Full training steps (forward, backward, optimizer update) of an MLP and LeNet-5, batch 64;
+//! of an LSTM, a GRU and a 2-layer bidirectional LSTM (input 32, hidden 128, seq 32, batch 32,
+//! Adam); and a skip-gram step with negative sampling (vocab 10k, dim 128, batch 1024, 5
+//! negatives, SGD) — on the CPU and, when an adapter exists, the GPU. The same shapes as
+//! `benchmarks/compare.py`, which times PyTorch beside them.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rustdl::backend::OptimStep;
 use rustdl::ops::loss::Reduction;
 use rustdl::ops::nn::Window2d;
+use rustdl::ops::recurrent::{RnnMode, RnnParams};
 use rustdl::{Device, Result, Tensor};
 
 #[path = "common.rs"]
@@ -113,6 +117,117 @@ fn lenet_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
     net.classify_and_update(&h, y, adam)
 }
 
+/// Layers of a recurrent net: per layer and direction `[w_ih, w_hh, b_ih, b_hh]`.
+fn rnn_net(mode: RnnMode, layers: usize, dirs: usize, dev: Device) -> Net {
+    let (i, h, g) = (32, 128, mode.gates());
+    let mut shapes: Vec<Vec<usize>> = Vec::new();
+    for layer in 0..layers {
+        let inp = if layer == 0 { i } else { h * dirs };
+        for _ in 0..dirs {
+            shapes.extend([vec![g * h, inp], vec![g * h, h], vec![g * h], vec![g * h]]);
+        }
+    }
+    let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+    Net::new(&refs, dev, 2)
+}
+
+/// Every layer and direction of `net` over `x (L, N, 32)`, the mean squared error of the last
+/// step's output against `y`, backward and Adam.
+fn rnn_step(net: &mut Net, mode: RnnMode, dirs: usize, x: &Tensor, y: &Tensor) -> Result<()> {
+    let mut h = x.clone();
+    for layer in net.params.chunks(4 * dirs) {
+        let outs = layer
+            .chunks(4)
+            .enumerate()
+            .map(|(d, w)| {
+                let p = RnnParams {
+                    mode,
+                    h0: None,
+                    c0: None,
+                    w_ih: &w[0],
+                    w_hh: &w[1],
+                    b_ih: Some(&w[2]),
+                    b_hh: Some(&w[3]),
+                    reverse: d == 1,
+                    lengths: None,
+                };
+                Ok(h.rnn_layer(&p)?.output)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        h = Tensor::cat(&outs, 2)?;
+    }
+    let last = h.select(0, -1)?.narrow(1, 0, 128)?;
+    last.mse_loss(y, Reduction::Mean)?.backward(None, false)?;
+    net.update(adam)
+}
+
+/// One skip-gram step: scores of each center against its context and negatives, the
+/// log-sigmoid loss, backward and SGD on both embedding tables.
+fn skipgram_step(net: &mut Net, centers: &Tensor, contexts: &Tensor, signs: &Tensor) -> Result<()> {
+    let (emb_in, emb_out) = (&net.params[0], &net.params[1]);
+    let c = emb_in.embedding(centers, None)?.unsqueeze(1)?;
+    let o = emb_out.embedding(contexts, None)?;
+    let score = o.mul(&c)?.sum(&[-1], false)?.mul(signs)?;
+    // -log sigmoid(s) = softplus(-s)
+    score
+        .neg()?
+        .softplus(1.0, 20.0)?
+        .mean(&[], false)?
+        .backward(None, false)?;
+    net.update(|_| OptimStep::Sgd {
+        lr: 0.05,
+        momentum: 0.0,
+        dampening: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        first: false,
+        maximize: false,
+    })
+}
+
+fn sequence(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sequence_step");
+    g.sample_size(20);
+    for dev in devices() {
+        let x = randn(&[32, 32, 32], dev);
+        let y = randn(&[32, 128], dev);
+        for (name, mode, layers, dirs) in [
+            ("lstm_32_128_seq32_adam", RnnMode::Lstm, 1, 1),
+            ("gru_32_128_seq32_adam", RnnMode::Gru, 1, 1),
+            ("lstm2_bidir_32_128_seq32_adam", RnnMode::Lstm, 2, 2),
+        ] {
+            let mut net = rnn_net(mode, layers, dirs, dev);
+            g.bench_function(format!("{name}/{dev}"), |b| {
+                b.iter(|| {
+                    rnn_step(&mut net, mode, dirs, &x, &y).expect("rnn step");
+                    sync(dev);
+                })
+            });
+        }
+        let (vocab, dim, batch, neg) = (10_000, 128, 1024, 5);
+        let mut net = Net::new(&[&[vocab, dim], &[vocab, dim]], dev, 0);
+        let ids = |shape: &[usize]| {
+            Tensor::randint(0, vocab as i64, shape, Device::Cpu)
+                .and_then(|t| t.to_device(dev))
+                .expect("ids")
+        };
+        let (centers, contexts) = (ids(&[batch]), ids(&[batch, 1 + neg]));
+        let signs: Vec<f32> = (0..batch * (1 + neg))
+            .map(|k| if k % (1 + neg) == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let signs = Tensor::from_f32(signs, &[batch, 1 + neg])
+            .and_then(|t| t.to_device(dev))
+            .expect("signs");
+        g.bench_function(format!("skipgram_10k_128_b1024_neg5_sgd/{dev}"), |b| {
+            b.iter(|| {
+                skipgram_step(&mut net, &centers, &contexts, &signs).expect("skip-gram step");
+                sync(dev);
+            })
+        });
+    }
+    g.finish();
+}
+
 fn train(c: &mut Criterion) {
     let mut g = c.benchmark_group("train_step");
     g.sample_size(20);
@@ -160,5 +275,5 @@ fn train(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, train);
+criterion_group!(benches, train, sequence);
 criterion_main!(benches);

@@ -167,6 +167,12 @@ def test_layer_errors(cls):
         good = rustdl.zeros(2, 2, 3)
         with pytest.raises(ValueError, match=r"LSTM.*c0 of shape \(2, 2, 3\).*\(2, 3\)"):
             m(rustdl.zeros(5, 2, 4), (good, rustdl.zeros(2, 3)))
+    # sizes PyTorch refuses at construction
+    for args in [(4, 0), (0, 3), (4, -2), (4, 2.5)]:
+        with pytest.raises(
+            ValueError, match=rf"{name}: (input|hidden)_size must be an integer greater than zero"
+        ):
+            cls(*args)
 
 
 # ---------------------------------------------------------------- layers on packed input
