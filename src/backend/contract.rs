@@ -11,6 +11,7 @@
 //! Every method takes storages of this backend with their layouts (broadcast already where a
 //! method says so) and returns a fresh contiguous storage; shapes are checked by the op layer.
 
+use super::recurrent::{RnnCellGradIn, RnnCellIn, RnnStep};
 use super::{BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
 use crate::device::Device;
 use crate::dtype::DType;
@@ -214,6 +215,28 @@ pub trait Backend {
         param: &mut Self::Storage,
         grad: Operand<'_, Self>,
         state: &mut [&mut Self::Storage],
+    ) -> Result<()>;
+
+    // ---- recurrent layers ----
+
+    /// One step of a recurrent layer direction's gate math over every batch row, in place on
+    /// the layer's state, tape and packed output (layouts in [`RnnStep`]).
+    fn rnn_cell_forward(
+        &self,
+        s: &RnnStep,
+        i: RnnCellIn<'_, Self::Storage>,
+        state: &mut Self::Storage,
+        tape: &mut Self::Storage,
+        out: &mut Self::Storage,
+    ) -> Result<()>;
+    /// The backward of [`Backend::rnn_cell_forward`] for one step: updates `carry` and writes
+    /// the step's gate gradients into `dg` (layouts in [`RnnStep`]).
+    fn rnn_cell_backward(
+        &self,
+        s: &RnnStep,
+        i: RnnCellGradIn<'_, Self::Storage>,
+        carry: &mut Self::Storage,
+        dg: &mut Self::Storage,
     ) -> Result<()>;
 }
 

@@ -26,7 +26,7 @@ use crate::storage::{CpuStorage, Storage};
 
 pub use elementwise::{BinaryOp, UnaryOp};
 pub use optim::{OptimCoefficients, OptimStep};
-pub use recurrent::{RnnDims, RnnMode};
+pub use recurrent::{RnnCellGradIn, RnnCellIn, RnnDims, RnnMode, RnnStep};
 
 /// Reductions over a set of dims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,6 +456,47 @@ pub fn optim_step(
                 .collect();
             Gpu::of(p).optim_step(step, p, (gpu_of(grad), lg), &mut st)
         }
+    })
+}
+
+/// One forward step of a recurrent layer direction (see [`RnnStep`]): the gate math of every
+/// batch row at time `s.t`, in place on `state`, `tape` and the packed output `out`.
+pub fn rnn_cell_forward(
+    s: &RnnStep,
+    i: RnnCellIn<'_, Storage>,
+    state: &mut Storage,
+    tape: &mut Storage,
+    out: &mut Storage,
+) -> Result<()> {
+    for x in i.all().into_iter().chain([&*tape, &*out]) {
+        same_device("rnn_layer", state, x)?;
+    }
+    guard("rnn_layer", || match (state, tape, out) {
+        (Storage::Cpu(st), Storage::Cpu(tp), Storage::Cpu(o)) => {
+            Cpu.rnn_cell_forward(s, i.map(cpu_of), st, tp, o)
+        }
+        (Storage::Gpu(st), Storage::Gpu(tp), Storage::Gpu(o)) => {
+            Gpu::of(st).rnn_cell_forward(s, i.map(gpu_of), st, tp, o)
+        }
+        _ => unreachable!("devices checked"),
+    })
+}
+
+/// One backward step of [`rnn_cell_forward`]: updates `carry` and writes the step's gate
+/// gradients into `dg` (see [`RnnStep`]).
+pub fn rnn_cell_backward(
+    s: &RnnStep,
+    i: RnnCellGradIn<'_, Storage>,
+    carry: &mut Storage,
+    dg: &mut Storage,
+) -> Result<()> {
+    for x in i.all().into_iter().chain([&*dg]) {
+        same_device("rnn_layer backward", carry, x)?;
+    }
+    guard("rnn_layer backward", || match (carry, dg) {
+        (Storage::Cpu(c), Storage::Cpu(d)) => Cpu.rnn_cell_backward(s, i.map(cpu_of), c, d),
+        (Storage::Gpu(c), Storage::Gpu(d)) => Gpu::of(c).rnn_cell_backward(s, i.map(gpu_of), c, d),
+        _ => unreachable!("devices checked"),
     })
 }
 

@@ -5,16 +5,19 @@
 //! projection of all steps is one product, only the recurrent product walks the steps, the
 //! weight gradients are one product each over all steps. The node's output is one flat tensor
 //! `[output | h_n | c_n]`; the three results are views of it, so the whole layer direction is
-//! a single recorded op. On other devices the same algorithm is composed from Tensor ops (a few
-//! elementwise kernels per step, no host readback).
+//! a single recorded op. On other devices the same algorithm runs as one recurrent product and
+//! one fused cell kernel per step and direction (`Backend::rnn_cell_forward` /
+//! `rnn_cell_backward`), with no host readback.
 
 use crate::autograd::NoGradGuard;
 use crate::backend::cpu::recurrent::{rnn_backward, rnn_forward, RnnHost, RnnTape};
 use crate::backend::cpu::IntoStorage;
+use crate::backend::{self, RnnCellGradIn, RnnCellIn, RnnStep};
 pub use crate::backend::{RnnDims as Dims, RnnMode};
 use crate::device::Device;
 use crate::dtype::{DType, Float};
 use crate::error::{Error, Result};
+use crate::shape::Layout;
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
@@ -340,33 +343,57 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     Ok(RnnOutput { output, h_n, c_n })
 }
 
-/// `1 - t`
-fn one_minus(t: &Tensor) -> Result<Tensor> {
-    t.neg()?.add_scalar(1.0)
+/// The `(rows, cols)` row-major view at `offset` of a flat storage.
+fn rows_at(rows: usize, cols: usize, offset: usize) -> Layout {
+    Layout {
+        shape: vec![rows, cols],
+        strides: vec![cols, 1],
+        offset,
+    }
 }
 
-/// Columns `[q·h, (q+1)·h)` of a `(N, G·H)` tensor.
-fn block(t: &Tensor, q: usize, h: usize) -> Result<Tensor> {
-    t.narrow(1, q * h, h)
+/// `t` when its storage holds it densely from element 0, else a dense copy.
+fn dense(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() && t.layout().offset == 0 {
+        return Ok(t.clone());
+    }
+    let s = backend::copy(&t.storage(), t.layout())?;
+    Ok(Tensor::from_contiguous(s, t.shape()))
 }
 
-/// What the device path keeps per step (time order).
-struct DevStep {
-    hprev: Tensor,
-    /// activated gates `(N, G·H)` (GRU: r, z, n)
-    gates: Tensor,
-    cprev: Option<Tensor>,
-    tanh_c: Option<Tensor>,
-    hn: Option<Tensor>,
+/// A fresh flat tensor holding `parts` one after another (each flattened).
+fn packed(parts: &[&Tensor], dt: DType, dev: Device) -> Result<Tensor> {
+    let total = parts.iter().map(|p| p.numel()).sum();
+    let out = Tensor::zeros(&[total], dt, dev)?;
+    {
+        let mut o = out.storage_mut();
+        let mut at = 0;
+        for p in parts {
+            let dst = Layout {
+                shape: p.shape().to_vec(),
+                strides: crate::shape::contiguous_strides(p.shape()),
+                offset: at,
+            };
+            backend::assign(&mut o, &dst, &p.storage(), p.layout())?;
+            at += p.numel();
+        }
+    }
+    Ok(out)
 }
 
-/// The device path: the same algorithm composed from Tensor ops (each step's gate math a few
-/// elementwise kernels), so GPU tensors never come back to the host; one recorded node.
+/// The device path: the same algorithm as the CPU kernels, each step one product
+/// `h W_hhᵀ` and one fused cell kernel forward (`Backend::rnn_cell_forward`), one cell kernel
+/// and one product `dG_h W_hh` backward, so GPU tensors never come back to the host; one
+/// recorded node. The states live in one buffer of `L + 1` slots in time order (forward: slot
+/// `t` before step `t`, slot `t + 1` after it; reverse: the other way round), so the states
+/// before each step are one contiguous view for the weight gradient. Layouts in [`RnnStep`].
 fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     let Dims { l, n, i, h, g } = d;
     let gh = g * h;
+    let (nh, lnh) = (n * h, l * n * h);
     let mode = p.mode;
-    let lstm = mode == RnnMode::Lstm;
+    let (lstm, gru) = (mode == RnnMode::Lstm, mode == RnnMode::Gru);
+    let reverse = p.reverse;
     let dev = x.device();
     let dt = x.dtype();
     let xd = x.detach();
@@ -377,235 +404,171 @@ fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     if let Some(b) = p.b_ih {
         xp = xp.add(&b.detach())?;
     }
-    let xp = xp.reshape(&[l, n, gh])?;
-    let wht = whh.t()?;
-    let bhh = p.b_hh.map(|b| b.detach());
-    // per step (N, 1) masks of the elements still running, one transfer
-    let masks: Option<Vec<Tensor>> = match p.lengths {
-        Some(lens) => {
-            let v: Vec<f64> = (0..l)
-                .flat_map(|t| lens.iter().map(move |&lb| if t < lb { 1.0 } else { 0.0 }))
-                .collect();
-            let m = Tensor::from_f64(v, &[l, n, 1])?
+    let xp = dense(&xp)?;
+    let lens = match p.lengths {
+        Some(v) => Some(
+            Tensor::from_f64(v.iter().map(|&b| b as f64).collect(), &[n])?
                 .to_dtype(dt)?
-                .to_device(dev)?;
-            Some(
-                (0..l)
-                    .map(|t| m.select(0, t as isize))
-                    .collect::<Result<_>>()?,
-            )
-        }
+                .to_device(dev)?,
+        ),
         None => None,
     };
-    let mut hs = match p.h0 {
-        Some(t) => t.detach(),
-        None => Tensor::zeros(&[n, h], dt, dev)?,
+    let bhh = p.b_hh.map(|b| b.detach());
+    let const_parts: Vec<&Tensor> = bhh.iter().chain(lens.iter()).collect();
+    let consts = if const_parts.is_empty() {
+        None
+    } else {
+        Some(packed(&const_parts, dt, dev)?)
     };
-    let mut cs = match (lstm, p.c0) {
-        (true, Some(t)) => Some(t.detach()),
-        (true, None) => Some(Tensor::zeros(&[n, h], dt, dev)?),
-        _ => None,
+    let base = RnnStep {
+        mode,
+        n,
+        h,
+        t: 0,
+        slot_in: 0,
+        slot_out: 0,
+        c_base: (l + 1) * nh,
+        has_bhh: bhh.is_some(),
+        has_lens: lens.is_some(),
+        lens_at: if bhh.is_some() { gh } else { 0 },
+        has_dhm: false,
+        dgh_at: if gru { l * n * gh } else { 0 },
     };
-    let mut steps: Vec<Option<DevStep>> = (0..l).map(|_| None).collect();
-    let mut outs: Vec<Option<Tensor>> = vec![None; l];
-    for k in 0..l {
-        let t = step_time(k, l, p.reverse);
-        let mut hh = hs.matmul(&wht)?;
-        if let Some(b) = &bhh {
-            hh = hh.add(b)?;
-        }
-        let xt = xp.select(0, t as isize)?;
-        let (gates, hnew, cnew, tanh_c, hn) = match mode {
-            RnnMode::RnnTanh | RnnMode::RnnRelu => {
-                let a = xt.add(&hh)?;
-                let v = if mode == RnnMode::RnnTanh {
-                    a.tanh()?
-                } else {
-                    a.relu()?
-                };
-                (v.clone(), v, None, None, None)
-            }
-            RnnMode::Lstm => {
-                let a = xt.add(&hh)?;
-                let ig = block(&a, 0, h)?.sigmoid()?;
-                let fg = block(&a, 1, h)?.sigmoid()?;
-                let gg = block(&a, 2, h)?.tanh()?;
-                let og = block(&a, 3, h)?.sigmoid()?;
-                let c = fg
-                    .mul(cs.as_ref().expect("lstm state"))?
-                    .add(&ig.mul(&gg)?)?;
-                let tc = c.tanh()?;
-                let hv = og.mul(&tc)?;
-                let gates = Tensor::cat(&[ig, fg, gg, og], 1)?;
-                (gates, hv, Some(c), Some(tc), None)
-            }
-            RnnMode::Gru => {
-                let r = block(&xt, 0, h)?.add(&block(&hh, 0, h)?)?.sigmoid()?;
-                let z = block(&xt, 1, h)?.add(&block(&hh, 1, h)?)?.sigmoid()?;
-                let hn = block(&hh, 2, h)?;
-                let nn = block(&xt, 2, h)?.add(&r.mul(&hn)?)?.tanh()?;
-                let hv = one_minus(&z)?.mul(&nn)?.add(&z.mul(&hs)?)?;
-                let gates = Tensor::cat(&[r, z, nn], 1)?;
-                (gates, hv, None, None, Some(hn.contiguous()?))
-            }
-        };
-        let cprev = cs.clone();
-        let hprev = hs.clone();
-        match &masks {
-            Some(ms) => {
-                let m = &ms[t];
-                // state = old + m·(new − old); output rows of finished elements are zero
-                hs = hprev.add(&m.mul(&hnew.sub(&hprev)?)?)?;
-                if let (Some(cn), Some(cp)) = (&cnew, &cprev) {
-                    cs = Some(cp.add(&m.mul(&cn.sub(cp)?)?)?);
-                }
-                outs[t] = Some(m.mul(&hnew)?);
-            }
-            None => {
-                hs = hnew.clone();
-                if cnew.is_some() {
-                    cs = cnew;
-                }
-                outs[t] = Some(hnew);
+    // (slot read, slot written) at time t
+    let slots = move |t: usize| if reverse { (t + 1, t) } else { (t, t + 1) };
+    let (first, last) = if reverse { (l, 0) } else { (0, l) };
+    let state = Tensor::zeros(&[(l + 1) * nh * if lstm { 2 } else { 1 }], dt, dev)?;
+    let tape = Tensor::zeros(&[l * n * base.tape_width()], dt, dev)?;
+    let total = lnh + if lstm { 2 * nh } else { nh };
+    let out = Tensor::zeros(&[total], dt, dev)?;
+    {
+        let mut st = state.storage_mut();
+        let mut tp = tape.storage_mut();
+        let mut o = out.storage_mut();
+        for (s0, at) in [(p.h0, 0), (p.c0, base.c_base)] {
+            if let Some(s0) = s0 {
+                let dst = rows_at(n, h, at + first * nh);
+                backend::assign(&mut st, &dst, &s0.storage(), s0.layout())?;
             }
         }
-        steps[t] = Some(DevStep {
-            hprev,
-            gates,
-            cprev,
-            tanh_c,
-            hn,
-        });
+        let xs = xp.storage();
+        let cs = consts.as_ref().map(|c| c.storage());
+        let ws = whh.storage();
+        let wt = whh.layout().permute(&[1, 0]);
+        for k in 0..l {
+            let t = step_time(k, l, reverse);
+            let (slot_in, slot_out) = slots(t);
+            let hh = backend::matmul(&st, &rows_at(n, h, slot_in * nh), &ws, &wt)?;
+            let s = RnnStep {
+                t,
+                slot_in,
+                slot_out,
+                ..base
+            };
+            let ins = RnnCellIn {
+                xp: &*xs,
+                hh: &hh,
+                consts: cs.as_deref(),
+            };
+            backend::rnn_cell_forward(&s, ins, &mut st, &mut tp, &mut o)?;
+        }
+        // h_n and c_n after the output
+        for (k, at) in [(0, 0), (1, base.c_base)]
+            .into_iter()
+            .take(if lstm { 2 } else { 1 })
+        {
+            let src = rows_at(1, nh, at + last * nh);
+            backend::assign(&mut o, &rows_at(1, nh, lnh + k * nh), &st, &src)?;
+        }
     }
-    let outs: Vec<Tensor> = outs.into_iter().flatten().collect();
-    let mut parts = vec![
-        Tensor::cat(&outs, 0)?.reshape(&[l * n * h])?,
-        hs.reshape(&[n * h])?,
-    ];
-    if let Some(c) = &cs {
-        parts.push(c.reshape(&[n * h])?);
-    }
-    let packed = Tensor::cat(&parts, 0)?;
     drop(ng);
-    let steps: Vec<DevStep> = steps.into_iter().flatten().collect();
     let NodeInputs {
         inputs,
         present,
         need,
     } = node_inputs(x, p);
     let saved = [x, p.w_ih, p.w_hh];
-    let reverse = p.reverse;
     let name = node_name(mode);
-    let total = packed.numel();
-    let packed = packed.with_rule(name, &inputs, &saved, move |gr| {
+    let packed_out = out.with_rule(name, &inputs, &saved, move |gr| {
         let _ng = NoGradGuard::new();
-        let (lnh, nh) = (l * n * h, n * h);
-        let gout = gr.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
-        let mut dh = gr.narrow(0, lnh, nh)?.reshape(&[n, h])?;
-        let mut dc = if lstm {
-            Some(gr.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+        let gr = dense(gr)?;
+        let dh_n = gr.narrow(0, lnh, nh)?;
+        let dc_n = if lstm {
+            Some(gr.narrow(0, lnh + nh, nh)?)
         } else {
             None
         };
-        let mut dgx: Vec<Option<Tensor>> = vec![None; l];
-        let mut dgh: Vec<Option<Tensor>> = vec![None; l];
-        for k in (0..l).rev() {
-            let t = step_time(k, l, reverse);
-            let s = &steps[t];
-            let m = masks.as_ref().map(|ms| &ms[t]);
-            let mask = |v: Tensor| -> Result<Tensor> {
-                match m {
-                    Some(m) => v.mul(m),
-                    None => Ok(v),
-                }
-            };
-            // the active part of this step's incoming gradients
-            let dht = mask(dh.add(&gout.select(0, t as isize)?)?)?;
-            let keep = |old: &Tensor| -> Result<Option<Tensor>> {
-                match m {
-                    Some(m) => Ok(Some(old.mul(&one_minus(m)?)?)),
-                    None => Ok(None),
-                }
-            };
-            let keep_h = keep(&dh)?;
-            let (gx, ghh, direct) = match mode {
-                RnnMode::RnnTanh => {
-                    let gs = &s.gates;
-                    let v = dht.mul(&one_minus(&gs.mul(gs)?)?)?;
-                    (v.clone(), v, None)
-                }
-                RnnMode::RnnRelu => {
-                    let v = dht.mul(&s.gates.unary(crate::backend::UnaryOp::Sign)?)?;
-                    (v.clone(), v, None)
-                }
-                RnnMode::Lstm => {
-                    let gs = &s.gates;
-                    let (ig, fg, gg, og) = (
-                        block(gs, 0, h)?,
-                        block(gs, 1, h)?,
-                        block(gs, 2, h)?,
-                        block(gs, 3, h)?,
-                    );
-                    let tc = s.tanh_c.as_ref().expect("lstm tape");
-                    let cp = s.cprev.as_ref().expect("lstm tape");
-                    let dcin = dc.as_ref().expect("lstm grad");
-                    let dct =
-                        mask(dcin.clone())?.add(&dht.mul(&og)?.mul(&one_minus(&tc.mul(tc)?)?)?)?;
-                    let sd = |a: &Tensor| -> Result<Tensor> { a.mul(&one_minus(a)?) };
-                    let di = dct.mul(&gg)?.mul(&sd(&ig)?)?;
-                    let df = dct.mul(cp)?.mul(&sd(&fg)?)?;
-                    let dg = dct.mul(&ig)?.mul(&one_minus(&gg.mul(&gg)?)?)?;
-                    let dout = dht.mul(tc)?.mul(&sd(&og)?)?;
-                    let newdc = dct.mul(&fg)?;
-                    dc = Some(match keep(dcin)? {
-                        Some(kc) => kc.add(&newdc)?,
-                        None => newdc,
-                    });
-                    let v = Tensor::cat(&[di, df, dg, dout], 1)?;
-                    (v.clone(), v, None)
-                }
-                RnnMode::Gru => {
-                    let gs = &s.gates;
-                    let (r, z, nn) = (block(gs, 0, h)?, block(gs, 1, h)?, block(gs, 2, h)?);
-                    let hn = s.hn.as_ref().expect("gru tape");
-                    let dn = dht.mul(&one_minus(&z)?)?;
-                    let dz = dht.mul(&s.hprev.sub(&nn)?)?;
-                    let dan = dn.mul(&one_minus(&nn.mul(&nn)?)?)?;
-                    let dar = dan.mul(hn)?.mul(&r.mul(&one_minus(&r)?)?)?;
-                    let daz = dz.mul(&z.mul(&one_minus(&z)?)?)?;
-                    let gx = Tensor::cat(&[dar.clone(), daz.clone(), dan.clone()], 1)?;
-                    let ghh = Tensor::cat(&[dar, daz, dan.mul(&r)?], 1)?;
-                    (gx, ghh, Some(dht.mul(&z)?))
-                }
-            };
-            let mut ndh = ghh.matmul(&whh)?;
-            if let Some(dd) = direct {
-                ndh = ndh.add(&dd)?;
+        // [dh | dc, LSTM | lengths]: what reaches the state beside the product, updated per step
+        let carry_parts: Vec<&Tensor> = [Some(&dh_n), dc_n.as_ref(), lens.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let carry = packed(&carry_parts, dt, dev)?;
+        let step_rows = l * n * gh;
+        let dg = Tensor::zeros(&[if gru { 2 * step_rows } else { step_rows }], dt, dev)?;
+        let bstep = RnnStep {
+            lens_at: if lstm { 2 * nh } else { nh },
+            ..base
+        };
+        let mut dhm: Option<crate::storage::Storage> = None;
+        {
+            let (gs, ts, ss, ws) = (gr.storage(), tape.storage(), state.storage(), whh.storage());
+            let mut cy = carry.storage_mut();
+            let mut dgs = dg.storage_mut();
+            for k in (0..l).rev() {
+                let t = step_time(k, l, reverse);
+                let (slot_in, slot_out) = slots(t);
+                let s = RnnStep {
+                    t,
+                    slot_in,
+                    slot_out,
+                    has_dhm: dhm.is_some(),
+                    ..bstep
+                };
+                let ins = RnnCellGradIn {
+                    gout: &*gs,
+                    tape: &*ts,
+                    state: &*ss,
+                    dhm: dhm.as_ref(),
+                };
+                backend::rnn_cell_backward(&s, ins, &mut cy, &mut dgs)?;
+                let rows = rows_at(n, gh, bstep.dgh_at + t * n * gh);
+                dhm = Some(backend::matmul(&dgs, &rows, &ws, whh.layout())?);
             }
-            if let Some(kh) = keep_h {
-                ndh = ndh.add(&kh)?;
-            }
-            dh = ndh;
-            dgx[t] = Some(gx);
-            dgh[t] = Some(ghh);
         }
-        let dgx = Tensor::cat(&dgx.into_iter().flatten().collect::<Vec<_>>(), 0)?;
-        let dgh = Tensor::cat(&dgh.into_iter().flatten().collect::<Vec<_>>(), 0)?;
+        let dhm = dhm.ok_or_else(|| Error::Runtime("rnn_layer backward: no steps".into()))?;
+        let dgx = dg.narrow(0, 0, step_rows)?.reshape(&[l * n, gh])?;
+        let dgh = if gru {
+            dg.narrow(0, step_rows, step_rows)?.reshape(&[l * n, gh])?
+        } else {
+            dgx.clone()
+        };
         let gx = if need[0] {
             Some(dgx.matmul(&wih)?.reshape(&[l, n, i])?)
         } else {
             None
         };
-        let gh0 = if need[1] { Some(dh) } else { None };
-        let gc0 = if need[2] { dc } else { None };
+        let gh0 = if need[1] {
+            let dhm = Tensor::from_contiguous(dhm, &[n, h]);
+            Some(dhm.add(&carry.narrow(0, 0, nh)?.reshape(&[n, h])?)?)
+        } else {
+            None
+        };
+        let gc0 = if need[2] {
+            Some(carry.narrow(0, nh, nh)?.reshape(&[n, h])?)
+        } else {
+            None
+        };
         let gwih = if need[3] {
             Some(dgx.t()?.matmul(&xd.reshape(&[l * n, i])?)?)
         } else {
             None
         };
         let gwhh = if need[4] {
-            let hp: Vec<Tensor> = steps.iter().map(|s| s.hprev.clone()).collect();
-            Some(dgh.t()?.matmul(&Tensor::cat(&hp, 0)?)?)
+            let hprev = state
+                .narrow(0, if reverse { nh } else { 0 }, lnh)?
+                .reshape(&[l * n, h])?;
+            Some(dgh.t()?.matmul(&hprev)?)
         } else {
             None
         };
@@ -626,12 +589,10 @@ fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
             .map(|(g, _)| g)
             .collect())
     });
-    debug_assert_eq!(packed.numel(), total);
-    let (lnh, nh) = (l * n * h, n * h);
-    let output = packed.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
-    let h_n = packed.narrow(0, lnh, nh)?.reshape(&[n, h])?;
+    let output = packed_out.narrow(0, 0, lnh)?.reshape(&[l, n, h])?;
+    let h_n = packed_out.narrow(0, lnh, nh)?.reshape(&[n, h])?;
     let c_n = if lstm {
-        Some(packed.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
+        Some(packed_out.narrow(0, lnh + nh, nh)?.reshape(&[n, h])?)
     } else {
         None
     };

@@ -3,7 +3,7 @@
 
 use super::conv::{conv2d_direct, conv2d_direct_weight_grad, direct_conv_fits};
 use crate::backend::contract::{forward_kernels, provided, Backend, Operand};
-use crate::backend::{Conv2dGeom, OptimStep, RandKind};
+use crate::backend::{Conv2dGeom, OptimStep, RandKind, RnnCellGradIn, RnnCellIn, RnnStep};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -116,5 +116,26 @@ impl Backend for Cpu {
             &copied
         };
         super::optim::step(step, param, g, state)
+    }
+
+    fn rnn_cell_forward(
+        &self,
+        s: &RnnStep,
+        i: RnnCellIn<'_, CpuStorage>,
+        state: &mut CpuStorage,
+        tape: &mut CpuStorage,
+        out: &mut CpuStorage,
+    ) -> Result<()> {
+        super::recurrent::cell_forward(s, i, state, tape, out)
+    }
+
+    fn rnn_cell_backward(
+        &self,
+        s: &RnnStep,
+        i: RnnCellGradIn<'_, CpuStorage>,
+        carry: &mut CpuStorage,
+        dg: &mut CpuStorage,
+    ) -> Result<()> {
+        super::recurrent::cell_backward(s, i, carry, dg)
     }
 }

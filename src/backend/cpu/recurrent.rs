@@ -15,8 +15,10 @@
 use super::matmul::{gemm_into, par_gemm_into, Strides};
 use super::pool::{self, SendPtr};
 use super::simd::Isa;
-use crate::backend::{RnnDims, RnnMode};
+use crate::backend::{RnnCellGradIn, RnnCellIn, RnnDims, RnnMode, RnnStep};
 use crate::dtype::Float;
+use crate::error::{Error, Result};
+use crate::storage::CpuStorage;
 
 /// Work (steps · rows · gate columns · hidden) above which the rows are split over threads.
 const PAR_WORK: usize = 1 << 20;
@@ -569,4 +571,231 @@ pub fn rnn_backward<T: Float>(
         gbih,
         gbhh,
     ]
+}
+
+/// Host element types of the step kernels.
+trait Host: Float {
+    fn of(c: &CpuStorage) -> Option<&[Self]>;
+    fn of_mut(c: &mut CpuStorage) -> Option<&mut [Self]>;
+}
+impl Host for f32 {
+    fn of(c: &CpuStorage) -> Option<&[f32]> {
+        match c {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn of_mut(c: &mut CpuStorage) -> Option<&mut [f32]> {
+        match c {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+impl Host for f64 {
+    fn of(c: &CpuStorage) -> Option<&[f64]> {
+        match c {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn of_mut(c: &mut CpuStorage) -> Option<&mut [f64]> {
+        match c {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+fn dtype_error(op: &str) -> Error {
+    Error::DType(format!(
+        "{op}: expected every operand float32 or float64 of one dtype"
+    ))
+}
+
+fn read<'a, T: Host>(c: &'a CpuStorage, op: &str) -> Result<&'a [T]> {
+    T::of(c).ok_or_else(|| dtype_error(op))
+}
+
+/// Whether batch row `b` still runs at time `t` (lengths as floats at `lens`).
+fn running<T: Float>(lens: Option<&[T]>, b: usize, t: usize) -> bool {
+    lens.is_none_or(|l| (t as f64) < l[b].to_f64())
+}
+
+/// [`crate::backend::Backend::rnn_cell_forward`] on the host (the device algorithm, used by
+/// `Tensor::rnn_layer_composed`; `rnn_layer` itself runs [`rnn_forward`] on the CPU).
+pub fn cell_forward(
+    s: &RnnStep,
+    i: RnnCellIn<'_, CpuStorage>,
+    state: &mut CpuStorage,
+    tape: &mut CpuStorage,
+    out: &mut CpuStorage,
+) -> Result<()> {
+    match state {
+        CpuStorage::F32(_) => cell_forward_t::<f32>(s, i, state, tape, out),
+        _ => cell_forward_t::<f64>(s, i, state, tape, out),
+    }
+}
+
+fn cell_forward_t<T: Host>(
+    s: &RnnStep,
+    i: RnnCellIn<'_, CpuStorage>,
+    state: &mut CpuStorage,
+    tape: &mut CpuStorage,
+    out: &mut CpuStorage,
+) -> Result<()> {
+    let op = "rnn_layer";
+    let rd = |c| read::<T>(c, op);
+    let (xp, hh) = (rd(i.xp)?, rd(i.hh)?);
+    let consts = i.consts.map(rd).transpose()?;
+    let st = T::of_mut(state).ok_or_else(|| dtype_error(op))?;
+    let tp = T::of_mut(tape).ok_or_else(|| dtype_error(op))?;
+    let o = T::of_mut(out).ok_or_else(|| dtype_error(op))?;
+    let (n, h, t) = (s.n, s.h, s.t);
+    let gh = s.mode.gates() * h;
+    let (nh, tw) = (n * h, s.tape_width());
+    let bias = |q: usize, j: usize| match (s.has_bhh, consts) {
+        (true, Some(c)) => c[q * h + j],
+        _ => T::ZERO,
+    };
+    let lens = consts
+        .filter(|_| s.has_lens)
+        .map(|c| &c[s.lens_at..s.lens_at + n]);
+    for b in 0..n {
+        let active = running(lens, b, t);
+        let (xr, hr) = (&xp[(t * n + b) * gh..][..gh], &hh[b * gh..][..gh]);
+        let tr = (t * n + b) * tw;
+        for j in 0..h {
+            let e = b * h + j;
+            let hp = st[s.slot_in * nh + e];
+            let a = |q: usize| xr[q * h + j] + hr[q * h + j] + bias(q, j);
+            let (hv, cv) = match s.mode {
+                RnnMode::RnnTanh | RnnMode::RnnRelu => {
+                    let v = if s.mode == RnnMode::RnnTanh {
+                        a(0).tanh()
+                    } else {
+                        a(0).max_(T::ZERO)
+                    };
+                    tp[tr + j] = v;
+                    (v, None)
+                }
+                RnnMode::Lstm => {
+                    let (ig, fg, gg, og) =
+                        (sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3)));
+                    let cp = st[s.c_base + s.slot_in * nh + e];
+                    let c = fg * cp + ig * gg;
+                    let tc = c.tanh();
+                    for (q, v) in [ig, fg, gg, og, tc].into_iter().enumerate() {
+                        tp[tr + q * h + j] = v;
+                    }
+                    (og * tc, Some((c, cp)))
+                }
+                RnnMode::Gru => {
+                    let r = sigmoid(a(0));
+                    let z = sigmoid(a(1));
+                    let hn = hr[2 * h + j] + bias(2, j);
+                    let nn = (xr[2 * h + j] + r * hn).tanh();
+                    for (q, v) in [r, z, nn, hn].into_iter().enumerate() {
+                        tp[tr + q * h + j] = v;
+                    }
+                    ((T::ONE - z) * nn + z * hp, None)
+                }
+            };
+            st[s.slot_out * nh + e] = if active { hv } else { hp };
+            if let Some((c, cp)) = cv {
+                st[s.c_base + s.slot_out * nh + e] = if active { c } else { cp };
+            }
+            o[t * nh + e] = if active { hv } else { T::ZERO };
+        }
+    }
+    Ok(())
+}
+
+/// [`crate::backend::Backend::rnn_cell_backward`] on the host.
+pub fn cell_backward(
+    s: &RnnStep,
+    i: RnnCellGradIn<'_, CpuStorage>,
+    carry: &mut CpuStorage,
+    dg: &mut CpuStorage,
+) -> Result<()> {
+    match carry {
+        CpuStorage::F32(_) => cell_backward_t::<f32>(s, i, carry, dg),
+        _ => cell_backward_t::<f64>(s, i, carry, dg),
+    }
+}
+
+fn cell_backward_t<T: Host>(
+    s: &RnnStep,
+    i: RnnCellGradIn<'_, CpuStorage>,
+    carry: &mut CpuStorage,
+    dg: &mut CpuStorage,
+) -> Result<()> {
+    let op = "rnn_layer backward";
+    let rd = |c| read::<T>(c, op);
+    let (gout, tape, st) = (rd(i.gout)?, rd(i.tape)?, rd(i.state)?);
+    let dhm = i.dhm.map(rd).transpose()?;
+    let cy = T::of_mut(carry).ok_or_else(|| dtype_error(op))?;
+    let d = T::of_mut(dg).ok_or_else(|| dtype_error(op))?;
+    let (n, h, t) = (s.n, s.h, s.t);
+    let gh = s.mode.gates() * h;
+    let (nh, tw) = (n * h, s.tape_width());
+    let lens = s.has_lens.then(|| cy[s.lens_at..s.lens_at + n].to_vec());
+    for b in 0..n {
+        let active = running(lens.as_deref(), b, t);
+        let tr = (t * n + b) * tw;
+        let gr = (t * n + b) * gh;
+        for j in 0..h {
+            let e = b * h + j;
+            let mut dh = cy[e] + dhm.map_or(T::ZERO, |m| m[e]);
+            if !active {
+                // a finished row: its state passes through this step unchanged
+                cy[e] = dh;
+                for q in 0..s.mode.gates() {
+                    d[gr + q * h + j] = T::ZERO;
+                    d[s.dgh_at + gr + q * h + j] = T::ZERO;
+                }
+                continue;
+            }
+            dh += gout[t * nh + e];
+            let g = |q: usize| tape[tr + q * h + j];
+            let one = T::ONE;
+            match s.mode {
+                RnnMode::RnnTanh => {
+                    d[gr + j] = dh * (one - g(0) * g(0));
+                    cy[e] = T::ZERO;
+                }
+                RnnMode::RnnRelu => {
+                    d[gr + j] = if g(0) > T::ZERO { dh } else { T::ZERO };
+                    cy[e] = T::ZERO;
+                }
+                RnnMode::Lstm => {
+                    let (iv, fv, gv, ov, tc) = (g(0), g(1), g(2), g(3), g(4));
+                    let cp = st[s.c_base + s.slot_in * nh + e];
+                    let dct = cy[nh + e] + dh * ov * (one - tc * tc);
+                    d[gr + j] = dct * gv * iv * (one - iv);
+                    d[gr + h + j] = dct * cp * fv * (one - fv);
+                    d[gr + 2 * h + j] = dct * iv * (one - gv * gv);
+                    d[gr + 3 * h + j] = dh * tc * ov * (one - ov);
+                    cy[nh + e] = dct * fv;
+                    cy[e] = T::ZERO;
+                }
+                RnnMode::Gru => {
+                    let (rv, z, nn, hn) = (g(0), g(1), g(2), g(3));
+                    let hp = st[s.slot_in * nh + e];
+                    let dan = dh * (one - z) * (one - nn * nn);
+                    let dar = dan * hn * rv * (one - rv);
+                    let daz = dh * (hp - nn) * z * (one - z);
+                    for (q, v) in [dar, daz, dan].into_iter().enumerate() {
+                        d[gr + q * h + j] = v;
+                    }
+                    let gh_at = s.dgh_at + gr;
+                    for (q, v) in [dar, daz, dan * rv].into_iter().enumerate() {
+                        d[gh_at + q * h + j] = v;
+                    }
+                    cy[e] = dh * z;
+                }
+            }
+        }
+    }
+    Ok(())
 }

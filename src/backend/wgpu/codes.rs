@@ -50,6 +50,13 @@ code_table!(
 );
 
 code_table!(
+    /// Cells of `recurrent.wgsl` (`RNN_*`), picked by its `MODE` override.
+    RnnCode,
+    "RNN",
+    [Tanh, Relu, Lstm, Gru]
+);
+
+code_table!(
     /// How a 32-bit word holds an element (`DT_*`): f32 bits, int64 held as i32, bool as 0/1.
     DtCode,
     "DT",
@@ -82,6 +89,7 @@ pub fn wgsl_constants() -> String {
         BinaryCode::table(),
         ReduceCode::table(),
         OptimCode::table(),
+        RnnCode::table(),
         DtCode::table(),
     ] {
         for (name, code) in table {

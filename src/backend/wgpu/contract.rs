@@ -5,7 +5,7 @@
 //! workgroup sizes, override names, bindings and parameter struct layouts agree with these
 //! descriptions, on a machine without a GPU.
 
-pub use super::codes::{BinaryCode, DtCode, OptimCode, ReduceCode, UnaryCode, WG};
+pub use super::codes::{BinaryCode, DtCode, OptimCode, ReduceCode, RnnCode, UnaryCode, WG};
 pub use super::params::{Dims, ParamBlock, ParamLayout};
 pub use super::pipelines::{Access, Entry, Shader};
 
@@ -33,6 +33,7 @@ pub fn entries() -> Vec<&'static Entry> {
     v.extend(super::random::ENTRIES);
     v.extend(super::optim::ENTRIES);
     v.extend(super::scan::ENTRIES);
+    v.extend(super::recurrent::ENTRIES);
     v
 }
 

@@ -7,7 +7,9 @@
 use super::GpuStorage;
 use crate::backend::contract::{forward_kernels, Backend, Operand};
 use crate::backend::cpu::Cpu;
-use crate::backend::{BinaryOp, OptimStep, RandKind, ReduceOp, UnaryOp};
+use crate::backend::{
+    BinaryOp, OptimStep, RandKind, ReduceOp, RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
+};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -246,5 +248,26 @@ impl Backend for Gpu {
     ) -> Result<()> {
         let g = super::copy(grad.0, grad.1)?;
         super::optim_step(step, param, &g, state)
+    }
+
+    fn rnn_cell_forward(
+        &self,
+        s: &RnnStep,
+        i: RnnCellIn<'_, GpuStorage>,
+        state: &mut GpuStorage,
+        tape: &mut GpuStorage,
+        out: &mut GpuStorage,
+    ) -> Result<()> {
+        super::rnn_cell_forward(s, i, state, tape, out)
+    }
+
+    fn rnn_cell_backward(
+        &self,
+        s: &RnnStep,
+        i: RnnCellGradIn<'_, GpuStorage>,
+        carry: &mut GpuStorage,
+        dg: &mut GpuStorage,
+    ) -> Result<()> {
+        super::rnn_cell_backward(s, i, carry, dg)
     }
 }

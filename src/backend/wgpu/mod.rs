@@ -12,8 +12,8 @@
 //! * `params` — typed parameter blocks (`#[repr(C)]` Pod structs mirrored by WGSL structs).
 //! * `launch` — host helpers shared by the families: checks, layout merging, grids.
 //! * one module per kernel family, mirroring `shaders/`: `elementwise`, `reduce`, `softmax`,
-//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`; and `transfer` (uploads and
-//!   downloads).
+//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`, `recurrent`; and `transfer`
+//!   (uploads and downloads).
 //! * `contract` — the descriptions `tests/shader_contract.rs` checks against the WGSL.
 //!
 //! # Dtypes on the GPU
@@ -49,6 +49,7 @@ mod params;
 mod pipelines;
 mod pool;
 mod random;
+mod recurrent;
 mod reduce;
 mod scan;
 mod softmax;
@@ -67,6 +68,7 @@ pub use index::{gather, index_add, index_select, scatter_add};
 pub use matmul::matmul;
 pub use optim::optim_step;
 pub use random::rand;
+pub use recurrent::{rnn_cell_backward, rnn_cell_forward};
 pub use reduce::reduce;
 pub use scan::{argsort, linear_scan};
 pub use softmax::softmax;

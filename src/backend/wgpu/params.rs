@@ -199,5 +199,6 @@ pub(crate) fn layouts() -> Vec<ParamLayout> {
         of::<super::random::RandParams>(),
         of::<super::optim::OptimParams>(),
         of::<super::scan::ScanParams>(),
+        of::<super::recurrent::RnnParams>(),
     ]
 }

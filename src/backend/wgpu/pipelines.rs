@@ -26,6 +26,7 @@ pub enum Shader {
     Random,
     Optim,
     Scan,
+    Recurrent,
 }
 
 macro_rules! shader_source {
@@ -44,7 +45,7 @@ pub(crate) const PRELUDE: &str = shader_source!("prelude");
 
 impl Shader {
     /// Every shader file.
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Elementwise,
         Shader::Reduce,
         Shader::Matmul,
@@ -54,6 +55,7 @@ impl Shader {
         Shader::Random,
         Shader::Optim,
         Shader::Scan,
+        Shader::Recurrent,
     ];
 
     /// The file name in `shaders/` without `.wgsl`.
@@ -68,6 +70,7 @@ impl Shader {
             Shader::Random => "random",
             Shader::Optim => "optim",
             Shader::Scan => "scan",
+            Shader::Recurrent => "recurrent",
         }
     }
 
@@ -82,6 +85,7 @@ impl Shader {
             Shader::Random => shader_source!("random"),
             Shader::Optim => shader_source!("optim"),
             Shader::Scan => shader_source!("scan"),
+            Shader::Recurrent => shader_source!("recurrent"),
         }
     }
 
