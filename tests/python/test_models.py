@@ -392,3 +392,78 @@ def test_load_torchvision_keyed_safetensors(tmp_path):
     with rustdl.no_grad():
         np.testing.assert_array_equal(other(x).numpy(), y1)
     assert math.isfinite(float(y1.sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# numerics: the same outputs as torchvision for the same weights
+# ---------------------------------------------------------------------------------------------
+
+OUT = json.loads((Path(__file__).parent / "data" / "torchvision_outputs.json").read_text())
+
+
+def det(shape, seed):
+    """Deterministic values in [-0.5, 0.5) (a multiplicative hash; no RNG, so version-proof)."""
+    n = int(np.prod(shape)) if len(shape) else 1
+    i = np.arange(n, dtype=np.uint64)
+    h = (i * np.uint64(2654435761) + np.uint64(seed * 40503 + 1)) % np.uint64(2**32)
+    return (h.astype(np.float64) / 2**32 - 0.5).reshape(shape)
+
+
+def det_state(model) -> dict:
+    """The weights torchvision's outputs in data/torchvision_outputs.json were computed with."""
+    out = {}
+    for j, (k, v) in enumerate(model.state_dict().items()):
+        shape = list(v.shape)
+        u = det(shape, j)
+        if k.endswith("num_batches_tracked"):
+            out[k] = rustdl.tensor(0, dtype=rustdl.int64)
+            continue
+        if k.endswith("running_var"):
+            a = 1.0 + np.abs(u)
+        elif k.endswith("running_mean"):
+            a = 0.2 * u
+        elif len(shape) == 1 and ("bn" in k or k.endswith("weight")):
+            a = 1.0 + 0.2 * u if k.endswith("weight") else 0.2 * u
+        elif len(shape) == 1:
+            a = 0.2 * u
+        else:
+            a = u * math.sqrt(12.0 / int(np.prod(shape[1:])))
+        out[k] = rustdl.from_numpy(a.astype(np.float32))
+    return out
+
+
+def _downsample(cin, cout, stride):
+    return nn.Sequential(models.resnet.conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+
+
+NUMERIC = {
+    "Inception": (lambda: models.Inception(8, 4, 4, 6, 2, 4, 4), (2, 8, 5, 5), 999),
+    "BasicBlock": (lambda: models.BasicBlock(8, 16, 2, _downsample(8, 16, 2)), (2, 8, 5, 5), 999),
+    "Bottleneck": (lambda: models.Bottleneck(8, 4, 1, _downsample(8, 16, 1)), (2, 8, 5, 5), 999),
+    "resnet18": (lambda: models.resnet18(num_classes=10), (2, 3, 64, 64), 998),
+    "googlenet": (
+        lambda: models.googlenet(num_classes=10, init_weights=False, dropout=0.0),
+        (2, 3, 96, 96),
+        996,
+    ),
+    "alexnet": (lambda: models.alexnet(num_classes=10, dropout=0.0), (1, 3, 80, 80), 997),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_outputs_match_torchvision(name):
+    make, xshape, seed = NUMERIC[name]
+    model = make()
+    res = model.load_state_dict(det_state(model))
+    assert not res.missing_keys and not res.unexpected_keys
+    x = rustdl.from_numpy(det(xshape, seed).astype(np.float32))
+    ref = OUT[name]
+    with rustdl.no_grad():
+        ev = model.eval()(x)
+        tr = model.train()(x)  # BatchNorm on batch statistics
+    assert list(ev.shape) == ref["shape"]
+    # Batch statistics over few values (2×2 or 3×3 maps at batch 2) amplify float32 rounding:
+    # torch's own float32 train-mode googlenet output is 1e-3 (relative) off its float64 one.
+    for got, key, tol in ((ev, "eval", 2e-5), (tr, "train", 2e-3)):
+        want = np.asarray(ref[key]).reshape(ref["shape"])
+        assert_close(got, want, rtol=1e-4, atol=tol * np.abs(want).max())
