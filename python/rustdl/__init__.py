@@ -62,6 +62,7 @@ from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402
 from . import distributions  # noqa: F401,E402
+from . import models  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,65 @@
+"""Classic architectures, with torchvision's class/function names and state dict keys.
+
+Weights converted from torchvision (e.g. saved as safetensors) load by key into
+:func:`alexnet`, the ``vgg*`` functions, :func:`googlenet` (``aux_logits`` as saved) and the
+``resnet*`` functions at their default (non ``small_input``) configuration. :class:`LeNet5`,
+:func:`se_resnet18` and :func:`mlp` have no torchvision counterpart.
+
+Every constructor takes ``num_classes``, ``in_channels`` and ``small_input`` (a stem/classifier
+for 28×28 and 32×32 images).
+
+Example:
+    >>> from rustdl import models
+    >>> net = models.resnet18(num_classes=10, small_input=True)
+    >>> net(rustdl.randn(2, 3, 32, 32)).shape
+    (2, 10)
+"""
+
+from .alexnet import AlexNet, alexnet
+from .googlenet import BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
+from .lenet import LeNet5, lenet5
+from .mlp import mlp
+from .resnet import (
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    SEBasicBlock,
+    SEBlock,
+    SqueezeExcitation,
+    resnet18,
+    resnet34,
+    resnet50,
+    se_resnet18,
+)
+from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn
+
+__all__ = [
+    "AlexNet",
+    "BasicBlock",
+    "BasicConv2d",
+    "Bottleneck",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "Inception",
+    "InceptionAux",
+    "LeNet5",
+    "ResNet",
+    "SEBasicBlock",
+    "SEBlock",
+    "SqueezeExcitation",
+    "VGG",
+    "alexnet",
+    "googlenet",
+    "lenet5",
+    "mlp",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "se_resnet18",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+]
