@@ -471,3 +471,19 @@ def test_max_pool_2x2_matches_numpy_ties_and_nan(device):
     assert g[0, 0, 0, 0] == 1.0 and g[0, 0, 0, 1] == 0.0  # the first of the tied taps
     assert g[1, 2, 4, 5] == 1.0  # the NaN tap
     assert g.sum() == y.numel()
+
+
+@pytest.mark.parametrize("shape", [(1024, 6, 128), (3, 50000), ()])
+def test_strided_maps_write_every_element(shape):
+    """Unary and binary maps over strided and broadcast views, large enough to split over
+    threads: every element of the result is computed (none left as stale memory)."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal(shape[:-1] + (1,) if shape else ()).astype(np.float32)
+    for _ in range(3):  # reuse freed buffers between rounds
+        ta, tb = rustdl.tensor(a), rustdl.tensor(b)
+        np.testing.assert_allclose((ta * tb).numpy(), a * b, rtol=1e-6)
+        if len(shape) >= 2:
+            t = ta.transpose(0, -1)
+            np.testing.assert_allclose(t.exp().numpy(), np.exp(np.swapaxes(a, 0, -1)), rtol=1e-5)
+            np.testing.assert_allclose((t + t).numpy(), 2 * np.swapaxes(a, 0, -1), rtol=1e-6)

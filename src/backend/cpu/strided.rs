@@ -4,6 +4,8 @@
 //! Maps run on the threads of [`pool`] only above [`PAR_MIN`] elements, in tasks of
 //! `PAR_CHUNK` elements (dense views) or of whole rows (strided views).
 
+use std::mem::MaybeUninit;
+
 use super::{pool, simd, PAR_CHUNK, PAR_MIN};
 use crate::shape::{for_each_row, Layout};
 
@@ -58,19 +60,22 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
         unsafe { out.set_len(n) };
         return out;
     }
-    let mut out = vec![O::default(); n];
+    // no zero fill first: the rows below write every element (rows · inner = n)
+    let mut out: Vec<O> = Vec::with_capacity(n);
     let inner = *la.shape.last().unwrap_or(&1);
     let is = *la.strides.last().unwrap_or(&0);
     let rows = n.checked_div(inner).unwrap_or(0);
-    let work = |r0: usize, r1: usize, out: &mut [O]| {
+    let work = |r0: usize, r1: usize, out: &mut [MaybeUninit<O>]| {
         for_each_row(&la.shape, [&la.strides], [la.offset], r0, r1, |r, [oa]| {
             let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];
             for (j, slot) in o.iter_mut().enumerate() {
-                *slot = f(a[oa + j * is]);
+                slot.write(f(a[oa + j * is]));
             }
         })
     };
-    par_rows(&mut out, rows, inner, work);
+    par_rows(&mut out.spare_capacity_mut()[..n], rows, inner, work);
+    // SAFETY: `for_each_row` visited rows 0..rows, each writing its `inner` slots
+    unsafe { out.set_len(n) };
     out
 }
 
@@ -99,14 +104,15 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
         unsafe { out.set_len(n) };
         return out;
     }
-    let mut out = vec![O::default(); n];
+    // no zero fill first: the rows below write every element (rows · inner = n)
+    let mut out: Vec<O> = Vec::with_capacity(n);
     let inner = *la.shape.last().unwrap_or(&1);
     let (ia, ib) = (
         *la.strides.last().unwrap_or(&0),
         *lb.strides.last().unwrap_or(&0),
     );
     let rows = n.checked_div(inner).unwrap_or(0);
-    let work = |r0: usize, r1: usize, out: &mut [O]| {
+    let work = |r0: usize, r1: usize, out: &mut [MaybeUninit<O>]| {
         for_each_row(
             &la.shape,
             [&la.strides, &lb.strides],
@@ -118,21 +124,23 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
                 if ib == 0 {
                     let y = b[ob];
                     for (j, slot) in o.iter_mut().enumerate() {
-                        *slot = f(a[oa + j * ia], y);
+                        slot.write(f(a[oa + j * ia], y));
                     }
                 } else if ia == 1 && ib == 1 {
                     for (j, slot) in o.iter_mut().enumerate() {
-                        *slot = f(a[oa + j], b[ob + j]);
+                        slot.write(f(a[oa + j], b[ob + j]));
                     }
                 } else {
                     for (j, slot) in o.iter_mut().enumerate() {
-                        *slot = f(a[oa + j * ia], b[ob + j * ib]);
+                        slot.write(f(a[oa + j * ia], b[ob + j * ib]));
                     }
                 }
             },
         )
     };
-    par_rows(&mut out, rows, inner, work);
+    par_rows(&mut out.spare_capacity_mut()[..n], rows, inner, work);
+    // SAFETY: `for_each_row` visited rows 0..rows, each writing its `inner` slots
+    unsafe { out.set_len(n) };
     out
 }
 
