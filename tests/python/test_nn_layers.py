@@ -9,6 +9,7 @@ from conftest import assert_close
 from nn_refs import np_conv2d
 from rustdl import nn
 from rustdl.autograd import gradcheck
+from rustdl.nn import functional as F
 
 F64 = rustdl.float64
 
@@ -658,3 +659,56 @@ def test_loss_errors():
         nn.CrossEntropyLoss()(rustdl.zeros(3, 4), rustdl.zeros(3))  # float targets are not class indices
     with pytest.raises((ValueError, IndexError)):
         nn.CrossEntropyLoss()(rustdl.zeros(3, 4), rustdl.tensor([0, 1, 7]))
+
+
+def _np_adaptive_max(x, oh, ow):
+    """numpy: PyTorch's adaptive windows [floor(i*H/oh), ceil((i+1)*H/oh)), values and flat
+    indices (first maximum in row-major order)."""
+    *lead, h, w = x.shape
+    vals = np.zeros((*lead, oh, ow), x.dtype)
+    idx = np.zeros((*lead, oh, ow), np.int64)
+    for i in range(oh):
+        hs, he = (i * h) // oh, -(-((i + 1) * h) // oh)
+        for j in range(ow):
+            ws, we = (j * w) // ow, -(-((j + 1) * w) // ow)
+            win = x[..., hs:he, ws:we].reshape(*lead, -1)
+            k = win.argmax(-1)
+            vals[..., i, j] = win.max(-1)
+            idx[..., i, j] = (hs + k // (we - ws)) * w + ws + k % (we - ws)
+    return vals, idx
+
+
+@pytest.mark.parametrize(
+    "shape,out", [((2, 3, 7, 5), (3, 2)), ((2, 3, 8, 6), (4, 3)), ((3, 9, 9), 4), ((1, 2, 5, 7), (None, 3))]
+)
+def test_adaptive_max_pool2d_matches_numpy(device, shape, out):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(shape).astype(np.float32)
+    oh = out if isinstance(out, int) else (out[0] or shape[-2])
+    ow = out if isinstance(out, int) else out[1]
+    ev, ei = _np_adaptive_max(a, oh, ow)
+    x = rustdl.tensor(a, device=device, requires_grad=True)
+    v, i = nn.AdaptiveMaxPool2d(out, return_indices=True)(x)
+    assert_close(v, ev, rtol=0, atol=0)
+    assert np.array_equal(i.cpu().numpy(), ei)
+    y = F.adaptive_max_pool2d(x, out)
+    assert_close(y, ev, rtol=0, atol=0)
+    g = rng.standard_normal(ev.shape).astype(np.float32)
+    y.backward(rustdl.tensor(g, device=device))
+    # each output's gradient lands on its window's maximum (summed where windows overlap)
+    expect = np.zeros_like(a).reshape(*a.shape[:-2], -1)
+    np.add.at(
+        expect.reshape(-1, expect.shape[-1]),
+        (np.arange(expect.size // expect.shape[-1])[:, None], ei.reshape(-1, oh * ow)),
+        g.reshape(-1, oh * ow),
+    )
+    assert_close(x.grad, expect.reshape(a.shape), rtol=1e-6, atol=1e-6)
+
+
+def test_adaptive_max_pool2d_bad_input():
+    with pytest.raises(ValueError, match="adaptive_max_pool2d.*\\(2, 7\\)"):
+        F.adaptive_max_pool2d(rustdl.zeros(2, 7), 2)
+    with pytest.raises(ValueError, match="adaptive_max_pool2d: output"):
+        F.adaptive_max_pool2d(rustdl.zeros(1, 2, 4, 4), (0, 2))
+    with pytest.raises(ValueError, match="adaptive_max_pool2d.*non-empty"):
+        F.adaptive_max_pool2d(rustdl.zeros(1, 2, 0, 4), 2)

@@ -332,3 +332,55 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
         groups=groups,
     ).squeeze(2)
     return out.squeeze(0) if unbatched else out
+
+
+def _adaptive_size(output_size, h: int, w: int, op: str) -> tuple[int, int]:
+    """``output_size`` (an int, or a pair whose ``None`` keeps that input dim) as ``(oh, ow)``."""
+    if isinstance(output_size, int):
+        pair = (output_size, output_size)
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        pair = tuple(output_size)
+    else:
+        raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    for v in (oh, ow):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{op}: output sizes must be positive ints, got {output_size!r}")
+    return oh, ow
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
+    """Max pooling to a fixed ``(oh, ow)`` whatever the input size, with PyTorch's windows
+    ``[⌊i·H/oh⌋, ⌈(i+1)·H/oh⌉)`` (and likewise along W). ``input`` is ``(N, C, H, W)`` or
+    ``(C, H, W)``; ``return_indices`` also returns each maximum's flat index in its ``H·W`` plane.
+    """
+    op = "adaptive_max_pool2d"
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected (N, C, H, W) or (C, H, W) input, got shape {tuple(input.shape)}")
+    h, w = input.shape[-2], input.shape[-1]
+    if h == 0 or w == 0:
+        raise ValueError(f"{op}: expected non-empty spatial dims, got shape {tuple(input.shape)}")
+    oh, ow = _adaptive_size(output_size, h, w, op)
+    if h % oh == 0 and w % ow == 0:
+        # equal, non-overlapping windows: an ordinary max pooling
+        k = (h // oh, w // ow)
+        return max_pool2d(input, k, k, 0, 1, False, return_indices)
+    rows = [((i * h) // oh, -(-((i + 1) * h) // oh)) for i in range(oh)]
+    cols = [((j * w) // ow, -(-((j + 1) * w) // ow)) for j in range(ow)]
+    if not return_indices:
+        # max over a rectangle is a max over its rows, then over its columns
+        r = _rustdl.cat([input.narrow(-2, s, e - s).amax(dim=-2, keepdim=True) for s, e in rows], -2)
+        return _rustdl.cat([r.narrow(-1, s, e - s).amax(dim=-1, keepdim=True) for s, e in cols], -1)
+    vals, idxs = [], []
+    for hs, he in rows:
+        vrow, irow = [], []
+        for ws, we in cols:
+            win = input.narrow(-2, hs, he - hs).narrow(-1, ws, we - ws)
+            flat = win.reshape(*win.shape[:-2], -1)
+            v, i = flat.max(dim=-1, keepdim=True)
+            ww = we - ws
+            vrow.append(v)
+            irow.append((i // ww + hs) * w + (i % ww + ws))
+        vals.append(_rustdl.cat(vrow, -1).unsqueeze(-2))
+        idxs.append(_rustdl.cat(irow, -1).unsqueeze(-2))
+    return _rustdl.cat(vals, -2), _rustdl.cat(idxs, -2)

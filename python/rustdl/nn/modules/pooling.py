@@ -119,3 +119,24 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed ``output_size`` whatever the input size (``None`` keeps a dim);
+    ``return_indices=True`` also returns each maximum's flat index in its ``H·W`` plane.
+
+    Example:
+        >>> nn.AdaptiveMaxPool2d((2, 3))(rustdl.randn(2, 8, 7, 5)).shape
+        (2, 8, 2, 3)
+    """
+
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
