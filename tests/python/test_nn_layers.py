@@ -712,3 +712,20 @@ def test_adaptive_max_pool2d_bad_input():
         F.adaptive_max_pool2d(rustdl.zeros(1, 2, 4, 4), (0, 2))
     with pytest.raises(ValueError, match="adaptive_max_pool2d.*non-empty"):
         F.adaptive_max_pool2d(rustdl.zeros(1, 2, 0, 4), 2)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_local_response_norm_matches_numpy(device, size):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((2, 7, 3, 4))
+    alpha, beta, k = 0.3, 0.75, 2.0
+    expect = np.empty_like(a)
+    for c in range(7):
+        lo, hi = max(0, c - size // 2), min(7, c + (size - 1) // 2 + 1)
+        expect[:, c] = a[:, c] / (k + alpha / size * (a[:, lo:hi] ** 2).sum(1)) ** beta
+    dt = rustdl.float64 if device == "cpu" else rustdl.float32
+    x = rustdl.tensor(a, dtype=dt, device=device)
+    assert_close(nn.LocalResponseNorm(size, alpha, beta, k)(x), expect, rtol=1e-5, atol=1e-6)
+    if device == "cpu":
+        xx = rustdl.tensor(a[:1, :, :2, :2], requires_grad=True)
+        assert gradcheck(lambda t: F.local_response_norm(t, size, alpha, beta, k), (xx,))

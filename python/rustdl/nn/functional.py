@@ -384,3 +384,31 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
         vals.append(_rustdl.cat(vrow, -1).unsqueeze(-2))
         idxs.append(_rustdl.cat(irow, -1).unsqueeze(-2))
     return _rustdl.cat(vals, -2), _rustdl.cat(idxs, -2)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+    """Local response normalisation across channels (AlexNet):
+    ``x_c / (k + alpha/size · Σ x_{c'}²)^beta`` over the ``size`` channels ``c'`` centred on ``c``
+    (zero-padded at the edges). ``input`` is ``(N, C, ...)``."""
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected input of 3 or more dims (N, C, ...), got shape {tuple(input.shape)}"
+        )
+    if not isinstance(size, int) or size <= 0:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+    c = input.shape[1]
+    sq = input * input
+    shape = list(sq.shape)
+    parts = []
+    if size // 2:
+        shape[1] = size // 2
+        parts.append(_rustdl.zeros(*shape, dtype=input.dtype, device=input.device))
+    parts.append(sq)
+    if (size - 1) // 2:
+        shape[1] = (size - 1) // 2
+        parts.append(_rustdl.zeros(*shape, dtype=input.dtype, device=input.device))
+    padded = _rustdl.cat(parts, 1) if len(parts) > 1 else sq
+    total = padded.narrow(1, 0, c)
+    for j in range(1, size):
+        total = total + padded.narrow(1, j, c)
+    return input / (total * (alpha / size) + k).pow(beta)
