@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,11 @@ CPU_GOALS = {
     "lenet_train_step": 1.0,
     "add_1elem": 0.6,
     "matmul_1024": 1.1,
+    "lstm_train_step": 1.0,
+    "gru_train_step": 1.0,
+    "skipgram_step": 1.0,
+    "vgg_block_step": 1.0,
+    "resnet_basicblock_step": 1.0,
     "import": 0.3,
     "peak_rss_mlp": 0.4,
 }
@@ -136,6 +142,8 @@ def cases(args, torch, rustdl):
     sync_t = torch.cuda.synchronize if td == "cuda" else None
 
     def pair(name, fr, ft, iters):
+        if args.only and not re.search(args.only, name):
+            return
         r, t = alternate(fr, ft, iters, args.rounds, sync_r, sync_t)
         out[name] = {"rustdl_s": r, "torch_s": t, "ratio": r / t}
 
@@ -153,8 +161,9 @@ def cases(args, torch, rustdl):
             pair(f"matmul_{n}", lambda: ra @ rb, lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
         else:
             pair(f"matmul_{n}", lambda: ra @ rb, lambda: ta2 @ tb2, max(3, 2_000_000_000 // n**3 // 4))
-        out[f"matmul_{n}"]["rustdl_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["rustdl_s"] / 1e9
-        out[f"matmul_{n}"]["torch_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["torch_s"] / 1e9
+        if f"matmul_{n}" in out:
+            out[f"matmul_{n}"]["rustdl_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["rustdl_s"] / 1e9
+            out[f"matmul_{n}"]["torch_gflops"] = 2 * n**3 / out[f"matmul_{n}"]["torch_s"] / 1e9
 
     # elementwise and reductions on a mid-size tensor
     e = rng.standard_normal((256, 1024)).astype(np.float32)
@@ -231,6 +240,93 @@ def cases(args, torch, rustdl):
 
             steps[lib.__name__] = step
         pair(name, steps["rustdl"], steps["torch"], 5)
+
+    # classic CNN blocks, batch 64 at 32x32, forward + backward + SGD step: a VGG block (two 3x3
+    # convs of 64 channels with ReLU, then a 2x2 max-pool) and a ResNet BasicBlock (conv-BN-ReLU-
+    # conv-BN, identity shortcut, ReLU); then one DCGAN step (D on real and fake, then G) at
+    # batch 64 on 28x28 images
+    xb64 = rng.standard_normal((64, 64, 32, 32)).astype(np.float32)
+    for name, kind in (("vgg_block_step", "vgg"), ("resnet_basicblock_step", "basic")):
+        steps = {}
+        for lib, dev in ((rustdl, rd), (torch, td)):
+            lib.manual_seed(0)
+            nn_ = lib.nn
+            if kind == "vgg":
+                net = nn_.Sequential(
+                    nn_.Conv2d(64, 64, 3, padding=1),
+                    nn_.ReLU(),
+                    nn_.Conv2d(64, 64, 3, padding=1),
+                    nn_.ReLU(),
+                    nn_.MaxPool2d(2),
+                ).to(dev)
+                fwd = net
+            else:
+                body = nn_.Sequential(
+                    nn_.Conv2d(64, 64, 3, padding=1, bias=False),
+                    nn_.BatchNorm2d(64),
+                    nn_.ReLU(),
+                    nn_.Conv2d(64, 64, 3, padding=1, bias=False),
+                    nn_.BatchNorm2d(64),
+                ).to(dev)
+                net = body
+
+                def fwd(v, body=body, lib=lib):
+                    return lib.relu(body(v) + v)
+
+            opt = lib.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+            xin = lib.tensor(xb64, device=dev)
+
+            def cnn_step(fwd=fwd, opt=opt, xin=xin):
+                opt.zero_grad()
+                fwd(xin).mean().backward()
+                opt.step()
+
+            steps[lib.__name__] = cnn_step
+        pair(name, steps["rustdl"], steps["torch"], 2)
+
+    imgs = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    zs = rng.standard_normal((64, 64)).astype(np.float32)
+    steps = {}
+    for lib, dev in ((rustdl, rd), (torch, td)):
+        lib.manual_seed(0)
+        nn_ = lib.nn
+        gen = nn_.Sequential(
+            nn_.Linear(64, 128 * 7 * 7),
+            nn_.Unflatten(1, (128, 7, 7)),
+            nn_.BatchNorm2d(128),
+            nn_.ReLU(),
+            nn_.ConvTranspose2d(128, 64, 4, stride=2, padding=1),
+            nn_.BatchNorm2d(64),
+            nn_.ReLU(),
+            nn_.ConvTranspose2d(64, 1, 4, stride=2, padding=1),
+            nn_.Tanh(),
+        ).to(dev)
+        disc = nn_.Sequential(
+            nn_.Conv2d(1, 64, 4, stride=2, padding=1),
+            nn_.LeakyReLU(0.2),
+            nn_.Conv2d(64, 128, 4, stride=2, padding=1),
+            nn_.BatchNorm2d(128),
+            nn_.LeakyReLU(0.2),
+            nn_.Flatten(),
+            nn_.Linear(128 * 7 * 7, 1),
+        ).to(dev)
+        og = lib.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        od = lib.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        real, z = lib.tensor(imgs, device=dev), lib.tensor(zs, device=dev)
+        ones, zeros = lib.ones(64, 1, device=dev), lib.zeros(64, 1, device=dev)
+        bce = lib.nn.functional.binary_cross_entropy_with_logits
+
+        def gan_step(gen=gen, disc=disc, og=og, od=od, real=real, z=z, ones=ones, zeros=zeros, bce=bce):
+            fake = gen(z)
+            od.zero_grad()
+            (bce(disc(real), ones) + bce(disc(fake.detach()), zeros)).backward()
+            od.step()
+            og.zero_grad()
+            bce(disc(fake), ones).backward()
+            og.step()
+
+        steps[lib.__name__] = gan_step
+    pair("dcgan_step", steps["rustdl"], steps["torch"], 3)
 
     # skip-gram with negative sampling: vocab 10k, dim 128, batch 1024, 5 negatives
     vocab, dim, batch, neg = 10_000, 128, 1024, 5
@@ -310,6 +406,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--json", default="benchmarks/results.json")
+    p.add_argument("--only", default="", help="run only the cases whose name matches this regex")
     args = p.parse_args()
     try:
         import torch
@@ -322,7 +419,7 @@ def main() -> None:
     if args.device == "gpu" and not (torch.cuda.is_available() and rustdl.gpu.is_available()):
         sys.exit("--device gpu needs both a CUDA device for torch and a wgpu adapter for rustdl")
     results = cases(args, torch, rustdl)
-    if args.device == "cpu":
+    if args.device == "cpu" and not args.only:
         results.update(subprocess_cases(args.threads))
     info = {
         "machine": machine(),
