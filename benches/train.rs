@@ -1,7 +1,8 @@
 //! Full training steps (forward, backward, optimizer update) of an MLP and LeNet-5, batch 64;
 //! of an LSTM, a GRU and a 2-layer bidirectional LSTM (input 32, hidden 128, seq 32, batch 32,
 //! Adam); and a skip-gram step with negative sampling (vocab 10k, dim 128, batch 1024, 5
-//! negatives, SGD) — on the CPU and, when an adapter exists, the GPU. The same shapes as
+//! negatives, SGD); a VGG block and a ResNet BasicBlock (batch 64, 64 channels, 32x32, SGD with
+//! momentum) — on the CPU and, when an adapter exists, the GPU. The same shapes as
 //! `benchmarks/compare.py`, which times PyTorch beside them.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -185,6 +186,85 @@ fn skipgram_step(net: &mut Net, centers: &Tensor, contexts: &Tensor, signs: &Ten
     })
 }
 
+/// A VGG block: two 3x3 convs of 64 channels with ReLU, then a 2x2 max-pool; `[w1, b1, w2, b2]`.
+fn vgg_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
+    let p = &net.params;
+    let same = Window2d {
+        kernel: (0, 0),
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+    };
+    let pool = Window2d {
+        kernel: (2, 2),
+        stride: (2, 2),
+        padding: (0, 0),
+        dilation: (1, 1),
+    };
+    let h = x.conv2d(&p[0], Some(&p[1]), same, 1)?.relu()?;
+    let h = h.conv2d(&p[2], Some(&p[3]), same, 1)?.relu()?;
+    let h = h.max_pool2d_values(pool, false)?;
+    h.mean(&[], false)?.backward(None, false)?;
+    net.update(sgd_momentum)
+}
+
+/// A ResNet BasicBlock: conv-BN-ReLU-conv-BN, identity shortcut, ReLU; `[w1, g1, b1, w2, g2, b2]`.
+fn basic_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
+    let p = &net.params;
+    let same = Window2d {
+        kernel: (0, 0),
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+    };
+    let bn = |h: &Tensor, g: &Tensor, b: &Tensor| {
+        h.batch_norm(None, None, Some(g), Some(b), true, 0.1, 1e-5)
+    };
+    let h = bn(&x.conv2d(&p[0], None, same, 1)?, &p[1], &p[2])?.relu()?;
+    let h = bn(&h.conv2d(&p[3], None, same, 1)?, &p[4], &p[5])?;
+    h.add(x)?.relu()?.mean(&[], false)?.backward(None, false)?;
+    net.update(sgd_momentum)
+}
+
+fn sgd_momentum(_: u64) -> OptimStep {
+    OptimStep::Sgd {
+        lr: 0.01,
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        first: false,
+        maximize: false,
+    }
+}
+
+fn cnn_blocks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cnn_block_step");
+    g.sample_size(10);
+    for dev in devices() {
+        let x = randn(&[64, 64, 32, 32], dev);
+        let mut vgg = Net::new(&[&[64, 64, 3, 3], &[64], &[64, 64, 3, 3], &[64]], dev, 1);
+        g.bench_function(format!("vgg_block_64x64x32x32_sgd/{dev}"), |b| {
+            b.iter(|| {
+                vgg_block_step(&mut vgg, &x).expect("vgg block step");
+                sync(dev);
+            })
+        });
+        let mut basic = Net::new(
+            &[&[64, 64, 3, 3], &[64], &[64], &[64, 64, 3, 3], &[64], &[64]],
+            dev,
+            1,
+        );
+        g.bench_function(format!("resnet_basicblock_64x64x32x32_sgd/{dev}"), |b| {
+            b.iter(|| {
+                basic_block_step(&mut basic, &x).expect("basic block step");
+                sync(dev);
+            })
+        });
+    }
+    g.finish();
+}
+
 fn sequence(c: &mut Criterion) {
     let mut g = c.benchmark_group("sequence_step");
     g.sample_size(20);
@@ -275,5 +355,5 @@ fn train(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, train, sequence);
+criterion_group!(benches, train, sequence, cnn_blocks);
 criterion_main!(benches);
