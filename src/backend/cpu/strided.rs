@@ -68,8 +68,19 @@ pub fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync + Default>(
     let work = |r0: usize, r1: usize, out: &mut [MaybeUninit<O>]| {
         for_each_row(&la.shape, [&la.strides], [la.offset], r0, r1, |r, [oa]| {
             let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];
-            for (j, slot) in o.iter_mut().enumerate() {
-                slot.write(f(a[oa + j * is]));
+            if is == 1 {
+                // a contiguous row: the vectorised loop
+                simd::map1(o, &a[oa..oa + inner], &f);
+            } else if is == 0 {
+                // one value broadcast along the row
+                let v = f(a[oa]);
+                for slot in o.iter_mut() {
+                    slot.write(v);
+                }
+            } else {
+                for (j, slot) in o.iter_mut().enumerate() {
+                    slot.write(f(a[oa + j * is]));
+                }
             }
         })
     };
@@ -121,15 +132,21 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send + Sync 
             r1,
             |r, [oa, ob]| {
                 let o = &mut out[(r - r0) * inner..(r - r0 + 1) * inner];
-                if ib == 0 {
+                // contiguous rows (or a row against one broadcast value) take the vectorised
+                // loops
+                if ib == 0 && ia == 1 {
+                    let y = b[ob];
+                    simd::map1(o, &a[oa..oa + inner], &|x| f(x, y));
+                } else if ia == 0 && ib == 1 {
+                    let x = a[oa];
+                    simd::map1(o, &b[ob..ob + inner], &|y| f(x, y));
+                } else if ib == 0 {
                     let y = b[ob];
                     for (j, slot) in o.iter_mut().enumerate() {
                         slot.write(f(a[oa + j * ia], y));
                     }
                 } else if ia == 1 && ib == 1 {
-                    for (j, slot) in o.iter_mut().enumerate() {
-                        slot.write(f(a[oa + j], b[ob + j]));
-                    }
+                    simd::map2(o, &a[oa..oa + inner], &b[ob..ob + inner], &f);
                 } else {
                     for (j, slot) in o.iter_mut().enumerate() {
                         slot.write(f(a[oa + j * ia], b[ob + j * ib]));
