@@ -17,6 +17,12 @@ confidence, the class coverage (the fraction of the 10 classes that are the argm
 1 % of the samples) and an Inception-Score-style ``exp(E[KL(p(y|x) || p(y))])`` (1 to 10), next
 to the same numbers for an untrained generator and for real test images.
 
+With the defaults (z 64, G 128→64 channels, D 32→64 channels, batch 128, a 2-epoch classifier
+at 0.91 test accuracy) 6 minutes of training on one thread of a 2-core AMD EPYC (1,143 steps,
+2.4 epochs; 6.9 min in all) give IS 3.82, coverage 1.0, confidence 0.66 on 10,000 samples,
+against IS 1.00, coverage 0.1, confidence 0.64 for the untrained generator (grey blobs that the
+classifier puts in one class) and IS 8.00, coverage 1.0, confidence 0.92 for real test images.
+
 Run it with::
 
     python -m rustdl.examples.gan [--minutes M] [--epochs E] [--out gan_out] [--device gpu]
