@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--weight-decay", type=float, default=5.0, help="AdamW's decoupled weight decay")
     parser.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
     parser.add_argument(
-        "--crop-padding", type=int, default=2, help="augmentation: random crops of the padded image"
+        "--crop-padding", type=int, default=1, help="augmentation: random crops of the padded image"
     )
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=50)
