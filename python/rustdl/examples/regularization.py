@@ -39,15 +39,18 @@ VARIANTS = ("none", "dropout", "weight_decay", "early_stopping", "augmentation")
 
 def build_mlp(hidden: int = 1024, dropout: float = 0.0) -> nn.Module:
     """``(N, 1, 28, 28)`` → flatten → [linear → ReLU → dropout] × 2 → linear → ``(N, 10)``."""
-    drop = [nn.Dropout(dropout)] if dropout > 0 else []
+
+    def drop() -> list[nn.Module]:
+        return [nn.Dropout(dropout)] if dropout > 0 else []
+
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(28 * 28, hidden),
         nn.ReLU(),
-        *drop,
+        *drop(),
         nn.Linear(hidden, hidden),
         nn.ReLU(),
-        *drop,
+        *drop(),
         nn.Linear(hidden, 10),
     )
 
