@@ -1,4 +1,4 @@
-"""The adversarial-examples example: FGSM and PGD stay inside the ε-ball and the pixel range, the
+"""The adversarial-examples example: FGSM (plain and from a random start) and PGD stay inside the ε-ball and the pixel range, the
 input gradient matches finite differences, and a short run on the real data where the attacks work
 (FGSM far below clean accuracy, PGD at most FGSM) and adversarial training buys robustness."""
 
@@ -29,7 +29,8 @@ def _model_and_batch(n=16):
 @pytest.mark.parametrize("eps", [0.0, 0.03, 0.1, 0.3])
 def test_attacks_stay_in_the_eps_ball_and_the_pixel_range(eps):
     model, x, y = _model_and_batch()
-    for x_adv in (adv.fgsm(model, x, y, eps), adv.pgd(model, x, y, eps, steps=5, seed=1)):
+    rs = adv.fgsm_random_start(model, x, y, eps, np.random.default_rng(0))
+    for x_adv in (adv.fgsm(model, x, y, eps), adv.pgd(model, x, y, eps, steps=5, seed=1), rs):
         a, x0 = x_adv.numpy(), x.numpy()
         assert np.abs(a - x0).max() <= eps + 1e-6
         assert a.min() >= 0.0 and a.max() <= 1.0

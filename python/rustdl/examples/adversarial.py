@@ -79,6 +79,21 @@ def fgsm(model: nn.Module, x, y, eps: float):
     return (x + eps * input_gradient(model, x, y).sign()).clamp(0.0, 1.0).detach()
 
 
+def fgsm_random_start(
+    model: nn.Module, x, y, eps: float, rng: np.random.Generator, alpha: float | None = None
+):
+    """FGSM from a uniform random point of the ε-ball, a step of ``alpha`` (``1.25 ε``), then
+    projected (Wong et al., 2020: "Fast is better than free"); avoids the gradient masking that
+    plain FGSM training tends to learn."""
+    x = x.detach()
+    if eps == 0:
+        return x.clone()
+    alpha = 1.25 * eps if alpha is None else alpha
+    noise = rng.uniform(-eps, eps, size=tuple(x.shape)).astype(np.float32)
+    start = project(x + rustdl.tensor(noise, device=x.device), x, eps)
+    return project(start + alpha * input_gradient(model, start, y).sign(), x, eps).detach()
+
+
 def project(x_adv, x, eps: float):
     """``x_adv`` moved to the nearest point of the ε-ball (L∞) around ``x`` inside [0, 1]."""
     lo, hi = (x - eps).clamp(0.0, 1.0), (x + eps).clamp(0.0, 1.0)
@@ -133,10 +148,19 @@ def accuracy_table(
 
 
 def adversarial_finetune(
-    model: nn.Module, x: np.ndarray, y: np.ndarray, eps: float, epochs: int, lr: float, batch: int, seed: int
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    eps: float,
+    epochs: int,
+    lr: float,
+    batch: int,
+    seed: int,
+    random_start: bool = False,
 ) -> None:
     """Trains on batches of clean images plus their FGSM versions (made at ``eps`` in eval mode),
-    the loss being the mean of the clean and the adversarial cross-entropy (Goodfellow et al.)."""
+    the loss being the mean of the clean and the adversarial cross-entropy (Goodfellow et al.);
+    ``random_start`` makes the FGSM examples with :func:`fgsm_random_start`."""
     opt = optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     steps = epochs * (len(x) // batch)
@@ -147,7 +171,7 @@ def adversarial_finetune(
             i = order[b : b + batch]
             xb, yb = rustdl.tensor(x[i]), rustdl.tensor(y[i])
             model.eval()
-            adv = fgsm(model, xb, yb, eps)
+            adv = fgsm_random_start(model, xb, yb, eps, rng) if random_start else fgsm(model, xb, yb, eps)
             model.train()
             opt.zero_grad()
             out = model(rustdl.cat([xb, adv]))
@@ -261,6 +285,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--adv-epochs", type=int, default=2, help="epochs of adversarial fine-tuning (0: skip)"
     )
     parser.add_argument("--adv-lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--random-start",
+        action="store_true",
+        help="adversarial training on FGSM from a random point of the ε-ball (step 1.25 ε)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="./adversarial_out", help="folder for the PNGs")
     parser.add_argument("--no-plots", action="store_true")
@@ -331,9 +360,18 @@ def main(argv: list[str] | None = None) -> dict:
             pgd_before = robust_accuracy(model, x_test, y_test, "pgd", e, steps=args.pgd_steps)
         print(
             f"\nadversarial fine-tuning: {args.adv_epochs} epochs, half clean, half FGSM at ε={args.adv_eps:g}"
+            + (" from a random start" if args.random_start else "")
         )
         adversarial_finetune(
-            model, x_train, y_train, args.adv_eps, args.adv_epochs, args.adv_lr, args.batch_size, args.seed
+            model,
+            x_train,
+            y_train,
+            args.adv_eps,
+            args.adv_epochs,
+            args.adv_lr,
+            args.batch_size,
+            args.seed,
+            args.random_start,
         )
         after = accuracy_table(model, x_test, y_test, eps, args.pgd_steps)
         adv_clean = robust_accuracy(model, x_test, y_test, "fgsm", 0.0)
