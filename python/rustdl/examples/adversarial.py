@@ -12,7 +12,9 @@ work in pixel space, on images in [0, 1]: the normalisation sits inside the mode
 The script prints accuracy against ε for both (a table and ``accuracy_vs_eps.png``), draws one
 test image before and after the attack with the predicted labels (``example.png``), then
 fine-tunes the classifier on half clean, half FGSM batches and reports the clean and robust
-accuracy before and after. Run it with::
+accuracy before and after. Plain FGSM training mostly teaches the model to mask its gradient (FGSM
+accuracy rises far more than PGD accuracy); ``--random-start`` makes the training examples from a
+random point of the ε-ball, which buys more robustness against PGD. Run it with::
 
     python -m rustdl.examples.adversarial [--epochs N] [--checkpoint best.safetensors] [--out DIR]
 """
@@ -224,7 +226,7 @@ def plot_example(
     panels = (
         (x, f"clean: {before}\n(true: {truth})", "gray", 0, 1),
         (x_adv - x, f"perturbation (±{eps:g})", "coolwarm", -eps, eps),
-        (x_adv, f"adversarial: {after}", "gray", 0, 1),
+        (x_adv, f"after the attack: {after}", "gray", 0, 1),
     )
     for k, (img, title, cmap, lo, hi) in enumerate(panels):
         ax = fig.add_subplot(1, 3, k + 1)
