@@ -674,29 +674,39 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp_(
-        slf: PyRef<'_, Self>,
-        min: Option<f64>,
-        max: Option<f64>,
-    ) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace_("clamp_", |t| t.clamp(min, max))?;
+    fn clamp_<'py>(
+        slf: PyRef<'py, Self>,
+        min: Option<&Bound<'py, PyAny>>,
+        max: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let (lo, hi) = (ClampBound::of(min)?, ClampBound::of(max)?);
+        slf.inplace_("clamp_", |t| clamp_bounds(t, &lo, &hi))?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clip_(
-        slf: PyRef<'_, Self>,
-        min: Option<f64>,
-        max: Option<f64>,
-    ) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace_("clip_", |t| t.clamp(min, max))?;
+    fn clip_<'py>(
+        slf: PyRef<'py, Self>,
+        min: Option<&Bound<'py, PyAny>>,
+        max: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let (lo, hi) = (ClampBound::of(min)?, ClampBound::of(max)?);
+        slf.inplace_("clip_", |t| clamp_bounds(t, &lo, &hi))?;
         Ok(slf)
     }
-    fn clamp_min_(slf: PyRef<'_, Self>, min: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace_("clamp_min_", |t| t.clamp(Some(min), None))?;
+    fn clamp_min_<'py>(
+        slf: PyRef<'py, Self>,
+        min: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let lo = ClampBound::of(Some(min))?;
+        slf.inplace_("clamp_min_", |t| clamp_bounds(t, &lo, &None))?;
         Ok(slf)
     }
-    fn clamp_max_(slf: PyRef<'_, Self>, max: f64) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace_("clamp_max_", |t| t.clamp(None, Some(max)))?;
+    fn clamp_max_<'py>(
+        slf: PyRef<'py, Self>,
+        max: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let hi = ClampBound::of(Some(max))?;
+        slf.inplace_("clamp_max_", |t| clamp_bounds(t, &None, &hi))?;
         Ok(slf)
     }
     fn neg_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -1052,18 +1062,26 @@ impl PyTensor {
         self.un(py, UnaryOp::Recip)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
-        self.op(|t| t.clamp(min, max))
+    fn clamp(
+        &self,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        self.clamp_op(ClampBound::of(min)?, ClampBound::of(max)?)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clip(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
-        self.op(|t| t.clamp(min, max))
+    fn clip(
+        &self,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        self.clamp_op(ClampBound::of(min)?, ClampBound::of(max)?)
     }
-    fn clamp_min(&self, min: f64) -> PyResult<PyTensor> {
-        self.op(|t| t.clamp(Some(min), None))
+    fn clamp_min(&self, min: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.clamp_op(ClampBound::of(Some(min))?, None)
     }
-    fn clamp_max(&self, max: f64) -> PyResult<PyTensor> {
-        self.op(|t| t.clamp(None, Some(max)))
+    fn clamp_max(&self, max: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.clamp_op(None, ClampBound::of(Some(max))?)
     }
 
     // ---------- reductions ----------
@@ -1908,5 +1926,80 @@ impl ValuesIndices {
     }
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         PyTuple::new(py, [self.values(), self.indices()])?.call_method0("__iter__")
+    }
+}
+
+/// A bound of `clamp`: a number, or a tensor broadcast against the input (PyTorch >= 1.9).
+pub(crate) enum ClampBound {
+    Num(f64),
+    Tensor(Tensor),
+}
+
+impl ClampBound {
+    fn of(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ClampBound>> {
+        let Some(b) = b.filter(|b| !b.is_none()) else {
+            return Ok(None);
+        };
+        if let Ok(t) = b.extract::<PyRef<'_, PyTensor>>() {
+            return Ok(Some(ClampBound::Tensor(t.t.clone())));
+        }
+        b.extract::<f64>()
+            .map(|v| Some(ClampBound::Num(v)))
+            .map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "clamp: min and max must be numbers or tensors, got {}",
+                    b.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|_| "?".into())
+                ))
+            })
+    }
+
+    fn tensor(b: &Option<ClampBound>) -> Option<&Tensor> {
+        match b {
+            Some(ClampBound::Tensor(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// `min(max(t, lo), hi)`, as PyTorch's clamp (the upper bound wins where `lo > hi`).
+fn clamp_bounds(
+    t: &Tensor,
+    lo: &Option<ClampBound>,
+    hi: &Option<ClampBound>,
+) -> CoreResult<Tensor> {
+    use ClampBound::{Num, Tensor as T};
+    match (lo, hi) {
+        (Some(T(_)), _) | (_, Some(T(_))) => {
+            let lower = match lo {
+                Some(Num(v)) => t.clamp(Some(*v), None)?,
+                Some(T(m)) => t.maximum(m)?,
+                None => t.clone(),
+            };
+            match hi {
+                Some(Num(v)) => lower.clamp(None, Some(*v)),
+                Some(T(m)) => lower.minimum(m),
+                None => Ok(lower),
+            }
+        }
+        _ => {
+            let num = |b: &Option<ClampBound>| match b {
+                Some(Num(v)) => Some(*v),
+                _ => None,
+            };
+            t.clamp(num(lo), num(hi))
+        }
+    }
+}
+
+impl PyTensor {
+    fn clamp_op(&self, lo: Option<ClampBound>, hi: Option<ClampBound>) -> PyResult<PyTensor> {
+        let others: Vec<&Tensor> = [ClampBound::tensor(&lo), ClampBound::tensor(&hi)]
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(self.compute(&others, |t| clamp_bounds(t, &lo, &hi))?.into())
     }
 }

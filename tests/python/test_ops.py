@@ -487,3 +487,35 @@ def test_strided_maps_write_every_element(shape):
             t = ta.transpose(0, -1)
             np.testing.assert_allclose(t.exp().numpy(), np.exp(np.swapaxes(a, 0, -1)), rtol=1e-5)
             np.testing.assert_allclose((t + t).numpy(), 2 * np.swapaxes(a, 0, -1), rtol=1e-6)
+
+
+def test_clamp_with_tensor_bounds_matches_numpy(device):
+    """``clamp``/``clip`` and their in-place and one-sided forms with tensor bounds (broadcast),
+    as PyTorch since 1.9: ``min(max(x, lo), hi)``, the upper bound winning where ``lo > hi``."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 5))
+    lo = rng.standard_normal((5,)) - 0.5
+    hi = rng.standard_normal((4, 1)) + 0.5
+    tx, tlo, thi = (rustdl.tensor(v, device=device, dtype=rustdl.float32) for v in (x, lo, hi))
+    f32 = lambda v: v.astype(np.float32)  # noqa: E731
+    expect = np.minimum(np.maximum(f32(x), f32(lo)), f32(hi))
+    assert_close(rustdl.clamp(tx, tlo, thi), expect, rtol=0, atol=0)
+    assert_close(tx.clip(min=tlo, max=thi), expect, rtol=0, atol=0)
+    assert_close(tx.clamp(min=tlo), np.maximum(f32(x), f32(lo)), rtol=0, atol=0)
+    assert_close(tx.clamp_max(thi), np.minimum(f32(x), f32(hi)), rtol=0, atol=0)
+    assert_close(
+        tx.clamp(tlo, 0.25), np.minimum(np.maximum(f32(x), f32(lo)), np.float32(0.25)), rtol=0, atol=0
+    )
+    y = tx.clone()
+    y.clamp_(tlo, thi)
+    assert_close(y, expect, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="clamp: min and max must be numbers or tensors"):
+        tx.clamp("a")
+
+
+def test_clamp_tensor_bounds_gradient():
+    rng = np.random.default_rng(12)
+    x = rustdl.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    lo = rustdl.tensor(rng.standard_normal((4,)) - 0.3, requires_grad=True)
+    hi = rustdl.tensor(rng.standard_normal((3, 1)) + 0.8, requires_grad=True)
+    assert gradcheck(lambda a, b, c: a.clamp(b, c), (x, lo, hi))
