@@ -12,9 +12,11 @@ tensors are staged through host memory the same way. Before each collective the 
 a small signature (which collective, dtype, shape), so tensors of different shapes raise a
 ``ValueError`` on every rank instead of hanging or reducing garbage.
 
-An uncaught exception on any rank aborts the whole job. Every wait is bounded: ``RUSTDL_DIST_TIMEOUT`` (seconds, default 1800, as PyTorch's) or
-``init_process_group(timeout=...)``; past it the collective raises ``DistBackendError`` and the
-job is aborted when the process exits, so a rank that left early never hangs the others.
+An uncaught exception on any rank aborts the whole job. Every wait for the other ranks is bounded: the signature exchange (and ``barrier``) is a
+non-blocking MPI call polled up to ``RUSTDL_DIST_TIMEOUT`` seconds (default 1800, as PyTorch's)
+or ``init_process_group(timeout=...)``; past it the collective raises ``DistBackendError`` and the
+job is aborted when the process exits, so a rank that left early never hangs the others. Once
+every rank has arrived, the data moves with MPI's blocking collectives (its fastest algorithms).
 
 Example:
     >>> import rustdl.distributed as dist
@@ -243,7 +245,6 @@ def _wait(request: Any, what: str) -> None:
         request.Wait()
         return
     start = time.monotonic()
-    pause = 0.0
     while not request.Test():
         elapsed = time.monotonic() - start
         if elapsed > limit:
@@ -255,8 +256,10 @@ def _wait(request: Any, what: str) -> None:
                 "the other ranks (did one exit early or call another collective?); the MPI job will be "
                 "aborted at exit (set RUSTDL_DIST_TIMEOUT to change the limit)"
             )
-        time.sleep(pause)
-        pause = min(1e-3, pause * 2 + 1e-5) if elapsed > 1e-3 else 0.0
+        # MPI progresses non-blocking collectives inside Test: spin for the first second (as a
+        # blocking MPI_Wait does), then poll every millisecond so a long wait costs little CPU
+        if elapsed > 1.0:
+            time.sleep(1e-3)
 
 
 # ---------- tensors <-> numpy ----------
@@ -374,7 +377,7 @@ def all_reduce(
     mpi_op = _mpi_op(op, "all_reduce")
     _agree("all_reduce", tensor, _op_code(op))
     arr = _to_numpy(tensor)
-    _wait(_comm().Iallreduce(_State.mpi.IN_PLACE, arr, mpi_op), "all_reduce")
+    _comm().Allreduce(_State.mpi.IN_PLACE, arr, mpi_op)
     _finish_avg(arr, op, "all_reduce")
     _write_back(tensor, arr)
     return _done(async_op)
@@ -391,11 +394,11 @@ def reduce(
     comm = _comm()
     arr = _to_numpy(tensor)
     if comm.Get_rank() == dst:
-        _wait(comm.Ireduce(_State.mpi.IN_PLACE, arr, mpi_op, root=dst), "reduce")
+        comm.Reduce(_State.mpi.IN_PLACE, arr, mpi_op, root=dst)
         _finish_avg(arr, op, "reduce")
         _write_back(tensor, arr)
     else:
-        _wait(comm.Ireduce(arr, None, mpi_op, root=dst), "reduce")
+        comm.Reduce(arr, None, mpi_op, root=dst)
     return _done(async_op)
 
 
@@ -409,14 +412,18 @@ def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = Fals
     _check_tensor(tensor, "broadcast")
     _check_rank(src, "broadcast", "src")
     _agree("broadcast", tensor, src)
-    _broadcast_unchecked(tensor, src)
+    _broadcast_unchecked(tensor, src, blocking=True)
     return _done(async_op)
 
 
-def _broadcast_unchecked(tensor: Tensor, src: int) -> None:
+def _broadcast_unchecked(tensor: Tensor, src: int, blocking: bool = False) -> None:
+    """Broadcasts without the shape check; ``blocking`` only once every rank is known to be here."""
     comm = _comm()
     arr = _to_numpy(tensor)
-    _wait(comm.Ibcast(arr, root=src), "broadcast")
+    if blocking:
+        comm.Bcast(arr, root=src)
+    else:
+        _wait(comm.Ibcast(arr, root=src), "broadcast")
     if comm.Get_rank() != src:
         _write_back(tensor, arr)
 
@@ -438,7 +445,7 @@ def all_gather(
     _agree("all_gather", tensor)
     arr = _to_numpy(tensor)
     out = np.empty((n, *arr.shape), dtype=arr.dtype)
-    _wait(_comm().Iallgather(arr, out), "all_gather")
+    _comm().Allgather(arr, out)
     for t, part in zip(tensor_list, out):
         _write_back(t, part)
     return _done(async_op)
@@ -467,7 +474,7 @@ def reduce_scatter(
     _agree("reduce_scatter", output, _op_code(op))
     send = np.ascontiguousarray(np.stack([_to_numpy(t) for t in input_list]))
     recv = np.empty(send.shape[1:], dtype=send.dtype)
-    _wait(_comm().Ireduce_scatter_block(send, recv, mpi_op), "reduce_scatter")
+    _comm().Reduce_scatter_block(send, recv, mpi_op)
     _finish_avg(recv, op, "reduce_scatter")
     _write_back(output, recv)
     return _done(async_op)

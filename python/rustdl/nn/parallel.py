@@ -74,10 +74,11 @@ class DistributedDataParallel(Module):
     * ``forward`` calls the module (broadcasting rank 0's buffers first when
       ``broadcast_buffers`` and training with grad enabled);
     * when a ``backward`` that reaches the module's parameters returns, their ``.grad`` hold the
-      average over the ranks: gradients are packed into buckets of at most ``bucket_cap_mb``, all
-      buckets are all-reduced at once (non-blocking MPI), then unpacked. So ``clip_grad_norm_``
-      and any optimizer see averaged gradients, as with PyTorch. The all-reduce starts when
-      backward has finished (rustdl has no per-gradient hooks), so it does not overlap backward.
+      average over the ranks: gradients are packed (in reverse order) into buckets of at most
+      ``bucket_cap_mb``, each bucket all-reduced as one MPI message, then unpacked. So
+      ``clip_grad_norm_`` and any optimizer see averaged gradients, as with PyTorch. The
+      all-reduce starts when backward has finished (rustdl has no per-gradient hooks; the
+      wrapper wraps ``Tensor.backward``), so it does not overlap backward.
 
     Inside ``with model.no_sync():`` gradients only accumulate locally; the first backward after
     it averages the accumulated gradients.
@@ -86,8 +87,9 @@ class DistributedDataParallel(Module):
         module: the module to replicate; reachable as ``.module``.
         broadcast_buffers: sync buffers (BatchNorm's running stats) from rank 0 at each forward.
         bucket_cap_mb: the largest bucket of gradients all-reduced as one message.
-        find_unused_parameters: a parameter without a gradient after backward counts as zero;
-            when False (default) it is an error that names the parameter.
+        find_unused_parameters: a parameter without a gradient after backward on some rank counts
+            as zero there (unused on every rank: its grad stays None); when False (default) it is
+            an error that names the parameter, raised on every rank.
         device_ids, output_device, dim, process_group, check_reduction, gradient_as_bucket_view,
             static_graph: accepted for compatibility.
 
@@ -131,7 +133,7 @@ class DistributedDataParallel(Module):
         self._param_ids: set[int] = set()
         self._check_same_model()
         for _, t in [*self._named_params(), *module.named_buffers()]:
-            dist._broadcast_unchecked(t, 0)
+            dist._broadcast_unchecked(t, 0, blocking=True)  # the model check proved all ranks here
         dist._install_backward_hook()
 
     def _named_params(self) -> list[tuple[str, Tensor]]:
@@ -210,30 +212,37 @@ class DistributedDataParallel(Module):
         return buckets
 
     def _sync_gradients(self) -> None:
-        """Averages the parameters' gradients over all ranks (bucketed, all buckets in flight at once)."""
+        """Averages the parameters' gradients over all ranks, one blocking all-reduce per bucket.
+
+        First the ranks exchange which parameters got a gradient (a bounded wait: a rank that is
+        gone raises ``DistBackendError`` instead of hanging), so an unused parameter raises the same
+        error on every rank, and one unused everywhere keeps ``grad=None`` (as PyTorch's)."""
         named = self._named_params()
-        for name, p in named:
-            if p.grad is None and not self.find_unused_parameters:
-                raise RuntimeError(
-                    f"DistributedDataParallel: parameter {name!r} got no gradient in this backward; pass "
-                    "find_unused_parameters=True to treat unused parameters' gradients as zero"
-                )
         comm = dist._comm()
         n = comm.Get_size()
-        buckets = self._buckets(named)
-        flats, requests = [], []
-        for bucket in buckets:
-            parts = [
-                np.zeros(p.numel(), dtype=np.dtype(str(p.dtype).split(".")[-1]))
-                if p.grad is None
-                else dist._to_numpy(p.grad).reshape(-1)
-                for _, p in bucket
-            ]
-            flat = np.concatenate(parts)
-            flats.append(flat)
-            requests.append(comm.Iallreduce(dist._State.mpi.IN_PLACE, flat, dist._State.mpi.SUM))
-        for bucket, flat, req in zip(buckets, flats, requests):
-            dist._wait(req, "DistributedDataParallel gradient all-reduce")
+        has = np.asarray([p.grad is not None for _, p in named], dtype=np.int8)
+        every = np.empty((n, has.size), dtype=np.int8)
+        dist._wait(comm.Iallgather(has, every), "DistributedDataParallel (gradient check)")
+        if not self.find_unused_parameters and not every.all():
+            i = int(np.flatnonzero(every.min(axis=0) == 0)[0])
+            ranks = [r for r in range(n) if not every[r, i]]
+            raise RuntimeError(
+                f"DistributedDataParallel: parameter {named[i][0]!r} got no gradient in this backward on "
+                f"rank(s) {ranks}; pass find_unused_parameters=True to treat unused parameters' gradients "
+                "as zero"
+            )
+        used = [(name, p) for (name, p), anywhere in zip(named, every.max(axis=0)) if anywhere]
+        mpi = dist._State.mpi
+        for bucket in self._buckets(used):
+            flat = np.concatenate(
+                [
+                    np.zeros(p.numel(), dtype=np.dtype(str(p.dtype).split(".")[-1]))
+                    if p.grad is None
+                    else dist._to_numpy(p.grad).reshape(-1)
+                    for _, p in bucket
+                ]
+            )
+            comm.Allreduce(mpi.IN_PLACE, flat, mpi.SUM)
             flat /= n
             offset = 0
             for _, p in bucket:

@@ -73,6 +73,15 @@ def collectives(rank: int, world: int) -> None:
     p = nn.Parameter(rustdl.tensor(mine[rank]))
     dist.broadcast(p, src=0)
     np.testing.assert_array_equal(p.detach().numpy(), mine[0])
+    # GPU tensors are staged through the host
+    if rustdl.gpu.is_available():
+        g = rustdl.tensor(mine[rank]).to("gpu")
+        dist.all_reduce(g)
+        assert g.device.type != "cpu"
+        np.testing.assert_array_equal(g.cpu().numpy(), sum(mine))
+        gb = rustdl.tensor(mine[rank]).to("gpu")
+        dist.broadcast(gb, src=0)
+        np.testing.assert_array_equal(gb.cpu().numpy(), mine[0])
     # mismatched shapes: a clear error on every rank, no hang
     bad = rustdl.zeros(3 + rank)
     msg = expect_error(ValueError, "shape", dist.all_reduce, bad)
@@ -173,7 +182,12 @@ def unused(rank: int, world: int) -> None:
     assert "find_unused_parameters" in msg
     model = DDP(TwoHeads(), find_unused_parameters=True)
     model(x).sum().backward()
-    assert model.module.spare.weight.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert model.module.spare.weight.grad is None  # unused on every rank: no gradient, as PyTorch
+    # used on rank 0 only: zero elsewhere, so the average is rank 0's gradient / world
+    model.zero_grad()
+    out = model(x) + (model.module.spare(x) if rank == 0 else 0)
+    out.sum().backward()
+    np.testing.assert_allclose(model.module.spare.bias.grad.numpy(), np.full(2, 1.0 / world), rtol=1e-6)
     # the used head's gradient: mean over ranks of (rank + 1)
     expect = sum(r + 1 for r in range(world)) / world
     np.testing.assert_allclose(model.module.used.weight.grad.numpy(), np.full((2, 2), expect), rtol=1e-6)
