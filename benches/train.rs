@@ -92,18 +92,8 @@ fn mlp_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
 
 fn lenet_step(net: &mut Net, x: &Tensor, y: &Tensor) -> Result<()> {
     let p = &net.params;
-    let conv = |pad| Window2d {
-        kernel: (0, 0),
-        stride: (1, 1),
-        padding: (pad, pad),
-        dilation: (1, 1),
-    };
-    let pool = Window2d {
-        kernel: (2, 2),
-        stride: (2, 2),
-        padding: (0, 0),
-        dilation: (1, 1),
-    };
+    let conv = |pad| window((0, 0), 1, pad);
+    let pool = window((2, 2), 2, 0);
     let h = x
         .conv2d(&p[0], Some(&p[1]), conv(2), 1)?
         .relu()?
@@ -189,18 +179,7 @@ fn skipgram_step(net: &mut Net, centers: &Tensor, contexts: &Tensor, signs: &Ten
 /// A VGG block: two 3x3 convs of 64 channels with ReLU, then a 2x2 max-pool; `[w1, b1, w2, b2]`.
 fn vgg_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
     let p = &net.params;
-    let same = Window2d {
-        kernel: (0, 0),
-        stride: (1, 1),
-        padding: (1, 1),
-        dilation: (1, 1),
-    };
-    let pool = Window2d {
-        kernel: (2, 2),
-        stride: (2, 2),
-        padding: (0, 0),
-        dilation: (1, 1),
-    };
+    let (same, pool) = (window((0, 0), 1, 1), window((2, 2), 2, 0));
     let h = x.conv2d(&p[0], Some(&p[1]), same, 1)?.relu()?;
     let h = h.conv2d(&p[2], Some(&p[3]), same, 1)?.relu()?;
     let h = h.max_pool2d_values(pool, false)?;
@@ -211,12 +190,7 @@ fn vgg_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
 /// A ResNet BasicBlock: conv-BN-ReLU-conv-BN, identity shortcut, ReLU; `[w1, g1, b1, w2, g2, b2]`.
 fn basic_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
     let p = &net.params;
-    let same = Window2d {
-        kernel: (0, 0),
-        stride: (1, 1),
-        padding: (1, 1),
-        dilation: (1, 1),
-    };
+    let same = window((0, 0), 1, 1);
     let bn = |h: &Tensor, g: &Tensor, b: &Tensor| {
         h.batch_norm(None, None, Some(g), Some(b), true, 0.1, 1e-5)
     };
@@ -224,6 +198,16 @@ fn basic_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
     let h = bn(&h.conv2d(&p[3], None, same, 1)?, &p[4], &p[5])?;
     h.add(x)?.relu()?.mean(&[], false)?.backward(None, false)?;
     net.update(sgd_momentum)
+}
+
+/// A 2-D window: `kernel` (zeros: the weight's), square stride and padding, no dilation.
+fn window(kernel: (usize, usize), stride: usize, pad: usize) -> Window2d {
+    Window2d {
+        kernel,
+        stride: (stride, stride),
+        padding: (pad, pad),
+        dilation: (1, 1),
+    }
 }
 
 fn sgd_momentum(_: u64) -> OptimStep {

@@ -679,8 +679,7 @@ impl PyTensor {
         min: Option<&Bound<'py, PyAny>>,
         max: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let (lo, hi) = (ClampBound::of(min)?, ClampBound::of(max)?);
-        slf.inplace_("clamp_", |t| clamp_bounds(t, &lo, &hi))?;
+        slf.clamp_inplace("clamp_", ClampBound::of(min)?, ClampBound::of(max)?)?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -689,24 +688,21 @@ impl PyTensor {
         min: Option<&Bound<'py, PyAny>>,
         max: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let (lo, hi) = (ClampBound::of(min)?, ClampBound::of(max)?);
-        slf.inplace_("clip_", |t| clamp_bounds(t, &lo, &hi))?;
+        slf.clamp_inplace("clip_", ClampBound::of(min)?, ClampBound::of(max)?)?;
         Ok(slf)
     }
     fn clamp_min_<'py>(
         slf: PyRef<'py, Self>,
         min: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let lo = ClampBound::of(Some(min))?;
-        slf.inplace_("clamp_min_", |t| clamp_bounds(t, &lo, &None))?;
+        slf.clamp_inplace("clamp_min_", ClampBound::of(Some(min))?, None)?;
         Ok(slf)
     }
     fn clamp_max_<'py>(
         slf: PyRef<'py, Self>,
         max: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let hi = ClampBound::of(Some(max))?;
-        slf.inplace_("clamp_max_", |t| clamp_bounds(t, &None, &hi))?;
+        slf.clamp_inplace("clamp_max_", None, ClampBound::of(Some(max))?)?;
         Ok(slf)
     }
     fn neg_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -1995,6 +1991,15 @@ fn clamp_bounds(
 }
 
 impl PyTensor {
+    fn clamp_inplace(
+        &self,
+        name: &'static str,
+        lo: Option<ClampBound>,
+        hi: Option<ClampBound>,
+    ) -> PyResult<()> {
+        self.inplace_(name, |t| clamp_bounds(t, &lo, &hi))
+    }
+
     fn clamp_op(&self, lo: Option<ClampBound>, hi: Option<ClampBound>) -> PyResult<PyTensor> {
         let others: Vec<&Tensor> = [ClampBound::tensor(&lo), ClampBound::tensor(&hi)]
             .into_iter()

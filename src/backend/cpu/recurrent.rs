@@ -578,34 +578,26 @@ trait Host: Float {
     fn of(c: &CpuStorage) -> Option<&[Self]>;
     fn of_mut(c: &mut CpuStorage) -> Option<&mut [Self]>;
 }
-impl Host for f32 {
-    fn of(c: &CpuStorage) -> Option<&[f32]> {
-        match c {
-            CpuStorage::F32(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn of_mut(c: &mut CpuStorage) -> Option<&mut [f32]> {
-        match c {
-            CpuStorage::F32(v) => Some(v),
-            _ => None,
-        }
-    }
+/// `Host` for the storage variant holding `$t`.
+macro_rules! host_slices {
+    ($($t:ty => $variant:ident),*) => {
+        $(impl Host for $t {
+            fn of(c: &CpuStorage) -> Option<&[$t]> {
+                match c {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn of_mut(c: &mut CpuStorage) -> Option<&mut [$t]> {
+                match c {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        })*
+    };
 }
-impl Host for f64 {
-    fn of(c: &CpuStorage) -> Option<&[f64]> {
-        match c {
-            CpuStorage::F64(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn of_mut(c: &mut CpuStorage) -> Option<&mut [f64]> {
-        match c {
-            CpuStorage::F64(v) => Some(v),
-            _ => None,
-        }
-    }
-}
+host_slices!(f32 => F32, f64 => F64);
 
 fn dtype_error(op: &str) -> Error {
     Error::DType(format!(
