@@ -116,6 +116,14 @@ def test_not_initialized_errors():
     assert not dist.is_initialized()
     with pytest.raises(RuntimeError, match="init_process_group"):
         dist.get_rank()
+    for collective in (
+        lambda: dist.all_reduce(rustdl.ones(3)),
+        lambda: dist.reduce(rustdl.ones(3), 0),
+        lambda: dist.broadcast(rustdl.ones(3), 0),
+        lambda: dist.all_gather([rustdl.ones(3)], rustdl.ones(3)),
+    ):
+        with pytest.raises(RuntimeError, match="init_process_group"):
+            collective()
     with pytest.raises(RuntimeError, match="init_process_group"):
         rustdl.nn.parallel.DistributedDataParallel(rustdl.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="mpi"):

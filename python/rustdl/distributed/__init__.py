@@ -321,6 +321,7 @@ def _agree(collective: str, tensor: Tensor, extra: int = 0) -> None:
 
 
 def _mpi_op(op: Any, what: str) -> Any:
+    _comm()  # a collective before init_process_group: the clear error, not one from MPI's absence
     mpi = _State.mpi
     table = {
         ReduceOp.SUM: mpi.SUM,
