@@ -47,6 +47,14 @@ def collectives(rank: int, world: int) -> None:
     view = ti[0:1]
     dist.all_reduce(ti, op=dist.ReduceOp.MAX)
     assert ti.tolist() == [world - 1, 7] and view.tolist() == [world - 1]
+    # 0-d tensors keep their shape (BatchNorm's num_batches_tracked, under DDP too)
+    z = rustdl.tensor(float(rank + 1))
+    dist.all_reduce(z)
+    assert z.shape == () and z.item() == world * (world + 1) / 2
+    z = rustdl.tensor(rank + 5)
+    dist.broadcast(z, src=world - 1)
+    assert z.shape == () and z.item() == world + 4
+    DDP(nn.BatchNorm1d(3))(rustdl.randn(4, 3))
     # broadcast from the last rank
     b = rustdl.tensor(mine[rank])
     dist.broadcast(b, src=world - 1)
