@@ -17,10 +17,13 @@ import numpy as np
 import pytest
 import rustdl
 import rustdl.distributed as dist
+from rustdl import datasets
 from rustdl.data import DataLoader, DistributedSampler, TensorDataset
 
 WORKER = Path(__file__).parent / "dist_workers" / "worker.py"
 LAUNCH_TIMEOUT_S = 120
+# CI installs every dataset package, so there a missing one fails the tests instead of skipping them
+HAVE_FASHION = os.environ.get("CI") == "true" or os.path.isdir(datasets.FASHION_MNIST_DIR)
 
 
 def _mpiexec() -> str | None:
@@ -35,21 +38,27 @@ needs_mpi = pytest.mark.skipif(
 )
 
 
-def launch(n: int, scenario: str, **env: str) -> subprocess.CompletedProcess:
-    cmd = [MPIEXEC, "-n", str(n)]
+def _oversubscribe() -> list[str]:
     version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True).stdout
     if "Open MPI" in version or "prterun" in version:
-        cmd.append("--oversubscribe")  # more ranks than cores on a small machine
-    cmd += [sys.executable, str(WORKER), scenario]
-    full_env = {
+        return ["--oversubscribe"]  # more ranks than cores on a small machine
+    return []
+
+
+def _env(**env: str) -> dict[str, str]:
+    return {
         **os.environ,
         "RUSTDL_NUM_THREADS": "1",
         "OMPI_ALLOW_RUN_AS_ROOT": "1",
         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
         **env,
     }
+
+
+def launch(n: int, scenario: str, **env: str) -> subprocess.CompletedProcess:
+    cmd = [MPIEXEC, "-n", str(n), *_oversubscribe(), sys.executable, str(WORKER), scenario]
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=LAUNCH_TIMEOUT_S)
+        return subprocess.run(cmd, capture_output=True, text=True, env=_env(**env), timeout=LAUNCH_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"mpiexec -n {n} {scenario} hung for {LAUNCH_TIMEOUT_S} s:\n{e.stdout}\n{e.stderr}")
 
@@ -94,6 +103,34 @@ def test_ddp_rejects_different_models():
 @pytest.mark.parametrize("n", [2, 3])
 def test_distributed_sampler_partitions_across_ranks(n):
     assert_all_ok(n, "sampler")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_fit_under_ddp_averages_metrics_and_checkpoints_on_rank_0(n, tmp_path):
+    res = launch(n, "fit", RUSTDL_TEST_OUT=str(tmp_path))
+    report = f"mpiexec -n {n} fit exited {res.returncode}\n{res.stdout}\n{res.stderr}"
+    assert res.returncode == 0, report
+    assert sorted(line for line in res.stdout.splitlines() if line.startswith("OK ")) == [
+        f"OK {r}" for r in range(n)
+    ], report
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-rank0.safetensors"]
+
+
+@needs_mpi
+@pytest.mark.skipif(not HAVE_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+def test_fashion_mnist_example_distributed(tmp_path):
+    cmd = [MPIEXEC, "-n", "2", *_oversubscribe(), sys.executable, "-m", "rustdl.examples.fashion_mnist"]
+    cmd += ["--distributed", "--epochs", "1", "--train-size", "2000", "--test-size", "1000"]
+    cmd += ["--no-progress", "--out", str(tmp_path / "run")]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=LAUNCH_TIMEOUT_S)
+    report = f"exited {res.returncode}\n{res.stdout}\n{res.stderr}"
+    assert res.returncode == 0, report
+    lines = [line for line in res.stdout.splitlines() if line.startswith("test accuracy:")]
+    assert len(lines) == 1, report  # printed by rank 0 only
+    assert 0.3 < float(lines[0].split()[-1]) <= 1.0, report
+    assert "2 processes" in res.stdout, report
+    assert (tmp_path / "run" / "best.safetensors").exists(), report
 
 
 @needs_mpi
@@ -205,3 +242,36 @@ def test_sampler_with_dataloader():
     with pytest.raises(ValueError, match="Invalid rank"):
         DistributedSampler(ds, num_replicas=2, rank=2)
     assert np.asarray(seen).shape == (2, 6)
+
+
+def test_fit_calls_set_epoch_on_the_sampler():
+    ds = TensorDataset(rustdl.randn(8, 3), rustdl.randint(0, 2, (8,)))
+    epochs_seen = []
+    orders = []
+
+    class Spy(DistributedSampler):
+        def set_epoch(self, epoch):
+            epochs_seen.append(epoch)
+            super().set_epoch(epoch)
+
+        def __iter__(self):
+            order = list(super().__iter__())
+            orders.append(order)
+            return iter(order)
+
+    sampler = Spy(ds, num_replicas=1, rank=0, shuffle=True, seed=1)
+    model = rustdl.nn.Linear(3, 2)
+    opt = rustdl.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(ds, batch_size=4, sampler=sampler)
+    history = rustdl.train.fit(model, loader, rustdl.nn.CrossEntropyLoss(), opt, epochs=3, progress=False)
+    assert epochs_seen == [0, 1, 2] and len(history["loss"]) == 3
+    assert orders[0] != orders[1] or orders[1] != orders[2]  # reshuffled per epoch
+    # a plain loader (no set_epoch anywhere) still trains
+    rustdl.train.fit(
+        model,
+        DataLoader(ds, batch_size=4, shuffle=True),
+        rustdl.nn.CrossEntropyLoss(),
+        opt,
+        1,
+        progress=False,
+    )

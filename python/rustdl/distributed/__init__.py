@@ -276,7 +276,9 @@ def _check_tensor(tensor: Any, what: str) -> None:
 
 def _to_numpy(tensor: Tensor) -> np.ndarray:
     """A contiguous host copy of ``tensor`` (one copy on the CPU; a download on a GPU)."""
-    return np.ascontiguousarray(tensor.detach().numpy())
+    arr = tensor.detach().numpy()
+    # ascontiguousarray turns a 0-d array (BatchNorm's num_batches_tracked) into shape (1,)
+    return np.ascontiguousarray(arr).reshape(arr.shape)
 
 
 def _write_back(tensor: Tensor, arr: np.ndarray) -> None:

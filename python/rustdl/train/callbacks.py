@@ -17,8 +17,26 @@ from .. import save
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
 
 
+def _distributed_world() -> tuple[int, int] | None:
+    """``(rank, world_size)`` when ``rustdl.distributed`` is initialised with more than one rank."""
+    from .. import distributed as dist
+
+    if not dist.is_initialized():
+        return None
+    world = dist.get_world_size()
+    return (dist.get_rank(), world) if world > 1 else None
+
+
+def _is_main_rank() -> bool:
+    """False on the ranks other than 0 of a ``rustdl.distributed`` job, True otherwise."""
+    world = _distributed_world()
+    return world is None or world[0] == 0
+
+
 def _log(message: str) -> None:
-    """Prints without breaking a running tqdm bar."""
+    """Prints without breaking a running tqdm bar (on rank 0 only under ``rustdl.distributed``)."""
+    if not _is_main_rank():
+        return
     try:
         from tqdm.auto import tqdm
 
@@ -166,6 +184,10 @@ class ModelCheckpoint(_Monitor):
     Attributes:
         best, best_epoch (0-based), best_path: the file holding the best weights.
 
+    Under ``rustdl.distributed`` with several ranks only rank 0 writes the file; every rank tracks
+    ``best``, ``best_epoch`` and ``best_path`` (the same everywhere, as ``fit`` averages the logs
+    over the ranks). Another rank that reads the file must wait for it with ``dist.barrier()``.
+
     Example:
         >>> ckpt = ModelCheckpoint("best.safetensors", monitor="val_loss")
         >>> fit(..., callbacks=[ckpt]); model.load_state_dict(rustdl.load(ckpt.best_path))
@@ -195,8 +217,9 @@ class ModelCheckpoint(_Monitor):
         if self.save_best_only and not improved:
             return
         path = self.path.format(epoch=epoch + 1, **logs)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        save(dict(self.model.state_dict()), path)
+        if _is_main_rank():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            save(dict(self.model.state_dict()), path)
         if improved:
             self.best, self.best_epoch, self.best_path = value, epoch, path
         if self.verbose:

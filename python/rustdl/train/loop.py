@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from .. import Tensor, no_grad
 from .. import device as Device
-from .callbacks import Callback, _log
+from .callbacks import Callback, _distributed_world, _log
 
 __all__ = ["accuracy", "evaluate", "fit"]
 
@@ -103,6 +103,21 @@ class _Running:
     def means(self) -> dict[str, float]:
         return {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
 
+    def global_means(self) -> dict[str, float]:
+        """The means over every rank's samples when ``rustdl.distributed`` runs more than one rank
+        (one all-reduce of the sample-weighted sums and the sample counts), else :meth:`means`."""
+        if _distributed_world() is None:
+            return self.means()
+        from .. import distributed as dist
+        from .. import float64, tensor
+
+        packed = tensor([float(self.sums[k]) for k in self.names] + [float(self.count)], dtype=float64)
+        dist.all_reduce(packed, op=dist.ReduceOp.SUM)
+        values = packed.tolist()
+        total = max(values[-1], 1.0)
+        self.count = int(values[-1])
+        return {k: v / total for k, v in zip(self.names, values[:-1])}
+
 
 def _batch_values(
     output: Tensor, target: Any, loss: Tensor | None, metrics: list[tuple[str, Metric]]
@@ -119,6 +134,7 @@ def evaluate(
     loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     metrics: Sequence[str | Metric] = ("accuracy",),
     device: Any = None,
+    distributed: bool = False,
 ) -> dict[str, float]:
     """Mean loss and metrics of ``model`` over ``loader``, in eval mode and without gradients.
 
@@ -128,6 +144,9 @@ def evaluate(
         loss_fn: e.g. ``nn.CrossEntropyLoss()`` (mean reduction); None skips the loss.
         metrics: names (``"accuracy"``) or functions ``(output, target) -> value``.
         device: move batches there (``"cpu"``, ``"gpu"``).
+        distributed: when ``rustdl.distributed`` runs more than one rank, average over every
+            rank's samples (each rank passes its own share of the data, e.g.
+            ``Subset(ds, range(rank, len(ds), world))``; every rank must call ``evaluate``).
 
     Returns:
         ``{"loss": ..., "accuracy": ...}``, each averaged over samples.
@@ -150,6 +169,11 @@ def evaluate(
                 running.add(_batch_values(out, y, loss, metric_fns), len(y))
     finally:
         model.train(was_training)
+    if distributed:
+        means = running.global_means()  # every rank takes part, even one without batches
+        if running.count == 0:
+            raise ValueError("evaluate: the loaders of all ranks yielded no batches")
+        return means
     if running.count == 0:
         raise ValueError("evaluate: the loader yielded no batches")
     return running.means()
@@ -165,8 +189,31 @@ def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True)
 
 
+def _set_epoch(loader: Any, epoch: int) -> None:
+    """Calls ``set_epoch`` on the loader's sampler (``DistributedSampler`` reshuffles with it) or
+    batch sampler, as PyTorch users do by hand before each epoch; a sampler without it is left alone."""
+    for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        if sampler is not None and callable(getattr(sampler, "set_epoch", None)):
+            sampler.set_epoch(epoch)
+            return
+        inner = getattr(sampler, "sampler", None)
+        if inner is not None and callable(getattr(inner, "set_epoch", None)):
+            inner.set_epoch(epoch)
+            return
+
+
 def _fmt(values: dict[str, float]) -> dict[str, str]:
     return {k: f"{v:.4f}" for k, v in values.items()}
+
+
+def _slowest(seconds: float) -> float:
+    """The largest of the ranks' ``seconds`` (so every rank logs the same epoch time)."""
+    from .. import distributed as dist
+    from .. import float64, tensor
+
+    t = tensor([seconds], dtype=float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
 
 
 def _steps_per_batch(scheduler: Any) -> bool:
@@ -207,6 +254,15 @@ def fit(
             ``ReduceLROnPlateau`` after every epoch with ``val_loss`` (or ``loss``), others after every epoch.
         progress: show a progress bar per epoch (needs tqdm; otherwise one line per epoch).
 
+    Under ``DistributedDataParallel`` (``rustdl.distributed`` initialised with more than one rank),
+    ``fit`` runs unchanged on every rank: the epoch's loss and metrics (training and validation)
+    are averaged over all ranks' samples (weighted by each rank's sample count, one all-reduce), so
+    every rank gets the same history and callbacks such as ``EarlyStopping`` decide the same way;
+    ``time`` is the slowest rank's; the progress bar and log lines appear on rank 0 only, and
+    ``ModelCheckpoint`` writes on rank 0 only. Each rank's ``val_loader`` should hold its own share
+    of the validation set (or all of it). A sampler with ``set_epoch`` (``DistributedSampler``) gets
+    it called with the epoch number before each epoch.
+
     Returns:
         ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...], "lr": [...],
         "time": [...]}`` with one entry per completed epoch (``lr`` as at the epoch's start, ``time``
@@ -238,14 +294,17 @@ def fit(
     except TypeError:
         total = None
     logs: dict[str, float] = {}
+    world = _distributed_world()
+    main_rank = world is None or world[0] == 0
     for epoch in range(epochs):
         start = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
+        _set_epoch(train_loader, epoch)
         for cb in callbacks:
             cb.on_epoch_begin(epoch, {"lr": lr})
         model.train()
         running = _Running(names)
-        bar = _progress_bar(total, f"epoch {epoch + 1}/{epochs}", progress)
+        bar = _progress_bar(total, f"epoch {epoch + 1}/{epochs}", progress and main_rank)
         refresh = max(1, (total or 100) // 50)
         for i, batch in enumerate(train_loader):
             x, y = _split_batch(_to(batch, device))
@@ -262,22 +321,31 @@ def fit(
                 bar.update(1)
                 if i % refresh == 0:
                     bar.set_postfix(_fmt(running.means()), refresh=False)
+        logs = running.global_means()
         if running.count == 0:
             raise ValueError("fit: the training loader yielded no batches")
-        logs = running.means()
         if not math.isfinite(logs["loss"]):
             _log(f"fit: the training loss is {logs['loss']} in epoch {epoch + 1}")
         if val_loader is not None:
-            val = evaluate(model, val_loader, loss_fn, [fn for _, fn in metric_fns], device)
+            val = evaluate(
+                model,
+                val_loader,
+                loss_fn,
+                [fn for _, fn in metric_fns],
+                device,
+                distributed=world is not None,
+            )
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"] = lr
-        logs["time"] = time.perf_counter() - start
+        logs["time"] = (
+            _slowest(time.perf_counter() - start) if world is not None else time.perf_counter() - start
+        )
         for k, values in history.items():
             values.append(logs[k])
         if bar is not None:
             bar.set_postfix(_fmt({k: v for k, v in logs.items() if k not in ("lr", "time")}), refresh=True)
             bar.close()
-        elif progress:
+        elif progress and main_rank:
             shown = " ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "time")
             _log(f"epoch {epoch + 1}/{epochs}: {shown} ({logs['time']:.1f} s)")
         if scheduler is not None and not per_batch:

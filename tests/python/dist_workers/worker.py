@@ -47,6 +47,14 @@ def collectives(rank: int, world: int) -> None:
     view = ti[0:1]
     dist.all_reduce(ti, op=dist.ReduceOp.MAX)
     assert ti.tolist() == [world - 1, 7] and view.tolist() == [world - 1]
+    # 0-d tensors keep their shape (BatchNorm's num_batches_tracked, under DDP too)
+    z = rustdl.tensor(float(rank + 1))
+    dist.all_reduce(z)
+    assert z.shape == () and z.item() == world * (world + 1) / 2
+    z = rustdl.tensor(rank + 5)
+    dist.broadcast(z, src=world - 1)
+    assert z.shape == () and z.item() == world + 4
+    DDP(nn.BatchNorm1d(3))(rustdl.randn(4, 3))
     # broadcast from the last rank
     b = rustdl.tensor(mine[rank])
     dist.broadcast(b, src=world - 1)
@@ -215,6 +223,87 @@ def sampler(rank: int, world: int) -> None:
             assert set(flat) == set(range(n)) and len(flat) == -(-n // world) * world, every
 
 
+def fit(rank: int, world: int) -> None:
+    """rustdl.train.fit under DDP: identical parameters and history on every rank, metrics equal to
+    the sample-weighted mean of each rank's own values, the checkpoint written by rank 0 only."""
+    import os
+
+    from rustdl.data import Subset
+    from rustdl.train import EarlyStopping, ModelCheckpoint, evaluate
+    from rustdl.train import fit as train_fit
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(37, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    ds = TensorDataset(rustdl.tensor(x), rustdl.tensor(y))
+    # unequal train shares (12/11 samples in 3 batches each with 2 ranks) so the weighting matters
+    train_part = Subset(ds, list(range(rank, 23, world)))
+    val_part = Subset(ds, list(range(23 + rank, 37, world)))
+    train_loader = DataLoader(train_part, batch_size=4 if world == 2 else 3)
+    val_loader = DataLoader(val_part, batch_size=5)
+
+    seen: list[list[tuple[float, float, int]]] = []  # per epoch: (loss, accuracy, n) of each batch
+
+    def loss_fn(out, target):
+        loss = nn.functional.cross_entropy(out, target)
+        if rustdl.is_grad_enabled():
+            seen[-1].append(
+                (float(loss.item()), float((out.argmax(1) == target).float().mean()), len(target))
+            )
+        return loss
+
+    class Epochs(rustdl.train.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([])
+
+    model = DDP(make_model(seed=3 + rank))
+    out_dir = os.environ["RUSTDL_TEST_OUT"]
+    ckpt = ModelCheckpoint(f"{out_dir}/ckpt-rank{rank}.safetensors", monitor="val_loss")
+    stop = EarlyStopping(monitor="val_accuracy", patience=2, mode="max")
+    opt = rustdl.optim.Adam(model.parameters(), lr=0.05)
+    history = train_fit(
+        model,
+        train_loader,
+        loss_fn,
+        opt,
+        epochs=6,
+        val_loader=val_loader,
+        callbacks=[Epochs(), ckpt, stop],
+        progress=False,
+    )
+    assert_identical_across_ranks(model.module)
+    every: list = [None] * world
+    dist.all_gather_object(every, history)
+    assert all(h == every[0] for h in every), every
+    assert len(history["loss"]) == len(seen) >= 1
+    # the training metrics: the sample-weighted mean of what every rank saw in each epoch
+    everyone: list = [None] * world
+    dist.all_gather_object(everyone, seen)
+    for e in range(len(seen)):
+        batches = [b for rank_seen in everyone for b in rank_seen[e]]
+        n = sum(b[2] for b in batches)
+        assert n == 23, n
+        np.testing.assert_allclose(history["loss"][e], sum(b[0] * b[2] for b in batches) / n, rtol=1e-6)
+        np.testing.assert_allclose(history["accuracy"][e], sum(b[1] * b[2] for b in batches) / n, rtol=1e-6)
+    # the last validation metrics: each rank evaluates its own share on its own
+    mine = evaluate(model, val_loader, nn.CrossEntropyLoss())
+    shares: list = [None] * world
+    dist.all_gather_object(shares, (mine, len(val_part)))
+    assert sum(n for _, n in shares) == 14
+    for k in ("loss", "accuracy"):
+        want = sum(m[k] * n for m, n in shares) / 14
+        np.testing.assert_allclose(history[f"val_{k}"][-1], want, rtol=1e-6)
+        np.testing.assert_allclose(
+            evaluate(model, val_loader, nn.CrossEntropyLoss(), distributed=True)[k], want, rtol=1e-6
+        )
+    if world > 1:
+        assert len({round(m["loss"], 9) for m, _ in shares}) > 1  # the shares differ: a real average
+    assert ckpt.best_path == f"{out_dir}/ckpt-rank{rank}.safetensors" and ckpt.best_epoch is not None
+    dist.barrier()
+    assert os.path.exists(f"{out_dir}/ckpt-rank0.safetensors")
+    assert os.path.exists(ckpt.best_path) == (rank == 0)
+
+
 def early_exit(rank: int, world: int) -> None:
     if rank == world - 1:
         print(f"OK {rank}", flush=True)
@@ -233,7 +322,8 @@ def crash(rank: int, world: int) -> None:
 
 
 SCENARIOS = {
-    f.__name__: f for f in (collectives, ddp, no_sync, unused, model_mismatch, sampler, early_exit, crash)
+    f.__name__: f
+    for f in (collectives, ddp, no_sync, unused, model_mismatch, sampler, fit, early_exit, crash)
 }
 
 if __name__ == "__main__":
