@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import refs
 from fuzzlib import check_result, farrays, iarrays, numgrad, run, shapes
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -160,6 +160,9 @@ def test_grad_nn(op, data):
             )
     elif op == "batch_norm":
         x = f64((d(2, 4), d(1, 3), d(1, 3)))
+        # a channel of (near-)constant values has no usable central difference: the normalised
+        # output is flat there and the reference's rounding (~1e-6) would be the whole "gradient"
+        assume(x.var(axis=(0, 2)).min() > 1e-2)
         xs = [x, f64(x.shape[1:2]), f64(x.shape[1:2])]
         expr = "F.batch_norm(X0, None, None, X1, X2, training=True)"
         ref = lambda x, w, b: refs.batch_norm(x, None, None, w, b, True, 0.1, 1e-5)[0]  # noqa: E731
