@@ -224,6 +224,7 @@ impl Tensor {
     /// One recurrent layer direction over `self` `(L, N, H_in)`, as one autograd node.
     pub fn rnn_layer(&self, p: &RnnParams) -> Result<RnnOutput> {
         let d = check(self, p)?;
+        reserve_working_set(d, self.dtype(), self.device(), "rnn_layer")?;
         if self.device() != Device::Cpu {
             return rnn_device(self, p, d);
         }
@@ -232,6 +233,20 @@ impl Tensor {
             _ => rnn_cpu::<f64>(self, p, d),
         }
     }
+}
+
+/// A `MemoryError` (not an abort) when one pass of a layer direction cannot get its buffers:
+/// per step and batch row the input, the gates and their gradients, and a few state vectors.
+fn reserve_working_set(d: Dims, dtype: DType, device: Device, op: &str) -> Result<()> {
+    let per_row = d.g.checked_mul(d.h).and_then(|gh| {
+        gh.checked_mul(2)?
+            .checked_add(d.i)?
+            .checked_add(d.h.checked_mul(5)?)
+    });
+    let n = per_row
+        .and_then(|r| r.checked_mul(d.l)?.checked_mul(d.n))
+        .unwrap_or(usize::MAX);
+    crate::backend::reserve(n, dtype, device, op)
 }
 
 fn step_time(k: usize, l: usize, reverse: bool) -> usize {
@@ -311,6 +326,7 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
         &inputs,
         &saved,
         move |gr| {
+            reserve_working_set(d, gr.dtype(), Device::Cpu, "rnn_layer backward")?;
             let gv = host::<T>(gr)?;
             let grads = crate::backend::guard("rnn_layer backward", || {
                 Ok(rnn_backward(&s.operands(), &s.tape, &gv, need))

@@ -1997,7 +1997,16 @@ impl PyTensor {
         lo: Option<ClampBound>,
         hi: Option<ClampBound>,
     ) -> PyResult<()> {
-        self.inplace_(name, |t| clamp_bounds(t, &lo, &hi))
+        let tensor_bound = ClampBound::tensor(&lo).is_some() || ClampBound::tensor(&hi).is_some();
+        self.inplace_(name, |t| {
+            if tensor_bound {
+                // maximum/minimum save their input for backward: give them a copy, so the
+                // in-place write does not overwrite what they saved
+                clamp_bounds(&t.deep_clone()?, &lo, &hi)
+            } else {
+                clamp_bounds(t, &lo, &hi)
+            }
+        })
     }
 
     fn clamp_op(&self, lo: Option<ClampBound>, hi: Option<ClampBound>) -> PyResult<PyTensor> {

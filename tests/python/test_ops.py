@@ -519,3 +519,13 @@ def test_clamp_tensor_bounds_gradient():
     lo = rustdl.tensor(rng.standard_normal((4,)) - 0.3, requires_grad=True)
     hi = rustdl.tensor(rng.standard_normal((3, 1)) + 0.8, requires_grad=True)
     assert gradcheck(lambda a, b, c: a.clamp(b, c), (x, lo, hi))
+
+
+def test_clamp_inplace_tensor_bounds_on_graph_tensor():
+    """``y.clamp_(lo, hi)`` on a non-leaf keeps a valid graph (PyTorch: grad 2 where inside)."""
+    x = rustdl.tensor([-1.0, 0.3, 2.0], requires_grad=True)
+    y = x * 2
+    y.clamp_(rustdl.zeros(3), rustdl.ones(3))
+    y.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), np.array([0.0, 0.6, 1.0], np.float32))
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([0.0, 2.0, 0.0], np.float32))

@@ -272,3 +272,11 @@ def test_gradient_through_pack_layer_pad_matches_finite_differences():
     assert np.all(grad[1:, 0] == 0)  # padding of the length-1 sequence gets no gradient
     w = m.weight_hh_l1_reverse
     assert w.grad is not None and np.isfinite(w.grad.numpy()).all() and np.abs(w.grad.numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_layer_too_large_is_memory_error(cls):
+    # a broadcast view is cheap; the layer's buffers (steps x batch x gates) are not
+    x = rustdl.zeros(1, 1, 3).expand(10**6, 10**5, 3)
+    with pytest.raises(MemoryError, match="rnn_layer"):
+        cls(3, 4)(x)
