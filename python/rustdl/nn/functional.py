@@ -412,3 +412,352 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     for j in range(1, size):
         total = total + padded.narrow(1, j, c)
     return input / (total * (alpha / size) + k).pow(beta)
+
+
+class _ArgumentConflictError(ValueError, RuntimeError):
+    """Arguments that cannot be used together: a ``ValueError`` here, a ``RuntimeError`` in PyTorch."""
+
+
+def _shape(t) -> tuple:
+    return tuple(t.shape)
+
+
+def _float_mask(mask, name: str, dtype, op: str):
+    """A bool mask (True = masked out) as an additive float mask of ``dtype`` (``-inf`` where True);
+    a float mask cast to ``dtype``; ``None`` stays ``None``."""
+    if mask is None:
+        return None
+    if mask.dtype == _rustdl.bool:
+        return _rustdl.zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+    if not mask.is_floating_point():
+        raise TypeError(f"{op}: only bool and floating types of {name} are supported, got {mask.dtype}")
+    return mask if mask.dtype == dtype else mask.to(dtype)
+
+
+def _check_sdpa_inputs(query, key, value, attn_mask, is_causal: bool, enable_gqa: bool) -> None:
+    op = "scaled_dot_product_attention"
+    shapes = f"query {_shape(query)}, key {_shape(key)}, value {_shape(value)}"
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise ValueError(f"{op}: expected query, key and value of at least 2 dims, got {shapes}")
+    if not (query.is_floating_point() and query.dtype == key.dtype == value.dtype):
+        raise TypeError(
+            f"{op}: expected query, key and value of one floating dtype, got "
+            f"{query.dtype}, {key.dtype} and {value.dtype}"
+        )
+    if key.shape[-1] != query.shape[-1]:
+        raise ValueError(f"{op}: query and key must have the same last dim (embedding size), got {shapes}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"{op}: key and value must have the same sequence length (dim -2), got {shapes}")
+    if enable_gqa:
+        if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+            raise ValueError(f"{op}: enable_gqa needs a head dim (-3) in query, key and value, got {shapes}")
+        hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+        if hk == 0 or hv == 0 or hq % hk or hq % hv:
+            raise ValueError(
+                f"{op}: with enable_gqa the number of query heads must be a multiple of the key and value "
+                f"heads, got {shapes}"
+            )
+    if attn_mask is not None:
+        if is_causal:
+            raise _ArgumentConflictError(
+                f"{op}: an explicit attn_mask should not be set when is_causal=True "
+                f"(got attn_mask of shape {_shape(attn_mask)})"
+            )
+        if attn_mask.dtype != _rustdl.bool and not attn_mask.is_floating_point():
+            raise TypeError(
+                f"{op}: expected attn_mask of dtype bool or a floating dtype, got {attn_mask.dtype}"
+            )
+
+
+def _broadcast_shapes(*shapes):
+    from .._tensor_api import broadcast_shapes
+
+    return broadcast_shapes(*shapes)
+
+
+def _batch_shape(op: str, *tensors) -> tuple:
+    """The broadcast of the tensors' leading (batch) dims, or a ValueError naming their shapes."""
+    try:
+        return tuple(_broadcast_shapes(*(tuple(t.shape[:-2]) for t in tensors)))
+    except (ValueError, RuntimeError):
+        shapes = ", ".join(str(_shape(t)) for t in tensors)
+        raise ValueError(f"{op}: the batch dims of {shapes} do not broadcast together") from None
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+):
+    """``softmax(Q Kᵀ · scale + mask) V``, as ``torch.nn.functional.scaled_dot_product_attention``.
+
+    Composed from existing ops (matmul, softmax, dropout), so it runs on every device with autograd.
+
+    Args:
+        query: ``(*, L, E)``; key: ``(*, S, E)``; value: ``(*, S, Ev)``. The batch dims ``*``
+            broadcast together.
+        attn_mask: broadcastable to ``(*, L, S)``. A bool mask marks with ``True`` the positions
+            that take part; a float mask is added to the scores.
+        dropout_p: dropout on the attention weights; applied whenever ``> 0`` (pass
+            ``dropout_p=0.0`` in eval, as in PyTorch).
+        is_causal: a top-left aligned lower-triangular mask (query ``i`` sees keys ``j ≤ i``);
+            an error together with ``attn_mask``.
+        scale: defaults to ``1/√E``.
+        enable_gqa: grouped-query attention: key and value may have fewer heads (dim -3) than
+            query, each repeated to match.
+
+    A query row whose keys are all masked out (a bool row of ``False``, or a float row of
+    ``-inf``) gives a zero output row and zero gradients, as PyTorch 2.x's math backend (its
+    safe softmax) does, rather than NaN.
+
+    Shape:
+        Output ``(*, L, Ev)``.
+
+    Example:
+        >>> q = k = v = rustdl.randn(2, 4, 7, 8)  # (N, heads, L, E)
+        >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
+        (2, 4, 7, 8)
+    """
+    op = "scaled_dot_product_attention"
+    _check_sdpa_inputs(query, key, value, attn_mask, is_causal, enable_gqa)
+    if enable_gqa:
+        key = key.repeat_interleave(query.shape[-3] // key.shape[-3], -3)
+        value = value.repeat_interleave(query.shape[-3] // value.shape[-3], -3)
+    batch = _batch_shape(op, query, key, value)
+    q_len, s_len, e = query.shape[-2], key.shape[-2], query.shape[-1]
+    if scale is None:
+        scale = 1.0 / math.sqrt(e) if e > 0 else 1.0
+    if attn_mask is not None:
+        target = (*batch, q_len, s_len)
+        try:
+            fits = tuple(_broadcast_shapes(_shape(attn_mask), target)) == target
+        except (ValueError, RuntimeError):
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"{op}: attn_mask of shape {_shape(attn_mask)} does not broadcast to the attention "
+                f"scores' shape {target} (query {_shape(query)}, key {_shape(key)})"
+            )
+    # scaling the query first keeps an empty E from producing 0·inf
+    scores = (query * scale).matmul(key.transpose(-2, -1))
+    if is_causal:
+        # top-left aligned: every query row keeps key 0, so no row is fully masked
+        causal = _rustdl.ones(q_len, s_len, dtype=_rustdl.bool, device=query.device).tril()
+        weights = _rustdl.where(causal, scores, float("-inf")).softmax(-1)
+    elif attn_mask is not None:
+        if attn_mask.dtype == _rustdl.bool:
+            scores = _rustdl.where(attn_mask, scores, float("-inf"))
+        else:
+            scores = scores + (attn_mask if attn_mask.dtype == scores.dtype else attn_mask.to(scores.dtype))
+        # safe softmax: a row of all -inf gives zeros; its scores are replaced by 0 before the
+        # softmax so that neither the forward nor the backward sees a NaN
+        dead = scores.eq(float("-inf")).all(-1).unsqueeze(-1)
+        weights = _rustdl.where(dead, 0.0, scores).softmax(-1)
+        weights = _rustdl.where(dead, 0.0, weights)
+    else:
+        weights = scores.softmax(-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return weights.matmul(value)
+
+
+def multi_head_attention_forward(
+    query,
+    key,
+    value,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight,
+    out_proj_bias,
+    training: bool = True,
+    key_padding_mask=None,
+    need_weights: bool = True,
+    attn_mask=None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+):
+    """Multi-head attention on sequence-first inputs, as ``torch.nn.functional.multi_head_attention_forward``
+    (the body of :class:`rustdl.nn.MultiheadAttention`).
+
+    Shape:
+        query ``(L, N, E)`` or unbatched ``(L, E)``; key ``(S, N, kdim)``; value ``(S, N, vdim)``;
+        key_padding_mask ``(N, S)`` (``True`` = ignore that key) or ``(S,)``; attn_mask ``(L, S)``
+        or ``(N·num_heads, L, S)`` (bool: ``True`` = not allowed; float: added).
+        Returns ``(L, N, E)`` and, with ``need_weights``, the weights ``(N, L, S)`` averaged over
+        heads or ``(N, num_heads, L, S)`` (unbatched: without ``N``).
+
+    ``is_causal`` is only a hint that ``attn_mask`` is causal, as in PyTorch: it needs
+    ``attn_mask``, which is what gets applied. With ``need_weights=True`` the weights come from
+    a plain softmax, so a query whose keys are all masked gives NaN (as PyTorch); with
+    ``need_weights=False`` the attention runs through :func:`scaled_dot_product_attention`,
+    where such a query gives zeros (as PyTorch).
+    """
+    op = "multi_head_attention_forward"
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError(f"{op}: static_k and static_v are not supported by rustdl")
+    batched = _mha_check_shapes(op, query, key, value, key_padding_mask, attn_mask, num_heads)
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+    if embed_dim != embed_dim_to_check:
+        raise ValueError(
+            f"{op}: expected query of embedding size {embed_dim_to_check}, got shape {_shape(query)}"
+        )
+    if num_heads <= 0 or embed_dim % num_heads:
+        raise _DivisibilityError(
+            f"embed_dim must be divisible by num_heads (got {embed_dim} and {num_heads})"
+        )
+    head_dim = embed_dim // num_heads
+    if key.shape[:2] != value.shape[:2] or key.shape[1] != bsz:
+        raise ValueError(
+            f"{op}: key and value must share (S, N) with N = the query's batch, got query {_shape(query)}, "
+            f"key {_shape(key)}, value {_shape(value)}"
+        )
+    if key_padding_mask is not None and _shape(key_padding_mask) != (bsz, src_len):
+        raise ValueError(
+            f"{op}: expected key_padding_mask of shape {(bsz, src_len)}, got {_shape(key_padding_mask)}"
+        )
+    key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query.dtype, op)
+    if is_causal and attn_mask is None:
+        raise _ArgumentConflictError(
+            f"{op}: need attn_mask if specifying the is_causal hint; "
+            "Transformer.generate_square_subsequent_mask builds one"
+        )
+    attn_mask = _float_mask(attn_mask, "attn_mask", query.dtype, op)
+
+    if use_separate_proj_weight:
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        w_q, w_k, w_v = in_proj_weight.chunk(3)
+    b_q = b_k = b_v = None
+    if in_proj_bias is not None:
+        b_q, b_k, b_v = in_proj_bias.chunk(3)
+    q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+
+    if attn_mask is not None:
+        if attn_mask.ndim == 2:
+            if _shape(attn_mask) != (tgt_len, src_len):
+                raise ValueError(
+                    f"{op}: the shape of the 2D attn_mask is {_shape(attn_mask)}, but should be {(tgt_len, src_len)}"
+                )
+            attn_mask = attn_mask.unsqueeze(0)
+        elif _shape(attn_mask) != (bsz * num_heads, tgt_len, src_len):
+            raise ValueError(
+                f"{op}: the shape of the 3D attn_mask is {_shape(attn_mask)}, but should be "
+                f"{(bsz * num_heads, tgt_len, src_len)}"
+            )
+    if (bias_k is None) != (bias_v is None):
+        raise ValueError(f"{op}: bias_k and bias_v must both be given or both be None")
+    if bias_k is not None:
+        k = _rustdl.cat([k, bias_k.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
+        v = _rustdl.cat([v, bias_v.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    if add_zero_attn:
+        zeros = _rustdl.zeros(bsz * num_heads, 1, head_dim, dtype=q.dtype, device=q.device)
+        k = _rustdl.cat([k, zeros], 1)
+        v = _rustdl.cat([v, zeros], 1)
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    src_len = k.shape[1]
+    if key_padding_mask is not None:
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
+        kpm = kpm.reshape(bsz * num_heads, 1, src_len)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    if not training:
+        dropout_p = 0.0
+
+    if need_weights:
+        scores = (q * math.sqrt(1.0 / head_dim)).matmul(k.transpose(-2, -1))
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        weights = scores.softmax(-1)
+        if dropout_p > 0.0:
+            weights = dropout(weights, dropout_p, True)
+        out = weights.matmul(v)  # (N·heads, L, head_dim)
+        out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+        weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            weights = weights.mean(1)
+        if not batched:
+            out, weights = out.squeeze(1), weights.squeeze(0)
+        return out, weights
+
+    if attn_mask is not None:
+        if attn_mask.shape[0] == 1:
+            attn_mask = attn_mask.unsqueeze(0)
+        else:
+            attn_mask = attn_mask.reshape(bsz, num_heads, -1, src_len)
+    q = q.reshape(bsz, num_heads, tgt_len, head_dim)
+    k = k.reshape(bsz, num_heads, src_len, head_dim)
+    v = v.reshape(bsz, num_heads, src_len, head_dim)
+    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p)
+    out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    return (out if batched else out.squeeze(1)), None
+
+
+class _DivisibilityError(ValueError, AssertionError):
+    """``embed_dim`` not divisible by ``num_heads``: PyTorch asserts, rustdl raises a ValueError;
+    either ``except`` catches it."""
+
+
+def _mha_check_shapes(op: str, query, key, value, key_padding_mask, attn_mask, num_heads: int) -> bool:
+    """Checks the input ranks as PyTorch does; True for a batched (3-D) query."""
+    shapes = f"query {_shape(query)}, key {_shape(key)}, value {_shape(value)}"
+    if query.ndim == 3:
+        if key.ndim != 3 or value.ndim != 3:
+            raise ValueError(f"{op}: for a batched (3-D) query, key and value must be 3-D, got {shapes}")
+        if key_padding_mask is not None and key_padding_mask.ndim != 2:
+            raise ValueError(
+                f"{op}: for a batched (3-D) query, key_padding_mask must be 2-D, got {_shape(key_padding_mask)}"
+            )
+        if attn_mask is not None and attn_mask.ndim not in (2, 3):
+            raise ValueError(
+                f"{op}: for a batched (3-D) query, attn_mask must be 2-D or 3-D, got {_shape(attn_mask)}"
+            )
+        return True
+    if query.ndim == 2:
+        if key.ndim != 2 or value.ndim != 2:
+            raise ValueError(f"{op}: for an unbatched (2-D) query, key and value must be 2-D, got {shapes}")
+        if key_padding_mask is not None and key_padding_mask.ndim != 1:
+            raise ValueError(
+                f"{op}: for an unbatched (2-D) query, key_padding_mask must be 1-D, got {_shape(key_padding_mask)}"
+            )
+        if attn_mask is not None:
+            if attn_mask.ndim not in (2, 3):
+                raise ValueError(
+                    f"{op}: for an unbatched (2-D) query, attn_mask must be 2-D or 3-D, got {_shape(attn_mask)}"
+                )
+            if attn_mask.ndim == 3 and attn_mask.shape[0] != num_heads:
+                raise ValueError(
+                    f"{op}: expected a 3-D attn_mask of shape {(num_heads, query.shape[0], key.shape[0])}, "
+                    f"got {_shape(attn_mask)}"
+                )
+        return False
+    raise ValueError(f"{op}: expected a 2-D or 3-D query, got {shapes}")
