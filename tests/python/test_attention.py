@@ -316,6 +316,25 @@ def test_sdpa_dropout():
     assert_close(F.scaled_dot_product_attention(t(q), t(k), t(v), dropout_p=0.0), np_sdpa(q, k, v)[0])
 
 
+@pytest.mark.parametrize("L,S,E", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])
+def test_sdpa_zero_size(L, S, E):
+    r = rng(2)
+    q, k, v = r.standard_normal((2, L, E)), r.standard_normal((2, S, E)), r.standard_normal((2, S, 5))
+    for kw in (
+        {},
+        {"is_causal": True},
+        {"attn_mask": t(np.ones((L, S), bool))},
+        {"attn_mask": t(np.zeros((L, S)))},
+    ):
+        qt, kt, vt = (t(a, requires_grad=True) for a in (q, k, v))
+        out = F.scaled_dot_product_attention(qt, kt, vt, **kw)
+        out.sum().backward()
+        mask = np.tril(np.ones((L, S), bool)) if kw.get("is_causal") else None
+        assert_close(
+            out, np_sdpa(q, k, v, mask, scale=1.0 if E == 0 else None)[0] if S else np.zeros((2, L, 5))
+        )
+
+
 def test_sdpa_bad_inputs():
     q, k, v = (t(a) for a in _sdpa_case(4, 5))
     sdpa = F.scaled_dot_product_attention

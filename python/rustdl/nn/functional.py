@@ -549,7 +549,7 @@ def scaled_dot_product_attention(
         # top-left aligned: every query row keeps key 0, so no row is fully masked
         causal = _rustdl.ones(q_len, s_len, dtype=_rustdl.bool, device=query.device).tril()
         weights = _rustdl.where(causal, scores, float("-inf")).softmax(-1)
-    elif attn_mask is not None:
+    elif attn_mask is not None and s_len > 0:
         if attn_mask.dtype == _rustdl.bool:
             scores = _rustdl.where(attn_mask, scores, float("-inf"))
         else:
