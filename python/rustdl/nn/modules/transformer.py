@@ -238,7 +238,9 @@ class TransformerEncoder(Module):
     turn, then an optional final ``norm``, as ``torch.nn.TransformerEncoder``.
 
     ``enable_nested_tensor`` and ``mask_check`` are accepted for compatibility; rustdl has no
-    nested-tensor fast path, so they change nothing.
+    nested-tensor fast path, so they change nothing: positions marked by ``src_key_padding_mask``
+    get computed outputs, as on PyTorch's regular path (its fast path, taken in eval without grad
+    with ``batch_first``, returns zeros there; the other positions agree).
 
     Example:
         >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32)
