@@ -197,6 +197,46 @@ pub trait Backend {
         provided::conv2d_input_grad(self, gout, w, g, o)
     }
 
+    // ---- per-channel statistics (batch normalisation) ----
+    //
+    // `x` (and `y`) are dense `(N, C, S)` views; the per-channel operands `a`, `b`, `d`, `m` are
+    // dense `(C)` storages of the same dtype.
+
+    /// Per-channel mean and biased variance of `x`, two `(C)` storages.
+    /// Provided: [`provided_channel::channel_moments`].
+    fn channel_moments(
+        &self,
+        x: &Self::Storage,
+        l: &Layout,
+    ) -> Result<(Self::Storage, Self::Storage)> {
+        provided_channel::channel_moments(self, x, l)
+    }
+
+    /// `x·a[c] + b[c]`, plus `y·d[c]` when `y = Some((y, d))` (`y` laid out as `x`).
+    /// Provided: [`provided_channel::channel_affine`].
+    fn channel_affine(
+        &self,
+        x: &Self::Storage,
+        l: &Layout,
+        a: &Self::Storage,
+        b: &Self::Storage,
+        y: Option<(&Self::Storage, &Self::Storage)>,
+    ) -> Result<Self::Storage> {
+        provided_channel::channel_affine(self, x, l, a, b, y)
+    }
+
+    /// Per-channel `Σ y` and `Σ y·(x − m[c])` (`y` laid out as `x`), two `(C)` storages.
+    /// Provided: [`provided_channel::channel_dot`].
+    fn channel_dot(
+        &self,
+        y: &Self::Storage,
+        x: &Self::Storage,
+        l: &Layout,
+        m: &Self::Storage,
+    ) -> Result<(Self::Storage, Self::Storage)> {
+        provided_channel::channel_dot(self, y, x, l, m)
+    }
+
     // ---- random numbers and optimizers ----
 
     /// `n` numbers from the counter-based generator at (`seed`, `offset`).
@@ -525,6 +565,90 @@ pub mod provided {
         let lw = Layout::contiguous(&[o, k]);
         let cols = b.matmul(&gy, &Layout::contiguous(&[rows, o]), w, &lw)?;
         b.col2im(&cols, &Layout::contiguous(&[rows, k]), g)
+    }
+}
+
+/// The per-channel primitives composed of elementwise ops and reductions.
+pub mod provided_channel {
+    use super::Backend;
+    use crate::backend::{BinaryOp, ReduceOp, UnaryOp};
+    use crate::error::Result;
+    use crate::shape::Layout;
+
+    /// A `(C)` storage broadcast over the `(N, C, S)` view `l`.
+    fn per_channel(l: &Layout) -> Layout {
+        Layout {
+            shape: l.shape.clone(),
+            strides: vec![0, 1, 0],
+            offset: 0,
+        }
+    }
+
+    /// Per-channel sums of `x` (N, C, S) times `scale`.
+    fn channel_sum<B: Backend + ?Sized>(
+        b: &B,
+        x: &B::Storage,
+        l: &Layout,
+        scale: f64,
+    ) -> Result<B::Storage> {
+        let s = b.reduce(ReduceOp::Sum, x, l, &[0, 2])?;
+        let c = Layout::contiguous(&[l.shape[1]]);
+        if scale == 1.0 {
+            return Ok(s);
+        }
+        let k = b.full(1, scale, b.dtype(x))?;
+        let lk = Layout {
+            shape: vec![l.shape[1]],
+            strides: vec![0],
+            offset: 0,
+        };
+        b.binary(BinaryOp::Mul, &s, &c, &k, &lk)
+    }
+
+    pub fn channel_moments<B: Backend + ?Sized>(
+        b: &B,
+        x: &B::Storage,
+        l: &Layout,
+    ) -> Result<(B::Storage, B::Storage)> {
+        let count = (l.shape[0] * l.shape[2]).max(1) as f64;
+        let mean = channel_sum(b, x, l, 1.0 / count)?;
+        let dense = Layout::contiguous(&l.shape);
+        let xc = b.binary(BinaryOp::Sub, x, l, &mean, &per_channel(l))?;
+        let sq = b.unary(UnaryOp::Square, &xc, &dense)?;
+        let var = channel_sum(b, &sq, &dense, 1.0 / count)?;
+        Ok((mean, var))
+    }
+
+    pub fn channel_affine<B: Backend + ?Sized>(
+        b: &B,
+        x: &B::Storage,
+        l: &Layout,
+        a: &B::Storage,
+        s: &B::Storage,
+        y: Option<(&B::Storage, &B::Storage)>,
+    ) -> Result<B::Storage> {
+        let (pc, dense) = (per_channel(l), Layout::contiguous(&l.shape));
+        let mut out = b.binary(BinaryOp::Mul, x, l, a, &pc)?;
+        out = b.binary(BinaryOp::Add, &out, &dense, s, &pc)?;
+        if let Some((y, d)) = y {
+            let yd = b.binary(BinaryOp::Mul, y, l, d, &pc)?;
+            out = b.binary(BinaryOp::Add, &out, &dense, &yd, &dense)?;
+        }
+        Ok(out)
+    }
+
+    pub fn channel_dot<B: Backend + ?Sized>(
+        b: &B,
+        y: &B::Storage,
+        x: &B::Storage,
+        l: &Layout,
+        m: &B::Storage,
+    ) -> Result<(B::Storage, B::Storage)> {
+        let dense = Layout::contiguous(&l.shape);
+        let sy = channel_sum(b, y, l, 1.0)?;
+        let xc = b.binary(BinaryOp::Sub, x, l, m, &per_channel(l))?;
+        let yxc = b.binary(BinaryOp::Mul, y, l, &xc, &dense)?;
+        Ok((sy, channel_sum(b, &yxc, &dense, 1.0)?))
     }
 }
 

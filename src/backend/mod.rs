@@ -225,6 +225,66 @@ pub fn matmul(a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Stor
     on_device!("matmul", a, |be, s| be.matmul(s(a), la, s(b), lb))
 }
 
+/// Per-channel mean and biased variance of the dense `(N, C, S)` view `x`.
+pub fn channel_moments(x: &Storage, l: &Layout) -> Result<(Storage, Storage)> {
+    guard("batch_norm", || match x {
+        Storage::Cpu(xc) => {
+            let (m, v) = Cpu.channel_moments(xc, l)?;
+            Ok((Storage::Cpu(m), Storage::Cpu(v)))
+        }
+        Storage::Gpu(xg) => {
+            let (m, v) = Gpu::of(xg).channel_moments(xg, l)?;
+            Ok((Storage::Gpu(m), Storage::Gpu(v)))
+        }
+    })
+}
+
+/// `x·a[c] + b[c]` (plus `y·d[c]` for `y = Some((y, d))`) over the dense `(N, C, S)` view `l`
+/// of `x` (and `y`); `a`, `b`, `d` are dense `(C)`.
+pub fn channel_affine(
+    x: &Storage,
+    l: &Layout,
+    a: &Storage,
+    b: &Storage,
+    y: Option<(&Storage, &Storage)>,
+) -> Result<Storage> {
+    for t in [a, b]
+        .into_iter()
+        .chain(y.into_iter().flat_map(|(y, d)| [y, d]))
+    {
+        same_device("batch_norm", x, t)?;
+    }
+    reserve(l.numel(), x.dtype(), x.device(), "batch_norm")?;
+    on_device!("batch_norm", x, |be, s| be.channel_affine(
+        s(x),
+        l,
+        s(a),
+        s(b),
+        y.map(|(y, d)| (s(y), s(d)))
+    ))
+}
+
+/// Per-channel `Σ y` and `Σ y·(x − m[c])` over the dense `(N, C, S)` view `l` of `y` and `x`.
+pub fn channel_dot(
+    y: &Storage,
+    x: &Storage,
+    l: &Layout,
+    m: &Storage,
+) -> Result<(Storage, Storage)> {
+    same_device("batch_norm backward", y, x)?;
+    same_device("batch_norm backward", y, m)?;
+    guard("batch_norm backward", || match y {
+        Storage::Cpu(yc) => {
+            let (a, b) = Cpu.channel_dot(yc, cpu_of(x), l, cpu_of(m))?;
+            Ok((Storage::Cpu(a), Storage::Cpu(b)))
+        }
+        Storage::Gpu(yg) => {
+            let (a, b) = Gpu::of(yg).channel_dot(yg, gpu_of(x), l, gpu_of(m))?;
+            Ok((Storage::Gpu(a), Storage::Gpu(b)))
+        }
+    })
+}
+
 /// Ungrouped 2-D convolution of the input view `x` with a dense weight `(O, C·kh·kw)` and a
 /// dense bias `(O)`: the output `(N, O, oh, ow)` and the workspace its weight gradient reads
 /// (the backend chooses the algorithm; see [`Backend::conv2d`]).

@@ -581,9 +581,6 @@ impl Tensor {
             )));
         }
         let c = self.shape()[1];
-        let dims: Vec<isize> = (0..self.ndim() as isize).filter(|&d| d != 1).collect();
-        let mut bshape = vec![1usize; self.ndim()];
-        bshape[1] = c;
         for (name, t) in [
             ("running_mean", running_mean),
             ("running_var", running_var),
@@ -604,43 +601,134 @@ impl Tensor {
             (Some(rm), Some(rv)) if !training => Some((rm, rv)),
             _ => None,
         };
+        for t in [running_mean, running_var, weight, bias]
+            .into_iter()
+            .flatten()
+        {
+            super::check_device("batch_norm", self, t)?;
+        }
+        let n = self.shape()[0];
+        let spatial: usize = self.shape()[2..].iter().product();
+        let l3 = crate::shape::Layout::contiguous(&[n, c, spatial]);
+        let x = self.contiguous()?.detach();
+        let dt = self.dtype();
+        let per_channel = move |v: crate::storage::Storage| Tensor::from_contiguous(v, &[c]);
         let (mean, var) = if let Some((rm, rv)) = running {
-            (rm.reshape(&bshape)?, rv.reshape(&bshape)?)
+            (rm.detach().to_dtype(dt)?, rv.detach().to_dtype(dt)?)
         } else {
-            let count: usize = dims.iter().map(|&d| self.shape()[d as usize]).product();
+            let count = n * spatial;
             if count <= 1 && training {
                 return Err(Error::Value(format!(
                     "batch_norm: expected more than 1 value per channel when training, got input of shape {:?}",
                     self.shape()
                 )));
             }
-            let mean = self.mean(&dims, true)?;
-            let var = self
-                .sub(&mean)?
-                .unary(crate::backend::UnaryOp::Square)?
-                .mean(&dims, true)?;
+            let (m, v) = backend::channel_moments(&x.storage(), &l3)?;
+            let (mean, var) = (per_channel(m), per_channel(v));
             if training {
                 let _g = crate::autograd::NoGradGuard::new();
                 let unbiased = var.mul_scalar(count as f64 / (count as f64 - 1.0).max(1.0))?;
-                if let Some(rm) = running_mean {
-                    rm.copy_(
-                        &rm.mul_scalar(1.0 - momentum)?
-                            .add(&mean.reshape(&[c])?.mul_scalar(momentum)?)?,
-                    )?;
-                }
-                if let Some(rv) = running_var {
-                    rv.copy_(
-                        &rv.mul_scalar(1.0 - momentum)?
-                            .add(&unbiased.reshape(&[c])?.mul_scalar(momentum)?)?,
-                    )?;
+                for (buf, stat) in [(running_mean, &mean), (running_var, &unbiased)] {
+                    if let Some(r) = buf {
+                        let stat = stat.to_dtype(r.dtype())?;
+                        r.copy_(
+                            &r.mul_scalar(1.0 - momentum)?
+                                .add(&stat.mul_scalar(momentum)?)?,
+                        )?;
+                    }
                 }
             }
             (mean, var)
         };
-        let y = self
-            .sub(&mean)?
-            .mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
-        norm_affine(y, weight, bias, Some(&bshape[..]))
+        // y = x·a + b per channel, a = weight / √(var + eps), b = bias − mean·a
+        let invstd = var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?;
+        let a = match weight {
+            Some(w) => w.detach().to_dtype(dt)?.mul(&invstd)?,
+            None => invstd.clone(),
+        };
+        let shift = mean.mul(&a)?.neg()?;
+        let shift = match bias {
+            Some(b) => shift.add(&b.detach().to_dtype(dt)?)?,
+            None => shift,
+        }
+        .contiguous()?;
+        let a = a.contiguous()?;
+        let y = backend::channel_affine(&x.storage(), &l3, &a.storage(), &shift.storage(), None)?;
+        let need = [
+            self.requires_grad(),
+            weight.is_some_and(|w| w.requires_grad()),
+            bias.is_some_and(|b| b.requires_grad()),
+        ];
+        let (wdt, bdt) = (weight.map(|w| w.dtype()), bias.map(|b| b.dtype()));
+        let batch_stats = running.is_none();
+        let count = (n * spatial).max(1) as f64;
+        let mean = mean.contiguous()?;
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        let has_weight = weight.is_some();
+        Ok(Tensor::from_op(
+            y,
+            self.shape(),
+            "batch_norm",
+            &inputs,
+            &[self],
+            move |gr| {
+                let dy = gr.contiguous()?;
+                let (sdy, sdyx) =
+                    backend::channel_dot(&dy.storage(), &x.storage(), &l3, &mean.storage())?;
+                let (sdy, sdyx) = (per_channel(sdy), per_channel(sdyx));
+                let gx = if !need[0] {
+                    None
+                } else if batch_stats {
+                    // dx = a·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = dy·a + x·q + r
+                    let q = a
+                        .mul(&invstd)?
+                        .mul(&invstd)?
+                        .mul(&sdyx)?
+                        .mul_scalar(-1.0 / count)?;
+                    let r = q
+                        .mul(&mean)?
+                        .add(&a.mul(&sdy)?.mul_scalar(1.0 / count)?)?
+                        .neg()?;
+                    let (q, r) = (q.contiguous()?, r.contiguous()?);
+                    let gx = backend::channel_affine(
+                        &x.storage(),
+                        &l3,
+                        &q.storage(),
+                        &r.storage(),
+                        Some((&dy.storage(), &a.storage())),
+                    )?;
+                    Some(Tensor::from_contiguous(gx, dy.shape()))
+                } else {
+                    let zero = a.zeros_like()?;
+                    let gx = backend::channel_affine(
+                        &dy.storage(),
+                        &l3,
+                        &a.storage(),
+                        &zero.storage(),
+                        None,
+                    )?;
+                    Some(Tensor::from_contiguous(gx, dy.shape()))
+                };
+                let gw = match wdt {
+                    Some(d) if need[1] => Some(sdyx.mul(&invstd)?.to_dtype(d)?),
+                    _ => None,
+                };
+                let gb = match bdt {
+                    Some(d) if need[2] => Some(sdy.to_dtype(d)?),
+                    _ => None,
+                };
+                let mut out = vec![gx];
+                if has_weight {
+                    out.push(gw);
+                }
+                if bdt.is_some() {
+                    out.push(gb);
+                }
+                Ok(out)
+            },
+        ))
     }
 
     /// Layer normalisation over the trailing `normalized` dims.

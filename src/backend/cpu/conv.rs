@@ -81,14 +81,21 @@ fn padded_extent(g: &Conv2dGeom) -> (usize, usize) {
     )
 }
 
-fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad: T) -> Vec<T> {
+/// Writes the patch-major columns `(N·oh·ow, C·kh·kw)` of `x` into `out` (every element),
+/// split over the threads when `parallel`.
+fn im2col_rows<T: Copy + Send + Sync, const KW: usize>(
+    x: &[T],
+    g: &Conv2dGeom,
+    pad: T,
+    out: &mut [MaybeUninit<T>],
+    parallel: bool,
+) {
     let kw = if KW > 0 { KW } else { g.kw };
     let k = g.col_rows();
     let l = g.col_cols();
     let total = g.n * l * k;
-    let mut out: Vec<T> = Vec::with_capacity(total);
     if total == 0 {
-        return out;
+        return;
     }
     // a padded copy of the input (small next to the columns), so no tap needs a bounds test;
     // it reaches the farthest tap, which may lie past the padding (ceil-mode pooling)
@@ -120,8 +127,8 @@ fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad
             }
         }
     };
-    let buf = &mut out.spare_capacity_mut()[..total];
-    if total >= PAR_MIN {
+    let buf = &mut out[..total];
+    if parallel {
         // many rows per task: one patch row is only C·kh·kw elements
         let rows = (1usize << 13).div_ceil(k);
         pool::chunks_mut(buf, rows * k, |ci, o| {
@@ -138,9 +145,27 @@ fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad
                 .for_each(|(r, d)| fill(r, d))
         });
     }
-    // SAFETY: `fill` wrote every tap of every row (C·kh runs of kw per row, g.n·l rows)
+}
+
+fn im2col_t<T: Copy + Send + Sync, const KW: usize>(x: &[T], g: &Conv2dGeom, pad: T) -> Vec<T> {
+    let total = g.n * g.col_cols() * g.col_rows();
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    im2col_rows::<T, KW>(x, g, pad, out.spare_capacity_mut(), total >= PAR_MIN);
+    // SAFETY: `im2col_rows` wrote every tap of every row (C·kh runs of kw per row, g.n·l rows)
     unsafe { out.set_len(total) };
     out
+}
+
+/// The patch-major columns `(oh·ow, C·kh·kw)` of one image `x (C, H, W)` (`g.n` is ignored)
+/// written into `out`, every element, on this thread.
+pub(super) fn im2col_image<T: Copy + Send + Sync>(
+    x: &[T],
+    g: &Conv2dGeom,
+    out: &mut [MaybeUninit<T>],
+    zero: T,
+) {
+    let g1 = Conv2dGeom { n: 1, ..*g };
+    by_width!(g.kw, im2col_rows, x, &g1, zero, out, false)
 }
 
 /// `d[i] += s[i]` over the taps of one kernel row (unrolled for a constant width).

@@ -2,6 +2,9 @@
 //! module's family files, and the CPU's own algorithm choices (direct convolution for few taps).
 
 use super::conv::{conv2d_direct, conv2d_direct_weight_grad, direct_conv_fits};
+use super::image_conv::{
+    conv2d_images, conv2d_images_input_grad, conv2d_images_weight_grad, image_conv_fits,
+};
 use crate::backend::contract::{forward_kernels, provided, Backend, Operand};
 use crate::backend::{Conv2dGeom, OptimStep, RandKind, RnnCellGradIn, RnnCellIn, RnnStep};
 use crate::device::Device;
@@ -71,6 +74,9 @@ impl Backend for Cpu {
         if direct_conv_fits(g) {
             return Ok((conv2d_direct(x.0, x.1, w, bias, g, o)?, None));
         }
+        if image_conv_fits(g, super::pool::threads()) {
+            return Ok((conv2d_images(x.0, x.1, w, bias, g, o)?, None));
+        }
         provided::conv2d(self, x, w, bias, g, o)
     }
 
@@ -85,7 +91,48 @@ impl Backend for Cpu {
         if workspace.is_none() && direct_conv_fits(g) {
             return conv2d_direct_weight_grad(x.0, x.1, gout.0, gout.1, g, o);
         }
+        if workspace.is_none() && image_conv_fits(g, super::pool::threads()) {
+            return conv2d_images_weight_grad(x.0, x.1, gout.0, gout.1, g, o);
+        }
         provided::conv2d_weight_grad(self, x, workspace, gout, g, o)
+    }
+
+    fn conv2d_input_grad(
+        &self,
+        gout: Operand<'_, Self>,
+        w: &CpuStorage,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<CpuStorage> {
+        if image_conv_fits(g, super::pool::threads()) {
+            return conv2d_images_input_grad(gout.0, gout.1, w, g, o);
+        }
+        provided::conv2d_input_grad(self, gout, w, g, o)
+    }
+
+    fn channel_moments(&self, x: &CpuStorage, l: &Layout) -> Result<(CpuStorage, CpuStorage)> {
+        super::norm::channel_moments(x, l)
+    }
+
+    fn channel_affine(
+        &self,
+        x: &CpuStorage,
+        l: &Layout,
+        a: &CpuStorage,
+        b: &CpuStorage,
+        y: Option<(&CpuStorage, &CpuStorage)>,
+    ) -> Result<CpuStorage> {
+        super::norm::channel_affine(x, l, a, b, y)
+    }
+
+    fn channel_dot(
+        &self,
+        y: &CpuStorage,
+        x: &CpuStorage,
+        l: &Layout,
+        m: &CpuStorage,
+    ) -> Result<(CpuStorage, CpuStorage)> {
+        super::norm::channel_dot(y, x, l, m)
     }
 
     fn rand(

@@ -1,0 +1,392 @@
+//! 2-D convolution as one gemm per image (the CPU's path for many-tap layers when the batch
+//! can keep every thread busy).
+//!
+//! Each image's columns are built channel-major, `(C·kh·kw, oh·ow)`, in a buffer of its task
+//! (a few MB, reused image after image, so it stays in cache), and
+//! - forward: `y_n (O, oh·ow) = W (O, K) @ cols_n` lands in the NCHW output as it is: no
+//!   transposes, no batch-sized column matrix;
+//! - weight gradient: each task accumulates `cols_n @ g_nᵀ` (K, O) over its images, the
+//!   columns rebuilt from the input (cheaper than keeping a batch of them), and the partial
+//!   sums are added and transposed at the end;
+//! - input gradient: `Wᵀ @ g_n` (K, oh·ow) per image, folded onto that image by col2im.
+//!
+//! Images are split over the threads in equal runs; each product runs on one thread.
+
+use std::mem::MaybeUninit;
+
+use super::conv::im2col_image;
+use super::matmul::{gemm_into, Strides};
+use super::pool::{self, SendPtr};
+use super::view_slice;
+use crate::backend::Conv2dGeom;
+use crate::dtype::Float;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::storage::CpuStorage;
+
+/// Whether the per-image path serves a geometry on `threads` threads: enough images to give
+/// every thread a run of them (else the batch-wide product, split inside, is better).
+pub fn image_conv_fits(g: &Conv2dGeom, threads: usize) -> bool {
+    g.n >= threads.max(1) && g.oh > 0 && g.ow > 0 && g.c > 0 && g.kh > 0 && g.kw > 0
+}
+
+/// The range `lo..hi` of output positions along one axis whose tap `t` (already scaled by the
+/// dilation) falls inside an input of `size` (stride `s`, padding `p`), for `out` outputs.
+#[inline]
+fn valid_range(out: usize, s: usize, p: usize, t: usize, size: usize) -> (usize, usize) {
+    // input index = o·s + t - p must lie in 0..size
+    let lo = if t >= p { 0 } else { (p - t).div_ceil(s) };
+    let hi = if size + p > t {
+        ((size + p - t - 1) / s + 1).min(out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Adds channel-major columns `(C·kh·kw, oh·ow)` onto one image `dx (C, H, W)` (zeroed here
+/// first).
+fn col2im_image<T: Float>(cols: &[T], g: &Conv2dGeom, dx: &mut [T]) {
+    dx.fill(T::ZERO);
+    let l = g.oh * g.ow;
+    let cols_x: Vec<(usize, usize)> = (0..g.kw)
+        .map(|kj| valid_range(g.ow, g.sw, g.pw, kj * g.dw, g.w))
+        .collect();
+    let mut rows = cols.chunks_exact(l);
+    for c in 0..g.c {
+        let plane = &mut dx[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for ki in 0..g.kh {
+            let (y0, y1) = valid_range(g.oh, g.sh, g.ph, ki * g.dh, g.h);
+            for (kj, &(x0, x1)) in cols_x.iter().enumerate() {
+                let row = rows.next().expect("one row per tap");
+                if x1 <= x0 {
+                    continue;
+                }
+                let ix0 = x0 * g.sw + kj * g.dw - g.pw;
+                for oy in y0..y1 {
+                    let iy = oy * g.sh + ki * g.dh - g.ph;
+                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    let src = &row[oy * g.ow + x0..oy * g.ow + x1];
+                    if g.sw == 1 {
+                        for (d, &v) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (j, &v) in src.iter().enumerate() {
+                            dst[ix0 + j * g.sw] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Images per task: equal runs, one per thread.
+fn images_per_task(n: usize) -> usize {
+    n.div_ceil(pool::threads().clamp(1, n.max(1))).max(1)
+}
+
+/// A task's column buffer: `len` elements, written by [`im2col_image`] before every read.
+fn scratch<T>(len: usize) -> Vec<MaybeUninit<T>> {
+    let mut v = Vec::with_capacity(len);
+    // SAFETY: MaybeUninit elements need no initialisation.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// # Safety
+/// Every element of `v` must have been written.
+unsafe fn assume_init<T>(v: &[MaybeUninit<T>]) -> &[T] {
+    std::slice::from_raw_parts(v.as_ptr() as *const T, v.len())
+}
+
+/// `dst (O, L) = src (L, O)ᵀ`, plus `bias[o]` on row `o`, in cache-sized blocks.
+fn transpose_bias<T: Float>(src: &[T], dst: &mut [T], l: usize, o: usize, bias: Option<&[T]>) {
+    const B: usize = 16;
+    for o0 in (0..o).step_by(B) {
+        let o1 = (o0 + B).min(o);
+        for l0 in (0..l).step_by(B) {
+            let l1 = (l0 + B).min(l);
+            for oc in o0..o1 {
+                let bv = bias.map_or(T::ZERO, |b| b[oc]);
+                let row = &mut dst[oc * l + l0..oc * l + l1];
+                for (j, d) in row.iter_mut().enumerate() {
+                    *d = src[(l0 + j) * o + oc] + bv;
+                }
+            }
+        }
+    }
+}
+
+fn forward_t<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let (k, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
+    let (img_in, img_out) = (g.c * g.h * g.w, o * l);
+    let total = g.n * img_out;
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let per = images_per_task(g.n);
+    let base = SendPtr(out.as_mut_ptr());
+    pool::run(g.n.div_ceil(per), |t| {
+        let mut cols = scratch::<T>(l * k);
+        let mut yt = vec![T::ZERO; l * o];
+        for n in t * per..((t + 1) * per).min(g.n) {
+            im2col_image(&x[n * img_in..(n + 1) * img_in], g, &mut cols, T::ZERO);
+            // SAFETY: im2col_image wrote every column element
+            let c = unsafe { assume_init(&cols) };
+            // (L, K) @ Wᵀ: the orientation the gemm kernels run fastest
+            gemm_into(
+                [l, o, k],
+                &mut yt,
+                o,
+                (c, Strides::rows(k)),
+                (w, Strides::transposed(k)),
+                false,
+            );
+            // SAFETY: image `n`'s output block belongs to this task alone, and is written
+            // whole before anything reads it (zeroing it first would cost a pass)
+            let y = unsafe { std::slice::from_raw_parts_mut(base.get().add(n * img_out), img_out) };
+            super::simd::wide(|| transpose_bias(&yt, y, l, o, bias));
+        }
+    });
+    // SAFETY: the tasks covered every image, and each wrote its whole output block
+    unsafe { out.set_len(total) };
+    out
+}
+
+fn weight_grad_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let (k, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
+    let (img_in, img_out) = (g.c * g.h * g.w, o * l);
+    let per = images_per_task(g.n);
+    let tasks = g.n.div_ceil(per);
+    // one (O, K) partial sum per task
+    let mut partial = vec![T::ZERO; tasks * o * k];
+    pool::chunks_mut(&mut partial, o * k, |t, acc| {
+        let mut cols = scratch::<T>(l * k);
+        for n in t * per..((t + 1) * per).min(g.n) {
+            im2col_image(&x[n * img_in..(n + 1) * img_in], g, &mut cols, T::ZERO);
+            // SAFETY: im2col_image wrote every column element
+            let c = unsafe { assume_init(&cols) };
+            let gn = &gy[n * img_out..(n + 1) * img_out];
+            gemm_into(
+                [o, k, l],
+                acc,
+                k,
+                (gn, Strides::rows(l)),
+                (c, Strides::rows(k)),
+                true,
+            );
+        }
+    });
+    let (first, rest) = partial.split_at_mut(o * k);
+    for p in rest.chunks_exact(o * k) {
+        first.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+    }
+    partial.truncate(o * k);
+    partial
+}
+
+fn input_grad_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let (k, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
+    let (img_in, img_out) = (g.c * g.h * g.w, o * l);
+    let mut dx = vec![T::ZERO; g.n * img_in];
+    let per = images_per_task(g.n);
+    pool::chunks_mut(&mut dx, per * img_in, |t, part| {
+        let mut cols = vec![T::ZERO; k * l];
+        for (j, dxn) in part.chunks_exact_mut(img_in).enumerate() {
+            let n = t * per + j;
+            let gn = &gy[n * img_out..(n + 1) * img_out];
+            gemm_into(
+                [k, l, o],
+                &mut cols,
+                l,
+                (w, Strides::transposed(k)),
+                (gn, Strides::rows(l)),
+                false,
+            );
+            super::simd::wide(|| col2im_image(&cols, g, dxn));
+        }
+    });
+    dx
+}
+
+/// Checks that every task's column buffer can be allocated: a `MemoryError` naming the op for
+/// an impossible size (e.g. a huge kernel over a large image), never an abort inside a task.
+fn reserve_columns(g: &Conv2dGeom, dtype: crate::dtype::DType, op: &str) -> Result<()> {
+    let tasks = g.n.div_ceil(images_per_task(g.n));
+    let count = [tasks, g.col_rows(), g.col_cols()]
+        .iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .unwrap_or(usize::MAX);
+    crate::backend::reserve(count, dtype, crate::device::Device::Cpu, op)
+}
+
+fn check(what: &str, got: usize, want: usize) -> Result<()> {
+    if got != want {
+        return Err(Error::Shape(format!(
+            "conv2d: {what} holds {got} elements, expected {want}"
+        )));
+    }
+    Ok(())
+}
+
+macro_rules! typed {
+    ($op:literal, ($($s:ident),*) => |$($v:ident),*| $body:expr) => {
+        match ($($s),*) {
+            ($(CpuStorage::F32($v)),*) => CpuStorage::F32($body),
+            ($(CpuStorage::F64($v)),*) => CpuStorage::F64($body),
+            _ => {
+                return Err(Error::DType(format!(
+                    concat!($op, ": expected floating tensors of one dtype")
+                )))
+            }
+        }
+    };
+}
+
+/// Convolution of `x (N, C, H, W)` (read through `lx`) with a dense weight `(O, C·kh·kw)` plus
+/// an optional dense bias `(O)`, into `(N, O, oh, ow)`.
+pub fn conv2d_images(
+    x: &CpuStorage,
+    lx: &Layout,
+    w: &CpuStorage,
+    bias: Option<&CpuStorage>,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<CpuStorage> {
+    check("the input", lx.numel(), g.n * g.c * g.h * g.w)?;
+    check("the weight", w.len(), o * g.col_rows())?;
+    if let Some(b) = bias {
+        check("the bias", b.len(), o)?;
+    }
+    reserve_columns(g, x.dtype(), "conv2d (columns of each image)")?;
+    Ok(match bias {
+        None => typed!("conv2d", (x, w) => |xv, wv| forward_t(&view_slice(xv, lx), wv, None, g, o)),
+        Some(b) => typed!("conv2d", (x, w, b) => |xv, wv, bv| {
+            forward_t(&view_slice(xv, lx), wv, Some(bv), g, o)
+        }),
+    })
+}
+
+/// The weight gradient `(O, C·kh·kw)` of [`conv2d_images`] from the input and the output
+/// gradient.
+pub fn conv2d_images_weight_grad(
+    x: &CpuStorage,
+    lx: &Layout,
+    gout: &CpuStorage,
+    lg: &Layout,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<CpuStorage> {
+    check("the input", lx.numel(), g.n * g.c * g.h * g.w)?;
+    check("the output gradient", lg.numel(), g.n * o * g.oh * g.ow)?;
+    reserve_columns(g, x.dtype(), "conv2d backward (columns of each image)")?;
+    Ok(typed!("conv2d backward", (x, gout) => |xv, gv| {
+        weight_grad_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+    }))
+}
+
+/// The input gradient `(N, C, H, W)` of [`conv2d_images`] from the output gradient and the
+/// dense weight.
+pub fn conv2d_images_input_grad(
+    gout: &CpuStorage,
+    lg: &Layout,
+    w: &CpuStorage,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Result<CpuStorage> {
+    check("the output gradient", lg.numel(), g.n * o * g.oh * g.ow)?;
+    check("the weight", w.len(), o * g.col_rows())?;
+    reserve_columns(g, gout.dtype(), "conv2d backward (columns of each image)")?;
+    Ok(typed!("conv2d backward", (gout, w) => |gv, wv| {
+        input_grad_t(&view_slice(gv, lg), wv, g, o)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition of the convolution, for checking the per-image path.
+    fn reference(x: &[f64], w: &[f64], g: &Conv2dGeom, o: usize) -> Vec<f64> {
+        let mut y = vec![0.0; g.n * o * g.oh * g.ow];
+        for n in 0..g.n {
+            for oc in 0..o {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut s = 0.0;
+                        for c in 0..g.c {
+                            for ki in 0..g.kh {
+                                for kj in 0..g.kw {
+                                    let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
+                                    let ix = (ox * g.sw + kj * g.dw) as isize - g.pw as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi =
+                                        ((n * g.c + c) * g.h + iy as usize) * g.w + ix as usize;
+                                    let wi = ((oc * g.c + c) * g.kh + ki) * g.kw + kj;
+                                    s += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        y[((n * o + oc) * g.oh + oy) * g.ow + ox] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn matches_the_definition_with_stride_padding_dilation() {
+        let (h, w, kh, kw) = (7usize, 6usize, 3usize, 2usize);
+        for &(sh, sw, ph, pw, dh, dw) in &[
+            (1, 1, 1, 1, 1, 1),
+            (2, 3, 0, 1, 1, 2),
+            (1, 2, 2, 0, 2, 1),
+            (3, 1, 3, 2, 1, 1),
+        ] {
+            let oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+            let ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+            let g = Conv2dGeom {
+                n: 3,
+                c: 2,
+                h,
+                w,
+                kh,
+                kw,
+                sh,
+                sw,
+                ph,
+                pw,
+                dh,
+                dw,
+                oh,
+                ow,
+            };
+            let o = 4;
+            let x: Vec<f64> = (0..g.n * g.c * h * w)
+                .map(|i| ((i * 7) % 11) as f64 - 5.0)
+                .collect();
+            let wt: Vec<f64> = (0..o * g.col_rows())
+                .map(|i| ((i * 5) % 7) as f64 - 3.0)
+                .collect();
+            let y = forward_t(&x, &wt, None, &g, o);
+            assert_eq!(
+                y,
+                reference(&x, &wt, &g, o),
+                "forward {sh} {sw} {ph} {pw} {dh} {dw}"
+            );
+            // <conv(x), gy> is linear in x and in w: the gradients satisfy the adjoint identity
+            let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 3) % 5) as f64 - 2.0).collect();
+            let dx = input_grad_t(&gy, &wt, &g, o);
+            let dwt = weight_grad_t(&x, &gy, &g, o);
+            let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
+            let via_x: f64 = dx.iter().zip(&x).map(|(a, b)| a * b).sum();
+            let via_w: f64 = dwt.iter().zip(&wt).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, via_x);
+            assert_eq!(lhs, via_w);
+        }
+    }
+}
