@@ -378,6 +378,22 @@ impl Tensor {
             ow: w,
         };
         let kk = ws[1] * ws[2] * ws[3];
+        if let Some(b) = bias {
+            ensure!(
+                b.shape() == [cout],
+                Shape,
+                "conv_transpose2d: bias of shape {:?} for {cout} output channels",
+                b.shape()
+            );
+        }
+        let same = |t: &Tensor| t.dtype() == self.dtype() && t.device() == self.device();
+        if groups == 1 && same(weight) && bias.is_none_or(same) {
+            let out = self.conv_transpose2d_dense(weight, g, cin, kk)?;
+            return match bias {
+                Some(b) => out.add(&b.reshape(&[1, cout, 1, 1])?),
+                None => Ok(out),
+            };
+        }
         // input as (N·H·W, Cin), then one gemm per group: (N·H·W, Cin) @ (Cin, Cout·kh·kw)
         let xt = self.permute(&[0, 2, 3, 1])?.reshape(&[n * h * w, cin])?;
         let cols = if groups == 1 {
@@ -394,6 +410,64 @@ impl Tensor {
             Some(b) => out.add(&b.reshape(&[1, cout, 1, 1])?),
             None => Ok(out),
         }
+    }
+
+    /// The ungrouped transposed convolution as one graph node: the input gradient of the
+    /// convolution `g` (from `Cout` channels to `Cin`) with weight `(Cin, Cout·kh·kw)`; its
+    /// backward is that convolution (input gradient) and the convolution's weight gradient
+    /// with the roles of input and output swapped — the backend picks each algorithm.
+    fn conv_transpose2d_dense(
+        &self,
+        weight: &Tensor,
+        g: Conv2dGeom,
+        cin: usize,
+        kk: usize,
+    ) -> Result<Tensor> {
+        let w2 = weight.detach().reshape(&[cin, kk])?.contiguous()?;
+        let out =
+            backend::conv2d_input_grad(&self.storage(), self.layout(), &w2.storage(), &g, cin)?;
+        let need = [self.requires_grad(), weight.requires_grad()];
+        let x = need[1].then(|| self.detach());
+        let wshape = weight.shape().to_vec();
+        let mut saved = Vec::new();
+        if need[0] {
+            saved.push(weight);
+        }
+        if need[1] {
+            saved.push(self);
+        }
+        Ok(Tensor::from_op(
+            out,
+            &[g.n, g.c, g.h, g.w],
+            "conv_transpose2d",
+            &[self, weight],
+            &saved,
+            move |gr| {
+                let gx = if need[0] {
+                    let (y, _) =
+                        backend::conv2d(&gr.storage(), gr.layout(), &w2.storage(), None, &g, cin)?;
+                    Some(Tensor::from_contiguous(y, &[g.n, cin, g.oh, g.ow]))
+                } else {
+                    None
+                };
+                let gw = match &x {
+                    Some(x) => Some(Tensor::from_contiguous(
+                        backend::conv2d_weight_grad(
+                            &gr.storage(),
+                            gr.layout(),
+                            None,
+                            &x.storage(),
+                            x.layout(),
+                            &g,
+                            cin,
+                        )?,
+                        &wshape,
+                    )),
+                    None => None,
+                };
+                Ok(vec![gx, gw])
+            },
+        ))
     }
 
     /// Max pooling; returns values and the flat `h*W+w` index of each max in its plane.

@@ -370,6 +370,31 @@ def test_norm_grads():
     check_grads(nn.GroupNorm(2, 4), rand64(2, 4, 2, 1))
 
 
+def test_batch_norm_grads_with_running_stats_and_without_affine(device):
+    # eval mode normalises with the running statistics (constants for the gradient)
+    bn = nn.BatchNorm2d(3)
+    with rustdl.no_grad():
+        bn.running_mean.copy_(t([0.5, -1.0, 2.0]))
+        bn.running_var.copy_(t([0.5, 2.0, 1.5]))
+        bn.weight.copy_(t([1.5, -0.5, 2.0]))
+        bn.bias.copy_(t([0.1, 0.2, -0.3]))
+    check_grads(bn.eval(), rand64(2, 3, 2, 3))
+    check_grads(nn.BatchNorm2d(3, affine=False), rand64(4, 3, 2, 2))
+    check_grads(nn.BatchNorm1d(2, affine=False).eval(), rand64(3, 2, 4))
+    # forward against numpy on the device, a batch large enough for the threaded kernels
+    x = np.random.default_rng(1).standard_normal((16, 8, 17, 15)) * 3 + 2
+    bn = nn.BatchNorm2d(8).to(device)
+    with rustdl.no_grad():
+        bn.weight.copy_(t(np.linspace(0.5, 2.0, 8), device))
+        bn.bias.copy_(t(np.linspace(-1.0, 1.0, 8), device))
+    mean, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
+    ref = (x - mean) / np.sqrt(var + 1e-5) * np.linspace(0.5, 2.0, 8)[None, :, None, None]
+    ref = ref + np.linspace(-1.0, 1.0, 8)[None, :, None, None]
+    assert_close(bn(t(x, device)), ref, rtol=1e-4, atol=1e-4)
+    n = x.size / 8
+    assert_close(bn.running_var, 0.9 + 0.1 * var.ravel() * n / (n - 1), rtol=1e-5, atol=1e-5)
+
+
 # ---------------- dropout / embedding ----------------
 
 

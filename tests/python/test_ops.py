@@ -258,6 +258,30 @@ def test_conv2d(stride, pad, dil, groups, device):
         )
 
 
+@pytest.mark.parametrize(
+    "stride,pad,dil", [(1, 1, 1), (2, 0, 1), (1, 2, 2), ((2, 1), (0, 1), (1, 2)), (3, 2, 1)]
+)
+def test_conv2d_per_image_path_forward_and_grads(stride, pad, dil, device):
+    # more taps than the direct kernel takes (C*kh*kw > 64) and a batch of several images: the
+    # CPU's one-gemm-per-image path (forward, input and weight gradients); checked against
+    # numpy and finite differences
+    x, w, b = r(5, 9, 8, 7), r(4, 9, 3, 3), r(4)
+    got = F.conv2d(
+        rustdl.tensor(x, device=device),
+        rustdl.tensor(w, device=device),
+        rustdl.tensor(b, device=device),
+        stride=stride,
+        padding=pad,
+        dilation=dil,
+    )
+    assert_close(got, np_conv2d(x, w, b, stride, pad, dil, 1), rtol=1e-4, atol=1e-4)
+    if device == "cpu":
+        conv = lambda u, v, c: F.conv2d(u, v, c, stride=stride, padding=pad, dilation=dil)  # noqa: E731
+        gradcheck(conv, [leaf(r(3, 8, 5, 6)), leaf(r(2, 8, 3, 3)), leaf(r(2))])
+        tconv = lambda u, v: F.conv_transpose2d(u, v, stride=stride, padding=pad, dilation=dil)  # noqa: E731
+        gradcheck(tconv, [leaf(r(3, 2, 3, 4)), leaf(r(2, 8, 3, 3))])
+
+
 def test_conv_transpose2d_is_adjoint_of_conv2d():
     # <conv(x), y> == <x, conv_transpose(y)> for the same weight
     x, w, y = r(2, 3, 7, 7), r(4, 3, 3, 3), r(2, 4, 4, 4)

@@ -1,14 +1,15 @@
 //! 2-D convolution as one gemm per image (the CPU's path for many-tap layers when the batch
 //! can keep every thread busy).
 //!
-//! Each image's columns are built channel-major, `(C·kh·kw, oh·ow)`, in a buffer of its task
-//! (a few MB, reused image after image, so it stays in cache), and
-//! - forward: `y_n (O, oh·ow) = W (O, K) @ cols_n` lands in the NCHW output as it is: no
-//!   transposes, no batch-sized column matrix;
-//! - weight gradient: each task accumulates `cols_n @ g_nᵀ` (K, O) over its images, the
+//! Each task works through a run of images with one column buffer (a few MB, reused image
+//! after image, so it stays in cache) — never a batch-sized column matrix:
+//! - forward: the patch-major columns `cols_n (oh·ow, C·kh·kw)` times `Wᵀ` (the orientation
+//!   the gemm kernels run fastest), transposed into the NCHW output with the bias added;
+//! - weight gradient: each task accumulates `g_n (O, oh·ow) @ cols_n` over its images, the
 //!   columns rebuilt from the input (cheaper than keeping a batch of them), and the partial
-//!   sums are added and transposed at the end;
-//! - input gradient: `Wᵀ @ g_n` (K, oh·ow) per image, folded onto that image by col2im.
+//!   sums are added at the end;
+//! - input gradient: `Wᵀ @ g_n` gives channel-major columns `(C·kh·kw, oh·ow)`, folded onto
+//!   the image by runs of whole output rows.
 //!
 //! Images are split over the threads in equal runs; each product runs on one thread.
 
