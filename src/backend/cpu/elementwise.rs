@@ -199,8 +199,48 @@ fn unary_typed<T: Float + Default>(op: UnaryOp, v: &[T], l: &Layout) -> Vec<T> {
             let c = T::from_f64(c);
             map1(v, l, move |x| x * c)
         }
+        UnaryOp::Abs => map1(v, l, |x| x.abs()),
+        UnaryOp::LeakyRelu(s) => {
+            let s = T::from_f64(s);
+            map1(v, l, move |x| if x > T::ZERO { x } else { x * s })
+        }
+        UnaryOp::LeakyReluGrad(s) => {
+            let s = T::from_f64(s);
+            map1(v, l, move |x| if x > T::ZERO { T::ONE } else { s })
+        }
+        // float32: the normal cdf from a polynomial erfc (vectorises; within 1e-7 of the exact
+        // cdf), float64 keeps libm's erf
+        UnaryOp::Gelu if std::mem::size_of::<T>() == 4 => map1(v, l, |x| {
+            let (cdf, _) = normal_cdf_pdf(x);
+            x * cdf
+        }),
+        UnaryOp::GeluGrad if std::mem::size_of::<T>() == 4 => map1(v, l, |x| {
+            let (cdf, pdf) = normal_cdf_pdf(x);
+            cdf + x * pdf
+        }),
         other => map1(v, l, move |x| unary_f(other, x)),
     }
+}
+
+/// The standard normal cdf Φ(x) and density φ(x), branch-free: `erfc` of `|x|/√2` from the
+/// Abramowitz–Stegun 7.1.26 polynomial (absolute error below 1.5e-7), so each tail is
+/// computed without cancellation. Accurate to float32, not float64.
+#[inline(always)]
+fn normal_cdf_pdf<T: Float>(x: T) -> (T, T) {
+    let f = T::from_f64;
+    let a = x.abs() * f(std::f64::consts::FRAC_1_SQRT_2);
+    let t = T::ONE / (T::ONE + f(0.327_591_1) * a);
+    let mut p = f(1.061_405_429);
+    p = p * t + f(-1.453_152_027);
+    p = p * t + f(1.421_413_741);
+    p = p * t + f(-0.284_496_736);
+    p = p * t + f(0.254_829_592);
+    let e = (-(a * a)).exp_fast();
+    let tail = f(0.5) * p * t * e; // Φ(-|x|)
+    let cdf = if x < T::ZERO { tail } else { T::ONE - tail };
+    let pdf = e * f(0.398_942_280_401_432_7);
+    // NaN in, NaN out (the selects above would give 1 - NaN = NaN already; kept explicit)
+    (if x.is_nan_() { x } else { cdf }, pdf)
 }
 
 fn unary_i(op: UnaryOp, x: i64) -> i64 {

@@ -47,13 +47,14 @@ fn valid_range(out: usize, s: usize, p: usize, t: usize, size: usize) -> (usize,
 
 /// Adds channel-major columns `(C·kh·kw, oh·ow)` onto one image `dx (C, H, W)` (zeroed here
 /// first).
-fn col2im_image<T: Float>(cols: &[T], g: &Conv2dGeom, dx: &mut [T]) {
+/// Row `r` of the columns is `cols[r·rs .. r·rs + oh·ow]`.
+fn col2im_image<T: Float>(cols: &[T], rs: usize, g: &Conv2dGeom, dx: &mut [T]) {
     dx.fill(T::ZERO);
     let l = g.oh * g.ow;
     let cols_x: Vec<(usize, usize)> = (0..g.kw)
         .map(|kj| valid_range(g.ow, g.sw, g.pw, kj * g.dw, g.w))
         .collect();
-    let mut rows = cols.chunks_exact(l);
+    let mut rows = (0..).map(|r: usize| &cols[r * rs..r * rs + l]);
     for c in 0..g.c {
         let plane = &mut dx[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ki in 0..g.kh {
@@ -86,6 +87,44 @@ fn col2im_image<T: Float>(cols: &[T], g: &Conv2dGeom, dx: &mut [T]) {
 /// Images per task: equal runs, one per thread.
 fn images_per_task(n: usize) -> usize {
     n.div_ceil(pool::threads().clamp(1, n.max(1))).max(1)
+}
+
+/// Output positions one product should span at least: below it the operand packing the gemm
+/// repeats per product outweighs the arithmetic, so small images go several to a product.
+const MIN_PRODUCT_COLS: usize = 512;
+
+/// Images per product: enough for [`MIN_PRODUCT_COLS`] positions, at most a task's run.
+fn images_per_product(l: usize, per_task: usize) -> usize {
+    MIN_PRODUCT_COLS
+        .div_ceil(l.max(1))
+        .clamp(1, per_task.max(1))
+}
+
+/// The consecutive groups of at most `size` images in `range`.
+fn groups(
+    range: std::ops::Range<usize>,
+    size: usize,
+) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let end = range.end;
+    range.step_by(size).map(move |a| a..(a + size).min(end))
+}
+
+/// `dst (O, G·L)` gathered from the `G` images `g_n (O, L)` of `gy` from image `first` on.
+fn gather_images<T: Float>(
+    gy: &[T],
+    first: usize,
+    count: usize,
+    o: usize,
+    l: usize,
+    dst: &mut [T],
+) {
+    let gl = count * l;
+    for j in 0..count {
+        let gn = &gy[(first + j) * o * l..(first + j + 1) * o * l];
+        for (oc, row) in gn.chunks_exact(l).enumerate() {
+            dst[oc * gl + j * l..oc * gl + (j + 1) * l].copy_from_slice(row);
+        }
+    }
 }
 
 /// A task's column buffer: `len` elements, written by [`im2col_image`] before every read.
@@ -126,27 +165,36 @@ fn forward_t<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: 
     let total = g.n * img_out;
     let mut out: Vec<T> = Vec::with_capacity(total);
     let per = images_per_task(g.n);
+    let gs = images_per_product(l, per);
     let base = SendPtr(out.as_mut_ptr());
     pool::run(g.n.div_ceil(per), |t| {
-        let mut cols = scratch::<T>(l * k);
-        let mut yt = vec![T::ZERO; l * o];
-        for n in t * per..((t + 1) * per).min(g.n) {
-            im2col_image(&x[n * img_in..(n + 1) * img_in], g, &mut cols, T::ZERO);
-            // SAFETY: im2col_image wrote every column element
-            let c = unsafe { assume_init(&cols) };
-            // (L, K) @ Wᵀ: the orientation the gemm kernels run fastest
+        let mut cols = scratch::<T>(gs * l * k);
+        let mut yt = vec![T::ZERO; gs * l * o];
+        for grp in groups(t * per..((t + 1) * per).min(g.n), gs) {
+            let rows = grp.len() * l;
+            for (j, n) in grp.clone().enumerate() {
+                let dst = &mut cols[j * l * k..(j + 1) * l * k];
+                im2col_image(&x[n * img_in..(n + 1) * img_in], g, dst, T::ZERO);
+            }
+            // SAFETY: im2col_image wrote every column element of the group's rows
+            let c = unsafe { assume_init(&cols[..rows * k]) };
+            // (G·L, K) @ Wᵀ: the orientation the gemm kernels run fastest
             gemm_into(
-                [l, o, k],
+                [rows, o, k],
                 &mut yt,
                 o,
                 (c, Strides::rows(k)),
                 (w, Strides::transposed(k)),
                 false,
             );
-            // SAFETY: image `n`'s output block belongs to this task alone, and is written
-            // whole before anything reads it (zeroing it first would cost a pass)
-            let y = unsafe { std::slice::from_raw_parts_mut(base.get().add(n * img_out), img_out) };
-            super::simd::wide(|| transpose_bias(&yt, y, l, o, bias));
+            for (j, n) in grp.enumerate() {
+                // SAFETY: image `n`'s output block belongs to this task alone, and is written
+                // whole before anything reads it (zeroing it first would cost a pass)
+                let y =
+                    unsafe { std::slice::from_raw_parts_mut(base.get().add(n * img_out), img_out) };
+                let src = &yt[j * l * o..(j + 1) * l * o];
+                super::simd::wide(|| transpose_bias(src, y, l, o, bias));
+            }
         }
     });
     // SAFETY: the tasks covered every image, and each wrote its whole output block
@@ -156,23 +204,38 @@ fn forward_t<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: 
 
 fn weight_grad_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
     let (k, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
-    let (img_in, img_out) = (g.c * g.h * g.w, o * l);
+    let img_in = g.c * g.h * g.w;
     let per = images_per_task(g.n);
+    let gs = images_per_product(l, per);
     let tasks = g.n.div_ceil(per);
     // one (O, K) partial sum per task
     let mut partial = vec![T::ZERO; tasks * o * k];
     pool::chunks_mut(&mut partial, o * k, |t, acc| {
-        let mut cols = scratch::<T>(l * k);
-        for n in t * per..((t + 1) * per).min(g.n) {
-            im2col_image(&x[n * img_in..(n + 1) * img_in], g, &mut cols, T::ZERO);
-            // SAFETY: im2col_image wrote every column element
-            let c = unsafe { assume_init(&cols) };
-            let gn = &gy[n * img_out..(n + 1) * img_out];
+        let mut cols = scratch::<T>(gs * l * k);
+        let mut gcat = if gs > 1 {
+            vec![T::ZERO; o * gs * l]
+        } else {
+            Vec::new()
+        };
+        for grp in groups(t * per..((t + 1) * per).min(g.n), gs) {
+            let rows = grp.len() * l;
+            for (j, n) in grp.clone().enumerate() {
+                let dst = &mut cols[j * l * k..(j + 1) * l * k];
+                im2col_image(&x[n * img_in..(n + 1) * img_in], g, dst, T::ZERO);
+            }
+            // SAFETY: im2col_image wrote every column element of the group's rows
+            let c = unsafe { assume_init(&cols[..rows * k]) };
+            let gn: &[T] = if gs > 1 {
+                gather_images(gy, grp.start, grp.len(), o, l, &mut gcat);
+                &gcat[..o * rows]
+            } else {
+                &gy[grp.start * o * l..grp.end * o * l]
+            };
             gemm_into(
-                [o, k, l],
+                [o, k, rows],
                 acc,
                 k,
-                (gn, Strides::rows(l)),
+                (gn, Strides::rows(rows)),
                 (c, Strides::rows(k)),
                 true,
             );
@@ -188,23 +251,39 @@ fn weight_grad_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T
 
 fn input_grad_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
     let (k, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
-    let (img_in, img_out) = (g.c * g.h * g.w, o * l);
+    let img_in = g.c * g.h * g.w;
     let mut dx = vec![T::ZERO; g.n * img_in];
     let per = images_per_task(g.n);
+    let gs = images_per_product(l, per);
     pool::chunks_mut(&mut dx, per * img_in, |t, part| {
-        let mut cols = vec![T::ZERO; k * l];
-        for (j, dxn) in part.chunks_exact_mut(img_in).enumerate() {
-            let n = t * per + j;
-            let gn = &gy[n * img_out..(n + 1) * img_out];
+        let mut cols = vec![T::ZERO; k * gs * l];
+        let mut gcat = if gs > 1 {
+            vec![T::ZERO; o * gs * l]
+        } else {
+            Vec::new()
+        };
+        let first = t * per;
+        for grp in groups(first..first + part.len() / img_in, gs) {
+            let rows = grp.len() * l;
+            let gn: &[T] = if gs > 1 {
+                gather_images(gy, grp.start, grp.len(), o, l, &mut gcat);
+                &gcat[..o * rows]
+            } else {
+                &gy[grp.start * o * l..grp.end * o * l]
+            };
+            // channel-major columns of the group: (K, G·L)
             gemm_into(
-                [k, l, o],
+                [k, rows, o],
                 &mut cols,
-                l,
+                rows,
                 (w, Strides::transposed(k)),
-                (gn, Strides::rows(l)),
+                (gn, Strides::rows(rows)),
                 false,
             );
-            super::simd::wide(|| col2im_image(&cols, g, dxn));
+            for (j, n) in grp.enumerate() {
+                let dxn = &mut part[(n - first) * img_in..(n - first + 1) * img_in];
+                super::simd::wide(|| col2im_image(&cols[j * l..], rows, g, dxn));
+            }
         }
     });
     dx
@@ -213,11 +292,17 @@ fn input_grad_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T>
 /// Checks that every task's column buffer can be allocated: a `MemoryError` naming the op for
 /// an impossible size (e.g. a huge kernel over a large image), never an abort inside a task.
 fn reserve_columns(g: &Conv2dGeom, dtype: crate::dtype::DType, op: &str) -> Result<()> {
-    let tasks = g.n.div_ceil(images_per_task(g.n));
-    let count = [tasks, g.col_rows(), g.col_cols()]
-        .iter()
-        .try_fold(1usize, |a, &b| a.checked_mul(b))
-        .unwrap_or(usize::MAX);
+    let per = images_per_task(g.n);
+    let tasks = g.n.div_ceil(per);
+    let count = [
+        tasks,
+        images_per_product(g.col_cols(), per),
+        g.col_rows(),
+        g.col_cols(),
+    ]
+    .iter()
+    .try_fold(1usize, |a, &b| a.checked_mul(b))
+    .unwrap_or(usize::MAX);
     crate::backend::reserve(count, dtype, crate::device::Device::Cpu, op)
 }
 
