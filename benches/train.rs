@@ -2,8 +2,9 @@
 //! of an LSTM, a GRU and a 2-layer bidirectional LSTM (input 32, hidden 128, seq 32, batch 32,
 //! Adam); and a skip-gram step with negative sampling (vocab 10k, dim 128, batch 1024, 5
 //! negatives, SGD); a VGG block and a ResNet BasicBlock (batch 64, 64 channels, 32x32, SGD with
-//! momentum) — on the CPU and, when an adapter exists, the GPU. The same shapes as
-//! `benchmarks/compare.py`, which times PyTorch beside them.
+//! momentum); a DCGAN step on 28x28 images (batch 64: the discriminator on real and generated
+//! images, then the generator; Adam with β1 = 0.5) — on the CPU and, when an adapter exists,
+//! the GPU. The same shapes as `benchmarks/compare.py`, which times PyTorch beside them.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rustdl::backend::OptimStep;
@@ -200,6 +201,88 @@ fn basic_block_step(net: &mut Net, x: &Tensor) -> Result<()> {
     net.update(sgd_momentum)
 }
 
+/// The DCGAN generator: z (64) -> linear 128·7·7 -> BN, ReLU -> ConvTranspose 128->64 (4, stride
+/// 2, pad 1) -> BN, ReLU -> ConvTranspose 64->1 -> tanh: `[w, b, g1, b1, t1, tb1, g2, b2, t2, tb2]`.
+fn dcgan_generate(p: &[Tensor], z: &Tensor) -> Result<Tensor> {
+    let bn = |h: &Tensor, g: &Tensor, b: &Tensor| {
+        h.batch_norm(None, None, Some(g), Some(b), true, 0.1, 1e-5)
+    };
+    let n = z.shape()[0];
+    let h = z.linear(&p[0], Some(&p[1]))?.reshape(&[n, 128, 7, 7])?;
+    let h = bn(&h, &p[2], &p[3])?.relu()?;
+    let up = |h: &Tensor, w: &Tensor, b: &Tensor| {
+        h.conv_transpose2d(w, Some(b), (2, 2), (1, 1), (0, 0), 1, (1, 1))
+    };
+    let h = bn(&up(&h, &p[4], &p[5])?, &p[6], &p[7])?.relu()?;
+    up(&h, &p[8], &p[9])?.tanh()
+}
+
+/// The DCGAN discriminator: Conv 1->64 (4, stride 2, pad 1), LeakyReLU 0.2 -> Conv 64->128 ->
+/// BN, LeakyReLU -> linear 128·7·7 -> 1 logit: `[c1, cb1, c2, cb2, g, b, w, wb]`.
+fn dcgan_discriminate(p: &[Tensor], x: &Tensor) -> Result<Tensor> {
+    use rustdl::backend::UnaryOp;
+    let down = window((0, 0), 2, 1);
+    let h = x
+        .conv2d(&p[0], Some(&p[1]), down, 1)?
+        .unary(UnaryOp::LeakyRelu(0.2))?;
+    let h = h.conv2d(&p[2], Some(&p[3]), down, 1)?;
+    let h = h
+        .batch_norm(None, None, Some(&p[4]), Some(&p[5]), true, 0.1, 1e-5)?
+        .unary(UnaryOp::LeakyRelu(0.2))?;
+    h.flatten(1, -1)?.linear(&p[6], Some(&p[7]))
+}
+
+fn gan_adam(t: u64) -> OptimStep {
+    match adam(t) {
+        OptimStep::Adam {
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            amsgrad,
+            maximize,
+            ..
+        } => OptimStep::Adam {
+            lr: 2e-4,
+            beta1: 0.5,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            amsgrad,
+            t,
+            maximize,
+        },
+        other => other,
+    }
+}
+
+/// One DCGAN step: the discriminator on real images (label 1) and detached fakes (label 0),
+/// its update; then the generator through the discriminator (label 1), its update.
+fn dcgan_step(gen: &mut Net, disc: &mut Net, real: &Tensor, z: &Tensor) -> Result<()> {
+    let n = real.shape()[0];
+    let (ones, zeros) = (
+        Tensor::ones(&[n, 1], real.dtype(), real.device())?,
+        Tensor::zeros(&[n, 1], real.dtype(), real.device())?,
+    );
+    let bce = |logits: &Tensor, t: &Tensor| {
+        logits.binary_cross_entropy_with_logits(t, None, None, Reduction::Mean)
+    };
+    let fake = dcgan_generate(&gen.params, z)?;
+    let d_loss = bce(&dcgan_discriminate(&disc.params, real)?, &ones)?.add(&bce(
+        &dcgan_discriminate(&disc.params, &fake.detach())?,
+        &zeros,
+    )?)?;
+    d_loss.backward(None, false)?;
+    disc.update(gan_adam)?;
+    bce(&dcgan_discriminate(&disc.params, &fake)?, &ones)?.backward(None, false)?;
+    // the generator's loss also reached the discriminator's weights: not part of its update
+    for p in &disc.params {
+        p.set_grad(None)?;
+    }
+    gen.update(gan_adam)
+}
+
 /// A 2-D window: `kernel` (zeros: the weight's), square stride and padding, no dilation.
 fn window(kernel: (usize, usize), stride: usize, pad: usize) -> Window2d {
     Window2d {
@@ -242,6 +325,43 @@ fn cnn_blocks(c: &mut Criterion) {
         g.bench_function(format!("resnet_basicblock_64x64x32x32_sgd/{dev}"), |b| {
             b.iter(|| {
                 basic_block_step(&mut basic, &x).expect("basic block step");
+                sync(dev);
+            })
+        });
+        let (real, z) = (randn(&[64, 1, 28, 28], dev), randn(&[64, 64], dev));
+        let mut gen = Net::new(
+            &[
+                &[128 * 7 * 7, 64],
+                &[128 * 7 * 7],
+                &[128],
+                &[128],
+                &[128, 64, 4, 4],
+                &[64],
+                &[64],
+                &[64],
+                &[64, 1, 4, 4],
+                &[1],
+            ],
+            dev,
+            2,
+        );
+        let mut disc = Net::new(
+            &[
+                &[64, 1, 4, 4],
+                &[64],
+                &[128, 64, 4, 4],
+                &[128],
+                &[128],
+                &[128],
+                &[1, 128 * 7 * 7],
+                &[1],
+            ],
+            dev,
+            2,
+        );
+        g.bench_function(format!("dcgan_28x28_b64_adam/{dev}"), |b| {
+            b.iter(|| {
+                dcgan_step(&mut gen, &mut disc, &real, &z).expect("dcgan step");
                 sync(dev);
             })
         });
