@@ -691,7 +691,9 @@ impl Tensor {
             (rm.detach().to_dtype(dt)?, rv.detach().to_dtype(dt)?)
         } else {
             let count = n * spatial;
-            if count <= 1 && training {
+            // an empty batch gives an empty output and leaves the running statistics alone
+            // (as PyTorch); one value per channel has no variance
+            if count == 1 && training {
                 return Err(Error::Value(format!(
                     "batch_norm: expected more than 1 value per channel when training, got input of shape {:?}",
                     self.shape()
@@ -699,7 +701,7 @@ impl Tensor {
             }
             let (m, v) = backend::channel_moments(&x.storage(), &l3)?;
             let (mean, var) = (per_channel(m), per_channel(v));
-            if training {
+            if training && count > 0 {
                 let _g = crate::autograd::NoGradGuard::new();
                 let unbiased = var.mul_scalar(count as f64 / (count as f64 - 1.0).max(1.0))?;
                 for (buf, stat) in [(running_mean, &mean), (running_var, &unbiased)] {

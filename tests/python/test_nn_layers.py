@@ -335,6 +335,17 @@ def test_batchnorm2d_and_options(device):
         bn(t(np.zeros((4, 2)), device))
     with pytest.raises(ValueError, match="more than 1 value"):
         nn.BatchNorm1d(2).to(device)(t(np.zeros((1, 2)), device))
+    # an empty batch: an empty output, running statistics untouched, zero parameter gradients
+    empty = nn.BatchNorm2d(3).to(device)
+    for shape in [(0, 3, 4, 4), (2, 3, 0, 4)]:
+        xe = rustdl.zeros(*shape, device=device, requires_grad=True)
+        out = empty(xe)
+        assert out.shape == shape
+        out.sum().backward()
+        assert xe.grad.shape == shape
+    assert_close(empty.running_mean, np.zeros(3))
+    assert_close(empty.running_var, np.ones(3))
+    assert_close(empty.weight.grad, np.zeros(3))
 
 
 def test_layernorm_groupnorm_forward(device):
