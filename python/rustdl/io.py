@@ -5,7 +5,10 @@ rustdl writes safetensors. Every tensor is stored under its path in the dict: a 
 file as it is; nested dicts (an optimizer's ``state_dict``) are flattened with ``/``
 (``state/0/exp_avg``). The structure itself (dict keys with their types, lists, tuples) and every
 non-tensor value (numbers, strings, bools, ``None``) is kept as JSON in the file's metadata under
-``rustdl``, so :func:`load` rebuilds the object exactly, whatever characters the keys hold. Writes
+``rustdl``, so :func:`load` rebuilds the object exactly, whatever characters the keys hold. An
+object beyond plain data (a whole module, an optimizer) is pickled as ``torch.save`` does, with its
+tensors stored beside the pickle; :func:`load` unpickles it only when asked with
+``weights_only=False``, as ``torch.load`` does since PyTorch 2.6. Writes
 to a path are atomic (a temp file of its own, fsync, rename) and serialised by a lock beside the
 file, so concurrent saves to one path (threads or processes) each land whole; a save also removes
 the temp files that writers killed mid-save left behind. File objects are written and read from
@@ -20,6 +23,7 @@ checkpoint can never run code, whatever ``weights_only`` says.
 
 from __future__ import annotations
 
+import base64
 import collections
 import io
 import json
@@ -133,6 +137,79 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
     raise ValueError(f"unknown structure node kind {kind!r}")
 
 
+class _ObjectPickler(pickle.Pickler):
+    """Pickles an object with its tensors, dtypes and devices kept out of the pickle: tensors go
+    into ``tensors`` (one entry per distinct tensor, so shared parameters stay shared)."""
+
+    def __init__(self, file: BinaryIO, tensors: dict[str, Tensor]) -> None:
+        super().__init__(file, protocol=4)
+        self.tensors = tensors
+        self.names: dict[int, str] = {}
+        self.keep: list[Any] = []  # keeps ids unique while pickling
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, Tensor):
+            name = self.names.get(id(obj))
+            if name is None:
+                name = f"object/{len(self.names)}"
+                self.names[id(obj)] = name
+                self.keep.append(obj)
+                self.tensors[name] = obj.detach()
+            from .nn import Parameter
+
+            return ("tensor", name, isinstance(obj, Parameter), bool(obj.requires_grad), str(obj.device))
+        if isinstance(obj, _rustdl.dtype):
+            return ("dtype", str(obj).removeprefix("rustdl."))
+        if isinstance(obj, _rustdl.device):
+            return ("device", str(obj))
+        return None
+
+
+def _pickle_object(obj: Any, tensors: dict[str, Tensor]) -> bytes:
+    buf = io.BytesIO()
+    _ObjectPickler(buf, tensors).dump(obj)
+    return buf.getvalue()
+
+
+class _ObjectUnpickler(pickle.Unpickler):
+    """Reverses :class:`_ObjectPickler` (only with ``weights_only=False``: it runs code named in
+    the file, as ``pickle`` does)."""
+
+    def __init__(self, file: BinaryIO, tensors: dict[str, Tensor], where: str, to_saved_device: bool) -> None:
+        super().__init__(file)
+        self.tensors = tensors
+        self.where = where
+        self.to_saved_device = to_saved_device
+        self.done: dict[str, Tensor] = {}
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind = pid[0] if isinstance(pid, tuple) and pid else None
+        if kind == "tensor" and len(pid) == 5 and pid[1] in self.tensors:
+            _, name, is_param, requires_grad, saved = pid
+            if name not in self.done:
+                t = self.tensors[name]
+                if self.to_saved_device and str(saved) != str(t.device):
+                    # no map_location: each tensor goes back where it was saved, as torch.load
+                    t = t.to(_saved_device(str(saved), self.where))
+                if is_param:
+                    from .nn import Parameter
+
+                    t = Parameter(t, requires_grad=bool(requires_grad))
+                elif requires_grad:
+                    t = t.detach().requires_grad_(True)
+                self.done[name] = t
+            return self.done[name]
+        if (
+            kind == "dtype"
+            and len(pid) == 2
+            and isinstance(getattr(_rustdl, str(pid[1]), None), _rustdl.dtype)
+        ):
+            return getattr(_rustdl, pid[1])
+        if kind == "device" and len(pid) == 2:
+            return _rustdl.device(str(pid[1]))
+        raise pickle.UnpicklingError(f"unknown persistent reference {str(pid)[:80]!r}")
+
+
 def _is_path(f: Any) -> bool:
     return isinstance(f, (str, bytes, os.PathLike))
 
@@ -145,7 +222,7 @@ def _name_of(f: Any) -> str:
     return repr(name) if isinstance(name, (str, bytes)) else f"<{type(f).__name__}>"
 
 
-def save(obj: dict, f: FileLike) -> None:
+def save(obj: Any, f: FileLike) -> None:
     """Saves a dict of tensors (a ``state_dict``, an optimizer's too) as safetensors.
 
     Writing to a path is atomic: the data goes to a temp file of its own beside it
@@ -155,39 +232,50 @@ def save(obj: dict, f: FileLike) -> None:
     last one wins. Temp files left by writers that were killed are removed by the next save to the
     path. A file object gets the bytes in one ``write`` at its current position.
 
+    Plain data — tensors, numpy arrays, numbers, strings, bools and ``None`` nested in dicts,
+    lists and tuples — is stored as safetensors plus a JSON description, readable by any
+    safetensors reader and loaded without running code. Any other object (a whole module, an
+    optimizer, a custom class) is pickled as ``torch.save`` does, its tensors stored beside the
+    pickle; as with ``torch.load`` since PyTorch 2.6, loading it back needs
+    ``weights_only=False``, because unpickling runs code named in the file.
+
     Args:
-        obj: tensors, numpy arrays, numbers, strings, bools or ``None``, possibly nested in
-            dicts (str or int keys), lists and tuples (a whole object of those, as PyTorch's
-            ``torch.save`` takes), e.g.
-            ``{"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()}``.
+        obj: what to save, e.g.
+            ``{"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()}``, or a
+            whole model.
         f: a path (``str`` or ``os.PathLike``) or a binary file object with ``write``
             (``io.BytesIO``, ``open(path, "wb")``).
 
     Raises:
-        TypeError: ``obj`` is a module or optimizer (save its ``state_dict()``), is not a dict,
-            or holds a value that cannot be stored; or ``f`` is neither a path nor a binary file.
+        TypeError: ``obj`` is neither plain data nor picklable (a lambda, an open file), or
+            ``f`` is neither a path nor a binary file.
         OSError: the file cannot be written.
 
     Example:
         >>> rustdl.save(model.state_dict(), "model.safetensors")
         >>> model.load_state_dict(rustdl.load("model.safetensors"))
     """
-    from .nn import Module
-    from .optim import Optimizer
-
-    if isinstance(obj, (Module, Optimizer)):
-        kind = "model" if isinstance(obj, Module) else "opt"
-        raise TypeError(
-            f"rustdl.save cannot pickle a whole {type(obj).__name__}: rustdl stores data, never code. "
-            f"Save its state instead: rustdl.save({kind}.state_dict(), path), and restore it with "
-            f"{kind}.load_state_dict(rustdl.load(path))"
-        )
     if not _is_path(f) and not callable(getattr(f, "write", None)):
         raise TypeError(f"rustdl.save: f must be a path or a binary file object, got {type(f).__name__}")
     tensors: dict[str, Tensor] = {}
-    tree = _encode(obj, "", tensors)
     try:
-        meta = json.dumps({"format": _FORMAT, "tree": tree}, allow_nan=True)
+        tree = _encode(obj, "", tensors)
+        info: dict[str, Any] = {"format": _FORMAT, "tree": tree}
+    except TypeError as data_error:
+        # not plain data (a whole module, an optimizer, another object): pickled as torch.save
+        # does, the tensors beside the pickle; loading it needs weights_only=False
+        tensors = {}
+        try:
+            payload = _pickle_object(obj, tensors)
+        except (pickle.PicklingError, TypeError, AttributeError) as e:
+            raise TypeError(f"{data_error}; and it cannot be pickled either: {e}") from None
+        info = {
+            "format": _FORMAT,
+            "pickle": base64.b64encode(payload).decode("ascii"),
+            "class": f"{type(obj).__module__}.{type(obj).__qualname__}",
+        }
+    try:
+        meta = json.dumps(info, allow_nan=True)
     except (TypeError, ValueError) as e:  # pragma: no cover - _encode admits only JSON scalars
         raise TypeError(f"rustdl.save: cannot encode the structure: {e}") from None
     if _is_path(f):
@@ -203,9 +291,9 @@ def save(obj: dict, f: FileLike) -> None:
         flush()
 
 
-def _load_safetensors(source: str | bytes, device: Any, where: str) -> dict:
+def _load_safetensors(source: str | bytes, device: Any, where: str, weights_only: bool | None = None) -> Any:
     """Reads safetensors from a path or from the bytes of a file object; rustdl's metadata, when
-    present, rebuilds the saved structure."""
+    present, rebuilds the saved structure (a pickled object only with ``weights_only=False``)."""
     try:
         if isinstance(source, bytes):
             tensors, meta = _rustdl.load_bytes(source, device)
@@ -218,7 +306,11 @@ def _load_safetensors(source: str | bytes, device: Any, where: str) -> dict:
         return dict(tensors)
     try:
         info = json.loads(raw)
-        if not isinstance(info, dict) or info.get("format") != _FORMAT or "tree" not in info:
+        if not isinstance(info, dict) or info.get("format") != _FORMAT:
+            raise ValueError("unknown metadata format")
+        if "pickle" in info:
+            return _unpickle_object(info, dict(tensors), where, weights_only, device is None)
+        if "tree" not in info:
             raise ValueError("unknown metadata format")
         out = _decode(info["tree"], tensors, where)
     except RecursionError:
@@ -226,6 +318,26 @@ def _load_safetensors(source: str | bytes, device: Any, where: str) -> dict:
     except ValueError as e:  # json.JSONDecodeError is a ValueError
         raise ValueError(f"rustdl.load: corrupt metadata in {where}: {e}") from None
     return out
+
+
+def _unpickle_object(
+    info: dict, tensors: dict[str, Tensor], where: str, weights_only: bool | None, to_saved_device: bool
+) -> Any:
+    what = str(info.get("class", "object"))[:200]
+    if weights_only is not False:
+        raise pickle.UnpicklingError(
+            f"rustdl.load: {where} holds a pickled {what} (saved whole, not as a state_dict); "
+            "unpickling it runs code named in the file, so it needs weights_only=False — pass it only "
+            "for a file from a source you trust (as torch.load since PyTorch 2.6)"
+        )
+    payload = info["pickle"]
+    if not isinstance(payload, str):
+        raise ValueError("malformed pickle payload")
+    try:
+        data = base64.b64decode(payload.encode("ascii"), validate=True)
+    except (ValueError, UnicodeError):
+        raise ValueError("malformed pickle payload") from None
+    return _ObjectUnpickler(io.BytesIO(data), tensors, where, to_saved_device).load()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -799,8 +911,10 @@ def load(
             ``storage``/``storage.cpu()``/``storage.cuda()``, a device, or ``None`` for the default.
             By default PyTorch tensors go where they were saved (``cuda`` → GPU) and safetensors
             to the CPU.
-        weights_only: accepted for compatibility with ``torch.load``; rustdl always loads data
-            only, and ``False`` does NOT enable arbitrary unpickling.
+        weights_only: as in ``torch.load``: a whole object that :func:`save` pickled (a model
+            saved with ``rustdl.save(model, f)``) loads only with ``weights_only=False``, which
+            runs code named in the file — for files you trust. PyTorch's own files are always
+            read as data: there ``False`` does NOT enable arbitrary unpickling.
         device: rustdl's name for ``map_location`` (give one of the two).
 
     Returns:
@@ -833,7 +947,7 @@ def load(
         if kind == "zip":
             return _load_torch_zip(path, where, target)
         dev = None if target is None else _target_device(target, "cpu", where)
-        return _load_safetensors(path, dev, where)
+        return _load_safetensors(path, dev, where, weights_only)
     if not callable(getattr(f, "read", None)):
         raise TypeError(f"rustdl.load: f must be a path or a binary file object, got {type(f).__name__}")
     data = f.read()
@@ -846,4 +960,4 @@ def load(
     if kind == "legacy":
         return _load_torch_legacy(io.BytesIO(data), where, target)
     dev = None if target is None else _target_device(target, "cpu", where)
-    return _load_safetensors(data, dev, where)
+    return _load_safetensors(data, dev, where, weights_only)
