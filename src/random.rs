@@ -21,3 +21,14 @@ pub fn advance(n: u64) -> (u64, u64) {
 pub fn initial_seed() -> u64 {
     STATE.lock().unwrap_or_else(|e| e.into_inner()).0
 }
+
+/// The (seed, offset) the next draw starts at.
+pub fn state() -> (u64, u64) {
+    *STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Replaces the (seed, offset) pair, returning the previous one (a `Generator`'s draws swap
+/// its own state in and out).
+pub fn swap_state(new: (u64, u64)) -> (u64, u64) {
+    std::mem::replace(&mut *STATE.lock().unwrap_or_else(|e| e.into_inner()), new)
+}

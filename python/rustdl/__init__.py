@@ -58,6 +58,16 @@ from ._tensor_api import (  # noqa: F401
     var_mean,
 )
 from .io import load, save  # noqa: F401
+from ._generator import (  # noqa: F401
+    Generator,
+    bernoulli,
+    default_generator,
+    get_rng_state,
+    normal,
+    randperm,
+    seed,
+    set_rng_state,
+)
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402

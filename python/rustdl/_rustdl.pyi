@@ -653,6 +653,8 @@ def linspace(
 def load_bytes(data: Any, device: _DeviceLike = None) -> tuple[dict[str, Tensor], dict[str, str]]: ...
 def load_file(path: Any, device: _DeviceLike = None) -> tuple[dict[str, Tensor], dict[str, str]]: ...
 def manual_seed(seed: builtins.int) -> None: ...
+def _rng_state() -> tuple[builtins.int, builtins.int]: ...
+def _rng_set_state(seed: builtins.int, offset: builtins.int) -> None: ...
 def max_pool2d(
     input: Tensor,
     kernel_size: Any,
@@ -678,7 +680,11 @@ def ones_like(
 ) -> Tensor: ...
 def optim_step(kind: Any, params: Any, states: Any, hyper: Any) -> None: ...
 def rand(
-    *size: Any, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
+    *size: Any,
+    generator: Any = None,
+    dtype: _DTypeLike = None,
+    device: _DeviceLike = None,
+    requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def rand_like(
     input: Tensor, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
@@ -694,7 +700,11 @@ def randint(
     requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def randn(
-    *size: Any, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
+    *size: Any,
+    generator: Any = None,
+    dtype: _DTypeLike = None,
+    device: _DeviceLike = None,
+    requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def randn_like(
     input: Tensor, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False

@@ -219,8 +219,32 @@ sized!(ones, |s, d, v| Tensor::full(s, 1.0, d, v)
     .map_err(|e| e.renamed("full", "ones")));
 sized!(empty, |s, d, v| Tensor::full(s, 0.0, d, v)
     .map_err(|e| e.renamed("full", "empty")));
-sized!(rand, |s, d, v| Tensor::rand(s, d, v));
-sized!(randn, |s, d, v| Tensor::randn(s, d, v));
+/// `name(*size, generator=None, dtype=None, device=None, requires_grad=False)`: a random tensor
+/// from `make(shape, dtype, device)`, drawn from `generator` when given.
+macro_rules! random_sized {
+    ($name:ident, $make:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false))]
+        fn $name(
+            py: Python<'_>,
+            size: &Bound<'_, PyTuple>,
+            generator: Option<&Bound<'_, PyAny>>,
+            dtype: Option<&Bound<'_, PyAny>>,
+            device: Option<&Bound<'_, PyAny>>,
+            requires_grad: bool,
+        ) -> PyResult<PyTensor> {
+            let shape = size_args(size, stringify!($name))?;
+            let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
+            let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
+            let t = with_generator(generator, || {
+                Ok(create(py, &shape, dv, || make(&shape, dt, dv))?)
+            })?;
+            finish(t, requires_grad)
+        }
+    };
+}
+random_sized!(rand, |s, d, v| Tensor::rand(s, d, v));
+random_sized!(randn, |s, d, v| Tensor::randn(s, d, v));
 
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, dtype=None, device=None, requires_grad=false))]
@@ -387,7 +411,6 @@ fn randint(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
-    let _ = generator;
     let mut pos: Vec<Bound<'_, PyAny>> = args.iter().collect();
     // the size is the last positional argument unless given as a keyword
     let size_obj = match size {
@@ -424,7 +447,11 @@ fn randint(
         }
     };
     let dv = dev(device)?;
-    let t = create(py, &size, dv, || Tensor::randint(lo, hi, &size, dv))?;
+    let t = with_generator(generator, || {
+        Ok(create(py, &size, dv, || {
+            Tensor::randint(lo, hi, &size, dv)
+        })?)
+    })?;
     let t = match opt_dtype(dtype)? {
         Some(d) => t.to_dtype(d)?,
         None => t,
@@ -460,6 +487,44 @@ fn manual_seed(seed: u64) {
 #[pyfunction]
 fn initial_seed() -> u64 {
     crate::random::initial_seed()
+}
+
+/// The global generator's (seed, offset).
+#[pyfunction]
+fn _rng_state() -> (u64, u64) {
+    crate::random::state()
+}
+
+/// Sets the global generator's (seed, offset).
+#[pyfunction]
+fn _rng_set_state(seed: u64, offset: u64) {
+    crate::random::swap_state((seed, offset));
+}
+
+/// Runs `f` drawing from `generator` (a `rustdl.Generator`: its `_state` is a (seed, offset)
+/// pair) instead of the global stream, and stores the advanced state back; without one, `f`
+/// draws from the global stream.
+pub(crate) fn with_generator<R>(
+    generator: Option<&Bound<'_, PyAny>>,
+    f: impl FnOnce() -> PyResult<R>,
+) -> PyResult<R> {
+    let Some(g) = generator.filter(|g| !g.is_none()) else {
+        return f();
+    };
+    let state: (u64, u64) = g.getattr("_state").and_then(|s| s.extract()).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "generator must be a rustdl.Generator, got {}",
+            g.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "?".into())
+        ))
+    })?;
+    let previous = crate::random::swap_state(state);
+    let out = f();
+    let advanced = crate::random::swap_state(previous);
+    g.setattr("_state", advanced)?;
+    out
 }
 
 fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
@@ -786,6 +851,8 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(randn, m)?)?;
     m.add_function(wrap_pyfunction!(randint, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(_rng_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_rng_set_state, m)?)?;
     m.add_function(wrap_pyfunction!(initial_seed, m)?)?;
     m.add_function(wrap_pyfunction!(cat, m)?)?;
     m.add_function(wrap_pyfunction!(stack, m)?)?;

@@ -589,20 +589,21 @@ impl PyTensor {
         std: f64,
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let _ = generator;
         // finite and non-negative (NaN fails the finiteness test)
         if std < 0.0 || !mean.is_finite() || !std.is_finite() {
             return Err(PyValueError::new_err(format!(
                 "normal_: expects a finite mean and std >= 0.0, got mean={mean}, std={std}"
             )));
         }
-        slf.inplace_("normal_", |t| {
-            Tensor::rand_kind(
-                t.shape(),
-                RandKind::Normal(mean, std),
-                t.dtype(),
-                t.device(),
-            )
+        super::with_generator(generator, || {
+            Ok(slf.inplace_("normal_", |t| {
+                Tensor::rand_kind(
+                    t.shape(),
+                    RandKind::Normal(mean, std),
+                    t.dtype(),
+                    t.device(),
+                )
+            })?)
         })?;
         Ok(slf)
     }
@@ -613,14 +614,15 @@ impl PyTensor {
         b: f64,
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let _ = generator;
         if a > b || !a.is_finite() || !b.is_finite() {
             return Err(PyValueError::new_err(format!(
                 "uniform_: expects to return a [from, to) range, but found from={a} > to={b} (or a non-finite bound)"
             )));
         }
-        slf.inplace_("uniform_", |t| {
-            Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
+        super::with_generator(generator, || {
+            Ok(slf.inplace_("uniform_", |t| {
+                Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
+            })?)
         })?;
         Ok(slf)
     }
@@ -630,16 +632,17 @@ impl PyTensor {
         p: f64,
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let _ = generator;
         if !(0.0..=1.0).contains(&p) {
             return Err(PyValueError::new_err(format!(
                 "bernoulli_: expected 0 <= p <= 1, got {p}"
             )));
         }
-        slf.inplace_("bernoulli_", |t| {
-            Tensor::rand(t.shape(), DType::F32, t.device())?
-                .binary(&Tensor::full(&[], p, DType::F32, t.device())?, BinaryOp::Lt)?
-                .to_dtype(t.dtype())
+        super::with_generator(generator, || {
+            Ok(slf.inplace_("bernoulli_", |t| {
+                Tensor::rand(t.shape(), DType::F32, t.device())?
+                    .binary(&Tensor::full(&[], p, DType::F32, t.device())?, BinaryOp::Lt)?
+                    .to_dtype(t.dtype())
+            })?)
         })?;
         Ok(slf)
     }
@@ -1547,8 +1550,9 @@ impl PyTensor {
         replacement: bool,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
-        let _ = generator;
-        self.op(|t| t.multinomial(num_samples, replacement))
+        super::with_generator(generator, || {
+            self.op(|t| t.multinomial(num_samples, replacement))
+        })
     }
     fn dot(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let other = other.t.clone();

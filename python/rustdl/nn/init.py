@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
+
+from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
 
@@ -57,16 +61,73 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fills ``tensor`` from U(a, b)."""
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+    """Fills ``tensor`` from U(a, b) (from ``generator``'s stream when given)."""
     with no_grad():
-        return tensor.uniform_(a, b)
+        return tensor.uniform_(a, b, generator=generator)
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fills ``tensor`` from N(mean, std²)."""
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+    """Fills ``tensor`` from N(mean, std²) (from ``generator``'s stream when given)."""
     with no_grad():
-        return tensor.normal_(mean, std)
+        return tensor.normal_(mean, std, generator=generator)
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Any = None,
+) -> Tensor:
+    """Fills ``tensor`` from N(mean, std²) truncated to ``[a, b]`` (absolute bounds, as PyTorch):
+    the inverse normal cdf of uniform draws between the bounds' cdfs."""
+    if not a <= b:
+        raise ValueError(f"trunc_normal_: expected a <= b, got a={a}, b={b}")
+    if std <= 0:
+        with no_grad():
+            return tensor.fill_(min(max(mean, a), b))
+
+    def cdf(x: float) -> float:
+        return 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))
+
+    lo, hi = cdf(a), cdf(b)
+    with no_grad():
+        # u in [2·lo − 1, 2·hi − 1], then erfinv gives the standard normal quantile / √2
+        tensor.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0, generator=generator)
+        tensor.copy_(tensor.erfinv() * (std * math.sqrt(2.0)) + mean)
+        return tensor.clamp_(a, b)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+    """Fills ``tensor`` (2-D or more; trailing dims flattened) with a (semi-)orthogonal matrix
+    from the QR decomposition of a normal draw, signs fixed so the result is uniform (Haar)."""
+    if tensor.dim() < 2:
+        raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = _rustdl.randn(rows, cols, generator=generator, dtype=_rustdl.float64).numpy()
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
+    if rows < cols:
+        q = q.T
+    with no_grad():
+        src = _rustdl.tensor(np.ascontiguousarray(q * gain).reshape(tuple(tensor.shape)), dtype=tensor.dtype)
+        return tensor.copy_(src.to(tensor.device))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fills a 2-D ``tensor`` with the identity (ones on the diagonal)."""
+    if tensor.dim() != 2:
+        raise ValueError("eye_: only 2-D tensors are supported")
+    n, m = tensor.shape
+    with no_grad():
+        return tensor.copy_(_rustdl.eye(n, m, dtype=tensor.dtype, device=tensor.device))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -85,21 +146,25 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Glorot uniform: U(−a, a) with ``a = gain·√(6 / (fan_in + fan_out))``."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / float(fan_in + fan_out))
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator=generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Glorot normal: N(0, std²) with ``std = gain·√(2 / (fan_in + fan_out))``."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator=generator)
 
 
 def kaiming_uniform_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Any = None,
 ) -> Tensor:
     """He uniform: U(−b, b) with ``b = gain·√(3 / fan)``, ``gain = calculate_gain(nonlinearity, a)``.
 
@@ -111,14 +176,18 @@ def kaiming_uniform_(
     if fan == 0:
         return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator=generator)
 
 
 def kaiming_normal_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Any = None,
 ) -> Tensor:
     """He normal: N(0, std²) with ``std = gain / √fan``."""
     fan = _fan(tensor, mode)
     if fan == 0:
         return tensor
-    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator=generator)
