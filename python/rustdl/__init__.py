@@ -31,7 +31,6 @@ from ._rustdl import (  # noqa: F401
     initial_seed,
     is_grad_enabled,
     linspace,
-    manual_seed,
     ones,
     ones_like,
     rand,
@@ -47,7 +46,9 @@ from ._rustdl import (  # noqa: F401
 )
 from ._rustdl import where  # noqa: F401
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
-from .autograd import enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from . import amp  # noqa: F401
+from .amp import autocast  # noqa: F401
 from ._tensor_api import (  # noqa: F401
     broadcast_shapes,
     broadcast_tensors,
@@ -624,3 +625,44 @@ def _rebuild_tensor(array, dtype_name: str, device_name: str, requires_grad: boo
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+_MATMUL_PRECISION = ["highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted for compatibility (``"highest"``, ``"high"``, ``"medium"``): rustdl's float32
+    products always accumulate in float32."""
+    if precision not in ("highest", "high", "medium"):
+        raise ValueError(
+            f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got {precision!r}"
+        )
+    _MATMUL_PRECISION[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    """The precision last set by :func:`set_float32_matmul_precision` (``"highest"`` at start)."""
+    return _MATMUL_PRECISION[0]
+
+
+def compile(
+    model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None, disable=False
+):
+    """Accepted for compatibility, as ``torch.compile``: returns ``model`` (a module or function)
+    unchanged — rustdl runs eagerly on its native kernels. With no model, a decorator."""
+    if model is None:
+        return lambda m: m
+    if not callable(model):
+        raise TypeError(f"compile: expected a module or a function, got {type(model).__name__}")
+    return model
+
+
+def manual_seed(seed):  # noqa: F811  (PyTorch's parameter name)
+    """Seeds the global random stream (CPU and GPU draws alike) and returns
+    :data:`default_generator`, as ``torch.manual_seed``; negative seeds wrap modulo 2**64."""
+    import builtins
+
+    if isinstance(seed, builtins.bool) or not hasattr(seed, "__index__"):
+        raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
+    _rustdl.manual_seed(int(seed) & ((1 << 64) - 1))
+    return default_generator

@@ -12,9 +12,15 @@ from . import _rustdl
 
 
 class _GradMode:
-    """Base for context managers / decorators that set grad mode."""
+    """Base for context managers / decorators that set grad mode (``@no_grad()`` and the bare
+    ``@no_grad`` both decorate)."""
 
     mode: bool = True
+
+    def __new__(cls, *args, **kwargs):
+        if cls in (no_grad, enable_grad) and len(args) == 1 and not kwargs and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def __enter__(self):
         self._prev = _rustdl.set_grad_enabled(self.mode)
@@ -48,6 +54,57 @@ class enable_grad(_GradMode):
     """Context manager (or decorator) that enables gradient recording."""
 
     mode = True
+
+
+class inference_mode(_GradMode):
+    """Context manager (or decorator) for inference, as ``torch.inference_mode``: gradient
+    recording off (``mode=False`` leaves it on)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # the bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self.mode = not bool(mode)
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+_ANOMALY = [False]
+
+
+def set_detect_anomaly(mode: bool, check_nan: bool = True) -> None:
+    """Accepted for compatibility: rustdl reports autograd errors (shape mismatches in a rule,
+    in-place changes of saved tensors) whether or not anomaly detection is on."""
+    _ANOMALY[0] = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether :func:`set_detect_anomaly` was last switched on."""
+    return _ANOMALY[0]
+
+
+class detect_anomaly:
+    """Context manager that switches anomaly detection on (see :func:`set_detect_anomaly`)."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self._prev = _ANOMALY[0]
+        _ANOMALY[0] = True
+        return self
+
+    def __exit__(self, *exc):
+        _ANOMALY[0] = self._prev
+        return False
 
 
 class set_grad_enabled(_GradMode):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from . import _rustdl, gpu
+from . import _rustdl, amp, gpu  # noqa: F401  (amp: torch.cuda.amp)
 
 __all__ = [
     "current_device",

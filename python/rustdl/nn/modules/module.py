@@ -75,7 +75,40 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+            return _call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---------- hooks ----------
+
+    def _hook_dict(self, name: str) -> OrderedDict:
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, name, hooks)
+        return hooks
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``) runs
+        before ``forward``; a non-``None`` result replaces the input (``(args, kwargs)`` with
+        ``with_kwargs``). Returns a handle whose ``remove()`` unregisters it."""
+        return _add_hook(self._hook_dict("_forward_pre_hooks"), (hook, with_kwargs), prepend)
+
+    def register_forward_hook(
+        self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
+    ):
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
+        ``forward``; a non-``None`` result replaces the output. Returns a removable handle."""
+        return _add_hook(self._hook_dict("_forward_hooks"), (hook, with_kwargs), prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
+        module's tensor inputs are computed (``None`` for inputs that need none); a non-``None``
+        result (a tuple like ``grad_input``) replaces them. Returns a removable handle."""
+        return _add_hook(self._hook_dict("_backward_hooks"), hook, prepend)
+
+    register_backward_hook = register_full_backward_hook
 
     # ---------- registration ----------
 
@@ -490,3 +523,150 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+class RemovableHandle:
+    """What the ``register_*_hook`` methods return: ``remove()`` unregisters the hook (also on
+    leaving a ``with`` block)."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: OrderedDict) -> None:
+        self.hooks_dict_ref = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks_dict_ref.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _add_hook(hooks: OrderedDict, entry, prepend: bool) -> RemovableHandle:
+    if not callable(entry[0] if isinstance(entry, tuple) else entry):
+        raise TypeError("register hook: the hook must be callable")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = entry
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def _tensors_in(value) -> list:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v)]
+    return []
+
+
+def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
+    d = module.__dict__
+    for hook, with_kwargs in list((d.get("_forward_pre_hooks") or {}).values()):
+        if with_kwargs:
+            res = hook(module, args, kwargs)
+            if res is not None:
+                args, kwargs = res
+        else:
+            res = hook(module, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
+    backward_hooks = d.get("_backward_hooks")
+    state = None
+    if backward_hooks:
+        state = _BackwardHookState(module, backward_hooks)
+        args = state.wrap_inputs(args)
+    out = module.forward(*args, **kwargs)
+    for hook, with_kwargs in list((d.get("_forward_hooks") or {}).values()):
+        res = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
+        if res is not None:
+            out = res
+    if state is not None:
+        out = state.wrap_outputs(out)
+    return out
+
+
+class _BackwardHookState:
+    """One call's full backward hooks: identity functions on the tensor inputs and outputs; the
+    outputs' backward records ``grad_output``, the inputs' calls the hooks with ``grad_input``."""
+
+    def __init__(self, module: Module, hooks: OrderedDict) -> None:
+        self.module, self.hooks = module, hooks
+        self.grad_output = None
+        self.n_inputs = 0
+        self.inputs_need_grad = False
+
+    def call_hooks(self, grad_input: tuple) -> tuple:
+        for hook in list(self.hooks.values()):
+            res = hook(self.module, grad_input, self.grad_output)
+            if res is not None:
+                res = tuple(res) if isinstance(res, (list, tuple)) else (res,)
+                if len(res) != len(grad_input):
+                    raise RuntimeError(
+                        f"backward hook returned {len(res)} gradients for {len(grad_input)} inputs"
+                    )
+                grad_input = res
+        return grad_input
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        from ...autograd import Function
+
+        idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.n_inputs = len(idx)
+        need = [args[i].requires_grad for i in idx]
+        self.inputs_need_grad = any(need)
+        if not self.inputs_need_grad:
+            return args
+        state = self
+
+        class _InputHook(Function):
+            @staticmethod
+            def forward(ctx, *xs):
+                return tuple(x.detach() for x in xs) if len(xs) > 1 else xs[0].detach()
+
+            @staticmethod
+            def backward(ctx, *grads):
+                gi = tuple(g if n else None for g, n in zip(grads, need))
+                gi = state.call_hooks(gi)
+                return gi if len(gi) > 1 else gi[0]
+
+        wrapped = _InputHook.apply(*[args[i] for i in idx])
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        out = list(args)
+        for i, w in zip(idx, wrapped):
+            out[i] = w
+        return tuple(out)
+
+    def wrap_outputs(self, out):
+        from ...autograd import Function
+
+        tensors = [t for t in _tensors_in(out) if t.requires_grad]
+        if not tensors or not isinstance(out, (Tensor, tuple)):
+            return out
+        state = self
+
+        class _OutputHook(Function):
+            @staticmethod
+            def forward(ctx, *ys):
+                return tuple(y.detach() for y in ys) if len(ys) > 1 else ys[0].detach()
+
+            @staticmethod
+            def backward(ctx, *grads):
+                state.grad_output = grads
+                if not state.inputs_need_grad:
+                    state.call_hooks((None,) * state.n_inputs)
+                return grads if len(grads) > 1 else grads[0]
+
+        if isinstance(out, Tensor):
+            return _OutputHook.apply(out)
+        items = list(out)
+        pos = [i for i, v in enumerate(items) if isinstance(v, Tensor) and v.requires_grad]
+        wrapped = _OutputHook.apply(*[items[i] for i in pos])
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        for i, w in zip(pos, wrapped):
+            items[i] = w
+        return tuple(items)

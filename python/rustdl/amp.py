@@ -1,0 +1,247 @@
+"""Mixed precision, as ``torch.amp`` / ``torch.cuda.amp``: ``autocast`` and ``GradScaler``.
+
+rustdl computes in float32 (it has no 16-bit storage), so :class:`autocast` changes nothing: it
+is a context manager and decorator that scripts written for mixed precision can keep. The
+:class:`GradScaler` does what PyTorch's does — scales the loss, unscales the gradients before
+the update, skips steps whose gradients hold an inf or NaN and adapts the scale — so a script's
+training loop runs unchanged; with float32 gradients the scale rarely matters, and
+``enabled=False`` makes every method a pass-through, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from ._rustdl import Tensor
+
+__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "is_autocast_available"]
+
+
+class autocast:
+    """Accepted for compatibility: regions run in float32 as everywhere in rustdl.
+
+    Args:
+        device_type: ``"cuda"``, ``"cpu"``, ... (any string).
+        dtype: the lower precision PyTorch would use (ignored).
+        enabled: whether autocast is on (ignored).
+        cache_enabled: ignored.
+
+    Example:
+        >>> with rustdl.autocast("cuda", dtype=rustdl.float16):
+        ...     loss = model(x).sum()
+    """
+
+    def __init__(
+        self,
+        device_type: str = "cuda",
+        dtype: Any = None,
+        enabled: bool = True,
+        cache_enabled: bool | None = None,
+    ) -> None:
+        if not isinstance(device_type, str):
+            raise TypeError(f"autocast: device_type must be a str, got {type(device_type).__name__}")
+        self.device_type, self.fast_dtype, self.enabled = device_type, dtype, bool(enabled)
+
+    def __enter__(self) -> autocast:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+    def __call__(self, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """Whether ``autocast`` accepts ``device_type`` (it accepts every device, as a no-op)."""
+    return True
+
+
+def custom_fwd(fwd: Any = None, *, device_type: str = "cuda", cast_inputs: Any = None) -> Any:
+    """Decorator for a custom ``Function.forward`` under autocast: returns it unchanged."""
+    if fwd is None:
+        return lambda f: f
+    return fwd
+
+
+def custom_bwd(bwd: Any = None, *, device_type: str = "cuda") -> Any:
+    """Decorator for a custom ``Function.backward`` under autocast: returns it unchanged."""
+    if bwd is None:
+        return lambda f: f
+    return bwd
+
+
+def _grads(optimizer: Any) -> list[Tensor]:
+    return [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+
+
+class GradScaler:
+    """Loss scaling with PyTorch's contract (``scale``, ``unscale_``, ``step``, ``update``).
+
+    Args:
+        device: accepted for compatibility (``"cuda"``).
+        init_scale: the starting scale (65536).
+        growth_factor: the scale's factor after ``growth_interval`` steps without inf/NaN.
+        backoff_factor: the scale's factor after a step with inf/NaN gradients.
+        growth_interval: finite steps between growths.
+        enabled: ``False`` makes every method a pass-through.
+
+    Example:
+        >>> scaler = rustdl.amp.GradScaler()
+        >>> scaler.scale(loss).backward()
+        >>> scaler.step(optimizer)
+        >>> scaler.update()
+    """
+
+    def __init__(
+        self,
+        device: str = "cuda",
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ) -> None:
+        if growth_factor <= 1.0:
+            raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
+        if not 0.0 < backoff_factor < 1.0:
+            raise ValueError(f"GradScaler: backoff_factor must be in (0, 1), got {backoff_factor}")
+        self._enabled = bool(enabled)
+        self._scale = float(init_scale)
+        self._growth_factor = float(growth_factor)
+        self._backoff_factor = float(backoff_factor)
+        self._growth_interval = int(growth_interval)
+        self._growth_tracker = 0
+        # per optimizer: "unscaled" / "stepped", and whether its gradients held inf/NaN
+        self._stage: dict[int, str] = {}
+        self._found_inf: dict[int, bool] = {}
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def get_scale(self) -> float:
+        return self._scale if self._enabled else 1.0
+
+    def get_growth_factor(self) -> float:
+        return self._growth_factor
+
+    def get_backoff_factor(self) -> float:
+        return self._backoff_factor
+
+    def get_growth_interval(self) -> int:
+        return self._growth_interval
+
+    def set_growth_factor(self, v: float) -> None:
+        self._growth_factor = float(v)
+
+    def set_backoff_factor(self, v: float) -> None:
+        self._backoff_factor = float(v)
+
+    def set_growth_interval(self, v: int) -> None:
+        self._growth_interval = int(v)
+
+    def scale(self, outputs: Any) -> Any:
+        """``outputs`` (a tensor, or tensors nested in lists/tuples) times the scale."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, Tensor):
+            return outputs * self._scale
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        if isinstance(outputs, Iterable):
+            return [self.scale(o) for o in outputs]
+        raise TypeError(f"GradScaler.scale: expected tensors, got {type(outputs).__name__}")
+
+    def unscale_(self, optimizer: Any) -> None:
+        """Divides ``optimizer``'s gradients by the scale (once per step) and notes inf/NaN."""
+        if not self._enabled:
+            return
+        key = id(optimizer)
+        stage = self._stage.get(key)
+        if stage == "unscaled":
+            raise RuntimeError(
+                "unscale_() has already been called on this optimizer since the last update()."
+            )
+        if stage == "stepped":
+            raise RuntimeError("unscale_() is being called after step().")
+        inv = 1.0 / self._scale
+        found = False
+        from .autograd import no_grad
+
+        with no_grad():
+            for g in _grads(optimizer):
+                g.mul_(inv)
+                if not bool(g.isfinite().all()):
+                    found = True
+        self._found_inf[key] = found
+        self._stage[key] = "unscaled"
+
+    def step(self, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+        """Unscales (if not done yet) and steps ``optimizer`` unless its gradients hold inf/NaN."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        key = id(optimizer)
+        if self._stage.get(key) == "stepped":
+            raise RuntimeError("step() has already been called since the last update().")
+        if self._stage.get(key) != "unscaled":
+            self.unscale_(optimizer)
+        out = None
+        if not self._found_inf.get(key, False):
+            out = optimizer.step(*args, **kwargs)
+        self._stage[key] = "stepped"
+        return out
+
+    def update(self, new_scale: float | Tensor | None = None) -> None:
+        """Sets the next scale: ``new_scale`` if given, else backs off after an inf/NaN step and
+        grows after ``growth_interval`` finite ones."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            self._scale = float(new_scale.item() if isinstance(new_scale, Tensor) else new_scale)
+        elif self._found_inf:
+            if any(self._found_inf.values()):
+                self._scale *= self._backoff_factor
+                self._growth_tracker = 0
+            else:
+                self._growth_tracker += 1
+                if self._growth_tracker == self._growth_interval:
+                    grown = self._scale * self._growth_factor
+                    if math.isfinite(grown):
+                        self._scale = grown
+                    self._growth_tracker = 0
+        self._stage.clear()
+        self._found_inf.clear()
+
+    def state_dict(self) -> dict[str, Any]:
+        if not self._enabled:
+            return {}
+        return {
+            "scale": self._scale,
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": self._growth_tracker,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not self._enabled:
+            return
+        if not state_dict:
+            raise RuntimeError(
+                "The source state dict is empty, possibly because it was saved from a disabled instance of GradScaler."
+            )
+        self._scale = float(state_dict["scale"])
+        self._growth_factor = float(state_dict["growth_factor"])
+        self._backoff_factor = float(state_dict["backoff_factor"])
+        self._growth_interval = int(state_dict["growth_interval"])
+        self._growth_tracker = int(state_dict["_growth_tracker"])

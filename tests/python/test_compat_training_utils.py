@@ -1,0 +1,139 @@
+"""PyTorch training-script utilities: amp (autocast, GradScaler), compile, inference_mode,
+anomaly detection, gradient checkpointing, module forward/backward hooks, manual_seed's return."""
+
+import math
+
+import numpy as np
+import pytest
+import rustdl
+from rustdl import nn
+from rustdl.gradient_checkpoint import checkpoint, checkpoint_sequential
+
+
+def test_autocast_and_compile_leave_the_computation_as_it_is():
+    m = nn.Linear(3, 2)
+    x = rustdl.randn(4, 3)
+    ref = m(x).detach().numpy()
+    with rustdl.autocast("cuda", dtype=rustdl.float32):
+        np.testing.assert_array_equal(m(x).detach().numpy(), ref)
+    with rustdl.amp.autocast("cpu", enabled=False):
+        pass
+    assert rustdl.compile(m) is m
+    assert rustdl.compile()(m) is m
+    f = rustdl.compile(lambda v: v * 2)
+    np.testing.assert_array_equal(f(x).numpy(), (x * 2).numpy())
+    with pytest.raises(TypeError):
+        rustdl.compile(3)
+
+
+def test_grad_scaler_matches_plain_training_and_skips_non_finite_steps():
+    def run(use_scaler):
+        rustdl.manual_seed(0)
+        m = nn.Linear(3, 1)
+        opt = rustdl.optim.SGD(m.parameters(), lr=0.1)
+        scaler = rustdl.amp.GradScaler(init_scale=1024.0, growth_interval=2, enabled=use_scaler)
+        x, y = rustdl.randn(8, 3), rustdl.randn(8, 1)
+        for _ in range(3):
+            opt.zero_grad()
+            loss = ((m(x) - y) ** 2).mean()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        return m.weight.detach().numpy(), scaler
+
+    w_plain, _ = run(False)
+    w_scaled, scaler = run(True)
+    # scaling by a power of two and back is exact in float32
+    np.testing.assert_allclose(w_scaled, w_plain, rtol=1e-6, atol=1e-7)
+    assert scaler.get_scale() == 2048.0  # grew once after 2 finite steps (then 1 more)
+    # an inf gradient: the step is skipped and the scale backs off
+    p = nn.Parameter(rustdl.ones(2))
+    opt = rustdl.optim.SGD([p], lr=1.0)
+    s = rustdl.cuda.amp.GradScaler(init_scale=8.0)
+    (s.scale((p * math.inf).sum())).backward()
+    s.step(opt)
+    s.update()
+    np.testing.assert_array_equal(p.detach().numpy(), [1.0, 1.0])
+    assert s.get_scale() == 4.0
+    # unscale_ then clip, as scripts do; a second unscale_ is an error
+    opt.zero_grad()
+    s.scale((p * 3).sum()).backward()
+    s.unscale_(opt)
+    np.testing.assert_allclose(p.grad.numpy(), [3.0, 3.0])
+    with pytest.raises(RuntimeError, match="unscale_"):
+        s.unscale_(opt)
+    s.step(opt)
+    s.update()
+    state = s.state_dict()
+    s2 = rustdl.amp.GradScaler()
+    s2.load_state_dict(state)
+    assert s2.get_scale() == s.get_scale()
+
+
+def test_inference_mode_anomaly_and_checkpoint():
+    x = rustdl.randn(3, requires_grad=True)
+    with rustdl.inference_mode():
+        assert not (x * 2).requires_grad
+    with rustdl.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @rustdl.inference_mode
+    def f(v):
+        return v * 2
+
+    @rustdl.no_grad
+    def g(v):
+        return v * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    rustdl.autograd.set_detect_anomaly(True)
+    assert rustdl.autograd.is_anomaly_enabled()
+    rustdl.autograd.set_detect_anomaly(False)
+    with rustdl.autograd.detect_anomaly():
+        assert rustdl.autograd.is_anomaly_enabled()
+    seq = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
+    a = checkpoint(seq, x.unsqueeze(0), use_reentrant=False)
+    b = checkpoint_sequential(seq, 2, x.unsqueeze(0))
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    a.sum().backward()
+    assert x.grad is not None
+    assert rustdl.manual_seed(3) is rustdl.default_generator and rustdl.initial_seed() == 3
+    rustdl.manual_seed(-1)
+    assert rustdl.initial_seed() == 2**64 - 1
+
+
+def test_forward_and_backward_hooks():
+    lin = nn.Linear(3, 2)
+    seen = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
+    h2 = lin.register_forward_hook(lambda m, args, out: out + 1)
+    x = rustdl.randn(4, 3, requires_grad=True)
+    expected = (x * 2) @ lin.weight.t() + lin.bias + 1
+    np.testing.assert_allclose(lin(x).detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+    h1.remove()
+    h2.remove()
+    np.testing.assert_allclose(
+        lin(x).detach().numpy(), (x @ lin.weight.t() + lin.bias).detach().numpy(), rtol=1e-6
+    )
+
+    def bhook(m, grad_input, grad_output):
+        seen.append((grad_input[0].numpy().copy(), grad_output[0].numpy().copy()))
+        return (grad_input[0] * 0.5,)
+
+    with lin.register_full_backward_hook(bhook):
+        out = lin(x)
+        g_out = rustdl.randn(4, 2)
+        out.backward(g_out)
+    gi, go = seen[0]
+    np.testing.assert_allclose(go, g_out.numpy())
+    np.testing.assert_allclose(gi, (g_out @ lin.weight).detach().numpy(), rtol=1e-5)
+    # the hook's replacement reached x
+    np.testing.assert_allclose(x.grad.numpy(), 0.5 * gi, rtol=1e-5)
+    # the handle was removed on leaving the with block
+    x.grad = None
+    lin(x).sum().backward()
+    assert len(seen) == 1
+    kw = []
+    lin.register_forward_pre_hook(lambda m, args, kwargs: kw.append(sorted(kwargs)) or None, with_kwargs=True)
+    lin(x)
+    assert kw == [[]]
