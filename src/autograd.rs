@@ -80,6 +80,60 @@ struct Saved {
 
 /// One recorded op: where its inputs' gradients go, what it saved, and the rule (freed after
 /// backward).
+/// A gradient hook: sees the gradient reaching a tensor and may replace it (`Some`).
+pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+/// Hooks registered on one tensor, each under the id its handle removes.
+#[derive(Default)]
+pub(crate) struct Hooks(Mutex<Vec<(u64, GradHook)>>);
+
+impl Hooks {
+    pub(crate) fn add(&self, hook: GradHook) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, hook));
+        id
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(i, _)| *i != id);
+    }
+
+    /// `g` passed through every hook in registration order (a hook's result replaces it).
+    fn apply(&self, mut g: Tensor, what: &str) -> Result<Tensor> {
+        let hooks: Vec<GradHook> = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        for h in hooks {
+            if let Some(new) = h(&g)? {
+                ensure!(
+                    new.shape() == g.shape(),
+                    Runtime,
+                    "hook of {what}: returned a gradient of shape {:?} for a gradient of shape {:?}",
+                    new.shape(),
+                    g.shape()
+                );
+                g = new.detach();
+            }
+        }
+        Ok(g)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+}
+
 pub struct Node {
     pub name: &'static str,
     /// shape of the op's output (the gradient this node receives)
@@ -89,6 +143,8 @@ pub struct Node {
     rule: Mutex<Option<BackwardFn>>,
     /// non-leaf tensors whose `.grad` should receive this node's incoming gradient
     retained: Mutex<Vec<Weak<TensorImpl>>>,
+    /// hooks registered on the tensors this node produced (`Tensor::register_hook`)
+    pub(crate) hooks: Hooks,
 }
 
 impl Node {
@@ -122,6 +178,7 @@ impl Node {
                 .collect(),
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
+            hooks: Hooks::default(),
         }))
     }
 
@@ -141,6 +198,7 @@ impl Node {
             saved: Vec::new(),
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
+            hooks: Hooks::default(),
         })
     }
 
@@ -355,6 +413,11 @@ fn run_graph(
         let Some(g) = grads.remove(&key) else {
             continue;
         };
+        let g = if node.hooks.is_empty() {
+            g
+        } else {
+            node.hooks.apply(g, node.name)?
+        };
         if let Some(cap) = capture.as_deref_mut() {
             if let Some(slot) = cap.get_mut(&key) {
                 *slot = Some(g.clone());
@@ -401,6 +464,11 @@ fn run_graph(
     }
     for t in leaves {
         if let Some(g) = grads.remove(&Key::Leaf(t.id())) {
+            let g = if t.0.hooks.is_empty() {
+                g
+            } else {
+                t.0.hooks.apply(g, "a leaf tensor")?
+            };
             match capture.as_deref_mut() {
                 Some(cap) => {
                     if let Some(slot) = cap.get_mut(&Key::Leaf(t.id())) {

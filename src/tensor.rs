@@ -37,6 +37,8 @@ pub struct TensorImpl {
     pub(crate) base_gen: AtomicU64,
     /// for a view: made while grad mode was off (in-place changes with grad on are refused)
     pub(crate) view_in_no_grad: bool,
+    /// gradient hooks of a leaf (a non-leaf's live on its `grad_fn`)
+    pub(crate) hooks: crate::autograd::Hooks,
 }
 
 /// An n-dimensional array with autograd. Cloning is cheap (a reference count).
@@ -82,6 +84,7 @@ impl Tensor {
             history_gen: AtomicU64::new(0),
             base_gen: AtomicU64::new(base_gen),
             view_in_no_grad: false,
+            hooks: crate::autograd::Hooks::default(),
         }))
     }
 
@@ -320,6 +323,29 @@ impl Tensor {
         Ok(())
     }
     /// Keeps the gradient of a non-leaf in `.grad` after backward (a no-op on leaves).
+    /// Registers a hook on the gradient reaching this tensor (it may return a replacement);
+    /// returns the id [`Tensor::remove_hook`] takes. A leaf keeps it; a non-leaf's goes on the
+    /// node that produced it.
+    pub fn register_hook(&self, hook: crate::autograd::GradHook) -> Result<u64> {
+        ensure!(
+            self.requires_grad(),
+            Runtime,
+            "register_hook: cannot register a hook on a tensor that doesn't require gradient"
+        );
+        Ok(match self.grad_fn() {
+            Some(n) => n.hooks.add(hook),
+            None => self.0.hooks.add(hook),
+        })
+    }
+
+    /// Removes a hook [`Tensor::register_hook`] added.
+    pub fn remove_hook(&self, id: u64) {
+        if let Some(n) = self.grad_fn() {
+            n.hooks.remove(id);
+        }
+        self.0.hooks.remove(id);
+    }
+
     pub fn retain_grad(&self) {
         if self.0.retains_grad.swap(true, Ordering::Relaxed) {
             return;

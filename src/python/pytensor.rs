@@ -274,6 +274,37 @@ impl PyTensor {
     fn retain_grad(&self) {
         self.t.retain_grad()
     }
+    /// Registers `hook(grad)` on the gradient reaching this tensor (it may return a replacement
+    /// tensor); returns the id `_remove_hook` takes (`Tensor.register_hook` wraps it in a handle).
+    fn _register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<u64> {
+        if !hook.bind(py).is_callable() {
+            return Err(PyTypeError::new_err(
+                "register_hook: the hook must be callable",
+            ));
+        }
+        let h: crate::autograd::GradHook = std::sync::Arc::new(move |g: &Tensor| {
+            Python::attach(|py| -> CoreResult<Option<Tensor>> {
+                let out = hook
+                    .bind(py)
+                    .call1((PyTensor::from(g.clone()),))
+                    .map_err(|e| crate::error::Error::Runtime(format!("tensor hook raised {e}")))?;
+                if out.is_none() {
+                    return Ok(None);
+                }
+                out.extract::<PyRef<'_, PyTensor>>()
+                    .map(|t| Some(t.t.clone()))
+                    .map_err(|_| {
+                        crate::error::Error::Runtime(
+                            "tensor hook: must return a tensor or None".into(),
+                        )
+                    })
+            })
+        });
+        Ok(self.t.register_hook(h)?)
+    }
+    fn _remove_hook(&self, id: u64) {
+        self.t.remove_hook(id)
+    }
     fn detach(&self) -> PyTensor {
         self.t.detach().into()
     }

@@ -137,3 +137,37 @@ def test_forward_and_backward_hooks():
     lin.register_forward_pre_hook(lambda m, args, kwargs: kw.append(sorted(kwargs)) or None, with_kwargs=True)
     lin(x)
     assert kw == [[]]
+
+
+def test_tensor_hooks_see_and_replace_gradients(device):
+    x = rustdl.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    seen = []
+    h = x.register_hook(lambda g: seen.append(g.cpu().numpy().copy()))
+    (x * x).sum().backward()
+    np.testing.assert_allclose(seen[0], [2.0, 4.0, 6.0])
+    h.remove()
+    # a non-leaf: a gradient-reversal hook flips what reaches x
+    x.grad = None
+    y = x * 3
+    y.register_hook(lambda g: -g)
+    (y * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [-6.0, -6.0, -6.0])
+    # hooks run for autograd.grad too, in registration order
+    z = x * 1
+    z.register_hook(lambda g: g + 1)
+    z.register_hook(lambda g: g * 10)
+    (gx,) = rustdl.autograd.grad(z.sum(), [x])
+    np.testing.assert_allclose(gx.cpu().numpy(), [20.0, 20.0, 20.0])
+    # errors: a wrong shape, an exception in the hook, no grad, not callable
+    w = x * 1
+    w.register_hook(lambda g: g[:1])
+    with pytest.raises(RuntimeError, match="shape"):
+        w.sum().backward()
+    v = x * 1
+    v.register_hook(lambda g: 1 / 0)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        v.sum().backward()
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        rustdl.ones(2).register_hook(lambda g: g)
+    with pytest.raises(TypeError):
+        x.register_hook(3)

@@ -1,0 +1,45 @@
+"""``Tensor.register_hook``: a function run on the gradient reaching a tensor during backward.
+
+The hook lives in the autograd core (on the leaf, or on the node that produced a non-leaf), so
+it runs for ``backward`` and ``autograd.grad`` alike; it may return a replacement gradient of the
+same shape (e.g. a gradient-reversal layer), or ``None`` to keep it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._rustdl import Tensor
+
+
+class _TensorHookHandle:
+    """What ``Tensor.register_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, tensor: Tensor, hook_id: int) -> None:
+        self._tensor, self.id = tensor, hook_id
+
+    def remove(self) -> None:
+        if self._tensor is not None:
+            self._tensor._remove_hook(self.id)
+            self._tensor = None
+
+    def __enter__(self) -> _TensorHookHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def _register_hook(self: Tensor, hook: Callable[[Tensor], Tensor | None]) -> _TensorHookHandle:
+    """Registers ``hook(grad)`` on this tensor's gradient, as ``torch.Tensor.register_hook``.
+
+    Example:
+        >>> x = rustdl.ones(3, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2)
+        >>> (x * 3).sum().backward()   # x.grad == [6, 6, 6]
+        >>> h.remove()
+    """
+    return _TensorHookHandle(self, self._register_hook(hook))
+
+
+Tensor.register_hook = _register_hook
