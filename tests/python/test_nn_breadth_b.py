@@ -185,6 +185,15 @@ def test_padding_layers():
         nn.ConstantPad3d(1, 2.0)(t(z)),
         np.pad(z, ((0, 0), (0, 0), (1, 1), (1, 1), (1, 1)), constant_values=2.0),
     )
+    pw = ((0, 0), (0, 0), (1, 0), (2, 1), (0, 1))
+    for layer, mode in [
+        (nn.ReflectionPad3d((0, 1, 2, 1, 1, 0)), "reflect"),
+        (nn.ReplicationPad3d((0, 1, 2, 1, 1, 0)), "edge"),
+        (nn.CircularPad3d((0, 1, 2, 1, 1, 0)), "wrap"),
+        (nn.ZeroPad3d((0, 1, 2, 1, 1, 0)), "constant"),
+    ]:
+        assert_close(layer(t(z)), np.pad(z, pw, mode=mode))
+        assert_close(layer(t(z[0])), np.pad(z[0], pw[1:], mode=mode))
     with pytest.raises(TypeError, match="ReflectionPad2d"):
         nn.ReflectionPad2d((1, 2))
     with pytest.raises(ValueError, match=r"ReflectionPad1d.*\(2, 3, 4, 5\)"):
@@ -270,6 +279,8 @@ def test_max_unpool(device):
     assert_close(nn.MaxUnpool1d(2)(v1, i1), ref1)
     vv = t(v.cpu().numpy(), dtype=F64, requires_grad=True)
     assert gradcheck(lambda a: F.max_unpool2d(a, i.cpu(), 2), [vv])
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices must be in \[0, 4\)"):
+        F.max_unpool2d(v, i, 2, output_size=(2, 2))
     with pytest.raises(ValueError, match="max_unpool2d: indices shape"):
         F.max_unpool2d(v, i[:1], 2)
 
@@ -482,3 +493,24 @@ def test_embedding_bag_grads(mode):
             lambda w, p: F.embedding_bag(ids, w, offs, mode="sum", per_sample_weights=p),
             [r64(6, 3), r64(5, seed=2)],
         )
+
+
+def test_max_unpool_overlapping_windows():
+    # stride < kernel: the same element wins two windows; it appears once in the value and
+    # both copies get the gradient at its position (PyTorch's scatter forward, gather backward)
+    x = t([[[1.0, 5.0, 2.0, 0.0]]])
+    v, i = F.max_pool1d(x, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(i.numpy(), [[[1, 1, 2]]])
+    vv = t(v.numpy(), requires_grad=True)
+    out = F.max_unpool1d(vv, i, 2, 1)
+    assert_close(out, [[[0.0, 5.0, 2.0, 0.0]]])
+    (out * t([[[1.0, 2.0, 3.0, 4.0]]])).sum().backward()
+    assert_close(vv.grad, [[[2.0, 2.0, 3.0]]])
+
+
+def test_upsample_functions():
+    x = rnd(1, 2, 3, 4)
+    assert_close(F.upsample_bilinear(t(x), (5, 7)), np_bilinear_align(x, 5, 7), atol=1e-5)
+    assert_close(F.upsample_nearest(t(x), scale_factor=2), x.repeat(2, 2).repeat(2, 3))
+    with pytest.warns(UserWarning, match="upsample is deprecated"):
+        F.upsample(t(x), scale_factor=2)

@@ -411,6 +411,24 @@ def _as_4d(input, op: str):
     return (input.unsqueeze(0), True) if input.ndim == 3 else (input, False)
 
 
+def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
+    """Deprecated alias of :func:`interpolate`, as in PyTorch."""
+    import warnings
+
+    warnings.warn("upsample is deprecated, use interpolate instead", UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: ``interpolate(input, size, scale_factor, mode="nearest")``."""
+    return interpolate(input, size, scale_factor, "nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: ``interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)``."""
+    return interpolate(input, size, scale_factor, "bilinear", True)
+
+
 def max_pool1d(
     input,
     kernel_size,
@@ -647,15 +665,13 @@ def _unfold_geometry(op: str, h: int, w: int, kernel_size, dilation, padding, st
 
 def _unfold_index(kh, kw, dh, dw, sh, sw, oh, ow, wp, device):
     """Flat indices into the padded ``Hp·Wp`` plane, ordered ``(kh, kw, oh, ow)``."""
+    import numpy as np
+
     from .. import tensor as _tensor
 
-    idx = [
-        (i * dh + y * sh) * wp + (j * dw + x * sw)
-        for i in range(kh)
-        for j in range(kw)
-        for y in range(oh)
-        for x in range(ow)
-    ]
+    rows = np.arange(kh)[:, None, None, None] * dh + np.arange(oh)[None, None, :, None] * sh
+    cols = np.arange(kw)[None, :, None, None] * dw + np.arange(ow)[None, None, None, :] * sw
+    idx = (rows * wp + cols).reshape(-1).astype(np.int64)
     return _tensor(idx, dtype=_rustdl.int64, device=device)
 
 
@@ -737,12 +753,29 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         if len(size) != 2:
             raise ValueError(f"{op}: output_size must give (H, W), got {output_size!r}")
         oh, ow = int(size[0]), int(size[1])
+    import numpy as np
+
     idx = indices.unsqueeze(0) if unbatched else indices
     flat = idx.reshape(n, c, h * w)
-    if flat.numel() and (int(flat.min().item()) < 0 or int(flat.max().item()) >= oh * ow):
-        raise ValueError(f"{op}: indices out of range for an output of size ({oh}, {ow})")
+    ids = flat.cpu().numpy()
+    if ids.size and (ids.min() < 0 or ids.max() >= oh * ow):
+        raise ValueError(
+            f"{op}: indices must be in [0, {oh * ow}) for an output of size ({oh}, {ow}), "
+            f"got values in [{ids.min()}, {ids.max()}]"
+        )
+    src = x.reshape(n, c, h * w)
     zeros = _rustdl.zeros(n, c, oh * ow, dtype=x.dtype, device=x.device)
-    out = zeros.scatter_add(2, flat, x.reshape(n, c, h * w)).reshape(n, c, oh, ow)
+    out = zeros.scatter_add(2, flat, src)
+    # overlapping windows can pick the same element twice: keep one copy in the value (as
+    # PyTorch's scatter) while every copy still gets the gradient at its index (as PyTorch's gather)
+    keyed = (ids + (np.arange(n * c).reshape(n, c, 1) * (oh * ow))).reshape(-1)
+    first = np.unique(keyed, return_index=True)[1]
+    if first.size != keyed.size:
+        dup = np.ones(keyed.size, dtype=np.float64)
+        dup[first] = 0.0
+        extra = _rustdl.tensor(dup.reshape(n, c, h * w), dtype=x.dtype, device=x.device)
+        out = out - zeros.scatter_add(2, flat, src.detach() * extra)
+    out = out.reshape(n, c, oh, ow)
     return out.squeeze(0) if unbatched else out
 
 
@@ -859,19 +892,20 @@ def embedding_bag(
         if not rows:
             return _rustdl.zeros(0, dim, dtype=weight.dtype, device=weight.device)
         return _rustdl.cat(rows, 0)
-    # sum / mean: a (bags × entries) weighting matrix times the gathered rows
-    mat = np.zeros((nb, total), dtype=np.float64)
+    # sum / mean: each looked-up row, scaled (0 for padding, 1/count for mean), added into its bag
+    bag_of = np.zeros(total, dtype=np.int64)
+    scale = keep.astype(np.float64)
     for bag, (s, e) in enumerate(zip(starts, ends)):
-        mat[bag, s:e] = keep[s:e]
-        if mode == "mean":
-            cnt = keep[s:e].sum()
-            if cnt:
-                mat[bag, s:e] /= cnt
-    m = _tensor(mat, dtype=weight.dtype, device=weight.device)
-    if psw is not None:
-        m = m * psw.reshape(1, total).to(weight.dtype)
+        bag_of[s:e] = bag
+        if mode == "mean" and keep[s:e].any():
+            scale[s:e] /= keep[s:e].sum()
     rows = weight.index_select(0, _tensor(ids, dtype=_rustdl.int64, device=weight.device))
-    return m.matmul(rows)
+    rows = rows * _tensor(scale.reshape(total, 1), dtype=weight.dtype, device=weight.device)
+    if psw is not None:
+        rows = rows * psw.reshape(total, 1).to(weight.dtype)
+    where = _tensor(bag_of.reshape(total, 1), dtype=_rustdl.int64, device=weight.device).expand(total, dim)
+    out = _rustdl.zeros(nb, dim, dtype=weight.dtype, device=weight.device)
+    return out.scatter_add(0, where, rows) if total else out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):

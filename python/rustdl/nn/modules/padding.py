@@ -1,5 +1,5 @@
 """Padding layers: ``ZeroPad``, ``ConstantPad``, ``ReflectionPad``, ``ReplicationPad`` and
-``CircularPad`` in 1-D and 2-D (``ConstantPad3d`` too), each one :func:`rustdl.nn.functional.pad`."""
+``CircularPad`` in 1-D, 2-D and 3-D, each one :func:`rustdl.nn.functional.pad`."""
 
 from __future__ import annotations
 
@@ -142,3 +142,31 @@ class CircularPad2d(_PadNd):
     """Pads the last two dims with the wrapped-around input (periodic boundary)."""
 
     _n, _mode = 2, "circular"
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Zero padding of the last three dims; ``padding`` is an int or a 6-tuple."""
+
+    def __init__(self, padding) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad3d(_PadNd):
+    """Pads the last three dims with their reflection (edge not repeated)."""
+
+    _n, _mode = 3, "reflect"
+
+
+class ReplicationPad3d(_PadNd):
+    """Pads the last three dims by repeating their edge values."""
+
+    _n, _mode = 3, "replicate"
+
+
+class CircularPad3d(_PadNd):
+    """Pads the last three dims with the wrapped-around input (periodic boundary)."""
+
+    _n, _mode = 3, "circular"
