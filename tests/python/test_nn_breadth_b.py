@@ -201,6 +201,27 @@ def test_padding_layers():
     assert "ZeroPad2d((1, 2, 0, 1))" in repr(nn.ZeroPad2d((1, 2, 0, 1)))
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_conv_padding_modes(mode, device):
+    x = rnd(2, 3, 6, 5)
+    conv = nn.Conv2d(3, 4, 3, padding=(1, 2), padding_mode=mode)
+    ref_in = np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)), mode=NP_MODE[mode])
+    plain = nn.Conv2d(3, 4, 3)
+    plain.load_state_dict(conv.state_dict())
+    want = plain(t(ref_in)).detach().numpy()
+    assert_close(conv.to(device)(t(x, device)), want, atol=1e-5)
+    assert f"padding_mode={mode}" in repr(conv)
+    same = nn.Conv1d(3, 2, 4, padding="same", padding_mode=mode)
+    y = rnd(3, 7)
+    plain1 = nn.Conv1d(3, 2, 4)
+    plain1.load_state_dict(same.state_dict())
+    assert_close(
+        same(t(y)), plain1(t(np.pad(y, ((0, 0), (1, 2)), mode=NP_MODE[mode]))).detach().numpy(), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="ConvTranspose2d: only padding_mode='zeros'"):
+        nn.ConvTranspose2d(3, 4, 3, padding_mode=mode)
+
+
 # ---------------- 1-D pooling ----------------
 
 
@@ -243,6 +264,12 @@ def test_pool1d_grads_and_errors():
     assert gradcheck(lambda a: F.adaptive_avg_pool1d(a, 3), [r64(3, 7)])
     with pytest.raises(ValueError, match=r"max_pool1d.*\(2, 3, 4, 5\)"):
         F.max_pool1d(t(rnd(2, 3, 4, 5)), 2)
+    with pytest.raises(ValueError, match="max_pool1d: padding should be .* at most half of kernel_size 2"):
+        F.max_pool1d(t(rnd(2, 3, 8)), 2, 1, 2)
+    with pytest.raises(ValueError, match=r"avg_pool1d: input of shape \(3, 4\) padded by 0 is smaller"):
+        F.avg_pool1d(t(rnd(3, 4)), 5)
+    with pytest.raises(ValueError, match="adaptive_max_pool1d: output_size must be positive"):
+        F.adaptive_max_pool1d(t(rnd(3, 4)), 0)
     with pytest.raises(TypeError, match="avg_pool1d: kernel_size"):
         F.avg_pool1d(t(rnd(2, 3, 8)), 2.5)
 

@@ -397,6 +397,20 @@ def _as_4d_from_1d(input, op: str):
     return x.unsqueeze(2), unbatched
 
 
+def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1) -> None:
+    """PyTorch's 1-D pooling argument checks, with the 1-D names and shapes."""
+    if k <= 0 or s <= 0 or d <= 0:
+        raise ValueError(
+            f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={k}, stride={s}, dilation={d}"
+        )
+    if p < 0 or p > k // 2:
+        raise ValueError(f"{op}: padding should be non-negative and at most half of kernel_size {k}, got {p}")
+    if input.ndim in (2, 3) and input.shape[-1] + 2 * p < d * (k - 1) + 1:
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} padded by {p} is smaller than the kernel span {d * (k - 1) + 1}"
+        )
+
+
 def _from_4d_to_1d(out, unbatched: bool):
     out = out.squeeze(2)
     return out.squeeze(0) if unbatched else out
@@ -449,6 +463,7 @@ def max_pool1d(
     )
     p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
     x, unbatched = _as_4d_from_1d(input, op)
+    _check_pool1d(op, input, k, s, p, d)
     out = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
         return _from_4d_to_1d(out[0], unbatched), _from_4d_to_1d(out[1], unbatched)
@@ -468,6 +483,7 @@ def avg_pool1d(
     )
     p = _single(padding, op, "padding")
     x, unbatched = _as_4d_from_1d(input, op)
+    _check_pool1d(op, input, k, s, p)
     return _from_4d_to_1d(avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad), unbatched)
 
 
@@ -486,6 +502,8 @@ def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
     ``return_indices`` also returns each maximum's index along ``L``."""
     op = "adaptive_max_pool1d"
     o = _single(output_size, op, "output_size")
+    if o <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
     x, unbatched = _as_4d_from_1d(input, op)
     out = adaptive_max_pool2d(x, (1, o), return_indices)
     if return_indices:
