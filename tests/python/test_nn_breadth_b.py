@@ -541,3 +541,97 @@ def test_upsample_functions():
     assert_close(F.upsample_nearest(t(x), scale_factor=2), x.repeat(2, 2).repeat(2, 3))
     with pytest.warns(UserWarning, match="upsample is deprecated"):
         F.upsample(t(x), scale_factor=2)
+
+
+# ---------------- affine_grid / grid_sample ----------------
+
+
+def np_affine_grid(theta, h, w, align):
+    def axis(k):
+        if k == 1:
+            return np.zeros(1)
+        v = np.linspace(-1, 1, k)
+        return v if align else v * (k - 1) / k
+
+    xs, ys = np.meshgrid(axis(w), axis(h))
+    base = np.stack([xs, ys, np.ones_like(xs)], -1)  # (h, w, 3)
+    return np.einsum("hwk,njk->nhwj", base, theta)
+
+
+def np_reflect(p, size, align):
+    lo, hi = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
+    if hi <= lo:
+        return 0.0
+    while p < lo or p > hi:
+        p = 2 * lo - p if p < lo else 2 * hi - p
+    return min(max(p, 0.0), size - 1.0)
+
+
+def np_grid_sample(x, grid, mode, pad, align):
+    n, c, h, w = x.shape
+    _, ho, wo, _ = grid.shape
+    out = np.zeros((n, c, ho, wo))
+    for b in range(n):
+        for i in range(ho):
+            for j in range(wo):
+                gx, gy = grid[b, i, j]
+                px = (gx + 1) / 2 * (w - 1) if align else ((gx + 1) * w - 1) / 2
+                py = (gy + 1) / 2 * (h - 1) if align else ((gy + 1) * h - 1) / 2
+                if pad == "border":
+                    px, py = min(max(px, 0), w - 1), min(max(py, 0), h - 1)
+                elif pad == "reflection":
+                    px, py = np_reflect(px, w, align), np_reflect(py, h, align)
+
+                def at(yy, xx, b=b):
+                    return x[b, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else np.zeros(c)
+
+                if mode == "nearest":
+                    out[b, :, i, j] = at(int(np.rint(py)), int(np.rint(px)))
+                else:
+                    x0, y0 = int(np.floor(px)), int(np.floor(py))
+                    fx, fy = px - x0, py - y0
+                    out[b, :, i, j] = (
+                        at(y0, x0) * (1 - fx) * (1 - fy)
+                        + at(y0, x0 + 1) * fx * (1 - fy)
+                        + at(y0 + 1, x0) * (1 - fx) * fy
+                        + at(y0 + 1, x0 + 1) * fx * fy
+                    )
+    return out
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_affine_grid(align, device):
+    theta = rnd(2, 2, 3)
+    out = F.affine_grid(t(theta, device), (2, 3, 4, 5), align_corners=align)
+    assert_close(out, np_affine_grid(theta, 4, 5, align), atol=1e-5)
+    with pytest.raises(ValueError, match=r"affine_grid: expected theta of shape \(2, 2, 3\)"):
+        F.affine_grid(t(rnd(2, 3, 3)), (2, 3, 4, 5))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("pad", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample(mode, pad, align):
+    x = rnd(2, 3, 4, 5)
+    grid = rnd(2, 3, 6, 2, seed=1) * 0.9  # some points fall outside [-1, 1]
+    out = F.grid_sample(t(x), t(grid), mode, pad, align)
+    assert_close(out, np_grid_sample(x, grid, mode, pad, align), atol=1e-5)
+
+
+def test_grid_sample_gpu_grads_and_errors(device):
+    x = rnd(1, 2, 5, 4)
+    theta = np.array([[[0.8, 0.3, 0.1], [-0.2, 1.1, 0.05]]])
+    grid = np_affine_grid(theta, 3, 3, False)
+    out = F.grid_sample(t(x, device), F.affine_grid(t(theta, device), (1, 2, 3, 3), False))
+    assert_close(out, np_grid_sample(x, grid, "bilinear", "zeros", False), atol=1e-5)
+    if device == "cpu":
+        g = t(rnd(1, 3, 2, 2, seed=3) * 0.8, dtype=F64, requires_grad=True)
+        assert gradcheck(lambda a, gg: F.grid_sample(a, gg, padding_mode="border"), [r64(1, 2, 4, 5), g])
+        th = t(theta, dtype=F64, requires_grad=True)
+        assert gradcheck(
+            lambda a, tt: F.grid_sample(a, F.affine_grid(tt, (1, 2, 3, 3), False)), [r64(1, 2, 5, 4), th]
+        )
+    with pytest.raises(ValueError, match=r"grid_sample: expected a 4-D input .*\(1, 2, 5\)"):
+        F.grid_sample(t(rnd(1, 2, 5), device), t(grid, device))
+    with pytest.raises(ValueError, match="grid_sample: padding_mode"):
+        F.grid_sample(t(x), t(grid), padding_mode="wrap")

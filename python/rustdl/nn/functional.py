@@ -818,6 +818,106 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _from_4d_to_1d(out, unbatched)
 
 
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid ``(N, H, W, 2)`` of normalised ``(x, y)`` coordinates for a batch of 2-D
+    affine matrices ``theta`` ``(N, 2, 3)`` and an output ``size`` ``(N, C, H, W)``."""
+    op = "affine_grid"
+    size = tuple(size)
+    if len(size) != 4:
+        raise ValueError(f"{op}: only 2-D sizes (N, C, H, W) are supported, got size={size}")
+    n, _, h, w = size
+    if theta.ndim != 3 or tuple(theta.shape) != (n, 2, 3):
+        raise ValueError(
+            f"{op}: expected theta of shape ({n}, 2, 3) for size {size}, got {tuple(theta.shape)}"
+        )
+    if not theta.is_floating_point():
+        raise TypeError(f"{op}: theta must be floating point, got {theta.dtype}")
+    from .. import linspace, ones, stack
+
+    def axis(k):
+        line = linspace(-1.0, 1.0, k, dtype=theta.dtype, device=theta.device)
+        if k == 1:
+            return line * 0.0
+        return line if align_corners else line * ((k - 1) / k)
+
+    xs = axis(w).reshape(1, w).expand(h, w)
+    ys = axis(h).reshape(h, 1).expand(h, w)
+    base = stack([xs, ys, ones(h, w, dtype=theta.dtype, device=theta.device)], -1).reshape(1, h * w, 3)
+    return base.matmul(theta.transpose(1, 2)).reshape(n, h, w, 2)
+
+
+def _grid_coord(coord, size: int, padding_mode: str, align_corners: bool):
+    """Normalised ``[-1, 1]`` coordinates to pixel ones, with ``border``/``reflection`` folding."""
+    if align_corners:
+        pix = (coord + 1) * ((size - 1) / 2)
+    else:
+        pix = ((coord + 1) * size - 1) / 2
+    if padding_mode == "border":
+        pix = pix.clamp(0, size - 1)
+    elif padding_mode == "reflection":
+        lo, hi = (0.0, 2.0 * (size - 1)) if align_corners else (-1.0, 2.0 * size - 1)
+        if hi > lo:
+            low, span = lo / 2, (hi - lo) / 2
+            dist = (pix - low).abs()
+            flips = (dist / span).floor().detach()
+            extra = dist - flips * span
+            even = flips.remainder(2) == 0
+            pix = _rustdl_where(even, extra + low, span - extra + low)
+        else:
+            pix = pix * 0.0
+        pix = pix.clamp(0, size - 1)
+    return pix
+
+
+def _rustdl_where(cond, a, b):
+    from .. import where
+
+    return where(cond, a, b)
+
+
+def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None):
+    """Samples an ``(N, C, H, W)`` input at the normalised ``(x, y)`` points of ``grid``
+    ``(N, H_out, W_out, 2)`` (``-1`` / ``1`` the edges), ``bilinear`` or ``nearest``, outside points
+    read as ``zeros``, the ``border`` or the ``reflection``; differentiable in input and grid."""
+    op = "grid_sample"
+    if mode not in ("bilinear", "nearest"):
+        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}"
+        )
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ValueError(
+            f"{op}: expected a 4-D input (N, C, H, W) and a grid (N, H_out, W_out, 2), got input "
+            f"{tuple(input.shape)} and grid {tuple(grid.shape)}"
+        )
+    align = bool(align_corners)
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1], grid.shape[2]
+    grid = grid.to(input.dtype)
+    ix = _grid_coord(grid.narrow(-1, 0, 1).reshape(n, ho * wo), w, padding_mode, align)
+    iy = _grid_coord(grid.narrow(-1, 1, 1).reshape(n, ho * wo), h, padding_mode, align)
+    flat = input.reshape(n, c, h * w)
+
+    def corner(xi, yi):
+        """Values at integer pixel coordinates ``(xi, yi)`` (float tensors), zero outside."""
+        inside = ((xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)).to(input.dtype)
+        lin = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long()
+        vals = flat.gather(2, lin.reshape(n, 1, ho * wo).expand(n, c, ho * wo))
+        return vals * inside.reshape(n, 1, ho * wo)
+
+    if mode == "nearest":
+        out = corner(ix.detach().round(), iy.detach().round())
+    else:
+        x0, y0 = ix.detach().floor(), iy.detach().floor()
+        fx, fy = ix - x0, iy - y0
+        out = 0
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            for dy, wy in ((0, 1 - fy), (1, fy)):
+                out = out + corner(x0 + dx, y0 + dy) * (wx * wy).reshape(n, 1, ho * wo)
+    return out.reshape(n, c, ho, wo)
+
+
 def embedding_bag(
     input,
     weight,
