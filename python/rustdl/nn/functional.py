@@ -848,6 +848,8 @@ def affine_grid(theta, size, align_corners=None):
 
 def _grid_coord(coord, size: int, padding_mode: str, align_corners: bool):
     """Normalised ``[-1, 1]`` coordinates to pixel ones, with ``border``/``reflection`` folding."""
+    from .. import where
+
     if align_corners:
         pix = (coord + 1) * ((size - 1) / 2)
     else:
@@ -862,17 +864,11 @@ def _grid_coord(coord, size: int, padding_mode: str, align_corners: bool):
             flips = (dist / span).floor().detach()
             extra = dist - flips * span
             even = flips.remainder(2) == 0
-            pix = _rustdl_where(even, extra + low, span - extra + low)
+            pix = where(even, extra + low, span - extra + low)
         else:
             pix = pix * 0.0
         pix = pix.clamp(0, size - 1)
     return pix
-
-
-def _rustdl_where(cond, a, b):
-    from .. import where
-
-    return where(cond, a, b)
 
 
 def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None):
