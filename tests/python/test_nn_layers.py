@@ -222,7 +222,7 @@ def test_conv_errors():
     with pytest.raises(ValueError):
         nn.Conv2d(3, 4, 3)(rustdl.zeros(1, 2, 5, 5))
     with pytest.raises(ValueError, match="padding_mode"):
-        nn.Conv2d(3, 4, 3, padding_mode="reflect")
+        nn.Conv2d(3, 4, 3, padding_mode="symmetric")
 
 
 # ---------------- pooling / upsampling ----------------

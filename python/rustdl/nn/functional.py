@@ -271,17 +271,20 @@ def one_hot(tensor, num_classes: int = -1):
 
 
 def pad(input, pad, mode: str = "constant", value: float = 0.0):
-    """Pads the last dims by ``pad = (left, right, top, bottom, ...)`` with a constant; negative
-    amounts crop, as PyTorch's constant padding."""
+    """Pads the last dims by ``pad = (left, right, top, bottom, ...)``: with ``value`` (``constant``),
+    the mirrored interior (``reflect``), the edge (``replicate``) or the wrapped input
+    (``circular``); negative amounts crop."""
     from .. import cat, full
 
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got '{mode}'")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '{mode}'")
     pad = tuple(pad)
     if any(isinstance(p, bool) or not isinstance(p, int) for p in pad):
         raise TypeError(f"pad: padding must be a sequence of ints, got {pad!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: padding {pad} does not fit an input of shape {tuple(input.shape)}")
+    if mode != "constant":
+        return _pad_indexed(input, pad, mode)
     out = input
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -306,6 +309,717 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
         if len(parts) > 1:
             out = cat(parts, dim)
     return out
+
+
+# ---- spatial ops (breadth B) ----
+
+
+class _PadModeError(ValueError, NotImplementedError):
+    """A padding that the mode cannot do: a ``ValueError`` here (``NotImplementedError`` in PyTorch)."""
+
+
+def _pad_indexed(input, pad: tuple, mode: str):
+    """``reflect`` / ``replicate`` / ``circular`` padding as one ``index_select`` per padded dim,
+    so gradients flow back to the source elements (summed where an element is reused)."""
+    from .. import tensor as _tensor
+
+    n = len(pad) // 2
+    if input.ndim not in (n + 1, n + 2):
+        raise _PadModeError(
+            f"pad: mode='{mode}' with {n}-D padding {pad} expects a {n + 1}-D or {n + 2}-D input, "
+            f"got shape {tuple(input.shape)}"
+        )
+    out = input
+    for i in range(n):
+        dim = input.ndim - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        size = out.shape[dim]
+        if left == 0 and right == 0:
+            continue
+        if size + left + right < 0:
+            raise ValueError(
+                f"pad: padding {pad} makes dimension {dim} of input shape {tuple(input.shape)} negative"
+            )
+        if mode == "reflect" and (left >= size or right >= size):
+            raise ValueError(
+                f"pad: reflect padding must be smaller than the padded dimension, got padding ({left}, {right}) "
+                f"at dimension {dim} of input shape {tuple(input.shape)}"
+            )
+        if mode == "replicate" and size == 0:
+            raise ValueError(
+                f"pad: replicate padding needs a non-empty dimension {dim}, got shape {tuple(input.shape)}"
+            )
+        if mode == "circular" and (left > size or right > size):
+            raise ValueError(
+                f"pad: circular padding ({left}, {right}) at dimension {dim} of input shape {tuple(input.shape)} "
+                "wraps around more than once"
+            )
+        idx = []
+        for j in range(-left, size + right):
+            if mode == "reflect":
+                k = -j if j < 0 else (2 * (size - 1) - j if j >= size else j)
+            elif mode == "replicate":
+                k = min(max(j, 0), size - 1)
+            else:
+                k = j % size
+            idx.append(k)
+        out = out.index_select(dim, _tensor(idx, dtype=_rustdl.int64, device=out.device))
+    return out
+
+
+def _single(v, op: str, name: str) -> int:
+    """An int, or a 1-tuple of one, as an int."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+        v = v[0]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{op}: {name} must be an int, got {v!r}")
+    return v
+
+
+def _pair(v, op: str, name: str) -> tuple[int, int]:
+    """An int or a pair of ints as a pair."""
+    p = (v, v) if not isinstance(v, (tuple, list)) else tuple(v)
+    if len(p) != 2 or any(isinstance(e, bool) or not isinstance(e, int) for e in p):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    return p
+
+
+def _as_4d_from_1d(input, op: str):
+    """``(N, C, L)`` or ``(C, L)`` as ``(N, C, 1, L)``, and whether it was unbatched."""
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {tuple(input.shape)}"
+        )
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    return x.unsqueeze(2), unbatched
+
+
+def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1) -> None:
+    """PyTorch's 1-D pooling argument checks, with the 1-D names and shapes."""
+    if k <= 0 or s <= 0 or d <= 0:
+        raise ValueError(
+            f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={k}, stride={s}, dilation={d}"
+        )
+    if p < 0 or p > k // 2:
+        raise ValueError(f"{op}: padding should be non-negative and at most half of kernel_size {k}, got {p}")
+    if input.ndim in (2, 3) and input.shape[-1] + 2 * p < d * (k - 1) + 1:
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} padded by {p} is smaller than the kernel span {d * (k - 1) + 1}"
+        )
+
+
+def _from_4d_to_1d(out, unbatched: bool):
+    out = out.squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _as_4d(input, op: str):
+    """``(N, C, H, W)`` or ``(C, H, W)`` as 4-D, and whether it was unbatched."""
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {tuple(input.shape)}"
+        )
+    return (input.unsqueeze(0), True) if input.ndim == 3 else (input, False)
+
+
+def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
+    """Deprecated alias of :func:`interpolate`, as in PyTorch."""
+    import warnings
+
+    warnings.warn("upsample is deprecated, use interpolate instead", UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: ``interpolate(input, size, scale_factor, mode="nearest")``."""
+    return interpolate(input, size, scale_factor, "nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: ``interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)``."""
+    return interpolate(input, size, scale_factor, "bilinear", True)
+
+
+def max_pool1d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """1-D max pooling of an ``(N, C, L)`` or ``(C, L)`` input (max_pool2d over a height-1 view);
+    ``return_indices`` also returns each maximum's index along ``L``."""
+    op = "max_pool1d"
+    k = _single(kernel_size, op, "kernel_size")
+    s = (
+        k
+        if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+        else _single(stride, op, "stride")
+    )
+    p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
+    x, unbatched = _as_4d_from_1d(input, op)
+    _check_pool1d(op, input, k, s, p, d)
+    out = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return _from_4d_to_1d(out[0], unbatched), _from_4d_to_1d(out[1], unbatched)
+    return _from_4d_to_1d(out, unbatched)
+
+
+def avg_pool1d(
+    input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True
+):
+    """1-D average pooling of an ``(N, C, L)`` or ``(C, L)`` input (avg_pool2d over a height-1 view)."""
+    op = "avg_pool1d"
+    k = _single(kernel_size, op, "kernel_size")
+    s = (
+        k
+        if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+        else _single(stride, op, "stride")
+    )
+    p = _single(padding, op, "padding")
+    x, unbatched = _as_4d_from_1d(input, op)
+    _check_pool1d(op, input, k, s, p)
+    return _from_4d_to_1d(avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad), unbatched)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of an ``(N, C, L)`` or ``(C, L)`` input to ``output_size`` along ``L``."""
+    op = "adaptive_avg_pool1d"
+    o = _single(output_size, op, "output_size")
+    if o <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    x, unbatched = _as_4d_from_1d(input, op)
+    return _from_4d_to_1d(adaptive_avg_pool2d(x, (1, o)), unbatched)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
+    """Max pooling of an ``(N, C, L)`` or ``(C, L)`` input to ``output_size`` along ``L``;
+    ``return_indices`` also returns each maximum's index along ``L``."""
+    op = "adaptive_max_pool1d"
+    o = _single(output_size, op, "output_size")
+    if o <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    x, unbatched = _as_4d_from_1d(input, op)
+    out = adaptive_max_pool2d(x, (1, o), return_indices)
+    if return_indices:
+        return _from_4d_to_1d(out[0], unbatched), _from_4d_to_1d(out[1], unbatched)
+    return _from_4d_to_1d(out, unbatched)
+
+
+def _lp_finish(pooled, norm_type: float, count: int):
+    return (pooled.sign() * relu(pooled.abs())).mul(count).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+    """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, L)`` or ``(C, L)`` input."""
+    k = _single(kernel_size, "lp_pool1d", "kernel_size")
+    out = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
+    return _lp_finish(out, norm_type, k)
+
+
+def lp_pool2d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+    """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, H, W)`` or ``(C, H, W)`` input."""
+    kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
+    x, unbatched = _as_4d(input, "lp_pool2d")
+    out = avg_pool2d(x.pow(norm_type), (kh, kw), stride if stride is not None else (kh, kw), 0, ceil_mode)
+    out = _lp_finish(out, norm_type, kh * kw)
+    return out.squeeze(0) if unbatched else out
+
+
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
+    """Normalises each ``(n, c)`` instance of an ``(N, C, ...)`` input over its spatial dims.
+
+    With ``use_input_stats`` the per-instance statistics are used (and the running ones, if
+    given, move towards their batch averages, unbiased variance); otherwise the running ones.
+    """
+    op = "instance_norm"
+    if input.ndim < 3:
+        raise ValueError(
+            f"{op}: expected an input of 3 or more dims (N, C, ...), got shape {tuple(input.shape)}"
+        )
+    c = input.shape[1]
+    for name, v in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if v is not None and tuple(v.shape) != (c,):
+            raise ValueError(
+                f"{op}: {name} must have shape ({c},) for input shape {tuple(input.shape)}, got {tuple(v.shape)}"
+            )
+    dims = tuple(range(2, input.ndim))
+    stat_shape = (1, c) + (1,) * len(dims)
+    if use_input_stats:
+        count = 1
+        for d in dims:
+            count *= input.shape[d]
+        if count <= 1:
+            raise ValueError(
+                f"{op}: expected more than 1 spatial element when training, got input shape {tuple(input.shape)}"
+            )
+        mean = input.mean(dim=dims, keepdim=True)
+        centred = input - mean
+        var = (centred * centred).mean(dim=dims, keepdim=True)
+        out = centred / (var + eps).sqrt()
+        if running_mean is not None or running_var is not None:
+            from ..autograd import no_grad
+
+            with no_grad():
+                if running_mean is not None:
+                    bm = mean.detach().reshape(input.shape[0], c).mean(0)
+                    running_mean.copy_(running_mean * (1 - momentum) + bm * momentum)
+                if running_var is not None:
+                    bv = var.detach().reshape(input.shape[0], c).mean(0) * (count / (count - 1))
+                    running_var.copy_(running_var * (1 - momentum) + bv * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: use_input_stats=False needs running_mean and running_var")
+        out = (input - running_mean.reshape(stat_shape)) / (running_var.reshape(stat_shape) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(stat_shape)
+    if bias is not None:
+        out = out + bias.reshape(stat_shape)
+    return out
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / sqrt(mean(x², last dims) + eps) · weight`` over the trailing ``normalized_shape``
+    dims; ``eps=None`` is the machine epsilon of ``input``'s dtype, as PyTorch."""
+    op = "rms_norm"
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or k > input.ndim or tuple(input.shape[input.ndim - k :]) != shape:
+        raise ValueError(
+            f"{op}: normalized_shape {shape} does not match the trailing dims of input shape {tuple(input.shape)}"
+        )
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"{op}: weight must have shape {shape}, got {tuple(weight.shape)}")
+    if eps is None:
+        from .. import finfo
+
+        eps = finfo(input.dtype).eps
+    dims = tuple(range(input.ndim - k, input.ndim))
+    out = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out
+
+
+def pixel_shuffle(input, upscale_factor: int):
+    """``(*, C·r², H, W)`` to ``(*, C, H·r, W·r)``, as ``torch.nn.functional.pixel_shuffle``."""
+    op = "pixel_shuffle"
+    r = upscale_factor
+    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
+        raise ValueError(f"{op}: upscale_factor must be a positive int, got {r!r}")
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise ValueError(
+            f"{op}: expected an input of 3 or more dims whose channels divide by upscale_factor²={r * r}, "
+            f"got shape {tuple(input.shape)}"
+        )
+    *b, c, h, w = input.shape
+    nb = len(b)
+    x = input.reshape(*b, c // (r * r), r, r, h, w)
+    x = x.permute(*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2)
+    return x.reshape(*b, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor: int):
+    """``(*, C, H·r, W·r)`` to ``(*, C·r², H, W)``, the inverse of :func:`pixel_shuffle`."""
+    op = "pixel_unshuffle"
+    r = downscale_factor
+    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
+        raise ValueError(f"{op}: downscale_factor must be a positive int, got {r!r}")
+    if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ValueError(
+            f"{op}: expected an input of 3 or more dims whose height and width divide by downscale_factor={r}, "
+            f"got shape {tuple(input.shape)}"
+        )
+    *b, c, h, w = input.shape
+    nb = len(b)
+    x = input.reshape(*b, c, h // r, r, w // r, r)
+    x = x.permute(*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)
+    return x.reshape(*b, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input, groups: int):
+    """Interleaves the channels of an ``(N, C, *)`` input: ``(N, g, C/g, *)`` → ``(N, C/g, g, *)``."""
+    op = "channel_shuffle"
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if input.ndim < 3 or input.shape[1] % groups:
+        raise ValueError(
+            f"{op}: expected an input (N, C, *) of 3 or more dims with C divisible by groups={groups}, "
+            f"got shape {tuple(input.shape)}"
+        )
+    n, c, *rest = input.shape
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+def _unfold_geometry(op: str, h: int, w: int, kernel_size, dilation, padding, stride):
+    (kh, kw), (dh, dw) = _pair(kernel_size, op, "kernel_size"), _pair(dilation, op, "dilation")
+    (ph, pw), (sh, sw) = _pair(padding, op, "padding"), _pair(stride, op, "stride")
+    if min(kh, kw, dh, dw, sh, sw) <= 0 or min(ph, pw) < 0:
+        raise ValueError(
+            f"{op}: kernel_size, dilation and stride must be positive and padding non-negative, got "
+            f"kernel_size={kernel_size!r}, dilation={dilation!r}, padding={padding!r}, stride={stride!r}"
+        )
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return (kh, kw), (dh, dw), (ph, pw), (sh, sw), oh, ow
+
+
+def _unfold_index(kh, kw, dh, dw, sh, sw, oh, ow, wp, device):
+    """Flat indices into the padded ``Hp·Wp`` plane, ordered ``(kh, kw, oh, ow)``."""
+    import numpy as np
+
+    from .. import tensor as _tensor
+
+    rows = np.arange(kh)[:, None, None, None] * dh + np.arange(oh)[None, None, :, None] * sh
+    cols = np.arange(kw)[None, :, None, None] * dw + np.arange(ow)[None, None, None, :] * sw
+    idx = (rows * wp + cols).reshape(-1).astype(np.int64)
+    return _tensor(idx, dtype=_rustdl.int64, device=device)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding ``kh×kw`` blocks of an ``(N, C, H, W)`` or ``(C, H, W)`` input as columns:
+    ``(N, C·kh·kw, L)`` with ``L`` block positions (im2col), as ``torch.nn.functional.unfold``."""
+    op = "unfold"
+    x, unbatched = _as_4d(input, op)
+    n, c, h, w = x.shape
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw), oh, ow = _unfold_geometry(
+        op, h, w, kernel_size, dilation, padding, stride
+    )
+    if oh <= 0 or ow <= 0:
+        raise ValueError(
+            f"{op}: the kernel ({kh}, {kw}) with dilation ({dh}, {dw}) does not fit the padded input "
+            f"({h + 2 * ph}, {w + 2 * pw}) of input shape {tuple(input.shape)}"
+        )
+    if ph or pw:
+        x = pad(x, (pw, pw, ph, ph))
+    hp, wp = h + 2 * ph, w + 2 * pw
+    idx = _unfold_index(kh, kw, dh, dw, sh, sw, oh, ow, wp, x.device)
+    cols = x.reshape(n, c, hp * wp).index_select(2, idx).reshape(n, c * kh * kw, oh * ow)
+    return cols.squeeze(0) if unbatched else cols
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sums columns ``(N, C·kh·kw, L)`` (or ``(C·kh·kw, L)``) back into an ``(N, C, H, W)``
+    image, overlapping blocks adding up: the adjoint of :func:`unfold` (col2im)."""
+    op = "fold"
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 2-D or 3-D input (N, C·kh·kw, L), got shape {tuple(input.shape)}")
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    h, w = _pair(output_size, op, "output_size")
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw), oh, ow = _unfold_geometry(
+        op, h, w, kernel_size, dilation, padding, stride
+    )
+    n, ck, length = x.shape
+    if ck % (kh * kw):
+        raise ValueError(
+            f"{op}: expected input dim 1 to be divisible by kh·kw={kh * kw}, got input shape {tuple(input.shape)}"
+        )
+    if oh <= 0 or ow <= 0 or length != oh * ow:
+        raise ValueError(
+            f"{op}: input shape {tuple(input.shape)} has {length} blocks, but output_size ({h}, {w}) with "
+            f"kernel ({kh}, {kw}) gives {max(oh, 0)}×{max(ow, 0)} blocks"
+        )
+    c = ck // (kh * kw)
+    hp, wp = h + 2 * ph, w + 2 * pw
+    idx = _unfold_index(kh, kw, dh, dw, sh, sw, oh, ow, wp, x.device)
+    src = x.reshape(n, c, kh * kw * length)
+    idx = idx.reshape(1, 1, -1).expand(n, c, kh * kw * length)
+    zeros = _rustdl.zeros(n, c, hp * wp, dtype=x.dtype, device=x.device)
+    out = zeros.scatter_add(2, idx, src).reshape(n, c, hp, wp)
+    if ph or pw:
+        out = out.narrow(2, ph, h).narrow(3, pw, w)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Places each value of an ``(N, C, H, W)`` (or ``(C, H, W)``) max-pooled input at its flat
+    ``indices`` (from ``max_pool2d(..., return_indices=True)``) in a zero image, as PyTorch."""
+    op = "max_unpool2d"
+    x, unbatched = _as_4d(input, op)
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: indices shape {tuple(indices.shape)} must match input shape {tuple(input.shape)}"
+        )
+    if indices.dtype != _rustdl.int64:
+        raise TypeError(f"{op}: indices must be int64, got {indices.dtype}")
+    kh, kw = _pair(kernel_size, op, "kernel_size")
+    sh, sw = _pair(stride if stride is not None else (kh, kw), op, "stride")
+    ph, pw = _pair(padding, op, "padding")
+    n, c, h, w = x.shape
+    if output_size is None:
+        oh, ow = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
+    else:
+        size = tuple(output_size)[-2:]
+        if len(size) != 2:
+            raise ValueError(f"{op}: output_size must give (H, W), got {output_size!r}")
+        oh, ow = int(size[0]), int(size[1])
+    import numpy as np
+
+    idx = indices.unsqueeze(0) if unbatched else indices
+    flat = idx.reshape(n, c, h * w)
+    ids = flat.cpu().numpy()
+    if ids.size and (ids.min() < 0 or ids.max() >= oh * ow):
+        raise ValueError(
+            f"{op}: indices must be in [0, {oh * ow}) for an output of size ({oh}, {ow}), "
+            f"got values in [{ids.min()}, {ids.max()}]"
+        )
+    src = x.reshape(n, c, h * w)
+    zeros = _rustdl.zeros(n, c, oh * ow, dtype=x.dtype, device=x.device)
+    out = zeros.scatter_add(2, flat, src)
+    # overlapping windows can pick the same element twice: keep one copy in the value (as
+    # PyTorch's scatter) while every copy still gets the gradient at its index (as PyTorch's gather)
+    keyed = (ids + (np.arange(n * c).reshape(n, c, 1) * (oh * ow))).reshape(-1)
+    first = np.unique(keyed, return_index=True)[1]
+    if first.size != keyed.size:
+        dup = np.ones(keyed.size, dtype=np.float64)
+        dup[first] = 0.0
+        extra = _rustdl.tensor(dup.reshape(n, c, h * w), dtype=x.dtype, device=x.device)
+        out = out - zeros.scatter_add(2, flat, src.detach() * extra)
+    out = out.reshape(n, c, oh, ow)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """1-D :func:`max_unpool2d` of an ``(N, C, L)`` or ``(C, L)`` input."""
+    op = "max_unpool1d"
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None else _single(stride, op, "stride")
+    p = _single(padding, op, "padding")
+    x, unbatched = _as_4d_from_1d(input, op)
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: indices shape {tuple(indices.shape)} must match input shape {tuple(input.shape)}"
+        )
+    size = (
+        None
+        if output_size is None
+        else (1, tuple(output_size)[-1] if not isinstance(output_size, int) else output_size)
+    )
+    idx = indices.unsqueeze(0) if unbatched else indices
+    out = max_unpool2d(x, idx.unsqueeze(2), (1, k), (1, s), (0, p), size)
+    return _from_4d_to_1d(out, unbatched)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid ``(N, H, W, 2)`` of normalised ``(x, y)`` coordinates for a batch of 2-D
+    affine matrices ``theta`` ``(N, 2, 3)`` and an output ``size`` ``(N, C, H, W)``."""
+    op = "affine_grid"
+    size = tuple(size)
+    if len(size) != 4:
+        raise ValueError(f"{op}: only 2-D sizes (N, C, H, W) are supported, got size={size}")
+    n, _, h, w = size
+    if theta.ndim != 3 or tuple(theta.shape) != (n, 2, 3):
+        raise ValueError(
+            f"{op}: expected theta of shape ({n}, 2, 3) for size {size}, got {tuple(theta.shape)}"
+        )
+    if not theta.is_floating_point():
+        raise TypeError(f"{op}: theta must be floating point, got {theta.dtype}")
+    from .. import linspace, ones, stack
+
+    def axis(k):
+        line = linspace(-1.0, 1.0, k, dtype=theta.dtype, device=theta.device)
+        if k == 1:
+            return line * 0.0
+        return line if align_corners else line * ((k - 1) / k)
+
+    xs = axis(w).reshape(1, w).expand(h, w)
+    ys = axis(h).reshape(h, 1).expand(h, w)
+    base = stack([xs, ys, ones(h, w, dtype=theta.dtype, device=theta.device)], -1).reshape(1, h * w, 3)
+    return base.matmul(theta.transpose(1, 2)).reshape(n, h, w, 2)
+
+
+def _grid_coord(coord, size: int, padding_mode: str, align_corners: bool):
+    """Normalised ``[-1, 1]`` coordinates to pixel ones, with ``border``/``reflection`` folding."""
+    from .. import where
+
+    if align_corners:
+        pix = (coord + 1) * ((size - 1) / 2)
+    else:
+        pix = ((coord + 1) * size - 1) / 2
+    if padding_mode == "border":
+        pix = pix.clamp(0, size - 1)
+    elif padding_mode == "reflection":
+        lo, hi = (0.0, 2.0 * (size - 1)) if align_corners else (-1.0, 2.0 * size - 1)
+        if hi > lo:
+            low, span = lo / 2, (hi - lo) / 2
+            dist = (pix - low).abs()
+            flips = (dist / span).floor().detach()
+            extra = dist - flips * span
+            even = flips.remainder(2) == 0
+            pix = where(even, extra + low, span - extra + low)
+        else:
+            pix = pix * 0.0
+        pix = pix.clamp(0, size - 1)
+    return pix
+
+
+def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None):
+    """Samples an ``(N, C, H, W)`` input at the normalised ``(x, y)`` points of ``grid``
+    ``(N, H_out, W_out, 2)`` (``-1`` / ``1`` the edges), ``bilinear`` or ``nearest``, outside points
+    read as ``zeros``, the ``border`` or the ``reflection``; differentiable in input and grid."""
+    op = "grid_sample"
+    if mode not in ("bilinear", "nearest"):
+        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}"
+        )
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ValueError(
+            f"{op}: expected a 4-D input (N, C, H, W) and a grid (N, H_out, W_out, 2), got input "
+            f"{tuple(input.shape)} and grid {tuple(grid.shape)}"
+        )
+    align = bool(align_corners)
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1], grid.shape[2]
+    grid = grid.to(input.dtype)
+    ix = _grid_coord(grid.narrow(-1, 0, 1).reshape(n, ho * wo), w, padding_mode, align)
+    iy = _grid_coord(grid.narrow(-1, 1, 1).reshape(n, ho * wo), h, padding_mode, align)
+    flat = input.reshape(n, c, h * w)
+
+    def corner(xi, yi):
+        """Values at integer pixel coordinates ``(xi, yi)`` (float tensors), zero outside."""
+        inside = ((xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)).to(input.dtype)
+        lin = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long()
+        vals = flat.gather(2, lin.reshape(n, 1, ho * wo).expand(n, c, ho * wo))
+        return vals * inside.reshape(n, 1, ho * wo)
+
+    if mode == "nearest":
+        out = corner(ix.detach().round(), iy.detach().round())
+    else:
+        x0, y0 = ix.detach().floor(), iy.detach().floor()
+        fx, fy = ix - x0, iy - y0
+        out = 0
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            for dy, wy in ((0, 1 - fy), (1, fy)):
+                out = out + corner(x0 + dx, y0 + dy) * (wx * wy).reshape(n, 1, ho * wo)
+    return out.reshape(n, c, ho, wo)
+
+
+def embedding_bag(
+    input,
+    weight,
+    offsets=None,
+    max_norm=None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights=None,
+    include_last_offset: bool = False,
+    padding_idx=None,
+):
+    """Sums, averages or maxes bags of embeddings, as ``torch.nn.functional.embedding_bag``.
+
+    ``input`` is ``(B, L)`` (fixed-length bags) or 1-D with ``offsets`` (each bag's start);
+    ``padding_idx`` entries are left out of each bag; empty bags give zeros.
+    """
+    import numpy as np
+
+    from .. import tensor as _tensor
+
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if input.dtype != _rustdl.int64:
+        raise TypeError(f"{op}: expected integer indices, got {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(
+            f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got {tuple(weight.shape)}"
+        )
+    if scale_grad_by_freq or sparse:
+        raise ValueError(f"{op}: scale_grad_by_freq and sparse are not supported")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum', got mode={mode!r}")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(
+                f"{op}: per_sample_weights shape {tuple(per_sample_weights.shape)} must match input shape "
+                f"{tuple(input.shape)}"
+            )
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"{op}: padding_idx {padding_idx} out of range for {num} embeddings")
+        padding_idx %= num
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(
+                f"{op}: offsets must be None for a 2-D input, got offsets of shape {tuple(offsets.shape)}"
+            )
+        b, length = input.shape
+        starts = [i * length for i in range(b)]
+        flat = input.reshape(-1)
+        psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
+    elif input.ndim == 1:
+        if offsets is None or offsets.ndim != 1:
+            raise ValueError(
+                f"{op}: a 1-D input needs 1-D offsets, got {None if offsets is None else tuple(offsets.shape)}"
+            )
+        starts = [int(v) for v in offsets.cpu().numpy().tolist()]
+        if include_last_offset:
+            if not starts:
+                raise ValueError(f"{op}: include_last_offset needs at least one offset")
+            starts = starts[:-1]
+        flat, psw = input, per_sample_weights
+    else:
+        raise ValueError(f"{op}: expected a 1-D or 2-D input, got shape {tuple(input.shape)}")
+    total = flat.shape[0]
+    if starts and (starts[0] != 0 or any(a > c for a, c in zip(starts, starts[1:])) or starts[-1] > total):
+        raise ValueError(f"{op}: offsets must start at 0, not decrease and not exceed {total}, got {starts}")
+    ids = flat.cpu().numpy().astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= num):
+        raise ValueError(f"{op}: indices must be in [0, {num}), got values in [{ids.min()}, {ids.max()}]")
+    if max_norm is not None:
+        _embedding_renorm_(flat, weight, max_norm, norm_type)
+    ends = starts[1:] + [total]
+    nb = len(starts)
+    dim = weight.shape[1]
+    keep = np.ones(total, dtype=bool) if padding_idx is None else ids != padding_idx
+    if mode == "max":
+        rows = []
+        for s, e in zip(starts, ends):
+            sel = [t for t in range(s, e) if keep[t]]
+            if sel:
+                picked = weight.index_select(0, _tensor(ids[sel], dtype=_rustdl.int64, device=weight.device))
+                rows.append(picked.amax(dim=0, keepdim=True))
+            else:
+                rows.append(_rustdl.zeros(1, dim, dtype=weight.dtype, device=weight.device))
+        if not rows:
+            return _rustdl.zeros(0, dim, dtype=weight.dtype, device=weight.device)
+        return _rustdl.cat(rows, 0)
+    # sum / mean: each looked-up row, scaled (0 for padding, 1/count for mean), added into its bag
+    bag_of = np.zeros(total, dtype=np.int64)
+    scale = keep.astype(np.float64)
+    for bag, (s, e) in enumerate(zip(starts, ends)):
+        bag_of[s:e] = bag
+        if mode == "mean" and keep[s:e].any():
+            scale[s:e] /= keep[s:e].sum()
+    rows = weight.index_select(0, _tensor(ids, dtype=_rustdl.int64, device=weight.device))
+    rows = rows * _tensor(scale.reshape(total, 1), dtype=weight.dtype, device=weight.device)
+    if psw is not None:
+        rows = rows * psw.reshape(total, 1).to(weight.dtype)
+    where = _tensor(bag_of.reshape(total, 1), dtype=_rustdl.int64, device=weight.device).expand(total, dim)
+    out = _rustdl.zeros(nb, dim, dtype=weight.dtype, device=weight.device)
+    return out.scatter_add(0, where, rows) if total else out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):

@@ -53,7 +53,12 @@ class _ConvNd(Module):
             raise ValueError(
                 f"{name}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}"
             )
-        if padding_mode != "zeros":
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"{name}: padding_mode must be one of 'zeros', 'reflect', 'replicate' or 'circular', "
+                f"got '{padding_mode}'"
+            )
+        if self.transposed and padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got '{padding_mode}'")
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -136,6 +141,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -145,6 +152,22 @@ class _Conv(_ConvNd):
     _conv: Callable[..., Tensor]
 
     def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":
+            # pad with the mode first (PyTorch's order: last dim first), then convolve unpadded
+            if self.padding == "same":
+                amounts = [
+                    (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                    for d, k in zip(self.dilation, self.kernel_size)
+                ]
+            elif self.padding == "valid":
+                amounts = [(0, 0)] * len(self.kernel_size)
+            else:
+                amounts = [(p, p) for p in self.padding]
+            pads = [v for pair in reversed(amounts) for v in pair]
+            if any(pads):
+                input = F.pad(input, pads, mode=self.padding_mode)
+            zero = (0,) * len(self.kernel_size)
+            return self._conv(input, self.weight, self.bias, self.stride, zero, self.dilation, self.groups)
         input, padding = self._padding_args(input)
         return self._conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 

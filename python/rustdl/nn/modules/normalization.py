@@ -1,4 +1,4 @@
-"""Normalisation: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``."""
+"""Normalisation: batch (1-D, 2-D, 3-D), instance, layer, group, RMS and local response norms."""
 
 from __future__ import annotations
 
@@ -226,3 +226,111 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over an ``(N, C, D, H, W)`` input, per channel (see :class:`BatchNorm1d`)."""
+
+    _dims = (5,)
+
+
+class _InstanceNorm(_BatchNorm):
+    _spatial = 1
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        name, k = type(self).__name__, self._spatial
+        if input.ndim not in (k + 1, k + 2):
+            raise ValueError(
+                f"{name}: expected a {k + 1}-D or {k + 2}-D input, got shape {tuple(input.shape)}"
+            )
+        unbatched = input.ndim == k + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
+            raise ValueError(
+                f"{name}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}"
+            )
+        out = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalises each channel of each sample of an ``(N, C, L)`` or ``(C, L)`` input over ``L``.
+
+    Args as :class:`BatchNorm1d`, but ``affine`` and ``track_running_stats`` default to False;
+    with tracking, eval mode uses the running statistics.
+    """
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalises each channel of each sample of an ``(N, C, H, W)`` or ``(C, H, W)`` input over ``H, W``.
+
+    Example:
+        >>> nn.InstanceNorm2d(3)(rustdl.randn(2, 3, 8, 8)).shape
+        (2, 3, 8, 8)
+    """
+
+    _spatial = 2
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the last ``len(normalized_shape)`` dims, times a
+    learnable ``weight`` (init 1) when ``elementwise_affine``; ``eps=None`` is the dtype's
+    machine epsilon.
+
+    Example:
+        >>> nn.RMSNorm([5, 10])(rustdl.randn(20, 5, 10)).shape
+        (20, 5, 10)
+    """
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(_rustdl.ones(*self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """Resets ``weight`` to 1."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,4 +1,4 @@
-"""``Embedding``: a lookup table of vectors."""
+"""``Embedding`` (a lookup table of vectors) and ``EmbeddingBag`` (pooled lookups)."""
 
 from __future__ import annotations
 
@@ -92,4 +92,99 @@ class Embedding(Module):
             s += f", max_norm={self.max_norm}"
         if self.norm_type != 2.0:
             s += f", norm_type={self.norm_type}"
+        return s
+
+
+class EmbeddingBag(Module):
+    """Sums, averages or maxes bags of embeddings without building the per-index rows' output.
+
+    Args:
+        num_embeddings, embedding_dim, padding_idx, max_norm, norm_type: as :class:`Embedding`
+            (``padding_idx`` entries are left out of their bag).
+        mode: ``'sum'``, ``'mean'`` (default) or ``'max'``.
+        include_last_offset: ``offsets`` has one more entry, the end of the last bag.
+
+    Shape:
+        Input ``(B, L)`` (B bags of L), or 1-D with ``offsets`` ``(B,)``; output ``(B, embedding_dim)``.
+
+    Example:
+        >>> bag = nn.EmbeddingBag(10, 3, mode="sum")
+        >>> bag(rustdl.tensor([1, 2, 4, 5, 4, 3, 2, 9]), rustdl.tensor([0, 4])).shape
+        (2, 3)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"EmbeddingBag: padding_idx {padding_idx} must be within num_embeddings {num_embeddings}"
+                )
+            padding_idx %= num_embeddings
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError(
+                "EmbeddingBag: scale_grad_by_freq and sparse gradients are not supported by rustdl"
+            )
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = False
+        self.mode = mode
+        self.sparse = False
+        self.include_last_offset = include_last_offset
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = Parameter(_rustdl.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"EmbeddingBag: _weight of shape {tuple(_weight.shape)} does not match "
+                    f"({num_embeddings}, {embedding_dim})"
+                )
+            self.weight = Parameter(_weight)
+
+    def reset_parameters(self) -> None:
+        """Re-draws the table from N(0, 1), zeroing the ``padding_idx`` row."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
+
+    def forward(self, input: Tensor, offsets: Tensor | None = None, per_sample_weights: Tensor | None = None):
+        return F.embedding_bag(
+            input,
+            self.weight,
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            False,
+            self.mode,
+            False,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
+        )
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}, mode='{self.mode}'"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
         return s
