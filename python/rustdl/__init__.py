@@ -49,6 +49,7 @@ from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa:
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from . import amp  # noqa: F401
 from . import _hooks  # noqa: F401  (Tensor.register_hook)
+from ._scatter_api import index_fill, scatter  # noqa: F401
 from .amp import autocast  # noqa: F401
 from ._tensor_api import (  # noqa: F401
     broadcast_shapes,

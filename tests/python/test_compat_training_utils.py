@@ -171,3 +171,38 @@ def test_tensor_hooks_see_and_replace_gradients(device):
         rustdl.ones(2).register_hook(lambda g: g)
     with pytest.raises(TypeError):
         x.register_hook(3)
+
+
+def test_scatter_and_index_fill_follow_pytorch(device):
+    from rustdl.autograd import gradcheck
+
+    labels = rustdl.tensor([2, 0, 1], device=device)
+    onehot = rustdl.zeros(3, 4, device=device).scatter_(1, labels.unsqueeze(1), 1.0)
+    np.testing.assert_array_equal(onehot.cpu().numpy(), np.eye(4)[[2, 0, 1]])
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    idx = np.array([[0, 3], [1, 2], [3, 0]])
+    src = -np.ones((3, 2), np.float32)
+    got = rustdl.tensor(base, device=device).scatter(
+        1, rustdl.tensor(idx, device=device), rustdl.tensor(src, device=device)
+    )
+    ref = base.copy()
+    np.put_along_axis(ref, idx, src, axis=1)
+    np.testing.assert_array_equal(got.cpu().numpy(), ref)
+    added = rustdl.tensor(base, device=device).scatter(
+        1, rustdl.tensor(idx, device=device), rustdl.tensor(src, device=device), reduce="add"
+    )
+    ref_add = base.copy()
+    np.add.at(ref_add, (np.arange(3)[:, None], idx), src)
+    np.testing.assert_array_equal(added.cpu().numpy(), ref_add)
+    filled = rustdl.tensor(base, device=device).index_fill(0, rustdl.tensor([0, 2], device=device), 7.0)
+    ref_fill = base.copy()
+    ref_fill[[0, 2]] = 7.0
+    np.testing.assert_array_equal(filled.cpu().numpy(), ref_fill)
+    if device == "cpu":
+        x = rustdl.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+        s = rustdl.tensor(np.random.default_rng(1).standard_normal((3, 2)), requires_grad=True)
+        i = rustdl.tensor(idx)
+        assert gradcheck(lambda a, b: a.scatter(1, i, b), [x, s])
+        assert gradcheck(lambda a: a.index_fill(1, rustdl.tensor([1, 3]), -2.0), [x])
+    with pytest.raises(TypeError):
+        rustdl.zeros(3).scatter(0, rustdl.tensor([0.0]), 1.0)

@@ -1,0 +1,98 @@
+"""``Tensor.scatter`` / ``scatter_`` (replacing values, as PyTorch) and ``index_fill`` /
+``index_fill_``, composed from ``scatter_add``, ``index_add_`` and ``where`` (so they have
+gradients and run on every device)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from . import _rustdl
+from ._rustdl import Tensor
+
+
+def _scatter(
+    self: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None, *, reduce: str | None = None
+) -> Tensor:
+    """``self`` with ``src`` (a tensor, or a number) written at ``index`` along ``dim``, as
+    ``torch.Tensor.scatter``; ``reduce='add'`` adds instead (``scatter_add``). Where ``index``
+    repeats a position, PyTorch leaves the winner unspecified: here the written values add up."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter: expected src (a tensor) or value (a number)")
+    if not isinstance(index, Tensor) or index.dtype != _rustdl.int64:
+        raise TypeError("scatter: index must be an int64 tensor")
+    if isinstance(src, numbers.Number):
+        src = _rustdl.full(tuple(index.shape), float(src), dtype=self.dtype, device=self.device)
+    elif not isinstance(src, Tensor):
+        raise TypeError(f"scatter: src must be a tensor or a number, got {type(src).__name__}")
+    elif src.dtype != self.dtype:
+        src = src.to(self.dtype)
+    if index.dim() != self.dim():
+        raise ValueError(
+            f"scatter: index of shape {tuple(index.shape)} must have as many dims as the input {tuple(self.shape)}"
+        )
+    if tuple(src.shape) != tuple(index.shape):
+        # PyTorch reads only the index's extent of src
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    if reduce == "add":
+        return self + _rustdl.zeros_like(self).scatter_add(dim, index, src)
+    if reduce is not None:
+        raise ValueError(f"scatter: reduce must be None or 'add', got {reduce!r}")
+    ones = _rustdl.ones(tuple(index.shape), dtype=self.dtype, device=self.device)
+    hit = _rustdl.zeros_like(self).detach().scatter_add(dim, index, ones) > 0
+    written = _rustdl.zeros_like(self).scatter_add(dim, index, src)
+    return _rustdl.where(hit, written, self)
+
+
+def _scatter_(
+    self: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None, *, reduce: str | None = None
+) -> Tensor:
+    """In-place :meth:`scatter`."""
+    return self.copy_(_scatter(self, dim, index, src, value, reduce=reduce))
+
+
+def _index_fill(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
+    """``self`` with the slices at ``index`` along ``dim`` set to ``value``, as PyTorch."""
+    nd = max(self.dim(), 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"index_fill: dim {dim} out of range for a tensor of {self.dim()} dims")
+    dim = dim % nd
+    size = self.shape[dim] if self.dim() else 1
+    idx = index.reshape(-1)
+    mark = _rustdl.zeros(size, dtype=self.dtype, device=self.device)
+    mark.index_add_(0, idx, _rustdl.ones(idx.shape[0], dtype=self.dtype, device=self.device))
+    shape = [1] * self.dim()
+    if shape:
+        shape[dim] = size
+    hit = (mark > 0).reshape(*shape) if shape else (mark > 0).reshape(())
+    v = (
+        value
+        if isinstance(value, Tensor)
+        else _rustdl.tensor(float(value), dtype=self.dtype, device=self.device)
+    )
+    return _rustdl.where(hit, v.to(self.dtype), self)
+
+
+def _index_fill_(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
+    """In-place :meth:`index_fill`."""
+    return self.copy_(_index_fill(self, dim, index, value))
+
+
+Tensor.scatter = _scatter
+Tensor.scatter_ = _scatter_
+Tensor.index_fill = _index_fill
+Tensor.index_fill_ = _index_fill_
+
+
+def scatter(
+    input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None, *, reduce: str | None = None
+) -> Tensor:
+    """Functional form of :meth:`Tensor.scatter`."""
+    return _scatter(input, dim, index, src, value, reduce=reduce)
+
+
+def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
+    """Functional form of :meth:`Tensor.index_fill`."""
+    return _index_fill(input, dim, index, value)
