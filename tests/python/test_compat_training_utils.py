@@ -206,3 +206,51 @@ def test_scatter_and_index_fill_follow_pytorch(device):
         assert gradcheck(lambda a: a.index_fill(1, rustdl.tensor([1, 3]), -2.0), [x])
     with pytest.raises(TypeError):
         rustdl.zeros(3).scatter(0, rustdl.tensor([0.0]), 1.0)
+
+
+def test_weight_norm_spectral_norm_and_gumbel_softmax():
+    F = rustdl.nn.functional
+    rustdl.manual_seed(0)
+    lin = nn.Linear(4, 3)
+    w0 = lin.weight.detach().numpy().copy()
+    nn.utils.weight_norm(lin)
+    assert sorted(k for k, _ in lin.named_parameters()) == ["bias", "weight_g", "weight_v"]
+    assert tuple(lin.weight_g.shape) == (3, 1)
+    x = rustdl.randn(5, 4)
+    np.testing.assert_allclose(
+        lin(x).detach().numpy(), x.numpy() @ w0.T + lin.bias.detach().numpy(), rtol=1e-5
+    )
+    lin(x).sum().backward()
+    assert lin.weight_g.grad is not None and lin.weight_v.grad is not None
+    with rustdl.no_grad():
+        lin.weight_g.mul_(2.0)
+    np.testing.assert_allclose(
+        lin(x).detach().numpy(), x.numpy() @ (2 * w0).T + lin.bias.detach().numpy(), rtol=1e-5
+    )
+    nn.utils.remove_weight_norm(lin)
+    np.testing.assert_allclose(lin.weight.detach().numpy(), 2 * w0, rtol=1e-5)
+    # the newer API's keys
+    lin2 = nn.utils.parametrizations.weight_norm(nn.Linear(4, 3))
+    assert sorted(lin2.state_dict()) == [
+        "bias",
+        "parametrizations.weight.original0",
+        "parametrizations.weight.original1",
+    ]
+    # spectral norm: the largest singular value of the used weight approaches 1
+    sn = nn.utils.spectral_norm(nn.Linear(6, 5), n_power_iterations=30)
+    sn(rustdl.randn(2, 6))
+    sigma = np.linalg.svd(sn.weight.detach().numpy(), compute_uv=False)[0]
+    assert abs(sigma - 1.0) < 1e-3
+    assert sorted(sn.state_dict()) == ["bias", "weight_orig", "weight_u", "weight_v"]
+    # gumbel softmax: soft samples sum to one; hard ones are one-hot with the soft gradient
+    logits = rustdl.tensor([[1.0, 2.0, 0.5]], requires_grad=True)
+    y = F.gumbel_softmax(logits.expand(2000, 3), tau=0.5)
+    np.testing.assert_allclose(y.detach().numpy().sum(1), 1.0, rtol=1e-5)
+    h = F.gumbel_softmax(logits.expand(2000, 3), hard=True)
+    hv = h.detach().numpy()
+    assert set(np.unique(hv)) <= {0.0, 1.0} and (hv.sum(1) == 1).all()
+    # sample frequencies follow softmax(logits)
+    p = np.exp([1.0, 2.0, 0.5]) / np.exp([1.0, 2.0, 0.5]).sum()
+    assert np.abs(hv.mean(0) - p).max() < 0.04
+    (h * rustdl.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert logits.grad is not None

@@ -196,6 +196,22 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     return _rustdl.dropout(input, p, training, shape)
 
 
+def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1):
+    """Samples from the Gumbel-softmax distribution, as ``torch.nn.functional.gumbel_softmax``:
+    ``softmax((logits + g) / tau)`` with Gumbel noise ``g``; ``hard=True`` returns one-hot samples
+    whose gradient is the soft sample's (straight-through)."""
+    if tau <= 0:
+        raise ValueError(f"gumbel_softmax: tau must be positive, got {tau}")
+    u = _rustdl.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
+    gumbels = -((-(u.clamp(min=1e-20)).log()).clamp(min=1e-20)).log()
+    soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot = _rustdl.zeros_like(soft).scatter(dim, index, 1.0)
+    return one_hot - soft.detach() + soft
+
+
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
     """Resizes the spatial dims of an ``(N, C, H, W)`` input (``nearest`` or ``bilinear``)."""
     if input.ndim != 4:

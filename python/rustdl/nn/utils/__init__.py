@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from ... import _rustdl
 from ..._rustdl import Tensor
 from ...autograd import no_grad
-from . import rnn  # noqa: F401
+from . import parametrizations, rnn  # noqa: F401
+from .weight_norm import remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
