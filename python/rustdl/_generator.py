@@ -153,7 +153,10 @@ def randperm(
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     n = int(n)
     # sorting random 62-bit keys gives a uniform permutation; the stable sort breaks ties
-    keys = _rustdl.randint(0, 1 << 62, (n,), generator=generator).numpy()
+    try:
+        keys = _rustdl.randint(0, 1 << 62, (n,), generator=generator).numpy()
+    except MemoryError as e:
+        raise MemoryError(f"randperm: cannot draw a permutation of {n} elements ({e})") from None
     perm = np.argsort(keys, kind="stable").astype(np.int64)
     out = _rustdl.tensor(perm, device=device)
     if dtype is not None:
@@ -184,7 +187,7 @@ def normal(
     else:
         if size is None:
             raise TypeError("normal: give size with a float mean and std (or tensors for them)")
-        if float(std) < 0:
+        if not float(std) >= 0:  # negative or NaN
             raise ValueError(f"normal: expects std >= 0.0, got {std}")
         shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
         out = _rustdl.randn(*shape, generator=generator, dtype=dtype, device=device) * float(std) + float(
