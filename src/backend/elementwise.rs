@@ -127,6 +127,10 @@ pub enum BinaryOp {
     /// `a` where `b > 0`, else 0 (and `a` where `b` is NaN): ReLU's backward, `a` the output
     /// gradient and `b` the input, in one pass.
     ReluGrad,
+    /// `a · (1 − b²)`: tanh's backward from the output gradient `a` and the output `b`.
+    TanhGrad,
+    /// `a · b · (1 − b)`: sigmoid's backward from the output gradient `a` and the output `b`.
+    SigmoidGrad,
     /// floor(a / b) (Python's `//`); 0 for an integer division by zero
     FloorDiv,
     /// a - b * floor(a / b), the sign of `b` (Python's `%`)
@@ -162,6 +166,8 @@ impl BinaryOp {
             BinaryOp::And => "logical_and",
             BinaryOp::Or => "logical_or",
             BinaryOp::ReluGrad => "relu_backward",
+            BinaryOp::TanhGrad => "tanh_backward",
+            BinaryOp::SigmoidGrad => "sigmoid_backward",
             BinaryOp::FloorDiv => "floor_divide",
             BinaryOp::Remainder => "remainder",
             BinaryOp::Fmod => "fmod",

@@ -84,12 +84,8 @@ impl Tensor {
                 UnaryOp::Rsqrt => g.mul(&y()?.pow_scalar(3.0)?.mul_scalar(-0.5)?)?,
                 UnaryOp::Sin => g.mul(&x.unary(UnaryOp::Cos)?)?,
                 UnaryOp::Cos => g.mul(&x.unary(UnaryOp::Sin)?.neg()?)?,
-                UnaryOp::Tanh => g.mul(
-                    &y()?
-                        .unary(UnaryOp::Square)?
-                        .unary(UnaryOp::RSubScalar(1.0))?,
-                )?,
-                UnaryOp::Sigmoid => g.mul(&y()?.mul(&y()?.unary(UnaryOp::RSubScalar(1.0))?)?)?,
+                UnaryOp::Tanh => g.binary(y()?, BinaryOp::TanhGrad)?,
+                UnaryOp::Sigmoid => g.binary(y()?, BinaryOp::SigmoidGrad)?,
                 UnaryOp::Relu => g.binary(y()?, BinaryOp::ReluGrad)?,
                 UnaryOp::Gelu => g.mul(&x.unary(UnaryOp::GeluGrad)?)?,
                 UnaryOp::Recip => g.neg()?.div(&x.unary(UnaryOp::Square)?)?,

@@ -317,6 +317,12 @@ macro_rules! float_binary {
                 }
             })),
             BinaryOp::Fmod => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x % y)),
+            BinaryOp::TanhGrad => IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| {
+                g * (1.0 - y * y)
+            })),
+            BinaryOp::SigmoidGrad => IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| {
+                g * y * (1.0 - y)
+            })),
             BinaryOp::ReluGrad => {
                 IntoStorage::into_storage(map2(
                     a,
@@ -403,6 +409,12 @@ pub fn binary(
                 CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 && y != 0))
             }
             BinaryOp::Or => CpuStorage::Bool(map2(a, la, b, lb, |x: i64, y: i64| x != 0 || y != 0)),
+            BinaryOp::TanhGrad | BinaryOp::SigmoidGrad => {
+                return Err(Error::DType(format!(
+                    "{}: expected floating tensors",
+                    op.name()
+                )))
+            }
             BinaryOp::ReluGrad => CpuStorage::I64(map2(
                 a,
                 la,
@@ -457,6 +469,8 @@ pub fn binary(
             | BinaryOp::Div
             | BinaryOp::Pow
             | BinaryOp::ReluGrad
+            | BinaryOp::TanhGrad
+            | BinaryOp::SigmoidGrad
             | BinaryOp::FloorDiv
             | BinaryOp::Remainder
             | BinaryOp::Fmod => {

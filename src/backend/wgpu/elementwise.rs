@@ -30,7 +30,7 @@ code_table!(
     "BIN",
     [
         Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, And, Or, ReluGrad,
-        FloorDiv, Remainder, Fmod,
+        FloorDiv, Remainder, Fmod, TanhGrad, SigmoidGrad,
     ]
 );
 
@@ -324,6 +324,8 @@ fn binary_code(op: BinaryOp) -> BinaryCode {
         And => C::And,
         Or => C::Or,
         ReluGrad => C::ReluGrad,
+        TanhGrad => C::TanhGrad,
+        SigmoidGrad => C::SigmoidGrad,
         FloorDiv => C::FloorDiv,
         Remainder => C::Remainder,
         Fmod => C::Fmod,
