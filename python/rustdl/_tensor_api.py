@@ -372,18 +372,11 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     if dtype is None:
         return _orig_type(self)
     if isinstance(dtype, type) and issubclass(dtype, _LegacyTensorType):
-        if dtype._typename in ("HalfTensor", "BFloat16Tensor"):
-            _warn_half("Tensor.type")
-        return self if self.dtype == dtype.dtype else self.to(dtype.dtype)
-    if isinstance(dtype, str):
-        name = dtype.rsplit(".", 1)[-1]
-        if name in _DTYPE_BY_TYPENAME:
-            if name in ("HalfTensor", "BFloat16Tensor"):
-                _warn_half("Tensor.type")
-            out = self if self.dtype == _DTYPE_BY_TYPENAME[name] else self.to(_DTYPE_BY_TYPENAME[name])
-            if ".cuda." in dtype and not out.is_cuda:
-                out = out.cuda()
-            return out
+        if self.dtype == dtype.dtype and self.device.type == "cpu" and dtype._typename != "HalfTensor":
+            return self
+        dtype = "torch." + dtype._typename
+    if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in ("HalfTensor", "BFloat16Tensor"):
+        _warn_half("Tensor.type")
     return _orig_type(self, dtype)
 
 
@@ -536,7 +529,7 @@ def _np_of(t):
 
 def _back(arr, like, dtype=None):
     out = _rd.tensor(
-        _np.ascontiguousarray(arr),
+        _np.array(arr, order="C"),
         dtype=dtype if dtype is not None else (int64 if arr.dtype.kind in "iu" else None),
     )
     return out if like.device.type == "cpu" else out.to(like.device)

@@ -73,7 +73,9 @@ def _np(t):
 
 
 def _t(arr, like, dtype=None):
-    a = np.ascontiguousarray(arr)
+    a = np.asarray(arr)
+    if not a.flags.c_contiguous:
+        a = a.copy()
     if dtype is None:
         dtype = like.dtype
         a = a.astype(np.float64 if dtype == _rustdl.float64 else np.float32, copy=False)
@@ -197,6 +199,11 @@ def solve(A, B, *, left=True):
 # ---------------------------------------------------------------- factorizations
 
 
+def _absent(g):
+    """No gradient reached this output (None, or the zeros the engine fills in)."""
+    return g is None or not builtins.bool(g.ne(0).any().item())
+
+
 def _phi(X):
     """Lower triangle with the diagonal halved."""
     return X.tril() - 0.5 * _diag_only(X)
@@ -248,7 +255,7 @@ class _Eigh(Function):
         inner = None
         if gw is not None:
             inner = gw.unsqueeze(-1) * _rustdl.eye(w.shape[-1], dtype=w.dtype, device=w.device)
-        if gV is not None:
+        if not _absent(gV):
             diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # [i, j] = w_j - w_i
             n = w.shape[-1]
             eye = _rustdl.eye(n, dtype=w.dtype, device=w.device)
@@ -288,7 +295,7 @@ class _Svd(Function):
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):
-        if gU is not None or gVh is not None:
+        if not (_absent(gU) and _absent(gVh)):
             raise NotImplementedError(
                 "linalg.svd: rustdl supports gradients through the singular values only "
                 "(use linalg.svdvals), not through U or Vh"
@@ -310,10 +317,23 @@ def svd(A, full_matrices=True):
     return SVDResult(U, S, Vh)
 
 
+class _Svdvals(Function):
+    @staticmethod
+    def forward(ctx, A):
+        U, S, Vh = _run("svdvals", lambda a: np.linalg.svd(a, full_matrices=False), _np(A))
+        ctx.save_for_backward(_t(U, A), _t(Vh, A))
+        return _t(S, A)
+
+    @staticmethod
+    def backward(ctx, gS):
+        U, Vh = ctx.saved_tensors
+        return (U * gS.unsqueeze(-2)).matmul(Vh)
+
+
 def svdvals(A):
     """Singular values (descending), differentiable."""
     _check("svdvals", A, square=False)
-    return _Svd.apply(A, False)[1]
+    return _Svdvals.apply(A)
 
 
 def qr(A, mode="reduced"):
