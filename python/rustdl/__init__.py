@@ -723,8 +723,20 @@ def _tensor_pinverse(self, rcond=1e-15):
 Tensor.inverse = _tensor_inverse
 Tensor.det = _tensor_det
 Tensor.pinverse = _tensor_pinverse
-Tensor.logdet = logdet
-Tensor.slogdet = slogdet
+
+
+def _tensor_logdet(self):
+    """log(det) (``rustdl.logdet``)."""
+    return logdet(self)
+
+
+def _tensor_slogdet(self):
+    """``(sign, logabsdet)`` (``linalg.slogdet``)."""
+    return linalg.slogdet(self)
+
+
+Tensor.logdet = _tensor_logdet
+Tensor.slogdet = _tensor_slogdet
 
 
 def __getattr__(name):

@@ -863,49 +863,107 @@ _orig_softmax = Tensor.softmax
 _orig_log_softmax = Tensor.log_softmax
 
 
-def _softmax(self, dim=None, dtype=None, **kwargs):
+def _softmax(self, dim=-1, dtype=None):
     """Softmax along ``dim``; ``dtype`` casts the input first."""
     x = self if dtype is None else self.to(dtype)
-    return _orig_softmax(x, -1 if dim is None else dim, **kwargs)
+    return _orig_softmax(x, dim)
 
 
-def _log_softmax(self, dim=None, dtype=None, **kwargs):
+def _log_softmax(self, dim=-1, dtype=None):
     """Log-softmax along ``dim``; ``dtype`` casts the input first."""
     x = self if dtype is None else self.to(dtype)
-    return _orig_log_softmax(x, -1 if dim is None else dim, **kwargs)
+    return _orig_log_softmax(x, dim)
 
 
 Tensor.softmax = _softmax
 Tensor.log_softmax = _log_softmax
 
 
-def _method(fn):
-    def m(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
+class _TensorMethods:
+    """Tensor-method forms of the functions above (attached to Tensor below)."""
 
-    m.__name__ = fn.__name__
-    m.__doc__ = fn.__doc__
-    return m
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """As ``rustdl.addmm`` with this tensor first."""
+        return addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        """As ``rustdl.addmv`` with this tensor first."""
+        return addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """As ``rustdl.baddbmm`` with this tensor first."""
+        return baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """As ``rustdl.addbmm`` with this tensor first."""
+        return addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def lerp(self, end, weight):
+        """As ``rustdl.lerp`` with this tensor first."""
+        return lerp(self, end, weight)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """As ``rustdl.isclose`` with this tensor first."""
+        return isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """As ``rustdl.allclose`` with this tensor first."""
+        return allclose(self, other, rtol, atol, equal_nan)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+        """As ``rustdl.unique`` with this tensor first."""
+        return unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """As ``rustdl.unique_consecutive`` with this tensor first."""
+        return unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        """As ``rustdl.bincount`` with this tensor first."""
+        return bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):  # noqa: A002
+        """As ``rustdl.histc`` with this tensor first."""
+        return histc(self, bins, min, max)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """As ``rustdl.diagonal`` with this tensor first."""
+        return diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """As ``rustdl.diag_embed`` with this tensor first."""
+        return diag_embed(self, offset, dim1, dim2)
+
+    def cross(self, other, dim=None):
+        """As ``rustdl.cross`` with this tensor first."""
+        return cross(self, other, dim)
+
+    def tile(self, dims):
+        """As ``rustdl.tile`` with this tensor first."""
+        return tile(self, dims)
+
+    def unflatten(self, dim, sizes):
+        """As ``rustdl.unflatten`` with this tensor first."""
+        return unflatten(self, dim, sizes)
 
 
-for _fn in (
-    addmm,
-    addmv,
-    baddbmm,
-    addbmm,
-    lerp,
-    isclose,
-    allclose,
-    unique,
-    unique_consecutive,
-    bincount,
-    histc,
-    diagonal,
-    diag_embed,
-    cross,
-    tile,
-    unflatten,
-    cdist,
+for _name in (
+    "addmm",
+    "addmv",
+    "baddbmm",
+    "addbmm",
+    "lerp",
+    "isclose",
+    "allclose",
+    "unique",
+    "unique_consecutive",
+    "bincount",
+    "histc",
+    "diagonal",
+    "diag_embed",
+    "cross",
+    "tile",
+    "unflatten",
 ):
-    setattr(Tensor, _fn.__name__, _method(_fn))
-del _fn
+    setattr(Tensor, _name, getattr(_TensorMethods, _name))
+del _name

@@ -146,12 +146,12 @@ def tanh(input):
 
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
     """Softmax along ``dim`` (default -1); ``dtype`` casts the input first."""
-    return input.softmax(-1 if dim is None else dim, dtype=dtype)
+    return input.softmax(-1 if dim is None else dim, dtype)
 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
     """Log-softmax along ``dim`` (default -1), computed stably; ``dtype`` casts the input first."""
-    return input.log_softmax(-1 if dim is None else dim, dtype=dtype)
+    return input.log_softmax(-1 if dim is None else dim, dtype)
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
