@@ -705,6 +705,28 @@ def cholesky(input, upper=False):  # noqa: A002
     return linalg.cholesky(input, upper=upper)
 
 
+def trace(input):  # noqa: A002
+    """Sum of the main diagonal of a 2-D tensor."""
+    if input.dim() != 2:
+        raise ValueError(f"trace: expected a 2-D tensor, got shape {tuple(input.shape)}")
+    return diagonal(input).sum()
+
+
+def matrix_power(input, n):  # noqa: A002
+    """``linalg.matrix_power``."""
+    return linalg.matrix_power(input, n)
+
+
+def _tensor_trace(self):
+    """Sum of the main diagonal (``rustdl.trace``)."""
+    return trace(self)
+
+
+def _tensor_matrix_power(self, n):
+    """``linalg.matrix_power``."""
+    return linalg.matrix_power(self, n)
+
+
 def _tensor_inverse(self):
     """The inverse (``linalg.inv``)."""
     return linalg.inv(self)
@@ -720,6 +742,8 @@ def _tensor_pinverse(self, rcond=1e-15):
     return linalg.pinv(self, rcond=rcond)
 
 
+Tensor.trace = _tensor_trace
+Tensor.matrix_power = _tensor_matrix_power
 Tensor.inverse = _tensor_inverse
 Tensor.det = _tensor_det
 Tensor.pinverse = _tensor_pinverse

@@ -34,6 +34,8 @@ __all__ = [
     "inv",
     "lstsq",
     "matrix_norm",
+    "matrix_power",
+    "multi_dot",
     "matrix_rank",
     "norm",
     "pinv",
@@ -518,6 +520,38 @@ def cross(input, other, *, dim=-1):  # noqa: A002
 def inv_ex(A, *, check_errors=False):
     """``(inverse, info)`` with info 0."""
     return inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+
+
+def matrix_power(A, n):
+    """``A`` multiplied by itself ``n`` times (``n < 0``: powers of the inverse; 0: identity),
+    by repeated squaring."""
+    _check("matrix_power", A)
+    if not isinstance(n, int):
+        raise TypeError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
+    if n == 0:
+        eye = _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+        return eye.expand(*A.shape) if A.dim() > 2 else eye
+    base = inv(A) if n < 0 else A
+    n = builtins.abs(n)
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else result.matmul(base)
+        n >>= 1
+        if n:
+            base = base.matmul(base)
+    return result
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices (the first may be a vector, as may the last)."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out.matmul(t)
+    return out
 
 
 def matmul(input, other):  # noqa: A002

@@ -454,6 +454,26 @@ def test_linalg_forward(dt):
     assert_close(sol, np.linalg.lstsq(m, y, rcond=None)[0], **tol)
 
 
+def test_trace_matrix_power_multi_dot():
+    a = R(3, 3)
+    assert_close(rustdl.trace(D(a)), np.trace(a))
+    assert_close(D(a).trace(), np.trace(a))
+    for n in (0, 1, 2, 5, -3):
+        assert_close(rustdl.linalg.matrix_power(D(a), n), np.linalg.matrix_power(a, n), rtol=1e-6, atol=1e-8)
+    b = R(2, 3, 3)
+    assert_close(D(b).matrix_power(3), np.linalg.matrix_power(b, 3))
+    assert_close(rustdl.matrix_power(D(b), 0), np.broadcast_to(np.eye(3), (2, 3, 3)))
+    ms = [R(2, 3), R(3, 4, seed=1), R(4, seed=2)]
+    assert_close(rustdl.linalg.multi_dot([D(m) for m in ms]), np.linalg.multi_dot(ms))
+    x = D(a, True)
+    gradcheck(lambda x: rustdl.linalg.matrix_power(x, 3), [x])
+    gradcheck(lambda x: rustdl.trace(x), [x])
+    with pytest.raises(ValueError, match="trace"):
+        rustdl.trace(D(R(3)))
+    with pytest.raises(ValueError, match="multi_dot"):
+        rustdl.linalg.multi_dot([D(a)])
+
+
 def test_linalg_empty_batch():
     A = D(np.zeros((0, 3, 3)))
     assert rustdl.linalg.inv(A).shape == (0, 3, 3)
@@ -539,3 +559,58 @@ def test_on_device(device):
     u = rustdl.unique(rustdl.tensor([3, 1, 3], device=device))
     assert u.device.type == x.device.type and u.tolist() == [1, 3]
     assert rustdl.as_tensor(x, device="cpu").device.type == "cpu"
+
+
+# ---------------------------------------------------------------- through `import torch`
+
+
+def test_through_torchcompat(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, warnings
+            import torch
+            import torch.nn.functional as F
+            from torch import linalg as LA
+            warnings.simplefilter("ignore")
+            x = torch.as_tensor([[1.0, 2.0], [3.0, 4.0]])
+            out = {
+                "type": x.type(), "long": x.type(torch.LongTensor).type(),
+                "ft": list(torch.FloatTensor(2, 3).shape), "ndim": x.ndimension(),
+                "half": str(x.half().dtype), "f16": torch.float16 == torch.float32,
+                "default": str(torch.get_default_dtype()),
+                "norm": round(float(torch.linalg.norm(x)), 4),
+                "la_inv": LA.inv(x).tolist(), "det": round(float(torch.det(x)), 4),
+                "unique": torch.unique(torch.tensor([2, 1, 2])).tolist(),
+                "softmax": str(F.softmax(x, dim=-1, dtype=torch.float64).dtype),
+                "pi": torch.pi,
+            }
+            print(json.dumps(out))
+            """
+        )
+    )
+    env = dict(os.environ, RUSTDL_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["type"] == "torch.FloatTensor" and r["long"] == "torch.LongTensor"
+    assert r["ft"] == [2, 3] and r["ndim"] == 2 and r["f16"]
+    assert r["half"].endswith("float32") and r["default"].endswith("float32")
+    assert r["norm"] == round(float(np.sqrt(30.0)), 4)
+    np.testing.assert_allclose(r["la_inv"], np.linalg.inv([[1.0, 2.0], [3.0, 4.0]]), rtol=1e-5)
+    assert r["det"] == -2.0 and r["unique"] == [1, 2]
+    assert r["softmax"].endswith("float64") and r["pi"] == math.pi
