@@ -26,6 +26,7 @@ from ._tensor_api import _cross, _vector_norm_impl
 from .autograd import Function
 
 __all__ = [
+    "LinAlgError",
     "cholesky",
     "cross",
     "det",
@@ -89,12 +90,28 @@ def _mT(x):  # noqa: N802
     return x.transpose(-2, -1)
 
 
+class LinAlgError(RuntimeError, ValueError):
+    """A matrix the operation cannot handle (singular, not positive-definite, ...): a
+    ``RuntimeError`` as PyTorch's ``torch.linalg.LinAlgError``, and a ``ValueError``."""
+
+
 def _run(op, fn, *arrays):
     try:
         with np.errstate(all="ignore"):
             return fn(*arrays)
     except np.linalg.LinAlgError as err:
-        raise ValueError(f"linalg.{op}: {err}") from None
+        raise LinAlgError(f"linalg.{op}: {err}") from None
+
+
+def _cofactors(a):
+    """The cofactor matrices of a batch of square matrices (also for singular ones)."""
+    n = a.shape[-1]
+    out = np.empty_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
+            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+    return out
 
 
 # ---------------------------------------------------------------- inverse, det, solve
@@ -131,13 +148,22 @@ class _Det(Function):
 
     @staticmethod
     def backward(ctx, g):
+        # d det / dA is the cofactor matrix (det · A⁻ᵀ when A is invertible)
         A, d = ctx.saved_tensors
-        Ainv = _t(_run("det", np.linalg.inv, _np(A)), A)
-        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(Ainv)
+        a = _np(A)
+        try:
+            with np.errstate(all="ignore"):
+                cof = np.swapaxes(np.linalg.inv(a), -1, -2) * np.asarray(_np(d))[..., None, None]
+            if not np.isfinite(cof).all():
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            cof = _cofactors(a)
+        return g.unsqueeze(-1).unsqueeze(-1) * _t(cof, A)
 
 
 def det(A):
-    """Determinants of square matrices (batched). The gradient needs an invertible matrix."""
+    """Determinants of square matrices (batched), differentiable also at singular matrices
+    (the gradient is the cofactor matrix)."""
     _check("det", A)
     return _Det.apply(A)
 

@@ -489,6 +489,9 @@ def test_linalg_errors():
         rustdl.linalg.det(rustdl.tensor([[1, 2], [3, 4]]))
     with pytest.raises(ValueError, match="linalg.cholesky"):
         rustdl.linalg.cholesky(D(-np.eye(2)))
+    with pytest.raises(RuntimeError, match="linalg.cholesky"):  # as torch's LinAlgError
+        rustdl.linalg.cholesky(D(-np.eye(2)))
+    assert issubclass(rustdl.linalg.LinAlgError, RuntimeError)
     with pytest.raises(ValueError, match="linalg.solve"):
         rustdl.linalg.solve(D(np.eye(2)), D(R(3, 1)))
     with pytest.raises(TypeError, match="linalg.solve"):
@@ -500,6 +503,8 @@ def test_linalg_gradcheck():
     gradcheck(lambda a: rustdl.linalg.inv(a), [a])
     gradcheck(lambda a: rustdl.linalg.det(a), [a])
     gradcheck(lambda a: rustdl.linalg.slogdet(a).logabsdet, [a])
+    sing = D([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]], True)
+    gradcheck(lambda a: rustdl.linalg.det(a), [sing])
     ab = D(R(2, 3, 3) + 3 * np.eye(3), True)
     gradcheck(lambda a: rustdl.linalg.det(a), [ab])
     b = D(R(3, 2), True)
