@@ -717,6 +717,11 @@ def matrix_power(input, n):  # noqa: A002
     return linalg.matrix_power(input, n)
 
 
+def cholesky_solve(B, L, upper=False):
+    """``linalg.cholesky_solve``: solves ``(L Lᵀ) X = B``."""
+    return linalg.cholesky_solve(B, L, upper)
+
+
 def _tensor_trace(self):
     """Sum of the main diagonal (``rustdl.trace``)."""
     return trace(self)

@@ -28,6 +28,7 @@ from .autograd import Function
 __all__ = [
     "LinAlgError",
     "cholesky",
+    "cholesky_solve",
     "cross",
     "det",
     "eigh",
@@ -43,6 +44,7 @@ __all__ = [
     "qr",
     "slogdet",
     "solve",
+    "solve_triangular",
     "svd",
     "svdvals",
     "vector_norm",
@@ -212,16 +214,41 @@ def solve(A, B, *, left=True):
     if not left:
         return _mT(solve(_mT(A), _mT(B)))
     vec = B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
-    Bm = B.unsqueeze(-1) if vec else B
-    if Bm.shape[-2] != A.shape[-1]:
-        raise ValueError(f"linalg.solve: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}")
+    X = _solve_matrix("solve", A, B.unsqueeze(-1) if vec else B)
+    return X.squeeze(-1) if vec else X
+
+
+def _solve_matrix(op, A, Bm):
+    if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-1]:
+        raise ValueError(f"linalg.{op}: incompatible shapes {tuple(A.shape)} and {tuple(Bm.shape)}")
     batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(Bm.shape[:-2])))
     A2 = A.broadcast_to((*batch, *A.shape[-2:])) if tuple(A.shape[:-2]) != batch else A
     B2 = Bm.broadcast_to((*batch, *Bm.shape[-2:])) if tuple(Bm.shape[:-2]) != batch else Bm
     if B2.dtype != A2.dtype:
-        raise TypeError(f"linalg.solve: A and B must have the same dtype, got {A.dtype} and {B.dtype}")
-    X = _Solve.apply(A2, B2)
-    return X.squeeze(-1) if vec else X
+        raise TypeError(f"linalg.{op}: A and B must have the same dtype, got {A.dtype} and {Bm.dtype}")
+    return _Solve.apply(A2, B2)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """``X`` with ``A @ X = B`` (``X @ A = B`` when ``left=False``) for triangular ``A``; only
+    the triangle named by ``upper`` is read (and gets a gradient)."""
+    _check("solve_triangular", A)
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg.solve_triangular: expected B to be a Tensor, got {type(B).__name__}")
+    T = A.triu() if upper else A.tril()
+    if unitriangular:
+        T = T - _diag_only(T) + _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    if not left:
+        return _mT(_solve_matrix("solve_triangular", _mT(T), _mT(B)))
+    return _solve_matrix("solve_triangular", T, B)
+
+
+def cholesky_solve(B, L, upper=False):
+    """``X`` with ``(L Lᵀ) X = B`` given the Cholesky factor ``L`` (``upper``: ``Lᵀ L``)."""
+    _check("cholesky_solve", L)
+    lower = _mT(L) if upper else L
+    Y = solve_triangular(lower, B, upper=False)
+    return solve_triangular(_mT(lower), Y, upper=True)
 
 
 # ---------------------------------------------------------------- factorizations

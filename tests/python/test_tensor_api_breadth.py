@@ -474,6 +474,28 @@ def test_trace_matrix_power_multi_dot():
         rustdl.linalg.multi_dot([D(a)])
 
 
+def test_triangular_and_cholesky_solve():
+    a = R(3, 3) + 3 * np.eye(3)
+    b = R(3, 2, seed=1)
+    lo, up = np.tril(a), np.triu(a)
+    assert_close(rustdl.linalg.solve_triangular(D(a), D(b), upper=False), np.linalg.solve(lo, b))
+    assert_close(rustdl.linalg.solve_triangular(D(a), D(b), upper=True), np.linalg.solve(up, b))
+    uni = np.tril(a, -1) + np.eye(3)
+    got = rustdl.linalg.solve_triangular(D(a), D(b), upper=False, unitriangular=True)
+    assert_close(got, np.linalg.solve(uni, b))
+    bt = R(2, 3, seed=2)
+    got = rustdl.linalg.solve_triangular(D(a), D(bt), upper=True, left=False)
+    assert_close(got, bt @ np.linalg.inv(up))
+    s = _spd(3)
+    L = np.linalg.cholesky(s)
+    assert_close(rustdl.cholesky_solve(D(b), D(L)), np.linalg.solve(s, b))
+    assert_close(rustdl.linalg.cholesky_solve(D(b), D(L.T), upper=True), np.linalg.solve(s, b))
+    x, y = D(a, True), D(b, True)
+    gradcheck(lambda x, y: rustdl.linalg.solve_triangular(x, y, upper=False), [x, y])
+    with pytest.raises(ValueError, match="solve_triangular"):
+        rustdl.linalg.solve_triangular(D(a), D(R(3)), upper=True)
+
+
 def test_linalg_empty_batch():
     A = D(np.zeros((0, 3, 3)))
     assert rustdl.linalg.inv(A).shape == (0, 3, 3)
