@@ -678,7 +678,7 @@ def det(input):  # noqa: A002
 def logdet(input):  # noqa: A002
     """log(det) (nan for a negative determinant), differentiable through ``linalg.slogdet``."""
     sign, logabs = linalg.slogdet(input)
-    return where(sign.gt(0), logabs, where(sign.eq(0), logabs, logabs * float("nan")))
+    return where(sign.gt(0), logabs, where(sign.eq(0), logabs, logabs * nan))
 
 
 def slogdet(input):  # noqa: A002

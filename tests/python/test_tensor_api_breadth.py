@@ -496,6 +496,18 @@ def test_triangular_and_cholesky_solve():
         rustdl.linalg.solve_triangular(D(a), D(R(3)), upper=True)
 
 
+def test_logdet():
+    a = _spd(3)
+    assert_close(rustdl.logdet(D(a)), np.log(np.linalg.det(a)))
+    assert_close(D(a).logdet(), np.log(np.linalg.det(a)))
+    assert math.isnan(rustdl.logdet(D(np.diag([1.0, -2.0, 1.0]))).item())
+    assert rustdl.logdet(D(np.zeros((2, 2)))).item() == -math.inf
+    sign, la = D(np.diag([1.0, -2.0])).slogdet()
+    assert sign.item() == -1.0 and la.item() == pytest.approx(math.log(2))
+    x = D(a, True)
+    gradcheck(lambda x: rustdl.logdet(x), [x])
+
+
 def test_linalg_empty_batch():
     A = D(np.zeros((0, 3, 3)))
     assert rustdl.linalg.inv(A).shape == (0, 3, 3)
