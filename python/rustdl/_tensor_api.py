@@ -304,10 +304,15 @@ def as_tensor(data, dtype=None, device=None):
 
 class _LegacyTensorMeta(type):
     def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and cls._typename != "IntTensor"
+        return (
+            isinstance(obj, Tensor)
+            and obj.dtype == cls.dtype
+            and cls._typename != "IntTensor"
+            and (obj.device.type != "cpu") == cls._cuda
+        )
 
     def __repr__(cls):
-        return f"<class 'torch.{cls._typename}'>"
+        return f"<class 'torch.{'cuda.' if cls._cuda else ''}{cls._typename}'>"
 
 
 class _LegacyTensorType(metaclass=_LegacyTensorMeta):
@@ -316,8 +321,14 @@ class _LegacyTensorType(metaclass=_LegacyTensorMeta):
 
     dtype = float32
     _typename = "FloatTensor"
+    _cuda = False
 
     def __new__(cls, *args, device=None):
+        if device is None and cls._cuda:
+            import os
+
+            forced = os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower() == "cpu"
+            device = "cpu" if forced else "gpu"
         kw = {"dtype": cls.dtype}
         if device is not None:
             kw["device"] = device
@@ -335,10 +346,9 @@ class _LegacyTensorType(metaclass=_LegacyTensorMeta):
         return _rd.tensor(data, **kw)
 
 
-def _legacy(name):
-    return _LegacyTensorMeta(
-        name, (_LegacyTensorType,), {"dtype": _DTYPE_BY_TYPENAME[name], "_typename": name}
-    )
+def _legacy(name, cuda=False):
+    attrs = {"dtype": _DTYPE_BY_TYPENAME[name], "_typename": name, "_cuda": cuda}
+    return _LegacyTensorMeta(name, (_LegacyTensorType,), attrs)
 
 
 FloatTensor = _legacy("FloatTensor")
@@ -372,9 +382,9 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     if dtype is None:
         return _orig_type(self)
     if isinstance(dtype, type) and issubclass(dtype, _LegacyTensorType):
-        if self.dtype == dtype.dtype and self.device.type == "cpu" and dtype._typename != "HalfTensor":
+        if isinstance(self, dtype) and dtype._typename != "HalfTensor":
             return self
-        dtype = "torch." + dtype._typename
+        dtype = ("torch.cuda." if dtype._cuda else "torch.") + dtype._typename
     if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in ("HalfTensor", "BFloat16Tensor"):
         _warn_half("Tensor.type")
     return _orig_type(self, dtype)

@@ -64,6 +64,19 @@ def test_legacy_types():
         rustdl.FloatTensor([1], [2])
 
 
+def test_cuda_legacy_types(device):
+    t = rustdl.cuda.FloatTensor(2, 3, device=device)
+    assert t.shape == (2, 3) and t.device.type == rustdl.device(device).type
+    assert rustdl.cuda.LongTensor([1, 2], device=device).dtype == rustdl.int64
+    assert isinstance(t, rustdl.cuda.FloatTensor) == (device != "cpu")
+    assert isinstance(t, rustdl.FloatTensor) == (device == "cpu")
+    x = rustdl.randn(2, device=device)
+    assert x.type(rustdl.FloatTensor).device.type == "cpu"
+    if device != "cpu":
+        assert x.type(rustdl.cuda.FloatTensor) is x
+        assert x.type(rustdl.cuda.LongTensor).device.type != "cpu"
+
+
 def test_small_things():
     x = rustdl.zeros(2, 3, 4)
     assert x.ndimension() == 3 and x.nelement() == 24
