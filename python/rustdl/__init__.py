@@ -668,3 +668,155 @@ def manual_seed(seed):  # noqa: F811  (PyTorch's parameter name)
         raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
     _rustdl.manual_seed(int(seed) & ((1 << 64) - 1))
     return default_generator
+
+
+# ---------------------------------------------------------------- breadth: constructors, math, linalg
+from ._tensor_api import (  # noqa: E402,F401
+    BFloat16Tensor,
+    BoolTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    addbmm,
+    addmm,
+    addmv,
+    allclose,
+    as_tensor,
+    baddbmm,
+    bincount,
+    cdist,
+    cross,
+    diag_embed,
+    diagonal,
+    e,
+    get_default_dtype,
+    histc,
+    inf,
+    isclose,
+    lerp,
+    meshgrid,
+    nan,
+    pi,
+    set_default_dtype,
+    set_default_tensor_type,
+    tile,
+    unflatten,
+    unique,
+    unique_consecutive,
+)
+from . import linalg  # noqa: E402
+
+
+def inverse(input):  # noqa: A001,A002
+    """The inverse of square matrices (``linalg.inv``)."""
+    return linalg.inv(input)
+
+
+def det(input):  # noqa: A002
+    """Determinants (``linalg.det``)."""
+    return linalg.det(input)
+
+
+def logdet(input):  # noqa: A002
+    """log(det) (nan for a negative determinant), differentiable through ``linalg.slogdet``."""
+    sign, logabs = linalg.slogdet(input)
+    return where(sign.gt(0), logabs, where(sign.eq(0), logabs, logabs * nan))
+
+
+def slogdet(input):  # noqa: A002
+    """``(sign, logabsdet)`` (``linalg.slogdet``)."""
+    return linalg.slogdet(input)
+
+
+def svd(input, some=True, compute_uv=True):  # noqa: A002
+    """Old-style SVD: ``(U, S, V)`` with ``A = U diag(S) Vᵀ`` (V, not Vh); ``some=True`` gives
+    the reduced factors."""
+    U, S, Vh = linalg.svd(input, full_matrices=not some)
+    if not compute_uv:
+        return U.detach() * 0, S, Vh.detach().transpose(-2, -1) * 0
+    return U, S, Vh.transpose(-2, -1)
+
+
+def pinverse(input, rcond=1e-15):  # noqa: A002
+    """Pseudo-inverse (``linalg.pinv``)."""
+    return linalg.pinv(input, rcond=rcond)
+
+
+def cholesky(input, upper=False):  # noqa: A002
+    """Cholesky factor (``linalg.cholesky``)."""
+    return linalg.cholesky(input, upper=upper)
+
+
+def trace(input):  # noqa: A002
+    """Sum of the main diagonal of a 2-D tensor."""
+    if input.dim() != 2:
+        raise ValueError(f"trace: expected a 2-D tensor, got shape {tuple(input.shape)}")
+    return diagonal(input).sum()
+
+
+def matrix_power(input, n):  # noqa: A002
+    """``linalg.matrix_power``."""
+    return linalg.matrix_power(input, n)
+
+
+def cholesky_solve(B, L, upper=False):
+    """``linalg.cholesky_solve``: solves ``(L Lᵀ) X = B``."""
+    return linalg.cholesky_solve(B, L, upper)
+
+
+def _tensor_trace(self):
+    """Sum of the main diagonal (``rustdl.trace``)."""
+    return trace(self)
+
+
+def _tensor_matrix_power(self, n):
+    """``linalg.matrix_power``."""
+    return linalg.matrix_power(self, n)
+
+
+def _tensor_inverse(self):
+    """The inverse (``linalg.inv``)."""
+    return linalg.inv(self)
+
+
+def _tensor_det(self):
+    """The determinant (``linalg.det``)."""
+    return linalg.det(self)
+
+
+def _tensor_pinverse(self, rcond=1e-15):
+    """The pseudo-inverse (``linalg.pinv``)."""
+    return linalg.pinv(self, rcond=rcond)
+
+
+Tensor.trace = _tensor_trace
+Tensor.matrix_power = _tensor_matrix_power
+Tensor.inverse = _tensor_inverse
+Tensor.det = _tensor_det
+Tensor.pinverse = _tensor_pinverse
+
+
+def _tensor_logdet(self):
+    """log(det) (``rustdl.logdet``)."""
+    return logdet(self)
+
+
+def _tensor_slogdet(self):
+    """``(sign, logabsdet)`` (``linalg.slogdet``)."""
+    return linalg.slogdet(self)
+
+
+Tensor.logdet = _tensor_logdet
+Tensor.slogdet = _tensor_slogdet
+
+
+def __getattr__(name):
+    # 16-bit dtypes: rustdl stores them as float32 (warns once)
+    if name in ("float16", "half", "bfloat16"):
+        from ._tensor_api import _warn_half
+
+        _warn_half(f"rustdl.{name}")
+        return float32
+    raise AttributeError(f"module 'rustdl' has no attribute '{name}'")

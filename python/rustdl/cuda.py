@@ -89,3 +89,14 @@ def memory_allocated(device: object = None) -> int:
 def is_bf16_supported() -> bool:
     """False: rustdl has no bfloat16."""
     return False
+
+
+# legacy tensor types on the GPU (``torch.cuda.FloatTensor(...)``; the CPU when it is forced)
+from ._tensor_api import _legacy  # noqa: E402
+
+FloatTensor = _legacy("FloatTensor", cuda=True)
+DoubleTensor = _legacy("DoubleTensor", cuda=True)
+LongTensor = _legacy("LongTensor", cuda=True)
+IntTensor = _legacy("IntTensor", cuda=True)
+BoolTensor = _legacy("BoolTensor", cuda=True)
+HalfTensor = _legacy("HalfTensor", cuda=True)

@@ -144,14 +144,14 @@ def tanh(input):
     return input.tanh()
 
 
-def softmax(input, dim: int = -1):
-    """Softmax along ``dim``."""
-    return input.softmax(dim)
+def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
+    """Softmax along ``dim`` (default -1); ``dtype`` casts the input first."""
+    return input.softmax(-1 if dim is None else dim, dtype)
 
 
-def log_softmax(input, dim: int = -1):
-    """Log-softmax along ``dim``, computed stably."""
-    return input.log_softmax(dim)
+def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
+    """Log-softmax along ``dim`` (default -1), computed stably; ``dtype`` casts the input first."""
+    return input.log_softmax(-1 if dim is None else dim, dtype)
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):

@@ -406,6 +406,20 @@ class Module:
         """Casts floating parameters and buffers to float64."""
         return self.to(_rustdl.float64)
 
+    def half(self) -> Module:
+        """float32: rustdl has no 16-bit storage (warns once; computation stays in float32)."""
+        from ..._tensor_api import _warn_half
+
+        _warn_half("Module.half")
+        return self.to(_rustdl.float32)
+
+    def bfloat16(self) -> Module:
+        """float32: rustdl has no 16-bit storage (warns once; computation stays in float32)."""
+        from ..._tensor_api import _warn_half
+
+        _warn_half("Module.bfloat16")
+        return self.to(_rustdl.float32)
+
     # ---------- state dict ----------
 
     def state_dict(

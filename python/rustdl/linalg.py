@@ -1,0 +1,612 @@
+"""``torch.linalg`` for rustdl.
+
+Norms are composed from tensor ops (autograd and the GPU work as for any op). The
+factorizations and solvers run their forward pass in numpy (float32 / float64; a GPU tensor is
+copied to the CPU and the result back) and their backward pass in tensor ops, through
+:class:`rustdl.autograd.Function`:
+
+- gradients: ``inv``, ``det``, ``slogdet`` (of ``logabsdet``), ``solve``, ``cholesky``, ``eigh`` /
+  ``eigvalsh`` (values and vectors; eigenvalues must be distinct for the vectors' gradient),
+  ``svd`` / ``svdvals`` (singular values only: a gradient reaching ``U`` or ``Vh`` raises),
+  ``pinv`` (through ``svd``-free formula for full-rank inputs), ``lstsq`` (through ``pinv``);
+- no gradient (raise when one is needed): ``qr``, ``matrix_rank`` (integer result).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from . import _rustdl
+from ._rustdl import Tensor
+from ._tensor_api import _cross, _vector_norm_impl
+from .autograd import Function
+
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "cholesky_solve",
+    "cross",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "lstsq",
+    "matrix_norm",
+    "matrix_power",
+    "multi_dot",
+    "matrix_rank",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "solve_triangular",
+    "svd",
+    "svdvals",
+    "vector_norm",
+]
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _check(op, A, min_dim=2, square=True):
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.{op}: expected a Tensor, got {type(A).__name__}")
+    if not A.is_floating_point():
+        raise TypeError(f"linalg.{op}: expected a float32 or float64 tensor, got {A.dtype}")
+    if A.dim() < min_dim:
+        raise ValueError(
+            f"linalg.{op}: expected a tensor with at least {min_dim} dims, got shape {tuple(A.shape)}"
+        )
+    if square and A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"linalg.{op}: expected square matrices, got shape {tuple(A.shape)}")
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
+
+
+def _t(arr, like, dtype=None):
+    a = np.asarray(arr)
+    if not a.flags.c_contiguous:
+        a = a.copy()
+    if dtype is None:
+        dtype = like.dtype
+        a = a.astype(np.float64 if dtype == _rustdl.float64 else np.float32, copy=False)
+    out = _rustdl.tensor(a, dtype=dtype)
+    return out if like.device.type == "cpu" else out.to(like.device)
+
+
+def _mT(x):  # noqa: N802
+    return x.transpose(-2, -1)
+
+
+class LinAlgError(RuntimeError, ValueError):
+    """A matrix the operation cannot handle (singular, not positive-definite, ...): a
+    ``RuntimeError`` as PyTorch's ``torch.linalg.LinAlgError``, and a ``ValueError``."""
+
+
+def _run(op, fn, *arrays):
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*arrays)
+    except np.linalg.LinAlgError as err:
+        raise LinAlgError(f"linalg.{op}: {err}") from None
+
+
+def _cofactors(a):
+    """The cofactor matrices of a batch of square matrices (also for singular ones)."""
+    n = a.shape[-1]
+    out = np.empty_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
+            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+    return out
+
+
+# ---------------------------------------------------------------- inverse, det, solve
+
+
+class _Inv(Function):
+    @staticmethod
+    def forward(ctx, A):
+        Y = _t(_run("inv", np.linalg.inv, _np(A)), A)
+        ctx.save_for_backward(Y)
+        return Y
+
+    @staticmethod
+    def backward(ctx, g):
+        (Y,) = ctx.saved_tensors
+        Yt = _mT(Y)
+        return -Yt.matmul(g).matmul(Yt)
+
+
+def inv(A):
+    """The inverse of square matrices (batched); singular input raises ``ValueError``."""
+    _check("inv", A)
+    return _Inv.apply(A)
+
+
+class _Det(Function):
+    @staticmethod
+    def forward(ctx, A):
+        a = _np(A)
+        d = _run("det", np.linalg.det, a)
+        out = _t(np.asarray(d), A)
+        ctx.save_for_backward(A, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # d det / dA is the cofactor matrix (det · A⁻ᵀ when A is invertible)
+        A, d = ctx.saved_tensors
+        a = _np(A)
+        try:
+            with np.errstate(all="ignore"):
+                cof = np.swapaxes(np.linalg.inv(a), -1, -2) * np.asarray(_np(d))[..., None, None]
+            if not np.isfinite(cof).all():
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            cof = _cofactors(a)
+        return g.unsqueeze(-1).unsqueeze(-1) * _t(cof, A)
+
+
+def det(A):
+    """Determinants of square matrices (batched), differentiable also at singular matrices
+    (the gradient is the cofactor matrix)."""
+    _check("det", A)
+    return _Det.apply(A)
+
+
+class _Logabsdet(Function):
+    @staticmethod
+    def forward(ctx, A):
+        _, la = _run("slogdet", np.linalg.slogdet, _np(A))
+        ctx.save_for_backward(A)
+        return _t(np.asarray(la), A)
+
+    @staticmethod
+    def backward(ctx, g):
+        (A,) = ctx.saved_tensors
+        Ainv = _t(_run("slogdet", np.linalg.inv, _np(A)), A)
+        return g.unsqueeze(-1).unsqueeze(-1) * _mT(Ainv)
+
+
+def slogdet(A):
+    """``(sign, logabsdet)`` of square matrices; the gradient flows through ``logabsdet``."""
+    _check("slogdet", A)
+    sign, _ = _run("slogdet", np.linalg.slogdet, _np(A))
+    return SlogdetResult(_t(np.asarray(sign), A), _Logabsdet.apply(A))
+
+
+class _Solve(Function):
+    @staticmethod
+    def forward(ctx, A, B):
+        X = _t(_run("solve", np.linalg.solve, _np(A), _np(B)), A)
+        ctx.save_for_backward(A, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        gB = _t(_run("solve", np.linalg.solve, _np(_mT(A)), _np(g)), A)
+        gA = -gB.matmul(_mT(X))
+        return gA, gB
+
+
+def solve(A, B, *, left=True):
+    """``X`` with ``A @ X = B`` (``B`` a batch of vectors when it has one dim less than ``A``)."""
+    _check("solve", A)
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg.solve: expected B to be a Tensor, got {type(B).__name__}")
+    if not left:
+        return _mT(solve(_mT(A), _mT(B)))
+    vec = B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    X = _solve_matrix("solve", A, B.unsqueeze(-1) if vec else B)
+    return X.squeeze(-1) if vec else X
+
+
+def _solve_matrix(op, A, Bm):
+    if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-1]:
+        raise ValueError(f"linalg.{op}: incompatible shapes {tuple(A.shape)} and {tuple(Bm.shape)}")
+    batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(Bm.shape[:-2])))
+    A2 = A.broadcast_to((*batch, *A.shape[-2:])) if tuple(A.shape[:-2]) != batch else A
+    B2 = Bm.broadcast_to((*batch, *Bm.shape[-2:])) if tuple(Bm.shape[:-2]) != batch else Bm
+    if B2.dtype != A2.dtype:
+        raise TypeError(f"linalg.{op}: A and B must have the same dtype, got {A.dtype} and {Bm.dtype}")
+    return _Solve.apply(A2, B2)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """``X`` with ``A @ X = B`` (``X @ A = B`` when ``left=False``) for triangular ``A``; only
+    the triangle named by ``upper`` is read (and gets a gradient)."""
+    _check("solve_triangular", A)
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg.solve_triangular: expected B to be a Tensor, got {type(B).__name__}")
+    T = A.triu() if upper else A.tril()
+    if unitriangular:
+        T = T - _diag_only(T) + _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    if not left:
+        return _mT(_solve_matrix("solve_triangular", _mT(T), _mT(B)))
+    return _solve_matrix("solve_triangular", T, B)
+
+
+def cholesky_solve(B, L, upper=False):
+    """``X`` with ``(L Lᵀ) X = B`` given the Cholesky factor ``L`` (``upper``: ``Lᵀ L``)."""
+    _check("cholesky_solve", L)
+    lower = _mT(L) if upper else L
+    Y = solve_triangular(lower, B, upper=False)
+    return solve_triangular(_mT(lower), Y, upper=True)
+
+
+# ---------------------------------------------------------------- factorizations
+
+
+def _absent(g):
+    """No gradient reached this output (None, or the zeros the engine fills in)."""
+    return g is None or not builtins.bool(g.ne(0).any().item())
+
+
+def _phi(X):
+    """Lower triangle with the diagonal halved."""
+    return X.tril() - 0.5 * _diag_only(X)
+
+
+def _diag_only(X):
+    n = X.shape[-1]
+    eye = _rustdl.eye(n, dtype=X.dtype, device=X.device)
+    return X * eye
+
+
+class _Cholesky(Function):
+    @staticmethod
+    def forward(ctx, A):
+        L = _t(_run("cholesky", np.linalg.cholesky, _np(A)), A)
+        ctx.save_for_backward(L)
+        return L
+
+    @staticmethod
+    def backward(ctx, gL):
+        (L,) = ctx.saved_tensors
+        Linv = _t(_run("cholesky", np.linalg.inv, _np(L)), L)
+        P = _phi(_mT(L).matmul(gL.tril()))
+        S = _mT(Linv).matmul(P).matmul(Linv)
+        return 0.5 * (S + _mT(S))
+
+
+def cholesky(A, *, upper=False):
+    """The lower Cholesky factor ``L`` (``A = L Lᵀ``) of symmetric positive-definite matrices
+    (``upper=True``: ``Lᵀ``). Only the lower triangle of ``A`` is read; the gradient is
+    symmetric."""
+    _check("cholesky", A)
+    L = _Cholesky.apply(A)
+    return _mT(L) if upper else L
+
+
+class _Eigh(Function):
+    @staticmethod
+    def forward(ctx, A, uplo):
+        w, V = _run("eigh", lambda a: np.linalg.eigh(a, UPLO=uplo), _np(A))
+        wt, Vt = _t(w, A), _t(V, A)
+        ctx.save_for_backward(wt, Vt)
+        ctx.set_materialize_grads(False)
+        return wt, Vt
+
+    @staticmethod
+    def backward(ctx, gw, gV):
+        w, V = ctx.saved_tensors
+        inner = None
+        if gw is not None:
+            inner = gw.unsqueeze(-1) * _rustdl.eye(w.shape[-1], dtype=w.dtype, device=w.device)
+        if not _absent(gV):
+            diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # [i, j] = w_j - w_i
+            n = w.shape[-1]
+            eye = _rustdl.eye(n, dtype=w.dtype, device=w.device)
+            F = (1 - eye) / (diff + eye)
+            term = F * _mT(V).matmul(gV)
+            inner = term if inner is None else inner + term
+        if inner is None:
+            return None, None
+        gA = V.matmul(inner).matmul(_mT(V))
+        return gA, None
+
+
+def eigh(A, UPLO="L"):
+    """Eigenvalues (ascending) and eigenvectors of symmetric matrices. Gradients flow through
+    both (the eigenvectors' needs distinct eigenvalues); the input's gradient is not
+    symmetrized (as PyTorch)."""
+    _check("eigh", A)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    w, V = _Eigh.apply(A, UPLO)
+    return EighResult(w, V)
+
+
+def eigvalsh(A, UPLO="L"):
+    """Eigenvalues (ascending) of symmetric matrices."""
+    return eigh(A, UPLO).eigenvalues
+
+
+class _Svd(Function):
+    @staticmethod
+    def forward(ctx, A, full_matrices):
+        U, S, Vh = _run("svd", lambda a: np.linalg.svd(a, full_matrices=full_matrices), _np(A))
+        Ut, St, Vht = _t(U, A), _t(S, A), _t(Vh, A)
+        ctx.save_for_backward(Ut, Vht)
+        ctx.set_materialize_grads(False)
+        return Ut, St, Vht
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        if not (_absent(gU) and _absent(gVh)):
+            raise NotImplementedError(
+                "linalg.svd: rustdl supports gradients through the singular values only "
+                "(use linalg.svdvals), not through U or Vh"
+            )
+        if gS is None:
+            return None, None
+        U, Vh = ctx.saved_tensors
+        k = gS.shape[-1]
+        Uk = U.narrow(-1, 0, k)
+        Vhk = Vh.narrow(-2, 0, k)
+        return (Uk * gS.unsqueeze(-2)).matmul(Vhk), None
+
+
+def svd(A, full_matrices=True):
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh``. Gradients: through ``S`` only (a gradient
+    reaching ``U`` or ``Vh`` raises ``NotImplementedError``)."""
+    _check("svd", A, square=False)
+    U, S, Vh = _Svd.apply(A, builtins.bool(full_matrices))
+    return SVDResult(U, S, Vh)
+
+
+class _Svdvals(Function):
+    @staticmethod
+    def forward(ctx, A):
+        U, S, Vh = _run("svdvals", lambda a: np.linalg.svd(a, full_matrices=False), _np(A))
+        ctx.save_for_backward(_t(U, A), _t(Vh, A))
+        return _t(S, A)
+
+    @staticmethod
+    def backward(ctx, gS):
+        U, Vh = ctx.saved_tensors
+        return (U * gS.unsqueeze(-2)).matmul(Vh)
+
+
+def svdvals(A):
+    """Singular values (descending), differentiable."""
+    _check("svdvals", A, square=False)
+    return _Svdvals.apply(A)
+
+
+def qr(A, mode="reduced"):
+    """``(Q, R)`` (``mode`` 'reduced', 'complete' or 'r'). No gradient."""
+    _check("qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    if A.requires_grad and _rustdl.is_grad_enabled():
+        raise NotImplementedError("linalg.qr: rustdl has no gradient for qr; detach the input")
+    a = _np(A)
+    if mode == "r":
+        r = _run("qr", lambda x: np.linalg.qr(x, mode="r"), a)
+        return QRResult(_t(np.zeros(a.shape[:-2] + (0,)), A), _t(r, A))
+    q, r = _run("qr", lambda x: np.linalg.qr(x, mode=mode), a)
+    return QRResult(_t(q, A), _t(r, A))
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
+    """Moore-Penrose pseudo-inverse. Differentiable for full-rank inputs (computed as
+    ``(AᵀA)⁻¹Aᵀ`` or ``Aᵀ(AAᵀ)⁻¹`` when a gradient is needed); otherwise from numpy's SVD."""
+    _check("pinv", A, square=False)
+    if rcond is not None and rtol is None:
+        rtol = rcond
+    if A.requires_grad and _rustdl.is_grad_enabled():
+        m, n = A.shape[-2], A.shape[-1]
+        At = _mT(A)
+        return inv(At.matmul(A)).matmul(At) if m >= n else At.matmul(inv(A.matmul(At)))
+    a = _np(A)
+    if rtol is None:
+        rtol = (builtins.max(a.shape[-2:]) * np.finfo(a.dtype).eps) if atol is None or atol == 0 else 0.0
+    if atol is None:
+        atol = 0.0
+    u, s, vh = _run("pinv", lambda x: np.linalg.svd(x, full_matrices=False), a)
+    smax = s.max(axis=-1, keepdims=True) if s.size else s
+    cutoff = np.maximum(atol, rtol * smax) if s.size else s
+    sinv = np.where(s > cutoff, 1.0 / np.where(s > cutoff, s, 1), 0)
+    out = np.swapaxes(vh, -1, -2) @ (sinv[..., :, None] * np.swapaxes(u, -1, -2))
+    return _t(out, A)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
+    """The numerical rank (an int64 tensor)."""
+    _check("matrix_rank", A, square=False)
+    a = _np(A)
+    s = _run("matrix_rank", lambda x: np.linalg.svd(x, compute_uv=False), a)
+    if tol is not None:
+        atol, rtol = tol, 0.0
+    if rtol is None:
+        rtol = (builtins.max(a.shape[-2:]) * np.finfo(a.dtype).eps) if atol is None or atol == 0 else 0.0
+    if atol is None:
+        atol = 0.0
+    smax = s.max(axis=-1, keepdims=True) if s.size else np.zeros(s.shape[:-1] + (1,))
+    rank = (s > np.maximum(atol, rtol * smax)).sum(axis=-1).astype(np.int64)
+    return _t(np.asarray(rank), A, dtype=_rustdl.int64)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least-squares solution of ``A X = B``: a tuple with ``.solution`` (and ``.residuals``,
+    ``.rank``, ``.singular_values`` as empty tensors unless computed). Differentiable through
+    ``pinv`` for full-rank ``A``."""
+    _check("lstsq", A, square=False)
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg.lstsq: expected B to be a Tensor, got {type(B).__name__}")
+    vec = B.dim() == A.dim() - 1
+    Bm = B.unsqueeze(-1) if vec else B
+    if Bm.shape[-2] != A.shape[-2]:
+        raise ValueError(f"linalg.lstsq: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}")
+    X = pinv(A, rtol=rcond).matmul(Bm)
+    if vec:
+        X = X.squeeze(-1)
+    empty = _rustdl.zeros(0, dtype=A.dtype, device=A.device)
+    return LstsqResult(X, empty, _rustdl.zeros(0, dtype=_rustdl.int64, device=A.device), empty)
+
+
+# ---------------------------------------------------------------- norms (tensor ops)
+
+
+def _dims(op, dim, n):
+    if dim is None:
+        return tuple(range(n))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -n <= d < builtins.max(n, 1):
+            raise ValueError(f"linalg.{op}: dim {d} out of range for a {n}-d tensor")
+        out.append(d % n if n else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"linalg.{op}: repeated dim in {dim}")
+    return tuple(out)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """The vector ``ord``-norm over ``dim`` (all elements when None); ``ord`` any real or
+    ±inf. The gradient at 0 is 0."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linalg.vector_norm: expected a Tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.is_floating_point():
+        raise TypeError(f"linalg.vector_norm: expected a floating tensor, got {x.dtype}")
+    if isinstance(ord, str):
+        raise ValueError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    if x.dim() == 0:
+        x = x.reshape(1)
+        out = _vector_norm_impl(x, ord, 0, False)
+        return out
+    dims = _dims("vector_norm", dim, x.dim())
+    if dim is None and not keepdim:
+        return _vector_norm_impl(x.reshape(-1), ord, 0, False)
+    return _vector_norm_impl(x, ord, dims if len(dims) > 1 else dims[0], keepdim)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
+    """Matrix norms over the two ``dim``: 'fro', 'nuc', 2 / -2 (largest / smallest singular
+    value), 1 / -1 (max / min column sum), inf / -inf (max / min row sum)."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.matrix_norm: expected a Tensor, got {type(A).__name__}")
+    if dtype is not None:
+        A = A.to(dtype)
+    if A.dim() < 2:
+        raise ValueError(f"linalg.matrix_norm: expected at least 2 dims, got shape {tuple(A.shape)}")
+    dims = _dims("matrix_norm", dim, A.dim())
+    if len(dims) != 2:
+        raise ValueError(f"linalg.matrix_norm: dim must name 2 dims, got {dim}")
+    r, c = dims
+    if ord == "fro":
+        return _vector_norm_impl(A, 2, (r, c), keepdim)
+    if ord in ("nuc", 2, -2):
+        n = A.dim()
+        rest = [i for i in range(n) if i not in (r, c)]
+        s = svdvals(A.permute(*rest, r, c))
+        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        if keepdim:
+            for d in sorted((r, c)):
+                out = out.unsqueeze(d)
+        return out
+    if ord in (1, -1, math.inf, -math.inf):
+        sum_dim, red_dim = (r, c) if ord in (1, -1) else (c, r)
+        s = A.abs().sum(sum_dim, keepdim=True)
+        out = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
+        if not keepdim:
+            for d in sorted((r, c), reverse=True):
+                out = out.squeeze(d)
+        return out
+    raise ValueError(f"linalg.matrix_norm: unsupported ord {ord!r}")
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """``vector_norm`` or ``matrix_norm`` as ``torch.linalg.norm``: with ``ord`` None, the 2-norm
+    of the flattened input (or of ``dim``); with ``ord``, a 1-D input / int ``dim`` takes a
+    vector norm and a 2-D input / 2-tuple ``dim`` a matrix norm."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.norm: expected a Tensor, got {type(A).__name__}")
+    if dim is not None and not isinstance(dim, int):
+        dim = tuple(dim)
+        if len(dim) == 1:
+            dim = dim[0]
+    if ord is None:
+        if isinstance(dim, tuple) and len(dim) == 2:
+            return matrix_norm(A, "fro", dim, keepdim, dtype=dtype)
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    if dim is None:
+        if A.dim() == 1:
+            return vector_norm(A, ord, None, keepdim, dtype=dtype)
+        if A.dim() == 2:
+            return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+        raise ValueError(
+            f"linalg.norm: with ord={ord!r} the input must be 1-D or 2-D or dim given, got shape {tuple(A.shape)}"
+        )
+    if isinstance(dim, int):
+        return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    if len(dim) == 2:
+        return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+    raise ValueError(f"linalg.norm: dim must be an int or a 2-tuple, got {dim}")
+
+
+def cross(input, other, *, dim=-1):  # noqa: A002
+    """Cross product of 3-vectors along ``dim`` (default -1), broadcasting."""
+    return _cross("linalg.cross", input, other, dim)
+
+
+def inv_ex(A, *, check_errors=False):
+    """``(inverse, info)`` with info 0."""
+    return inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+
+
+def matrix_power(A, n):
+    """``A`` multiplied by itself ``n`` times (``n < 0``: powers of the inverse; 0: identity),
+    by repeated squaring."""
+    _check("matrix_power", A)
+    if not isinstance(n, int):
+        raise TypeError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
+    if n == 0:
+        eye = _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+        return eye.expand(*A.shape) if A.dim() > 2 else eye
+    base = inv(A) if n < 0 else A
+    n = builtins.abs(n)
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else result.matmul(base)
+        n >>= 1
+        if n:
+            base = base.matmul(base)
+    return result
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices (the first may be a vector, as may the last)."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out.matmul(t)
+    return out
+
+
+def matmul(input, other):  # noqa: A002
+    """Matrix product (as ``rustdl.matmul``)."""
+    return input.matmul(other)
