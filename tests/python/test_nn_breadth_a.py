@@ -51,7 +51,7 @@ ACTIVATIONS = [
     (lambda: nn.SELU(), lambda x: SELU_S * np.where(x > 0, x, SELU_A * (np.exp(x) - 1))),
     (lambda: nn.CELU(0.7), lambda x: np.maximum(x, 0) + np.minimum(0, 0.7 * (np.exp(x / 0.7) - 1))),
     (lambda: nn.GLU(1), lambda x: x[:, :2] * np_sigmoid(x[:, 2:])),
-    (lambda: nn.Threshold(0.3, -2.0), lambda x: np.where(x > 0.3, x, -2.0)),
+    (lambda: nn.Threshold(0.3, -0.1), lambda x: np.where(x > 0.3, x, -0.1)),
     (lambda: nn.Softmin(dim=2), lambda x: np_softmax(-x, 2)),
     (lambda: nn.Softmax2d(), lambda x: np_softmax(x, 0)),
     (lambda: nn.Tanhshrink(), lambda x: x - np.tanh(x)),
@@ -704,3 +704,75 @@ def test_activations_and_losses_on_device(device):
         assert xt.grad is not None and tuple(xt.grad.shape) == x.shape
     out = nn.SoftMarginLoss()(t(X, device=device), t(SIGNS_4, device=device))
     assert_close(out, np.log1p(np.exp(-SIGNS_4 * X)).mean(), rtol=1e-4)
+
+
+# ---------------- Rprop and ASGD ----------------
+
+
+def np_rprop(p, grads, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False):
+    prev, size = np.zeros_like(p), np.full_like(p, lr)
+    for g in grads:
+        g = -g if maximize else g.copy()
+        s = np.sign(g * prev)
+        size = np.clip(size * np.where(s > 0, etas[1], np.where(s < 0, etas[0], 1.0)), *step_sizes)
+        g[s < 0] = 0
+        p = p - np.sign(g) * size
+        prev = g
+    return p
+
+
+def np_asgd(p, grad_fn, n, lr=0.01, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
+    eta, mu, ax = lr, 1.0, np.zeros_like(p)
+    for step in range(1, n + 1):
+        g = grad_fn(p) + weight_decay * p
+        p = p * (1 - lambd * eta) - eta * g
+        ax = ax + mu * (p - ax) if mu != 1 else p.copy()
+        eta = lr / (1 + lambd * lr * step) ** alpha
+        mu = 1 / max(1, step - t0)
+    return p, ax
+
+
+def _run(opt_cls, p0, target, n, **kw):
+    p = nn.Parameter(t(p0, F64))
+    opt = opt_cls([p], **kw)
+    grads = []
+    for _ in range(n):
+        opt.zero_grad()
+        ((p - t(target, F64)) ** 3).sum().backward()  # gradients change sign around the target
+        grads.append(p.grad.numpy().copy())
+        opt.step()
+    return p, opt, grads
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"lr": 0.3, "etas": (0.3, 1.5), "step_sizes": (0.01, 0.4)}, {"maximize": True}]
+)
+def test_rprop_matches_numpy(kw):
+    p0, target = rnd(5), rnd(5, seed=9) * 0.1
+    p, opt, grads = _run(optim.Rprop, p0, target, 12, **kw)
+    assert_close(p, np_rprop(p0, grads, **kw), rtol=1e-12, atol=1e-12)
+    assert set(opt.state[p]) == {"step", "prev", "step_size"} and opt.state[p]["step"] == 12
+    with pytest.raises(ValueError, match="eta"):
+        optim.Rprop([nn.Parameter(rustdl.zeros(1))], etas=(1.2, 0.5))
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.Rprop([nn.Parameter(rustdl.zeros(1))], lr=-1.0)
+
+
+@pytest.mark.parametrize("kw", [{}, {"lr": 0.05, "t0": 3, "weight_decay": 0.1, "lambd": 0.01, "alpha": 0.5}])
+def test_asgd_matches_numpy(kw):
+    p0, target = rnd(5), rnd(5, seed=9)
+    p, opt, _ = _run(optim.ASGD, p0, target, 10, **kw)
+    ref_p, ref_ax = np_asgd(p0, lambda v: 3 * (v - target) ** 2, 10, **kw)
+    assert_close(p, ref_p, rtol=1e-12, atol=1e-12)
+    assert_close(opt.state[p]["ax"], ref_ax, rtol=1e-12, atol=1e-12)
+    # the state round-trips and the run continues identically
+    q = nn.Parameter(p.detach().clone())
+    opt2 = optim.ASGD([q], **kw)
+    opt2.load_state_dict(opt.state_dict())
+    for o, v in ((opt, p), (opt2, q)):
+        o.zero_grad()
+        ((v - t(target, F64)) ** 3).sum().backward()
+        o.step()
+    assert_close(q, p.detach().numpy(), rtol=1e-14, atol=1e-14)
+    with pytest.raises(ValueError, match="weight_decay"):
+        optim.ASGD([nn.Parameter(rustdl.zeros(1))], weight_decay=-1.0)

@@ -773,6 +773,12 @@ def _need_tensor(op: str, **tensors) -> None:
             raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(value).__name__}")
 
 
+def _const(ref, value: float):
+    """``value`` as a 0-d tensor of ``ref``'s dtype and device: ``where`` takes a Python float
+    through float32, which would round a value such as 0.1 in a float64 result."""
+    return _rustdl.full((), float(value), dtype=ref.dtype, device=ref.device)
+
+
 def _inplace(input, fn, inplace: bool):
     """``fn(input)``, or with ``inplace`` written back into ``input`` (computed from a clone)."""
     if inplace:
@@ -876,7 +882,7 @@ def glu(input, dim: int = -1):
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     """``x`` if ``x > threshold`` else ``value``."""
     _need_tensor("threshold", input=input)
-    return _inplace(input, lambda x: _rustdl.where(x > threshold, x, float(value)), inplace)
+    return _inplace(input, lambda x: _rustdl.where(x > threshold, x, _const(x, value)), inplace)
 
 
 def threshold_(input, threshold: float, value: float):
