@@ -131,6 +131,20 @@ def test_functional_aliases_and_inplace():
     assert_close(leaf.grad, ref)
 
 
+def test_gradients_at_the_kinks_follow_pytorch():
+    def grad(fn, values):
+        x = t(values, F64, requires_grad=True)
+        fn(x).sum().backward()
+        return x.grad.numpy()
+
+    # hardtanh/relu6/hardsigmoid: 0 at the bounds; hardswish: x/3 + 1/2 on [-3, 3]
+    assert_close(grad(F.relu6, [-1.0, 0.0, 3.0, 6.0, 7.0]), [0, 0, 1, 0, 0])
+    assert_close(grad(F.hardtanh, [-1.0, 0.0, 1.0]), [0, 1, 0])
+    assert_close(grad(F.hardsigmoid, [-3.0, 0.0, 3.0]), [0, 1 / 6, 0])
+    assert_close(grad(F.hardswish, [-3.0, 0.0, 3.0]), [-0.5, 0.5, 1.5])
+    assert_close(grad(F.hardshrink, [-0.5, 0.5, 0.6]), [0, 0, 1])
+
+
 def test_rrelu_training_draws_slopes_in_range():
     x = -np.abs(rnd(200)) - 0.1
     m = nn.RReLU(0.1, 0.3)

@@ -791,7 +791,13 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     _need_tensor("hardtanh", input=input)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return _inplace(input, lambda x: x.clamp(min_val, max_val), inplace)
+    return _inplace(input, lambda x: _clamp_open(x, min_val, max_val), inplace)
+
+
+def _clamp_open(x, lo: float, hi: float):
+    """``clamp(x, lo, hi)`` whose gradient is 0 at the bounds themselves, as PyTorch's hardtanh."""
+    inside = (x > lo).logical_and(x < hi)
+    return _rustdl.where(inside, x, x.detach().clamp(lo, hi))
 
 
 def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
@@ -820,7 +826,7 @@ def softsign(input):
 def hardsigmoid(input, inplace: bool = False):
     """``relu6(x + 3) / 6``."""
     _need_tensor("hardsigmoid", input=input)
-    return _inplace(input, lambda x: (x + 3.0).clamp(0.0, 6.0) / 6.0, inplace)
+    return _inplace(input, lambda x: _clamp_open(x + 3.0, 0.0, 6.0) / 6.0, inplace)
 
 
 def hardswish(input, inplace: bool = False):
