@@ -366,6 +366,19 @@ def test_loss_float32_and_functional_forms():
     )
 
 
+def test_losses_broadcast_as_pytorch():
+    # a (N, 1) target against an (N, C) input broadcasts, as in PyTorch
+    y = np.where(rnd(6, 1, seed=7) > 0, 1.0, -1.0)
+    assert_close(F.soft_margin_loss(t(X, F64), t(y, F64), reduction="none"), np.log1p(np.exp(-y * X)))
+    assert_close(
+        F.hinge_embedding_loss(t(X, F64), t(y, F64)), np.where(y == 1, X, np.maximum(0, 1 - X)).mean()
+    )
+    # gaussian_nll_loss takes a float variance
+    assert_close(
+        F.gaussian_nll_loss(t(X, F64), t(Y, F64), 0.5), (0.5 * (np.log(0.5) + (X - Y) ** 2 / 0.5)).mean()
+    )
+
+
 def test_gaussian_nll_var_gradient_flows_through_the_clamp():
     var = t([1e-9, 0.5], F64, requires_grad=True)
     F.gaussian_nll_loss(t([0.0, 0.0], F64), t([0.0, 1.0], F64), var, reduction="sum").backward()
@@ -395,6 +408,10 @@ def test_loss_bad_inputs():
         F.gaussian_nll_loss(a, a, -rustdl.ones(3, 4))
     with pytest.raises(ValueError, match="triplet_margin_loss"):
         F.triplet_margin_loss(a, a, rustdl.zeros(4))
+    with pytest.raises(ValueError, match="soft_margin_loss"):
+        F.soft_margin_loss(a, rustdl.zeros(3, 5))
+    with pytest.raises(ValueError, match="margin_ranking_loss"):
+        F.margin_ranking_loss(rustdl.zeros(3), rustdl.zeros(3), rustdl.zeros(1, 3))
     with pytest.raises(TypeError, match="hinge_embedding_loss"):
         F.hinge_embedding_loss(np.zeros(3), a)
 
@@ -457,8 +474,13 @@ def test_channel_dropout(cls, shape):
     assert np.all((flat.min(-1) == flat.max(-1)) & np.isin(flat[..., 0], [0.0, 2.0]))
     assert 0 < (flat[..., 0] == 0).sum() < flat[..., 0].size
     assert_close(m.eval()(rustdl.ones(*shape)), np.ones(shape))
-    with pytest.raises(ValueError, match="dropout"):
-        m.train()(rustdl.ones(2))
+    if cls is nn.Dropout1d:
+        with pytest.raises(ValueError, match="dropout1d"):
+            m.train()(rustdl.ones(2))
+    else:
+        with pytest.warns(UserWarning, match="dropout3d"):
+            y = m.train()(rustdl.ones(6, 20, 30)).numpy()
+        assert np.all(y.reshape(6, -1).min(1) == y.reshape(6, -1).max(1))
 
 
 def test_alpha_dropout_keeps_selu_statistics_and_eval_identity():

@@ -983,6 +983,16 @@ def _same_shape(op: str, **tensors) -> None:
         )
 
 
+def _broadcastable(op: str, **tensors) -> None:
+    """``ValueError`` naming ``op`` and the shapes when the tensors do not broadcast together."""
+    shapes = [tuple(v.shape) for v in tensors.values()]
+    try:
+        _broadcast_shapes(*shapes)
+    except (ValueError, RuntimeError):
+        listed = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tensors.items())
+        raise ValueError(f"{op}: the shapes do not broadcast together: {listed}") from None
+
+
 def cosine_embedding_loss(
     input1, input2, target, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
 ):
@@ -1023,7 +1033,12 @@ def margin_ranking_loss(
     _need_tensor(op, input1=input1, input2=input2, target=target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    _same_shape(op, input1=input1, input2=input2, target=target)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ValueError(
+            f"{op}: expected input1, input2 and target of the same number of dims, got shapes "
+            f"{tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(target.shape)}"
+        )
+    _broadcastable(op, input1=input1, input2=input2, target=target)
     loss = (-target.to(input1.dtype) * (input1 - input2) + margin).clamp_min(0.0)
     return _reduce(op, loss, reduction)
 
@@ -1046,10 +1061,9 @@ def triplet_margin_loss(
     _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    nd = {anchor.ndim, positive.ndim, negative.ndim}
-    if len(nd) != 1 or nd.pop() not in (1, 2):
+    if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim == 0:
         raise ValueError(
-            f"{op}: expected anchor, positive and negative all 1-D or all 2-D, got shapes "
+            f"{op}: expected anchor, positive and negative of the same number of dims (1-D or 2-D), got shapes "
             f"{tuple(anchor.shape)}, {tuple(positive.shape)}, {tuple(negative.shape)}"
         )
     d_pos = pairwise_distance(anchor, positive, p, eps)
@@ -1068,7 +1082,7 @@ def hinge_embedding_loss(
     _need_tensor(op, input=input, target=target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    _same_shape(op, input=input, target=target)
+    _broadcastable(op, input=input, target=target)
     tgt = target.to(input.dtype)
     loss = _rustdl.where(tgt != 1, (margin - input).clamp_min(0.0), 0.0) + _rustdl.where(
         tgt != -1, input, 0.0
@@ -1084,7 +1098,7 @@ def multilabel_soft_margin_loss(
     _need_tensor(op, input=input, target=target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    _same_shape(op, input=input, target=target)
+    _broadcastable(op, input=input, target=target)
     if input.ndim == 0:
         raise ValueError(f"{op}: expected an (N, C) or (C,) input, got a scalar")
     y = target.to(input.dtype)
@@ -1168,8 +1182,10 @@ def poisson_nll_loss(
 def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
     """Gaussian negative log-likelihood ``½·(log max(var, eps) + (x − y)² / max(var, eps))``
     (+ ``½·log 2π`` with ``full``); ``var`` may drop the last dim or have it 1 (one variance per
-    sample). The clamp at ``eps`` does not stop ``var``'s gradient, as PyTorch."""
+    sample), or be a float. The clamp at ``eps`` does not stop ``var``'s gradient, as PyTorch."""
     op = "gaussian_nll_loss"
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        var = _rustdl.full_like(input, float(var))
     _need_tensor(op, input=input, target=target, var=var)
     _check_reduction(op, reduction)
     if tuple(var.shape) != tuple(input.shape):
@@ -1194,7 +1210,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
     _need_tensor(op, input=input, target=target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    _same_shape(op, input=input, target=target)
+    _broadcastable(op, input=input, target=target)
     loss = softplus(-target.to(input.dtype) * input)
     return _reduce(op, loss, reduction)
 
@@ -1249,7 +1265,18 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     """Zeroes whole channels of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``."""
     _need_tensor("dropout3d", input=input)
     _check_p("dropout3d", p)
-    shape = _feature_mask_shape("dropout3d", input, 5)
+    if input.ndim in (4, 5):
+        shape = _feature_mask_shape("dropout3d", input, 5)
+    else:
+        import warnings
+
+        # as PyTorch: a warning, then the input taken as unbatched (channels first)
+        warnings.warn(
+            f"dropout3d: received a {input.ndim}-D input; expected a 5-D (N, C, D, H, W) or 4-D (C, D, H, W) one",
+            UserWarning,
+            stacklevel=2,
+        )
+        shape = [input.shape[0]] + [1] * (input.ndim - 1) if input.ndim >= 2 else list(input.shape)
     if not training or p == 0:
         return input
     return _inplace(input, lambda x: _rustdl.dropout(x, p, training, shape), inplace)

@@ -331,7 +331,8 @@ class _LambdaState:
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [
-            None if isinstance(fn, type(lambda: 0)) else dict(fn.__dict__) for fn in self.lr_lambdas
+            None if isinstance(fn, type(lambda: 0)) or not hasattr(fn, "__dict__") else dict(fn.__dict__)
+            for fn in self.lr_lambdas
         ]
         return state
 
@@ -509,7 +510,6 @@ class CyclicLR(LRScheduler):
         if last_epoch == -1:
             for lr, g in zip(base_lrs, optimizer.param_groups):
                 g["lr"] = lr
-                g["initial_lr"] = lr
         self.max_lrs = _per_group(max_lr, optimizer, "max_lr")
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
