@@ -214,6 +214,22 @@ def np_poisson(x, y, log_input, full, eps):
     return loss
 
 
+def np_multilabel_margin(x, y):
+    n, c = x.shape
+    out = np.zeros(n)
+    for i in range(n):
+        targets = []
+        for v in y[i]:
+            if v == -1:
+                break
+            targets.append(v)
+        for j in targets:
+            for k in range(c):
+                if k not in targets:
+                    out[i] += max(0.0, 1 - (x[i, j] - x[i, k]))
+    return out / c
+
+
 X, Y, Z = rnd(6, 4, seed=1), rnd(6, 4, seed=2), rnd(6, 4, seed=3)
 SIGNS = np.where(rnd(6, seed=4) > 0, 1.0, -1.0)
 SIGNS_4 = np.where(rnd(6, 4, seed=5) > 0, 1.0, -1.0)
@@ -221,6 +237,9 @@ LABELS = (rnd(6, 4, seed=6) > 0).astype(np.float64)
 CLASSES = np.array([0, 3, 1, 2, 3, 0])
 POS = np.abs(Z) + 0.2
 CW = np.array([0.5, 1.0, 2.0, 1.5])
+ML_TARGETS = np.array(
+    [[3, 0, -1, 1], [1, -1, 2, 2], [0, 1, 2, 3], [-1, 0, 0, 0], [2, 2, -1, 0], [1, 3, 0, -1]]
+)
 
 # name -> (module factory, inputs as numpy arrays (targets not differentiated), reference without reduction)
 LOSSES = {
@@ -284,6 +303,20 @@ LOSSES = {
         [X, Y, POS[:, 0]],
         lambda: 0.5 * (np.log(POS[:, :1]) + (X - Y) ** 2 / POS[:, :1]) + 0.5 * np.log(2 * np.pi),
     ),
+    "MultiLabelMarginLoss": (
+        lambda r: nn.MultiLabelMarginLoss(reduction=r),
+        [X, ML_TARGETS],
+        lambda: np_multilabel_margin(X, ML_TARGETS),
+    ),
+    "TripletMarginWithDistanceLoss": (
+        lambda r: nn.TripletMarginWithDistanceLoss(
+            distance_function=lambda a, b: ((a - b) ** 2).sum(-1), margin=2.0, swap=True, reduction=r
+        ),
+        [X, Y, Z],
+        lambda: np.maximum(
+            ((X - Y) ** 2).sum(-1) - np.minimum(((X - Z) ** 2).sum(-1), ((Y - Z) ** 2).sum(-1)) + 2.0, 0
+        ),
+    ),
     "SoftMarginLoss": (
         lambda r: nn.SoftMarginLoss(reduction=r),
         [X, SIGNS_4],
@@ -304,6 +337,8 @@ DIFF = {
     "PoissonNLLLoss_full_rate": 1,
     "GaussianNLLLoss": 3,
     "GaussianNLLLoss_full_homoscedastic": 3,
+    "MultiLabelMarginLoss": 1,
+    "TripletMarginWithDistanceLoss": 3,
     "SoftMarginLoss": 1,
 }
 
@@ -364,6 +399,34 @@ def test_loss_float32_and_functional_forms():
     assert_close(
         F.triplet_margin_loss(t(X[0]), t(Y[0]), t(Z[0])), np_triplet(X[0], Y[0], Z[0], 1.0, 2, 1e-6, False)
     )
+
+
+def test_multilabel_margin_loss_pytorch_example_and_errors():
+    x = t([[0.1, 0.2, 0.4, 0.8]])
+    assert_close(nn.MultiLabelMarginLoss()(x, rustdl.tensor([[3, 0, -1, 1]])), 0.85)
+    assert_close(F.multilabel_margin_loss(x[0], rustdl.tensor([3, 0, -1, 1])), 0.85)
+    with pytest.raises(ValueError, match="multilabel_margin_loss"):
+        F.multilabel_margin_loss(x, rustdl.tensor([[3, 0, -1]]))
+    with pytest.raises(TypeError, match="multilabel_margin_loss"):
+        F.multilabel_margin_loss(x, x)
+    with pytest.raises(ValueError, match="TripletMarginWithDistanceLoss"):
+        nn.TripletMarginWithDistanceLoss(margin=0.0)
+
+
+def test_inplace_functional_aliases():
+    x = rnd(3, 4)
+    for fn, ref in [
+        (F.relu_, lambda v: np.maximum(v, 0)),
+        (F.elu_, lambda v: np.where(v > 0, v, np.expm1(v))),
+        (lambda a: F.leaky_relu_(a, 0.2), lambda v: np.where(v >= 0, v, 0.2 * v)),
+        (lambda a: F.celu_(a, 2.0), lambda v: np.where(v > 0, v, 2.0 * np.expm1(v / 2.0))),
+        (F.selu_, lambda v: SELU_S * np.where(v > 0, v, SELU_A * np.expm1(v))),
+        (lambda a: F.threshold_(a, 0.5, 0.0), lambda v: np.where(v > 0.5, v, 0.0)),
+        (lambda a: F.rrelu_(a, 0.1, 0.3), lambda v: np.where(v >= 0, v, 0.2 * v)),
+    ]:
+        a = t(x, F64)
+        assert fn(a) is a
+        assert_close(a, ref(x))
 
 
 def test_losses_broadcast_as_pytorch():

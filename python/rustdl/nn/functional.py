@@ -1315,3 +1315,92 @@ def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace
         raise ValueError(f"{op}: expected an (N, C, *) input, got shape {tuple(input.shape)}")
     shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
     return _alpha_dropout(op, input, p, training, inplace, shape)
+
+
+def relu_(input):
+    """In-place :func:`relu`."""
+    return relu(input, True)
+
+
+def elu_(input, alpha: float = 1.0):
+    """In-place :func:`elu`."""
+    return elu(input, alpha, True)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    """In-place :func:`leaky_relu`."""
+    return leaky_relu(input, negative_slope, True)
+
+
+def celu_(input, alpha: float = 1.0):
+    """In-place :func:`celu`."""
+    return celu(input, alpha, True)
+
+
+def selu_(input):
+    """In-place :func:`selu`."""
+    return selu(input, True)
+
+
+def triplet_margin_with_distance_loss(
+    anchor,
+    positive,
+    negative,
+    *,
+    distance_function=None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with any ``distance_function`` (default
+    :func:`pairwise_distance`); ``swap`` uses ``min(d(a, n), d(p, n))``."""
+    op = "triplet_margin_with_distance_loss"
+    _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
+    _check_reduction(op, reduction)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ValueError(
+            f"{op}: expected anchor, positive and negative of the same number of dims, got shapes "
+            f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}"
+        )
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(dist(positive, negative))
+    loss = (d_pos - d_neg + margin).clamp_min(0.0)
+    return _reduce(op, loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """Multi-label hinge: ``Σ_j Σ_{i ∉ targets} max(0, 1 − (x[y_j] − x[i])) / C`` per sample, where
+    the int64 ``target`` lists each sample's classes and ends at its first ``−1``.
+
+    Shape: input ``(N, C)`` or ``(C,)``; target the same shape.
+    """
+    op = "multilabel_margin_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: expected input (N, C) or (C,) and a target of the same shape, got "
+            f"{tuple(input.shape)} and {tuple(target.shape)}"
+        )
+    if target.dtype != _rustdl.int64:
+        raise TypeError(f"{op}: expected an int64 target of class indices, got {target.dtype}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    y = target if target.ndim == 2 else target.unsqueeze(0)
+    n, c = x.shape
+    if y.numel() and (int(y.min().item()) < -1 or int(y.max().item()) >= c):
+        raise ValueError(f"{op}: target values must be in [-1, {c})")
+    valid = (y != -1).long().cumprod(1).to(x.dtype)  # the prefix before the first -1
+    idx = y.clamp_min(0)
+    is_target = (one_hot(idx, c).to(x.dtype) * valid.unsqueeze(-1)).sum(1).clamp_max(1.0)
+    xy = x.gather(1, idx)  # (N, J)
+    z = (1.0 - xy.unsqueeze(-1) + x.unsqueeze(1)).clamp_min(0.0)  # (N, J, C)
+    loss = (z * valid.unsqueeze(-1) * (1.0 - is_target).unsqueeze(1)).sum((1, 2)) / c
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(op, loss, reduction)
