@@ -1491,3 +1491,646 @@ def _mha_check_shapes(op: str, query, key, value, key_padding_mask, attn_mask, n
                 )
         return False
     raise ValueError(f"{op}: expected a 2-D or 3-D query, got {shapes}")
+
+
+# ---- activations and losses (breadth A) ----
+
+
+def _need_tensor(op: str, **tensors) -> None:
+    """``TypeError`` naming ``op`` when an argument is not a tensor."""
+    for name, value in tensors.items():
+        if not isinstance(value, _rustdl.Tensor):
+            raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(value).__name__}")
+
+
+def _const(ref, value: float):
+    """``value`` as a 0-d tensor of ``ref``'s dtype and device: ``where`` takes a Python float
+    through float32, which would round a value such as 0.1 in a float64 result."""
+    return _rustdl.full((), float(value), dtype=ref.dtype, device=ref.device)
+
+
+def _inplace(input, fn, inplace: bool):
+    """``fn(input)``, or with ``inplace`` written back into ``input`` (computed from a clone)."""
+    if inplace:
+        return _write_back(input, fn(input.clone()))
+    return fn(input)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """``clamp(x, min_val, max_val)``, as ``torch.nn.functional.hardtanh``."""
+    _need_tensor("hardtanh", input=input)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return _inplace(input, lambda x: _clamp_open(x, min_val, max_val), inplace)
+
+
+def _clamp_open(x, lo: float, hi: float):
+    """``clamp(x, lo, hi)`` whose gradient is 0 at the bounds themselves, as PyTorch's hardtanh."""
+    inside = (x > lo).logical_and(x < hi)
+    return _rustdl.where(inside, x, x.detach().clamp(lo, hi))
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    """In-place :func:`hardtanh`."""
+    return hardtanh(input, min_val, max_val, True)
+
+
+def relu6(input, inplace: bool = False):
+    """``min(max(x, 0), 6)``."""
+    _need_tensor("relu6", input=input)
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def mish(input, inplace: bool = False):
+    """``x·tanh(softplus(x))``."""
+    _need_tensor("mish", input=input)
+    return _inplace(input, lambda x: x * softplus(x).tanh(), inplace)
+
+
+def softsign(input):
+    """``x / (1 + |x|)``."""
+    _need_tensor("softsign", input=input)
+    return input / (input.abs() + 1.0)
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """``relu6(x + 3) / 6``."""
+    _need_tensor("hardsigmoid", input=input)
+    return _inplace(input, lambda x: _clamp_open(x + 3.0, 0.0, 6.0) / 6.0, inplace)
+
+
+def hardswish(input, inplace: bool = False):
+    """``x·relu6(x + 3) / 6``."""
+    _need_tensor("hardswish", input=input)
+    return _inplace(input, lambda x: x * (x + 3.0).clamp(0.0, 6.0) / 6.0, inplace)
+
+
+def prelu(input, weight):
+    """``x`` if ``x ≥ 0`` else ``a·x``, with ``weight`` one slope (``(1,)``) or one per channel
+    (``(C,)``, channel dim 1, or 0 for a 1-D input)."""
+    _need_tensor("prelu", input=input, weight=weight)
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: expected a 0-D or 1-D weight, got shape {tuple(weight.shape)}")
+    n = weight.numel()
+    if n == 1:
+        w = weight.reshape(())
+    else:
+        ch = 1 if input.ndim >= 2 else 0
+        if input.ndim == 0 or input.shape[ch] != n:
+            raise ValueError(
+                f"prelu: weight has {n} slopes but input of shape {tuple(input.shape)} has "
+                f"{input.shape[ch] if input.ndim else 0} channels"
+            )
+        w = weight.reshape(n, *([1] * (input.ndim - ch - 1)))
+    return _rustdl.where(input >= 0, input, input * w)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace: bool = False):
+    """``scale·(max(0, x) + min(0, alpha·(eˣ − 1)))`` with PyTorch's constants."""
+    _need_tensor("selu", input=input)
+    return _inplace(input, lambda x: _rustdl.elu(x, _SELU_ALPHA) * _SELU_SCALE, inplace)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    """``max(0, x) + min(0, alpha·(exp(x/alpha) − 1))``."""
+    _need_tensor("celu", input=input)
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return _inplace(input, lambda x: _rustdl.where(x > 0, x, ((x / alpha).expm1()) * alpha), inplace)
+
+
+def glu(input, dim: int = -1):
+    """``a·σ(b)`` where ``a, b`` are the two halves of ``input`` along ``dim``."""
+    _need_tensor("glu", input=input)
+    if input.ndim == 0:
+        raise ValueError("glu: does not support scalars because the halving size must be even")
+    size = input.shape[dim]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size {size}")
+    a, b = input.split(size // 2, dim)
+    return a * b.sigmoid()
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    """``x`` if ``x > threshold`` else ``value``."""
+    _need_tensor("threshold", input=input)
+    return _inplace(input, lambda x: _rustdl.where(x > threshold, x, _const(x, value)), inplace)
+
+
+def threshold_(input, threshold: float, value: float):
+    """In-place :func:`threshold`."""
+    return globals()["threshold"](input, threshold, value, True)
+
+
+def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
+    """``softmax(−x)`` along ``dim``."""
+    _need_tensor("softmin", input=input)
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    x = input if dtype is None else input.to(dtype)
+    return (-x).softmax(dim)
+
+
+def tanhshrink(input):
+    """``x − tanh(x)``."""
+    _need_tensor("tanhshrink", input=input)
+    return input - input.tanh()
+
+
+def softshrink(input, lambd: float = 0.5):
+    """``x − λ`` if ``x > λ``, ``x + λ`` if ``x < −λ``, else 0."""
+    _need_tensor("softshrink", input=input)
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
+    return _rustdl.where(input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input, lambd: float = 0.5):
+    """``x`` if ``|x| > λ`` else 0."""
+    _need_tensor("hardshrink", input=input)
+    return _rustdl.where((input > lambd).logical_or(input < -lambd), input, 0.0)
+
+
+def rrelu(
+    input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False
+):
+    """Randomized leaky ReLU: negative inputs scaled by a slope drawn from ``U(lower, upper)`` per
+    element in training, by ``(lower + upper) / 2`` in eval."""
+    _need_tensor("rrelu", input=input)
+    if lower > upper:
+        raise ValueError(f"rrelu: lower bound ({lower}) must not exceed upper bound ({upper})")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+
+    def fn(x):
+        slope = _rustdl.rand(*x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
+        return _rustdl.where(x >= 0, x, x * slope)
+
+    return _inplace(input, fn, inplace)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    """In-place :func:`rrelu`."""
+    return rrelu(input, lower, upper, training, True)
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's mapping of the deprecated ``size_average``/``reduce`` onto ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _reduce(op: str, loss, reduction: str):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+
+
+def _same_shape(op: str, **tensors) -> None:
+    shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(
+            f"{op}: expected inputs of the same shape, got "
+            + ", ".join(f"{k} {s}" for k, s in shapes.items())
+        )
+
+
+def _broadcastable(op: str, **tensors) -> None:
+    """``ValueError`` naming ``op`` and the shapes when the tensors do not broadcast together."""
+    shapes = [tuple(v.shape) for v in tensors.values()]
+    try:
+        _broadcast_shapes(*shapes)
+    except (ValueError, RuntimeError):
+        listed = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tensors.items())
+        raise ValueError(f"{op}: the shapes do not broadcast together: {listed}") from None
+
+
+def cosine_embedding_loss(
+    input1, input2, target, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
+):
+    """``1 − cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) − margin)`` where ``y = −1``;
+    inputs ``(N, D)`` (target ``(N,)``) or ``(D,)`` (target a scalar)."""
+    op = "cosine_embedding_loss"
+    _need_tensor(op, input1=input1, input2=input2, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    _same_shape(op, input1=input1, input2=input2)
+    if (
+        input1.ndim not in (1, 2)
+        or target.ndim != input1.ndim - 1
+        or (input1.ndim == 2 and target.shape[0] != input1.shape[0])
+    ):
+        raise ValueError(
+            f"{op}: expected inputs (N, D) with target (N,) or (D,) with a 0-D target, got inputs "
+            f"{tuple(input1.shape)} and target {tuple(target.shape)}"
+        )
+    dim = input1.ndim - 1
+    eps = 1e-12
+    prod = (input1 * input2).sum(dim)
+    mag1 = (input1 * input1).sum(dim) + eps
+    mag2 = (input2 * input2).sum(dim) + eps
+    cos = prod / (mag1 * mag2).sqrt()
+    tgt = target.to(cos.dtype)
+    loss = _rustdl.where(tgt == 1, 1.0 - cos, 0.0) + _rustdl.where(
+        tgt == -1, (cos - margin).clamp_min(0.0), 0.0
+    )
+    return _reduce(op, loss, reduction)
+
+
+def margin_ranking_loss(
+    input1, input2, target, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
+):
+    """``max(0, −y·(x1 − x2) + margin)``."""
+    op = "margin_ranking_loss"
+    _need_tensor(op, input1=input1, input2=input2, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ValueError(
+            f"{op}: expected input1, input2 and target of the same number of dims, got shapes "
+            f"{tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(target.shape)}"
+        )
+    _broadcastable(op, input1=input1, input2=input2, target=target)
+    loss = (-target.to(input1.dtype) * (input1 - input2) + margin).clamp_min(0.0)
+    return _reduce(op, loss, reduction)
+
+
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with ``d(x, y) = ‖x − y + eps‖_p`` over the last dim;
+    ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative distance."""
+    op = "triplet_margin_loss"
+    _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim == 0:
+        raise ValueError(
+            f"{op}: expected anchor, positive and negative of the same number of dims (1-D or 2-D), got shapes "
+            f"{tuple(anchor.shape)}, {tuple(positive.shape)}, {tuple(negative.shape)}"
+        )
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    loss = (d_pos - d_neg + margin).clamp_min(0.0)
+    return _reduce(op, loss, reduction)
+
+
+def hinge_embedding_loss(
+    input, target, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"
+):
+    """``x`` where ``y = 1``, ``max(0, margin − x)`` where ``y = −1``."""
+    op = "hinge_embedding_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    _broadcastable(op, input=input, target=target)
+    tgt = target.to(input.dtype)
+    loss = _rustdl.where(tgt != 1, (margin - input).clamp_min(0.0), 0.0) + _rustdl.where(
+        tgt != -1, input, 0.0
+    )
+    return _reduce(op, loss, reduction)
+
+
+def multilabel_soft_margin_loss(
+    input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"
+):
+    """``−mean_c(y·log σ(x) + (1 − y)·log σ(−x))`` per sample, over an ``(N, C)`` input."""
+    op = "multilabel_soft_margin_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    _broadcastable(op, input=input, target=target)
+    if input.ndim == 0:
+        raise ValueError(f"{op}: expected an (N, C) or (C,) input, got a scalar")
+    y = target.to(input.dtype)
+    loss = -(y * logsigmoid(input) + (1.0 - y) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(-1) / input.shape[-1]
+    return _reduce(op, loss, reduction)
+
+
+def multi_margin_loss(
+    input,
+    target,
+    p: int = 1,
+    margin: float = 1.0,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+):
+    """Multi-class hinge: ``Σ_{i≠y} w_y·max(0, margin − x_y + x_i)^p / C`` per sample."""
+    op = "multi_margin_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 supported, got {p}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected an (N, C) or (C,) input, got shape {tuple(input.shape)}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    n, c = x.shape
+    y = target.reshape(-1)
+    if y.numel() != n:
+        raise ValueError(
+            f"{op}: expected {n} targets for input of shape {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    if y.dtype != _rustdl.int64:
+        raise TypeError(f"{op}: expected int64 class indices as target, got {y.dtype}")
+    if n and (int(y.min().item()) < 0 or int(y.max().item()) >= c):
+        raise ValueError(f"{op}: target values must be in [0, {c})")
+    xy = x.gather(1, y.unsqueeze(1))
+    z = (x - xy + margin).clamp_min(0.0)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight.gather(0, y).unsqueeze(1)
+    others = one_hot(y, c).to(x.dtype) * -1.0 + 1.0
+    loss = (z * others).sum(1) / c
+    if input.ndim == 1 and reduction == "none":
+        loss = loss.reshape(target.shape) if target.ndim else loss.reshape(())
+    return _reduce(op, loss, reduction)
+
+
+def poisson_nll_loss(
+    input,
+    target,
+    log_input: bool = True,
+    full: bool = False,
+    size_average=None,
+    eps: float = 1e-8,
+    reduce=None,
+    reduction: str = "mean",
+):
+    """Poisson negative log-likelihood: ``eˣ − y·x`` (``log_input``) or ``x − y·log(x + eps)``;
+    ``full`` adds Stirling's ``y·log y − y + ½·log(2πy)`` where ``y > 1``."""
+    op = "poisson_nll_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = _rustdl.where(target > 1, target, 1.0)
+        stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
+        loss = loss + _rustdl.where(target > 1, stirling, 0.0)
+    return _reduce(op, loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+    """Gaussian negative log-likelihood ``½·(log max(var, eps) + (x − y)² / max(var, eps))``
+    (+ ``½·log 2π`` with ``full``); ``var`` may drop the last dim or have it 1 (one variance per
+    sample), or be a float. The clamp at ``eps`` does not stop ``var``'s gradient, as PyTorch."""
+    op = "gaussian_nll_loss"
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        var = _rustdl.full_like(input, float(var))
+    _need_tensor(op, input=input, target=target, var=var)
+    _check_reduction(op, reduction)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError(
+                f"{op}: var is of incorrect size {tuple(var.shape)} for input {tuple(input.shape)}"
+            )
+    if var.numel() and bool((var < 0).any().item()):
+        raise ValueError(f"{op}: var has negative entry/entries")
+    var = var + (var.clamp_min(eps) - var).detach()
+    loss = ((input - target) ** 2 / var + var.log()) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(op, loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """``log(1 + exp(−y·x))``."""
+    op = "soft_margin_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    _broadcastable(op, input=input, target=target)
+    loss = softplus(-target.to(input.dtype) * input)
+    return _reduce(op, loss, reduction)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_o = x1ᵀ W_o x2 + b_o``: inputs ``(*, in1)`` and ``(*, in2)``, weight ``(out, in1, in2)``."""
+    op = "bilinear"
+    _need_tensor(op, input1=input1, input2=input2, weight=weight)
+    if (
+        weight.ndim != 3
+        or input1.ndim == 0
+        or input1.shape[-1] != weight.shape[1]
+        or (input2.ndim == 0 or input2.shape[-1] != weight.shape[2])
+        or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1])
+    ):
+        raise ValueError(
+            f"{op}: expected input1 (*, in1), input2 (*, in2) and weight (out, in1, in2), got "
+            f"{tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(weight.shape)}"
+        )
+    out, in1, in2 = weight.shape
+    w = weight.permute(1, 0, 2).reshape(in1, out * in2)
+    tmp = input1.matmul(w).reshape(*input1.shape[:-1], out, in2)
+    y = (tmp * input2.unsqueeze(-2)).sum(-1)
+    return y if bias is None else y + bias
+
+
+def _feature_mask_shape(op: str, input, batched_ndim: int) -> list:
+    if input.ndim not in (batched_ndim - 1, batched_ndim):
+        raise ValueError(
+            f"{op}: expected a {batched_ndim - 1}-D or {batched_ndim}-D input, got shape {tuple(input.shape)}"
+        )
+    lead = 2 if input.ndim == batched_ndim else 1
+    return list(input.shape[:lead]) + [1] * (input.ndim - lead)
+
+
+def _check_p(op: str, p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zeroes whole channels of an ``(N, C, L)`` or ``(C, L)`` input with probability ``p``."""
+    _need_tensor("dropout1d", input=input)
+    _check_p("dropout1d", p)
+    shape = _feature_mask_shape("dropout1d", input, 3)
+    if not training or p == 0:
+        return input
+    return _inplace(input, lambda x: _rustdl.dropout(x, p, training, shape), inplace)
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zeroes whole channels of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``."""
+    _need_tensor("dropout3d", input=input)
+    _check_p("dropout3d", p)
+    if input.ndim in (4, 5):
+        shape = _feature_mask_shape("dropout3d", input, 5)
+    else:
+        import warnings
+
+        # as PyTorch: a warning, then the input taken as unbatched (channels first)
+        warnings.warn(
+            f"dropout3d: received a {input.ndim}-D input; expected a 5-D (N, C, D, H, W) or 4-D (C, D, H, W) one",
+            UserWarning,
+            stacklevel=2,
+        )
+        shape = [input.shape[0]] + [1] * (input.ndim - 1) if input.ndim >= 2 else list(input.shape)
+    if not training or p == 0:
+        return input
+    return _inplace(input, lambda x: _rustdl.dropout(x, p, training, shape), inplace)
+
+
+_ALPHA_DROPOUT = 1.7580993408473766  # −SELU scale·alpha
+
+
+def _alpha_dropout(op: str, input, p: float, training: bool, inplace: bool, mask_shape):
+    _need_tensor(op, input=input)
+    _check_p(op, p)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return _inplace(input, lambda x: x * 0.0, inplace)
+    a = 1.0 / math.sqrt((_ALPHA_DROPOUT**2 * p + 1) * (1 - p))
+
+    def fn(x):
+        keep = (_rustdl.rand(*mask_shape, dtype=x.dtype, device=x.device) < (1 - p)).to(x.dtype)
+        return x * (keep * a) + ((keep - 1.0) * (_ALPHA_DROPOUT * a) + _ALPHA_DROPOUT * a * p)
+
+    return _inplace(input, fn, inplace)
+
+
+def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """Dropout that keeps SELU's self-normalising mean and variance: dropped elements are set
+    to ``−scale·alpha``, then an affine map restores the statistics."""
+    return _alpha_dropout("alpha_dropout", input, p, training, inplace, list(input.shape))
+
+
+def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """:func:`alpha_dropout` over whole channels (dim 1) of an ``(N, C, *)`` input."""
+    op = "feature_alpha_dropout"
+    _need_tensor(op, input=input)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected an (N, C, *) input, got shape {tuple(input.shape)}")
+    shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
+    return _alpha_dropout(op, input, p, training, inplace, shape)
+
+
+def relu_(input):
+    """In-place :func:`relu`."""
+    return relu(input, True)
+
+
+def elu_(input, alpha: float = 1.0):
+    """In-place :func:`elu`."""
+    return elu(input, alpha, True)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    """In-place :func:`leaky_relu`."""
+    return leaky_relu(input, negative_slope, True)
+
+
+def celu_(input, alpha: float = 1.0):
+    """In-place :func:`celu`."""
+    return celu(input, alpha, True)
+
+
+def selu_(input):
+    """In-place :func:`selu`."""
+    return selu(input, True)
+
+
+def triplet_margin_with_distance_loss(
+    anchor,
+    positive,
+    negative,
+    *,
+    distance_function=None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+):
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with any ``distance_function`` (default
+    :func:`pairwise_distance`); ``swap`` uses ``min(d(a, n), d(p, n))``."""
+    op = "triplet_margin_with_distance_loss"
+    _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
+    _check_reduction(op, reduction)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ValueError(
+            f"{op}: expected anchor, positive and negative of the same number of dims, got shapes "
+            f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}"
+        )
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(dist(positive, negative))
+    loss = (d_pos - d_neg + margin).clamp_min(0.0)
+    return _reduce(op, loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """Multi-label hinge: ``Σ_j Σ_{i ∉ targets} max(0, 1 − (x[y_j] − x[i])) / C`` per sample, where
+    the int64 ``target`` lists each sample's classes and ends at its first ``−1``.
+
+    Shape: input ``(N, C)`` or ``(C,)``; target the same shape.
+    """
+    op = "multilabel_margin_loss"
+    _need_tensor(op, input=input, target=target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: expected input (N, C) or (C,) and a target of the same shape, got "
+            f"{tuple(input.shape)} and {tuple(target.shape)}"
+        )
+    if target.dtype != _rustdl.int64:
+        raise TypeError(f"{op}: expected an int64 target of class indices, got {target.dtype}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    y = target if target.ndim == 2 else target.unsqueeze(0)
+    n, c = x.shape
+    if y.numel() and (int(y.min().item()) < -1 or int(y.max().item()) >= c):
+        raise ValueError(f"{op}: target values must be in [-1, {c})")
+    valid = (y != -1).long().cumprod(1).to(x.dtype)  # the prefix before the first -1
+    idx = y.clamp_min(0)
+    is_target = (one_hot(idx, c).to(x.dtype) * valid.unsqueeze(-1)).sum(1).clamp_max(1.0)
+    xy = x.gather(1, idx)  # (N, J)
+    z = (1.0 - xy.unsqueeze(-1) + x.unsqueeze(1)).clamp_min(0.0)  # (N, J, C)
+    loss = (z * valid.unsqueeze(-1) * (1.0 - is_target).unsqueeze(1)).sum((1, 2)) / c
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(op, loss, reduction)

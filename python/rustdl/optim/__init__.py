@@ -9,15 +9,18 @@ from . import lr_scheduler  # noqa: F401
 from .adadelta import Adadelta
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .asgd import ASGD
 from .lbfgs import LBFGS
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import Adagrad, RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = [
     "SGD",
+    "ASGD",
     "Adadelta",
     "Adagrad",
     "Adam",
@@ -28,5 +31,6 @@ __all__ = [
     "Optimizer",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "lr_scheduler",
 ]

@@ -309,6 +309,411 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
+def _lambdas(owner: str, lr_lambda, optimizer: Optimizer) -> list:
+    if isinstance(lr_lambda, (list, tuple)):
+        if len(lr_lambda) != len(optimizer.param_groups):
+            raise ValueError(
+                f"{owner}: expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
+            )
+        fns = list(lr_lambda)
+    else:
+        fns = [lr_lambda] * len(optimizer.param_groups)
+    for fn in fns:
+        if not callable(fn):
+            raise TypeError(f"{owner}: lr_lambda must be callable, got {type(fn).__name__}")
+    return fns
+
+
+class _LambdaState:
+    """``state_dict`` that keeps the state of callable objects among ``lr_lambdas`` but not the
+    functions themselves (plain functions and lambdas are not picklable), as PyTorch."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [
+            None if isinstance(fn, type(lambda: 0)) or not hasattr(fn, "__dict__") else dict(fn.__dict__)
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas", None) or []
+        self.__dict__.update(state)
+        for fn, fn_state in zip(self.lr_lambdas, saved):
+            if fn_state is not None:
+                fn.__dict__.update(fn_state)
+
+
+class LambdaLR(_LambdaState, LRScheduler):
+    """``lr = initial_lr · lr_lambda(epoch)``, with one function or one per parameter group.
+
+    Example:
+        >>> sched = LambdaLR(opt, lr_lambda=lambda epoch: 0.95**epoch)
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
+        self.lr_lambdas = _lambdas("LambdaLR", lr_lambda, optimizer)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class MultiplicativeLR(_LambdaState, LRScheduler):
+    """Multiplies each group's current lr by ``lr_lambda(epoch)`` at every step after the first
+    (so ``lr = initial_lr · Π_{k=1..epoch} lr_lambda(k)``).
+
+    Example:
+        >>> sched = MultiplicativeLR(opt, lr_lambda=lambda epoch: 0.95)
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
+        self.lr_lambdas = _lambdas("MultiplicativeLR", lr_lambda, optimizer)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch > 0:
+            return [g["lr"] * fn(self.last_epoch) for g, fn in zip(groups, self.lr_lambdas)]
+        return [g["lr"] for g in groups]
+
+
+class ConstantLR(LRScheduler):
+    """``lr = initial_lr · factor`` for the first ``total_iters`` epochs, then ``initial_lr``.
+
+    Example:
+        >>> sched = ConstantLR(opt, factor=0.5, total_iters=4)
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1
+    ) -> None:
+        if factor > 1.0 or factor < 0:
+            raise ValueError(f"ConstantLR: constant factor expected to be between 0 and 1, got {factor}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        f = self.factor if self.last_epoch < self.total_iters else 1.0
+        return [base * f for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """``lr = initial_lr · (1 − min(epoch, total_iters) / total_iters)^power``.
+
+    Example:
+        >>> sched = PolynomialLR(opt, total_iters=4, power=1.0)
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
+        _check_positive("PolynomialLR", "total_iters", total_iters)
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        f = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base * f for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: cosine annealing from ``initial_lr`` to ``eta_min`` over ``T_i`` epochs, restarting
+    after each period; the first period is ``T_0`` and each next one ``T_mult`` times longer.
+
+    ``lr = eta_min + (initial_lr − eta_min)·(1 + cos(π·T_cur / T_i)) / 2``. :meth:`step` also takes
+    a fractional ``epoch`` (e.g. ``epoch + i / iters`` within an epoch), as PyTorch.
+
+    Example:
+        >>> sched = CosineAnnealingWarmRestarts(opt, T_0=10, T_mult=2)
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        if not isinstance(T_0, int) or isinstance(T_0, bool) or T_0 <= 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected positive integer T_0, but got {T_0}")
+        if not isinstance(T_mult, int) or isinstance(T_mult, bool) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected integer T_mult >= 1, but got {T_mult}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        c = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur - self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts: expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for g, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            g["lr"] = lr
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rate: the lr goes linearly from ``base_lr`` up to ``max_lr`` over
+    ``step_size_up`` steps and back over ``step_size_down``, its amplitude scaled per cycle
+    (``'triangular'``: 1, ``'triangular2'``: halved each cycle) or per step (``'exp_range'``:
+    ``gamma^step``), or by a custom ``scale_fn``. Momentum cycles inversely between
+    ``max_momentum`` and ``base_momentum``. Call :meth:`step` after every batch.
+
+    Example:
+        >>> sched = CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2000)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn=None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        base_lrs = _per_group(base_lr, optimizer, "base_lr")
+        if last_epoch == -1:
+            for lr, g in zip(base_lrs, optimizer.param_groups):
+                g["lr"] = lr
+        self.max_lrs = _per_group(max_lr, optimizer, "max_lr")
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        _check_positive("CyclicLR", "step_size_up + step_size_down", step_size_up + step_size_down)
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(
+                f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range' when scale_fn is None, got '{mode}'"
+            )
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got '{scale_mode}'")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = (
+            scale_mode if scale_fn is not None else ("iterations" if mode == "exp_range" else "cycle")
+        )
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "CyclicLR: optimizer must support momentum or betas with `cycle_momentum` option enabled"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group(base_momentum, optimizer, "base_momentum")
+            self.max_momentums = _per_group(max_momentum, optimizer, "max_momentum")
+            if last_epoch == -1:
+                for hi, lo, g in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
+                    self._set_momentum(g, hi)
+                    g["max_momentum"] = hi
+                    g["base_momentum"] = lo
+        self._cyclic_base_lrs = base_lrs
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude scale at cycle (or step) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [
+            base + (hi - base) * scale_factor * scale for base, hi in zip(self._cyclic_base_lrs, self.max_lrs)
+        ]
+        if self.cycle_momentum:
+            for g, lo, hi in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                self._set_momentum(g, hi - (hi - lo) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.pop("_scale_fn_custom", None)  # a function: not saved, as PyTorch
+        return state
+
+
+class SequentialLR(LRScheduler):
+    """Runs ``schedulers`` one after another, switching at each of ``milestones`` (the next
+    scheduler then restarts from its epoch 0).
+
+    Example:
+        >>> warm = LinearLR(opt, start_factor=0.1, total_iters=5)
+        >>> main = CosineAnnealingLR(opt, T_max=95)
+        >>> sched = SequentialLR(opt, [warm, main], milestones=[5])
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: Sequence[LRScheduler],
+        milestones: Sequence[int],
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if len(schedulers) < 1:
+            raise ValueError("SequentialLR: expects at least one scheduler")
+        for i, s in enumerate(schedulers):
+            if not hasattr(s, "optimizer"):
+                raise TypeError(f"SequentialLR: schedulers[{i}] ({type(s).__name__}) is not a scheduler")
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError("SequentialLR: does not support ReduceLROnPlateau")
+            if s.optimizer is not optimizer:
+                raise ValueError(
+                    f"SequentialLR: expects all schedulers to belong to the same optimizer, but got "
+                    f"schedulers[{i}] with a different one"
+                )
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                "SequentialLR: sequential schedulers expect the number of schedulers provided to be one more "
+                f"than the number of milestone points, but got {len(schedulers)} schedulers and "
+                f"{len(milestones)} milestones"
+            )
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for g in optimizer.param_groups:
+            g["lr"] = g["initial_lr"]
+        for s in self._schedulers:
+            s.last_epoch -= 1
+        self._schedulers[0].step()
+        self._last_lr = self._schedulers[0].get_last_lr()
+
+    def step(self) -> None:  # type: ignore[override]
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        s = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            s.step(0)
+        else:
+            s.step()
+        self._last_lr = s.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        self.__dict__.update(state)
+        for s, sd in zip(self._schedulers, inner):
+            s.load_state_dict(sd)
+
+
+class ChainedScheduler(LRScheduler):
+    """Steps several schedulers together, their effects multiplied:
+    ``lr = initial_lr · Π_s (lr_s / initial_lr)`` where ``lr_s`` is what scheduler ``s`` alone
+    would set (PyTorch's result for its multiplicative schedulers, e.g. ``ConstantLR`` then
+    ``ExponentialLR``).
+
+    Example:
+        >>> sched = ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, gamma=0.9)])
+    """
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler: expects at least one scheduler to be chained")
+        optimizer = optimizer if optimizer is not None else schedulers[0].optimizer
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError("ChainedScheduler: does not support ReduceLROnPlateau")
+            if s.optimizer is not optimizer:
+                raise ValueError(
+                    f"ChainedScheduler: expects all schedulers to belong to the same optimizer, but got "
+                    f"schedulers[{i}] with a different one"
+                )
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._own_lrs = [list(s.get_last_lr()) for s in self._schedulers]
+        self._combine()
+
+    def _combine(self) -> None:
+        groups = self.optimizer.param_groups
+        for i, g in enumerate(groups):
+            lr = g["initial_lr"]
+            for s, own in zip(self._schedulers, self._own_lrs):
+                base = s.base_lrs[i]
+                lr = lr * (own[i] / base) if base != 0 else 0.0
+            g["lr"] = lr
+        self._last_lr = [g["lr"] for g in groups]
+
+    def step(self) -> None:  # type: ignore[override]
+        groups = self.optimizer.param_groups
+        for k, s in enumerate(self._schedulers):
+            for g, lr in zip(groups, self._own_lrs[k]):
+                g["lr"] = lr  # each scheduler continues from its own trajectory
+            s.step()
+            self._own_lrs[k] = list(s.get_last_lr())
+        self._combine()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        self.__dict__.update(state)
+        for s, sd in zip(self._schedulers, inner):
+            s.load_state_dict(sd)
+
+
 class ReduceLROnPlateau:
     """Multiplies the lr by ``factor`` when a metric has stopped improving for ``patience`` epochs.
 
@@ -415,6 +820,14 @@ class ReduceLROnPlateau:
 
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "LambdaLR",
+    "MultiplicativeLR",
+    "PolynomialLR",
+    "SequentialLR",
     "CosineAnnealingLR",
     "ExponentialLR",
     "LRScheduler",

@@ -1,4 +1,4 @@
-"""Containers: ``Sequential``, ``ModuleList`` and ``ModuleDict``."""
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList`` and ``ParameterDict``."""
 
 from __future__ import annotations
 
@@ -185,3 +185,212 @@ class ModuleDict(Module):
         pairs = modules.items() if isinstance(modules, Mapping) else modules
         for key, m in pairs:
             self[key] = m
+
+
+def _as_parameter(value):
+    from ..._rustdl import Tensor
+    from ..parameter import Parameter
+
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+class ParameterList(Module):
+    """Holds parameters in a list, registered under ``0``, ``1``, … (plain tensors become
+    :class:`~rustdl.nn.Parameter`).
+
+    Example:
+        >>> ws = nn.ParameterList([nn.Parameter(rustdl.randn(3)) for _ in range(2)])
+        >>> list(ws.state_dict())
+        ['0', '1']
+    """
+
+    def __init__(self, values: Iterable | None = None) -> None:
+        super().__init__()
+        self._size = 0
+        if values is not None:
+            self.extend(values)
+
+    def _set(self, idx: int, value) -> None:
+        value = _as_parameter(value)
+        from ..parameter import Parameter
+
+        if isinstance(value, Parameter) or value is None:
+            self.register_parameter(str(idx), value)
+        else:
+            self.__dict__.pop(str(idx), None)
+            self._parameters.pop(str(idx), None)
+            object.__setattr__(self, str(idx), value)
+
+    def __getitem__(self, idx: int | slice):
+        if isinstance(idx, slice):
+            return ParameterList([self[i] for i in range(len(self))[idx]])
+        key = str(_norm_index(idx, len(self), "ParameterList"))
+        return self._parameters[key] if key in self._parameters else getattr(self, key)
+
+    def __setitem__(self, idx: int, value) -> None:
+        self._set(_norm_index(idx, len(self), "ParameterList"), value)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self):
+        return iter(self[i] for i in range(len(self)))
+
+    def __iadd__(self, values: Iterable) -> ParameterList:
+        return self.extend(values)
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+    def append(self, value) -> ParameterList:
+        """Appends ``value`` at the end."""
+        self._size += 1
+        self._set(self._size - 1, value)
+        return self
+
+    def extend(self, values: Iterable) -> ParameterList:
+        """Appends every value of ``values``."""
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"ParameterList.extend should be called with an iterable, got {type(values).__name__}"
+            )
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        lines = []
+        for i, p in enumerate(self):
+            if hasattr(p, "shape"):
+                lines.append(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]")
+            else:
+                lines.append(f"({i}): Object of type: {type(p).__name__}")
+        return "\n".join(lines)
+
+
+class ParameterDict(Module):
+    """Holds parameters in an ordered dict, registered under their keys (plain tensors become
+    :class:`~rustdl.nn.Parameter`).
+
+    Example:
+        >>> pd = nn.ParameterDict({"scale": nn.Parameter(rustdl.ones(3))})
+        >>> list(pd.state_dict())
+        ['scale']
+    """
+
+    def __init__(self, parameters=None) -> None:
+        super().__init__()
+        self._keys: dict[str, None] = {}
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str):
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._parameters[key] if key in self._parameters else getattr(self, key)
+
+    def __setitem__(self, key: str, value) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys must be strings, got {type(key).__name__}")
+        from ..parameter import Parameter
+
+        value = _as_parameter(value)
+        self._keys[key] = None
+        if isinstance(value, Parameter) or value is None:
+            self.register_parameter(key, value)
+        else:
+            self._parameters.pop(key, None)
+            object.__setattr__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._keys[key]
+        if key in self._parameters:
+            del self._parameters[key]
+        else:
+            self.__dict__.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._keys))
+
+    def __contains__(self, key) -> bool:
+        return key in self._keys
+
+    def keys(self):
+        """The keys, in insertion order."""
+        return list(self._keys)
+
+    def items(self):
+        """``(key, parameter)`` pairs, in insertion order."""
+        return [(k, self[k]) for k in self._keys]
+
+    def values(self):
+        """The parameters, in insertion order."""
+        return [self[k] for k in self._keys]
+
+    def get(self, key: str, default=None):
+        """``self[key]`` if present, else ``default``."""
+        return self[key] if key in self._keys else default
+
+    def pop(self, key: str):
+        """Removes ``key`` and returns its parameter."""
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self):
+        """Removes and returns the last inserted ``(key, parameter)`` pair."""
+        key = next(reversed(self._keys))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default=None):
+        """``self[key]``, first set to ``default`` when absent."""
+        if key not in self._keys:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        """Removes every parameter."""
+        for k in list(self._keys):
+            del self[k]
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same parameters."""
+        return ParameterDict(self.items())
+
+    def fromkeys(self, keys: Iterable[str], default=None) -> ParameterDict:
+        """A new ParameterDict with ``keys`` all set to ``default``."""
+        return ParameterDict((k, default) for k in keys)
+
+    def update(self, parameters) -> None:
+        """Adds (or replaces) parameters from a mapping or an iterable of ``(key, value)`` pairs."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())  # as PyTorch: a plain mapping is taken in key order
+        else:
+            pairs = []
+            for i, pair in enumerate(parameters):
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise ValueError(f"ParameterDict.update: element #{i} should be a (key, value) pair")
+                pairs.append(tuple(pair))
+        for key, value in pairs:
+            self[key] = value
+
+    def __or__(self, other: ParameterDict) -> ParameterDict:
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def extra_repr(self) -> str:
+        lines = []
+        for k, p in self.items():
+            if hasattr(p, "shape"):
+                lines.append(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]")
+            else:
+                lines.append(f"({k}): Object of type: {type(p).__name__}")
+        return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``Identity``, ``Linear``, ``Flatten`` and ``Unflatten``."""
+"""``Identity``, ``Linear``, ``LazyLinear``, ``Bilinear``, ``Flatten`` and ``Unflatten``."""
 
 from __future__ import annotations
 
@@ -124,3 +124,118 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Bilinear(Module):
+    """Bilinear map ``y = x1ᵀ A x2 + b``.
+
+    Args:
+        in1_features, in2_features: sizes of the two inputs' last dims.
+        out_features: size of the output's last dim.
+        bias: learn an additive bias (default ``True``).
+
+    Shape:
+        Inputs ``(*, in1_features)`` and ``(*, in2_features)``; output ``(*, out_features)``.
+
+    ``weight`` is ``(out_features, in1_features, in2_features)``; weight and bias start uniform
+    in ±1/√in1_features.
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if min(in1_features, in2_features, out_features) < 0:
+            raise ValueError(
+                "Bilinear: in1_features, in2_features and out_features must be non-negative, got "
+                f"{in1_features}, {in2_features}, {out_features}"
+            )
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        kw = {"device": device, "dtype": dtype}
+        self.weight = Parameter(_rustdl.empty(out_features, in1_features, in2_features, **kw))
+        self.bias = Parameter(_rustdl.empty(out_features, **kw)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draws weight and bias uniform in ±1/√in1_features, as PyTorch."""
+        bound = 1 / math.sqrt(self.in1_features) if self.in1_features > 0 else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
+
+
+class LazyLinear(Linear):
+    """A :class:`Linear` whose ``in_features`` is taken from the first input's last dim.
+
+    Until that first call the parameters are empty placeholders (build the optimizer after a
+    first forward, as with PyTorch's lazy modules); the call materialises and initialises them
+    and the module then becomes a plain :class:`Linear`. Loading a state dict into a root
+    ``LazyLinear`` also materialises it from the saved weight's shape.
+
+    Example:
+        >>> fc = nn.LazyLinear(10)
+        >>> fc(rustdl.randn(4, 7)).shape, fc.in_features
+        ((4, 10), 7)
+    """
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+        Module.__init__(self)
+        if out_features < 0:
+            raise ValueError(f"LazyLinear: out_features must be non-negative, got {out_features}")
+        self.in_features = 0
+        self.out_features = out_features
+        self._factory = {"device": device, "dtype": dtype}
+        self.weight = Parameter(_rustdl.empty(0, **self._factory))
+        self.bias = Parameter(_rustdl.empty(0, **self._factory)) if bias else None
+
+    def has_uninitialized_params(self) -> bool:
+        """True until the first forward (or a state-dict load) has fixed ``in_features``."""
+        return True
+
+    def reset_parameters(self) -> None:
+        """Nothing to do before materialisation; :class:`Linear`'s initialisation afterwards."""
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        """Creates ``weight (out_features, in_features)`` and ``bias`` from ``input``'s last dim."""
+        if input.ndim == 0:
+            raise ValueError("LazyLinear: expected an input with at least one dim, got a scalar")
+        self._materialize(input.shape[-1])
+
+    def _materialize(self, in_features: int) -> None:
+        kw = self._factory
+        w = self.weight
+        kw = {"device": kw["device"] or w.device, "dtype": kw["dtype"] or w.dtype}
+        self.in_features = in_features
+        self.weight = Parameter(_rustdl.empty(self.out_features, in_features, **kw))
+        if self.bias is not None:
+            self.bias = Parameter(_rustdl.empty(self.out_features, **kw))
+        del self._factory
+        self.__class__ = Linear
+        Linear.reset_parameters(self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self.initialize_parameters(input)
+        return F.linear(input, self.weight, self.bias)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        weight = state_dict.get("weight") if hasattr(state_dict, "get") else None
+        if isinstance(weight, Tensor) and weight.ndim == 2:
+            self._materialize(weight.shape[1])
+        return Linear.load_state_dict(self, state_dict, strict)
