@@ -16,6 +16,8 @@ __all__ = [
     "Tensor",
     "ValuesIndices",
     "_attach_function",
+    "_rng_set_state",
+    "_rng_state",
     "adaptive_avg_pool2d",
     "arange",
     "avg_pool2d",
@@ -496,7 +498,28 @@ class Tensor:
     @property
     def dtype(self) -> dtype: ...
     def get_device(self) -> builtins.int: ...
-    # added in Python (_tensor_api.py, __init__.py)
+    # added in Python (_tensor_api.py, __init__.py, _hooks.py, _scatter_api.py)
+    def register_hook(self, hook: Any) -> Any: ...
+    def scatter(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        src: Any = None,
+        value: Any = None,
+        *,
+        reduce: str | None = None,
+    ) -> Tensor: ...
+    def scatter_(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        src: Any = None,
+        value: Any = None,
+        *,
+        reduce: str | None = None,
+    ) -> Tensor: ...
+    def index_fill(self, dim: builtins.int, index: Tensor, value: Any) -> Tensor: ...
+    def index_fill_(self, dim: builtins.int, index: Tensor, value: Any) -> Tensor: ...
     def ndimension(self) -> builtins.int: ...
     def half(self, memory_format: Any = None) -> Tensor: ...
     def bfloat16(self, memory_format: Any = None) -> Tensor: ...
