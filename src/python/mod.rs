@@ -237,7 +237,7 @@ macro_rules! random_sized {
             let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
             let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
             let t = with_generator(generator, || {
-                Ok(create(py, &shape, dv, || make(&shape, dt, dv))?)
+                create(py, &shape, dv, || make(&shape, dt, dv))
             })?;
             finish(t, requires_grad)
         }
@@ -448,9 +448,7 @@ fn randint(
     };
     let dv = dev(device)?;
     let t = with_generator(generator, || {
-        Ok(create(py, &size, dv, || {
-            Tensor::randint(lo, hi, &size, dv)
-        })?)
+        create(py, &size, dv, || Tensor::randint(lo, hi, &size, dv))
     })?;
     let t = match opt_dtype(dtype)? {
         Some(d) => t.to_dtype(d)?,

@@ -627,14 +627,14 @@ impl PyTensor {
             )));
         }
         super::with_generator(generator, || {
-            Ok(slf.inplace_("normal_", |t| {
+            slf.inplace_("normal_", |t| {
                 Tensor::rand_kind(
                     t.shape(),
                     RandKind::Normal(mean, std),
                     t.dtype(),
                     t.device(),
                 )
-            })?)
+            })
         })?;
         Ok(slf)
     }
@@ -651,9 +651,9 @@ impl PyTensor {
             )));
         }
         super::with_generator(generator, || {
-            Ok(slf.inplace_("uniform_", |t| {
+            slf.inplace_("uniform_", |t| {
                 Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
-            })?)
+            })
         })?;
         Ok(slf)
     }
@@ -669,11 +669,11 @@ impl PyTensor {
             )));
         }
         super::with_generator(generator, || {
-            Ok(slf.inplace_("bernoulli_", |t| {
+            slf.inplace_("bernoulli_", |t| {
                 Tensor::rand(t.shape(), DType::F32, t.device())?
                     .binary(&Tensor::full(&[], p, DType::F32, t.device())?, BinaryOp::Lt)?
                     .to_dtype(t.dtype())
-            })?)
+            })
         })?;
         Ok(slf)
     }

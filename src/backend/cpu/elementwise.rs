@@ -317,12 +317,12 @@ macro_rules! float_binary {
                 }
             })),
             BinaryOp::Fmod => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x % y)),
-            BinaryOp::TanhGrad => IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| {
-                g * (1.0 - y * y)
-            })),
-            BinaryOp::SigmoidGrad => IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| {
-                g * y * (1.0 - y)
-            })),
+            BinaryOp::TanhGrad => {
+                IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| g * (1.0 - y * y)))
+            }
+            BinaryOp::SigmoidGrad => {
+                IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| g * y * (1.0 - y)))
+            }
             BinaryOp::ReluGrad => {
                 IntoStorage::into_storage(map2(
                     a,
