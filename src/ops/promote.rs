@@ -153,14 +153,24 @@ impl Tensor {
             cond.dtype(),
             cond.shape()
         );
-        let like = |o: &Operand| match o {
+        // a Python float takes the other operand's float dtype directly (0.01 next to a float64
+        // tensor is the float64 0.01, not a float32 one widened), as PyTorch
+        let float_of = |o: &Operand| match o {
+            Operand::Tensor(t) if t.dtype().is_float() => Some(t.dtype()),
+            _ => None,
+        };
+        let like = |o: &Operand, other: &Operand| match o {
             Operand::Tensor(t) => Ok(t.clone()),
             &Operand::Scalar { value, is_int } => {
-                let dt = if is_int { DType::I64 } else { DType::F32 };
+                let dt = if is_int {
+                    DType::I64
+                } else {
+                    float_of(other).unwrap_or(DType::F32)
+                };
                 Tensor::full(&[], value, dt, cond.device())
             }
         };
-        let (ta, tb) = (like(a)?, like(b)?);
+        let (ta, tb) = (like(a, b)?, like(b, a)?);
         let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() {
             ta.to_dtype(tb.dtype())?
         } else {

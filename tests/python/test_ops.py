@@ -553,3 +553,13 @@ def test_clamp_inplace_tensor_bounds_on_graph_tensor():
     y.sum().backward()
     np.testing.assert_array_equal(y.detach().numpy(), np.array([0.0, 0.6, 1.0], np.float32))
     np.testing.assert_array_equal(x.grad.numpy(), np.array([0.0, 2.0, 0.0], np.float32))
+
+
+def test_where_python_float_takes_the_tensors_float_dtype():
+    x = rustdl.tensor([1.0, -2.0], dtype=rustdl.float64)
+    out = rustdl.where(x > 0, x, 0.01)
+    assert out.dtype == rustdl.float64 and out.tolist() == [1.0, 0.01]
+    out = rustdl.where(x > 0, 0.1, x)
+    assert out.tolist() == [0.1, -2.0]
+    # next to an int tensor a float is float32, as PyTorch
+    assert rustdl.where(x > 0, rustdl.tensor([1, 2]), 0.5).dtype == rustdl.float32
