@@ -161,7 +161,7 @@ class AccumulateGrad:
 
 @disjoint_base
 class Tensor:
-    def __new__(cls, data: Any = None) -> Self: ...
+    def __new__(cls, *args: Any) -> Self: ...
     def __hash__(self) -> builtins.int: ...  # type: ignore[override]
     def __lt__(self, other: Any, /) -> Tensor: ...  # type: ignore[override]
     def __le__(self, other: Any, /) -> Tensor: ...  # type: ignore[override]
@@ -662,7 +662,11 @@ def dropout(
 def elu(input: Tensor, alpha: builtins.float = 1.0) -> Tensor: ...
 def embedding(input: Tensor, weight: Tensor, padding_idx: builtins.int | None = None) -> Tensor: ...
 def empty(
-    *size: Any, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
+    *args: Any,
+    size: Any = None,
+    dtype: _DTypeLike = None,
+    device: _DeviceLike = None,
+    requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def empty_like(
     input: Tensor, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
@@ -760,14 +764,19 @@ def nll_loss(
     reduction: str = "mean",
 ) -> Tensor: ...
 def ones(
-    *size: Any, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
+    *args: Any,
+    size: Any = None,
+    dtype: _DTypeLike = None,
+    device: _DeviceLike = None,
+    requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def ones_like(
     input: Tensor, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
 ) -> Tensor: ...
 def optim_step(kind: Any, params: Any, states: Any, hyper: Any) -> None: ...
 def rand(
-    *size: Any,
+    *args: Any,
+    size: Any = None,
     generator: Any = None,
     dtype: _DTypeLike = None,
     device: _DeviceLike = None,
@@ -787,7 +796,8 @@ def randint(
     requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def randn(
-    *size: Any,
+    *args: Any,
+    size: Any = None,
     generator: Any = None,
     dtype: _DTypeLike = None,
     device: _DeviceLike = None,
@@ -823,7 +833,11 @@ def tensor(
 ) -> Tensor: ...
 def where(condition: Tensor, input: _TensorOrScalar, other: _TensorOrScalar) -> Tensor: ...
 def zeros(
-    *size: Any, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False
+    *args: Any,
+    size: Any = None,
+    dtype: _DTypeLike = None,
+    device: _DeviceLike = None,
+    requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def zeros_like(
     input: Tensor, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False

@@ -190,20 +190,48 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     Ok(convert::from_numpy(a)?.into())
 }
 
+/// The shape of a creation call: sizes as positional arguments (`zeros(2, 3)`, `zeros((2, 3))`)
+/// or as the `size=` keyword (`zeros(size=(2, 3))`), not both.
+fn shape_arg(
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+    name: &str,
+) -> PyResult<Vec<usize>> {
+    match size.filter(|s| !s.is_none()) {
+        None => size_args(args, name),
+        Some(s) => {
+            if !args.is_empty() {
+                return Err(PyTypeError::new_err(format!(
+                    "{name}: give the size positionally or as size=, not both"
+                )));
+            }
+            let t = match s.cast::<PyTuple>() {
+                Ok(t) => t.clone(),
+                Err(_) => match s.extract::<Vec<Bound<'_, PyAny>>>() {
+                    Ok(items) => PyTuple::new(s.py(), items)?,
+                    Err(_) => PyTuple::new(s.py(), [s])?,
+                },
+            };
+            size_args(&t, name)
+        }
+    }
+}
+
 /// `name(*size, dtype=None, device=None, requires_grad=False)`: a new tensor from a creation
 /// kernel `make(shape, dtype, device)` (float32 on the CPU unless asked otherwise).
 macro_rules! sized {
     ($name:ident, $make:expr) => {
         #[pyfunction]
-        #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+        #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
         fn $name(
             py: Python<'_>,
-            size: &Bound<'_, PyTuple>,
+            args: &Bound<'_, PyTuple>,
+            size: Option<&Bound<'_, PyAny>>,
             dtype: Option<&Bound<'_, PyAny>>,
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<PyTensor> {
-            let shape = size_args(size, stringify!($name))?;
+            let shape = shape_arg(args, size, stringify!($name))?;
             let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
             let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
             finish(
@@ -224,16 +252,18 @@ sized!(empty, |s, d, v| Tensor::full(s, 0.0, d, v)
 macro_rules! random_sized {
     ($name:ident, $make:expr) => {
         #[pyfunction]
-        #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false))]
+        #[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
+        #[allow(clippy::too_many_arguments)]
         fn $name(
             py: Python<'_>,
-            size: &Bound<'_, PyTuple>,
+            args: &Bound<'_, PyTuple>,
+            size: Option<&Bound<'_, PyAny>>,
             generator: Option<&Bound<'_, PyAny>>,
             dtype: Option<&Bound<'_, PyAny>>,
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<PyTensor> {
-            let shape = size_args(size, stringify!($name))?;
+            let shape = shape_arg(args, size, stringify!($name))?;
             let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
             let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
             let t = with_generator(generator, || {

@@ -156,16 +156,40 @@ impl PyTensor {
 #[pymethods]
 impl PyTensor {
     /// `Tensor(data)`: shares storage with a tensor, else builds one from data.
+    /// `Tensor()`, `Tensor(data)` or the legacy `Tensor(*sizes)`, as `torch.Tensor`: a float32
+    /// tensor (the default float type) — from data (another tensor's values are shared, its
+    /// dtype kept), or zeros of the given sizes (`Tensor(3)` is 3 zeros, not the number 3).
     #[new]
-    #[pyo3(signature = (data=None))]
-    fn py_new(data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        match data {
-            None => Ok(Tensor::zeros(&[0], DType::F32, Device::Cpu)?.into()),
-            Some(d) => {
+    #[pyo3(signature = (*args))]
+    fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let is_size = |a: &Bound<'_, PyAny>| {
+            a.is_instance_of::<pyo3::types::PyInt>() && !a.is_instance_of::<pyo3::types::PyBool>()
+        };
+        match args.len() {
+            0 => Ok(Tensor::zeros(&[0], DType::F32, Device::Cpu)?.into()),
+            1 if !is_size(&args.get_item(0)?) => {
+                let d = args.get_item(0)?;
                 if let Ok(t) = d.extract::<PyRef<'_, PyTensor>>() {
                     return Ok(t.t.detach().into());
                 }
-                Ok(to_tensor(d, None)?.into())
+                Ok(to_tensor(&d, Some(DType::F32))?.into())
+            }
+            _ => {
+                if !args.iter().all(|a| is_size(&a)) {
+                    return Err(PyTypeError::new_err(
+                        "Tensor(): expected data (a sequence, array or tensor) or sizes (ints)",
+                    ));
+                }
+                let shape = args
+                    .iter()
+                    .map(|a| {
+                        let v: i64 = a.extract()?;
+                        usize::try_from(v).map_err(|_| {
+                            PyValueError::new_err(format!("Tensor(): negative dimension {v}"))
+                        })
+                    })
+                    .collect::<PyResult<Vec<usize>>>()?;
+                Ok(Tensor::zeros(&shape, DType::F32, Device::Cpu)?.into())
             }
         }
     }
