@@ -1214,8 +1214,10 @@ def heaviside(input, values):  # noqa: A002
 
 
 def float_power(input, exponent):  # noqa: A002
-    """``input ** exponent`` computed in float64."""
+    """``input ** exponent`` computed in float64 (CPU only: rustdl's GPU has no float64)."""
     x = _as_t("float_power", input, exponent) if not isinstance(input, Tensor) else input
+    if x.device.type != "cpu":
+        raise TypeError("float_power: the float64 result is only available on the CPU; use pow on the GPU")
     e = exponent.to(float64) if isinstance(exponent, Tensor) else exponent
     return x.to(float64).pow(e)
 
@@ -1676,9 +1678,9 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A
     shape = list(x.shape)
     shape[d] = 1
     if ignore_nan:
-        cnt = x.isnan().logical_not().to(float64).sum(d, keepdim=True)
+        cnt = x.isnan().logical_not().to(x.dtype).sum(d, keepdim=True)
     else:
-        cnt = _rd.full(shape, float(n), dtype=float64).to(x.device)
+        cnt = _rd.full(shape, float(n), dtype=x.dtype).to(x.device)
     has_nan = x.isnan().to(int64).sum(d, keepdim=True).gt(0) if not ignore_nan else cnt.eq(0)
     outs = []
     for qv in qs:
@@ -1690,7 +1692,7 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A
         elif interpolation == "higher":
             lo = hi
         elif interpolation == "nearest":
-            lo = hi = _back(_np.round(_np_of(pos)), pos, float64)
+            lo = hi = _back(_np.round(_np_of(pos)), pos, pos.dtype)
         vlo = sv.gather(d, lo.to(int64))
         vhi = sv.gather(d, hi.to(int64))
         if interpolation == "midpoint":
