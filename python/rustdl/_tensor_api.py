@@ -1046,8 +1046,10 @@ def cosh(input):  # noqa: A002
 def asinh(input):  # noqa: A002
     """Elementwise inverse hyperbolic sine (odd-symmetric for accuracy at negative x)."""
     x = _float("asinh", input)
-    a = x.abs()
-    return x.sign() * (a + (a * a + 1.0).sqrt()).log()
+    neg = x.lt(0)
+    a = _rd.where(neg, -x, x)
+    f = (a + (a * a + 1.0).sqrt()).log()
+    return _rd.where(neg, -f, f)
 
 
 def acosh(input):  # noqa: A002
@@ -1130,7 +1132,14 @@ def digamma(input):  # noqa: A002
 
 def lgamma(input):  # noqa: A002
     """log|Gamma(x)|; its gradient is ``digamma`` (itself differentiable)."""
-    return _elem_np("lgamma", input, _np.vectorize(_math.lgamma, otypes=[_np.float64]), digamma)
+    return _elem_np("lgamma", input, _np.vectorize(_lgamma_scalar, otypes=[_np.float64]), digamma)
+
+
+def _lgamma_scalar(v):
+    try:
+        return _math.lgamma(v)
+    except (ValueError, OverflowError):
+        return _math.inf if not _math.isnan(v) else v
 
 
 def polygamma(n, input):  # noqa: A002

@@ -379,3 +379,37 @@ def test_unfold_as_strided(device):
         T(a).as_strided((3, 3), (10, 1))
     with pytest.raises(ValueError, match="unfold"):
         T(a).unfold(1, 8, 1)
+
+
+def test_edge_cases(device):
+    e = T(np.zeros(0), device)
+    assert np.isnan(rustdl.median(e).item())
+    assert rustdl.diff(e).shape == (0,)
+    assert rustdl.nansum(e).item() == 0
+    assert rustdl.atan(e).shape == (0,)
+    assert rustdl.kron(e, T([1.0, 2.0], device)).shape == (0,)
+    assert rustdl.take(e, T(np.zeros(0, dtype=np.int64), device)).shape == (0,)
+    assert rustdl.median(T(np.zeros((0, 3)), device), 1).values.shape == (0,)
+    with pytest.raises(IndexError, match="median"):
+        rustdl.median(T(np.zeros((3, 0)), device), 1)
+    assert rustdl.count_nonzero(T(np.ones((2, 3)), device), (0, 1)).item() == 6
+    assert rustdl.nansum(T([1, 2], device, dtype=rustdl.int64)).item() == 3
+    close(rustdl.atan2(T([1.0, -1.0], device), 1.0), np.arctan2([1.0, -1.0], 1.0))
+    close(rustdl.hypot(T([3.0], device), 4), [5.0])
+    v = T(5.0, device)
+    assert rustdl.kthvalue(v, 1).values.item() == 5.0 and rustdl.median(v, 0).indices.item() == 0
+
+
+def test_grad_at_special_points():
+    x = D([0.0, -1000.0, 1000.0])
+    rustdl.asinh(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1 / np.sqrt(x.detach().numpy() ** 2 + 1))
+    h = D([0.0, 3.0])
+    rustdl.hypot(h, D([0.0, 4.0], False)).sum().backward()
+    assert np.isfinite(h.grad.numpy()).all()
+    out = rustdl.lgamma(D([0.0, -2.0, -2.5], False)).numpy()
+    assert np.isinf(out[:2]).all() and abs(out[2] - math.lgamma(-2.5)) < 1e-12
+    with pytest.raises(TypeError, match="atan"):
+        rustdl.atan([1.0])
+    with pytest.raises(TypeError, match="kron"):
+        rustdl.kron(np.ones(2), T([1.0]))
