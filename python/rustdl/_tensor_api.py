@@ -1729,7 +1729,8 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  
 
 
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):  # noqa: A002
-    """Insertion indices of ``values`` into the last dimension of ``sorted_sequence``."""
+    """Insertion indices of ``values`` into the last dimension of ``sorted_sequence``
+    (not differentiable; rustdl has no int32, so ``out_int32`` is accepted and gives int64)."""
     if not isinstance(sorted_sequence, Tensor):
         raise TypeError(
             f"searchsorted: sorted_sequence must be a Tensor, got {type(sorted_sequence).__name__}"
@@ -1756,8 +1757,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         fs = seq.reshape(-1, seq.shape[-1])
         fv = vals.reshape(-1, vals.shape[-1])
         out = _np.stack([_np.searchsorted(a, b, side=s) for a, b in zip(fs, fv)]).reshape(vals.shape)
-    out = _np.asarray(out, dtype=_np.int32 if out_int32 else _np.int64)
-    return _back(out, sorted_sequence, _rd.int32 if out_int32 and hasattr(_rd, "int32") else int64)
+    return _back(_np.asarray(out, dtype=_np.int64), sorted_sequence, int64)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
