@@ -1164,7 +1164,8 @@ def _as_t(op, v, like):
     if isinstance(v, Tensor):
         return v
     if isinstance(v, (int, float, bool)):
-        return like * 0 + v
+        base = like if like.is_floating_point() else like.to(get_default_dtype())
+        return base.new_full(tuple(base.shape), float(v))
     raise TypeError(f"{op}: expected a Tensor or a number, got {type(v).__name__}")
 
 
@@ -1205,12 +1206,10 @@ def signbit(input):  # noqa: A002
 def copysign(input, other):  # noqa: A002
     """|input| with the sign of ``other`` (sign bit, so -0.0 counts as negative)."""
     x = _float("copysign", input)
-    neg = (
-        signbit(other)
-        if isinstance(other, Tensor)
-        else (x * 0 + (-1.0 if _math.copysign(1, other) < 0 else 1.0)).lt(0)
-    )
     a = x.abs()
+    if not isinstance(other, Tensor):
+        return -a if _math.copysign(1.0, other) < 0 else a
+    neg = signbit(other)
     return _rd.where(neg, -a, a)
 
 
@@ -1505,7 +1504,7 @@ def vander(x, N=None, increasing=False):  # noqa: N803
     n = x.shape[0] if N is None else N
     if n < 0:
         raise ValueError(f"vander: N must be non-negative, got {n}")
-    cols = [x.pow(i) if i else x * 0 + 1 for i in range(n)]
+    cols = [x.pow(i) if i else x.new_ones(tuple(x.shape)) for i in range(n)]
     if not increasing:
         cols = cols[::-1]
     if not cols:
@@ -1792,10 +1791,10 @@ _orig_nonzero = Tensor.nonzero
 def _nonzero(self, *, as_tuple=False):
     """Indices of the non-zero elements: an ``(n, dim)`` int64 tensor, or with ``as_tuple`` one
     1-d index tensor per dimension."""
-    x = self.reshape(1) if self.dim() == 0 else self
-    r = _orig_nonzero(x)
     if not as_tuple:
         return _orig_nonzero(self)
+    x = self.reshape(1) if self.dim() == 0 else self
+    r = _orig_nonzero(x)
     return tuple(r[:, i] for i in range(x.dim()))
 
 

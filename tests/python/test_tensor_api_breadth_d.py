@@ -413,3 +413,11 @@ def test_grad_at_special_points():
         rustdl.atan([1.0])
     with pytest.raises(TypeError, match="kron"):
         rustdl.kron(np.ones(2), T([1.0]))
+
+
+def test_scalar_operands_with_inf(device):
+    x = T([np.inf, 2.0], device)
+    close(rustdl.copysign(x, -0.0), [-np.inf, -2.0])
+    close(rustdl.atan2(x, 2.0), np.arctan2([np.inf, 2.0], 2.0))
+    close(rustdl.hypot(x, 1), [np.inf, np.sqrt(5.0)])
+    close(rustdl.vander(x, 2), [[np.inf, 1.0], [2.0, 1.0]])
