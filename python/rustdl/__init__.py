@@ -820,3 +820,74 @@ def __getattr__(name):
         _warn_half(f"rustdl.{name}")
         return float32
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
+
+
+# breadth D: math, order statistics, shape helpers, index helpers (see _tensor_api.py)
+from ._tensor_api import (  # noqa: E402,F401
+    ValuesIndicesResult,
+    acos,
+    acosh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    bucketize,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    copysign,
+    cosh,
+    count_nonzero,
+    cumulative_trapezoid,
+    diff,
+    digamma,
+    dist,
+    dstack,
+    float_power,
+    heaviside,
+    hstack,
+    hypot,
+    kron,
+    kthvalue,
+    lgamma,
+    logit,
+    logspace,
+    median,
+    nanmean,
+    nanmedian,
+    nanquantile,
+    nansum,
+    polygamma,
+    quantile,
+    renorm,
+    rot90,
+    row_stack,
+    searchsorted,
+    signbit,
+    sinh,
+    take,
+    trapezoid,
+    trapz,
+    tril_indices,
+    triu_indices,
+    true_divide,
+    vander,
+    vstack,
+    xlogy,
+)
+
+from ._tensor_api import mode as _mode_d  # noqa: E402
+
+mode = _mode_d
+arcsin = asin
+arccos = acos
+arctan = atan
+arctan2 = atan2
+arcsinh = asinh
+arccosh = acosh
+arctanh = atanh

@@ -977,3 +977,995 @@ for _name in (
 ):
     setattr(Tensor, _name, getattr(_TensorMethods, _name))
 del _name
+
+
+# ---- breadth D: math, reductions, shape helpers, indexing (composed from existing ops)
+
+_elem_fn_classes: dict = {}
+
+
+def _elem_np(op, x, fwd, bwd):
+    """Elementwise ``fwd`` (numpy) with gradient ``grad * bwd(x)`` (rustdl ops, so it nests)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(x).__name__}")
+    cls = _elem_fn_classes.get(op)
+    if cls is None:
+        from .autograd import Function
+
+        class _Elem(Function):
+            @staticmethod
+            def forward(ctx, inp):
+                ctx.save_for_backward(inp)
+                arr = _np.asarray(fwd(_np_of(inp).astype(_np.float64)))
+                return _back(arr.astype(_np.float64), inp, inp.dtype)
+
+            @staticmethod
+            def backward(ctx, grad):
+                (inp,) = ctx.saved_tensors
+                return grad * bwd(inp)
+
+        _elem_fn_classes[op] = cls = _Elem
+    if not x.is_floating_point():
+        x = x.to(get_default_dtype())
+    return cls.apply(x)
+
+
+def atan(input):  # noqa: A002
+    """Elementwise arctangent."""
+    return _elem_np("atan", input, _np.arctan, lambda x: (x * x + 1.0).reciprocal())
+
+
+def asin(input):  # noqa: A002
+    """Elementwise arcsine (NaN outside [-1, 1])."""
+    return _elem_np("asin", input, _np.arcsin, lambda x: (1.0 - x * x).rsqrt())
+
+
+def acos(input):  # noqa: A002
+    """Elementwise arccosine (NaN outside [-1, 1])."""
+    return _elem_np("acos", input, _np.arccos, lambda x: -((1.0 - x * x).rsqrt()))
+
+
+def _float(op, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(x).__name__}")
+    return x if x.is_floating_point() else x.to(get_default_dtype())
+
+
+def sinh(input):  # noqa: A002
+    """Elementwise hyperbolic sine."""
+    x = _float("sinh", input)
+    return (x.exp() - (-x).exp()) * 0.5
+
+
+def cosh(input):  # noqa: A002
+    """Elementwise hyperbolic cosine."""
+    x = _float("cosh", input)
+    return (x.exp() + (-x).exp()) * 0.5
+
+
+def asinh(input):  # noqa: A002
+    """Elementwise inverse hyperbolic sine (odd-symmetric for accuracy at negative x)."""
+    x = _float("asinh", input)
+    neg = x.lt(0)
+    a = _rd.where(neg, -x, x)
+    f = (a + (a * a + 1.0).sqrt()).log()
+    return _rd.where(neg, -f, f)
+
+
+def acosh(input):  # noqa: A002
+    """Elementwise inverse hyperbolic cosine (NaN below 1)."""
+    x = _float("acosh", input)
+    return (x + (x * x - 1.0).sqrt()).log()
+
+
+def atanh(input):  # noqa: A002
+    """Elementwise inverse hyperbolic tangent."""
+    x = _float("atanh", input)
+    return ((x).log1p() - (-x).log1p()) * 0.5
+
+
+def atan2(input, other):  # noqa: A002
+    """Elementwise arctangent of ``input / other`` using both signs for the quadrant."""
+    y = _float("atan2", input)
+    x = _float("atan2", _as_t("atan2", other, y))
+    pi = _math.pi
+    safe_x = _rd.where(x.eq(0), x.new_ones(()), x)
+    base = atan(y / safe_x)
+    ypos = signbit(y).logical_not()
+    half = _rd.where(ypos, y * 0 + pi / 2, y * 0 - pi / 2)
+    neg = _rd.where(ypos, base + pi, base - pi)
+    return _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), y * 0, half)))
+
+
+def _digamma_np(x):
+    x = _np.asarray(x, dtype=_np.float64)
+    out = _np.zeros_like(x)
+    refl = x < 0.5
+    z = _np.where(refl, 1.0 - x, x)
+    acc = _np.zeros_like(z)
+    while True:
+        small = z < 6.0
+        if not small.any():
+            break
+        acc -= _np.where(small, 1.0 / z, 0.0)
+        z = _np.where(small, z + 1.0, z)
+    z2 = 1.0 / (z * z)
+    series = (
+        _np.log(z) - 0.5 / z - z2 * (1 / 12 - z2 * (1 / 120 - z2 * (1 / 252 - z2 * (1 / 240 - z2 / 132))))
+    )
+    out = acc + series
+    with _np.errstate(divide="ignore", invalid="ignore"):
+        out = _np.where(refl, out - _math.pi / _np.tan(_math.pi * x), out)
+        out = _np.where((x <= 0) & (x == _np.floor(x)), _np.nan, out)
+    return out
+
+
+def _trigamma_np(x):
+    x = _np.asarray(x, dtype=_np.float64)
+    refl = x < 0.5
+    z = _np.where(refl, 1.0 - x, x)
+    acc = _np.zeros_like(z)
+    while True:
+        small = z < 6.0
+        if not small.any():
+            break
+        acc += _np.where(small, 1.0 / (z * z), 0.0)
+        z = _np.where(small, z + 1.0, z)
+    iz = 1.0 / z
+    z2 = iz * iz
+    series = iz + 0.5 * z2 + iz * z2 * (1 / 6 - z2 * (1 / 30 - z2 * (1 / 42 - z2 / 30)))
+    out = acc + series
+    with _np.errstate(divide="ignore", invalid="ignore"):
+        out = _np.where(refl, (_math.pi / _np.sin(_math.pi * x)) ** 2 - out, out)
+    return out
+
+
+def _trigamma_t(x):
+    return _back(_trigamma_np(_np_of(x)), x, x.dtype)
+
+
+def digamma(input):  # noqa: A002
+    """Logarithmic derivative of the gamma function (asymptotic series + recurrence shift +
+    reflection); differentiable once (its derivative is the trigamma function)."""
+    return _elem_np("digamma", input, _digamma_np, _trigamma_t)
+
+
+def lgamma(input):  # noqa: A002
+    """log|Gamma(x)|; its gradient is ``digamma`` (itself differentiable)."""
+    return _elem_np("lgamma", input, _np.vectorize(_lgamma_scalar, otypes=[_np.float64]), digamma)
+
+
+def _lgamma_scalar(v):
+    try:
+        return _math.lgamma(v)
+    except (ValueError, OverflowError):
+        return _math.inf if not _math.isnan(v) else v
+
+
+def polygamma(n, input):  # noqa: A002
+    """``n``-th derivative of digamma; n = 0 and 1 only."""
+    if n == 0:
+        return digamma(input)
+    if n == 1:
+        x = _float("polygamma", input)
+        return _trigamma_t(x.detach())
+    raise ValueError(f"polygamma: only n = 0 and n = 1 are supported, got {n}")
+
+
+def logit(input, eps=None):  # noqa: A002
+    """log(p / (1 - p)); ``eps`` clamps p to [eps, 1 - eps] first."""
+    x = _float("logit", input)
+    if eps is not None:
+        x = x.clamp(eps, 1.0 - eps)
+    return x.log() - (1.0 - x).log()
+
+
+def _as_t(op, v, like):
+    if isinstance(v, Tensor):
+        return v
+    if isinstance(v, (int, float, bool)):
+        base = like if like.is_floating_point() else like.to(get_default_dtype())
+        return base.new_full(tuple(base.shape), float(v))
+    raise TypeError(f"{op}: expected a Tensor or a number, got {type(v).__name__}")
+
+
+def xlogy(input, other):  # noqa: A002
+    """``input * log(other)``, 0 where ``input`` is 0 (NaN ``other`` still gives NaN)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("xlogy: one of 'input' or 'other' must be a Tensor")
+    x = _as_t("xlogy", input, other) if not isinstance(input, Tensor) else input
+    y = _as_t("xlogy", other, x)
+    x = _float("xlogy", x)
+    y = _float("xlogy", y)
+    safe_y = _rd.where(x.eq(0), y.new_ones(()), y)
+    out = _rd.where(x.eq(0), x * 0, x * safe_y.log())
+    return _rd.where(y.isnan(), y, out)
+
+
+def true_divide(input, other):  # noqa: A002
+    """Division that always gives a floating result."""
+    return _float("true_divide", input) / other
+
+
+def hypot(input, other):  # noqa: A002
+    """sqrt(input**2 + other**2), with a finite gradient where both are 0."""
+    x = _float("hypot", input)
+    y = _as_t("hypot", other, x)
+    s = x * x + y * y
+    pos = s.gt(0)
+    return _rd.where(pos, _rd.where(pos, s, s.new_ones(())).sqrt(), s * 0)
+
+
+def signbit(input):  # noqa: A002
+    """True where the sign bit is set (including -0.0)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"signbit: argument 'input' must be a Tensor, got {type(input).__name__}")
+    return _back(_np.signbit(_np_of(input)), input, _bool)
+
+
+def copysign(input, other):  # noqa: A002
+    """|input| with the sign of ``other`` (sign bit, so -0.0 counts as negative)."""
+    x = _float("copysign", input)
+    a = x.abs()
+    if not isinstance(other, Tensor):
+        return -a if _math.copysign(1.0, other) < 0 else a
+    neg = signbit(other)
+    return _rd.where(neg, -a, a)
+
+
+def heaviside(input, values):  # noqa: A002
+    """0 where input < 0, ``values`` where input == 0, 1 where input > 0."""
+    _check_tensor("heaviside", input=input, values=values)
+    one = input.new_ones(())
+    zero = input.new_zeros(())
+    return _rd.where(input.eq(0), values.to(input.dtype) * one, _rd.where(input.gt(0), one, zero))
+
+
+def float_power(input, exponent):  # noqa: A002
+    """``input ** exponent`` computed in float64 (CPU only: rustdl's GPU has no float64)."""
+    x = _as_t("float_power", input, exponent) if not isinstance(input, Tensor) else input
+    if x.device.type != "cpu":
+        raise TypeError("float_power: the float64 result is only available on the CPU; use pow on the GPU")
+    e = exponent.to(float64) if isinstance(exponent, Tensor) else exponent
+    return x.to(float64).pow(e)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """Sum treating NaN as 0."""
+    x = _float("nansum", input) if input.is_floating_point() else input
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.is_floating_point():
+        x = _rd.where(x.isnan(), x.new_zeros(()), x)
+    return x.sum() if dim is None else x.sum(dim, keepdim=keepdim)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """Mean over the non-NaN values (NaN where all are NaN)."""
+    x = _float("nanmean", input)
+    if dtype is not None:
+        x = x.to(dtype)
+    keep = x.isnan().logical_not().to(x.dtype)
+    total = nansum(x, dim, keepdim)
+    count = keep.sum() if dim is None else keep.sum(dim, keepdim=keepdim)
+    return total / count
+
+
+def _norm_dim(op, dim, n):
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    d = dim + n if dim < 0 else dim
+    if not 0 <= d < max(n, 1):
+        raise IndexError(f"{op}: dim {dim} out of range for a tensor with {n} dimensions")
+    return d
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
+    """n-th forward difference along ``dim`` (``prepend``/``append`` joined first)."""
+    _check_tensor("diff", input=input)
+    if input.dim() == 0:
+        raise ValueError("diff: expected at least a 1-dimensional tensor")
+    d = _norm_dim("diff", dim, input.dim())
+    parts = [p for p in (prepend, input, append) if p is not None]
+    x = (
+        _rd.cat(
+            [
+                p
+                if p.dim() == input.dim()
+                else p.reshape(*[1 if i == d else s for i, s in enumerate(input.shape)]).expand(
+                    *[p.numel() if i == d else s for i, s in enumerate(input.shape)]
+                )
+                for p in parts
+            ],
+            d,
+        )
+        if len(parts) > 1
+        else input
+    )
+    for _ in range(n):
+        m = x.shape[d]
+        if m == 0:
+            break
+        if x.dtype == _bool:
+            x = x.narrow(d, 1, m - 1).ne(x.narrow(d, 0, m - 1))
+        else:
+            x = x.narrow(d, 1, m - 1) - x.narrow(d, 0, m - 1)
+    return x
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """Trapezoidal rule along ``dim`` with sample points ``x`` or spacing ``dx`` (default 1)."""
+    _check_tensor("trapezoid", y=y)
+    d = _norm_dim("trapezoid", dim, y.dim())
+    m = y.shape[d]
+    if m == 0:
+        return y.sum(d) * 0
+    avg = (y.narrow(d, 1, m - 1) + y.narrow(d, 0, m - 1)) * 0.5
+    if x is not None:
+        dxs = diff(x, dim=-1 if x.dim() == 1 else dim)
+        if x.dim() == 1:
+            dxs = dxs.reshape(*[dxs.numel() if i == d else 1 for i in range(y.dim())])
+        return (avg * dxs).sum(d)
+    return avg.sum(d) * (1.0 if dx is None else dx)
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """Alias of :func:`trapezoid`."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """Running trapezoidal integral along ``dim`` (one fewer element than ``y``)."""
+    _check_tensor("cumulative_trapezoid", y=y)
+    d = _norm_dim("cumulative_trapezoid", dim, y.dim())
+    m = y.shape[d]
+    if m == 0:
+        return y
+    avg = (y.narrow(d, 1, m - 1) + y.narrow(d, 0, m - 1)) * 0.5
+    if x is not None:
+        dxs = diff(x, dim=-1 if x.dim() == 1 else dim)
+        if x.dim() == 1:
+            dxs = dxs.reshape(*[dxs.numel() if i == d else 1 for i in range(y.dim())])
+        avg = avg * dxs
+    elif dx is not None:
+        avg = avg * dx
+    return avg.cumsum(d)
+
+
+def dist(input, other, p=2):  # noqa: A002
+    """p-norm of ``input - other`` (broadcast)."""
+    _check_tensor("dist", input=input, other=other)
+    from . import linalg as _la
+
+    return _la.vector_norm(input - other, p)
+
+
+def renorm(input, p, dim, maxnorm):  # noqa: A002
+    """Each slice along ``dim`` with p-norm above ``maxnorm`` is rescaled to norm ``maxnorm``."""
+    _check_tensor("renorm", input=input)
+    d = _norm_dim("renorm", dim, input.dim())
+    others = [i for i in range(input.dim()) if i != d]
+    a = input.abs()
+    norms = (a.pow(p).sum(others, keepdim=True) if others else a.pow(p)).pow(1.0 / p)
+    big = norms.gt(maxnorm)
+    scale = _rd.where(big, maxnorm / (_rd.where(big, norms, norms.new_ones(())) + 1e-7), norms.new_ones(()))
+    return input * scale
+
+
+def atleast_1d(*tensors):
+    """Views with at least 1 dimension (one tensor in, one out; several in, a tuple out)."""
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = tuple(t.reshape(1) if t.dim() == 0 else t for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def atleast_2d(*tensors):
+    """Views with at least 2 dimensions (a 1-d tensor becomes a row)."""
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = tuple(t.reshape(1, 1) if t.dim() == 0 else t.unsqueeze(0) if t.dim() == 1 else t for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def atleast_3d(*tensors):
+    """Views with at least 3 dimensions (1-d ``(n,)`` → ``(1, n, 1)``, 2-d → ``(m, n, 1)``)."""
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+
+    def one(t):
+        if t.dim() == 0:
+            return t.reshape(1, 1, 1)
+        if t.dim() == 1:
+            return t.reshape(1, t.shape[0], 1)
+        if t.dim() == 2:
+            return t.unsqueeze(-1)
+        return t
+
+    out = tuple(one(t) for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def _seq(op, tensors):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a sequence of Tensors, got {type(tensors).__name__}")
+    if len(tensors) == 0:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    return list(tensors)
+
+
+def hstack(tensors):
+    """Concatenate column-wise (along dim 0 for 1-d inputs, else dim 1)."""
+    ts = list(atleast_1d(_seq("hstack", tensors)))
+    return _rd.cat(ts, 0 if ts[0].dim() == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate row-wise after making each input at least 2-d."""
+    return _rd.cat(list(atleast_2d(_seq("vstack", tensors))), 0)
+
+
+def row_stack(tensors):
+    """Alias of :func:`vstack`."""
+    return vstack(tensors)
+
+
+def dstack(tensors):
+    """Concatenate depth-wise (dim 2) after making each input at least 3-d."""
+    return _rd.cat(list(atleast_3d(_seq("dstack", tensors))), 2)
+
+
+def column_stack(tensors):
+    """Stack 0-d/1-d inputs as columns and concatenate the rest along dim 1."""
+    ts = _seq("column_stack", tensors)
+    cols = [t.reshape(t.numel(), 1) if t.dim() <= 1 else t for t in ts]
+    return _rd.cat(cols, 1)
+
+
+def count_nonzero(input, dim=None):  # noqa: A002
+    """Number of non-zero elements (over ``dim``, an int or tuple), as int64."""
+    _check_tensor("count_nonzero", input=input)
+    nz = input.ne(0).to(int64)
+    if dim is None:
+        return nz.sum()
+    return nz.sum(dim)
+
+
+def kron(input, other):  # noqa: A002
+    """Kronecker product (differentiable)."""
+    _check_tensor("kron", input=input, other=other)
+    n = max(input.dim(), other.dim())
+    a = input.reshape(*([1] * (n - input.dim()) + list(input.shape)))
+    b = other.reshape(*([1] * (n - other.dim()) + list(other.shape)))
+    a_sh = []
+    b_sh = []
+    out = []
+    for sa, sb in zip(a.shape, b.shape):
+        a_sh += [sa, 1]
+        b_sh += [1, sb]
+        out.append(sa * sb)
+    return (a.reshape(*a_sh) * b.reshape(*b_sh)).reshape(*out)
+
+
+def rot90(input, k=1, dims=(0, 1)):  # noqa: A002
+    """Rotate by 90° ``k`` times in the plane ``dims`` (from the first toward the second axis)."""
+    _check_tensor("rot90", input=input)
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected 2 dims, got {len(dims)}")
+    n = input.dim()
+    if n < 2:
+        raise ValueError(f"rot90: expected at least a 2-dimensional tensor, got {n}")
+    d0, d1 = _norm_dim("rot90", dims[0], n), _norm_dim("rot90", dims[1], n)
+    if d0 == d1:
+        raise ValueError(f"rot90: dims must differ, got {tuple(dims)}")
+    k = k % 4
+    if k == 0:
+        return input.clone()
+    if k == 1:
+        return input.flip([d1]).transpose(d0, d1)
+    if k == 2:
+        return input.flip([d0, d1])
+    return input.transpose(d0, d1).flip([d1])
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    """``steps`` values ``base ** linspace(start, end)``."""
+    e = _rd.linspace(float(start), float(end), steps, dtype=float64)
+    out = (e * _math.log(base)).exp().to(dtype or get_default_dtype())
+    if device is not None:
+        out = out.to(device)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _tri_indices(op, row, col, offset, upper, dtype, device):
+    for nm, v in (("row", row), ("col", col)):
+        if not isinstance(v, int) or v < 0:
+            raise ValueError(f"{op}: {nm} must be a non-negative int, got {v!r}")
+    idx = _np.triu_indices(row, offset, col) if upper else _np.tril_indices(row, offset, col)
+    arr = _np.stack([idx[0], idx[1]]).astype(_np.int64).reshape(2, -1)
+    out = _rd.tensor(arr, dtype=dtype or int64)
+    return out if device is None else out.to(device)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """Coordinates (2 × N) of the upper triangle of a ``row × col`` matrix."""
+    return _tri_indices("triu_indices", row, col, offset, True, dtype, device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """Coordinates (2 × N) of the lower triangle of a ``row × col`` matrix."""
+    return _tri_indices("tril_indices", row, col, offset, False, dtype, device)
+
+
+def vander(x, N=None, increasing=False):  # noqa: N803
+    """Vandermonde matrix: columns ``x ** (N-1) … x ** 0`` (or increasing)."""
+    _check_tensor("vander", x=x)
+    if x.dim() != 1:
+        raise ValueError(f"vander: x must be 1-dimensional, got {x.dim()} dimensions")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise ValueError(f"vander: N must be non-negative, got {n}")
+    cols = [x.pow(i) if i else x.new_ones(tuple(x.shape)) for i in range(n)]
+    if not increasing:
+        cols = cols[::-1]
+    if not cols:
+        return (
+            x.reshape(x.shape[0], 0)
+            if x.shape[0] == 0
+            else _rd.zeros(x.shape[0], 0, dtype=x.dtype).to(x.device)
+        )
+    return _rd.stack(cols, 1)
+
+
+def block_diag(*tensors):
+    """Block-diagonal matrix of the given 0-, 1- or 2-d tensors."""
+    mats = []
+    for t in tensors:
+        _check_tensor("block_diag", tensor=t)
+        if t.dim() > 2:
+            raise ValueError(f"block_diag: inputs must have at most 2 dimensions, got {t.dim()}")
+        mats.append(t.reshape(1, 1) if t.dim() == 0 else t.reshape(1, -1) if t.dim() == 1 else t)
+    if not mats:
+        return _rd.zeros(1, 0)
+    floats = [m.dtype for m in mats if m.is_floating_point()]
+    if floats:
+        dt = float64 if float64 in floats else floats[0]
+        mats = [m.to(dt) for m in mats]
+    total_c = sum(m.shape[1] for m in mats)
+    rows = []
+    c0 = 0
+    for m in mats:
+        r, c = m.shape
+        left = m.new_zeros((r, c0))
+        right = m.new_zeros((r, total_c - c0 - c))
+        rows.append(_rd.cat([left, m, right], 1))
+        c0 += c
+    return _rd.cat(rows, 0)
+
+
+def cartesian_prod(*tensors):
+    """Cartesian product of 1-d tensors as rows (a 1-d input is returned as is)."""
+    for t in tensors:
+        _check_tensor("cartesian_prod", tensor=t)
+        if t.dim() != 1:
+            raise ValueError(f"cartesian_prod: inputs must be 1-dimensional, got {t.dim()}")
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return _rd.stack([g.reshape(-1) for g in grids], 1)
+
+
+def combinations(input, r=2, with_replacement=False):  # noqa: A002
+    """Length-``r`` combinations of a 1-d tensor's elements as rows (differentiable gather)."""
+    import itertools
+
+    _check_tensor("combinations", input=input)
+    if input.dim() != 1:
+        raise ValueError(f"combinations: expected a 1-dimensional tensor, got {input.dim()}")
+    if r < 0:
+        raise ValueError(f"combinations: r must be non-negative, got {r}")
+    gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    idx = list(gen(range(input.shape[0]), r))
+    if r == 0 or not idx:
+        return input.new_zeros((0,)) if r == 0 else input.new_zeros((0, r))
+    it = _rd.tensor(_np.array(idx, dtype=_np.int64).reshape(-1)).to(input.device)
+    return input.index_select(0, it).reshape(len(idx), r)
+
+
+from collections import namedtuple as _namedtuple  # noqa: E402
+
+ValuesIndicesResult = _namedtuple("ValuesIndicesResult", ["values", "indices"])
+
+
+def _sorted_along(op, input, dim):  # noqa: A002
+    _check_tensor(op, input=input)
+    if input.dim() == 0:
+        return input.reshape(1), 0
+    return input, _norm_dim(op, dim, input.dim())
+
+
+def _pick(op, x, d, pos, keepdim):
+    """Sorted values and original indices at per-slice position ``pos`` (keepdim-shaped int64)."""
+    s = x.sort(d)
+    v = s.values.gather(d, pos)
+    i = s.indices.gather(d, pos)
+    if not keepdim:
+        v, i = v.squeeze(d), i.squeeze(d)
+    return ValuesIndicesResult(v, i)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
+    """The ``k``-th smallest element (1-based) along ``dim`` and its index."""
+    scalar = isinstance(input, Tensor) and input.dim() == 0
+    x, d = _sorted_along("kthvalue", input, dim)
+    n = x.shape[d]
+    if not isinstance(k, int) or not 1 <= k <= n:
+        raise IndexError(f"kthvalue: k ({k}) out of range for dimension of size {n}")
+    shape = list(x.shape)
+    shape[d] = 1
+    pos = _rd.full(shape, k - 1, dtype=int64).to(x.device)
+    r = _pick("kthvalue", x, d, pos, keepdim or scalar)
+    return ValuesIndicesResult(r.values.reshape(()), r.indices.reshape(())) if scalar else r
+
+
+def median(input, dim=None, keepdim=False):  # noqa: A002
+    """Median (the lower of the two middle values); with ``dim``, values and indices."""
+    _check_tensor("median", input=input)
+    if dim is None:
+        flat = input.reshape(-1)
+        if flat.numel() == 0:
+            return flat.new_full((), float("nan")) if flat.is_floating_point() else flat.sum()
+        return flat.sort(0).values[(flat.numel() - 1) // 2]
+    x, d = _sorted_along("median", input, dim)
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError(f"median: cannot compute the median of an empty dimension {dim}")
+    return kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
+
+
+def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
+    """Median ignoring NaN (NaN where a slice is all NaN)."""
+    _check_tensor("nanmedian", input=input)
+    if not input.is_floating_point():
+        return median(input, dim, keepdim)
+    if dim is None:
+        flat = input.reshape(-1)
+        cnt = int(flat.isnan().logical_not().sum().item())
+        if cnt == 0:
+            return flat.new_full((), float("nan"))
+        return flat.sort(0).values[(cnt - 1) // 2]
+    x, d = _sorted_along("nanmedian", input, dim)
+    if x.shape[d] == 0:
+        raise IndexError(f"nanmedian: cannot compute the median of an empty dimension {dim}")
+    cnt = x.isnan().logical_not().to(int64).sum(d, keepdim=True)
+    pos = ((cnt - 1) // 2).clamp(0, None) if hasattr(cnt, "clamp") else cnt
+    return _pick("nanmedian", x, d, pos, keepdim or input.dim() == 0)
+
+
+def mode(input, dim=-1, keepdim=False):  # noqa: A002
+    """Most frequent value along ``dim`` (smallest on ties) and the index of its last occurrence."""
+    x, d = _sorted_along("mode", input, dim)
+    if x.shape[d] == 0:
+        raise IndexError(f"mode: cannot compute the mode of an empty dimension {dim}")
+    a = _np.moveaxis(_np_of(x), d, -1)
+    flat = a.reshape(-1, a.shape[-1])
+    idx = _np.empty(flat.shape[0], dtype=_np.int64)
+    for r, row in enumerate(flat):
+        vals, counts = _np.unique(row, return_counts=True)
+        best = vals[_np.argmax(counts)]
+        idx[r] = _np.nonzero(row == best)[0][-1]
+    pos = _back(_np.moveaxis(idx.reshape(a.shape[:-1] + (1,)), -1, d), x)
+    v = x.gather(d, pos)
+    if not (keepdim or input.dim() == 0):
+        v, pos = v.squeeze(d), pos.squeeze(d)
+    return ValuesIndicesResult(v, pos)
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A002
+    _check_tensor(op, input=input)
+    if not input.is_floating_point():
+        raise TypeError(f"{op}: input must be a floating tensor, got {input.dtype}")
+    if interpolation not in _QUANTILE_MODES:
+        raise ValueError(f"{op}: interpolation must be one of {_QUANTILE_MODES}, got {interpolation!r}")
+    qs = _np.atleast_1d(_np_of(q) if isinstance(q, Tensor) else _np.asarray(q, dtype=_np.float64))
+    if qs.ndim > 1:
+        raise ValueError(f"{op}: q must be a scalar or 1-d tensor")
+    if ((qs < 0) | (qs > 1)).any():
+        raise ValueError(f"{op}: q values must be in [0, 1]")
+    q_scalar = q.dim() == 0 if isinstance(q, Tensor) else _np.ndim(q) == 0
+    if dim is None:
+        x, d = input.reshape(-1), 0
+    else:
+        x, d = _sorted_along(op, input, dim)
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError(f"{op}: cannot compute a quantile of an empty dimension")
+    sv = x.sort(d).values
+    shape = list(x.shape)
+    shape[d] = 1
+    if ignore_nan:
+        cnt = x.isnan().logical_not().to(x.dtype).sum(d, keepdim=True)
+    else:
+        cnt = _rd.full(shape, float(n), dtype=x.dtype).to(x.device)
+    has_nan = x.isnan().to(int64).sum(d, keepdim=True).gt(0) if not ignore_nan else cnt.eq(0)
+    outs = []
+    for qv in qs:
+        pos = (cnt - 1).clamp(0, None) * float(qv)
+        lo = pos.floor()
+        hi = pos.ceil()
+        if interpolation == "lower":
+            hi = lo
+        elif interpolation == "higher":
+            lo = hi
+        elif interpolation == "nearest":
+            lo = hi = _back(_np.round(_np_of(pos)), pos, pos.dtype)
+        vlo = sv.gather(d, lo.to(int64))
+        vhi = sv.gather(d, hi.to(int64))
+        if interpolation == "midpoint":
+            w = _rd.where(hi.gt(lo), lo * 0 + 0.5, lo * 0).to(x.dtype)
+        else:
+            w = (pos - lo).to(x.dtype)
+        v = vlo + (vhi - vlo) * w
+        v = _rd.where(has_nan, v * 0 + float("nan"), v)
+        if dim is None:
+            v = v.reshape(*([1] * input.dim())) if keepdim else v.reshape(())
+        elif not keepdim:
+            v = v.squeeze(d)
+        outs.append(v)
+    return outs[0] if q_scalar else _rd.stack(outs, 0)
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # noqa: A002
+    """``q``-th quantiles (float or 1-d tensor in [0, 1]) along ``dim`` (flattened if None)."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # noqa: A002
+    """As :func:`quantile`, ignoring NaN (NaN where a slice is all NaN)."""
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):  # noqa: A002
+    """Insertion indices of ``values`` into the last dimension of ``sorted_sequence``
+    (not differentiable; rustdl has no int32, so ``out_int32`` is accepted and gives int64)."""
+    if not isinstance(sorted_sequence, Tensor):
+        raise TypeError(
+            f"searchsorted: sorted_sequence must be a Tensor, got {type(sorted_sequence).__name__}"
+        )
+    if side is not None:
+        if side not in ("left", "right"):
+            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+        if right and side == "left":
+            raise ValueError("searchsorted: side='left' conflicts with right=True")
+        right = side == "right"
+    seq = _np_of(sorted_sequence)
+    if sorter is not None:
+        seq = _np.take_along_axis(seq, _np_of(sorter), -1)
+    scalar = not isinstance(values, Tensor)
+    vals = _np.asarray(values) if scalar else _np_of(values)
+    s = "right" if right else "left"
+    if seq.ndim == 1:
+        out = _np.searchsorted(seq, vals, side=s)
+    else:
+        if vals.shape[:-1] != seq.shape[:-1]:
+            raise ValueError(
+                f"searchsorted: leading dimensions of sorted_sequence {seq.shape} and values {vals.shape} must match"
+            )
+        fs = seq.reshape(-1, seq.shape[-1])
+        fv = vals.reshape(-1, vals.shape[-1])
+        out = _np.stack([_np.searchsorted(a, b, side=s) for a, b in zip(fs, fv)]).reshape(vals.shape)
+    return _back(_np.asarray(out, dtype=_np.int64), sorted_sequence, int64)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
+    """Bucket index of each element of ``input`` in the 1-d ``boundaries``."""
+    _check_tensor("bucketize", boundaries=boundaries)
+    if boundaries.dim() != 1:
+        raise ValueError(f"bucketize: boundaries must be 1-dimensional, got {boundaries.dim()}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def _prop_mT(self):  # noqa: N802
+    """The last two dimensions transposed (a batch of matrices)."""
+    if self.dim() < 2:
+        raise ValueError(f"mT: expected a tensor with at least 2 dimensions, got {self.dim()}")
+    return self.transpose(-2, -1)
+
+
+def _prop_H(self):  # noqa: N802
+    """Conjugate transpose of a 0-, 1- or 2-d tensor (rustdl tensors are real: the transpose)."""
+    if self.dim() > 2:
+        raise ValueError(f"H: expected a tensor with at most 2 dimensions, got {self.dim()}; use mH")
+    return self.transpose(0, 1) if self.dim() == 2 else self
+
+
+Tensor.mT = property(_prop_mT)
+Tensor.mH = property(_prop_mT, doc="Conjugate transpose of the last two dims (real tensors: ``mT``).")
+Tensor.H = property(_prop_H)
+
+_orig_nonzero = Tensor.nonzero
+
+
+def _nonzero(self, *, as_tuple=False):
+    """Indices of the non-zero elements: an ``(n, dim)`` int64 tensor, or with ``as_tuple`` one
+    1-d index tensor per dimension."""
+    if not as_tuple:
+        return _orig_nonzero(self)
+    x = self.reshape(1) if self.dim() == 0 else self
+    r = _orig_nonzero(x)
+    return tuple(r[:, i] for i in range(x.dim()))
+
+
+def _storage_offset(self):
+    """Always 0: rustdl exposes no storage offsets (each tensor's data starts its own buffer)."""
+    return 0
+
+
+def _data_ptr(self):
+    """A stable integer identifying this tensor object (rustdl exposes no raw addresses; two
+    tensors never compare equal through it, so do not use it to detect shared storage)."""
+    return id(self)
+
+
+def _flat_index(op, self, index):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}: index must be a Tensor, got {type(index).__name__}")
+    if index.is_floating_point():
+        raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    n = self.numel()
+    idx = index.to(int64).reshape(-1)
+    if idx.numel():
+        lo, hi = int(idx.min().item()), int(idx.max().item())
+        if lo < -n or hi >= n:
+            raise IndexError(f"{op}: index out of range for a tensor of {n} elements")
+    return _rd.where(idx.lt(0), idx + n, idx)
+
+
+def take(input, index):  # noqa: A002
+    """Elements of ``input`` viewed as 1-d at ``index`` (result has ``index``'s shape)."""
+    _check_tensor("take", input=input)
+    idx = _flat_index("take", input, index)
+    return input.reshape(-1).index_select(0, idx).reshape(*index.shape)
+
+
+def _put_(self, index, source, accumulate=False):
+    """Writes ``source`` into ``self`` viewed as 1-d at ``index`` (adds with ``accumulate``)."""
+    idx = _flat_index("put_", self, index)
+    _check_tensor("put_", source=source)
+    if source.numel() != idx.numel():
+        raise ValueError(f"put_: source has {source.numel()} elements but index has {idx.numel()}")
+    flat = self.reshape(-1).clone()
+    flat.index_put_((idx,), source.reshape(-1).to(self.dtype), accumulate)
+    return self.copy_(flat.reshape(*self.shape))
+
+
+def _put(self, index, source, accumulate=False):
+    """Out-of-place :meth:`put_`."""
+    return _put_(self.clone(), index, source, accumulate)
+
+
+def _fill_diagonal_(self, fill_value, wrap=False):
+    """Fills the main diagonal in place (all dims equal when more than 2; ``wrap`` continues
+    down a tall matrix every ``cols + 1`` rows)."""
+    if self.dim() < 2:
+        raise ValueError(f"fill_diagonal_: expected at least 2 dimensions, got {self.dim()}")
+    if self.dim() > 2 and len(set(self.shape)) != 1:
+        raise ValueError(f"fill_diagonal_: all dimensions must be equal, got {tuple(self.shape)}")
+    mask = _np.zeros(tuple(self.shape), dtype=bool)
+    _np.fill_diagonal(mask, True, wrap=wrap)
+    return self.masked_fill_(_back(mask, self, _bool), fill_value)
+
+
+def _cpu_only(op, self):
+    if self.device.type != "cpu":
+        raise TypeError(f"{op}: only CPU tensors are supported, got device {self.device}")
+
+
+def _apply_(self, callable):  # noqa: A002
+    """Replaces each element by ``callable(element)`` in place (CPU only, slow; not differentiable)."""
+    _cpu_only("apply_", self)
+    arr = _np_of(self)
+    out = _np.vectorize(callable, otypes=[arr.dtype])(arr) if arr.size else arr
+    from .autograd import no_grad
+
+    with no_grad():
+        self.copy_(_rd.tensor(_np.asarray(out, dtype=arr.dtype), dtype=self.dtype))
+    return self
+
+
+def _map_(self, tensor, callable):  # noqa: A002
+    """Replaces each element by ``callable(self_elem, other_elem)`` (``tensor`` broadcasts; CPU only)."""
+    _cpu_only("map_", self)
+    _check_tensor("map_", tensor=tensor)
+    arr = _np_of(self)
+    other = _np.broadcast_to(_np_of(tensor), arr.shape)
+    out = _np.vectorize(callable, otypes=[arr.dtype])(arr, other) if arr.size else arr
+    from .autograd import no_grad
+
+    with no_grad():
+        self.copy_(_rd.tensor(_np.asarray(out, dtype=arr.dtype), dtype=self.dtype))
+    return self
+
+
+def _unfold(self, dimension, size, step):
+    """All length-``size`` windows along ``dimension`` every ``step``: that dimension becomes
+    the window count and a new last dimension of ``size`` is added (differentiable)."""
+    if self.dim() == 0:
+        x, d = self.reshape(1), 0
+    else:
+        x, d = self, _norm_dim("unfold", dimension, self.dim())
+    n = x.shape[d]
+    if not isinstance(step, int) or step <= 0:
+        raise ValueError(f"unfold: step must be a positive int, got {step!r}")
+    if not isinstance(size, int) or size < 0 or size > n:
+        raise ValueError(f"unfold: size ({size}) must be in [0, {n}] for dimension {dimension}")
+    nw = (n - size) // step + 1
+    idx = (_np.arange(nw)[:, None] * step + _np.arange(size)[None, :]).reshape(-1).astype(_np.int64)
+    g = x.index_select(d, _back(idx, x))
+    shape = list(x.shape)
+    shape[d : d + 1] = [nw, size]
+    out = g.reshape(*shape).movedim(d + 1, -1)
+    return out.reshape(nw, size).squeeze(0) if self.dim() == 0 else out
+
+
+def _as_strided(self, size, stride, storage_offset=0):
+    """A tensor of ``size`` reading this tensor's elements (in row-major order) at
+    ``storage_offset + sum(i_k * stride_k)`` (a differentiable gather, not a view)."""
+    size, stride = list(size), list(stride)
+    if len(size) != len(stride):
+        raise ValueError(f"as_strided: size {size} and stride {stride} must have the same length")
+    if any(s < 0 for s in size) or any(s < 0 for s in stride) or storage_offset < 0:
+        raise ValueError("as_strided: size, stride and storage_offset must be non-negative")
+    idx = _np.full(tuple(size), storage_offset, dtype=_np.int64)
+    for k, (n, st) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[k] = n
+        idx = idx + (_np.arange(n, dtype=_np.int64) * st).reshape(shape)
+    if idx.size and idx.max() >= self.numel():
+        raise IndexError(
+            f"as_strided: needs element {int(idx.max())} of a tensor with {self.numel()} elements"
+        )
+    flat = self.contiguous().reshape(-1)
+    return flat.index_select(0, _back(idx.reshape(-1), self)).reshape(*size)
+
+
+class _TensorMethodsD:
+    """Tensor-method forms of the breadth-D functions (attached to Tensor below)."""
+
+    def take(self, index):
+        """As ``rustdl.take`` with this tensor first."""
+        return take(self, index)
+
+
+for _name, _fn in (
+    ("nonzero", _nonzero),
+    ("storage_offset", _storage_offset),
+    ("data_ptr", _data_ptr),
+    ("take", _TensorMethodsD.take),
+    ("put_", _put_),
+    ("put", _put),
+    ("fill_diagonal_", _fill_diagonal_),
+    ("apply_", _apply_),
+    ("map_", _map_),
+    ("unfold", _unfold),
+    ("as_strided", _as_strided),
+):
+    setattr(Tensor, _name, _fn)
+for _name in (
+    "atan", "asin", "acos", "sinh", "cosh", "asinh", "acosh", "atanh", "atan2", "digamma", "lgamma",
+    "logit", "xlogy", "true_divide", "hypot", "signbit", "copysign", "heaviside", "float_power",
+    "nansum", "nanmean", "diff", "dist", "renorm", "count_nonzero", "kron", "rot90", "kthvalue",
+    "median", "nanmedian", "mode", "quantile", "nanquantile",
+):  # fmt: skip
+    setattr(Tensor, _name, globals()[_name])
+Tensor.arcsin = asin
+Tensor.arccos = acos
+Tensor.arctan = atan
+Tensor.arctan2 = atan2
+Tensor.arcsinh = asinh
+Tensor.arccosh = acosh
+Tensor.arctanh = atanh
+Tensor.polygamma = lambda self, n: polygamma(n, self)
+del _name, _fn
