@@ -69,8 +69,8 @@ def _close_one(actual, expected, rtol, atol, equal_nan, check_dtype, msg, path) 
         with np.errstate(invalid="ignore"):
             diff = np.abs(a64 - e64)
             rel = diff / np.abs(e64)
-        max_abs = float(np.nanmax(np.where(ok, 0.0, diff))) if diff.size else 0.0
-        max_rel = float(np.nanmax(np.where(ok, 0.0, rel))) if rel.size else 0.0
+        max_abs = float(np.max(np.where(ok, 0.0, np.nan_to_num(diff, nan=np.inf)))) if diff.size else 0.0
+        max_rel = float(np.max(np.where(ok, 0.0, np.nan_to_num(rel, nan=np.inf)))) if rel.size else 0.0
         _fail(
             msg,
             f"Tensor-likes are not close!\n\nMismatched elements: {bad} / {ok.size}\n"
