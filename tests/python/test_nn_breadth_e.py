@@ -290,3 +290,118 @@ def test_torch_version_through_facade():
     finally:
         if not was:
             torchcompat.uninstall()
+
+
+# ---- distributions ----
+
+
+def _spd(k, seed):
+    a = np.random.default_rng(seed).standard_normal((k, k))
+    return a @ a.T + k * np.eye(k)
+
+
+def test_multivariate_normal():
+    from rustdl.distributions import MultivariateNormal
+
+    rng = np.random.default_rng(5)
+    cov, mu, x = _spd(3, 0), rng.standard_normal(3), rng.standard_normal((4, 3))
+    inv, logdet = np.linalg.inv(cov), np.log(np.linalg.det(cov))
+    ref = np.array([-0.5 * (3 * np.log(2 * np.pi) + logdet + (v - mu) @ inv @ (v - mu)) for v in x])
+    for kw in (
+        {"covariance_matrix": rustdl.tensor(cov)},
+        {"precision_matrix": rustdl.tensor(inv)},
+        {"scale_tril": rustdl.tensor(np.linalg.cholesky(cov))},
+    ):
+        d = MultivariateNormal(rustdl.tensor(mu), **kw)
+        assert d.batch_shape == () and d.event_shape == (3,)
+        np.testing.assert_allclose(d.log_prob(rustdl.tensor(x)).numpy(), ref, atol=1e-10)
+        np.testing.assert_allclose(
+            d.entropy().item(), 1.5 * (1 + np.log(2 * np.pi)) + 0.5 * logdet, atol=1e-10
+        )
+        np.testing.assert_allclose(d.variance.numpy(), np.diag(cov), atol=1e-10)
+        np.testing.assert_allclose(d.covariance_matrix.numpy(), cov, atol=1e-10)
+    rustdl.manual_seed(0)
+    s = d.sample((20000,)).numpy()
+    assert s.shape == (20000, 3)
+    np.testing.assert_allclose(s.mean(0), mu, atol=0.08)
+    np.testing.assert_allclose(np.cov(s.T), cov, atol=0.25)
+    loc = rustdl.tensor(mu, requires_grad=True)
+    c = rustdl.tensor(cov)
+    assert gradcheck(lambda m: MultivariateNormal(m, covariance_matrix=c).log_prob(rustdl.tensor(x)), [loc])
+    with pytest.raises(ValueError, match="MultivariateNormal"):
+        MultivariateNormal(rustdl.tensor(mu))
+    with pytest.raises(ValueError, match="MultivariateNormal"):
+        MultivariateNormal(rustdl.tensor(mu), covariance_matrix=rustdl.eye(2, dtype=rustdl.float64))
+
+
+def test_kl_divergences():
+    from rustdl.distributions import (
+        Bernoulli,
+        Categorical,
+        Independent,
+        MultivariateNormal,
+        Normal,
+        kl_divergence,
+    )
+
+    c1, c2 = _spd(3, 1), _spd(3, 2)
+    m1, m2 = np.zeros(3), np.arange(3.0)
+    kl = kl_divergence(
+        MultivariateNormal(rustdl.tensor(m1), rustdl.tensor(c1)),
+        MultivariateNormal(rustdl.tensor(m2), rustdl.tensor(c2)),
+    ).item()
+    i2 = np.linalg.inv(c2)
+    ref = 0.5 * (
+        np.trace(i2 @ c1) + (m2 - m1) @ i2 @ (m2 - m1) - 3 + np.log(np.linalg.det(c2) / np.linalg.det(c1))
+    )
+    np.testing.assert_allclose(kl, ref, rtol=1e-10)
+    p, q = np.array([0.2, 0.3, 0.5]), np.array([0.4, 0.4, 0.2])
+    kl = kl_divergence(Categorical(probs=rustdl.tensor(p)), Categorical(probs=rustdl.tensor(q))).item()
+    np.testing.assert_allclose(kl, (p * np.log(p / q)).sum(), rtol=1e-5)
+    kl = kl_divergence(Bernoulli(0.3), Bernoulli(0.6)).item()
+    np.testing.assert_allclose(kl, 0.3 * np.log(0.3 / 0.6) + 0.7 * np.log(0.7 / 0.4), rtol=1e-5)
+    a = Independent(Normal(rustdl.zeros(2, 3), rustdl.ones(2, 3)), 1)
+    b = Independent(Normal(rustdl.ones(2, 3), rustdl.ones(2, 3)), 1)
+    np.testing.assert_allclose(kl_divergence(a, b).numpy(), [1.5, 1.5], rtol=1e-6)
+
+
+def test_simple_distributions():
+    import math
+
+    from rustdl.distributions import Exponential, Geometric, Independent, Laplace, LogNormal, Normal
+
+    f64 = rustdl.float64
+    lap = Laplace(rustdl.tensor([0.5], dtype=f64), 2.0)
+    np.testing.assert_allclose(lap.log_prob(rustdl.tensor([1.5], dtype=f64)).item(), -math.log(4) - 0.5)
+    np.testing.assert_allclose(lap.variance.item(), 8.0)
+    np.testing.assert_allclose(lap.entropy().item(), 1 + math.log(4))
+    ex = Exponential(rustdl.tensor(2.0, dtype=f64))
+    np.testing.assert_allclose(ex.log_prob(rustdl.tensor(0.7, dtype=f64)).item(), math.log(2) - 1.4)
+    np.testing.assert_allclose((ex.mean.item(), ex.variance.item()), (0.5, 0.25))
+    ln = LogNormal(rustdl.tensor(0.2, dtype=f64), 0.5)
+    v = 1.7
+    ref = -math.log(v * 0.5 * math.sqrt(2 * math.pi)) - (math.log(v) - 0.2) ** 2 / (2 * 0.25)
+    np.testing.assert_allclose(ln.log_prob(rustdl.tensor(v, dtype=f64)).item(), ref)
+    np.testing.assert_allclose(ln.mean.item(), math.exp(0.2 + 0.125))
+    geo = Geometric(0.3)
+    np.testing.assert_allclose(geo.log_prob(rustdl.tensor(2.0)).item(), math.log(0.49 * 0.3), rtol=1e-6)
+    np.testing.assert_allclose((geo.mean.item(), geo.variance.item()), (0.7 / 0.3, 0.7 / 0.09), rtol=1e-6)
+    rustdl.manual_seed(1)
+    np.testing.assert_allclose(Laplace(1.0, 2.0).sample((40000,)).numpy().var(), 8.0, rtol=0.05)
+    np.testing.assert_allclose(Exponential(2.0).sample((40000,)).numpy().mean(), 0.5, rtol=0.03)
+    np.testing.assert_allclose(
+        LogNormal(0.0, 0.5).sample((40000,)).numpy().mean(), math.exp(0.125), rtol=0.03
+    )
+    np.testing.assert_allclose(geo.sample((40000,)).numpy().mean(), 0.7 / 0.3, rtol=0.05)
+    ind = Independent(Normal(rustdl.zeros(2, 3), rustdl.ones(2, 3)), 1)
+    assert (ind.batch_shape, ind.event_shape) == ((2,), (3,))
+    np.testing.assert_allclose(
+        ind.log_prob(rustdl.zeros(2, 3)).numpy(), [-1.5 * math.log(2 * math.pi)] * 2, rtol=1e-6
+    )
+    assert tuple(ind.entropy().shape) == (2,)
+    with pytest.raises(ValueError, match="Independent"):
+        Independent(Normal(0.0, 1.0), 1)
+    with pytest.raises(TypeError, match="Independent"):
+        Independent("normal", 0)
+    with pytest.raises(ValueError, match="Geometric"):
+        Geometric()

@@ -19,6 +19,7 @@ from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
+from .more import Exponential, Geometric, Independent, Laplace, LogNormal, MultivariateNormal
 from .normal import Normal
 from .uniform import Uniform
 
@@ -26,6 +27,12 @@ __all__ = [
     "Bernoulli",
     "Categorical",
     "Distribution",
+    "Exponential",
+    "Geometric",
+    "Independent",
+    "Laplace",
+    "LogNormal",
+    "MultivariateNormal",
     "Normal",
     "Uniform",
     "constraints",
