@@ -405,3 +405,64 @@ def test_simple_distributions():
         Independent("normal", 0)
     with pytest.raises(ValueError, match="Geometric"):
         Geometric()
+
+
+def test_gamma_family():
+    import math
+
+    from rustdl.distributions import Beta, Binomial, Dirichlet, Gamma, Poisson
+    from rustdl.distributions.gamma_family import digamma, lgamma
+
+    def t(v):
+        return rustdl.tensor(v, dtype=rustdl.float64)
+
+    np.testing.assert_allclose(
+        lgamma(t([0.5, 3.0, 10.5])).numpy(), [math.lgamma(v) for v in (0.5, 3.0, 10.5)]
+    )
+    np.testing.assert_allclose(digamma(t(1.0)).item(), -0.5772156649015329, rtol=1e-9)
+    assert gradcheck(lgamma, [t([0.7, 2.5, 4.0]).requires_grad_(True)])
+
+    g = Gamma(t(2.5), t(1.5))
+    ref = 2.5 * math.log(1.5) + 1.5 * math.log(1.3) - 1.5 * 1.3 - math.lgamma(2.5)
+    np.testing.assert_allclose(g.log_prob(t(1.3)).item(), ref)
+    np.testing.assert_allclose((g.mean.item(), g.variance.item()), (2.5 / 1.5, 2.5 / 2.25))
+    assert not g.has_rsample
+    with pytest.raises(NotImplementedError, match="Gamma"):
+        g.rsample()
+    conc = t(2.5).requires_grad_(True)
+    assert gradcheck(lambda c: Gamma(c, t(1.5)).log_prob(t([1.3, 0.4])), [conc])
+
+    b = Beta(t(2.0), t(3.0))
+    ref = math.log(0.3) + 2 * math.log(0.7) - (math.lgamma(2) + math.lgamma(3) - math.lgamma(5))
+    np.testing.assert_allclose(b.log_prob(t(0.3)).item(), ref)
+    np.testing.assert_allclose(b.entropy().item(), -0.2349066497880004, rtol=1e-8)
+    np.testing.assert_allclose((b.mean.item(), b.variance.item()), (0.4, 6 / 150))
+
+    d = Dirichlet(t([1.0, 2.0, 3.0]))
+    xv = [0.2, 0.3, 0.5]
+    ref = (
+        sum((a - 1) * math.log(q) for a, q in zip([1, 2, 3], xv))
+        + math.lgamma(6)
+        - sum(map(math.lgamma, [1, 2, 3]))
+    )
+    np.testing.assert_allclose(d.log_prob(t(xv)).item(), ref)
+    assert d.event_shape == (3,)
+
+    p = Poisson(t(3.0))
+    np.testing.assert_allclose(p.log_prob(t(2.0)).item(), 2 * math.log(3) - 3 - math.log(2))
+    bn = Binomial(10, t(0.3))
+    np.testing.assert_allclose(bn.log_prob(t(4.0)).item(), math.log(math.comb(10, 4) * 0.3**4 * 0.7**6))
+    np.testing.assert_allclose(bn.variance.item(), 2.1)
+    with pytest.raises(ValueError, match="Binomial"):
+        Binomial(10)
+
+    rustdl.manual_seed(0)
+    np.testing.assert_allclose(g.sample((40000,)).numpy().mean(), 2.5 / 1.5, rtol=0.03)
+    np.testing.assert_allclose(b.sample((40000,)).numpy().mean(), 0.4, rtol=0.03)
+    np.testing.assert_allclose(d.sample((20000,)).numpy().mean(0), [1 / 6, 1 / 3, 1 / 2], rtol=0.03)
+    np.testing.assert_allclose(p.sample((40000,)).numpy().mean(), 3.0, rtol=0.03)
+    np.testing.assert_allclose(bn.sample((40000,)).numpy().mean(), 3.0, rtol=0.03)
+    rustdl.manual_seed(7)
+    first = g.sample((5,)).numpy()
+    rustdl.manual_seed(7)
+    np.testing.assert_array_equal(g.sample((5,)).numpy(), first)
