@@ -466,3 +466,19 @@ def test_gamma_family():
     first = g.sample((5,)).numpy()
     rustdl.manual_seed(7)
     np.testing.assert_array_equal(g.sample((5,)).numpy(), first)
+
+
+def test_version_parses_and_mvn_batches():
+    packaging_version = pytest.importorskip("packaging.version")
+    v = packaging_version.parse(rustdl.__torch_compat_version__)
+    assert v >= packaging_version.parse("1.8") and v.local.startswith("rustdl")
+    from rustdl.distributions import Laplace, MultivariateNormal
+
+    m = MultivariateNormal(rustdl.zeros(2, 3), rustdl.eye(3))
+    s = m.sample((5,))
+    assert tuple(s.shape) == (5, 2, 3) and tuple(m.log_prob(s).shape) == (5, 2) and m.batch_shape == (2,)
+    np.testing.assert_allclose(
+        Laplace(0.0, 1.0).cdf(rustdl.tensor([-1.0, 0.0, 1.0])).numpy(),
+        [0.5 * np.exp(-1), 0.5, 1 - 0.5 * np.exp(-1)],
+        rtol=1e-6,
+    )
