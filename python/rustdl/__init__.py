@@ -61,6 +61,34 @@ from ._tensor_api import (  # noqa: F401
     var_mean,
 )
 from .io import load, save  # noqa: F401
+
+# ---- determinism flag and the PyTorch-compatibility version (torch.use_deterministic_algorithms) ----
+_deterministic_algorithms = [False, False]  # [mode, warn_only]
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """Records PyTorch's determinism flag; rustdl's kernels are deterministic whatever it is."""
+    import builtins  # `bool` here is rustdl.bool, the dtype
+
+    if not isinstance(mode, builtins.bool):
+        raise TypeError(f"use_deterministic_algorithms: mode must be a bool, got {type(mode).__name__}")
+    _deterministic_algorithms[:] = [mode, builtins.bool(warn_only)]
+
+
+def are_deterministic_algorithms_enabled():
+    """The flag last given to :func:`use_deterministic_algorithms` (False at start)."""
+    return _deterministic_algorithms[0]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    """The ``warn_only`` last given to :func:`use_deterministic_algorithms`."""
+    return _deterministic_algorithms[1]
+
+
+# What `torch.__version__` answers under rustdl.torchcompat: the PyTorch API level rustdl follows,
+# with rustdl's own version as the local part, so `torch.__version__ >= "1.8"` and
+# `packaging.version.parse(torch.__version__)` comparisons behave as on a recent PyTorch.
+__torch_compat_version__ = "2.5.0+rustdl0.1.0"
 from ._generator import (  # noqa: F401
     Generator,
     bernoulli,

@@ -18,14 +18,27 @@ from . import constraints
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
+from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
 from .kl import kl_divergence, register_kl
+from .more import Exponential, Geometric, Independent, Laplace, LogNormal, MultivariateNormal
 from .normal import Normal
 from .uniform import Uniform
 
 __all__ = [
+    "Beta",
+    "Binomial",
+    "Dirichlet",
+    "Gamma",
+    "Poisson",
     "Bernoulli",
     "Categorical",
     "Distribution",
+    "Exponential",
+    "Geometric",
+    "Independent",
+    "Laplace",
+    "LogNormal",
+    "MultivariateNormal",
     "Normal",
     "Uniform",
     "constraints",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from .. import _rustdl
 from .._rustdl import Tensor
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
+from .more import Independent, MultivariateNormal
 from .normal import Normal
 from .uniform import Uniform
 from .utils import softplus
@@ -127,3 +130,30 @@ def _kl_uniform_normal(p: Uniform, q: Normal) -> Tensor:
     cube = ((p.high - q.loc) ** 3 - (p.low - q.loc) ** 3) / (3 * width)
     half_log_2pi = 0.9189385332046727
     return -width.log() + q.scale.log() + half_log_2pi + cube / (2 * q.scale.square())
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
+    # 0.5 (tr(Σq⁻¹ Σp) + |Lq⁻¹ (μq - μp)|² - k) + log|Lq| - log|Lp|
+    from .. import linalg
+
+    k = p.event_shape[0]
+    if q.event_shape[0] != k:
+        raise ValueError(f"kl_divergence: MultivariateNormals of event sizes {k} and {q.event_shape[0]}")
+    batch = tuple(np.broadcast_shapes(p.batch_shape, q.batch_shape))
+    lp = p.scale_tril.expand(*batch, k, k)
+    lq = q.scale_tril.expand(*batch, k, k)
+    m = linalg.solve_triangular(lq, lp, upper=False)
+    d = linalg.solve_triangular(lq, (q.loc - p.loc).expand(*batch, k).unsqueeze(-1), upper=False)
+    return (
+        0.5 * (m.square().sum((-2, -1)) + d.square().sum((-2, -1)) - k)
+        + q._half_log_det()
+        - p._half_log_det()
+    )
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("kl_divergence: Independents with different reinterpreted_batch_ndims")
+    return p._sum_rightmost(kl_divergence(p.base_dist, q.base_dist))

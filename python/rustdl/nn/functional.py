@@ -2134,3 +2134,203 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if input.ndim == 1:
         loss = loss.reshape(())
     return _reduce(op, loss, reduction)
+
+
+# ---- 1-D transposed convolution and 3-D convolution / pooling, composed from the 2-D kernels ----
+
+
+def _ntuple(v, n: int, op: str, what: str) -> tuple[int, ...]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v,) * n
+    if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(x, int) for x in v):
+        return tuple(v)
+    raise ValueError(f"{op}: {what} must be an int or a tuple of {n} ints, got {v!r}")
+
+
+def conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
+):
+    """Transposed 1-D convolution of an ``(N, C_in, L)`` input with a ``(C_in, C_out/groups, K)`` weight.
+
+    Runs as conv_transpose2d over a height-1 view, so it shares its kernels and gradients.
+    ``L_out = (L − 1)·stride − 2·padding + dilation·(K − 1) + output_padding + 1``.
+    """
+    op = "conv_transpose1d"
+    if not isinstance(input, _rustdl.Tensor) or not isinstance(weight, _rustdl.Tensor):
+        raise TypeError(f"{op}: input and weight must be Tensors")
+    if weight.ndim != 3:
+        raise ValueError(
+            f"{op}: expected a 3-D weight (C_in, C_out/groups, K), got shape {tuple(weight.shape)}"
+        )
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}")
+    s, p, o, d = (
+        _ntuple(v, 1, op, w)[0]
+        for v, w in (
+            (stride, "stride"),
+            (padding, "padding"),
+            (output_padding, "output_padding"),
+            (dilation, "dilation"),
+        )
+    )
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[0]}")
+    out = conv_transpose2d(
+        x.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, s),
+        padding=(0, p),
+        output_padding=(0, o),
+        groups=groups,
+        dilation=(1, d),
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _depth_taps(x, k: int, s: int, d: int, op: str):
+    """The ``k`` depth-strided views of ``x`` (N, C, D, H, W): tap ``t`` holds depths ``t·d + i·s``."""
+    depth = x.shape[2]
+    out_d = (depth - d * (k - 1) - 1) // s + 1
+    if out_d <= 0:
+        raise ValueError(f"{op}: the (padded) input depth {depth} is smaller than the dilated kernel depth")
+    return [x[:, :, t * d : t * d + (out_d - 1) * s + 1 : s] for t in range(k)], out_d
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """3-D convolution of an ``(N, C_in, D, H, W)`` input with a ``(C_out, C_in/groups, kD, kH, kW)`` weight.
+
+    Composed of one conv2d per kernel depth tap over all output depths at once, summed; so it is
+    differentiable and runs wherever conv2d runs. ``padding`` may be ints, ``'valid'`` or ``'same'``.
+    """
+    op = "conv3d"
+    if not isinstance(input, _rustdl.Tensor) or not isinstance(weight, _rustdl.Tensor):
+        raise TypeError(f"{op}: input and weight must be Tensors")
+    if weight.ndim != 5:
+        raise ValueError(
+            f"{op}: expected a 5-D weight (C_out, C_in/groups, kD, kH, kW), got shape {tuple(weight.shape)}"
+        )
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    if not isinstance(groups, int) or groups <= 0 or x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[1]} x groups {groups}"
+        )
+    ks = tuple(weight.shape[2:])
+    st = _ntuple(stride, 3, op, "stride")
+    dl = _ntuple(dilation, 3, op, "dilation")
+    if any(v < 1 for v in st + dl):
+        raise ValueError(f"{op}: stride and dilation must be positive, got {st}, {dl}")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: padding must be 'same', 'valid' or ints, got {padding!r}")
+        if padding == "same" and any(v != 1 for v in st):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+        totals = [0, 0, 0] if padding == "valid" else [d * (k - 1) for d, k in zip(dl, ks)]
+        pairs = [(t // 2, t - t // 2) for t in totals]
+    else:
+        pd = _ntuple(padding, 3, op, "padding")
+        if any(v < 0 for v in pd):
+            raise ValueError(f"{op}: padding must be non-negative, got {pd}")
+        pairs = [(v, v) for v in pd]
+    pads = [v for pair in reversed(pairs) for v in pair]
+    if any(pads):
+        x = pad(x, pads)
+    taps, out_d = _depth_taps(x, ks[0], st[0], dl[0], op)
+    n, c = x.shape[0], x.shape[1]
+    out = None
+    for t, xt in enumerate(taps):
+        # (N, C, D_out, H, W) -> (N·D_out, C, H, W): every output depth as its own image
+        flat = xt.permute(0, 2, 1, 3, 4).reshape(n * out_d, c, x.shape[3], x.shape[4])
+        y = conv2d(flat, weight[:, :, t], None, st[1:], 0, dl[1:], groups)
+        out = y if out is None else out + y
+    out = out.reshape(n, out_d, out.shape[1], out.shape[2], out.shape[3]).permute(0, 2, 1, 3, 4)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool3d_args(input, kernel_size, stride, padding, op):
+    if not isinstance(input, _rustdl.Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+    k = _ntuple(kernel_size, 3, op, "kernel_size")
+    s = (
+        k
+        if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+        else _ntuple(stride, 3, op, "stride")
+    )
+    p = _ntuple(padding, 3, op, "padding")
+    if any(v < 1 for v in k + s):
+        raise ValueError(f"{op}: kernel_size and stride must be positive, got {k}, {s}")
+    if any(2 * pv > kv for pv, kv in zip(p, k)) or any(v < 0 for v in p):
+        raise ValueError(f"{op}: padding must be non-negative and at most half the kernel size, got {p}")
+    return k, s, p
+
+
+def max_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max pooling over ``(kD, kH, kW)`` windows of an ``(N, C, D, H, W)`` input: max_pool2d on each
+    depth slice, then a max over the depth taps. ``ceil_mode`` and ``return_indices`` are not supported."""
+    op = "max_pool3d"
+    if ceil_mode or return_indices:
+        raise NotImplementedError(f"{op}: ceil_mode and return_indices are not supported by rustdl")
+    k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
+    dl = _ntuple(dilation, 3, op, "dilation")
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    n, c, depth, h, w = x.shape
+    y = max_pool2d(x.reshape(n, c * depth, h, w), k[1:], s[1:], p[1:], dl[1:])
+    y = y.reshape(n, c, depth, y.shape[2], y.shape[3])
+    if p[0]:
+        y = pad(y, (0, 0, 0, 0, p[0], p[0]), value=float("-inf"))
+    taps, _ = _depth_taps(y, k[0], s[0], dl[0], op)
+    out = taps[0]
+    for t in taps[1:]:
+        out = out.maximum(t)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+):
+    """Average pooling over ``(kD, kH, kW)`` windows of an ``(N, C, D, H, W)`` input: avg_pool2d on
+    each depth slice, then a mean over the depth taps. Padding counts in the divisor
+    (``count_include_pad=False``, ``ceil_mode`` and ``divisor_override`` are not supported)."""
+    op = "avg_pool3d"
+    if ceil_mode or divisor_override is not None:
+        raise NotImplementedError(f"{op}: ceil_mode and divisor_override are not supported by rustdl")
+    k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
+    if not count_include_pad and any(p):
+        raise NotImplementedError(f"{op}: count_include_pad=False with padding is not supported by rustdl")
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    n, c, depth, h, w = x.shape
+    y = avg_pool2d(x.reshape(n, c * depth, h, w), k[1:], s[1:], p[1:], False, True)
+    y = y.reshape(n, c, depth, y.shape[2], y.shape[3])
+    if p[0]:
+        y = pad(y, (0, 0, 0, 0, p[0], p[0]))
+    taps, _ = _depth_taps(y, k[0], s[0], 1, op)
+    out = taps[0]
+    for t in taps[1:]:
+        out = out + t
+    out = out / k[0]
+    return out.squeeze(0) if unbatched else out

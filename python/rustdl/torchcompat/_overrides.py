@@ -73,6 +73,8 @@ def for_module(name: str) -> dict[str, Any]:
             "device": device,
             "Size": tuple,
             "get_default_dtype": get_default_dtype,
+            # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
+            "__version__": rustdl.__torch_compat_version__,
         }
     if name == "torch.nn":
         from rustdl.nn import parallel

@@ -1,4 +1,4 @@
-"""Convolutions: ``Conv1d``, ``Conv2d`` and ``ConvTranspose2d``."""
+"""Convolutions: ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d`` and ``ConvTranspose2d``."""
 
 from __future__ import annotations
 
@@ -249,7 +249,7 @@ class ConvTranspose2d(_ConvNd):
         dtype=None,
     ) -> None:
         if isinstance(padding, str):
-            raise ValueError("ConvTranspose2d: padding must be an int or a pair of ints")
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of ints")
         super().__init__(
             in_channels,
             out_channels,
@@ -267,6 +267,56 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.conv_transpose2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
+
+
+class Conv3d(_Conv):
+    """3-D convolution over an ``(N, C_in, D, H, W)`` input (composed of 2-D convolutions over
+    depth slices, see :func:`rustdl.nn.functional.conv3d`).
+
+    Args:
+        in_channels, out_channels: channel counts.
+        kernel_size, stride, padding, dilation: an int or a triple; padding may be 'same' or 'valid'.
+        groups: blocked connections from input to output channels.
+        bias: learn a per-channel bias (default ``True``).
+
+    ``weight`` is ``(C_out, C_in/groups, kD, kH, kW)``.
+
+    Example:
+        >>> nn.Conv3d(2, 4, 3, padding=1)(rustdl.randn(1, 2, 5, 6, 6)).shape
+        (1, 4, 5, 6, 6)
+    """
+
+    _nd = 3
+    _conv = staticmethod(F.conv3d)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution over an ``(N, C_in, L)`` input.
+
+    Shape:
+        Output ``(N, C_out, L_out)`` with
+        ``L_out = (L − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1``.
+
+    ``weight`` is ``(C_in, C_out/groups, K)``.
+
+    Example:
+        >>> nn.ConvTranspose1d(8, 3, 2, stride=2)(rustdl.randn(1, 8, 5)).shape
+        (1, 3, 10)
+    """
+
+    _nd = 1
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.conv_transpose1d(
             input,
             self.weight,
             self.bias,

@@ -1,4 +1,4 @@
-"""Pooling: max, average, adaptive and power-average pooling (1-D and 2-D), and max unpooling."""
+"""Pooling: max, average, adaptive and power-average pooling (1-D and 2-D; max and average 3-D), and max unpooling."""
 
 from __future__ import annotations
 
@@ -299,6 +299,76 @@ class MaxUnpool2d(Module):
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool3d(Module):
+    """3-D max pooling over an ``(N, C, D, H, W)`` input (:func:`rustdl.nn.functional.max_pool3d`).
+
+    Args:
+        kernel_size, stride, padding, dilation: an int or a triple; stride defaults to ``kernel_size``.
+        ``ceil_mode`` and ``return_indices`` are not supported.
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        if return_indices or ceil_mode:
+            raise NotImplementedError("MaxPool3d: return_indices and ceil_mode are not supported by rustdl")
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = False
+        self.ceil_mode = False
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}"
+        )
+
+
+class AvgPool3d(Module):
+    """3-D average pooling over an ``(N, C, D, H, W)`` input (:func:`rustdl.nn.functional.avg_pool3d`).
+
+    Args:
+        kernel_size, stride, padding: an int or a triple; stride defaults to ``kernel_size``.
+        ``ceil_mode``, ``divisor_override`` and ``count_include_pad=False`` with padding are not supported.
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override=None,
+    ) -> None:
+        super().__init__()
+        if ceil_mode or divisor_override is not None:
+            raise NotImplementedError("AvgPool3d: ceil_mode and divisor_override are not supported by rustdl")
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = False
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, False, self.count_include_pad)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -74,6 +74,40 @@ class Embedding(Module):
                 )
             self.weight = Parameter(_weight)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> Embedding:
+        """An :class:`Embedding` whose table is ``embeddings`` (2-D); ``freeze`` turns off its gradient."""
+        if not isinstance(embeddings, Tensor):
+            raise TypeError(
+                f"Embedding.from_pretrained: embeddings must be a Tensor, got {type(embeddings).__name__}"
+            )
+        if embeddings.dim() != 2:
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}"
+            )
+        rows, cols = embeddings.shape
+        emb = cls(
+            rows,
+            cols,
+            padding_idx=padding_idx,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            sparse=sparse,
+            _weight=embeddings,
+        )
+        emb.weight.requires_grad = not freeze
+        return emb
+
     def reset_parameters(self) -> None:
         """Re-draws the table from N(0, 1), zeroing the ``padding_idx`` row."""
         init.normal_(self.weight)
@@ -160,6 +194,44 @@ class EmbeddingBag(Module):
                     f"({num_embeddings}, {embedding_dim})"
                 )
             self.weight = Parameter(_weight)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+    ) -> EmbeddingBag:
+        """An :class:`EmbeddingBag` whose table is ``embeddings`` (2-D); ``freeze`` turns off its gradient."""
+        if not isinstance(embeddings, Tensor):
+            raise TypeError(
+                f"EmbeddingBag.from_pretrained: embeddings must be a Tensor, got {type(embeddings).__name__}"
+            )
+        if embeddings.dim() != 2:
+            raise ValueError(
+                f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}"
+            )
+        rows, cols = embeddings.shape
+        bag = cls(
+            rows,
+            cols,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            mode=mode,
+            sparse=sparse,
+            _weight=embeddings,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+        )
+        bag.weight.requires_grad = not freeze
+        return bag
 
     def reset_parameters(self) -> None:
         """Re-draws the table from N(0, 1), zeroing the ``padding_idx`` row."""

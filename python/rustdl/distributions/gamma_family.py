@@ -1,0 +1,341 @@
+"""``Gamma``, ``Beta``, ``Dirichlet``, ``Poisson`` and ``Binomial``.
+
+Their densities need ``lgamma``, computed here with numpy as an autograd function (gradient:
+digamma), so ``log_prob`` is differentiable in the parameters. Draws come from numpy's
+generators seeded from rustdl's generator (``rustdl.manual_seed`` makes them reproducible);
+``rsample`` is not supported (``has_rsample`` is False).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Number
+from typing import ClassVar
+
+import numpy as np
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from ..autograd import Function
+from . import constraints
+from .distribution import Distribution
+from .utils import broadcast_all
+
+__all__ = ["Beta", "Binomial", "Dirichlet", "Gamma", "Poisson", "lgamma"]
+
+_np_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
+
+
+def _np_digamma(x: np.ndarray) -> np.ndarray:
+    x = np.array(x, dtype=np.float64, copy=True)
+    out = np.zeros_like(x)
+    while True:  # recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 6
+        small = x < 6
+        if not small.any():
+            break
+        out[small] -= 1.0 / x[small]
+        x[small] += 1.0
+    inv2 = 1.0 / (x * x)
+    return (
+        out + np.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240))))
+    )
+
+
+def _np_trigamma(x: np.ndarray) -> np.ndarray:
+    x = np.array(x, dtype=np.float64, copy=True)
+    out = np.zeros_like(x)
+    while True:
+        small = x < 6
+        if not small.any():
+            break
+        out[small] += 1.0 / (x[small] * x[small])
+        x[small] += 1.0
+    inv = 1.0 / x
+    inv2 = inv * inv
+    return out + inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
+
+
+def _like(arr: np.ndarray, t: Tensor) -> Tensor:
+    dt = np.float64 if t.dtype == _rustdl.float64 else np.float32
+    return _rustdl.tensor(np.array(arr, dtype=dt, order="C"), dtype=t.dtype, device=t.device)
+
+
+class _Digamma(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _like(_np_digamma(x.detach().cpu().numpy()), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _like(_np_trigamma(x.detach().cpu().numpy()), x)
+
+
+class _Lgamma(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _like(_np_lgamma(x.detach().cpu().numpy()), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _Digamma.apply(x)
+
+
+def lgamma(x: Tensor) -> Tensor:
+    """``log|Γ(x)|`` elementwise, differentiable (gradient ``digamma(x)``)."""
+    return _Lgamma.apply(x)
+
+
+def digamma(x: Tensor) -> Tensor:
+    """``ψ(x) = d/dx log Γ(x)`` elementwise, differentiable (gradient ``trigamma(x)``)."""
+    return _Digamma.apply(x)
+
+
+def _np_rng() -> np.random.Generator:
+    """A numpy generator seeded from rustdl's generator (reproducible under ``rustdl.manual_seed``)."""
+    return np.random.default_rng(int(_rustdl.randint(0, 2**31 - 1, (2,)).sum().item()))
+
+
+class _NoRsample(Distribution):
+    has_rsample = False
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        raise NotImplementedError(
+            f"{type(self).__name__}: rsample (reparameterised sampling) is not supported by rustdl"
+        )
+
+    def _draw(self, arr: np.ndarray, like: Tensor) -> Tensor:
+        return _like(arr, like)
+
+
+class Gamma(_NoRsample):
+    """The Gamma distribution with ``concentration`` α and ``rate`` β:
+    density ``β^α x^(α-1) e^(-βx) / Γ(α)`` on ``x > 0``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "concentration": constraints.positive,
+        "rate": constraints.positive,
+    }
+    support = constraints.nonnegative
+
+    def __init__(self, concentration, rate, validate_args: bool | None = None) -> None:
+        self.concentration, self.rate = broadcast_all(concentration, rate)
+        shape = (
+            () if isinstance(concentration, Number) and isinstance(rate, Number) else tuple(self.rate.shape)
+        )
+        super().__init__(shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration / self.rate
+
+    @property
+    def mode(self) -> Tensor:
+        return ((self.concentration - 1) / self.rate).clamp(min=0)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.concentration / self.rate.square()
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        a = np.broadcast_to(self.concentration.detach().cpu().numpy(), shape)
+        b = np.broadcast_to(self.rate.detach().cpu().numpy(), shape)
+        return self._draw(_np_rng().gamma(a, 1.0 / b), self.rate)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        a, b = self.concentration, self.rate
+        return a * b.log() + (a - 1) * value.log() - b * value - lgamma(a)
+
+    def entropy(self) -> Tensor:
+        a = self.concentration
+        return a - self.rate.log() + lgamma(a) + (1 - a) * digamma(a)
+
+
+class Dirichlet(_NoRsample):
+    """The Dirichlet distribution over the simplex with ``concentration`` ``(*, k)``; event shape ``(k,)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "concentration": constraints.independent(constraints.positive, 1)
+    }
+    support = constraints.simplex
+
+    def __init__(self, concentration, validate_args: bool | None = None) -> None:
+        if not isinstance(concentration, Tensor) or concentration.dim() < 1:
+            raise ValueError("Dirichlet: concentration must be a Tensor of at least one dimension")
+        if not concentration.is_floating_point():
+            concentration = concentration.float()
+        self.concentration = concentration
+        shape = tuple(concentration.shape)
+        super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration / self.concentration.sum(-1, keepdim=True)
+
+    @property
+    def variance(self) -> Tensor:
+        a = self.concentration
+        a0 = a.sum(-1, keepdim=True)
+        return a * (a0 - a) / (a0.square() * (a0 + 1))
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        g = _np_rng().gamma(np.broadcast_to(self.concentration.detach().cpu().numpy(), shape))
+        return self._draw(g / g.sum(-1, keepdims=True), self.concentration)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        a = self.concentration
+        return ((a - 1) * value.log()).sum(-1) + lgamma(a.sum(-1)) - lgamma(a).sum(-1)
+
+    def entropy(self) -> Tensor:
+        a = self.concentration
+        k = a.shape[-1]
+        a0 = a.sum(-1)
+        return lgamma(a).sum(-1) - lgamma(a0) - (k - a0) * digamma(a0) - ((a - 1) * digamma(a)).sum(-1)
+
+
+class Beta(_NoRsample):
+    """The Beta distribution on ``(0, 1)``: density ``x^(α-1) (1-x)^(β-1) / B(α, β)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "concentration1": constraints.positive,
+        "concentration0": constraints.positive,
+    }
+    support = constraints.unit_interval
+
+    def __init__(self, concentration1, concentration0, validate_args: bool | None = None) -> None:
+        self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
+        scalar = isinstance(concentration1, Number) and isinstance(concentration0, Number)
+        super().__init__(() if scalar else tuple(self.concentration1.shape), validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def variance(self) -> Tensor:
+        a, b = self.concentration1, self.concentration0
+        t = a + b
+        return a * b / (t.square() * (t + 1))
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        a = np.broadcast_to(self.concentration1.detach().cpu().numpy(), shape)
+        b = np.broadcast_to(self.concentration0.detach().cpu().numpy(), shape)
+        return self._draw(_np_rng().beta(a, b), self.concentration1)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        a, b = self.concentration1, self.concentration0
+        return (a - 1) * value.log() + (b - 1) * (1 - value).log() - (lgamma(a) + lgamma(b) - lgamma(a + b))
+
+    def entropy(self) -> Tensor:
+        a, b = self.concentration1, self.concentration0
+        t = a + b
+        return (
+            lgamma(a)
+            + lgamma(b)
+            - lgamma(t)
+            - (a - 1) * digamma(a)
+            - (b - 1) * digamma(b)
+            + (t - 2) * digamma(t)
+        )
+
+
+class Poisson(_NoRsample):
+    """The Poisson distribution with ``rate`` λ: ``P(k) = λ^k e^(-λ) / k!``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"rate": constraints.nonnegative}
+    support = constraints.nonnegative
+
+    def __init__(self, rate, validate_args: bool | None = None) -> None:
+        (self.rate,) = broadcast_all(rate)
+        super().__init__(
+            () if isinstance(rate, Number) else tuple(self.rate.shape), validate_args=validate_args
+        )
+
+    @property
+    def mean(self) -> Tensor:
+        return self.rate
+
+    @property
+    def mode(self) -> Tensor:
+        return self.rate.floor()
+
+    @property
+    def variance(self) -> Tensor:
+        return self.rate
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        lam = np.broadcast_to(self.rate.detach().cpu().numpy(), shape)
+        return self._draw(_np_rng().poisson(lam).astype(np.float64), self.rate)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        r = self.rate
+        term = _rustdl.where(value == 0, _rustdl.zeros_like(value * r), value * r.clamp(min=1e-300).log())
+        return term - r - lgamma(value + 1)
+
+
+class Binomial(_NoRsample):
+    """Successes in ``total_count`` Bernoulli(``probs``) trials; give ``probs`` or ``logits``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "total_count": constraints.nonnegative,
+        "probs": constraints.unit_interval,
+    }
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args: bool | None = None) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Binomial: either `probs` or `logits` must be specified, but not both.")
+        given = probs if probs is not None else logits
+        self.total_count, p = broadcast_all(total_count, given)
+        self.probs = p if probs is not None else p.sigmoid()
+        scalar = isinstance(total_count, Number) and isinstance(given, Number)
+        super().__init__(() if scalar else tuple(self.probs.shape), validate_args=validate_args)
+
+    @property
+    def support(self):  # type: ignore[override]
+        return constraints.nonnegative
+
+    @property
+    def logits(self) -> Tensor:
+        return self.probs.log() - (1 - self.probs).log()
+
+    @property
+    def mean(self) -> Tensor:
+        return self.total_count * self.probs
+
+    @property
+    def variance(self) -> Tensor:
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        n = np.broadcast_to(self.total_count.detach().cpu().numpy(), shape).astype(np.int64)
+        p = np.broadcast_to(self.probs.detach().cpu().numpy(), shape)
+        return self._draw(_np_rng().binomial(n, p).astype(np.float64), self.probs)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+            if not bool((value <= self.total_count).all().item()):
+                raise ValueError("Binomial: value must not exceed total_count")
+        n, p = self.total_count, self.probs
+        log_comb = lgamma(n + 1) - lgamma(value + 1) - lgamma(n - value + 1)
+        zero = _rustdl.zeros_like(value * p)
+        t1 = _rustdl.where(value == 0, zero, value * p.clamp(min=1e-300).log())
+        t2 = _rustdl.where(value == n, zero, (n - value) * (1 - p).clamp(min=1e-300).log())
+        return log_comb + t1 + t2

@@ -1,0 +1,377 @@
+"""``Laplace``, ``Exponential``, ``LogNormal``, ``Geometric``, ``Independent`` and
+``MultivariateNormal``, composed from rustdl tensor ops (differentiable where PyTorch's are)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Number
+from typing import Any, ClassVar
+
+from .. import _rustdl
+from .. import linalg as _linalg
+from .._rustdl import Tensor
+from . import constraints
+from .distribution import Distribution
+from .normal import Normal
+from .utils import broadcast_all, finfo_eps
+
+__all__ = ["Exponential", "Geometric", "Independent", "Laplace", "LogNormal", "MultivariateNormal"]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _uniform(shape, like: Tensor, low_eps: bool = True) -> Tensor:
+    """Uniform draws in (0, 1) (open at 0 when ``low_eps``) of ``shape``, dtype/device of ``like``."""
+    u = _rustdl.rand(shape, dtype=like.dtype, device=like.device)
+    return u.clamp(min=finfo_eps(like), max=1 - finfo_eps(like)) if low_eps else u
+
+
+class Laplace(Distribution):
+    """The Laplace distribution: density ``exp(-|x - loc| / scale) / (2 scale)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+    }
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        shape = () if isinstance(loc, Number) and isinstance(scale, Number) else tuple(self.loc.shape)
+        super().__init__(shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return 2 * self.scale.square()
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        """Inverse-CDF draw ``loc - scale·sign(u)·log(1 - |u|)``, ``u ~ U(-1, 1)``: differentiable."""
+        u = _uniform(self._extended_shape(sample_shape), self.loc) * 2 - 1
+        return self.loc - self.scale * u.sign() * (1 - u.abs()).log()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
+
+    def cdf(self, value: Tensor) -> Tensor:
+        z = (value - self.loc) / self.scale
+        return 0.5 - 0.5 * z.sign() * ((-z.abs()).exp() - 1)
+
+    def entropy(self) -> Tensor:
+        return 1 + (2 * self.scale).log()
+
+
+class Exponential(Distribution):
+    """The exponential distribution with ``rate``: density ``rate·exp(-rate·x)`` on ``x ≥ 0``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"rate": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+
+    def __init__(self, rate, validate_args: bool | None = None) -> None:
+        (self.rate,) = broadcast_all(rate)
+        shape = () if isinstance(rate, Number) else tuple(self.rate.shape)
+        super().__init__(shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.rate.reciprocal()
+
+    @property
+    def mode(self) -> Tensor:
+        return _rustdl.zeros_like(self.rate)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.rate.square().reciprocal()
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        """``-log(u) / rate``, ``u ~ U(0, 1)``: differentiable in ``rate``."""
+        return -_uniform(self._extended_shape(sample_shape), self.rate).log() / self.rate
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return self.rate.log() - self.rate * value
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return 1 - (-self.rate * value).exp()
+
+    def entropy(self) -> Tensor:
+        return 1.0 - self.rate.log()
+
+
+class LogNormal(Distribution):
+    """``exp(X)`` for ``X ~ Normal(loc, scale)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+    }
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
+        self.base_dist = Normal(loc, scale, validate_args=validate_args)
+        self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
+        super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return (self.loc + self.scale.square() / 2).exp()
+
+    @property
+    def mode(self) -> Tensor:
+        return (self.loc - self.scale.square()).exp()
+
+    @property
+    def variance(self) -> Tensor:
+        s2 = self.scale.square()
+        return (s2.exp() - 1) * (2 * self.loc + s2).exp()
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        return self.base_dist.rsample(sample_shape).exp()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        y = value.log()
+        return self.base_dist.log_prob(y) - y
+
+    def entropy(self) -> Tensor:
+        return self.base_dist.entropy() + self.loc
+
+
+class Geometric(Distribution):
+    """Number of failures before the first success of Bernoulli(``probs``) trials:
+    ``P(k) = (1 - p)^k · p``. Give ``probs`` or ``logits``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"probs": constraints.unit_interval}
+    support = constraints.nonnegative
+
+    def __init__(self, probs=None, logits=None, validate_args: bool | None = None) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Geometric: either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+        else:
+            (lg,) = broadcast_all(logits)
+            self.probs = lg.sigmoid()
+        given = probs if probs is not None else logits
+        shape = () if isinstance(given, Number) else tuple(self.probs.shape)
+        super().__init__(shape, validate_args=validate_args)
+        if self._validate_args and not bool((self.probs > 0).all().item()):
+            raise ValueError("Geometric: probs must be in (0, 1]")
+
+    @property
+    def logits(self) -> Tensor:
+        return self.probs.log() - (1 - self.probs).log()
+
+    @property
+    def mean(self) -> Tensor:
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self) -> Tensor:
+        return _rustdl.zeros_like(self.probs)
+
+    @property
+    def variance(self) -> Tensor:
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        from ..autograd import no_grad
+
+        with no_grad():
+            u = _uniform(self._extended_shape(sample_shape), self.probs)
+            return (u.log() / (1 - self.probs).clamp(min=finfo_eps(self.probs)).log()).floor()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        q = 1 - self.probs
+        # value·log(1-p), taken as 0 where value = 0 (p = 1 included)
+        term = _rustdl.where(value == 0, _rustdl.zeros_like(q), value * q.clamp(min=1e-300).log())
+        return term + self.probs.log()
+
+    def entropy(self) -> Tensor:
+        p = self.probs
+        q = 1 - p
+        qlogq = _rustdl.where(q == 0, _rustdl.zeros_like(q), q * q.clamp(min=1e-300).log())
+        return -(qlogq + p * p.log()) / p
+
+
+class Independent(Distribution):
+    """Reinterprets the rightmost ``reinterpreted_batch_ndims`` batch dims of ``base_distribution``
+    as event dims: ``log_prob`` sums over them."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
+
+    def __init__(
+        self, base_distribution: Distribution, reinterpreted_batch_ndims: int, validate_args=None
+    ) -> None:
+        if not isinstance(base_distribution, Distribution):
+            raise TypeError(
+                f"Independent: base_distribution must be a Distribution, got {type(base_distribution).__name__}"
+            )
+        n = reinterpreted_batch_ndims
+        shape = base_distribution.batch_shape + base_distribution.event_shape
+        if not isinstance(n, int) or n < 0 or n > len(base_distribution.batch_shape):
+            raise ValueError(
+                f"Independent: reinterpreted_batch_ndims must be in [0, {len(base_distribution.batch_shape)}], got {n}"
+            )
+        cut = len(base_distribution.batch_shape) - n
+        self.base_dist = base_distribution
+        self.reinterpreted_batch_ndims = n
+        super().__init__(shape[:cut], shape[cut:], validate_args=False)
+        if validate_args is not None:
+            self._validate_args = validate_args
+
+    @property
+    def has_rsample(self) -> bool:  # type: ignore[override]
+        return self.base_dist.has_rsample
+
+    @property
+    def support(self) -> Any:  # type: ignore[override]
+        return self.base_dist.support
+
+    @property
+    def mean(self) -> Tensor:
+        return self.base_dist.mean
+
+    @property
+    def mode(self) -> Tensor:
+        return self.base_dist.mode
+
+    @property
+    def variance(self) -> Tensor:
+        return self.base_dist.variance
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        return self.base_dist.sample(sample_shape)
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        return self.base_dist.rsample(sample_shape)
+
+    def _sum_rightmost(self, x: Tensor) -> Tensor:
+        n = self.reinterpreted_batch_ndims
+        return x.sum(tuple(range(-n, 0))) if n else x
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return self._sum_rightmost(self.base_dist.log_prob(value))
+
+    def entropy(self) -> Tensor:
+        return self._sum_rightmost(self.base_dist.entropy())
+
+
+def _batch_mv(mat: Tensor, vec: Tensor) -> Tensor:
+    return (mat @ vec.unsqueeze(-1)).squeeze(-1)
+
+
+class MultivariateNormal(Distribution):
+    """The multivariate normal with mean ``loc`` (``(*, k)``) and exactly one of
+    ``covariance_matrix``, ``precision_matrix`` or ``scale_tril`` (``(*, k, k)``); event shape ``(k,)``.
+
+    Everything goes through the Cholesky factor ``scale_tril`` (``rustdl.linalg.cholesky``), so
+    ``rsample``, ``log_prob`` and ``entropy`` are differentiable in every parameter.
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"loc": constraints.real_vector}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(
+        self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None, validate_args=None
+    ) -> None:
+        op = "MultivariateNormal"
+        if (covariance_matrix is not None) + (precision_matrix is not None) + (scale_tril is not None) != 1:
+            raise ValueError(
+                f"{op}: exactly one of covariance_matrix or precision_matrix or scale_tril may be specified."
+            )
+        if not isinstance(loc, Tensor) or loc.dim() < 1:
+            raise ValueError(f"{op}: loc must be at least one-dimensional Tensor.")
+        mat = next(m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None)
+        if not isinstance(mat, Tensor) or mat.dim() < 2 or mat.shape[-1] != mat.shape[-2]:
+            raise ValueError(f"{op}: the matrix argument must be a square Tensor of at least two dimensions.")
+        k = loc.shape[-1]
+        if mat.shape[-1] != k:
+            raise ValueError(
+                f"{op}: loc has event size {k} but the matrix is {mat.shape[-1]}x{mat.shape[-1]}"
+            )
+        import numpy as np
+
+        batch = tuple(np.broadcast_shapes(tuple(mat.shape[:-2]), tuple(loc.shape[:-1])))
+        self.loc = loc.expand(*batch, k)
+        if scale_tril is not None:
+            self.scale_tril = scale_tril.tril().expand(*batch, k, k)
+        elif covariance_matrix is not None:
+            self.scale_tril = _linalg.cholesky(covariance_matrix).expand(*batch, k, k)
+        else:
+            # precision P = L_p L_pᵀ; covariance = P⁻¹ whose Cholesky factor we take directly
+            self.scale_tril = _linalg.cholesky(_linalg.inv(precision_matrix)).expand(*batch, k, k)
+        self._given = (
+            "cov" if covariance_matrix is not None else "prec" if precision_matrix is not None else "tril"
+        )
+        self._cov_in = covariance_matrix
+        self._prec_in = precision_matrix
+        super().__init__(batch, (k,), validate_args=validate_args)
+        if self._validate_args and not bool((self.scale_tril.diagonal(dim1=-2, dim2=-1) > 0).all().item()):
+            raise ValueError(f"{op}: scale_tril must have a positive diagonal")
+
+    @property
+    def covariance_matrix(self) -> Tensor:
+        if self._given == "cov":
+            return self._cov_in.expand(*self.batch_shape, *self.event_shape, *self.event_shape)
+        return self.scale_tril @ self.scale_tril.transpose(-2, -1)
+
+    @property
+    def precision_matrix(self) -> Tensor:
+        if self._given == "prec":
+            return self._prec_in.expand(*self.batch_shape, *self.event_shape, *self.event_shape)
+        return _linalg.inv(self.covariance_matrix)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return self.scale_tril.square().sum(-1)
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        """``loc + L·eps`` with ``eps ~ N(0, I)``: differentiable in ``loc`` and the matrix."""
+        eps = _rustdl.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + _batch_mv(self.scale_tril, eps)
+
+    def _half_log_det(self) -> Tensor:
+        return self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        diff = value - self.loc
+        shape = tuple(diff.shape)
+        k = self.event_shape[0]
+        tril = self.scale_tril.expand(*shape[:-1], k, k)
+        z = _linalg.solve_triangular(tril, diff.unsqueeze(-1), upper=False).squeeze(-1)
+        m = z.square().sum(-1)
+        return -0.5 * (k * _LOG_2PI + m) - self._half_log_det()
+
+    def entropy(self) -> Tensor:
+        k = self.event_shape[0]
+        return 0.5 * k * (1.0 + _LOG_2PI) + self._half_log_det()
