@@ -217,8 +217,30 @@ fn shape_arg(
     }
 }
 
+/// A creation call's tensor: the shape from `args`/`size=`, float32 on the CPU unless asked
+/// otherwise, drawn from `generator` when given (random kernels).
+#[allow(clippy::too_many_arguments)]
+fn make_sized(
+    py: Python<'_>,
+    name: &str,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor>,
+) -> PyResult<PyTensor> {
+    let shape = shape_arg(args, size, name)?;
+    let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
+    let t = with_generator(generator, || {
+        create(py, &shape, dv, || make(&shape, dt, dv))
+    })?;
+    finish(t, requires_grad)
+}
+
 /// `name(*size, dtype=None, device=None, requires_grad=False)`: a new tensor from a creation
-/// kernel `make(shape, dtype, device)` (float32 on the CPU unless asked otherwise).
+/// kernel `make(shape, dtype, device)`.
 macro_rules! sized {
     ($name:ident, $make:expr) => {
         #[pyfunction]
@@ -231,12 +253,17 @@ macro_rules! sized {
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<PyTensor> {
-            let shape = shape_arg(args, size, stringify!($name))?;
-            let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
-            let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
-            finish(
-                create(py, &shape, dv, || make(&shape, dt, dv))?,
+            let name = stringify!($name);
+            make_sized(
+                py,
+                name,
+                args,
+                size,
+                None,
+                dtype,
+                device,
                 requires_grad,
+                $make,
             )
         }
     };
@@ -263,18 +290,13 @@ macro_rules! random_sized {
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<PyTensor> {
-            let shape = shape_arg(args, size, stringify!($name))?;
-            let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
-            let make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $make;
-            let t = with_generator(generator, || {
-                create(py, &shape, dv, || make(&shape, dt, dv))
-            })?;
-            finish(t, requires_grad)
+            let name = stringify!($name);
+            make_sized(py, name, args, size, generator, dtype, device, requires_grad, $make)
         }
     };
 }
-random_sized!(rand, |s, d, v| Tensor::rand(s, d, v));
-random_sized!(randn, |s, d, v| Tensor::randn(s, d, v));
+random_sized!(rand, Tensor::rand);
+random_sized!(randn, Tensor::randn);
 
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, dtype=None, device=None, requires_grad=false))]
