@@ -11,6 +11,11 @@
 //! - input gradient: `Wᵀ @ g_n` gives channel-major columns `(C·kh·kw, oh·ow)`, folded onto
 //!   the image by runs of whole output rows.
 //!
+//! Stride-1 layers skip the columns in the forward pass and the weight gradient (see
+//! [`forward_shifted_t`]): each image is copied once, zero-padded and channels-last, and every
+//! kernel row's taps are a product over that copy shifted by a fixed offset — the columns cost
+//! about as much as the product's packing, and they were written to memory twice over.
+//!
 //! Images are split over the threads in equal runs; each product runs on one thread.
 
 use std::mem::MaybeUninit;
@@ -141,22 +146,61 @@ unsafe fn assume_init<T>(v: &[MaybeUninit<T>]) -> &[T] {
     std::slice::from_raw_parts(v.as_ptr() as *const T, v.len())
 }
 
-/// `dst (O, L) = src (L, O)ᵀ`, plus `bias[o]` on row `o`, in cache-sized blocks.
-fn transpose_bias<T: Float>(src: &[T], dst: &mut [T], l: usize, o: usize, bias: Option<&[T]>) {
-    const B: usize = 16;
-    for o0 in (0..o).step_by(B) {
-        let o1 = (o0 + B).min(o);
-        for l0 in (0..l).step_by(B) {
-            let l1 = (l0 + B).min(l);
-            for oc in o0..o1 {
-                let bv = bias.map_or(T::ZERO, |b| b[oc]);
-                let row = &mut dst[oc * l + l0..oc * l + l1];
-                for (j, d) in row.iter_mut().enumerate() {
-                    *d = src[(l0 + j) * o + oc] + bv;
+/// `dst[j·dst_rs + i] = src[i·src_rs + j] + add[j]` for `i < rows`, `j < cols` (`add`
+/// absent: nothing added), through 8×8 tiles held in registers: every read and every write
+/// runs along a row.
+#[inline(always)]
+fn transpose_into<T: Float>(
+    (src, src_rs): (&[T], usize),
+    (dst, dst_rs): (&mut [T], usize),
+    rows: usize,
+    cols: usize,
+    add: Option<&[T]>,
+) {
+    const B: usize = 8;
+    let plus = |j: usize| add.map_or(T::ZERO, |a| a[j]);
+    let (full_r, full_c) = (rows / B * B, cols / B * B);
+    let tiled = super::simd::transpose_tiles((src, src_rs), (&mut *dst, dst_rs), rows, cols, add);
+    for i0 in (0..full_r).step_by(B).filter(|_| !tiled) {
+        for j0 in (0..full_c).step_by(B) {
+            let mut t = [[T::ZERO; B]; B];
+            for (i, ti) in t.iter_mut().enumerate() {
+                ti.copy_from_slice(&src[(i0 + i) * src_rs + j0..(i0 + i) * src_rs + j0 + B]);
+            }
+            for j in 0..B {
+                let a = plus(j0 + j);
+                let d = &mut dst[(j0 + j) * dst_rs + i0..(j0 + j) * dst_rs + i0 + B];
+                for (i, v) in d.iter_mut().enumerate() {
+                    *v = t[i][j] + a;
                 }
             }
         }
     }
+    // the ragged edges: the last rows, and the last columns of the full rows
+    for i in full_r..rows {
+        for j in 0..cols {
+            dst[j * dst_rs + i] = src[i * src_rs + j] + plus(j);
+        }
+    }
+    for j in full_c..cols {
+        let a = plus(j);
+        for i in 0..full_r {
+            dst[j * dst_rs + i] = src[i * src_rs + j] + a;
+        }
+    }
+}
+
+/// `dst (O, L) = src (L, O)ᵀ`, plus `bias[o]` on row `o`; row `o` of `dst` starts at
+/// `o·dst_rs`.
+#[inline(always)]
+fn transpose_bias<T: Float>(
+    src: &[T],
+    dst: &mut [T],
+    (l, dst_rs): (usize, usize),
+    o: usize,
+    bias: Option<&[T]>,
+) {
+    transpose_into((src, o), (dst, dst_rs), l, o, bias);
 }
 
 fn forward_t<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
@@ -193,13 +237,226 @@ fn forward_t<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: 
                 let y =
                     unsafe { std::slice::from_raw_parts_mut(base.get().add(n * img_out), img_out) };
                 let src = &yt[j * l * o..(j + 1) * l * o];
-                super::simd::wide(|| transpose_bias(src, y, l, o, bias));
+                super::simd::wide(|| transpose_bias(src, y, (l, l), o, bias));
             }
         }
     });
     // SAFETY: the tasks covered every image, and each wrote its whole output block
     unsafe { out.set_len(total) };
     out
+}
+
+/// Height and width of a stride-1 layer's zero-padded image.
+fn padded_plane(g: &Conv2dGeom) -> (usize, usize) {
+    (g.h + 2 * g.ph, g.w + 2 * g.pw)
+}
+
+/// Rows of one shifted product over `count` padded images laid end to end: every position of
+/// the padded grid from the first output to the last (the `wp - ow` positions past the end of
+/// each output row, and the padding rows between images, are computed and thrown away).
+fn shifted_rows(g: &Conv2dGeom, count: usize) -> usize {
+    let (hp, wp) = padded_plane(g);
+    (count - 1) * hp * wp + (g.oh - 1) * wp + g.ow
+}
+
+/// Whether a forward convolution runs as shifted products (see [`forward_shifted_t`]): stride
+/// 1, and few enough thrown-away positions that they cost less than building the columns
+/// (measured: the columns cost about 15% of the product on 3×3 layers).
+fn shifted_fits(g: &Conv2dGeom) -> bool {
+    if g.sh != 1 || g.sw != 1 || g.oh == 0 || g.ow == 0 || g.kh * g.kw < 2 {
+        return false;
+    }
+    let l = g.oh * g.ow;
+    let count = images_per_product(l, images_per_task(g.n));
+    100 * count * l >= 85 * shifted_rows(g, count)
+}
+
+/// [`shifted_fits`], unless the environment variable `RUSTDL_CONV_COLUMNS=1` asks for the
+/// columns everywhere (read once per process; for comparing the two paths).
+fn use_shifted(g: &Conv2dGeom) -> bool {
+    static COLUMNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let columns =
+        *COLUMNS.get_or_init(|| std::env::var("RUSTDL_CONV_COLUMNS").is_ok_and(|v| v == "1"));
+    !columns && shifted_fits(g)
+}
+
+/// Writes image `x (C, H, W)` into the interior of its zero-padded channels-last copy
+/// `xp (hp, wp, C)` (the border is left as it is: zero).
+#[inline(always)]
+fn to_padded_channels_last<T: Float>(x: &[T], g: &Conv2dGeom, xp: &mut [T]) {
+    let (_, wp) = padded_plane(g);
+    let (c, plane) = (g.c, g.h * g.w);
+    for iy in 0..g.h {
+        // row iy: the (C, W) slice of the planes, transposed into (W, C)
+        let row = &mut xp[((iy + g.ph) * wp + g.pw) * c..((iy + g.ph) * wp + g.pw + g.w) * c];
+        transpose_into((&x[iy * g.w..], plane), (row, c), c, g.w, None);
+    }
+}
+
+/// Stride-1 forward convolution without columns: on the zero-padded channels-last image, the
+/// tap `(i, j)` of every output position sits a fixed number of positions further on, so the
+/// output `(positions, O)` is the sum over the taps of one product each — the image shifted by
+/// the tap's offset `(positions, C)` times the tap's weights `(C, O)`. The products run over
+/// the padded grid's positions (a few more than the outputs), and the useful ones are
+/// transposed into NCHW with the bias added.
+fn forward_shifted_t<T: Float>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Vec<T> {
+    let (c, taps, l) = (g.c, g.kh * g.kw, g.oh * g.ow);
+    let k = c * taps;
+    let (hp, wp) = padded_plane(g);
+    let plane = hp * wp;
+    let (img_in, img_out) = (c * g.h * g.w, o * l);
+    // the weight as one (C, O) matrix per tap
+    let mut wt = vec![T::ZERO; taps * c * o];
+    for (oc, wo) in w.chunks_exact(k).enumerate() {
+        for (ci, wc) in wo.chunks_exact(taps).enumerate() {
+            for (t, &v) in wc.iter().enumerate() {
+                wt[(t * c + ci) * o + oc] = v;
+            }
+        }
+    }
+    let total = g.n * img_out;
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let per = images_per_task(g.n);
+    let gs = images_per_product(l, per);
+    let base = SendPtr(out.as_mut_ptr());
+    pool::run(g.n.div_ceil(per), |t| {
+        let mut xp = vec![T::ZERO; gs * plane * c];
+        let mut yt = vec![T::ZERO; shifted_rows(g, gs) * o];
+        for grp in groups(t * per..((t + 1) * per).min(g.n), gs) {
+            for (j, n) in grp.clone().enumerate() {
+                let dst = &mut xp[j * plane * c..(j + 1) * plane * c];
+                super::simd::wide(|| {
+                    to_padded_channels_last(&x[n * img_in..(n + 1) * img_in], g, dst)
+                });
+            }
+            let rows = shifted_rows(g, grp.len());
+            // without dilation along a row, a kernel row's taps are neighbouring positions,
+            // whose channels lie end to end: one product of depth kw·C per kernel row, over
+            // rows of the image that overlap
+            let (run, per_row) = if g.dw == 1 { (g.kw, 1) } else { (1, g.kw) };
+            for ki in 0..g.kh {
+                for r in 0..per_row {
+                    let tap = ki * g.kw + r;
+                    let off = ki * g.dh * wp + r * g.dw;
+                    gemm_into(
+                        [rows, o, run * c],
+                        &mut yt,
+                        o,
+                        (&xp[off * c..], Strides { rs: c, cs: 1 }),
+                        (&wt[tap * c * o..(tap + run) * c * o], Strides::rows(o)),
+                        tap > 0,
+                    );
+                }
+            }
+            for (j, n) in grp.enumerate() {
+                // SAFETY: image `n`'s output block belongs to this task alone, and is written
+                // whole (every output row) before anything reads it
+                let y =
+                    unsafe { std::slice::from_raw_parts_mut(base.get().add(n * img_out), img_out) };
+                super::simd::wide(|| {
+                    for oy in 0..g.oh {
+                        let src = &yt[(j * plane + oy * wp) * o..];
+                        transpose_bias(src, &mut y[oy * g.ow..], (g.ow, l), o, bias);
+                    }
+                });
+            }
+        }
+    });
+    // SAFETY: the tasks covered every image, and each wrote its whole output block
+    unsafe { out.set_len(total) };
+    out
+}
+
+/// The forward convolution: shifted products where they fit, else columns.
+fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
+    if use_shifted(g) {
+        forward_shifted_t(x, w, bias, g, o)
+    } else {
+        forward_t(x, w, bias, g, o)
+    }
+}
+
+/// Stride-1 weight gradient without columns (the adjoint of [`forward_shifted_t`]): kernel row
+/// `i`'s gradient `(O, kw·C)` is the output gradient laid on the padded grid `(O, positions)`
+/// (zero on the thrown-away positions) times the image shifted by the row's offset
+/// `(positions, kw·C)`; per-task partial sums as in [`weight_grad_t`].
+fn weight_grad_shifted_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let (c, l) = (g.c, g.oh * g.ow);
+    let (hp, wp) = padded_plane(g);
+    let plane = hp * wp;
+    let img_in = c * g.h * g.w;
+    let (run, per_row) = if g.dw == 1 { (g.kw, 1) } else { (1, g.kw) };
+    let per = images_per_task(g.n);
+    let gs = images_per_product(l, per);
+    let tasks = g.n.div_ceil(per);
+    // per task: the gradient as (taps, O, C) — a tap's (O, C) block, or a kernel row's
+    // (O, kw·C) block when its taps go together
+    let block = g.kh * g.kw * o * c;
+    let mut partial = vec![T::ZERO; tasks * block];
+    pool::chunks_mut(&mut partial, block, |t, acc| {
+        let mut xp = vec![T::ZERO; gs * plane * c];
+        let mut gp = vec![T::ZERO; o * shifted_rows(g, gs)];
+        for grp in groups(t * per..((t + 1) * per).min(g.n), gs) {
+            let rows = shifted_rows(g, grp.len());
+            let full = shifted_rows(g, gs);
+            for (j, n) in grp.clone().enumerate() {
+                let dst = &mut xp[j * plane * c..(j + 1) * plane * c];
+                super::simd::wide(|| {
+                    to_padded_channels_last(&x[n * img_in..(n + 1) * img_in], g, dst)
+                });
+                // the output rows onto the padded grid; the rest of it stays zero
+                for oc in 0..o {
+                    let src = &gy[(n * o + oc) * l..(n * o + oc + 1) * l];
+                    for (oy, r) in src.chunks_exact(g.ow).enumerate() {
+                        let at = oc * full + j * plane + oy * wp;
+                        gp[at..at + g.ow].copy_from_slice(r);
+                    }
+                }
+            }
+            for ki in 0..g.kh {
+                for r in 0..per_row {
+                    let tap = ki * g.kw + r;
+                    let off = ki * g.dh * wp + r * g.dw;
+                    gemm_into(
+                        [o, run * c, rows],
+                        &mut acc[tap * o * c..(tap + run) * o * c],
+                        run * c,
+                        (&gp, Strides::rows(full)),
+                        (&xp[off * c..], Strides { rs: c, cs: 1 }),
+                        true,
+                    );
+                }
+            }
+        }
+    });
+    let (first, rest) = partial.split_at_mut(block);
+    for p in rest.chunks_exact(block) {
+        first.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+    }
+    // (kernel rows, O, runs of taps, C) → (O, C, kh, kw)
+    let taps = g.kh * g.kw;
+    let mut dw = vec![T::ZERO; block];
+    for ki in 0..g.kh {
+        for r in 0..per_row {
+            let tap0 = ki * g.kw + r;
+            let blk = &first[tap0 * o * c..(tap0 + run) * o * c];
+            for oc in 0..o {
+                for q in 0..run {
+                    let tap = tap0 + q;
+                    for ci in 0..c {
+                        dw[(oc * c + ci) * taps + tap] = blk[(oc * run + q) * c + ci];
+                    }
+                }
+            }
+        }
+    }
+    dw
 }
 
 fn weight_grad_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
@@ -346,9 +603,9 @@ pub fn conv2d_images(
     }
     reserve_columns(g, x.dtype(), "conv2d (columns of each image)")?;
     Ok(match bias {
-        None => typed!("conv2d", (x, w) => |xv, wv| forward_t(&view_slice(xv, lx), wv, None, g, o)),
+        None => typed!("conv2d", (x, w) => |xv, wv| forward(&view_slice(xv, lx), wv, None, g, o)),
         Some(b) => typed!("conv2d", (x, w, b) => |xv, wv, bv| {
-            forward_t(&view_slice(xv, lx), wv, Some(bv), g, o)
+            forward(&view_slice(xv, lx), wv, Some(bv), g, o)
         }),
     })
 }
@@ -367,7 +624,11 @@ pub fn conv2d_images_weight_grad(
     check("the output gradient", lg.numel(), g.n * o * g.oh * g.ow)?;
     reserve_columns(g, x.dtype(), "conv2d backward (columns of each image)")?;
     Ok(typed!("conv2d backward", (x, gout) => |xv, gv| {
-        weight_grad_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+        if use_shifted(g) {
+            weight_grad_shifted_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+        } else {
+            weight_grad_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+        }
     }))
 }
 
@@ -425,6 +686,27 @@ mod tests {
     }
 
     #[test]
+    fn tile_transpose_covers_full_tiles_and_ragged_edges() {
+        for &(rows, cols) in &[(16, 8), (19, 21), (3, 17), (8, 5), (0, 4)] {
+            let (src_rs, dst_rs) = (cols + 3, rows + 2);
+            let src: Vec<f32> = (0..rows * src_rs).map(|v| v as f32).collect();
+            let add: Vec<f32> = (0..cols).map(|j| 1000.0 * j as f32).collect();
+            let mut dst = vec![-1.0f32; cols * dst_rs];
+            transpose_into((&src, src_rs), (&mut dst, dst_rs), rows, cols, Some(&add));
+            for j in 0..cols {
+                for i in 0..dst_rs {
+                    let want = if i < rows {
+                        src[i * src_rs + j] + add[j]
+                    } else {
+                        -1.0
+                    };
+                    assert_eq!(dst[j * dst_rs + i], want, "{rows}x{cols} at ({i}, {j})");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn matches_the_definition_with_stride_padding_dilation() {
         let (h, w, kh, kw) = (7usize, 6usize, 3usize, 2usize);
         for &(sh, sw, ph, pw, dh, dw) in &[
@@ -432,6 +714,8 @@ mod tests {
             (2, 3, 0, 1, 1, 2),
             (1, 2, 2, 0, 2, 1),
             (3, 1, 3, 2, 1, 1),
+            (1, 1, 0, 0, 1, 1),
+            (1, 1, 2, 3, 2, 1),
         ] {
             let oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
             let ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
@@ -459,15 +743,32 @@ mod tests {
                 .map(|i| ((i * 5) % 7) as f64 - 3.0)
                 .collect();
             let y = forward_t(&x, &wt, None, &g, o);
-            assert_eq!(
-                y,
-                reference(&x, &wt, &g, o),
-                "forward {sh} {sw} {ph} {pw} {dh} {dw}"
-            );
+            let want = reference(&x, &wt, &g, o);
+            assert_eq!(y, want, "forward {sh} {sw} {ph} {pw} {dh} {dw}");
+            if sh == 1 && sw == 1 {
+                assert_eq!(
+                    forward_shifted_t(&x, &wt, None, &g, o),
+                    want,
+                    "shifted forward {ph} {pw} {dh} {dw}"
+                );
+                let b: Vec<f64> = (0..o).map(|i| i as f64 - 1.5).collect();
+                assert_eq!(
+                    forward_shifted_t(&x, &wt, Some(&b), &g, o),
+                    forward_t(&x, &wt, Some(&b), &g, o),
+                    "shifted forward with bias {ph} {pw} {dh} {dw}"
+                );
+            }
             // <conv(x), gy> is linear in x and in w: the gradients satisfy the adjoint identity
             let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 3) % 5) as f64 - 2.0).collect();
             let dx = input_grad_t(&gy, &wt, &g, o);
             let dwt = weight_grad_t(&x, &gy, &g, o);
+            if sh == 1 && sw == 1 {
+                assert_eq!(
+                    weight_grad_shifted_t(&x, &gy, &g, o),
+                    dwt,
+                    "shifted weight gradient {ph} {pw} {dh} {dw}"
+                );
+            }
             let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
             let via_x: f64 = dx.iter().zip(&x).map(|(a, b)| a * b).sum();
             let via_w: f64 = dwt.iter().zip(&wt).map(|(a, b)| a * b).sum();

@@ -225,3 +225,101 @@ fn call_avx2<R>(f: impl FnOnce() -> R) -> R {
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     Isa::detected().wide(f)
 }
+
+/// One 8×8 tile: `dst[j·dst_rs + i] = src[i·src_rs + j] + add[j]` for `i, j < 8`.
+///
+/// # Safety
+/// The processor must support AVX2, and the 8 rows of 8 elements each side must lie inside
+/// the allocations the pointers come from.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose8_f32(
+    src: *const f32,
+    src_rs: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    add: &[f32; 8],
+) {
+    use std::arch::x86_64::*;
+    let r = |i: usize| _mm256_loadu_ps(src.add(i * src_rs));
+    let (r0, r1, r2, r3, r4, r5, r6, r7) = (r(0), r(1), r(2), r(3), r(4), r(5), r(6), r(7));
+    // interleave pairs of rows, then pairs of pairs, then the 128-bit halves
+    let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+    let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+    let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+    let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    let cols = [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ];
+    for (j, c) in cols.into_iter().enumerate() {
+        _mm256_storeu_ps(
+            dst.add(j * dst_rs),
+            _mm256_add_ps(c, _mm256_set1_ps(add[j])),
+        );
+    }
+}
+
+/// The full 8×8 tiles of `dst[j·dst_rs + i] = src[i·src_rs + j] + add[j]` (`i < rows`,
+/// `j < cols`) for `f32` with AVX2; returns false, having done nothing, where that does not
+/// apply (another type, or no AVX2) — the caller then does the whole transpose.
+pub(crate) fn transpose_tiles<T: Float>(
+    (src, src_rs): (&[T], usize),
+    (dst, dst_rs): (&mut [T], usize),
+    rows: usize,
+    cols: usize,
+    add: Option<&[T]>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        let (fr, fc) = (rows / 8 * 8, cols / 8 * 8);
+        if fr == 0 || fc == 0 {
+            return true;
+        }
+        // the last element either side any tile touches
+        let src_end = (fr - 1) * src_rs + fc;
+        let dst_end = (fc - 1) * dst_rs + fr;
+        assert!(
+            src_end <= src.len() && dst_end <= dst.len() && add.is_none_or(|a| a.len() >= fc),
+            "transpose_tiles: a {rows}x{cols} transpose reaches past its slices"
+        );
+        let (sp, dp) = (src.as_ptr() as *const f32, dst.as_mut_ptr() as *mut f32);
+        for j0 in (0..fc).step_by(8) {
+            let mut a = [0f32; 8];
+            if let Some(add) = add {
+                // SAFETY: T is f32 (checked above)
+                let add = unsafe { std::slice::from_raw_parts(add.as_ptr() as *const f32, fc) };
+                a.copy_from_slice(&add[j0..j0 + 8]);
+            }
+            for i0 in (0..fr).step_by(8) {
+                // SAFETY: AVX2 is present; the tile's rows lie inside the extents checked above
+                unsafe {
+                    transpose8_f32(
+                        sp.add(i0 * src_rs + j0),
+                        src_rs,
+                        dp.add(j0 * dst_rs + i0),
+                        dst_rs,
+                        &a,
+                    )
+                };
+            }
+        }
+        return true;
+    }
+    let _ = (src, src_rs, dst, dst_rs, rows, cols, add);
+    false
+}
