@@ -261,7 +261,8 @@ fn shifted_rows(g: &Conv2dGeom, count: usize) -> usize {
 
 /// Whether a forward convolution runs as shifted products (see [`forward_shifted_t`]): stride
 /// 1, and few enough thrown-away positions that they cost less than building the columns
-/// (measured: the columns cost about 15% of the product on 3×3 layers).
+/// (measured on 3×3 layers: the columns cost about 15% of the product; shifted products won at
+/// 28×28 and 32×32, tied at 16×16 and lost by a third at 8×8).
 fn shifted_fits(g: &Conv2dGeom) -> bool {
     if g.sh != 1 || g.sw != 1 || g.oh == 0 || g.ow == 0 || g.kh * g.kw < 2 {
         return false;
@@ -410,15 +411,8 @@ fn weight_grad_shifted_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) 
                 super::simd::wide(|| {
                     to_padded_channels_last(&x[n * img_in..(n + 1) * img_in], g, dst)
                 });
-                // the output rows onto the padded grid; the rest of it stays zero
-                for oc in 0..o {
-                    let src = &gy[(n * o + oc) * l..(n * o + oc + 1) * l];
-                    for (oy, r) in src.chunks_exact(g.ow).enumerate() {
-                        let at = oc * full + j * plane + oy * wp;
-                        gp[at..at + g.ow].copy_from_slice(r);
-                    }
-                }
             }
+            gradient_on_grid(gy, g, o, (grp.start, grp.len()), &mut gp, full);
             for ki in 0..g.kh {
                 for r in 0..per_row {
                     let tap = ki * g.kw + r;
@@ -504,6 +498,82 @@ fn weight_grad_t<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T
     }
     partial.truncate(o * k);
     partial
+}
+
+/// The output gradient of images `first..first + count` laid on their padded grids, channel
+/// by channel: `gp (O, positions)` with row stride `full`; positions that are not outputs are
+/// left as they are (zero).
+fn gradient_on_grid<T: Float>(
+    gy: &[T],
+    g: &Conv2dGeom,
+    o: usize,
+    (first, count): (usize, usize),
+    gp: &mut [T],
+    full: usize,
+) {
+    let (hp, wp) = padded_plane(g);
+    let l = g.oh * g.ow;
+    for j in 0..count {
+        let n = first + j;
+        for oc in 0..o {
+            let src = &gy[(n * o + oc) * l..(n * o + oc + 1) * l];
+            for (oy, r) in src.chunks_exact(g.ow).enumerate() {
+                let at = oc * full + j * hp * wp + oy * wp;
+                gp[at..at + g.ow].copy_from_slice(r);
+            }
+        }
+    }
+}
+
+/// Stride-1 input gradient without columns: tap `t`'s share of the zero-padded input gradient
+/// `(C, positions)`, starting `t`'s offset further on, is the tap's transposed weights
+/// `(C, O)` times the output gradient on the padded grid `(O, positions)`; the interior of the
+/// padded planes is the result.
+fn input_grad_shifted_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let (c, taps, l) = (g.c, g.kh * g.kw, g.oh * g.ow);
+    let k = c * taps;
+    let (hp, wp) = padded_plane(g);
+    let plane = hp * wp;
+    let img_in = c * g.h * g.w;
+    let mut dx = vec![T::ZERO; g.n * img_in];
+    let per = images_per_task(g.n);
+    let gs = images_per_product(l, per);
+    let full = shifted_rows(g, gs);
+    pool::chunks_mut(&mut dx, per * img_in, |t, part| {
+        // the padded gradient of a group: (C, gs·plane), channel-major over the group
+        let mut dxp = vec![T::ZERO; c * gs * plane];
+        let mut gp = vec![T::ZERO; o * full];
+        let first = t * per;
+        for grp in groups(first..first + part.len() / img_in, gs) {
+            let rows = shifted_rows(g, grp.len());
+            gradient_on_grid(gy, g, o, (grp.start, grp.len()), &mut gp, full);
+            dxp.fill(T::ZERO);
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let tap = ki * g.kw + kj;
+                    let off = ki * g.dh * wp + kj * g.dw;
+                    gemm_into(
+                        [c, rows, o],
+                        &mut dxp[off..],
+                        gs * plane,
+                        (&w[tap..], Strides { rs: taps, cs: k }),
+                        (&gp, Strides::rows(full)),
+                        true,
+                    );
+                }
+            }
+            for (j, n) in grp.enumerate() {
+                let dxn = &mut part[(n - first) * img_in..(n - first + 1) * img_in];
+                for (ci, plane_out) in dxn.chunks_exact_mut(g.h * g.w).enumerate() {
+                    for (iy, r) in plane_out.chunks_exact_mut(g.w).enumerate() {
+                        let at = ci * gs * plane + j * plane + (iy + g.ph) * wp + g.pw;
+                        r.copy_from_slice(&dxp[at..at + g.w]);
+                    }
+                }
+            }
+        }
+    });
+    dx
 }
 
 fn input_grad_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
@@ -645,7 +715,11 @@ pub fn conv2d_images_input_grad(
     check("the weight", w.len(), o * g.col_rows())?;
     reserve_columns(g, gout.dtype(), "conv2d backward (columns of each image)")?;
     Ok(typed!("conv2d backward", (gout, w) => |gv, wv| {
-        input_grad_t(&view_slice(gv, lg), wv, g, o)
+        if use_shifted(g) {
+            input_grad_shifted_t(&view_slice(gv, lg), wv, g, o)
+        } else {
+            input_grad_t(&view_slice(gv, lg), wv, g, o)
+        }
     }))
 }
 
@@ -761,6 +835,13 @@ mod tests {
             // <conv(x), gy> is linear in x and in w: the gradients satisfy the adjoint identity
             let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 3) % 5) as f64 - 2.0).collect();
             let dx = input_grad_t(&gy, &wt, &g, o);
+            if sh == 1 && sw == 1 {
+                assert_eq!(
+                    input_grad_shifted_t(&gy, &wt, &g, o),
+                    dx,
+                    "shifted input gradient {ph} {pw} {dh} {dw}"
+                );
+            }
             let dwt = weight_grad_t(&x, &gy, &g, o);
             if sh == 1 && sw == 1 {
                 assert_eq!(
