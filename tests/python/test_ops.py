@@ -222,6 +222,23 @@ def test_index_ops(device):
     gradcheck(lambda t: rustdl.cat([t, t[:2] * 3]), [leaf(a)])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_scatter_add_last_axis_on_offset_views(dtype):
+    # index and source are dense views that start inside their storage (row slices)
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 5, (4, 6))
+    src = rng.integers(-3, 4, (4, 6)).astype(dtype)
+    got = rustdl.zeros(3, 5, dtype=getattr(rustdl, dtype)).scatter_add(
+        1, rustdl.tensor(idx)[1:], rustdl.tensor(src)[1:]
+    )
+    want = np.zeros((3, 5), dtype=dtype)
+    for row in range(3):
+        np.add.at(want[row], idx[1 + row], src[1 + row])
+    np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(IndexError, match="scatter_add: index 5 is out of bounds"):
+        rustdl.zeros(3, 5).scatter_add(1, rustdl.tensor([[0, 1], [5, 0], [1, 1]]), rustdl.ones(3, 2))
+
+
 def test_shape_op_grads():
     a = r(2, 3, 4)
     for f in [

@@ -119,6 +119,9 @@ pub fn scatter_add(
     src: &CpuStorage,
     ls: &Layout,
 ) -> Result<CpuStorage> {
+    if let Some(out) = scatter_add_last_axis(shape, dim, idx, li, src, ls)? {
+        return Ok(out);
+    }
     let ids = elementwise_indices(idx, li, "scatter_add", shape, "output")?;
     let target = Layout::contiguous(shape);
     let walk = IndexWalk {
@@ -129,6 +132,68 @@ pub fn scatter_add(
         dim,
     };
     scatter_add_runs("scatter_add", src, ls, target.numel(), 1, &walk)
+}
+
+/// [`scatter_add`] along the last axis with an index as tall as the output (every axis but the
+/// last of the same size; max-pool's backward): each output row gathers its own index row, so
+/// the rows run in parallel and the indices are read in place. `None` where that does not
+/// apply.
+fn scatter_add_last_axis(
+    shape: &[usize],
+    dim: usize,
+    idx: &CpuStorage,
+    li: &Layout,
+    src: &CpuStorage,
+    ls: &Layout,
+) -> Result<Option<CpuStorage>> {
+    let CpuStorage::I64(iv) = idx else {
+        return Ok(None);
+    };
+    if dim + 1 != shape.len()
+        || li.shape != ls.shape
+        || li.shape.len() != shape.len()
+        || li.shape[..dim] != shape[..dim]
+        || !li.is_contiguous()
+        || !ls.is_contiguous()
+        || li.numel() == 0
+    {
+        return Ok(None);
+    }
+    let (width, l) = (shape[dim], li.shape[dim]);
+    let ids = &iv[li.offset..li.offset + li.numel()];
+    // every index checked first, so an error leaves nothing half done
+    if let Some(&bad) = ids.iter().find(|&&i| i < 0 || i >= width as i64) {
+        check(bad, width, "scatter_add", dim)?;
+    }
+    fn go<T: Copy + Send + Sync + Default + std::ops::AddAssign>(
+        v: &[T],
+        ids: &[i64],
+        rows: usize,
+        (width, l): (usize, usize),
+    ) -> Vec<T> {
+        let mut out = vec![T::default(); rows * width];
+        if width > 0 {
+            // a few runs of rows per thread
+            let per = rows.div_ceil(4 * super::pool::threads().max(1)).max(1);
+            super::pool::chunks_mut(&mut out, per * width, |t, part| {
+                for (j, row) in part.chunks_exact_mut(width).enumerate() {
+                    let r = t * per + j;
+                    for (&i, &x) in ids[r * l..(r + 1) * l].iter().zip(&v[r * l..(r + 1) * l]) {
+                        row[i as usize] += x;
+                    }
+                }
+            });
+        }
+        out
+    }
+    let rows: usize = shape[..dim].iter().product();
+    let at = ls.offset..ls.offset + ls.numel();
+    Ok(Some(match src {
+        CpuStorage::F32(v) => CpuStorage::F32(go(&v[at], ids, rows, (width, l))),
+        CpuStorage::F64(v) => CpuStorage::F64(go(&v[at], ids, rows, (width, l))),
+        CpuStorage::I64(v) => CpuStorage::I64(go(&v[at], ids, rows, (width, l))),
+        _ => return Ok(None),
+    }))
 }
 
 /// Where the runs of a scatter-add go: `add(output offset, source offset)` once per run.
