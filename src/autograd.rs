@@ -132,6 +132,25 @@ impl Hooks {
     fn is_empty(&self) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
     }
+
+    /// Calls every hook with `t` in registration order, their results ignored (post-accumulate
+    /// hooks: they see the tensor whose `.grad` was just updated).
+    fn notify(&self, t: &Tensor) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let hooks: Vec<GradHook> = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        for h in hooks {
+            h(t)?;
+        }
+        Ok(())
+    }
 }
 
 pub struct Node {
@@ -391,6 +410,39 @@ fn run_graph(
         add(&mut grads, e.key(), g)?;
     }
     let order = topo_order(&root_nodes);
+    // how many nodes still to run send each leaf a gradient: a leaf is handed over (its hooks
+    // run, its `.grad` accumulated, its post-accumulate hooks called) as soon as the last of them
+    // ran, while the rest of the graph still runs — as PyTorch's engine does, which is what lets
+    // a data-parallel wrapper start reducing the gradients that are ready
+    let mut senders: HashMap<u64, usize> = HashMap::new();
+    if capture.is_none() {
+        for node in &order {
+            for e in node.edges.iter().flatten() {
+                if let Edge::Leaf(t) = e {
+                    *senders.entry(t.id()).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    // the leaves `node` sends to whose last sender it was, handed over
+    let mut release = |node: &Arc<Node>,
+                       grads: &mut HashMap<Key, Tensor>,
+                       leaf: &mut dyn FnMut(&Tensor, Tensor) -> Result<()>|
+     -> Result<()> {
+        for e in node.edges.iter().flatten() {
+            let Edge::Leaf(t) = e else { continue };
+            let Some(left) = senders.get_mut(&t.id()) else {
+                continue;
+            };
+            *left -= 1;
+            if *left == 0 {
+                if let Some(g) = grads.remove(&Key::Leaf(t.id())) {
+                    hand_over(t, g, leaf)?;
+                }
+            }
+        }
+        Ok(())
+    };
     // with targets, only the nodes from which a target can be reached need to run
     let needed: Option<HashSet<usize>> = capture.as_ref().map(|cap| {
         let mut need = HashSet::new();
@@ -411,6 +463,7 @@ fn run_graph(
     for node in &order {
         let key = Key::Node(Arc::as_ptr(node) as usize);
         let Some(g) = grads.remove(&key) else {
+            release(node, &mut grads, &mut leaf)?;
             continue;
         };
         let g = if node.hooks.is_empty() {
@@ -461,25 +514,45 @@ fn run_graph(
             }
             add(&mut grads, edge.key(), gi)?;
         }
+        if capture.is_none() {
+            release(node, &mut grads, &mut leaf)?;
+        }
     }
+    // the roots that are leaves themselves, and (with `capture`) every leaf
     for t in leaves {
         if let Some(g) = grads.remove(&Key::Leaf(t.id())) {
-            let g = if t.0.hooks.is_empty() {
-                g
-            } else {
-                t.0.hooks.apply(g, "a leaf tensor")?
-            };
             match capture.as_deref_mut() {
                 Some(cap) => {
+                    let g = if t.0.hooks.is_empty() {
+                        g
+                    } else {
+                        t.0.hooks.apply(g, "a leaf tensor")?
+                    };
                     if let Some(slot) = cap.get_mut(&Key::Leaf(t.id())) {
                         *slot = Some(g);
                     }
                 }
-                None => leaf(&t, g)?,
+                None => hand_over(&t, g, &mut leaf)?,
             }
         }
     }
     Ok(())
+}
+
+/// A leaf's summed gradient through its hooks to `leaf` (which accumulates it into `.grad`),
+/// then the leaf's post-accumulate hooks.
+fn hand_over(
+    t: &Tensor,
+    g: Tensor,
+    leaf: &mut dyn FnMut(&Tensor, Tensor) -> Result<()>,
+) -> Result<()> {
+    let g = if t.0.hooks.is_empty() {
+        g
+    } else {
+        t.0.hooks.apply(g, "a leaf tensor")?
+    };
+    leaf(t, g)?;
+    t.0.post_hooks.notify(t)
 }
 
 /// Backpropagates from `root`: fills `.grad` of the leaves that require it (accumulating).

@@ -39,6 +39,8 @@ pub struct TensorImpl {
     pub(crate) view_in_no_grad: bool,
     /// gradient hooks of a leaf (a non-leaf's live on its `grad_fn`)
     pub(crate) hooks: crate::autograd::Hooks,
+    /// a leaf's post-accumulate-grad hooks, called with the leaf once backward updated `.grad`
+    pub(crate) post_hooks: crate::autograd::Hooks,
 }
 
 /// An n-dimensional array with autograd. Cloning is cheap (a reference count).
@@ -85,6 +87,7 @@ impl Tensor {
             base_gen: AtomicU64::new(base_gen),
             view_in_no_grad: false,
             hooks: crate::autograd::Hooks::default(),
+            post_hooks: crate::autograd::Hooks::default(),
         }))
     }
 
@@ -338,12 +341,33 @@ impl Tensor {
         })
     }
 
-    /// Removes a hook [`Tensor::register_hook`] added.
+    /// Registers a hook called with this leaf after `backward` accumulated its gradient into
+    /// `.grad` (the hook's result is ignored); returns the id [`Tensor::remove_hook`] takes.
+    pub fn register_post_accumulate_grad_hook(
+        &self,
+        hook: crate::autograd::GradHook,
+    ) -> Result<u64> {
+        ensure!(
+            self.requires_grad(),
+            Runtime,
+            "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require gradient"
+        );
+        ensure!(
+            self.grad_fn().is_none(),
+            Runtime,
+            "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf tensors"
+        );
+        Ok(self.0.post_hooks.add(hook))
+    }
+
+    /// Removes a hook [`Tensor::register_hook`] or
+    /// [`Tensor::register_post_accumulate_grad_hook`] added.
     pub fn remove_hook(&self, id: u64) {
         if let Some(n) = self.grad_fn() {
             n.hooks.remove(id);
         }
         self.0.hooks.remove(id);
+        self.0.post_hooks.remove(id);
     }
 
     pub fn retain_grad(&self) {

@@ -42,4 +42,23 @@ def _register_hook(self: Tensor, hook: Callable[[Tensor], Tensor | None]) -> _Te
     return _TensorHookHandle(self, self._register_hook(hook))
 
 
+def _register_post_accumulate_grad_hook(self: Tensor, hook: Callable[[Tensor], None]) -> _TensorHookHandle:
+    """Registers ``hook(tensor)``, called once ``backward`` has accumulated this leaf's ``.grad``,
+    as ``torch.Tensor.register_post_accumulate_grad_hook``.
+
+    Backward hands each leaf its gradient as soon as the last op that feeds it has run, so the
+    hook fires while the rest of the graph is still running (what lets an optimizer step in
+    backward, or a data-parallel wrapper start reducing ready gradients). The hook must return
+    ``None``; it runs for ``backward`` only (``autograd.grad`` fills no ``.grad``).
+
+    Example:
+        >>> w = rustdl.ones(3, requires_grad=True)
+        >>> h = w.register_post_accumulate_grad_hook(lambda p: print(p.grad))
+        >>> (w * 2).sum().backward()   # prints the gradient [2, 2, 2]
+        >>> h.remove()
+    """
+    return _TensorHookHandle(self, self._register_post_accumulate_grad_hook(hook))
+
+
 Tensor.register_hook = _register_hook
+Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook

@@ -157,6 +157,12 @@ pub trait Backend {
         g: &Conv2dGeom,
     ) -> Result<(Self::Storage, Self::Storage)>;
 
+    /// The largest buffer this backend can hand one kernel, in bytes (the provided convolution
+    /// runs in batch chunks whose columns fit). Provided: no limit.
+    fn max_buffer_bytes(&self) -> usize {
+        usize::MAX
+    }
+
     /// Ungrouped 2-D convolution: input view `x`, dense weight `(O, C·kh·kw)`, dense bias `(O)`.
     /// Returns `(N, O, oh, ow)` and a workspace the weight gradient may read (the columns).
     /// Provided: [`provided::conv2d`].
@@ -490,12 +496,84 @@ pub(crate) use forward_kernels;
 pub mod provided {
     use super::{conv_grad_rows, Backend, Operand};
     use crate::backend::{BinaryOp, Conv2dGeom};
+    use crate::dtype::DType;
     use crate::error::Result;
     use crate::shape::Layout;
 
+    /// Columns one chunk of images may take at most: a quarter of the backend's largest buffer
+    /// (so a chunk's product and output fit beside them), and 256 MiB.
+    const CHUNK_BYTES: usize = 256 << 20;
+
+    /// Images per chunk: as many as keep one chunk's columns within [`CHUNK_BYTES`] and the
+    /// backend's buffer limit (at least one; the whole batch when it fits).
+    fn images_per_chunk<B: Backend + ?Sized>(b: &B, dtype: DType, g: &Conv2dGeom) -> usize {
+        let per_image = g
+            .col_cols()
+            .saturating_mul(g.col_rows())
+            .saturating_mul(dtype.size())
+            .max(1);
+        let cap = (b.max_buffer_bytes() / 4).min(CHUNK_BYTES);
+        (cap / per_image).clamp(1, g.n.max(1))
+    }
+
+    /// Images `a..a + m` of the batch view `l` (batch on dim 0).
+    fn batch_slice(l: &Layout, a: usize, m: usize) -> Layout {
+        let mut s = l.clone();
+        s.offset += a * l.strides[0];
+        s.shape[0] = m;
+        s
+    }
+
+    /// Runs `one(first image, images, their geometry)` on the batch in chunks of `per`
+    /// images, each result (a dense `(m, inner…)` block) written into a dense `(N, inner…)`
+    /// result at its place.
+    fn by_chunks<B: Backend + ?Sized>(
+        b: &B,
+        dtype: DType,
+        g: &Conv2dGeom,
+        per: usize,
+        inner: &[usize],
+        one: impl Fn(usize, usize, &Conv2dGeom) -> Result<B::Storage>,
+    ) -> Result<B::Storage> {
+        let block: usize = inner.iter().product();
+        let mut out = b.full(g.n * block, 0.0, dtype)?;
+        for a in (0..g.n).step_by(per) {
+            let m = per.min(g.n - a);
+            let gc = Conv2dGeom { n: m, ..*g };
+            let y = one(a, m, &gc)?;
+            let shape: Vec<usize> = std::iter::once(m).chain(inner.iter().copied()).collect();
+            let mut ld = Layout::contiguous(&shape);
+            ld.offset = a * block;
+            b.assign(&mut out, &ld, &y, &Layout::contiguous(&shape))?;
+        }
+        Ok(out)
+    }
+
     /// im2col, one gemm `cols (N·L, K) @ wᵀ (K, O)`, then the bias added while the product is
-    /// laid out as `(N, O, L)` (one pass). The columns are the workspace.
+    /// laid out as `(N, O, L)` (one pass). The columns are the workspace. A batch whose columns
+    /// would pass [`CHUNK_BYTES`] (or the backend's buffer limit) runs in chunks of images, and
+    /// keeps no workspace.
     pub fn conv2d<B: Backend + ?Sized>(
+        b: &B,
+        x: Operand<'_, B>,
+        w: &B::Storage,
+        bias: Option<&B::Storage>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<(B::Storage, Option<B::Storage>)> {
+        let dtype = b.dtype(x.0);
+        let per = images_per_chunk(b, dtype, g);
+        if per < g.n {
+            let l = g.col_cols();
+            let out = by_chunks(b, dtype, g, per, &[o, l], |a, m, gc| {
+                Ok(conv2d_whole(b, (x.0, &batch_slice(x.1, a, m)), w, bias, gc, o)?.0)
+            })?;
+            return Ok((out, None));
+        }
+        conv2d_whole(b, x, w, bias, g, o)
+    }
+
+    fn conv2d_whole<B: Backend + ?Sized>(
         b: &B,
         x: Operand<'_, B>,
         w: &B::Storage,
@@ -529,7 +607,8 @@ pub mod provided {
     }
 
     /// `gᵀ @ cols` with the gradient as dense `(N·oh·ow, O)` rows; the columns are rebuilt
-    /// from the input when the forward kept none.
+    /// from the input when the forward kept none (chunk by chunk, the partial products summed,
+    /// when they would pass [`CHUNK_BYTES`]).
     pub fn conv2d_weight_grad<B: Backend + ?Sized>(
         b: &B,
         x: Operand<'_, B>,
@@ -538,6 +617,28 @@ pub mod provided {
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<B::Storage> {
+        let per = images_per_chunk(b, b.dtype(x.0), g);
+        if workspace.is_none() && per < g.n {
+            let lk = Layout::contiguous(&[o, g.col_rows()]);
+            let mut acc: Option<B::Storage> = None;
+            for a in (0..g.n).step_by(per) {
+                let m = per.min(g.n - a);
+                let gc = Conv2dGeom { n: m, ..*g };
+                let part = conv2d_weight_grad(
+                    b,
+                    (x.0, &batch_slice(x.1, a, m)),
+                    None,
+                    (gout.0, &batch_slice(gout.1, a, m)),
+                    &gc,
+                    o,
+                )?;
+                acc = Some(match acc {
+                    None => part,
+                    Some(s) => b.binary(BinaryOp::Add, &s, &lk, &part, &lk)?,
+                });
+            }
+            return acc.map_or_else(|| b.full(o * g.col_rows(), 0.0, b.dtype(x.0)), Ok);
+        }
         let rebuilt;
         let cols = match workspace {
             Some(c) => c,
@@ -552,7 +653,8 @@ pub mod provided {
         b.matmul(&gy, &gyt, cols, &Layout::contiguous(&[rows, g.col_rows()]))
     }
 
-    /// `(g @ W)` folded back onto the input by col2im.
+    /// `(g @ W)` folded back onto the input by col2im (chunk by chunk when the columns would
+    /// pass [`CHUNK_BYTES`]).
     pub fn conv2d_input_grad<B: Backend + ?Sized>(
         b: &B,
         gout: Operand<'_, B>,
@@ -560,6 +662,13 @@ pub mod provided {
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<B::Storage> {
+        let dtype = b.dtype(gout.0);
+        let per = images_per_chunk(b, dtype, g);
+        if per < g.n {
+            return by_chunks(b, dtype, g, per, &[g.c, g.h, g.w], |a, m, gc| {
+                conv2d_input_grad(b, (gout.0, &batch_slice(gout.1, a, m)), w, gc, o)
+            });
+        }
         let (rows, k) = (g.n * g.col_cols(), g.col_rows());
         let gy = b.copy(gout.0, &conv_grad_rows(gout.1, g, o))?;
         let lw = Layout::contiguous(&[o, k]);

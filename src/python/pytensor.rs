@@ -326,6 +326,38 @@ impl PyTensor {
         });
         Ok(self.t.register_hook(h)?)
     }
+    /// Registers `hook(tensor)`, called after backward accumulated this leaf's `.grad`; returns
+    /// the id `_remove_hook` takes.
+    fn _register_post_accumulate_grad_hook(
+        &self,
+        py: Python<'_>,
+        hook: Py<PyAny>,
+    ) -> PyResult<u64> {
+        if !hook.bind(py).is_callable() {
+            return Err(PyTypeError::new_err(
+                "register_post_accumulate_grad_hook: the hook must be callable",
+            ));
+        }
+        let h: crate::autograd::GradHook = std::sync::Arc::new(move |t: &Tensor| {
+            Python::attach(|py| -> CoreResult<Option<Tensor>> {
+                let out = hook
+                    .bind(py)
+                    .call1((PyTensor::from(t.clone()),))
+                    .map_err(|e| {
+                        crate::error::Error::Runtime(format!(
+                            "post accumulate grad hook raised {e}"
+                        ))
+                    })?;
+                if !out.is_none() {
+                    return Err(crate::error::Error::Runtime(
+                        "post accumulate grad hook: the hook should return None".into(),
+                    ));
+                }
+                Ok(None)
+            })
+        });
+        Ok(self.t.register_post_accumulate_grad_hook(h)?)
+    }
     fn _remove_hook(&self, id: u64) {
         self.t.remove_hook(id)
     }

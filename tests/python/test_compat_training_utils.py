@@ -173,6 +173,80 @@ def test_tensor_hooks_see_and_replace_gradients(device):
         x.register_hook(3)
 
 
+def test_post_accumulate_grad_hooks_fire_as_each_leaf_is_ready(device):
+    rng = np.random.default_rng(0)
+    x = rustdl.tensor(rng.standard_normal((4, 3)), dtype=rustdl.float32, device=device)
+    w1 = rustdl.tensor(rng.standard_normal((3, 5)), dtype=rustdl.float32, device=device, requires_grad=True)
+    w2 = rustdl.tensor(rng.standard_normal((5, 2)), dtype=rustdl.float32, device=device, requires_grad=True)
+    events = []
+
+    def hook(name, other):
+        def h(p):
+            # the leaf's .grad is already accumulated; the earlier layer's is not yet there
+            events.append((name, p.grad.cpu().numpy().copy(), other.grad is None))
+
+        return h
+
+    h1 = w1.register_post_accumulate_grad_hook(hook("w1", w2))
+    h2 = w2.register_post_accumulate_grad_hook(hook("w2", w1))
+    ((x @ w1).relu() @ w2).sum().backward()
+    assert [e[0] for e in events] == ["w2", "w1"]
+    assert events[0][2]  # w1 had no gradient yet when w2's hook ran: leaves are handed over early
+    xn, w1n, w2n = x.cpu().numpy(), w1.detach().cpu().numpy(), w2.detach().cpu().numpy()
+    hid = xn @ w1n
+    np.testing.assert_allclose(events[0][1], np.maximum(hid, 0).T @ np.ones((4, 2)), rtol=1e-5)
+    np.testing.assert_allclose(events[1][1], xn.T @ ((hid > 0) * (np.ones((4, 2)) @ w2n.T)), rtol=1e-5)
+    # a leaf used twice gets one call, with the summed gradient
+    events.clear()
+    w2.grad = None
+    (w2 * w2 + w2).sum().backward()
+    assert [e[0] for e in events] == ["w2"]
+    np.testing.assert_allclose(events[0][1], 2 * w2n + 1, rtol=1e-6)
+    # removed hooks stay quiet; autograd.grad fills no .grad and calls none
+    h1.remove()
+    h2.remove()
+    events.clear()
+    (x @ w1).sum().backward()
+    rustdl.autograd.grad((x @ w1).sum(), [w1])
+    assert events == []
+
+
+def test_post_accumulate_grad_hook_steps_the_optimizer_inside_backward():
+    # the "optimizer step in backward" pattern: each parameter is updated as soon as its
+    # gradient is ready, then its gradient freed — the result equals a plain SGD step
+    rng = np.random.default_rng(1)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    ref = [p.detach().numpy().copy() for p in net.parameters()]
+    x = rustdl.tensor(rng.standard_normal((6, 4)), dtype=rustdl.float32)
+    loss = (net(x) ** 2).mean()
+    grads = [g.numpy() for g in rustdl.autograd.grad(loss, list(net.parameters()), retain_graph=True)]
+
+    def sgd(p):
+        with rustdl.no_grad():
+            p.sub_(0.1 * p.grad)
+        p.grad = None
+
+    for p in net.parameters():
+        p.register_post_accumulate_grad_hook(sgd)
+    loss.backward()
+    for p, r, g in zip(net.parameters(), ref, grads):
+        assert p.grad is None
+        np.testing.assert_allclose(p.detach().numpy(), r - 0.1 * g, rtol=1e-6, atol=1e-7)
+
+
+def test_post_accumulate_grad_hook_errors():
+    x = rustdl.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).register_post_accumulate_grad_hook(lambda p: None)
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        rustdl.ones(2).register_post_accumulate_grad_hook(lambda p: None)
+    with pytest.raises(TypeError):
+        x.register_post_accumulate_grad_hook(3)
+    x.register_post_accumulate_grad_hook(lambda p: p)
+    with pytest.raises(RuntimeError, match="should return None"):
+        (x * 2).sum().backward()
+
+
 def test_scatter_and_index_fill_follow_pytorch(device):
     from rustdl.autograd import gradcheck
 

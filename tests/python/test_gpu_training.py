@@ -120,3 +120,25 @@ def test_cnn_training_step_reads_nothing_back():
         "a CNN training step read data back to the host"
     )
     assert loss.item() < first
+
+
+def test_conv_whose_columns_pass_the_buffer_limit_runs_in_batch_chunks():
+    # 8 images of 64 channels at 64×64 under a 3×3 kernel: 9.4 MB of im2col columns per image,
+    # 75 MB for the batch — past a quarter of lavapipe's 128 MiB buffer limit, so the GPU's
+    # convolution runs chunk by chunk; values and gradients must equal the CPU's
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 64, 64, 64)).astype(np.float32)
+    w = (rng.standard_normal((16, 64, 3, 3)) * 0.05).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    gy = rng.standard_normal((8, 16, 64, 64)).astype(np.float32)
+    got = {}
+    for dev in ("cpu", "gpu"):
+        xt = rustdl.tensor(x, device=dev, requires_grad=True)
+        wt = rustdl.tensor(w, device=dev, requires_grad=True)
+        bt = rustdl.tensor(b, device=dev, requires_grad=True)
+        y = F.conv2d(xt, wt, bt, padding=1)
+        y.backward(rustdl.tensor(gy, device=dev))
+        got[dev] = [t.detach().cpu().numpy() for t in (y, xt.grad, wt.grad, bt.grad)]
+    for name, c, g in zip(("output", "input grad", "weight grad", "bias grad"), got["cpu"], got["gpu"]):
+        scale = np.abs(c).max()
+        np.testing.assert_allclose(g, c, rtol=0, atol=2e-5 * scale * 10, err_msg=name)

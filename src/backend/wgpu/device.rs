@@ -121,6 +121,13 @@ impl Backend for Gpu {
     fn full(&self, n: usize, value: f64, dtype: DType) -> Result<GpuStorage> {
         super::full(self.0, n, value, dtype)
     }
+    fn max_buffer_bytes(&self) -> usize {
+        super::context::context(self.0).map_or(usize::MAX, |c| {
+            let l = &c.limits;
+            let bytes = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+            usize::try_from(bytes).unwrap_or(usize::MAX)
+        })
+    }
     fn to_host(&self, x: &GpuStorage, l: &Layout) -> Result<CpuStorage> {
         super::download(&super::copy(x, l)?)
     }
