@@ -75,10 +75,12 @@ class DistributedDataParallel(Module):
       ``broadcast_buffers`` and training with grad enabled);
     * when a ``backward`` that reaches the module's parameters returns, their ``.grad`` hold the
       average over the ranks: gradients are packed (in reverse order) into buckets of at most
-      ``bucket_cap_mb``, each bucket all-reduced as one MPI message, then unpacked. So
-      ``clip_grad_norm_`` and any optimizer see averaged gradients, as with PyTorch. The
-      all-reduce starts when backward has finished (rustdl has no per-gradient hooks; the
-      wrapper wraps ``Tensor.backward``), so it does not overlap backward.
+      ``bucket_cap_mb``, each bucket all-reduced as one non-blocking MPI message, then
+      unpacked. A bucket's all-reduce starts during backward, as soon as its last gradient is
+      accumulated (a post-accumulate-grad hook on every parameter; buckets start in order, the
+      same on every rank), so communication overlaps the rest of backward; when backward
+      returns the wrapper waits for the messages still in flight. So ``clip_grad_norm_`` and
+      any optimizer see averaged gradients, as with PyTorch.
 
     Inside ``with model.no_sync():`` gradients only accumulate locally; the first backward after
     it averages the accumulated gradients.
@@ -134,6 +136,19 @@ class DistributedDataParallel(Module):
         self._check_same_model()
         for _, t in [*self._named_params(), *module.named_buffers()]:
             dist._broadcast_unchecked(t, 0, blocking=True)  # the model check proved all ranks here
+        # the buckets are fixed: every parameter, whether or not a backward reaches it
+        named = self._named_params()
+        self._bucket_list = self._buckets(named)
+        self._bucket_of = {hash(p): i for i, b in enumerate(self._bucket_list) for _, p in b}
+        # bucket messages travel on their own communicator, so the gradient check's exchange
+        # can never be matched with a bucket that one rank started and another did not
+        self._bucket_comm = dist._comm().Dup()
+        self._armed = False
+        self._ready: set[int] = set()
+        self._in_flight: list[tuple[int, np.ndarray, Any]] = []
+        # seconds waited for all-reduces after backward returned, and the buckets started inside it
+        self.comm_stats = {"steps": 0, "exposed_wait_s": 0.0, "buckets_started_in_backward": 0, "buckets": 0}
+        self._hook_handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         dist._install_backward_hook()
 
     def _named_params(self) -> list[tuple[str, Tensor]]:
@@ -177,7 +192,37 @@ class DistributedDataParallel(Module):
         if grad and self.require_backward_grad_sync:
             self._param_ids = {hash(p) for _, p in self._named_params()}
             dist._pending.add(self)
+            if not self._in_flight:
+                self._armed, self._ready = True, set()
         return self.module(*inputs, **kwargs)
+
+    def _grad_ready(self, p: Tensor) -> None:
+        """Post-accumulate hook: starts every bucket, in order, whose gradients are all ready."""
+        if not self._armed:
+            return
+        self._ready.add(hash(p))
+        while len(self._in_flight) < len(self._bucket_list):
+            bucket = self._bucket_list[len(self._in_flight)]
+            if not all(hash(q) in self._ready for _, q in bucket):
+                break
+            self._start_bucket(len(self._in_flight))
+            self.comm_stats["buckets_started_in_backward"] += 1
+        for _, _, req in self._in_flight:  # MPI moves non-blocking messages on inside its calls
+            req.Test()
+
+    def _start_bucket(self, i: int) -> None:
+        """Packs bucket ``i``'s gradients (zeros for a parameter without one) and starts its
+        non-blocking sum over the ranks."""
+        flat = np.concatenate(
+            [
+                np.zeros(p.numel(), dtype=np.dtype(str(p.dtype).split(".")[-1]))
+                if p.grad is None
+                else dist._to_numpy(p.grad).reshape(-1)
+                for _, p in self._bucket_list[i]
+            ]
+        )
+        mpi = dist._State.mpi
+        self._in_flight.append((i, flat, self._bucket_comm.Iallreduce(mpi.IN_PLACE, flat, mpi.SUM)))
 
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
@@ -212,17 +257,35 @@ class DistributedDataParallel(Module):
         return buckets
 
     def _sync_gradients(self) -> None:
-        """Averages the parameters' gradients over all ranks, one blocking all-reduce per bucket.
+        """Completes the gradient average once backward has returned.
 
         First the ranks exchange which parameters got a gradient (a bounded wait: a rank that is
-        gone raises ``DistBackendError`` instead of hanging), so an unused parameter raises the same
-        error on every rank, and one unused everywhere keeps ``grad=None`` (as PyTorch's)."""
+        gone raises ``DistBackendError`` instead of hanging); then every bucket not yet started
+        during backward is started (so every rank sends every bucket, in the same order, even
+        when some parameter had no gradient somewhere), all are waited for, and the averages
+        are written into ``.grad``. An unused parameter raises the same error on every rank
+        (after the messages completed), and one unused everywhere keeps ``grad=None`` (as
+        PyTorch's)."""
+        import time
+
         named = self._named_params()
         comm = dist._comm()
         n = comm.Get_size()
-        has = np.asarray([p.grad is not None for _, p in named], dtype=np.int8)
-        every = np.empty((n, has.size), dtype=np.int8)
-        dist._wait(comm.Iallgather(has, every), "DistributedDataParallel (gradient check)")
+        start = time.perf_counter()
+        try:
+            has = np.asarray([p.grad is not None for _, p in named], dtype=np.int8)
+            every = np.empty((n, has.size), dtype=np.int8)
+            dist._wait(comm.Iallgather(has, every), "DistributedDataParallel (gradient check)")
+            while len(self._in_flight) < len(self._bucket_list):
+                self._start_bucket(len(self._in_flight))
+            for i, _, req in self._in_flight:
+                dist._wait(req, f"DistributedDataParallel (gradient bucket {i})")
+            flights, self._in_flight = self._in_flight, []
+        finally:
+            self._armed = False
+        self.comm_stats["steps"] += 1
+        self.comm_stats["buckets"] += len(self._bucket_list)
+        self.comm_stats["exposed_wait_s"] += time.perf_counter() - start
         if not self.find_unused_parameters and not every.all():
             i = int(np.flatnonzero(every.min(axis=0) == 0)[0])
             ranks = [r for r in range(n) if not every[r, i]]
@@ -231,22 +294,13 @@ class DistributedDataParallel(Module):
                 f"rank(s) {ranks}; pass find_unused_parameters=True to treat unused parameters' gradients "
                 "as zero"
             )
-        used = [(name, p) for (name, p), anywhere in zip(named, every.max(axis=0)) if anywhere]
-        mpi = dist._State.mpi
-        for bucket in self._buckets(used):
-            flat = np.concatenate(
-                [
-                    np.zeros(p.numel(), dtype=np.dtype(str(p.dtype).split(".")[-1]))
-                    if p.grad is None
-                    else dist._to_numpy(p.grad).reshape(-1)
-                    for _, p in bucket
-                ]
-            )
-            comm.Allreduce(mpi.IN_PLACE, flat, mpi.SUM)
+        used = {hash(p) for (_, p), anywhere in zip(named, every.max(axis=0)) if anywhere}
+        for i, flat, _ in flights:
             flat /= n
             offset = 0
-            for _, p in bucket:
+            for _, p in self._bucket_list[i]:
                 k = p.numel()
-                g = from_numpy(flat[offset : offset + k].reshape(tuple(p.shape)))
-                p.grad = g if p.device.type == "cpu" else g.to(p.device)
+                if hash(p) in used:
+                    g = from_numpy(flat[offset : offset + k].reshape(tuple(p.shape)))
+                    p.grad = g if p.device.type == "cpu" else g.to(p.device)
                 offset += k

@@ -145,6 +145,11 @@ def ddp(rank: int, world: int) -> None:
     got = assert_identical_across_ranks(model.module)
     np.testing.assert_allclose(got, flat_params(ref), atol=1e-6, rtol=0)
     assert list(model.state_dict())[0].startswith("module.")
+    # one bucket per parameter here, and every one started inside backward, as soon as its
+    # gradient was accumulated (post-accumulate hooks), none left for after it
+    buckets = len(list(model.parameters()))
+    assert model.comm_stats["buckets"] == steps * buckets, model.comm_stats
+    assert model.comm_stats["buckets_started_in_backward"] == steps * buckets, model.comm_stats
 
 
 def no_sync(rank: int, world: int) -> None:
