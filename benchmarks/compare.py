@@ -35,6 +35,9 @@ CPU_GOALS = {
     "skipgram_step": 1.0,
     "vgg_block_step": 1.0,
     "resnet_basicblock_step": 1.0,
+    "sdpa_b8h8_l256_fwd_bwd": 1.0,
+    "sdpa_b1h8_l2048_fwd_bwd": 1.0,
+    "transformer_encoder_step": 1.0,
     "import": 0.3,
     "peak_rss_mlp": 0.4,
 }
@@ -349,6 +352,47 @@ def cases(args, torch, rustdl):
 
         steps[lib.__name__] = sg_step
     pair("skipgram_step", steps["rustdl"], steps["torch"], 10)
+
+    # scaled dot-product attention forward + backward (q, k, v gradients), causal
+    for name, shape, iters in (
+        ("sdpa_b8h8_l256_fwd_bwd", (8, 8, 256, 64), 5),
+        ("sdpa_b1h8_l2048_fwd_bwd", (1, 8, 2048, 64), 2),
+    ):
+        if args.only and not re.search(args.only, name):
+            continue
+        qkv = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+        gout = rng.standard_normal(shape).astype(np.float32)
+        steps = {}
+        for lib, dev in ((rustdl, rd), (torch, td)):
+            q, k, v = (lib.tensor(a, device=dev, requires_grad=True) for a in qkv)
+            g = lib.tensor(gout, device=dev)
+
+            def attn(q=q, k=k, v=v, g=g, lib=lib):
+                for t in (q, k, v):
+                    t.grad = None
+                lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).backward(g)
+
+            steps[lib.__name__] = attn
+        pair(name, steps["rustdl"], steps["torch"], iters)
+
+    # a 4-layer Transformer encoder (d_model 256, 8 heads, ff 1024) train step, batch 16 x 128
+    if not args.only or re.search(args.only, "transformer_encoder_step"):
+        xe = rng.standard_normal((16, 128, 256)).astype(np.float32)
+        steps = {}
+        for lib, dev in ((rustdl, rd), (torch, td)):
+            lib.manual_seed(0)
+            layer = lib.nn.TransformerEncoderLayer(256, 8, 1024, dropout=0.0, batch_first=True)
+            enc = lib.nn.TransformerEncoder(layer, 4, enable_nested_tensor=False).to(dev)
+            opt = lib.optim.AdamW(enc.parameters(), lr=1e-4)
+            x_in = lib.tensor(xe, device=dev)
+
+            def enc_step(enc=enc, opt=opt, x_in=x_in):
+                opt.zero_grad()
+                (enc(x_in) ** 2).mean().backward()
+                opt.step()
+
+            steps[lib.__name__] = enc_step
+        pair("transformer_encoder_step", steps["rustdl"], steps["torch"], 3)
     return out
 
 

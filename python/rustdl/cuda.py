@@ -16,15 +16,25 @@ import os
 from . import _rustdl, amp, gpu  # noqa: F401  (amp: torch.cuda.amp)
 
 __all__ = [
+    "Event",
     "current_device",
     "device_count",
     "empty_cache",
+    "get_device_capability",
     "get_device_name",
+    "get_device_properties",
+    "init",
     "is_available",
     "is_bf16_supported",
+    "is_initialized",
     "manual_seed",
     "manual_seed_all",
+    "max_memory_allocated",
+    "max_memory_reserved",
+    "mem_get_info",
     "memory_allocated",
+    "memory_reserved",
+    "reset_peak_memory_stats",
     "set_device",
     "synchronize",
 ]
@@ -89,6 +99,115 @@ def memory_allocated(device: object = None) -> int:
 def is_bf16_supported() -> bool:
     """False: rustdl has no bfloat16."""
     return False
+
+
+def is_initialized() -> bool:
+    """Whether rustdl's GPU is usable (it starts on first use)."""
+    return is_available()
+
+
+def init() -> None:
+    """Accepted for compatibility: rustdl's GPU starts on first use."""
+
+
+def memory_reserved(device: object = None) -> int:
+    """Bytes the GPU buffer pool holds (live and pooled buffers)."""
+    if not gpu.is_available():
+        return 0
+    st = gpu.stats()
+    return int(st.get("bytes_live", 0)) + int(st.get("bytes_pooled", 0))
+
+
+def max_memory_allocated(device: object = None) -> int:
+    """Bytes the GPU buffer pool ever allocated (the pool keeps what it allocates, so this is
+    also its high-water mark)."""
+    return memory_allocated(device)
+
+
+max_memory_reserved = max_memory_allocated
+
+
+def reset_peak_memory_stats(device: object = None) -> None:
+    """Accepted for compatibility (the pool's counter is cumulative)."""
+
+
+reset_max_memory_allocated = reset_peak_memory_stats
+
+
+def _limit(index: int) -> int:
+    info = gpu.adapter_info(index)
+    return int(info.get("max_buffer_size", 0) or 0)
+
+
+def mem_get_info(device: object = None) -> tuple[int, int]:
+    """``(free, total)`` bytes as far as rustdl can tell: wgpu reports no memory size, so the
+    total is the adapter's largest buffer and free is that minus what the pool holds."""
+    index = device if isinstance(device, int) else 0
+    total = _limit(index) if gpu.is_available() else 0
+    return max(total - memory_reserved(), 0), total
+
+
+def get_device_capability(device: object = None) -> tuple[int, int]:
+    """``(0, 0)``: rustdl's GPU is not a CUDA device, so no CUDA compute capability applies
+    (scripts that enable CUDA-only features by capability leave them off)."""
+    return (0, 0)
+
+
+class _DeviceProperties:
+    """What ``get_device_properties`` returns: the adapter's name and limits under PyTorch's
+    attribute names."""
+
+    def __init__(self, index: int) -> None:
+        info = gpu.adapter_info(index)
+        self.name = str(info.get("name", "gpu"))
+        self.total_memory = _limit(index)
+        self.major, self.minor = get_device_capability(index)
+        self.multi_processor_count = 1
+        self.is_integrated = str(info.get("device_type", "")).lower() in ("integratedgpu", "cpu")
+
+    def __repr__(self) -> str:
+        return f"_DeviceProperties(name='{self.name}', total_memory={self.total_memory // 2**20}MB)"
+
+
+def get_device_properties(device: object = None) -> _DeviceProperties:
+    """The adapter's name and limits (``total_memory``: the largest buffer it allows, as wgpu
+    reports no memory size)."""
+    index = device if isinstance(device, int) else getattr(device, "index", None) or 0
+    if not is_available():
+        raise RuntimeError(
+            "get_device_properties: rustdl has no GPU here (torch.cuda.is_available() is False)"
+        )
+    return _DeviceProperties(index)
+
+
+class Event:
+    """``torch.cuda.Event(enable_timing=True)``: ``record()`` waits for the queued GPU work and
+    notes the time, so ``start.elapsed_time(end)`` is the milliseconds between two records."""
+
+    def __init__(
+        self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False
+    ) -> None:
+        self._t: float | None = None
+
+    def record(self, stream: object = None) -> None:
+        import time
+
+        synchronize()
+        self._t = time.perf_counter()
+
+    def synchronize(self) -> None:
+        synchronize()
+
+    def query(self) -> bool:
+        return True
+
+    def wait(self, stream: object = None) -> None:
+        synchronize()
+
+    def elapsed_time(self, end: Event) -> float:
+        if self._t is None or end._t is None:
+            raise RuntimeError("Event.elapsed_time: both events must have been recorded")
+        return (end._t - self._t) * 1e3
 
 
 # legacy tensor types on the GPU (``torch.cuda.FloatTensor(...)``; the CPU when it is forced)

@@ -75,6 +75,25 @@ impl PyDType {
     }
 }
 
+/// Whether the GPU device calls itself `cuda` (type, str, repr): set while `import torch`
+/// resolves to rustdl (`rustdl.torchcompat`), so scripts testing `device.type == "cuda"` take
+/// their GPU branch. `cuda` is accepted as a spelling of the GPU either way.
+static GPU_NAMED_CUDA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes rustdl's GPU device call itself `cuda` (`on`) or `gpu` (see [`GPU_NAMED_CUDA`]).
+#[pyfunction]
+fn _name_gpu_cuda(on: bool) {
+    GPU_NAMED_CUDA.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn gpu_name() -> &'static str {
+    if GPU_NAMED_CUDA.load(std::sync::atomic::Ordering::Relaxed) {
+        "cuda"
+    } else {
+        "gpu"
+    }
+}
+
 /// A device (`cpu` or `gpu:N`); compares equal to its string.
 #[pyclass(name = "device", module = "rustdl", frozen)]
 #[derive(Clone)]
@@ -94,7 +113,7 @@ impl PyDevice {
     fn r#type(&self) -> &'static str {
         match self.d {
             Device::Cpu => "cpu",
-            Device::Gpu(_) => "gpu",
+            Device::Gpu(_) => gpu_name(),
         }
     }
     #[getter]
@@ -105,12 +124,15 @@ impl PyDevice {
         }
     }
     fn __str__(&self) -> String {
-        self.d.to_string()
+        match self.d {
+            Device::Cpu => "cpu".into(),
+            Device::Gpu(i) => format!("{}:{i}", gpu_name()),
+        }
     }
     fn __repr__(&self) -> String {
         match self.d {
             Device::Cpu => "device(type='cpu')".into(),
-            Device::Gpu(i) => format!("device(type='gpu', index={i})"),
+            Device::Gpu(i) => format!("device(type='{}', index={i})", gpu_name()),
         }
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -883,6 +905,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add(name, PyDType { d })?;
     }
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(zeros, m)?)?;
     m.add_function(wrap_pyfunction!(ones, m)?)?;

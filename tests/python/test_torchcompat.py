@@ -189,17 +189,30 @@ def test_cuda_requests_reach_rustdls_gpu(tmp_path):
             CUDA_SCRIPT
             + """
     y = x.to("cuda:0")
-    assert y.is_cuda and str(y.device) == "gpu:0", y.device
+    assert y.is_cuda and str(y.device) == "cuda:0", y.device
+    # scripts branch on the device's type: the GPU calls itself cuda while torch is rustdl
+    assert y.device.type == "cuda" and repr(y.device) == "device(type='cuda', index=0)"
+    assert torch.device("cuda").type == "cuda" and y.device == torch.device("cuda:0")
     net = nn.Linear(3, 2).to(dev)
     out = net(x.to(dev)).sum()
     out.backward()
-    assert str(net.weight.grad.device) == "gpu:0"
+    assert str(net.weight.grad.device) == "cuda:0"
+    props = torch.cuda.get_device_properties(0)
+    assert props.name == torch.cuda.get_device_name(0) and props.total_memory > 0
+    assert torch.cuda.get_device_capability() == (0, 0)
+    free, total = torch.cuda.mem_get_info()
+    assert 0 <= free <= total == props.total_memory
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(); (y * 2).sum().item(); end.record()
+    assert start.elapsed_time(end) >= 0.0
     """,
         )
     )
     assert r["available"] and r["accel"] and r["count"] >= 1
-    assert r["cuda_device"].startswith("gpu") and r["x_cuda"] == "gpu:0" and r["param"] == "gpu:0"
-    assert r["current"] == "gpu:0" and r["dev"] == "gpu:0"
+    assert r["cuda_device"].startswith("cuda") and r["x_cuda"] == "cuda:0" and r["param"] == "cuda:0"
+    assert r["current"] == "cuda:0" and r["dev"] == "cuda:0"
+    # outside the compat runner rustdl's GPU is "gpu"
+    assert str(rustdl.device("cuda")) == "gpu:0" and rustdl.device("cuda").type == "gpu"
 
 
 def test_map_device_helper(monkeypatch):

@@ -8,9 +8,10 @@ matching rustdl modules, and ``import torchvision`` with the small shim in
 transforms, ``utils.save_image``). A facade forwards every attribute to its rustdl module; a name
 rustdl lacks raises ``AttributeError`` saying rustdl does not support it yet.
 
-Devices: ``"cuda"`` means rustdl's GPU. ``torch.cuda.is_available()`` answers whether rustdl has
-one; ``RUSTDL_COMPAT_DEVICE=cpu`` forces the CPU (then it answers False and ``torch.device("cuda")``
-/ ``.cuda()`` give the CPU).
+Devices: ``"cuda"`` means rustdl's GPU, and while installed the GPU device calls itself
+``cuda`` (``device.type == "cuda"``, ``str(device) == "cuda:0"``), so scripts' GPU branches are
+taken. ``torch.cuda.is_available()`` answers whether rustdl has one; ``RUSTDL_COMPAT_DEVICE=cpu``
+forces the CPU (then it answers False and ``torch.device("cuda")`` / ``.cuda()`` give the CPU).
 
 Example:
     >>> from rustdl import torchcompat
@@ -30,6 +31,8 @@ import sys
 import types
 from collections.abc import Sequence
 from typing import Any
+
+from .. import _rustdl
 
 import rustdl
 
@@ -198,6 +201,8 @@ def install() -> None:
             del sys.modules[name]  # a real torch imported earlier must not be mixed in
     if not installed():
         sys.meta_path.insert(0, _FINDER)
+    # PyTorch scripts branch on `device.type == "cuda"`: the GPU answers to that name meanwhile
+    _rustdl._name_gpu_cuda(True)
     from . import _overrides
 
     _overrides.patch_classes()
@@ -207,6 +212,7 @@ def uninstall() -> None:
     """Removes the finder and the torch/torchvision entries from ``sys.modules``."""
     if installed():
         sys.meta_path.remove(_FINDER)
+    _rustdl._name_gpu_cuda(False)
     for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "torchvision"))]:
         del sys.modules[name]
 
