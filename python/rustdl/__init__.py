@@ -847,6 +847,13 @@ def __getattr__(name):
 
         _warn_half(f"rustdl.{name}")
         return float32
+    # narrower integers: rustdl's one integer dtype is int64 (as numpy int32 input already maps)
+    if name in _NARROW_INTS:
+        if name in ("uint8", "int8"):
+            from ._tensor_api import _warn_byte
+
+            _warn_byte(f"rustdl.{name}")
+        return int64
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
 
 
@@ -919,3 +926,37 @@ arctan2 = atan2
 arcsinh = asinh
 arccosh = acosh
 arctanh = atanh
+
+
+_NARROW_INTS = ("int32", "int", "int16", "short", "int8", "uint8")
+
+
+def _accept_numpy_names() -> None:
+    """Lets the Tensor methods that take ``dim`` / ``keepdim`` also take numpy's ``axis`` /
+    ``keepdims``, as PyTorch's do (``x.sum(axis=0)``, ``x.argmax(axis=1)``,
+    ``x.mean(axis=1, keepdims=True)``); the functional forms (``rustdl.sum``) forward to them."""
+    import functools
+
+    def accepting(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            if kwargs:
+                for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                    if alias in kwargs:
+                        if name in kwargs:
+                            raise TypeError(f"{method.__name__}() got both '{name}' and its alias '{alias}'")
+                        kwargs[name] = kwargs.pop(alias)
+            return method(self, *args, **kwargs)
+
+        return call
+
+    for name in (
+        "sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
+        "std", "var", "all", "any", "logsumexp", "norm", "cumsum", "cumprod", "softmax", "log_softmax",
+        "squeeze", "unsqueeze", "median", "nanmedian", "mode", "sort", "argsort", "count_nonzero",
+        "kthvalue", "quantile", "nanquantile", "topk", "unbind", "chunk", "split", "diff",
+    ):  # fmt: skip
+        setattr(Tensor, name, accepting(getattr(Tensor, name)))
+
+
+_accept_numpy_names()

@@ -407,10 +407,44 @@ def _bfloat16(self, memory_format=None):
     return self.float()
 
 
+_BYTE_WARNED = [False]
+
+
+def _warn_byte(what):
+    if not _BYTE_WARNED[0]:
+        _BYTE_WARNED[0] = True
+        _warnings.warn(
+            f"{what}: rustdl has no 8-bit integer storage; uint8/int8 map to int64 (values do not "
+            "wrap around at 8 bits)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _short(self, memory_format=None):
+    """int64: rustdl's one integer dtype (int16/int32 requests map to it)."""
+    return self.long()
+
+
+def _byte(self, memory_format=None):
+    """int64 (rustdl has no 8-bit integer storage; warns once)."""
+    _warn_byte("Tensor.byte")
+    return self.long()
+
+
+def _char(self, memory_format=None):
+    """int64 (rustdl has no 8-bit integer storage; warns once)."""
+    _warn_byte("Tensor.char")
+    return self.long()
+
+
 Tensor.type = _type
 Tensor.ndimension = _ndimension
 Tensor.half = _half
 Tensor.bfloat16 = _bfloat16
+Tensor.short = _short
+Tensor.byte = _byte
+Tensor.char = _char
 
 
 def set_default_dtype(d):

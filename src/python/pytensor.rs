@@ -1231,13 +1231,23 @@ impl PyTensor {
     fn argmin(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
         self.op(|t| t.argmax_min(dim, keepdim, false))
     }
-    #[pyo3(signature = (dim=None))]
-    fn all(&self, dim: Option<isize>) -> PyResult<PyTensor> {
-        self.op(|t| t.all(dim))
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn all(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        self.op(|t| match dim {
+            Some(d) if keepdim => t
+                .all(dim)?
+                .unsqueeze(crate::shape::norm_dim(d, t.ndim(), "all")? as isize),
+            _ => t.all(dim),
+        })
     }
-    #[pyo3(signature = (dim=None))]
-    fn any(&self, dim: Option<isize>) -> PyResult<PyTensor> {
-        self.op(|t| t.any(dim))
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn any(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        self.op(|t| match dim {
+            Some(d) if keepdim => t
+                .any(dim)?
+                .unsqueeze(crate::shape::norm_dim(d, t.ndim(), "any")? as isize),
+            _ => t.any(dim),
+        })
     }
     #[pyo3(signature = (dim=-1))]
     fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {

@@ -84,3 +84,102 @@ def test_interpolate_1d_linear_area_and_5d_trilinear():
     assert tuple(up(rustdl.randn(2, 3, 4, 5)).shape) == (2, 3, 8, 10)
     with pytest.raises(ValueError, match="bicubic"):
         F.interpolate(x, size=7, mode="bicubic")
+
+
+# --- numpy argument names: axis / keepdims (d2l's `A.sum(axis=0)`, `y_hat.argmax(axis=1)`)
+
+
+def test_reductions_take_axis_and_keepdims():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = rustdl.tensor(a)
+    np.testing.assert_allclose(_np(t.sum(axis=1)), a.sum(axis=1))
+    np.testing.assert_allclose(_np(t.mean(axis=[0, 2], keepdims=True)), a.mean(axis=(0, 2), keepdims=True))
+    np.testing.assert_array_equal(_np(t.argmax(axis=2)), a.argmax(axis=2))
+    np.testing.assert_allclose(_np(t.max(axis=0)[0]), a.max(axis=0))
+    np.testing.assert_allclose(_np(t.cumsum(axis=1)), a.cumsum(axis=1))
+    np.testing.assert_allclose(_np(t.std(axis=1)), a.std(axis=1, ddof=1))
+    np.testing.assert_allclose(_np(rustdl.sum(t, axis=0)), a.sum(axis=0))
+    np.testing.assert_allclose(_np(t.softmax(axis=-1).sum(-1)), np.ones((2, 3)), atol=1e-12)
+    with pytest.raises(TypeError, match="alias"):
+        t.sum(dim=0, axis=1)
+
+
+def test_all_any_keepdim():
+    a = np.array([[True, False, True], [True, True, True]])
+    t = rustdl.tensor(a)
+    np.testing.assert_array_equal(_np(t.all(1, keepdim=True)), a.all(axis=1, keepdims=True))
+    np.testing.assert_array_equal(_np(t.any(0, keepdim=True)), a.any(axis=0, keepdims=True))
+    np.testing.assert_array_equal(_np(t.all(axis=-1, keepdims=True)), a.all(axis=-1, keepdims=True))
+    assert tuple(t.any(-1, keepdim=False).shape) == (2,)
+
+
+# --- data conversion
+
+
+def test_tensor_from_a_list_of_arrays_stacks_them_keeping_dtype():
+    t = rustdl.tensor([np.arange(3), np.arange(3) * 2])
+    assert t.dtype == rustdl.int64
+    np.testing.assert_array_equal(_np(t), [[0, 1, 2], [0, 2, 4]])
+    t = rustdl.tensor((np.ones(2), np.zeros(2)))
+    assert t.dtype == rustdl.float64 and tuple(t.shape) == (2, 2)
+    assert rustdl.tensor([np.ones(2, np.float32)], dtype=rustdl.float64).dtype == rustdl.float64
+
+
+def test_narrow_integer_dtypes_map_to_int64():
+    assert rustdl.int32 is rustdl.int64 and rustdl.int is rustdl.int64 and rustdl.int16 is rustdl.int64
+    t = rustdl.tensor([1, 2, 3], dtype=rustdl.int32)
+    assert t.dtype == rustdl.int64 and t.sum().item() == 6
+    assert rustdl.arange(4, dtype=rustdl.int32).tolist() == [0, 1, 2, 3]
+    assert rustdl.tensor([1.7, -2.2]).short().tolist() == [1, -2]
+    with pytest.warns(UserWarning, match="8-bit"):
+        import rustdl._tensor_api as api
+
+        api._BYTE_WARNED[0] = False
+        assert rustdl.tensor([3.9]).byte().tolist() == [3]
+
+
+# --- devices: CPU scalars with GPU tensors, assignment across devices, float64 of a GPU tensor
+
+
+def test_cpu_scalar_tensor_combines_with_gpu_tensor(gpu):
+    g = rustdl.tensor([1.0, 2.0, 3.0], device=gpu, requires_grad=True)
+    s = rustdl.tensor(2.0, dtype=rustdl.float64)
+    out = g * s
+    assert out.device.type == "gpu" and out.dtype == rustdl.float32
+    np.testing.assert_allclose(_np(out.cpu()), [2, 4, 6])
+    np.testing.assert_allclose(_np((rustdl.tensor(10) - g).cpu()), [9, 8, 7])
+    assert (g > rustdl.tensor(1.5)).cpu().tolist() == [False, True, True]
+    w = rustdl.tensor(3.0, requires_grad=True)
+    (g * w).sum().backward()
+    np.testing.assert_allclose(_np(g.grad.cpu()), [3, 3, 3])
+    assert w.grad.item() == pytest.approx(6.0)
+    with pytest.raises(RuntimeError, match="same device"):
+        g + rustdl.ones(3)
+
+
+def test_assigning_a_gpu_value_into_a_cpu_view_copies_it(gpu):
+    a = rustdl.zeros(3, 4)
+    a[1] = rustdl.arange(4.0, device=gpu)
+    a[2, 1:3] = rustdl.ones(2, device=gpu)
+    np.testing.assert_array_equal(_np(a), [[0, 0, 0, 0], [0, 1, 2, 3], [0, 1, 1, 0]])
+    b = rustdl.zeros(2, 3, device=gpu)
+    b[0] = rustdl.ones(3)
+    np.testing.assert_array_equal(_np(b.cpu()), [[1, 1, 1], [0, 0, 0]])
+    with pytest.raises(RuntimeError, match="setitem"):  # index_put with a tensor index stays strict
+        a[rustdl.tensor([0, 1])] = rustdl.ones(2, 4, device=gpu)
+
+
+def test_compat_double_of_a_gpu_tensor_gives_float64_on_the_cpu(gpu):
+    from rustdl.torchcompat import _overrides
+
+    g = rustdl.tensor([1.0, 2.5], device=gpu)
+    with pytest.warns(UserWarning, match="float64"):
+        _overrides._F64_GPU_WARNED[0] = False
+        d = _overrides._tensor_double(g)
+    assert d.dtype == rustdl.float64 and d.device.type == "cpu"
+    np.testing.assert_array_equal(_np(d), [1.0, 2.5])
+    assert _overrides._tensor_to(g, rustdl.float64).dtype == rustdl.float64
+    c = _overrides._tensor_double(rustdl.ones(2))
+    assert c.dtype == rustdl.float64 and c.device.type == "cpu"
+    with pytest.raises(TypeError, match="float64"):  # asked for on the GPU explicitly
+        _overrides._tensor_to(g, gpu, rustdl.float64)

@@ -95,8 +95,49 @@ def _module_cuda(self: Any, device: Any = None) -> Any:
     return self.to(map_device(device if device is not None else "cuda"))
 
 
+_ORIG_DOUBLE = rustdl.Tensor.double
+_ORIG_TO = rustdl.Tensor.to
+_F64_GPU_WARNED = [False]
+
+
+def _f64_on_cpu(self: Any, convert: Any, what: str) -> Any:
+    """``convert(self)``; where that fails only because the GPU has no float64, the float64
+    result on the CPU instead (warning once), as scripts written for CUDA expect to get one."""
+    try:
+        return convert(self)
+    except TypeError as err:
+        if "float64 is not supported on the GPU" not in str(err) or self.device.type == "cpu":
+            raise
+        try:
+            out = convert(self.cpu())
+        except Exception:
+            raise err from None
+        if not _F64_GPU_WARNED[0]:
+            _F64_GPU_WARNED[0] = True
+            import warnings
+
+            warnings.warn(
+                f"{what}: rustdl's GPU has no float64, so the float64 result of a GPU tensor is "
+                "made on the CPU",
+                UserWarning,
+                stacklevel=3,
+            )
+        return out
+
+
+def _tensor_double(self: Any, memory_format: Any = None) -> Any:
+    """``t.double()``; for a GPU tensor a float64 copy on the CPU (see :func:`_f64_on_cpu`)."""
+    return _f64_on_cpu(self, _ORIG_DOUBLE, "Tensor.double")
+
+
+def _tensor_to(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``t.to(...)``; ``t.to(torch.float64)`` of a GPU tensor gives a float64 copy on the CPU."""
+    return _f64_on_cpu(self, lambda t: _ORIG_TO(t, *args, **kwargs), "Tensor.to")
+
+
 def patch_classes() -> None:
-    """Adds ``Tensor.cuda``, ``Tensor.is_mps``/``is_xpu`` and ``Module.cuda`` where rustdl lacks them."""
+    """Adds ``Tensor.cuda``, ``Tensor.is_mps``/``is_xpu`` and ``Module.cuda`` where rustdl lacks them,
+    and lets ``Tensor.double()`` / ``.to(float64)`` of a GPU tensor fall back to the CPU."""
     additions = {
         "cuda": _tensor_cuda,
         "is_mps": property(lambda self: False, doc="False: rustdl has no MPS device."),
@@ -109,4 +150,6 @@ def patch_classes() -> None:
                 setattr(rustdl.Tensor, key, value)
             except (TypeError, AttributeError):
                 pass  # an immutable type in a later build: the core then provides these
+    rustdl.Tensor.double = _tensor_double
+    rustdl.Tensor.to = _tensor_to
     nn.Module.cuda = _module_cuda
