@@ -2003,3 +2003,236 @@ Tensor.arccosh = acosh
 Tensor.arctanh = atanh
 Tensor.polygamma = lambda self, n: polygamma(n, self)
 del _name, _fn
+
+
+# breadth F: PyTorch's alternative names and small compositions that scripts call as methods
+# (the torch.* functional forms reach them through the compat facade).
+
+from ._rustdl import ones_like as _ones_like  # noqa: E402
+from ._rustdl import where as _where  # noqa: E402
+
+
+def _mv(self, vec):
+    """Matrix-vector product of an ``(n, m)`` matrix and an ``(m,)`` vector."""
+    if self.dim() != 2 or vec.dim() != 1:
+        raise ValueError(
+            f"mv: expected a 2-D matrix and a 1-D vector, got shapes {tuple(self.shape)} and {tuple(vec.shape)}"
+        )
+    return self.matmul(vec)
+
+
+def _tan(self):
+    """Elementwise tangent, ``sin / cos``."""
+    return self.sin() / self.cos()
+
+
+def _frac(self):
+    """Fractional part, ``x - trunc(x)`` (keeps the sign)."""
+    return self - self.trunc()
+
+
+def _exp2(self):
+    """Elementwise ``2 ** x``."""
+    return 2.0**self
+
+
+def _ravel(self):
+    """The elements as a 1-D tensor (a view when contiguous)."""
+    return self.reshape(-1)
+
+
+def _fliplr(self):
+    """Flips dim 1 (left/right)."""
+    return self.flip(1)
+
+
+def _flipud(self):
+    """Flips dim 0 (up/down)."""
+    return self.flip(0)
+
+
+def _deg2rad(self):
+    """Degrees to radians."""
+    return self * (_math.pi / 180.0)
+
+
+def _rad2deg(self):
+    """Radians to degrees."""
+    return self * (180.0 / _math.pi)
+
+
+def _logaddexp(self, other):
+    """``log(exp(a) + exp(b))`` computed without overflow."""
+    hi = self.maximum(other)
+    return hi + (-(self - other).abs()).exp().log1p()
+
+
+def _logaddexp2(self, other):
+    """``log2(2**a + 2**b)`` computed without overflow."""
+    hi = self.maximum(other)
+    return hi + (-(self - other).abs() * _math.log(2.0)).exp().log1p() / _math.log(2.0)
+
+
+def _fmax(self, other):
+    """Elementwise maximum that ignores NaN (a NaN only when both are)."""
+    return _where(self.isnan(), other, _where(other.isnan(), self, self.maximum(other)))
+
+
+def _fmin(self, other):
+    """Elementwise minimum that ignores NaN (a NaN only when both are)."""
+    return _where(self.isnan(), other, _where(other.isnan(), self, self.minimum(other)))
+
+
+def _addcmul(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 * tensor2``."""
+    return self + tensor1 * tensor2 * value
+
+
+def _addcdiv(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 / tensor2``."""
+    return self + tensor1 / tensor2 * value
+
+
+def _equal(self, other):
+    """True when both have the same shape and the same elements."""
+    return tuple(self.shape) == tuple(other.shape) and bool(self.eq(other).all())
+
+
+def _argwhere(self):
+    """Indices of the nonzero elements, ``(n, ndim)``."""
+    return self.nonzero()
+
+
+def _logical_xor(self, other):
+    """Elementwise exclusive or of the truth values."""
+    return self.bool().ne(other.bool() if isinstance(other, Tensor) else builtins.bool(other))
+
+
+def _sinc(self):
+    """Normalised sinc, ``sin(pi x) / (pi x)``, 1 at 0."""
+    px = self * _math.pi
+    zero = self.eq(0)
+    one = _ones_like(self)
+    safe = _where(zero, one, px)
+    return _where(zero, one, safe.sin() / safe)
+
+
+def _tensor_where(self, condition, other):
+    """``self`` where ``condition`` holds, else ``other`` (``torch.where(condition, self, other)``)."""
+    return _where(condition, self, other)
+
+
+def _take_along_dim(self, indices, dim=None):
+    """Picks values along ``dim`` at ``indices`` (broadcast against each other), as
+    ``torch.take_along_dim``; without ``dim`` both are flattened first."""
+    if dim is None:
+        return self.reshape(-1).gather(0, indices.reshape(-1))
+    d = dim % self.dim()
+    s, i = list(self.shape), list(indices.shape)
+    s[d] = i[d] = 1
+    shape = broadcast_shapes(tuple(s), tuple(i))
+    src = self.expand(*[self.shape[k] if k == d else n for k, n in enumerate(shape)])
+    idx = indices.expand(*[indices.shape[k] if k == d else n for k, n in enumerate(shape)])
+    return src.gather(d, idx)
+
+
+def _tensor_split(self, indices_or_sections, dim=0):
+    """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
+    indices, as ``torch.tensor_split``."""
+    size = self.shape[dim]
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise ValueError(f"tensor_split: number of sections must be positive, got {n}")
+        q, r = divmod(size, n)
+        bounds = [k * q + builtins.min(k, r) for k in range(n + 1)]
+    else:
+        bounds = [0, *(builtins.min(builtins.max(int(i), 0), size) for i in indices_or_sections), size]
+    return tuple(self.narrow(dim, a, builtins.max(b - a, 0)) for a, b in zip(bounds, bounds[1:]))
+
+
+def _hsplit(self, sections):
+    """``tensor_split`` along dim 1 (dim 0 for a 1-D tensor)."""
+    return _tensor_split(self, sections, 1 if self.dim() > 1 else 0)
+
+
+def _vsplit(self, sections):
+    """``tensor_split`` along dim 0."""
+    return _tensor_split(self, sections, 0)
+
+
+def _pin_memory(self, device=None):
+    """The tensor itself: rustdl has no pinned host memory."""
+    return self
+
+
+def _share_memory_(self):
+    """The tensor itself (worker processes get their own copies)."""
+    return self
+
+
+def _bernoulli(self, p=None, *, generator=None):
+    """0/1 samples with probabilities ``self`` (or ``p``)."""
+    from . import bernoulli
+
+    if p is None:
+        return bernoulli(self, generator=generator)
+    from ._rustdl import full_like
+
+    return bernoulli(full_like(self, p), generator=generator)
+
+
+for _name, _fn in (
+    ("mv", _mv),
+    ("tan", _tan),
+    ("frac", _frac),
+    ("exp2", _exp2),
+    ("ravel", _ravel),
+    ("fliplr", _fliplr),
+    ("flipud", _flipud),
+    ("deg2rad", _deg2rad),
+    ("rad2deg", _rad2deg),
+    ("logaddexp", _logaddexp),
+    ("logaddexp2", _logaddexp2),
+    ("fmax", _fmax),
+    ("fmin", _fmin),
+    ("addcmul", _addcmul),
+    ("addcdiv", _addcdiv),
+    ("equal", _equal),
+    ("argwhere", _argwhere),
+    ("logical_xor", _logical_xor),
+    ("sinc", _sinc),
+    ("take_along_dim", _take_along_dim),
+    ("tensor_split", _tensor_split),
+    ("hsplit", _hsplit),
+    ("vsplit", _vsplit),
+    ("pin_memory", _pin_memory),
+    ("share_memory_", _share_memory_),
+    ("bernoulli", _bernoulli),
+    ("where", _tensor_where),
+):
+    setattr(Tensor, _name, _fn)
+for _name, _target in (
+    ("absolute", "abs"),
+    ("absolute_", "abs_"),
+    ("divide", "div"),
+    ("multiply", "mul"),
+    ("subtract", "sub"),
+    ("negative", "neg"),
+    ("negative_", "neg_"),
+    ("greater", "gt"),
+    ("greater_equal", "ge"),
+    ("less", "lt"),
+    ("less_equal", "le"),
+    ("not_equal", "ne"),
+    ("sgn", "sign"),
+    ("positive", "__pos__"),
+):
+    setattr(Tensor, _name, getattr(Tensor, _target))
+Tensor.is_cpu = property(lambda self: self.device.type == "cpu", doc="True for a tensor on the CPU.")
+Tensor.is_pinned = lambda self: False
+Tensor.is_signed = lambda self: self.dtype != _bool
+Tensor.is_complex = lambda self: False
+Tensor.nbytes = property(lambda self: self.numel() * self.element_size(), doc="Bytes of the elements.")
+Tensor.itemsize = property(lambda self: self.element_size(), doc="Bytes per element.")
+del _name, _fn, _target

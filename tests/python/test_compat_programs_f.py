@@ -183,3 +183,68 @@ def test_compat_double_of_a_gpu_tensor_gives_float64_on_the_cpu(gpu):
     assert c.dtype == rustdl.float64 and c.device.type == "cpu"
     with pytest.raises(TypeError, match="float64"):  # asked for on the GPU explicitly
         _overrides._tensor_to(g, gpu, rustdl.float64)
+
+
+# --- PyTorch's alternative method names and small compositions
+
+
+def test_alias_methods_match_numpy():
+    x = np.array([0.0, 0.5, -1.2, 1.0, 2.5])
+    t = rustdl.tensor(x)
+    m = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    tm = rustdl.tensor(m)
+    np.testing.assert_allclose(_np(tm.mv(rustdl.tensor([1.0, -1.0], dtype=rustdl.float64))), m @ [1, -1])
+    with pytest.raises(ValueError, match="mv"):
+        tm.mv(tm)
+    np.testing.assert_allclose(_np(t.tan()), np.tan(x), rtol=1e-12)
+    np.testing.assert_allclose(_np(t.frac()), x - np.trunc(x))
+    np.testing.assert_allclose(_np(t.exp2()), np.exp2(x))
+    np.testing.assert_allclose(_np(t.sinc()), np.sinc(x), atol=1e-12)
+    np.testing.assert_allclose(_np(tm.ravel()), m.ravel())
+    np.testing.assert_allclose(_np(tm.fliplr()), np.fliplr(m))
+    np.testing.assert_allclose(_np(tm.flipud()), np.flipud(m))
+    np.testing.assert_allclose(_np(t.deg2rad()), np.deg2rad(x))
+    np.testing.assert_allclose(_np(t.rad2deg()), np.rad2deg(x))
+    y = x[::-1] * 300
+    np.testing.assert_allclose(_np(t.logaddexp(rustdl.tensor(y))), np.logaddexp(x, y))
+    np.testing.assert_allclose(_np(t.logaddexp2(rustdl.tensor(y))), np.logaddexp2(x, y))
+    a = np.array([1.0, np.nan, 3.0, np.nan])
+    b = np.array([2.0, 5.0, np.nan, np.nan])
+    np.testing.assert_array_equal(_np(rustdl.tensor(a).fmax(rustdl.tensor(b))), np.fmax(a, b))
+    np.testing.assert_array_equal(_np(rustdl.tensor(a).fmin(rustdl.tensor(b))), np.fmin(a, b))
+    np.testing.assert_allclose(_np(t.addcmul(t, t, value=0.5)), x + 0.5 * x * x)
+    np.testing.assert_allclose(_np(t.addcdiv(t, t + 3, value=2)), x + 2 * x / (x + 3))
+    assert tm.equal(tm.clone()) and not tm.equal(tm[:2]) and not tm.equal(tm + 1)
+    np.testing.assert_array_equal(_np(rustdl.tensor([[0, 1], [2, 0]]).argwhere()), [[0, 1], [1, 0]])
+    p, q = rustdl.tensor([True, False, True, False]), rustdl.tensor([True, True, False, False])
+    assert p.logical_xor(q).tolist() == [False, True, True, False]
+    assert tm.where(tm > 2, 0.0).tolist() == [[0, 0], [3, 4], [5, 6]]
+    for name, ref in (
+        ("divide", x / 2), ("multiply", x * 2), ("subtract", x - 2), ("greater", x > 2),
+        ("less_equal", x <= 2), ("not_equal", x != 2), ("greater_equal", x >= 2), ("less", x < 2),
+    ):  # fmt: skip
+        np.testing.assert_array_equal(_np(getattr(t, name)(2)), ref)
+    np.testing.assert_array_equal(_np(t.negative()), -x)
+    np.testing.assert_array_equal(_np(t.absolute()), np.abs(x))
+    np.testing.assert_array_equal(_np(t.sgn()), np.sign(x))
+
+
+def test_take_along_dim_and_tensor_split():
+    m = np.arange(12.0).reshape(3, 4)
+    idx = np.array([[3, 0], [1, 1], [0, 2]])
+    t = rustdl.tensor(m)
+    np.testing.assert_array_equal(
+        _np(t.take_along_dim(rustdl.tensor(idx), dim=1)), np.take_along_axis(m, idx, 1)
+    )
+    # broadcasting: one row of indices used for every row
+    np.testing.assert_array_equal(
+        _np(t.take_along_dim(rustdl.tensor([[0, 3]]), dim=1)),
+        np.take_along_axis(m, np.array([[0, 3]] * 3), 1),
+    )
+    np.testing.assert_array_equal(_np(t.take_along_dim(rustdl.tensor([0, 11]))), [0, 11])
+    parts = rustdl.arange(10.0).tensor_split(3)
+    assert [p.tolist() for p in parts] == [list(a) for a in np.array_split(np.arange(10.0), 3)]
+    parts = rustdl.arange(10.0).tensor_split([2, 7, 20])
+    assert [len(p) for p in parts] == [2, 5, 3, 0]
+    assert [tuple(p.shape) for p in t.hsplit(2)] == [(3, 2), (3, 2)]
+    assert [tuple(p.shape) for p in t.vsplit([1])] == [(1, 4), (2, 4)]
