@@ -917,6 +917,18 @@ from ._tensor_api import (  # noqa: E402,F401
 )
 
 from ._tensor_api import mode as _mode_d  # noqa: E402
+from ._tensor_api import (  # noqa: E402,F401
+    is_nonzero,
+    isin,
+    scalar_tensor,
+    set_printoptions,
+    tensordot,
+)
+from ._tensor_api import torch_range as _range_f  # noqa: E402
+
+range = _range_f  # noqa: A001  (deprecated torch.range: the end is included)
+concat = cat
+concatenate = cat
 
 mode = _mode_d
 arcsin = asin

@@ -2236,3 +2236,97 @@ Tensor.is_complex = lambda self: False
 Tensor.nbytes = property(lambda self: self.numel() * self.element_size(), doc="Bytes of the elements.")
 Tensor.itemsize = property(lambda self: self.element_size(), doc="Bytes per element.")
 del _name, _fn, _target
+
+
+def tensordot(a, b, dims=2):
+    """Sums products over ``dims`` (an int: the last ``dims`` of ``a`` with the first of ``b``;
+    or two lists of dims), as ``torch.tensordot``; one reshape-matmul-reshape, differentiable."""
+    if isinstance(dims, int):
+        if dims < 0 or dims > builtins.min(a.dim(), b.dim()):
+            raise ValueError(f"tensordot: dims must be in 0..{builtins.min(a.dim(), b.dim())}, got {dims}")
+        da, db = list(range(a.dim() - dims, a.dim())), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(da) != len(db):
+            raise ValueError(f"tensordot: both dim lists must have one length, got {da} and {db}")
+    da = [d % a.dim() for d in da]
+    db = [d % b.dim() for d in db]
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(
+                f"tensordot: contracted dims differ in size: {a.shape[i]} (a dim {i}) vs {b.shape[j]} (b dim {j})"
+            )
+    fa = [d for d in range(a.dim()) if d not in da]
+    fb = [d for d in range(b.dim()) if d not in db]
+    k = 1
+    for d in da:
+        k *= a.shape[d]
+    left = a.permute(*fa, *da).reshape(-1, k)
+    right = b.permute(*db, *fb).reshape(k, -1)
+    return (left @ right).reshape(*[a.shape[d] for d in fa], *[b.shape[d] for d in fb])
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element of ``elements`` is in ``test_elements`` (a bool tensor of
+    ``elements``' shape), as ``torch.isin``; computed by numpy, not differentiable."""
+    el = elements if isinstance(elements, Tensor) else None
+    a = _np.asarray(elements.detach().cpu().numpy() if isinstance(elements, Tensor) else elements)
+    b = _np.asarray(
+        test_elements.detach().cpu().numpy() if isinstance(test_elements, Tensor) else test_elements
+    )
+    out = _np.isin(a, b, assume_unique=assume_unique, invert=invert)
+    from ._rustdl import tensor as _tensor
+
+    return _tensor(out, device=el.device if el is not None else None)
+
+
+def torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Deprecated ``torch.range``: ``start .. end`` INCLUDING ``end``, float32 by default."""
+    from ._rustdl import arange
+
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("range: step must be nonzero")
+    n = builtins.max(int(_math.floor((end - start) / step)) + 1, 0)
+    out = arange(n, dtype=float64, device=device) * step + start
+    out = out.to(dtype if dtype is not None else float32)
+    return out.requires_grad_(requires_grad) if requires_grad else out
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    """A 0-dim tensor holding the number ``s`` (float32 by default)."""
+    from ._rustdl import tensor as _tensor
+
+    return _tensor(builtins.float(s), dtype=dtype or float32, device=device, requires_grad=requires_grad)
+
+
+def is_nonzero(input):  # noqa: A002
+    """Whether a one-element tensor is nonzero (an error for any other size)."""
+    if input.numel() != 1:
+        raise RuntimeError(f"is_nonzero: expected a tensor with one element, got {input.numel()}")
+    return builtins.bool(input.item() != 0)
+
+
+_PRINT_OPTIONS: dict = {}
+
+
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+):
+    """Accepted for PyTorch scripts and remembered, but rustdl's ``repr`` keeps its own format
+    (4 decimals, numpy-style); use ``t.numpy()`` with numpy's print options to control it."""
+    _PRINT_OPTIONS.update(
+        {
+            k: v
+            for k, v in dict(
+                precision=precision,
+                threshold=threshold,
+                edgeitems=edgeitems,
+                linewidth=linewidth,
+                profile=profile,
+                sci_mode=sci_mode,
+            ).items()
+            if v is not None
+        }
+    )

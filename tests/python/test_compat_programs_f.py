@@ -248,3 +248,77 @@ def test_take_along_dim_and_tensor_split():
     assert [len(p) for p in parts] == [2, 5, 3, 0]
     assert [tuple(p.shape) for p in t.hsplit(2)] == [(3, 2), (3, 2)]
     assert [tuple(p.shape) for p in t.vsplit([1])] == [(1, 4), (2, 4)]
+
+
+# --- module-level functions: tensordot, isin, range, scalar_tensor, is_nonzero, concat
+
+
+def test_tensordot_matches_numpy_and_differentiates():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    b = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(
+        _np(rustdl.tensordot(rustdl.tensor(a), rustdl.tensor(b), dims=([2, 1], [0, 1]))),
+        np.tensordot(a, b, axes=([2, 1], [0, 1])),
+    )
+    c = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(_np(rustdl.tensordot(rustdl.tensor(a), rustdl.tensor(c))), np.tensordot(a, c))
+    np.testing.assert_allclose(
+        _np(rustdl.tensordot(rustdl.tensor([1.0, 2.0]), rustdl.tensor([3.0, 4.0, 5.0]), dims=0)),
+        np.multiply.outer([1.0, 2.0], [3.0, 4.0, 5.0]),
+    )
+    ta = rustdl.tensor(a, requires_grad=True)
+    rustdl.tensordot(ta, rustdl.tensor(c)).sum().backward()
+    np.testing.assert_allclose(_np(ta.grad), np.broadcast_to(c, a.shape))
+    with pytest.raises(ValueError, match="tensordot"):
+        rustdl.tensordot(rustdl.tensor(a), rustdl.tensor(b), dims=([0], [0]))
+
+
+def test_isin_range_scalar_tensor_is_nonzero_concat():
+    out = rustdl.isin(rustdl.tensor([[1, 2], [3, 4]]), rustdl.tensor([2, 3]))
+    assert out.dtype == rustdl.bool and out.tolist() == [[False, True], [True, False]]
+    assert rustdl.isin(rustdl.tensor([1, 2]), [2], invert=True).tolist() == [True, False]
+    r = rustdl.range(0, 1, 0.25)
+    assert r.dtype == rustdl.float32 and r.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert rustdl.range(1, 4).tolist() == [1, 2, 3, 4]
+    s = rustdl.scalar_tensor(3)
+    assert s.dim() == 0 and s.dtype == rustdl.float32 and s.item() == 3.0
+    assert rustdl.is_nonzero(rustdl.tensor([0.5])) and not rustdl.is_nonzero(rustdl.tensor(0))
+    with pytest.raises(RuntimeError):
+        rustdl.is_nonzero(rustdl.ones(2))
+    assert tuple(rustdl.concat([rustdl.ones(2, 3), rustdl.zeros(1, 3)]).shape) == (3, 3)
+    rustdl.set_printoptions(precision=2, sci_mode=False)  # accepted
+
+
+def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "prog.py"
+    script.write_text(
+        "import json, torch, torch.nn.functional as F\n"
+        "x = torch.arange(12.).reshape(1, 2, 6)\n"
+        "w = torch.ones(1, 2, 3)\n"
+        "y = torch.conv1d(x, w, padding=1)\n"
+        "A = torch.arange(6, dtype=torch.int32).reshape(2, 3)\n"
+        "print(json.dumps({'conv': y.tolist(), 'same': bool(torch.equal(y, F.conv1d(x, w, padding=1))),\n"
+        "  'sum0': A.sum(axis=0).tolist(), 'int32': str(A.dtype),\n"
+        "  'mv': torch.mv(A.float(), torch.ones(3)).tolist(), 'div': torch.divide(A, 2).tolist()}))\n"
+    )
+    env = dict(os.environ, RUSTDL_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    xs = np.arange(12.0).reshape(2, 6)
+    padded = np.pad(xs, ((0, 0), (1, 1)))
+    ref = [sum(padded[c, i : i + 3].sum() for c in range(2)) for i in range(6)]
+    np.testing.assert_allclose(out["conv"][0][0], ref)
+    assert out["same"] and out["sum0"] == [3, 5, 7] and out["int32"] == "rustdl.int64"
+    assert out["mv"] == [3.0, 12.0] and out["div"] == [[0, 0.5, 1], [1.5, 2, 2.5]]
