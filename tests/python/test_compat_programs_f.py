@@ -322,3 +322,33 @@ def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):
     np.testing.assert_allclose(out["conv"][0][0], ref)
     assert out["same"] and out["sum0"] == [3, 5, 7] and out["int32"] == "rustdl.int64"
     assert out["mv"] == [3.0, 12.0] and out["div"] == [[0, 0.5, 1], [1.5, 2, 2.5]]
+
+
+# --- optimizer keywords PyTorch programs pass (nanoGPT: AdamW(..., fused=use_fused))
+
+
+def test_optimizers_accept_foreach_fused_capturable():
+    import rustdl.optim as optim
+
+    for make in (
+        lambda ps: optim.AdamW(ps, lr=0.1, betas=(0.9, 0.95), fused=False, foreach=None),
+        lambda ps: optim.Adam(ps, lr=0.1, fused=True, capturable=False),
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, foreach=True, fused=None),
+        lambda ps: optim.RMSprop(ps, lr=0.1, capturable=False, foreach=None),
+        lambda ps: optim.Adagrad(ps, lr=0.1, foreach=None, fused=None),
+    ):
+        w = rustdl.tensor([1.0, -2.0], requires_grad=True)
+        opt = make([w])
+        (w * w).sum().backward()
+        opt.step()
+        assert np.all(np.abs(_np(w)) < [1.0, 2.0])  # a step toward the minimum at 0
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        optim.Adam([rustdl.zeros(2, requires_grad=True)], differentiable=True)
+    # AdamW with fused=... gives the same update as without
+    a = rustdl.tensor([1.0, -2.0], requires_grad=True)
+    b = rustdl.tensor([1.0, -2.0], requires_grad=True)
+    oa, ob = optim.AdamW([a], lr=0.1, fused=True), optim.AdamW([b], lr=0.1)
+    for t, o in ((a, oa), (b, ob)):
+        (t * t).sum().backward()
+        o.step()
+    np.testing.assert_array_equal(_np(a), _np(b))
