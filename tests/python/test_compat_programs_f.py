@@ -352,3 +352,79 @@ def test_optimizers_accept_foreach_fused_capturable():
         (t * t).sum().backward()
         o.step()
     np.testing.assert_array_equal(_np(a), _np(b))
+
+
+# --- LSTM(proj_size=...)
+
+
+def _np_lstm_proj(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=False):
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    outs = [None] * len(x)
+    for t in reversed(range(len(x))) if reverse else range(len(x)):
+        g = x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f, gg, o = np.split(g, 4, axis=-1)
+        c = sig(f) * c + sig(i) * np.tanh(gg)
+        h = (sig(o) * np.tanh(c)) @ w_hr.T
+        outs[t] = h
+    return np.stack(outs), h, c
+
+
+def test_lstm_proj_size_matches_numpy_reference():
+    rustdl.manual_seed(0)
+    m = nn.LSTM(5, 8, proj_size=3, bidirectional=True, batch_first=True, dtype=rustdl.float64)
+    names = [n for n, _ in m.named_parameters()]
+    assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"]
+    assert tuple(m.weight_hh_l0.shape) == (32, 3) and tuple(m.weight_hr_l0_reverse.shape) == (3, 8)
+    x = np.random.RandomState(1).randn(2, 4, 5)
+    h0 = np.random.RandomState(2).randn(2, 2, 3)
+    c0 = np.random.RandomState(3).randn(2, 2, 8)
+    out, (h, c) = m(rustdl.tensor(x), (rustdl.tensor(h0), rustdl.tensor(c0)))
+    assert tuple(out.shape) == (2, 4, 6) and tuple(h.shape) == (2, 2, 3) and tuple(c.shape) == (2, 2, 8)
+    p = {n: _np(v) for n, v in m.named_parameters()}
+    xs = x.transpose(1, 0, 2)
+    for d, sfx in enumerate(("_l0", "_l0_reverse")):
+        ref_out, ref_h, ref_c = _np_lstm_proj(
+            xs,
+            h0[d],
+            c0[d],
+            *(p[k + sfx] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")),
+            d == 1,
+        )
+        np.testing.assert_allclose(_np(out)[:, :, 3 * d : 3 * d + 3], ref_out.transpose(1, 0, 2), atol=1e-12)
+        np.testing.assert_allclose(_np(h)[d], ref_h, atol=1e-12)
+        np.testing.assert_allclose(_np(c)[d], ref_c, atol=1e-12)
+    with pytest.raises(ValueError, match="proj_size"):
+        nn.LSTM(5, 8, proj_size=8)
+
+
+def test_lstm_proj_size_gradients_and_packed_input():
+    rustdl.manual_seed(1)
+    m = nn.LSTM(3, 5, num_layers=2, proj_size=2, dtype=rustdl.float64)
+    x = rustdl.randn(4, 2, 3, dtype=rustdl.float64)
+    w = m.weight_hr_l1
+    out, (h, c) = m(x)
+    (out.pow(2).sum() + c.sum()).backward()
+    g = _np(w.grad).copy()
+    eps = 1e-6
+    for idx in ((0, 0), (1, 3)):
+        with rustdl.no_grad():
+            w[idx] += eps
+            o1, (_, c1) = m(x)
+            f1 = (o1.pow(2).sum() + c1.sum()).item()
+            w[idx] -= 2 * eps
+            o2, (_, c2) = m(x)
+            f2 = (o2.pow(2).sum() + c2.sum()).item()
+            w[idx] += eps
+        assert g[idx] == pytest.approx((f1 - f2) / (2 * eps), rel=1e-5, abs=1e-8)
+    # a packed batch gives each sequence what it gets alone
+    from rustdl.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    xs = rustdl.randn(5, 3, 3, dtype=rustdl.float64)
+    packed = pack_padded_sequence(xs, rustdl.tensor([5, 2, 4]), enforce_sorted=False)
+    pout, (ph, pc) = m(packed)
+    padded, _ = pad_packed_sequence(pout)
+    for b, n in enumerate((5, 2, 4)):
+        alone, (ah, ac) = m(xs[:n, b : b + 1])
+        np.testing.assert_allclose(_np(padded)[:n, b], _np(alone)[:, 0], atol=1e-12)
+        np.testing.assert_allclose(_np(padded)[n:, b], 0.0)
+        np.testing.assert_allclose(_np(ph)[:, b], _np(ah)[:, 0], atol=1e-12)
