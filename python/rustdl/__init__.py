@@ -44,7 +44,17 @@ from ._rustdl import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from ._rustdl import where  # noqa: F401
+from ._rustdl import where as _where3
+
+
+def where(condition, input=None, other=None):  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (broadcast; scalars allowed);
+    ``where(condition)`` alone is ``condition.nonzero(as_tuple=True)``, as in PyTorch."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    return _where3(condition, input, other)
+
+
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from . import amp  # noqa: F401

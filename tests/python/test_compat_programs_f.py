@@ -304,7 +304,10 @@ def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):
         "A = torch.arange(6, dtype=torch.int32).reshape(2, 3)\n"
         "print(json.dumps({'conv': y.tolist(), 'same': bool(torch.equal(y, F.conv1d(x, w, padding=1))),\n"
         "  'sum0': A.sum(axis=0).tolist(), 'int32': str(A.dtype),\n"
-        "  'mv': torch.mv(A.float(), torch.ones(3)).tolist(), 'div': torch.divide(A, 2).tolist()}))\n"
+        "  'mv': torch.mv(A.float(), torch.ones(3)).tolist(), 'div': torch.divide(A, 2).tolist(),\n"
+        "  'shape': repr(A.shape), 'size': str(A.size()), 'numel': A.shape.numel(), 'dim1': A.size(1),\n"
+        "  'is_size': isinstance(A.shape, torch.Size) and A.shape == (2, 3) and A.shape[1:] == torch.Size([3]),\n"
+        "  'dtype': str(torch.ones(1).dtype), 'where': [t.tolist() for t in torch.where(A > 3)]}))\n"
     )
     env = dict(os.environ, RUSTDL_NUM_THREADS="1")
     proc = subprocess.run(
@@ -320,8 +323,10 @@ def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):
     padded = np.pad(xs, ((0, 0), (1, 1)))
     ref = [sum(padded[c, i : i + 3].sum() for c in range(2)) for i in range(6)]
     np.testing.assert_allclose(out["conv"][0][0], ref)
-    assert out["same"] and out["sum0"] == [3, 5, 7] and out["int32"] == "rustdl.int64"
+    assert out["same"] and out["sum0"] == [3, 5, 7] and out["int32"] == "torch.int64"
     assert out["mv"] == [3.0, 12.0] and out["div"] == [[0, 0.5, 1], [1.5, 2, 2.5]]
+    assert out["shape"] == out["size"] == "torch.Size([2, 3])" and out["numel"] == 6 and out["dim1"] == 3
+    assert out["is_size"] and out["dtype"] == "torch.float32" and out["where"] == [[1, 1], [1, 2]]
 
 
 # --- optimizer keywords PyTorch programs pass (nanoGPT: AdamW(..., fused=use_fused))
