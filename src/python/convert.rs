@@ -268,6 +268,8 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     let mut kind = 0u8;
     walk(obj, 0, &mut shape, &mut vals, &mut kind)?;
     let inferred = match kind {
+        // no element at all (`tensor([])`): the default float dtype, as in PyTorch
+        0 if vals.is_empty() => DType::F32,
         0 => DType::Bool,
         1 => DType::I64,
         _ => DType::F32,

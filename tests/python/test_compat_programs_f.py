@@ -433,3 +433,27 @@ def test_lstm_proj_size_gradients_and_packed_input():
         np.testing.assert_allclose(_np(padded)[:n, b], _np(alone)[:, 0], atol=1e-12)
         np.testing.assert_allclose(_np(padded)[n:, b], 0.0)
         np.testing.assert_allclose(_np(ph)[:, b], _np(ah)[:, 0], atol=1e-12)
+
+
+# --- printing as PyTorch prints (tutorial output compared by eye)
+
+
+def test_tensor_repr_matches_pytorch_layout():
+    assert repr(rustdl.tensor([0.1, 0.5, 2.0])) == "tensor([0.1000, 0.5000, 2.0000])"
+    assert repr(rustdl.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(rustdl.tensor([1e-5, 0.5, 2.0])) == "tensor([1.0000e-05, 5.0000e-01, 2.0000e+00])"
+    assert repr(rustdl.tensor([[1.5, -2.25], [3.0, 400.0]])) == (
+        "tensor([[  1.5000,  -2.2500],\n        [  3.0000, 400.0000]])"
+    )
+    assert repr(rustdl.tensor([float("nan"), 1.5, float("inf")])) == "tensor([   nan, 1.5000,    inf])"
+    assert repr(rustdl.tensor([True, True])) == "tensor([True, True])"
+    assert repr(rustdl.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(rustdl.tensor(2.5)) == "tensor(2.5000)"
+
+
+def test_empty_list_gives_a_float32_tensor():
+    t = rustdl.tensor([])
+    assert t.dtype == rustdl.float32 and tuple(t.shape) == (0,)
+    assert rustdl.tensor([[], []]).dtype == rustdl.float32
+    assert rustdl.tensor([True]).dtype == rustdl.bool
+    assert "dtype=rustdl.float64" in repr(rustdl.tensor([0.5], dtype=rustdl.float64))
