@@ -457,3 +457,35 @@ def test_empty_list_gives_a_float32_tensor():
     assert rustdl.tensor([[], []]).dtype == rustdl.float32
     assert rustdl.tensor([True]).dtype == rustdl.bool
     assert "dtype=rustdl.float64" in repr(rustdl.tensor([0.5], dtype=rustdl.float64))
+
+
+# --- torchvision shim: the augmentations of a CIFAR-style pipeline, before and after ToTensor
+
+
+def test_torchvision_shim_random_augmentations_on_images_and_tensors():
+    from rustdl.torchcompat.torchvision import transforms as T
+
+    img = (np.arange(8 * 6 * 3) % 256).astype(np.uint8).reshape(8, 6, 3)  # (H, W, C) like a PIL image
+    flipped = T.RandomHorizontalFlip(p=1.0)(img)
+    assert flipped.dtype == np.uint8 and flipped.shape == img.shape
+    np.testing.assert_array_equal(flipped, img[:, ::-1])
+    np.testing.assert_array_equal(T.RandomVerticalFlip(p=1.0)(img[..., 0]), img[::-1, :, 0])  # gray (H, W)
+    crop = T.RandomCrop(4)(img)
+    assert crop.shape == (4, 4, 3)
+    # the crop is a window of the image: find it
+    found = any(np.array_equal(crop, img[i : i + 4, j : j + 4]) for i in range(5) for j in range(3))
+    assert found
+    padded = T.RandomCrop(8, padding=2)(rustdl.tensor(img.transpose(2, 0, 1).astype(np.float32)))
+    assert tuple(padded.shape) == (3, 8, 8)
+    pipeline = T.Compose(
+        [
+            T.RandomCrop(6, padding=1),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize((0.5,) * 3, (0.5,) * 3),
+        ]
+    )
+    out = pipeline(img)
+    assert tuple(out.shape) == (3, 6, 6) and out.dtype == rustdl.float32 and float(out.abs().max()) <= 1.0
+    pil = T.ToPILImage()(rustdl.tensor(img.transpose(2, 0, 1) / 255.0, dtype=rustdl.float32))
+    np.testing.assert_array_equal(np.asarray(pil), img)
