@@ -489,3 +489,16 @@ def test_torchvision_shim_random_augmentations_on_images_and_tensors():
     assert tuple(out.shape) == (3, 6, 6) and out.dtype == rustdl.float32 and float(out.abs().max()) <= 1.0
     pil = T.ToPILImage()(rustdl.tensor(img.transpose(2, 0, 1) / 255.0, dtype=rustdl.float32))
     np.testing.assert_array_equal(np.asarray(pil), img)
+
+
+def test_torchvision_shim_models_beyond_resnet18():
+    from rustdl.torchcompat.torchvision import models
+
+    m = models.vgg11(weights=None, num_classes=7)
+    sd = m.state_dict()
+    # torchvision's names: features.<i>.weight, classifier.6 is the last Linear
+    assert tuple(sd["classifier.6.weight"].shape) == (7, 4096) and "features.0.weight" in sd
+    assert tuple(models.resnet50(num_classes=3).fc.weight.shape) == (3, 2048)
+    assert type(models.__dict__["alexnet"](num_classes=2)).__name__ == "AlexNet"
+    with pytest.raises(NotImplementedError, match="pretrained"):
+        models.vgg16(weights="IMAGENET1K_V1")
