@@ -2330,3 +2330,106 @@ def set_printoptions(
             if v is not None
         }
     )
+
+
+# in-place random fills and a few in-place forms PyTorch scripts call (each writes through copy_)
+
+
+def _random_(self, *args, generator=None):
+    """Fills with integers uniform in ``[from, to)``: ``random_(to)``, ``random_(from, to)``, or with
+    no bounds ``[0, 2**mantissa]`` of a float dtype (``2**63 - 1`` for int64)."""
+    from ._rustdl import randint
+
+    if len(args) == 1:
+        lo, hi = 0, int(args[0])
+    elif len(args) == 2:
+        lo, hi = int(args[0]), int(args[1])
+    elif not args:
+        lo, hi = 0, {"float32": 2**24 + 1, "float64": 2**53 + 1}.get(self.dtype.name, 2**63 - 1)
+    else:
+        raise TypeError(f"random_: expected at most 2 bounds, got {len(args)}")
+    if hi <= lo:
+        raise ValueError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
+    return self.copy_(randint(lo, hi, tuple(self.shape), device=self.device).to(self.dtype))
+
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    """Fills with samples of the exponential distribution of rate ``lambd``."""
+    u = _rustdl_rand_like(self)
+    return self.copy_(-(1.0 - u).log() / lambd)
+
+
+def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """Fills with ``exp(N(mean, std²))`` samples."""
+    from ._rustdl import randn_like
+
+    return self.copy_((randn_like(self) * std + mean).exp())
+
+
+def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """Fills with Cauchy samples ``median + sigma·tan(π(U − ½))``."""
+    u = _rustdl_rand_like(self)
+    return self.copy_(_tan((u - 0.5) * _math.pi) * sigma + median)
+
+
+def _geometric_(self, p, *, generator=None):
+    """Fills with the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
+    u = _rustdl_rand_like(self)
+    return self.copy_(((1.0 - u).log() / _math.log1p(-p)).ceil().clamp(min=1))
+
+
+def _rustdl_rand_like(t):
+    from ._rustdl import rand
+
+    return rand(*t.shape, dtype=t.dtype if t.is_floating_point() else float32, device=t.device)
+
+
+def _index_copy(self, dim, index, source):
+    """A copy whose slices ``index`` along ``dim`` are replaced by ``source``'s."""
+    return self.clone().index_copy_(dim, index, source)
+
+
+def _index_copy_(self, dim, index, source):
+    """Copies ``source``'s slices into the positions ``index`` along ``dim``."""
+    d = dim % builtins.max(self.dim(), 1)
+    self[(slice(None),) * d + (index,)] = source
+    return self
+
+
+def _masked_scatter_(self, mask, source):
+    """Copies ``source``'s leading elements, in order, into the positions where ``mask`` holds."""
+    m = mask.expand(*self.shape) if tuple(mask.shape) != tuple(self.shape) else mask
+    n = int(m.sum().item())
+    self[m] = source.reshape(-1)[:n]
+    return self
+
+
+def _masked_scatter(self, mask, source):
+    """Out-of-place :meth:`masked_scatter_`."""
+    return _masked_scatter_(self.clone(), mask, source)
+
+
+for _name, _fn in (
+    ("random_", _random_),
+    ("exponential_", _exponential_),
+    ("log_normal_", _log_normal_),
+    ("cauchy_", _cauchy_),
+    ("geometric_", _geometric_),
+    ("index_copy", _index_copy),
+    ("index_copy_", _index_copy_),
+    ("masked_scatter", _masked_scatter),
+    ("masked_scatter_", _masked_scatter_),
+    ("frac_", lambda self: self.copy_(_frac(self))),
+    (
+        "addmm_",
+        lambda self, mat1, mat2, *, beta=1, alpha=1: self.copy_(
+            self.addmm(mat1, mat2, beta=beta, alpha=alpha)
+        ),
+    ),
+    (
+        "baddbmm_",
+        lambda self, b1, b2, *, beta=1, alpha=1: self.copy_(self.baddbmm(b1, b2, beta=beta, alpha=alpha)),
+    ),
+):
+    setattr(Tensor, _name, _fn)
+del _name, _fn

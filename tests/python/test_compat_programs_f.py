@@ -501,3 +501,48 @@ def test_torchvision_shim_models_beyond_resnet18():
     assert tuple(m.fc.weight.shape) == (3, 1024) and "conv1.conv.weight" in m.state_dict()
     with pytest.raises(NotImplementedError, match="pretrained"):
         models.vgg16(weights="IMAGENET1K_V1")
+
+
+# --- in-place random fills and copies; SyncBatchNorm
+
+
+def test_inplace_random_fills_have_their_distributions():
+    rustdl.manual_seed(0)
+    t = rustdl.zeros(20000, dtype=rustdl.float64)
+    t.random_(3, 7)
+    assert set(np.unique(_np(t))) == {3.0, 4.0, 5.0, 6.0}
+    assert t.random_(5).max().item() <= 4 and t.min().item() >= 0
+    assert abs(t.exponential_(2.0).mean().item() - 0.5) < 0.02
+    g = t.geometric_(0.25)
+    assert g.min().item() == 1 and abs(g.mean().item() - 4.0) < 0.1  # mean 1/p
+    ln = t.log_normal_(0.5, 0.25).log()
+    assert abs(ln.mean().item() - 0.5) < 0.01 and abs(ln.std().item() - 0.25) < 0.01
+    c = _np(t.cauchy_(1.0, 2.0))
+    assert abs(np.median(c) - 1.0) < 0.1 and abs(np.percentile(c, 75) - 3.0) < 0.2  # quartiles at ±sigma
+
+
+def test_index_copy_masked_scatter_frac_addmm_inplace():
+    x = rustdl.zeros(3, 4)
+    x.index_copy_(1, rustdl.tensor([3, 0]), rustdl.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(_np(x), [[1, 0, 0, 0], [3, 0, 0, 2], [5, 0, 0, 4]])
+    y = rustdl.zeros(2, 3).masked_scatter(rustdl.tensor([True, False, True]), rustdl.arange(1.0, 7.0))
+    np.testing.assert_array_equal(_np(y), [[1, 0, 2], [3, 0, 4]])  # mask broadcast over rows
+    z = rustdl.tensor([1.5, -2.25])
+    assert z.frac_().tolist() == [0.5, -0.25]
+    a = rustdl.ones(2, 2)
+    a.addmm_(rustdl.eye(2), rustdl.full((2, 2), 3.0), beta=2)
+    np.testing.assert_array_equal(_np(a), np.full((2, 2), 5.0))
+
+
+def test_sync_batchnorm_converts_and_normalizes():
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sequential(nn.BatchNorm1d(2)))
+    m[1].running_mean.fill_(0.5)
+    w = m[1].weight
+    m = nn.SyncBatchNorm.convert_sync_batchnorm(m)
+    assert type(m[1]).__name__ == "SyncBatchNorm" and type(m[2][0]).__name__ == "SyncBatchNorm"
+    assert m[1].weight is w and m[1].running_mean.tolist() == [0.5] * 4
+    x = rustdl.randn(8, 4, 5, 5, dtype=rustdl.float64) * 3 + 1
+    bn = nn.SyncBatchNorm(4, dtype=rustdl.float64)
+    out = _np(bn(x))
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-10)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, atol=1e-3)
