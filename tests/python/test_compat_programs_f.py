@@ -546,3 +546,12 @@ def test_sync_batchnorm_converts_and_normalizes():
     out = _np(bn(x))
     np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-10)
     np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, atol=1e-3)
+
+
+def test_tensor_of_a_gpu_tensor_stays_on_the_gpu(gpu):
+    # the neural-style tutorial: torch.tensor(cuda_mean).view(-1, 1, 1)
+    g = rustdl.tensor([0.5, 0.25], device=gpu)
+    c = rustdl.tensor(g)
+    assert c.device.type == "gpu" and c.tolist() == [0.5, 0.25]
+    assert rustdl.tensor(g, device="cpu").device.type == "cpu"
+    assert rustdl.tensor(rustdl.ones(2)).device.type == "cpu"
