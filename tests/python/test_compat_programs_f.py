@@ -555,3 +555,19 @@ def test_tensor_of_a_gpu_tensor_stays_on_the_gpu(gpu):
     assert c.device.type == "gpu" and c.tolist() == [0.5, 0.25]
     assert rustdl.tensor(g, device="cpu").device.type == "cpu"
     assert rustdl.tensor(rustdl.ones(2)).device.type == "cpu"
+
+
+def test_functional_forms_take_out():
+    a = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    out = rustdl.zeros(2, 2)
+    res = rustdl.matmul(a, a.T, out=out)
+    assert res is out
+    np.testing.assert_array_equal(_np(out), _np(a) @ _np(a).T)
+    e = rustdl.empty(2, 2)
+    rustdl.exp(a, out=e)
+    np.testing.assert_allclose(_np(e), np.exp(_np(a)), rtol=1e-6)
+    vals, idx = rustdl.zeros(2), rustdl.zeros(2, dtype=rustdl.int64)
+    rustdl.max(a, 1, out=(vals, idx))
+    assert vals.tolist() == [2.0, 4.0] and idx.tolist() == [1, 1]
+    with pytest.raises(ValueError, match="out="):
+        rustdl.exp(a, out=rustdl.zeros(3))

@@ -146,10 +146,10 @@ def _fallback(modname: str, name: str) -> Any:
         return getattr(functional, name)
     if modname == "torch" and callable(getattr(rustdl.Tensor, name, None)) and not name.startswith("_"):
 
-        def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+        def fn(input: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
             if not isinstance(input, rustdl.Tensor):
                 input = rustdl.tensor(input)
-            return getattr(input, name)(*args, **kwargs)
+            return rustdl._into(out, getattr(input, name)(*args, **kwargs))
 
         fn.__name__ = name
         fn.__doc__ = f"Functional form of ``Tensor.{name}`` (torch compatibility)."
