@@ -19,12 +19,17 @@ __all__ = [
     "current_device",
     "device_count",
     "empty_cache",
+    "get_device_capability",
     "get_device_name",
     "is_available",
     "is_bf16_supported",
     "manual_seed",
     "manual_seed_all",
+    "max_memory_allocated",
+    "max_memory_reserved",
     "memory_allocated",
+    "memory_reserved",
+    "reset_peak_memory_stats",
     "set_device",
     "synchronize",
 ]
@@ -84,6 +89,30 @@ def memory_allocated(device: object = None) -> int:
     if not gpu.is_available():
         return 0
     return int(gpu.stats().get("bytes_allocated", 0))
+
+
+def max_memory_allocated(device: object = None) -> int:
+    """The GPU pool's bytes: its buffers are reused, not returned, so it is also the peak."""
+    return memory_allocated(device)
+
+
+def memory_reserved(device: object = None) -> int:
+    """The GPU pool's bytes (as :func:`memory_allocated`)."""
+    return memory_allocated(device)
+
+
+def max_memory_reserved(device: object = None) -> int:
+    """The GPU pool's bytes (as :func:`memory_allocated`)."""
+    return memory_allocated(device)
+
+
+def reset_peak_memory_stats(device: object = None) -> None:
+    """Accepted; the pool's counter is not reset."""
+
+
+def get_device_capability(device: object = None) -> tuple[int, int]:
+    """``(0, 0)``: no CUDA compute capability (so capability-gated fast paths stay off)."""
+    return (0, 0)
 
 
 def is_bf16_supported() -> bool:

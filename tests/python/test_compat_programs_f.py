@@ -571,3 +571,19 @@ def test_functional_forms_take_out():
     assert vals.tolist() == [2.0, 4.0] and idx.tolist() == [1, 1]
     with pytest.raises(ValueError, match="out="):
         rustdl.exp(a, out=rustdl.zeros(3))
+
+
+def test_backends_cuda_switches_and_cuda_memory_probes():
+    from rustdl import backends, cuda
+
+    backends.cuda.matmul.allow_tf32 = True  # nanoGPT's first lines
+    assert backends.cuda.matmul.allow_tf32 is True and backends.cuda.is_built()
+    backends.cuda.enable_flash_sdp(False)
+    assert not backends.cuda.flash_sdp_enabled()
+    with backends.cuda.sdp_kernel(enable_flash=True, enable_math=False):
+        assert backends.cuda.flash_sdp_enabled() and not backends.cuda.math_sdp_enabled()
+    assert not backends.cuda.flash_sdp_enabled() and backends.cuda.math_sdp_enabled()
+    backends.cuda.enable_flash_sdp(True)
+    assert cuda.max_memory_allocated() == cuda.memory_allocated() >= 0
+    assert cuda.memory_reserved() >= 0 and cuda.get_device_capability() == (0, 0)
+    cuda.reset_peak_memory_stats()
