@@ -587,3 +587,19 @@ def test_backends_cuda_switches_and_cuda_memory_probes():
     assert cuda.max_memory_allocated() == cuda.memory_allocated() >= 0
     assert cuda.memory_reserved() >= 0 and cuda.get_device_capability() == (0, 0)
     cuda.reset_peak_memory_stats()
+
+
+def test_pointwise_losses_broadcast_with_a_warning():
+    out = rustdl.tensor([[1.0], [2.0], [4.0]], requires_grad=True)  # (N, 1) output
+    target = rustdl.tensor([1.0, 2.0, 3.0])  # (N,) target: PyTorch broadcasts to (N, N)
+    with pytest.warns(UserWarning, match="broadcasting"):
+        loss = F.mse_loss(out, target)
+    ref = ((np.array([[1.0], [2.0], [4.0]]) - np.array([1.0, 2.0, 3.0])) ** 2).mean()
+    assert loss.item() == pytest.approx(ref)
+    loss.backward()
+    o, t = np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(_np(out.grad)[:, 0], (2 * (o[:, None] - t[None, :])).sum(1) / 9, rtol=1e-6)
+    with pytest.warns(UserWarning):
+        assert F.l1_loss(rustdl.ones(2, 3), rustdl.zeros(3)).item() == 1.0
+    with pytest.raises(ValueError, match="same shape"):
+        F.mse_loss(rustdl.ones(2, 3), rustdl.ones(2, 4))

@@ -15,17 +15,59 @@ from .._rustdl import (  # noqa: F401
     conv_transpose2d,
     cross_entropy,
     group_norm,
-    huber_loss,
     kl_div,
-    l1_loss,
     layer_norm,
     linear,
     max_pool2d,
-    mse_loss,
     nll_loss,
-    smooth_l1_loss,
     softplus,
 )
+
+
+def _broadcast_pair(input, target, op: str):
+    """``input`` and ``target`` broadcast to one shape, as PyTorch's pointwise losses do (with
+    its warning: a target shaped ``(N,)`` against an output ``(N, 1)`` is usually a mistake)."""
+    if tuple(input.shape) == tuple(target.shape):
+        return input, target
+    import warnings
+
+    from .._tensor_api import broadcast_shapes
+
+    try:
+        shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except (ValueError, RuntimeError):
+        raise ValueError(
+            f"{op}: input of shape {list(input.shape)} and target of shape {list(target.shape)} "
+            "must have the same shape (or broadcast to one)"
+        ) from None
+    warnings.warn(
+        f"{op}: using a target size ({tuple(target.shape)}) that is different to the input size "
+        f"({tuple(input.shape)}); this will likely lead to incorrect results due to broadcasting. "
+        "Please ensure they have the same size.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return input.expand(*shape), target.expand(*shape)
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error; ``input`` and ``target`` of one shape (broadcast, with a warning, as PyTorch)."""
+    return _rustdl.mse_loss(*_broadcast_pair(input, target, "mse_loss"), reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Mean absolute error; shapes as :func:`mse_loss`."""
+    return _rustdl.l1_loss(*_broadcast_pair(input, target, "l1_loss"), reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """Smooth L1 (quadratic below ``beta``); shapes as :func:`mse_loss`."""
+    return _rustdl.smooth_l1_loss(*_broadcast_pair(input, target, "smooth_l1_loss"), reduction, beta)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """Huber loss (quadratic below ``delta``); shapes as :func:`mse_loss`."""
+    return _rustdl.huber_loss(*_broadcast_pair(input, target, "huber_loss"), reduction, delta)
 
 
 def gelu(input, approximate: str = "none"):
