@@ -44,7 +44,17 @@ from ._rustdl import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from ._rustdl import where  # noqa: F401
+from ._rustdl import where as _where3
+
+
+def where(condition, input=None, other=None):  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (broadcast; scalars allowed);
+    ``where(condition)`` alone is ``condition.nonzero(as_tuple=True)``, as in PyTorch."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    return _where3(condition, input, other)
+
+
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from . import amp  # noqa: F401
@@ -115,536 +125,554 @@ def is_tensor(obj):
 
 # ---- functional forms of Tensor methods: `rustdl.exp(x)` is `x.exp()` ----
 # Written out (not generated at import) so that IDEs, type checkers and stubtest see them.
+# Each takes PyTorch's `out=`: the result is copied into that tensor (of the result's shape).
 
 
-def abs(input, *args, **kwargs):
+def _into(out, result):
+    """``result``, or ``out`` after copying ``result`` into it (a tuple ``out`` for tuple results)."""
+    if out is None:
+        return result
+    if isinstance(out, (tuple, list)):
+        for o, r in zip(out, result):
+            _into(o, r)
+        return out
+    if tuple(out.shape) != tuple(result.shape):
+        raise ValueError(
+            f"out=: expected a tensor of the result's shape {tuple(result.shape)}, got {tuple(out.shape)}"
+        )
+    with no_grad():
+        out.copy_(result)
+    return out
+
+
+def abs(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.abs``."""
-    return input.abs(*args, **kwargs)
+    return _into(out, input.abs(*args, **kwargs))
 
 
-def exp(input, *args, **kwargs):
+def exp(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.exp``."""
-    return input.exp(*args, **kwargs)
+    return _into(out, input.exp(*args, **kwargs))
 
 
-def log(input, *args, **kwargs):
+def log(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.log``."""
-    return input.log(*args, **kwargs)
+    return _into(out, input.log(*args, **kwargs))
 
 
-def log1p(input, *args, **kwargs):
+def log1p(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.log1p``."""
-    return input.log1p(*args, **kwargs)
+    return _into(out, input.log1p(*args, **kwargs))
 
 
-def sqrt(input, *args, **kwargs):
+def sqrt(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.sqrt``."""
-    return input.sqrt(*args, **kwargs)
+    return _into(out, input.sqrt(*args, **kwargs))
 
 
-def rsqrt(input, *args, **kwargs):
+def rsqrt(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.rsqrt``."""
-    return input.rsqrt(*args, **kwargs)
+    return _into(out, input.rsqrt(*args, **kwargs))
 
 
-def sin(input, *args, **kwargs):
+def sin(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.sin``."""
-    return input.sin(*args, **kwargs)
+    return _into(out, input.sin(*args, **kwargs))
 
 
-def cos(input, *args, **kwargs):
+def cos(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.cos``."""
-    return input.cos(*args, **kwargs)
+    return _into(out, input.cos(*args, **kwargs))
 
 
-def tanh(input, *args, **kwargs):
+def tanh(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.tanh``."""
-    return input.tanh(*args, **kwargs)
+    return _into(out, input.tanh(*args, **kwargs))
 
 
-def sigmoid(input, *args, **kwargs):
+def sigmoid(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.sigmoid``."""
-    return input.sigmoid(*args, **kwargs)
+    return _into(out, input.sigmoid(*args, **kwargs))
 
 
-def relu(input, *args, **kwargs):
+def relu(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.relu``."""
-    return input.relu(*args, **kwargs)
+    return _into(out, input.relu(*args, **kwargs))
 
 
-def square(input, *args, **kwargs):
+def square(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.square``."""
-    return input.square(*args, **kwargs)
+    return _into(out, input.square(*args, **kwargs))
 
 
-def sign(input, *args, **kwargs):
+def sign(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.sign``."""
-    return input.sign(*args, **kwargs)
+    return _into(out, input.sign(*args, **kwargs))
 
 
-def floor(input, *args, **kwargs):
+def floor(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.floor``."""
-    return input.floor(*args, **kwargs)
+    return _into(out, input.floor(*args, **kwargs))
 
 
-def reciprocal(input, *args, **kwargs):
+def reciprocal(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.reciprocal``."""
-    return input.reciprocal(*args, **kwargs)
+    return _into(out, input.reciprocal(*args, **kwargs))
 
 
-def clamp(input, *args, **kwargs):
+def clamp(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.clamp``."""
-    return input.clamp(*args, **kwargs)
+    return _into(out, input.clamp(*args, **kwargs))
 
 
-def clip(input, *args, **kwargs):
+def clip(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.clip``."""
-    return input.clip(*args, **kwargs)
+    return _into(out, input.clip(*args, **kwargs))
 
 
-def sum(input, *args, **kwargs):
+def sum(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.sum``."""
-    return input.sum(*args, **kwargs)
+    return _into(out, input.sum(*args, **kwargs))
 
 
-def mean(input, *args, **kwargs):
+def mean(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.mean``."""
-    return input.mean(*args, **kwargs)
+    return _into(out, input.mean(*args, **kwargs))
 
 
-def var(input, *args, **kwargs):
+def var(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.var``."""
-    return input.var(*args, **kwargs)
+    return _into(out, input.var(*args, **kwargs))
 
 
-def std(input, *args, **kwargs):
+def std(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.std``."""
-    return input.std(*args, **kwargs)
+    return _into(out, input.std(*args, **kwargs))
 
 
-def norm(input, *args, **kwargs):
+def norm(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.norm``."""
-    return input.norm(*args, **kwargs)
+    return _into(out, input.norm(*args, **kwargs))
 
 
-def max(input, *args, **kwargs):
+def max(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.max``."""
-    return input.max(*args, **kwargs)
+    return _into(out, input.max(*args, **kwargs))
 
 
-def min(input, *args, **kwargs):
+def min(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.min``."""
-    return input.min(*args, **kwargs)
+    return _into(out, input.min(*args, **kwargs))
 
 
-def argmax(input, *args, **kwargs):
+def argmax(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.argmax``."""
-    return input.argmax(*args, **kwargs)
+    return _into(out, input.argmax(*args, **kwargs))
 
 
-def argmin(input, *args, **kwargs):
+def argmin(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.argmin``."""
-    return input.argmin(*args, **kwargs)
+    return _into(out, input.argmin(*args, **kwargs))
 
 
-def all(input, *args, **kwargs):
+def all(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.all``."""
-    return input.all(*args, **kwargs)
+    return _into(out, input.all(*args, **kwargs))
 
 
-def any(input, *args, **kwargs):
+def any(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.any``."""
-    return input.any(*args, **kwargs)
+    return _into(out, input.any(*args, **kwargs))
 
 
-def softmax(input, *args, **kwargs):
+def softmax(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.softmax``."""
-    return input.softmax(*args, **kwargs)
+    return _into(out, input.softmax(*args, **kwargs))
 
 
-def log_softmax(input, *args, **kwargs):
+def log_softmax(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.log_softmax``."""
-    return input.log_softmax(*args, **kwargs)
+    return _into(out, input.log_softmax(*args, **kwargs))
 
 
-def logsumexp(input, *args, **kwargs):
+def logsumexp(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.logsumexp``."""
-    return input.logsumexp(*args, **kwargs)
+    return _into(out, input.logsumexp(*args, **kwargs))
 
 
-def matmul(input, *args, **kwargs):
+def matmul(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.matmul``."""
-    return input.matmul(*args, **kwargs)
+    return _into(out, input.matmul(*args, **kwargs))
 
 
-def mm(input, *args, **kwargs):
+def mm(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.mm``."""
-    return input.mm(*args, **kwargs)
+    return _into(out, input.mm(*args, **kwargs))
 
 
-def bmm(input, *args, **kwargs):
+def bmm(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.bmm``."""
-    return input.bmm(*args, **kwargs)
+    return _into(out, input.bmm(*args, **kwargs))
 
 
-def reshape(input, *args, **kwargs):
+def reshape(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.reshape``."""
-    return input.reshape(*args, **kwargs)
+    return _into(out, input.reshape(*args, **kwargs))
 
 
-def permute(input, *args, **kwargs):
+def permute(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.permute``."""
-    return input.permute(*args, **kwargs)
+    return _into(out, input.permute(*args, **kwargs))
 
 
-def transpose(input, *args, **kwargs):
+def transpose(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.transpose``."""
-    return input.transpose(*args, **kwargs)
+    return _into(out, input.transpose(*args, **kwargs))
 
 
-def t(input, *args, **kwargs):
+def t(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.t``."""
-    return input.t(*args, **kwargs)
+    return _into(out, input.t(*args, **kwargs))
 
 
-def flatten(input, *args, **kwargs):
+def flatten(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.flatten``."""
-    return input.flatten(*args, **kwargs)
+    return _into(out, input.flatten(*args, **kwargs))
 
 
-def squeeze(input, *args, **kwargs):
+def squeeze(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.squeeze``."""
-    return input.squeeze(*args, **kwargs)
+    return _into(out, input.squeeze(*args, **kwargs))
 
 
-def unsqueeze(input, *args, **kwargs):
+def unsqueeze(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.unsqueeze``."""
-    return input.unsqueeze(*args, **kwargs)
+    return _into(out, input.unsqueeze(*args, **kwargs))
 
 
-def narrow(input, *args, **kwargs):
+def narrow(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.narrow``."""
-    return input.narrow(*args, **kwargs)
+    return _into(out, input.narrow(*args, **kwargs))
 
 
-def select(input, *args, **kwargs):
+def select(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.select``."""
-    return input.select(*args, **kwargs)
+    return _into(out, input.select(*args, **kwargs))
 
 
-def split(input, *args, **kwargs):
+def split(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.split``."""
-    return input.split(*args, **kwargs)
+    return _into(out, input.split(*args, **kwargs))
 
 
-def chunk(input, *args, **kwargs):
+def chunk(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.chunk``."""
-    return input.chunk(*args, **kwargs)
+    return _into(out, input.chunk(*args, **kwargs))
 
 
-def flip(input, *args, **kwargs):
+def flip(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.flip``."""
-    return input.flip(*args, **kwargs)
+    return _into(out, input.flip(*args, **kwargs))
 
 
-def index_select(input, *args, **kwargs):
+def index_select(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.index_select``."""
-    return input.index_select(*args, **kwargs)
+    return _into(out, input.index_select(*args, **kwargs))
 
 
-def gather(input, *args, **kwargs):
+def gather(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.gather``."""
-    return input.gather(*args, **kwargs)
+    return _into(out, input.gather(*args, **kwargs))
 
 
-def scatter_add(input, *args, **kwargs):
+def scatter_add(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.scatter_add``."""
-    return input.scatter_add(*args, **kwargs)
+    return _into(out, input.scatter_add(*args, **kwargs))
 
 
-def masked_fill(input, *args, **kwargs):
+def masked_fill(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.masked_fill``."""
-    return input.masked_fill(*args, **kwargs)
+    return _into(out, input.masked_fill(*args, **kwargs))
 
 
-def masked_select(input, *args, **kwargs):
+def masked_select(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.masked_select``."""
-    return input.masked_select(*args, **kwargs)
+    return _into(out, input.masked_select(*args, **kwargs))
 
 
-def nonzero(input, *args, **kwargs):
+def nonzero(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.nonzero``."""
-    return input.nonzero(*args, **kwargs)
+    return _into(out, input.nonzero(*args, **kwargs))
 
 
-def maximum(input, *args, **kwargs):
+def maximum(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.maximum``."""
-    return input.maximum(*args, **kwargs)
+    return _into(out, input.maximum(*args, **kwargs))
 
 
-def minimum(input, *args, **kwargs):
+def minimum(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.minimum``."""
-    return input.minimum(*args, **kwargs)
+    return _into(out, input.minimum(*args, **kwargs))
 
 
-def eq(input, *args, **kwargs):
+def eq(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.eq``."""
-    return input.eq(*args, **kwargs)
+    return _into(out, input.eq(*args, **kwargs))
 
 
-def ne(input, *args, **kwargs):
+def ne(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.ne``."""
-    return input.ne(*args, **kwargs)
+    return _into(out, input.ne(*args, **kwargs))
 
 
-def lt(input, *args, **kwargs):
+def lt(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.lt``."""
-    return input.lt(*args, **kwargs)
+    return _into(out, input.lt(*args, **kwargs))
 
 
-def le(input, *args, **kwargs):
+def le(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.le``."""
-    return input.le(*args, **kwargs)
+    return _into(out, input.le(*args, **kwargs))
 
 
-def gt(input, *args, **kwargs):
+def gt(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.gt``."""
-    return input.gt(*args, **kwargs)
+    return _into(out, input.gt(*args, **kwargs))
 
 
-def ge(input, *args, **kwargs):
+def ge(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.ge``."""
-    return input.ge(*args, **kwargs)
+    return _into(out, input.ge(*args, **kwargs))
 
 
-def logical_and(input, *args, **kwargs):
+def logical_and(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.logical_and``."""
-    return input.logical_and(*args, **kwargs)
+    return _into(out, input.logical_and(*args, **kwargs))
 
 
-def logical_or(input, *args, **kwargs):
+def logical_or(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.logical_or``."""
-    return input.logical_or(*args, **kwargs)
+    return _into(out, input.logical_or(*args, **kwargs))
 
 
-def logical_not(input, *args, **kwargs):
+def logical_not(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.logical_not``."""
-    return input.logical_not(*args, **kwargs)
+    return _into(out, input.logical_not(*args, **kwargs))
 
 
-def neg(input, *args, **kwargs):
+def neg(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.neg``."""
-    return input.neg(*args, **kwargs)
+    return _into(out, input.neg(*args, **kwargs))
 
 
-def detach(input, *args, **kwargs):
+def detach(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.detach``."""
-    return input.detach(*args, **kwargs)
+    return _into(out, input.detach(*args, **kwargs))
 
 
-def clone(input, *args, **kwargs):
+def clone(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.clone``."""
-    return input.clone(*args, **kwargs)
+    return _into(out, input.clone(*args, **kwargs))
 
 
-def topk(input, *args, **kwargs):
+def topk(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.topk``."""
-    return input.topk(*args, **kwargs)
+    return _into(out, input.topk(*args, **kwargs))
 
 
-def sort(input, *args, **kwargs):
+def sort(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.sort``."""
-    return input.sort(*args, **kwargs)
+    return _into(out, input.sort(*args, **kwargs))
 
 
-def argsort(input, *args, **kwargs):
+def argsort(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.argsort``."""
-    return input.argsort(*args, **kwargs)
+    return _into(out, input.argsort(*args, **kwargs))
 
 
-def cumsum(input, *args, **kwargs):
+def cumsum(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.cumsum``."""
-    return input.cumsum(*args, **kwargs)
+    return _into(out, input.cumsum(*args, **kwargs))
 
 
-def cumprod(input, *args, **kwargs):
+def cumprod(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.cumprod``."""
-    return input.cumprod(*args, **kwargs)
+    return _into(out, input.cumprod(*args, **kwargs))
 
 
-def prod(input, *args, **kwargs):
+def prod(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.prod``."""
-    return input.prod(*args, **kwargs)
+    return _into(out, input.prod(*args, **kwargs))
 
 
-def tril(input, *args, **kwargs):
+def tril(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.tril``."""
-    return input.tril(*args, **kwargs)
+    return _into(out, input.tril(*args, **kwargs))
 
 
-def triu(input, *args, **kwargs):
+def triu(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.triu``."""
-    return input.triu(*args, **kwargs)
+    return _into(out, input.triu(*args, **kwargs))
 
 
-def multinomial(input, *args, **kwargs):
+def multinomial(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.multinomial``."""
-    return input.multinomial(*args, **kwargs)
+    return _into(out, input.multinomial(*args, **kwargs))
 
 
-def dot(input, *args, **kwargs):
+def dot(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.dot``."""
-    return input.dot(*args, **kwargs)
+    return _into(out, input.dot(*args, **kwargs))
 
 
-def inner(input, *args, **kwargs):
+def inner(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.inner``."""
-    return input.inner(*args, **kwargs)
+    return _into(out, input.inner(*args, **kwargs))
 
 
-def outer(input, *args, **kwargs):
+def outer(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.outer``."""
-    return input.outer(*args, **kwargs)
+    return _into(out, input.outer(*args, **kwargs))
 
 
-def ger(input, *args, **kwargs):
+def ger(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.ger``."""
-    return input.ger(*args, **kwargs)
+    return _into(out, input.ger(*args, **kwargs))
 
 
-def round(input, *args, **kwargs):
+def round(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.round``."""
-    return input.round(*args, **kwargs)
+    return _into(out, input.round(*args, **kwargs))
 
 
-def ceil(input, *args, **kwargs):
+def ceil(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.ceil``."""
-    return input.ceil(*args, **kwargs)
+    return _into(out, input.ceil(*args, **kwargs))
 
 
-def trunc(input, *args, **kwargs):
+def trunc(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.trunc``."""
-    return input.trunc(*args, **kwargs)
+    return _into(out, input.trunc(*args, **kwargs))
 
 
-def fix(input, *args, **kwargs):
+def fix(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.fix``."""
-    return input.fix(*args, **kwargs)
+    return _into(out, input.fix(*args, **kwargs))
 
 
-def remainder(input, *args, **kwargs):
+def remainder(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.remainder``."""
-    return input.remainder(*args, **kwargs)
+    return _into(out, input.remainder(*args, **kwargs))
 
 
-def fmod(input, *args, **kwargs):
+def fmod(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.fmod``."""
-    return input.fmod(*args, **kwargs)
+    return _into(out, input.fmod(*args, **kwargs))
 
 
-def floor_divide(input, *args, **kwargs):
+def floor_divide(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.floor_divide``."""
-    return input.floor_divide(*args, **kwargs)
+    return _into(out, input.floor_divide(*args, **kwargs))
 
 
-def isnan(input, *args, **kwargs):
+def isnan(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.isnan``."""
-    return input.isnan(*args, **kwargs)
+    return _into(out, input.isnan(*args, **kwargs))
 
 
-def isinf(input, *args, **kwargs):
+def isinf(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.isinf``."""
-    return input.isinf(*args, **kwargs)
+    return _into(out, input.isinf(*args, **kwargs))
 
 
-def isfinite(input, *args, **kwargs):
+def isfinite(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.isfinite``."""
-    return input.isfinite(*args, **kwargs)
+    return _into(out, input.isfinite(*args, **kwargs))
 
 
-def nan_to_num(input, *args, **kwargs):
+def nan_to_num(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.nan_to_num``."""
-    return input.nan_to_num(*args, **kwargs)
+    return _into(out, input.nan_to_num(*args, **kwargs))
 
 
-def unbind(input, *args, **kwargs):
+def unbind(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.unbind``."""
-    return input.unbind(*args, **kwargs)
+    return _into(out, input.unbind(*args, **kwargs))
 
 
-def roll(input, *args, **kwargs):
+def roll(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.roll``."""
-    return input.roll(*args, **kwargs)
+    return _into(out, input.roll(*args, **kwargs))
 
 
-def diag(input, *args, **kwargs):
+def diag(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.diag``."""
-    return input.diag(*args, **kwargs)
+    return _into(out, input.diag(*args, **kwargs))
 
 
-def repeat_interleave(input, *args, **kwargs):
+def repeat_interleave(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.repeat_interleave``."""
-    return input.repeat_interleave(*args, **kwargs)
+    return _into(out, input.repeat_interleave(*args, **kwargs))
 
 
-def broadcast_to(input, *args, **kwargs):
+def broadcast_to(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.broadcast_to``."""
-    return input.broadcast_to(*args, **kwargs)
+    return _into(out, input.broadcast_to(*args, **kwargs))
 
 
-def movedim(input, *args, **kwargs):
+def movedim(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.movedim``."""
-    return input.movedim(*args, **kwargs)
+    return _into(out, input.movedim(*args, **kwargs))
 
 
-def moveaxis(input, *args, **kwargs):
+def moveaxis(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.moveaxis``."""
-    return input.moveaxis(*args, **kwargs)
+    return _into(out, input.moveaxis(*args, **kwargs))
 
 
-def swapaxes(input, *args, **kwargs):
+def swapaxes(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.swapaxes``."""
-    return input.swapaxes(*args, **kwargs)
+    return _into(out, input.swapaxes(*args, **kwargs))
 
 
-def swapdims(input, *args, **kwargs):
+def swapdims(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.swapdims``."""
-    return input.swapdims(*args, **kwargs)
+    return _into(out, input.swapdims(*args, **kwargs))
 
 
-def amax(input, *args, **kwargs):
+def amax(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.amax``."""
-    return input.amax(*args, **kwargs)
+    return _into(out, input.amax(*args, **kwargs))
 
 
-def amin(input, *args, **kwargs):
+def amin(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.amin``."""
-    return input.amin(*args, **kwargs)
+    return _into(out, input.amin(*args, **kwargs))
 
 
-def erf(input, *args, **kwargs):
+def erf(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.erf``."""
-    return input.erf(*args, **kwargs)
+    return _into(out, input.erf(*args, **kwargs))
 
 
-def erfinv(input, *args, **kwargs):
+def erfinv(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.erfinv``."""
-    return input.erfinv(*args, **kwargs)
+    return _into(out, input.erfinv(*args, **kwargs))
 
 
-def expm1(input, *args, **kwargs):
+def expm1(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.expm1``."""
-    return input.expm1(*args, **kwargs)
+    return _into(out, input.expm1(*args, **kwargs))
 
 
-def log2(input, *args, **kwargs):
+def log2(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.log2``."""
-    return input.log2(*args, **kwargs)
+    return _into(out, input.log2(*args, **kwargs))
 
 
-def log10(input, *args, **kwargs):
+def log10(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.log10``."""
-    return input.log10(*args, **kwargs)
+    return _into(out, input.log10(*args, **kwargs))
 
 
 def _rebuild_tensor(array, dtype_name: str, device_name: str, requires_grad: bool):
@@ -847,6 +875,13 @@ def __getattr__(name):
 
         _warn_half(f"rustdl.{name}")
         return float32
+    # narrower integers: rustdl's one integer dtype is int64 (as numpy int32 input already maps)
+    if name in _NARROW_INTS:
+        if name in ("uint8", "int8"):
+            from ._tensor_api import _warn_byte
+
+            _warn_byte(f"rustdl.{name}")
+        return int64
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
 
 
@@ -910,6 +945,18 @@ from ._tensor_api import (  # noqa: E402,F401
 )
 
 from ._tensor_api import mode as _mode_d  # noqa: E402
+from ._tensor_api import (  # noqa: E402,F401
+    is_nonzero,
+    isin,
+    scalar_tensor,
+    set_printoptions,
+    tensordot,
+)
+from ._tensor_api import torch_range as _range_f  # noqa: E402
+
+range = _range_f  # noqa: A001  (deprecated torch.range: the end is included)
+concat = cat
+concatenate = cat
 
 mode = _mode_d
 arcsin = asin
@@ -919,3 +966,37 @@ arctan2 = atan2
 arcsinh = asinh
 arccosh = acosh
 arctanh = atanh
+
+
+_NARROW_INTS = ("int32", "int", "int16", "short", "int8", "uint8")
+
+
+def _accept_numpy_names() -> None:
+    """Lets the Tensor methods that take ``dim`` / ``keepdim`` also take numpy's ``axis`` /
+    ``keepdims``, as PyTorch's do (``x.sum(axis=0)``, ``x.argmax(axis=1)``,
+    ``x.mean(axis=1, keepdims=True)``); the functional forms (``rustdl.sum``) forward to them."""
+    import functools
+
+    def accepting(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            if kwargs:
+                for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                    if alias in kwargs:
+                        if name in kwargs:
+                            raise TypeError(f"{method.__name__}() got both '{name}' and its alias '{alias}'")
+                        kwargs[name] = kwargs.pop(alias)
+            return method(self, *args, **kwargs)
+
+        return call
+
+    for name in (
+        "sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
+        "std", "var", "all", "any", "logsumexp", "norm", "cumsum", "cumprod", "softmax", "log_softmax",
+        "squeeze", "unsqueeze", "median", "nanmedian", "mode", "sort", "argsort", "count_nonzero",
+        "kthvalue", "quantile", "nanquantile", "topk", "unbind", "chunk", "split", "diff",
+    ):  # fmt: skip
+        setattr(Tensor, name, accepting(getattr(Tensor, name)))
+
+
+_accept_numpy_names()

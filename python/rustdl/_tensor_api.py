@@ -407,10 +407,44 @@ def _bfloat16(self, memory_format=None):
     return self.float()
 
 
+_BYTE_WARNED = [False]
+
+
+def _warn_byte(what):
+    if not _BYTE_WARNED[0]:
+        _BYTE_WARNED[0] = True
+        _warnings.warn(
+            f"{what}: rustdl has no 8-bit integer storage; uint8/int8 map to int64 (values do not "
+            "wrap around at 8 bits)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _short(self, memory_format=None):
+    """int64: rustdl's one integer dtype (int16/int32 requests map to it)."""
+    return self.long()
+
+
+def _byte(self, memory_format=None):
+    """int64 (rustdl has no 8-bit integer storage; warns once)."""
+    _warn_byte("Tensor.byte")
+    return self.long()
+
+
+def _char(self, memory_format=None):
+    """int64 (rustdl has no 8-bit integer storage; warns once)."""
+    _warn_byte("Tensor.char")
+    return self.long()
+
+
 Tensor.type = _type
 Tensor.ndimension = _ndimension
 Tensor.half = _half
 Tensor.bfloat16 = _bfloat16
+Tensor.short = _short
+Tensor.byte = _byte
+Tensor.char = _char
 
 
 def set_default_dtype(d):
@@ -1968,4 +2002,434 @@ Tensor.arcsinh = asinh
 Tensor.arccosh = acosh
 Tensor.arctanh = atanh
 Tensor.polygamma = lambda self, n: polygamma(n, self)
+del _name, _fn
+
+
+# breadth F: PyTorch's alternative names and small compositions that scripts call as methods
+# (the torch.* functional forms reach them through the compat facade).
+
+from ._rustdl import ones_like as _ones_like  # noqa: E402
+from ._rustdl import where as _where  # noqa: E402
+
+
+def _mv(self, vec):
+    """Matrix-vector product of an ``(n, m)`` matrix and an ``(m,)`` vector."""
+    if self.dim() != 2 or vec.dim() != 1:
+        raise ValueError(
+            f"mv: expected a 2-D matrix and a 1-D vector, got shapes {tuple(self.shape)} and {tuple(vec.shape)}"
+        )
+    return self.matmul(vec)
+
+
+def _tan(self):
+    """Elementwise tangent, ``sin / cos``."""
+    return self.sin() / self.cos()
+
+
+def _frac(self):
+    """Fractional part, ``x - trunc(x)`` (keeps the sign)."""
+    return self - self.trunc()
+
+
+def _exp2(self):
+    """Elementwise ``2 ** x``."""
+    return 2.0**self
+
+
+def _ravel(self):
+    """The elements as a 1-D tensor (a view when contiguous)."""
+    return self.reshape(-1)
+
+
+def _fliplr(self):
+    """Flips dim 1 (left/right)."""
+    return self.flip(1)
+
+
+def _flipud(self):
+    """Flips dim 0 (up/down)."""
+    return self.flip(0)
+
+
+def _deg2rad(self):
+    """Degrees to radians."""
+    return self * (_math.pi / 180.0)
+
+
+def _rad2deg(self):
+    """Radians to degrees."""
+    return self * (180.0 / _math.pi)
+
+
+def _logaddexp(self, other):
+    """``log(exp(a) + exp(b))`` computed without overflow."""
+    hi = self.maximum(other)
+    return hi + (-(self - other).abs()).exp().log1p()
+
+
+def _logaddexp2(self, other):
+    """``log2(2**a + 2**b)`` computed without overflow."""
+    hi = self.maximum(other)
+    return hi + (-(self - other).abs() * _math.log(2.0)).exp().log1p() / _math.log(2.0)
+
+
+def _fmax(self, other):
+    """Elementwise maximum that ignores NaN (a NaN only when both are)."""
+    return _where(self.isnan(), other, _where(other.isnan(), self, self.maximum(other)))
+
+
+def _fmin(self, other):
+    """Elementwise minimum that ignores NaN (a NaN only when both are)."""
+    return _where(self.isnan(), other, _where(other.isnan(), self, self.minimum(other)))
+
+
+def _addcmul(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 * tensor2``."""
+    return self + tensor1 * tensor2 * value
+
+
+def _addcdiv(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 / tensor2``."""
+    return self + tensor1 / tensor2 * value
+
+
+def _equal(self, other):
+    """True when both have the same shape and the same elements."""
+    return tuple(self.shape) == tuple(other.shape) and bool(self.eq(other).all())
+
+
+def _argwhere(self):
+    """Indices of the nonzero elements, ``(n, ndim)``."""
+    return self.nonzero()
+
+
+def _logical_xor(self, other):
+    """Elementwise exclusive or of the truth values."""
+    return self.bool().ne(other.bool() if isinstance(other, Tensor) else builtins.bool(other))
+
+
+def _sinc(self):
+    """Normalised sinc, ``sin(pi x) / (pi x)``, 1 at 0."""
+    px = self * _math.pi
+    zero = self.eq(0)
+    one = _ones_like(self)
+    safe = _where(zero, one, px)
+    return _where(zero, one, safe.sin() / safe)
+
+
+def _tensor_where(self, condition, other):
+    """``self`` where ``condition`` holds, else ``other`` (``torch.where(condition, self, other)``)."""
+    return _where(condition, self, other)
+
+
+def _take_along_dim(self, indices, dim=None):
+    """Picks values along ``dim`` at ``indices`` (broadcast against each other), as
+    ``torch.take_along_dim``; without ``dim`` both are flattened first."""
+    if dim is None:
+        return self.reshape(-1).gather(0, indices.reshape(-1))
+    d = dim % self.dim()
+    s, i = list(self.shape), list(indices.shape)
+    s[d] = i[d] = 1
+    shape = broadcast_shapes(tuple(s), tuple(i))
+    src = self.expand(*[self.shape[k] if k == d else n for k, n in enumerate(shape)])
+    idx = indices.expand(*[indices.shape[k] if k == d else n for k, n in enumerate(shape)])
+    return src.gather(d, idx)
+
+
+def _tensor_split(self, indices_or_sections, dim=0):
+    """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
+    indices, as ``torch.tensor_split``."""
+    size = self.shape[dim]
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise ValueError(f"tensor_split: number of sections must be positive, got {n}")
+        q, r = divmod(size, n)
+        bounds = [k * q + builtins.min(k, r) for k in range(n + 1)]
+    else:
+        bounds = [0, *(builtins.min(builtins.max(int(i), 0), size) for i in indices_or_sections), size]
+    return tuple(self.narrow(dim, a, builtins.max(b - a, 0)) for a, b in zip(bounds, bounds[1:]))
+
+
+def _hsplit(self, sections):
+    """``tensor_split`` along dim 1 (dim 0 for a 1-D tensor)."""
+    return _tensor_split(self, sections, 1 if self.dim() > 1 else 0)
+
+
+def _vsplit(self, sections):
+    """``tensor_split`` along dim 0."""
+    return _tensor_split(self, sections, 0)
+
+
+def _pin_memory(self, device=None):
+    """The tensor itself: rustdl has no pinned host memory."""
+    return self
+
+
+def _share_memory_(self):
+    """The tensor itself (worker processes get their own copies)."""
+    return self
+
+
+def _bernoulli(self, p=None, *, generator=None):
+    """0/1 samples with probabilities ``self`` (or ``p``)."""
+    from . import bernoulli
+
+    if p is None:
+        return bernoulli(self, generator=generator)
+    from ._rustdl import full_like
+
+    return bernoulli(full_like(self, p), generator=generator)
+
+
+for _name, _fn in (
+    ("mv", _mv),
+    ("tan", _tan),
+    ("frac", _frac),
+    ("exp2", _exp2),
+    ("ravel", _ravel),
+    ("fliplr", _fliplr),
+    ("flipud", _flipud),
+    ("deg2rad", _deg2rad),
+    ("rad2deg", _rad2deg),
+    ("logaddexp", _logaddexp),
+    ("logaddexp2", _logaddexp2),
+    ("fmax", _fmax),
+    ("fmin", _fmin),
+    ("addcmul", _addcmul),
+    ("addcdiv", _addcdiv),
+    ("equal", _equal),
+    ("argwhere", _argwhere),
+    ("logical_xor", _logical_xor),
+    ("sinc", _sinc),
+    ("take_along_dim", _take_along_dim),
+    ("tensor_split", _tensor_split),
+    ("hsplit", _hsplit),
+    ("vsplit", _vsplit),
+    ("pin_memory", _pin_memory),
+    ("share_memory_", _share_memory_),
+    ("bernoulli", _bernoulli),
+    ("where", _tensor_where),
+):
+    setattr(Tensor, _name, _fn)
+for _name, _target in (
+    ("absolute", "abs"),
+    ("absolute_", "abs_"),
+    ("divide", "div"),
+    ("multiply", "mul"),
+    ("subtract", "sub"),
+    ("negative", "neg"),
+    ("negative_", "neg_"),
+    ("greater", "gt"),
+    ("greater_equal", "ge"),
+    ("less", "lt"),
+    ("less_equal", "le"),
+    ("not_equal", "ne"),
+    ("sgn", "sign"),
+    ("positive", "__pos__"),
+):
+    setattr(Tensor, _name, getattr(Tensor, _target))
+Tensor.is_cpu = property(lambda self: self.device.type == "cpu", doc="True for a tensor on the CPU.")
+Tensor.is_pinned = lambda self: False
+Tensor.is_signed = lambda self: self.dtype != _bool
+Tensor.is_complex = lambda self: False
+Tensor.nbytes = property(lambda self: self.numel() * self.element_size(), doc="Bytes of the elements.")
+Tensor.itemsize = property(lambda self: self.element_size(), doc="Bytes per element.")
+del _name, _fn, _target
+
+
+def tensordot(a, b, dims=2):
+    """Sums products over ``dims`` (an int: the last ``dims`` of ``a`` with the first of ``b``;
+    or two lists of dims), as ``torch.tensordot``; one reshape-matmul-reshape, differentiable."""
+    if isinstance(dims, int):
+        if dims < 0 or dims > builtins.min(a.dim(), b.dim()):
+            raise ValueError(f"tensordot: dims must be in 0..{builtins.min(a.dim(), b.dim())}, got {dims}")
+        da, db = list(range(a.dim() - dims, a.dim())), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(da) != len(db):
+            raise ValueError(f"tensordot: both dim lists must have one length, got {da} and {db}")
+    da = [d % a.dim() for d in da]
+    db = [d % b.dim() for d in db]
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(
+                f"tensordot: contracted dims differ in size: {a.shape[i]} (a dim {i}) vs {b.shape[j]} (b dim {j})"
+            )
+    fa = [d for d in range(a.dim()) if d not in da]
+    fb = [d for d in range(b.dim()) if d not in db]
+    k = 1
+    for d in da:
+        k *= a.shape[d]
+    left = a.permute(*fa, *da).reshape(-1, k)
+    right = b.permute(*db, *fb).reshape(k, -1)
+    return (left @ right).reshape(*[a.shape[d] for d in fa], *[b.shape[d] for d in fb])
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element of ``elements`` is in ``test_elements`` (a bool tensor of
+    ``elements``' shape), as ``torch.isin``; computed by numpy, not differentiable."""
+    el = elements if isinstance(elements, Tensor) else None
+    a = _np.asarray(elements.detach().cpu().numpy() if isinstance(elements, Tensor) else elements)
+    b = _np.asarray(
+        test_elements.detach().cpu().numpy() if isinstance(test_elements, Tensor) else test_elements
+    )
+    out = _np.isin(a, b, assume_unique=assume_unique, invert=invert)
+    from ._rustdl import tensor as _tensor
+
+    return _tensor(out, device=el.device if el is not None else None)
+
+
+def torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Deprecated ``torch.range``: ``start .. end`` INCLUDING ``end``, float32 by default."""
+    from ._rustdl import arange
+
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("range: step must be nonzero")
+    n = builtins.max(int(_math.floor((end - start) / step)) + 1, 0)
+    out = arange(n, dtype=float64, device=device) * step + start
+    out = out.to(dtype if dtype is not None else float32)
+    return out.requires_grad_(requires_grad) if requires_grad else out
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    """A 0-dim tensor holding the number ``s`` (float32 by default)."""
+    from ._rustdl import tensor as _tensor
+
+    return _tensor(builtins.float(s), dtype=dtype or float32, device=device, requires_grad=requires_grad)
+
+
+def is_nonzero(input):  # noqa: A002
+    """Whether a one-element tensor is nonzero (an error for any other size)."""
+    if input.numel() != 1:
+        raise RuntimeError(f"is_nonzero: expected a tensor with one element, got {input.numel()}")
+    return builtins.bool(input.item() != 0)
+
+
+_PRINT_OPTIONS: dict = {}
+
+
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+):
+    """Accepted for PyTorch scripts and remembered, but rustdl's ``repr`` keeps its own format
+    (4 decimals, numpy-style); use ``t.numpy()`` with numpy's print options to control it."""
+    _PRINT_OPTIONS.update(
+        {
+            k: v
+            for k, v in dict(
+                precision=precision,
+                threshold=threshold,
+                edgeitems=edgeitems,
+                linewidth=linewidth,
+                profile=profile,
+                sci_mode=sci_mode,
+            ).items()
+            if v is not None
+        }
+    )
+
+
+# in-place random fills and a few in-place forms PyTorch scripts call (each writes through copy_)
+
+
+def _random_(self, *args, generator=None):
+    """Fills with integers uniform in ``[from, to)``: ``random_(to)``, ``random_(from, to)``, or with
+    no bounds ``[0, 2**mantissa]`` of a float dtype (``2**63 - 1`` for int64)."""
+    from ._rustdl import randint
+
+    if len(args) == 1:
+        lo, hi = 0, int(args[0])
+    elif len(args) == 2:
+        lo, hi = int(args[0]), int(args[1])
+    elif not args:
+        lo, hi = 0, {"float32": 2**24 + 1, "float64": 2**53 + 1}.get(self.dtype.name, 2**63 - 1)
+    else:
+        raise TypeError(f"random_: expected at most 2 bounds, got {len(args)}")
+    if hi <= lo:
+        raise ValueError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
+    return self.copy_(randint(lo, hi, tuple(self.shape), device=self.device).to(self.dtype))
+
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    """Fills with samples of the exponential distribution of rate ``lambd``."""
+    u = _rustdl_rand_like(self)
+    return self.copy_(-(1.0 - u).log() / lambd)
+
+
+def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """Fills with ``exp(N(mean, std²))`` samples."""
+    from ._rustdl import randn_like
+
+    return self.copy_((randn_like(self) * std + mean).exp())
+
+
+def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """Fills with Cauchy samples ``median + sigma·tan(π(U − ½))``."""
+    u = _rustdl_rand_like(self)
+    return self.copy_(_tan((u - 0.5) * _math.pi) * sigma + median)
+
+
+def _geometric_(self, p, *, generator=None):
+    """Fills with the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
+    u = _rustdl_rand_like(self)
+    return self.copy_(((1.0 - u).log() / _math.log1p(-p)).ceil().clamp(min=1))
+
+
+def _rustdl_rand_like(t):
+    from ._rustdl import rand
+
+    return rand(*t.shape, dtype=t.dtype if t.is_floating_point() else float32, device=t.device)
+
+
+def _index_copy(self, dim, index, source):
+    """A copy whose slices ``index`` along ``dim`` are replaced by ``source``'s."""
+    return self.clone().index_copy_(dim, index, source)
+
+
+def _index_copy_(self, dim, index, source):
+    """Copies ``source``'s slices into the positions ``index`` along ``dim``."""
+    d = dim % builtins.max(self.dim(), 1)
+    self[(slice(None),) * d + (index,)] = source
+    return self
+
+
+def _masked_scatter_(self, mask, source):
+    """Copies ``source``'s leading elements, in order, into the positions where ``mask`` holds."""
+    m = mask.expand(*self.shape) if tuple(mask.shape) != tuple(self.shape) else mask
+    n = int(m.sum().item())
+    self[m] = source.reshape(-1)[:n]
+    return self
+
+
+def _masked_scatter(self, mask, source):
+    """Out-of-place :meth:`masked_scatter_`."""
+    return _masked_scatter_(self.clone(), mask, source)
+
+
+for _name, _fn in (
+    ("random_", _random_),
+    ("exponential_", _exponential_),
+    ("log_normal_", _log_normal_),
+    ("cauchy_", _cauchy_),
+    ("geometric_", _geometric_),
+    ("index_copy", _index_copy),
+    ("index_copy_", _index_copy_),
+    ("masked_scatter", _masked_scatter),
+    ("masked_scatter_", _masked_scatter_),
+    ("frac_", lambda self: self.copy_(_frac(self))),
+    (
+        "addmm_",
+        lambda self, mat1, mat2, *, beta=1, alpha=1: self.copy_(
+            self.addmm(mat1, mat2, beta=beta, alpha=alpha)
+        ),
+    ),
+    (
+        "baddbmm_",
+        lambda self, b1, b2, *, beta=1, alpha=1: self.copy_(self.baddbmm(b1, b2, beta=beta, alpha=alpha)),
+    ),
+):
+    setattr(Tensor, _name, _fn)
 del _name, _fn

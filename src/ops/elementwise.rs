@@ -211,9 +211,46 @@ impl Tensor {
         Ok((self.to_dtype(dt)?, other.to_dtype(dt)?))
     }
 
+    /// A binary op between tensors on two devices: allowed, as in PyTorch, only when one is a
+    /// 0-dim CPU tensor (a scalar), which is then promoted and copied to the other's device
+    /// (differentiably); any other mix is a device error.
+    fn binary_with_cpu_scalar(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let cpu_scalar = |t: &Tensor| t.ndim() == 0 && !t.device().is_gpu();
+        if !cpu_scalar(self) && !cpu_scalar(other) {
+            check_device(op.name(), self, other)?;
+        }
+        // PyTorch's rule for a 0-dim operand: it keeps the other tensor's dtype unless it is of
+        // a higher kind (bool < integer < float), and a float one then counts as float32.
+        let kind = |d: DType| match d {
+            DType::Bool => 0,
+            DType::I64 => 1,
+            DType::F32 | DType::F64 => 2,
+        };
+        let (scalar, t) = if cpu_scalar(self) {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let dt = if kind(scalar.dtype()) <= kind(t.dtype()) {
+            t.dtype()
+        } else if scalar.dtype().is_float() {
+            DType::F32
+        } else {
+            scalar.dtype()
+        };
+        let moved = scalar.to_dtype(dt)?.to_device(t.device())?;
+        if cpu_scalar(self) {
+            moved.binary(other, op)
+        } else {
+            self.binary(&moved, op)
+        }
+    }
+
     /// A binary op with broadcasting and promotion; comparisons give bool tensors.
     pub fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
-        check_device(op.name(), self, other)?;
+        if self.device() != other.device() {
+            return self.binary_with_cpu_scalar(other, op);
+        }
         let (a, b) = self.promote_pair(other, op)?;
         let shape = broadcast_shapes(a.shape(), b.shape(), op.name())?;
         let la = a.layout().broadcast_to(&shape, op.name())?;

@@ -250,11 +250,26 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         let a = np.call_method1("asarray", (obj,))?;
         return to_tensor(&a, dtype);
     }
+    // A list of numpy arrays (`tensor([a, b])`) is stacked by numpy, keeping the arrays' dtype.
+    let first = if let Ok(l) = obj.cast::<PyList>() {
+        l.iter().next()
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        t.iter().next()
+    } else {
+        None
+    };
+    if first.is_some_and(|f| f.cast::<PyUntypedArray>().is_ok()) {
+        let np = obj.py().import("numpy")?;
+        let a = np.call_method1("asarray", (obj,))?;
+        return to_tensor(&a, dtype);
+    }
     let mut shape = Vec::new();
     let mut vals = Vec::new();
     let mut kind = 0u8;
     walk(obj, 0, &mut shape, &mut vals, &mut kind)?;
     let inferred = match kind {
+        // no element at all (`tensor([])`): the default float dtype, as in PyTorch
+        0 if vals.is_empty() => DType::F32,
         0 => DType::Bool,
         1 => DType::I64,
         _ => DType::F32,

@@ -71,11 +71,14 @@ pub fn getitem(py: Python<'_>, t: &Tensor, key: &Bound<'_, PyAny>) -> PyResult<T
 }
 
 /// The value of an assignment as a tensor of `t`'s dtype, keeping its autograd history.
-fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+///
+/// A value on another device is copied over when it is a scalar, or when `copy_across` says
+/// the assignment is a plain copy into a view (`t[0] = v`, PyTorch's `t[0].copy_(v)`).
+fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>, copy_across: bool) -> PyResult<Tensor> {
     if let Ok(v) = value.extract::<PyRef<'_, PyTensor>>() {
         let v = v.t.clone();
         if v.device() != t.device() {
-            if v.ndim() > 0 {
+            if v.ndim() > 0 && !copy_across {
                 return Err(crate::error::Error::Device(format!(
                     "setitem: value on {} assigned into a tensor on {}",
                     v.device(),
@@ -101,8 +104,11 @@ pub fn setitem_impl(
     accumulate: bool,
     op: &'static str,
 ) -> PyResult<()> {
-    let v = assigned_value(t, value)?;
     let items = parse_items(key)?;
+    // Basic indexing selects a view, and assigning into it is a copy, which PyTorch allows
+    // across devices; indexing with tensors (index_put_) and `+=` keep the same-device rule.
+    let basic = !accumulate && items.iter().all(|i| !matches!(i, Item::Tensor(_)));
+    let v = assigned_value(t, value, basic)?;
     gil::run(key.py(), gil::work(&[t, &v]), || {
         t.index_assign(items, v, accumulate, op)
     })

@@ -192,7 +192,11 @@ fn tensor(
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let dt = opt_dtype(dtype)?;
-    let dv = dev(device)?;
+    // a tensor's copy stays on its device unless one is asked for (as PyTorch's)
+    let dv = match (device, data.extract::<PyRef<'_, PyTensor>>()) {
+        (None, Ok(src)) => src.t.device(),
+        _ => dev(device)?,
+    };
     let t = to_tensor(data, dt)?;
     // float64 data (numpy's default) becomes float32 on the GPU unless float64 was asked for
     let t = if dt.is_none() && dv.is_gpu() && t.dtype() == DType::F64 {

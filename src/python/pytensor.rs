@@ -485,6 +485,25 @@ impl PyTensor {
         kwargs.set_item("prefix", "tensor(")?;
         kwargs.set_item("threshold", 1000)?;
         kwargs.set_item("precision", 4)?;
+        // PyTorch's look: floats with a fraction print with 4 fixed decimals (`0.1000`), whole
+        // ones as `2.`; bools are padded to `False`'s width only when a False is shown.
+        if self.t.dtype().is_float() {
+            let finite = arr.get_item(np.call_method1("isfinite", (&arr,))?)?;
+            let rounded = np.call_method1("round", (&finite,))?;
+            let whole: bool = np
+                .call_method1("array_equal", (&finite, rounded))?
+                .extract()?;
+            if !whole {
+                kwargs.set_item("floatmode", "fixed")?;
+            }
+        } else if self.t.dtype() == DType::Bool {
+            let all: bool = np.call_method1("all", (&arr,))?.extract()?;
+            if all {
+                let fmt = PyDict::new(py);
+                fmt.set_item("bool", py.eval(c"lambda v: 'True'", None, None)?)?;
+                kwargs.set_item("formatter", fmt)?;
+            }
+        }
         let body: String = np
             .getattr("array2string")?
             .call((arr,), Some(&kwargs))?
@@ -494,7 +513,9 @@ impl PyTensor {
             extra.push(format!("device='{}'", self.t.device()));
         }
         if !matches!(self.t.dtype(), DType::F32 | DType::I64 | DType::Bool) || self.t.numel() == 0 {
-            extra.push(format!("dtype={}", self.t.dtype()));
+            // through the dtype object's repr, which the torch compat layer shows as torch.*
+            let d = Bound::new(py, super::PyDType { d: self.t.dtype() })?;
+            extra.push(format!("dtype={}", d.repr()?));
         }
         if let Some(n) = self.t.grad_fn() {
             extra.push(format!(
@@ -1263,13 +1284,23 @@ impl PyTensor {
     fn argmin(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
         self.op(|t| t.argmax_min(dim, keepdim, false))
     }
-    #[pyo3(signature = (dim=None))]
-    fn all(&self, dim: Option<isize>) -> PyResult<PyTensor> {
-        self.op(|t| t.all(dim))
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn all(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        self.op(|t| match dim {
+            Some(d) if keepdim => t
+                .all(dim)?
+                .unsqueeze(crate::shape::norm_dim(d, t.ndim(), "all")? as isize),
+            _ => t.all(dim),
+        })
     }
-    #[pyo3(signature = (dim=None))]
-    fn any(&self, dim: Option<isize>) -> PyResult<PyTensor> {
-        self.op(|t| t.any(dim))
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn any(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        self.op(|t| match dim {
+            Some(d) if keepdim => t
+                .any(dim)?
+                .unsqueeze(crate::shape::norm_dim(d, t.ndim(), "any")? as isize),
+            _ => t.any(dim),
+        })
     }
     #[pyo3(signature = (dim=-1))]
     fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {

@@ -264,7 +264,7 @@ def test_upsample_forward(device):
         atol=1e-5,
     )
     with pytest.raises(ValueError):
-        nn.Upsample(scale_factor=2, mode="bicubic")
+        nn.Upsample(scale_factor=2, mode="cubic")  # not a mode ("bicubic" is)
 
 
 def test_pool_and_upsample_grads():

@@ -266,10 +266,10 @@ def test_torchvision_mnist_and_transforms(tmp_path):
     )
     r = report(proc)
     assert r["lens"] == [4000, 1000]
-    assert r["img"][0] == [1, 28, 28] and r["img"][1] == "rustdl.float32" and r["img"][2] < 1e-6
+    assert r["img"][0] == [1, 28, 28] and r["img"][1] == "torch.float32" and r["img"][2] < 1e-6
     assert r["label"] == ["int", int(yte[7])]
     assert r["norm"] < 1e-4
-    assert r["batch"] == [[32, 1, 28, 28], [32], "rustdl.int64"]
+    assert r["batch"] == [[32, 1, 28, 28], [32], "torch.int64"]
     assert r["data"] == [[4000, 28, 28], [4000]]
 
 

@@ -1,9 +1,10 @@
 """``torch.backends``-shaped flags: harmless switches scripts set at the top.
 
 ``cudnn.benchmark`` / ``cudnn.deterministic`` are accepted and stored but change nothing
-(rustdl has no cuDNN; its kernels are deterministic); ``mps.is_available()`` is False.
+(rustdl has no cuDNN; its kernels are deterministic); ``cuda.matmul.allow_tf32`` and the
+attention-kernel switches likewise; ``mps.is_available()`` is False.
 """
 
-from . import cudnn, mps  # noqa: F401
+from . import cuda, cudnn, mps  # noqa: F401
 
-__all__ = ["cudnn", "mps"]
+__all__ = ["cuda", "cudnn", "mps"]

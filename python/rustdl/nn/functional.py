@@ -15,17 +15,59 @@ from .._rustdl import (  # noqa: F401
     conv_transpose2d,
     cross_entropy,
     group_norm,
-    huber_loss,
     kl_div,
-    l1_loss,
     layer_norm,
     linear,
     max_pool2d,
-    mse_loss,
     nll_loss,
-    smooth_l1_loss,
     softplus,
 )
+
+
+def _broadcast_pair(input, target, op: str):
+    """``input`` and ``target`` broadcast to one shape, as PyTorch's pointwise losses do (with
+    its warning: a target shaped ``(N,)`` against an output ``(N, 1)`` is usually a mistake)."""
+    if tuple(input.shape) == tuple(target.shape):
+        return input, target
+    import warnings
+
+    from .._tensor_api import broadcast_shapes
+
+    try:
+        shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except (ValueError, RuntimeError):
+        raise ValueError(
+            f"{op}: input of shape {list(input.shape)} and target of shape {list(target.shape)} "
+            "must have the same shape (or broadcast to one)"
+        ) from None
+    warnings.warn(
+        f"{op}: using a target size ({tuple(target.shape)}) that is different to the input size "
+        f"({tuple(input.shape)}); this will likely lead to incorrect results due to broadcasting. "
+        "Please ensure they have the same size.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return input.expand(*shape), target.expand(*shape)
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error; ``input`` and ``target`` of one shape (broadcast, with a warning, as PyTorch)."""
+    return _rustdl.mse_loss(*_broadcast_pair(input, target, "mse_loss"), reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Mean absolute error; shapes as :func:`mse_loss`."""
+    return _rustdl.l1_loss(*_broadcast_pair(input, target, "l1_loss"), reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """Smooth L1 (quadratic below ``beta``); shapes as :func:`mse_loss`."""
+    return _rustdl.smooth_l1_loss(*_broadcast_pair(input, target, "smooth_l1_loss"), reduction, beta)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """Huber loss (quadratic below ``delta``); shapes as :func:`mse_loss`."""
+    return _rustdl.huber_loss(*_broadcast_pair(input, target, "huber_loss"), reduction, delta)
 
 
 def gelu(input, approximate: str = "none"):
@@ -212,27 +254,120 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
     return one_hot - soft.detach() + soft
 
 
-def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
-    """Resizes the spatial dims of an ``(N, C, H, W)`` input (``nearest`` or ``bilinear``)."""
-    if input.ndim != 4:
-        raise ValueError(f"interpolate: expected a 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
-    h, w = input.shape[2], input.shape[3]
+_INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+
+
+def _resize_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale):
+    """The ``(n_out, n_in)`` matrix that resizes one axis as PyTorch's ``interpolate`` does.
+
+    ``scale`` is the source step per output index (``n_in / n_out``, or ``1 / scale_factor`` when
+    the caller gave a scale factor); resizing is separable, so an N-d resize is one such matrix
+    product per spatial axis.
+    """
+    import numpy as np
+
+    m = np.zeros((n_out, n_in))
+    dst = np.arange(n_out, dtype=np.float64)
+    rows = np.arange(n_out)
+    if mode == "area":
+        for i in range(n_out):
+            lo = (i * n_in) // n_out
+            hi = -((-(i + 1) * n_in) // n_out)
+            m[i, lo:hi] = 1.0 / (hi - lo)
+        return m
+    if mode in ("nearest", "nearest-exact"):
+        src = np.floor((dst + (0.5 if mode == "nearest-exact" else 0.0)) * scale).astype(np.int64)
+        m[rows, np.minimum(src, n_in - 1)] = 1.0
+        return m
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = (dst + 0.5) * scale - 0.5
+    if mode == "linear":
+        src = np.maximum(src, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        lam = src - i0
+        np.add.at(m, (rows, i0), 1.0 - lam)
+        np.add.at(m, (rows, i1), lam)
+        return m
+    # cubic convolution (a = -0.75), taps at floor(src) - 1 .. floor(src) + 2, clamped to the edge
+    a = -0.75
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    for k in range(-1, 3):
+        d = np.abs(t - k)
+        w = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+        np.add.at(m, (rows, np.clip(base + k, 0, n_in - 1)), w)
+    return m
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias: bool = False,
+):
+    """Resizes the spatial dims of an ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` input,
+    as ``torch.nn.functional.interpolate``.
+
+    Modes: ``nearest``, ``nearest-exact``, ``linear`` (3-D), ``bilinear`` / ``bicubic`` (4-D),
+    ``trilinear`` (5-D) and ``area``. Given ``scale_factor`` (and not ``recompute_scale_factor``),
+    source coordinates use ``1 / scale_factor`` as PyTorch does.
+    """
+    if mode not in _INTERPOLATE_MODES:
+        raise ValueError(f"interpolate: unsupported mode '{mode}' (one of {', '.join(_INTERPOLATE_MODES)})")
+    if input.ndim not in (3, 4, 5):
+        raise ValueError(
+            f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, ...), got shape {tuple(input.shape)}"
+        )
+    nsp = input.ndim - 2
+    wanted = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode)
+    if wanted is not None and wanted != nsp:
+        raise ValueError(f"interpolate: mode '{mode}' expects a {wanted + 2}-D input, got {input.ndim}-D")
+    if align_corners and wanted is None:
+        raise ValueError(
+            f"interpolate: align_corners can only be set with a linear or cubic mode, not '{mode}'"
+        )
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported by rustdl")
+    spatial = tuple(int(s) for s in input.shape[2:])
+    scales = None
     if size is not None:
-        size = (size, size) if isinstance(size, int) else tuple(size)
-        if len(size) != 2 or any(int(s) <= 0 for s in size):
-            raise ValueError(f"interpolate: output sizes should be greater than 0, got size={size}")
+        if scale_factor is not None:
+            raise ValueError("interpolate: only one of size or scale_factor should be defined")
+        size = (size,) * nsp if isinstance(size, int) else tuple(int(s) for s in size)
+        if len(size) != nsp or any(s <= 0 for s in size):
+            raise ValueError(f"interpolate: output sizes should be {nsp} positive ints, got size={size}")
     elif scale_factor is not None:
-        sf = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
-        if len(sf) != 2 or not all(isinstance(f, (int, float)) and f > 0 and f < float("inf") for f in sf):
+        sf = (scale_factor,) * nsp if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(sf) != nsp or not all(isinstance(f, (int, float)) and 0 < f < float("inf") for f in sf):
             raise ValueError(f"interpolate: scale_factor must be positive and finite, got {scale_factor!r}")
-        size = (int(h * sf[0]), int(w * sf[1]))
+        size = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
         if min(size) < 1:
             raise ValueError(
-                f"interpolate: scale_factor {scale_factor!r} gives an empty output {size} for input {(h, w)}"
+                f"interpolate: scale_factor {scale_factor!r} gives an empty output {size} for input {spatial}"
             )
+        if not recompute_scale_factor:
+            scales = tuple(1.0 / f for f in sf)
     else:
         raise ValueError("interpolate: either size or scale_factor should be defined")
-    return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
+    if scales is None:
+        scales = tuple(n / o for n, o in zip(spatial, size))
+    exact = all(s == n / o for s, n, o in zip(scales, spatial, size))
+    if nsp == 2 and mode in ("nearest", "bilinear") and exact:
+        return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
+    kind = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    out = input
+    for axis, (n_in, n_out, scale) in enumerate(zip(spatial, size, scales)):
+        dim = 2 + axis
+        m = _resize_matrix(n_in, n_out, kind, bool(align_corners), scale)
+        mt = _rustdl.tensor(m.T, dtype=input.dtype, device=input.device)
+        out = (out.transpose(dim, -1) @ mt).transpose(dim, -1)
+    return out.contiguous()
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):

@@ -111,6 +111,11 @@ class Optimizer:
             if any(id(p) in ids for p in g["params"]):
                 raise ValueError("some parameters appear in more than one parameter group")
         _check_finite(group)
+        if group.get("differentiable"):
+            raise NotImplementedError(
+                f"{type(self).__name__}: differentiable=True is not supported (rustdl's updates run fused "
+                "in Rust, outside autograd); foreach, fused and capturable are accepted and change nothing"
+            )
         self._check_group(group)
         self.param_groups.append(group)
 

@@ -131,14 +131,28 @@ class TorchFacade(types.ModuleType):
         return sorted(set(dir(object.__getattribute__(self, "_target"))) | set(self.__dict__))
 
 
+# ``torch.X`` names that are ``torch.nn.functional.X`` with the same leading arguments.
+_TORCH_FUNCTIONAL = frozenset(
+    "conv1d conv2d conv3d conv_transpose1d conv_transpose2d max_pool1d max_pool2d avg_pool1d "
+    "adaptive_avg_pool1d adaptive_max_pool1d pixel_shuffle pixel_unshuffle cosine_similarity "
+    "pairwise_distance dropout alpha_dropout selu celu prelu threshold rrelu hardshrink layer_norm "
+    "group_norm bilinear".split()
+)
+
+
 def _fallback(modname: str, name: str) -> Any:
-    """Functional forms of Tensor methods (``torch.pow(x, 2)`` → ``x.pow(2)``) for ``torch``."""
+    """Functional forms of Tensor methods (``torch.pow(x, 2)`` → ``x.pow(2)``) and the
+    ``torch.nn.functional`` ops that ``torch`` also exports (``torch.conv2d``) for ``torch``."""
+    if modname == "torch" and name in _TORCH_FUNCTIONAL:
+        from rustdl.nn import functional
+
+        return getattr(functional, name)
     if modname == "torch" and callable(getattr(rustdl.Tensor, name, None)) and not name.startswith("_"):
 
-        def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+        def fn(input: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
             if not isinstance(input, rustdl.Tensor):
                 input = rustdl.tensor(input)
-            return getattr(input, name)(*args, **kwargs)
+            return rustdl._into(out, getattr(input, name)(*args, **kwargs))
 
         fn.__name__ = name
         fn.__doc__ = f"Functional form of ``Tensor.{name}`` (torch compatibility)."

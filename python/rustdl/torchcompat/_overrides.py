@@ -71,7 +71,7 @@ def for_module(name: str) -> dict[str, Any]:
     if name == "torch":
         return {
             "device": device,
-            "Size": tuple,
+            "Size": Size,
             "get_default_dtype": get_default_dtype,
             # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
             "__version__": rustdl.__torch_compat_version__,
@@ -95,8 +95,95 @@ def _module_cuda(self: Any, device: Any = None) -> Any:
     return self.to(map_device(device if device is not None else "cuda"))
 
 
+class Size(tuple):
+    """``torch.Size``: the tuple of a tensor's dims, printed as PyTorch prints it
+    (``torch.Size([2, 3])``), with ``numel()``; slicing or adding gives a Size again."""
+
+    def __new__(cls, sizes: Any = ()) -> Size:
+        return tuple.__new__(cls, (int(n) for n in sizes))
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, key: Any) -> Any:
+        out = tuple.__getitem__(self, key)
+        return tuple.__new__(Size, out) if isinstance(key, slice) else out
+
+    def __add__(self, other: Any) -> Size:
+        return tuple.__new__(Size, tuple(self) + tuple(other))
+
+    def __reduce__(self) -> Any:
+        return (tuple, (tuple(self),))  # a checkpoint holding a Size reads back as a tuple
+
+
+_ORIG_SHAPE = rustdl.Tensor.shape
+_ORIG_SIZE = rustdl.Tensor.size
+
+
+def _tensor_shape(self: Any) -> Size:
+    return tuple.__new__(Size, _ORIG_SHAPE.__get__(self))
+
+
+def _tensor_size(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``t.size()`` as a :class:`Size`; ``t.size(dim)`` an int."""
+    out = _ORIG_SIZE(self, *args, **kwargs)
+    return tuple.__new__(Size, out) if isinstance(out, tuple) else out
+
+
+def _dtype_repr(self: Any) -> str:
+    return f"torch.{self.name}"
+
+
+_ORIG_DOUBLE = rustdl.Tensor.double
+_ORIG_TO = rustdl.Tensor.to
+_F64_GPU_WARNED = [False]
+
+
+def _f64_on_cpu(self: Any, convert: Any, what: str) -> Any:
+    """``convert(self)``; where that fails only because the GPU has no float64, the float64
+    result on the CPU instead (warning once), as scripts written for CUDA expect to get one."""
+    try:
+        return convert(self)
+    except TypeError as err:
+        if "float64 is not supported on the GPU" not in str(err) or self.device.type == "cpu":
+            raise
+        try:
+            out = convert(self.cpu())
+        except Exception:
+            raise err from None
+        if not _F64_GPU_WARNED[0]:
+            _F64_GPU_WARNED[0] = True
+            import warnings
+
+            warnings.warn(
+                f"{what}: rustdl's GPU has no float64, so the float64 result of a GPU tensor is "
+                "made on the CPU",
+                UserWarning,
+                stacklevel=3,
+            )
+        return out
+
+
+def _tensor_double(self: Any, memory_format: Any = None) -> Any:
+    """``t.double()``; for a GPU tensor a float64 copy on the CPU (see :func:`_f64_on_cpu`)."""
+    return _f64_on_cpu(self, _ORIG_DOUBLE, "Tensor.double")
+
+
+def _tensor_to(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``t.to(...)``; ``t.to(torch.float64)`` of a GPU tensor gives a float64 copy on the CPU."""
+    return _f64_on_cpu(self, lambda t: _ORIG_TO(t, *args, **kwargs), "Tensor.to")
+
+
 def patch_classes() -> None:
-    """Adds ``Tensor.cuda``, ``Tensor.is_mps``/``is_xpu`` and ``Module.cuda`` where rustdl lacks them."""
+    """Adds ``Tensor.cuda``, ``Tensor.is_mps``/``is_xpu`` and ``Module.cuda`` where rustdl lacks them,
+    and lets ``Tensor.double()`` / ``.to(float64)`` of a GPU tensor fall back to the CPU."""
     additions = {
         "cuda": _tensor_cuda,
         "is_mps": property(lambda self: False, doc="False: rustdl has no MPS device."),
@@ -109,4 +196,10 @@ def patch_classes() -> None:
                 setattr(rustdl.Tensor, key, value)
             except (TypeError, AttributeError):
                 pass  # an immutable type in a later build: the core then provides these
+    # printed as PyTorch prints them: torch.Size([2, 3]), torch.float32
+    rustdl.Tensor.shape = property(_tensor_shape, doc="The dims, as a torch.Size.")
+    rustdl.Tensor.size = _tensor_size
+    rustdl.dtype.__repr__ = _dtype_repr
+    rustdl.Tensor.double = _tensor_double
+    rustdl.Tensor.to = _tensor_to
     nn.Module.cuda = _module_cuda

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
@@ -232,6 +234,51 @@ class BatchNorm3d(_BatchNorm):
     """Batch normalisation over an ``(N, C, D, H, W)`` input, per channel (see :class:`BatchNorm1d`)."""
 
     _dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """``torch.nn.SyncBatchNorm`` for an ``(N, C, ...)`` input: batch normalisation per channel
+    whose statistics are this process's batch (rustdl does not all-reduce them across processes,
+    so in a one-process run it is exactly BatchNorm; with ``rustdl.distributed`` each rank
+    normalises with its own batch). ``process_group`` is accepted.
+    """
+
+    _dims = (2, 3, 4, 5)
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any = None,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """``module`` with every BatchNorm1d/2d/3d replaced by a SyncBatchNorm holding the same
+        parameters and running statistics (the module itself when it is one)."""
+        if isinstance(module, (BatchNorm1d, BatchNorm2d, BatchNorm3d)):
+            out = cls(
+                module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+            )
+            out.process_group = process_group
+            if module.affine:
+                out.weight = module.weight
+                out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.train(module.training)
+            return out
+        for name, child in list(module.named_children()):
+            setattr(module, name, cls.convert_sync_batchnorm(child, process_group))
+        return module
 
 
 class _InstanceNorm(_BatchNorm):

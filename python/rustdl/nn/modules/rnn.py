@@ -47,6 +47,43 @@ def _cell(
     return (pre.tanh() if mode == "RNN_TANH" else pre.relu()), None
 
 
+def _lstm_proj_layer(
+    x: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    w_hr: Tensor,
+    reverse: bool,
+    lengths: list[int] | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One layer and direction of a projected LSTM over ``x`` of shape ``(T, N, H_in)``.
+
+    With ``lengths`` (padded packed input, sorted) a sequence's state only advances on its own
+    steps and its output past its end is zero, so the reverse walk starts at each one's last step.
+    """
+    steps = x.shape[0]
+    gx = F.linear(x, w_ih, b_ih)
+    mask = None
+    if lengths is not None:
+        t_idx = _rustdl.arange(steps, device=x.device).unsqueeze(1)
+        mask = (t_idx < _rustdl.tensor(lengths, device=x.device).unsqueeze(0)).unsqueeze(-1)  # (T, N, 1)
+    outs: list[Tensor] = [h] * steps
+    for t in range(steps - 1, -1, -1) if reverse else range(steps):
+        hn, cn = _cell("LSTM", gx[t], h, c, w_hh, b_hh)
+        hn = hn.matmul(w_hr.t())
+        if mask is None:
+            h, c = hn, cn
+            outs[t] = hn
+        else:
+            m = mask[t]
+            h, c = _rustdl.where(m, hn, h), _rustdl.where(m, cn, c)
+            outs[t] = hn * m
+    return _rustdl.stack(outs, 0), h, c
+
+
 class _CellBase(Module):
     mode = "RNN_TANH"
 
@@ -156,6 +193,7 @@ class _RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -169,6 +207,10 @@ class _RNNBase(Module):
                 )
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        if proj_size < 0 or (proj_size and proj_size >= hidden_size):
+            raise ValueError(
+                f"{type(self).__name__}: proj_size must be in [0, hidden_size), got {proj_size} (hidden_size={hidden_size})"
+            )
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -176,18 +218,22 @@ class _RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        out = proj_size or hidden_size  # the size of h (and of the output per direction)
         g = _GATES[self.mode] * hidden_size
         dirs = 2 if bidirectional else 1
         kw = {"device": device, "dtype": dtype}
         for layer in range(num_layers):
-            in_size = input_size if layer == 0 else hidden_size * dirs
+            in_size = input_size if layer == 0 else out * dirs
             for d in range(dirs):
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
                 setattr(self, "weight_ih" + sfx, Parameter(_rustdl.empty(g, in_size, **kw)))
-                setattr(self, "weight_hh" + sfx, Parameter(_rustdl.empty(g, hidden_size, **kw)))
+                setattr(self, "weight_hh" + sfx, Parameter(_rustdl.empty(g, out, **kw)))
                 if bias:
                     setattr(self, "bias_ih" + sfx, Parameter(_rustdl.empty(g, **kw)))
                     setattr(self, "bias_hh" + sfx, Parameter(_rustdl.empty(g, **kw)))
+                if proj_size:
+                    setattr(self, "weight_hr" + sfx, Parameter(_rustdl.empty(proj_size, hidden_size, **kw)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -198,6 +244,14 @@ class _RNNBase(Module):
 
     def flatten_parameters(self) -> None:
         """No-op (cuDNN weight packing in PyTorch)."""
+
+    @property
+    def _h_size(self) -> int:
+        """The size of h: ``proj_size`` for a projected LSTM, else ``hidden_size``."""
+        return getattr(self, "proj_size", 0) or self.hidden_size
+
+    def _w_hr(self, layer: int, d: int) -> Tensor:
+        return getattr(self, f"weight_hr_l{layer}" + ("_reverse" if d == 1 else ""))
 
     def _weights(self, layer: int, d: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
@@ -230,13 +284,9 @@ class _RNNBase(Module):
         batched = input.ndim == 3
         dirs = 2 if self.bidirectional else 1
         batch = (input.shape[0] if self.batch_first else input.shape[1]) if batched else None
-        shape = (
-            (self.num_layers * dirs, batch, self.hidden_size)
-            if batched
-            else (self.num_layers * dirs, self.hidden_size)
-        )
-        self._check_state("h0", h0, shape, tuple(input.shape))
-        self._check_state("c0", c0, shape, tuple(input.shape))
+        lead = (self.num_layers * dirs, batch) if batched else (self.num_layers * dirs,)
+        self._check_state("h0", h0, (*lead, self._h_size), tuple(input.shape))
+        self._check_state("c0", c0, (*lead, self.hidden_size), tuple(input.shape))
         if not batched:
             input = input.unsqueeze(1)
             h0 = h0.unsqueeze(1) if h0 is not None else None
@@ -246,7 +296,7 @@ class _RNNBase(Module):
         steps, batch = input.shape[0], input.shape[1]
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if h0 is None:
-            h0 = _rustdl.zeros(*shape, dtype=input.dtype, device=input.device)
+            h0 = _rustdl.zeros(*shape[:2], self._h_size, dtype=input.dtype, device=input.device)
         if c0 is None and self.mode == "LSTM":
             c0 = _rustdl.zeros(*shape, dtype=input.dtype, device=input.device)
         hs, cs = [], []
@@ -258,7 +308,12 @@ class _RNNBase(Module):
                 h = h0.select(0, k)
                 c = c0.select(0, k) if c0 is not None else None
                 if steps == 0:
-                    outs.append(_rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device))
+                    outs.append(_rustdl.zeros(0, batch, self._h_size, dtype=x.dtype, device=x.device))
+                elif self.proj_size:
+                    out, h, c = _lstm_proj_layer(
+                        x, h, c, *self._weights(layer, d), self._w_hr(layer, d), d == 1
+                    )
+                    outs.append(out)
                 else:  # one fused node per layer and direction: forward and BPTT in Rust
                     out, h, c = rnn_layer(self.mode, x, h, c, *self._weights(layer, d), reverse=d == 1)
                     outs.append(out)
@@ -288,10 +343,10 @@ class _RNNBase(Module):
         batch = sizes[0] if sizes else 0
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
-        self._check_state("h0", h0, shape, tuple(data.shape))
+        self._check_state("h0", h0, (*shape[:2], self._h_size), tuple(data.shape))
         self._check_state("c0", c0, shape, tuple(data.shape))
         if h0 is None:
-            h0 = _rustdl.zeros(*shape, dtype=data.dtype, device=data.device)
+            h0 = _rustdl.zeros(*shape[:2], self._h_size, dtype=data.dtype, device=data.device)
         elif packed.sorted_indices is not None:  # hx comes in the caller's batch order
             h0 = h0.index_select(1, packed.sorted_indices)
         if self.mode == "LSTM":
@@ -310,7 +365,12 @@ class _RNNBase(Module):
                 h = h0.select(0, k)
                 c = c0.select(0, k) if c0 is not None else None
                 if x.shape[0] == 0:
-                    outs.append(_rustdl.zeros(0, batch, self.hidden_size, dtype=x.dtype, device=x.device))
+                    outs.append(_rustdl.zeros(0, batch, self._h_size, dtype=x.dtype, device=x.device))
+                elif self.proj_size:
+                    out, h, c = _lstm_proj_layer(
+                        x, h, c, *self._weights(layer, d), self._w_hr(layer, d), d == 1, lengths=lens
+                    )
+                    outs.append(out)
                 else:
                     out, h, c = rnn_layer(
                         self.mode, x, h, c, *self._weights(layer, d), reverse=d == 1, lengths=lens
@@ -343,6 +403,8 @@ class _RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if getattr(self, "proj_size", 0):
+            s += f", proj_size={self.proj_size}"
         return s
 
 
@@ -350,6 +412,8 @@ class RNN(_RNNBase):
     """Multi-layer Elman RNN; ``forward(x, h0)`` returns ``(output, h_n)``."""
 
     def __init__(self, *args: Any, nonlinearity: str = "tanh", **kwargs: Any) -> None:
+        if kwargs.get("proj_size"):
+            raise ValueError("RNN: proj_size is only supported by LSTM")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
@@ -364,14 +428,15 @@ class RNN(_RNNBase):
 
 
 class LSTM(_RNNBase):
-    """Multi-layer LSTM; ``forward(x, (h0, c0))`` returns ``(output, (h_n, c_n))``."""
+    """Multi-layer LSTM; ``forward(x, (h0, c0))`` returns ``(output, (h_n, c_n))``.
+
+    With ``proj_size > 0`` each step's hidden state is projected, ``h = W_hr (o ⊙ tanh c)``
+    (``weight_hr_l{k}`` of shape ``(proj_size, hidden_size)``), so h, h0/h_n and the output have
+    ``proj_size`` features while c keeps ``hidden_size``; that path steps in Python (one fused
+    cell and one projection per step) rather than through the fused Rust layer.
+    """
 
     mode = "LSTM"
-
-    def __init__(self, *args: Any, proj_size: int = 0, **kwargs: Any) -> None:
-        if proj_size:
-            raise NotImplementedError("LSTM: proj_size is not supported by rustdl yet")
-        super().__init__(*args, **kwargs)
 
     def forward(
         self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None

@@ -1,4 +1,4 @@
-"""``Upsample``: nearest or bilinear resizing of images."""
+"""``Upsample``: resizing of signals, images and volumes (every mode of ``F.interpolate``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from .module import Module
 
 
 class Upsample(Module):
-    """Upsamples an ``(N, C, H, W)`` input by ``size`` or ``scale_factor`` (``nearest`` or ``bilinear``).
+    """Upsamples an ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` input by ``size`` or
+    ``scale_factor`` with any mode of :func:`rustdl.nn.functional.interpolate`.
 
     Example:
         >>> nn.Upsample(scale_factor=2, mode="bilinear")(rustdl.randn(1, 1, 3, 3)).shape
@@ -16,22 +17,32 @@ class Upsample(Module):
     """
 
     def __init__(
-        self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None
+        self,
+        size=None,
+        scale_factor=None,
+        mode: str = "nearest",
+        align_corners: bool | None = None,
+        recompute_scale_factor: bool | None = None,
     ) -> None:
         super().__init__()
-        if mode not in ("nearest", "bilinear"):
-            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got '{mode}'")
+        if mode not in F._INTERPOLATE_MODES:
+            raise ValueError(f"Upsample: mode must be one of {', '.join(F._INTERPOLATE_MODES)}, got '{mode}'")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
-        if mode == "nearest" and align_corners:
-            raise ValueError("Upsample: align_corners can only be set with mode='bilinear'")
+        if mode in ("nearest", "nearest-exact", "area") and align_corners:
+            raise ValueError(
+                f"Upsample: align_corners can only be set with a linear or cubic mode, not '{mode}'"
+            )
         self.size = size
         self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
         self.mode = mode
         self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
+        return F.interpolate(
+            input, self.size, self.scale_factor, self.mode, self.align_corners, self.recompute_scale_factor
+        )
 
     def extra_repr(self) -> str:
         what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"

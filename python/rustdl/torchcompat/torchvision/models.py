@@ -1,4 +1,5 @@
-"""``torchvision.models``: ResNet-18/34 (BasicBlock) with torchvision's layer names, random weights.
+"""``torchvision.models``: ResNet-18/34 (BasicBlock) with torchvision's layer names, random weights;
+resnet50, the VGGs, AlexNet and GoogLeNet from ``rustdl.models`` (also torchvision's names).
 
 Pretrained weights cannot be downloaded: ``weights``/``pretrained`` other than None/False raise.
 """
@@ -9,7 +10,20 @@ from typing import Any
 
 from rustdl import nn
 
-__all__ = ["ResNet", "resnet18", "resnet34"]
+__all__ = [
+    "ResNet",
+    "alexnet",
+    "googlenet",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+]
 
 
 class BasicBlock(nn.Module):
@@ -89,8 +103,35 @@ def resnet34(weights: Any = None, progress: bool = True, pretrained: bool = Fals
     return ResNet([3, 4, 6, 3], **kwargs)
 
 
+def _from_rustdl(name: str) -> Any:
+    """``torchvision.models.<name>`` built by ``rustdl.models.<name>`` (torchvision's layer and
+    state-dict names), taking torchvision's ``weights`` / ``progress`` / ``pretrained`` too."""
+    from rustdl import models
+
+    build = getattr(models, name)
+
+    def make(weights: Any = None, progress: bool = True, pretrained: bool = False, **kwargs: Any) -> Any:
+        _check_weights(weights, pretrained)
+        return build(**kwargs)
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = f"{name} with random weights (rustdl.models.{name})."
+    return make
+
+
+resnet50 = _from_rustdl("resnet50")
+vgg11 = _from_rustdl("vgg11")
+vgg11_bn = _from_rustdl("vgg11_bn")
+vgg13 = _from_rustdl("vgg13")
+vgg13_bn = _from_rustdl("vgg13_bn")
+vgg16 = _from_rustdl("vgg16")
+vgg16_bn = _from_rustdl("vgg16_bn")
+alexnet = _from_rustdl("alexnet")
+googlenet = _from_rustdl("googlenet")
+
+
 def __getattr__(name: str):
     raise AttributeError(
         f"module 'torchvision.models' has no attribute '{name}': rustdl's torchvision shim "
-        f"has only resnet18 and resnet34 yet"
+        f"has resnet18/34/50, vgg11/13/16(_bn), alexnet and googlenet"
     )

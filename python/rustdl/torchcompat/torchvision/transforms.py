@@ -1,5 +1,6 @@
 """``torchvision.transforms`` for numpy images (what ``np.asarray(pil_image)`` gives) and rustdl
-tensors: ``Compose``, ``ToTensor``, ``Normalize``, ``Lambda``, ``Resize``, ``CenterCrop``."""
+tensors: ``Compose``, ``ToTensor``, ``ToPILImage``, ``Normalize``, ``Lambda``, ``Resize``,
+``CenterCrop`` and the random crops, flips, rotation and affine of ``rustdl.data.transforms``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,21 @@ import numpy as np
 import rustdl
 from rustdl.data import transforms as _transforms
 
-__all__ = ["CenterCrop", "Compose", "Lambda", "Normalize", "Resize", "ToTensor"]
+__all__ = [
+    "CenterCrop",
+    "Compose",
+    "Lambda",
+    "Normalize",
+    "RandomAffine",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomResizedCrop",
+    "RandomRotation",
+    "RandomVerticalFlip",
+    "Resize",
+    "ToPILImage",
+    "ToTensor",
+]
 
 
 class Compose(_transforms.Compose):
@@ -129,6 +144,95 @@ class CenterCrop:
         h, w = a.shape[:2]
         top, left = max(0, (h - th) // 2), max(0, (w - tw) // 2)
         return a[top : top + th, left : left + tw]
+
+
+class _OnImages:
+    """A rustdl augmentation (``rustdl.data.transforms``, which takes ``(C, H, W)``) made to take
+    what torchvision's does: a tensor ``(C, H, W)`` as is, or a PIL / numpy image ``(H, W[, C])``,
+    given back as a numpy image of the same layout and dtype."""
+
+    _impl: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._t = self._impl(*args, **kwargs)
+
+    def __call__(self, img: Any) -> Any:
+        if isinstance(img, rustdl.Tensor):
+            return self._t(img)
+        a = _as_array(img)
+        gray = a.ndim == 2
+        chw = np.ascontiguousarray(a[None] if gray else a.transpose(2, 0, 1))
+        out = self._t(chw)
+        return out[0] if gray else np.ascontiguousarray(out.transpose(1, 2, 0))
+
+    def __repr__(self) -> str:
+        return repr(self._t)
+
+
+class RandomCrop(_OnImages):
+    """Random crop (with optional padding); see :class:`rustdl.data.transforms.RandomCrop`."""
+
+    _impl = _transforms.RandomCrop
+
+
+class RandomHorizontalFlip(_OnImages):
+    """Flips left-right with probability ``p``."""
+
+    _impl = _transforms.RandomHorizontalFlip
+
+
+class RandomVerticalFlip(_OnImages):
+    """Flips up-down with probability ``p``."""
+
+    _impl = _transforms.RandomVerticalFlip
+
+
+class RandomResizedCrop(_OnImages):
+    """Random area/aspect crop resized to ``size``."""
+
+    _impl = _transforms.RandomResizedCrop
+
+
+class RandomRotation(_OnImages):
+    """Rotation by a random angle in ``degrees``."""
+
+    _impl = _transforms.RandomRotation
+
+
+class RandomAffine(_OnImages):
+    """Random affine map (rotation, translation, scale, shear)."""
+
+    _impl = _transforms.RandomAffine
+
+
+class ToPILImage:
+    """A ``(C, H, W)`` tensor (floats in ``[0, 1]``) or ``(H, W[, C])`` array → a PIL image (a
+    numpy ``uint8`` image when PIL is not installed)."""
+
+    def __init__(self, mode: str | None = None) -> None:
+        self.mode = mode
+
+    def __call__(self, pic: Any) -> Any:
+        if isinstance(pic, rustdl.Tensor):
+            a = pic.detach().cpu().numpy()
+            a = a[None] if a.ndim == 2 else a
+            if a.dtype != np.uint8:
+                a = (
+                    (np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+                    if a.dtype.kind == "f"
+                    else a.astype(np.uint8)
+                )
+            a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+        else:
+            a = np.asarray(pic)
+        try:
+            from PIL import Image
+        except ImportError:
+            return np.ascontiguousarray(a)
+        return Image.fromarray(np.ascontiguousarray(a), mode=self.mode)
+
+    def __repr__(self) -> str:
+        return "ToPILImage()"
 
 
 def __getattr__(name: str):
