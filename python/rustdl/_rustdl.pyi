@@ -16,6 +16,7 @@ __all__ = [
     "Tensor",
     "ValuesIndices",
     "_attach_function",
+    "_name_gpu_cuda",
     "_rng_set_state",
     "_rng_state",
     "adaptive_avg_pool2d",

@@ -32,9 +32,9 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from .. import _rustdl
-
 import rustdl
+
+from .. import _rustdl
 
 __all__ = ["TorchFacade", "install", "installed", "run_script", "uninstall"]
 
