@@ -44,7 +44,7 @@ from ._rustdl import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from ._rustdl import where  # noqa: F401
+from ._rustdl import where as _where_ternary
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from . import amp  # noqa: F401
@@ -99,6 +99,18 @@ from ._generator import (  # noqa: F401
     seed,
     set_rng_state,
 )
+
+
+def where(condition, input=None, other=None):  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (each a tensor or a number); with
+    the condition alone, the indices of its true elements (``condition.nonzero(as_tuple=True)``)."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: expected both input and other, or neither")
+    return _where_ternary(condition, input, other)
+
+
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402

@@ -197,7 +197,8 @@ def _contract(a, sa, b, sb, keep):
         for c, n in zip(s, t.shape):
             if c in size and size[c] != n and 1 not in (size[c], n):
                 raise ValueError(f"einsum: subscript '{c}' has sizes {size[c]} and {n}")
-            size[c] = builtins.max(size.get(c, 1), n)
+            # a size 1 broadcasts to the other (which may be 0)
+            size[c] = n if size.get(c, 1) == 1 else size[c]
 
     def prod(cs):
         p = 1
@@ -513,8 +514,10 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A00
     if not input.is_floating_point():
         if input.dtype == _bool:
             return same
-        diff = (input - other).abs().double()
-        return same.logical_or(diff.le(atol + rtol * other.abs().double()))
+        # float64 where it exists (the GPU has float32 only)
+        wide = float64 if input.device.type == "cpu" else float32
+        diff = (input - other).abs().to(wide)
+        return same.logical_or(diff.le(atol + rtol * other.abs().to(wide)))
     finite = input.isfinite().logical_and(other.isfinite())
     a = input.nan_to_num(0.0, 0.0, 0.0)
     b = other.nan_to_num(0.0, 0.0, 0.0)
@@ -642,6 +645,8 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     lo, hi = builtins.float(min), builtins.float(max)
     if lo == 0 and hi == 0 and a.size:
         lo, hi = builtins.float(a.min()), builtins.float(a.max())
+    if not (_math.isfinite(lo) and _math.isfinite(hi)):
+        raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite")
     if lo > hi:
         raise ValueError(f"histc: max must be larger than min, got min={min}, max={max}")
     if lo == hi:
@@ -662,6 +667,8 @@ def meshgrid(*tensors, indexing="ij"):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not tensors:
+        raise RuntimeError("meshgrid: expects a non-empty list of tensors")
     for t in tensors:
         _check_tensor("meshgrid", tensors=t)
         if t.dim() > 1:
@@ -850,10 +857,19 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     return _vector_norm_impl(diff, p, -1, False)
 
 
+def _as_dims(dim):
+    return (dim,) if isinstance(dim, int) else tuple(dim)
+
+
 def _vector_norm_impl(x, ord, dim, keepdim):  # noqa: A002
     a = x.abs()
     if ord == _math.inf:
-        return a.amax(dim, keepdim=keepdim) if a.numel() else a.sum(dim, keepdim=keepdim)
+        if a.numel() == 0 and (dim is None or dim == () or any(a.shape[d] == 0 for d in _as_dims(dim))):
+            # max has no identity: PyTorch refuses the inf norm over an empty dim
+            raise RuntimeError(
+                f"linalg.vector_norm: cannot compute the inf norm over an empty dim of a tensor of shape {tuple(a.shape)}"
+            )
+        return a.amax(dim, keepdim=keepdim)
     if ord == -_math.inf:
         return a.amin(dim, keepdim=keepdim)
     if ord == 0:
@@ -1074,7 +1090,9 @@ def atan2(input, other):  # noqa: A002
     ypos = signbit(y).logical_not()
     half = _rd.where(ypos, y * 0 + pi / 2, y * 0 - pi / 2)
     neg = _rd.where(ypos, base + pi, base - pi)
-    return _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), y * 0, half)))
+    # at y == 0 the sign of a zero x picks the quadrant: atan2(±0, -0) = ±pi, atan2(±0, +0) = ±0
+    at_zero = _rd.where(signbit(x), _rd.where(ypos, y * 0 + pi, y * 0 - pi), y)
+    return _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), at_zero, half)))
 
 
 def _digamma_np(x):
@@ -1097,6 +1115,8 @@ def _digamma_np(x):
     with _np.errstate(divide="ignore", invalid="ignore"):
         out = _np.where(refl, out - _math.pi / _np.tan(_math.pi * x), out)
         out = _np.where((x <= 0) & (x == _np.floor(x)), _np.nan, out)
+        # the pole at 0 itself has a sign, as PyTorch: -inf
+        out = _np.where(x == 0, -_np.inf, out)
     return out
 
 
@@ -1193,7 +1213,10 @@ def hypot(input, other):  # noqa: A002
     y = _as_t("hypot", other, x)
     s = x * x + y * y
     pos = s.gt(0)
-    return _rd.where(pos, _rd.where(pos, s, s.new_ones(())).sqrt(), s * 0)
+    out = _rd.where(pos, _rd.where(pos, s, s.new_ones(())).sqrt(), s * 0)
+    # an infinite side makes the length infinite even beside a NaN (IEEE hypot)
+    inf = x.isinf().logical_or(y.isinf())
+    return _rd.where(inf, s.new_full((), float("inf")), out)
 
 
 def signbit(input):  # noqa: A002
@@ -1265,6 +1288,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     _check_tensor("diff", input=input)
     if input.dim() == 0:
         raise ValueError("diff: expected at least a 1-dimensional tensor")
+    if not isinstance(n, int) or n < 0:
+        raise RuntimeError(f"diff: order n must be a non-negative int, got {n!r}")
     d = _norm_dim("diff", dim, input.dim())
     parts = [p for p in (prepend, input, append) if p is not None]
     x = (
@@ -1343,6 +1368,12 @@ def dist(input, other, p=2):  # noqa: A002
 def renorm(input, p, dim, maxnorm):  # noqa: A002
     """Each slice along ``dim`` with p-norm above ``maxnorm`` is rescaled to norm ``maxnorm``."""
     _check_tensor("renorm", input=input)
+    if input.dim() < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got shape {tuple(input.shape)}")
+    if not p > 0:
+        raise RuntimeError(f"renorm: p must be positive (non-positive norms are not supported), got {p}")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: maxnorm must be >= 0, got {maxnorm}")
     d = _norm_dim("renorm", dim, input.dim())
     others = [i for i in range(input.dim()) if i != d]
     a = input.abs()
@@ -1614,12 +1645,28 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
         flat = input.reshape(-1)
         if flat.numel() == 0:
             return flat.new_full((), float("nan")) if flat.is_floating_point() else flat.sum()
-        return flat.sort(0).values[(flat.numel() - 1) // 2]
+        mid = flat.sort(0).values[(flat.numel() - 1) // 2]
+        if flat.is_floating_point():
+            # a NaN anywhere makes the median NaN, as PyTorch
+            mid = _rd.where(flat.isnan().any(), flat.new_full((), float("nan")), mid)
+        return mid
     x, d = _sorted_along("median", input, dim)
     n = x.shape[d]
     if n == 0:
         raise IndexError(f"median: cannot compute the median of an empty dimension {dim}")
-    return kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
+    r = kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
+    if not x.is_floating_point():
+        return r
+    nan = x.isnan()
+    has = nan.any(d)
+    first = nan.to(int64).argmax(d)
+    if keepdim and input.dim() > 0:
+        has, first = has.unsqueeze(d), first.unsqueeze(d)
+    elif input.dim() == 0:
+        has, first = has.reshape(()), first.reshape(())
+    return ValuesIndicesResult(
+        _rd.where(has, r.values.new_full((), float("nan")), r.values), _rd.where(has, first, r.indices)
+    )
 
 
 def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
@@ -1655,7 +1702,9 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
         idx[r] = _np.nonzero(row == best)[0][-1]
     pos = _back(_np.moveaxis(idx.reshape(a.shape[:-1] + (1,)), -1, d), x)
     v = x.gather(d, pos)
-    if not (keepdim or input.dim() == 0):
+    if input.dim() == 0:
+        v, pos = v.reshape(()), pos.reshape(())
+    elif not keepdim:
         v, pos = v.squeeze(d), pos.squeeze(d)
     return ValuesIndicesResult(v, pos)
 
@@ -1968,4 +2017,91 @@ Tensor.arcsinh = asinh
 Tensor.arccosh = acosh
 Tensor.arctanh = atanh
 Tensor.polygamma = lambda self, n: polygamma(n, self)
+del _name, _fn
+
+
+# ---- bitwise operators: bool masks stay on the fast logical path; int64 tensors are bitwise as
+# in PyTorch (through numpy, no gradient); floating tensors are refused (PyTorch has no float
+# bitwise ops)
+
+_logical_and = Tensor.__and__
+_logical_or = Tensor.__or__
+_NP_BITWISE = {"and": _np.bitwise_and, "or": _np.bitwise_or, "xor": _np.bitwise_xor}
+
+
+def _bitwise(op, a, b):
+    name = f"bitwise_{op}"
+    if isinstance(b, builtins.bool):
+        b = _rd.tensor(b, device=a.device)
+    elif isinstance(b, builtins.int):
+        b = _rd.tensor(b, dtype=int64, device=a.device)
+    elif isinstance(b, _np.generic) and b.dtype.kind in "biu":
+        b = _rd.tensor(b.item(), dtype=_bool if b.dtype.kind == "b" else int64, device=a.device)
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected a tensor, bool or int operand, got {type(b).__name__}")
+    if a.is_floating_point() or b.is_floating_point():
+        raise TypeError(
+            f"{name}: only integer and bool tensors are supported, got {a.dtype} (shape {tuple(a.shape)}) "
+            f"and {b.dtype} (shape {tuple(b.shape)})"
+        )
+    if a.dtype == _bool and b.dtype == _bool:
+        if op == "and":
+            return _logical_and(a, b)
+        if op == "or":
+            return _logical_or(a, b)
+        return a.ne(b)
+    shape = broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    out = _NP_BITWISE[op](_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
+    return _back(_np.broadcast_to(out, shape), a, int64)
+
+
+def bitwise_and(input, other):  # noqa: A002
+    """Elementwise AND: logical for bool tensors, bitwise for integer ones."""
+    return _bitwise("and", input, other)
+
+
+def bitwise_or(input, other):  # noqa: A002
+    """Elementwise OR: logical for bool tensors, bitwise for integer ones."""
+    return _bitwise("or", input, other)
+
+
+def bitwise_xor(input, other):  # noqa: A002
+    """Elementwise XOR: logical for bool tensors, bitwise for integer ones."""
+    return _bitwise("xor", input, other)
+
+
+def bitwise_not(input):  # noqa: A002
+    """Elementwise NOT: logical for bool tensors, ``-x - 1`` (two's complement) for integer ones."""
+    if input.dtype == _bool:
+        return input.logical_not()
+    if input.is_floating_point():
+        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got {input.dtype}")
+    return -input - 1
+
+
+def _inplace_bitwise(op):
+    def fn(self, other):
+        return self.copy_(_bitwise(op, self, other))
+
+    fn.__name__ = f"__i{op}__"
+    return fn
+
+
+for _name, _fn in (
+    ("__and__", bitwise_and),
+    ("__or__", bitwise_or),
+    ("__xor__", bitwise_xor),
+    ("__rand__", lambda self, other: _bitwise("and", self, other)),
+    ("__ror__", lambda self, other: _bitwise("or", self, other)),
+    ("__rxor__", lambda self, other: _bitwise("xor", self, other)),
+    ("__iand__", _inplace_bitwise("and")),
+    ("__ior__", _inplace_bitwise("or")),
+    ("__ixor__", _inplace_bitwise("xor")),
+    ("__invert__", bitwise_not),
+    ("bitwise_and", bitwise_and),
+    ("bitwise_or", bitwise_or),
+    ("bitwise_xor", bitwise_xor),
+    ("bitwise_not", bitwise_not),
+):
+    setattr(Tensor, _name, _fn)
 del _name, _fn

@@ -1,7 +1,7 @@
 //! Conversions between Python objects (lists, scalars, numpy arrays) and tensors.
 
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 
@@ -149,7 +149,12 @@ fn walk(
                 out.push(if obj.extract::<bool>()? { 1.0 } else { 0.0 });
             } else if obj.is_instance_of::<PyInt>() {
                 *kind = (*kind).max(1);
-                out.push(obj.extract::<i64>()? as f64);
+                let v = obj.extract::<i64>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "tensor: the integer {obj} does not fit an int64 (overflow)"
+                    ))
+                })?;
+                out.push(v as f64);
             } else if obj.is_instance_of::<PyFloat>() {
                 *kind = 2;
                 out.push(obj.extract::<f64>()?);
@@ -255,12 +260,22 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     let mut kind = 0u8;
     walk(obj, 0, &mut shape, &mut vals, &mut kind)?;
     let inferred = match kind {
+        // no elements at all: PyTorch's default float dtype, as `torch.tensor([])`
+        0 if vals.is_empty() => DType::F32,
         0 => DType::Bool,
         1 => DType::I64,
         _ => DType::F32,
     };
+    let target = dtype.unwrap_or(inferred);
+    if target == DType::I64 {
+        if let Some(v) = vals.iter().find(|v| !v.is_finite()) {
+            return Err(PyRuntimeError::new_err(format!(
+                "tensor: value {v} cannot be converted to int64 without overflow"
+            )));
+        }
+    }
     let t = Tensor::from_f64(vals, &shape)?;
-    Ok(t.to_dtype(dtype.unwrap_or(inferred))?)
+    Ok(t.to_dtype(target)?)
 }
 
 /// A numpy array holding a copy of the tensor's elements.

@@ -6,26 +6,195 @@ import math
 
 from .. import _rustdl
 from .._rustdl import (  # noqa: F401
-    adaptive_avg_pool2d,
-    avg_pool2d,
-    batch_norm,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    conv2d,
     conv_transpose2d,
     cross_entropy,
     group_norm,
-    huber_loss,
     kl_div,
-    l1_loss,
     layer_norm,
     linear,
-    max_pool2d,
-    mse_loss,
     nll_loss,
-    smooth_l1_loss,
     softplus,
 )
+
+# ------------------------------------------------------------------ thin fronts of Rust ops
+# Each adds what PyTorch accepts on top of the Rust op's (N, C, H, W) contract: an unbatched
+# (C, H, W) input, padding='same'/'valid', and the argument checks PyTorch makes.
+
+
+def _unbatched(input, fn):
+    """``fn`` on a batch of one when ``input`` is a 3-D ``(C, H, W)`` tensor."""
+    if isinstance(input, _rustdl.Tensor) and input.ndim == 3:
+        out = fn(input.unsqueeze(0))
+        if isinstance(out, tuple):
+            return tuple(o.squeeze(0) for o in out)
+        return out.squeeze(0)
+    return fn(input)
+
+
+def _same_padding(op: str, input, weight, stride, dilation):
+    """'same' as symmetric padding (the odd extra on the right, pre-padded as PyTorch)."""
+    s = _pair(stride if stride is not None else 1, op, "stride")
+    if s != (1, 1):
+        raise ValueError(
+            f"{op}: padding='same' is not supported for strided convolutions, got stride={stride}"
+        )
+    d = _pair(dilation if dilation is not None else 1, op, "dilation")
+    k = tuple(weight.shape[-2:]) if isinstance(weight, _rustdl.Tensor) and weight.ndim == 4 else (1, 1)
+    total = [dd * (kk - 1) for dd, kk in zip(d, k)]
+    sym = tuple(t // 2 for t in total)
+    extra = [t - 2 * (t // 2) for t in total]
+    if any(extra):
+        input = pad(input, [0, extra[1], 0, extra[0]])
+    return input, sym
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """2-D convolution of an ``(N, C_in, H, W)`` or ``(C_in, H, W)`` input with an
+    ``(C_out, C_in/groups, kH, kW)`` weight; ``padding`` may be an int, a pair, 'same' or 'valid'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            input, padding = _same_padding_any("conv2d", input, weight, stride, dilation)
+        else:
+            raise ValueError(
+                f"conv2d: invalid padding string {padding!r}, should be one of 'valid' or 'same'"
+            )
+    return _unbatched(input, lambda x: _rustdl.conv2d(x, weight, bias, stride, padding, dilation, groups))
+
+
+def _same_padding_any(op: str, input, weight, stride, dilation):
+    if isinstance(input, _rustdl.Tensor) and input.ndim == 3:
+        x, p = _same_padding(op, input.unsqueeze(0), weight, stride, dilation)
+        return x.squeeze(0), p
+    return _same_padding(op, input, weight, stride, dilation)
+
+
+def max_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input (with the argmax indices when
+    ``return_indices``)."""
+    return _unbatched(
+        input,
+        lambda x: _rustdl.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices),
+    )
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+):
+    """Average pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input; ``divisor_override``
+    divides each window's sum by that number instead of its size."""
+    if divisor_override is None:
+        return _unbatched(
+            input, lambda x: _rustdl.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+        )
+    if not isinstance(divisor_override, int) or isinstance(divisor_override, bool) or divisor_override == 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
+    if ceil_mode:
+        raise NotImplementedError("avg_pool2d: divisor_override with ceil_mode is not supported by rustdl")
+    kh, kw = _pair(kernel_size, "avg_pool2d", "kernel_size")
+    mean = _unbatched(input, lambda x: _rustdl.avg_pool2d(x, (kh, kw), stride, padding, False, True))
+    return mean * (kh * kw / divisor_override)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling of an ``(N, C, H, W)`` or ``(C, H, W)`` input to ``output_size``."""
+    if isinstance(input, _rustdl.Tensor) and input.ndim in (3, 4) and 0 in tuple(input.shape[-2:]):
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, "
+            f"got shape {tuple(input.shape)}"
+        )
+    return _rustdl.adaptive_avg_pool2d(input, output_size)
+
+
+def batch_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
+    """Batch normalization over dim 1 (batch statistics when ``training``, else the running ones)."""
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    return _rustdl.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _pointwise_loss(op: str, fn, input, target, reduction: str, *extra):
+    """A pointwise loss: the target broadcast to the input as PyTorch (which warns)."""
+    if (
+        isinstance(input, _rustdl.Tensor)
+        and isinstance(target, _rustdl.Tensor)
+        and tuple(input.shape) != tuple(target.shape)
+    ):
+        from .._tensor_api import broadcast_tensors
+
+        try:
+            input, target = broadcast_tensors(input, target)
+        except (ValueError, RuntimeError):
+            raise ValueError(
+                f"{op}: input of shape {tuple(input.shape)} and target of shape {tuple(target.shape)} "
+                "do not broadcast together"
+            ) from None
+    return fn(input, target, reduction, *extra)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean squared error (the target broadcast to the input, as PyTorch)."""
+    if isinstance(size_average, str):  # rustdl's older positional (input, target, reduction)
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        raise NotImplementedError("mse_loss: weight is not supported by rustdl")
+    return _pointwise_loss("mse_loss", _rustdl.mse_loss, input, target, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean absolute error (the target broadcast to the input, as PyTorch)."""
+    if isinstance(size_average, str):
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        raise NotImplementedError("l1_loss: weight is not supported by rustdl")
+    return _pointwise_loss("l1_loss", _rustdl.l1_loss, input, target, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    """Huber loss: quadratic below ``delta``, linear above (``delta`` must be positive)."""
+    if not delta > 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    if weight is not None:
+        raise NotImplementedError("huber_loss: weight is not supported by rustdl")
+    return _pointwise_loss("huber_loss", _rustdl.huber_loss, input, target, reduction, delta)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+    """Smooth L1: ``0.5 d²/β`` below ``β``, ``|d| − β/2`` above (``β`` non-negative)."""
+    if isinstance(size_average, str):
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _pointwise_loss("smooth_l1_loss", _rustdl.smooth_l1_loss, input, target, reduction, beta)
 
 
 def gelu(input, approximate: str = "none"):
@@ -72,6 +241,11 @@ def embedding(
         raise NotImplementedError(
             "embedding: scale_grad_by_freq and sparse gradients are not supported by rustdl"
         )
+    if padding_idx is not None and weight.ndim >= 1:
+        n = weight.shape[0]
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {n}")
+        padding_idx = padding_idx % n
     if max_norm is not None:
         _embedding_renorm_(input, weight, float(max_norm), float(norm_type))
     return _rustdl.embedding(input, weight, padding_idx)
@@ -213,7 +387,35 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
 
 
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
-    """Resizes the spatial dims of an ``(N, C, H, W)`` input (``nearest`` or ``bilinear``)."""
+    """Resizes the spatial dims of an ``(N, C, H, W)`` input (``nearest`` or ``bilinear``), or the
+    length of an ``(N, C, L)`` input (``nearest`` or ``linear``)."""
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if align_corners is not None and mode in ("nearest", "area", "nearest-exact"):
+        raise ValueError(
+            "interpolate: align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear | bicubic | trilinear"
+        )
+    if input.ndim == 3 and mode in ("nearest", "linear"):
+        # a length is a 1 x L image: linear is bilinear with one row
+        one = lambda v: None if v is None else (1, v if isinstance(v, (int, float)) else v[0])  # noqa: E731
+        if (
+            isinstance(size, (tuple, list))
+            and len(size) != 1
+            or isinstance(scale_factor, (tuple, list))
+            and len(scale_factor) != 1
+        ):
+            raise ValueError(
+                f"interpolate: a 3-D input takes one size or scale factor, got {size or scale_factor}"
+            )
+        out = interpolate(
+            input.unsqueeze(2),
+            one(size),
+            one(scale_factor),
+            "bilinear" if mode == "linear" else mode,
+            align_corners,
+        )
+        return out.squeeze(2)
     if input.ndim != 4:
         raise ValueError(f"interpolate: expected a 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
     h, w = input.shape[2], input.shape[3]
@@ -531,9 +733,15 @@ def _lp_finish(pooled, norm_type: float, count: int):
     return (pooled.sign() * relu(pooled.abs())).mul(count).pow(1.0 / norm_type)
 
 
+def _check_norm_type(op: str, norm_type) -> None:
+    if not isinstance(norm_type, (int, float)) or norm_type == 0:
+        raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
+
+
 def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
     """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, L)`` or ``(C, L)`` input."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
+    _check_norm_type("lp_pool1d", norm_type)
     out = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp_finish(out, norm_type, k)
 
@@ -541,6 +749,7 @@ def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool
 def lp_pool2d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
     """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, H, W)`` or ``(C, H, W)`` input."""
     kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
+    _check_norm_type("lp_pool2d", norm_type)
     x, unbatched = _as_4d(input, "lp_pool2d")
     out = avg_pool2d(x.pow(norm_type), (kh, kw), stride if stride is not None else (kh, kw), 0, ceil_mode)
     out = _lp_finish(out, norm_type, kh * kw)
@@ -1052,15 +1261,21 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
-    out = conv2d(
-        x.unsqueeze(2),
-        weight.unsqueeze(2),
-        bias,
-        stride=(1, one(stride)),
-        padding=(0, one(padding)),
-        dilation=(1, one(dilation)),
-        groups=groups,
-    ).squeeze(2)
+    try:
+        out = conv2d(
+            x.unsqueeze(2),
+            weight.unsqueeze(2),
+            bias,
+            stride=(1, one(stride)),
+            padding=padding if isinstance(padding, str) else (0, one(padding)),
+            dilation=(1, one(dilation)),
+            groups=groups,
+        ).squeeze(2)
+    except ValueError as e:
+        # the 2-D op's complaint, in the caller's terms
+        raise ValueError(
+            f"conv1d: {str(e).removeprefix('conv2d: ')} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
+        ) from None
     return out.squeeze(0) if unbatched else out
 
 
@@ -1618,7 +1833,8 @@ def glu(input, dim: int = -1):
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     """``x`` if ``x > threshold`` else ``value``."""
     _need_tensor("threshold", input=input)
-    return _inplace(input, lambda x: _rustdl.where(x > threshold, x, _const(x, value)), inplace)
+    # `value` only where x <= threshold: NaN stays NaN, as PyTorch
+    return _inplace(input, lambda x: _rustdl.where(x <= threshold, _const(x, value), x), inplace)
 
 
 def threshold_(input, threshold: float, value: float):
@@ -1791,6 +2007,8 @@ def triplet_margin_loss(
     _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
+    if not margin > 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
     if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim == 0:
         raise ValueError(
             f"{op}: expected anchor, positive and negative of the same number of dims (1-D or 2-D), got shapes "
