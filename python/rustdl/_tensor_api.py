@@ -1535,16 +1535,13 @@ def vander(x, N=None, increasing=False):  # noqa: N803
     n = x.shape[0] if N is None else N
     if n < 0:
         raise ValueError(f"vander: N must be non-negative, got {n}")
-    cols = [x.pow(i) if i else x.new_ones(tuple(x.shape)) for i in range(n)]
+    if n == 0:
+        return _rd.zeros(x.shape[0], 0, dtype=x.dtype, device=x.device)
+    # one broadcast power (its size checked by the core) rather than a Python loop over columns
+    e = _rd.arange(n, dtype=x.dtype if x.dtype != _bool else int64, device=x.device)
     if not increasing:
-        cols = cols[::-1]
-    if not cols:
-        return (
-            x.reshape(x.shape[0], 0)
-            if x.shape[0] == 0
-            else _rd.zeros(x.shape[0], 0, dtype=x.dtype).to(x.device)
-        )
-    return _rd.stack(cols, 1)
+        e = e.flip(0)
+    return x.unsqueeze(1).pow(e.unsqueeze(0))
 
 
 def block_diag(*tensors):
@@ -1595,11 +1592,20 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     if r < 0:
         raise ValueError(f"combinations: r must be non-negative, got {r}")
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
-    idx = list(gen(range(input.shape[0]), r))
-    if r == 0 or not idx:
+    n = input.shape[0]
+    count = _math.comb(n + r - 1, r) if with_replacement else _math.comb(n, r)
+    if r == 0 or count == 0:
         return input.new_zeros((0,)) if r == 0 else input.new_zeros((0, r))
-    it = _rd.tensor(_np.array(idx, dtype=_np.int64).reshape(-1)).to(input.device)
-    return input.index_select(0, it).reshape(len(idx), r)
+    # the index table is allocated (or refused with a MemoryError) before it is filled, in C
+    try:
+        flat = _np.empty(count * r, dtype=_np.int64)
+    except MemoryError:
+        raise MemoryError(
+            f"combinations: {count} combinations of {r} of {n} elements do not fit in memory"
+        ) from None
+    flat[:] = _np.fromiter(itertools.chain.from_iterable(gen(range(n), r)), dtype=_np.int64, count=count * r)
+    it = _rd.tensor(flat).to(input.device)
+    return input.index_select(0, it).reshape(count, r)
 
 
 from collections import namedtuple as _namedtuple  # noqa: E402

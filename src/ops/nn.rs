@@ -612,13 +612,27 @@ impl Tensor {
             self.shape()
         );
         let (h, w) = (self.shape()[2], self.shape()[3]);
+        let mut out = self.shape().to_vec();
+        out[2..].copy_from_slice(&[size.0, size.1]);
+        crate::backend::reserve(
+            crate::shape::checked_numel(&out, "interpolate")?,
+            self.dtype(),
+            self.device(),
+            "interpolate",
+        )?;
+        ensure!(
+            h > 0 && w > 0,
+            Shape,
+            "interpolate: expected non-empty spatial dims, got input of shape {:?}",
+            self.shape()
+        );
         match mode {
             "nearest" => {
                 let ih: Vec<i64> = (0..size.0)
-                    .map(|i| ((i * h) / size.0).min(h - 1) as i64)
+                    .map(|i| ((i as u128 * h as u128) / size.0 as u128).min(h as u128 - 1) as i64)
                     .collect();
                 let iw: Vec<i64> = (0..size.1)
-                    .map(|i| ((i * w) / size.1).min(w - 1) as i64)
+                    .map(|i| ((i as u128 * w as u128) / size.1 as u128).min(w as u128 - 1) as i64)
                     .collect();
                 let ih = Tensor::from_i64(ih, &[size.0])?.to_device(self.device())?;
                 let iw = Tensor::from_i64(iw, &[size.1])?.to_device(self.device())?;

@@ -55,6 +55,36 @@ PANIC_CASES = {
 }
 
 
+# sizes no machine holds: each was an abort ("memory allocation of N bytes failed") or a hang
+HUGE_CASES = {
+    "eye": "rustdl.eye(10**7)",
+    "linspace": "rustdl.linspace(0, 1, 10**13)",
+    "logspace": "rustdl.logspace(0, 1, 10**13)",
+    "repeat_interleave": "rustdl.ones(10).repeat_interleave(10**12)",
+    "interpolate_size": "F.interpolate(rustdl.ones(1, 1, 2, 2), size=(10**6, 10**6))",
+    "interpolate_scale": "F.interpolate(rustdl.ones(1, 1, 2, 2), scale_factor=1e9)",
+    "upsample": "rustdl.nn.Upsample(scale_factor=10**4)(rustdl.ones(1, 1, 10, 10))",
+    "numpy_of_expanded": "rustdl.ones(1).expand(10**13).numpy()",
+    "tolist_of_expanded": "rustdl.ones(1).expand(10**13).tolist()",
+    "repr_of_expanded": "repr(rustdl.ones(1).expand(10**13))",
+    "sort_of_expanded": "rustdl.ones(1).expand(10**13).sort()",
+    "cumsum_of_expanded": "rustdl.ones(1).expand(10**13).cumsum(0)",
+    "unique_of_expanded": "rustdl.unique(rustdl.ones(1).expand(10**13))",
+    "nonzero_of_expanded": "rustdl.ones(1).expand(10**13).nonzero()",
+    "combinations": "rustdl.combinations(rustdl.ones(2**16), 3)",
+    "vander": "rustdl.vander(rustdl.ones(10), 10**13)",
+}
+
+
+@pytest.mark.parametrize("case", list(HUGE_CASES))
+def test_impossible_sizes_are_memory_or_value_errors(case):
+    r = run_child(HUGE_CASES[case])
+    assert r.returncode == 1, f"{case}: rc={r.returncode}: {r.stderr[-800:]}"
+    last = [line for line in r.stderr.strip().splitlines() if line.strip()][-1]
+    # a count that overflows is a ValueError (as zeros(2**32, 2**32)); one that does not fit, MemoryError
+    assert last.startswith(("MemoryError:", "ValueError:")), last
+
+
 @pytest.mark.parametrize("case", list(PANIC_CASES))
 def test_once_panicking_inputs_are_typed_errors_or_results(case):
     code, expected = PANIC_CASES[case]
@@ -421,3 +451,45 @@ def test_failed_inplace_ops_leave_the_tensor_unchanged(name, op, exc, device):
     np.testing.assert_array_equal(x.cpu().numpy(), base, err_msg=name)
     # and the tensor still works
     assert_close(x + 1, base + 1)
+
+
+def test_combinations_and_vander_match_numpy():
+    x = rustdl.tensor([1.0, 2.0, -3.0, 4.0])
+    assert rustdl.combinations(x, 2).numpy().tolist()[:3] == [[1, 2], [1, -3], [1, 4]]
+    assert tuple(rustdl.combinations(x, 2, with_replacement=True).shape) == (10, 2)
+    assert tuple(rustdl.combinations(x, 5).shape) == (0, 5)
+    np.testing.assert_allclose(rustdl.vander(x, 3).numpy(), np.vander(x.numpy(), 3))
+    np.testing.assert_allclose(
+        rustdl.vander(x, increasing=True).numpy(), np.vander(x.numpy(), increasing=True)
+    )
+    assert tuple(rustdl.vander(x, 0).shape) == (4, 0)
+    v = rustdl.tensor([0.0, 2.0], requires_grad=True)
+    rustdl.vander(v, 3).sum().backward()  # d/dx (x^2 + x + 1) = 2x + 1
+    assert_close(v.grad, [1.0, 5.0])
+
+
+def test_shrinks_keep_nan_and_prelu_uses_the_slope_at_zero(device):
+    x = rustdl.tensor([float("nan"), 0.2, -1.5, 2.5], device=device)
+    for fn in (F.hardshrink, F.softshrink):
+        out = fn(x).cpu().numpy()
+        assert math.isnan(out[0]) and out[1] == 0.0, fn.__name__
+    z = rustdl.tensor([0.0, 1.0, -1.0], device=device, requires_grad=True)
+    F.prelu(z, rustdl.tensor([0.25], device=device)).sum().backward()
+    assert_close(z.grad, [0.25, 1.0, 0.25])
+
+
+def test_modules_take_pytorch_arguments(device):
+    x = rustdl.arange(16.0, device=device).reshape(1, 1, 4, 4)
+    assert_close(nn.AvgPool2d(2, divisor_override=3)(x), [[[[10 / 3, 6], [14, 50 / 3]]]], rtol=1e-6)
+    up = nn.Upsample(scale_factor=2, mode="linear", align_corners=True)(
+        rustdl.tensor([[[0.0, 3.0]]], device=device)
+    )
+    assert_close(up, [[[0.0, 1.0, 2.0, 3.0]]])
+    ct = nn.ConvTranspose2d(2, 3, 3, stride=2).to(device)
+    inp = rustdl.ones(2, 3, 3, device=device)
+    assert tuple(ct(inp).shape) == (3, 7, 7)
+    assert tuple(ct(inp, output_size=(8, 8)).shape) == (3, 8, 8)
+    with pytest.raises(ValueError, match="output size"):
+        ct(inp, output_size=(20, 20))
+    with pytest.raises(ValueError, match="LSTM"):
+        nn.LSTM(3, 4).to(device)(rustdl.ones(5, 2, 3, device=device), rustdl.zeros(1, 2, 4, device=device))

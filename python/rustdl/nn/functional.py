@@ -8,7 +8,6 @@ from .. import _rustdl
 from .._rustdl import (  # noqa: F401
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    conv_transpose2d,
     cross_entropy,
     group_norm,
     kl_div,
@@ -70,6 +69,19 @@ def _same_padding_any(op: str, input, weight, stride, dilation):
         x, p = _same_padding(op, input.unsqueeze(0), weight, stride, dilation)
         return x.squeeze(0), p
     return _same_padding(op, input, weight, stride, dilation)
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
+):
+    """Transposed 2-D convolution of an ``(N, C_in, H, W)`` or ``(C_in, H, W)`` input with an
+    ``(C_in, C_out/groups, kH, kW)`` weight."""
+    return _unbatched(
+        input,
+        lambda x: _rustdl.conv_transpose2d(
+            x, weight, bias, stride, padding, output_padding, groups, dilation
+        ),
+    )
 
 
 def max_pool2d(
@@ -1777,11 +1789,18 @@ def hardsigmoid(input, inplace: bool = False):
 def hardswish(input, inplace: bool = False):
     """``x·relu6(x + 3) / 6``."""
     _need_tensor("hardswish", input=input)
-    return _inplace(input, lambda x: x * (x + 3.0).clamp(0.0, 6.0) / 6.0, inplace)
+
+    # piecewise, so an infinite input has PyTorch's finite gradient (0 below -3, 1 above 3)
+    # rather than inf · 0
+    def fn(x):
+        mid = x.clamp(-3.0, 3.0)
+        return _rustdl.where(x > 3.0, x, _rustdl.where(x < -3.0, x * 0.0, mid * (mid + 3.0) / 6.0))
+
+    return _inplace(input, fn, inplace)
 
 
 def prelu(input, weight):
-    """``x`` if ``x ≥ 0`` else ``a·x``, with ``weight`` one slope (``(1,)``) or one per channel
+    """``x`` if ``x > 0`` else ``a·x``, with ``weight`` one slope (``(1,)``) or one per channel
     (``(C,)``, channel dim 1, or 0 for a 1-D input)."""
     _need_tensor("prelu", input=input, weight=weight)
     if weight.ndim > 1:
@@ -1797,7 +1816,8 @@ def prelu(input, weight):
                 f"{input.shape[ch] if input.ndim else 0} channels"
             )
         w = weight.reshape(n, *([1] * (input.ndim - ch - 1)))
-    return _rustdl.where(input >= 0, input, input * w)
+    # x > 0 (not >=): the slope's side owns 0, so d/dx at 0 is the slope, as PyTorch
+    return _rustdl.where(input > 0, input, input * w)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -1815,7 +1835,10 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     _need_tensor("celu", input=input)
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return _inplace(input, lambda x: _rustdl.where(x > 0, x, ((x / alpha).expm1()) * alpha), inplace)
+    # the exponential only sees x <= 0, so a large x cannot give inf · 0 = NaN in the gradient
+    return _inplace(
+        input, lambda x: _rustdl.where(x > 0, x, ((x.clamp(max=0.0) / alpha).expm1()) * alpha), inplace
+    )
 
 
 def glu(input, dim: int = -1):
@@ -1862,13 +1885,17 @@ def softshrink(input, lambd: float = 0.5):
     _need_tensor("softshrink", input=input)
     if lambd < 0:
         raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
-    return _rustdl.where(input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, 0.0))
+    # the middle branch is x·0, so NaN stays NaN as in PyTorch
+    return _rustdl.where(
+        input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, input * 0)
+    )
 
 
 def hardshrink(input, lambd: float = 0.5):
     """``x`` if ``|x| > λ`` else 0."""
     _need_tensor("hardshrink", input=input)
-    return _rustdl.where((input > lambd).logical_or(input < -lambd), input, 0.0)
+    # 0 only inside [-λ, λ]: NaN stays NaN, as PyTorch
+    return _rustdl.where((input >= -lambd).logical_and(input <= lambd), 0.0, input)
 
 
 def rrelu(

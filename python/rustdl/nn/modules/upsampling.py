@@ -19,12 +19,12 @@ class Upsample(Module):
         self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None
     ) -> None:
         super().__init__()
-        if mode not in ("nearest", "bilinear"):
-            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got '{mode}'")
+        if mode not in ("nearest", "bilinear", "linear"):
+            raise ValueError(f"Upsample: mode must be 'nearest', 'linear' or 'bilinear', got '{mode}'")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
         if mode == "nearest" and align_corners:
-            raise ValueError("Upsample: align_corners can only be set with mode='bilinear'")
+            raise ValueError("Upsample: align_corners can only be set with mode='linear' or 'bilinear'")
         self.size = size
         self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
         self.mode = mode
