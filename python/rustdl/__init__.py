@@ -931,3 +931,39 @@ arctan2 = atan2
 arcsinh = asinh
 arccosh = acosh
 arctanh = atanh
+
+
+
+def _typed_first_argument() -> None:
+    """The functional forms (``rustdl.abs(x)`` calls ``x.abs()``) given a non-tensor where a
+    tensor is needed raise PyTorch's TypeError naming the function, not an AttributeError about
+    a missing method. Functions that also take a number there are unaffected: only the
+    AttributeError of a non-tensor first argument is translated."""
+    import functools
+    import inspect
+
+    g = globals()
+    own = {__name__, __name__ + "._tensor_api", __name__ + "._scatter_api"}
+    for name, fn in list(g.items()):
+        if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:
+            continue
+
+        def make(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except AttributeError as e:
+                    first = args[0] if args else next(iter(kwargs.values()), None)
+                    if isinstance(first, Tensor) or isinstance(first, (list, tuple)):
+                        raise
+                    raise TypeError(
+                        f"{fn.__name__}: expected a Tensor as the first argument, got {type(first).__name__}"
+                    ) from e
+
+            return wrapper
+
+        g[name] = make(fn)
+
+
+_typed_first_argument()

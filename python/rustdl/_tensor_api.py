@@ -224,6 +224,8 @@ def einsum(equation, *operands):
     """Einstein summation over 1+ operands, folded left to right into ``bmm`` calls
     (``'ij,jk->ik'``, ``'bij,bjk->bik'``, ``'i,i->'``, ``'ij->ji'``, ``'bi,bi->b'``, ...).
     Repeated letters within one operand take diagonals; ellipsis is not supported."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
@@ -758,8 +760,18 @@ def _cross(op, input, other, dim):  # noqa: A002
             raise ValueError(f"{op}: no dimension of size 3 in shape {tuple(a.shape)}")
         dim = dims[0]
     d = _norm_dim(op, dim, n)
-    if a.shape[d] != 3:
-        raise ValueError(f"{op}: dimension {dim} must have size 3, got shape {tuple(a.shape)}")
+    if op == "cross" and input.dim() != other.dim():
+        raise ValueError(
+            f"{op}: inputs must have the same number of dims, got shapes {tuple(input.shape)} and {tuple(other.shape)}"
+        )
+    # both inputs hold 3-vectors along dim: a size-1 dim does not broadcast into one (PyTorch)
+    for t in (input, other):
+        k = d - (n - t.dim())
+        if k < 0 or t.shape[k] != 3:
+            raise ValueError(
+                f"{op}: dimension {dim} must have size 3 in both inputs, got shapes "
+                f"{tuple(input.shape)} and {tuple(other.shape)}"
+            )
     a0, a1, a2 = (a.narrow(d, i, 1) for i in range(3))
     b0, b1, b2 = (b.narrow(d, i, 1) for i in range(3))
     return _rd.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
@@ -1616,6 +1628,7 @@ ValuesIndicesResult = _namedtuple("ValuesIndicesResult", ["values", "indices"])
 def _sorted_along(op, input, dim):  # noqa: A002
     _check_tensor(op, input=input)
     if input.dim() == 0:
+        _norm_dim(op, dim, 1)  # a scalar takes dim 0 or -1 only
         return input.reshape(1), 0
     return input, _norm_dim(op, dim, input.dim())
 
@@ -2111,3 +2124,57 @@ for _name, _fn in (
 ):
     setattr(Tensor, _name, _fn)
 del _name, _fn
+
+
+# ---- PyTorch's dtype rules for rounding and logsumexp, and N-d inner products
+
+
+def _rounding(name):
+    orig = getattr(Tensor, name)
+
+    def fn(self, *args, **kwargs):
+        if self.dtype == int64:
+            return self.clone()  # an integer is already whole: PyTorch returns a copy, still int64
+        if self.dtype == _bool:
+            raise TypeError(f"{name}: not implemented for bool tensors (shape {tuple(self.shape)})")
+        return orig(self, *args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = orig.__doc__
+    return fn
+
+
+_orig_logsumexp = Tensor.logsumexp
+
+
+def _logsumexp(self, dim, keepdim=False):
+    """``log(sum(exp(x)))`` along ``dim``, computed stably; integer and bool input in float32."""
+    x = self if self.is_floating_point() else self.to(float32)
+    return _orig_logsumexp(x, dim, keepdim)
+
+
+_orig_inner = Tensor.inner
+
+
+def _inner(self, other):
+    """Inner product over the last dims (a 0-d side multiplies), as ``torch.inner``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"inner: expected a tensor, got {type(other).__name__}")
+    if self.dim() == 0 or other.dim() == 0:
+        return self * other
+    if self.dim() == 1 and other.dim() == 1:
+        return _orig_inner(self, other)
+    k = self.shape[-1]
+    if other.shape[-1] != k:
+        raise ValueError(
+            f"inner: the last dims must match, got shapes {tuple(self.shape)} and {tuple(other.shape)}"
+        )
+    flat = self.reshape(-1, k).matmul(other.reshape(-1, k).t())
+    return flat.reshape(*self.shape[:-1], *other.shape[:-1])
+
+
+for _name in ("floor", "ceil", "round", "trunc"):
+    setattr(Tensor, _name, _rounding(_name))
+Tensor.logsumexp = _logsumexp
+Tensor.inner = _inner
+del _name

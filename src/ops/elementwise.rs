@@ -97,7 +97,7 @@ impl Tensor {
                     g.mul(&x.unary(UnaryOp::Square)?.unary(UnaryOp::RDivScalar(-c))?)?
                 }
                 // x^0 is constant: a zero derivative also at x == 0 (not 0 · inf)
-                UnaryOp::PowScalar(p) if p == 0.0 => g.zeros_like()?,
+                UnaryOp::PowScalar(0.0) => g.zeros_like()?,
                 UnaryOp::PowScalar(p) => g.mul(&x.pow_scalar(p - 1.0)?.mul_scalar(p)?)?,
                 UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
                 UnaryOp::Clamp(lo, hi) => g.mul(&x.unary(UnaryOp::ClampMask(lo, hi))?)?,
@@ -194,7 +194,8 @@ impl Tensor {
         let (da, db) = (self.dtype(), other.dtype());
         // PyTorch's rule: a 0-d tensor does not widen a dimensioned one of its category
         // (float32 [n] + float64 0-d stays float32)
-        let mut dt = if da.is_float() && db.is_float() && (self.ndim() == 0) != (other.ndim() == 0) {
+        let mut dt = if da.is_float() && db.is_float() && (self.ndim() == 0) != (other.ndim() == 0)
+        {
             if self.ndim() == 0 {
                 db
             } else {

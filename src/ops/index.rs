@@ -101,7 +101,10 @@ impl Tensor {
                 idx.shape(),
                 self.shape()
             );
-            return self.reshape(&[1])?.gather(0, &idx.reshape(&[1])?)?.reshape(&[]);
+            return self
+                .reshape(&[1])?
+                .gather(0, &idx.reshape(&[1])?)?
+                .reshape(&[]);
         }
         let s = backend::gather(
             &self.storage(),

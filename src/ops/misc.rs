@@ -225,7 +225,12 @@ impl Tensor {
             .iter()
             .try_fold(0usize, |a, &c| a.checked_add(c as usize))
             .ok_or_else(|| Error::Memory("repeat_interleave: the output size overflows".into()))?;
-        backend::reserve(total, DType::I64, crate::device::Device::Cpu, "repeat_interleave")?;
+        backend::reserve(
+            total,
+            DType::I64,
+            crate::device::Device::Cpu,
+            "repeat_interleave",
+        )?;
         let rest = x.numel().checked_div(n).unwrap_or(0);
         backend::reserve(
             total.saturating_mul(rest),

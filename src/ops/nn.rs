@@ -564,6 +564,15 @@ impl Tensor {
             )));
         }
         let nd = self.ndim() as isize;
+        let mut out_shape = self.shape().to_vec();
+        let k = out_shape.len();
+        out_shape[k - 2..].copy_from_slice(&[out.0, out.1]);
+        crate::backend::reserve(
+            crate::shape::checked_numel(&out_shape, "adaptive_avg_pool2d")?,
+            self.dtype(),
+            self.device(),
+            "adaptive_avg_pool2d",
+        )?;
         if out == (1, 1) {
             return self.mean(&[nd - 2, nd - 1], true);
         }

@@ -121,11 +121,12 @@ impl Tensor {
 
     /// Swaps two dims (a view).
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        // a 0-d tensor takes dims 0 and -1 only, as PyTorch
+        let a = norm_dim(d0, self.ndim(), "transpose")?;
+        let b = norm_dim(d1, self.ndim(), "transpose")?;
         if self.ndim() == 0 {
             return Ok(self.clone());
         }
-        let a = norm_dim(d0, self.ndim(), "transpose")?;
-        let b = norm_dim(d1, self.ndim(), "transpose")?;
         let mut perm: Vec<isize> = (0..self.ndim() as isize).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -171,10 +172,10 @@ impl Tensor {
 
     /// Removes `dim` if it has size 1 (else returns self), as PyTorch.
     pub fn squeeze_dim(&self, dim: isize) -> Result<Tensor> {
+        let d = norm_dim(dim, self.ndim(), "squeeze")?;
         if self.ndim() == 0 {
             return Ok(self.clone());
         }
-        let d = norm_dim(dim, self.ndim(), "squeeze")?;
         if self.shape()[d] != 1 {
             return Ok(self.clone());
         }
@@ -345,10 +346,7 @@ impl Tensor {
             let dt = tensors.iter().fold(first.dtype(), |a, t| {
                 crate::dtype::DType::promote(a, t.dtype())
             });
-            let kept: Vec<Tensor> = kept
-                .iter()
-                .map(|t| t.to_dtype(dt))
-                .collect::<Result<_>>()?;
+            let kept: Vec<Tensor> = kept.iter().map(|t| t.to_dtype(dt)).collect::<Result<_>>()?;
             return Tensor::cat(&kept, dim);
         }
         let first = &tensors[0];

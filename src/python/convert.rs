@@ -159,10 +159,28 @@ fn walk(
                 *kind = 2;
                 out.push(obj.extract::<f64>()?);
             } else if let Ok(v) = obj.extract::<f64>() {
-                // numpy scalars and other number-likes
-                let is_int =
-                    obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
-                *kind = (*kind).max(if is_int { 1 } else { 2 });
+                // numpy scalars (their dtype's kind decides, as PyTorch: np.bool_ is a bool,
+                // np.int32 an integer) and other number-likes
+                let np_kind: Option<String> = obj
+                    .getattr("dtype")
+                    .and_then(|d| d.getattr("kind"))
+                    .and_then(|k| k.extract())
+                    .ok();
+                let k = match np_kind.as_deref() {
+                    Some("b") => 0,
+                    Some("i") | Some("u") => 1,
+                    Some(_) => 2,
+                    None => {
+                        let is_int = obj.call_method0("is_integer").is_err()
+                            && obj.extract::<i64>().is_ok();
+                        if is_int {
+                            1
+                        } else {
+                            2
+                        }
+                    }
+                };
+                *kind = (*kind).max(k);
                 out.push(v);
             } else {
                 return Err(PyTypeError::new_err(format!(

@@ -2046,11 +2046,7 @@ impl ClampBound {
 }
 
 /// PyTorch refuses a clamp with neither bound (it would silently be a copy).
-fn check_some_bound(
-    name: &str,
-    lo: &Option<ClampBound>,
-    hi: &Option<ClampBound>,
-) -> PyResult<()> {
+fn check_some_bound(name: &str, lo: &Option<ClampBound>, hi: &Option<ClampBound>) -> PyResult<()> {
     if lo.is_none() && hi.is_none() {
         return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
             "{name}: at least one of 'min' or 'max' must not be None"

@@ -493,3 +493,94 @@ def test_modules_take_pytorch_arguments(device):
         ct(inp, output_size=(20, 20))
     with pytest.raises(ValueError, match="LSTM"):
         nn.LSTM(3, 4).to(device)(rustdl.ones(5, 2, 3, device=device), rustdl.zeros(1, 2, 4, device=device))
+
+
+def test_a_scalar_takes_dims_0_and_minus_1_only(device):
+    x = rustdl.tensor(1.5, device=device)
+    for call in (
+        lambda: x.softmax(1),
+        lambda: x.log_softmax(-2),
+        lambda: x.squeeze(1),
+        lambda: x.transpose(0, 1),
+        lambda: rustdl.median(x, 2),
+        lambda: rustdl.kthvalue(x, 1, 1),
+        lambda: rustdl.mode(x, -2),
+    ):
+        with pytest.raises(IndexError):
+            call()
+    assert x.softmax(0).item() == 1.0 and x.squeeze(-1).item() == 1.5 and x.transpose(0, -1).item() == 1.5
+
+
+def test_rounding_keeps_integers_and_inner_takes_nd(device):
+    i = rustdl.tensor([1, -2], device=device)
+    for name in ("floor", "ceil", "round", "trunc"):
+        out = getattr(i, name)()
+        assert out.dtype == rustdl.int64 and out.cpu().numpy().tolist() == [1, -2], name
+    with pytest.raises(TypeError, match="floor"):
+        rustdl.tensor([True], device=device).floor()
+    assert rustdl.logsumexp(i, 0).dtype == rustdl.float32
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    b = np.arange(12.0, dtype=np.float32).reshape(4, 3)
+    assert_close(
+        rustdl.inner(rustdl.tensor(a, device=device), rustdl.tensor(b, device=device)), np.inner(a, b)
+    )
+    with pytest.raises(ValueError, match="inner"):
+        rustdl.inner(rustdl.ones(2, 3, device=device), rustdl.ones(2, 4, device=device))
+
+
+def test_cross_needs_3_vectors_in_both_inputs(device):
+    with pytest.raises(ValueError, match="cross"):
+        rustdl.cross(rustdl.ones(3, device=device), rustdl.ones(1, device=device))
+    with pytest.raises(ValueError, match="cross"):
+        rustdl.cross(rustdl.ones(3, 2, device=device), rustdl.ones(2, device=device))
+    out = rustdl.linalg.cross(
+        rustdl.tensor([[1.0, 0, 0]], device=device), rustdl.tensor([[0.0, 1, 0]] * 2, device=device)
+    )
+    assert_close(out, [[0, 0, 1], [0, 0, 1]])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: F.relu(None), "relu"),
+        (lambda: F.softmax(None, 0), "softmax"),
+        (lambda: F.conv1d(rustdl.ones(1, 2, 3), 1), "conv1d"),
+        (lambda: F.cosine_similarity(rustdl.ones(2, 3), [1.0, 2.0, 3.0]), "cosine_similarity"),
+        (lambda: F.interpolate(None, size=2), "interpolate"),
+        (lambda: F.one_hot([1, 2]), "one_hot"),
+        (lambda: rustdl.abs(None), "abs"),
+        (lambda: rustdl.cumsum(None, 0), "cumsum"),
+        (lambda: rustdl.einsum(rustdl.ones(2), rustdl.ones(2)), "einsum"),
+    ],
+)
+def test_a_non_tensor_argument_is_a_type_error_naming_the_function(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_numbers_still_work_where_pytorch_takes_them():
+    assert_close(rustdl.where(rustdl.tensor([True, False]), 2.0, rustdl.ones(2)), [2.0, 1.0])
+    assert_close(rustdl.xlogy(2.0, rustdl.tensor([1.0, math.e])), [0.0, 2.0])
+    assert F.gaussian_nll_loss(rustdl.zeros(2), rustdl.zeros(2), 1.0).item() == pytest.approx(0.0)
+
+
+def test_numpy_scalars_in_a_list_keep_their_kind():
+    assert rustdl.tensor([np.bool_(True), np.bool_(False)]).dtype == rustdl.bool
+    assert rustdl.tensor([np.int64(1), np.int32(2)]).dtype == rustdl.int64
+    assert rustdl.tensor([np.float32(1.5), 2]).dtype == rustdl.float32
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "F.adaptive_avg_pool2d(rustdl.ones(1, 1, 2, 3), 10**12)",
+        "F.adaptive_avg_pool1d(rustdl.ones(2, 3), 10**12)",
+        "F.adaptive_max_pool1d(rustdl.ones(2, 3), 10**12)",
+        "F.adaptive_max_pool2d(rustdl.ones(1, 1, 2, 3), (10**6, 10**6))",
+    ],
+)
+def test_adaptive_pooling_to_an_impossible_size_is_an_error_not_a_hang(code):
+    r = run_child(code)
+    assert r.returncode == 1, r.stderr[-800:]
+    last = [line for line in r.stderr.strip().splitlines() if line.strip()][-1]
+    assert last.startswith(("MemoryError:", "ValueError:")), last

@@ -1318,6 +1318,9 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     if h == 0 or w == 0:
         raise ValueError(f"{op}: expected non-empty spatial dims, got shape {tuple(input.shape)}")
     oh, ow = _adaptive_size(output_size, h, w, op)
+    if oh * ow > 1 << 20:
+        # the windows below are listed in Python: an output no machine holds is refused first
+        _rustdl.empty(*input.shape[:-2], oh, ow, dtype=input.dtype, device=input.device)
     if h % oh == 0 and w % ow == 0:
         # equal, non-overlapping windows: an ordinary max pooling
         k = (h // oh, w // ow)
@@ -2579,3 +2582,62 @@ def avg_pool3d(
         out = out + t
     out = out / k[0]
     return out.squeeze(0) if unbatched else out
+
+
+# ------------------------------------------------------------------ argument types
+# Every function above takes its tensors by these names. A non-tensor there (None, a list, a
+# number) is a TypeError naming the function and the argument, as PyTorch's argument parser
+# raises, rather than an AttributeError from deep inside.
+
+_TENSOR_ARGS = frozenset(
+    {"input", "target", "x1", "x2", "input1", "input2", "grid", "theta", "query", "anchor"}
+    | {"positive", "negative", "tensor", "logits", "indices"}
+)
+_OPTIONAL_TENSOR_ARGS = frozenset(
+    {"weight", "bias", "running_mean", "running_var", "attn_mask", "key_padding_mask"}
+)
+
+
+def _typed_arguments(fn):
+    import functools
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    # 'key' and 'value' are tensors beside a 'query' (elsewhere `value` is a fill number)
+    names = _TENSOR_ARGS | ({"key", "value"} if any(p.name == "query" for p in params) else set())
+    checked = [
+        (i, p.name)
+        for i, p in enumerate(params)
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and (p.name in names or p.name in _OPTIONAL_TENSOR_ARGS)
+    ]
+    if not checked:
+        return fn
+    tensor_type = _rustdl.Tensor
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for i, name in checked:
+            if i < len(args):
+                v = args[i]
+            elif name in kwargs:
+                v = kwargs[name]
+            else:
+                continue
+            if not isinstance(v, tensor_type) and not (v is None and name in _OPTIONAL_TENSOR_ARGS):
+                raise TypeError(f"{fn.__name__}: argument '{name}' must be a Tensor, got {type(v).__name__}")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_public_functions() -> None:
+    import inspect
+
+    g = globals()
+    for name, fn in list(g.items()):
+        if not name.startswith("_") and inspect.isfunction(fn) and fn.__module__ == __name__:
+            g[name] = _typed_arguments(fn)
+
+
+_wrap_public_functions()
