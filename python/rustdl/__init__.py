@@ -933,7 +933,6 @@ arccosh = acosh
 arctanh = atanh
 
 
-
 def _typed_first_argument() -> None:
     """The functional forms (``rustdl.abs(x)`` calls ``x.abs()``) given a non-tensor where a
     tensor is needed raise PyTorch's TypeError naming the function, not an AttributeError about
@@ -953,13 +952,13 @@ def _typed_first_argument() -> None:
             def wrapper(*args, **kwargs):
                 try:
                     return fn(*args, **kwargs)
-                except AttributeError as e:
+                except AttributeError as err:
                     first = args[0] if args else next(iter(kwargs.values()), None)
                     if isinstance(first, Tensor) or isinstance(first, (list, tuple)):
                         raise
                     raise TypeError(
                         f"{fn.__name__}: expected a Tensor as the first argument, got {type(first).__name__}"
-                    ) from e
+                    ) from err
 
             return wrapper
 

@@ -171,8 +171,8 @@ fn walk(
                     Some("i") | Some("u") => 1,
                     Some(_) => 2,
                     None => {
-                        let is_int = obj.call_method0("is_integer").is_err()
-                            && obj.extract::<i64>().is_ok();
+                        let is_int =
+                            obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
                         if is_int {
                             1
                         } else {
