@@ -2106,21 +2106,41 @@ def _inplace_bitwise(op):
     return fn
 
 
+class _BitwiseMethods:
+    """Tensor-method forms of the bitwise ops (attached to Tensor below)."""
+
+    def bitwise_and(self, other):
+        """As ``rustdl.bitwise_and`` with this tensor first."""
+        return _bitwise("and", self, other)
+
+    def bitwise_or(self, other):
+        """As ``rustdl.bitwise_or`` with this tensor first."""
+        return _bitwise("or", self, other)
+
+    def bitwise_xor(self, other):
+        """As ``rustdl.bitwise_xor`` with this tensor first."""
+        return _bitwise("xor", self, other)
+
+    def bitwise_not(self):
+        """As ``rustdl.bitwise_not``."""
+        return bitwise_not(self)
+
+
 for _name, _fn in (
-    ("__and__", bitwise_and),
-    ("__or__", bitwise_or),
-    ("__xor__", bitwise_xor),
-    ("__rand__", lambda self, other: _bitwise("and", self, other)),
-    ("__ror__", lambda self, other: _bitwise("or", self, other)),
-    ("__rxor__", lambda self, other: _bitwise("xor", self, other)),
+    ("__and__", _BitwiseMethods.bitwise_and),
+    ("__or__", _BitwiseMethods.bitwise_or),
+    ("__xor__", _BitwiseMethods.bitwise_xor),
+    ("__rand__", _BitwiseMethods.bitwise_and),
+    ("__ror__", _BitwiseMethods.bitwise_or),
+    ("__rxor__", _BitwiseMethods.bitwise_xor),
     ("__iand__", _inplace_bitwise("and")),
     ("__ior__", _inplace_bitwise("or")),
     ("__ixor__", _inplace_bitwise("xor")),
-    ("__invert__", bitwise_not),
-    ("bitwise_and", bitwise_and),
-    ("bitwise_or", bitwise_or),
-    ("bitwise_xor", bitwise_xor),
-    ("bitwise_not", bitwise_not),
+    ("__invert__", _BitwiseMethods.bitwise_not),
+    ("bitwise_and", _BitwiseMethods.bitwise_and),
+    ("bitwise_or", _BitwiseMethods.bitwise_or),
+    ("bitwise_xor", _BitwiseMethods.bitwise_xor),
+    ("bitwise_not", _BitwiseMethods.bitwise_not),
 ):
     setattr(Tensor, _name, _fn)
 del _name, _fn
@@ -2129,19 +2149,41 @@ del _name, _fn
 # ---- PyTorch's dtype rules for rounding and logsumexp, and N-d inner products
 
 
-def _rounding(name):
-    orig = getattr(Tensor, name)
+def _integral(name, self):
+    """``None`` for a float tensor; a copy of an int64 one (already whole: PyTorch keeps it
+    int64); a TypeError for bool, which PyTorch does not round."""
+    if self.dtype == int64:
+        return self.clone()
+    if self.dtype == _bool:
+        raise TypeError(f"{name}: not implemented for bool tensors (shape {tuple(self.shape)})")
+    return None
 
-    def fn(self, *args, **kwargs):
-        if self.dtype == int64:
-            return self.clone()  # an integer is already whole: PyTorch returns a copy, still int64
-        if self.dtype == _bool:
-            raise TypeError(f"{name}: not implemented for bool tensors (shape {tuple(self.shape)})")
-        return orig(self, *args, **kwargs)
 
-    fn.__name__ = name
-    fn.__doc__ = orig.__doc__
-    return fn
+_orig_rounding = {n: getattr(Tensor, n) for n in ("floor", "ceil", "round", "trunc")}
+
+
+class _RoundingMethods:
+    """``floor``/``ceil``/``trunc``/``round`` with PyTorch's integer rule (attached below)."""
+
+    def floor(self):
+        """Largest integer not above each element (int64 input is returned as a copy)."""
+        same = _integral("floor", self)
+        return same if same is not None else _orig_rounding["floor"](self)
+
+    def ceil(self):
+        """Smallest integer not below each element (int64 input is returned as a copy)."""
+        same = _integral("ceil", self)
+        return same if same is not None else _orig_rounding["ceil"](self)
+
+    def trunc(self):
+        """Each element rounded toward zero (int64 input is returned as a copy)."""
+        same = _integral("trunc", self)
+        return same if same is not None else _orig_rounding["trunc"](self)
+
+    def round(self, decimals=0):
+        """Each element rounded half to even at ``decimals`` (int64 input is returned as a copy)."""
+        same = _integral("round", self)
+        return same if same is not None else _orig_rounding["round"](self, decimals)
 
 
 _orig_logsumexp = Tensor.logsumexp
@@ -2174,7 +2216,7 @@ def _inner(self, other):
 
 
 for _name in ("floor", "ceil", "round", "trunc"):
-    setattr(Tensor, _name, _rounding(_name))
+    setattr(Tensor, _name, getattr(_RoundingMethods, _name))
 Tensor.logsumexp = _logsumexp
 Tensor.inner = _inner
 del _name
