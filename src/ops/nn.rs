@@ -38,6 +38,11 @@ fn out_size(
         .and_then(|v| v.checked_add(input))
         .ok_or_else(too_big)?;
     if padded < span {
+        // ceil_mode keeps one window that starts inside a too-short input, as PyTorch:
+        // o = floor((padded - span + s - 1) / s) + 1 = 1 when span - padded < s
+        if ceil && span - padded < s && input + p > 0 {
+            return Ok(1);
+        }
         return Err(Error::Shape(format!(
             "{op}: input size {input} (padded by {p} on each side) is smaller than the kernel span {span}"
         )));

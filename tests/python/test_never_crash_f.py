@@ -584,3 +584,40 @@ def test_adaptive_pooling_to_an_impossible_size_is_an_error_not_a_hang(code):
     assert r.returncode == 1, r.stderr[-800:]
     last = [line for line in r.stderr.strip().splitlines() if line.strip()][-1]
     assert last.startswith(("MemoryError:", "ValueError:")), last
+
+
+def test_autograd_grad_with_no_inputs_is_an_error():
+    x = rustdl.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        rustdl.autograd.grad((x * 2).sum(), [])
+
+
+def test_ceil_mode_pooling_keeps_a_window_over_a_short_input(device):
+    x = rustdl.tensor([[[1.0, -2.0]]], device=device)
+    assert_close(F.avg_pool1d(x, 4, 3, 0, ceil_mode=True, count_include_pad=False), [[[-0.5]]])
+    assert_close(F.avg_pool1d(x, 4, 3, 0, ceil_mode=True), [[[-0.5]]])
+    assert_close(F.max_pool1d(x, 4, 3, 0, ceil_mode=True), [[[1.0]]])
+    x2 = rustdl.arange(6.0, device=device).reshape(1, 1, 6, 1)
+    assert_close(F.avg_pool2d(x2, 2, 3, 0, ceil_mode=True), [[[[0.5], [3.5]]]])
+    x3 = rustdl.arange(14.0, device=device).reshape(1, 1, 7, 2)
+    assert_close(F.max_pool2d(x3, 4, 3, 2, 2, ceil_mode=True), [[[[8.0], [10.0], [12.0]]]])
+    with pytest.raises(ValueError, match="kernel span"):
+        F.avg_pool1d(x, 4, 3, 0)  # without ceil_mode there is no window
+
+
+def test_a_dilated_pooling_window_entirely_in_the_padding_is_minus_inf(device):
+    # it used to index outside the plane (a Rust panic on the CPU)
+    out = F.max_pool1d(rustdl.tensor([[[5.0]]], device=device), 2, 1, 1, 2)
+    assert out.cpu().numpy().tolist() == [[[-math.inf]]]
+    x = rustdl.ones(2, 1, 1, device=device, requires_grad=True)
+    F.max_pool1d(x, 2, 1, 1, 2).sum().backward()
+    assert x.grad is not None
+
+
+def test_circular_padding_crops_before_it_wraps(device):
+    x = rustdl.arange(5.0, device=device).reshape(1, 1, 5)
+    # PyTorch's values
+    assert_close(F.pad(x, (-1, 2), mode="circular"), [[[1, 2, 3, 4, 1, 2]]])
+    assert_close(F.pad(x, (2, -1), mode="circular"), [[[2, 3, 0, 1, 2, 3]]])
+    assert_close(F.pad(x, (-2, -1), mode="circular"), [[[2, 3]]])
+    assert_close(F.pad(x, (3, 2), mode="circular"), [[[2, 3, 4, 0, 1, 2, 3, 4, 0, 1]]])

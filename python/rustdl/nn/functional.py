@@ -584,6 +584,12 @@ def _pad_indexed(input, pad: tuple, mode: str):
                 f"pad: circular padding ({left}, {right}) at dimension {dim} of input shape {tuple(input.shape)} "
                 "wraps around more than once"
             )
+        # circular crops first (a negative amount) and wraps around what is left, as PyTorch
+        lo, kept = max(-left, 0), size - max(-left, 0) - max(-right, 0)
+        if mode == "circular" and kept <= 0 and (left > 0 or right > 0):
+            raise ValueError(
+                f"pad: circular padding {pad} leaves nothing to wrap at dimension {dim} of input shape {tuple(input.shape)}"
+            )
         idx = []
         for j in range(-left, size + right):
             if mode == "reflect":
@@ -591,7 +597,7 @@ def _pad_indexed(input, pad: tuple, mode: str):
             elif mode == "replicate":
                 k = min(max(j, 0), size - 1)
             else:
-                k = j % size
+                k = lo + (j - lo) % kept
             idx.append(k)
         out = out.index_select(dim, _tensor(idx, dtype=_rustdl.int64, device=out.device))
     return out
@@ -627,7 +633,7 @@ def _as_4d_from_1d(input, op: str):
     return x.unsqueeze(2), unbatched
 
 
-def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1) -> None:
+def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> None:
     """PyTorch's 1-D pooling argument checks, with the 1-D names and shapes."""
     if k <= 0 or s <= 0 or d <= 0:
         raise ValueError(
@@ -635,7 +641,9 @@ def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1) -> None:
         )
     if p < 0 or p > k // 2:
         raise ValueError(f"{op}: padding should be non-negative and at most half of kernel_size {k}, got {p}")
-    if input.ndim in (2, 3) and input.shape[-1] + 2 * p < d * (k - 1) + 1:
+    # ceil_mode keeps one window that starts inside a too-short input (as PyTorch)
+    short = d * (k - 1) + 1 - (input.shape[-1] + 2 * p) if input.ndim in (2, 3) else 0
+    if short > 0 and not (ceil_mode and short < s and input.shape[-1] + p > 0):
         raise ValueError(
             f"{op}: input of shape {tuple(input.shape)} padded by {p} is smaller than the kernel span {d * (k - 1) + 1}"
         )
@@ -693,7 +701,7 @@ def max_pool1d(
     )
     p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
     x, unbatched = _as_4d_from_1d(input, op)
-    _check_pool1d(op, input, k, s, p, d)
+    _check_pool1d(op, input, k, s, p, d, ceil_mode)
     out = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
         return _from_4d_to_1d(out[0], unbatched), _from_4d_to_1d(out[1], unbatched)
@@ -713,7 +721,7 @@ def avg_pool1d(
     )
     p = _single(padding, op, "padding")
     x, unbatched = _as_4d_from_1d(input, op)
-    _check_pool1d(op, input, k, s, p)
+    _check_pool1d(op, input, k, s, p, 1, ceil_mode)
     return _from_4d_to_1d(avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad), unbatched)
 
 
