@@ -1961,6 +1961,7 @@ def _unfold(self, dimension, size, step):
     """All length-``size`` windows along ``dimension`` every ``step``: that dimension becomes
     the window count and a new last dimension of ``size`` is added (differentiable)."""
     if self.dim() == 0:
+        _norm_dim("unfold", dimension, 1)  # a scalar takes dim 0 or -1 only
         x, d = self.reshape(1), 0
     else:
         x, d = self, _norm_dim("unfold", dimension, self.dim())

@@ -492,6 +492,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if isinstance(ord, str):
         raise ValueError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
     if x.dim() == 0:
+        _dims("vector_norm", dim, 1)  # a scalar takes dim 0 or -1 only
         x = x.reshape(1)
         out = _vector_norm_impl(x, ord, 0, False)
         return out
