@@ -2221,3 +2221,38 @@ for _name in ("floor", "ceil", "round", "trunc"):
 Tensor.logsumexp = _logsumexp
 Tensor.inner = _inner
 del _name
+
+
+# ---- clamp of an integer tensor by float bounds: PyTorch's result type is float32
+
+
+_orig_clamp = Tensor.clamp
+_orig_clip = Tensor.clip
+
+
+def _float_bound(self, *bounds):
+    """Whether clamping this tensor by ``bounds`` promotes it to float32, as PyTorch's type
+    promotion of an integer (or bool) tensor with a Python float or a floating tensor."""
+    if self.is_floating_point():
+        return False
+    return any(
+        isinstance(b, builtins.float) or (isinstance(b, Tensor) and b.is_floating_point()) for b in bounds
+    )
+
+
+class _ClampMethods:
+    """``clamp``/``clip`` with PyTorch's result type (attached to Tensor below)."""
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        """Elementwise ``min(max(x, min), max)``; an integer tensor with float bounds gives float32."""
+        x = self.to(float32) if _float_bound(self, min, max) else self
+        return _orig_clamp(x, min, max)
+
+    def clip(self, min=None, max=None):  # noqa: A002
+        """Alias of :meth:`clamp`."""
+        x = self.to(float32) if _float_bound(self, min, max) else self
+        return _orig_clip(x, min, max)
+
+
+Tensor.clamp = _ClampMethods.clamp
+Tensor.clip = _ClampMethods.clip

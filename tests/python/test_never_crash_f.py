@@ -624,3 +624,12 @@ def test_circular_padding_crops_before_it_wraps(device):
     assert_close(F.pad(x, (2, -1), mode="circular"), [[[2, 3, 0, 1, 2, 3]]])
     assert_close(F.pad(x, (-2, -1), mode="circular"), [[[2, 3]]])
     assert_close(F.pad(x, (3, 2), mode="circular"), [[[2, 3, 4, 0, 1, 2, 3, 4, 0, 1]]])
+
+
+def test_clamp_of_an_integer_tensor_by_float_bounds_is_float32(device):
+    i = rustdl.tensor([1, 5], device=device)
+    out = i.clamp(0.5, 2.5)
+    assert out.dtype == rustdl.float32
+    assert_close(out, [1.0, 2.5])
+    assert i.clamp(0, 2).dtype == rustdl.int64
+    assert rustdl.clamp(i, max=2.0).dtype == rustdl.float32
