@@ -349,8 +349,18 @@ fn div_euclid(x: i32, y: i32) -> i32 {
     return q;
 }
 
-// wrapping integer power; negative exponents count as 0, as the CPU backend does
+// wrapping integer power; a negative exponent truncates as the CPU backend and PyTorch do
+// (1 and -1 keep a unit value, every other base gives 0)
 fn pow_i(x: i32, y: i32) -> i32 {
+    if (y < 0) {
+        if (x == 1) {
+            return 1;
+        }
+        if (x == -1) {
+            return select(-1, 1, (y & 1) == 0);
+        }
+        return 0;
+    }
     var base = x;
     var e = u32(max(y, 0));
     var acc = 1;

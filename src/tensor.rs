@@ -497,6 +497,7 @@ impl Tensor {
         dtype: DType,
         device: Device,
     ) -> Result<Tensor> {
+        backend::reserve(steps, DType::F64, Device::Cpu, "linspace")?;
         let vals: Vec<f64> = (0..steps)
             .map(|i| {
                 if steps == 1 {
@@ -513,7 +514,9 @@ impl Tensor {
 
     /// The `n×m` identity.
     pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
-        let mut v = vec![0.0; n * m];
+        let nm = crate::shape::checked_numel(&[n, m], "eye")?;
+        backend::reserve(nm, DType::F64, Device::Cpu, "eye")?;
+        let mut v = vec![0.0; nm];
         for i in 0..n.min(m) {
             v[i * m + i] = 1.0;
         }
@@ -573,6 +576,7 @@ impl Tensor {
     /// Elements as f64 in row-major order.
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         let c = self.to_cpu_storage()?;
+        backend::reserve(c.len(), DType::F64, Device::Cpu, "to_f64_vec")?;
         Ok((0..c.len()).map(|i| c.get_f64(i)).collect())
     }
 

@@ -44,17 +44,7 @@ from ._rustdl import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from ._rustdl import where as _where3
-
-
-def where(condition, input=None, other=None):  # noqa: A002
-    """``input`` where ``condition`` holds, else ``other`` (broadcast; scalars allowed);
-    ``where(condition)`` alone is ``condition.nonzero(as_tuple=True)``, as in PyTorch."""
-    if input is None and other is None:
-        return condition.nonzero(as_tuple=True)
-    return _where3(condition, input, other)
-
-
+from ._rustdl import where as _where_ternary
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from . import amp  # noqa: F401
@@ -109,6 +99,18 @@ from ._generator import (  # noqa: F401
     seed,
     set_rng_state,
 )
+
+
+def where(condition, input=None, other=None):  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (each a tensor or a number); with
+    the condition alone, the indices of its true elements (``condition.nonzero(as_tuple=True)``)."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: expected both input and other, or neither")
+    return _where_ternary(condition, input, other)
+
+
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402
@@ -1000,3 +1002,38 @@ def _accept_numpy_names() -> None:
 
 
 _accept_numpy_names()
+
+
+def _typed_first_argument() -> None:
+    """The functional forms (``rustdl.abs(x)`` calls ``x.abs()``) given a non-tensor where a
+    tensor is needed raise PyTorch's TypeError naming the function, not an AttributeError about
+    a missing method. Functions that also take a number there are unaffected: only the
+    AttributeError of a non-tensor first argument is translated."""
+    import functools
+    import inspect
+
+    g = globals()
+    own = {__name__, __name__ + "._tensor_api", __name__ + "._scatter_api"}
+    for name, fn in list(g.items()):
+        if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:
+            continue
+
+        def make(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except AttributeError as err:
+                    first = args[0] if args else next(iter(kwargs.values()), None)
+                    if isinstance(first, Tensor) or isinstance(first, (list, tuple)):
+                        raise
+                    raise TypeError(
+                        f"{fn.__name__}: expected a Tensor as the first argument, got {type(first).__name__}"
+                    ) from err
+
+            return wrapper
+
+        g[name] = make(fn)
+
+
+_typed_first_argument()

@@ -61,6 +61,9 @@ def _index_fill(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     dim = dim % nd
     size = self.shape[dim] if self.dim() else 1
     idx = index.reshape(-1)
+    if idx.numel():
+        # negative indices count from the end, as PyTorch
+        idx = _rustdl.where(idx < 0, idx + size, idx)
     mark = _rustdl.zeros(size, dtype=self.dtype, device=self.device)
     mark.index_add_(0, idx, _rustdl.ones(idx.shape[0], dtype=self.dtype, device=self.device))
     shape = [1] * self.dim()

@@ -197,7 +197,8 @@ def _contract(a, sa, b, sb, keep):
         for c, n in zip(s, t.shape):
             if c in size and size[c] != n and 1 not in (size[c], n):
                 raise ValueError(f"einsum: subscript '{c}' has sizes {size[c]} and {n}")
-            size[c] = builtins.max(size.get(c, 1), n)
+            # a size 1 broadcasts to the other (which may be 0)
+            size[c] = n if size.get(c, 1) == 1 else size[c]
 
     def prod(cs):
         p = 1
@@ -223,6 +224,8 @@ def einsum(equation, *operands):
     """Einstein summation over 1+ operands, folded left to right into ``bmm`` calls
     (``'ij,jk->ik'``, ``'bij,bjk->bik'``, ``'i,i->'``, ``'ij->ji'``, ``'bi,bi->b'``, ...).
     Repeated letters within one operand take diagonals; ellipsis is not supported."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
@@ -547,8 +550,10 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A00
     if not input.is_floating_point():
         if input.dtype == _bool:
             return same
-        diff = (input - other).abs().double()
-        return same.logical_or(diff.le(atol + rtol * other.abs().double()))
+        # float64 where it exists (the GPU has float32 only)
+        wide = float64 if input.device.type == "cpu" else float32
+        diff = (input - other).abs().to(wide)
+        return same.logical_or(diff.le(atol + rtol * other.abs().to(wide)))
     finite = input.isfinite().logical_and(other.isfinite())
     a = input.nan_to_num(0.0, 0.0, 0.0)
     b = other.nan_to_num(0.0, 0.0, 0.0)
@@ -676,6 +681,8 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     lo, hi = builtins.float(min), builtins.float(max)
     if lo == 0 and hi == 0 and a.size:
         lo, hi = builtins.float(a.min()), builtins.float(a.max())
+    if not (_math.isfinite(lo) and _math.isfinite(hi)):
+        raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite")
     if lo > hi:
         raise ValueError(f"histc: max must be larger than min, got min={min}, max={max}")
     if lo == hi:
@@ -696,6 +703,8 @@ def meshgrid(*tensors, indexing="ij"):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not tensors:
+        raise RuntimeError("meshgrid: expects a non-empty list of tensors")
     for t in tensors:
         _check_tensor("meshgrid", tensors=t)
         if t.dim() > 1:
@@ -785,8 +794,18 @@ def _cross(op, input, other, dim):  # noqa: A002
             raise ValueError(f"{op}: no dimension of size 3 in shape {tuple(a.shape)}")
         dim = dims[0]
     d = _norm_dim(op, dim, n)
-    if a.shape[d] != 3:
-        raise ValueError(f"{op}: dimension {dim} must have size 3, got shape {tuple(a.shape)}")
+    if op == "cross" and input.dim() != other.dim():
+        raise ValueError(
+            f"{op}: inputs must have the same number of dims, got shapes {tuple(input.shape)} and {tuple(other.shape)}"
+        )
+    # both inputs hold 3-vectors along dim: a size-1 dim does not broadcast into one (PyTorch)
+    for t in (input, other):
+        k = d - (n - t.dim())
+        if k < 0 or t.shape[k] != 3:
+            raise ValueError(
+                f"{op}: dimension {dim} must have size 3 in both inputs, got shapes "
+                f"{tuple(input.shape)} and {tuple(other.shape)}"
+            )
     a0, a1, a2 = (a.narrow(d, i, 1) for i in range(3))
     b0, b1, b2 = (b.narrow(d, i, 1) for i in range(3))
     return _rd.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
@@ -884,10 +903,19 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     return _vector_norm_impl(diff, p, -1, False)
 
 
+def _as_dims(dim):
+    return (dim,) if isinstance(dim, int) else tuple(dim)
+
+
 def _vector_norm_impl(x, ord, dim, keepdim):  # noqa: A002
     a = x.abs()
     if ord == _math.inf:
-        return a.amax(dim, keepdim=keepdim) if a.numel() else a.sum(dim, keepdim=keepdim)
+        if a.numel() == 0 and (dim is None or dim == () or any(a.shape[d] == 0 for d in _as_dims(dim))):
+            # max has no identity: PyTorch refuses the inf norm over an empty dim
+            raise RuntimeError(
+                f"linalg.vector_norm: cannot compute the inf norm over an empty dim of a tensor of shape {tuple(a.shape)}"
+            )
+        return a.amax(dim, keepdim=keepdim)
     if ord == -_math.inf:
         return a.amin(dim, keepdim=keepdim)
     if ord == 0:
@@ -1108,7 +1136,9 @@ def atan2(input, other):  # noqa: A002
     ypos = signbit(y).logical_not()
     half = _rd.where(ypos, y * 0 + pi / 2, y * 0 - pi / 2)
     neg = _rd.where(ypos, base + pi, base - pi)
-    return _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), y * 0, half)))
+    # at y == 0 the sign of a zero x picks the quadrant: atan2(±0, -0) = ±pi, atan2(±0, +0) = ±0
+    at_zero = _rd.where(signbit(x), _rd.where(ypos, y * 0 + pi, y * 0 - pi), y)
+    return _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), at_zero, half)))
 
 
 def _digamma_np(x):
@@ -1131,6 +1161,8 @@ def _digamma_np(x):
     with _np.errstate(divide="ignore", invalid="ignore"):
         out = _np.where(refl, out - _math.pi / _np.tan(_math.pi * x), out)
         out = _np.where((x <= 0) & (x == _np.floor(x)), _np.nan, out)
+        # the pole at 0 itself has a sign, as PyTorch: -inf
+        out = _np.where(x == 0, -_np.inf, out)
     return out
 
 
@@ -1227,7 +1259,10 @@ def hypot(input, other):  # noqa: A002
     y = _as_t("hypot", other, x)
     s = x * x + y * y
     pos = s.gt(0)
-    return _rd.where(pos, _rd.where(pos, s, s.new_ones(())).sqrt(), s * 0)
+    out = _rd.where(pos, _rd.where(pos, s, s.new_ones(())).sqrt(), s * 0)
+    # an infinite side makes the length infinite even beside a NaN (IEEE hypot)
+    inf = x.isinf().logical_or(y.isinf())
+    return _rd.where(inf, s.new_full((), float("inf")), out)
 
 
 def signbit(input):  # noqa: A002
@@ -1299,6 +1334,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     _check_tensor("diff", input=input)
     if input.dim() == 0:
         raise ValueError("diff: expected at least a 1-dimensional tensor")
+    if not isinstance(n, int) or n < 0:
+        raise RuntimeError(f"diff: order n must be a non-negative int, got {n!r}")
     d = _norm_dim("diff", dim, input.dim())
     parts = [p for p in (prepend, input, append) if p is not None]
     x = (
@@ -1377,6 +1414,12 @@ def dist(input, other, p=2):  # noqa: A002
 def renorm(input, p, dim, maxnorm):  # noqa: A002
     """Each slice along ``dim`` with p-norm above ``maxnorm`` is rescaled to norm ``maxnorm``."""
     _check_tensor("renorm", input=input)
+    if input.dim() < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got shape {tuple(input.shape)}")
+    if not p > 0:
+        raise RuntimeError(f"renorm: p must be positive (non-positive norms are not supported), got {p}")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: maxnorm must be >= 0, got {maxnorm}")
     d = _norm_dim("renorm", dim, input.dim())
     others = [i for i in range(input.dim()) if i != d]
     a = input.abs()
@@ -1538,16 +1581,13 @@ def vander(x, N=None, increasing=False):  # noqa: N803
     n = x.shape[0] if N is None else N
     if n < 0:
         raise ValueError(f"vander: N must be non-negative, got {n}")
-    cols = [x.pow(i) if i else x.new_ones(tuple(x.shape)) for i in range(n)]
+    if n == 0:
+        return _rd.zeros(x.shape[0], 0, dtype=x.dtype, device=x.device)
+    # one broadcast power (its size checked by the core) rather than a Python loop over columns
+    e = _rd.arange(n, dtype=x.dtype if x.dtype != _bool else int64, device=x.device)
     if not increasing:
-        cols = cols[::-1]
-    if not cols:
-        return (
-            x.reshape(x.shape[0], 0)
-            if x.shape[0] == 0
-            else _rd.zeros(x.shape[0], 0, dtype=x.dtype).to(x.device)
-        )
-    return _rd.stack(cols, 1)
+        e = e.flip(0)
+    return x.unsqueeze(1).pow(e.unsqueeze(0))
 
 
 def block_diag(*tensors):
@@ -1598,11 +1638,20 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     if r < 0:
         raise ValueError(f"combinations: r must be non-negative, got {r}")
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
-    idx = list(gen(range(input.shape[0]), r))
-    if r == 0 or not idx:
+    n = input.shape[0]
+    count = _math.comb(n + r - 1, r) if with_replacement else _math.comb(n, r)
+    if r == 0 or count == 0:
         return input.new_zeros((0,)) if r == 0 else input.new_zeros((0, r))
-    it = _rd.tensor(_np.array(idx, dtype=_np.int64).reshape(-1)).to(input.device)
-    return input.index_select(0, it).reshape(len(idx), r)
+    # the index table is allocated (or refused with a MemoryError) before it is filled, in C
+    try:
+        flat = _np.empty(count * r, dtype=_np.int64)
+    except MemoryError:
+        raise MemoryError(
+            f"combinations: {count} combinations of {r} of {n} elements do not fit in memory"
+        ) from None
+    flat[:] = _np.fromiter(itertools.chain.from_iterable(gen(range(n), r)), dtype=_np.int64, count=count * r)
+    it = _rd.tensor(flat).to(input.device)
+    return input.index_select(0, it).reshape(count, r)
 
 
 from collections import namedtuple as _namedtuple  # noqa: E402
@@ -1613,6 +1662,7 @@ ValuesIndicesResult = _namedtuple("ValuesIndicesResult", ["values", "indices"])
 def _sorted_along(op, input, dim):  # noqa: A002
     _check_tensor(op, input=input)
     if input.dim() == 0:
+        _norm_dim(op, dim, 1)  # a scalar takes dim 0 or -1 only
         return input.reshape(1), 0
     return input, _norm_dim(op, dim, input.dim())
 
@@ -1648,12 +1698,28 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
         flat = input.reshape(-1)
         if flat.numel() == 0:
             return flat.new_full((), float("nan")) if flat.is_floating_point() else flat.sum()
-        return flat.sort(0).values[(flat.numel() - 1) // 2]
+        mid = flat.sort(0).values[(flat.numel() - 1) // 2]
+        if flat.is_floating_point():
+            # a NaN anywhere makes the median NaN, as PyTorch
+            mid = _rd.where(flat.isnan().any(), flat.new_full((), float("nan")), mid)
+        return mid
     x, d = _sorted_along("median", input, dim)
     n = x.shape[d]
     if n == 0:
         raise IndexError(f"median: cannot compute the median of an empty dimension {dim}")
-    return kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
+    r = kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
+    if not x.is_floating_point():
+        return r
+    nan = x.isnan()
+    has = nan.any(d)
+    first = nan.to(int64).argmax(d)
+    if keepdim and input.dim() > 0:
+        has, first = has.unsqueeze(d), first.unsqueeze(d)
+    elif input.dim() == 0:
+        has, first = has.reshape(()), first.reshape(())
+    return ValuesIndicesResult(
+        _rd.where(has, r.values.new_full((), float("nan")), r.values), _rd.where(has, first, r.indices)
+    )
 
 
 def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
@@ -1689,7 +1755,9 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
         idx[r] = _np.nonzero(row == best)[0][-1]
     pos = _back(_np.moveaxis(idx.reshape(a.shape[:-1] + (1,)), -1, d), x)
     v = x.gather(d, pos)
-    if not (keepdim or input.dim() == 0):
+    if input.dim() == 0:
+        v, pos = v.reshape(()), pos.reshape(())
+    elif not keepdim:
         v, pos = v.squeeze(d), pos.squeeze(d)
     return ValuesIndicesResult(v, pos)
 
@@ -1927,6 +1995,7 @@ def _unfold(self, dimension, size, step):
     """All length-``size`` windows along ``dimension`` every ``step``: that dimension becomes
     the window count and a new last dimension of ``size`` is added (differentiable)."""
     if self.dim() == 0:
+        _norm_dim("unfold", dimension, 1)  # a scalar takes dim 0 or -1 only
         x, d = self.reshape(1), 0
     else:
         x, d = self, _norm_dim("unfold", dimension, self.dim())
@@ -2433,3 +2502,221 @@ for _name, _fn in (
 ):
     setattr(Tensor, _name, _fn)
 del _name, _fn
+
+
+# ---- bitwise operators: bool masks stay on the fast logical path; int64 tensors are bitwise as
+# in PyTorch (through numpy, no gradient); floating tensors are refused (PyTorch has no float
+# bitwise ops)
+
+_logical_and = Tensor.__and__
+_logical_or = Tensor.__or__
+_NP_BITWISE = {"and": _np.bitwise_and, "or": _np.bitwise_or, "xor": _np.bitwise_xor}
+
+
+def _bitwise(op, a, b):
+    name = f"bitwise_{op}"
+    if isinstance(b, builtins.bool):
+        b = _rd.tensor(b, device=a.device)
+    elif isinstance(b, builtins.int):
+        b = _rd.tensor(b, dtype=int64, device=a.device)
+    elif isinstance(b, _np.generic) and b.dtype.kind in "biu":
+        b = _rd.tensor(b.item(), dtype=_bool if b.dtype.kind == "b" else int64, device=a.device)
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected a tensor, bool or int operand, got {type(b).__name__}")
+    if a.is_floating_point() or b.is_floating_point():
+        raise TypeError(
+            f"{name}: only integer and bool tensors are supported, got {a.dtype} (shape {tuple(a.shape)}) "
+            f"and {b.dtype} (shape {tuple(b.shape)})"
+        )
+    if a.dtype == _bool and b.dtype == _bool:
+        if op == "and":
+            return _logical_and(a, b)
+        if op == "or":
+            return _logical_or(a, b)
+        return a.ne(b)
+    shape = broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    out = _NP_BITWISE[op](_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
+    return _back(_np.broadcast_to(out, shape), a, int64)
+
+
+def bitwise_and(input, other):  # noqa: A002
+    """Elementwise AND: logical for bool tensors, bitwise for integer ones."""
+    return _bitwise("and", input, other)
+
+
+def bitwise_or(input, other):  # noqa: A002
+    """Elementwise OR: logical for bool tensors, bitwise for integer ones."""
+    return _bitwise("or", input, other)
+
+
+def bitwise_xor(input, other):  # noqa: A002
+    """Elementwise XOR: logical for bool tensors, bitwise for integer ones."""
+    return _bitwise("xor", input, other)
+
+
+def bitwise_not(input):  # noqa: A002
+    """Elementwise NOT: logical for bool tensors, ``-x - 1`` (two's complement) for integer ones."""
+    if input.dtype == _bool:
+        return input.logical_not()
+    if input.is_floating_point():
+        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got {input.dtype}")
+    return -input - 1
+
+
+def _inplace_bitwise(op):
+    def fn(self, other):
+        return self.copy_(_bitwise(op, self, other))
+
+    fn.__name__ = f"__i{op}__"
+    return fn
+
+
+class _BitwiseMethods:
+    """Tensor-method forms of the bitwise ops (attached to Tensor below)."""
+
+    def bitwise_and(self, other):
+        """As ``rustdl.bitwise_and`` with this tensor first."""
+        return _bitwise("and", self, other)
+
+    def bitwise_or(self, other):
+        """As ``rustdl.bitwise_or`` with this tensor first."""
+        return _bitwise("or", self, other)
+
+    def bitwise_xor(self, other):
+        """As ``rustdl.bitwise_xor`` with this tensor first."""
+        return _bitwise("xor", self, other)
+
+    def bitwise_not(self):
+        """As ``rustdl.bitwise_not``."""
+        return bitwise_not(self)
+
+
+for _name, _fn in (
+    ("__and__", _BitwiseMethods.bitwise_and),
+    ("__or__", _BitwiseMethods.bitwise_or),
+    ("__xor__", _BitwiseMethods.bitwise_xor),
+    ("__rand__", _BitwiseMethods.bitwise_and),
+    ("__ror__", _BitwiseMethods.bitwise_or),
+    ("__rxor__", _BitwiseMethods.bitwise_xor),
+    ("__iand__", _inplace_bitwise("and")),
+    ("__ior__", _inplace_bitwise("or")),
+    ("__ixor__", _inplace_bitwise("xor")),
+    ("__invert__", _BitwiseMethods.bitwise_not),
+    ("bitwise_and", _BitwiseMethods.bitwise_and),
+    ("bitwise_or", _BitwiseMethods.bitwise_or),
+    ("bitwise_xor", _BitwiseMethods.bitwise_xor),
+    ("bitwise_not", _BitwiseMethods.bitwise_not),
+):
+    setattr(Tensor, _name, _fn)
+del _name, _fn
+
+
+# ---- PyTorch's dtype rules for rounding and logsumexp, and N-d inner products
+
+
+def _integral(name, self):
+    """``None`` for a float tensor; a copy of an int64 one (already whole: PyTorch keeps it
+    int64); a TypeError for bool, which PyTorch does not round."""
+    if self.dtype == int64:
+        return self.clone()
+    if self.dtype == _bool:
+        raise TypeError(f"{name}: not implemented for bool tensors (shape {tuple(self.shape)})")
+    return None
+
+
+_orig_rounding = {n: getattr(Tensor, n) for n in ("floor", "ceil", "round", "trunc")}
+
+
+class _RoundingMethods:
+    """``floor``/``ceil``/``trunc``/``round`` with PyTorch's integer rule (attached below)."""
+
+    def floor(self):
+        """Largest integer not above each element (int64 input is returned as a copy)."""
+        same = _integral("floor", self)
+        return same if same is not None else _orig_rounding["floor"](self)
+
+    def ceil(self):
+        """Smallest integer not below each element (int64 input is returned as a copy)."""
+        same = _integral("ceil", self)
+        return same if same is not None else _orig_rounding["ceil"](self)
+
+    def trunc(self):
+        """Each element rounded toward zero (int64 input is returned as a copy)."""
+        same = _integral("trunc", self)
+        return same if same is not None else _orig_rounding["trunc"](self)
+
+    def round(self, decimals=0):
+        """Each element rounded half to even at ``decimals`` (int64 input is returned as a copy)."""
+        same = _integral("round", self)
+        return same if same is not None else _orig_rounding["round"](self, decimals)
+
+
+_orig_logsumexp = Tensor.logsumexp
+
+
+def _logsumexp(self, dim, keepdim=False):
+    """``log(sum(exp(x)))`` along ``dim``, computed stably; integer and bool input in float32."""
+    x = self if self.is_floating_point() else self.to(float32)
+    return _orig_logsumexp(x, dim, keepdim)
+
+
+_orig_inner = Tensor.inner
+
+
+def _inner(self, other):
+    """Inner product over the last dims (a 0-d side multiplies), as ``torch.inner``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"inner: expected a tensor, got {type(other).__name__}")
+    if self.dim() == 0 or other.dim() == 0:
+        return self * other
+    if self.dim() == 1 and other.dim() == 1:
+        return _orig_inner(self, other)
+    k = self.shape[-1]
+    if other.shape[-1] != k:
+        raise ValueError(
+            f"inner: the last dims must match, got shapes {tuple(self.shape)} and {tuple(other.shape)}"
+        )
+    flat = self.reshape(-1, k).matmul(other.reshape(-1, k).t())
+    return flat.reshape(*self.shape[:-1], *other.shape[:-1])
+
+
+for _name in ("floor", "ceil", "round", "trunc"):
+    setattr(Tensor, _name, getattr(_RoundingMethods, _name))
+Tensor.logsumexp = _logsumexp
+Tensor.inner = _inner
+del _name
+
+
+# ---- clamp of an integer tensor by float bounds: PyTorch's result type is float32
+
+
+_orig_clamp = Tensor.clamp
+_orig_clip = Tensor.clip
+
+
+def _float_bound(self, *bounds):
+    """Whether clamping this tensor by ``bounds`` promotes it to float32, as PyTorch's type
+    promotion of an integer (or bool) tensor with a Python float or a floating tensor."""
+    if self.is_floating_point():
+        return False
+    return any(
+        isinstance(b, builtins.float) or (isinstance(b, Tensor) and b.is_floating_point()) for b in bounds
+    )
+
+
+class _ClampMethods:
+    """``clamp``/``clip`` with PyTorch's result type (attached to Tensor below)."""
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        """Elementwise ``min(max(x, min), max)``; an integer tensor with float bounds gives float32."""
+        x = self.to(float32) if _float_bound(self, min, max) else self
+        return _orig_clamp(x, min, max)
+
+    def clip(self, min=None, max=None):  # noqa: A002
+        """Alias of :meth:`clamp`."""
+        x = self.to(float32) if _float_bound(self, min, max) else self
+        return _orig_clip(x, min, max)
+
+
+Tensor.clamp = _ClampMethods.clamp
+Tensor.clip = _ClampMethods.clip

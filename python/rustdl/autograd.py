@@ -227,6 +227,8 @@ def grad(
         raise NotImplementedError("autograd.grad: is_grads_batched=True is not supported")
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not ins or not outs:
+        raise RuntimeError("autograd.grad: the inputs and outputs arguments cannot be empty")
     if grad_outputs is None:
         gos = [None] * len(outs)
     elif isinstance(grad_outputs, Tensor):

@@ -492,6 +492,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if isinstance(ord, str):
         raise ValueError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
     if x.dim() == 0:
+        _dims("vector_norm", dim, 1)  # a scalar takes dim 0 or -1 only
         x = x.reshape(1)
         out = _vector_norm_impl(x, ord, 0, False)
         return out
@@ -571,8 +572,25 @@ def cross(input, other, *, dim=-1):  # noqa: A002
 
 
 def inv_ex(A, *, check_errors=False):
-    """``(inverse, info)`` with info 0."""
-    return inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+    """``(inverse, info)``: info is 0 where the matrix was inverted and positive where it is
+    singular (its inverse then holds NaN); ``check_errors`` raises on a singular matrix instead."""
+    _check("inv_ex", A)
+    try:
+        return inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+    except LinAlgError:
+        if check_errors:
+            raise
+    # some matrix of the batch is singular: invert each one alone, NaN for the singular ones
+    a = _np(A)
+    batch = a.reshape(-1, *a.shape[-2:])
+    out = np.full_like(batch, np.nan)
+    info = np.zeros(batch.shape[0], dtype=np.int64)
+    for i, m in enumerate(batch):
+        try:
+            out[i] = np.linalg.inv(m)
+        except np.linalg.LinAlgError:
+            info[i] = 1
+    return _t(out.reshape(a.shape), A), _t(info.reshape(a.shape[:-2]), A, _rustdl.int64)
 
 
 def matrix_power(A, n):
@@ -601,6 +619,12 @@ def multi_dot(tensors):
     tensors = list(tensors)
     if len(tensors) < 2:
         raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        ok = t.dim() in (1, 2) if i in (0, len(tensors) - 1) else t.dim() == 2
+        if not ok:
+            raise ValueError(
+                f"linalg.multi_dot: tensor {i} must be 2-D (the first and last may be 1-D), got shape {tuple(t.shape)}"
+            )
     out = tensors[0]
     for t in tensors[1:]:
         out = out.matmul(t)

@@ -173,6 +173,8 @@ pub fn full(n: usize, value: f64, dtype: DType, device: Device) -> Result<Storag
 
 /// The elements of a view, row-major, in host memory (a GPU readback when on the GPU).
 pub fn to_host(x: &Storage, l: &Layout) -> Result<CpuStorage> {
+    // an expanded view reads back as its full size
+    reserve(l.numel(), x.dtype(), Device::Cpu, "copy to the host")?;
     guard("to_host", || match x {
         Storage::Cpu(c) => Cpu.to_host(c, l),
         Storage::Gpu(g) => Gpu::of(g).to_host(g, l),
@@ -361,6 +363,7 @@ pub fn conv2d_input_grad(
 
 /// Softmax (or log-softmax) over the last dim of a view.
 pub fn softmax(x: &Storage, l: &Layout, log: bool) -> Result<Storage> {
+    reserve(l.numel(), x.dtype(), x.device(), "softmax")?;
     on_device!("softmax", x, |b, s| b.softmax(s(x), l, log))
 }
 
@@ -373,6 +376,16 @@ pub fn index_select(
     li: &Layout,
 ) -> Result<Storage> {
     same_device("index_select", x, idx)?;
+    let mut out = l.shape.clone();
+    if let Some(d) = out.get_mut(dim) {
+        *d = li.numel();
+    }
+    reserve(
+        checked_count(&out, "index_select")?,
+        x.dtype(),
+        x.device(),
+        "index_select",
+    )?;
     on_device!("index_select", x, |b, s| b.index_select(
         (s(x), l),
         dim,
@@ -390,6 +403,12 @@ pub fn index_add(
     ls: &Layout,
 ) -> Result<Storage> {
     same_device("index_add", src, idx)?;
+    reserve(
+        checked_count(shape, "index_add")?,
+        src.dtype(),
+        src.device(),
+        "index_add",
+    )?;
     on_device!("index_add", src, |b, s| b.index_add(
         shape,
         dim,
@@ -401,6 +420,7 @@ pub fn index_add(
 /// `out[i][j] = x[i][idx[i][j]]` along `dim` (idx has x's rank).
 pub fn gather(x: &Storage, l: &Layout, dim: usize, idx: &Storage, li: &Layout) -> Result<Storage> {
     same_device("gather", x, idx)?;
+    reserve(li.numel(), x.dtype(), x.device(), "gather")?;
     on_device!("gather", x, |b, s| b.gather((s(x), l), dim, (s(idx), li)))
 }
 
@@ -414,6 +434,12 @@ pub fn scatter_add(
     ls: &Layout,
 ) -> Result<Storage> {
     same_device("scatter_add", src, idx)?;
+    reserve(
+        checked_count(shape, "scatter_add")?,
+        src.dtype(),
+        src.device(),
+        "scatter_add",
+    )?;
     on_device!("scatter_add", src, |b, s| b.scatter_add(
         shape,
         dim,
@@ -573,6 +599,7 @@ pub fn linear_scan(
     init: f64,
 ) -> Result<Storage> {
     same_device("scan", a, b)?;
+    reserve(la.numel(), a.dtype(), a.device(), "scan")?;
     let scan = Scan { dim, reverse, init };
     on_device!("scan", a, |be, s| be.linear_scan(
         (s(a), la),
@@ -583,6 +610,7 @@ pub fn linear_scan(
 
 /// Stable argsort (int64) along the last dim of a view; NaN sorts above every number.
 pub fn argsort(x: &Storage, l: &Layout, descending: bool) -> Result<Storage> {
+    reserve(l.numel(), DType::I64, x.device(), "sort")?;
     on_device!("sort", x, |b, s| b.argsort(s(x), l, descending))
 }
 

@@ -96,6 +96,8 @@ impl Tensor {
                 UnaryOp::RDivScalar(c) => {
                     g.mul(&x.unary(UnaryOp::Square)?.unary(UnaryOp::RDivScalar(-c))?)?
                 }
+                // x^0 is constant: a zero derivative also at x == 0 (not 0 · inf)
+                UnaryOp::PowScalar(0.0) => g.zeros_like()?,
                 UnaryOp::PowScalar(p) => g.mul(&x.pow_scalar(p - 1.0)?.mul_scalar(p)?)?,
                 UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
                 UnaryOp::Clamp(lo, hi) => g.mul(&x.unary(UnaryOp::ClampMask(lo, hi))?)?,
@@ -189,7 +191,19 @@ impl Tensor {
 
     /// Promotes both operands to a common dtype (true division gives float).
     fn promote_pair(&self, other: &Tensor, op: BinaryOp) -> Result<(Tensor, Tensor)> {
-        let mut dt = DType::promote(self.dtype(), other.dtype());
+        let (da, db) = (self.dtype(), other.dtype());
+        // PyTorch's rule: a 0-d tensor does not widen a dimensioned one of its category
+        // (float32 [n] + float64 0-d stays float32)
+        let mut dt = if da.is_float() && db.is_float() && (self.ndim() == 0) != (other.ndim() == 0)
+        {
+            if self.ndim() == 0 {
+                db
+            } else {
+                da
+            }
+        } else {
+            DType::promote(da, db)
+        };
         if op == BinaryOp::Div && !dt.is_float() {
             dt = DType::F32;
         }
@@ -308,6 +322,8 @@ impl Tensor {
                         .as_ref()
                         .ok_or_else(|| Error::Runtime("pow: missing saved output".into()))?;
                     let ga = g.mul(&xb)?.mul(&xa.pow(&xb.add_scalar(-1.0)?)?)?;
+                    // a zero exponent has a zero derivative, also at a == 0 (not 0 · inf)
+                    let ga = Tensor::where_cond(&xb.eq_scalar(0.0)?, &ga.zeros_like()?, &ga)?;
                     // d/db a^b = a^b ln a; zero where a == 0 (the limit PyTorch also takes)
                     let ln = xa.log()?;
                     let safe = Tensor::where_cond(&xa.eq_scalar(0.0)?, &xa.zeros_like()?, &ln)?;
@@ -315,15 +331,23 @@ impl Tensor {
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {
                     let pick_a = if op == BinaryOp::Maximum {
-                        xa.binary(&xb, BinaryOp::Ge)?
+                        xa.binary(&xb, BinaryOp::Gt)?
                     } else {
-                        xa.binary(&xb, BinaryOp::Le)?
+                        xa.binary(&xb, BinaryOp::Lt)?
                     };
+                    let pick_b = if op == BinaryOp::Maximum {
+                        xb.binary(&xa, BinaryOp::Gt)?
+                    } else {
+                        xb.binary(&xa, BinaryOp::Lt)?
+                    };
+                    // a tie splits the gradient evenly between both sides, as PyTorch
+                    let tie = xa.binary(&xb, BinaryOp::Eq)?;
+                    let half = g.mul_scalar(0.5)?;
                     let z = g.zeros_like()?;
-                    (
-                        Tensor::where_cond(&pick_a, g, &z)?,
-                        Tensor::where_cond(&pick_a, &z, g)?,
-                    )
+                    let side = |pick: &Tensor| -> Result<Tensor> {
+                        Tensor::where_cond(pick, g, &Tensor::where_cond(&tie, &half, &z)?)
+                    };
+                    (side(&pick_a)?, side(&pick_b)?)
                 }
                 // a - b * floor(a / b) (or trunc): the quotient is piecewise constant
                 BinaryOp::Remainder | BinaryOp::Fmod => {

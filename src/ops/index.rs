@@ -60,6 +60,10 @@ impl Tensor {
             self.clone()
         };
         let d = norm_dim(dim, x.ndim(), "index_select")?;
+        if self.ndim() == 0 && idx.numel() == 1 {
+            // PyTorch keeps a scalar a scalar
+            return x.index_select(d as isize, &idx)?.reshape(&[]);
+        }
         let s = backend::index_select(&x.storage(), x.layout(), d, &idx.storage(), idx.layout())?;
         let mut shape = x.shape().to_vec();
         shape[d] = idx.numel();
@@ -88,6 +92,20 @@ impl Tensor {
         check_index("gather", idx)?;
         check_device("gather", self, idx)?;
         let d = norm_dim(dim, self.ndim(), "gather")?;
+        if self.ndim() == 0 || idx.ndim() == 0 {
+            // a scalar input or index: gather over the one-element 1-d views, as PyTorch
+            ensure!(
+                self.ndim() == idx.ndim(),
+                Shape,
+                "gather: index of shape {:?} must have as many dims as the input {:?}",
+                idx.shape(),
+                self.shape()
+            );
+            return self
+                .reshape(&[1])?
+                .gather(0, &idx.reshape(&[1])?)?
+                .reshape(&[]);
+        }
         let s = backend::gather(
             &self.storage(),
             self.layout(),
@@ -121,6 +139,13 @@ impl Tensor {
         check_device("scatter_add", self, idx)?;
         check_device("scatter_add", self, src)?;
         let d = norm_dim(dim, self.ndim(), "scatter_add")?;
+        if self.ndim() == 0 && idx.ndim() == 0 && src.ndim() <= 1 && src.numel() >= 1 {
+            let src1 = src.reshape(&[src.numel()])?.narrow(0, 0, 1)?;
+            return self
+                .reshape(&[1])?
+                .scatter_add(0, &idx.reshape(&[1])?, &src1)?
+                .reshape(&[]);
+        }
         // as PyTorch: same rank, the index no larger than the source (which is read over the
         // index's extent) nor than self outside `dim`
         if idx.ndim() != src.ndim()

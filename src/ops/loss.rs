@@ -230,7 +230,17 @@ impl Tensor {
                 }
             }
             Reduction::Sum => per.sum_all(),
-            Reduction::Mean | Reduction::BatchMean => per.sum_all()?.div(&wi.sum_all()?),
+            Reduction::Mean | Reduction::BatchMean => {
+                // every target ignored: PyTorch's NaN mean, with a zero gradient (0/0 in the
+                // backward would make it NaN)
+                let total = wi.sum_all()?;
+                let none = total.eq_scalar(0.0)?;
+                let one = total.ones_like()?;
+                let denom = Tensor::where_cond(&none, &one, &total)?;
+                let nan =
+                    Tensor::where_cond(&none, &one.mul_scalar(f64::NAN)?, &one.zeros_like()?)?;
+                per.sum_all()?.div(&denom)?.add(&nan)
+            }
         }
     }
 

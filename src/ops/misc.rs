@@ -219,6 +219,25 @@ impl Tensor {
                 repeats.len()
             )));
         };
+        // the output length, checked before any index list is built (a huge repeat is a
+        // MemoryError, not an abort)
+        let total = counts
+            .iter()
+            .try_fold(0usize, |a, &c| a.checked_add(c as usize))
+            .ok_or_else(|| Error::Memory("repeat_interleave: the output size overflows".into()))?;
+        backend::reserve(
+            total,
+            DType::I64,
+            crate::device::Device::Cpu,
+            "repeat_interleave",
+        )?;
+        let rest = x.numel().checked_div(n).unwrap_or(0);
+        backend::reserve(
+            total.saturating_mul(rest),
+            x.dtype(),
+            x.device(),
+            "repeat_interleave",
+        )?;
         let idx: Vec<i64> = counts
             .iter()
             .enumerate()

@@ -38,6 +38,11 @@ fn out_size(
         .and_then(|v| v.checked_add(input))
         .ok_or_else(too_big)?;
     if padded < span {
+        // ceil_mode keeps one window that starts inside a too-short input, as PyTorch:
+        // o = floor((padded - span + s - 1) / s) + 1 = 1 when span - padded < s
+        if ceil && span - padded < s && input + p > 0 {
+            return Ok(1);
+        }
         return Err(Error::Shape(format!(
             "{op}: input size {input} (padded by {p} on each side) is smaller than the kernel span {span}"
         )));
@@ -564,6 +569,15 @@ impl Tensor {
             )));
         }
         let nd = self.ndim() as isize;
+        let mut out_shape = self.shape().to_vec();
+        let k = out_shape.len();
+        out_shape[k - 2..].copy_from_slice(&[out.0, out.1]);
+        crate::backend::reserve(
+            crate::shape::checked_numel(&out_shape, "adaptive_avg_pool2d")?,
+            self.dtype(),
+            self.device(),
+            "adaptive_avg_pool2d",
+        )?;
         if out == (1, 1) {
             return self.mean(&[nd - 2, nd - 1], true);
         }
@@ -612,13 +626,27 @@ impl Tensor {
             self.shape()
         );
         let (h, w) = (self.shape()[2], self.shape()[3]);
+        let mut out = self.shape().to_vec();
+        out[2..].copy_from_slice(&[size.0, size.1]);
+        crate::backend::reserve(
+            crate::shape::checked_numel(&out, "interpolate")?,
+            self.dtype(),
+            self.device(),
+            "interpolate",
+        )?;
+        ensure!(
+            h > 0 && w > 0,
+            Shape,
+            "interpolate: expected non-empty spatial dims, got input of shape {:?}",
+            self.shape()
+        );
         match mode {
             "nearest" => {
                 let ih: Vec<i64> = (0..size.0)
-                    .map(|i| ((i * h) / size.0).min(h - 1) as i64)
+                    .map(|i| ((i as u128 * h as u128) / size.0 as u128).min(h as u128 - 1) as i64)
                     .collect();
                 let iw: Vec<i64> = (0..size.1)
-                    .map(|i| ((i * w) / size.1).min(w - 1) as i64)
+                    .map(|i| ((i as u128 * w as u128) / size.1 as u128).min(w as u128 - 1) as i64)
                     .collect();
                 let ih = Tensor::from_i64(ih, &[size.0])?.to_device(self.device())?;
                 let iw = Tensor::from_i64(iw, &[size.1])?.to_device(self.device())?;

@@ -114,6 +114,23 @@ impl Tensor {
     }
 
     fn all_any(&self, dim: Option<isize>, any: bool) -> Result<Tensor> {
+        // over no elements: all() is true and any() is false (the identities), as PyTorch
+        let empty_shape = match dim {
+            None if self.numel() == 0 => Some(vec![]),
+            Some(d) => {
+                let dd = crate::shape::norm_dim(d, self.ndim(), if any { "any" } else { "all" })?;
+                (self.shape().get(dd) == Some(&0)).then(|| {
+                    let mut s = self.shape().to_vec();
+                    s.remove(dd);
+                    s
+                })
+            }
+            None => None,
+        };
+        if let Some(shape) = empty_shape {
+            let v = if any { 0.0 } else { 1.0 };
+            return Tensor::full(&shape, v, DType::Bool, self.device());
+        }
         let nz = self.ne_scalar(0.0)?.to_dtype(DType::I64)?;
         let r = match dim {
             None => nz.max_min_all(any)?,

@@ -188,10 +188,10 @@ impl Tensor {
         let name = if log { "log_softmax" } else { "softmax" };
         check_float(name, self)?;
         let x = self.clone();
+        let d = norm_dim(dim, x.ndim(), name)?;
         if x.ndim() == 0 {
             return x.reshape(&[1])?.softmax_dim(0, log)?.reshape(&[]);
         }
-        let d = norm_dim(dim, x.ndim(), name)?;
         if x.numel() == 0 {
             return x.mul_scalar(1.0);
         }

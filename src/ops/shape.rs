@@ -121,11 +121,12 @@ impl Tensor {
 
     /// Swaps two dims (a view).
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        // a 0-d tensor takes dims 0 and -1 only, as PyTorch
+        let a = norm_dim(d0, self.ndim(), "transpose")?;
+        let b = norm_dim(d1, self.ndim(), "transpose")?;
         if self.ndim() == 0 {
             return Ok(self.clone());
         }
-        let a = norm_dim(d0, self.ndim(), "transpose")?;
-        let b = norm_dim(d1, self.ndim(), "transpose")?;
         let mut perm: Vec<isize> = (0..self.ndim() as isize).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -171,10 +172,10 @@ impl Tensor {
 
     /// Removes `dim` if it has size 1 (else returns self), as PyTorch.
     pub fn squeeze_dim(&self, dim: isize) -> Result<Tensor> {
+        let d = norm_dim(dim, self.ndim(), "squeeze")?;
         if self.ndim() == 0 {
             return Ok(self.clone());
         }
-        let d = norm_dim(dim, self.ndim(), "squeeze")?;
         if self.shape()[d] != 1 {
             return Ok(self.clone());
         }
@@ -231,6 +232,7 @@ impl Tensor {
 
     /// Elements `start, start+step, ...` below `end` along `dim` (a view).
     pub fn slice(&self, dim: isize, start: usize, end: usize, step: usize) -> Result<Tensor> {
+        need_dims(self, "slice")?;
         let d = norm_dim(dim, self.ndim(), "slice")?;
         if step == 0 {
             return Err(Error::Value("slice: step must be positive".into()));
@@ -257,6 +259,7 @@ impl Tensor {
 
     /// `length` elements from `start` along `dim` (a view).
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Tensor> {
+        need_dims(self, "narrow")?;
         let d = norm_dim(dim, self.ndim(), "narrow")?;
         if start + length > self.shape()[d] {
             return Err(Error::Index(format!(
@@ -270,6 +273,11 @@ impl Tensor {
 
     /// The sub-tensor at `index` along `dim`, removing that dim (a view).
     pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return Err(Error::Index(
+                "select: cannot be applied to a 0-dim tensor".into(),
+            ));
+        }
         let d = norm_dim(dim, self.ndim(), "select")?;
         let size = self.shape()[d] as isize;
         let i = if index < 0 { index + size } else { index };
@@ -292,6 +300,10 @@ impl Tensor {
             }
             seen.push(dd);
         }
+        if self.ndim() == 0 {
+            // a scalar reads the same backwards (PyTorch accepts dim 0 / -1 here)
+            return Ok(self.clone());
+        }
         let mut out = self.clone();
         for &d in dims {
             let dd = norm_dim(d, self.ndim(), "flip")?;
@@ -305,9 +317,39 @@ impl Tensor {
 
     /// Joins tensors along `dim`; all other dims must match.
     pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors
-            .first()
-            .ok_or_else(|| Error::Value("cat: expected a non-empty list of tensors".into()))?;
+        if tensors.is_empty() {
+            return Err(Error::Value(
+                "cat: expected a non-empty list of tensors".into(),
+            ));
+        }
+        if let Some(i) = tensors.iter().position(|t| t.ndim() == 0) {
+            return Err(Error::Shape(format!(
+                "cat: zero-dimensional tensor (at position {i}) cannot be concatenated"
+            )));
+        }
+        // PyTorch skips 1-d empty tensors (shape [0]) beside tensors of another shape
+        let legacy_empty = |t: &Tensor| t.shape() == [0];
+        let kept: Vec<Tensor> = if tensors.iter().all(legacy_empty) {
+            tensors.to_vec()
+        } else {
+            tensors
+                .iter()
+                .filter(|t| !legacy_empty(t))
+                .cloned()
+                .collect()
+        };
+        if kept.len() < tensors.len() {
+            let first = &kept[0];
+            for t in tensors {
+                super::check_device("cat", first, t)?;
+            }
+            let dt = tensors.iter().fold(first.dtype(), |a, t| {
+                crate::dtype::DType::promote(a, t.dtype())
+            });
+            let kept: Vec<Tensor> = kept.iter().map(|t| t.to_dtype(dt)).collect::<Result<_>>()?;
+            return Tensor::cat(&kept, dim);
+        }
+        let first = &tensors[0];
         let d = norm_dim(dim, first.ndim(), "cat")?;
         let dt = tensors.iter().fold(first.dtype(), |a, t| {
             crate::dtype::DType::promote(a, t.dtype())
@@ -385,6 +427,7 @@ impl Tensor {
 
     /// Splits into pieces of `sizes` along `dim` (views).
     pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+        need_dims(self, "split")?;
         let d = norm_dim(dim, self.ndim(), "split")?;
         ensure!(
             sizes.iter().sum::<usize>() == self.shape()[d],
@@ -408,6 +451,7 @@ impl Tensor {
         if size == 0 {
             return Err(Error::Value("split: split_size must be positive".into()));
         }
+        need_dims(self, "split")?;
         let d = norm_dim(dim, self.ndim(), "split")?;
         let n = self.shape()[d];
         if n == 0 {
@@ -428,12 +472,24 @@ impl Tensor {
                 "chunk: number of chunks must be positive".into(),
             ));
         }
+        need_dims(self, "chunk")?;
         let d = norm_dim(dim, self.ndim(), "chunk")?;
         let n = self.shape()[d];
         if n == 0 {
-            // PyTorch returns the one empty piece
-            return Ok(vec![self.clone()]);
+            // PyTorch returns `chunks` empty pieces
+            return Ok(vec![self.clone(); chunks]);
         }
         self.split(n.div_ceil(chunks), dim)
     }
+}
+
+/// Views along a dim (slice, narrow, split, chunk) need one: `norm_dim` lets a 0-d tensor's
+/// reductions name dim 0, but a scalar has no dim to cut.
+fn need_dims(t: &Tensor, op: &str) -> Result<()> {
+    if t.ndim() == 0 {
+        return Err(Error::Runtime(format!(
+            "{op}: expects at least a 1-dimensional tensor, got a 0-dim tensor"
+        )));
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Conversions between Python objects (lists, scalars, numpy arrays) and tensors.
 
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 
@@ -149,15 +149,38 @@ fn walk(
                 out.push(if obj.extract::<bool>()? { 1.0 } else { 0.0 });
             } else if obj.is_instance_of::<PyInt>() {
                 *kind = (*kind).max(1);
-                out.push(obj.extract::<i64>()? as f64);
+                let v = obj.extract::<i64>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "tensor: the integer {obj} does not fit an int64 (overflow)"
+                    ))
+                })?;
+                out.push(v as f64);
             } else if obj.is_instance_of::<PyFloat>() {
                 *kind = 2;
                 out.push(obj.extract::<f64>()?);
             } else if let Ok(v) = obj.extract::<f64>() {
-                // numpy scalars and other number-likes
-                let is_int =
-                    obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
-                *kind = (*kind).max(if is_int { 1 } else { 2 });
+                // numpy scalars (their dtype's kind decides, as PyTorch: np.bool_ is a bool,
+                // np.int32 an integer) and other number-likes
+                let np_kind: Option<String> = obj
+                    .getattr("dtype")
+                    .and_then(|d| d.getattr("kind"))
+                    .and_then(|k| k.extract())
+                    .ok();
+                let k = match np_kind.as_deref() {
+                    Some("b") => 0,
+                    Some("i") | Some("u") => 1,
+                    Some(_) => 2,
+                    None => {
+                        let is_int =
+                            obj.call_method0("is_integer").is_err() && obj.extract::<i64>().is_ok();
+                        if is_int {
+                            1
+                        } else {
+                            2
+                        }
+                    }
+                };
+                *kind = (*kind).max(k);
                 out.push(v);
             } else {
                 return Err(PyTypeError::new_err(format!(
@@ -274,8 +297,16 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         1 => DType::I64,
         _ => DType::F32,
     };
+    let target = dtype.unwrap_or(inferred);
+    if target == DType::I64 {
+        if let Some(v) = vals.iter().find(|v| !v.is_finite()) {
+            return Err(PyRuntimeError::new_err(format!(
+                "tensor: value {v} cannot be converted to int64 without overflow"
+            )));
+        }
+    }
     let t = Tensor::from_f64(vals, &shape)?;
-    Ok(t.to_dtype(dtype.unwrap_or(inferred))?)
+    Ok(t.to_dtype(target)?)
 }
 
 /// A numpy array holding a copy of the tensor's elements.

@@ -121,6 +121,14 @@ fn pair_or(
         .unwrap_or(Ok((default, default)))
 }
 
+/// A count argument that must be at least 1 (`groups`), as a usize.
+fn positive(v: i64, op: &str, what: &str) -> PyResult<usize> {
+    usize::try_from(v)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| PyValueError::new_err(format!("{op}: {what} must be positive, got {v}")))
+}
+
 /// The work of a convolution: multiply-adds per output channel, at least the elements.
 fn conv_work(x: &Tensor, w: &Tensor) -> usize {
     let per_out =
@@ -139,8 +147,9 @@ fn conv2d(
     stride: Option<&Bound<'_, PyAny>>,
     padding: Option<&Bound<'_, PyAny>>,
     dilation: Option<&Bound<'_, PyAny>>,
-    groups: usize,
+    groups: i64,
 ) -> PyResult<PyTensor> {
+    let groups = positive(groups, "conv2d", "groups")?;
     let one = |o, n, d| pair_or(o, "conv2d", n, d);
     let win = Window2d {
         kernel: (0, 0),
@@ -166,9 +175,10 @@ fn conv_transpose2d(
     stride: Option<&Bound<'_, PyAny>>,
     padding: Option<&Bound<'_, PyAny>>,
     output_padding: Option<&Bound<'_, PyAny>>,
-    groups: usize,
+    groups: i64,
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
+    let groups = positive(groups, "conv_transpose2d", "groups")?;
     let one = |o, n, d| pair_or(o, "conv_transpose2d", n, d);
     let (s, p, op, d) = (
         one(stride, "stride", 1)?,
@@ -369,11 +379,12 @@ fn layer_norm(
 fn group_norm(
     py: Python<'_>,
     input: T<'_>,
-    num_groups: usize,
+    num_groups: i64,
     weight: Option<T<'_>>,
     bias: Option<T<'_>>,
     eps: f64,
 ) -> PyResult<PyTensor> {
+    let num_groups = positive(num_groups, "group_norm", "num_groups")?;
     let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
     Ok(run(py, work(&[&x]), move || {
         x.group_norm(num_groups, w.as_ref(), b.as_ref(), eps)

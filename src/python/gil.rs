@@ -39,7 +39,9 @@ pub fn run<T: Send>(
     work: usize,
     f: impl FnOnce() -> CoreResult<T> + Send,
 ) -> PyResult<T> {
-    Ok(nogil(py, work, f)?)
+    // the last line of defence: a panic left in a core op is a RuntimeError, not a
+    // PanicException (which is no Exception and escapes `except Exception`)
+    Ok(nogil(py, work, || crate::backend::guard("a rustdl op", f))?)
 }
 
 /// `f(x)` under the policy, the work counted from `x` and `others`.

@@ -45,6 +45,18 @@ pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
     if obj.is_instance_of::<pyo3::types::PyFloat>() {
         return scalar(obj.extract::<f64>()?, false);
     }
+    // a numpy scalar (np.float32(1), np.int64(2), np.bool_) is a number, as in PyTorch: it must
+    // not become a CPU tensor (which a GPU tensor could not combine with)
+    let generic = obj.py().import("numpy")?.getattr("generic")?;
+    if obj.is_instance(&generic)? {
+        let item = obj.call_method0("item")?;
+        if item.is_instance_of::<pyo3::types::PyBool>()
+            || item.is_instance_of::<pyo3::types::PyInt>()
+            || item.is_instance_of::<pyo3::types::PyFloat>()
+        {
+            return operand(&item);
+        }
+    }
     Ok(Operand::Tensor(to_tensor(obj, None)?))
 }
 
@@ -1599,7 +1611,13 @@ impl PyTensor {
         Ok(Bound::new(py, PyTensor::from(t))?.into_any())
     }
     #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
-    fn topk(&self, k: usize, dim: isize, largest: bool, sorted: bool) -> PyResult<ValuesIndices> {
+    fn topk(&self, k: i64, dim: isize, largest: bool, sorted: bool) -> PyResult<ValuesIndices> {
+        let k = usize::try_from(k).map_err(|_| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "topk: k ({k}) must be non-negative (input shape {:?})",
+                self.t.shape()
+            ))
+        })?;
         let (values, indices) = self.compute(&[], |t| t.topk(k, dim, largest, sorted))?;
         Ok(ValuesIndices { values, indices })
     }
@@ -1664,10 +1682,18 @@ impl PyTensor {
     #[pyo3(signature = (num_samples, replacement=false, *, generator=None))]
     fn multinomial(
         &self,
-        num_samples: usize,
+        num_samples: i64,
         replacement: bool,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
+        let num_samples = usize::try_from(num_samples)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err(format!(
+                    "multinomial: cannot sample n_sample <= 0 samples (got {num_samples})"
+                ))
+            })?;
         super::with_generator(generator, || {
             self.op(|t| t.multinomial(num_samples, replacement))
         })
@@ -2082,6 +2108,16 @@ impl ClampBound {
     }
 }
 
+/// PyTorch refuses a clamp with neither bound (it would silently be a copy).
+fn check_some_bound(name: &str, lo: &Option<ClampBound>, hi: &Option<ClampBound>) -> PyResult<()> {
+    if lo.is_none() && hi.is_none() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "{name}: at least one of 'min' or 'max' must not be None"
+        )));
+    }
+    Ok(())
+}
+
 /// `min(max(t, lo), hi)`, as PyTorch's clamp (the upper bound wins where `lo > hi`).
 fn clamp_bounds(
     t: &Tensor,
@@ -2119,6 +2155,7 @@ impl PyTensor {
         lo: Option<ClampBound>,
         hi: Option<ClampBound>,
     ) -> PyResult<()> {
+        check_some_bound(name, &lo, &hi)?;
         let tensor_bound = ClampBound::tensor(&lo).is_some() || ClampBound::tensor(&hi).is_some();
         self.inplace_(name, |t| {
             if tensor_bound {
@@ -2132,6 +2169,7 @@ impl PyTensor {
     }
 
     fn clamp_op(&self, lo: Option<ClampBound>, hi: Option<ClampBound>) -> PyResult<PyTensor> {
+        check_some_bound("clamp", &lo, &hi)?;
         let others: Vec<&Tensor> = [ClampBound::tensor(&lo), ClampBound::tensor(&hi)]
             .into_iter()
             .flatten()

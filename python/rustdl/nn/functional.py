@@ -6,22 +6,199 @@ import math
 
 from .. import _rustdl
 from .._rustdl import (  # noqa: F401
-    adaptive_avg_pool2d,
-    avg_pool2d,
-    batch_norm,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    conv2d,
-    conv_transpose2d,
     cross_entropy,
     group_norm,
     kl_div,
     layer_norm,
     linear,
-    max_pool2d,
     nll_loss,
     softplus,
 )
+
+# ------------------------------------------------------------------ thin fronts of Rust ops
+# Each adds what PyTorch accepts on top of the Rust op's (N, C, H, W) contract: an unbatched
+# (C, H, W) input, padding='same'/'valid', and the argument checks PyTorch makes.
+
+
+def _unbatched(input, fn):
+    """``fn`` on a batch of one when ``input`` is a 3-D ``(C, H, W)`` tensor."""
+    if isinstance(input, _rustdl.Tensor) and input.ndim == 3:
+        out = fn(input.unsqueeze(0))
+        if isinstance(out, tuple):
+            return tuple(o.squeeze(0) for o in out)
+        return out.squeeze(0)
+    return fn(input)
+
+
+def _same_padding(op: str, input, weight, stride, dilation):
+    """'same' as symmetric padding (the odd extra on the right, pre-padded as PyTorch)."""
+    s = _pair(stride if stride is not None else 1, op, "stride")
+    if s != (1, 1):
+        raise ValueError(
+            f"{op}: padding='same' is not supported for strided convolutions, got stride={stride}"
+        )
+    d = _pair(dilation if dilation is not None else 1, op, "dilation")
+    k = tuple(weight.shape[-2:]) if isinstance(weight, _rustdl.Tensor) and weight.ndim == 4 else (1, 1)
+    total = [dd * (kk - 1) for dd, kk in zip(d, k)]
+    sym = tuple(t // 2 for t in total)
+    extra = [t - 2 * (t // 2) for t in total]
+    if any(extra):
+        input = pad(input, [0, extra[1], 0, extra[0]])
+    return input, sym
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """2-D convolution of an ``(N, C_in, H, W)`` or ``(C_in, H, W)`` input with an
+    ``(C_out, C_in/groups, kH, kW)`` weight; ``padding`` may be an int, a pair, 'same' or 'valid'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            input, padding = _same_padding_any("conv2d", input, weight, stride, dilation)
+        else:
+            raise ValueError(
+                f"conv2d: invalid padding string {padding!r}, should be one of 'valid' or 'same'"
+            )
+    return _unbatched(input, lambda x: _rustdl.conv2d(x, weight, bias, stride, padding, dilation, groups))
+
+
+def _same_padding_any(op: str, input, weight, stride, dilation):
+    if isinstance(input, _rustdl.Tensor) and input.ndim == 3:
+        x, p = _same_padding(op, input.unsqueeze(0), weight, stride, dilation)
+        return x.squeeze(0), p
+    return _same_padding(op, input, weight, stride, dilation)
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
+):
+    """Transposed 2-D convolution of an ``(N, C_in, H, W)`` or ``(C_in, H, W)`` input with an
+    ``(C_in, C_out/groups, kH, kW)`` weight."""
+    return _unbatched(
+        input,
+        lambda x: _rustdl.conv_transpose2d(
+            x, weight, bias, stride, padding, output_padding, groups, dilation
+        ),
+    )
+
+
+def max_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input (with the argmax indices when
+    ``return_indices``)."""
+    return _unbatched(
+        input,
+        lambda x: _rustdl.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices),
+    )
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+):
+    """Average pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input; ``divisor_override``
+    divides each window's sum by that number instead of its size."""
+    if divisor_override is None:
+        return _unbatched(
+            input, lambda x: _rustdl.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+        )
+    if not isinstance(divisor_override, int) or isinstance(divisor_override, bool) or divisor_override == 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
+    if ceil_mode:
+        raise NotImplementedError("avg_pool2d: divisor_override with ceil_mode is not supported by rustdl")
+    kh, kw = _pair(kernel_size, "avg_pool2d", "kernel_size")
+    mean = _unbatched(input, lambda x: _rustdl.avg_pool2d(x, (kh, kw), stride, padding, False, True))
+    return mean * (kh * kw / divisor_override)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling of an ``(N, C, H, W)`` or ``(C, H, W)`` input to ``output_size``."""
+    if isinstance(input, _rustdl.Tensor) and input.ndim in (3, 4) and 0 in tuple(input.shape[-2:]):
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, "
+            f"got shape {tuple(input.shape)}"
+        )
+    return _rustdl.adaptive_avg_pool2d(input, output_size)
+
+
+def batch_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
+    """Batch normalization over dim 1 (batch statistics when ``training``, else the running ones)."""
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    return _rustdl.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _pointwise_loss(op: str, fn, input, target, reduction: str, *extra):
+    """A pointwise loss: the target broadcast to the input as PyTorch (which warns)."""
+    if (
+        isinstance(input, _rustdl.Tensor)
+        and isinstance(target, _rustdl.Tensor)
+        and tuple(input.shape) != tuple(target.shape)
+    ):
+        input, target = _broadcast_pair(input, target, op)
+    return fn(input, target, reduction, *extra)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean squared error (the target broadcast to the input, as PyTorch)."""
+    if isinstance(size_average, str):  # rustdl's older positional (input, target, reduction)
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        raise NotImplementedError("mse_loss: weight is not supported by rustdl")
+    return _pointwise_loss("mse_loss", _rustdl.mse_loss, input, target, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean absolute error (the target broadcast to the input, as PyTorch)."""
+    if isinstance(size_average, str):
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        raise NotImplementedError("l1_loss: weight is not supported by rustdl")
+    return _pointwise_loss("l1_loss", _rustdl.l1_loss, input, target, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    """Huber loss: quadratic below ``delta``, linear above (``delta`` must be positive)."""
+    if not delta > 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    if weight is not None:
+        raise NotImplementedError("huber_loss: weight is not supported by rustdl")
+    return _pointwise_loss("huber_loss", _rustdl.huber_loss, input, target, reduction, delta)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+    """Smooth L1: ``0.5 d²/β`` below ``β``, ``|d| − β/2`` above (``β`` non-negative)."""
+    if isinstance(size_average, str):
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _pointwise_loss("smooth_l1_loss", _rustdl.smooth_l1_loss, input, target, reduction, beta)
 
 
 def _broadcast_pair(input, target, op: str):
@@ -48,26 +225,6 @@ def _broadcast_pair(input, target, op: str):
         stacklevel=3,
     )
     return input.expand(*shape), target.expand(*shape)
-
-
-def mse_loss(input, target, reduction: str = "mean"):
-    """Mean squared error; ``input`` and ``target`` of one shape (broadcast, with a warning, as PyTorch)."""
-    return _rustdl.mse_loss(*_broadcast_pair(input, target, "mse_loss"), reduction)
-
-
-def l1_loss(input, target, reduction: str = "mean"):
-    """Mean absolute error; shapes as :func:`mse_loss`."""
-    return _rustdl.l1_loss(*_broadcast_pair(input, target, "l1_loss"), reduction)
-
-
-def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
-    """Smooth L1 (quadratic below ``beta``); shapes as :func:`mse_loss`."""
-    return _rustdl.smooth_l1_loss(*_broadcast_pair(input, target, "smooth_l1_loss"), reduction, beta)
-
-
-def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
-    """Huber loss (quadratic below ``delta``); shapes as :func:`mse_loss`."""
-    return _rustdl.huber_loss(*_broadcast_pair(input, target, "huber_loss"), reduction, delta)
 
 
 def gelu(input, approximate: str = "none"):
@@ -114,6 +271,11 @@ def embedding(
         raise NotImplementedError(
             "embedding: scale_grad_by_freq and sparse gradients are not supported by rustdl"
         )
+    if padding_idx is not None and weight.ndim >= 1:
+        n = weight.shape[0]
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {n}")
+        padding_idx = padding_idx % n
     if max_norm is not None:
         _embedding_renorm_(input, weight, float(max_norm), float(norm_type))
     return _rustdl.embedding(input, weight, padding_idx)
@@ -505,6 +667,12 @@ def _pad_indexed(input, pad: tuple, mode: str):
                 f"pad: circular padding ({left}, {right}) at dimension {dim} of input shape {tuple(input.shape)} "
                 "wraps around more than once"
             )
+        # circular crops first (a negative amount) and wraps around what is left, as PyTorch
+        lo, kept = max(-left, 0), size - max(-left, 0) - max(-right, 0)
+        if mode == "circular" and kept <= 0 and (left > 0 or right > 0):
+            raise ValueError(
+                f"pad: circular padding {pad} leaves nothing to wrap at dimension {dim} of input shape {tuple(input.shape)}"
+            )
         idx = []
         for j in range(-left, size + right):
             if mode == "reflect":
@@ -512,7 +680,7 @@ def _pad_indexed(input, pad: tuple, mode: str):
             elif mode == "replicate":
                 k = min(max(j, 0), size - 1)
             else:
-                k = j % size
+                k = lo + (j - lo) % kept
             idx.append(k)
         out = out.index_select(dim, _tensor(idx, dtype=_rustdl.int64, device=out.device))
     return out
@@ -548,7 +716,7 @@ def _as_4d_from_1d(input, op: str):
     return x.unsqueeze(2), unbatched
 
 
-def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1) -> None:
+def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> None:
     """PyTorch's 1-D pooling argument checks, with the 1-D names and shapes."""
     if k <= 0 or s <= 0 or d <= 0:
         raise ValueError(
@@ -556,7 +724,9 @@ def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1) -> None:
         )
     if p < 0 or p > k // 2:
         raise ValueError(f"{op}: padding should be non-negative and at most half of kernel_size {k}, got {p}")
-    if input.ndim in (2, 3) and input.shape[-1] + 2 * p < d * (k - 1) + 1:
+    # ceil_mode keeps one window that starts inside a too-short input (as PyTorch)
+    short = d * (k - 1) + 1 - (input.shape[-1] + 2 * p) if input.ndim in (2, 3) else 0
+    if short > 0 and not (ceil_mode and short < s and input.shape[-1] + p > 0):
         raise ValueError(
             f"{op}: input of shape {tuple(input.shape)} padded by {p} is smaller than the kernel span {d * (k - 1) + 1}"
         )
@@ -614,7 +784,7 @@ def max_pool1d(
     )
     p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
     x, unbatched = _as_4d_from_1d(input, op)
-    _check_pool1d(op, input, k, s, p, d)
+    _check_pool1d(op, input, k, s, p, d, ceil_mode)
     out = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
         return _from_4d_to_1d(out[0], unbatched), _from_4d_to_1d(out[1], unbatched)
@@ -634,7 +804,7 @@ def avg_pool1d(
     )
     p = _single(padding, op, "padding")
     x, unbatched = _as_4d_from_1d(input, op)
-    _check_pool1d(op, input, k, s, p)
+    _check_pool1d(op, input, k, s, p, 1, ceil_mode)
     return _from_4d_to_1d(avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad), unbatched)
 
 
@@ -666,9 +836,15 @@ def _lp_finish(pooled, norm_type: float, count: int):
     return (pooled.sign() * relu(pooled.abs())).mul(count).pow(1.0 / norm_type)
 
 
+def _check_norm_type(op: str, norm_type) -> None:
+    if not isinstance(norm_type, (int, float)) or norm_type == 0:
+        raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
+
+
 def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
     """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, L)`` or ``(C, L)`` input."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
+    _check_norm_type("lp_pool1d", norm_type)
     out = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp_finish(out, norm_type, k)
 
@@ -676,6 +852,7 @@ def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool
 def lp_pool2d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
     """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, H, W)`` or ``(C, H, W)`` input."""
     kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
+    _check_norm_type("lp_pool2d", norm_type)
     x, unbatched = _as_4d(input, "lp_pool2d")
     out = avg_pool2d(x.pow(norm_type), (kh, kw), stride if stride is not None else (kh, kw), 0, ceil_mode)
     out = _lp_finish(out, norm_type, kh * kw)
@@ -1187,15 +1364,21 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
-    out = conv2d(
-        x.unsqueeze(2),
-        weight.unsqueeze(2),
-        bias,
-        stride=(1, one(stride)),
-        padding=(0, one(padding)),
-        dilation=(1, one(dilation)),
-        groups=groups,
-    ).squeeze(2)
+    try:
+        out = conv2d(
+            x.unsqueeze(2),
+            weight.unsqueeze(2),
+            bias,
+            stride=(1, one(stride)),
+            padding=padding if isinstance(padding, str) else (0, one(padding)),
+            dilation=(1, one(dilation)),
+            groups=groups,
+        ).squeeze(2)
+    except ValueError as e:
+        # the 2-D op's complaint, in the caller's terms
+        raise ValueError(
+            f"conv1d: {str(e).removeprefix('conv2d: ')} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
+        ) from None
     return out.squeeze(0) if unbatched else out
 
 
@@ -1226,6 +1409,9 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     if h == 0 or w == 0:
         raise ValueError(f"{op}: expected non-empty spatial dims, got shape {tuple(input.shape)}")
     oh, ow = _adaptive_size(output_size, h, w, op)
+    if oh * ow > 1 << 20:
+        # the windows below are listed in Python: an output no machine holds is refused first
+        _rustdl.empty(*input.shape[:-2], oh, ow, dtype=input.dtype, device=input.device)
     if h % oh == 0 and w % ow == 0:
         # equal, non-overlapping windows: an ordinary max pooling
         k = (h // oh, w // ow)
@@ -1697,11 +1883,18 @@ def hardsigmoid(input, inplace: bool = False):
 def hardswish(input, inplace: bool = False):
     """``x·relu6(x + 3) / 6``."""
     _need_tensor("hardswish", input=input)
-    return _inplace(input, lambda x: x * (x + 3.0).clamp(0.0, 6.0) / 6.0, inplace)
+
+    # piecewise, so an infinite input has PyTorch's finite gradient (0 below -3, 1 above 3)
+    # rather than inf · 0
+    def fn(x):
+        mid = x.clamp(-3.0, 3.0)
+        return _rustdl.where(x > 3.0, x, _rustdl.where(x < -3.0, x * 0.0, mid * (mid + 3.0) / 6.0))
+
+    return _inplace(input, fn, inplace)
 
 
 def prelu(input, weight):
-    """``x`` if ``x ≥ 0`` else ``a·x``, with ``weight`` one slope (``(1,)``) or one per channel
+    """``x`` if ``x > 0`` else ``a·x``, with ``weight`` one slope (``(1,)``) or one per channel
     (``(C,)``, channel dim 1, or 0 for a 1-D input)."""
     _need_tensor("prelu", input=input, weight=weight)
     if weight.ndim > 1:
@@ -1717,7 +1910,8 @@ def prelu(input, weight):
                 f"{input.shape[ch] if input.ndim else 0} channels"
             )
         w = weight.reshape(n, *([1] * (input.ndim - ch - 1)))
-    return _rustdl.where(input >= 0, input, input * w)
+    # x > 0 (not >=): the slope's side owns 0, so d/dx at 0 is the slope, as PyTorch
+    return _rustdl.where(input > 0, input, input * w)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -1735,7 +1929,10 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     _need_tensor("celu", input=input)
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return _inplace(input, lambda x: _rustdl.where(x > 0, x, ((x / alpha).expm1()) * alpha), inplace)
+    # the exponential only sees x <= 0, so a large x cannot give inf · 0 = NaN in the gradient
+    return _inplace(
+        input, lambda x: _rustdl.where(x > 0, x, ((x.clamp(max=0.0) / alpha).expm1()) * alpha), inplace
+    )
 
 
 def glu(input, dim: int = -1):
@@ -1753,7 +1950,8 @@ def glu(input, dim: int = -1):
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     """``x`` if ``x > threshold`` else ``value``."""
     _need_tensor("threshold", input=input)
-    return _inplace(input, lambda x: _rustdl.where(x > threshold, x, _const(x, value)), inplace)
+    # `value` only where x <= threshold: NaN stays NaN, as PyTorch
+    return _inplace(input, lambda x: _rustdl.where(x <= threshold, _const(x, value), x), inplace)
 
 
 def threshold_(input, threshold: float, value: float):
@@ -1781,13 +1979,17 @@ def softshrink(input, lambd: float = 0.5):
     _need_tensor("softshrink", input=input)
     if lambd < 0:
         raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
-    return _rustdl.where(input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, 0.0))
+    # the middle branch is x·0, so NaN stays NaN as in PyTorch
+    return _rustdl.where(
+        input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, input * 0)
+    )
 
 
 def hardshrink(input, lambd: float = 0.5):
     """``x`` if ``|x| > λ`` else 0."""
     _need_tensor("hardshrink", input=input)
-    return _rustdl.where((input > lambd).logical_or(input < -lambd), input, 0.0)
+    # 0 only inside [-λ, λ]: NaN stays NaN, as PyTorch
+    return _rustdl.where((input >= -lambd).logical_and(input <= lambd), 0.0, input)
 
 
 def rrelu(
@@ -1926,6 +2128,8 @@ def triplet_margin_loss(
     _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
+    if not margin > 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
     if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim == 0:
         raise ValueError(
             f"{op}: expected anchor, positive and negative of the same number of dims (1-D or 2-D), got shapes "
@@ -2469,3 +2673,62 @@ def avg_pool3d(
         out = out + t
     out = out / k[0]
     return out.squeeze(0) if unbatched else out
+
+
+# ------------------------------------------------------------------ argument types
+# Every function above takes its tensors by these names. A non-tensor there (None, a list, a
+# number) is a TypeError naming the function and the argument, as PyTorch's argument parser
+# raises, rather than an AttributeError from deep inside.
+
+_TENSOR_ARGS = frozenset(
+    {"input", "target", "x1", "x2", "input1", "input2", "grid", "theta", "query", "anchor"}
+    | {"positive", "negative", "tensor", "logits", "indices"}
+)
+_OPTIONAL_TENSOR_ARGS = frozenset(
+    {"weight", "bias", "running_mean", "running_var", "attn_mask", "key_padding_mask"}
+)
+
+
+def _typed_arguments(fn):
+    import functools
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    # 'key' and 'value' are tensors beside a 'query' (elsewhere `value` is a fill number)
+    names = _TENSOR_ARGS | ({"key", "value"} if any(p.name == "query" for p in params) else set())
+    checked = [
+        (i, p.name)
+        for i, p in enumerate(params)
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and (p.name in names or p.name in _OPTIONAL_TENSOR_ARGS)
+    ]
+    if not checked:
+        return fn
+    tensor_type = _rustdl.Tensor
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for i, name in checked:
+            if i < len(args):
+                v = args[i]
+            elif name in kwargs:
+                v = kwargs[name]
+            else:
+                continue
+            if not isinstance(v, tensor_type) and not (v is None and name in _OPTIONAL_TENSOR_ARGS):
+                raise TypeError(f"{fn.__name__}: argument '{name}' must be a Tensor, got {type(v).__name__}")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_public_functions() -> None:
+    import inspect
+
+    g = globals()
+    for name, fn in list(g.items()):
+        if not name.startswith("_") and inspect.isfunction(fn) and fn.__module__ == __name__:
+            g[name] = _typed_arguments(fn)
+
+
+_wrap_public_functions()

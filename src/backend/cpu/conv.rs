@@ -307,8 +307,8 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
     let l = g.oh * g.ow;
     let mut vals = vec![T::default(); g.n * g.c * l];
     let mut idx = vec![0i64; g.n * g.c * l];
-    // clipped tap ranges per output row / column (windows always overlap the image: the op
-    // checks padding <= kernel / 2)
+    // clipped tap ranges per output row / column (a dilated window can miss the image
+    // altogether: such a window is handled below)
     let span = |o: usize, s: usize, d: usize, p: usize, k: usize, size: usize| -> (usize, usize) {
         let start = (o * s) as isize - p as isize;
         let lo = if start >= 0 {
@@ -381,6 +381,13 @@ fn max_pool_t<T: Float + Default, const NAN: bool>(x: &[T], g: &Conv2dGeom) -> (
             let (k0, k1) = rows[oy];
             for ox in 0..ow {
                 let (j0, j1) = cols[ox];
+                if k0 >= k1 || j0 >= j1 {
+                    // a dilated window whose taps all fall in the padding: -inf at index 0,
+                    // as the GPU kernel (this used to read outside the plane)
+                    v[oy * ow + ox] = T::NEG_INF;
+                    ix[oy * ow + ox] = 0;
+                    continue;
+                }
                 let origin = (oy as isize * sh - ph) * w + ox as isize * sw - pw;
                 let first = (origin + k0 as isize * dh * w + j0 as isize * dw) as usize;
                 let mut best = src[first];

@@ -395,7 +395,23 @@ pub fn binary(
                 ))
             }
             BinaryOp::Pow => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| {
-                x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32)
+                if y < 0 {
+                    // an integer power with a negative exponent truncates, as PyTorch: 1 and
+                    // -1 keep a unit value, every other base gives 0
+                    match x {
+                        1 => 1,
+                        -1 => {
+                            if y % 2 == 0 {
+                                1
+                            } else {
+                                -1
+                            }
+                        }
+                        _ => 0,
+                    }
+                } else {
+                    x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32)
+                }
             })),
             BinaryOp::Maximum => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.max(y))),
             BinaryOp::Minimum => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.min(y))),

@@ -265,17 +265,39 @@ class ConvTranspose2d(_ConvNd):
         )
         self.output_padding = _tuple(output_padding, self._nd, "output_padding")
 
-    def forward(self, input: Tensor) -> Tensor:
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding(input, output_size)
         return F.conv_transpose2d(
             input,
             self.weight,
             self.bias,
             self.stride,
             self.padding,
-            self.output_padding,
+            output_padding,
             self.groups,
             self.dilation,
         )
+
+    def _output_padding(self, input: Tensor, output_size) -> tuple:
+        """The output_padding that gives ``output_size`` (its last two entries), as PyTorch;
+        a size outside the reachable range is a ValueError."""
+        size = tuple(output_size)[-2:]
+        if len(size) != 2 or input.ndim not in (3, 4):
+            raise ValueError(f"ConvTranspose2d: output_size must end in (H, W), got {output_size!r}")
+        pads = []
+        for d, (n, s, p, k, dl) in enumerate(
+            zip(input.shape[-2:], self.stride, self.padding, self.kernel_size, self.dilation)
+        ):
+            least = (n - 1) * s - 2 * p + dl * (k - 1) + 1
+            if not least <= size[d] < least + s:
+                raise ValueError(
+                    f"ConvTranspose2d: requested an output size of {size}, but valid sizes for input "
+                    f"{tuple(input.shape)} range up to {least + s - 1} from {least} in dim {d}"
+                )
+            pads.append(size[d] - least)
+        return tuple(pads)
 
 
 class Conv3d(_Conv):

@@ -151,6 +151,9 @@ class Bilinear(Module):
         dtype=None,
     ) -> None:
         super().__init__()
+        if in1_features <= 0:
+            # the initial bound is 1/sqrt(in1_features), as PyTorch's check
+            raise ValueError(f"Bilinear: in1_features must be > 0, got in1_features={in1_features}")
         if min(in1_features, in2_features, out_features) < 0:
             raise ValueError(
                 "Bilinear: in1_features, in2_features and out_features must be non-negative, got "

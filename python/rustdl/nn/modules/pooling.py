@@ -85,8 +85,7 @@ class AvgPool2d(Module):
         divisor_override=None,
     ) -> None:
         super().__init__()
-        if divisor_override is not None:
-            raise ValueError("AvgPool2d: divisor_override is not supported")
+        self.divisor_override = divisor_override
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -95,7 +94,13 @@ class AvgPool2d(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool2d(
-            input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
         )
 
     def extra_repr(self) -> str:

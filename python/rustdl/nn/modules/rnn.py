@@ -157,6 +157,8 @@ class LSTMCell(_CellBase):
     mode = "LSTM"
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError(f"LSTMCell: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         h, c = (None, None) if hx is None else hx
         h2, c2 = self._step(input, h, c)
         return h2, c2
@@ -441,6 +443,8 @@ class LSTM(_RNNBase):
     def forward(
         self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
         out, h, c = self._run(input, h0, c0)
         return out, (h, c)
