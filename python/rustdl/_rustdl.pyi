@@ -16,6 +16,7 @@ __all__ = [
     "Tensor",
     "ValuesIndices",
     "_attach_function",
+    "_sdpa_fused",
     "_name_gpu_cuda",
     "_rng_set_state",
     "_rng_state",
@@ -991,6 +992,14 @@ def smooth_l1_loss(
 ) -> Tensor: ...
 def softplus(input: Tensor, beta: builtins.float = 1.0, threshold: builtins.float = 20.0) -> Tensor: ...
 def stack(tensors: Sequence[Tensor], dim: builtins.int = 0) -> Tensor: ...
+def _sdpa_fused(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
+    is_causal: builtins.bool = False,
+    scale: builtins.float = 1.0,
+) -> Tensor: ...
 def _name_gpu_cuda(on: builtins.bool) -> None: ...
 def tensor(
     data: Any, dtype: _DTypeLike = None, device: _DeviceLike = None, requires_grad: builtins.bool = False

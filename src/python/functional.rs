@@ -560,7 +560,33 @@ fn softplus(py: Python<'_>, input: T<'_>, beta: f64, threshold: f64) -> PyResult
     call(py, &[&x], || x.softplus(beta, threshold))
 }
 
+/// Scaled dot-product attention as one fused CPU op: `(B, L, E)` query, `(B, S, E)` key,
+/// `(B, S, Ev)` value, an optional additive mask `(L, S)` or `(B, L, S)` of the query's dtype
+/// (`F.scaled_dot_product_attention` prepares these and picks this op on the CPU).
+#[pyfunction]
+#[pyo3(signature = (query, key, value, mask=None, is_causal=false, scale=1.0))]
+fn _sdpa_fused(
+    py: Python<'_>,
+    query: T<'_>,
+    key: T<'_>,
+    value: T<'_>,
+    mask: Option<T<'_>>,
+    is_causal: bool,
+    scale: f64,
+) -> PyResult<PyTensor> {
+    let (q, k, v, m) = (query.t.clone(), key.t.clone(), value.t.clone(), opt(&mask));
+    // work: the score tiles' multiply-adds
+    let w = q
+        .numel()
+        .saturating_mul(k.shape().get(1).copied().unwrap_or(1));
+    Ok(run(py, w, move || {
+        q.scaled_dot_product_attention_fused(&k, &v, m.as_ref(), is_causal, scale)
+    })?
+    .into())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_sdpa_fused, m)?)?;
     m.add_function(wrap_pyfunction!(linear, m)?)?;
     m.add_function(wrap_pyfunction!(rnn_layer, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;

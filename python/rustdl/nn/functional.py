@@ -1547,7 +1547,10 @@ def scaled_dot_product_attention(
 ):
     """``softmax(Q Kᵀ · scale + mask) V``, as ``torch.nn.functional.scaled_dot_product_attention``.
 
-    Composed from existing ops (matmul, softmax, dropout), so it runs on every device with autograd.
+    On the CPU without dropout it runs as one fused op (tiles of 64 queries × 64 keys with an
+    online softmax, its own backward recomputing the weights from the saved log-sum-exp), so
+    memory grows with the sequence lengths, not their product. Elsewhere (the GPU, dropout, a
+    float mask that needs a gradient) it is composed from matmul, softmax and dropout.
 
     Args:
         query: ``(*, L, E)``; key: ``(*, S, E)``; value: ``(*, S, Ev)``. The batch dims ``*``
@@ -1594,6 +1597,8 @@ def scaled_dot_product_attention(
                 f"{op}: attn_mask of shape {_shape(attn_mask)} does not broadcast to the attention "
                 f"scores' shape {target} (query {_shape(query)}, key {_shape(key)})"
             )
+    if _fused_attention_fits(query, key, value, attn_mask, dropout_p):
+        return _fused_attention(query, key, value, attn_mask, is_causal, scale, batch)
     # scaling the query first keeps an empty E from producing 0·inf
     scores = (query * scale).matmul(key.transpose(-2, -1))
     if is_causal:
@@ -1615,6 +1620,54 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights.matmul(value)
+
+
+def _fused_attention_fits(query, key, value, attn_mask, dropout_p) -> bool:
+    """Whether the fused CPU kernel serves this call: CPU tensors of one floating dtype, no
+    dropout, and a mask (if any) that needs no gradient."""
+    dt = query.dtype
+    return (
+        dropout_p == 0.0
+        and dt in (_rustdl.float32, _rustdl.float64)
+        and key.dtype == dt
+        and value.dtype == dt
+        and all(t.device.type == "cpu" for t in (query, key, value))
+        and (
+            attn_mask is None
+            or (
+                attn_mask.device.type == "cpu"
+                and not (attn_mask.dtype != _rustdl.bool and attn_mask.requires_grad)
+            )
+        )
+    )
+
+
+def _fused_attention(query, key, value, attn_mask, is_causal, scale, batch):
+    """``scaled_dot_product_attention`` through the fused CPU op: batch dims broadcast and
+    flattened, a bool mask made additive (0 / -inf), a mask shared by the whole batch passed
+    once as ``(L, S)``."""
+    q_len, s_len, e, ev = query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]
+    n = 1
+    for d in batch:
+        n *= d
+    q = query.expand(*batch, q_len, e).reshape(n, q_len, e)
+    k = key.expand(*batch, s_len, e).reshape(n, s_len, e)
+    v = value.expand(*batch, s_len, ev).reshape(n, s_len, ev)
+    mask = None
+    if attn_mask is not None:
+        m = attn_mask
+        if m.dtype == _rustdl.bool:
+            m = _rustdl.zeros(*m.shape, dtype=query.dtype).masked_fill(~m, float("-inf"))
+        elif m.dtype != query.dtype:
+            m = m.to(query.dtype)
+        shape = (1,) * (len(batch) + 2 - m.ndim) + tuple(m.shape)
+        m = m.reshape(shape)
+        if all(d == 1 for d in shape[:-2]):
+            mask = m.reshape(shape[-2:]).expand(q_len, s_len)
+        else:
+            mask = m.expand(*batch, q_len, s_len).reshape(n, q_len, s_len)
+    out = _rustdl._sdpa_fused(q, k, v, mask, bool(is_causal), float(scale))
+    return out.reshape(*batch, q_len, ev)
 
 
 def multi_head_attention_forward(

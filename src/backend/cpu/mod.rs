@@ -17,6 +17,7 @@
 //! a SIMD bug. Matrix products go through the `gemm` crate, which makes its own choice.
 
 pub mod alloc;
+pub mod attention;
 pub mod conv;
 mod device;
 pub mod direct_conv;
