@@ -57,16 +57,38 @@ fn scores<T: Float>(
     );
     for (r, row) in sblk[..bq * bk].chunks_exact_mut(bk).enumerate() {
         let i = i0 + r;
-        for (jj, sv) in row.iter_mut().enumerate() {
-            *sv = *sv * scale;
-            if let Some((m, stride)) = mask {
-                *sv += m[b * stride + i * d.s + j0 + jj];
+        match mask {
+            Some((m, stride)) => {
+                let at = b * stride + i * d.s + j0;
+                for (sv, &mv) in row.iter_mut().zip(&m[at..at + bk]) {
+                    *sv = *sv * scale + mv;
+                }
             }
-            if causal && j0 + jj > i {
-                *sv = T::NEG_INF;
-            }
+            None => row.iter_mut().for_each(|sv| *sv = *sv * scale),
+        }
+        if causal {
+            // keys past the query's own position
+            row[(i + 1).saturating_sub(j0).min(bk)..].fill(T::NEG_INF);
         }
     }
+}
+
+/// `row[j] = exp(row[j] - shift)`, returning their sum (vectorised: `exp_fast`, and the sum in
+/// eight lanes).
+#[inline(always)]
+fn exp_shifted<T: Float>(row: &mut [T], shift: T) -> T {
+    row.iter_mut().for_each(|x| *x = (*x - shift).exp_fast());
+    let mut lanes = [T::ZERO; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .fold(lanes.iter().fold(T::ZERO, |a, &x| a + x), |a, &x| a + x)
 }
 
 /// The keys a causal query tile ending before `i1` can see: `0..min(s, i1)`.
@@ -90,78 +112,76 @@ fn forward_t<T: Float>(
     let tiles = d.l.div_ceil(TILE);
     let (po, pl) = (SendPtr(out.as_mut_ptr()), SendPtr(lse.as_mut_ptr()));
     pool::run(d.batch * tiles, |task| {
-        let (b, t) = (task / tiles, task % tiles);
-        let i0 = t * TILE;
-        let bq = TILE.min(d.l - i0);
-        // SAFETY: each task writes only its own query rows of `out` and `lse`
-        let (o_rows, l_rows) = unsafe {
-            (
-                std::slice::from_raw_parts_mut(po.get().add((b * d.l + i0) * d.ev), bq * d.ev),
-                std::slice::from_raw_parts_mut(pl.get().add(b * d.l + i0), bq),
-            )
-        };
-        let mut m = vec![T::NEG_INF; bq];
-        let mut sum = vec![T::ZERO; bq];
-        let mut sblk = vec![T::ZERO; bq * TILE];
-        let kend = key_end(d, i0 + bq, causal);
-        for j0 in (0..kend).step_by(TILE) {
-            let bk = TILE.min(kend - j0);
-            scores(
-                (q, k),
-                mask,
-                d,
-                b,
-                (i0, bq),
-                (j0, bk),
-                causal,
-                scale,
-                &mut sblk,
-            );
+        super::simd::wide(|| {
+            let (b, t) = (task / tiles, task % tiles);
+            let i0 = t * TILE;
+            let bq = TILE.min(d.l - i0);
+            // SAFETY: each task writes only its own query rows of `out` and `lse`
+            let (o_rows, l_rows) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(po.get().add((b * d.l + i0) * d.ev), bq * d.ev),
+                    std::slice::from_raw_parts_mut(pl.get().add(b * d.l + i0), bq),
+                )
+            };
+            let mut m = vec![T::NEG_INF; bq];
+            let mut sum = vec![T::ZERO; bq];
+            let mut sblk = vec![T::ZERO; bq * TILE];
+            let kend = key_end(d, i0 + bq, causal);
+            for j0 in (0..kend).step_by(TILE) {
+                let bk = TILE.min(kend - j0);
+                scores(
+                    (q, k),
+                    mask,
+                    d,
+                    b,
+                    (i0, bq),
+                    (j0, bk),
+                    causal,
+                    scale,
+                    &mut sblk,
+                );
+                for r in 0..bq {
+                    let row = &mut sblk[r * bk..(r + 1) * bk];
+                    let top = row
+                        .iter()
+                        .fold(T::NEG_INF, |a, &x| if x > a { x } else { a });
+                    let mnew = if top > m[r] { top } else { m[r] };
+                    if mnew == T::NEG_INF {
+                        // no key seen yet by this row: nothing to add
+                        row.fill(T::ZERO);
+                        continue;
+                    }
+                    let corr = (m[r] - mnew).exp();
+                    let s = exp_shifted(row, mnew);
+                    sum[r] = sum[r] * corr + s;
+                    m[r] = mnew;
+                    if corr != T::ONE {
+                        o_rows[r * d.ev..(r + 1) * d.ev]
+                            .iter_mut()
+                            .for_each(|a| *a = *a * corr);
+                    }
+                }
+                gemm_into(
+                    [bq, d.ev, bk],
+                    o_rows,
+                    d.ev,
+                    (&sblk, Strides::rows(bk)),
+                    (&v[(b * d.s + j0) * d.ev..], Strides::rows(d.ev)),
+                    true,
+                );
+            }
             for r in 0..bq {
-                let row = &mut sblk[r * bk..(r + 1) * bk];
-                let top = row
-                    .iter()
-                    .fold(T::NEG_INF, |a, &x| if x > a { x } else { a });
-                let mnew = if top > m[r] { top } else { m[r] };
-                if mnew == T::NEG_INF {
-                    // no key seen yet by this row: nothing to add
+                let row = &mut o_rows[r * d.ev..(r + 1) * d.ev];
+                if sum[r] > T::ZERO {
+                    let inv = T::ONE / sum[r];
+                    row.iter_mut().for_each(|a| *a = *a * inv);
+                    l_rows[r] = m[r] + sum[r].ln();
+                } else {
                     row.fill(T::ZERO);
-                    continue;
-                }
-                let corr = (m[r] - mnew).exp();
-                let mut s = T::ZERO;
-                for x in row.iter_mut() {
-                    *x = (*x - mnew).exp();
-                    s += *x;
-                }
-                sum[r] = sum[r] * corr + s;
-                m[r] = mnew;
-                if corr != T::ONE {
-                    o_rows[r * d.ev..(r + 1) * d.ev]
-                        .iter_mut()
-                        .for_each(|a| *a = *a * corr);
+                    l_rows[r] = T::NEG_INF;
                 }
             }
-            gemm_into(
-                [bq, d.ev, bk],
-                o_rows,
-                d.ev,
-                (&sblk, Strides::rows(bk)),
-                (&v[(b * d.s + j0) * d.ev..], Strides::rows(d.ev)),
-                true,
-            );
-        }
-        for r in 0..bq {
-            let row = &mut o_rows[r * d.ev..(r + 1) * d.ev];
-            if sum[r] > T::ZERO {
-                let inv = T::ONE / sum[r];
-                row.iter_mut().for_each(|a| *a = *a * inv);
-                l_rows[r] = m[r] + sum[r].ln();
-            } else {
-                row.fill(T::ZERO);
-                l_rows[r] = T::NEG_INF;
-            }
-        }
+        })
     });
     (out, lse)
 }
@@ -184,95 +204,97 @@ fn backward_t<T: Float>(
         SendPtr(dv.as_mut_ptr()),
     );
     pool::run(d.batch, |b| {
-        // SAFETY: each task (batch entry) writes only its own rows of dq, dk and dv
-        let (dq, dk, dv) = unsafe {
-            (
-                std::slice::from_raw_parts_mut(pq.get().add(b * d.l * d.e), d.l * d.e),
-                std::slice::from_raw_parts_mut(pk.get().add(b * d.s * d.e), d.s * d.e),
-                std::slice::from_raw_parts_mut(pv.get().add(b * d.s * d.ev), d.s * d.ev),
-            )
-        };
-        // D_i = Σ dO_i · O_i
-        let dsum: Vec<T> = (0..d.l)
-            .map(|i| {
-                let at = (b * d.l + i) * d.ev;
-                out[at..at + d.ev]
-                    .iter()
-                    .zip(&dout[at..at + d.ev])
-                    .fold(T::ZERO, |a, (&o, &g)| a + o * g)
-            })
-            .collect();
-        let mut p = vec![T::ZERO; TILE * TILE];
-        let mut dp = vec![T::ZERO; TILE * TILE];
-        for i0 in (0..d.l).step_by(TILE) {
-            let bq = TILE.min(d.l - i0);
-            let kend = key_end(d, i0 + bq, causal);
-            for j0 in (0..kend).step_by(TILE) {
-                let bk = TILE.min(kend - j0);
-                scores(
-                    (q, k),
-                    mask,
-                    d,
-                    b,
-                    (i0, bq),
-                    (j0, bk),
-                    causal,
-                    scale,
-                    &mut p,
-                );
-                for (r, row) in p[..bq * bk].chunks_exact_mut(bk).enumerate() {
-                    let l = lse[b * d.l + i0 + r];
-                    if l == T::NEG_INF {
-                        row.fill(T::ZERO);
-                    } else {
-                        row.iter_mut().for_each(|x| *x = (*x - l).exp());
+        super::simd::wide(|| {
+            // SAFETY: each task (batch entry) writes only its own rows of dq, dk and dv
+            let (dq, dk, dv) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(pq.get().add(b * d.l * d.e), d.l * d.e),
+                    std::slice::from_raw_parts_mut(pk.get().add(b * d.s * d.e), d.s * d.e),
+                    std::slice::from_raw_parts_mut(pv.get().add(b * d.s * d.ev), d.s * d.ev),
+                )
+            };
+            // D_i = Σ dO_i · O_i
+            let dsum: Vec<T> = (0..d.l)
+                .map(|i| {
+                    let at = (b * d.l + i) * d.ev;
+                    out[at..at + d.ev]
+                        .iter()
+                        .zip(&dout[at..at + d.ev])
+                        .fold(T::ZERO, |a, (&o, &g)| a + o * g)
+                })
+                .collect();
+            let mut p = vec![T::ZERO; TILE * TILE];
+            let mut dp = vec![T::ZERO; TILE * TILE];
+            for i0 in (0..d.l).step_by(TILE) {
+                let bq = TILE.min(d.l - i0);
+                let kend = key_end(d, i0 + bq, causal);
+                for j0 in (0..kend).step_by(TILE) {
+                    let bk = TILE.min(kend - j0);
+                    scores(
+                        (q, k),
+                        mask,
+                        d,
+                        b,
+                        (i0, bq),
+                        (j0, bk),
+                        causal,
+                        scale,
+                        &mut p,
+                    );
+                    for (r, row) in p[..bq * bk].chunks_exact_mut(bk).enumerate() {
+                        let l = lse[b * d.l + i0 + r];
+                        if l == T::NEG_INF {
+                            row.fill(T::ZERO);
+                        } else {
+                            row.iter_mut().for_each(|x| *x = (*x - l).exp_fast());
+                        }
                     }
-                }
-                let g_rows = &dout[(b * d.l + i0) * d.ev..];
-                // dV_j += Pᵀ dO_i
-                gemm_into(
-                    [bk, d.ev, bq],
-                    &mut dv[j0 * d.ev..],
-                    d.ev,
-                    (&p, Strides::transposed(bk)),
-                    (g_rows, Strides::rows(d.ev)),
-                    true,
-                );
-                // dP = dO_i V_jᵀ, then dS = P ∘ (dP − D_i) · scale (in place of dP)
-                gemm_into(
-                    [bq, bk, d.ev],
-                    &mut dp,
-                    bk,
-                    (g_rows, Strides::rows(d.ev)),
-                    (&v[(b * d.s + j0) * d.ev..], Strides::transposed(d.ev)),
-                    false,
-                );
-                for r in 0..bq {
-                    let di = dsum[i0 + r];
-                    for jj in 0..bk {
-                        let at = r * bk + jj;
-                        dp[at] = p[at] * (dp[at] - di) * scale;
+                    let g_rows = &dout[(b * d.l + i0) * d.ev..];
+                    // dV_j += Pᵀ dO_i
+                    gemm_into(
+                        [bk, d.ev, bq],
+                        &mut dv[j0 * d.ev..],
+                        d.ev,
+                        (&p, Strides::transposed(bk)),
+                        (g_rows, Strides::rows(d.ev)),
+                        true,
+                    );
+                    // dP = dO_i V_jᵀ, then dS = P ∘ (dP − D_i) · scale (in place of dP)
+                    gemm_into(
+                        [bq, bk, d.ev],
+                        &mut dp,
+                        bk,
+                        (g_rows, Strides::rows(d.ev)),
+                        (&v[(b * d.s + j0) * d.ev..], Strides::transposed(d.ev)),
+                        false,
+                    );
+                    for r in 0..bq {
+                        let di = dsum[i0 + r];
+                        for jj in 0..bk {
+                            let at = r * bk + jj;
+                            dp[at] = p[at] * (dp[at] - di) * scale;
+                        }
                     }
+                    // dQ_i += dS K_j ; dK_j += dSᵀ Q_i
+                    gemm_into(
+                        [bq, d.e, bk],
+                        &mut dq[i0 * d.e..],
+                        d.e,
+                        (&dp, Strides::rows(bk)),
+                        (&k[(b * d.s + j0) * d.e..], Strides::rows(d.e)),
+                        true,
+                    );
+                    gemm_into(
+                        [bk, d.e, bq],
+                        &mut dk[j0 * d.e..],
+                        d.e,
+                        (&dp, Strides::transposed(bk)),
+                        (&q[(b * d.l + i0) * d.e..], Strides::rows(d.e)),
+                        true,
+                    );
                 }
-                // dQ_i += dS K_j ; dK_j += dSᵀ Q_i
-                gemm_into(
-                    [bq, d.e, bk],
-                    &mut dq[i0 * d.e..],
-                    d.e,
-                    (&dp, Strides::rows(bk)),
-                    (&k[(b * d.s + j0) * d.e..], Strides::rows(d.e)),
-                    true,
-                );
-                gemm_into(
-                    [bk, d.e, bq],
-                    &mut dk[j0 * d.e..],
-                    d.e,
-                    (&dp, Strides::transposed(bk)),
-                    (&q[(b * d.l + i0) * d.e..], Strides::rows(d.e)),
-                    true,
-                );
             }
-        }
+        })
     });
     (dq, dk, dv)
 }
