@@ -12,7 +12,7 @@
 //! method says so) and returns a fresh contiguous storage; shapes are checked by the op layer.
 
 use super::recurrent::{RnnCellGradIn, RnnCellIn, RnnStep};
-use super::{BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+use super::{AttnDims, BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -241,6 +241,48 @@ pub trait Backend {
         m: &Self::Storage,
     ) -> Result<(Self::Storage, Self::Storage)> {
         provided_channel::channel_dot(self, y, x, l, m)
+    }
+
+    // ---- attention ----
+
+    /// Fused scaled-dot-product attention over dense `q (B, L, E)`, `k (B, S, E)`,
+    /// `v (B, S, Ev)` and an optional dense additive mask `(L, S)` or `(B, L, S)`; top-left
+    /// causal masking; a query that sees no key gives zeros. Returns the output `(B, L, Ev)` and
+    /// each query's log-sum-exp `(B, L)` (−inf for a row that sees no key). Provided: an error —
+    /// the caller composes attention from matmul and softmax on a backend without it.
+    fn attention_forward(
+        &self,
+        qkv: (&Self::Storage, &Self::Storage, &Self::Storage),
+        ls: (&Layout, &Layout, &Layout),
+        mask: Option<(&Self::Storage, &Layout)>,
+        d: AttnDims,
+        causal: bool,
+        scale: f64,
+    ) -> Result<(Self::Storage, Self::Storage)> {
+        let _ = (qkv, ls, mask, d, causal, scale);
+        Err(crate::error::Error::Device(format!(
+            "scaled_dot_product_attention: no fused kernel on {}",
+            self.device()
+        )))
+    }
+
+    /// The backward of [`Backend::attention_forward`]: `(dq, dk, dv)`. Provided: an error.
+    #[allow(clippy::too_many_arguments)]
+    fn attention_backward(
+        &self,
+        qkv: (&Self::Storage, &Self::Storage, &Self::Storage),
+        ls: (&Layout, &Layout, &Layout),
+        saved: (&Self::Storage, &Self::Storage, &Self::Storage, &Layout),
+        mask: Option<(&Self::Storage, &Layout)>,
+        d: AttnDims,
+        causal: bool,
+        scale: f64,
+    ) -> Result<(Self::Storage, Self::Storage, Self::Storage)> {
+        let _ = (qkv, ls, saved, mask, d, causal, scale);
+        Err(crate::error::Error::Device(format!(
+            "scaled_dot_product_attention backward: no fused kernel on {}",
+            self.device()
+        )))
     }
 
     // ---- random numbers and optimizers ----

@@ -70,6 +70,17 @@ impl Conv2dGeom {
     }
 }
 
+/// The sizes of one fused attention: `batch` entries of `l` queries and `s` keys, query/key
+/// width `e`, value width `ev` (see [`Backend::attention_forward`]).
+#[derive(Clone, Copy, Debug)]
+pub struct AttnDims {
+    pub batch: usize,
+    pub l: usize,
+    pub s: usize,
+    pub e: usize,
+    pub ev: usize,
+}
+
 /// Distributions for random fills.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RandKind {
@@ -359,6 +370,93 @@ pub fn conv2d_input_grad(
         g,
         o
     ))
+}
+
+/// Fused scaled-dot-product attention: `(out (B, L, Ev), lse (B, L))` from dense `q`, `k`, `v`
+/// and an optional dense additive mask `(L, S)` or `(B, L, S)` (see
+/// [`Backend::attention_forward`]).
+pub fn attention_forward(
+    (q, k, v): (&Storage, &Storage, &Storage),
+    ls: (&Layout, &Layout, &Layout),
+    mask: Option<(&Storage, &Layout)>,
+    d: AttnDims,
+    causal: bool,
+    scale: f64,
+) -> Result<(Storage, Storage)> {
+    const OP: &str = "scaled_dot_product_attention";
+    same_device(OP, q, k)?;
+    same_device(OP, q, v)?;
+    if let Some((m, _)) = mask {
+        same_device(OP, q, m)?;
+    }
+    guard(OP, || match q {
+        Storage::Cpu(qc) => {
+            let (o, l) = Cpu.attention_forward(
+                (qc, cpu_of(k), cpu_of(v)),
+                ls,
+                mask.map(|(m, lm)| (cpu_of(m), lm)),
+                d,
+                causal,
+                scale,
+            )?;
+            Ok((Storage::Cpu(o), Storage::Cpu(l)))
+        }
+        Storage::Gpu(qg) => {
+            let (o, l) = Gpu::of(qg).attention_forward(
+                (qg, gpu_of(k), gpu_of(v)),
+                ls,
+                mask.map(|(m, lm)| (gpu_of(m), lm)),
+                d,
+                causal,
+                scale,
+            )?;
+            Ok((Storage::Gpu(o), Storage::Gpu(l)))
+        }
+    })
+}
+
+/// The backward of [`attention_forward`]: `(dq, dk, dv)` from its inputs, output, log-sum-exp
+/// and the dense output gradient.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    (q, k, v): (&Storage, &Storage, &Storage),
+    ls: (&Layout, &Layout, &Layout),
+    (out, lse, dout, lg): (&Storage, &Storage, &Storage, &Layout),
+    mask: Option<(&Storage, &Layout)>,
+    d: AttnDims,
+    causal: bool,
+    scale: f64,
+) -> Result<(Storage, Storage, Storage)> {
+    const OP: &str = "scaled_dot_product_attention backward";
+    for t in [k, v, out, lse, dout] {
+        same_device(OP, q, t)?;
+    }
+    guard(OP, || match q {
+        Storage::Cpu(qc) => {
+            let (a, b, c) = Cpu.attention_backward(
+                (qc, cpu_of(k), cpu_of(v)),
+                ls,
+                (cpu_of(out), cpu_of(lse), cpu_of(dout), lg),
+                mask.map(|(m, lm)| (cpu_of(m), lm)),
+                d,
+                causal,
+                scale,
+            )?;
+            Ok((Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(c)))
+        }
+        Storage::Gpu(qg) => {
+            let (a, b, c) = Gpu::of(qg).attention_backward(
+                (qg, gpu_of(k), gpu_of(v)),
+                ls,
+                (gpu_of(out), gpu_of(lse), gpu_of(dout), lg),
+                mask.map(|(m, lm)| (gpu_of(m), lm)),
+                d,
+                causal,
+                scale,
+            )?;
+            Ok((Storage::Gpu(a), Storage::Gpu(b), Storage::Gpu(c)))
+        }
+    })
 }
 
 /// Softmax (or log-softmax) over the last dim of a view.

@@ -1000,26 +1000,12 @@ fn norm_affine(
     }
 }
 
-/// The CPU storage of a dense tensor, or the error naming `op`.
-fn cpu_storage_of<'a>(
-    t: &'a Tensor,
-    guard: &'a std::sync::RwLockReadGuard<'a, crate::storage::Storage>,
-    op: &str,
-) -> Result<(&'a crate::storage::CpuStorage, &'a crate::shape::Layout)> {
-    match &**guard {
-        crate::storage::Storage::Cpu(c) => Ok((c, t.layout())),
-        _ => Err(Error::Device(format!(
-            "{op}: the fused kernel runs on the CPU; this tensor is on {}",
-            t.device()
-        ))),
-    }
-}
-
 impl Tensor {
-    /// Scaled dot-product attention as one fused CPU op (tiled online softmax, its own
-    /// backward): `q (B, L, E)`, `k (B, S, E)`, `v (B, S, Ev)`, an optional additive mask of
-    /// the query's dtype shaped `(L, S)` or `(B, L, S)`, top-left causal masking. Memory grows
-    /// with `L + S` (plus the mask when given), never `L·S`.
+    /// Scaled dot-product attention as one fused op (tiled online softmax, its own backward):
+    /// `q (B, L, E)`, `k (B, S, E)`, `v (B, S, Ev)`, an optional additive mask of the query's
+    /// dtype shaped `(L, S)` or `(B, L, S)`, top-left causal masking. Memory grows with `L + S`
+    /// (plus the mask when given), never `L·S`. On a backend without the kernel (the GPU today)
+    /// it is an error: `F.scaled_dot_product_attention` composes attention there instead.
     pub fn scaled_dot_product_attention_fused(
         &self,
         k: &Tensor,
@@ -1028,7 +1014,7 @@ impl Tensor {
         causal: bool,
         scale: f64,
     ) -> Result<Tensor> {
-        use crate::backend::cpu::attention::{attention_backward, attention_forward, AttnDims};
+        use crate::backend::{attention_backward, attention_forward, AttnDims};
         const OP: &str = "scaled_dot_product_attention";
         let (qs, ks, vs) = (self.shape(), k.shape(), v.shape());
         ensure!(
@@ -1067,15 +1053,12 @@ impl Tensor {
         let (out, lse) = {
             let (gq, gk, gv) = (q.storage(), k.storage(), v.storage());
             let gm = mask.as_ref().map(|m| m.storage());
-            let mk = match (&mask, &gm) {
-                (Some(m), Some(g)) => Some(cpu_storage_of(m, g, OP)?),
-                _ => None,
-            };
             attention_forward(
-                cpu_storage_of(&q, &gq, OP)?,
-                cpu_storage_of(&k, &gk, OP)?,
-                cpu_storage_of(&v, &gv, OP)?,
-                mk,
+                (&gq, &gk, &gv),
+                (q.layout(), k.layout(), v.layout()),
+                mask.as_ref()
+                    .zip(gm.as_ref())
+                    .map(|(m, g)| (&**g, m.layout())),
                 d,
                 causal,
                 scale,
@@ -1083,56 +1066,35 @@ impl Tensor {
         };
         // the backward reads its own copy of the output (an in-place change of the result
         // must not change the gradient)
-        let out_saved = Tensor::from_contiguous(
-            crate::storage::Storage::Cpu(out.clone()),
-            &[d.batch, d.l, d.ev],
-        );
-        let lse = Tensor::from_contiguous(crate::storage::Storage::Cpu(lse), &[d.batch, d.l]);
+        let result = Tensor::from_contiguous(out, &[d.batch, d.l, d.ev]);
+        let out_saved = result.deep_clone()?;
+        let lse = Tensor::from_contiguous(lse, &[d.batch, d.l]);
         let (q2, k2, v2, m2) = (q.detach(), k.detach(), v.detach(), mask.clone());
         let mut saved: Vec<&Tensor> = vec![&q, &k, &v];
         if let Some(m) = &mask {
             saved.push(m);
         }
-        Ok(Tensor::from_op(
-            crate::storage::Storage::Cpu(out),
-            &[d.batch, d.l, d.ev],
-            OP,
-            &[&q, &k, &v],
-            &saved,
-            move |g| {
-                let g = g.contiguous()?;
-                let (gq, gk, gv) = (q2.storage(), k2.storage(), v2.storage());
-                let (go, gl, gg) = (out_saved.storage(), lse.storage(), g.storage());
-                let gm = m2.as_ref().map(|m| m.storage());
-                let mk = match (&m2, &gm) {
-                    (Some(m), Some(s)) => Some(cpu_storage_of(m, s, OP)?),
-                    _ => None,
-                };
-                let (o, _) = cpu_storage_of(&out_saved, &go, OP)?;
-                let (l, _) = cpu_storage_of(&lse, &gl, OP)?;
-                let (gs, lg) = cpu_storage_of(&g, &gg, OP)?;
-                let (dq, dk, dv) = attention_backward(
-                    cpu_storage_of(&q2, &gq, OP)?,
-                    cpu_storage_of(&k2, &gk, OP)?,
-                    cpu_storage_of(&v2, &gv, OP)?,
-                    (o, l, gs, lg),
-                    mk,
-                    d,
-                    causal,
-                    scale,
-                )?;
-                let t = |s, shape: &[usize]| {
-                    Some(Tensor::from_contiguous(
-                        crate::storage::Storage::Cpu(s),
-                        shape,
-                    ))
-                };
-                Ok(vec![
-                    t(dq, &[d.batch, d.l, d.e]),
-                    t(dk, &[d.batch, d.s, d.e]),
-                    t(dv, &[d.batch, d.s, d.ev]),
-                ])
-            },
-        ))
+        Ok(result.with_rule(OP, &[&q, &k, &v], &saved, move |g| {
+            let g = g.contiguous()?;
+            let (gq, gk, gv) = (q2.storage(), k2.storage(), v2.storage());
+            let (go, gl, gg) = (out_saved.storage(), lse.storage(), g.storage());
+            let gm = m2.as_ref().map(|m| m.storage());
+            let (dq, dk, dv) = attention_backward(
+                (&gq, &gk, &gv),
+                (q2.layout(), k2.layout(), v2.layout()),
+                (&go, &gl, &gg, g.layout()),
+                m2.as_ref()
+                    .zip(gm.as_ref())
+                    .map(|(m, s)| (&**s, m.layout())),
+                d,
+                causal,
+                scale,
+            )?;
+            Ok(vec![
+                Some(Tensor::from_contiguous(dq, &[d.batch, d.l, d.e])),
+                Some(Tensor::from_contiguous(dk, &[d.batch, d.s, d.e])),
+                Some(Tensor::from_contiguous(dv, &[d.batch, d.s, d.ev])),
+            ])
+        }))
     }
 }

@@ -11,6 +11,7 @@
 use super::matmul::{gemm_into, Strides};
 use super::pool::{self, SendPtr};
 use super::view_slice;
+use crate::backend::AttnDims;
 use crate::dtype::Float;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -18,17 +19,6 @@ use crate::storage::CpuStorage;
 
 /// Queries and keys per tile.
 const TILE: usize = 64;
-
-/// The sizes of one attention: `batch` entries of `l` queries, `s` keys, query/key width `e`,
-/// value width `ev`.
-#[derive(Clone, Copy, Debug)]
-pub struct AttnDims {
-    pub batch: usize,
-    pub l: usize,
-    pub s: usize,
-    pub e: usize,
-    pub ev: usize,
-}
 
 /// An additive mask: its values and the distance between batch entries (0: one for all).
 type Mask<'a, T> = Option<(&'a [T], usize)>;
@@ -326,9 +316,8 @@ fn mask_stride(len: usize, d: AttnDims) -> Result<usize> {
 /// Fused attention forward: `(out (B, L, Ev), lse (B, L))` from dense views of `q`, `k`, `v`
 /// and an optional dense additive mask.
 pub fn attention_forward(
-    (q, lq): (&CpuStorage, &Layout),
-    (k, lk): (&CpuStorage, &Layout),
-    (v, lv): (&CpuStorage, &Layout),
+    (q, k, v): (&CpuStorage, &CpuStorage, &CpuStorage),
+    (lq, lk, lv): (&Layout, &Layout, &Layout),
     mask: Option<(&CpuStorage, &Layout)>,
     d: AttnDims,
     causal: bool,
@@ -379,9 +368,8 @@ pub fn attention_forward(
 /// the output gradient (all dense).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
-    (q, lq): (&CpuStorage, &Layout),
-    (k, lk): (&CpuStorage, &Layout),
-    (v, lv): (&CpuStorage, &Layout),
+    (q, k, v): (&CpuStorage, &CpuStorage, &CpuStorage),
+    (lq, lk, lv): (&Layout, &Layout, &Layout),
     (out, lse, dout, lg): (&CpuStorage, &CpuStorage, &CpuStorage, &Layout),
     mask: Option<(&CpuStorage, &Layout)>,
     d: AttnDims,

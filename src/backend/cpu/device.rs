@@ -6,7 +6,9 @@ use super::image_conv::{
     conv2d_images, conv2d_images_input_grad, conv2d_images_weight_grad, image_conv_fits,
 };
 use crate::backend::contract::{forward_kernels, provided, Backend, Operand};
-use crate::backend::{Conv2dGeom, OptimStep, RandKind, RnnCellGradIn, RnnCellIn, RnnStep};
+use crate::backend::{
+    AttnDims, Conv2dGeom, OptimStep, RandKind, RnnCellGradIn, RnnCellIn, RnnStep,
+};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -108,6 +110,31 @@ impl Backend for Cpu {
             return conv2d_images_input_grad(gout.0, gout.1, w, g, o);
         }
         provided::conv2d_input_grad(self, gout, w, g, o)
+    }
+
+    fn attention_forward(
+        &self,
+        qkv: (&CpuStorage, &CpuStorage, &CpuStorage),
+        ls: (&Layout, &Layout, &Layout),
+        mask: Option<(&CpuStorage, &Layout)>,
+        d: AttnDims,
+        causal: bool,
+        scale: f64,
+    ) -> Result<(CpuStorage, CpuStorage)> {
+        super::attention::attention_forward(qkv, ls, mask, d, causal, scale)
+    }
+
+    fn attention_backward(
+        &self,
+        qkv: (&CpuStorage, &CpuStorage, &CpuStorage),
+        ls: (&Layout, &Layout, &Layout),
+        saved: (&CpuStorage, &CpuStorage, &CpuStorage, &Layout),
+        mask: Option<(&CpuStorage, &Layout)>,
+        d: AttnDims,
+        causal: bool,
+        scale: f64,
+    ) -> Result<(CpuStorage, CpuStorage, CpuStorage)> {
+        super::attention::attention_backward(qkv, ls, saved, mask, d, causal, scale)
     }
 
     fn channel_moments(&self, x: &CpuStorage, l: &Layout) -> Result<(CpuStorage, CpuStorage)> {
