@@ -389,6 +389,13 @@ pub fn attention_forward(
     if let Some((m, _)) = mask {
         same_device(OP, q, m)?;
     }
+    // the output can be far larger than every input (many queries, wide values)
+    reserve(
+        checked_count(&[d.batch, d.l, d.ev.max(1)], OP)?,
+        q.dtype(),
+        q.device(),
+        OP,
+    )?;
     guard(OP, || match q {
         Storage::Cpu(qc) => {
             let (o, l) = Cpu.attention_forward(

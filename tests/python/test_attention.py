@@ -829,3 +829,10 @@ def test_sdpa_and_encoder_layer_on_gpu_match_cpu(gpu):
     assert_close(results[1][1], results[0][1], rtol=1e-3, atol=1e-4)
     for a, b in zip(results[1][2], results[0][2]):
         assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_sdpa_output_too_large_is_a_memory_error():
+    # a million queries against a million-wide value: a 4 TB output, refused before allocation
+    q, k, v = rustdl.zeros(1, 10**6, 1), rustdl.zeros(1, 1, 1), rustdl.zeros(1, 1, 10**6)
+    with pytest.raises(MemoryError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(q, k, v)
