@@ -386,13 +386,16 @@ impl PyTensor {
     fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
         Ok(self.t.set_data(&v.t)?)
     }
-    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false))]
+    /// `inputs`: accumulate only into these tensors' `.grad` (leaves or not), as PyTorch's
+    /// `backward(inputs=...)`; the rest of the graph's leaves are left as they are.
+    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(
         &self,
         py: Python<'_>,
         gradient: Option<PyRef<'_, PyTensor>>,
         retain_graph: Option<bool>,
         create_graph: bool,
+        inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         if create_graph {
             return Err(PyRuntimeError::new_err(
@@ -401,8 +404,46 @@ impl PyTensor {
         }
         let g = gradient.map(|g| g.t.clone());
         let t = self.t.clone();
+        let retain = retain_graph.unwrap_or(false);
+        let Some(inputs) = inputs else {
+            gil::nogil(py, gil::ALWAYS, || t.backward(g, retain))?;
+            return Ok(());
+        };
+        // a tensor or a sequence of tensors
+        let targets: Vec<Tensor> = match inputs.extract::<PyRef<'_, PyTensor>>() {
+            Ok(one) => vec![one.t.clone()],
+            Err(_) => inputs
+                .try_iter()
+                .map_err(|_| {
+                    PyTypeError::new_err(
+                        "backward: inputs must be a tensor or a sequence of tensors",
+                    )
+                })?
+                .map(|x| {
+                    let bad = || {
+                        PyTypeError::new_err(
+                            "backward: inputs must be a tensor or a sequence of tensors",
+                        )
+                    };
+                    let x = x.map_err(|_| bad())?;
+                    let r = x.extract::<PyRef<'_, PyTensor>>().map_err(|_| bad())?;
+                    Ok(r.t.clone())
+                })
+                .collect::<PyResult<_>>()?,
+        };
+        if targets.is_empty() {
+            return Err(PyRuntimeError::new_err(
+                "backward: the 'inputs' argument cannot be empty",
+            ));
+        }
         gil::nogil(py, gil::ALWAYS, || {
-            t.backward(g, retain_graph.unwrap_or(false))
+            let grads = crate::autograd::grad(&[t], &targets, vec![g], retain, true)?;
+            for (x, gx) in targets.iter().zip(grads) {
+                if let Some(gx) = gx {
+                    crate::autograd::accumulate(x, gx)?;
+                }
+            }
+            Ok::<(), crate::error::Error>(())
         })?;
         Ok(())
     }

@@ -328,3 +328,28 @@ def test_weight_norm_spectral_norm_and_gumbel_softmax():
     assert np.abs(hv.mean(0) - p).max() < 0.04
     (h * rustdl.tensor([1.0, 2.0, 3.0])).sum().backward()
     assert logits.grad is not None
+
+
+def test_backward_inputs_accumulates_only_into_the_given_tensors(device):
+    # loss = sum(w1 * x) + sum(w2 * x)^2 ; backward(inputs=[w2]) fills w2.grad only
+    x = rustdl.tensor([1.0, 2.0, 3.0], device=device)
+    w1 = rustdl.tensor([0.5, -1.0, 2.0], device=device, requires_grad=True)
+    w2 = rustdl.tensor([1.0, 1.0, -1.0], device=device, requires_grad=True)
+    loss = (w1 * x).sum() + (w2 * x).sum() ** 2
+    loss.backward(inputs=[w2], retain_graph=True)
+    s = float((np.array([1.0, 1.0, -1.0]) * [1.0, 2.0, 3.0]).sum())
+    np.testing.assert_allclose(w2.grad.cpu().numpy(), 2 * s * np.array([1.0, 2.0, 3.0]), rtol=1e-6)
+    assert w1.grad is None
+    # a single tensor works too, and gradients accumulate like backward's
+    loss.backward(inputs=w2, retain_graph=True)
+    np.testing.assert_allclose(w2.grad.cpu().numpy(), 4 * s * np.array([1.0, 2.0, 3.0]), rtol=1e-6)
+    # a non-leaf input gets its .grad, and the leaves behind it get nothing
+    h = w1 * x
+    h.retain_grad()
+    (h * h).sum().backward(inputs=[h])
+    np.testing.assert_allclose(h.grad.cpu().numpy(), 2 * np.array([0.5, -2.0, 6.0]), rtol=1e-6)
+    assert w1.grad is None
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        (w1 * x).sum().backward(inputs=[])
+    with pytest.raises(TypeError, match="inputs"):
+        (w1 * x).sum().backward(inputs=[3])

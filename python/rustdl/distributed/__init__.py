@@ -534,12 +534,12 @@ def _leaf_ids(roots: Iterable[Any]) -> set[int]:
 
 
 def _backward(
-    self: Tensor, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False
+    self: Tensor, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False, inputs: Any = None
 ) -> None:
     # the graph is freed by backward: find what it reaches first
     roots = [self] if _pending else []
     reached = _leaf_ids(roots) if roots else set()
-    _original_backward(self, gradient, retain_graph, create_graph)
+    _original_backward(self, gradient, retain_graph, create_graph, inputs)
     if reached:
         for ddp in list(_pending):
             if ddp._param_ids & reached:
