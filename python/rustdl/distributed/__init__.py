@@ -534,7 +534,11 @@ def _leaf_ids(roots: Iterable[Any]) -> set[int]:
 
 
 def _backward(
-    self: Tensor, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False, inputs: Any = None
+    self: Tensor,
+    gradient: Any = None,
+    retain_graph: Any = None,
+    create_graph: bool = False,
+    inputs: Any = None,
 ) -> None:
     # the graph is freed by backward: find what it reaches first
     roots = [self] if _pending else []
