@@ -164,6 +164,8 @@ pub struct Node {
     retained: Mutex<Vec<Weak<TensorImpl>>>,
     /// hooks registered on the tensors this node produced (`Tensor::register_hook`)
     pub(crate) hooks: Hooks,
+    /// the rule's gradients can be differentiated again (see `twice_differentiable`)
+    twice: std::sync::atomic::AtomicBool,
 }
 
 impl Node {
@@ -198,6 +200,7 @@ impl Node {
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
+            twice: std::sync::atomic::AtomicBool::new(twice_differentiable(name)),
         }))
     }
 
@@ -218,7 +221,15 @@ impl Node {
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
+            twice: std::sync::atomic::AtomicBool::new(twice_differentiable(name)),
         })
+    }
+
+    /// Declares the rule's gradients differentiable again (a rule made of differentiable ops on
+    /// tensors that carry their history, such as a Python Function's backward).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub(crate) fn mark_twice_differentiable(&self) {
+        self.twice.store(true, Ordering::Relaxed);
     }
 
     /// True when this node's rule reads a tensor with version counter `v`.
@@ -297,6 +308,143 @@ impl Node {
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+    /// set while a backward with `create_graph` runs its rules
+    static CREATE_GRAPH: Cell<bool> = const { Cell::new(false) };
+    /// the node whose rule is running (with `create_graph`)
+    static RUNNING: std::cell::RefCell<Option<Arc<Node>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// True while a backward with `create_graph` runs its rules: the tensors the rules saved then
+/// carry the history of what they were saved from (see `Tensor::saved`).
+pub(crate) fn is_creating_graph() -> bool {
+    CREATE_GRAPH.with(|c| c.get())
+}
+
+/// The node whose rule is running in a backward with `create_graph`.
+pub(crate) fn running_node() -> Option<Arc<Node>> {
+    RUNNING.with(|r| r.borrow().clone())
+}
+
+/// Grad mode on and `create_graph` set for a backward's rules; restores both when dropped.
+struct CreateGraphGuard(bool, bool);
+
+impl CreateGraphGuard {
+    fn new() -> CreateGraphGuard {
+        CreateGraphGuard(
+            set_grad_enabled(true),
+            CREATE_GRAPH.with(|c| c.replace(true)),
+        )
+    }
+}
+
+impl Drop for CreateGraphGuard {
+    fn drop(&mut self) {
+        set_grad_enabled(self.0);
+        CREATE_GRAPH.with(|c| c.set(self.1));
+    }
+}
+
+/// Sets the running node; restores the previous one when dropped.
+struct RunningGuard(Option<Arc<Node>>);
+
+impl RunningGuard {
+    fn new(node: &Arc<Node>) -> RunningGuard {
+        RunningGuard(RUNNING.with(|r| r.replace(Some(node.clone()))))
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        RUNNING.with(|r| *r.borrow_mut() = prev);
+    }
+}
+
+/// The ops whose rules compute their gradients with differentiable ops from tensors saved with
+/// [`Tensor::saved`](crate::tensor::Tensor::saved), so a backward with `create_graph` gives
+/// gradients that can be differentiated again. Every other node's gradients get a node that
+/// refuses a second differentiation (an error, never a silently wrong higher-order gradient).
+fn twice_differentiable(name: &str) -> bool {
+    const OPS: &[&str] = &[
+        // elementwise (unary ops by name, binary ops by name)
+        "neg",
+        "abs",
+        "exp",
+        "log",
+        "sqrt",
+        "rsqrt",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "gelu",
+        "reciprocal",
+        "square",
+        "add_scalar",
+        "mul_scalar",
+        "rsub_scalar",
+        "rdiv_scalar",
+        "pow_scalar",
+        "rpow_scalar",
+        "clamp",
+        "leaky_relu",
+        "elu",
+        "silu",
+        "log1p",
+        "erf",
+        "expm1",
+        "erfinv",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "maximum",
+        "minimum",
+        "remainder",
+        "fmod",
+        "floor_divide",
+        "tanh_backward",
+        "sigmoid_backward",
+        "relu_backward",
+        "round",
+        "ceil",
+        "trunc",
+        "erf",
+        "elementwise",
+        "where",
+        // products, reductions, shapes
+        "matmul",
+        "linear",
+        "sum",
+        "std",
+        "norm",
+        "softmax",
+        "log_softmax",
+        "softplus",
+        "amax",
+        "amin",
+        "view",
+        "permute",
+        "expand",
+        "slice",
+        "cat",
+        "ToCopy",
+        "ToDevice",
+        "Clone",
+        "index_select",
+        "gather",
+        "scatter_add",
+        "index_add",
+        "im2col",
+        "col2im",
+        // composed of differentiable ops when a backward runs with create_graph
+        "conv2d",
+        "max_pool2d",
+        "batch_norm",
+    ];
+    OPS.contains(&name)
 }
 
 /// True when grad mode is on and one of `inputs` requires grad: an op needs to record a node.
@@ -362,12 +510,13 @@ fn topo_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
     order
 }
 
-/// The seed gradient of `root`: `gradient`, or ones for a one-element output.
-fn seed(root: &Tensor, gradient: Option<Tensor>, what: &str) -> Result<Tensor> {
+/// The seed gradient of `root`: `gradient` (keeping its history with `create_graph`), or ones
+/// for a one-element output.
+fn seed(root: &Tensor, gradient: Option<Tensor>, what: &str, create_graph: bool) -> Result<Tensor> {
     match gradient {
         Some(g) => {
             root.check_grad_fits(&g, &format!("{what}: gradient"), "the output")?;
-            Ok(g.detach())
+            Ok(if create_graph { g } else { g.detach() })
         }
         None => {
             ensure!(
@@ -383,14 +532,17 @@ fn seed(root: &Tensor, gradient: Option<Tensor>, what: &str) -> Result<Tensor> {
 
 /// Runs the graph from `roots` (edge, gradient). Leaves' gradients are handed to `leaf`; when
 /// `capture` is given, the gradient reaching each of those keys is recorded there instead of
-/// flowing on past it being required.
+/// flowing on past it being required. With `create_graph` the rules run in grad mode with their
+/// saved tensors carrying history, so the gradients are themselves differentiable.
 fn run_graph(
     roots: Vec<(Edge, Tensor)>,
     retain_graph: bool,
     mut leaf: impl FnMut(&Tensor, Tensor) -> Result<()>,
     capture: Option<&mut HashMap<Key, Option<Tensor>>>,
+    create_graph: bool,
 ) -> Result<()> {
-    let _guard = NoGradGuard::new();
+    let _guard = (!create_graph).then(NoGradGuard::new);
+    let _creating = create_graph.then(CreateGraphGuard::new);
     let mut grads: HashMap<Key, Tensor> = HashMap::new();
     let mut leaves: Vec<Tensor> = Vec::new();
     let mut root_nodes = Vec::new();
@@ -494,7 +646,19 @@ fn run_graph(
                 accumulate(t, g.clone())?;
             }
         }
-        let input_grads = node.run(&g, retain_graph)?;
+        let input_grads = if create_graph {
+            let _running = RunningGuard::new(node);
+            let out = node.run(&g, retain_graph)?;
+            if node.twice.load(Ordering::Relaxed) {
+                out
+            } else {
+                out.into_iter()
+                    .map(|gi| gi.map(|gi| refusing_second_backward(gi, node, &g)))
+                    .collect()
+            }
+        } else {
+            node.run(&g, retain_graph)?
+        };
         for (edge, gi) in node.edges.iter().zip(input_grads) {
             let (Some(edge), Some(gi)) = (edge, gi) else {
                 continue;
@@ -539,6 +703,32 @@ fn run_graph(
     Ok(())
 }
 
+/// `gi`, a gradient `node`'s rule computed in a backward with `create_graph` that cannot be
+/// differentiated again, as a tensor whose history raises when a later backward reaches it
+/// (from the incoming gradient `g` or the node's inputs) instead of dropping those terms.
+fn refusing_second_backward(gi: Tensor, node: &Arc<Node>, g: &Tensor) -> Tensor {
+    let mut edges = vec![g.edge()];
+    edges.extend(node.edges.iter().cloned());
+    let gi = gi.detach();
+    if edges.iter().all(Option::is_none) {
+        return gi;
+    }
+    let name = node.name;
+    let refuse = Node::record_edges(
+        "NotImplemented",
+        gi.shape(),
+        edges,
+        Box::new(move |_| {
+            Err(Error::Runtime(format!(
+                "backward: the gradient of {name} was computed with create_graph=True, but \
+                 differentiating it again (double backward through {name}) is not supported yet"
+            )))
+        }),
+    );
+    gi.set_history(Some(refuse));
+    gi
+}
+
 /// A leaf's summed gradient through its hooks to `leaf` (which accumulates it into `.grad`),
 /// then the leaf's post-accumulate hooks.
 fn hand_over(
@@ -560,25 +750,42 @@ fn hand_over(
 /// `gradient` may be omitted only for a one-element root. Without `retain_graph` the rules are
 /// freed as they run, so the graph's memory goes at once and a second backward is an error.
 pub fn backward(root: &Tensor, gradient: Option<Tensor>, retain_graph: bool) -> Result<()> {
+    backward_graph(root, gradient, retain_graph, false)
+}
+
+/// [`backward`], and with `create_graph` the gradients accumulated into `.grad` keep a history
+/// (higher-order gradients; implies nothing about `retain_graph`, which the caller sets).
+pub fn backward_graph(
+    root: &Tensor,
+    gradient: Option<Tensor>,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<()> {
     let Some(edge) = root.edge() else {
         return Err(Error::Runtime(
             "backward: element 0 of tensors does not require grad and does not have a grad_fn"
                 .into(),
         ));
     };
-    let g = seed(root, gradient, "backward")?;
-    run_graph(vec![(edge, g)], retain_graph, accumulate, None)
+    let g = seed(root, gradient, "backward", create_graph)?;
+    if create_graph {
+        run_graph(vec![(edge, g)], retain_graph, accumulate_graph, None, true)
+    } else {
+        run_graph(vec![(edge, g)], retain_graph, accumulate, None, false)
+    }
 }
 
 /// Gradients of `outputs` (weighted by `grad_outputs`) with respect to `inputs`, returned
 /// instead of accumulated into `.grad`. An input the outputs do not depend on gives `None`
 /// (an error unless `allow_unused`).
+/// With `create_graph` the returned gradients have a history (differentiable again).
 pub fn grad(
     outputs: &[Tensor],
     inputs: &[Tensor],
     grad_outputs: Vec<Option<Tensor>>,
     retain_graph: bool,
     allow_unused: bool,
+    create_graph: bool,
 ) -> Result<Vec<Option<Tensor>>> {
     ensure!(
         grad_outputs.len() == outputs.len(),
@@ -594,7 +801,7 @@ pub fn grad(
                 "grad: element {i} of outputs does not require grad and does not have a grad_fn"
             )));
         };
-        roots.push((edge, seed(o, g, "grad")?));
+        roots.push((edge, seed(o, g, "grad", create_graph)?));
     }
     let mut keys = Vec::new();
     let mut capture = HashMap::new();
@@ -608,7 +815,13 @@ pub fn grad(
         keys.push(k);
         capture.insert(k, None);
     }
-    run_graph(roots, retain_graph, |_, _| Ok(()), Some(&mut capture))?;
+    run_graph(
+        roots,
+        retain_graph,
+        |_, _| Ok(()),
+        Some(&mut capture),
+        create_graph,
+    )?;
     let mut out = Vec::with_capacity(inputs.len());
     for (i, (k, x)) in keys.iter().zip(inputs).enumerate() {
         match capture.get(k).cloned().flatten() {
@@ -624,6 +837,21 @@ pub fn grad(
         }
     }
     Ok(out)
+}
+
+/// Accumulates `g` into `.grad` keeping its history (a backward with `create_graph`): the sum is
+/// a new tensor, never an alias of a gradient that flows elsewhere.
+pub(crate) fn accumulate_graph(t: &Tensor, g: Tensor) -> Result<()> {
+    let g = if g.dtype() != t.dtype() {
+        g.to_dtype(t.dtype())?
+    } else {
+        g
+    };
+    let new = match t.grad() {
+        Some(prev) => prev.add(&g)?,
+        None => g.deep_clone()?,
+    };
+    t.set_grad(Some(new))
 }
 
 pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {

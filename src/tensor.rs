@@ -41,6 +41,18 @@ pub struct TensorImpl {
     pub(crate) hooks: crate::autograd::Hooks,
     /// a leaf's post-accumulate-grad hooks, called with the leaf once backward updated `.grad`
     pub(crate) post_hooks: crate::autograd::Hooks,
+    /// for a tensor a derivative rule saved: the history of the tensor it was saved from, which
+    /// it takes on while a rule runs with `create_graph` (higher-order gradients)
+    pub(crate) origin: Option<Origin>,
+}
+
+/// Where a saved tensor came from (see [`Tensor::saved`]).
+#[derive(Clone)]
+pub(crate) enum Origin {
+    /// an input of the op: its history when the op ran
+    Input(Edge),
+    /// the op's own output: the node whose rule is running
+    Output,
 }
 
 /// An n-dimensional array with autograd. Cloning is cheap (a reference count).
@@ -88,6 +100,7 @@ impl Tensor {
             view_in_no_grad: false,
             hooks: crate::autograd::Hooks::default(),
             post_hooks: crate::autograd::Hooks::default(),
+            origin: None,
         }))
     }
 
@@ -173,7 +186,8 @@ impl Tensor {
     }
 
     /// Where a gradient for this tensor goes: its node, itself as a leaf that requires grad, or
-    /// nowhere.
+    /// nowhere. A tensor a rule saved is a leaf without grad, except while rules run with
+    /// `create_graph`: it then stands for the tensor it was saved from.
     pub(crate) fn edge(&self) -> Option<Edge> {
         self.sync_view();
         if let Some(n) = self
@@ -188,7 +202,43 @@ impl Tensor {
         if self.0.requires_grad.load(Ordering::Acquire) {
             return Some(Edge::Leaf(self.clone()));
         }
-        None
+        self.origin_edge()
+    }
+
+    /// The history a saved tensor stands for while rules run with `create_graph`.
+    fn origin_edge(&self) -> Option<Edge> {
+        let origin = self.0.origin.as_ref()?;
+        if !autograd::is_creating_graph() {
+            return None;
+        }
+        match origin {
+            Origin::Input(e) => Some(e.clone()),
+            Origin::Output => autograd::running_node().map(Edge::Node),
+        }
+    }
+
+    /// This tensor as a derivative rule saves it: no history of its own (like `detach()`), but
+    /// when the rule runs with `create_graph` it carries the history of `self` at this moment,
+    /// so the gradient the rule computes is itself differentiable.
+    pub(crate) fn saved(&self) -> Tensor {
+        match self.edge() {
+            Some(e) => self.detached_with(Some(Origin::Input(e))),
+            None => self.detach(),
+        }
+    }
+
+    /// An op's result as its own rule saves it (see [`Tensor::saved`]): with `create_graph` it
+    /// stands for the output of the node whose rule reads it.
+    pub(crate) fn saved_output(&self) -> Tensor {
+        self.detached_with(Some(Origin::Output))
+    }
+
+    fn detached_with(&self, origin: Option<Origin>) -> Tensor {
+        let mut t = self.detach();
+        if let Some(inner) = Arc::get_mut(&mut t.0) {
+            inner.origin = origin;
+        }
+        t
     }
 
     /// For a view whose base was modified in place with history since this view's node was
@@ -256,6 +306,7 @@ impl Tensor {
     pub fn requires_grad(&self) -> bool {
         self.sync_view();
         self.0.requires_grad.load(Ordering::Acquire)
+            || (self.0.origin.is_some() && self.origin_edge().is_some())
     }
     /// The storage's version counter (bumped by every in-place write).
     pub fn version(&self) -> &Arc<Version> {

@@ -755,7 +755,9 @@ int64: dtype
 long: dtype
 bool: dtype
 
-def _attach_function(name: Any, outputs: Any, inputs: Any, saved: Any, backward: Any) -> None: ...
+def _attach_function(
+    name: Any, outputs: Any, inputs: Any, saved: Any, backward: Any, twice_differentiable: Any = True
+) -> None: ...
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor: ...
 def arange(
     start: builtins.float,

@@ -202,7 +202,10 @@ def grad(
     """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated.
 
     As ``torch.autograd.grad``: ``.grad`` of the inputs is left untouched, and the graph is freed
-    unless ``retain_graph``. ``create_graph=True`` (higher-order gradients) is not supported.
+    unless ``retain_graph``. With ``create_graph=True`` the gradients returned have a history of
+    their own, so they can be differentiated again (gradient penalties, Hessian-vector products,
+    meta-learning); an op whose gradient cannot be differentiated again raises when a later
+    backward reaches it.
 
     Args:
         outputs: a tensor or a sequence of tensors.
@@ -386,17 +389,42 @@ class Function(metaclass=_FunctionMeta):
             return tuple(out)
 
         saved = [t for t in ctx._saved if isinstance(t, Tensor)]
+        # a backward reading a saved output sees it without history, so its result cannot be
+        # differentiated again (create_graph then refuses rather than drop those terms)
+        produced = [output] if single else list(output)
+        twice = not getattr(cls.backward, "_once_differentiable", False) and not any(
+            s is o for s in saved for o in produced
+        )
         _rustdl._attach_function(
             cls.__name__,
             [outs[i] for i in diff_pos],
             [args[i] for i in tensor_pos],
             saved,
             backward_fn,
+            twice,
         )
         return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
 
 
 def once_differentiable(fn):
-    """Decorator for ``backward``: accepted for compatibility (rustdl never builds a graph of
-    the backward pass)."""
+    """Decorator for ``backward``: its result is not differentiated again (a backward with
+    ``create_graph=True`` through it raises when the second backward reaches it)."""
+    fn._once_differentiable = True
     return fn
+
+
+def _function_module():
+    """``rustdl.autograd.function``, where PyTorch code imports ``Function`` and
+    ``once_differentiable`` from (``from torch.autograd.function import once_differentiable``)."""
+    import sys
+    import types
+
+    mod = types.ModuleType(__name__ + ".function", "Custom autograd functions (as torch.autograd.function).")
+    mod.Function = Function  # type: ignore[attr-defined]
+    mod.FunctionCtx = FunctionCtx  # type: ignore[attr-defined]
+    mod.once_differentiable = once_differentiable  # type: ignore[attr-defined]
+    sys.modules[mod.__name__] = mod
+    return mod
+
+
+function = _function_module()

@@ -76,9 +76,6 @@ impl UnaryOp {
                 | UnaryOp::Step
                 | UnaryOp::ClampMask(..)
                 | UnaryOp::LeakyReluGrad(_)
-                | UnaryOp::GeluGrad
-                | UnaryOp::EluGrad(_)
-                | UnaryOp::SiluGrad
                 | UnaryOp::Not
                 | UnaryOp::Round
                 | UnaryOp::Ceil

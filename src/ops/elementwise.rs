@@ -36,7 +36,7 @@ impl Tensor {
         if !self.dtype().is_float() || !crate::autograd::needs_grad(&[self]) {
             return Ok(Tensor::from_contiguous(s, self.shape()));
         }
-        let x = self.detach();
+        let x = self.saved();
         // rules that read the output instead of the input (ReLU too, as y > 0 ⇔ x > 0), so an
         // in-place version may overwrite the input
         let needs_out = matches!(
@@ -61,7 +61,11 @@ impl Tensor {
             )
             && !op.is_piecewise_constant();
         let out = Tensor::from_contiguous(s, self.shape());
-        let y = if needs_out { Some(out.detach()) } else { None };
+        let y = if needs_out {
+            Some(out.saved_output())
+        } else {
+            None
+        };
         let mut saved: Vec<&Tensor> = Vec::new();
         if needs_in {
             saved.push(self);
@@ -120,6 +124,33 @@ impl Tensor {
                         .exp()?
                         .mul_scalar(0.5 * std::f64::consts::PI.sqrt())?,
                 )?,
+                // the derivative helpers' own derivatives (for higher-order gradients):
+                // gelu'' = φ(x)(2 − x²)
+                UnaryOp::GeluGrad => g.mul(
+                    &x.unary(UnaryOp::Square)?
+                        .mul_scalar(-0.5)?
+                        .exp()?
+                        .mul_scalar(
+                            0.5 * std::f64::consts::FRAC_2_SQRT_PI
+                                * std::f64::consts::FRAC_1_SQRT_2,
+                        )?
+                        .mul(&x.unary(UnaryOp::Square)?.unary(UnaryOp::RSubScalar(2.0))?)?,
+                )?,
+                // silu'' = σ(1 − σ)(2 + x(1 − 2σ))
+                UnaryOp::SiluGrad => {
+                    let sg = x.sigmoid()?;
+                    let ds = sg.mul(&sg.unary(UnaryOp::RSubScalar(1.0))?)?;
+                    let inner = x
+                        .mul(&sg.mul_scalar(-2.0)?.add_scalar(1.0)?)?
+                        .add_scalar(2.0)?;
+                    g.mul(&ds.mul(&inner)?)?
+                }
+                // elu'' = 0 for x > 0, a·eˣ below
+                UnaryOp::EluGrad(a) => {
+                    let below = x.scalar_like(0.0)?.binary(&x, BinaryOp::Ge)?;
+                    let curve = x.exp()?.mul_scalar(a)?;
+                    g.mul(&Tensor::where_cond(&below, &curve, &curve.zeros_like()?)?)?
+                }
                 // piecewise-constant functions and derivative helpers
                 op if op.is_piecewise_constant() => g.zeros_like()?,
                 _ => return Err(Error::Runtime(format!("{}: no derivative", op_name(op)))),
@@ -279,9 +310,9 @@ impl Tensor {
             return Ok(out);
         }
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        let (xa, xb) = (a.detach(), b.detach());
+        let (xa, xb) = (a.saved(), b.saved());
         let y = if op == BinaryOp::Pow {
-            Some(out.detach())
+            Some(out.saved_output())
         } else {
             None
         };
@@ -360,6 +391,17 @@ impl Tensor {
                     (g.clone(), g.neg()?.mul(&q)?)
                 }
                 BinaryOp::FloorDiv => (g.zeros_like()?, g.zeros_like()?),
+                // the backward helpers' derivatives (higher-order gradients): a = incoming
+                // gradient, b = the saved output y
+                BinaryOp::TanhGrad => (
+                    g.binary(&xb, BinaryOp::TanhGrad)?,
+                    g.mul(&xa)?.mul(&xb)?.mul_scalar(-2.0)?,
+                ),
+                BinaryOp::SigmoidGrad => (
+                    g.binary(&xb, BinaryOp::SigmoidGrad)?,
+                    g.mul(&xa)?.mul(&xb.mul_scalar(-2.0)?.add_scalar(1.0)?)?,
+                ),
+                BinaryOp::ReluGrad => (g.binary(&xb, BinaryOp::ReluGrad)?, g.zeros_like()?),
                 _ => return Err(Error::Runtime(format!("{}: no derivative", op.name()))),
             };
             Ok(vec![Some(ga.sum_to(&sa)?), Some(gb.sum_to(&sb)?)])

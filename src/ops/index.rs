@@ -76,6 +76,11 @@ impl Tensor {
             &[&x],
             &[&idx],
             move |g| {
+                if crate::autograd::is_creating_graph() {
+                    // differentiable again: the adjoint as an op with its own rule
+                    let z = Tensor::zeros(&in_shape, g.dtype(), g.device())?;
+                    return Ok(vec![Some(z.index_add(d as isize, &i, g)?)]);
+                }
                 Ok(vec![Some(added_at(
                     backend::index_add,
                     &in_shape,
@@ -122,6 +127,10 @@ impl Tensor {
             &[self],
             &[idx],
             move |g| {
+                if crate::autograd::is_creating_graph() {
+                    let z = Tensor::zeros(&in_shape, g.dtype(), g.device())?;
+                    return Ok(vec![Some(z.scatter_add(d as isize, &i, g)?)]);
+                }
                 Ok(vec![Some(added_at(
                     backend::scatter_add,
                     &in_shape,

@@ -66,7 +66,7 @@ impl Tensor {
         let s = backend::matmul(&self.storage(), &la, &other.storage(), &lb)?;
         let mut so = batch.to_vec();
         so.extend_from_slice(&[sa[sa.len() - 2], sb[sb.len() - 1]]);
-        let (xa, xb) = (self.detach(), other.detach());
+        let (xa, xb) = (self.saved(), other.saved());
         let (sha, shb) = (self.shape().to_vec(), other.shape().to_vec());
         // gradients only for the operands that need them (an input batch needs none)
         let (need_a, need_b) = (self.requires_grad(), other.requires_grad());
@@ -136,6 +136,7 @@ impl Tensor {
         let lead = &self.shape()[..self.ndim() - 1];
         let rows: usize = lead.iter().product();
         let x2 = self.detach().reshape(&[rows, fin])?;
+        let xs = self.saved();
         let wt = w.layout().permute(&[1, 0]);
         let mut y = backend::matmul(&x2.storage(), x2.layout(), &w.storage(), &wt)?;
         if let Some(b) = b {
@@ -145,7 +146,7 @@ impl Tensor {
         }
         let mut out_shape = lead.to_vec();
         out_shape.push(fout);
-        let (wd, need) = (w.detach(), [self.requires_grad(), w.requires_grad()]);
+        let (wd, need) = (w.saved(), [self.requires_grad(), w.requires_grad()]);
         let need_b = b.is_some_and(|b| b.requires_grad());
         let xshape = self.shape().to_vec();
         let mut lin_saved = Vec::new();
@@ -171,7 +172,7 @@ impl Tensor {
                     None
                 };
                 let gw = if need[1] {
-                    Some(g2.t()?.matmul(&x2)?)
+                    Some(g2.t()?.matmul(&xs.reshape(&[rows, fin])?)?)
                 } else {
                     None
                 };

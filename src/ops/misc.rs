@@ -482,7 +482,7 @@ impl Tensor {
                 .add(&x.relu()?)?
         };
         let out = value.detach();
-        let xd = x.detach();
+        let xd = x.saved();
         Ok(out.with_rule("softplus", &[&x], &[&x], move |g| {
             Ok(vec![Some(g.mul(&xd.sigmoid()?)?)])
         }))

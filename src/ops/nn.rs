@@ -1,7 +1,7 @@
 //! Neural-network ops: convolution (im2col + matmul), pooling, normalisation, dropout, embedding,
 //! resizing. Most are compositions of differentiable primitives, so their backward is exact.
 
-use crate::backend::{self, Conv2dGeom, RandKind};
+use crate::backend::{self, Conv2dGeom, RandKind, UnaryOp};
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -253,7 +253,9 @@ impl Tensor {
             o,
         )?;
         // what the weight gradient reads: the input and the backend's workspace
-        let x = need[1].then(|| self.detach());
+        let x = need[1].then(|| self.saved());
+        // the weight as the input gradient reads it with create_graph (composed, differentiable)
+        let wsaved = need[0].then(|| weight.saved());
         let workspace = match (need[1], workspace) {
             (true, Some(ws)) => {
                 let n = ws.len();
@@ -279,6 +281,26 @@ impl Tensor {
             &inputs,
             &conv_saved,
             move |gr| {
+                if crate::autograd::is_creating_graph() {
+                    // higher-order gradients: the same products composed of differentiable ops
+                    // (columns and matmuls) over the saved tensors, which carry their history
+                    let rows = g.n * g.oh * g.ow;
+                    let g2 = gr.permute(&[0, 2, 3, 1])?.reshape(&[rows, o])?;
+                    let gx = match &wsaved {
+                        Some(w) => Some(g2.matmul(&w.reshape(&[o, k])?)?.col2im(g)?),
+                        None => None,
+                    };
+                    let gw = match &x {
+                        Some(x) => Some(g2.t()?.matmul(&x.im2col(g, 0.0)?)?.reshape(&wshape)?),
+                        None => None,
+                    };
+                    let gb = if need[2] {
+                        Some(gr.sum(&[0, 2, 3], false)?)
+                    } else {
+                        None
+                    };
+                    return Ok(vec![gx, gw, gb]);
+                }
                 let gx = if need[0] {
                     Some(Tensor::from_contiguous(
                         backend::conv2d_input_grad(
@@ -492,6 +514,12 @@ impl Tensor {
             &[&indices],
             move |gr| {
                 let flat = gr.reshape(&[planes, l])?;
+                if crate::autograd::is_creating_graph() {
+                    let z = Tensor::zeros(&[planes, g.h * g.w], gr.dtype(), gr.device())?;
+                    return Ok(vec![Some(
+                        z.scatter_add(1, &idx, &flat)?.reshape(&in_shape)?,
+                    )]);
+                }
                 let s = backend::scatter_add(
                     &[planes, g.h * g.w],
                     1,
@@ -713,6 +741,8 @@ impl Tensor {
         let spatial: usize = self.shape()[2..].iter().product();
         let l3 = crate::shape::Layout::contiguous(&[n, c, spatial]);
         let x = self.contiguous()?.detach();
+        // what a backward with create_graph reads (the composed, differentiable gradient)
+        let (xs, wsaved) = (self.saved(), weight.map(Tensor::saved));
         let dt = self.dtype();
         let per_channel = move |v: crate::storage::Storage| Tensor::from_contiguous(v, &[c]);
         let (mean, var) = if let Some((rm, rv)) = running {
@@ -778,6 +808,28 @@ impl Tensor {
             &inputs,
             &[self],
             move |gr| {
+                if crate::autograd::is_creating_graph() {
+                    let stats = (batch_stats, &mean, &invstd, eps);
+                    let mut out = batch_norm_grad_composed(gr, &xs, wsaved.as_ref(), stats, need)?;
+                    out[1] = out[1]
+                        .take()
+                        .zip(wdt)
+                        .map(|(t, d)| t.to_dtype(d))
+                        .transpose()?;
+                    out[2] = out[2]
+                        .take()
+                        .zip(bdt)
+                        .map(|(t, d)| t.to_dtype(d))
+                        .transpose()?;
+                    let mut res = vec![out[0].take()];
+                    if has_weight {
+                        res.push(out[1].take());
+                    }
+                    if bdt.is_some() {
+                        res.push(out[2].take());
+                    }
+                    return Ok(res);
+                }
                 let dy = gr.contiguous()?;
                 let (sdy, sdyx) =
                     backend::channel_dot(&dy.storage(), &x.storage(), &l3, &mean.storage())?;
@@ -1097,4 +1149,55 @@ impl Tensor {
             ])
         }))
     }
+}
+
+/// Batch normalisation's gradients (input, weight, bias: those `need`s) composed of
+/// differentiable ops, for a backward with create_graph. `stats`: (batch statistics?, the
+/// per-channel mean and 1/√(var + eps) the forward used, eps).
+fn batch_norm_grad_composed(
+    gr: &Tensor,
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    stats: (bool, &Tensor, &Tensor, f64),
+    need: [bool; 3],
+) -> Result<Vec<Option<Tensor>>> {
+    let (batch_stats, mean, invstd, eps) = stats;
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let spatial = x.numel() / (n * c).max(1);
+    let x3 = x.reshape(&[n, c, spatial])?;
+    let dy = gr.reshape(&[n, c, spatial])?;
+    let dims = [0isize, 2];
+    let (mu, istd) = if batch_stats {
+        let mu = x3.mean(&dims, true)?;
+        let var = x3.sub(&mu)?.unary(UnaryOp::Square)?.mean(&dims, true)?;
+        (mu, var.add_scalar(eps)?.unary(UnaryOp::Rsqrt)?)
+    } else {
+        (mean.reshape(&[1, c, 1])?, invstd.reshape(&[1, c, 1])?)
+    };
+    let xhat = x3.sub(&mu)?.mul(&istd)?;
+    let scale = match weight {
+        Some(w) => istd.mul(&w.to_dtype(x.dtype())?.reshape(&[1, c, 1])?)?,
+        None => istd.clone(),
+    };
+    let gx = if !need[0] {
+        None
+    } else if batch_stats {
+        let centred = dy
+            .sub(&dy.mean(&dims, true)?)?
+            .sub(&xhat.mul(&dy.mul(&xhat)?.mean(&dims, true)?)?)?;
+        Some(centred.mul(&scale)?.reshape(x.shape())?)
+    } else {
+        Some(dy.mul(&scale)?.reshape(x.shape())?)
+    };
+    let gw = if need[1] {
+        Some(dy.mul(&xhat)?.sum(&dims, false)?)
+    } else {
+        None
+    };
+    let gb = if need[2] {
+        Some(dy.sum(&dims, false)?)
+    } else {
+        None
+    };
+    Ok(vec![gx, gw, gb])
 }

@@ -86,7 +86,7 @@ impl Tensor {
             let _g = crate::autograd::NoGradGuard::new();
             v.sqrt()?
         };
-        let yd = y.detach();
+        let yd = y.saved_output();
         Ok(y.with_rule("std", &[&v], &[&yd.clone()], move |g| {
             let zero = yd.eq_scalar(0.0)?;
             let safe = Tensor::where_cond(&zero, &yd.ones_like()?, &yd)?;
@@ -204,7 +204,7 @@ impl Tensor {
         }
         let s = backend::softmax(&x.storage(), x.layout(), log)?;
         let out = Tensor::from_contiguous(s, x.shape());
-        let y = out.detach();
+        let y = out.saved_output();
         Ok(out.with_rule(name, &[&x], &[&y.clone()], move |g| {
             let gi = if log {
                 g.sub(&y.exp()?.mul(&g.sum(&[-1], true)?)?)?
@@ -240,7 +240,7 @@ impl Tensor {
                 let _g = crate::autograd::NoGradGuard::new();
                 self.mul(self)?.sum(dims, keepdim)?.sqrt()?
             };
-            let (x, yd, in_shape) = (self.detach(), y.detach(), self.shape().to_vec());
+            let (x, yd, in_shape) = (self.saved(), y.saved_output(), self.shape().to_vec());
             return Ok(
                 y.with_rule("norm", &[self], &[self, &yd.clone()], move |g| {
                     let yk = yd.reshape(&keep)?;

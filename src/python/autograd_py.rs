@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
@@ -111,12 +111,6 @@ fn grad(
     allow_unused: bool,
     create_graph: bool,
 ) -> PyResult<Vec<Option<PyTensor>>> {
-    if create_graph {
-        return Err(PyNotImplementedError::new_err(
-            "autograd.grad: create_graph=True (higher-order gradients) is not supported yet; \
-             rustdl computes first-order gradients",
-        ));
-    }
     let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
     let gos: Vec<Option<Tensor>> = grad_outputs
@@ -124,7 +118,7 @@ fn grad(
         .map(|g| g.as_ref().map(|g| g.t.clone()))
         .collect();
     let r = gil::nogil(py, gil::ALWAYS, move || {
-        autograd::grad(&outs, &ins, gos, retain_graph, allow_unused)
+        autograd::grad(&outs, &ins, gos, retain_graph, allow_unused, create_graph)
     })?;
     Ok(r.into_iter().map(|g| g.map(Into::into)).collect())
 }
@@ -193,14 +187,18 @@ fn call_backward(
 }
 
 /// Gives `outputs` (fresh tensors made by a Function's forward) a history whose rule calls
-/// `backward(*grad_outputs)` and routes its results to `inputs`.
+/// `backward(*grad_outputs)` and routes its results to `inputs`. `twice_differentiable`: the
+/// backward's own result may be differentiated (create_graph) — false when it reads a saved
+/// output (which carries no history) or is marked once-differentiable.
 #[pyfunction]
+#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true))]
 fn _attach_function(
     name: String,
     outputs: Vec<PyRef<'_, PyTensor>>,
     inputs: Vec<PyRef<'_, PyTensor>>,
     saved: Vec<PyRef<'_, PyTensor>>,
     backward: Py<PyAny>,
+    twice_differentiable: bool,
 ) -> PyResult<()> {
     let name = intern(&name);
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
@@ -222,6 +220,11 @@ fn _attach_function(
             &sv_refs,
             Box::new(move |g| call_backward(name, &backward, vec![g.clone()], n_in)),
         );
+        // the Function's backward runs Python ops in grad mode under create_graph: as
+        // differentiable as the ops it uses (each refuses on its own if it cannot be)
+        if let Some(n) = node.as_ref().filter(|_| twice_differentiable) {
+            n.mark_twice_differentiable();
+        }
         out.set_history(node);
         return Ok(());
     }
@@ -249,6 +252,9 @@ fn _attach_function(
     ) else {
         return Ok(());
     };
+    if twice_differentiable {
+        hub.mark_twice_differentiable();
+    }
     let mut at = 0;
     for (o, (n, _)) in outs.iter().zip(&sizes) {
         let (start, n) = (at, *n);

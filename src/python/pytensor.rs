@@ -397,16 +397,14 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if create_graph {
-            return Err(PyRuntimeError::new_err(
-                "backward: create_graph=True (higher-order gradients) is not supported",
-            ));
-        }
         let g = gradient.map(|g| g.t.clone());
         let t = self.t.clone();
-        let retain = retain_graph.unwrap_or(false);
+        // as PyTorch: retain_graph defaults to create_graph
+        let retain = retain_graph.unwrap_or(create_graph);
         let Some(inputs) = inputs else {
-            gil::nogil(py, gil::ALWAYS, || t.backward(g, retain))?;
+            gil::nogil(py, gil::ALWAYS, || {
+                crate::autograd::backward_graph(&t, g, retain, create_graph)
+            })?;
             return Ok(());
         };
         // a tensor or a sequence of tensors
@@ -437,10 +435,14 @@ impl PyTensor {
             ));
         }
         gil::nogil(py, gil::ALWAYS, || {
-            let grads = crate::autograd::grad(&[t], &targets, vec![g], retain, true)?;
+            let grads = crate::autograd::grad(&[t], &targets, vec![g], retain, true, create_graph)?;
             for (x, gx) in targets.iter().zip(grads) {
                 if let Some(gx) = gx {
-                    crate::autograd::accumulate(x, gx)?;
+                    if create_graph {
+                        crate::autograd::accumulate_graph(x, gx)?;
+                    } else {
+                        crate::autograd::accumulate(x, gx)?;
+                    }
                 }
             }
             Ok::<(), crate::error::Error>(())
