@@ -225,11 +225,11 @@ impl Node {
         })
     }
 
-    /// Declares the rule's gradients differentiable again (a rule made of differentiable ops on
-    /// tensors that carry their history, such as a Python Function's backward).
+    /// Declares whether the rule's gradients can be differentiated again (a Python Function's
+    /// backward: made of differentiable ops on tensors that carry their history, or not).
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
-    pub(crate) fn mark_twice_differentiable(&self) {
-        self.twice.store(true, Ordering::Relaxed);
+    pub(crate) fn set_twice_differentiable(&self, on: bool) {
+        self.twice.store(on, Ordering::Relaxed);
     }
 
     /// True when this node's rule reads a tensor with version counter `v`.
@@ -365,84 +365,23 @@ impl Drop for RunningGuard {
 /// gradients that can be differentiated again. Every other node's gradients get a node that
 /// refuses a second differentiation (an error, never a silently wrong higher-order gradient).
 fn twice_differentiable(name: &str) -> bool {
+    #[rustfmt::skip]
     const OPS: &[&str] = &[
-        // elementwise (unary ops by name, binary ops by name)
-        "neg",
-        "abs",
-        "exp",
-        "log",
-        "sqrt",
-        "rsqrt",
-        "sin",
-        "cos",
-        "tanh",
-        "sigmoid",
-        "relu",
-        "gelu",
-        "reciprocal",
-        "square",
-        "add_scalar",
-        "mul_scalar",
-        "rsub_scalar",
-        "rdiv_scalar",
-        "pow_scalar",
-        "rpow_scalar",
-        "clamp",
-        "leaky_relu",
-        "elu",
-        "silu",
-        "log1p",
-        "erf",
-        "expm1",
-        "erfinv",
-        "add",
-        "sub",
-        "mul",
-        "div",
-        "pow",
-        "maximum",
-        "minimum",
-        "remainder",
-        "fmod",
-        "floor_divide",
-        "tanh_backward",
-        "sigmoid_backward",
-        "relu_backward",
-        "round",
-        "ceil",
-        "trunc",
-        "erf",
-        "elementwise",
-        "where",
-        // products, reductions, shapes
-        "matmul",
-        "linear",
-        "sum",
-        "std",
-        "norm",
-        "softmax",
-        "log_softmax",
-        "softplus",
-        "amax",
-        "amin",
-        "view",
-        "permute",
-        "expand",
-        "slice",
-        "cat",
-        "ToCopy",
-        "ToDevice",
-        "Clone",
-        "index_select",
-        "gather",
-        "scatter_add",
-        "index_add",
-        "im2col",
-        "col2im",
+        // elementwise: unary ops (by `op_name`; "elementwise" is every other unary op) and
+        // binary ops (by `BinaryOp::name`), whose rules save with `Tensor::saved`
+        "neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu",
+        "gelu", "clamp", "leaky_relu", "elu", "silu", "pow", "add", "sub", "mul", "div", "round",
+        "ceil", "trunc", "erf", "erfinv", "expm1", "elementwise", "maximum", "minimum",
+        "remainder", "fmod", "floor_divide", "tanh_backward", "sigmoid_backward",
+        "relu_backward", "where",
+        // products, reductions, softmax, shapes, copies, indexing: rules made of
+        // differentiable ops (linear in the gradient, or reading saved tensors)
+        "matmul", "linear", "sum", "std", "norm", "softmax", "log_softmax", "softplus", "amax",
+        "amin", "max", "min", "scan", "view", "permute", "expand", "slice", "cat", "ToCopy",
+        "ToDevice", "Clone", "index_select", "gather", "scatter_add", "index_add", "im2col",
+        "col2im", "binary_cross_entropy",
         // composed of differentiable ops when a backward runs with create_graph
-        "conv2d",
-        "max_pool2d",
-        "batch_norm",
+        "conv2d", "conv_transpose2d", "max_pool2d", "batch_norm",
     ];
     OPS.contains(&name)
 }

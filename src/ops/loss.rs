@@ -311,14 +311,22 @@ impl Tensor {
                 .neg()?;
             (lp, lq, l)
         };
-        let (p, td) = (self.detach(), t.detach());
+        let (p, td) = (self.saved(), t.saved());
         let need_t = t.requires_grad();
         let l = l.with_rule("binary_cross_entropy", &[self, &t], &[self, &t], move |g| {
             let denom = p
                 .mul(&p.unary(UnaryOp::RSubScalar(1.0))?)?
                 .clamp(Some(1e-12), None)?;
             let gp = g.mul(&p.sub(&td)?.div(&denom)?)?;
-            let gt = if need_t {
+            let gt = if need_t && crate::autograd::is_creating_graph() {
+                // the logs again, from the saved input (differentiable in it)
+                let lp = p.log()?.clamp(Some(-100.0), None)?;
+                let lq = p
+                    .unary(UnaryOp::RSubScalar(1.0))?
+                    .log()?
+                    .clamp(Some(-100.0), None)?;
+                Some(g.mul(&lq.sub(&lp)?)?)
+            } else if need_t {
                 Some(g.mul(&lq.sub(&lp)?)?)
             } else {
                 None

@@ -454,7 +454,8 @@ impl Tensor {
         let out =
             backend::conv2d_input_grad(&self.storage(), self.layout(), &w2.storage(), &g, cin)?;
         let need = [self.requires_grad(), weight.requires_grad()];
-        let x = need[1].then(|| self.detach());
+        let x = need[1].then(|| self.saved());
+        let wsaved = need[0].then(|| weight.saved());
         let wshape = weight.shape().to_vec();
         let mut saved = Vec::new();
         if need[0] {
@@ -470,6 +471,32 @@ impl Tensor {
             &[self, weight],
             &saved,
             move |gr| {
+                if crate::autograd::is_creating_graph() {
+                    // higher-order gradients: columns of the output gradient, then products
+                    // with the saved tensors (which carry their history)
+                    let rows = g.n * g.oh * g.ow;
+                    let cols = gr.im2col(g, 0.0)?;
+                    let gx = match &wsaved {
+                        Some(w) => Some(
+                            cols.matmul(&w.reshape(&[cin, kk])?.t()?)?
+                                .reshape(&[g.n, g.oh, g.ow, cin])?
+                                .permute(&[0, 3, 1, 2])?
+                                .contiguous()?,
+                        ),
+                        None => None,
+                    };
+                    let gw = match &x {
+                        Some(x) => Some(
+                            x.permute(&[0, 2, 3, 1])?
+                                .reshape(&[rows, cin])?
+                                .t()?
+                                .matmul(&cols)?
+                                .reshape(&wshape)?,
+                        ),
+                        None => None,
+                    };
+                    return Ok(vec![gx, gw]);
+                }
                 let gx = if need[0] {
                     let (y, _) =
                         backend::conv2d(&gr.storage(), gr.layout(), &w2.storage(), None, &g, cin)?;

@@ -69,7 +69,7 @@ impl Tensor {
         if !out.dtype().is_float() {
             return Ok(out);
         }
-        let (xa, y) = (a.detach(), out.detach());
+        let (xa, y) = (a.saved(), out.saved_output());
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
         Ok(out.with_rule("scan", &[a, b], &[a, &y.clone()], move |g| {
             if g.numel() == 0 {

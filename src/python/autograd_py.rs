@@ -222,8 +222,8 @@ fn _attach_function(
         );
         // the Function's backward runs Python ops in grad mode under create_graph: as
         // differentiable as the ops it uses (each refuses on its own if it cannot be)
-        if let Some(n) = node.as_ref().filter(|_| twice_differentiable) {
-            n.mark_twice_differentiable();
+        if let Some(n) = &node {
+            n.set_twice_differentiable(twice_differentiable);
         }
         out.set_history(node);
         return Ok(());
@@ -252,9 +252,7 @@ fn _attach_function(
     ) else {
         return Ok(());
     };
-    if twice_differentiable {
-        hub.mark_twice_differentiable();
-    }
+    hub.set_twice_differentiable(twice_differentiable);
     let mut at = 0;
     for (o, (n, _)) in outs.iter().zip(&sizes) {
         let (start, n) = (at, *n);

@@ -4,7 +4,6 @@ elsewhere) and closed forms; everything in float64 on the CPU, float32 CPU vs GP
 
 import numpy as np
 import pytest
-
 import rustdl
 from rustdl import autograd, nn
 from rustdl.nn import functional as F
@@ -38,6 +37,11 @@ def first_grad(f, v):
         ("norm_sq", lambda x: x.norm() ** 3),
         ("div_log", lambda x: (x.abs().log1p() / (x * x + 1)).sum()),
         ("std", lambda x: x.std() * x.sum()),
+        ("cumprod", lambda x: (x.cumprod(0) * t64([1.0, 0.5, -1.0, 2.0])).sum()),
+        ("cumsum_sq", lambda x: (x.cumsum(0) ** 2).sum()),
+        ("max_amax", lambda x: x.max() * x.amax(0) + x.min() ** 2),
+        ("bce", lambda x: F.binary_cross_entropy(x.sigmoid(), t64([0.0, 1.0, 0.3, 1.0]))),
+        ("logsumexp", lambda x: x.logsumexp(0) ** 2),
     ],
 )
 def test_hessian_vector_products_match_finite_differences(name, f):
@@ -83,13 +87,31 @@ def critic(kind):
         return nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ELU(), nn.Flatten(), nn.Linear(16, 1))
     if kind == "bn_pool":
         return nn.Sequential(
-            nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 1)
+            nn.Conv2d(2, 3, 3, padding=1),
+            nn.BatchNorm2d(3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(12, 1),
         )
     if kind == "bn_eval_avg":
         net = nn.Sequential(
-            nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.SiLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(12, 1)
+            nn.Conv2d(2, 3, 3, padding=1),
+            nn.BatchNorm2d(3),
+            nn.SiLU(),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(12, 1),
         )
         return net
+    if kind == "conv_transpose":
+        return nn.Sequential(
+            nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1),
+            nn.Softplus(),
+            nn.ConvTranspose2d(3, 2, 2),
+            nn.Flatten(),
+            nn.Linear(2 * 8 * 8, 1),
+        )
     if kind == "layer_norm":
         return nn.Sequential(nn.Flatten(), nn.Linear(32, 6), nn.LayerNorm(6), nn.GELU(), nn.Linear(6, 1))
     raise ValueError(kind)
@@ -101,7 +123,9 @@ def gradient_penalty(net, x):
     return ((g.reshape(x.shape[0], -1).norm(2, dim=1) - 1) ** 2).mean() + 0.1 * d.mean()
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv", "grouped", "bn_pool", "bn_eval_avg", "layer_norm"])
+@pytest.mark.parametrize(
+    "kind", ["mlp", "conv", "grouped", "bn_pool", "bn_eval_avg", "conv_transpose", "layer_norm"]
+)
 def test_gradient_penalty_parameter_gradients_match_finite_differences(kind):
     """WGAN-GP: d/dθ of ‖∂D/∂x‖ terms equals a finite difference of the penalty (which itself
     uses only first-order gradients)."""
@@ -189,14 +213,13 @@ def test_backward_create_graph_keeps_a_history_in_grad():
 
 
 def test_ops_without_double_backward_raise_instead_of_dropping_terms():
-    x = rustdl.randn(1, 2, 4, 4, requires_grad=True)
-    w = rustdl.randn(2, 3, 3, 3, requires_grad=True)
-    y = F.conv_transpose2d(x, w, stride=2)
-    (g,) = autograd.grad(y.pow(2).sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="conv_transpose2d"):
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    x = rustdl.randn(2, 5, 3, requires_grad=True)
+    (g,) = autograd.grad(lstm(x)[0].pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="create_graph"):
         g.sum().backward()
     # without create_graph the gradient is plain
-    (g,) = autograd.grad(F.conv_transpose2d(x, w, stride=2).sum(), x)
+    (g,) = autograd.grad(lstm(x)[0].sum(), x)
     assert not g.requires_grad
 
 
