@@ -383,3 +383,57 @@ def test_torchvision_resnet18_has_torchvisions_layout():
     assert m(rustdl.randn(2, 3, 32, 32)).shape == (2, 1000)
     with pytest.raises(NotImplementedError, match="weights=None"):
         models.resnet18(weights="IMAGENET1K_V1")
+
+
+def test_higher_order_gradient_programs_run_unchanged(tmp_path):
+    """A physics-informed network (second derivatives through autograd.grad with create_graph)
+    and a WGAN-GP critic step (gradient penalty on a conv critic), written as PyTorch code."""
+    proc = run(
+        tmp_path,
+        """
+        import json, math
+        import torch
+        import torch.nn as nn
+        import torch.autograd as autograd
+
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        x = torch.linspace(0, 1, 32, dtype=torch.float64).reshape(-1, 1).requires_grad_(True)
+        xb = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+        losses = []
+        for step in range(300):
+            u = net(x)
+            du = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True)[0]
+            d2u = torch.autograd.grad(du, x, torch.ones_like(du), create_graph=True)[0]
+            loss = (d2u + math.pi ** 2 * torch.sin(math.pi * x)).pow(2).mean() + 100 * net(xb).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+
+        D = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True), nn.Flatten(), nn.Linear(8 * 4 * 4, 1))
+        optD = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.9))
+        gps = []
+        for it in range(30):
+            real = torch.randn(16, 1, 8, 8) * 0.5 + 2
+            fake = torch.randn(16, 1, 8, 8)
+            alpha = torch.rand(16, 1, 1, 1)
+            interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+            d_interp = D(interp)
+            grads = autograd.grad(outputs=d_interp, inputs=interp, grad_outputs=torch.ones_like(d_interp),
+                                  create_graph=True, retain_graph=True, only_inputs=True)[0]
+            gp = ((grads.view(grads.size(0), -1).norm(2, dim=1) - 1) ** 2).mean()
+            loss_d = D(fake).mean() - D(real).mean() + 10 * gp
+            optD.zero_grad()
+            loss_d.backward()
+            optD.step()
+            gps.append(gp.item())
+        print(json.dumps({"pinn": [losses[0], losses[-1]], "gp_grad": D[0].weight.grad is not None,
+                          "w": (D(fake).mean() - D(real).mean()).item()}))
+        """,
+    )
+    r = report(proc)
+    assert r["pinn"][1] < 0.02 * r["pinn"][0]  # the residual + boundary loss falls 50-fold
+    assert r["gp_grad"]
+    assert r["w"] < -0.5  # the critic separates the two distributions (D(real) > D(fake))
