@@ -228,7 +228,7 @@ fn unary_f(x: f32) -> f32 {
             // max_ then min_ of the CPU backend: NaN passes through
             r = fmin(fmax(x, c0), c1);
         }
-        case UN_CLAMP_MASK: { r = select(0.0, 1.0, x >= c0 && x <= c1); }
+        case UN_CLAMP_MASK: { r = select(0.0, 1.0, x > c0 && x < c1); }
         case UN_LEAKY_RELU: { r = select(x * c0, x, x > 0.0); }
         case UN_LEAKY_RELU_GRAD: { r = select(c0, 1.0, x > 0.0); }
         case UN_ELU: { r = select(c0 * (exp(x) - 1.0), x, x > 0.0); }

@@ -870,6 +870,31 @@ Tensor.logdet = _tensor_logdet
 Tensor.slogdet = _tensor_slogdet
 
 
+# functional forms of Tensor methods that PyTorch also exports as functions (torch.add(a, b,
+# alpha=2), torch.addcmul, torch.fmax, ...), for those not defined above
+def _functional_form(name):
+    def fn(input, *args, out=None, **kwargs):
+        if not isinstance(input, Tensor):
+            input = tensor(input)
+        return _into(out, getattr(input, name)(*args, **kwargs))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Functional form of ``Tensor.{name}``."
+    return fn
+
+
+for _fname in (
+    "absolute add addcdiv addcmul argwhere bitwise_and bitwise_not bitwise_or bitwise_xor "
+    "clamp_max clamp_min deg2rad div divide equal exp2 fliplr flipud fmax fmin frac greater "
+    "greater_equal hsplit index_copy is_complex is_floating_point is_signed less less_equal "
+    "logaddexp logaddexp2 logical_xor masked_scatter mul multiply mv negative not_equal numel "
+    "positive pow put rad2deg ravel rsub sgn sinc sub subtract take_along_dim tan tensor_split "
+    "vsplit"
+).split():
+    if _fname not in globals() and hasattr(Tensor, _fname):
+        globals()[_fname] = _functional_form(_fname)
+
+
 def __getattr__(name):
     # 16-bit dtypes: rustdl stores them as float32 (warns once)
     if name in ("float16", "half", "bfloat16"):

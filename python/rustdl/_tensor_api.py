@@ -2298,6 +2298,54 @@ for _name, _target in (
     ("positive", "__pos__"),
 ):
     setattr(Tensor, _name, getattr(Tensor, _target))
+_div_true = Tensor.div
+_div_true_ = Tensor.div_
+
+
+def _div(self, other, *, rounding_mode=None):
+    """``self / other``; ``rounding_mode`` ``"trunc"`` rounds toward zero, ``"floor"`` down (an
+    integer result for integer inputs), as ``torch.div``."""
+    if rounding_mode is None:
+        return _div_true(self, other)
+    if rounding_mode == "floor":
+        return self.floor_divide(other)
+    if rounding_mode != "trunc":
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}"
+        )
+    other_float = isinstance(other, float) or (isinstance(other, Tensor) and other.is_floating_point())
+    if self.is_floating_point() or other_float:
+        return _div_true(self, other).trunc()
+    # integers: floor division corrected toward zero where the signs differ and it was inexact
+    q = self.floor_divide(other)
+    inexact = self.remainder(other) != 0
+    signs_differ = (self < 0).logical_xor(_as_tensor_like(other, self) < 0)
+    return q + inexact.logical_and(signs_differ).to(q.dtype)
+
+
+def _div_(self, other, *, rounding_mode=None):
+    """In-place :meth:`div` (with ``rounding_mode``)."""
+    if rounding_mode is None:
+        return _div_true_(self, other)
+    return self.copy_(_div(self, other, rounding_mode=rounding_mode))
+
+
+def _as_tensor_like(x, like):
+    """``x`` as a tensor on ``like``'s device (a Python number as a 0-d tensor)."""
+    if isinstance(x, Tensor):
+        return x
+    from . import tensor
+
+    return tensor(x, device=like.device)
+
+
+def _rsub(self, other, *, alpha=1):
+    """``other - alpha * self``, as ``torch.rsub``."""
+    return _as_tensor_like(other, self) - self * alpha
+
+
+for _name, _fn in (("div", _div), ("divide", _div), ("div_", _div_), ("divide_", _div_), ("rsub", _rsub)):
+    setattr(Tensor, _name, _fn)
 Tensor.is_cpu = property(lambda self: self.device.type == "cpu", doc="True for a tensor on the CPU.")
 Tensor.is_pinned = lambda self: False
 Tensor.is_signed = lambda self: self.dtype != _bool

@@ -31,6 +31,29 @@ impl From<Tensor> for PyTensor {
 
 /// A Python number or tensor-like as the other side of an arithmetic op (the promotion rules
 /// themselves live in the core, `ops::promote`).
+/// `other · alpha` as an operand. PyTorch's deprecated overload `add_(Number alpha, Tensor
+/// other)` (old optimizer code: `p.data.add_(-lr, grad)`) is taken with its two arguments in
+/// that order.
+fn scaled_operand(other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Operand> {
+    let is_tensor = |o: &Bound<'_, PyAny>| o.extract::<PyRef<'_, PyTensor>>().is_ok();
+    let number = |o: &Bound<'_, PyAny>| {
+        o.extract::<f64>()
+            .map_err(|_| PyTypeError::new_err("alpha must be a number"))
+    };
+    let (other, alpha) = match alpha {
+        None => return operand(other),
+        Some(a) if is_tensor(a) && !is_tensor(other) => (a, number(other)?),
+        Some(a) => (other, number(a)?),
+    };
+    Ok(match operand(other)? {
+        Operand::Tensor(t) => Operand::Tensor(t.mul_scalar(alpha)?),
+        Operand::Scalar { value, is_int } => Operand::Scalar {
+            value: value * alpha,
+            is_int: is_int && alpha.fract() == 0.0,
+        },
+    })
+}
+
 pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
         return Ok(Operand::Tensor(t.t.clone()));
@@ -136,22 +159,27 @@ impl PyTensor {
         Ok(self.compute(&others, |x| x.compare(&o, op))?.into())
     }
 
+    /// `self op other · alpha` (add/sub with PyTorch's `alpha`).
+    fn arith_alpha(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: BinaryOp,
+        alpha: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let o = scaled_operand(other, alpha)?;
+        let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
+        Ok(self.compute(&others, |x| x.arith(&o, op, false))?.into())
+    }
+
     /// `self op= other` (with `other · alpha` for add/sub), in place with autograd.
     fn inplace_arith(
         &self,
         other: &Bound<'_, PyAny>,
         op: BinaryOp,
-        alpha: Option<f64>,
+        alpha: Option<&Bound<'_, PyAny>>,
         name: &'static str,
     ) -> PyResult<()> {
-        let o = match (operand(other)?, alpha) {
-            (Operand::Tensor(t), Some(a)) => Operand::Tensor(t.mul_scalar(a)?),
-            (Operand::Scalar { value, is_int }, Some(a)) => Operand::Scalar {
-                value: value * a,
-                is_int: is_int && a.fract() == 0.0,
-            },
-            (o, None) => o,
-        };
+        let o = scaled_operand(other, alpha)?;
         if let Operand::Tensor(t) = &o {
             if t.device() != self.t.device() && t.ndim() > 0 {
                 crate::ops::check_device(name, &self.t, t)?;
@@ -813,7 +841,7 @@ impl PyTensor {
     fn add_<'py>(
         slf: PyRef<'py, Self>,
         other: &Bound<'py, PyAny>,
-        alpha: Option<f64>,
+        alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         slf.inplace_arith(other, BinaryOp::Add, alpha, "add_")?;
         Ok(slf)
@@ -822,7 +850,7 @@ impl PyTensor {
     fn sub_<'py>(
         slf: PyRef<'py, Self>,
         other: &Bound<'py, PyAny>,
-        alpha: Option<f64>,
+        alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         slf.inplace_arith(other, BinaryOp::Sub, alpha, "sub_")?;
         Ok(slf)
@@ -1122,11 +1150,23 @@ impl PyTensor {
         self.compare(o, b)
     }
 
-    fn add(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Add, false)
+    /// `self + alpha · other` (also PyTorch's deprecated `add(alpha, other)` order).
+    #[pyo3(signature = (other, alpha=None))]
+    fn add(
+        &self,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        self.arith_alpha(other, BinaryOp::Add, alpha)
     }
-    fn sub(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Sub, false)
+    /// `self − alpha · other` (also PyTorch's deprecated `sub(alpha, other)` order).
+    #[pyo3(signature = (other, alpha=None))]
+    fn sub(
+        &self,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        self.arith_alpha(other, BinaryOp::Sub, alpha)
     }
     fn mul(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.arith(o, BinaryOp::Mul, false)

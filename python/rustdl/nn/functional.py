@@ -1937,11 +1937,11 @@ def hardswish(input, inplace: bool = False):
     """``x·relu6(x + 3) / 6``."""
     _need_tensor("hardswish", input=input)
 
-    # piecewise, so an infinite input has PyTorch's finite gradient (0 below -3, 1 above 3)
-    # rather than inf · 0
+    # piecewise, so an infinite input has PyTorch's finite gradient (0 up to -3, 1 from 3 on,
+    # the bounds included) rather than inf · 0
     def fn(x):
         mid = x.clamp(-3.0, 3.0)
-        return _rustdl.where(x > 3.0, x, _rustdl.where(x < -3.0, x * 0.0, mid * (mid + 3.0) / 6.0))
+        return _rustdl.where(x >= 3.0, x, _rustdl.where(x <= -3.0, x * 0.0, mid * (mid + 3.0) / 6.0))
 
     return _inplace(input, fn, inplace)
 
@@ -1982,10 +1982,14 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     _need_tensor("celu", input=input)
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
+
     # the exponential only sees x <= 0, so a large x cannot give inf · 0 = NaN in the gradient
-    return _inplace(
-        input, lambda x: _rustdl.where(x > 0, x, ((x.clamp(max=0.0) / alpha).expm1()) * alpha), inplace
-    )
+    # (a where, not clamp(max=0), whose gradient vanishes at 0 itself)
+    def fn(x):
+        neg = _rustdl.where(x > 0, x * 0.0, x)
+        return _rustdl.where(x > 0, x, (neg / alpha).expm1() * alpha)
+
+    return _inplace(input, fn, inplace)
 
 
 def glu(input, dim: int = -1):

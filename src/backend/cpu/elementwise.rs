@@ -119,8 +119,9 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
         }
         UnaryOp::RPowScalar(c) => f(c).powf(x),
         UnaryOp::Clamp(lo, hi) => x.max_(f(lo)).min_(f(hi)),
+        // strictly inside: PyTorch's clamp passes no gradient at a bound itself
         UnaryOp::ClampMask(lo, hi) => {
-            if x >= f(lo) && x <= f(hi) {
+            if x > f(lo) && x < f(hi) {
                 T::ONE
             } else {
                 T::ZERO
