@@ -384,3 +384,78 @@ pub fn unpack_grads<T: HostElem>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Device;
+
+    fn grid() -> Tensor {
+        let v: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        Tensor::from_f32(v, &[3, 4]).unwrap()
+    }
+
+    #[test]
+    fn read_into_gathers_strided_views() {
+        let t = grid().transpose(0, 1).unwrap();
+        let mut out = vec![0f32; 12];
+        t.read_into(&mut out, "test").unwrap();
+        assert_eq!(out, t.contiguous().unwrap().to_f32_vec().unwrap());
+        let mut wrong = vec![0f64; 12];
+        assert!(matches!(
+            t.read_into(&mut wrong, "test"),
+            Err(Error::DType(_))
+        ));
+        let mut short = vec![0f32; 5];
+        assert!(matches!(
+            t.read_into(&mut short, "test"),
+            Err(Error::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn write_host_scatters_in_place_and_bumps_the_version() {
+        let base = grid();
+        let col = base.select(1, 2).unwrap(); // strided: elements 2, 6, 10
+        let before = base.version().get();
+        col.write_host(&[-1f32, -2.0, -3.0], "test").unwrap();
+        let v = base.to_f32_vec().unwrap();
+        assert_eq!((v[2], v[6], v[10], v[3]), (-1.0, -2.0, -3.0, 3.0));
+        assert!(base.version().get() > before);
+    }
+
+    #[test]
+    fn pack_and_unpack_round_trip_with_zeros_for_missing_grads() {
+        let p = Tensor::zeros(&[2, 2], DType::F32, Device::Cpu).unwrap();
+        let q = Tensor::zeros(&[3], DType::F32, Device::Cpu).unwrap();
+        p.set_grad(Some(
+            Tensor::full(&[2, 2], 4.0, DType::F32, Device::Cpu).unwrap(),
+        ))
+        .unwrap();
+        let params = [p.clone(), q.clone()];
+        let mut flat = vec![f32::NAN; 7];
+        pack_grads(&params, &mut flat, "test").unwrap();
+        assert_eq!(flat, [4.0, 4.0, 4.0, 4.0, 0.0, 0.0, 0.0]);
+        assert!(pack_grads(&params, &mut [0f32; 6], "test").is_err());
+        unpack_grads(&params, &flat, 2, &[true, false], "test").unwrap();
+        assert_eq!(p.grad().unwrap().to_f32_vec().unwrap(), [2.0; 4]);
+        assert!(q.grad().is_none());
+        assert!(unpack_grads(&params, &flat, 0, &[true, true], "test").is_err());
+    }
+
+    #[test]
+    fn lent_memory_is_pinned_until_the_pin_drops() {
+        let base = grid();
+        let row = base.select(0, 1).unwrap(); // contiguous at offset 4
+        let (pin, ptr) = row.lend_host::<f32>().unwrap();
+        // SAFETY: 4 elements lent, pinned by `pin`, and nothing else touches them here
+        unsafe { *ptr.as_ptr() = 99.0 };
+        assert_eq!(base.to_f32_vec().unwrap()[4], 99.0);
+        let fresh = Tensor::zeros(&[3, 4], DType::F32, Device::Cpu).unwrap();
+        assert!(base.set_data(&fresh).is_err());
+        drop(pin);
+        base.set_data(&fresh).unwrap();
+        assert!(base.transpose(0, 1).unwrap().lend_host::<f32>().is_none());
+        assert!(base.lend_host::<f64>().is_none());
+    }
+}

@@ -140,7 +140,7 @@ fn pack<T: HostElem + Element>(
 
 /// Packs the `.grad` of each parameter of `params`, in order, into the 1-D array `out` (their
 /// dtype, exactly their total element count): one copy per gradient, zeros for a parameter
-/// without one; a GPU gradient is read back straight into its slice.
+/// without one; a GPU gradient is read back, then copied into its slice.
 #[pyfunction]
 fn _pack_grads(
     py: Python<'_>,

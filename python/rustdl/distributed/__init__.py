@@ -11,8 +11,11 @@ a contiguous CPU tensor of float32, float64 or int64 is handed to MPI as a numpy
 its storage (no copy at all: a view of the same storage sees the result, as in PyTorch); any
 other tensor (a view with gaps, a GPU or bool tensor) is staged through one host array, one
 copy out and one copy back in place (a GPU tensor: one read-back, one upload). While MPI holds
-a tensor's memory, ``tensor.data = ...`` is refused. Every in-place write bumps the tensor's
-version counter, so autograd refuses a graph that saved the old values. Before each
+a tensor's memory, ``tensor.data = ...`` is refused (and, as with a numpy view of a PyTorch
+tensor, another thread must not use the tensor meanwhile). Every in-place write bumps the
+tensor's version counter, so autograd refuses a graph that saved the old values.
+DistributedDataParallel's gradient buckets are one host array each, packed and unpacked in Rust
+in one copy per gradient each way. Before each
 collective the ranks exchange a small signature (which collective, dtype, shape), so tensors
 of different shapes raise a ``ValueError`` on every rank instead of hanging or reducing
 garbage.
