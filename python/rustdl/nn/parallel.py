@@ -58,6 +58,10 @@ def data_parallel(
     return module(*inputs, **(module_kwargs or {}))
 
 
+def _np_dtype(t: Tensor) -> np.dtype:
+    return np.dtype(str(t.dtype).split(".")[-1])
+
+
 def _describe(named: Sequence[tuple[str, Tensor]]) -> list[tuple[str, tuple[int, ...], str]]:
     return [(name, tuple(t.shape), str(t.dtype)) for name, t in named]
 
@@ -141,10 +145,7 @@ class DistributedDataParallel(Module):
         self._bucket_list = self._buckets(named)
         self._bucket_of = {hash(p): i for i, b in enumerate(self._bucket_list) for _, p in b}
         # one host array per bucket, reused every step (a GPU bucket is staged through it too)
-        self._bucket_arrays = [
-            np.empty(sum(p.numel() for _, p in b), dtype=np.dtype(str(b[0][1].dtype).split(".")[-1]))
-            for b in self._bucket_list
-        ]
+        self._bucket_arrays = [self._bucket_array(b) for b in self._bucket_list]
         # bucket messages travel on their own communicator, so the gradient check's exchange
         # can never be matched with a bucket that one rank started and another did not
         self._bucket_comm = dist._comm().Dup()
@@ -219,9 +220,15 @@ class DistributedDataParallel(Module):
         """Packs bucket ``i``'s gradients (zeros for a parameter without one) into its host array,
         in Rust (one copy per gradient), and starts its non-blocking sum over the ranks."""
         flat = self._bucket_arrays[i]
+        if flat.dtype != _np_dtype(self._bucket_list[i][0][1]):  # the module changed dtype since
+            flat = self._bucket_arrays[i] = self._bucket_array(self._bucket_list[i])
         _pack_grads([p for _, p in self._bucket_list[i]], flat)
         mpi = dist._State.mpi
         self._in_flight.append((i, flat, self._bucket_comm.Iallreduce(mpi.IN_PLACE, flat, mpi.SUM)))
+
+    @staticmethod
+    def _bucket_array(bucket: list[tuple[str, Tensor]]) -> np.ndarray:
+        return np.empty(sum(p.numel() for _, p in bucket), dtype=_np_dtype(bucket[0][1]))
 
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
