@@ -8,6 +8,7 @@ pub mod backend;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod host;
 pub mod io;
 pub mod ops;
 pub mod optim;

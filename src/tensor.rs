@@ -802,7 +802,18 @@ impl Tensor {
             )));
         }
         let fresh = backend::copy(&src.storage(), src.layout())?;
-        *self.storage_mut() = fresh;
+        {
+            let mut storage = self.storage_mut();
+            // memory lent out (a collective's numpy view of it) must stay where it is
+            if crate::host::is_pinned(&self.0.storage) {
+                return Err(Error::Runtime(format!(
+                    "set_data: the storage of this tensor (shape {:?}) is lent to a collective in progress; \
+                     assign .data after it completes",
+                    self.shape()
+                )));
+            }
+            *storage = fresh;
+        }
         self.0.dtype.store(src.dtype().code(), Ordering::Relaxed);
         self.0
             .device

@@ -6,6 +6,7 @@
 
 mod autograd_py;
 mod convert;
+mod dist;
 mod functional;
 mod gil;
 mod gpu;
@@ -946,5 +947,6 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functional::register(m)?;
     autograd_py::register(m)?;
     gpu::register(m)?;
+    dist::register(m)?;
     Ok(())
 }

@@ -18,6 +18,7 @@ import pytest
 import rustdl
 import rustdl.distributed as dist
 from rustdl import datasets
+from rustdl._rustdl import _copy_from_host, _host_view, _mark_written, _pack_grads, _unpack_grads
 from rustdl.data import DataLoader, DistributedSampler, TensorDataset
 
 WORKER = Path(__file__).parent / "dist_workers" / "worker.py"
@@ -82,6 +83,17 @@ def test_collectives_match_numpy(n):
 @pytest.mark.parametrize("n", [2, 3])
 def test_ddp_equals_one_process_on_the_whole_batch(n):
     assert_all_ok(n, "ddp")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_collectives_on_views_and_wide_dtypes_match_numpy_and_lend_contiguous_storage(n):
+    assert_all_ok(n, "collectives_dtypes_views")
+
+
+@needs_mpi
+def test_ddp_gradients_are_the_exact_average():
+    assert_all_ok(2, "ddp_bits")
 
 
 @needs_mpi
@@ -168,6 +180,78 @@ def test_not_initialized_errors():
     with pytest.raises(RuntimeError, match="num_replicas"):
         DistributedSampler(range(4))
     assert dist.ReduceOp.SUM != dist.ReduceOp.AVG
+
+
+def test_host_view_lends_the_storage_and_pins_it():
+    base = rustdl.arange(12, dtype=rustdl.float64).reshape(3, 4)
+    arr = _host_view(base[1])  # contiguous, at an offset: numpy over the tensor's own memory
+    assert arr.shape == (4,) and arr.dtype == np.float64 and arr.flags.writeable
+    arr[:] = -1.0
+    _mark_written(base)
+    np.testing.assert_array_equal(base.numpy()[1], [-1.0] * 4)
+    with pytest.raises(RuntimeError, match="lent"):  # the buffer cannot be replaced while lent
+        base.data = rustdl.zeros(3, 4)
+    view_of_view = arr[::2]
+    del arr
+    with pytest.raises(RuntimeError, match="lent"):  # numpy views keep the lease alive
+        base.data = rustdl.zeros(3, 4)
+    del view_of_view
+    base.data = rustdl.zeros(3, 4)
+    assert base.sum().item() == 0.0
+    assert _host_view(rustdl.tensor(2, dtype=rustdl.int64)).shape == ()
+    # anything but a dense CPU run of float32/float64/int64 is staged by the caller
+    assert _host_view(base.t()) is None
+    assert _host_view(base[:, 1]) is None
+    assert _host_view(rustdl.tensor([True, False])) is None
+    assert _host_view(rustdl.zeros(0)) is None
+
+
+def test_copy_from_host_writes_in_place_in_any_layout(device):
+    base = rustdl.zeros(3, 4, device=device)
+    target = base.t()
+    _copy_from_host(target, np.arange(12, dtype=np.float32).reshape(4, 3))
+    np.testing.assert_array_equal(base.cpu().numpy(), np.arange(12, dtype=np.float32).reshape(4, 3).T)
+    with pytest.raises(TypeError, match="dtype"):
+        _copy_from_host(base, np.zeros(12))
+    with pytest.raises(ValueError, match="12 elements"):
+        _copy_from_host(base, np.zeros(5, dtype=np.float32))
+    # the write bumps the version: a graph that saved the old values refuses backward
+    x = rustdl.ones(3, requires_grad=True)
+    y = (x * 1).to(device)
+    z = y.sin()
+    _copy_from_host(y, np.zeros(3, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="modified by an in"):
+        z.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pack_and_unpack_grads(device, dtype):
+    if device == "gpu" and dtype == "float64":
+        pytest.skip("float64 is CPU only")
+    dt = getattr(rustdl, dtype)
+    params = [rustdl.zeros(2, 3, dtype=dt, device=device, requires_grad=True) for _ in range(3)]
+    params[0].grad = rustdl.arange(6, dtype=dt).reshape(3, 2).to(device).t()  # a strided gradient
+    params[2].grad = rustdl.full((2, 3), 3.0, dtype=dt, device=device)
+    flat = np.empty(18, dtype=dtype)
+    _pack_grads(params, flat)  # params[1] has no gradient: zeros
+    np.testing.assert_array_equal(
+        flat, np.concatenate([np.arange(6).reshape(3, 2).T.ravel(), np.zeros(6), [3.0] * 6])
+    )
+    flat += np.arange(18)
+    _unpack_grads(params, flat, 3, [True, False, True])
+    assert params[1].grad is None
+    for i in (0, 2):
+        g = params[i].grad
+        assert g.device.type == device and g.dtype == dt and tuple(g.shape) == (2, 3)
+        np.testing.assert_array_equal(g.cpu().numpy().ravel(), flat[6 * i : 6 * i + 6] / 3)
+    with pytest.raises(ValueError, match="17 elements"):
+        _pack_grads(params, np.empty(17, dtype=dtype))
+    with pytest.raises(TypeError, match="does not fit"):
+        _pack_grads(params, np.empty(18, dtype="float64" if dtype == "float32" else "float32"))
+    with pytest.raises(TypeError, match="1-D float32 or float64"):
+        _pack_grads(params, np.empty(18, dtype=np.int64))
+    with pytest.raises(ValueError, match="0 ranks"):
+        _unpack_grads(params, flat, 0, [True] * 3)
 
 
 def test_missing_mpi4py_names_the_packages():

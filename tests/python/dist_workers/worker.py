@@ -101,6 +101,148 @@ def collectives(rank: int, world: int) -> None:
     assert t.tolist() == [float(world)] * 4
 
 
+class _Recorder:
+    """Stands in for the communicator: records the buffers handed to MPI, then makes the call."""
+
+    def __init__(self, comm) -> None:
+        self.comm, self.buffers = comm, []
+
+    def __getattr__(self, name):
+        method = getattr(self.comm, name)
+
+        def call(*args, **kwargs):
+            self.buffers.extend(a for a in args if isinstance(a, np.ndarray))
+            return method(*args, **kwargs)
+
+        return call
+
+
+def collectives_dtypes_views(rank: int, world: int) -> None:
+    """float64/int64 tensors and non-contiguous views through every collective equal numpy, and a
+    contiguous CPU tensor goes to MPI without a copy (MPI's buffer IS the storage)."""
+    rng = np.random.default_rng(7)
+    for dtype in (np.float64, np.int64, np.float32):
+        # integer values: sums and products are exact whatever order MPI adds them in
+        every = [np.round(rng.normal(size=(4, 6)) * 10).astype(dtype) for _ in range(world)]
+        mine = every[rank]
+        for op, fn in [
+            (dist.ReduceOp.SUM, lambda a: np.sum(a, axis=0)),
+            (dist.ReduceOp.MAX, lambda a: np.max(a, axis=0)),
+            (dist.ReduceOp.MIN, lambda a: np.min(a, axis=0)),
+            (dist.ReduceOp.PRODUCT, lambda a: np.prod(a, axis=0)),
+        ]:
+            # the whole tensor, a column-strided view, a transpose and a row slice
+            for pick in (
+                lambda a: a,
+                lambda a: a[:, ::2],
+                lambda a: a.T,
+                lambda a: a[1:3],
+            ):
+                base = rustdl.tensor(mine)
+                view = pick(base)
+                dist.all_reduce(view, op=op)
+                assert base.dtype == rustdl.tensor(mine).dtype
+                expect = mine.copy()
+                pick(expect)[...] = fn(np.stack([pick(e) for e in every])).astype(dtype)
+                np.testing.assert_array_equal(base.numpy(), expect)  # the rest of base unchanged
+        if dtype != np.int64:
+            t = rustdl.tensor(mine)[:, 1::2]
+            dist.all_reduce(t, op=dist.ReduceOp.AVG)
+            np.testing.assert_allclose(t.numpy(), np.mean([e[:, 1::2] for e in every], axis=0), rtol=1e-6)
+        else:
+            t = rustdl.tensor(mine)
+            expect_error(TypeError, "AVG", dist.all_reduce, t, op=dist.ReduceOp.AVG)
+            np.testing.assert_array_equal(t.numpy(), mine)  # refused before any data moved
+        # broadcast and reduce into views
+        base = rustdl.tensor(mine)
+        dist.broadcast(base[:, ::3], src=world - 1)
+        expect = mine.copy()
+        expect[:, ::3] = every[world - 1][:, ::3]
+        np.testing.assert_array_equal(base.numpy(), expect)
+        base = rustdl.tensor(mine)
+        dist.reduce(base.T, dst=0)
+        np.testing.assert_array_equal(
+            base.numpy(), np.sum(every, axis=0).astype(dtype) if rank == 0 else mine
+        )
+        # all_gather from a view into views; reduce_scatter from views into a view
+        outs_base = rustdl.zeros(world, 6, 4, dtype=rustdl.tensor(mine).dtype)
+        dist.all_gather([outs_base[r] for r in range(world)], rustdl.tensor(mine).T)
+        np.testing.assert_array_equal(outs_base.numpy(), np.stack([e.T for e in every]))
+        out = rustdl.zeros(4, 12, dtype=rustdl.tensor(mine).dtype)
+        dist.reduce_scatter(out[:, ::2], [rustdl.tensor(mine * (r + 1)) for r in range(world)])
+        expect = np.zeros((4, 12), dtype=dtype)
+        expect[:, ::2] = np.sum(every, axis=0) * (rank + 1)
+        np.testing.assert_array_equal(out.numpy(), expect)
+
+    # no copy: the array MPI receives for a contiguous CPU tensor is the tensor's own memory
+    recorder = _Recorder(dist._State.comm)
+    dist._State.comm = recorder
+    try:
+        base = rustdl.arange(12, dtype=rustdl.float32).reshape(3, 4)
+        row = base[1]  # contiguous, at an offset inside base's storage
+        dist.all_reduce(row)
+        (buf,) = [b for b in recorder.buffers if b.dtype == np.float32]
+        np.testing.assert_array_equal(base[1].numpy(), np.arange(4, 8) * world)
+        buf[0] = -1.0  # writes through the buffer MPI used land in the tensor's storage
+        assert base[1, 0].item() == -1.0 and row[0].item() == -1.0
+        recorder.buffers.clear()
+        dist.all_reduce(base[:, 1])  # a strided view is staged: MPI gets a separate copy
+        (buf,) = [b for b in recorder.buffers if b.dtype == np.float32]
+        before = base[0, 1].item()
+        buf[0] = 1234.0
+        assert base[0, 1].item() == before
+    finally:
+        dist._State.comm = recorder.comm
+
+    # an in-place collective bumps the version: a graph that saved the old values refuses backward
+    x = rustdl.ones(3, requires_grad=True)
+    y = x * 1
+    z = y.sin()
+    dist.all_reduce(y)
+    expect_error(RuntimeError, "modified by an in", z.sum().backward)
+
+
+class _TwoHeads(nn.Module):
+    def __init__(self, main: nn.Module, side: nn.Module) -> None:
+        super().__init__()
+        self.main, self.side = main, side
+
+    def forward(self, x):
+        return self.main(x), self.side(x)
+
+
+def ddp_bits(rank: int, world: int) -> None:
+    """DDP's averaged gradients are bit for bit (g_0 + g_1) / 2, in float32 and float64, with
+    buckets holding several parameters and a parameter without a gradient (zeros)."""
+    assert world == 2  # with 2 ranks MPI's sum has one possible rounding
+    for dtype in (rustdl.float32, rustdl.float64):
+        local = make_model(seed=5).to(dtype)
+        wrapped = make_model(seed=5).to(dtype)
+        extra = nn.Linear(5, 2).to(dtype)  # used on rank 0 only: packed as zeros on rank 1
+        model = DDP(_TwoHeads(wrapped, extra), bucket_cap_mb=0.0003, find_unused_parameters=True)
+        x, y = data(8)
+        xb = rustdl.tensor(x[rank * 4 : rank * 4 + 4]).to(dtype)
+        yb = rustdl.tensor(y[rank * 4 : rank * 4 + 4]).to(dtype)
+        loss_fn = nn.MSELoss()
+        loss_fn(local(xb), yb).backward()
+        mine = [p.grad.numpy() for p in local.parameters()]
+        every: list = [None] * world
+        dist.all_gather_object(every, mine)
+        main, side = model(xb)
+        loss = loss_fn(main, yb)
+        if rank == 0:
+            loss = loss + side.sum()
+        loss.backward()
+        for p, g0, g1 in zip(wrapped.parameters(), every[0], every[1]):
+            ref = g0 + g1
+            ref /= world
+            assert p.grad.dtype == dtype
+            assert p.grad.numpy().tobytes() == ref.tobytes(), (p.grad.numpy(), ref)
+        # d sum / d bias is the batch size (4) on rank 0, nothing on rank 1: the average is 2
+        np.testing.assert_array_equal(extra.bias.grad.numpy(), [2.0, 2.0])
+        np.testing.assert_allclose(extra.weight.grad.numpy(), np.tile(x[:4].sum(0) / 2, (2, 1)), rtol=1e-5)
+
+
 def make_model(seed: int) -> nn.Module:
     rustdl.manual_seed(seed)
     return nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
@@ -328,7 +470,19 @@ def crash(rank: int, world: int) -> None:
 
 SCENARIOS = {
     f.__name__: f
-    for f in (collectives, ddp, no_sync, unused, model_mismatch, sampler, fit, early_exit, crash)
+    for f in (
+        collectives,
+        collectives_dtypes_views,
+        ddp,
+        ddp_bits,
+        no_sync,
+        unused,
+        model_mismatch,
+        sampler,
+        fit,
+        early_exit,
+        crash,
+    )
 }
 
 if __name__ == "__main__":
