@@ -428,3 +428,235 @@ def _function_module():
 
 
 function = _function_module()
+
+
+# ---------- torch.autograd.functional: Jacobians, Hessians and their products ----------
+
+
+def _as_tuple(x, what, fn):
+    from . import Tensor
+
+    if isinstance(x, Tensor):
+        return False, (x,)
+    if isinstance(x, (tuple, list)) and all(isinstance(t, Tensor) for t in x):
+        return True, tuple(x)
+    raise TypeError(f"{fn}: {what} must be a tensor or a tuple of tensors, got {type(x).__name__}")
+
+
+def _prepare(inputs, create_graph):
+    # inputs that carry their history when the result must be differentiable, else fresh leaves
+    return tuple(
+        t.view_as(t) if create_graph and t.requires_grad else t.detach().requires_grad_(True) for t in inputs
+    )
+
+
+def _outputs(func, inputs, fn):
+    from . import Tensor
+
+    out = func(*inputs)
+    is_tuple, outs = _as_tuple(out, "the function's output", fn)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"{fn}: the function must return tensors")
+    return is_tuple, outs
+
+
+def _grads(outputs, inputs, grad_outputs, create_graph, strict, fn):
+    from . import zeros_like
+
+    live = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    if not live:
+        if strict:
+            raise RuntimeError(f"{fn}: the output of the function does not require gradients (strict=True)")
+        return tuple(zeros_like(x) for x in inputs)
+    res = grad(
+        [o for o, _ in live],
+        list(inputs),
+        [g for _, g in live],
+        retain_graph=True,
+        create_graph=create_graph,
+        allow_unused=True,
+    )
+    out = []
+    for i, (g, x) in enumerate(zip(res, inputs)):
+        if g is None:
+            if strict:
+                raise RuntimeError(
+                    f"{fn}: the output of the function is independent of input {i} (strict=True)"
+                )
+            g = zeros_like(x)
+        out.append(g if create_graph else g.detach())
+    return tuple(out)
+
+
+def _check_v(v, like, fn, what):
+    is_tuple, vs = _as_tuple(v, "v", fn)
+    if len(vs) != len(like):
+        raise RuntimeError(f"{fn}: v has {len(vs)} tensors but the {what} has {len(like)}")
+    for a, b in zip(vs, like):
+        if tuple(a.shape) != tuple(b.shape):
+            raise RuntimeError(
+                f"{fn}: v of shape {tuple(a.shape)} does not match the {what}'s {tuple(b.shape)}"
+            )
+    return vs
+
+
+def _scalar_v(outs, fn):
+    from . import ones_like
+
+    if len(outs) != 1 or outs[0].numel() != 1:
+        raise RuntimeError(f"{fn}: v may be omitted only for a function with a single one-element output")
+    return (ones_like(outs[0]),)
+
+
+def _finish(outs, create_graph):
+    return tuple(o if create_graph else o.detach() for o in outs)
+
+
+def vjp(func, inputs, v=None, create_graph=False, strict=False):
+    """``(func(inputs), vᵀ·J)``, as ``torch.autograd.functional.vjp``."""
+    in_tuple, ins = _as_tuple(inputs, "inputs", "vjp")
+    ins = _prepare(ins, create_graph)
+    with enable_grad():
+        out_tuple, outs = _outputs(func, ins, "vjp")
+        vs = _scalar_v(outs, "vjp") if v is None else _check_v(v, outs, "vjp", "output")
+        g = _grads(outs, ins, vs, create_graph, strict, "vjp")
+    outs = _finish(outs, create_graph)
+    return (outs if out_tuple else outs[0]), (g if in_tuple else g[0])
+
+
+def jvp(func, inputs, v=None, create_graph=False, strict=False):
+    """``(func(inputs), J·v)``, as ``torch.autograd.functional.jvp`` (by the double-vjp trick:
+    J·v is the gradient of uᵀJ·v with respect to a dummy u)."""
+    from . import zeros_like
+
+    in_tuple, ins = _as_tuple(inputs, "inputs", "jvp")
+    ins = _prepare(ins, create_graph)
+    if v is None:
+        if len(ins) != 1 or ins[0].numel() != 1:
+            raise RuntimeError("jvp: v may be omitted only for a single one-element input")
+        from . import ones_like
+
+        vs = (ones_like(ins[0]),)
+    else:
+        vs = _check_v(v, ins, "jvp", "input")
+    with enable_grad():
+        out_tuple, outs = _outputs(func, ins, "jvp")
+        us = tuple(zeros_like(o).requires_grad_(True) for o in outs)
+        g = _grads(outs, ins, us, True, strict, "jvp")
+        pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi.requires_grad]
+        if not pairs:
+            jv = tuple(zeros_like(o) for o in outs)
+        else:
+            res = grad(
+                [p for p, _ in pairs],
+                list(us),
+                [q for _, q in pairs],
+                retain_graph=True,
+                create_graph=create_graph,
+                allow_unused=True,
+            )
+            jv = tuple(zeros_like(o) if r is None else r for r, o in zip(res, outs))
+    outs = _finish(outs, create_graph)
+    jv = _finish(jv, create_graph)
+    return (outs if out_tuple else outs[0]), (jv if out_tuple else jv[0])
+
+
+def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+    """The Jacobian of ``func`` at ``inputs``, as ``torch.autograd.functional.jacobian``: for one
+    output and one input a tensor of shape ``output.shape + input.shape``; tuples of them (output
+    first) otherwise. Computed row by row with reverse mode (``vectorize`` is accepted and
+    ignored; ``strategy="forward-mode"`` is computed the same way)."""
+    from . import stack, zeros
+
+    if strategy not in ("reverse-mode", "forward-mode"):
+        raise ValueError(f"jacobian: strategy must be 'reverse-mode' or 'forward-mode', got {strategy!r}")
+    in_tuple, ins = _as_tuple(inputs, "inputs", "jacobian")
+    ins = _prepare(ins, create_graph)
+    with enable_grad():
+        out_tuple, outs = _outputs(func, ins, "jacobian")
+        rows = []
+        for o in outs:
+            flat = o.reshape(-1)
+            per_input = [[] for _ in ins]
+            for k in range(flat.numel()):
+                g = _grads([flat[k]], ins, [None], create_graph, strict, "jacobian")
+                for j, gj in enumerate(g):
+                    per_input[j].append(gj)
+            blocks = []
+            for j, x in enumerate(ins):
+                shape = tuple(o.shape) + tuple(x.shape)
+                if per_input[j]:
+                    blocks.append(stack(per_input[j]).reshape(shape))
+                else:
+                    blocks.append(zeros(*shape, dtype=x.dtype, device=x.device))
+            rows.append(tuple(blocks))
+    if not out_tuple and not in_tuple:
+        return rows[0][0]
+    if not out_tuple:
+        return rows[0]
+    if not in_tuple:
+        return tuple(r[0] for r in rows)
+    return tuple(rows)
+
+
+def hessian(
+    func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"
+):
+    """The Hessian of a scalar ``func`` at ``inputs``, as ``torch.autograd.functional.hessian``:
+    shape ``input.shape + input.shape`` for one input, a tuple of tuples for several."""
+    in_tuple, ins = _as_tuple(inputs, "inputs", "hessian")
+
+    def gradient(*xs):
+        _, outs = _outputs(func, xs, "hessian")
+        if len(outs) != 1 or outs[0].numel() != 1:
+            raise RuntimeError("hessian: the function must return a single one-element tensor")
+        return _grads(outs, xs, [None], True, strict, "hessian")
+
+    h = jacobian(gradient, ins, create_graph=create_graph, strict=strict, strategy=outer_jacobian_strategy)
+    if not in_tuple:
+        return h[0][0]
+    return h
+
+
+def hvp(func, inputs, v=None, create_graph=False, strict=False):
+    """``(func(inputs), H·v)`` for a scalar ``func``, as ``torch.autograd.functional.hvp``."""
+    in_tuple, ins = _as_tuple(inputs, "inputs", "hvp")
+    ins = _prepare(ins, create_graph)
+    vs = _check_v(v, ins, "hvp", "input") if v is not None else _scalar_v(ins, "hvp")
+    with enable_grad():
+        _, outs = _outputs(func, ins, "hvp")
+        if len(outs) != 1 or outs[0].numel() != 1:
+            raise RuntimeError("hvp: the function must return a single one-element tensor")
+        g = _grads(outs, ins, [None], True, strict, "hvp")
+        pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi.requires_grad]
+        if pairs:
+            hv = _grads([p for p, _ in pairs], ins, [q for _, q in pairs], create_graph, strict, "hvp")
+        else:
+            from . import zeros_like
+
+            hv = tuple(zeros_like(x) for x in ins)
+    out = outs[0] if create_graph else outs[0].detach()
+    return out, (hv if in_tuple else hv[0])
+
+
+def vhp(func, inputs, v=None, create_graph=False, strict=False):
+    """``(func(inputs), vᵀ·H)`` for a scalar ``func``, as ``torch.autograd.functional.vhp``
+    (the Hessian is symmetric, so it equals ``hvp``)."""
+    return hvp(func, inputs, v, create_graph, strict)
+
+
+def _functional_module():
+    import sys
+    import types
+
+    mod = types.ModuleType(
+        __name__ + ".functional", "Jacobians, Hessians and their products (as torch.autograd.functional)."
+    )
+    for name in ("vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"):
+        setattr(mod, name, globals()[name])
+    sys.modules[mod.__name__] = mod
+    return mod
+
+
+functional = _functional_module()

@@ -291,3 +291,83 @@ def test_gradient_penalty_on_gpu_matches_cpu(device):
     got = run(device)
     for a, b in zip(got, ref):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+# ---------- rustdl.autograd.functional (torch.autograd.functional) ----------
+
+
+def test_jacobian_and_hessian_match_closed_forms():
+    from rustdl.autograd.functional import hessian, jacobian
+
+    xv = np.array([0.3, -1.2, 2.0])
+    yv = RNG.normal(size=(2, 3))
+    x, y = t64(xv), t64(yv)
+    j = jacobian(lambda a: a.tanh() * 2, x)
+    np.testing.assert_allclose(j.numpy(), np.diag(2 * (1 - np.tanh(xv) ** 2)), atol=1e-14)
+    (j_yx, j_yy), (j_sx, j_sy) = jacobian(lambda a, b: (b @ a.exp(), (a * b).sum()), (x, y))
+    np.testing.assert_allclose(j_yx.numpy(), yv * np.exp(xv), atol=1e-14)
+    assert tuple(j_yy.shape) == (2, 2, 3)
+    np.testing.assert_allclose(j_yy.numpy()[0, 0], np.exp(xv))
+    np.testing.assert_allclose(j_yy.numpy()[0, 1], 0.0)
+    np.testing.assert_allclose(j_sx.numpy(), yv.sum(0))
+    np.testing.assert_allclose(j_sy.numpy(), np.broadcast_to(xv, (2, 3)))
+    h = hessian(lambda a: (a.sin() * a**2).sum(), x)
+    d2 = 2 * np.sin(xv) + 4 * xv * np.cos(xv) - xv**2 * np.sin(xv)
+    np.testing.assert_allclose(h.numpy(), np.diag(d2), atol=1e-12)
+    (hxx, hxy), (hyx, hyy) = hessian(lambda a, b: (a.exp() * b.sum(0)).sum() + (b**3).sum(), (x, y))
+    np.testing.assert_allclose(hxx.numpy(), np.diag(np.exp(xv) * yv.sum(0)), atol=1e-12)
+    np.testing.assert_allclose(hxy.numpy()[:, 1, :], np.diag(np.exp(xv)), atol=1e-12)
+    np.testing.assert_allclose(hyx.numpy(), np.transpose(hxy.numpy(), (1, 2, 0)), atol=1e-12)
+    np.testing.assert_allclose(hyy.numpy().reshape(6, 6), np.diag(6 * yv.reshape(-1)), atol=1e-12)
+
+
+def test_vjp_jvp_hvp_agree_with_the_jacobian():
+    from rustdl.autograd import functional as AF
+
+    xv = RNG.normal(size=4)
+    v = RNG.normal(size=4)
+    x = t64(xv)
+
+    def f(a):
+        return (a.exp() * a.roll(1, 0)).tanh()
+
+    J = AF.jacobian(f, x).numpy()
+    out, vj = AF.vjp(f, x, t64(v))
+    np.testing.assert_allclose(out.numpy(), f(x).numpy())
+    np.testing.assert_allclose(vj.numpy(), v @ J, atol=1e-13)
+    _, jv = AF.jvp(f, x, t64(v))
+    np.testing.assert_allclose(jv.numpy(), J @ v, atol=1e-13)
+
+    def s(a):
+        return (f(a) ** 2).sum()
+
+    H = AF.hessian(s, x).numpy()
+    np.testing.assert_allclose(H, H.T, atol=1e-12)
+    _, hv = AF.hvp(s, x, t64(v))
+    np.testing.assert_allclose(hv.numpy(), H @ v, atol=1e-12)
+    _, vh = AF.vhp(s, x, t64(v))
+    np.testing.assert_allclose(vh.numpy(), v @ H, atol=1e-12)
+    # the Jacobian itself against finite differences of f
+    eps = 1e-6
+    fd = np.stack(
+        [(f(t64(xv + eps * e)).numpy() - f(t64(xv - eps * e)).numpy()) / (2 * eps) for e in np.eye(4)], 1
+    )
+    np.testing.assert_allclose(J, fd, atol=1e-8)
+
+
+def test_functional_create_graph_strict_and_errors():
+    from rustdl.autograd.functional import jacobian, vjp
+
+    x = t64([0.5, -1.0], grad=True)
+    J = jacobian(lambda a: a**3, x, create_graph=True)
+    J.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.array([0.5, -1.0]))
+    # an input the output ignores: zeros, or an error with strict=True
+    j = jacobian(lambda a, b: a * 2, (t64([1.0]), t64([2.0])))
+    np.testing.assert_allclose(j[1].numpy(), [[0.0]])
+    with pytest.raises(RuntimeError, match="independent of input 1"):
+        jacobian(lambda a, b: a * 2, (t64([1.0]), t64([2.0])), strict=True)
+    with pytest.raises(RuntimeError, match="v of shape"):
+        vjp(lambda a: a * 2, t64([1.0, 2.0]), t64([1.0]))
+    with pytest.raises(TypeError, match="inputs"):
+        jacobian(lambda a: a, [1.0, 2.0])
