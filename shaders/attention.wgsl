@@ -8,9 +8,12 @@
 // Every kernel but `attn_backward_prep` runs 64 invocations on a block of ATTN_ROWS (16) rows —
 // queries for the forward and dQ, keys for dK/dV — and walks the other side in tiles of BK (32)
 // rows. Invocation t owns row t / 4 of the block and, of each tile, the columns t % 4 + 4c
-// (c < 8); of a head-dim wide result (output or gradient rows, up to ATTN_MAX_DIM wide) it keeps
-// the columns t % 4 + 4w of every DC-wide chunk in registers. Operands reach workgroup memory in
-// chunks of DC (32) columns: 8 KiB in all, within every adapter rustdl accepts.
+// (c < 8); of a head-dim wide result (output or gradient rows, up to ATTN_MAX_DIM = 4 · DC wide)
+// it keeps the columns t % 4 + 4w of every DC-wide chunk in registers (a `Slice`, one member per
+// chunk, so every index is a constant after unrolling and nothing spills to indexed memory).
+// Operands reach workgroup memory in chunks of DC (32) columns: 8 KiB in all, within every
+// adapter rustdl accepts. The tile operand of a product over the head dim is staged d-major, so
+// neighbouring invocations read neighbouring words.
 //
 // * `attn_forward`: per key tile, the scores of the block, a running maximum m and sum l per
 //   query (an online softmax: earlier partial outputs rescaled by exp(m_old − m_new)); writes the
@@ -44,7 +47,15 @@ const BK: u32 = 32u;
 const DC: u32 = 32u;
 // tile columns per invocation, and the registers of one head-dim wide row slice
 const CPT: u32 = 8u;
-const NACC: u32 = ATTN_MAX_DIM / 4u;
+
+// The registers of one row slice up to ATTN_MAX_DIM wide: chunk k of DC columns in member k.
+struct Slice {
+    k0: array<f32, CPT>,
+    k1: array<f32, CPT>,
+    k2: array<f32, CPT>,
+    k3: array<f32, CPT>,
+}
+const_assert ATTN_MAX_DIM == 4u * DC;
 
 const SRC_Q: u32 = 0u;
 const SRC_K: u32 = 1u;
@@ -90,10 +101,12 @@ fn stage_a(src: u32, b: u32, row0: u32, c0: u32, t: u32) {
     }
 }
 
-// TB ← rows row0.. (BK of them), columns c0.. (DC) of Q, K or V.
-fn stage_b(src: u32, b: u32, row0: u32, c0: u32, t: u32) {
+// TB ← rows row0.. (BK of them), columns c0.. (DC) of Q, K or V: row-major, or d-major
+// (TB[col · BK + row]) for a product over the columns.
+fn stage_b(src: u32, b: u32, row0: u32, c0: u32, t: u32, dmajor: bool) {
     for (var x = t; x < BK * DC; x += NT) {
-        TB[x] = qkv_at(src, b, row0 + x / DC, c0 + x % DC);
+        let at = select(x, (x % DC) * BK + x / DC, dmajor);
+        TB[at] = qkv_at(src, b, row0 + x / DC, c0 + x % DC);
     }
 }
 
@@ -103,20 +116,21 @@ fn stage_a_go(b: u32, row0: u32, c0: u32, t: u32) {
     }
 }
 
-fn stage_b_go(b: u32, row0: u32, c0: u32, t: u32) {
+fn stage_b_go(b: u32, row0: u32, c0: u32, t: u32, dmajor: bool) {
     for (var x = t; x < BK * DC; x += NT) {
-        TB[x] = go_at(b, row0 + x / DC, c0 + x % DC);
+        let at = select(x, (x % DC) * BK + x / DC, dmajor);
+        TB[at] = go_at(b, row0 + x / DC, c0 + x % DC);
     }
 }
 
-// acc[c] += Σ_d TA[row t/4, d] · TB[row t%4 + 4c, d] over one staged chunk.
+// acc[c] += Σ_d TA[row t/4, d] · TB[row t%4 + 4c, d] over one staged chunk (TB d-major).
 fn dot_chunk(t: u32, acc: ptr<function, array<f32, CPT>>) {
     let r = t / 4u;
     let u = t % 4u;
     for (var d = 0u; d < DC; d++) {
         let a = TA[r * DC + d];
         for (var c = 0u; c < CPT; c++) {
-            (*acc)[c] += a * TB[(u + 4u * c) * DC + d];
+            (*acc)[c] += a * TB[d * BK + u + 4u * c];
         }
     }
 }
@@ -127,7 +141,7 @@ fn products(a: u32, row_a: u32, bsrc: u32, row_b: u32, width: u32, b: u32, t: u3
     var acc: array<f32, CPT>;
     for (var c0 = 0u; c0 < width; c0 += DC) {
         stage_a(a, b, row_a, c0, t);
-        stage_b(bsrc, b, row_b, c0, t);
+        stage_b(bsrc, b, row_b, c0, t, true);
         workgroupBarrier();
         dot_chunk(t, &acc);
         workgroupBarrier();
@@ -156,15 +170,70 @@ fn key_end(i1: u32) -> u32 {
     return P.s;
 }
 
-// acc[(c0 / DC) · 8 + w] += Σ_k TP[row t/4, k] · TB[k, t%4 + 4w] for the chunk at column c0.
-fn accumulate_chunk(t: u32, c0: u32, acc: ptr<function, array<f32, NACC>>) {
+// acc + Σ_k TP[row t/4, k] · TB[k, t%4 + 4w] (w < 8) for one staged chunk (TB row-major).
+fn accumulate_chunk(t: u32, acc: array<f32, CPT>) -> array<f32, CPT> {
     let r = t / 4u;
     let u = t % 4u;
-    let base = (c0 / DC) * CPT;
+    var out = acc;
     for (var k = 0u; k < BK; k++) {
         let p = TP[r * BK + k];
         for (var w = 0u; w < CPT; w++) {
-            (*acc)[base + w] += p * TB[k * DC + u + 4u * w];
+            out[w] += p * TB[k * DC + u + 4u * w];
+        }
+    }
+    return out;
+}
+
+// accumulate_chunk into the registers of the chunk at column c0.
+fn accumulate(t: u32, c0: u32, acc: ptr<function, Slice>) {
+    switch c0 / DC {
+        case 0u: {
+            (*acc).k0 = accumulate_chunk(t, (*acc).k0);
+        }
+        case 1u: {
+            (*acc).k1 = accumulate_chunk(t, (*acc).k1);
+        }
+        case 2u: {
+            (*acc).k2 = accumulate_chunk(t, (*acc).k2);
+        }
+        default: {
+            (*acc).k3 = accumulate_chunk(t, (*acc).k3);
+        }
+    }
+}
+
+fn scale_slice(acc: ptr<function, Slice>, f: f32) {
+    for (var w = 0u; w < CPT; w++) {
+        (*acc).k0[w] *= f;
+        (*acc).k1[w] *= f;
+        (*acc).k2[w] *= f;
+        (*acc).k3[w] *= f;
+    }
+}
+
+// Writes the slice's columns of one row of X, `width` wide from `row`.
+fn store_slice(acc: ptr<function, Slice>, row: u32, width: u32, u: u32) {
+    for (var c0 = 0u; c0 < width; c0 += DC) {
+        var part: array<f32, CPT>;
+        switch c0 / DC {
+            case 0u: {
+                part = (*acc).k0;
+            }
+            case 1u: {
+                part = (*acc).k1;
+            }
+            case 2u: {
+                part = (*acc).k2;
+            }
+            default: {
+                part = (*acc).k3;
+            }
+        }
+        for (var w = 0u; w < CPT; w++) {
+            let col = c0 + u + 4u * w;
+            if (col < width) {
+                X[row + col] = part[w];
+            }
         }
     }
 }
@@ -178,7 +247,7 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let i = i0 + r;
     var m = neg_inf();
     var l = 0.0;
-    var acc: array<f32, NACC>;
+    var acc: Slice;
     let kend = key_end(i0 + ATTN_ROWS);
     for (var j0 = 0u; j0 < kend; j0 += BK) {
         var s = products(SRC_Q, i0, SRC_K, j0, P.e, b, t);
@@ -217,13 +286,11 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             tile_sum += TP[r * BK + k];
         }
         l = l * corr + tile_sum;
-        for (var a = 0u; a < NACC; a++) {
-            acc[a] *= corr;
-        }
+        scale_slice(&acc, corr);
         for (var c0 = 0u; c0 < P.ev; c0 += DC) {
-            stage_b(SRC_V, b, j0, c0, t);
+            stage_b(SRC_V, b, j0, c0, t, false);
             workgroupBarrier();
-            accumulate_chunk(t, c0, &acc);
+            accumulate(t, c0, &acc);
             workgroupBarrier();
         }
     }
@@ -232,14 +299,21 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
     let seen = l > 0.0;
     let inv = select(0.0, 1.0 / l, seen);
+    scale_slice(&acc, inv);
     let row = (b * P.l + i) * P.ev;
-    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
-        let base = (c0 / DC) * CPT;
-        for (var w = 0u; w < CPT; w++) {
-            let col = c0 + u + 4u * w;
-            if (col < P.ev) {
-                O[row + col] = acc[base + w] * inv;
-            }
+    for (var w = 0u; w < CPT; w++) {
+        let col = u + 4u * w;
+        if (col < P.ev) {
+            O[row + col] = acc.k0[w];
+        }
+        if (col + DC < P.ev) {
+            O[row + col + DC] = acc.k1[w];
+        }
+        if (col + 2u * DC < P.ev) {
+            O[row + col + 2u * DC] = acc.k2[w];
+        }
+        if (col + 3u * DC < P.ev) {
+            O[row + col + 3u * DC] = acc.k3[w];
         }
     }
     if (u == 0u) {
@@ -283,7 +357,7 @@ fn go_v(b: u32, i0: u32, j0: u32, t: u32) -> array<f32, CPT> {
     var acc: array<f32, CPT>;
     for (var c0 = 0u; c0 < P.ev; c0 += DC) {
         stage_a_go(b, i0, c0, t);
-        stage_b(SRC_V, b, j0, c0, t);
+        stage_b(SRC_V, b, j0, c0, t, true);
         workgroupBarrier();
         dot_chunk(t, &acc);
         workgroupBarrier();
@@ -296,7 +370,7 @@ fn v_go(b: u32, j0: u32, i0: u32, t: u32) -> array<f32, CPT> {
     var acc: array<f32, CPT>;
     for (var c0 = 0u; c0 < P.ev; c0 += DC) {
         stage_a(SRC_V, b, j0, c0, t);
-        stage_b_go(b, i0, c0, t);
+        stage_b_go(b, i0, c0, t, true);
         workgroupBarrier();
         dot_chunk(t, &acc);
         workgroupBarrier();
@@ -312,7 +386,7 @@ fn attn_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     let u = t % 4u;
     let i = i0 + r;
     let st = row_stats(b, i);
-    var acc: array<f32, NACC>;
+    var acc: Slice;
     let kend = key_end(i0 + ATTN_ROWS);
     for (var j0 = 0u; j0 < kend; j0 += BK) {
         var s = products(SRC_Q, i0, SRC_K, j0, P.e, b, t);
@@ -324,9 +398,9 @@ fn attn_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
         }
         workgroupBarrier();
         for (var c0 = 0u; c0 < P.e; c0 += DC) {
-            stage_b(SRC_K, b, j0, c0, t);
+            stage_b(SRC_K, b, j0, c0, t, false);
             workgroupBarrier();
-            accumulate_chunk(t, c0, &acc);
+            accumulate(t, c0, &acc);
             workgroupBarrier();
         }
         workgroupBarrier();
@@ -334,16 +408,7 @@ fn attn_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     if (i >= P.l) {
         return;
     }
-    let row = (b * P.l + i) * P.e;
-    for (var c0 = 0u; c0 < P.e; c0 += DC) {
-        let base = (c0 / DC) * CPT;
-        for (var w = 0u; w < CPT; w++) {
-            let col = c0 + u + 4u * w;
-            if (col < P.e) {
-                X[row + col] = acc[base + w];
-            }
-        }
-    }
+    store_slice(&acc, (b * P.l + i) * P.e, P.e, u);
 }
 
 @compute @workgroup_size(64)
@@ -353,8 +418,8 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
     let r = t / 4u;
     let u = t % 4u;
     let j = j0 + r;
-    var dk: array<f32, NACC>;
-    var dv: array<f32, NACC>;
+    var dk: Slice;
+    var dv: Slice;
     // with CAUSAL, queries before the block see none of its keys
     var istart = 0u;
     if (CAUSAL) {
@@ -374,9 +439,9 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
         workgroupBarrier();
         // dV += Pᵀ dO
         for (var c0 = 0u; c0 < P.ev; c0 += DC) {
-            stage_b_go(b, i0, c0, t);
+            stage_b_go(b, i0, c0, t, false);
             workgroupBarrier();
-            accumulate_chunk(t, c0, &dv);
+            accumulate(t, c0, &dv);
             workgroupBarrier();
         }
         workgroupBarrier();
@@ -386,9 +451,9 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
         workgroupBarrier();
         // dK += dSᵀ Q
         for (var c0 = 0u; c0 < P.e; c0 += DC) {
-            stage_b(SRC_Q, b, i0, c0, t);
+            stage_b(SRC_Q, b, i0, c0, t, false);
             workgroupBarrier();
-            accumulate_chunk(t, c0, &dk);
+            accumulate(t, c0, &dk);
             workgroupBarrier();
         }
         workgroupBarrier();
@@ -396,24 +461,6 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
     if (j >= P.s) {
         return;
     }
-    let krow = P.x_dk + (b * P.s + j) * P.e;
-    for (var c0 = 0u; c0 < P.e; c0 += DC) {
-        let base = (c0 / DC) * CPT;
-        for (var w = 0u; w < CPT; w++) {
-            let col = c0 + u + 4u * w;
-            if (col < P.e) {
-                X[krow + col] = dk[base + w];
-            }
-        }
-    }
-    let vrow = P.x_dv + (b * P.s + j) * P.ev;
-    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
-        let base = (c0 / DC) * CPT;
-        for (var w = 0u; w < CPT; w++) {
-            let col = c0 + u + 4u * w;
-            if (col < P.ev) {
-                X[vrow + col] = dv[base + w];
-            }
-        }
-    }
+    store_slice(&dk, P.x_dk + (b * P.s + j) * P.e, P.e, u);
+    store_slice(&dv, P.x_dv + (b * P.s + j) * P.ev, P.ev, u);
 }
