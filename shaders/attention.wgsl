@@ -5,15 +5,19 @@
 // optional additive mask M (L, S) per batch entry at M[b · mstride ..] (mstride 0: one mask for
 // all). CAUSAL masks key j > query i (top-left aligned). A query that sees no key gives zeros.
 //
-// Every kernel but `attn_backward_prep` runs 64 invocations on a block of ATTN_ROWS (16) rows —
+// Every kernel but `attn_backward_prep` runs 64 invocations on a block of ATTN_ROWS (32) rows —
 // queries for the forward and dQ, keys for dK/dV — and walks the other side in tiles of BK (32)
-// rows. Invocation t owns row t / 4 of the block and, of each tile, the columns t % 4 + 4c
-// (c < 8); of a head-dim wide result (output or gradient rows, up to ATTN_MAX_DIM = 4 · DC wide)
-// it keeps the columns t % 4 + 4w of every DC-wide chunk in registers (a `Slice`, one member per
-// chunk, so every index is a constant after unrolling and nothing spills to indexed memory).
-// Operands reach workgroup memory in chunks of DC (32) columns: 8 KiB in all, within every
-// adapter rustdl accepts. The tile operand of a product over the head dim is staged d-major, so
-// neighbouring invocations read neighbouring words.
+// rows. Invocation t owns the four rows 4g .. 4g + 3 of the block (g = t / 8) and, of each tile,
+// the columns u + 8c (u = t % 8, c < 4): a 4×4 register block, so each value read from workgroup
+// memory feeds four multiply-adds. Per-row quantities are vec4s (one component per owned row).
+// Of a head-dim wide result (output or gradient rows, up to ATTN_MAX_DIM = 4 · DC wide) it keeps
+// the columns u + 8w of every DC-wide chunk in a `Slice` (one member per chunk, so every index
+// is a constant after unrolling and nothing spills to indexed memory).
+//
+// Operands reach workgroup memory in chunks of DC (32) columns. TA holds the block's rows, or
+// the tile's weights once the products are done; TB the tile's rows (d-major for a product over
+// the head dim, so neighbouring invocations read neighbouring words), or per-row partials of the
+// softmax. 8 KiB in all, within every adapter rustdl accepts.
 //
 // * `attn_forward`: per key tile, the scores of the block, a running maximum m and sum l per
 //   query (an online softmax: earlier partial outputs rescaled by exp(m_old − m_new)); writes the
@@ -45,26 +49,28 @@ override CAUSAL: bool = false;
 const NT: u32 = 64u;
 const BK: u32 = 32u;
 const DC: u32 = 32u;
-// tile columns per invocation, and the registers of one head-dim wide row slice
-const CPT: u32 = 8u;
+// invocations sharing a row group (the column lanes u)
+const LANES: u32 = 8u;
+
+// A 4×4 register block: [c] holds column u + 8c, one component per owned row.
+alias Block = array<vec4<f32>, 4>;
 
 // The registers of one row slice up to ATTN_MAX_DIM wide: chunk k of DC columns in member k.
 struct Slice {
-    k0: array<f32, CPT>,
-    k1: array<f32, CPT>,
-    k2: array<f32, CPT>,
-    k3: array<f32, CPT>,
+    k0: Block,
+    k1: Block,
+    k2: Block,
+    k3: Block,
 }
 const_assert ATTN_MAX_DIM == 4u * DC;
+const_assert ATTN_ROWS == 4u * (NT / LANES);
 
 const SRC_Q: u32 = 0u;
 const SRC_K: u32 = 1u;
 const SRC_V: u32 = 2u;
 
-// the block's rows (ATTN_ROWS × DC), the tile's rows (BK × DC), the tile's weights (ATTN_ROWS × BK)
-var<workgroup> TA: array<f32, 512>;
+var<workgroup> TA: array<f32, 1024>;
 var<workgroup> TB: array<f32, 1024>;
-var<workgroup> TP: array<f32, 512>;
 
 fn is_neg_inf(x: f32) -> bool {
     return bitcast<u32>(x) == 0xff800000u;
@@ -94,19 +100,22 @@ fn go_at(b: u32, row: u32, col: u32) -> f32 {
     return 0.0;
 }
 
-// TA ← rows row0.. (ATTN_ROWS of them), columns c0.. (DC) of Q, K or V.
+// Where element x (row x / DC, column x % DC) of a staged chunk goes: row-major or d-major.
+fn staged_at(x: u32, dmajor: bool) -> u32 {
+    return select(x, (x % DC) * BK + x / DC, dmajor);
+}
+
+// TA ← rows row0.. (ATTN_ROWS of them), columns c0.. (DC) of Q, K or V, row-major.
 fn stage_a(src: u32, b: u32, row0: u32, c0: u32, t: u32) {
     for (var x = t; x < ATTN_ROWS * DC; x += NT) {
         TA[x] = qkv_at(src, b, row0 + x / DC, c0 + x % DC);
     }
 }
 
-// TB ← rows row0.. (BK of them), columns c0.. (DC) of Q, K or V: row-major, or d-major
-// (TB[col · BK + row]) for a product over the columns.
+// TB ← rows row0.. (BK of them), columns c0.. (DC) of Q, K or V.
 fn stage_b(src: u32, b: u32, row0: u32, c0: u32, t: u32, dmajor: bool) {
     for (var x = t; x < BK * DC; x += NT) {
-        let at = select(x, (x % DC) * BK + x / DC, dmajor);
-        TB[at] = qkv_at(src, b, row0 + x / DC, c0 + x % DC);
+        TB[staged_at(x, dmajor)] = qkv_at(src, b, row0 + x / DC, c0 + x % DC);
     }
 }
 
@@ -118,32 +127,69 @@ fn stage_a_go(b: u32, row0: u32, c0: u32, t: u32) {
 
 fn stage_b_go(b: u32, row0: u32, c0: u32, t: u32, dmajor: bool) {
     for (var x = t; x < BK * DC; x += NT) {
-        let at = select(x, (x % DC) * BK + x / DC, dmajor);
-        TB[at] = go_at(b, row0 + x / DC, c0 + x % DC);
+        TB[staged_at(x, dmajor)] = go_at(b, row0 + x / DC, c0 + x % DC);
     }
 }
 
-// acc[c] += Σ_d TA[row t/4, d] · TB[row t%4 + 4c, d] over one staged chunk (TB d-major).
-fn dot_chunk(t: u32, acc: ptr<function, array<f32, CPT>>) {
-    let r = t / 4u;
-    let u = t % 4u;
+// Column d of the invocation's four rows of TA (row stride `stride`).
+fn ta_rows(t: u32, d: u32, stride: u32) -> vec4<f32> {
+    let r = 4u * (t / LANES);
+    return vec4<f32>(
+        TA[r * stride + d],
+        TA[(r + 1u) * stride + d],
+        TA[(r + 2u) * stride + d],
+        TA[(r + 3u) * stride + d],
+    );
+}
+
+// acc[c] += TA rows · TB row u + 8c over one staged chunk (TB d-major).
+fn dot_chunk(t: u32, acc: Block) -> Block {
+    let u = t % LANES;
+    var out = acc;
     for (var d = 0u; d < DC; d++) {
-        let a = TA[r * DC + d];
-        for (var c = 0u; c < CPT; c++) {
-            (*acc)[c] += a * TB[d * BK + u + 4u * c];
+        let a = ta_rows(t, d, DC);
+        for (var c = 0u; c < 4u; c++) {
+            out[c] += a * TB[d * BK + u + LANES * c];
         }
     }
+    return out;
 }
 
-// The products of the block's rows of `a` with the tile's rows of `b` (both Q, K or V), over
+// The products of the block's rows of `a` with the tile's rows of `bsrc` (both Q, K or V), over
 // `width` columns staged chunk by chunk.
-fn products(a: u32, row_a: u32, bsrc: u32, row_b: u32, width: u32, b: u32, t: u32) -> array<f32, CPT> {
-    var acc: array<f32, CPT>;
+fn products(a: u32, row_a: u32, bsrc: u32, row_b: u32, width: u32, b: u32, t: u32) -> Block {
+    var acc: Block;
     for (var c0 = 0u; c0 < width; c0 += DC) {
         stage_a(a, b, row_a, c0, t);
         stage_b(bsrc, b, row_b, c0, t, true);
         workgroupBarrier();
-        dot_chunk(t, &acc);
+        acc = dot_chunk(t, acc);
+        workgroupBarrier();
+    }
+    return acc;
+}
+
+// dO rows of the block (TA) times V rows of the tile (TB): dP, over Ev.
+fn go_v(b: u32, i0: u32, j0: u32, t: u32) -> Block {
+    var acc: Block;
+    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
+        stage_a_go(b, i0, c0, t);
+        stage_b(SRC_V, b, j0, c0, t, true);
+        workgroupBarrier();
+        acc = dot_chunk(t, acc);
+        workgroupBarrier();
+    }
+    return acc;
+}
+
+// V rows of the block (TA) times dO rows of the tile (TB): dPᵀ, over Ev.
+fn v_go(b: u32, j0: u32, i0: u32, t: u32) -> Block {
+    var acc: Block;
+    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
+        stage_a(SRC_V, b, j0, c0, t);
+        stage_b_go(b, i0, c0, t, true);
+        workgroupBarrier();
+        acc = dot_chunk(t, acc);
         workgroupBarrier();
     }
     return acc;
@@ -170,15 +216,25 @@ fn key_end(i1: u32) -> u32 {
     return P.s;
 }
 
-// acc + Σ_k TP[row t/4, k] · TB[k, t%4 + 4w] (w < 8) for one staged chunk (TB row-major).
-fn accumulate_chunk(t: u32, acc: array<f32, CPT>) -> array<f32, CPT> {
-    let r = t / 4u;
-    let u = t % 4u;
+// Writes the invocation's weights (row 4g + h, column u + 8c) into TA, ATTN_ROWS × BK.
+fn put_weights(t: u32, w: Block) {
+    let r = 4u * (t / LANES);
+    let u = t % LANES;
+    for (var c = 0u; c < 4u; c++) {
+        for (var h = 0u; h < 4u; h++) {
+            TA[(r + h) * BK + u + LANES * c] = w[c][h];
+        }
+    }
+}
+
+// acc[w] += Σ_k TA[row, k] · TB[k, u + 8w] for one staged chunk (TA the weights, TB row-major).
+fn accumulate_chunk(t: u32, acc: Block) -> Block {
+    let u = t % LANES;
     var out = acc;
     for (var k = 0u; k < BK; k++) {
-        let p = TP[r * BK + k];
-        for (var w = 0u; w < CPT; w++) {
-            out[w] += p * TB[k * DC + u + 4u * w];
+        let p = ta_rows(t, k, BK);
+        for (var w = 0u; w < 4u; w++) {
+            out[w] += p * TB[k * DC + u + LANES * w];
         }
     }
     return out;
@@ -202,8 +258,9 @@ fn accumulate(t: u32, c0: u32, acc: ptr<function, Slice>) {
     }
 }
 
-fn scale_slice(acc: ptr<function, Slice>, f: f32) {
-    for (var w = 0u; w < CPT; w++) {
+// Multiplies row h of the slice by f[h].
+fn scale_slice(acc: ptr<function, Slice>, f: vec4<f32>) {
+    for (var w = 0u; w < 4u; w++) {
         (*acc).k0[w] *= f;
         (*acc).k1[w] *= f;
         (*acc).k2[w] *= f;
@@ -211,28 +268,41 @@ fn scale_slice(acc: ptr<function, Slice>, f: f32) {
     }
 }
 
-// Writes the slice's columns of one row of X, `width` wide from `row`.
-fn store_slice(acc: ptr<function, Slice>, row: u32, width: u32, u: u32) {
-    for (var c0 = 0u; c0 < width; c0 += DC) {
-        var part: array<f32, CPT>;
-        switch c0 / DC {
-            case 0u: {
-                part = (*acc).k0;
-            }
-            case 1u: {
-                part = (*acc).k1;
-            }
-            case 2u: {
-                part = (*acc).k2;
-            }
-            default: {
-                part = (*acc).k3;
-            }
+// The registers of the chunk at column c0.
+fn chunk_of(acc: ptr<function, Slice>, c0: u32) -> Block {
+    var part: Block;
+    switch c0 / DC {
+        case 0u: {
+            part = (*acc).k0;
         }
-        for (var w = 0u; w < CPT; w++) {
-            let col = c0 + u + 4u * w;
-            if (col < width) {
-                X[row + col] = part[w];
+        case 1u: {
+            part = (*acc).k1;
+        }
+        case 2u: {
+            part = (*acc).k2;
+        }
+        default: {
+            part = (*acc).k3;
+        }
+    }
+    return part;
+}
+
+// How many of the four rows from r0 exist among n.
+fn rows_left(r0: u32, n: u32) -> u32 {
+    return select(0u, n - r0, r0 < n);
+}
+
+// Writes the slice's rows into X: row h at at + h · width, `width` columns, `rows` rows.
+fn store_slice(acc: ptr<function, Slice>, at: u32, width: u32, rows: u32, u: u32) {
+    for (var c0 = 0u; c0 < width; c0 += DC) {
+        var part = chunk_of(acc, c0);
+        for (var w = 0u; w < 4u; w++) {
+            let col = c0 + u + LANES * w;
+            for (var h = 0u; h < min(rows, 4u); h++) {
+                if (col < width) {
+                    X[at + h * width + col] = part[w][h];
+                }
             }
         }
     }
@@ -242,49 +312,63 @@ fn store_slice(acc: ptr<function, Slice>, row: u32, width: u32, u: u32) {
 fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = P.batch_base + wid.y;
     let i0 = wid.x * ATTN_ROWS;
-    let r = t / 4u;
-    let u = t % 4u;
-    let i = i0 + r;
-    var m = neg_inf();
-    var l = 0.0;
+    let g = t / LANES;
+    let u = t % LANES;
+    let r0 = i0 + 4u * g;
+    var m = vec4<f32>(neg_inf());
+    var l = vec4<f32>(0.0);
     var acc: Slice;
     let kend = key_end(i0 + ATTN_ROWS);
     for (var j0 = 0u; j0 < kend; j0 += BK) {
         var s = products(SRC_Q, i0, SRC_K, j0, P.e, b, t);
-        for (var c = 0u; c < CPT; c++) {
-            let j = j0 + u + 4u * c;
-            // keys past kend are masked: with CAUSAL they lie beyond every query of the block
-            s[c] = select(neg_inf(), score(b, i, j, s[c]), j < kend);
-            TP[r * BK + u + 4u * c] = s[c];
+        var top = vec4<f32>(neg_inf());
+        for (var c = 0u; c < 4u; c++) {
+            let j = j0 + u + LANES * c;
+            for (var h = 0u; h < 4u; h++) {
+                // keys past kend are masked: with CAUSAL they lie beyond every query of the block
+                s[c][h] = select(neg_inf(), score(b, r0 + h, j, s[c][h]), j < kend);
+            }
+            top = max(top, s[c]);
+        }
+        // the row maxima over the 8 lanes of each row group, through TB
+        for (var h = 0u; h < 4u; h++) {
+            TB[(4u * g + h) * LANES + u] = top[h];
         }
         workgroupBarrier();
-        var top = neg_inf();
-        for (var k = 0u; k < BK; k++) {
-            top = max(top, TP[r * BK + k]);
+        for (var q = 0u; q < LANES; q++) {
+            for (var h = 0u; h < 4u; h++) {
+                top[h] = max(top[h], TB[(4u * g + h) * LANES + q]);
+            }
         }
         workgroupBarrier();
         let mnew = max(m, top);
-        var corr = 1.0;
-        if (is_neg_inf(mnew)) {
-            // no key seen yet by this query: nothing to add
-            for (var c = 0u; c < CPT; c++) {
-                s[c] = 0.0;
-            }
-        } else {
-            corr = exp(m - mnew);
-            for (var c = 0u; c < CPT; c++) {
-                s[c] = exp(s[c] - mnew);
-            }
-            m = mnew;
+        // a row that has seen no key yet adds nothing (and must not compute −inf − −inf)
+        let dead = vec4<bool>(
+            is_neg_inf(mnew.x),
+            is_neg_inf(mnew.y),
+            is_neg_inf(mnew.z),
+            is_neg_inf(mnew.w),
+        );
+        let corr = select(exp(m - mnew), vec4<f32>(1.0), dead);
+        let shift = select(mnew, vec4<f32>(0.0), dead);
+        var part = vec4<f32>(0.0);
+        for (var c = 0u; c < 4u; c++) {
+            s[c] = select(exp(s[c] - shift), vec4<f32>(0.0), dead);
+            part += s[c];
         }
-        for (var c = 0u; c < CPT; c++) {
-            TP[r * BK + u + 4u * c] = s[c];
+        m = mnew;
+        put_weights(t, s);
+        for (var h = 0u; h < 4u; h++) {
+            TB[(4u * g + h) * LANES + u] = part[h];
         }
         workgroupBarrier();
-        var tile_sum = 0.0;
-        for (var k = 0u; k < BK; k++) {
-            tile_sum += TP[r * BK + k];
+        var tile_sum = vec4<f32>(0.0);
+        for (var q = 0u; q < LANES; q++) {
+            for (var h = 0u; h < 4u; h++) {
+                tile_sum[h] += TB[(4u * g + h) * LANES + q];
+            }
         }
+        workgroupBarrier();
         l = l * corr + tile_sum;
         scale_slice(&acc, corr);
         for (var c0 = 0u; c0 < P.ev; c0 += DC) {
@@ -294,30 +378,25 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             workgroupBarrier();
         }
     }
-    if (i >= P.l) {
-        return;
-    }
-    let seen = l > 0.0;
-    let inv = select(0.0, 1.0 / l, seen);
-    scale_slice(&acc, inv);
-    let row = (b * P.l + i) * P.ev;
-    for (var w = 0u; w < CPT; w++) {
-        let col = u + 4u * w;
-        if (col < P.ev) {
-            O[row + col] = acc.k0[w];
-        }
-        if (col + DC < P.ev) {
-            O[row + col + DC] = acc.k1[w];
-        }
-        if (col + 2u * DC < P.ev) {
-            O[row + col + 2u * DC] = acc.k2[w];
-        }
-        if (col + 3u * DC < P.ev) {
-            O[row + col + 3u * DC] = acc.k3[w];
+    let seen = l > vec4<f32>(0.0);
+    scale_slice(&acc, select(vec4<f32>(0.0), 1.0 / l, seen));
+    let rows = rows_left(r0, P.l);
+    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
+        var part = chunk_of(&acc, c0);
+        for (var w = 0u; w < 4u; w++) {
+            let col = c0 + u + LANES * w;
+            for (var h = 0u; h < min(rows, 4u); h++) {
+                if (col < P.ev) {
+                    O[(b * P.l + r0 + h) * P.ev + col] = part[w][h];
+                }
+            }
         }
     }
     if (u == 0u) {
-        LSE[b * P.l + i] = select(neg_inf(), m + log(l), seen);
+        let lse = select(vec4<f32>(neg_inf()), m + log(l), seen);
+        for (var h = 0u; h < min(rows, 4u); h++) {
+            LSE[b * P.l + r0 + h] = lse[h];
+        }
     }
 }
 
@@ -352,50 +431,32 @@ fn weight(s: f32, lse: f32) -> f32 {
     return exp(s - lse);
 }
 
-// dO rows of the block (TA) times V rows of the tile (TB): dP, over Ev.
-fn go_v(b: u32, i0: u32, j0: u32, t: u32) -> array<f32, CPT> {
-    var acc: array<f32, CPT>;
-    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
-        stage_a_go(b, i0, c0, t);
-        stage_b(SRC_V, b, j0, c0, t, true);
-        workgroupBarrier();
-        dot_chunk(t, &acc);
-        workgroupBarrier();
-    }
-    return acc;
-}
-
-// V rows of the block (TA) times dO rows of the tile (TB): dPᵀ, over Ev.
-fn v_go(b: u32, j0: u32, i0: u32, t: u32) -> array<f32, CPT> {
-    var acc: array<f32, CPT>;
-    for (var c0 = 0u; c0 < P.ev; c0 += DC) {
-        stage_a(SRC_V, b, j0, c0, t);
-        stage_b_go(b, i0, c0, t, true);
-        workgroupBarrier();
-        dot_chunk(t, &acc);
-        workgroupBarrier();
-    }
-    return acc;
-}
-
 @compute @workgroup_size(64)
 fn attn_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = P.batch_base + wid.y;
     let i0 = wid.x * ATTN_ROWS;
-    let r = t / 4u;
-    let u = t % 4u;
-    let i = i0 + r;
-    let st = row_stats(b, i);
+    let u = t % LANES;
+    let r0 = i0 + 4u * (t / LANES);
+    var lse: vec4<f32>;
+    var dsum: vec4<f32>;
+    for (var h = 0u; h < 4u; h++) {
+        let st = row_stats(b, r0 + h);
+        lse[h] = st.x;
+        dsum[h] = st.y;
+    }
     var acc: Slice;
     let kend = key_end(i0 + ATTN_ROWS);
     for (var j0 = 0u; j0 < kend; j0 += BK) {
         var s = products(SRC_Q, i0, SRC_K, j0, P.e, b, t);
         var dp = go_v(b, i0, j0, t);
-        for (var c = 0u; c < CPT; c++) {
-            let j = j0 + u + 4u * c;
-            let p = weight(score(b, i, j, s[c]), st.x);
-            TP[r * BK + u + 4u * c] = p * (dp[c] - st.y) * P.scale;
+        for (var c = 0u; c < 4u; c++) {
+            let j = j0 + u + LANES * c;
+            for (var h = 0u; h < 4u; h++) {
+                let p = weight(score(b, r0 + h, j, s[c][h]), lse[h]);
+                s[c][h] = p * (dp[c][h] - dsum[h]) * P.scale;
+            }
         }
+        put_weights(t, s);
         workgroupBarrier();
         for (var c0 = 0u; c0 < P.e; c0 += DC) {
             stage_b(SRC_K, b, j0, c0, t, false);
@@ -405,19 +466,15 @@ fn attn_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
         }
         workgroupBarrier();
     }
-    if (i >= P.l) {
-        return;
-    }
-    store_slice(&acc, (b * P.l + i) * P.e, P.e, u);
+    store_slice(&acc, (b * P.l + r0) * P.e, P.e, rows_left(r0, P.l), u);
 }
 
 @compute @workgroup_size(64)
 fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = P.batch_base + wid.y;
     let j0 = wid.x * ATTN_ROWS;
-    let r = t / 4u;
-    let u = t % 4u;
-    let j = j0 + r;
+    let u = t % LANES;
+    let r0 = j0 + 4u * (t / LANES);
     var dk: Slice;
     var dv: Slice;
     // with CAUSAL, queries before the block see none of its keys
@@ -426,16 +483,18 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
         istart = j0;
     }
     for (var i0 = istart; i0 < P.l; i0 += BK) {
-        var s = products(SRC_K, j0, SRC_Q, i0, P.e, b, t);
+        var p = products(SRC_K, j0, SRC_Q, i0, P.e, b, t);
         var dp = v_go(b, j0, i0, t);
-        var ds: array<f32, CPT>;
-        for (var c = 0u; c < CPT; c++) {
-            let i = i0 + u + 4u * c;
+        var ds: Block;
+        for (var c = 0u; c < 4u; c++) {
+            let i = i0 + u + LANES * c;
             let st = row_stats(b, i);
-            let p = weight(score(b, i, j, s[c]), st.x);
-            ds[c] = p * (dp[c] - st.y) * P.scale;
-            TP[r * BK + u + 4u * c] = p;
+            for (var h = 0u; h < 4u; h++) {
+                p[c][h] = weight(score(b, i, r0 + h, p[c][h]), st.x);
+                ds[c][h] = p[c][h] * (dp[c][h] - st.y) * P.scale;
+            }
         }
+        put_weights(t, p);
         workgroupBarrier();
         // dV += Pᵀ dO
         for (var c0 = 0u; c0 < P.ev; c0 += DC) {
@@ -445,9 +504,7 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
             workgroupBarrier();
         }
         workgroupBarrier();
-        for (var c = 0u; c < CPT; c++) {
-            TP[r * BK + u + 4u * c] = ds[c];
-        }
+        put_weights(t, ds);
         workgroupBarrier();
         // dK += dSᵀ Q
         for (var c0 = 0u; c0 < P.e; c0 += DC) {
@@ -458,9 +515,7 @@ fn attn_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
         }
         workgroupBarrier();
     }
-    if (j >= P.s) {
-        return;
-    }
-    store_slice(&dk, P.x_dk + (b * P.s + j) * P.e, P.e, u);
-    store_slice(&dv, P.x_dv + (b * P.s + j) * P.ev, P.ev, u);
+    let rows = rows_left(r0, P.s);
+    store_slice(&dk, P.x_dk + (b * P.s + r0) * P.e, P.e, rows, u);
+    store_slice(&dv, P.x_dv + (b * P.s + r0) * P.ev, P.ev, rows, u);
 }

@@ -17,8 +17,9 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 
-/// Rows of the block one workgroup owns (queries; keys for dK/dV): `ATTN_ROWS` in WGSL.
-pub const ROWS: u32 = 16;
+/// Rows of the block one workgroup owns (queries; keys for dK/dV), four per invocation group of
+/// eight: `ATTN_ROWS` in WGSL.
+pub const ROWS: u32 = 32;
 /// The widest query/key and value rows the kernels hold in registers: `ATTN_MAX_DIM` in WGSL.
 /// Wider heads are composed from matmul and softmax by `F.scaled_dot_product_attention`.
 pub const MAX_DIM: u32 = 128;
