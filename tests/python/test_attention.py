@@ -370,22 +370,28 @@ def test_sdpa_dropout():
 
 
 @pytest.mark.parametrize("L,S,E", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])
-def test_sdpa_zero_size(L, S, E):
+def test_sdpa_zero_size(device, L, S, E):
     r = rng(2)
+    dt = F64 if device == "cpu" else rustdl.float32
     q, k, v = r.standard_normal((2, L, E)), r.standard_normal((2, S, E)), r.standard_normal((2, S, 5))
     for kw in (
         {},
         {"is_causal": True},
-        {"attn_mask": t(np.ones((L, S), bool))},
-        {"attn_mask": t(np.zeros((L, S)))},
+        {"attn_mask": t(np.ones((L, S), bool), device=device)},
+        {"attn_mask": t(np.zeros((L, S)), device=device, dtype=dt)},
     ):
-        qt, kt, vt = (t(a, requires_grad=True) for a in (q, k, v))
+        qt, kt, vt = (t(a, device=device, dtype=dt, requires_grad=True) for a in (q, k, v))
         out = F.scaled_dot_product_attention(qt, kt, vt, **kw)
         out.sum().backward()
         mask = np.tril(np.ones((L, S), bool)) if kw.get("is_causal") else None
         assert_close(
-            out, np_sdpa(q, k, v, mask, scale=1.0 if E == 0 else None)[0] if S else np.zeros((2, L, 5))
+            out,
+            np_sdpa(q, k, v, mask, scale=1.0 if E == 0 else None)[0] if S else np.zeros((2, L, 5)),
+            rtol=1e-5,
+            atol=1e-6,
         )
+        for x, a in zip((qt, kt, vt), (q, k, v)):
+            assert x.grad.shape == a.shape and np.isfinite(npy(x.grad)).all()
 
 
 def test_sdpa_bad_inputs():
@@ -891,6 +897,10 @@ def test_sdpa_gpu_fused_strided_inputs_and_wide_heads(gpu):
         (out * t(g, device=gpu, dtype=rustdl.float32)).sum().backward()
         for got, want in zip((qt.grad, kt.grad, vt.grad), np_sdpa_grads(qn, kn, vn, g, causal=True)):
             assert_close(got, np.swapaxes(want, 1, 2), rtol=1e-4, atol=1e-4)
+    # called directly, the GPU op refuses what its kernel cannot hold, naming the op
+    x = rustdl.zeros(1, 3, 130, device=gpu)
+    with pytest.raises(RuntimeError, match="scaled_dot_product_attention: .* up to 128"):
+        rustdl._rustdl._sdpa_fused(x, x, x)
 
 
 def test_sdpa_gpu_fused_memory_grows_with_length_not_its_square(gpu):
