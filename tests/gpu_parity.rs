@@ -88,6 +88,10 @@ const TESTS: &[GpuTest] = &[
         "oversized_work_is_a_gpu_error_not_a_panic",
         oversized_work_is_a_gpu_error_not_a_panic,
     ),
+    (
+        "fused_attention_matches_cpu_forward_and_backward",
+        fused_attention_matches_cpu_forward_and_backward,
+    ),
 ];
 
 /// Measurements rather than tests: always `ignored`, run with `--ignored --nocapture`.
@@ -701,6 +705,56 @@ fn matmul_backward_matches_cpu(d: Device) {
     let (ga, gb) = run(d);
     same("dA", &ca, &ga, 1e-4);
     same("dB", &cb, &gb, 1e-4);
+}
+
+fn fused_attention_matches_cpu_forward_and_backward(d: Device) {
+    // ragged blocks and tiles, head widths across a 32-column chunk, a mask shared or per batch
+    // entry with -inf holes and a query that sees no key, causal with L > S
+    let (b, l, s, e, ev) = (3usize, 37usize, 45usize, 40usize, 9usize);
+    let (q, k, v, g) = (
+        t(&[b, l, e], 90),
+        t(&[b, s, e], 91),
+        t(&[b, s, ev], 92),
+        t(&[b, l, ev], 93),
+    );
+    let holes = |n: usize, seed: u64| {
+        let mut m = values(n, seed, -1.0, 1.0);
+        for (i, x) in m.iter_mut().enumerate() {
+            if i % 7 == 3 || (i / s) % l == 5 {
+                *x = f32::NEG_INFINITY;
+            }
+        }
+        m
+    };
+    let shared = Tensor::from_f32(holes(l * s, 94), &[l, s]).unwrap();
+    let per_batch = Tensor::from_f32(holes(b * l * s, 95), &[b, l, s]).unwrap();
+    for (what, mask, causal) in [
+        ("plain", None, false),
+        ("shared mask", Some(&shared), false),
+        ("per-batch mask", Some(&per_batch), false),
+        ("causal", None, true),
+    ] {
+        let run = |dev: Device| {
+            let (q, k, v) = (leaf(&q, dev), leaf(&k, dev), leaf(&v, dev));
+            let m = mask.map(|m| to(m, dev));
+            let out = q
+                .scaled_dot_product_attention_fused(&k, &v, m.as_ref(), causal, 0.3)
+                .unwrap();
+            out.mul(&to(&g, dev))
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward(None, false)
+                .unwrap();
+            (out, q.grad().unwrap(), k.grad().unwrap(), v.grad().unwrap())
+        };
+        let c = run(Device::Cpu);
+        let gp = run(d);
+        same(&format!("attention {what}"), &c.0, &gp.0, 1e-4);
+        same(&format!("attention {what} dq"), &c.1, &gp.1, 1e-4);
+        same(&format!("attention {what} dk"), &c.2, &gp.2, 1e-4);
+        same(&format!("attention {what} dv"), &c.3, &gp.3, 1e-4);
+    }
 }
 
 fn softmax_and_cross_entropy_match_cpu(d: Device) {

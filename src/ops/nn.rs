@@ -1083,8 +1083,9 @@ impl Tensor {
     /// Scaled dot-product attention as one fused op (tiled online softmax, its own backward):
     /// `q (B, L, E)`, `k (B, S, E)`, `v (B, S, Ev)`, an optional additive mask of the query's
     /// dtype shaped `(L, S)` or `(B, L, S)`, top-left causal masking. Memory grows with `L + S`
-    /// (plus the mask when given), never `L·S`. On a backend without the kernel (the GPU today)
-    /// it is an error: `F.scaled_dot_product_attention` composes attention there instead.
+    /// (plus the mask when given), never `L·S`. On a backend without the kernel it is an error
+    /// (so on the GPU for heads wider than its kernel holds): `F.scaled_dot_product_attention`
+    /// composes attention there instead.
     pub fn scaled_dot_product_attention_fused(
         &self,
         k: &Tensor,

@@ -560,9 +560,9 @@ fn softplus(py: Python<'_>, input: T<'_>, beta: f64, threshold: f64) -> PyResult
     call(py, &[&x], || x.softplus(beta, threshold))
 }
 
-/// Scaled dot-product attention as one fused CPU op: `(B, L, E)` query, `(B, S, E)` key,
-/// `(B, S, Ev)` value, an optional additive mask `(L, S)` or `(B, L, S)` of the query's dtype
-/// (`F.scaled_dot_product_attention` prepares these and picks this op on the CPU).
+/// Scaled dot-product attention as one fused op (CPU or GPU): `(B, L, E)` query, `(B, S, E)`
+/// key, `(B, S, Ev)` value, an optional additive mask `(L, S)` or `(B, L, S)` of the query's
+/// dtype (`F.scaled_dot_product_attention` prepares these and picks this op when it fits).
 #[pyfunction]
 #[pyo3(signature = (query, key, value, mask=None, is_causal=false, scale=1.0))]
 fn _sdpa_fused(

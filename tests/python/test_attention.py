@@ -370,22 +370,28 @@ def test_sdpa_dropout():
 
 
 @pytest.mark.parametrize("L,S,E", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])
-def test_sdpa_zero_size(L, S, E):
+def test_sdpa_zero_size(device, L, S, E):
     r = rng(2)
+    dt = F64 if device == "cpu" else rustdl.float32
     q, k, v = r.standard_normal((2, L, E)), r.standard_normal((2, S, E)), r.standard_normal((2, S, 5))
     for kw in (
         {},
         {"is_causal": True},
-        {"attn_mask": t(np.ones((L, S), bool))},
-        {"attn_mask": t(np.zeros((L, S)))},
+        {"attn_mask": t(np.ones((L, S), bool), device=device)},
+        {"attn_mask": t(np.zeros((L, S)), device=device, dtype=dt)},
     ):
-        qt, kt, vt = (t(a, requires_grad=True) for a in (q, k, v))
+        qt, kt, vt = (t(a, device=device, dtype=dt, requires_grad=True) for a in (q, k, v))
         out = F.scaled_dot_product_attention(qt, kt, vt, **kw)
         out.sum().backward()
         mask = np.tril(np.ones((L, S), bool)) if kw.get("is_causal") else None
         assert_close(
-            out, np_sdpa(q, k, v, mask, scale=1.0 if E == 0 else None)[0] if S else np.zeros((2, L, 5))
+            out,
+            np_sdpa(q, k, v, mask, scale=1.0 if E == 0 else None)[0] if S else np.zeros((2, L, 5)),
+            rtol=1e-5,
+            atol=1e-6,
         )
+        for x, a in zip((qt, kt, vt), (q, k, v)):
+            assert x.grad.shape == a.shape and np.isfinite(npy(x.grad)).all()
 
 
 def test_sdpa_bad_inputs():
@@ -829,6 +835,94 @@ def test_sdpa_and_encoder_layer_on_gpu_match_cpu(gpu):
     assert_close(results[1][1], results[0][1], rtol=1e-3, atol=1e-4)
     for a, b in zip(results[1][2], results[0][2]):
         assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def _gpu_sdpa_case(L, S, mask, E=37, Ev=33, seed=0):
+    """Float32-exact inputs (float64 arrays holding float32 values), an output gradient and a
+    mask of the kind: per batch entry bool, shared float with -inf holes, fully masked rows
+    (bool per batch, and a float -inf row), or causal."""
+    r = rng(seed + 7 * L + S)
+    f32 = lambda a: a.astype(np.float32).astype(np.float64)  # noqa: E731
+    q, k, v = (f32(r.standard_normal(sh)) for sh in ((2, 2, L, E), (2, 2, S, E), (2, 2, S, Ev)))
+    g = f32(r.standard_normal((2, 2, L, Ev)))
+    m = None
+    if mask == "batch_bool":
+        m = r.random((2, 2, L, S)) > 0.3
+    elif mask == "shared_float":
+        m = f32(np.where(r.random((L, S)) < 0.2, -np.inf, r.standard_normal((L, S))))
+    elif mask == "dead_bool":
+        m = r.random((2, 1, L, S)) > 0.5
+        m[:, :, ::3] = False  # every third query sees no key
+    elif mask == "dead_float":
+        m = f32(r.standard_normal((L, S)))
+        m[L // 2] = -np.inf
+    return q, k, v, g, m
+
+
+@pytest.mark.parametrize("L,S", [(1, 1), (1, 7), (7, 1), (7, 129), (129, 7), (129, 129)])
+@pytest.mark.parametrize("mask", [None, "batch_bool", "shared_float", "dead_bool", "dead_float", "causal"])
+def test_sdpa_gpu_fused_vs_numpy(gpu, L, S, mask):
+    # the GPU's WGSL kernel (16-query blocks, 32-key tiles, head dims in chunks of 32) against
+    # the float64 closed form: ragged tiles, widths across a chunk edge, masks per batch entry
+    # or shared, rows with no key at all (zeros and zero gradients), causal both ways
+    q, k, v, g, m = _gpu_sdpa_case(L, S, mask)
+    causal = mask == "causal"
+    qt, kt, vt = (t(a, device=gpu, dtype=rustdl.float32, requires_grad=True) for a in (q, k, v))
+    mt = None if m is None else t(m, device=gpu, dtype=rustdl.float32)
+    before = rustdl.gpu.stats()["dispatches"]
+    out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt, is_causal=causal)
+    if m is None or m.dtype != np.bool_:
+        # one fused dispatch (the composed path takes a matmul, a softmax, a matmul, ...)
+        assert rustdl.gpu.stats()["dispatches"] - before == 1
+    assert out.device.type == "gpu" and out.dtype == rustdl.float32
+    ref = np_sdpa(q, k, v, m, causal)[0]
+    assert_close(out, ref, rtol=1e-4, atol=2e-5)
+    (out * t(g, device=gpu, dtype=rustdl.float32)).sum().backward()
+    for got, want in zip((qt.grad, kt.grad, vt.grad), np_sdpa_grads(q, k, v, g, m, causal)):
+        assert np.isfinite(npy(got)).all()
+        assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_sdpa_gpu_fused_strided_inputs_and_wide_heads(gpu):
+    # (N, L, H, E) tensors viewed as (N, H, L, E): the fused op reads dense copies; heads wider
+    # than the kernel's 128 are composed, and both agree with the closed form
+    r = rng(3)
+    for e in (128, 130):
+        q, k, v = (r.standard_normal((2, L, 2, e)).astype(np.float32).astype(np.float64) for L in (9, 20, 20))
+        qt, kt, vt = (t(a, device=gpu, dtype=rustdl.float32, requires_grad=True) for a in (q, k, v))
+        out = F.scaled_dot_product_attention(*(x.transpose(1, 2) for x in (qt, kt, vt)), is_causal=True)
+        qn, kn, vn = (np.swapaxes(a, 1, 2) for a in (q, k, v))
+        assert_close(out, np_sdpa(qn, kn, vn, causal=True)[0], rtol=1e-4, atol=2e-5)
+        g = r.standard_normal(out.shape)
+        (out * t(g, device=gpu, dtype=rustdl.float32)).sum().backward()
+        for got, want in zip((qt.grad, kt.grad, vt.grad), np_sdpa_grads(qn, kn, vn, g, causal=True)):
+            assert_close(got, np.swapaxes(want, 1, 2), rtol=1e-4, atol=1e-4)
+    # called directly, the GPU op refuses what its kernel cannot hold, naming the op
+    x = rustdl.zeros(1, 3, 130, device=gpu)
+    with pytest.raises(RuntimeError, match="scaled_dot_product_attention: .* up to 128"):
+        rustdl._rustdl._sdpa_fused(x, x, x)
+
+
+def test_sdpa_gpu_fused_memory_grows_with_length_not_its_square(gpu):
+    # L = S = 2048: one float32 score matrix per (batch, head) is 16 MiB; the fused forward and
+    # backward allocate buffers for q, k, v, the output, the gradients and a workspace only
+    L, E = 2048, 16
+    r = rng(5)
+    q, k, v = (
+        t(r.standard_normal((1, 1, L, E)), device=gpu, dtype=rustdl.float32, requires_grad=True)
+        for _ in range(3)
+    )
+    g = t(r.standard_normal((1, 1, L, E)), device=gpu, dtype=rustdl.float32)
+    rustdl.gpu.synchronize()
+    rustdl.gpu.empty_cache()
+    start = rustdl.gpu.stats()["bytes_allocated"]
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    (out * g).sum().backward()
+    rustdl.gpu.synchronize()
+    grown = rustdl.gpu.stats()["bytes_allocated"] - start
+    assert np.isfinite(npy(q.grad)).all()
+    score_bytes = L * L * 4
+    assert grown < score_bytes // 4, f"the GPU allocated {grown} bytes (one score matrix: {score_bytes})"
 
 
 def test_sdpa_output_too_large_is_a_memory_error():

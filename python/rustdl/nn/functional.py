@@ -1547,10 +1547,11 @@ def scaled_dot_product_attention(
 ):
     """``softmax(Q Kᵀ · scale + mask) V``, as ``torch.nn.functional.scaled_dot_product_attention``.
 
-    On the CPU without dropout it runs as one fused op (tiles of 64 queries × 64 keys with an
-    online softmax, its own backward recomputing the weights from the saved log-sum-exp), so
-    memory grows with the sequence lengths, not their product. Elsewhere (the GPU, dropout, a
-    float mask that needs a gradient) it is composed from matmul, softmax and dropout.
+    Without dropout it runs as one fused op (tiles of queries × keys with an online softmax, its
+    own backward recomputing the weights from the saved log-sum-exp), so memory grows with the
+    sequence lengths, not their product: on the CPU (float32 and float64) and on the GPU (a WGSL
+    kernel; float32, query/key and value widths up to 128). Otherwise (dropout, a float mask that
+    needs a gradient, wider GPU heads) it is composed from matmul, softmax and dropout.
 
     Args:
         query: ``(*, L, E)``; key: ``(*, S, E)``; value: ``(*, S, Ev)``. The batch dims ``*``
@@ -1622,28 +1623,36 @@ def scaled_dot_product_attention(
     return weights.matmul(value)
 
 
+# the widest query/key and value rows of the GPU's fused kernel (MAX_DIM of
+# src/backend/wgpu/attention.rs); wider heads are composed there
+_GPU_FUSED_ATTENTION_MAX_DIM = 128
+
+
 def _fused_attention_fits(query, key, value, attn_mask, dropout_p) -> bool:
-    """Whether the fused CPU kernel serves this call: CPU tensors of one floating dtype, no
-    dropout, and a mask (if any) that needs no gradient."""
-    dt = query.dtype
+    """Whether the fused kernel serves this call: tensors on one device, no dropout, a mask (if
+    any) that needs no gradient; on the CPU float32 or float64, on the GPU float32 with query/key
+    and value widths up to 128."""
+    dt, dev = query.dtype, query.device
+    on_gpu = dev.type == "gpu"
+    dtypes = (_rustdl.float32,) if on_gpu else (_rustdl.float32, _rustdl.float64)
+    widest = _GPU_FUSED_ATTENTION_MAX_DIM if on_gpu else None
     return (
         dropout_p == 0.0
-        and dt in (_rustdl.float32, _rustdl.float64)
+        and dt in dtypes
         and key.dtype == dt
         and value.dtype == dt
-        and all(t.device.type == "cpu" for t in (query, key, value))
+        and key.device == dev
+        and value.device == dev
+        and (widest is None or (query.shape[-1] <= widest and value.shape[-1] <= widest))
         and (
             attn_mask is None
-            or (
-                attn_mask.device.type == "cpu"
-                and not (attn_mask.dtype != _rustdl.bool and attn_mask.requires_grad)
-            )
+            or (attn_mask.device == dev and not (attn_mask.dtype != _rustdl.bool and attn_mask.requires_grad))
         )
     )
 
 
 def _fused_attention(query, key, value, attn_mask, is_causal, scale, batch):
-    """``scaled_dot_product_attention`` through the fused CPU op: batch dims broadcast and
+    """``scaled_dot_product_attention`` through the fused op (CPU or GPU): batch dims broadcast and
     flattened, a bool mask made additive (0 / -inf), a mask shared by the whole batch passed
     once as ``(L, S)``."""
     q_len, s_len, e, ev = query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]
@@ -1657,7 +1666,7 @@ def _fused_attention(query, key, value, attn_mask, is_causal, scale, batch):
     if attn_mask is not None:
         m = attn_mask
         if m.dtype == _rustdl.bool:
-            m = _rustdl.zeros(*m.shape, dtype=query.dtype).masked_fill(~m, float("-inf"))
+            m = _rustdl.zeros(*m.shape, dtype=query.dtype, device=query.device).masked_fill(~m, float("-inf"))
         elif m.dtype != query.dtype:
             m = m.to(query.dtype)
         shape = (1,) * (len(batch) + 2 - m.ndim) + tuple(m.shape)

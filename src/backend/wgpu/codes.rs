@@ -84,6 +84,11 @@ pub fn wgsl_constants() -> String {
     s += &format!("const WG: u32 = {WG}u;\n");
     s += &format!("alias Dims = array<vec4<u32>, {DIM_VEC4S}>;\n");
     s += &format!("const DIM_VEC4S: u32 = {DIM_VEC4S}u;\n");
+    s += &format!("const ATTN_ROWS: u32 = {}u;\n", super::attention::ROWS);
+    s += &format!(
+        "const ATTN_MAX_DIM: u32 = {}u;\n",
+        super::attention::MAX_DIM
+    );
     for table in [
         UnaryCode::table(),
         BinaryCode::table(),

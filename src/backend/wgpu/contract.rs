@@ -34,6 +34,7 @@ pub fn entries() -> Vec<&'static Entry> {
     v.extend(super::optim::ENTRIES);
     v.extend(super::scan::ENTRIES);
     v.extend(super::recurrent::ENTRIES);
+    v.extend(super::attention::ENTRIES);
     v
 }
 

@@ -8,7 +8,7 @@ use super::GpuStorage;
 use crate::backend::contract::{forward_kernels, Backend, Operand};
 use crate::backend::cpu::Cpu;
 use crate::backend::{
-    BinaryOp, OptimStep, RandKind, ReduceOp, RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
+    AttnDims, BinaryOp, OptimStep, RandKind, ReduceOp, RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
 };
 use crate::device::Device;
 use crate::dtype::DType;
@@ -234,6 +234,32 @@ impl Backend for Gpu {
         col2im,
         max_pool2d,
     );
+
+    fn attention_forward(
+        &self,
+        qkv: (&GpuStorage, &GpuStorage, &GpuStorage),
+        ls: (&Layout, &Layout, &Layout),
+        mask: Option<(&GpuStorage, &Layout)>,
+        d: AttnDims,
+        causal: bool,
+        scale: f64,
+    ) -> Result<(GpuStorage, GpuStorage)> {
+        super::attention_forward(qkv, ls, mask, d, causal, scale)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attention_backward(
+        &self,
+        qkv: (&GpuStorage, &GpuStorage, &GpuStorage),
+        ls: (&Layout, &Layout, &Layout),
+        saved: (&GpuStorage, &GpuStorage, &GpuStorage, &Layout),
+        mask: Option<(&GpuStorage, &Layout)>,
+        d: AttnDims,
+        causal: bool,
+        scale: f64,
+    ) -> Result<(GpuStorage, GpuStorage, GpuStorage)> {
+        super::attention_backward(qkv, ls, saved, mask, d, causal, scale)
+    }
 
     fn rand(
         &self,

@@ -12,7 +12,7 @@
 //! * `params` — typed parameter blocks (`#[repr(C)]` Pod structs mirrored by WGSL structs).
 //! * `launch` — host helpers shared by the families: checks, layout merging, grids.
 //! * one module per kernel family, mirroring `shaders/`: `elementwise`, `reduce`, `softmax`,
-//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`, `recurrent`; and `transfer`
+//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`, `recurrent`, `attention`; and `transfer`
 //!   (uploads and downloads).
 //! * `contract` — the descriptions `tests/shader_contract.rs` checks against the WGSL.
 //!
@@ -35,6 +35,7 @@
 //! max reduction over the index view run on the GPU and their two values are read back (one
 //! submit and wait) before the op is recorded.
 
+mod attention;
 mod codes;
 mod context;
 pub mod contract;
@@ -61,6 +62,7 @@ use crate::dtype::DType;
 use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
+pub use attention::{attention_backward, attention_forward};
 pub use conv::{col2im, im2col, max_pool2d};
 pub use device::Gpu;
 pub use elementwise::{assign, binary, cast, copy, full, unary, where_};

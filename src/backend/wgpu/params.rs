@@ -200,5 +200,6 @@ pub(crate) fn layouts() -> Vec<ParamLayout> {
         of::<super::optim::OptimParams>(),
         of::<super::scan::ScanParams>(),
         of::<super::recurrent::RnnParams>(),
+        of::<super::attention::AttnParams>(),
     ]
 }

@@ -27,6 +27,7 @@ pub enum Shader {
     Optim,
     Scan,
     Recurrent,
+    Attention,
 }
 
 macro_rules! shader_source {
@@ -45,7 +46,7 @@ pub(crate) const PRELUDE: &str = shader_source!("prelude");
 
 impl Shader {
     /// Every shader file.
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Elementwise,
         Shader::Reduce,
         Shader::Matmul,
@@ -56,6 +57,7 @@ impl Shader {
         Shader::Optim,
         Shader::Scan,
         Shader::Recurrent,
+        Shader::Attention,
     ];
 
     /// The file name in `shaders/` without `.wgsl`.
@@ -71,6 +73,7 @@ impl Shader {
             Shader::Optim => "optim",
             Shader::Scan => "scan",
             Shader::Recurrent => "recurrent",
+            Shader::Attention => "attention",
         }
     }
 
@@ -86,6 +89,7 @@ impl Shader {
             Shader::Optim => shader_source!("optim"),
             Shader::Scan => shader_source!("scan"),
             Shader::Recurrent => shader_source!("recurrent"),
+            Shader::Attention => shader_source!("attention"),
         }
     }
 
