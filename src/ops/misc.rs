@@ -295,7 +295,7 @@ impl Tensor {
         let op = if is_max { "amax" } else { "amin" };
         let d = norm_dims(dims, self.ndim(), op)?;
         if d.iter().any(|&i| self.shape()[i] == 0) {
-            return Err(Error::Shape(format!(
+            return Err(Error::Index(format!(
                 "{op}: expected reduction dims {d:?} to be non-empty in shape {:?}",
                 self.shape()
             )));

@@ -126,9 +126,8 @@ impl Tensor {
         let n = x.shape()[d];
         let di = d as isize;
         let r = if n == 0 {
-            let mut shape = x.shape().to_vec();
-            shape[d] = 1;
-            Tensor::ones(&shape, x.dtype(), x.device())?
+            // ones, but still a function of x (a zero gradient), as PyTorch's
+            x.sum(&[di], true)?.add_scalar(1.0)?
         } else {
             x.cumprod(di, None)?.narrow(di, n - 1, 1)?
         };
