@@ -580,3 +580,35 @@ def test_where_python_float_takes_the_tensors_float_dtype():
     assert out.tolist() == [0.1, -2.0]
     # next to an int tensor a float is float32, as PyTorch
     assert rustdl.where(x > 0, rustdl.tensor([1, 2]), 0.5).dtype == rustdl.float32
+
+
+@pytest.mark.parametrize(
+    "k,pad,dil,dtype",
+    [
+        ((3, 3), (1, 1), (1, 1), "float32"),
+        ((5, 3), (2, 0), (1, 2), "float64"),
+        ((3, 1), (3, 3), (2, 1), "float64"),
+    ],
+)
+def test_conv2d_input_gradient_on_large_images(k, pad, dil, dtype):
+    # stride-1 layers on 30x32 images take the CPU's shifted products; the input gradient runs as
+    # a forward convolution of the output gradient with the flipped, channel-swapped weight —
+    # checked against the definition (a sum over taps of shifted weighted output gradients)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 9, 30, 32)).astype(dtype)
+    w = rng.standard_normal((6, 9) + k).astype(dtype)
+    xt = rustdl.tensor(x, requires_grad=True)
+    y = F.conv2d(xt, rustdl.tensor(w), padding=pad, dilation=dil)
+    gy = rng.standard_normal(tuple(y.shape))
+    y.backward(rustdl.tensor(gy.astype(dtype)))
+    (ph, pw), (dh, dw) = pad, dil
+    dxp = np.zeros((3, 9, 30 + 2 * ph, 32 + 2 * pw))
+    oh, ow = gy.shape[2:]
+    for i in range(k[0]):
+        for j in range(k[1]):
+            dxp[:, :, i * dh : i * dh + oh, j * dw : j * dw + ow] += np.einsum(
+                "noyx,oc->ncyx", gy, w[:, :, i, j]
+            )
+    ref = dxp[:, :, ph : ph + 30, pw : pw + 32]
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    assert_close(xt.grad, ref, rtol=tol, atol=tol)

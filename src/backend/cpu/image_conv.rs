@@ -576,6 +576,44 @@ fn input_grad_shifted_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -
     dx
 }
 
+/// The geometry of the stride-1 input gradient seen as a forward convolution: the output
+/// gradient `(N, O, oh, ow)` convolved, with padding `d·(k − 1) − p`, by the weight flipped in
+/// both kernel dims with its channel axes swapped, gives `(N, C, H, W)`. `None` when the
+/// padding would be negative or the shifted products would not pay there.
+fn input_grad_as_forward(g: &Conv2dGeom, o: usize) -> Option<Conv2dGeom> {
+    let (sh, sw) = (g.dh * (g.kh.checked_sub(1)?), g.dw * (g.kw.checked_sub(1)?));
+    let gf = Conv2dGeom {
+        c: o,
+        h: g.oh,
+        w: g.ow,
+        ph: sh.checked_sub(g.ph)?,
+        pw: sw.checked_sub(g.pw)?,
+        oh: g.h,
+        ow: g.w,
+        ..*g
+    };
+    (g.sh == 1 && g.sw == 1 && use_shifted(&gf)).then_some(gf)
+}
+
+/// The input gradient as the forward convolution [`input_grad_as_forward`] describes: the same
+/// few deep products as the forward pass (depth kw·O per kernel row) instead of one shallow
+/// product (depth O) per tap.
+fn input_grad_forward_t<T: Float>(gy: &[T], w: &[T], gf: &Conv2dGeom, c: usize) -> Vec<T> {
+    let (o, taps) = (gf.c, gf.kh * gf.kw);
+    // w (O, C, kh, kw) → wf (C, O, kh, kw) flipped in both kernel dims
+    let mut wf = vec![T::ZERO; c * o * taps];
+    for oc in 0..o {
+        for ci in 0..c {
+            let src = &w[(oc * c + ci) * taps..(oc * c + ci + 1) * taps];
+            let dst = &mut wf[(ci * o + oc) * taps..(ci * o + oc + 1) * taps];
+            for (t, v) in src.iter().enumerate() {
+                dst[taps - 1 - t] = *v;
+            }
+        }
+    }
+    forward_shifted_t(gy, &wf, None, gf, c)
+}
+
 fn input_grad_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
     let (k, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
     let img_in = g.c * g.h * g.w;
@@ -714,8 +752,11 @@ pub fn conv2d_images_input_grad(
     check("the output gradient", lg.numel(), g.n * o * g.oh * g.ow)?;
     check("the weight", w.len(), o * g.col_rows())?;
     reserve_columns(g, gout.dtype(), "conv2d backward (columns of each image)")?;
+    let as_forward = input_grad_as_forward(g, o);
     Ok(typed!("conv2d backward", (gout, w) => |gv, wv| {
-        if use_shifted(g) {
+        if let Some(gf) = &as_forward {
+            input_grad_forward_t(&view_slice(gv, lg), wv, gf, g.c)
+        } else if use_shifted(g) {
             input_grad_shifted_t(&view_slice(gv, lg), wv, g, o)
         } else {
             input_grad_t(&view_slice(gv, lg), wv, g, o)
