@@ -575,6 +575,12 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     ins = _prepare(ins, create_graph)
     with enable_grad():
         out_tuple, outs = _outputs(func, ins, "jacobian")
+        total = sum(o.numel() for o in outs) * sum(x.numel() for x in ins)
+        if total > 2**31:
+            shapes = [tuple(o.shape) for o in outs], [tuple(x.shape) for x in ins]
+            raise MemoryError(
+                f"jacobian: outputs {shapes[0]} and inputs {shapes[1]} make a Jacobian of {total} elements"
+            )
         rows = []
         for o in outs:
             flat = o.reshape(-1)

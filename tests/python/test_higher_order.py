@@ -371,3 +371,6 @@ def test_functional_create_graph_strict_and_errors():
         vjp(lambda a: a * 2, t64([1.0, 2.0]), t64([1.0]))
     with pytest.raises(TypeError, match="inputs"):
         jacobian(lambda a: a, [1.0, 2.0])
+    big = rustdl.zeros(70000)
+    with pytest.raises(MemoryError, match="jacobian"):
+        jacobian(lambda a: a * 2, big)
