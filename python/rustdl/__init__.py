@@ -1059,6 +1059,7 @@ from ._breadth_g import (  # noqa: E402,F401
     scatter_reduce,
 )
 from . import special  # noqa: E402,F401
+from .nn.functional import pdist  # noqa: E402,F401
 
 
 def _typed_first_argument() -> None:

@@ -563,6 +563,27 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
 
 
+def pdist(input, p: float = 2.0):
+    """Distances ``‖x_i − x_j‖_p`` between every pair of rows ``i < j`` of an ``(N, M)`` input,
+    in row-major order (``N(N−1)/2`` values), as ``torch.nn.functional.pdist``."""
+    from .. import linalg, triu_indices
+
+    if not isinstance(input, _rustdl.Tensor):
+        raise TypeError(f"pdist: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if input.dim() != 2:
+        raise ValueError(f"pdist: only supports 2D tensors, got shape {tuple(input.shape)}")
+    if not input.is_floating_point():
+        raise TypeError(f"pdist: only supports floating-point dtypes, got {input.dtype}")
+    if p < 0:
+        raise ValueError(f"pdist: only supports non-negative p values, got {p}")
+    n = input.shape[0]
+    if n < 2:
+        return input.new_zeros((0,))
+    ij = triu_indices(n, n, 1).to(input.device)
+    diff = input.index_select(0, ij[0]) - input.index_select(0, ij[1])
+    return linalg.vector_norm(diff, float(p), dim=1)
+
+
 def one_hot(tensor, num_classes: int = -1):
     """``(…,)`` int64 class indices to ``(…, num_classes)`` int64 one-hot rows."""
     from .. import arange
