@@ -421,9 +421,20 @@ def _scatter_reduce_(
 def _index_add(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
     _tensor_arg("index_add", self, "self")
     _tensor_arg("index_add", source, "source")
+    return self.clone().index_add_(dim, index, source, alpha=alpha)
+
+
+_native_index_add_ = Tensor.index_add_
+
+
+def _index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    """In-place ``self[index] += alpha * source`` along ``dim``, as ``Tensor.index_add_``."""
     if alpha != 1:
         source = source * alpha
-    return self.clone().index_add_(dim, index, source)
+    return _native_index_add_(self, dim, index, source)
+
+
+Tensor.index_add_ = _index_add_
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:  # noqa: A002
@@ -514,9 +525,8 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
     rates = _np_of(input).astype(np.float64)
     if rates.size and (np.isnan(rates).any() or rates.min() < 0):
         raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
-    from .distributions.gamma_family import _np_rng
-
-    draws = _np_rng().poisson(rates).astype(np.float64)
+    seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator).sum().item())
+    draws = np.random.default_rng(seed).poisson(rates).astype(np.float64)
     return _back(draws, input, input.dtype)
 
 

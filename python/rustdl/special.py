@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from . import _rustdl as _rd
-from ._breadth_g import _erfc_np, erfc, i0
+from ._breadth_g import _erfc_np, _i1_np, erfc, i0
 from ._rustdl import Tensor
-from ._tensor_api import _elem_np, _float, digamma, get_default_dtype, lgamma, logit, xlogy
+from ._tensor_api import _elem_np, _float, digamma, get_default_dtype, lgamma, logit, polygamma, xlogy
 
 __all__ = [
     "digamma",
@@ -30,13 +30,18 @@ __all__ = [
     "expm1",
     "gammaln",
     "i0",
+    "i0e",
+    "i1",
+    "i1e",
     "log1p",
     "log_ndtr",
     "log_softmax",
     "logit",
     "logsumexp",
+    "multigammaln",
     "ndtr",
     "ndtri",
+    "polygamma",
     "psi",
     "round",
     "sinc",
@@ -172,3 +177,83 @@ def _entr_np(x: np.ndarray) -> np.ndarray:
 def entr(input: Tensor) -> Tensor:  # noqa: A002
     """Elementwise entropy ``-x log x`` (0 at 0, ``-inf`` below 0)."""
     return _elem_np("entr", _t("entr", input), _entr_np, lambda t: -(t.log() + 1))
+
+
+_BESSEL_SWITCH = 50.0
+
+
+def _bessel_scaled_asym(nu: int, x: np.ndarray) -> np.ndarray:
+    """``I_nu(|x|) exp(-|x|)`` by its large-argument expansion (used for ``|x| > 50``)."""
+    ax = np.abs(x)
+    mu = 4.0 * nu * nu
+    term = np.ones_like(ax)
+    total = np.ones_like(ax)
+    for k in range(1, 12):
+        term = term * -(mu - (2 * k - 1) ** 2) / (k * 8.0 * ax)
+        total = total + term
+    return total / np.sqrt(2 * np.pi * ax)
+
+
+def _i0e_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) <= _BESSEL_SWITCH
+    xs = np.where(small, x, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = _bessel_scaled_asym(0, np.where(small, _BESSEL_SWITCH * 2, x))
+    return np.where(small, np.i0(xs) * np.exp(-np.abs(xs)), far)
+
+
+def _i1e_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) <= _BESSEL_SWITCH
+    xs = np.where(small, x, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.sign(x) * _bessel_scaled_asym(1, np.where(small, _BESSEL_SWITCH * 2, x))
+    return np.where(small, _i1_np(xs) * np.exp(-np.abs(xs)), far)
+
+
+def _i1_full_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) <= _BESSEL_SWITCH
+    with np.errstate(over="ignore"):
+        far = _i1e_np(np.where(small, _BESSEL_SWITCH * 2, x)) * np.exp(np.abs(x))
+    return np.where(small, _i1_np(np.where(small, x, 1.0)), far)
+
+
+def _at_zero(t: Tensor, value: float, expr) -> Tensor:
+    safe = _rd.where(t.eq(0), t.new_ones(()), t)
+    return _rd.where(t.eq(0), t * 0 + value, expr(safe))
+
+
+def i1(input: Tensor) -> Tensor:  # noqa: A002
+    """Modified Bessel function of the first kind, order 1 (gradient ``i0(x) - i1(x)/x``)."""
+    return _elem_np(
+        "i1", _t("i1", input), _i1_full_np, lambda t: _at_zero(t, 0.5, lambda s: i0(s) - i1(s) / s)
+    )
+
+
+def i0e(input: Tensor) -> Tensor:  # noqa: A002
+    """Exponentially scaled ``i0(x) · exp(-|x|)``, finite for large ``|x|``."""
+    return _elem_np("i0e", _t("i0e", input), _i0e_np, lambda t: i1e(t) - t.sign() * i0e(t))
+
+
+def i1e(input: Tensor) -> Tensor:  # noqa: A002
+    """Exponentially scaled ``i1(x) · exp(-|x|)``."""
+    return _elem_np(
+        "i1e",
+        _t("i1e", input),
+        _i1e_np,
+        lambda t: _at_zero(t, 0.5, lambda s: i0e(s) - i1e(s) * (s.sign() + 1 / s)),
+    )
+
+
+def multigammaln(input: Tensor, p: int) -> Tensor:  # noqa: A002
+    """Multivariate log-gamma ``p(p-1)/4 · log π + Σ_{j<p} lgamma(x - j/2)`` (defined for
+    ``x > (p - 1)/2``; below, the lgamma terms give what they give, as PyTorch)."""
+    x = _float("multigammaln", _t("multigammaln", input))
+    if not isinstance(p, int) or p < 1:
+        raise RuntimeError(f"special.multigammaln: p has to be greater than or equal to 1, got {p}")
+    out = x * 0 + p * (p - 1) / 4 * math.log(math.pi)
+    for j in range(p):
+        out = out + lgamma(x - j / 2)
+    return out

@@ -688,3 +688,51 @@ def test_torchcompat_names():
         assert torch.nn.InstanceNorm3d is rustdl.nn.InstanceNorm3d
     finally:
         uninstall()
+
+
+def test_special_bessel_family_and_multigammaln(device):
+    x = np.array([-60.0, -3, -0.5, 0, 0.5, 3, 49, 51, 200])
+    xd = rustdl.tensor(x, dtype=rustdl.float64)
+    # PyTorch values
+    ref_i1 = [
+        -5.844751588390467e24,
+        -3.95337,
+        -0.257894,
+        0,
+        0.257894,
+        3.95337,
+        1.078657132555808e20,
+        7.814808759444097e20,
+        2.0345815493320625e85,
+    ]
+    np.testing.assert_allclose(special.i1(xd).numpy(), ref_i1, rtol=1e-6, atol=1e-6)
+    close(
+        special.i0e(xd), [0.051612, 0.243, 0.645035, 1, 0.645035, 0.243, 0.057139, 0.056002, 0.028227], 1e-5
+    )
+    close(
+        special.i1e(xd),
+        [-0.05118, -0.196827, -0.156421, 0, 0.156421, 0.196827, 0.056553, 0.05545, 0.028157],
+        1e-5,
+    )
+    close(special.i0e(T(x[:6], device)), np.i0(x[:6]) * np.exp(-np.abs(x[:6])), 1e-5)
+    for name in ["i1", "i0e", "i1e"]:
+        gradcheck(getattr(special, name), [D([-3.0, 0.5, 2.0, 8.0 if name == "i1" else 60.0])])
+        t = D([0.0])
+        getattr(special, name)(t).sum().backward()
+        close(t.grad, [0.5 if name != "i0e" else 0.0])
+    close(special.multigammaln(T([2.5, 3.0], device), 3), [1.880995, 2.694925], 1e-5)
+    gradcheck(lambda t: special.multigammaln(t, 2), [D([2.5, 3.0])])
+    with pytest.raises(RuntimeError, match="multigammaln"):
+        special.multigammaln(T([2.0]), 0)
+    close(special.polygamma(1, T([0.5, 2.0], device)), [np.pi**2 / 2, np.pi**2 / 6 - 1], 1e-5)
+
+
+def test_poisson_generator_and_index_add_alpha():
+    g = rustdl.Generator().manual_seed(5)
+    a = rustdl.poisson(rustdl.full((20,), 4.0), generator=g).numpy()
+    g.manual_seed(5)
+    b = rustdl.poisson(rustdl.full((20,), 4.0), generator=g).numpy()
+    assert (a == b).all()
+    x = rustdl.zeros(3)
+    assert x.index_add_(0, rustdl.tensor([1, 1]), rustdl.ones(2), alpha=2.5) is x
+    close(x, [0, 5, 0])
