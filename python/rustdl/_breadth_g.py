@@ -635,16 +635,16 @@ def asarray(
 ) -> Tensor:
     """``obj`` as a tensor, sharing a tensor's data unless a copy is asked or needed, as ``torch.asarray``."""
     if isinstance(obj, Tensor):
+        from . import device as _device
+
         out = obj
         if dtype is not None and obj.dtype != dtype:
             if copy is False:
                 raise ValueError(f"asarray: copy=False but converting {obj.dtype} to {dtype} needs a copy")
             out = out.to(dtype)
-        if device is not None and str(out.device) != str(
-            _rd.device(device) if hasattr(_rd, "device") else device
-        ):
+        if device is not None and out.device != _device(device):
             if copy is False:
-                raise ValueError("asarray: copy=False but moving to another device needs a copy")
+                raise ValueError(f"asarray: copy=False but moving from {out.device} to {device} needs a copy")
             out = out.to(device)
         if copy and out is obj:
             out = obj.clone()
@@ -653,7 +653,7 @@ def asarray(
 
         out = as_tensor(np.array(obj) if copy else obj, dtype=dtype, device=device)
     if requires_grad:
-        out = out.detach().requires_grad_() if out is obj else out.requires_grad_()
+        out.requires_grad_()
     return out
 
 
