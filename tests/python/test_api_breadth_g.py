@@ -836,3 +836,85 @@ def test_pytorch_script_with_breadth_g_apis_runs_unchanged(tmp_path):
     assert out["onehot_sum"] == 1.0 and abs(out["window"] - 4.0) < 1e-5
     np.testing.assert_allclose(out["pdist"], [math.sqrt(2)] * 3, rtol=1e-6)
     assert out["rt"] == "torch.float32"
+
+
+def _ctc_brute_force(lp, target, blank=0):
+    """-log of the summed probability of every path of length T that collapses to ``target``."""
+    import itertools
+
+    t_len, c = lp.shape
+    total = 0.0
+    for path in itertools.product(range(c), repeat=t_len):
+        collapsed = [k for i, k in enumerate(path) if k != blank and (i == 0 or path[i - 1] != k)]
+        if collapsed == list(target):
+            total += math.exp(sum(lp[t, k] for t, k in enumerate(path)))
+    return -math.log(total) if total > 0 else math.inf
+
+
+def test_ctc_loss_matches_brute_force_and_pytorch(device):
+    F = rustdl.nn.functional
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(5, 3, 3))
+    lp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    targets = [[1, 2], [1, 1], [2, 0]]
+    tl, il = [2, 2, 1], [5, 4, 3]
+    ref = [_ctc_brute_force(lp[: il[i], i], targets[i][: tl[i]]) for i in range(3)]
+    got = F.ctc_loss(T(lp, device), T(targets, device), il, tl, reduction="none")
+    close(got, ref, 1e-5)
+    close(
+        F.ctc_loss(T(lp, device), T([1, 2, 1, 1, 2], device), T(il), T(tl), reduction="sum"), [sum(ref)], 1e-5
+    )
+    close(
+        F.ctc_loss(T(lp, device), T(targets, device), il, tl), [np.mean(np.array(ref) / np.array(tl))], 1e-5
+    )
+    # PyTorch: losses, and d loss / d logits through log_softmax, for another batch
+    logits = np.random.default_rng(0).normal(size=(6, 3, 4))
+    x = D(logits)
+    loss = F.ctc_loss(
+        x.log_softmax(2),
+        rustdl.tensor([[1, 2, 2], [3, 1, 0], [1, 1, 1]]),
+        [6, 5, 4],
+        [3, 2, 3],
+        reduction="none",
+    )
+    close(loss, [3.7577, 2.8098, np.inf], 1e-4)
+    loss[:2].sum().backward()
+    close(
+        x.grad[:, 0],
+        [
+            [-0.2836, -0.3158, 0.3781, 0.2213],
+            [0.0085, -0.3941, 0.0976, 0.2880],
+            [-0.0422, 0.0019, -0.0492, 0.0896],
+            [0.0045, 0.1092, -0.6674, 0.5537],
+            [-0.4400, 0.3236, 0.0905, 0.0259],
+            [0.0765, 0.0428, -0.2031, 0.0839],
+        ],
+        1e-4,
+    )
+    ctc = rustdl.nn.CTCLoss(blank=3)
+    lp2 = T(logits, device).log_softmax(2)
+    close(ctc(lp2, T([[1, 2, 2], [0, 1, 0], [1, 1, 1]], device), [6, 5, 4], [3, 2, 3]), [np.inf])
+
+
+def test_ctc_loss_gradcheck_zero_infinity_and_errors():
+    F = rustdl.nn.functional
+    logits = RNG.normal(size=(5, 2, 4))
+    tg = rustdl.tensor([[1, 3], [2, 2]])
+    gradcheck(lambda x: F.ctc_loss(x.log_softmax(2), tg, [5, 4], [2, 2], reduction="sum"), [D(logits)])
+    x = D(logits)
+    loss = F.ctc_loss(x.log_softmax(2), tg, [5, 2], [2, 2], reduction="none", zero_infinity=True)
+    assert loss[1].item() == 0.0  # [2, 2] needs 3 frames
+    loss.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all() and (x.grad.numpy()[:, 1] == 0).all()
+    empty = F.ctc_loss(
+        D(logits[:0]), rustdl.zeros(2, 0, dtype=rustdl.int64), [0, 0], [0, 0], reduction="none"
+    )
+    close(empty, [0.0, 0.0])
+    unbatched = F.ctc_loss(D(logits[:, 0]).log_softmax(1), rustdl.tensor([1, 3]), [5], [2], reduction="none")
+    assert unbatched.shape == ()
+    with pytest.raises(ValueError, match="ctc_loss"):
+        F.ctc_loss(D(logits), rustdl.tensor([[0, 1], [1, 1]]), [5, 5], [2, 2])  # the blank as a target
+    with pytest.raises(ValueError, match="ctc_loss"):
+        F.ctc_loss(D(logits), tg, [5, 6], [2, 2])
+    with pytest.raises(ValueError, match="ctc_loss"):
+        F.ctc_loss(D(logits), tg, [5], [2])
