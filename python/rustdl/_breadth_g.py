@@ -74,39 +74,35 @@ def _dim(op: str, dim: int, ndim: int) -> int:
 # ---- running extrema
 
 
-def _cum_extreme(op: str, input: Tensor, dim: int, better) -> ValuesIndices:  # noqa: A002
+def _cum_extreme(op: str, input: Tensor, dim: int, accumulate) -> ValuesIndices:  # noqa: A002
     _tensor_arg(op, input)
     d = _dim(op, dim, input.dim())
     if input.dim() == 0:
         return ValuesIndices(input.clone(), _rd.zeros((), dtype=int64, device=input.device))
-    a = np.moveaxis(_np_of(input), d, -1)
-    idx = np.zeros(a.shape, dtype=np.int64)
-    if a.shape[-1] > 0 and a.size > 0:
-        best = a[..., 0].copy()
-        cur = np.zeros(a.shape[:-1], dtype=np.int64)
-        idx[..., 0] = 0
-        for k in range(1, a.shape[-1]):
-            v = a[..., k]
-            # ties move the index forward; a NaN takes over and stays (as PyTorch)
-            take = better(v, best) | (v == best) | np.isnan(v)
-            if a.dtype.kind == "f":
-                take &= ~(np.isnan(best) & ~np.isnan(v))
-            best = np.where(take, v, best)
-            cur = np.where(take, k, cur)
-            idx[..., k] = cur
-    indices = _back(np.ascontiguousarray(np.moveaxis(idx, -1, d)), input, int64)
+    a = _np_of(input)
+    run = accumulate(a, axis=d) if a.size else a
+    # the running extreme changes only where an element equals it, so its index is the last
+    # such position so far; equal values move it forward and a NaN takes over (as PyTorch)
+    hit = a == run
+    if a.dtype.kind == "f":
+        hit |= np.isnan(a)
+    shape = [1] * a.ndim
+    shape[d] = a.shape[d]
+    pos = np.where(hit, np.arange(a.shape[d]).reshape(shape), 0)
+    idx = np.maximum.accumulate(pos, axis=d) if a.size else pos.astype(np.int64)
+    indices = _back(np.ascontiguousarray(idx.astype(np.int64)), input, int64)
     return ValuesIndices(input.gather(d, indices), indices)
 
 
 def cummax(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
     """Running maximum along ``dim`` and the index where each was reached, as ``torch.cummax``
     (``values`` is differentiable; equal values move the index to the later one)."""
-    return _cum_extreme("cummax", input, dim, np.greater)
+    return _cum_extreme("cummax", input, dim, np.maximum.accumulate)
 
 
 def cummin(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
     """Running minimum along ``dim`` and its indices, as ``torch.cummin``."""
-    return _cum_extreme("cummin", input, dim, np.less)
+    return _cum_extreme("cummin", input, dim, np.minimum.accumulate)
 
 
 def _lcse_np(a: np.ndarray, d: int) -> np.ndarray:
