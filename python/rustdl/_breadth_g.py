@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections import namedtuple
 from typing import Any
 
@@ -230,6 +231,12 @@ def cov(
         else:
             norm = w_sum_t - correction * (w * aweights.reshape(-1).to(x.dtype)).sum() / w_sum_t
     if isinstance(norm, float):
+        if norm <= 0:
+            warnings.warn(
+                "cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of observations.",
+                UserWarning,
+                stacklevel=2,
+            )
         norm = max(norm, 0.0)
     else:
         norm = norm.clamp(min=0)

@@ -150,7 +150,11 @@ def _log_ndtr_np(x: np.ndarray) -> np.ndarray:
     far = x < -20
     near = ~far
     with np.errstate(divide="ignore"):
-        out[near] = np.log(0.5 * _erfc_np(-x[near] / _SQRT2))
+        xn = x[near]
+        # upper tail: log1p of the small complement keeps its (tiny, negative) value
+        out[near] = np.where(
+            xn > 0, np.log1p(-0.5 * _erfc_np(np.abs(xn) / _SQRT2)), np.log(0.5 * _erfc_np(-xn / _SQRT2))
+        )
     z = x[far]
     iz2 = 1.0 / (z * z)
     # asymptotic series of the Mills ratio, far in the lower tail
