@@ -673,6 +673,7 @@ def test_chain_dataset():
 
     c = ChainDataset([Count(2), Count(3)])
     assert list(c) == [0, 1, 0, 1, 2] and len(c) == 5
+    assert list(Count(2) + Count(1)) == [0, 1, 0]  # IterableDataset + IterableDataset chains
     batches = [b.numpy().tolist() for b in DataLoader(c, batch_size=2)]
     assert batches == [[0, 1], [0, 1], [2]]
     with pytest.raises(TypeError, match="ChainDataset"):

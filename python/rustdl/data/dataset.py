@@ -100,7 +100,8 @@ class IterableDataset(Dataset):
         raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it instead of indexing")
 
     def __add__(self, other: Dataset) -> Dataset:
-        raise TypeError("IterableDataset: concatenation with + is not supported; chain the iterators instead")
+        """``a + b`` chains two iterable datasets (a :class:`ChainDataset`), as PyTorch."""
+        return ChainDataset([self, other])
 
 
 def _length(t: Any) -> int:
