@@ -919,3 +919,13 @@ def test_ctc_loss_gradcheck_zero_infinity_and_errors():
         F.ctc_loss(D(logits), tg, [5, 6], [2, 2])
     with pytest.raises(ValueError, match="ctc_loss"):
         F.ctc_loss(D(logits), tg, [5], [2])
+
+
+def test_kl_gumbel_and_one_hot():
+    from rustdl.distributions import kl_divergence
+
+    kl = kl_divergence(Gumbel(T([0.0, 1.0]), T([1.0, 2.0])), Gumbel(T([0.5, -1.0]), T([1.5, 0.7])))
+    close(kl, [0.13961, 2.16813], 1e-4)  # PyTorch
+    close(kl_divergence(Gumbel(T(0.3), T(1.2)), Gumbel(T(0.3), T(1.2))), 0.0, 1e-6)
+    kl = kl_divergence(OneHotCategorical(T([0.2, 0.8])), OneHotCategorical(T([0.5, 0.5])))
+    close(kl, 0.2 * math.log(0.4) + 0.8 * math.log(1.6), 1e-5)
