@@ -1029,6 +1029,39 @@ def _accept_numpy_names() -> None:
 _accept_numpy_names()
 
 
+# breadth G: running extrema, scatter_reduce, dtype helpers, windows (see _breadth_g.py)
+from ._breadth_g import (  # noqa: E402,F401
+    aminmax,
+    asarray,
+    bartlett_window,
+    blackman_window,
+    can_cast,
+    chain_matmul,
+    corrcoef,
+    cov,
+    cummax,
+    cummin,
+    diagflat,
+    erfc,
+    frexp,
+    hamming_window,
+    hann_window,
+    i0,
+    index_add,
+    ldexp,
+    logcumsumexp,
+    msort,
+    nextafter,
+    poisson,
+    promote_types,
+    randint_like,
+    result_type,
+    scatter_reduce,
+)
+from . import special  # noqa: E402,F401
+from .nn.functional import pdist  # noqa: E402,F401
+
+
 def _typed_first_argument() -> None:
     """The functional forms (``rustdl.abs(x)`` calls ``x.abs()``) given a non-tensor where a
     tensor is needed raise PyTorch's TypeError naming the function, not an AttributeError about
@@ -1038,7 +1071,7 @@ def _typed_first_argument() -> None:
     import inspect
 
     g = globals()
-    own = {__name__, __name__ + "._tensor_api", __name__ + "._scatter_api"}
+    own = {__name__, __name__ + "._tensor_api", __name__ + "._scatter_api", __name__ + "._breadth_g"}
     for name, fn in list(g.items()):
         if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:
             continue

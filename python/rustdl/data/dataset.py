@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -100,7 +100,8 @@ class IterableDataset(Dataset):
         raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it instead of indexing")
 
     def __add__(self, other: Dataset) -> Dataset:
-        raise TypeError("IterableDataset: concatenation with + is not supported; chain the iterators instead")
+        """``a + b`` chains two iterable datasets (a :class:`ChainDataset`), as PyTorch."""
+        return ChainDataset([self, other])
 
 
 def _length(t: Any) -> int:
@@ -223,6 +224,32 @@ class ConcatDataset(Dataset):
         d = bisect.bisect_right(self.cumulative_sizes, index)
         start = 0 if d == 0 else int(self.cumulative_sizes[d - 1])
         return self.datasets[d][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets chained one after the other (built lazily, on iteration), as
+    ``torch.utils.data.ChainDataset``.
+
+    Example:
+        >>> list(ChainDataset([stream_a, stream_b]))  # every item of a, then every item of b
+    """
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            total += len(d)  # type: ignore[arg-type]
+        return total
 
 
 def random_split(

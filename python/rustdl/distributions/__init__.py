@@ -14,17 +14,38 @@ Example:
     >>> kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum()
 """
 
-from . import constraints
+from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
+from .heavy_tails import (
+    Cauchy,
+    Gumbel,
+    OneHotCategorical,
+    RelaxedOneHotCategorical,
+    StudentT,
+    TransformedDistribution,
+)
 from .kl import kl_divergence, register_kl
 from .more import Exponential, Geometric, Independent, Laplace, LogNormal, MultivariateNormal
 from .normal import Normal
+from .transforms import AffineTransform, ComposeTransform, ExpTransform, SigmoidTransform, Transform
 from .uniform import Uniform
 
 __all__ = [
+    "AffineTransform",
+    "Cauchy",
+    "ComposeTransform",
+    "ExpTransform",
+    "Gumbel",
+    "OneHotCategorical",
+    "RelaxedOneHotCategorical",
+    "SigmoidTransform",
+    "StudentT",
+    "Transform",
+    "TransformedDistribution",
+    "transforms",
     "Beta",
     "Binomial",
     "Dirichlet",

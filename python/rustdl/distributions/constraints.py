@@ -18,6 +18,7 @@ from .._rustdl import Tensor
 __all__ = [
     "Constraint",
     "boolean",
+    "one_hot",
     "dependent",
     "dependent_property",
     "greater_than",
@@ -166,6 +167,17 @@ class _Simplex(Constraint):
         return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
 
+class _OneHot(Constraint):
+    is_discrete = True
+    event_dim = 1
+
+    def check(self, value: Tensor) -> Tensor:
+        return ((value == 0) | (value == 1)).all(-1) & (value.sum(-1) == 1)
+
+    def __repr__(self) -> str:
+        return "OneHot()"
+
+
 class _Independent(Constraint):
     """Treats ``reinterpreted_batch_ndims`` more dimensions of a base constraint as one event."""
 
@@ -192,6 +204,7 @@ positive = _GreaterThan(0.0)
 nonnegative = _GreaterThanEq(0.0)
 unit_interval = _Interval(0.0, 1.0)
 simplex = _Simplex()
+one_hot = _OneHot()
 real_vector = _Independent(real, 1)
 greater_than = _GreaterThan
 interval = _Interval

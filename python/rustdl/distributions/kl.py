@@ -11,6 +11,8 @@ from .._rustdl import Tensor
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
+from .gamma_family import lgamma
+from .heavy_tails import Gumbel, OneHotCategorical
 from .more import Independent, MultivariateNormal
 from .normal import Normal
 from .uniform import Uniform
@@ -115,6 +117,20 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> Tensor:
     t = _rustdl.where(q.probs == 0, _INF, t)
     t = _rustdl.where(p.probs == 0, 0.0, t)
     return t.sum(-1)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehot_onehot(p: OneHotCategorical, q: OneHotCategorical) -> Tensor:
+    return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> Tensor:
+    ratio = p.scale / q.scale
+    a = q.loc / q.scale
+    b = p.loc / q.scale
+    euler = 0.57721566490153286061
+    return -ratio.log() - a + b + ratio * euler + (a + lgamma(1 + ratio) - b).exp() - (1 + euler)
 
 
 @register_kl(Uniform, Uniform)

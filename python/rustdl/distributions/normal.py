@@ -78,3 +78,9 @@ class Normal(Distribution):
 
     def entropy(self) -> Tensor:
         return self.scale.log() + (0.5 + _HALF_LOG_2PI)
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return 0.5 * (1 + ((value - self.loc) / (self.scale * math.sqrt(2))).erf())
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import _rustdl
 from .._rustdl import (  # noqa: F401
     binary_cross_entropy,
@@ -561,6 +563,164 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
     """``‖x1 − x2 + eps‖_p`` over the last dim, as ``torch.nn.functional.pairwise_distance``."""
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
+def pdist(input, p: float = 2.0):
+    """Distances ``‖x_i − x_j‖_p`` between every pair of rows ``i < j`` of an ``(N, M)`` input,
+    in row-major order (``N(N−1)/2`` values), as ``torch.nn.functional.pdist``."""
+    from .. import linalg, triu_indices
+
+    if not isinstance(input, _rustdl.Tensor):
+        raise TypeError(f"pdist: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if input.dim() != 2:
+        raise ValueError(f"pdist: only supports 2D tensors, got shape {tuple(input.shape)}")
+    if not input.is_floating_point():
+        raise TypeError(f"pdist: only supports floating-point dtypes, got {input.dtype}")
+    if p < 0:
+        raise ValueError(f"pdist: only supports non-negative p values, got {p}")
+    n = input.shape[0]
+    if n < 2:
+        return input.new_zeros((0,))
+    ij = triu_indices(n, n, 1).to(input.device)
+    diff = input.index_select(0, ij[0]) - input.index_select(0, ij[1])
+    return linalg.vector_norm(diff, float(p), dim=1)
+
+
+def _as_lengths(op, v, n, name):
+    if isinstance(v, _rustdl.Tensor):
+        v = v.detach().cpu().numpy().reshape(-1).tolist()
+    v = [int(x) for x in v]
+    if len(v) != n:
+        raise ValueError(f"{op}: expected {name} to have {n} entries (the batch size), got {len(v)}")
+    return v
+
+
+_CTC_NEG = -1e30  # "log 0" kept finite so impossible paths give zero (not NaN) gradients
+
+
+def ctc_loss(
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+):
+    """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``: the
+    negative log-likelihood of each target over every alignment of ``log_probs`` (the forward
+    recursion over time runs in log space; its gradient comes from autograd).
+
+    Shape:
+        - log_probs: ``(T, N, C)`` or ``(T, C)``, log-softmax over ``C``.
+        - targets: ``(N, S)`` padded, or the concatenated 1-D targets of every sample.
+        - input_lengths, target_lengths: ``N`` ints (tensors or sequences).
+        - output: a scalar, or ``(N,)`` with ``reduction='none'``. ``'mean'`` divides each loss
+          by its target length, then averages over the batch.
+
+    Impossible alignments give ``inf`` (0 with ``zero_infinity=True``). The gradient is the exact
+    derivative with respect to ``log_probs``; PyTorch's kernel instead returns the gradient with
+    respect to the logits of a log-softmax, so the two agree on the logits whenever
+    ``log_probs = log_softmax(logits)`` (the usual case), not on ``log_probs.grad`` itself.
+    """
+    op = "ctc_loss"
+    if not isinstance(log_probs, _rustdl.Tensor) or not log_probs.is_floating_point():
+        raise TypeError(f"{op}: log_probs must be a floating-point Tensor")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    unbatched = log_probs.dim() == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    if lp.dim() != 3:
+        raise ValueError(
+            f"{op}: expected log_probs of shape (T, N, C) or (T, C), got {tuple(log_probs.shape)}"
+        )
+    t_max, n, c = lp.shape
+    if not 0 <= blank < c:
+        raise ValueError(f"{op}: blank {blank} must be in [0, {c}) for {c} classes")
+    if not isinstance(targets, _rustdl.Tensor):
+        raise TypeError(f"{op}: targets must be a Tensor")
+    if unbatched and targets.dim() == 1:
+        targets = targets.unsqueeze(0)
+    in_len = _as_lengths(op, input_lengths, n, "input_lengths")
+    tg_len = _as_lengths(op, target_lengths, n, "target_lengths")
+    tg = targets.detach().cpu().numpy().astype(np.int64)
+    if tg.ndim == 1:
+        if tg.shape[0] != sum(tg_len):
+            raise ValueError(
+                f"{op}: concatenated targets of length {tg.shape[0]} do not match target_lengths {tg_len}"
+            )
+        offs = np.cumsum([0] + tg_len)
+        rows = [tg[offs[i] : offs[i + 1]] for i in range(n)]
+    elif tg.ndim == 2 and tg.shape[0] == n:
+        rows = [tg[i, : tg_len[i]] for i in range(n)]
+        if any(len(r) != k for r, k in zip(rows, tg_len)):
+            raise ValueError(f"{op}: target_lengths {tg_len} exceed the padded targets of shape {tg.shape}")
+    else:
+        raise ValueError(f"{op}: expected targets of shape (N, S) or (sum(target_lengths),), got {tg.shape}")
+    for i in range(n):
+        if not 0 <= in_len[i] <= t_max:
+            raise ValueError(f"{op}: input_lengths[{i}] = {in_len[i]} must be in [0, {t_max}]")
+    s_max = max(tg_len, default=0)
+    big_l = 2 * s_max + 1
+    ext = np.full((n, big_l), blank, dtype=np.int64)
+    skip = np.zeros((n, big_l), dtype=bool)
+    for i, r in enumerate(rows):
+        if len(r) and (r.min() < 0 or r.max() >= c or (r == blank).any()):
+            raise ValueError(
+                f"{op}: targets of sample {i} must be classes in [0, {c}) other than the blank {blank}"
+            )
+        ext[i, 1 : 2 * len(r) : 2] = r
+        for s in range(3, 2 * len(r), 2):
+            skip[i, s] = ext[i, s] != ext[i, s - 2]
+    dev, dt = lp.device, lp.dtype
+    idx = _rustdl.tensor(ext).to(dev)
+    emit = lp.gather(2, idx.unsqueeze(0).expand(t_max, n, big_l)) if t_max else None
+    skip_t = _rustdl.tensor(skip.astype(np.float64), dtype=dt).to(dev)
+    neg = _rustdl.full((n, big_l), _CTC_NEG, dtype=dt, device=dev)
+    start = np.zeros((n, big_l))
+    start[:, :2] = 1
+    start_t = _rustdl.tensor(start, dtype=dt).to(dev)
+    pad1 = _rustdl.full((n, 1), _CTC_NEG, dtype=dt, device=dev)
+    pad2 = _rustdl.full((n, 2), _CTC_NEG, dtype=dt, device=dev)
+    alpha = neg
+    for t in range(t_max):
+        e = emit[t]
+        if t == 0:
+            new = _rustdl.where(start_t > 0, e, neg)
+        else:
+            a1 = _rustdl.cat([pad1, alpha[:, :-1]], 1)
+            a2 = _rustdl.cat([pad2, alpha[:, :-2]], 1) if big_l > 2 else neg
+            a2 = _rustdl.where(skip_t > 0, a2, neg)
+            m = _rustdl.stack([alpha, a1, a2], 0).amax(0).detach()
+            total = (alpha - m).exp() + (a1 - m).exp() + (a2 - m).exp()
+            new = (m + total.log()) + e
+            new = new.clamp(min=_CTC_NEG)
+        live = _rustdl.tensor([[1.0] if t < k else [0.0] for k in in_len], dtype=dt).to(dev)
+        alpha = _rustdl.where(live > 0, new, alpha)
+    last = _rustdl.tensor([[2 * k, max(2 * k - 1, 0)] for k in tg_len], dtype=_rustdl.int64).to(dev)
+    ends = alpha.gather(1, last)
+    ends = _rustdl.where(
+        _rustdl.tensor([[1.0, 1.0 if k > 0 else 0.0] for k in tg_len], dtype=dt).to(dev) > 0,
+        ends,
+        _rustdl.full((n, 2), _CTC_NEG, dtype=dt, device=dev),
+    )
+    zero_len = _rustdl.tensor([1.0 if k == 0 else 0.0 for k in in_len], dtype=dt).to(dev)
+    m = ends.amax(1, keepdim=True).detach()
+    nll = -(m.squeeze(1) + (ends - m).exp().sum(1).log())
+    # an input of length 0 explains only the empty target (probability 1)
+    empty_ok = _rustdl.tensor([1.0 if k == 0 else 0.0 for k in tg_len], dtype=dt).to(dev)
+    nll = _rustdl.where(zero_len > 0, _rustdl.where(empty_ok > 0, nll * 0, nll * 0 + float("inf")), nll)
+    impossible = nll > 1e29
+    if zero_infinity:
+        nll = _rustdl.where(impossible, nll * 0, nll)
+    else:
+        nll = _rustdl.where(impossible, nll * 0 + float("inf"), nll)
+    if reduction == "none":
+        return nll.squeeze(0) if unbatched else nll
+    if reduction == "sum":
+        return nll.sum()
+    denom = _rustdl.tensor([float(max(k, 1)) for k in tg_len], dtype=dt).to(dev)
+    return (nll / denom).mean()
 
 
 def one_hot(tensor, num_classes: int = -1):

@@ -342,6 +342,49 @@ class InstanceNorm2d(_InstanceNorm):
     _spatial = 2
 
 
+class InstanceNorm3d(_InstanceNorm):
+    """Normalises each channel of each sample of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input over ``D, H, W``."""
+
+    _spatial = 3
+
+
+class CrossMapLRN2d(Module):
+    """Local response normalisation across the channels of an ``(N, C, H, W)`` input with
+    PyTorch's ``torch.nn.CrossMapLRN2d`` window, kept exactly (trained weights expect it):
+    ``x_c · (k + alpha/size · s_c)^-beta`` where, with ``p = ⌊(size − 1)/2⌋ + 1``, ``s_c`` sums
+    ``x_j²`` over ``j ≤ min(c + p − 1, C − 1)`` less ``1 ≤ j ≤ c − p`` (channel 0 stays in
+    every sum, as PyTorch's running-window update leaves it). The gradient is the exact
+    gradient of this forward (PyTorch's hand-written backward uses another window)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() != 4:
+            raise ValueError(
+                f"CrossMapLRN2d: expected a 4-D (N, C, H, W) input, got shape {tuple(input.shape)}"
+            )
+        if not isinstance(self.size, int) or self.size <= 0:
+            raise ValueError(f"CrossMapLRN2d: size must be a positive int, got {self.size!r}")
+        c = input.shape[1]
+        if c == 0 or input.numel() == 0:
+            return input * 1
+        pre = (self.size - 1) // 2 + 1
+        sq = input * input
+        csum = sq.cumsum(1)
+        dev = input.device
+        hi = _rustdl.tensor([min(ch + pre - 1, c - 1) for ch in range(c)], dtype=_rustdl.int64).to(dev)
+        lo = _rustdl.tensor([max(ch - pre, 0) for ch in range(c)], dtype=_rustdl.int64).to(dev)
+        drop = _rustdl.tensor([1.0 if ch - pre >= 1 else 0.0 for ch in range(c)], dtype=input.dtype).to(dev)
+        removed = (csum.index_select(1, lo) - sq.narrow(1, 0, 1)) * drop.reshape(1, c, 1, 1)
+        total = csum.index_select(1, hi) - removed
+        return input * (total * (self.alpha / self.size) + self.k).pow(-self.beta)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
 class RMSNorm(Module):
     """Root-mean-square normalisation over the last ``len(normalized_shape)`` dims, times a
     learnable ``weight`` (init 1) when ``elementwise_affine``; ``eps=None`` is the dtype's

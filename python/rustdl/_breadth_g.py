@@ -1,0 +1,799 @@
+"""PyTorch API breadth G: running extrema (``cummax`` / ``cummin`` / ``logcumsumexp``),
+``aminmax``, ``cov`` / ``corrcoef``, ``scatter_reduce``, dtype promotion helpers, spectral
+windows, ``frexp`` / ``ldexp`` / ``nextafter`` / ``i0`` and the in-place shape methods.
+
+Composed from existing rustdl ops where PyTorch is differentiable; where the forward pass is
+computed on the host (numpy), the gradient is still built from rustdl ops, so it is exact.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from . import _rustdl as _rd
+from ._rustdl import Tensor, float32, float64, int64
+from ._rustdl import bool as _bool
+from ._tensor_api import _back, _elem_np, _np_of, get_default_dtype
+
+__all__ = [
+    "aminmax",
+    "asarray",
+    "bartlett_window",
+    "blackman_window",
+    "can_cast",
+    "chain_matmul",
+    "corrcoef",
+    "cov",
+    "cummax",
+    "cummin",
+    "diagflat",
+    "erfc",
+    "frexp",
+    "hamming_window",
+    "hann_window",
+    "i0",
+    "index_add",
+    "ldexp",
+    "logcumsumexp",
+    "msort",
+    "nextafter",
+    "poisson",
+    "promote_types",
+    "randint_like",
+    "result_type",
+    "scatter_reduce",
+]
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+AminmaxResult = namedtuple("AminmaxResult", ["min", "max"])
+FrexpResult = namedtuple("FrexpResult", ["mantissa", "exponent"])
+
+
+def _tensor_arg(op: str, x: Any, name: str = "input") -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _dim(op: str, dim: int, ndim: int) -> int:
+    n = max(ndim, 1)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{op}: dim {dim} out of range for a tensor of {ndim} dims (expected [{-n}, {n - 1}])"
+        )
+    return dim % n
+
+
+# ---- running extrema
+
+
+def _cum_extreme(op: str, input: Tensor, dim: int, accumulate) -> ValuesIndices:  # noqa: A002
+    _tensor_arg(op, input)
+    d = _dim(op, dim, input.dim())
+    if input.dim() == 0:
+        return ValuesIndices(input.clone(), _rd.zeros((), dtype=int64, device=input.device))
+    a = _np_of(input)
+    run = accumulate(a, axis=d) if a.size else a
+    # the running extreme changes only where an element equals it, so its index is the last
+    # such position so far; equal values move it forward and a NaN takes over (as PyTorch)
+    hit = a == run
+    if a.dtype.kind == "f":
+        hit |= np.isnan(a)
+    shape = [1] * a.ndim
+    shape[d] = a.shape[d]
+    pos = np.where(hit, np.arange(a.shape[d]).reshape(shape), 0)
+    idx = np.maximum.accumulate(pos, axis=d) if a.size else pos.astype(np.int64)
+    indices = _back(np.ascontiguousarray(idx.astype(np.int64)), input, int64)
+    return ValuesIndices(input.gather(d, indices), indices)
+
+
+def cummax(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
+    """Running maximum along ``dim`` and the index where each was reached, as ``torch.cummax``
+    (``values`` is differentiable; equal values move the index to the later one)."""
+    return _cum_extreme("cummax", input, dim, np.maximum.accumulate)
+
+
+def cummin(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
+    """Running minimum along ``dim`` and its indices, as ``torch.cummin``."""
+    return _cum_extreme("cummin", input, dim, np.minimum.accumulate)
+
+
+def _lcse_np(a: np.ndarray, d: int) -> np.ndarray:
+    if a.shape[d] == 0:
+        return a.copy()
+    with np.errstate(invalid="ignore"):
+        return np.logaddexp.accumulate(a, axis=d)
+
+
+class _LogCumSumExpFn:
+    cls = None
+
+
+def _lcse_function():
+    if _LogCumSumExpFn.cls is None:
+        from .autograd import Function
+
+        class _LogCumSumExp(Function):
+            @staticmethod
+            def forward(ctx, x, d):
+                out = _back(_lcse_np(_np_of(x).astype(np.float64), d), x, x.dtype)
+                ctx.save_for_backward(x, out)
+                ctx.d = d
+                return out
+
+            @staticmethod
+            def backward(ctx, grad):
+                # d out_i / d x_j = exp(x_j - out_i) for i >= j: split the gradient by sign and
+                # sum each part in log space (a reversed logcumsumexp), so nothing overflows
+                x, out = ctx.saved_tensors
+                d = ctx.d
+
+                def rev_lcse(t):
+                    return logcumsumexp(t.flip([d]), d).flip([d])
+
+                ninf = float("-inf")
+                pos = _rd.where(
+                    grad > 0, grad.clamp(min=1e-300 if grad.dtype == float64 else 1e-38), grad * 0 + 1
+                )
+                neg = _rd.where(
+                    grad < 0, (-grad).clamp(min=1e-300 if grad.dtype == float64 else 1e-38), grad * 0 + 1
+                )
+                lp = _rd.where(grad > 0, pos.log() - out, grad * 0 + ninf)
+                ln = _rd.where(grad < 0, neg.log() - out, grad * 0 + ninf)
+                return (rev_lcse(lp) + x).exp() - (rev_lcse(ln) + x).exp(), None
+
+        _LogCumSumExpFn.cls = _LogCumSumExp
+    return _LogCumSumExpFn.cls
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """``log(cumsum(exp(input), dim))`` computed without overflow, as ``torch.logcumsumexp``."""
+    _tensor_arg("logcumsumexp", input)
+    d = _dim("logcumsumexp", dim, input.dim())
+    if not input.is_floating_point():
+        input = input.to(get_default_dtype())
+    if input.dim() == 0:
+        return input.clone()
+    return _lcse_function().apply(input, d)
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> AminmaxResult:  # noqa: A002
+    """Minimum and maximum (over all elements or along ``dim``) as ``(min, max)``, as ``torch.aminmax``."""
+    _tensor_arg("aminmax", input)
+    if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(
+                "aminmax(): cannot compute aminmax over an empty dimension as the operation has no identity"
+            )
+        lo, hi = input.amin(), input.amax()
+        if keepdim:
+            shape = (1,) * input.dim()
+            lo, hi = lo.reshape(shape), hi.reshape(shape)
+        return AminmaxResult(lo, hi)
+    d = _dim("aminmax", dim, input.dim())
+    if input.dim() > 0 and input.shape[d] == 0:
+        raise IndexError(
+            f"aminmax(): expected reduction dim {d} to have non-zero size (input shape {tuple(input.shape)})"
+        )
+    if input.dim() == 0:
+        return AminmaxResult(input.clone(), input.clone())
+    return AminmaxResult(input.amin(d, keepdim=keepdim), input.amax(d, keepdim=keepdim))
+
+
+# ---- statistics
+
+
+def cov(
+    input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, aweights: Tensor | None = None
+) -> Tensor:  # noqa: A002
+    """Covariance of the variables in the rows of ``input`` (observations in columns), as ``torch.cov``."""
+    _tensor_arg("cov", input)
+    if input.dim() > 2:
+        raise ValueError(
+            f"cov(): expected input to have two or fewer dimensions but got an input of shape {tuple(input.shape)}"
+        )
+    x = input if input.is_floating_point() else input.to(get_default_dtype())
+    x = x.reshape(1, -1) if x.dim() < 2 else x
+    n = x.shape[1]
+    w = None
+    for name, wt in (("fweights", fweights), ("aweights", aweights)):
+        if wt is None:
+            continue
+        _tensor_arg("cov", wt, name)
+        if wt.dim() > 1 or wt.numel() != n:
+            raise ValueError(
+                f"cov(): expected {name} to have one dimension of size {n}, got shape {tuple(wt.shape)}"
+            )
+        if name == "fweights" and wt.is_floating_point():
+            raise TypeError("cov(): expected fweights to have an integral dtype")
+        if name == "aweights" and not wt.is_floating_point():
+            raise TypeError("cov(): expected aweights to have a floating point dtype")
+        wt = wt.reshape(-1).to(x.dtype)
+        w = wt if w is None else w * wt
+    if w is None:
+        avg = x.mean(1)
+        norm = float(n - correction)
+    else:
+        w_sum_t = w.sum()
+        avg = (x * w).sum(1) / w_sum_t
+        if correction == 0:
+            norm = w_sum_t
+        elif aweights is None:
+            norm = w_sum_t - correction
+        else:
+            norm = w_sum_t - correction * (w * aweights.reshape(-1).to(x.dtype)).sum() / w_sum_t
+    if isinstance(norm, float):
+        if norm <= 0:
+            warnings.warn(
+                "cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of observations.",
+                UserWarning,
+                stacklevel=2,
+            )
+        norm = max(norm, 0.0)
+    else:
+        norm = norm.clamp(min=0)
+    xm = x - avg.unsqueeze(1)
+    xw = xm if w is None else xm * w
+    c = xw.matmul(xm.t()) / norm
+    return c.squeeze()
+
+
+def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
+    """Pearson correlation coefficients of the rows of ``input``, clipped to [-1, 1], as ``torch.corrcoef``."""
+    _tensor_arg("corrcoef", input)
+    if input.dim() > 2:
+        raise ValueError(
+            f"corrcoef(): expected input to have two or fewer dimensions but got an input of shape {tuple(input.shape)}"
+        )
+    c = cov(input)
+    if c.dim() == 0:
+        return c / c
+    sd = c.diagonal().sqrt()
+    c = c / sd.unsqueeze(1)
+    c = c / sd.unsqueeze(0)
+    return c.clamp(-1, 1)
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:  # noqa: A002
+    """A 2-D tensor with the flattened ``input`` on its ``offset``-th diagonal, as ``torch.diagflat``."""
+    _tensor_arg("diagflat", input)
+    return input.reshape(-1).diag(offset)
+
+
+def msort(input: Tensor) -> Tensor:  # noqa: A002
+    """``input`` sorted along its first dim, as ``torch.msort``."""
+    _tensor_arg("msort", input)
+    if input.dim() == 0:
+        return input.clone()
+    return input.sort(0).values
+
+
+def _erfc_np(a):
+    return np.vectorize(math.erfc, otypes=[np.float64])(a) if a.size else a.astype(np.float64)
+
+
+def erfc(input: Tensor) -> Tensor:  # noqa: A002
+    """Complementary error function ``1 - erf(x)``, accurate in the tail, as ``torch.erfc``."""
+    return _elem_np("erfc", input, _erfc_np, lambda t: (-(t * t)).exp() * (-2.0 / math.sqrt(math.pi)))
+
+
+# ---- scatter_reduce / index_add
+
+_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _scatter_positions(dim: int, idx: np.ndarray) -> tuple:
+    grid = list(np.indices(idx.shape, sparse=False)) if idx.ndim else []
+    grid[dim] = idx
+    return tuple(grid)
+
+
+def _scatter_reduce(
+    self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    op = "scatter_reduce"
+    _tensor_arg(op, self, "self")
+    _tensor_arg(op, index, "index")
+    _tensor_arg(op, src, "src")
+    if reduce not in _REDUCES:
+        raise ValueError(f"{op}: reduce argument must be one of {_REDUCES}, got {reduce!r}")
+    if index.dtype != int64:
+        raise TypeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+    if src.dtype != self.dtype:
+        raise TypeError(
+            f"{op}(): expected self and src to have the same dtype, got {self.dtype} and {src.dtype}"
+        )
+    d = _dim(op, dim, self.dim())
+    nd = max(self.dim(), 1)
+    if max(index.dim(), 1) != nd or max(src.dim(), 1) != nd:
+        raise ValueError(
+            f"{op}: index {tuple(index.shape)}, self {tuple(self.shape)} and src {tuple(src.shape)} must have the same number of dims"
+        )
+    ishape = tuple(index.shape) or (1,)
+    sshape = tuple(self.shape) or (1,)
+    srcshape = tuple(src.shape) or (1,)
+    for k in range(nd):
+        if ishape[k] > srcshape[k] or (k != d and ishape[k] > sshape[k]):
+            raise ValueError(
+                f"{op}: expected index {tuple(index.shape)} to be no larger than self {tuple(self.shape)} "
+                f"apart from dimension {d} and to be no larger than src {tuple(src.shape)}"
+            )
+    base = _np_of(self).reshape(sshape)
+    work = base.astype(np.float64) if base.dtype.kind == "f" else base.copy()
+    idx = _np_of(index).reshape(ishape)
+    s = _np_of(src).reshape(srcshape)[tuple(slice(0, n) for n in ishape)]
+    s = s.astype(work.dtype)
+    if idx.size and (idx.min() < -sshape[d] or idx.max() >= sshape[d]):
+        raise IndexError(f"{op}: index out of range for dimension {d} of size {sshape[d]}")
+    idx = np.where(idx < 0, idx + sshape[d], idx)
+    pos = _scatter_positions(d, idx)
+    hits = np.zeros(sshape, dtype=np.int64)
+    np.add.at(hits, pos, 1)
+    scattered = hits > 0
+    keep_self = np.ones(sshape, dtype=bool) if include_self else ~scattered
+    if reduce in ("sum", "mean"):
+        out = np.where(keep_self, work, 0).astype(work.dtype)
+        np.add.at(out, pos, s)
+    elif reduce == "prod":
+        out = np.where(keep_self, work, 1).astype(work.dtype)
+        np.multiply.at(out, pos, s)
+    else:
+        if work.dtype.kind == "f":
+            ident = -np.inf if reduce == "amax" else np.inf
+        else:
+            info = np.iinfo(work.dtype) if work.dtype != np.bool_ else None
+            ident = (info.min if reduce == "amax" else info.max) if info else (reduce != "amax")
+        out = np.where(keep_self, work, ident).astype(work.dtype)
+        (np.maximum if reduce == "amax" else np.minimum).at(out, pos, s)
+    count = hits + keep_self.astype(np.int64)
+    if reduce == "mean":
+        if work.dtype.kind == "f":
+            out = np.where(count > 0, out / np.maximum(count, 1), out)
+        else:
+            out = np.where(count > 0, np.floor_divide(out, np.maximum(count, 1)), out)
+    result = _back(out.reshape(tuple(self.shape)), self, self.dtype)
+    if not (self.is_floating_point() and (self.requires_grad or src.requires_grad) and _rd.is_grad_enabled()):
+        return result
+    # local derivatives (host-computed), then a linear term whose value is zero but whose
+    # gradient is exactly d result / d self and d result / d src
+    if reduce == "sum":
+        dself = keep_self.astype(np.float64)
+        dsrc = np.ones(ishape)
+    elif reduce == "mean":
+        inv = 1.0 / np.maximum(count, 1)
+        dself = keep_self * inv
+        dsrc = inv[pos]
+    elif reduce in ("amax", "amin"):
+        mself = keep_self & ((work == out) | (np.isnan(work) & np.isnan(out)))
+        msrc = (s == out[pos]) | (np.isnan(s) & np.isnan(out[pos]))
+        ties = mself.astype(np.float64)
+        np.add.at(ties, pos, msrc.astype(np.float64))
+        ties = np.maximum(ties, 1)
+        dself = mself / ties
+        dsrc = msrc / ties[pos]
+    else:
+        zs = np.where(keep_self & (work == 0), 1, 0)
+        np.add.at(zs, pos, (s == 0).astype(np.int64))
+        nzp = np.where(keep_self & (work != 0), work, 1.0)
+        np.multiply.at(nzp, pos, np.where(s == 0, 1.0, s))
+
+        def local(v, z, p):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(
+                    v != 0, np.where(z == 0, p / np.where(v == 0, 1, v), 0.0), np.where(z == 1, p, 0.0)
+                )
+
+        dself = np.where(keep_self, local(work, zs, nzp), 0.0)
+        dsrc = local(s, zs[pos], nzp[pos])
+    shape = tuple(self.shape)
+    src_used = src.reshape(srcshape)[tuple(slice(0, n) for n in ishape)]
+    dself_t = _back(dself.reshape(shape), self, self.dtype)
+    dsrc_t = _back(dsrc.reshape(ishape), self, self.dtype)
+    idx_t = _back(idx.reshape(ishape), self, int64)
+    term_src = (dsrc_t * (src_used - src_used.detach())).reshape(ishape)
+    lin = (
+        _rd.zeros(sshape, dtype=self.dtype, device=self.device).scatter_add(d, idx_t, term_src).reshape(shape)
+    )
+    return result + dself_t * (self - self.detach()) + lin
+
+
+def scatter_reduce(
+    input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:  # noqa: A002
+    """``input`` with ``src`` reduced into it at ``index`` along ``dim`` (``reduce`` one of
+    "sum", "prod", "mean", "amax", "amin"), as ``torch.scatter_reduce``; with
+    ``include_self=False`` the scattered-to positions forget their own values. Gradients as
+    PyTorch (ties in amax/amin share the gradient evenly)."""
+    return _scatter_reduce(input, dim, index, src, reduce, include_self=include_self)
+
+
+def _scatter_reduce_(
+    self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    return self.copy_(_scatter_reduce(self, dim, index, src, reduce, include_self=include_self))
+
+
+def _index_add(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    _tensor_arg("index_add", self, "self")
+    _tensor_arg("index_add", source, "source")
+    return self.clone().index_add_(dim, index, source, alpha=alpha)
+
+
+_native_index_add_ = Tensor.index_add_
+
+
+def _index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    """In-place ``self[index] += alpha * source`` along ``dim``, as ``Tensor.index_add_``."""
+    if alpha != 1:
+        source = source * alpha
+    return _native_index_add_(self, dim, index, source)
+
+
+Tensor.index_add_ = _index_add_
+
+
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``input`` plus ``alpha * source`` added at ``index`` along ``dim`` (out of place), as ``torch.index_add``."""
+    return _index_add(input, dim, index, source, alpha=alpha)
+
+
+# ---- dtype helpers
+
+_CATEGORY = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
+_RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
+_BY_NAME = {"bool": _bool, "int64": int64, "float32": float32, "float64": float64}
+
+
+def _dtype_name(op: str, d: Any) -> str:
+    name = getattr(d, "name", None)
+    if name not in _RANK:
+        raise TypeError(f"{op}: expected a rustdl dtype, got {d!r}")
+    return name
+
+
+def promote_types(type1: Any, type2: Any) -> Any:
+    """The smallest dtype both ``type1`` and ``type2`` convert to without losing category, as ``torch.promote_types``."""
+    a, b = _dtype_name("promote_types", type1), _dtype_name("promote_types", type2)
+    return _BY_NAME[a if _RANK[a] >= _RANK[b] else b]
+
+
+def can_cast(from_: Any, to: Any) -> bool:
+    """Whether PyTorch's casting rules allow ``from_`` → ``to`` (no float→int, no int→bool), as ``torch.can_cast``."""
+    a, b = _dtype_name("can_cast", from_), _dtype_name("can_cast", to)
+    return _CATEGORY[a] <= _CATEGORY[b]
+
+
+def _operand_dtype(x: Any) -> tuple[int, str]:
+    if isinstance(x, Tensor):
+        return (0 if x.dim() > 0 else 1), x.dtype.name
+    if isinstance(x, bool):
+        return 2, "bool"
+    if isinstance(x, int):
+        return 2, "int64"
+    if isinstance(x, float):
+        return 2, get_default_dtype().name
+    raise TypeError(f"result_type: expected a Tensor or a Python number, got {type(x).__name__}")
+
+
+def result_type(tensor1: Any, tensor2: Any) -> Any:
+    """The dtype an arithmetic op on the two operands returns (tensors with dims first, then
+    0-dim tensors, then Python numbers, each winning only with a higher category), as ``torch.result_type``."""
+    groups: dict[int, str] = {}
+    for x in (tensor1, tensor2):
+        g, name = _operand_dtype(x)
+        groups[g] = name if g not in groups or _RANK[name] > _RANK[groups[g]] else groups[g]
+    result = None
+    for g in (0, 1, 2):
+        if g in groups and (result is None or _CATEGORY[groups[g]] > _CATEGORY[result]):
+            result = groups[g]
+    return _BY_NAME[result]
+
+
+# ---- creation helpers
+
+
+def randint_like(
+    input: Tensor,
+    low: int = 0,
+    high: int | None = None,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    memory_format: Any = None,
+    **_: Any,
+) -> Tensor:  # noqa: A002
+    """Integers uniform in [low, high) of ``input``'s shape (and dtype unless given), as ``torch.randint_like``."""
+    _tensor_arg("randint_like", input)
+    if high is None:
+        low, high = 0, low
+    out = _rd.randint(
+        int(low), int(high), tuple(input.shape), device=device if device is not None else input.device
+    )
+    out = out.to(dtype if dtype is not None else input.dtype)
+    return out.requires_grad_() if requires_grad else out
+
+
+def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
+    """A Poisson draw with rate ``input`` per element (same shape and dtype), as ``torch.poisson``."""
+    _tensor_arg("poisson", input)
+    rates = _np_of(input).astype(np.float64)
+    if rates.size and (np.isnan(rates).any() or rates.min() < 0):
+        raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
+    seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator).sum().item())
+    draws = np.random.default_rng(seed).poisson(rates).astype(np.float64)
+    return _back(draws, input, input.dtype)
+
+
+def _window(
+    op: str, window_length: int, periodic: bool, dtype: Any, device: Any, requires_grad: bool, fn
+) -> Tensor:
+    if not isinstance(window_length, int) or window_length < 0:
+        raise RuntimeError(f"{op}: requires non-negative window_length, got window_length={window_length}")
+    dtype = dtype if dtype is not None else get_default_dtype()
+    if getattr(dtype, "name", None) not in ("float32", "float64"):
+        raise TypeError(f"{op}: expected a floating point dtype, got {dtype}")
+    if window_length <= 1:
+        vals = np.ones(window_length)
+    else:
+        n = window_length + 1 if periodic else window_length
+        vals = fn(np.arange(window_length, dtype=np.float64), n - 1)
+    out = _rd.tensor(vals, dtype=dtype)
+    if device is not None:
+        out = out.to(device)
+    return out.requires_grad_() if requires_grad else out
+
+
+def hann_window(
+    window_length: int,
+    periodic: bool = True,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Hann window ``0.5 - 0.5 cos(2πn / (N - 1))``, as ``torch.hann_window``."""
+    return _window(
+        "hann_window",
+        window_length,
+        periodic,
+        dtype,
+        device,
+        requires_grad,
+        lambda n, m: 0.5 - 0.5 * np.cos(2 * np.pi * n / m),
+    )
+
+
+def hamming_window(
+    window_length: int,
+    periodic: bool = True,
+    alpha: float = 0.54,
+    beta: float = 0.46,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Hamming window ``alpha - beta cos(2πn / (N - 1))``, as ``torch.hamming_window``."""
+    return _window(
+        "hamming_window",
+        window_length,
+        periodic,
+        dtype,
+        device,
+        requires_grad,
+        lambda n, m: alpha - beta * np.cos(2 * np.pi * n / m),
+    )
+
+
+def blackman_window(
+    window_length: int,
+    periodic: bool = True,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Blackman window, as ``torch.blackman_window``."""
+    return _window(
+        "blackman_window", window_length, periodic, dtype, device, requires_grad,
+        lambda n, m: 0.42 - 0.5 * np.cos(2 * np.pi * n / m) + 0.08 * np.cos(4 * np.pi * n / m),
+    )  # fmt: skip
+
+
+def bartlett_window(
+    window_length: int,
+    periodic: bool = True,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Triangular (Bartlett) window ``1 - |2n / (N - 1) - 1|``, as ``torch.bartlett_window``."""
+    return _window(
+        "bartlett_window",
+        window_length,
+        periodic,
+        dtype,
+        device,
+        requires_grad,
+        lambda n, m: 1 - np.abs(2 * n / m - 1),
+    )
+
+
+def asarray(
+    obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None, requires_grad: bool = False
+) -> Tensor:
+    """``obj`` as a tensor, sharing a tensor's data unless a copy is asked or needed, as ``torch.asarray``."""
+    if isinstance(obj, Tensor):
+        from . import device as _device
+
+        out = obj
+        if dtype is not None and obj.dtype != dtype:
+            if copy is False:
+                raise ValueError(f"asarray: copy=False but converting {obj.dtype} to {dtype} needs a copy")
+            out = out.to(dtype)
+        if device is not None and out.device != _device(device):
+            if copy is False:
+                raise ValueError(f"asarray: copy=False but moving from {out.device} to {device} needs a copy")
+            out = out.to(device)
+        if copy and out is obj:
+            out = obj.clone()
+    else:
+        from ._tensor_api import as_tensor
+
+        out = as_tensor(np.array(obj) if copy else obj, dtype=dtype, device=device)
+    if requires_grad:
+        out.requires_grad_()
+    return out
+
+
+def chain_matmul(*matrices: Tensor, out: Any = None) -> Tensor:
+    """Product of a chain of 2-D matrices, as the (deprecated) ``torch.chain_matmul``."""
+    if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
+        matrices = tuple(matrices[0])
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for k, m in enumerate(matrices):
+        _tensor_arg("chain_matmul", m, f"matrices[{k}]")
+        if m.dim() != 2:
+            raise ValueError(
+                f"chain_matmul(): Tensor at position {k} must be two-dimensional, got shape {tuple(m.shape)}"
+            )
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    return functools.reduce(lambda a, b: a.matmul(b), matrices)
+
+
+# ---- floating-point decomposition
+
+
+def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
+    """Mantissa in (-1, 1) and integer exponent with ``input = mantissa * 2**exponent``, as ``torch.frexp``."""
+    _tensor_arg("frexp", input)
+    if not input.is_floating_point():
+        raise TypeError(f"frexp: only supports floating-point dtypes, got {input.dtype}")
+    m, e = np.frexp(_np_of(input))
+    return FrexpResult(
+        _back(m.astype(np.float64), input, input.dtype), _back(e.astype(np.int64), input, int64)
+    )
+
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    """``input * 2**other``, as ``torch.ldexp`` (differentiable in ``input``)."""
+    _tensor_arg("ldexp", input)
+    if not isinstance(other, Tensor):
+        other = _rd.tensor(other)
+    x = input if input.is_floating_point() else input.to(get_default_dtype())
+    p = other.to(x.dtype) if other.dtype != x.dtype else other
+    return x * (p * math.log(2.0)).exp()
+
+
+def nextafter(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    """The next representable float after ``input`` towards ``other``, as ``torch.nextafter`` (no gradient)."""
+    _tensor_arg("nextafter", input)
+    if not isinstance(other, Tensor):
+        raise TypeError(f"nextafter: argument 'other' must be a Tensor, got {type(other).__name__}")
+    if not input.is_floating_point() or other.dtype != input.dtype:
+        raise TypeError(
+            f"nextafter: expected two tensors of the same floating dtype, got {input.dtype} and {other.dtype}"
+        )
+    a, b = np.broadcast_arrays(_np_of(input), _np_of(other))
+    return _back(np.nextafter(a, b), input, input.dtype)
+
+
+def _i1_np(x: np.ndarray) -> np.ndarray:
+    """Modified Bessel function of the first kind, order 1 (power series, float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    h = x / 2
+    term = h.copy()
+    total = term.copy()
+    for k in range(1, 800):
+        term = term * h * h / (k * (k + 1))
+        total = total + term
+        if not np.any(np.abs(term) > 1e-17 * np.abs(total)):
+            break
+    return total
+
+
+def _i0_t(x):
+    return _back(np.i0(_np_of(x).astype(np.float64)), x, x.dtype)
+
+
+def i0(input: Tensor) -> Tensor:  # noqa: A002
+    """Modified Bessel function of the first kind, order 0, as ``torch.i0`` (gradient ``i1``)."""
+    return _elem_np("i0", input, np.i0, lambda t: _back(_i1_np(_np_of(t)), t, t.dtype))
+
+
+# ---- in-place shape methods
+
+
+def _inplace_shape(op: str, self: Tensor, result: Tensor, suggestion: str) -> Tensor:
+    if tuple(result.shape) == tuple(self.shape) and tuple(result.stride()) == tuple(self.stride()):
+        return self
+    raise RuntimeError(
+        f"{op}: rustdl tensors cannot change their own shape in place (shape {tuple(self.shape)} "
+        f"would become {tuple(result.shape)}); use the out-of-place form: x = x.{suggestion}"
+    )
+
+
+def _t_(self: Tensor) -> Tensor:
+    return _inplace_shape("t_", self, self.t(), "t()")
+
+
+def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    return _inplace_shape("transpose_", self, self.transpose(dim0, dim1), f"transpose({dim0}, {dim1})")
+
+
+def _squeeze_(self: Tensor, dim: Any = None) -> Tensor:
+    res = self.squeeze() if dim is None else self.squeeze(dim)
+    return _inplace_shape("squeeze_", self, res, "squeeze()" if dim is None else f"squeeze({dim})")
+
+
+def _unsqueeze_(self: Tensor, dim: int) -> Tensor:
+    return _inplace_shape("unsqueeze_", self, self.unsqueeze(dim), f"unsqueeze({dim})")
+
+
+def _erfc_(self: Tensor) -> Tensor:
+    return self.copy_(erfc(self))
+
+
+_METHODS = {
+    "cummax": cummax,
+    "cummin": cummin,
+    "logcumsumexp": logcumsumexp,
+    "aminmax": aminmax,
+    "cov": cov,
+    "corrcoef": corrcoef,
+    "diagflat": diagflat,
+    "erfc": erfc,
+    "erfc_": _erfc_,
+    "msort": msort,
+    "scatter_reduce": _scatter_reduce,
+    "scatter_reduce_": _scatter_reduce_,
+    "index_add": _index_add,
+    "frexp": frexp,
+    "ldexp": ldexp,
+    "nextafter": nextafter,
+    "i0": i0,
+    "t_": _t_,
+    "transpose_": _transpose_,
+    "squeeze_": _squeeze_,
+    "unsqueeze_": _unsqueeze_,
+}
+for _name, _fn in _METHODS.items():
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _fn)
+del _name, _fn

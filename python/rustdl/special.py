@@ -1,0 +1,263 @@
+"""Special functions, as ``torch.special`` (importable as ``torch.special`` under the compat
+runner). Each is a rustdl op or a composition of them, differentiable where PyTorch's is.
+
+Example:
+    >>> from rustdl import special
+    >>> special.ndtr(rustdl.tensor([0.0]))
+    tensor([0.5000])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import _rustdl as _rd
+from ._breadth_g import _erfc_np, _i1_np, erfc, i0
+from ._rustdl import Tensor
+from ._tensor_api import _elem_np, _float, digamma, get_default_dtype, lgamma, logit, polygamma, xlogy
+
+__all__ = [
+    "digamma",
+    "entr",
+    "erf",
+    "erfc",
+    "erfinv",
+    "exp2",
+    "expit",
+    "expm1",
+    "gammaln",
+    "i0",
+    "i0e",
+    "i1",
+    "i1e",
+    "log1p",
+    "log_ndtr",
+    "log_softmax",
+    "logit",
+    "logsumexp",
+    "multigammaln",
+    "ndtr",
+    "ndtri",
+    "polygamma",
+    "psi",
+    "round",
+    "sinc",
+    "softmax",
+    "xlog1py",
+    "xlogy",
+]
+
+_SQRT2 = math.sqrt(2.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+gammaln = lgamma
+psi = digamma
+
+
+def _t(op: str, x: Any) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"special.{op}: argument 'input' must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def erf(input: Tensor) -> Tensor:  # noqa: A002
+    """Error function."""
+    return _t("erf", input).erf()
+
+
+def erfinv(input: Tensor) -> Tensor:  # noqa: A002
+    """Inverse error function on (-1, 1)."""
+    return _t("erfinv", input).erfinv()
+
+
+def expit(input: Tensor) -> Tensor:  # noqa: A002
+    """Logistic sigmoid ``1 / (1 + exp(-x))``."""
+    return _t("expit", input).sigmoid()
+
+
+def exp2(input: Tensor) -> Tensor:  # noqa: A002
+    """``2 ** x``."""
+    return _t("exp2", input).exp2()
+
+
+def expm1(input: Tensor) -> Tensor:  # noqa: A002
+    """``exp(x) - 1``, accurate near 0."""
+    return _t("expm1", input).expm1()
+
+
+def log1p(input: Tensor) -> Tensor:  # noqa: A002
+    """``log(1 + x)``, accurate near 0."""
+    return _t("log1p", input).log1p()
+
+
+def sinc(input: Tensor) -> Tensor:  # noqa: A002
+    """Normalised sinc ``sin(πx) / (πx)`` (1 at 0)."""
+    return _t("sinc", input).sinc()
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001,A002
+    """Round half to even, to ``decimals`` places."""
+    return _t("round", input).round(decimals=decimals)
+
+
+def softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """Softmax along ``dim`` (computed in ``dtype`` when given)."""
+    return _t("softmax", input).softmax(dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """Log-softmax along ``dim`` (computed in ``dtype`` when given)."""
+    return _t("log_softmax", input).log_softmax(dim, dtype=dtype)
+
+
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """``log(sum(exp(x)))`` over ``dim`` without overflow."""
+    return _t("logsumexp", input).logsumexp(dim, keepdim=keepdim)
+
+
+def xlog1py(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input * log1p(other)``, 0 where ``input`` is 0 (NaN ``other`` still gives NaN)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("special.xlog1py: one of 'input' or 'other' must be a Tensor")
+    like = input if isinstance(input, Tensor) else other
+    like = like if like.is_floating_point() else like.to(get_default_dtype())
+    x = input if isinstance(input, Tensor) else like.new_full(tuple(like.shape), float(input))
+    y = other if isinstance(other, Tensor) else like.new_full(tuple(like.shape), float(other))
+    x, y = _float("xlog1py", x), _float("xlog1py", y)
+    safe_y = _rd.where(x.eq(0), y.new_zeros(()), y)
+    out = _rd.where(x.eq(0), x * 0, x * safe_y.log1p())
+    return _rd.where(y.isnan(), y, out)
+
+
+def ndtr(input: Tensor) -> Tensor:  # noqa: A002
+    """Standard normal CDF ``(1 + erf(x / √2)) / 2``, accurate in the lower tail."""
+    x = _float("ndtr", _t("ndtr", input))
+    return erfc(-x / _SQRT2) * 0.5
+
+
+def ndtri(input: Tensor) -> Tensor:  # noqa: A002
+    """Inverse of :func:`ndtr` on [0, 1] (``±inf`` at the ends)."""
+    p = _float("ndtri", _t("ndtri", input))
+    return (p * 2 - 1).erfinv() * _SQRT2
+
+
+def _log_ndtr_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    far = x < -20
+    near = ~far
+    with np.errstate(divide="ignore"):
+        xn = x[near]
+        # upper tail: log1p of the small complement keeps its (tiny, negative) value
+        out[near] = np.where(
+            xn > 0, np.log1p(-0.5 * _erfc_np(np.abs(xn) / _SQRT2)), np.log(0.5 * _erfc_np(-xn / _SQRT2))
+        )
+    z = x[far]
+    iz2 = 1.0 / (z * z)
+    # asymptotic series of the Mills ratio, far in the lower tail
+    out[far] = -0.5 * z * z - np.log(-z) - _LOG_SQRT_2PI + np.log1p(-iz2 * (1 - 3 * iz2 * (1 - 5 * iz2)))
+    return out
+
+
+def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002
+    """``log(ndtr(x))``, accurate far into the lower tail (gradient: pdf / cdf)."""
+    return _elem_np(
+        "log_ndtr",
+        _t("log_ndtr", input),
+        _log_ndtr_np,
+        lambda t: (-0.5 * t * t - log_ndtr(t) - _LOG_SQRT_2PI).exp(),
+    )
+
+
+def _entr_np(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)), np.where(x == 0, 0.0, -np.inf))
+    return np.where(np.isnan(x), x, out)
+
+
+def entr(input: Tensor) -> Tensor:  # noqa: A002
+    """Elementwise entropy ``-x log x`` (0 at 0, ``-inf`` below 0)."""
+    return _elem_np("entr", _t("entr", input), _entr_np, lambda t: -(t.log() + 1))
+
+
+_BESSEL_SWITCH = 50.0
+
+
+def _bessel_scaled_asym(nu: int, x: np.ndarray) -> np.ndarray:
+    """``I_nu(|x|) exp(-|x|)`` by its large-argument expansion (used for ``|x| > 50``)."""
+    ax = np.abs(x)
+    mu = 4.0 * nu * nu
+    term = np.ones_like(ax)
+    total = np.ones_like(ax)
+    for k in range(1, 12):
+        term = term * -(mu - (2 * k - 1) ** 2) / (k * 8.0 * ax)
+        total = total + term
+    return total / np.sqrt(2 * np.pi * ax)
+
+
+def _i0e_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) <= _BESSEL_SWITCH
+    xs = np.where(small, x, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = _bessel_scaled_asym(0, np.where(small, _BESSEL_SWITCH * 2, x))
+    return np.where(small, np.i0(xs) * np.exp(-np.abs(xs)), far)
+
+
+def _i1e_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) <= _BESSEL_SWITCH
+    xs = np.where(small, x, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.sign(x) * _bessel_scaled_asym(1, np.where(small, _BESSEL_SWITCH * 2, x))
+    return np.where(small, _i1_np(xs) * np.exp(-np.abs(xs)), far)
+
+
+def _i1_full_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) <= _BESSEL_SWITCH
+    with np.errstate(over="ignore"):
+        far = _i1e_np(np.where(small, _BESSEL_SWITCH * 2, x)) * np.exp(np.abs(x))
+    return np.where(small, _i1_np(np.where(small, x, 1.0)), far)
+
+
+def _at_zero(t: Tensor, value: float, expr) -> Tensor:
+    safe = _rd.where(t.eq(0), t.new_ones(()), t)
+    return _rd.where(t.eq(0), t * 0 + value, expr(safe))
+
+
+def i1(input: Tensor) -> Tensor:  # noqa: A002
+    """Modified Bessel function of the first kind, order 1 (gradient ``i0(x) - i1(x)/x``)."""
+    return _elem_np(
+        "i1", _t("i1", input), _i1_full_np, lambda t: _at_zero(t, 0.5, lambda s: i0(s) - i1(s) / s)
+    )
+
+
+def i0e(input: Tensor) -> Tensor:  # noqa: A002
+    """Exponentially scaled ``i0(x) · exp(-|x|)``, finite for large ``|x|``."""
+    return _elem_np("i0e", _t("i0e", input), _i0e_np, lambda t: i1e(t) - t.sign() * i0e(t))
+
+
+def i1e(input: Tensor) -> Tensor:  # noqa: A002
+    """Exponentially scaled ``i1(x) · exp(-|x|)``."""
+    return _elem_np(
+        "i1e",
+        _t("i1e", input),
+        _i1e_np,
+        lambda t: _at_zero(t, 0.5, lambda s: i0e(s) - i1e(s) * (s.sign() + 1 / s)),
+    )
+
+
+def multigammaln(input: Tensor, p: int) -> Tensor:  # noqa: A002
+    """Multivariate log-gamma ``p(p-1)/4 · log π + Σ_{j<p} lgamma(x - j/2)`` (defined for
+    ``x > (p - 1)/2``; below, the lgamma terms give what they give, as PyTorch)."""
+    x = _float("multigammaln", _t("multigammaln", input))
+    if not isinstance(p, int) or p < 1:
+        raise RuntimeError(f"special.multigammaln: p has to be greater than or equal to 1, got {p}")
+    out = x * 0 + p * (p - 1) / 4 * math.log(math.pi)
+    for j in range(p):
+        out = out + lgamma(x - j / 2)
+    return out
