@@ -227,6 +227,9 @@ def uninstall() -> None:
     if installed():
         sys.meta_path.remove(_FINDER)
     _rustdl._name_gpu_cuda(False)
+    from . import _overrides
+
+    _overrides.unpatch_classes()
     for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "torchvision"))]:
         del sys.modules[name]
 

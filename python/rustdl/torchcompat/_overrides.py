@@ -181,6 +181,35 @@ def _tensor_to(self: Any, *args: Any, **kwargs: Any) -> Any:
     return _f64_on_cpu(self, lambda t: _ORIG_TO(t, *args, **kwargs), "Tensor.to")
 
 
+_ORIG_DTYPE_REPR = rustdl.dtype.__repr__
+_ORIG_ATTRS = {k: rustdl.Tensor.__dict__.get(k) for k in ("cuda", "is_mps", "is_xpu")}
+_ORIG_MODULE_CUDA = nn.Module.__dict__.get("cuda")
+
+
+def unpatch_classes() -> None:
+    """Undoes :func:`patch_classes` (``torchcompat.uninstall``): rustdl prints and behaves as
+    itself again in the same process."""
+    for key, value in _ORIG_ATTRS.items():
+        try:
+            if value is None:
+                if key in rustdl.Tensor.__dict__:
+                    delattr(rustdl.Tensor, key)
+            else:
+                setattr(rustdl.Tensor, key, value)
+        except (TypeError, AttributeError):
+            pass
+    rustdl.Tensor.shape = _ORIG_SHAPE
+    rustdl.Tensor.size = _ORIG_SIZE
+    rustdl.dtype.__repr__ = _ORIG_DTYPE_REPR
+    rustdl.Tensor.double = _ORIG_DOUBLE
+    rustdl.Tensor.to = _ORIG_TO
+    if _ORIG_MODULE_CUDA is None:
+        if "cuda" in nn.Module.__dict__:
+            del nn.Module.cuda
+    else:
+        nn.Module.cuda = _ORIG_MODULE_CUDA
+
+
 def patch_classes() -> None:
     """Adds ``Tensor.cuda``, ``Tensor.is_mps``/``is_xpu`` and ``Module.cuda`` where rustdl lacks them,
     and lets ``Tensor.double()`` / ``.to(float64)`` of a GPU tensor fall back to the CPU."""
