@@ -781,19 +781,14 @@ pub fn grad(
 /// Accumulates `g` into `.grad` keeping its history (a backward with `create_graph`): the sum is
 /// a new tensor, never an alias of a gradient that flows elsewhere.
 pub(crate) fn accumulate_graph(t: &Tensor, g: Tensor) -> Result<()> {
-    let g = if g.dtype() != t.dtype() {
-        g.to_dtype(t.dtype())?
-    } else {
-        g
-    };
-    let new = match t.grad() {
-        Some(prev) => prev.add(&g)?,
-        None => g.deep_clone()?,
-    };
-    t.set_grad(Some(new))
+    accumulate_into(t, g, true)
 }
 
 pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
+    accumulate_into(t, g, false)
+}
+
+fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
     let g = if g.dtype() != t.dtype() {
         g.to_dtype(t.dtype())?
     } else {
@@ -801,9 +796,10 @@ pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     };
     let new = match t.grad() {
         Some(prev) => prev.add(&g)?,
-        None => g.contiguous()?.detach(),
+        None if keep_history => g.deep_clone()?,
+        None => g.contiguous()?,
     };
-    t.set_grad(Some(new.detach()))
+    t.set_grad(Some(if keep_history { new } else { new.detach() }))
 }
 
 /// Compares analytic gradients of `f` (summed output) with central finite differences.

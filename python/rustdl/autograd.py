@@ -544,19 +544,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         out_tuple, outs = _outputs(func, ins, "jvp")
         us = tuple(zeros_like(o).requires_grad_(True) for o in outs)
         g = _grads(outs, ins, us, True, strict, "jvp")
-        pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi.requires_grad]
-        if not pairs:
-            jv = tuple(zeros_like(o) for o in outs)
-        else:
-            res = grad(
-                [p for p, _ in pairs],
-                list(us),
-                [q for _, q in pairs],
-                retain_graph=True,
-                create_graph=create_graph,
-                allow_unused=True,
-            )
-            jv = tuple(zeros_like(o) if r is None else r for r, o in zip(res, outs))
+        jv = _grads(g, us, vs, create_graph, False, "jvp")
     outs = _finish(outs, create_graph)
     jv = _finish(jv, create_graph)
     return (outs if out_tuple else outs[0]), (jv if out_tuple else jv[0])
@@ -635,13 +623,7 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
         if len(outs) != 1 or outs[0].numel() != 1:
             raise RuntimeError("hvp: the function must return a single one-element tensor")
         g = _grads(outs, ins, [None], True, strict, "hvp")
-        pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi.requires_grad]
-        if pairs:
-            hv = _grads([p for p, _ in pairs], ins, [q for _, q in pairs], create_graph, strict, "hvp")
-        else:
-            from . import zeros_like
-
-            hv = tuple(zeros_like(x) for x in ins)
+        hv = _grads(g, ins, vs, create_graph, strict, "hvp")
     out = outs[0] if create_graph else outs[0].detach()
     return out, (hv if in_tuple else hv[0])
 

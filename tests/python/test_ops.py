@@ -612,3 +612,31 @@ def test_conv2d_input_gradient_on_large_images(k, pad, dil, dtype):
     ref = dxp[:, :, ph : ph + 30, pw : pw + 32]
     tol = 1e-4 if dtype == "float32" else 1e-10
     assert_close(xt.grad, ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "k,pad,dil,dtype", [((3, 3), (1, 1), (1, 1), "float32"), ((5, 3), (2, 0), (1, 2), "float64")]
+)
+def test_conv2d_weight_gradient_on_large_images(k, pad, dil, dtype):
+    # stride-1 layers on 30x32 images: the weight gradient from shifted products over the
+    # padded channels-last input, checked against the definition (after a no_grad forward of
+    # the same layer too)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 9, 30, 32)).astype(dtype)
+    w = rng.standard_normal((6, 9) + k).astype(dtype)
+    wt = rustdl.tensor(w, requires_grad=True)
+    with rustdl.no_grad():
+        F.conv2d(rustdl.tensor(x), wt, padding=pad, dilation=dil)
+    y = F.conv2d(rustdl.tensor(x), wt, padding=pad, dilation=dil)
+    gy = rng.standard_normal(tuple(y.shape))
+    y.backward(rustdl.tensor(gy.astype(dtype)))
+    (ph, pw), (dh, dw) = pad, dil
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh, ow = gy.shape[2:]
+    ref = np.zeros(w.shape)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            win = xp[:, :, i * dh : i * dh + oh, j * dw : j * dw + ow]
+            ref[:, :, i, j] = np.einsum("noyx,ncyx->oc", gy, win)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    assert_close(wt.grad, ref, rtol=tol, atol=tol)
