@@ -164,8 +164,10 @@ pub struct Node {
     retained: Mutex<Vec<Weak<TensorImpl>>>,
     /// hooks registered on the tensors this node produced (`Tensor::register_hook`)
     pub(crate) hooks: Hooks,
-    /// the rule's gradients can be differentiated again (see `twice_differentiable`)
-    twice: std::sync::atomic::AtomicBool,
+    /// whether the rule's gradients can be differentiated again: 0 = as its name says (see
+    /// `twice_differentiable`, looked up only when a backward runs with `create_graph`), 1 = yes,
+    /// 2 = no (set for Python Functions)
+    twice: std::sync::atomic::AtomicU8,
 }
 
 impl Node {
@@ -200,7 +202,7 @@ impl Node {
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
-            twice: std::sync::atomic::AtomicBool::new(twice_differentiable(name)),
+            twice: std::sync::atomic::AtomicU8::new(0),
         }))
     }
 
@@ -221,7 +223,7 @@ impl Node {
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
-            twice: std::sync::atomic::AtomicBool::new(twice_differentiable(name)),
+            twice: std::sync::atomic::AtomicU8::new(0),
         })
     }
 
@@ -229,7 +231,15 @@ impl Node {
     /// backward: made of differentiable ops on tensors that carry their history, or not).
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn set_twice_differentiable(&self, on: bool) {
-        self.twice.store(on, Ordering::Relaxed);
+        self.twice.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    }
+
+    /// True when the rule's gradients can be differentiated again.
+    fn is_twice_differentiable(&self) -> bool {
+        match self.twice.load(Ordering::Relaxed) {
+            0 => twice_differentiable(self.name),
+            t => t == 1,
+        }
     }
 
     /// True when this node's rule reads a tensor with version counter `v`.
@@ -588,7 +598,7 @@ fn run_graph(
         let input_grads = if create_graph {
             let _running = RunningGuard::new(node);
             let out = node.run(&g, retain_graph)?;
-            if node.twice.load(Ordering::Relaxed) {
+            if node.is_twice_differentiable() {
                 out
             } else {
                 out.into_iter()

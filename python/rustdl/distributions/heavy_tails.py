@@ -16,7 +16,7 @@ from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
 from .gamma_family import _like, _np_rng, digamma, lgamma
-from .more import _uniform
+from .more import _LocScale, _uniform
 from .transforms import ExpTransform, Transform
 from .utils import broadcast_all, clamp_probs
 
@@ -106,20 +106,8 @@ class StudentT(Distribution):
         )
 
 
-class Cauchy(Distribution):
+class Cauchy(_LocScale):
     """The Cauchy (Lorentz) distribution: density ``1 / (π scale (1 + ((x - loc) / scale)²))``."""
-
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "loc": constraints.real,
-        "scale": constraints.positive,
-    }
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        shape = _shape_of(loc, scale)
-        super().__init__(tuple(self.loc.shape) if shape is None else shape, validate_args=validate_args)
 
     @property
     def mean(self) -> Tensor:
@@ -156,20 +144,8 @@ class Cauchy(Distribution):
         return math.log(4 * math.pi) + self.scale.log()
 
 
-class Gumbel(Distribution):
+class Gumbel(_LocScale):
     """The Gumbel (type-I extreme value) distribution with ``loc`` and ``scale``."""
-
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "loc": constraints.real,
-        "scale": constraints.positive,
-    }
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        shape = _shape_of(loc, scale)
-        super().__init__(tuple(self.loc.shape) if shape is None else shape, validate_args=validate_args)
 
     @property
     def mean(self) -> Tensor:

@@ -27,8 +27,9 @@ def _uniform(shape, like: Tensor, low_eps: bool = True) -> Tensor:
     return u.clamp(min=finfo_eps(like), max=1 - finfo_eps(like)) if low_eps else u
 
 
-class Laplace(Distribution):
-    """The Laplace distribution: density ``exp(-|x - loc| / scale) / (2 scale)``."""
+class _LocScale(Distribution):
+    """A real-valued distribution with a location ``loc`` and a positive ``scale`` (broadcast
+    together; a batch shape of ``()`` when both are numbers), reparameterised sampling."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "loc": constraints.real,
@@ -41,6 +42,10 @@ class Laplace(Distribution):
         self.loc, self.scale = broadcast_all(loc, scale)
         shape = () if isinstance(loc, Number) and isinstance(scale, Number) else tuple(self.loc.shape)
         super().__init__(shape, validate_args=validate_args)
+
+
+class Laplace(_LocScale):
+    """The Laplace distribution: density ``exp(-|x - loc| / scale) / (2 scale)``."""
 
     @property
     def mean(self) -> Tensor:
