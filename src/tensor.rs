@@ -775,6 +775,11 @@ impl Tensor {
         self.copy_named(&src, "fill_")
     }
 
+    /// Whether this tensor is its storage, whole and in order (no view into a larger buffer).
+    pub fn owns_whole_storage(&self) -> bool {
+        self.layout().offset == 0 && self.is_contiguous() && self.storage().len() == self.numel()
+    }
+
     /// Replaces this tensor's data with a copy of `src` (same shape; any device or dtype),
     /// keeping the tensor object, as PyTorch's `t.data = src`. Used to move parameters in place.
     pub fn set_data(&self, src: &Tensor) -> Result<()> {
@@ -785,10 +790,7 @@ impl Tensor {
             src.shape(),
             self.shape()
         );
-        if self.layout().offset != 0
-            || !self.is_contiguous()
-            || self.storage().len() != self.numel()
-        {
+        if !self.owns_whole_storage() {
             return Err(Error::Runtime(format!(
                 "set_data: only a tensor owning its whole storage can take new data (shape {:?}, strides {:?})",
                 self.shape(),

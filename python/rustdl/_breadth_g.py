@@ -737,33 +737,138 @@ def i0(input: Tensor) -> Tensor:  # noqa: A002
     return _elem_np("i0", input, np.i0, lambda t: _back(_i1_np(_np_of(t)), t, t.dtype))
 
 
-# ---- in-place shape methods
+# ---- in-place shape methods: the Python object comes to stand for the reshaped tensor (a view of
+# the same storage), as PyTorch changes a tensor's sizes in place
 
 
-def _inplace_shape(op: str, self: Tensor, result: Tensor, suggestion: str) -> Tensor:
-    if tuple(result.shape) == tuple(self.shape) and tuple(result.stride()) == tuple(self.stride()):
-        return self
-    raise RuntimeError(
-        f"{op}: rustdl tensors cannot change their own shape in place (shape {tuple(self.shape)} "
-        f"would become {tuple(result.shape)}); use the out-of-place form: x = x.{suggestion}"
-    )
+def _inplace_shape(op: str, self: Tensor, make: Any) -> Tensor:
+    if not isinstance(self, Tensor):
+        raise TypeError(f"{op}: expected a tensor, got {type(self).__name__}")
+    if self.is_leaf and self.requires_grad:
+        if _rd.is_grad_enabled():
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad (shape {tuple(self.shape)}) cannot change "
+                "its shape in place; do it under torch.no_grad() or use the out-of-place form"
+            )
+        new = make(self.detach())
+        new.requires_grad_(True)
+        grad = self.grad
+        if grad is not None and tuple(grad.shape) == tuple(new.shape):
+            new.grad = grad
+    else:
+        new = make(self)
+    self._replace_with(new)
+    return self
 
 
 def _t_(self: Tensor) -> Tensor:
-    return _inplace_shape("t_", self, self.t(), "t()")
+    return _inplace_shape("t_", self, lambda x: x.t())
 
 
 def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
-    return _inplace_shape("transpose_", self, self.transpose(dim0, dim1), f"transpose({dim0}, {dim1})")
+    return _inplace_shape("transpose_", self, lambda x: x.transpose(dim0, dim1))
 
 
 def _squeeze_(self: Tensor, dim: Any = None) -> Tensor:
-    res = self.squeeze() if dim is None else self.squeeze(dim)
-    return _inplace_shape("squeeze_", self, res, "squeeze()" if dim is None else f"squeeze({dim})")
+    return _inplace_shape("squeeze_", self, lambda x: x.squeeze() if dim is None else x.squeeze(dim))
 
 
 def _unsqueeze_(self: Tensor, dim: int) -> Tensor:
-    return _inplace_shape("unsqueeze_", self, self.unsqueeze(dim), f"unsqueeze({dim})")
+    return _inplace_shape("unsqueeze_", self, lambda x: x.unsqueeze(dim))
+
+
+def _as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: Any = None) -> Tensor:
+    def make(x: Tensor) -> Tensor:
+        if storage_offset is None:
+            return x.as_strided(size, stride)
+        return x.as_strided(size, stride, storage_offset)
+
+    return _inplace_shape("as_strided_", self, make)
+
+
+def _resize_sizes(op: str, sizes: tuple) -> tuple:
+    if (
+        len(sizes) == 1
+        and isinstance(sizes[0], (tuple, list))
+        or (len(sizes) == 1 and type(sizes[0]).__name__ == "Size")
+    ):
+        sizes = tuple(sizes[0])
+    out = []
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            if isinstance(s, Tensor) and s.numel() == 1 and not s.dtype.is_floating_point:
+                s = int(s.item())
+            else:
+                raise TypeError(f"{op}: sizes must be ints, got {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"{op}: negative size {int(s)} in {tuple(int(v) for v in sizes)}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _resize_(self: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
+    """``Tensor.resize_``: the same elements, in order, under new sizes; elements past the old
+    end are zero (PyTorch leaves them uninitialised). Shrinking a contiguous tensor keeps its
+    storage, as PyTorch does."""
+    shape = _resize_sizes("resize_", sizes)
+    if self.requires_grad:
+        raise RuntimeError(
+            f"resize_: cannot resize a tensor that requires grad (shape {tuple(self.shape)}); "
+            "use view/reshape, or resize a detached copy"
+        )
+    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if n > 2**40:
+        raise MemoryError(f"resize_: {shape} needs {n} elements, more than this machine can hold")
+    if tuple(self.shape) == shape:
+        return self
+    old = self.numel()
+    if n <= old and self.is_contiguous():
+        new = self.reshape(-1)[:n].view(shape)
+    else:
+        new = _rd.zeros(shape, dtype=self.dtype, device=self.device)
+        k = min(n, old)
+        if k:
+            new.view(-1)[:k].copy_(self.detach().reshape(-1)[:k])
+    self._replace_with(new)
+    return self
+
+
+def _resize_as_(self: Tensor, other: Tensor, memory_format: Any = None) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"resize_as_: expected a tensor, got {type(other).__name__}")
+    return _resize_(self, tuple(other.shape))
+
+
+def _set_(
+    self: Tensor, source: Any = None, storage_offset: Any = None, size: Any = None, stride: Any = None
+) -> Tensor:
+    """``Tensor.set_``: this tensor comes to share ``source``'s data (and sizes, or the given
+    ``size``/``stride``/``storage_offset`` view of it); ``set_()`` makes it empty."""
+    if self.is_leaf and self.requires_grad and _rd.is_grad_enabled():
+        raise RuntimeError("set_: a leaf tensor that requires grad cannot be set in place")
+    if source is None:
+        new = _rd.empty(0, dtype=self.dtype, device=self.device)
+    elif isinstance(source, Tensor):
+        if source.dtype != self.dtype:
+            raise RuntimeError(f"set_: source dtype {source.dtype} does not match {self.dtype}")
+        new = source.detach()
+        if size is not None:
+            strides = stride if stride is not None else _contiguous_strides(tuple(size))
+            new = new.as_strided(tuple(size), tuple(strides), storage_offset)
+    else:
+        raise TypeError(f"set_: expected a tensor source, got {type(source).__name__}")
+    if self.requires_grad and self.is_leaf:
+        new.requires_grad_(True)
+    self._replace_with(new)
+    return self
+
+
+def _contiguous_strides(size: tuple) -> tuple:
+    out, acc = [], 1
+    for s in reversed(size):
+        out.append(acc)
+        acc *= max(int(s), 1)
+    return tuple(reversed(out))
 
 
 def _erfc_(self: Tensor) -> Tensor:
@@ -792,6 +897,12 @@ _METHODS = {
     "transpose_": _transpose_,
     "squeeze_": _squeeze_,
     "unsqueeze_": _unsqueeze_,
+    "swapdims_": _transpose_,
+    "swapaxes_": _transpose_,
+    "as_strided_": _as_strided_,
+    "resize_": _resize_,
+    "resize_as_": _resize_as_,
+    "set_": _set_,
 }
 for _name, _fn in _METHODS.items():
     if not hasattr(Tensor, _name):

@@ -99,7 +99,7 @@ impl PyAccumulateGrad {
     }
 }
 
-/// `rustdl.autograd.grad`: gradients of `outputs` w.r.t. `inputs`, returned, not accumulated.
+/// `rustdl.autograd.grad`: gradients of `outputs` w.r.tensor(). `inputs`, returned, not accumulated.
 #[pyfunction]
 #[pyo3(signature = (outputs, inputs, grad_outputs, retain_graph=false, allow_unused=false, create_graph=false))]
 fn grad(
@@ -111,11 +111,11 @@ fn grad(
     allow_unused: bool,
     create_graph: bool,
 ) -> PyResult<Vec<Option<PyTensor>>> {
-    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
-    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.tensor()).collect();
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
     let gos: Vec<Option<Tensor>> = grad_outputs
         .iter()
-        .map(|g| g.as_ref().map(|g| g.t.clone()))
+        .map(|g| g.as_ref().map(|g| g.tensor()))
         .collect();
     let r = gil::nogil(py, gil::ALWAYS, move || {
         autograd::grad(&outs, &ins, gos, retain_graph, allow_unused, create_graph)
@@ -171,7 +171,7 @@ fn call_backward(
                     return Ok(None);
                 }
                 g.extract::<PyRef<'_, PyTensor>>()
-                    .map(|t| Some(t.t.clone()))
+                    .map(|t| Some(t.tensor()))
                     .map_err(|_| {
                         Error::Runtime(format!(
                             "{name}.backward: gradient {i} is a {}, not a tensor or None",
@@ -201,11 +201,11 @@ fn _attach_function(
     twice_differentiable: bool,
 ) -> PyResult<()> {
     let name = intern(&name);
-    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
     let in_refs: Vec<&Tensor> = ins.iter().collect();
-    let sv: Vec<Tensor> = saved.iter().map(|t| t.t.clone()).collect();
+    let sv: Vec<Tensor> = saved.iter().map(|t| t.tensor()).collect();
     let sv_refs: Vec<&Tensor> = sv.iter().collect();
-    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.tensor()).collect();
     let n_in = ins.len();
     if outs.iter().any(|o| !o.dtype().is_float()) {
         return Err(PyValueError::new_err(format!(

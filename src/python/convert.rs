@@ -106,14 +106,17 @@ fn walk(
     } else if let Ok(t) = obj.cast::<PyTuple>() {
         Some(t.iter().collect())
     } else if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
-        if t.t.ndim() == 0 {
-            *kind = (*kind).max(if t.t.dtype().is_float() { 2 } else { 1 });
-            out.push(t.t.item()?);
+        if t.tensor().ndim() == 0 {
+            *kind = (*kind).max(if t.tensor().dtype().is_float() { 2 } else { 1 });
+            out.push(t.tensor().item()?);
             return check_scalar_depth(depth, shape);
         }
-        let items: Vec<Bound<'_, PyAny>> = (0..t.t.shape()[0])
+        let items: Vec<Bound<'_, PyAny>> = (0..t.tensor().shape()[0])
             .map(|i| {
-                Ok(Bound::new(obj.py(), PyTensor::from(t.t.select(0, i as isize)?))?.into_any())
+                Ok(
+                    Bound::new(obj.py(), PyTensor::from(t.tensor().select(0, i as isize)?))?
+                        .into_any(),
+                )
             })
             .collect::<PyResult<_>>()?;
         Some(items)
@@ -251,7 +254,7 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
 /// Builds a tensor from any Python data: a tensor, a numpy array, nested sequences or a scalar.
 pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
-        let t = t.t.detach().deep_clone()?;
+        let t = t.tensor().detach().deep_clone()?;
         return Ok(match dtype {
             Some(d) => t.to_dtype(d)?,
             None => t,

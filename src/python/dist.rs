@@ -46,10 +46,10 @@ fn _host_view<'py>(
     py: Python<'py>,
     tensor: PyRef<'py, PyTensor>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    match tensor.t.dtype() {
-        DType::F32 => lend::<f32>(py, &tensor.t),
-        DType::F64 => lend::<f64>(py, &tensor.t),
-        DType::I64 => lend::<i64>(py, &tensor.t),
+    match tensor.tensor().dtype() {
+        DType::F32 => lend::<f32>(py, &tensor.tensor()),
+        DType::F64 => lend::<f64>(py, &tensor.tensor()),
+        DType::I64 => lend::<i64>(py, &tensor.tensor()),
         _ => Ok(None),
     }
 }
@@ -58,7 +58,9 @@ fn _host_view<'py>(
 /// in-place op, so a graph that saved the old values refuses to run backward.
 #[pyfunction]
 fn _mark_written(tensor: PyRef<'_, PyTensor>) {
-    tensor.t.mark_written("a rustdl.distributed collective");
+    tensor
+        .tensor()
+        .mark_written("a rustdl.distributed collective");
 }
 
 fn write<T: HostElem + Element>(
@@ -96,13 +98,13 @@ fn _copy_from_host(
     tensor: PyRef<'_, PyTensor>,
     array: &Bound<'_, PyUntypedArray>,
 ) -> PyResult<()> {
-    match tensor.t.dtype() {
-        DType::F32 => write::<f32>(py, &tensor.t, array),
-        DType::F64 => write::<f64>(py, &tensor.t, array),
-        DType::I64 => write::<i64>(py, &tensor.t, array),
+    match tensor.tensor().dtype() {
+        DType::F32 => write::<f32>(py, &tensor.tensor(), array),
+        DType::F64 => write::<f64>(py, &tensor.tensor(), array),
+        DType::I64 => write::<i64>(py, &tensor.tensor(), array),
         d => Err(PyTypeError::new_err(format!(
             "_copy_from_host: {d} tensors are not supported (shape {:?})",
-            tensor.t.shape()
+            tensor.tensor().shape()
         ))),
     }
 }
@@ -114,7 +116,7 @@ fn bucket_work(ts: &[Tensor]) -> usize {
 }
 
 fn tensors(params: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
-    params.iter().map(|p| p.t.clone()).collect()
+    params.iter().map(|p| p.tensor()).collect()
 }
 
 fn bucket_slice<'a, T: Element>(

@@ -25,7 +25,7 @@ fn call(
 }
 
 fn opt(t: &Option<T<'_>>) -> Option<Tensor> {
-    t.as_ref().map(|t| t.t.clone())
+    t.as_ref().map(|t| t.tensor())
 }
 
 /// An int or a pair of ints, as PyTorch's `_pair`.
@@ -72,10 +72,10 @@ fn rnn_layer(
         ),
         None => None,
     };
-    let (x, h, c) = (input.t.clone(), opt(&h0), opt(&c0));
+    let (x, h, c) = (input.tensor(), opt(&h0), opt(&c0));
     let (wi, wh, bi, bh) = (
-        weight_ih.t.clone(),
-        weight_hh.t.clone(),
+        weight_ih.tensor(),
+        weight_hh.tensor(),
         opt(&bias_ih),
         opt(&bias_hh),
     );
@@ -100,7 +100,7 @@ fn rnn_layer(
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias=None))]
 fn linear(py: Python<'_>, input: T<'_>, weight: T<'_>, bias: Option<T<'_>>) -> PyResult<PyTensor> {
-    let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
+    let (x, w, b) = (input.tensor(), weight.tensor(), opt(&bias));
     let flops = x
         .numel()
         .saturating_mul(w.shape().first().copied().unwrap_or(1));
@@ -157,7 +157,7 @@ fn conv2d(
         padding: one(padding, "padding", 0)?,
         dilation: one(dilation, "dilation", 1)?,
     };
-    let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
+    let (x, w, b) = (input.tensor(), weight.tensor(), opt(&bias));
     Ok(run(py, conv_work(&x, &w), move || {
         x.conv2d(&w, b.as_ref(), win, groups)
     })?
@@ -186,7 +186,7 @@ fn conv_transpose2d(
         one(output_padding, "output_padding", 0)?,
         one(dilation, "dilation", 1)?,
     );
-    let (x, w, b) = (input.t.clone(), weight.t.clone(), opt(&bias));
+    let (x, w, b) = (input.tensor(), weight.tensor(), opt(&bias));
     Ok(run(py, conv_work(&x, &w), move || {
         x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups, d)
     })?
@@ -238,7 +238,7 @@ fn max_pool2d<'py>(
         padding.unwrap_or(&zero),
         dilation,
     )?;
-    let x = input.t.clone();
+    let x = input.tensor();
     if return_indices {
         let (v, i) = run(py, work(&[&x]), move || x.max_pool2d(win, ceil_mode))?;
         return Ok((PyTensor::from(v), PyTensor::from(i))
@@ -268,7 +268,7 @@ fn avg_pool2d(
         padding.unwrap_or(&zero),
         None,
     )?;
-    let x = input.t.clone();
+    let x = input.tensor();
     Ok(run(py, work(&[&x]), move || {
         x.avg_pool2d(win, ceil_mode, count_include_pad)
     })?
@@ -281,9 +281,12 @@ fn adaptive_avg_pool2d(
     input: T<'_>,
     output_size: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    let nd = input.t.ndim();
+    let nd = input.tensor().ndim();
     let hw = if nd >= 2 {
-        (input.t.shape()[nd - 2], input.t.shape()[nd - 1])
+        (
+            input.tensor().shape()[nd - 2],
+            input.tensor().shape()[nd - 1],
+        )
     } else {
         (1, 1)
     };
@@ -297,7 +300,7 @@ fn adaptive_avg_pool2d(
     } else {
         pair(output_size, "adaptive_avg_pool2d: output_size")?
     };
-    let x = input.t.clone();
+    let x = input.tensor();
     Ok(run(py, work(&[&x]), move || x.adaptive_avg_pool2d(os))?.into())
 }
 
@@ -310,7 +313,7 @@ fn interpolate_size(
     mode: &str,
     align_corners: bool,
 ) -> PyResult<PyTensor> {
-    let x = input.t.clone();
+    let x = input.tensor();
     let mode = mode.to_string();
     Ok(run(py, work(&[&x]), move || {
         x.interpolate(size, &mode, align_corners)
@@ -333,7 +336,7 @@ fn batch_norm(
     eps: f64,
 ) -> PyResult<PyTensor> {
     let (x, rm, rv, w, b) = (
-        input.t.clone(),
+        input.tensor(),
         opt(&running_mean),
         opt(&running_var),
         opt(&weight),
@@ -367,7 +370,7 @@ fn layer_norm(
         Ok(n) => vec![n],
         Err(_) => normalized_shape.extract()?,
     };
-    let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
+    let (x, w, b) = (input.tensor(), opt(&weight), opt(&bias));
     Ok(run(py, work(&[&x]), move || {
         x.layer_norm(&ns, w.as_ref(), b.as_ref(), eps)
     })?
@@ -385,7 +388,7 @@ fn group_norm(
     eps: f64,
 ) -> PyResult<PyTensor> {
     let num_groups = positive(num_groups, "group_norm", "num_groups")?;
-    let (x, w, b) = (input.t.clone(), opt(&weight), opt(&bias));
+    let (x, w, b) = (input.tensor(), opt(&weight), opt(&bias));
     Ok(run(py, work(&[&x]), move || {
         x.group_norm(num_groups, w.as_ref(), b.as_ref(), eps)
     })?
@@ -401,7 +404,7 @@ fn dropout(
     training: bool,
     channel_shape: Option<Vec<usize>>,
 ) -> PyResult<PyTensor> {
-    let x = input.t.clone();
+    let x = input.tensor();
     call(py, &[&x], || {
         x.dropout(p, training, channel_shape.as_deref())
     })
@@ -415,7 +418,7 @@ fn embedding(
     weight: T<'_>,
     padding_idx: Option<i64>,
 ) -> PyResult<PyTensor> {
-    let (i, w) = (input.t.clone(), weight.t.clone());
+    let (i, w) = (input.tensor(), weight.tensor());
     call(py, &[&i, &w], || w.embedding(&i, padding_idx))
 }
 
@@ -431,7 +434,7 @@ fn cross_entropy(
     label_smoothing: f64,
 ) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
-    let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
+    let (x, t, w) = (input.tensor(), target.tensor(), opt(&weight));
     call(py, &[&x, &t], || {
         x.cross_entropy(&t, w.as_ref(), ignore_index, r, label_smoothing)
     })
@@ -448,7 +451,7 @@ fn nll_loss(
     reduction: &str,
 ) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
-    let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
+    let (x, t, w) = (input.tensor(), target.tensor(), opt(&weight));
     call(py, &[&x, &t], || {
         x.nll_loss(&t, w.as_ref(), ignore_index, r)
     })
@@ -467,7 +470,7 @@ macro_rules! pointwise_loss {
             reduction: &str,
         ) -> PyResult<PyTensor> {
             let $r = Reduction::parse(reduction)?;
-            let ($x, $t) = (input.t.clone(), target.t.clone());
+            let ($x, $t) = (input.tensor(), target.tensor());
             call(py, &[&$x, &$t], || $body)
         }
     };
@@ -482,7 +485,7 @@ macro_rules! pointwise_loss {
             $extra: $ty,
         ) -> PyResult<PyTensor> {
             let $r = Reduction::parse(reduction)?;
-            let ($x, $t) = (input.t.clone(), target.t.clone());
+            let ($x, $t) = (input.tensor(), target.tensor());
             call(py, &[&$x, &$t], || $body)
         }
     };
@@ -503,7 +506,7 @@ fn binary_cross_entropy(
     reduction: &str,
 ) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
-    let (x, t, w) = (input.t.clone(), target.t.clone(), opt(&weight));
+    let (x, t, w) = (input.tensor(), target.tensor(), opt(&weight));
     call(py, &[&x, &t], || x.binary_cross_entropy(&t, w.as_ref(), r))
 }
 
@@ -518,7 +521,7 @@ fn binary_cross_entropy_with_logits(
     pos_weight: Option<T<'_>>,
 ) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
-    let (x, t) = (input.t.clone(), target.t.clone());
+    let (x, t) = (input.tensor(), target.tensor());
     let (w, pw) = (opt(&weight), opt(&pos_weight));
     call(py, &[&x, &t], || {
         x.binary_cross_entropy_with_logits(&t, w.as_ref(), pw.as_ref(), r)
@@ -527,7 +530,7 @@ fn binary_cross_entropy_with_logits(
 
 /// An activation `input -> op(input)` as one unary kernel under the GIL policy.
 fn activation(py: Python<'_>, input: T<'_>, op: UnaryOp) -> PyResult<PyTensor> {
-    let x = input.t.clone();
+    let x = input.tensor();
     call(py, &[&x], || x.unary(op))
 }
 
@@ -556,7 +559,7 @@ fn silu(py: Python<'_>, input: T<'_>) -> PyResult<PyTensor> {
 #[pyfunction]
 #[pyo3(signature = (input, beta=1.0, threshold=20.0))]
 fn softplus(py: Python<'_>, input: T<'_>, beta: f64, threshold: f64) -> PyResult<PyTensor> {
-    let x = input.t.clone();
+    let x = input.tensor();
     call(py, &[&x], || x.softplus(beta, threshold))
 }
 
@@ -574,7 +577,7 @@ fn _sdpa_fused(
     is_causal: bool,
     scale: f64,
 ) -> PyResult<PyTensor> {
-    let (q, k, v, m) = (query.t.clone(), key.t.clone(), value.t.clone(), opt(&mask));
+    let (q, k, v, m) = (query.tensor(), key.tensor(), value.tensor(), opt(&mask));
     // work: the score tiles' multiply-adds
     let w = q
         .numel()

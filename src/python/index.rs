@@ -36,7 +36,7 @@ fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
                 };
                 Ok(Item::Slice(get("start")?, get("stop")?, get("step")?))
             } else if let Ok(t) = p.extract::<PyRef<'_, PyTensor>>() {
-                Ok(Item::Tensor(t.t.clone()))
+                Ok(Item::Tensor(t.tensor()))
             } else if p.is_instance_of::<pyo3::types::PyBool>() {
                 Err(PyTypeError::new_err("indexing with a Python bool is not supported"))
             } else if let Ok(i) = p.extract::<isize>() {
@@ -76,7 +76,7 @@ pub fn getitem(py: Python<'_>, t: &Tensor, key: &Bound<'_, PyAny>) -> PyResult<T
 /// the assignment is a plain copy into a view (`t[0] = v`, PyTorch's `t[0].copy_(v)`).
 fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>, copy_across: bool) -> PyResult<Tensor> {
     if let Ok(v) = value.extract::<PyRef<'_, PyTensor>>() {
-        let v = v.t.clone();
+        let v = v.tensor();
         if v.device() != t.device() {
             if v.ndim() > 0 && !copy_across {
                 return Err(crate::error::Error::Device(format!(

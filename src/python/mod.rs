@@ -195,7 +195,7 @@ fn tensor(
     let dt = opt_dtype(dtype)?;
     // a tensor's copy stays on its device unless one is asked for (as PyTorch's)
     let dv = match (device, data.extract::<PyRef<'_, PyTensor>>()) {
-        (None, Ok(src)) => src.t.device(),
+        (None, Ok(src)) => src.tensor().device(),
         _ => dev(device)?,
     };
     let t = to_tensor(data, dt)?;
@@ -364,10 +364,10 @@ macro_rules! like {
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<PyTensor> {
-            let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
-            let dv = parse_device(device)?.unwrap_or(input.t.device());
+            let dt = opt_dtype(dtype)?.unwrap_or(input.tensor().dtype());
+            let dv = parse_device(device)?.unwrap_or(input.tensor().device());
             let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
-            let shape = input.t.shape().to_vec();
+            let shape = input.tensor().shape().to_vec();
             finish(create(py, &shape, dv, || f(&shape, dt, dv))?, requires_grad)
         }
     };
@@ -387,9 +387,9 @@ fn full_like(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    let dt = opt_dtype(dtype)?.unwrap_or(input.t.dtype());
-    let dv = parse_device(device)?.unwrap_or(input.t.device());
-    let shape = input.t.shape().to_vec();
+    let dt = opt_dtype(dtype)?.unwrap_or(input.tensor().dtype());
+    let dv = parse_device(device)?.unwrap_or(input.tensor().device());
+    let shape = input.tensor().shape().to_vec();
     Ok(create(py, &shape, dv, || Tensor::full(&shape, fill_value, dt, dv))?.into())
 }
 
@@ -609,7 +609,7 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
         .map(|x| {
             let x = x?;
             match x.extract::<PyRef<'_, PyTensor>>() {
-                Ok(t) => Ok(t.t.clone()),
+                Ok(t) => Ok(t.tensor()),
                 Err(_) => Ok(to_tensor(&x, None)?),
             }
         })
@@ -641,7 +641,7 @@ fn where_(
     other: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
     let (a, b) = (pytensor::operand(input)?, pytensor::operand(other)?);
-    let c = condition.t.clone();
+    let c = condition.tensor();
     Ok(gil::run(py, gil::work(&[&c]), move || {
         Tensor::where_operands(&c, &a, &b)
     })?
@@ -685,12 +685,12 @@ fn optim_step(
     };
     let mut work: Vec<(Tensor, Tensor, Vec<Tensor>, OptimStep)> = Vec::with_capacity(params.len());
     for (p, st) in params.iter().zip(states.iter()) {
-        let p = p.extract::<PyRef<'_, PyTensor>>()?.t.clone();
+        let p = p.extract::<PyRef<'_, PyTensor>>()?.tensor();
         let Some(g) = p.grad() else { continue };
         let st_list = st.cast::<PyList>()?;
         let st_tensors: Vec<Tensor> = st_list
             .iter()
-            .map(|s| Ok(s.extract::<PyRef<'_, PyTensor>>()?.t.clone()))
+            .map(|s| Ok(s.extract::<PyRef<'_, PyTensor>>()?.tensor()))
             .collect::<PyResult<_>>()?;
         let step = match kind {
             "sgd" => OptimStep::Sgd {
@@ -854,7 +854,7 @@ fn checkpoint_items(tensors: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Tensor
         let t = v
             .extract::<PyRef<'_, PyTensor>>()
             .map_err(|_| PyTypeError::new_err(format!("save: value for '{name}' is not a Tensor")))?
-            .t
+            .tensor()
             .clone();
         items.push((name, t));
     }

@@ -3,6 +3,7 @@
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use std::sync::RwLock;
 
 use crate::backend::{BinaryOp, RandKind, UnaryOp};
 use crate::device::Device;
@@ -20,12 +21,29 @@ use super::{index, opt_dtype, PyDType, PyDevice};
 /// A multi-dimensional array with automatic differentiation.
 #[pyclass(name = "Tensor", module = "rustdl", subclass, frozen)]
 pub struct PyTensor {
-    pub t: Tensor,
+    /// the tensor this Python object stands for; replaced (never mutated) by the in-place shape
+    /// ops (`unsqueeze_`, `resize_`, `t.data = other`), which change what the object is, as in
+    /// PyTorch, while the core tensor's layout stays immutable
+    cell: RwLock<Tensor>,
 }
 
 impl From<Tensor> for PyTensor {
     fn from(t: Tensor) -> Self {
-        PyTensor { t }
+        PyTensor {
+            cell: RwLock::new(t),
+        }
+    }
+}
+
+impl PyTensor {
+    /// The tensor this object stands for now (a cheap reference-counted handle).
+    pub fn tensor(&self) -> Tensor {
+        self.cell.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes this object stand for `t` from now on (an in-place shape change).
+    fn replace(&self, t: Tensor) {
+        *self.cell.write().unwrap_or_else(|e| e.into_inner()) = t;
     }
 }
 
@@ -56,7 +74,7 @@ fn scaled_operand(other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) ->
 
 pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
-        return Ok(Operand::Tensor(t.t.clone()));
+        return Ok(Operand::Tensor(t.tensor()));
     }
     let scalar = |value: f64, is_int: bool| Ok(Operand::Scalar { value, is_int });
     if obj.is_instance_of::<pyo3::types::PyBool>() {
@@ -101,12 +119,12 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
 /// A Python number (or one-element tensor) as a fill value.
 fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
     if let Ok(t) = v.extract::<PyRef<'_, PyTensor>>() {
-        if t.t.numel() == 1 {
-            return Ok(t.t.item()?);
+        if t.tensor().numel() == 1 {
+            return Ok(t.tensor().item()?);
         }
         return Err(PyValueError::new_err(format!(
             "{op}: only supports a 0-dimensional value tensor, got shape {:?}",
-            t.t.shape()
+            t.tensor().shape()
         )));
     }
     v.extract::<f64>()
@@ -128,7 +146,7 @@ impl PyTensor {
         others: &[&Tensor],
         f: impl FnOnce(&Tensor) -> CoreResult<R> + Send,
     ) -> PyResult<R> {
-        Python::attach(|py| gil::on(py, &self.t, others, f))
+        Python::attach(|py| gil::on(py, &self.tensor(), others, f))
     }
 
     /// `f(self)` as a new Python tensor, under the GIL policy.
@@ -181,8 +199,8 @@ impl PyTensor {
     ) -> PyResult<()> {
         let o = scaled_operand(other, alpha)?;
         if let Operand::Tensor(t) = &o {
-            if t.device() != self.t.device() && t.ndim() > 0 {
-                crate::ops::check_device(name, &self.t, t)?;
+            if t.device() != self.tensor().device() && t.ndim() > 0 {
+                crate::ops::check_device(name, &self.tensor(), t)?;
             }
         }
         self.inplace_(name, |t| t.arith(&o, op, false))
@@ -210,7 +228,7 @@ impl PyTensor {
             1 if !is_size(&args.get_item(0)?) => {
                 let d = args.get_item(0)?;
                 if let Ok(t) = d.extract::<PyRef<'_, PyTensor>>() {
-                    return Ok(t.t.detach().into());
+                    return Ok(t.tensor().detach().into());
                 }
                 Ok(to_tensor(&d, Some(DType::F32))?.into())
             }
@@ -238,16 +256,16 @@ impl PyTensor {
 
     #[getter]
     fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.shape())
+        PyTuple::new(py, self.tensor().shape())
     }
 
     #[pyo3(signature = (dim=None))]
     fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            None => Ok(PyTuple::new(py, self.tensor().shape())?.into_any()),
             Some(d) => {
-                let d = crate::shape::norm_dim(d, self.t.ndim(), "size")?;
-                Ok(self.t.shape()[d].into_pyobject(py)?.into_any())
+                let d = crate::shape::norm_dim(d, self.tensor().ndim(), "size")?;
+                Ok(self.tensor().shape()[d].into_pyobject(py)?.into_any())
             }
         }
     }
@@ -255,88 +273,92 @@ impl PyTensor {
     #[pyo3(signature = (dim=None))]
     fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(PyTuple::new(py, self.t.strides())?.into_any()),
+            None => Ok(PyTuple::new(py, self.tensor().strides())?.into_any()),
             Some(d) => {
-                let d = crate::shape::norm_dim(d, self.t.ndim(), "stride")?;
-                Ok(self.t.strides()[d].into_pyobject(py)?.into_any())
+                let d = crate::shape::norm_dim(d, self.tensor().ndim(), "stride")?;
+                Ok(self.tensor().strides()[d].into_pyobject(py)?.into_any())
             }
         }
     }
 
     #[getter]
     fn ndim(&self) -> usize {
-        self.t.ndim()
+        self.tensor().ndim()
     }
     fn dim(&self) -> usize {
-        self.t.ndim()
+        self.tensor().ndim()
     }
     fn numel(&self) -> usize {
-        self.t.numel()
+        self.tensor().numel()
     }
     fn nelement(&self) -> usize {
-        self.t.numel()
+        self.tensor().numel()
     }
     fn element_size(&self) -> usize {
-        self.t.dtype().size()
+        self.tensor().dtype().size()
     }
     fn is_contiguous(&self) -> bool {
-        self.t.is_contiguous()
+        self.tensor().is_contiguous()
     }
     fn is_floating_point(&self) -> bool {
-        self.t.dtype().is_float()
+        self.tensor().dtype().is_float()
     }
     #[getter]
     fn dtype(&self) -> PyDType {
-        PyDType { d: self.t.dtype() }
+        PyDType {
+            d: self.tensor().dtype(),
+        }
     }
     #[getter]
     fn device(&self) -> PyDevice {
-        PyDevice { d: self.t.device() }
+        PyDevice {
+            d: self.tensor().device(),
+        }
     }
     #[getter]
     fn is_cuda(&self) -> bool {
-        self.t.device().is_gpu()
+        self.tensor().device().is_gpu()
     }
     #[getter]
     fn is_gpu(&self) -> bool {
-        self.t.device().is_gpu()
+        self.tensor().device().is_gpu()
     }
 
     // ---------- autograd ----------
 
     #[getter]
     fn get_requires_grad(&self) -> bool {
-        self.t.requires_grad()
+        self.tensor().requires_grad()
     }
     #[setter]
     fn set_requires_grad(&self, v: bool) -> PyResult<()> {
-        Ok(self.t.set_requires_grad(v)?)
+        Ok(self.tensor().set_requires_grad(v)?)
     }
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
-        slf.t.set_requires_grad(requires_grad)?;
+        slf.tensor().set_requires_grad(requires_grad)?;
         Ok(slf)
     }
     #[getter]
     fn is_leaf(&self) -> bool {
-        self.t.is_leaf()
+        self.tensor().is_leaf()
     }
     #[getter]
     fn grad_fn(&self) -> Option<super::autograd_py::PyNode> {
-        self.t
+        self.tensor()
             .grad_fn()
             .map(|node| super::autograd_py::PyNode { node })
     }
     #[getter]
     fn get_grad(&self) -> Option<PyTensor> {
-        self.t.grad().map(Into::into)
+        self.tensor().grad().map(Into::into)
     }
     #[setter]
     fn set_grad(&self, g: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        Ok(self.t.set_grad(g.map(|g| g.t.clone()))?)
+        Ok(self.tensor().set_grad(g.map(|g| g.tensor()))?)
     }
     fn retain_grad(&self) {
-        self.t.retain_grad()
+        self.tensor().retain_grad()
     }
     /// Registers `hook(grad)` on the gradient reaching this tensor (it may return a replacement
     /// tensor); returns the id `_remove_hook` takes (`Tensor.register_hook` wraps it in a handle).
@@ -356,7 +378,7 @@ impl PyTensor {
                     return Ok(None);
                 }
                 out.extract::<PyRef<'_, PyTensor>>()
-                    .map(|t| Some(t.t.clone()))
+                    .map(|t| Some(t.tensor()))
                     .map_err(|_| {
                         crate::error::Error::Runtime(
                             "tensor hook: must return a tensor or None".into(),
@@ -364,7 +386,7 @@ impl PyTensor {
                     })
             })
         });
-        Ok(self.t.register_hook(h)?)
+        Ok(self.tensor().register_hook(h)?)
     }
     /// Registers `hook(tensor)`, called after backward accumulated this leaf's `.grad`; returns
     /// the id `_remove_hook` takes.
@@ -396,23 +418,46 @@ impl PyTensor {
                 Ok(None)
             })
         });
-        Ok(self.t.register_post_accumulate_grad_hook(h)?)
+        Ok(self.tensor().register_post_accumulate_grad_hook(h)?)
     }
     fn _remove_hook(&self, id: u64) {
-        self.t.remove_hook(id)
+        self.tensor().remove_hook(id)
     }
     fn detach(&self) -> PyTensor {
-        self.t.detach().into()
+        self.tensor().detach().into()
     }
     /// Tensor sharing storage, without history (`.data`).
     #[getter]
     fn get_data(&self) -> PyTensor {
-        self.t.detach().into()
+        self.tensor().detach().into()
     }
-    /// `t.data = other`: replaces the data (same shape; any device or dtype), keeping `t`.
+    /// `t.data = other`, as PyTorch. For the same shape, on a tensor owning its whole storage,
+    /// the data is copied in (any device or dtype) and the tensor object stays the same, so a
+    /// graph already built still reaches it. Otherwise (a new shape, or a view) this object
+    /// takes `other`'s data, shared, keeping whether it requires grad and a `.grad` that still
+    /// fits.
     #[setter]
     fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
-        Ok(self.t.set_data(&v.t)?)
+        let (me, src) = (self.tensor(), v.tensor());
+        if src.shape() == me.shape() && me.owns_whole_storage() {
+            return Ok(me.set_data(&src)?);
+        }
+        let fresh = src.detach();
+        if me.is_leaf() && me.requires_grad() {
+            fresh.set_requires_grad(true)?;
+            if let Some(g) = me.grad() {
+                if g.shape() == fresh.shape() && g.dtype() == fresh.dtype() {
+                    fresh.set_grad(Some(g))?;
+                }
+            }
+        }
+        self.replace(fresh);
+        Ok(())
+    }
+    /// Makes this Python object stand for `other`'s tensor from now on: the in-place shape ops
+    /// (`unsqueeze_`, `resize_`, ...) are built on it, with PyTorch's rules checked in Python.
+    fn _replace_with(&self, other: PyRef<'_, PyTensor>) {
+        self.replace(other.tensor());
     }
     /// `inputs`: accumulate only into these tensors' `.grad` (leaves or not), as PyTorch's
     /// `backward(inputs=...)`; the rest of the graph's leaves are left as they are.
@@ -425,8 +470,8 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let g = gradient.map(|g| g.t.clone());
-        let t = self.t.clone();
+        let g = gradient.map(|g| g.tensor());
+        let t = self.tensor();
         // as PyTorch: retain_graph defaults to create_graph
         let retain = retain_graph.unwrap_or(create_graph);
         let Some(inputs) = inputs else {
@@ -437,7 +482,7 @@ impl PyTensor {
         };
         // a tensor or a sequence of tensors
         let targets: Vec<Tensor> = match inputs.extract::<PyRef<'_, PyTensor>>() {
-            Ok(one) => vec![one.t.clone()],
+            Ok(one) => vec![one.tensor()],
             Err(_) => inputs
                 .try_iter()
                 .map_err(|_| {
@@ -453,7 +498,7 @@ impl PyTensor {
                     };
                     let x = x.map_err(|_| bad())?;
                     let r = x.extract::<PyRef<'_, PyTensor>>().map_err(|_| bad())?;
-                    Ok(r.t.clone())
+                    Ok(r.tensor())
                 })
                 .collect::<PyResult<_>>()?,
         };
@@ -481,12 +526,12 @@ impl PyTensor {
     // ---------- conversion ----------
 
     fn numpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.t.requires_grad() {
+        if self.tensor().requires_grad() {
             return Err(PyRuntimeError::new_err(
                 "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()",
             ));
         }
-        to_numpy(py, &self.t)
+        to_numpy(py, &self.tensor())
     }
     #[pyo3(signature = (dtype=None, copy=None))]
     fn __array__<'py>(
@@ -496,18 +541,18 @@ impl PyTensor {
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _ = copy;
-        let a = to_numpy(py, &self.t)?;
+        let a = to_numpy(py, &self.tensor())?;
         match dtype {
             Some(d) if !d.is_none() => a.call_method1("astype", (d,)),
             _ => Ok(a),
         }
     }
     fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_list(py, &self.t)
+        to_list(py, &self.tensor())
     }
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let v = self.compute(&[], |t| t.item())?;
-        Ok(match self.t.dtype() {
+        Ok(match self.tensor().dtype() {
             DType::F32 | DType::F64 => v.into_pyobject(py)?.into_any(),
             DType::I64 => (v as i64).into_pyobject(py)?.into_any(),
             DType::Bool => pyo3::types::PyBool::new(py, v != 0.0).to_owned().into_any(),
@@ -520,7 +565,7 @@ impl PyTensor {
         Ok(self.compute(&[], |t| t.item())? as i64)
     }
     fn __index__(&self) -> PyResult<i64> {
-        if self.t.dtype() != DType::I64 || self.t.numel() != 1 {
+        if self.tensor().dtype() != DType::I64 || self.tensor().numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));
@@ -528,23 +573,23 @@ impl PyTensor {
         Ok(self.compute(&[], |t| t.item())? as i64)
     }
     fn __bool__(&self) -> PyResult<bool> {
-        if self.t.numel() != 1 {
+        if self.tensor().numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
                 "Boolean value of Tensor with more than one value is ambiguous (shape {:?})",
-                self.t.shape()
+                self.tensor().shape()
             )));
         }
         Ok(self.compute(&[], |t| t.item())? != 0.0)
     }
     fn __format__(&self, py: Python<'_>, spec: &str) -> PyResult<String> {
-        if self.t.numel() == 1 && !spec.is_empty() {
+        if self.tensor().numel() == 1 && !spec.is_empty() {
             let v = self.item(py)?;
             return v.call_method1("__format__", (spec,))?.extract();
         }
         self.__repr__(py)
     }
     fn __len__(&self) -> PyResult<usize> {
-        self.t
+        self.tensor()
             .shape()
             .first()
             .copied()
@@ -553,16 +598,16 @@ impl PyTensor {
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let n = self.__len__()?;
         let items: Vec<PyTensor> = (0..n)
-            .map(|i| Ok(self.t.select(0, i as isize)?.into()))
+            .map(|i| Ok(self.tensor().select(0, i as isize)?.into()))
             .collect::<PyResult<_>>()?;
         PyList::new(py, items)?.call_method0("__iter__")
     }
     fn __hash__(&self) -> u64 {
-        self.t.id()
+        self.tensor().id()
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let np = py.import("numpy")?;
-        let arr = to_numpy(py, &self.t)?;
+        let arr = to_numpy(py, &self.tensor())?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("separator", ", ")?;
         kwargs.set_item("prefix", "tensor(")?;
@@ -570,7 +615,7 @@ impl PyTensor {
         kwargs.set_item("precision", 4)?;
         // PyTorch's look: floats with a fraction print with 4 fixed decimals (`0.1000`), whole
         // ones as `2.`; bools are padded to `False`'s width only when a False is shown.
-        if self.t.dtype().is_float() {
+        if self.tensor().dtype().is_float() {
             let finite = arr.get_item(np.call_method1("isfinite", (&arr,))?)?;
             let rounded = np.call_method1("round", (&finite,))?;
             let whole: bool = np
@@ -579,7 +624,7 @@ impl PyTensor {
             if !whole {
                 kwargs.set_item("floatmode", "fixed")?;
             }
-        } else if self.t.dtype() == DType::Bool {
+        } else if self.tensor().dtype() == DType::Bool {
             let all: bool = np.call_method1("all", (&arr,))?.extract()?;
             if all {
                 let fmt = PyDict::new(py);
@@ -592,20 +637,27 @@ impl PyTensor {
             .call((arr,), Some(&kwargs))?
             .extract()?;
         let mut extra = Vec::new();
-        if self.t.device() != Device::Cpu {
-            extra.push(format!("device='{}'", self.t.device()));
+        if self.tensor().device() != Device::Cpu {
+            extra.push(format!("device='{}'", self.tensor().device()));
         }
-        if !matches!(self.t.dtype(), DType::F32 | DType::I64 | DType::Bool) || self.t.numel() == 0 {
+        if !matches!(self.tensor().dtype(), DType::F32 | DType::I64 | DType::Bool)
+            || self.tensor().numel() == 0
+        {
             // through the dtype object's repr, which the torch compat layer shows as torch.*
-            let d = Bound::new(py, super::PyDType { d: self.t.dtype() })?;
+            let d = Bound::new(
+                py,
+                super::PyDType {
+                    d: self.tensor().dtype(),
+                },
+            )?;
             extra.push(format!("dtype={}", d.repr()?));
         }
-        if let Some(n) = self.t.grad_fn() {
+        if let Some(n) = self.tensor().grad_fn() {
             extra.push(format!(
                 "grad_fn=<{}>",
                 super::autograd_py::torch_name(n.name)
             ));
-        } else if self.t.requires_grad() {
+        } else if self.tensor().requires_grad() {
             extra.push("requires_grad=True".into());
         }
         let tail = if extra.is_empty() {
@@ -628,8 +680,8 @@ impl PyTensor {
         let mut dtype = None;
         for a in args.iter() {
             if let Ok(o) = a.extract::<PyRef<'_, PyTensor>>() {
-                device = Some(o.t.device());
-                dtype = Some(o.t.dtype());
+                device = Some(o.tensor().device());
+                dtype = Some(o.tensor().dtype());
             } else if let Ok(d) = parse_device(Some(&a)) {
                 device = d;
             } else {
@@ -652,7 +704,7 @@ impl PyTensor {
                 dtype = Some(parse_dtype(&d)?);
             }
         }
-        let t = self.t.clone();
+        let t = self.tensor();
         let w = match device {
             Some(d) if d.is_gpu() => usize::MAX,
             _ => gil::work(&[&t]),
@@ -670,12 +722,12 @@ impl PyTensor {
         Ok(out.into())
     }
     fn cpu(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        let t = self.t.clone();
+        let t = self.tensor();
         Ok(run(py, gil::work(&[&t]), move || t.to_device(Device::Cpu))?.into())
     }
     #[pyo3(signature = (index=0))]
     fn gpu(&self, py: Python<'_>, index: usize) -> PyResult<PyTensor> {
-        let t = self.t.clone();
+        let t = self.tensor();
         Ok(run(py, usize::MAX, move || t.to_device(Device::Gpu(index)))?.into())
     }
     fn float(&self) -> PyResult<PyTensor> {
@@ -694,7 +746,7 @@ impl PyTensor {
         self.op(|t| t.to_dtype(DType::Bool))
     }
     fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let other = other.t.clone();
+        let other = other.tensor();
         Ok(self
             .compute(&[&other], |t| t.to_dtype(other.dtype()))?
             .into())
@@ -702,7 +754,7 @@ impl PyTensor {
     /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`.
     fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let t = self.compute(&[], |t| t.detach().deep_clone())?;
-        if self.t.is_leaf() && self.t.requires_grad() {
+        if self.tensor().is_leaf() && self.tensor().requires_grad() {
             t.set_requires_grad(true)?;
         }
         Ok(t.into())
@@ -711,23 +763,30 @@ impl PyTensor {
     /// `requires_grad`; the history is not kept, as for a PyTorch tensor saved by value.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let rebuild = py.import("rustdl")?.getattr("_rebuild_tensor")?;
-        let arr = to_numpy(py, &self.t)?;
+        let arr = to_numpy(py, &self.tensor())?;
         let args = PyTuple::new(
             py,
             [
                 arr,
-                self.t.dtype().name().into_pyobject(py)?.into_any(),
-                self.t.device().to_string().into_pyobject(py)?.into_any(),
-                pyo3::types::PyBool::new(py, self.t.is_leaf() && self.t.requires_grad())
-                    .to_owned()
+                self.tensor().dtype().name().into_pyobject(py)?.into_any(),
+                self.tensor()
+                    .device()
+                    .to_string()
+                    .into_pyobject(py)?
                     .into_any(),
+                pyo3::types::PyBool::new(
+                    py,
+                    self.tensor().is_leaf() && self.tensor().requires_grad(),
+                )
+                .to_owned()
+                .into_any(),
             ],
         )?;
         PyTuple::new(py, [rebuild, args.into_any()])
     }
     /// `copy.copy`: a tensor sharing storage, as PyTorch.
     fn __copy__(&self) -> PyTensor {
-        self.t.clone().into()
+        self.tensor().into()
     }
     fn clone(&self) -> PyResult<PyTensor> {
         self.op(|t| t.deep_clone())
@@ -972,7 +1031,7 @@ impl PyTensor {
         tensor2: PyRef<'py, PyTensor>,
         value: f64,
     ) -> PyResult<PyRef<'py, Self>> {
-        let (a, b) = (tensor1.t.clone(), tensor2.t.clone());
+        let (a, b) = (tensor1.tensor(), tensor2.tensor());
         slf.inplace_("addcmul_", |t| t.add(&a.mul(&b)?.mul_scalar(value)?))?;
         Ok(slf)
     }
@@ -984,7 +1043,7 @@ impl PyTensor {
         tensor2: PyRef<'py, PyTensor>,
         value: f64,
     ) -> PyResult<PyRef<'py, Self>> {
-        let (a, b) = (tensor1.t.clone(), tensor2.t.clone());
+        let (a, b) = (tensor1.tensor(), tensor2.tensor());
         slf.inplace_("addcdiv_", |t| t.add(&a.div(&b)?.mul_scalar(value)?))?;
         Ok(slf)
     }
@@ -994,7 +1053,7 @@ impl PyTensor {
         end: PyRef<'py, PyTensor>,
         weight: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let e = end.t.clone();
+        let e = end.tensor();
         let w = operand(weight)?;
         slf.inplace_("lerp_", |t| {
             let d = e.sub(t)?;
@@ -1011,7 +1070,7 @@ impl PyTensor {
         mask: PyRef<'py, PyTensor>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let m = mask.t.clone();
+        let m = mask.tensor();
         let v = scalar_value(value, "masked_fill_")?;
         slf.inplace_("masked_fill_", |t| t.masked_fill(&m, v))?;
         Ok(slf)
@@ -1022,7 +1081,7 @@ impl PyTensor {
         index: PyRef<'py, PyTensor>,
         source: PyRef<'py, PyTensor>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let (i, s) = (index.t.clone(), source.t.clone());
+        let (i, s) = (index.tensor(), source.tensor());
         slf.inplace_("index_add_", |t| t.index_add(dim, &i, &s))?;
         Ok(slf)
     }
@@ -1032,7 +1091,7 @@ impl PyTensor {
         index: PyRef<'py, PyTensor>,
         src: PyRef<'py, PyTensor>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let (i, s) = (index.t.clone(), src.t.clone());
+        let (i, s) = (index.tensor(), src.tensor());
         slf.inplace_("scatter_add_", |t| t.scatter_add(dim, &i, &s))?;
         Ok(slf)
     }
@@ -1048,12 +1107,18 @@ impl PyTensor {
             indices.py(),
             indices.try_iter()?.collect::<PyResult<Vec<_>>>()?,
         )?;
-        index::setitem_impl(&slf.t, key.as_any(), values, accumulate, "index_put_")?;
+        index::setitem_impl(
+            &slf.tensor(),
+            key.as_any(),
+            values,
+            accumulate,
+            "index_put_",
+        )?;
         Ok(slf)
     }
     /// Makes this tensor a leaf that needs no gradient, in place.
     fn detach_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.t.detach_in_place()?;
+        slf.tensor().detach_in_place()?;
         Ok(slf)
     }
     fn __iadd__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -1108,7 +1173,7 @@ impl PyTensor {
         self.matmul(py, o)
     }
     fn __rmatmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let (a, b) = (o.t.clone(), self.t.clone());
+        let (a, b) = (o.tensor(), self.tensor());
         Ok(run(py, gil::work(&[&a, &b]).saturating_mul(16), move || {
             a.matmul(&b)
         })?
@@ -1118,13 +1183,13 @@ impl PyTensor {
         self.op(|t| t.neg())
     }
     fn __pos__(&self) -> PyTensor {
-        self.t.clone().into()
+        self.tensor().into()
     }
     fn __abs__(&self) -> PyResult<PyTensor> {
         self.op(|t| t.abs())
     }
     fn __invert__(&self) -> PyResult<PyTensor> {
-        if self.t.dtype() != DType::Bool {
+        if self.tensor().dtype() != DType::Bool {
             return Err(PyTypeError::new_err(
                 "~ (bitwise not) is only supported for bool tensors",
             ));
@@ -1205,11 +1270,11 @@ impl PyTensor {
         self.op(|t| t.unary(UnaryOp::Not))
     }
     fn maximum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let o = o.t.clone();
+        let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.maximum(&o))?.into())
     }
     fn minimum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let o = o.t.clone();
+        let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.minimum(&o))?.into())
     }
 
@@ -1399,12 +1464,12 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=-1))]
     fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
-        let x = self.t.clone();
+        let x = self.tensor();
         Ok(run(py, gil::work(&[&x]), move || x.softmax_dim(dim, false))?.into())
     }
     #[pyo3(signature = (dim=-1))]
     fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
-        let x = self.t.clone();
+        let x = self.tensor();
         Ok(run(py, gil::work(&[&x]), move || x.softmax_dim(dim, true))?.into())
     }
     #[pyo3(signature = (dim, keepdim=false))]
@@ -1415,19 +1480,19 @@ impl PyTensor {
     // ---------- linear algebra ----------
 
     fn matmul(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let (a, b) = (self.t.clone(), o.t.clone());
+        let (a, b) = (self.tensor(), o.tensor());
         let work = gil::work(&[&a, &b]).saturating_mul(16);
         Ok(run(py, work, move || a.matmul(&b))?.into())
     }
     fn mm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        if self.t.ndim() != 2 || o.t.ndim() != 2 {
+        if self.tensor().ndim() != 2 || o.tensor().ndim() != 2 {
             return Err(PyValueError::new_err(format!(
                 "mm: expected 2-D tensors, got shapes {:?} and {:?}",
-                self.t.shape(),
-                o.t.shape()
+                self.tensor().shape(),
+                o.tensor().shape()
             )));
         }
-        let (a, b) = (self.t.clone(), o.t.clone());
+        let (a, b) = (self.tensor(), o.tensor());
         let work = gil::work(&[&a, &b]).saturating_mul(16);
         Ok(run(py, work, move || {
             a.matmul(&b).map_err(|e| e.renamed("matmul", "mm"))
@@ -1435,11 +1500,14 @@ impl PyTensor {
         .into())
     }
     fn bmm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        if self.t.ndim() != 3 || o.t.ndim() != 3 || self.t.shape()[0] != o.t.shape()[0] {
+        if self.tensor().ndim() != 3
+            || o.tensor().ndim() != 3
+            || self.tensor().shape()[0] != o.tensor().shape()[0]
+        {
             return Err(PyValueError::new_err(format!(
                 "bmm: expected 3-D tensors with equal batch, got shapes {:?} and {:?}",
-                self.t.shape(),
-                o.t.shape()
+                self.tensor().shape(),
+                o.tensor().shape()
             )));
         }
         self.matmul(py, o)
@@ -1449,25 +1517,25 @@ impl PyTensor {
 
     #[pyo3(signature = (*shape))]
     fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let s = self.t.infer_shape(&shape_args(shape)?, "reshape")?;
+        let s = self.tensor().infer_shape(&shape_args(shape)?, "reshape")?;
         self.op(|t| t.reshape(&s))
     }
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let s = self.t.infer_shape(&shape_args(shape)?, "view")?;
+        let s = self.tensor().infer_shape(&shape_args(shape)?, "view")?;
         self.op(|t| t.view(&s))
     }
     fn view_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let o = o.t.clone();
+        let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.view(o.shape()))?.into())
     }
     fn reshape_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let o = o.t.clone();
+        let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.reshape(o.shape()))?.into())
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.permute(&shape_args(dims)?)?.into())
+        Ok(self.tensor().permute(&shape_args(dims)?)?.into())
     }
     fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
         self.op(|t| t.transpose(dim0, dim1))
@@ -1477,7 +1545,7 @@ impl PyTensor {
     }
     #[getter(T)]
     fn get_t(&self) -> PyResult<PyTensor> {
-        let n = self.t.ndim() as isize;
+        let n = self.tensor().ndim() as isize;
         let rev: Vec<isize> = (0..n).rev().collect();
         self.op(|t| t.permute(&rev))
     }
@@ -1488,8 +1556,8 @@ impl PyTensor {
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<isize>) -> PyResult<PyTensor> {
         Ok(match dim {
-            None => self.t.squeeze_all()?,
-            Some(d) => self.t.squeeze_dim(d)?,
+            None => self.tensor().squeeze_all()?,
+            Some(d) => self.tensor().squeeze_dim(d)?,
         }
         .into())
     }
@@ -1502,7 +1570,7 @@ impl PyTensor {
         self.op(|t| t.expand_signed(&req))
     }
     fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let o = o.t.clone();
+        let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.expand(o.shape()))?.into())
     }
     #[pyo3(signature = (*reps))]
@@ -1528,7 +1596,7 @@ impl PyTensor {
                     "split: split_size must be a positive integer, got {n}"
                 )));
             }
-            self.t.split(n as usize, dim)?
+            self.tensor().split(n as usize, dim)?
         } else {
             let sizes = split_size_or_sections
                 .extract::<Vec<isize>>()
@@ -1543,7 +1611,7 @@ impl PyTensor {
                 )));
             }
             let sizes: Vec<usize> = sizes.into_iter().map(|s| s as usize).collect();
-            self.t.split_sizes(&sizes, dim)?
+            self.tensor().split_sizes(&sizes, dim)?
         };
         Ok(parts.into_iter().map(Into::into).collect())
     }
@@ -1555,7 +1623,7 @@ impl PyTensor {
             )));
         }
         Ok(self
-            .t
+            .tensor()
             .chunk(chunks as usize, dim)?
             .into_iter()
             .map(Into::into)
@@ -1570,13 +1638,13 @@ impl PyTensor {
     // ---------- indexing ----------
 
     fn index_select(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let index = index.t.clone();
+        let index = index.tensor();
         Ok(self
             .compute(&[&index], |t| t.index_select(dim, &index))?
             .into())
     }
     fn gather(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let index = index.t.clone();
+        let index = index.tensor();
         Ok(self.compute(&[&index], |t| t.gather(dim, &index))?.into())
     }
     fn scatter_add(
@@ -1585,8 +1653,8 @@ impl PyTensor {
         index: PyRef<'_, PyTensor>,
         src: PyRef<'_, PyTensor>,
     ) -> PyResult<PyTensor> {
-        let index = index.t.clone();
-        let src = src.t.clone();
+        let index = index.tensor();
+        let src = src.tensor();
         Ok(self
             .compute(&[&index, &src], |t| t.scatter_add(dim, &index, &src))?
             .into())
@@ -1597,21 +1665,21 @@ impl PyTensor {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyTensor> {
         let v = scalar_value(value, "masked_fill")?;
-        let mask = mask.t.clone();
+        let mask = mask.tensor();
         Ok(self.compute(&[&mask], |t| t.masked_fill(&mask, v))?.into())
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let mask = mask.t.clone();
+        let mask = mask.tensor();
         Ok(self.compute(&[&mask], |t| t.masked_select(&mask))?.into())
     }
     fn nonzero(&self) -> PyResult<PyTensor> {
         self.op(|t| t.nonzero())
     }
     fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(index::getitem(key.py(), &self.t, key)?.into())
+        Ok(index::getitem(key.py(), &self.tensor(), key)?.into())
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        index::setitem_impl(&self.t, key, value, false, "setitem")
+        index::setitem_impl(&self.tensor(), key, value, false, "setitem")
     }
 
     // ---------- new tensors like this one ----------
@@ -1630,8 +1698,8 @@ impl PyTensor {
         self.op(|t| Tensor::full(&size, fill_value, t.dtype(), t.device()))
     }
     fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(to_tensor(data, Some(self.t.dtype()))?
-            .to_device(self.t.device())?
+        Ok(to_tensor(data, Some(self.tensor().dtype()))?
+            .to_device(self.tensor().device())?
             .into())
     }
 
@@ -1648,13 +1716,13 @@ impl PyTensor {
     ) -> PyResult<Bound<'py, PyAny>> {
         let _ = non_blocking;
         let Some(d) = dtype.filter(|d| !d.is_none()) else {
-            let base = match self.t.dtype() {
+            let base = match self.tensor().dtype() {
                 DType::F32 => "FloatTensor",
                 DType::F64 => "DoubleTensor",
                 DType::I64 => "LongTensor",
                 DType::Bool => "BoolTensor",
             };
-            let prefix = if self.t.device().is_gpu() {
+            let prefix = if self.tensor().device().is_gpu() {
                 "torch.cuda."
             } else {
                 "torch."
@@ -1676,7 +1744,7 @@ impl PyTensor {
                     }
                 };
                 let dev = if s.contains(".cuda.") || s.contains(".gpu.") {
-                    Some(match self.t.device() {
+                    Some(match self.tensor().device() {
                         Device::Gpu(i) => Device::Gpu(i),
                         Device::Cpu => Device::Gpu(0),
                     })
@@ -1698,7 +1766,7 @@ impl PyTensor {
         let k = usize::try_from(k).map_err(|_| {
             pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "topk: k ({k}) must be non-negative (input shape {:?})",
-                self.t.shape()
+                self.tensor().shape()
             ))
         })?;
         let (values, indices) = self.compute(&[], |t| t.topk(k, dim, largest, sorted))?;
@@ -1782,19 +1850,19 @@ impl PyTensor {
         })
     }
     fn dot(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let other = other.t.clone();
+        let other = other.tensor();
         Ok(self.compute(&[&other], |t| t.dot(&other))?.into())
     }
     fn inner(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let other = other.t.clone();
+        let other = other.tensor();
         Ok(self.compute(&[&other], |t| t.dot(&other))?.into())
     }
     fn outer(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let other = other.t.clone();
+        let other = other.tensor();
         Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
     fn ger(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let other = other.t.clone();
+        let other = other.tensor();
         Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
     #[pyo3(signature = (decimals=0))]
@@ -1873,14 +1941,18 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
-        let d = crate::shape::norm_dim(dim, self.t.ndim(), "unbind")?;
-        if self.t.ndim() == 0 {
+        let d = crate::shape::norm_dim(dim, self.tensor().ndim(), "unbind")?;
+        if self.tensor().ndim() == 0 {
             return Err(PyIndexError::new_err(
                 "unbind: dimension specified as 0 but tensor has no dimensions",
             ));
         }
-        let parts = (0..self.t.shape()[d])
-            .map(|i| Ok(PyTensor::from(self.t.select(d as isize, i as isize)?)))
+        let parts = (0..self.tensor().shape()[d])
+            .map(|i| {
+                Ok(PyTensor::from(
+                    self.tensor().select(d as isize, i as isize)?,
+                ))
+            })
             .collect::<PyResult<Vec<_>>>()?;
         PyTuple::new(py, parts)
     }
@@ -1909,14 +1981,14 @@ impl PyTensor {
         output_size: Option<usize>,
     ) -> PyResult<PyTensor> {
         let reps: Vec<i64> = if let Ok(t) = repeats.extract::<PyRef<'_, PyTensor>>() {
-            if t.t.dtype().is_float() || t.t.ndim() > 1 {
+            if t.tensor().dtype().is_float() || t.tensor().ndim() > 1 {
                 return Err(PyTypeError::new_err(format!(
                     "repeat_interleave: repeats must be an int or a 0-d/1-d integer tensor, got {} of shape {:?}",
-                    t.t.dtype(),
-                    t.t.shape()
+                    t.tensor().dtype(),
+                    t.tensor().shape()
                 )));
             }
-            t.t.to_i64_vec()?
+            t.tensor().to_i64_vec()?
         } else {
             vec![repeats.extract::<i64>().map_err(|_| {
                 PyTypeError::new_err("repeat_interleave: repeats must be an int or a tensor")
@@ -1997,7 +2069,7 @@ impl PyTensor {
                 },
             },
         };
-        let t = self.t.clone();
+        let t = self.tensor();
         Ok(run(py, usize::MAX, move || t.to_device(dev))?.into())
     }
     #[getter]
@@ -2023,9 +2095,9 @@ impl PyTensor {
         let shape = size_args(size, "new_empty")?;
         let dt = match dtype.filter(|d| !d.is_none()) {
             Some(d) => parse_dtype(d)?,
-            None => self.t.dtype(),
+            None => self.tensor().dtype(),
         };
-        let dev = parse_device(device)?.unwrap_or(self.t.device());
+        let dev = parse_device(device)?.unwrap_or(self.tensor().device());
         let t = Tensor::zeros(&shape, dt, dev)?;
         if requires_grad {
             t.set_requires_grad(true)?;
@@ -2036,7 +2108,7 @@ impl PyTensor {
 
 impl PyTensor {
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<PyTensor> {
-        let x = self.t.clone();
+        let x = self.tensor();
         Ok(run(py, gil::work(&[&x]), move || x.unary(op))?.into())
     }
 
@@ -2054,7 +2126,7 @@ impl PyTensor {
             }
             Some(d) => {
                 if let Ok(o) = d.extract::<PyRef<'_, PyTensor>>() {
-                    let o = o.t.clone();
+                    let o = o.tensor();
                     let r =
                         self.compute(
                             &[&o],
@@ -2095,9 +2167,9 @@ impl PyTensor {
         reflected: bool,
     ) -> PyResult<PyTensor> {
         let out = self.arith(other, op, reflected)?;
-        if !out.t.dtype().is_float() && out.t.device() == Device::Cpu {
+        if !out.tensor().dtype().is_float() && out.tensor().device() == Device::Cpu {
             let divisor = if reflected {
-                self.t.clone()
+                self.tensor()
             } else {
                 match operand(other)? {
                     Operand::Tensor(t) => t,
@@ -2168,7 +2240,7 @@ impl ClampBound {
             return Ok(None);
         };
         if let Ok(t) = b.extract::<PyRef<'_, PyTensor>>() {
-            return Ok(Some(ClampBound::Tensor(t.t.clone())));
+            return Ok(Some(ClampBound::Tensor(t.tensor())));
         }
         b.extract::<f64>()
             .map(|v| Some(ClampBound::Num(v)))

@@ -1,7 +1,6 @@
 """Moving a model keeps its Parameter objects, so an optimizer built before the move still trains it."""
 
 import numpy as np
-import pytest
 import rustdl
 import rustdl.nn as nn
 
@@ -30,9 +29,13 @@ def test_optimizer_built_before_move_updates_moved_parameters(device):
     np.testing.assert_allclose(m.weight.detach().cpu().numpy(), before - 0.1 * g, rtol=1e-5, atol=1e-6)
 
 
-def test_set_data_checks_shape():
+def test_set_data_same_shape_copies_new_shape_shares():
     t = rustdl.zeros(2, 3)
-    with pytest.raises(ValueError, match="shape"):
-        t.data = rustdl.zeros(3, 2)
     t.data = rustdl.ones(2, 3, dtype=rustdl.float64)
     assert t.dtype == rustdl.float64 and t.tolist() == [[1.0] * 3] * 2
+    # a new shape: the tensor takes the other tensor's data, shared (PyTorch's shallow copy)
+    src = rustdl.arange(6.0).reshape(3, 2)
+    t.data = src
+    assert t.shape == (3, 2) and t.tolist() == src.tolist()
+    src.add_(1.0)
+    assert t.tolist() == src.tolist()

@@ -1,0 +1,169 @@
+"""In-place shape ops (`unsqueeze_`, `t_`, `resize_`, `set_`, `t.data = other`): the Python object
+comes to stand for the reshaped tensor, with PyTorch's rules for autograd; checked against numpy."""
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn as nn
+
+
+def test_view_ops_in_place_match_numpy(device):
+    base = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    x = rustdl.tensor(base, device=device)
+    same = x
+    x.unsqueeze_(1)
+    assert x is same and x.shape == (2, 1, 3, 4)
+    np.testing.assert_array_equal(x.cpu().numpy(), base[:, None])
+    x.squeeze_(1)
+    np.testing.assert_array_equal(x.cpu().numpy(), base)
+    x.transpose_(0, 2)
+    np.testing.assert_array_equal(x.cpu().numpy(), base.transpose(2, 1, 0))
+    x.swapdims_(0, 2).swapaxes_(1, 2)
+    np.testing.assert_array_equal(x.cpu().numpy(), base.swapaxes(1, 2))
+    m = rustdl.tensor(base[0], device=device)
+    m.t_()
+    np.testing.assert_array_equal(m.cpu().numpy(), base[0].T)
+    x.squeeze_()  # nothing of size 1
+    assert x.shape == (2, 4, 3)
+    s = rustdl.tensor(np.zeros((1, 3, 1), np.float32), device=device)
+    s.squeeze_()
+    assert s.shape == (3,)
+    e = rustdl.zeros(2, 0, device=device)
+    e.unsqueeze_(-1)
+    assert e.shape == (2, 0, 1) and e.flatten().shape == (0,)
+
+
+def test_inplace_view_shares_storage_with_the_rest():
+    c = rustdl.zeros(2, 3)
+    v = c[0]
+    v.unsqueeze_(0)
+    v.fill_(2.0)
+    assert v.shape == (1, 3)
+    np.testing.assert_array_equal(c.numpy(), [[2, 2, 2], [0, 0, 0]])
+    d = rustdl.arange(6.0).reshape(2, 3)
+    d.t_()
+    d[0, 1] = -1.0  # writes through the transposed view
+    np.testing.assert_array_equal(d.numpy(), [[0, -1], [1, 4], [2, 5]])
+
+
+def test_inplace_view_on_graph_tensor_records_history():
+    x = rustdl.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y.unsqueeze_(0)
+    assert y.shape == (1, 3) and y.grad_fn is not None
+    (y * rustdl.tensor([[1.0, 10.0, 100.0]])).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0, 200.0])
+    z = x.exp()
+    z.t_()  # 1-d: nothing changes, history kept
+    z.sum().backward()
+    np.testing.assert_allclose(
+        x.grad.numpy(), np.array([2.0, 20.0, 200.0]) + np.exp([1.0, -2.0, 3.0]), rtol=1e-6
+    )
+
+
+def test_leaf_requiring_grad_refuses_unless_no_grad():
+    x = rustdl.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="unsqueeze_.*leaf"):
+        x.unsqueeze_(0)
+    assert x.shape == (3,)  # unchanged after the refusal
+    p = nn.Parameter(rustdl.ones(3))
+    p.grad = rustdl.full((3,), 5.0)
+    with rustdl.no_grad():
+        p.unsqueeze_(0)
+    assert isinstance(p, nn.Parameter) and p.shape == (1, 3) and p.is_leaf and p.requires_grad
+    assert p.grad is None  # the old (3,) gradient no longer fits
+    (p * 3).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [[3.0, 3.0, 3.0]])
+    with rustdl.no_grad():
+        p.transpose_(0, 1)  # the (1, 3) gradient does not fit (3, 1) either
+    assert p.grad is None and p.shape == (3, 1)
+
+
+def test_parameter_reshaped_in_place_is_trained_by_its_optimizer():
+    lin = nn.Linear(4, 1, bias=False)
+    opt = rustdl.optim.SGD(lin.parameters(), lr=0.5)
+    with rustdl.no_grad():
+        lin.weight.t_()  # (1, 4) -> (4, 1), the same storage
+    w0 = lin.weight.detach().numpy().copy()
+    x = rustdl.ones(2, 4)
+    (x @ lin.weight).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(lin.weight.detach().numpy(), w0 - 0.5 * 2.0, rtol=1e-6)
+
+
+def test_resize_keeps_elements_in_order():
+    b = rustdl.arange(6.0)
+    assert b.resize_(2, 3) is b
+    np.testing.assert_array_equal(b.numpy(), np.arange(6.0).reshape(2, 3))
+    b.resize_(4)  # shrinking keeps the first elements
+    np.testing.assert_array_equal(b.numpy(), [0.0, 1.0, 2.0, 3.0])
+    b.resize_((2, 3))  # growing: the old elements first, then zeros
+    np.testing.assert_array_equal(b.numpy(), [[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]])
+    b.resize_as_(rustdl.zeros(3, 2))
+    assert b.shape == (3, 2)
+    t = rustdl.arange(6.0).reshape(2, 3).t()  # a non-contiguous source
+    t.resize_(6)
+    np.testing.assert_array_equal(t.numpy(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0])
+    i = rustdl.tensor([1, 2, 3])
+    i.resize_(0)
+    assert i.shape == (0,) and i.dtype == rustdl.int64
+    i.resize_(2, 0, 3)
+    assert i.shape == (2, 0, 3)
+
+
+def test_resize_refusals():
+    with pytest.raises(RuntimeError, match="resize_.*requires grad"):
+        rustdl.zeros(3, requires_grad=True).resize_(4)
+    with pytest.raises(RuntimeError, match="resize_.*negative"):
+        rustdl.zeros(3).resize_(-1)
+    with pytest.raises(TypeError, match="resize_"):
+        rustdl.zeros(3).resize_(2.5)
+    with pytest.raises(MemoryError, match="resize_"):
+        rustdl.zeros(3).resize_(2**31, 2**31)
+    x = rustdl.zeros(3)
+    with pytest.raises(TypeError, match="resize_as_"):
+        x.resize_as_([1, 2])
+    assert x.shape == (3,)
+
+
+def test_set_shares_the_source():
+    s = rustdl.zeros(5)
+    src = rustdl.arange(4.0)
+    s.set_(src)
+    src.mul_(2.0)
+    np.testing.assert_array_equal(s.numpy(), [0.0, 2.0, 4.0, 6.0])
+    s.set_(src, 1, (2,), (2,))
+    np.testing.assert_array_equal(s.numpy(), [2.0, 6.0])
+    s.set_()
+    assert s.shape == (0,)
+    with pytest.raises(RuntimeError, match="set_.*dtype"):
+        s.set_(rustdl.tensor([1, 2]))
+    with pytest.raises(TypeError, match="set_"):
+        s.set_([1.0])
+
+
+def test_data_assignment_with_a_new_shape():
+    lin = nn.Linear(3, 2)
+    w = lin.weight
+    lin.weight.data = rustdl.ones(4, 3)
+    assert lin.weight is w and w.shape == (4, 3) and w.requires_grad and w.is_leaf
+    assert lin.state_dict()["weight"].shape == (4, 3)
+    out = lin.weight.sum() * 2
+    out.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full((4, 3), 2.0))
+    # a view (not owning its storage) takes the new data too
+    big = rustdl.zeros(4, 4)
+    v = big[1:3]
+    v.data = rustdl.ones(2, 4)
+    assert v.sum().item() == 8.0 and big.sum().item() == 0.0
+
+
+def test_as_strided_in_place():
+    a = rustdl.arange(6.0)
+    a.as_strided_((2, 2), (1, 2))
+    np.testing.assert_array_equal(a.numpy(), [[0.0, 2.0], [1.0, 3.0]])
+    b = rustdl.arange(6.0)
+    b.as_strided_((2,), (1,), 4)
+    np.testing.assert_array_equal(b.numpy(), [4.0, 5.0])
+    with pytest.raises(IndexError, match="as_strided"):
+        rustdl.zeros(3).as_strided_((5,), (1,))
