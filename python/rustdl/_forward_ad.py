@@ -24,7 +24,14 @@ from typing import Any, NamedTuple
 from . import _rustdl
 from ._rustdl import Tensor
 
-__all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
+__all__ = [
+    "UnpackedDualTensor",
+    "dual_level",
+    "enter_dual_level",
+    "exit_dual_level",
+    "make_dual",
+    "unpack_dual",
+]
 
 # the duals of the open level: hash(dual) -> (dual, tangent, the primal required grad)
 _duals: dict[int, tuple[Tensor, Tensor, bool]] = {}
