@@ -39,7 +39,9 @@ __all__ = [
     "hessian",
     "jacfwd",
     "jacrev",
+    "functionalize",
     "jvp",
+    "linearize",
     "replace_all_batch_norm_modules_",
     "stack_module_state",
     "vjp",
@@ -245,7 +247,7 @@ def _reaches_outer(tensors) -> bool:
         if node in seen:
             continue
         seen.add(node)
-        for nxt, _ in node.next_functions:
+        for nxt, _ in getattr(node, "next_functions", ()):
             if nxt is None:
                 continue
             if isinstance(nxt, _rustdl.AccumulateGrad):
@@ -530,6 +532,29 @@ def _jvp_leaves(outs, flat_in, tangents, keep: bool) -> list:
         if j is not None:
             res[i] = j
     return res
+
+
+def linearize(func: Callable, *primals):
+    """``(func(*primals), jvp_fn)``, as ``torch.func.linearize``: ``jvp_fn(*tangents)`` gives
+    ``J·tangents`` at ``primals`` (recomputed through :func:`jvp` on each call)."""
+    if not primals:
+        raise RuntimeError("linearize(func, *primals): expected at least one primal")
+    output = func(*primals)
+
+    def jvp_fn(*tangents):
+        return jvp(func, primals, tangents)[1]
+
+    return output, jvp_fn
+
+
+def functionalize(func: Callable, *, remove: str = "mutations") -> Callable:
+    """``torch.func.functionalize``: rustdl has no functionalization pass; the function runs as
+    it is (its results are the same; in-place ops stay in place)."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(
+            f"functionalize: remove must be 'mutations' or 'mutations_and_views', got {remove!r}"
+        )
+    return func
 
 
 # ---------- jacrev, jacfwd, hessian ----------

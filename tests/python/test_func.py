@@ -483,10 +483,48 @@ def test_functional_call_tied_weights():
         functional_call(m, {"a.weight": w, "b.weight": rustdl.eye(2)}, (x,))
 
 
-def test_stateless_module_path():
+def test_stateless_module_path_linearize_functionalize_and_batch_norm():
+    from rustdl.func import functionalize, linearize, replace_all_batch_norm_modules_
     from rustdl.nn.utils.stateless import functional_call as fc
 
-    assert fc is functional_call
+    assert fc is functional_call and rustdl.vmap is vmap
+    x = _t([0.4, 1.3])
+    out, jvp_fn = linearize(lambda x: x.sin(), x)
+    np.testing.assert_allclose(_np(out), np.sin(_np(x)))
+    np.testing.assert_allclose(_np(jvp_fn(_t([1.0, 2.0]))), np.cos(_np(x)) * [1.0, 2.0], rtol=1e-12)
+    f = functionalize(lambda x: x * 2)
+    np.testing.assert_allclose(_np(f(x)), 2 * _np(x))
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    replace_all_batch_norm_modules_(m)
+    assert m[1].running_mean is None and not m[1].track_running_stats
+    m(rustdl.randn(4, 2))  # batch statistics only
+
+
+def test_torch_func_import_paths_resolve_through_the_facade(tmp_path):
+    script = tmp_path / "imports.py"
+    script.write_text(
+        "import json, torch, torch.func\n"
+        "from torch.func import vmap, grad, functional_call, jacrev, hessian, stack_module_state\n"
+        "import torch.autograd.forward_ad as fwAD\n"
+        "from torch.nn.utils.stateless import functional_call as fc2\n"
+        "x = torch.arange(6.).reshape(3, 2)\n"
+        "with fwAD.dual_level():\n"
+        "    t = fwAD.unpack_dual(fwAD.make_dual(x, torch.ones(3, 2)) ** 2).tangent\n"
+        "print(json.dumps({'same': torch.vmap is vmap and fc2 is functional_call and torch.func.grad is grad,\n"
+        "  'v': torch.vmap(lambda r: r.sum())(x).tolist(), 'g': vmap(grad(lambda r: (r ** 2).sum()))(x).tolist(),\n"
+        "  't': t.tolist()}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, RUSTDL_NUM_THREADS="1"),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["same"] and out["v"] == [1.0, 5.0, 9.0]
+    assert out["g"] == [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]] == out["t"]
 
 
 # ---------- forward_ad ----------
