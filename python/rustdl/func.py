@@ -453,6 +453,9 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
                     f"{fn}: Mismatch in shape: a cotangent has shape {tuple(c.shape)} and the "
                     f"corresponding output has shape {tuple(o.shape)}"
                 )
+        # the primals' leaves count as made by a transform again (the level that made them may
+        # have ended, e.g. vjp_fn called under a later grad)
+        _internal().update(hash(x) for x in flat_in if x.is_leaf)
         cg = create_graph
         if cg is None:
             cg = keep or _depth() > 0 or any(c.requires_grad for c in cts)

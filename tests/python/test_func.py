@@ -101,6 +101,20 @@ def test_grad_is_differentiable_by_outer_autograd():
     np.testing.assert_allclose(_np(w.grad), 4 * _np(w) * _np(x))
 
 
+def test_transforms_under_no_grad_and_vjp_fn_under_a_later_grad():
+    x = _t([1.0, 2.0])
+    with rustdl.no_grad():
+        g = grad(lambda x: (x**3).sum())(x)
+        h = hessian(lambda x: (x**3).sum())(x)
+    np.testing.assert_allclose(_np(g), 3 * _np(x) ** 2)
+    np.testing.assert_allclose(_np(h), np.diag(6 * _np(x)))
+    assert not g.requires_grad and not h.requires_grad
+    _, vjp_fn = vjp(lambda x: x**2, x)
+    gv = grad(lambda v: (vjp_fn(v)[0] ** 2).sum())(_t([1.0, 1.0]))  # d/dv |2xv|^2 = 8x^2 v
+    np.testing.assert_allclose(_np(gv), 8 * _np(x) ** 2)
+    assert not gv.requires_grad
+
+
 def test_grad_of_inner_gradient_step_equals_plain_autograd():
     net = _mlp(1).double()
     xs, ys = rustdl.randn(5, 4, dtype=rustdl.float64), rustdl.randn(5, 3, dtype=rustdl.float64)
