@@ -1095,3 +1095,6 @@ def _typed_first_argument() -> None:
 
 
 _typed_first_argument()
+
+from . import func  # noqa: E402,F401
+from .func import vmap  # noqa: E402,F401

@@ -648,3 +648,16 @@ def _functional_module():
 
 
 functional = _functional_module()
+
+
+def _forward_ad_module():
+    """``rustdl.autograd.forward_ad`` (as ``torch.autograd.forward_ad``)."""
+    import sys
+
+    from . import _forward_ad
+
+    sys.modules[__name__ + ".forward_ad"] = _forward_ad
+    return _forward_ad
+
+
+forward_ad = _forward_ad_module()

@@ -184,6 +184,20 @@ def _tensor_to(self: Any, *args: Any, **kwargs: Any) -> Any:
 _ORIG_DTYPE_REPR = rustdl.dtype.__repr__
 _ORIG_ATTRS = {k: rustdl.Tensor.__dict__.get(k) for k in ("cuda", "is_mps", "is_xpu")}
 _ORIG_MODULE_CUDA = nn.Module.__dict__.get("cuda")
+_ORIG_MODULE_TO = nn.Module.to
+
+
+def _is_meta(spec: Any) -> bool:
+    return isinstance(spec, str) and spec.strip().lower() == "meta"
+
+
+def _module_to(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``module.to(...)``; ``module.to("meta")`` returns the module unchanged (rustdl has no
+    meta device). PyTorch programs move a template to "meta" only to call it through
+    ``torch.func.functional_call`` with other weights, which works the same with real ones."""
+    if (args and _is_meta(args[0])) or _is_meta(kwargs.get("device")):
+        return self
+    return _ORIG_MODULE_TO(self, *args, **kwargs)
 
 
 def unpatch_classes() -> None:
@@ -203,6 +217,7 @@ def unpatch_classes() -> None:
     rustdl.dtype.__repr__ = _ORIG_DTYPE_REPR
     rustdl.Tensor.double = _ORIG_DOUBLE
     rustdl.Tensor.to = _ORIG_TO
+    nn.Module.to = _ORIG_MODULE_TO
     if _ORIG_MODULE_CUDA is None:
         if "cuda" in nn.Module.__dict__:
             del nn.Module.cuda
@@ -232,3 +247,4 @@ def patch_classes() -> None:
     rustdl.Tensor.double = _tensor_double
     rustdl.Tensor.to = _tensor_to
     nn.Module.cuda = _module_cuda
+    nn.Module.to = _module_to

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from ... import _rustdl
 from ..._rustdl import Tensor
 from ...autograd import no_grad
-from . import parametrizations, rnn  # noqa: F401
+from . import parametrizations, rnn, stateless  # noqa: F401
 from .weight_norm import remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
 
 
