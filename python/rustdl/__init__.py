@@ -132,13 +132,14 @@ def typename(obj) -> str:
     if isinstance(obj, Tensor):
         return obj.type()
     mod = getattr(obj, "__module__", None)
-    prefix = f"{mod}." if isinstance(mod, str) and mod not in ("builtins", "__builtin__") else ""
     name = getattr(obj, "__qualname__", None)
     if not isinstance(name, str):
         name = getattr(obj, "__name__", None)
-    if not isinstance(name, str):
-        name = type(obj).__qualname__
-    return prefix + name
+    if not isinstance(name, str):  # an instance: its class's names
+        mod, name = type(obj).__module__, type(obj).__qualname__
+    if not isinstance(mod, str) or mod in ("", "builtins", "__builtin__"):
+        return name
+    return f"{mod}.{name}"
 
 
 # ---- functional forms of Tensor methods: `rustdl.exp(x)` is `x.exp()` ----
