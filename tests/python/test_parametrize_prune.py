@@ -618,3 +618,28 @@ def test_pytorch_pruning_script_runs_through_the_compat_runner(tmp_path):
         [[-0.609253, -0.002541, -0.223347, -0.138725], [-0.374130, -0.234233, -0.362187, 0.149578]],
         atol=2e-5,
     )
+
+
+def test_pruning_and_orthogonal_on_each_device(device):
+    layer = _linear(W).to(device)
+    prune.l1_unstructured(layer, "weight", amount=3)
+    prune.ln_structured(layer, "weight", amount=1, n=2, dim=0)
+    assert str(layer.weight_mask.device).startswith(device)
+    first = _smallest_mask(np.abs(W), 3)
+    expect = first.copy()
+    expect[np.argmin(np.linalg.norm(W * first, axis=1))] = 0
+    np.testing.assert_array_equal(_np(layer.weight_mask), expect)
+    layer(rustdl.ones(2, 4, device=device)).sum().backward()
+    np.testing.assert_allclose(_np(layer.weight_orig.grad), 2 * expect)
+    prune.remove(layer, "weight")
+    np.testing.assert_allclose(_np(layer.weight), W * expect)
+    orth = parametrizations.orthogonal(
+        _linear(np.random.RandomState(3).randn(5, 3).astype(np.float32)).to(device)
+    )
+    opt = rustdl.optim.SGD(orth.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        orth(rustdl.ones(4, 3, device=device)).square().sum().backward()
+        opt.step()
+    q = _np(orth.weight)
+    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=2e-5)
