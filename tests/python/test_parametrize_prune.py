@@ -643,3 +643,31 @@ def test_pruning_and_orthogonal_on_each_device(device):
         opt.step()
     q = _np(orth.weight)
     np.testing.assert_allclose(q.T @ q, np.eye(3), atol=2e-5)
+
+
+def test_shape_changing_parametrization_with_unsafe_and_transfer():
+    class Flat(nn.Module):
+        def forward(self, x):
+            return x.reshape(3, 4)
+
+        def right_inverse(self, w):
+            return w.reshape(-1)
+
+    layer = _linear(W)
+    parametrize.register_parametrization(layer, "weight", Flat(), unsafe=True)
+    original = layer.parametrizations.weight.original
+    assert tuple(original.shape) == (12,) and isinstance(original, nn.Parameter)
+    np.testing.assert_allclose(_np(original), W.reshape(-1))
+    np.testing.assert_allclose(_np(layer.weight), W)
+    layer.weight = rustdl.ones(3, 4)
+    np.testing.assert_allclose(_np(layer.parametrizations.weight.original), np.ones(12))
+    parametrize.remove_parametrizations(layer, "weight")
+    assert tuple(layer.weight.shape) == (3, 4) and isinstance(layer.weight, nn.Parameter)
+    # transfer: the same parametrization and original values on another module
+    src = _linear(W)
+    parametrize.register_parametrization(src, "weight", Scale(2.0))
+    dst = _linear(np.zeros_like(W))
+    parametrize.transfer_parametrizations_and_params(src, dst)
+    assert parametrize.is_parametrized(dst, "weight")
+    np.testing.assert_allclose(_np(dst.weight), W, rtol=1e-6)
+    assert dst.parametrizations.weight.original is not src.parametrizations.weight.original

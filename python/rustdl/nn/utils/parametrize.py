@@ -56,15 +56,21 @@ def cached():
             _cache.clear()
 
 
-def _set_tensor(dst: Tensor, value: Tensor) -> None:
-    """Makes ``dst`` hold ``value``'s values, keeping the object (a Parameter stays the one an
-    optimizer holds); a different shape or dtype swaps its data."""
+def _set_tensor(dst: Tensor, value: Tensor) -> Tensor:
+    """Makes ``dst`` hold ``value``'s values and returns it, keeping the object (a Parameter stays
+    the one an optimizer holds); a different dtype swaps its data, a different shape (only with
+    ``unsafe``) needs a new tensor of the same kind, which is returned instead."""
     with no_grad():
         value = value.detach()
-        if tuple(dst.shape) == tuple(value.shape) and dst.dtype == value.dtype:
+        if tuple(dst.shape) != tuple(value.shape):
+            if isinstance(dst, Parameter):
+                return Parameter(value.clone(), dst.requires_grad)
+            return value.clone()
+        if dst.dtype == value.dtype:
             dst.copy_(value)
         else:
             dst.data = value.clone()
+    return dst
 
 
 def _register_tensor(module: Module, name: str, value: Tensor) -> None:
@@ -117,7 +123,7 @@ class ParametrizationList(ModuleList):
                     f"original.dtype: {dtype}\nright_inverse(original).dtype: {new.dtype}"
                 )
             if new is not original:
-                _set_tensor(original, new)
+                original = _set_tensor(original, new)
             _register_tensor(self, "original", original)
         else:
             for i, t in enumerate(new):
@@ -169,7 +175,9 @@ class ParametrizationList(ModuleList):
                         f"{value.dtype}/{tuple(value.shape)} while `original` has "
                         f"{original.dtype}/{tuple(original.shape)}"
                     )
-                _set_tensor(original, value)
+                kept = _set_tensor(original, value)
+                if kept is not original:
+                    _register_tensor(self, "original", kept)
             else:
                 if not isinstance(value, Sequence) or len(value) != self.ntensors:
                     raise ValueError(
@@ -177,7 +185,10 @@ class ParametrizationList(ModuleList):
                         f"Got {type(value).__name__}"
                     )
                 for i, t in enumerate(value):
-                    _set_tensor(getattr(self, f"original{i}"), t)
+                    old = getattr(self, f"original{i}")
+                    kept = _set_tensor(old, t)
+                    if kept is not old:
+                        _register_tensor(self, f"original{i}", kept)
 
     def forward(self) -> Tensor:
         mods = list(self)
@@ -327,7 +338,7 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
         if leave_parametrized:
             with no_grad():
                 value = getattr(module, tensor_name)
-            _set_tensor(original, value)
+            original = _set_tensor(original, value)
     else:
         if not leave_parametrized:
             raise ValueError(
@@ -359,11 +370,14 @@ def transfer_parametrizations_and_params(
         src = from_module.parametrizations[name]
         if not is_parametrized(to_module, name):
             if name not in to_module._parameters and name not in to_module._buffers:
-                first = src.originals()[0] if src.is_tensor else getattr(from_module, name)
-                to_module.register_parameter(name, Parameter(first.detach().clone()))
+                with no_grad():
+                    value = getattr(from_module, name).detach().clone()
+                to_module.register_parameter(name, Parameter(value))
             for p in src:
                 register_parametrization(to_module, name, p, unsafe=src.unsafe)
         dst = to_module.parametrizations[name]
-        for a, b in zip(dst.originals(), src.originals()):
-            _set_tensor(a, b)
+        for i, (a, b) in enumerate(zip(dst.originals(), src.originals())):
+            kept = _set_tensor(a, b)
+            if kept is not a:
+                _register_tensor(dst, "original" if dst.is_tensor else f"original{i}", kept)
     return to_module
