@@ -125,6 +125,23 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def typename(obj) -> str:
+    """A readable type name, as ``torch.typename``: ``tensor.type()`` for a tensor
+    (``"torch.FloatTensor"``), else ``"<module>.<qualname>"`` of the object (or of its class;
+    builtins unqualified: ``"int"``)."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    mod = getattr(obj, "__module__", None)
+    name = getattr(obj, "__qualname__", None)
+    if not isinstance(name, str):
+        name = getattr(obj, "__name__", None)
+    if not isinstance(name, str):  # an instance: its class's names
+        mod, name = type(obj).__module__, type(obj).__qualname__
+    if not isinstance(mod, str) or mod in ("", "builtins", "__builtin__"):
+        return name
+    return f"{mod}.{name}"
+
+
 # ---- functional forms of Tensor methods: `rustdl.exp(x)` is `x.exp()` ----
 # Written out (not generated at import) so that IDEs, type checkers and stubtest see them.
 # Each takes PyTorch's `out=`: the result is copied into that tensor (of the result's shape).

@@ -5,7 +5,7 @@ Example:
     >>> sched = rustdl.optim.lr_scheduler.StepLR(opt, step_size=10)
 """
 
-from . import lr_scheduler  # noqa: F401
+from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta
 from .adam import Adam, AdamW
 from .adamax import Adamax

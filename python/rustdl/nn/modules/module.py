@@ -68,6 +68,9 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
@@ -89,18 +92,35 @@ class Module:
             object.__setattr__(self, name, hooks)
         return hooks
 
+    def _kwargs_ids(self, name: str) -> set:
+        ids = self.__dict__.get(name)
+        if ids is None:
+            ids = set()
+            object.__setattr__(self, name, ids)
+        return ids
+
     def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
         """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``) runs
         before ``forward``; a non-``None`` result replaces the input (``(args, kwargs)`` with
         ``with_kwargs``). Returns a handle whose ``remove()`` unregisters it."""
-        return _add_hook(self._hook_dict("_forward_pre_hooks"), (hook, with_kwargs), prepend)
+        return _add_hook(
+            self._hook_dict("_forward_pre_hooks"),
+            hook,
+            prepend,
+            self._kwargs_ids("_forward_pre_hooks_with_kwargs") if with_kwargs else None,
+        )
 
     def register_forward_hook(
         self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
     ):
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
         ``forward``; a non-``None`` result replaces the output. Returns a removable handle."""
-        return _add_hook(self._hook_dict("_forward_hooks"), (hook, with_kwargs), prepend)
+        return _add_hook(
+            self._hook_dict("_forward_hooks"),
+            hook,
+            prepend,
+            self._kwargs_ids("_forward_hooks_with_kwargs") if with_kwargs else None,
+        )
 
     def register_full_backward_hook(self, hook, prepend: bool = False):
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
@@ -124,6 +144,8 @@ class Module:
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' (rustdl.nn.Parameter or None required)"
             )
+        if name not in self._parameters and isinstance(getattr(type(self), name, None), property):
+            raise KeyError(f"attribute '{name}' already exists")
         self._buffers.pop(name, None)
         self._modules.pop(name, None)
         self.__dict__.pop(name, None)
@@ -545,13 +567,16 @@ class RemovableHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks: OrderedDict) -> None:
+    def __init__(self, hooks: OrderedDict, extra: set | None = None) -> None:
         self.hooks_dict_ref = hooks
+        self.extra_ref = extra
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
     def remove(self) -> None:
         self.hooks_dict_ref.pop(self.id, None)
+        if self.extra_ref is not None:
+            self.extra_ref.discard(self.id)
 
     def __enter__(self) -> RemovableHandle:
         return self
@@ -560,11 +585,16 @@ class RemovableHandle:
         self.remove()
 
 
-def _add_hook(hooks: OrderedDict, entry, prepend: bool) -> RemovableHandle:
-    if not callable(entry[0] if isinstance(entry, tuple) else entry):
+def _add_hook(hooks: OrderedDict, hook, prepend: bool, kwargs_ids: set | None = None) -> RemovableHandle:
+    """Stores ``hook`` under a fresh id (hooks are kept bare, as in PyTorch, so code that walks
+    ``module._forward_pre_hooks.values()`` sees them); ``kwargs_ids`` collects the ids of hooks
+    registered ``with_kwargs``."""
+    if not callable(hook):
         raise TypeError("register hook: the hook must be callable")
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = entry
+    handle = RemovableHandle(hooks, kwargs_ids)
+    hooks[handle.id] = hook
+    if kwargs_ids is not None:
+        kwargs_ids.add(handle.id)
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     return handle
@@ -580,8 +610,9 @@ def _tensors_in(value) -> list:
 
 def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
     d = module.__dict__
-    for hook, with_kwargs in list((d.get("_forward_pre_hooks") or {}).values()):
-        if with_kwargs:
+    with_kwargs_ids = d.get("_forward_pre_hooks_with_kwargs") or ()
+    for hook_id, hook in list((d.get("_forward_pre_hooks") or {}).items()):
+        if hook_id in with_kwargs_ids:
             res = hook(module, args, kwargs)
             if res is not None:
                 args, kwargs = res
@@ -595,8 +626,9 @@ def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
         state = _BackwardHookState(module, backward_hooks)
         args = state.wrap_inputs(args)
     out = module.forward(*args, **kwargs)
-    for hook, with_kwargs in list((d.get("_forward_hooks") or {}).values()):
-        res = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
+    with_kwargs_ids = d.get("_forward_hooks_with_kwargs") or ()
+    for hook_id, hook in list((d.get("_forward_hooks") or {}).items()):
+        res = hook(module, args, kwargs, out) if hook_id in with_kwargs_ids else hook(module, args, out)
         if res is not None:
             out = res
     if state is not None:

@@ -1,5 +1,5 @@
-"""Gradient clipping, parameter/vector conversion and (in ``rnn``) variable-length batches,
-as ``torch.nn.utils``."""
+"""Gradient clipping, parameter/vector conversion, (in ``rnn``) variable-length batches,
+``parametrize`` / ``parametrizations`` and ``prune``, as ``torch.nn.utils``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,19 @@ from collections.abc import Iterable
 from ... import _rustdl
 from ..._rustdl import Tensor
 from ...autograd import no_grad
-from . import parametrizations, rnn, stateless  # noqa: F401
+from . import rnn, stateless  # noqa: F401
 from .weight_norm import remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
+
+_LAZY = ("parametrize", "parametrizations", "prune")
+
+
+def __getattr__(name: str):
+    # these build on nn.Module, which itself imports this package: loaded on first use
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

@@ -1,7 +1,6 @@
 """Weight reparametrisations, as ``torch.nn.utils``: ``weight_norm`` (w = g·v/‖v‖) and
 ``spectral_norm`` (w = w_orig/σ, σ by power iteration), each recomputing the weight before every
-forward through a forward pre-hook; plus ``parametrizations.weight_norm`` with PyTorch's newer
-state-dict keys (``parametrizations.weight.original0`` / ``original1``)."""
+forward through a forward pre-hook (the older API; ``parametrizations`` has the newer one)."""
 
 from __future__ import annotations
 
@@ -65,9 +64,9 @@ def remove_weight_norm(module: Any, name: str = "weight") -> Any:
     g = module._parameters.pop(name + "_g")
     v = module._parameters.pop(name + "_v")
     dim = None
-    for entry in module.__dict__.get("_forward_pre_hooks", {}).values():
-        if isinstance(entry[0], _WeightNorm) and entry[0].name == name:
-            dim = entry[0].dim
+    for hook in module.__dict__.get("_forward_pre_hooks", {}).values():
+        if isinstance(hook, _WeightNorm) and hook.name == name:
+            dim = hook.dim
     with no_grad():
         weight = (v * (g / _norm_except_dim(v, dim))).detach().clone()
     handle.remove()
@@ -132,33 +131,4 @@ def spectral_norm(
     module.register_buffer(name + "_v", v)
     object.__setattr__(module, name, fn.compute(module, True))
     module.register_forward_pre_hook(fn)
-    return module
-
-
-def _parametrized_weight_norm(module: Any, name: str = "weight", dim: int | None = 0) -> Any:
-    """``torch.nn.utils.parametrizations.weight_norm``: as :func:`weight_norm`, with PyTorch's
-    newer keys ``parametrizations.<name>.original0`` (magnitude) and ``original1`` (direction)."""
-    from ..modules.container import ModuleDict
-    from ..modules.module import Module
-
-    w = module._parameters.get(name)
-    if w is None:
-        raise ValueError(f"weight_norm: the module has no parameter '{name}'")
-    if dim is not None and dim < 0:
-        dim += w.dim()
-    holder = Module()
-    with no_grad():
-        holder.register_parameter("original0", Parameter(_norm_except_dim(w.detach(), dim).clone()))
-        holder.register_parameter("original1", Parameter(w.detach().clone()))
-    del module._parameters[name]
-    if "parametrizations" not in module._modules:
-        module.add_module("parametrizations", ModuleDict())
-    module.parametrizations[name] = holder
-
-    def rebuild(mod: Any, inputs: Any) -> None:
-        p = mod.parametrizations[name]
-        object.__setattr__(mod, name, p.original1 * (p.original0 / _norm_except_dim(p.original1, dim)))
-
-    rebuild(module, ())
-    module.register_forward_pre_hook(rebuild)
     return module
