@@ -654,9 +654,11 @@ def test_shape_changing_parametrization_with_unsafe_and_transfer():
             return w.reshape(-1)
 
     layer = _linear(W)
+    weight_object = layer.weight  # an optimizer built before would hold this object
     parametrize.register_parametrization(layer, "weight", Flat(), unsafe=True)
     original = layer.parametrizations.weight.original
     assert tuple(original.shape) == (12,) and isinstance(original, nn.Parameter)
+    assert original is weight_object  # reshaped in place, as PyTorch's set_
     np.testing.assert_allclose(_np(original), W.reshape(-1))
     np.testing.assert_allclose(_np(layer.weight), W)
     layer.weight = rustdl.ones(3, 4)

@@ -58,15 +58,13 @@ def cached():
 
 def _set_tensor(dst: Tensor, value: Tensor) -> Tensor:
     """Makes ``dst`` hold ``value``'s values and returns it, keeping the object (a Parameter stays
-    the one an optimizer holds); a different dtype swaps its data, a different shape (only with
-    ``unsafe``) needs a new tensor of the same kind, which is returned instead."""
+    the one an optimizer holds); a different dtype or shape (only with ``unsafe``) swaps its
+    data, as PyTorch's ``dst.set_(value)``."""
     with no_grad():
         value = value.detach()
         if tuple(dst.shape) != tuple(value.shape):
-            if isinstance(dst, Parameter):
-                return Parameter(value.clone(), dst.requires_grad)
-            return value.clone()
-        if dst.dtype == value.dtype:
+            dst.data = value.clone()
+        elif dst.dtype == value.dtype:
             dst.copy_(value)
         else:
             dst.data = value.clone()
