@@ -296,6 +296,21 @@ impl Tensor {
         same_shape("binary_cross_entropy", self, target)?;
         check_float("binary_cross_entropy", self)?;
         let t = target.to_dtype(self.dtype())?;
+        // as PyTorch on the CPU: probabilities outside [0, 1] (or NaN) are an error, not a NaN
+        // loss; a GPU tensor is not read back for the check (that would stall every step)
+        if self.device() == crate::device::Device::Cpu && self.numel() > 0 {
+            let _g = crate::autograd::NoGradGuard::new();
+            for (what, v) in [("input", self), ("target", &t)] {
+                let (lo, hi) = (v.max_min_all(false)?.item()?, v.max_min_all(true)?.item()?);
+                if !(lo >= 0.0 && hi <= 1.0) {
+                    return Err(Error::Runtime(format!(
+                        "binary_cross_entropy: all elements of {what} should be between 0 and 1 \
+                         (found values in [{lo}, {hi}], shape {:?})",
+                        v.shape()
+                    )));
+                }
+            }
+        }
         // PyTorch's definition: logs clamped at -100, and a gradient (p - t) / max(p(1-p), 1e-12)
         // that stays finite at p = 0 or 1 (the clamp's own derivative would give 0/0 there)
         let (lp, lq, l) = {
