@@ -283,6 +283,95 @@ impl Tensor {
     pub fn mark_written(&self, op: &'static str) {
         self.version().bump(op);
     }
+
+    /// Moves this CPU tensor's storage into shared memory, in place (views and every other
+    /// handle see it; the values are unchanged): a child process made by `fork` then writes the
+    /// same memory, and another process can map it from [`Tensor::shared_handle`]. A no-op for
+    /// a GPU tensor, an empty one, or one already shared.
+    pub fn share_memory(&self) -> Result<()> {
+        if self.device().is_gpu() {
+            return Ok(());
+        }
+        let mut storage = self.storage_mut();
+        let Storage::Cpu(c) = &mut *storage else {
+            return Ok(());
+        };
+        if crate::host::is_pinned(&self.0.storage) {
+            return Err(Error::Runtime(format!(
+                "share_memory_: the storage of this tensor (shape {:?}) is lent out (a numpy view \
+                 or a collective in progress); share it before lending it",
+                self.shape()
+            )));
+        }
+        macro_rules! move_to_shared {
+            ($v:expr) => {{
+                let v = $v;
+                if v.is_empty() || crate::shm::shared_handle(v.as_ptr().cast()).is_some() {
+                    return Ok(());
+                }
+                let Some(mut fresh) = crate::shm::shared_vec(v.len()) else {
+                    return Err(Error::Memory(format!(
+                        "share_memory_: cannot map {} shared elements for a tensor of shape {:?}",
+                        v.len(),
+                        self.shape()
+                    )));
+                };
+                fresh.copy_from_slice(v);
+                *v = fresh;
+            }};
+        }
+        match c {
+            CpuStorage::F32(v) => move_to_shared!(v),
+            CpuStorage::F64(v) => move_to_shared!(v),
+            CpuStorage::I64(v) => move_to_shared!(v),
+            CpuStorage::Bool(v) => move_to_shared!(v),
+        }
+        Ok(())
+    }
+
+    /// `(pid, fd, storage elements)` naming this tensor's shared storage for another process,
+    /// None when it is not in shared memory (see [`Tensor::share_memory`]).
+    pub fn shared_handle(&self) -> Option<(i32, i32, usize)> {
+        let storage = self.storage();
+        let Storage::Cpu(c) = &*storage else {
+            return None;
+        };
+        let (ptr, len): (*const u8, usize) = match c {
+            CpuStorage::F32(v) => (v.as_ptr().cast(), v.len()),
+            CpuStorage::F64(v) => (v.as_ptr().cast(), v.len()),
+            CpuStorage::I64(v) => (v.as_ptr().cast(), v.len()),
+            CpuStorage::Bool(v) => (v.as_ptr().cast(), v.len()),
+        };
+        if len == 0 {
+            return None;
+        }
+        crate::shm::shared_handle(ptr).map(|(pid, fd, _)| (pid, fd, len))
+    }
+
+    /// A tensor over process `pid`'s shared storage `fd` of `len` elements of `dtype`, viewed with
+    /// `layout` (checked against the storage), as [`Tensor::shared_handle`] named it.
+    pub fn from_shared(
+        pid: i32,
+        fd: i32,
+        dtype: DType,
+        len: usize,
+        layout: Layout,
+    ) -> Result<Tensor> {
+        if layout.numel() > 0 && layout.span() > len {
+            return Err(Error::Value(format!(
+                "from_shared: a view of shape {:?}, strides {:?} and offset {} reaches past the {len} \
+                 elements of the shared storage",
+                layout.shape, layout.strides, layout.offset
+            )));
+        }
+        let c = match dtype {
+            DType::F32 => CpuStorage::F32(crate::shm::attach_vec(len, pid, fd)?),
+            DType::F64 => CpuStorage::F64(crate::shm::attach_vec(len, pid, fd)?),
+            DType::I64 => CpuStorage::I64(crate::shm::attach_vec(len, pid, fd)?),
+            DType::Bool => CpuStorage::Bool(crate::shm::attach_vec(len, pid, fd)?),
+        };
+        Ok(Tensor::from_storage(Storage::Cpu(c), layout))
+    }
 }
 
 fn dtype_mismatch(op: &str) -> Error {

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod optim;
 pub mod random;
 pub mod shape;
+pub mod shm;
 pub mod storage;
 pub mod tensor;
 

@@ -2235,11 +2235,6 @@ def _pin_memory(self, device=None):
     return self
 
 
-def _share_memory_(self):
-    """The tensor itself (worker processes get their own copies)."""
-    return self
-
-
 def _bernoulli(self, p=None, *, generator=None):
     """0/1 samples with probabilities ``self`` (or ``p``)."""
     from . import bernoulli
@@ -2276,7 +2271,6 @@ for _name, _fn in (
     ("hsplit", _hsplit),
     ("vsplit", _vsplit),
     ("pin_memory", _pin_memory),
-    ("share_memory_", _share_memory_),
     ("bernoulli", _bernoulli),
     ("where", _tensor_where),
 ):

@@ -209,6 +209,34 @@ fn tensor(
     finish(create(py, &shape, dv, || t.to_device(dv))?, requires_grad)
 }
 
+/// A tensor over another process's shared storage (`Tensor._shared_handle`), viewed with the
+/// given shape, strides and storage offset: what `rustdl.multiprocessing` rebuilds a shared
+/// tensor from.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _from_shared(
+    pid: i32,
+    fd: i32,
+    dtype: &Bound<'_, PyAny>,
+    len: usize,
+    shape: Vec<usize>,
+    strides: Vec<usize>,
+    offset: usize,
+) -> PyResult<PyTensor> {
+    if shape.len() != strides.len() {
+        return Err(PyValueError::new_err(format!(
+            "_from_shared: shape {shape:?} and strides {strides:?} differ in length"
+        )));
+    }
+    let dtype = parse_dtype(dtype)?;
+    let layout = crate::shape::Layout {
+        shape,
+        strides,
+        offset,
+    };
+    Ok(Tensor::from_shared(pid, fd, dtype, len, layout)?.into())
+}
+
 #[pyfunction]
 fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let a = arr
@@ -912,6 +940,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(_from_shared, m)?)?;
     m.add_function(wrap_pyfunction!(zeros, m)?)?;
     m.add_function(wrap_pyfunction!(ones, m)?)?;
     m.add_function(wrap_pyfunction!(empty, m)?)?;

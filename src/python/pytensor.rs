@@ -1116,6 +1116,23 @@ impl PyTensor {
         )?;
         Ok(slf)
     }
+    /// Moves this CPU tensor's storage into shared memory, in place (`torch.multiprocessing`):
+    /// processes forked afterwards, and processes it is sent to, write the same memory. A no-op
+    /// on the GPU, as PyTorch's for CUDA tensors.
+    fn share_memory_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.tensor().share_memory()?;
+        Ok(slf)
+    }
+    /// Whether this tensor's storage is in shared memory (GPU tensors: False).
+    fn is_shared(&self) -> bool {
+        self.tensor().shared_handle().is_some()
+    }
+    /// `(pid, fd, storage elements, storage offset)` of a shared CPU tensor, or None.
+    fn _shared_handle(&self) -> Option<(i32, i32, usize, usize)> {
+        let t = self.tensor();
+        t.shared_handle()
+            .map(|(pid, fd, len)| (pid, fd, len, t.layout().offset))
+    }
     /// Makes this tensor a leaf that needs no gradient, in place.
     fn detach_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
         slf.tensor().detach_in_place()?;

@@ -55,7 +55,7 @@ _PREFIXES: dict[str, str] = {
     "torch.accelerator": "rustdl.accelerator",
     "torch.onnx": "rustdl.onnx",
     "torch.jit": "rustdl.jit",
-    "torch.multiprocessing": "multiprocessing",
+    "torch.multiprocessing": "rustdl.multiprocessing",
     "torchvision": "rustdl.torchcompat.torchvision",
 }
 

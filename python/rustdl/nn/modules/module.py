@@ -412,6 +412,21 @@ class Module:
 
         return self._apply(convert)
 
+    def share_memory(self) -> Module:
+        """Moves every CPU parameter, gradient and buffer into shared memory, in place
+        (``Tensor.share_memory_``): processes forked afterwards, or sent this module through
+        ``rustdl.multiprocessing``, train the same weights (Hogwild!). Returns the module."""
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p.share_memory_()
+                    if p.grad is not None:
+                        p.grad.share_memory_()
+            for b in m._buffers.values():
+                if b is not None:
+                    b.share_memory_()
+        return self
+
     def cpu(self) -> Module:
         """Moves every parameter and buffer to the CPU."""
         return self.to("cpu")

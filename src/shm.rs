@@ -1,0 +1,362 @@
+//! Shared memory for CPU storage (`Tensor.share_memory_()`, `rustdl.multiprocessing`).
+//!
+//! A shared buffer is an ordinary `Vec` whose memory this crate's global allocator took from a
+//! `memfd` mapped `MAP_SHARED`: a child made by `fork` writes the same pages as its parent, and
+//! another process (a `spawn` child) maps the same memory again through
+//! `/proc/<pid>/fd/<fd>` while the owning process keeps it open. Because the allocator itself
+//! hands the memory out and takes it back, every `Vec` operation stays sound: freeing unmaps
+//! it, and a reallocation (which storage never does) would move the data to private memory.
+//!
+//! The allocator asks the system allocator for everything else; the only cost on that path is
+//! one relaxed atomic load per allocation and, for page-aligned frees while shared buffers
+//! exist, a scan of the table of live shared regions.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+use crate::error::{Error, Result};
+
+/// This crate's global allocator: the system allocator, except for the one allocation a thread
+/// asked [`with_shared`] to place in shared memory.
+pub struct Allocator;
+
+#[global_allocator]
+static GLOBAL: Allocator = Allocator;
+
+/// Where the next requested allocation of exactly `bytes` comes from.
+#[derive(Clone, Copy)]
+struct Request {
+    bytes: usize,
+    attach: Option<(i32, i32)>,
+}
+
+thread_local! {
+    static REQUEST: Cell<Option<Request>> = const { Cell::new(None) };
+}
+
+/// Threads with a request outstanding (the fast path skips the thread-local when zero).
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// One live shared region: its start address (0 = free slot), length and memfd.
+struct Slot {
+    start: AtomicUsize,
+    len: AtomicUsize,
+    fd: AtomicI32,
+}
+
+const SLOTS: usize = 8192;
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Slot = Slot {
+    start: AtomicUsize::new(0),
+    len: AtomicUsize::new(0),
+    fd: AtomicI32::new(-1),
+};
+static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
+/// Live shared regions (frees skip the table scan when zero).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn page() -> usize {
+    // SAFETY: sysconf has no preconditions
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+/// Maps `bytes` of a new memfd (or of the memfd `fd` of process `pid`), shared; the fd to keep.
+fn map(bytes: usize, attach: Option<(i32, i32)>) -> Option<(*mut u8, i32)> {
+    // SAFETY: plain system calls on a fresh descriptor; every failure is checked, and no memory
+    // is allocated here (this runs inside the allocator)
+    unsafe {
+        let fd = match attach {
+            None => {
+                let fd = libc::memfd_create(c"rustdl-shared".as_ptr(), libc::MFD_CLOEXEC);
+                if fd < 0 {
+                    return None;
+                }
+                if libc::ftruncate(fd, bytes as libc::off_t) != 0 {
+                    libc::close(fd);
+                    return None;
+                }
+                fd
+            }
+            Some((pid, theirs)) => {
+                // "/proc/<pid>/fd/<fd>" built without allocating
+                let mut path = [0u8; 64];
+                path[..6].copy_from_slice(b"/proc/");
+                let mut n = 6;
+                n += write_decimal(&mut path[n..], pid as u64);
+                path[n..n + 4].copy_from_slice(b"/fd/");
+                n += 4;
+                n += write_decimal(&mut path[n..], theirs as u64);
+                path[n] = 0;
+                let fd = libc::open(path.as_ptr().cast(), libc::O_RDWR | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return None;
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstat(fd, &mut st) != 0 || (st.st_size as usize) < bytes {
+                    libc::close(fd);
+                    return None;
+                }
+                fd
+            }
+        };
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            libc::close(fd);
+            return None;
+        }
+        Some((p.cast(), fd))
+    }
+}
+
+fn write_decimal(out: &mut [u8], mut v: u64) -> usize {
+    let mut digits = [0u8; 20];
+    let mut k = 0;
+    loop {
+        digits[k] = b'0' + (v % 10) as u8;
+        k += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..k {
+        out[i] = digits[k - 1 - i];
+    }
+    k
+}
+
+/// Records a region in a free slot; false when the table is full.
+fn record(start: usize, len: usize, fd: i32) -> bool {
+    for s in TABLE.iter() {
+        if s.start
+            .compare_exchange(0, usize::MAX, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            s.len.store(len, Ordering::Relaxed);
+            s.fd.store(fd, Ordering::Relaxed);
+            s.start.store(start, Ordering::Release);
+            LIVE.fetch_add(1, Ordering::AcqRel);
+            return true;
+        }
+    }
+    false
+}
+
+fn find(ptr: usize) -> Option<&'static Slot> {
+    if LIVE.load(Ordering::Acquire) == 0 || !ptr.is_multiple_of(page()) {
+        return None;
+    }
+    TABLE
+        .iter()
+        .find(|s| s.start.load(Ordering::Acquire) == ptr)
+}
+
+fn take_request(bytes: usize) -> Option<Request> {
+    if PENDING.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    REQUEST
+        .try_with(|r| match r.get() {
+            Some(q) if q.bytes == bytes => {
+                r.set(None);
+                Some(q)
+            }
+            _ => None,
+        })
+        .ok()
+        .flatten()
+}
+
+// SAFETY: every allocation is either the system allocator's (and goes back to it) or a whole
+// fresh shared mapping of at least the requested size, page-aligned (any alignment up to a
+// page), recorded in the table until `dealloc` unmaps it.
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Some(q) = take_request(layout.size()) {
+            if layout.align() <= page() {
+                if let Some((p, fd)) = map(layout.size(), q.attach) {
+                    if record(p as usize, layout.size(), fd) {
+                        return p;
+                    }
+                    // SAFETY: the mapping just made, not handed out
+                    unsafe {
+                        libc::munmap(p.cast(), layout.size());
+                        libc::close(fd);
+                    }
+                }
+            }
+        }
+        // SAFETY: forwarded with the caller's layout
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if PENDING.load(Ordering::Relaxed) != 0 {
+            // SAFETY: forwarded; a shared mapping of a new memfd reads as zeros, an attached
+            // one holds the owner's data (only `with_shared` asks for it, never zeroed)
+            let p = unsafe { self.alloc(layout) };
+            if !p.is_null() && find(p as usize).is_none() {
+                // SAFETY: `p` is a fresh system allocation of `layout.size()` bytes
+                unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
+            }
+            return p;
+        }
+        // SAFETY: forwarded with the caller's layout
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(s) = find(ptr as usize) {
+            let (len, fd) = (s.len.load(Ordering::Relaxed), s.fd.load(Ordering::Relaxed));
+            s.start.store(0, Ordering::Release);
+            LIVE.fetch_sub(1, Ordering::AcqRel);
+            // SAFETY: the region this table slot recorded, no longer handed out
+            unsafe {
+                libc::munmap(ptr.cast(), len);
+                libc::close(fd);
+            }
+            return;
+        }
+        // SAFETY: a system allocation, returned with its layout
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if find(ptr as usize).is_some() {
+            // a shared buffer that grows or shrinks moves to private memory
+            // SAFETY: the new layout has the old alignment and a non-zero size
+            let fresh = unsafe {
+                System.alloc(Layout::from_size_align_unchecked(new_size, layout.align()))
+            };
+            if !fresh.is_null() {
+                // SAFETY: both regions hold at least min(old, new) bytes and do not overlap
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+            }
+            return fresh;
+        }
+        // SAFETY: a system allocation, forwarded
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Runs `f` (which must make exactly one allocation of `bytes` bytes first: `Vec::with_capacity`)
+/// with that allocation placed in shared memory — a new memfd, or process `pid`'s memfd `fd`.
+fn with_shared<R>(bytes: usize, attach: Option<(i32, i32)>, f: impl FnOnce() -> R) -> R {
+    REQUEST.with(|r| r.set(Some(Request { bytes, attach })));
+    PENDING.fetch_add(1, Ordering::AcqRel);
+    let out = f();
+    REQUEST.with(|r| r.set(None));
+    PENDING.fetch_sub(1, Ordering::AcqRel);
+    out
+}
+
+/// A `Vec` of `n` elements in new shared memory (zeros), or None when it could not be mapped.
+pub fn shared_vec<T: Copy + Default>(n: usize) -> Option<Vec<T>> {
+    let bytes = n.checked_mul(std::mem::size_of::<T>())?;
+    if bytes == 0 {
+        return None;
+    }
+    let v: Vec<T> = with_shared(bytes, None, || Vec::with_capacity(n));
+    shared_handle(v.as_ptr().cast())?;
+    let mut v = v;
+    v.resize(n, T::default());
+    Some(v)
+}
+
+/// A `Vec` of `n` elements over process `pid`'s shared memory `fd` (its current contents).
+pub fn attach_vec<T: Copy>(n: usize, pid: i32, fd: i32) -> Result<Vec<T>> {
+    let bytes = n
+        .checked_mul(std::mem::size_of::<T>())
+        .filter(|&b| b > 0)
+        .ok_or_else(|| Error::Value(format!("shared memory: bad element count {n}")))?;
+    let v: Vec<T> = with_shared(bytes, Some((pid, fd)), || Vec::with_capacity(n));
+    if shared_handle(v.as_ptr().cast()).is_none() {
+        return Err(Error::Runtime(format!(
+            "shared memory: cannot map {bytes} bytes of process {pid}'s shared buffer {fd} \
+             (the process that shared it must still be running and hold the tensor)"
+        )));
+    }
+    let mut v = v;
+    // SAFETY: the mapping holds `n` initialized elements (the owner's data, plain `Copy`
+    // numbers or bools written by the owner), and the capacity is exactly `n`
+    unsafe { v.set_len(n) };
+    Ok(v)
+}
+
+/// `(pid, fd, bytes)` naming the shared region that starts at `ptr`, for another process to
+/// map; None for memory that is not a shared buffer.
+pub fn shared_handle(ptr: *const u8) -> Option<(i32, i32, usize)> {
+    let s = find(ptr as usize)?;
+    // SAFETY: getpid has no preconditions
+    let pid = unsafe { libc::getpid() };
+    Some((
+        pid,
+        s.fd.load(Ordering::Relaxed),
+        s.len.load(Ordering::Relaxed),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_vec_is_mapped_and_unmapped() {
+        let before = LIVE.load(Ordering::Acquire);
+        let mut v = shared_vec::<f32>(1000).unwrap();
+        assert_eq!(v.len(), 1000);
+        assert!(v.iter().all(|&x| x == 0.0));
+        v[999] = 3.5;
+        let (pid, fd, bytes) = shared_handle(v.as_ptr().cast()).unwrap();
+        assert_eq!(bytes, 4000);
+        // a second mapping of the same memory (as another process would make) sees the write
+        let w = attach_vec::<f32>(1000, pid, fd).unwrap();
+        assert_eq!(w[999], 3.5);
+        v[0] = -1.0;
+        assert_eq!(w[0], -1.0);
+        drop(v);
+        assert_eq!(w[0], -1.0); // the other mapping keeps the memory
+        drop(w);
+        assert_eq!(LIVE.load(Ordering::Acquire), before);
+        // ordinary allocations are untouched
+        let plain = vec![1u8; 4096];
+        assert!(shared_handle(plain.as_ptr()).is_none());
+        assert!(shared_vec::<f64>(0).is_none());
+        assert!(attach_vec::<f32>(10, pid, 987_654).is_err());
+    }
+
+    #[test]
+    fn growing_a_shared_vec_moves_it_to_private_memory() {
+        let mut v = shared_vec::<i64>(16).unwrap();
+        v[3] = 7;
+        v.extend(0..100);
+        assert!(shared_handle(v.as_ptr().cast()).is_none());
+        assert_eq!(v[3], 7);
+        assert_eq!(v.len(), 116);
+    }
+
+    #[test]
+    fn decimal_paths() {
+        let mut b = [0u8; 20];
+        let n = write_decimal(&mut b, 1_234_506);
+        assert_eq!(&b[..n], b"1234506");
+        let n = write_decimal(&mut b, 0);
+        assert_eq!(&b[..n], b"0");
+    }
+}
