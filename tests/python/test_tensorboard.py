@@ -397,3 +397,90 @@ def test_tensorboard_reads_the_files_when_installed(tmp_path):
     assert [(e.step, e.value) for e in acc.Scalars("loss")] == [(s, s * 0.5) for s in range(4)]
     assert acc.Histograms("h")[0].histogram_value.num == 10
     assert acc.Images("im")[0].width == 2
+
+
+TRAINING_SCRIPT = """
+import json
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.tensorboard import SummaryWriter
+from torch.profiler import profile, record_function, ProfilerActivity, schedule, tensorboard_trace_handler
+import torch.autograd.profiler as autograd_profiler
+
+torch.manual_seed(0)
+device = "cuda" if torch.cuda.is_available() else "cpu"
+x = torch.randn(64, 10)
+y = (x.sum(1) > 0).long()
+loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2)).to(device)
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+writer = SummaryWriter("runs/exp")
+writer.add_graph(model, x[:1].to(device))
+step = 0
+with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+             schedule=schedule(wait=1, warmup=1, active=2, repeat=1),
+             on_trace_ready=tensorboard_trace_handler("log/prof"), record_shapes=True) as prof:
+    for epoch in range(3):
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            with record_function("forward"):
+                out = model(xb)
+                loss = F.cross_entropy(out, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            writer.add_scalar("Loss/train", loss.item(), step)
+            step += 1
+            prof.step()
+        acc = (model(x.to(device)).argmax(1) == y.to(device)).float().mean()
+        writer.add_scalar("Accuracy/train", acc, epoch)
+        for name, p in model.named_parameters():
+            writer.add_histogram(name, p, epoch)
+writer.add_image("img", torch.rand(3, 8, 8), 0)
+writer.close()
+with autograd_profiler.profile() as p2:
+    model(x.to(device))
+print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=5))
+print(json.dumps({"steps": step, "counts": {e.key: e.count for e in prof.key_averages()},
+                  "legacy": {e.key: e.count for e in p2.key_averages()}}))
+"""
+
+
+def test_torchcompat_training_script_logs_and_profiles(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "train.py").write_text(TRAINING_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", "train.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, RUSTDL_NUM_THREADS="1", RUSTDL_COMPAT_DEVICE="cpu"),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["steps"] == 12
+    got = scalars(tmp_path / "runs" / "exp")
+    loss = [(s, v) for t, s, v in got if t == "Loss/train"]
+    assert [s for s, _ in loss] == list(range(12)) and all(v > 0 for _, v in loss)
+    assert [s for t, s, _ in got if t == "Accuracy/train"] == [0, 1, 2]
+    values = [v for ev in events(tmp_path / "runs" / "exp") for v in ev["values"]]
+    assert sum(5 in v for v in values) == 12 and sum(4 in v for v in values) == 1  # histograms, image
+    # the profiler recorded steps 2 and 3 (wait 1, warmup 1, active 2), each one forward
+    counts = out["counts"]
+    assert counts["ProfilerStep#2"] == counts["ProfilerStep#3"] == 1 and "ProfilerStep#4" not in counts
+    assert (
+        counts["forward"] == 2
+        and counts["nn.Module: Linear"] == 4
+        and counts["Optimizer.step#Adam.step"] == 2
+    )
+    assert out["legacy"] == {"nn.Module: Sequential": 1, "nn.Module: Linear": 2, "nn.Module: ReLU": 1}
+    assert "ProfilerStep#2" in proc.stdout and "add_graph" in proc.stderr
+    (trace,) = os.listdir(tmp_path / "log" / "prof")
+    names = {e["name"] for e in json.loads((tmp_path / "log" / "prof" / trace).read_text())["traceEvents"]}
+    assert {"ProfilerStep#2", "ProfilerStep#3", "forward", "Tensor.backward"} <= names
