@@ -913,6 +913,11 @@ for _fname in (
 
 
 def __getattr__(name):
+    # rustdl.utils (utils.tensorboard) loads on first use, as torch.utils does for its parts
+    if name == "utils":
+        import importlib
+
+        return importlib.import_module(".utils", __name__)
     # 16-bit dtypes: rustdl stores them as float32 (warns once)
     if name in ("float16", "half", "bfloat16"):
         from ._tensor_api import _warn_half

@@ -661,3 +661,22 @@ def _forward_ad_module():
 
 
 forward_ad = _forward_ad_module()
+
+
+def _profiler_module():
+    """``rustdl.autograd.profiler`` (as ``torch.autograd.profiler``): the legacy ``profile``
+    (no schedule, ``enabled=``), ``record_function`` and ``emit_nvtx`` over :mod:`rustdl.profiler`."""
+    import sys
+    import types
+
+    from . import profiler as _prof
+
+    mod = types.ModuleType(__name__ + ".profiler", "The autograd profiler (as torch.autograd.profiler).")
+    mod.profile = _prof.autograd_profile  # type: ignore[attr-defined]
+    for name in ("record_function", "emit_nvtx", "EventList", "FunctionEvent", "FunctionEventAvg"):
+        setattr(mod, name, getattr(_prof, name))
+    sys.modules[mod.__name__] = mod
+    return mod
+
+
+profiler = _profiler_module()

@@ -2,7 +2,8 @@
 
 :func:`install` puts a finder on ``sys.meta_path`` that answers ``import torch`` (and
 ``torch.nn``, ``torch.nn.functional``, ``torch.optim.lr_scheduler``, ``torch.utils.data``,
-``torch.autograd``, ``torch.cuda``, ``torch.backends.cudnn``, ...) with *facade* modules over the
+``torch.autograd`` (and ``torch.autograd.profiler``), ``torch.profiler``,
+``torch.utils.tensorboard``, ``torch.cuda``, ``torch.backends.cudnn``, ...) with *facade* modules over the
 matching rustdl modules, and ``import torchvision`` with the small shim in
 :mod:`rustdl.torchcompat.torchvision` (MNIST / FashionMNIST / FakeData from local data,
 transforms, ``utils.save_image``). A facade forwards every attribute to its rustdl module; a name
@@ -43,6 +44,7 @@ _PREFIXES: dict[str, str] = {
     "torch": "rustdl",
     "torch.utils.data": "rustdl.data",
     "torch.utils": "rustdl.torchcompat._torch_utils",
+    "torch.utils.tensorboard": "rustdl.utils.tensorboard",
     "torch.nn.modules": "rustdl.nn.modules",
     "torch.nn.parallel": "rustdl.nn.parallel",
     "torch.nn.parameter": "rustdl.nn.parameter",

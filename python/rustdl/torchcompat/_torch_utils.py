@@ -1,3 +1,4 @@
-"""Backs ``torch.utils``: its only submodule scripts use is ``torch.utils.data`` (rustdl.data)."""
+"""Backs ``torch.utils``: ``torch.utils.data`` (rustdl.data); ``torch.utils.tensorboard`` maps to
+rustdl.utils.tensorboard and ``torch.utils.checkpoint`` to rustdl.gradient_checkpoint."""
 
 from .. import data  # noqa: F401

@@ -43,6 +43,19 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     return device, dtype
 
 
+# Set by ``rustdl.profiler`` while a profiler runs: ``_profile_call(module, args, kwargs)`` times
+# the call as a range and makes it through ``_call_unprofiled``.
+_profile_call: Callable[[Any, tuple, dict], Any] | None = None
+
+
+def _call_unprofiled(module: Module, args: tuple, kwargs: dict):
+    """``Module.__call__`` without the profiler check: hooks (if any), then ``forward``."""
+    d = module.__dict__
+    if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+        return _call_with_hooks(module, args, kwargs)
+    return module.forward(*args, **kwargs)
+
+
 class Module:
     """Base class for all neural-network modules.
 
@@ -78,6 +91,8 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        if _profile_call is not None:  # rustdl.profiler is recording: time this call
+            return _profile_call(self, args, kwargs)
         d = self.__dict__
         if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
             return _call_with_hooks(self, args, kwargs)

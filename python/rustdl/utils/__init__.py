@@ -1,0 +1,1 @@
+"""Training utilities shaped like ``torch.utils``: :mod:`rustdl.utils.tensorboard` (``SummaryWriter``)."""
