@@ -694,6 +694,11 @@ def log10(input, *args, out=None, **kwargs):
     return _into(out, input.log10(*args, **kwargs))
 
 
+def _rebuild_dtype(name: str):
+    """Unpickles a dtype saved by ``dtype.__reduce__``."""
+    return getattr(_rustdl, name)
+
+
 def _rebuild_tensor(array, dtype_name: str, device_name: str, requires_grad: bool):
     """Unpickles a tensor saved by ``Tensor.__reduce__``."""
     import numpy as _np

@@ -85,6 +85,10 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
         obj = obj.item()  # a numpy scalar
     if isinstance(obj, _SCALARS):
         return {"v": obj}
+    if isinstance(obj, _rustdl.dtype):
+        return {"dt": str(obj).removeprefix("rustdl.")}
+    if isinstance(obj, _rustdl.device):
+        return {"dv": "cpu" if obj.type == "cpu" else f"gpu:{obj.index or 0}"}
     raise TypeError(
         f"rustdl.save: the value at '{path}' is a {type(obj).__name__}, not a tensor, number, string, list or dict"
     )
@@ -115,6 +119,14 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
         if not isinstance(body, _SCALARS):
             raise ValueError(f"malformed value {str(body)[:80]!r}")
         return body
+    if kind == "dt":
+        if not isinstance(body, str) or not isinstance(getattr(_rustdl, body, None), _rustdl.dtype):
+            raise ValueError(f"malformed dtype {str(body)[:40]!r}")
+        return getattr(_rustdl, body)
+    if kind == "dv":
+        if not isinstance(body, str):
+            raise ValueError(f"malformed device {str(body)[:40]!r}")
+        return _rustdl.device(body)
     if kind in ("l", "t"):
         if not isinstance(body, list):
             raise ValueError(f"malformed sequence {str(body)[:80]!r}")

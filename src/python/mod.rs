@@ -74,6 +74,11 @@ impl PyDType {
     fn name(&self) -> &'static str {
         self.d.name()
     }
+    /// Pickling (`torch.save` of a dict holding a dtype, processes): rebuilt by name.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let rebuild = py.import("rustdl")?.getattr("_rebuild_dtype")?;
+        PyTuple::new(py, [rebuild, PyTuple::new(py, [self.d.name()])?.into_any()])
+    }
 }
 
 /// Whether the GPU device calls itself `cuda` (type, str, repr): set while `import torch`
@@ -129,6 +134,21 @@ impl PyDevice {
             Device::Cpu => "cpu".into(),
             Device::Gpu(i) => format!("{}:{i}", gpu_name()),
         }
+    }
+    /// Pickling: rebuilt from its spec (`cpu`, `gpu:N`).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let spec = match slf.get().d {
+            Device::Cpu => "cpu".to_string(),
+            Device::Gpu(i) => format!("gpu:{i}"),
+        };
+        PyTuple::new(
+            py,
+            [
+                slf.get_type().into_any(),
+                PyTuple::new(py, [spec])?.into_any(),
+            ],
+        )
     }
     fn __repr__(&self) -> String {
         match self.d {

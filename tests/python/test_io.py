@@ -479,3 +479,25 @@ def test_map_location_on_safetensors(map_location):
     assert back["n"] == 5
     assert back["w"].device.type == ("gpu" if want_gpu else "cpu")
     np.testing.assert_array_equal(back["w"].cpu().numpy(), vals)
+
+
+def test_dtypes_and_devices_pickle_and_save_as_plain_data(tmp_path):
+    for obj in (
+        rustdl.float32,
+        rustdl.float64,
+        rustdl.int64,
+        rustdl.bool,
+        rustdl.device("cpu"),
+        rustdl.device("gpu:1"),
+    ):
+        back = pickle.loads(pickle.dumps(obj))
+        assert back == obj and type(back) is type(obj)
+    cfg = {
+        "dtype": rustdl.float64,
+        "device": rustdl.device("cpu"),
+        "more": [rustdl.int64, rustdl.device("gpu")],
+    }
+    path = tmp_path / "cfg.safetensors"
+    rustdl.save(cfg, path)
+    back = rustdl.load(path)  # plain data: loads with weights_only (the default), as PyTorch
+    assert back == cfg

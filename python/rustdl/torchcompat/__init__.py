@@ -201,6 +201,9 @@ class _TorchFinder(importlib.abc.MetaPathFinder):
 _FINDER = _TorchFinder()
 
 
+_SPAWN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_spawn")
+
+
 def installed() -> bool:
     """True while the torch finder is on ``sys.meta_path``."""
     return _FINDER in sys.meta_path
@@ -217,6 +220,10 @@ def install() -> None:
             del sys.modules[name]  # a real torch imported earlier must not be mixed in
     if not installed():
         sys.meta_path.insert(0, _FINDER)
+    # processes started by `spawn`/`forkserver` get this sys.path: there `import torch` finds the
+    # package in _spawn first, which installs this finder too
+    if _SPAWN_PATH not in sys.path:
+        sys.path.insert(0, _SPAWN_PATH)
     # PyTorch scripts branch on `device.type == "cuda"`: the GPU answers to that name meanwhile
     _rustdl._name_gpu_cuda(True)
     from . import _overrides
@@ -228,6 +235,8 @@ def uninstall() -> None:
     """Removes the finder and the torch/torchvision entries from ``sys.modules``."""
     if installed():
         sys.meta_path.remove(_FINDER)
+    while _SPAWN_PATH in sys.path:
+        sys.path.remove(_SPAWN_PATH)
     _rustdl._name_gpu_cuda(False)
     from . import _overrides
 
