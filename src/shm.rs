@@ -7,9 +7,12 @@
 //! hands the memory out and takes it back, every `Vec` operation stays sound: freeing unmaps
 //! it, and a reallocation (which storage never does) would move the data to private memory.
 //!
+//! The same mechanism adopts memory another owner keeps alive (a numpy array's buffer, for
+//! `from_numpy`): the `Vec` over it gives it back through a release hook instead of freeing it.
+//!
 //! The allocator asks the system allocator for everything else; the only cost on that path is
-//! one relaxed atomic load per allocation and, for page-aligned frees while shared buffers
-//! exist, a scan of the table of live shared regions.
+//! one relaxed atomic load per allocation and, while shared or adopted buffers exist, a scan
+//! of the (short) table of live regions per free.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -28,8 +31,21 @@ static GLOBAL: Allocator = Allocator;
 #[derive(Clone, Copy)]
 struct Request {
     bytes: usize,
-    attach: Option<(i32, i32)>,
+    source: Source,
 }
+
+#[derive(Clone, Copy)]
+enum Source {
+    /// a new memfd
+    Fresh,
+    /// process `pid`'s memfd `fd`
+    Attach(i32, i32),
+    /// memory someone else owns (a numpy array's), released through the hook
+    Adopt(usize),
+}
+
+/// The fd a slot records for adopted memory (nothing to unmap or close).
+const ADOPTED: i32 = -2;
 
 thread_local! {
     static REQUEST: Cell<Option<Request>> = const { Cell::new(None) };
@@ -53,8 +69,12 @@ const FREE: Slot = Slot {
     fd: AtomicI32::new(-1),
 };
 static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
-/// Live shared regions (frees skip the table scan when zero).
+/// Live regions (frees skip the table scan when zero).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// One past the highest slot ever used (the scan stops there).
+static HIGH: AtomicUsize = AtomicUsize::new(0);
+/// Called with the start of adopted memory when the `Vec` over it is freed.
+static RELEASE: AtomicUsize = AtomicUsize::new(0);
 
 fn page() -> usize {
     // SAFETY: sysconf has no preconditions
@@ -67,12 +87,13 @@ fn page() -> usize {
 }
 
 /// Maps `bytes` of a new memfd (or of the memfd `fd` of process `pid`), shared; the fd to keep.
-fn map(bytes: usize, attach: Option<(i32, i32)>) -> Option<(*mut u8, i32)> {
+fn map(bytes: usize, source: Source) -> Option<(*mut u8, i32)> {
     // SAFETY: plain system calls on a fresh descriptor; every failure is checked, and no memory
     // is allocated here (this runs inside the allocator)
     unsafe {
-        let fd = match attach {
-            None => {
+        let fd = match source {
+            Source::Adopt(p) => return Some((p as *mut u8, ADOPTED)),
+            Source::Fresh => {
                 let fd = libc::memfd_create(c"rustdl-shared".as_ptr(), libc::MFD_CLOEXEC);
                 if fd < 0 {
                     return None;
@@ -83,7 +104,7 @@ fn map(bytes: usize, attach: Option<(i32, i32)>) -> Option<(*mut u8, i32)> {
                 }
                 fd
             }
-            Some((pid, theirs)) => {
+            Source::Attach(pid, theirs) => {
                 // "/proc/<pid>/fd/<fd>" built without allocating
                 let mut path = [0u8; 64];
                 path[..6].copy_from_slice(b"/proc/");
@@ -140,13 +161,14 @@ fn write_decimal(out: &mut [u8], mut v: u64) -> usize {
 
 /// Records a region in a free slot; false when the table is full.
 fn record(start: usize, len: usize, fd: i32) -> bool {
-    for s in TABLE.iter() {
+    for (i, s) in TABLE.iter().enumerate() {
         if s.start
             .compare_exchange(0, usize::MAX, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             s.len.store(len, Ordering::Relaxed);
             s.fd.store(fd, Ordering::Relaxed);
+            HIGH.fetch_max(i + 1, Ordering::AcqRel);
             s.start.store(start, Ordering::Release);
             LIVE.fetch_add(1, Ordering::AcqRel);
             return true;
@@ -156,10 +178,10 @@ fn record(start: usize, len: usize, fd: i32) -> bool {
 }
 
 fn find(ptr: usize) -> Option<&'static Slot> {
-    if LIVE.load(Ordering::Acquire) == 0 || !ptr.is_multiple_of(page()) {
+    if LIVE.load(Ordering::Acquire) == 0 || ptr == 0 {
         return None;
     }
-    TABLE
+    TABLE[..HIGH.load(Ordering::Acquire)]
         .iter()
         .find(|s| s.start.load(Ordering::Acquire) == ptr)
 }
@@ -187,14 +209,18 @@ unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if let Some(q) = take_request(layout.size()) {
             if layout.align() <= page() {
-                if let Some((p, fd)) = map(layout.size(), q.attach) {
-                    if record(p as usize, layout.size(), fd) {
+                if let Some((p, fd)) = map(layout.size(), q.source) {
+                    if (p as usize).is_multiple_of(layout.align())
+                        && record(p as usize, layout.size(), fd)
+                    {
                         return p;
                     }
-                    // SAFETY: the mapping just made, not handed out
-                    unsafe {
-                        libc::munmap(p.cast(), layout.size());
-                        libc::close(fd);
+                    if fd != ADOPTED {
+                        // SAFETY: the mapping just made, not handed out
+                        unsafe {
+                            libc::munmap(p.cast(), layout.size());
+                            libc::close(fd);
+                        }
                     }
                 }
             }
@@ -223,6 +249,15 @@ unsafe impl GlobalAlloc for Allocator {
             let (len, fd) = (s.len.load(Ordering::Relaxed), s.fd.load(Ordering::Relaxed));
             s.start.store(0, Ordering::Release);
             LIVE.fetch_sub(1, Ordering::AcqRel);
+            if fd == ADOPTED {
+                let hook = RELEASE.load(Ordering::Acquire);
+                if hook != 0 {
+                    // SAFETY: only `set_release_hook` stores here, always a `fn(usize)`
+                    let f: fn(usize) = unsafe { std::mem::transmute::<usize, fn(usize)>(hook) };
+                    f(ptr as usize);
+                }
+                return;
+            }
             // SAFETY: the region this table slot recorded, no longer handed out
             unsafe {
                 libc::munmap(ptr.cast(), len);
@@ -257,8 +292,8 @@ unsafe impl GlobalAlloc for Allocator {
 
 /// Runs `f` (which must make exactly one allocation of `bytes` bytes first: `Vec::with_capacity`)
 /// with that allocation placed in shared memory — a new memfd, or process `pid`'s memfd `fd`.
-fn with_shared<R>(bytes: usize, attach: Option<(i32, i32)>, f: impl FnOnce() -> R) -> R {
-    REQUEST.with(|r| r.set(Some(Request { bytes, attach })));
+fn with_shared<R>(bytes: usize, source: Source, f: impl FnOnce() -> R) -> R {
+    REQUEST.with(|r| r.set(Some(Request { bytes, source })));
     PENDING.fetch_add(1, Ordering::AcqRel);
     let out = f();
     REQUEST.with(|r| r.set(None));
@@ -272,7 +307,7 @@ pub fn shared_vec<T: Copy + Default>(n: usize) -> Option<Vec<T>> {
     if bytes == 0 {
         return None;
     }
-    let v: Vec<T> = with_shared(bytes, None, || Vec::with_capacity(n));
+    let v: Vec<T> = with_shared(bytes, Source::Fresh, || Vec::with_capacity(n));
     shared_handle(v.as_ptr().cast())?;
     let mut v = v;
     v.resize(n, T::default());
@@ -285,7 +320,7 @@ pub fn attach_vec<T: Copy>(n: usize, pid: i32, fd: i32) -> Result<Vec<T>> {
         .checked_mul(std::mem::size_of::<T>())
         .filter(|&b| b > 0)
         .ok_or_else(|| Error::Value(format!("shared memory: bad element count {n}")))?;
-    let v: Vec<T> = with_shared(bytes, Some((pid, fd)), || Vec::with_capacity(n));
+    let v: Vec<T> = with_shared(bytes, Source::Attach(pid, fd), || Vec::with_capacity(n));
     if shared_handle(v.as_ptr().cast()).is_none() {
         return Err(Error::Runtime(format!(
             "shared memory: cannot map {bytes} bytes of process {pid}'s shared buffer {fd} \
@@ -302,7 +337,7 @@ pub fn attach_vec<T: Copy>(n: usize, pid: i32, fd: i32) -> Result<Vec<T>> {
 /// `(pid, fd, bytes)` naming the shared region that starts at `ptr`, for another process to
 /// map; None for memory that is not a shared buffer.
 pub fn shared_handle(ptr: *const u8) -> Option<(i32, i32, usize)> {
-    let s = find(ptr as usize)?;
+    let s = find(ptr as usize).filter(|s| s.fd.load(Ordering::Relaxed) != ADOPTED)?;
     // SAFETY: getpid has no preconditions
     let pid = unsafe { libc::getpid() };
     Some((
@@ -310,6 +345,29 @@ pub fn shared_handle(ptr: *const u8) -> Option<(i32, i32, usize)> {
         s.fd.load(Ordering::Relaxed),
         s.len.load(Ordering::Relaxed),
     ))
+}
+
+/// Sets the function told the start of adopted memory once the `Vec` over it is freed.
+pub fn set_release_hook(f: fn(usize)) {
+    RELEASE.store(f as usize, Ordering::Release);
+}
+
+/// A `Vec` over `n` elements that someone else owns, starting at `ptr` (a numpy array's data),
+/// or None when it cannot be adopted (misaligned, or the table is full).
+///
+/// # Safety
+/// `ptr` must point at `n` initialized elements of `T`, valid and not moved until the release
+/// hook is called with `ptr` (the owner must be kept alive until then).
+pub unsafe fn adopt_vec<T: Copy>(ptr: *mut T, n: usize) -> Option<Vec<T>> {
+    let bytes = n.checked_mul(std::mem::size_of::<T>()).filter(|&b| b > 0)?;
+    let v: Vec<T> = with_shared(bytes, Source::Adopt(ptr as usize), || Vec::with_capacity(n));
+    if v.as_ptr() != ptr.cast_const() {
+        return None; // a private allocation instead: dropped here, nothing adopted
+    }
+    let mut v = v;
+    // SAFETY: the caller vouches for `n` initialized elements at `ptr`, the capacity is `n`
+    unsafe { v.set_len(n) };
+    Some(v)
 }
 
 #[cfg(test)]
@@ -349,6 +407,31 @@ mod tests {
         assert!(shared_handle(v.as_ptr().cast()).is_none());
         assert_eq!(v[3], 7);
         assert_eq!(v.len(), 116);
+    }
+
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+    fn note_release(p: usize) {
+        RELEASED.store(p, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn adopted_memory_is_released_not_freed() {
+        set_release_hook(note_release);
+        // memory owned elsewhere: a leaked box stands for a numpy array's buffer
+        let owner: &'static mut [f64] = Box::leak(vec![1.5f64; 7].into_boxed_slice());
+        let ptr = owner.as_mut_ptr();
+        // SAFETY: 7 initialized elements, leaked: valid until (and after) the release
+        let mut v = unsafe { adopt_vec(ptr, 7) }.unwrap();
+        assert_eq!(v.as_ptr(), ptr.cast_const());
+        assert!(shared_handle(v.as_ptr().cast()).is_none()); // not shareable across processes
+        v[2] = -4.0;
+        // SAFETY: reading the owner's memory, which the adopted Vec wrote
+        assert_eq!(unsafe { *ptr.add(2) }, -4.0);
+        drop(v);
+        assert_eq!(RELEASED.load(Ordering::SeqCst), ptr as usize);
+        // SAFETY: still valid: adoption never frees
+        assert_eq!(unsafe { *ptr.add(0) }, 1.5);
     }
 
     #[test]

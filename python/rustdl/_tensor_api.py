@@ -285,8 +285,8 @@ _DTYPE_BY_TYPENAME = {
 
 
 def as_tensor(data, dtype=None, device=None):
-    """A tensor from ``data``, sharing it when it is already a tensor of the asked dtype and
-    device (as ``torch.as_tensor``)."""
+    """A tensor from ``data``, sharing it when it is already a tensor, or a numpy array (on the
+    CPU), of the asked dtype and device (as ``torch.as_tensor``)."""
     if isinstance(data, Tensor):
         if dtype is not None and data.dtype != dtype:
             data = data.to(dtype)
@@ -295,6 +295,12 @@ def as_tensor(data, dtype=None, device=None):
         return data
     if isinstance(data, _np.ndarray) and data.dtype == _np.float16:
         data = data.astype(_np.float32)
+    if (
+        isinstance(data, _np.ndarray)
+        and (device is None or _rd.device(device).type == "cpu")
+        and (dtype is None or dtype == _rd.from_numpy(data[:0].reshape(0)).dtype)
+    ):
+        return _rd.from_numpy(data)  # shares the array's memory where it can, as PyTorch
     kwargs = {}
     if dtype is not None:
         kwargs["dtype"] = dtype

@@ -5,6 +5,9 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Error;
@@ -214,12 +217,19 @@ fn host_vec<T: numpy::Element + Clone>(a: &Bound<'_, PyAny>) -> PyResult<Vec<T>>
 }
 
 /// A tensor from a numpy array (one copy), keeping its dtype family.
-pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
+/// A tensor of the array's values: over the array's own memory when `share` allows it and the
+/// array can be adopted (`rustdl.from_numpy`), else a copy (`rustdl.tensor`).
+pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tensor> {
     let shape = arr.shape().to_vec();
     let dt = arr.dtype();
     let np = arr.py().import("numpy")?;
     let kind: String = dt.getattr("kind")?.extract()?;
     let size: usize = dt.getattr("itemsize")?.extract()?;
+    if share {
+        if let Some(storage) = adopt_numpy(arr, &kind, size)? {
+            return Ok(Tensor::from_cpu(storage, &shape)?);
+        }
+    }
     let contig = |target: &str| -> PyResult<Bound<'_, PyAny>> {
         np.call_method1("ascontiguousarray", (arr, target))
     };
@@ -251,6 +261,74 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
     Ok(Tensor::from_cpu(storage, &shape)?)
 }
 
+/// The numpy arrays whose memory CPU storages use (`from_numpy`), by data address: each adopted
+/// `Vec` keeps one of them alive until the allocator's release hook gives it back.
+static OWNERS: Mutex<Option<HashMap<usize, Vec<Py<PyAny>>>>> = Mutex::new(None);
+
+fn owners() -> MutexGuard<'static, Option<HashMap<usize, Vec<Py<PyAny>>>>> {
+    OWNERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The allocator's release hook: drops one owner of the memory at `ptr` (without the GIL the
+/// decref waits in PyO3's pool until some thread holds it).
+fn release_owner(ptr: usize) {
+    let owner = {
+        let mut guard = owners();
+        let map = guard.get_or_insert_with(HashMap::new);
+        let owner = map.get_mut(&ptr).and_then(Vec::pop);
+        if map.get(&ptr).is_some_and(Vec::is_empty) {
+            map.remove(&ptr);
+        }
+        owner
+    };
+    drop(owner);
+}
+
+/// A storage over the numpy array's own memory, as PyTorch's `from_numpy` (writes through
+/// either side show in both), for a writable, aligned, C-contiguous, non-empty array of
+/// float32, float64, int64 or bool; None for any other array (it is copied).
+fn adopt_numpy(
+    arr: &Bound<'_, PyUntypedArray>,
+    kind: &str,
+    size: usize,
+) -> PyResult<Option<CpuStorage>> {
+    let n = arr.len();
+    if n == 0 || !matches!((kind, size), ("f", 4) | ("f", 8) | ("i", 8) | ("b", 1)) {
+        return Ok(None);
+    }
+    let flags = arr.getattr("flags")?;
+    for flag in ["c_contiguous", "aligned", "writeable"] {
+        if !flags.getattr(flag)?.extract::<bool>()? {
+            return Ok(None);
+        }
+    }
+    let data: usize = arr
+        .getattr("__array_interface__")?
+        .get_item("data")?
+        .get_item(0)?
+        .extract()?;
+    crate::shm::set_release_hook(release_owner);
+    owners()
+        .get_or_insert_with(HashMap::new)
+        .entry(data)
+        .or_default()
+        .push(arr.clone().into_any().unbind());
+    // SAFETY: the array's `n` elements of this type start at `data` (C-contiguous, aligned,
+    // writable), and the owner just recorded keeps them alive until the release hook runs
+    let storage = unsafe {
+        match (kind, size) {
+            ("f", 4) => crate::shm::adopt_vec(data as *mut f32, n).map(CpuStorage::F32),
+            ("f", 8) => crate::shm::adopt_vec(data as *mut f64, n).map(CpuStorage::F64),
+            ("i", 8) => crate::shm::adopt_vec(data as *mut i64, n).map(CpuStorage::I64),
+            _ => crate::shm::adopt_vec(data as *mut bool, n).map(CpuStorage::Bool),
+        }
+    };
+    if storage.is_none() {
+        release_owner(data);
+    }
+    Ok(storage)
+}
+
 /// Builds a tensor from any Python data: a tensor, a numpy array, nested sequences or a scalar.
 pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
@@ -261,7 +339,7 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         });
     }
     if let Ok(a) = obj.cast::<PyUntypedArray>() {
-        let t = from_numpy(a)?;
+        let t = from_numpy(a, false)?;
         return Ok(match dtype {
             Some(d) => t.to_dtype(d)?,
             None => t,

@@ -21,7 +21,7 @@ struct StorageLease {
     _pin: StoragePin,
 }
 
-fn lend<'py, T: HostElem + Element>(
+pub(crate) fn lend<'py, T: HostElem + Element>(
     py: Python<'py>,
     t: &Tensor,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -46,10 +46,15 @@ fn _host_view<'py>(
     py: Python<'py>,
     tensor: PyRef<'py, PyTensor>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    match tensor.tensor().dtype() {
-        DType::F32 => lend::<f32>(py, &tensor.tensor()),
-        DType::F64 => lend::<f64>(py, &tensor.tensor()),
-        DType::I64 => lend::<i64>(py, &tensor.tensor()),
+    host_view(py, &tensor.tensor())
+}
+
+/// `_host_view` for a core tensor: the numpy array over its own memory, or None.
+pub(crate) fn host_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match t.dtype() {
+        DType::F32 => lend::<f32>(py, t),
+        DType::F64 => lend::<f64>(py, t),
+        DType::I64 => lend::<i64>(py, t),
         _ => Ok(None),
     }
 }

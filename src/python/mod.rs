@@ -262,7 +262,7 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let a = arr
         .cast::<numpy::PyUntypedArray>()
         .map_err(|_| PyTypeError::new_err("from_numpy: expected a numpy.ndarray"))?;
-    Ok(convert::from_numpy(a)?.into())
+    Ok(convert::from_numpy(a, true)?.into())
 }
 
 /// The shape of a creation call: sizes as positional arguments (`zeros(2, 3)`, `zeros((2, 3))`)

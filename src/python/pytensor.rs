@@ -439,7 +439,9 @@ impl PyTensor {
     #[setter]
     fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
         let (me, src) = (self.tensor(), v.tensor());
-        if src.shape() == me.shape() && me.owns_whole_storage() {
+        // memory lent to numpy stays with the arrays over it: the tensor takes a new storage
+        let lent = crate::host::is_pinned(&me.0.storage);
+        if src.shape() == me.shape() && me.owns_whole_storage() && !lent {
             return Ok(me.set_data(&src)?);
         }
         let fresh = src.detach();
@@ -525,13 +527,22 @@ impl PyTensor {
 
     // ---------- conversion ----------
 
-    fn numpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.tensor().requires_grad() {
+    /// The tensor as a numpy array. A dense CPU tensor of float32, float64 or int64 shares its
+    /// memory with the array, as PyTorch's (writes through either show in both); other tensors
+    /// (GPU, bool, views with gaps) are copied. `force=True` also takes a tensor that requires
+    /// grad (its data, detached).
+    #[pyo3(signature = (*, force=false))]
+    fn numpy<'py>(&self, py: Python<'py>, force: bool) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.tensor();
+        if t.requires_grad() && !force {
             return Err(PyRuntimeError::new_err(
                 "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()",
             ));
         }
-        to_numpy(py, &self.tensor())
+        if let Some(arr) = super::dist::host_view(py, &t)? {
+            return Ok(arr);
+        }
+        to_numpy(py, &t)
     }
     #[pyo3(signature = (dtype=None, copy=None))]
     fn __array__<'py>(

@@ -284,9 +284,8 @@ def _check_tensor(tensor: Any, what: str) -> None:
 
 def _to_numpy(tensor: Tensor) -> np.ndarray:
     """A contiguous host copy of ``tensor`` (one copy on the CPU; a read-back on a GPU)."""
-    arr = tensor.detach().numpy()
-    # ascontiguousarray turns a 0-d array (BatchNorm's num_batches_tracked) into shape (1,)
-    return np.ascontiguousarray(arr).reshape(arr.shape)
+    # a copy: `numpy()` shares a dense CPU tensor's memory, and a staged buffer must not
+    return np.array(tensor.detach().numpy(), copy=True, order="C")
 
 
 def _dtype_name(tensor: Tensor) -> str:
