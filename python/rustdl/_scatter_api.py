@@ -16,7 +16,7 @@ def _scatter(
 ) -> Tensor:
     """``self`` with ``src`` (a tensor, or a number) written at ``index`` along ``dim``, as
     ``torch.Tensor.scatter``; ``reduce='add'`` adds instead (``scatter_add``). Where ``index``
-    repeats a position, PyTorch leaves the winner unspecified: here the written values add up."""
+    repeats a position the last write wins, as PyTorch's CPU kernel (a number is written once)."""
     if src is None:
         src = value
     if src is None:
@@ -40,10 +40,14 @@ def _scatter(
         return self + _rustdl.zeros_like(self).scatter_add(dim, index, src)
     if reduce is not None:
         raise ValueError(f"scatter: reduce must be None or 'add', got {reduce!r}")
-    ones = _rustdl.ones(tuple(index.shape), dtype=self.dtype, device=self.device)
-    hit = _rustdl.zeros_like(self).detach().scatter_add(dim, index, ones) > 0
-    written = _rustdl.zeros_like(self).scatter_add(dim, index, src)
-    return _rustdl.where(hit, written, self)
+    # Where index repeats a position the last write (in the index's row-major order) wins, as
+    # PyTorch's CPU kernel: each target keeps the largest position that wrote to it.
+    pos = _rustdl.arange(index.numel(), dtype=_rustdl.int64, device=self.device).reshape(tuple(index.shape))
+    winner = _rustdl.full(tuple(self.shape), -1, dtype=_rustdl.int64, device=self.device)
+    winner = winner.scatter_reduce(dim, index, pos, "amax")
+    keep = (winner.gather(dim, index) == pos).to(self.dtype)
+    written = _rustdl.zeros_like(self).scatter_add(dim, index, src * keep)
+    return _rustdl.where(winner >= 0, written, self)
 
 
 def _scatter_(

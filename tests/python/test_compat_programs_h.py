@@ -209,3 +209,78 @@ def test_sparse_coo_tensor_rejects_bad_input():
         rustdl.sparse_coo_tensor(rustdl.zeros(1, 0, dtype=rustdl.int64), rustdl.ones(0))
     with pytest.raises(ValueError, match="sparse_coo_tensor"):
         rustdl.sparse_coo_tensor(i, rustdl.ones(2), (-4,))
+
+
+# --- scatter with repeated indices
+
+
+def test_scatter_repeated_index_writes_once_last_wins():
+    idx = rustdl.tensor([[1, 1, 3], [0, 2, 0]])
+    # a number is written, not summed: the multi-hot idiom
+    out = rustdl.zeros(2, 4).scatter_(1, idx, 1.0)
+    np.testing.assert_array_equal(_np(out), [[0, 1, 0, 1], [1, 0, 1, 0]])
+    # with a tensor the last write in the index's row-major order wins
+    src = rustdl.tensor([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]], requires_grad=True)
+    base = rustdl.full((2, 4), -1.0, requires_grad=True)
+    out = base.scatter(1, idx, src)
+    np.testing.assert_array_equal(_np(out), [[-1, 20, -1, 30], [60, -1, 50, -1]])
+    (out * rustdl.arange(1.0, 9.0).reshape(2, 4)).sum().backward()
+    # the overwritten writes and the overwritten base entries get no gradient
+    np.testing.assert_array_equal(_np(src.grad), [[0, 2, 4], [0, 7, 5]])
+    np.testing.assert_array_equal(_np(base.grad), [[1, 0, 3, 0], [0, 6, 0, 8]])
+    # dim 0, and the empty index
+    col = rustdl.zeros(3, 2).scatter(
+        0, rustdl.tensor([[2, 2], [2, 0]]), rustdl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    )
+    np.testing.assert_array_equal(_np(col), [[0, 4], [0, 0], [3, 2]])
+    assert rustdl.ones(2, 2).scatter(1, rustdl.zeros(2, 0, dtype=rustdl.int64), 5.0).tolist() == [
+        [1, 1],
+        [1, 1],
+    ]
+
+
+# --- StepLR / MultiStepLR / ExponentialLR chain from the current learning rate
+
+
+def _opt(lr=1.0):
+    return rustdl.optim.SGD([rustdl.zeros(1, requires_grad=True)], lr=lr)
+
+
+def test_step_schedulers_chain_from_the_current_lr():
+    sched_cls = rustdl.optim.lr_scheduler
+    opt = _opt()
+    s = sched_cls.StepLR(opt, step_size=2, gamma=0.5)
+    lrs = []
+    for _ in range(5):
+        s.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [1.0, 0.5, 0.5, 0.25, 0.25]
+    opt.param_groups[0]["lr"] = 0.1  # changed by hand: the schedule carries on from it
+    s.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+    # resuming: the optimizer's restored lr survives constructing a fresh scheduler
+    opt2 = _opt()
+    opt2.load_state_dict(opt.state_dict())
+    s2 = sched_cls.StepLR(opt2, step_size=2, gamma=0.5)
+    s2.load_state_dict(s.state_dict())
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.05)
+    s2.step()
+    s2.step()
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.025)
+    opt = _opt()
+    m = sched_cls.MultiStepLR(opt, milestones=[1, 3, 3], gamma=0.1)
+    got = []
+    for _ in range(4):
+        m.step()
+        got.append(opt.param_groups[0]["lr"])
+    assert got == pytest.approx([0.1, 0.1, 0.001, 0.001])
+    opt = _opt(2.0)
+    e = sched_cls.ExponentialLR(opt, gamma=0.5)
+    assert opt.param_groups[0]["lr"] == 2.0
+    e.step()
+    e.step(5)  # an explicit epoch uses the closed form
+    assert opt.param_groups[0]["lr"] == pytest.approx(2.0 * 0.5**5)
+    opt = _opt(0.3)
+    opt.param_groups[0]["initial_lr"] = 1.0
+    sched_cls.CosineAnnealingLR(opt, T_max=4)
+    assert opt.param_groups[0]["lr"] == 0.3
