@@ -33,6 +33,24 @@ def _scatter(
         raise ValueError(
             f"scatter: index of shape {tuple(index.shape)} must have as many dims as the input {tuple(self.shape)}"
         )
+    nd = max(self.dim(), 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"scatter: dim {dim} out of range for a tensor of {self.dim()} dims")
+    dim = dim % nd
+    if self.dim() and any(
+        index.shape[d] > src.shape[d] or (d != dim and index.shape[d] > self.shape[d])
+        for d in range(index.dim())
+    ):
+        raise RuntimeError(
+            f"scatter: expected index {tuple(index.shape)} to be no larger than self {tuple(self.shape)} apart "
+            f"from dimension {dim} and no larger than src {tuple(src.shape)}"
+        )
+    if index.numel():
+        size = self.shape[dim] if self.dim() else 1
+        lo, hi = int(index.min().item()), int(index.max().item())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"scatter: index {bad} is out of bounds for dimension {dim} with size {size}")
     if tuple(src.shape) != tuple(index.shape):
         # PyTorch reads only the index's extent of src
         src = src[tuple(slice(0, n) for n in index.shape)]

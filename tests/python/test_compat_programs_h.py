@@ -284,3 +284,36 @@ def test_step_schedulers_chain_from_the_current_lr():
     opt.param_groups[0]["initial_lr"] = 1.0
     sched_cls.CosineAnnealingLR(opt, T_max=4)
     assert opt.param_groups[0]["lr"] == 0.3
+
+
+def test_scatter_rejects_bad_indices_naming_scatter():
+    x = rustdl.zeros(2, 3)
+    with pytest.raises(IndexError, match="scatter: index 5 is out of bounds"):
+        x.scatter_(1, rustdl.tensor([[5], [0]]), 1.0)
+    with pytest.raises(IndexError, match="scatter: index -1"):
+        x.scatter(1, rustdl.tensor([[-1], [0]]), 1.0)
+    with pytest.raises(IndexError, match="scatter: dim 5"):
+        x.scatter(5, rustdl.zeros(2, 1, dtype=rustdl.int64), 1.0)
+    with pytest.raises(RuntimeError, match="scatter: expected index"):
+        x.scatter(1, rustdl.zeros(2, 2, dtype=rustdl.int64), rustdl.ones(1, 1))
+    with pytest.raises(RuntimeError, match="scatter: expected index"):
+        x.scatter(1, rustdl.zeros(5, 1, dtype=rustdl.int64), 1.0)
+    assert x.tolist() == [[0, 0, 0], [0, 0, 0]]  # nothing written by the failed calls
+    assert x.scatter(-1, rustdl.tensor([[2], [1]]), 3.0).tolist() == [[0, 0, 3], [0, 3, 0]]
+
+
+def test_grid_sample_rejects_empty_spatial_input():
+    with pytest.raises(ValueError, match="grid_sample: expected input to have non-empty spatial"):
+        F.grid_sample(rustdl.zeros(1, 1, 0, 3), rustdl.zeros(1, 2, 2, 2), mode="bicubic")
+    # an empty batch is fine
+    assert F.grid_sample(rustdl.zeros(0, 1, 3, 3), rustdl.zeros(0, 2, 2, 2)).shape == (0, 1, 2, 2)
+
+
+def test_mean_takes_dtype():
+    t = rustdl.tensor([[1, 2], [3, 5]])
+    out = t.mean(dtype=rustdl.float64)
+    assert out.dtype == rustdl.float64 and out.item() == 2.75
+    assert rustdl.mean(t, 1, keepdim=True, dtype=rustdl.float32).tolist() == [[1.5], [4.0]]
+    assert rustdl.tensor([1.0, 2.0]).mean(0).item() == 1.5
+    with pytest.raises(TypeError, match="mean"):
+        t.mean()

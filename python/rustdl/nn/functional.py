@@ -1482,6 +1482,10 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     align = bool(align_corners)
     n, c, h, w = input.shape
     ho, wo = grid.shape[1], grid.shape[2]
+    if h == 0 or w == 0:
+        raise ValueError(
+            f"{op}: expected input to have non-empty spatial dimensions, got {tuple(input.shape)}"
+        )
     if not input.is_floating_point() or not grid.is_floating_point():
         raise TypeError(f"{op}: expected floating-point input and grid, got {input.dtype} and {grid.dtype}")
     grid = grid.to(input.dtype)
