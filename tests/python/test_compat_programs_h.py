@@ -317,3 +317,23 @@ def test_mean_takes_dtype():
     assert rustdl.tensor([1.0, 2.0]).mean(0).item() == 1.5
     with pytest.raises(TypeError, match="mean"):
         t.mean()
+
+
+def test_default_collate_container_types_as_pytorch():
+    from collections import namedtuple
+
+    from rustdl.data import default_collate
+
+    # tuples collate into a list; strings come back as the container they were gathered in
+    out = default_collate([(1, "a"), (2, "b")])
+    assert isinstance(out, list) and out[0].tolist() == [1, 2] and out[1] == ("a", "b")
+    assert default_collate(["x", "y"]) == ["x", "y"]
+    nested = default_collate([({"k": [1, 2]}, "s"), ({"k": [3, 4]}, "t")])
+    assert [v.tolist() for v in nested[0]["k"]] == [[1, 3], [2, 4]] and nested[1] == ("s", "t")
+    P = namedtuple("P", "x s")
+    p = default_collate([P(1, "a"), P(2, "b")])
+    assert isinstance(p, P) and p.x.tolist() == [1, 2] and p.s == ("a", "b")
+    with pytest.raises(ValueError, match="default_collate"):
+        default_collate([(1, 2), (3,)])
+    with pytest.raises(ValueError, match="default_collate"):
+        default_collate([])
