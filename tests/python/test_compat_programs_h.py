@@ -337,3 +337,60 @@ def test_default_collate_container_types_as_pytorch():
         default_collate([(1, 2), (3,)])
     with pytest.raises(ValueError, match="default_collate"):
         default_collate([])
+
+
+def test_linspace_counts_up_then_down_as_pytorch():
+    # a float32 step; the first half start + i*step, the second end - (n-1-i)*step, each rounded
+    # once: symmetric about the middle, the middle of (-1, 1, 7) the float32 residue of 1 - 3*step
+    step = np.float32(2) / np.float32(6)
+    expect = [
+        np.float32(-1 + np.float64(step) * i) if i < 3 else np.float32(1 - np.float64(step) * (6 - i))
+        for i in range(7)
+    ]
+    got = rustdl.linspace(-1, 1, 7)
+    assert got.tolist() == [float(v) for v in expect]
+    assert got.tolist()[3] == float(np.float32(1 - 3 * np.float64(step))) != 0.0
+    x = rustdl.linspace(-3.0, 3.0, 50).numpy()
+    np.testing.assert_array_equal(x, -x[::-1])
+    assert x[-1] == 3.0 and x[0] == -3.0
+    d = rustdl.linspace(0, 1, 11, dtype=rustdl.float64).numpy()
+    assert d[-1] == 1.0 and d[5] == 0.5
+    assert rustdl.linspace(0, 10, 5, dtype=rustdl.int64).tolist() == [0, 2, 5, 7, 10]
+    assert rustdl.linspace(2, 5, 1).tolist() == [2.0] and rustdl.linspace(0, 1, 0).shape == (0,)
+    with pytest.raises(ValueError, match="linspace"):
+        rustdl.linspace(0, 1, -1)
+
+
+def test_mixture_same_family_log_prob_moments_and_samples():
+    import rustdl.distributions as D
+
+    w = np.array([0.3, 0.7])
+    mu, sd = np.array([-1.0, 1.0]), np.array([0.5, 2.0])
+    gmm = D.MixtureSameFamily(
+        D.Categorical(probs=rustdl.tensor(w, dtype=rustdl.float64)),
+        D.Normal(rustdl.tensor(mu), rustdl.tensor(sd)),
+    )
+    x = np.array([-2.0, 0.2, 3.0])
+    dens = (w * np.exp(-0.5 * ((x[:, None] - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))).sum(1)
+    np.testing.assert_allclose(_np(gmm.log_prob(rustdl.tensor(x))), np.log(dens), rtol=1e-10)
+    m = (w * mu).sum()
+    assert gmm.mean.item() == pytest.approx(m)
+    assert gmm.variance.item() == pytest.approx((w * (sd**2 + mu**2)).sum() - m**2)
+    s = gmm.sample((4000,))
+    assert tuple(s.shape) == (4000,) and abs(s.mean().item() - m) < 0.15
+    # batched mixtures of 2-D components (event dims) via Independent
+    comp = D.Independent(
+        D.Normal(rustdl.zeros(3, 2, 4, dtype=rustdl.float64), rustdl.ones(3, 2, 4, dtype=rustdl.float64)), 1
+    )
+    mix = D.MixtureSameFamily(D.Categorical(logits=rustdl.zeros(3, 2, dtype=rustdl.float64)), comp)
+    assert tuple(mix.batch_shape) == (3,) and tuple(mix.event_shape) == (4,)
+    assert tuple(mix.sample((5,)).shape) == (5, 3, 4)
+    np.testing.assert_allclose(
+        _np(mix.log_prob(rustdl.zeros(3, 4, dtype=rustdl.float64))), -2 * np.log(2 * np.pi)
+    )
+    with pytest.raises(ValueError, match="MixtureSameFamily"):
+        D.MixtureSameFamily(
+            D.Categorical(probs=rustdl.tensor([0.5, 0.5])), D.Normal(rustdl.zeros(3), rustdl.ones(3))
+        )
+    with pytest.raises(ValueError, match="MixtureSameFamily"):
+        D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(rustdl.zeros(2), rustdl.ones(2)))
