@@ -394,3 +394,17 @@ def test_mixture_same_family_log_prob_moments_and_samples():
         )
     with pytest.raises(ValueError, match="MixtureSameFamily"):
         D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(rustdl.zeros(2), rustdl.ones(2)))
+
+
+def test_torchcompat_distribution_shapes_are_torch_sizes():
+    import rustdl.distributions as D
+    from rustdl.torchcompat import install, uninstall
+
+    d = D.Independent(D.Normal(rustdl.zeros(2, 3), rustdl.ones(2, 3)), 1)
+    install()
+    try:
+        assert repr(d.batch_shape) == "torch.Size([2])" and repr(d.event_shape) == "torch.Size([3])"
+        assert d.batch_shape == (2,)
+    finally:
+        uninstall()
+    assert type(d.batch_shape) is tuple and d.event_shape == (3,)
