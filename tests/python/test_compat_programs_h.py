@@ -408,3 +408,21 @@ def test_torchcompat_distribution_shapes_are_torch_sizes():
     finally:
         uninstall()
     assert type(d.batch_shape) is tuple and d.event_shape == (3,)
+
+
+def test_saved_state_dict_loads_back_as_an_ordered_dict(tmp_path):
+    import collections
+    import io
+
+    m = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    buf = io.BytesIO()
+    rustdl.save({"model": m.state_dict(), "meta": {"epoch": 2}}, buf)
+    buf.seek(0)
+    ck = rustdl.load(buf)
+    assert type(ck) is dict and type(ck["meta"]) is dict
+    assert isinstance(ck["model"], collections.OrderedDict) and list(ck["model"]) == list(m.state_dict())
+    path = tmp_path / "sd.pt"
+    rustdl.save(m.state_dict(), str(path))
+    sd = rustdl.load(str(path), weights_only=True)
+    assert isinstance(sd, collections.OrderedDict)
+    m.load_state_dict(sd)
