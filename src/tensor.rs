@@ -549,15 +549,37 @@ impl Tensor {
         device: Device,
     ) -> Result<Tensor> {
         backend::reserve(steps, DType::F64, Device::Cpu, "linspace")?;
-        let vals: Vec<f64> = (0..steps)
-            .map(|i| {
-                if steps == 1 {
-                    start
-                } else {
-                    start + (end - start) * i as f64 / (steps - 1) as f64
-                }
-            })
-            .collect();
+        // PyTorch's values: a step in the output's precision, the first half counted up from
+        // `start` and the second half down from `end`, each a fused multiply-add rounded once
+        // (so the points are symmetric about the middle and end exactly at `end`).
+        let half = steps / 2;
+        let vals: Vec<f64> = if steps == 1 {
+            vec![start]
+        } else if dtype == DType::F32 {
+            let (s, e) = (start as f32, end as f32);
+            let step = (e - s) / (steps - 1) as f32;
+            (0..steps)
+                .map(|i| {
+                    let v = if i < half {
+                        step.mul_add(i as f32, s)
+                    } else {
+                        (-step).mul_add((steps - 1 - i) as f32, e)
+                    };
+                    f64::from(v)
+                })
+                .collect()
+        } else {
+            let step = (end - start) / (steps - 1) as f64;
+            (0..steps)
+                .map(|i| {
+                    if i < half {
+                        step.mul_add(i as f64, start)
+                    } else {
+                        (-step).mul_add((steps - 1 - i) as f64, end)
+                    }
+                })
+                .collect()
+        };
         Tensor::from_cpu(CpuStorage::F64(vals), &[steps])?
             .to_dtype(dtype)?
             .to_device(device)

@@ -1086,6 +1086,8 @@ from ._breadth_g import (  # noqa: E402,F401
     scatter_reduce,
 )
 from . import special  # noqa: E402,F401
+from . import sparse  # noqa: E402,F401
+from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from .nn.functional import pdist  # noqa: E402,F401
 
 

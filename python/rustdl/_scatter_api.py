@@ -16,7 +16,7 @@ def _scatter(
 ) -> Tensor:
     """``self`` with ``src`` (a tensor, or a number) written at ``index`` along ``dim``, as
     ``torch.Tensor.scatter``; ``reduce='add'`` adds instead (``scatter_add``). Where ``index``
-    repeats a position, PyTorch leaves the winner unspecified: here the written values add up."""
+    repeats a position the last write wins, as PyTorch's CPU kernel (a number is written once)."""
     if src is None:
         src = value
     if src is None:
@@ -33,6 +33,24 @@ def _scatter(
         raise ValueError(
             f"scatter: index of shape {tuple(index.shape)} must have as many dims as the input {tuple(self.shape)}"
         )
+    nd = max(self.dim(), 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"scatter: dim {dim} out of range for a tensor of {self.dim()} dims")
+    dim = dim % nd
+    if self.dim() and any(
+        index.shape[d] > src.shape[d] or (d != dim and index.shape[d] > self.shape[d])
+        for d in range(index.dim())
+    ):
+        raise RuntimeError(
+            f"scatter: expected index {tuple(index.shape)} to be no larger than self {tuple(self.shape)} apart "
+            f"from dimension {dim} and no larger than src {tuple(src.shape)}"
+        )
+    if index.numel():
+        size = self.shape[dim] if self.dim() else 1
+        lo, hi = int(index.min().item()), int(index.max().item())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"scatter: index {bad} is out of bounds for dimension {dim} with size {size}")
     if tuple(src.shape) != tuple(index.shape):
         # PyTorch reads only the index's extent of src
         src = src[tuple(slice(0, n) for n in index.shape)]
@@ -40,10 +58,14 @@ def _scatter(
         return self + _rustdl.zeros_like(self).scatter_add(dim, index, src)
     if reduce is not None:
         raise ValueError(f"scatter: reduce must be None or 'add', got {reduce!r}")
-    ones = _rustdl.ones(tuple(index.shape), dtype=self.dtype, device=self.device)
-    hit = _rustdl.zeros_like(self).detach().scatter_add(dim, index, ones) > 0
-    written = _rustdl.zeros_like(self).scatter_add(dim, index, src)
-    return _rustdl.where(hit, written, self)
+    # Where index repeats a position the last write (in the index's row-major order) wins, as
+    # PyTorch's CPU kernel: each target keeps the largest position that wrote to it.
+    pos = _rustdl.arange(index.numel(), dtype=_rustdl.int64, device=self.device).reshape(tuple(index.shape))
+    winner = _rustdl.full(tuple(self.shape), -1, dtype=_rustdl.int64, device=self.device)
+    winner = winner.scatter_reduce(dim, index, pos, "amax")
+    keep = (winner.gather(dim, index) == pos).to(self.dtype)
+    written = _rustdl.zeros_like(self).scatter_add(dim, index, src * keep)
+    return _rustdl.where(winner >= 0, written, self)
 
 
 def _scatter_(

@@ -2768,3 +2768,18 @@ class _ClampMethods:
 
 Tensor.clamp = _ClampMethods.clamp
 Tensor.clip = _ClampMethods.clip
+
+
+_native_mean = Tensor.mean
+
+
+def _mean(self, dim=None, keepdim=False, *, dtype=None):
+    """``Tensor.mean`` with PyTorch's ``dtype=``: the input is cast before averaging (so an
+    integer tensor averages with ``dtype=torch.float32``)."""
+    if dtype is not None:
+        self = self.to(dtype)
+    return _native_mean(self, dim, keepdim)
+
+
+_mean.__doc__ = (_native_mean.__doc__ or "") + "\n\n" + (_mean.__doc__ or "")
+Tensor.mean = _mean

@@ -70,7 +70,8 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
                 )
             sub = f"{path}/{k}" if path else str(k)
             items.append([k, _encode(v, sub, tensors)])
-        return {"d": items}
+        # an OrderedDict (a state_dict) reads back as one, as PyTorch's pickle keeps it
+        return {"od" if isinstance(obj, collections.OrderedDict) else "d": items}
     if isinstance(obj, (list, tuple)):
         nodes = [_encode(v, f"{path}/{i}" if path else str(i), tensors) for i, v in enumerate(obj)]
         return {"t" if isinstance(obj, tuple) else "l": nodes}
@@ -132,10 +133,10 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
             raise ValueError(f"malformed sequence {str(body)[:80]!r}")
         items = [_decode(v, tensors, where) for v in body]
         return tuple(items) if kind == "t" else items
-    if kind == "d":
+    if kind in ("d", "od"):
         if not isinstance(body, list):
             raise ValueError(f"malformed dict {str(body)[:80]!r}")
-        out = {}
+        out = collections.OrderedDict() if kind == "od" else {}
         for pair in body:
             if (
                 not isinstance(pair, list)

@@ -419,7 +419,7 @@ def test_default_collate_types_as_pytorch():
     assert default_collate(["a", "b"]) == ["a", "b"]
     assert default_collate([np.str_("a"), np.str_("b")]) == ["a", "b"]
     nested = default_collate([({"k": [1, 2]}, "s"), ({"k": [3, 4]}, "t")])
-    assert [v.tolist() for v in nested[0]["k"]] == [[1, 3], [2, 4]] and nested[1] == ["s", "t"]
+    assert [v.tolist() for v in nested[0]["k"]] == [[1, 3], [2, 4]] and nested[1] == ("s", "t")
     arr = default_collate([np.arange(6).reshape(2, 3), np.ones((2, 3), np.int32)])
     assert arr.shape == (2, 2, 3) and arr.dtype == rustdl.int64
     for bad in ([object(), object()], [None, None], [np.array(["a"]), np.array(["b"])]):

@@ -32,8 +32,10 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
     Tensors are stacked with ``rustdl.stack``; numpy arrays and numpy scalars with ``numpy.stack``
     and then converted; Python ints become an int64 tensor, floats a float64 tensor and bools a
-    bool tensor (as PyTorch); strings and bytes are returned as a list; mappings (of the same type
-    when it can be rebuilt from a dict), namedtuples, tuples and lists are collated field by field.
+    bool tensor (as PyTorch); strings and bytes are returned as they come (a list at the top, a
+    tuple inside a collated tuple, as PyTorch); mappings (of the same type when it can be rebuilt
+    from a dict) and namedtuples are collated field by field, tuples and lists field by field
+    into a list.
     Anything else (``None``, arbitrary objects, numpy arrays of strings or objects) raises
     ``TypeError``.
 
@@ -71,7 +73,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, float):
         return tensor(list(batch), dtype=float64)
     if isinstance(first, (str, bytes)):
-        return list(batch)
+        # as PyTorch, the batch itself: a list at the top, a tuple inside a collated tuple
+        return batch if isinstance(batch, (list, tuple)) else list(batch)
     if isinstance(first, Mapping):
         collated = {k: default_collate([b[k] for b in batch]) for k in first}
         try:
@@ -79,16 +82,13 @@ def default_collate(batch: Sequence[Any]) -> Any:
         except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
             return collated
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(first)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(first, (tuple, list)):
         n = len(first)
         if any(len(b) != n for b in batch):
             raise ValueError("default_collate: each sample in a batch must have the same number of fields")
-        return (
-            [default_collate(list(s)) for s in zip(*batch)]
-            if isinstance(first, list)
-            else tuple(default_collate(list(s)) for s in zip(*batch))
-        )
+        # a list either way, as PyTorch (tuples too, "for backwards compatibility")
+        return [default_collate(s) for s in zip(*batch)]
     raise TypeError(_UNSUPPORTED.format(type(first).__name__))
 
 

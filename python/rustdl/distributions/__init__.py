@@ -28,7 +28,15 @@ from .heavy_tails import (
     TransformedDistribution,
 )
 from .kl import kl_divergence, register_kl
-from .more import Exponential, Geometric, Independent, Laplace, LogNormal, MultivariateNormal
+from .more import (
+    Exponential,
+    Geometric,
+    Independent,
+    Laplace,
+    LogNormal,
+    MixtureSameFamily,
+    MultivariateNormal,
+)
 from .normal import Normal
 from .transforms import AffineTransform, ComposeTransform, ExpTransform, SigmoidTransform, Transform
 from .uniform import Uniform
@@ -59,6 +67,7 @@ __all__ = [
     "Independent",
     "Laplace",
     "LogNormal",
+    "MixtureSameFamily",
     "MultivariateNormal",
     "Normal",
     "Uniform",

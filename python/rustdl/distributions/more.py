@@ -16,7 +16,15 @@ from .distribution import Distribution
 from .normal import Normal
 from .utils import broadcast_all, finfo_eps
 
-__all__ = ["Exponential", "Geometric", "Independent", "Laplace", "LogNormal", "MultivariateNormal"]
+__all__ = [
+    "Exponential",
+    "Geometric",
+    "Independent",
+    "Laplace",
+    "LogNormal",
+    "MixtureSameFamily",
+    "MultivariateNormal",
+]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -380,3 +388,117 @@ class MultivariateNormal(Distribution):
     def entropy(self) -> Tensor:
         k = self.event_shape[0]
         return 0.5 * k * (1.0 + _LOG_2PI) + self._half_log_det()
+
+
+class MixtureSameFamily(Distribution):
+    """A mixture of ``k`` components of one family: ``mixture_distribution`` a ``Categorical``
+    over the rightmost batch dim of ``component_distribution``.
+
+    ``log_prob(x) = logsumexp_k(log π_k + log p_k(x))``; ``sample`` draws a component, then
+    from it (not reparameterised, as PyTorch).
+
+    Example:
+        >>> mix = Categorical(probs=rustdl.tensor([0.3, 0.7]))
+        >>> gmm = MixtureSameFamily(mix, Normal(rustdl.tensor([-1.0, 1.0]), rustdl.tensor([0.5, 0.5])))
+        >>> gmm.log_prob(rustdl.tensor(0.2)).shape
+        ()
+    """
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
+    has_rsample = False
+
+    def __init__(self, mixture_distribution: Any, component_distribution: Any, validate_args=None) -> None:
+        from .categorical import Categorical
+
+        op = "MixtureSameFamily"
+        if not isinstance(mixture_distribution, Categorical):
+            raise ValueError(
+                f"{op}: the mixture distribution must be a Categorical, got {type(mixture_distribution).__name__}"
+            )
+        if not isinstance(component_distribution, Distribution):
+            raise ValueError(
+                f"{op}: the component distribution must be a Distribution, got {type(component_distribution).__name__}"
+            )
+        cshape = tuple(component_distribution.batch_shape)
+        mshape = tuple(mixture_distribution.batch_shape)
+        if len(cshape) < 1:
+            raise ValueError(
+                f"{op}: the component distribution needs a batch dim of components, got batch_shape ()"
+            )
+        k = mixture_distribution.logits.shape[-1]
+        if cshape[-1] != k:
+            raise ValueError(
+                f"{op}: the mixture's number of components ({k}) must equal the component distribution's "
+                f"rightmost batch size ({cshape[-1]})"
+            )
+        cdbs = cshape[:-1]
+        for a, b in zip(reversed(mshape), reversed(cdbs)):
+            if a != 1 and b != 1 and a != b:
+                raise ValueError(
+                    f"{op}: the mixture's batch_shape {mshape} is not compatible with the components' {cdbs}"
+                )
+        self._mixture_distribution = mixture_distribution
+        self._component_distribution = component_distribution
+        self._num_component = k
+        self._event_ndims = len(component_distribution.event_shape)
+        super().__init__(cdbs, tuple(component_distribution.event_shape), validate_args=False)
+        if validate_args is not None:
+            self._validate_args = validate_args
+
+    @property
+    def mixture_distribution(self) -> Any:
+        return self._mixture_distribution
+
+    @property
+    def component_distribution(self) -> Any:
+        return self._component_distribution
+
+    @property
+    def support(self) -> Any:  # type: ignore[override]
+        return self._component_distribution.support
+
+    def _pad_mixture(self, t: Tensor) -> Tensor:
+        """Mixture weights ``(..., k)`` shaped to multiply component values ``(..., k, *event)``."""
+        for _ in range(self._event_ndims):
+            t = t.unsqueeze(-1)
+        return t
+
+    @property
+    def mean(self) -> Tensor:
+        probs = self._pad_mixture(self._mixture_distribution.probs)
+        return (probs * self._component_distribution.mean).sum(-1 - self._event_ndims)
+
+    @property
+    def variance(self) -> Tensor:
+        probs = self._pad_mixture(self._mixture_distribution.probs)
+        d = -1 - self._event_ndims
+        mean_cond_var = (probs * self._component_distribution.variance).sum(d)
+        diff = self._component_distribution.mean - self.mean.unsqueeze(d)
+        return mean_cond_var + (probs * diff * diff).sum(d)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if not isinstance(value, Tensor):
+            value = _rustdl.tensor(value, dtype=self._mixture_distribution.logits.dtype)
+        x = value.unsqueeze(-1 - self._event_ndims)
+        log_prob_x = self._component_distribution.log_prob(x)
+        log_mix = self._mixture_distribution.logits.log_softmax(-1)
+        return (log_prob_x + log_mix).logsumexp(-1)
+
+    def cdf(self, value: Tensor) -> Tensor:
+        x = value.unsqueeze(-1 - self._event_ndims)
+        return (self._component_distribution.cdf(x) * self._mixture_distribution.probs).sum(-1)
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        from ..autograd import no_grad
+
+        sample_shape = tuple(sample_shape)
+        with no_grad():
+            mix = self._mixture_distribution.sample(sample_shape)
+            comp = self._component_distribution.sample(sample_shape)
+            lead = tuple(mix.shape)
+            comp_shape = tuple(comp.shape)
+            at = len(comp_shape) - 1 - self._event_ndims
+            # broadcast the chosen index over the batch and event dims, then pick along k
+            idx = mix.reshape(lead + (1,) * (len(comp_shape) - len(lead)))
+            idx = idx.expand(comp_shape[:at] + (1,) + comp_shape[at + 1 :])
+            return comp.gather(at, idx).squeeze(at)

@@ -8,14 +8,9 @@ import numpy as np
 
 from .. import _rustdl
 from .._rustdl import (  # noqa: F401
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
     group_norm,
-    kl_div,
     layer_norm,
     linear,
-    nll_loss,
     softplus,
 )
 
@@ -162,6 +157,93 @@ def _pointwise_loss(op: str, fn, input, target, reduction: str, *extra):
     ):
         input, target = _broadcast_pair(input, target, op)
     return fn(input, target, reduction, *extra)
+
+
+def _is_index(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+):
+    """Negative log-likelihood of class indices, with PyTorch's signature (the deprecated
+    ``size_average``/``reduce`` mapped onto ``reduction``)."""
+    if _is_index(size_average) or isinstance(size_average, str):
+        # rustdl's older positional (input, target, weight, ignore_index, reduction)
+        if isinstance(ignore_index, str):
+            reduction = ignore_index
+        if isinstance(size_average, str):
+            reduction = size_average
+        else:
+            ignore_index = size_average
+        size_average = None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _rustdl.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
+    """Softmax cross-entropy of logits against class indices or class probabilities, with
+    PyTorch's signature (the deprecated ``size_average``/``reduce`` mapped onto ``reduction``)."""
+    if _is_index(size_average) or isinstance(size_average, str):
+        # rustdl's older positional (input, target, weight, ignore_index, reduction, label_smoothing)
+        if isinstance(reduce, (int, float)) and not isinstance(reduce, bool):
+            label_smoothing = reduce
+            reduce = None
+        if isinstance(ignore_index, str):
+            reduction = ignore_index
+        if isinstance(size_average, str):
+            reduction = size_average
+        else:
+            ignore_index = size_average
+        size_average = None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _rustdl.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+    """Binary cross-entropy of probabilities, with PyTorch's signature."""
+    if isinstance(size_average, str):  # rustdl's older positional (input, target, weight, reduction)
+        reduction, size_average = size_average, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _rustdl.binary_cross_entropy(input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
+):
+    """Sigmoid and binary cross-entropy in one stable op, with PyTorch's signature."""
+    if isinstance(size_average, str):
+        # rustdl's older positional (input, target, weight, reduction, pos_weight)
+        reduction, size_average = size_average, None
+        if isinstance(reduce, _rustdl.Tensor):
+            pos_weight, reduce = reduce, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _rustdl.binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+    """KL divergence with ``input`` log-probabilities, with PyTorch's signature."""
+    if isinstance(size_average, str):  # rustdl's older positional (input, target, reduction, log_target)
+        reduction, size_average = size_average, None
+        if isinstance(reduce, bool):
+            log_target, reduce = reduce, None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _rustdl.kl_div(input, target, reduction, log_target)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
@@ -1334,14 +1416,35 @@ def affine_grid(theta, size, align_corners=None):
     return base.matmul(theta.transpose(1, 2)).reshape(n, h, w, 2)
 
 
+def _grid_unnormalize(coord, size: int, align_corners: bool):
+    """Normalised ``[-1, 1]`` coordinates to pixel ones."""
+    if align_corners:
+        return ((coord + 1) / 2) * (size - 1)  # PyTorch's order of float ops
+    return ((coord + 1) * size - 1) / 2
+
+
 def _grid_coord(coord, size: int, padding_mode: str, align_corners: bool):
     """Normalised ``[-1, 1]`` coordinates to pixel ones, with ``border``/``reflection`` folding."""
+    return _grid_pad(_grid_unnormalize(coord, size, align_corners), size, padding_mode, align_corners)
+
+
+def _cubic_weights(t, a: float = -0.75):
+    """The four cubic-convolution weights (Keys, ``a = -0.75`` as PyTorch) of the taps at
+    ``-1, 0, 1, 2`` for a fractional offset ``t``."""
+
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
+def _grid_pad(pix, size: int, padding_mode: str, align_corners: bool):
+    """Pixel coordinates folded into the image by ``border`` clamping or ``reflection``."""
     from .. import where
 
-    if align_corners:
-        pix = (coord + 1) * ((size - 1) / 2)
-    else:
-        pix = ((coord + 1) * size - 1) / 2
     if padding_mode == "border":
         pix = pix.clamp(0, size - 1)
     elif padding_mode == "reflection":
@@ -1361,11 +1464,12 @@ def _grid_coord(coord, size: int, padding_mode: str, align_corners: bool):
 
 def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None):
     """Samples an ``(N, C, H, W)`` input at the normalised ``(x, y)`` points of ``grid``
-    ``(N, H_out, W_out, 2)`` (``-1`` / ``1`` the edges), ``bilinear`` or ``nearest``, outside points
-    read as ``zeros``, the ``border`` or the ``reflection``; differentiable in input and grid."""
+    ``(N, H_out, W_out, 2)`` (``-1`` / ``1`` the edges), ``bilinear``, ``nearest`` or ``bicubic``,
+    outside points read as ``zeros``, the ``border`` or the ``reflection``; differentiable in input
+    and grid."""
     op = "grid_sample"
-    if mode not in ("bilinear", "nearest"):
-        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(
             f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}"
@@ -1378,9 +1482,15 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     align = bool(align_corners)
     n, c, h, w = input.shape
     ho, wo = grid.shape[1], grid.shape[2]
+    if h == 0 or w == 0:
+        raise ValueError(
+            f"{op}: expected input to have non-empty spatial dimensions, got {tuple(input.shape)}"
+        )
+    if not input.is_floating_point() or not grid.is_floating_point():
+        raise TypeError(f"{op}: expected floating-point input and grid, got {input.dtype} and {grid.dtype}")
     grid = grid.to(input.dtype)
-    ix = _grid_coord(grid.narrow(-1, 0, 1).reshape(n, ho * wo), w, padding_mode, align)
-    iy = _grid_coord(grid.narrow(-1, 1, 1).reshape(n, ho * wo), h, padding_mode, align)
+    gx = grid.narrow(-1, 0, 1).reshape(n, ho * wo)
+    gy = grid.narrow(-1, 1, 1).reshape(n, ho * wo)
     flat = input.reshape(n, c, h * w)
 
     def corner(xi, yi):
@@ -1390,6 +1500,20 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
         vals = flat.gather(2, lin.reshape(n, 1, ho * wo).expand(n, c, ho * wo))
         return vals * inside.reshape(n, 1, ho * wo)
 
+    if mode == "bicubic":
+        # PyTorch's order: the unpadded coordinate's 4x4 taps, each folded by the padding mode
+        ix, iy = _grid_unnormalize(gx, w, align), _grid_unnormalize(gy, h, align)
+        x0, y0 = ix.detach().floor(), iy.detach().floor()
+        wxs, wys = _cubic_weights(ix - x0), _cubic_weights(iy - y0)
+        xs = [_grid_pad(x0 + (k - 1), w, padding_mode, align).detach() for k in range(4)]
+        ys = [_grid_pad(y0 + (k - 1), h, padding_mode, align).detach() for k in range(4)]
+        out = 0
+        for yk, wy in zip(ys, wys):
+            for xk, wx in zip(xs, wxs):
+                out = out + corner(xk, yk) * (wx * wy).reshape(n, 1, ho * wo)
+        return out.reshape(n, c, ho, wo)
+    ix = _grid_coord(gx, w, padding_mode, align)
+    iy = _grid_coord(gy, h, padding_mode, align)
     if mode == "nearest":
         out = corner(ix.detach().round(), iy.detach().round())
     else:

@@ -1,7 +1,10 @@
 """Learning-rate schedulers, as ``torch.optim.lr_scheduler``.
 
 Call ``scheduler.step()`` once per epoch (``OneCycleLR``: once per batch), after ``optimizer.step()``.
-The schedules are computed in closed form from each group's ``initial_lr``.
+The schedules are computed in closed form from each group's ``initial_lr``, except that
+``StepLR``, ``MultiStepLR`` and ``ExponentialLR`` stepped without an epoch chain from each
+group's current ``lr`` as PyTorch does (a learning rate set by hand, or restored with the
+optimizer's state, carries on), and ``CosineAnnealingLR``'s constructing step keeps it.
 
 Example:
     >>> opt = optim.SGD(model.parameters(), lr=0.1)
@@ -72,7 +75,9 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advances one epoch (or jumps to ``epoch``) and updates the groups' learning rates."""
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
-        for g, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        chain = getattr(self, "_chainable_lr", None)
+        lrs = chain() if epoch is None and chain is not None else self.get_lr()
+        for g, lr in zip(self.optimizer.param_groups, lrs):
             g["lr"] = lr
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
@@ -106,6 +111,12 @@ class StepLR(LRScheduler):
     def get_lr(self) -> list[float]:
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
+    def _chainable_lr(self) -> list[float]:
+        """PyTorch's form: each group's current ``lr`` times ``gamma`` every ``step_size`` epochs
+        (a learning rate changed by hand, or loaded with the optimizer, carries on)."""
+        decay = self.last_epoch != 0 and self.last_epoch % self.step_size == 0
+        return [g["lr"] * self.gamma if decay else g["lr"] for g in self.optimizer.param_groups]
+
 
 class MultiStepLR(LRScheduler):
     """``lr = initial_lr · gamma^(number of milestones ≤ epoch)``.
@@ -124,6 +135,11 @@ class MultiStepLR(LRScheduler):
     def get_lr(self) -> list[float]:
         return [base * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base in self.base_lrs]
 
+    def _chainable_lr(self) -> list[float]:
+        """PyTorch's form: the current ``lr`` times ``gamma`` per milestone reached this epoch."""
+        hits = self.milestones.count(self.last_epoch)
+        return [g["lr"] * self.gamma**hits if hits else g["lr"] for g in self.optimizer.param_groups]
+
 
 class ExponentialLR(LRScheduler):
     """``lr = initial_lr · gamma^epoch``."""
@@ -134,6 +150,12 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
+
+    def _chainable_lr(self) -> list[float]:
+        """PyTorch's form: the current ``lr`` times ``gamma`` each epoch after the first."""
+        if self.last_epoch == 0:
+            return [g["lr"] for g in self.optimizer.param_groups]
+        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -152,6 +174,12 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+    def _chainable_lr(self) -> list[float]:
+        """As PyTorch, the first (constructing) step keeps each group's current ``lr``."""
+        if self.last_epoch == 0:
+            return [g["lr"] for g in self.optimizer.param_groups]
+        return self.get_lr()
 
 
 class LinearLR(LRScheduler):
@@ -679,7 +707,12 @@ class ChainedScheduler(LRScheduler):
                 )
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
-        self._own_lrs = [list(s.get_last_lr()) for s in self._schedulers]
+        # each scheduler's own trajectory: one that chains from the current lr picked up the
+        # earlier schedulers' effect when it was constructed, so start it from its closed form
+        self._own_lrs = [
+            list(s.get_lr()) if hasattr(s, "_chainable_lr") else list(s.get_last_lr())
+            for s in self._schedulers
+        ]
         self._combine()
 
     def _combine(self) -> None:

@@ -200,6 +200,15 @@ def _module_to(self: Any, *args: Any, **kwargs: Any) -> Any:
     return _ORIG_MODULE_TO(self, *args, **kwargs)
 
 
+_DIST = rustdl.distributions.Distribution
+_ORIG_DIST_SHAPES = {k: _DIST.__dict__[k] for k in ("batch_shape", "event_shape")}
+
+
+def _size_property(orig: Any) -> property:
+    """A distribution's ``batch_shape``/``event_shape`` as a :class:`Size`, as PyTorch."""
+    return property(lambda self: Size(orig.fget(self)), doc=orig.__doc__)
+
+
 def unpatch_classes() -> None:
     """Undoes :func:`patch_classes` (``torchcompat.uninstall``): rustdl prints and behaves as
     itself again in the same process."""
@@ -214,6 +223,8 @@ def unpatch_classes() -> None:
             pass
     rustdl.Tensor.shape = _ORIG_SHAPE
     rustdl.Tensor.size = _ORIG_SIZE
+    for key, value in _ORIG_DIST_SHAPES.items():
+        setattr(_DIST, key, value)
     rustdl.dtype.__repr__ = _ORIG_DTYPE_REPR
     rustdl.Tensor.double = _ORIG_DOUBLE
     rustdl.Tensor.to = _ORIG_TO
@@ -243,6 +254,8 @@ def patch_classes() -> None:
     # printed as PyTorch prints them: torch.Size([2, 3]), torch.float32
     rustdl.Tensor.shape = property(_tensor_shape, doc="The dims, as a torch.Size.")
     rustdl.Tensor.size = _tensor_size
+    for key, value in _ORIG_DIST_SHAPES.items():
+        setattr(_DIST, key, _size_property(value))
     rustdl.dtype.__repr__ = _dtype_repr
     rustdl.Tensor.double = _tensor_double
     rustdl.Tensor.to = _tensor_to

@@ -27,6 +27,14 @@ class _WeightedLoss(_Loss):
         self.register_buffer("weight", weight)
 
 
+def _legacy(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` constructor arguments onto ``reduction``
+    (a string in ``size_average``'s place is rustdl's older positional ``reduction``)."""
+    if isinstance(size_average, str):
+        return size_average
+    return F._legacy_reduction(size_average, reduce, reduction)
+
+
 class MSELoss(_Loss):
     """Mean squared error ``(x − y)²``.
 
@@ -38,12 +46,18 @@ class MSELoss(_Loss):
         1.0
     """
 
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(_legacy(size_average, reduce, reduction))
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error ``|x − y|``. Shape: as :class:`MSELoss`."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(_legacy(size_average, reduce, reduction))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.l1_loss(input, target, self.reduction)
@@ -52,8 +66,10 @@ class L1Loss(_Loss):
 class SmoothL1Loss(_Loss):
     """``0.5·d²/beta`` if ``|d| < beta`` else ``|d| − 0.5·beta``, with ``d = x − y``."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0) -> None:
+        if isinstance(reduce, (int, float)) and not isinstance(reduce, bool):  # older (reduction, beta)
+            beta, reduce = reduce, None
+        super().__init__(_legacy(size_average, reduce, reduction))
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
         self.beta = beta
@@ -95,11 +111,18 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(
         self,
         weight: Tensor | None = None,
+        size_average=None,
         ignore_index: int = -100,
+        reduce=None,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__(weight, reduction)
+        if isinstance(size_average, int) and not isinstance(size_average, bool):
+            # rustdl's older positional (weight, ignore_index, reduction, label_smoothing)
+            if isinstance(reduce, (int, float)) and not isinstance(reduce, bool):
+                label_smoothing = reduce
+            size_average, ignore_index, reduce, reduction = None, size_average, None, ignore_index
+        super().__init__(weight, _legacy(size_average, reduce, reduction))
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be within [0, 1], got {label_smoothing}"
@@ -109,7 +132,12 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(
-            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
         )
 
 
@@ -121,20 +149,35 @@ class NLLLoss(_WeightedLoss):
     """
 
     def __init__(
-        self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
+        self,
+        weight: Tensor | None = None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
     ) -> None:
-        super().__init__(weight, reduction)
+        if isinstance(size_average, int) and not isinstance(size_average, bool):
+            # rustdl's older positional (weight, ignore_index, reduction)
+            size_average, ignore_index, reduction = None, size_average, ignore_index
+        super().__init__(weight, _legacy(size_average, reduce, reduction))
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(
+            input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
+        )
 
 
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities: ``−w·(y·log x + (1 − y)·log(1 − x))``, logs clamped at −100."""
 
+    def __init__(
+        self, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean"
+    ) -> None:
+        super().__init__(weight, _legacy(size_average, reduce, reduction))
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):
@@ -147,13 +190,23 @@ class BCEWithLogitsLoss(_WeightedLoss):
     """
 
     def __init__(
-        self, weight: Tensor | None = None, reduction: str = "mean", pos_weight: Tensor | None = None
+        self,
+        weight: Tensor | None = None,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__(weight, reduction)
+        if isinstance(size_average, str) and reduce is not None and not isinstance(reduce, bool):
+            # rustdl's older positional (weight, reduction, pos_weight)
+            pos_weight, reduce = reduce, None
+        super().__init__(weight, _legacy(size_average, reduce, reduction))
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
 
 
 class KLDivLoss(_Loss):
@@ -164,12 +217,16 @@ class KLDivLoss(_Loss):
         log_target: the target is given as log-probabilities.
     """
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction, _REDUCTIONS + ("batchmean",))
+    def __init__(
+        self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
+    ) -> None:
+        if isinstance(size_average, str) and isinstance(reduce, bool):  # older (reduction, log_target)
+            log_target, reduce = reduce, None
+        super().__init__(_legacy(size_average, reduce, reduction), _REDUCTIONS + ("batchmean",))
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.kl_div(input, target, self.reduction, self.log_target)
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class _LegacyLoss(_Loss):
