@@ -799,6 +799,14 @@ pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
 }
 
 fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
+    if t.0.superseded.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(crate::error::Error::Runtime(format!(
+            "backward: a leaf tensor of shape {:?} that this graph used was given a new shape or data in \
+             place since (unsqueeze_/t_/resize_/set_/.data = ...); its gradient has nowhere to go: \
+             run the forward pass again after changing it",
+            t.shape()
+        )));
+    }
     let g = if g.dtype() != t.dtype() {
         g.to_dtype(t.dtype())?
     } else {

@@ -44,6 +44,9 @@ pub struct TensorImpl {
     /// for a tensor a derivative rule saved: the history of the tensor it was saved from, which
     /// it takes on while a rule runs with `create_graph` (higher-order gradients)
     pub(crate) origin: Option<Origin>,
+    /// a leaf whose Python object now stands for another tensor (an in-place shape change):
+    /// a gradient reaching it is refused (see `autograd::accumulate`)
+    pub(crate) superseded: AtomicBool,
 }
 
 /// Where a saved tensor came from (see [`Tensor::saved`]).
@@ -101,6 +104,7 @@ impl Tensor {
             hooks: crate::autograd::Hooks::default(),
             post_hooks: crate::autograd::Hooks::default(),
             origin: None,
+            superseded: AtomicBool::new(false),
         }))
     }
 
@@ -775,6 +779,11 @@ impl Tensor {
         self.copy_named(&src, "fill_")
     }
 
+    /// Marks a leaf whose Python object was given a new shape in place (see `superseded`).
+    pub(crate) fn mark_superseded(&self) {
+        self.0.superseded.store(true, Ordering::Release);
+    }
+
     /// Whether this tensor is its storage, whole and in order (no view into a larger buffer).
     pub fn owns_whole_storage(&self) -> bool {
         self.layout().offset == 0 && self.is_contiguous() && self.storage().len() == self.numel()
@@ -798,8 +807,8 @@ impl Tensor {
             )));
         }
         if self.requires_grad() && !src.dtype().is_float() {
-            return Err(Error::DType(format!(
-                "set_data: a tensor that requires grad cannot take {} data",
+            return Err(Error::Runtime(format!(
+                "set_data: data set to a tensor that requires grad must be floating point, got {}",
                 src.dtype()
             )));
         }

@@ -787,6 +787,8 @@ def _as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: Any = Non
 
 
 def _resize_sizes(op: str, sizes: tuple) -> tuple:
+    if not sizes:
+        raise TypeError(f"{op}: missing the new size (give ints or a tuple of ints)")
     if (
         len(sizes) == 1
         and isinstance(sizes[0], (tuple, list))
@@ -800,8 +802,10 @@ def _resize_sizes(op: str, sizes: tuple) -> tuple:
                 s = int(s.item())
             else:
                 raise TypeError(f"{op}: sizes must be ints, got {type(s).__name__}")
+        if not -(2**63) <= s < 2**63:
+            raise TypeError(f"{op}: size {int(s)} does not fit in a 64-bit integer")
         if s < 0:
-            raise RuntimeError(f"{op}: negative size {int(s)} in {tuple(int(v) for v in sizes)}")
+            raise RuntimeError(f"{op}: negative size {int(s)} in {tuple(out) + (int(s),)}")
         out.append(int(s))
     return tuple(out)
 
@@ -816,7 +820,11 @@ def _resize_(self: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
             f"resize_: cannot resize a tensor that requires grad (shape {tuple(self.shape)}); "
             "use view/reshape, or resize a detached copy"
         )
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    n = 1
+    for d in shape:  # Python ints: a product past int64 must not wrap around
+        n *= d
+    if n >= 2**63:
+        raise RuntimeError(f"resize_: the element count of {shape} overflows")
     if n > 2**40:
         raise MemoryError(f"resize_: {shape} needs {n} elements, more than this machine can hold")
     if tuple(self.shape) == shape:
@@ -851,10 +859,20 @@ def _set_(
     elif isinstance(source, Tensor):
         if source.dtype != self.dtype:
             raise RuntimeError(f"set_: source dtype {source.dtype} does not match {self.dtype}")
+        if source.device != self.device:
+            raise RuntimeError(
+                f"set_: cannot set the data of a tensor on {self.device} to a source on {source.device}"
+            )
+        if (storage_offset is None) != (size is None) or (stride is not None and size is None):
+            raise TypeError(
+                "set_: expected set_(source) or set_(source, storage_offset, size, stride=None), got "
+                f"storage_offset={storage_offset!r}, size={size!r}, stride={stride!r}"
+            )
         new = source.detach()
         if size is not None:
-            strides = stride if stride is not None else _contiguous_strides(tuple(size))
-            new = new.as_strided(tuple(size), tuple(strides), storage_offset)
+            size = _resize_sizes("set_", (size,))
+            strides = stride if stride is not None else _contiguous_strides(size)
+            new = new.as_strided(size, tuple(strides), storage_offset)
     else:
         raise TypeError(f"set_: expected a tensor source, got {type(source).__name__}")
     if self.requires_grad and self.is_leaf:

@@ -2016,11 +2016,41 @@ def _unfold(self, dimension, size, step):
 def _as_strided(self, size, stride, storage_offset=0):
     """A tensor of ``size`` reading this tensor's elements (in row-major order) at
     ``storage_offset + sum(i_k * stride_k)`` (a differentiable gather, not a view)."""
-    size, stride = list(size), list(stride)
+
+    def ints(v, what):
+        if isinstance(v, (int, _np.integer)) and not isinstance(v, bool):
+            v = [v]
+        if not isinstance(v, (tuple, list)) and type(v).__name__ != "Size":
+            raise TypeError(f"as_strided: {what} must be a tuple of ints, got {type(v).__name__}")
+        for e in v:
+            if isinstance(e, bool) or not isinstance(e, (int, _np.integer)):
+                raise TypeError(f"as_strided: {what} must be a tuple of ints, got an element {e!r}")
+        return [int(e) for e in v]
+
+    size, stride = ints(size, "size"), ints(stride, "stride")
+    if storage_offset is None:
+        storage_offset = 0
+    if isinstance(storage_offset, bool) or not isinstance(storage_offset, (int, _np.integer)):
+        raise TypeError(f"as_strided: storage_offset must be an int, got {type(storage_offset).__name__}")
     if len(size) != len(stride):
         raise ValueError(f"as_strided: size {size} and stride {stride} must have the same length")
     if any(s < 0 for s in size) or any(s < 0 for s in stride) or storage_offset < 0:
         raise ValueError("as_strided: size, stride and storage_offset must be non-negative")
+    # checked in Python ints before anything is allocated (a hostile size must not reach numpy)
+    count = 1
+    for n in size:
+        count *= n
+    if count:
+        last = storage_offset + sum((n - 1) * st for n, st in zip(size, stride))
+        if last >= self.numel():
+            raise IndexError(
+                f"as_strided: size {tuple(size)} and stride {tuple(stride)} at offset {storage_offset} "
+                f"need element {last} of a tensor with {self.numel()} elements"
+            )
+    if count > 2**32:
+        raise MemoryError(
+            f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
+        )
     idx = _np.full(tuple(size), storage_offset, dtype=_np.int64)
     for k, (n, st) in enumerate(zip(size, stride)):
         shape = [1] * len(size)

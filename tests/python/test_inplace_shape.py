@@ -167,3 +167,127 @@ def test_as_strided_in_place():
     np.testing.assert_array_equal(b.numpy(), [4.0, 5.0])
     with pytest.raises(IndexError, match="as_strided"):
         rustdl.zeros(3).as_strided_((5,), (1,))
+
+
+# ---- hostile inputs (regressions) ----
+
+
+def test_hash_survives_an_in_place_shape_change():
+    # a tensor is a dict key (optimizer state, hook tables): its hash must not follow the
+    # core tensor the object stands for
+    p = nn.Parameter(rustdl.ones(2, 3))
+    h = hash(p)
+    table = {p: "state"}
+    with rustdl.no_grad():
+        p.t_()
+    assert hash(p) == h and table[p] == "state"
+    p.data = rustdl.ones(5)
+    assert hash(p) == h and p in table
+
+
+def test_optimizer_state_follows_a_parameter_through_t_():
+    # Adam on a square weight, transposed in place between steps: the moments carry on (they
+    # were silently reset when the state was keyed by the replaced core tensor)
+    w0 = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    p = nn.Parameter(rustdl.tensor(w0))
+    opt = rustdl.optim.SGD([p], lr=0.1, momentum=0.5)
+    p.grad = rustdl.ones(2, 2)
+    opt.step()
+    with rustdl.no_grad():
+        p.t_()
+    p.grad = rustdl.ones(2, 2)
+    opt.step()
+    # momentum buffer: 1, then 0.5 * 1 + 1 = 1.5; total step 0.1 * (1 + 1.5)
+    np.testing.assert_allclose(p.detach().numpy(), w0.T - 0.25, rtol=1e-6)
+    assert len(opt.state) == 1
+
+
+def test_optimizer_state_of_another_shape_is_refused():
+    for make in (
+        lambda ps: rustdl.optim.SGD(ps, lr=0.1, momentum=0.9),
+        lambda ps: rustdl.optim.Adam(ps, lr=0.1),
+        lambda ps: rustdl.optim.RMSprop(ps, lr=0.1),
+        lambda ps: rustdl.optim.Adagrad(ps, lr=0.1),
+    ):
+        p = nn.Parameter(rustdl.ones(2, 3))
+        opt = make([p])
+        p.grad = rustdl.ones(2, 3)
+        opt.step()
+        p.data = rustdl.ones(4)
+        p.grad = rustdl.ones(4)
+        with pytest.raises(RuntimeError, match="shape"):
+            opt.step()
+        np.testing.assert_array_equal(p.detach().numpy(), np.ones(4, np.float32))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda a: a.unsqueeze_(0),
+        lambda a: a.t_(),
+        lambda a: a.set_(rustdl.ones(4)),
+        lambda a: a.as_strided_((1,), (1,)),
+    ],
+)
+def test_backward_into_a_leaf_reshaped_since_the_forward_is_refused(change):
+    # the graph reaches the leaf's old tensor: its gradient used to vanish silently
+    a = rustdl.zeros(3, requires_grad=True)
+    b = (a * 2.0).sum()
+    with rustdl.no_grad():
+        change(a)
+    with pytest.raises(RuntimeError, match="new shape or data"):
+        b.backward()
+    assert a.grad is None
+
+
+def test_backward_after_data_assignment_with_a_new_shape_is_refused():
+    a = rustdl.zeros(3, requires_grad=True)
+    b = (a * a).sum()
+    a.data = rustdl.ones(5)
+    with pytest.raises(RuntimeError, match="new shape or data"):
+        b.backward()
+    # a fresh forward pass works
+    (a * a).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(5, 2.0, np.float32))
+
+
+def test_data_assignment_refusals_leave_the_tensor_as_it_was():
+    a = rustdl.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating point"):
+        a.data = rustdl.ones(3, dtype=rustdl.int64)
+    with pytest.raises(TypeError):
+        a.data = 5
+    assert a.dtype == rustdl.float32 and a.shape == (3,) and a.requires_grad
+
+
+def test_resize_and_set_argument_refusals():
+    x = rustdl.arange(6.0)
+    with pytest.raises(TypeError, match="resize_"):
+        x.resize_()
+    with pytest.raises(TypeError, match="resize_"):
+        x.resize_(2**70)
+    with pytest.raises(RuntimeError, match="resize_.*overflows"):
+        x.resize_(2**32, 2**32)
+    with pytest.raises(TypeError, match="set_"):
+        x.set_(rustdl.ones(4), 1)  # an offset needs a size
+    with pytest.raises(TypeError, match="set_"):
+        x.set_(rustdl.ones(4), size=(2,))
+    with pytest.raises(IndexError):
+        x.set_(rustdl.arange(6.0), 0, (4, 4))
+    np.testing.assert_array_equal(x.numpy(), np.arange(6, dtype=np.float32))
+    x.set_(rustdl.arange(6.0), 1, (2, 2))
+    np.testing.assert_array_equal(x.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_as_strided_hostile_sizes_fail_before_allocating():
+    x = rustdl.arange(6.0)
+    with pytest.raises(IndexError, match="as_strided"):
+        x.as_strided_((2**40,), (1,))  # was numpy's "Unable to allocate 8 TiB"
+    with pytest.raises(MemoryError, match="as_strided"):
+        x.as_strided_((2**20, 2**20), (0, 0))  # in bounds, but 2**40 elements
+    with pytest.raises(TypeError, match="as_strided"):
+        x.as_strided_((2.0,), (1,))
+    with pytest.raises(TypeError, match="as_strided"):
+        x.as_strided_(None, (1,))
+    np.testing.assert_array_equal(x.numpy(), np.arange(6, dtype=np.float32))
+    assert x.as_strided_((0, 5), (100, 100)).shape == (0, 5)
