@@ -694,9 +694,8 @@ def vmap(
             arguments are never mapped.
         out_dims: an int, or a pytree matching the output, of where the batch dimension goes.
         randomness: ``'different'`` (each call draws its own random numbers), ``'same'`` (every
-            call starts from the same generator state) or ``'error'``. Since each sample is a
-            separate call here, ``'error'`` is treated as ``'different'`` instead of refusing
-            random ops.
+            call starts from the same generator state) or ``'error'`` (the default: a function
+            that draws from the generator is refused with a RuntimeError, as PyTorch's).
         chunk_size: accepted (calls are one sample at a time anyway).
 
     A batch of size 0 calls ``func`` once on zero-filled samples to learn the output's shape and
@@ -769,6 +768,9 @@ def _slices(leaf, d, batch):
 def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
     fname = _fname(func)
     results = []
+    if randomness == "error":
+        # PyTorch refuses random ops in this mode; here a call that moved the generator is one
+        func = _refusing_randomness(func, fname)
     if batch == 0:
         sample = [
             leaf
@@ -829,6 +831,23 @@ def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
                     )
             stacked.append(_rustdl.stack(ts, od))
     return _unflatten(out_spec, stacked)
+
+
+def _refusing_randomness(func, fname):
+    import rustdl
+
+    def call(*args, **kwargs):
+        before = rustdl.get_rng_state()
+        out = func(*args, **kwargs)
+        if not rustdl.equal(before, rustdl.get_rng_state()):
+            raise RuntimeError(
+                f"vmap({fname}, ...): called random operation while in randomness error mode. Please "
+                "either use the 'same' or 'different' randomness flags on vmap or perform the "
+                "randomness operation out of vmap"
+            )
+        return out
+
+    return call
 
 
 def _rustdl_tensor(v):

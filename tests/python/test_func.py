@@ -690,3 +690,17 @@ def test_hostile_inputs_to_the_transforms():
         jacrev(lambda a: a)(1.0)
     # a zero-size Jacobian is fine
     assert jacrev(lambda a: a.sin())(rustdl.zeros(0)).shape == (0, 0)
+
+
+def test_vmap_refuses_random_ops_in_error_mode():
+    # the default randomness="error" refuses a function that draws random numbers, as PyTorch
+    # (it was treated as "different")
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        vmap(lambda x: F.dropout(x, 0.5))(rustdl.ones(4, 3))
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        vmap(lambda x: x + rustdl.rand(()))(rustdl.zeros(3))
+    # a deterministic function is unaffected, and dropout in eval mode draws nothing
+    np.testing.assert_array_equal(_np(vmap(lambda x: x * 2.0)(rustdl.ones(2, 2))), np.full((2, 2), 2.0))
+    np.testing.assert_array_equal(
+        _np(vmap(lambda x: F.dropout(x, 0.5, training=False))(rustdl.ones(2, 2))), np.ones((2, 2))
+    )

@@ -36,13 +36,13 @@ c(
 )
 c("nonleaf_unsq_bw", "a = A(3, rg=True); b = a * 2; b.unsqueeze_(0); b.sum().backward(); out = a.grad")
 c("nonleaf_t_bw", "a = A(2, 3, rg=True); b = a * 2; b.t_(); (b * A(3, 2)).sum().backward(); out = a.grad")
-c("as_strided_ok", "x = M.arange(6.); x.as_strided_((3, 3), (1, 1)); out = x")
-c("as_strided_oob", "x = M.arange(6.); x.as_strided_((3, 3), (3, 3))")
-c("as_strided_huge", "x = M.arange(6.); x.as_strided_((2**40,), (1,))")
-c("as_strided_neg", "x = M.arange(6.); x.as_strided_((3,), (-1,))")
-c("resize_grow", "x = M.arange(6.); x.resize_(2, 3); out = x")
-c("resize_shrink", "x = M.arange(6.); x.resize_(4); out = x")
-c("resize_zero", "x = M.arange(6.); x.resize_(2, 0, 3); out = x.shape")
+c("as_strided_ok", "x = M.arange(6.).to(dev); x.as_strided_((3, 3), (1, 1)); out = x")
+c("as_strided_oob", "x = M.arange(6.).to(dev); x.as_strided_((3, 3), (3, 3))")
+c("as_strided_huge", "x = M.arange(6.).to(dev); x.as_strided_((2**40,), (1,))")
+c("as_strided_neg", "x = M.arange(6.).to(dev); x.as_strided_((3,), (-1,))")
+c("resize_grow", "x = M.arange(6.).to(dev); x.resize_(2, 3); out = x")
+c("resize_shrink", "x = M.arange(6.).to(dev); x.resize_(4); out = x")
+c("resize_zero", "x = M.arange(6.).to(dev); x.resize_(2, 0, 3); out = x.shape")
 c("resize_neg", "x = A(3); x.resize_(-1)")
 c("resize_float", "x = A(3); x.resize_(2.0)")
 c("resize_none", "x = A(3); x.resize_(None)")
@@ -57,15 +57,15 @@ c("resize_rg", "x = A(3, rg=True); x.resize_(4)")
 c("resize_nonleaf_rg", "x = A(3, rg=True) * 2; x.resize_(4)")
 c("resize_as", "x = A(3); x.resize_as_(A(2, 2)); out = x.shape")
 c("resize_as_list", "x = A(3); x.resize_as_([2, 2])")
-c("set_share", "x = A(3); s = M.arange(4.); x.set_(s); s.mul_(2); out = x")
+c("set_share", "x = A(3); s = M.arange(4.).to(dev); x.set_(s); s.mul_(2); out = x")
 c("set_empty", "x = A(3); x.set_(); out = x.shape")
 c("set_dtype", "x = A(3); x.set_(I([1, 2]))")
 c("set_list", "x = A(3); x.set_([1.0])")
-c("set_off_size", "x = A(3); x.set_(M.arange(6.), 1, (2, 2)); out = x")
-c("set_off_size_stride", "x = A(3); x.set_(M.arange(6.), 1, (2, 2), (1, 1)); out = x")
-c("set_off_no_size", "x = A(3); x.set_(M.arange(6.), 1)")
-c("set_size_no_off", "x = A(3); x.set_(M.arange(6.), size=(2,))")
-c("set_neg_off", "x = A(3); x.set_(M.arange(6.), -1, (2,))")
+c("set_off_size", "x = A(3); x.set_(M.arange(6.).to(dev), 1, (2, 2)); out = x")
+c("set_off_size_stride", "x = A(3); x.set_(M.arange(6.).to(dev), 1, (2, 2), (1, 1)); out = x")
+c("set_off_no_size", "x = A(3); x.set_(M.arange(6.).to(dev), 1)")
+c("set_size_no_off", "x = A(3); x.set_(M.arange(6.).to(dev), size=(2,))")
+c("set_neg_off", "x = A(3); x.set_(M.arange(6.).to(dev), -1, (2,))")
 c("set_leaf_rg", "x = A(3, rg=True); x.set_(A(4))")
 c("set_leaf_rg_no_grad", "x = A(3, rg=True)\nwith M.no_grad():\n    x.set_(A(4))\nout = [x, x.requires_grad]")
 c("data_shape", "x = A(3); x.data = A(2, 2); out = x")
@@ -74,17 +74,17 @@ c("data_int_rg", "x = A(3, rg=True); x.data = I([1, 2, 3])")
 c("data_not_tensor", "x = A(3); x.data = 5")
 c("data_view", "a = A(2, 3); b = a.t(); b.data = A(3, 2) + 1; out = [a, b]")
 c("data_shape_leaf_bw", "x = A(3, rg=True); x.data = A(3, 4); x.sum().backward(); out = x.grad")
-c("param_data_fwd", "m = nn.Linear(3, 2); m.weight.data = A(4, 3); out = m(A(5, 3))")
+c("param_data_fwd", "m = nn.Linear(3, 2).to(dev); m.weight.data = A(4, 3); out = m(A(5, 3))")
 c(
     "param_data_both_fwd",
-    "m = nn.Linear(3, 2); m.weight.data = A(4, 3); m.bias.data = A(4); out = m(A(5, 3)).shape",
+    "m = nn.Linear(3, 2).to(dev); m.weight.data = A(4, 3); m.bias.data = A(4); out = m(A(5, 3)).shape",
 )
-c("param_unsq_fwd", "m = nn.Linear(3, 2)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = m(A(5, 3))")
+c("param_unsq_fwd", "m = nn.Linear(3, 2).to(dev)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = m(A(5, 3))")
 c(
     "param_unsq_sd",
-    "m = nn.Linear(3, 2)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = [m.state_dict()['weight'].shape, isinstance(m.weight, nn.Parameter)]",
+    "m = nn.Linear(3, 2).to(dev)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = [m.state_dict()['weight'].shape, isinstance(m.weight, nn.Parameter)]",
 )
-c("param_resize", "m = nn.Linear(3, 2)\nwith M.no_grad():\n    m.weight.resize_(3, 2)")
+c("param_resize", "m = nn.Linear(3, 2).to(dev)\nwith M.no_grad():\n    m.weight.resize_(3, 2)")
 c(
     "opt_state_other_shape",
     "p = nn.Parameter(A(2, 3)); o = M.optim.Adam([p], lr=0.1); p.grad = A(2, 3); o.step(); p.data = A(4); p.grad = A(4); o.step(); out = p",
@@ -109,11 +109,11 @@ c("grad_grad", "out = M.func.grad(lambda a: M.func.grad(lambda b: (b ** 3).sum()
 c("vjp_cot_shape", "out = M.func.vjp(lambda a: a * 2, A(3))[1](A(4))")
 c("vjp_cot_type", "out = M.func.vjp(lambda a: a * 2, A(3))[1](3.0)")
 c("jvp_tangent_shape", "out = M.func.jvp(lambda a: a * 2, (A(3),), (A(4),))")
-c("jvp_ok", "out = M.func.jvp(lambda a: a.sin(), (A(3),), (M.ones(3),))")
+c("jvp_ok", "out = M.func.jvp(lambda a: a.sin(), (A(3),), (M.ones(3, device=dev),))")
 c("jacrev_ok", "out = M.func.jacrev(lambda a: a.sin())(A(3))")
 c("jacfwd_ok", "out = M.func.jacfwd(lambda a: a.sin())(A(3))")
-c("jacrev_huge", "out = M.func.jacrev(lambda a: a.sin())(M.zeros(2**20))")
-c("jacrev_zero", "out = M.func.jacrev(lambda a: a.sin())(M.zeros(0))")
+c("jacrev_huge", "out = M.func.jacrev(lambda a: a.sin())(M.zeros(2**20, device=dev))")
+c("jacrev_zero", "out = M.func.jacrev(lambda a: a.sin())(M.zeros(0, device=dev))")
 c("jacrev_argnums_oob", "out = M.func.jacrev(lambda a: a.sin(), argnums=3)(A(3))")
 c("hessian_ok", "out = M.func.hessian(lambda a: (a ** 3).sum())(A(3))")
 c("vmap_ok", "out = M.func.vmap(lambda a: a.sum())(A(4, 3))")
@@ -126,19 +126,21 @@ c("vmap_out_dims_oob", "out = M.func.vmap(lambda a: a, out_dims=3)(A(4, 3))")
 c("vmap_nested", "out = M.func.vmap(M.func.vmap(lambda a: a.sum()))(A(2, 3, 4))")
 c("vmap_grad", "out = M.func.vmap(M.func.grad(lambda a: (a ** 2).sum()))(A(2, 3))")
 c("vmap_chunk0", "out = M.func.vmap(lambda a: a.sum(), chunk_size=0)(A(4, 3))")
+c("vmap_dropout_error_mode", "out = M.func.vmap(lambda a: F.dropout(a, 0.5))(A(4, 3))")
+c("vmap_dropout_same", "out = M.func.vmap(lambda a: F.dropout(a, 0.5), randomness='same')(A(4, 3)).shape")
 c("vmap_randomness", "out = M.func.vmap(lambda a: a, randomness='foo')(A(4, 3))")
 c(
     "fc_restored",
-    "m = nn.Linear(3, 2); w = m.weight.detach().clone()\ntry:\n    M.func.functional_call(m, {'weight': A(2, 3)}, (A(1, 4),))\nexcept Exception:\n    pass\nout = [M.equal(w, m.weight.detach()), isinstance(m.weight, nn.Parameter)]",
+    "m = nn.Linear(3, 2).to(dev); w = m.weight.detach().clone()\ntry:\n    M.func.functional_call(m, {'weight': A(2, 3)}, (A(1, 4),))\nexcept Exception:\n    pass\nout = [M.equal(w, m.weight.detach()), isinstance(m.weight, nn.Parameter)]",
 )
-c("fc_bad_shape", "m = nn.Linear(3, 2); out = M.func.functional_call(m, {'weight': A(5, 5)}, (A(1, 3),))")
-c("fc_nontensor", "m = nn.Linear(3, 2); out = M.func.functional_call(m, {'weight': 3.0}, (A(1, 3),))")
+c("fc_bad_shape", "m = nn.Linear(3, 2).to(dev); out = M.func.functional_call(m, {'weight': A(5, 5)}, (A(1, 3),))")
+c("fc_nontensor", "m = nn.Linear(3, 2).to(dev); out = M.func.functional_call(m, {'weight': 3.0}, (A(1, 3),))")
 c(
     "fc_strict",
-    "m = nn.Linear(3, 2); out = M.func.functional_call(m, {'weight': A(2, 3)}, (A(1, 3),), strict=True)",
+    "m = nn.Linear(3, 2).to(dev); out = M.func.functional_call(m, {'weight': A(2, 3)}, (A(1, 3),), strict=True)",
 )
 c("sms_empty", "out = M.func.stack_module_state([])")
-c("sms_mismatch", "out = M.func.stack_module_state([nn.Linear(3, 2), nn.Linear(3, 4)])")
+c("sms_mismatch", "out = M.func.stack_module_state([nn.Linear(3, 2).to(dev), nn.Linear(3, 4).to(dev)])")
 c(
     "fwad_bad_tangent",
     SUB + "fw = sub('autograd.forward_ad')\nwith fw.dual_level():\n    d = fw.make_dual(A(3), A(4))",
@@ -152,76 +154,76 @@ c(
 c(
     "fwad_ok",
     SUB
-    + "fw = sub('autograd.forward_ad')\nwith fw.dual_level():\n    d = fw.make_dual(A(3), M.ones(3))\n    out = fw.unpack_dual((d * d).sum()).tangent",
+    + "fw = sub('autograd.forward_ad')\nwith fw.dual_level():\n    d = fw.make_dual(A(3), M.ones(3, device=dev))\n    out = fw.unpack_dual((d * d).sum()).tangent",
 )
 # ---- prune / parametrize / swa / adaptive softmax
-c("prune_amount_neg", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'weight', amount=-1)")
-c("prune_amount_big", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'weight', amount=13)")
+c("prune_amount_neg", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=-1)")
+c("prune_amount_big", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=13)")
 c(
     "prune_amount_float_big",
-    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'weight', amount=1.5)",
+    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=1.5)",
 )
 c(
     "prune_amount_nan",
-    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'weight', amount=float('nan'))",
+    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=float('nan'))",
 )
-c("prune_amount_str", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'weight', amount='a')")
+c("prune_amount_str", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount='a')")
 c(
     "prune_all",
-    SUB + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'weight', amount=12); out = m.weight",
+    SUB + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=12); out = m.weight",
 )
-c("prune_bad_name", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3), 'foo', amount=0.5)")
+c("prune_bad_name", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'foo', amount=0.5)")
 c(
     "prune_ln_dim_oob",
-    SUB + "sub('nn.utils.prune').ln_structured(nn.Linear(4, 3), 'weight', amount=0.5, n=2, dim=5)",
+    SUB + "sub('nn.utils.prune').ln_structured(nn.Linear(4, 3).to(dev), 'weight', amount=0.5, n=2, dim=5)",
 )
 c(
     "prune_zero_w",
-    SUB + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(0, 3), 'weight', amount=0.5); out = m.weight",
+    SUB + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(0, 3).to(dev), 'weight', amount=0.5); out = m.weight",
 )
-c("prune_remove_unpruned", SUB + "sub('nn.utils.prune').remove(nn.Linear(4, 3), 'weight')")
+c("prune_remove_unpruned", SUB + "sub('nn.utils.prune').remove(nn.Linear(4, 3).to(dev), 'weight')")
 c(
     "param_bad_name",
     SUB
-    + "class S(nn.Module):\n    def forward(self, X): return X\nsub('nn.utils.parametrize').register_parametrization(nn.Linear(3, 3), 'foo', S())",
+    + "class S(nn.Module):\n    def forward(self, X): return X\nsub('nn.utils.parametrize').register_parametrization(nn.Linear(3, 3).to(dev), 'foo', S())",
 )
 c(
     "param_shape_change",
     SUB
-    + "class S(nn.Module):\n    def forward(self, X): return X[0]\nm = nn.Linear(3, 3); sub('nn.utils.parametrize').register_parametrization(m, 'weight', S()); out = m.weight",
+    + "class S(nn.Module):\n    def forward(self, X): return X[0]\nm = nn.Linear(3, 3).to(dev); sub('nn.utils.parametrize').register_parametrization(m, 'weight', S()); out = m.weight",
 )
-c("param_remove_none", SUB + "sub('nn.utils.parametrize').remove_parametrizations(nn.Linear(3, 3), 'weight')")
+c("param_remove_none", SUB + "sub('nn.utils.parametrize').remove_parametrizations(nn.Linear(3, 3).to(dev), 'weight')")
 c(
     "orth_int",
     SUB
-    + "m = nn.Linear(3, 3); m.weight = nn.Parameter(I([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), requires_grad=False); sub('nn.utils.parametrizations').orthogonal(m)",
+    + "m = nn.Linear(3, 3).to(dev); m.weight = nn.Parameter(I([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), requires_grad=False); sub('nn.utils.parametrizations').orthogonal(m)",
 )
-c("orth_1d", SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3), 'bias')")
-c("orth_bad_map", SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3), orthogonal_map='foo')")
-c("orth_zero", SUB + "out = sub('nn.utils.parametrizations').orthogonal(nn.Linear(0, 3)).weight.shape")
-c("wn_dim_oob", SUB + "sub('nn.utils.parametrizations').weight_norm(nn.Linear(3, 3), dim=5)")
+c("orth_1d", SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3).to(dev), 'bias')")
+c("orth_bad_map", SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3).to(dev), orthogonal_map='foo')")
+c("orth_zero", SUB + "out = sub('nn.utils.parametrizations').orthogonal(nn.Linear(0, 3).to(dev)).weight.shape")
+c("wn_dim_oob", SUB + "sub('nn.utils.parametrizations').weight_norm(nn.Linear(3, 3).to(dev), dim=5)")
 c(
     "swa_update_mismatch",
-    SUB + "a = sub('optim.swa_utils').AveragedModel(nn.Linear(4, 3)); a.update_parameters(nn.Linear(5, 3))",
+    SUB + "a = sub('optim.swa_utils').AveragedModel(nn.Linear(4, 3).to(dev)); a.update_parameters(nn.Linear(5, 3).to(dev))",
 )
 c(
     "swalr_bad_strategy",
     SUB
-    + "o = M.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1); sub('optim.swa_utils').SWALR(o, swa_lr=0.05, anneal_strategy='foo')",
+    + "o = M.optim.SGD(nn.Linear(2, 2).to(dev).parameters(), lr=0.1); sub('optim.swa_utils').SWALR(o, swa_lr=0.05, anneal_strategy='foo')",
 )
 c(
     "swalr_neg_epochs",
     SUB
-    + "o = M.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1); sub('optim.swa_utils').SWALR(o, swa_lr=0.05, anneal_epochs=-1)",
+    + "o = M.optim.SGD(nn.Linear(2, 2).to(dev).parameters(), lr=0.1); sub('optim.swa_utils').SWALR(o, swa_lr=0.05, anneal_epochs=-1)",
 )
-c("asm_cutoff_order", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [5, 3])")
-c("asm_cutoff_dup", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 3])")
-c("asm_cutoff_gt_n", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 12])")
-c("asm_cutoff_empty", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [])")
-c("asm_cutoff_float", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [2.5])")
-c("asm_tgt_oob", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]); m(A(2, 8), I([1, 10]))")
-c("asm_tgt_neg", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]); m(A(2, 8), I([1, -1]))")
-c("asm_batch_mismatch", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]); m(A(3, 8), I([1, 2]))")
-c("asm_3d", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]); m(A(2, 2, 8), I([[1, 2], [3, 4]]))")
-c("asm_empty", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]); out = m(A(0, 8), I([])).output.shape")
+c("asm_cutoff_order", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [5, 3]).to(dev)")
+c("asm_cutoff_dup", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 3]).to(dev)")
+c("asm_cutoff_gt_n", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 12]).to(dev)")
+c("asm_cutoff_empty", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, []).to(dev)")
+c("asm_cutoff_float", "nn.AdaptiveLogSoftmaxWithLoss(8, 10, [2.5]).to(dev)")
+c("asm_tgt_oob", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(2, 8), I([1, 10]))")
+c("asm_tgt_neg", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(2, 8), I([1, -1]))")
+c("asm_batch_mismatch", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(3, 8), I([1, 2]))")
+c("asm_3d", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(2, 2, 8), I([[1, 2], [3, 4]]))")
+c("asm_empty", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); out = m(A(0, 8), I([])).output.shape")
 CASES = C
