@@ -79,7 +79,10 @@ c(
     "param_data_both_fwd",
     "m = nn.Linear(3, 2).to(dev); m.weight.data = A(4, 3); m.bias.data = A(4); out = m(A(5, 3)).shape",
 )
-c("param_unsq_fwd", "m = nn.Linear(3, 2).to(dev)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = m(A(5, 3))")
+c(
+    "param_unsq_fwd",
+    "m = nn.Linear(3, 2).to(dev)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = m(A(5, 3))",
+)
 c(
     "param_unsq_sd",
     "m = nn.Linear(3, 2).to(dev)\nwith M.no_grad():\n    m.weight.unsqueeze_(0)\nout = [m.state_dict()['weight'].shape, isinstance(m.weight, nn.Parameter)]",
@@ -133,7 +136,10 @@ c(
     "fc_restored",
     "m = nn.Linear(3, 2).to(dev); w = m.weight.detach().clone()\ntry:\n    M.func.functional_call(m, {'weight': A(2, 3)}, (A(1, 4),))\nexcept Exception:\n    pass\nout = [M.equal(w, m.weight.detach()), isinstance(m.weight, nn.Parameter)]",
 )
-c("fc_bad_shape", "m = nn.Linear(3, 2).to(dev); out = M.func.functional_call(m, {'weight': A(5, 5)}, (A(1, 3),))")
+c(
+    "fc_bad_shape",
+    "m = nn.Linear(3, 2).to(dev); out = M.func.functional_call(m, {'weight': A(5, 5)}, (A(1, 3),))",
+)
 c("fc_nontensor", "m = nn.Linear(3, 2).to(dev); out = M.func.functional_call(m, {'weight': 3.0}, (A(1, 3),))")
 c(
     "fc_strict",
@@ -157,8 +163,14 @@ c(
     + "fw = sub('autograd.forward_ad')\nwith fw.dual_level():\n    d = fw.make_dual(A(3), M.ones(3, device=dev))\n    out = fw.unpack_dual((d * d).sum()).tangent",
 )
 # ---- prune / parametrize / swa / adaptive softmax
-c("prune_amount_neg", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=-1)")
-c("prune_amount_big", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=13)")
+c(
+    "prune_amount_neg",
+    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=-1)",
+)
+c(
+    "prune_amount_big",
+    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=13)",
+)
 c(
     "prune_amount_float_big",
     SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=1.5)",
@@ -167,10 +179,14 @@ c(
     "prune_amount_nan",
     SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=float('nan'))",
 )
-c("prune_amount_str", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount='a')")
+c(
+    "prune_amount_str",
+    SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount='a')",
+)
 c(
     "prune_all",
-    SUB + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=12); out = m.weight",
+    SUB
+    + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'weight', amount=12); out = m.weight",
 )
 c("prune_bad_name", SUB + "sub('nn.utils.prune').l1_unstructured(nn.Linear(4, 3).to(dev), 'foo', amount=0.5)")
 c(
@@ -179,7 +195,8 @@ c(
 )
 c(
     "prune_zero_w",
-    SUB + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(0, 3).to(dev), 'weight', amount=0.5); out = m.weight",
+    SUB
+    + "m = sub('nn.utils.prune').l1_unstructured(nn.Linear(0, 3).to(dev), 'weight', amount=0.5); out = m.weight",
 )
 c("prune_remove_unpruned", SUB + "sub('nn.utils.prune').remove(nn.Linear(4, 3).to(dev), 'weight')")
 c(
@@ -192,19 +209,29 @@ c(
     SUB
     + "class S(nn.Module):\n    def forward(self, X): return X[0]\nm = nn.Linear(3, 3).to(dev); sub('nn.utils.parametrize').register_parametrization(m, 'weight', S()); out = m.weight",
 )
-c("param_remove_none", SUB + "sub('nn.utils.parametrize').remove_parametrizations(nn.Linear(3, 3).to(dev), 'weight')")
+c(
+    "param_remove_none",
+    SUB + "sub('nn.utils.parametrize').remove_parametrizations(nn.Linear(3, 3).to(dev), 'weight')",
+)
 c(
     "orth_int",
     SUB
     + "m = nn.Linear(3, 3).to(dev); m.weight = nn.Parameter(I([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), requires_grad=False); sub('nn.utils.parametrizations').orthogonal(m)",
 )
 c("orth_1d", SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3).to(dev), 'bias')")
-c("orth_bad_map", SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3).to(dev), orthogonal_map='foo')")
-c("orth_zero", SUB + "out = sub('nn.utils.parametrizations').orthogonal(nn.Linear(0, 3).to(dev)).weight.shape")
+c(
+    "orth_bad_map",
+    SUB + "sub('nn.utils.parametrizations').orthogonal(nn.Linear(3, 3).to(dev), orthogonal_map='foo')",
+)
+c(
+    "orth_zero",
+    SUB + "out = sub('nn.utils.parametrizations').orthogonal(nn.Linear(0, 3).to(dev)).weight.shape",
+)
 c("wn_dim_oob", SUB + "sub('nn.utils.parametrizations').weight_norm(nn.Linear(3, 3).to(dev), dim=5)")
 c(
     "swa_update_mismatch",
-    SUB + "a = sub('optim.swa_utils').AveragedModel(nn.Linear(4, 3).to(dev)); a.update_parameters(nn.Linear(5, 3).to(dev))",
+    SUB
+    + "a = sub('optim.swa_utils').AveragedModel(nn.Linear(4, 3).to(dev)); a.update_parameters(nn.Linear(5, 3).to(dev))",
 )
 c(
     "swalr_bad_strategy",
@@ -225,5 +252,8 @@ c("asm_tgt_oob", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(
 c("asm_tgt_neg", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(2, 8), I([1, -1]))")
 c("asm_batch_mismatch", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(3, 8), I([1, 2]))")
 c("asm_3d", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); m(A(2, 2, 8), I([[1, 2], [3, 4]]))")
-c("asm_empty", "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); out = m(A(0, 8), I([])).output.shape")
+c(
+    "asm_empty",
+    "m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6]).to(dev); out = m(A(0, 8), I([])).output.shape",
+)
 CASES = C
