@@ -98,6 +98,23 @@ impl Hooks {
         id
     }
 
+    /// Moves every hook of `other` (in order, keeping their ids) after this one's.
+    pub(crate) fn take_from(&self, other: &Hooks) {
+        if std::ptr::eq(self, other) {
+            return;
+        }
+        let moved: Vec<(u64, GradHook)> = other
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(moved);
+    }
+
     pub(crate) fn remove(&self, id: u64) {
         self.0
             .lock()

@@ -425,6 +425,18 @@ impl Tensor {
         self.0.post_hooks.remove(id);
     }
 
+    /// Takes over `old`'s leaf gradient hooks (same ids, so their handles still remove them)
+    /// and its `retain_grad()`, when a Python object comes to stand for this tensor instead.
+    pub(crate) fn adopt_hooks(&self, old: &Tensor) {
+        if old.is_leaf() && self.is_leaf() && self.requires_grad() {
+            self.0.hooks.take_from(&old.0.hooks);
+            self.0.post_hooks.take_from(&old.0.post_hooks);
+        }
+        if old.0.retains_grad.load(Ordering::Relaxed) && self.requires_grad() && !self.is_leaf() {
+            self.retain_grad();
+        }
+    }
+
     pub fn retain_grad(&self) {
         if self.0.retains_grad.swap(true, Ordering::Relaxed) {
             return;
@@ -435,6 +447,20 @@ impl Tensor {
     }
 
     /// A tensor sharing storage (and its version counter) with no autograd history.
+    /// The whole storage under this tensor as a 1-D tensor sharing it (and its version counter),
+    /// with no history: what `resize_` and `as_strided` read, as PyTorch reads the storage.
+    pub fn storage_view(&self) -> Tensor {
+        let len = self.storage().len();
+        Tensor::build(
+            self.0.storage.clone(),
+            self.0.version.clone(),
+            Layout::contiguous(&[len]),
+            self.dtype(),
+            self.device(),
+            None,
+        )
+    }
+
     pub fn detach(&self) -> Tensor {
         Tensor::build(
             self.0.storage.clone(),

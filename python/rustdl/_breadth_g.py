@@ -811,9 +811,10 @@ def _resize_sizes(op: str, sizes: tuple) -> tuple:
 
 
 def _resize_(self: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
-    """``Tensor.resize_``: the same elements, in order, under new sizes; elements past the old
-    end are zero (PyTorch leaves them uninitialised). Shrinking a contiguous tensor keeps its
-    storage, as PyTorch does."""
+    """``Tensor.resize_``, as PyTorch: the storage from this tensor's offset on, read as
+    C-contiguous under the new sizes (a transposed tensor comes out in storage order), shared
+    with the old tensor; elements past the storage's end are zero (PyTorch leaves them
+    uninitialised)."""
     shape = _resize_sizes("resize_", sizes)
     if self.requires_grad:
         raise RuntimeError(
@@ -829,14 +830,17 @@ def _resize_(self: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
         raise MemoryError(f"resize_: {shape} needs {n} elements, more than this machine can hold")
     if tuple(self.shape) == shape:
         return self
-    old = self.numel()
-    if n <= old and self.is_contiguous():
-        new = self.reshape(-1)[:n].view(shape)
+    # as PyTorch: the storage from this tensor's offset on, read as C-contiguous (ignoring the
+    # strides), shared while it is long enough; past its end the new elements are zero
+    storage = self._storage_view()
+    off = self.storage_offset()
+    if off + n <= storage.numel():
+        new = storage[off : off + n].view(shape)
     else:
         new = _rd.zeros(shape, dtype=self.dtype, device=self.device)
-        k = min(n, old)
-        if k:
-            new.view(-1)[:k].copy_(self.detach().reshape(-1)[:k])
+        k = storage.numel() - off
+        if k > 0:
+            new.view(-1)[:k].copy_(storage[off:])
     self._replace_with(new)
     return self
 
@@ -871,8 +875,20 @@ def _set_(
         new = source.detach()
         if size is not None:
             size = _resize_sizes("set_", (size,))
-            strides = stride if stride is not None else _contiguous_strides(size)
-            new = new.as_strided(size, tuple(strides), storage_offset)
+            strides = tuple(stride) if stride is not None else _contiguous_strides(size)
+            n = int(np.prod(size, dtype=object)) if size else 1
+            storage = source._storage_view()
+            if (
+                strides == _contiguous_strides(size)
+                and isinstance(storage_offset, (int, np.integer))
+                and not isinstance(storage_offset, bool)
+                and 0 <= storage_offset
+                and storage_offset + n <= storage.numel()
+            ):
+                # a C-contiguous window of the storage: shared, as PyTorch
+                new = storage[storage_offset : storage_offset + n].view(size)
+            else:  # any other layout is read as a copy (or refused with as_strided's errors)
+                new = new.as_strided(size, strides, storage_offset)
     else:
         raise TypeError(f"set_: expected a tensor source, got {type(source).__name__}")
     if self.requires_grad and self.is_leaf:

@@ -51,9 +51,14 @@ impl PyTensor {
     fn replace(&self, t: Tensor) {
         let old = std::mem::replace(
             &mut *self.cell.write().unwrap_or_else(|e| e.into_inner()),
-            t,
+            t.clone(),
         );
-        if old.is_leaf() && old.requires_grad() && old.id() != self.tensor().id() {
+        if old.id() == t.id() {
+            return;
+        }
+        // the object's hooks and retain_grad() stay with it, as in PyTorch
+        t.adopt_hooks(&old);
+        if old.is_leaf() && old.requires_grad() {
             old.mark_superseded();
         }
     }
@@ -282,6 +287,14 @@ impl PyTensor {
         }
     }
 
+    /// Where this tensor's first element sits in its storage, in elements (`storage_offset()`).
+    fn _layout_offset(&self) -> usize {
+        self.tensor().layout().offset
+    }
+    /// The whole storage as a 1-D tensor sharing it, without history (`resize_`, `as_strided`).
+    fn _storage_view(&self) -> PyTensor {
+        self.tensor().storage_view().into()
+    }
     #[pyo3(signature = (dim=None))]
     fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {

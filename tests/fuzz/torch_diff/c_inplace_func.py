@@ -97,6 +97,22 @@ c(
     "p = nn.Parameter(A(2, 2)); o = M.optim.SGD([p], lr=0.1, momentum=0.5); p.grad = A(2, 2); o.step()\nwith M.no_grad():\n    p.t_()\np.grad = A(2, 2); o.step(); out = p.contiguous()",
 )
 c("hash_stable", "p = nn.Parameter(A(2, 3)); d = {p: 1}\nwith M.no_grad():\n    p.t_()\nout = d[p]")
+c("storage_offset_view", "out = M.arange(12.).to(dev)[2:].storage_offset()")
+c("as_strided_view_default", "out = M.arange(12.).to(dev)[2:].as_strided((2, 2), (1, 1))")
+c("as_strided_view_abs", "out = M.arange(12.).to(dev)[2:].as_strided((3,), (2,), 4)")
+c("as_strided_view_before", "out = M.arange(12.).to(dev)[2:].as_strided((2,), (1,), 0)")
+c(
+    "as_strided_t_identity",
+    "t = M.arange(12.).to(dev).view(3, 4).t(); out = t.as_strided(t.shape, t.stride())",
+)
+c("resize_t_storage_order", "x = M.arange(6.).to(dev).view(2, 3).t(); x.resize_(6); out = x")
+c("resize_step_grow", "x = M.arange(6.).to(dev)[::2]; x.resize_(5); out = x")
+c("resize_regrow", "x = M.arange(6.).to(dev); x.resize_(4); x.resize_(2, 3); out = x")
+c("resize_shares", "b = M.arange(6.).to(dev); v = b[1:]; v.resize_(2, 2); v.mul_(10); out = b")
+c(
+    "set_window_shares",
+    "src = M.arange(6.).to(dev); s = M.zeros(1).to(dev); s.set_(src[1:], 2, (2, 2)); s.mul_(10); out = [s, src]",
+)
 # ---- rustdl.func / forward_ad
 c("grad_argnums_oob", "out = M.func.grad(lambda a, b: (a * b).sum(), argnums=2)(A(3), A(3))")
 c("grad_argnums_neg", "out = M.func.grad(lambda a, b: (a * b).sum(), argnums=-1)(A(3), A(3) + 1)")
