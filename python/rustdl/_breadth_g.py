@@ -878,6 +878,9 @@ def _set_(
             strides = tuple(stride) if stride is not None else _contiguous_strides(size)
             n = int(np.prod(size, dtype=object)) if size else 1
             storage = source._storage_view()
+            if isinstance(storage_offset, (int, np.integer)) and not isinstance(storage_offset, bool):
+                # as PyTorch, the offset counts from the source's own first element
+                storage_offset = source.storage_offset() + int(storage_offset)
             if (
                 strides == _contiguous_strides(size)
                 and isinstance(storage_offset, (int, np.integer))

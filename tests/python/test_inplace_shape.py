@@ -379,11 +379,12 @@ def test_resize_of_a_non_contiguous_tensor_reads_the_storage_in_order():
 
 
 def test_set_with_a_contiguous_window_shares_the_storage():
-    src = rustdl.arange(6.0)
+    src = rustdl.arange(8.0)
     s = rustdl.zeros(1)
-    s.set_(src[1:], 2, (2, 2))  # the offset counts from the storage start, as PyTorch
-    np.testing.assert_array_equal(s.numpy(), [[2.0, 3.0], [4.0, 5.0]])
+    s.set_(src[1:], 2, (2, 2))  # the offset counts from the source's first element, as PyTorch
+    assert s.storage_offset() == 3
+    np.testing.assert_array_equal(s.numpy(), [[3.0, 4.0], [5.0, 6.0]])
     s.mul_(10.0)
-    np.testing.assert_array_equal(src.numpy(), [0.0, 1.0, 20.0, 30.0, 40.0, 50.0])
+    np.testing.assert_array_equal(src.numpy(), [0.0, 1.0, 2.0, 30.0, 40.0, 50.0, 60.0, 7.0])
     with pytest.raises(IndexError):
-        s.set_(src, 4, (3,))
+        s.set_(src, 6, (3,))

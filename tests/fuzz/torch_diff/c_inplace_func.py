@@ -111,7 +111,7 @@ c("resize_regrow", "x = M.arange(6.).to(dev); x.resize_(4); x.resize_(2, 3); out
 c("resize_shares", "b = M.arange(6.).to(dev); v = b[1:]; v.resize_(2, 2); v.mul_(10); out = b")
 c(
     "set_window_shares",
-    "src = M.arange(6.).to(dev); s = M.zeros(1).to(dev); s.set_(src[1:], 2, (2, 2)); s.mul_(10); out = [s, src]",
+    "src = M.arange(8.).to(dev); s = M.zeros(1).to(dev); s.set_(src[1:], 2, (2, 2)); s.mul_(10); out = [s, src]",
 )
 # ---- rustdl.func / forward_ad
 c("grad_argnums_oob", "out = M.func.grad(lambda a, b: (a * b).sum(), argnums=2)(A(3), A(3))")
