@@ -295,6 +295,23 @@ impl Tensor {
     ) -> Result<Tensor> {
         same_shape("binary_cross_entropy", self, target)?;
         check_float("binary_cross_entropy", self)?;
+        {
+            // as PyTorch: probabilities outside [0, 1] (or NaN) are refused (the loss was NaN);
+            // clamping leaves every valid element exactly as it is
+            let _g = crate::autograd::NoGradGuard::new();
+            let off = self
+                .detach()
+                .sub(&self.detach().clamp(Some(0.0), Some(1.0))?)?
+                .abs()?
+                .sum_all()?
+                .item()?;
+            if off != 0.0 {
+                return Err(Error::Runtime(format!(
+                    "binary_cross_entropy: all elements of input should be between 0 and 1 (input of shape {:?})",
+                    self.shape()
+                )));
+            }
+        }
         let t = target.to_dtype(self.dtype())?;
         // PyTorch's definition: logs clamped at -100, and a gradient (p - t) / max(p(1-p), 1e-12)
         // that stays finite at p = 0 or 1 (the clamp's own derivative would give 0/0 there)
