@@ -98,6 +98,23 @@ impl Hooks {
         id
     }
 
+    /// Moves every hook of `other` (in order, keeping their ids) after this one's.
+    pub(crate) fn take_from(&self, other: &Hooks) {
+        if std::ptr::eq(self, other) {
+            return;
+        }
+        let moved: Vec<(u64, GradHook)> = other
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(moved);
+    }
+
     pub(crate) fn remove(&self, id: u64) {
         self.0
             .lock()
@@ -799,6 +816,14 @@ pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
 }
 
 fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
+    if t.0.superseded.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(crate::error::Error::Runtime(format!(
+            "backward: a leaf tensor of shape {:?} that this graph used was given a new shape or data in \
+             place since (unsqueeze_/t_/resize_/set_/.data = ...); its gradient has nowhere to go: \
+             run the forward pass again after changing it",
+            t.shape()
+        )));
+    }
     let g = if g.dtype() != t.dtype() {
         g.to_dtype(t.dtype())?
     } else {

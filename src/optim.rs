@@ -14,11 +14,32 @@ pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -
         || param.layout().offset != 0
         || param.storage().len() != param.numel()
     {
-        return Err(Error::Runtime(format!(
-            "optimizer step: parameters must be contiguous tensors owning their storage (got shape {:?}, strides {:?})",
-            param.shape(),
-            param.strides()
-        )));
+        // a parameter that became a view (`t_()`, `set_(src, offset, size)`, `as_strided_`):
+        // the step runs on a contiguous copy, written back into the view's elements
+        let l = param.layout();
+        if l.shape
+            .iter()
+            .zip(&l.strides)
+            .any(|(&n, &st)| n > 1 && st == 0)
+        {
+            return Err(Error::Runtime(format!(
+                "optimizer step: several elements of the parameter (shape {:?}, strides {:?}) share one memory location",
+                param.shape(),
+                param.strides()
+            )));
+        }
+        if state.iter().any(|s| s.shares_storage(param)) {
+            return Err(Error::Runtime(format!(
+                "optimizer step: state tensors must be separate contiguous buffers shaped like the parameter {:?}",
+                param.shape()
+            )));
+        }
+        let tmp = {
+            let _g = crate::autograd::NoGradGuard::new();
+            param.deep_clone()?.detach()
+        };
+        self::step(&tmp, grad, state, step)?;
+        return param.write_from(&tmp, "optimizer step");
     }
     ensure!(
         grad.shape() == param.shape(),

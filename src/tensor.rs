@@ -44,6 +44,9 @@ pub struct TensorImpl {
     /// for a tensor a derivative rule saved: the history of the tensor it was saved from, which
     /// it takes on while a rule runs with `create_graph` (higher-order gradients)
     pub(crate) origin: Option<Origin>,
+    /// a leaf whose Python object now stands for another tensor (an in-place shape change):
+    /// a gradient reaching it is refused (see `autograd::accumulate`)
+    pub(crate) superseded: AtomicBool,
 }
 
 /// Where a saved tensor came from (see [`Tensor::saved`]).
@@ -101,6 +104,7 @@ impl Tensor {
             hooks: crate::autograd::Hooks::default(),
             post_hooks: crate::autograd::Hooks::default(),
             origin: None,
+            superseded: AtomicBool::new(false),
         }))
     }
 
@@ -421,6 +425,18 @@ impl Tensor {
         self.0.post_hooks.remove(id);
     }
 
+    /// Takes over `old`'s leaf gradient hooks (same ids, so their handles still remove them)
+    /// and its `retain_grad()`, when a Python object comes to stand for this tensor instead.
+    pub(crate) fn adopt_hooks(&self, old: &Tensor) {
+        if old.is_leaf() && self.is_leaf() && self.requires_grad() {
+            self.0.hooks.take_from(&old.0.hooks);
+            self.0.post_hooks.take_from(&old.0.post_hooks);
+        }
+        if old.0.retains_grad.load(Ordering::Relaxed) && self.requires_grad() && !self.is_leaf() {
+            self.retain_grad();
+        }
+    }
+
     pub fn retain_grad(&self) {
         if self.0.retains_grad.swap(true, Ordering::Relaxed) {
             return;
@@ -431,6 +447,20 @@ impl Tensor {
     }
 
     /// A tensor sharing storage (and its version counter) with no autograd history.
+    /// The whole storage under this tensor as a 1-D tensor sharing it (and its version counter),
+    /// with no history: what `resize_` and `as_strided` read, as PyTorch reads the storage.
+    pub fn storage_view(&self) -> Tensor {
+        let len = self.storage().len();
+        Tensor::build(
+            self.0.storage.clone(),
+            self.0.version.clone(),
+            Layout::contiguous(&[len]),
+            self.dtype(),
+            self.device(),
+            None,
+        )
+    }
+
     pub fn detach(&self) -> Tensor {
         Tensor::build(
             self.0.storage.clone(),
@@ -797,6 +827,11 @@ impl Tensor {
         self.copy_named(&src, "fill_")
     }
 
+    /// Marks a leaf whose Python object was given a new shape in place (see `superseded`).
+    pub(crate) fn mark_superseded(&self) {
+        self.0.superseded.store(true, Ordering::Release);
+    }
+
     /// Whether this tensor is its storage, whole and in order (no view into a larger buffer).
     pub fn owns_whole_storage(&self) -> bool {
         self.layout().offset == 0 && self.is_contiguous() && self.storage().len() == self.numel()
@@ -820,8 +855,8 @@ impl Tensor {
             )));
         }
         if self.requires_grad() && !src.dtype().is_float() {
-            return Err(Error::DType(format!(
-                "set_data: a tensor that requires grad cannot take {} data",
+            return Err(Error::Runtime(format!(
+                "set_data: data set to a tensor that requires grad must be floating point, got {}",
                 src.dtype()
             )));
         }

@@ -787,6 +787,8 @@ def _as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: Any = Non
 
 
 def _resize_sizes(op: str, sizes: tuple) -> tuple:
+    if not sizes:
+        raise TypeError(f"{op}: missing the new size (give ints or a tuple of ints)")
     if (
         len(sizes) == 1
         and isinstance(sizes[0], (tuple, list))
@@ -800,35 +802,45 @@ def _resize_sizes(op: str, sizes: tuple) -> tuple:
                 s = int(s.item())
             else:
                 raise TypeError(f"{op}: sizes must be ints, got {type(s).__name__}")
+        if not -(2**63) <= s < 2**63:
+            raise TypeError(f"{op}: size {int(s)} does not fit in a 64-bit integer")
         if s < 0:
-            raise RuntimeError(f"{op}: negative size {int(s)} in {tuple(int(v) for v in sizes)}")
+            raise RuntimeError(f"{op}: negative size {int(s)} in {tuple(out) + (int(s),)}")
         out.append(int(s))
     return tuple(out)
 
 
 def _resize_(self: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
-    """``Tensor.resize_``: the same elements, in order, under new sizes; elements past the old
-    end are zero (PyTorch leaves them uninitialised). Shrinking a contiguous tensor keeps its
-    storage, as PyTorch does."""
+    """``Tensor.resize_``, as PyTorch: the storage from this tensor's offset on, read as
+    C-contiguous under the new sizes (a transposed tensor comes out in storage order), shared
+    with the old tensor; elements past the storage's end are zero (PyTorch leaves them
+    uninitialised)."""
     shape = _resize_sizes("resize_", sizes)
     if self.requires_grad:
         raise RuntimeError(
             f"resize_: cannot resize a tensor that requires grad (shape {tuple(self.shape)}); "
             "use view/reshape, or resize a detached copy"
         )
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    n = 1
+    for d in shape:  # Python ints: a product past int64 must not wrap around
+        n *= d
+    if n >= 2**63:
+        raise RuntimeError(f"resize_: the element count of {shape} overflows")
     if n > 2**40:
         raise MemoryError(f"resize_: {shape} needs {n} elements, more than this machine can hold")
     if tuple(self.shape) == shape:
         return self
-    old = self.numel()
-    if n <= old and self.is_contiguous():
-        new = self.reshape(-1)[:n].view(shape)
+    # as PyTorch: the storage from this tensor's offset on, read as C-contiguous (ignoring the
+    # strides), shared while it is long enough; past its end the new elements are zero
+    storage = self._storage_view()
+    off = self.storage_offset()
+    if off + n <= storage.numel():
+        new = storage[off : off + n].view(shape)
     else:
         new = _rd.zeros(shape, dtype=self.dtype, device=self.device)
-        k = min(n, old)
-        if k:
-            new.view(-1)[:k].copy_(self.detach().reshape(-1)[:k])
+        k = storage.numel() - off
+        if k > 0:
+            new.view(-1)[:k].copy_(storage[off:])
     self._replace_with(new)
     return self
 
@@ -851,10 +863,35 @@ def _set_(
     elif isinstance(source, Tensor):
         if source.dtype != self.dtype:
             raise RuntimeError(f"set_: source dtype {source.dtype} does not match {self.dtype}")
+        if source.device != self.device:
+            raise RuntimeError(
+                f"set_: cannot set the data of a tensor on {self.device} to a source on {source.device}"
+            )
+        if (storage_offset is None) != (size is None) or (stride is not None and size is None):
+            raise TypeError(
+                "set_: expected set_(source) or set_(source, storage_offset, size, stride=None), got "
+                f"storage_offset={storage_offset!r}, size={size!r}, stride={stride!r}"
+            )
         new = source.detach()
         if size is not None:
-            strides = stride if stride is not None else _contiguous_strides(tuple(size))
-            new = new.as_strided(tuple(size), tuple(strides), storage_offset)
+            size = _resize_sizes("set_", (size,))
+            strides = tuple(stride) if stride is not None else _contiguous_strides(size)
+            n = int(np.prod(size, dtype=object)) if size else 1
+            storage = source._storage_view()
+            if isinstance(storage_offset, (int, np.integer)) and not isinstance(storage_offset, bool):
+                # as PyTorch, the offset counts from the source's own first element
+                storage_offset = source.storage_offset() + int(storage_offset)
+            if (
+                strides == _contiguous_strides(size)
+                and isinstance(storage_offset, (int, np.integer))
+                and not isinstance(storage_offset, bool)
+                and 0 <= storage_offset
+                and storage_offset + n <= storage.numel()
+            ):
+                # a C-contiguous window of the storage: shared, as PyTorch
+                new = storage[storage_offset : storage_offset + n].view(size)
+            else:  # any other layout is read as a copy (or refused with as_strided's errors)
+                new = new.as_strided(size, strides, storage_offset)
     else:
         raise TypeError(f"set_: expected a tensor source, got {type(source).__name__}")
     if self.requires_grad and self.is_leaf:

@@ -1907,8 +1907,8 @@ def _nonzero(self, *, as_tuple=False):
 
 
 def _storage_offset(self):
-    """Always 0: rustdl exposes no storage offsets (each tensor's data starts its own buffer)."""
-    return 0
+    """Where this tensor's first element sits in its storage, in elements, as PyTorch."""
+    return self._layout_offset()
 
 
 def _data_ptr(self):
@@ -2019,25 +2019,87 @@ def _unfold(self, dimension, size, step):
     return out.reshape(nw, size).squeeze(0) if self.dim() == 0 else out
 
 
-def _as_strided(self, size, stride, storage_offset=0):
-    """A tensor of ``size`` reading this tensor's elements (in row-major order) at
-    ``storage_offset + sum(i_k * stride_k)`` (a differentiable gather, not a view)."""
-    size, stride = list(size), list(stride)
+def _positions(shape, strides, offset):
+    """The storage position of each element of a layout, in row-major order (numpy int64)."""
+    pos = _np.full(tuple(shape), offset, dtype=_np.int64)
+    for k, (n, st) in enumerate(zip(shape, strides)):
+        dims = [1] * len(shape)
+        dims[k] = n
+        pos = pos + (_np.arange(n, dtype=_np.int64) * st).reshape(dims)
+    return pos.reshape(-1)
+
+
+def _storage_lookup(self, positions):
+    """For storage positions, the row-major index of the element of ``self`` stored there, and
+    whether one is (rustdl reads a storage only through the tensors viewing it)."""
+    base = self.storage_offset()
+    if self.is_contiguous():
+        logical = positions - base
+        return logical, (logical >= 0) & (logical < self.numel())
+    own = _positions(tuple(self.shape), tuple(self.stride()), base)
+    order = _np.argsort(own, kind="stable")
+    sorted_pos = own[order]
+    j = _np.clip(_np.searchsorted(sorted_pos, positions), 0, max(len(own) - 1, 0))
+    if not len(own):
+        return _np.zeros_like(positions), _np.zeros(positions.shape, dtype=bool)
+    return order[j], sorted_pos[j] == positions
+
+
+def _as_strided(self, size, stride, storage_offset=None):
+    """``Tensor.as_strided``: a tensor of ``size`` whose element ``i`` is the storage element at
+    ``storage_offset + sum(i_k * stride_k)`` (``storage_offset`` defaults to this tensor's), as
+    PyTorch. Here a gather (a copy, not a view): differentiable when every position read is one
+    of this tensor's elements; storage outside them is readable only without gradient."""
+
+    def ints(v, what):
+        if isinstance(v, (int, _np.integer)) and not isinstance(v, bool):
+            v = [v]
+        if not isinstance(v, (tuple, list)) and type(v).__name__ != "Size":
+            raise TypeError(f"as_strided: {what} must be a tuple of ints, got {type(v).__name__}")
+        for e in v:
+            if isinstance(e, bool) or not isinstance(e, (int, _np.integer)):
+                raise TypeError(f"as_strided: {what} must be a tuple of ints, got an element {e!r}")
+        return [int(e) for e in v]
+
+    size, stride = ints(size, "size"), ints(stride, "stride")
+    if storage_offset is None:
+        storage_offset = self.storage_offset()
+    if isinstance(storage_offset, bool) or not isinstance(storage_offset, (int, _np.integer)):
+        raise TypeError(f"as_strided: storage_offset must be an int, got {type(storage_offset).__name__}")
+    storage_offset = int(storage_offset)
     if len(size) != len(stride):
         raise ValueError(f"as_strided: size {size} and stride {stride} must have the same length")
     if any(s < 0 for s in size) or any(s < 0 for s in stride) or storage_offset < 0:
         raise ValueError("as_strided: size, stride and storage_offset must be non-negative")
-    idx = _np.full(tuple(size), storage_offset, dtype=_np.int64)
-    for k, (n, st) in enumerate(zip(size, stride)):
-        shape = [1] * len(size)
-        shape[k] = n
-        idx = idx + (_np.arange(n, dtype=_np.int64) * st).reshape(shape)
-    if idx.size and idx.max() >= self.numel():
-        raise IndexError(
-            f"as_strided: needs element {int(idx.max())} of a tensor with {self.numel()} elements"
+    # checked in Python ints before anything is allocated (a hostile size must not reach numpy)
+    count = 1
+    for n in size:
+        count *= n
+    storage_len = self._storage_view().numel()
+    if count:
+        last = storage_offset + sum((n - 1) * st for n, st in zip(size, stride))
+        if last >= storage_len:
+            raise IndexError(
+                f"as_strided: size {tuple(size)} and stride {tuple(stride)} at storage offset "
+                f"{storage_offset} need storage element {last}, past the end of a storage of "
+                f"{storage_len} elements"
+            )
+    if count > 2**32:
+        raise MemoryError(
+            f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
         )
-    flat = self.contiguous().reshape(-1)
-    return flat.index_select(0, _back(idx.reshape(-1), self)).reshape(*size)
+    pos = _positions(size, stride, storage_offset)
+    logical, found = _storage_lookup(self, pos)
+    if found.all():  # read through this tensor's own elements: differentiable
+        return self.reshape(-1).index_select(0, _back(logical, self)).reshape(*size)
+    if self.requires_grad and _rd.is_grad_enabled():
+        miss = int(pos[~found][0])
+        raise IndexError(
+            f"as_strided: storage element {miss} is not one of this tensor's elements (shape "
+            f"{tuple(self.shape)}, strides {tuple(self.stride())}, storage offset "
+            f"{self.storage_offset()}), so no gradient can reach it"
+        )
+    return self._storage_view().index_select(0, _back(pos, self)).reshape(*size)
 
 
 class _TensorMethodsD:

@@ -213,7 +213,8 @@ def _diff_input(t, fn: str, outer_grad: bool):
     """The tensor a transform differentiates with respect to: a view of ``t`` that keeps its
     history when the outer computation may need it, else a fresh leaf."""
     if not isinstance(t, Tensor):
-        raise TypeError(
+        # ValueError, as torch.func ("Thing passed to transform API must be Tensor")
+        raise ValueError(
             f"{fn}: the inputs to differentiate with respect to must be tensors (or pytrees of "
             f"them), got {type(t).__name__}"
         )
@@ -447,7 +448,7 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
             )
         for c, o in zip(cts, outs):
             if not isinstance(c, Tensor):
-                raise RuntimeError(f"{fn}: cotangents must be tensors, got {type(c).__name__}")
+                raise TypeError(f"{fn}: cotangents must be tensors, got {type(c).__name__}")
             if tuple(c.shape) != tuple(o.shape):
                 raise RuntimeError(
                     f"{fn}: Mismatch in shape: a cotangent has shape {tuple(c.shape)} and the "
@@ -563,8 +564,19 @@ def functionalize(func: Callable, *, remove: str = "mutations") -> Callable:
 # ---------- jacrev, jacfwd, hessian ----------
 
 
-def _jacobian_rows(outs, flat_in, keep: bool) -> list[list]:
+# the most elements a Jacobian may have (as ``autograd.functional.jacobian``): past it, one
+# backward pass per output element and the stacked result cannot finish, so it is refused first
+_JACOBIAN_LIMIT = 2**31
+
+
+def _jacobian_rows(outs, flat_in, keep: bool, fn: str = "jacrev") -> list[list]:
     """For each output, the Jacobian blocks ``out.shape + in.shape`` for each input."""
+    total = sum(o.numel() for o in outs) * sum(x.numel() for x in flat_in)
+    if total > _JACOBIAN_LIMIT:
+        raise MemoryError(
+            f"{fn}: outputs {[tuple(o.shape) for o in outs]} and inputs "
+            f"{[tuple(x.shape) for x in flat_in]} make a Jacobian of {total} elements"
+        )
     blocks = []
     for o in outs:
         n = o.numel()
@@ -603,7 +615,7 @@ def _make_jac(func, argnums, has_aux, fn):
             outs, out_spec = _tensor_leaves(output, fn, "the outputs of f")
             keep = lvl.depth > 1 or (lvl.outer_grad and _reaches_outer(outs))
             with _enable_grad():
-                blocks = _jacobian_rows(outs, flat_in, keep)
+                blocks = _jacobian_rows(outs, flat_in, keep, fn)
             jac = _unflatten(out_spec, [_regroup(row, specs, single) for row in blocks])
             if has_aux:
                 return jac, _finish(aux, keep)
@@ -682,9 +694,8 @@ def vmap(
             arguments are never mapped.
         out_dims: an int, or a pytree matching the output, of where the batch dimension goes.
         randomness: ``'different'`` (each call draws its own random numbers), ``'same'`` (every
-            call starts from the same generator state) or ``'error'``. Since each sample is a
-            separate call here, ``'error'`` is treated as ``'different'`` instead of refusing
-            random ops.
+            call starts from the same generator state) or ``'error'`` (the default: a function
+            that draws from the generator is refused with a RuntimeError, as PyTorch's).
         chunk_size: accepted (calls are one sample at a time anyway).
 
     A batch of size 0 calls ``func`` once on zero-filled samples to learn the output's shape and
@@ -757,6 +768,9 @@ def _slices(leaf, d, batch):
 def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
     fname = _fname(func)
     results = []
+    if randomness == "error":
+        # PyTorch refuses random ops in this mode; here a call that moved the generator is one
+        func = _refusing_randomness(func, fname)
     if batch == 0:
         sample = [
             leaf
@@ -817,6 +831,23 @@ def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
                     )
             stacked.append(_rustdl.stack(ts, od))
     return _unflatten(out_spec, stacked)
+
+
+def _refusing_randomness(func, fname):
+    import rustdl
+
+    def call(*args, **kwargs):
+        before = rustdl.get_rng_state()
+        out = func(*args, **kwargs)
+        if not rustdl.equal(before, rustdl.get_rng_state()):
+            raise RuntimeError(
+                f"vmap({fname}, ...): called random operation while in randomness error mode. Please "
+                "either use the 'same' or 'different' randomness flags on vmap or perform the "
+                "randomness operation out of vmap"
+            )
+        return out
+
+    return call
 
 
 def _rustdl_tensor(v):

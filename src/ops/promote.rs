@@ -8,7 +8,7 @@
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::dtype::DType;
 use crate::ensure;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// The other side of an arithmetic op: a tensor, or a Python number.
@@ -66,6 +66,15 @@ impl Tensor {
             Operand::Tensor(b) => return self.binary(b, op),
             &Operand::Scalar { value, is_int } => (value, is_int),
         };
+        // as PyTorch: an integer (or bool) tensor to a negative Python int power has no integer
+        // result (it was silently truncated to 0)
+        if op == BinaryOp::Pow && !reflected && is_int && v < 0.0 && !self.dtype().is_float() {
+            return Err(Error::Runtime(format!(
+                "pow: Integers to negative integer powers are not allowed ({} tensor of shape {:?} to the power {v})",
+                self.dtype(),
+                self.shape()
+            )));
+        }
         let unary = match (op, reflected) {
             (BinaryOp::Add, _) => Some(UnaryOp::AddScalar(v)),
             (BinaryOp::Mul, _) => Some(UnaryOp::MulScalar(v)),

@@ -25,11 +25,15 @@ pub struct PyTensor {
     /// ops (`unsqueeze_`, `resize_`, `t.data = other`), which change what the object is, as in
     /// PyTorch, while the core tensor's layout stays immutable
     cell: RwLock<Tensor>,
+    /// `hash(t)`: fixed when the object is made, so it survives the in-place shape ops above
+    /// (a tensor is a dict key of optimizer state, hook tables, ...), as PyTorch's `id`-based hash
+    hash: u64,
 }
 
 impl From<Tensor> for PyTensor {
     fn from(t: Tensor) -> Self {
         PyTensor {
+            hash: t.id(),
             cell: RwLock::new(t),
         }
     }
@@ -42,8 +46,21 @@ impl PyTensor {
     }
 
     /// Makes this object stand for `t` from now on (an in-place shape change).
+    /// A leaf that required grad is marked superseded: a graph built from it before stops
+    /// with an error in backward instead of putting its gradient where no one can see it.
     fn replace(&self, t: Tensor) {
-        *self.cell.write().unwrap_or_else(|e| e.into_inner()) = t;
+        let old = std::mem::replace(
+            &mut *self.cell.write().unwrap_or_else(|e| e.into_inner()),
+            t.clone(),
+        );
+        if old.id() == t.id() {
+            return;
+        }
+        // the object's hooks and retain_grad() stay with it, as in PyTorch
+        t.adopt_hooks(&old);
+        if old.is_leaf() && old.requires_grad() {
+            old.mark_superseded();
+        }
     }
 }
 
@@ -270,6 +287,14 @@ impl PyTensor {
         }
     }
 
+    /// Where this tensor's first element sits in its storage, in elements (`storage_offset()`).
+    fn _layout_offset(&self) -> usize {
+        self.tensor().layout().offset
+    }
+    /// The whole storage as a 1-D tensor sharing it, without history (`resize_`, `as_strided`).
+    fn _storage_view(&self) -> PyTensor {
+        self.tensor().storage_view().into()
+    }
     #[pyo3(signature = (dim=None))]
     fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
@@ -614,7 +639,7 @@ impl PyTensor {
         PyList::new(py, items)?.call_method0("__iter__")
     }
     fn __hash__(&self) -> u64 {
-        self.tensor().id()
+        self.hash
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let np = py.import("numpy")?;

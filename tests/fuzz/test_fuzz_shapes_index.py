@@ -436,3 +436,75 @@ def test_gather_scatter(op, dev, dtype, data):
         inputs = {"a": a, "m": m}
     case, res = run(code, inputs, dev)
     check_result(case, res, exp, *tols(dev, dtype, 10.0) if dtype != "int64" else (0, 0))
+
+
+def _inplace_shape_step(a, op, args):
+    """The numpy mirror of one in-place shape op: (new array, whether PyTorch refuses it)."""
+    nd = a.ndim
+    if op == "unsqueeze_":
+        (d,) = args
+        return (a, True) if not -nd - 1 <= d <= nd else (np.expand_dims(a, d), False)
+    lo, hi = (-1, 0) if nd == 0 else (-nd, nd - 1)  # a 0-d tensor takes dims -1 and 0
+    if op == "squeeze_":
+        if not args:
+            return np.squeeze(a), False
+        (d,) = args
+        if not lo <= d <= hi:
+            return a, True
+        return (np.squeeze(a, d) if nd and a.shape[d] == 1 else a), False
+    if op == "t_":
+        return (a, True) if nd > 2 else (a.T, False)
+    d0, d1 = args  # transpose_ / swapdims_ / swapaxes_
+    if not (lo <= d0 <= hi and lo <= d1 <= hi):
+        return a, True
+    return (np.swapaxes(a, d0, d1) if nd else a), False
+
+
+@pytest.mark.parametrize("dev,dtype", CONFIGS, ids=CONFIG_IDS)
+@given(data=st.data())
+def test_inplace_shape_sequence(dev, dtype, data):
+    """A chain of in-place shape ops on one tensor object (a leaf, a non-leaf or a view): each
+    result against numpy; a refused op raises a typed error and leaves the tensor as it
+    was (ValueError is rustdl's shape error); the object stays the same and a backward through the final shape reaches the leaf."""
+    need(dev)
+    a = data.draw(farrays(dtype, data.draw(shapes(max_dims=3, max_side=3)), specials=False, dev=dev))
+    view = data.draw(views(a.ndim))
+    kind = data.draw(st.sampled_from(["plain", "nonleaf", "nograd_leaf"]))
+    steps, exp = [], []
+    cur = a
+    for _ in range(data.draw(st.integers(1, 4))):
+        nd = cur.ndim
+        op = data.draw(
+            st.sampled_from(["unsqueeze_", "squeeze_", "t_", "transpose_", "swapdims_", "swapaxes_"])
+        )
+        if op == "unsqueeze_":
+            args = (data.draw(st.integers(-nd - 3, nd + 2)),)
+        elif op == "squeeze_":
+            args = () if data.draw(st.booleans()) else (data.draw(st.integers(-nd - 2, nd + 1)),)
+        elif op == "t_":
+            args = ()
+        else:
+            args = (data.draw(st.integers(-nd - 2, nd + 1)), data.draw(st.integers(-nd - 2, nd + 1)))
+        cur, refused = _inplace_shape_step(cur, op, args)
+        steps.append((op, args))
+        exp += [cur.copy(), np.array(refused)]
+    code = [f"x0 = T(a, {view!r}, rg={kind != 'plain'})"]
+    code.append({"plain": "x = x0", "nonleaf": "x = x0 * 1.0", "nograd_leaf": "x = x0"}[kind])
+    code.append("obj, outs = x, []")
+    for op, args in steps:
+        call = f"x.{op}({', '.join(map(str, args))})"
+        if kind == "nograd_leaf":
+            call = f"with rd.no_grad():\n        {call}"
+        code.append(
+            f"try:\n    {call}\n    outs += [x.detach().clone(), rd.tensor(False, device=dev)]\n"
+            f"except (IndexError, RuntimeError, ValueError):\n    outs += [x.detach().clone(), rd.tensor(True, device=dev)]"
+        )
+    code.append("assert x is obj")
+    if kind != "plain":
+        # the gradient of sum(x * w) reaches the leaf through the chain, in the leaf's shape
+        code.append("w = rd.ones_like(x).detach() * 2.0\n(x * w).sum().backward()\nouts.append(x0.grad)")
+        # a leaf changed in place under no_grad is the final tensor itself
+        exp.append(np.full(cur.shape if kind == "nograd_leaf" else a.shape, 2.0, a.dtype))
+    code.append("out = outs")
+    case, res = run("\n".join(code), {"a": a}, dev)
+    check_result(case, res, exp, *tols(dev, dtype))

@@ -476,3 +476,28 @@ def test_bad_input_isolated(code, expected, rx):
 
 def test_catalogue_size():
     assert len(CATALOGUE) + len(ISOLATED) >= 150
+
+
+def test_refusals_pytorch_makes_that_rustdl_answered_silently():
+    import numpy as np
+    import rustdl.nn.functional as F
+
+    i = rustdl.tensor([2, 3])
+    # an integer to a negative integer power was truncated to 0
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        i**-1
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        i.pow(-2)
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        rustdl.tensor([True]) ** -1
+    np.testing.assert_array_equal((i**2).numpy(), [4, 9])  # still fine
+    np.testing.assert_allclose((i**-1.5).numpy(), np.array([2.0, 3.0]) ** -1.5, rtol=1e-6)
+    np.testing.assert_array_equal(
+        (i ** rustdl.tensor([-1, 2])).numpy(), [0, 9]
+    )  # a tensor exponent: as PyTorch
+    # probabilities outside [0, 1] (or NaN) gave a NaN loss
+    for bad in ([1.5], [-0.1], [float("nan")]):
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            F.binary_cross_entropy(rustdl.tensor(bad), rustdl.tensor([1.0]))
+    ok = F.binary_cross_entropy(rustdl.tensor([0.0, 1.0, 0.25]), rustdl.tensor([0.0, 1.0, 1.0]))
+    np.testing.assert_allclose(ok.item(), -np.log(0.25) / 3, rtol=1e-6)

@@ -145,7 +145,7 @@ def test_grad_errors():
         grad(lambda x: x.sum(), argnums="0")
     with pytest.raises(RuntimeError, match="floating point"):
         grad(lambda x: x.sum())(rustdl.tensor([1, 2]))
-    with pytest.raises(TypeError, match="grad"):
+    with pytest.raises(ValueError, match="grad"):
         grad(lambda x: x)(1.0)
     with pytest.raises(RuntimeError, match="has_aux"):
         grad(lambda x: x.sum(), has_aux=True)(_t([1.0]))
@@ -670,3 +670,37 @@ def test_per_sample_gradient_tutorial_runs_through_the_compat_runner(tmp_path):
         [8, 10],
     ]
     assert out["ens_shape"] == [3, 8, 10]
+
+
+def test_hostile_inputs_to_the_transforms():
+    # a Jacobian too large to build is refused up front (it ran one backward pass per output
+    # element, effectively forever, before failing to stack 2**40 elements)
+    big = rustdl.zeros(2**20)
+    with pytest.raises(MemoryError, match="jacrev.*Jacobian"):
+        jacrev(lambda a: a.sin())(big)
+    with pytest.raises(MemoryError, match="jacfwd.*Jacobian"):
+        jacfwd(lambda a: a * 2.0)(big)
+    with pytest.raises(MemoryError, match="Jacobian"):
+        hessian(lambda a: (a * a).sum())(big)
+    # the error types PyTorch uses
+    _, fn = vjp(lambda a: a * 2.0, rustdl.ones(3))
+    with pytest.raises(TypeError, match="cotangents"):
+        fn(3.0)
+    with pytest.raises(ValueError, match="must be tensors"):
+        jacrev(lambda a: a)(1.0)
+    # a zero-size Jacobian is fine
+    assert jacrev(lambda a: a.sin())(rustdl.zeros(0)).shape == (0, 0)
+
+
+def test_vmap_refuses_random_ops_in_error_mode():
+    # the default randomness="error" refuses a function that draws random numbers, as PyTorch
+    # (it was treated as "different")
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        vmap(lambda x: F.dropout(x, 0.5))(rustdl.ones(4, 3))
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        vmap(lambda x: x + rustdl.rand(()))(rustdl.zeros(3))
+    # a deterministic function is unaffected, and dropout in eval mode draws nothing
+    np.testing.assert_array_equal(_np(vmap(lambda x: x * 2.0)(rustdl.ones(2, 2))), np.full((2, 2), 2.0))
+    np.testing.assert_array_equal(
+        _np(vmap(lambda x: F.dropout(x, 0.5, training=False))(rustdl.ones(2, 2))), np.ones((2, 2))
+    )

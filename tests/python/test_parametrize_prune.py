@@ -673,3 +673,26 @@ def test_shape_changing_parametrization_with_unsafe_and_transfer():
     assert parametrize.is_parametrized(dst, "weight")
     np.testing.assert_allclose(_np(dst.weight), W, rtol=1e-6)
     assert dst.parametrizations.weight.original is not src.parametrizations.weight.original
+
+
+def test_hostile_arguments_are_refused_with_typed_errors():
+    from rustdl.nn.utils import parametrizations as PZ
+    from rustdl.nn.utils import prune as P
+
+    # a dim outside the weight's dims was wrapped around silently
+    with pytest.raises(IndexError, match="weight_norm"):
+        PZ.weight_norm(nn.Linear(3, 3), dim=5)
+    with pytest.raises(IndexError, match="spectral_norm"):
+        PZ.spectral_norm(nn.Linear(3, 3), dim=-3)
+    # an integer weight cannot be orthogonal (it was turned into a float one)
+    lin = nn.Linear(3, 3)
+    lin.weight = nn.Parameter(rustdl.ones(3, 3, dtype=rustdl.int64), requires_grad=False)
+    with pytest.raises(TypeError, match="floating point"):
+        PZ.orthogonal(lin)
+    assert lin.weight.dtype == rustdl.int64 and not hasattr(lin, "parametrizations")
+    with pytest.raises(TypeError, match="ln_structured"):
+        P.ln_structured(nn.Linear(4, 3), "weight", amount=1, n="foo", dim=0)
+    # in range: the same as dim=0 / dim=-2
+    m = PZ.weight_norm(nn.Linear(3, 2), dim=-2)
+    w = m.weight.detach().numpy()
+    np.testing.assert_allclose(w, m.parametrizations.weight.original1.detach().numpy(), rtol=1e-5)

@@ -216,6 +216,8 @@ def orthogonal(
         raise ValueError(
             f"Expected a matrix or batch of matrices. Got a tensor of {weight.dim()} dimensions."
         )
+    if not (weight.is_floating_point() or weight.is_complex()):
+        raise TypeError(f"orthogonal: '{name}' must be a floating point tensor, got {weight.dtype}")
     if orthogonal_map is None:
         orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
     if orthogonal_map not in _MAPS:
@@ -228,6 +230,18 @@ def orthogonal(
 
 
 # ---------- weight norm ----------
+
+
+def _check_dim(dim: Any, w: Tensor, fn: str) -> int:
+    """``dim`` as a non-negative index of ``w``'s dims; IndexError (as PyTorch) out of range."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{fn}: dim must be an int or None, got {type(dim).__name__}")
+    nd = max(w.dim(), 1)
+    if not -nd <= dim < nd:
+        raise IndexError(
+            f"{fn}: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})"
+        )
+    return dim % nd
 
 
 class _WeightNorm(Module):
@@ -249,8 +263,8 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     w = module._parameters.get(name) if isinstance(module, Module) else None
     if w is None:
         raise ValueError(f"weight_norm: the module has no parameter '{name}'")
-    if dim is not None and dim < 0:
-        dim += w.dim()
+    if dim is not None:
+        dim = _check_dim(dim, w, "weight_norm")
     register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
     return module
 
@@ -325,6 +339,6 @@ def spectral_norm(
     if dim is None:
         dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
     if w.dim() > 0:
-        dim = dim % w.dim()
+        dim = _check_dim(dim, w, "spectral_norm")
     register_parametrization(module, name, _SpectralNorm(w, n_power_iterations, dim, eps))
     return module

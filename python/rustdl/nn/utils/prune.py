@@ -403,7 +403,7 @@ def _lp_norms(t: np.ndarray, n: Any, dim: int) -> np.ndarray:
     if n == "nuc":
         return np.array([np.linalg.norm(np.moveaxis(t, dim, 0)[i], "nuc") for i in range(t.shape[dim])])
     if not isinstance(n, numbers.Real) or isinstance(n, bool):
-        raise ValueError(f"ln_structured: unsupported norm order n={n!r}")
+        raise TypeError(f"ln_structured: the norm order n must be a number, 'fro' or 'nuc', got {n!r}")
     if n == float("inf"):
         return a.max(axis=1)
     if n == float("-inf"):
