@@ -5,8 +5,12 @@ lavapipe), where a missing adapter fails instead.
 """
 
 import gc
+import json
 import os
 import resource
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -71,3 +75,35 @@ def peak_rss_growth_mb(step, warmup: int, steps: int) -> float:
         step()
     gc.collect()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+
+
+def run_compat_file(script, *args, env=None, check=True, timeout=120, cwd=None):
+    """Runs the file ``script`` through ``python -m rustdl.torchcompat`` in a subprocess (2
+    threads, the default device mapping); returns the CompletedProcess."""
+    full_env = dict(os.environ, RUSTDL_NUM_THREADS="2")
+    full_env.pop("RUSTDL_COMPAT_DEVICE", None)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script), *args],
+        cwd=cwd if cwd is not None else os.path.dirname(str(script)),
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def run_compat(tmp_path, source, *args, env=None, check=True, timeout=120, name="script.py"):
+    """Writes ``source`` to tmp_path/``name``, runs it through the compat runner, returns the
+    CompletedProcess (stdout's last line is usually a JSON report)."""
+    script = tmp_path / name
+    script.write_text(textwrap.dedent(source))
+    return run_compat_file(script, *args, env=env, check=check, timeout=timeout, cwd=tmp_path)
+
+
+def compat_report(proc):
+    """The JSON object a compat script printed on its last line."""
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -7,6 +7,7 @@ import pytest
 import rustdl
 import rustdl.nn as nn
 import rustdl.nn.functional as F
+from conftest import compat_report, run_compat_file
 
 
 def _np(t):
@@ -290,10 +291,6 @@ def test_isin_range_scalar_tensor_is_nonzero_concat():
 
 
 def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):
-    import json
-    import os
-    import subprocess
-    import sys
 
     script = tmp_path / "prog.py"
     script.write_text(
@@ -309,16 +306,8 @@ def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):
         "  'is_size': isinstance(A.shape, torch.Size) and A.shape == (2, 3) and A.shape[1:] == torch.Size([3]),\n"
         "  'dtype': str(torch.ones(1).dtype), 'where': [t.tolist() for t in torch.where(A > 3)]}))\n"
     )
-    env = dict(os.environ, RUSTDL_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    proc = run_compat_file(script, env={"RUSTDL_NUM_THREADS": "1"}, timeout=120)
+    out = compat_report(proc)
     xs = np.arange(12.0).reshape(2, 6)
     padded = np.pad(xs, ((0, 0), (1, 1)))
     ref = [sum(padded[c, i : i + 3].sum() for c in range(2)) for i in range(6)]

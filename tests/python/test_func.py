@@ -2,10 +2,6 @@
 functional_call / stack_module_state, and autograd.forward_ad. References are closed-form
 derivatives, numpy, finite differences and per-sample loops of plain autograd."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -14,6 +10,7 @@ import rustdl
 import rustdl.autograd.forward_ad as fwAD
 import rustdl.nn as nn
 import rustdl.nn.functional as F
+from conftest import compat_report, run_compat_file
 from rustdl.func import (
     functional_call,
     grad,
@@ -528,15 +525,8 @@ def test_torch_func_import_paths_resolve_through_the_facade(tmp_path):
         "  'v': torch.vmap(lambda r: r.sum())(x).tolist(), 'g': vmap(grad(lambda r: (r ** 2).sum()))(x).tolist(),\n"
         "  't': t.tolist()}))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, RUSTDL_NUM_THREADS="1"),
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    proc = run_compat_file(script, env={"RUSTDL_NUM_THREADS": "1"}, timeout=120)
+    out = compat_report(proc)
     assert out["same"] and out["v"] == [1.0, 5.0, 9.0]
     assert out["g"] == [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]] == out["t"]
 
@@ -648,16 +638,8 @@ print(json.dumps({"ok": ok, "shapes": [list(g.shape) for g in ft_per_sample_grad
 def test_per_sample_gradient_tutorial_runs_through_the_compat_runner(tmp_path):
     script = tmp_path / "per_sample.py"
     script.write_text(textwrap.dedent(PER_SAMPLE_TUTORIAL))
-    env = dict(os.environ, RUSTDL_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    proc = run_compat_file(script, env={"RUSTDL_NUM_THREADS": "1"}, timeout=300)
+    out = compat_report(proc)
     assert out["ok"] and out["ens_ok"]
     assert out["shapes"] == [
         [8, 4, 1, 3, 3],

@@ -9,6 +9,7 @@ import pytest
 import rustdl
 import rustdl.multiprocessing as mp
 import rustdl.nn as nn
+from conftest import run_compat_file
 
 METHODS = ["fork", "spawn", "forkserver"]
 
@@ -253,19 +254,9 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_pytorch_hogwild_script_runs_through_the_compat_runner(tmp_path, method):
-    import subprocess
-    import sys
-
     script = tmp_path / "hogwild.py"
     script.write_text(HOGWILD_SCRIPT)
-    out = subprocess.run(
-        [sys.executable, "-m", "rustdl.torchcompat", str(script), method],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_compat_file(script, method, timeout=300)
     fields = dict(kv.split("=") for kv in out.stdout.split())
     # the parent never trains: its model learns only through the children's shared updates
     assert float(fields["before"]) < 0.6 and float(fields["after"]) > 0.95, out.stdout

@@ -2,14 +2,12 @@
 and closed-form math (masks and counts on fixed weights, state-dict keys, gradients)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import rustdl
 import rustdl.nn as nn
+from conftest import compat_report, run_compat_file
 from rustdl.nn.utils import parametrizations, parametrize, prune
 
 W = np.array([[0.5, -0.1, 2.0, -3.0], [0.05, 1.5, -0.7, 0.2], [-2.5, 0.3, 0.0, 1.1]], dtype=np.float32)
@@ -559,16 +557,8 @@ print(json.dumps({
 def test_pytorch_pruning_script_runs_through_the_compat_runner(tmp_path):
     script = tmp_path / "prune_tutorial.py"
     script.write_text(PRUNING_SCRIPT)
-    env = dict(os.environ, RUSTDL_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rustdl.torchcompat", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    proc = run_compat_file(script, env={"RUSTDL_NUM_THREADS": "1"}, timeout=120)
+    out = compat_report(proc)
     # the reference: the same script run on rustdl directly (no shim), with its names
     ref_src = PRUNING_SCRIPT.replace(
         "import torch.nn.utils.prune as prune", "import rustdl.nn.utils.prune as prune"

@@ -5,45 +5,19 @@ Each script runs in a subprocess (the finder and the Tensor/Module additions nev
 this test process).
 """
 
-import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rustdl
+from conftest import compat_report as report
 from conftest import gpu_available
+from conftest import run_compat as run
 from rustdl.torchcompat._overrides import map_device
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(tmp_path, source, *args, env=None, check=True):
-    """Writes ``source`` to tmp_path/script.py, runs it through the compat runner, returns the
-    CompletedProcess (stdout's last line is usually a JSON report)."""
-    script = tmp_path / "script.py"
-    script.write_text(textwrap.dedent(source))
-    full_env = dict(os.environ, RUSTDL_NUM_THREADS="2")
-    full_env.pop("RUSTDL_COMPAT_DEVICE", None)
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "rustdl.torchcompat", str(script), *args],
-        cwd=tmp_path,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def report(proc):
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_imports_resolve_to_rustdl_with_argv_and_main(tmp_path):

@@ -321,8 +321,8 @@ def _channel_mask(t: Tensor, dim: int, keep: np.ndarray) -> Tensor:
     return line.expand(*t.shape).contiguous()
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` of the entries, chosen uniformly at random."""
+class _ByScore(BasePruningMethod):
+    """Unstructured pruning of the ``amount`` entries of smallest score (``_scores``)."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -330,39 +330,35 @@ class RandomUnstructured(BasePruningMethod):
         _validate_amount_init(amount)
         self.amount = amount
 
+    def _scores(self, t: Tensor) -> np.ndarray:
+        raise NotImplementedError
+
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         size = t.numel()
         k = _n_to_prune(self.amount, size)
         _validate_amount(k, size)
         mask = default_mask.clone()
         if k:
-            scores = _rustdl.rand_like(t).detach().cpu().numpy()
-            mask = _zero_flat(mask, _smallest(scores, k))
+            mask = _zero_flat(mask, _smallest(self._scores(t), k))
         return mask
+
+
+class RandomUnstructured(_ByScore):
+    """Prunes ``amount`` of the entries, chosen uniformly at random."""
+
+    def _scores(self, t: Tensor) -> np.ndarray:
+        return _rustdl.rand_like(t).detach().cpu().numpy()
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float):  # type: ignore[override]
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_ByScore):
     """Prunes the ``amount`` entries of smallest absolute value."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount: int | float) -> None:
-        _validate_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        size = t.numel()
-        k = _n_to_prune(self.amount, size)
-        _validate_amount(k, size)
-        mask = default_mask.clone()
-        if k:
-            scores = np.abs(t.detach().cpu().numpy())
-            mask = _zero_flat(mask, _smallest(scores, k))
-        return mask
+    def _scores(self, t: Tensor) -> np.ndarray:
+        return np.abs(t.detach().cpu().numpy())
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float, importance_scores: Tensor | None = None):  # type: ignore[override]
