@@ -13,7 +13,28 @@ pub enum DType {
     Bool,
 }
 
+/// The default float dtype's code (`set_default_dtype`): what creation functions make from
+/// Python floats when no dtype is given, and what integers promote to.
+static DEFAULT_FLOAT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 impl DType {
+    /// The default float dtype (float32 unless [`DType::set_default_float`] changed it).
+    pub fn default_float() -> DType {
+        match DEFAULT_FLOAT.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => DType::F64,
+            _ => DType::F32,
+        }
+    }
+
+    /// Makes `d` (float32 or float64) the default float dtype; false for another dtype.
+    pub fn set_default_float(d: DType) -> bool {
+        if !d.is_float() {
+            return false;
+        }
+        DEFAULT_FLOAT.store(d.code(), std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
     /// Every dtype, in the order of [`DType::code`].
     pub const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I64, DType::Bool];
 

@@ -50,6 +50,8 @@ __all__ = [
     "float64",
     "from_numpy",
     "_from_shared",
+    "_set_default_float",
+    "_default_float",
     "full",
     "full_like",
     "gelu",
@@ -919,6 +921,8 @@ def eye(
     requires_grad: builtins.bool = False,
 ) -> Tensor: ...
 def from_numpy(arr: Any) -> Tensor: ...
+def _set_default_float(dtype: Any) -> builtins.bool: ...
+def _default_float() -> dtype: ...
 def _from_shared(
     pid: builtins.int,
     fd: builtins.int,

@@ -307,7 +307,7 @@ def as_tensor(data, dtype=None, device=None):
     if device is not None:
         kwargs["device"] = device
     if isinstance(data, (list, tuple)) and len(data) == 0 and dtype is None:
-        kwargs["dtype"] = float32
+        kwargs["dtype"] = get_default_dtype()
     return _rd.tensor(data, **kwargs)
 
 
@@ -457,25 +457,36 @@ Tensor.char = _char
 
 
 def set_default_dtype(d):
-    """Only float32 is supported as the default float dtype (creation functions live in the
-    Rust core and make float32); anything else raises ``TypeError``."""
-    if getattr(d, "name", None) != "float32":
+    """Makes ``d`` the default float dtype, as ``torch.set_default_dtype``: what creation
+    functions make from Python floats without ``dtype=`` (``tensor``, ``zeros``, ``rand``,
+    ``arange(0.5)``, layers' parameters, ...) and what integer tensors promote to. ``float64``
+    and ``float32`` are supported; ``float16``/``bfloat16`` mean float32 here (rustdl stores no
+    16-bit floats). Any other dtype raises ``TypeError``."""
+    if not isinstance(d, _rd.dtype) or not d.is_floating_point:
         raise TypeError(
-            f"set_default_dtype: rustdl only supports float32 as the default dtype, got {d!r}; "
-            "pass dtype= to creation functions instead"
+            f"set_default_dtype: only floating-point types are supported as the default type, got {d!r}"
         )
+    _rd._set_default_float(d)
 
 
 def get_default_dtype():
-    """The default float dtype: float32."""
-    return float32
+    """The default float dtype (float32 unless :func:`set_default_dtype` changed it)."""
+    return _rd._default_float()
+
+
+_TENSOR_TYPES = {"FloatTensor": "float32", "DoubleTensor": "float64"}
 
 
 def set_default_tensor_type(t):
-    """Only ``torch.FloatTensor`` (float32) is supported; anything else raises ``TypeError``."""
-    name = t if isinstance(t, str) else getattr(t, "_typename", repr(t))
-    if name.rsplit(".", 1)[-1] != "FloatTensor":
-        raise TypeError(f"set_default_tensor_type: rustdl only supports torch.FloatTensor, got {t!r}")
+    """``torch.FloatTensor`` or ``torch.DoubleTensor`` (or their names): the default float dtype
+    becomes float32 or float64 (CPU; the ``torch.cuda.*`` names are accepted too)."""
+    name = t if isinstance(t, str) else getattr(t, "_typename", getattr(t, "__name__", repr(t)))
+    kind = name.rsplit(".", 1)[-1]
+    if kind not in _TENSOR_TYPES:
+        raise TypeError(
+            f"set_default_tensor_type: expected a float tensor type (FloatTensor, DoubleTensor), got {t!r}"
+        )
+    set_default_dtype(getattr(_rd, _TENSOR_TYPES[kind]))
 
 
 # ---- blas-like
@@ -2460,7 +2471,7 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 
 
 def torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
-    """Deprecated ``torch.range``: ``start .. end`` INCLUDING ``end``, float32 by default."""
+    """Deprecated ``torch.range``: ``start .. end`` INCLUDING ``end``, of the default float dtype."""
     from ._rustdl import arange
 
     if end is None:
@@ -2469,15 +2480,17 @@ def torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_
         raise ValueError("range: step must be nonzero")
     n = builtins.max(int(_math.floor((end - start) / step)) + 1, 0)
     out = arange(n, dtype=float64, device=device) * step + start
-    out = out.to(dtype if dtype is not None else float32)
+    out = out.to(dtype if dtype is not None else get_default_dtype())
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
-    """A 0-dim tensor holding the number ``s`` (float32 by default)."""
+    """A 0-dim tensor holding the number ``s`` (of the default float dtype unless ``dtype``)."""
     from ._rustdl import tensor as _tensor
 
-    return _tensor(builtins.float(s), dtype=dtype or float32, device=device, requires_grad=requires_grad)
+    return _tensor(
+        builtins.float(s), dtype=dtype or get_default_dtype(), device=device, requires_grad=requires_grad
+    )
 
 
 def is_nonzero(input):  # noqa: A002

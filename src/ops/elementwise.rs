@@ -27,7 +27,7 @@ impl Tensor {
             )));
         }
         if !self.dtype().is_float() && !op.is_integral_ok() {
-            return self.to_dtype(DType::F32)?.unary(op);
+            return self.to_dtype(DType::default_float())?.unary(op);
         }
         if self.dtype() == DType::Bool {
             return self.to_dtype(DType::I64)?.unary(op);
@@ -236,7 +236,7 @@ impl Tensor {
             DType::promote(da, db)
         };
         if op == BinaryOp::Div && !dt.is_float() {
-            dt = DType::F32;
+            dt = DType::default_float();
         }
         if matches!(
             op,
@@ -279,7 +279,7 @@ impl Tensor {
         let dt = if kind(scalar.dtype()) <= kind(t.dtype()) {
             t.dtype()
         } else if scalar.dtype().is_float() {
-            DType::F32
+            DType::default_float()
         } else {
             scalar.dtype()
         };

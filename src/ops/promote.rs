@@ -41,7 +41,7 @@ impl Tensor {
                 self.dtype()
             }
         } else {
-            DType::F32
+            DType::default_float()
         };
         Tensor::full(&[], v, dt, self.device())
     }
@@ -50,7 +50,7 @@ impl Tensor {
     /// float32, a bool tensor to int64.
     pub fn promoted_for_scalar(&self, is_int: bool) -> Result<Tensor> {
         if !is_int && !self.dtype().is_float() {
-            self.to_dtype(DType::F32)
+            self.to_dtype(DType::default_float())
         } else if self.dtype() == DType::Bool {
             self.to_dtype(DType::I64)
         } else {
@@ -191,7 +191,7 @@ impl Tensor {
                 let dt = if is_int {
                     DType::I64
                 } else {
-                    float_of(other).unwrap_or(DType::F32)
+                    float_of(other).unwrap_or(DType::default_float())
                 };
                 Tensor::full(&[], value, dt, cond.device())
             }

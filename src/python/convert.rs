@@ -30,7 +30,7 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     let py = obj.py();
     let builtins = py.import("builtins")?;
     if obj.is(&builtins.getattr("float")?) {
-        return Ok(DType::F32);
+        return Ok(DType::F64); // Python's float is a double, as PyTorch reads `dtype=float`
     }
     if obj.is(&builtins.getattr("int")?) {
         return Ok(DType::I64);
@@ -373,10 +373,10 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     walk(obj, 0, &mut shape, &mut vals, &mut kind)?;
     let inferred = match kind {
         // no element at all (`tensor([])`): the default float dtype, as in PyTorch
-        0 if vals.is_empty() => DType::F32,
+        0 if vals.is_empty() => DType::default_float(),
         0 => DType::Bool,
         1 => DType::I64,
-        _ => DType::F32,
+        _ => DType::default_float(),
     };
     let target = dtype.unwrap_or(inferred);
     if target == DType::I64 {

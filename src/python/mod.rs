@@ -229,6 +229,21 @@ fn tensor(
     finish(create(py, &shape, dv, || t.to_device(dv))?, requires_grad)
 }
 
+/// Makes `dtype` (float32 or float64) the default float dtype (`set_default_dtype`); False for
+/// another dtype.
+#[pyfunction]
+fn _set_default_float(dtype: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(DType::set_default_float(parse_dtype(dtype)?))
+}
+
+/// The default float dtype (`get_default_dtype`).
+#[pyfunction]
+fn _default_float() -> PyDType {
+    PyDType {
+        d: DType::default_float(),
+    }
+}
+
 /// A tensor over another process's shared storage (`Tensor._shared_handle`), viewed with the
 /// given shape, strides and storage offset: what `rustdl.multiprocessing` rebuilds a shared
 /// tensor from.
@@ -307,7 +322,10 @@ fn make_sized(
     make: fn(&[usize], DType, Device) -> crate::error::Result<Tensor>,
 ) -> PyResult<PyTensor> {
     let shape = shape_arg(args, size, name)?;
-    let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
+    let (dt, dv) = (
+        opt_dtype(dtype)?.unwrap_or(DType::default_float()),
+        dev(device)?,
+    );
     let t = with_generator(generator, || {
         create(py, &shape, dv, || make(&shape, dt, dv))
     })?;
@@ -394,7 +412,7 @@ fn full(
     } else if fill_value.is_instance_of::<pyo3::types::PyInt>() {
         DType::I64
     } else {
-        DType::F32
+        DType::default_float()
     };
     let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?);
     let t = create(py, &size, dv, || Tensor::full(&size, v, dt, dv))?;
@@ -462,7 +480,11 @@ fn arange(
         Some(s) => s.extract::<f64>()?,
         None => 1.0,
     };
-    let dt = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
+    let dt = opt_dtype(dtype)?.unwrap_or(if all_int {
+        DType::I64
+    } else {
+        DType::default_float()
+    });
     let dv = dev(device)?;
     // the element count, for the GIL policy only (a NaN or infinite count saturates)
     let n = ((e - s) / st).abs().ceil() as usize;
@@ -487,7 +509,10 @@ fn linspace(
         ))
     })?;
     crate::shape::checked_numel(&[steps], "linspace")?;
-    let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(DType::F32), dev(device)?);
+    let (dt, dv) = (
+        opt_dtype(dtype)?.unwrap_or(DType::default_float()),
+        dev(device)?,
+    );
     let t = create(py, &[steps], dv, || {
         Tensor::linspace(start, end, steps, dt, dv)
     })?;
@@ -513,7 +538,7 @@ fn eye(
     crate::shape::checked_numel(&[n, m.unwrap_or(n)], "eye")?;
     let (m, dt, dv) = (
         m.unwrap_or(n),
-        opt_dtype(dtype)?.unwrap_or(DType::F32),
+        opt_dtype(dtype)?.unwrap_or(DType::default_float()),
         dev(device)?,
     );
     finish(
@@ -961,6 +986,8 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(_from_shared, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_default_float, m)?)?;
+    m.add_function(wrap_pyfunction!(_default_float, m)?)?;
     m.add_function(wrap_pyfunction!(zeros, m)?)?;
     m.add_function(wrap_pyfunction!(ones, m)?)?;
     m.add_function(wrap_pyfunction!(empty, m)?)?;

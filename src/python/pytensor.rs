@@ -241,13 +241,13 @@ impl PyTensor {
             a.is_instance_of::<pyo3::types::PyInt>() && !a.is_instance_of::<pyo3::types::PyBool>()
         };
         match args.len() {
-            0 => Ok(Tensor::zeros(&[0], DType::F32, Device::Cpu)?.into()),
+            0 => Ok(Tensor::zeros(&[0], DType::default_float(), Device::Cpu)?.into()),
             1 if !is_size(&args.get_item(0)?) => {
                 let d = args.get_item(0)?;
                 if let Ok(t) = d.extract::<PyRef<'_, PyTensor>>() {
                     return Ok(t.tensor().detach().into());
                 }
-                Ok(to_tensor(&d, Some(DType::F32))?.into())
+                Ok(to_tensor(&d, Some(DType::default_float()))?.into())
             }
             _ => {
                 if !args.iter().all(|a| is_size(&a)) {
@@ -264,7 +264,7 @@ impl PyTensor {
                         })
                     })
                     .collect::<PyResult<Vec<usize>>>()?;
-                Ok(Tensor::zeros(&shape, DType::F32, Device::Cpu)?.into())
+                Ok(Tensor::zeros(&shape, DType::default_float(), Device::Cpu)?.into())
             }
         }
     }

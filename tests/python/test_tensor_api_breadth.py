@@ -106,11 +106,16 @@ def test_default_dtype():
     assert rustdl.get_default_dtype() == rustdl.float32
     rustdl.set_default_dtype(rustdl.float32)
     with pytest.raises(TypeError, match="set_default_dtype"):
-        rustdl.set_default_dtype(rustdl.float64)
-    rustdl.set_default_tensor_type(rustdl.FloatTensor)
+        rustdl.set_default_dtype(rustdl.int64)
+    rustdl.set_default_tensor_type(rustdl.DoubleTensor)
+    try:
+        assert rustdl.get_default_dtype() == rustdl.float64
+    finally:
+        rustdl.set_default_tensor_type(rustdl.FloatTensor)
     rustdl.set_default_tensor_type("torch.FloatTensor")
+    assert rustdl.get_default_dtype() == rustdl.float32
     with pytest.raises(TypeError, match="set_default_tensor_type"):
-        rustdl.set_default_tensor_type(rustdl.DoubleTensor)
+        rustdl.set_default_tensor_type(rustdl.LongTensor)
 
 
 # ---------------------------------------------------------------- blas-like, lerp, isclose

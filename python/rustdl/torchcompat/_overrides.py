@@ -54,11 +54,6 @@ class device(metaclass=_DeviceMeta):
         return map_device(type, index)
 
 
-def get_default_dtype() -> Any:
-    """float32, rustdl's default floating dtype."""
-    return rustdl.float32
-
-
 def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802
     """Old ``torch.autograd.Variable``: returns the tensor (with ``requires_grad`` set if asked)."""
     if requires_grad:
@@ -72,7 +67,6 @@ def for_module(name: str) -> dict[str, Any]:
         return {
             "device": device,
             "Size": Size,
-            "get_default_dtype": get_default_dtype,
             # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
             "__version__": rustdl.__torch_compat_version__,
         }
