@@ -11,8 +11,8 @@
 //! `from_numpy`): the `Vec` over it gives it back through a release hook instead of freeing it.
 //!
 //! The allocator asks the system allocator for everything else; the only cost on that path is
-//! one relaxed atomic load per allocation and, while shared or adopted buffers exist, a scan
-//! of the (short) table of live regions per free.
+//! one relaxed atomic load per allocation and, while shared or adopted buffers exist, a look
+//! at the few slots of the freed address's bucket in the table of live regions.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -61,18 +61,27 @@ struct Slot {
     fd: AtomicI32,
 }
 
-const SLOTS: usize = 8192;
+/// The table is hashed by start address: a region lives in one of the `WAYS` slots of its
+/// bucket, so recording, finding and freeing cost a few loads however many regions are live.
+const BUCKETS: usize = 4096;
+const WAYS: usize = 8;
 #[allow(clippy::declare_interior_mutable_const)]
 const FREE: Slot = Slot {
     start: AtomicUsize::new(0),
     len: AtomicUsize::new(0),
     fd: AtomicI32::new(-1),
 };
-static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
-/// Live regions (frees skip the table scan when zero).
+static TABLE: [Slot; BUCKETS * WAYS] = [FREE; BUCKETS * WAYS];
+/// Live regions (frees skip the table when zero).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
-/// One past the highest slot ever used (the scan stops there).
-static HIGH: AtomicUsize = AtomicUsize::new(0);
+
+/// The slots of the bucket of address `ptr`.
+fn bucket(ptr: usize) -> &'static [Slot] {
+    let h = ((ptr >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
+    let b = (h as usize) % BUCKETS;
+    &TABLE[b * WAYS..(b + 1) * WAYS]
+}
+
 /// Called with the start of adopted memory when the `Vec` over it is freed.
 static RELEASE: AtomicUsize = AtomicUsize::new(0);
 
@@ -159,16 +168,15 @@ fn write_decimal(out: &mut [u8], mut v: u64) -> usize {
     k
 }
 
-/// Records a region in a free slot; false when the table is full.
+/// Records a region in a free slot of its bucket; false when the bucket is full.
 fn record(start: usize, len: usize, fd: i32) -> bool {
-    for (i, s) in TABLE.iter().enumerate() {
+    for s in bucket(start) {
         if s.start
             .compare_exchange(0, usize::MAX, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             s.len.store(len, Ordering::Relaxed);
             s.fd.store(fd, Ordering::Relaxed);
-            HIGH.fetch_max(i + 1, Ordering::AcqRel);
             s.start.store(start, Ordering::Release);
             LIVE.fetch_add(1, Ordering::AcqRel);
             return true;
@@ -181,7 +189,7 @@ fn find(ptr: usize) -> Option<&'static Slot> {
     if LIVE.load(Ordering::Acquire) == 0 || ptr == 0 {
         return None;
     }
-    TABLE[..HIGH.load(Ordering::Acquire)]
+    bucket(ptr)
         .iter()
         .find(|s| s.start.load(Ordering::Acquire) == ptr)
 }
@@ -432,6 +440,29 @@ mod tests {
         assert_eq!(RELEASED.load(Ordering::SeqCst), ptr as usize);
         // SAFETY: still valid: adoption never frees
         assert_eq!(unsafe { *ptr.add(0) }, 1.5);
+    }
+
+    #[test]
+    fn many_live_regions_and_a_full_bucket() {
+        set_release_hook(note_release);
+        let owner: &'static mut [f32] = Box::leak(vec![2.0f32; 4 * 3000].into_boxed_slice());
+        let base = owner.as_mut_ptr();
+        // 3000 adoptions alive at once, at distinct addresses: each is found again
+        let vs: Vec<Vec<f32>> = (0..3000)
+            // SAFETY: four initialized elements at each offset of the leaked owner
+            .filter_map(|i| unsafe { adopt_vec(base.add(4 * i), 4) })
+            .collect();
+        assert!(vs.len() > 2900, "{} adopted", vs.len());
+        assert!(vs
+            .iter()
+            .all(|v| find(v.as_ptr() as usize).is_some() && v[3] == 2.0));
+        drop(vs);
+        // the same address adopted more often than a bucket holds: the rest are refused
+        // SAFETY: as above, the first four elements of the owner
+        let same: Vec<Option<Vec<f32>>> = (0..WAYS + 1)
+            .map(|_| unsafe { adopt_vec(base, 4) })
+            .collect();
+        assert_eq!(same.iter().filter(|v| v.is_some()).count(), WAYS);
     }
 
     #[test]
