@@ -906,7 +906,7 @@ def _functional_form(name):
 
 
 for _fname in (
-    "absolute add addcdiv addcmul argwhere bitwise_and bitwise_not bitwise_or bitwise_xor "
+    "absolute add addcdiv as_strided addcmul argwhere bitwise_and bitwise_not bitwise_or bitwise_xor "
     "clamp_max clamp_min deg2rad div divide equal exp2 fliplr flipud fmax fmin frac greater "
     "greater_equal hsplit index_copy is_complex is_floating_point is_signed less less_equal "
     "logaddexp logaddexp2 logical_xor masked_scatter mul multiply mv negative not_equal numel "

@@ -388,3 +388,9 @@ def test_set_with_a_contiguous_window_shares_the_storage():
     np.testing.assert_array_equal(src.numpy(), [0.0, 1.0, 2.0, 30.0, 40.0, 50.0, 60.0, 7.0])
     with pytest.raises(IndexError):
         s.set_(src, 6, (3,))
+
+
+def test_as_strided_function_form():
+    x = rustdl.arange(6.0)
+    np.testing.assert_array_equal(rustdl.as_strided(x, (2, 2), (1, 2)).numpy(), [[0.0, 2.0], [1.0, 3.0]])
+    np.testing.assert_array_equal(rustdl.as_strided(x, (2,), (1,), 3).numpy(), [3.0, 4.0])
