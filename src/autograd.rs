@@ -99,6 +99,7 @@ impl Hooks {
     }
 
     /// Moves every hook of `other` (in order, keeping their ids) after this one's.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
     pub(crate) fn take_from(&self, other: &Hooks) {
         if std::ptr::eq(self, other) {
             return;

@@ -427,6 +427,7 @@ impl Tensor {
 
     /// Takes over `old`'s leaf gradient hooks (same ids, so their handles still remove them)
     /// and its `retain_grad()`, when a Python object comes to stand for this tensor instead.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
     pub(crate) fn adopt_hooks(&self, old: &Tensor) {
         if old.is_leaf() && self.is_leaf() && self.requires_grad() {
             self.0.hooks.take_from(&old.0.hooks);
@@ -828,6 +829,7 @@ impl Tensor {
     }
 
     /// Marks a leaf whose Python object was given a new shape in place (see `superseded`).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
     pub(crate) fn mark_superseded(&self) {
         self.0.superseded.store(true, Ordering::Release);
     }
