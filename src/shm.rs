@@ -382,8 +382,16 @@ pub unsafe fn adopt_vec<T: Copy>(ptr: *mut T, n: usize) -> Option<Vec<T>> {
 mod tests {
     use super::*;
 
+    /// The region table and its live count are process-wide: these tests run one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[test]
     fn shared_vec_is_mapped_and_unmapped() {
+        let _one_at_a_time = serial();
         let before = LIVE.load(Ordering::Acquire);
         let mut v = shared_vec::<f32>(1000).unwrap();
         assert_eq!(v.len(), 1000);
@@ -409,6 +417,7 @@ mod tests {
 
     #[test]
     fn growing_a_shared_vec_moves_it_to_private_memory() {
+        let _one_at_a_time = serial();
         let mut v = shared_vec::<i64>(16).unwrap();
         v[3] = 7;
         v.extend(0..100);
@@ -425,6 +434,7 @@ mod tests {
 
     #[test]
     fn adopted_memory_is_released_not_freed() {
+        let _one_at_a_time = serial();
         set_release_hook(note_release);
         // memory owned elsewhere: a leaked box stands for a numpy array's buffer
         let owner: &'static mut [f64] = Box::leak(vec![1.5f64; 7].into_boxed_slice());
@@ -444,6 +454,7 @@ mod tests {
 
     #[test]
     fn many_live_regions_and_a_full_bucket() {
+        let _one_at_a_time = serial();
         set_release_hook(note_release);
         let owner: &'static mut [f32] = Box::leak(vec![2.0f32; 4 * 3000].into_boxed_slice());
         let base = owner.as_mut_ptr();
