@@ -615,6 +615,41 @@ def test_conv2d_input_gradient_on_large_images(k, pad, dil, dtype):
 
 
 @pytest.mark.parametrize(
+    "shape,out,pad,dtype",
+    [
+        ((4, 16, 12, 12), 16, 1, "float32"),
+        ((3, 17, 9, 7), 20, 1, "float64"),
+        ((2, 24, 6, 11), 16, 0, "float32"),
+        ((5, 16, 5, 8), 18, 2, "float64"),
+    ],
+)
+def test_conv2d_3x3_with_many_channels_forward_and_input_gradient(shape, out, pad, dtype):
+    # 3x3 stride-1 layers with 16+ channels each side run on the CPU as Winograd F(2x2, 3x3)
+    # products (tiles of 2x2 outputs; odd sizes leave half tiles), as does their input gradient
+    # (a forward convolution of the output gradient): both checked against the definition in
+    # float64
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((out, shape[1], 3, 3)).astype(dtype)
+    b = rng.standard_normal(out).astype(dtype)
+    xt = rustdl.tensor(x, requires_grad=True)
+    y = F.conv2d(xt, rustdl.tensor(w), rustdl.tensor(b), padding=pad)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    ref = np_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, pad, 1, 1)
+    assert tuple(y.shape) == ref.shape
+    assert_close(y, ref, rtol=tol, atol=tol)
+    gy = rng.standard_normal(ref.shape)
+    y.backward(rustdl.tensor(gy.astype(dtype)))
+    n, c, h, wd = shape
+    dxp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad))
+    oh, ow = ref.shape[2:]
+    for i in range(3):
+        for j in range(3):
+            dxp[:, :, i : i + oh, j : j + ow] += np.einsum("noyx,oc->ncyx", gy, w[:, :, i, j])
+    assert_close(xt.grad, dxp[:, :, pad : pad + h, pad : pad + wd], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
     "k,pad,dil,dtype", [((3, 3), (1, 1), (1, 1), "float32"), ((5, 3), (2, 0), (1, 2), "float64")]
 )
 def test_conv2d_weight_gradient_on_large_images(k, pad, dil, dtype):

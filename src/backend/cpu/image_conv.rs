@@ -374,9 +374,12 @@ fn forward_shifted_t<T: Float>(
     out
 }
 
-/// The forward convolution: shifted products where they fit, else columns.
+/// The forward convolution: Winograd products for 3×3 stride-1 layers with enough channels,
+/// else shifted products where they fit, else columns.
 fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
-    if use_shifted(g) {
+    if super::winograd::winograd_fits(g, o) {
+        super::winograd::forward(x, w, bias, g, o)
+    } else if use_shifted(g) {
         forward_shifted_t(x, w, bias, g, o)
     } else {
         forward_t(x, w, bias, g, o)
@@ -592,7 +595,8 @@ fn input_grad_as_forward(g: &Conv2dGeom, o: usize) -> Option<Conv2dGeom> {
         ow: g.w,
         ..*g
     };
-    (g.sh == 1 && g.sw == 1 && use_shifted(&gf)).then_some(gf)
+    (g.sh == 1 && g.sw == 1 && (super::winograd::winograd_fits(&gf, g.c) || use_shifted(&gf)))
+        .then_some(gf)
 }
 
 /// The input gradient as the forward convolution [`input_grad_as_forward`] describes: the same
@@ -611,7 +615,7 @@ fn input_grad_forward_t<T: Float>(gy: &[T], w: &[T], gf: &Conv2dGeom, c: usize) 
             }
         }
     }
-    forward_shifted_t(gy, &wf, None, gf, c)
+    forward(gy, &wf, None, gf, c)
 }
 
 fn input_grad_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {

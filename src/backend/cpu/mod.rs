@@ -36,6 +36,7 @@ pub(crate) mod simd;
 pub mod softmax;
 pub mod strided;
 pub mod transfer;
+pub mod winograd;
 
 pub use alloc::tune_allocator;
 pub use conv::{col2im, im2col, max_pool2d};

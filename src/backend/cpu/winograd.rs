@@ -1,0 +1,521 @@
+//! 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
+//! Algorithms for Convolutional Neural Networks", 2016).
+//!
+//! Every 2×2 block of output positions (a *tile*) is computed from the 4×4 input patch under it
+//! with 16 multiplications per (input, output) channel pair instead of 36:
+//! `Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A`. The sum over the input channels is, for each
+//! of the 16 positions ξ of the transformed tile, one product
+//! `M_ξ (O, tiles) = U_ξ (O, C) @ V_ξ (C, tiles)` — 16 products of depth C that together do
+//! 4/9 of the arithmetic of the direct convolution. The transforms only add and subtract
+//! (and scale the weights by ½), so the result matches the direct sum to a few ulps.
+//!
+//! The input is read and the output written in NCHW, a row of tiles at a time, so no
+//! channels-last copies are needed. Each thread works through a run of images, several to a
+//! product when the images are small, with its own buffers for the transformed tiles.
+
+use std::sync::OnceLock;
+
+use super::matmul::{gemm_into, Strides};
+use super::pool::{self, SendPtr};
+use crate::backend::Conv2dGeom;
+use crate::dtype::Float;
+
+/// Tiles one product should span at least (below it the gemm's packing of the 16 small
+/// products outweighs their arithmetic, so small images go several to a product).
+const MIN_TILES: usize = 256;
+
+/// Whether a forward convolution runs as Winograd products: a 3×3 kernel at stride 1 without
+/// dilation, with enough channels each side that the transforms (which cost per channel, not
+/// per channel pair) are small beside the products, on an image of at least 4×4 outputs.
+/// `RUSTDL_CONV_WINOGRAD=0` turns it off (read once per process; for comparing paths).
+pub fn winograd_fits(g: &Conv2dGeom, o: usize) -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("RUSTDL_CONV_WINOGRAD").is_ok_and(|v| v == "0"));
+    !off && g.kh == 3
+        && g.kw == 3
+        && g.sh == 1
+        && g.sw == 1
+        && g.dh == 1
+        && g.dw == 1
+        && g.c >= 16
+        && o >= 16
+        && g.oh >= 4
+        && g.ow >= 4
+}
+
+/// The tiling of one image: `th × tw` tiles, read from a zero-padded plane of `hp` rows and
+/// 2·`tw` + 2 columns (every patch lies whole inside it).
+#[derive(Clone, Copy)]
+struct Tiles {
+    th: usize,
+    tw: usize,
+    hp: usize,
+}
+
+impl Tiles {
+    fn of(g: &Conv2dGeom) -> Tiles {
+        let (th, tw) = (g.oh.div_ceil(2), g.ow.div_ceil(2));
+        Tiles {
+            th,
+            tw,
+            hp: 2 * th + 2,
+        }
+    }
+
+    fn per_image(&self) -> usize {
+        self.th * self.tw
+    }
+}
+
+/// `U (16, O, C)`: each weight `g (3, 3)` as `G g Gᵀ`, with
+/// `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`.
+fn weight_transform<T: Float>(w: &[T], c: usize, o: usize) -> Vec<T> {
+    let half = T::from_f64(0.5);
+    let spread = |a: T, b: T, d: T| [a, (a + b + d) * half, (a - b + d) * half, d];
+    let mut u = vec![T::ZERO; 16 * o * c];
+    for (oc, wo) in w.chunks_exact(9 * c).enumerate() {
+        for (ci, k) in wo.chunks_exact(9).enumerate() {
+            // down the kernel's columns, then along the rows of the result
+            let cols: [[T; 4]; 3] = std::array::from_fn(|j| spread(k[j], k[3 + j], k[6 + j]));
+            for a in 0..4 {
+                let row = spread(cols[0][a], cols[1][a], cols[2][a]);
+                for (b, &v) in row.iter().enumerate() {
+                    u[((4 * a + b) * o + oc) * c + ci] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// Lanes of the fixed-width blocks the transforms work in (one AVX2 register of f32).
+const L: usize = 8;
+
+/// `N` consecutive elements of `s` from `at` on.
+#[inline(always)]
+fn load<T: Float, const N: usize>(s: &[T], at: usize) -> [T; N] {
+    let mut r = [T::ZERO; N];
+    r.copy_from_slice(&s[at..at + N]);
+    r
+}
+
+#[inline(always)]
+fn add<T: Float, const N: usize>(mut a: [T; N], b: [T; N]) -> [T; N] {
+    for i in 0..N {
+        a[i] = a[i] + b[i];
+    }
+    a
+}
+
+#[inline(always)]
+fn sub<T: Float, const N: usize>(mut a: [T; N], b: [T; N]) -> [T; N] {
+    for i in 0..N {
+        a[i] = a[i] - b[i];
+    }
+    a
+}
+
+/// `Bᵀ u B`'s combination `[u0 − u2, u1 + u2, u2 − u1, u1 − u3]` of four values (rows or
+/// columns of a patch), each a block of `N` tiles.
+#[inline(always)]
+fn btb<T: Float, const N: usize>(u: [[T; N]; 4]) -> [[T; N]; 4] {
+    [
+        sub(u[0], u[2]),
+        add(u[1], u[2]),
+        sub(u[2], u[1]),
+        sub(u[1], u[3]),
+    ]
+}
+
+/// The padded plane of one channel split by column parity: `even (hp, tw + 1)` holds the
+/// padded columns 0, 2, 4, …, `odd` the columns 1, 3, 5, … (the border stays zero from one
+/// channel to the next: only the image's own positions are rewritten).
+#[inline(always)]
+fn split_columns<T: Float>(plane: &[T], g: &Conv2dGeom, tl: Tiles, even: &mut [T], odd: &mut [T]) {
+    let half = tl.tw + 1;
+    for (iy, row) in plane.chunks_exact(g.w).enumerate() {
+        let r = (iy + g.ph) * half;
+        // padded column ix + pw
+        let (ev, od) = (&mut even[r..r + half], &mut odd[r..r + half]);
+        let mut ix = 0;
+        if g.pw % 2 == 1 {
+            // the first image column is odd
+            od[g.pw / 2] = row[0];
+            ix = 1;
+        }
+        let q0 = (ix + g.pw) / 2;
+        let n = (g.w - ix) / 2;
+        let src = &row[ix..ix + 2 * n];
+        let (ev, od) = (&mut ev[q0..q0 + n], &mut od[q0..q0 + n]);
+        for j in 0..n {
+            ev[j] = src[2 * j];
+            od[j] = src[2 * j + 1];
+        }
+        let rest = &row[ix + 2 * n..];
+        if let Some(&v) = rest.first() {
+            even[r + q0 + n] = v;
+        }
+    }
+}
+
+/// The transformed tiles `t0 .. t0 + N` of tile row `ty`: 16 blocks, written to `v` at
+/// `at(ξ) + t0`.
+#[inline(always)]
+fn input_block<T: Float, const N: usize>(
+    (even, odd, half): (&[T], &[T], usize),
+    ty: usize,
+    t0: usize,
+    v: &mut [T],
+    at: impl Fn(usize) -> usize,
+) {
+    // patch row k, column l (a block of N tiles): the even and odd padded columns of tile t
+    // and of tile t + 1
+    let cell = |k: usize, l: usize| {
+        let r = (2 * ty + k) * half + t0 + l / 2;
+        load::<T, N>(if l % 2 == 0 { even } else { odd }, r)
+    };
+    // row a of Bᵀ d is the sum or difference of two rows of the patch; then along it
+    let rows: [(usize, usize, bool); 4] =
+        [(0, 2, false), (1, 2, true), (2, 1, false), (1, 3, false)];
+    for (a, &(p, q, plus)) in rows.iter().enumerate() {
+        let mut za = [[T::ZERO; N]; 4];
+        for (l, zl) in za.iter_mut().enumerate() {
+            *zl = if plus {
+                add(cell(p, l), cell(q, l))
+            } else {
+                sub(cell(p, l), cell(q, l))
+            };
+        }
+        for (b, vb) in btb(za).iter().enumerate() {
+            let at = at(4 * a + b) + t0;
+            v[at..at + N].copy_from_slice(vb);
+        }
+    }
+}
+
+/// `V (16, C, ·)`: the transformed tiles of image `x (C, H, W)`, written to columns
+/// `col0 ..` of each `(C, tg)` block. `even` and `odd` (`hp × (tw + 1)` each) are scratch.
+#[inline(always)]
+fn input_transform<T: Float>(
+    x: &[T],
+    g: &Conv2dGeom,
+    tl: Tiles,
+    (v, tg, col0): (&mut [T], usize, usize),
+    (even, odd): (&mut [T], &mut [T]),
+) {
+    let (c, plane) = (g.c, g.h * g.w);
+    let Tiles { th, tw, .. } = tl;
+    let half = tw + 1;
+    even.fill(T::ZERO);
+    odd.fill(T::ZERO);
+    let full = tw / L * L;
+    for ci in 0..c {
+        split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, even, odd);
+        let planes = (&*even, &*odd, half);
+        for ty in 0..th {
+            let at = |xi: usize| (xi * c + ci) * tg + col0 + ty * tw;
+            for t0 in (0..full).step_by(L) {
+                input_block::<T, L>(planes, ty, t0, v, at);
+            }
+            for t0 in full..tw {
+                input_block::<T, 1>(planes, ty, t0, v, at);
+            }
+        }
+    }
+}
+
+/// Output tiles `t0 .. t0 + N` of tile row `ty` of channel `oc` from `m` (block `ξ` at
+/// `at(ξ) + t0`): `Aᵀ m A` with `Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]`, plus `b`, as the two
+/// output rows' `2·N` values with even and odd columns interleaved.
+#[inline(always)]
+fn output_block<T: Float, const N: usize>(
+    m: &[T],
+    at: impl Fn(usize) -> usize,
+    t0: usize,
+    b: T,
+) -> [[T; N]; 4] {
+    let mr = |xi: usize| load::<T, N>(m, at(xi) + t0);
+    // along the rows of each transformed tile (s0, s1), then down the columns: the top row
+    // sums rows 0..3 of s, the bottom one takes 1 − 2 − 3
+    let bias = [b; N];
+    let (mut te, mut to, mut be, mut bo) = (bias, bias, bias, bias);
+    for a in 0..4 {
+        let (m0, m1, m2, m3) = (mr(4 * a), mr(4 * a + 1), mr(4 * a + 2), mr(4 * a + 3));
+        let (s0, s1) = (add(add(m0, m1), m2), sub(sub(m1, m2), m3));
+        match a {
+            0 => (te, to) = (add(te, s0), add(to, s1)),
+            1 => (te, to, be, bo) = (add(te, s0), add(to, s1), add(be, s0), add(bo, s1)),
+            2 => (te, to, be, bo) = (add(te, s0), add(to, s1), sub(be, s0), sub(bo, s1)),
+            _ => (be, bo) = (sub(be, s0), sub(bo, s1)),
+        }
+    }
+    [te, to, be, bo]
+}
+
+/// Writes `(even, odd)` interleaved into `dst` from output column `2·t0` on, up to its end.
+#[inline(always)]
+fn store_interleaved<T: Float, const N: usize>(
+    dst: &mut [T],
+    t0: usize,
+    even: [T; N],
+    odd: [T; N],
+) {
+    let mut both = [[T::ZERO; 2]; N];
+    for (i, p) in both.iter_mut().enumerate() {
+        *p = [even[i], odd[i]];
+    }
+    let flat = both.as_flattened();
+    let from = 2 * t0;
+    if dst.len() - from >= 2 * N {
+        dst[from..from + 2 * N].copy_from_slice(flat);
+    } else {
+        let n = dst.len() - from;
+        dst[from..].copy_from_slice(&flat[..n]);
+    }
+}
+
+/// Image `y (O, oh, ow)` from `M (16, O, ·)` (columns `col0 ..` of each `(O, tg)` block), plus
+/// the bias.
+#[inline(always)]
+fn output_transform<T: Float>(
+    (m, tg, col0): (&[T], usize, usize),
+    g: &Conv2dGeom,
+    o: usize,
+    tl: Tiles,
+    bias: Option<&[T]>,
+    y: &mut [T],
+) {
+    let Tiles { th, tw, .. } = tl;
+    let (l, ow) = (g.oh * g.ow, g.ow);
+    let full = tw / L * L;
+    for oc in 0..o {
+        let b = bias.map_or(T::ZERO, |b| b[oc]);
+        let yo = &mut y[oc * l..(oc + 1) * l];
+        for ty in 0..th {
+            let at = |xi: usize| (xi * o + oc) * tg + col0 + ty * tw;
+            let oy = 2 * ty;
+            let two = oy + 1 < g.oh;
+            let (top, bottom) = yo[oy * ow..].split_at_mut(ow);
+            let bottom = &mut bottom[..if two { ow } else { 0 }];
+            for t0 in (0..full).step_by(L) {
+                let [te, to, be, bo] = output_block::<T, L>(m, at, t0, b);
+                store_interleaved(top, t0, te, to);
+                if two {
+                    store_interleaved(bottom, t0, be, bo);
+                }
+            }
+            for t0 in full..tw {
+                let [te, to, be, bo] = output_block::<T, 1>(m, at, t0, b);
+                store_interleaved(top, t0, te, to);
+                if two {
+                    store_interleaved(bottom, t0, be, bo);
+                }
+            }
+        }
+    }
+}
+
+/// The convolution of `x (N, C, H, W)` with `w (O, C, 3, 3)` plus an optional bias, into
+/// `(N, O, oh, ow)`; `g` must pass [`winograd_fits`].
+pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let c = g.c;
+    let tl = Tiles::of(g);
+    let tpi = tl.per_image();
+    let (img_in, img_out) = (c * g.h * g.w, o * g.oh * g.ow);
+    let u = weight_transform(w, c, o);
+    let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
+    let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
+    let tg = gs * tpi;
+    let total = g.n * img_out;
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let base = SendPtr(out.as_mut_ptr());
+    pool::run(g.n.div_ceil(per), |t| {
+        let mut v = vec![T::ZERO; 16 * c * tg];
+        let mut m = vec![T::ZERO; 16 * o * tg];
+        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1)];
+        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1)];
+        let first = t * per;
+        let last = ((t + 1) * per).min(g.n);
+        for g0 in (first..last).step_by(gs) {
+            let g1 = (g0 + gs).min(last);
+            let cols = (g1 - g0) * tpi;
+            super::simd::wide(
+                #[inline(always)]
+                || {
+                    for n in g0..g1 {
+                        let xn = &x[n * img_in..(n + 1) * img_in];
+                        let vt = (&mut v[..], tg, (n - g0) * tpi);
+                        input_transform(xn, g, tl, vt, (&mut even, &mut odd));
+                    }
+                },
+            );
+            for xi in 0..16 {
+                gemm_into(
+                    [o, cols, c],
+                    &mut m[xi * o * tg..],
+                    tg,
+                    (&u[xi * o * c..(xi + 1) * o * c], Strides::rows(c)),
+                    (&v[xi * c * tg..], Strides::rows(tg)),
+                    false,
+                );
+            }
+            super::simd::wide(
+                #[inline(always)]
+                || {
+                    for n in g0..g1 {
+                        // SAFETY: image `n`'s output block belongs to this task alone, and the
+                        // output transform writes every element of it before anything reads it
+                        let y = unsafe {
+                            std::slice::from_raw_parts_mut(base.get().add(n * img_out), img_out)
+                        };
+                        let mt = (&m[..], tg, (n - g0) * tpi);
+                        output_transform(mt, g, o, tl, bias, y);
+                    }
+                },
+            );
+        }
+    });
+    // SAFETY: the tasks covered every image, and each wrote its whole output block
+    unsafe { out.set_len(total) };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct sum, in f64.
+    fn reference(x: &[f64], w: &[f64], b: Option<&[f64]>, g: &Conv2dGeom, o: usize) -> Vec<f64> {
+        let mut y = vec![0.0; g.n * o * g.oh * g.ow];
+        for n in 0..g.n {
+            for oc in 0..o {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut acc = b.map_or(0.0, |b| b[oc]);
+                        for ci in 0..g.c {
+                            for i in 0..3 {
+                                for j in 0..3 {
+                                    let (iy, ix) = (oy + i, ox + j);
+                                    if iy < g.ph || ix < g.pw {
+                                        continue;
+                                    }
+                                    let (iy, ix) = (iy - g.ph, ix - g.pw);
+                                    if iy >= g.h || ix >= g.w {
+                                        continue;
+                                    }
+                                    acc += x[((n * g.c + ci) * g.h + iy) * g.w + ix]
+                                        * w[((oc * g.c + ci) * 3 + i) * 3 + j];
+                                }
+                            }
+                        }
+                        y[((n * o + oc) * g.oh + oy) * g.ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn geom(n: usize, c: usize, h: usize, w: usize, p: usize) -> Conv2dGeom {
+        Conv2dGeom {
+            n,
+            c,
+            h,
+            w,
+            kh: 3,
+            kw: 3,
+            sh: 1,
+            sw: 1,
+            ph: p,
+            pw: p,
+            dh: 1,
+            dw: 1,
+            oh: h + 2 * p - 2,
+            ow: w + 2 * p - 2,
+        }
+    }
+
+    #[test]
+    fn matches_the_direct_sum_on_odd_and_even_images_and_paddings() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        };
+        for &(n, c, h, w, p, o) in &[
+            (3, 16, 8, 8, 1, 16),
+            (2, 17, 7, 9, 1, 19),
+            (5, 16, 5, 6, 0, 16),
+            (1, 16, 4, 11, 2, 18),
+            (4, 20, 13, 4, 3, 16),
+        ] {
+            let g = geom(n, c, h, w, p);
+            let x: Vec<f64> = (0..n * c * h * w).map(|_| next()).collect();
+            let wt: Vec<f64> = (0..o * c * 9).map(|_| next()).collect();
+            let b: Vec<f64> = (0..o).map(|_| next()).collect();
+            let want = reference(&x, &wt, Some(&b), &g, o);
+            let got = forward(&x, &wt, Some(&b), &g, o);
+            assert_eq!(got.len(), want.len());
+            for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (a - e).abs() < 1e-12,
+                    "{n} {c} {h} {w} {p} {o} at {i}: {a} vs {e}"
+                );
+            }
+            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let wf: Vec<f32> = wt.iter().map(|&v| v as f32).collect();
+            let got = forward(&xf, &wf, None, &g, o);
+            let want = reference(&x, &wt, None, &g, o);
+            for (a, e) in got.iter().zip(&want) {
+                assert!((*a as f64 - e).abs() < 2e-5, "f32 {a} vs {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn time_forward() {
+        let g = super::tests_geom(64, 64, 32, 32, 1);
+        let x: Vec<f32> = (0..64 * 64 * 1024)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+            .collect();
+        let w: Vec<f32> = (0..64 * 64 * 9)
+            .map(|i| ((i * 104729) % 1000) as f32 / 1000.0)
+            .collect();
+        for _ in 0..3 {
+            super::forward(&x, &w, None, &g, 64);
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..20 {
+            std::hint::black_box(super::forward(&x, &w, None, &g, 64));
+        }
+        eprintln!(
+            "winograd fwd {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / 20.0
+        );
+    }
+}
+#[cfg(test)]
+fn tests_geom(n: usize, c: usize, h: usize, w: usize, p: usize) -> Conv2dGeom {
+    Conv2dGeom {
+        n,
+        c,
+        h,
+        w,
+        kh: 3,
+        kw: 3,
+        sh: 1,
+        sw: 1,
+        ph: p,
+        pw: p,
+        dh: 1,
+        dw: 1,
+        oh: h + 2 * p - 2,
+        ow: w + 2 * p - 2,
+    }
+}
