@@ -16,6 +16,9 @@
 //! kernel row's taps are a product over that copy shifted by a fixed offset — the columns cost
 //! about as much as the product's packing, and they were written to memory twice over.
 //!
+//! 3×3 stride-1 layers with 16 or more channels each side go to Winograd's algorithm instead
+//! (`winograd`: forward, weight gradient, and the input gradient as a forward convolution).
+//!
 //! Images are split over the threads in equal runs; each product runs on one thread.
 
 use std::mem::MaybeUninit;
@@ -582,7 +585,7 @@ fn input_grad_shifted_t<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeom, o: usize) -
 /// The geometry of the stride-1 input gradient seen as a forward convolution: the output
 /// gradient `(N, O, oh, ow)` convolved, with padding `d·(k − 1) − p`, by the weight flipped in
 /// both kernel dims with its channel axes swapped, gives `(N, C, H, W)`. `None` when the
-/// padding would be negative or the shifted products would not pay there.
+/// padding would be negative or neither Winograd nor the shifted products would pay there.
 fn input_grad_as_forward(g: &Conv2dGeom, o: usize) -> Option<Conv2dGeom> {
     let (sh, sw) = (g.dh * (g.kh.checked_sub(1)?), g.dw * (g.kw.checked_sub(1)?));
     let gf = Conv2dGeom {
@@ -736,7 +739,9 @@ pub fn conv2d_images_weight_grad(
     check("the output gradient", lg.numel(), g.n * o * g.oh * g.ow)?;
     reserve_columns(g, x.dtype(), "conv2d backward (columns of each image)")?;
     Ok(typed!("conv2d backward", (x, gout) => |xv, gv| {
-        if use_shifted(g) {
+        if super::winograd::winograd_fits(g, o) {
+            super::winograd::weight_grad(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+        } else if use_shifted(g) {
             weight_grad_shifted_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
         } else {
             weight_grad_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)

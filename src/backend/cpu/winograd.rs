@@ -9,9 +9,15 @@
 //! 4/9 of the arithmetic of the direct convolution. The transforms only add and subtract
 //! (and scale the weights by ½), so the result matches the direct sum to a few ulps.
 //!
+//! The weight gradient runs the transposed algorithm F(3×3, 2×2) over the same transformed
+//! input (see [`weight_grad`]); the input gradient is a forward convolution of the output
+//! gradient (see `image_conv`), so it takes [`forward`] too.
+//!
 //! The input is read and the output written in NCHW, a row of tiles at a time, so no
 //! channels-last copies are needed. Each thread works through a run of images, several to a
-//! product when the images are small, with its own buffers for the transformed tiles.
+//! product when the images are small, with its own buffers for the transformed tiles. The
+//! transforms work on blocks of 8 tiles held in fixed-size arrays, which the compiler keeps in
+//! AVX2 registers (the callers run them under `simd::wide`).
 
 use std::sync::OnceLock;
 
@@ -23,6 +29,13 @@ use crate::dtype::Float;
 /// Tiles one product should span at least (below it the gemm's packing of the 16 small
 /// products outweighs their arithmetic, so small images go several to a product).
 const MIN_TILES: usize = 256;
+
+/// Elements from one transformed position's `(rows, tg)` block to the next: the block plus
+/// one cache line, so that the 16 blocks a transform writes (or reads) side by side fall in
+/// different sets of the L1 cache (blocks a power of two apart would all share one set).
+fn stride16(rows: usize, tg: usize) -> usize {
+    rows * tg + 16
+}
 
 /// Whether a forward convolution runs as Winograd products: a 3×3 kernel at stride 1 without
 /// dilation, with enough channels each side that the transforms (which cost per channel, not
@@ -41,7 +54,13 @@ pub fn winograd_fits(g: &Conv2dGeom, o: usize) -> bool {
         && o >= 16
         && g.oh >= 4
         && g.ow >= 4
+        && g.oh.div_ceil(2) * g.ow.div_ceil(2) * (g.c + o) <= MAX_TILE_CHANNELS
 }
+
+/// Tiles of one image times the channels each side, at most: a thread's transformed tiles of
+/// one image take 16 values per tile and channel (64 MB in f32 at this bound); larger images
+/// keep the shifted products, whose buffers hold one copy of the image.
+const MAX_TILE_CHANNELS: usize = 1 << 20;
 
 /// The tiling of one image: `th × tw` tiles, read from a zero-padded plane of `hp` rows and
 /// 2·`tw` + 2 columns (every patch lies whole inside it).
@@ -102,7 +121,7 @@ fn load<T: Float, const N: usize>(s: &[T], at: usize) -> [T; N] {
 #[inline(always)]
 fn add<T: Float, const N: usize>(mut a: [T; N], b: [T; N]) -> [T; N] {
     for i in 0..N {
-        a[i] = a[i] + b[i];
+        a[i] += b[i];
     }
     a
 }
@@ -127,34 +146,47 @@ fn btb<T: Float, const N: usize>(u: [[T; N]; 4]) -> [[T; N]; 4] {
     ]
 }
 
-/// The padded plane of one channel split by column parity: `even (hp, tw + 1)` holds the
-/// padded columns 0, 2, 4, …, `odd` the columns 1, 3, 5, … (the border stays zero from one
-/// channel to the next: only the image's own positions are rewritten).
+/// `src` (2·n long) split into its even elements `ev` and its odd ones `od` (n each), in
+/// blocks of `L` pairs.
 #[inline(always)]
-fn split_columns<T: Float>(plane: &[T], g: &Conv2dGeom, tl: Tiles, even: &mut [T], odd: &mut [T]) {
+fn deinterleave<T: Float>(src: &[T], ev: &mut [T], od: &mut [T]) {
+    const L2: usize = 2 * L;
+    let n = ev.len();
+    let (src, od) = (&src[..2 * n], &mut od[..n]);
+    let full = n / L * L;
+    for j0 in (0..full).step_by(L) {
+        let a = load::<T, L2>(src, 2 * j0);
+        let (mut e, mut o) = ([T::ZERO; L], [T::ZERO; L]);
+        for i in 0..L {
+            e[i] = a[2 * i];
+            o[i] = a[2 * i + 1];
+        }
+        ev[j0..j0 + L].copy_from_slice(&e);
+        od[j0..j0 + L].copy_from_slice(&o);
+    }
+    for j in full..n {
+        ev[j] = src[2 * j];
+        od[j] = src[2 * j + 1];
+    }
+}
+
+/// The padded plane of one channel split by column parity: `even (hp, tw + 1)` holds the
+/// padded columns 0, 2, 4, …, `odd` the columns 1, 3, 5, …. Each image row goes through
+/// `line` (2·`tw` + 2 long, its padding zero), so that every split starts on an even column;
+/// the padding rows stay zero from one channel to the next.
+#[inline(always)]
+fn split_columns<T: Float>(
+    plane: &[T],
+    g: &Conv2dGeom,
+    tl: Tiles,
+    line: &mut [T],
+    (even, odd): (&mut [T], &mut [T]),
+) {
     let half = tl.tw + 1;
     for (iy, row) in plane.chunks_exact(g.w).enumerate() {
         let r = (iy + g.ph) * half;
-        // padded column ix + pw
-        let (ev, od) = (&mut even[r..r + half], &mut odd[r..r + half]);
-        let mut ix = 0;
-        if g.pw % 2 == 1 {
-            // the first image column is odd
-            od[g.pw / 2] = row[0];
-            ix = 1;
-        }
-        let q0 = (ix + g.pw) / 2;
-        let n = (g.w - ix) / 2;
-        let src = &row[ix..ix + 2 * n];
-        let (ev, od) = (&mut ev[q0..q0 + n], &mut od[q0..q0 + n]);
-        for j in 0..n {
-            ev[j] = src[2 * j];
-            od[j] = src[2 * j + 1];
-        }
-        let rest = &row[ix + 2 * n..];
-        if let Some(&v) = rest.first() {
-            even[r + q0 + n] = v;
-        }
+        line[g.pw..g.pw + g.w].copy_from_slice(row);
+        deinterleave(line, &mut even[r..r + half], &mut odd[r..r + half]);
     }
 }
 
@@ -172,7 +204,7 @@ fn input_block<T: Float, const N: usize>(
     // and of tile t + 1
     let cell = |k: usize, l: usize| {
         let r = (2 * ty + k) * half + t0 + l / 2;
-        load::<T, N>(if l % 2 == 0 { even } else { odd }, r)
+        load::<T, N>(if l.is_multiple_of(2) { even } else { odd }, r)
     };
     // row a of Bᵀ d is the sum or difference of two rows of the patch; then along it
     let rows: [(usize, usize, bool); 4] =
@@ -208,12 +240,13 @@ fn input_transform<T: Float>(
     let half = tw + 1;
     even.fill(T::ZERO);
     odd.fill(T::ZERO);
+    let line = &mut vec![T::ZERO; 2 * tw + 2][..];
     let full = tw / L * L;
     for ci in 0..c {
-        split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, even, odd);
+        split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, line, (even, odd));
         let planes = (&*even, &*odd, half);
         for ty in 0..th {
-            let at = |xi: usize| (xi * c + ci) * tg + col0 + ty * tw;
+            let at = |xi: usize| xi * stride16(c, tg) + ci * tg + col0 + ty * tw;
             for t0 in (0..full).step_by(L) {
                 input_block::<T, L>(planes, ty, t0, v, at);
             }
@@ -292,7 +325,7 @@ fn output_transform<T: Float>(
         let b = bias.map_or(T::ZERO, |b| b[oc]);
         let yo = &mut y[oc * l..(oc + 1) * l];
         for ty in 0..th {
-            let at = |xi: usize| (xi * o + oc) * tg + col0 + ty * tw;
+            let at = |xi: usize| xi * stride16(o, tg) + oc * tg + col0 + ty * tw;
             let oy = 2 * ty;
             let two = oy + 1 < g.oh;
             let (top, bottom) = yo[oy * ow..].split_at_mut(ow);
@@ -330,8 +363,8 @@ pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o
     let mut out: Vec<T> = Vec::with_capacity(total);
     let base = SendPtr(out.as_mut_ptr());
     pool::run(g.n.div_ceil(per), |t| {
-        let mut v = vec![T::ZERO; 16 * c * tg];
-        let mut m = vec![T::ZERO; 16 * o * tg];
+        let mut v = vec![T::ZERO; 16 * stride16(c, tg)];
+        let mut m = vec![T::ZERO; 16 * stride16(o, tg)];
         let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1)];
         let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1)];
         let first = t * per;
@@ -352,10 +385,10 @@ pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o
             for xi in 0..16 {
                 gemm_into(
                     [o, cols, c],
-                    &mut m[xi * o * tg..],
+                    &mut m[xi * stride16(o, tg)..],
                     tg,
                     (&u[xi * o * c..(xi + 1) * o * c], Strides::rows(c)),
-                    (&v[xi * c * tg..], Strides::rows(tg)),
+                    (&v[xi * stride16(c, tg)..], Strides::rows(tg)),
                     false,
                 );
             }
@@ -378,6 +411,158 @@ pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o
     // SAFETY: the tasks covered every image, and each wrote its whole output block
     unsafe { out.set_len(total) };
     out
+}
+
+/// `H (16, O, ·)`: each 2×2 tile `h` of the output gradient `gy (O, oh, ow)` of one image as
+/// `A h Aᵀ` with `A = [[1, 0], [1, 1], [1, −1], [0, −1]]`, written to columns `col0 ..` of each
+/// `(O, tg)` block (positions past the last output row or column count as zero). `rows
+/// (4, tw)` is scratch.
+#[inline(always)]
+fn grad_transform<T: Float>(
+    gy: &[T],
+    g: &Conv2dGeom,
+    o: usize,
+    tl: Tiles,
+    (h, tg, col0): (&mut [T], usize, usize),
+    rows: &mut [T],
+) {
+    let Tiles { th, tw, .. } = tl;
+    let (l, ow) = (g.oh * g.ow, g.ow);
+    rows.fill(T::ZERO);
+    let full = tw / L * L;
+    for oc in 0..o {
+        let plane = &gy[oc * l..(oc + 1) * l];
+        for ty in 0..th {
+            // the tile row's two output rows, split into even and odd columns
+            for p in 0..2 {
+                let oy = 2 * ty + p;
+                let (ev, od) = rows[2 * p * tw..(2 * p + 2) * tw].split_at_mut(tw);
+                if oy < g.oh {
+                    let row = &plane[oy * ow..(oy + 1) * ow];
+                    let n = ow / 2;
+                    deinterleave(&row[..2 * n], &mut ev[..n], &mut od[..n]);
+                    if ow % 2 == 1 {
+                        ev[n] = row[ow - 1];
+                        od[n] = T::ZERO;
+                    }
+                } else {
+                    ev.fill(T::ZERO);
+                    od.fill(T::ZERO);
+                }
+            }
+            let at = |xi: usize| xi * stride16(o, tg) + oc * tg + col0 + ty * tw;
+            for t0 in (0..full).step_by(L) {
+                grad_block::<T, L>(rows, tw, t0, h, at);
+            }
+            for t0 in full..tw {
+                grad_block::<T, 1>(rows, tw, t0, h, at);
+            }
+        }
+    }
+}
+
+/// `A u` for the two values `u` of a tile's row or column: `[u0, u0 + u1, u0 − u1, −u1]`.
+#[inline(always)]
+fn a2<T: Float, const N: usize>(u0: [T; N], u1: [T; N]) -> [[T; N]; 4] {
+    [u0, add(u0, u1), sub(u0, u1), sub([T::ZERO; N], u1)]
+}
+
+/// Tiles `t0 .. t0 + N` of one tile row: `rows` holds the row's even and odd columns of its
+/// two output rows (`tw` each, in that order).
+#[inline(always)]
+fn grad_block<T: Float, const N: usize>(
+    rows: &[T],
+    tw: usize,
+    t0: usize,
+    h: &mut [T],
+    at: impl Fn(usize) -> usize,
+) {
+    let r = |k: usize| load::<T, N>(rows, k * tw + t0);
+    let (even, odd) = (a2(r(0), r(2)), a2(r(1), r(3)));
+    for a in 0..4 {
+        for (b, hb) in a2(even[a], odd[a]).iter().enumerate() {
+            let at = at(4 * a + b) + t0;
+            h[at..at + N].copy_from_slice(hb);
+        }
+    }
+}
+
+/// The weight gradient `(O, C·3·3)` of [`forward`] by Winograd's F(3×3, 2×2), the transpose
+/// of the forward algorithm: every 2×2 tile `h` of the output gradient meets the 4×4 input
+/// patch `d` under it, and `dW = Gᵀ [ Σ_tiles (A h Aᵀ) ⊙ (Bᵀ d B) ] G` — 16 products
+/// `(O, tiles) @ (tiles, C)` whose depth is the number of tiles, over the same transformed
+/// input as the forward pass. `g` must pass [`winograd_fits`].
+pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+    let c = g.c;
+    let tl = Tiles::of(g);
+    let tpi = tl.per_image();
+    let (img_in, img_out) = (c * g.h * g.w, o * g.oh * g.ow);
+    let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
+    let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
+    let tg = gs * tpi;
+    let tasks = g.n.div_ceil(per);
+    let block = 16 * o * c;
+    let mut partial = vec![T::ZERO; tasks * block];
+    pool::chunks_mut(&mut partial, block, |t, acc| {
+        let mut v = vec![T::ZERO; 16 * stride16(c, tg)];
+        let mut hg = vec![T::ZERO; 16 * stride16(o, tg)];
+        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1)];
+        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1)];
+        let mut rows = vec![T::ZERO; 4 * tl.tw];
+        let first = t * per;
+        let last = ((t + 1) * per).min(g.n);
+        for g0 in (first..last).step_by(gs) {
+            let g1 = (g0 + gs).min(last);
+            let cols = (g1 - g0) * tpi;
+            super::simd::wide(
+                #[inline(always)]
+                || {
+                    for n in g0..g1 {
+                        let col0 = (n - g0) * tpi;
+                        let xn = &x[n * img_in..(n + 1) * img_in];
+                        input_transform(xn, g, tl, (&mut v[..], tg, col0), (&mut even, &mut odd));
+                        let gn = &gy[n * img_out..(n + 1) * img_out];
+                        grad_transform(gn, g, o, tl, (&mut hg[..], tg, col0), &mut rows);
+                    }
+                },
+            );
+            for xi in 0..16 {
+                gemm_into(
+                    [c, o, cols],
+                    &mut acc[xi * o * c..(xi + 1) * o * c],
+                    o,
+                    (&v[xi * stride16(c, tg)..], Strides::rows(tg)),
+                    (&hg[xi * stride16(o, tg)..], Strides::transposed(tg)),
+                    true,
+                );
+            }
+        }
+    });
+    let (first, rest) = partial.split_at_mut(block);
+    for p in rest.chunks_exact(block) {
+        first.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+    }
+    // Gᵀ m G for every (O, C) pair: (Gᵀ m)_j = [m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3]
+    let half = T::from_f64(0.5);
+    let spread = |m: [T; 4]| {
+        let (p, q) = ((m[1] + m[2]) * half, (m[1] - m[2]) * half);
+        [m[0] + p, q, p + m[3]]
+    };
+    let mut dw = vec![T::ZERO; o * c * 9];
+    for oc in 0..o {
+        for ci in 0..c {
+            let m = |a: usize, b: usize| first[((4 * a + b) * c + ci) * o + oc];
+            let rows: [[T; 3]; 4] = [0, 1, 2, 3].map(|a| spread([0, 1, 2, 3].map(|b| m(a, b))));
+            let k = &mut dw[(oc * c + ci) * 9..(oc * c + ci + 1) * 9];
+            for j in 0..3 {
+                let col = spread([rows[0][j], rows[1][j], rows[2][j], rows[3][j]]);
+                for i in 0..3 {
+                    k[3 * i + j] = col[i];
+                }
+            }
+        }
+    }
+    dw
 }
 
 #[cfg(test)]
@@ -464,6 +649,31 @@ mod tests {
                     "{n} {c} {h} {w} {p} {o} at {i}: {a} vs {e}"
                 );
             }
+            let gy: Vec<f64> = (0..want.len()).map(|_| next()).collect();
+            let dw = weight_grad(&x, &gy, &g, o);
+            for oc in 0..o {
+                for ci in 0..c {
+                    for i in 0..3 {
+                        for j in 0..3 {
+                            let mut e = 0.0;
+                            for nn in 0..n {
+                                for oy in 0..g.oh {
+                                    for ox in 0..g.ow {
+                                        let (iy, ix) = (oy + i, ox + j);
+                                        if iy < p || ix < p || iy - p >= h || ix - p >= w {
+                                            continue;
+                                        }
+                                        e += gy[((nn * o + oc) * g.oh + oy) * g.ow + ox]
+                                            * x[((nn * c + ci) * h + iy - p) * w + ix - p];
+                                    }
+                                }
+                            }
+                            let a = dw[((oc * c + ci) * 3 + i) * 3 + j];
+                            assert!((a - e).abs() < 1e-11, "dW {n} {c} {h} {w} {p}: {a} vs {e}");
+                        }
+                    }
+                }
+            }
             let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let wf: Vec<f32> = wt.iter().map(|&v| v as f32).collect();
             let got = forward(&xf, &wf, None, &g, o);
@@ -472,50 +682,5 @@ mod tests {
                 assert!((*a as f64 - e).abs() < 2e-5, "f32 {a} vs {e}");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn time_forward() {
-        let g = super::tests_geom(64, 64, 32, 32, 1);
-        let x: Vec<f32> = (0..64 * 64 * 1024)
-            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
-            .collect();
-        let w: Vec<f32> = (0..64 * 64 * 9)
-            .map(|i| ((i * 104729) % 1000) as f32 / 1000.0)
-            .collect();
-        for _ in 0..3 {
-            super::forward(&x, &w, None, &g, 64);
-        }
-        let t = std::time::Instant::now();
-        for _ in 0..20 {
-            std::hint::black_box(super::forward(&x, &w, None, &g, 64));
-        }
-        eprintln!(
-            "winograd fwd {:.2} ms",
-            t.elapsed().as_secs_f64() * 1e3 / 20.0
-        );
-    }
-}
-#[cfg(test)]
-fn tests_geom(n: usize, c: usize, h: usize, w: usize, p: usize) -> Conv2dGeom {
-    Conv2dGeom {
-        n,
-        c,
-        h,
-        w,
-        kh: 3,
-        kw: 3,
-        sh: 1,
-        sw: 1,
-        ph: p,
-        pw: p,
-        dh: 1,
-        dw: 1,
-        oh: h + 2 * p - 2,
-        ow: w + 2 * p - 2,
     }
 }
