@@ -649,6 +649,36 @@ def test_conv2d_3x3_with_many_channels_forward_and_input_gradient(shape, out, pa
     assert_close(xt.grad, dxp[:, :, pad : pad + h, pad : pad + wd], rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan, 3e37])
+def test_conv2d_3x3_with_many_channels_keeps_infinities_where_the_definition_has_them(bad):
+    # the Winograd transforms add and subtract inputs, so an infinity could meet itself with the
+    # opposite sign (NaN where the definition gives +-inf), and huge values could overflow: such
+    # inputs, weights and gradients take the direct algorithm
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    x[1, 3, 4, 5] = bad
+    xt = rustdl.tensor(x, requires_grad=True)
+    wt = rustdl.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, padding=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref = np_conv2d(x.astype(np.float64), w.astype(np.float64), None, 1, 1, 1, 1)
+    np.testing.assert_allclose(y.detach().numpy(), ref.astype(np.float32), rtol=1e-4, atol=1e-4)
+    assert np.isfinite(y.detach().numpy()[0]).all()
+    gy = np.ones(ref.shape, np.float32)
+    gy[0, 2, 1, 1] = bad
+    y.backward(rustdl.tensor(gy))
+    with np.errstate(invalid="ignore", over="ignore"):
+        xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+        dw = np.zeros(w.shape)
+        for i in range(3):
+            for j in range(3):
+                dw[:, :, i, j] = np.einsum(
+                    "noyx,ncyx->oc", gy.astype(np.float64), xp[:, :, i : i + 8, j : j + 8]
+                )
+    np.testing.assert_allclose(wt.grad.numpy(), dw.astype(np.float32), rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "k,pad,dil,dtype", [((3, 3), (1, 1), (1, 1), "float32"), ((5, 3), (2, 0), (1, 2), "float64")]
 )

@@ -380,8 +380,12 @@ fn forward_shifted_t<T: Float>(
 /// The forward convolution: Winograd products for 3×3 stride-1 layers with enough channels,
 /// else shifted products where they fit, else columns.
 fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
-    if super::winograd::winograd_fits(g, o) {
-        super::winograd::forward(x, w, bias, g, o)
+    let winograd = super::winograd::winograd_fits(g, o);
+    if let Some(y) = winograd
+        .then(|| super::winograd::forward(x, w, bias, g, o))
+        .flatten()
+    {
+        y
     } else if use_shifted(g) {
         forward_shifted_t(x, w, bias, g, o)
     } else {
@@ -739,12 +743,14 @@ pub fn conv2d_images_weight_grad(
     check("the output gradient", lg.numel(), g.n * o * g.oh * g.ow)?;
     reserve_columns(g, x.dtype(), "conv2d backward (columns of each image)")?;
     Ok(typed!("conv2d backward", (x, gout) => |xv, gv| {
-        if super::winograd::winograd_fits(g, o) {
-            super::winograd::weight_grad(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+        let (x, gy) = (view_slice(xv, lx), view_slice(gv, lg));
+        let winograd = super::winograd::winograd_fits(g, o);
+        if let Some(dw) = winograd.then(|| super::winograd::weight_grad(&x, &gy, g, o)).flatten() {
+            dw
         } else if use_shifted(g) {
-            weight_grad_shifted_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+            weight_grad_shifted_t(&x, &gy, g, o)
         } else {
-            weight_grad_t(&view_slice(xv, lx), &view_slice(gv, lg), g, o)
+            weight_grad_t(&x, &gy, g, o)
         }
     }))
 }

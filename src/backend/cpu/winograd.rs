@@ -19,6 +19,7 @@
 //! transforms work on blocks of 8 tiles held in fixed-size arrays, which the compiler keeps in
 //! AVX2 registers (the callers run them under `simd::wide`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use super::matmul::{gemm_into, Strides};
@@ -110,6 +111,39 @@ fn weight_transform<T: Float>(w: &[T], c: usize, o: usize) -> Vec<T> {
 /// Lanes of the fixed-width blocks the transforms work in (one AVX2 register of f32).
 const L: usize = 8;
 
+/// Whether every value is finite and small enough that the transforms' sums of a few values
+/// cannot overflow (|v| ≤ 1e30 in f32, 1e300 in f64). Other inputs take the direct
+/// algorithms: an infinity that they carry into one output could meet itself with the
+/// opposite sign inside a transform and become NaN.
+#[inline(always)]
+fn tame<T: Float>(s: &[T]) -> bool {
+    let limit = T::from_f64(if std::mem::size_of::<T>() == 4 {
+        1e30
+    } else {
+        1e300
+    });
+    // per lane: the largest |v| so far, NaN once a NaN is seen
+    let mut acc = [T::ZERO; L];
+    let mut chunks = s.chunks_exact(L);
+    let mut take = |i: usize, v: T| {
+        let a = v.abs();
+        #[allow(clippy::eq_op)]
+        let nan = a != a;
+        if nan || a > acc[i] {
+            acc[i] = a;
+        }
+    };
+    for ch in &mut chunks {
+        for (i, &v) in ch.iter().enumerate() {
+            take(i, v);
+        }
+    }
+    for (i, &v) in chunks.remainder().iter().enumerate() {
+        take(i, v);
+    }
+    acc.iter().all(|&a| a <= limit)
+}
+
 /// `N` consecutive elements of `s` from `at` on.
 #[inline(always)]
 fn load<T: Float, const N: usize>(s: &[T], at: usize) -> [T; N] {
@@ -170,7 +204,7 @@ fn deinterleave<T: Float>(src: &[T], ev: &mut [T], od: &mut [T]) {
     }
 }
 
-/// The padded plane of one channel split by column parity: `even (hp, tw + 1)` holds the
+/// Whether the plane is [`tame`]. The padded plane of one channel split by column parity: `even (hp, tw + 1)` holds the
 /// padded columns 0, 2, 4, …, `odd` the columns 1, 3, 5, …. Each image row goes through
 /// `line` (2·`tw` + 2 long, its padding zero), so that every split starts on an even column;
 /// the padding rows stay zero from one channel to the next.
@@ -181,13 +215,16 @@ fn split_columns<T: Float>(
     tl: Tiles,
     line: &mut [T],
     (even, odd): (&mut [T], &mut [T]),
-) {
+) -> bool {
     let half = tl.tw + 1;
+    let mut ok = true;
     for (iy, row) in plane.chunks_exact(g.w).enumerate() {
         let r = (iy + g.ph) * half;
         line[g.pw..g.pw + g.w].copy_from_slice(row);
+        ok &= tame(row);
         deinterleave(line, &mut even[r..r + half], &mut odd[r..r + half]);
     }
+    ok
 }
 
 /// The transformed tiles `t0 .. t0 + N` of tile row `ty`: 16 blocks, written to `v` at
@@ -225,7 +262,7 @@ fn input_block<T: Float, const N: usize>(
     }
 }
 
-/// `V (16, C, ·)`: the transformed tiles of image `x (C, H, W)`, written to columns
+/// Whether the image is [`tame`]. `V (16, C, ·)`: the transformed tiles of image `x (C, H, W)`, written to columns
 /// `col0 ..` of each `(C, tg)` block. `even` and `odd` (`hp × (tw + 1)` each) are scratch.
 #[inline(always)]
 fn input_transform<T: Float>(
@@ -234,8 +271,9 @@ fn input_transform<T: Float>(
     tl: Tiles,
     (v, tg, col0): (&mut [T], usize, usize),
     (even, odd): (&mut [T], &mut [T]),
-) {
+) -> bool {
     let (c, plane) = (g.c, g.h * g.w);
+    let mut ok = true;
     let Tiles { th, tw, .. } = tl;
     let half = tw + 1;
     even.fill(T::ZERO);
@@ -243,7 +281,7 @@ fn input_transform<T: Float>(
     let line = &mut vec![T::ZERO; 2 * tw + 2][..];
     let full = tw / L * L;
     for ci in 0..c {
-        split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, line, (even, odd));
+        ok &= split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, line, (even, odd));
         let planes = (&*even, &*odd, half);
         for ty in 0..th {
             let at = |xi: usize| xi * stride16(c, tg) + ci * tg + col0 + ty * tw;
@@ -255,6 +293,7 @@ fn input_transform<T: Float>(
             }
         }
     }
+    ok
 }
 
 /// Output tiles `t0 .. t0 + N` of tile row `ty` of channel `oc` from `m` (block `ξ` at
@@ -349,8 +388,19 @@ fn output_transform<T: Float>(
 }
 
 /// The convolution of `x (N, C, H, W)` with `w (O, C, 3, 3)` plus an optional bias, into
-/// `(N, O, oh, ow)`; `g` must pass [`winograd_fits`].
-pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o: usize) -> Vec<T> {
+/// `(N, O, oh, ow)`; `g` must pass [`winograd_fits`]. `None` when the input or the weight is
+/// not [`tame`].
+pub fn forward<T: Float>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Conv2dGeom,
+    o: usize,
+) -> Option<Vec<T>> {
+    if !tame(w) {
+        return None;
+    }
+    let wild = AtomicBool::new(false);
     let c = g.c;
     let tl = Tiles::of(g);
     let tpi = tl.per_image();
@@ -378,7 +428,9 @@ pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o
                     for n in g0..g1 {
                         let xn = &x[n * img_in..(n + 1) * img_in];
                         let vt = (&mut v[..], tg, (n - g0) * tpi);
-                        input_transform(xn, g, tl, vt, (&mut even, &mut odd));
+                        if !input_transform(xn, g, tl, vt, (&mut even, &mut odd)) {
+                            wild.store(true, Ordering::Relaxed);
+                        }
                     }
                 },
             );
@@ -410,10 +462,10 @@ pub fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv2dGeom, o
     });
     // SAFETY: the tasks covered every image, and each wrote its whole output block
     unsafe { out.set_len(total) };
-    out
+    (!wild.into_inner()).then_some(out)
 }
 
-/// `H (16, O, ·)`: each 2×2 tile `h` of the output gradient `gy (O, oh, ow)` of one image as
+/// Whether the gradient is [`tame`]. `H (16, O, ·)`: each 2×2 tile `h` of the output gradient `gy (O, oh, ow)` of one image as
 /// `A h Aᵀ` with `A = [[1, 0], [1, 1], [1, −1], [0, −1]]`, written to columns `col0 ..` of each
 /// `(O, tg)` block (positions past the last output row or column count as zero). `rows
 /// (4, tw)` is scratch.
@@ -425,9 +477,10 @@ fn grad_transform<T: Float>(
     tl: Tiles,
     (h, tg, col0): (&mut [T], usize, usize),
     rows: &mut [T],
-) {
+) -> bool {
     let Tiles { th, tw, .. } = tl;
     let (l, ow) = (g.oh * g.ow, g.ow);
+    let mut ok = true;
     rows.fill(T::ZERO);
     let full = tw / L * L;
     for oc in 0..o {
@@ -439,6 +492,7 @@ fn grad_transform<T: Float>(
                 let (ev, od) = rows[2 * p * tw..(2 * p + 2) * tw].split_at_mut(tw);
                 if oy < g.oh {
                     let row = &plane[oy * ow..(oy + 1) * ow];
+                    ok &= tame(row);
                     let n = ow / 2;
                     deinterleave(&row[..2 * n], &mut ev[..n], &mut od[..n]);
                     if ow % 2 == 1 {
@@ -459,6 +513,7 @@ fn grad_transform<T: Float>(
             }
         }
     }
+    ok
 }
 
 /// `A u` for the two values `u` of a tile's row or column: `[u0, u0 + u1, u0 − u1, −u1]`.
@@ -491,8 +546,10 @@ fn grad_block<T: Float, const N: usize>(
 /// of the forward algorithm: every 2×2 tile `h` of the output gradient meets the 4×4 input
 /// patch `d` under it, and `dW = Gᵀ [ Σ_tiles (A h Aᵀ) ⊙ (Bᵀ d B) ] G` — 16 products
 /// `(O, tiles) @ (tiles, C)` whose depth is the number of tiles, over the same transformed
-/// input as the forward pass. `g` must pass [`winograd_fits`].
-pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec<T> {
+/// input as the forward pass. `g` must pass [`winograd_fits`]. `None` when the input or the
+/// output gradient is not [`tame`].
+pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Option<Vec<T>> {
+    let wild = AtomicBool::new(false);
     let c = g.c;
     let tl = Tiles::of(g);
     let tpi = tl.per_image();
@@ -520,9 +577,14 @@ pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec
                     for n in g0..g1 {
                         let col0 = (n - g0) * tpi;
                         let xn = &x[n * img_in..(n + 1) * img_in];
-                        input_transform(xn, g, tl, (&mut v[..], tg, col0), (&mut even, &mut odd));
+                        let vt = (&mut v[..], tg, col0);
                         let gn = &gy[n * img_out..(n + 1) * img_out];
-                        grad_transform(gn, g, o, tl, (&mut hg[..], tg, col0), &mut rows);
+                        let ht = (&mut hg[..], tg, col0);
+                        if !(input_transform(xn, g, tl, vt, (&mut even, &mut odd))
+                            & grad_transform(gn, g, o, tl, ht, &mut rows))
+                        {
+                            wild.store(true, Ordering::Relaxed);
+                        }
                     }
                 },
             );
@@ -538,6 +600,9 @@ pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec
             }
         }
     });
+    if wild.into_inner() {
+        return None;
+    }
     let (first, rest) = partial.split_at_mut(block);
     for p in rest.chunks_exact(block) {
         first.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
@@ -562,7 +627,7 @@ pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Vec
             }
         }
     }
-    dw
+    Some(dw)
 }
 
 #[cfg(test)]
@@ -641,7 +706,7 @@ mod tests {
             let wt: Vec<f64> = (0..o * c * 9).map(|_| next()).collect();
             let b: Vec<f64> = (0..o).map(|_| next()).collect();
             let want = reference(&x, &wt, Some(&b), &g, o);
-            let got = forward(&x, &wt, Some(&b), &g, o);
+            let got = forward(&x, &wt, Some(&b), &g, o).unwrap();
             assert_eq!(got.len(), want.len());
             for (i, (a, e)) in got.iter().zip(&want).enumerate() {
                 assert!(
@@ -650,7 +715,7 @@ mod tests {
                 );
             }
             let gy: Vec<f64> = (0..want.len()).map(|_| next()).collect();
-            let dw = weight_grad(&x, &gy, &g, o);
+            let dw = weight_grad(&x, &gy, &g, o).unwrap();
             for oc in 0..o {
                 for ci in 0..c {
                     for i in 0..3 {
@@ -676,7 +741,7 @@ mod tests {
             }
             let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let wf: Vec<f32> = wt.iter().map(|&v| v as f32).collect();
-            let got = forward(&xf, &wf, None, &g, o);
+            let got = forward(&xf, &wf, None, &g, o).unwrap();
             let want = reference(&x, &wt, None, &g, o);
             for (a, e) in got.iter().zip(&want) {
                 assert!((*a as f64 - e).abs() < 2e-5, "f32 {a} vs {e}");
