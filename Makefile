@@ -13,7 +13,7 @@ export RUSTDL_REQUIRE_GPU ?= 0
 # downloaded data archives (rustdl.datasets.data_dir() reads the same folder)
 DATA_DIR ?= $(or $(RUSTDL_DATA),$(HOME)/.cache/rustdl)
 
-.PHONY: test demo build system venv data lint cargo-test pytest bench compare clean fuzz mpi
+.PHONY: test demo build system venv data lint cargo-test pytest bench compare compare-avx2 clean fuzz mpi
 
 system:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -84,6 +84,18 @@ bench: build
 compare: build
 	$(PIP) install -q torch
 	$(VPY) benchmarks/compare.py
+
+# the same side by side with AVX2 only, as on a machine without AVX-512: rustdl built without the
+# gemm crate's AVX-512 kernels (into target/avx2, the installed build untouched), PyTorch held to
+# AVX2 by its own switches
+AVX2_ONLY := target/avx2/python
+compare-avx2: build
+	$(PIP) install -q torch
+	cargo build --release --lib --no-default-features --features python --target-dir target/avx2
+	rm -rf $(AVX2_ONLY) && mkdir -p $(AVX2_ONLY) && cp -r python/rustdl $(AVX2_ONLY)/
+	cp target/avx2/release/librustdl.so $(AVX2_ONLY)/rustdl/_rustdl.abi3.so
+	PYTHONPATH=$(AVX2_ONLY) ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 \
+	  MKL_ENABLE_INSTRUCTIONS=AVX2 $(VPY) benchmarks/compare.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) target

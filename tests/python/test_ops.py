@@ -617,14 +617,14 @@ def test_conv2d_input_gradient_on_large_images(k, pad, dil, dtype):
 @pytest.mark.parametrize(
     "shape,out,pad,dtype",
     [
-        ((4, 16, 12, 12), 16, 1, "float32"),
-        ((3, 17, 9, 7), 20, 1, "float64"),
-        ((2, 24, 6, 11), 16, 0, "float32"),
-        ((5, 16, 5, 8), 18, 2, "float64"),
+        ((2, 64, 8, 8), 64, 1, "float32"),
+        ((3, 65, 9, 9), 70, 1, "float64"),
+        ((2, 64, 6, 18), 66, 0, "float32"),
+        ((2, 64, 7, 14), 64, 2, "float64"),
     ],
 )
 def test_conv2d_3x3_with_many_channels_forward_and_input_gradient(shape, out, pad, dtype):
-    # 3x3 stride-1 layers with 16+ channels each side run on the CPU as Winograd F(2x2, 3x3)
+    # 3x3 stride-1 layers with 64+ channels each side run on the CPU as Winograd F(2x2, 3x3)
     # products (tiles of 2x2 outputs; odd sizes leave half tiles), as does their input gradient
     # (a forward convolution of the output gradient): both checked against the definition in
     # float64
@@ -655,8 +655,8 @@ def test_conv2d_3x3_with_many_channels_keeps_infinities_where_the_definition_has
     # opposite sign (NaN where the definition gives +-inf), and huge values could overflow: such
     # inputs, weights and gradients take the direct algorithm
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
-    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((2, 64, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
     x[1, 3, 4, 5] = bad
     xt = rustdl.tensor(x, requires_grad=True)
     wt = rustdl.tensor(w, requires_grad=True)

@@ -39,23 +39,29 @@ fn stride16(rows: usize, tg: usize) -> usize {
 }
 
 /// Whether a forward convolution runs as Winograd products: a 3×3 kernel at stride 1 without
-/// dilation, with enough channels each side that the transforms (which cost per channel, not
-/// per channel pair) are small beside the products, on an image of at least 4×4 outputs.
-/// `RUSTDL_CONV_WINOGRAD=0` turns it off (read once per process; for comparing paths).
+/// dilation, with 64 or more channels each side (the transforms cost per channel, the products
+/// per pair of channels: with 16 or 32 channels the direct algorithms were faster), on outputs
+/// at least 4 rows high and 8 columns wide, whose rows of tiles fall mostly into whole blocks
+/// of 4 or 8 (the few tiles past the last whole block are transformed one at a time; rows of
+/// 6 or 7 tiles lost to the direct algorithms, rows of 4, 8, 12, 14 and 16 won, on the 2-core
+/// AMD EPYC VM). `RUSTDL_CONV_WINOGRAD=0` turns it off (read once per process; for comparing
+/// paths).
 pub fn winograd_fits(g: &Conv2dGeom, o: usize) -> bool {
     static OFF: OnceLock<bool> = OnceLock::new();
     let off = *OFF.get_or_init(|| std::env::var("RUSTDL_CONV_WINOGRAD").is_ok_and(|v| v == "0"));
+    let tw = g.ow.div_ceil(2);
     !off && g.kh == 3
         && g.kw == 3
         && g.sh == 1
         && g.sw == 1
         && g.dh == 1
         && g.dw == 1
-        && g.c >= 16
-        && o >= 16
+        && g.c >= 64
+        && o >= 64
         && g.oh >= 4
-        && g.ow >= 4
-        && g.oh.div_ceil(2) * g.ow.div_ceil(2) * (g.c + o) <= MAX_TILE_CHANNELS
+        && g.ow >= 8
+        && 4 * (tw % 4) <= tw
+        && g.oh.div_ceil(2) * tw * (g.c + o) <= MAX_TILE_CHANNELS
 }
 
 /// Tiles of one image times the channels each side, at most: a thread's transformed tiles of
@@ -279,7 +285,8 @@ fn input_transform<T: Float>(
     even.fill(T::ZERO);
     odd.fill(T::ZERO);
     let line = &mut vec![T::ZERO; 2 * tw + 2][..];
-    let full = tw / L * L;
+    let (full, half_l) = (tw / L * L, L / 2);
+    let quarter = full + (tw - full) / half_l * half_l;
     for ci in 0..c {
         ok &= split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, line, (even, odd));
         let planes = (&*even, &*odd, half);
@@ -288,7 +295,10 @@ fn input_transform<T: Float>(
             for t0 in (0..full).step_by(L) {
                 input_block::<T, L>(planes, ty, t0, v, at);
             }
-            for t0 in full..tw {
+            for t0 in (full..quarter).step_by(half_l) {
+                input_block::<T, 4>(planes, ty, t0, v, at);
+            }
+            for t0 in quarter..tw {
                 input_block::<T, 1>(planes, ty, t0, v, at);
             }
         }
@@ -359,7 +369,8 @@ fn output_transform<T: Float>(
 ) {
     let Tiles { th, tw, .. } = tl;
     let (l, ow) = (g.oh * g.ow, g.ow);
-    let full = tw / L * L;
+    let (full, half_l) = (tw / L * L, L / 2);
+    let quarter = full + (tw - full) / half_l * half_l;
     for oc in 0..o {
         let b = bias.map_or(T::ZERO, |b| b[oc]);
         let yo = &mut y[oc * l..(oc + 1) * l];
@@ -376,7 +387,14 @@ fn output_transform<T: Float>(
                     store_interleaved(bottom, t0, be, bo);
                 }
             }
-            for t0 in full..tw {
+            for t0 in (full..quarter).step_by(half_l) {
+                let [te, to, be, bo] = output_block::<T, 4>(m, at, t0, b);
+                store_interleaved(top, t0, te, to);
+                if two {
+                    store_interleaved(bottom, t0, be, bo);
+                }
+            }
+            for t0 in quarter..tw {
                 let [te, to, be, bo] = output_block::<T, 1>(m, at, t0, b);
                 store_interleaved(top, t0, te, to);
                 if two {
@@ -482,7 +500,8 @@ fn grad_transform<T: Float>(
     let (l, ow) = (g.oh * g.ow, g.ow);
     let mut ok = true;
     rows.fill(T::ZERO);
-    let full = tw / L * L;
+    let (full, half_l) = (tw / L * L, L / 2);
+    let quarter = full + (tw - full) / half_l * half_l;
     for oc in 0..o {
         let plane = &gy[oc * l..(oc + 1) * l];
         for ty in 0..th {
@@ -508,7 +527,10 @@ fn grad_transform<T: Float>(
             for t0 in (0..full).step_by(L) {
                 grad_block::<T, L>(rows, tw, t0, h, at);
             }
-            for t0 in full..tw {
+            for t0 in (full..quarter).step_by(half_l) {
+                grad_block::<T, 4>(rows, tw, t0, h, at);
+            }
+            for t0 in quarter..tw {
                 grad_block::<T, 1>(rows, tw, t0, h, at);
             }
         }
