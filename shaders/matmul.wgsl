@@ -6,10 +6,12 @@
 // operand is row-major with 16-byte aligned rows the host sets A_VEC / B_VEC and the tile loads
 // become vec4 loads of the same buffer bound a second time as array<vec4<f32>>.
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
+// Split-K (P.splits > 1): the z workgroup index also picks one of `splits` runs of k-slices,
+// and C holds each batch's `splits` partial products one after another (the host sums them).
 
 // `P: MatmulParams`, generated from src/backend/wgpu/matmul.rs: sizes m, n, k; nb batch dims
 // (bshape, a_bstr, b_bstr after merging); operand offsets and row/column strides; batch_base,
-// the first batch of this dispatch.
+// the first batch of this dispatch; splits, the runs of k-slices (1: K whole).
 @group(0) @binding(0) var<uniform> P: MatmulParams;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -38,12 +40,15 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     let brs = P.brs;
     let bcs = P.bcs;
 
-    // batch offsets from the (possibly broadcast) batch dims
-    let batch = P.batch_base + wid.z;
+    // batch offsets from the (possibly broadcast) batch dims, and this workgroup's run of
+    // k-slices
+    let splits = max(P.splits, 1u);
+    let batch = P.batch_base + wid.z / splits;
+    let run = wid.z % splits;
     let bc = unravel(P.bshape, P.nb, batch);
     let a_base = P.a_off + dot_dims(bc, P.a_bstr);
     let b_base = P.b_off + dot_dims(bc, P.b_bstr);
-    let c_base = batch * m * n;
+    let c_base = (batch * splits + run) * m * n;
 
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
@@ -62,7 +67,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     var acc3 = vec4<f32>(0.0);
 
     let tiles = (k + TK - 1u) / TK;
-    for (var t = 0u; t < tiles; t++) {
+    let per_run = (tiles + splits - 1u) / splits;
+    let t_end = min(tiles, (run + 1u) * per_run);
+    for (var t = run * per_run; t < t_end; t++) {
         let k0 = t * TK;
 
         // stage A[row0 + a_row, k0 + a_k .. +4]

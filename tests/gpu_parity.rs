@@ -676,6 +676,34 @@ fn matmul_matches_cpu_for_odd_and_batched_sizes(d: Device) {
         &to(&w, d).matmul(&to(&xb, d)).unwrap(),
         1e-4,
     );
+    // few output tiles over a long K: split-K (runs of k-slices on separate workgroups, then a
+    // sum of the partial products) — the shapes of LeNet's convolution weight gradients, a
+    // K just past one run, a batch, and a transposed operand
+    let long: [(&[usize], &[usize]); 5] = [
+        (&[6, 50176], &[50176, 25]),
+        (&[16, 6400], &[6400, 150]),
+        (&[3, 1025], &[1025, 5]),
+        (&[2, 5, 3000], &[2, 3000, 7]),
+        (&[1, 4099], &[4099, 1]),
+    ];
+    for (i, (sa, sb)) in long.iter().enumerate() {
+        let a = t(sa, 80 + i as u64);
+        let b = t(sb, 90 + i as u64);
+        same(
+            &format!("split-K matmul {sa:?}@{sb:?}"),
+            &a.matmul(&b).unwrap(),
+            &to(&a, d).matmul(&to(&b, d)).unwrap(),
+            1e-3,
+        );
+    }
+    let a = t(&[4000, 9], 95);
+    let b = t(&[4000, 10], 96);
+    same(
+        "split-K a^T @ b",
+        &a.t().unwrap().matmul(&b).unwrap(),
+        &to(&a, d).t().unwrap().matmul(&to(&b, d)).unwrap(),
+        1e-3,
+    );
     // big enough to take the copy-to-dense path for a transposed operand
     let a = t(&[96, 80], 64);
     let b = t(&[64, 80], 65);

@@ -1,10 +1,12 @@
 //! Matmul family (`shaders/matmul.wgsl`): batched, register-blocked, tiled f32 products.
 
 use super::elementwise::copy;
+use super::reduce::reduce;
 use super::launch::{check_span, merge};
 use super::params::{dims, param_block, u32_of, Dims};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
+use crate::backend::ReduceOp;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -13,10 +15,23 @@ use crate::shape::Layout;
 const MAX_BATCH_DIMS: usize = 6;
 /// Rows and columns of C per workgroup.
 const TILE: usize = 64;
+/// Depth of one k-slice the shader stages through workgroup memory.
+const TK: usize = 16;
+/// A product on fewer workgroups than this, with more k-slices than [`MAX_SERIAL_SLICES`] each,
+/// splits K across workgroups (split-K): partial products over runs of k-slices, then one
+/// reduction over the runs.
+const MIN_WORKGROUPS: usize = 64;
+/// k-slices one workgroup walks at most in a split product.
+const MAX_SERIAL_SLICES: usize = 64;
+/// Workgroups a split product aims for at most (beyond it the partial sums cost more memory
+/// and reduction than the extra parallelism buys).
+const SPLIT_WORKGROUPS: usize = 256;
 
 param_block! {
     /// Parameters of `matmul`: sizes, `nb` merged batch dims (`bshape` with the batch strides
-    /// of A and B), operand offsets, row/column strides, and the first batch of the dispatch.
+    /// of A and B), operand offsets, row/column strides, the first batch of the dispatch, and
+    /// `splits`, the runs of k-slices K is split into (1: no split; else C holds `splits`
+    /// partial products per batch, run after run).
     pub struct MatmulParams {
         pub m: u32,
         pub n: u32,
@@ -29,7 +44,7 @@ param_block! {
         pub brs: u32,
         pub bcs: u32,
         pub batch_base: u32,
-        pub pad0: u32,
+        pub splits: u32,
         pub bshape: Dims,
         pub a_bstr: Dims,
         pub b_bstr: Dims,
@@ -148,7 +163,7 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
         brs: w(lb2.strides[nd - 2])?,
         bcs: w(lb2.strides[nd - 1])?,
         batch_base: 0,
-        pad0: 0,
+        splits: 1,
         bshape: dims("matmul", &bs)?,
         a_bstr: dims("matmul", &bst[0])?,
         b_bstr: dims("matmul", &bst[1])?,
@@ -157,20 +172,71 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
     let kernel = Kernel::new(&MATMUL)
         .flag("A_VEC", a_vec)
         .flag("B_VEC", b_vec);
-    let gx = w(n.div_ceil(TILE))?;
-    let gy = w(m.div_ceil(TILE))?;
+    let (tx, ty) = (n.div_ceil(TILE), m.div_ceil(TILE));
     let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    let splits = split_k(tx * ty * count, k.div_ceil(TK)).min(zmax);
+    let target = if splits > 1 {
+        w(count * splits * m * n)?;
+        GpuStorage::alloc(ctx, DType::F32, count * splits * m * n, false, "matmul")?
+    } else {
+        out
+    };
+    p.splits = splits as u32;
+    let per = (zmax / splits).max(1);
     let mut base = 0;
     while base < count {
-        let z = (count - base).min(zmax);
+        let z = (count - base).min(per);
         p.batch_base = base as u32;
         ctx.dispatch(
             &kernel,
             &p,
-            &[&a_use.buf, &b_use.buf, &out.buf, &a_use.buf, &b_use.buf],
-            [gx, gy, z as u32],
+            &[&a_use.buf, &b_use.buf, &target.buf, &a_use.buf, &b_use.buf],
+            [w(tx)?, w(ty)?, (z * splits) as u32],
         )?;
         base += z;
     }
-    Ok(out)
+    if splits == 1 {
+        return Ok(target);
+    }
+    // the sum of each batch's partial products
+    let partial = Layout::contiguous(&[count, splits, m * n]);
+    reduce(ReduceOp::Sum, &target, &partial, &[1])
+}
+
+/// Runs of k-slices to split K into, for a product on `workgroups` workgroups whose K spans
+/// `slices` k-slices: 1 when there are workgroups enough or K is short; else enough runs that
+/// none walks more than [`MAX_SERIAL_SLICES`], within [`SPLIT_WORKGROUPS`] workgroups in all
+/// where that allows [`MIN_WORKGROUPS`].
+fn split_k(workgroups: usize, slices: usize) -> usize {
+    if workgroups >= MIN_WORKGROUPS || slices <= MAX_SERIAL_SLICES {
+        return 1;
+    }
+    let needed = slices.div_ceil(MAX_SERIAL_SLICES);
+    let room = (SPLIT_WORKGROUPS / workgroups.max(1)).max(MIN_WORKGROUPS.div_ceil(workgroups));
+    needed.min(room).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_k_leaves_no_product_on_few_workgroups_with_a_long_serial_k() {
+        for workgroups in [1, 2, 3, 5, 8, 13, 31, 63, 64, 100] {
+            for slices in [1, 16, 64, 65, 200, 401, 3136, 100_000] {
+                let s = split_k(workgroups, slices);
+                assert!(s >= 1);
+                let serial = slices.div_ceil(s);
+                assert!(
+                    workgroups * s >= MIN_WORKGROUPS || serial <= MAX_SERIAL_SLICES,
+                    "{workgroups} workgroups, {slices} slices: {s} runs of {serial}"
+                );
+                if workgroups >= MIN_WORKGROUPS || slices <= MAX_SERIAL_SLICES {
+                    assert_eq!(s, 1);
+                }
+            }
+        }
+        // LeNet's first convolution's weight gradient: one 64x64 tile, K = 50,176
+        assert_eq!(split_k(1, 50_176usize.div_ceil(TK)), 49);
+    }
 }
