@@ -1,10 +1,10 @@
 //! Matmul family (`shaders/matmul.wgsl`): batched, register-blocked, tiled f32 products.
 
 use super::elementwise::copy;
-use super::reduce::reduce;
 use super::launch::{check_span, merge};
 use super::params::{dims, param_block, u32_of, Dims};
 use super::pipelines::{Access, Entry, Kernel, Shader};
+use super::reduce::reduce;
 use super::GpuStorage;
 use crate::backend::ReduceOp;
 use crate::dtype::DType;
