@@ -17,7 +17,12 @@
 //! channels-last copies are needed. Each thread works through a run of images, several to a
 //! product when the images are small, with its own buffers for the transformed tiles. The
 //! transforms work on blocks of 8 tiles held in fixed-size arrays, which the compiler keeps in
-//! AVX2 registers (the callers run them under `simd::wide`).
+//! AVX2 registers (the callers run them under `simd::wide`). A row of tiles that does not fill
+//! its last block is still transformed 8 at a time: the extra lanes read whatever follows in
+//! the scratch buffers (every buffer has a block's worth of slack at its end, and the values
+//! there are inputs or zeros: finite), and write past the row into the next row of tiles,
+//! which is written afterwards, or into the slack that ends every row of the transformed
+//! tiles (`tg` counts it: the products read only the columns before it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -41,11 +46,9 @@ fn stride16(rows: usize, tg: usize) -> usize {
 /// Whether a forward convolution runs as Winograd products: a 3×3 kernel at stride 1 without
 /// dilation, with 64 or more channels each side (the transforms cost per channel, the products
 /// per pair of channels: with 16 or 32 channels the direct algorithms were faster), on outputs
-/// at least 4 rows high and 8 columns wide, whose rows of tiles fall mostly into whole blocks
-/// of 4 or 8 (the few tiles past the last whole block are transformed one at a time; rows of
-/// 6 or 7 tiles lost to the direct algorithms, rows of 4, 8, 12, 14 and 16 won, on the 2-core
-/// AMD EPYC VM). `RUSTDL_CONV_WINOGRAD=0` turns it off (read once per process; for comparing
-/// paths).
+/// at least 4 rows high and 8 columns wide (4×4 outputs of 512 channels and 7×7 of 256 were
+/// faster or no slower direct, on the 2-core AMD EPYC VM). `RUSTDL_CONV_WINOGRAD=0` turns it off
+/// (read once per process; for comparing paths).
 pub fn winograd_fits(g: &Conv2dGeom, o: usize) -> bool {
     static OFF: OnceLock<bool> = OnceLock::new();
     let off = *OFF.get_or_init(|| std::env::var("RUSTDL_CONV_WINOGRAD").is_ok_and(|v| v == "0"));
@@ -60,7 +63,6 @@ pub fn winograd_fits(g: &Conv2dGeom, o: usize) -> bool {
         && o >= 64
         && g.oh >= 4
         && g.ow >= 8
-        && 4 * (tw % 4) <= tw
         && g.oh.div_ceil(2) * tw * (g.c + o) <= MAX_TILE_CHANNELS
 }
 
@@ -234,7 +236,7 @@ fn split_columns<T: Float>(
 }
 
 /// The transformed tiles `t0 .. t0 + N` of tile row `ty`: 16 blocks, written to `v` at
-/// `at(ξ) + t0`.
+/// `at(ξ) + t0` (whole blocks, past the end of the row of tiles: see the module notes).
 #[inline(always)]
 fn input_block<T: Float, const N: usize>(
     (even, odd, half): (&[T], &[T], usize),
@@ -285,21 +287,13 @@ fn input_transform<T: Float>(
     even.fill(T::ZERO);
     odd.fill(T::ZERO);
     let line = &mut vec![T::ZERO; 2 * tw + 2][..];
-    let (full, half_l) = (tw / L * L, L / 2);
-    let quarter = full + (tw - full) / half_l * half_l;
     for ci in 0..c {
         ok &= split_columns(&x[ci * plane..(ci + 1) * plane], g, tl, line, (even, odd));
         let planes = (&*even, &*odd, half);
         for ty in 0..th {
             let at = |xi: usize| xi * stride16(c, tg) + ci * tg + col0 + ty * tw;
-            for t0 in (0..full).step_by(L) {
+            for t0 in (0..tw).step_by(L) {
                 input_block::<T, L>(planes, ty, t0, v, at);
-            }
-            for t0 in (full..quarter).step_by(half_l) {
-                input_block::<T, 4>(planes, ty, t0, v, at);
-            }
-            for t0 in quarter..tw {
-                input_block::<T, 1>(planes, ty, t0, v, at);
             }
         }
     }
@@ -369,8 +363,6 @@ fn output_transform<T: Float>(
 ) {
     let Tiles { th, tw, .. } = tl;
     let (l, ow) = (g.oh * g.ow, g.ow);
-    let (full, half_l) = (tw / L * L, L / 2);
-    let quarter = full + (tw - full) / half_l * half_l;
     for oc in 0..o {
         let b = bias.map_or(T::ZERO, |b| b[oc]);
         let yo = &mut y[oc * l..(oc + 1) * l];
@@ -380,22 +372,8 @@ fn output_transform<T: Float>(
             let two = oy + 1 < g.oh;
             let (top, bottom) = yo[oy * ow..].split_at_mut(ow);
             let bottom = &mut bottom[..if two { ow } else { 0 }];
-            for t0 in (0..full).step_by(L) {
+            for t0 in (0..tw).step_by(L) {
                 let [te, to, be, bo] = output_block::<T, L>(m, at, t0, b);
-                store_interleaved(top, t0, te, to);
-                if two {
-                    store_interleaved(bottom, t0, be, bo);
-                }
-            }
-            for t0 in (full..quarter).step_by(half_l) {
-                let [te, to, be, bo] = output_block::<T, 4>(m, at, t0, b);
-                store_interleaved(top, t0, te, to);
-                if two {
-                    store_interleaved(bottom, t0, be, bo);
-                }
-            }
-            for t0 in quarter..tw {
-                let [te, to, be, bo] = output_block::<T, 1>(m, at, t0, b);
                 store_interleaved(top, t0, te, to);
                 if two {
                     store_interleaved(bottom, t0, be, bo);
@@ -426,15 +404,16 @@ pub fn forward<T: Float>(
     let u = weight_transform(w, c, o);
     let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
     let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
-    let tg = gs * tpi;
+    // a row of the transformed tiles: the group's tiles, then a block of slack
+    let tg = gs * tpi + L;
     let total = g.n * img_out;
     let mut out: Vec<T> = Vec::with_capacity(total);
     let base = SendPtr(out.as_mut_ptr());
     pool::run(g.n.div_ceil(per), |t| {
         let mut v = vec![T::ZERO; 16 * stride16(c, tg)];
         let mut m = vec![T::ZERO; 16 * stride16(o, tg)];
-        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1)];
-        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1)];
+        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
+        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
         let first = t * per;
         let last = ((t + 1) * per).min(g.n);
         for g0 in (first..last).step_by(gs) {
@@ -500,8 +479,6 @@ fn grad_transform<T: Float>(
     let (l, ow) = (g.oh * g.ow, g.ow);
     let mut ok = true;
     rows.fill(T::ZERO);
-    let (full, half_l) = (tw / L * L, L / 2);
-    let quarter = full + (tw - full) / half_l * half_l;
     for oc in 0..o {
         let plane = &gy[oc * l..(oc + 1) * l];
         for ty in 0..th {
@@ -524,14 +501,8 @@ fn grad_transform<T: Float>(
                 }
             }
             let at = |xi: usize| xi * stride16(o, tg) + oc * tg + col0 + ty * tw;
-            for t0 in (0..full).step_by(L) {
+            for t0 in (0..tw).step_by(L) {
                 grad_block::<T, L>(rows, tw, t0, h, at);
-            }
-            for t0 in (full..quarter).step_by(half_l) {
-                grad_block::<T, 4>(rows, tw, t0, h, at);
-            }
-            for t0 in quarter..tw {
-                grad_block::<T, 1>(rows, tw, t0, h, at);
             }
         }
     }
@@ -578,16 +549,17 @@ pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Opt
     let (img_in, img_out) = (c * g.h * g.w, o * g.oh * g.ow);
     let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
     let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
-    let tg = gs * tpi;
+    // a row of the transformed tiles: the group's tiles, then a block of slack
+    let tg = gs * tpi + L;
     let tasks = g.n.div_ceil(per);
     let block = 16 * o * c;
     let mut partial = vec![T::ZERO; tasks * block];
     pool::chunks_mut(&mut partial, block, |t, acc| {
         let mut v = vec![T::ZERO; 16 * stride16(c, tg)];
         let mut hg = vec![T::ZERO; 16 * stride16(o, tg)];
-        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1)];
-        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1)];
-        let mut rows = vec![T::ZERO; 4 * tl.tw];
+        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
+        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
+        let mut rows = vec![T::ZERO; 4 * tl.tw + L];
         let first = t * per;
         let last = ((t + 1) * per).min(g.n);
         for g0 in (first..last).step_by(gs) {
@@ -722,6 +694,8 @@ mod tests {
             (5, 16, 5, 6, 0, 16),
             (1, 16, 4, 11, 2, 18),
             (4, 20, 13, 4, 3, 16),
+            // several images to a product, rows of 5 tiles: blocks past the row's end
+            (6, 64, 5, 9, 1, 64),
         ] {
             let g = geom(n, c, h, w, p);
             let x: Vec<f64> = (0..n * c * h * w).map(|_| next()).collect();
