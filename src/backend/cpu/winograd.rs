@@ -95,6 +95,53 @@ impl Tiles {
     }
 }
 
+/// How a batch is shared out: runs of `per` images a task, `gs` images a product, and rows of
+/// `tg` columns of transformed tiles (a group's `gs · tpi` tiles, then a block of slack).
+#[derive(Clone, Copy)]
+struct Plan {
+    tl: Tiles,
+    tpi: usize,
+    per: usize,
+    gs: usize,
+    tg: usize,
+}
+
+impl Plan {
+    fn of(g: &Conv2dGeom) -> Plan {
+        let tl = Tiles::of(g);
+        let tpi = tl.per_image();
+        let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
+        let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
+        Plan {
+            tl,
+            tpi,
+            per,
+            gs,
+            tg: gs * tpi + L,
+        }
+    }
+
+    fn tasks(&self, n: usize) -> usize {
+        n.div_ceil(self.per)
+    }
+
+    /// Task `t`'s images of a batch of `n`, as groups `g0..g1` of at most `gs`.
+    fn groups(&self, t: usize, n: usize) -> impl Iterator<Item = (usize, usize)> {
+        let (first, last, gs) = (t * self.per, ((t + 1) * self.per).min(n), self.gs);
+        (first..last)
+            .step_by(gs)
+            .map(move |g0| (g0, (g0 + gs).min(last)))
+    }
+
+    /// A task's buffers for the input transform: the transformed tiles `(16, C, tg)` (with the
+    /// skew of [`stride16`]) and one channel's plane split by column parity, with slack.
+    fn input_buffers<T: Float>(&self, c: usize) -> (Vec<T>, Vec<T>, Vec<T>) {
+        let split = self.tl.hp * (self.tl.tw + 1) + L;
+        let v = vec![T::ZERO; 16 * stride16(c, self.tg)];
+        (v, vec![T::ZERO; split], vec![T::ZERO; split])
+    }
+}
+
 /// `U (16, O, C)`: each weight `g (3, 3)` as `G g Gᵀ`, with
 /// `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`.
 fn weight_transform<T: Float>(w: &[T], c: usize, o: usize) -> Vec<T> {
@@ -398,26 +445,17 @@ pub fn forward<T: Float>(
     }
     let wild = AtomicBool::new(false);
     let c = g.c;
-    let tl = Tiles::of(g);
-    let tpi = tl.per_image();
+    let plan = Plan::of(g);
+    let Plan { tl, tpi, tg, .. } = plan;
     let (img_in, img_out) = (c * g.h * g.w, o * g.oh * g.ow);
     let u = weight_transform(w, c, o);
-    let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
-    let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
-    // a row of the transformed tiles: the group's tiles, then a block of slack
-    let tg = gs * tpi + L;
     let total = g.n * img_out;
     let mut out: Vec<T> = Vec::with_capacity(total);
     let base = SendPtr(out.as_mut_ptr());
-    pool::run(g.n.div_ceil(per), |t| {
-        let mut v = vec![T::ZERO; 16 * stride16(c, tg)];
+    pool::run(plan.tasks(g.n), |t| {
+        let (mut v, mut even, mut odd) = plan.input_buffers::<T>(c);
         let mut m = vec![T::ZERO; 16 * stride16(o, tg)];
-        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
-        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
-        let first = t * per;
-        let last = ((t + 1) * per).min(g.n);
-        for g0 in (first..last).step_by(gs) {
-            let g1 = (g0 + gs).min(last);
+        for (g0, g1) in plan.groups(t, g.n) {
             let cols = (g1 - g0) * tpi;
             super::simd::wide(
                 #[inline(always)]
@@ -544,26 +582,16 @@ fn grad_block<T: Float, const N: usize>(
 pub fn weight_grad<T: Float>(x: &[T], gy: &[T], g: &Conv2dGeom, o: usize) -> Option<Vec<T>> {
     let wild = AtomicBool::new(false);
     let c = g.c;
-    let tl = Tiles::of(g);
-    let tpi = tl.per_image();
+    let plan = Plan::of(g);
+    let Plan { tl, tpi, tg, .. } = plan;
     let (img_in, img_out) = (c * g.h * g.w, o * g.oh * g.ow);
-    let per = g.n.div_ceil(pool::threads().clamp(1, g.n.max(1))).max(1);
-    let gs = MIN_TILES.div_ceil(tpi).clamp(1, per);
-    // a row of the transformed tiles: the group's tiles, then a block of slack
-    let tg = gs * tpi + L;
-    let tasks = g.n.div_ceil(per);
     let block = 16 * o * c;
-    let mut partial = vec![T::ZERO; tasks * block];
+    let mut partial = vec![T::ZERO; plan.tasks(g.n) * block];
     pool::chunks_mut(&mut partial, block, |t, acc| {
-        let mut v = vec![T::ZERO; 16 * stride16(c, tg)];
+        let (mut v, mut even, mut odd) = plan.input_buffers::<T>(c);
         let mut hg = vec![T::ZERO; 16 * stride16(o, tg)];
-        let mut even = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
-        let mut odd = vec![T::ZERO; tl.hp * (tl.tw + 1) + L];
         let mut rows = vec![T::ZERO; 4 * tl.tw + L];
-        let first = t * per;
-        let last = ((t + 1) * per).min(g.n);
-        for g0 in (first..last).step_by(gs) {
-            let g1 = (g0 + gs).min(last);
+        for (g0, g1) in plan.groups(t, g.n) {
             let cols = (g1 - g0) * tpi;
             super::simd::wide(
                 #[inline(always)]
