@@ -174,8 +174,21 @@ def nll_loss(
 ):
     """Negative log-likelihood of class indices, with PyTorch's signature (the deprecated
     ``size_average``/``reduce`` mapped onto ``reduction``)."""
-    if _is_index(size_average) or isinstance(size_average, str):
-        # rustdl's older positional (input, target, weight, ignore_index, reduction)
+    ignore_index, reduction = _class_loss_args(size_average, ignore_index, reduce, reduction)
+    return _rustdl.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def _older_positional(size_average) -> bool:
+    """Whether a class loss was called in rustdl's older positional form (input, target,
+    weight, ignore_index, reduction, ...), which puts ``ignore_index`` or ``reduction`` where
+    PyTorch has ``size_average``."""
+    return _is_index(size_average) or isinstance(size_average, str)
+
+
+def _class_loss_args(size_average, ignore_index, reduce, reduction) -> tuple:
+    """``(ignore_index, reduction)`` of a class loss: the older positional form read back, and
+    the deprecated ``size_average``/``reduce`` mapped onto ``reduction``."""
+    if _older_positional(size_average):
         if isinstance(ignore_index, str):
             reduction = ignore_index
         if isinstance(size_average, str):
@@ -183,8 +196,7 @@ def nll_loss(
         else:
             ignore_index = size_average
         size_average = None
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _rustdl.nll_loss(input, target, weight, ignore_index, reduction)
+    return ignore_index, _legacy_reduction(size_average, reduce, reduction)
 
 
 def cross_entropy(
@@ -199,19 +211,11 @@ def cross_entropy(
 ):
     """Softmax cross-entropy of logits against class indices or class probabilities, with
     PyTorch's signature (the deprecated ``size_average``/``reduce`` mapped onto ``reduction``)."""
-    if _is_index(size_average) or isinstance(size_average, str):
-        # rustdl's older positional (input, target, weight, ignore_index, reduction, label_smoothing)
-        if isinstance(reduce, (int, float)) and not isinstance(reduce, bool):
-            label_smoothing = reduce
-            reduce = None
-        if isinstance(ignore_index, str):
-            reduction = ignore_index
-        if isinstance(size_average, str):
-            reduction = size_average
-        else:
-            ignore_index = size_average
-        size_average = None
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+    smoothing_in_reduce = isinstance(reduce, (int, float)) and not isinstance(reduce, bool)
+    if _older_positional(size_average) and smoothing_in_reduce:
+        # the older positional form's label_smoothing lands in PyTorch's reduce
+        label_smoothing, reduce = reduce, None
+    ignore_index, reduction = _class_loss_args(size_average, ignore_index, reduce, reduction)
     return _rustdl.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
