@@ -407,7 +407,7 @@ fn twice_differentiable(name: &str) -> bool {
         "matmul", "linear", "sum", "std", "norm", "softmax", "log_softmax", "softplus", "amax",
         "amin", "max", "min", "scan", "view", "permute", "expand", "slice", "cat", "ToCopy",
         "ToDevice", "Clone", "index_select", "gather", "scatter_add", "index_add", "im2col",
-        "col2im", "binary_cross_entropy",
+        "col2im", "binary_cross_entropy", "cross_entropy",
         // composed of differentiable ops when a backward runs with create_graph
         "conv2d", "conv_transpose2d", "max_pool2d", "batch_norm",
     ];

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from . import _rustdl
 
 
@@ -33,3 +36,22 @@ def synchronize() -> None:
 def empty_cache() -> None:
     """Frees the buffers held by the pool."""
     _rustdl.gpu_empty_cache()
+
+
+@contextlib.contextmanager
+def trace() -> Iterator[list]:
+    """Records every GPU dispatch made inside the block.
+
+    The list it yields is filled when the block ends, one ``(kernel, (x, y, z))`` per dispatch:
+    the shader entry point and its workgroup grid, in dispatch order::
+
+        with rustdl.gpu.trace() as t:
+            step()
+        print(len(t), collections.Counter(k for k, _ in t))
+    """
+    out: list = []
+    _rustdl.gpu_trace_start()
+    try:
+        yield out
+    finally:
+        out.extend(_rustdl.gpu_trace_stop())

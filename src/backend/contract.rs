@@ -12,7 +12,9 @@
 //! method says so) and returns a fresh contiguous storage; shapes are checked by the op layer.
 
 use super::recurrent::{RnnCellGradIn, RnnCellIn, RnnStep};
-use super::{AttnDims, BinaryOp, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp};
+use super::{
+    AttnDims, BinaryOp, ClassLossSpec, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp,
+};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -281,6 +283,44 @@ pub trait Backend {
         let _ = (qkv, ls, saved, mask, d, causal, scale);
         Err(crate::error::Error::Device(format!(
             "scaled_dot_product_attention backward: no fused kernel on {}",
+            self.device()
+        )))
+    }
+
+    // ---- losses ----
+
+    /// Fused classification loss over dense `(rows, classes)` scores `x`, dense targets `t`
+    /// (int64) and optional dense class weights `w` (see [`ClassLossSpec`]). Returns the loss
+    /// (`rows` values for no reduction, else one) and a workspace for the backward. Provided: an
+    /// error — the caller composes the loss from log-softmax, gather and sums instead.
+    fn class_loss_forward(
+        &self,
+        x: &Self::Storage,
+        t: &Self::Storage,
+        w: Option<&Self::Storage>,
+        d: &ClassLossSpec,
+    ) -> Result<(Self::Storage, Self::Storage)> {
+        let _ = (x, t, w, d);
+        Err(crate::error::Error::Device(format!(
+            "cross_entropy: no fused kernel on {}",
+            self.device()
+        )))
+    }
+
+    /// The backward of [`Backend::class_loss_forward`]: the gradient of the scores from the
+    /// forward's workspace and the dense output gradient `g`. Provided: an error.
+    fn class_loss_backward(
+        &self,
+        x: &Self::Storage,
+        t: &Self::Storage,
+        w: Option<&Self::Storage>,
+        aux: &Self::Storage,
+        g: &Self::Storage,
+        d: &ClassLossSpec,
+    ) -> Result<Self::Storage> {
+        let _ = (x, t, w, aux, g, d);
+        Err(crate::error::Error::Device(format!(
+            "cross_entropy backward: no fused kernel on {}",
             self.device()
         )))
     }

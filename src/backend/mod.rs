@@ -81,6 +81,28 @@ pub struct AttnDims {
     pub ev: usize,
 }
 
+/// How a fused classification loss reduces its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossReduction {
+    None,
+    Sum,
+    /// the weighted mean: the sum over the sum of the counted rows' class weights
+    Mean,
+}
+
+/// One fused classification loss over dense `(rows, classes)` scores (see
+/// [`Backend::class_loss_forward`]): log-softmax first when `logits`, rows whose target is
+/// `ignore` left out, label `smoothing` in [0, 1].
+#[derive(Clone, Copy, Debug)]
+pub struct ClassLossSpec {
+    pub rows: usize,
+    pub classes: usize,
+    pub ignore: i64,
+    pub smoothing: f64,
+    pub logits: bool,
+    pub reduction: LossReduction,
+}
+
 /// Distributions for random fills.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RandKind {
@@ -464,6 +486,56 @@ pub fn attention_backward(
             Ok((Storage::Gpu(a), Storage::Gpu(b), Storage::Gpu(c)))
         }
     })
+}
+
+/// Fused classification loss (see [`Backend::class_loss_forward`]): the loss and what its
+/// backward reads.
+pub fn class_loss_forward(
+    x: &Storage,
+    t: &Storage,
+    w: Option<&Storage>,
+    d: &ClassLossSpec,
+) -> Result<(Storage, Storage)> {
+    let op = if d.logits { "cross_entropy" } else { "nll_loss" };
+    same_device(op, x, t)?;
+    if let Some(w) = w {
+        same_device(op, x, w)?;
+    }
+    guard(op, || match x {
+        Storage::Cpu(xc) => {
+            let (a, b) = Cpu.class_loss_forward(xc, cpu_of(t), w.map(cpu_of), d)?;
+            Ok((Storage::Cpu(a), Storage::Cpu(b)))
+        }
+        Storage::Gpu(xg) => {
+            let (a, b) = Gpu::of(xg).class_loss_forward(xg, gpu_of(t), w.map(gpu_of), d)?;
+            Ok((Storage::Gpu(a), Storage::Gpu(b)))
+        }
+    })
+}
+
+/// The backward of [`class_loss_forward`]: the scores' gradient `(rows, classes)` from the
+/// dense output gradient `g`.
+pub fn class_loss_backward(
+    x: &Storage,
+    t: &Storage,
+    w: Option<&Storage>,
+    aux: &Storage,
+    g: &Storage,
+    d: &ClassLossSpec,
+) -> Result<Storage> {
+    let op = "cross_entropy backward";
+    for s in [t, aux, g].into_iter().chain(w) {
+        same_device(op, x, s)?;
+    }
+    reserve(d.rows.saturating_mul(d.classes), x.dtype(), x.device(), op)?;
+    on_device!(op, x, |b, s| b.class_loss_backward(
+        s(x),
+        s(t),
+        w.map(s),
+        s(aux),
+        s(g),
+        d
+    ))
 }
 
 /// Softmax (or log-softmax) over the last dim of a view.

@@ -1,6 +1,6 @@
 //! Loss functions with PyTorch's signatures and reductions.
 
-use crate::backend::UnaryOp;
+use crate::backend::{class_loss_backward, class_loss_forward, ClassLossSpec, LossReduction, UnaryOp};
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -188,6 +188,34 @@ impl Tensor {
         };
         let m = xm.shape()[0];
         let tm = t.reshape(&[m])?;
+        // the GPU computes the whole loss in two fused kernels and its gradient in one
+        let fused = xm.device().is_gpu()
+            && c > 0
+            && xm.dtype() == DType::F32
+            && weight.is_none_or(|w| !w.requires_grad());
+        if fused {
+            let spec = ClassLossSpec {
+                rows: m,
+                classes: c,
+                ignore: ignore_index,
+                smoothing,
+                logits,
+                reduction: match reduction {
+                    Reduction::None => LossReduction::None,
+                    Reduction::Sum => LossReduction::Sum,
+                    Reduction::Mean | Reduction::BatchMean => LossReduction::Mean,
+                },
+            };
+            let loss = class_loss_fused(&xm, &tm, weight, spec).map_err(|e| match e {
+                Error::Index(msg) => Error::Index(msg.replacen("cross_entropy", op, 1)),
+                other => other,
+            })?;
+            return match reduction {
+                Reduction::None if self.ndim() == 1 => loss.reshape(&[]),
+                Reduction::None => loss.reshape(target.shape()),
+                _ => Ok(loss),
+            };
+        }
         let logp = if logits { xm.softmax_dim(1, true)? } else { xm };
         let valid = tm.ne_scalar(ignore_index as f64)?;
         let safe = Tensor::where_cond(&valid, &tm, &tm.zeros_like()?)?;
@@ -398,4 +426,72 @@ impl Tensor {
         };
         reduction.apply(&l)
     }
+}
+
+/// The classification loss of dense `(rows, classes)` scores through the backend's fused
+/// kernels (see [`ClassLossSpec`]): a `(rows)` result for no reduction, else a scalar. With
+/// `create_graph` the gradient is composed of differentiable ops over the saved scores.
+fn class_loss_fused(
+    xm: &Tensor,
+    tm: &Tensor,
+    weight: Option<&Tensor>,
+    spec: ClassLossSpec,
+) -> Result<Tensor> {
+    let x = xm.contiguous()?;
+    let t = tm.detach().contiguous()?;
+    let w = weight
+        .map(|w| w.detach().to_dtype(x.dtype())?.contiguous())
+        .transpose()?;
+    let (out, aux) = {
+        let (xs, ts) = (x.storage(), t.storage());
+        let ws = w.as_ref().map(|w| w.storage());
+        class_loss_forward(&xs, &ts, ws.as_deref(), &spec)?
+    };
+    let (m, c) = (spec.rows, spec.classes);
+    let shape: &[usize] = if spec.reduction == LossReduction::None {
+        &[m]
+    } else {
+        &[]
+    };
+    let aux = Tensor::from_contiguous(aux, &[m + 2]);
+    let (x2, xsaved) = (x.detach(), x.saved());
+    Ok(Tensor::from_op(
+        out,
+        shape,
+        "cross_entropy",
+        &[&x],
+        &[&x],
+        move |g| {
+            let g = g.contiguous()?;
+            let backward = |g: &Tensor, spec: &ClassLossSpec| -> Result<Tensor> {
+                let (xs, ts, ax, gs) = (x2.storage(), t.storage(), aux.storage(), g.storage());
+                let ws = w.as_ref().map(|w| w.storage());
+                let gx = class_loss_backward(&xs, &ts, ws.as_deref(), &ax, &gs, spec)?;
+                Ok(Tensor::from_contiguous(gx, &[m, c]))
+            };
+            if !crate::autograd::is_creating_graph() {
+                return Ok(vec![Some(backward(&g, &spec)?)]);
+            }
+            // d loss / d log-probabilities per unit of output gradient: constant in the scores
+            let unit = backward(
+                &g.detach().ones_like()?,
+                &ClassLossSpec {
+                    logits: false,
+                    ..spec
+                },
+            )?;
+            let gx = if spec.logits {
+                let p = xsaved.softmax_dim(1, false)?;
+                unit.sub(&p.mul(&unit.sum(&[1], true)?)?)?
+            } else {
+                unit
+            };
+            let gcol = if spec.reduction == LossReduction::None {
+                g.reshape(&[m, 1])?
+            } else {
+                g.reshape(&[1, 1])?
+            };
+            Ok(vec![Some(gx.mul(&gcol)?)])
+        },
+    ))
 }

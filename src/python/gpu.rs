@@ -42,6 +42,21 @@ fn gpu_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// Starts recording every GPU dispatch (kernel name and workgroup grid).
+#[pyfunction]
+fn gpu_trace_start() {
+    wgpu::trace_start()
+}
+
+/// Stops the dispatch trace: a list of `(kernel, (x, y, z))` in dispatch order.
+#[pyfunction]
+fn gpu_trace_stop() -> Vec<(String, (u32, u32, u32))> {
+    wgpu::trace_stop()
+        .into_iter()
+        .map(|(n, g)| (n, (g[0], g[1], g[2])))
+        .collect()
+}
+
 /// Submits all recorded GPU work and waits for it to finish (the GIL is released meanwhile).
 #[pyfunction]
 fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
@@ -62,6 +77,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_adapter_info, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_stats, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_trace_start, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_trace_stop, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
     Ok(())
 }

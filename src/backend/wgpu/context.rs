@@ -12,7 +12,7 @@
 //! before the submit, which wgpu orders before the batch's commands.
 
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 
 use super::params::ParamBlock;
@@ -48,6 +48,17 @@ pub(crate) static COUNTERS: Counters = Counters {
     downloads: AtomicU64::new(0),
     index_checks: AtomicU64::new(0),
 };
+
+/// The dispatch trace: while `TRACING` is set, each dispatch appends its kernel name and grid.
+static TRACING: AtomicBool = AtomicBool::new(false);
+static TRACE: Mutex<Vec<(&'static str, [u32; 3])>> = Mutex::new(Vec::new());
+
+/// Starts (clearing) or stops the dispatch trace; stopping returns what was recorded.
+pub(crate) fn set_trace(on: bool) -> Vec<(&'static str, [u32; 3])> {
+    let mut t = lock(&TRACE);
+    TRACING.store(on, Ordering::Relaxed);
+    std::mem::take(&mut *t)
+}
 
 pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
@@ -428,6 +439,9 @@ impl GpuContext {
         b.dispatches += 1;
         drop(guard);
         bump(&COUNTERS.dispatches);
+        if TRACING.load(Ordering::Relaxed) {
+            lock(&TRACE).push((k.entry.name, groups));
+        }
         self.check(k.entry.name)
     }
 

@@ -35,6 +35,7 @@ pub fn entries() -> Vec<&'static Entry> {
     v.extend(super::scan::ENTRIES);
     v.extend(super::recurrent::ENTRIES);
     v.extend(super::attention::ENTRIES);
+    v.extend(super::class_loss::ENTRIES);
     v
 }
 

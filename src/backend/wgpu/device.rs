@@ -8,7 +8,7 @@ use super::GpuStorage;
 use crate::backend::contract::{forward_kernels, Backend, Operand};
 use crate::backend::cpu::Cpu;
 use crate::backend::{
-    AttnDims, BinaryOp, OptimStep, RandKind, ReduceOp, RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
+    AttnDims, BinaryOp, ClassLossSpec, OptimStep, RandKind, ReduceOp, RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
 };
 use crate::device::Device;
 use crate::dtype::DType;
@@ -259,6 +259,28 @@ impl Backend for Gpu {
         scale: f64,
     ) -> Result<(GpuStorage, GpuStorage, GpuStorage)> {
         super::attention_backward(qkv, ls, saved, mask, d, causal, scale)
+    }
+
+    fn class_loss_forward(
+        &self,
+        x: &GpuStorage,
+        t: &GpuStorage,
+        w: Option<&GpuStorage>,
+        d: &ClassLossSpec,
+    ) -> Result<(GpuStorage, GpuStorage)> {
+        super::class_loss_forward(x, t, w, d)
+    }
+
+    fn class_loss_backward(
+        &self,
+        x: &GpuStorage,
+        t: &GpuStorage,
+        w: Option<&GpuStorage>,
+        aux: &GpuStorage,
+        g: &GpuStorage,
+        d: &ClassLossSpec,
+    ) -> Result<GpuStorage> {
+        super::class_loss_backward(x, t, w, aux, g, d)
     }
 
     fn rand(

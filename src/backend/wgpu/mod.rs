@@ -12,7 +12,8 @@
 //! * `params` — typed parameter blocks (`#[repr(C)]` Pod structs mirrored by WGSL structs).
 //! * `launch` — host helpers shared by the families: checks, layout merging, grids.
 //! * one module per kernel family, mirroring `shaders/`: `elementwise`, `reduce`, `softmax`,
-//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`, `recurrent`, `attention`; and `transfer`
+//!   `matmul`, `conv`, `index`, `random`, `optim`, `scan`, `recurrent`, `attention`, `class_loss`;
+//!   and `transfer`
 //!   (uploads and downloads).
 //! * `contract` — the descriptions `tests/shader_contract.rs` checks against the WGSL.
 //!
@@ -36,6 +37,7 @@
 //! submit and wait) before the op is recorded.
 
 mod attention;
+mod class_loss;
 mod codes;
 mod context;
 pub mod contract;
@@ -63,6 +65,7 @@ use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
 pub use attention::{attention_backward, attention_forward};
+pub use class_loss::{class_loss_backward, class_loss_forward};
 pub use conv::{col2im, im2col, max_pool2d};
 pub use device::Gpu;
 pub use elementwise::{assign, binary, cast, copy, full, unary, where_};
@@ -209,6 +212,20 @@ pub fn stats() -> Vec<(String, u64)> {
         ("bytes_live".into(), live),
         ("bytes_pooled".into(), pooled),
     ]
+}
+
+/// Starts recording every dispatch (kernel entry point and workgroup grid), dropping an
+/// earlier trace.
+pub fn trace_start() {
+    context::set_trace(true);
+}
+
+/// Stops the dispatch trace and returns it in dispatch order.
+pub fn trace_stop() -> Vec<(String, [u32; 3])> {
+    context::set_trace(false)
+        .into_iter()
+        .map(|(n, g)| (n.to_string(), g))
+        .collect()
 }
 
 /// One counter of [`stats`] by name (0 when unknown).

@@ -201,5 +201,6 @@ pub(crate) fn layouts() -> Vec<ParamLayout> {
         of::<super::scan::ScanParams>(),
         of::<super::recurrent::RnnParams>(),
         of::<super::attention::AttnParams>(),
+        of::<super::class_loss::LossParams>(),
     ]
 }

@@ -28,6 +28,7 @@ pub enum Shader {
     Scan,
     Recurrent,
     Attention,
+    ClassLoss,
 }
 
 macro_rules! shader_source {
@@ -46,7 +47,7 @@ pub(crate) const PRELUDE: &str = shader_source!("prelude");
 
 impl Shader {
     /// Every shader file.
-    pub const ALL: [Shader; 11] = [
+    pub const ALL: [Shader; 12] = [
         Shader::Elementwise,
         Shader::Reduce,
         Shader::Matmul,
@@ -58,6 +59,7 @@ impl Shader {
         Shader::Scan,
         Shader::Recurrent,
         Shader::Attention,
+        Shader::ClassLoss,
     ];
 
     /// The file name in `shaders/` without `.wgsl`.
@@ -74,6 +76,7 @@ impl Shader {
             Shader::Scan => "scan",
             Shader::Recurrent => "recurrent",
             Shader::Attention => "attention",
+            Shader::ClassLoss => "class_loss",
         }
     }
 
@@ -90,6 +93,7 @@ impl Shader {
             Shader::Scan => shader_source!("scan"),
             Shader::Recurrent => shader_source!("recurrent"),
             Shader::Attention => shader_source!("attention"),
+            Shader::ClassLoss => shader_source!("class_loss"),
         }
     }
 
