@@ -5,6 +5,9 @@
 // memory. Operands are read through their strides (transposed views need no copy); when an
 // operand is row-major with 16-byte aligned rows the host sets A_VEC / B_VEC and the tile loads
 // become vec4 loads of the same buffer bound a second time as array<vec4<f32>>.
+// A column-major operand (unit row stride, as the transposed weight of a linear layer) with
+// 16-byte aligned columns takes A_T / B_T instead: vec4 loads along its columns, no copy.
+// BIAS adds BV[col] to every row of C (a linear layer's bias; never with split-K).
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
 // Split-K (P.splits > 1): the z workgroup index also picks one of `splits` runs of k-slices,
 // and C holds each batch's `splits` partial products one after another (the host sums them).
@@ -18,9 +21,13 @@
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 @group(0) @binding(4) var<storage, read> A4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> B4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> BV: array<f32>;
 
 override A_VEC: bool = false;
 override B_VEC: bool = false;
+override A_T: bool = false;
+override B_T: bool = false;
+override BIAS: bool = false;
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -75,7 +82,16 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         // stage A[row0 + a_row, k0 + a_k .. +4]
         var av = vec4<f32>(0.0);
         let ar = row0 + a_row;
-        if (ar < m) {
+        if (A_T) {
+            // A[row0 + 4j .. +4, k0 + kt] as one vec4 (m is a multiple of 4)
+            let kt = lid / 16u;
+            let rt = (lid % 16u) * 4u;
+            var v = vec4<f32>(0.0);
+            if (row0 + rt < m && k0 + kt < k) {
+                v = A4[(a_base + (k0 + kt) * acs + row0 + rt) / 4u];
+            }
+            As[kt * 16u + rt / 4u] = v;
+        } else if (ar < m) {
             if (A_VEC) {
                 if (k0 + a_k < k) {
                     av = A4[(a_base + ar * ars + k0 + a_k) / 4u];
@@ -89,14 +105,27 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 }
             }
         }
-        for (var q = 0u; q < 4u; q++) {
-            As[(a_k + q) * 16u + a_row / 4u][a_row % 4u] = av[q];
+        if (!A_T) {
+            for (var q = 0u; q < 4u; q++) {
+                As[(a_k + q) * 16u + a_row / 4u][a_row % 4u] = av[q];
+            }
         }
 
         // stage B[k0 + b_k, col0 + b_col .. +4]
         var bv = vec4<f32>(0.0);
         let bk = k0 + b_k;
-        if (bk < k) {
+        if (B_T) {
+            // B[k0 + 4j .. +4, col0 + ct] as one vec4 (k is a multiple of 4)
+            let ct = lid / 4u;
+            let kq = (lid % 4u) * 4u;
+            var v = vec4<f32>(0.0);
+            if (col0 + ct < n && k0 + kq < k) {
+                v = B4[(b_base + (col0 + ct) * bcs + k0 + kq) / 4u];
+            }
+            for (var q = 0u; q < 4u; q++) {
+                Bs[(kq + q) * 16u + ct / 4u][ct % 4u] = v[q];
+            }
+        } else if (bk < k) {
             if (B_VEC) {
                 if (col0 + b_col < n) {
                     bv = B4[(b_base + bk * brs + col0 + b_col) / 4u];
@@ -110,7 +139,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 }
             }
         }
-        Bs[b_k * 16u + b_col / 4u] = bv;
+        if (!B_T) {
+            Bs[b_k * 16u + b_col / 4u] = bv;
+        }
         workgroupBarrier();
 
         for (var kk = 0u; kk < TK; kk++) {
@@ -140,7 +171,11 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         }
         for (var j = 0u; j < 4u; j++) {
             if (c0 + j < n) {
-                C[c_base + r * n + c0 + j] = v[j];
+                var out = v[j];
+                if (BIAS) {
+                    out += BV[c0 + j];
+                }
+                C[c_base + r * n + c0 + j] = out;
             }
         }
     }

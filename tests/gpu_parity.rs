@@ -704,15 +704,69 @@ fn matmul_matches_cpu_for_odd_and_batched_sizes(d: Device) {
         &to(&a, d).t().unwrap().matmul(&to(&b, d)).unwrap(),
         1e-3,
     );
-    // big enough to take the copy-to-dense path for a transposed operand
-    let a = t(&[96, 80], 64);
-    let b = t(&[64, 80], 65);
+    // column-major operands read as vec4 down their columns (no copy): x @ wᵀ, gᵀ @ x and
+    // both, with sizes that leave partial tiles; then a column-major operand whose columns
+    // are not 16-byte aligned (scalar loads)
+    let colmajor: [(usize, usize, usize); 5] = [
+        (96, 80, 64),
+        (67, 132, 36),
+        (5, 4, 3),
+        (64, 784, 256),
+        (130, 12, 68),
+    ];
+    for (i, &(m, k, n)) in colmajor.iter().enumerate() {
+        let a = t(&[m, k], 64 + i as u64);
+        let b = t(&[n, k], 74 + i as u64);
+        same(
+            &format!("x @ w^T ({m}x{k} @ {k}x{n})"),
+            &a.matmul(&b.t().unwrap()).unwrap(),
+            &to(&a, d).matmul(&to(&b, d).t().unwrap()).unwrap(),
+            1e-4,
+        );
+        let at = t(&[k, m], 84 + i as u64);
+        same(
+            &format!("g^T @ x ({m}x{k} @ {k}x{n})"),
+            &at.t().unwrap().matmul(&b.t().unwrap()).unwrap(),
+            &to(&at, d)
+                .t()
+                .unwrap()
+                .matmul(&to(&b, d).t().unwrap())
+                .unwrap(),
+            1e-4,
+        );
+    }
+    let a = t(&[40, 30], 97);
+    let b = t(&[30, 50], 98);
+    let (ga, gb) = (to(&a, d), to(&b, d));
     same(
-        "linear-style x @ w^T",
-        &a.matmul(&b.t().unwrap()).unwrap(),
-        &to(&a, d).matmul(&to(&b, d).t().unwrap()).unwrap(),
+        "unaligned column-major operands",
+        &a.narrow(1, 1, 29)
+            .unwrap()
+            .matmul(&b.narrow(0, 1, 29).unwrap())
+            .unwrap(),
+        &ga.narrow(1, 1, 29)
+            .unwrap()
+            .matmul(&gb.narrow(0, 1, 29).unwrap())
+            .unwrap(),
         1e-4,
     );
+    // a linear layer's bias in the product's epilogue, and after a split-K reduction
+    for (i, &(m, k, n)) in [(67usize, 36usize, 129usize), (3, 8000, 5), (64, 0, 7)]
+        .iter()
+        .enumerate()
+    {
+        let x = t(&[m, k], 110 + i as u64);
+        let w = t(&[n, k], 120 + i as u64);
+        let bias = t(&[n], 130 + i as u64);
+        same(
+            &format!("linear {m}x{k} -> {n}"),
+            &x.linear(&w, Some(&bias)).unwrap(),
+            &to(&x, d)
+                .linear(&to(&w, d), Some(&to(&bias, d)))
+                .unwrap(),
+            1e-3,
+        );
+    }
 }
 
 fn matmul_backward_matches_cpu(d: Device) {

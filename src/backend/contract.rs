@@ -106,6 +106,30 @@ pub trait Backend {
         lb: &Layout,
     ) -> Result<Self::Storage>;
 
+    /// [`Backend::matmul`] plus a dense `(n)` bias added to every row of the product (a linear
+    /// layer's forward). Provided: the product, then an elementwise add.
+    fn matmul_bias(
+        &self,
+        a: &Self::Storage,
+        la: &Layout,
+        b: &Self::Storage,
+        lb: &Layout,
+        bias: Option<&Self::Storage>,
+    ) -> Result<Self::Storage> {
+        let y = self.matmul(a, la, b, lb)?;
+        let Some(bv) = bias else {
+            return Ok(y);
+        };
+        let n = lb.shape.last().copied().unwrap_or(1);
+        let rows: usize = la.shape[..la.ndim().saturating_sub(1)].iter().product();
+        let lb2 = Layout {
+            shape: vec![rows, n],
+            strides: vec![0, 1],
+            offset: 0,
+        };
+        self.binary(BinaryOp::Add, &y, &Layout::contiguous(&[rows, n]), bv, &lb2)
+    }
+
     // ---- indexing ----
 
     /// Selects `idx` (1-D int64) along `dim` of `x`.

@@ -260,6 +260,30 @@ pub fn matmul(a: &Storage, la: &Layout, b: &Storage, lb: &Layout) -> Result<Stor
     on_device!("matmul", a, |be, s| be.matmul(s(a), la, s(b), lb))
 }
 
+/// `a @ b` plus the dense `(n)` storage `bias` added to every row (a linear layer's forward).
+pub fn matmul_bias(
+    a: &Storage,
+    la: &Layout,
+    b: &Storage,
+    lb: &Layout,
+    bias: Option<&Storage>,
+) -> Result<Storage> {
+    same_device("linear", a, b)?;
+    if let Some(bv) = bias {
+        same_device("linear", a, bv)?;
+    }
+    let rows: usize = la.shape[..la.ndim().saturating_sub(1)].iter().product();
+    let out = checked_count(&[rows, lb.shape.last().copied().unwrap_or(1)], "linear")?;
+    reserve(out, a.dtype(), a.device(), "linear")?;
+    on_device!("linear", a, |be, s| be.matmul_bias(
+        s(a),
+        la,
+        s(b),
+        lb,
+        bias.map(s)
+    ))
+}
+
 /// Per-channel mean and biased variance of the dense `(N, C, S)` view `x`.
 pub fn channel_moments(x: &Storage, l: &Layout) -> Result<(Storage, Storage)> {
     guard("batch_norm", || match x {

@@ -138,12 +138,23 @@ impl Tensor {
         let x2 = self.detach().reshape(&[rows, fin])?;
         let xs = self.saved();
         let wt = w.layout().permute(&[1, 0]);
-        let mut y = backend::matmul(&x2.storage(), x2.layout(), &w.storage(), &wt)?;
-        if let Some(b) = b {
-            let ly = crate::shape::Layout::contiguous(&[rows, fout]);
-            let lb = b.layout().broadcast_to(&[rows, fout], "linear")?;
-            y = backend::binary(BinaryOp::Add, &y, &ly, &b.storage(), &lb)?;
-        }
+        let y = match b {
+            // the bias in the product's epilogue where the backend has one
+            Some(b) if b.is_contiguous() && b.layout().offset == 0 => backend::matmul_bias(
+                &x2.storage(),
+                x2.layout(),
+                &w.storage(),
+                &wt,
+                Some(&*b.storage()),
+            )?,
+            Some(b) => {
+                let y = backend::matmul(&x2.storage(), x2.layout(), &w.storage(), &wt)?;
+                let ly = crate::shape::Layout::contiguous(&[rows, fout]);
+                let lb = b.layout().broadcast_to(&[rows, fout], "linear")?;
+                backend::binary(BinaryOp::Add, &y, &ly, &b.storage(), &lb)?
+            }
+            None => backend::matmul(&x2.storage(), x2.layout(), &w.storage(), &wt)?,
+        };
         let mut out_shape = lead.to_vec();
         out_shape.push(fout);
         let (wd, need) = (w.saved(), [self.requires_grad(), w.requires_grad()]);

@@ -261,6 +261,17 @@ impl Backend for Gpu {
         super::attention_backward(qkv, ls, saved, mask, d, causal, scale)
     }
 
+    fn matmul_bias(
+        &self,
+        a: &GpuStorage,
+        la: &Layout,
+        b: &GpuStorage,
+        lb: &Layout,
+        bias: Option<&GpuStorage>,
+    ) -> Result<GpuStorage> {
+        super::matmul::matmul_bias(a, la, b, lb, bias)
+    }
+
     fn class_loss_forward(
         &self,
         x: &GpuStorage,

@@ -1,12 +1,12 @@
 //! Matmul family (`shaders/matmul.wgsl`): batched, register-blocked, tiled f32 products.
 
-use super::elementwise::copy;
+use super::elementwise::{binary, copy};
 use super::launch::{check_span, merge};
 use super::params::{dims, param_block, u32_of, Dims};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::reduce::reduce;
 use super::GpuStorage;
-use crate::backend::ReduceOp;
+use crate::backend::{BinaryOp, ReduceOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -51,18 +51,20 @@ param_block! {
     }
 }
 
-/// `matmul`: a 64x64 tile of C per 16x16 workgroup; A and B are bound twice (scalar and vec4).
+/// `matmul`: a 64x64 tile of C per 16x16 workgroup; A and B are bound twice (scalar and vec4),
+/// then the bias (a placeholder without one).
 pub static MATMUL: Entry = Entry::new::<MatmulParams>(
     Shader::Matmul,
     "matmul",
     [16, 16, 1],
-    &["A_VEC", "B_VEC"],
+    &["A_VEC", "B_VEC", "A_T", "B_T", "BIAS"],
     &[
         (1, Access::Read),
         (2, Access::Read),
         (3, Access::ReadWrite),
         (4, Access::Read),
         (5, Access::Read),
+        (6, Access::Read),
     ],
 );
 
@@ -80,8 +82,31 @@ fn vec4_ok(l: &Layout, inner: usize, rows: usize) -> bool {
         && batch_ok
 }
 
+/// Whether a column-major operand (unit row stride) can be read as vec4 down its columns:
+/// 16-byte aligned columns and batches, and `rows` a multiple of 4.
+fn vec4_t_ok(l: &Layout, rows: usize) -> bool {
+    let nd = l.ndim();
+    let batch_ok = (0..nd - 2).all(|d| l.shape[d] == 1 || l.strides[d].is_multiple_of(4));
+    l.strides[nd - 2] == 1
+        && l.strides[nd - 1].is_multiple_of(4)
+        && rows.is_multiple_of(4)
+        && l.offset.is_multiple_of(4)
+        && batch_ok
+}
+
 /// Batched matmul of `[B.., m, k]` and `[B.., k, n]` (equal batch dims) into `[B.., m, n]`.
 pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Result<GpuStorage> {
+    matmul_bias(a, la, b, lb, None)
+}
+
+/// [`matmul`] plus a dense `(n)` bias added to every row, in the product's own epilogue.
+pub fn matmul_bias(
+    a: &GpuStorage,
+    la: &Layout,
+    b: &GpuStorage,
+    lb: &Layout,
+    bias: Option<&GpuStorage>,
+) -> Result<GpuStorage> {
     if a.dtype != DType::F32 || b.dtype != DType::F32 {
         return Err(Error::DType(format!(
             "matmul: the GPU multiplies float32 matrices, got {} and {}",
@@ -108,9 +133,17 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
     if count * m * n == 0 {
         return Ok(out);
     }
+    if let Some(bv) = bias {
+        if bv.dtype != DType::F32 || bv.len < n {
+            return Err(Error::Shape(format!(
+                "linear: a bias of {} {} values for {n} outputs",
+                bv.len, bv.dtype
+            )));
+        }
+    }
     if k == 0 {
         ctx.clear(&out.buf, (count * m * n) as u64 * 4)?;
-        return Ok(out);
+        return add_bias(out, bias, count * m, n);
     }
     // A dense copy costs one pass over an operand, cheap next to the product once it is big:
     // it buys vec4 loads (and coalesced reads of transposed operands).
@@ -119,11 +152,11 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
     let mut b_copy = None;
     let mut la2 = la.clone();
     let mut lb2 = lb.clone();
-    if big && !vec4_ok(la, k, m) && k.is_multiple_of(4) {
+    if big && !vec4_ok(la, k, m) && !vec4_t_ok(la, m) && k.is_multiple_of(4) {
         a_copy = Some(copy(a, la)?);
         la2 = Layout::contiguous(&la.shape);
     }
-    if big && !vec4_ok(lb, n, k) && n.is_multiple_of(4) {
+    if big && !vec4_ok(lb, n, k) && !vec4_t_ok(lb, k) && n.is_multiple_of(4) {
         b_copy = Some(copy(b, lb)?);
         lb2 = Layout::contiguous(&lb.shape);
     }
@@ -149,6 +182,8 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
     let b_use = b_copy.as_ref().unwrap_or(b);
     let a_vec = vec4_ok(&la2, k, m);
     let b_vec = vec4_ok(&lb2, n, k);
+    let a_t = !a_vec && vec4_t_ok(&la2, m);
+    let b_t = !b_vec && vec4_t_ok(&lb2, k);
 
     let w = |v: usize| u32_of("matmul", v);
     let mut p = MatmulParams {
@@ -169,12 +204,18 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
         b_bstr: dims("matmul", &bst[1])?,
     };
     w(count * m * n)?;
-    let kernel = Kernel::new(&MATMUL)
-        .flag("A_VEC", a_vec)
-        .flag("B_VEC", b_vec);
     let (tx, ty) = (n.div_ceil(TILE), m.div_ceil(TILE));
     let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
     let splits = split_k(tx * ty * count, k.div_ceil(TK)).min(zmax);
+    // the epilogue adds the bias unless K is split (then it follows the partial sums' reduction)
+    let epilogue = bias.filter(|_| splits == 1);
+    let kernel = Kernel::new(&MATMUL)
+        .flag("A_VEC", a_vec)
+        .flag("B_VEC", b_vec)
+        .flag("A_T", a_t)
+        .flag("B_T", b_t)
+        .flag("BIAS", epilogue.is_some());
+    let bias_buf = epilogue.map_or(&ctx.dummies[0], |b| &b.buf);
     let target = if splits > 1 {
         w(count * splits * m * n)?;
         GpuStorage::alloc(ctx, DType::F32, count * splits * m * n, false, "matmul")?
@@ -190,7 +231,14 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
         ctx.dispatch(
             &kernel,
             &p,
-            &[&a_use.buf, &b_use.buf, &target.buf, &a_use.buf, &b_use.buf],
+            &[
+                &a_use.buf,
+                &b_use.buf,
+                &target.buf,
+                &a_use.buf,
+                &b_use.buf,
+                bias_buf,
+            ],
             [w(tx)?, w(ty)?, (z * splits) as u32],
         )?;
         base += z;
@@ -200,7 +248,27 @@ pub fn matmul(a: &GpuStorage, la: &Layout, b: &GpuStorage, lb: &Layout) -> Resul
     }
     // the sum of each batch's partial products
     let partial = Layout::contiguous(&[count, splits, m * n]);
-    reduce(ReduceOp::Sum, &target, &partial, &[1])
+    let summed = reduce(ReduceOp::Sum, &target, &partial, &[1])?;
+    add_bias(summed, bias, count * m, n)
+}
+
+/// `y (rows, n) + bias` as a separate elementwise pass (`y` itself without a bias).
+fn add_bias(
+    y: GpuStorage,
+    bias: Option<&GpuStorage>,
+    rows: usize,
+    n: usize,
+) -> Result<GpuStorage> {
+    let Some(bv) = bias else {
+        return Ok(y);
+    };
+    let ly = Layout::contiguous(&[rows, n]);
+    let lb = Layout {
+        shape: vec![rows, n],
+        strides: vec![0, 1],
+        offset: 0,
+    };
+    binary(BinaryOp::Add, &y, &ly, bv, &lb)
 }
 
 /// Runs of k-slices to split K into, for a product on `workgroups` workgroups whose K spans

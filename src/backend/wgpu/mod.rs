@@ -46,7 +46,7 @@ mod device;
 mod elementwise;
 mod index;
 mod launch;
-mod matmul;
+pub(crate) mod matmul;
 mod optim;
 mod params;
 mod pipelines;
