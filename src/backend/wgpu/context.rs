@@ -36,6 +36,9 @@ pub(crate) struct Counters {
     pub uploads: AtomicU64,
     pub downloads: AtomicU64,
     pub index_checks: AtomicU64,
+    pub passes: AtomicU64,
+    pub bind_groups_created: AtomicU64,
+    pub bind_group_cache_hits: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -47,6 +50,9 @@ pub(crate) static COUNTERS: Counters = Counters {
     uploads: AtomicU64::new(0),
     downloads: AtomicU64::new(0),
     index_checks: AtomicU64::new(0),
+    passes: AtomicU64::new(0),
+    bind_groups_created: AtomicU64::new(0),
+    bind_group_cache_hits: AtomicU64::new(0),
 };
 
 /// The dispatch trace: while `TRACING` is set, each dispatch appends its kernel name and grid.
@@ -72,21 +78,52 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The open batch of recorded commands.
 struct Batch {
     encoder: Option<wgpu::CommandEncoder>,
+    /// the compute pass consecutive dispatches share (ended by a copy, a clear or the submit)
+    pass: Option<wgpu::ComputePass<'static>>,
     dispatches: usize,
     params: Vec<u8>,
     params_buf: wgpu::Buffer,
 }
 
 impl Batch {
-    /// The open command encoder, created when the batch is empty.
+    /// The open command encoder (created when the batch is empty), the compute pass ended.
     fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        self.pass = None;
         self.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("rustdl batch"),
             })
         })
     }
+
+    /// The open compute pass, begun when the last command recorded was not a dispatch.
+    fn pass(&mut self, device: &wgpu::Device) -> &mut wgpu::ComputePass<'static> {
+        if self.pass.is_none() {
+            let pass = self
+                .encoder(device)
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            bump(&COUNTERS.passes);
+            self.pass = Some(pass);
+        }
+        self.pass.as_mut().expect("begun above")
+    }
 }
+
+/// Bind groups most recently made, keyed by entry point and bound buffers (the uniform
+/// block is bound at a dynamic offset, so it is not part of the key). The pool hands the same
+/// buffers out again step after step, so a training loop finds most of its bind groups here.
+#[derive(Default)]
+struct BindGroups {
+    map: std::collections::HashMap<(usize, Vec<wgpu::Buffer>), wgpu::BindGroup>,
+}
+
+/// Bind groups kept at most; the cache is emptied when it would grow beyond (a cached group
+/// keeps its buffers alive).
+const MAX_BIND_GROUPS: usize = 4096;
 
 /// One adapter's device, queue, pools and open batch.
 pub(crate) struct GpuContext {
@@ -98,6 +135,7 @@ pub(crate) struct GpuContext {
     pub pool: Mutex<BufferPool>,
     pipelines: Mutex<PipelineCache>,
     batch: Mutex<Batch>,
+    bind_groups: Mutex<BindGroups>,
     errors: Arc<Mutex<Vec<String>>>,
     /// Tiny buffers bound to shader slots an op does not use (one per slot, so no buffer is
     /// bound twice as writable storage).
@@ -308,10 +346,12 @@ impl GpuContext {
             pipelines: Mutex::new(PipelineCache::default()),
             batch: Mutex::new(Batch {
                 encoder: None,
+                pass: None,
                 dispatches: 0,
                 params: Vec::new(),
                 params_buf,
             }),
+            bind_groups: Mutex::new(BindGroups::default()),
             errors,
             dummies,
         })
@@ -403,11 +443,43 @@ impl GpuContext {
         b.params.resize(slot as usize, 0);
         b.params.extend_from_slice(params);
         b.params.resize((slot + PARAM_BYTES) as usize, 0);
+        let bind = self.bind_group(k, &pipe, &b.params_buf, buffers);
+        let pass = b.pass(&self.device);
+        pass.set_pipeline(&pipe.pipeline);
+        pass.set_bind_group(0, &bind, &[slot as u32]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        b.dispatches += 1;
+        drop(guard);
+        bump(&COUNTERS.dispatches);
+        if TRACING.load(Ordering::Relaxed) {
+            lock(&TRACE).push((k.entry.name, groups));
+        }
+        self.check(k.entry.name)
+    }
+
+    /// The bind group of `k`'s entry point over `buffers` (the parameter block at a dynamic
+    /// offset of `params`), from the cache or made now.
+    fn bind_group(
+        &self,
+        k: &Kernel,
+        pipe: &Pipeline,
+        params: &wgpu::Buffer,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let key = (
+            k.entry as *const _ as usize,
+            buffers.iter().map(|&b| b.clone()).collect::<Vec<_>>(),
+        );
+        let mut cache = lock(&self.bind_groups);
+        if let Some(g) = cache.map.get(&key) {
+            bump(&COUNTERS.bind_group_cache_hits);
+            return g.clone();
+        }
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &b.params_buf,
-                offset: slot,
+                buffer: params,
+                offset: 0,
                 size: NonZeroU64::new(PARAM_BYTES),
             }),
         }];
@@ -426,23 +498,17 @@ impl GpuContext {
             layout: &pipe.layout,
             entries: &entries,
         });
-        let enc = b.encoder(&self.device);
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipe.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        bump(&COUNTERS.bind_groups_created);
+        if cache.map.len() >= MAX_BIND_GROUPS {
+            cache.map.clear();
         }
-        b.dispatches += 1;
-        drop(guard);
-        bump(&COUNTERS.dispatches);
-        if TRACING.load(Ordering::Relaxed) {
-            lock(&TRACE).push((k.entry.name, groups));
-        }
-        self.check(k.entry.name)
+        cache.map.insert(key, bind.clone());
+        bind
+    }
+
+    /// Forgets every cached bind group (they keep their buffers alive).
+    pub fn forget_bind_groups(&self) {
+        lock(&self.bind_groups).map.clear();
     }
 
     /// Records a buffer-to-buffer copy into the open batch.
@@ -477,6 +543,7 @@ impl GpuContext {
     }
 
     fn submit_locked(&self, b: &mut Batch) {
+        b.pass = None;
         let Some(enc) = b.encoder.take() else {
             return;
         };

@@ -185,7 +185,8 @@ pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
 
 /// Counters of the GPU backend, summed over devices:
 /// `submits`, `dispatches`, `pipelines_compiled`, `pool_hits`, `pool_misses`, `uploads`,
-/// `downloads`, `index_checks` (index validations that needed a readback), and
+/// `downloads`, `index_checks` (index validations that needed a readback), `passes` (compute
+/// passes begun: one per run of dispatches), `bind_groups_created`, `bind_group_cache_hits`, and
 /// `bytes_allocated` (bytes held by live buffers plus the pool) = `bytes_live` + `bytes_pooled`.
 pub fn stats() -> Vec<(String, u64)> {
     use std::sync::atomic::Ordering::Relaxed;
@@ -208,6 +209,15 @@ pub fn stats() -> Vec<(String, u64)> {
         ("uploads".into(), c.uploads.load(Relaxed)),
         ("downloads".into(), c.downloads.load(Relaxed)),
         ("index_checks".into(), c.index_checks.load(Relaxed)),
+        ("passes".into(), c.passes.load(Relaxed)),
+        (
+            "bind_groups_created".into(),
+            c.bind_groups_created.load(Relaxed),
+        ),
+        (
+            "bind_group_cache_hits".into(),
+            c.bind_group_cache_hits.load(Relaxed),
+        ),
         ("bytes_allocated".into(), live + pooled),
         ("bytes_live".into(), live),
         ("bytes_pooled".into(), pooled),
@@ -248,5 +258,6 @@ pub fn synchronize() -> Result<()> {
 pub fn empty_cache() {
     for c in context::live_contexts() {
         lock(&c.pool).clear();
+        c.forget_bind_groups();
     }
 }

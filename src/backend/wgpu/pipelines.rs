@@ -253,11 +253,12 @@ fn bind_group_layout(device: &wgpu::Device, e: &Entry) -> wgpu::BindGroupLayout 
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Buffer {
             ty,
-            has_dynamic_offset: false,
+            has_dynamic_offset: ty == wgpu::BufferBindingType::Uniform,
             min_binding_size: None,
         },
         count: None,
     };
+    // the parameter block: one slot of the batch's uniform buffer, picked by dynamic offset
     let mut entries = vec![buffer(0, wgpu::BufferBindingType::Uniform)];
     entries.extend(e.bindings.iter().map(|&(b, a)| {
         buffer(
@@ -277,6 +278,9 @@ fn bind_group_layout(device: &wgpu::Device, e: &Entry) -> wgpu::BindGroupLayout 
 #[derive(Default)]
 pub(crate) struct PipelineCache {
     modules: HashMap<Shader, wgpu::ShaderModule>,
+    /// one bind group layout per entry point, shared by its specialisations (so one cached
+    /// bind group serves all of them)
+    layouts: HashMap<(Shader, &'static str), wgpu::BindGroupLayout>,
     pipelines: HashMap<Key, Pipeline>,
 }
 
@@ -295,7 +299,11 @@ impl PipelineCache {
                 source: wgpu::ShaderSource::Wgsl(e.shader.source().into()),
             })
         });
-        let layout = bind_group_layout(device, e);
+        let layout = self
+            .layouts
+            .entry((e.shader, e.name))
+            .or_insert_with(|| bind_group_layout(device, e))
+            .clone();
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(e.name),
             bind_group_layouts: &[Some(&layout)],
