@@ -39,6 +39,9 @@ pub(crate) struct Counters {
     pub passes: AtomicU64,
     pub bind_groups_created: AtomicU64,
     pub bind_group_cache_hits: AtomicU64,
+    /// CPU time of the calling threads inside `Queue::submit` and `Device::poll`: the driver's
+    /// execution of submitted work where it runs on the submitting thread (lavapipe)
+    pub submit_cpu_ns: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -53,7 +56,35 @@ pub(crate) static COUNTERS: Counters = Counters {
     passes: AtomicU64::new(0),
     bind_groups_created: AtomicU64::new(0),
     bind_group_cache_hits: AtomicU64::new(0),
+    submit_cpu_ns: AtomicU64::new(0),
 };
+
+/// CPU time of the calling thread in nanoseconds (0 where the platform has no such clock).
+fn thread_cpu_ns() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a valid pointer
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        if rc == 0 {
+            return ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        }
+    }
+    0
+}
+
+/// Runs `f`, adding the calling thread's CPU time spent in it to `submit_cpu_ns`.
+fn in_driver<T>(f: impl FnOnce() -> T) -> T {
+    let t0 = thread_cpu_ns();
+    let out = f();
+    COUNTERS
+        .submit_cpu_ns
+        .fetch_add(thread_cpu_ns().saturating_sub(t0), Ordering::Relaxed);
+    out
+}
 
 /// The dispatch trace: while `TRACING` is set, each dispatch appends its kernel name and grid.
 static TRACING: AtomicBool = AtomicBool::new(false);
@@ -550,13 +581,14 @@ impl GpuContext {
         if b.dispatches > 0 {
             self.queue.write_buffer(&b.params_buf, 0, &b.params);
         }
-        self.queue.submit([enc.finish()]);
+        let cmd = enc.finish();
+        in_driver(|| self.queue.submit([cmd]));
         b.dispatches = 0;
         b.params.clear();
         lock(&self.pool).batch_submitted();
         bump(&COUNTERS.submits);
         // lets wgpu retire finished submissions without waiting
-        let _ = self.device.poll(wgpu::PollType::Poll);
+        let _ = in_driver(|| self.device.poll(wgpu::PollType::Poll));
     }
 
     /// Submits the open batch (no wait).
@@ -570,8 +602,7 @@ impl GpuContext {
     /// Submits the open batch and waits until the device is idle.
     pub fn synchronize(&self) -> Result<()> {
         self.flush()?;
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
+        in_driver(|| self.device.poll(wgpu::PollType::wait_indefinitely()))
             .map_err(|e| Error::Gpu(format!("synchronize: {e}")))?;
         self.check("synchronize")
     }
@@ -606,8 +637,7 @@ impl GpuContext {
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
+        in_driver(|| self.device.poll(wgpu::PollType::wait_indefinitely()))
             .map_err(|e| Error::Gpu(format!("readback: waiting for the GPU failed: {e}")))?;
         rx.recv()
             .map_err(|_| Error::Gpu("readback: the map callback never ran".into()))?

@@ -186,7 +186,8 @@ pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
 /// Counters of the GPU backend, summed over devices:
 /// `submits`, `dispatches`, `pipelines_compiled`, `pool_hits`, `pool_misses`, `uploads`,
 /// `downloads`, `index_checks` (index validations that needed a readback), `passes` (compute
-/// passes begun: one per run of dispatches), `bind_groups_created`, `bind_group_cache_hits`, and
+/// passes begun: one per run of dispatches), `bind_groups_created`, `bind_group_cache_hits`, `submit_cpu_ns` (CPU time
+/// the calling threads spent inside the driver's submit and poll), and
 /// `bytes_allocated` (bytes held by live buffers plus the pool) = `bytes_live` + `bytes_pooled`.
 pub fn stats() -> Vec<(String, u64)> {
     use std::sync::atomic::Ordering::Relaxed;
@@ -218,6 +219,7 @@ pub fn stats() -> Vec<(String, u64)> {
             "bind_group_cache_hits".into(),
             c.bind_group_cache_hits.load(Relaxed),
         ),
+        ("submit_cpu_ns".into(), c.submit_cpu_ns.load(Relaxed)),
         ("bytes_allocated".into(), live + pooled),
         ("bytes_live".into(), live),
         ("bytes_pooled".into(), pooled),
