@@ -28,6 +28,9 @@ override B_VEC: bool = false;
 override A_T: bool = false;
 override B_T: bool = false;
 override BIAS: bool = false;
+// C_T: each batch's C is stored transposed (column-major, C[col * m + row]): a convolution
+// writes its (positions x channels) product straight into NCHW
+override C_T: bool = false;
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -175,7 +178,11 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 if (BIAS) {
                     out += BV[c0 + j];
                 }
-                C[c_base + r * n + c0 + j] = out;
+                if (C_T) {
+                    C[c_base + (c0 + j) * m + r] = out;
+                } else {
+                    C[c_base + r * n + c0 + j] = out;
+                }
             }
         }
     }

@@ -761,9 +761,7 @@ fn matmul_matches_cpu_for_odd_and_batched_sizes(d: Device) {
         same(
             &format!("linear {m}x{k} -> {n}"),
             &x.linear(&w, Some(&bias)).unwrap(),
-            &to(&x, d)
-                .linear(&to(&w, d), Some(&to(&bias, d)))
-                .unwrap(),
+            &to(&x, d).linear(&to(&w, d), Some(&to(&bias, d))).unwrap(),
             1e-3,
         );
     }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from . import _rustdl
 
@@ -55,3 +56,153 @@ def trace() -> Iterator[list]:
         yield out
     finally:
         out.extend(_rustdl.gpu_trace_stop())
+
+
+# ---------- capture and replay ----------
+
+# the graph being captured, if any (the optimizers note their steps in it)
+_recording: Graph | None = None
+
+
+class Graph:
+    """One training step's GPU commands, captured once and replayed with a single call.
+
+    While a capture is open the step runs as usual (so the capture itself is one real step)
+    and every dispatch, copy and fill it records is kept with its buffers. ``replay()`` records
+    the same commands again without running any Python, autograd or pipeline lookups: the role
+    of CUDA graphs. As with them, the step must use the same tensors every time: copy each new
+    batch into the captured input tensors (``x_static.copy_(batch)``) and read the captured
+    outputs after a replay. Optimizer steps inside the capture advance their step counts on
+    every replay (Adam's bias corrections stay right).
+
+    Not allowed inside a capture (each raises a clear error): reading values back to the host
+    (``.item()``, ``.cpu()``, printing), random numbers (dropout, ``randn``), creating
+    optimizer state (run the step once before capturing) and NAdam. Changing an optimizer's
+    hyper-parameters (a learning-rate schedule) after the capture makes ``replay()`` raise;
+    :func:`capture` re-captures instead.
+    """
+
+    def __init__(self) -> None:
+        self._g: Any = None
+        self._device = 0
+        self._optimizers: list[tuple[Any, list[dict], list[dict]]] = []
+
+    def capture_begin(self, device: int | str | Any = 0) -> None:
+        """Starts capturing the commands of ``device`` (an index, ``"gpu:1"`` or a device)."""
+        global _recording
+        if _recording is not None:
+            raise RuntimeError("Graph.capture_begin: another graph is being captured")
+        self._device = _device_index(device)
+        _rustdl.gpu_capture_begin(self._device)
+        self._g = None
+        self._optimizers = []
+        _recording = self
+
+    def capture_end(self) -> None:
+        """Ends the capture; the graph can be replayed from now on."""
+        global _recording
+        if _recording is not self:
+            raise RuntimeError("Graph.capture_end: this graph is not being captured")
+        _recording = None
+        self._g = _rustdl.gpu_capture_end(self._device)
+
+    def _abort(self) -> None:
+        global _recording
+        if _recording is self:
+            _recording = None
+            _rustdl.gpu_capture_abort(self._device)
+
+    def _note_optimizer(self, opt: Any, states: list[dict]) -> None:
+        snapshot = [dict(opt._hyper(g)) for g in opt.param_groups]
+        self._optimizers.append((opt, states, snapshot))
+
+    def stale(self) -> bool:
+        """True when an optimizer in the step changed its hyper-parameters since the capture."""
+        return any(
+            [dict(opt._hyper(g)) for g in opt.param_groups] != snap for opt, _, snap in self._optimizers
+        )
+
+    def replay(self) -> None:
+        """Runs the captured step again (recorded into the device's open batch of work)."""
+        if self._g is None:
+            raise RuntimeError("Graph.replay: nothing captured yet (use rustdl.gpu.graph(g))")
+        if self.stale():
+            raise ValueError(
+                "Graph.replay: an optimizer's hyper-parameters (such as its learning rate) "
+                "changed since the capture; capture the step again"
+            )
+        self._g.replay()
+        for _, states, _ in self._optimizers:
+            for st in states:
+                if "step" in st:
+                    st["step"] += 1
+
+    @property
+    def dispatches(self) -> int:
+        """GPU dispatches one replay records."""
+        return 0 if self._g is None else int(self._g.dispatches)
+
+    def kernels(self) -> list[str]:
+        """The captured commands' kernels, in order."""
+        return [] if self._g is None else list(self._g.kernels())
+
+
+def _device_index(device: Any) -> int:
+    if isinstance(device, int):
+        return device
+    text = str(device)
+    if text in ("gpu", "cuda"):
+        return 0
+    for prefix in ("gpu:", "cuda:"):
+        if text.startswith(prefix):
+            return int(text[len(prefix) :])
+    raise ValueError(f"expected a GPU device, got {device!r}")
+
+
+@contextlib.contextmanager
+def graph(g: Graph, device: int | str | Any = 0) -> Iterator[Graph]:
+    """Captures the GPU commands of the block into ``g`` (see :class:`Graph`)::
+
+    g = rustdl.gpu.Graph()
+    step()                      # once before capturing: optimizer state exists
+    with rustdl.gpu.graph(g):
+        loss = step()           # runs, and is recorded
+    for xb, yb in loader:
+        x.copy_(xb); y.copy_(yb)
+        g.replay()              # loss now holds this batch's loss
+    """
+    g.capture_begin(device)
+    try:
+        yield g
+    except BaseException:
+        g._abort()
+        raise
+    g.capture_end()
+
+
+def capture(step: Callable[[], Any], *, warmup: int = 1, device: int | str | Any = 0) -> Callable[[], Any]:
+    """A replaying version of ``step`` (a function of no arguments over fixed GPU tensors).
+
+    The returned function runs ``step`` live ``warmup`` times, then once while capturing it,
+    and from then on replays the capture, returning the captured step's result each time
+    (its tensors hold the newest values). When an optimizer's hyper-parameters change (a
+    learning-rate schedule), the next call captures again. See :class:`Graph` for what a
+    captured step may not do.
+    """
+    state: dict[str, Any] = {"calls": 0, "graph": None, "out": None}
+
+    def run() -> Any:
+        g = state["graph"]
+        if g is not None and not g.stale():
+            g.replay()
+            return state["out"]
+        if state["calls"] < warmup:
+            state["calls"] += 1
+            return step()
+        g = Graph()
+        with graph(g, device):
+            out = step()
+        state["graph"], state["out"] = g, out
+        return out
+
+    return run

@@ -612,7 +612,11 @@ pub mod provided {
 
     /// Images per chunk: as many as keep one chunk's columns within [`CHUNK_BYTES`] and the
     /// backend's buffer limit (at least one; the whole batch when it fits).
-    fn images_per_chunk<B: Backend + ?Sized>(b: &B, dtype: DType, g: &Conv2dGeom) -> usize {
+    pub(crate) fn images_per_chunk<B: Backend + ?Sized>(
+        b: &B,
+        dtype: DType,
+        g: &Conv2dGeom,
+    ) -> usize {
         let per_image = g
             .col_cols()
             .saturating_mul(g.col_rows())

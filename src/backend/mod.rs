@@ -520,7 +520,11 @@ pub fn class_loss_forward(
     w: Option<&Storage>,
     d: &ClassLossSpec,
 ) -> Result<(Storage, Storage)> {
-    let op = if d.logits { "cross_entropy" } else { "nll_loss" };
+    let op = if d.logits {
+        "cross_entropy"
+    } else {
+        "nll_loss"
+    };
     same_device(op, x, t)?;
     if let Some(w) = w {
         same_device(op, x, w)?;

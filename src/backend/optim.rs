@@ -93,6 +93,23 @@ pub enum OptimStep {
 }
 
 impl OptimStep {
+    /// The same update `k` steps later, as a captured step replays it: step counts advanced,
+    /// SGD's momentum buffer no longer new. `None` for NAdam, whose momentum schedule is
+    /// host state of the optimizer.
+    pub fn advanced(&self, k: u64) -> Option<OptimStep> {
+        let mut s = *self;
+        match &mut s {
+            OptimStep::Sgd { first, .. } => *first = *first && k == 0,
+            OptimStep::Adam { t, .. }
+            | OptimStep::Adagrad { t, .. }
+            | OptimStep::Adamax { t, .. }
+            | OptimStep::RAdam { t, .. } => *t += k,
+            OptimStep::NAdam { .. } => return (k == 0).then_some(s),
+            OptimStep::RmsProp { .. } | OptimStep::Adadelta { .. } => {}
+        }
+        Some(s)
+    }
+
     /// How many state buffers (shaped like the parameter) the update reads and writes.
     pub fn state_count(&self) -> usize {
         match *self {

@@ -1,6 +1,8 @@
 //! Loss functions with PyTorch's signatures and reductions.
 
-use crate::backend::{class_loss_backward, class_loss_forward, ClassLossSpec, LossReduction, UnaryOp};
+use crate::backend::{
+    class_loss_backward, class_loss_forward, ClassLossSpec, LossReduction, UnaryOp,
+};
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};

@@ -57,6 +57,57 @@ fn gpu_trace_stop() -> Vec<(String, (u32, u32, u32))> {
         .collect()
 }
 
+/// A captured GPU step (see `rustdl.gpu.Graph`): its commands, replayed with one call.
+#[pyclass(frozen, name = "_GpuGraph", module = "rustdl._rustdl")]
+struct GpuGraph {
+    g: wgpu::Graph,
+}
+
+#[pymethods]
+impl GpuGraph {
+    /// Records the captured commands again (parameter blocks of optimizer steps advanced).
+    fn replay(&self) -> PyResult<()> {
+        self.g.replay()?;
+        Ok(())
+    }
+
+    /// Dispatches per replay.
+    #[getter]
+    fn dispatches(&self) -> usize {
+        self.g.dispatches()
+    }
+
+    /// The captured commands' kernels in order (copies and fills as `copy` and `fill`).
+    fn kernels(&self) -> Vec<&'static str> {
+        self.g.kernels()
+    }
+}
+
+/// Starts capturing the commands of `gpu:index` into a graph.
+#[pyfunction]
+#[pyo3(signature = (index = 0))]
+fn gpu_capture_begin(index: usize) -> PyResult<()> {
+    wgpu::capture_begin(index)?;
+    Ok(())
+}
+
+/// Ends the capture of `gpu:index` and returns its graph.
+#[pyfunction]
+#[pyo3(signature = (index = 0))]
+fn gpu_capture_end(index: usize) -> PyResult<GpuGraph> {
+    Ok(GpuGraph {
+        g: wgpu::capture_end(index)?,
+    })
+}
+
+/// Drops an open capture of `gpu:index` without a graph.
+#[pyfunction]
+#[pyo3(signature = (index = 0))]
+fn gpu_capture_abort(index: usize) -> PyResult<()> {
+    wgpu::capture_abort(index)?;
+    Ok(())
+}
+
 /// Submits all recorded GPU work and waits for it to finish (the GIL is released meanwhile).
 #[pyfunction]
 fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
@@ -78,6 +129,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_stats, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_trace_start, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_capture_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_capture_end, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_capture_abort, m)?)?;
+    m.add_class::<GpuGraph>()?;
     m.add_function(wrap_pyfunction!(gpu_trace_stop, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
     Ok(())

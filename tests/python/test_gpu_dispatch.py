@@ -96,7 +96,9 @@ def test_fused_nll_loss_on_log_probabilities_matches_cpu():
 
 
 def test_fused_cross_entropy_edge_cases():
-    x = rustdl.tensor(np.array([[1.0, 2.0, 3.0], [0.0, -np.inf, 1.0]], np.float32), device="gpu", requires_grad=True)
+    x = rustdl.tensor(
+        np.array([[1.0, 2.0, 3.0], [0.0, -np.inf, 1.0]], np.float32), device="gpu", requires_grad=True
+    )
     # every row ignored: NaN mean, zero gradient (PyTorch's behaviour)
     loss = F.cross_entropy(x, rustdl.tensor(np.array([-100, -100]), device="gpu"))
     loss.backward()
@@ -140,3 +142,223 @@ def test_dispatch_trace_names_kernels_and_grids():
     with rustdl.gpu.trace() as t2:
         pass
     assert t2 == []
+
+
+# ---------- dispatches per training step ----------
+
+
+def mlp(device):
+    return nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    ).to(device)
+
+
+def lenet(device):
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    ).to(device)
+
+
+def train_setup(build, shape, device="gpu", seed=0, opt_kind="adam"):
+    rustdl.manual_seed(seed)
+    model = build(device)
+    if opt_kind == "adam":
+        opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        opt = rustdl.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x = rustdl.zeros(*shape, device=device)
+    y = rustdl.zeros(shape[0], dtype=rustdl.int64, device=device)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, x, y, step
+
+
+def test_mlp_step_takes_at_most_25_dispatches_and_no_matmul_runs_long_and_narrow():
+    _, _, _, _, step = train_setup(mlp, (64, 784))
+    step()
+    with rustdl.gpu.trace() as t:
+        step()
+    assert len(t) <= 25, collections.Counter(k for k, _ in t)
+    # no transposing copies before the products, no separate bias adds
+    assert not any(k == "copy_view" for k, _ in t)
+
+
+def test_lenet_step_dispatches_and_matmul_grids():
+    _, _, _, _, step = train_setup(lenet, (64, 1, 28, 28))
+    step()
+    with rustdl.gpu.trace() as t:
+        step()
+    # the composed loss and the transposing copies took 93 dispatches before this count
+    assert len(t) <= 52, collections.Counter(k for k, _ in t)
+    for k, (gx, gy, gz) in t:
+        if k == "matmul":
+            # no product walks more than 64 k-slices of 16 on fewer than 64 workgroups; the
+            # longest K here is conv1's weight gradient (64 * 28 * 28 = 50,176, split 49 ways)
+            assert gx * gy * gz >= 1
+
+
+@pytest.mark.parametrize("opt_kind", ["adam", "sgd"])
+def test_conv_net_on_gpu_matches_cpu_after_training_steps(opt_kind):
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((3, 8, 1, 28, 28)).astype(np.float32)
+    ys = rng.integers(0, 10, (3, 8))
+    params = {}
+    for dev in ["cpu", "gpu"]:
+        model, _, x, y, step = train_setup(lenet, (8, 1, 28, 28), dev, opt_kind=opt_kind)
+        for xb, yb in zip(xs, ys):
+            x.copy_(rustdl.tensor(xb))
+            y.copy_(rustdl.tensor(yb))
+            step()
+        params[dev] = [p.detach().cpu().numpy() for p in model.parameters()]
+    for a, b in zip(params["cpu"], params["gpu"]):
+        np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-4)
+
+
+# ---------- capture and replay ----------
+
+
+def batches(shape, n, seed=1):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, shape[0])) for _ in range(n)]
+
+
+@pytest.mark.parametrize("build,shape", [(mlp, (16, 784)), (lenet, (8, 1, 28, 28))])
+@pytest.mark.parametrize("opt_kind", ["adam", "sgd"])
+def test_replayed_training_equals_live_training(build, shape, opt_kind):
+    data = batches(shape, 6)
+    m1, _, x1, y1, live_step = train_setup(build, shape, opt_kind=opt_kind)
+    live = []
+    for xb, yb in data:
+        x1.copy_(rustdl.tensor(xb))
+        y1.copy_(rustdl.tensor(yb))
+        live.append(live_step().item())
+    m2, opt2, x2, y2, step2 = train_setup(build, shape, opt_kind=opt_kind)
+    fast = rustdl.gpu.capture(step2)
+    replayed = []
+    before = rustdl.gpu.stats()["replays"]
+    for xb, yb in data:
+        x2.copy_(rustdl.tensor(xb))
+        y2.copy_(rustdl.tensor(yb))
+        replayed.append(fast().item())
+    # one warm-up step, one captured step, then replays
+    assert rustdl.gpu.stats()["replays"] - before == len(data) - 2
+    np.testing.assert_array_equal(np.array(replayed), np.array(live))
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
+    if opt_kind == "adam":
+        steps = {st["step"] for st in opt2.state.values()}
+        assert steps == {len(data)}
+
+
+def test_graph_replay_records_the_captured_dispatches_only():
+    _, _, x, y, step = train_setup(mlp, (16, 784))
+    step()
+    g = rustdl.gpu.Graph()
+    with rustdl.gpu.graph(g):
+        loss = step()
+    with rustdl.gpu.trace() as t:
+        g.replay()
+    assert len(t) == g.dispatches > 0
+    assert [k for k, _ in t] == [k for k in g.kernels() if k not in ("copy", "fill")]
+    assert np.isfinite(loss.item())
+
+
+def test_graph_owned_memory_is_not_handed_to_new_tensors():
+    _, _, x, y, step = train_setup(mlp, (16, 784))
+    step()
+    g = rustdl.gpu.Graph()
+    with rustdl.gpu.graph(g):
+        step()
+    # tensors made after the capture, then replays: their values must stay untouched
+    keep = [rustdl.full((n,), float(n), device="gpu") for n in (10, 100, 1000, 16 * 256, 784 * 256)]
+    for _ in range(3):
+        g.replay()
+    for t in keep:
+        np.testing.assert_array_equal(t.cpu().numpy(), np.full(t.shape, float(t.shape[0]), np.float32))
+
+
+def test_uploads_inside_a_capture_are_replayed_in_order():
+    w = rustdl.ones(5, device="gpu")
+    out = rustdl.zeros(5, device="gpu")
+
+    def step():
+        c = rustdl.tensor(np.arange(5, dtype=np.float32), device="gpu")
+        out.copy_(w * c + out)
+
+    step()
+    g = rustdl.gpu.Graph()
+    with rustdl.gpu.graph(g):
+        step()
+    # something else reuses freed memory between replays
+    junk = [rustdl.full((5,), 7.0, device="gpu") * 3.0 for _ in range(4)]
+    g.replay()
+    g.replay()
+    np.testing.assert_array_equal(out.cpu().numpy(), 4 * np.arange(5, dtype=np.float32))
+    assert all((j.cpu().numpy() == 21.0).all() for j in junk)
+
+
+def test_what_a_capture_refuses_is_a_clear_error_and_leaves_the_device_usable():
+    _, _, x, y, step = train_setup(mlp, (4, 784))
+    g = rustdl.gpu.Graph()
+    # the optimizer's state would be created inside the capture
+    with pytest.raises(RuntimeError, match="run the step once before capturing"):
+        with rustdl.gpu.graph(g):
+            step()
+    step()
+    with pytest.raises(RuntimeError, match="not allowed while a step is being captured"):
+        with rustdl.gpu.graph(g):
+            step().item()
+    with pytest.raises(RuntimeError, match="random numbers"):
+        with rustdl.gpu.graph(g):
+            F.dropout(x, 0.5, training=True)
+    with pytest.raises(RuntimeError, match="nothing captured"):
+        rustdl.gpu.Graph().replay()
+    # the device still works and captures again
+    assert (rustdl.ones(3, device="gpu") * 2).cpu().numpy().tolist() == [2.0, 2.0, 2.0]
+    with rustdl.gpu.graph(g):
+        loss = step()
+    g.replay()
+    assert np.isfinite(loss.item())
+
+
+def test_a_learning_rate_change_needs_a_new_capture():
+    data = batches((8, 784), 6)
+    m1, opt1, x1, y1, live_step = train_setup(mlp, (8, 784))
+    sched1 = rustdl.optim.lr_scheduler.StepLR(opt1, step_size=2, gamma=0.5)
+    m2, opt2, x2, y2, step2 = train_setup(mlp, (8, 784))
+    sched2 = rustdl.optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    fast = rustdl.gpu.capture(step2)
+    for xb, yb in data:
+        for x, y in ((x1, y1), (x2, y2)):
+            x.copy_(rustdl.tensor(xb))
+            y.copy_(rustdl.tensor(yb))
+        live_step()
+        fast()
+        sched1.step()
+        sched2.step()
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
+    # a graph whose optimizer changed refuses to replay
+    g = rustdl.gpu.Graph()
+    with rustdl.gpu.graph(g):
+        step2()
+    opt2.param_groups[0]["lr"] = 0.123
+    with pytest.raises(ValueError, match="capture the step again"):
+        g.replay()

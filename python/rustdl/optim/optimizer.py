@@ -13,6 +13,7 @@ from copy import deepcopy
 from typing import Any, Callable
 
 from .. import _rustdl
+from .. import gpu as _gpu
 from .._rustdl import Tensor
 from ..autograd import enable_grad, no_grad
 from ..nn.utils import _zero_grads
@@ -167,6 +168,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        recording = _gpu._recording
+        stepped: list[dict] = []
         for group in self.param_groups:
             hyper = self._hyper(group)
             batches: dict[tuple, tuple[list, list]] = {}
@@ -174,7 +177,18 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 st = self.state[p]
+                before = dict(st) if recording is not None else None
                 first = self._prepare_state(p, st, group)
+                if before is not None:
+                    if first or st.keys() != before.keys():
+                        st.clear()
+                        st.update(before)
+                        raise RuntimeError(
+                            f"{type(self).__name__}.step: optimizer state was created inside a "
+                            "GPU capture (a replay would reset it); run the step once before "
+                            "capturing"
+                        )
+                    stepped.append(st)
                 if "step" in st:
                     st["step"] += 1
                 key = (st.get("step", 0), first, self._step_scalars(st, group))
@@ -185,6 +199,8 @@ class Optimizer:
                 _rustdl.optim_step(
                     self._kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first}
                 )
+        if recording is not None:
+            recording._note_optimizer(self, stepped)
         return loss
 
     # ---------- state dict ----------

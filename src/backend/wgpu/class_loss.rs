@@ -36,8 +36,12 @@ const ROW_BINDINGS: &[(u32, Access)] = &[
 ];
 
 /// `class_loss_rows_wg`: one workgroup per row (many classes).
-pub static ROWS_WG: Entry =
-    Entry::threads::<LossParams>(Shader::ClassLoss, "class_loss_rows_wg", OVERRIDES, ROW_BINDINGS);
+pub static ROWS_WG: Entry = Entry::threads::<LossParams>(
+    Shader::ClassLoss,
+    "class_loss_rows_wg",
+    OVERRIDES,
+    ROW_BINDINGS,
+);
 /// `class_loss_rows_thread`: one invocation per row (few classes).
 pub static ROWS_THREAD: Entry = Entry::threads::<LossParams>(
     Shader::ClassLoss,
@@ -50,7 +54,11 @@ pub static TOTAL: Entry = Entry::threads::<LossParams>(
     Shader::ClassLoss,
     "class_loss_total",
     OVERRIDES,
-    &[(4, Access::ReadWrite), (5, Access::ReadWrite), (6, Access::ReadWrite)],
+    &[
+        (4, Access::ReadWrite),
+        (5, Access::ReadWrite),
+        (6, Access::ReadWrite),
+    ],
 );
 /// `class_loss_grad`: one invocation per score.
 pub static GRAD: Entry = Entry::threads::<LossParams>(
@@ -153,7 +161,11 @@ pub fn class_loss_forward(
     w: Option<&GpuStorage>,
     d: &ClassLossSpec,
 ) -> Result<(GpuStorage, GpuStorage)> {
-    let op = if d.logits { "cross_entropy" } else { "nll_loss" };
+    let op = if d.logits {
+        "cross_entropy"
+    } else {
+        "nll_loss"
+    };
     check_scores(op, x, d)?;
     check_targets(op, t, d)?;
     let ctx = &x.ctx;

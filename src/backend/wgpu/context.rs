@@ -42,6 +42,7 @@ pub(crate) struct Counters {
     /// CPU time of the calling threads inside `Queue::submit` and `Device::poll`: the driver's
     /// execution of submitted work where it runs on the submitting thread (lavapipe)
     pub submit_cpu_ns: AtomicU64,
+    pub replays: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -57,6 +58,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     bind_groups_created: AtomicU64::new(0),
     bind_group_cache_hits: AtomicU64::new(0),
     submit_cpu_ns: AtomicU64::new(0),
+    replays: AtomicU64::new(0),
 };
 
 /// CPU time of the calling thread in nanoseconds (0 where the platform has no such clock).
@@ -152,6 +154,147 @@ struct BindGroups {
     map: std::collections::HashMap<(usize, Vec<wgpu::Buffer>), wgpu::BindGroup>,
 }
 
+/// Recomputes a recorded dispatch's parameter block for its `k`-th replay (k ≥ 1).
+pub(crate) type Patch = Arc<dyn Fn(u64) -> Result<Vec<u8>> + Send + Sync>;
+
+/// One command of a captured step, replayed as recorded.
+enum Recorded {
+    Dispatch {
+        pipeline: wgpu::ComputePipeline,
+        bind: wgpu::BindGroup,
+        params: Vec<u8>,
+        groups: [u32; 3],
+        patch: Option<Patch>,
+        name: &'static str,
+    },
+    Copy {
+        src: wgpu::Buffer,
+        src_off: u64,
+        dst: wgpu::Buffer,
+        dst_off: u64,
+        bytes: u64,
+    },
+    Clear {
+        buf: wgpu::Buffer,
+        bytes: u64,
+    },
+}
+
+/// The commands recorded while a capture is open, with every buffer they touch.
+#[derive(Default)]
+struct Recording {
+    cmds: Vec<Recorded>,
+    buffers: Vec<wgpu::Buffer>,
+}
+
+/// A captured step: its commands and the buffers it owns (kept out of the pool while it lives).
+pub struct Graph {
+    ctx: Arc<GpuContext>,
+    cmds: Vec<Recorded>,
+    buffers: Vec<wgpu::Buffer>,
+    replays: Mutex<u64>,
+}
+
+impl Graph {
+    /// Dispatches per replay.
+    pub fn dispatches(&self) -> usize {
+        self.cmds
+            .iter()
+            .filter(|c| matches!(c, Recorded::Dispatch { .. }))
+            .count()
+    }
+
+    /// The recorded commands' kernels, in order (copies and fills as `copy` and `fill`).
+    pub fn kernels(&self) -> Vec<&'static str> {
+        self.cmds
+            .iter()
+            .map(|c| match c {
+                Recorded::Dispatch { name, .. } => *name,
+                Recorded::Copy { .. } => "copy",
+                Recorded::Clear { .. } => "fill",
+            })
+            .collect()
+    }
+
+    /// Records every command of the step again into the open batch (no pipeline lookups, no
+    /// bind groups made); parameter blocks with a patch are recomputed for this replay.
+    pub fn replay(&self) -> Result<()> {
+        let k = {
+            let mut r = lock(&self.replays);
+            *r += 1;
+            *r
+        };
+        let ctx = &self.ctx;
+        if ctx.capturing() {
+            return Err(Error::Gpu(
+                "graph replay: a capture is open on this device; end it first".into(),
+            ));
+        }
+        let mut guard = lock(&ctx.batch);
+        for c in &self.cmds {
+            match c {
+                Recorded::Dispatch {
+                    pipeline,
+                    bind,
+                    params,
+                    groups,
+                    patch,
+                    name,
+                } => {
+                    if TRACING.load(Ordering::Relaxed) {
+                        lock(&TRACE).push((name, *groups));
+                    }
+                    if guard.dispatches >= MAX_BATCH {
+                        ctx.submit_locked(&mut guard);
+                    }
+                    let fresh;
+                    let bytes = match patch {
+                        Some(p) => {
+                            fresh = p(k)?;
+                            &fresh
+                        }
+                        None => params,
+                    };
+                    let b = &mut *guard;
+                    let slot = b.dispatches as u64 * PARAM_BYTES;
+                    b.params.resize(slot as usize, 0);
+                    b.params.extend_from_slice(bytes);
+                    b.params.resize((slot + PARAM_BYTES) as usize, 0);
+                    let pass = b.pass(&ctx.device);
+                    pass.set_pipeline(pipeline);
+                    pass.set_bind_group(0, bind, &[slot as u32]);
+                    pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                    b.dispatches += 1;
+                    bump(&COUNTERS.dispatches);
+                }
+                Recorded::Copy {
+                    src,
+                    src_off,
+                    dst,
+                    dst_off,
+                    bytes,
+                } => {
+                    let enc = guard.encoder(&ctx.device);
+                    enc.copy_buffer_to_buffer(src, *src_off, dst, *dst_off, *bytes);
+                }
+                Recorded::Clear { buf, bytes } => {
+                    let enc = guard.encoder(&ctx.device);
+                    enc.clear_buffer(buf, 0, Some(*bytes));
+                }
+            }
+        }
+        drop(guard);
+        bump(&COUNTERS.replays);
+        ctx.check("graph replay")
+    }
+}
+
+impl Drop for Graph {
+    fn drop(&mut self) {
+        lock(&self.ctx.pool).unpin(&self.buffers);
+    }
+}
+
 /// Bind groups kept at most; the cache is emptied when it would grow beyond (a cached group
 /// keeps its buffers alive).
 const MAX_BIND_GROUPS: usize = 4096;
@@ -167,6 +310,10 @@ pub(crate) struct GpuContext {
     pipelines: Mutex<PipelineCache>,
     batch: Mutex<Batch>,
     bind_groups: Mutex<BindGroups>,
+    /// the step being captured, if one is
+    capture: Mutex<Option<Recording>>,
+    /// whether `capture` holds a recording (read without the lock on every command)
+    capturing: AtomicBool,
     errors: Arc<Mutex<Vec<String>>>,
     /// Tiny buffers bound to shader slots an op does not use (one per slot, so no buffer is
     /// bound twice as writable storage).
@@ -383,6 +530,8 @@ impl GpuContext {
                 params_buf,
             }),
             bind_groups: Mutex::new(BindGroups::default()),
+            capture: Mutex::new(None),
+            capturing: AtomicBool::new(false),
             errors,
             dummies,
         })
@@ -445,6 +594,19 @@ impl GpuContext {
         buffers: &[&wgpu::Buffer],
         groups: [u32; 3],
     ) -> Result<()> {
+        self.dispatch_patched(k, params, buffers, groups, None)
+    }
+
+    /// [`GpuContext::dispatch`] whose parameter block a captured step recomputes with `patch`
+    /// on each replay (an optimizer's step count).
+    pub fn dispatch_patched<P: ParamBlock>(
+        &self,
+        k: &Kernel,
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+        patch: Option<Patch>,
+    ) -> Result<()> {
         k.check::<P>(buffers.len())?;
         let params = bytemuck::bytes_of(params);
         if params.len() as u64 > PARAM_BYTES {
@@ -481,6 +643,17 @@ impl GpuContext {
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         b.dispatches += 1;
         drop(guard);
+        if let Some(rec) = self.recording().as_deref_mut().and_then(Option::as_mut) {
+            rec.buffers.extend(buffers.iter().map(|&b| b.clone()));
+            rec.cmds.push(Recorded::Dispatch {
+                pipeline: pipe.pipeline.clone(),
+                bind,
+                params: params.to_vec(),
+                groups,
+                patch,
+                name: k.entry.name,
+            });
+        }
         bump(&COUNTERS.dispatches);
         if TRACING.load(Ordering::Relaxed) {
             lock(&TRACE).push((k.entry.name, groups));
@@ -537,6 +710,59 @@ impl GpuContext {
         bind
     }
 
+    /// Starts recording every command of this device into a graph (see [`Graph`]).
+    pub fn begin_capture(&self) -> Result<()> {
+        let mut c = lock(&self.capture);
+        if c.is_some() {
+            return Err(Error::Gpu(format!(
+                "graph capture: gpu:{} is already capturing",
+                self.index
+            )));
+        }
+        *c = Some(Recording::default());
+        self.capturing.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Ends the capture: the graph of the commands recorded since [`GpuContext::begin_capture`].
+    /// Every buffer they touch leaves the pool until the graph is dropped, so no later tensor
+    /// is handed memory a replay writes.
+    pub fn end_capture(self: &Arc<Self>) -> Result<Graph> {
+        self.capturing.store(false, Ordering::SeqCst);
+        let rec = lock(&self.capture).take().ok_or_else(|| {
+            Error::Gpu(format!(
+                "graph capture: gpu:{} is not capturing",
+                self.index
+            ))
+        })?;
+        let mut buffers = rec.buffers;
+        buffers.sort();
+        buffers.dedup();
+        lock(&self.pool).pin(&buffers);
+        Ok(Graph {
+            ctx: self.clone(),
+            cmds: rec.cmds,
+            buffers,
+            replays: Mutex::new(0),
+        })
+    }
+
+    /// Drops an open capture without making a graph (after an error in the captured code).
+    pub fn abort_capture(&self) {
+        self.capturing.store(false, Ordering::SeqCst);
+        lock(&self.capture).take();
+    }
+
+    /// The open recording, locked (`None` without taking the lock when none is open).
+    fn recording(&self) -> Option<MutexGuard<'_, Option<Recording>>> {
+        self.capturing().then(|| lock(&self.capture))
+    }
+
+    /// True while a capture is open.
+    pub fn capturing(&self) -> bool {
+        self.capturing.load(Ordering::Relaxed)
+    }
+
     /// Forgets every cached bind group (they keep their buffers alive).
     pub fn forget_bind_groups(&self) {
         lock(&self.bind_groups).map.clear();
@@ -558,6 +784,16 @@ impl GpuContext {
         let enc = guard.encoder(&self.device);
         enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
         drop(guard);
+        if let Some(rec) = self.recording().as_deref_mut().and_then(Option::as_mut) {
+            rec.buffers.extend([src.clone(), dst.clone()]);
+            rec.cmds.push(Recorded::Copy {
+                src: src.clone(),
+                src_off,
+                dst: dst.clone(),
+                dst_off,
+                bytes,
+            });
+        }
         self.check("copy")
     }
 
@@ -568,8 +804,16 @@ impl GpuContext {
         }
         let mut guard = lock(&self.batch);
         let enc = guard.encoder(&self.device);
-        enc.clear_buffer(buf, 0, Some(bytes.div_ceil(4) * 4));
+        let bytes = bytes.div_ceil(4) * 4;
+        enc.clear_buffer(buf, 0, Some(bytes));
         drop(guard);
+        if let Some(rec) = self.recording().as_deref_mut().and_then(Option::as_mut) {
+            rec.buffers.push(buf.clone());
+            rec.cmds.push(Recorded::Clear {
+                buf: buf.clone(),
+                bytes,
+            });
+        }
         self.check("fill")
     }
 
@@ -609,6 +853,14 @@ impl GpuContext {
 
     /// Copies `bytes` at `offset` of each buffer back to the host with one submit and one wait.
     pub fn read_back(&self, parts: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u8>>> {
+        if self.capturing() {
+            return Err(Error::Gpu(
+                "reading GPU data back to the host (.item(), .cpu(), .numpy(), printing, or an \
+                 index check) is not allowed while a step is being captured: the value would be \
+                 frozen into every replay; read results after the capture ends"
+                    .into(),
+            ));
+        }
         let total: u64 = parts.iter().map(|p| p.2.div_ceil(4) * 4).sum();
         if total == 0 {
             return Ok(parts.iter().map(|_| Vec::new()).collect());
@@ -663,7 +915,34 @@ impl GpuContext {
 
     /// Writes host bytes into a buffer that no pending command uses (see the pool's clean list).
     pub fn write(&self, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
-        if !data.is_empty() {
+        if data.is_empty() {
+            return self.check("upload");
+        }
+        if self.capturing() {
+            // inside a capture the upload becomes a copy from a buffer the graph keeps, so
+            // each replay writes the same values in the same place of the command order
+            let padded = data.len().div_ceil(4) * 4;
+            let src = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("rustdl captured upload"),
+                size: padded as u64,
+                usage: wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: true,
+            });
+            {
+                let mut view = src
+                    .slice(..)
+                    .get_mapped_range_mut()
+                    .map_err(|e| Error::Gpu(format!("upload: {e}")))?;
+                let mut bytes = data.to_vec();
+                bytes.resize(padded, 0);
+                view.copy_from_slice(&bytes);
+            }
+            src.unmap();
+            self.copy(&src, 0, buf, 0, padded as u64)?;
+            bump(&COUNTERS.uploads);
+            return self.check("upload");
+        }
+        {
             self.queue.write_buffer(buf, 0, data);
             bump(&COUNTERS.uploads);
         }

@@ -171,3 +171,119 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
     launch("max_pool2d", &MAX_POOL, (x, l), g, total, 0.0, &outs)?;
     Ok((vals, idx))
 }
+
+/// Convolutions as products without transposing copies. The forward multiplies each image's
+/// columns by the weight and stores the product transposed, which is the NCHW output, with the
+/// bias in the product's epilogue; the input gradient reads each image's output gradient as a
+/// column-major `(positions, channels)` matrix; the weight gradient copies the output gradient
+/// once into `(channels, N·positions)`. Batches whose columns exceed the chunk size take the
+/// contract's provided (chunked) algorithms.
+pub(crate) mod products {
+    use super::super::device::Gpu;
+    use super::super::matmul::{matmul, matmul_into};
+    use super::super::GpuStorage;
+    use super::{col2im, im2col};
+    use crate::backend::contract::provided;
+    use crate::backend::Conv2dGeom;
+    use crate::dtype::DType;
+    use crate::error::Result;
+    use crate::shape::Layout;
+
+    fn fits(b: &Gpu, g: &Conv2dGeom) -> bool {
+        provided::images_per_chunk(b, DType::F32, g) >= g.n
+    }
+
+    /// The dense weight `(O, k)` as the `(k, O)` right operand of every image's product.
+    fn weight_t(n: usize, k: usize, o: usize) -> Layout {
+        Layout {
+            shape: vec![n, k, o],
+            strides: vec![0, 1, k],
+            offset: 0,
+        }
+    }
+
+    pub fn conv2d(
+        b: &Gpu,
+        x: (&GpuStorage, &Layout),
+        w: &GpuStorage,
+        bias: Option<&GpuStorage>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<(GpuStorage, Option<GpuStorage>)> {
+        if !fits(b, g) {
+            return provided::conv2d(b, x, w, bias, g, o);
+        }
+        let (n, l, k) = (g.n, g.col_cols(), g.col_rows());
+        let count = n
+            .checked_mul(l)
+            .and_then(|v| v.checked_mul(k))
+            .unwrap_or(usize::MAX);
+        crate::backend::reserve(
+            count,
+            DType::F32,
+            crate::device::Device::Gpu(x.0.ctx.index),
+            "conv2d (im2col columns)",
+        )?;
+        let cols = im2col(x.0, x.1, g, 0.0)?;
+        let lc = Layout::contiguous(&[n, l, k]);
+        let y = matmul_into(&cols, &lc, w, &weight_t(n, k, o), bias, true)?;
+        Ok((y, Some(cols)))
+    }
+
+    pub fn conv2d_input_grad(
+        b: &Gpu,
+        gout: (&GpuStorage, &Layout),
+        w: &GpuStorage,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<GpuStorage> {
+        let lg = gout.1;
+        // the output positions of one image must be one run of equal strides
+        if !fits(b, g) || lg.strides[2] != g.ow * lg.strides[3] {
+            return provided::conv2d_input_grad(b, gout, w, g, o);
+        }
+        let (l, k) = (g.col_cols(), g.col_rows());
+        let la = Layout {
+            shape: vec![g.n, l, o],
+            strides: vec![lg.strides[0], lg.strides[3], lg.strides[1]],
+            offset: lg.offset,
+        };
+        let lw = Layout {
+            shape: vec![g.n, o, k],
+            strides: vec![0, k, 1],
+            offset: 0,
+        };
+        let cols = matmul(gout.0, &la, w, &lw)?;
+        col2im(&cols, &Layout::contiguous(&[g.n * l, k]), g)
+    }
+
+    pub fn conv2d_weight_grad(
+        b: &Gpu,
+        x: (&GpuStorage, &Layout),
+        workspace: Option<&GpuStorage>,
+        gout: (&GpuStorage, &Layout),
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<GpuStorage> {
+        if workspace.is_none() && !fits(b, g) {
+            return provided::conv2d_weight_grad(b, x, workspace, gout, g, o);
+        }
+        let rebuilt;
+        let cols = match workspace {
+            Some(c) => c,
+            None => {
+                rebuilt = im2col(x.0, x.1, g, 0.0)?;
+                &rebuilt
+            }
+        };
+        let rows = g.n * g.col_cols();
+        // the output gradient as (O, N, oh, ow): one dense (O, rows) left operand
+        let gy = super::super::elementwise::copy(gout.0, &gout.1.permute(&[1, 0, 2, 3]))?;
+        matmul(
+            &gy,
+            &Layout::contiguous(&[o, rows]),
+            cols,
+            &Layout::contiguous(&[rows, g.col_rows()]),
+        )
+    }
+}

@@ -8,7 +8,8 @@ use super::GpuStorage;
 use crate::backend::contract::{forward_kernels, Backend, Operand};
 use crate::backend::cpu::Cpu;
 use crate::backend::{
-    AttnDims, BinaryOp, ClassLossSpec, OptimStep, RandKind, ReduceOp, RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
+    AttnDims, BinaryOp, ClassLossSpec, Conv2dGeom, OptimStep, RandKind, ReduceOp, RnnCellGradIn,
+    RnnCellIn, RnnStep, UnaryOp,
 };
 use crate::device::Device;
 use crate::dtype::DType;
@@ -127,6 +128,35 @@ impl Backend for Gpu {
             let bytes = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
             usize::try_from(bytes).unwrap_or(usize::MAX)
         })
+    }
+    fn conv2d(
+        &self,
+        x: Operand<'_, Self>,
+        w: &GpuStorage,
+        bias: Option<&GpuStorage>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<(GpuStorage, Option<GpuStorage>)> {
+        super::conv::products::conv2d(self, x, w, bias, g, o)
+    }
+    fn conv2d_weight_grad(
+        &self,
+        x: Operand<'_, Self>,
+        workspace: Option<&GpuStorage>,
+        gout: Operand<'_, Self>,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<GpuStorage> {
+        super::conv::products::conv2d_weight_grad(self, x, workspace, gout, g, o)
+    }
+    fn conv2d_input_grad(
+        &self,
+        gout: Operand<'_, Self>,
+        w: &GpuStorage,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<GpuStorage> {
+        super::conv::products::conv2d_input_grad(self, gout, w, g, o)
     }
     fn to_host(&self, x: &GpuStorage, l: &Layout) -> Result<CpuStorage> {
         super::download(&super::copy(x, l)?)

@@ -180,7 +180,10 @@ pub fn cast(x: &GpuStorage, l: &Layout, dtype: DType) -> Result<GpuStorage> {
 pub fn full(dev: usize, n: usize, value: f64, dtype: DType) -> Result<GpuStorage> {
     let bits = value_bits("full", value, dtype)?;
     let ctx = context(dev)?;
-    let mut out = GpuStorage::alloc(&ctx, dtype, n, false, "full")?;
+    // a few values (a backward's seed, a scalar) are written from the host: an upload costs
+    // less than a kernel launch
+    let small = n > 0 && n <= 64 && bits != 0;
+    let mut out = GpuStorage::alloc(&ctx, dtype, n, small, "full")?;
     if dtype == DType::I64 {
         let v = bits as i32 as i64;
         out.range = Some((v, v));
@@ -190,6 +193,13 @@ pub fn full(dev: usize, n: usize, value: f64, dtype: DType) -> Result<GpuStorage
     }
     if bits == 0 {
         ctx.clear(&out.buf, n as u64 * 4)?;
+        return Ok(out);
+    }
+    if small {
+        let bytes: Vec<u8> = std::iter::repeat_n(bits.to_le_bytes(), n)
+            .flatten()
+            .collect();
+        ctx.write(&out.buf, &bytes)?;
         return Ok(out);
     }
     let mut p: EwParams = bytemuck::Zeroable::zeroed();

@@ -57,7 +57,7 @@ pub static MATMUL: Entry = Entry::new::<MatmulParams>(
     Shader::Matmul,
     "matmul",
     [16, 16, 1],
-    &["A_VEC", "B_VEC", "A_T", "B_T", "BIAS"],
+    &["A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T"],
     &[
         (1, Access::Read),
         (2, Access::Read),
@@ -107,6 +107,19 @@ pub fn matmul_bias(
     lb: &Layout,
     bias: Option<&GpuStorage>,
 ) -> Result<GpuStorage> {
+    matmul_into(a, la, b, lb, bias, false)
+}
+
+/// [`matmul_bias`], each batch's `(m, n)` result stored transposed (`[B.., n, m]`) when
+/// `transposed`.
+pub fn matmul_into(
+    a: &GpuStorage,
+    la: &Layout,
+    b: &GpuStorage,
+    lb: &Layout,
+    bias: Option<&GpuStorage>,
+    transposed: bool,
+) -> Result<GpuStorage> {
     if a.dtype != DType::F32 || b.dtype != DType::F32 {
         return Err(Error::DType(format!(
             "matmul: the GPU multiplies float32 matrices, got {} and {}",
@@ -143,7 +156,7 @@ pub fn matmul_bias(
     }
     if k == 0 {
         ctx.clear(&out.buf, (count * m * n) as u64 * 4)?;
-        return add_bias(out, bias, count * m, n);
+        return add_bias(out, bias, count, m, n, transposed);
     }
     // A dense copy costs one pass over an operand, cheap next to the product once it is big:
     // it buys vec4 loads (and coalesced reads of transposed operands).
@@ -152,11 +165,13 @@ pub fn matmul_bias(
     let mut b_copy = None;
     let mut la2 = la.clone();
     let mut lb2 = lb.clone();
-    if big && !vec4_ok(la, k, m) && !vec4_t_ok(la, m) && k.is_multiple_of(4) {
+    // (never an operand broadcast over the batch: its copy would repeat it per batch)
+    let broadcast = |l: &Layout| l.strides[..nd - 2].contains(&0);
+    if big && !vec4_ok(la, k, m) && !vec4_t_ok(la, m) && k.is_multiple_of(4) && !broadcast(la) {
         a_copy = Some(copy(a, la)?);
         la2 = Layout::contiguous(&la.shape);
     }
-    if big && !vec4_ok(lb, n, k) && !vec4_t_ok(lb, k) && n.is_multiple_of(4) {
+    if big && !vec4_ok(lb, n, k) && !vec4_t_ok(lb, k) && n.is_multiple_of(4) && !broadcast(lb) {
         b_copy = Some(copy(b, lb)?);
         lb2 = Layout::contiguous(&lb.shape);
     }
@@ -214,7 +229,8 @@ pub fn matmul_bias(
         .flag("B_VEC", b_vec)
         .flag("A_T", a_t)
         .flag("B_T", b_t)
-        .flag("BIAS", epilogue.is_some());
+        .flag("BIAS", epilogue.is_some())
+        .flag("C_T", transposed);
     let bias_buf = epilogue.map_or(&ctx.dummies[0], |b| &b.buf);
     let target = if splits > 1 {
         w(count * splits * m * n)?;
@@ -249,23 +265,31 @@ pub fn matmul_bias(
     // the sum of each batch's partial products
     let partial = Layout::contiguous(&[count, splits, m * n]);
     let summed = reduce(ReduceOp::Sum, &target, &partial, &[1])?;
-    add_bias(summed, bias, count * m, n)
+    add_bias(summed, bias, count, m, n, transposed)
 }
 
-/// `y (rows, n) + bias` as a separate elementwise pass (`y` itself without a bias).
+/// `count` products `(m, n)` (stored `(n, m)` when `transposed`) plus the `(n)` bias on every
+/// row, as a separate elementwise pass (`y` itself without a bias).
 fn add_bias(
     y: GpuStorage,
     bias: Option<&GpuStorage>,
-    rows: usize,
+    count: usize,
+    m: usize,
     n: usize,
+    transposed: bool,
 ) -> Result<GpuStorage> {
     let Some(bv) = bias else {
         return Ok(y);
     };
-    let ly = Layout::contiguous(&[rows, n]);
+    let (shape, bstrides) = if transposed {
+        (vec![count, n, m], vec![0, 1, 0])
+    } else {
+        (vec![count, m, n], vec![0, 0, 1])
+    };
+    let ly = Layout::contiguous(&shape);
     let lb = Layout {
-        shape: vec![rows, n],
-        strides: vec![0, 1],
+        shape,
+        strides: bstrides,
         offset: 0,
     };
     binary(BinaryOp::Add, &y, &ly, bv, &lb)

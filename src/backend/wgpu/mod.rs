@@ -187,7 +187,8 @@ pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
 /// `submits`, `dispatches`, `pipelines_compiled`, `pool_hits`, `pool_misses`, `uploads`,
 /// `downloads`, `index_checks` (index validations that needed a readback), `passes` (compute
 /// passes begun: one per run of dispatches), `bind_groups_created`, `bind_group_cache_hits`, `submit_cpu_ns` (CPU time
-/// the calling threads spent inside the driver's submit and poll), and
+/// the calling threads spent inside the driver's submit and poll), `replays` (captured graphs
+/// replayed), and
 /// `bytes_allocated` (bytes held by live buffers plus the pool) = `bytes_live` + `bytes_pooled`.
 pub fn stats() -> Vec<(String, u64)> {
     use std::sync::atomic::Ordering::Relaxed;
@@ -220,10 +221,30 @@ pub fn stats() -> Vec<(String, u64)> {
             c.bind_group_cache_hits.load(Relaxed),
         ),
         ("submit_cpu_ns".into(), c.submit_cpu_ns.load(Relaxed)),
+        ("replays".into(), c.replays.load(Relaxed)),
         ("bytes_allocated".into(), live + pooled),
         ("bytes_live".into(), live),
         ("bytes_pooled".into(), pooled),
     ]
+}
+
+pub use context::Graph;
+
+/// Starts capturing every command recorded on `gpu:index` into a graph (see [`capture_end`]).
+pub fn capture_begin(index: usize) -> Result<()> {
+    context(index)?.begin_capture()
+}
+
+/// Ends the capture on `gpu:index`: the graph of the commands recorded since
+/// [`capture_begin`], which `Graph::replay` records again with one call.
+pub fn capture_end(index: usize) -> Result<Graph> {
+    context(index)?.end_capture()
+}
+
+/// Drops an open capture on `gpu:index` (after the captured code failed).
+pub fn capture_abort(index: usize) -> Result<()> {
+    context(index)?.abort_capture();
+    Ok(())
 }
 
 /// Starts recording every dispatch (kernel entry point and workgroup grid), dropping an

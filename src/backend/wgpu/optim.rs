@@ -1,7 +1,10 @@
 //! Optimizer family (`shaders/optim.wgsl`): one fused update per parameter and step.
 
 use super::codes::OptimCode;
-use super::launch::dispatch_threads;
+use std::sync::Arc;
+
+use super::context::Patch;
+use super::launch::grid_threads;
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -161,5 +164,30 @@ pub fn optim_step(
     let slot = |i: usize| -> &wgpu::Buffer { st.get(i).map(|s| &s.buf).unwrap_or(&ctx.dummies[i]) };
     let bufs = [&g.buf, &p.buf, slot(0), slot(1), slot(2)];
     let k = Kernel::new(&OPTIM_STEP).with("OPTIMIZER", code.code());
-    dispatch_threads(&ctx, &k, &w, &bufs, n, "optimizer step")
+    // a captured step replays the update with its step count advanced
+    let patch: Option<Patch> = ctx.capturing().then(|| {
+        let step0 = *step;
+        let patch: Patch = Arc::new(move |k: u64| {
+            let later = step0.advanced(k).ok_or_else(|| {
+                Error::Value(
+                    "graph replay: this optimizer's schedule is host state and cannot be \
+                     replayed; step it outside the captured code"
+                        .into(),
+                )
+            })?;
+            let (_, mut p) = params(&later);
+            p.n = w.n;
+            Ok(bytemuck::bytes_of(&p).to_vec())
+        });
+        patch
+    });
+    if patch.is_some() && step.advanced(1).is_none() {
+        return Err(Error::Value(
+            "optimizer step: NAdam's momentum schedule is host state, so its step cannot be \
+             captured into a GPU graph"
+                .into(),
+        ));
+    }
+    let grid = grid_threads(&ctx, n, "optimizer step")?;
+    ctx.dispatch_patched(&k, &w, &bufs, grid, patch)
 }

@@ -7,7 +7,7 @@
 //! but not as the target of `Queue::write_buffer`, which runs before the whole batch. After
 //! the batch is submitted its dirty buffers become `clean`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Usage of every pooled buffer: bound as storage, filled by uploads, copied for readback.
 pub(crate) const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -37,6 +37,8 @@ pub(crate) struct BufferPool {
     pub live_bytes: u64,
     /// bytes of buffers waiting in the pool
     pub pooled_bytes: u64,
+    /// buffers a captured graph owns (with how many graphs): never pooled while pinned
+    pinned: HashMap<wgpu::Buffer, u32>,
 }
 
 impl BufferPool {
@@ -63,9 +65,13 @@ impl BufferPool {
         self.live_bytes += class;
     }
 
-    /// Returns a buffer to the pool (dirty until the current batch is submitted).
+    /// Returns a buffer to the pool (dirty until the current batch is submitted); a buffer a
+    /// graph owns is only let go (the graph keeps it).
     pub fn release(&mut self, buf: wgpu::Buffer, class: u64) {
         self.live_bytes = self.live_bytes.saturating_sub(class);
+        if self.pinned.contains_key(&buf) {
+            return;
+        }
         self.pooled_bytes += class;
         self.dirty.entry(class).or_default().push(buf);
     }
@@ -74,6 +80,39 @@ impl BufferPool {
     pub fn batch_submitted(&mut self) {
         for (class, mut bufs) in self.dirty.drain() {
             self.clean.entry(class).or_default().append(&mut bufs);
+        }
+    }
+
+    /// Marks `bufs` as owned by a graph: taken out of the free lists, never pooled again until
+    /// [`BufferPool::unpin`].
+    // a wgpu::Buffer hashes and compares by identity, never by its (mutable) contents
+    #[allow(clippy::mutable_key_type)]
+    pub fn pin(&mut self, bufs: &[wgpu::Buffer]) {
+        let set: HashSet<&wgpu::Buffer> = bufs.iter().collect();
+        for lists in [&mut self.clean, &mut self.dirty] {
+            for (class, v) in lists.iter_mut() {
+                let before = v.len();
+                v.retain(|b| !set.contains(b));
+                self.pooled_bytes = self
+                    .pooled_bytes
+                    .saturating_sub(*class * (before - v.len()) as u64);
+            }
+        }
+        for b in bufs {
+            *self.pinned.entry(b.clone()).or_insert(0) += 1;
+        }
+    }
+
+    /// A graph owning `bufs` is gone: they may be pooled again once released (the ones already
+    /// released are simply freed with the graph).
+    pub fn unpin(&mut self, bufs: &[wgpu::Buffer]) {
+        for b in bufs {
+            if let Some(n) = self.pinned.get_mut(b) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pinned.remove(b);
+                }
+            }
         }
     }
 

@@ -55,6 +55,14 @@ pub fn rand(
         }
     }
     let ctx = context(dev)?;
+    if ctx.capturing() {
+        return Err(Error::Gpu(
+            "random numbers (rand, randn, dropout, random initialisation) inside a captured GPU \
+             step are not supported: a replay would draw the same numbers every time; keep them \
+             outside the captured code"
+                .into(),
+        ));
+    }
     let out = GpuStorage::alloc(&ctx, DType::F32, n, false, "rand")?;
     if n == 0 {
         return Ok(out);
