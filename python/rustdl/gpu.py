@@ -85,7 +85,7 @@ class Graph:
     def __init__(self) -> None:
         self._g: Any = None
         self._device = 0
-        self._optimizers: list[tuple[Any, list[dict], list[dict]]] = []
+        self._optimizers: list[tuple[Any, list[dict], list[dict], list[Any]]] = []
 
     def capture_begin(self, device: int | str | Any = 0) -> None:
         """Starts capturing the commands of ``device`` (an index, ``"gpu:1"`` or a device)."""
@@ -114,13 +114,29 @@ class Graph:
 
     def _note_optimizer(self, opt: Any, states: list[dict]) -> None:
         snapshot = [dict(opt._hyper(g)) for g in opt.param_groups]
-        self._optimizers.append((opt, states, snapshot))
+        steps = [st.get("step") for st in states]
+        self._optimizers.append((opt, states, snapshot, steps))
+
+    def _advance(self) -> int | None:
+        """How many steps the optimizers in the graph are now past the captured one (the same
+        for all, else ``-1``); ``None`` when none counts steps."""
+        deltas = {
+            st["step"] + 1 - t0
+            for _, states, _, steps in self._optimizers
+            for st, t0 in zip(states, steps)
+            if t0 is not None and "step" in st
+        }
+        if not deltas:
+            return None
+        return deltas.pop() if len(deltas) == 1 else -1
 
     def stale(self) -> bool:
-        """True when an optimizer in the step changed its hyper-parameters since the capture."""
-        return any(
-            [dict(opt._hyper(g)) for g in opt.param_groups] != snap for opt, _, snap in self._optimizers
+        """True when an optimizer in the step changed its hyper-parameters since the capture,
+        or its parameters no longer share one step count."""
+        changed = any(
+            [dict(opt._hyper(g)) for g in opt.param_groups] != snap for opt, _, snap, _ in self._optimizers
         )
+        return changed or self._advance() == -1
 
     def replay(self) -> None:
         """Runs the captured step again (recorded into the device's open batch of work)."""
@@ -131,8 +147,10 @@ class Graph:
                 "Graph.replay: an optimizer's hyper-parameters (such as its learning rate) "
                 "changed since the capture; capture the step again"
             )
-        self._g.replay()
-        for _, states, _ in self._optimizers:
+        # the optimizer steps run with the step counts the parameters have reached (other
+        # steps, live or of other graphs, may have run since the capture)
+        self._g.replay(self._advance())
+        for _, states, _, _ in self._optimizers:
             for st in states:
                 if "step" in st:
                     st["step"] += 1

@@ -65,9 +65,11 @@ struct GpuGraph {
 
 #[pymethods]
 impl GpuGraph {
-    /// Records the captured commands again (parameter blocks of optimizer steps advanced).
-    fn replay(&self) -> PyResult<()> {
-        self.g.replay()?;
+    /// Records the captured commands again, the optimizer steps `advance` steps past the
+    /// captured one (by default, as many as this graph was replayed).
+    #[pyo3(signature = (advance = None))]
+    fn replay(&self, advance: Option<u64>) -> PyResult<()> {
+        self.g.replay(advance)?;
         Ok(())
     }
 

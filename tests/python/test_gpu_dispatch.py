@@ -362,3 +362,52 @@ def test_a_learning_rate_change_needs_a_new_capture():
     opt2.param_groups[0]["lr"] = 0.123
     with pytest.raises(ValueError, match="capture the step again"):
         g.replay()
+
+
+def _fit_digits(capture, dropout=False, scheduler=False):
+    from rustdl.data import DataLoader, TensorDataset
+    from rustdl.train import fit
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = rustdl.tensor((d.data[:300] / 16.0).astype(np.float32))
+    y = rustdl.tensor(d.target[:300].astype(np.int64))
+    rustdl.manual_seed(0)
+    layers = [nn.Linear(64, 32), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(0.2))
+    model = nn.Sequential(*layers, nn.Linear(32, 10))
+    opt = rustdl.optim.Adam(model.parameters(), lr=1e-2)
+    sched = rustdl.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5) if scheduler else None
+    # 300 = 4 batches of 64 and one of 44: two batch shapes
+    loader = DataLoader(TensorDataset(x, y), batch_size=64)
+    hist = fit(
+        model,
+        loader,
+        nn.CrossEntropyLoss(),
+        opt,
+        epochs=3,
+        device="gpu",
+        progress=False,
+        capture=capture,
+        scheduler=sched,
+    )
+    return hist, [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("scheduler", [False, True])
+def test_fit_with_capture_trains_exactly_like_fit_without(scheduler):
+    before = rustdl.gpu.stats()["replays"]
+    h1, p1 = _fit_digits(capture=True, scheduler=scheduler)
+    replays = rustdl.gpu.stats()["replays"] - before
+    h0, p0 = _fit_digits(capture=False, scheduler=scheduler)
+    assert replays > 0
+    np.testing.assert_allclose(h1["loss"], h0["loss"], rtol=1e-6)
+    for a, b in zip(p1, p0):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_with_capture_and_dropout_trains_live(capsys):
+    h, _ = _fit_digits(capture=True, dropout=True)
+    assert len(h["loss"]) == 3 and all(np.isfinite(h["loss"]))
+    assert "training without capture" in capsys.readouterr().out

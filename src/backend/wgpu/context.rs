@@ -217,12 +217,13 @@ impl Graph {
     }
 
     /// Records every command of the step again into the open batch (no pipeline lookups, no
-    /// bind groups made); parameter blocks with a patch are recomputed for this replay.
-    pub fn replay(&self) -> Result<()> {
+    /// bind groups made); parameter blocks with a patch (optimizer steps) are recomputed for
+    /// `advance` steps past the captured one (by default, the number of replays so far).
+    pub fn replay(&self, advance: Option<u64>) -> Result<()> {
         let k = {
             let mut r = lock(&self.replays);
             *r += 1;
-            *r
+            advance.unwrap_or(*r)
         };
         let ctx = &self.ctx;
         if ctx.capturing() {
