@@ -1,5 +1,7 @@
-"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, a LeNet training
-step, each next to PyTorch CUDA fp32 (TF32 off) when torch with CUDA is importable.
+"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, MLP and LeNet
+training steps (live and captured, with dispatches per step and host time per dispatch), a VGG
+block's convolutions forward + backward and cross-entropy 512x1000, each next to PyTorch CUDA
+fp32 (TF32 off) when torch with CUDA is importable.
 
 Usage: python benchmarks/gpu_check.py [--out DIR]   (see benchmarks/gpu_check.sh)
 """
@@ -10,13 +12,14 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 import rustdl
 import rustdl.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import lenet_pair, timed  # noqa: E402  (the CPU comparison's LeNet-5 and timer)
+from compare import lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
 
 
 def warm_timed(fn, sync, iters):
@@ -25,12 +28,28 @@ def warm_timed(fn, sync, iters):
     return timed(fn, iters, sync)
 
 
+def host_us(fn, sync, iters=30):
+    """Main-thread CPU microseconds per call of ``fn``, without the time spent inside the
+    driver's submit and poll (``submit_cpu_ns``); the device is synchronised between calls."""
+    best = float("inf")
+    for _ in range(3):
+        total = 0.0
+        for _ in range(iters):
+            sync()
+            d0 = rustdl.gpu.stats()["submit_cpu_ns"]
+            t0 = time.thread_time()
+            fn()
+            total += time.thread_time() - t0 - (rustdl.gpu.stats()["submit_cpu_ns"] - d0) * 1e-9
+        best = min(best, total / iters)
+    return best * 1e6
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="gpu_check_out")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    res: dict = {"adapter": rustdl.gpu.adapter_info(), "sgemm": {}, "lenet_step_ms": {}}
+    res: dict = {"adapter": rustdl.gpu.adapter_info(), "sgemm": {}}
     torch = None
     try:
         import torch as _t
@@ -43,6 +62,11 @@ def main() -> None:
     except ImportError:
         pass
     rs = rustdl.gpu.synchronize
+    # clocks up and pipelines compiled before the first timed case
+    w = rustdl.randn(2048, 2048, device="gpu")
+    for _ in range(20):
+        w = (w @ w) * 1e-3
+    rs()
     for n in (1024, 2048, 4096):
         a = rustdl.randn(n, n, device="gpu")
         b = rustdl.randn(n, n, device="gpu")
@@ -60,31 +84,77 @@ def main() -> None:
         res["sgemm"][n] = row
         print("sgemm", n, row, flush=True)
     rng = np.random.default_rng(0)
-    xb = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
-    yb = rng.integers(0, 10, 64)
-    model = lenet_pair(rustdl, "gpu")
-    opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
-    x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
+    # training steps (batch 64, Adam), live and captured (rustdl.gpu.capture: one replay per
+    # step), with the dispatches of one step and the host CPU time per dispatch
+    for name, build, shape in (("mlp", mlp_pair, (64, 784)), ("lenet", lenet_pair, (64, 1, 28, 28))):
+        xb = rng.standard_normal(shape).astype(np.float32)
+        yb = rng.integers(0, 10, shape[0])
+        row: dict = {}
+        for mode in ("live", "captured"):
+            rustdl.manual_seed(0)
+            model = build(rustdl, "gpu")
+            opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+            x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
 
-    def step():
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+            def step(model=model, opt=opt, x=x, y=y):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                return loss
 
-    res["lenet_step_ms"]["rustdl"] = warm_timed(step, rs, 50) * 1e3
-    if torch is not None:
-        tm = lenet_pair(torch, "cuda")
-        to = torch.optim.Adam(tm.parameters(), lr=1e-3)
-        tx, ty = torch.tensor(xb, device="cuda"), torch.tensor(yb, device="cuda")
+            fn = step if mode == "live" else rustdl.gpu.capture(step)
+            for _ in range(3):
+                fn()
+            rs()
+            with rustdl.gpu.trace() as t:
+                fn()
+            row[f"{mode}_dispatches"] = len(t)
+            row[f"{mode}_ms"] = warm_timed(fn, rs, 50) * 1e3
+            row[f"{mode}_host_us"] = host_us(fn, rs)
+        row["host_us_per_dispatch"] = row["live_host_us"] / row["live_dispatches"]
+        if torch is not None:
+            tm = build(torch, "cuda")
+            to = torch.optim.Adam(tm.parameters(), lr=1e-3)
+            tx, ty = torch.tensor(xb, device="cuda"), torch.tensor(yb, device="cuda")
 
-        def tstep():
-            to.zero_grad()
-            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
-            to.step()
+            def tstep(tm=tm, to=to, tx=tx, ty=ty):
+                to.zero_grad()
+                torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+                to.step()
 
-        res["lenet_step_ms"]["torch"] = warm_timed(tstep, torch.cuda.synchronize, 50) * 1e3
+            row["torch_ms"] = warm_timed(tstep, torch.cuda.synchronize, 50) * 1e3
+        res[f"{name}_step"] = row
+        print(name, "step", row, flush=True)
+
+    # a VGG block's convolution forward + backward, and cross-entropy forward + backward
+    xv = rng.standard_normal((32, 64, 32, 32)).astype(np.float32)
+    wv = (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32)
+    logits = rng.standard_normal((512, 1000)).astype(np.float32)
+    labels = rng.integers(0, 1000, 512)
+
+    def cases(lib, dev):
+        xg = lib.tensor(xv, device=dev, requires_grad=True)
+        wg = lib.tensor(wv, device=dev, requires_grad=True)
+        lg = lib.tensor(logits, device=dev, requires_grad=True)
+        tg = lib.tensor(labels, device=dev)
+        fn = lib.nn.functional
+
+        def conv():
+            fn.conv2d(fn.relu(fn.conv2d(xg, wg, padding=1)), wg, padding=1).sum().backward()
+
+        def ce():
+            fn.cross_entropy(lg, tg).backward()
+
+        return {"vgg_block_conv_fwd_bwd": conv, "cross_entropy_512x1000": ce}
+
+    for name, fn in cases(rustdl, "gpu").items():
+        row = {"rustdl_ms": warm_timed(fn, rs, 20) * 1e3}
+        if torch is not None:
+            row["torch_ms"] = warm_timed(cases(torch, "cuda")[name], torch.cuda.synchronize, 20) * 1e3
+        res[name] = row
+        print(name, row, flush=True)
     res["gpu_stats"] = rustdl.gpu.stats()
-    print("lenet step ms", res["lenet_step_ms"], flush=True)
     with open(os.path.join(args.out, "gpu_check.json"), "w") as f:
         json.dump(res, f, indent=2, default=str)
 

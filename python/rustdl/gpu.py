@@ -130,30 +130,41 @@ class Graph:
             return None
         return deltas.pop() if len(deltas) == 1 else -1
 
+    def _changed(self) -> bool:
+        return any(
+            [dict(opt._hyper(g)) for g in opt.param_groups] != snap
+            for opt, _, snap, _ in self._optimizers
+        )
+
     def stale(self) -> bool:
         """True when an optimizer in the step changed its hyper-parameters since the capture,
         or its parameters no longer share one step count."""
-        changed = any(
-            [dict(opt._hyper(g)) for g in opt.param_groups] != snap for opt, _, snap, _ in self._optimizers
-        )
-        return changed or self._advance() == -1
+        return self._changed() or self._advance() == -1
 
-    def replay(self) -> None:
-        """Runs the captured step again (recorded into the device's open batch of work)."""
+    def _replay_if_current(self) -> bool:
+        """Replays unless the graph is stale (then returns False and does nothing)."""
         if self._g is None:
             raise RuntimeError("Graph.replay: nothing captured yet (use rustdl.gpu.graph(g))")
-        if self.stale():
-            raise ValueError(
-                "Graph.replay: an optimizer's hyper-parameters (such as its learning rate) "
-                "changed since the capture; capture the step again"
-            )
+        advance = self._advance()
+        if advance == -1 or self._changed():
+            return False
         # the optimizer steps run with the step counts the parameters have reached (other
         # steps, live or of other graphs, may have run since the capture)
-        self._g.replay(self._advance())
+        self._g.replay(advance)
         for _, states, _, _ in self._optimizers:
             for st in states:
                 if "step" in st:
                     st["step"] += 1
+        return True
+
+    def replay(self) -> None:
+        """Runs the captured step again (recorded into the device's open batch of work)."""
+        if not self._replay_if_current():
+            raise ValueError(
+                "Graph.replay: an optimizer's hyper-parameters (such as its learning rate) "
+                "changed since the capture, or its parameters' step counts diverged; capture "
+                "the step again"
+            )
 
     @property
     def dispatches(self) -> int:
@@ -211,8 +222,7 @@ def capture(step: Callable[[], Any], *, warmup: int = 1, device: int | str | Any
 
     def run() -> Any:
         g = state["graph"]
-        if g is not None and not g.stale():
-            g.replay()
+        if g is not None and g._replay_if_current():
             return state["out"]
         if state["calls"] < warmup:
             state["calls"] += 1

@@ -119,8 +119,7 @@ class _CapturedSteps:
         st["x"].copy_(x)
         st["y"].copy_(y)
         g = st["graph"]
-        if g is not None and not g.stale():
-            g.replay()
+        if g is not None and g._replay_if_current():
             return st["out"], st["loss"]
         g = gpu.Graph()
         try:
