@@ -75,17 +75,22 @@ class Graph:
     outputs after a replay. Optimizer steps inside the capture advance their step counts on
     every replay (Adam's bias corrections stay right).
 
+    Random numbers (dropout, ``randn``) drawn from the library's stream draw fresh values on
+    every replay, the same ones live training would draw (a ``rustdl.Generator`` passed
+    explicitly is replayed from the library's stream instead). A learning-rate schedule works:
+    a replay runs at the optimizers' current learning rate when all their groups share one.
+
     Not allowed inside a capture (each raises a clear error): reading values back to the host
-    (``.item()``, ``.cpu()``, printing), random numbers (dropout, ``randn``), creating
-    optimizer state (run the step once before capturing) and NAdam. Changing an optimizer's
-    hyper-parameters (a learning-rate schedule) after the capture makes ``replay()`` raise;
-    :func:`capture` re-captures instead.
+    (``.item()``, ``.cpu()``, printing), creating optimizer state (run the step once before
+    capturing) and NAdam. Changing other hyper-parameters (betas, weight decay) after the
+    capture makes ``replay()`` raise; :func:`capture` re-captures instead.
     """
 
     def __init__(self) -> None:
         self._g: Any = None
         self._device = 0
         self._optimizers: list[tuple[Any, list[dict], list[dict], list[Any]]] = []
+        self._lrs: list[Any] = []
 
     def capture_begin(self, device: int | str | Any = 0) -> None:
         """Starts capturing the commands of ``device`` (an index, ``"gpu:1"`` or a device)."""
@@ -96,6 +101,7 @@ class Graph:
         _rustdl.gpu_capture_begin(self._device)
         self._g = None
         self._optimizers = []
+        self._lrs = []
         _recording = self
 
     def capture_end(self) -> None:
@@ -113,9 +119,9 @@ class Graph:
             _rustdl.gpu_capture_abort(self._device)
 
     def _note_optimizer(self, opt: Any, states: list[dict]) -> None:
-        snapshot = [dict(opt._hyper(g)) for g in opt.param_groups]
         steps = [st.get("step") for st in states]
-        self._optimizers.append((opt, states, snapshot, steps))
+        self._optimizers.append((opt, states, _hyper_but_lr(opt), steps))
+        self._lrs.extend(g["lr"] for g in opt.param_groups)
 
     def _advance(self) -> int | None:
         """How many steps the optimizers in the graph are now past the captured one (the same
@@ -130,10 +136,20 @@ class Graph:
             return None
         return deltas.pop() if len(deltas) == 1 else -1
 
+    def _lr_now(self) -> tuple[bool, float | None]:
+        """(whether the replay can run at the optimizers' learning rates, the one to pass)."""
+        lrs = [g["lr"] for opt, _, _, _ in self._optimizers for g in opt.param_groups]
+        if lrs == self._lrs:
+            return True, None
+        # a changed learning rate is replayed when every group shares it (one parameter block
+        # per optimizer step is recomputed with it)
+        if len(set(lrs)) == 1 and len(set(self._lrs)) == 1:
+            return True, float(lrs[0])
+        return False, None
+
     def _changed(self) -> bool:
-        return any(
-            [dict(opt._hyper(g)) for g in opt.param_groups] != snap
-            for opt, _, snap, _ in self._optimizers
+        return (
+            any(_hyper_but_lr(opt) != snap for opt, _, snap, _ in self._optimizers) or not self._lr_now()[0]
         )
 
     def stale(self) -> bool:
@@ -150,7 +166,7 @@ class Graph:
             return False
         # the optimizer steps run with the step counts the parameters have reached (other
         # steps, live or of other graphs, may have run since the capture)
-        self._g.replay(advance)
+        self._g.replay(advance, self._lr_now()[1])
         for _, states, _, _ in self._optimizers:
             for st in states:
                 if "step" in st:
@@ -174,6 +190,10 @@ class Graph:
     def kernels(self) -> list[str]:
         """The captured commands' kernels, in order."""
         return [] if self._g is None else list(self._g.kernels())
+
+
+def _hyper_but_lr(opt: Any) -> list[dict]:
+    return [{k: v for k, v in opt._hyper(g).items() if k != "lr"} for g in opt.param_groups]
 
 
 def _device_index(device: Any) -> int:
@@ -214,8 +234,8 @@ def capture(step: Callable[[], Any], *, warmup: int = 1, device: int | str | Any
 
     The returned function runs ``step`` live ``warmup`` times, then once while capturing it,
     and from then on replays the capture, returning the captured step's result each time
-    (its tensors hold the newest values). When an optimizer's hyper-parameters change (a
-    learning-rate schedule), the next call captures again. See :class:`Graph` for what a
+    (its tensors hold the newest values). When an optimizer's hyper-parameters change beyond
+    what a replay follows (see :class:`Graph`), the next call captures again. See :class:`Graph` for what a
     captured step may not do.
     """
     state: dict[str, Any] = {"calls": 0, "graph": None, "out": None}

@@ -110,6 +110,22 @@ impl OptimStep {
         Some(s)
     }
 
+    /// The same update at learning rate `lr`.
+    pub fn with_lr(&self, lr: f64) -> OptimStep {
+        let mut s = *self;
+        match &mut s {
+            OptimStep::Sgd { lr: l, .. }
+            | OptimStep::Adam { lr: l, .. }
+            | OptimStep::RmsProp { lr: l, .. }
+            | OptimStep::Adagrad { lr: l, .. }
+            | OptimStep::Adamax { lr: l, .. }
+            | OptimStep::NAdam { lr: l, .. }
+            | OptimStep::RAdam { lr: l, .. }
+            | OptimStep::Adadelta { lr: l, .. } => *l = lr,
+        }
+        s
+    }
+
     /// How many state buffers (shaped like the parameter) the update reads and writes.
     pub fn state_count(&self) -> usize {
         match *self {

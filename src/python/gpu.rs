@@ -66,10 +66,11 @@ struct GpuGraph {
 #[pymethods]
 impl GpuGraph {
     /// Records the captured commands again, the optimizer steps `advance` steps past the
-    /// captured one (by default, as many as this graph was replayed).
-    #[pyo3(signature = (advance = None))]
-    fn replay(&self, advance: Option<u64>) -> PyResult<()> {
-        self.g.replay(advance)?;
+    /// captured one (by default, as many as this graph was replayed) at learning rate `lr`
+    /// (by default the captured one).
+    #[pyo3(signature = (advance = None, lr = None))]
+    fn replay(&self, advance: Option<u64>, lr: Option<f64>) -> PyResult<()> {
+        self.g.replay(advance, lr)?;
         Ok(())
     }
 

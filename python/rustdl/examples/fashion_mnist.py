@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> float:
         device=args.device,
         scheduler=scheduler,
         progress=not args.no_progress,
+        # on the GPU the training step is captured once and replayed (rustdl.gpu.Graph)
+        capture=args.device != "cpu",
     )
     try:
         curves = (

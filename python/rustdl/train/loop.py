@@ -88,7 +88,7 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
 class _CapturedSteps:
     """``fit(..., capture=True)``: one captured GPU step per batch shape, replayed on copies of
     each batch in fixed input tensors (see ``rustdl.gpu.Graph``). A step that cannot be
-    captured (random numbers such as dropout) makes ``fit`` train live from then on."""
+    captured (one that reads values back to the host) makes ``fit`` train live from then on."""
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
@@ -307,8 +307,9 @@ def fit(
         progress: show a progress bar per epoch (needs tqdm; otherwise one line per epoch).
         capture: on the GPU, capture the training step once per batch shape and replay it
             (``rustdl.gpu.Graph``): the step's Python, autograd and kernel setup run once
-            instead of every batch. The same arithmetic as without it; a step that cannot be
-            captured (dropout and other random numbers) trains without capture, with a log line.
+            instead of every batch. The same arithmetic as without it (dropout draws the same
+            numbers, a learning-rate schedule is followed); a step that cannot be captured (one
+            that reads a value back to the host) trains without capture, with a log line.
 
     Under ``DistributedDataParallel`` (``rustdl.distributed`` initialised with more than one rank),
     ``fit`` runs unchanged on every rank: the epoch's loss and metrics (training and validation)

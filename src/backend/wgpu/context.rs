@@ -154,8 +154,10 @@ struct BindGroups {
     map: std::collections::HashMap<(usize, Vec<wgpu::Buffer>), wgpu::BindGroup>,
 }
 
-/// Recomputes a recorded dispatch's parameter block for its `k`-th replay (k ≥ 1).
-pub(crate) type Patch = Arc<dyn Fn(u64) -> Result<Vec<u8>> + Send + Sync>;
+/// Recomputes a recorded dispatch's parameter block when it is replayed: from how many steps
+/// the optimizers are past the captured one and the learning rate they have now (when the
+/// replay gives one).
+pub(crate) type Patch = Arc<dyn Fn(u64, Option<f64>) -> Result<Vec<u8>> + Send + Sync>;
 
 /// One command of a captured step, replayed as recorded.
 enum Recorded {
@@ -218,8 +220,9 @@ impl Graph {
 
     /// Records every command of the step again into the open batch (no pipeline lookups, no
     /// bind groups made); parameter blocks with a patch (optimizer steps) are recomputed for
-    /// `advance` steps past the captured one (by default, the number of replays so far).
-    pub fn replay(&self, advance: Option<u64>) -> Result<()> {
+    /// `advance` steps past the captured one (by default, the number of replays so far), at
+    /// learning rate `lr` when given.
+    pub fn replay(&self, advance: Option<u64>, lr: Option<f64>) -> Result<()> {
         let k = {
             let mut r = lock(&self.replays);
             *r += 1;
@@ -251,7 +254,7 @@ impl Graph {
                     let fresh;
                     let bytes = match patch {
                         Some(p) => {
-                            fresh = p(k)?;
+                            fresh = p(k, lr)?;
                             &fresh
                         }
                         None => params,

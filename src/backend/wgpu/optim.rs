@@ -167,8 +167,9 @@ pub fn optim_step(
     // a captured step replays the update with its step count advanced
     let patch: Option<Patch> = ctx.capturing().then(|| {
         let step0 = *step;
-        let patch: Patch = Arc::new(move |k: u64| {
-            let later = step0.advanced(k).ok_or_else(|| {
+        let patch: Patch = Arc::new(move |k: u64, lr: Option<f64>| {
+            let base = lr.map_or(step0, |lr| step0.with_lr(lr));
+            let later = base.advanced(k).ok_or_else(|| {
                 Error::Value(
                     "graph replay: this optimizer's schedule is host state and cannot be \
                      replayed; step it outside the captured code"

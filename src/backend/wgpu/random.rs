@@ -1,8 +1,10 @@
 //! Random family (`shaders/random.wgsl`): uniform and normal fills from the counter-based
 //! generator the CPU backend uses.
 
-use super::context::context;
-use super::launch::{dispatch_threads, f64_unsupported};
+use std::sync::Arc;
+
+use super::context::{context, Patch};
+use super::launch::{f64_unsupported, grid_threads};
 use super::params::{param_block, u32_of};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::GpuStorage;
@@ -55,14 +57,6 @@ pub fn rand(
         }
     }
     let ctx = context(dev)?;
-    if ctx.capturing() {
-        return Err(Error::Gpu(
-            "random numbers (rand, randn, dropout, random initialisation) inside a captured GPU \
-             step are not supported: a replay would draw the same numbers every time; keep them \
-             outside the captured code"
-                .into(),
-        ));
-    }
     let out = GpuStorage::alloc(&ctx, DType::F32, n, false, "rand")?;
     if n == 0 {
         return Ok(out);
@@ -82,6 +76,19 @@ pub fn rand(
         pad0: 0,
     };
     let k = Kernel::new(&RAND).flag("NORMAL", normal);
-    dispatch_threads(&ctx, &k, &p, &[&out.buf], n, "rand")?;
+    // a captured step's replay draws fresh numbers: the next counters of the library's stream,
+    // reserved at the replay as the live op reserves them (`Tensor::rand_kind`: 2 per value)
+    let patch: Option<Patch> = ctx.capturing().then(|| {
+        let patch: Patch = Arc::new(move |_k: u64, _lr: Option<f64>| {
+            let (seed, offset) = crate::random::advance(n as u64 * 2);
+            let mut q = p;
+            (q.seed_lo, q.seed_hi) = (seed as u32, (seed >> 32) as u32);
+            (q.off_lo, q.off_hi) = (offset as u32, (offset >> 32) as u32);
+            Ok(bytemuck::bytes_of(&q).to_vec())
+        });
+        patch
+    });
+    let grid = grid_threads(&ctx, n, "rand")?;
+    ctx.dispatch_patched(&k, &p, &[&out.buf], grid, patch)?;
     Ok(out)
 }
