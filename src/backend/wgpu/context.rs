@@ -296,6 +296,8 @@ impl Graph {
 impl Drop for Graph {
     fn drop(&mut self) {
         lock(&self.ctx.pool).unpin(&self.buffers);
+        // cached bind groups would keep the graph's freed buffers alive
+        self.ctx.forget_bind_groups();
     }
 }
 

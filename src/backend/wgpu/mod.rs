@@ -180,6 +180,10 @@ pub fn adapter_info_of(index: usize) -> Result<Vec<(String, String)>> {
             "max_storage_buffer_binding_size".into(),
             l.max_storage_buffer_binding_size.to_string(),
         ),
+        (
+            "max_storage_buffers_per_shader_stage".into(),
+            l.max_storage_buffers_per_shader_stage.to_string(),
+        ),
     ])
 }
 
