@@ -63,6 +63,42 @@ fn finish_row(i: u32, lse: f32, wx: f32, ws: f32) {
     }
 }
 
+// the maximum of the row's scores j = start, start + step, ... (-inf for log-probabilities,
+// which need no shift)
+fn row_max(base: u32, start: u32, step: u32) -> f32 {
+    var m = neg_inf();
+    if (LOGITS) {
+        for (var j = start; j < P.classes; j += step) {
+            m = fmax(m, X[base + j]);
+        }
+    }
+    return m;
+}
+
+// (sum exp(x - m), sum w x, sum w) over the row's scores j = start, start + step, ...
+fn row_sums(base: u32, start: u32, step: u32, m: f32) -> vec3<f32> {
+    var acc = vec3<f32>(0.0);
+    for (var j = start; j < P.classes; j += step) {
+        let x = X[base + j];
+        if (LOGITS) {
+            acc.x += exp(x - m);
+        }
+        let w = class_weight(j);
+        acc.y += w * x;
+        acc.z += w;
+    }
+    return acc;
+}
+
+// the row's logsumexp from its maximum and sum of shifted exponentials (0 for log-probabilities);
+// a row of -inf has no finite maximum: its logsumexp is -inf, as the definition
+fn row_lse(m: f32, e: f32) -> f32 {
+    if (!LOGITS) {
+        return 0.0;
+    }
+    return select(m + log(e), m, m == neg_inf());
+}
+
 var<workgroup> sh: array<f32, WG>;
 var<workgroup> sh2: array<f32, WG>;
 var<workgroup> sh3: array<f32, WG>;
@@ -76,13 +112,7 @@ fn class_loss_rows_wg(g: Grid) {
         return;
     }
     let base = i * P.classes;
-    var m = neg_inf();
-    if (LOGITS) {
-        for (var j = lid; j < P.classes; j += WG) {
-            m = fmax(m, X[base + j]);
-        }
-    }
-    sh[lid] = m;
+    sh[lid] = row_max(base, lid, WG);
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s = s >> 1u) {
         if (lid < s) {
@@ -90,23 +120,12 @@ fn class_loss_rows_wg(g: Grid) {
         }
         workgroupBarrier();
     }
-    m = sh[0];
+    let m = sh[0];
     workgroupBarrier();
-    var e = 0.0;
-    var wx = 0.0;
-    var ws = 0.0;
-    for (var j = lid; j < P.classes; j += WG) {
-        let x = X[base + j];
-        if (LOGITS) {
-            e += exp(x - m);
-        }
-        let w = class_weight(j);
-        wx += w * x;
-        ws += w;
-    }
-    sh[lid] = e;
-    sh2[lid] = wx;
-    sh3[lid] = ws;
+    let acc = row_sums(base, lid, WG, m);
+    sh[lid] = acc.x;
+    sh2[lid] = acc.y;
+    sh3[lid] = acc.z;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s = s >> 1u) {
         if (lid < s) {
@@ -117,12 +136,7 @@ fn class_loss_rows_wg(g: Grid) {
         workgroupBarrier();
     }
     if (lid == 0u) {
-        var lse = 0.0;
-        if (LOGITS) {
-            // a row of -inf has no finite maximum: its logsumexp is -inf, as the definition
-            lse = select(m + log(sh[0]), m, m == neg_inf());
-        }
-        finish_row(i, lse, sh2[0], sh3[0]);
+        finish_row(i, row_lse(m, sh[0]), sh2[0], sh3[0]);
     }
 }
 
@@ -134,29 +148,9 @@ fn class_loss_rows_thread(g: Grid) {
         return;
     }
     let base = i * P.classes;
-    var m = neg_inf();
-    if (LOGITS) {
-        for (var j = 0u; j < P.classes; j++) {
-            m = fmax(m, X[base + j]);
-        }
-    }
-    var e = 0.0;
-    var wx = 0.0;
-    var ws = 0.0;
-    for (var j = 0u; j < P.classes; j++) {
-        let x = X[base + j];
-        if (LOGITS) {
-            e += exp(x - m);
-        }
-        let w = class_weight(j);
-        wx += w * x;
-        ws += w;
-    }
-    var lse = 0.0;
-    if (LOGITS) {
-        lse = select(m + log(e), m, m == neg_inf());
-    }
-    finish_row(i, lse, wx, ws);
+    let m = row_max(base, 0u, 1u);
+    let acc = row_sums(base, 0u, 1u, m);
+    finish_row(i, row_lse(m, acc.x), acc.y, acc.z);
 }
 
 // one workgroup: the sum (or weighted mean) of the rows

@@ -154,6 +154,7 @@ def mlp(device):
 
 
 def lenet(device):
+    # LeNet-5 with out-of-place ReLUs (an in-place one adds a write-back per activation)
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2),
         nn.ReLU(),
