@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One-shot GPU check for a machine with a GPU: install rustdl, run the GPU tests, benchmark sgemm
-# (1024/2048/4096) and a LeNet training step next to PyTorch CUDA (TF32 off) when present.
+# (1024/2048/4096), MLP and LeNet training steps (live and captured, with dispatches per step and
+# host time per dispatch), a VGG block's convolutions and cross-entropy 512x1000, each next to
+# PyTorch CUDA (TF32 off) when present.
 #
 #   benchmarks/gpu_check.sh [path/to/rustdl-*.whl]
 #
