@@ -80,6 +80,11 @@ class Graph:
     explicitly is replayed from the library's stream instead). A learning-rate schedule works:
     a replay runs at the optimizers' current learning rate when all their groups share one.
 
+    Host data uploaded inside the captured step (a tensor made from numpy, ``.to("gpu")`` of a
+    CPU tensor) is replayed as the values captured, like any constant: bring each new batch to
+    the device outside the step and ``copy_`` it into the step's input tensors. Work on other
+    threads of the same device while a capture is open is recorded into it.
+
     Not allowed inside a capture (each raises a clear error): reading values back to the host
     (``.item()``, ``.cpu()``, printing), creating optimizer state (run the step once before
     capturing) and NAdam. Changing other hyper-parameters (betas, weight decay) after the

@@ -467,3 +467,45 @@ def test_dropout_in_a_captured_step_draws_fresh_numbers_like_live_training():
         np.testing.assert_array_equal(a, b)
     # and the masks differ from step to step
     assert not np.array_equal(outs["captured"][2], outs["captured"][3])
+
+
+# ---------- convolutions as products ----------
+
+CONV_CASES = [
+    # (N, C, H, W), (O, kh, kw), stride, padding, dilation, bias, groups
+    ((2, 3, 9, 8), (4, 3, 2), (2, 1), (1, 1), (1, 2), True, 1),
+    ((3, 6, 14, 14), (16, 5, 5), (1, 1), (0, 0), (1, 1), True, 1),  # positions a multiple of 4
+    ((2, 64, 8, 8), (64, 3, 3), (1, 1), (1, 1), (1, 1), False, 1),  # vec4 loads (k = 576)
+    ((1, 1, 28, 28), (6, 5, 5), (1, 1), (2, 2), (1, 1), True, 1),
+    ((4, 8, 7, 5), (6, 1, 1), (1, 1), (0, 0), (1, 1), True, 2),
+    ((64, 1, 28, 28), (6, 5, 5), (1, 1), (2, 2), (1, 1), True, 1),  # split-K weight gradient
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("transposed_grad", [False, True])
+def test_conv2d_forward_and_gradients_match_cpu(case, transposed_grad):
+    (n, c, h, w), (o, kh, kw), stride, padding, dilation, bias, groups = case
+    rng = np.random.default_rng(n * 100 + c)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((o, c // groups, kh, kw)) * 0.3).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32) if bias else None
+    res = {}
+    for dev in ["cpu", "gpu"]:
+        xt = rustdl.tensor(x, device=dev, requires_grad=True)
+        wtt = rustdl.tensor(wt, device=dev, requires_grad=True)
+        bt = rustdl.tensor(b, device=dev, requires_grad=True) if bias else None
+        y = F.conv2d(xt, wtt, bt, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        gy = rustdl.tensor(
+            np.random.default_rng(7).standard_normal(y.shape).astype(np.float32), device=dev
+        )
+        if transposed_grad:
+            # the output gradient reaches the convolution as a non-contiguous view
+            (y.transpose(2, 3) * gy.transpose(2, 3)).sum().backward()
+        else:
+            (y * gy).sum().backward()
+        res[dev] = [y.detach().cpu().numpy(), xt.grad.cpu().numpy(), wtt.grad.cpu().numpy()]
+        if bias:
+            res[dev].append(bt.grad.cpu().numpy())
+    for a, g in zip(res["cpu"], res["gpu"]):
+        np.testing.assert_allclose(g, a, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(a).max())))
