@@ -1,4 +1,5 @@
-//! Fused optimizer updates on tensors: one kernel per parameter, in place, with its state.
+//! Fused optimizer updates on tensors, in place, with their state: one kernel per parameter, or
+//! one for several (the GPU's multi-parameter kernel) through [`step_many`].
 
 use crate::backend::{self, OptimStep};
 use crate::ensure;
@@ -71,6 +72,102 @@ pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -
     param.version().bump("optimizer step");
     for s in state {
         s.version().bump("optimizer step");
+    }
+    Ok(())
+}
+
+/// One optimizer update: parameter, gradient, state tensors and hyper-parameters.
+pub type Update = (Tensor, Tensor, Vec<Tensor>, OptimStep);
+
+/// Whether `u` can join a multi-parameter update: a dense parameter, a gradient of its shape
+/// in another storage, dense state buffers of its size in storages of their own.
+fn dense_update(u: &Update) -> bool {
+    let (p, g, st, _) = u;
+    p.is_contiguous()
+        && p.layout().offset == 0
+        && p.storage().len() == p.numel()
+        && g.shape() == p.shape()
+        && !g.shares_storage(p)
+        && st.iter().all(|s| {
+            s.is_contiguous()
+                && s.layout().offset == 0
+                && s.numel() == p.numel()
+                && !s.shares_storage(p)
+        })
+}
+
+/// Whether `u` shares no storage with the updates of `run` (nor its state buffers with each
+/// other): each storage of a multi-parameter update is locked once.
+fn independent(run: &[Update], u: &Update) -> bool {
+    let written = |x: &Update| -> Vec<Tensor> {
+        let mut v = vec![x.0.clone()];
+        v.extend(x.2.iter().cloned());
+        v
+    };
+    let mine = written(u);
+    for (i, a) in mine.iter().enumerate() {
+        if mine[i + 1..].iter().any(|b| a.shares_storage(b)) {
+            return false;
+        }
+    }
+    run.iter().all(|r| {
+        let theirs = written(r);
+        theirs
+            .iter()
+            .all(|t| !t.shares_storage(&u.1) && mine.iter().all(|m| !m.shares_storage(t)))
+            && mine.iter().all(|m| !m.shares_storage(&r.1))
+    })
+}
+
+/// Applies every update of `updates`, in order; runs of dense updates with the same
+/// hyper-parameters on one device go to the backend together (the GPU updates several
+/// parameters per dispatch), the others one by one as [`step`].
+pub fn step_many(updates: &[Update]) -> Result<()> {
+    const RUN: usize = 32;
+    let mut i = 0;
+    while i < updates.len() {
+        let mut j = i;
+        while j < updates.len()
+            && j - i < RUN
+            && dense_update(&updates[j])
+            && updates[j].3 == updates[i].3
+            && updates[j].0.device() == updates[i].0.device()
+            && updates[j].1.device() == updates[i].0.device()
+            && independent(&updates[i..j], &updates[j])
+        {
+            j += 1;
+        }
+        if j - i < 2 {
+            let (p, g, st, s) = &updates[i];
+            step(p, g, st, s)?;
+            i += 1;
+            continue;
+        }
+        let run = &updates[i..j];
+        {
+            let grads: Vec<_> = run.iter().map(|u| u.1.storage()).collect();
+            let lgs: Vec<&Layout> = run.iter().map(|u| u.1.layout()).collect();
+            let mut pguards: Vec<_> = run.iter().map(|u| u.0.storage_mut()).collect();
+            let mut sguards: Vec<Vec<_>> = run
+                .iter()
+                .map(|u| u.2.iter().map(|s| s.storage_mut()).collect())
+                .collect();
+            let mut ps: Vec<&mut Storage> = pguards.iter_mut().map(|g| &mut **g).collect();
+            let gs: Vec<(&Storage, &Layout)> =
+                grads.iter().zip(&lgs).map(|(g, l)| (&**g, *l)).collect();
+            let mut sts: Vec<Vec<&mut Storage>> = sguards
+                .iter_mut()
+                .map(|v| v.iter_mut().map(|g| &mut **g).collect())
+                .collect();
+            backend::optim_step_many(&run[0].3, &mut ps, &gs, &mut sts)?;
+        }
+        for (p, _, st, _) in run {
+            p.version().bump("optimizer step");
+            for s in st {
+                s.version().bump("optimizer step");
+            }
+        }
+        i = j;
     }
     Ok(())
 }

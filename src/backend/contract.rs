@@ -369,6 +369,21 @@ pub trait Backend {
         state: &mut [&mut Self::Storage],
     ) -> Result<()>;
 
+    /// Fused updates of several dense parameters with one hyper-parameter set: per parameter
+    /// its storage, gradient view and state buffers. Provided: one [`Backend::optim_step`] each.
+    fn optim_step_many(
+        &self,
+        step: &OptimStep,
+        params: &mut [&mut Self::Storage],
+        grads: &[Operand<'_, Self>],
+        states: &mut [Vec<&mut Self::Storage>],
+    ) -> Result<()> {
+        for ((p, g), st) in params.iter_mut().zip(grads).zip(states.iter_mut()) {
+            self.optim_step(step, p, *g, st)?;
+        }
+        Ok(())
+    }
+
     // ---- recurrent layers ----
 
     /// One step of a recurrent layer direction's gate math over every batch row, in place on

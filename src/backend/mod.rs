@@ -750,6 +750,85 @@ pub fn optim_step(
     })
 }
 
+/// Fused updates of several contiguous parameters of one device with one hyper-parameter set
+/// (per parameter: its storage, gradient view and state buffers; see
+/// [`Backend::optim_step_many`]).
+pub fn optim_step_many(
+    step: &OptimStep,
+    params: &mut [&mut Storage],
+    grads: &[(&Storage, &Layout)],
+    states: &mut [Vec<&mut Storage>],
+) -> Result<()> {
+    let Some(first) = params.first() else {
+        return Ok(());
+    };
+    let device = first.device();
+    for p in params.iter() {
+        if p.device() != device {
+            return Err(Error::Device(format!(
+                "optimizer step: parameters on {device} and {}",
+                p.device()
+            )));
+        }
+    }
+    for (g, _) in grads {
+        same_device("optimizer step", first, g)?;
+    }
+    for st in states.iter() {
+        for s in st {
+            same_device("optimizer step", first, s)?;
+        }
+    }
+    guard("optimizer step", || match device {
+        Device::Cpu => {
+            let mut ps: Vec<&mut CpuStorage> = params
+                .iter_mut()
+                .filter_map(|p| match &mut **p {
+                    Storage::Cpu(c) => Some(c),
+                    Storage::Gpu(_) => None,
+                })
+                .collect();
+            let gs: Vec<(&CpuStorage, &Layout)> =
+                grads.iter().map(|&(g, l)| (cpu_of(g), l)).collect();
+            let mut sts: Vec<Vec<&mut CpuStorage>> = states
+                .iter_mut()
+                .map(|st| {
+                    st.iter_mut()
+                        .filter_map(|s| match &mut **s {
+                            Storage::Cpu(c) => Some(c),
+                            Storage::Gpu(_) => None,
+                        })
+                        .collect()
+                })
+                .collect();
+            Cpu.optim_step_many(step, &mut ps, &gs, &mut sts)
+        }
+        Device::Gpu(i) => {
+            let mut ps: Vec<&mut wgpu::GpuStorage> = params
+                .iter_mut()
+                .filter_map(|p| match &mut **p {
+                    Storage::Gpu(c) => Some(c),
+                    Storage::Cpu(_) => None,
+                })
+                .collect();
+            let gs: Vec<(&wgpu::GpuStorage, &Layout)> =
+                grads.iter().map(|&(g, l)| (gpu_of(g), l)).collect();
+            let mut sts: Vec<Vec<&mut wgpu::GpuStorage>> = states
+                .iter_mut()
+                .map(|st| {
+                    st.iter_mut()
+                        .filter_map(|s| match &mut **s {
+                            Storage::Gpu(c) => Some(c),
+                            Storage::Cpu(_) => None,
+                        })
+                        .collect()
+                })
+                .collect();
+            Gpu(i).optim_step_many(step, &mut ps, &gs, &mut sts)
+        }
+    })
+}
+
 /// One forward step of a recurrent layer direction (see [`RnnStep`]): the gate math of every
 /// batch row at time `s.t`, in place on `state`, `tape` and the packed output `out`.
 pub fn rnn_cell_forward(

@@ -850,12 +850,7 @@ fn optim_step(
         };
         work.push((p, g, st_tensors, step));
     }
-    gil::nogil(py, gil::ALWAYS, move || -> crate::error::Result<()> {
-        for (p, g, st, step) in work {
-            crate::optim::step(&p, &g, &st, &step)?;
-        }
-        Ok(())
-    })?;
+    gil::nogil(py, gil::ALWAYS, move || crate::optim::step_many(&work))?;
     Ok(())
 }
 

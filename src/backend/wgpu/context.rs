@@ -323,7 +323,7 @@ pub(crate) struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
     /// Tiny buffers bound to shader slots an op does not use (one per slot, so no buffer is
     /// bound twice as writable storage).
-    pub dummies: [wgpu::Buffer; 3],
+    pub dummies: Vec<wgpu::Buffer>,
 }
 
 /// Enumerated adapters, or why there are none.
@@ -512,14 +512,16 @@ impl GpuContext {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let dummies = [0, 1, 2].map(|_| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("rustdl unused slot"),
-                size: 256,
-                usage: USAGE,
-                mapped_at_creation: false,
+        let dummies = (0..20)
+            .map(|_| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("rustdl unused slot"),
+                    size: 256,
+                    usage: USAGE,
+                    mapped_at_creation: false,
+                })
             })
-        });
+            .collect();
         Ok(GpuContext {
             index,
             device,

@@ -107,6 +107,15 @@ fn pow_needs_host(p: f64) -> bool {
     p.is_finite() && p != 0.0 && changes_kind
 }
 
+/// A copy of a gradient view that is not one dense run of its storage (`None`: use it as is).
+fn dense_grad(g: Operand<'_, Gpu>) -> Result<Option<GpuStorage>> {
+    let (x, l) = g;
+    if l.is_contiguous() && l.offset == 0 && l.numel() == x.len {
+        return Ok(None);
+    }
+    super::copy(x, l).map(Some)
+}
+
 impl Backend for Gpu {
     type Storage = GpuStorage;
 
@@ -342,8 +351,45 @@ impl Backend for Gpu {
         grad: Operand<'_, Self>,
         state: &mut [&mut GpuStorage],
     ) -> Result<()> {
-        let g = super::copy(grad.0, grad.1)?;
-        super::optim_step(step, param, &g, state)
+        let g = dense_grad(grad)?;
+        super::optim_step(step, param, g.as_ref().unwrap_or(grad.0), state)
+    }
+
+    fn optim_step_many(
+        &self,
+        step: &OptimStep,
+        params: &mut [&mut GpuStorage],
+        grads: &[Operand<'_, Self>],
+        states: &mut [Vec<&mut GpuStorage>],
+    ) -> Result<()> {
+        use super::optim::{multi_fits, optim_step_multi, SLOTS};
+        let copies: Vec<Option<GpuStorage>> = grads
+            .iter()
+            .map(|&g| dense_grad(g))
+            .collect::<Result<_>>()?;
+        let gs: Vec<&GpuStorage> = copies
+            .iter()
+            .zip(grads)
+            .map(|(c, g)| c.as_ref().unwrap_or(g.0))
+            .collect();
+        let fits = params.first().is_some_and(|p| multi_fits(&p.ctx));
+        let mut a = 0;
+        while a < params.len() {
+            let b = (a + SLOTS).min(params.len());
+            if fits && b - a > 1 {
+                optim_step_multi(step, &mut params[a..b], &gs[a..b], &mut states[a..b])?;
+            } else {
+                for ((p, g), st) in params[a..b]
+                    .iter_mut()
+                    .zip(&gs[a..b])
+                    .zip(states[a..b].iter_mut())
+                {
+                    super::optim_step(step, p, g, st)?;
+                }
+            }
+            a = b;
+        }
+        Ok(())
     }
 
     fn rnn_cell_forward(

@@ -98,10 +98,14 @@ impl Shader {
     }
 
     /// The WGSL compiled for this shader: generated constants and parameter structs, the
-    /// prelude, then the file.
+    /// prelude, then the file (and for `optim`, its generated multi-parameter entry point).
     pub fn source(self) -> String {
+        let generated = match self {
+            Shader::Optim => super::optim::multi_source(self.file()),
+            _ => String::new(),
+        };
         format!(
-            "{}{}\n{PRELUDE}\n{}",
+            "{}{}\n{PRELUDE}\n{}{generated}",
             super::codes::wgsl_constants(),
             super::params::wgsl_structs(),
             self.file()
