@@ -39,23 +39,38 @@ def empty_cache() -> None:
     _rustdl.gpu_empty_cache()
 
 
+# the lists of the open traces, innermost last
+_traces: list[list] = []
+
+
 @contextlib.contextmanager
 def trace() -> Iterator[list]:
     """Records every GPU dispatch made inside the block.
 
     The list it yields is filled when the block ends, one ``(kernel, (x, y, z))`` per dispatch:
-    the shader entry point and its workgroup grid, in dispatch order::
+    the shader entry point and its workgroup grid, in dispatch order (a replayed graph's
+    dispatches included). Traces nest: an enclosing trace also gets the inner one's
+    dispatches::
 
         with rustdl.gpu.trace() as t:
             step()
         print(len(t), collections.Counter(k for k, _ in t))
     """
     out: list = []
+    if _traces:
+        # what the enclosing trace recorded so far is its own
+        _traces[-1].extend(_rustdl.gpu_trace_stop())
+    _traces.append(out)
     _rustdl.gpu_trace_start()
     try:
         yield out
     finally:
-        out.extend(_rustdl.gpu_trace_stop())
+        events = _rustdl.gpu_trace_stop()
+        _traces.pop()
+        out.extend(events)
+        if _traces:
+            _traces[-1].extend(events)
+            _rustdl.gpu_trace_start()
 
 
 # ---------- capture and replay ----------

@@ -142,6 +142,15 @@ def test_dispatch_trace_names_kernels_and_grids():
     with rustdl.gpu.trace() as t2:
         pass
     assert t2 == []
+    # nested traces: the outer one gets its own dispatches and the inner one's, in order
+    with rustdl.gpu.trace() as outer:
+        a * b
+        with rustdl.gpu.trace() as inner:
+            a + b
+            a - b
+        a / b
+    assert len(inner) == 2 and len(outer) == 4
+    assert outer[1:3] == inner
 
 
 # ---------- dispatches per training step ----------
