@@ -756,6 +756,90 @@ fn optim_step(
             _ => Ok(false),
         }
     };
+    // one set of hyper-parameters for the whole group
+    let step = match kind {
+        "sgd" => OptimStep::Sgd {
+            lr: get("lr", 0.01)?,
+            momentum: get("momentum", 0.0)?,
+            dampening: get("dampening", 0.0)?,
+            nesterov: flag("nesterov")?,
+            weight_decay: get("weight_decay", 0.0)?,
+            first: flag("first")?,
+            maximize: flag("maximize")?,
+        },
+        "adam" | "adamw" => OptimStep::Adam {
+            lr: get("lr", 1e-3)?,
+            beta1: get("beta1", 0.9)?,
+            beta2: get("beta2", 0.999)?,
+            eps: get("eps", 1e-8)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            decoupled: kind == "adamw",
+            amsgrad: flag("amsgrad")?,
+            t: get("step", 1.0)? as u64,
+            maximize: flag("maximize")?,
+        },
+        "rmsprop" => OptimStep::RmsProp {
+            lr: get("lr", 1e-2)?,
+            alpha: get("alpha", 0.99)?,
+            eps: get("eps", 1e-8)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            momentum: get("momentum", 0.0)?,
+            centered: flag("centered")?,
+            maximize: flag("maximize")?,
+        },
+        "adagrad" => OptimStep::Adagrad {
+            lr: get("lr", 1e-2)?,
+            lr_decay: get("lr_decay", 0.0)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            eps: get("eps", 1e-10)?,
+            t: get("step", 1.0)? as u64,
+            maximize: flag("maximize")?,
+        },
+        "adamax" => OptimStep::Adamax {
+            lr: get("lr", 2e-3)?,
+            beta1: get("beta1", 0.9)?,
+            beta2: get("beta2", 0.999)?,
+            eps: get("eps", 1e-8)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            t: get("step", 1.0)? as u64,
+            maximize: flag("maximize")?,
+        },
+        "nadam" => OptimStep::NAdam {
+            lr: get("lr", 2e-3)?,
+            beta1: get("beta1", 0.9)?,
+            beta2: get("beta2", 0.999)?,
+            eps: get("eps", 1e-8)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            decoupled: flag("decoupled_weight_decay")?,
+            mu: get("mu", 0.0)?,
+            mu_next: get("mu_next", 0.0)?,
+            mu_product: get("mu_product", 0.0)?,
+            t: get("step", 1.0)? as u64,
+            maximize: flag("maximize")?,
+        },
+        "radam" => OptimStep::RAdam {
+            lr: get("lr", 1e-3)?,
+            beta1: get("beta1", 0.9)?,
+            beta2: get("beta2", 0.999)?,
+            eps: get("eps", 1e-8)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            decoupled: flag("decoupled_weight_decay")?,
+            t: get("step", 1.0)? as u64,
+            maximize: flag("maximize")?,
+        },
+        "adadelta" => OptimStep::Adadelta {
+            lr: get("lr", 1.0)?,
+            rho: get("rho", 0.9)?,
+            eps: get("eps", 1e-6)?,
+            weight_decay: get("weight_decay", 0.0)?,
+            maximize: flag("maximize")?,
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "optim_step: unknown optimizer kind '{other}'"
+            )))
+        }
+    };
     let mut work: Vec<(Tensor, Tensor, Vec<Tensor>, OptimStep)> = Vec::with_capacity(params.len());
     for (p, st) in params.iter().zip(states.iter()) {
         let p = p.extract::<PyRef<'_, PyTensor>>()?.tensor();
@@ -765,89 +849,6 @@ fn optim_step(
             .iter()
             .map(|s| Ok(s.extract::<PyRef<'_, PyTensor>>()?.tensor()))
             .collect::<PyResult<_>>()?;
-        let step = match kind {
-            "sgd" => OptimStep::Sgd {
-                lr: get("lr", 0.01)?,
-                momentum: get("momentum", 0.0)?,
-                dampening: get("dampening", 0.0)?,
-                nesterov: flag("nesterov")?,
-                weight_decay: get("weight_decay", 0.0)?,
-                first: flag("first")?,
-                maximize: flag("maximize")?,
-            },
-            "adam" | "adamw" => OptimStep::Adam {
-                lr: get("lr", 1e-3)?,
-                beta1: get("beta1", 0.9)?,
-                beta2: get("beta2", 0.999)?,
-                eps: get("eps", 1e-8)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                decoupled: kind == "adamw",
-                amsgrad: flag("amsgrad")?,
-                t: get("step", 1.0)? as u64,
-                maximize: flag("maximize")?,
-            },
-            "rmsprop" => OptimStep::RmsProp {
-                lr: get("lr", 1e-2)?,
-                alpha: get("alpha", 0.99)?,
-                eps: get("eps", 1e-8)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                momentum: get("momentum", 0.0)?,
-                centered: flag("centered")?,
-                maximize: flag("maximize")?,
-            },
-            "adagrad" => OptimStep::Adagrad {
-                lr: get("lr", 1e-2)?,
-                lr_decay: get("lr_decay", 0.0)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                eps: get("eps", 1e-10)?,
-                t: get("step", 1.0)? as u64,
-                maximize: flag("maximize")?,
-            },
-            "adamax" => OptimStep::Adamax {
-                lr: get("lr", 2e-3)?,
-                beta1: get("beta1", 0.9)?,
-                beta2: get("beta2", 0.999)?,
-                eps: get("eps", 1e-8)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                t: get("step", 1.0)? as u64,
-                maximize: flag("maximize")?,
-            },
-            "nadam" => OptimStep::NAdam {
-                lr: get("lr", 2e-3)?,
-                beta1: get("beta1", 0.9)?,
-                beta2: get("beta2", 0.999)?,
-                eps: get("eps", 1e-8)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                decoupled: flag("decoupled_weight_decay")?,
-                mu: get("mu", 0.0)?,
-                mu_next: get("mu_next", 0.0)?,
-                mu_product: get("mu_product", 0.0)?,
-                t: get("step", 1.0)? as u64,
-                maximize: flag("maximize")?,
-            },
-            "radam" => OptimStep::RAdam {
-                lr: get("lr", 1e-3)?,
-                beta1: get("beta1", 0.9)?,
-                beta2: get("beta2", 0.999)?,
-                eps: get("eps", 1e-8)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                decoupled: flag("decoupled_weight_decay")?,
-                t: get("step", 1.0)? as u64,
-                maximize: flag("maximize")?,
-            },
-            "adadelta" => OptimStep::Adadelta {
-                lr: get("lr", 1.0)?,
-                rho: get("rho", 0.9)?,
-                eps: get("eps", 1e-6)?,
-                weight_decay: get("weight_decay", 0.0)?,
-                maximize: flag("maximize")?,
-            },
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "optim_step: unknown optimizer kind '{other}'"
-                )))
-            }
-        };
         work.push((p, g, st_tensors, step));
     }
     gil::nogil(py, gil::ALWAYS, move || crate::optim::step_many(&work))?;
