@@ -11,10 +11,7 @@ use crate::tensor::Tensor;
 /// Applies `step` to `param` in place with gradient `grad` and the state tensors `state`
 /// (created by the caller, shaped like the parameter; order as in `backend::cpu::optim`).
 pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -> Result<()> {
-    if !param.is_contiguous()
-        || param.layout().offset != 0
-        || param.storage().len() != param.numel()
-    {
+    if !param.owns_whole_storage() {
         // a parameter that became a view (`t_()`, `set_(src, offset, size)`, `as_strided_`):
         // the step runs on a contiguous copy, written back into the view's elements
         let l = param.layout();
@@ -83,40 +80,12 @@ pub type Update = (Tensor, Tensor, Vec<Tensor>, OptimStep);
 /// in another storage, dense state buffers of its size in storages of their own.
 fn dense_update(u: &Update) -> bool {
     let (p, g, st, _) = u;
-    p.is_contiguous()
-        && p.layout().offset == 0
-        && p.storage().len() == p.numel()
+    p.owns_whole_storage()
         && g.shape() == p.shape()
         && !g.shares_storage(p)
-        && st.iter().all(|s| {
-            s.is_contiguous()
-                && s.layout().offset == 0
-                && s.numel() == p.numel()
-                && !s.shares_storage(p)
-        })
-}
-
-/// Whether `u` shares no storage with the updates of `run` (nor its state buffers with each
-/// other): each storage of a multi-parameter update is locked once.
-fn independent(run: &[Update], u: &Update) -> bool {
-    let written = |x: &Update| -> Vec<Tensor> {
-        let mut v = vec![x.0.clone()];
-        v.extend(x.2.iter().cloned());
-        v
-    };
-    let mine = written(u);
-    for (i, a) in mine.iter().enumerate() {
-        if mine[i + 1..].iter().any(|b| a.shares_storage(b)) {
-            return false;
-        }
-    }
-    run.iter().all(|r| {
-        let theirs = written(r);
-        theirs
+        && st
             .iter()
-            .all(|t| !t.shares_storage(&u.1) && mine.iter().all(|m| !m.shares_storage(t)))
-            && mine.iter().all(|m| !m.shares_storage(&r.1))
-    })
+            .all(|s| s.owns_whole_storage() && s.numel() == p.numel() && !s.shares_storage(p))
 }
 
 /// Applies every update of `updates`, in order; runs of dense updates with the same
@@ -124,17 +93,31 @@ fn independent(run: &[Update], u: &Update) -> bool {
 /// parameters per dispatch), the others one by one as [`step`].
 pub fn step_many(updates: &[Update]) -> Result<()> {
     const RUN: usize = 32;
+    // storages are told apart by identity: each one a run writes is locked once, and no
+    // gradient of the run is one of them
+    let id = |t: &Tensor| std::sync::Arc::as_ptr(&t.0.storage) as usize;
     let mut i = 0;
     while i < updates.len() {
+        let (mut written, mut read) = (Vec::new(), Vec::new());
         let mut j = i;
-        while j < updates.len()
-            && j - i < RUN
-            && dense_update(&updates[j])
-            && updates[j].3 == updates[i].3
-            && updates[j].0.device() == updates[i].0.device()
-            && updates[j].1.device() == updates[i].0.device()
-            && independent(&updates[i..j], &updates[j])
-        {
+        while j < updates.len() && j - i < RUN {
+            let u = &updates[j];
+            let mine: Vec<usize> = std::iter::once(&u.0).chain(&u.2).map(id).collect();
+            let g = id(&u.1);
+            let joins = dense_update(u)
+                && u.3 == updates[i].3
+                && u.0.device() == updates[i].0.device()
+                && u.1.device() == updates[i].0.device()
+                && mine.iter().enumerate().all(|(k, m)| {
+                    !mine[k + 1..].contains(m) && !written.contains(m) && !read.contains(m)
+                })
+                && !written.contains(&g)
+                && !mine.contains(&g);
+            if !joins {
+                break;
+            }
+            written.extend(mine);
+            read.push(g);
             j += 1;
         }
         if j - i < 2 {

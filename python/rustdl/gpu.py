@@ -167,26 +167,33 @@ class Graph:
             return True, float(lrs[0])
         return False, None
 
-    def _changed(self) -> bool:
-        return (
-            any(_hyper_but_lr(opt) != snap for opt, _, snap, _ in self._optimizers) or not self._lr_now()[0]
-        )
+    def _plan(self) -> tuple[int | None, float | None] | None:
+        """(the steps to advance by, the learning rate to pass) for a replay now, or ``None``
+        when the graph is stale."""
+        if any(_hyper_but_lr(opt) != snap for opt, _, snap, _ in self._optimizers):
+            return None
+        lr_ok, lr = self._lr_now()
+        advance = self._advance()
+        if not lr_ok or advance == -1:
+            return None
+        return advance, lr
 
     def stale(self) -> bool:
-        """True when an optimizer in the step changed its hyper-parameters since the capture,
-        or its parameters no longer share one step count."""
-        return self._changed() or self._advance() == -1
+        """True when an optimizer in the step changed its hyper-parameters since the capture
+        (beyond a learning rate shared by all its groups), or its parameters no longer share
+        one step count."""
+        return self._plan() is None
 
     def _replay_if_current(self) -> bool:
         """Replays unless the graph is stale (then returns False and does nothing)."""
         if self._g is None:
             raise RuntimeError("Graph.replay: nothing captured yet (use rustdl.gpu.graph(g))")
-        advance = self._advance()
-        if advance == -1 or self._changed():
+        plan = self._plan()
+        if plan is None:
             return False
         # the optimizer steps run with the step counts the parameters have reached (other
         # steps, live or of other graphs, may have run since the capture)
-        self._g.replay(advance, self._lr_now()[1])
+        self._g.replay(*plan)
         for _, states, _, _ in self._optimizers:
             for st in states:
                 if "step" in st:

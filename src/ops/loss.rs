@@ -208,10 +208,7 @@ impl Tensor {
                     Reduction::Mean | Reduction::BatchMean => LossReduction::Mean,
                 },
             };
-            let loss = class_loss_fused(&xm, &tm, weight, spec).map_err(|e| match e {
-                Error::Index(msg) => Error::Index(msg.replacen("cross_entropy", op, 1)),
-                other => other,
-            })?;
+            let loss = class_loss_fused(&xm, &tm, weight, spec)?;
             return match reduction {
                 Reduction::None if self.ndim() == 1 => loss.reshape(&[]),
                 Reduction::None => loss.reshape(target.shape()),

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
-from .. import Tensor, no_grad
+from .. import Tensor, gpu, no_grad
 from .. import device as Device
 from .callbacks import Callback, _distributed_world, _log
 
@@ -104,8 +104,6 @@ class _CapturedSteps:
         return out, loss
 
     def __call__(self, x: Any, y: Any) -> tuple[Any, Any]:
-        from .. import gpu
-
         if self.live or not (isinstance(x, Tensor) and isinstance(y, Tensor)) or x.device.type != "gpu":
             return self._live(x, y)
         key = (tuple(x.shape), x.dtype, tuple(y.shape), y.dtype)
@@ -126,7 +124,7 @@ class _CapturedSteps:
             with gpu.graph(g, x.device):
                 out, loss = self._live(st["x"], st["y"])
         except RuntimeError as e:
-            if "captured" not in str(e) and "capture" not in str(e):
+            if "capture" not in str(e):
                 raise
             _log(f"fit: training without capture ({e})")
             self.live = True
