@@ -10,22 +10,42 @@
 //! The same mechanism adopts memory another owner keeps alive (a numpy array's buffer, for
 //! `from_numpy`): the `Vec` over it gives it back through a release hook instead of freeing it.
 //!
-//! The allocator asks the system allocator for everything else; the only cost on that path is
-//! one relaxed atomic load per allocation and, while shared or adopted buffers exist, a look
+//! The allocator asks mimalloc (small blocks) or the system allocator (large ones) for
+//! everything else; the only cost on that path is one relaxed atomic load per allocation and, while shared or adopted buffers exist, a look
 //! at the few slots of the freed address's bucket in the table of live regions.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
+use mimalloc::MiMalloc;
+
 use crate::error::{Error, Result};
 
-/// This crate's global allocator: the system allocator, except for the one allocation a thread
-/// asked [`with_shared`] to place in shared memory.
+/// This crate's global allocator: mimalloc or the system allocator by size, except for the
+/// one allocation a thread asked [`with_shared`] to place in shared memory.
 pub struct Allocator;
 
 #[global_allocator]
 static GLOBAL: Allocator = Allocator;
+
+/// Small allocations that are not shared memory go to mimalloc, whose per-thread free lists
+/// keep the many short-lived allocations of recording GPU work (command lists that grow and die
+/// with each batch) off glibc's slow paths; large ones (tensor data) stay with the system
+/// allocator, which refuses an impossible request at once where mimalloc would reserve it and
+/// fail only when the pages are touched. The size decides, so `dealloc` (given the same
+/// layout) returns each block to the allocator it came from.
+const SMALL: usize = 64 * 1024;
+static SMALL_ALLOC: MiMalloc = MiMalloc;
+
+/// The allocator that owns blocks of `layout`.
+fn backing(layout: Layout) -> &'static dyn GlobalAlloc {
+    if layout.size() <= SMALL {
+        &SMALL_ALLOC
+    } else {
+        &System
+    }
+}
 
 /// Where the next requested allocation of exactly `bytes` comes from.
 #[derive(Clone, Copy)]
@@ -210,7 +230,8 @@ fn take_request(bytes: usize) -> Option<Request> {
         .flatten()
 }
 
-// SAFETY: every allocation is either the system allocator's (and goes back to it) or a whole
+// SAFETY: every allocation is either mimalloc's or the system's by its size (and goes back to
+// the same one, `dealloc` and `realloc` being given the layout it was made with) or a whole
 // fresh shared mapping of at least the requested size, page-aligned (any alignment up to a
 // page), recorded in the table until `dealloc` unmaps it.
 unsafe impl GlobalAlloc for Allocator {
@@ -234,7 +255,7 @@ unsafe impl GlobalAlloc for Allocator {
             }
         }
         // SAFETY: forwarded with the caller's layout
-        unsafe { System.alloc(layout) }
+        unsafe { backing(layout).alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -249,7 +270,7 @@ unsafe impl GlobalAlloc for Allocator {
             return p;
         }
         // SAFETY: forwarded with the caller's layout
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { backing(layout).alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -273,8 +294,8 @@ unsafe impl GlobalAlloc for Allocator {
             }
             return;
         }
-        // SAFETY: a system allocation, returned with its layout
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: a block of the allocator its size picks, returned with its layout
+        unsafe { backing(layout).dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -282,7 +303,8 @@ unsafe impl GlobalAlloc for Allocator {
             // a shared buffer that grows or shrinks moves to private memory
             // SAFETY: the new layout has the old alignment and a non-zero size
             let fresh = unsafe {
-                System.alloc(Layout::from_size_align_unchecked(new_size, layout.align()))
+                let grown = Layout::from_size_align_unchecked(new_size, layout.align());
+                backing(grown).alloc(grown)
             };
             if !fresh.is_null() {
                 // SAFETY: both regions hold at least min(old, new) bytes and do not overlap
@@ -293,8 +315,25 @@ unsafe impl GlobalAlloc for Allocator {
             }
             return fresh;
         }
-        // SAFETY: a system allocation, forwarded
-        unsafe { System.realloc(ptr, layout, new_size) }
+        // SAFETY: the new layout keeps the old alignment and has a non-zero size
+        let grown = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let (from, to) = (backing(layout), backing(grown));
+        if (layout.size() <= SMALL) == (new_size <= SMALL) {
+            // SAFETY: a block of `from`, resized by the allocator that owns it
+            return unsafe { from.realloc(ptr, layout, new_size) };
+        }
+        // the block crosses the small/large boundary: move it to the other allocator
+        // SAFETY: `grown` is a valid layout
+        let fresh = unsafe { to.alloc(grown) };
+        if !fresh.is_null() {
+            // SAFETY: both blocks hold at least min(old, new) bytes and do not overlap; the old
+            // block goes back to the allocator that made it
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new_size));
+                from.dealloc(ptr, layout);
+            }
+        }
+        fresh
     }
 }
 

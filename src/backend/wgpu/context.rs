@@ -25,6 +25,10 @@ pub(crate) const MAX_BATCH: usize = 64;
 /// Bytes of one dispatch's slot in the uniform buffer: the largest parameter block allowed
 /// (a multiple of every adapter's uniform offset alignment).
 const PARAM_BYTES: u64 = 512;
+/// Bytes of small uploads one batch stages for in-order copies (see [`GpuContext::write`]).
+const STAGED_BYTES: u64 = 16 * 1024;
+/// The largest upload that is staged rather than written with its own `write_buffer`.
+const STAGED_MAX: usize = 4096;
 
 /// Process-wide counters reported by `stats()`.
 pub(crate) struct Counters {
@@ -116,6 +120,10 @@ struct Batch {
     dispatches: usize,
     params: Vec<u8>,
     params_buf: wgpu::Buffer,
+    /// small uploads of this batch, written to `staged_buf` with the parameter slots just
+    /// before the submit and copied from there by copies recorded in command order
+    staged: Vec<u8>,
+    staged_buf: wgpu::Buffer,
 }
 
 impl Batch {
@@ -151,7 +159,7 @@ impl Batch {
 /// buffers out again step after step, so a training loop finds most of its bind groups here.
 #[derive(Default)]
 struct BindGroups {
-    map: std::collections::HashMap<(usize, Vec<wgpu::Buffer>), wgpu::BindGroup>,
+    map: rustc_hash::FxHashMap<(usize, Vec<wgpu::Buffer>), wgpu::BindGroup>,
 }
 
 /// Recomputes a recorded dispatch's parameter block when it is replayed: from how many steps
@@ -512,6 +520,12 @@ impl GpuContext {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let staged_buf = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("rustdl staged uploads"),
+            size: STAGED_BYTES,
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         let dummies = (0..20)
             .map(|_| {
                 device.create_buffer(&wgpu::BufferDescriptor {
@@ -536,6 +550,8 @@ impl GpuContext {
                 dispatches: 0,
                 params: Vec::new(),
                 params_buf,
+                staged: Vec::new(),
+                staged_buf,
             }),
             bind_groups: Mutex::new(BindGroups::default()),
             capture: Mutex::new(None),
@@ -833,6 +849,10 @@ impl GpuContext {
         if b.dispatches > 0 {
             self.queue.write_buffer(&b.params_buf, 0, &b.params);
         }
+        if !b.staged.is_empty() {
+            self.queue.write_buffer(&b.staged_buf, 0, &b.staged);
+            b.staged.clear();
+        }
         let cmd = enc.finish();
         in_driver(|| self.queue.submit([cmd]));
         b.dispatches = 0;
@@ -950,10 +970,25 @@ impl GpuContext {
             bump(&COUNTERS.uploads);
             return self.check("upload");
         }
-        {
+        if data.len() <= STAGED_MAX {
+            // a small upload (a scalar, a gradient seed, index bounds) joins the batch's
+            // staged bytes, copied in command order: no staging buffer of its own per call
+            let padded = data.len().div_ceil(4) * 4;
+            let mut guard = lock(&self.batch);
+            if (guard.staged.len() + padded) as u64 > STAGED_BYTES {
+                self.submit_locked(&mut guard);
+            }
+            let b = &mut *guard;
+            let off = b.staged.len() as u64;
+            b.staged.extend_from_slice(data);
+            b.staged.resize(off as usize + padded, 0);
+            let staged = b.staged_buf.clone();
+            b.encoder(&self.device)
+                .copy_buffer_to_buffer(&staged, off, buf, 0, padded as u64);
+        } else {
             self.queue.write_buffer(buf, 0, data);
-            bump(&COUNTERS.uploads);
         }
+        bump(&COUNTERS.uploads);
         self.check("upload")
     }
 }

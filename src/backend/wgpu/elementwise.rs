@@ -183,7 +183,8 @@ pub fn full(dev: usize, n: usize, value: f64, dtype: DType) -> Result<GpuStorage
     // a few values (a backward's seed, a scalar) are written from the host: an upload costs
     // less than a kernel launch
     let small = n > 0 && n <= 64 && bits != 0;
-    let mut out = GpuStorage::alloc(&ctx, dtype, n, small, "full")?;
+    // a small fill is a staged upload, copied in command order: any pooled buffer will do
+    let mut out = GpuStorage::alloc(&ctx, dtype, n, false, "full")?;
     if dtype == DType::I64 {
         let v = bits as i32 as i64;
         out.range = Some((v, v));

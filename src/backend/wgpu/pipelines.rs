@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use super::params::ParamBlock;
 use crate::error::{Error, Result};
 
@@ -231,8 +233,7 @@ impl Kernel {
 
     fn key(&self) -> Key {
         (
-            self.entry.shader,
-            self.entry.name,
+            self.entry as *const Entry as usize,
             self.constants
                 .iter()
                 .map(|&(n, v)| (n, v.to_bits()))
@@ -248,7 +249,9 @@ pub(crate) struct Pipeline {
     pub layout: wgpu::BindGroupLayout,
 }
 
-type Key = (Shader, &'static str, Vec<(&'static str, u64)>);
+/// A pipeline's key: its entry point (entries are statics, so the address names one) and its
+/// constants. Looked up once per dispatch, hence the fast hash.
+type Key = (usize, Vec<(&'static str, u64)>);
 
 /// The bind group layout of `e`: the uniform block at 0, then its storage bindings.
 fn bind_group_layout(device: &wgpu::Device, e: &Entry) -> wgpu::BindGroupLayout {
@@ -285,7 +288,7 @@ pub(crate) struct PipelineCache {
     /// one bind group layout per entry point, shared by its specialisations (so one cached
     /// bind group serves all of them)
     layouts: HashMap<(Shader, &'static str), wgpu::BindGroupLayout>,
-    pipelines: HashMap<Key, Pipeline>,
+    pipelines: FxHashMap<Key, Pipeline>,
 }
 
 impl PipelineCache {
