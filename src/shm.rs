@@ -455,6 +455,26 @@ mod tests {
     }
 
     #[test]
+    fn blocks_cross_between_the_small_and_large_allocators_intact() {
+        // a vector grown past SMALL moves from mimalloc to the system allocator and back when
+        // shrunk; its bytes survive both moves and each block is freed by its own allocator
+        let mut v: Vec<u32> = (0..1000).collect();
+        for len in [SMALL / 4 + 1000, 3 * SMALL, 100] {
+            v.resize(len, 7);
+            v.shrink_to_fit();
+            let kept = len.min(1000) as u32;
+            assert!(v.iter().take(1000).copied().eq(0..kept));
+            assert!(v.iter().skip(1000).all(|&x| x == 7));
+        }
+        // an impossible request fails at once instead of being reserved and touched later
+        let mut big: Vec<u8> = Vec::new();
+        assert!(big.try_reserve(1 << 42).is_err()); // 4 TiB
+        let mut z = vec![0u64; 100];
+        z.try_reserve(1 << 44).unwrap_err();
+        assert!(z.iter().all(|&x| x == 0));
+    }
+
+    #[test]
     fn growing_a_shared_vec_moves_it_to_private_memory() {
         let _one_at_a_time = serial();
         let mut v = shared_vec::<i64>(16).unwrap();

@@ -324,6 +324,40 @@ def test_uploads_inside_a_capture_are_replayed_in_order():
     assert all((j.cpu().numpy() == 21.0).all() for j in junk)
 
 
+def test_small_uploads_in_one_batch_keep_program_order_and_overflow_safely():
+    # small uploads are staged per batch and copied in command order: each value must be the
+    # one written at that point of the program, also where freed buffers are reused at once,
+    # and past the staging area's size (which submits the batch early)
+    rustdl.gpu.synchronize()
+    rng = np.random.default_rng(3)
+    acc = rustdl.zeros(64, device="gpu")
+    expect = np.zeros(64, np.float32)
+    kept = []
+    for i in range(200):
+        n = int(rng.integers(1, 65))
+        vals = rng.standard_normal(n).astype(np.float32)
+        t = rustdl.tensor(vals, device="gpu")  # an upload of n floats
+        s = rustdl.full((64,), float(i % 7), device="gpu")  # a small fill: also staged
+        acc = acc + s
+        expect = expect + np.float32(i % 7)
+        acc[:n] += t
+        expect[:n] += vals
+        if i % 50 == 0:
+            kept.append((t, vals))
+        del t, s  # their buffers go back to the pool and are handed out again next round
+    np.testing.assert_allclose(acc.cpu().numpy(), expect, rtol=1e-5, atol=1e-4)
+    for t, vals in kept:
+        np.testing.assert_array_equal(t.cpu().numpy(), vals)
+    # uploads alone, no dispatch between them: 300 x 1 KiB is past one batch's staging area
+    rustdl.gpu.synchronize()
+    before = rustdl.gpu.stats()["submits"]
+    data = [rng.standard_normal(256).astype(np.float32) for _ in range(300)]
+    ts = [rustdl.tensor(d, device="gpu") for d in data]
+    assert rustdl.gpu.stats()["submits"] > before  # the staging area filled and was submitted
+    for t, d in zip(ts, data):
+        np.testing.assert_array_equal(t.cpu().numpy(), d)
+
+
 def test_what_a_capture_refuses_is_a_clear_error_and_leaves_the_device_usable():
     _, _, x, y, step = train_setup(mlp, (4, 784))
     g = rustdl.gpu.Graph()
