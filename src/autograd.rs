@@ -6,9 +6,10 @@
 //! the ops recorded before it must still send their gradients to the old one.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -453,7 +454,7 @@ impl Drop for NoGradGuard {
 /// Nodes reachable from `roots`, each after every node that sends it a gradient.
 fn topo_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
     let mut order = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     // iterative post-order DFS: (node, children pushed?)
     let mut stack: Vec<(Arc<Node>, bool)> = roots.iter().map(|n| (n.clone(), false)).collect();
     while let Some((n, expanded)) = stack.pop() {
@@ -510,7 +511,7 @@ fn run_graph(
 ) -> Result<()> {
     let _guard = (!create_graph).then(NoGradGuard::new);
     let _creating = create_graph.then(CreateGraphGuard::new);
-    let mut grads: HashMap<Key, Tensor> = HashMap::new();
+    let mut grads: HashMap<Key, Tensor> = HashMap::default();
     let mut leaves: Vec<Tensor> = Vec::new();
     let mut root_nodes = Vec::new();
     let add = |grads: &mut HashMap<Key, Tensor>, k: Key, g: Tensor| -> Result<()> {
@@ -533,7 +534,7 @@ fn run_graph(
     // run, its `.grad` accumulated, its post-accumulate hooks called) as soon as the last of them
     // ran, while the rest of the graph still runs — as PyTorch's engine does, which is what lets
     // a data-parallel wrapper start reducing the gradients that are ready
-    let mut senders: HashMap<u64, usize> = HashMap::new();
+    let mut senders: HashMap<u64, usize> = HashMap::default();
     if capture.is_none() {
         for node in &order {
             for e in node.edges.iter().flatten() {
@@ -564,7 +565,7 @@ fn run_graph(
     };
     // with targets, only the nodes from which a target can be reached need to run
     let needed: Option<HashSet<usize>> = capture.as_ref().map(|cap| {
-        let mut need = HashSet::new();
+        let mut need = HashSet::default();
         for n in order.iter().rev() {
             let p = Arc::as_ptr(n) as usize;
             let reaches = cap.contains_key(&Key::Node(p))
@@ -771,7 +772,7 @@ pub fn grad(
         roots.push((edge, seed(o, g, "grad", create_graph)?));
     }
     let mut keys = Vec::new();
-    let mut capture = HashMap::new();
+    let mut capture = HashMap::default();
     for (i, x) in inputs.iter().enumerate() {
         let Some(edge) = x.edge() else {
             return Err(Error::Runtime(format!(

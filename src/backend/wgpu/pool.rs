@@ -7,7 +7,7 @@
 //! but not as the target of `Queue::write_buffer`, which runs before the whole batch. After
 //! the batch is submitted its dirty buffers become `clean`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Usage of every pooled buffer: bound as storage, filled by uploads, copied for readback.
 pub(crate) const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
