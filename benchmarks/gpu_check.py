@@ -1,7 +1,9 @@
 """GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, MLP and LeNet
 training steps (live and captured, with dispatches per step and host time per dispatch), a VGG
 block's convolutions forward + backward and cross-entropy 512x1000, each next to PyTorch CUDA
-fp32 (TF32 off) when torch with CUDA is importable.
+fp32 (TF32 off) when torch with CUDA is importable. Every case is timed twice after a warm-up:
+on the host around a device synchronisation (``*_ms``, ``*_gflops``) and by the device's own
+timestamps between two timing events (``*_device_ms``, ``*_gflops_device``).
 
 Usage: python benchmarks/gpu_check.py [--out DIR]   (see benchmarks/gpu_check.sh)
 """
@@ -26,6 +28,26 @@ def warm_timed(fn, sync, iters):
     """Seconds per call of ``fn`` after one warm-up call, the device synchronised around the timing."""
     fn()
     return timed(fn, iters, sync)
+
+
+def device_ms(fn, iters, event=None, sync=None):
+    """Milliseconds of device time per call of ``fn`` after one warm-up call, from two timing
+    events around ``iters`` calls (``rustdl.gpu.Event`` / ``torch.cuda.Event``); None where the
+    adapter writes no timestamps."""
+    fn()
+    if sync is not None:
+        sync()
+    try:
+        start, end = event(), event()
+    except RuntimeError:
+        return None
+    start.record()
+    for _ in range(iters):
+        fn()
+    end.record()
+    if sync is not None:
+        sync()
+    return start.elapsed_time(end) / iters
 
 
 def host_us(fn, sync, iters=30):
@@ -73,6 +95,9 @@ def main() -> None:
         iters = max(3, int(2e11 // n**3))
         t = warm_timed(lambda: a @ b, rs, iters)
         row = {"rustdl_gflops": 2 * n**3 / t / 1e9}
+        dm = device_ms(lambda: a @ b, iters, rustdl.gpu.Event, rs)
+        if dm is not None:  # the same product timed by GPU timestamps
+            row["rustdl_gflops_device"] = 2 * n**3 / (dm * 1e-3) / 1e9
         if n == 1024:  # the product itself, against a float64 reference on the host
             ref = a.cpu().numpy().astype(np.float64) @ b.cpu().numpy().astype(np.float64)
             got = (a @ b).cpu().numpy().astype(np.float64)
@@ -81,6 +106,9 @@ def main() -> None:
             ta, tb = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
             tt = warm_timed(lambda: ta @ tb, torch.cuda.synchronize, iters)
             row["torch_gflops"] = 2 * n**3 / tt / 1e9
+            tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
+            tdm = device_ms(lambda: ta @ tb, iters, tevent, torch.cuda.synchronize)
+            row["torch_gflops_device"] = 2 * n**3 / (tdm * 1e-3) / 1e9
         res["sgemm"][n] = row
         print("sgemm", n, row, flush=True)
     rng = np.random.default_rng(0)
@@ -111,6 +139,7 @@ def main() -> None:
                 fn()
             row[f"{mode}_dispatches"] = len(t)
             row[f"{mode}_ms"] = warm_timed(fn, rs, 50) * 1e3
+            row[f"{mode}_device_ms"] = device_ms(fn, 50, rustdl.gpu.Event, rs)
             row[f"{mode}_host_us"] = host_us(fn, rs)
         row["host_us_per_dispatch"] = row["live_host_us"] / row["live_dispatches"]
         if torch is not None:
@@ -124,6 +153,8 @@ def main() -> None:
                 to.step()
 
             row["torch_ms"] = warm_timed(tstep, torch.cuda.synchronize, 50) * 1e3
+            tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
+            row["torch_device_ms"] = device_ms(tstep, 50, tevent, torch.cuda.synchronize)
         res[f"{name}_step"] = row
         print(name, "step", row, flush=True)
 
@@ -149,9 +180,15 @@ def main() -> None:
         return {"vgg_block_conv_fwd_bwd": conv, "cross_entropy_512x1000": ce}
 
     for name, fn in cases(rustdl, "gpu").items():
-        row = {"rustdl_ms": warm_timed(fn, rs, 20) * 1e3}
+        row = {
+            "rustdl_ms": warm_timed(fn, rs, 20) * 1e3,
+            "rustdl_device_ms": device_ms(fn, 20, rustdl.gpu.Event, rs),
+        }
         if torch is not None:
-            row["torch_ms"] = warm_timed(cases(torch, "cuda")[name], torch.cuda.synchronize, 20) * 1e3
+            tfn = cases(torch, "cuda")[name]
+            row["torch_ms"] = warm_timed(tfn, torch.cuda.synchronize, 20) * 1e3
+            tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
+            row["torch_device_ms"] = device_ms(tfn, 20, tevent, torch.cuda.synchronize)
         res[name] = row
         print(name, row, flush=True)
     res["gpu_stats"] = rustdl.gpu.stats()

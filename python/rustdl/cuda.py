@@ -181,17 +181,28 @@ def get_device_properties(device: object = None) -> _DeviceProperties:
 
 
 class Event:
-    """``torch.cuda.Event(enable_timing=True)``: ``record()`` waits for the queued GPU work and
-    notes the time, so ``start.elapsed_time(end)`` is the milliseconds between two records."""
+    """``torch.cuda.Event``: with ``enable_timing=True`` on an adapter that writes timestamps,
+    ``start.elapsed_time(end)`` is GPU time from timestamps (:class:`rustdl.gpu.Event`);
+    otherwise ``record()`` waits for the queued GPU work and notes the host's clock."""
 
     def __init__(
         self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False
     ) -> None:
         self._t: float | None = None
+        self._gpu: gpu.Event | None = None
+        if enable_timing and is_available():
+            try:
+                self._gpu = gpu.Event()
+            except RuntimeError:  # no timestamps on this adapter: host timing
+                self._gpu = None
 
     def record(self, stream: object = None) -> None:
         import time
 
+        if self._gpu is not None:
+            self._gpu.record()
+            self._t = 0.0
+            return
         synchronize()
         self._t = time.perf_counter()
 
@@ -207,6 +218,8 @@ class Event:
     def elapsed_time(self, end: Event) -> float:
         if self._t is None or end._t is None:
             raise RuntimeError("Event.elapsed_time: both events must have been recorded")
+        if self._gpu is not None and end._gpu is not None:
+            return self._gpu.elapsed_time(end._gpu)
         return (end._t - self._t) * 1e3
 
 

@@ -39,6 +39,44 @@ def empty_cache() -> None:
     _rustdl.gpu_empty_cache()
 
 
+class Event:
+    """A GPU timing event, as ``torch.cuda.Event(enable_timing=True)``: ``record()`` marks the
+    current point of the GPU's command stream, and ``start.elapsed_time(end)`` is the
+    milliseconds of GPU time between two marks, read from timestamps the device writes when it
+    gets there (so host work between the records is not counted unless the GPU waited for it)::
+
+        start, end = rustdl.gpu.Event(), rustdl.gpu.Event()
+        start.record()
+        y = model(x)
+        end.record()
+        print(start.elapsed_time(end), "ms")
+
+    Raises ``RuntimeError`` where the adapter cannot write timestamps between commands.
+    """
+
+    def __init__(self, enable_timing: bool = True, device: int | str | Any = 0) -> None:
+        self._ev = _rustdl._GpuEvent(_device_index(device))
+
+    def record(self, stream: Any = None) -> None:
+        """Marks the point after all GPU work recorded so far (again: moves the mark)."""
+        self._ev.record()
+
+    def synchronize(self) -> None:
+        """Waits until the GPU has reached the mark."""
+        synchronize()
+
+    def query(self) -> bool:
+        """Whether the GPU has reached the mark (it waits for it, then answers True)."""
+        synchronize()
+        return True
+
+    def elapsed_time(self, end: Event) -> float:
+        """Milliseconds of GPU time from this event to ``end`` (waits for both)."""
+        if not isinstance(end, Event):
+            raise TypeError(f"Event.elapsed_time: expected a rustdl.gpu.Event, got {type(end).__name__}")
+        return self._ev.elapsed_time(end._ev)
+
+
 # the lists of the open traces, innermost last
 _traces: list[list] = []
 

@@ -86,6 +86,36 @@ impl GpuGraph {
     }
 }
 
+/// A GPU timing event (`rustdl.gpu.Event`): a timestamp the device writes when it reaches
+/// the point of the command stream where the event was recorded.
+#[pyclass(name = "_GpuEvent", module = "rustdl._rustdl")]
+struct GpuEvent {
+    e: wgpu::Event,
+}
+
+#[pymethods]
+impl GpuEvent {
+    #[new]
+    #[pyo3(signature = (index = 0))]
+    fn new(index: usize) -> PyResult<Self> {
+        Ok(GpuEvent {
+            e: wgpu::event(index)?,
+        })
+    }
+
+    /// Records the event after the work recorded so far.
+    fn record(&mut self) -> PyResult<()> {
+        self.e.record()?;
+        Ok(())
+    }
+
+    /// Milliseconds of GPU time from this event to `end` (waits until both are reached).
+    fn elapsed_time(&self, py: Python<'_>, end: PyRef<'_, GpuEvent>) -> PyResult<f64> {
+        let end = &end.e;
+        Ok(gil::nogil(py, gil::ALWAYS, || self.e.elapsed_ms(end))?)
+    }
+}
+
 /// Starts capturing the commands of `gpu:index` into a graph.
 #[pyfunction]
 #[pyo3(signature = (index = 0))]
@@ -136,6 +166,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_capture_end, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_capture_abort, m)?)?;
     m.add_class::<GpuGraph>()?;
+    m.add_class::<GpuEvent>()?;
     m.add_function(wrap_pyfunction!(gpu_trace_stop, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
     Ok(())

@@ -358,6 +358,53 @@ def test_small_uploads_in_one_batch_keep_program_order_and_overflow_safely():
         np.testing.assert_array_equal(t.cpu().numpy(), d)
 
 
+def test_timing_events_measure_device_time_between_records():
+    a = rustdl.randn(256, 256, device="gpu")
+    e = [rustdl.gpu.Event() for _ in range(3)]
+    e[0].record()
+    b = a @ a
+    e[1].record()
+    c = b @ a + 1.0
+    e[2].record()
+    t01, t12, t02 = e[0].elapsed_time(e[1]), e[1].elapsed_time(e[2]), e[0].elapsed_time(e[2])
+    # device timestamps: non-negative, ordered, and additive over consecutive intervals
+    assert all(np.isfinite(t) and t >= 0 for t in (t01, t12, t02))
+    assert t02 == pytest.approx(t01 + t12, rel=1e-9, abs=1e-9)
+    assert e[2].elapsed_time(e[0]) == pytest.approx(-t02, rel=1e-9, abs=1e-9)
+    # recording again moves the mark; the work between the marks still computed right
+    e[0].record()
+    assert e[2].elapsed_time(e[0]) >= 0
+    np.testing.assert_allclose(c.cpu().numpy(), b.cpu().numpy() @ a.cpu().numpy() + 1.0, rtol=1e-4, atol=1e-3)
+    # the torch.cuda spelling times on the device too
+    s, t = rustdl.cuda.Event(enable_timing=True), rustdl.cuda.Event(enable_timing=True)
+    assert s._gpu is not None
+    s.record()
+    t.record()
+    assert t.elapsed_time(s) <= 0 <= s.elapsed_time(t)
+
+
+def test_timing_event_misuse_is_a_clear_error():
+    start, end = rustdl.gpu.Event(), rustdl.gpu.Event()
+    with pytest.raises(ValueError, match="recorded"):
+        start.elapsed_time(end)
+    start.record()
+    with pytest.raises(TypeError, match="rustdl.gpu.Event"):
+        start.elapsed_time(1.0)
+    with pytest.raises(ValueError, match="expected a GPU device"):
+        rustdl.gpu.Event(device="cpu")
+    w = rustdl.ones(4, device="gpu")
+    g = rustdl.gpu.Graph()
+    with pytest.raises(RuntimeError, match="captured"):
+        with rustdl.gpu.graph(g):
+            y = w * 2.0
+            end.record()
+    # the device is usable afterwards and the events still work
+    end.record()
+    assert start.elapsed_time(end) >= 0
+    np.testing.assert_array_equal((w * 2.0).cpu().numpy(), np.full(4, 2.0, np.float32))
+    del y
+
+
 def test_what_a_capture_refuses_is_a_clear_error_and_leaves_the_device_usable():
     _, _, x, y, step = train_setup(mlp, (4, 784))
     g = rustdl.gpu.Graph()

@@ -332,6 +332,8 @@ pub(crate) struct GpuContext {
     /// Tiny buffers bound to shader slots an op does not use (one per slot, so no buffer is
     /// bound twice as writable storage).
     pub dummies: Vec<wgpu::Buffer>,
+    /// whether the device writes timestamps between commands (see [`Event`])
+    pub timestamps: bool,
 }
 
 /// Enumerated adapters, or why there are none.
@@ -489,9 +491,13 @@ impl GpuContext {
                 info.name
             )));
         }
+        // GPU timing (rustdl.gpu.Event) where the adapter can write timestamps between commands
+        let timestamp_features =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        let timestamps = adapter.features().contains(timestamp_features);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("rustdl"),
-            required_features: wgpu::Features::empty(),
+            required_features: timestamp_features & adapter.features(),
             required_limits: limits.clone(),
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()
@@ -558,6 +564,7 @@ impl GpuContext {
             capturing: AtomicBool::new(false),
             errors,
             dummies,
+            timestamps,
         })
     }
 
@@ -990,5 +997,84 @@ impl GpuContext {
         }
         bump(&COUNTERS.uploads);
         self.check("upload")
+    }
+}
+
+/// A point in a device's command stream whose GPU time is written when the device reaches it
+/// (`rustdl.gpu.Event`, as `torch.cuda.Event(enable_timing=True)`): the time between two events
+/// is the device's time for the work recorded between them, whatever the host did meanwhile.
+pub struct Event {
+    ctx: Arc<GpuContext>,
+    set: wgpu::QuerySet,
+    /// where the timestamp is resolved to (8 bytes used)
+    buf: wgpu::Buffer,
+    recorded: bool,
+}
+
+impl Event {
+    /// An event of `ctx`'s device; fails where the adapter cannot write timestamps.
+    pub(crate) fn new(ctx: Arc<GpuContext>) -> Result<Event> {
+        if !ctx.timestamps {
+            return Err(Error::Gpu(format!(
+                "Event: GPU adapter '{}' cannot write timestamps between commands (needs \
+                 TIMESTAMP_QUERY and TIMESTAMP_QUERY_INSIDE_ENCODERS); time on the host \
+                 around rustdl.gpu.synchronize() instead",
+                ctx.info.name
+            )));
+        }
+        let set = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("rustdl event"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 1,
+        });
+        let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("rustdl event time"),
+            size: wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        ctx.check("Event")?;
+        Ok(Event {
+            ctx,
+            set,
+            buf,
+            recorded: false,
+        })
+    }
+
+    /// Records the event after all work recorded so far (again: moves it to this point).
+    pub fn record(&mut self) -> Result<()> {
+        if self.ctx.capturing() {
+            return Err(Error::Gpu(
+                "Event.record: timing events cannot be recorded while a step is being captured \
+                 (a replay would not write them); time the replays from outside"
+                    .into(),
+            ));
+        }
+        let mut guard = lock(&self.ctx.batch);
+        let enc = guard.encoder(&self.ctx.device);
+        enc.write_timestamp(&self.set, 0);
+        enc.resolve_query_set(&self.set, 0..1, &self.buf, 0);
+        drop(guard);
+        self.recorded = true;
+        self.ctx.check("Event.record")
+    }
+
+    /// Milliseconds of device time from this event to `end` (waits for both to be reached).
+    pub fn elapsed_ms(&self, end: &Event) -> Result<f64> {
+        if !self.recorded || !end.recorded {
+            return Err(Error::Value(
+                "Event.elapsed_time: both events must be recorded first".into(),
+            ));
+        }
+        if !Arc::ptr_eq(&self.ctx, &end.ctx) {
+            return Err(Error::Value(
+                "Event.elapsed_time: the events belong to different devices".into(),
+            ));
+        }
+        let parts = self.ctx.read_back(&[(&self.buf, 0, 8), (&end.buf, 0, 8)])?;
+        let at = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().expect("8 bytes read back"));
+        let ticks = at(&parts[1]) as f64 - at(&parts[0]) as f64;
+        Ok(ticks * f64::from(self.ctx.queue.get_timestamp_period()) / 1e6)
     }
 }

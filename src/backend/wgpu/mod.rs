@@ -232,7 +232,12 @@ pub fn stats() -> Vec<(String, u64)> {
     ]
 }
 
-pub use context::Graph;
+pub use context::{Event, Graph};
+
+/// A timing event on `gpu:index` (see [`Event`]).
+pub fn event(index: usize) -> Result<Event> {
+    Event::new(context(index)?)
+}
 
 /// Starts capturing every command recorded on `gpu:index` into a graph (see [`capture_end`]).
 pub fn capture_begin(index: usize) -> Result<()> {
