@@ -8,7 +8,8 @@ Usage:
     python benchmarks/compare.py [--device cpu|gpu] [--threads 2] [--rounds 7] [--json out.json]
 
 PyTorch is an optional dependency (``pip install torch``); the CPU build is what the CPU goals
-compare against. ``--device gpu`` compares rustdl on its wgpu adapter with torch on CUDA.
+compare against. ``--device gpu`` compares rustdl on its wgpu adapter with torch on CUDA, each
+case also timed by the devices' own timestamps (``*_device_s``, ``device_ratio``).
 """
 
 from __future__ import annotations
@@ -95,6 +96,22 @@ def alternate(fr, ft, iters: int, rounds: int, sync_r=None, sync_t=None) -> tupl
     return statistics.median(rs), statistics.median(ts)
 
 
+def event_timed(fn, iters: int, event, sync) -> float | None:
+    """Seconds of device time per call of ``fn`` over ``iters`` calls, between two timing
+    events (``rustdl.gpu.Event`` / ``torch.cuda.Event``); None without device timestamps."""
+    sync()
+    try:
+        start, end = event(), event()
+    except RuntimeError:
+        return None
+    start.record()
+    for _ in range(iters):
+        fn()
+    end.record()
+    sync()
+    return start.elapsed_time(end) / iters / 1e3
+
+
 # ---------------------------------------------------------------- models, built the same way
 
 
@@ -149,6 +166,13 @@ def cases(args, torch, rustdl):
             return
         r, t = alternate(fr, ft, iters, args.rounds, sync_r, sync_t)
         out[name] = {"rustdl_s": r, "torch_s": t, "ratio": r / t}
+        if rd == "gpu":  # the same calls timed by the devices' own timestamps
+            tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
+            rdev = [event_timed(fr, iters, rustdl.gpu.Event, sync_r) for _ in range(3)]
+            tdev = [event_timed(ft, iters, tevent, sync_t) for _ in range(3)]
+            if None not in rdev and None not in tdev:
+                rd_s, td_s = statistics.median(rdev), statistics.median(tdev)
+                out[name].update(rustdl_device_s=rd_s, torch_device_s=td_s, device_ratio=rd_s / td_s)
 
     # per-op overhead
     a, b = rustdl.ones(1, device=rd), rustdl.ones(1, device=rd)
