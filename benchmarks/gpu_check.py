@@ -21,7 +21,7 @@ import rustdl
 import rustdl.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
+from compare import event_timed, lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
 
 
 def warm_timed(fn, sync, iters):
@@ -30,24 +30,13 @@ def warm_timed(fn, sync, iters):
     return timed(fn, iters, sync)
 
 
-def device_ms(fn, iters, event=None, sync=None):
+def device_ms(fn, iters, event, sync):
     """Milliseconds of device time per call of ``fn`` after one warm-up call, from two timing
-    events around ``iters`` calls (``rustdl.gpu.Event`` / ``torch.cuda.Event``); None where the
-    adapter writes no timestamps."""
+    events around ``iters`` calls (see ``compare.event_timed``); None where the adapter writes
+    no timestamps."""
     fn()
-    if sync is not None:
-        sync()
-    try:
-        start, end = event(), event()
-    except RuntimeError:
-        return None
-    start.record()
-    for _ in range(iters):
-        fn()
-    end.record()
-    if sync is not None:
-        sync()
-    return start.elapsed_time(end) / iters
+    t = event_timed(fn, iters, event, sync)
+    return None if t is None else t * 1e3
 
 
 def host_us(fn, sync, iters=30):

@@ -262,7 +262,9 @@ def _hyper_but_lr(opt: Any) -> list[dict]:
 
 
 def _device_index(device: Any) -> int:
-    if isinstance(device, int):
+    if isinstance(device, int) and not isinstance(device, bool):
+        if device < 0:
+            raise ValueError(f"expected a GPU device index >= 0, got {device}")
         return device
     text = str(device)
     if text in ("gpu", "cuda"):

@@ -728,23 +728,11 @@ pub fn optim_step(
     }
     guard("optimizer step", || match param {
         Storage::Cpu(p) => {
-            let mut st: Vec<&mut CpuStorage> = state
-                .iter_mut()
-                .filter_map(|s| match &mut **s {
-                    Storage::Cpu(c) => Some(c),
-                    Storage::Gpu(_) => None,
-                })
-                .collect();
+            let mut st: Vec<_> = state.iter_mut().map(|s| cpu_mut(s)).collect();
             Cpu.optim_step(step, p, (cpu_of(grad), lg), &mut st)
         }
         Storage::Gpu(p) => {
-            let mut st: Vec<&mut wgpu::GpuStorage> = state
-                .iter_mut()
-                .filter_map(|s| match &mut **s {
-                    Storage::Gpu(c) => Some(c),
-                    Storage::Cpu(_) => None,
-                })
-                .collect();
+            let mut st: Vec<_> = state.iter_mut().map(|s| gpu_mut(s)).collect();
             Gpu::of(p).optim_step(step, p, (gpu_of(grad), lg), &mut st)
         }
     })
@@ -781,48 +769,20 @@ pub fn optim_step_many(
     }
     guard("optimizer step", || match device {
         Device::Cpu => {
-            let mut ps: Vec<&mut CpuStorage> = params
+            let mut ps: Vec<_> = params.iter_mut().map(|p| cpu_mut(p)).collect();
+            let gs: Vec<_> = grads.iter().map(|&(g, l)| (cpu_of(g), l)).collect();
+            let mut sts: Vec<Vec<_>> = states
                 .iter_mut()
-                .filter_map(|p| match &mut **p {
-                    Storage::Cpu(c) => Some(c),
-                    Storage::Gpu(_) => None,
-                })
-                .collect();
-            let gs: Vec<(&CpuStorage, &Layout)> =
-                grads.iter().map(|&(g, l)| (cpu_of(g), l)).collect();
-            let mut sts: Vec<Vec<&mut CpuStorage>> = states
-                .iter_mut()
-                .map(|st| {
-                    st.iter_mut()
-                        .filter_map(|s| match &mut **s {
-                            Storage::Cpu(c) => Some(c),
-                            Storage::Gpu(_) => None,
-                        })
-                        .collect()
-                })
+                .map(|st| st.iter_mut().map(|s| cpu_mut(s)).collect())
                 .collect();
             Cpu.optim_step_many(step, &mut ps, &gs, &mut sts)
         }
         Device::Gpu(i) => {
-            let mut ps: Vec<&mut wgpu::GpuStorage> = params
+            let mut ps: Vec<_> = params.iter_mut().map(|p| gpu_mut(p)).collect();
+            let gs: Vec<_> = grads.iter().map(|&(g, l)| (gpu_of(g), l)).collect();
+            let mut sts: Vec<Vec<_>> = states
                 .iter_mut()
-                .filter_map(|p| match &mut **p {
-                    Storage::Gpu(c) => Some(c),
-                    Storage::Cpu(_) => None,
-                })
-                .collect();
-            let gs: Vec<(&wgpu::GpuStorage, &Layout)> =
-                grads.iter().map(|&(g, l)| (gpu_of(g), l)).collect();
-            let mut sts: Vec<Vec<&mut wgpu::GpuStorage>> = states
-                .iter_mut()
-                .map(|st| {
-                    st.iter_mut()
-                        .filter_map(|s| match &mut **s {
-                            Storage::Gpu(c) => Some(c),
-                            Storage::Cpu(_) => None,
-                        })
-                        .collect()
-                })
+                .map(|st| st.iter_mut().map(|s| gpu_mut(s)).collect())
                 .collect();
             Gpu(i).optim_step_many(step, &mut ps, &gs, &mut sts)
         }
@@ -916,6 +876,22 @@ fn cpu_of(s: &Storage) -> &CpuStorage {
     match s {
         Storage::Cpu(c) => c,
         Storage::Gpu(_) => unreachable!("routed by device"),
+    }
+}
+
+/// [`cpu_of`], mutable.
+fn cpu_mut(s: &mut Storage) -> &mut CpuStorage {
+    match s {
+        Storage::Cpu(c) => c,
+        Storage::Gpu(_) => unreachable!("routed by device"),
+    }
+}
+
+/// [`gpu_of`], mutable.
+fn gpu_mut(s: &mut Storage) -> &mut wgpu::GpuStorage {
+    match s {
+        Storage::Gpu(g) => g,
+        Storage::Cpu(_) => unreachable!("routed by device"),
     }
 }
 

@@ -392,6 +392,10 @@ def test_timing_event_misuse_is_a_clear_error():
         start.elapsed_time(1.0)
     with pytest.raises(ValueError, match="expected a GPU device"):
         rustdl.gpu.Event(device="cpu")
+    with pytest.raises(ValueError, match="expected a GPU device index"):
+        rustdl.gpu.Event(device=-1)
+    with pytest.raises(RuntimeError, match="gpu:5 does not exist"):
+        rustdl.gpu.Event(device=5)
     w = rustdl.ones(4, device="gpu")
     g = rustdl.gpu.Graph()
     with pytest.raises(RuntimeError, match="captured"):

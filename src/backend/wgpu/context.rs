@@ -948,7 +948,9 @@ impl GpuContext {
         Ok(out)
     }
 
-    /// Writes host bytes into a buffer that no pending command uses (see the pool's clean list).
+    /// Writes host bytes at the start of `buf`: a small upload in command order (staged with the
+    /// batch), a large one with `write_buffer` ahead of the batch, so `buf` must then be one no
+    /// pending command uses (see the pool's clean list).
     pub fn write(&self, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
         if data.is_empty() {
             return self.check("upload");
