@@ -115,6 +115,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The open batch of recorded commands.
 struct Batch {
     encoder: Option<wgpu::CommandEncoder>,
+    /// whether any command was recorded into `encoder` (it is opened ahead of the first one)
+    recorded: bool,
+    /// whether `pass` holds a dispatch (it is begun ahead of the first one)
+    pass_used: bool,
     /// the compute pass consecutive dispatches share (ended by a copy, a clear or the submit)
     pass: Option<wgpu::ComputePass<'static>>,
     dispatches: usize,
@@ -127,31 +131,46 @@ struct Batch {
 }
 
 impl Batch {
-    /// The open command encoder (created when the batch is empty), the compute pass ended.
+    /// The open command encoder (created when the batch is empty) for a command about to be
+    /// recorded outside a compute pass (the pass is ended).
     fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
         self.pass = None;
-        self.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rustdl batch"),
-            })
-        })
+        self.recorded = true;
+        self.encoder.get_or_insert_with(|| new_encoder(device))
     }
 
-    /// The open compute pass, begun when the last command recorded was not a dispatch.
+    /// The open compute pass for a dispatch about to be recorded, begun when the last command
+    /// recorded was not a dispatch.
     fn pass(&mut self, device: &wgpu::Device) -> &mut wgpu::ComputePass<'static> {
+        self.recorded = true;
         if self.pass.is_none() {
-            let pass = self
-                .encoder(device)
-                .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: None,
-                    timestamp_writes: None,
-                })
-                .forget_lifetime();
+            self.begin_pass(device);
+        }
+        if !self.pass_used {
+            self.pass_used = true;
             bump(&COUNTERS.passes);
-            self.pass = Some(pass);
         }
         self.pass.as_mut().expect("begun above")
     }
+
+    fn begin_pass(&mut self, device: &wgpu::Device) {
+        let pass = self
+            .encoder
+            .get_or_insert_with(|| new_encoder(device))
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            })
+            .forget_lifetime();
+        self.pass = Some(pass);
+        self.pass_used = false;
+    }
+}
+
+fn new_encoder(device: &wgpu::Device) -> wgpu::CommandEncoder {
+    device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("rustdl batch"),
+    })
 }
 
 /// Bind groups most recently made, keyed by entry point and bound buffers (the uniform
@@ -552,6 +571,8 @@ impl GpuContext {
             pipelines: Mutex::new(PipelineCache::default()),
             batch: Mutex::new(Batch {
                 encoder: None,
+                recorded: false,
+                pass_used: false,
                 pass: None,
                 dispatches: 0,
                 params: Vec::new(),
@@ -849,7 +870,11 @@ impl GpuContext {
     }
 
     fn submit_locked(&self, b: &mut Batch) {
+        if !b.recorded {
+            return; // nothing recorded: the open encoder and pass wait for the next command
+        }
         b.pass = None;
+        b.recorded = false;
         let Some(enc) = b.encoder.take() else {
             return;
         };
@@ -868,6 +893,9 @@ impl GpuContext {
         bump(&COUNTERS.submits);
         // lets wgpu retire finished submissions without waiting
         let _ = in_driver(|| self.device.poll(wgpu::PollType::Poll));
+        // the next batch's encoder and compute pass are opened now, while the device works on
+        // this one (a synchronize waits right after), rather than by the next op
+        b.begin_pass(&self.device);
     }
 
     /// Submits the open batch (no wait).
