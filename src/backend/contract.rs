@@ -13,7 +13,8 @@
 
 use super::recurrent::{RnnCellGradIn, RnnCellIn, RnnStep};
 use super::{
-    AttnDims, BinaryOp, ClassLossSpec, Conv2dGeom, OptimStep, RandKind, ReduceOp, UnaryOp,
+    AttnDims, BinaryOp, ChannelCoeffs, ClassLossSpec, Conv2dGeom, OptimStep, RandKind, ReduceOp,
+    UnaryOp,
 };
 use crate::device::Device;
 use crate::dtype::DType;
@@ -256,6 +257,14 @@ pub trait Backend {
     ) -> Result<Self::Storage> {
         provided_channel::channel_affine(self, x, l, a, b, y)
     }
+
+    /// Batch normalisation's per-channel arithmetic in one pass over the channels: the `(C)`
+    /// outputs of `spec` from its `(C)` inputs (see [`ChannelCoeffs`]).
+    fn channel_coeffs(
+        &self,
+        spec: &ChannelCoeffs,
+        ins: &[&Self::Storage],
+    ) -> Result<Vec<Self::Storage>>;
 
     /// Per-channel `Σ y` and `Σ y·(x − m[c])` (`y` laid out as `x`), two `(C)` storages.
     /// Provided: [`provided_channel::channel_dot`].

@@ -103,6 +103,35 @@ pub struct ClassLossSpec {
     pub reduction: LossReduction,
 }
 
+/// Batch normalisation's per-channel arithmetic, one pass over `C` channels of dense `(C)`
+/// operands of one float dtype (see [`Backend::channel_coeffs`]); `istd = 1/√(var + eps)`.
+#[derive(Clone, Copy, Debug)]
+pub enum ChannelCoeffs {
+    /// inputs `mean, var[, weight][, bias]` → `a = weight·istd` (`istd` without a weight) and
+    /// `shift = bias − mean·a` (`−mean·a` without a bias)
+    Affine { eps: f64, weight: bool, bias: bool },
+    /// inputs `running_mean, running_var, mean, var` → `(1−m)·running_mean + m·mean` and
+    /// `(1−m)·running_var + m·unbias·var`
+    Running { momentum: f64, unbias: f64 },
+    /// inputs `a, var, mean, Σdy, Σdy·(x−mean)` over `count` values per channel → the input
+    /// gradient's `q = −a·istd²·Σdy(x−mean)/count` and `r = −(q·mean + a·Σdy/count)` (so that
+    /// `dx = dy·a + x·q + r`) and the weight gradient `Σdy(x−mean)·istd`
+    Grad { eps: f64, count: f64 },
+}
+
+impl ChannelCoeffs {
+    /// How many `(C)` operands it reads and writes.
+    pub fn arity(&self) -> (usize, usize) {
+        match *self {
+            ChannelCoeffs::Affine { weight, bias, .. } => {
+                (2 + usize::from(weight) + usize::from(bias), 2)
+            }
+            ChannelCoeffs::Running { .. } => (4, 2),
+            ChannelCoeffs::Grad { .. } => (5, 3),
+        }
+    }
+}
+
 /// Distributions for random fills.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RandKind {
@@ -340,6 +369,36 @@ pub fn channel_dot(
         Storage::Gpu(yg) => {
             let (a, b) = Gpu::of(yg).channel_dot(yg, gpu_of(x), l, gpu_of(m))?;
             Ok((Storage::Gpu(a), Storage::Gpu(b)))
+        }
+    })
+}
+
+/// Batch normalisation's per-channel arithmetic (see [`ChannelCoeffs`]) on dense `(C)`
+/// storages of one device and float dtype.
+pub fn channel_coeffs(spec: &ChannelCoeffs, ins: &[&Storage]) -> Result<Vec<Storage>> {
+    let op = "batch_norm";
+    let first = ins
+        .first()
+        .ok_or_else(|| Error::Value(format!("{op}: no per-channel operands")))?;
+    for t in &ins[1..] {
+        same_device(op, first, t)?;
+    }
+    guard(op, || match first {
+        Storage::Cpu(_) => {
+            let v: Vec<&CpuStorage> = ins.iter().map(|s| cpu_of(s)).collect();
+            Ok(Cpu
+                .channel_coeffs(spec, &v)?
+                .into_iter()
+                .map(Storage::Cpu)
+                .collect())
+        }
+        Storage::Gpu(g) => {
+            let v: Vec<&wgpu::GpuStorage> = ins.iter().map(|s| gpu_of(s)).collect();
+            Ok(Gpu::of(g)
+                .channel_coeffs(spec, &v)?
+                .into_iter()
+                .map(Storage::Gpu)
+                .collect())
         }
     })
 }

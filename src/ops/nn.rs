@@ -1,7 +1,7 @@
 //! Neural-network ops: convolution (im2col + matmul), pooling, normalisation, dropout, embedding,
 //! resizing. Most are compositions of differentiable primitives, so their backward is exact.
 
-use crate::backend::{self, Conv2dGeom, RandKind, UnaryOp};
+use crate::backend::{self, ChannelCoeffs, Conv2dGeom, RandKind, UnaryOp};
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -773,7 +773,7 @@ impl Tensor {
         let dt = self.dtype();
         let per_channel = move |v: crate::storage::Storage| Tensor::from_contiguous(v, &[c]);
         let (mean, var) = if let Some((rm, rv)) = running {
-            (rm.detach().to_dtype(dt)?, rv.detach().to_dtype(dt)?)
+            (dense_channels(rm, dt)?, dense_channels(rv, dt)?)
         } else {
             let count = n * spatial;
             // an empty batch gives an empty output and leaves the running statistics alone
@@ -788,32 +788,65 @@ impl Tensor {
             let (mean, var) = (per_channel(m), per_channel(v));
             if training && count > 0 {
                 let _g = crate::autograd::NoGradGuard::new();
-                let unbiased = var.mul_scalar(count as f64 / (count as f64 - 1.0).max(1.0))?;
-                for (buf, stat) in [(running_mean, &mean), (running_var, &unbiased)] {
+                let unbias = count as f64 / (count as f64 - 1.0).max(1.0);
+                let mut stats = vec![dense_channels(&mean, dt)?, dense_channels(&var, dt)?];
+                let bufs: Vec<&Tensor> =
+                    [running_mean, running_var].into_iter().flatten().collect();
+                if bufs.len() == 2 {
+                    // both running statistics updated in one pass over the channels
+                    let rs = [dense_channels(bufs[0], dt)?, dense_channels(bufs[1], dt)?];
+                    let spec = ChannelCoeffs::Running { momentum, unbias };
+                    let updated = {
+                        let g = [
+                            rs[0].storage(),
+                            rs[1].storage(),
+                            stats[0].storage(),
+                            stats[1].storage(),
+                        ];
+                        let ins: Vec<&crate::storage::Storage> = g.iter().map(|g| &**g).collect();
+                        backend::channel_coeffs(&spec, &ins)?
+                    };
+                    stats = updated.into_iter().map(per_channel).collect();
+                } else {
+                    stats[1] = stats[1].mul_scalar(unbias)?;
+                }
+                for (buf, stat) in [(running_mean, &stats[0]), (running_var, &stats[1])] {
                     if let Some(r) = buf {
                         let stat = stat.to_dtype(r.dtype())?;
-                        r.copy_(
-                            &r.mul_scalar(1.0 - momentum)?
-                                .add(&stat.mul_scalar(momentum)?)?,
-                        )?;
+                        if bufs.len() == 2 {
+                            r.copy_(&stat)?;
+                        } else {
+                            r.copy_(
+                                &r.mul_scalar(1.0 - momentum)?
+                                    .add(&stat.mul_scalar(momentum)?)?,
+                            )?;
+                        }
                     }
                 }
             }
             (mean, var)
         };
-        // y = x·a + b per channel, a = weight / √(var + eps), b = bias − mean·a
-        let invstd = var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?;
-        let a = match weight {
-            Some(w) => w.detach().to_dtype(dt)?.mul(&invstd)?,
-            None => invstd.clone(),
+        // y = x·a + shift per channel, a = weight / √(var + eps), shift = bias − mean·a
+        let (wd, bd) = (
+            weight.map(|w| dense_channels(w, dt)).transpose()?,
+            bias.map(|b| dense_channels(b, dt)).transpose()?,
+        );
+        let mut ins = vec![mean.storage(), var.storage()];
+        ins.extend(wd.iter().map(|w| w.storage()));
+        ins.extend(bd.iter().map(|b| b.storage()));
+        let refs: Vec<&crate::storage::Storage> = ins.iter().map(|g| &**g).collect();
+        let spec = ChannelCoeffs::Affine {
+            eps,
+            weight: wd.is_some(),
+            bias: bd.is_some(),
         };
-        let shift = mean.mul(&a)?.neg()?;
-        let shift = match bias {
-            Some(b) => shift.add(&b.detach().to_dtype(dt)?)?,
-            None => shift,
-        }
-        .contiguous()?;
-        let a = a.contiguous()?;
+        let coeffs = backend::channel_coeffs(&spec, &refs)?;
+        drop(refs);
+        drop(ins);
+        let mut coeffs = coeffs.into_iter().map(per_channel);
+        let missing = || Error::Runtime("batch_norm: per-channel coefficients missing".into());
+        let a = coeffs.next().ok_or_else(missing)?;
+        let shift = coeffs.next().ok_or_else(missing)?;
         let y = backend::channel_affine(&x.storage(), &l3, &a.storage(), &shift.storage(), None)?;
         let need = [
             self.requires_grad(),
@@ -836,6 +869,7 @@ impl Tensor {
             &[self],
             move |gr| {
                 if crate::autograd::is_creating_graph() {
+                    let invstd = var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?;
                     let stats = (batch_stats, &mean, &invstd, eps);
                     let mut out = batch_norm_grad_composed(gr, &xs, wsaved.as_ref(), stats, need)?;
                     out[1] = out[1]
@@ -860,21 +894,22 @@ impl Tensor {
                 let dy = gr.contiguous()?;
                 let (sdy, sdyx) =
                     backend::channel_dot(&dy.storage(), &x.storage(), &l3, &mean.storage())?;
-                let (sdy, sdyx) = (per_channel(sdy), per_channel(sdyx));
+                // dx = a·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = dy·a + x·q + r; dw = Σ(dy·x̂)
+                let spec = ChannelCoeffs::Grad { eps, count };
+                let qrw = {
+                    let g = [a.storage(), var.storage(), mean.storage()];
+                    backend::channel_coeffs(&spec, &[&g[0], &g[1], &g[2], &sdy, &sdyx])?
+                };
+                let mut qrw = qrw.into_iter().map(per_channel);
+                let missing = || Error::Runtime("batch_norm backward: coefficients missing".into());
+                let (q, r, gw) = (
+                    qrw.next().ok_or_else(missing)?,
+                    qrw.next().ok_or_else(missing)?,
+                    qrw.next().ok_or_else(missing)?,
+                );
                 let gx = if !need[0] {
                     None
                 } else if batch_stats {
-                    // dx = a·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = dy·a + x·q + r
-                    let q = a
-                        .mul(&invstd)?
-                        .mul(&invstd)?
-                        .mul(&sdyx)?
-                        .mul_scalar(-1.0 / count)?;
-                    let r = q
-                        .mul(&mean)?
-                        .add(&a.mul(&sdy)?.mul_scalar(1.0 / count)?)?
-                        .neg()?;
-                    let (q, r) = (q.contiguous()?, r.contiguous()?);
                     let gx = backend::channel_affine(
                         &x.storage(),
                         &l3,
@@ -895,9 +930,10 @@ impl Tensor {
                     Some(Tensor::from_contiguous(gx, dy.shape()))
                 };
                 let gw = match wdt {
-                    Some(d) if need[1] => Some(sdyx.mul(&invstd)?.to_dtype(d)?),
+                    Some(d) if need[1] => Some(gw.to_dtype(d)?),
                     _ => None,
                 };
+                let sdy = per_channel(sdy);
                 let gb = match bdt {
                     Some(d) if need[2] => Some(sdy.to_dtype(d)?),
                     _ => None,
@@ -1228,4 +1264,15 @@ fn batch_norm_grad_composed(
         None
     };
     Ok(vec![gx, gw, gb])
+}
+
+/// `t` detached as a dense `(C)` tensor of dtype `dt` that owns its whole storage (what the
+/// per-channel kernels read).
+fn dense_channels(t: &Tensor, dt: crate::dtype::DType) -> Result<Tensor> {
+    let t = t.detach().to_dtype(dt)?;
+    if t.owns_whole_storage() {
+        Ok(t)
+    } else {
+        Ok(t.deep_clone()?.detach())
+    }
 }

@@ -662,3 +662,101 @@ def test_a_gradient_aliasing_another_parameter_is_read_safely():
         out[dev] = [p.detach().cpu().numpy() for p in ps]
     for a, b in zip(out["cpu"], out["gpu"]):
         np.testing.assert_array_equal(b, a)
+
+
+def bn_reference(x, w, b, gy, eps, momentum, rm, rv, training):
+    """Batch normalisation over dim 1 as PyTorch defines it, in float64 numpy: the output, the
+    input / weight / bias gradients for output gradient ``gy`` and the running statistics after
+    the step."""
+    x, gy = x.astype(np.float64), gy.astype(np.float64)
+    c = x.shape[1]
+    ax = tuple(i for i in range(x.ndim) if i != 1)
+    bs = [1, c] + [1] * (x.ndim - 2)
+    count = x.size // c if c else 0
+    if training:
+        mu = x.mean(axis=ax) if count else np.zeros(c)
+        var = x.var(axis=ax) if count else np.zeros(c)
+        if count:
+            rm = (1 - momentum) * rm + momentum * mu
+            rv = (1 - momentum) * rv + momentum * var * count / max(count - 1, 1)
+    else:
+        mu, var = rm, rv
+    istd = 1 / np.sqrt(var + eps)
+    xhat = (x - mu.reshape(bs)) * istd.reshape(bs)
+    wv = np.ones(c) if w is None else w.astype(np.float64)
+    y = xhat * wv.reshape(bs) + (0 if b is None else b.astype(np.float64).reshape(bs))
+    if training and count:
+        g = gy - gy.mean(axis=ax, keepdims=True) - xhat * (gy * xhat).mean(axis=ax, keepdims=True)
+    else:
+        g = gy
+    dx = g * (wv * istd).reshape(bs)
+    return y, dx, (gy * xhat).sum(axis=ax), gy.sum(axis=ax), rm, rv
+
+
+@pytest.mark.parametrize("device", ["cpu", "gpu"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", ["both", "weight", "none"])
+@pytest.mark.parametrize(
+    "shape", [(8, 16, 5, 5), (3, 5, 7), (64, 6, 28, 28), (2, 129), (2, 1, 1, 1), (0, 4, 3)]
+)
+def test_batch_norm_matches_the_float64_definition(device, training, affine, shape):
+    rng = np.random.default_rng(sum(shape))
+    c = shape[1]
+    xn = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    gyn = rng.standard_normal(shape).astype(np.float32)
+    wn = rng.standard_normal(c).astype(np.float32)
+    bn = rng.standard_normal(c).astype(np.float32)
+    rmn = rng.standard_normal(c).astype(np.float32)
+    rvn = rng.uniform(0.5, 2, c).astype(np.float32)
+    eps, momentum = 1e-3, 0.3
+    w = rustdl.tensor(wn, device=device, requires_grad=True) if affine != "none" else None
+    b = rustdl.tensor(bn, device=device, requires_grad=True) if affine == "both" else None
+    rm, rv = rustdl.tensor(rmn, device=device), rustdl.tensor(rvn, device=device)
+    x = rustdl.tensor(xn, device=device, requires_grad=True)
+    y = F.batch_norm(x, rm, rv, w, b, training=training, momentum=momentum, eps=eps)
+    (y * rustdl.tensor(gyn, device=device)).sum().backward()
+    ref = bn_reference(
+        xn,
+        wn if w is not None else None,
+        bn if b is not None else None,
+        gyn,
+        eps,
+        momentum,
+        rmn,
+        rvn,
+        training,
+    )
+    # one value per channel (N = 2, 1×1) makes x̂ = ±1 and the input gradient a difference of
+    # nearly equal terms: compared with an absolute tolerance of the float32 inputs' size
+    tol = dict(rtol=1e-4, atol=2e-4)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), ref[0], **tol)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), ref[1], **tol)
+    if w is not None:
+        np.testing.assert_allclose(w.grad.cpu().numpy(), ref[2], rtol=1e-4, atol=2e-3)
+    if b is not None:
+        np.testing.assert_allclose(b.grad.cpu().numpy(), ref[3], rtol=1e-4, atol=2e-3)
+    np.testing.assert_allclose(rm.cpu().numpy(), ref[4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rv.cpu().numpy(), ref[5], rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_takes_a_few_dispatches_per_layer():
+    """Statistics, running-statistics update, coefficients and the affine map are one dispatch
+    each (composed, a training layer took 25 dispatches forward and 20 backward)."""
+    m = nn.BatchNorm2d(16).to("gpu")
+    x = rustdl.randn(8, 16, 6, 6, device="gpu", requires_grad=True)
+    gy = rustdl.randn(8, 16, 6, 6, device="gpu")
+    m(x)
+    with rustdl.gpu.trace() as fwd:
+        y = m(x)
+    with rustdl.gpu.trace() as bwd:
+        y.backward(gy)
+    # forward: num_batches_tracked += 1 (2), moments, running update, its 2 copies into the
+    # buffers, coefficients, affine map
+    assert [k for k, _ in fwd].count("channel_moments") == 1
+    assert len(fwd) <= 8, [k for k, _ in fwd]
+    # backward: the two channel sums, the gradient coefficients, the input gradient's map
+    assert len(bwd) <= 4, [k for k, _ in bwd]
+    m.eval()
+    with rustdl.gpu.trace() as ev:
+        m(x)
+    assert [k for k, _ in ev] == ["channel_coeffs", "channel_affine"]

@@ -7,7 +7,7 @@ use super::image_conv::{
 };
 use crate::backend::contract::{forward_kernels, provided, Backend, Operand};
 use crate::backend::{
-    AttnDims, Conv2dGeom, OptimStep, RandKind, RnnCellGradIn, RnnCellIn, RnnStep,
+    AttnDims, ChannelCoeffs, Conv2dGeom, OptimStep, RandKind, RnnCellGradIn, RnnCellIn, RnnStep,
 };
 use crate::device::Device;
 use crate::dtype::DType;
@@ -150,6 +150,10 @@ impl Backend for Cpu {
         y: Option<(&CpuStorage, &CpuStorage)>,
     ) -> Result<CpuStorage> {
         super::norm::channel_affine(x, l, a, b, y)
+    }
+
+    fn channel_coeffs(&self, spec: &ChannelCoeffs, ins: &[&CpuStorage]) -> Result<Vec<CpuStorage>> {
+        super::norm::channel_coeffs(spec, ins)
     }
 
     fn channel_dot(

@@ -9,6 +9,7 @@
 
 use super::pool;
 use super::view_slice;
+use crate::backend::ChannelCoeffs;
 use crate::dtype::Float;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -229,4 +230,88 @@ pub fn channel_dot(
         }
         _ => return Err(dtype_error("batch_norm backward")),
     })
+}
+
+/// Batch normalisation's per-channel arithmetic (see [`ChannelCoeffs`]).
+pub fn channel_coeffs(spec: &ChannelCoeffs, ins: &[&CpuStorage]) -> Result<Vec<CpuStorage>> {
+    let op = "batch_norm";
+    if ins.len() != spec.arity().0 {
+        return Err(Error::Value(format!(
+            "{op}: {} per-channel operands for {spec:?}",
+            ins.len()
+        )));
+    }
+    let c = ins[0].len();
+    for v in ins {
+        channels(v, c, op)?;
+    }
+    let f32s: Option<Vec<&[f32]>> = ins
+        .iter()
+        .map(|s| match s {
+            CpuStorage::F32(v) => Some(&v[..]),
+            _ => None,
+        })
+        .collect();
+    let f64s: Option<Vec<&[f64]>> = ins
+        .iter()
+        .map(|s| match s {
+            CpuStorage::F64(v) => Some(&v[..]),
+            _ => None,
+        })
+        .collect();
+    match (f32s, f64s) {
+        (Some(v), _) => Ok(coeffs_t(spec, &v, c)
+            .into_iter()
+            .map(CpuStorage::F32)
+            .collect()),
+        (_, Some(v)) => Ok(coeffs_t(spec, &v, c)
+            .into_iter()
+            .map(CpuStorage::F64)
+            .collect()),
+        _ => Err(dtype_error(op)),
+    }
+}
+
+fn coeffs_t<T: Float>(spec: &ChannelCoeffs, v: &[&[T]], c: usize) -> Vec<Vec<T>> {
+    let f = |x: T| x.to_f64();
+    let t = T::from_f64;
+    let istd = |var: T, eps: f64| 1.0 / (f(var) + eps).sqrt();
+    match *spec {
+        ChannelCoeffs::Affine { eps, weight, bias } => {
+            let (mean, var) = (v[0], v[1]);
+            let w = weight.then(|| v[2]);
+            let b = bias.then(|| v[2 + usize::from(weight)]);
+            let a: Vec<f64> = (0..c)
+                .map(|i| istd(var[i], eps) * w.map_or(1.0, |w| f(w[i])))
+                .collect();
+            let shift = (0..c)
+                .map(|i| t(b.map_or(0.0, |b| f(b[i])) - f(mean[i]) * a[i]))
+                .collect();
+            vec![a.into_iter().map(t).collect(), shift]
+        }
+        ChannelCoeffs::Running { momentum, unbias } => {
+            let upd = |r: &[T], s: &[T], k: f64| {
+                (0..c)
+                    .map(|i| t((1.0 - momentum) * f(r[i]) + momentum * k * f(s[i])))
+                    .collect()
+            };
+            vec![upd(v[0], v[2], 1.0), upd(v[1], v[3], unbias)]
+        }
+        ChannelCoeffs::Grad { eps, count } => {
+            let (a, var, mean, sdy, sdyx) = (v[0], v[1], v[2], v[3], v[4]);
+            let (mut q, mut r, mut gw) = (
+                Vec::with_capacity(c),
+                Vec::with_capacity(c),
+                Vec::with_capacity(c),
+            );
+            for i in 0..c {
+                let is = istd(var[i], eps);
+                let qi = -f(a[i]) * is * is * f(sdyx[i]) / count;
+                q.push(t(qi));
+                r.push(t(-(qi * f(mean[i]) + f(a[i]) * f(sdy[i]) / count)));
+                gw.push(t(f(sdyx[i]) * is));
+            }
+            vec![q, r, gw]
+        }
+    }
 }

@@ -36,6 +36,7 @@ pub fn entries() -> Vec<&'static Entry> {
     v.extend(super::recurrent::ENTRIES);
     v.extend(super::attention::ENTRIES);
     v.extend(super::class_loss::ENTRIES);
+    v.extend(super::channel::ENTRIES);
     v
 }
 

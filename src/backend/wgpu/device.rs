@@ -8,8 +8,8 @@ use super::GpuStorage;
 use crate::backend::contract::{forward_kernels, Backend, Operand};
 use crate::backend::cpu::Cpu;
 use crate::backend::{
-    AttnDims, BinaryOp, ClassLossSpec, Conv2dGeom, OptimStep, RandKind, ReduceOp, RnnCellGradIn,
-    RnnCellIn, RnnStep, UnaryOp,
+    AttnDims, BinaryOp, ChannelCoeffs, ClassLossSpec, Conv2dGeom, OptimStep, RandKind, ReduceOp,
+    RnnCellGradIn, RnnCellIn, RnnStep, UnaryOp,
 };
 use crate::device::Device;
 use crate::dtype::DType;
@@ -309,6 +309,35 @@ impl Backend for Gpu {
         bias: Option<&GpuStorage>,
     ) -> Result<GpuStorage> {
         super::matmul::matmul_bias(a, la, b, lb, bias)
+    }
+
+    fn channel_moments(&self, x: &GpuStorage, l: &Layout) -> Result<(GpuStorage, GpuStorage)> {
+        super::channel_moments(x, l)
+    }
+
+    fn channel_affine(
+        &self,
+        x: &GpuStorage,
+        l: &Layout,
+        a: &GpuStorage,
+        b: &GpuStorage,
+        y: Option<(&GpuStorage, &GpuStorage)>,
+    ) -> Result<GpuStorage> {
+        super::channel_affine(x, l, a, b, y)
+    }
+
+    fn channel_coeffs(&self, spec: &ChannelCoeffs, ins: &[&GpuStorage]) -> Result<Vec<GpuStorage>> {
+        super::channel::channel_coeffs(spec, ins)
+    }
+
+    fn channel_dot(
+        &self,
+        y: &GpuStorage,
+        x: &GpuStorage,
+        l: &Layout,
+        m: &GpuStorage,
+    ) -> Result<(GpuStorage, GpuStorage)> {
+        super::channel_dot(y, x, l, m)
     }
 
     fn class_loss_forward(

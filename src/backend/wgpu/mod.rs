@@ -37,6 +37,7 @@
 //! submit and wait) before the op is recorded.
 
 mod attention;
+mod channel;
 mod class_loss;
 mod codes;
 mod context;
@@ -65,6 +66,7 @@ use crate::error::Result;
 use context::{context, lock, GpuContext, COUNTERS};
 
 pub use attention::{attention_backward, attention_forward};
+pub use channel::{channel_affine, channel_dot, channel_moments};
 pub use class_loss::{class_loss_backward, class_loss_forward};
 pub use conv::{col2im, im2col, max_pool2d};
 pub use device::Gpu;

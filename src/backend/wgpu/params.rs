@@ -202,5 +202,6 @@ pub(crate) fn layouts() -> Vec<ParamLayout> {
         of::<super::recurrent::RnnParams>(),
         of::<super::attention::AttnParams>(),
         of::<super::class_loss::LossParams>(),
+        of::<super::channel::ChanParams>(),
     ]
 }

@@ -31,6 +31,7 @@ pub enum Shader {
     Recurrent,
     Attention,
     ClassLoss,
+    Channel,
 }
 
 macro_rules! shader_source {
@@ -49,7 +50,7 @@ pub(crate) const PRELUDE: &str = shader_source!("prelude");
 
 impl Shader {
     /// Every shader file.
-    pub const ALL: [Shader; 12] = [
+    pub const ALL: [Shader; 13] = [
         Shader::Elementwise,
         Shader::Reduce,
         Shader::Matmul,
@@ -62,6 +63,7 @@ impl Shader {
         Shader::Recurrent,
         Shader::Attention,
         Shader::ClassLoss,
+        Shader::Channel,
     ];
 
     /// The file name in `shaders/` without `.wgsl`.
@@ -79,6 +81,7 @@ impl Shader {
             Shader::Recurrent => "recurrent",
             Shader::Attention => "attention",
             Shader::ClassLoss => "class_loss",
+            Shader::Channel => "channel",
         }
     }
 
@@ -96,6 +99,7 @@ impl Shader {
             Shader::Recurrent => shader_source!("recurrent"),
             Shader::Attention => shader_source!("attention"),
             Shader::ClassLoss => shader_source!("class_loss"),
+            Shader::Channel => shader_source!("channel"),
         }
     }
 
