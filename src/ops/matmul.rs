@@ -66,6 +66,10 @@ impl Tensor {
         let s = backend::matmul(&self.storage(), &la, &other.storage(), &lb)?;
         let mut so = batch.to_vec();
         so.extend_from_slice(&[sa[sa.len() - 2], sb[sb.len() - 1]]);
+        if !crate::autograd::needs_grad(&[self, other]) {
+            // no node: nothing to save (the products of a backward take this path)
+            return Ok(Tensor::from_contiguous(s, &so));
+        }
         let (xa, xb) = (self.saved(), other.saved());
         let (sha, shb) = (self.shape().to_vec(), other.shape().to_vec());
         // gradients only for the operands that need them (an input batch needs none)
@@ -136,7 +140,6 @@ impl Tensor {
         let lead = &self.shape()[..self.ndim() - 1];
         let rows: usize = lead.iter().product();
         let x2 = self.detach().reshape(&[rows, fin])?;
-        let xs = self.saved();
         let wt = w.layout().permute(&[1, 0]);
         let y = match b {
             // the bias in the product's epilogue where the backend has one
@@ -157,6 +160,12 @@ impl Tensor {
         };
         let mut out_shape = lead.to_vec();
         out_shape.push(fout);
+        let mut inputs = vec![self, w];
+        inputs.extend(b);
+        if !crate::autograd::needs_grad(&inputs) {
+            return Ok(Tensor::from_contiguous(y, &out_shape));
+        }
+        let xs = self.saved();
         let (wd, need) = (w.saved(), [self.requires_grad(), w.requires_grad()]);
         let need_b = b.is_some_and(|b| b.requires_grad());
         let xshape = self.shape().to_vec();
@@ -167,8 +176,6 @@ impl Tensor {
         if need[0] {
             lin_saved.push(w);
         }
-        let mut inputs = vec![self, w];
-        inputs.extend(b);
         Ok(Tensor::from_op(
             y,
             &out_shape,

@@ -178,8 +178,17 @@ fn new_encoder(device: &wgpu::Device) -> wgpu::CommandEncoder {
 /// buffers out again step after step, so a training loop finds most of its bind groups here.
 #[derive(Default)]
 struct BindGroups {
-    map: rustc_hash::FxHashMap<(usize, Vec<wgpu::Buffer>), wgpu::BindGroup>,
+    map: rustc_hash::FxHashMap<BindKey, wgpu::BindGroup>,
 }
+
+/// A bind group's key: the entry point and its buffers, the first [`MAX_KEY_BUFFERS`] inline
+/// (no allocation for most kernels) and any more in a vector.
+type BindKey = (
+    usize,
+    [Option<wgpu::Buffer>; MAX_KEY_BUFFERS],
+    Vec<wgpu::Buffer>,
+);
+const MAX_KEY_BUFFERS: usize = 8;
 
 /// Recomputes a recorded dispatch's parameter block when it is replayed: from how many steps
 /// the optimizers are past the captured one and the learning rate they have now (when the
@@ -722,9 +731,14 @@ impl GpuContext {
         params: &wgpu::Buffer,
         buffers: &[&wgpu::Buffer],
     ) -> wgpu::BindGroup {
-        let key = (
+        let key: BindKey = (
             k.entry as *const _ as usize,
-            buffers.iter().map(|&b| b.clone()).collect::<Vec<_>>(),
+            std::array::from_fn(|i| buffers.get(i).map(|&b| b.clone())),
+            buffers
+                .iter()
+                .skip(MAX_KEY_BUFFERS)
+                .map(|&b| b.clone())
+                .collect(),
         );
         let mut cache = lock(&self.bind_groups);
         if let Some(g) = cache.map.get(&key) {

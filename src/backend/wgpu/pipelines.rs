@@ -185,20 +185,43 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub(crate) struct Kernel {
     pub entry: &'static Entry,
-    pub constants: Vec<(&'static str, f64)>,
+    /// the override constants set, the first `n` of `consts` (held inline: a kernel is made for
+    /// every dispatch)
+    consts: [(&'static str, f64); MAX_CONSTANTS],
+    n: usize,
 }
+
+/// Override constants one kernel sets at most.
+const MAX_CONSTANTS: usize = 8;
 
 impl Kernel {
     pub fn new(entry: &'static Entry) -> Kernel {
         Kernel {
             entry,
-            constants: Vec::new(),
+            consts: [("", 0.0); MAX_CONSTANTS],
+            n: 0,
         }
     }
 
-    /// Adds a pipeline-overridable constant (one of the entry's `overrides`).
+    /// The override constants set.
+    pub fn constants(&self) -> &[(&'static str, f64)] {
+        &self.consts[..self.n]
+    }
+
+    /// Adds a pipeline-overridable constant (one of the entry's `overrides`); one set twice
+    /// keeps its last value.
     pub fn with(mut self, name: &'static str, value: impl Into<f64>) -> Kernel {
-        self.constants.push((name, value.into()));
+        let value = value.into();
+        if let Some(c) = self.consts[..self.n].iter_mut().find(|c| c.0 == name) {
+            c.1 = value;
+        } else if self.n < MAX_CONSTANTS {
+            self.consts[self.n] = (name, value);
+            self.n += 1;
+        } else {
+            // more constants than any entry declares: recorded as an unknown one, which
+            // `check` refuses with the entry's name
+            self.consts[MAX_CONSTANTS - 1] = ("<too many override constants>", value);
+        }
         self
     }
 
@@ -226,7 +249,7 @@ impl Kernel {
             )));
         }
         if let Some((n, _)) = self
-            .constants
+            .constants()
             .iter()
             .find(|(n, _)| !e.overrides.contains(n))
         {
@@ -236,13 +259,11 @@ impl Kernel {
     }
 
     fn key(&self) -> Key {
-        (
-            self.entry as *const Entry as usize,
-            self.constants
-                .iter()
-                .map(|&(n, v)| (n, v.to_bits()))
-                .collect(),
-        )
+        let mut k = [(0usize, 0u64); MAX_CONSTANTS];
+        for (slot, &(n, v)) in k.iter_mut().zip(self.constants()) {
+            *slot = (n.as_ptr() as usize ^ n.len().rotate_left(48), v.to_bits());
+        }
+        (self.entry as *const Entry as usize, k)
     }
 }
 
@@ -255,7 +276,7 @@ pub(crate) struct Pipeline {
 
 /// A pipeline's key: its entry point (entries are statics, so the address names one) and its
 /// constants. Looked up once per dispatch, hence the fast hash.
-type Key = (usize, Vec<(&'static str, u64)>);
+type Key = (usize, [(usize, u64); MAX_CONSTANTS]);
 
 /// The bind group layout of `e`: the uniform block at 0, then its storage bindings.
 fn bind_group_layout(device: &wgpu::Device, e: &Entry) -> wgpu::BindGroupLayout {
@@ -326,7 +347,7 @@ impl PipelineCache {
             module,
             entry_point: Some(e.name),
             compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &k.constants,
+                constants: k.constants(),
                 // every kernel writes its workgroup memory before reading it
                 zero_initialize_workgroup_memory: false,
             },
