@@ -170,6 +170,12 @@ class Optimizer:
                 loss = closure()
         recording = _gpu._recording
         stepped: list[dict] = []
+        # the per-parameter hooks the optimizer leaves as the base class has them are not called
+        # for each parameter (no state to create once it exists, no per-parameter scalars)
+        cls = type(self)
+        plain_prepare = cls._prepare_state is Optimizer._prepare_state
+        plain_scalars = cls._step_scalars is Optimizer._step_scalars
+        state_tensors = self._state_tensors
         for group in self.param_groups:
             hyper = self._hyper(group)
             batches: dict[tuple, tuple[list, list]] = {}
@@ -178,7 +184,7 @@ class Optimizer:
                     continue
                 st = self.state[p]
                 before = dict(st) if recording is not None else None
-                first = self._prepare_state(p, st, group)
+                first = False if plain_prepare and st else self._prepare_state(p, st, group)
                 if before is not None:
                     if first or st.keys() != before.keys():
                         st.clear()
@@ -191,10 +197,10 @@ class Optimizer:
                     stepped.append(st)
                 if "step" in st:
                     st["step"] += 1
-                key = (st.get("step", 0), first, self._step_scalars(st, group))
-                ps, ss = batches.setdefault(key, ([], []))
+                scalars = () if plain_scalars else self._step_scalars(st, group)
+                ps, ss = batches.setdefault((st.get("step", 0), first, scalars), ([], []))
                 ps.append(p)
-                ss.append(self._state_tensors(st, group))
+                ss.append(state_tensors(st, group))
             for (step, first, scalars), (ps, ss) in batches.items():
                 _rustdl.optim_step(
                     self._kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first}

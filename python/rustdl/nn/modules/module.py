@@ -246,8 +246,10 @@ class Module:
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
         for store in ("_parameters", "_buffers", "_modules"):
-            if store in d and name in d[store]:
+            try:
                 return d[store][name]
+            except KeyError:
+                pass
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
