@@ -140,6 +140,26 @@ def lenet_pair(lib, dev):
     ).to(dev)
 
 
+def bn_cnn_pair(lib, dev):
+    """A small CIFAR-shaped convolutional net with batch normalisation after every convolution
+    (conv-BN-ReLU blocks, as VGG and ResNet stack them)."""
+    nn = lib.nn
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(
+        *block(3, 16),
+        *block(16, 16),
+        nn.MaxPool2d(2),
+        *block(16, 32),
+        *block(32, 32),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 8 * 8, 10),
+    ).to(dev)
+
+
 def train_step_fn(lib, model, opt, x, y):
     F = lib.nn.functional
 
@@ -226,6 +246,7 @@ def cases(args, torch, rustdl):
     for name, build, opt_name in (
         ("mlp_train_step", mlp_pair, "sgd"),
         ("lenet_train_step", lenet_pair, "adam"),
+        ("bn_cnn_train_step", bn_cnn_pair, "adam"),
     ):
         rustdl.manual_seed(0)
         torch.manual_seed(0)
@@ -236,7 +257,7 @@ def cases(args, torch, rustdl):
         else:
             ro = rustdl.optim.Adam(rm.parameters(), lr=1e-3)
             to = torch.optim.Adam(tm.parameters(), lr=1e-3)
-        shape = (64, 784) if name.startswith("mlp") else (64, 1, 28, 28)
+        shape = {"mlp": (64, 784), "lenet": (64, 1, 28, 28), "bn": (64, 3, 32, 32)}[name.split("_")[0]]
         xb = rng.standard_normal(shape).astype(np.float32)
         yb = rng.integers(0, 10, size=64)
         rs = train_step_fn(rustdl, rm, ro, rustdl.tensor(xb, device=rd), rustdl.tensor(yb, device=rd))

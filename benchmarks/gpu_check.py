@@ -1,5 +1,5 @@
-"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, MLP and LeNet
-training steps (live and captured, with dispatches per step and host time per dispatch), a VGG
+"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, MLP, LeNet and
+conv-BN training steps (live and captured, with dispatches per step and host time per dispatch), a VGG
 block's convolutions forward + backward and cross-entropy 512x1000, each next to PyTorch CUDA
 fp32 (TF32 off) when torch with CUDA is importable. Every case is timed twice after a warm-up:
 on the host around a device synchronisation (``*_ms``, ``*_gflops``) and by the device's own
@@ -21,7 +21,7 @@ import rustdl
 import rustdl.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import event_timed, lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
+from compare import bn_cnn_pair, event_timed, lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
 
 
 def warm_timed(fn, sync, iters):
@@ -103,7 +103,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     # training steps (batch 64, Adam), live and captured (rustdl.gpu.capture: one replay per
     # step), with the dispatches of one step and the host CPU time per dispatch
-    for name, build, shape in (("mlp", mlp_pair, (64, 784)), ("lenet", lenet_pair, (64, 1, 28, 28))):
+    for name, build, shape in (
+        ("mlp", mlp_pair, (64, 784)),
+        ("lenet", lenet_pair, (64, 1, 28, 28)),
+        ("bn_cnn", bn_cnn_pair, (64, 3, 32, 32)),
+    ):
         xb = rng.standard_normal(shape).astype(np.float32)
         yb = rng.integers(0, 10, shape[0])
         row: dict = {}
