@@ -381,6 +381,12 @@ pub fn attach_vec<T: Copy>(n: usize, pid: i32, fd: i32) -> Result<Vec<T>> {
     Ok(v)
 }
 
+/// Whether `ptr` points into shared memory (a tensor moved there by `share_memory_`, or one
+/// mapped from another process).
+pub fn in_shared(ptr: *const u8) -> bool {
+    find(ptr as usize).is_some()
+}
+
 /// `(pid, fd, bytes)` naming the shared region that starts at `ptr`, for another process to
 /// map; None for memory that is not a shared buffer.
 pub fn shared_handle(ptr: *const u8) -> Option<(i32, i32, usize)> {

@@ -771,6 +771,36 @@ impl Tensor {
         ))
     }
 
+    /// The data write of an in-place op whose result `src` nothing else references: where both
+    /// own their whole storage with one shape, dtype and device, the two storages exchange
+    /// contents (every view and handle of this tensor's storage sees the new values, as after a
+    /// copy) and the old buffer leaves with `src`, so no copy runs (no kernel on the GPU).
+    /// Returns false, having done nothing, where the data must be copied: `src` shared, a view,
+    /// memory lent out (a numpy view), shared with other processes, or used by a captured graph.
+    pub(crate) fn move_from(&self, src: &Tensor, op: &'static str) -> bool {
+        if Arc::strong_count(&src.0) != 1
+            || Arc::strong_count(&src.0.storage) != 1
+            || Arc::weak_count(&src.0.storage) != 0
+            || Arc::ptr_eq(&self.0.storage, &src.0.storage)
+            || src.dtype() != self.dtype()
+            || src.device() != self.device()
+            || src.shape() != self.shape()
+            || self.numel() == 0
+            || !self.owns_whole_storage()
+            || !src.owns_whole_storage()
+        {
+            return false;
+        }
+        let mut mine = self.storage_mut();
+        if crate::host::is_pinned(&self.0.storage) || !backend::replaceable(&mine) {
+            return false;
+        }
+        std::mem::swap(&mut *mine, &mut *src.storage_mut());
+        drop(mine);
+        self.0.version.bump(op);
+        true
+    }
+
     /// Writes `src` (broadcast) into this tensor's storage: the raw data write under every
     /// in-place op, with no autograd bookkeeping beyond the version bump.
     pub(crate) fn write_from(&self, src: &Tensor, op: &'static str) -> Result<()> {

@@ -313,6 +313,24 @@ pub fn matmul_bias(
     ))
 }
 
+/// Whether `dst`'s memory may be exchanged for another buffer by an in-place write (see
+/// `Tensor::move_from`): not host memory shared with other processes, not a GPU buffer a
+/// captured graph uses.
+pub(crate) fn replaceable(dst: &Storage) -> bool {
+    match dst {
+        Storage::Cpu(c) => {
+            let ptr: *const u8 = match c {
+                CpuStorage::F32(v) => v.as_ptr().cast(),
+                CpuStorage::F64(v) => v.as_ptr().cast(),
+                CpuStorage::I64(v) => v.as_ptr().cast(),
+                CpuStorage::Bool(v) => v.as_ptr().cast(),
+            };
+            !crate::shm::in_shared(ptr)
+        }
+        Storage::Gpu(g) => wgpu::replaceable(g),
+    }
+}
+
 /// Per-channel mean and biased variance of the dense `(N, C, S)` view `x`.
 pub fn channel_moments(x: &Storage, l: &Layout) -> Result<(Storage, Storage)> {
     guard("batch_norm", || match x {

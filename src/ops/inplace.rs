@@ -172,7 +172,9 @@ impl Tensor {
                  autograd cannot track that: create the view with grad enabled, or clone() it"
             )));
         }
-        self.write_from(&r, op)?;
+        if !self.move_from(&r, op) {
+            self.write_from(&r, op)?;
+        }
         if !grad_mode {
             return Ok(());
         }

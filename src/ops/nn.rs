@@ -810,11 +810,18 @@ impl Tensor {
                 } else {
                     stats[1] = stats[1].mul_scalar(unbias)?;
                 }
-                for (buf, stat) in [(running_mean, &stats[0]), (running_var, &stats[1])] {
+                for (buf, stat) in [running_mean, running_var].into_iter().zip(stats) {
                     if let Some(r) = buf {
-                        let stat = stat.to_dtype(r.dtype())?;
+                        let stat = if stat.dtype() == r.dtype() {
+                            stat
+                        } else {
+                            stat.to_dtype(r.dtype())?
+                        };
                         if bufs.len() == 2 {
-                            r.copy_(&stat)?;
+                            // a fresh result: moved into the buffer where it can be (no copy)
+                            if !r.move_from(&stat, "batch_norm") {
+                                r.copy_(&stat)?;
+                            }
                         } else {
                             r.copy_(
                                 &r.mul_scalar(1.0 - momentum)?

@@ -47,6 +47,11 @@ def test_share_memory_in_place_keeps_values_and_views():
     view.mul_(10.0)  # views still write the same (now shared) memory
     np.testing.assert_array_equal(base.numpy()[1:, ::2], np.arange(12.0).reshape(3, 4)[1:, ::2] * 10)
     base.share_memory_()  # idempotent
+    base.add_(1.0)  # a whole-tensor in-place op writes the shared memory, not a fresh buffer
+    assert base.is_shared() and view.is_shared()
+    expect = np.arange(12.0).reshape(3, 4)
+    expect[1:, ::2] *= 10
+    np.testing.assert_array_equal(base.numpy(), expect + 1)
     for dtype in (rustdl.float64, rustdl.int64, rustdl.bool):
         t = rustdl.ones(3, dtype=dtype)
         t.share_memory_()

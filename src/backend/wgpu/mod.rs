@@ -128,6 +128,13 @@ impl GpuStorage {
     }
 }
 
+/// Whether `g`'s buffer may be handed to another storage by an in-place write that moves a
+/// fresh result in (see `Tensor::move_from`): not while a step is being captured, and not a
+/// buffer a captured graph reads or writes by identity.
+pub(crate) fn replaceable(g: &GpuStorage) -> bool {
+    !g.ctx.capturing() && !lock(&g.ctx.pool).is_pinned(&g.buf)
+}
+
 impl Drop for GpuStorage {
     fn drop(&mut self) {
         // the handle is reference counted: commands still pending keep the buffer alive, and the

@@ -103,6 +103,11 @@ impl BufferPool {
         }
     }
 
+    /// Whether a captured graph owns `buf`.
+    pub fn is_pinned(&self, buf: &wgpu::Buffer) -> bool {
+        self.pinned.contains_key(buf)
+    }
+
     /// A graph owning `bufs` is gone: they may be pooled again once released (the ones already
     /// released are simply freed with the graph).
     pub fn unpin(&mut self, bufs: &[wgpu::Buffer]) {
