@@ -776,7 +776,8 @@ impl Tensor {
     /// contents (every view and handle of this tensor's storage sees the new values, as after a
     /// copy) and the old buffer leaves with `src`, so no copy runs (no kernel on the GPU).
     /// Returns false, having done nothing, where the data must be copied: `src` shared, a view,
-    /// memory lent out (a numpy view), shared with other processes, or used by a captured graph.
+    /// memory lent out (a numpy view), shared with other processes (either side), or used by a
+    /// captured graph.
     pub(crate) fn move_from(&self, src: &Tensor, op: &'static str) -> bool {
         if Arc::strong_count(&src.0) != 1
             || Arc::strong_count(&src.0.storage) != 1
@@ -792,10 +793,15 @@ impl Tensor {
             return false;
         }
         let mut mine = self.storage_mut();
-        if crate::host::is_pinned(&self.0.storage) || !backend::replaceable(&mine) {
+        let mut theirs = src.storage_mut();
+        if crate::host::is_pinned(&self.0.storage)
+            || !backend::replaceable(&mine)
+            || !backend::replaceable(&theirs)
+        {
             return false;
         }
-        std::mem::swap(&mut *mine, &mut *src.storage_mut());
+        std::mem::swap(&mut *mine, &mut *theirs);
+        drop(theirs);
         drop(mine);
         self.0.version.bump(op);
         true
