@@ -789,24 +789,15 @@ impl Tensor {
             if training && count > 0 {
                 let _g = crate::autograd::NoGradGuard::new();
                 let unbias = count as f64 / (count as f64 - 1.0).max(1.0);
-                let mut stats = vec![dense_channels(&mean, dt)?, dense_channels(&var, dt)?];
+                let mut stats = vec![mean.clone(), var.clone()];
                 let bufs: Vec<&Tensor> =
                     [running_mean, running_var].into_iter().flatten().collect();
                 if bufs.len() == 2 {
                     // both running statistics updated in one pass over the channels
                     let rs = [dense_channels(bufs[0], dt)?, dense_channels(bufs[1], dt)?];
                     let spec = ChannelCoeffs::Running { momentum, unbias };
-                    let updated = {
-                        let g = [
-                            rs[0].storage(),
-                            rs[1].storage(),
-                            stats[0].storage(),
-                            stats[1].storage(),
-                        ];
-                        let ins: Vec<&crate::storage::Storage> = g.iter().map(|g| &**g).collect();
-                        backend::channel_coeffs(&spec, &ins)?
-                    };
-                    stats = updated.into_iter().map(per_channel).collect();
+                    let [rm, rv] = channel_coeffs(&spec, &[&rs[0], &rs[1], &mean, &var])?;
+                    stats = vec![rm, rv];
                 } else {
                     stats[1] = stats[1].mul_scalar(unbias)?;
                 }
@@ -838,22 +829,15 @@ impl Tensor {
             weight.map(|w| dense_channels(w, dt)).transpose()?,
             bias.map(|b| dense_channels(b, dt)).transpose()?,
         );
-        let mut ins = vec![mean.storage(), var.storage()];
-        ins.extend(wd.iter().map(|w| w.storage()));
-        ins.extend(bd.iter().map(|b| b.storage()));
-        let refs: Vec<&crate::storage::Storage> = ins.iter().map(|g| &**g).collect();
+        let mut ins = vec![&mean, &var];
+        ins.extend(wd.as_ref());
+        ins.extend(bd.as_ref());
         let spec = ChannelCoeffs::Affine {
             eps,
             weight: wd.is_some(),
             bias: bd.is_some(),
         };
-        let coeffs = backend::channel_coeffs(&spec, &refs)?;
-        drop(refs);
-        drop(ins);
-        let mut coeffs = coeffs.into_iter().map(per_channel);
-        let missing = || Error::Runtime("batch_norm: per-channel coefficients missing".into());
-        let a = coeffs.next().ok_or_else(missing)?;
-        let shift = coeffs.next().ok_or_else(missing)?;
+        let [a, shift] = channel_coeffs(&spec, &ins)?;
         let y = backend::channel_affine(&x.storage(), &l3, &a.storage(), &shift.storage(), None)?;
         let need = [
             self.requires_grad(),
@@ -901,19 +885,10 @@ impl Tensor {
                 let dy = gr.contiguous()?;
                 let (sdy, sdyx) =
                     backend::channel_dot(&dy.storage(), &x.storage(), &l3, &mean.storage())?;
+                let (sdy, sdyx) = (per_channel(sdy), per_channel(sdyx));
                 // dx = a·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = dy·a + x·q + r; dw = Σ(dy·x̂)
                 let spec = ChannelCoeffs::Grad { eps, count };
-                let qrw = {
-                    let g = [a.storage(), var.storage(), mean.storage()];
-                    backend::channel_coeffs(&spec, &[&g[0], &g[1], &g[2], &sdy, &sdyx])?
-                };
-                let mut qrw = qrw.into_iter().map(per_channel);
-                let missing = || Error::Runtime("batch_norm backward: coefficients missing".into());
-                let (q, r, gw) = (
-                    qrw.next().ok_or_else(missing)?,
-                    qrw.next().ok_or_else(missing)?,
-                    qrw.next().ok_or_else(missing)?,
-                );
+                let [q, r, gw] = channel_coeffs(&spec, &[&a, &var, &mean, &sdy, &sdyx])?;
                 let gx = if !need[0] {
                     None
                 } else if batch_stats {
@@ -940,7 +915,6 @@ impl Tensor {
                     Some(d) if need[1] => Some(gw.to_dtype(d)?),
                     _ => None,
                 };
-                let sdy = per_channel(sdy);
                 let gb = match bdt {
                     Some(d) if need[2] => Some(sdy.to_dtype(d)?),
                     _ => None,
@@ -1271,6 +1245,27 @@ fn batch_norm_grad_composed(
         None
     };
     Ok(vec![gx, gw, gb])
+}
+
+/// Batch normalisation's per-channel arithmetic `spec` (see [`ChannelCoeffs`]) over dense `(C)`
+/// tensors of one dtype: its `N` outputs, `(C)` tensors.
+fn channel_coeffs<const N: usize>(spec: &ChannelCoeffs, ins: &[&Tensor]) -> Result<[Tensor; N]> {
+    let c = ins.first().map_or(0, |t| t.numel());
+    let out = {
+        let guards: Vec<_> = ins.iter().map(|t| t.storage()).collect();
+        let refs: Vec<&crate::storage::Storage> = guards.iter().map(|g| &**g).collect();
+        backend::channel_coeffs(spec, &refs)?
+    };
+    let n = out.len();
+    let out: Vec<Tensor> = out
+        .into_iter()
+        .map(|s| Tensor::from_contiguous(s, &[c]))
+        .collect();
+    out.try_into().map_err(|_| {
+        Error::Runtime(format!(
+            "batch_norm: {spec:?} gave {n} per-channel outputs, expected {N}"
+        ))
+    })
 }
 
 /// `t` detached as a dense `(C)` tensor of dtype `dt` that owns its whole storage (what the
