@@ -39,6 +39,21 @@ def empty_cache() -> None:
     _rustdl.gpu_empty_cache()
 
 
+def set_matmul_tile(tile: int | None = None) -> int | None:
+    """Forces every GPU matrix product (and convolution) onto one kernel: ``64`` (64x64 tiles
+    of the output per workgroup, the only one that splits a long K) or ``128`` (128x128 tiles,
+    8x8 outputs per invocation), or back to the automatic choice with ``None``. Returns the
+    previous setting.
+
+    The automatic choice takes the 64 tile for small products and, for a product of at least
+    2**27 multiply-adds, times both kernels once per adapter and shape class and keeps the
+    faster, also in ``gpu_matmul_tiles.tsv`` of the cache directory (``$RUSTDL_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/rustdl``, else ``~/.cache/rustdl``) for later processes.
+    ``RUSTDL_GPU_AUTOTUNE=0`` turns the timing off. Meant for benchmarks and tests.
+    """
+    return _rustdl.gpu_set_matmul_tile(tile)
+
+
 class Event:
     """A GPU timing event, as ``torch.cuda.Event(enable_timing=True)``: ``record()`` marks the
     current point of the GPU's command stream, and ``start.elapsed_time(end)`` is the

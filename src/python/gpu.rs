@@ -154,6 +154,14 @@ fn gpu_empty_cache(py: Python<'_>) {
     gil::nogil(py, gil::ALWAYS, wgpu::empty_cache)
 }
 
+/// Forces every GPU matmul onto the 64 or 128 tile kernel, or back to the per-shape choice
+/// (`None`); returns the previous setting.
+#[pyfunction]
+#[pyo3(signature = (tile=None))]
+fn gpu_set_matmul_tile(tile: Option<u32>) -> PyResult<Option<u32>> {
+    Ok(wgpu::set_matmul_tile(tile)?)
+}
+
 /// Adds the `gpu_*` functions to the `_rustdl` module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_is_available, m)?)?;
@@ -169,5 +177,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<GpuEvent>()?;
     m.add_function(wrap_pyfunction!(gpu_trace_stop, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_set_matmul_tile, m)?)?;
     Ok(())
 }

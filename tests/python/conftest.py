@@ -10,6 +10,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -17,6 +18,9 @@ import pytest
 import rustdl
 
 REQUIRE_GPU = os.environ.get("RUSTDL_REQUIRE_GPU") == "1"
+
+# measured GPU matmul tiles go to a cache of this run (and its subprocesses), not the user's
+os.environ["RUSTDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="rustdl-test-cache-")
 
 
 def gpu_available() -> bool:

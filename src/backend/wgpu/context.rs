@@ -362,6 +362,8 @@ pub(crate) struct GpuContext {
     pub dummies: Vec<wgpu::Buffer>,
     /// whether the device writes timestamps between commands (see [`Event`])
     pub timestamps: bool,
+    /// the matmul tile measured fastest per shape class (see `tiles`)
+    pub tiles: Mutex<super::tiles::TileTable>,
 }
 
 /// Enumerated adapters, or why there are none.
@@ -595,6 +597,7 @@ impl GpuContext {
             errors,
             dummies,
             timestamps,
+            tiles: Mutex::new(Default::default()),
         })
     }
 

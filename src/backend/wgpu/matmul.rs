@@ -5,6 +5,7 @@ use super::launch::{check_span, merge};
 use super::params::{dims, param_block, u32_of, Dims};
 use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::reduce::reduce;
+use super::tiles::{self, ShapeClass, SQUARE, WIDE};
 use super::GpuStorage;
 use crate::backend::{BinaryOp, ReduceOp};
 use crate::dtype::DType;
@@ -13,8 +14,8 @@ use crate::shape::Layout;
 
 /// Batch dims the matmul shader walks after merging.
 const MAX_BATCH_DIMS: usize = 6;
-/// Rows and columns of C per workgroup.
-const TILE: usize = 64;
+/// Rows and columns of C per workgroup of `matmul` (the split-K kernel).
+const TILE: usize = SQUARE as usize;
 /// Depth of one k-slice the shader stages through workgroup memory.
 const TK: usize = 16;
 /// A product on fewer workgroups than this, with more k-slices than [`MAX_SERIAL_SLICES`] each,
@@ -68,8 +69,18 @@ pub static MATMUL: Entry = Entry::new::<MatmulParams>(
     ],
 );
 
+/// `matmul_wide`: a 128x128 tile of C per 16x16 workgroup (8x8 per invocation, double-buffered
+/// k-slices of 8), with `matmul`'s parameters, bindings and overrides; K never split.
+pub static MATMUL_WIDE: Entry = Entry::new::<MatmulParams>(
+    Shader::MatmulWide,
+    "matmul_wide",
+    [16, 16, 1],
+    MATMUL.overrides,
+    MATMUL.bindings,
+);
+
 /// Every matmul entry point.
-pub(crate) static ENTRIES: [&Entry; 1] = [&MATMUL];
+pub(crate) static ENTRIES: [&Entry; 2] = [&MATMUL, &MATMUL_WIDE];
 
 /// Whether operand rows can be read as vec4: unit inner stride, 16-byte aligned rows/batches.
 fn vec4_ok(l: &Layout, inner: usize, rows: usize) -> bool {
@@ -219,18 +230,10 @@ pub fn matmul_into(
         b_bstr: dims("matmul", &bst[1])?,
     };
     w(count * m * n)?;
-    let (tx, ty) = (n.div_ceil(TILE), m.div_ceil(TILE));
     let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
-    let splits = split_k(tx * ty * count, k.div_ceil(TK)).min(zmax);
+    let splits = split_k(n.div_ceil(TILE) * m.div_ceil(TILE) * count, k.div_ceil(TK)).min(zmax);
     // the epilogue adds the bias unless K is split (then it follows the partial sums' reduction)
     let epilogue = bias.filter(|_| splits == 1);
-    let kernel = Kernel::new(&MATMUL)
-        .flag("A_VEC", a_vec)
-        .flag("B_VEC", b_vec)
-        .flag("A_T", a_t)
-        .flag("B_T", b_t)
-        .flag("BIAS", epilogue.is_some())
-        .flag("C_T", transposed);
     let bias_buf = epilogue.map_or(&ctx.dummies[0], |b| &b.buf);
     let target = if splits > 1 {
         w(count * splits * m * n)?;
@@ -239,26 +242,48 @@ pub fn matmul_into(
         out
     };
     p.splits = splits as u32;
-    let per = (zmax / splits).max(1);
-    let mut base = 0;
-    while base < count {
-        let z = (count - base).min(per);
-        p.batch_base = base as u32;
-        ctx.dispatch(
-            &kernel,
-            &p,
-            &[
-                &a_use.buf,
-                &b_use.buf,
-                &target.buf,
-                &a_use.buf,
-                &b_use.buf,
-                bias_buf,
-            ],
-            [w(tx)?, w(ty)?, (z * splits) as u32],
-        )?;
-        base += z;
-    }
+    // records the product with the `tile` kernel, in runs of batches the grid's z allows
+    let run = |tile: u32| -> Result<()> {
+        let entry = if tile == WIDE { &MATMUL_WIDE } else { &MATMUL };
+        let kernel = Kernel::new(entry)
+            .flag("A_VEC", a_vec)
+            .flag("B_VEC", b_vec)
+            .flag("A_T", a_t)
+            .flag("B_T", b_t)
+            .flag("BIAS", epilogue.is_some())
+            .flag("C_T", transposed);
+        let t = tile as usize;
+        let (tx, ty) = (w(n.div_ceil(t))?, w(m.div_ceil(t))?);
+        let per = (zmax / splits).max(1);
+        let mut q = p;
+        let mut base = 0;
+        while base < count {
+            let z = (count - base).min(per);
+            q.batch_base = base as u32;
+            ctx.dispatch(
+                &kernel,
+                &q,
+                &[
+                    &a_use.buf,
+                    &b_use.buf,
+                    &target.buf,
+                    &a_use.buf,
+                    &b_use.buf,
+                    bias_buf,
+                ],
+                [tx, ty, (z * splits) as u32],
+            )?;
+            base += z;
+        }
+        Ok(())
+    };
+    let tile = if splits == 1 {
+        let class = ShapeClass::new(m, n, k, count, [a_vec, b_vec, a_t, b_t, transposed]);
+        tiles::choose(ctx, (m, n, k, count), class, run)?
+    } else {
+        SQUARE
+    };
+    run(tile)?;
     if splits == 1 {
         return Ok(target);
     }

@@ -57,6 +57,7 @@ mod recurrent;
 mod reduce;
 mod scan;
 mod softmax;
+mod tiles;
 mod transfer;
 
 use std::sync::Arc;
@@ -79,6 +80,7 @@ pub use recurrent::{rnn_cell_backward, rnn_cell_forward};
 pub use reduce::reduce;
 pub use scan::{argsort, linear_scan};
 pub use softmax::softmax;
+pub use tiles::set_forced as set_matmul_tile;
 pub use transfer::{download, upload};
 
 /// A tensor's elements in a GPU buffer (one 32-bit word per element; see the module doc).

@@ -22,6 +22,7 @@ pub enum Shader {
     Elementwise,
     Reduce,
     Matmul,
+    MatmulWide,
     Conv,
     Softmax,
     Index,
@@ -50,10 +51,11 @@ pub(crate) const PRELUDE: &str = shader_source!("prelude");
 
 impl Shader {
     /// Every shader file.
-    pub const ALL: [Shader; 13] = [
+    pub const ALL: [Shader; 14] = [
         Shader::Elementwise,
         Shader::Reduce,
         Shader::Matmul,
+        Shader::MatmulWide,
         Shader::Conv,
         Shader::Softmax,
         Shader::Index,
@@ -72,6 +74,7 @@ impl Shader {
             Shader::Elementwise => "elementwise",
             Shader::Reduce => "reduce",
             Shader::Matmul => "matmul",
+            Shader::MatmulWide => "matmul_wide",
             Shader::Conv => "conv",
             Shader::Softmax => "softmax",
             Shader::Index => "index",
@@ -90,6 +93,7 @@ impl Shader {
             Shader::Elementwise => shader_source!("elementwise"),
             Shader::Reduce => shader_source!("reduce"),
             Shader::Matmul => shader_source!("matmul"),
+            Shader::MatmulWide => shader_source!("matmul_wide"),
             Shader::Conv => shader_source!("conv"),
             Shader::Softmax => shader_source!("softmax"),
             Shader::Index => shader_source!("index"),
@@ -116,6 +120,13 @@ impl Shader {
             super::params::wgsl_structs(),
             self.file()
         )
+    }
+
+    /// Whether the module is compiled without wgpu's runtime bounds checks: only a shader whose
+    /// every access is guarded by sizes the host checks against the bound buffers (see the
+    /// header of `matmul_wide.wgsl`).
+    fn unchecked(self) -> bool {
+        self == Shader::MatmulWide
     }
 
     /// The hand-written WGSL of this shader: its file, without anything generated or the
@@ -326,10 +337,21 @@ impl PipelineCache {
         }
         let e = k.entry;
         let module = self.modules.entry(e.shader).or_insert_with(|| {
-            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(e.shader.name()),
                 source: wgpu::ShaderSource::Wgsl(e.shader.source().into()),
-            })
+            };
+            if e.shader.unchecked() {
+                // SAFETY: the shader guards every buffer access by the product's sizes, which
+                // the host checks against the bound buffers before dispatching; its loops are
+                // bounded by K, and it divides only by constants and non-zero batch dims.
+                unsafe {
+                    device
+                        .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+                }
+            } else {
+                device.create_shader_module(desc)
+            }
         });
         let layout = self
             .layouts

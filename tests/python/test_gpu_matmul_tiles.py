@@ -1,0 +1,177 @@
+"""The GPU's two matmul kernels (64x64 and 128x128 output tiles) and the per-shape choice
+between them: each kernel against a float64 numpy product over odd sizes and every operand
+layout, convolutions and linear layers (which run on the same kernels) against the CPU, and
+the measured choice with its cache file, run in fresh processes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn.functional as F
+from conftest import REQUIRE_GPU, gpu_available
+
+pytestmark = pytest.mark.skipif(not gpu_available() and not REQUIRE_GPU, reason="no GPU adapter")
+
+SIZES = [
+    (1, 1, 1),
+    (3, 5, 7),
+    (67, 129, 33),
+    (128, 128, 128),
+    (129, 8, 257),
+    (200, 300, 132),
+    (256, 64, 512),
+    (5, 1000, 3),
+    (130, 12, 68),
+]
+
+
+@pytest.fixture
+def tile(request):
+    old = rustdl.gpu.set_matmul_tile(request.param)
+    yield request.param
+    rustdl.gpu.set_matmul_tile(old)
+
+
+def kernels_of(fn):
+    with rustdl.gpu.trace() as tr:
+        out = fn()
+        rustdl.gpu.synchronize()
+    return out, {name for name, _ in tr}
+
+
+def check_product(a, b, ga, gb, tile):
+    y, names = kernels_of(lambda: ga @ gb)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    got = y.cpu().numpy()
+    assert got.shape == ref.shape
+    scale = np.abs(ref).max() + 1e-30
+    assert np.abs(got - ref).max() / scale < 2e-6
+    assert ("matmul_wide" if tile == 128 else "matmul") in names
+
+
+@pytest.mark.parametrize("tile", [64, 128], indirect=True)
+@pytest.mark.parametrize("m,k,n", SIZES)
+@pytest.mark.parametrize("layout", ["rows", "a_t", "b_t", "both_t", "strided"])
+def test_each_kernel_matches_float64_for_every_layout(tile, m, k, n, layout):
+    rng = np.random.default_rng(m * 7 + k * 3 + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+
+    def gpu(x, transposed):
+        if transposed:
+            return rustdl.tensor(np.ascontiguousarray(x.T), device="gpu").t()
+        return rustdl.tensor(x, device="gpu")
+
+    if layout == "strided":
+        # every other column of a wider matrix: no unit inner stride, scalar loads
+        wa = np.zeros((m, 2 * k), np.float32)
+        wa[:, ::2] = a
+        ga = rustdl.tensor(wa, device="gpu")[:, ::2]
+        gb = gpu(b, False)
+    else:
+        ga = gpu(a, layout in ("a_t", "both_t"))
+        gb = gpu(b, layout in ("b_t", "both_t"))
+    check_product(a, b, ga, gb, tile)
+
+
+@pytest.mark.parametrize("tile", [64, 128], indirect=True)
+def test_each_kernel_runs_batched_and_broadcast_products(tile):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 2, 67, 36)).astype(np.float32)
+    b = rng.standard_normal((3, 2, 36, 129)).astype(np.float32)
+    check_product(a, b, rustdl.tensor(a, device="gpu"), rustdl.tensor(b, device="gpu"), tile)
+    w = rng.standard_normal((130, 24)).astype(np.float32)
+    xb = rng.standard_normal((4, 24, 136)).astype(np.float32)
+    check_product(w, xb, rustdl.tensor(w, device="gpu"), rustdl.tensor(xb, device="gpu"), tile)
+
+
+@pytest.mark.parametrize("tile", [64, 128], indirect=True)
+def test_each_kernel_trains_linear_and_conv_layers_like_the_cpu(tile):
+    # the bias epilogue, the transposed store of a convolution (NCHW), and the backward's
+    # products (column-major operands) all run on the forced kernel
+    rng = np.random.default_rng(11)
+    cases = [
+        (lambda x, w, b: F.linear(x, w, b), (131, 67), (129, 67), (129,)),
+        (lambda x, w, b: F.conv2d(x, w, b, padding=1), (2, 5, 13, 11), (130, 5, 3, 3), (130,)),
+        (lambda x, w, b: F.conv2d(x, w, b, stride=2), (3, 4, 17, 17), (8, 4, 1, 1), (8,)),
+    ]
+    for fn, sx, sw, sb in cases:
+        vals = [rng.standard_normal(s).astype(np.float32) for s in (sx, sw, sb)]
+        grads = {}
+        for dev in ("cpu", "gpu"):
+            ts = [rustdl.tensor(v, device=dev, requires_grad=True) for v in vals]
+            y = fn(*ts)
+            (y * y).sum().backward()
+            grads[dev] = [y.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts]
+        for c, g in zip(grads["cpu"], grads["gpu"]):
+            assert c.shape == g.shape
+            assert np.abs(c - g).max() <= 1e-4 * (np.abs(c).max() + 1)
+
+
+def test_only_the_two_tiles_can_be_forced():
+    with pytest.raises(ValueError, match="64 and 128"):
+        rustdl.gpu.set_matmul_tile(96)
+    assert rustdl.gpu.set_matmul_tile(None) is None
+
+
+RUN = textwrap.dedent(
+    """
+    import numpy as np, rustdl
+    rng = np.random.default_rng(0)
+    a = rustdl.tensor(rng.standard_normal((512, 512)).astype(np.float32), device="gpu")
+    b = rustdl.tensor(rng.standard_normal((512, 512)).astype(np.float32), device="gpu")
+    rustdl.gpu.synchronize()
+    with rustdl.gpu.trace() as tr:
+        y = a @ b
+        rustdl.gpu.synchronize()
+    ref = a.cpu().numpy().astype(np.float64) @ b.cpu().numpy().astype(np.float64)
+    assert np.abs(y.cpu().numpy() - ref).max() < 1e-3
+    print(" ".join(name for name, _ in tr))
+    """
+)
+
+
+def run_product(cache, **env):
+    full = dict(os.environ, RUSTDL_CACHE_DIR=str(cache), **env)
+    out = subprocess.run([sys.executable, "-c", RUN], env=full, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_a_large_product_times_both_kernels_once_and_later_processes_reuse_the_choice(tmp_path):
+    first = run_product(tmp_path)
+    # measured: one untimed and two timed runs of each kernel, then the product itself
+    assert first.count("matmul") == 3 and first.count("matmul_wide") >= 3
+    lines = [
+        ln.split("\t")
+        for ln in (tmp_path / "gpu_matmul_tiles.tsv").read_text().splitlines()
+        if not ln.startswith("#")
+    ]
+    assert len(lines) == 1
+    adapter, _cls, tile, ms64, ms128 = lines[0]
+    assert rustdl.gpu.adapter_info()["name"] in adapter
+    assert float(ms64) > 0 and float(ms128) > 0
+    assert tile == ("128" if float(ms128) < float(ms64) else "64")
+    chosen = "matmul_wide" if tile == "128" else "matmul"
+    assert first[-1] == chosen
+    # a new process reads the file: the product runs once, on the kernel chosen before
+    assert run_product(tmp_path) == [chosen]
+
+
+def test_the_choice_survives_a_damaged_cache_file_and_can_be_turned_off(tmp_path):
+    (tmp_path / "gpu_matmul_tiles.tsv").write_text("\x00garbage\tm1\t7\n\tnot\ta line\n")
+    # timing off: the size rule decides (512 x 512 is 16 wide tiles: the 64 kernel), no file
+    assert run_product(tmp_path, RUSTDL_GPU_AUTOTUNE="0") == ["matmul"]
+    assert "garbage" in (tmp_path / "gpu_matmul_tiles.tsv").read_text()
+    # timing on: the damaged lines are skipped and the class is measured and appended
+    names = run_product(tmp_path)
+    assert len(names) == 7
+    assert len((tmp_path / "gpu_matmul_tiles.tsv").read_text().splitlines()) == 3
+    # an unwritable cache directory keeps the choice in memory only
+    blocked = tmp_path / "file_not_dir"
+    blocked.write_text("")
+    assert len(run_product(blocked / "sub")) == 7
