@@ -9,6 +9,8 @@
 // 16-byte aligned columns takes A_T / B_T instead: vec4 loads along its columns, no copy.
 // BIAS adds BV[col] to every row of C (a linear layer's bias; never with split-K).
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
+// A_IM2COL / B_IM2COL: that operand is a convolution's column matrix read in place from its
+// image (im2col_at of the prelude, P.conv_* the geometry), never materialised.
 // Split-K (P.splits > 1): the z workgroup index also picks one of `splits` runs of k-slices,
 // and C holds each batch's `splits` partial products one after another (the host sums them).
 
@@ -31,6 +33,21 @@ override BIAS: bool = false;
 // C_T: each batch's C is stored transposed (column-major, C[col * m + row]): a convolution
 // writes its (positions x channels) product straight into NCHW
 override C_T: bool = false;
+override A_IM2COL: bool = false;
+override B_IM2COL: bool = false;
+
+// Entry (row, col) of an implicit column matrix whose image view starts at `base` (0 in the
+// padding).
+fn conv_tap(base: u32, row: u32, col: u32, from_a: bool) -> f32 {
+    let o = im2col_at(P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads, P.conv_strides, row, col);
+    if (o == NO_TAP) {
+        return 0.0;
+    }
+    if (from_a) {
+        return A[base + o];
+    }
+    return B[base + o];
+}
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -85,12 +102,21 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         // stage A[row0 + a_row, k0 + a_k .. +4]
         var av = vec4<f32>(0.0);
         let ar = row0 + a_row;
-        if (A_T) {
-            // A[row0 + 4j .. +4, k0 + kt] as one vec4 (m is a multiple of 4)
+        if (A_T || A_IM2COL) {
+            // A[row0 + rt .. +4, k0 + kt]: one vec4 of a column-major A (m is a multiple of
+            // 4), or four taps of neighbouring output positions of an image
             let kt = lid / 16u;
             let rt = (lid % 16u) * 4u;
             var v = vec4<f32>(0.0);
-            if (row0 + rt < m && k0 + kt < k) {
+            if (A_IM2COL) {
+                if (k0 + kt < k) {
+                    for (var q = 0u; q < 4u; q++) {
+                        if (row0 + rt + q < m) {
+                            v[q] = conv_tap(a_base, row0 + rt + q, k0 + kt, true);
+                        }
+                    }
+                }
+            } else if (row0 + rt < m && k0 + kt < k) {
                 v = A4[(a_base + (k0 + kt) * acs + row0 + rt) / 4u];
             }
             As[kt * 16u + rt / 4u] = v;
@@ -108,7 +134,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 }
             }
         }
-        if (!A_T) {
+        if (!A_T && !A_IM2COL) {
             for (var q = 0u; q < 4u; q++) {
                 As[(a_k + q) * 16u + a_row / 4u][a_row % 4u] = av[q];
             }
@@ -129,7 +155,14 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 Bs[(kq + q) * 16u + ct / 4u][ct % 4u] = v[q];
             }
         } else if (bk < k) {
-            if (B_VEC) {
+            if (B_IM2COL) {
+                for (var q = 0u; q < 4u; q++) {
+                    let cc = col0 + b_col + q;
+                    if (cc < n) {
+                        bv[q] = conv_tap(b_base, bk, cc, false);
+                    }
+                }
+            } else if (B_VEC) {
                 if (col0 + b_col < n) {
                     bv = B4[(b_base + bk * brs + col0 + b_col) / 4u];
                 }

@@ -29,6 +29,8 @@ override A_T: bool = false;
 override B_T: bool = false;
 override BIAS: bool = false;
 override C_T: bool = false;
+override A_IM2COL: bool = false;
+override B_IM2COL: bool = false;
 
 const WT: u32 = 128u;
 const WK: u32 = 8u;
@@ -43,11 +45,24 @@ var<workgroup> Bw: array<vec4<f32>, 512>;
 // This invocation's four values of slice `k0` of the A tile at `row0`.
 fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if (A_T) {
-        // column-major A: rows row0 + rt .. +4 of column k0 + kt as one vec4 (m % 4 == 0)
+    if (A_T || A_IM2COL) {
+        // rows row0 + rt .. +4 of column k0 + kt: one vec4 of a column-major A (m % 4 == 0),
+        // or four taps of neighbouring output positions of an image
         let kt = k0 + lid / 32u;
         let rt = row0 + (lid % 32u) * 4u;
-        if (rt < P.m && kt < P.k) {
+        if (A_IM2COL) {
+            if (kt < P.k) {
+                for (var q = 0u; q < 4u; q++) {
+                    if (rt + q < P.m) {
+                        let o = im2col_at(P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
+                                          P.conv_strides, rt + q, kt);
+                        if (o != NO_TAP) {
+                            v[q] = A[a_base + o];
+                        }
+                    }
+                }
+            }
+        } else if (rt < P.m && kt < P.k) {
             v = A4[(a_base + kt * P.acs + rt) / 4u];
         }
         return v;
@@ -73,7 +88,7 @@ fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32) -> vec4<f32> {
 
 // Stores what `load_a` returned into buffer `buf` of the A tile.
 fn store_a(buf: u32, lid: u32, v: vec4<f32>) {
-    if (A_T) {
+    if (A_T || A_IM2COL) {
         Aw[buf * HALF + lid] = v;
         return;
     }
@@ -100,7 +115,17 @@ fn load_b(b_base: u32, col0: u32, k0: u32, lid: u32) -> vec4<f32> {
     let bk = k0 + lid / 32u;
     let c = col0 + (lid % 32u) * 4u;
     if (bk < P.k) {
-        if (B_VEC) {
+        if (B_IM2COL) {
+            for (var q = 0u; q < 4u; q++) {
+                if (c + q < P.n) {
+                    let o = im2col_at(P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
+                                      P.conv_strides, bk, c + q);
+                    if (o != NO_TAP) {
+                        v[q] = B[b_base + o];
+                    }
+                }
+            }
+        } else if (B_VEC) {
             if (c < P.n) {
                 v = B4[(b_base + bk * P.brs + c) / 4u];
             }

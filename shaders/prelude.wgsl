@@ -86,3 +86,27 @@ fn fmax(a: f32, b: f32) -> f32 {
 fn fmin(a: f32, b: f32) -> f32 {
     return select(b, a, is_nan(a) || a <= b);
 }
+
+// A convolution's column matrix read in place (implicit im2col): where entry (row, col) lies
+// in the image, as an offset from the image view's start, or NO_TAP where the tap falls in the
+// zero padding. row = image * positions + output position (oy * ow + ox); col = channel * kh * kw
+// + ky * kw + kx. shape = (c, h, w, ow); taps = (kh, kw, positions, _); steps = (sh, sw, dh, dw);
+// pads = (ph, pw, _, _); strides = the image's (n, c, h, w) strides.
+const NO_TAP: u32 = 0xffffffffu;
+
+fn im2col_at(shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32>,
+             strides: vec4<u32>, row: u32, col: u32) -> u32 {
+    let img = row / taps.z;
+    let pos = row % taps.z;
+    let oy = pos / shape.w;
+    let ox = pos % shape.w;
+    let per_channel = taps.x * taps.y;
+    let ch = col / per_channel;
+    let r = col % per_channel;
+    let iy = i32(oy * steps.x + (r / taps.y) * steps.z) - i32(pads.x);
+    let ix = i32(ox * steps.y + (r % taps.y) * steps.w) - i32(pads.y);
+    if (iy < 0 || ix < 0 || iy >= i32(shape.y) || ix >= i32(shape.z)) {
+        return NO_TAP;
+    }
+    return img * strides.x + ch * strides.y + u32(iy) * strides.z + u32(ix) * strides.w;
+}

@@ -175,3 +175,59 @@ def test_the_choice_survives_a_damaged_cache_file_and_can_be_turned_off(tmp_path
     blocked = tmp_path / "file_not_dir"
     blocked.write_text("")
     assert len(run_product(blocked / "sub")) == 7
+
+
+CONV_CASES = [
+    # (input shape, weight shape, stride, padding, dilation)
+    ((2, 3, 9, 7), (4, 3, 3, 3), 1, 1, 1),
+    ((1, 1, 28, 28), (6, 1, 5, 5), 1, 2, 1),
+    ((3, 5, 11, 13), (7, 5, 3, 2), (2, 1), (0, 1), 1),
+    ((2, 4, 12, 12), (3, 4, 3, 3), 1, 2, 2),
+    ((2, 6, 8, 8), (5, 6, 1, 1), 2, 0, 1),
+    ((1, 2, 3, 3), (2, 2, 3, 3), 1, 0, 1),
+    ((2, 3, 4, 5), (2, 3, 4, 5), 1, 3, 1),
+]
+
+
+@pytest.mark.parametrize("tile", [64, 128], indirect=True)
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+@pytest.mark.parametrize("view", ["dense", "channels_last", "cropped"])
+def test_convolutions_read_their_columns_in_place_like_the_cpu(tile, case, view):
+    # the forward and the weight gradient read the image through im2col addressing inside the
+    # product (no column matrix); the input may be any strided view
+    sx, sw, stride, padding, dilation = CONV_CASES[case]
+    rng = np.random.default_rng(case)
+    big = list(sx)
+    if view == "cropped":
+        big[2] += 3
+        big[3] += 2
+    xv = rng.standard_normal(big).astype(np.float32)
+    wv = rng.standard_normal(sw).astype(np.float32)
+    bv = rng.standard_normal(sw[0]).astype(np.float32)
+    out = {}
+    for dev in ("cpu", "gpu"):
+        base = rustdl.tensor(
+            np.ascontiguousarray(xv.transpose(0, 2, 3, 1)) if view == "channels_last" else xv,
+            device=dev,
+        )
+        if view == "channels_last":
+            base = base.permute(0, 3, 1, 2)
+        x = base[:, :, 1 : 1 + sx[2], 2 : 2 + sx[3]] if view == "cropped" else base
+        x = x.detach().requires_grad_()
+        w = rustdl.tensor(wv, device=dev, requires_grad=True)
+        b = rustdl.tensor(bv, device=dev, requires_grad=True)
+        y, names = kernels_of(
+            lambda x=x, w=w, b=b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
+        )
+        if dev == "gpu":
+            assert "im2col" not in names
+        (y * y).sum().backward()
+        out[dev] = [
+            y.detach().cpu().numpy(),
+            x.grad.cpu().numpy(),
+            w.grad.cpu().numpy(),
+            b.grad.cpu().numpy(),
+        ]
+    for c, g in zip(out["cpu"], out["gpu"]):
+        assert c.shape == g.shape
+        assert np.abs(c - g).max() <= 1e-4 * (np.abs(c).max() + 1)

@@ -172,17 +172,19 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
     Ok((vals, idx))
 }
 
-/// Convolutions as products without transposing copies. The forward multiplies each image's
-/// columns by the weight and stores the product transposed, which is the NCHW output, with the
-/// bias in the product's epilogue; the input gradient reads each image's output gradient as a
-/// column-major `(positions, channels)` matrix; the weight gradient copies the output gradient
-/// once into `(channels, N·positions)`. Batches whose columns exceed the chunk size take the
-/// contract's provided (chunked) algorithms.
+/// Convolutions as products without transposing copies or column matrices in memory. The
+/// forward multiplies each image's columns, read in place from the image by the matmul kernels
+/// (implicit im2col), by the weight and stores the product transposed, which is the NCHW
+/// output, with the bias in the product's epilogue; the weight gradient reads the columns the
+/// same way; the input gradient reads each image's output gradient as a column-major
+/// `(positions, channels)` matrix and folds the column gradient back with col2im; the weight
+/// gradient copies the output gradient once into `(channels, N·positions)`. Batches whose
+/// column gradient exceeds the chunk size take the contract's provided (chunked) algorithms.
 pub(crate) mod products {
     use super::super::device::Gpu;
-    use super::super::matmul::{matmul, matmul_into};
+    use super::super::matmul::{matmul, matmul_into, ColsSide, ImplicitCols};
     use super::super::GpuStorage;
-    use super::{col2im, im2col};
+    use super::col2im;
     use crate::backend::contract::provided;
     use crate::backend::Conv2dGeom;
     use crate::dtype::DType;
@@ -203,31 +205,27 @@ pub(crate) mod products {
     }
 
     pub fn conv2d(
-        b: &Gpu,
+        _b: &Gpu,
         x: (&GpuStorage, &Layout),
         w: &GpuStorage,
         bias: Option<&GpuStorage>,
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<(GpuStorage, Option<GpuStorage>)> {
-        if !fits(b, g) {
-            return provided::conv2d(b, x, w, bias, g, o);
-        }
         let (n, l, k) = (g.n, g.col_cols(), g.col_rows());
-        let count = n
-            .checked_mul(l)
-            .and_then(|v| v.checked_mul(k))
-            .unwrap_or(usize::MAX);
-        crate::backend::reserve(
-            count,
-            DType::F32,
-            crate::device::Device::Gpu(x.0.ctx.index),
-            "conv2d (im2col columns)",
-        )?;
-        let cols = im2col(x.0, x.1, g, 0.0)?;
-        let lc = Layout::contiguous(&[n, l, k]);
-        let y = matmul_into(&cols, &lc, w, &weight_t(n, k, o), bias, true)?;
-        Ok((y, Some(cols)))
+        // the image as the left operand: (n, l, k), one image per batch
+        let lc = Layout {
+            shape: vec![n, l, k],
+            strides: vec![x.1.strides[0], 0, 0],
+            offset: x.1.offset,
+        };
+        let cols = ImplicitCols {
+            side: ColsSide::A,
+            g,
+            image: x.1,
+        };
+        let y = matmul_into(x.0, &lc, w, &weight_t(n, k, o), bias, true, Some(cols))?;
+        Ok((y, None))
     }
 
     pub fn conv2d_input_grad(
@@ -258,32 +256,35 @@ pub(crate) mod products {
     }
 
     pub fn conv2d_weight_grad(
-        b: &Gpu,
+        _b: &Gpu,
         x: (&GpuStorage, &Layout),
         workspace: Option<&GpuStorage>,
         gout: (&GpuStorage, &Layout),
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<GpuStorage> {
-        if workspace.is_none() && !fits(b, g) {
-            return provided::conv2d_weight_grad(b, x, workspace, gout, g, o);
-        }
-        let rebuilt;
-        let cols = match workspace {
-            Some(c) => c,
-            None => {
-                rebuilt = im2col(x.0, x.1, g, 0.0)?;
-                &rebuilt
-            }
-        };
         let rows = g.n * g.col_cols();
         // the output gradient as (O, N, oh, ow): one dense (O, rows) left operand
         let gy = super::super::elementwise::copy(gout.0, &gout.1.permute(&[1, 0, 2, 3]))?;
-        matmul(
-            &gy,
-            &Layout::contiguous(&[o, rows]),
-            cols,
-            &Layout::contiguous(&[rows, g.col_rows()]),
-        )
+        let lgy = Layout::contiguous(&[o, rows]);
+        let k = g.col_rows();
+        match workspace {
+            // columns a provided forward materialised
+            Some(cols) => matmul(&gy, &lgy, cols, &Layout::contiguous(&[rows, k])),
+            // else the columns read in place from the input
+            None => {
+                let lc = Layout {
+                    shape: vec![rows, k],
+                    strides: vec![0, 0],
+                    offset: x.1.offset,
+                };
+                let cols = ImplicitCols {
+                    side: ColsSide::B,
+                    g,
+                    image: x.1,
+                };
+                matmul_into(&gy, &lgy, x.0, &lc, None, false, Some(cols))
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use super::pipelines::{Access, Entry, Kernel, Shader};
 use super::reduce::reduce;
 use super::tiles::{self, ShapeClass, SQUARE, WIDE};
 use super::GpuStorage;
-use crate::backend::{BinaryOp, ReduceOp};
+use crate::backend::{BinaryOp, Conv2dGeom, ReduceOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -32,7 +32,8 @@ param_block! {
     /// Parameters of `matmul`: sizes, `nb` merged batch dims (`bshape` with the batch strides
     /// of A and B), operand offsets, row/column strides, the first batch of the dispatch, and
     /// `splits`, the runs of k-slices K is split into (1: no split; else C holds `splits`
-    /// partial products per batch, run after run).
+    /// partial products per batch, run after run); `conv_*`, the geometry of an operand read
+    /// as a convolution's column matrix (`im2col_at` of the prelude).
     pub struct MatmulParams {
         pub m: u32,
         pub n: u32,
@@ -49,6 +50,11 @@ param_block! {
         pub bshape: Dims,
         pub a_bstr: Dims,
         pub b_bstr: Dims,
+        pub conv_shape: [u32; 4],
+        pub conv_taps: [u32; 4],
+        pub conv_steps: [u32; 4],
+        pub conv_pads: [u32; 4],
+        pub conv_strides: [u32; 4],
     }
 }
 
@@ -58,7 +64,9 @@ pub static MATMUL: Entry = Entry::new::<MatmulParams>(
     Shader::Matmul,
     "matmul",
     [16, 16, 1],
-    &["A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T"],
+    &[
+        "A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T", "A_IM2COL", "B_IM2COL",
+    ],
     &[
         (1, Access::Read),
         (2, Access::Read),
@@ -118,18 +126,36 @@ pub fn matmul_bias(
     lb: &Layout,
     bias: Option<&GpuStorage>,
 ) -> Result<GpuStorage> {
-    matmul_into(a, la, b, lb, bias, false)
+    matmul_into(a, la, b, lb, bias, false, None)
+}
+
+/// Which operand of a product is a convolution's column matrix read in place from its image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColsSide {
+    A,
+    B,
+}
+
+/// An operand read as the column matrix of a convolution (implicit im2col): `side`, the
+/// geometry, and the image view `(N, C, H, W)` the operand's storage holds. The operand's own
+/// layout then gives only the matrix's shape and the stride between batches.
+#[derive(Clone, Copy)]
+pub(crate) struct ImplicitCols<'a> {
+    pub side: ColsSide,
+    pub g: &'a Conv2dGeom,
+    pub image: &'a Layout,
 }
 
 /// [`matmul_bias`], each batch's `(m, n)` result stored transposed (`[B.., n, m]`) when
-/// `transposed`.
-pub fn matmul_into(
+/// `transposed`, one operand read as a convolution's column matrix when `cols` says so.
+pub(crate) fn matmul_into(
     a: &GpuStorage,
     la: &Layout,
     b: &GpuStorage,
     lb: &Layout,
     bias: Option<&GpuStorage>,
     transposed: bool,
+    cols: Option<ImplicitCols<'_>>,
 ) -> Result<GpuStorage> {
     if a.dtype != DType::F32 || b.dtype != DType::F32 {
         return Err(Error::DType(format!(
@@ -151,6 +177,26 @@ pub fn matmul_into(
     check_span("matmul", a, la)?;
     check_span("matmul", b, lb)?;
     let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
+    let implicit = |side| cols.filter(|c| c.side == side);
+    if let Some(c) = cols {
+        let (x, rows, ncols) = match c.side {
+            ColsSide::A => (a, m, k),
+            ColsSide::B => (b, k, n),
+        };
+        check_span("conv2d", x, c.image)?;
+        let g = c.g;
+        let per_image = g.col_cols();
+        if c.image.shape != [g.n, g.c, g.h, g.w]
+            || ncols != g.col_rows()
+            || per_image == 0
+            || rows > g.n * per_image
+        {
+            return Err(Error::Shape(format!(
+                "conv2d: a {rows}x{ncols} column matrix of an image {:?} for geometry {g:?}",
+                c.image.shape
+            )));
+        }
+    }
     let count: usize = la.shape[..nd - 2].iter().product();
     let ctx = &a.ctx;
     let out = GpuStorage::alloc(ctx, DType::F32, count * m * n, false, "matmul")?;
@@ -178,11 +224,24 @@ pub fn matmul_into(
     let mut lb2 = lb.clone();
     // (never an operand broadcast over the batch: its copy would repeat it per batch)
     let broadcast = |l: &Layout| l.strides[..nd - 2].contains(&0);
-    if big && !vec4_ok(la, k, m) && !vec4_t_ok(la, m) && k.is_multiple_of(4) && !broadcast(la) {
+    let (a_cols, b_cols) = (implicit(ColsSide::A), implicit(ColsSide::B));
+    if big
+        && a_cols.is_none()
+        && !vec4_ok(la, k, m)
+        && !vec4_t_ok(la, m)
+        && k.is_multiple_of(4)
+        && !broadcast(la)
+    {
         a_copy = Some(copy(a, la)?);
         la2 = Layout::contiguous(&la.shape);
     }
-    if big && !vec4_ok(lb, n, k) && !vec4_t_ok(lb, k) && n.is_multiple_of(4) && !broadcast(lb) {
+    if big
+        && b_cols.is_none()
+        && !vec4_ok(lb, n, k)
+        && !vec4_t_ok(lb, k)
+        && n.is_multiple_of(4)
+        && !broadcast(lb)
+    {
         b_copy = Some(copy(b, lb)?);
         lb2 = Layout::contiguous(&lb.shape);
     }
@@ -191,6 +250,12 @@ pub fn matmul_into(
         &[&la2.strides[..nd - 2], &lb2.strides[..nd - 2]],
     );
     if bs.len() > MAX_BATCH_DIMS {
+        if cols.is_some() {
+            return Err(Error::Shape(format!(
+                "conv2d: {} batch dims for an implicit column matrix",
+                bs.len()
+            )));
+        }
         if a_copy.is_none() {
             a_copy = Some(copy(a, la)?);
             la2 = Layout::contiguous(&la.shape);
@@ -206,10 +271,10 @@ pub fn matmul_into(
     }
     let a_use = a_copy.as_ref().unwrap_or(a);
     let b_use = b_copy.as_ref().unwrap_or(b);
-    let a_vec = vec4_ok(&la2, k, m);
-    let b_vec = vec4_ok(&lb2, n, k);
-    let a_t = !a_vec && vec4_t_ok(&la2, m);
-    let b_t = !b_vec && vec4_t_ok(&lb2, k);
+    let a_vec = a_cols.is_none() && vec4_ok(&la2, k, m);
+    let b_vec = b_cols.is_none() && vec4_ok(&lb2, n, k);
+    let a_t = a_cols.is_none() && !a_vec && vec4_t_ok(&la2, m);
+    let b_t = b_cols.is_none() && !b_vec && vec4_t_ok(&lb2, k);
 
     let w = |v: usize| u32_of("matmul", v);
     let mut p = MatmulParams {
@@ -228,7 +293,21 @@ pub fn matmul_into(
         bshape: dims("matmul", &bs)?,
         a_bstr: dims("matmul", &bst[0])?,
         b_bstr: dims("matmul", &bst[1])?,
+        conv_shape: [0; 4],
+        conv_taps: [0; 4],
+        conv_steps: [0; 4],
+        conv_pads: [0; 4],
+        conv_strides: [0; 4],
     };
+    if let Some(c) = cols {
+        let g = c.g;
+        let s = &c.image.strides;
+        p.conv_shape = [w(g.c)?, w(g.h)?, w(g.w)?, w(g.ow)?];
+        p.conv_taps = [w(g.kh)?, w(g.kw)?, w(g.col_cols())?, 0];
+        p.conv_steps = [w(g.sh)?, w(g.sw)?, w(g.dh)?, w(g.dw)?];
+        p.conv_pads = [w(g.ph)?, w(g.pw)?, 0, 0];
+        p.conv_strides = [w(s[0])?, w(s[1])?, w(s[2])?, w(s[3])?];
+    }
     w(count * m * n)?;
     let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
     let splits = split_k(n.div_ceil(TILE) * m.div_ceil(TILE) * count, k.div_ceil(TK)).min(zmax);
@@ -251,7 +330,9 @@ pub fn matmul_into(
             .flag("A_T", a_t)
             .flag("B_T", b_t)
             .flag("BIAS", epilogue.is_some())
-            .flag("C_T", transposed);
+            .flag("C_T", transposed)
+            .flag("A_IM2COL", a_cols.is_some())
+            .flag("B_IM2COL", b_cols.is_some());
         let t = tile as usize;
         let (tx, ty) = (w(n.div_ceil(t))?, w(m.div_ceil(t))?);
         let per = (zmax / splits).max(1);
@@ -278,7 +359,21 @@ pub fn matmul_into(
         Ok(())
     };
     let tile = if splits == 1 {
-        let class = ShapeClass::new(m, n, k, count, [a_vec, b_vec, a_t, b_t, transposed]);
+        let class = ShapeClass::new(
+            m,
+            n,
+            k,
+            count,
+            [
+                a_vec,
+                b_vec,
+                a_t,
+                b_t,
+                transposed,
+                a_cols.is_some(),
+                b_cols.is_some(),
+            ],
+        );
         tiles::choose(ctx, (m, n, k, count), class, run)?
     } else {
         SQUARE
