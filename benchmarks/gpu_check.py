@@ -1,4 +1,5 @@
-"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s, MLP, LeNet and
+"""GPU check, run in one go on a machine with a GPU: adapter, sgemm GFLOP/s (the automatic
+kernel choice and each matmul tile forced), MLP, LeNet and
 conv-BN training steps (live and captured, with dispatches per step and host time per dispatch), a VGG
 block's convolutions forward + backward and cross-entropy 512x1000, each next to PyTorch CUDA
 fp32 (TF32 off) when torch with CUDA is importable. Every case is timed twice after a warm-up:
@@ -98,6 +99,15 @@ def main() -> None:
             tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
             tdm = device_ms(lambda: ta @ tb, iters, tevent, torch.cuda.synchronize)
             row["torch_gflops_device"] = 2 * n**3 / (tdm * 1e-3) / 1e9
+        # each matmul kernel forced (64x64 and 128x128 output tiles); the rows above are the
+        # automatic choice, measured on the first product of this shape class
+        for tile in (64, 128):
+            old = rustdl.gpu.set_matmul_tile(tile)
+            dm = device_ms(lambda: a @ b, iters, rustdl.gpu.Event, rs)
+            if dm is None:
+                dm = warm_timed(lambda: a @ b, rs, iters) * 1e3
+            row[f"tile{tile}_gflops"] = 2 * n**3 / (dm * 1e-3) / 1e9
+            rustdl.gpu.set_matmul_tile(old)
         res["sgemm"][n] = row
         print("sgemm", n, row, flush=True)
     rng = np.random.default_rng(0)
@@ -185,6 +195,12 @@ def main() -> None:
         res[name] = row
         print(name, row, flush=True)
     res["gpu_stats"] = rustdl.gpu.stats()
+    # the matmul tiles measured on this adapter (see rustdl.gpu.set_matmul_tile)
+    cache = os.environ.get("RUSTDL_CACHE_DIR")
+    tiles = os.path.join(cache, "gpu_matmul_tiles.tsv") if cache else None
+    if tiles and os.path.exists(tiles):
+        with open(tiles) as f:
+            res["matmul_tiles"] = [ln.rstrip("\n").split("\t") for ln in f if not ln.startswith("#")]
     with open(os.path.join(args.out, "gpu_check.json"), "w") as f:
         json.dump(res, f, indent=2, default=str)
 

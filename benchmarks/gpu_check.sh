@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
 export RUSTDL_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
+# the matmul tiles measured on this adapter are kept with the results
+export RUSTDL_CACHE_DIR="$(cd "$OUT" && pwd)/cache"
 PY=${PYTHON:-python3}
 if [ $# -ge 1 ]; then
   $PY -m pip install -q --no-deps --force-reinstall --target /tmp/rustdl-site "$1"

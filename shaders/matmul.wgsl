@@ -9,8 +9,10 @@
 // 16-byte aligned columns takes A_T / B_T instead: vec4 loads along its columns, no copy.
 // BIAS adds BV[col] to every row of C (a linear layer's bias; never with split-K).
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
-// A_IM2COL / B_IM2COL: that operand is a convolution's column matrix read in place from its
-// image (im2col_at of the prelude, P.conv_* the geometry), never materialised.
+// A_CONV = 1 / B_IM2COL: that operand is a convolution's column matrix read in place from its
+// image (im2col_at of the prelude, P.conv_* the geometry), never materialised; A_CONV = 2: A is
+// the left operand of a convolution's input gradient read in place from the output gradient
+// (dgrad_at).
 // Split-K (P.splits > 1): the z workgroup index also picks one of `splits` runs of k-slices,
 // and C holds each batch's `splits` partial products one after another (the host sums them).
 
@@ -33,13 +35,18 @@ override BIAS: bool = false;
 // C_T: each batch's C is stored transposed (column-major, C[col * m + row]): a convolution
 // writes its (positions x channels) product straight into NCHW
 override C_T: bool = false;
-override A_IM2COL: bool = false;
+override A_CONV: u32 = 0u;
 override B_IM2COL: bool = false;
 
-// Entry (row, col) of an implicit column matrix whose image view starts at `base` (0 in the
-// padding).
+// Entry (row, col) of an implicit operand (A_CONV for A, else B's column matrix) whose image
+// view starts at `base` (0 where no tap).
 fn conv_tap(base: u32, row: u32, col: u32, from_a: bool) -> f32 {
-    let o = im2col_at(P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads, P.conv_strides, row, col);
+    var kind = 1u;
+    if (from_a) {
+        kind = A_CONV;
+    }
+    let o = conv_at(kind, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads, P.conv_strides,
+                    row, col);
     if (o == NO_TAP) {
         return 0.0;
     }
@@ -102,13 +109,13 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         // stage A[row0 + a_row, k0 + a_k .. +4]
         var av = vec4<f32>(0.0);
         let ar = row0 + a_row;
-        if (A_T || A_IM2COL) {
+        if (A_T || A_CONV != 0u) {
             // A[row0 + rt .. +4, k0 + kt]: one vec4 of a column-major A (m is a multiple of
             // 4), or four taps of neighbouring output positions of an image
             let kt = lid / 16u;
             let rt = (lid % 16u) * 4u;
             var v = vec4<f32>(0.0);
-            if (A_IM2COL) {
+            if (A_CONV != 0u) {
                 if (k0 + kt < k) {
                     for (var q = 0u; q < 4u; q++) {
                         if (row0 + rt + q < m) {
@@ -134,7 +141,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 }
             }
         }
-        if (!A_T && !A_IM2COL) {
+        if (!A_T && A_CONV == 0u) {
             for (var q = 0u; q < 4u; q++) {
                 As[(a_k + q) * 16u + a_row / 4u][a_row % 4u] = av[q];
             }

@@ -29,7 +29,7 @@ override A_T: bool = false;
 override B_T: bool = false;
 override BIAS: bool = false;
 override C_T: bool = false;
-override A_IM2COL: bool = false;
+override A_CONV: u32 = 0u;
 override B_IM2COL: bool = false;
 
 const WT: u32 = 128u;
@@ -45,17 +45,18 @@ var<workgroup> Bw: array<vec4<f32>, 512>;
 // This invocation's four values of slice `k0` of the A tile at `row0`.
 fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if (A_T || A_IM2COL) {
+    if (A_T || A_CONV != 0u) {
         // rows row0 + rt .. +4 of column k0 + kt: one vec4 of a column-major A (m % 4 == 0),
-        // or four taps of neighbouring output positions of an image
+        // or four entries of an implicit convolution operand (A_CONV, see matmul.wgsl) at
+        // neighbouring positions
         let kt = k0 + lid / 32u;
         let rt = row0 + (lid % 32u) * 4u;
-        if (A_IM2COL) {
+        if (A_CONV != 0u) {
             if (kt < P.k) {
                 for (var q = 0u; q < 4u; q++) {
                     if (rt + q < P.m) {
-                        let o = im2col_at(P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
-                                          P.conv_strides, rt + q, kt);
+                        let o = conv_at(A_CONV, P.conv_shape, P.conv_taps, P.conv_steps,
+                                        P.conv_pads, P.conv_strides, rt + q, kt);
                         if (o != NO_TAP) {
                             v[q] = A[a_base + o];
                         }
@@ -88,7 +89,7 @@ fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32) -> vec4<f32> {
 
 // Stores what `load_a` returned into buffer `buf` of the A tile.
 fn store_a(buf: u32, lid: u32, v: vec4<f32>) {
-    if (A_T || A_IM2COL) {
+    if (A_T || A_CONV != 0u) {
         Aw[buf * HALF + lid] = v;
         return;
     }

@@ -110,3 +110,44 @@ fn im2col_at(shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32
     }
     return img * strides.x + ch * strides.y + u32(iy) * strides.z + u32(ix) * strides.w;
 }
+
+// A convolution's input gradient as a product (implicit GEMM, no column matrix): where entry
+// (row, col) of its left operand lies in the output gradient, as an offset from the image's
+// start, or NO_TAP. row = input position (iy * w + ix); col = out channel * kh * kw + ky * kw +
+// kx; the entry is the output gradient at the output position whose tap (ky, kx) reads (iy, ix)
+// (none where the stride skips it or it falls outside the output). shape = (_, h, w, ow);
+// taps = (kh, kw, oh, _); steps = (sh, sw, dh, dw); pads = (ph, pw, _, _); strides = the output
+// gradient's (n, o, oh, ow) strides.
+fn dgrad_at(shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32>,
+            strides: vec4<u32>, row: u32, col: u32) -> u32 {
+    let iy = row / shape.z;
+    let ix = row % shape.z;
+    let per_channel = taps.x * taps.y;
+    let oc = col / per_channel;
+    let r = col % per_channel;
+    let ty = i32(iy + pads.x) - i32((r / taps.y) * steps.z);
+    let tx = i32(ix + pads.y) - i32((r % taps.y) * steps.w);
+    if (ty < 0 || tx < 0) {
+        return NO_TAP;
+    }
+    let uy = u32(ty);
+    let ux = u32(tx);
+    if (uy % steps.x != 0u || ux % steps.y != 0u) {
+        return NO_TAP;
+    }
+    let oy = uy / steps.x;
+    let ox = ux / steps.y;
+    if (oy >= taps.z || ox >= shape.w) {
+        return NO_TAP;
+    }
+    return oc * strides.y + oy * strides.z + ox * strides.w;
+}
+
+// conv_kind 1: im2col_at; 2: dgrad_at (the matmul kernels' A_CONV).
+fn conv_at(conv_kind: u32, shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32>,
+           strides: vec4<u32>, row: u32, col: u32) -> u32 {
+    if (conv_kind == 2u) {
+        return dgrad_at(shape, taps, steps, pads, strides, row, col);
+    }
+    return im2col_at(shape, taps, steps, pads, strides, row, col);
+}

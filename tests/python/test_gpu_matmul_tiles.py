@@ -186,6 +186,10 @@ CONV_CASES = [
     ((2, 6, 8, 8), (5, 6, 1, 1), 2, 0, 1),
     ((1, 2, 3, 3), (2, 2, 3, 3), 1, 0, 1),
     ((2, 3, 4, 5), (2, 3, 4, 5), 1, 3, 1),
+    # strides that skip input pixels (their gradient is zero), odd sizes, dilation with stride
+    ((2, 3, 10, 9), (4, 3, 2, 2), 3, 0, 1),
+    ((1, 2, 9, 11), (3, 2, 3, 3), 2, 1, 1),
+    ((2, 2, 13, 13), (2, 2, 3, 3), 2, 2, 3),
 ]
 
 
@@ -194,7 +198,8 @@ CONV_CASES = [
 @pytest.mark.parametrize("view", ["dense", "channels_last", "cropped"])
 def test_convolutions_read_their_columns_in_place_like_the_cpu(tile, case, view):
     # the forward and the weight gradient read the image through im2col addressing inside the
-    # product (no column matrix); the input may be any strided view
+    # product, and the input gradient reads the output gradient through the transposed
+    # addressing (no column matrix); the input may be any strided view
     sx, sw, stride, padding, dilation = CONV_CASES[case]
     rng = np.random.default_rng(case)
     big = list(sx)
@@ -219,9 +224,10 @@ def test_convolutions_read_their_columns_in_place_like_the_cpu(tile, case, view)
         y, names = kernels_of(
             lambda x=x, w=w, b=b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
         )
+        _, back = kernels_of(lambda y=y: (y * y).sum().backward())
         if dev == "gpu":
-            assert "im2col" not in names
-        (y * y).sum().backward()
+            # no column matrix either way: no im2col forward, no col2im backward
+            assert "im2col" not in names and "col2im" not in back
         out[dev] = [
             y.detach().cpu().numpy(),
             x.grad.cpu().numpy(),

@@ -172,28 +172,21 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
     Ok((vals, idx))
 }
 
-/// Convolutions as products without transposing copies or column matrices in memory. The
-/// forward multiplies each image's columns, read in place from the image by the matmul kernels
-/// (implicit im2col), by the weight and stores the product transposed, which is the NCHW
-/// output, with the bias in the product's epilogue; the weight gradient reads the columns the
-/// same way; the input gradient reads each image's output gradient as a column-major
-/// `(positions, channels)` matrix and folds the column gradient back with col2im; the weight
-/// gradient copies the output gradient once into `(channels, N·positions)`. Batches whose
-/// column gradient exceeds the chunk size take the contract's provided (chunked) algorithms.
+/// Convolutions as products without transposing copies or column matrices in memory (implicit
+/// GEMM): the matmul kernels read their convolution operand in place. The forward multiplies
+/// each image's columns, read from the image, by the weight and stores the product transposed,
+/// which is the NCHW output, with the bias in the product's epilogue; the input gradient
+/// multiplies each image's `(H·W, O·kh·kw)` taps of the output gradient, read from it, by the
+/// weight rearranged to `(O·kh·kw, C)` and stores that transposed, the NCHW input gradient; the
+/// weight gradient multiplies the output gradient, copied once into `(O, N·positions)`, by the
+/// columns of all images, read from the input.
 pub(crate) mod products {
     use super::super::device::Gpu;
     use super::super::matmul::{matmul, matmul_into, ColsSide, ImplicitCols};
     use super::super::GpuStorage;
-    use super::col2im;
-    use crate::backend::contract::provided;
     use crate::backend::Conv2dGeom;
-    use crate::dtype::DType;
     use crate::error::Result;
     use crate::shape::Layout;
-
-    fn fits(b: &Gpu, g: &Conv2dGeom) -> bool {
-        provided::images_per_chunk(b, DType::F32, g) >= g.n
-    }
 
     /// The dense weight `(O, k)` as the `(k, O)` right operand of every image's product.
     fn weight_t(n: usize, k: usize, o: usize) -> Layout {
@@ -229,30 +222,35 @@ pub(crate) mod products {
     }
 
     pub fn conv2d_input_grad(
-        b: &Gpu,
+        _b: &Gpu,
         gout: (&GpuStorage, &Layout),
         w: &GpuStorage,
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<GpuStorage> {
-        let lg = gout.1;
-        // the output positions of one image must be one run of equal strides
-        if !fits(b, g) || lg.strides[2] != g.ow * lg.strides[3] {
-            return provided::conv2d_input_grad(b, gout, w, g, o);
-        }
-        let (l, k) = (g.col_cols(), g.col_rows());
+        let k = o * g.kh * g.kw;
+        // the weight (O, C, kh, kw) as the (O·kh·kw, C) right operand of every image: one
+        // small copy
+        let wl = Layout::contiguous(&[o, g.c, g.kh, g.kw]).permute(&[0, 2, 3, 1]);
+        let wt = super::super::elementwise::copy(w, &wl)?;
+        // each image's (H·W, O·kh·kw) left operand read in place from the output gradient; the
+        // (H·W, C) product stored transposed is the image's NCHW input gradient
         let la = Layout {
-            shape: vec![g.n, l, o],
-            strides: vec![lg.strides[0], lg.strides[3], lg.strides[1]],
-            offset: lg.offset,
+            shape: vec![g.n, g.h * g.w, k],
+            strides: vec![gout.1.strides[0], 0, 0],
+            offset: gout.1.offset,
         };
-        let lw = Layout {
-            shape: vec![g.n, o, k],
-            strides: vec![0, k, 1],
+        let lb = Layout {
+            shape: vec![g.n, k, g.c],
+            strides: vec![0, g.c, 1],
             offset: 0,
         };
-        let cols = matmul(gout.0, &la, w, &lw)?;
-        col2im(&cols, &Layout::contiguous(&[g.n * l, k]), g)
+        let cols = ImplicitCols {
+            side: ColsSide::Dgrad,
+            g,
+            image: gout.1,
+        };
+        matmul_into(gout.0, &la, &wt, &lb, None, true, Some(cols))
     }
 
     pub fn conv2d_weight_grad(

@@ -65,7 +65,7 @@ pub static MATMUL: Entry = Entry::new::<MatmulParams>(
     "matmul",
     [16, 16, 1],
     &[
-        "A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T", "A_IM2COL", "B_IM2COL",
+        "A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T", "A_CONV", "B_IM2COL",
     ],
     &[
         (1, Access::Read),
@@ -129,16 +129,22 @@ pub fn matmul_bias(
     matmul_into(a, la, b, lb, bias, false, None)
 }
 
-/// Which operand of a product is a convolution's column matrix read in place from its image.
+/// How an operand of a product is read in place from a convolution's tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ColsSide {
+    /// A is the column matrix `(positions, C·kh·kw)` of the input image (implicit im2col)
     A,
+    /// B is the column matrix `(N·positions, C·kh·kw)` of the input images
     B,
+    /// A is the input gradient's left operand `(H·W, O·kh·kw)`, read from the output gradient
+    /// `(N, O, oh, ow)` (implicit GEMM for the input gradient)
+    Dgrad,
 }
 
-/// An operand read as the column matrix of a convolution (implicit im2col): `side`, the
-/// geometry, and the image view `(N, C, H, W)` the operand's storage holds. The operand's own
-/// layout then gives only the matrix's shape and the stride between batches.
+/// An operand read in place from a convolution's tensor: `side`, the geometry, and the view
+/// the operand's storage holds (the input `(N, C, H, W)`, or for [`ColsSide::Dgrad`] the output
+/// gradient `(N, O, oh, ow)`). The operand's own layout then gives only the matrix's shape and
+/// the stride between batches.
 #[derive(Clone, Copy)]
 pub(crate) struct ImplicitCols<'a> {
     pub side: ColsSide,
@@ -177,26 +183,45 @@ pub(crate) fn matmul_into(
     check_span("matmul", a, la)?;
     check_span("matmul", b, lb)?;
     let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
-    let implicit = |side| cols.filter(|c| c.side == side);
     if let Some(c) = cols {
         let (x, rows, ncols) = match c.side {
-            ColsSide::A => (a, m, k),
+            ColsSide::A | ColsSide::Dgrad => (a, m, k),
             ColsSide::B => (b, k, n),
         };
         check_span("conv2d", x, c.image)?;
         let g = c.g;
-        let per_image = g.col_cols();
-        if c.image.shape != [g.n, g.c, g.h, g.w]
-            || ncols != g.col_rows()
-            || per_image == 0
-            || rows > g.n * per_image
-        {
+        let taps = g.kh * g.kw;
+        let fits = match c.side {
+            ColsSide::A | ColsSide::B => {
+                let per_image = g.col_cols();
+                c.image.shape == [g.n, g.c, g.h, g.w]
+                    && ncols == g.col_rows()
+                    && per_image > 0
+                    && rows <= g.n * per_image
+            }
+            ColsSide::Dgrad => {
+                c.image.shape.len() == 4
+                    && c.image.shape == [g.n, c.image.shape[1], g.oh, g.ow]
+                    && taps > 0
+                    && ncols == c.image.shape[1] * taps
+                    && rows == g.h * g.w
+                    && g.sh > 0
+                    && g.sw > 0
+            }
+        };
+        if !fits {
             return Err(Error::Shape(format!(
-                "conv2d: a {rows}x{ncols} column matrix of an image {:?} for geometry {g:?}",
-                c.image.shape
+                "conv2d: a {rows}x{ncols} implicit operand ({:?}) of a tensor {:?} for geometry {g:?}",
+                c.side, c.image.shape
             )));
         }
     }
+    let implicit = |side: ColsSide| {
+        cols.filter(|c| match side {
+            ColsSide::A => c.side != ColsSide::B,
+            _ => c.side == side,
+        })
+    };
     let count: usize = la.shape[..nd - 2].iter().product();
     let ctx = &a.ctx;
     let out = GpuStorage::alloc(ctx, DType::F32, count * m * n, false, "matmul")?;
@@ -271,6 +296,12 @@ pub(crate) fn matmul_into(
     }
     let a_use = a_copy.as_ref().unwrap_or(a);
     let b_use = b_copy.as_ref().unwrap_or(b);
+    // the A_CONV override: 0 a plain A, 1 a column matrix, 2 an input gradient's left operand
+    let a_conv = match a_cols.map(|c| c.side) {
+        None => 0u32,
+        Some(ColsSide::Dgrad) => 2,
+        Some(_) => 1,
+    };
     let a_vec = a_cols.is_none() && vec4_ok(&la2, k, m);
     let b_vec = b_cols.is_none() && vec4_ok(&lb2, n, k);
     let a_t = a_cols.is_none() && !a_vec && vec4_t_ok(&la2, m);
@@ -303,7 +334,13 @@ pub(crate) fn matmul_into(
         let g = c.g;
         let s = &c.image.strides;
         p.conv_shape = [w(g.c)?, w(g.h)?, w(g.w)?, w(g.ow)?];
-        p.conv_taps = [w(g.kh)?, w(g.kw)?, w(g.col_cols())?, 0];
+        // im2col: positions per image; dgrad: output rows
+        let third = if c.side == ColsSide::Dgrad {
+            g.oh
+        } else {
+            g.col_cols()
+        };
+        p.conv_taps = [w(g.kh)?, w(g.kw)?, w(third)?, 0];
         p.conv_steps = [w(g.sh)?, w(g.sw)?, w(g.dh)?, w(g.dw)?];
         p.conv_pads = [w(g.ph)?, w(g.pw)?, 0, 0];
         p.conv_strides = [w(s[0])?, w(s[1])?, w(s[2])?, w(s[3])?];
@@ -331,7 +368,7 @@ pub(crate) fn matmul_into(
             .flag("B_T", b_t)
             .flag("BIAS", epilogue.is_some())
             .flag("C_T", transposed)
-            .flag("A_IM2COL", a_cols.is_some())
+            .with("A_CONV", a_conv)
             .flag("B_IM2COL", b_cols.is_some());
         let t = tile as usize;
         let (tx, ty) = (w(n.div_ceil(t))?, w(m.div_ceil(t))?);
@@ -370,8 +407,9 @@ pub(crate) fn matmul_into(
                 a_t,
                 b_t,
                 transposed,
-                a_cols.is_some(),
+                a_conv == 1,
                 b_cols.is_some(),
+                a_conv == 2,
             ],
         );
         tiles::choose(ctx, (m, n, k, count), class, run)?
