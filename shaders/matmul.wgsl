@@ -10,9 +10,10 @@
 // BIAS adds BV[col] to every row of C (a linear layer's bias; never with split-K).
 // Edges are zero-filled, so every size is correct (67x129 @ 129x33, ...). C is contiguous.
 // A_CONV = 1 / B_IM2COL: that operand is a convolution's column matrix read in place from its
-// image (im2col_at of the prelude, P.conv_* the geometry), never materialised; A_CONV = 2: A is
-// the left operand of a convolution's input gradient read in place from the output gradient
-// (dgrad_at).
+// image (kind 1 of the prelude's conv_entry, P.conv_* the geometry), never materialised;
+// A_CONV = 2: A is the left operand of a convolution's input gradient read in place from the
+// output gradient (kind 2). An invocation's A rows and B columns stay the same along K, so
+// their part of each address is worked out once, before the k-slices.
 // Split-K (P.splits > 1): the z workgroup index also picks one of `splits` runs of k-slices,
 // and C holds each batch's `splits` partial products one after another (the host sums them).
 
@@ -38,22 +39,19 @@ override C_T: bool = false;
 override A_CONV: u32 = 0u;
 override B_IM2COL: bool = false;
 
-// Entry (row, col) of an implicit operand (A_CONV for A, else B's column matrix) whose image
-// view starts at `base` (0 where no tap).
-fn conv_tap(base: u32, row: u32, col: u32, from_a: bool) -> f32 {
-    var kind = 1u;
-    if (from_a) {
-        kind = A_CONV;
-    }
-    let o = conv_at(kind, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads, P.conv_strides,
-                    row, col);
-    if (o == NO_TAP) {
-        return 0.0;
-    }
-    if (from_a) {
-        return A[base + o];
-    }
-    return B[base + o];
+// The row part of an implicit A entry (A_CONV) and the column part of an implicit B entry.
+fn a_row_part(row: u32) -> ConvPart {
+    return conv_row_part(A_CONV, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
+                         P.conv_strides, row);
+}
+
+fn b_col_part(col: u32) -> ConvPart {
+    return conv_col_part(1u, P.conv_taps, P.conv_steps, P.conv_strides, col);
+}
+
+// Offset of an implicit entry of kind `kind` from its tensor view's start, or NO_TAP.
+fn conv_offset(kind: u32, r: ConvPart, c: ConvPart) -> u32 {
+    return conv_entry(kind, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_strides, r, c);
 }
 
 const TILE: u32 = 64u;
@@ -100,6 +98,21 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
 
+    // the parts of implicit addresses fixed for this invocation: its four A rows (A_CONV, staged
+    // as in the A_T layout) and its four B columns (B_IM2COL)
+    var a_rows: array<ConvPart, 4>;
+    var b_cols: array<ConvPart, 4>;
+    if (A_CONV != 0u) {
+        for (var q = 0u; q < 4u; q++) {
+            a_rows[q] = a_row_part(row0 + (lid % 16u) * 4u + q);
+        }
+    }
+    if (B_IM2COL) {
+        for (var q = 0u; q < 4u; q++) {
+            b_cols[q] = b_col_part(col0 + b_col + q);
+        }
+    }
+
     let tiles = (k + TK - 1u) / TK;
     let per_run = (tiles + splits - 1u) / splits;
     let t_end = min(tiles, (run + 1u) * per_run);
@@ -117,9 +130,14 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
             var v = vec4<f32>(0.0);
             if (A_CONV != 0u) {
                 if (k0 + kt < k) {
+                    let cp = conv_col_part(A_CONV, P.conv_taps, P.conv_steps, P.conv_strides,
+                                           k0 + kt);
                     for (var q = 0u; q < 4u; q++) {
                         if (row0 + rt + q < m) {
-                            v[q] = conv_tap(a_base, row0 + rt + q, k0 + kt, true);
+                            let o = conv_offset(A_CONV, a_rows[q], cp);
+                            if (o != NO_TAP) {
+                                v[q] = A[a_base + o];
+                            }
                         }
                     }
                 }
@@ -163,10 +181,14 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
             }
         } else if (bk < k) {
             if (B_IM2COL) {
+                let rp = conv_row_part(1u, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
+                                       P.conv_strides, bk);
                 for (var q = 0u; q < 4u; q++) {
-                    let cc = col0 + b_col + q;
-                    if (cc < n) {
-                        bv[q] = conv_tap(b_base, bk, cc, false);
+                    if (col0 + b_col + q < n) {
+                        let o = conv_offset(1u, rp, b_cols[q]);
+                        if (o != NO_TAP) {
+                            bv[q] = B[b_base + o];
+                        }
                     }
                 }
             } else if (B_VEC) {

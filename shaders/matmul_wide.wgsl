@@ -43,7 +43,8 @@ var<workgroup> Aw: array<vec4<f32>, 512>;
 var<workgroup> Bw: array<vec4<f32>, 512>;
 
 // This invocation's four values of slice `k0` of the A tile at `row0`.
-fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32) -> vec4<f32> {
+// `rows`: the row parts of this invocation's four rows' implicit addresses (A_CONV).
+fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32, rows: array<ConvPart, 4>) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if (A_T || A_CONV != 0u) {
         // rows row0 + rt .. +4 of column k0 + kt: one vec4 of a column-major A (m % 4 == 0),
@@ -53,10 +54,11 @@ fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32) -> vec4<f32> {
         let rt = row0 + (lid % 32u) * 4u;
         if (A_CONV != 0u) {
             if (kt < P.k) {
+                let cp = conv_col_part(A_CONV, P.conv_taps, P.conv_steps, P.conv_strides, kt);
                 for (var q = 0u; q < 4u; q++) {
                     if (rt + q < P.m) {
-                        let o = conv_at(A_CONV, P.conv_shape, P.conv_taps, P.conv_steps,
-                                        P.conv_pads, P.conv_strides, rt + q, kt);
+                        let o = conv_entry(A_CONV, P.conv_shape, P.conv_taps, P.conv_steps,
+                                           P.conv_strides, rows[q], cp);
                         if (o != NO_TAP) {
                             v[q] = A[a_base + o];
                         }
@@ -101,7 +103,8 @@ fn store_a(buf: u32, lid: u32, v: vec4<f32>) {
 }
 
 // This invocation's four values of slice `k0` of the B tile at `col0`.
-fn load_b(b_base: u32, col0: u32, k0: u32, lid: u32) -> vec4<f32> {
+// `cols`: the column parts of this invocation's four columns' implicit addresses (B_IM2COL).
+fn load_b(b_base: u32, col0: u32, k0: u32, lid: u32, cols: array<ConvPart, 4>) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if (B_T) {
         // column-major B: rows kq .. +4 of column col0 + lid / 2 as one vec4 (k % 4 == 0)
@@ -117,10 +120,12 @@ fn load_b(b_base: u32, col0: u32, k0: u32, lid: u32) -> vec4<f32> {
     let c = col0 + (lid % 32u) * 4u;
     if (bk < P.k) {
         if (B_IM2COL) {
+            let rp = conv_row_part(1u, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
+                                   P.conv_strides, bk);
             for (var q = 0u; q < 4u; q++) {
                 if (c + q < P.n) {
-                    let o = im2col_at(P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
-                                      P.conv_strides, bk, c + q);
+                    let o = conv_entry(1u, P.conv_shape, P.conv_taps, P.conv_steps,
+                                       P.conv_strides, rp, cols[q]);
                     if (o != NO_TAP) {
                         v[q] = B[b_base + o];
                     }
@@ -207,9 +212,26 @@ fn matmul_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     var s2 = vec4<f32>(0.0);
     var s3 = vec4<f32>(0.0);
 
+    // the parts of implicit addresses fixed for this invocation: the four A rows it stages
+    // (A_CONV) and the four B columns (B_IM2COL)
+    var a_rows: array<ConvPart, 4>;
+    var b_cols: array<ConvPart, 4>;
+    if (A_CONV != 0u) {
+        for (var q = 0u; q < 4u; q++) {
+            a_rows[q] = conv_row_part(A_CONV, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
+                                      P.conv_strides, row0 + (lid % 32u) * 4u + q);
+        }
+    }
+    if (B_IM2COL) {
+        for (var q = 0u; q < 4u; q++) {
+            b_cols[q] = conv_col_part(1u, P.conv_taps, P.conv_steps, P.conv_strides,
+                                      col0 + (lid % 32u) * 4u + q);
+        }
+    }
+
     let tiles = (P.k + WK - 1u) / WK;
-    var la = load_a(a_base, row0, 0u, lid);
-    var lb = load_b(b_base, col0, 0u, lid);
+    var la = load_a(a_base, row0, 0u, lid, a_rows);
+    var lb = load_b(b_base, col0, 0u, lid, b_cols);
     store_a(0u, lid, la);
     store_b(0u, lid, lb);
     workgroupBarrier();
@@ -217,8 +239,8 @@ fn matmul_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     for (var t = 0u; t < tiles; t++) {
         let more = t + 1u < tiles;
         if (more) {
-            la = load_a(a_base, row0, (t + 1u) * WK, lid);
-            lb = load_b(b_base, col0, (t + 1u) * WK, lid);
+            la = load_a(a_base, row0, (t + 1u) * WK, lid, a_rows);
+            lb = load_b(b_base, col0, (t + 1u) * WK, lid, b_cols);
         }
         let base = cur * HALF;
         for (var kk = 0u; kk < WK; kk++) {

@@ -87,67 +87,76 @@ fn fmin(a: f32, b: f32) -> f32 {
     return select(b, a, is_nan(a) || a <= b);
 }
 
-// A convolution's column matrix read in place (implicit im2col): where entry (row, col) lies
-// in the image, as an offset from the image view's start, or NO_TAP where the tap falls in the
-// zero padding. row = image * positions + output position (oy * ow + ox); col = channel * kh * kw
-// + ky * kw + kx. shape = (c, h, w, ow); taps = (kh, kw, positions, _); steps = (sh, sw, dh, dw);
-// pads = (ph, pw, _, _); strides = the image's (n, c, h, w) strides.
+// Convolution operands read in place by the matmul kernels (implicit GEMM, no column matrix).
+// Kind 1, a column matrix (im2col): entry (row, col) is the input image at output position
+// row = image * positions + oy * ow + ox and tap col = channel * kh * kw + ky * kw + kx. Kind 2,
+// an input gradient's left operand: entry (row, col) is the output gradient at the output
+// position whose tap col = out channel * kh * kw + ky * kw + kx reads input position
+// row = iy * w + ix (none where the stride skips it or it falls outside the output).
+// Geometry: shape = (c, h, w, ow); taps = (kh, kw, kind 1: positions per image, kind 2: oh, _);
+// steps = (sh, sw, dh, dw); pads = (ph, pw, _, _); strides = the (n, c, h, w) strides of the
+// tensor read (the image, or the output gradient).
+// An address splits into a row part and a column part, so an invocation whose rows (or columns)
+// stay the same along K works out that part once.
 const NO_TAP: u32 = 0xffffffffu;
 
-fn im2col_at(shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32>,
-             strides: vec4<u32>, row: u32, col: u32) -> u32 {
-    let img = row / taps.z;
+// One part of an implicit entry's address: an offset and the part's share of its (y, x).
+struct ConvPart {
+    off: u32,
+    y: i32,
+    x: i32,
+}
+
+fn conv_row_part(kind: u32, shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>,
+                 pads: vec4<u32>, strides: vec4<u32>, row: u32) -> ConvPart {
+    if (kind == 2u) {
+        return ConvPart(0u, i32(row / shape.z + pads.x), i32(row % shape.z + pads.y));
+    }
     let pos = row % taps.z;
-    let oy = pos / shape.w;
-    let ox = pos % shape.w;
-    let per_channel = taps.x * taps.y;
-    let ch = col / per_channel;
-    let r = col % per_channel;
-    let iy = i32(oy * steps.x + (r / taps.y) * steps.z) - i32(pads.x);
-    let ix = i32(ox * steps.y + (r % taps.y) * steps.w) - i32(pads.y);
-    if (iy < 0 || ix < 0 || iy >= i32(shape.y) || ix >= i32(shape.z)) {
-        return NO_TAP;
-    }
-    return img * strides.x + ch * strides.y + u32(iy) * strides.z + u32(ix) * strides.w;
+    return ConvPart((row / taps.z) * strides.x, i32((pos / shape.w) * steps.x) - i32(pads.x),
+                    i32((pos % shape.w) * steps.y) - i32(pads.y));
 }
 
-// A convolution's input gradient as a product (implicit GEMM, no column matrix): where entry
-// (row, col) of its left operand lies in the output gradient, as an offset from the image's
-// start, or NO_TAP. row = input position (iy * w + ix); col = out channel * kh * kw + ky * kw +
-// kx; the entry is the output gradient at the output position whose tap (ky, kx) reads (iy, ix)
-// (none where the stride skips it or it falls outside the output). shape = (_, h, w, ow);
-// taps = (kh, kw, oh, _); steps = (sh, sw, dh, dw); pads = (ph, pw, _, _); strides = the output
-// gradient's (n, o, oh, ow) strides.
-fn dgrad_at(shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32>,
-            strides: vec4<u32>, row: u32, col: u32) -> u32 {
-    let iy = row / shape.z;
-    let ix = row % shape.z;
+fn conv_col_part(kind: u32, taps: vec4<u32>, steps: vec4<u32>, strides: vec4<u32>,
+                 col: u32) -> ConvPart {
     let per_channel = taps.x * taps.y;
-    let oc = col / per_channel;
     let r = col % per_channel;
-    let ty = i32(iy + pads.x) - i32((r / taps.y) * steps.z);
-    let tx = i32(ix + pads.y) - i32((r % taps.y) * steps.w);
-    if (ty < 0 || tx < 0) {
-        return NO_TAP;
+    let dy = i32((r / taps.y) * steps.z);
+    let dx = i32((r % taps.y) * steps.w);
+    if (kind == 2u) {
+        return ConvPart((col / per_channel) * strides.y, -dy, -dx);
     }
-    let uy = u32(ty);
-    let ux = u32(tx);
-    if (uy % steps.x != 0u || ux % steps.y != 0u) {
-        return NO_TAP;
-    }
-    let oy = uy / steps.x;
-    let ox = ux / steps.y;
-    if (oy >= taps.z || ox >= shape.w) {
-        return NO_TAP;
-    }
-    return oc * strides.y + oy * strides.z + ox * strides.w;
+    return ConvPart((col / per_channel) * strides.y, dy, dx);
 }
 
-// conv_kind 1: im2col_at; 2: dgrad_at (the matmul kernels' A_CONV).
-fn conv_at(conv_kind: u32, shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>, pads: vec4<u32>,
-           strides: vec4<u32>, row: u32, col: u32) -> u32 {
-    if (conv_kind == 2u) {
-        return dgrad_at(shape, taps, steps, pads, strides, row, col);
+// The entry's offset from the tensor view's start, or NO_TAP (a zero).
+fn conv_entry(kind: u32, shape: vec4<u32>, taps: vec4<u32>, steps: vec4<u32>,
+              strides: vec4<u32>, r: ConvPart, c: ConvPart) -> u32 {
+    let y = r.y + c.y;
+    let x = r.x + c.x;
+    if (y < 0 || x < 0) {
+        return NO_TAP;
     }
-    return im2col_at(shape, taps, steps, pads, strides, row, col);
+    var uy = u32(y);
+    var ux = u32(x);
+    if (kind == 2u) {
+        if (steps.x != 1u) {
+            if (uy % steps.x != 0u) {
+                return NO_TAP;
+            }
+            uy = uy / steps.x;
+        }
+        if (steps.y != 1u) {
+            if (ux % steps.y != 0u) {
+                return NO_TAP;
+            }
+            ux = ux / steps.y;
+        }
+        if (uy >= taps.z || ux >= shape.w) {
+            return NO_TAP;
+        }
+    } else if (uy >= shape.y || ux >= shape.z) {
+        return NO_TAP;
+    }
+    return r.off + c.off + uy * strides.z + ux * strides.w;
 }

@@ -177,16 +177,43 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
 /// each image's columns, read from the image, by the weight and stores the product transposed,
 /// which is the NCHW output, with the bias in the product's epilogue; the input gradient
 /// multiplies each image's `(H·W, O·kh·kw)` taps of the output gradient, read from it, by the
-/// weight rearranged to `(O·kh·kw, C)` and stores that transposed, the NCHW input gradient; the
+/// weight rearranged to `(O·kh·kw, C)` and stores that transposed, the NCHW input gradient
+/// (or, for layers with few input channels, where that product would be mostly tile padding,
+/// goes through a column gradient and col2im); the
 /// weight gradient multiplies the output gradient, copied once into `(O, N·positions)`, by the
 /// columns of all images, read from the input.
 pub(crate) mod products {
     use super::super::device::Gpu;
     use super::super::matmul::{matmul, matmul_into, ColsSide, ImplicitCols};
     use super::super::GpuStorage;
+    use super::col2im;
+    use crate::backend::contract::provided;
     use crate::backend::Conv2dGeom;
+    use crate::dtype::DType;
     use crate::error::Result;
     use crate::shape::Layout;
+
+    /// Whether the column matrices of the whole batch fit one chunk of the provided algorithms.
+    fn fits(b: &Gpu, g: &Conv2dGeom) -> bool {
+        provided::images_per_chunk(b, DType::F32, g) >= g.n
+    }
+
+    /// Whether the input gradient is better taken as an implicit GEMM than through a column
+    /// gradient: the products' multiply-adds with their tiles rounded up to 64 (an implicit
+    /// product has only C columns, so a layer with few input channels wastes most of a tile)
+    /// against the explicit product's plus its col2im pass.
+    fn implicit_dgrad(g: &Conv2dGeom, o: usize) -> bool {
+        let pad = |v: usize| v.div_ceil(64) * 64;
+        let (l, k) = (g.col_cols(), g.col_rows());
+        let implicit = pad(g.h * g.w)
+            .saturating_mul(pad(g.c))
+            .saturating_mul(o * g.kh * g.kw);
+        let explicit = pad(l)
+            .saturating_mul(pad(k))
+            .saturating_mul(o)
+            .saturating_add(l.saturating_mul(k));
+        implicit <= explicit
+    }
 
     /// The dense weight `(O, k)` as the `(k, O)` right operand of every image's product.
     fn weight_t(n: usize, k: usize, o: usize) -> Layout {
@@ -222,12 +249,15 @@ pub(crate) mod products {
     }
 
     pub fn conv2d_input_grad(
-        _b: &Gpu,
+        b: &Gpu,
         gout: (&GpuStorage, &Layout),
         w: &GpuStorage,
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<GpuStorage> {
+        if !implicit_dgrad(g, o) {
+            return input_grad_by_columns(b, gout, w, g, o);
+        }
         let k = o * g.kh * g.kw;
         // the weight (O, C, kh, kw) as the (O·kh·kw, C) right operand of every image: one
         // small copy
@@ -251,6 +281,36 @@ pub(crate) mod products {
             image: gout.1,
         };
         matmul_into(gout.0, &la, &wt, &lb, None, true, Some(cols))
+    }
+
+    /// The input gradient through a column gradient: each image's output gradient read as a
+    /// column-major `(positions, O)` matrix times the weight, folded back by col2im (chunked by
+    /// the provided algorithm when the batch's columns exceed a chunk).
+    fn input_grad_by_columns(
+        b: &Gpu,
+        gout: (&GpuStorage, &Layout),
+        w: &GpuStorage,
+        g: &Conv2dGeom,
+        o: usize,
+    ) -> Result<GpuStorage> {
+        let lg = gout.1;
+        // the output positions of one image must be one run of equal strides
+        if !fits(b, g) || lg.strides[2] != g.ow * lg.strides[3] {
+            return provided::conv2d_input_grad(b, gout, w, g, o);
+        }
+        let (l, k) = (g.col_cols(), g.col_rows());
+        let la = Layout {
+            shape: vec![g.n, l, o],
+            strides: vec![lg.strides[0], lg.strides[3], lg.strides[1]],
+            offset: lg.offset,
+        };
+        let lw = Layout {
+            shape: vec![g.n, o, k],
+            strides: vec![0, k, 1],
+            offset: 0,
+        };
+        let cols = matmul(gout.0, &la, w, &lw)?;
+        col2im(&cols, &Layout::contiguous(&[g.n * l, k]), g)
     }
 
     pub fn conv2d_weight_grad(
