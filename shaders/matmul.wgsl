@@ -1,4 +1,5 @@
 // matmul.wgsl — batched C[b] = A[b] @ B[b] for f32, register-blocked and tiled.
+// (Parameters, bindings and overrides: matmul_common.wgsl, placed before this file.)
 //
 // A workgroup of 16x16 invocations computes a 64x64 tile of C; each invocation keeps a 4x4
 // block of accumulators in registers. K is walked in slices of 16 staged through workgroup
@@ -16,43 +17,6 @@
 // their part of each address is worked out once, before the k-slices.
 // Split-K (P.splits > 1): the z workgroup index also picks one of `splits` runs of k-slices,
 // and C holds each batch's `splits` partial products one after another (the host sums them).
-
-// `P: MatmulParams`, generated from src/backend/wgpu/matmul.rs: sizes m, n, k; nb batch dims
-// (bshape, a_bstr, b_bstr after merging); operand offsets and row/column strides; batch_base,
-// the first batch of this dispatch; splits, the runs of k-slices (1: K whole).
-@group(0) @binding(0) var<uniform> P: MatmulParams;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<storage, read> A4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> B4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> BV: array<f32>;
-
-override A_VEC: bool = false;
-override B_VEC: bool = false;
-override A_T: bool = false;
-override B_T: bool = false;
-override BIAS: bool = false;
-// C_T: each batch's C is stored transposed (column-major, C[col * m + row]): a convolution
-// writes its (positions x channels) product straight into NCHW
-override C_T: bool = false;
-override A_CONV: u32 = 0u;
-override B_IM2COL: bool = false;
-
-// The row part of an implicit A entry (A_CONV) and the column part of an implicit B entry.
-fn a_row_part(row: u32) -> ConvPart {
-    return conv_row_part(A_CONV, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_pads,
-                         P.conv_strides, row);
-}
-
-fn b_col_part(col: u32) -> ConvPart {
-    return conv_col_part(1u, P.conv_taps, P.conv_steps, P.conv_strides, col);
-}
-
-// Offset of an implicit entry of kind `kind` from its tensor view's start, or NO_TAP.
-fn conv_offset(kind: u32, r: ConvPart, c: ConvPart) -> u32 {
-    return conv_entry(kind, P.conv_shape, P.conv_taps, P.conv_steps, P.conv_strides, r, c);
-}
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;

@@ -14,23 +14,7 @@
 // host has checked against the bound buffers (the operands' spans, the output's allocation),
 // and every workgroup index is below 512 by construction.
 
-// `P: MatmulParams`, generated from src/backend/wgpu/matmul.rs (see matmul.wgsl).
-@group(0) @binding(0) var<uniform> P: MatmulParams;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<storage, read> A4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> B4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> BV: array<f32>;
-
-override A_VEC: bool = false;
-override B_VEC: bool = false;
-override A_T: bool = false;
-override B_T: bool = false;
-override BIAS: bool = false;
-override C_T: bool = false;
-override A_CONV: u32 = 0u;
-override B_IM2COL: bool = false;
+// Parameters, bindings and overrides: matmul_common.wgsl.
 
 const WT: u32 = 128u;
 const WK: u32 = 8u;

@@ -16,7 +16,10 @@ pub fn shaders() -> Vec<(&'static str, String)> {
 
 /// Every hand-written WGSL file: (name, text), the prelude included.
 pub fn shader_files() -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![("prelude", super::pipelines::PRELUDE)];
+    let mut v = vec![
+        ("prelude", super::pipelines::PRELUDE),
+        ("matmul_common", super::pipelines::MATMUL_COMMON),
+    ];
     v.extend(Shader::ALL.iter().map(|s| (s.name(), s.file_source())));
     v
 }

@@ -48,6 +48,8 @@ macro_rules! shader_source {
 
 /// The code every shader shares, placed after the generated constants.
 pub(crate) const PRELUDE: &str = shader_source!("prelude");
+/// The declarations both matmul kernels share, placed before each one's file.
+pub(crate) const MATMUL_COMMON: &str = shader_source!("matmul_common");
 
 impl Shader {
     /// Every shader file.
@@ -108,14 +110,19 @@ impl Shader {
     }
 
     /// The WGSL compiled for this shader: generated constants and parameter structs, the
-    /// prelude, then the file (and for `optim`, its generated multi-parameter entry point).
+    /// prelude, then the file (after `matmul_common.wgsl` for the two matmul kernels; for `optim`,
+    /// followed by its generated multi-parameter entry point).
     pub fn source(self) -> String {
         let generated = match self {
             Shader::Optim => super::optim::multi_source(self.file()),
             _ => String::new(),
         };
+        let common = match self {
+            Shader::Matmul | Shader::MatmulWide => MATMUL_COMMON,
+            _ => "",
+        };
         format!(
-            "{}{}\n{PRELUDE}\n{}{generated}",
+            "{}{}\n{PRELUDE}\n{common}{}{generated}",
             super::codes::wgsl_constants(),
             super::params::wgsl_structs(),
             self.file()
