@@ -118,7 +118,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
                 for (var q = 0u; q < 4u; q++) {
                     let kk = k0 + a_k + q;
                     if (kk < k) {
-                        av[q] = A[a_base + ar * ars + kk * acs];
+                        av[q] = A[a_base + ar * ars + a_col_offset(kk)];
                     }
                 }
             }

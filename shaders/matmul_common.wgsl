@@ -29,6 +29,18 @@ override BIAS: bool = false;
 override C_T: bool = false;
 override A_CONV: u32 = 0u;
 override B_IM2COL: bool = false;
+// A_GROUP: A's columns run in groups of P.a_group.x (positions of one image) P.a_group.y apart,
+// P.acs apart within a group: a convolution's output gradient (N, O, oh, ow) read as the
+// (O, N·oh·ow) left operand of its weight gradient without a copy (scalar loads)
+override A_GROUP: bool = false;
+
+// Offset of column `col` of A from its row's start.
+fn a_col_offset(col: u32) -> u32 {
+    if (A_GROUP) {
+        return (col / P.a_group.x) * P.a_group.y + (col % P.a_group.x) * P.acs;
+    }
+    return col * P.acs;
+}
 
 // The row part of an implicit A entry (A_CONV) and the column part of an implicit B entry.
 fn a_row_part(row: u32) -> ConvPart {

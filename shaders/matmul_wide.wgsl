@@ -65,7 +65,7 @@ fn load_a(a_base: u32, row0: u32, k0: u32, lid: u32, rows: array<ConvPart, 4>) -
         } else {
             for (var q = 0u; q < 4u; q++) {
                 if (kq + q < P.k) {
-                    v[q] = A[a_base + r * P.ars + (kq + q) * P.acs];
+                    v[q] = A[a_base + r * P.ars + a_col_offset(kq + q)];
                 }
             }
         }

@@ -259,3 +259,24 @@ def test_convolutions_read_their_columns_in_place_like_the_cpu(tile, case, view)
     for c, g in zip(out["cpu"], out["gpu"]):
         assert c.shape == g.shape
         assert np.abs(c - g).max() <= 1e-4 * (np.abs(c).max() + 1)
+
+
+@pytest.mark.parametrize("tile", [64, 128], indirect=True)
+@pytest.mark.parametrize("transposed_grad", [False, True])
+def test_the_weight_gradient_reads_any_output_gradient_view(tile, transposed_grad):
+    # the output gradient is read in place as (O, N·positions) when each image's positions are
+    # one run of equal strides, and copied first when they are not (a transposed gradient)
+    rng = np.random.default_rng(3)
+    xv = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
+    wv = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    rv = rng.standard_normal((3, 5, 7, 9) if transposed_grad else (3, 5, 9, 7)).astype(np.float32)
+    out = {}
+    for dev in ("cpu", "gpu"):
+        x = rustdl.tensor(xv, device=dev, requires_grad=True)
+        w = rustdl.tensor(wv, device=dev, requires_grad=True)
+        r = rustdl.tensor(rv, device=dev)
+        y = F.conv2d(x, w, padding=1)
+        (y.transpose(2, 3) if transposed_grad else y).mul(r).sum().backward()
+        out[dev] = [x.grad.cpu().numpy(), w.grad.cpu().numpy()]
+    for c, g in zip(out["cpu"], out["gpu"]):
+        assert np.abs(c - g).max() <= 1e-4 * (np.abs(c).max() + 1)

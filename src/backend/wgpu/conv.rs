@@ -180,11 +180,14 @@ pub fn max_pool2d(x: &GpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<(GpuStor
 /// weight rearranged to `(O·kh·kw, C)` and stores that transposed, the NCHW input gradient
 /// (or, for layers with few input channels, where that product would be mostly tile padding,
 /// goes through a column gradient and col2im); the
-/// weight gradient multiplies the output gradient, copied once into `(O, N·positions)`, by the
-/// columns of all images, read from the input.
+/// weight gradient multiplies the output gradient, read in place as `(O, N·positions)` (its
+/// columns in groups of one image's positions), by the columns of all images, read from the
+/// input.
 pub(crate) mod products {
     use super::super::device::Gpu;
-    use super::super::matmul::{matmul, matmul_into, ColsSide, ImplicitCols};
+    use super::super::matmul::{
+        matmul, matmul_into, ColsSide, GroupedCols, Implicit, ImplicitCols,
+    };
     use super::super::GpuStorage;
     use super::col2im;
     use crate::backend::contract::provided;
@@ -244,7 +247,11 @@ pub(crate) mod products {
             g,
             image: x.1,
         };
-        let y = matmul_into(x.0, &lc, w, &weight_t(n, k, o), bias, true, Some(cols))?;
+        let implicit = Implicit {
+            cols: Some(cols),
+            a_groups: None,
+        };
+        let y = matmul_into(x.0, &lc, w, &weight_t(n, k, o), bias, true, implicit)?;
         Ok((y, None))
     }
 
@@ -280,7 +287,11 @@ pub(crate) mod products {
             g,
             image: gout.1,
         };
-        matmul_into(gout.0, &la, &wt, &lb, None, true, Some(cols))
+        let implicit = Implicit {
+            cols: Some(cols),
+            a_groups: None,
+        };
+        matmul_into(gout.0, &la, &wt, &lb, None, true, implicit)
     }
 
     /// The input gradient through a column gradient: each image's output gradient read as a
@@ -322,27 +333,48 @@ pub(crate) mod products {
         o: usize,
     ) -> Result<GpuStorage> {
         let rows = g.n * g.col_cols();
-        // the output gradient as (O, N, oh, ow): one dense (O, rows) left operand
-        let gy = super::super::elementwise::copy(gout.0, &gout.1.permute(&[1, 0, 2, 3]))?;
-        let lgy = Layout::contiguous(&[o, rows]);
         let k = g.col_rows();
-        match workspace {
-            // columns a provided forward materialised
-            Some(cols) => matmul(&gy, &lgy, cols, &Layout::contiguous(&[rows, k])),
-            // else the columns read in place from the input
-            None => {
-                let lc = Layout {
+        let lg = gout.1;
+        // the output gradient as the (O, N·oh·ow) left operand: read in place, its columns in
+        // groups of one image's positions, when those are one run of equal strides; else
+        // copied once into (O, N, oh, ow)
+        let copied;
+        let (a, la, a_groups) = if lg.strides[2] == g.ow * lg.strides[3] {
+            let la = Layout {
+                shape: vec![o, rows],
+                strides: vec![lg.strides[1], lg.strides[3]],
+                offset: lg.offset,
+            };
+            let groups = GroupedCols {
+                len: g.col_cols(),
+                stride: lg.strides[0],
+                view: lg,
+            };
+            (gout.0, la, Some(groups))
+        } else {
+            copied = super::super::elementwise::copy(gout.0, &lg.permute(&[1, 0, 2, 3]))?;
+            (&copied, Layout::contiguous(&[o, rows]), None)
+        };
+        let implicit = Implicit {
+            // the columns of the input, read in place unless a provided forward made them
+            cols: workspace.is_none().then_some(ImplicitCols {
+                side: ColsSide::B,
+                g,
+                image: x.1,
+            }),
+            a_groups,
+        };
+        let (b, lb) = match workspace {
+            Some(cols) => (cols, Layout::contiguous(&[rows, k])),
+            None => (
+                x.0,
+                Layout {
                     shape: vec![rows, k],
                     strides: vec![0, 0],
                     offset: x.1.offset,
-                };
-                let cols = ImplicitCols {
-                    side: ColsSide::B,
-                    g,
-                    image: x.1,
-                };
-                matmul_into(&gy, &lgy, x.0, &lc, None, false, Some(cols))
-            }
-        }
+                },
+            ),
+        };
+        matmul_into(a, &la, b, &lb, None, false, implicit)
     }
 }

@@ -55,6 +55,7 @@ param_block! {
         pub conv_steps: [u32; 4],
         pub conv_pads: [u32; 4],
         pub conv_strides: [u32; 4],
+        pub a_group: [u32; 4],
     }
 }
 
@@ -65,7 +66,7 @@ pub static MATMUL: Entry = Entry::new::<MatmulParams>(
     "matmul",
     [16, 16, 1],
     &[
-        "A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T", "A_CONV", "B_IM2COL",
+        "A_VEC", "B_VEC", "A_T", "B_T", "BIAS", "C_T", "A_CONV", "B_IM2COL", "A_GROUP",
     ],
     &[
         (1, Access::Read),
@@ -126,7 +127,7 @@ pub fn matmul_bias(
     lb: &Layout,
     bias: Option<&GpuStorage>,
 ) -> Result<GpuStorage> {
-    matmul_into(a, la, b, lb, bias, false, None)
+    matmul_into(a, la, b, lb, bias, false, Implicit::default())
 }
 
 /// How an operand of a product is read in place from a convolution's tensor.
@@ -152,8 +153,28 @@ pub(crate) struct ImplicitCols<'a> {
     pub image: &'a Layout,
 }
 
+/// A left operand whose columns run in groups: column `j` of row `i` lies at
+/// `offset + i·rows_stride + (j / len)·stride + (j % len)·col_stride` (the layout passed for A
+/// gives `rows_stride` and `col_stride`). A convolution's output gradient `(N, O, oh, ow)` is the
+/// `(O, N·oh·ow)` operand of its weight gradient this way, without a copy; `view` is that
+/// tensor's own view, checked against the storage.
+#[derive(Clone, Copy)]
+pub(crate) struct GroupedCols<'a> {
+    pub len: usize,
+    pub stride: usize,
+    pub view: &'a Layout,
+}
+
+/// How a product's operands are read beyond their layouts (see [`ImplicitCols`] and
+/// [`GroupedCols`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Implicit<'a> {
+    pub cols: Option<ImplicitCols<'a>>,
+    pub a_groups: Option<GroupedCols<'a>>,
+}
+
 /// [`matmul_bias`], each batch's `(m, n)` result stored transposed (`[B.., n, m]`) when
-/// `transposed`, one operand read as a convolution's column matrix when `cols` says so.
+/// `transposed`, operands read in place from convolution tensors as `implicit` says.
 pub(crate) fn matmul_into(
     a: &GpuStorage,
     la: &Layout,
@@ -161,8 +182,10 @@ pub(crate) fn matmul_into(
     lb: &Layout,
     bias: Option<&GpuStorage>,
     transposed: bool,
-    cols: Option<ImplicitCols<'_>>,
+    implicit: Implicit<'_>,
 ) -> Result<GpuStorage> {
+    let cols = implicit.cols;
+    let groups = implicit.a_groups;
     if a.dtype != DType::F32 || b.dtype != DType::F32 {
         return Err(Error::DType(format!(
             "matmul: the GPU multiplies float32 matrices, got {} and {}",
@@ -180,9 +203,33 @@ pub(crate) fn matmul_into(
             la.shape, lb.shape
         )));
     }
-    check_span("matmul", a, la)?;
-    check_span("matmul", b, lb)?;
     let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
+    match groups {
+        Some(gc) => {
+            check_span("matmul", a, gc.view)?;
+            // the grouped columns cover exactly the view's elements
+            let v = &gc.view.shape;
+            if nd != 2
+                || gc.len == 0
+                || v.len() != 4
+                || k != v[0] * gc.len
+                || m != v[1]
+                || gc.len != v[2] * v[3]
+                || gc.view.strides[2] != v[3] * gc.view.strides[3]
+                || la.strides[0] != gc.view.strides[1]
+                || la.strides[1] != gc.view.strides[3]
+                || gc.stride != gc.view.strides[0]
+                || la.offset != gc.view.offset
+            {
+                return Err(Error::Shape(format!(
+                    "matmul: a {m}x{k} operand grouped by {} does not match the view {v:?}",
+                    gc.len
+                )));
+            }
+        }
+        None => check_span("matmul", a, la)?,
+    }
+    check_span("matmul", b, lb)?;
     if let Some(c) = cols {
         let (x, rows, ncols) = match c.side {
             ColsSide::A | ColsSide::Dgrad => (a, m, k),
@@ -252,6 +299,7 @@ pub(crate) fn matmul_into(
     let (a_cols, b_cols) = (implicit(ColsSide::A), implicit(ColsSide::B));
     if big
         && a_cols.is_none()
+        && groups.is_none()
         && !vec4_ok(la, k, m)
         && !vec4_t_ok(la, m)
         && k.is_multiple_of(4)
@@ -302,9 +350,10 @@ pub(crate) fn matmul_into(
         Some(ColsSide::Dgrad) => 2,
         Some(_) => 1,
     };
-    let a_vec = a_cols.is_none() && vec4_ok(&la2, k, m);
+    let plain_a = a_cols.is_none() && groups.is_none();
+    let a_vec = plain_a && vec4_ok(&la2, k, m);
     let b_vec = b_cols.is_none() && vec4_ok(&lb2, n, k);
-    let a_t = a_cols.is_none() && !a_vec && vec4_t_ok(&la2, m);
+    let a_t = plain_a && !a_vec && vec4_t_ok(&la2, m);
     let b_t = b_cols.is_none() && !b_vec && vec4_t_ok(&lb2, k);
 
     let w = |v: usize| u32_of("matmul", v);
@@ -329,7 +378,11 @@ pub(crate) fn matmul_into(
         conv_steps: [0; 4],
         conv_pads: [0; 4],
         conv_strides: [0; 4],
+        a_group: [0; 4],
     };
+    if let Some(gc) = groups {
+        p.a_group = [w(gc.len)?, w(gc.stride)?, 0, 0];
+    }
     if let Some(c) = cols {
         let g = c.g;
         let s = &c.image.strides;
@@ -369,7 +422,8 @@ pub(crate) fn matmul_into(
             .flag("BIAS", epilogue.is_some())
             .flag("C_T", transposed)
             .with("A_CONV", a_conv)
-            .flag("B_IM2COL", b_cols.is_some());
+            .flag("B_IM2COL", b_cols.is_some())
+            .flag("A_GROUP", groups.is_some());
         let t = tile as usize;
         let (tx, ty) = (w(n.div_ceil(t))?, w(m.div_ceil(t))?);
         let per = (zmax / splits).max(1);
@@ -410,6 +464,7 @@ pub(crate) fn matmul_into(
                 a_conv == 1,
                 b_cols.is_some(),
                 a_conv == 2,
+                groups.is_some(),
             ],
         );
         tiles::choose(ctx, (m, n, k, count), class, run)?

@@ -210,7 +210,7 @@ pub(crate) struct Kernel {
 }
 
 /// Override constants one kernel sets at most.
-const MAX_CONSTANTS: usize = 8;
+const MAX_CONSTANTS: usize = 10;
 
 impl Kernel {
     pub fn new(entry: &'static Entry) -> Kernel {

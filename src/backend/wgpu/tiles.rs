@@ -58,12 +58,12 @@ pub(crate) struct ShapeClass {
     n: u32,
     k: u32,
     batch: u32,
-    /// A_VEC, B_VEC, A_T, B_T, C_T, A im2col, B im2col, A dgrad as bits
+    /// A_VEC, B_VEC, A_T, B_T, C_T, A im2col, B im2col, A dgrad, A grouped as bits
     layout: u32,
 }
 
 impl ShapeClass {
-    pub fn new(m: usize, n: usize, k: usize, batch: usize, flags: [bool; 8]) -> ShapeClass {
+    pub fn new(m: usize, n: usize, k: usize, batch: usize, flags: [bool; 9]) -> ShapeClass {
         let log = |v: usize| v.max(1).next_power_of_two().trailing_zeros();
         ShapeClass {
             m: log(m),
@@ -290,15 +290,15 @@ mod tests {
     #[test]
     fn shape_classes_round_trip_through_their_text() {
         for (m, n, k, b, f) in [
-            (1, 1, 1, 1, [false; 8]),
+            (1, 1, 1, 1, [false; 9]),
             (
                 67,
                 129,
                 50_176,
                 3,
-                [true, false, true, false, true, false, true, false],
+                [true, false, true, false, true, false, true, false, true],
             ),
-            (4096, 4096, 4096, 1, [true; 8]),
+            (4096, 4096, 4096, 1, [true; 9]),
         ] {
             let c = ShapeClass::new(m, n, k, b, f);
             assert_eq!(ShapeClass::parse(&c.text()), Some(c), "{}", c.text());
@@ -307,9 +307,9 @@ mod tests {
         assert_eq!(ShapeClass::parse("m1n2k3b4l5x"), None);
         assert_eq!(ShapeClass::parse("garbage"), None);
         // sizes in one power-of-two bucket share a class; the next size up does not
-        let a = ShapeClass::new(1000, 1000, 1000, 1, [false; 8]);
-        assert_eq!(a, ShapeClass::new(1024, 513, 777, 1, [false; 8]));
-        assert_ne!(a, ShapeClass::new(1025, 1000, 1000, 1, [false; 8]));
+        let a = ShapeClass::new(1000, 1000, 1000, 1, [false; 9]);
+        assert_eq!(a, ShapeClass::new(1024, 513, 777, 1, [false; 9]));
+        assert_ne!(a, ShapeClass::new(1025, 1000, 1000, 1, [false; 9]));
     }
 
     #[test]
