@@ -239,12 +239,12 @@ pub(crate) fn matmul_into(
         let g = c.g;
         let taps = g.kh * g.kw;
         let fits = match c.side {
+            // one image's positions per batch (A), or every image's (B)
             ColsSide::A | ColsSide::B => {
-                let per_image = g.col_cols();
+                let images = if c.side == ColsSide::A { 1 } else { g.n };
                 c.image.shape == [g.n, g.c, g.h, g.w]
                     && ncols == g.col_rows()
-                    && per_image > 0
-                    && rows <= g.n * per_image
+                    && rows == images * g.col_cols()
             }
             ColsSide::Dgrad => {
                 c.image.shape.len() == 4
