@@ -187,6 +187,11 @@ def main() -> None:
             "rustdl_ms": warm_timed(fn, rs, 20) * 1e3,
             "rustdl_device_ms": device_ms(fn, 20, rustdl.gpu.Event, rs),
         }
+        with rustdl.gpu.trace() as tr:  # the dispatches of one call, by kernel
+            fn()
+            rs()
+        row["rustdl_dispatches"] = len(tr)
+        row["rustdl_kernels"] = sorted({k for k, _ in tr})
         if torch is not None:
             tfn = cases(torch, "cuda")[name]
             row["torch_ms"] = warm_timed(tfn, torch.cuda.synchronize, 20) * 1e3
