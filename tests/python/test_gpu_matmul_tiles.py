@@ -284,3 +284,15 @@ def test_the_weight_gradient_reads_any_output_gradient_view(tile, transposed_gra
         out[dev] = [x.grad.cpu().numpy(), w.grad.cpu().numpy()]
     for c, g in zip(out["cpu"], out["gpu"]):
         assert np.abs(c - g).max(initial=0) <= 1e-4 * (np.abs(c).max(initial=0) + 1)
+
+
+def test_an_oversized_convolution_is_a_memory_error_naming_the_op_and_shapes():
+    x = rustdl.zeros(64, 3, 224, 224, device="gpu")
+    w = rustdl.zeros(4096, 3, 3, 3, device="gpu")
+    with pytest.raises(MemoryError, match=r"conv2d: .*\[64, 50176, 27\] by \[64, 27, 4096\]"):
+        F.conv2d(x, w, padding=1)
+    with pytest.raises(MemoryError, match=r"matmul: .*\[60000, 10\] by \[10, 60000\]"):
+        rustdl.zeros(60000, 10, device="gpu") @ rustdl.zeros(10, 60000, device="gpu")
+    # the device keeps working afterwards
+    y = rustdl.ones(3, 4, device="gpu") @ rustdl.ones(4, 2, device="gpu")
+    assert y.cpu().numpy().tolist() == [[4.0, 4.0]] * 3

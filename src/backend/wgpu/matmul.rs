@@ -271,7 +271,20 @@ pub(crate) fn matmul_into(
     };
     let count: usize = la.shape[..nd - 2].iter().product();
     let ctx = &a.ctx;
-    let out = GpuStorage::alloc(ctx, DType::F32, count * m * n, false, "matmul")?;
+    // a convolution's products are named as the convolution in an allocation error
+    let op = if cols.is_some() || groups.is_some() {
+        "conv2d"
+    } else {
+        "matmul"
+    };
+    let out =
+        GpuStorage::alloc(ctx, DType::F32, count * m * n, false, op).map_err(|e| match e {
+            Error::Memory(msg) => Error::Memory(format!(
+                "{msg} (a product of {:?} by {:?}: {count} of {m}x{n})",
+                la.shape, lb.shape
+            )),
+            e => e,
+        })?;
     if count * m * n == 0 {
         return Ok(out);
     }
@@ -406,7 +419,7 @@ pub(crate) fn matmul_into(
     let bias_buf = epilogue.map_or(&ctx.dummies[0], |b| &b.buf);
     let target = if splits > 1 {
         w(count * splits * m * n)?;
-        GpuStorage::alloc(ctx, DType::F32, count * splits * m * n, false, "matmul")?
+        GpuStorage::alloc(ctx, DType::F32, count * splits * m * n, false, op)?
     } else {
         out
     };
