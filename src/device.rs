@@ -1,6 +1,17 @@
 //! Where a tensor lives: the host or one GPU adapter.
 
 use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the spelling `cuda` means the host: set by the PyTorch-compatibility runner where
+/// scripts' "cuda" requests must land on the CPU (no GPU, a software adapter, or the CPU forced;
+/// see `rustdl.cuda`). `gpu` and the other spellings always mean the GPU.
+static CUDA_ON_CPU: AtomicBool = AtomicBool::new(false);
+
+/// Makes `cuda` / `cuda:N` parse as the CPU (`on`) or as the GPU (the default).
+pub fn set_cuda_on_cpu(on: bool) {
+    CUDA_ON_CPU.store(on, Ordering::Relaxed);
+}
 
 /// A compute device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,22 +23,26 @@ pub enum Device {
 }
 
 impl Device {
-    /// Parses `cpu`, `gpu`, `gpu:N` (also `cuda`/`cuda:N` as an alias users type by habit).
+    /// Parses `cpu`, `gpu`, `gpu:N` (also `cuda`/`cuda:N` as an alias users type by habit;
+    /// the CPU while [`set_cuda_on_cpu`] is on).
     pub fn parse(s: &str) -> Result<Device> {
         let s = s.trim();
         if s == "cpu" {
             return Ok(Device::Cpu);
         }
         for prefix in ["gpu", "cuda", "vulkan", "wgpu"] {
-            if s == prefix {
-                return Ok(Device::Gpu(0));
+            let index = if s == prefix {
+                0
+            } else if let Some(rest) = s.strip_prefix(prefix).and_then(|r| r.strip_prefix(':')) {
+                rest.parse::<usize>()
+                    .map_err(|_| Error::Value(format!("invalid device string '{s}'")))?
+            } else {
+                continue;
+            };
+            if prefix == "cuda" && CUDA_ON_CPU.load(Ordering::Relaxed) {
+                return Ok(Device::Cpu);
             }
-            if let Some(rest) = s.strip_prefix(prefix).and_then(|r| r.strip_prefix(':')) {
-                return rest
-                    .parse::<usize>()
-                    .map(Device::Gpu)
-                    .map_err(|_| Error::Value(format!("invalid device string '{s}'")));
-            }
+            return Ok(Device::Gpu(index));
         }
         Err(Error::Value(format!(
             "invalid device string '{s}': expected 'cpu', 'gpu' or 'gpu:N'"

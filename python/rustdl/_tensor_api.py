@@ -334,10 +334,9 @@ class _LegacyTensorType(metaclass=_LegacyTensorMeta):
 
     def __new__(cls, *args, device=None):
         if device is None and cls._cuda:
-            import os
+            from . import cuda
 
-            forced = os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower() == "cpu"
-            device = "cpu" if forced else "gpu"
+            device = "cpu" if cuda._forced_cpu() else "gpu"
         kw = {"dtype": cls.dtype}
         if device is not None:
             kw["device"] = device

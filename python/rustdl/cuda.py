@@ -1,8 +1,18 @@
 """``torch.cuda``-shaped device probes that answer for rustdl's GPU (wgpu: Vulkan/Metal/DX12/GL).
 
 rustdl has no CUDA; "cuda" here means "rustdl's GPU", so scripts written for PyTorch that ask
-``torch.cuda.is_available()`` get a truthful answer about the device rustdl can use. Setting
-``RUSTDL_COMPAT_DEVICE=cpu`` makes :func:`is_available` answer False (the CPU is forced).
+``torch.cuda.is_available()`` get a truthful answer about the accelerator rustdl can use.
+
+Which device "cuda" means is set by ``RUSTDL_COMPAT_DEVICE``:
+
+- unset (or ``auto``): rustdl's GPU when its adapter is a real GPU. An adapter that is the CPU
+  emulating a GPU (Mesa's lavapipe, WARP, SwiftShader: wgpu reports its type as ``Cpu``) is not
+  an accelerator: :func:`is_available` answers False and "cuda" requests land on the CPU, where
+  rustdl's native kernels are many times faster than the emulation;
+- ``gpu`` (or ``cuda``): rustdl's GPU whatever its adapter is (to test the GPU path on lavapipe);
+- ``cpu``: always the CPU.
+
+``rustdl.gpu`` and ``device="gpu"`` are not affected: they always mean the wgpu adapter.
 
 Example:
     >>> import rustdl
@@ -40,17 +50,43 @@ __all__ = [
 ]
 
 
+_COMPAT_MODES = ("", "auto", "cpu", "gpu", "cuda")
+_software: bool | None = None
+
+
+def _compat_mode() -> str:
+    mode = os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower()
+    if mode not in _COMPAT_MODES:
+        raise ValueError(f"RUSTDL_COMPAT_DEVICE={mode!r}: expected 'cpu', 'gpu' or 'auto' (or unset)")
+    return mode
+
+
+def software_adapter() -> bool:
+    """True when rustdl's GPU adapter is the CPU emulating a GPU (wgpu device type ``Cpu``:
+    Mesa's lavapipe, WARP, SwiftShader)."""
+    global _software
+    if _software is None:
+        _software = gpu.is_available() and str(gpu.adapter_info(0).get("device_type", "")).lower() == "cpu"
+    return _software
+
+
 def _forced_cpu() -> bool:
-    return os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower() == "cpu"
+    """True when "cuda" means the CPU: ``RUSTDL_COMPAT_DEVICE=cpu``, no GPU adapter, or (unless
+    ``RUSTDL_COMPAT_DEVICE=gpu``) a software adapter."""
+    mode = _compat_mode()
+    if mode == "cpu" or not gpu.is_available():
+        return True
+    return mode not in ("gpu", "cuda") and software_adapter()
 
 
 def is_available() -> bool:
-    """True when rustdl found a GPU adapter and ``RUSTDL_COMPAT_DEVICE`` is not ``cpu``."""
-    return not _forced_cpu() and gpu.is_available()
+    """True when "cuda" means rustdl's GPU: an adapter was found, it is a real GPU (or
+    ``RUSTDL_COMPAT_DEVICE=gpu`` asks for it anyway), and ``RUSTDL_COMPAT_DEVICE`` is not ``cpu``."""
+    return not _forced_cpu()
 
 
 def device_count() -> int:
-    """Number of GPU adapters rustdl can use (0 when the CPU is forced)."""
+    """Number of GPU adapters "cuda" can reach (0 when "cuda" means the CPU)."""
     return 0 if _forced_cpu() else gpu.device_count()
 
 

@@ -92,6 +92,13 @@ fn _name_gpu_cuda(on: bool) {
     GPU_NAMED_CUDA.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Makes the spelling `cuda` mean the CPU (`on`) or the GPU: set by `rustdl.torchcompat` where
+/// scripts' "cuda" requests must land on the CPU (see `rustdl.cuda`).
+#[pyfunction]
+fn _cuda_on_cpu(on: bool) {
+    crate::device::set_cuda_on_cpu(on);
+}
+
 fn gpu_name() -> &'static str {
     if GPU_NAMED_CUDA.load(std::sync::atomic::Ordering::Relaxed) {
         "cuda"
@@ -980,6 +987,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_on_cpu, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(_from_shared, m)?)?;
     m.add_function(wrap_pyfunction!(_set_default_float, m)?)?;

@@ -212,10 +212,7 @@ def run(
     env = dict(os.environ)
     env.update(program.env)
     env.setdefault("RUSTDL_NUM_THREADS", env.get("RUSTDL_NUM_THREADS", "2"))
-    if device == "cpu":
-        env["RUSTDL_COMPAT_DEVICE"] = "cpu"
-    else:
-        env.pop("RUSTDL_COMPAT_DEVICE", None)
+    env["RUSTDL_COMPAT_DEVICE"] = "cpu" if device == "cpu" else "gpu"
     start = time.monotonic()
     output = ""
     with tempfile.TemporaryDirectory(prefix=f"compat_{program.name}_") as tmp:

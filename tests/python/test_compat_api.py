@@ -251,13 +251,18 @@ def test_data_parallel_is_transparent_and_ddp_needs_a_process_group():
 
 
 def test_device_probes(monkeypatch):
-    monkeypatch.delenv("RUSTDL_COMPAT_DEVICE", raising=False)
+    monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "gpu")
     assert rustdl.cuda.is_available() == rustdl.gpu.is_available()
     assert rustdl.accelerator.is_available() == rustdl.gpu.is_available()
     acc = rustdl.accelerator.current_accelerator()
     assert (acc is None) == (not rustdl.gpu.is_available())
     if acc is not None:
         assert acc.type == "gpu"
+    # unset: a software adapter (lavapipe) is not an accelerator
+    monkeypatch.delenv("RUSTDL_COMPAT_DEVICE")
+    hardware = rustdl.gpu.is_available() and rustdl.gpu.adapter_info()["device_type"].lower() != "cpu"
+    assert rustdl.cuda.is_available() == hardware == rustdl.accelerator.is_available()
+    assert rustdl.cuda.device_count() == (rustdl.gpu.device_count() if hardware else 0)
     monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "cpu")
     assert not rustdl.cuda.is_available() and rustdl.cuda.device_count() == 0
     assert rustdl.accelerator.current_accelerator() is None

@@ -131,6 +131,8 @@ CUDA_SCRIPT = """
         "dev": str(dev),
         "is_mps": x.is_mps, "is_xpu": x.is_xpu,
         "mps": torch.backends.mps.is_available(),
+        "to_cuda": str(x.to("cuda").device),
+        "zeros_cuda": str(torch.zeros(1, device="cuda").device),
     }))
 """
 
@@ -151,7 +153,27 @@ def test_cuda_requests_land_on_the_cpu_when_forced(tmp_path):
         "is_mps": False,
         "is_xpu": False,
         "mps": False,
+        "to_cuda": "cpu",
+        "zeros_cuda": "cpu",
     }
+
+
+def test_a_software_adapter_is_not_cuda_by_default(tmp_path):
+    """Mesa's lavapipe runs "GPU" kernels on the CPU, far slower than rustdl's own CPU kernels:
+    unless RUSTDL_COMPAT_DEVICE=gpu asks for it, scripts' "cuda" requests land on the CPU."""
+    if not gpu_available():
+        pytest.skip("no GPU adapter")
+    r = report(run(tmp_path, CUDA_SCRIPT))
+    info = rustdl.gpu.adapter_info()
+    if info["device_type"].lower() == "cpu":
+        assert rustdl.cuda.software_adapter()
+        assert r["available"] is False and r["count"] == 0 and r["accel"] is False
+        assert {r[k] for k in ("cuda_device", "x_cuda", "param", "dev", "to_cuda", "zeros_cuda")} == {"cpu"}
+    else:
+        assert not rustdl.cuda.software_adapter()
+        assert r["available"] is True and r["to_cuda"] == r["zeros_cuda"] == "cuda:0"
+    # rustdl's own spelling is not affected: "gpu" is the adapter whatever it is
+    assert rustdl.gpu.is_available() and str(rustdl.ones(1, device="gpu").device) == "gpu:0"
 
 
 def test_cuda_requests_reach_rustdls_gpu(tmp_path):
@@ -180,6 +202,7 @@ def test_cuda_requests_reach_rustdls_gpu(tmp_path):
     start.record(); (y * 2).sum().item(); end.record()
     assert start.elapsed_time(end) >= 0.0
     """,
+            env={"RUSTDL_COMPAT_DEVICE": "gpu"},
         )
     )
     assert r["available"] and r["accel"] and r["count"] >= 1
@@ -190,11 +213,18 @@ def test_cuda_requests_reach_rustdls_gpu(tmp_path):
 
 
 def test_map_device_helper(monkeypatch):
-    monkeypatch.delenv("RUSTDL_COMPAT_DEVICE", raising=False)
+    monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "gpu")
     assert str(map_device("cpu")) == "cpu"
-    assert str(map_device("cuda:1")) == "gpu:1"
-    assert str(map_device("mps")) == "gpu:0"
-    assert str(map_device(0)) == "gpu:0"
+    if gpu_available():
+        assert str(map_device("cuda:1")) == "gpu:1"
+        assert str(map_device("mps")) == "gpu:0"
+        assert str(map_device(0)) == "gpu:0"
+    monkeypatch.delenv("RUSTDL_COMPAT_DEVICE")
+    lands = "cpu" if not gpu_available() or rustdl.cuda.software_adapter() else "gpu:0"
+    assert str(map_device("cuda")) == lands
+    monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="RUSTDL_COMPAT_DEVICE"):
+        map_device("cuda")
     monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "cpu")
     assert str(map_device("cuda:1")) == "cpu"
     assert str(map_device(rustdl.device("gpu"))) == "cpu"
@@ -411,3 +441,19 @@ def test_higher_order_gradient_programs_run_unchanged(tmp_path):
     assert r["pinn"][1] < 0.02 * r["pinn"][0]  # the residual + boundary loss falls 50-fold
     assert r["gp_grad"]
     assert r["w"] < -0.5  # the critic separates the two distributions (D(real) > D(fake))
+
+
+def test_torch_version_module(tmp_path):
+    r = report(
+        run(
+            tmp_path,
+            """
+    import json, torch, torch.version
+    from torch.version import cuda, hip
+    print(json.dumps({"v": torch.version.__version__, "top": torch.__version__,
+                      "cuda": cuda, "hip": hip, "debug": torch.version.debug}))
+    """,
+        )
+    )
+    assert r["v"] == r["top"] == rustdl.__torch_compat_version__
+    assert r["cuda"] is None and r["hip"] is None and r["debug"] is False

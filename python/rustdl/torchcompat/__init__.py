@@ -11,8 +11,10 @@ rustdl lacks raises ``AttributeError`` saying rustdl does not support it yet.
 
 Devices: ``"cuda"`` means rustdl's GPU, and while installed the GPU device calls itself
 ``cuda`` (``device.type == "cuda"``, ``str(device) == "cuda:0"``), so scripts' GPU branches are
-taken. ``torch.cuda.is_available()`` answers whether rustdl has one; ``RUSTDL_COMPAT_DEVICE=cpu``
-forces the CPU (then it answers False and ``torch.device("cuda")`` / ``.cuda()`` give the CPU).
+taken. ``torch.cuda.is_available()`` answers whether rustdl has a real GPU: a software adapter
+(Mesa's lavapipe) is used only with ``RUSTDL_COMPAT_DEVICE=gpu``, and ``RUSTDL_COMPAT_DEVICE=cpu``
+forces the CPU. Where "cuda" means the CPU, ``is_available()`` answers False and every "cuda"
+request (``torch.device("cuda")``, ``.cuda()``, ``.to("cuda")``, ``device="cuda"``) gives the CPU.
 
 Example:
     >>> from rustdl import torchcompat
@@ -58,6 +60,7 @@ _PREFIXES: dict[str, str] = {
     "torch.onnx": "rustdl.onnx",
     "torch.jit": "rustdl.jit",
     "torch.multiprocessing": "rustdl.multiprocessing",
+    "torch.version": "rustdl.torchcompat._torch_version",
     "torchvision": "rustdl.torchcompat.torchvision",
 }
 
@@ -228,6 +231,8 @@ def install() -> None:
     _rustdl._name_gpu_cuda(True)
     from . import _overrides
 
+    # "cuda" strings (`.to("cuda")`, `device="cuda"`) land where `torch.device("cuda")` does
+    _rustdl._cuda_on_cpu(_overrides.forced_cpu())
     _overrides.patch_classes()
 
 
@@ -238,6 +243,7 @@ def uninstall() -> None:
     while _SPAWN_PATH in sys.path:
         sys.path.remove(_SPAWN_PATH)
     _rustdl._name_gpu_cuda(False)
+    _rustdl._cuda_on_cpu(False)
     from . import _overrides
 
     _overrides.unpatch_classes()

@@ -14,7 +14,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "usage: python -m rustdl.torchcompat SCRIPT.py [ARGS...]\n"
             "Runs a PyTorch script unchanged with `import torch`/`torchvision` resolved to rustdl.\n"
-            "RUSTDL_COMPAT_DEVICE=cpu forces the CPU (torch.cuda.is_available() is then False);\n"
+            '"cuda" is rustdl\'s GPU when it is a real GPU; a software adapter (lavapipe) is not\n'
+            "used unless RUSTDL_COMPAT_DEVICE=gpu; RUSTDL_COMPAT_DEVICE=cpu forces the CPU\n"
+            '(torch.cuda.is_available() is False whenever "cuda" means the CPU);\n'
             "RUSTDL_COMPAT_DATA_LIMIT=N serves at most N samples per torchvision dataset.",
             file=sys.stderr if not argv else sys.stdout,
         )

@@ -4,7 +4,6 @@ aliases, and Tensor/Module methods PyTorch scripts call that rustdl lacks (added
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import rustdl
@@ -14,14 +13,15 @@ _GPU_TYPES = ("cuda", "gpu", "mps", "xpu", "vulkan", "wgpu")
 
 
 def forced_cpu() -> bool:
-    """True when ``RUSTDL_COMPAT_DEVICE=cpu`` asks every GPU request to land on the CPU."""
-    return os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower() == "cpu"
+    """True when GPU requests land on the CPU: ``RUSTDL_COMPAT_DEVICE=cpu``, no GPU, or a
+    software adapter such as lavapipe (see :mod:`rustdl.cuda`)."""
+    return rustdl.cuda._forced_cpu()
 
 
 def map_device(spec: Any, index: int | None = None) -> Any:
     """A ``rustdl.device`` for a torch device spec: "cuda"/"cuda:N"/"mps" → rustdl's GPU.
 
-    With ``RUSTDL_COMPAT_DEVICE=cpu`` every GPU spec maps to the CPU.
+    Where "cuda" means the CPU (:func:`forced_cpu`) every GPU spec maps to the CPU.
     """
     if isinstance(spec, rustdl.device):
         if forced_cpu() and spec.type != "cpu":
@@ -76,6 +76,8 @@ def for_module(name: str) -> dict[str, Any]:
         return {"DataParallel": parallel.DataParallel, "parallel": parallel}
     if name == "torch.autograd":
         return {"Variable": Variable}
+    if name == "torch.version":
+        return {"__version__": rustdl.__torch_compat_version__}
     return {}
 
 
