@@ -457,3 +457,77 @@ def test_torch_version_module(tmp_path):
     )
     assert r["v"] == r["top"] == rustdl.__torch_compat_version__
     assert r["cuda"] is None and r["hip"] is None and r["debug"] is False
+
+
+def _write_cifar(root, n_per_batch=4):
+    """A CIFAR-10 archive in the python-pickle layout with known pixels and labels."""
+    import pickle
+    import tarfile
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+        labels = [int(v) for v in rng.integers(0, 10, n_per_batch)]
+        batches[name] = (data, labels)
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"data": data, b"labels": labels}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class{i}" for i in range(10)], "num_vis": 3072}, f)
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tf:
+        tf.add(folder, arcname="cifar-10-batches-py")
+    return batches
+
+
+def test_torchvision_cifar10_reads_the_local_archive(tmp_path):
+    from rustdl.torchcompat.torchvision import datasets, transforms
+
+    batches = _write_cifar(tmp_path)
+    train = datasets.CIFAR10(str(tmp_path), train=True, download=True)
+    test = datasets.CIFAR10(tmp_path, train=False, transform=transforms.ToTensor())
+    assert len(train) == 20 and len(test) == 4 and train.classes[3] == "class3"
+    data, labels = batches["data_batch_2"]
+    img, label = train[4 + 1]  # the second image of the second batch
+    assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+    assert np.array_equal(img, data[1].reshape(3, 32, 32).transpose(1, 2, 0)) and label == labels[1]
+    x, y = test[2]
+    ref = batches["test_batch"][0][2].reshape(3, 32, 32).astype(np.float32) / 255
+    assert tuple(x.shape) == (3, 32, 32) and np.allclose(x.numpy(), ref) and y == batches["test_batch"][1][2]
+    # only the archive: extracted on first use, as torchvision does
+    other = tmp_path / "only_archive"
+    other.mkdir()
+    (tmp_path / "cifar-10-python.tar.gz").rename(other / "cifar-10-python.tar.gz")
+    assert len(datasets.CIFAR10(other, train=False)) == 4
+    with pytest.raises(RuntimeError, match="downloads nothing"):
+        datasets.CIFAR10(tmp_path / "missing", download=True)
+
+
+def test_torchvision_image_folder(tmp_path):
+    pil = pytest.importorskip("PIL.Image")
+    from rustdl.torchcompat.torchvision import datasets, transforms
+
+    rng = np.random.default_rng(1)
+    pixels = {}
+    for cls, n in (("cat", 2), ("dog", 3)):
+        (tmp_path / cls / "sub").mkdir(parents=True)
+        for i in range(n):
+            a = rng.integers(0, 256, size=(6, 5, 3), dtype=np.uint8)
+            path = tmp_path / cls / ("sub" if i == 2 else "") / f"{i}.png"
+            pil.fromarray(a).save(path)
+            pixels[str(path)] = a
+        (tmp_path / cls / "notes.txt").write_text("not an image")
+    ds = datasets.ImageFolder(tmp_path, transform=transforms.ToTensor())
+    assert ds.classes == ["cat", "dog"] and ds.class_to_idx == {"cat": 0, "dog": 1}
+    assert len(ds) == 5 and ds.targets == [0, 0, 1, 1, 1]
+    for i, (path, target) in enumerate(ds.samples):
+        x, y = ds[i]
+        assert y == target and np.allclose(x.numpy(), pixels[path].transpose(2, 0, 1) / 255, atol=1e-6)
+    loader = rustdl.data.DataLoader(ds, batch_size=2, shuffle=True)
+    xs, ys = next(iter(loader))
+    assert tuple(xs.shape) == (2, 3, 6, 5) and ys.dtype == rustdl.int64
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty"):
+        datasets.ImageFolder(tmp_path)
+    assert len(datasets.ImageFolder(tmp_path, allow_empty=True)) == 5

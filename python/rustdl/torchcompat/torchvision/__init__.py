@@ -7,8 +7,11 @@ PIL-free transforms producing rustdl tensors, and ``utils.make_grid`` / ``save_i
 - ``datasets.FashionMNIST``: the full Fashion-MNIST from the Debian package
   ``dataset-fashion-mnist`` (:func:`rustdl.datasets.fashion_mnist`).
 - ``datasets.FakeData``: random images, as torchvision's.
+- ``datasets.CIFAR10`` / ``CIFAR100``: read from the python-pickle archive already under ``root``.
+- ``datasets.ImageFolder`` / ``DatasetFolder``: a folder per class (images through Pillow).
 
-Nothing is downloaded: ``root`` and ``download`` are accepted and ignored.
+Nothing is downloaded: ``download`` is accepted and ignored (MNIST and FashionMNIST ignore
+``root`` too).
 ``RUSTDL_COMPAT_DATA_LIMIT=N`` serves only the first N samples of each split.
 """
 
