@@ -1,0 +1,899 @@
+"""``torchvision.transforms.functional`` for the shim: the functional forms of the transforms.
+
+Images are what torchvision takes: a rustdl tensor ``(..., C, H, W)`` (given back as a tensor of the
+same dtype on the same device), or a PIL image / numpy array ``(H, W[, C])`` (a PIL image comes back
+as a PIL image, a numpy array as a numpy array of the same dtype). The work is done in numpy.
+
+rustdl has no ``uint8`` tensor dtype: an integer tensor (``pil_to_tensor`` gives ``int64``) is read
+as a ``uint8`` image, values in ``[0, 255]`` — ``convert_image_dtype`` scales it by 255 and the colour
+ops clamp it to 255. Integer results are truncated where torchvision truncates (the colour blends)
+and rounded where it rounds (blur, resize, rotation).
+
+Colour ops on a tensor follow torchvision's tensor code (grayscale weights 0.2989 / 0.587 / 0.114);
+on a PIL image or numpy ``uint8`` array they follow PIL, as torchvision does for PIL images (ITU-R
+601-2 luma ``(19595 R + 38470 G + 7471 B + 2^15) >> 16``, the contrast mean rounded to an integer).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, Callable
+
+import numpy as np
+
+import rustdl
+from rustdl.data import transforms as _dt
+
+__all__ = [
+    "InterpolationMode",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_gamma",
+    "adjust_hue",
+    "adjust_saturation",
+    "center_crop",
+    "convert_image_dtype",
+    "crop",
+    "erase",
+    "five_crop",
+    "gaussian_blur",
+    "get_dimensions",
+    "get_image_num_channels",
+    "get_image_size",
+    "hflip",
+    "invert",
+    "normalize",
+    "pad",
+    "pil_to_tensor",
+    "resize",
+    "resized_crop",
+    "rgb_to_grayscale",
+    "rotate",
+    "ten_crop",
+    "to_grayscale",
+    "to_pil_image",
+    "to_tensor",
+    "vflip",
+]
+
+
+class InterpolationMode(str, Enum):
+    """Interpolation names, as torchvision's ``InterpolationMode`` (members compare equal to their
+    string values here)."""
+
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+
+_PIL_CODES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+
+
+def _pil_filter_codes() -> dict[str, int]:
+    return {
+        "nearest": 0,
+        "nearest-exact": 0,
+        "bilinear": 2,
+        "bicubic": 3,
+        "box": 4,
+        "hamming": 5,
+        "lanczos": 1,
+    }
+
+
+_PIL_FILTERS = _pil_filter_codes()
+
+
+def _interp(mode: Any) -> str:
+    if isinstance(mode, InterpolationMode):
+        return mode.value
+    if isinstance(mode, (int, np.integer)) and int(mode) in _PIL_CODES:  # PIL's Image.BILINEAR etc.
+        return _PIL_CODES[int(mode)]
+    if isinstance(mode, str) and mode.lower() in {m.value for m in InterpolationMode}:
+        return mode.lower()
+    raise ValueError(f"unknown interpolation {mode!r} (one of {[m.value for m in InterpolationMode]})")
+
+
+# ----------------------------------------------------------------------------------------------
+# images in and out
+
+
+def _is_pil(img: Any) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:
+        return False
+    return isinstance(img, Image.Image)
+
+
+def _unpack(img: Any, op: str, color: bool = False) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+    """``img`` as a numpy ``(..., C, H, W)`` array, and the function that turns a result array of
+    that layout back into ``img``'s kind (tensor on its device, PIL image or ``(H, W[, C])`` array)."""
+    if isinstance(img, rustdl.Tensor):
+        a = img.detach().cpu().numpy()
+        flat = a.ndim == 2
+        if flat:
+            a = a[None]
+        device = img.device
+
+        def pack_tensor(out: np.ndarray) -> rustdl.Tensor:
+            if flat and out.shape[0] == 1:
+                out = out[0]
+            t = rustdl.from_numpy(np.ascontiguousarray(out))
+            return t if device.type == "cpu" else t.to(device)
+
+        return a, pack_tensor
+    pil = _is_pil(img)
+    if pil and color and img.mode not in ("L", "RGB", "RGBA", "I", "F"):
+        img = img.convert("RGB")
+    a = np.asarray(img)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    gray = a.ndim == 2
+    chw = a[None] if gray else a.transpose(2, 0, 1)
+    channels = chw.shape[0]
+
+    def pack_image(out: np.ndarray) -> Any:
+        hwc = out[0] if out.shape[0] == 1 and (gray or channels != 1) else out.transpose(1, 2, 0)
+        hwc = np.ascontiguousarray(hwc)
+        if not pil:
+            return hwc
+        from PIL import Image
+
+        if img.mode == "P" and hwc.ndim == 2:
+            res = Image.fromarray(hwc.astype(np.uint8), mode="P")
+            res.putpalette(img.getpalette())
+            return res
+        return Image.fromarray(hwc)
+
+    return chw, pack_image
+
+
+def _is_int(a: np.ndarray) -> bool:
+    return a.dtype.kind in "iub"
+
+
+def _bound(a: np.ndarray) -> float:
+    return 255.0 if _is_int(a) else 1.0
+
+
+def _work(a: np.ndarray) -> np.ndarray:
+    """``a`` in the float dtype torchvision computes it in (its own, or float32 for integers)."""
+    return a.astype(np.float32) if _is_int(a) else a
+
+
+def _pil_like(img: Any, a: np.ndarray) -> bool:
+    return not isinstance(img, rustdl.Tensor) and a.dtype == np.uint8
+
+
+def _pil_image_like(img: Any) -> bool:
+    """A PIL image, or a ``uint8`` numpy image PIL can hold: torchvision hands these to PIL."""
+    if _is_pil(img):
+        return True
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        return False
+    return (
+        isinstance(img, np.ndarray)
+        and img.dtype == np.uint8
+        and (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] in (3, 4)))
+    )
+
+
+def _pil_apply(img: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn`` on ``img`` as a PIL image; a numpy image comes back as numpy."""
+    if _is_pil(img):
+        return fn(img)
+    from PIL import Image
+
+    return np.asarray(fn(Image.fromarray(np.ascontiguousarray(img))))
+
+
+def _pil_fill(fill: Any, im: Any) -> Any:
+    if fill is None:
+        return None
+    bands = len(im.getbands())
+    if isinstance(fill, numbers.Number):
+        return int(fill) if bands == 1 else (int(fill),) * bands
+    fill = tuple(int(v) for v in fill)
+    return fill[0] if bands == 1 else (fill * bands if len(fill) == 1 else fill)
+
+
+def get_dimensions(img: Any) -> list[int]:
+    """``[channels, height, width]``."""
+    a, _ = _unpack(img, "get_dimensions")
+    return [int(a.shape[-3]), int(a.shape[-2]), int(a.shape[-1])]
+
+
+def get_image_size(img: Any) -> list[int]:
+    """``[width, height]``."""
+    c, h, w = get_dimensions(img)
+    return [w, h]
+
+
+def get_image_num_channels(img: Any) -> int:
+    return get_dimensions(img)[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# conversions
+
+
+def to_tensor(pic: Any) -> rustdl.Tensor:
+    """``(H, W)`` or ``(H, W, C)`` image → float32 tensor ``(C, H, W)``; ``uint8`` is scaled to
+    ``[0, 1]``, other dtypes keep their values."""
+    a = pic.detach().cpu().numpy() if isinstance(pic, rustdl.Tensor) else np.asarray(pic)
+    if a.ndim == 2:
+        a = a[None, :, :]
+    elif a.ndim == 3:
+        a = a.transpose(2, 0, 1)
+    else:
+        raise ValueError(f"to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    scale = 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
+    return rustdl.from_numpy(np.ascontiguousarray(a, dtype=np.float32) * np.float32(scale))
+
+
+def pil_to_tensor(pic: Any) -> rustdl.Tensor:
+    """A PIL image / ``(H, W[, C])`` array → tensor ``(C, H, W)`` with its values unscaled (``uint8``
+    becomes ``int64``: rustdl has no ``uint8``)."""
+    a = np.asarray(pic)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"pil_to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    chw = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    if _is_int(chw):
+        chw = chw.astype(np.int64)
+    return rustdl.from_numpy(np.ascontiguousarray(chw))
+
+
+def to_pil_image(pic: Any, mode: str | None = None) -> Any:
+    """A ``(C, H, W)`` tensor (floats in ``[0, 1]``) or ``(H, W[, C])`` array → a PIL image (a numpy
+    ``uint8`` image when PIL is not installed)."""
+    if isinstance(pic, rustdl.Tensor):
+        a = pic.detach().cpu().numpy()
+        a = a[None] if a.ndim == 2 else a
+        if a.dtype != np.uint8:
+            a = (
+                (np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+                if a.dtype.kind == "f"
+                else a.astype(np.uint8)
+            )
+        a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+    elif _is_pil(pic):
+        return pic if mode is None else pic.convert(mode)
+    else:
+        a = np.asarray(pic)
+        if a.ndim == 3 and a.shape[-1] == 1:
+            a = a[..., 0]
+        if a.dtype.kind == "f" and mode != "F":
+            a = (np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    try:
+        from PIL import Image
+    except ImportError:
+        return np.ascontiguousarray(a)
+    out = Image.fromarray(np.ascontiguousarray(a))
+    return out if mode is None or out.mode == mode else out.convert(mode)
+
+
+def convert_image_dtype(image: rustdl.Tensor, dtype: Any = None) -> rustdl.Tensor:
+    """Converts a tensor image's dtype, rescaling values: integer images are ``[0, 255]`` (read as
+    ``uint8``), float images ``[0, 1]``. Float → integer multiplies by ``255.999`` and truncates, as
+    torchvision."""
+    dtype = rustdl.float32 if dtype is None else dtype
+    if not isinstance(image, rustdl.Tensor):
+        raise TypeError(f"convert_image_dtype: expected a tensor, got {type(image).__name__}")
+    src_float = image.is_floating_point()
+    dst_float = dtype in (rustdl.float32, rustdl.float64)
+    if src_float == dst_float:
+        return image.to(dtype)
+    if dst_float:
+        return image.to(dtype) / 255.0
+    return (image * (255.0 + 1.0 - 1e-3)).to(dtype)
+
+
+def normalize(tensor: Any, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> Any:
+    """``(x - mean[c]) / std[c]`` per channel of a float ``(..., C, H, W)`` tensor."""
+    mean = [float(m) for m in (mean if isinstance(mean, Sequence) else [mean])]
+    std = [float(s) for s in (std if isinstance(std, Sequence) else [std])]
+    if any(s == 0 for s in std):
+        raise ValueError(f"normalize: std {std} contains a zero, which would divide by zero")
+    if isinstance(tensor, np.ndarray):
+        m = np.asarray(mean, dtype=tensor.dtype).reshape(-1, 1, 1)
+        s = np.asarray(std, dtype=tensor.dtype).reshape(-1, 1, 1)
+        return (tensor - m) / s
+    if not isinstance(tensor, rustdl.Tensor) or not tensor.is_floating_point():
+        raise TypeError(
+            f"normalize: expected a floating-point tensor, got {getattr(tensor, 'dtype', type(tensor))}"
+        )
+    m = rustdl.tensor(mean, dtype=tensor.dtype, device=tensor.device).reshape(-1, 1, 1)
+    s = rustdl.tensor(std, dtype=tensor.dtype, device=tensor.device).reshape(-1, 1, 1)
+    if inplace:
+        return tensor.sub_(m).div_(s)
+    return (tensor - m) / s
+
+
+# ----------------------------------------------------------------------------------------------
+# geometry
+
+
+def hflip(img: Any) -> Any:
+    """Flips left-right."""
+    if isinstance(img, rustdl.Tensor):
+        return img.flip(-1)
+    a, pack = _unpack(img, "hflip")
+    return pack(a[..., ::-1])
+
+
+def vflip(img: Any) -> Any:
+    """Flips top-bottom."""
+    if isinstance(img, rustdl.Tensor):
+        return img.flip(-2)
+    a, pack = _unpack(img, "vflip")
+    return pack(a[..., ::-1, :])
+
+
+def _ltrb(padding: Any, op: str) -> tuple[int, int, int, int]:
+    if isinstance(padding, numbers.Number):
+        p = int(padding)
+        return p, p, p, p
+    padding = [int(v) for v in padding]
+    if len(padding) == 1:
+        return (padding[0],) * 4
+    if len(padding) == 2:
+        return padding[0], padding[1], padding[0], padding[1]
+    if len(padding) == 4:
+        return tuple(padding)
+    raise ValueError(f"{op}: padding must be an int or a sequence of 1, 2 or 4 ints, got {padding}")
+
+
+def _pad_array(a: np.ndarray, ltrb: Sequence[int], fill: Any, mode: str) -> np.ndarray:
+    left, top, right, bottom = ltrb
+    h, w = a.shape[-2:]
+    # negative padding crops
+    a = a[..., max(0, -top) : h - max(0, -bottom), max(0, -left) : w - max(0, -right)]
+    left, top, right, bottom = (max(0, v) for v in ltrb)
+    widths = [(0, 0)] * (a.ndim - 2) + [(top, bottom), (left, right)]
+    if mode != "constant":
+        return np.pad(a, widths, mode=mode)
+    fills = np.atleast_1d(np.asarray(0 if fill is None else fill, dtype=np.float64))
+    if fills.size == 1:
+        return np.pad(a, widths, mode="constant", constant_values=fills[0])
+    c = a.shape[-3]
+    if fills.size != c:
+        raise ValueError(f"pad: fill has {fills.size} values for an image with {c} channels")
+    return np.stack(
+        [np.pad(a[..., k, :, :], widths[:-3] + widths[-2:], constant_values=fills[k]) for k in range(c)], -3
+    )
+
+
+def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -> Any:
+    """Pads the borders: ``padding`` is an int (all sides), ``(left/right, top/bottom)`` or
+    ``(left, top, right, bottom)``; ``padding_mode`` is ``constant`` (with ``fill``: a number or one
+    per channel), ``edge``, ``reflect`` (without repeating the edge) or ``symmetric``."""
+    if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+        raise ValueError(
+            f"pad: padding_mode must be constant, edge, reflect or symmetric, got '{padding_mode}'"
+        )
+    a, pack = _unpack(img, "pad")
+    return pack(_pad_array(a, _ltrb(padding, "pad"), fill, padding_mode))
+
+
+def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
+    """The ``height × width`` window at ``(top, left)``; parts outside the image are 0."""
+    top, left, height, width = int(top), int(left), int(height), int(width)
+    if isinstance(img, rustdl.Tensor):
+        h, w = img.shape[-2:]
+        if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
+            return img[..., top : top + height, left : left + width]
+    a, pack = _unpack(img, "crop")
+    h, w = a.shape[-2:]
+    ltrb = (max(0, -left), max(0, -top), max(0, left + width - w), max(0, top + height - h))
+    if any(ltrb):
+        a = _pad_array(a, ltrb, 0, "constant")
+        top, left = top + ltrb[1], left + ltrb[0]
+    return pack(a[..., top : top + height, left : left + width])
+
+
+def _size2(size: Any, op: str) -> tuple[int, int]:
+    if isinstance(size, numbers.Number):
+        return int(size), int(size)
+    size = [int(s) for s in size]
+    if len(size) == 1:
+        return size[0], size[0]
+    if len(size) != 2:
+        raise ValueError(f"{op}: size must be an int or a (height, width) pair, got {size}")
+    return size[0], size[1]
+
+
+def center_crop(img: Any, output_size: Any) -> Any:
+    """The centre ``(h, w)`` window (offsets rounded as torchvision); an image smaller than that is
+    padded with 0 first."""
+    th, tw = _size2(output_size, "center_crop")
+    _, h, w = get_dimensions(img)
+    if th > h or tw > w:
+        ltrb = [
+            (tw - w) // 2 if tw > w else 0,
+            (th - h) // 2 if th > h else 0,
+            (tw - w + 1) // 2 if tw > w else 0,
+            (th - h + 1) // 2 if th > h else 0,
+        ]
+        img = pad(img, ltrb, fill=0)
+        _, h, w = get_dimensions(img)
+        if h == th and w == tw:
+            return img
+    return crop(img, int(round((h - th) / 2.0)), int(round((w - tw) / 2.0)), th, tw)
+
+
+def five_crop(img: Any, size: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """The four corner crops and the centre crop: ``(top-left, top-right, bottom-left,
+    bottom-right, centre)``."""
+    ch, cw = _size2(size, "five_crop")
+    _, h, w = get_dimensions(img)
+    if ch > h or cw > w:
+        raise ValueError(f"five_crop: requested crop size {(ch, cw)} is bigger than the image size {(h, w)}")
+    return (
+        crop(img, 0, 0, ch, cw),
+        crop(img, 0, w - cw, ch, cw),
+        crop(img, h - ch, 0, ch, cw),
+        crop(img, h - ch, w - cw, ch, cw),
+        center_crop(img, (ch, cw)),
+    )
+
+
+def ten_crop(img: Any, size: Any, vertical_flip: bool = False) -> tuple[Any, ...]:
+    """``five_crop`` of the image and of its flip (horizontal, or vertical if ``vertical_flip``)."""
+    flipped = vflip(img) if vertical_flip else hflip(img)
+    return five_crop(img, size) + five_crop(flipped, size)
+
+
+def _resized_hw(h: int, w: int, size: Any, max_size: int | None) -> tuple[int, int]:
+    if isinstance(size, numbers.Number) or len(size) == 1:
+        s = int(size if isinstance(size, numbers.Number) else size[0])
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = s, int(s * long / short)
+        if max_size is not None:
+            if max_size <= s:
+                raise ValueError(f"resize: max_size {max_size} must be greater than size {s}")
+            if new_long > max_size:
+                new_short, new_long = int(max_size * new_short / new_long), max_size
+        return (new_long, new_short) if w <= h else (new_short, new_long)
+    if max_size is not None:
+        raise ValueError("resize: max_size is only allowed when size is a single int")
+    return int(size[0]), int(size[1])
+
+
+def _filter(kind: str, x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    if kind == "bilinear":
+        return np.maximum(0.0, 1.0 - x)
+    a = -0.5  # PIL's (and torchvision's antialiased) cubic
+    return np.where(
+        x < 1.0,
+        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0,
+        np.where(x < 2.0, ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a, 0.0),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _aa_matrix(n_in: int, n_out: int, kind: str) -> np.ndarray:
+    """``(n_out, n_in)`` weights of an antialiased resize (PIL's scheme: the filter is widened by
+    the downscale factor; pixel centres at ``i + 0.5``)."""
+    scale = n_in / n_out
+    fscale = max(scale, 1.0)
+    support = (1.0 if kind == "bilinear" else 2.0) * fscale
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        j = np.arange(lo, hi)
+        wts = _filter(kind, (j - center + 0.5) / fscale)
+        total = wts.sum()
+        if total != 0:
+            m[i, lo:hi] = wts / total
+    return m
+
+
+def resize(
+    img: Any,
+    size: Any,
+    interpolation: Any = InterpolationMode.BILINEAR,
+    max_size: int | None = None,
+    antialias: bool | None = True,
+) -> Any:
+    """Resizes an image: an int ``size`` sets the shorter side (keeping the aspect ratio, the
+    longer side capped at ``max_size``), a pair sets ``(h, w)``.
+
+    PIL images and ``uint8`` arrays go through PIL (as torchvision). Tensors and other arrays:
+    ``bilinear``/``bicubic`` with ``antialias`` use PIL's antialiased filters (torchvision's
+    default), without it ``rustdl.nn.functional.interpolate``; ``nearest`` takes ``floor(i * scale)``.
+    """
+    mode = _interp(interpolation)
+    _, h, w = get_dimensions(img)
+    oh, ow = _resized_hw(h, w, size, max_size)
+    if (oh, ow) == (h, w):
+        return img
+    if _is_pil(img) or (
+        isinstance(img, np.ndarray)
+        and img.dtype == np.uint8
+        and (img.ndim == 2 or img.shape[-1] in (1, 3, 4))
+    ):
+        if _is_pil(img):
+            return img.resize((ow, oh), _PIL_FILTERS[mode])
+        from PIL import Image
+
+        a = img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
+        out = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((ow, oh), _PIL_FILTERS[mode]))
+        return out.reshape(oh, ow, 1) if img.ndim == 3 and img.shape[-1] == 1 else out
+    if mode not in ("nearest", "nearest-exact", "bilinear", "bicubic"):
+        raise ValueError(f"resize: interpolation '{mode}' is only supported for PIL images")
+    if isinstance(img, rustdl.Tensor) and not (antialias and mode in ("bilinear", "bicubic")):
+        x = img if img.is_floating_point() else img.float()
+        lead = tuple(x.shape[:-2])
+        x4 = x.reshape(-1, *x.shape[-3:]) if x.ndim >= 3 else x.reshape(1, 1, h, w)
+        out = rustdl.nn.functional.interpolate(x4, size=(oh, ow), mode=mode).reshape(*lead, oh, ow)
+        if not img.is_floating_point():
+            out = (
+                out.round().clamp(0, 255).to(img.dtype)
+                if mode in ("bilinear", "bicubic")
+                else out.to(img.dtype)
+            )
+        return out
+    a, pack = _unpack(img, "resize")
+    if mode in ("nearest", "nearest-exact"):
+        off = 0.5 if mode == "nearest-exact" else 0.0
+        ys = np.minimum(np.floor((np.arange(oh) + off) * h / oh).astype(np.int64), h - 1)
+        xs = np.minimum(np.floor((np.arange(ow) + off) * w / ow).astype(np.int64), w - 1)
+        return pack(a[..., ys[:, None], xs[None, :]])
+    x = _work(a)
+    mh = _aa_matrix(h, oh, mode).astype(x.dtype)
+    mw = _aa_matrix(w, ow, mode).astype(x.dtype)
+    out = np.matmul(np.matmul(mh, x), mw.T)
+    if _is_int(a):
+        out = np.clip(np.round(out), 0, 255).astype(a.dtype)
+    return pack(out)
+
+
+def resized_crop(
+    img: Any,
+    top: int,
+    left: int,
+    height: int,
+    width: int,
+    size: Any,
+    interpolation: Any = InterpolationMode.BILINEAR,
+    antialias: bool | None = True,
+) -> Any:
+    """``crop`` then ``resize``."""
+    return resize(crop(img, top, left, height, width), size, interpolation, antialias=antialias)
+
+
+def _rotation_sources(
+    h: int, w: int, oh: int, ow: int, angle: float, center: Sequence[float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Source ``(y, x)`` for each output pixel of an image rotated counter-clockwise by ``angle``
+    degrees about ``center`` (``(x, y)``, default the centre), the output being ``(oh, ow)`` and
+    centred on the same point."""
+    if center is None:
+        cy, cx = (h - 1) / 2, (w - 1) / 2
+        ocy, ocx = (oh - 1) / 2, (ow - 1) / 2
+    else:  # torchvision's (x, y) counts pixel edges: pixel k's centre is at k + 0.5
+        cx, cy = float(center[0]) - 0.5, float(center[1]) - 0.5
+        ocy, ocx = cy + (oh - h) / 2, cx + (ow - w) / 2
+    a = math.radians(angle)
+    cos, sin = math.cos(a), math.sin(a)
+    dy = np.arange(oh, dtype=np.float64)[:, None] - ocy
+    dx = np.arange(ow, dtype=np.float64)[None, :] - ocx
+    sx = cx + cos * dx - sin * dy
+    sy = cy + sin * dx + cos * dy
+    return sy, sx
+
+
+def _expanded_size(h: int, w: int, angle: float) -> tuple[int, int]:
+    """``(h, w)`` of the box holding an ``h × w`` image rotated by ``angle`` degrees, computed in
+    float32 and truncated to 1e-4 before rounding outwards, as torchvision (and PIL)."""
+    f32 = np.float32
+    r = math.radians(angle)
+    rot = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]], dtype=f32)
+    corners = np.array([[-w, -h], [-w, h], [w, h], [w, -h]], dtype=f32) * f32(0.5)
+    pts = corners @ rot.T + np.array([w, h], dtype=f32) * f32(0.5)
+    tol = f32(1e-4)
+    hi = np.ceil(np.trunc(pts.max(axis=0) / tol) * tol)
+    lo = np.floor(np.trunc(pts.min(axis=0) / tol) * tol)
+    size = hi - lo
+    return int(size[1]), int(size[0])
+
+
+def rotate(
+    img: Any,
+    angle: float,
+    interpolation: Any = InterpolationMode.NEAREST,
+    expand: bool = False,
+    center: Sequence[float] | None = None,
+    fill: Any = None,
+) -> Any:
+    """Rotates counter-clockwise by ``angle`` degrees about ``center`` (``(x, y)``; default the
+    image centre). ``expand`` grows the output to hold the whole rotated image; pixels from outside
+    take ``fill`` (a number or one per channel, default 0). ``nearest`` or ``bilinear``."""
+    mode = _interp(interpolation)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"rotate: interpolation must be nearest or bilinear, got '{mode}'")
+    if _pil_image_like(img):
+        return _pil_apply(
+            img, lambda im: im.rotate(float(angle), _PIL_FILTERS[mode], expand, center, _pil_fill(fill, im))
+        )
+    a, pack = _unpack(img, "rotate")
+    h, w = a.shape[-2:]
+    oh, ow = h, w
+    if expand:
+        oh, ow = _expanded_size(h, w, float(angle))
+    sy, sx = _rotation_sources(h, w, oh, ow, float(angle), None if expand else center)
+    lead = a.shape[:-3]
+    x4 = a.reshape(-1, *a.shape[-3:])
+    n = x4.shape[0]
+    sy4, sx4 = np.broadcast_to(sy, (n, oh, ow)), np.broadcast_to(sx, (n, oh, ow))
+    fills = np.atleast_1d(np.asarray(0.0 if fill is None else fill, dtype=np.float64))
+
+    def sample(x: np.ndarray, fill_value: float) -> np.ndarray:
+        if mode == "nearest":  # ties to even, as grid_sample
+            index = _dt._flat_index(
+                np.rint(sy4[: x.shape[0]]).astype(np.int64), np.rint(sx4[: x.shape[0]]).astype(np.int64), h, w
+            )
+            return _dt._gather(x, index, (oh, ow), fill_value)
+        return _dt._sample(x, sy4[: x.shape[0]], sx4[: x.shape[0]], mode, fill_value, "rotate")
+
+    if fills.size == 1:
+        out = sample(x4, float(fills[0]))
+    else:
+        out = sample(_work(x4), 0.0)
+        inside = sample(np.ones((1, 1, h, w), out.dtype), 0.0)
+        out = out + (1 - inside) * fills.astype(out.dtype).reshape(1, -1, 1, 1)
+        if _is_int(a):
+            out = np.floor(out + 0.5).astype(a.dtype)
+    return pack(out.reshape(*lead, *out.shape[-3:]))
+
+
+# ----------------------------------------------------------------------------------------------
+# colour
+
+
+def _split_alpha(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    if a.shape[-3] == 4:
+        return a[..., :3, :, :], a[..., 3:, :, :]
+    if a.shape[-3] not in (1, 3):
+        raise ValueError(f"expected an image with 1 or 3 channels, got {a.shape[-3]}")
+    return a, None
+
+
+def _join_alpha(a: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    return a if alpha is None else np.concatenate([a, alpha], axis=-3)
+
+
+def _gray(a: np.ndarray, pil_like: bool) -> np.ndarray:
+    """Luma ``(..., 1, H, W)`` of an RGB array, in ``a``'s dtype (integers: PIL rounds in fixed
+    point, torchvision's tensor code truncates)."""
+    r, g, b = a[..., 0:1, :, :], a[..., 1:2, :, :], a[..., 2:3, :, :]
+    if pil_like:
+        if _is_int(a):
+            ri, gi, bi = (c.astype(np.int64) for c in (r, g, b))
+            return ((ri * 19595 + gi * 38470 + bi * 7471 + 0x8000) >> 16).astype(a.dtype)
+        return (0.299 * r + 0.587 * g + 0.114 * b).astype(a.dtype)
+    x = _work(a)
+    lum = np.float32(0.2989) * x[..., 0:1, :, :] + np.float32(0.587) * x[..., 1:2, :, :]
+    lum = lum + np.float32(0.114) * x[..., 2:3, :, :]
+    return lum.astype(a.dtype)
+
+
+def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
+    """Luma of an RGB image, as 1 channel or repeated to 3."""
+    if num_output_channels not in (1, 3):
+        raise ValueError(f"rgb_to_grayscale: num_output_channels must be 1 or 3, got {num_output_channels}")
+    a, pack = _unpack(img, "rgb_to_grayscale", color=True)
+    rgb, _ = _split_alpha(a)
+    g = rgb if rgb.shape[-3] == 1 else _gray(rgb, _pil_like(img, a))
+    if num_output_channels == 3:
+        g = np.concatenate([g, g, g], axis=-3)
+    return pack(g)
+
+
+def to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
+    """Same as :func:`rgb_to_grayscale` (torchvision's name for PIL images)."""
+    return rgb_to_grayscale(img, num_output_channels)
+
+
+def _blend(a: np.ndarray, b: Any, ratio: float, pil_like: bool = False) -> np.ndarray:
+    """``ratio * a + (1 - ratio) * b`` clamped to the value range, integers truncated; PIL's
+    ``Image.blend`` order of operations (``b + ratio * (a - b)`` in float32) when ``pil_like``."""
+    x = _work(a)
+    y = _work(np.asarray(b)).astype(x.dtype)
+    r = x.dtype.type(ratio)
+    out = y + r * (x - y) if pil_like else x * r + y * x.dtype.type(1.0 - ratio)
+    return np.clip(out, 0, _bound(a)).astype(a.dtype)
+
+
+def _check_factor(v: float, what: str) -> float:
+    if v < 0:
+        raise ValueError(f"{what} ({v}) is not non-negative.")
+    return float(v)
+
+
+def adjust_brightness(img: Any, brightness_factor: float) -> Any:
+    """Multiplies by ``brightness_factor`` (blend with black), clamped to the value range."""
+    f = _check_factor(brightness_factor, "brightness_factor")
+    a, pack = _unpack(img, "adjust_brightness", color=True)
+    rgb, alpha = _split_alpha(a)
+    return pack(_join_alpha(_blend(rgb, np.zeros((), rgb.dtype), f, _pil_like(img, a)), alpha))
+
+
+def adjust_contrast(img: Any, contrast_factor: float) -> Any:
+    """Blends with the mean of the image's grayscale (per image) by ``contrast_factor``."""
+    f = _check_factor(contrast_factor, "contrast_factor")
+    a, pack = _unpack(img, "adjust_contrast", color=True)
+    rgb, alpha = _split_alpha(a)
+    pil_like = _pil_like(img, a)
+    g = rgb if rgb.shape[-3] == 1 else _gray(rgb, pil_like)
+    mean = g.astype(np.float64).mean(axis=(-3, -2, -1), keepdims=True)
+    if pil_like:
+        mean = np.floor(mean + 0.5)
+    mean = mean.astype(_work(g).dtype)
+    return pack(_join_alpha(_blend(rgb, mean, f, pil_like), alpha))
+
+
+def adjust_saturation(img: Any, saturation_factor: float) -> Any:
+    """Blends with the grayscale image by ``saturation_factor`` (0 gives gray, 1 the image)."""
+    f = _check_factor(saturation_factor, "saturation_factor")
+    a, pack = _unpack(img, "adjust_saturation", color=True)
+    rgb, alpha = _split_alpha(a)
+    if rgb.shape[-3] == 1:
+        return img
+    pil_like = _pil_like(img, a)
+    return pack(_join_alpha(_blend(rgb, _gray(rgb, pil_like), f, pil_like), alpha))
+
+
+def _rgb_to_hsv(x: np.ndarray) -> np.ndarray:
+    r, g, b = x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :]
+    maxc, minc = x.max(axis=-3), x.min(axis=-3)
+    delta = maxc - minc
+    flat = delta == 0
+    s = np.where(maxc > 0, delta / np.where(maxc > 0, maxc, 1), 0)
+    d = np.where(flat, 1, delta)
+    h = np.where(maxc == r, (g - b) / d, np.where(maxc == g, 2.0 + (b - r) / d, 4.0 + (r - g) / d))
+    h = np.where(flat, 0.0, np.mod(h / 6.0, 1.0))
+    return np.stack([h, s, maxc], axis=-3).astype(x.dtype)
+
+
+def _hsv_to_rgb(x: np.ndarray) -> np.ndarray:
+    h, s, v = x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :]
+    h6 = h * 6.0
+    i = np.floor(h6)
+    f = h6 - i
+    i = i.astype(np.int64) % 6
+    p = np.clip(v * (1.0 - s), 0.0, 1.0)
+    q = np.clip(v * (1.0 - s * f), 0.0, 1.0)
+    t = np.clip(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
+    r = np.choose(i, [v, q, p, p, t, v])
+    g = np.choose(i, [t, v, v, q, p, p])
+    b = np.choose(i, [p, p, t, v, v, q])
+    return np.stack([r, g, b], axis=-3).astype(x.dtype)
+
+
+def adjust_hue(img: Any, hue_factor: float) -> Any:
+    """Shifts the hue by ``hue_factor`` (in ``[-0.5, 0.5]``, a fraction of the colour circle) through
+    RGB → HSV → RGB. Integer images are converted to ``[0, 1]`` floats and back (× 255.999,
+    truncated), as torchvision does for tensors."""
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
+    if _pil_image_like(img):
+        return _pil_apply(img, lambda im: _pil_hue(im, hue_factor))
+    a, pack = _unpack(img, "adjust_hue", color=True)
+    rgb, alpha = _split_alpha(a)
+    if rgb.shape[-3] == 1:
+        return img
+    x = rgb.astype(np.float32) / np.float32(255.0) if _is_int(rgb) else rgb
+    hsv = _rgb_to_hsv(x)
+    hsv[..., 0, :, :] = np.mod(hsv[..., 0, :, :] + hsv.dtype.type(hue_factor), 1.0)
+    out = _hsv_to_rgb(hsv)
+    if _is_int(rgb):
+        out = (out * np.float32(255.0 + 1.0 - 1e-3)).astype(rgb.dtype)
+    return pack(_join_alpha(out, alpha))
+
+
+def _pil_hue(im: Any, hue_factor: float) -> Any:
+    """PIL's way (as torchvision for PIL images): 8-bit HSV, the hue shifted modulo 256."""
+    from PIL import Image
+
+    if im.mode in ("L", "1", "I", "F"):
+        return im
+    alpha = im.getchannel("A") if im.mode == "RGBA" else None
+    hsv = np.array(im.convert("HSV"))
+    shift = np.array(hue_factor * 255).astype(np.uint8)
+    hsv[..., 0] = (hsv[..., 0].astype(np.int64) + int(shift)) % 256
+    out = Image.fromarray(hsv, "HSV").convert("RGB")
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
+def adjust_gamma(img: Any, gamma: float, gain: float = 1.0) -> Any:
+    """``gain * x ** gamma`` on ``[0, 1]`` values (integer images scaled there and back)."""
+    if gamma < 0:
+        raise ValueError(f"adjust_gamma: gamma must be non-negative, got {gamma}")
+    a, pack = _unpack(img, "adjust_gamma", color=True)
+    x = a.astype(np.float32) / np.float32(255.0) if _is_int(a) else a
+    out = np.clip(gain * np.power(x, gamma), 0.0, 1.0).astype(x.dtype)
+    if _is_int(a):
+        out = (out * np.float32(255.0 + 1.0 - 1e-3)).astype(a.dtype)
+    return pack(out)
+
+
+def invert(img: Any) -> Any:
+    """``max - x`` (255 for integer images, 1 for float)."""
+    a, pack = _unpack(img, "invert", color=True)
+    return pack((_bound(a) - a).astype(a.dtype))
+
+
+# ----------------------------------------------------------------------------------------------
+# blur and erase
+
+
+def _gaussian_kernel1d(ksize: int, sigma: float) -> np.ndarray:
+    half = (ksize - 1) * 0.5
+    x = np.linspace(-half, half, ksize)
+    pdf = np.exp(-0.5 * (x / sigma) ** 2)
+    return pdf / pdf.sum()
+
+
+def gaussian_blur(img: Any, kernel_size: Any, sigma: Any = None) -> Any:
+    """Blurs with a Gaussian kernel: ``kernel_size`` and ``sigma`` are one value or ``(x, y)``
+    pairs (``sigma`` defaults to ``0.15 * kernel_size + 0.35``); borders are reflected. Integer
+    images are rounded back."""
+    ks = [int(kernel_size)] * 2 if isinstance(kernel_size, numbers.Number) else [int(k) for k in kernel_size]
+    if len(ks) == 1:
+        ks = ks * 2
+    if len(ks) != 2 or any(k <= 0 or k % 2 == 0 for k in ks):
+        raise ValueError(
+            f"gaussian_blur: kernel_size should have odd and positive integers, got {kernel_size}"
+        )
+    if sigma is None:
+        sig = [k * 0.15 + 0.35 for k in ks]
+    elif isinstance(sigma, numbers.Number):
+        sig = [float(sigma)] * 2
+    else:
+        sig = [float(s) for s in sigma]
+        sig = sig * 2 if len(sig) == 1 else sig
+    if len(sig) != 2 or any(s <= 0 for s in sig):
+        raise ValueError(f"gaussian_blur: sigma should have positive values, got {sigma}")
+    a, pack = _unpack(img, "gaussian_blur")
+    x = _work(a)
+    kx = _gaussian_kernel1d(ks[0], sig[0]).astype(x.dtype)
+    ky = _gaussian_kernel1d(ks[1], sig[1]).astype(x.dtype)
+    px, py = ks[0] // 2, ks[1] // 2
+    h, w = x.shape[-2:]
+    xp = _pad_array(x, (px, py, px, py), 0, "reflect")
+    rows = sum(ky[k] * xp[..., k : k + h, :] for k in range(ks[1]))
+    out = sum(kx[k] * rows[..., :, k : k + w] for k in range(ks[0]))
+    if _is_int(a):
+        out = np.clip(np.round(out), 0, 255).astype(a.dtype)
+    return pack(out.astype(a.dtype))
+
+
+def erase(img: rustdl.Tensor, i: int, j: int, h: int, w: int, v: Any, inplace: bool = False) -> rustdl.Tensor:
+    """Sets the ``h × w`` window at ``(i, j)`` of a tensor image to ``v`` (a number or a tensor that
+    broadcasts to ``(C, h, w)``)."""
+    if not isinstance(img, rustdl.Tensor):
+        raise TypeError(f"erase: img should be a tensor image, got {type(img).__name__}")
+    out = img if inplace else img.clone()
+    if isinstance(v, rustdl.Tensor):
+        v = v.to(out.dtype)
+        if v.device != out.device:
+            v = v.to(out.device)
+    out[..., i : i + h, j : j + w] = v
+    return out
