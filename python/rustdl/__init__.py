@@ -17,43 +17,49 @@ from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
     GpuError,
     Tensor,
-    arange,
-    cat,
     device,
     dtype,
     empty,
-    empty_like,
     eye,
     from_numpy,
     full,
-    full_like,
     get_num_threads,
     initial_seed,
     is_grad_enabled,
     linspace,
     ones,
-    ones_like,
     rand,
-    rand_like,
     randint,
     randn,
-    randn_like,
     set_num_threads,
-    stack,
     tensor,
     zeros,
-    zeros_like,
 )
 from ._rustdl import where as _where_ternary
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled, is_inference_mode_enabled  # noqa: F401
 from . import amp  # noqa: F401
 from . import _hooks  # noqa: F401  (Tensor.register_hook)
 from ._scatter_api import index_fill, scatter  # noqa: F401
 from .amp import autocast  # noqa: F401
-from ._tensor_api import (  # noqa: F401
+from ._tensor_api import (  # noqa: F401  (cat, stack, arange, *_like: PyTorch's keywords over the native ones)
+    arange,
     broadcast_shapes,
     broadcast_tensors,
+    cat,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    empty_like,
+    full_like,
+    memory_format,
+    ones_like,
+    preserve_format,
+    rand_like,
+    randn_like,
+    stack,
+    zeros_like,
     einsum,
     finfo,
     iinfo,
@@ -319,19 +325,35 @@ def logsumexp(input, *args, out=None, **kwargs):
     return _into(out, input.logsumexp(*args, **kwargs))
 
 
-def matmul(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.matmul``."""
-    return _into(out, input.matmul(*args, **kwargs))
+def matmul(input, other, *, out=None):  # noqa: A002
+    """Functional form of ``Tensor.matmul`` (PyTorch's names: ``matmul(input=, other=)``)."""
+    return _into(out, input.matmul(other))
 
 
-def mm(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.mm``."""
-    return _into(out, input.mm(*args, **kwargs))
+def mm(input, mat2, *, out=None):  # noqa: A002
+    """Functional form of ``Tensor.mm`` (PyTorch's names: ``mm(input=, mat2=)``)."""
+    return _into(out, input.mm(mat2))
 
 
-def bmm(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.bmm``."""
-    return _into(out, input.bmm(*args, **kwargs))
+def bmm(input, mat2, *, out=None):  # noqa: A002
+    """Functional form of ``Tensor.bmm`` (PyTorch's names: ``bmm(input=, mat2=)``)."""
+    return _into(out, input.bmm(mat2))
+
+
+def mul(input, other, *, out=None):  # noqa: A002
+    """Functional form of ``Tensor.mul`` (``input`` may be a number; PyTorch's names:
+    ``mul(input=, other=)``)."""
+    if not isinstance(input, Tensor):
+        input = tensor(input)
+    return _into(out, input.mul(other))
+
+
+def pow(input, exponent, *, out=None):  # noqa: A001,A002
+    """Functional form of ``Tensor.pow`` (``input`` may be a number; PyTorch's names:
+    ``pow(input=, exponent=)``)."""
+    if not isinstance(input, Tensor):
+        input = tensor(input)
+    return _into(out, input.pow(exponent))
 
 
 def reshape(input, *args, out=None, **kwargs):
@@ -754,11 +776,14 @@ def manual_seed(seed):  # noqa: F811  (PyTorch's parameter name)
 from ._tensor_api import (  # noqa: E402,F401
     BFloat16Tensor,
     BoolTensor,
+    ByteTensor,
+    CharTensor,
     DoubleTensor,
     FloatTensor,
     HalfTensor,
     IntTensor,
     LongTensor,
+    ShortTensor,
     addbmm,
     addmm,
     addmv,
@@ -966,11 +991,13 @@ from ._tensor_api import (  # noqa: E402,F401
     dist,
     dstack,
     float_power,
+    gcd,
     heaviside,
     hstack,
     hypot,
     kron,
     kthvalue,
+    lcm,
     lgamma,
     logit,
     logspace,
@@ -993,6 +1020,7 @@ from ._tensor_api import (  # noqa: E402,F401
     tril_indices,
     triu_indices,
     true_divide,
+    unravel_index,
     vander,
     vstack,
     xlogy,
@@ -1028,29 +1056,52 @@ _NARROW_INTS = ("int32", "int", "int16", "short", "int8", "uint8")
 def _accept_numpy_names() -> None:
     """Lets the Tensor methods that take ``dim`` / ``keepdim`` also take numpy's ``axis`` /
     ``keepdims``, as PyTorch's do (``x.sum(axis=0)``, ``x.argmax(axis=1)``,
-    ``x.mean(axis=1, keepdims=True)``); the functional forms (``rustdl.sum``) forward to them."""
+    ``x.mean(axis=1, keepdims=True)``); the functional forms (``rustdl.sum``) forward to them.
+
+    It also gives the methods whose sizes or dims rustdl takes as ``*args`` PyTorch's keyword
+    for the whole sequence (``x.flip(dims=[0])``, ``x.permute(dims=...)``,
+    ``x.reshape(shape=...)``, ``x.expand(size=...)``), ``Tensor.split`` its ``split_size``
+    keyword and ``max`` / ``min`` their ``other=`` form (``maximum`` / ``minimum``). A
+    positional call goes straight through: the keywords are looked at only when given."""
     import functools
 
-    def accepting(method):
+    numpy_aliases = (("axis", "dim"), ("keepdims", "keepdim"))
+
+    def accepting(method, aliases=numpy_aliases, varargs=None, other=None):
         @functools.wraps(method)
         def call(self, *args, **kwargs):
-            if kwargs:
-                for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
-                    if alias in kwargs:
-                        if name in kwargs:
-                            raise TypeError(f"{method.__name__}() got both '{name}' and its alias '{alias}'")
-                        kwargs[name] = kwargs.pop(alias)
+            if not kwargs:
+                return method(self, *args)
+            for alias, name in aliases:
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{method.__name__}() got both '{name}' and its alias '{alias}'")
+                    kwargs[name] = kwargs.pop(alias)
+            if varargs is not None and varargs in kwargs:
+                if args:
+                    raise TypeError(f"{method.__name__}() got '{varargs}' both by position and by keyword")
+                v = kwargs.pop(varargs)
+                args = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+            if other is not None and "other" in kwargs:  # max(other=t) is maximum(t)
+                if args or len(kwargs) > 1:
+                    raise TypeError(f"{method.__name__}(): 'other' takes no other arguments")
+                return getattr(self, other)(kwargs.pop("other"))
             return method(self, *args, **kwargs)
 
         return call
 
     for name in (
-        "sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
+        "sum", "mean", "nansum", "nanmean", "prod", "amax", "amin", "argmax", "argmin",
         "std", "var", "all", "any", "logsumexp", "norm", "cumsum", "cumprod", "softmax", "log_softmax",
         "squeeze", "unsqueeze", "median", "nanmedian", "mode", "sort", "argsort", "count_nonzero",
-        "kthvalue", "quantile", "nanquantile", "topk", "unbind", "chunk", "split", "diff",
+        "kthvalue", "quantile", "nanquantile", "topk", "unbind", "chunk", "diff",
     ):  # fmt: skip
         setattr(Tensor, name, accepting(getattr(Tensor, name)))
+    Tensor.max = accepting(Tensor.max, other="maximum")
+    Tensor.min = accepting(Tensor.min, other="minimum")
+    Tensor.split = accepting(Tensor.split, numpy_aliases + (("split_size", "split_size_or_sections"),))
+    for name, keyword in (("flip", "dims"), ("permute", "dims"), ("reshape", "shape"), ("expand", "size")):
+        setattr(Tensor, name, accepting(getattr(Tensor, name), (), keyword))
 
 
 _accept_numpy_names()
@@ -1091,6 +1142,10 @@ from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from .nn.functional import pdist  # noqa: E402,F401
 
 
+# keyword fronts of hot native constructors: the native call raises PyTorch's TypeError itself
+_NATIVE_FRONTS = (arange, cat, stack)
+
+
 def _typed_first_argument() -> None:
     """The functional forms (``rustdl.abs(x)`` calls ``x.abs()``) given a non-tensor where a
     tensor is needed raise PyTorch's TypeError naming the function, not an AttributeError about
@@ -1103,6 +1158,8 @@ def _typed_first_argument() -> None:
     own = {__name__, __name__ + "._tensor_api", __name__ + "._scatter_api", __name__ + "._breadth_g"}
     for name, fn in list(g.items()):
         if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:
+            continue
+        if fn in _NATIVE_FRONTS:  # Python fronts of native functions, which type-check themselves
             continue
 
         def make(fn):

@@ -148,7 +148,10 @@ def randperm(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """A random permutation of ``0 .. n-1``, as ``torch.randperm`` (int64 unless ``dtype``)."""
+    """A random permutation of ``0 .. n-1``, as ``torch.randperm`` (int64 unless ``dtype``);
+    ``n`` may be a 0-d integer tensor."""
+    if isinstance(n, Tensor) and n.dim() == 0 and not n.is_floating_point():
+        n = n.__index__()
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     n = int(n)

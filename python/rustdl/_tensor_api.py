@@ -311,12 +311,16 @@ def as_tensor(data, dtype=None, device=None):
     return _rd.tensor(data, **kwargs)
 
 
+# int64 stands in for these (rustdl's one integer dtype): isinstance(t, torch.IntTensor) stays False
+_NARROW_INT_TYPES = ("IntTensor", "ShortTensor", "ByteTensor", "CharTensor")
+
+
 class _LegacyTensorMeta(type):
     def __instancecheck__(cls, obj):
         return (
             isinstance(obj, Tensor)
             and obj.dtype == cls.dtype
-            and cls._typename != "IntTensor"
+            and cls._typename not in _NARROW_INT_TYPES
             and (obj.device.type != "cpu") == cls._cuda
         )
 
@@ -333,6 +337,8 @@ class _LegacyTensorType(metaclass=_LegacyTensorMeta):
     _cuda = False
 
     def __new__(cls, *args, device=None):
+        if cls._typename in ("ByteTensor", "CharTensor"):
+            _warn_byte(f"torch.{cls._typename}")
         if device is None and cls._cuda:
             from . import cuda
 
@@ -363,6 +369,9 @@ FloatTensor = _legacy("FloatTensor")
 DoubleTensor = _legacy("DoubleTensor")
 LongTensor = _legacy("LongTensor")
 IntTensor = _legacy("IntTensor")
+ShortTensor = _legacy("ShortTensor")
+ByteTensor = _legacy("ByteTensor")
+CharTensor = _legacy("CharTensor")
 BoolTensor = _legacy("BoolTensor")
 HalfTensor = _legacy("HalfTensor")
 BFloat16Tensor = _legacy("BFloat16Tensor")
@@ -395,6 +404,10 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
         dtype = ("torch.cuda." if dtype._cuda else "torch.") + dtype._typename
     if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in ("HalfTensor", "BFloat16Tensor"):
         _warn_half("Tensor.type")
+    if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _NARROW_INT_TYPES[1:]:
+        if dtype.endswith(("ByteTensor", "CharTensor")):
+            _warn_byte("Tensor.type")
+        dtype = dtype.rsplit(".", 1)[0] + ".LongTensor"  # int64 stands in for them
     return _orig_type(self, dtype)
 
 
@@ -1273,12 +1286,16 @@ def hypot(input, other):  # noqa: A002
     """sqrt(input**2 + other**2), with a finite gradient where both are 0."""
     x = _float("hypot", input)
     y = _as_t("hypot", other, x)
-    s = x * x + y * y
-    pos = s.gt(0)
-    out = _rd.where(pos, _rd.where(pos, s, s.new_ones(())).sqrt(), s * 0)
+    ax, ay = x.abs(), y.abs()
+    # the longer side times sqrt(1 + ratio²): no overflow where x² or y² would (1e30)
+    m = ax.maximum(ay)
+    pos = m.gt(0)
+    safe = _rd.where(pos, m, m.new_ones(()))
+    r = ax.minimum(ay) / safe
+    out = _rd.where(pos, safe * (r * r + 1).sqrt(), m * 0)
     # an infinite side makes the length infinite even beside a NaN (IEEE hypot)
     inf = x.isinf().logical_or(y.isinf())
-    return _rd.where(inf, s.new_full((), float("inf")), out)
+    return _rd.where(inf, m.new_full((), float("inf")), out)
 
 
 def signbit(input):  # noqa: A002
@@ -2211,13 +2228,16 @@ def _rad2deg(self):
 def _logaddexp(self, other):
     """``log(exp(a) + exp(b))`` computed without overflow."""
     hi = self.maximum(other)
-    return hi + (-(self - other).abs()).exp().log1p()
+    # equal operands (the same infinity among them) differ by 0, not by inf - inf = nan
+    d = _where(self == other, self.new_zeros(()), (self - other).abs())
+    return hi + (-d).exp().log1p()
 
 
 def _logaddexp2(self, other):
     """``log2(2**a + 2**b)`` computed without overflow."""
     hi = self.maximum(other)
-    return hi + (-(self - other).abs() * _math.log(2.0)).exp().log1p() / _math.log(2.0)
+    d = _where(self == other, self.new_zeros(()), (self - other).abs())
+    return hi + (-d * _math.log(2.0)).exp().log1p() / _math.log(2.0)
 
 
 def _fmax(self, other):
@@ -2287,6 +2307,9 @@ def _tensor_split(self, indices_or_sections, dim=0):
     """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
     indices, as ``torch.tensor_split``."""
     size = self.shape[dim]
+    if isinstance(indices_or_sections, Tensor):  # a 0-d tensor of sections or a 1-d one of indices
+        t = indices_or_sections
+        indices_or_sections = int(t) if t.dim() == 0 else t.tolist()
     if isinstance(indices_or_sections, int):
         n = indices_or_sections
         if n <= 0:
@@ -2294,7 +2317,9 @@ def _tensor_split(self, indices_or_sections, dim=0):
         q, r = divmod(size, n)
         bounds = [k * q + builtins.min(k, r) for k in range(n + 1)]
     else:
-        bounds = [0, *(builtins.min(builtins.max(int(i), 0), size) for i in indices_or_sections), size]
+        # a negative index counts from the end, as in slicing
+        cut = (int(i) + size if int(i) < 0 else int(i) for i in indices_or_sections)
+        bounds = [0, *(builtins.min(builtins.max(i, 0), size) for i in cut), size]
     return tuple(self.narrow(dim, a, builtins.max(b - a, 0)) for a, b in zip(bounds, bounds[1:]))
 
 
@@ -2857,3 +2882,270 @@ def _mean(self, dim=None, keepdim=False, *, dtype=None):
 
 _mean.__doc__ = (_native_mean.__doc__ or "") + "\n\n" + (_mean.__doc__ or "")
 Tensor.mean = _mean
+
+
+# ---- PyTorch keyword spellings of the native constructors: cat/stack(axis=), arange(end=)
+
+
+def _index_number(op, name, v):
+    """A 0-d tensor given where a number is taken, as the Python number it holds (an int for an
+    integer or bool tensor, a float otherwise), as PyTorch reads ``arange(lengths.max())``."""
+    if not isinstance(v, Tensor):
+        return v
+    if v.dim() != 0:
+        raise TypeError(
+            f"{op}(): argument '{name}' must be a number or a 0-d tensor, got shape {tuple(v.shape)}"
+        )
+    v = v.item()
+    return builtins.int(v) if isinstance(v, builtins.bool) else v
+
+
+def cat(tensors, dim=0, *, axis=None, out=None):
+    """Concatenates ``tensors`` along ``dim`` (``axis`` is accepted as its alias, as PyTorch's
+    ``cat`` / ``concat`` / ``concatenate``)."""
+    if axis is not None:
+        dim = axis
+    res = _rd.cat(tensors, dim)
+    return res if out is None else _copy_into("cat", out, res)
+
+
+def stack(tensors, dim=0, *, axis=None, out=None):
+    """Stacks ``tensors`` along a new dim ``dim`` (``axis`` is accepted as its alias, as PyTorch)."""
+    if axis is not None:
+        dim = axis
+    res = _rd.stack(tensors, dim)
+    return res if out is None else _copy_into("stack", out, res)
+
+
+def _copy_into(op, out, res):
+    if tuple(out.shape) != tuple(res.shape):
+        raise ValueError(
+            f"{op}: out= expected a tensor of the result's shape {tuple(res.shape)}, got {tuple(out.shape)}"
+        )
+    from .autograd import no_grad
+
+    with no_grad():
+        out.copy_(res)
+    return out
+
+
+def arange(*args, **kwargs):
+    """``arange(end)``, ``arange(start, end, step=1)`` with ``dtype`` / ``device`` /
+    ``requires_grad``, as ``torch.arange``: int64 for integer bounds, the default float dtype
+    otherwise. Bounds may be 0-d tensors (``arange(lengths.max())``: an integer tensor counts as
+    an int) and ``end`` may be given alone by keyword (``arange(end=3)``)."""
+    if kwargs:
+        if not args and "start" not in kwargs and "end" in kwargs:
+            args = (kwargs.pop("end"),)
+        for name in ("start", "end", "step"):
+            if isinstance(kwargs.get(name), Tensor):
+                kwargs[name] = _index_number("arange", name, kwargs[name])
+    for a in args:
+        if isinstance(a, Tensor):
+            names = ("end",) if len(args) == 1 else ("start", "end", "step")
+            args = tuple(_index_number("arange", n, a) for n, a in zip(names, args[:3])) + args[3:]
+            break
+    return _rd.arange(*args, **kwargs)
+
+
+# ---- memory formats: torch.channels_last & co. rustdl keeps ONE layout (row-major, "contiguous
+# format"): every memory_format= is checked as PyTorch checks it, then gives that layout.
+
+
+class memory_format:
+    """A memory layout name, as ``torch.memory_format`` (``contiguous_format``,
+    ``channels_last``, ``channels_last_3d``, ``preserve_format``). rustdl stores every tensor in
+    row-major (contiguous) order, so a ``memory_format=`` argument is accepted and checked (a
+    channels-last format needs a 4-D, resp. 5-D, tensor) but the result is the ordinary
+    contiguous tensor; :meth:`Tensor.is_contiguous` answers truthfully from the strides."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"rustdl.{self._name}"
+
+    def __reduce__(self):  # pickled as the module-level singleton of that name
+        return self._name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+# the dims of a channels-last tensor from the fastest-varying outward: C, then W, H (, D), then N
+_CHANNELS_LAST_ORDER = {"channels_last": (1, 3, 2, 0), "channels_last_3d": (1, 4, 3, 2, 0)}
+
+
+def _check_memory_format(op, t, fmt, allow_none=True):
+    """Raises as PyTorch for a ``memory_format=`` that is not one (``None`` where ``allow_none``),
+    or a channels-last format for a tensor of the wrong rank."""
+    if fmt is None and allow_none:
+        return
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{op}(): argument 'memory_format' must be a memory_format, got {type(fmt).__name__}")
+    order = _CHANNELS_LAST_ORDER.get(fmt._name)
+    if order is not None and t.dim() != len(order):
+        raise ValueError(
+            f"{op}: required rank {len(order)} tensor to use {fmt._name} format, got shape {tuple(t.shape)}"
+        )
+
+
+_native_contiguous = Tensor.contiguous
+_native_clone = Tensor.clone
+_native_is_contiguous = Tensor.is_contiguous
+
+
+def _contiguous(self, *, memory_format=contiguous_format):
+    """A contiguous tensor with this one's data (itself when already contiguous). Any
+    ``memory_format`` gives rustdl's one (row-major) layout."""
+    if memory_format is not contiguous_format:
+        _check_memory_format("contiguous", self, memory_format, allow_none=False)
+    return _native_contiguous(self)
+
+
+def _clone(self, *, memory_format=preserve_format):
+    """A copy with its own storage, recorded by autograd. Any ``memory_format`` gives rustdl's
+    one (row-major) layout."""
+    if memory_format is not preserve_format:
+        _check_memory_format("clone", self, memory_format)
+    return _native_clone(self)
+
+
+def _is_contiguous(self, *, memory_format=contiguous_format):
+    """Whether the elements lie in row-major order without gaps; with ``channels_last`` (4-D)
+    or ``channels_last_3d`` (5-D), whether they lie in that order instead (size-1 dims aside),
+    as PyTorch decides from the strides."""
+    if memory_format is contiguous_format or memory_format is preserve_format:
+        return _native_is_contiguous(self)
+    if not isinstance(memory_format, _memory_format_type):
+        _check_memory_format("is_contiguous", self, memory_format, allow_none=False)
+    order = _CHANNELS_LAST_ORDER[memory_format._name]
+    if self.dim() != len(order):
+        return False
+    shape, strides = self.shape, self.stride()
+    expected = 1
+    for d in order:
+        if shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= shape[d]
+    return True
+
+
+_memory_format_type = memory_format  # the class, where a parameter named memory_format hides it
+for _fn, _name in ((_contiguous, "contiguous"), (_clone, "clone"), (_is_contiguous, "is_contiguous")):
+    _fn.__name__, _fn.__qualname__ = _name, f"Tensor.{_name}"
+    setattr(Tensor, _name, _fn)
+del _fn, _name
+
+
+def _accepting_memory_format(fn):
+    """``fn(input, ...)`` (a native ``*_like`` constructor) that also takes PyTorch's
+    ``memory_format=``, checked and then ignored (one layout)."""
+    import functools
+
+    @functools.wraps(fn)
+    def like(*args, **kwargs):
+        if "memory_format" in kwargs:
+            fmt = kwargs.pop("memory_format")
+            if args:
+                _check_memory_format(fn.__name__, args[0], fmt)
+        return fn(*args, **kwargs)
+
+    return like
+
+
+empty_like = _accepting_memory_format(_rd.empty_like)
+zeros_like = _accepting_memory_format(_rd.zeros_like)
+ones_like = _accepting_memory_format(_rd.ones_like)
+full_like = _accepting_memory_format(_rd.full_like)
+rand_like = _accepting_memory_format(_rd.rand_like)
+randn_like = _accepting_memory_format(_rd.randn_like)
+
+
+# ---- integer helpers: gcd / lcm (Euclid's algorithm over whole tensors), unravel_index
+
+
+def _int_operands(op, input, other):  # noqa: A002
+    for name, t in (("input", input), ("other", other)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be a Tensor, got {type(t).__name__}")
+        if t.dtype != int64:
+            raise TypeError(f"{op}: expected integer tensors, got {t.dtype}")
+    return broadcast_tensors(input, other)
+
+
+def gcd(input, other):  # noqa: A002
+    """Elementwise greatest common divisor of integer tensors (broadcast), non-negative, with
+    ``gcd(0, 0) = 0``, as ``torch.gcd``. Runs Euclid's algorithm on all elements at once, one
+    round of tensor ops per step (at most ~90 for int64)."""
+    a, b = _int_operands("gcd", input, other)
+    a, b = a.abs(), b.abs()
+    while True:
+        nonzero = b.ne(0)
+        if not builtins.bool(nonzero.any()):
+            return a
+        # where b == 0 the pair is done: keep a, and divide by 1 to stay defined
+        r = a.remainder(_rd.where(nonzero, b, _rd.ones_like(b)))
+        a, b = _rd.where(nonzero, b, a), _rd.where(nonzero, r, b)
+
+
+def lcm(input, other):  # noqa: A002
+    """Elementwise least common multiple of integer tensors (broadcast), non-negative, with
+    ``lcm(a, 0) = 0``, as ``torch.lcm``."""
+    a, b = _int_operands("lcm", input, other)
+    g = gcd(a, b)
+    zero = g.eq(0)
+    return _rd.where(zero, g, (a.abs() // _rd.where(zero, _rd.ones_like(g), g)) * b.abs())
+
+
+Tensor.gcd = gcd
+Tensor.lcm = lcm
+
+
+def unravel_index(indices, shape):
+    """The coordinates of flat (row-major) ``indices`` in a tensor of ``shape``, one int64
+    tensor per dim of ``shape`` (each of ``indices``' shape), as ``torch.unravel_index``.
+    Indices outside ``[0, numel)`` wrap around (``-1`` is the last element), as PyTorch's."""
+    import operator
+
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"unravel_index: expected 'indices' to be a Tensor, got {type(indices).__name__}")
+    if indices.is_floating_point() or indices.dtype == _bool:
+        raise TypeError(f"unravel_index: expected 'indices' to be integer dtype, but got {indices.dtype}")
+    dims = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
+    try:
+        dims = tuple(operator.index(d) for d in dims)
+    except TypeError:
+        raise TypeError(
+            f"unravel_index: expected 'shape' to be an int or a sequence of ints, got {shape!r}"
+        ) from None
+    if builtins.any(d < 0 for d in dims):
+        raise ValueError(f"unravel_index: 'shape' cannot have negative values, but got {dims}")
+    if builtins.any(d == 0 for d in dims) and indices.numel() > 0:
+        raise ValueError(
+            f"unravel_index: 'shape' cannot have zero dimensions when 'indices' is non-empty, but got {dims}"
+        )
+    coords = []
+    rest = indices
+    for d in reversed(dims):
+        coords.append(rest.remainder(d))  # floor remainder: negative indices wrap
+        rest = rest.div(d, rounding_mode="floor")
+    return tuple(reversed(coords))
+
+
+def _format(self, format_spec):
+    """``format(t, spec)`` / f-strings, as PyTorch: a 0-d tensor formats as the Python number it
+    holds (``f"{loss:.3f}"``, ``"{}".format(t)`` gives ``"1.5"``); any other tensor only with an
+    empty spec, as ``str(t)``."""
+    if self.dim() == 0:
+        return self.item().__format__(format_spec)
+    return object.__format__(self, format_spec)
+
+
+_format.__name__, _format.__qualname__ = "__format__", "Tensor.__format__"
+Tensor.__format__ = _format

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from typing import Callable
 
@@ -68,6 +69,15 @@ class inference_mode(_GradMode):
     def __init__(self, mode: bool = True):
         self.mode = not bool(mode)
 
+    def __enter__(self):
+        self._prev_inference = is_inference_mode_enabled()
+        _INFERENCE.on = not self.mode
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _INFERENCE.on = self._prev_inference
+        return super().__exit__(*exc)
+
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -77,34 +87,70 @@ class inference_mode(_GradMode):
         return wrapper
 
 
-_ANOMALY = [False]
+_INFERENCE = threading.local()  # .on: inside an inference_mode(True) block of this thread
 
 
-def set_detect_anomaly(mode: bool, check_nan: bool = True) -> None:
-    """Accepted for compatibility: rustdl reports autograd errors (shape mismatches in a rule,
-    in-place changes of saved tensors) whether or not anomaly detection is on."""
-    _ANOMALY[0] = bool(mode)
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside an ``inference_mode()`` block, as
+    ``torch.is_inference_mode_enabled`` (``no_grad`` alone does not count)."""
+    return getattr(_INFERENCE, "on", False)
+
+
+_ANOMALY = [False, True]  # [enabled, check_nan]
+
+
+class set_detect_anomaly:
+    """Switches anomaly detection on or off, as ``torch.autograd.set_detect_anomaly``: as a plain
+    call it sets the mode; as a context manager (``with set_detect_anomaly(True): ...``) it also
+    restores the previous mode on exit. rustdl reports autograd errors (shape mismatches in a
+    rule, in-place changes of saved tensors) whether or not the mode is on; the flag is what
+    :func:`is_anomaly_enabled` answers."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self._prev = list(_ANOMALY)
+        _ANOMALY[:] = [bool(mode), bool(check_nan)]
+
+    def __enter__(self) -> set_detect_anomaly:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        _ANOMALY[:] = self._prev
+        return False
 
 
 def is_anomaly_enabled() -> bool:
-    """Whether :func:`set_detect_anomaly` was last switched on."""
+    """Whether anomaly detection is on (:func:`set_detect_anomaly`, :class:`detect_anomaly`)."""
     return _ANOMALY[0]
 
 
+def is_anomaly_check_nan_enabled() -> bool:
+    """The ``check_nan`` of the anomaly mode in force."""
+    return _ANOMALY[1]
+
+
 class detect_anomaly:
-    """Context manager that switches anomaly detection on (see :func:`set_detect_anomaly`)."""
+    """Context manager (or decorator) that switches anomaly detection on (see
+    :class:`set_detect_anomaly`) and restores the previous mode on exit."""
 
     def __init__(self, check_nan: bool = True):
         self.check_nan = check_nan
 
     def __enter__(self):
-        self._prev = _ANOMALY[0]
-        _ANOMALY[0] = True
+        self._prev = list(_ANOMALY)
+        _ANOMALY[:] = [True, bool(self.check_nan)]
         return self
 
     def __exit__(self, *exc):
-        _ANOMALY[0] = self._prev
+        _ANOMALY[:] = self._prev
         return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.check_nan):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 class set_grad_enabled(_GradMode):
@@ -249,6 +295,70 @@ def grad(
     if materialize_grads:
         res = [zeros_like(x) if g is None else g for g, x in zip(res, ins)]
     return tuple(res)
+
+
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    grad_variables=None,
+    inputs=None,
+) -> None:
+    """Accumulates into ``.grad`` the gradients of the sum of ``tensors`` (each weighted by its
+    ``grad_tensors`` entry), as ``torch.autograd.backward``.
+
+    One tensor is ``tensor.backward(grad, ...)``. Several are differentiated in one pass over a
+    joint root ``Σ (tᵢ · gᵢ).sum()`` (the weights detached), so hooks see each gradient once and
+    a shared graph is walked once. A ``None`` weight needs a one-element tensor (ones).
+
+    Args:
+        tensors: a tensor or a sequence of tensors.
+        grad_tensors: one weight (or ``None``) per tensor; ``grad_variables`` is its old name.
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        create_graph: record the backward pass so the gradients can be differentiated again.
+        inputs: accumulate only into these tensors' ``.grad``.
+
+    Example:
+        >>> x = rustdl.tensor([1.0, 2.0], requires_grad=True)
+        >>> rustdl.autograd.backward([x.sum(), (x * x).sum()])   # x.grad == 1 + 2x
+    """
+    from . import Tensor
+
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise RuntimeError("autograd.backward: give grad_tensors or grad_variables, not both")
+        grad_tensors = grad_variables
+    outs = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        gos = [grad_tensors] + [None] * (len(outs) - 1)
+    else:
+        gos = list(grad_tensors)
+    if len(gos) != len(outs):
+        raise RuntimeError(f"autograd.backward: got {len(gos)} grad_tensors for {len(outs)} tensors")
+    if not outs:
+        raise RuntimeError("autograd.backward: the tensors argument cannot be empty")
+    for i, (t, g) in enumerate(zip(outs, gos)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"autograd.backward: tensors must be tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None and t.numel() != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs (element {i} has shape {tuple(t.shape)})"
+            )
+        if g is not None and tuple(g.shape) != tuple(t.shape):
+            raise RuntimeError(
+                f"autograd.backward: grad_tensors[{i}] has shape {tuple(g.shape)}, expected {tuple(t.shape)}"
+            )
+    if len(outs) == 1:
+        outs[0].backward(gos[0], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        return
+    root = None
+    for t, g in zip(outs, gos):
+        term = t.sum() if g is None else (t * g.detach()).sum()
+        root = term if root is None else root + term
+    root.backward(retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 
 def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802

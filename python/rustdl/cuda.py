@@ -28,6 +28,7 @@ from . import _rustdl, amp, gpu  # noqa: F401  (amp: torch.cuda.amp)
 __all__ = [
     "Event",
     "current_device",
+    "device",
     "device_count",
     "empty_cache",
     "get_device_capability",
@@ -97,6 +98,29 @@ def current_device() -> int:
 
 def set_device(device: object) -> None:
     """Accepted for compatibility; rustdl picks devices per tensor (``t.to('gpu:N')``)."""
+
+
+class device:
+    """``with torch.cuda.device(i): ...``, as PyTorch's context manager that makes GPU ``i`` the
+    current one: accepted as a no-op, since rustdl places every tensor by its own device
+    (``t.to('gpu:N')``) and :func:`current_device` stays 0. ``idx`` is the index asked for."""
+
+    def __init__(self, device: object) -> None:
+        if device is None:
+            self.idx = -1
+        elif isinstance(device, int):
+            self.idx = device
+        elif isinstance(device, str):  # "cuda", "cuda:1"
+            num = device.partition(":")[2]
+            self.idx = int(num) if num.isdigit() else 0
+        else:  # a device object
+            self.idx = getattr(device, "index", None) or 0
+
+    def __enter__(self) -> device:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
 
 
 def get_device_name(device: object = None) -> str:
@@ -266,5 +290,8 @@ FloatTensor = _legacy("FloatTensor", cuda=True)
 DoubleTensor = _legacy("DoubleTensor", cuda=True)
 LongTensor = _legacy("LongTensor", cuda=True)
 IntTensor = _legacy("IntTensor", cuda=True)
+ShortTensor = _legacy("ShortTensor", cuda=True)
+ByteTensor = _legacy("ByteTensor", cuda=True)
+CharTensor = _legacy("CharTensor", cuda=True)
 BoolTensor = _legacy("BoolTensor", cuda=True)
 HalfTensor = _legacy("HalfTensor", cuda=True)

@@ -163,6 +163,24 @@ def _is_index(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _as_int(v):
+    """A 0-d integer tensor as the int it holds (through ``__index__``), as PyTorch takes one
+    wherever it takes an int size (``size=lengths.max()``); anything else unchanged."""
+    if isinstance(v, _rustdl.Tensor) and v.ndim == 0 and not v.is_floating_point():
+        try:
+            return v.__index__()
+        except TypeError:
+            pass  # the caller's own message names what it wanted
+    return v
+
+
+def _as_ints(v):
+    """:func:`_as_int` over a sequence (or of one value)."""
+    if isinstance(v, (tuple, list)):
+        return type(v)(_as_int(x) for x in v)
+    return _as_int(v)
+
+
 def nll_loss(
     input,
     target,
@@ -436,14 +454,37 @@ def tanh(input):
     return input.tanh()
 
 
+def _softmax_dim(ndim: int) -> int:
+    """PyTorch's legacy dim for a softmax given none: 0 for a 0-, 1- or 3-D input, else 1."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _implicit_softmax_dim(op: str, ndim: int, stacklevel: int) -> int:
+    """:func:`_softmax_dim`, with PyTorch's deprecation warning for leaving ``dim`` out."""
+    import warnings
+
+    warnings.warn(
+        f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X as an argument.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return _softmax_dim(ndim)
+
+
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
-    """Softmax along ``dim`` (default -1); ``dtype`` casts the input first."""
-    return input.softmax(-1 if dim is None else dim, dtype)
+    """Softmax along ``dim``; ``dtype`` casts the input first. Without ``dim``, PyTorch's legacy
+    choice (dim 0 for a 0-, 1- or 3-D input, else 1) with a deprecation ``UserWarning``."""
+    if dim is None:
+        dim = _implicit_softmax_dim("softmax", input.ndim, _stacklevel + 1)
+    return input.softmax(dim, dtype)
 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
-    """Log-softmax along ``dim`` (default -1), computed stably; ``dtype`` casts the input first."""
-    return input.log_softmax(-1 if dim is None else dim, dtype)
+    """Log-softmax along ``dim``, computed stably; ``dtype`` casts the input first. Without
+    ``dim``, the legacy choice of :func:`softmax` (with its warning)."""
+    if dim is None:
+        dim = _implicit_softmax_dim("log_softmax", input.ndim, _stacklevel + 1)
+    return input.log_softmax(dim, dtype)
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
@@ -589,6 +630,7 @@ def interpolate(
     if size is not None:
         if scale_factor is not None:
             raise ValueError("interpolate: only one of size or scale_factor should be defined")
+        size = _as_ints(size)
         size = (size,) * nsp if isinstance(size, int) else tuple(int(s) for s in size)
         if len(size) != nsp or any(s <= 0 for s in size):
             raise ValueError(f"interpolate: output sizes should be {nsp} positive ints, got size={size}")
@@ -837,7 +879,7 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
 
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '{mode}'")
-    pad = tuple(pad)
+    pad = tuple(_as_int(p) for p in pad)
     if any(isinstance(p, bool) or not isinstance(p, int) for p in pad):
         raise TypeError(f"pad: padding must be a sequence of ints, got {pad!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
@@ -934,6 +976,7 @@ def _pad_indexed(input, pad: tuple, mode: str):
 
 def _single(v, op: str, name: str) -> int:
     """An int, or a 1-tuple of one, as an int."""
+    v = _as_ints(v)
     if isinstance(v, (tuple, list)):
         if len(v) != 1:
             raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
@@ -945,6 +988,7 @@ def _single(v, op: str, name: str) -> int:
 
 def _pair(v, op: str, name: str) -> tuple[int, int]:
     """An int or a pair of ints as a pair."""
+    v = _as_ints(v)
     p = (v, v) if not isinstance(v, (tuple, list)) else tuple(v)
     if len(p) != 2 or any(isinstance(e, bool) or not isinstance(e, int) for e in p):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
@@ -1672,6 +1716,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
 
 def _adaptive_size(output_size, h: int, w: int, op: str) -> tuple[int, int]:
     """``output_size`` (an int, or a pair whose ``None`` keeps that input dim) as ``(oh, ow)``."""
+    output_size = _as_ints(output_size)
     if isinstance(output_size, int):
         pair = (output_size, output_size)
     elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
@@ -2317,7 +2362,7 @@ def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
     """``softmax(−x)`` along ``dim``."""
     _need_tensor("softmin", input=input)
     if dim is None:
-        dim = 0 if input.ndim in (0, 1, 3) else 1
+        dim = _implicit_softmax_dim("softmin", input.ndim, _stacklevel + 1)
     x = input if dtype is None else input.to(dtype)
     return (-x).softmax(dim)
 
@@ -2833,6 +2878,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
 
 def _ntuple(v, n: int, op: str, what: str) -> tuple[int, ...]:
+    v = _as_ints(v)
     if isinstance(v, int) and not isinstance(v, bool):
         return (v,) * n
     if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(x, int) for x in v):

@@ -191,3 +191,56 @@ def kaiming_normal_(
     if fan == 0:
         return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator=generator)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
+    """Fills a 2-D ``tensor`` as a sparse matrix, as ``torch.nn.init.sparse_``: every entry from
+    N(0, std²), then in each column ``ceil(sparsity · rows)`` entries, at rows drawn at random,
+    set to zero.
+
+    Example:
+        >>> w = nn.init.sparse_(rustdl.empty(10, 4), sparsity=0.3)   # 3 zeros per column
+    """
+    if tensor.ndim != 2:
+        raise ValueError(
+            f"sparse_: only tensors with 2 dimensions are supported, got shape {tuple(tensor.shape)}"
+        )
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    with no_grad():
+        tensor.normal_(0.0, std, generator=generator)
+        if num_zeros > 0 and cols > 0:
+            # the rank of a uniform key within its column picks num_zeros distinct rows per column
+            keys = _rustdl.rand(rows, cols, generator=generator, device=tensor.device)
+            rank = keys.argsort(dim=0).argsort(dim=0)
+            tensor.masked_fill_(rank < num_zeros, 0.0)
+    return tensor
+
+
+def _deprecated_alias(new: Any) -> Any:
+    """The old, underscore-less name of an initialiser: warns (``FutureWarning``, as PyTorch)
+    and calls ``new``."""
+    old = new.__name__[:-1]
+
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        import warnings
+
+        warnings.warn(
+            f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return new(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = f"Deprecated alias of :func:`{new.__name__}`."
+    return alias
+
+
+uniform = _deprecated_alias(uniform_)
+normal = _deprecated_alias(normal_)
+constant = _deprecated_alias(constant_)
+xavier_uniform = _deprecated_alias(xavier_uniform_)
+xavier_normal = _deprecated_alias(xavier_normal_)
+kaiming_uniform = _deprecated_alias(kaiming_uniform_)
+kaiming_normal = _deprecated_alias(kaiming_normal_)

@@ -104,9 +104,7 @@ class Tanh(Module):
         return input.tanh()
 
 
-def _softmax_dim(ndim: int) -> int:
-    # PyTorch's legacy choice when no dim is given.
-    return 0 if ndim in (0, 1, 3) else 1
+_softmax_dim = F._softmax_dim  # PyTorch's legacy choice when no dim is given
 
 
 class Softmax(Module):

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ... import _rustdl
 from ..._rustdl import Tensor
+from ..._tensor_api import memory_format as _memory_format
 from ...autograd import no_grad
 from ..parameter import Parameter
 from ..utils import _zero_grads
@@ -27,6 +28,10 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     """Splits ``Module.to`` arguments into ``(device, dtype)``, either possibly ``None``."""
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
+    fmt = kwargs.pop("memory_format", None)  # checked, then ignored: rustdl keeps one layout
+    if fmt is not None and not isinstance(fmt, _memory_format):
+        raise TypeError(f"Module.to: memory_format must be a memory_format, got {type(fmt).__name__}")
+    kwargs.pop("non_blocking", None)
     if kwargs:
         raise TypeError(f"Module.to: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -352,6 +357,28 @@ class Module:
                 )
             mod = child
         return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        """Returns the parameter at the dotted path ``target`` (``"encoder.0.weight"``), as
+        ``torch.nn.Module.get_parameter``; ``AttributeError`` if there is none."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up '{target}')")
+        if name not in mod._parameters:
+            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up '{target}')")
+        return mod._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """Returns the buffer at the dotted path ``target`` (``"bn.running_mean"``), as
+        ``torch.nn.Module.get_buffer``; ``AttributeError`` if there is none."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up '{target}')")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer (looking up '{target}')")
+        return mod._buffers[name]
 
     # ---------- modes and gradients ----------
 
