@@ -711,6 +711,18 @@ impl Tensor {
         Ok(self.to_f64_vec()?[0])
     }
 
+    /// The single value of a one-element integer tensor, exactly (int64 values above 2^53 do
+    /// not survive [`Tensor::item`]'s f64).
+    pub fn item_i64(&self) -> Result<i64> {
+        ensure!(
+            self.numel() == 1,
+            Value,
+            "item: only one-element tensors can be converted to a Python scalar, got shape {:?}",
+            self.shape()
+        );
+        Ok(self.to_i64_vec()?[0])
+    }
+
     /// A copy on `device` (self when already there); differentiable.
     pub fn to_device(&self, device: Device) -> Result<Tensor> {
         if device == self.device() {

@@ -130,10 +130,66 @@ Tensor.get_device = _get_device
 # ---------------------------------------------------------------- einsum
 
 
+def _expand_ellipsis(equation, operands):
+    """An equation with ``...`` rewritten with letters of its own (numpy's rules: each operand's
+    ``...`` stands for its dims not named by letters, aligned from the right and broadcast; an
+    implicit output puts them first), and the operands expanded where those dims broadcast."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(operands):
+        raise ValueError(
+            f"einsum: the equation has {len(ins)} operands but {len(operands)} tensors were given"
+        )
+    counts = []
+    for s, t in zip(ins, operands):
+        if s.count("...") > 1 or (s.replace("...", "").count(".")):
+            raise ValueError(f"einsum: invalid subscripts '{s}' in '{equation}'")
+        named = len(s.replace("...", ""))
+        e = t.dim() - named if "..." in s else 0
+        if e < 0:
+            raise ValueError(
+                f"einsum: subscripts '{s}' name {named} dims but the operand has shape {tuple(t.shape)}"
+            )
+        counts.append(e)
+    width = builtins.max(counts, default=0)
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq][:width]
+    if len(free) < width:
+        raise ValueError(f"einsum: too many dims under '...' in '{equation}'")
+    sizes = {}
+    new_ins = []
+    for s, t, e in zip(ins, operands, counts):
+        letters = free[width - e :]
+        at = s.find("...")
+        for j, c in enumerate(letters):
+            n = t.shape[at + j]
+            if sizes.get(c, 1) != 1 and n not in (1, sizes[c]):
+                raise ValueError(
+                    f"einsum: the dims under '...' do not broadcast ({sizes[c]} and {n}) in '{equation}'"
+                )
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+        new_ins.append(s.replace("...", "".join(letters)))
+    expanded = []
+    for s, t, e in zip(ins, operands, counts):
+        at = s.find("...")
+        shape = list(t.shape)
+        for j, c in enumerate(free[width - e :]):
+            shape[at + j] = sizes[c]
+        expanded.append(t.expand(*shape) if shape != list(t.shape) else t)
+    if arrow:
+        if out.count("...") > 1:
+            raise ValueError(f"einsum: invalid output subscripts '{out}' in '{equation}'")
+        out = out.replace("...", "".join(free))
+    else:
+        once = {}
+        for c in lhs.replace("...", "").replace(",", ""):
+            once[c] = once.get(c, 0) + 1
+        out = "".join(free) + "".join(sorted(c for c, k in once.items() if k == 1))
+    return ",".join(new_ins) + "->" + out, expanded
+
+
 def _parse_einsum(equation, n_ops):
     eq = equation.replace(" ", "")
-    if "..." in eq:
-        raise ValueError("einsum: ellipsis ('...') is not supported yet")
     if "->" in eq:
         lhs, out = eq.split("->")
     else:
@@ -223,13 +279,16 @@ def _contract(a, sa, b, sb, keep):
 def einsum(equation, *operands):
     """Einstein summation over 1+ operands, folded left to right into ``bmm`` calls
     (``'ij,jk->ik'``, ``'bij,bjk->bik'``, ``'i,i->'``, ``'ij->ji'``, ``'bi,bi->b'``, ...).
-    Repeated letters within one operand take diagonals; ellipsis is not supported."""
+    Repeated letters within one operand take diagonals; ``...`` stands for the dims no letter
+    names (broadcast, as numpy)."""
     if not isinstance(equation, str):
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum: expected at least one operand")
+    if "..." in equation:
+        equation, operands = _expand_ellipsis(equation, operands)
     ins, out = _parse_einsum(equation, len(operands))
     for t, s in zip(operands, ins):
         if t.dim() != len(s):
@@ -779,6 +838,16 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
         k = builtins.max(0, builtins.min(r + offset, c))
         idx = [(i - offset) * c + i for i in range(k)]
     lead = tuple(input.shape[i] for i in rest)
+    if k and (r == 1 or x.stride()[-2] == c * x.stride()[-1]):
+        # the (r, c) plane flattens without a copy: the diagonal is a strided slice of it, a view
+        # sharing storage with ``input`` (writes to it reach ``input``, as in PyTorch)
+        try:
+            flat = x.view(*lead, r * c)
+        except (RuntimeError, ValueError):
+            flat = None
+        if flat is not None:
+            start = idx[0]
+            return flat[..., start : start + (k - 1) * (c + 1) + 1 : c + 1]
     flat = x.reshape(*lead, r * c)
     index = _rd.tensor(idx, dtype=int64, device=input.device)
     return flat.index_select(len(lead), index) if k else flat.narrow(len(lead), 0, 0)

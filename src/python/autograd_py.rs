@@ -146,7 +146,7 @@ fn call_backward(
     n_inputs: usize,
 ) -> CoreResult<Vec<Option<Tensor>>> {
     Python::attach(|py| -> CoreResult<Vec<Option<Tensor>>> {
-        let wrap = |e: PyErr| Error::Runtime(format!("{name}.backward raised {e}"));
+        let wrap = |e: PyErr| super::python_error(&format!("{name}.backward"), e);
         let args: Vec<PyTensor> = grads.into_iter().map(Into::into).collect();
         let args = PyTuple::new(py, args).map_err(wrap)?;
         let out = backward.bind(py).call1(args).map_err(wrap)?;

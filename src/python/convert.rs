@@ -97,6 +97,7 @@ fn walk(
     depth: usize,
     shape: &mut Vec<usize>,
     out: &mut Vec<f64>,
+    exact: &mut Vec<i64>,
     kind: &mut u8,
 ) -> PyResult<()> {
     if depth > MAX_NESTING {
@@ -112,6 +113,11 @@ fn walk(
         if t.tensor().ndim() == 0 {
             *kind = (*kind).max(if t.tensor().dtype().is_float() { 2 } else { 1 });
             out.push(t.tensor().item()?);
+            exact.push(if t.tensor().dtype().is_float() {
+                0
+            } else {
+                t.tensor().item_i64()?
+            });
             return check_scalar_depth(depth, shape);
         }
         let items: Vec<Bound<'_, PyAny>> = (0..t.tensor().shape()[0])
@@ -146,13 +152,15 @@ fn walk(
                 )));
             }
             for it in items {
-                walk(&it, depth + 1, shape, out, kind)?;
+                walk(&it, depth + 1, shape, out, exact, kind)?;
             }
             Ok(())
         }
         None => {
             if obj.is_instance_of::<PyBool>() {
-                out.push(if obj.extract::<bool>()? { 1.0 } else { 0.0 });
+                let b = obj.extract::<bool>()?;
+                out.push(if b { 1.0 } else { 0.0 });
+                exact.push(b as i64);
             } else if obj.is_instance_of::<PyInt>() {
                 *kind = (*kind).max(1);
                 let v = obj.extract::<i64>().map_err(|_| {
@@ -161,9 +169,11 @@ fn walk(
                     ))
                 })?;
                 out.push(v as f64);
+                exact.push(v);
             } else if obj.is_instance_of::<PyFloat>() {
                 *kind = 2;
                 out.push(obj.extract::<f64>()?);
+                exact.push(0);
             } else if let Ok(v) = obj.extract::<f64>() {
                 // numpy scalars (their dtype's kind decides, as PyTorch: np.bool_ is a bool,
                 // np.int32 an integer) and other number-likes
@@ -188,6 +198,12 @@ fn walk(
                 };
                 *kind = (*kind).max(k);
                 out.push(v);
+                // integers exactly (above 2^53 an f64 rounds them)
+                exact.push(if k < 2 {
+                    obj.extract::<i64>().unwrap_or(v as i64)
+                } else {
+                    0
+                });
             } else {
                 return Err(PyTypeError::new_err(format!(
                     "tensor: could not convert element of type {} to a number",
@@ -296,6 +312,10 @@ fn adopt_numpy(
     if n == 0 || !matches!((kind, size), ("f", 4) | ("f", 8) | ("i", 8) | ("b", 1)) {
         return Ok(None);
     }
+    // another byte order is copied (numpy swaps the bytes), never read as native words
+    if !arr.dtype().getattr("isnative")?.extract::<bool>()? {
+        return Ok(None);
+    }
     let flags = arr.getattr("flags")?;
     for flag in ["c_contiguous", "aligned", "writeable"] {
         if !flags.getattr(flag)?.extract::<bool>()? {
@@ -369,8 +389,9 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     }
     let mut shape = Vec::new();
     let mut vals = Vec::new();
+    let mut exact = Vec::new();
     let mut kind = 0u8;
-    walk(obj, 0, &mut shape, &mut vals, &mut kind)?;
+    walk(obj, 0, &mut shape, &mut vals, &mut exact, &mut kind)?;
     let inferred = match kind {
         // no element at all (`tensor([])`): the default float dtype, as in PyTorch
         0 if vals.is_empty() => DType::default_float(),
@@ -385,6 +406,9 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
                 "tensor: value {v} cannot be converted to int64 without overflow"
             )));
         }
+    }
+    if target == DType::I64 && kind <= 1 {
+        return Ok(Tensor::from_i64(exact, &shape)?);
     }
     let t = Tensor::from_f64(vals, &shape)?;
     Ok(t.to_dtype(target)?)

@@ -39,6 +39,11 @@ create_exception!(
 
 /// Maps a core error to its Python exception.
 pub fn map_error(e: Error) -> PyErr {
+    if let Error::Runtime(m) = &e {
+        if let Some(err) = take_python_error(m) {
+            return err;
+        }
+    }
     match e {
         Error::Shape(m) | Error::Value(m) => PyValueError::new_err(m),
         Error::DType(m) => PyTypeError::new_err(m),
@@ -50,11 +55,57 @@ pub fn map_error(e: Error) -> PyErr {
     }
 }
 
+/// Python exceptions raised inside the core (a gradient hook, a custom `backward`), kept until
+/// the core's error reaches the Python boundary, where [`map_error`] re-raises the original
+/// exception (its type, message and traceback), as PyTorch does. At most a few are kept: an error
+/// the core swallowed leaves its entry behind until newer ones push it out.
+static RAISED: std::sync::Mutex<Vec<(u64, PyErr)>> = std::sync::Mutex::new(Vec::new());
+static NEXT_RAISED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+const RAISED_TAG: &str = "[python exception #";
+
+/// The core error for Python exception `e` raised in `context` (e.g. "tensor hook"); the
+/// boundary turns it back into `e`.
+pub fn python_error(context: &str, e: PyErr) -> Error {
+    let id = NEXT_RAISED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let msg = format!("{context} raised {e} {RAISED_TAG}{id}]");
+    let mut kept = RAISED.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() >= 16 {
+        kept.remove(0);
+    }
+    kept.push((id, e));
+    Error::Runtime(msg)
+}
+
+/// The kept exception a core error message names, if any.
+fn take_python_error(msg: &str) -> Option<PyErr> {
+    let start = msg.rfind(RAISED_TAG)? + RAISED_TAG.len();
+    let id: u64 = msg[start..].split(']').next()?.parse().ok()?;
+    let mut kept = RAISED.lock().unwrap_or_else(|p| p.into_inner());
+    let at = kept.iter().position(|(k, _)| *k == id)?;
+    Some(kept.remove(at).1)
+}
+
 /// An element type (`rustdl.float32`, ...).
 #[pyclass(name = "dtype", module = "rustdl", frozen, eq, hash)]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyDType {
     pub d: DType,
+}
+
+impl PyDType {
+    /// The one Python object of dtype `d`: every `t.dtype`, `rustdl.float32` and alias (`float`)
+    /// is the same object, so `t.dtype is rustdl.float32` holds, as in PyTorch.
+    pub fn object(py: Python<'_>, d: DType) -> PyResult<Py<PyDType>> {
+        static OBJECTS: [pyo3::sync::PyOnceLock<Py<PyDType>>; 4] = [
+            pyo3::sync::PyOnceLock::new(),
+            pyo3::sync::PyOnceLock::new(),
+            pyo3::sync::PyOnceLock::new(),
+            pyo3::sync::PyOnceLock::new(),
+        ];
+        OBJECTS[d.code() as usize]
+            .get_or_try_init(py, || Py::new(py, PyDType { d }))
+            .map(|o| o.clone_ref(py))
+    }
 }
 
 #[pymethods]
@@ -245,10 +296,8 @@ fn _set_default_float(dtype: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// The default float dtype (`get_default_dtype`).
 #[pyfunction]
-fn _default_float() -> PyDType {
-    PyDType {
-        d: DType::default_float(),
-    }
+fn _default_float(py: Python<'_>) -> PyResult<Py<PyDType>> {
+    PyDType::object(py, DType::default_float())
 }
 
 /// A tensor over another process's shared storage (`Tensor._shared_handle`), viewed with the
@@ -983,7 +1032,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("long", DType::I64),
         ("bool", DType::Bool),
     ] {
-        m.add(name, PyDType { d })?;
+        m.add(name, PyDType::object(m.py(), d)?)?;
     }
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;

@@ -329,10 +329,8 @@ impl PyTensor {
         self.tensor().dtype().is_float()
     }
     #[getter]
-    fn dtype(&self) -> PyDType {
-        PyDType {
-            d: self.tensor().dtype(),
-        }
+    fn dtype(&self, py: Python<'_>) -> PyResult<Py<PyDType>> {
+        PyDType::object(py, self.tensor().dtype())
     }
     #[getter]
     fn device(&self) -> PyDevice {
@@ -380,7 +378,18 @@ impl PyTensor {
     }
     #[setter]
     fn set_grad(&self, g: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        Ok(self.tensor().set_grad(g.map(|g| g.tensor()))?)
+        let g = g.map(|g| g.tensor());
+        if let Some(g) = &g {
+            let (have, want) = (g.dtype(), self.tensor().dtype());
+            if have != want {
+                return Err(PyTypeError::new_err(format!(
+                    "assigned grad has dtype {} but the tensor has dtype {}",
+                    have.name(),
+                    want.name()
+                )));
+            }
+        }
+        Ok(self.tensor().set_grad(g)?)
     }
     fn retain_grad(&self) {
         self.tensor().retain_grad()
@@ -398,7 +407,7 @@ impl PyTensor {
                 let out = hook
                     .bind(py)
                     .call1((PyTensor::from(g.clone()),))
-                    .map_err(|e| crate::error::Error::Runtime(format!("tensor hook raised {e}")))?;
+                    .map_err(|e| super::python_error("tensor hook", e))?;
                 if out.is_none() {
                     return Ok(None);
                 }
@@ -430,11 +439,7 @@ impl PyTensor {
                 let out = hook
                     .bind(py)
                     .call1((PyTensor::from(t.clone()),))
-                    .map_err(|e| {
-                        crate::error::Error::Runtime(format!(
-                            "post accumulate grad hook raised {e}"
-                        ))
-                    })?;
+                    .map_err(|e| super::python_error("post accumulate grad hook", e))?;
                 if !out.is_none() {
                     return Err(crate::error::Error::Runtime(
                         "post accumulate grad hook: the hook should return None".into(),
@@ -587,18 +592,33 @@ impl PyTensor {
         to_list(py, &self.tensor())
     }
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.tensor().dtype() == DType::I64 {
+            let v = self.compute(&[], |t| t.item_i64())?;
+            return Ok(v.into_pyobject(py)?.into_any());
+        }
         let v = self.compute(&[], |t| t.item())?;
         Ok(match self.tensor().dtype() {
-            DType::F32 | DType::F64 => v.into_pyobject(py)?.into_any(),
-            DType::I64 => (v as i64).into_pyobject(py)?.into_any(),
             DType::Bool => pyo3::types::PyBool::new(py, v != 0.0).to_owned().into_any(),
+            _ => v.into_pyobject(py)?.into_any(),
         })
     }
     fn __float__(&self) -> PyResult<f64> {
         self.compute(&[], |t| t.item())
     }
     fn __int__(&self) -> PyResult<i64> {
-        Ok(self.compute(&[], |t| t.item())? as i64)
+        if self.tensor().dtype() == DType::I64 {
+            return self.compute(&[], |t| t.item_i64());
+        }
+        let v = self.compute(&[], |t| t.item())?;
+        if v.is_nan() {
+            return Err(PyValueError::new_err("cannot convert float NaN to integer"));
+        }
+        if v.is_infinite() {
+            return Err(pyo3::exceptions::PyOverflowError::new_err(
+                "cannot convert float infinity to integer",
+            ));
+        }
+        Ok(v as i64)
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.tensor().dtype() != DType::I64 || self.tensor().numel() != 1 {
@@ -606,7 +626,13 @@ impl PyTensor {
                 "only integer tensors of a single element can be converted to an index",
             ));
         }
-        Ok(self.compute(&[], |t| t.item())? as i64)
+        self.compute(&[], |t| t.item_i64())
+    }
+    /// numpy defers its binary operators to the tensor, so `np.float32(2) * t` and
+    /// `np.ones(3) + t` give tensors (keeping autograd), as in PyTorch.
+    #[classattr]
+    fn __array_priority__() -> f64 {
+        1000.0
     }
     fn __bool__(&self) -> PyResult<bool> {
         if self.tensor().numel() != 1 {
@@ -680,12 +706,7 @@ impl PyTensor {
             || self.tensor().numel() == 0
         {
             // through the dtype object's repr, which the torch compat layer shows as torch.*
-            let d = Bound::new(
-                py,
-                super::PyDType {
-                    d: self.tensor().dtype(),
-                },
-            )?;
+            let d = super::PyDType::object(py, self.tensor().dtype())?.into_bound(py);
             extra.push(format!("dtype={}", d.repr()?));
         }
         if let Some(n) = self.tensor().grad_fn() {

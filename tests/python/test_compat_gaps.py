@@ -424,10 +424,6 @@ def test_legacy_integer_tensor_types():
 # ---------------------------------------------------------------- 9. hook exceptions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Rust hook caller (src/python/pytensor.rs) wraps the hook's exception in a RuntimeError",
-)
 def test_an_exception_raised_by_a_tensor_hook_propagates_with_its_type():
     x = rustdl.ones(3, requires_grad=True)
     x.register_hook(lambda g: 1 / 0)

@@ -165,7 +165,7 @@ def test_tensor_hooks_see_and_replace_gradients(device):
         w.sum().backward()
     v = x * 1
     v.register_hook(lambda g: 1 / 0)
-    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+    with pytest.raises(ZeroDivisionError):  # the hook's own exception, as PyTorch
         v.sum().backward()
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         rustdl.ones(2).register_hook(lambda g: g)

@@ -22,11 +22,25 @@ struct Axis {
 
 /// `y = step(a, y, b)` along the axis from `init`, every `y` kept.
 fn scan_typed<T: Copy + Default + Send + Sync + IntoStorage>(
+    a: (&[T], &Layout),
+    b: (&[T], &Layout),
+    axis: Axis,
+    init: T,
+    step: impl Fn(T, T, T) -> T,
+) -> CpuStorage {
+    scan_wide(a, b, axis, init, step, |v| v, |v| v)
+}
+
+/// [`scan_typed`] with `y` held in a wider type `U` (`widen` / `narrow` convert), so that float32
+/// running sums accumulate in float64, as PyTorch's CPU cumsum does.
+fn scan_wide<T: Copy + Default + Send + Sync + IntoStorage, U: Copy>(
     (a, la): (&[T], &Layout),
     (b, lb): (&[T], &Layout),
     Axis { dim, reverse }: Axis,
-    init: T,
-    step: impl Fn(T, T, T) -> T,
+    init: U,
+    step: impl Fn(U, U, U) -> U,
+    widen: impl Fn(T) -> U,
+    narrow: impl Fn(U) -> T,
 ) -> CpuStorage {
     let a = gather_view(a, la);
     let b = gather_view(b, lb);
@@ -39,8 +53,8 @@ fn scan_typed<T: Copy + Default + Send + Sync + IntoStorage>(
             for k in 0..n {
                 let kk = if reverse { n - 1 - k } else { k };
                 let j = base + kk * inner;
-                y = step(a[j], y, b[j]);
-                out[j] = y;
+                y = step(widen(a[j]), y, widen(b[j]));
+                out[j] = narrow(y);
             }
         }
     }
@@ -75,9 +89,15 @@ pub fn linear_scan(
     }
     let axis = Axis { dim, reverse };
     Ok(match (a, b) {
-        (CpuStorage::F32(a), CpuStorage::F32(b)) => {
-            scan_typed((a, la), (b, lb), axis, init as f32, |a, y, b| a * y + b)
-        }
+        (CpuStorage::F32(a), CpuStorage::F32(b)) => scan_wide(
+            (a, la),
+            (b, lb),
+            axis,
+            init,
+            |a, y, b| a * y + b,
+            f64::from,
+            |y| y as f32,
+        ),
         (CpuStorage::F64(a), CpuStorage::F64(b)) => {
             scan_typed((a, la), (b, lb), axis, init, |a, y, b| a * y + b)
         }

@@ -12,15 +12,31 @@ use crate::error::{Error, Result};
 use crate::shape::Layout;
 
 param_block! {
-    /// Parameters of the scan kernels: `n` invocations (linear_scan: lines; argsort:
-    /// elements), `len` of the scanned / sorted dim, `inner` (its stride, linear_scan) and
-    /// `init`, the bits of y₋₁ in the dtype.
+    /// Parameters of the scan kernels: `n` lines (linear_scan and the blocked scan) or elements
+    /// (argsort), `len` of the scanned / sorted dim, `inner` (its stride, linear_scan) and
+    /// `init`, the bits of y₋₁ in the dtype; for the blocked passes, `block` steps per
+    /// invocation and the `blocks` of a line.
     pub struct ScanParams {
         pub n: u32,
         pub len: u32,
         pub inner: u32,
         pub init: u32,
+        pub block: u32,
+        pub blocks: u32,
+        pub pad0: u32,
+        pub pad1: u32,
     }
+}
+
+/// Lines longer than this are scanned / sorted in blocks by several invocations: no invocation
+/// then loops more than [`block_of`] times (Mesa's llvmpipe stops an invocation after 65,535
+/// loop iterations, and one invocation walking a long line is slow on any GPU).
+const ONE_PASS_MAX: usize = 4096;
+
+/// Steps per invocation of the blocked passes for lines of `len`: 1024, or more when a line
+/// would have over 32,768 blocks (the carry pass walks them in one invocation).
+fn block_of(len: usize) -> usize {
+    1024usize.max(len.div_ceil(32768))
 }
 
 /// `linear_scan`: one invocation per line.
@@ -38,8 +54,62 @@ pub static ARGSORT: Entry = Entry::threads::<ScanParams>(
     &[(1, Access::Read), (3, Access::ReadWrite)],
 );
 
+/// `scan_blocks`: one invocation per block of a line.
+pub static SCAN_BLOCKS: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "scan_blocks",
+    &["DT", "REVERSE"],
+    &[
+        (1, Access::Read),
+        (2, Access::Read),
+        (3, Access::ReadWrite),
+        (4, Access::ReadWrite),
+        (5, Access::ReadWrite),
+    ],
+);
+/// `scan_carry`: one invocation per line, walking its blocks.
+pub static SCAN_CARRY: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "scan_carry",
+    &["DT"],
+    &[(4, Access::ReadWrite)],
+);
+/// `scan_fix`: one invocation per element.
+pub static SCAN_FIX: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "scan_fix",
+    &["DT", "REVERSE"],
+    &[
+        (3, Access::ReadWrite),
+        (4, Access::ReadWrite),
+        (5, Access::ReadWrite),
+    ],
+);
+/// `argsort_count`: one invocation per element and block of the others.
+pub static ARGSORT_COUNT: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "argsort_count",
+    &["DT", "DESCENDING"],
+    &[(1, Access::Read), (6, Access::ReadWrite)],
+);
+/// `argsort_place`: one invocation per element.
+pub static ARGSORT_PLACE: Entry = Entry::threads::<ScanParams>(
+    Shader::Scan,
+    "argsort_place",
+    &[],
+    &[(3, Access::ReadWrite), (6, Access::ReadWrite)],
+);
+
 /// Every scan entry point.
-pub(crate) static ENTRIES: [&Entry; 2] = [&LINEAR_SCAN, &ARGSORT];
+pub(crate) static ENTRIES: [&Entry; 7] = [
+    &LINEAR_SCAN,
+    &ARGSORT,
+    &SCAN_BLOCKS,
+    &SCAN_CARRY,
+    &SCAN_FIX,
+    &ARGSORT_COUNT,
+    &ARGSORT_PLACE,
+];
 
 fn scan_dtype(op: &str, dt: DType) -> Result<u32> {
     match dt {
@@ -83,16 +153,41 @@ pub fn linear_scan(
     let n = shape[dim];
     let inner: usize = shape[dim + 1..].iter().product();
     let lines = n_all / n;
-    let p = ScanParams {
+    let mut p = ScanParams {
         n: u32_of("scan", lines)?,
         len: u32_of("scan", n)?,
         inner: u32_of("scan", inner)?,
         init: value_bits("scan", init, a.dtype)?,
+        block: 0,
+        blocks: 0,
+        pad0: 0,
+        pad1: 0,
     };
-    let k = Kernel::new(&LINEAR_SCAN)
-        .with("DT", code)
-        .flag("REVERSE", reverse);
-    dispatch_threads(ctx, &k, &p, &[&ac.buf, &bc.buf, &out.buf], lines, "scan")?;
+    let kernel = |e: &'static Entry| Kernel::new(e).with("DT", code).flag("REVERSE", reverse);
+    if n <= ONE_PASS_MAX {
+        let bufs = [&ac.buf, &bc.buf, &out.buf];
+        dispatch_threads(ctx, &kernel(&LINEAR_SCAN), &p, &bufs, lines, "scan")?;
+        return Ok(out);
+    }
+    let block = block_of(n);
+    let blocks = n.div_ceil(block);
+    p.block = u32_of("scan", block)?;
+    p.blocks = u32_of("scan", blocks)?;
+    let maps = GpuStorage::alloc(ctx, a.dtype, 2 * lines * blocks, false, "scan")?;
+    let prods = GpuStorage::alloc(ctx, a.dtype, n_all, false, "scan")?;
+    let bufs = [&ac.buf, &bc.buf, &out.buf, &maps.buf, &prods.buf];
+    dispatch_threads(
+        ctx,
+        &kernel(&SCAN_BLOCKS),
+        &p,
+        &bufs,
+        lines * blocks,
+        "scan",
+    )?;
+    let carry = Kernel::new(&SCAN_CARRY).with("DT", code);
+    dispatch_threads(ctx, &carry, &p, &[&maps.buf], lines, "scan")?;
+    let bufs = [&out.buf, &maps.buf, &prods.buf];
+    dispatch_threads(ctx, &kernel(&SCAN_FIX), &p, &bufs, n_all, "scan")?;
     Ok(out)
 }
 
@@ -113,15 +208,43 @@ pub fn argsort(x: &GpuStorage, l: &Layout, descending: bool) -> Result<GpuStorag
         return Ok(out);
     }
     let xc = copy(x, l)?;
-    let p = ScanParams {
+    let mut p = ScanParams {
         n: u32_of("sort", total)?,
         len: u32_of("sort", n)?,
         inner: 0,
         init: 0,
+        block: 0,
+        blocks: 0,
+        pad0: 0,
+        pad1: 0,
     };
-    let k = Kernel::new(&ARGSORT)
+    if n <= ONE_PASS_MAX {
+        let k = Kernel::new(&ARGSORT)
+            .with("DT", code)
+            .flag("DESCENDING", descending);
+        dispatch_threads(ctx, &k, &p, &[&xc.buf, &out.buf], total, "sort")?;
+        return Ok(out);
+    }
+    // each element's rank summed over blocks of the others, then each position placed
+    let block = block_of(n);
+    let blocks = n.div_ceil(block);
+    p.block = u32_of("sort", block)?;
+    p.blocks = u32_of("sort", blocks)?;
+    u32_of("sort", total * blocks)?;
+    let ranks = GpuStorage::alloc(ctx, DType::I64, total, false, "sort")?;
+    ctx.clear(&ranks.buf, total as u64 * 4)?;
+    let count = Kernel::new(&ARGSORT_COUNT)
         .with("DT", code)
         .flag("DESCENDING", descending);
-    dispatch_threads(ctx, &k, &p, &[&xc.buf, &out.buf], total, "sort")?;
+    dispatch_threads(
+        ctx,
+        &count,
+        &p,
+        &[&xc.buf, &ranks.buf],
+        total * blocks,
+        "sort",
+    )?;
+    let place = Kernel::new(&ARGSORT_PLACE);
+    dispatch_threads(ctx, &place, &p, &[&out.buf, &ranks.buf], total, "sort")?;
     Ok(out)
 }
