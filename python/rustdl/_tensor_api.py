@@ -545,6 +545,19 @@ def get_default_dtype():
     return _rd._default_float()
 
 
+def set_default_device(device):
+    """Makes ``device`` where creation functions called without ``device=`` put their tensors
+    (``tensor``, ``zeros``, ``randn``, ``arange``, layers' parameters, ...), as
+    ``torch.set_default_device``; ``None`` means the CPU again. ``with rustdl.device("gpu"):``
+    does the same for a block. ``from_numpy`` and an explicit ``device=`` are not affected."""
+    _rd._set_default_device(device)
+
+
+def get_default_device():
+    """The device creation functions use without ``device=`` (the CPU unless changed)."""
+    return _rd._get_default_device()
+
+
 _TENSOR_TYPES = {"FloatTensor": "float32", "DoubleTensor": "float64"}
 
 

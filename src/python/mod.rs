@@ -221,10 +221,64 @@ impl PyDevice {
         }
     }
     fn __hash__(&self) -> u64 {
-        match self.d {
-            Device::Cpu => 0,
-            Device::Gpu(i) => 1 + i as u64,
+        device_code(self.d)
+    }
+    /// `with rustdl.device("gpu"):` makes this the default device of the creation functions
+    /// inside the block (`torch.device` as a context manager); the previous one comes back after.
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        let prev = DEFAULT_DEVICE.swap(device_code(slf.get().d), Ordering::Relaxed);
+        lock_devices().push(prev);
+        slf
+    }
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+        if let Some(prev) = lock_devices().pop() {
+            DEFAULT_DEVICE.store(prev, Ordering::Relaxed);
         }
+        false
+    }
+}
+
+use std::sync::atomic::Ordering;
+
+/// The default device of the creation functions (`zeros`, `tensor`, `randn`, ... called without
+/// `device=`): 0 the CPU, 1 + i GPU i. Set by `set_default_device` and `with device:` blocks.
+static DEFAULT_DEVICE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The defaults `with device:` blocks replaced, innermost last.
+static DEVICE_STACK: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+fn lock_devices() -> std::sync::MutexGuard<'static, Vec<u64>> {
+    DEVICE_STACK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn device_code(d: Device) -> u64 {
+    match d {
+        Device::Cpu => 0,
+        Device::Gpu(i) => 1 + i as u64,
+    }
+}
+
+fn default_device() -> Device {
+    match DEFAULT_DEVICE.load(Ordering::Relaxed) {
+        0 => Device::Cpu,
+        i => Device::Gpu(i as usize - 1),
+    }
+}
+
+/// Sets the default device of the creation functions (`None`: the CPU again).
+#[pyfunction]
+#[pyo3(signature = (device=None))]
+fn _set_default_device(device: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let d = parse_device(device)?.unwrap_or(Device::Cpu);
+    DEFAULT_DEVICE.store(device_code(d), Ordering::Relaxed);
+    Ok(())
+}
+
+/// The default device of the creation functions.
+#[pyfunction]
+fn _get_default_device() -> PyDevice {
+    PyDevice {
+        d: default_device(),
     }
 }
 
@@ -236,7 +290,7 @@ fn opt_dtype(d: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
 }
 
 fn dev(d: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
-    Ok(parse_device(d)?.unwrap_or(Device::Cpu))
+    Ok(parse_device(d)?.unwrap_or_else(default_device))
 }
 
 /// A creation kernel `f` for a tensor of `shape` on `device`, under the GIL policy.
@@ -1037,6 +1091,8 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_on_cpu, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(_get_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(_from_shared, m)?)?;
     m.add_function(wrap_pyfunction!(_set_default_float, m)?)?;

@@ -6,7 +6,7 @@ import pytest
 import rustdl
 import rustdl.nn as nn
 import rustdl.nn.functional as F
-from conftest import assert_close
+from conftest import assert_close, need_gpu
 
 MIXED = {
     "add": lambda a, b: a + b,
@@ -91,3 +91,35 @@ def test_batchnorm_at_batch_128_matches_cpu_forward_and_backward(gpu):
     names = ["output", "input grad", "weight grad", "bias grad", "running_mean", "running_var"]
     for what, c, g in zip(names, results["cpu"], results[gpu]):
         np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-3, err_msg=what)
+
+
+def test_default_device_for_creation_functions():
+    need_gpu()
+    assert rustdl.get_default_device() == "cpu"
+    try:
+        rustdl.set_default_device("gpu")
+        made = [
+            rustdl.zeros(2),
+            rustdl.tensor([1, 2]),
+            rustdl.randn(2),
+            rustdl.arange(3),
+            rustdl.full((2,), 3.0),
+            rustdl.linspace(0, 1, 3),
+            rustdl.eye(2),
+            rustdl.nn.Linear(2, 2).weight,
+        ]
+        assert all(t.device == "gpu:0" for t in made)
+        assert rustdl.zeros(2, device="cpu").device == "cpu"  # an explicit device wins
+        assert rustdl.from_numpy(np.ones(2)).device == "cpu"
+    finally:
+        rustdl.set_default_device(None)
+    assert rustdl.zeros(2).device == "cpu"
+    with rustdl.device("gpu"):
+        assert rustdl.ones(2).device == "gpu:0"
+        with rustdl.device("cpu"):
+            assert rustdl.ones(2).device == "cpu"
+        assert rustdl.ones(2).device == "gpu:0"
+    assert rustdl.ones(2).device == "cpu" and rustdl.get_default_device() == "cpu"
+    with pytest.raises(ValueError, match="invalid device"), rustdl.device("gpu"):
+        rustdl.set_default_device("tpu")
+    assert rustdl.get_default_device() == "cpu"

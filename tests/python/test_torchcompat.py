@@ -531,3 +531,20 @@ def test_torchvision_image_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="empty"):
         datasets.ImageFolder(tmp_path)
     assert len(datasets.ImageFolder(tmp_path, allow_empty=True)) == 5
+
+
+def test_set_default_device_maps_cuda(tmp_path):
+    script = """
+    import json, torch
+    torch.set_default_device("cuda")
+    a = str(torch.zeros(2).device)
+    torch.set_default_device(None)
+    with torch.device("cuda"):
+        b = str(torch.nn.Linear(2, 2).weight.device)
+    print(json.dumps({"a": a, "b": b, "after": str(torch.ones(1).device), "dflt": str(torch.get_default_device())}))
+    """
+    r = report(run(tmp_path, script, env={"RUSTDL_COMPAT_DEVICE": "cpu"}))
+    assert r == {"a": "cpu", "b": "cpu", "after": "cpu", "dflt": "cpu"}
+    if gpu_available():
+        r = report(run(tmp_path, script, env={"RUSTDL_COMPAT_DEVICE": "gpu"}))
+        assert r == {"a": "cuda:0", "b": "cuda:0", "after": "cpu", "dflt": "cpu"}

@@ -42,6 +42,11 @@ def map_device(spec: Any, index: int | None = None) -> Any:
     return rustdl.device(s)
 
 
+def set_default_device(device: Any) -> None:
+    """``torch.set_default_device``: "cuda" maps as :func:`map_device` does."""
+    rustdl.set_default_device(None if device is None else map_device(device))
+
+
 class _DeviceMeta(type):
     def __instancecheck__(cls, obj: Any) -> bool:
         return isinstance(obj, rustdl.device)
@@ -67,6 +72,7 @@ def for_module(name: str) -> dict[str, Any]:
         return {
             "device": device,
             "Size": Size,
+            "set_default_device": set_default_device,
             # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
             "__version__": rustdl.__torch_compat_version__,
         }
