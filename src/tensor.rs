@@ -665,7 +665,12 @@ impl Tensor {
         let v: Vec<i64> = u
             .to_f64_vec()?
             .into_iter()
-            .map(|x| (low + (x * (high - low) as f64).floor() as i64).min(high - 1))
+            .map(|x| {
+                // the span in i128: `high - low` overflows i64 for ranges wider than 2^63
+                let span = (high as i128 - low as i128) as f64;
+                let v = low as i128 + (x * span).floor() as i128;
+                v.clamp(low as i128, high as i128 - 1) as i64
+            })
             .collect();
         Tensor::from_i64(v, shape)?.to_device(device)
     }

@@ -205,7 +205,8 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
         raise TypeError(f"bernoulli: expected a Tensor, got {type(input).__name__}")
     u = _rustdl.rand(*input.shape, generator=generator, dtype=input.dtype, device=input.device)
     if p is None:
-        if input.numel() and (bool((input < 0).any()) or bool((input > 1).any())):
+        inside = (input >= 0).logical_and(input <= 1)  # False at NaN
+        if input.numel() and not bool(inside.all()):
             raise ValueError("bernoulli: expected all probabilities in [0, 1]")
         return (u < input.detach()).to(input.dtype)
     if not 0.0 <= float(p) <= 1.0:

@@ -218,3 +218,20 @@ def test_einsum_ellipsis_errors_name_the_equation():
         rustdl.einsum("...i,...i->...", rustdl.ones(2, 3), rustdl.ones(4, 3))
     with pytest.raises(ValueError, match="subscripts"):
         rustdl.einsum("...ijk", rustdl.ones(2, 3))
+
+
+def test_randint_over_ranges_wider_than_int64_stays_in_range():
+    rustdl.manual_seed(0)
+    lo, hi = -(2**63), 2**63 - 1
+    v = np.array(rustdl.randint(lo, hi, (2000,)).tolist(), dtype=object)
+    assert all(lo <= int(x) < hi for x in v) and len(set(v.tolist())) > 1900
+    w = rustdl.randint(-5, 2**63 - 1, (2000,))
+    assert w.min().item() >= -5
+    u = rustdl.randint(-(2**62), 2**62, (2000,))
+    assert -(2**62) <= u.min().item() and u.max().item() < 2**62 and (u < 0).any() and (u > 0).any()
+
+
+def test_bernoulli_rejects_nan_probabilities():
+    with pytest.raises(ValueError, match="probabilities"):
+        rustdl.bernoulli(rustdl.tensor([0.5, float("nan")]))
+    assert set(rustdl.bernoulli(rustdl.tensor([0.0, 1.0])).tolist()) <= {0.0, 1.0}
