@@ -144,6 +144,13 @@ impl Tensor {
 
     /// A copy of self with `src[p]` added at `p with dim replaced by idx[p]` (out of place).
     pub fn scatter_add(&self, dim: isize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            // bools add as a logical or (as PyTorch): counted in int64
+            let sum =
+                self.to_dtype(DType::I64)?
+                    .scatter_add(dim, idx, &src.to_dtype(DType::I64)?)?;
+            return sum.to_dtype(DType::Bool);
+        }
         check_index("scatter_add", idx)?;
         check_device("scatter_add", self, idx)?;
         check_device("scatter_add", self, src)?;
@@ -197,6 +204,13 @@ impl Tensor {
     /// A copy of self with the rows `src` (1-D int64 `idx` along `dim`) added, as PyTorch's
     /// `index_add` (duplicate indices add up).
     pub fn index_add(&self, dim: isize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            // bools add as a logical or (as PyTorch): counted in int64
+            let sum = self
+                .to_dtype(DType::I64)?
+                .index_add(dim, idx, &src.to_dtype(DType::I64)?)?;
+            return sum.to_dtype(DType::Bool);
+        }
         check_index("index_add", idx)?;
         check_device("index_add", self, idx)?;
         check_device("index_add", self, src)?;

@@ -823,8 +823,15 @@ fn where_(
     input: &Bound<'_, PyAny>,
     other: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    let (a, b) = (pytensor::operand(input)?, pytensor::operand(other)?);
     let c = condition.tensor();
+    // Python bools stay bool (`where(mask, other_mask, False)` is a bool mask, as PyTorch)
+    let side = |o: &Bound<'_, PyAny>| -> PyResult<crate::ops::promote::Operand> {
+        match pytensor::bool_scalar(o, c.device())? {
+            Some(b) => Ok(b),
+            None => pytensor::operand(o),
+        }
+    };
+    let (a, b) = (side(input)?, side(other)?);
     Ok(gil::run(py, gil::work(&[&c]), move || {
         Tensor::where_operands(&c, &a, &b)
     })?

@@ -89,6 +89,30 @@ fn scaled_operand(other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) ->
     })
 }
 
+/// A Python (or numpy) bool as a 0-d bool tensor on `device`: next to a bool tensor it keeps
+/// the result bool (`mask * True`, `where(mask, other_mask, False)`), as PyTorch.
+pub fn bool_scalar(obj: &Bound<'_, PyAny>, device: Device) -> PyResult<Option<Operand>> {
+    let b = if obj.is_instance_of::<pyo3::types::PyBool>() {
+        obj.extract::<bool>()?
+    } else if obj.get_type().name()?.to_cow()? == "bool" && obj.hasattr("dtype")? {
+        obj.call_method0("item")?.extract::<bool>()? // numpy.bool
+    } else {
+        return Ok(None);
+    };
+    let t = Tensor::full(&[], b as u8 as f64, DType::Bool, device)?;
+    Ok(Some(Operand::Tensor(t)))
+}
+
+/// [`operand`], except that a Python bool beside a bool tensor stays bool.
+fn operand_beside(obj: &Bound<'_, PyAny>, t: &Tensor) -> PyResult<Operand> {
+    if t.dtype() == DType::Bool {
+        if let Some(o) = bool_scalar(obj, t.device())? {
+            return Ok(o);
+        }
+    }
+    operand(obj)
+}
+
 pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
         return Ok(Operand::Tensor(t.tensor()));
@@ -116,6 +140,53 @@ pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
         }
     }
     Ok(Operand::Tensor(to_tensor(obj, None)?))
+}
+
+/// A `dim` argument that may be an int or a tuple/list of ints: `None` when absent.
+fn dim_list(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<isize>>> {
+    match dim {
+        None => Ok(None),
+        Some(d) if d.is_none() => Ok(None),
+        Some(d) => dims_arg(Some(d)).map(Some),
+    }
+}
+
+/// `reduce_one(x, d)` (which keeps dim `d` with size 1) over each of `dims` (all of them when
+/// empty), then those dims dropped unless `keepdim`; a dim named twice is an error.
+fn over_dims(
+    t: &Tensor,
+    dims: &[isize],
+    keepdim: bool,
+    op: &str,
+    reduce_one: impl Fn(&Tensor, isize) -> CoreResult<Tensor>,
+) -> CoreResult<Tensor> {
+    let n = t.ndim();
+    let mut ds: Vec<usize> = if dims.is_empty() {
+        (0..n).collect()
+    } else {
+        dims.iter()
+            .map(|&d| crate::shape::norm_dim(d, n.max(1), op))
+            .collect::<CoreResult<_>>()?
+    };
+    ds.sort_unstable();
+    if ds.windows(2).any(|w| w[0] == w[1]) {
+        return Err(crate::error::Error::Value(format!(
+            "{op}: a dim appears more than once in {dims:?}"
+        )));
+    }
+    if n == 0 {
+        return reduce_one(&t.reshape(&[1])?, 0)?.reshape(&[]);
+    }
+    let mut x = t.clone();
+    for &d in ds.iter().rev() {
+        x = reduce_one(&x, d as isize)?;
+    }
+    if !keepdim {
+        for &d in ds.iter().rev() {
+            x = x.squeeze_dim(d as isize)?;
+        }
+    }
+    Ok(x)
 }
 
 fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
@@ -181,7 +252,7 @@ impl PyTensor {
     }
 
     fn arith(&self, other: &Bound<'_, PyAny>, op: BinaryOp, reflected: bool) -> PyResult<PyTensor> {
-        let o = operand(other)?;
+        let o = operand_beside(other, &self.tensor())?;
         let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
         Ok(self
             .compute(&others, |x| x.arith(&o, op, reflected))?
@@ -214,7 +285,10 @@ impl PyTensor {
         alpha: Option<&Bound<'_, PyAny>>,
         name: &'static str,
     ) -> PyResult<()> {
-        let o = scaled_operand(other, alpha)?;
+        let o = match alpha {
+            None => operand_beside(other, &self.tensor())?,
+            Some(_) => scaled_operand(other, alpha)?,
+        };
         if let Operand::Tensor(t) = &o {
             if t.device() != self.tensor().device() && t.ndim() > 0 {
                 crate::ops::check_device(name, &self.tensor(), t)?;
@@ -1519,21 +1593,23 @@ impl PyTensor {
         self.op(|t| t.argmax_min(dim, keepdim, false))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn all(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
-        self.op(|t| match dim {
-            Some(d) if keepdim => t
-                .all(dim)?
-                .unsqueeze(crate::shape::norm_dim(d, t.ndim(), "all")? as isize),
-            _ => t.all(dim),
+    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dim_list(dim)?;
+        self.op(|t| match dims {
+            None => t.all(None),
+            Some(dims) => over_dims(t, &dims, keepdim, "all", |x, d| {
+                x.all(Some(d))?.unsqueeze(d)
+            }),
         })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn any(&self, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
-        self.op(|t| match dim {
-            Some(d) if keepdim => t
-                .any(dim)?
-                .unsqueeze(crate::shape::norm_dim(d, t.ndim(), "any")? as isize),
-            _ => t.any(dim),
+    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dim_list(dim)?;
+        self.op(|t| match dims {
+            None => t.any(None),
+            Some(dims) => over_dims(t, &dims, keepdim, "any", |x, d| {
+                x.any(Some(d))?.unsqueeze(d)
+            }),
         })
     }
     #[pyo3(signature = (dim=-1))]
@@ -1547,8 +1623,14 @@ impl PyTensor {
         Ok(run(py, gil::work(&[&x]), move || x.softmax_dim(dim, true))?.into())
     }
     #[pyo3(signature = (dim, keepdim=false))]
-    fn logsumexp(&self, dim: isize, keepdim: bool) -> PyResult<PyTensor> {
-        self.op(|t| t.logsumexp(dim, keepdim))
+    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dim_list(Some(dim))?;
+        self.op(|t| match dims {
+            Some(dims) if dims.len() == 1 => t.logsumexp(dims[0], keepdim),
+            // over several dims one at a time (log-sum-exp nests): the whole tensor for ()
+            Some(dims) => over_dims(t, &dims, keepdim, "logsumexp", |x, d| x.logsumexp(d, true)),
+            None => t.logsumexp(0, keepdim),
+        })
     }
 
     // ---------- linear algebra ----------

@@ -235,3 +235,94 @@ def test_bernoulli_rejects_nan_probabilities():
     with pytest.raises(ValueError, match="probabilities"):
         rustdl.bernoulli(rustdl.tensor([0.5, float("nan")]))
     assert set(rustdl.bernoulli(rustdl.tensor([0.0, 1.0])).tolist()) <= {0.0, 1.0}
+
+
+def test_dropping_a_deep_graph_does_not_overflow_the_stack():
+    import subprocess
+    import sys
+
+    code = """
+import rustdl as torch
+x = torch.ones(2, requires_grad=True); y = x
+for _ in range(200_000):
+    y = y * 1.0
+del y
+cell = torch.nn.GRUCell(2, 2); h = torch.zeros(1, 2); inp = torch.ones(1, 2)
+for _ in range(12_000):
+    h = cell(inp, h)
+h.sum().backward()
+del h
+print("ok", x.grad)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok None"), (proc.returncode, proc.stderr[-500:])
+
+
+def test_bool_scalars_keep_bool_masks_bool():
+    m = rustdl.tensor([True, False, True])
+    k = rustdl.tensor([False, True, True])
+    assert rustdl.where(m, k, False).dtype is rustdl.bool and m.where(k, False).tolist() == [
+        False,
+        False,
+        True,
+    ]
+    assert rustdl.where(m, True, False).tolist() == [True, False, True]
+    assert (
+        rustdl.where(m, True, 0).dtype is rustdl.int64 and rustdl.where(m, 1.0, True).dtype is rustdl.float32
+    )
+    assert rustdl.tensor([10.0, 20.0, 30.0])[rustdl.where(m, k, False)].tolist() == [30.0]
+    assert (m * True).tolist() == [True, False, True] and (m + True).tolist() == [True, True, True]
+    assert (m & np.bool_(False)).dtype is rustdl.bool and (m * 2).dtype is rustdl.int64
+    assert (rustdl.tensor([1, 2]) * True).dtype is rustdl.int64 and (
+        rustdl.ones(2) * True
+    ).dtype is rustdl.float32
+
+
+@pytest.mark.parametrize("device", ["cpu", "gpu"])
+def test_indexed_writes_into_bool_tensors(device):
+    if device == "gpu":
+        need_gpu()
+
+    def t(v, **kw):
+        return rustdl.tensor(v, device=device, **kw)
+
+    mk = rustdl.zeros(5, dtype=rustdl.bool, device=device)
+    mk[t([1, 3])] = True
+    assert mk.cpu().tolist() == [False, True, False, True, False]
+    mk[t([True, False, True, False, False])] = True
+    assert mk.cpu().tolist() == [True, True, True, True, False]
+    m = t([True, False, False])
+    assert m.scatter(0, t([2, 1, 0]), m).cpu().tolist() == [False, False, True]
+    z = rustdl.zeros(4, dtype=rustdl.bool, device=device)
+    z.index_put_((t([0, 0, 2]),), t(True), accumulate=True)
+    assert z.cpu().tolist() == [True, False, True, False]
+    z = rustdl.zeros(4, dtype=rustdl.bool, device=device)
+    z.index_fill_(0, t([1]), True)
+    z.scatter_(0, t([3]), True)
+    assert z.cpu().tolist() == [False, True, False, True]
+    # the top-p sampling idiom: sorted positions to remove scattered back to vocabulary order
+    logits = t([[1.0, 3.0, 2.0, 0.5]])
+    sorted_logits, order = rustdl.sort(logits, descending=True)
+    remove = rustdl.cumsum(rustdl.softmax(sorted_logits, -1), -1) > 0.8
+    remove[..., 1:] = remove[..., :-1].clone()
+    remove[..., 0] = False
+    assert remove.scatter(1, order, remove).cpu().tolist() == [[True, False, False, True]]
+
+
+def test_logsumexp_any_all_over_several_dims():
+    x = rustdl.randn(2, 3, 4)
+    a = x.numpy()
+
+    def lse(ax, keep=False):
+        return np.log(np.exp(a.astype(np.float64)).sum(axis=ax, keepdims=keep))
+
+    assert np.allclose(rustdl.logsumexp(x, dim=(1, 2)).numpy(), lse((1, 2)), atol=1e-5)
+    assert np.allclose(x.logsumexp([0, 2], keepdim=True).numpy(), lse((0, 2), True), atol=1e-5)
+    assert np.array_equal((x > 0).any(dim=(1, 2)).numpy(), (a > 0).any(axis=(1, 2)))
+    assert np.array_equal((x > 0).all((0, 1), keepdim=True).numpy(), (a > 0).all(axis=(0, 1), keepdims=True))
+    with pytest.raises(ValueError, match="more than once"):
+        x.logsumexp((1, -2))
+    g = rustdl.randn(2, 3, requires_grad=True)
+    g.logsumexp((0, 1)).backward()
+    e = np.exp(g.detach().numpy().astype(np.float64))
+    assert np.allclose(g.grad.numpy(), e / e.sum(), atol=1e-6)
