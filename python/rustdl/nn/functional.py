@@ -171,6 +171,8 @@ def _as_int(v):
             return v.__index__()
         except TypeError:
             pass  # the caller's own message names what it wanted
+    if isinstance(v, np.integer):  # numpy ints are ints (np.int64(3)), as PyTorch takes them
+        return int(v)
     return v
 
 
@@ -234,6 +236,18 @@ def cross_entropy(
         # the older positional form's label_smoothing lands in PyTorch's reduce
         label_smoothing, reduce = reduce, None
     ignore_index, reduction = _class_loss_args(size_average, ignore_index, reduce, reduction)
+    if (
+        isinstance(input, _rustdl.Tensor)
+        and isinstance(target, _rustdl.Tensor)
+        and input.ndim == 1
+        and target.ndim == 1
+        and target.is_floating_point()
+    ):
+        # one unbatched sample with class probabilities: as a batch of one
+        out = _rustdl.cross_entropy(
+            input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing
+        )
+        return out.squeeze(0) if reduction == "none" else out
     return _rustdl.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
@@ -837,12 +851,11 @@ def ctc_loss(
     nll = -(m.squeeze(1) + (ends - m).exp().sum(1).log())
     # an input of length 0 explains only the empty target (probability 1)
     empty_ok = _rustdl.tensor([1.0 if k == 0 else 0.0 for k in tg_len], dtype=dt).to(dev)
-    nll = _rustdl.where(zero_len > 0, _rustdl.where(empty_ok > 0, nll * 0, nll * 0 + float("inf")), nll)
-    impossible = nll > 1e29
-    if zero_infinity:
-        nll = _rustdl.where(impossible, nll * 0, nll)
-    else:
-        nll = _rustdl.where(impossible, nll * 0 + float("inf"), nll)
+    # constants, not nll * 0: nll may be infinite or NaN there, and inf * 0 is NaN
+    zero, inf = _rustdl.zeros_like(nll), _rustdl.full_like(nll, float("inf"))
+    nll = _rustdl.where(zero_len > 0, _rustdl.where(empty_ok > 0, zero, inf), nll)
+    impossible = (nll > 1e29).logical_or(nll.isnan())
+    nll = _rustdl.where(impossible, zero if zero_infinity else inf, nll)
     if reduction == "none":
         return nll.squeeze(0) if unbatched else nll
     if reduction == "sum":
@@ -1382,12 +1395,20 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     sh, sw = _pair(stride if stride is not None else (kh, kw), op, "stride")
     ph, pw = _pair(padding, op, "padding")
     n, c, h, w = x.shape
-    if output_size is None:
-        oh, ow = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
-    else:
+    oh, ow = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
+    if output_size is not None:
         size = tuple(output_size)[-2:]
         if len(size) != 2:
             raise ValueError(f"{op}: output_size must give (H, W), got {output_size!r}")
+        # as PyTorch: each size within one stride of the size the pooling came from
+        for d, (want, got, st) in enumerate(zip((oh, ow), size, (sh, sw))):
+            if kh == 1 and d == 0 and h == 1 and int(got) == 1:
+                continue  # max_unpool1d's added height
+            if not want - st < int(got) < want + st:
+                raise ValueError(
+                    f"{op}: invalid output_size {tuple(output_size)} (dim {d} must be between "
+                    f"{want - st} and {want + st})"
+                )
         oh, ow = int(size[0]), int(size[1])
     import numpy as np
 

@@ -43,5 +43,15 @@ class Parameter(Tensor):
         memo[id(self)] = copy
         return copy
 
+    def __reduce_ex__(self, protocol: int):
+        # pickled as a Parameter (the tensor's own pickle rebuilds a plain Tensor)
+        rebuild, args = Tensor.__reduce__(self)
+        return (_rebuild_parameter, (rebuild, args, self.requires_grad))
+
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _rebuild_parameter(rebuild, args, requires_grad: bool) -> Parameter:
+    """Unpickles a :class:`Parameter` (see ``Parameter.__reduce_ex__``)."""
+    return Parameter(rebuild(*args), requires_grad)

@@ -64,6 +64,48 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def _renumber(self, modules: list) -> None:
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Inserts ``module`` before position ``index`` (negative counts from the end; ``len``
+        appends), renumbering the modules."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} out of range for {n} modules")
+        items = list(self._modules.values())
+        items.insert(index + n if index < 0 else index, module)
+        self._renumber(items)
+        return self
+
+    def extend(self, modules) -> Sequential:
+        """Appends each of ``modules`` at the end."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        """Removes and returns the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __add__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise TypeError(f"Sequential: can only add a Sequential, got {type(other).__name__}")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise TypeError(f"Sequential: can only add a Sequential, got {type(other).__name__}")
+        for m in list(other):
+            self.append(m)
+        return self
+
     def forward(self, input):
         for m in self._modules.values():
             input = m(input)

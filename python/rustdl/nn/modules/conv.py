@@ -14,9 +14,13 @@ from .module import Module
 
 
 def _tuple(v, n: int, what: str) -> tuple[int, ...]:
+    v = F._as_ints(v)
     if isinstance(v, int):
         return (v,) * n
-    v = tuple(v)
+    try:
+        v = tuple(v)
+    except TypeError:
+        raise TypeError(f"{what} must be an int or a tuple of {n} ints, got {v!r}") from None
     if len(v) != n or not all(isinstance(x, int) for x in v):
         raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {v!r}")
     return v

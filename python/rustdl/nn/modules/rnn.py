@@ -108,7 +108,33 @@ class _CellBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def _check(self, input: Tensor, states: tuple) -> None:
+        """PyTorch's checks of a cell's input and states (each ``(N, H)``, or ``(H,)`` unbatched)."""
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: input has inconsistent input_size: got {input.shape[-1]} expected {self.input_size}"
+            )
+        for k, s in enumerate(states):
+            if s is None:
+                continue
+            label = f"hidden{k}"
+            if s.ndim != input.ndim:
+                want = "(batch x hidden_size)" if input.ndim == 2 else "(hidden_size)"
+                raise ValueError(f"{name}: Expected {input.ndim}D {label} {want}, but got a {s.ndim}D tensor")
+            if input.ndim == 2 and s.shape[0] != input.shape[0]:
+                raise ValueError(
+                    f"{name}: Input batch size {input.shape[0]} doesn't match {label} batch size {s.shape[0]}"
+                )
+            if s.shape[-1] != self.hidden_size:
+                raise ValueError(
+                    f"{name}: {label} has inconsistent hidden_size: got {s.shape[-1]}, expected {self.hidden_size}"
+                )
+
     def _step(self, input: Tensor, hx: Tensor | None, cx: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        self._check(input, (hx, cx))
         batched = input.ndim == 2
         if not batched:
             input = input.unsqueeze(0)
