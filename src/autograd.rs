@@ -872,12 +872,17 @@ fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
     } else {
         g
     };
-    let new = match t.grad() {
+    t.check_grad_fits(&g, "the gradient", "the tensor")?;
+    // read, add and store under the gradient's lock: backward passes running at once on other
+    // threads add to the same `.grad` without losing each other's sums
+    let mut slot = t.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+    let new = match slot.as_ref() {
         Some(prev) => prev.add(&g)?,
         None if keep_history => g.deep_clone()?,
         None => g.contiguous()?,
     };
-    t.set_grad(Some(if keep_history { new } else { new.detach() }))
+    *slot = Some(if keep_history { new } else { new.detach() });
+    Ok(())
 }
 
 /// Compares analytic gradients of `f` (summed output) with central finite differences.

@@ -326,3 +326,23 @@ def test_logsumexp_any_all_over_several_dims():
     g.logsumexp((0, 1)).backward()
     e = np.exp(g.detach().numpy().astype(np.float64))
     assert np.allclose(g.grad.numpy(), e / e.sum(), atol=1e-6)
+
+
+@pytest.mark.parametrize("device", ["cpu", "gpu"])
+def test_concurrent_backward_passes_sum_into_grad(device):
+    import threading
+
+    if device == "gpu":
+        need_gpu()
+    w = rustdl.ones(3, device=device).requires_grad_()
+
+    def worker():
+        for _ in range(150):
+            (w * 2).sum().backward()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert w.grad.cpu().tolist() == [1200.0, 1200.0, 1200.0]
