@@ -116,3 +116,21 @@ def test_max_unpool_checks_output_size_as_pytorch():
     with pytest.raises(ValueError, match="invalid output_size"):
         F.max_unpool1d(o1, i1, 2, 2, output_size=[10])
     assert F.max_unpool1d(o1, i1, 2, 2, output_size=[9]).shape == (1, 1, 9)
+
+
+def test_load_state_dict_casts_other_dtypes_as_pytorch():
+    m = nn.Linear(2, 2)
+    m.load_state_dict({k: v.double() for k, v in m.state_dict().items()})
+    assert m.weight.dtype is rustdl.float32
+    m.load_state_dict({"weight": rustdl.ones(2, 2, dtype=rustdl.int64), "bias": rustdl.zeros(2)})
+    assert m.weight.dtype is rustdl.float32 and m.weight.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    bn = nn.BatchNorm1d(2)
+    sd = bn.state_dict()
+    sd["num_batches_tracked"] = rustdl.tensor(3.7)
+    bn.load_state_dict(sd)
+    assert bn.num_batches_tracked.dtype is rustdl.int64 and bn.num_batches_tracked.item() == 3
+
+
+def test_group_norm_names_a_channel_mismatch():
+    with pytest.raises(ValueError, match="GroupNorm: expected an input with 4 channels"):
+        nn.GroupNorm(2, 4)(rustdl.randn(2, 6, 3))

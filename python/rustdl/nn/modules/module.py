@@ -569,12 +569,7 @@ class Module:
                     f"the shape in current model is {tuple(dst.shape)}."
                 )
                 continue
-            if src.is_floating_point() != dst.is_floating_point():
-                errors.append(
-                    f"dtype mismatch for {key}: copying a {src.dtype} tensor into a {dst.dtype} one."
-                )
-                continue
-            todo.append((dst, src))
+            todo.append((dst, src))  # another dtype is cast on the copy, as PyTorch
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)

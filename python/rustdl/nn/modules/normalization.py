@@ -209,6 +209,11 @@ class GroupNorm(Module):
         _affine_parameters(self, affine, (num_channels,), device=device, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm: expected an input with {self.num_channels} channels (dim 1), "
+                f"got shape {tuple(input.shape)}"
+            )
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
