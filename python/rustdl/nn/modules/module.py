@@ -358,27 +358,25 @@ class Module:
             mod = child
         return mod
 
-    def get_parameter(self, target: str) -> Parameter:
-        """Returns the parameter at the dotted path ``target`` (``"encoder.0.weight"``), as
-        ``torch.nn.Module.get_parameter``; ``AttributeError`` if there is none."""
+    def _get_named(self, target: str, table: str, what: str):
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
             raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up '{target}')")
-        if name not in mod._parameters:
-            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up '{target}')")
-        return mod._parameters[name]
+        entries = getattr(mod, table)
+        if name not in entries:
+            raise AttributeError(f"`{name}` is not {what} (looking up '{target}')")
+        return entries[name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        """Returns the parameter at the dotted path ``target`` (``"encoder.0.weight"``), as
+        ``torch.nn.Module.get_parameter``; ``AttributeError`` if there is none."""
+        return self._get_named(target, "_parameters", "an nn.Parameter")
 
     def get_buffer(self, target: str) -> Tensor:
         """Returns the buffer at the dotted path ``target`` (``"bn.running_mean"``), as
         ``torch.nn.Module.get_buffer``; ``AttributeError`` if there is none."""
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, name):
-            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up '{target}')")
-        if name not in mod._buffers:
-            raise AttributeError(f"`{name}` is not a buffer (looking up '{target}')")
-        return mod._buffers[name]
+        return self._get_named(target, "_buffers", "a buffer")
 
     # ---------- modes and gradients ----------
 
