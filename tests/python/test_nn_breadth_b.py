@@ -306,8 +306,11 @@ def test_max_unpool(device):
     assert_close(nn.MaxUnpool1d(2)(v1, i1), ref1)
     vv = t(v.cpu().numpy(), dtype=F64, requires_grad=True)
     assert gradcheck(lambda a: F.max_unpool2d(a, i.cpu(), 2), [vv])
-    with pytest.raises(ValueError, match=r"max_unpool2d: indices must be in \[0, 4\)"):
-        F.max_unpool2d(v, i, 2, output_size=(2, 2))
+    with pytest.raises(ValueError, match=r"max_unpool2d: invalid output_size \(2, 2\)"):
+        F.max_unpool2d(v, i, 2, output_size=(2, 2))  # as PyTorch: within a stride of (4, 6)
+    # the last window of a 4x6 image holds positions 16, 17, 22 and 23: outside a 3x5 output
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices must be in \[0, 15\)"):
+        F.max_unpool2d(v, i, 2, output_size=(3, 5))
     with pytest.raises(ValueError, match="max_unpool2d: indices shape"):
         F.max_unpool2d(v, i[:1], 2)
 
