@@ -1060,16 +1060,15 @@ def _accept_numpy_names() -> None:
     ``keepdims``, as PyTorch's do (``x.sum(axis=0)``, ``x.argmax(axis=1)``,
     ``x.mean(axis=1, keepdims=True)``); the functional forms (``rustdl.sum``) forward to them.
 
-    It also gives the methods whose sizes or dims rustdl takes as ``*args`` PyTorch's keyword
-    for the whole sequence (``x.flip(dims=[0])``, ``x.permute(dims=...)``,
-    ``x.reshape(shape=...)``, ``x.expand(size=...)``), ``Tensor.split`` its ``split_size``
-    keyword and ``max`` / ``min`` their ``other=`` form (``maximum`` / ``minimum``). A
-    positional call goes straight through: the keywords are looked at only when given."""
+    It also gives ``Tensor.split`` its ``split_size`` keyword and ``max`` / ``min`` their
+    ``other=`` form (``maximum`` / ``minimum``). A positional call goes straight through: the
+    keywords are looked at only when given. (``flip``/``permute(dims=)``, ``reshape(shape=)`` and
+    ``expand(size=)`` take their keyword natively.)"""
     import functools
 
     numpy_aliases = (("axis", "dim"), ("keepdims", "keepdim"))
 
-    def accepting(method, aliases=numpy_aliases, varargs=None, other=None):
+    def accepting(method, aliases=numpy_aliases, other=None):
         @functools.wraps(method)
         def call(self, *args, **kwargs):
             if not kwargs:
@@ -1079,11 +1078,6 @@ def _accept_numpy_names() -> None:
                     if name in kwargs:
                         raise TypeError(f"{method.__name__}() got both '{name}' and its alias '{alias}'")
                     kwargs[name] = kwargs.pop(alias)
-            if varargs is not None and varargs in kwargs:
-                if args:
-                    raise TypeError(f"{method.__name__}() got '{varargs}' both by position and by keyword")
-                v = kwargs.pop(varargs)
-                args = tuple(v) if isinstance(v, (list, tuple)) else (v,)
             if other is not None and "other" in kwargs:  # max(other=t) is maximum(t)
                 if args or len(kwargs) > 1:
                     raise TypeError(f"{method.__name__}(): 'other' takes no other arguments")
@@ -1102,8 +1096,6 @@ def _accept_numpy_names() -> None:
     Tensor.max = accepting(Tensor.max, other="maximum")
     Tensor.min = accepting(Tensor.min, other="minimum")
     Tensor.split = accepting(Tensor.split, numpy_aliases + (("split_size", "split_size_or_sections"),))
-    for name, keyword in (("flip", "dims"), ("permute", "dims"), ("reshape", "shape"), ("expand", "size")):
-        setattr(Tensor, name, accepting(getattr(Tensor, name), (), keyword))
 
 
 _accept_numpy_names()

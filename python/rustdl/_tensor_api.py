@@ -2988,7 +2988,11 @@ def cat(tensors, dim=0, *, axis=None, out=None):
     if axis is not None:
         dim = axis
     res = _rd.cat(tensors, dim)
-    return res if out is None else _copy_into("cat", out, res)
+    if out is None:
+        return res
+    from . import _into  # the functional forms' one out= helper
+
+    return _into(out, res)
 
 
 def stack(tensors, dim=0, *, axis=None, out=None):
@@ -2996,19 +3000,11 @@ def stack(tensors, dim=0, *, axis=None, out=None):
     if axis is not None:
         dim = axis
     res = _rd.stack(tensors, dim)
-    return res if out is None else _copy_into("stack", out, res)
+    if out is None:
+        return res
+    from . import _into
 
-
-def _copy_into(op, out, res):
-    if tuple(out.shape) != tuple(res.shape):
-        raise ValueError(
-            f"{op}: out= expected a tensor of the result's shape {tuple(res.shape)}, got {tuple(out.shape)}"
-        )
-    from .autograd import no_grad
-
-    with no_grad():
-        out.copy_(res)
-    return out
+    return _into(out, res)
 
 
 def arange(*args, **kwargs):
@@ -3076,39 +3072,38 @@ def _check_memory_format(op, t, fmt, allow_none=True):
         )
 
 
-_native_contiguous = Tensor.contiguous
-_native_clone = Tensor.clone
-_native_is_contiguous = Tensor.is_contiguous
+def _format_keyword(op, kwargs):
+    """The ``memory_format`` of a method's keywords; any other keyword is a TypeError."""
+    extra = set(kwargs) - {"memory_format"}
+    if extra:
+        raise TypeError(f"{op}() got an unexpected keyword argument '{sorted(extra)[0]}'")
+    return kwargs["memory_format"]
 
 
-def _contiguous(self, *, memory_format=contiguous_format):
-    """A contiguous tensor with this one's data (itself when already contiguous). Any
-    ``memory_format`` gives rustdl's one (row-major) layout."""
-    if memory_format is not contiguous_format:
-        _check_memory_format("contiguous", self, memory_format, allow_none=False)
-    return _native_contiguous(self)
+def _check_contiguous_format(t, kwargs):
+    """``Tensor.contiguous(memory_format=...)``'s check (the layout stays row-major)."""
+    _check_memory_format("contiguous", t, _format_keyword("contiguous", kwargs), allow_none=False)
 
 
-def _clone(self, *, memory_format=preserve_format):
-    """A copy with its own storage, recorded by autograd. Any ``memory_format`` gives rustdl's
-    one (row-major) layout."""
-    if memory_format is not preserve_format:
-        _check_memory_format("clone", self, memory_format)
-    return _native_clone(self)
+def _check_clone_format(t, kwargs):
+    """``Tensor.clone(memory_format=...)``'s check (the layout stays row-major)."""
+    _check_memory_format("clone", t, _format_keyword("clone", kwargs))
 
 
-def _is_contiguous(self, *, memory_format=contiguous_format):
-    """Whether the elements lie in row-major order without gaps; with ``channels_last`` (4-D)
-    or ``channels_last_3d`` (5-D), whether they lie in that order instead (size-1 dims aside),
-    as PyTorch decides from the strides."""
-    if memory_format is contiguous_format or memory_format is preserve_format:
-        return _native_is_contiguous(self)
-    if not isinstance(memory_format, _memory_format_type):
-        _check_memory_format("is_contiguous", self, memory_format, allow_none=False)
-    order = _CHANNELS_LAST_ORDER[memory_format._name]
-    if self.dim() != len(order):
+def _is_contiguous_in(t, fmt):
+    """``Tensor.is_contiguous(memory_format=fmt)``: with ``channels_last`` (4-D) or
+    ``channels_last_3d`` (5-D), whether the elements lie in that order (size-1 dims aside), as
+    PyTorch decides from the strides; otherwise whether they lie in row-major order."""
+    if fmt is contiguous_format or fmt is preserve_format:
+        return t.is_contiguous()
+    if not isinstance(fmt, memory_format):
+        raise TypeError(
+            f"is_contiguous(): argument 'memory_format' must be a memory_format, got {type(fmt).__name__}"
+        )
+    order = _CHANNELS_LAST_ORDER[fmt._name]
+    if t.dim() != len(order):
         return False
-    shape, strides = self.shape, self.stride()
+    shape, strides = t.shape, t.stride()
     expected = 1
     for d in order:
         if shape[d] != 1:
@@ -3116,13 +3111,6 @@ def _is_contiguous(self, *, memory_format=contiguous_format):
                 return False
             expected *= shape[d]
     return True
-
-
-_memory_format_type = memory_format  # the class, where a parameter named memory_format hides it
-for _fn, _name in ((_contiguous, "contiguous"), (_clone, "clone"), (_is_contiguous, "is_contiguous")):
-    _fn.__name__, _fn.__qualname__ = _name, f"Tensor.{_name}"
-    setattr(Tensor, _name, _fn)
-del _fn, _name
 
 
 def _accepting_memory_format(fn):

@@ -89,6 +89,36 @@ fn scaled_operand(other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) ->
     })
 }
 
+/// The sizes of a `*sizes` method, given by position or as PyTorch's keyword for the whole
+/// sequence (`x.reshape(shape=(2, 3))`, `x.flip(dims=[0])`), as the positional tuple.
+fn sizes_or_keyword<'py>(
+    args: &Bound<'py, PyTuple>,
+    kw: Option<&Bound<'py, PyAny>>,
+    op: &str,
+    name: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    match kw {
+        None => Ok(args.clone()),
+        Some(_) if !args.is_empty() => Err(PyTypeError::new_err(format!(
+            "{op}() got '{name}' both by position and by keyword"
+        ))),
+        Some(v) => PyTuple::new(args.py(), [v]),
+    }
+}
+
+/// `rustdl._tensor_api.<helper>(tensor, arg)`: the memory-format rules live in Python (the format
+/// objects are Python's), reached only when `memory_format=` (or another keyword) is given.
+fn memory_format_call<'py>(
+    t: &Bound<'py, PyTensor>,
+    helper: &str,
+    fmt: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    t.py()
+        .import("rustdl._tensor_api")?
+        .getattr(helper)?
+        .call1((t, fmt))
+}
+
 /// A Python (or numpy) bool as a 0-d bool tensor on `device`: next to a bool tensor it keeps
 /// the result bool (`mask * True`, `where(mask, other_mask, False)`), as PyTorch.
 pub fn bool_scalar(obj: &Bound<'_, PyAny>, device: Device) -> PyResult<Option<Operand>> {
@@ -396,8 +426,16 @@ impl PyTensor {
     fn element_size(&self) -> usize {
         self.tensor().dtype().size()
     }
-    fn is_contiguous(&self) -> bool {
-        self.tensor().is_contiguous()
+    /// With a channels-last `memory_format`, whether the strides are in that order instead.
+    #[pyo3(signature = (*, memory_format=None))]
+    fn is_contiguous(
+        slf: &Bound<'_, Self>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        match memory_format {
+            None => Ok(slf.get().tensor().is_contiguous()),
+            Some(fmt) => memory_format_call(slf, "_is_contiguous_in", fmt)?.extract(),
+        }
     }
     fn is_floating_point(&self) -> bool {
         self.tensor().dtype().is_float()
@@ -919,11 +957,21 @@ impl PyTensor {
     fn __copy__(&self) -> PyTensor {
         self.tensor().into()
     }
-    fn clone(&self) -> PyResult<PyTensor> {
-        self.op(|t| t.deep_clone())
+    /// `memory_format=` is checked as PyTorch does; the result has rustdl's one layout.
+    #[pyo3(signature = (**kwargs))]
+    fn clone(slf: &Bound<'_, Self>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+        if let Some(kw) = kwargs {
+            memory_format_call(slf, "_check_clone_format", kw.as_any())?;
+        }
+        slf.get().op(|t| t.deep_clone())
     }
-    fn contiguous(&self) -> PyResult<PyTensor> {
-        self.op(|t| t.contiguous())
+    /// `memory_format=` is checked as PyTorch does; the result has rustdl's one layout.
+    #[pyo3(signature = (**kwargs))]
+    fn contiguous(slf: &Bound<'_, Self>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+        if let Some(kw) = kwargs {
+            memory_format_call(slf, "_check_contiguous_format", kw.as_any())?;
+        }
+        slf.get().op(|t| t.contiguous())
     }
 
     // ---------- in-place ----------
@@ -1671,9 +1719,14 @@ impl PyTensor {
 
     // ---------- shape ----------
 
-    #[pyo3(signature = (*shape))]
-    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let s = self.tensor().infer_shape(&shape_args(shape)?, "reshape")?;
+    #[pyo3(signature = (*args, shape=None))]
+    fn reshape(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        shape: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let shape = sizes_or_keyword(args, shape, "reshape", "shape")?;
+        let s = self.tensor().infer_shape(&shape_args(&shape)?, "reshape")?;
         self.op(|t| t.reshape(&s))
     }
     #[pyo3(signature = (*shape))]
@@ -1689,9 +1742,14 @@ impl PyTensor {
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.reshape(o.shape()))?.into())
     }
-    #[pyo3(signature = (*dims))]
-    fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.tensor().permute(&shape_args(dims)?)?.into())
+    #[pyo3(signature = (*args, dims=None))]
+    fn permute(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let dims = sizes_or_keyword(args, dims, "permute", "dims")?;
+        Ok(self.tensor().permute(&shape_args(&dims)?)?.into())
     }
     fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
         self.op(|t| t.transpose(dim0, dim1))
@@ -1720,9 +1778,13 @@ impl PyTensor {
     fn unsqueeze(&self, dim: isize) -> PyResult<PyTensor> {
         self.op(|t| t.unsqueeze(dim))
     }
-    #[pyo3(signature = (*sizes))]
-    fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let req = shape_args(sizes)?;
+    #[pyo3(signature = (*args, size=None))]
+    fn expand(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let req = shape_args(&sizes_or_keyword(args, size, "expand", "size")?)?;
         self.op(|t| t.expand_signed(&req))
     }
     fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
@@ -1785,9 +1847,13 @@ impl PyTensor {
             .map(Into::into)
             .collect())
     }
-    #[pyo3(signature = (*dims))]
-    fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let dims = shape_args(dims)?;
+    #[pyo3(signature = (*args, dims=None))]
+    fn flip(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let dims = shape_args(&sizes_or_keyword(args, dims, "flip", "dims")?)?;
         self.op(|t| t.flip(&dims))
     }
 
