@@ -127,16 +127,34 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> Result<Tensor> {
     if adv.is_empty() {
         return Ok(x);
     }
-    let d0 = adv[0].0;
+    let mut d0 = adv[0].0;
+    let orig_dims: Vec<usize> = adv.iter().map(|(d, _)| *d).collect();
+    let mut x = x;
+    let mut adv = adv;
     if adv.iter().enumerate().any(|(k, (d, _))| *d != d0 + k) {
-        return Err(Error::Index(
-            "non-adjacent advanced (tensor) indices are not supported".into(),
-        ));
+        // indices separated by a slice, `None` or `...`: as in PyTorch and numpy, the
+        // broadcast index dims come first, then the remaining dims in order
+        let mut perm: Vec<isize> = adv.iter().map(|(d, _)| *d as isize).collect();
+        perm.extend((0..x.ndim() as isize).filter(|d| !adv.iter().any(|(a, _)| *a as isize == *d)));
+        x = x.permute(&perm)?;
+        for (k, entry) in adv.iter_mut().enumerate() {
+            entry.0 = k;
+        }
+        d0 = 0;
     }
     let m = adv.len();
     let mut shape = adv[0].1.shape().to_vec();
     for (_, t) in &adv[1..] {
-        shape = crate::shape::broadcast_shapes(&shape, t.shape(), "index")?;
+        shape = crate::shape::broadcast_shapes(&shape, t.shape(), "index").map_err(|_| {
+            let shapes: Vec<String> = adv
+                .iter()
+                .map(|(_, t)| format!("{:?}", t.shape()))
+                .collect();
+            Error::Index(format!(
+                "shape mismatch: indexing tensors could not be broadcast together with shapes {}",
+                shapes.join(", ")
+            ))
+        })?;
     }
     let sizes: Vec<usize> = x.shape()[d0..d0 + m].to_vec();
     // flat index into the merged dims d0..d0+m
@@ -159,8 +177,7 @@ fn advanced(x: Tensor, adv: Vec<(usize, Tensor)>) -> Result<Tensor> {
                 .unwrap_or(0);
             return Err(Error::Index(format!(
                 "index {bad} is out of bounds for dimension {} with size {}",
-                d0 + k,
-                sizes[k]
+                orig_dims[k], sizes[k]
             )));
         }
         let stride: usize = sizes[k + 1..].iter().product();

@@ -153,6 +153,45 @@ def test_setitem_matches_numpy():
     assert_close(t, a)
 
 
+def test_non_adjacent_advanced_indices_match_numpy(device):
+    # index arrays separated by a slice, None or ...: the broadcast index dims come first
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
+    i, j, k = np.array([0, 2, 1]), np.array([[1], [3]]), np.array([4, 0, 5])
+    keys = [
+        (i, slice(None), j),
+        (i, slice(1, 3), j, k),
+        (slice(None), i, slice(None), k),
+        (i, Ellipsis, k),
+        (np.array([[1], [2]]), None, slice(None), slice(None), k),
+        (np.array([True, False, True]), slice(None), np.array([1, 2])),
+    ]
+    for key in keys:
+        tkey = tuple(rustdl.tensor(p, device=device) if isinstance(p, np.ndarray) else p for p in key)
+        want = a[key]
+        x = rustdl.tensor(a, device=device, requires_grad=True)
+        y = x[tkey]
+        assert_close(y, want)
+        w = np.arange(want.size, dtype=np.float32).reshape(want.shape)
+        (y * rustdl.tensor(w, device=device)).sum().backward()
+        g = np.zeros_like(a)
+        np.add.at(g, key, w)
+        assert_close(x.grad, g)
+        # assignment writes the same positions
+        z, t = a.copy(), rustdl.tensor(a, device=device)
+        z[key] = -w
+        t[tkey] = rustdl.tensor(-w, device=device)
+        assert_close(t, z)
+    # an int selects first, as in PyTorch (numpy would count it as an advanced index)
+    t = rustdl.tensor(a, device=device)
+    assert_close(t[0, :, rustdl.tensor(j), rustdl.tensor(k)], a[0][:, j, k])
+    assert_close(t[rustdl.tensor(i), 1, :, rustdl.tensor(k)], a[:, 1][i, :, k])
+    with pytest.raises(IndexError, match="broadcast"):
+        t[rustdl.tensor([0, 1]), :, rustdl.tensor([0, 1, 2])]
+    with pytest.raises(IndexError, match="out of bounds for dimension 2"):
+        t[rustdl.tensor([0, 1]), :, rustdl.tensor([0, 5])]
+
+
 def test_cat_stack_split_chunk(device):
     a = np.random.rand(2, 3).astype(np.float32)
     b = np.random.rand(4, 3).astype(np.float32)
