@@ -17,6 +17,7 @@ from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
     GpuError,
     Tensor,
+    ValuesIndices,
     device,
     dtype,
     empty,

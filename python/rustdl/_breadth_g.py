@@ -50,7 +50,7 @@ __all__ = [
     "scatter_reduce",
 ]
 
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+ValuesIndices = _rd.ValuesIndices  # the one (values, indices) named tuple
 AminmaxResult = namedtuple("AminmaxResult", ["min", "max"])
 FrexpResult = namedtuple("FrexpResult", ["mantissa", "exponent"])
 

@@ -5,7 +5,7 @@ in step by that check; parameter types follow the PyTorch names.
 
 import builtins
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, NamedTuple, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
 
@@ -151,15 +151,9 @@ class device:
 
 class GpuError(RuntimeError): ...
 
-@final
-class ValuesIndices:
-    def __iter__(self) -> Iterator[Tensor]: ...
-    def __len__(self) -> builtins.int: ...
-    def __getitem__(self, key: Any, /) -> Tensor: ...
-    @property
-    def indices(self) -> Tensor: ...
-    @property
-    def values(self) -> Tensor: ...
+class ValuesIndices(NamedTuple):
+    values: Tensor
+    indices: Tensor
 
 @final
 class Node:

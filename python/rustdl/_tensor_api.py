@@ -1769,9 +1769,7 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     return input.index_select(0, it).reshape(count, r)
 
 
-from collections import namedtuple as _namedtuple  # noqa: E402
-
-ValuesIndicesResult = _namedtuple("ValuesIndicesResult", ["values", "indices"])
+ValuesIndicesResult = _rd.ValuesIndices  # the named tuple max(dim)/sort/topk return
 
 
 def _sorted_along(op, input, dim):  # noqa: A002

@@ -28,7 +28,7 @@ use crate::error::Error;
 use crate::tensor::Tensor;
 
 use convert::{parse_device, parse_dtype, size_args, to_tensor};
-use pytensor::{PyTensor, ValuesIndices};
+use pytensor::PyTensor;
 
 create_exception!(
     _rustdl,
@@ -1082,7 +1082,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
     m.add_class::<PyDType>()?;
     m.add_class::<PyDevice>()?;
-    m.add_class::<ValuesIndices>()?;
+    m.add("ValuesIndices", pytensor::values_indices_type(m.py())?)?;
     m.add("GpuError", m.py().get_type::<GpuError>())?;
     for (name, d) in [
         ("float32", DType::F32),

@@ -1984,7 +1984,14 @@ impl PyTensor {
         Ok(Bound::new(py, PyTensor::from(t))?.into_any())
     }
     #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
-    fn topk(&self, k: i64, dim: isize, largest: bool, sorted: bool) -> PyResult<ValuesIndices> {
+    fn topk<'py>(
+        &self,
+        py: Python<'py>,
+        k: i64,
+        dim: isize,
+        largest: bool,
+        sorted: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let k = usize::try_from(k).map_err(|_| {
             pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "topk: k ({k}) must be non-negative (input shape {:?})",
@@ -1992,13 +1999,19 @@ impl PyTensor {
             ))
         })?;
         let (values, indices) = self.compute(&[], |t| t.topk(k, dim, largest, sorted))?;
-        Ok(ValuesIndices { values, indices })
+        values_indices(py, values, indices)
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
-    fn sort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<ValuesIndices> {
+    fn sort<'py>(
+        &self,
+        py: Python<'py>,
+        dim: isize,
+        descending: bool,
+        stable: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let _ = stable;
         let (values, indices) = self.compute(&[], |t| t.sort(dim, descending))?;
-        Ok(ValuesIndices { values, indices })
+        values_indices(py, values, indices)
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn argsort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<PyTensor> {
@@ -2366,14 +2379,7 @@ impl PyTensor {
                     .extract()
                     .map_err(|_| PyTypeError::new_err("max/min: dim must be an int"))?;
                 let (v, i) = self.compute(&[], |t| t.max_min_dim(d, keepdim, is_max))?;
-                Ok(Bound::new(
-                    py,
-                    ValuesIndices {
-                        values: v,
-                        indices: i,
-                    },
-                )?
-                .into_any())
+                values_indices(py, v, i)
             }
         }
     }
@@ -2418,36 +2424,31 @@ impl PyTensor {
     }
 }
 
-/// `(values, indices)` of `max(dim)` / `min(dim)`, unpackable like a tuple.
-#[pyclass(module = "rustdl", frozen)]
-pub struct ValuesIndices {
-    values: Tensor,
-    indices: Tensor,
+/// The `(values, indices)` named tuple that `max(dim)`, `min(dim)`, `sort` and `topk` return
+/// (PyTorch's `torch.return_types`): a real tuple subclass, so `isinstance(r, tuple)`, `r[0]`,
+/// unpacking and `r.values` all work.
+pub fn values_indices_type(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
+    static TYPE: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+    TYPE.get_or_try_init(py, || {
+        let kw = pyo3::types::PyDict::new(py);
+        kw.set_item("module", "rustdl")?;
+        py.import("collections")?
+            .getattr("namedtuple")?
+            .call(("ValuesIndices", ("values", "indices")), Some(&kw))?
+            .cast_into::<pyo3::types::PyType>()
+            .map(|t| t.unbind())
+            .map_err(PyErr::from)
+    })
+    .map(|t| t.bind(py))
 }
 
-#[pymethods]
-impl ValuesIndices {
-    #[getter]
-    fn values(&self) -> PyTensor {
-        self.values.clone().into()
-    }
-    #[getter]
-    fn indices(&self) -> PyTensor {
-        self.indices.clone().into()
-    }
-    fn __len__(&self) -> usize {
-        2
-    }
-    fn __getitem__(&self, i: isize) -> PyResult<PyTensor> {
-        match i {
-            0 | -2 => Ok(self.values()),
-            1 | -1 => Ok(self.indices()),
-            _ => Err(PyIndexError::new_err("index out of range")),
-        }
-    }
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        PyTuple::new(py, [self.values(), self.indices()])?.call_method0("__iter__")
-    }
+/// A `ValuesIndices` named tuple of two tensors.
+pub fn values_indices(
+    py: Python<'_>,
+    values: Tensor,
+    indices: Tensor,
+) -> PyResult<Bound<'_, PyAny>> {
+    values_indices_type(py)?.call1((PyTensor::from(values), PyTensor::from(indices)))
 }
 
 /// A bound of `clamp`: a number, or a tensor broadcast against the input (PyTorch >= 1.9).

@@ -244,3 +244,23 @@ def test_set_num_threads_changes_the_pool_and_results_stay_equal():
             rustdl.set_num_threads(0)
     finally:
         rustdl.set_num_threads(before)
+
+
+def test_values_indices_results_are_named_tuples(device):
+    import pickle
+
+    a = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]], dtype=np.float32)
+    x = rustdl.tensor(a, device=device)
+    for r, (v, i) in [
+        (x.max(1), (a.max(1), a.argmax(1))),
+        (rustdl.min(x, dim=0), (a.min(0), a.argmin(0))),
+        (x.sort(dim=1, descending=True), (-np.sort(-a, 1), np.argsort(-a, 1))),
+        (rustdl.topk(x, 1), (a.max(1, keepdims=True), a.argmax(1)[:, None])),
+    ]:
+        assert isinstance(r, tuple) and len(r) == 2
+        values, indices = r
+        assert_close(values, v)
+        assert_close(r.indices, i)
+        assert r[0] is not None and r[-1].dtype == rustdl.int64
+        back = pickle.loads(pickle.dumps(r))
+        assert type(back) is type(r) and back._fields == ("values", "indices")
