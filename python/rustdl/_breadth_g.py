@@ -528,7 +528,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
     rates = _np_of(input).astype(np.float64)
     if rates.size and (np.isnan(rates).any() or rates.min() < 0):
         raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
-    seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator).sum().item())
+    seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
     draws = np.random.default_rng(seed).poisson(rates).astype(np.float64)
     return _back(draws, input, input.dtype)
 

@@ -89,12 +89,16 @@ class Generator:
 
     def random(self, n: int) -> np.ndarray:
         """``n`` float64 draws from ``[0, 1)`` from this stream."""
-        bits = _rustdl.randint(0, 1 << 53, (int(n),), generator=self).numpy()
+        bits = _rustdl.randint(0, 1 << 53, (int(n),), generator=self, device="cpu").numpy()
         return bits.astype(np.float64) / float(1 << 53)
 
     def integers(self, low: int, high: int, n: int) -> np.ndarray:
         """``n`` int64 draws from ``[low, high)`` from this stream."""
-        return _rustdl.randint(int(low), int(high), (int(n),), generator=self).numpy().astype(np.int64)
+        return (
+            _rustdl.randint(int(low), int(high), (int(n),), generator=self, device="cpu")
+            .numpy()
+            .astype(np.int64)
+        )
 
     def __repr__(self) -> str:
         return f"<rustdl.Generator seed={self._state[0]} offset={self._state[1]}>"
@@ -157,7 +161,7 @@ def randperm(
     n = int(n)
     # sorting random 62-bit keys gives a uniform permutation; the stable sort breaks ties
     try:
-        keys = _rustdl.randint(0, 1 << 62, (n,), generator=generator).numpy()
+        keys = _rustdl.randint(0, 1 << 62, (n,), generator=generator, device="cpu").numpy()
     except MemoryError as e:
         raise MemoryError(f"randperm: cannot draw a permutation of {n} elements ({e})") from None
     perm = np.argsort(keys, kind="stable").astype(np.int64)

@@ -53,7 +53,7 @@ def randperm(n: int, generator: Any = None, seed: int | None = None) -> np.ndarr
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     # Sorting random 62-bit keys gives a uniform permutation; a stable sort breaks the (rare) ties.
-    keys = randint(0, 2**62, (n,)).numpy()
+    keys = randint(0, 2**62, (n,), device="cpu").numpy()
     return np.argsort(keys, kind="stable").astype(np.int64)
 
 

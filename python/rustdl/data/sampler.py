@@ -66,7 +66,7 @@ def _check_generator(generator: Any, owner: str) -> Any:
 def _uniform(n: int, generator: Any) -> np.ndarray:
     """``n`` float64 draws from ``[0, 1)``."""
     if generator is None:
-        return randint(0, 2**53, (n,)).numpy().astype(np.float64) / float(2**53)
+        return randint(0, 2**53, (n,), device="cpu").numpy().astype(np.float64) / float(2**53)
     if hasattr(generator, "random"):
         return np.asarray(generator.random(n), dtype=np.float64)
     return np.asarray(generator.random_sample(n), dtype=np.float64)  # numpy.random.RandomState
@@ -77,7 +77,7 @@ def _integers(high: int, n: int, generator: Any) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if generator is None:
-        return randint(0, high, (n,)).numpy().astype(np.int64)
+        return randint(0, high, (n,), device="cpu").numpy().astype(np.int64)
     if hasattr(generator, "integers"):
         return np.asarray(generator.integers(0, high, n), dtype=np.int64)
     return np.asarray(generator.randint(0, high, n), dtype=np.int64)  # numpy.random.RandomState

@@ -97,7 +97,7 @@ def digamma(x: Tensor) -> Tensor:
 
 def _np_rng() -> np.random.Generator:
     """A numpy generator seeded from rustdl's generator (reproducible under ``rustdl.manual_seed``)."""
-    return np.random.default_rng(int(_rustdl.randint(0, 2**31 - 1, (2,)).sum().item()))
+    return np.random.default_rng(int(_rustdl.randint(0, 2**31 - 1, (2,), device="cpu").sum().item()))
 
 
 class _NoRsample(Distribution):

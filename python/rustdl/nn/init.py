@@ -109,7 +109,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rustdl.randn(rows, cols, generator=generator, dtype=_rustdl.float64).numpy()
+    flat = _rustdl.randn(rows, cols, generator=generator, dtype=_rustdl.float64, device="cpu").numpy()
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -128,6 +128,26 @@ def eye_(tensor: Tensor) -> Tensor:
     n, m = tensor.shape
     with no_grad():
         return tensor.copy_(_rustdl.eye(n, m, dtype=tensor.dtype, device=tensor.device))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fills a 3-, 4- or 5-D convolution weight with the Dirac delta, as ``torch.nn.init.dirac_``:
+    in each of ``groups`` groups, output channel ``d`` has a 1 at input channel ``d`` (for the
+    first ``min(out_channels // groups, in_channels)``), at the kernel's centre; zeros elsewhere,
+    so the convolution passes those channels through unchanged."""
+    if tensor.dim() not in (3, 4, 5):
+        raise ValueError("dirac_: only tensors with 3, 4, or 5 dimensions are supported")
+    shape = tuple(tensor.shape)
+    if groups < 1 or shape[0] % groups != 0:
+        raise ValueError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups ({groups})")
+    per_group = shape[0] // groups
+    w = np.zeros(shape, dtype=np.float64)
+    centre = tuple(s // 2 for s in shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, shape[1])):
+            w[(g * per_group + d, d) + centre] = 1.0
+    with no_grad():
+        return tensor.copy_(_rustdl.tensor(w, dtype=tensor.dtype, device=tensor.device))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

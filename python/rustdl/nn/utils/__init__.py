@@ -45,6 +45,7 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scales the gradients so that their joint norm is at most ``max_norm``, in place.
 
@@ -55,6 +56,7 @@ def clip_grad_norm_(
         max_norm: the largest allowed norm.
         norm_type: the p of the p-norm; ``inf`` for the max norm.
         error_if_nonfinite: raise if the total norm is nan or inf.
+        foreach: accepted for PyTorch scripts (PyTorch's choice of kernel; same result).
 
     Returns:
         The total norm of the gradients before clipping (a 0-d tensor).
@@ -88,6 +90,7 @@ def clip_grad_norm(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Deprecated alias of :func:`clip_grad_norm_` (warns with a ``FutureWarning``, as PyTorch)."""
     import warnings
