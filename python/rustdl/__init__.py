@@ -1034,6 +1034,8 @@ from ._tensor_api import (  # noqa: E402,F401
     is_nonzero,
     isin,
     scalar_tensor,
+    get_printoptions,
+    printoptions,
     set_printoptions,
     tensordot,
 )

@@ -2604,28 +2604,56 @@ def is_nonzero(input):  # noqa: A002
     return builtins.bool(input.item() != 0)
 
 
-_PRINT_OPTIONS: dict = {}
+_PRINT_PROFILES = {
+    "default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+    "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+    "full": dict(precision=4, threshold=_math.inf, edgeitems=3, linewidth=80),
+}
+# read by Tensor.__repr__ (in Rust) on every call
+_PRINT_OPTIONS: dict = dict(_PRINT_PROFILES["default"], sci_mode=None)
 
 
 def set_printoptions(
     precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
 ):
-    """Accepted for PyTorch scripts and remembered, but rustdl's ``repr`` keeps its own format
-    (4 decimals, numpy-style); use ``t.numpy()`` with numpy's print options to control it."""
-    _PRINT_OPTIONS.update(
-        {
-            k: v
-            for k, v in dict(
-                precision=precision,
-                threshold=threshold,
-                edgeitems=edgeitems,
-                linewidth=linewidth,
-                profile=profile,
-                sci_mode=sci_mode,
-            ).items()
-            if v is not None
-        }
-    )
+    """How tensors print, as PyTorch: ``precision`` decimals, summarised with ``edgeitems`` per
+    end above ``threshold`` elements, lines up to ``linewidth``; ``sci_mode`` True/False forces
+    or forbids scientific notation (None: automatic); ``profile`` is "default", "short" or
+    "full" and sets the first four before the others apply."""
+    if profile is not None:
+        if profile not in _PRINT_PROFILES:
+            raise ValueError(f"set_printoptions: unknown profile {profile!r} (default, short or full)")
+        _PRINT_OPTIONS.update(_PRINT_PROFILES[profile])
+    for name, v in (
+        ("precision", precision),
+        ("threshold", threshold),
+        ("edgeitems", edgeitems),
+        ("linewidth", linewidth),
+    ):
+        if v is not None:
+            _PRINT_OPTIONS[name] = v
+    _PRINT_OPTIONS["sci_mode"] = sci_mode
+
+
+def get_printoptions() -> dict:
+    """The current print options (a copy)."""
+    return dict(_PRINT_OPTIONS)
+
+
+class printoptions:  # noqa: N801  (PyTorch's name)
+    """``with rustdl.printoptions(precision=2): ...`` sets print options for a block."""
+
+    def __init__(self, **kwargs):
+        self._kwargs = kwargs
+
+    def __enter__(self):
+        self._saved = dict(_PRINT_OPTIONS)
+        set_printoptions(**self._kwargs)
+
+    def __exit__(self, *exc):
+        _PRINT_OPTIONS.clear()
+        _PRINT_OPTIONS.update(self._saved)
+        return False
 
 
 # in-place random fills and a few in-place forms PyTorch scripts call (each writes through copy_)

@@ -785,11 +785,51 @@ impl PyTensor {
         let kwargs = PyDict::new(py);
         kwargs.set_item("separator", ", ")?;
         kwargs.set_item("prefix", "tensor(")?;
-        kwargs.set_item("threshold", 1000)?;
-        kwargs.set_item("precision", 4)?;
-        // PyTorch's look: floats with a fraction print with 4 fixed decimals (`0.1000`), whole
+        // `set_printoptions` state (precision, threshold, edgeitems, linewidth, sci_mode)
+        let opts = py
+            .import("rustdl._tensor_api")?
+            .getattr("_PRINT_OPTIONS")?
+            .cast_into::<PyDict>()?;
+        let opt = |k: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+            Ok(opts.get_item(k)?.filter(|v| !v.is_none()))
+        };
+        let precision: usize = opt("precision")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(4);
+        kwargs.set_item("precision", precision)?;
+        // numpy wants an integer threshold; PyTorch's "full" profile uses inf
+        let threshold = match opt("threshold")? {
+            Some(v) => v.extract::<f64>()?.min(i64::MAX as f64) as i64,
+            None => 1000,
+        };
+        kwargs.set_item("threshold", threshold)?;
+        kwargs.set_item(
+            "edgeitems",
+            opt("edgeitems")?
+                .map(|v| v.extract::<usize>())
+                .transpose()?
+                .unwrap_or(3),
+        )?;
+        kwargs.set_item(
+            "max_line_width",
+            opt("linewidth")?
+                .map(|v| v.extract::<usize>())
+                .transpose()?
+                .unwrap_or(80),
+        )?;
+        let sci = opt("sci_mode")?.map(|v| v.is_truthy()).transpose()?;
+        // PyTorch's look: floats with a fraction print with fixed decimals (`0.1000`), whole
         // ones as `2.`; bools are padded to `False`'s width only when a False is shown.
-        if self.tensor().dtype().is_float() {
+        if self.tensor().dtype().is_float() && sci == Some(true) {
+            let fmt = PyDict::new(py);
+            let f = py.eval(c"lambda p: (lambda v: f'{v:.{p}e}')", None, None)?;
+            fmt.set_item("float_kind", f.call1((precision,))?)?;
+            kwargs.set_item("formatter", fmt)?;
+        } else if self.tensor().dtype().is_float() {
+            if sci == Some(false) {
+                kwargs.set_item("suppress_small", true)?;
+            }
             let finite = arr.get_item(np.call_method1("isfinite", (&arr,))?)?;
             let rounded = np.call_method1("round", (&finite,))?;
             let whole: bool = np

@@ -134,3 +134,35 @@ def test_load_state_dict_casts_other_dtypes_as_pytorch():
 def test_group_norm_names_a_channel_mismatch():
     with pytest.raises(ValueError, match="GroupNorm: expected an input with 4 channels"):
         nn.GroupNorm(2, 4)(rustdl.randn(2, 6, 3))
+
+
+@pytest.mark.parametrize("layer", [nn.RNN, nn.GRU, nn.LSTM])
+def test_recurrent_layers_reject_empty_sequences_as_pytorch(layer):
+    with pytest.raises(RuntimeError, match="sequence length"):
+        layer(3, 4)(rustdl.zeros(0, 2, 3))
+    with pytest.raises(RuntimeError, match=r"sequence length.*\(2, 0, 3\)"):
+        layer(3, 4, batch_first=True)(rustdl.zeros(2, 0, 3))
+    # an empty batch is fine
+    out = layer(3, 4)(rustdl.zeros(5, 0, 3))[0]
+    assert tuple(out.shape) == (5, 0, 4)
+
+
+def test_batch_norm_needs_positive_eps_in_training():
+    x = rustdl.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    for eps in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="eps must be positive"):
+            nn.BatchNorm1d(3, eps=eps)(x)
+    bn = nn.BatchNorm1d(3, eps=0.0).eval()  # evaluation uses the running statistics
+    assert np.allclose(bn(x).detach().numpy(), x.numpy(), atol=1e-6)
+
+
+def test_linear_lr_with_zero_total_iters_keeps_the_start_factor():
+    p = nn.Parameter(rustdl.zeros(2))
+    opt = rustdl.optim.SGD([p], lr=1.0)
+    sched = rustdl.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=0)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(3):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [0.5, 0.5, 0.5, 0.5]

@@ -264,3 +264,25 @@ def test_values_indices_results_are_named_tuples(device):
         assert r[0] is not None and r[-1].dtype == rustdl.int64
         back = pickle.loads(pickle.dumps(r))
         assert type(back) is type(r) and back._fields == ("values", "indices")
+
+
+def test_set_printoptions_changes_repr_as_pytorch():
+    try:
+        rustdl.set_printoptions(precision=2)
+        assert repr(rustdl.tensor([1.23456, 2.5])) == "tensor([1.23, 2.50])"
+        rustdl.set_printoptions(precision=4, sci_mode=False)
+        assert repr(rustdl.tensor([1e-8, 1.0])) == "tensor([0.0000, 1.0000])"
+        rustdl.set_printoptions(sci_mode=True, precision=3)
+        assert repr(rustdl.tensor([1.5, 20.0])) == "tensor([1.500e+00, 2.000e+01])"
+        rustdl.set_printoptions(threshold=5, edgeitems=2, sci_mode=None)
+        r = repr(rustdl.arange(10.0))
+        assert "..." in r and r.startswith("tensor([0., 1.,") and r.endswith("8., 9.])")
+        with rustdl.printoptions(precision=1):
+            assert repr(rustdl.tensor([0.25, 1.75])) == "tensor([0.2, 1.8])"
+        assert rustdl.get_printoptions()["precision"] == 3
+        with pytest.raises(ValueError, match="profile"):
+            rustdl.set_printoptions(profile="long")
+    finally:
+        rustdl.set_printoptions(profile="default")
+    assert repr(rustdl.tensor([1.23456789, 2.5])) == "tensor([1.2346, 2.5000])"
+    assert "..." not in repr(rustdl.arange(10.0))

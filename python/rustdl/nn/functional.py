@@ -145,6 +145,8 @@ def batch_norm(
     """Batch normalization over dim 1 (batch statistics when ``training``, else the running ones)."""
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    if training and not eps > 0:
+        raise ValueError(f"batch_norm: eps must be positive during training, but got {eps}")
     return _rustdl.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 

@@ -206,7 +206,9 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        frac = min(self.total_iters, self.last_epoch) / self.total_iters if self.total_iters > 0 else 1.0
+        # with total_iters=0 PyTorch applies start_factor at the first epoch and never changes
+        # the lr again, so the factor stays start_factor
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters if self.total_iters > 0 else 0.0
         factor = self.start_factor + (self.end_factor - self.start_factor) * frac
         return [base * factor for base in self.base_lrs]
 

@@ -310,6 +310,11 @@ class _RNNBase(Module):
             return self._run_packed(input, h0, c0)
         self._check_input(input, (2, 3), "input of shape (L, H_in), (L, N, H_in) or (N, L, H_in)")
         batched = input.ndim == 3
+        if input.shape[1 if batched and self.batch_first else 0] == 0:
+            raise RuntimeError(
+                f"{type(self).__name__}: expected sequence length to be larger than 0 in RNN "
+                f"(input shape {tuple(input.shape)})"
+            )
         dirs = 2 if self.bidirectional else 1
         batch = (input.shape[0] if self.batch_first else input.shape[1]) if batched else None
         lead = (self.num_layers * dirs, batch) if batched else (self.num_layers * dirs,)
@@ -321,7 +326,7 @@ class _RNNBase(Module):
             c0 = c0.unsqueeze(1) if c0 is not None else None
         elif self.batch_first:
             input = input.transpose(0, 1)
-        steps, batch = input.shape[0], input.shape[1]
+        batch = input.shape[1]
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if h0 is None:
             h0 = _rustdl.zeros(*shape[:2], self._h_size, dtype=input.dtype, device=input.device)
@@ -335,9 +340,7 @@ class _RNNBase(Module):
                 k = layer * dirs + d
                 h = h0.select(0, k)
                 c = c0.select(0, k) if c0 is not None else None
-                if steps == 0:
-                    outs.append(_rustdl.zeros(0, batch, self._h_size, dtype=x.dtype, device=x.device))
-                elif self.proj_size:
+                if self.proj_size:
                     out, h, c = _lstm_proj_layer(
                         x, h, c, *self._weights(layer, d), self._w_hr(layer, d), d == 1
                     )
