@@ -43,7 +43,26 @@ from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled, is_infer
 from . import amp  # noqa: F401
 from . import _hooks  # noqa: F401  (Tensor.register_hook)
 from ._scatter_api import index_fill, scatter  # noqa: F401
-from .amp import autocast  # noqa: F401
+from .amp import (  # noqa: F401
+    autocast,
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    is_autocast_ipu_enabled,
+    is_autocast_xla_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+    set_autocast_gpu_dtype,
+)
 from ._tensor_api import (  # noqa: F401  (cat, stack, arange, *_like: PyTorch's keywords over the native ones)
     arange,
     broadcast_shapes,
@@ -1040,6 +1059,7 @@ from ._tensor_api import (  # noqa: E402,F401
     tensordot,
 )
 from ._tensor_api import torch_range as _range_f  # noqa: E402
+from ._tensor_api import bitwise_left_shift, bitwise_right_shift  # noqa: E402,F401
 
 range = _range_f  # noqa: A001  (deprecated torch.range: the end is included)
 concat = cat

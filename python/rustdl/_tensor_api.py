@@ -1659,10 +1659,14 @@ def rot90(input, k=1, dims=(0, 1)):  # noqa: A002
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """``steps`` values ``base ** linspace(start, end)``."""
-    e = _rd.linspace(float(start), float(end), steps, dtype=float64)
-    out = (e * _math.log(base)).exp().to(dtype or get_default_dtype())
-    if device is not None:
-        out = out.to(device)
+    # float64 intermediates on the CPU (the GPU has no float64); the result then goes to
+    # ``device`` or the default device
+    # (pow, not exp(e * log(base)): integer exponents give exact powers, a negative base works)
+    e = _rd.linspace(float(start), float(end), steps, dtype=float64, device="cpu")
+    with _np.errstate(invalid="ignore"):
+        vals = _np.power(builtins.float(base), e.numpy())
+    out = _rd.tensor(vals, dtype=float64, device="cpu").to(dtype or get_default_dtype())
+    out = out.to(device if device is not None else get_default_device())
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -2583,8 +2587,10 @@ def torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_
     if step == 0:
         raise ValueError("range: step must be nonzero")
     n = builtins.max(int(_math.floor((end - start) / step)) + 1, 0)
-    out = arange(n, dtype=float64, device=device) * step + start
+    # computed in float64 on the CPU (the GPU has no float64), then moved to the device
+    out = arange(n, dtype=float64, device="cpu") * step + start
     out = out.to(dtype if dtype is not None else get_default_dtype())
+    out = out.to(device if device is not None else get_default_device())
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 
@@ -2864,6 +2870,107 @@ for _name, _fn in (
 ):
     setattr(Tensor, _name, _fn)
 del _name, _fn
+
+
+# ---- bit shifts (int64 / bool; PyTorch promotes bool to int64 and rejects floats)
+
+
+def _shift_operand(name, v, like):
+    if isinstance(v, Tensor):
+        return v
+    if isinstance(v, (builtins.bool, builtins.int)) or (isinstance(v, _np.generic) and v.dtype.kind in "biu"):
+        return _rd.tensor(builtins.int(v), dtype=int64, device=like.device)
+    if isinstance(v, (builtins.float, _np.floating)):
+        raise NotImplementedError(
+            f"{name}: not implemented for float operands (got {v!r}); shifts need integers"
+        )
+    raise TypeError(f"{name}: expected a tensor or an int operand, got {type(v).__name__}")
+
+
+def _shift(name, a, b, left):
+    """``a << b`` (``left``) or ``a >> b`` elementwise on int64, as PyTorch: the left shift wraps
+    in two's complement, the right shift is arithmetic (sign-filling); a shift by a negative
+    amount or by 64 or more gives 0 (left) or the sign fill, 0 or -1 (right)."""
+    like = a if isinstance(a, Tensor) else b
+    a, b = _shift_operand(name, a, like), _shift_operand(name, b, like)
+    for t in (a, b):
+        if t.is_floating_point():
+            raise NotImplementedError(
+                f"{name}: not implemented for {t.dtype} tensors (shape {tuple(t.shape)}); shifts need "
+                "integer or bool tensors"
+            )
+    x, n = _np.broadcast_arrays(_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
+    ok = (n >= 0) & (n < 64)
+    safe = _np.where(ok, n, 0)
+    if left:
+        out = _np.where(ok, _np.left_shift(x, safe), 0)
+    else:
+        out = _np.where(ok, _np.right_shift(x, safe), _np.where(x < 0, -1, 0))
+    return _back(out.astype(_np.int64), like, int64)
+
+
+def bitwise_left_shift(input, other):  # noqa: A002
+    """``input << other`` elementwise (int64; two's-complement wrap), as ``torch.bitwise_left_shift``."""
+    return _shift("bitwise_left_shift", input, other, True)
+
+
+def bitwise_right_shift(input, other):  # noqa: A002
+    """``input >> other`` elementwise (arithmetic shift of int64), as ``torch.bitwise_right_shift``."""
+    return _shift("bitwise_right_shift", input, other, False)
+
+
+class _ShiftMethods:
+    """Tensor-method forms of the shifts (attached to Tensor below)."""
+
+    def bitwise_left_shift(self, other):
+        """As ``rustdl.bitwise_left_shift`` with this tensor first."""
+        return _shift("bitwise_left_shift", self, other, True)
+
+    def bitwise_right_shift(self, other):
+        """As ``rustdl.bitwise_right_shift`` with this tensor first."""
+        return _shift("bitwise_right_shift", self, other, False)
+
+    def __rlshift__(self, other):
+        """``other << self`` for a Python int ``other``."""
+        return _shift("__rlshift__", other, self, True)
+
+    def __rrshift__(self, other):
+        """``other >> self`` for a Python int ``other``."""
+        return _shift("__rrshift__", other, self, False)
+
+    def bitwise_left_shift_(self, other):
+        """In-place ``self <<= other``."""
+        return self.copy_(_shift("bitwise_left_shift_", self, other, True))
+
+    def bitwise_right_shift_(self, other):
+        """In-place ``self >>= other``."""
+        return self.copy_(_shift("bitwise_right_shift_", self, other, False))
+
+
+for _name, _fn in (
+    ("bitwise_left_shift", _ShiftMethods.bitwise_left_shift),
+    ("bitwise_right_shift", _ShiftMethods.bitwise_right_shift),
+    ("__lshift__", _ShiftMethods.bitwise_left_shift),
+    ("__rshift__", _ShiftMethods.bitwise_right_shift),
+    ("__rlshift__", _ShiftMethods.__rlshift__),
+    ("__rrshift__", _ShiftMethods.__rrshift__),
+    ("bitwise_left_shift_", _ShiftMethods.bitwise_left_shift_),
+    ("bitwise_right_shift_", _ShiftMethods.bitwise_right_shift_),
+    ("__ilshift__", _ShiftMethods.bitwise_left_shift_),
+    ("__irshift__", _ShiftMethods.bitwise_right_shift_),
+):
+    setattr(Tensor, _name, _fn)
+del _name, _fn
+
+
+def _is_inference(self):
+    """False: rustdl has no inference tensors. ``inference_mode`` only turns gradient recording
+    off, and a tensor made inside it is an ordinary tensor (it may be used in autograd later),
+    unlike PyTorch's inference tensors."""
+    return False
+
+
+Tensor.is_inference = _is_inference
 
 
 # ---- PyTorch's dtype rules for rounding and logsumexp, and N-d inner products

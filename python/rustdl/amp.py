@@ -12,22 +12,170 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ._rustdl import Tensor
+from ._rustdl import Tensor, float32
 
-__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "is_autocast_available"]
+__all__ = [
+    "GradScaler",
+    "autocast",
+    "clear_autocast_cache",
+    "custom_bwd",
+    "custom_fwd",
+    "get_autocast_dtype",
+    "is_autocast_available",
+    "is_autocast_cache_enabled",
+    "is_autocast_enabled",
+    "set_autocast_cache_enabled",
+    "set_autocast_dtype",
+    "set_autocast_enabled",
+]
+
+# PyTorch's autocast device types (``torch.is_autocast_enabled("foo")`` raises RuntimeError)
+_DEVICE_TYPES = frozenset(
+    "cpu cuda ipu xpu mkldnn opengl opencl ideep hip ve fpga maia xla lazy vulkan mps meta hpu mtia "
+    "privateuseone".split()
+)
+
+
+class _AutocastState(threading.local):
+    """Per-thread autocast flags, as PyTorch keeps them: whether autocast is on for each device
+    type, the dtype it names, whether its cast cache is on, and the nesting depth."""
+
+    def __init__(self) -> None:
+        self.enabled: dict[str, bool] = {}
+        self.dtype: dict[str, Any] = {}
+        self.cache_enabled = True
+        self.nesting = 0
+
+
+_STATE = _AutocastState()
+
+
+def _device_type(op: str, device_type: Any) -> str:
+    if not isinstance(device_type, str):
+        raise TypeError(f"{op}: device_type must be a str, got {type(device_type).__name__}")
+    kind = device_type.split(":", 1)[0].strip().lower()
+    if kind == "gpu":  # rustdl's GPU is what scripts call "cuda"
+        kind = "cuda"
+    if kind not in _DEVICE_TYPES:
+        raise RuntimeError(
+            f"{op}: expected one of {', '.join(sorted(_DEVICE_TYPES))} device type, got {device_type!r}"
+        )
+    return kind
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether an :class:`autocast` region (or :func:`set_autocast_enabled`) is active for
+    ``device_type`` in this thread; with no argument, for ``"cuda"`` (PyTorch's legacy form).
+    rustdl's autocast regions still compute in float32 (see :class:`autocast`)."""
+    kind = "cuda" if device_type is None else _device_type("is_autocast_enabled", device_type)
+    return _STATE.enabled.get(kind, False)
+
+
+def set_autocast_enabled(device_type: Any, enabled: Any = None) -> None:
+    """``set_autocast_enabled(device_type, enabled)``, or the legacy ``set_autocast_enabled(enabled)``
+    for ``"cuda"``: turns this thread's autocast flag for the device type on or off."""
+    if enabled is None:
+        if isinstance(device_type, str):
+            raise TypeError("set_autocast_enabled: expected (device_type, enabled) or (enabled)")
+        device_type, enabled = "cuda", device_type
+    _STATE.enabled[_device_type("set_autocast_enabled", device_type)] = bool(enabled)
+
+
+def get_autocast_dtype(device_type: str) -> Any:
+    """The dtype autocast regions on ``device_type`` name: the one set by
+    :func:`set_autocast_dtype` or the innermost :class:`autocast`, else PyTorch's default
+    (float16; bfloat16 on the CPU) — both of which are ``float32`` in rustdl, which has no
+    16-bit storage."""
+    return _STATE.dtype.get(_device_type("get_autocast_dtype", device_type), float32)
+
+
+def set_autocast_dtype(device_type: str, dtype: Any) -> None:
+    """Sets the dtype :func:`get_autocast_dtype` reports for ``device_type`` in this thread."""
+    _STATE.dtype[_device_type("set_autocast_dtype", device_type)] = dtype
+
+
+def is_autocast_cache_enabled() -> bool:
+    """Whether autocast's cast cache is on (it is by default; rustdl casts nothing to cache)."""
+    return _STATE.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    """Sets the flag :func:`is_autocast_cache_enabled` reports."""
+    _STATE.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache() -> None:
+    """Clears autocast's cast cache: rustdl's autocast casts nothing, so there is none."""
+
+
+def autocast_increment_nesting() -> int:
+    """Raises the autocast nesting depth by one and returns it."""
+    _STATE.nesting += 1
+    return _STATE.nesting
+
+
+def autocast_decrement_nesting() -> int:
+    """Lowers the autocast nesting depth by one and returns it."""
+    _STATE.nesting = max(_STATE.nesting - 1, 0)
+    return _STATE.nesting
+
+
+def is_autocast_cpu_enabled() -> bool:
+    """Legacy ``is_autocast_enabled("cpu")``."""
+    return is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled: bool) -> None:
+    """Legacy ``set_autocast_enabled("cpu", enabled)``."""
+    set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype() -> Any:
+    """Legacy ``get_autocast_dtype("cpu")``."""
+    return get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype: Any) -> None:
+    """Legacy ``set_autocast_dtype("cpu", dtype)``."""
+    set_autocast_dtype("cpu", dtype)
+
+
+def get_autocast_gpu_dtype() -> Any:
+    """Legacy ``get_autocast_dtype("cuda")``."""
+    return get_autocast_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype: Any) -> None:
+    """Legacy ``set_autocast_dtype("cuda", dtype)``."""
+    set_autocast_dtype("cuda", dtype)
+
+
+def is_autocast_xla_enabled() -> bool:
+    """Legacy ``is_autocast_enabled("xla")``."""
+    return is_autocast_enabled("xla")
+
+
+def is_autocast_ipu_enabled() -> bool:
+    """Legacy ``is_autocast_enabled("ipu")``."""
+    return is_autocast_enabled("ipu")
 
 
 class autocast:
     """Accepted for compatibility: regions run in float32 as everywhere in rustdl.
 
+    Inside the region :func:`is_autocast_enabled` / :func:`get_autocast_dtype` report what the
+    region asked for, as in PyTorch (per thread, restored on exit), but no op changes precision.
+
     Args:
-        device_type: ``"cuda"``, ``"cpu"``, ... (any string).
-        dtype: the lower precision PyTorch would use (ignored).
-        enabled: whether autocast is on (ignored).
-        cache_enabled: ignored.
+        device_type: ``"cuda"``, ``"cpu"``, ... (``"gpu"`` counts as ``"cuda"``).
+        dtype: the lower precision PyTorch would use (reported by :func:`get_autocast_dtype`;
+            computation stays float32).
+        enabled: whether autocast is on (reported by :func:`is_autocast_enabled`).
+        cache_enabled: reported by :func:`is_autocast_cache_enabled`.
 
     Example:
         >>> with rustdl.autocast("cuda", dtype=rustdl.float16):
@@ -44,11 +192,31 @@ class autocast:
         if not isinstance(device_type, str):
             raise TypeError(f"autocast: device_type must be a str, got {type(device_type).__name__}")
         self.device_type, self.fast_dtype, self.enabled = device_type, dtype, bool(enabled)
+        self._cache_enabled = cache_enabled
+        self._saved: list[tuple[Any, ...]] = []
 
     def __enter__(self) -> autocast:
+        kind = _device_type("autocast", self.device_type)
+        st = _STATE
+        self._saved.append((kind, st.enabled.get(kind), st.dtype.get(kind), st.cache_enabled))
+        st.enabled[kind] = self.enabled
+        if self.fast_dtype is not None:
+            st.dtype[kind] = self.fast_dtype
+        if self._cache_enabled is not None:
+            st.cache_enabled = bool(self._cache_enabled)
+        autocast_increment_nesting()
         return self
 
     def __exit__(self, *exc: Any) -> bool:
+        kind, enabled, dtype, cache = self._saved.pop()
+        st = _STATE
+        for table, old in ((st.enabled, enabled), (st.dtype, dtype)):
+            if old is None:
+                table.pop(kind, None)
+            else:
+                table[kind] = old
+        st.cache_enabled = cache
+        autocast_decrement_nesting()
         return False
 
     def __call__(self, fn: Any) -> Any:
@@ -61,7 +229,9 @@ class autocast:
 
 
 def is_autocast_available(device_type: str) -> bool:
-    """Whether ``autocast`` accepts ``device_type`` (it accepts every device, as a no-op)."""
+    """Whether ``autocast`` accepts ``device_type`` (every device type PyTorch knows, as a
+    float32 region); an unknown device type raises RuntimeError, as in PyTorch."""
+    _device_type("is_autocast_available", device_type)
     return True
 
 

@@ -362,10 +362,16 @@ def backward(
 
 
 def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802
-    """The pre-0.4 PyTorch wrapper: returns ``data`` itself (with ``requires_grad`` set)."""
+    """The pre-0.4 PyTorch wrapper, as PyTorch still runs it: a new leaf sharing ``data``'s
+    storage (``data.detach()``) that requires grad only if ``requires_grad``; ``data`` itself
+    is left unchanged and no gradient flows back into it. ``volatile`` is ignored (PyTorch
+    ignores it too)."""
+    if not isinstance(data, _rustdl.Tensor):
+        raise TypeError(f"Variable: expected a Tensor as data, got {type(data).__name__}")
+    out = data.detach()
     if requires_grad:
-        data.requires_grad_(True)
-    return data
+        out.requires_grad_(True)
+    return out
 
 
 class FunctionCtx:

@@ -188,7 +188,9 @@ def test_grad_fn_objects_walk_the_graph():
     assert "grad_fn=<MulBackward0>" in repr(x * 2)
 
 
-def test_variable_is_the_tensor_itself():
+def test_variable_is_a_new_detached_leaf():
+    # PyTorch: Variable(t, requires_grad=True) is a new leaf over t's storage; t is unchanged
     t = rustdl.ones(2)
     v = rustdl.autograd.Variable(t, requires_grad=True)
-    assert v is t and t.requires_grad
+    assert v is not t and not t.requires_grad
+    assert v.requires_grad and v.is_leaf and v.grad_fn is None

@@ -51,7 +51,7 @@ def test_imports_resolve_to_rustdl_with_argv_and_main(tmp_path):
             "tensor": isinstance(x, torch.Tensor) and torch.Tensor is rustdl.Tensor,
             "float": torch.float == rustdl.float32 and torch.double == rustdl.float64,
             "pow": torch.pow(torch.tensor([2.0, 3.0]), 2).tolist(),
-            "variable": Variable(x) is x,
+            "variable": Variable(x) is not x and not Variable(x, requires_grad=True).grad_fn and not x.requires_grad,
             "helper": helper_mod.VALUE,
         }))
     """,

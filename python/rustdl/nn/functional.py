@@ -1587,6 +1587,11 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     iy = _grid_coord(gy, h, padding_mode, align)
     if mode == "nearest":
         out = corner(ix.detach().round(), iy.detach().round())
+        if grid.requires_grad and _rustdl.is_grad_enabled():
+            # the output is piecewise constant in grid: PyTorch gives grid a zero gradient (not
+            # None). where() with an all-true mask keeps the values bit for bit and sends grid 0.
+            keep = _rustdl.ones((1, 1, 1), dtype=_rustdl.bool, device=out.device)
+            out = _rustdl.where(keep, out, gx.reshape(n, 1, ho * wo))
     else:
         x0, y0 = ix.detach().floor(), iy.detach().floor()
         fx, fy = ix - x0, iy - y0

@@ -60,10 +60,9 @@ class device(metaclass=_DeviceMeta):
 
 
 def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802
-    """Old ``torch.autograd.Variable``: returns the tensor (with ``requires_grad`` set if asked)."""
-    if requires_grad:
-        data.requires_grad_(True)
-    return data
+    """Old ``torch.autograd.Variable``: a new detached leaf over ``data``'s storage
+    (see :func:`rustdl.autograd.Variable`)."""
+    return rustdl.autograd.Variable(data, requires_grad=requires_grad, volatile=volatile)
 
 
 def for_module(name: str) -> dict[str, Any]:

@@ -1,0 +1,322 @@
+"""PyTorch-compatibility gaps (round I): Variable as a detached leaf, float64 creation helpers
+under a GPU default device, autocast state queries, Tensor.is_inference, grid_sample's nearest
+grid gradient, bit shifts.
+
+Expected values come from numpy, closed-form math or hand computation, never from rustdl.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn.functional as F
+from conftest import need_gpu
+from rustdl import nn
+
+
+def t(a, **kw):
+    return rustdl.tensor(np.asarray(a), **kw)
+
+
+# ---------------------------------------------------------------- 1. Variable
+
+
+def test_variable_is_a_new_detached_leaf_sharing_storage():
+    x = rustdl.ones(3)
+    v = rustdl.autograd.Variable(x, requires_grad=True)
+    assert v is not x
+    assert not x.requires_grad  # PyTorch leaves the wrapped tensor alone
+    assert v.requires_grad and v.is_leaf and v.grad_fn is None
+    # same storage, as PyTorch's Variable (data.detach())
+    with rustdl.no_grad():
+        x.mul_(2.0)
+    np.testing.assert_array_equal(v.detach().numpy(), [2.0, 2.0, 2.0])
+    plain = rustdl.autograd.Variable(x)
+    assert plain is not x and not plain.requires_grad
+
+
+def test_variable_of_a_parameter_does_not_send_gradients_into_it():
+    p = nn.Parameter(t([1.0, 2.0]))
+    w = rustdl.autograd.Variable(p)
+    assert not w.requires_grad and w.grad_fn is None
+    y = rustdl.autograd.Variable(p, requires_grad=True)
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0, 3.0])
+    assert p.grad is None
+    # a non-leaf becomes a leaf: no graph back to its inputs
+    a = t([1.0, 2.0]).requires_grad_()
+    b = rustdl.autograd.Variable(a * 2, requires_grad=True)
+    assert b.is_leaf and b.grad_fn is None
+    (b * b).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [4.0, 8.0])
+    assert a.grad is None
+    with pytest.raises(TypeError):
+        rustdl.autograd.Variable([1.0, 2.0])
+
+
+# ---------------------------------------------------------------- 2. float64 intermediates on GPU
+
+
+@pytest.fixture
+def gpu_default():
+    need_gpu()
+    rustdl.set_default_device("gpu")
+    try:
+        yield
+    finally:
+        rustdl.set_default_device(None)
+
+
+def test_logspace_and_range_under_a_gpu_default_device(gpu_default):
+    out = rustdl.logspace(0, 2, 3)
+    assert out.device.type == "gpu" and out.dtype == rustdl.float32
+    np.testing.assert_allclose(out.cpu().numpy(), [1.0, 10.0, 100.0], rtol=1e-6)
+    b2 = rustdl.logspace(-1, 3, 5, base=2.0)
+    np.testing.assert_allclose(b2.cpu().numpy(), [0.5, 1.0, 2.0, 4.0, 8.0], rtol=1e-6)
+    cpu = rustdl.logspace(0, 3, 4, device="cpu")
+    assert cpu.device.type == "cpu"
+    np.testing.assert_allclose(cpu.numpy(), 10.0 ** np.arange(4.0), rtol=1e-6)
+    as_int = rustdl.logspace(0, 3, 4, base=2, dtype=rustdl.int64)
+    assert as_int.device.type == "gpu" and as_int.cpu().tolist() == [1, 2, 4, 8]
+    r = rustdl.range(0, 1, 0.25)
+    assert r.device.type == "gpu"
+    np.testing.assert_allclose(r.cpu().numpy(), [0.0, 0.25, 0.5, 0.75, 1.0])
+    g = rustdl.logspace(0, 1, 2, requires_grad=True)
+    assert g.requires_grad and g.is_leaf
+
+
+def test_logspace_default_and_explicit_device_on_cpu_default():
+    out = rustdl.logspace(1, 2, 2)
+    assert out.device.type == "cpu"
+    np.testing.assert_allclose(out.numpy(), [10.0, 100.0], rtol=1e-6)
+    # float64 stays exact on the CPU: 10 ** linspace(0, 1, 11)
+    d = rustdl.logspace(0, 1, 11, dtype=rustdl.float64)
+    np.testing.assert_allclose(d.numpy(), np.logspace(0, 1, 11), rtol=1e-14)
+
+
+def test_logspace_to_an_explicit_gpu_device():
+    need_gpu()
+    out = rustdl.logspace(0, 2, 3, device="gpu")
+    assert out.device.type == "gpu"
+    np.testing.assert_allclose(out.cpu().numpy(), [1.0, 10.0, 100.0], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- 3. autocast state
+
+
+def test_autocast_state_defaults():
+    assert rustdl.is_autocast_enabled() is False
+    assert rustdl.is_autocast_enabled("cpu") is False
+    assert rustdl.is_autocast_enabled("cuda") is False
+    assert rustdl.is_autocast_cpu_enabled() is False
+    # float16 / bfloat16 are float32 in rustdl (no 16-bit storage)
+    assert rustdl.get_autocast_dtype("cuda") == rustdl.float32
+    assert rustdl.get_autocast_dtype("cpu") == rustdl.float32
+    assert rustdl.get_autocast_gpu_dtype() == rustdl.float32
+    assert rustdl.get_autocast_cpu_dtype() == rustdl.float32
+    assert rustdl.is_autocast_cache_enabled() is True
+    with pytest.raises(RuntimeError):
+        rustdl.is_autocast_enabled("foo")
+    with pytest.raises(RuntimeError):
+        rustdl.get_autocast_dtype("foo")
+    with pytest.raises(RuntimeError):
+        rustdl.amp.is_autocast_available("foo")
+    assert rustdl.amp.is_autocast_available("cuda")
+
+
+def test_autocast_regions_set_and_restore_the_flags():
+    with rustdl.autocast("cpu"):
+        assert rustdl.is_autocast_enabled("cpu") and rustdl.is_autocast_cpu_enabled()
+        assert not rustdl.is_autocast_enabled()  # the no-argument form asks about cuda
+        with rustdl.autocast("cpu", enabled=False):
+            assert not rustdl.is_autocast_enabled("cpu")
+        assert rustdl.is_autocast_enabled("cpu")
+        with rustdl.autocast("cuda", dtype="marker", cache_enabled=False):
+            assert rustdl.is_autocast_enabled() and rustdl.is_autocast_enabled("cuda")
+            assert rustdl.get_autocast_dtype("cuda") == "marker"
+            assert rustdl.is_autocast_cache_enabled() is False
+        assert rustdl.get_autocast_dtype("cuda") == rustdl.float32
+        assert rustdl.is_autocast_cache_enabled() is True
+        assert not rustdl.is_autocast_enabled("cuda")
+    assert not rustdl.is_autocast_enabled("cpu")
+    # the GPU is "cuda" to autocast
+    with rustdl.autocast("gpu"):
+        assert rustdl.is_autocast_enabled("cuda")
+    # an exception inside still restores
+    with pytest.raises(ValueError):
+        with rustdl.autocast("cuda"):
+            raise ValueError("boom")
+    assert not rustdl.is_autocast_enabled("cuda")
+
+
+def test_autocast_decorator_and_setters():
+    @rustdl.autocast("cuda")
+    def inside():
+        return rustdl.is_autocast_enabled("cuda")
+
+    assert inside() and inside()
+    assert not rustdl.is_autocast_enabled("cuda")
+    rustdl.set_autocast_enabled("cpu", True)
+    try:
+        assert rustdl.is_autocast_enabled("cpu")
+    finally:
+        rustdl.set_autocast_enabled("cpu", False)
+    assert not rustdl.is_autocast_enabled("cpu")
+    rustdl.set_autocast_enabled(True)  # the legacy one-argument form is cuda
+    try:
+        assert rustdl.is_autocast_enabled()
+    finally:
+        rustdl.set_autocast_enabled(False)
+    rustdl.set_autocast_cpu_enabled(True)
+    assert rustdl.is_autocast_enabled("cpu")
+    rustdl.set_autocast_cpu_enabled(False)
+    rustdl.set_autocast_dtype("cpu", rustdl.float64)
+    try:
+        assert rustdl.get_autocast_dtype("cpu") == rustdl.float64
+    finally:
+        rustdl.set_autocast_dtype("cpu", rustdl.float32)
+    # computation still in float32 inside a region
+    with rustdl.autocast("cpu"):
+        y = rustdl.ones(2, 2) @ rustdl.ones(2, 2)
+    assert y.dtype == rustdl.float32
+    np.testing.assert_array_equal(y.numpy(), np.full((2, 2), 2.0))
+
+
+def test_autocast_flags_are_per_thread():
+    seen = []
+    with rustdl.autocast("cuda"):
+        th = threading.Thread(target=lambda: seen.append(rustdl.is_autocast_enabled("cuda")))
+        th.start()
+        th.join()
+        assert rustdl.is_autocast_enabled("cuda")
+    assert seen == [False]
+
+
+# ---------------------------------------------------------------- 4. is_inference
+
+
+def test_is_inference_is_false_for_rustdl_tensors():
+    # rustdl has no inference tensors: inference_mode only stops gradient recording, and a
+    # tensor made inside it is an ordinary tensor that later autograd may use
+    assert rustdl.ones(2).is_inference() is False
+    with rustdl.inference_mode():
+        made = rustdl.ones(2) * 2
+        assert rustdl.is_inference_mode_enabled()
+    assert made.is_inference() is False
+    w = rustdl.ones(2, requires_grad=True)
+    (w * made).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0])
+
+
+# ---------------------------------------------------------------- 5. grid_sample nearest
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_nearest_gives_grid_a_zero_gradient(device, align):
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    ga = rng.uniform(-0.9, 0.9, (2, 3, 2, 2)).astype(np.float32)
+    x = t(xa, device=device).requires_grad_()
+    g = t(ga, device=device).requires_grad_()
+    out = F.grid_sample(x, g, mode="nearest", align_corners=align)
+    # the nearest pixel by hand
+    h, w = 4, 5
+
+    def unnorm(v, size):
+        return (v + 1) / 2 * (size - 1) if align else ((v + 1) * size - 1) / 2
+
+    ix = np.rint(unnorm(ga[..., 0], w)).astype(int)
+    iy = np.rint(unnorm(ga[..., 1], h)).astype(int)
+    want = np.stack([xa[b][:, iy[b], ix[b]] for b in range(2)])
+    np.testing.assert_array_equal(out.detach().cpu().numpy(), want)
+    out.sum().backward()
+    assert g.grad is not None
+    assert tuple(g.grad.shape) == ga.shape
+    np.testing.assert_array_equal(g.grad.cpu().numpy(), np.zeros_like(ga))
+    # input's gradient: how often each pixel was picked
+    counts = np.zeros_like(xa)
+    for b in range(2):
+        np.add.at(counts[b], (slice(None), iy[b], ix[b]), 1.0)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), counts)
+
+
+# ---------------------------------------------------------------- 8. bit shifts
+
+
+def _np_shift(a, n, left):
+    a, n = np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(n, np.int64))
+    out = np.empty(a.shape, np.int64)
+    for i, (x, s) in enumerate(zip(a.ravel(), n.ravel())):
+        x, s = int(x), int(s)
+        if left:
+            v = (x << s) % (1 << 64) if 0 <= s < 64 else 0
+            out.ravel()[i] = v - (1 << 64) if v >= 1 << 63 else v
+        else:
+            out.ravel()[i] = x >> s if 0 <= s < 64 else (-1 if x < 0 else 0)
+    return out
+
+
+SHIFT_VALUES = [1, -7, 5, 2**62, -(2**63), 0, 12345]
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 62, 63, 64, 65, -1, -64])
+def test_shift_by_a_python_int(n):
+    x = t(np.array(SHIFT_VALUES, np.int64))
+    np.testing.assert_array_equal((x << n).numpy(), _np_shift(SHIFT_VALUES, n, True))
+    np.testing.assert_array_equal((x >> n).numpy(), _np_shift(SHIFT_VALUES, n, False))
+    assert (x << n).dtype == rustdl.int64
+
+
+@pytest.mark.parametrize("n", [0, 2, 9, 64, -1])
+def test_shift_on_the_gpu_keeps_the_device(n):
+    need_gpu()
+    vals = [1, -7, 5, -(2**20), 0, 1234]  # the GPU's int64 holds 32-bit values
+    x = t(np.array(vals, np.int64), device="gpu")
+    left, right = x << n, x >> n
+    assert left.device.type == "gpu" and right.device.type == "gpu"
+    np.testing.assert_array_equal(left.cpu().numpy(), _np_shift(vals, n, True))
+    np.testing.assert_array_equal(right.cpu().numpy(), _np_shift(vals, n, False))
+
+
+def test_shift_tensor_operands_functional_and_reflected(device):
+    a = t(np.array([[1, -8, 3]], np.int64), device=device)
+    s = t(np.array([[0], [1], [4]], np.int64), device=device)
+    np.testing.assert_array_equal(
+        rustdl.bitwise_left_shift(a, s).cpu().numpy(), _np_shift([[1, -8, 3]], s.cpu().numpy(), True)
+    )
+    np.testing.assert_array_equal(
+        a.bitwise_right_shift(s).cpu().numpy(), _np_shift([[1, -8, 3]], s.cpu().numpy(), False)
+    )
+    k = t(np.array([1, 2], np.int64), device=device)
+    assert (3 << k).cpu().tolist() == [6, 12]
+    assert (1024 >> k).cpu().tolist() == [512, 256]
+    assert rustdl.bitwise_left_shift(3, k).cpu().tolist() == [6, 12]
+    assert (t(np.array(5, np.int64)) << t(np.array([1, 2], np.int64))).tolist() == [10, 20]
+    # bool promotes to int64
+    b = rustdl.tensor([True, False]) << 1
+    assert b.dtype == rustdl.int64 and b.tolist() == [2, 0]
+
+
+def test_shift_in_place(device):
+    y = t(np.array([1, 2, -3], np.int64), device=device)
+    same = y
+    y <<= 2
+    assert y is same and y.cpu().tolist() == [4, 8, -12]
+    y >>= 3
+    assert y is same and y.cpu().tolist() == [0, 1, -2]
+    assert y.bitwise_left_shift_(1) is y and y.cpu().tolist() == [0, 2, -4]
+    assert y.bitwise_right_shift_(1) is y and y.cpu().tolist() == [0, 1, -2]
+
+
+def test_shift_rejects_floats_as_pytorch():
+    with pytest.raises(NotImplementedError):
+        rustdl.tensor([1.5]) << 1
+    with pytest.raises(NotImplementedError):
+        rustdl.tensor([1]) >> 1.5
+    with pytest.raises(NotImplementedError):
+        rustdl.tensor([1]) << rustdl.tensor([1.0])
+    with pytest.raises(NotImplementedError):
+        2.0 << rustdl.tensor([1])
+    with pytest.raises(TypeError):
+        rustdl.tensor([1]) << "a"
