@@ -16,7 +16,8 @@ from rustdl import nn
 
 
 def t(a, **kw):
-    return rustdl.tensor(np.asarray(a), **kw)
+    a = np.asarray(a)
+    return rustdl.tensor(a.astype(np.float32) if a.dtype == np.float64 else a, **kw)
 
 
 # ---------------------------------------------------------------- 1. Variable
@@ -320,3 +321,136 @@ def test_shift_rejects_floats_as_pytorch():
         2.0 << rustdl.tensor([1])
     with pytest.raises(TypeError):
         rustdl.tensor([1]) << "a"
+
+
+# ---------------------------------------------------------------- 6. backward pre hooks
+
+
+def _linear_12():
+    lin = nn.Linear(2, 1)
+    with rustdl.no_grad():
+        lin.weight.copy_(t([[1.0, 2.0]]))
+        lin.bias.zero_()
+    return lin
+
+
+def test_full_backward_pre_hook_sees_and_replaces_grad_output():
+    lin = _linear_12()
+    seen = []
+
+    def pre(module, grad_output):
+        assert module is lin and isinstance(grad_output, tuple)
+        seen.append(("pre", grad_output[0].tolist()))
+        return (grad_output[0] * 10,)
+
+    def full(module, grad_input, grad_output):
+        seen.append(("full", grad_input[0].tolist(), grad_output[0].tolist()))
+
+    handle = lin.register_full_backward_pre_hook(pre)
+    lin.register_full_backward_hook(full)
+    x = rustdl.ones(1, 2, requires_grad=True)
+    lin(x).sum().backward()
+    # d(sum)/d(out) = 1, scaled to 10; d out / d x = w = [1, 2]; d out / d w = x = [1, 1]
+    assert seen == [("pre", [[1.0]]), ("full", [[10.0, 20.0]], [[10.0]])]
+    np.testing.assert_array_equal(x.grad.numpy(), [[10.0, 20.0]])
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), [[10.0, 10.0]])
+    np.testing.assert_array_equal(lin.bias.grad.numpy(), [10.0])
+    handle.remove()
+    seen.clear()
+    x.grad = None
+    lin(x).sum().backward()
+    assert seen == [("full", [[1.0, 2.0]], [[1.0]])]
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 2.0]])
+
+
+def test_full_backward_pre_hook_alone_with_an_input_that_needs_no_grad():
+    lin = _linear_12()
+    calls = []
+    with lin.register_full_backward_pre_hook(lambda m, go: calls.append(go[0].tolist())):
+        (lin(t([[3.0, 4.0]])) * 2).sum().backward()
+    assert calls == [[[2.0]]]
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), [[6.0, 8.0]])
+    # the with block removed it
+    lin.zero_grad()
+    lin(t([[3.0, 4.0]])).sum().backward()
+    assert len(calls) == 1
+    # prepend puts a hook first; hooks chain
+    order = []
+    lin.register_full_backward_pre_hook(lambda m, go: order.append("a") or (go[0] + 1,))
+    lin.register_full_backward_pre_hook(lambda m, go: order.append("b") or (go[0] * 3,), prepend=True)
+    lin.zero_grad()
+    lin(t([[1.0, 1.0]])).sum().backward()
+    assert order == ["b", "a"]
+    np.testing.assert_array_equal(lin.bias.grad.numpy(), [4.0])  # (1 * 3) + 1
+
+
+def test_full_backward_pre_hook_wrong_count_raises():
+    lin = _linear_12()
+    lin.register_full_backward_pre_hook(lambda m, go: (go[0], go[0]))
+    with pytest.raises(RuntimeError, match="invalid number of grad_output"):
+        lin(rustdl.ones(1, 2)).sum().backward()
+
+
+# ---------------------------------------------------------------- 7. containers and Module helpers
+
+
+def test_modulelist_add_returns_a_new_list_of_the_same_modules():
+    l1, relu, tanh = nn.Linear(1, 1), nn.ReLU(), nn.Tanh()
+    a, b = nn.ModuleList([l1]), nn.ModuleList([relu])
+    c = a + b
+    assert isinstance(c, nn.ModuleList) and c is not a and c is not b
+    assert list(c) == [l1, relu] and c[0] is l1
+    assert len(a) == 1 and len(b) == 1
+    d = a + [tanh]
+    assert list(d) == [l1, tanh]
+    assert [n for n, _ in c.named_parameters()] == ["0.weight", "0.bias"]
+
+
+def test_module_type_casts_parameters_and_buffers():
+    m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    p = m[0].weight
+    assert m.type(rustdl.float64) is m
+    assert m[0].weight is p and p.dtype == rustdl.float64
+    assert m[1].running_mean.dtype == rustdl.float64
+    assert m[1].num_batches_tracked.dtype == rustdl.float64  # PyTorch casts every tensor
+    m.type(rustdl.float32)
+    assert p.dtype == rustdl.float32
+    m.type("torch.DoubleTensor")
+    assert p.dtype == rustdl.float64
+
+
+def test_set_submodule():
+    m = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()))
+    new = nn.Tanh()
+    m.set_submodule("1.0", new)
+    assert m[1][0] is new
+    m.set_submodule("1.extra", nn.Identity())  # a new child of an existing parent
+    assert isinstance(m[1].extra, nn.Identity)
+    with pytest.raises(AttributeError):
+        m.set_submodule("1.missing", nn.Identity(), strict=True)
+    with pytest.raises(AttributeError):
+        m.set_submodule("nope.x", nn.Identity())
+    with pytest.raises(AttributeError):
+        m.set_submodule("0.weight", nn.Identity())  # a parameter, not a module
+    with pytest.raises(ValueError):
+        m.set_submodule("", nn.Identity())
+    with pytest.raises(ValueError):
+        m.set_submodule("0", "not a module")
+    x = t([[1.0, -2.0]])
+    np.testing.assert_allclose(m(x).detach().numpy(), np.tanh(m[0](x).detach().numpy()), rtol=1e-6)
+
+
+def test_to_empty_keeps_shapes_dtypes_and_parameter_objects(device):
+    m = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    w = m[0].weight
+    assert m.to_empty(device=device) is m
+    assert m[0].weight is w and isinstance(w, nn.Parameter) and w.requires_grad
+    assert tuple(w.shape) == (2, 3) and w.device.type == device
+    assert m[1].running_var.device.type == device and tuple(m[1].running_var.shape) == (2,)
+    assert m[1].num_batches_tracked.dtype == rustdl.int64
+    # recurse=False: only the module's own tensors move
+    outer = nn.Linear(1, 1)
+    outer.inner = nn.Linear(1, 1)
+    inner_w = outer.inner.weight.detach().clone()
+    outer.to_empty(device="cpu", recurse=False)
+    np.testing.assert_array_equal(outer.inner.weight.detach().numpy(), inner_w.numpy())

@@ -150,6 +150,14 @@ class ModuleList(Module):
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        """A new ModuleList of this list's modules followed by ``other``'s (the same module
+        objects, not copies); both operands are left unchanged."""
+        combined = ModuleList()
+        for m in list(self) + list(other):
+            combined.append(m)
+        return combined
+
     def append(self, module: Module) -> ModuleList:
         """Appends ``module`` at the end."""
         self.add_module(str(len(self)), module)

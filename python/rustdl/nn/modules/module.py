@@ -111,7 +111,12 @@ class Module:
         if _profile_call is not None:  # rustdl.profiler is recording: time this call
             return _profile_call(self, args, kwargs)
         d = self.__dict__
-        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+        if (
+            d.get("_forward_pre_hooks")
+            or d.get("_forward_hooks")
+            or d.get("_backward_hooks")
+            or d.get("_backward_pre_hooks")
+        ):
             return _call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -161,6 +166,13 @@ class Module:
         return _add_hook(self._hook_dict("_backward_hooks"), hook, prepend)
 
     register_backward_hook = register_full_backward_hook
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_output)`` runs when the gradients with respect to the module's
+        outputs are computed, before the module's own backward; a non-``None`` result (a tuple
+        like ``grad_output``) replaces them for the rest of the backward pass. Returns a
+        removable handle."""
+        return _add_hook(self._hook_dict("_backward_pre_hooks"), hook, prepend)
 
     # ---------- registration ----------
 
@@ -370,6 +382,27 @@ class Module:
             mod = child
         return mod
 
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Puts ``module`` at the dotted path ``target``, as ``torch.nn.Module.set_submodule``:
+        replaces an existing submodule or (unless ``strict``) adds one to an existing parent.
+
+        Raises:
+            ValueError: ``target`` is empty or ``module`` is not a Module.
+            AttributeError: a parent on the path is missing, the attribute exists but is not a
+                Module, or (``strict``) there is no submodule to replace.
+        """
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
     def _get_named(self, target: str, table: str, what: str):
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
@@ -423,9 +456,10 @@ class Module:
 
     # ---------- device and dtype ----------
 
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
-        """Replaces every parameter and buffer ``t`` by ``fn(t)`` when that gives a new tensor."""
-        for m in self.modules():
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Module:
+        """Replaces every parameter and buffer ``t`` by ``fn(t)`` when that gives a new tensor
+        (only this module's own with ``recurse=False``)."""
+        for m in self.modules() if recurse else (self,):
             for p in m._parameters.values():
                 if p is None:
                     continue
@@ -480,6 +514,18 @@ class Module:
                 if b is not None:
                     b.share_memory_()
         return self
+
+    def type(self, dst_type: Any) -> Module:
+        """Casts every parameter and buffer (integer buffers too) with ``Tensor.type(dst_type)``
+        (a dtype or a name such as ``"torch.DoubleTensor"``), in place; returns the module."""
+        return self._apply(lambda t: t.type(dst_type))
+
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Replaces every parameter and buffer by an uninitialised tensor of the same shape and
+        dtype on ``device`` (``empty_like``: rustdl's is zero-filled), as PyTorch's
+        ``to_empty`` after building on the meta device; ``recurse=False`` only this module's
+        own. Parameters stay the same objects. Returns the module."""
+        return self._apply(lambda t: _rustdl.empty_like(t, device=device), recurse=recurse)
 
     def cpu(self) -> Module:
         """Moves every parameter and buffer to the CPU."""
@@ -685,10 +731,12 @@ def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
     backward_hooks = d.get("_backward_hooks")
+    backward_pre_hooks = d.get("_backward_pre_hooks")
     state = None
-    if backward_hooks:
-        state = _BackwardHookState(module, backward_hooks)
-        args = state.wrap_inputs(args)
+    if backward_hooks or backward_pre_hooks:
+        state = _BackwardHookState(module, backward_hooks or OrderedDict(), backward_pre_hooks)
+        if backward_hooks:
+            args = state.wrap_inputs(args)
     out = module.forward(*args, **kwargs)
     with_kwargs_ids = d.get("_forward_hooks_with_kwargs") or ()
     for hook_id, hook in list((d.get("_forward_hooks") or {}).items()):
@@ -704,11 +752,25 @@ class _BackwardHookState:
     """One call's full backward hooks: identity functions on the tensor inputs and outputs; the
     outputs' backward records ``grad_output``, the inputs' calls the hooks with ``grad_input``."""
 
-    def __init__(self, module: Module, hooks: OrderedDict) -> None:
+    def __init__(self, module: Module, hooks: OrderedDict, pre_hooks: OrderedDict | None = None) -> None:
         self.module, self.hooks = module, hooks
+        self.pre_hooks = pre_hooks
         self.grad_output = None
         self.n_inputs = 0
         self.inputs_need_grad = False
+
+    def call_pre_hooks(self, grad_output: tuple) -> tuple:
+        for hook in list((self.pre_hooks or {}).values()):
+            res = hook(self.module, grad_output)
+            if res is not None:
+                res = tuple(res) if isinstance(res, (list, tuple)) else (res,)
+                if len(res) != len(grad_output):
+                    raise RuntimeError(
+                        f"Backward pre hook returned an invalid number of grad_output, got {len(res)}, "
+                        f"but expected {len(grad_output)}"
+                    )
+                grad_output = res
+        return grad_output
 
     def call_hooks(self, grad_input: tuple) -> tuple:
         for hook in list(self.hooks.values()):
@@ -766,8 +828,9 @@ class _BackwardHookState:
 
             @staticmethod
             def backward(ctx, *grads):
+                grads = state.call_pre_hooks(tuple(grads))
                 state.grad_output = grads
-                if not state.inputs_need_grad:
+                if state.hooks and not state.inputs_need_grad:
                     state.call_hooks((None,) * state.n_inputs)
                 return grads if len(grads) > 1 else grads[0]
 
