@@ -5,6 +5,7 @@ grid gradient, bit shifts.
 Expected values come from numpy, closed-form math or hand computation, never from rustdl.
 """
 
+import math
 import threading
 
 import numpy as np
@@ -454,3 +455,113 @@ def test_to_empty_keeps_shapes_dtypes_and_parameter_objects(device):
     inner_w = outer.inner.weight.detach().clone()
     outer.to_empty(device="cpu", recurse=False)
     np.testing.assert_array_equal(outer.inner.weight.detach().numpy(), inner_w.numpy())
+
+
+# ---------------------------------------------------------------- 9. nn.utils norms and fusion
+
+
+def test_get_total_norm_matches_numpy():
+    a = np.array([3.0, -4.0], np.float32)
+    b = np.array([[-2.0, 1.0], [0.5, 0.0]], np.float32)
+    flat = np.concatenate([a, b.ravel()])
+    for p in (2.0, 1.0, 3.0, math.inf):
+        got = nn.utils.get_total_norm([t(a), None, t(b)], norm_type=p)
+        assert got.dim() == 0
+        np.testing.assert_allclose(float(got), np.linalg.norm(flat, ord=p), rtol=1e-6)
+    np.testing.assert_allclose(float(nn.utils.get_total_norm([t(a), t(b)], -math.inf)), 0.0)
+    np.testing.assert_allclose(float(nn.utils.get_total_norm(t(a))), 5.0)
+    assert float(nn.utils.get_total_norm([])) == 0.0
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.get_total_norm([t([1.0, np.inf])], error_if_nonfinite=True)
+    assert math.isinf(float(nn.utils.get_total_norm([t([1.0, np.inf])], foreach=True)))
+
+
+def test_clip_grads_with_norm_scales_by_max_over_total():
+    p1 = nn.Parameter(t([0.0, 0.0]))
+    p2 = nn.Parameter(t([0.0]))
+    p3 = nn.Parameter(t([1.0]))  # no grad: skipped
+    p1.grad, p2.grad = t([3.0, 4.0]), t([12.0])
+    total = nn.utils.get_total_norm([p.grad for p in (p1, p2, p3) if p.grad is not None])
+    np.testing.assert_allclose(float(total), 13.0, rtol=1e-6)
+    assert nn.utils.clip_grads_with_norm_([p1, p2, p3], 1.0, total) is None
+    coef = 1.0 / (13.0 + 1e-6)
+    np.testing.assert_allclose(p1.grad.numpy(), [3.0 * coef, 4.0 * coef], rtol=1e-6)
+    np.testing.assert_allclose(p2.grad.numpy(), [12.0 * coef], rtol=1e-6)
+    assert p3.grad is None
+    # below max_norm: unchanged (the coefficient is clamped at 1); a float total works too
+    p1.grad = t([0.3, 0.4])
+    nn.utils.clip_grads_with_norm_(p1, 10.0, 0.5, foreach=False)
+    np.testing.assert_allclose(p1.grad.numpy(), [0.3, 0.4], rtol=1e-6)
+
+
+def _np_conv2d(x, w, b):
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    out = np.zeros((n, o, h - kh + 1, wd - kw + 1))
+    for i in range(h - kh + 1):
+        for j in range(wd - kw + 1):
+            out[:, :, i, j] = np.einsum("nchw,ochw->no", x[:, :, i : i + kh, j : j + kw], w)
+    return out + b.reshape(1, -1, 1, 1)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fuse_conv_bn_eval_matches_conv_then_bn_by_hand(bias):
+    rng = np.random.default_rng(1)
+    conv = nn.Conv2d(2, 3, 3, bias=bias)
+    bn = nn.BatchNorm2d(3, eps=1e-3)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    cb = rng.standard_normal(3).astype(np.float32) if bias else np.zeros(3, np.float32)
+    rm, rv = rng.standard_normal(3).astype(np.float32), rng.uniform(0.5, 2, 3).astype(np.float32)
+    gamma, beta = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    with rustdl.no_grad():
+        conv.weight.copy_(t(w))
+        if bias:
+            conv.bias.copy_(t(cb))
+        bn.running_mean.copy_(t(rm))
+        bn.running_var.copy_(t(rv))
+        bn.weight.copy_(t(gamma))
+        bn.bias.copy_(t(beta))
+    with pytest.raises(AssertionError):
+        nn.utils.fuse_conv_bn_eval(conv, bn)  # training mode
+    conv.eval()
+    bn.eval()
+    fused = nn.utils.fuse_conv_bn_eval(conv, bn)
+    assert fused is not conv and isinstance(fused, nn.Conv2d)
+    assert fused.weight.requires_grad and fused.bias.requires_grad == bias
+    np.testing.assert_array_equal(conv.weight.detach().numpy(), w)  # the original is unchanged
+    scale = gamma / np.sqrt(rv + 1e-3)
+    np.testing.assert_allclose(fused.weight.detach().numpy(), w * scale[:, None, None, None], rtol=1e-5)
+    np.testing.assert_allclose(fused.bias.detach().numpy(), (cb - rm) * scale + beta, rtol=1e-5, atol=1e-6)
+    x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    want = (_np_conv2d(x, w, cb) - rm.reshape(1, -1, 1, 1)) * scale.reshape(1, -1, 1, 1) + beta.reshape(
+        1, -1, 1, 1
+    )
+    np.testing.assert_allclose(fused(t(x)).detach().numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_fuse_conv_bn_weights_transpose_and_missing_affine():
+    w = np.arange(12, dtype=np.float32).reshape(2, 3, 2)  # ConvTranspose1d: (in, out, k)
+    rm, rv = np.array([1.0, 2.0, 3.0], np.float32), np.array([4.0, 9.0, 16.0], np.float32)
+    fw, fb = nn.utils.fuse_conv_bn_weights(t(w), None, t(rm), t(rv), 0.0, None, None, transpose=True)
+    assert isinstance(fw, nn.Parameter) and isinstance(fb, nn.Parameter)
+    np.testing.assert_allclose(fw.detach().numpy(), w / np.sqrt(rv)[None, :, None], rtol=1e-6)
+    np.testing.assert_allclose(fb.detach().numpy(), -rm / np.sqrt(rv), rtol=1e-6)
+    assert not fb.requires_grad
+
+
+def test_fuse_linear_bn_eval_by_hand():
+    lin = nn.Linear(2, 2).eval()
+    bn = nn.BatchNorm1d(2, eps=0.0).eval()
+    with rustdl.no_grad():
+        lin.weight.copy_(t([[1.0, 2.0], [3.0, 4.0]]))
+        lin.bias.copy_(t([1.0, -1.0]))
+        bn.running_mean.copy_(t([0.5, 1.0]))
+        bn.running_var.copy_(t([4.0, 0.25]))
+        bn.weight.copy_(t([2.0, 1.0]))
+        bn.bias.copy_(t([0.0, 3.0]))
+    fused = nn.utils.fuse_linear_bn_eval(lin, bn)
+    # scale = gamma / sqrt(var) = [1, 2]
+    np.testing.assert_allclose(fused.weight.detach().numpy(), [[1.0, 2.0], [6.0, 8.0]])
+    np.testing.assert_allclose(fused.bias.detach().numpy(), [0.5, -1.0])
+    x = t([[1.0, 1.0]])
+    np.testing.assert_allclose(fused(x).detach().numpy(), [[3.5, 13.0]])

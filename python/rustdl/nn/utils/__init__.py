@@ -12,7 +12,14 @@ from ...autograd import no_grad
 from . import rnn, stateless  # noqa: F401
 from .weight_norm import remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
 
-_LAZY = ("parametrize", "parametrizations", "prune")
+_LAZY_NAMES = {
+    "fuse_conv_bn_eval": "fusion",
+    "fuse_conv_bn_weights": "fusion",
+    "fuse_linear_bn_eval": "fusion",
+    "fuse_linear_bn_weights": "fusion",
+}
+
+_LAZY = ("parametrize", "parametrizations", "prune", "fusion")
 
 
 def __getattr__(name: str):
@@ -21,6 +28,10 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
 
 
@@ -83,6 +94,67 @@ def clip_grad_norm_(
         for g in grads:
             g.mul_(coef.to(g.device, g.dtype))
     return total
+
+
+def get_total_norm(
+    tensors: Tensor | Iterable[Tensor],
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """The ``norm_type``-norm of ``tensors`` taken together (as if concatenated into one
+    vector), as ``torch.nn.utils.get_total_norm``: usually the gradients, ``[p.grad for p in
+    params]``; ``None`` entries are skipped. ``inf`` gives the largest absolute value.
+
+    Args:
+        tensors: a tensor or tensors.
+        norm_type: the p of the p-norm.
+        error_if_nonfinite: raise RuntimeError if the total is nan or inf.
+        foreach: accepted for PyTorch scripts (PyTorch's choice of kernel; same result).
+
+    Returns:
+        A 0-d tensor (on the first tensor's device; ``tensor(0.)`` for no tensors).
+    """
+    ts = [g for g in _as_list(tensors) if g is not None]
+    norm_type = float(norm_type)
+    if not ts:
+        return _rustdl.tensor(0.0)
+    dev = ts[0].device
+    with no_grad():
+        norms = _rustdl.stack([g.norm(norm_type).to(dev) for g in ts])
+        if math.isinf(norm_type):
+            total = norms.max() if norm_type > 0 else norms.min()
+        else:
+            total = norms.norm(norm_type)
+    if error_if_nonfinite:
+        value = float(total.item())
+        if math.isnan(value) or math.isinf(value):
+            raise RuntimeError(
+                f"The total norm of order {norm_type} for gradients from `parameters` is non-finite "
+                f"({value}), so it cannot be clipped. To disable this error and scale the gradients "
+                "by the non-finite norm anyway, set `error_if_nonfinite=False`"
+            )
+    return total
+
+
+def clip_grads_with_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    total_norm: Tensor | float,
+    foreach: bool | None = None,
+) -> None:
+    """Scales the gradients of ``parameters`` in place by ``min(1, max_norm / (total_norm +
+    1e-6))``, as ``torch.nn.utils.clip_grads_with_norm_``: the second half of
+    :func:`clip_grad_norm_`, with the norm computed beforehand (:func:`get_total_norm`)."""
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    if not grads:
+        return
+    if not isinstance(total_norm, Tensor):
+        total_norm = _rustdl.tensor(float(total_norm))
+    with no_grad():
+        coef = (float(max_norm) / (total_norm.detach() + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coef.to(g.device, g.dtype))
 
 
 def clip_grad_norm(
