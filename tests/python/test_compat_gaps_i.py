@@ -14,6 +14,7 @@ import rustdl
 import rustdl.nn.functional as F
 from conftest import need_gpu
 from rustdl import nn
+from rustdl.torchcompat.torchvision import ops as tv_ops  # the shim's box ops (no finder needed)
 
 
 def t(a, **kw):
@@ -565,3 +566,306 @@ def test_fuse_linear_bn_eval_by_hand():
     np.testing.assert_allclose(fused.bias.detach().numpy(), [0.5, -1.0])
     x = t([[1.0, 1.0]])
     np.testing.assert_allclose(fused(x).detach().numpy(), [[3.5, 13.0]])
+
+
+# ---------------------------------------------------------------- 10. import paths and helpers
+
+
+def test_batchnorm_base_classes_as_pytorch():
+    from rustdl.nn.modules.batchnorm import _BatchNorm, _NormBase
+    from rustdl.nn.modules.instancenorm import _InstanceNorm
+
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm):
+        m = cls(3)
+        assert isinstance(m, _BatchNorm) and isinstance(m, _NormBase)
+    for cls in (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d):
+        m = cls(3, affine=True)
+        # an instance norm is a _NormBase but not a _BatchNorm (PyTorch's hierarchy)
+        assert isinstance(m, _InstanceNorm) and isinstance(m, _NormBase) and not isinstance(m, _BatchNorm)
+    # instance norm still normalises each sample's channel by hand
+    x = np.arange(8, dtype=np.float32).reshape(1, 2, 4)
+    out = nn.InstanceNorm1d(2)(t(x)).numpy()
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    assert (
+        repr(nn.BatchNorm1d(4))
+        == "BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    )
+
+
+def test_update_bn_leaves_instance_norm_alone():
+    from rustdl.optim.swa_utils import update_bn
+
+    model = nn.Sequential(nn.BatchNorm1d(2), nn.InstanceNorm1d(2, track_running_stats=True))
+    inorm = model[1]
+    with rustdl.no_grad():
+        inorm.running_mean.fill_(5.0)
+    data = [t(np.array([[[1.0, 3.0], [2.0, 6.0]]]))]
+    update_bn(data, model)
+    np.testing.assert_allclose(model[0].running_mean.numpy(), [2.0, 4.0])
+    # not a _BatchNorm: not reset, and its momentum (0.1) kept; it saw the BatchNorm's output,
+    # whose per-channel mean is 0, so its running mean is 0.9 * 5 + 0.1 * 0
+    np.testing.assert_allclose(inorm.running_mean.numpy(), [4.5, 4.5], rtol=1e-6)
+    assert inorm.momentum == 0.1
+
+
+def test_nn_modules_utils_tuple_helpers():
+    from rustdl.nn.modules.utils import (
+        _list_with_default,
+        _ntuple,
+        _pair,
+        _quadruple,
+        _reverse_repeat_tuple,
+        _single,
+        _triple,
+    )
+
+    assert _single(3) == (3,) and _pair(3) == (3, 3) and _triple(2) == (2, 2, 2) and _quadruple(0) == (0,) * 4
+    assert _pair((1, 2)) == (1, 2) and _pair([4, 5]) == (4, 5) and _triple("ab") == ("a", "b")
+    assert _ntuple(5)(1) == (1,) * 5 and _pair.__name__ == "_pair"
+    assert _reverse_repeat_tuple((1, 2), 2) == (2, 2, 1, 1)
+    assert _list_with_default([None, 3], [8, 9, 10]) == [9, 3]
+    assert _list_with_default(7, [1, 2]) == 7
+    with pytest.raises(ValueError):
+        _list_with_default([1, 2], [1, 2])
+
+
+def test_stack_dataset_tuples_and_dicts():
+    from rustdl.data import DataLoader, StackDataset, TensorDataset
+
+    a = TensorDataset(rustdl.arange(4))
+    b = [10, 20, 30, 40]
+    ds = StackDataset(a, b)
+    assert len(ds) == 4
+    first, second = ds[2]
+    assert first[0].item() == 2 and second == 30
+    named = StackDataset(x=b, y=["a", "b", "c", "d"])
+    assert named[1] == {"x": 20, "y": "b"}
+    assert named.__getitems__([0, 3]) == [{"x": 10, "y": "a"}, {"x": 40, "y": "d"}]
+    assert StackDataset(b, b).__getitems__([1, 2]) == [(20, 20), (30, 30)]
+    batch = next(iter(DataLoader(named, batch_size=2)))
+    assert batch["x"].tolist() == [10, 20] and batch["y"] == ["a", "b"]
+    with pytest.raises(ValueError):
+        StackDataset(a, [1, 2])
+    with pytest.raises(ValueError):
+        StackDataset(a, x=b)
+    with pytest.raises(ValueError):
+        StackDataset()
+
+
+def test_sdpa_kernel_accepts_backends_and_leaves_results_unchanged():
+    from rustdl.nn.attention import SDPBackend, current_backends, sdpa_kernel
+
+    assert int(SDPBackend.MATH) == 0 and int(SDPBackend.FLASH_ATTENTION) == 1 and int(SDPBackend.ERROR) == -1
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((1, 2, 3, 4)).astype(np.float32) for _ in range(3))
+    s = q @ k.transpose(0, 1, 3, 2) / 2.0  # 1/sqrt(4)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    want = (p / p.sum(-1, keepdims=True)) @ v
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        assert current_backends() == [SDPBackend.FLASH_ATTENTION]
+        with sdpa_kernel([SDPBackend.MATH, SDPBackend.EFFICIENT_ATTENTION], set_priority=True):
+            assert current_backends() == [SDPBackend.MATH, SDPBackend.EFFICIENT_ATTENTION]
+            inner = F.scaled_dot_product_attention(t(q), t(k), t(v))
+        outer = F.scaled_dot_product_attention(t(q), t(k), t(v))
+    assert len(current_backends()) == 5
+    np.testing.assert_allclose(inner.numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outer.numpy(), inner.numpy())
+    with pytest.raises(AssertionError):
+        with sdpa_kernel("math"):
+            pass
+
+
+def test_compiler_helpers_match_eager_compile():
+    from rustdl import compiler
+
+    def f(x):
+        return x * 2
+
+    assert compiler.disable(f) is f
+    assert compiler.disable(recursive=False)(f) is f
+    assert compiler.allow_in_graph(f) is f
+    assert compiler.is_compiling() is False and compiler.is_dynamo_compiling() is False
+    assert compiler.reset() is None
+    assert rustdl.compile(f) is f and compiler.compile(f) is f
+    with compiler.set_stance("force_eager"):
+        assert f(3) == 6
+
+
+def test_benchmark_timer_measures_real_time():
+    import time
+
+    from rustdl.utils.benchmark import Measurement, Timer
+
+    m = Timer("time.sleep(0.002)", setup="import time").timeit(number=5)
+    assert isinstance(m, Measurement) and m.number_per_run == 5 and len(m.times) == 1
+    assert 0.0019 <= m.mean < 0.05 and m.median == m.mean
+    calls = []
+    m2 = Timer(lambda: time.sleep(0.001)).blocked_autorange(
+        callback=lambda n, s: calls.append((n, s)), min_run_time=0.02
+    )
+    assert sum(m2.raw_times) >= 0.02 and len(calls) == len(m2.raw_times)
+    assert all(n == m2.number_per_run for n, _ in calls)
+    assert 0.0009 <= m2.median < 0.05
+    x = rustdl.ones(4)
+    m3 = Timer("x + 1", globals={"x": x}, label="add").blocked_autorange(min_run_time=0.01)
+    assert m3.mean > 0 and "add" in repr(m3)
+    # statistics by hand on fixed raw times
+    fixed = Measurement(2, [2.0, 4.0, 6.0, 8.0])
+    assert fixed.times == [1.0, 2.0, 3.0, 4.0]
+    assert fixed.mean == 2.5 and fixed.median == 2.5 and fixed.iqr == pytest.approx(3.25 - 1.75)
+
+
+BOXES = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 40], [1, 1, 9, 9]], np.float32)
+
+
+def test_box_area_iou_giou_by_hand():
+    b = t(BOXES)
+    np.testing.assert_allclose(tv_ops.box_area(b).numpy(), [100, 100, 200, 64])
+    iou = tv_ops.box_iou(b, b).numpy()
+    # boxes 0 and 1 overlap in a 5x5 square: 25 / (100 + 100 - 25)
+    assert iou.shape == (4, 4)
+    np.testing.assert_allclose(np.diag(iou), 1.0)
+    np.testing.assert_allclose(iou[0, 1], 25 / 175, rtol=1e-6)
+    np.testing.assert_allclose(iou[0, 3], 64 / 100, rtol=1e-6)
+    assert iou[0, 2] == 0.0
+    giou = tv_ops.generalized_box_iou(b, b).numpy()
+    # 0 and 2: no overlap; enclosing box (0,0)-(30,40) = 1200, union 300 -> 0 - 900/1200
+    np.testing.assert_allclose(giou[0, 2], -900 / 1200, rtol=1e-6)
+    # 0 and 1: enclosing 15x15 = 225 -> 25/175 - (225-175)/225
+    np.testing.assert_allclose(giou[0, 1], 25 / 175 - 50 / 225, rtol=1e-6)
+    # distance IoU: centres (5,5) and (10,10), enclosing diagonal² 450
+    np.testing.assert_allclose(tv_ops.distance_box_iou(b, b).numpy()[0, 1], 25 / 175 - 50 / 450, rtol=1e-5)
+    # complete IoU of same-aspect boxes equals distance IoU (v = 0)
+    np.testing.assert_allclose(tv_ops.complete_box_iou(b, b).numpy()[0, 1], 25 / 175 - 50 / 450, rtol=1e-5)
+
+
+def test_box_iou_is_differentiable():
+    b1 = t([[0.0, 0.0, 2.0, 2.0]]).requires_grad_()
+    b2 = t([[1.0, 1.0, 3.0, 3.0]])
+    tv_ops.box_iou(b1, b2).sum().backward()
+    # iou = I / U with I = (min(x2, 3) - max(x1, 1)) * (...) = 1 and U = area1 + 4 - I = 7.
+    # d/dx2: dI = 1, dU = (y2 - y1) - 1 = 1 -> (7 - 1) / 49; d/dx1: dI = 0 (max picks 1),
+    # dU = -(y2 - y1) = -2 -> (0 + 2) / 49; y likewise
+    np.testing.assert_allclose(b1.grad.numpy(), [[2 / 49, 2 / 49, 6 / 49, 6 / 49]], rtol=1e-5)
+
+
+def test_box_convert_round_trips_by_hand():
+    b = t([[1.0, 2.0, 5.0, 10.0]])
+    np.testing.assert_allclose(tv_ops.box_convert(b, "xyxy", "xywh").numpy(), [[1, 2, 4, 8]])
+    np.testing.assert_allclose(tv_ops.box_convert(b, "xyxy", "cxcywh").numpy(), [[3, 6, 4, 8]])
+    np.testing.assert_allclose(
+        tv_ops.box_convert(t([[3.0, 6.0, 4.0, 8.0]]), "cxcywh", "xyxy").numpy(), [[1, 2, 5, 10]]
+    )
+    np.testing.assert_allclose(
+        tv_ops.box_convert(t([[1.0, 2.0, 4.0, 8.0]]), "xywh", "cxcywh").numpy(), [[3, 6, 4, 8]]
+    )
+    with pytest.raises(ValueError):
+        tv_ops.box_convert(b, "xyxy", "polar")
+
+
+def test_nms_and_batched_nms_by_hand():
+    b = t(BOXES)
+    scores = t([0.9, 0.8, 0.7, 0.95])
+    # order 3 (0.95), 0, 1, 2; iou(3, 0) = 0.64 > 0.5 drops 0; iou(3, 1) = 16/148 keeps 1
+    keep = tv_ops.nms(b, scores, 0.5)
+    assert keep.dtype == rustdl.int64 and keep.tolist() == [3, 1, 2]
+    assert tv_ops.nms(b, scores, 0.1).tolist() == [3, 2]  # iou(3, 1) = 16/148 = 0.108 > 0.1
+    assert tv_ops.nms(b, scores, 0.7).tolist() == [3, 0, 1, 2]
+    # categories: 3 and 0 in different classes never suppress each other
+    keep = tv_ops.batched_nms(b, scores, t(np.array([1, 0, 0, 0])), 0.5)
+    assert keep.tolist() == [3, 0, 1, 2]
+    keep = tv_ops.batched_nms(b, scores, t(np.array([0, 0, 1, 0])), 0.5)
+    assert keep.tolist() == [3, 1, 2]
+    empty = tv_ops.batched_nms(rustdl.zeros(0, 4), rustdl.zeros(0), rustdl.zeros(0, dtype=rustdl.int64), 0.5)
+    assert empty.tolist() == []
+
+
+def test_clip_and_remove_small_boxes_by_hand():
+    b = t([[-5.0, -1.0, 50.0, 8.0], [2.0, 3.0, 4.0, 40.0]])
+    np.testing.assert_allclose(
+        tv_ops.clip_boxes_to_image(b, (20, 30)).numpy(), [[0, 0, 30, 8], [2, 3, 4, 20]]
+    )
+    assert tv_ops.remove_small_boxes(b, 5.0).tolist() == [0]
+    assert tv_ops.remove_small_boxes(b, 1.0).tolist() == [0, 1]
+    masks = rustdl.zeros(2, 5, 6)
+    masks[0, 1:3, 2:5] = 1.0
+    masks[1, 4, 0] = 1.0
+    np.testing.assert_allclose(tv_ops.masks_to_boxes(masks).numpy(), [[2, 1, 4, 2], [0, 4, 0, 4]])
+
+
+def test_sigmoid_focal_loss_closed_form():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    y = (rng.uniform(size=(3, 4)) > 0.5).astype(np.float32)
+    p = 1 / (1 + np.exp(-x.astype(np.float64)))
+    ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    p_t = p * y + (1 - p) * (1 - y)
+    alpha_t = 0.25 * y + 0.75 * (1 - y)
+    want = alpha_t * ce * (1 - p_t) ** 2
+    xt = t(x).requires_grad_()
+    np.testing.assert_allclose(
+        tv_ops.sigmoid_focal_loss(xt, t(y)).detach().numpy(), want, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        float(tv_ops.sigmoid_focal_loss(xt, t(y), reduction="mean")), want.mean(), rtol=1e-5
+    )
+    loss = tv_ops.sigmoid_focal_loss(xt, t(y), alpha=-1, gamma=0, reduction="sum")
+    np.testing.assert_allclose(float(loss), ce.sum(), rtol=1e-5)
+    loss.backward()  # gamma 0, no alpha: plain BCE, gradient p - y
+    np.testing.assert_allclose(xt.grad.numpy(), p - y, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError):
+        tv_ops.sigmoid_focal_loss(xt, t(y), reduction="avg")
+
+
+def test_torch_import_paths_resolve_under_torchcompat(tmp_path):
+    from conftest import compat_report, run_compat
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import json
+        import torch, torch.nn as nn
+        from torch.nn.modules.batchnorm import _BatchNorm
+        from torch.nn.modules.utils import _pair, _single, _triple, _quadruple
+        import torch.types
+        from torch.types import Number, Device
+        from torch.utils.data import StackDataset
+        from torch.nn.attention import sdpa_kernel, SDPBackend
+        import torch.compiler, torch._dynamo, torch._dynamo.config
+        from torch.utils.benchmark import Timer
+        import torchvision.ops
+        from torchvision.ops import box_iou, nms
+        torch._dynamo.config.suppress_errors = True
+        with sdpa_kernel([SDPBackend.MATH]):
+            pass
+        print(json.dumps({
+            "bn": isinstance(nn.BatchNorm2d(2), _BatchNorm) and not isinstance(nn.InstanceNorm2d(2), _BatchNorm),
+            "pair": list(_pair(3)) + list(_quadruple(1)),
+            "types": torch.types.Number is Number,
+            "stack": len(StackDataset([1, 2], [3, 4])),
+            "compiler": [torch.compiler.is_compiling(), torch._dynamo.config.suppress_errors],
+            "disable": torch._dynamo.disable(len)([1]) + torch.compiler.disable(len)([1, 2]),
+            "timer": Timer("1 + 1").timeit(10).number_per_run,
+            "iou": box_iou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 0.0, 3.0, 2.0]])).tolist(),
+            "nms": torchvision.ops.nms(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([1.0]), 0.5).tolist(),
+            "autocast": [torch.is_autocast_enabled(), torch.get_autocast_dtype("cuda") == torch.float32],
+            "shift": (torch.tensor([1, 2]) << 2).tolist(),
+            "variable": torch.autograd.Variable(torch.ones(1), requires_grad=True).is_leaf,
+        }))
+        """,
+    )
+    assert compat_report(proc) == {
+        "bn": True,
+        "pair": [3, 3, 1, 1, 1, 1],
+        "types": True,
+        "stack": 2,
+        "compiler": [False, True],
+        "disable": 3,
+        "timer": 10,
+        "iou": [[pytest.approx(2.0 / 6.0)]],
+        "nms": [0],
+        "autocast": [False, True],
+        "shift": [4, 8],
+        "variable": True,
+    }

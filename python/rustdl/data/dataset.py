@@ -22,6 +22,7 @@ __all__ = [
     "ConcatDataset",
     "Dataset",
     "IterableDataset",
+    "StackDataset",
     "Subset",
     "TensorDataset",
     "random_split",
@@ -224,6 +225,58 @@ class ConcatDataset(Dataset):
         d = bisect.bisect_right(self.cumulative_sizes, index)
         start = 0 if d == 0 else int(self.cumulative_sizes[d - 1])
         return self.datasets[d][index - start]
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length side by side, as ``torch.utils.data.StackDataset``: item
+    ``i`` is ``(d1[i], d2[i], ...)`` for positional datasets or ``{"name": d[i], ...}`` for
+    keyword ones (not both).
+
+    Example:
+        >>> pairs = StackDataset(images, labels)        # pairs[0] == (images[0], labels[0])
+        >>> named = StackDataset(image=images, text=texts)  # named[0]["image"]
+    """
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError(
+                "Supported either ``tuple``- (via ``args``) or ``dict``- (via ``kwargs``) like "
+                "input/output, but both types are given."
+            )
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = list(args) if args else list(kwargs.values())
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets: tuple | dict = tuple(args) if args else dict(kwargs)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices`` (through each dataset's own ``__getitems__`` if it has one)."""
+
+        def column(d: Any) -> list:
+            if callable(getattr(d, "__getitems__", None)):
+                items = list(d.__getitems__(indices))
+                if len(items) != len(indices):
+                    raise ValueError(
+                        f"Nested dataset's output size mismatch. Expected {len(indices)}, got {len(items)}"
+                    )
+                return items
+            return [d[i] for i in indices]
+
+        if isinstance(self.datasets, dict):
+            cols = {k: column(d) for k, d in self.datasets.items()}
+            return [{k: cols[k][j] for k in cols} for j in range(len(indices))]
+        cols2 = [column(d) for d in self.datasets]
+        return [tuple(c[j] for c in cols2) for j in range(len(indices))]
 
 
 class ChainDataset(IterableDataset):

@@ -61,6 +61,9 @@ _PREFIXES: dict[str, str] = {
     "torch.jit": "rustdl.jit",
     "torch.multiprocessing": "rustdl.multiprocessing",
     "torch.version": "rustdl.torchcompat._torch_version",
+    "torch.types": "rustdl.torchcompat._torch_types",
+    "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
+    "torch.utils.benchmark": "rustdl.utils.benchmark",
     "torchvision": "rustdl.torchcompat.torchvision",
 }
 

@@ -25,8 +25,11 @@ def _affine_parameters(
         module.register_parameter("bias", None)
 
 
-class _BatchNorm(Module):
-    _dims: tuple[int, ...] = ()
+class _NormBase(Module):
+    """What batch and instance norms share, as PyTorch's ``_NormBase``: the affine parameters and
+    the running statistics. ``_BatchNorm`` (BatchNorm1d/2d/3d, SyncBatchNorm) and
+    ``_InstanceNorm`` (InstanceNorm1d/2d/3d) derive from it, and an instance norm is not a
+    ``_BatchNorm``, as in PyTorch."""
 
     def __init__(
         self,
@@ -69,6 +72,18 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    """The base class of BatchNorm1d/2d/3d and SyncBatchNorm (``torch.nn.modules.batchnorm._BatchNorm``)."""
+
+    _dims: tuple[int, ...] = ()
+
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._dims:
             raise ValueError(
@@ -94,12 +109,6 @@ class _BatchNorm(Module):
             use_batch_stats,
             factor,
             self.eps,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -286,7 +295,7 @@ class SyncBatchNorm(_BatchNorm):
         return module
 
 
-class _InstanceNorm(_BatchNorm):
+class _InstanceNorm(_NormBase):
     _spatial = 1
 
     def __init__(
