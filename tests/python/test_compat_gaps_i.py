@@ -869,3 +869,103 @@ def test_torch_import_paths_resolve_under_torchcompat(tmp_path):
         "shift": [4, 8],
         "variable": True,
     }
+
+
+# ---------------------------------------------------------------- 11. Adafactor
+
+
+def _np_adafactor(
+    params, grads_fn, steps, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, wd=0.0, maximize=False
+):
+    """Adafactor as PyTorch's documentation states it, in float64 numpy."""
+    ps = [p.astype(np.float64).copy() for p in params]
+    st = [{} for _ in ps]
+    eps1 = eps[0] if eps[0] is not None else float(np.finfo(np.float32).eps)
+    for t_ in range(1, steps + 1):
+        grads = grads_fn(ps)
+        for p, g, s in zip(ps, grads, st):
+            g = -g if maximize else g
+            beta = t_**beta2_decay
+            rho = min(lr, 1 / math.sqrt(t_))
+            alpha = max(eps[1], np.sqrt(np.mean(p * p))) * rho
+            p *= 1 - lr * wd
+            if g.ndim > 1:
+                r = s.setdefault("r", np.zeros(g.shape[:-1] + (1,)))
+                c = s.setdefault("c", np.zeros(g.shape[:-2] + (1, g.shape[-1])))
+                r += ((g * g).mean(-1, keepdims=True) - r) * beta
+                c += ((g * g).mean(-2, keepdims=True) - c) * beta
+                v = (r @ c) / np.maximum(r.mean(-2, keepdims=True), eps1)
+            else:
+                v = s.setdefault("v", np.zeros_like(g))
+                v += (g * g - v) * beta
+                v = v.copy()
+            u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+            p -= alpha / max(1.0, np.sqrt(np.mean(u * u)) / d) * u
+    return ps
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"lr": 0.05, "weight_decay": 0.1, "d": 2.0},
+        {"maximize": True, "eps": (1e-30, 1e-3), "beta2_decay": -0.5},
+    ],
+)
+def test_adafactor_matches_the_documented_update(kw):
+    rng = np.random.default_rng(5)
+    W0 = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    b0 = rng.standard_normal(4).astype(np.float32)
+    X = rng.standard_normal((5, 4)).astype(np.float32)
+
+    # loss = sum((X @ W.sum(0).T)**2)/10 + sum(X @ b)**2 / 10, with hand-derived gradients
+    def grads(ps):
+        w, b = ps
+        ws = w.sum(0)  # (3, 4)
+        gw = 2 * (X.astype(np.float64) @ ws.T).T @ X / 10  # (3, 4)
+        s = (X @ b).sum()
+        return [np.broadcast_to(gw, w.shape).copy(), 2 * s * X.sum(0) / 10]
+
+    W = nn.Parameter(t(W0))
+    b = nn.Parameter(t(b0))
+    opt = rustdl.optim.Adafactor([W, b], **kw)
+    for _ in range(4):
+        opt.zero_grad()
+        x = t(X)
+        loss = ((x @ W.sum(0).t()) ** 2).sum() / 10 + ((x @ b).sum() ** 2) / 10
+        loss.backward()
+        opt.step()
+    np_kw = {("wd" if k == "weight_decay" else k): v for k, v in kw.items()}
+    want_w, want_b = _np_adafactor([W0, b0], grads, 4, **np_kw)
+    np.testing.assert_allclose(W.detach().numpy(), want_w, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(b.detach().numpy(), want_b, rtol=2e-5, atol=2e-6)
+    state = opt.state[W]
+    assert (
+        state["step"] == 4
+        and tuple(state["row_var"].shape) == (2, 3, 1)
+        and tuple(state["col_var"].shape) == (2, 1, 4)
+    )
+    assert tuple(opt.state[b]["variance"].shape) == (4,)
+
+
+def test_adafactor_state_dict_round_trip_and_argument_checks():
+    p = nn.Parameter(t(np.ones((2, 3), np.float32)))
+    opt = rustdl.optim.Adafactor([p])
+    p.grad = t(np.full((2, 3), 0.5, np.float32))
+    opt.step()
+    q = nn.Parameter(t(np.ones((2, 3), np.float32)))
+    opt2 = rustdl.optim.Adafactor([q])
+    opt2.load_state_dict(opt.state_dict())
+    np.testing.assert_array_equal(opt2.state[q]["row_var"].numpy(), opt.state[p]["row_var"].numpy())
+    # first step by hand: rho = min(0.01, 1) = 0.01, alpha = max(1e-3, RMS(p) = 1) * 0.01;
+    # v = g² exactly (beta = 1 at t = 1), so u = sign(g) = 1 and RMS(u) = 1: p = 1 - 0.01
+    np.testing.assert_allclose(p.detach().numpy(), np.full((2, 3), 0.99), rtol=1e-6)
+    for bad in (
+        {"lr": -1.0},
+        {"beta2_decay": 0.5},
+        {"d": 0.5},
+        {"eps": (-1.0, 1e-3)},
+        {"weight_decay": -0.1},
+    ):
+        with pytest.raises(ValueError):
+            rustdl.optim.Adafactor([p], **bad)

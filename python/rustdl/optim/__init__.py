@@ -7,6 +7,7 @@ Example:
 
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
@@ -25,6 +26,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adafactor",
     "Adamax",
     "LBFGS",
     "NAdam",
