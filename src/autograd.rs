@@ -187,6 +187,9 @@ pub struct Node {
     /// `twice_differentiable`, looked up only when a backward runs with `create_graph`), 1 = yes,
     /// 2 = no (set for Python Functions)
     twice: std::sync::atomic::AtomicU8,
+    /// the name PyTorch shows for this node when the op that made it was composed of smaller
+    /// ones (`mean` as a sum and a division shows `MeanBackward0`); see `Tensor::label_grad_fn`
+    label: Mutex<Option<&'static str>>,
 }
 
 thread_local! {
@@ -231,6 +234,15 @@ impl Drop for Node {
 }
 
 impl Node {
+    /// PyTorch's name for this node, when an op set one (`Tensor::label_grad_fn`).
+    pub fn label(&self) -> Option<&'static str> {
+        *self.label.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Sets PyTorch's name for this node (an op composed of others names its result last, so
+    /// the outermost op's name stands).
+    pub(crate) fn set_label(&self, label: &'static str) {
+        *self.label.lock().unwrap_or_else(|e| e.into_inner()) = Some(label);
+    }
     /// Records `rule` for an output of `shape` computed from `inputs` (each may not need a
     /// gradient), reading `saved` in backward. `None` when nothing needs a gradient.
     pub(crate) fn record(
@@ -263,6 +275,7 @@ impl Node {
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
             twice: std::sync::atomic::AtomicU8::new(0),
+            label: Mutex::new(None),
         }))
     }
 
@@ -284,6 +297,7 @@ impl Node {
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
             twice: std::sync::atomic::AtomicU8::new(0),
+            label: Mutex::new(None),
         })
     }
 

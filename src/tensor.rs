@@ -339,6 +339,20 @@ impl Tensor {
     pub fn is_leaf(&self) -> bool {
         self.grad_fn().is_none()
     }
+    /// Names this tensor's autograd node as PyTorch would (`"NllLossBackward0"`), for an op
+    /// composed of smaller ones whose last node would otherwise show; nothing happens when the
+    /// node is one of `inputs`' own (the op made no node of its own).
+    pub fn label_grad_fn(self, label: &'static str, inputs: &[&Tensor]) -> Tensor {
+        if let Some(n) = self.grad_fn() {
+            let theirs = inputs
+                .iter()
+                .any(|t| t.grad_fn().is_some_and(|m| Arc::ptr_eq(&m, &n)));
+            if !theirs {
+                n.set_label(label);
+            }
+        }
+        self
+    }
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
         self.sync_view();
         self.0

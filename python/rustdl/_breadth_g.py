@@ -75,11 +75,17 @@ def _dim(op: str, dim: int, ndim: int) -> int:
 # ---- running extrema
 
 
+def _result(op: str, values: Tensor, indices: Tensor) -> ValuesIndices:
+    from . import return_types
+
+    return getattr(return_types, op)(values, indices)
+
+
 def _cum_extreme(op: str, input: Tensor, dim: int, accumulate) -> ValuesIndices:  # noqa: A002
     _tensor_arg(op, input)
     d = _dim(op, dim, input.dim())
     if input.dim() == 0:
-        return ValuesIndices(input.clone(), _rd.zeros((), dtype=int64, device=input.device))
+        return _result(op, input.clone(), _rd.zeros((), dtype=int64, device=input.device))
     a = _np_of(input)
     run = accumulate(a, axis=d) if a.size else a
     # the running extreme changes only where an element equals it, so its index is the last
@@ -92,7 +98,7 @@ def _cum_extreme(op: str, input: Tensor, dim: int, accumulate) -> ValuesIndices:
     pos = np.where(hit, np.arange(a.shape[d]).reshape(shape), 0)
     idx = np.maximum.accumulate(pos, axis=d) if a.size else pos.astype(np.int64)
     indices = _back(np.ascontiguousarray(idx.astype(np.int64)), input, int64)
-    return ValuesIndices(input.gather(d, indices), indices)
+    return _result(op, input.gather(d, indices), indices)
 
 
 def cummax(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002

@@ -1773,7 +1773,14 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     return input.index_select(0, it).reshape(count, r)
 
 
-ValuesIndicesResult = _rd.ValuesIndices  # the named tuple max(dim)/sort/topk return
+ValuesIndicesResult = _rd.ValuesIndices  # the base of the (values, indices) named tuples
+
+
+def _result(op, values, indices):
+    """``rustdl.return_types.<op>(values, indices)``."""
+    from . import return_types
+
+    return getattr(return_types, op)(values, indices)
 
 
 def _sorted_along(op, input, dim):  # noqa: A002
@@ -1791,7 +1798,7 @@ def _pick(op, x, d, pos, keepdim):
     i = s.indices.gather(d, pos)
     if not keepdim:
         v, i = v.squeeze(d), i.squeeze(d)
-    return ValuesIndicesResult(v, i)
+    return _result(op, v, i)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
@@ -1805,7 +1812,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
     shape[d] = 1
     pos = _rd.full(shape, k - 1, dtype=int64).to(x.device)
     r = _pick("kthvalue", x, d, pos, keepdim or scalar)
-    return ValuesIndicesResult(r.values.reshape(()), r.indices.reshape(())) if scalar else r
+    return _result("kthvalue", r.values.reshape(()), r.indices.reshape(())) if scalar else r
 
 
 def median(input, dim=None, keepdim=False):  # noqa: A002
@@ -1826,7 +1833,7 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
         raise IndexError(f"median: cannot compute the median of an empty dimension {dim}")
     r = kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
     if not x.is_floating_point():
-        return r
+        return _result("median", r.values, r.indices)
     nan = x.isnan()
     has = nan.any(d)
     first = nan.to(int64).argmax(d)
@@ -1834,8 +1841,10 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
         has, first = has.unsqueeze(d), first.unsqueeze(d)
     elif input.dim() == 0:
         has, first = has.reshape(()), first.reshape(())
-    return ValuesIndicesResult(
-        _rd.where(has, r.values.new_full((), float("nan")), r.values), _rd.where(has, first, r.indices)
+    return _result(
+        "median",
+        _rd.where(has, r.values.new_full((), float("nan")), r.values),
+        _rd.where(has, first, r.indices),
     )
 
 
@@ -1876,7 +1885,7 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
         v, pos = v.reshape(()), pos.reshape(())
     elif not keepdim:
         v, pos = v.squeeze(d), pos.squeeze(d)
-    return ValuesIndicesResult(v, pos)
+    return _result("mode", v, pos)
 
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")

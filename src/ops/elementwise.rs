@@ -217,7 +217,8 @@ impl Tensor {
             min.unwrap_or(f64::NEG_INFINITY),
             max.unwrap_or(f64::INFINITY),
         );
-        self.unary(UnaryOp::Clamp(lo, hi))
+        let out = self.unary(UnaryOp::Clamp(lo, hi))?;
+        Ok(out.label_grad_fn("ClampBackward1", &[self]))
     }
 
     /// Promotes both operands to a common dtype (true division gives float).

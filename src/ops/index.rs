@@ -326,34 +326,37 @@ impl Tensor {
 
     /// `value` where `mask` is true (broadcast), self elsewhere.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
-        ensure!(
-            mask.dtype() == DType::Bool,
-            DType,
-            "masked_fill: mask must be bool, got {}",
-            mask.dtype()
-        );
-        crate::ops::check_device("masked_fill", self, mask)?;
-        if mask
-            .layout()
-            .broadcast_to(self.shape(), "masked_fill")
-            .is_err()
-        {
-            return Err(Error::Shape(format!(
+        let out = {
+            ensure!(
+                mask.dtype() == DType::Bool,
+                DType,
+                "masked_fill: mask must be bool, got {}",
+                mask.dtype()
+            );
+            crate::ops::check_device("masked_fill", self, mask)?;
+            if mask
+                .layout()
+                .broadcast_to(self.shape(), "masked_fill")
+                .is_err()
+            {
+                return Err(Error::Shape(format!(
+                    "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+                    mask.shape(),
+                    self.shape()
+                )));
+            }
+            let v = self.scalar_like(value)?;
+            let out = Tensor::where_cond(mask, &v, self)?;
+            ensure!(
+                out.shape() == self.shape(),
+                Shape,
                 "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
                 mask.shape(),
                 self.shape()
-            )));
-        }
-        let v = self.scalar_like(value)?;
-        let out = Tensor::where_cond(mask, &v, self)?;
-        ensure!(
-            out.shape() == self.shape(),
-            Shape,
-            "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
-            mask.shape(),
-            self.shape()
-        );
-        Ok(out)
+            );
+            Ok(out)
+        }?;
+        Ok(out.label_grad_fn("MaskedFillBackward0", &[self]))
     }
 
     /// The elements where `mask` (broadcast to self's shape) is true, as a 1-D tensor.

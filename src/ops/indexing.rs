@@ -217,7 +217,10 @@ impl Tensor {
     /// `self[items]`: basic items as views, tensor items gathered (a copy).
     pub fn index(&self, items: Vec<IndexItem>) -> Result<Tensor> {
         let (x, adv) = apply(self, items)?;
-        advanced(x, adv)
+        if adv.is_empty() {
+            return Ok(x);
+        }
+        Ok(advanced(x, adv)?.label_grad_fn("IndexBackward0", &[self]))
     }
 
     /// `self[items] = v` (or `+=` with `accumulate`), in place and recorded by autograd: basic

@@ -75,7 +75,7 @@ impl Tensor {
         ignore_index: i64,
         reduction: Reduction,
     ) -> Result<Tensor> {
-        self.class_loss(
+        let out = self.class_loss(
             "nll_loss",
             target,
             weight,
@@ -83,7 +83,8 @@ impl Tensor {
             reduction,
             0.0,
             false,
-        )
+        )?;
+        Ok(out.label_grad_fn("NllLossBackward0", &[self]))
     }
 
     /// Cross entropy of logits `(N, C, ...)` with int64 class targets `(N, ...)` or class
@@ -96,41 +97,44 @@ impl Tensor {
         reduction: Reduction,
         label_smoothing: f64,
     ) -> Result<Tensor> {
-        if !(0.0..=1.0).contains(&label_smoothing) {
-            return Err(Error::Value(format!(
-                "cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
-            )));
-        }
-        if target.dtype().is_float() {
-            same_shape("cross_entropy", self, target)?;
-            check_float("cross_entropy", self)?;
-            let logp = self.softmax_dim(1, true)?;
-            let c = self.shape()[1] as f64;
-            let t = if label_smoothing > 0.0 {
-                target
-                    .mul_scalar(1.0 - label_smoothing)?
-                    .add_scalar(label_smoothing / c)?
-            } else {
-                target.clone()
-            };
-            let mut prod = logp.mul(&t)?;
-            if let Some(w) = weight {
-                let mut ws = vec![1usize; self.ndim()];
-                ws[1] = self.shape()[1];
-                prod = prod.mul(&w.reshape(&ws)?)?;
+        let out = {
+            if !(0.0..=1.0).contains(&label_smoothing) {
+                return Err(Error::Value(format!(
+                    "cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+                )));
             }
-            let per = prod.sum(&[1], false)?.neg()?;
-            return reduction.apply(&per);
-        }
-        self.class_loss(
-            "cross_entropy",
-            target,
-            weight,
-            ignore_index,
-            reduction,
-            label_smoothing,
-            true,
-        )
+            if target.dtype().is_float() {
+                same_shape("cross_entropy", self, target)?;
+                check_float("cross_entropy", self)?;
+                let logp = self.softmax_dim(1, true)?;
+                let c = self.shape()[1] as f64;
+                let t = if label_smoothing > 0.0 {
+                    target
+                        .mul_scalar(1.0 - label_smoothing)?
+                        .add_scalar(label_smoothing / c)?
+                } else {
+                    target.clone()
+                };
+                let mut prod = logp.mul(&t)?;
+                if let Some(w) = weight {
+                    let mut ws = vec![1usize; self.ndim()];
+                    ws[1] = self.shape()[1];
+                    prod = prod.mul(&w.reshape(&ws)?)?;
+                }
+                let per = prod.sum(&[1], false)?.neg()?;
+                return reduction.apply(&per);
+            }
+            self.class_loss(
+                "cross_entropy",
+                target,
+                weight,
+                ignore_index,
+                reduction,
+                label_smoothing,
+                true,
+            )
+        }?;
+        Ok(out.label_grad_fn("NllLossBackward0", &[self]))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -273,14 +277,29 @@ impl Tensor {
 
     /// Mean squared error.
     pub fn mse_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
-        same_shape("mse_loss", self, target)?;
-        reduction.apply(&self.sub(target)?.unary(UnaryOp::Square)?)
+        let out = {
+            same_shape("mse_loss", self, target)?;
+            reduction.apply(&self.sub(target)?.unary(UnaryOp::Square)?)
+        }?;
+        Ok(out.label_grad_fn("MseLossBackward0", &[self]))
     }
 
     /// Mean absolute error.
     pub fn l1_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
-        same_shape("l1_loss", self, target)?;
-        reduction.apply(&self.sub(target)?.abs()?)
+        let out = {
+            same_shape("l1_loss", self, target)?;
+            reduction.apply(&self.sub(target)?.abs()?)
+        }?;
+        Ok(out.label_grad_fn(
+            if reduction == Reduction::Mean {
+                "MeanBackward0"
+            } else if reduction == Reduction::Sum {
+                "SumBackward0"
+            } else {
+                "AbsBackward0"
+            },
+            &[self],
+        ))
     }
 
     /// Smooth L1: `0.5 d²/β` below β, `|d| - β/2` above.
@@ -290,27 +309,33 @@ impl Tensor {
         reduction: Reduction,
         beta: f64,
     ) -> Result<Tensor> {
-        same_shape("smooth_l1_loss", self, target)?;
-        let d = self.sub(target)?;
-        if beta == 0.0 {
-            return reduction.apply(&d.abs()?);
-        }
-        let a = d.abs()?;
-        let quad = d.unary(UnaryOp::Square)?.mul_scalar(0.5 / beta)?;
-        let lin = a.add_scalar(-0.5 * beta)?;
-        let small = a.binary(&a.scalar_like(beta)?, crate::backend::BinaryOp::Lt)?;
-        reduction.apply(&Tensor::where_cond(&small, &quad, &lin)?)
+        let out = {
+            same_shape("smooth_l1_loss", self, target)?;
+            let d = self.sub(target)?;
+            if beta == 0.0 {
+                return reduction.apply(&d.abs()?);
+            }
+            let a = d.abs()?;
+            let quad = d.unary(UnaryOp::Square)?.mul_scalar(0.5 / beta)?;
+            let lin = a.add_scalar(-0.5 * beta)?;
+            let small = a.binary(&a.scalar_like(beta)?, crate::backend::BinaryOp::Lt)?;
+            reduction.apply(&Tensor::where_cond(&small, &quad, &lin)?)
+        }?;
+        Ok(out.label_grad_fn("SmoothL1LossBackward0", &[self]))
     }
 
     /// Huber: `0.5 d²` below δ, `δ(|d| - δ/2)` above.
     pub fn huber_loss(&self, target: &Tensor, reduction: Reduction, delta: f64) -> Result<Tensor> {
-        same_shape("huber_loss", self, target)?;
-        let d = self.sub(target)?;
-        let a = d.abs()?;
-        let quad = d.unary(UnaryOp::Square)?.mul_scalar(0.5)?;
-        let lin = a.add_scalar(-0.5 * delta)?.mul_scalar(delta)?;
-        let small = a.binary(&a.scalar_like(delta)?, crate::backend::BinaryOp::Lt)?;
-        reduction.apply(&Tensor::where_cond(&small, &quad, &lin)?)
+        let out = {
+            same_shape("huber_loss", self, target)?;
+            let d = self.sub(target)?;
+            let a = d.abs()?;
+            let quad = d.unary(UnaryOp::Square)?.mul_scalar(0.5)?;
+            let lin = a.add_scalar(-0.5 * delta)?.mul_scalar(delta)?;
+            let small = a.binary(&a.scalar_like(delta)?, crate::backend::BinaryOp::Lt)?;
+            reduction.apply(&Tensor::where_cond(&small, &quad, &lin)?)
+        }?;
+        Ok(out.label_grad_fn("HuberLossBackward0", &[self]))
     }
 
     /// Binary cross entropy of probabilities; logs clamped at -100 as PyTorch.
@@ -320,62 +345,65 @@ impl Tensor {
         weight: Option<&Tensor>,
         reduction: Reduction,
     ) -> Result<Tensor> {
-        same_shape("binary_cross_entropy", self, target)?;
-        check_float("binary_cross_entropy", self)?;
-        let t = target.to_dtype(self.dtype())?;
-        // as PyTorch on the CPU: probabilities outside [0, 1] (or NaN) are an error, not a NaN
-        // loss; a GPU tensor is not read back for the check (that would stall every step)
-        if self.device() == crate::device::Device::Cpu && self.numel() > 0 {
-            let _g = crate::autograd::NoGradGuard::new();
-            for (what, v) in [("input", self), ("target", &t)] {
-                let (lo, hi) = (v.max_min_all(false)?.item()?, v.max_min_all(true)?.item()?);
-                if !(lo >= 0.0 && hi <= 1.0) {
-                    return Err(Error::Runtime(format!(
+        let out = {
+            same_shape("binary_cross_entropy", self, target)?;
+            check_float("binary_cross_entropy", self)?;
+            let t = target.to_dtype(self.dtype())?;
+            // as PyTorch on the CPU: probabilities outside [0, 1] (or NaN) are an error, not a NaN
+            // loss; a GPU tensor is not read back for the check (that would stall every step)
+            if self.device() == crate::device::Device::Cpu && self.numel() > 0 {
+                let _g = crate::autograd::NoGradGuard::new();
+                for (what, v) in [("input", self), ("target", &t)] {
+                    let (lo, hi) = (v.max_min_all(false)?.item()?, v.max_min_all(true)?.item()?);
+                    if !(lo >= 0.0 && hi <= 1.0) {
+                        return Err(Error::Runtime(format!(
                         "binary_cross_entropy: all elements of {what} should be between 0 and 1 \
                          (found values in [{lo}, {hi}], shape {:?})",
                         v.shape()
                     )));
+                    }
                 }
             }
-        }
-        // PyTorch's definition: logs clamped at -100, and a gradient (p - t) / max(p(1-p), 1e-12)
-        // that stays finite at p = 0 or 1 (the clamp's own derivative would give 0/0 there)
-        let (lp, lq, l) = {
-            let _g = crate::autograd::NoGradGuard::new();
-            let lp = self.log()?.clamp(Some(-100.0), None)?;
-            let lq = self
-                .unary(UnaryOp::RSubScalar(1.0))?
-                .log()?
-                .clamp(Some(-100.0), None)?;
-            let l = t
-                .mul(&lp)?
-                .add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?
-                .neg()?;
-            (lp, lq, l)
-        };
-        let (p, td) = (self.saved(), t.saved());
-        let need_t = t.requires_grad();
-        let l = l.with_rule("binary_cross_entropy", &[self, &t], &[self, &t], move |g| {
-            let denom = p
-                .mul(&p.unary(UnaryOp::RSubScalar(1.0))?)?
-                .clamp(Some(1e-12), None)?;
-            let gp = g.mul(&p.sub(&td)?.div(&denom)?)?;
-            let gt = if need_t && crate::autograd::is_creating_graph() {
-                // the logs again, from the saved input (differentiable in it)
-                let lp = p.log()?.clamp(Some(-100.0), None)?;
-                let lq = p
+            // PyTorch's definition: logs clamped at -100, and a gradient (p - t) / max(p(1-p), 1e-12)
+            // that stays finite at p = 0 or 1 (the clamp's own derivative would give 0/0 there)
+            let (lp, lq, l) = {
+                let _g = crate::autograd::NoGradGuard::new();
+                let lp = self.log()?.clamp(Some(-100.0), None)?;
+                let lq = self
                     .unary(UnaryOp::RSubScalar(1.0))?
                     .log()?
                     .clamp(Some(-100.0), None)?;
-                Some(g.mul(&lq.sub(&lp)?)?)
-            } else if need_t {
-                Some(g.mul(&lq.sub(&lp)?)?)
-            } else {
-                None
+                let l = t
+                    .mul(&lp)?
+                    .add(&t.unary(UnaryOp::RSubScalar(1.0))?.mul(&lq)?)?
+                    .neg()?;
+                (lp, lq, l)
             };
-            Ok(vec![Some(gp), gt])
-        });
-        reduction.apply_weighted(l, weight)
+            let (p, td) = (self.saved(), t.saved());
+            let need_t = t.requires_grad();
+            let l = l.with_rule("binary_cross_entropy", &[self, &t], &[self, &t], move |g| {
+                let denom = p
+                    .mul(&p.unary(UnaryOp::RSubScalar(1.0))?)?
+                    .clamp(Some(1e-12), None)?;
+                let gp = g.mul(&p.sub(&td)?.div(&denom)?)?;
+                let gt = if need_t && crate::autograd::is_creating_graph() {
+                    // the logs again, from the saved input (differentiable in it)
+                    let lp = p.log()?.clamp(Some(-100.0), None)?;
+                    let lq = p
+                        .unary(UnaryOp::RSubScalar(1.0))?
+                        .log()?
+                        .clamp(Some(-100.0), None)?;
+                    Some(g.mul(&lq.sub(&lp)?)?)
+                } else if need_t {
+                    Some(g.mul(&lq.sub(&lp)?)?)
+                } else {
+                    None
+                };
+                Ok(vec![Some(gp), gt])
+            });
+            reduction.apply_weighted(l, weight)
+        }?;
+        Ok(out.label_grad_fn("BinaryCrossEntropyBackward0", &[self]))
     }
 
     /// Binary cross entropy on logits, computed stably; `pos_weight` weighs positives.
@@ -386,25 +414,28 @@ impl Tensor {
         pos_weight: Option<&Tensor>,
         reduction: Reduction,
     ) -> Result<Tensor> {
-        same_shape("binary_cross_entropy_with_logits", self, target)?;
-        check_float("binary_cross_entropy_with_logits", self)?;
-        let t = target.to_dtype(self.dtype())?;
-        // log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
-        // (its rule: d/dx = -sigmoid(-x), exact at x = 0 too)
-        let softplus_neg = self.neg()?.softplus_exact()?;
-        let l = match pos_weight {
-            Some(pw) => {
-                let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;
-                t.unary(UnaryOp::RSubScalar(1.0))?
+        let out = {
+            same_shape("binary_cross_entropy_with_logits", self, target)?;
+            check_float("binary_cross_entropy_with_logits", self)?;
+            let t = target.to_dtype(self.dtype())?;
+            // log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
+            // (its rule: d/dx = -sigmoid(-x), exact at x = 0 too)
+            let softplus_neg = self.neg()?.softplus_exact()?;
+            let l = match pos_weight {
+                Some(pw) => {
+                    let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;
+                    t.unary(UnaryOp::RSubScalar(1.0))?
+                        .mul(self)?
+                        .add(&lw.mul(&softplus_neg)?)?
+                }
+                None => t
+                    .unary(UnaryOp::RSubScalar(1.0))?
                     .mul(self)?
-                    .add(&lw.mul(&softplus_neg)?)?
-            }
-            None => t
-                .unary(UnaryOp::RSubScalar(1.0))?
-                .mul(self)?
-                .add(&softplus_neg)?,
-        };
-        reduction.apply_weighted(l, weight)
+                    .add(&softplus_neg)?,
+            };
+            reduction.apply_weighted(l, weight)
+        }?;
+        Ok(out.label_grad_fn("BinaryCrossEntropyWithLogitsBackward0", &[self]))
     }
 
     /// KL divergence with `self` as log-probabilities, as `torch.nn.functional.kl_div`.
@@ -414,16 +445,28 @@ impl Tensor {
         reduction: Reduction,
         log_target: bool,
     ) -> Result<Tensor> {
-        same_shape("kl_div", self, target)?;
-        let l = if log_target {
-            target.exp()?.mul(&target.sub(self)?)?
-        } else {
-            let pos = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Gt)?;
-            let safe_t = Tensor::where_cond(&pos, target, &target.ones_like()?)?;
-            let v = target.mul(&safe_t.log()?.sub(self)?)?;
-            Tensor::where_cond(&pos, &v, &v.zeros_like()?)?
-        };
-        reduction.apply(&l)
+        let out = {
+            same_shape("kl_div", self, target)?;
+            let l = if log_target {
+                target.exp()?.mul(&target.sub(self)?)?
+            } else {
+                let pos = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Gt)?;
+                let safe_t = Tensor::where_cond(&pos, target, &target.ones_like()?)?;
+                let v = target.mul(&safe_t.log()?.sub(self)?)?;
+                Tensor::where_cond(&pos, &v, &v.zeros_like()?)?
+            };
+            reduction.apply(&l)
+        }?;
+        Ok(out.label_grad_fn(
+            if reduction == Reduction::Mean {
+                "MeanBackward0"
+            } else if reduction == Reduction::Sum {
+                "SumBackward0"
+            } else {
+                "SubBackward0"
+            },
+            &[self],
+        ))
     }
 }
 

@@ -163,63 +163,66 @@ impl Tensor {
         win: Window2d,
         groups: usize,
     ) -> Result<Tensor> {
-        check_float("conv2d", self)?;
-        super::check_device("conv2d", self, weight)?;
-        if let Some(b) = bias {
-            super::check_device("conv2d", self, b)?;
-        }
-        super::check_same_float("conv2d", self, weight)?;
-        let ws = weight.shape();
-        if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 {
-            return Err(Error::Shape(format!(
+        let out = {
+            check_float("conv2d", self)?;
+            super::check_device("conv2d", self, weight)?;
+            if let Some(b) = bias {
+                super::check_device("conv2d", self, b)?;
+            }
+            super::check_same_float("conv2d", self, weight)?;
+            let ws = weight.shape();
+            if weight.ndim() != 4 || self.ndim() != 4 || groups == 0 {
+                return Err(Error::Shape(format!(
                 "conv2d: expected input (N, C, H, W) and weight (O, C/groups, kh, kw), got {:?} and {:?}",
                 self.shape(),
                 ws
             )));
-        }
-        let (c, o) = (self.shape()[1], ws[0]);
-        if c % groups != 0 || o % groups != 0 || ws[1] * groups != c {
-            return Err(Error::Shape(format!(
+            }
+            let (c, o) = (self.shape()[1], ws[0]);
+            if c % groups != 0 || o % groups != 0 || ws[1] * groups != c {
+                return Err(Error::Shape(format!(
                 "conv2d: input of shape {:?} with groups={groups} expects weight [O, {}, kh, kw], got {:?}",
                 self.shape(),
                 c / groups.max(1),
                 ws
             )));
-        }
-        let win = Window2d {
-            kernel: (ws[2], ws[3]),
-            ..win
-        };
-        let g = win.geom("conv2d", self, false)?;
-        if let Some(b) = bias {
-            ensure!(
-                b.shape() == [o],
-                Shape,
-                "conv2d: bias of shape {:?} for {o} output channels",
-                b.shape()
-            );
-        }
-        let k = ws[1] * ws[2] * ws[3];
-        let rows = g.n * g.col_cols();
-        let same = |t: &Tensor| t.dtype() == self.dtype() && t.device() == self.device();
-        if groups == 1 && same(weight) && bias.is_none_or(same) {
-            return self.conv2d_dense(weight, bias, g, o, k);
-        }
-        let cols = self.im2col(g, 0.0)?;
-        // one tall gemm: (N·L, K) @ (K, O) -> (N·L, O), viewed as (N, O, oh, ow)
-        let out = if groups == 1 {
-            cols.matmul(&weight.reshape(&[o, k])?.t()?)?
-        } else {
-            let og = o / groups;
-            let cg = cols.reshape(&[rows, groups, k])?.permute(&[1, 0, 2])?;
-            let y = cg.matmul(&weight.reshape(&[groups, og, k])?.transpose(1, 2)?)?;
-            y.permute(&[1, 0, 2])?.reshape(&[rows, o])?
-        };
-        let out = out.reshape(&[g.n, g.oh, g.ow, o])?.permute(&[0, 3, 1, 2])?;
-        match bias {
-            Some(b) => out.add(&b.reshape(&[1, o, 1, 1])?),
-            None => out.contiguous(),
-        }
+            }
+            let win = Window2d {
+                kernel: (ws[2], ws[3]),
+                ..win
+            };
+            let g = win.geom("conv2d", self, false)?;
+            if let Some(b) = bias {
+                ensure!(
+                    b.shape() == [o],
+                    Shape,
+                    "conv2d: bias of shape {:?} for {o} output channels",
+                    b.shape()
+                );
+            }
+            let k = ws[1] * ws[2] * ws[3];
+            let rows = g.n * g.col_cols();
+            let same = |t: &Tensor| t.dtype() == self.dtype() && t.device() == self.device();
+            if groups == 1 && same(weight) && bias.is_none_or(same) {
+                return self.conv2d_dense(weight, bias, g, o, k);
+            }
+            let cols = self.im2col(g, 0.0)?;
+            // one tall gemm: (N·L, K) @ (K, O) -> (N·L, O), viewed as (N, O, oh, ow)
+            let out = if groups == 1 {
+                cols.matmul(&weight.reshape(&[o, k])?.t()?)?
+            } else {
+                let og = o / groups;
+                let cg = cols.reshape(&[rows, groups, k])?.permute(&[1, 0, 2])?;
+                let y = cg.matmul(&weight.reshape(&[groups, og, k])?.transpose(1, 2)?)?;
+                y.permute(&[1, 0, 2])?.reshape(&[rows, o])?
+            };
+            let out = out.reshape(&[g.n, g.oh, g.ow, o])?.permute(&[0, 3, 1, 2])?;
+            match bias {
+                Some(b) => out.add(&b.reshape(&[1, o, 1, 1])?),
+                None => out.contiguous(),
+            }
+        }?;
+        Ok(out.label_grad_fn("ConvolutionBackward0", &[self, weight]))
     }
 
     /// The ungrouped convolution as one graph node. The backend chooses the algorithm (see
@@ -526,39 +529,45 @@ impl Tensor {
 
     /// Max pooling; returns values and the flat `h*W+w` index of each max in its plane.
     pub fn max_pool2d(&self, win: Window2d, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
-        let g = win.pool_geom("max_pool2d", self, ceil_mode)?;
-        let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
-        let out_shape = [g.n, g.c, g.oh, g.ow];
-        let indices = Tensor::from_contiguous(is, &out_shape);
-        let (planes, l) = (g.n * g.c, g.oh * g.ow);
-        let idx = indices.reshape(&[planes, l])?;
-        let in_shape = self.shape().to_vec();
-        let values = Tensor::from_op(
-            vs,
-            &out_shape,
-            "max_pool2d",
-            &[self],
-            &[&indices],
-            move |gr| {
-                let flat = gr.reshape(&[planes, l])?;
-                if crate::autograd::is_creating_graph() {
-                    let z = Tensor::zeros(&[planes, g.h * g.w], gr.dtype(), gr.device())?;
-                    return Ok(vec![Some(
-                        z.scatter_add(1, &idx, &flat)?.reshape(&in_shape)?,
-                    )]);
-                }
-                let s = backend::scatter_add(
-                    &[planes, g.h * g.w],
-                    1,
-                    &idx.storage(),
-                    idx.layout(),
-                    &flat.storage(),
-                    flat.layout(),
-                )?;
-                Ok(vec![Some(Tensor::from_contiguous(s, &in_shape))])
-            },
-        );
-        Ok((values, indices))
+        let (out, extra) = {
+            let g = win.pool_geom("max_pool2d", self, ceil_mode)?;
+            let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
+            let out_shape = [g.n, g.c, g.oh, g.ow];
+            let indices = Tensor::from_contiguous(is, &out_shape);
+            let (planes, l) = (g.n * g.c, g.oh * g.ow);
+            let idx = indices.reshape(&[planes, l])?;
+            let in_shape = self.shape().to_vec();
+            let values = Tensor::from_op(
+                vs,
+                &out_shape,
+                "max_pool2d",
+                &[self],
+                &[&indices],
+                move |gr| {
+                    let flat = gr.reshape(&[planes, l])?;
+                    if crate::autograd::is_creating_graph() {
+                        let z = Tensor::zeros(&[planes, g.h * g.w], gr.dtype(), gr.device())?;
+                        return Ok(vec![Some(
+                            z.scatter_add(1, &idx, &flat)?.reshape(&in_shape)?,
+                        )]);
+                    }
+                    let s = backend::scatter_add(
+                        &[planes, g.h * g.w],
+                        1,
+                        &idx.storage(),
+                        idx.layout(),
+                        &flat.storage(),
+                        flat.layout(),
+                    )?;
+                    Ok(vec![Some(Tensor::from_contiguous(s, &in_shape))])
+                },
+            );
+            Ok((values, indices))
+        }?;
+        Ok((
+            out.label_grad_fn("MaxPool2DWithIndicesBackward0", &[self]),
+            extra,
+        ))
     }
 
     /// Max pooling values only.
@@ -573,45 +582,48 @@ impl Tensor {
         ceil_mode: bool,
         count_include_pad: bool,
     ) -> Result<Tensor> {
-        let g = win.pool_geom("avg_pool2d", self, ceil_mode)?;
-        let (n, c) = (g.n, g.c);
-        let x = self.reshape(&[n * c, 1, g.h, g.w])?;
-        let g1 = Conv2dGeom {
-            n: n * c,
-            c: 1,
-            ..g
-        };
-        let sums = x.im2col(g1, 0.0)?.sum(&[1], false)?;
-        let out = if count_include_pad && !ceil_mode {
-            sums.mul_scalar(1.0 / (g.kh * g.kw) as f64)?
-        } else {
-            let ones = Tensor::ones(&[1, 1, g.h, g.w], self.dtype(), self.device())?;
-            let gc = Conv2dGeom { n: 1, c: 1, ..g };
-            let counts = if count_include_pad {
-                // windows clipped by ceil_mode count only the padded image they overlap
-                let padded = Tensor::ones(
-                    &[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw],
-                    self.dtype(),
-                    self.device(),
-                )?;
-                padded
-                    .im2col(
-                        Conv2dGeom {
-                            h: g.h + 2 * g.ph,
-                            w: g.w + 2 * g.pw,
-                            ph: 0,
-                            pw: 0,
-                            ..gc
-                        },
-                        0.0,
-                    )?
-                    .sum(&[1], false)?
-            } else {
-                ones.im2col(gc, 0.0)?.sum(&[1], false)?
+        let out = {
+            let g = win.pool_geom("avg_pool2d", self, ceil_mode)?;
+            let (n, c) = (g.n, g.c);
+            let x = self.reshape(&[n * c, 1, g.h, g.w])?;
+            let g1 = Conv2dGeom {
+                n: n * c,
+                c: 1,
+                ..g
             };
-            sums.reshape(&[n * c, g.oh * g.ow])?.div(&counts)?
-        };
-        out.reshape(&[n, c, g.oh, g.ow])
+            let sums = x.im2col(g1, 0.0)?.sum(&[1], false)?;
+            let out = if count_include_pad && !ceil_mode {
+                sums.mul_scalar(1.0 / (g.kh * g.kw) as f64)?
+            } else {
+                let ones = Tensor::ones(&[1, 1, g.h, g.w], self.dtype(), self.device())?;
+                let gc = Conv2dGeom { n: 1, c: 1, ..g };
+                let counts = if count_include_pad {
+                    // windows clipped by ceil_mode count only the padded image they overlap
+                    let padded = Tensor::ones(
+                        &[1, 1, g.h + 2 * g.ph, g.w + 2 * g.pw],
+                        self.dtype(),
+                        self.device(),
+                    )?;
+                    padded
+                        .im2col(
+                            Conv2dGeom {
+                                h: g.h + 2 * g.ph,
+                                w: g.w + 2 * g.pw,
+                                ph: 0,
+                                pw: 0,
+                                ..gc
+                            },
+                            0.0,
+                        )?
+                        .sum(&[1], false)?
+                } else {
+                    ones.im2col(gc, 0.0)?.sum(&[1], false)?
+                };
+                sums.reshape(&[n * c, g.oh * g.ow])?.div(&counts)?
+            };
+            out.reshape(&[n, c, g.oh, g.ow])
+        }?;
+        Ok(out.label_grad_fn("AvgPool2DBackward0", &[self]))
     }
 
     /// Adaptive average pooling to `(oh, ow)`: averaging matrices on both sides, `A_h · x · A_wᵀ`.
@@ -730,205 +742,210 @@ impl Tensor {
         momentum: f64,
         eps: f64,
     ) -> Result<Tensor> {
-        check_float("batch_norm", self)?;
-        if self.ndim() < 2 {
-            return Err(Error::Shape(format!(
-                "batch_norm: expected at least 2-D input (N, C, ...), got {:?}",
-                self.shape()
-            )));
-        }
-        let c = self.shape()[1];
-        for (name, t) in [
-            ("running_mean", running_mean),
-            ("running_var", running_var),
-            ("weight", weight),
-            ("bias", bias),
-        ] {
-            if let Some(t) = t {
-                ensure!(
+        let out = {
+            check_float("batch_norm", self)?;
+            if self.ndim() < 2 {
+                return Err(Error::Shape(format!(
+                    "batch_norm: expected at least 2-D input (N, C, ...), got {:?}",
+                    self.shape()
+                )));
+            }
+            let c = self.shape()[1];
+            for (name, t) in [
+                ("running_mean", running_mean),
+                ("running_var", running_var),
+                ("weight", weight),
+                ("bias", bias),
+            ] {
+                if let Some(t) = t {
+                    ensure!(
                     t.shape() == [c],
                     Shape,
                     "batch_norm: {name} of shape {:?} does not match {c} channels of input {:?}",
                     t.shape(),
                     self.shape()
                 );
+                }
             }
-        }
-        let running = match (running_mean, running_var) {
-            (Some(rm), Some(rv)) if !training => Some((rm, rv)),
-            _ => None,
-        };
-        for t in [running_mean, running_var, weight, bias]
-            .into_iter()
-            .flatten()
-        {
-            super::check_device("batch_norm", self, t)?;
-        }
-        let n = self.shape()[0];
-        let spatial: usize = self.shape()[2..].iter().product();
-        let l3 = crate::shape::Layout::contiguous(&[n, c, spatial]);
-        let x = self.contiguous()?.detach();
-        // what a backward with create_graph reads (the composed, differentiable gradient)
-        let (xs, wsaved) = (self.saved(), weight.map(Tensor::saved));
-        let dt = self.dtype();
-        let per_channel = move |v: crate::storage::Storage| Tensor::from_contiguous(v, &[c]);
-        let (mean, var) = if let Some((rm, rv)) = running {
-            (dense_channels(rm, dt)?, dense_channels(rv, dt)?)
-        } else {
-            let count = n * spatial;
-            // an empty batch gives an empty output and leaves the running statistics alone
-            // (as PyTorch); one value per channel has no variance
-            if count == 1 && training {
-                return Err(Error::Value(format!(
+            let running = match (running_mean, running_var) {
+                (Some(rm), Some(rv)) if !training => Some((rm, rv)),
+                _ => None,
+            };
+            for t in [running_mean, running_var, weight, bias]
+                .into_iter()
+                .flatten()
+            {
+                super::check_device("batch_norm", self, t)?;
+            }
+            let n = self.shape()[0];
+            let spatial: usize = self.shape()[2..].iter().product();
+            let l3 = crate::shape::Layout::contiguous(&[n, c, spatial]);
+            let x = self.contiguous()?.detach();
+            // what a backward with create_graph reads (the composed, differentiable gradient)
+            let (xs, wsaved) = (self.saved(), weight.map(Tensor::saved));
+            let dt = self.dtype();
+            let per_channel = move |v: crate::storage::Storage| Tensor::from_contiguous(v, &[c]);
+            let (mean, var) = if let Some((rm, rv)) = running {
+                (dense_channels(rm, dt)?, dense_channels(rv, dt)?)
+            } else {
+                let count = n * spatial;
+                // an empty batch gives an empty output and leaves the running statistics alone
+                // (as PyTorch); one value per channel has no variance
+                if count == 1 && training {
+                    return Err(Error::Value(format!(
                     "batch_norm: expected more than 1 value per channel when training, got input of shape {:?}",
                     self.shape()
                 )));
-            }
-            let (m, v) = backend::channel_moments(&x.storage(), &l3)?;
-            let (mean, var) = (per_channel(m), per_channel(v));
-            if training && count > 0 {
-                let _g = crate::autograd::NoGradGuard::new();
-                let unbias = count as f64 / (count as f64 - 1.0).max(1.0);
-                let mut stats = vec![mean.clone(), var.clone()];
-                let bufs: Vec<&Tensor> =
-                    [running_mean, running_var].into_iter().flatten().collect();
-                if bufs.len() == 2 {
-                    // both running statistics updated in one pass over the channels
-                    let rs = [dense_channels(bufs[0], dt)?, dense_channels(bufs[1], dt)?];
-                    let spec = ChannelCoeffs::Running { momentum, unbias };
-                    let [rm, rv] = channel_coeffs(&spec, &[&rs[0], &rs[1], &mean, &var])?;
-                    stats = vec![rm, rv];
-                } else {
-                    stats[1] = stats[1].mul_scalar(unbias)?;
                 }
-                for (buf, stat) in [running_mean, running_var].into_iter().zip(stats) {
-                    if let Some(r) = buf {
-                        let stat = if stat.dtype() == r.dtype() {
-                            stat
-                        } else {
-                            stat.to_dtype(r.dtype())?
-                        };
-                        if bufs.len() == 2 {
-                            // a fresh result: moved into the buffer where it can be (no copy)
-                            if !r.move_from(&stat, "batch_norm") {
-                                r.copy_(&stat)?;
+                let (m, v) = backend::channel_moments(&x.storage(), &l3)?;
+                let (mean, var) = (per_channel(m), per_channel(v));
+                if training && count > 0 {
+                    let _g = crate::autograd::NoGradGuard::new();
+                    let unbias = count as f64 / (count as f64 - 1.0).max(1.0);
+                    let mut stats = vec![mean.clone(), var.clone()];
+                    let bufs: Vec<&Tensor> =
+                        [running_mean, running_var].into_iter().flatten().collect();
+                    if bufs.len() == 2 {
+                        // both running statistics updated in one pass over the channels
+                        let rs = [dense_channels(bufs[0], dt)?, dense_channels(bufs[1], dt)?];
+                        let spec = ChannelCoeffs::Running { momentum, unbias };
+                        let [rm, rv] = channel_coeffs(&spec, &[&rs[0], &rs[1], &mean, &var])?;
+                        stats = vec![rm, rv];
+                    } else {
+                        stats[1] = stats[1].mul_scalar(unbias)?;
+                    }
+                    for (buf, stat) in [running_mean, running_var].into_iter().zip(stats) {
+                        if let Some(r) = buf {
+                            let stat = if stat.dtype() == r.dtype() {
+                                stat
+                            } else {
+                                stat.to_dtype(r.dtype())?
+                            };
+                            if bufs.len() == 2 {
+                                // a fresh result: moved into the buffer where it can be (no copy)
+                                if !r.move_from(&stat, "batch_norm") {
+                                    r.copy_(&stat)?;
+                                }
+                            } else {
+                                r.copy_(
+                                    &r.mul_scalar(1.0 - momentum)?
+                                        .add(&stat.mul_scalar(momentum)?)?,
+                                )?;
                             }
-                        } else {
-                            r.copy_(
-                                &r.mul_scalar(1.0 - momentum)?
-                                    .add(&stat.mul_scalar(momentum)?)?,
-                            )?;
                         }
                     }
                 }
-            }
-            (mean, var)
-        };
-        // y = x·a + shift per channel, a = weight / √(var + eps), shift = bias − mean·a
-        let (wd, bd) = (
-            weight.map(|w| dense_channels(w, dt)).transpose()?,
-            bias.map(|b| dense_channels(b, dt)).transpose()?,
-        );
-        let mut ins = vec![&mean, &var];
-        ins.extend(wd.as_ref());
-        ins.extend(bd.as_ref());
-        let spec = ChannelCoeffs::Affine {
-            eps,
-            weight: wd.is_some(),
-            bias: bd.is_some(),
-        };
-        let [a, shift] = channel_coeffs(&spec, &ins)?;
-        let y = backend::channel_affine(&x.storage(), &l3, &a.storage(), &shift.storage(), None)?;
-        let need = [
-            self.requires_grad(),
-            weight.is_some_and(|w| w.requires_grad()),
-            bias.is_some_and(|b| b.requires_grad()),
-        ];
-        let (wdt, bdt) = (weight.map(|w| w.dtype()), bias.map(|b| b.dtype()));
-        let batch_stats = running.is_none();
-        let count = (n * spatial).max(1) as f64;
-        let mean = mean.contiguous()?;
-        let mut inputs = vec![self];
-        inputs.extend(weight);
-        inputs.extend(bias);
-        let has_weight = weight.is_some();
-        Ok(Tensor::from_op(
-            y,
-            self.shape(),
-            "batch_norm",
-            &inputs,
-            &[self],
-            move |gr| {
-                if crate::autograd::is_creating_graph() {
-                    let invstd = var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?;
-                    let stats = (batch_stats, &mean, &invstd, eps);
-                    let mut out = batch_norm_grad_composed(gr, &xs, wsaved.as_ref(), stats, need)?;
-                    out[1] = out[1]
-                        .take()
-                        .zip(wdt)
-                        .map(|(t, d)| t.to_dtype(d))
-                        .transpose()?;
-                    out[2] = out[2]
-                        .take()
-                        .zip(bdt)
-                        .map(|(t, d)| t.to_dtype(d))
-                        .transpose()?;
-                    let mut res = vec![out[0].take()];
+                (mean, var)
+            };
+            // y = x·a + shift per channel, a = weight / √(var + eps), shift = bias − mean·a
+            let (wd, bd) = (
+                weight.map(|w| dense_channels(w, dt)).transpose()?,
+                bias.map(|b| dense_channels(b, dt)).transpose()?,
+            );
+            let mut ins = vec![&mean, &var];
+            ins.extend(wd.as_ref());
+            ins.extend(bd.as_ref());
+            let spec = ChannelCoeffs::Affine {
+                eps,
+                weight: wd.is_some(),
+                bias: bd.is_some(),
+            };
+            let [a, shift] = channel_coeffs(&spec, &ins)?;
+            let y =
+                backend::channel_affine(&x.storage(), &l3, &a.storage(), &shift.storage(), None)?;
+            let need = [
+                self.requires_grad(),
+                weight.is_some_and(|w| w.requires_grad()),
+                bias.is_some_and(|b| b.requires_grad()),
+            ];
+            let (wdt, bdt) = (weight.map(|w| w.dtype()), bias.map(|b| b.dtype()));
+            let batch_stats = running.is_none();
+            let count = (n * spatial).max(1) as f64;
+            let mean = mean.contiguous()?;
+            let mut inputs = vec![self];
+            inputs.extend(weight);
+            inputs.extend(bias);
+            let has_weight = weight.is_some();
+            Ok(Tensor::from_op(
+                y,
+                self.shape(),
+                "batch_norm",
+                &inputs,
+                &[self],
+                move |gr| {
+                    if crate::autograd::is_creating_graph() {
+                        let invstd = var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?;
+                        let stats = (batch_stats, &mean, &invstd, eps);
+                        let mut out =
+                            batch_norm_grad_composed(gr, &xs, wsaved.as_ref(), stats, need)?;
+                        out[1] = out[1]
+                            .take()
+                            .zip(wdt)
+                            .map(|(t, d)| t.to_dtype(d))
+                            .transpose()?;
+                        out[2] = out[2]
+                            .take()
+                            .zip(bdt)
+                            .map(|(t, d)| t.to_dtype(d))
+                            .transpose()?;
+                        let mut res = vec![out[0].take()];
+                        if has_weight {
+                            res.push(out[1].take());
+                        }
+                        if bdt.is_some() {
+                            res.push(out[2].take());
+                        }
+                        return Ok(res);
+                    }
+                    let dy = gr.contiguous()?;
+                    let (sdy, sdyx) =
+                        backend::channel_dot(&dy.storage(), &x.storage(), &l3, &mean.storage())?;
+                    let (sdy, sdyx) = (per_channel(sdy), per_channel(sdyx));
+                    // dx = a·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = dy·a + x·q + r; dw = Σ(dy·x̂)
+                    let spec = ChannelCoeffs::Grad { eps, count };
+                    let [q, r, gw] = channel_coeffs(&spec, &[&a, &var, &mean, &sdy, &sdyx])?;
+                    let gx = if !need[0] {
+                        None
+                    } else if batch_stats {
+                        let gx = backend::channel_affine(
+                            &x.storage(),
+                            &l3,
+                            &q.storage(),
+                            &r.storage(),
+                            Some((&dy.storage(), &a.storage())),
+                        )?;
+                        Some(Tensor::from_contiguous(gx, dy.shape()))
+                    } else {
+                        let zero = a.zeros_like()?;
+                        let gx = backend::channel_affine(
+                            &dy.storage(),
+                            &l3,
+                            &a.storage(),
+                            &zero.storage(),
+                            None,
+                        )?;
+                        Some(Tensor::from_contiguous(gx, dy.shape()))
+                    };
+                    let gw = match wdt {
+                        Some(d) if need[1] => Some(gw.to_dtype(d)?),
+                        _ => None,
+                    };
+                    let gb = match bdt {
+                        Some(d) if need[2] => Some(sdy.to_dtype(d)?),
+                        _ => None,
+                    };
+                    let mut out = vec![gx];
                     if has_weight {
-                        res.push(out[1].take());
+                        out.push(gw);
                     }
                     if bdt.is_some() {
-                        res.push(out[2].take());
+                        out.push(gb);
                     }
-                    return Ok(res);
-                }
-                let dy = gr.contiguous()?;
-                let (sdy, sdyx) =
-                    backend::channel_dot(&dy.storage(), &x.storage(), &l3, &mean.storage())?;
-                let (sdy, sdyx) = (per_channel(sdy), per_channel(sdyx));
-                // dx = a·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = dy·a + x·q + r; dw = Σ(dy·x̂)
-                let spec = ChannelCoeffs::Grad { eps, count };
-                let [q, r, gw] = channel_coeffs(&spec, &[&a, &var, &mean, &sdy, &sdyx])?;
-                let gx = if !need[0] {
-                    None
-                } else if batch_stats {
-                    let gx = backend::channel_affine(
-                        &x.storage(),
-                        &l3,
-                        &q.storage(),
-                        &r.storage(),
-                        Some((&dy.storage(), &a.storage())),
-                    )?;
-                    Some(Tensor::from_contiguous(gx, dy.shape()))
-                } else {
-                    let zero = a.zeros_like()?;
-                    let gx = backend::channel_affine(
-                        &dy.storage(),
-                        &l3,
-                        &a.storage(),
-                        &zero.storage(),
-                        None,
-                    )?;
-                    Some(Tensor::from_contiguous(gx, dy.shape()))
-                };
-                let gw = match wdt {
-                    Some(d) if need[1] => Some(gw.to_dtype(d)?),
-                    _ => None,
-                };
-                let gb = match bdt {
-                    Some(d) if need[2] => Some(sdy.to_dtype(d)?),
-                    _ => None,
-                };
-                let mut out = vec![gx];
-                if has_weight {
-                    out.push(gw);
-                }
-                if bdt.is_some() {
-                    out.push(gb);
-                }
-                Ok(out)
-            },
-        ))
+                    Ok(out)
+                },
+            ))
+        }?;
+        Ok(out.label_grad_fn("NativeBatchNormBackward0", &[self]))
     }
 
     /// Layer normalisation over the trailing `normalized` dims.
@@ -939,22 +956,25 @@ impl Tensor {
         bias: Option<&Tensor>,
         eps: f64,
     ) -> Result<Tensor> {
-        check_float("layer_norm", self)?;
-        let k = normalized.len();
-        if k == 0 || k > self.ndim() || self.shape()[self.ndim() - k..] != *normalized {
-            return Err(Error::Shape(format!(
+        let out = {
+            check_float("layer_norm", self)?;
+            let k = normalized.len();
+            if k == 0 || k > self.ndim() || self.shape()[self.ndim() - k..] != *normalized {
+                return Err(Error::Shape(format!(
                 "layer_norm: normalized_shape {normalized:?} does not match the trailing dims of input {:?}",
                 self.shape()
             )));
-        }
-        let dims: Vec<isize> = (self.ndim() - k..self.ndim()).map(|d| d as isize).collect();
-        let mean = self.mean(&dims, true)?;
-        let xc = self.sub(&mean)?;
-        let var = xc
-            .unary(crate::backend::UnaryOp::Square)?
-            .mean(&dims, true)?;
-        let y = xc.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
-        norm_affine(y, weight, bias, None)
+            }
+            let dims: Vec<isize> = (self.ndim() - k..self.ndim()).map(|d| d as isize).collect();
+            let mean = self.mean(&dims, true)?;
+            let xc = self.sub(&mean)?;
+            let var = xc
+                .unary(crate::backend::UnaryOp::Square)?
+                .mean(&dims, true)?;
+            let y = xc.mul(&var.add_scalar(eps)?.unary(crate::backend::UnaryOp::Rsqrt)?)?;
+            norm_affine(y, weight, bias, None)
+        }?;
+        Ok(out.label_grad_fn("NativeLayerNormBackward0", &[self]))
     }
 
     /// Group normalisation: channels split into `groups`, each normalised over its channels and space.
@@ -1017,36 +1037,39 @@ impl Tensor {
 
     /// Rows of `self` (a `(V, D)` weight) at int64 `idx`, shape `idx.shape + (D,)`.
     pub fn embedding(&self, idx: &Tensor, padding_idx: Option<i64>) -> Result<Tensor> {
-        ensure!(
-            self.ndim() == 2,
-            Shape,
-            "embedding: weight must be 2-D (V, D), got {:?}",
-            self.shape()
-        );
-        ensure!(
-            idx.dtype() == DType::I64,
-            DType,
-            "embedding: expected int64 indices, got {} of shape {:?}",
-            idx.dtype(),
-            idx.shape()
-        );
-        let (v, d) = (self.shape()[0], self.shape()[1]);
-        let w = match padding_idx {
-            Some(pi) if self.requires_grad() => {
-                let pi = if pi < 0 { pi + v as i64 } else { pi };
-                let rows = Tensor::arange(0.0, v as f64, 1.0, DType::I64, self.device())?;
-                let is_pad = rows.eq_scalar(pi as f64)?.reshape(&[v, 1])?;
-                Tensor::where_cond(&is_pad, &self.detach(), self)?
-            }
-            _ => self.clone(),
-        };
-        let flat = idx.reshape(&[idx.numel()])?;
-        let rows = w
-            .index_select(0, &flat)
-            .map_err(|e| e.renamed("index_select", "embedding"))?;
-        let mut shape = idx.shape().to_vec();
-        shape.push(d);
-        rows.reshape(&shape)
+        let out = {
+            ensure!(
+                self.ndim() == 2,
+                Shape,
+                "embedding: weight must be 2-D (V, D), got {:?}",
+                self.shape()
+            );
+            ensure!(
+                idx.dtype() == DType::I64,
+                DType,
+                "embedding: expected int64 indices, got {} of shape {:?}",
+                idx.dtype(),
+                idx.shape()
+            );
+            let (v, d) = (self.shape()[0], self.shape()[1]);
+            let w = match padding_idx {
+                Some(pi) if self.requires_grad() => {
+                    let pi = if pi < 0 { pi + v as i64 } else { pi };
+                    let rows = Tensor::arange(0.0, v as f64, 1.0, DType::I64, self.device())?;
+                    let is_pad = rows.eq_scalar(pi as f64)?.reshape(&[v, 1])?;
+                    Tensor::where_cond(&is_pad, &self.detach(), self)?
+                }
+                _ => self.clone(),
+            };
+            let flat = idx.reshape(&[idx.numel()])?;
+            let rows = w
+                .index_select(0, &flat)
+                .map_err(|e| e.renamed("index_select", "embedding"))?;
+            let mut shape = idx.shape().to_vec();
+            shape.push(d);
+            rows.reshape(&shape)
+        }?;
+        Ok(out.label_grad_fn("EmbeddingBackward0", &[self]))
     }
 }
 

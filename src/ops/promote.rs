@@ -89,17 +89,30 @@ impl Tensor {
             _ => None,
         };
         let xs = self.promoted_for_scalar(is_int && op != BinaryOp::Div)?;
-        match unary {
-            Some(u) if xs.dtype().is_float() || u.is_integral_ok() => xs.unary(u),
+        let out = match unary {
+            Some(u) if xs.dtype().is_float() || u.is_integral_ok() => xs.unary(u)?,
             _ => {
                 let s = self.scalar_operand(v, is_int)?;
                 if reflected {
-                    s.binary(self, op)
+                    s.binary(self, op)?
                 } else {
-                    self.binary(&s, op)
+                    self.binary(&s, op)?
                 }
             }
-        }
+        };
+        // PyTorch's node names for a tensor with a Python number
+        let label = match (op, reflected) {
+            (BinaryOp::Sub, false) => "SubBackward0",
+            (BinaryOp::Sub, true) => "RsubBackward1",
+            (BinaryOp::Div, false) => "DivBackward0",
+            (BinaryOp::Div, true) => "MulBackward0",
+            (BinaryOp::Mul, _) => "MulBackward0",
+            (BinaryOp::Add, _) => "AddBackward0",
+            (BinaryOp::Pow, false) => "PowBackward0",
+            (BinaryOp::Pow, true) => "PowBackward2",
+            _ => return Ok(out),
+        };
+        Ok(out.label_grad_fn(label, &[self]))
     }
 
     /// A comparison or logical op with a tensor or scalar (the scalar takes `self`'s dtype).
@@ -151,10 +164,13 @@ impl Tensor {
     /// `softplus(x) = log(1 + exp(beta x)) / beta`, and `x` itself where `beta x > threshold`
     /// (PyTorch's linear cut-off), with the exact derivative `sigmoid(beta x)`.
     pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
-        let bx = self.mul_scalar(beta)?;
-        let soft = bx.softplus_exact()?.mul_scalar(1.0 / beta)?;
-        let big = bx.binary(&bx.scalar_like(threshold)?, BinaryOp::Gt)?;
-        Tensor::where_cond(&big, self, &soft)
+        let out = {
+            let bx = self.mul_scalar(beta)?;
+            let soft = bx.softplus_exact()?.mul_scalar(1.0 / beta)?;
+            let big = bx.binary(&bx.scalar_like(threshold)?, BinaryOp::Gt)?;
+            Tensor::where_cond(&big, self, &soft)
+        }?;
+        Ok(out.label_grad_fn("SoftplusBackward0", &[self]))
     }
 }
 

@@ -98,10 +98,13 @@ impl Tensor {
 
     /// Cumulative sum along `dim`.
     pub fn cumsum(&self, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
-        norm_dim(dim, self.ndim(), "cumsum")?;
-        let x = self.scan_input(dtype)?;
-        let ones = Tensor::ones(&[], x.dtype(), x.device())?.expand(x.shape())?;
-        Tensor::linear_scan(&ones, &x, dim, false, 0.0)
+        let out = {
+            norm_dim(dim, self.ndim(), "cumsum")?;
+            let x = self.scan_input(dtype)?;
+            let ones = Tensor::ones(&[], x.dtype(), x.device())?.expand(x.shape())?;
+            Tensor::linear_scan(&ones, &x, dim, false, 0.0)
+        }?;
+        Ok(out.label_grad_fn("CumsumBackward0", &[self]))
     }
 
     /// Cumulative product along `dim`.
@@ -114,28 +117,38 @@ impl Tensor {
 
     /// Product along `dim` (of every element when None); 1 over an empty dim.
     pub fn prod(&self, dim: Option<isize>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
-        let Some(dim) = dim else {
-            let flat = self.reshape(&[self.numel()])?;
-            return flat.prod(Some(0), false, dtype);
-        };
-        let d = norm_dim(dim, self.ndim(), "prod")?;
-        let x = self.scan_input(dtype)?;
-        if x.ndim() == 0 {
-            return Ok(x);
-        }
-        let n = x.shape()[d];
-        let di = d as isize;
-        let r = if n == 0 {
-            // ones, but still a function of x (a zero gradient), as PyTorch's
-            x.sum(&[di], true)?.add_scalar(1.0)?
-        } else {
-            x.cumprod(di, None)?.narrow(di, n - 1, 1)?
-        };
-        if keepdim {
-            Ok(r)
-        } else {
-            r.squeeze_dim(di)
-        }
+        let out = {
+            let Some(dim) = dim else {
+                let flat = self.reshape(&[self.numel()])?;
+                return flat.prod(Some(0), false, dtype);
+            };
+            let d = norm_dim(dim, self.ndim(), "prod")?;
+            let x = self.scan_input(dtype)?;
+            if x.ndim() == 0 {
+                return Ok(x);
+            }
+            let n = x.shape()[d];
+            let di = d as isize;
+            let r = if n == 0 {
+                // ones, but still a function of x (a zero gradient), as PyTorch's
+                x.sum(&[di], true)?.add_scalar(1.0)?
+            } else {
+                x.cumprod(di, None)?.narrow(di, n - 1, 1)?
+            };
+            if keepdim {
+                Ok(r)
+            } else {
+                r.squeeze_dim(di)
+            }
+        }?;
+        Ok(out.label_grad_fn(
+            if dim.is_none() {
+                "ProdBackward0"
+            } else {
+                "ProdBackward1"
+            },
+            &[self],
+        ))
     }
 
     /// Stable argsort along `dim` (int64); NaN sorts above every number.

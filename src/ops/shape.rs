@@ -121,29 +121,35 @@ impl Tensor {
 
     /// Swaps two dims (a view).
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
-        // a 0-d tensor takes dims 0 and -1 only, as PyTorch
-        let a = norm_dim(d0, self.ndim(), "transpose")?;
-        let b = norm_dim(d1, self.ndim(), "transpose")?;
-        if self.ndim() == 0 {
-            return Ok(self.clone());
-        }
-        let mut perm: Vec<isize> = (0..self.ndim() as isize).collect();
-        perm.swap(a, b);
-        self.permute(&perm)
+        let out = {
+            // a 0-d tensor takes dims 0 and -1 only, as PyTorch
+            let a = norm_dim(d0, self.ndim(), "transpose")?;
+            let b = norm_dim(d1, self.ndim(), "transpose")?;
+            if self.ndim() == 0 {
+                return Ok(self.clone());
+            }
+            let mut perm: Vec<isize> = (0..self.ndim() as isize).collect();
+            perm.swap(a, b);
+            self.permute(&perm)
+        }?;
+        Ok(out.label_grad_fn("TransposeBackward0", &[self]))
     }
 
     /// Transpose of a matrix (`.t()`); 0-d and 1-d tensors are returned as they are.
     pub fn t(&self) -> Result<Tensor> {
-        if self.ndim() > 2 {
-            return Err(Error::Shape(format!(
-                "t: expects a tensor with <= 2 dims, got shape {:?}",
-                self.shape()
-            )));
-        }
-        if self.ndim() < 2 {
-            return Ok(self.clone());
-        }
-        self.transpose(0, 1)
+        let out = {
+            if self.ndim() > 2 {
+                return Err(Error::Shape(format!(
+                    "t: expects a tensor with <= 2 dims, got shape {:?}",
+                    self.shape()
+                )));
+            }
+            if self.ndim() < 2 {
+                return Ok(self.clone());
+            }
+            self.transpose(0, 1)
+        }?;
+        Ok(out.label_grad_fn("TBackward0", &[self]))
     }
 
     /// Flattens dims `start..=end` into one.
@@ -167,29 +173,37 @@ impl Tensor {
     /// Removes every size-1 dim.
     pub fn squeeze_all(&self) -> Result<Tensor> {
         let shape: Vec<usize> = self.shape().iter().copied().filter(|&s| s != 1).collect();
-        self.reshape(&shape)
+        Ok(self
+            .reshape(&shape)?
+            .label_grad_fn("SqueezeBackward0", &[self]))
     }
 
     /// Removes `dim` if it has size 1 (else returns self), as PyTorch.
     pub fn squeeze_dim(&self, dim: isize) -> Result<Tensor> {
-        let d = norm_dim(dim, self.ndim(), "squeeze")?;
-        if self.ndim() == 0 {
-            return Ok(self.clone());
-        }
-        if self.shape()[d] != 1 {
-            return Ok(self.clone());
-        }
-        let mut shape = self.shape().to_vec();
-        shape.remove(d);
-        self.reshape(&shape)
+        let out = {
+            let d = norm_dim(dim, self.ndim(), "squeeze")?;
+            if self.ndim() == 0 {
+                return Ok(self.clone());
+            }
+            if self.shape()[d] != 1 {
+                return Ok(self.clone());
+            }
+            let mut shape = self.shape().to_vec();
+            shape.remove(d);
+            self.reshape(&shape)
+        }?;
+        Ok(out.label_grad_fn("SqueezeBackward1", &[self]))
     }
 
     /// Inserts a size-1 dim at `dim` (in `[-ndim-1, ndim]`).
     pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
-        let d = norm_dim(dim, self.ndim() + 1, "unsqueeze")?;
-        let mut shape = self.shape().to_vec();
-        shape.insert(d, 1);
-        self.reshape(&shape)
+        let out = {
+            let d = norm_dim(dim, self.ndim() + 1, "unsqueeze")?;
+            let mut shape = self.shape().to_vec();
+            shape.insert(d, 1);
+            self.reshape(&shape)
+        }?;
+        Ok(out.label_grad_fn("UnsqueezeBackward0", &[self]))
     }
 
     /// Broadcasts to `shape` without copying (stride 0 on expanded dims).
@@ -273,21 +287,24 @@ impl Tensor {
 
     /// The sub-tensor at `index` along `dim`, removing that dim (a view).
     pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
-        if self.ndim() == 0 {
-            return Err(Error::Index(
-                "select: cannot be applied to a 0-dim tensor".into(),
-            ));
-        }
-        let d = norm_dim(dim, self.ndim(), "select")?;
-        let size = self.shape()[d] as isize;
-        let i = if index < 0 { index + size } else { index };
-        if i < 0 || i >= size {
-            return Err(Error::Index(format!(
-                "select: index {index} is out of bounds for dimension {d} with size {size}"
-            )));
-        }
-        self.slice(d as isize, i as usize, i as usize + 1, 1)?
-            .squeeze_dim(d as isize)
+        let out = {
+            if self.ndim() == 0 {
+                return Err(Error::Index(
+                    "select: cannot be applied to a 0-dim tensor".into(),
+                ));
+            }
+            let d = norm_dim(dim, self.ndim(), "select")?;
+            let size = self.shape()[d] as isize;
+            let i = if index < 0 { index + size } else { index };
+            if i < 0 || i >= size {
+                return Err(Error::Index(format!(
+                    "select: index {index} is out of bounds for dimension {d} with size {size}"
+                )));
+            }
+            self.slice(d as isize, i as usize, i as usize + 1, 1)?
+                .squeeze_dim(d as isize)
+        }?;
+        Ok(out.label_grad_fn("SelectBackward0", &[self]))
     }
 
     /// Reverses the order along `dims` (a copy).
@@ -405,24 +422,27 @@ impl Tensor {
 
     /// Joins tensors of one shape along a new dim.
     pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors
-            .first()
-            .ok_or_else(|| Error::Value("stack: expected a non-empty list of tensors".into()))?;
-        for t in tensors {
-            ensure!(
-                t.shape() == first.shape(),
-                Shape,
-                "stack: expects each tensor to be equal size, but got {:?} and {:?}",
-                first.shape(),
-                t.shape()
-            );
-        }
-        let d = norm_dim(dim, first.ndim() + 1, "stack")?;
-        let us: Vec<Tensor> = tensors
-            .iter()
-            .map(|t| t.unsqueeze(d as isize))
-            .collect::<Result<_>>()?;
-        Tensor::cat(&us, d as isize)
+        let out = {
+            let first = tensors.first().ok_or_else(|| {
+                Error::Value("stack: expected a non-empty list of tensors".into())
+            })?;
+            for t in tensors {
+                ensure!(
+                    t.shape() == first.shape(),
+                    Shape,
+                    "stack: expects each tensor to be equal size, but got {:?} and {:?}",
+                    first.shape(),
+                    t.shape()
+                );
+            }
+            let d = norm_dim(dim, first.ndim() + 1, "stack")?;
+            let us: Vec<Tensor> = tensors
+                .iter()
+                .map(|t| t.unsqueeze(d as isize))
+                .collect::<Result<_>>()?;
+            Tensor::cat(&us, d as isize)
+        }?;
+        Ok(out.label_grad_fn("StackBackward0", &tensors.iter().collect::<Vec<_>>()))
     }
 
     /// Splits into pieces of `sizes` along `dim` (views).

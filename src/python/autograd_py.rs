@@ -16,6 +16,13 @@ use super::gil;
 use super::pytensor::PyTensor;
 
 /// `mul` → `MulBackward0`, as PyTorch names its nodes (`copy_slices` → `CopySlices`).
+/// PyTorch's name for a node: the one its op set, else one made from the op's name.
+pub fn node_name(n: &Node) -> String {
+    n.label()
+        .map(str::to_string)
+        .unwrap_or_else(|| torch_name(n.name))
+}
+
 pub fn torch_name(name: &str) -> String {
     let camel: String = name
         .split(['_', ' '])
@@ -50,7 +57,7 @@ pub struct PyAccumulateGrad {
 #[pymethods]
 impl PyNode {
     fn name(&self) -> String {
-        torch_name(self.node.name)
+        node_name(&self.node)
     }
     /// `((node, 0), ...)` for each input: its node, `AccumulateGrad` for a leaf, or `None`.
     #[getter]
@@ -71,7 +78,7 @@ impl PyNode {
         PyTuple::new(py, items)
     }
     fn __repr__(&self) -> String {
-        format!("<{} object>", torch_name(self.node.name))
+        format!("<{} object>", node_name(&self.node))
     }
     fn __eq__(&self, other: PyRef<'_, PyNode>) -> bool {
         Arc::ptr_eq(&self.node, &other.node)
@@ -224,6 +231,7 @@ fn _attach_function(
         // differentiable as the ops it uses (each refuses on its own if it cannot be)
         if let Some(n) = &node {
             n.set_twice_differentiable(twice_differentiable);
+            n.set_label(intern(&format!("{name}Backward")));
         }
         out.set_history(node);
         return Ok(());
@@ -253,6 +261,7 @@ fn _attach_function(
         return Ok(());
     };
     hub.set_twice_differentiable(twice_differentiable);
+    hub.set_label(intern(&format!("{name}Backward")));
     let mut at = 0;
     for (o, (n, _)) in outs.iter().zip(&sizes) {
         let (start, n) = (at, *n);

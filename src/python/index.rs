@@ -13,9 +13,42 @@ use super::convert::to_tensor;
 use super::gil;
 use super::pytensor::PyTensor;
 
+/// PyTorch's legacy rule (still in force, with a warning): a list of fewer than 32 items that
+/// holds a list, tuple, tensor, slice, `None` or `...` indexes as if it were a tuple
+/// (`x[[[0, 1], [1, 2]]]` is `x[[0, 1], [1, 2]]`).
+fn list_as_tuple(key: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let Ok(list) = key.cast::<PyList>() else {
+        return Ok(false);
+    };
+    if list.len() >= 32 {
+        return Ok(false);
+    }
+    for item in list.iter() {
+        if item.is_none()
+            || item.is_instance_of::<PyEllipsis>()
+            || item.is_instance_of::<PySlice>()
+            || item.is_instance_of::<PyList>()
+            || item.is_instance_of::<PyTuple>()
+            || item.is_instance_of::<PyTensor>()
+        {
+            let warnings = key.py().import("warnings")?;
+            warnings.call_method1(
+                "warn",
+                (
+                    "Using a non-tuple sequence for multidimensional indexing is deprecated; use x[tuple(seq)] instead of x[seq]",
+                    key.py().get_type::<pyo3::exceptions::PyUserWarning>(),
+                ),
+            )?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
     let parts: Vec<Bound<'_, PyAny>> = match key.cast::<PyTuple>() {
         Ok(t) => t.iter().collect(),
+        Err(_) if list_as_tuple(key)? => key.try_iter()?.collect::<PyResult<_>>()?,
         Err(_) => vec![key.clone()],
     };
     parts

@@ -258,7 +258,7 @@ fn device_code(d: Device) -> u64 {
     }
 }
 
-fn default_device() -> Device {
+pub(crate) fn default_device() -> Device {
     match DEFAULT_DEVICE.load(Ordering::Relaxed) {
         0 => Device::Cpu,
         i => Device::Gpu(i as usize - 1),

@@ -780,101 +780,29 @@ impl PyTensor {
         self.hash
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let np = py.import("numpy")?;
-        let arr = to_numpy(py, &self.tensor())?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("separator", ", ")?;
-        kwargs.set_item("prefix", "tensor(")?;
-        // `set_printoptions` state (precision, threshold, edgeitems, linewidth, sci_mode)
-        let opts = py
-            .import("rustdl._tensor_api")?
-            .getattr("_PRINT_OPTIONS")?
-            .cast_into::<PyDict>()?;
-        let opt = |k: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
-            Ok(opts.get_item(k)?.filter(|v| !v.is_none()))
-        };
-        let precision: usize = opt("precision")?
-            .map(|v| v.extract())
-            .transpose()?
-            .unwrap_or(4);
-        kwargs.set_item("precision", precision)?;
-        // numpy wants an integer threshold; PyTorch's "full" profile uses inf
-        let threshold = match opt("threshold")? {
-            Some(v) => v.extract::<f64>()?.min(i64::MAX as f64) as i64,
-            None => 1000,
-        };
-        kwargs.set_item("threshold", threshold)?;
-        kwargs.set_item(
-            "edgeitems",
-            opt("edgeitems")?
-                .map(|v| v.extract::<usize>())
-                .transpose()?
-                .unwrap_or(3),
-        )?;
-        kwargs.set_item(
-            "max_line_width",
-            opt("linewidth")?
-                .map(|v| v.extract::<usize>())
-                .transpose()?
-                .unwrap_or(80),
-        )?;
-        let sci = opt("sci_mode")?.map(|v| v.is_truthy()).transpose()?;
-        // PyTorch's look: floats with a fraction print with fixed decimals (`0.1000`), whole
-        // ones as `2.`; bools are padded to `False`'s width only when a False is shown.
-        if self.tensor().dtype().is_float() && sci == Some(true) {
-            let fmt = PyDict::new(py);
-            let f = py.eval(c"lambda p: (lambda v: f'{v:.{p}e}')", None, None)?;
-            fmt.set_item("float_kind", f.call1((precision,))?)?;
-            kwargs.set_item("formatter", fmt)?;
-        } else if self.tensor().dtype().is_float() {
-            if sci == Some(false) {
-                kwargs.set_item("suppress_small", true)?;
-            }
-            let finite = arr.get_item(np.call_method1("isfinite", (&arr,))?)?;
-            let rounded = np.call_method1("round", (&finite,))?;
-            let whole: bool = np
-                .call_method1("array_equal", (&finite, rounded))?
-                .extract()?;
-            if !whole {
-                kwargs.set_item("floatmode", "fixed")?;
-            }
-        } else if self.tensor().dtype() == DType::Bool {
-            let all: bool = np.call_method1("all", (&arr,))?.extract()?;
-            if all {
-                let fmt = PyDict::new(py);
-                fmt.set_item("bool", py.eval(c"lambda v: 'True'", None, None)?)?;
-                kwargs.set_item("formatter", fmt)?;
-            }
-        }
-        let body: String = np
-            .getattr("array2string")?
-            .call((arr,), Some(&kwargs))?
-            .extract()?;
-        let mut extra = Vec::new();
-        if self.tensor().device() != Device::Cpu {
-            extra.push(format!("device='{}'", self.tensor().device()));
-        }
-        if !matches!(self.tensor().dtype(), DType::F32 | DType::I64 | DType::Bool)
-            || self.tensor().numel() == 0
-        {
-            // through the dtype object's repr, which the torch compat layer shows as torch.*
-            let d = super::PyDType::object(py, self.tensor().dtype())?.into_bound(py);
-            extra.push(format!("dtype={}", d.repr()?));
-        }
-        if let Some(n) = self.tensor().grad_fn() {
-            extra.push(format!(
-                "grad_fn=<{}>",
-                super::autograd_py::torch_name(n.name)
-            ));
-        } else if self.tensor().requires_grad() {
-            extra.push("requires_grad=True".into());
-        }
-        let tail = if extra.is_empty() {
-            String::new()
+        // the layout is PyTorch's, worked out in Python (`rustdl._tensor_str`) on a numpy copy
+        let t = self.tensor();
+        let arr = to_numpy(py, &t)?;
+        let default_float = t.dtype() == DType::default_float();
+        let dtype = super::PyDType::object(py, t.dtype())?.into_bound(py);
+        // the device is shown when it is not the default one, by its name under the torch
+        // compat layer (`cuda:0`)
+        let device = if t.device() != super::default_device() {
+            Some(super::PyDevice { d: t.device() }.__str__())
         } else {
-            format!(", {}", extra.join(", "))
+            None
         };
-        Ok(format!("tensor({body}{tail})"))
+        let grad = if let Some(n) = t.grad_fn() {
+            Some(format!("grad_fn=<{}>", super::autograd_py::node_name(&n)))
+        } else if t.requires_grad() {
+            Some("requires_grad=True".to_string())
+        } else {
+            None
+        };
+        py.import("rustdl._tensor_str")?
+            .getattr("tensor_repr")?
+            .call1((arr, dtype.repr()?, default_float, device, grad))?
+            .extract()
     }
 
     /// `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other)`, or keywords.
@@ -1754,7 +1682,12 @@ impl PyTensor {
                 o.tensor().shape()
             )));
         }
-        self.matmul(py, o)
+        let (a, b) = (self.tensor(), o.tensor());
+        Ok(self
+            .matmul(py, o)?
+            .tensor()
+            .label_grad_fn("BmmBackward0", &[&a, &b])
+            .into())
     }
 
     // ---------- shape ----------
@@ -2039,7 +1972,7 @@ impl PyTensor {
             ))
         })?;
         let (values, indices) = self.compute(&[], |t| t.topk(k, dim, largest, sorted))?;
-        values_indices(py, values, indices)
+        values_indices(py, "topk", values, indices)
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn sort<'py>(
@@ -2051,7 +1984,7 @@ impl PyTensor {
     ) -> PyResult<Bound<'py, PyAny>> {
         let _ = stable;
         let (values, indices) = self.compute(&[], |t| t.sort(dim, descending))?;
-        values_indices(py, values, indices)
+        values_indices(py, "sort", values, indices)
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn argsort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<PyTensor> {
@@ -2419,7 +2352,7 @@ impl PyTensor {
                     .extract()
                     .map_err(|_| PyTypeError::new_err("max/min: dim must be an int"))?;
                 let (v, i) = self.compute(&[], |t| t.max_min_dim(d, keepdim, is_max))?;
-                values_indices(py, v, i)
+                values_indices(py, if is_max { "max" } else { "min" }, v, i)
             }
         }
     }
@@ -2482,13 +2415,17 @@ pub fn values_indices_type(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::P
     .map(|t| t.bind(py))
 }
 
-/// A `ValuesIndices` named tuple of two tensors.
-pub fn values_indices(
-    py: Python<'_>,
+/// The `(values, indices)` named tuple of op `name` (`rustdl.return_types.<name>`, a
+/// subclass of `ValuesIndices` that prints as PyTorch's `torch.return_types.<name>`).
+pub fn values_indices<'py>(
+    py: Python<'py>,
+    name: &str,
     values: Tensor,
     indices: Tensor,
-) -> PyResult<Bound<'_, PyAny>> {
-    values_indices_type(py)?.call1((PyTensor::from(values), PyTensor::from(indices)))
+) -> PyResult<Bound<'py, PyAny>> {
+    py.import("rustdl.return_types")?
+        .getattr(name)?
+        .call1((PyTensor::from(values), PyTensor::from(indices)))
 }
 
 /// A bound of `clamp`: a number, or a tensor broadcast against the input (PyTorch >= 1.9).

@@ -287,7 +287,9 @@ def test_isin_range_scalar_tensor_is_nonzero_concat():
     with pytest.raises(RuntimeError):
         rustdl.is_nonzero(rustdl.ones(2))
     assert tuple(rustdl.concat([rustdl.ones(2, 3), rustdl.zeros(1, 3)]).shape) == (3, 3)
-    rustdl.set_printoptions(precision=2, sci_mode=False)  # accepted
+    rustdl.set_printoptions(precision=2, sci_mode=False)
+    assert repr(rustdl.tensor([1e-6, 1.0])) == "tensor([0.00, 1.00])"
+    rustdl.set_printoptions(profile="default")
 
 
 def test_torch_namespace_programs_run_through_the_compat_runner(tmp_path):

@@ -286,3 +286,104 @@ def test_set_printoptions_changes_repr_as_pytorch():
         rustdl.set_printoptions(profile="default")
     assert repr(rustdl.tensor([1.23456789, 2.5])) == "tensor([1.2346, 2.5000])"
     assert "..." not in repr(rustdl.arange(10.0))
+
+
+# PyTorch 2.x prints these exactly so (checked against PyTorch by hand; the layout is
+# PyTorch's documented printing: widths from the finite nonzero values, `...` summaries)
+_PYTORCH_REPRS = [
+    ("rustdl.tensor([-0., 0.])", "tensor([-0., 0.])"),
+    ("rustdl.tensor([1e10, 2.])", "tensor([1.0000e+10, 2.0000e+00])"),
+    ("rustdl.zeros(2, 0)", "tensor([], size=(2, 0))"),
+    ("rustdl.zeros(0)", "tensor([])"),
+    ("rustdl.tensor([0., float('-inf'), float('nan')])", "tensor([0., -inf, nan])"),
+    ("rustdl.tensor([float('nan'), 1.5, float('inf')])", "tensor([   nan, 1.5000,    inf])"),
+    ("rustdl.tensor([1, -22, 333])", "tensor([  1, -22, 333])"),
+    ("rustdl.tensor([True, False])", "tensor([ True, False])"),
+    ("rustdl.tensor(3.5)", "tensor(3.5000)"),
+    ("rustdl.tensor([1e-5, 1.0])", "tensor([1.0000e-05, 1.0000e+00])"),
+    ("rustdl.tensor([100000.0, 1.0])", "tensor([1.0000e+05, 1.0000e+00])"),
+    ("rustdl.tensor([100000.0, 200.0])", "tensor([100000.,    200.])"),
+    ("rustdl.tensor([[1, 2]], dtype=rustdl.float64)", "tensor([[1., 2.]], dtype=rustdl.float64)"),
+    ("rustdl.ones(2, requires_grad=True)", "tensor([1., 1.], requires_grad=True)"),
+    (
+        "rustdl.arange(2000.)",
+        "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n        1.9990e+03])",
+    ),
+    (
+        "rustdl.arange(12.).reshape(2, 2, 3)",
+        "tensor([[[ 0.,  1.,  2.],\n         [ 3.,  4.,  5.]],\n\n        [[ 6.,  7.,  8.],\n         [ 9., 10., 11.]]])",
+    ),
+    (
+        "rustdl.arange(2000).reshape(40, 50)",
+        "tensor([[   0,    1,    2,  ...,   47,   48,   49],\n        [  50,   51,   52,  ...,   97,   98,   99],\n"
+        "        [ 100,  101,  102,  ...,  147,  148,  149],\n        ...,\n"
+        "        [1850, 1851, 1852,  ..., 1897, 1898, 1899],\n        [1900, 1901, 1902,  ..., 1947, 1948, 1949],\n"
+        "        [1950, 1951, 1952,  ..., 1997, 1998, 1999]])",
+    ),
+]
+
+
+@pytest.mark.parametrize("expr,want", _PYTORCH_REPRS)
+def test_repr_matches_pytorch(expr, want):
+    assert repr(eval(expr)) == want
+
+
+def test_repr_shows_pytorch_grad_fn_names():
+    x = rustdl.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], requires_grad=True)
+    y = rustdl.tensor([0, 2])
+    w = rustdl.ones(3, 3, requires_grad=True)
+    F = rustdl.nn.functional
+    cases = [
+        (F.cross_entropy(x, y), "NllLossBackward0"),
+        (F.mse_loss(x, rustdl.zeros(2, 3)), "MseLossBackward0"),
+        (x.mean(), "MeanBackward0"),
+        (x.sum(1), "SumBackward1"),
+        (x - 1, "SubBackward0"),
+        (1 - x, "RsubBackward1"),
+        (x / 3, "DivBackward0"),
+        (x @ w, "MmBackward0"),
+        (F.linear(x, w, w[0]), "AddmmBackward0"),
+        (x.t(), "TBackward0"),
+        (x[0], "SelectBackward0"),
+        (x[rustdl.tensor([1, 0])], "IndexBackward0"),
+        (x.max(1).values, "MaxBackward0"),
+        (rustdl.stack([x, x]), "StackBackward0"),
+    ]
+    for out, name in cases:
+        assert out.grad_fn.name() == name
+        assert repr(out).endswith(f"grad_fn=<{name}>)")
+    assert repr(F.cross_entropy(x, y)) == "tensor(2.1610, grad_fn=<NllLossBackward0>)"
+
+    class Square(rustdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return 2 * a * g
+
+    assert Square.apply(x).grad_fn.name() == "SquareBackward"
+
+
+def test_list_of_sequences_indexes_as_a_tuple_as_pytorch():
+    a = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    x = rustdl.tensor(a)
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        assert_close(x[[[0, 1], [1, 2]]], a[[0, 1], [1, 2]])
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        assert_close(x[[0, slice(None)]], a[0, :])
+    assert_close(x[[0, 1]], a[[0, 1]])  # a flat list of ints stays one index
+    with pytest.warns(UserWarning):
+        x[[[0, 1], [1, 2]]] = 5.0
+    a[[0, 1], [1, 2]] = 5.0
+    assert_close(x, a)
+
+
+def test_return_types_print_as_pytorch():
+    r = rustdl.tensor([[1.0, 3.0], [4.0, 2.0]]).max(1)
+    assert type(r).__name__ == "max" and isinstance(r, rustdl.ValuesIndices)
+    assert repr(r) == "rustdl.return_types.max(\nvalues=tensor([3., 4.]),\nindices=tensor([1, 0]))"
+    assert type(rustdl.kthvalue(rustdl.tensor([3.0, 1.0]), 1)).__name__ == "kthvalue"
