@@ -286,20 +286,9 @@ impl Tensor {
 
     /// Mean absolute error.
     pub fn l1_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
-        let out = {
-            same_shape("l1_loss", self, target)?;
-            reduction.apply(&self.sub(target)?.abs()?)
-        }?;
-        Ok(out.label_grad_fn(
-            if reduction == Reduction::Mean {
-                "MeanBackward0"
-            } else if reduction == Reduction::Sum {
-                "SumBackward0"
-            } else {
-                "AbsBackward0"
-            },
-            &[self],
-        ))
+        // the mean, sum or abs node names it as PyTorch does
+        same_shape("l1_loss", self, target)?;
+        reduction.apply(&self.sub(target)?.abs()?)
     }
 
     /// Smooth L1: `0.5 d²/β` below β, `|d| - β/2` above.
@@ -445,28 +434,16 @@ impl Tensor {
         reduction: Reduction,
         log_target: bool,
     ) -> Result<Tensor> {
-        let out = {
-            same_shape("kl_div", self, target)?;
-            let l = if log_target {
-                target.exp()?.mul(&target.sub(self)?)?
-            } else {
-                let pos = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Gt)?;
-                let safe_t = Tensor::where_cond(&pos, target, &target.ones_like()?)?;
-                let v = target.mul(&safe_t.log()?.sub(self)?)?;
-                Tensor::where_cond(&pos, &v, &v.zeros_like()?)?
-            };
-            reduction.apply(&l)
-        }?;
-        Ok(out.label_grad_fn(
-            if reduction == Reduction::Mean {
-                "MeanBackward0"
-            } else if reduction == Reduction::Sum {
-                "SumBackward0"
-            } else {
-                "SubBackward0"
-            },
-            &[self],
-        ))
+        same_shape("kl_div", self, target)?;
+        let l = if log_target {
+            target.exp()?.mul(&target.sub(self)?)?
+        } else {
+            let pos = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Gt)?;
+            let safe_t = Tensor::where_cond(&pos, target, &target.ones_like()?)?;
+            let v = target.mul(&safe_t.log()?.sub(self)?)?;
+            Tensor::where_cond(&pos, &v, &v.zeros_like()?)?
+        };
+        reduction.apply(&l)
     }
 }
 
