@@ -267,6 +267,17 @@ impl ExpFast for f32 {
     }
 }
 
+/// A Python number written into a tensor of `dtype`: NaN, an infinity or a magnitude past 2^63
+/// cannot become an int64 (PyTorch raises rather than saturate).
+pub fn check_fits(op: &str, value: f64, dtype: DType) -> crate::error::Result<()> {
+    if dtype == DType::I64 && !(value.is_finite() && value.abs() <= 2f64.powi(63)) {
+        return Err(crate::error::Error::Runtime(format!(
+            "{op}: value {value} cannot be converted to type int64 without overflow"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::DType;

@@ -544,6 +544,7 @@ impl Tensor {
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        crate::dtype::check_fits("full", value, dtype)?;
         let n = crate::shape::checked_numel(shape, "full")?;
         Ok(Tensor::from_contiguous(
             backend::full(n, value, dtype, device)?,
@@ -579,6 +580,7 @@ impl Tensor {
         if n > (1usize << 36) {
             return Err(Error::Value(format!("arange: {n} elements is too many")));
         }
+        backend::reserve(n, DType::F64, Device::Cpu, "arange")?;
         let vals: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
         Tensor::from_cpu(CpuStorage::F64(vals), &[n])?
             .to_dtype(dtype)?

@@ -277,6 +277,11 @@ pub fn where_(
 
 /// Reduction over `dims` (sorted, unique); the result has `l.shape` with those dims removed.
 pub fn reduce(op: ReduceOp, x: &Storage, l: &Layout, dims: &[usize]) -> Result<Storage> {
+    if !l.is_contiguous() {
+        // a strided view may be gathered first (an expanded one can be far larger than its
+        // memory): an impossible size is a MemoryError, not an abort
+        reserve(l.numel(), x.dtype(), x.device(), "reduce")?;
+    }
     on_device!("reduce", x, |b, s| b.reduce(op, s(x), l, dims))
 }
 

@@ -326,6 +326,7 @@ impl Tensor {
 
     /// `value` where `mask` is true (broadcast), self elsewhere.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        crate::dtype::check_fits("masked_fill", value, self.dtype())?;
         let out = {
             ensure!(
                 mask.dtype() == DType::Bool,

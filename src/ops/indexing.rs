@@ -22,7 +22,8 @@ use IndexItem as Item;
 fn consumed(item: &Item) -> usize {
     match item {
         Item::Int(_) | Item::Slice(..) => 1,
-        Item::Tensor(t) if t.dtype() == DType::Bool => t.ndim().max(1),
+        // a 0-d mask consumes no dim: it adds one of size 1 (True) or 0 (False)
+        Item::Tensor(t) if t.dtype() == DType::Bool => t.ndim(),
         Item::Tensor(_) => 1,
         Item::NewAxis | Item::Ellipsis => 0,
     }
@@ -88,8 +89,15 @@ fn apply(t: &Tensor, items: Vec<Item>) -> Result<(Tensor, Vec<(usize, Tensor)>)>
                     )));
                 }
                 let idx = idx.to_device(x.device())?;
-                if idx.dtype() == DType::Bool {
-                    let k = idx.ndim().max(1);
+                if idx.dtype() == DType::Bool && idx.ndim() == 0 {
+                    // `x[True]` is `x[None]`, `x[False]` an empty selection of it (both
+                    // advanced indices, so assignment through them writes through)
+                    x = x.unsqueeze(d as isize)?;
+                    let keep = idx.to_f64_vec()?.first().is_some_and(|&v| v != 0.0);
+                    let pick = Tensor::zeros(&[usize::from(keep)], DType::I64, x.device())?;
+                    adv.push((d, pick));
+                } else if idx.dtype() == DType::Bool {
+                    let k = idx.ndim();
                     let dims = &x.shape()[d..d + k];
                     if idx.ndim() > 0 && idx.shape() != dims {
                         return Err(Error::Index(format!(

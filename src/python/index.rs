@@ -71,7 +71,9 @@ fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
             } else if let Ok(t) = p.extract::<PyRef<'_, PyTensor>>() {
                 Ok(Item::Tensor(t.tensor()))
             } else if p.is_instance_of::<pyo3::types::PyBool>() {
-                Err(PyTypeError::new_err("indexing with a Python bool is not supported"))
+                // as a 0-d bool mask: `x[True]` adds a dim of size 1, `x[False]` of size 0
+                let v = if p.is_truthy()? { 1.0 } else { 0.0 };
+                Ok(Item::Tensor(Tensor::full(&[], v, DType::Bool, crate::device::Device::Cpu)?))
             } else if let Ok(i) = p.extract::<isize>() {
                 Ok(Item::Int(i))
             } else if p.is_instance_of::<PyList>()

@@ -346,3 +346,44 @@ def test_concurrent_backward_passes_sum_into_grad(device):
     for t in threads:
         t.join()
     assert w.grad.cpu().tolist() == [1200.0, 1200.0, 1200.0]
+
+
+def test_impossible_gathers_raise_memory_error_not_abort():
+    # an expanded view far larger than memory: reductions that gather it must fail cleanly
+    with pytest.raises(MemoryError, match="reduce"):
+        rustdl.arange(16).expand(2**32, 16).sum()
+    with pytest.raises(MemoryError):
+        rustdl.zeros(1).expand(2**40).max()
+    with pytest.raises(MemoryError, match="arange"):
+        rustdl.nn.functional.one_hot(rustdl.tensor([0]), 2**33)
+    with pytest.raises(RuntimeError, match="num_classes"):
+        rustdl.nn.functional.one_hot(rustdl.tensor([0]), -2)
+    # a moderate expanded view still reduces exactly
+    assert rustdl.arange(16).expand(2**16, 16).sum().item() == 120 * 2**16
+
+
+def test_zero_dim_bool_index_adds_a_dim_as_pytorch():
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    x = rustdl.tensor(a)
+    assert tuple(x[rustdl.tensor(True)].shape) == (1, 3, 4)
+    assert tuple(x[rustdl.tensor(False)].shape) == (0, 3, 4)
+    assert tuple(x[True].shape) == (1, 3, 4) and tuple(x[False].shape) == (0, 3, 4)
+    assert tuple(x[rustdl.tensor(True), 1].shape) == (1, 4)
+    assert tuple(x[..., rustdl.tensor(True)].shape) == (3, 4, 1)
+    y = x.clone()
+    y[rustdl.tensor(True)] = -1.0
+    assert (y.numpy() == -1).all()
+    y = x.clone()
+    y[rustdl.tensor(False)] = -1.0
+    assert np.array_equal(y.numpy(), a)
+
+
+def test_nan_and_overflow_into_int64_raise():
+    with pytest.raises(RuntimeError, match="int64 without overflow"):
+        rustdl.full((2,), float("nan"), dtype=rustdl.int64)
+    with pytest.raises(RuntimeError, match="int64 without overflow"):
+        rustdl.arange(3).masked_fill(rustdl.tensor([True, False, True]), float("inf"))
+    with pytest.raises(RuntimeError, match="int64 without overflow"):
+        rustdl.full((1,), 1e30, dtype=rustdl.int64)
+    assert rustdl.full((1,), 2**63 - 1).item() == 2**63 - 1
+    assert rustdl.arange(3).masked_fill(rustdl.tensor([True, False, True]), 7).tolist() == [7, 1, 7]

@@ -872,7 +872,9 @@ def one_hot(tensor, num_classes: int = -1):
 
     if tensor.dtype != _rustdl.int64:
         raise TypeError(f"one_hot: expected an int64 tensor of class indices, got {tensor.dtype}")
-    if num_classes < 0:
+    if num_classes < -1:
+        raise RuntimeError(f"one_hot: num_classes should be -1 (inferred) or non-negative, got {num_classes}")
+    if num_classes == -1:
         if tensor.numel() == 0:
             raise RuntimeError("one_hot: can not infer the number of classes from an empty tensor")
         num_classes = int(tensor.max().item()) + 1
