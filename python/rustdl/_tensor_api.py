@@ -780,7 +780,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
         raise ValueError(f"histc: bins must be positive, got {bins}")
     a = _np_of(input).reshape(-1).astype(_np.float64)
     lo, hi = builtins.float(min), builtins.float(max)
-    if lo == 0 and hi == 0 and a.size:
+    if lo == hi and a.size:  # as PyTorch: equal bounds take the data's range
         lo, hi = builtins.float(a.min()), builtins.float(a.max())
     if not (_math.isfinite(lo) and _math.isfinite(hi)):
         raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite")
@@ -981,9 +981,9 @@ def squeeze(input, dim=None):  # noqa: A002
 
 
 def _safe_sqrt(sq):
-    """sqrt whose gradient at 0 is 0 (as PyTorch's norms and cdist), not inf/nan."""
-    pos = sq.gt(0)
-    return _rd.where(pos, _rd.where(pos, sq, sq.new_ones(())).sqrt(), sq.new_zeros(()))
+    """sqrt whose gradient at 0 is 0 (as PyTorch's norms and cdist), not inf/nan; a NaN stays NaN."""
+    nz = sq.ne(0)
+    return _rd.where(nz, _rd.where(nz, sq, sq.new_ones(())).sqrt(), sq.new_zeros(()))
 
 
 def cdist(x1, x2, p=2.0, compute_mode=None):
@@ -1035,10 +1035,11 @@ def _vector_norm_impl(x, ord, dim, keepdim):  # noqa: A002
         return a.sum(dim, keepdim=keepdim)
     if ord == 2:
         return _safe_sqrt((x * x).sum(dim, keepdim=keepdim))
-    s = _rd.where(a.gt(0), a, a.new_ones(())).pow(ord)
-    s = _rd.where(a.gt(0), s, a.new_zeros(())).sum(dim, keepdim=keepdim)
+    # zeros contribute nothing (and no inf/nan gradient); a NaN propagates, as in PyTorch
+    s = _rd.where(a.ne(0), a, a.new_ones(())).pow(ord)
+    s = _rd.where(a.ne(0), s, a.new_zeros(())).sum(dim, keepdim=keepdim)
     if ord > 0:
-        return _rd.where(s.gt(0), _rd.where(s.gt(0), s, s.new_ones(())).pow(1.0 / ord), s.new_zeros(()))
+        return _rd.where(s.ne(0), _rd.where(s.ne(0), s, s.new_ones(())).pow(1.0 / ord), s.new_zeros(()))
     return s.pow(1.0 / ord)
 
 

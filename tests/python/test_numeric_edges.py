@@ -387,3 +387,17 @@ def test_nan_and_overflow_into_int64_raise():
         rustdl.full((1,), 1e30, dtype=rustdl.int64)
     assert rustdl.full((1,), 2**63 - 1).item() == 2**63 - 1
     assert rustdl.arange(3).masked_fill(rustdl.tensor([True, False, True]), 7).tolist() == [7, 1, 7]
+
+
+def test_norms_propagate_nan_and_histc_takes_the_data_range_for_equal_bounds():
+    x = rustdl.tensor([float("nan"), 1.0])
+    for p in (2, 3, 0.5, 1):
+        assert math.isnan(rustdl.dist(x, rustdl.zeros(2), p).item())
+        assert math.isnan(rustdl.linalg.vector_norm(x, p).item())
+    y = rustdl.tensor([0.0, 3.0, 4.0], requires_grad=True)
+    n = rustdl.linalg.vector_norm(y)
+    n.backward()
+    assert n.item() == 5.0 and y.grad.tolist() == pytest.approx([0.0, 0.6, 0.8])
+    # min == max (not only 0, 0) means the data's range, as PyTorch
+    h = rustdl.histc(rustdl.tensor([-7.0, 0.0, 3.0]), bins=3, min=2, max=2)
+    assert h.tolist() == [1.0, 0.0, 2.0]
