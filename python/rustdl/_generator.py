@@ -187,6 +187,11 @@ def normal(
     if size is not None and tensors:
         raise TypeError("normal: size goes with a float mean and std, not tensors")
     if tensors:
+        if isinstance(std, Tensor):
+            if std.numel() and not bool((std >= 0).all()):  # negative or NaN
+                raise ValueError("normal: expects all elements of std >= 0.0")
+        elif not float(std) >= 0:
+            raise ValueError(f"normal: expects std >= 0.0, got {std}")
         ref = tensors[0]
         shape = np.broadcast_shapes(*(tuple(v.shape) for v in tensors))
         z = _rustdl.randn(*shape, generator=generator, dtype=dtype or ref.dtype, device=ref.device)

@@ -401,3 +401,16 @@ def test_norms_propagate_nan_and_histc_takes_the_data_range_for_equal_bounds():
     # min == max (not only 0, 0) means the data's range, as PyTorch
     h = rustdl.histc(rustdl.tensor([-7.0, 0.0, 3.0]), bins=3, min=2, max=2)
     assert h.tolist() == [1.0, 0.0, 2.0]
+
+
+def test_normal_rejects_a_negative_std_given_as_a_tensor_or_beside_one():
+    for mean, std in (
+        (rustdl.zeros(2), rustdl.tensor([1.0, -1.0])),
+        (rustdl.zeros(2), -1.0),
+        (0.0, rustdl.tensor([-1.0])),
+    ):
+        with pytest.raises(ValueError, match="std >= 0"):
+            rustdl.normal(mean, std)
+    rustdl.manual_seed(0)
+    draws = rustdl.normal(rustdl.full((20000,), 3.0), rustdl.full((20000,), 2.0)).numpy()
+    assert abs(draws.mean() - 3.0) < 0.1 and abs(draws.std() - 2.0) < 0.1
