@@ -691,12 +691,13 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     _check_tensor("unique", input=input)
     a = _np_of(input)
     if dim is None:
-        vals, inv, cnt = _np.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+        # each NaN is its own value, as PyTorch (numpy merges them by default)
+        vals, inv, cnt = _np.unique(a.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
         inv = inv.reshape(a.shape)
     else:
         if not -a.ndim <= dim < a.ndim:
             raise ValueError(f"unique: dim {dim} out of range for a {a.ndim}-d tensor")
-        vals, inv, cnt = _np.unique(a, return_inverse=True, return_counts=True, axis=dim)
+        vals, inv, cnt = _np.unique(a, return_inverse=True, return_counts=True, axis=dim, equal_nan=False)
         inv = inv.reshape(-1)
     out = _back(vals, input, input.dtype)
     if not (return_inverse or return_counts):

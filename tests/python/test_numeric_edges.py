@@ -414,3 +414,11 @@ def test_normal_rejects_a_negative_std_given_as_a_tensor_or_beside_one():
     rustdl.manual_seed(0)
     draws = rustdl.normal(rustdl.full((20000,), 3.0), rustdl.full((20000,), 2.0)).numpy()
     assert abs(draws.mean() - 3.0) < 0.1 and abs(draws.std() - 2.0) < 0.1
+
+
+def test_unique_keeps_each_nan_as_pytorch():
+    x = rustdl.tensor([float("nan"), float("nan"), 1.0])
+    vals, inv, cnt = rustdl.unique(x, return_inverse=True, return_counts=True)
+    assert vals.numel() == 3 and vals[0].item() == 1.0 and bool(vals[1:].isnan().all())
+    assert inv.tolist() == [1, 2, 0] and cnt.tolist() == [1, 1, 1]
+    assert rustdl.unique(rustdl.tensor([3, 1, 3])).tolist() == [1, 3]
