@@ -19,7 +19,7 @@ import numpy as np
 from . import _rustdl as _rd
 from ._rustdl import Tensor, float32, float64, int64
 from ._rustdl import bool as _bool
-from ._tensor_api import _back, _elem_np, _np_of, get_default_dtype
+from ._tensor_api import _back, _elem_np, _np_of, _result, get_default_dtype
 
 __all__ = [
     "aminmax",
@@ -73,12 +73,6 @@ def _dim(op: str, dim: int, ndim: int) -> int:
 
 
 # ---- running extrema
-
-
-def _result(op: str, values: Tensor, indices: Tensor) -> ValuesIndices:
-    from . import return_types
-
-    return getattr(return_types, op)(values, indices)
 
 
 def _cum_extreme(op: str, input: Tensor, dim: int, accumulate) -> ValuesIndices:  # noqa: A002
