@@ -172,6 +172,7 @@ impl Tensor {
                  autograd cannot track that: create the view with grad enabled, or clone() it"
             )));
         }
+        let had_history = grad_mode && self.requires_grad();
         if !self.move_from(&r, op) {
             self.write_from(&r, op)?;
         }
@@ -180,7 +181,18 @@ impl Tensor {
         }
         match self.view_base().cloned() {
             None => {
-                if r.requires_grad() {
+                if r.requires_grad() && had_history && op == "copy_" {
+                    // the copied value replaces the old one: its history gets a zero gradient
+                    // (not none), as PyTorch's copy node has an edge to it
+                    let node = Node::record(
+                        op,
+                        self.shape(),
+                        &[self, &r],
+                        &[],
+                        Box::new(|g| Ok(vec![Some(g.zeros_like()?), Some(g.clone())])),
+                    );
+                    self.rebase(node);
+                } else if r.requires_grad() {
                     self.rebase(r.grad_fn());
                 } else if self.requires_grad() {
                     // overwritten by a constant: the old history gets a zero gradient

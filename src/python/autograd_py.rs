@@ -37,6 +37,8 @@ pub fn torch_name(name: &str) -> String {
         .collect();
     if name == "copy_slices" {
         camel
+    } else if name == "copy_" {
+        "CopyBackwards".to_string()
     } else {
         format!("{camel}Backward0")
     }

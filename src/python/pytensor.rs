@@ -450,6 +450,12 @@ impl PyTensor {
             d: self.tensor().device(),
         }
     }
+    /// The storage's version counter: how many in-place writes it has seen (shared with views
+    /// and `detach()`), as PyTorch's `_version`.
+    #[getter]
+    fn _version(&self) -> u64 {
+        self.tensor().version().get()
+    }
     #[getter]
     fn is_cuda(&self) -> bool {
         self.tensor().device().is_gpu()

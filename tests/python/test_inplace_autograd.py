@@ -1173,6 +1173,31 @@ def test_inplace_shape_mismatch_raises_value_error_naming_op(op, device):
     np.testing.assert_array_equal(x.cpu().numpy(), [1, 1, 1])
 
 
+def test_copy_over_history_gives_it_a_zero_gradient(device):
+    """`y.copy_(src)` replaces y's value: the old history gets zeros (not None), src gets the
+    gradient, and the node is named as PyTorch names it."""
+    x = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    s = rustdl.tensor([4.0, 5.0, 6.0], requires_grad=True, device=device)
+    y = x * 2
+    y.copy_(s * 3)
+    assert y.grad_fn.name() == "CopyBackwards"
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [0, 0, 0])
+    np.testing.assert_allclose(s.grad.cpu().numpy(), 2 * 3 * 3 * np.array([4.0, 5.0, 6.0]))
+
+
+def test_version_counter_counts_inplace_writes_shared_with_views(device):
+    y = rustdl.ones(4, device=device)
+    v = y[1:3]
+    assert y._version == 0
+    y.add_(1)
+    y[0] = 3
+    v.mul_(2)
+    assert y._version == v._version == 3
+    assert y.detach()._version == 3
+    assert (y + 1)._version == 0
+
+
 # ---------------------------------------------------------------- memory
 
 
