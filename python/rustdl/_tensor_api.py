@@ -1817,6 +1817,21 @@ def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
     return _result("kthvalue", r.values.reshape(()), r.indices.reshape(())) if scalar else r
 
 
+def _spread_to_ties(flat, value):
+    """``value`` (a 0-d pick from the 1-D ``flat``) whose gradient is shared evenly by every
+    element of ``flat`` equal to it (NaN counting as equal to a NaN value), as PyTorch's
+    full-reduction median; the forward value is ``value`` itself, bit for bit."""
+    if not (flat.is_floating_point() and flat.requires_grad and _rd.is_grad_enabled()):
+        return value
+    v = value.detach()
+    tie = (flat == v).logical_or(flat.isnan().logical_and(v.isnan()))
+    ties = flat[tie]
+    if bool(v.isnan()):
+        return ties.mean()  # NaN, its gradient shared by the NaN elements
+    # the ties are all equal to ``value``, and a max over equal values shares its gradient evenly
+    return ties.amax()
+
+
 def median(input, dim=None, keepdim=False):  # noqa: A002
     """Median (the lower of the two middle values); with ``dim``, values and indices."""
     _check_tensor("median", input=input)
@@ -1828,7 +1843,7 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
         if flat.is_floating_point():
             # a NaN anywhere makes the median NaN, as PyTorch
             mid = _rd.where(flat.isnan().any(), flat.new_full((), float("nan")), mid)
-        return mid
+        return _spread_to_ties(flat, mid)
     x, d = _sorted_along("median", input, dim)
     n = x.shape[d]
     if n == 0:
@@ -1859,8 +1874,8 @@ def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
         flat = input.reshape(-1)
         cnt = int(flat.isnan().logical_not().sum().item())
         if cnt == 0:
-            return flat.new_full((), float("nan"))
-        return flat.sort(0).values[(cnt - 1) // 2]
+            return _spread_to_ties(flat, flat.new_full((), float("nan")))
+        return _spread_to_ties(flat, flat.sort(0).values[(cnt - 1) // 2])
     x, d = _sorted_along("nanmedian", input, dim)
     if x.shape[d] == 0:
         raise IndexError(f"nanmedian: cannot compute the median of an empty dimension {dim}")

@@ -187,19 +187,35 @@ class Subset(Dataset):
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
-        if self.indices.ndim != 1:
-            raise ValueError(f"Subset: indices must be 1-D, got shape {self.indices.shape}")
+        self.indices = indices
+
+    @property
+    def indices(self) -> Sequence[int]:
+        """The indices as given (a list stays a list, as PyTorch's ``Subset.indices``)."""
+        return self._indices
+
+    @indices.setter
+    def indices(self, indices: Sequence[int]) -> None:
+        arr = np.asarray(indices, dtype=np.int64)
+        if arr.ndim != 1:
+            raise ValueError(f"Subset: indices must be 1-D, got shape {arr.shape}")
+        self._indices, self._array = indices, arr
+
+    def _index_array(self) -> np.ndarray:
+        # the int64 copy used for batched lookups, rebuilt if the caller grew or shrank the list
+        if len(self._array) != len(self._indices):
+            self._array = np.asarray(self._indices, dtype=np.int64)
+        return self._array
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._indices)
 
     def __getitem__(self, index: int) -> Any:
-        return self.dataset[int(self.indices[index])]
+        return self.dataset[int(self._indices[index])]
 
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> Any:
         """The collated samples at ``indices`` (one call to the wrapped dataset's ``get_batch`` if it has one)."""
-        idx = self.indices[np.asarray(indices, dtype=np.int64)]
+        idx = self._index_array()[np.asarray(indices, dtype=np.int64)]
         if hasattr(self.dataset, "get_batch"):
             return self.dataset.get_batch(idx)
         return default_collate([self.dataset[int(i)] for i in idx])
@@ -212,7 +228,7 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: needs at least one dataset")
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+        self.cumulative_sizes = [int(c) for c in np.cumsum([len(d) for d in self.datasets])]
 
     def __len__(self) -> int:
         return int(self.cumulative_sizes[-1])
@@ -344,6 +360,7 @@ def random_split(
     perm = randperm(n, generator=generator, seed=seed)
     out, start = [], 0
     for size in sizes:
-        out.append(Subset(dataset, perm[start : start + size]))
+        # plain ints, as PyTorch's ``randperm(...).tolist()``: ``a.indices + b.indices`` concatenates
+        out.append(Subset(dataset, perm[start : start + size].tolist()))
         start += size
     return out

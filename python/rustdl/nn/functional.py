@@ -1690,7 +1690,8 @@ def embedding_bag(
             sel = [t for t in range(s, e) if keep[t]]
             if sel:
                 picked = weight.index_select(0, _tensor(ids[sel], dtype=_rustdl.int64, device=weight.device))
-                rows.append(picked.amax(dim=0, keepdim=True))
+                # the gradient of a tie goes to its first bag member, as PyTorch
+                rows.append(picked.max(dim=0, keepdim=True)[0])
             else:
                 rows.append(_rustdl.zeros(1, dim, dtype=weight.dtype, device=weight.device))
         if not rows:
@@ -1782,9 +1783,10 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     rows = [((i * h) // oh, -(-((i + 1) * h) // oh)) for i in range(oh)]
     cols = [((j * w) // ow, -(-((j + 1) * w) // ow)) for j in range(ow)]
     if not return_indices:
-        # max over a rectangle is a max over its rows, then over its columns
-        r = _rustdl.cat([input.narrow(-2, s, e - s).amax(dim=-2, keepdim=True) for s, e in rows], -2)
-        return _rustdl.cat([r.narrow(-1, s, e - s).amax(dim=-1, keepdim=True) for s, e in cols], -1)
+        # max over a rectangle: along each row first, then over the rows; ``max`` hands the
+        # gradient to its first maximum, so a tie goes to the first in row-major order, as PyTorch
+        r = _rustdl.cat([input.narrow(-1, s, e - s).max(dim=-1, keepdim=True)[0] for s, e in cols], -1)
+        return _rustdl.cat([r.narrow(-2, s, e - s).max(dim=-2, keepdim=True)[0] for s, e in rows], -2)
     vals, idxs = [], []
     for hs, he in rows:
         vrow, irow = [], []
@@ -3066,9 +3068,9 @@ def max_pool3d(
     if p[0]:
         y = pad(y, (0, 0, 0, 0, p[0], p[0]), value=float("-inf"))
     taps, _ = _depth_taps(y, k[0], s[0], dl[0], op)
-    out = taps[0]
-    for t in taps[1:]:
-        out = out.maximum(t)
+    # ``max`` over the taps (not ``maximum``, which splits a tie): the gradient goes to one
+    # element, the first maximum in (depth, height, width) order, as PyTorch
+    out = taps[0] if len(taps) == 1 else _rustdl.stack(taps, 2).max(dim=2)[0]
     return out.squeeze(0) if unbatched else out
 
 
