@@ -179,3 +179,97 @@ def test_concat_dataset_cumulative_sizes_are_python_ints():
     assert all(type(c) is int for c in cat.cumulative_sizes)
     assert repr(cat.cumulative_sizes) == "[3, 13]"
     assert len(cat) == 13 and int(cat[2][0]) == 5 and int(cat[3][0]) == 0
+
+
+# ---------------------------------------------------------------- 4. sparse embeddings, SparseAdam
+
+
+def test_embedding_sparse_is_accepted_and_gives_a_dense_row_gradient(device):
+    w0 = np.arange(12, dtype=np.float32).reshape(6, 2) / 10
+    emb = nn.Embedding(6, 2, sparse=True, _weight=t(w0)).to(device)
+    assert emb.sparse and "sparse=True" in repr(emb)
+    ids = rustdl.tensor(np.array([[1, 2, 1], [3, 1, 5]]), device=device)
+    g = np.arange(12, dtype=np.float32).reshape(2, 3, 2) + 1
+    emb(ids).backward(t(g, device=device))
+    ref = np.zeros((6, 2), np.float32)
+    np.add.at(ref, np.array([[1, 2, 1], [3, 1, 5]]), g)
+    np.testing.assert_array_equal(emb.weight.grad.cpu().numpy(), ref)
+    bag = nn.EmbeddingBag(6, 2, mode="sum", sparse=True, _weight=t(w0)).to(device)
+    bag(ids).sum().backward()
+    np.testing.assert_array_equal(bag.weight.grad.cpu().numpy()[:, 0], [0, 3, 1, 1, 0, 1])
+
+
+def test_embedding_scale_grad_by_freq_divides_by_the_count_in_the_batch(device):
+    w = t(np.zeros((6, 2)), device=device).requires_grad_()
+    ids = np.array([[1, 2, 1], [3, 1, 0]])
+    g = np.arange(12, dtype=np.float32).reshape(2, 3, 2) + 1
+    out = F.embedding(rustdl.tensor(ids, device=device), w, padding_idx=0, scale_grad_by_freq=True)
+    out.backward(t(g, device=device))
+    ref = np.zeros((6, 2))
+    counts = np.bincount(ids.ravel(), minlength=6)
+    for pos, i in np.ndenumerate(ids):
+        if i != 0:  # the padding row gets no gradient
+            ref[i] += g[pos] / counts[i]
+    np.testing.assert_allclose(w.grad.cpu().numpy(), ref, rtol=1e-6)
+    assert "scale_grad_by_freq=True" in repr(nn.Embedding(3, 2, scale_grad_by_freq=True))
+    # no gradient wanted: nothing is hooked, the values are the rows
+    with rustdl.no_grad():
+        np.testing.assert_array_equal(
+            F.embedding(rustdl.tensor(ids, device=device), w, scale_grad_by_freq=True).cpu().numpy(), 0.0
+        )
+
+
+def _sparse_adam_reference(p, grads, lr, b1, b2, eps):
+    """Lazy Adam by hand: each step touches only the rows with a non-zero gradient."""
+    p = p.astype(np.float64).copy()
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for step, g in enumerate(grads, start=1):
+        rows = np.flatnonzero(np.abs(g).sum(1) != 0)
+        m[rows] = b1 * m[rows] + (1 - b1) * g[rows]
+        v[rows] = b2 * v[rows] + (1 - b2) * g[rows] ** 2
+        size = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
+        p[rows] -= size * m[rows] / (np.sqrt(v[rows]) + eps)
+    return p, m, v
+
+
+def test_sparse_adam_moves_only_the_rows_with_a_gradient(device):
+    rng = np.random.RandomState(0)
+    p0 = rng.standard_normal((5, 3))
+    grads = []
+    for rows in ([0, 2], [2, 4], [1]):
+        g = np.zeros((5, 3))
+        g[rows] = rng.standard_normal((len(rows), 3))
+        grads.append(g)
+    p = rustdl.tensor(p0, dtype=rustdl.float64).to(device) if device == "cpu" else t(p0, device=device)
+    p = nn.Parameter(p)
+    opt = rustdl.optim.SparseAdam([p], lr=0.1, betas=(0.8, 0.9), eps=1e-6)
+    for g in grads:
+        p.grad = rustdl.tensor(g, dtype=p.dtype, device=device)
+        opt.step()
+    ref_p, ref_m, ref_v = _sparse_adam_reference(p0, grads, 0.1, 0.8, 0.9, 1e-6)
+    tol = 1e-12 if device == "cpu" else 1e-5
+    np.testing.assert_allclose(p.detach().cpu().numpy(), ref_p, rtol=tol, atol=tol)
+    st = opt.state[p]
+    assert st["step"] == 3
+    np.testing.assert_allclose(st["exp_avg"].cpu().numpy(), ref_m, rtol=tol, atol=tol)
+    np.testing.assert_allclose(st["exp_avg_sq"].cpu().numpy(), ref_v, rtol=tol, atol=tol)
+    # row 3 never had a gradient: untouched bit for bit
+    np.testing.assert_array_equal(p.detach().cpu().numpy()[3], p0[3].astype(p.detach().cpu().numpy().dtype))
+
+
+def test_sparse_adam_maximize_state_dict_and_argument_checks():
+    p = nn.Parameter(t([[1.0, 2.0], [3.0, 4.0]]))
+    opt = rustdl.optim.SparseAdam([p], lr=0.5, maximize=True)
+    p.grad = t([[1.0, -1.0], [0.0, 0.0]])
+    opt.step()
+    # first Adam step: m/(sqrt(v)+eps) = sign(g) (eps aside), size lr·√(1−β₂)/(1−β₁)·... = lr
+    np.testing.assert_allclose(p.detach().numpy(), [[1.5, 1.5], [3.0, 4.0]], rtol=1e-6)
+    sd = opt.state_dict()
+    assert sorted(sd["state"][0]) == ["exp_avg", "exp_avg_sq", "step"]
+    assert sd["param_groups"][0]["betas"] == (0.9, 0.999) and sd["param_groups"][0]["maximize"]
+    with pytest.raises(ValueError, match="learning rate"):
+        rustdl.optim.SparseAdam([p], lr=0.0)
+    with pytest.raises(ValueError, match="epsilon"):
+        rustdl.optim.SparseAdam([p], eps=0.0)
+    with pytest.raises(ValueError, match="beta parameter at index 1"):
+        rustdl.optim.SparseAdam([p], betas=(0.9, 1.0))

@@ -387,12 +387,10 @@ def embedding(
     ``padding_idx``'s row receives no gradient. With ``max_norm``, as in PyTorch, each row that
     is looked up and whose ``norm_type``-norm exceeds ``max_norm`` is first rescaled *in place*
     in ``weight`` (outside autograd) by ``max_norm / (norm + 1e-7)``; rows not looked up are left
-    alone, and the gradient still flows to ``weight``.
+    alone, and the gradient still flows to ``weight``. ``scale_grad_by_freq`` divides each row's
+    gradient by how often its id occurs in ``input``. ``sparse=True`` is accepted, but the
+    gradient is a dense tensor, zero in the rows not looked up.
     """
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError(
-            "embedding: scale_grad_by_freq and sparse gradients are not supported by rustdl"
-        )
     if padding_idx is not None and weight.ndim >= 1:
         n = weight.shape[0]
         if not -n <= padding_idx < n:
@@ -400,7 +398,23 @@ def embedding(
         padding_idx = padding_idx % n
     if max_norm is not None:
         _embedding_renorm_(input, weight, float(max_norm), float(norm_type))
-    return _rustdl.embedding(input, weight, padding_idx)
+    out = _rustdl.embedding(input, weight, padding_idx)
+    if scale_grad_by_freq and out.requires_grad and input.numel():
+        out.register_hook(_inverse_frequency_hook(input, weight.dtype))
+    return out
+
+
+def _inverse_frequency_hook(input, dtype):
+    """A hook scaling the gradient of each looked-up vector by ``1 / count`` of its id in ``input``
+    (so each row of the table receives the mean, not the sum, of its positions' gradients)."""
+    import numpy as np
+
+    ids = input.cpu().numpy().reshape(-1)
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    # the reciprocal computed in float64, then rounded once, as PyTorch's per-row scale
+    scale = (1.0 / counts[inverse]).reshape(tuple(input.shape) + (1,))
+    scale_t = _rustdl.tensor(scale, dtype=dtype, device=input.device)
+    return lambda grad: grad * scale_t
 
 
 def _embedding_renorm_(input, weight, max_norm: float, norm_type: float) -> None:
@@ -1635,8 +1649,9 @@ def embedding_bag(
         raise ValueError(
             f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got {tuple(weight.shape)}"
         )
-    if scale_grad_by_freq or sparse:
-        raise ValueError(f"{op}: scale_grad_by_freq and sparse are not supported")
+    if scale_grad_by_freq:
+        raise ValueError(f"{op}: scale_grad_by_freq is not supported")
+    # sparse=True is accepted: the gradient is dense (zero in the rows no bag looked up)
     if per_sample_weights is not None:
         if mode != "sum":
             raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum', got mode={mode!r}")

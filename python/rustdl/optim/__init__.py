@@ -18,6 +18,7 @@ from .radam import RAdam
 from .rmsprop import Adagrad, RMSprop
 from .rprop import Rprop
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 
 __all__ = [
     "SGD",
@@ -34,5 +35,6 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "SparseAdam",
     "lr_scheduler",
 ]

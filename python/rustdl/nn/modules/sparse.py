@@ -58,12 +58,10 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.norm_type = norm_type
-        if scale_grad_by_freq or sparse:
-            raise NotImplementedError(
-                "Embedding: scale_grad_by_freq and sparse gradients are not supported by rustdl"
-            )
-        self.scale_grad_by_freq = False
-        self.sparse = False
+        # ``sparse=True`` is accepted, but the gradient is a dense tensor: zero in the rows not
+        # looked up (``optim.SparseAdam`` updates only the rows with a non-zero gradient)
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        self.sparse = bool(sparse)
         if _weight is None:
             self.weight = Parameter(_rustdl.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
             self.reset_parameters()
@@ -116,7 +114,15 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0.0
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return F.embedding(
+            input,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -126,6 +132,10 @@ class Embedding(Module):
             s += f", max_norm={self.max_norm}"
         if self.norm_type != 2.0:
             s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        if self.sparse:
+            s += ", sparse=True"
         return s
 
 
@@ -171,17 +181,15 @@ class EmbeddingBag(Module):
                     f"EmbeddingBag: padding_idx {padding_idx} must be within num_embeddings {num_embeddings}"
                 )
             padding_idx %= num_embeddings
-        if scale_grad_by_freq or sparse:
-            raise NotImplementedError(
-                "EmbeddingBag: scale_grad_by_freq and sparse gradients are not supported by rustdl"
-            )
+        if scale_grad_by_freq:
+            raise NotImplementedError("EmbeddingBag: scale_grad_by_freq is not supported by rustdl")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = False
         self.mode = mode
-        self.sparse = False
+        self.sparse = bool(sparse)  # accepted; the gradient is dense, as for Embedding
         self.include_last_offset = include_last_offset
         self.padding_idx = padding_idx
         if _weight is None:
@@ -249,7 +257,7 @@ class EmbeddingBag(Module):
             self.norm_type,
             False,
             self.mode,
-            False,
+            self.sparse,
             per_sample_weights,
             self.include_last_offset,
             self.padding_idx,
