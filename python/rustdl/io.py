@@ -547,6 +547,16 @@ class _PlainOrderedDict(collections.OrderedDict):
         raise _RefusedPickle("the pickle tries to set attributes other than _metadata on an OrderedDict")
 
 
+def _counter(*args: Any) -> collections.Counter:
+    """``collections.Counter(mapping)``, as pickled in a ``MultiStepLR`` state_dict's ``milestones``
+    (PyTorch's ``weights_only`` loader allows it too); only a dict of counts is accepted."""
+    if len(args) > 1 or (args and not isinstance(args[0], dict)):
+        raise _RefusedPickle("collections.Counter is allowed only to rebuild a dict of counts")
+    if args and not all(isinstance(v, (int, float)) for v in args[0].values()):
+        raise _RefusedPickle("collections.Counter is allowed only to rebuild a dict of counts")
+    return collections.Counter(*args)
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -631,6 +641,7 @@ class _TorchUnpickler(pickle.Unpickler):
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
         ("torch", "device"): _torch_device,
         ("_codecs", "encode"): _latin1_bytes,
+        ("collections", "Counter"): _counter,
     }
     _TYPES: ClassVar[dict[tuple[str, str], type]] = {
         ("collections", "OrderedDict"): _PlainOrderedDict,
@@ -740,7 +751,10 @@ def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo
     if isinstance(obj, _PendingTensor):
         out: Any = _to_rustdl(obj, device_of(obj.storage))
     elif isinstance(obj, dict):
-        out = collections.OrderedDict() if isinstance(obj, collections.OrderedDict) else {}
+        if isinstance(obj, collections.Counter):
+            out = collections.Counter()
+        else:
+            out = collections.OrderedDict() if isinstance(obj, collections.OrderedDict) else {}
         memo[id(obj)] = out
         for k, v in obj.items():
             out[_materialize(k, device_of, memo)] = _materialize(v, device_of, memo)

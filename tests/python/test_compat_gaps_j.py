@@ -273,3 +273,74 @@ def test_sparse_adam_maximize_state_dict_and_argument_checks():
         rustdl.optim.SparseAdam([p], eps=0.0)
     with pytest.raises(ValueError, match="beta parameter at index 1"):
         rustdl.optim.SparseAdam([p], betas=(0.9, 1.0))
+
+
+# ---------------------------------------------------------------- 5. MultiStepLR milestones as a Counter
+
+
+def _multistep(milestones, lr=0.1, gamma=0.3):
+    p = nn.Parameter(t([1.0]))
+    opt = rustdl.optim.SGD([p], lr=lr)
+    return opt, rustdl.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=gamma)
+
+
+def test_multistep_milestones_are_a_counter_and_repeat_counts():
+    import collections
+
+    opt, sched = _multistep([4, 2, 4])
+    assert isinstance(sched.milestones, collections.Counter)
+    assert sched.milestones == {2: 1, 4: 2}
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # by hand: epochs 0-1 at 0.1, 2-3 at 0.1·0.3, from 4 on at 0.1·0.3·0.3·0.3
+    np.testing.assert_allclose(lrs, [0.1, 0.1, 0.03, 0.03, 0.0027, 0.0027], rtol=1e-12)
+    assert isinstance(sched.state_dict()["milestones"], collections.Counter)
+
+
+def test_multistep_state_from_a_pytorch_checkpoint_resumes(tmp_path):
+    import collections
+
+    from test_torch_checkpoint import Global, write, zip_checkpoint
+
+    # what PyTorch's MultiStepLR(opt, [2, 4], gamma=0.3).state_dict() holds after 3 epochs
+    state = {
+        "milestones": Global("collections", "Counter")({2: 1, 4: 1}),
+        "gamma": 0.3,
+        "base_lrs": [0.1],
+        "last_epoch": 3,
+        "_step_count": 4,
+        "_get_lr_called_within_step": False,
+        "_last_lr": [0.03],
+        "_is_initial": False,
+    }
+    loaded = rustdl.load(write(tmp_path, zip_checkpoint({"sched": state})))["sched"]
+    assert isinstance(loaded["milestones"], collections.Counter) and loaded["milestones"] == {2: 1, 4: 1}
+    opt, sched = _multistep([100])
+    opt.param_groups[0]["lr"] = 0.03
+    sched.load_state_dict(loaded)
+    assert sched.milestones == {2: 1, 4: 1} and sched.last_epoch == 3
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.009, rel=1e-12)
+    # a rustdl checkpoint round-trips the Counter too, and a plain list is accepted
+    rustdl.save(sched.state_dict(), tmp_path / "s.pt")
+    opt2, sched2 = _multistep([100])
+    sched2.load_state_dict(rustdl.load(tmp_path / "s.pt"))
+    assert sched2.milestones == {2: 1, 4: 1} and sched2.get_last_lr() == sched.get_last_lr()
+    sched2.load_state_dict({"milestones": [7, 7]})
+    assert sched2.milestones == {7: 2}
+
+
+def test_a_counter_in_a_checkpoint_rebuilds_only_a_dict_of_counts(tmp_path):
+    import pickle
+
+    from test_torch_checkpoint import Global, write, zip_checkpoint
+
+    bad = {"m": Global("collections", "Counter")("abc", 1)}
+    with pytest.raises(pickle.UnpicklingError):
+        rustdl.load(write(tmp_path, zip_checkpoint(bad)))
+    bad = {"m": Global("collections", "Counter")({1: "x"})}
+    with pytest.raises(pickle.UnpicklingError):
+        rustdl.load(write(tmp_path, zip_checkpoint(bad), name="b.pt"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -128,17 +129,30 @@ class MultiStepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.milestones = sorted(milestones)
+        # a Counter (milestone -> how often it was given), as PyTorch's attribute and state_dict
+        self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        return [base * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base in self.base_lrs]
+        passed = sum(n for m, n in self.milestones.items() if m <= self.last_epoch)
+        return [base * self.gamma**passed for base in self.base_lrs]
 
     def _chainable_lr(self) -> list[float]:
         """PyTorch's form: the current ``lr`` times ``gamma`` per milestone reached this epoch."""
-        hits = self.milestones.count(self.last_epoch)
+        hits = self.milestones[self.last_epoch]
         return [g["lr"] * self.gamma**hits if hits else g["lr"] for g in self.optimizer.param_groups]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the state; ``milestones`` may be PyTorch's Counter, a dict of counts (as a
+        checkpoint keeps a Counter) or a list."""
+        state = dict(state_dict)
+        if "milestones" in state:
+            m = state["milestones"]
+            state["milestones"] = Counter(
+                {int(k): int(v) for k, v in m.items()} if isinstance(m, dict) else m
+            )
+        super().load_state_dict(state)
 
 
 class ExponentialLR(LRScheduler):
