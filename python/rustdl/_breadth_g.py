@@ -696,9 +696,13 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     _tensor_arg("ldexp", input)
     if not isinstance(other, Tensor):
         other = _rd.tensor(other)
-    x = input if input.is_floating_point() else input.to(get_default_dtype())
-    p = other.to(x.dtype) if other.dtype != x.dtype else other
-    return x * (p * math.log(2.0)).exp()
+    # the promoted dtype of both (float32 x float64 is float64), floating as PyTorch's
+    dtype = result_type(input, other)
+    if not dtype.is_floating_point:
+        dtype = get_default_dtype()
+    x = input.to(dtype) if input.dtype != dtype else input
+    p = other.to(dtype) if other.dtype != dtype else other
+    return x * 2.0**p  # an exact power of two (exp(p·ln 2) was off by an ulp: 1·2³ gave 7.999…)
 
 
 def nextafter(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002

@@ -852,16 +852,22 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
         k = builtins.max(0, builtins.min(r + offset, c))
         idx = [(i - offset) * c + i for i in range(k)]
     lead = tuple(input.shape[i] for i in rest)
-    if k and (r == 1 or x.stride()[-2] == c * x.stride()[-1]):
-        # the (r, c) plane flattens without a copy: the diagonal is a strided slice of it, a view
-        # sharing storage with ``input`` (writes to it reach ``input``, as in PyTorch)
+    # when the (r, c) plane, or its transpose (a transposed or column-major input), flattens
+    # without a copy, the diagonal is a strided slice of it: a view sharing storage with
+    # ``input`` (writes to it reach ``input``, as in PyTorch)
+    xt = x.transpose(-1, -2)
+    planes = (
+        (x, idx[0] if k else 0, c + 1, r == 1 or x.stride()[-2] == c * x.stride()[-1]),
+        (xt, offset * r if offset >= 0 else -offset, r + 1, c == 1 or xt.stride()[-2] == r * xt.stride()[-1]),
+    )
+    for plane, start, step, flattens in planes if k else ():
+        if not flattens:
+            continue
         try:
-            flat = x.view(*lead, r * c)
+            flat = plane.view(*lead, r * c)
         except (RuntimeError, ValueError):
-            flat = None
-        if flat is not None:
-            start = idx[0]
-            return flat[..., start : start + (k - 1) * (c + 1) + 1 : c + 1]
+            continue
+        return flat[..., start : start + (k - 1) * step + 1 : step]
     flat = x.reshape(*lead, r * c)
     index = _rd.tensor(idx, dtype=int64, device=input.device)
     return flat.index_select(len(lead), index) if k else flat.narrow(len(lead), 0, 0)
@@ -957,6 +963,9 @@ def unflatten(input, dim, sizes):  # noqa: A002
         -1 in sizes and (known == 0 or input.shape[d] % known)
     ):
         raise ValueError(f"unflatten: sizes {sizes} don't multiply to dim {dim} of size {input.shape[d]}")
+    # the -1 is resolved from this dim alone (a reshape would read it from the whole tensor,
+    # ambiguous when another dim is 0)
+    sizes = tuple(input.shape[d] // known if s == -1 else s for s in sizes)
     return input.reshape(*input.shape[:d], *sizes, *input.shape[d + 1 :])
 
 
@@ -1362,8 +1371,10 @@ def xlogy(input, other):  # noqa: A002
 
 
 def true_divide(input, other):  # noqa: A002
-    """Division that always gives a floating result."""
-    return _float("true_divide", input) / other
+    """Division that always gives a floating result (``/``: PyTorch's type promotion, so an
+    integer tensor over a 0-d float64 tensor is float64)."""
+    _float("true_divide", input)  # a non-tensor ``input`` is a TypeError naming the op
+    return input / other
 
 
 def hypot(input, other):  # noqa: A002
@@ -1390,8 +1401,14 @@ def signbit(input):  # noqa: A002
 
 
 def copysign(input, other):  # noqa: A002
-    """|input| with the sign of ``other`` (sign bit, so -0.0 counts as negative)."""
+    """|input| with the sign of ``other`` (sign bit, so -0.0 counts as negative), in the
+    promoted dtype of both (a floating one), as PyTorch."""
+    from ._breadth_g import result_type
+
     x = _float("copysign", input)
+    dtype = result_type(input, other)
+    if dtype.is_floating_point and dtype != x.dtype:
+        x = x.to(dtype)
     a = x.abs()
     if not isinstance(other, Tensor):
         return -a if _math.copysign(1.0, other) < 0 else a
@@ -1423,7 +1440,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         x = x.to(dtype)
     if x.is_floating_point():
         x = _rd.where(x.isnan(), x.new_zeros(()), x)
-    return x.sum() if dim is None else x.sum(dim, keepdim=keepdim)
+    return x.sum(dim, keepdim=keepdim)  # keepdim without dim keeps every dim as 1, as PyTorch
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -1433,7 +1450,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         x = x.to(dtype)
     keep = x.isnan().logical_not().to(x.dtype)
     total = nansum(x, dim, keepdim)
-    count = keep.sum() if dim is None else keep.sum(dim, keepdim=keepdim)
+    count = keep.sum(dim, keepdim=keepdim)
     return total / count
 
 
@@ -1470,6 +1487,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
         if len(parts) > 1
         else input
     )
+    if n == 0 and x is input:
+        return input.clone()  # a new tensor, as PyTorch: writing to it leaves ``input`` alone
     for _ in range(n):
         m = x.shape[d]
         if m == 0:
@@ -1893,7 +1912,13 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
     flat = a.reshape(-1, a.shape[-1])
     idx = _np.empty(flat.shape[0], dtype=_np.int64)
     for r, row in enumerate(flat):
-        vals, counts = _np.unique(row, return_counts=True)
+        # a NaN equals nothing, so each one is a value seen once (as PyTorch counts them); a row
+        # of NaN only has NaN for its mode, at its first position
+        nan = _np.isnan(row) if row.dtype.kind == "f" else _np.zeros(row.shape, dtype=bool)
+        vals, counts = _np.unique(row[~nan], return_counts=True)
+        if not vals.size:
+            idx[r] = 0
+            continue
         best = vals[_np.argmax(counts)]
         idx[r] = _np.nonzero(row == best)[0][-1]
     pos = _back(_np.moveaxis(idx.reshape(a.shape[:-1] + (1,)), -1, d), x)
@@ -1990,18 +2015,39 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         seq = _np.take_along_axis(seq, _np_of(sorter), -1)
     scalar = not isinstance(values, Tensor)
     vals = _np.asarray(values) if scalar else _np_of(values)
-    s = "right" if right else "left"
     if seq.ndim == 1:
-        out = _np.searchsorted(seq, vals, side=s)
+        fs, fv = seq.reshape(1, -1), vals.reshape(1, -1)
     else:
         if vals.shape[:-1] != seq.shape[:-1]:
             raise ValueError(
                 f"searchsorted: leading dimensions of sorted_sequence {seq.shape} and values {vals.shape} must match"
             )
-        fs = seq.reshape(-1, seq.shape[-1])
-        fv = vals.reshape(-1, vals.shape[-1])
-        out = _np.stack([_np.searchsorted(a, b, side=s) for a, b in zip(fs, fv)]).reshape(vals.shape)
-    return _back(_np.asarray(out, dtype=_np.int64), sorted_sequence, int64)
+        rows = int(_np.prod(seq.shape[:-1]))
+        fs, fv = seq.reshape(rows, seq.shape[-1]), vals.reshape(rows, vals.shape[-1])
+    out = _binary_search(fs, fv, right).reshape(vals.shape)
+    return _back(out, sorted_sequence, int64)
+
+
+def _binary_search(seq, vals, right):
+    """Per row of the 2-D ``seq``, where each value of that row of ``vals`` goes: the first
+    position whose element is ``>=`` it (``>`` with ``right``). The bisection is PyTorch's,
+    step for step, so NaN lands where PyTorch puts it (a NaN value after everything; a NaN in
+    the sequence compares as smaller), which numpy's NaN-last order would not give."""
+    n = seq.shape[-1]
+    lo = _np.zeros(vals.shape, dtype=_np.int64)
+    hi = _np.full(vals.shape, n, dtype=_np.int64)
+    if not n or not vals.size:
+        return lo
+    with _np.errstate(invalid="ignore"):
+        while True:
+            active = lo < hi
+            if not active.any():
+                return lo
+            mid = (lo + hi) >> 1
+            at = _np.take_along_axis(seq, _np.minimum(mid, n - 1), -1)
+            past = ~(at > vals) if right else ~(at >= vals)
+            lo = _np.where(active & past, mid + 1, lo)
+            hi = _np.where(active & ~past, mid, hi)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002

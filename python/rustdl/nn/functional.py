@@ -656,6 +656,10 @@ def interpolate(
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported by rustdl")
     spatial = tuple(int(s) for s in input.shape[2:])
+    if 0 in spatial:  # nothing to sample from (PyTorch refuses it in every mode)
+        raise ValueError(
+            f"interpolate: input spatial sizes should be greater than 0, got input of shape {tuple(input.shape)}"
+        )
     scales = None
     if size is not None:
         if scale_factor is not None:
@@ -916,8 +920,9 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: padding {pad} does not fit an input of shape {tuple(input.shape)}")
     if mode != "constant":
-        return _pad_indexed(input, pad, mode)
-    out = input
+        out = _pad_indexed(input, pad, mode)
+        return input.clone() if out is input else out  # all-zero padding: still a new tensor
+    out, copied = input, False
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
         left, right = pad[2 * i], pad[2 * i + 1]
@@ -939,8 +944,10 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
                 s[dim] = amount
                 parts.append(full(s, value, dtype=out.dtype, device=out.device))
         if len(parts) > 1:
-            out = cat(parts, dim)
-    return out
+            out, copied = cat(parts, dim), True
+    # as PyTorch, the result never shares memory with ``input`` (nothing or only cropping done
+    # would otherwise hand back ``input`` or a view of it, and writes to it would reach ``input``)
+    return out if copied else out.clone()
 
 
 # ---- spatial ops (breadth B) ----
