@@ -2462,7 +2462,9 @@ def _take_along_dim(self, indices, dim=None):
 def _tensor_split(self, indices_or_sections, dim=0):
     """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
     indices, as ``torch.tensor_split``."""
-    size = self.shape[dim]
+    if self.dim() == 0:
+        raise ValueError("tensor_split: expected at least a 1-dimensional tensor, got a 0-d one")
+    size = self.shape[_norm_dim("tensor_split", dim, self.dim())]
     if isinstance(indices_or_sections, Tensor):  # a 0-d tensor of sections or a 1-d one of indices
         t = indices_or_sections
         indices_or_sections = int(t) if t.dim() == 0 else t.tolist()
@@ -2470,6 +2472,11 @@ def _tensor_split(self, indices_or_sections, dim=0):
         n = indices_or_sections
         if n <= 0:
             raise ValueError(f"tensor_split: number of sections must be positive, got {n}")
+        if n > _PIECES_NO_MACHINE_HOLDS:
+            # one tensor object per section: a count no memory holds is refused, not looped over
+            raise MemoryError(
+                f"tensor_split: {n} sections of a tensor of shape {tuple(self.shape)} cannot be held"
+            )
         q, r = divmod(size, n)
         bounds = [k * q + builtins.min(k, r) for k in range(n + 1)]
     else:
@@ -2479,14 +2486,38 @@ def _tensor_split(self, indices_or_sections, dim=0):
     return tuple(self.narrow(dim, a, builtins.max(b - a, 0)) for a, b in zip(bounds, bounds[1:]))
 
 
+# more pieces than this many would take more memory than a machine has (each piece is a tensor
+# object of a few hundred bytes: 2**30 of them are hundreds of GB)
+_PIECES_NO_MACHINE_HOLDS = 2**30
+
+
+def _split_even(op, self, sections, dim, min_dims):
+    """``tensor_split`` for ``hsplit``/``vsplit``: as PyTorch, a tensor with at least
+    ``min_dims`` dims, and a number of sections that divides the dim evenly."""
+    if self.dim() < min_dims:
+        raise ValueError(
+            f"{op}: expected a tensor with at least {min_dims} dimension(s), got shape {tuple(self.shape)}"
+        )
+    if isinstance(sections, Tensor) and sections.dim() == 0:
+        sections = int(sections)
+    if isinstance(sections, int) and not isinstance(sections, bool):
+        size = self.shape[dim]
+        if sections == 0 or (sections > 0 and size % sections):
+            raise ValueError(
+                f"{op}: dimension {dim} of size {size} (shape {tuple(self.shape)}) cannot be split "
+                f"into {sections} equal sections"
+            )
+    return _tensor_split(self, sections, dim)
+
+
 def _hsplit(self, sections):
-    """``tensor_split`` along dim 1 (dim 0 for a 1-D tensor)."""
-    return _tensor_split(self, sections, 1 if self.dim() > 1 else 0)
+    """``tensor_split`` along dim 1 (dim 0 for a 1-D tensor), into equal sections."""
+    return _split_even("hsplit", self, sections, 1 if self.dim() > 1 else 0, 1)
 
 
 def _vsplit(self, sections):
-    """``tensor_split`` along dim 0."""
-    return _tensor_split(self, sections, 0)
+    """``tensor_split`` along dim 0, into equal sections (at least 2 dims)."""
+    return _split_even("vsplit", self, sections, 0, 2)
 
 
 def _pin_memory(self, device=None):

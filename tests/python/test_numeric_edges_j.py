@@ -177,3 +177,35 @@ def test_interpolating_an_empty_input_names_interpolate(mode):
     with pytest.raises(ValueError, match="interpolate: input spatial sizes"):
         F.interpolate(rustdl.ones(1, 2, 0, 4), size=(3, 4), mode=mode)
     assert tuple(F.interpolate(rustdl.ones(0, 2, 3, 4), size=(3, 5)).shape) == (0, 2, 3, 5)
+
+
+@pytest.mark.parametrize(
+    "fn, shape, sections",
+    [
+        ("hsplit", (3,), 2),  # 3 is not divisible by 2
+        ("hsplit", (2, 3), 2),
+        ("hsplit", (4,), 0),
+        ("hsplit", (), 1),  # hsplit needs a dim
+        ("vsplit", (4,), 2),  # vsplit needs two
+        ("vsplit", (4, 2), 3),
+        ("tensor_split", (), 1),
+        ("tensor_split", (4,), 0),
+    ],
+)
+def test_hsplit_vsplit_need_equal_sections_as_pytorch(fn, shape, sections):
+    with pytest.raises(ValueError, match=fn):
+        getattr(rustdl, fn)(rustdl.zeros(shape), sections)
+
+
+def test_splits_that_fit_and_impossible_section_counts():
+    a = np.arange(8.0).reshape(2, 4)
+    assert [p.tolist() for p in rustdl.hsplit(rustdl.tensor(a), 2)] == [q.tolist() for q in np.hsplit(a, 2)]
+    assert [p.tolist() for p in rustdl.hsplit(rustdl.tensor(a), [1, 3])] == [
+        q.tolist() for q in np.hsplit(a, [1, 3])
+    ]
+    assert [tuple(p.shape) for p in rustdl.vsplit(rustdl.zeros(0, 2), 2)] == [(0, 2), (0, 2)]
+    assert [tuple(p.shape) for p in rustdl.zeros(3).tensor_split(2, -1)] == [(2,), (1,)]
+    with pytest.raises(IndexError, match="tensor_split"):
+        rustdl.zeros(3).tensor_split(2, 5)
+    with pytest.raises(MemoryError, match="tensor_split"):
+        rustdl.ones(3).tensor_split(2**40)  # one tensor per section: refused, not looped over
