@@ -2272,9 +2272,15 @@ def _as_strided(self, size, stride, storage_offset=None):
             f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
         )
     pos = _positions(size, stride, storage_offset)
-    logical, found = _storage_lookup(self, pos)
+    # a broadcast (stride-0) dim repeats the same storage: its first index stands for all, so an
+    # expanded tensor is looked up (and read) through one slice of it, never materialised
+    src = self
+    for d, (n, st) in enumerate(zip(self.shape, self.stride())):
+        if st == 0 and n > 1:
+            src = src.narrow(d, 0, 1)
+    logical, found = _storage_lookup(src, pos)
     if found.all():  # read through this tensor's own elements: differentiable
-        return self.reshape(-1).index_select(0, _back(logical, self)).reshape(*size)
+        return src.reshape(-1).index_select(0, _back(logical, self)).reshape(*size)
     if self.requires_grad and _rd.is_grad_enabled():
         miss = int(pos[~found][0])
         raise IndexError(

@@ -209,3 +209,14 @@ def test_splits_that_fit_and_impossible_section_counts():
         rustdl.zeros(3).tensor_split(2, 5)
     with pytest.raises(MemoryError, match="tensor_split"):
         rustdl.ones(3).tensor_split(2**40)  # one tensor per section: refused, not looped over
+
+
+def test_as_strided_of_a_huge_broadcast_reads_without_materialising_it():
+    big = rustdl.ones(3).expand(10**12, 3)  # 3e12 elements: only a view
+    assert big.as_strided((2,), (1,)).tolist() == [1.0, 1.0]
+    a = rustdl.arange(3.0).expand(4, 3)
+    assert a.as_strided((2, 2), (1, 1)).tolist() == [[0.0, 1.0], [1.0, 2.0]]
+    x = rustdl.arange(3.0, requires_grad=True)
+    y = x.expand(4, 3).as_strided((2, 2), (1, 1), 0)  # reads x[0], x[1]; x[1], x[2]
+    (y * rustdl.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert x.grad.tolist() == [1.0, 5.0, 4.0]
