@@ -286,6 +286,49 @@ def test_the_weight_gradient_reads_any_output_gradient_view(tile, transposed_gra
         assert np.abs(c - g).max(initial=0) <= 1e-4 * (np.abs(c).max(initial=0) + 1)
 
 
+@pytest.mark.parametrize("tile", [64, 128], indirect=True)
+@pytest.mark.parametrize(
+    "sx, sw, stride, padding",
+    [
+        ((16, 32, 1, 1), (24, 32, 3, 3), 1, 1),  # a ResNet's last stage on small inputs: 1x1
+        ((9, 8, 2, 2), (12, 8, 3, 3), 2, 1),  # a strided block down to 1x1
+        ((12, 5, 4, 3), (7, 5, 3, 3), 1, 1),  # 12 positions per image
+        ((10, 6, 3, 3), (4, 6, 1, 1), 2, 0),  # a strided 1x1 shortcut
+    ],
+)
+def test_a_batch_of_images_with_few_positions_is_one_product_like_the_cpu(tile, sx, sw, stride, padding):
+    # images with a handful of output positions would each fill a 64-row tile with a few rows:
+    # the batch is folded into the rows of one product through a column matrix (im2col), and
+    # the input gradient through a column gradient (col2im)
+    rng = np.random.default_rng(sx[0])
+    xv = rng.standard_normal(sx).astype(np.float32)
+    wv = (rng.standard_normal(sw) * 0.2).astype(np.float32)
+    bv = rng.standard_normal(sw[0]).astype(np.float32)
+    rv = None
+    out = {}
+    for dev in ("cpu", "gpu"):
+        x = rustdl.tensor(xv, device=dev, requires_grad=True)
+        w = rustdl.tensor(wv, device=dev, requires_grad=True)
+        b = rustdl.tensor(bv, device=dev, requires_grad=True)
+        y, fwd = kernels_of(lambda x=x, w=w, b=b: F.conv2d(x, w, b, stride=stride, padding=padding))
+        if rv is None:
+            rv = rng.standard_normal(y.shape).astype(np.float32)
+        r = rustdl.tensor(rv, device=dev)
+        _, bwd = kernels_of(lambda y=y, r=r: (y * r).sum().backward())
+        if dev == "gpu":
+            assert "im2col" in fwd and "col2im" in bwd
+        out[dev] = [t.detach().cpu().numpy() for t in (y, x.grad, w.grad, b.grad)]
+    # against a float64 reference of the forward too
+    cols = np.lib.stride_tricks.sliding_window_view(
+        np.pad(xv.astype(np.float64), ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2)), sw[2:], axis=(2, 3)
+    )[:, :, ::stride, ::stride]
+    ref = np.einsum("nchwij,ocij->nohw", cols, wv.astype(np.float64)) + bv[:, None, None]
+    assert np.abs(out["gpu"][0] - ref).max() <= 1e-4 * (np.abs(ref).max() + 1)
+    for c, g in zip(out["cpu"], out["gpu"]):
+        assert c.shape == g.shape
+        assert np.abs(c - g).max(initial=0) <= 1e-4 * (np.abs(c).max(initial=0) + 1)
+
+
 def test_an_oversized_convolution_is_a_memory_error_naming_the_op_and_shapes():
     x = rustdl.zeros(64, 3, 224, 224, device="gpu")
     w = rustdl.zeros(4096, 3, 3, 3, device="gpu")

@@ -218,6 +218,20 @@ pub(crate) mod products {
         implicit <= explicit
     }
 
+    /// Rows of a product rounded up to the matmul kernels' smallest tile.
+    fn tile_rows(v: usize) -> usize {
+        v.div_ceil(64).saturating_mul(64)
+    }
+
+    /// Whether the batch is better folded into the rows of one product (the provided im2col
+    /// algorithm) than multiplied image by image: an image with few output positions (the deep
+    /// layers of a ResNet on small inputs, down to 1x1) fills a tile's 64 rows with a handful,
+    /// so per-image products would do up to 64 times the work.
+    fn fold_batch(b: &Gpu, g: &Conv2dGeom) -> bool {
+        let (n, l) = (g.n, g.col_cols());
+        n > 1 && n.saturating_mul(tile_rows(l)) > 2 * tile_rows(n.saturating_mul(l)) && fits(b, g)
+    }
+
     /// The dense weight `(O, k)` as the `(k, O)` right operand of every image's product.
     fn weight_t(n: usize, k: usize, o: usize) -> Layout {
         Layout {
@@ -228,13 +242,17 @@ pub(crate) mod products {
     }
 
     pub fn conv2d(
-        _b: &Gpu,
+        b: &Gpu,
         x: (&GpuStorage, &Layout),
         w: &GpuStorage,
         bias: Option<&GpuStorage>,
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<(GpuStorage, Option<GpuStorage>)> {
+        if fold_batch(b, g) {
+            // the columns it returns are the weight gradient's operand
+            return provided::conv2d(b, x, w, bias, g, o);
+        }
         let (n, l, k) = (g.n, g.col_cols(), g.col_rows());
         // the image as the left operand: (n, l, k), one image per batch
         let lc = Layout {
@@ -262,6 +280,9 @@ pub(crate) mod products {
         g: &Conv2dGeom,
         o: usize,
     ) -> Result<GpuStorage> {
+        if fold_batch(b, g) {
+            return provided::conv2d_input_grad(b, gout, w, g, o);
+        }
         if !implicit_dgrad(g, o) {
             return input_grad_by_columns(b, gout, w, g, o);
         }
