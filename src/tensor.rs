@@ -677,15 +677,17 @@ impl Tensor {
                 "randint: expected low < high, got low={low}, high={high}"
             )));
         }
-        let u = Tensor::rand_kind(shape, RandKind::Uniform(0.0, 1.0), DType::F64, Device::Cpu)?;
-        let v: Vec<i64> = u
-            .to_f64_vec()?
-            .into_iter()
-            .map(|x| {
-                // the span in i128: `high - low` overflows i64 for ranges wider than 2^63
-                let span = (high as i128 - low as i128) as f64;
-                let v = low as i128 + (x * span).floor() as i128;
-                v.clamp(low as i128, high as i128 - 1) as i64
+        let n = crate::shape::checked_numel(shape, "randint")?;
+        backend::reserve(n, DType::I64, Device::Cpu, "randint")?;
+        let (seed, offset) = crate::random::advance(n as u64 * 2);
+        let k = crate::backend::cpu::random::stream_key(seed);
+        // 64 random bits per value scaled onto the span (in u128: `high - low` may pass i64),
+        // so every value of a span up to 2^64 can come out
+        let span = (high as i128 - low as i128) as u128;
+        let v: Vec<i64> = (0..n as u64)
+            .map(|i| {
+                let r = crate::backend::cpu::random::bits64(k, offset, i) as u128;
+                (low as i128 + ((r * span) >> 64) as i128) as i64
             })
             .collect();
         Tensor::from_i64(v, shape)?.to_device(device)

@@ -133,6 +133,7 @@ impl Tensor {
             "roll: shifts and dimensions must align, got shifts={shifts:?} and dims={dims:?}"
         );
         let mut out = self.clone();
+        let mut moved = false;
         for (&s, &dim) in shifts.iter().zip(dims) {
             let d = norm_dim(dim, self.ndim(), "roll")?;
             if self.ndim() == 0 {
@@ -148,8 +149,14 @@ impl Tensor {
             }
             let di = d as isize;
             out = Tensor::cat(&[out.narrow(di, n - s, s)?, out.narrow(di, 0, n - s)?], di)?;
+            moved = true;
         }
-        Ok(out)
+        // a copy even when nothing moved, as PyTorch's roll
+        if moved {
+            Ok(out)
+        } else {
+            self.deep_clone()
+        }
     }
 
     /// 1-D input: a square matrix with it on diagonal `k`; 2-D input: diagonal `k` as 1-D.

@@ -1,5 +1,7 @@
 //! Shape ops: views that share storage (reshape, permute, expand, slice, ...) and copies (cat, repeat).
 
+use crate::device::Device;
+use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::{norm_dim, Layout};
@@ -238,9 +240,10 @@ impl Tensor {
             big.extend_from_slice(&[reps[i], s]);
             out.push(reps[i] * s);
         }
+        // always a copy (also when every rep is 1), as PyTorch's repeat
         self.reshape(&inter)?
             .expand(&big)?
-            .contiguous()?
+            .deep_clone()?
             .reshape(&out)
     }
 
@@ -318,13 +321,18 @@ impl Tensor {
             seen.push(dd);
         }
         if self.ndim() == 0 {
-            // a scalar reads the same backwards (PyTorch accepts dim 0 / -1 here)
-            return Ok(self.clone());
+            // a scalar reads the same backwards (PyTorch accepts dim 0 / -1 here); a copy
+            return self.deep_clone();
+        }
+        if self.numel() == 0 || seen.iter().all(|&d| self.shape()[d] <= 1) {
+            // nothing moves: still a copy, as PyTorch's flip always is
+            return self.deep_clone();
         }
         let mut out = self.clone();
         for &d in dims {
             let dd = norm_dim(d, self.ndim(), "flip")?;
             let n = self.shape()[dd];
+            crate::backend::reserve(n, DType::I64, Device::Cpu, "flip")?;
             let idx: Vec<i64> = (0..n as i64).rev().collect();
             let it = Tensor::from_i64(idx, &[n])?.to_device(self.device())?;
             out = out.index_select(dd as isize, &it)?;

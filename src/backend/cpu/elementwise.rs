@@ -411,7 +411,7 @@ pub fn binary(
                         _ => 0,
                     }
                 } else {
-                    x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32)
+                    wrapping_pow64(x, y as u64)
                 }
             })),
             BinaryOp::Maximum => CpuStorage::I64(map2(a, la, b, lb, |x: i64, y: i64| x.max(y))),
@@ -551,4 +551,18 @@ pub fn where_(
             )))
         }
     })
+}
+
+/// `x` to the power `y` modulo 2^64 (what the integer power wraps to), for any 64-bit exponent:
+/// squaring and multiplying over the exponent's bits.
+fn wrapping_pow64(x: i64, mut y: u64) -> i64 {
+    let (mut base, mut acc) = (x, 1i64);
+    while y > 0 {
+        if y & 1 == 1 {
+            acc = acc.wrapping_mul(base);
+        }
+        base = base.wrapping_mul(base);
+        y >>= 1;
+    }
+    acc
 }

@@ -1,6 +1,6 @@
 //! Index kernels on the CPU: index_select / index_add and gather / scatter_add, bounds-checked.
 
-use super::{gather_view, view_slice, IntoStorage};
+use super::{dense, gather_view, view_slice, IntoStorage};
 use crate::ensure;
 use crate::error::{Error, Result};
 use crate::shape::{contiguous_strides, for_each_row, Layout};
@@ -81,9 +81,42 @@ pub fn index_select(
         }
         out
     }
-    Ok(
-        crate::with_cpu!(x, v => IntoStorage::into_storage(go(&view_slice(v, l), outer, d, inner, &ids))),
-    )
+    /// A strided view larger than the selection (a broadcast `expand`, a slice of a big
+    /// tensor) is read one selected index at a time, never copied whole.
+    fn go_strided<T: Copy + Send + Sync + Default>(
+        v: &[T],
+        l: &Layout,
+        dim: usize,
+        ids: &[usize],
+    ) -> Vec<T> {
+        let (outer, _, inner) = split3(&l.shape, dim);
+        let mut shape = l.shape.clone();
+        let mut strides = l.strides.clone();
+        shape.remove(dim);
+        let step = strides.remove(dim);
+        let mut out = vec![T::default(); outer * ids.len() * inner];
+        for (k, &i) in ids.iter().enumerate() {
+            let sub = Layout {
+                shape: shape.clone(),
+                strides: strides.clone(),
+                offset: l.offset + i * step,
+            };
+            let block = gather_view(v, &sub);
+            for o in 0..outer {
+                let at = (o * ids.len() + k) * inner;
+                out[at..at + inner].copy_from_slice(&block[o * inner..(o + 1) * inner]);
+            }
+        }
+        out
+    }
+    let selected = outer * ids.len() * inner;
+    Ok(crate::with_cpu!(x, v => IntoStorage::into_storage(
+        if dense(v, l).is_none() && l.numel() > selected {
+            go_strided(v, l, dim, &ids)
+        } else {
+            go(&view_slice(v, l), outer, d, inner, &ids)
+        }
+    )))
 }
 
 /// Zeros of `shape` with row `i` of `src` (along `dim`) added at row `idx[i]`.

@@ -28,16 +28,35 @@ pub fn stream_key(seed: u64) -> u32 {
 /// Uniform in [0, 1) for counter `offset + i` of the stream with key `k`: 24 random bits.
 #[inline(always)]
 pub fn uniform01(k: u32, offset: u64, i: u64) -> f64 {
-    let c = offset.wrapping_add(i);
-    let h = hash32(hash32(c as u32 ^ k) ^ ((c >> 32) as u32).wrapping_add(k.rotate_left(7)));
-    (h >> 8) as f64 * (1.0 / 16_777_216.0)
+    (bits32(k, offset, i) >> 8) as f64 * (1.0 / 16_777_216.0)
 }
 
-/// Random fill from the counter-based generator; normals by Box–Muller on counters 2i, 2i+1.
+/// The 32 random bits of counter `offset + i` (what [`uniform01`] keeps 24 of).
+#[inline(always)]
+fn bits32(k: u32, offset: u64, i: u64) -> u32 {
+    let c = offset.wrapping_add(i);
+    hash32(hash32(c as u32 ^ k) ^ ((c >> 32) as u32).wrapping_add(k.rotate_left(7)))
+}
+
+/// 64 random bits for element `i` from counters 2i and 2i+1 of the stream with key `k`.
+#[inline(always)]
+pub fn bits64(k: u32, offset: u64, i: u64) -> u64 {
+    (u64::from(bits32(k, offset, 2 * i)) << 32) | u64::from(bits32(k, offset, 2 * i + 1))
+}
+
+/// Random fill from the counter-based generator; normals by Box–Muller on counters 2i, 2i+1;
+/// float64 uniforms take 53 bits from the same two counters (float32 ones 24 bits from one, as
+/// the WGSL kernel).
 pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType) -> Result<CpuStorage> {
     let k = stream_key(seed);
+    let wide = dtype == DType::F64;
     let gen = |i: usize| -> f64 {
         match kind {
+            RandKind::Uniform(lo, hi) if wide => {
+                let u =
+                    (bits64(k, offset, i as u64) >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0);
+                lo + (hi - lo) * u
+            }
             RandKind::Uniform(lo, hi) => lo + (hi - lo) * uniform01(k, offset, i as u64),
             RandKind::Normal(mean, std) => {
                 let u1 = 1.0 - uniform01(k, offset, 2 * i as u64);

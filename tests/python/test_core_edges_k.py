@@ -1,0 +1,106 @@
+"""Core ops on hostile or edge inputs, against numpy and closed forms: selections from huge
+broadcast views, results that must be copies, integer powers with huge exponents, random bits,
+and any/all with keepdim or an empty dim list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rustdl
+
+
+def test_index_select_of_a_huge_broadcast_view_reads_only_the_selection():
+    # the view is 2^31 x 3 (24 GB if copied): only the two selected rows are read
+    e = rustdl.arange(3.0).expand(2**31 - 1, 3)
+    np.testing.assert_array_equal(e.index_select(0, rustdl.tensor([0, 7])).numpy(), [[0, 1, 2]] * 2)
+    np.testing.assert_array_equal(e[rustdl.tensor([5])].numpy(), [[0, 1, 2]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_index_select_of_a_strided_view_larger_than_the_selection(dim):
+    a = np.arange(240.0).reshape(4, 6, 10)
+    t = rustdl.tensor(a).permute(2, 0, 1)[:, 1:3]
+    ids = [1, 0, 1]
+    ref = np.take(a.transpose(2, 0, 1)[:, 1:3], ids, axis=dim)
+    np.testing.assert_array_equal(t.index_select(dim, rustdl.tensor(ids)).numpy(), ref)
+
+
+def test_flip_of_an_empty_tensor_with_a_huge_dim_is_empty():
+    assert rustdl.zeros(2**62, 0).flip(0).shape == (2**62, 0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda b: rustdl.roll(b, 4, 0),
+        lambda b: rustdl.roll(b, 0, 0),
+        lambda b: rustdl.flip(b, ()),
+        lambda b: b.repeat(1),
+        lambda b: rustdl.tile(b, (1,)),
+    ],
+)
+def test_results_that_move_nothing_are_still_copies(make):
+    b = rustdl.arange(4.0)
+    r = make(b)
+    np.testing.assert_array_equal(r.numpy(), [0, 1, 2, 3])
+    r.mul_(10)
+    np.testing.assert_array_equal(b.numpy(), [0, 1, 2, 3])
+
+
+def test_flip_of_a_scalar_is_a_copy():
+    s = rustdl.tensor(2.0)
+    s.flip(0).mul_(3)
+    assert s.item() == 2.0
+
+
+def test_integer_power_with_an_exponent_past_32_bits_wraps_as_64_bit_arithmetic():
+    x = rustdl.tensor([3, -1, 2, 5, 7])
+    # odd bases: x^(2^62) is 1 mod 2^64 (the odd residues' group has exponent 2^62); even: 0
+    np.testing.assert_array_equal(x.pow(2**62).numpy(), [1, 1, 0, 1, 1])
+
+    # v^(2^32 + 1) mod 2^64 by Python's modular arithmetic, as a signed 64-bit value
+    def signed(w):
+        return w - 2**64 if w >= 2**63 else w
+
+    e = 2**32 + 1
+    assert rustdl.tensor([3, 5, -7]).pow(e).tolist() == [signed(pow(v % 2**64, e, 2**64)) for v in (3, 5, -7)]
+
+
+def test_randint_over_a_wide_range_uses_every_low_bit():
+    rustdl.manual_seed(0)
+    r = rustdl.randint(0, 2**31, (4000,)).numpy()
+    assert r.min() >= 0 and r.max() < 2**31
+    # with 24 random bits every value was a multiple of 128; about half must be odd
+    assert 1800 < (r % 2).sum() < 2200
+    r = rustdl.randint(0, 2**40, (4000,)).numpy()
+    assert 1800 < (r % 2).sum() < 2200
+
+
+def test_randint_is_uniform_over_a_small_range():
+    rustdl.manual_seed(1)
+    r = rustdl.randint(-5, 5, (20000,)).numpy()
+    assert r.min() == -5 and r.max() == 4
+    counts = np.bincount(r + 5, minlength=10)
+    chi2 = ((counts - 2000) ** 2 / 2000).sum()
+    assert chi2 < 30  # 9 degrees of freedom: p < 0.001 above 27.9
+
+
+def test_float64_rand_has_more_than_24_random_bits():
+    rustdl.manual_seed(2)
+    u = rustdl.rand(10000, dtype=rustdl.float64).numpy()
+    assert 0 <= u.min() and u.max() < 1
+    assert np.mean((u * 2**24) % 1 != 0) > 0.99
+    assert abs(u.mean() - 0.5) < 0.02
+
+
+def test_any_all_keepdim_without_dim_and_with_an_empty_dim_list():
+    x = rustdl.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, float("nan")]])
+    n = x.numpy()
+    for name in ("any", "all"):
+        r = getattr(x, name)(keepdim=True)
+        assert r.shape == (1, 1)
+        assert r.item() == bool(getattr(n != 0, name)())
+        # an empty dim list reduces nothing: each element's truth (NaN is true)
+        r = getattr(x, name)(dim=())
+        assert r.dtype == rustdl.bool
+        np.testing.assert_array_equal(r.numpy(), n != 0)
