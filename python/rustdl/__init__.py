@@ -1153,6 +1153,26 @@ from ._breadth_g import (  # noqa: E402,F401
     result_type,
     scatter_reduce,
 )
+
+# breadth K: in-place forms of out-of-place ops, functional spellings (see _breadth_k.py)
+from ._breadth_k import (  # noqa: E402,F401
+    addr,
+    alpha_dropout,
+    clamp_,
+    cosine_similarity,
+    dropout,
+    dsplit,
+    empty_strided,
+    feature_dropout,
+    index_put,
+    is_same_size,
+    nan_to_num_,
+    pairwise_distance,
+    relu_,
+    sigmoid_,
+    tanh_,
+    vdot,
+)
 from . import special  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
@@ -1172,7 +1192,13 @@ def _typed_first_argument() -> None:
     import inspect
 
     g = globals()
-    own = {__name__, __name__ + "._tensor_api", __name__ + "._scatter_api", __name__ + "._breadth_g"}
+    own = {
+        __name__,
+        __name__ + "._tensor_api",
+        __name__ + "._scatter_api",
+        __name__ + "._breadth_g",
+        __name__ + "._breadth_k",
+    }
     for name, fn in list(g.items()):
         if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:
             continue

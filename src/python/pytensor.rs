@@ -183,6 +183,15 @@ fn dim_list(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<isize>>> {
 
 /// `reduce_one(x, d)` (which keeps dim `d` with size 1) over each of `dims` (all of them when
 /// empty), then those dims dropped unless `keepdim`; a dim named twice is an error.
+/// A full reduction's 0-d result with `keepdim`: one size-1 dim per dim of `t`.
+fn keep_all_dims(r: Tensor, t: &Tensor, keepdim: bool) -> CoreResult<Tensor> {
+    if keepdim {
+        r.reshape(&vec![1; t.ndim()])
+    } else {
+        Ok(r)
+    }
+}
+
 fn over_dims(
     t: &Tensor,
     dims: &[isize],
@@ -247,6 +256,18 @@ fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
     }
     v.extract::<f64>()
         .map_err(|_| PyTypeError::new_err(format!("{op}: value must be a number")))
+}
+
+/// A `'static` copy of an op name given from Python (each distinct name is kept once).
+fn intern_op_name(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(n);
+    n
 }
 
 /// The tensor of an operand, for the work estimate.
@@ -952,6 +973,46 @@ impl PyTensor {
     // Each computes the new value out of place from the tensor it is given and lets the core
     // write it and rebase the autograd history (see `ops::inplace`).
 
+    /// `self` in place with the value `fn(self, *args, **kwargs)`: the in-place form of an
+    /// out-of-place op written in Python (`log1p_` from `log1p`). The core writes the value and
+    /// rebases the history, recomputing from a copy of the old value when the op's rule reads
+    /// it, so gradients and version checks are those of a built-in in-place op. `name` names
+    /// the op in errors.
+    #[pyo3(signature = (name, func, *args, **kwargs))]
+    fn _inplace_apply<'py>(
+        slf: PyRef<'py, Self>,
+        name: &str,
+        func: Py<PyAny>,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let name = intern_op_name(name);
+        let py = slf.py();
+        // the composed op's rules may read the old value anywhere in their graph (not only the
+        // last node, which is all the core checks): with gradients in play it reads a copy
+        let tracked = crate::autograd::is_grad_enabled()
+            && (slf.tensor().requires_grad()
+                || args.bind(py).iter().any(|a| {
+                    a.extract::<PyRef<'_, PyTensor>>()
+                        .is_ok_and(|t| t.tensor().requires_grad())
+                }));
+        slf.inplace_(name, move |t| {
+            let t = if tracked { t.deep_clone()? } else { t.clone() };
+            Python::attach(|py| {
+                let mut all = vec![Py::new(py, PyTensor::from(t.clone()))?.into_any()];
+                all.extend(args.bind(py).iter().map(|a| a.unbind()));
+                let r = func.call(
+                    py,
+                    PyTuple::new(py, all)?,
+                    kwargs.as_ref().map(|k| k.bind(py)),
+                )?;
+                Ok::<Tensor, PyErr>(r.bind(py).extract::<PyRef<'_, PyTensor>>()?.tensor())
+            })
+            .map_err(|e| super::python_error(name, e))
+        })?;
+        Ok(slf)
+    }
+
     fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
         let s = operand(src)?;
         let others: Vec<&Tensor> = operand_tensor(&s).into_iter().collect();
@@ -1618,7 +1679,9 @@ impl PyTensor {
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
         let dims = dim_list(dim)?;
         self.op(|t| match dims {
-            None => t.all(None),
+            None => keep_all_dims(t.all(None)?, t, keepdim),
+            // an empty dim list reduces nothing, as PyTorch's all
+            Some(dims) if dims.is_empty() => t.to_dtype(crate::dtype::DType::Bool),
             Some(dims) => over_dims(t, &dims, keepdim, "all", |x, d| {
                 x.all(Some(d))?.unsqueeze(d)
             }),
@@ -1628,7 +1691,9 @@ impl PyTensor {
     fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
         let dims = dim_list(dim)?;
         self.op(|t| match dims {
-            None => t.any(None),
+            None => keep_all_dims(t.any(None)?, t, keepdim),
+            // an empty dim list reduces nothing, as PyTorch's any
+            Some(dims) if dims.is_empty() => t.to_dtype(crate::dtype::DType::Bool),
             Some(dims) => over_dims(t, &dims, keepdim, "any", |x, d| {
                 x.any(Some(d))?.unsqueeze(d)
             }),
