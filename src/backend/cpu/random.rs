@@ -38,15 +38,17 @@ fn bits32(k: u32, offset: u64, i: u64) -> u32 {
     hash32(hash32(c as u32 ^ k) ^ ((c >> 32) as u32).wrapping_add(k.rotate_left(7)))
 }
 
-/// 64 random bits for element `i` from counters 2i and 2i+1 of the stream with key `k`.
+/// 64 random bits for counter `offset + i`: its 32 bits (the high half, so a float64 uniform
+/// starts with the float32 one's bits) and 32 more from a second key. Element `i` depends on
+/// counter `offset + i` alone, so an offset continues the same stream.
 #[inline(always)]
 pub fn bits64(k: u32, offset: u64, i: u64) -> u64 {
-    (u64::from(bits32(k, offset, 2 * i)) << 32) | u64::from(bits32(k, offset, 2 * i + 1))
+    (u64::from(bits32(k, offset, i)) << 32) | u64::from(bits32(k ^ 0x5bd1_e995, offset, i))
 }
 
 /// Random fill from the counter-based generator; normals by Box–Muller on counters 2i, 2i+1;
-/// float64 uniforms take 53 bits from the same two counters (float32 ones 24 bits from one, as
-/// the WGSL kernel).
+/// float64 uniforms take 53 bits of [`bits64`] (float32 ones 24 bits, as the WGSL kernel; the
+/// float64 value begins with the same bits).
 pub fn rand(kind: RandKind, n: usize, seed: u64, offset: u64, dtype: DType) -> Result<CpuStorage> {
     let k = stream_key(seed);
     let wide = dtype == DType::F64;
