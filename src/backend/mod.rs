@@ -195,6 +195,14 @@ pub fn reserve(n: usize, dtype: DType, device: Device, op: &str) -> Result<()> {
             ))
         })?;
     if device == Device::Cpu && bytes >= PROBE_BYTES {
+        // the system may promise more than it has (overcommit) and kill the process when the
+        // pages are touched: a request past the memory the machine can still give is refused
+        if let Some(avail) = available_bytes().filter(|&a| bytes as u64 > a) {
+            return Err(Error::Memory(format!(
+                "{op}: cannot allocate {bytes} bytes ({n} elements of {dtype}) on the CPU: \
+                 only {avail} bytes of memory are available"
+            )));
+        }
         let mut probe: Vec<u8> = Vec::new();
         probe.try_reserve_exact(bytes).map_err(|_| {
             Error::Memory(format!(
@@ -203,6 +211,32 @@ pub fn reserve(n: usize, dtype: DType, device: Device, op: &str) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Bytes of memory this process can still be given (Linux: `MemAvailable` plus free swap,
+/// bounded by the cgroup's limit); `None` where the system does not say. Read only for
+/// requests of at least [`PROBE_BYTES`].
+fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| {
+        meminfo.lines().find_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix(':')?;
+            let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+            Some(kb.saturating_mul(1024))
+        })
+    };
+    let mut avail = field("MemAvailable")?.saturating_add(field("SwapFree").unwrap_or(0));
+    let cgroup = |f: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{f}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    if let (Some(max), Some(cur)) = (cgroup("memory.max"), cgroup("memory.current")) {
+        avail = avail.min(max.saturating_sub(cur));
+    }
+    Some(avail)
 }
 
 /// The product of `dims`, or a `MemoryError` naming `what` when it overflows.

@@ -104,3 +104,30 @@ def test_any_all_keepdim_without_dim_and_with_an_empty_dim_list():
         r = getattr(x, name)(dim=())
         assert r.dtype == rustdl.bool
         np.testing.assert_array_equal(r.numpy(), n != 0)
+
+
+def _available_bytes():
+    try:
+        with open("/proc/meminfo") as f:
+            info = {ln.split(":")[0]: int(ln.split()[1]) * 1024 for ln in f if ln.split()[1:2]}
+    except OSError:
+        return None
+    return info.get("MemAvailable", 0) + info.get("SwapFree", 0) or None
+
+
+@pytest.mark.skipif(_available_bytes() is None, reason="the system does not report its free memory")
+def test_an_allocation_past_the_free_memory_is_a_memory_error_not_a_kill():
+    # the kernel may promise this much (overcommit) and kill the process when the zeros are
+    # written; the request is refused up front instead, and the library stays usable
+    n = int(_available_bytes() * 1.25) // 4
+    with pytest.raises(MemoryError, match="zeros.*available"):
+        rustdl.zeros(n)
+    assert rustdl.ones(3).sum().item() == 3.0
+
+
+def test_diag_of_a_huge_offset_fails_before_making_intermediates():
+    for k in (2**31, -(2**40), 2**62):
+        with pytest.raises(MemoryError, match="diag"):
+            rustdl.ones(1, dtype=rustdl.int64).diag(k)
+    d = rustdl.tensor([1.0, 2.0]).diag(-1).numpy()
+    np.testing.assert_array_equal(d, np.diag([1.0, 2.0], -1))
