@@ -40,33 +40,19 @@ def device_ms(fn, iters, event, sync):
     return None if t is None else t * 1e3
 
 
-def host_us(fn, sync, iters=30):
+def host_us(fn, sync, iters=30, second=False):
     """Main-thread CPU microseconds per call of ``fn``, without the time spent inside the
-    driver's submit and poll (``submit_cpu_ns``); the device is synchronised between calls."""
+    driver's submit and poll (``submit_cpu_ns``); the device is synchronised between calls.
+    ``second``: time the second of two calls after each synchronisation instead. The first call
+    after a device wait runs with cold caches (on lavapipe the shaders ran on the same cores);
+    the second shows the dispatch path's own cost."""
     best = float("inf")
     for _ in range(3):
         total = 0.0
         for _ in range(iters):
             sync()
-            d0 = rustdl.gpu.stats()["submit_cpu_ns"]
-            t0 = time.thread_time()
-            fn()
-            total += time.thread_time() - t0 - (rustdl.gpu.stats()["submit_cpu_ns"] - d0) * 1e-9
-        best = min(best, total / iters)
-    return best * 1e6
-
-
-def host_us_second(fn, sync, iters=30):
-    """As :func:`host_us`, for the second of two calls between synchronisations: the first call
-    after a device wait runs with cold caches (on lavapipe the shaders ran on the same cores),
-    the second shows the dispatch path's own cost. Work the second call submits is excluded with
-    the driver's time, as above."""
-    best = float("inf")
-    for _ in range(3):
-        total = 0.0
-        for _ in range(iters):
-            sync()
-            fn()
+            if second:
+                fn()
             d0 = rustdl.gpu.stats()["submit_cpu_ns"]
             t0 = time.thread_time()
             fn()
@@ -174,7 +160,7 @@ def main() -> None:
             opt.step()
 
         step2()
-        row["host_us_per_dispatch_second_step"] = host_us_second(step2, rs) / row["live_dispatches"]
+        row["host_us_per_dispatch_second_step"] = host_us(step2, rs, second=True) / row["live_dispatches"]
         if torch is not None:
             tm = build(torch, "cuda")
             to = torch.optim.Adam(tm.parameters(), lr=1e-3)
