@@ -240,7 +240,7 @@ fn available_bytes() -> Option<u64> {
 }
 
 /// The product of `dims`, or a `MemoryError` naming `what` when it overflows.
-fn checked_count(dims: &[usize], what: &str) -> Result<usize> {
+pub(crate) fn checked_count(dims: &[usize], what: &str) -> Result<usize> {
     dims.iter()
         .try_fold(1usize, |a, &b| a.checked_mul(b))
         .ok_or_else(|| Error::Memory(format!("{what}: the output size overflows")))

@@ -167,15 +167,15 @@ impl Tensor {
                 let n = self.numel();
                 let a = k.unsigned_abs() as usize;
                 // the (n + |k|)² output is checked before any intermediate is made
-                let m = n
-                    .checked_add(a)
-                    .filter(|m| m.checked_mul(*m).is_some())
-                    .ok_or_else(|| {
-                        Error::Memory(format!(
-                            "diag: the output of {n} elements on diagonal {k} is too large"
-                        ))
-                    })?;
-                backend::reserve(m * m, self.dtype(), dev, "diag")?;
+                let m = n.checked_add(a).ok_or_else(|| {
+                    Error::Memory(format!("diag: offset {k} makes the output size overflow"))
+                })?;
+                backend::reserve(
+                    backend::checked_count(&[m, m], "diag")?,
+                    self.dtype(),
+                    dev,
+                    "diag",
+                )?;
                 let pad = Tensor::zeros(&[a], self.dtype(), dev)?;
                 let v = Tensor::cat(&[self.clone(), pad], 0)?;
                 // k >= 0: out[i][i+k] = v[i] (by row); k < 0: out[j-k][j] = v[j] (by column)
