@@ -707,6 +707,28 @@ impl Tensor {
             "interpolate: expected non-empty spatial dims, got input of shape {:?}",
             self.shape()
         );
+        if self.numel() == 0 {
+            // no images: the (empty) result without the index tables or interpolation matrices,
+            // whose sizes follow `size` alone and can be far past memory for any `size`
+            ensure!(
+                matches!(mode, "nearest" | "bilinear"),
+                Value,
+                "interpolate: unsupported mode '{mode}' (use 'nearest' or 'bilinear')"
+            );
+            return self.sum(&[2, 3], true)?.expand(&out)?.contiguous();
+        }
+        // the host tables below are `size.0 + size.1` entries (nearest) or `(size, h|w)` matrices
+        let table = match mode {
+            "bilinear" => backend::checked_count(&[size.0, h], "interpolate")?
+                .checked_add(backend::checked_count(&[size.1, w], "interpolate")?),
+            _ => size.0.checked_add(size.1),
+        };
+        crate::backend::reserve(
+            table.unwrap_or(usize::MAX),
+            DType::F64,
+            crate::device::Device::Cpu,
+            "interpolate",
+        )?;
         match mode {
             "nearest" => {
                 let ih: Vec<i64> = (0..size.0)

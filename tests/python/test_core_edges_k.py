@@ -131,3 +131,28 @@ def test_diag_of_a_huge_offset_fails_before_making_intermediates():
             rustdl.ones(1, dtype=rustdl.int64).diag(k)
     d = rustdl.tensor([1.0, 2.0]).diag(-1).numpy()
     np.testing.assert_array_equal(d, np.diag([1.0, 2.0], -1))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_index_padding_matches_numpy_and_refuses_absurd_amounts_quickly(mode):
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 6))
+    ref = np.pad(x, ((0, 0), (0, 0), (1, 4), (2, 3)), mode={"replicate": "edge", "circular": "wrap"}.get(mode, mode))
+    got = rustdl.nn.functional.pad(rustdl.tensor(x), (2, 3, 1, 4), mode=mode)
+    np.testing.assert_allclose(got.numpy(), ref)
+    # an amount past any memory is refused at once (the padding index is not built element by
+    # element in Python), and the library is usable afterwards
+    with pytest.raises((MemoryError, ValueError)):
+        rustdl.nn.functional.pad(rustdl.ones(1, 1, 2, 2), (2**40, 2**40, 0, 0), mode=mode)
+    assert rustdl.nn.functional.pad(rustdl.ones(1, 1, 2, 2), (1, 0, 0, 1), mode=mode).shape == (1, 1, 3, 3)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_interpolating_no_images_to_a_huge_size_is_empty_not_an_abort(mode):
+    # the output has no elements, but the interpolation tables follow the size alone (2^33)
+    x = rustdl.ones(0, 3, 4, 4, requires_grad=True)
+    y = rustdl.nn.functional.interpolate(x, scale_factor=2**31, mode=mode)
+    assert y.shape == (0, 3, 2**33, 2**33)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 4, 4)
+    with pytest.raises((MemoryError, ValueError)):
+        rustdl.nn.functional.interpolate(rustdl.ones(1, 1, 4, 4), size=(2**40, 4), mode=mode)

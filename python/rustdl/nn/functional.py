@@ -960,8 +960,6 @@ class _PadModeError(ValueError, NotImplementedError):
 def _pad_indexed(input, pad: tuple, mode: str):
     """``reflect`` / ``replicate`` / ``circular`` padding as one ``index_select`` per padded dim,
     so gradients flow back to the source elements (summed where an element is reused)."""
-    from .. import tensor as _tensor
-
     n = len(pad) // 2
     if input.ndim not in (n + 1, n + 2):
         raise _PadModeError(
@@ -999,16 +997,17 @@ def _pad_indexed(input, pad: tuple, mode: str):
             raise ValueError(
                 f"pad: circular padding {pad} leaves nothing to wrap at dimension {dim} of input shape {tuple(input.shape)}"
             )
-        idx = []
-        for j in range(-left, size + right):
-            if mode == "reflect":
-                k = -j if j < 0 else (2 * (size - 1) - j if j >= size else j)
-            elif mode == "replicate":
-                k = min(max(j, 0), size - 1)
-            else:
-                k = lo + (j - lo) % kept
-            idx.append(k)
-        out = out.index_select(dim, _tensor(idx, dtype=_rustdl.int64, device=out.device))
+        # the source element of each output position j in [-left, size + right), built on the
+        # device (its size is checked against memory like any tensor's)
+        j = _rustdl.arange(-left, size + right, dtype=_rustdl.int64, device=out.device)
+        if mode == "reflect":
+            k = j.abs()
+            k = _rustdl.where(k >= size, 2 * (size - 1) - k, k)
+        elif mode == "replicate":
+            k = j.clamp(0, size - 1)
+        else:
+            k = (j - lo).remainder(kept) + lo
+        out = out.index_select(dim, k)
     return out
 
 
