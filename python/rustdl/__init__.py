@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
+    ArgumentError,
+    DTypeError,
     GpuError,
+    ShapeError,
     Tensor,
     ValuesIndices,
     device,

@@ -11,8 +11,11 @@ from typing_extensions import Self, TypeAlias, disjoint_base
 
 __all__ = [
     "AccumulateGrad",
+    "ArgumentError",
+    "DTypeError",
     "GpuError",
     "Node",
+    "ShapeError",
     "Tensor",
     "ValuesIndices",
     "_attach_function",
@@ -150,6 +153,9 @@ class device:
     def type(self) -> str: ...
 
 class GpuError(RuntimeError): ...
+class ShapeError(ValueError, RuntimeError): ...
+class ArgumentError(ValueError, RuntimeError): ...
+class DTypeError(TypeError, RuntimeError): ...
 
 class ValuesIndices(NamedTuple):
     values: Tensor

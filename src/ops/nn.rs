@@ -648,6 +648,14 @@ impl Tensor {
         if out == (1, 1) {
             return self.mean(&[nd - 2, nd - 1], true);
         }
+        if out_shape.contains(&0) {
+            // nothing to compute (no images or channels): the empty result, without a window
+            // loop whose length follows the requested size alone
+            return self
+                .sum(&[nd - 2, nd - 1], true)?
+                .expand(&out_shape)?
+                .contiguous();
+        }
         // windows are rectangles of equal weights: a mean over rows, then over columns (a
         // weighted sum through a pooling matrix would turn one ∞ into NaN everywhere via 0·∞)
         self.adaptive_mean_dim(nd - 2, out.0)?

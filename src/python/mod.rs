@@ -45,14 +45,87 @@ pub fn map_error(e: Error) -> PyErr {
         }
     }
     match e {
-        Error::Shape(m) | Error::Value(m) => PyValueError::new_err(m),
-        Error::DType(m) => PyTypeError::new_err(m),
+        Error::Shape(m) => core_error(CoreError::Shape, m),
+        Error::Value(m) => core_error(CoreError::Argument, m),
+        Error::DType(m) => core_error(CoreError::DType, m),
         Error::Device(m) | Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Io(m) => PyOSError::new_err(m),
         Error::Gpu(m) => GpuError::new_err(m),
         Error::Memory(m) => pyo3::exceptions::PyMemoryError::new_err(m),
     }
+}
+
+/// The core's argument errors as Python classes that are both the builtin a Python user expects
+/// (`ValueError`, `TypeError`) and `RuntimeError`, which PyTorch raises for the same mistakes
+/// (mismatched shapes, a kernel larger than its input, a multi-element `item()`, mixed dtypes):
+/// `except RuntimeError` written for PyTorch catches them, and so does `except ValueError`.
+#[derive(Clone, Copy)]
+enum CoreError {
+    Shape,
+    Argument,
+    DType,
+}
+
+impl CoreError {
+    const ALL: [CoreError; 3] = [CoreError::Shape, CoreError::Argument, CoreError::DType];
+
+    fn name(self) -> &'static str {
+        match self {
+            CoreError::Shape => "ShapeError",
+            CoreError::Argument => "ArgumentError",
+            CoreError::DType => "DTypeError",
+        }
+    }
+
+    /// The class, made once per process: `class ShapeError(ValueError, RuntimeError)` etc.
+    fn class(self, py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
+        type Cell = pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>>;
+        static CLASSES: [Cell; 3] = [Cell::new(), Cell::new(), Cell::new()];
+        CLASSES[self as usize]
+            .get_or_try_init(py, || {
+                let builtin = match self {
+                    CoreError::DType => py.get_type::<PyTypeError>(),
+                    _ => py.get_type::<PyValueError>(),
+                };
+                let attrs = pyo3::types::PyDict::new(py);
+                attrs.set_item("__module__", "rustdl")?;
+                attrs.set_item(
+                    "__doc__",
+                    format!(
+                        "An invalid {} given to a rustdl op: a {} and a RuntimeError (as PyTorch raises).",
+                        match self {
+                            CoreError::Shape => "shape",
+                            CoreError::Argument => "argument",
+                            CoreError::DType => "dtype",
+                        },
+                        builtin.name()?
+                    ),
+                )?;
+                py.get_type::<pyo3::types::PyType>()
+                    .call1((
+                        self.name(),
+                        (builtin, py.get_type::<PyRuntimeError>()),
+                        attrs,
+                    ))?
+                    .cast_into::<pyo3::types::PyType>()
+                    .map(|t| t.unbind())
+                    .map_err(PyErr::from)
+            })
+            .map(|t| t.bind(py))
+    }
+}
+
+/// A core argument error of `kind` with message `m` (the plain builtin if the class could not
+/// be made).
+fn core_error(kind: CoreError, m: String) -> PyErr {
+    Python::attach(|py| match kind.class(py) {
+        Ok(t) => PyErr::from_type(t.clone(), m),
+        Err(_) => match kind {
+            CoreError::DType => PyTypeError::new_err(m),
+            _ => PyValueError::new_err(m),
+        },
+    })
 }
 
 /// Python exceptions raised inside the core (a gradient hook, a custom `backward`), kept until
@@ -1084,6 +1157,9 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDevice>()?;
     m.add("ValuesIndices", pytensor::values_indices_type(m.py())?)?;
     m.add("GpuError", m.py().get_type::<GpuError>())?;
+    for kind in CoreError::ALL {
+        m.add(kind.name(), kind.class(m.py())?)?;
+    }
     for (name, d) in [
         ("float32", DType::F32),
         ("float", DType::F32),

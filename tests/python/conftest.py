@@ -111,3 +111,20 @@ def run_compat(tmp_path, source, *args, env=None, check=True, timeout=120, name=
 def compat_report(proc):
     """The JSON object a compat script printed on its last line."""
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# rustdl's argument errors print as their own classes; each is the builtin named here (and a
+# RuntimeError, as PyTorch raises)
+_CORE_ERRORS = {
+    "rustdl.ShapeError": "ValueError",
+    "rustdl.ArgumentError": "ValueError",
+    "rustdl.DTypeError": "TypeError",
+}
+
+
+def raised_builtin(stderr: str) -> str:
+    """The builtin exception class named by the last line of a child interpreter's traceback,
+    rustdl's argument errors given as the builtin they subclass."""
+    last = [line for line in stderr.strip().splitlines() if line.strip()][-1]
+    name = last.split(":", 1)[0].strip()
+    return _CORE_ERRORS.get(name, name)

@@ -136,7 +136,9 @@ def test_diag_of_a_huge_offset_fails_before_making_intermediates():
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 def test_index_padding_matches_numpy_and_refuses_absurd_amounts_quickly(mode):
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 6))
-    ref = np.pad(x, ((0, 0), (0, 0), (1, 4), (2, 3)), mode={"replicate": "edge", "circular": "wrap"}.get(mode, mode))
+    ref = np.pad(
+        x, ((0, 0), (0, 0), (1, 4), (2, 3)), mode={"replicate": "edge", "circular": "wrap"}.get(mode, mode)
+    )
     got = rustdl.nn.functional.pad(rustdl.tensor(x), (2, 3, 1, 4), mode=mode)
     np.testing.assert_allclose(got.numpy(), ref)
     # an amount past any memory is refused at once (the padding index is not built element by
@@ -156,3 +158,21 @@ def test_interpolating_no_images_to_a_huge_size_is_empty_not_an_abort(mode):
     assert x.grad.shape == (0, 3, 4, 4)
     with pytest.raises((MemoryError, ValueError)):
         rustdl.nn.functional.interpolate(rustdl.ones(1, 1, 4, 4), size=(2**40, 4), mode=mode)
+
+
+def test_adaptive_pooling_of_no_images_to_a_huge_size_is_empty_at_once():
+    # the output has no elements: no window is listed (the list would follow the size alone)
+    F = rustdl.nn.functional
+    x = rustdl.zeros(0, 3, 4, 4, requires_grad=True)
+    assert F.adaptive_avg_pool2d(x, (2, 2**62)).shape == (0, 3, 2, 2**62)
+    assert F.adaptive_max_pool2d(x, (2**40, 3)).shape == (0, 3, 2**40, 3)
+    vals, idx = F.adaptive_max_pool2d(x, (2**40, 3), return_indices=True)
+    assert idx.shape == vals.shape and idx.dtype == rustdl.int64
+    F.adaptive_avg_pool2d(x, (5, 7)).sum().backward()
+    assert x.grad.shape == (0, 3, 4, 4)
+    # and a real pooling is unchanged: windows [floor(i*4/3), ceil((i+1)*4/3))
+    a = np.arange(16.0).reshape(4, 4)
+    win = [(0, 2), (1, 3), (2, 4)]
+    ref = np.array([[a[r0:r1, c0:c1].mean() for c0, c1 in win] for r0, r1 in win])
+    got = F.adaptive_avg_pool2d(rustdl.tensor(a).reshape(1, 1, 4, 4), (3, 3))
+    np.testing.assert_allclose(got.numpy()[0, 0], ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -578,6 +579,41 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
 _INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 
 
+def _antialias_filter(kind: str, x: np.ndarray) -> np.ndarray:
+    """The triangle (``bilinear``) or Keys cubic with ``a = -0.5`` (``bicubic``) kernel at ``x``."""
+    x = np.abs(x)
+    if kind == "bilinear":
+        return np.maximum(0.0, 1.0 - x)
+    a = -0.5
+    return np.where(
+        x < 1.0,
+        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0,
+        np.where(x < 2.0, ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a, 0.0),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _antialias_matrix(n_in: int, n_out: int, kind: str, scale: float | None = None) -> np.ndarray:
+    """``(n_out, n_in)`` weights of an antialiased resize (``antialias=True``): when shrinking,
+    the kernel is widened by the shrink factor so every input pixel contributes; each row's
+    weights are normalised over the pixels inside the image. Pixel centres sit at ``i + 0.5``;
+    ``scale`` is input pixels per output pixel (``n_in / n_out`` unless given)."""
+    scale = n_in / n_out if scale is None else scale
+    widen = max(scale, 1.0)
+    support = (1.0 if kind == "bilinear" else 2.0) * widen
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        j = np.arange(lo, hi)
+        wts = _antialias_filter(kind, (j - center + 0.5) / widen)
+        total = wts.sum()
+        if total != 0:
+            m[i, lo:hi] = wts / total
+    return m
+
+
 def _resize_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale):
     """The ``(n_out, n_in)`` matrix that resizes one axis as PyTorch's ``interpolate`` does.
 
@@ -653,8 +689,14 @@ def interpolate(
         raise ValueError(
             f"interpolate: align_corners can only be set with a linear or cubic mode, not '{mode}'"
         )
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported by rustdl")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(
+            f"interpolate: anti-alias option is only supported for bilinear and bicubic modes, not '{mode}'"
+        )
+    if antialias and align_corners:
+        raise NotImplementedError(
+            "interpolate: antialias=True with align_corners=True is not supported by rustdl"
+        )
     spatial = tuple(int(s) for s in input.shape[2:])
     if 0 in spatial:  # nothing to sample from (PyTorch refuses it in every mode)
         raise ValueError(
@@ -684,13 +726,16 @@ def interpolate(
     if scales is None:
         scales = tuple(n / o for n, o in zip(spatial, size))
     exact = all(s == n / o for s, n, o in zip(scales, spatial, size))
-    if nsp == 2 and mode in ("nearest", "bilinear") and exact:
+    if nsp == 2 and mode in ("nearest", "bilinear") and exact and not antialias:
         return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
     kind = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     out = input
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, size, scales)):
         dim = 2 + axis
-        m = _resize_matrix(n_in, n_out, kind, bool(align_corners), scale)
+        if antialias:
+            m = _antialias_matrix(n_in, n_out, mode, scale)
+        else:
+            m = _resize_matrix(n_in, n_out, kind, bool(align_corners), scale)
         mt = _rustdl.tensor(m.T, dtype=input.dtype, device=input.device)
         out = (out.transpose(dim, -1) @ mt).transpose(dim, -1)
     return out.contiguous()
@@ -1054,7 +1099,7 @@ def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1, ceil_mode:
     # ceil_mode keeps one window that starts inside a too-short input (as PyTorch)
     short = d * (k - 1) + 1 - (input.shape[-1] + 2 * p) if input.ndim in (2, 3) else 0
     if short > 0 and not (ceil_mode and short < s and input.shape[-1] + p > 0):
-        raise ValueError(
+        raise _rustdl.ShapeError(
             f"{op}: input of shape {tuple(input.shape)} padded by {p} is smaller than the kernel span {d * (k - 1) + 1}"
         )
 
@@ -1794,6 +1839,13 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     if h == 0 or w == 0:
         raise ValueError(f"{op}: expected non-empty spatial dims, got shape {tuple(input.shape)}")
     oh, ow = _adaptive_size(output_size, h, w, op)
+    if input.numel() == 0:  # no images or channels: the empty result (no window lists)
+        out = input.sum((-2, -1), keepdim=True).expand(*input.shape[:-2], oh, ow).contiguous()
+        return (
+            (out, _rustdl.zeros(*out.shape, dtype=_rustdl.int64, device=input.device))
+            if return_indices
+            else out
+        )
     if oh * ow > 1 << 20:
         # the windows below are listed in Python: an output no machine holds is refused first
         _rustdl.empty(*input.shape[:-2], oh, ow, dtype=input.dtype, device=input.device)

@@ -90,7 +90,7 @@ class _BatchNorm(_NormBase):
                 f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._dims)} input, got shape {tuple(input.shape)}"
             )
         if input.shape[1] != self.num_features:
-            raise ValueError(
+            raise _rustdl.ShapeError(
                 f"{type(self).__name__}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
@@ -319,7 +319,7 @@ class _InstanceNorm(_NormBase):
         unbatched = input.ndim == k + 1
         x = input.unsqueeze(0) if unbatched else input
         if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
-            raise ValueError(
+            raise _rustdl.ShapeError(
                 f"{name}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}"
             )
         out = F.instance_norm(

@@ -293,7 +293,7 @@ class _RNNBase(Module):
         self, name: str, state: Tensor | None, shape: tuple[int, ...], input_shape: tuple
     ) -> None:
         if state is not None and tuple(state.shape) != shape:
-            raise ValueError(
+            raise _rustdl.ShapeError(
                 f"{type(self).__name__}: expected {name} of shape {shape} for input of shape {input_shape}, "
                 f"got {tuple(state.shape)}"
             )

@@ -52,7 +52,7 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """ResNet (He et al. 2015) as torchvision builds it: stem, four stages, average pool, fc."""
 
-    def __init__(self, layers: list[int], num_classes: int = 1000) -> None:
+    def __init__(self, layers: list[int], num_classes: int = 1000, zero_init_residual: bool = False) -> None:
         super().__init__()
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
@@ -65,6 +65,18 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, num_classes)
+        # torchvision's initialisation: He-normal (fan out) convolutions, unit/zero batch norms,
+        # and optionally each block's last batch norm zeroed (the block starts as the identity)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, BasicBlock):
+                    nn.init.constant_(m.bn2.weight, 0)
 
     def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None

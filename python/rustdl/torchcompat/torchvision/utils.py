@@ -33,8 +33,8 @@ def _grid(
     a = a.astype(np.float32)
     if a.ndim == 2:
         a = a[None]
-    if a.ndim == 3:
-        a = a[None] if a.shape[0] in (1, 3) else a[:, None]
+    if a.ndim == 3:  # one (C, H, W) image, whatever C is
+        a = a[None]
     if a.shape[1] == 1:
         a = np.repeat(a, 3, axis=1)
     if normalize:
@@ -44,6 +44,8 @@ def _grid(
             return np.clip((x - lo) / max(hi - lo, 1e-5), 0.0, 1.0)
 
         a = np.stack([norm(x) for x in a]) if scale_each else norm(a)
+    if a.shape[0] == 1:  # one image is returned as it is (no border), as torchvision does
+        return a[0]
     n, c, h, w = a.shape
     cols = min(nrow, n)
     rows = int(math.ceil(n / cols))

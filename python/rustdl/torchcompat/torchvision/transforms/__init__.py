@@ -23,7 +23,7 @@ import rustdl
 from rustdl.data import transforms as _transforms
 
 from . import functional as F
-from .functional import InterpolationMode, _unpack
+from .functional import InterpolationMode
 
 __all__ = [
     "CenterCrop",
@@ -331,60 +331,255 @@ class Pad:
         return f"Pad(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode})"
 
 
-class _OnImages:
-    """A rustdl augmentation (``rustdl.data.transforms``, which takes ``(C, H, W)``) made to take
-    what torchvision's does: a tensor ``(C, H, W)`` as is, or a PIL / numpy image ``(H, W[, C])``,
-    given back as the same kind of image."""
+class RandomCrop:
+    """Pads by ``padding`` (``padding_mode``: ``constant`` with ``fill``, ``edge``, ``reflect``,
+    ``symmetric``), pads further to ``size`` with ``pad_if_needed``, then crops a random
+    ``size`` window, as torchvision (one window for a whole batch tensor)."""
 
-    _impl: Any = None
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        padding: Any = None,
+        pad_if_needed: bool = False,
+        fill: Any = 0,
+        padding_mode: str = "constant",
+    ) -> None:
+        self.size = F._size2(size, "RandomCrop")
+        if padding is not None:
+            F._ltrb(padding, "RandomCrop")
+        if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+            raise ValueError(
+                f"RandomCrop: padding_mode must be constant, edge, reflect or symmetric, got '{padding_mode}'"
+            )
+        self.padding, self.pad_if_needed, self.fill, self.padding_mode = (
+            padding,
+            pad_if_needed,
+            fill,
+            padding_mode,
+        )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._t = self._impl(*args, **kwargs)
+    @staticmethod
+    def get_params(img: Any, output_size: Any) -> tuple[int, int, int, int]:
+        """A random ``(top, left, height, width)`` window of ``output_size`` inside ``img``."""
+        _, h, w = F.get_dimensions(img)
+        th, tw = F._size2(output_size, "RandomCrop")
+        if h < th or w < tw:
+            raise ValueError(f"RandomCrop: crop size {(th, tw)} is larger than the input image size {(h, w)}")
+        if (h, w) == (th, tw):
+            return 0, 0, h, w
+        return _randint(0, h - th + 1), _randint(0, w - tw + 1), th, tw
 
     def __call__(self, img: Any) -> Any:
-        if isinstance(img, rustdl.Tensor):
-            return self._t(img)
-        chw, pack = _unpack(img, type(self).__name__)
-        return pack(self._t(np.ascontiguousarray(chw)))
+        if self.padding is not None:
+            img = F.pad(img, self.padding, self.fill, self.padding_mode)
+        _, h, w = F.get_dimensions(img)
+        th, tw = self.size
+        if self.pad_if_needed and (w < tw or h < th):
+            img = F.pad(img, [max(tw - w, 0), max(th - h, 0)], self.fill, self.padding_mode)
+        return F.crop(img, *self.get_params(img, self.size))
 
     def __repr__(self) -> str:
-        return repr(self._t)
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
 
 
-class RandomCrop(_OnImages):
-    """Random crop (with optional padding); see :class:`rustdl.data.transforms.RandomCrop`."""
+class _Flip:
+    _impl: Any = None
 
-    _impl = _transforms.RandomCrop
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = _check_p(p, type(self).__name__)
+
+    def __call__(self, img: Any) -> Any:
+        return type(self)._impl(img) if _rand() < self.p else img
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p})"
 
 
-class RandomHorizontalFlip(_OnImages):
-    """Flips left-right with probability ``p``."""
+class RandomHorizontalFlip(_Flip):
+    """Flips left-right with probability ``p`` (a whole batch tensor at once, as torchvision)."""
 
-    _impl = _transforms.RandomHorizontalFlip
+    _impl = staticmethod(F.hflip)
 
 
-class RandomVerticalFlip(_OnImages):
+class RandomVerticalFlip(_Flip):
     """Flips up-down with probability ``p``."""
 
-    _impl = _transforms.RandomVerticalFlip
+    _impl = staticmethod(F.vflip)
 
 
-class RandomResizedCrop(_OnImages):
-    """Random area/aspect crop resized to ``size``."""
-
-    _impl = _transforms.RandomResizedCrop
-
-
-class RandomRotation(_OnImages):
-    """Rotation by a random angle in ``degrees``."""
-
-    _impl = _transforms.RandomRotation
+def _interp_arg(interpolation: Any, op: str, allowed: tuple[str, ...]) -> str:
+    mode = F._interp(interpolation)
+    if mode not in allowed:
+        raise ValueError(f"{op}: interpolation must be one of {list(allowed)}, got '{mode}'")
+    return mode
 
 
-class RandomAffine(_OnImages):
-    """Random affine map (rotation, translation, scale, shear)."""
+class RandomResizedCrop:
+    """A random crop (area fraction in ``scale``, aspect ratio in ``ratio``, drawn log-uniformly;
+    10 tries, then a centre crop) resized to ``size``, as torchvision."""
 
-    _impl = _transforms.RandomAffine
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        scale: Sequence[float] = (0.08, 1.0),
+        ratio: Sequence[float] = (3.0 / 4.0, 4.0 / 3.0),
+        interpolation: Any = InterpolationMode.BILINEAR,
+        antialias: bool | None = True,
+    ) -> None:
+        self.size = F._size2(size, "RandomResizedCrop")
+        self.scale, self.ratio = tuple(float(v) for v in scale), tuple(float(v) for v in ratio)
+        if len(self.scale) != 2 or len(self.ratio) != 2:
+            raise ValueError(f"RandomResizedCrop: scale and ratio must be pairs, got {scale}, {ratio}")
+        if self.scale[0] > self.scale[1] or self.ratio[0] > self.ratio[1]:
+            raise ValueError("RandomResizedCrop: scale and ratio should be of kind (min, max)")
+        self.interpolation = interpolation
+        self.antialias = antialias
+        F._interp(interpolation)
+
+    @staticmethod
+    def get_params(img: Any, scale: Sequence[float], ratio: Sequence[float]) -> tuple[int, int, int, int]:
+        """A random ``(top, left, height, width)`` box."""
+        _, h, w = F.get_dimensions(img)
+        area = h * w
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target = area * _uniform(scale[0], scale[1])
+            aspect = math.exp(_uniform(*log_ratio))
+            cw = int(round(math.sqrt(target * aspect)))
+            ch = int(round(math.sqrt(target / aspect)))
+            if 0 < cw <= w and 0 < ch <= h:
+                return _randint(0, h - ch + 1), _randint(0, w - cw + 1), ch, cw
+        in_ratio = w / h
+        if in_ratio < min(ratio):
+            cw, ch = w, int(round(w / min(ratio)))
+        elif in_ratio > max(ratio):
+            ch, cw = h, int(round(h * max(ratio)))
+        else:
+            cw, ch = w, h
+        return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+    def __call__(self, img: Any) -> Any:
+        i, j, h, w = self.get_params(img, self.scale, self.ratio)
+        return F.resized_crop(img, i, j, h, w, list(self.size), self.interpolation, antialias=self.antialias)
+
+    def __repr__(self) -> str:
+        return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
+
+
+def _degrees(degrees: Any, op: str) -> tuple[float, float]:
+    if isinstance(degrees, numbers.Number):
+        if degrees < 0:
+            raise ValueError(f"{op}: if degrees is a single number, it must be positive, got {degrees}")
+        return -float(degrees), float(degrees)
+    degrees = tuple(float(v) for v in degrees)
+    if len(degrees) != 2:
+        raise ValueError(f"{op}: if degrees is a sequence, it must be of len 2, got {degrees}")
+    return degrees
+
+
+class RandomRotation:
+    """Rotation by an angle drawn uniformly from ``degrees`` (counter-clockwise; see
+    :func:`functional.rotate` for ``expand``, ``center`` and ``fill``)."""
+
+    def __init__(
+        self,
+        degrees: Any,
+        interpolation: Any = InterpolationMode.NEAREST,
+        expand: bool = False,
+        center: Sequence[float] | None = None,
+        fill: Any = 0,
+    ) -> None:
+        self.degrees = _degrees(degrees, "RandomRotation")
+        self.interpolation = _interp_arg(interpolation, "RandomRotation", ("nearest", "bilinear"))
+        self.expand, self.center, self.fill = bool(expand), center, fill
+
+    @staticmethod
+    def get_params(degrees: Sequence[float]) -> float:
+        return _uniform(float(degrees[0]), float(degrees[1]))
+
+    def __call__(self, img: Any) -> Any:
+        angle = self.get_params(self.degrees)
+        return F.rotate(img, angle, self.interpolation, self.expand, self.center, self.fill)
+
+    def __repr__(self) -> str:
+        return f"RandomRotation(degrees={self.degrees}, expand={self.expand})"
+
+
+class RandomAffine:
+    """Random rotation (``degrees``), translation (``translate`` fractions of the size), scale
+    and shear (``shear``: ``s`` for x in ``(-s, s)``, ``(a, b)`` for x, or ``(a, b, c, d)`` for x
+    and y), about the centre or ``center``; see :func:`functional.affine`."""
+
+    def __init__(
+        self,
+        degrees: Any,
+        translate: Sequence[float] | None = None,
+        scale: Sequence[float] | None = None,
+        shear: Any = None,
+        interpolation: Any = InterpolationMode.NEAREST,
+        fill: Any = 0,
+        center: Sequence[float] | None = None,
+    ) -> None:
+        self.degrees = _degrees(degrees, "RandomAffine")
+        if translate is not None:
+            translate = tuple(float(v) for v in translate)
+            if len(translate) != 2 or not all(0.0 <= v <= 1.0 for v in translate):
+                raise ValueError(
+                    f"RandomAffine: translate should be a pair of values in [0, 1], got {translate}"
+                )
+        if scale is not None:
+            scale = tuple(float(v) for v in scale)
+            if len(scale) != 2 or min(scale) <= 0:
+                raise ValueError(f"RandomAffine: scale should be a pair of positive values, got {scale}")
+        if shear is not None:
+            if isinstance(shear, numbers.Number):
+                if shear < 0:
+                    raise ValueError(
+                        f"RandomAffine: if shear is a single number, it must be positive, got {shear}"
+                    )
+                shear = (-float(shear), float(shear))
+            else:
+                shear = tuple(float(v) for v in shear)
+                if len(shear) not in (2, 4):
+                    raise ValueError(
+                        f"RandomAffine: shear should be a sequence of length 2 or 4, got {shear}"
+                    )
+        self.translate, self.scale, self.shear = translate, scale, shear
+        self.interpolation = _interp_arg(interpolation, "RandomAffine", ("nearest", "bilinear"))
+        self.fill, self.center = fill, center
+
+    @staticmethod
+    def get_params(
+        degrees: Sequence[float],
+        translate: Sequence[float] | None,
+        scale_ranges: Sequence[float] | None,
+        shears: Sequence[float] | None,
+        img_size: Sequence[int],
+    ) -> tuple[float, tuple[int, int], float, tuple[float, float]]:
+        """``(angle, (tx, ty), scale, (shear_x, shear_y))`` for an image of ``img_size``
+        ``(width, height)``."""
+        angle = _uniform(float(degrees[0]), float(degrees[1]))
+        tx = ty = 0
+        if translate is not None:
+            mx, my = float(translate[0] * img_size[0]), float(translate[1] * img_size[1])
+            tx, ty = int(round(_uniform(-mx, mx))), int(round(_uniform(-my, my)))
+        scale = _uniform(scale_ranges[0], scale_ranges[1]) if scale_ranges is not None else 1.0
+        sx = sy = 0.0
+        if shears is not None:
+            sx = _uniform(shears[0], shears[1])
+            if len(shears) == 4:
+                sy = _uniform(shears[2], shears[3])
+        return angle, (tx, ty), scale, (sx, sy)
+
+    def __call__(self, img: Any) -> Any:
+        w, h = F.get_image_size(img)
+        angle, translate, scale, shear = self.get_params(
+            self.degrees, self.translate, self.scale, self.shear, (w, h)
+        )
+        return F.affine(img, angle, translate, scale, shear, self.interpolation, self.fill, self.center)
+
+    def __repr__(self) -> str:
+        return f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear})"
 
 
 # ----------------------------------------------------------------------------------------------

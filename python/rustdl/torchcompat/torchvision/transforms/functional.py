@@ -16,7 +16,6 @@ on a PIL image or numpy ``uint8`` array they follow PIL, as torchvision does for
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ __all__ = [
     "adjust_gamma",
     "adjust_hue",
     "adjust_saturation",
+    "affine",
     "center_crop",
     "convert_image_dtype",
     "crop",
@@ -229,8 +229,9 @@ def get_image_num_channels(img: Any) -> int:
 
 
 def to_tensor(pic: Any) -> rustdl.Tensor:
-    """``(H, W)`` or ``(H, W, C)`` image → float32 tensor ``(C, H, W)``; ``uint8`` is scaled to
-    ``[0, 1]``, other dtypes keep their values."""
+    """``(H, W)`` or ``(H, W, C)`` image → tensor ``(C, H, W)``: ``uint8`` (and 8-bit PIL images)
+    becomes float32 scaled to ``[0, 1]``; other dtypes keep their dtype and values, as torchvision
+    (an int32 array gives int64 here: rustdl's integer dtype)."""
     a = pic.detach().cpu().numpy() if isinstance(pic, rustdl.Tensor) else np.asarray(pic)
     if a.ndim == 2:
         a = a[None, :, :]
@@ -238,8 +239,13 @@ def to_tensor(pic: Any) -> rustdl.Tensor:
         a = a.transpose(2, 0, 1)
     else:
         raise ValueError(f"to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
-    scale = 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
-    return rustdl.from_numpy(np.ascontiguousarray(a, dtype=np.float32) * np.float32(scale))
+    if a.dtype == np.uint8:
+        return rustdl.from_numpy(np.ascontiguousarray(a, dtype=np.float32) * np.float32(1.0 / 255.0))
+    if a.dtype.kind in "iu":
+        a = a.astype(np.int64)
+    elif a.dtype == np.float16:
+        a = a.astype(np.float32)
+    return rustdl.from_numpy(np.ascontiguousarray(a))
 
 
 def pil_to_tensor(pic: Any) -> rustdl.Tensor:
@@ -470,36 +476,10 @@ def _resized_hw(h: int, w: int, size: Any, max_size: int | None) -> tuple[int, i
     return int(size[0]), int(size[1])
 
 
-def _filter(kind: str, x: np.ndarray) -> np.ndarray:
-    x = np.abs(x)
-    if kind == "bilinear":
-        return np.maximum(0.0, 1.0 - x)
-    a = -0.5  # PIL's (and torchvision's antialiased) cubic
-    return np.where(
-        x < 1.0,
-        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0,
-        np.where(x < 2.0, ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a, 0.0),
-    )
-
-
-@functools.lru_cache(maxsize=64)
 def _aa_matrix(n_in: int, n_out: int, kind: str) -> np.ndarray:
-    """``(n_out, n_in)`` weights of an antialiased resize (PIL's scheme: the filter is widened by
-    the downscale factor; pixel centres at ``i + 0.5``)."""
-    scale = n_in / n_out
-    fscale = max(scale, 1.0)
-    support = (1.0 if kind == "bilinear" else 2.0) * fscale
-    m = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        center = (i + 0.5) * scale
-        lo = max(int(center - support + 0.5), 0)
-        hi = min(int(center + support + 0.5), n_in)
-        j = np.arange(lo, hi)
-        wts = _filter(kind, (j - center + 0.5) / fscale)
-        total = wts.sum()
-        if total != 0:
-            m[i, lo:hi] = wts / total
-    return m
+    """``(n_out, n_in)`` weights of an antialiased resize (PIL's scheme, as
+    ``interpolate(antialias=True)``)."""
+    return rustdl.nn.functional._antialias_matrix(n_in, n_out, kind)
 
 
 def resize(
@@ -636,6 +616,15 @@ def rotate(
     if expand:
         oh, ow = _expanded_size(h, w, float(angle))
     sy, sx = _rotation_sources(h, w, oh, ow, float(angle), None if expand else center)
+    return pack(_sample_image(a, sy, sx, mode, fill, "rotate"))
+
+
+def _sample_image(a: np.ndarray, sy: np.ndarray, sx: np.ndarray, mode: str, fill: Any, op: str) -> np.ndarray:
+    """Images ``a`` (``(..., C, H, W)``) sampled at source pixel coordinates ``(sy, sx)`` (each
+    ``(oh, ow)``): ``nearest`` (ties to even, as ``grid_sample``) or ``bilinear``; points outside
+    take ``fill`` (a number or one per channel, default 0)."""
+    h, w = a.shape[-2:]
+    oh, ow = sy.shape
     lead = a.shape[:-3]
     x4 = a.reshape(-1, *a.shape[-3:])
     n = x4.shape[0]
@@ -643,12 +632,12 @@ def rotate(
     fills = np.atleast_1d(np.asarray(0.0 if fill is None else fill, dtype=np.float64))
 
     def sample(x: np.ndarray, fill_value: float) -> np.ndarray:
-        if mode == "nearest":  # ties to even, as grid_sample
+        if mode == "nearest":
             index = _dt._flat_index(
                 np.rint(sy4[: x.shape[0]]).astype(np.int64), np.rint(sx4[: x.shape[0]]).astype(np.int64), h, w
             )
             return _dt._gather(x, index, (oh, ow), fill_value)
-        return _dt._sample(x, sy4[: x.shape[0]], sx4[: x.shape[0]], mode, fill_value, "rotate")
+        return _dt._sample(x, sy4[: x.shape[0]], sx4[: x.shape[0]], mode, fill_value, op)
 
     if fills.size == 1:
         out = sample(x4, float(fills[0]))
@@ -658,7 +647,83 @@ def rotate(
         out = out + (1 - inside) * fills.astype(out.dtype).reshape(1, -1, 1, 1)
         if _is_int(a):
             out = np.floor(out + 0.5).astype(a.dtype)
-    return pack(out.reshape(*lead, *out.shape[-3:]))
+    return out.reshape(*lead, *out.shape[-3:])
+
+
+def _shear_pair(shear: Any) -> tuple[float, float]:
+    if isinstance(shear, numbers.Number):
+        return float(shear), 0.0
+    shear = [float(v) for v in shear]
+    if len(shear) not in (1, 2):
+        raise ValueError(f"affine: shear must be a number or a sequence of 1 or 2 numbers, got {shear}")
+    return shear[0], shear[1] if len(shear) == 2 else 0.0
+
+
+def _inverse_affine(
+    center: Sequence[float], angle: float, translate: Sequence[float], scale: float, shear: Sequence[float]
+) -> tuple[float, ...]:
+    """Coefficients ``(a, b, c, d, e, f)`` taking an output point ``(x, y)`` to its source point
+    ``(a·x + b·y + c, d·x + e·y + f)`` for torchvision's affine map: about ``center``, a clockwise
+    rotation by ``angle`` degrees combined with shears ``(sx, sy)`` degrees (a map of determinant
+    1), scaled by ``scale``, then shifted by ``translate``."""
+    rot, shx, shy = math.radians(angle), math.radians(shear[0]), math.radians(shear[1])
+    k = 1.0 / math.cos(shy)
+    # the forward linear part [[p, q], [r, t]]
+    p = math.cos(rot - shy) * k
+    q = -math.cos(rot - shy) * math.tan(shx) * k - math.sin(rot)
+    r = math.sin(rot - shy) * k
+    t = -math.sin(rot - shy) * math.tan(shx) * k + math.cos(rot)
+    # its inverse (determinant 1) over the scale: source = C + M^-1 (out - C - T)
+    ia, ib, ic, id_ = t / scale, -q / scale, -r / scale, p / scale
+    ox, oy = -center[0] - translate[0], -center[1] - translate[1]
+    return (ia, ib, ia * ox + ib * oy + center[0], ic, id_, ic * ox + id_ * oy + center[1])
+
+
+def affine(
+    img: Any,
+    angle: float,
+    translate: Sequence[float],
+    scale: float,
+    shear: Any,
+    interpolation: Any = InterpolationMode.NEAREST,
+    fill: Any = None,
+    center: Sequence[float] | None = None,
+) -> Any:
+    """Affine map keeping the image centre (or ``center``, ``(x, y)`` in pixels) fixed: rotation
+    by ``angle`` degrees (clockwise), ``translate`` ``(dx, dy)`` pixels, ``scale`` and ``shear``
+    (degrees: one number for x, or ``(x, y)``). Pixels from outside take ``fill``; ``nearest`` or
+    ``bilinear``. PIL images go through PIL's own affine transform, as torchvision's do."""
+    mode = _interp(interpolation)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"affine: interpolation must be nearest or bilinear, got '{mode}'")
+    translate = [float(v) for v in translate]
+    if len(translate) != 2:
+        raise ValueError(f"affine: translate must be a pair, got {translate}")
+    if not float(scale) > 0:
+        raise ValueError(f"affine: scale must be positive, got {scale}")
+    shear = _shear_pair(shear)
+    if _pil_image_like(img):
+        w, h = get_image_size(img)
+        c = (w * 0.5, h * 0.5) if center is None else (float(center[0]), float(center[1]))
+        m = _inverse_affine(c, float(angle), translate, float(scale), shear)
+        from PIL import Image
+
+        return _pil_apply(
+            img,
+            lambda im: im.transform(
+                im.size, Image.AFFINE, m, _PIL_FILTERS[mode], fillcolor=_pil_fill(fill, im)
+            ),
+        )
+    a, pack = _unpack(img, "affine")
+    h, w = a.shape[-2:]
+    # pixel k's centre is at k + 0.5, the image centre at (w/2, h/2), as torchvision's tensors
+    c = (w * 0.5, h * 0.5) if center is None else (float(center[0]), float(center[1]))
+    m = _inverse_affine(c, float(angle), translate, float(scale), shear)
+    x = np.arange(w, dtype=np.float64)[None, :] + 0.5
+    y = np.arange(h, dtype=np.float64)[:, None] + 0.5
+    sx = m[0] * x + m[1] * y + m[2] - 0.5
+    sy = m[3] * x + m[4] * y + m[5] - 0.5
+    return pack(_sample_image(a, sy, sx, mode, fill, "affine"))
 
 
 # ----------------------------------------------------------------------------------------------
