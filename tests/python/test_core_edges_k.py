@@ -176,3 +176,24 @@ def test_adaptive_pooling_of_no_images_to_a_huge_size_is_empty_at_once():
     ref = np.array([[a[r0:r1, c0:c1].mean() for c0, c1 in win] for r0, r1 in win])
     got = F.adaptive_avg_pool2d(rustdl.tensor(a).reshape(1, 1, 4, 4), (3, 3))
     np.testing.assert_allclose(got.numpy()[0, 0], ref)
+
+
+def test_local_response_norm_matches_the_window_sum_and_a_huge_size_is_quick():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 3)) * 10
+    for size in (1, 2, 5, 8):
+        c, sq = x.shape[1], x**2
+        ref = np.stack(
+            [
+                x[:, ch]
+                / (2.0 + 0.3 / size * sq[:, max(0, ch - size // 2) : min(c, ch + (size - 1) // 2 + 1)].sum(1))
+                ** 0.6
+                for ch in range(c)
+            ],
+            1,
+        )
+        got = rustdl.nn.functional.local_response_norm(rustdl.tensor(x), size, alpha=0.3, beta=0.6, k=2.0)
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12)
+    # a window of 2^20 channels is one pooling, not 2^20 additions
+    y = rustdl.nn.LocalResponseNorm(2**20)(rustdl.ones(1, 3, 2, 2, 2))
+    assert y.shape == (1, 3, 2, 2, 2)

@@ -1885,22 +1885,13 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
         )
     if not isinstance(size, int) or size <= 0:
         raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
-    c = input.shape[1]
-    sq = input * input
-    shape = list(sq.shape)
-    parts = []
-    if size // 2:
-        shape[1] = size // 2
-        parts.append(_rustdl.zeros(*shape, dtype=input.dtype, device=input.device))
-    parts.append(sq)
-    if (size - 1) // 2:
-        shape[1] = (size - 1) // 2
-        parts.append(_rustdl.zeros(*shape, dtype=input.dtype, device=input.device))
-    padded = _rustdl.cat(parts, 1) if len(parts) > 1 else sq
-    total = padded.narrow(1, 0, c)
-    for j in range(1, size):
-        total = total + padded.narrow(1, j, c)
-    return input / (total * (alpha / size) + k).pow(beta)
+    n, c = input.shape[0], input.shape[1]
+    # the windowed channel mean of the squares as one average pooling over (channels, positions)
+    # of the zero-padded squares: its cost does not grow with `size` by a Python loop
+    sq = (input * input).reshape(n, 1, c, -1)
+    sq = pad(sq, (0, 0, size // 2, (size - 1) // 2))
+    mean = avg_pool2d(sq, (size, 1), stride=1).reshape(input.shape)
+    return input / (mean * alpha + k).pow(beta)
 
 
 class _ArgumentConflictError(ValueError, RuntimeError):
