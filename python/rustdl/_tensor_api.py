@@ -762,6 +762,13 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
         raise ValueError("bincount: input must be non-negative")
     if minlength < 0:
         raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
+    # the counts are made by numpy: their size is checked against memory as a tensor's would be
+    # (twice: numpy's array and the tensor made from it)
+    bins = builtins.max(int(minlength), int(a.max()) + 1 if a.size else 0)
+    try:
+        _rd.empty(2 * bins, dtype=float64)
+    except MemoryError as e:
+        raise MemoryError(f"bincount: {bins} bins do not fit in memory ({e})") from None
     if weights is None:
         return _back(_np.bincount(a, minlength=minlength).astype(_np.int64), input, int64)
     w = _np_of(weights) if isinstance(weights, Tensor) else _np.asarray(weights)

@@ -196,11 +196,14 @@ pub fn reserve(n: usize, dtype: DType, device: Device, op: &str) -> Result<()> {
         })?;
     if device == Device::Cpu && bytes >= PROBE_BYTES {
         // the system may promise more than it has (overcommit) and kill the process when the
-        // pages are touched: a request past the memory the machine can still give is refused
-        if let Some(avail) = available_bytes().filter(|&a| bytes as u64 > a) {
+        // pages are touched: a request past half the memory the machine can still give is
+        // refused, leaving the other half for the buffers the same op makes next (a result
+        // converted, a mask, a gradient), so an op that cannot finish fails here, cleanly
+        if let Some(avail) = available_bytes().filter(|&a| bytes as u64 > a / 2) {
             return Err(Error::Memory(format!(
                 "{op}: cannot allocate {bytes} bytes ({n} elements of {dtype}) on the CPU: \
-                 only {avail} bytes of memory are available"
+                 only {avail} bytes of memory are available (one allocation may take at most \
+                 half of them)"
             )));
         }
         let mut probe: Vec<u8> = Vec::new();

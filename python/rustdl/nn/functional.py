@@ -1888,7 +1888,7 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     n, c = input.shape[0], input.shape[1]
     # the windowed channel mean of the squares as one average pooling over (channels, positions)
     # of the zero-padded squares: its cost does not grow with `size` by a Python loop
-    sq = (input * input).reshape(n, 1, c, -1)
+    sq = (input * input).reshape(n, 1, c, math.prod(input.shape[2:]))
     sq = pad(sq, (0, 0, size // 2, (size - 1) // 2))
     mean = avg_pool2d(sq, (size, 1), stride=1).reshape(input.shape)
     return input / (mean * alpha + k).pow(beta)
