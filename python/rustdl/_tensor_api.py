@@ -750,6 +750,15 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return tuple(res)
 
 
+def _host_room(op: str, bins: int, copies: int) -> None:
+    """Raises MemoryError unless ``copies`` host arrays of ``bins`` 8-byte counts fit in memory,
+    as a tensor's allocation is checked (the counts are made by numpy, then copied to a tensor)."""
+    try:
+        _rd.empty(copies * bins, dtype=float64)
+    except (MemoryError, ValueError) as e:
+        raise MemoryError(f"{op}: {bins} bins do not fit in memory ({e})") from None
+
+
 def bincount(input, weights=None, minlength=0):  # noqa: A002
     """Counts of each value of a 1-D non-negative int tensor (weighted sums with ``weights``)."""
     _check_tensor("bincount", input=input)
@@ -764,11 +773,7 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
         raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
     # the counts are made by numpy: their size is checked against memory as a tensor's would be
     # (twice: numpy's array and the tensor made from it)
-    bins = builtins.max(int(minlength), int(a.max()) + 1 if a.size else 0)
-    try:
-        _rd.empty(2 * bins, dtype=float64)
-    except MemoryError as e:
-        raise MemoryError(f"bincount: {bins} bins do not fit in memory ({e})") from None
+    _host_room("bincount", builtins.max(int(minlength), int(a.max()) + 1 if a.size else 0), 2)
     if weights is None:
         return _back(_np.bincount(a, minlength=minlength).astype(_np.int64), input, int64)
     w = _np_of(weights) if isinstance(weights, Tensor) else _np.asarray(weights)
@@ -786,6 +791,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
         raise TypeError(f"histc: expected a floating tensor, got {input.dtype}")
     if bins <= 0:
         raise ValueError(f"histc: bins must be positive, got {bins}")
+    _host_room("histc", int(bins), 3)
     a = _np_of(input).reshape(-1).astype(_np.float64)
     lo, hi = builtins.float(min), builtins.float(max)
     if lo == hi and a.size:  # as PyTorch: equal bounds take the data's range

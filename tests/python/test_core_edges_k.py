@@ -197,3 +197,12 @@ def test_local_response_norm_matches_the_window_sum_and_a_huge_size_is_quick():
     # a window of 2^20 channels is one pooling, not 2^20 additions
     y = rustdl.nn.LocalResponseNorm(2**20)(rustdl.ones(1, 3, 2, 2, 2))
     assert y.shape == (1, 3, 2, 2, 2)
+
+
+def test_histogram_counts_past_memory_are_a_memory_error():
+    # the counts are numpy arrays: their size is checked as a tensor's before numpy makes them
+    with pytest.raises(MemoryError, match="histc"):
+        rustdl.histc(rustdl.zeros(0), bins=2**40)
+    with pytest.raises(MemoryError, match="bincount"):
+        rustdl.bincount(rustdl.zeros(0, dtype=rustdl.int64), minlength=2**62)
+    np.testing.assert_array_equal(rustdl.histc(rustdl.tensor([0.0, 1, 1, 3]), bins=4).numpy(), [1, 2, 0, 1])
