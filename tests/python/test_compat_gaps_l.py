@@ -176,3 +176,33 @@ def test_to_tensor_keeps_non_uint8_dtypes():
     assert TF.to_tensor(np.full((4, 5), 2.0, np.float64)).dtype == rustdl.float64
     x = TF.to_tensor(np.full((4, 5, 3), 7, np.int32))
     assert x.dtype == rustdl.int64 and float(x.sum()) == 7 * 60  # values unscaled
+
+
+def test_torchvision_io_round_trips_and_folder_loaders(tmp_path):
+    from PIL import Image
+    from rustdl.torchcompat.torchvision import io as tv_io
+
+    img = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    x = tv_io.read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(x.numpy(), img.transpose(2, 0, 1))
+    gray = tv_io.read_image(str(tmp_path / "a.png"), tv_io.ImageReadMode.GRAY)
+    np.testing.assert_array_equal(gray.numpy()[0], np.asarray(Image.fromarray(img).convert("L")))
+    tv_io.write_png(x, tmp_path / "b.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "b.png")), img)
+    np.testing.assert_array_equal(tv_io.decode_image(tv_io.read_file(tmp_path / "b.png")).numpy(), x.numpy())
+    # `torchvision.datasets.folder` resolves under the compat runner
+    (tmp_path / "c").mkdir()
+    prog = tmp_path / "p.py"
+    prog.write_text(
+        "from torchvision.datasets.folder import default_loader, IMG_EXTENSIONS\n"
+        f"print(default_loader({str(tmp_path / 'a.png')!r}).size, '.png' in IMG_EXTENSIONS)\n"
+    )
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(prog)], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-800:]
+    assert r.stdout.strip() == "(5, 6) True"

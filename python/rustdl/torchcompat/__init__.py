@@ -65,6 +65,8 @@ _PREFIXES: dict[str, str] = {
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
     "torch.utils.benchmark": "rustdl.utils.benchmark",
     "torchvision": "rustdl.torchcompat.torchvision",
+    # torchvision.datasets.folder's loaders and folder datasets live in the shim's datasets module
+    "torchvision.datasets.folder": "rustdl.torchcompat.torchvision.datasets",
 }
 
 

@@ -9,6 +9,7 @@ PIL-free transforms producing rustdl tensors, and ``utils.make_grid`` / ``save_i
 - ``datasets.FakeData``: random images, as torchvision's.
 - ``datasets.CIFAR10`` / ``CIFAR100``: read from the python-pickle archive already under ``root``.
 - ``datasets.ImageFolder`` / ``DatasetFolder``: a folder per class (images through Pillow).
+- ``io``: ``read_image`` / ``decode_image`` / ``write_png`` through Pillow (0-255 values as int64).
 - ``ops``: box utilities, ``nms`` / ``batched_nms``, ``sigmoid_focal_loss``, ``stochastic_depth``.
 
 Nothing is downloaded: ``download`` is accepted and ignored (MNIST and FashionMNIST ignore
@@ -16,15 +17,15 @@ Nothing is downloaded: ``download`` is accepted and ignored (MNIST and FashionMN
 ``RUSTDL_COMPAT_DATA_LIMIT=N`` serves only the first N samples of each split.
 """
 
-from . import datasets, models, ops, transforms, utils  # noqa: F401
+from . import datasets, io, models, ops, transforms, utils  # noqa: F401
 
 __version__ = "0.0.0+rustdl"
 
-__all__ = ["datasets", "models", "ops", "transforms", "utils"]
+__all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]
 
 
 def __getattr__(name: str):
     raise AttributeError(
         f"module 'torchvision' has no attribute '{name}': rustdl's torchvision shim does not "
-        f"support torchvision.{name} yet (it has datasets, models, ops, transforms and utils)"
+        f"support torchvision.{name} yet (it has datasets, io, models, ops, transforms and utils)"
     )
