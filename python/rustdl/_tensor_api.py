@@ -2107,6 +2107,25 @@ def _storage_offset(self):
     return self._layout_offset()
 
 
+def _new(self, *args, **kwargs):
+    """The legacy constructor, as PyTorch's ``Tensor.new``: ``t.new()`` is empty, ``t.new(2, 3)``
+    or ``t.new(other.size())`` uninitialised of that size, ``t.new([1, 2])`` that data; always
+    of ``t``'s dtype and device (``device=`` may move it)."""
+    from . import tensor as _make
+
+    device = kwargs.pop("device", self.device)
+    if kwargs:
+        raise TypeError(f"new(): unexpected keyword arguments {sorted(kwargs)}")
+    if not args:
+        return self.new_empty((0,), device=device)
+    if len(args) == 1 and isinstance(args[0], (list, Tensor, _np.ndarray)):
+        return _make(args[0], dtype=self.dtype, device=device)
+    size = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+    if not all(isinstance(n, (int, _np.integer)) and not isinstance(n, builtins.bool) for n in size):
+        raise TypeError(f"new(): expected a size (ints) or data (a list), got {args!r}")
+    return self.new_empty(tuple(int(n) for n in size), device=device)
+
+
 def _data_ptr(self):
     """A stable integer identifying this tensor object (rustdl exposes no raw addresses; two
     tensors never compare equal through it, so do not use it to detect shared storage)."""
@@ -2316,6 +2335,7 @@ for _name, _fn in (
     ("nonzero", _nonzero),
     ("storage_offset", _storage_offset),
     ("data_ptr", _data_ptr),
+    ("new", _new),
     ("take", _TensorMethodsD.take),
     ("put_", _put_),
     ("put", _put),

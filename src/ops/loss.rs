@@ -438,10 +438,11 @@ impl Tensor {
         let l = if log_target {
             target.exp()?.mul(&target.sub(self)?)?
         } else {
-            let pos = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Gt)?;
-            let safe_t = Tensor::where_cond(&pos, target, &target.ones_like()?)?;
-            let v = target.mul(&safe_t.log()?.sub(self)?)?;
-            Tensor::where_cond(&pos, &v, &v.zeros_like()?)?
+            // PyTorch's xlogy(t, t) − t·input: a zero target contributes 0·log 0 = 0 but still
+            // 0·input (NaN for an infinite input), a negative one NaN
+            let zero = target.binary(&target.scalar_like(0.0)?, crate::backend::BinaryOp::Eq)?;
+            let safe_t = Tensor::where_cond(&zero, &target.ones_like()?, target)?;
+            target.mul(&safe_t.log()?)?.sub(&target.mul(self)?)?
         };
         reduction.apply(&l)
     }

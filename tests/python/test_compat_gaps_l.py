@@ -206,3 +206,55 @@ def test_torchvision_io_round_trips_and_folder_loaders(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-800:]
     assert r.stdout.strip() == "(5, 6) True"
+
+
+def test_legacy_new_constructor():
+    w = rustdl.ones(4, 3, dtype=rustdl.float64)
+    assert tuple(w.new(2, 3).zero_().shape) == (2, 3) and w.new(2, 3).dtype == rustdl.float64
+    assert tuple(w.new().shape) == (0,)
+    assert tuple(w.new(w.size()).shape) == (4, 3)
+    np.testing.assert_array_equal(w.new([1, 2]).numpy(), [1.0, 2.0])
+    m = w.new().resize_((4, 1)).bernoulli_(0.5)
+    assert set(np.unique(m.numpy()).tolist()) <= {0.0, 1.0}
+
+
+def test_rnn_weight_lists_and_packed_sequence_attributes():
+    lstm = rustdl.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    assert len(lstm.all_weights) == 4 and len(lstm._flat_weights) == 16
+    assert lstm._flat_weights_names[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert lstm.all_weights[1][0] is lstm.weight_ih_l0_reverse
+    packed = rustdl.nn.utils.rnn.pack_padded_sequence(rustdl.ones(3, 2, 1), [3, 2])
+    assert packed.is_cuda is False
+    # PyTorch raises RuntimeError for these
+    with pytest.raises(RuntimeError, match="sorted"):
+        rustdl.nn.utils.rnn.pack_padded_sequence(rustdl.ones(3, 2, 1), [2, 3])
+    with pytest.raises(RuntimeError):
+        rustdl.nn.utils.rnn.pad_sequence([rustdl.ones(2, 3), rustdl.ones(2, 4)])
+
+
+def test_kl_div_is_xlogy_minus_target_times_input():
+    # PyTorch: xlogy(t, t) - t * input, so a zero target against -inf is 0 * inf = nan
+    inf = float("inf")
+    out = F.kl_div(
+        rustdl.tensor([-inf, -1.0, -inf]), rustdl.tensor([0.0, 0.5, 0.3]), reduction="none"
+    ).numpy()
+    assert math.isnan(out[0]) and out[2] == inf
+    assert abs(out[1] - 0.5 * (math.log(0.5) + 1.0)) < 1e-6
+    x = rustdl.tensor([-1.0, -2.0, -0.5], requires_grad=True)
+    F.kl_div(x, rustdl.tensor([0.0, 0.5, 0.5]), reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, -0.5, -0.5])
+
+
+def test_tensor_dataset_batches_are_lists_and_optimizer_steps_answer_item():
+    ds = rustdl.data.TensorDataset(rustdl.arange(6.0).reshape(6, 1), rustdl.arange(6))
+    batch = next(iter(rustdl.data.DataLoader(ds, batch_size=4)))
+    assert type(batch) is list
+    batch[0] = batch[0].double()  # PyTorch programs assign into the batch
+    p = rustdl.nn.Parameter(rustdl.ones(3))
+    opt = rustdl.optim.Adam([p], lr=0.1)
+    for _ in range(3):
+        p.sum().backward()
+        opt.step()
+    step = opt.state[p]["step"]
+    assert step == 3 and step.item() == 3.0 and float(step.float()) == 3.0
+    assert opt.state_dict()["state"][0]["step"].item() == 3.0

@@ -52,7 +52,9 @@ class _Fetcher:
         if not self.auto_collation:
             return self.collate_fn(self.dataset[task])
         if self.use_get_batch:
-            return self.dataset.get_batch(np.asarray(task, dtype=np.int64))
+            batch = self.dataset.get_batch(np.asarray(task, dtype=np.int64))
+            # default_collate gives a list for tuple samples (PyTorch's too): so does the fast path
+            return list(batch) if type(batch) is tuple else batch
         if isinstance(task, np.ndarray):
             task = task.tolist()
         return self.collate_fn([self.dataset[i] for i in task])

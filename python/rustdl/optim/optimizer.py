@@ -19,6 +19,42 @@ from ..autograd import enable_grad, no_grad
 from ..nn.utils import _zero_grads
 
 
+class _Step(int):
+    """An optimizer's step count, ``state["step"]``: an int (arithmetic, comparisons, batching
+    keys, saving) that also answers what code written for PyTorch asks of it there, where it is a
+    0-d float tensor: ``.item()``, ``.float()``, ``.cpu()``, ``.numel()``..."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        out = int.__add__(self, other)
+        return _Step(out) if isinstance(other, int) and not isinstance(other, bool) else out
+
+    def item(self) -> float:
+        return float(self)
+
+    def tolist(self) -> float:
+        return float(self)
+
+    def numel(self) -> int:
+        return 1
+
+    def dim(self) -> int:
+        return 0
+
+    def float(self) -> Tensor:
+        return _rustdl.tensor(float(self))
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self.float().to(*args, **kwargs)
+
+    def cpu(self) -> Tensor:
+        return self.float()
+
+    def __reduce__(self) -> tuple:
+        return (int, (int(self),))  # saved as a plain int
+
+
 class _RequiredParameter:
     def __repr__(self) -> str:
         return "<required parameter>"
@@ -131,7 +167,7 @@ class Optimizer:
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """The state of ``p`` on its first step: ``step`` and a zero tensor per ``_state_names``."""
-        return {"step": 0, **{name: _rustdl.zeros_like(p) for name in self._state_names}}
+        return {"step": _Step(0), **{name: _rustdl.zeros_like(p) for name in self._state_names}}
 
     def _prepare_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> bool:
         """Creates missing state; returns whether this step is the one that created it."""
@@ -196,7 +232,7 @@ class Optimizer:
                         )
                     stepped.append(st)
                 if "step" in st:
-                    st["step"] += 1
+                    st["step"] = _Step(st["step"] + 1)
                 scalars = () if plain_scalars else self._step_scalars(st, group)
                 ps, ss = batches.setdefault((st.get("step", 0), first, scalars), ([], []))
                 ps.append(p)
@@ -236,8 +272,8 @@ class Optimizer:
     def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
         """Converts one loaded state entry of parameter ``p`` (overridden by optimizers whose state
         tensors are not shaped like their parameter)."""
-        if name == "step" and isinstance(value, Tensor):
-            return int(value.item())
+        if name == "step" and isinstance(value, (Tensor, int, float)) and not isinstance(value, bool):
+            return _Step(int(value.item()) if isinstance(value, Tensor) else int(value))
         if isinstance(value, Tensor):
             if value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
                 raise ValueError(

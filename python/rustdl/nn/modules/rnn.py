@@ -274,6 +274,37 @@ class _RNNBase(Module):
         """No-op (cuDNN weight packing in PyTorch)."""
 
     @property
+    def _flat_weights_names(self) -> list[str]:
+        """The parameter names, layer by layer and direction by direction, each as
+        ``weight_ih, weight_hh[, bias_ih, bias_hh][, weight_hr]`` (PyTorch's order)."""
+        names = []
+        for layer in range(self.num_layers):
+            for d in range(2 if self.bidirectional else 1):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                kinds = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+                kinds += ["weight_hr"] if getattr(self, "proj_size", 0) else []
+                names.append([k + sfx for k in kinds])
+        return [n for group in names for n in group]
+
+    @property
+    def _all_weights(self) -> list[list[str]]:
+        """The parameter names grouped per layer and direction."""
+        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
+        flat = self._flat_weights_names
+        return [flat[i : i + per] for i in range(0, len(flat), per)]
+
+    @property
+    def _flat_weights(self) -> list:
+        """The parameters (or whatever tensors now stand under their names), in
+        :attr:`_flat_weights_names` order."""
+        return [getattr(self, n, None) for n in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list[list]:
+        """The parameters grouped per layer and direction, as PyTorch's ``all_weights``."""
+        return [[getattr(self, n) for n in group] for group in self._all_weights]
+
+    @property
     def _h_size(self) -> int:
         """The size of h: ``proj_size`` for a projected LSTM, else ``hidden_size``."""
         return getattr(self, "proj_size", 0) or self.hidden_size

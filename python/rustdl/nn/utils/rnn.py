@@ -96,6 +96,14 @@ class PackedSequence(
     def cpu(self) -> PackedSequence:
         return self.to("cpu")
 
+    @property
+    def is_cuda(self) -> bool:
+        """Whether ``data`` is on the GPU ("cuda" in PyTorch's naming)."""
+        return self.data.device.type != "cpu"
+
+    def is_pinned(self) -> bool:
+        return False
+
     def double(self) -> PackedSequence:
         return self.to(dtype=_rustdl.float64)
 
@@ -129,7 +137,7 @@ def pack_padded_sequence(
         >>> out, h_n = nn.GRU(4, 8)(packed)
     """
     if input.ndim < 2:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"pack_padded_sequence: expected input of at least 2 dimensions (T, B, *), got shape {tuple(input.shape)}"
         )
     if batch_first:
@@ -137,22 +145,24 @@ def pack_padded_sequence(
     steps, batch = input.shape[0], input.shape[1]
     lens = _host_ints(lengths)
     if lens.size != batch:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"pack_padded_sequence: expected {batch} lengths for input of shape {tuple(input.shape)} "
             f"(time-major), got {lens.size}"
         )
     if batch == 0:
-        raise ValueError("pack_padded_sequence: cannot pack an empty batch")
+        raise _rustdl.ArgumentError("pack_padded_sequence: cannot pack an empty batch")
     if (lens <= 0).any():
-        raise ValueError(f"pack_padded_sequence: every length must be positive, got lengths {lens.tolist()}")
+        raise _rustdl.ArgumentError(
+            f"pack_padded_sequence: every length must be positive, got lengths {lens.tolist()}"
+        )
     if (lens > steps).any():
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"pack_padded_sequence: lengths {lens.tolist()} exceed the padded length {steps} "
             f"of input with shape {tuple(input.shape)} (time-major)"
         )
     if enforce_sorted:
         if (np.diff(lens) > 0).any():
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pack_padded_sequence: `lengths` array must be sorted in decreasing order when "
                 f"`enforce_sorted` is True, got {lens.tolist()}. You can pass `enforce_sorted=False` "
                 "to pack_padded_sequence and/or pack_sequence to sidestep this requirement if you "
@@ -187,7 +197,7 @@ def pad_packed_sequence(
     batch = int(batch_sizes[0]) if steps else 0
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad_packed_sequence: expected total_length to be at least the longest sequence length "
                 f"{steps}, got total_length={total_length}"
             )
@@ -233,11 +243,11 @@ def pad_sequence(
         raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got {padding_side!r}")
     sequences = list(sequences)
     if not sequences:
-        raise ValueError("pad_sequence: received an empty list of sequences")
+        raise _rustdl.ArgumentError("pad_sequence: received an empty list of sequences")
     first = sequences[0]
     for i, s in enumerate(sequences):
         if s.ndim < 1 or tuple(s.shape[1:]) != tuple(first.shape[1:]):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad_sequence: every sequence must be (L, *) with the same trailing shape; sequence 0 has "
                 f"shape {tuple(first.shape)}, sequence {i} has shape {tuple(s.shape)}"
             )
@@ -264,7 +274,7 @@ def unpad_sequence(
 ) -> list[Tensor]:
     """Splits a padded batch into its ``B`` sequences ``(L_i, *)``; the inverse of :func:`pad_sequence`."""
     if padded_sequences.ndim < 2:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"unpad_sequence: expected at least 2 dimensions, got shape {tuple(padded_sequences.shape)}"
         )
     if not batch_first:
@@ -272,7 +282,7 @@ def unpad_sequence(
     lens = _host_ints(lengths)
     batch, steps = padded_sequences.shape[0], padded_sequences.shape[1]
     if lens.size != batch or (lens < 0).any() or (lens > steps).any():
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"unpad_sequence: lengths {lens.tolist()} do not fit a batch of {batch} sequences of length {steps}"
         )
     return [padded_sequences.select(0, i).narrow(0, 0, int(n)) for i, n in enumerate(lens)]
