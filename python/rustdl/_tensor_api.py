@@ -2127,9 +2127,12 @@ def _new(self, *args, **kwargs):
 
 
 def _data_ptr(self):
-    """A stable integer identifying this tensor object (rustdl exposes no raw addresses; two
-    tensors never compare equal through it, so do not use it to detect shared storage)."""
-    return id(self)
+    """The address of this tensor's first element, as PyTorch's: tensors sharing storage (views,
+    ``detach()``, ``.data``, tied parameters) give addresses in the same buffer, a view its
+    offset in bytes further on. On the GPU the storage's base is a stable number standing for it."""
+    if self.numel() == 0:
+        return 0  # no element to point at (PyTorch's too)
+    return self._storage_address() + self._layout_offset() * self.element_size()
 
 
 def _flat_index(op, self, index):

@@ -412,6 +412,21 @@ impl PyTensor {
         }
     }
 
+    /// The address of the storage's first element: the host buffer's on the CPU; on the GPU,
+    /// where no host address exists, a stable number unique to the storage object (`data_ptr`).
+    fn _storage_address(&self) -> usize {
+        let t = self.tensor();
+        let storage = t.0.storage.read().unwrap_or_else(|e| e.into_inner());
+        match &*storage {
+            crate::storage::Storage::Cpu(c) => match c {
+                crate::storage::CpuStorage::F32(v) => v.as_ptr() as usize,
+                crate::storage::CpuStorage::F64(v) => v.as_ptr() as usize,
+                crate::storage::CpuStorage::I64(v) => v.as_ptr() as usize,
+                crate::storage::CpuStorage::Bool(v) => v.as_ptr() as usize,
+            },
+            crate::storage::Storage::Gpu(_) => std::sync::Arc::as_ptr(&t.0.storage) as usize,
+        }
+    }
     /// Where this tensor's first element sits in its storage, in elements (`storage_offset()`).
     fn _layout_offset(&self) -> usize {
         self.tensor().layout().offset

@@ -258,3 +258,16 @@ def test_tensor_dataset_batches_are_lists_and_optimizer_steps_answer_item():
     step = opt.state[p]["step"]
     assert step == 3 and step.item() == 3.0 and float(step.float()) == 3.0
     assert opt.state_dict()["state"][0]["step"].item() == 3.0
+
+
+def test_data_ptr_reflects_shared_storage():
+    t = rustdl.arange(10.0)
+    assert t.data_ptr() == t.detach().data_ptr() == t.data.data_ptr()
+    assert t[1:].data_ptr() - t.data_ptr() == 4  # one float32 further
+    assert t.data_ptr() != rustdl.arange(10.0).data_ptr()
+    enc = rustdl.nn.Embedding(5, 3)
+    dec = rustdl.nn.Linear(3, 5, bias=False)
+    dec.weight = enc.weight  # tied weights, found by address as PyTorch programs do
+    sd = rustdl.nn.ModuleDict({"e": enc, "d": dec}).state_dict()
+    assert sd["e.weight"].data_ptr() == sd["d.weight"].data_ptr()
+    assert rustdl.zeros(0).data_ptr() == 0
