@@ -6,8 +6,7 @@ Used by ``compare_with_torch.py``; it runs in a separate virtual environment tha
     /tmp/torchref/bin/python tests/compat/torch_peer.py PROGRAM.py [ARGS...]
 
 ``import torch`` is the real torch. ``import torchvision`` is a stand-in built from the rustdl
-shim's OWN source files (``python/rustdl/torchcompat/torchvision/{datasets,transforms,utils}.py``),
-(and ``models.py``'s ResNet, built on ``torch.nn`` here)
+shim's OWN source files (``python/rustdl/torchcompat/torchvision/{datasets,transforms,utils}.py``)
 loaded by path with a small ``rustdl`` stub whose ``Tensor``/``from_numpy``/``tensor`` are torch's
 and whose ``data.Dataset`` is torch's. So both frameworks get the same MNIST 5k split, FakeData,
 ``RUSTDL_COMPAT_DATA_LIMIT`` cap and ToTensor/Normalize arithmetic, as torch tensors here.
@@ -71,7 +70,8 @@ def install_torchvision() -> None:
     tv.__version__ = "0.0.0+rustdl-peer"
     sys.modules["torchvision"] = tv
     shim = RUSTDL / "torchcompat" / "torchvision"
-    for sub in ("transforms", "datasets", "utils", "models"):  # models: ResNet-18/34 on torch.nn
+    # (the shim's models come from rustdl.models now, so the peer has no torchvision.models)
+    for sub in ("transforms", "datasets", "utils"):
         setattr(tv, sub, _load(f"torchvision.{sub}", shim / f"{sub}.py"))
 
 
