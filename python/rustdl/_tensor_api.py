@@ -1269,11 +1269,22 @@ def atan2(input, other):  # noqa: A002
     safe_x = _rd.where(x.eq(0), x.new_ones(()), x)
     base = atan(y / safe_x)
     ypos = signbit(y).logical_not()
-    half = _rd.where(ypos, y * 0 + pi / 2, y * 0 - pi / 2)
+    # constants shaped like y (not y * 0 + c, which is NaN where y is infinite)
+    zero = _rd.zeros_like(y)
+
+    def signed(c):
+        return _rd.where(ypos, zero + c, zero - c)
+
+    half = signed(pi / 2)
     neg = _rd.where(ypos, base + pi, base - pi)
     # at y == 0 the sign of a zero x picks the quadrant: atan2(±0, -0) = ±pi, atan2(±0, +0) = ±0
-    at_zero = _rd.where(signbit(x), _rd.where(ypos, y * 0 + pi, y * 0 - pi), y)
-    return _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), at_zero, half)))
+    at_zero = _rd.where(signbit(x), signed(pi), y)
+    out = _rd.where(x.gt(0), base, _rd.where(x.lt(0), neg, _rd.where(y.eq(0), at_zero, half)))
+    # both infinite (inf / inf is NaN above): the diagonal directions, as IEEE atan2
+    both_inf = x.isinf().logical_and(y.isinf())
+    if bool(both_inf.any()):
+        out = _rd.where(both_inf, _rd.where(x.gt(0), signed(pi / 4), signed(3 * pi / 4)), out)
+    return out
 
 
 def _digamma_np(x):

@@ -407,15 +407,26 @@ def qr(A, mode="reduced"):
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
-    """Moore-Penrose pseudo-inverse. Differentiable for full-rank inputs (computed as
-    ``(AᵀA)⁻¹Aᵀ`` or ``Aᵀ(AAᵀ)⁻¹`` when a gradient is needed); otherwise from numpy's SVD."""
+    """Moore-Penrose pseudo-inverse from numpy's SVD (singular values at most
+    ``max(atol, rtol·σ_max)`` count as zero), of any rank. Differentiable: the gradient is the
+    pseudo-inverse's derivative at constant rank, as PyTorch's,
+    ``dP = −P dA P + P Pᵀ dAᵀ (I − A P) + (I − P A) dAᵀ Pᵀ P``."""
     _check("pinv", A, square=False)
     if rcond is not None and rtol is None:
         rtol = rcond
     if A.requires_grad and _rustdl.is_grad_enabled():
+        p = pinv(A.detach(), atol=atol, rtol=rtol, hermitian=hermitian)
         m, n = A.shape[-2], A.shape[-1]
-        At = _mT(A)
-        return inv(At.matmul(A)).matmul(At) if m >= n else At.matmul(inv(A.matmul(At)))
+        a0, at = A.detach(), _mT(A)
+        eye_m = _rustdl.eye(m, dtype=A.dtype, device=A.device)
+        eye_n = _rustdl.eye(n, dtype=A.dtype, device=A.device)
+        # linear in A with the value's P (and A) held fixed: its derivative is dP above
+        lin = (
+            -p.matmul(A).matmul(p)
+            + p.matmul(_mT(p)).matmul(at).matmul(eye_m - a0.matmul(p))
+            + (eye_n - p.matmul(a0)).matmul(at).matmul(_mT(p).matmul(p))
+        )
+        return p + (lin - lin.detach())
     a = _np(A)
     if rtol is None:
         rtol = (builtins.max(a.shape[-2:]) * np.finfo(a.dtype).eps) if atol is None or atol == 0 else 0.0

@@ -103,6 +103,16 @@ impl Tensor {
                 // x^0 is constant: a zero derivative also at x == 0 (not 0 · inf)
                 UnaryOp::PowScalar(0.0) => g.zeros_like()?,
                 UnaryOp::PowScalar(p) => g.mul(&x.pow_scalar(p - 1.0)?.mul_scalar(p)?)?,
+                // 0^x: a zero derivative where x >= 0 (PyTorch masks 0 · log 0 there), -inf below
+                UnaryOp::RPowScalar(0.0) => {
+                    let neg = x.binary(&x.scalar_like(0.0)?, crate::backend::BinaryOp::Lt)?;
+                    let zero = x.zeros_like()?;
+                    g.mul(&Tensor::where_cond(
+                        &neg,
+                        &zero.add_scalar(f64::NEG_INFINITY)?,
+                        &zero,
+                    )?)?
+                }
                 UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
                 UnaryOp::Clamp(lo, hi) => g.mul(&x.unary(UnaryOp::ClampMask(lo, hi))?)?,
                 UnaryOp::LeakyRelu(s) => g.mul(&x.unary(UnaryOp::LeakyReluGrad(s))?)?,

@@ -1945,8 +1945,23 @@ impl PyTensor {
         mask: PyRef<'_, PyTensor>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyTensor> {
-        let v = scalar_value(value, "masked_fill")?;
         let mask = mask.tensor();
+        // a one-element tensor value that requires grad: a selection, so its gradient (the sum
+        // over the filled positions) reaches it, as PyTorch's
+        if let Ok(vt) = value.extract::<PyRef<'_, PyTensor>>() {
+            let vt = vt.tensor();
+            if vt.requires_grad() && vt.numel() == 1 && crate::autograd::is_grad_enabled() {
+                let me = self.tensor();
+                let v = vt
+                    .reshape(&[])?
+                    .to_dtype(me.dtype())?
+                    .to_device(me.device())?;
+                return Ok(self
+                    .compute(&[&mask, &v], |t| Tensor::where_cond(&mask, &v, t))?
+                    .into());
+            }
+        }
+        let v = scalar_value(value, "masked_fill")?;
         Ok(self.compute(&[&mask], |t| t.masked_fill(&mask, v))?.into())
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

@@ -271,3 +271,36 @@ def test_data_ptr_reflects_shared_storage():
     sd = rustdl.nn.ModuleDict({"e": enc, "d": dec}).state_dict()
     assert sd["e.weight"].data_ptr() == sd["d.weight"].data_ptr()
     assert rustdl.zeros(0).data_ptr() == 0
+
+
+def test_differential_fuzz_value_and_gradient_fixes():
+    inf = float("inf")
+    # atan2 with infinities (and infinite y over zero x), as numpy's IEEE atan2
+    y = np.array([-inf, inf, inf, -inf, 1.0, 0.0, inf, 3.0])
+    x = np.array([0.0, -inf, inf, -inf, -inf, -0.0, 5.0, 0.0])
+    np.testing.assert_allclose(rustdl.atan2(rustdl.tensor(y), rustdl.tensor(x)).numpy(), np.arctan2(y, x))
+    # a 0-d tensor fill value that requires grad gets the count of filled positions
+    v = rustdl.tensor(3.0, requires_grad=True)
+    a = rustdl.tensor([1.0, -1.0, 2.0], requires_grad=True)
+    a.masked_fill(a > 0, v).sum().backward()
+    assert float(v.grad) == 2.0
+    np.testing.assert_array_equal(a.grad.numpy(), [0.0, 1.0, 0.0])
+    # d/dx 0**x is 0 for x >= 0 (not 0 * log 0)
+    e = rustdl.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    (0**e).sum().backward()
+    np.testing.assert_array_equal(e.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_pinv_of_a_rank_deficient_matrix_with_grad():
+    m = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    a = rustdl.tensor(m, requires_grad=True)
+    p = rustdl.linalg.pinv(a)
+    np.testing.assert_allclose(p.detach().numpy(), np.linalg.pinv(m), atol=1e-12)
+    g = np.arange(9.0).reshape(3, 3)
+    (p * rustdl.tensor(g)).sum().backward()
+    # the constant-rank derivative, in numpy: -Pᵀ G Pᵀ + (I - A P) Gᵀ P Pᵀ + Pᵀ P Gᵀ (I - P A)
+    pn, eye = np.linalg.pinv(m), np.eye(3)
+    ref = -pn.T @ g @ pn.T + (eye - m @ pn) @ g.T @ pn @ pn.T + pn.T @ pn @ g.T @ (eye - pn @ m)
+    np.testing.assert_allclose(a.grad.numpy(), ref, atol=1e-10)
+    full = rustdl.tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    assert rustdl.autograd.gradcheck(lambda t: rustdl.linalg.pinv(t), (full,))
