@@ -11,6 +11,13 @@ pub enum DType {
     I64,
     /// Boolean masks.
     Bool,
+    /// Narrow integers (`uint8`, `int8`, `int16`, `int32`): stored as int64 (see
+    /// [`DType::storage`]), reported under their own name, and wrapped to their range by every
+    /// op that makes them (`x.byte() + 250` wraps as PyTorch's does).
+    U8,
+    I8,
+    I16,
+    I32,
 }
 
 /// The default float dtype's code (`set_default_dtype`): what creation functions make from
@@ -36,7 +43,16 @@ impl DType {
     }
 
     /// Every dtype, in the order of [`DType::code`].
-    pub const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I64, DType::Bool];
+    pub const ALL: [DType; 8] = [
+        DType::F32,
+        DType::F64,
+        DType::I64,
+        DType::Bool,
+        DType::U8,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+    ];
 
     /// A small number naming this dtype (its position in [`DType::ALL`]), for compact storage
     /// such as the tensor's atomic dtype field.
@@ -46,6 +62,10 @@ impl DType {
             DType::F64 => 1,
             DType::I64 => 2,
             DType::Bool => 3,
+            DType::U8 => 4,
+            DType::I8 => 5,
+            DType::I16 => 6,
+            DType::I32 => 7,
         }
     }
 
@@ -61,6 +81,10 @@ impl DType {
             DType::F64 => "float64",
             DType::I64 => "int64",
             DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
         }
     }
 
@@ -71,6 +95,10 @@ impl DType {
             "float64" | "double" | "f64" => Some(DType::F64),
             "int64" | "long" | "i64" => Some(DType::I64),
             "bool" => Some(DType::Bool),
+            "uint8" | "u8" => Some(DType::U8),
+            "int8" | "i8" => Some(DType::I8),
+            "int16" | "short" | "i16" => Some(DType::I16),
+            "int32" | "int" | "i32" => Some(DType::I32),
             _ => None,
         }
     }
@@ -80,24 +108,95 @@ impl DType {
         matches!(self, DType::F32 | DType::F64)
     }
 
-    /// Bytes per element in host memory.
-    pub fn size(self) -> usize {
+    /// True for the integer dtypes (not bool).
+    pub fn is_int(self) -> bool {
+        matches!(
+            self,
+            DType::I64 | DType::U8 | DType::I8 | DType::I16 | DType::I32
+        )
+    }
+
+    /// True for the narrow integers stored as int64.
+    pub fn is_narrow(self) -> bool {
+        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32)
+    }
+
+    /// The dtype the elements are stored in: int64 for the narrow integers, else itself.
+    pub fn storage(self) -> DType {
+        if self.is_narrow() {
+            DType::I64
+        } else {
+            self
+        }
+    }
+
+    /// `(bits, signed)` of an integer dtype's range; `None` for the others.
+    pub fn int_range(self) -> Option<(u32, bool)> {
         match self {
+            DType::U8 => Some((8, false)),
+            DType::I8 => Some((8, true)),
+            DType::I16 => Some((16, true)),
+            DType::I32 => Some((32, true)),
+            DType::I64 => Some((64, true)),
+            _ => None,
+        }
+    }
+
+    /// `v` wrapped into a narrow integer's range (two's complement, as a C cast); other
+    /// dtypes return it unchanged.
+    pub fn wrap_int(self, v: i64) -> i64 {
+        match self {
+            DType::U8 => v as u8 as i64,
+            DType::I8 => v as i8 as i64,
+            DType::I16 => v as i16 as i64,
+            DType::I32 => v as i32 as i64,
+            _ => v,
+        }
+    }
+
+    /// Bytes per element in host memory (the storage's: a narrow integer takes 8).
+    pub fn size(self) -> usize {
+        match self.storage() {
             DType::F32 => 4,
-            DType::F64 | DType::I64 => 8,
             DType::Bool => 1,
+            _ => 8,
+        }
+    }
+
+    /// Bytes per element as PyTorch reports them (`element_size`, `itemsize`, `nbytes`).
+    pub fn itemsize(self) -> usize {
+        match self {
+            DType::U8 | DType::I8 | DType::Bool => 1,
+            DType::I16 => 2,
+            DType::I32 | DType::F32 => 4,
+            DType::F64 | DType::I64 => 8,
         }
     }
 
     /// The dtype of `a op b` under PyTorch's promotion (float beats int beats bool; f64 beats f32).
+    /// Between integers: the smallest integer holding both ranges (uint8 with int8 is int16).
     pub fn promote(a: DType, b: DType) -> DType {
         fn rank(d: DType) -> u8 {
             match d {
                 DType::Bool => 0,
-                DType::I64 => 1,
+                DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => 1,
                 DType::F32 => 2,
                 DType::F64 => 3,
             }
+        }
+        if let (Some((ba, sa)), Some((bb, sb))) = (a.int_range(), b.int_range()) {
+            if a == b {
+                return a;
+            }
+            // signed bits needed: an unsigned type needs one more
+            let need = |bits: u32, signed: bool| if signed { bits } else { bits * 2 };
+            let bits = need(ba, sa).max(need(bb, sb));
+            return match bits {
+                0..=8 => DType::I8,
+                9..=16 => DType::I16,
+                17..=32 => DType::I32,
+                _ => DType::I64,
+            };
         }
         if rank(a) >= rank(b) {
             a
@@ -270,7 +369,7 @@ impl ExpFast for f32 {
 /// A Python number written into a tensor of `dtype`: NaN, an infinity or a magnitude past 2^63
 /// cannot become an int64 (PyTorch raises rather than saturate).
 pub fn check_fits(op: &str, value: f64, dtype: DType) -> crate::error::Result<()> {
-    if dtype == DType::I64 && !(value.is_finite() && value.abs() <= 2f64.powi(63)) {
+    if dtype.is_int() && !(value.is_finite() && value.abs() <= 2f64.powi(63)) {
         return Err(crate::error::Error::Runtime(format!(
             "{op}: value {value} cannot be converted to type int64 without overflow"
         )));
@@ -289,5 +388,43 @@ mod tests {
             assert_eq!(DType::from_code(d.code()), Some(*d));
         }
         assert_eq!(DType::from_code(DType::ALL.len() as u8), None);
+    }
+
+    #[test]
+    fn integers_promote_to_the_smallest_type_holding_both() {
+        use DType::*;
+        // numpy's table for the same pairs
+        let table = [
+            (U8, U8, U8),
+            (U8, I8, I16),
+            (U8, I16, I16),
+            (U8, I32, I32),
+            (U8, I64, I64),
+            (I8, I16, I16),
+            (I16, I32, I32),
+            (I32, I64, I64),
+            (I8, Bool, I8),
+            (U8, F32, F32),
+            (I32, F64, F64),
+        ];
+        for (a, b, want) in table {
+            assert_eq!(DType::promote(a, b), want, "{a:?} with {b:?}");
+            assert_eq!(DType::promote(b, a), want, "{b:?} with {a:?}");
+        }
+    }
+
+    #[test]
+    fn narrow_integers_wrap_as_a_cast_does() {
+        assert_eq!(DType::U8.wrap_int(300), 44);
+        assert_eq!(DType::U8.wrap_int(-1), 255);
+        assert_eq!(DType::I8.wrap_int(200), -56);
+        assert_eq!(DType::I16.wrap_int(70000), 4464);
+        assert_eq!(DType::I32.wrap_int((1 << 31) + 5), -(1 << 31) + 5);
+        assert_eq!(DType::I64.wrap_int(1 << 40), 1 << 40);
+        for d in [DType::U8, DType::I8, DType::I16, DType::I32] {
+            assert_eq!(d.storage(), DType::I64);
+            assert!(d.is_int() && d.is_narrow() && !d.is_float());
+            assert_eq!(DType::parse(d.name()), Some(d));
+        }
     }
 }

@@ -364,10 +364,12 @@ impl Tensor {
                 layout.shape, layout.strides, layout.offset
             )));
         }
-        let c = match dtype {
+        let c = match dtype.storage() {
             DType::F32 => CpuStorage::F32(crate::shm::attach_vec(len, pid, fd)?),
             DType::F64 => CpuStorage::F64(crate::shm::attach_vec(len, pid, fd)?),
-            DType::I64 => CpuStorage::I64(crate::shm::attach_vec(len, pid, fd)?),
+            DType::I64 | DType::U8 | DType::I8 | DType::I16 | DType::I32 => {
+                CpuStorage::I64(crate::shm::attach_vec(len, pid, fd)?)
+            }
             DType::Bool => CpuStorage::Bool(crate::shm::attach_vec(len, pid, fd)?),
         };
         Ok(Tensor::from_storage(Storage::Cpu(c), layout))

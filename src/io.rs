@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
@@ -17,7 +18,27 @@ use crate::tensor::Tensor;
 /// Named tensors in file order, and the file's string metadata.
 pub type NamedTensors = (Vec<(String, Tensor)>, HashMap<String, String>);
 
-fn bytes_of(c: &CpuStorage) -> (Dtype, Vec<u8>) {
+fn bytes_of(c: &CpuStorage, dtype: DType) -> (Dtype, Vec<u8>) {
+    // narrow integers are written at their own width (the values are in range)
+    if let CpuStorage::I64(v) = c {
+        match dtype {
+            DType::U8 => return (Dtype::U8, v.iter().map(|&x| x as u8).collect()),
+            DType::I8 => return (Dtype::I8, v.iter().map(|&x| x as i8 as u8).collect()),
+            DType::I16 => {
+                return (
+                    Dtype::I16,
+                    v.iter().flat_map(|&x| (x as i16).to_le_bytes()).collect(),
+                )
+            }
+            DType::I32 => {
+                return (
+                    Dtype::I32,
+                    v.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect(),
+                )
+            }
+            _ => {}
+        }
+    }
     match c {
         CpuStorage::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         CpuStorage::F64(v) => (Dtype::F64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
@@ -33,7 +54,7 @@ pub fn to_bytes(
 ) -> Result<Vec<u8>> {
     let mut owned = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
-        let (dt, bytes) = bytes_of(&t.to_cpu_storage()?);
+        let (dt, bytes) = bytes_of(&t.to_cpu_storage()?, t.dtype());
         owned.push((name.clone(), dt, t.shape().to_vec(), bytes));
     }
     let views: Vec<(String, TensorView<'_>)> = owned
@@ -393,6 +414,13 @@ pub fn from_bytes(bytes: &[u8]) -> Result<NamedTensors> {
                     .map(|b| i32::from_le_bytes(b) as i64)
                     .collect(),
             ),
+            Dtype::U8 => CpuStorage::I64(d.iter().map(|&b| b as i64).collect()),
+            Dtype::I8 => CpuStorage::I64(d.iter().map(|&b| b as i8 as i64).collect()),
+            Dtype::I16 => CpuStorage::I64(
+                le_chunks::<2>(d)
+                    .map(|b| i16::from_le_bytes(b) as i64)
+                    .collect(),
+            ),
             Dtype::BOOL => CpuStorage::Bool(d.iter().map(|&b| b != 0).collect()),
             Dtype::F16 => CpuStorage::F32(
                 le_chunks::<2>(d)
@@ -410,7 +438,14 @@ pub fn from_bytes(bytes: &[u8]) -> Result<NamedTensors> {
                 )));
             }
         };
-        out.push((name, Tensor::from_cpu(storage, &shape)?));
+        let narrow = match v.dtype() {
+            Dtype::U8 => DType::U8,
+            Dtype::I8 => DType::I8,
+            Dtype::I16 => DType::I16,
+            Dtype::I32 => DType::I32,
+            _ => DType::I64,
+        };
+        out.push((name, Tensor::from_cpu(storage, &shape)?.tagged(narrow)));
     }
     Ok((out, metadata))
 }

@@ -48,11 +48,11 @@ impl CpuStorage {
 
     /// A vector of `n` copies of `value` in `dtype`.
     pub fn full(n: usize, value: f64, dtype: DType) -> CpuStorage {
-        match dtype {
+        match dtype.storage() {
             DType::F32 => CpuStorage::F32(vec![value as f32; n]),
             DType::F64 => CpuStorage::F64(vec![value; n]),
-            DType::I64 => CpuStorage::I64(vec![value as i64; n]),
             DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
+            _ => CpuStorage::I64(vec![dtype.wrap_int(value as i64); n]),
         }
     }
 }

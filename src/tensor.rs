@@ -546,10 +546,76 @@ impl Tensor {
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
         crate::dtype::check_fits("full", value, dtype)?;
         let n = crate::shape::checked_numel(shape, "full")?;
-        Ok(Tensor::from_contiguous(
-            backend::full(n, value, dtype, device)?,
-            shape,
-        ))
+        let value = if dtype.is_narrow() {
+            dtype.wrap_int(value as i64) as f64
+        } else {
+            value
+        };
+        Tensor::from_contiguous(backend::full(n, value, dtype.storage(), device)?, shape)
+            .into_dtype(dtype)
+    }
+
+    /// A fresh copy of elements of a tensor of dtype `d` (a clone, a gather, a concatenation),
+    /// tagged `d`: for a narrow integer the values are already in range, so only the tag
+    /// changes. Returned unchanged where `d` is not narrow or the storage is not int64.
+    pub(crate) fn tagged(self, d: DType) -> Tensor {
+        if d.is_narrow() && self.storage().dtype() == DType::I64 && Arc::strong_count(&self.0) == 1
+        {
+            self.0.dtype.store(d.code(), Ordering::Relaxed);
+        }
+        self
+    }
+
+    /// A fresh integer result (int64 storage) as the integer dtype `d`: its values wrapped into
+    /// d's range (two's complement, as PyTorch's narrow integers wrap) and the tensor tagged
+    /// `d`. Anything else is returned unchanged: a float or bool `self`, or `d` not narrow.
+    pub(crate) fn into_dtype(self, d: DType) -> Result<Tensor> {
+        if !d.is_narrow() || self.storage().dtype() != DType::I64 {
+            return Ok(self);
+        }
+        // the values change in place below: only on a tensor nothing else holds
+        let own = |t: &Tensor| {
+            Arc::strong_count(&t.0) == 1
+                && Arc::strong_count(&t.0.storage) == 1
+                && Arc::weak_count(&t.0.storage) == 0
+                && t.0.view_base.is_none()
+                && t.owns_whole_storage()
+        };
+        let t = if own(&self) {
+            self
+        } else {
+            let _g = autograd::NoGradGuard::new();
+            Tensor::from_storage(
+                backend::copy(&self.storage(), self.layout())?,
+                Layout::contiguous(self.shape()),
+            )
+        };
+        let on_gpu = t.device().is_gpu();
+        let t = if !on_gpu {
+            if let Storage::Cpu(CpuStorage::I64(v)) = &mut *t.storage_mut() {
+                for x in v.iter_mut() {
+                    *x = d.wrap_int(*x);
+                }
+            }
+            t
+        } else if d == DType::I32 {
+            t // the GPU holds integers as 32-bit already
+        } else {
+            // ((x + h) mod 2^bits) - h, h = 2^(bits-1) for a signed type, as a floored modulo
+            let (bits, signed) = d.int_range().unwrap_or((64, true));
+            let m = (1i64 << bits) as f64;
+            let h = if signed { m / 2.0 } else { 0.0 };
+            let _g = autograd::NoGradGuard::new();
+            let x = if signed { t.add_scalar(h)? } else { t };
+            let r = x.binary(&x.scalar_like(m)?, backend::BinaryOp::Remainder)?;
+            if signed {
+                r.add_scalar(-h)?
+            } else {
+                r
+            }
+        };
+        t.0.dtype.store(d.code(), Ordering::Relaxed);
+        Ok(t)
     }
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         Tensor::full(shape, 0.0, dtype, device)
@@ -753,14 +819,12 @@ impl Tensor {
         }
         let s = backend::to_device(&self.storage(), self.layout(), device)?;
         let from = self.device();
-        Ok(Tensor::from_op(
-            s,
-            self.shape(),
-            "ToDevice",
-            &[self],
-            &[],
-            move |g| Ok(vec![Some(g.to_device(from)?)]),
-        ))
+        Ok(
+            Tensor::from_op(s, self.shape(), "ToDevice", &[self], &[], move |g| {
+                Ok(vec![Some(g.to_device(from)?)])
+            })
+            .tagged(self.dtype()),
+        )
     }
 
     /// A copy in `dtype` (self when already so); differentiable between float dtypes.
@@ -773,9 +837,9 @@ impl Tensor {
                 "to: float64 is not supported on the GPU; use float32".into(),
             ));
         }
-        let s = backend::cast(&self.storage(), self.layout(), dtype)?;
+        let s = backend::cast(&self.storage(), self.layout(), dtype.storage())?;
         let from = self.dtype();
-        let t = Tensor::from_contiguous(s, self.shape());
+        let t = Tensor::from_contiguous(s, self.shape()).into_dtype(dtype)?;
         if dtype.is_float() && from.is_float() {
             return Ok(t.with_rule("ToCopy", &[self], &[], move |g| {
                 Ok(vec![Some(g.to_dtype(from)?)])
@@ -796,14 +860,12 @@ impl Tensor {
     /// A copy with its own storage (differentiable), like PyTorch's `clone`.
     pub fn deep_clone(&self) -> Result<Tensor> {
         let s = backend::copy(&self.storage(), self.layout())?;
-        Ok(Tensor::from_op(
-            s,
-            self.shape(),
-            "Clone",
-            &[self],
-            &[],
-            |g| Ok(vec![Some(g.clone())]),
-        ))
+        Ok(
+            Tensor::from_op(s, self.shape(), "Clone", &[self], &[], |g| {
+                Ok(vec![Some(g.clone())])
+            })
+            .tagged(self.dtype()),
+        )
     }
 
     /// The data write of an in-place op whose result `src` nothing else references: where both

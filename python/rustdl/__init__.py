@@ -41,6 +41,7 @@ from ._rustdl import (  # noqa: F401
 )
 from ._rustdl import where as _where_ternary
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
+from ._rustdl import int, int8, int16, int32, short, uint8  # noqa: A004,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled, is_inference_mode_enabled  # noqa: F401
 from . import amp  # noqa: F401
@@ -791,7 +792,7 @@ def manual_seed(seed):  # noqa: F811  (PyTorch's parameter name)
 
     if isinstance(seed, builtins.bool) or not hasattr(seed, "__index__"):
         raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
-    _rustdl.manual_seed(int(seed) & ((1 << 64) - 1))
+    _rustdl.manual_seed(builtins.int(seed) & ((1 << 64) - 1))
     return default_generator
 
 
@@ -979,13 +980,6 @@ def __getattr__(name):
 
         _warn_half(f"rustdl.{name}")
         return float32
-    # narrower integers: rustdl's one integer dtype is int64 (as numpy int32 input already maps)
-    if name in _NARROW_INTS:
-        if name in ("uint8", "int8"):
-            from ._tensor_api import _warn_byte
-
-            _warn_byte(f"rustdl.{name}")
-        return int64
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
 
 
@@ -1076,9 +1070,6 @@ arctan2 = atan2
 arcsinh = asinh
 arccosh = acosh
 arctanh = atanh
-
-
-_NARROW_INTS = ("int32", "int", "int16", "short", "int8", "uint8")
 
 
 def _accept_numpy_names() -> None:

@@ -447,9 +447,26 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
 
 # ---- dtype helpers
 
-_CATEGORY = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
-_RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
-_BY_NAME = {"bool": _bool, "int64": int64, "float32": float32, "float64": float64}
+_INT_BITS = {"uint8": 16, "int8": 8, "int16": 16, "int32": 32, "int64": 64}  # signed bits to hold
+_CATEGORY = {"bool": 0, "float32": 2, "float64": 2, **{k: 1 for k in _INT_BITS}}
+_RANK = {"bool": 0, "float32": 2, "float64": 3, **{k: 1 for k in _INT_BITS}}
+_BY_NAME = {
+    "bool": _bool,
+    "float32": float32,
+    "float64": float64,
+    **{k: getattr(_rd, k) for k in _INT_BITS},
+}
+
+
+def _promote_names(a: str, b: str) -> str:
+    """PyTorch's promotion of two dtype names: the higher category wins; two integers give the
+    smallest integer holding both ranges (uint8 with int8 is int16)."""
+    if a == b:
+        return a
+    if a in _INT_BITS and b in _INT_BITS:
+        bits = max(_INT_BITS[a], _INT_BITS[b])
+        return {8: "int8", 16: "int16", 32: "int32"}.get(bits, "int64")
+    return a if _RANK[a] >= _RANK[b] else b
 
 
 def _dtype_name(op: str, d: Any) -> str:
@@ -462,7 +479,7 @@ def _dtype_name(op: str, d: Any) -> str:
 def promote_types(type1: Any, type2: Any) -> Any:
     """The smallest dtype both ``type1`` and ``type2`` convert to without losing category, as ``torch.promote_types``."""
     a, b = _dtype_name("promote_types", type1), _dtype_name("promote_types", type2)
-    return _BY_NAME[a if _RANK[a] >= _RANK[b] else b]
+    return _BY_NAME[_promote_names(a, b)]
 
 
 def can_cast(from_: Any, to: Any) -> bool:
@@ -489,7 +506,7 @@ def result_type(tensor1: Any, tensor2: Any) -> Any:
     groups: dict[int, str] = {}
     for x in (tensor1, tensor2):
         g, name = _operand_dtype(x)
-        groups[g] = name if g not in groups or _RANK[name] > _RANK[groups[g]] else groups[g]
+        groups[g] = name if g not in groups else _promote_names(groups[g], name)
     result = None
     for g in (0, 1, 2):
         if g in groups and (result is None or _CATEGORY[groups[g]] > _CATEGORY[result]):

@@ -92,6 +92,12 @@ __all__ = [
     "load_bytes",
     "load_file",
     "long",
+    "uint8",
+    "int8",
+    "int16",
+    "short",
+    "int32",
+    "int",
     "manual_seed",
     "max_pool2d",
     "mse_loss",
@@ -132,6 +138,8 @@ class dtype:
     def itemsize(self) -> builtins.int: ...
     @property
     def is_floating_point(self) -> builtins.bool: ...
+    @property
+    def is_signed(self) -> builtins.bool: ...
     @property
     def name(self) -> str: ...
 
@@ -939,6 +947,12 @@ double: dtype
 int64: dtype
 long: dtype
 bool: dtype
+uint8: dtype
+int8: dtype
+int16: dtype
+short: dtype
+int32: dtype
+int: dtype
 
 def _attach_function(
     name: Any, outputs: Any, inputs: Any, saved: Any, backward: Any, twice_differentiable: Any = True
@@ -1057,7 +1071,7 @@ def get_num_threads() -> builtins.int: ...
 def gpu_adapter_info(index: builtins.int = 0) -> dict[str, Any]: ...
 def gpu_device_count() -> builtins.int: ...
 def gpu_empty_cache() -> None: ...
-def gpu_set_matmul_tile(tile: int | None = None) -> int | None: ...
+def gpu_set_matmul_tile(tile: builtins.int | None = None) -> builtins.int | None: ...
 def gpu_is_available() -> builtins.bool: ...
 def gpu_stats() -> dict[str, builtins.int]: ...
 def gpu_synchronize() -> None: ...

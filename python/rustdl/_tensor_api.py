@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import builtins
 
-from ._rustdl import Tensor, float32, float64, int64
+from ._rustdl import Tensor, float32, float64, int32, int64
 from ._rustdl import bool as _bool
 
 __all__ = [
@@ -333,10 +333,10 @@ _DTYPE_BY_TYPENAME = {
     "FloatTensor": float32,
     "DoubleTensor": float64,
     "LongTensor": int64,
-    "IntTensor": int64,
-    "ShortTensor": int64,
-    "ByteTensor": int64,
-    "CharTensor": int64,
+    "IntTensor": _rd.int32,
+    "ShortTensor": _rd.int16,
+    "ByteTensor": _rd.uint8,
+    "CharTensor": _rd.int8,
     "BoolTensor": _bool,
     "HalfTensor": float32,
     "BFloat16Tensor": float32,
@@ -370,18 +370,9 @@ def as_tensor(data, dtype=None, device=None):
     return _rd.tensor(data, **kwargs)
 
 
-# int64 stands in for these (rustdl's one integer dtype): isinstance(t, torch.IntTensor) stays False
-_NARROW_INT_TYPES = ("IntTensor", "ShortTensor", "ByteTensor", "CharTensor")
-
-
 class _LegacyTensorMeta(type):
     def __instancecheck__(cls, obj):
-        return (
-            isinstance(obj, Tensor)
-            and obj.dtype == cls.dtype
-            and cls._typename not in _NARROW_INT_TYPES
-            and (obj.device.type != "cpu") == cls._cuda
-        )
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and (obj.device.type != "cpu") == cls._cuda
 
     def __repr__(cls):
         return f"<class 'torch.{'cuda.' if cls._cuda else ''}{cls._typename}'>"
@@ -396,8 +387,6 @@ class _LegacyTensorType(metaclass=_LegacyTensorMeta):
     _cuda = False
 
     def __new__(cls, *args, device=None):
-        if cls._typename in ("ByteTensor", "CharTensor"):
-            _warn_byte(f"torch.{cls._typename}")
         if device is None and cls._cuda:
             from . import cuda
 
@@ -463,10 +452,6 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
         dtype = ("torch.cuda." if dtype._cuda else "torch.") + dtype._typename
     if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in ("HalfTensor", "BFloat16Tensor"):
         _warn_half("Tensor.type")
-    if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _NARROW_INT_TYPES[1:]:
-        if dtype.endswith(("ByteTensor", "CharTensor")):
-            _warn_byte("Tensor.type")
-        dtype = dtype.rsplit(".", 1)[0] + ".LongTensor"  # int64 stands in for them
     return _orig_type(self, dtype)
 
 
@@ -487,44 +472,10 @@ def _bfloat16(self, memory_format=None):
     return self.float()
 
 
-_BYTE_WARNED = [False]
-
-
-def _warn_byte(what):
-    if not _BYTE_WARNED[0]:
-        _BYTE_WARNED[0] = True
-        _warnings.warn(
-            f"{what}: rustdl has no 8-bit integer storage; uint8/int8 map to int64 (values do not "
-            "wrap around at 8 bits)",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
-def _short(self, memory_format=None):
-    """int64: rustdl's one integer dtype (int16/int32 requests map to it)."""
-    return self.long()
-
-
-def _byte(self, memory_format=None):
-    """int64 (rustdl has no 8-bit integer storage; warns once)."""
-    _warn_byte("Tensor.byte")
-    return self.long()
-
-
-def _char(self, memory_format=None):
-    """int64 (rustdl has no 8-bit integer storage; warns once)."""
-    _warn_byte("Tensor.char")
-    return self.long()
-
-
 Tensor.type = _type
 Tensor.ndimension = _ndimension
 Tensor.half = _half
 Tensor.bfloat16 = _bfloat16
-Tensor.short = _short
-Tensor.byte = _byte
-Tensor.char = _char
 
 
 def set_default_dtype(d):
@@ -677,11 +628,16 @@ def _np_of(t):
     return t.detach().cpu().numpy()
 
 
+_NARROW_NP = {"uint8": "uint8", "int8": "int8", "int16": "int16", "int32": "int32"}
+
+
 def _back(arr, like, dtype=None):
-    out = _rd.tensor(
-        _np.array(arr, order="C"),
-        dtype=dtype if dtype is not None else (int64 if arr.dtype.kind in "iu" else None),
-    )
+    """``arr`` (numpy) as a tensor on ``like``'s device. Integer results are int64 unless they
+    kept ``like``'s narrow integer dtype (``unique`` of uint8 values stays uint8)."""
+    if dtype is None and arr.dtype.kind in "iu":
+        narrow = _NARROW_NP.get(str(arr.dtype))
+        dtype = like.dtype if narrow is not None and str(like.dtype) == "rustdl." + narrow else int64
+    out = _rd.tensor(_np.array(arr, order="C"), dtype=dtype)
     return out if like.device.type == "cpu" else out.to(like.device)
 
 
@@ -2023,7 +1979,7 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  
 
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):  # noqa: A002
     """Insertion indices of ``values`` into the last dimension of ``sorted_sequence``
-    (not differentiable; rustdl has no int32, so ``out_int32`` is accepted and gives int64)."""
+    (not differentiable; int64, or int32 with ``out_int32``)."""
     if not isinstance(sorted_sequence, Tensor):
         raise TypeError(
             f"searchsorted: sorted_sequence must be a Tensor, got {type(sorted_sequence).__name__}"
@@ -2049,7 +2005,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         rows = int(_np.prod(seq.shape[:-1]))
         fs, fv = seq.reshape(rows, seq.shape[-1]), vals.reshape(rows, vals.shape[-1])
     out = _binary_search(fs, fv, right).reshape(vals.shape)
-    return _back(out, sorted_sequence, int64)
+    return _back(out, sorted_sequence, int32 if out_int32 else int64)
 
 
 def _binary_search(seq, vals, right):
@@ -2953,7 +2909,9 @@ def _bitwise(op, a, b):
         return a.ne(b)
     shape = broadcast_shapes(tuple(a.shape), tuple(b.shape))
     out = _NP_BITWISE[op](_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
-    return _back(_np.broadcast_to(out, shape), a, int64)
+    from ._breadth_g import result_type
+
+    return _back(_np.broadcast_to(out, shape), a, result_type(a, b))
 
 
 def bitwise_and(input, other):  # noqa: A002
@@ -3055,6 +3013,11 @@ def _shift(name, a, b, left):
                 f"{name}: not implemented for {t.dtype} tensors (shape {tuple(t.shape)}); shifts need "
                 "integer or bool tensors"
             )
+    from ._breadth_g import result_type
+
+    dtype = result_type(a, b)
+    if dtype == _bool:
+        dtype = int64
     x, n = _np.broadcast_arrays(_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
     ok = (n >= 0) & (n < 64)
     safe = _np.where(ok, n, 0)
@@ -3062,7 +3025,7 @@ def _shift(name, a, b, left):
         out = _np.where(ok, _np.left_shift(x, safe), 0)
     else:
         out = _np.where(ok, _np.right_shift(x, safe), _np.where(x < 0, -1, 0))
-    return _back(out.astype(_np.int64), like, int64)
+    return _back(out.astype(_np.int64), like, dtype)
 
 
 def bitwise_left_shift(input, other):  # noqa: A002

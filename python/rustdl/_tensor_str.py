@@ -126,7 +126,7 @@ def tensor_repr(
     else:
         if not opts["edgeitems"]:
             suffixes.append(f"size={tuple(values.shape)}")
-        if not (default_float or values.dtype.kind in "ib"):
+        if not (default_float or dtype_name.endswith(("int64", "bool"))):
             suffixes.append(f"dtype={dtype_name}")
         summarize = values.size > opts["threshold"]
         shown = _summarized(values, opts["edgeitems"]) if summarize else values

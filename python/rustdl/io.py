@@ -709,7 +709,8 @@ def _array_from(raw: bytes, stype: _StorageType, big_endian: bool = False) -> np
 
 
 def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
-    """Builds a rustdl tensor from a pending one: float16/bfloat16 become float32, small ints int64."""
+    """Builds a rustdl tensor from a pending one: float16/bfloat16 become float32, unsigned ints
+    wider than a byte int64."""
     st = t.storage
     if st.data is None:
         raise ValueError(f"storage {st.key!r} was never read")
@@ -724,8 +725,8 @@ def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
         arr = (arr.astype(np.uint32) << 16).view(np.float32)
     elif arr.dtype == np.float16:
         arr = arr.astype(np.float32)
-    elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
-        arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.int8, np.int16, np.int32):
+        arr = arr.astype(np.int64)  # uint8, int8/16/32 keep their dtype
     out = _rustdl.from_numpy(np.array(arr, order="C"))  # a copy; keeps 0-d shapes
     if device.type != "cpu":
         out = out.to(device)
@@ -928,7 +929,8 @@ def load(
     PyTorch files are read with an unpickler that only rebuilds tensors and plain containers:
     any other name in the pickle (``os.system``, a custom class) raises
     :class:`pickle.UnpicklingError` and nothing from the file is run. float16/bfloat16 tensors
-    become float32, int8/16/32 and uint8 become int64; parameters keep ``requires_grad``.
+    become float32, uint16/32/64 become int64 (uint8 and int8/16/32 keep their dtype); parameters
+    keep ``requires_grad``.
 
     Args:
         f: a path or a binary file object with ``read`` (``io.BytesIO``, ``open(path, "rb")``).

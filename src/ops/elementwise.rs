@@ -34,7 +34,7 @@ impl Tensor {
         }
         let s = backend::unary(op, &self.storage(), self.layout())?;
         if !self.dtype().is_float() || !crate::autograd::needs_grad(&[self]) {
-            return Ok(Tensor::from_contiguous(s, self.shape()));
+            return Tensor::from_contiguous(s, self.shape()).into_dtype(self.dtype());
         }
         let x = self.saved();
         // rules that read the output instead of the input (ReLU too, as y > 0 ⇔ x > 0), so an
@@ -235,9 +235,9 @@ impl Tensor {
     fn promote_pair(&self, other: &Tensor, op: BinaryOp) -> Result<(Tensor, Tensor)> {
         let (da, db) = (self.dtype(), other.dtype());
         // PyTorch's rule: a 0-d tensor does not widen a dimensioned one of its category
-        // (float32 [n] + float64 0-d stays float32)
-        let mut dt = if da.is_float() && db.is_float() && (self.ndim() == 0) != (other.ndim() == 0)
-        {
+        // (float32 [n] + float64 0-d stays float32, uint8 [n] + int64 0-d stays uint8)
+        let same_kind = (da.is_float() && db.is_float()) || (da.is_int() && db.is_int());
+        let mut dt = if same_kind && (self.ndim() == 0) != (other.ndim() == 0) {
             if self.ndim() == 0 {
                 db
             } else {
@@ -279,8 +279,8 @@ impl Tensor {
         // a higher kind (bool < integer < float), and a float one then counts as float32.
         let kind = |d: DType| match d {
             DType::Bool => 0,
-            DType::I64 => 1,
             DType::F32 | DType::F64 => 2,
+            _ => 1,
         };
         let (scalar, t) = if cpu_scalar(self) {
             (self, other)
@@ -312,7 +312,8 @@ impl Tensor {
         let la = a.layout().broadcast_to(&shape, op.name())?;
         let lb = b.layout().broadcast_to(&shape, op.name())?;
         let s = backend::binary(op, &a.storage(), &la, &b.storage(), &lb)?;
-        let out = Tensor::from_contiguous(s, &shape);
+        // a narrow integer result wraps into its range (uint8 250 + 10 is 4)
+        let out = Tensor::from_contiguous(s, &shape).into_dtype(a.dtype())?;
         if op.is_comparison()
             || matches!(op, BinaryOp::And | BinaryOp::Or)
             || !out.dtype().is_float()
@@ -498,7 +499,7 @@ impl Tensor {
         let la = a.layout().broadcast_to(&shape, "where")?;
         let lb = b.layout().broadcast_to(&shape, "where")?;
         let s = backend::where_(&cond.storage(), &lc, &a.storage(), &la, &b.storage(), &lb)?;
-        let out = Tensor::from_contiguous(s, &shape);
+        let out = Tensor::from_contiguous(s, &shape).tagged(dt);
         if !crate::autograd::needs_grad(&[&a, &b]) {
             return Ok(out);
         }

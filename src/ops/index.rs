@@ -24,14 +24,15 @@ fn added_at(add: AddAt, shape: &[usize], dim: usize, idx: &Tensor, src: &Tensor)
         &src.storage(),
         src.layout(),
     )?;
-    Ok(Tensor::from_contiguous(s, shape))
+    // sums in the source's dtype (a narrow integer's wrap at the caller's add)
+    Ok(Tensor::from_contiguous(s, shape).tagged(src.dtype()))
 }
 
 fn check_index(op: &str, idx: &Tensor) -> Result<()> {
     ensure!(
-        idx.dtype() == DType::I64,
+        idx.dtype().is_int(),
         DType,
-        "{op}: expected an int64 index tensor, got {} of shape {:?}",
+        "{op}: expected an integer (int64) index tensor, got {} of shape {:?}",
         idx.dtype(),
         idx.shape()
     );
@@ -69,13 +70,8 @@ impl Tensor {
         shape[d] = idx.numel();
         let in_shape = x.shape().to_vec();
         let i = idx.detach();
-        Ok(Tensor::from_op(
-            s,
-            &shape,
-            "index_select",
-            &[&x],
-            &[&idx],
-            move |g| {
+        Ok(
+            Tensor::from_op(s, &shape, "index_select", &[&x], &[&idx], move |g| {
                 if crate::autograd::is_creating_graph() {
                     // differentiable again: the adjoint as an op with its own rule
                     let z = Tensor::zeros(&in_shape, g.dtype(), g.device())?;
@@ -88,8 +84,9 @@ impl Tensor {
                     &i,
                     g,
                 )?)])
-            },
-        ))
+            })
+            .tagged(self.dtype()),
+        )
     }
 
     /// `out[p] = self[p with dim replaced by idx[p]]` (idx has self's rank).
@@ -120,13 +117,8 @@ impl Tensor {
         )?;
         let in_shape = self.shape().to_vec();
         let i = idx.detach();
-        Ok(Tensor::from_op(
-            s,
-            idx.shape(),
-            "gather",
-            &[self],
-            &[idx],
-            move |g| {
+        Ok(
+            Tensor::from_op(s, idx.shape(), "gather", &[self], &[idx], move |g| {
                 if crate::autograd::is_creating_graph() {
                     let z = Tensor::zeros(&in_shape, g.dtype(), g.device())?;
                     return Ok(vec![Some(z.scatter_add(d as isize, &i, g)?)]);
@@ -138,8 +130,9 @@ impl Tensor {
                     &i,
                     g,
                 )?)])
-            },
-        ))
+            })
+            .tagged(self.dtype()),
+        )
     }
 
     /// A copy of self with `src[p]` added at `p with dim replaced by idx[p]` (out of place).

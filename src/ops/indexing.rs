@@ -89,6 +89,12 @@ fn apply(t: &Tensor, items: Vec<Item>) -> Result<(Tensor, Vec<(usize, Tensor)>)>
                     )));
                 }
                 let idx = idx.to_device(x.device())?;
+                // a uint8 index is a mask, as in PyTorch (its older spelling of bool masks)
+                let idx = if idx.dtype() == DType::U8 {
+                    idx.ne_scalar(0.0)?
+                } else {
+                    idx
+                };
                 if idx.dtype() == DType::Bool && idx.ndim() == 0 {
                     // `x[True]` is `x[None]`, `x[False]` an empty selection of it (both
                     // advanced indices, so assignment through them writes through)
@@ -113,14 +119,14 @@ fn apply(t: &Tensor, items: Vec<Item>) -> Result<(Tensor, Vec<(usize, Tensor)>)>
                     let nz = flat.nonzero()?;
                     let n = nz.shape()[0];
                     adv.push((d, nz.reshape(&[n])?));
-                } else if idx.dtype() == DType::I64 {
+                } else if idx.dtype().is_int() {
                     let size = x.shape()[d] as f64;
                     let neg = idx.binary(&idx.scalar_like(0.0)?, crate::backend::BinaryOp::Lt)?;
                     let wrapped = Tensor::where_cond(&neg, &idx.add_scalar(size)?, &idx)?;
                     adv.push((d, wrapped));
                 } else {
                     return Err(Error::Index(format!(
-                        "tensors used as indices must be int64 or bool, got {}",
+                        "tensors used as indices must be long, int, byte or bool tensors, got {}",
                         idx.dtype()
                     )));
                 }

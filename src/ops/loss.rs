@@ -151,9 +151,9 @@ impl Tensor {
         check_float(op, self)?;
         check_device(op, self, target)?;
         ensure!(
-            target.dtype() == DType::I64,
+            matches!(target.dtype(), DType::I64 | DType::U8),
             DType,
-            "{op}: expected int64 class targets, got {} of shape {:?}",
+            "{op}: expected int64 (or uint8) class targets, got {} of shape {:?}",
             target.dtype(),
             target.shape()
         );

@@ -46,7 +46,8 @@ impl Tensor {
                 n
             );
             let batch = broadcast_shapes(&a2.shape()[..an - 2], &b2.shape()[..bn - 2], "matmul")?;
-            let out = a2.bmm_broadcast(&b2, &batch)?;
+            // integer products wrap in a narrow dtype, as PyTorch's
+            let out = a2.bmm_broadcast(&b2, &batch)?.into_dtype(dt)?;
             match (self.ndim(), other.ndim()) {
                 (1, 1) => out.reshape(&[]),
                 (1, _) => out.squeeze_dim(-2),

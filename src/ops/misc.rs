@@ -340,7 +340,7 @@ impl Tensor {
         } else {
             backend::reduce(rop, &x.storage(), x.layout(), &d)?
         };
-        let out = Tensor::from_contiguous(s, &out_shape);
+        let out = Tensor::from_contiguous(s, &out_shape).tagged(self.dtype());
         let out = if self.dtype() == DType::Bool {
             out.to_dtype(DType::Bool)?
         } else {

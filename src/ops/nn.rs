@@ -1075,9 +1075,9 @@ impl Tensor {
                 self.shape()
             );
             ensure!(
-                idx.dtype() == DType::I64,
+                idx.dtype().is_int(),
                 DType,
-                "embedding: expected int64 indices, got {} of shape {:?}",
+                "embedding: expected integer (int64 or int32) indices, got {} of shape {:?}",
                 idx.dtype(),
                 idx.shape()
             );

@@ -179,7 +179,7 @@ impl Tensor {
                 )));
             }
             let s = backend::reduce(op, &self.storage(), self.layout(), &all)?;
-            let out = Tensor::from_contiguous(s, &[]);
+            let out = Tensor::from_contiguous(s, &[]).tagged(self.dtype());
             if !self.dtype().is_float() {
                 return Ok(out);
             }

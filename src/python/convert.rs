@@ -46,6 +46,10 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
             return match (kind.as_str(), size) {
                 ("f", 8) => Ok(DType::F64),
                 ("f", _) => Ok(DType::F32),
+                ("u", 1) => Ok(DType::U8),
+                ("i", 1) => Ok(DType::I8),
+                ("i", 2) => Ok(DType::I16),
+                ("i", 4) => Ok(DType::I32),
                 ("i", _) | ("u", _) => Ok(DType::I64),
                 ("b", _) => Ok(DType::Bool),
                 _ => Err(PyTypeError::new_err(format!("unsupported dtype {obj}"))),
@@ -274,7 +278,15 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tens
             )))
         }
     };
-    Ok(Tensor::from_cpu(storage, &shape)?)
+    // the narrow integers keep their dtype (stored as int64); wider unsigned ones are int64
+    let narrow = match (kind.as_str(), size) {
+        ("u", 1) => DType::U8,
+        ("i", 1) => DType::I8,
+        ("i", 2) => DType::I16,
+        ("i", 4) => DType::I32,
+        _ => DType::I64,
+    };
+    Ok(Tensor::from_cpu(storage, &shape)?.tagged(narrow))
 }
 
 /// The numpy arrays whose memory CPU storages use (`from_numpy`), by data address: each adopted
@@ -400,15 +412,16 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         _ => DType::default_float(),
     };
     let target = dtype.unwrap_or(inferred);
-    if target == DType::I64 {
+    if target.is_int() {
         if let Some(v) = vals.iter().find(|v| !v.is_finite()) {
             return Err(PyRuntimeError::new_err(format!(
-                "tensor: value {v} cannot be converted to int64 without overflow"
+                "tensor: value {v} cannot be converted to {} without overflow",
+                target.name()
             )));
         }
     }
-    if target == DType::I64 && kind <= 1 {
-        return Ok(Tensor::from_i64(exact, &shape)?);
+    if target.is_int() && kind <= 1 {
+        return Ok(Tensor::from_i64(exact, &shape)?.into_dtype(target)?);
     }
     let t = Tensor::from_f64(vals, &shape)?;
     Ok(t.to_dtype(target)?)
@@ -418,10 +431,24 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let shape = t.shape().to_vec();
     let c = gil::nogil(py, gil::ALWAYS, || t.to_cpu_storage())?;
+    // narrow integers leave as their own numpy dtype (the values are in range)
+    macro_rules! narrow {
+        ($v:expr, $t:ty) => {
+            PyArray1::from_vec(py, $v.into_iter().map(|x| x as $t).collect::<Vec<$t>>())
+                .reshape(shape)?
+                .into_any()
+        };
+    }
     let arr = match c {
         CpuStorage::F32(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
         CpuStorage::F64(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
-        CpuStorage::I64(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
+        CpuStorage::I64(v) => match t.dtype() {
+            DType::U8 => narrow!(v, u8),
+            DType::I8 => narrow!(v, i8),
+            DType::I16 => narrow!(v, i16),
+            DType::I32 => narrow!(v, i32),
+            _ => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
+        },
         CpuStorage::Bool(v) => PyArray1::from_vec(py, v).reshape(shape)?.into_any(),
     };
     Ok(arr)

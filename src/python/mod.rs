@@ -169,13 +169,11 @@ impl PyDType {
     /// The one Python object of dtype `d`: every `t.dtype`, `rustdl.float32` and alias (`float`)
     /// is the same object, so `t.dtype is rustdl.float32` holds, as in PyTorch.
     pub fn object(py: Python<'_>, d: DType) -> PyResult<Py<PyDType>> {
-        static OBJECTS: [pyo3::sync::PyOnceLock<Py<PyDType>>; 4] = [
-            pyo3::sync::PyOnceLock::new(),
-            pyo3::sync::PyOnceLock::new(),
-            pyo3::sync::PyOnceLock::new(),
-            pyo3::sync::PyOnceLock::new(),
-        ];
-        OBJECTS[d.code() as usize]
+        static OBJECTS: [pyo3::sync::PyOnceLock<Py<PyDType>>; DType::ALL.len()] =
+            [const { pyo3::sync::PyOnceLock::new() }; DType::ALL.len()];
+        OBJECTS
+            .get(d.code() as usize)
+            .ok_or_else(|| PyRuntimeError::new_err(format!("dtype code {} unknown", d.code())))?
             .get_or_try_init(py, || Py::new(py, PyDType { d }))
             .map(|o| o.clone_ref(py))
     }
@@ -192,7 +190,11 @@ impl PyDType {
     }
     #[getter]
     fn itemsize(&self) -> usize {
-        self.d.size()
+        self.d.itemsize()
+    }
+    #[getter]
+    fn is_signed(&self) -> bool {
+        !matches!(self.d, DType::U8 | DType::Bool)
     }
     #[getter]
     fn name(&self) -> &'static str {
@@ -1168,6 +1170,12 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("int64", DType::I64),
         ("long", DType::I64),
         ("bool", DType::Bool),
+        ("uint8", DType::U8),
+        ("int8", DType::I8),
+        ("int16", DType::I16),
+        ("short", DType::I16),
+        ("int32", DType::I32),
+        ("int", DType::I32),
     ] {
         m.add(name, PyDType::object(m.py(), d)?)?;
     }

@@ -460,7 +460,7 @@ impl PyTensor {
         self.tensor().numel()
     }
     fn element_size(&self) -> usize {
-        self.tensor().dtype().size()
+        self.tensor().dtype().itemsize()
     }
     /// With a channels-last `memory_format`, whether the strides are in that order instead.
     #[pyo3(signature = (*, memory_format=None))]
@@ -746,7 +746,7 @@ impl PyTensor {
         to_list(py, &self.tensor())
     }
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.tensor().dtype() == DType::I64 {
+        if self.tensor().dtype().is_int() {
             let v = self.compute(&[], |t| t.item_i64())?;
             return Ok(v.into_pyobject(py)?.into_any());
         }
@@ -760,7 +760,7 @@ impl PyTensor {
         self.compute(&[], |t| t.item())
     }
     fn __int__(&self) -> PyResult<i64> {
-        if self.tensor().dtype() == DType::I64 {
+        if self.tensor().dtype().is_int() {
             return self.compute(&[], |t| t.item_i64());
         }
         let v = self.compute(&[], |t| t.item())?;
@@ -775,7 +775,7 @@ impl PyTensor {
         Ok(v as i64)
     }
     fn __index__(&self) -> PyResult<i64> {
-        if self.tensor().dtype() != DType::I64 || self.tensor().numel() != 1 {
+        if !self.tensor().dtype().is_int() || self.tensor().numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));
@@ -919,7 +919,22 @@ impl PyTensor {
         self.op(|t| t.to_dtype(DType::I64))
     }
     fn int(&self) -> PyResult<PyTensor> {
-        self.op(|t| t.to_dtype(DType::I64))
+        self.op(|t| t.to_dtype(DType::I32))
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn short(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let _ = memory_format;
+        self.op(|t| t.to_dtype(DType::I16))
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn byte(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let _ = memory_format;
+        self.op(|t| t.to_dtype(DType::U8))
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn char(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let _ = memory_format;
+        self.op(|t| t.to_dtype(DType::I8))
     }
     fn bool(&self) -> PyResult<PyTensor> {
         self.op(|t| t.to_dtype(DType::Bool))
@@ -2017,6 +2032,10 @@ impl PyTensor {
                 DType::F64 => "DoubleTensor",
                 DType::I64 => "LongTensor",
                 DType::Bool => "BoolTensor",
+                DType::U8 => "ByteTensor",
+                DType::I8 => "CharTensor",
+                DType::I16 => "ShortTensor",
+                DType::I32 => "IntTensor",
             };
             let prefix = if self.tensor().device().is_gpu() {
                 "torch.cuda."
@@ -2031,11 +2050,15 @@ impl PyTensor {
                 let dt = match name {
                     "FloatTensor" => DType::F32,
                     "DoubleTensor" => DType::F64,
-                    "LongTensor" | "IntTensor" => DType::I64,
+                    "LongTensor" => DType::I64,
+                    "IntTensor" => DType::I32,
+                    "ShortTensor" => DType::I16,
+                    "ByteTensor" => DType::U8,
+                    "CharTensor" => DType::I8,
                     "BoolTensor" => DType::Bool,
                     _ => {
                         return Err(PyTypeError::new_err(format!(
-                            "type: invalid type '{s}' (supported: Float, Double, Long, Int, Bool tensors)"
+                            "type: invalid type '{s}' (supported: Float, Double, Long, Int, Short, Byte, Char, Bool tensors)"
                         )))
                     }
                 };

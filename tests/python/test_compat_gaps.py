@@ -409,15 +409,16 @@ def test_gcd_lcm_match_numpy():
 def test_legacy_integer_tensor_types():
     for name in ("IntTensor", "ShortTensor", "ByteTensor", "CharTensor"):
         cls = getattr(rustdl, name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # 8-bit types warn that int64 stands in
-            z = cls(2, 3)
-            d = cls([1, 2, 3])
-            c = rustdl.tensor([1.7, -2.2]).type(cls)
-        assert z.dtype == rustdl.int64 and tuple(z.shape) == (2, 3) and z.numpy().sum() == 0
-        assert d.dtype == rustdl.int64 and d.tolist() == [1, 2, 3]
-        assert c.dtype == rustdl.int64 and c.tolist() == [1, -2]
-        assert not isinstance(rustdl.tensor([1]), cls)  # only LongTensor is int64 itself
+        want = {"IntTensor": "int32", "ShortTensor": "int16", "ByteTensor": "uint8", "CharTensor": "int8"}
+        dt = getattr(rustdl, want[name])
+        z = cls(2, 3)
+        d = cls([1, 2, 3])
+        c = rustdl.tensor([1.7, -2.2]).type(cls)
+        assert z.dtype == dt and tuple(z.shape) == (2, 3) and z.numpy().sum() == 0
+        assert d.dtype == dt and d.tolist() == [1, 2, 3]
+        assert c.dtype == dt and c.tolist() == ([1, 254] if name == "ByteTensor" else [1, -2])
+        assert isinstance(d, cls)
+        assert not isinstance(rustdl.tensor([1]), cls)  # only LongTensor is int64
     assert isinstance(rustdl.tensor([1]), rustdl.LongTensor)
 
 

@@ -175,7 +175,7 @@ def test_to_tensor_keeps_non_uint8_dtypes():
     assert TF.to_tensor(np.zeros((4, 5, 3), np.uint8)).dtype == rustdl.float32
     assert TF.to_tensor(np.full((4, 5), 2.0, np.float64)).dtype == rustdl.float64
     x = TF.to_tensor(np.full((4, 5, 3), 7, np.int32))
-    assert x.dtype == rustdl.int64 and float(x.sum()) == 7 * 60  # values unscaled
+    assert x.dtype == rustdl.int32 and float(x.sum()) == 7 * 60  # values unscaled
 
 
 def test_torchvision_io_round_trips_and_folder_loaders(tmp_path):

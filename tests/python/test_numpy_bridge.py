@@ -89,7 +89,7 @@ def test_from_numpy_shares_memory_and_outlives_the_array():
     i32 = np.arange(3, dtype=np.int32)
     t = rustdl.from_numpy(i32)
     i32[0] = 7
-    assert t.dtype == rustdl.int64 and t.tolist() == [0, 1, 2]
+    assert t.dtype == rustdl.int32 and t.tolist() == [0, 1, 2]
     assert rustdl.from_numpy(np.zeros((0, 3))).shape == (0, 3)
 
 

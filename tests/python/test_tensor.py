@@ -21,7 +21,8 @@ def test_tensor_from_numpy_keeps_dtype_family_and_values():
     assert t.dtype == rustdl.float64
     np.testing.assert_array_equal(t.numpy(), a)
     assert rustdl.tensor(a.astype(np.float32)).dtype == rustdl.float32
-    assert rustdl.tensor(a.astype(np.int32)).dtype == rustdl.int64
+    assert rustdl.tensor(a.astype(np.int32)).dtype == rustdl.int32
+    assert rustdl.tensor(a.astype(np.uint16)).dtype == rustdl.int64
     # a transposed (non-contiguous) array converts by value
     np.testing.assert_array_equal(rustdl.tensor(a.T).numpy(), a.T)
 

@@ -48,7 +48,7 @@ def test_legacy_types():
     t = rustdl.LongTensor([1, 2, 3])
     assert t.dtype == rustdl.int64 and t.tolist() == [1, 2, 3]
     assert rustdl.DoubleTensor([1.5]).dtype == rustdl.float64
-    assert rustdl.IntTensor([1]).dtype == rustdl.int64
+    assert rustdl.IntTensor([1]).dtype == rustdl.int32
     assert rustdl.BoolTensor([True, False]).dtype == rustdl.bool
     assert rustdl.FloatTensor([1, 2]).dtype == rustdl.float32
     x = rustdl.randn(2)

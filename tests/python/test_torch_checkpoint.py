@@ -259,8 +259,8 @@ def rich_state_dict():
         "row": base[3],
         "half": half.reshape(2, 3).astype(np.float32),
         "ids": ids,
-        "i32": i32.astype(np.int64),
-        "u8": u8.astype(np.int64),
+        "i32": i32,
+        "u8": u8,
         "mask": mask,
         "count": np.array(42, dtype=np.int64),
         "expanded": np.broadcast_to(col[:, None], (3, 4)),
@@ -274,6 +274,8 @@ DTYPES = {
     np.dtype("float32"): "float32",
     np.dtype("float64"): "float64",
     np.dtype("int64"): "int64",
+    np.dtype("int32"): "int32",
+    np.dtype("uint8"): "uint8",
     np.dtype("bool"): "bool",
 }
 

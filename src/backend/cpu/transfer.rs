@@ -16,18 +16,19 @@ pub fn copy(x: &CpuStorage, l: &Layout) -> CpuStorage {
 pub fn cast(x: &CpuStorage, l: &Layout, dtype: DType) -> CpuStorage {
     macro_rules! conv {
         ($v:expr, $f:expr) => {
-            match dtype {
+            match dtype.storage() {
                 DType::F32 => CpuStorage::F32(map1($v, l, |x| $f(x) as f32)),
                 DType::F64 => CpuStorage::F64(map1($v, l, |x| $f(x))),
                 DType::I64 => CpuStorage::I64(map1($v, l, |x| $f(x) as i64)),
                 DType::Bool => CpuStorage::Bool(map1($v, l, |x| $f(x) != 0.0)),
+                _ => CpuStorage::I64(map1($v, l, |x| $f(x) as i64)),
             }
         };
     }
     match x {
         CpuStorage::F32(v) => conv!(v, |x: f32| x as f64),
         CpuStorage::F64(v) => conv!(v, |x: f64| x),
-        CpuStorage::I64(v) => match dtype {
+        CpuStorage::I64(v) => match dtype.storage() {
             DType::I64 => CpuStorage::I64(gather_view(v, l)),
             _ => conv!(v, |x: i64| x as f64),
         },

@@ -106,10 +106,10 @@ pub fn wgsl_constants() -> String {
 
 /// The shaders' dtype code of `dt` (float64 has none on the GPU).
 pub(crate) fn dt_code(dt: DType, op: &str) -> Result<u32> {
-    match dt {
+    match dt.storage() {
         DType::F32 => Ok(DtCode::F32.code()),
-        DType::I64 => Ok(DtCode::I64.code()),
         DType::Bool => Ok(DtCode::Bool.code()),
         DType::F64 => Err(super::launch::f64_unsupported(op)),
+        _ => Ok(DtCode::I64.code()),
     }
 }

@@ -276,11 +276,11 @@ fn int_bound(c: f64) -> u32 {
 
 /// Unary elementwise op into a contiguous result of the same dtype.
 pub fn unary(op: UnaryOp, x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
-    let ok = match x.dtype {
+    let ok = match x.dtype.storage() {
         DType::F32 => true,
-        DType::I64 => op.is_integral_ok(),
         DType::Bool => op == UnaryOp::Not,
         DType::F64 => false,
+        _ => op.is_integral_ok(),
     };
     if !ok {
         return Err(Error::DType(format!(

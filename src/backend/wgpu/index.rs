@@ -190,13 +190,13 @@ fn select(
 }
 
 fn accumulate_dtype(op: &str, src: &GpuStorage) -> Result<u32> {
-    match src.dtype {
-        DType::F32 | DType::I64 => super::codes::dt_code(src.dtype, op),
+    match src.dtype.storage() {
         DType::F64 => Err(super::launch::f64_unsupported(op)),
         DType::Bool => Err(Error::DType(format!(
             "{op}: not supported for {}",
             src.dtype
         ))),
+        _ => super::codes::dt_code(src.dtype, op),
     }
 }
 

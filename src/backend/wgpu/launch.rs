@@ -113,9 +113,9 @@ pub(crate) fn merge_checked(
 
 /// The bits of `value` in the GPU representation of `dtype`.
 pub(crate) fn value_bits(op: &str, value: f64, dtype: DType) -> Result<u32> {
-    Ok(match dtype {
+    Ok(match dtype.storage() {
         DType::F32 => (value as f32).to_bits(),
-        DType::I64 => {
+        DType::I64 | DType::U8 | DType::I8 | DType::I16 | DType::I32 => {
             let v = value as i64;
             i32::try_from(v).map_err(|_| {
                 Error::Value(format!(

@@ -112,12 +112,12 @@ pub(crate) static ENTRIES: [&Entry; 7] = [
 ];
 
 fn scan_dtype(op: &str, dt: DType) -> Result<u32> {
-    match dt {
-        DType::F32 | DType::I64 => dt_code(dt, op),
+    match dt.storage() {
         DType::F64 => Err(f64_unsupported(op)),
         DType::Bool => Err(Error::DType(format!(
             "{op}: not supported for bool tensors"
         ))),
+        _ => dt_code(dt, op),
     }
 }
 

@@ -62,9 +62,11 @@ pub fn download(g: &GpuStorage) -> Result<CpuStorage> {
             .unwrap_or_default()
     };
     let words = bytes.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]);
-    Ok(match g.dtype {
+    Ok(match g.dtype.storage() {
         DType::F32 => CpuStorage::F32(words.map(f32::from_le_bytes).collect()),
-        DType::I64 => CpuStorage::I64(words.map(|w| i32::from_le_bytes(w) as i64).collect()),
+        DType::I64 | DType::U8 | DType::I8 | DType::I16 | DType::I32 => {
+            CpuStorage::I64(words.map(|w| i32::from_le_bytes(w) as i64).collect())
+        }
         DType::Bool => CpuStorage::Bool(words.map(|w| u32::from_le_bytes(w) != 0).collect()),
         DType::F64 => return Err(f64_unsupported("cpu")),
     })

@@ -67,8 +67,7 @@ class _ArrayImages(VisionDataset):
         self.train = train
         self._images = np.ascontiguousarray(images[:n])
         self._labels = np.ascontiguousarray(labels[:n]).astype(np.int64)
-        # torchvision keeps uint8 images; rustdl has no uint8 dtype, so .data is int64.
-        self.data = rustdl.from_numpy(self._images.astype(np.int64))
+        self.data = rustdl.from_numpy(self._images)  # uint8, as torchvision's
         self.targets = rustdl.from_numpy(self._labels)
 
     def __len__(self) -> int:

@@ -1,8 +1,6 @@
 """``torchvision.io``: images read from and written to files through Pillow.
 
-``read_image`` gives a ``(C, H, W)`` tensor of the image's 0-255 values. torchvision's is
-``uint8``; rustdl has one integer dtype, so it is ``int64`` here (``.float() / 255`` works the
-same on both).
+``read_image`` gives a ``(C, H, W)`` ``uint8`` tensor of the image's 0-255 values, as torchvision's.
 """
 
 from __future__ import annotations
@@ -55,7 +53,7 @@ def _decode(fp: Any, mode: Any) -> rustdl.Tensor:
             im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
         a = np.asarray(im)
     chw = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    return rustdl.from_numpy(np.ascontiguousarray(chw, dtype=np.int64))
+    return rustdl.from_numpy(np.ascontiguousarray(chw, dtype=np.uint8))
 
 
 def read_image(
@@ -68,7 +66,7 @@ def read_image(
 def read_file(path: str | os.PathLike) -> rustdl.Tensor:
     """The file's bytes as a 1-D tensor (for :func:`decode_image`)."""
     with open(os.fspath(path), "rb") as f:
-        return rustdl.from_numpy(np.frombuffer(f.read(), dtype=np.uint8).astype(np.int64))
+        return rustdl.from_numpy(np.frombuffer(f.read(), dtype=np.uint8).copy())
 
 
 def decode_image(

@@ -24,8 +24,7 @@ def to_numpy(x, method: str) -> np.ndarray:
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Floats (and bools) in [0, 1] scale by 255; integers are taken as 0..255 (rustdl keeps
-    ``uint8`` tensors as int64); both are clipped to 0..255."""
+    """Floats (and bools) in [0, 1] scale by 255; integers are taken as 0..255; both are clipped to 0..255."""
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype.kind in "iu":

@@ -4,9 +4,8 @@ Images are what torchvision takes: a rustdl tensor ``(..., C, H, W)`` (given bac
 same dtype on the same device), or a PIL image / numpy array ``(H, W[, C])`` (a PIL image comes back
 as a PIL image, a numpy array as a numpy array of the same dtype). The work is done in numpy.
 
-rustdl has no ``uint8`` tensor dtype: an integer tensor (``pil_to_tensor`` gives ``int64``) is read
-as a ``uint8`` image, values in ``[0, 255]`` — ``convert_image_dtype`` scales it by 255 and the colour
-ops clamp it to 255. Integer results are truncated where torchvision truncates (the colour blends)
+An integer tensor (``pil_to_tensor`` gives ``uint8``, as torchvision's) is read as an 8-bit image,
+values in ``[0, 255]`` — ``convert_image_dtype`` scales it by 255 and the colour ops clamp it to 255. Integer results are truncated where torchvision truncates (the colour blends)
 and rounded where it rounds (blur, resize, rotation).
 
 Colour ops on a tensor follow torchvision's tensor code (grayscale weights 0.2989 / 0.587 / 0.114);
@@ -230,8 +229,8 @@ def get_image_num_channels(img: Any) -> int:
 
 def to_tensor(pic: Any) -> rustdl.Tensor:
     """``(H, W)`` or ``(H, W, C)`` image → tensor ``(C, H, W)``: ``uint8`` (and 8-bit PIL images)
-    becomes float32 scaled to ``[0, 1]``; other dtypes keep their dtype and values, as torchvision
-    (an int32 array gives int64 here: rustdl's integer dtype)."""
+    becomes float32 scaled to ``[0, 1]``; other dtypes keep their dtype and values, as torchvision's
+    (unsigned 16/32-bit arrays give int64)."""
     a = pic.detach().cpu().numpy() if isinstance(pic, rustdl.Tensor) else np.asarray(pic)
     if a.ndim == 2:
         a = a[None, :, :]
@@ -241,7 +240,7 @@ def to_tensor(pic: Any) -> rustdl.Tensor:
         raise ValueError(f"to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
     if a.dtype == np.uint8:
         return rustdl.from_numpy(np.ascontiguousarray(a, dtype=np.float32) * np.float32(1.0 / 255.0))
-    if a.dtype.kind in "iu":
+    if a.dtype.kind == "u":
         a = a.astype(np.int64)
     elif a.dtype == np.float16:
         a = a.astype(np.float32)
@@ -249,13 +248,13 @@ def to_tensor(pic: Any) -> rustdl.Tensor:
 
 
 def pil_to_tensor(pic: Any) -> rustdl.Tensor:
-    """A PIL image / ``(H, W[, C])`` array → tensor ``(C, H, W)`` with its values unscaled (``uint8``
-    becomes ``int64``: rustdl has no ``uint8``)."""
+    """A PIL image / ``(H, W[, C])`` array → tensor ``(C, H, W)`` with its values and dtype
+    (``uint8`` for 8-bit images), as torchvision's."""
     a = np.asarray(pic)
     if a.ndim not in (2, 3):
         raise ValueError(f"pil_to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
     chw = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    if _is_int(chw):
+    if chw.dtype == np.bool_ or (chw.dtype.kind == "u" and chw.dtype != np.uint8):
         chw = chw.astype(np.int64)
     return rustdl.from_numpy(np.ascontiguousarray(chw))
 

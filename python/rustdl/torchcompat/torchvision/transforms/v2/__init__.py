@@ -159,8 +159,8 @@ class Identity:
 
 
 class ToImage:
-    """PIL image / numpy ``(H, W[, C])`` → tensor ``(C, H, W)`` with its values and dtype kept
-    (``uint8`` becomes ``int64``: rustdl has no ``uint8``); a tensor is returned as is."""
+    """PIL image / numpy ``(H, W[, C])`` → tensor ``(C, H, W)`` with its values and dtype kept; a
+    tensor is returned as is."""
 
     def __call__(self, *inputs: Any) -> Any:
         return _apply(functional.to_image, inputs, "ToImage")
