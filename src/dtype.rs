@@ -142,6 +142,36 @@ impl DType {
         }
     }
 
+    /// The Python ints PyTorch writes into an integer dtype without an overflow error, as
+    /// `(lo, hi)` inclusive: the type's own range, and for an unsigned type also the negatives
+    /// down to −max (read modulo 2^bits, so `-1` is 255 in uint8). `None` for the other dtypes.
+    pub fn int_bounds(self) -> Option<(i128, i128)> {
+        let (bits, signed) = self.int_range()?;
+        Some(if signed {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            let max = (1i128 << bits) - 1;
+            (-max, max)
+        })
+    }
+
+    /// Whether a Python float converts into this integer dtype without overflow, as PyTorch
+    /// checks it: its integer part in the type's range (NaN and infinities never are); true
+    /// for the non-integer dtypes.
+    pub fn holds_float(self, v: f64) -> bool {
+        match self.int_range() {
+            None => true,
+            Some((bits, signed)) => {
+                let (lo, end) = if signed {
+                    (-(2f64.powi(bits as i32 - 1)), 2f64.powi(bits as i32 - 1))
+                } else {
+                    (0.0, 2f64.powi(bits as i32))
+                };
+                v >= lo && v < end
+            }
+        }
+    }
+
     /// `v` wrapped into a narrow integer's range (two's complement, as a C cast); other
     /// dtypes return it unchanged.
     pub fn wrap_int(self, v: i64) -> i64 {

@@ -86,17 +86,14 @@ def _index_fill(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     if idx.numel():
         # negative indices count from the end, as PyTorch
         idx = _rustdl.where(idx < 0, idx + size, idx)
-    mark = _rustdl.zeros(size, dtype=self.dtype, device=self.device)
-    mark.index_add_(0, idx, _rustdl.ones(idx.shape[0], dtype=self.dtype, device=self.device))
+    # hit counts in float32 (exact here; a narrow or bool dtype would wrap or saturate)
+    mark = _rustdl.zeros(size, device=self.device)
+    mark.index_add_(0, idx, _rustdl.ones(idx.shape[0], device=self.device))
     shape = [1] * self.dim()
     if shape:
         shape[dim] = size
     hit = (mark > 0).reshape(*shape) if shape else (mark > 0).reshape(())
-    v = (
-        value
-        if isinstance(value, Tensor)
-        else _rustdl.tensor(float(value), dtype=self.dtype, device=self.device)
-    )
+    v = value if isinstance(value, Tensor) else _rustdl.tensor(value, dtype=self.dtype, device=self.device)
     return _rustdl.where(hit, v.to(self.dtype), self)
 
 

@@ -8,6 +8,23 @@ use crate::tensor::Tensor;
 
 use super::check_device;
 
+/// The dtype of an elementwise op on `a` and `b` under PyTorch's rule: the promotion of the two,
+/// except that a 0-d tensor does not widen a dimensioned one of its category (float32 [n] with
+/// float64 0-d stays float32, uint8 [n] with int64 0-d stays uint8).
+fn pair_dtype(a: &Tensor, b: &Tensor) -> DType {
+    let (da, db) = (a.dtype(), b.dtype());
+    let same_kind = (da.is_float() && db.is_float()) || (da.is_int() && db.is_int());
+    if same_kind && (a.ndim() == 0) != (b.ndim() == 0) {
+        if a.ndim() == 0 {
+            db
+        } else {
+            da
+        }
+    } else {
+        DType::promote(da, db)
+    }
+}
+
 impl Tensor {
     /// Applies a unary op; integer inputs of float-only ops are promoted to float32.
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
@@ -233,19 +250,7 @@ impl Tensor {
 
     /// Promotes both operands to a common dtype (true division gives float).
     fn promote_pair(&self, other: &Tensor, op: BinaryOp) -> Result<(Tensor, Tensor)> {
-        let (da, db) = (self.dtype(), other.dtype());
-        // PyTorch's rule: a 0-d tensor does not widen a dimensioned one of its category
-        // (float32 [n] + float64 0-d stays float32, uint8 [n] + int64 0-d stays uint8)
-        let same_kind = (da.is_float() && db.is_float()) || (da.is_int() && db.is_int());
-        let mut dt = if same_kind && (self.ndim() == 0) != (other.ndim() == 0) {
-            if self.ndim() == 0 {
-                db
-            } else {
-                da
-            }
-        } else {
-            DType::promote(da, db)
-        };
+        let mut dt = pair_dtype(self, other);
         if op == BinaryOp::Div && !dt.is_float() {
             dt = DType::default_float();
         }
@@ -488,7 +493,7 @@ impl Tensor {
         } else {
             cond.ne_scalar(0.0)?
         };
-        let dt = DType::promote(a.dtype(), b.dtype());
+        let dt = pair_dtype(a, b);
         let (a, b) = (a.to_dtype(dt)?, b.to_dtype(dt)?);
         let shape = broadcast_shapes(
             &broadcast_shapes(cond.shape(), a.shape(), "where")?,

@@ -361,6 +361,39 @@ fn adopt_numpy(
     Ok(storage)
 }
 
+/// The error PyTorch raises for a value an integer dtype cannot hold.
+fn overflow(value: &str, dtype: DType, op: &str) -> PyErr {
+    PyRuntimeError::new_err(format!(
+        "{op}: value {value} cannot be converted to type {} without overflow",
+        dtype.name()
+    ))
+}
+
+/// PyTorch's overflow check for a Python number written into a tensor of `dtype` (`full`,
+/// `fill_`, `masked_fill`, `t[i] = v`, `new_full`): a RuntimeError when an integer dtype cannot
+/// hold it (see `DType::int_bounds` and `DType::holds_float`). Tensors, bools and values of
+/// float dtypes pass; so does anything that is not a number (the op reports it).
+pub fn check_fits(value: &Bound<'_, PyAny>, dtype: DType, op: &str) -> PyResult<()> {
+    let Some((lo, hi)) = dtype.int_bounds() else {
+        return Ok(());
+    };
+    if value.is_instance_of::<PyBool>() || value.extract::<PyRef<'_, PyTensor>>().is_ok() {
+        return Ok(());
+    }
+    let fits = if let Ok(i) = value.extract::<i128>() {
+        (lo..=hi).contains(&i)
+    } else if let Ok(f) = value.extract::<f64>() {
+        dtype.holds_float(f)
+    } else {
+        true
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(overflow(&value.str()?.to_string(), dtype, op))
+    }
+}
+
 /// Builds a tensor from any Python data: a tensor, a numpy array, nested sequences or a scalar.
 pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
@@ -412,12 +445,17 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         _ => DType::default_float(),
     };
     let target = dtype.unwrap_or(inferred);
-    if target.is_int() {
-        if let Some(v) = vals.iter().find(|v| !v.is_finite()) {
-            return Err(PyRuntimeError::new_err(format!(
-                "tensor: value {v} cannot be converted to {} without overflow",
-                target.name()
-            )));
+    if let Some((lo, hi)) = target.int_bounds() {
+        // PyTorch refuses a value the integer dtype cannot hold (`tensor([300], dtype=uint8)`)
+        let bad = if kind <= 1 {
+            let b = exact.iter().find(|&&v| !(lo..=hi).contains(&(v as i128)));
+            b.map(|v| v.to_string())
+        } else {
+            let b = vals.iter().find(|&&v| !target.holds_float(v));
+            b.map(|v| v.to_string())
+        };
+        if let Some(v) = bad {
+            return Err(overflow(&v, target, "tensor"));
         }
     }
     if target.is_int() && kind <= 1 {

@@ -125,12 +125,8 @@ fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>, copy_across: bool) -> Py
         }
         return Ok(v.to_dtype(t.dtype())?);
     }
+    super::convert::check_fits(value, t.dtype(), "setitem")?;
     match value.extract::<f64>() {
-        Ok(s) if !s.is_finite() && t.dtype() == crate::dtype::DType::I64 => {
-            Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "setitem: value {s} cannot be converted to int64 without overflow"
-            )))
-        }
         Ok(s) => Ok(Tensor::full(&[], s, t.dtype(), t.device())?),
         Err(_) => Ok(to_tensor(value, Some(t.dtype()))?.to_device(t.device())?),
     }

@@ -600,6 +600,7 @@ fn full(
         DType::default_float()
     };
     let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?);
+    convert::check_fits(fill_value, dt, "full")?;
     let t = create(py, &size, dv, || Tensor::full(&size, v, dt, dv))?;
     finish(t, requires_grad)
 }
@@ -906,6 +907,14 @@ fn where_(
             None => pytensor::operand(o),
         }
     };
+    // a Python int beside an integer tensor takes the tensor's dtype, and must fit it
+    for (t, s) in [(input, other), (other, input)] {
+        if let Ok(pt) = t.extract::<PyRef<'_, PyTensor>>() {
+            if s.is_instance_of::<pyo3::types::PyInt>() {
+                convert::check_fits(s, pt.tensor().dtype(), "where")?;
+            }
+        }
+    }
     let (a, b) = (side(input)?, side(other)?);
     Ok(gil::run(py, gil::work(&[&c]), move || {
         Tensor::where_operands(&c, &a, &b)

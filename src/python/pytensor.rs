@@ -13,7 +13,7 @@ use crate::ops::promote::Operand;
 use crate::tensor::Tensor;
 
 use super::convert::{
-    parse_device, parse_dtype, shape_args, size_args, to_list, to_numpy, to_tensor,
+    check_fits, parse_device, parse_dtype, shape_args, size_args, to_list, to_numpy, to_tensor,
 };
 use super::gil::{self, run};
 use super::{index, opt_dtype, PyDType, PyDevice};
@@ -1062,6 +1062,7 @@ impl PyTensor {
         Ok(slf)
     }
     fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        check_fits(value, slf.tensor().dtype(), "fill_")?;
         match operand(value)? {
             Operand::Scalar { value: v, .. } => slf.compute(&[], |x| x.fill_(v))?,
             Operand::Tensor(t) => {
@@ -1315,6 +1316,7 @@ impl PyTensor {
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.tensor();
+        check_fits(value, slf.tensor().dtype(), "masked_fill_")?;
         let v = scalar_value(value, "masked_fill_")?;
         slf.inplace_("masked_fill_", |t| t.masked_fill(&m, v))?;
         Ok(slf)
@@ -1976,6 +1978,7 @@ impl PyTensor {
                     .into());
             }
         }
+        check_fits(value, self.tensor().dtype(), "masked_fill")?;
         let v = scalar_value(value, "masked_fill")?;
         Ok(self.compute(&[&mask], |t| t.masked_fill(&mask, v))?.into())
     }
@@ -2005,8 +2008,10 @@ impl PyTensor {
         let size = size_args(size, "new_ones")?;
         self.op(|t| Tensor::ones(&size, t.dtype(), t.device()))
     }
-    fn new_full(&self, size: Vec<usize>, fill_value: f64) -> PyResult<PyTensor> {
-        self.op(|t| Tensor::full(&size, fill_value, t.dtype(), t.device()))
+    fn new_full(&self, size: Vec<usize>, fill_value: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        check_fits(fill_value, self.tensor().dtype(), "new_full")?;
+        let v: f64 = fill_value.extract()?;
+        self.op(|t| Tensor::full(&size, v, t.dtype(), t.device()))
     }
     fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         Ok(to_tensor(data, Some(self.tensor().dtype()))?

@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,12 @@ import rustdl
 REQUIRE_GPU = os.environ.get("RUSTDL_REQUIRE_GPU") == "1"
 
 # measured GPU matmul tiles go to a cache of this run (and its subprocesses), not the user's
-os.environ["RUSTDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="rustdl-test-cache-")
+_CACHE_DIR = tempfile.mkdtemp(prefix="rustdl-test-cache-")
+os.environ["RUSTDL_CACHE_DIR"] = _CACHE_DIR
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def gpu_available() -> bool:

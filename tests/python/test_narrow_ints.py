@@ -227,3 +227,54 @@ def test_numpy_backed_ops_keep_narrow_values_and_int64_indices():
     assert i32.dtype == rustdl.int32
     np.testing.assert_array_equal(i32.numpy(), np.searchsorted([1.0, 2.0, 4.0], [0.5, 2.0, 5.0]))
     assert rustdl.bucketize(q, seq, out_int32=True).dtype == rustdl.int32
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: rustdl.tensor([300], dtype=rustdl.uint8, device=d),
+        lambda d: rustdl.tensor([[1, 2], [3, 400]], dtype=rustdl.uint8, device=d),
+        lambda d: rustdl.tensor([-256], dtype=rustdl.uint8, device=d),
+        lambda d: rustdl.tensor([128], dtype=rustdl.int8, device=d),
+        lambda d: rustdl.tensor([-0.5], dtype=rustdl.uint8, device=d),
+        lambda d: rustdl.tensor([1.5e10], dtype=rustdl.int32, device=d),
+        lambda d: rustdl.tensor([1e30], dtype=rustdl.int64, device=d),
+        lambda d: rustdl.full((2,), 300, dtype=rustdl.uint8, device=d),
+        lambda d: rustdl.zeros(2, dtype=rustdl.int16, device=d).fill_(40000),
+        lambda d: rustdl.zeros(2, dtype=rustdl.uint8, device=d).new_full((2,), 256),
+        lambda d: rustdl.zeros(3, dtype=rustdl.uint8, device=d).__setitem__(0, 300),
+        lambda d: rustdl.zeros(3, dtype=rustdl.int8, device=d).__setitem__(slice(0, 2), 200),
+        lambda d: rustdl.zeros(3, dtype=rustdl.uint8, device=d).masked_fill(
+            rustdl.ones(3, dtype=rustdl.bool, device=d), 300
+        ),
+        lambda d: rustdl.zeros(3, dtype=rustdl.uint8, device=d).index_fill(
+            0, rustdl.tensor([1], device=d), 300
+        ),
+        lambda d: rustdl.where(
+            rustdl.ones(2, dtype=rustdl.bool, device=d), rustdl.zeros(2, dtype=rustdl.uint8, device=d), 300
+        ),
+    ],
+)
+def test_values_an_integer_dtype_cannot_hold_raise(device, make):
+    # PyTorch refuses to write such a value (arithmetic with it wraps instead, tested above)
+    with pytest.raises(RuntimeError, match="cannot be converted to type .* without overflow"):
+        make(device)
+
+
+def test_values_at_the_edges_of_the_range_convert(device):
+    u8 = rustdl.uint8
+    # an unsigned type also takes negatives down to -max, read modulo 2**8 (as numpy's cast)
+    vals = [-255, -1, 0, 255]
+    want = np.array(vals).astype(np.uint8).tolist()
+    assert rustdl.tensor(vals, dtype=u8, device=device).tolist() == want
+    assert rustdl.full((1,), -1, dtype=u8, device=device).tolist() == [255]
+    # floats are truncated when their integer part is in range
+    assert rustdl.tensor([255.5, 0.9], dtype=u8, device=device).tolist() == [255, 0]
+    assert rustdl.tensor([127.9, -128.0], dtype=rustdl.int8, device=device).tolist() == [127, -128]
+    t = rustdl.zeros(3, dtype=rustdl.int16, device=device)
+    t[1] = -32768
+    t.masked_fill_(rustdl.tensor([True, False, False], device=device), 32767)
+    assert t.tolist() == [32767, -32768, 0]
+    assert rustdl.where(rustdl.tensor([True, False], device=device), t[:2], 5).dtype == rustdl.int16
+    # arithmetic with an out-of-range Python int wraps, as PyTorch
+    assert (rustdl.zeros(2, dtype=u8, device=device) + 300).tolist() == [44, 44]
