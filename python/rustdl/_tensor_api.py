@@ -2612,7 +2612,10 @@ def _div(self, other, *, rounding_mode=None):
     # integers: floor division corrected toward zero where the signs differ and it was inexact
     q = self.floor_divide(other)
     inexact = self.remainder(other) != 0
-    signs_differ = (self < 0).logical_xor(_as_tensor_like(other, self) < 0)
+    o = _as_tensor_like(other, self)
+    if not isinstance(other, Tensor):
+        o = o.to(self.dtype)  # a Python int takes the tensor's dtype (-3 is 253 in uint8)
+    signs_differ = (self < 0).logical_xor(o < 0)
     return q + inexact.logical_and(signs_differ).to(q.dtype)
 
 
@@ -3096,12 +3099,12 @@ Tensor.is_inference = _is_inference
 
 
 def _integral(name, self):
-    """``None`` for a float tensor; a copy of an int64 one (already whole: PyTorch keeps it
-    int64); a TypeError for bool, which PyTorch does not round."""
-    if self.dtype == int64:
-        return self.clone()
+    """``None`` for a float tensor; a copy of an integer one (already whole: PyTorch keeps its
+    dtype); a TypeError for bool, which PyTorch does not round."""
     if self.dtype == _bool:
         raise TypeError(f"{name}: not implemented for bool tensors (shape {tuple(self.shape)})")
+    if not self.is_floating_point():
+        return self.clone()
     return None
 
 
@@ -3112,22 +3115,22 @@ class _RoundingMethods:
     """``floor``/``ceil``/``trunc``/``round`` with PyTorch's integer rule (attached below)."""
 
     def floor(self):
-        """Largest integer not above each element (int64 input is returned as a copy)."""
+        """Largest integer not above each element (integer input is returned as a copy)."""
         same = _integral("floor", self)
         return same if same is not None else _orig_rounding["floor"](self)
 
     def ceil(self):
-        """Smallest integer not below each element (int64 input is returned as a copy)."""
+        """Smallest integer not below each element (integer input is returned as a copy)."""
         same = _integral("ceil", self)
         return same if same is not None else _orig_rounding["ceil"](self)
 
     def trunc(self):
-        """Each element rounded toward zero (int64 input is returned as a copy)."""
+        """Each element rounded toward zero (integer input is returned as a copy)."""
         same = _integral("trunc", self)
         return same if same is not None else _orig_rounding["trunc"](self)
 
     def round(self, decimals=0):
-        """Each element rounded half to even at ``decimals`` (int64 input is returned as a copy)."""
+        """Each element rounded half to even at ``decimals`` (integer input is returned as a copy)."""
         same = _integral("round", self)
         return same if same is not None else _orig_rounding["round"](self, decimals)
 
@@ -3396,7 +3399,7 @@ def _int_operands(op, input, other):  # noqa: A002
     for name, t in (("input", input), ("other", other)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}(): argument '{name}' must be a Tensor, got {type(t).__name__}")
-        if t.dtype != int64:
+        if t.is_floating_point() or t.dtype == _bool:
             raise TypeError(f"{op}: expected integer tensors, got {t.dtype}")
     return broadcast_tensors(input, other)
 

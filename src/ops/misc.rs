@@ -67,7 +67,8 @@ impl Tensor {
             self.dtype(),
             other.dtype()
         );
-        self.mul(other)?.sum_all()
+        // a narrow integer product wraps to its dtype, as PyTorch's (sum alone would be int64)
+        self.mul(other)?.sum_all()?.narrow_to(Some(self.dtype()))
     }
 
     /// Outer product of two 1-D tensors.

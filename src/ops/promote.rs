@@ -92,7 +92,8 @@ impl Tensor {
         let out = match unary {
             Some(u) if xs.dtype().is_float() || u.is_integral_ok() => xs.unary(u)?,
             _ => {
-                let s = self.scalar_operand(v, is_int)?;
+                // true division is in floats: the int is not cast to a narrow dtype first
+                let s = self.scalar_operand(v, is_int && op != BinaryOp::Div)?;
                 if reflected {
                     s.binary(self, op)?
                 } else {
@@ -180,6 +181,15 @@ impl Tensor {
         match dtype {
             Some(d) => self.to_dtype(d),
             None => Ok(self.clone()),
+        }
+    }
+
+    /// A reduction's or scan's result in its `dtype=` argument when that is a narrow integer
+    /// (the integer kernels give int64), as PyTorch's `sum(dtype=torch.int32)` is int32.
+    pub fn narrow_to(&self, dtype: Option<DType>) -> Result<Tensor> {
+        match dtype {
+            Some(d) if d.is_narrow() && self.dtype() != d => self.to_dtype(d),
+            _ => Ok(self.clone()),
         }
     }
 }

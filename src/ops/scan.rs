@@ -102,7 +102,7 @@ impl Tensor {
             norm_dim(dim, self.ndim(), "cumsum")?;
             let x = self.scan_input(dtype)?;
             let ones = Tensor::ones(&[], x.dtype(), x.device())?.expand(x.shape())?;
-            Tensor::linear_scan(&ones, &x, dim, false, 0.0)
+            Tensor::linear_scan(&ones, &x, dim, false, 0.0)?.narrow_to(dtype)
         }?;
         Ok(out.label_grad_fn("CumsumBackward0", &[self]))
     }
@@ -112,7 +112,7 @@ impl Tensor {
         norm_dim(dim, self.ndim(), "cumprod")?;
         let x = self.scan_input(dtype)?;
         let zeros = Tensor::zeros(&[], x.dtype(), x.device())?.expand(x.shape())?;
-        Tensor::linear_scan(&x, &zeros, dim, false, 1.0)
+        Tensor::linear_scan(&x, &zeros, dim, false, 1.0)?.narrow_to(dtype)
     }
 
     /// Product along `dim` (of every element when None); 1 over an empty dim.
@@ -136,9 +136,9 @@ impl Tensor {
                 x.cumprod(di, None)?.narrow(di, n - 1, 1)?
             };
             if keepdim {
-                Ok(r)
+                r.narrow_to(dtype)
             } else {
-                r.squeeze_dim(di)
+                r.squeeze_dim(di)?.narrow_to(dtype)
             }
         }?;
         Ok(out.label_grad_fn(

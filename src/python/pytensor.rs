@@ -243,6 +243,14 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
     }
 }
 
+/// `all`/`any` of a uint8 tensor give uint8, PyTorch's legacy rule (bool for the rest).
+fn u8_like(t: &Tensor, r: Tensor) -> crate::error::Result<Tensor> {
+    match t.dtype() {
+        crate::dtype::DType::U8 => r.to_dtype(crate::dtype::DType::U8),
+        _ => Ok(r),
+    }
+}
+
 /// A Python number (or one-element tensor) as a fill value.
 fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
     if let Ok(t) = v.extract::<PyRef<'_, PyTensor>>() {
@@ -1256,7 +1264,7 @@ impl PyTensor {
         Ok(slf)
     }
     fn floor_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.unary_(UnaryOp::Floor, "floor_")?;
+        slf.inplace_("floor_", |t| t.rounding(UnaryOp::Floor))?;
         Ok(slf)
     }
     fn sign_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -1625,7 +1633,7 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
         let dt = opt_dtype(dtype)?;
-        self.op(|t| t.cast_opt(dt)?.sum(&dims, keepdim))
+        self.op(|t| t.cast_opt(dt)?.sum(&dims, keepdim)?.narrow_to(dt))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
@@ -1710,25 +1718,35 @@ impl PyTensor {
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
         let dims = dim_list(dim)?;
-        self.op(|t| match dims {
-            None => keep_all_dims(t.all(None)?, t, keepdim),
-            // an empty dim list reduces nothing, as PyTorch's all
-            Some(dims) if dims.is_empty() => t.to_dtype(crate::dtype::DType::Bool),
-            Some(dims) => over_dims(t, &dims, keepdim, "all", |x, d| {
-                x.all(Some(d))?.unsqueeze(d)
-            }),
+        self.op(|t| {
+            u8_like(
+                t,
+                match dims {
+                    None => keep_all_dims(t.all(None)?, t, keepdim),
+                    // an empty dim list reduces nothing, as PyTorch's all
+                    Some(dims) if dims.is_empty() => t.to_dtype(crate::dtype::DType::Bool),
+                    Some(dims) => over_dims(t, &dims, keepdim, "all", |x, d| {
+                        x.all(Some(d))?.unsqueeze(d)
+                    }),
+                }?,
+            )
         })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
         let dims = dim_list(dim)?;
-        self.op(|t| match dims {
-            None => keep_all_dims(t.any(None)?, t, keepdim),
-            // an empty dim list reduces nothing, as PyTorch's any
-            Some(dims) if dims.is_empty() => t.to_dtype(crate::dtype::DType::Bool),
-            Some(dims) => over_dims(t, &dims, keepdim, "any", |x, d| {
-                x.any(Some(d))?.unsqueeze(d)
-            }),
+        self.op(|t| {
+            u8_like(
+                t,
+                match dims {
+                    None => keep_all_dims(t.any(None)?, t, keepdim),
+                    // an empty dim list reduces nothing, as PyTorch's any
+                    Some(dims) if dims.is_empty() => t.to_dtype(crate::dtype::DType::Bool),
+                    Some(dims) => over_dims(t, &dims, keepdim, "any", |x, d| {
+                        x.any(Some(d))?.unsqueeze(d)
+                    }),
+                }?,
+            )
         })
     }
     #[pyo3(signature = (dim=-1))]

@@ -278,3 +278,43 @@ def test_values_at_the_edges_of_the_range_convert(device):
     assert rustdl.where(rustdl.tensor([True, False], device=device), t[:2], 5).dtype == rustdl.int16
     # arithmetic with an out-of-range Python int wraps, as PyTorch
     assert (rustdl.zeros(2, dtype=u8, device=device) + 300).tolist() == [44, 44]
+
+
+def test_reductions_and_products_keep_a_narrow_dtype_asked_for(device):
+    a = np.array([[101, 74, 58, 28], [33, 0, 4, 253]])
+    x = rustdl.tensor(a, dtype=rustdl.uint8, device=device)
+    # a dtype= argument of a narrow type is the result's dtype (values wrap to it)
+    s = x.sum(dtype=rustdl.int8)
+    assert s.dtype == rustdl.int8 and s.item() == int(np.int64(a.sum()).astype(np.int8))
+    c = x.cumsum(1, dtype=rustdl.int16)
+    assert c.dtype == rustdl.int16 and c.tolist() == np.cumsum(a.astype(np.uint8), 1, dtype=np.int16).tolist()
+    p = x.prod(1, dtype=rustdl.int32)
+    assert p.dtype == rustdl.int32 and p.tolist() == np.prod(a, 1).astype(np.int32).tolist()
+    # without one, integer sums are int64 (PyTorch's rule)
+    assert x.sum().dtype == rustdl.int64 and x.sum().item() == a.sum()
+    # dot of narrow vectors wraps to their dtype
+    d = rustdl.dot(x[0], x[1])
+    assert d.dtype == rustdl.uint8 and d.item() == int(np.dot(a[0], a[1]) % 256)
+    # all/any of a uint8 tensor are uint8 (PyTorch's legacy rule), of others bool
+    assert x.all().dtype == rustdl.uint8 and x.all().item() == 0
+    assert x.any(1).tolist() == [1, 1] and x.any(1).dtype == rustdl.uint8
+    assert x.to(rustdl.int16).any().dtype == rustdl.bool
+
+
+def test_rounding_gcd_and_division_of_narrow_integers(device):
+    a = np.array([101, 7, 0, 253, 12, 18])
+    x = rustdl.tensor(a, dtype=rustdl.uint8, device=device)
+    # rounding an integer tensor is a copy in its own dtype, in place a no-op
+    for name in ("floor", "ceil", "trunc", "round"):
+        r = getattr(x, name)()
+        assert r.dtype == rustdl.uint8 and r.tolist() == a.tolist()
+    y = x.to(rustdl.int16)
+    assert y.floor_().tolist() == a.tolist() and y.dtype == rustdl.int16
+    assert (
+        rustdl.gcd(y, rustdl.tensor(6, dtype=rustdl.int16, device=device)).tolist() == np.gcd(a, 6).tolist()
+    )
+    # true division by a negative int is in floats; rounded division casts it to uint8 first
+    np.testing.assert_allclose((x / -3).numpy(), a / -3, rtol=1e-6)
+    t = rustdl.div(x, -3, rounding_mode="trunc")
+    assert t.dtype == rustdl.uint8 and t.tolist() == (a // 253).tolist()
+    assert (x // -3).tolist() == (a // 253).tolist()
