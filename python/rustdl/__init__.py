@@ -823,6 +823,7 @@ from ._tensor_api import (  # noqa: E402,F401
     get_default_device,
     get_default_dtype,
     histc,
+    histogram,
     inf,
     isclose,
     lerp,
@@ -892,6 +893,11 @@ def matrix_power(input, n):  # noqa: A002
     return linalg.matrix_power(input, n)
 
 
+def matrix_exp(input):  # noqa: A002
+    """``linalg.matrix_exp``."""
+    return linalg.matrix_exp(input)
+
+
 def cholesky_solve(B, L, upper=False):
     """``linalg.cholesky_solve``: solves ``(L Lᵀ) X = B``."""
     return linalg.cholesky_solve(B, L, upper)
@@ -924,6 +930,7 @@ def _tensor_pinverse(self, rcond=1e-15):
 
 Tensor.trace = _tensor_trace
 Tensor.matrix_power = _tensor_matrix_power
+Tensor.matrix_exp = matrix_exp
 Tensor.inverse = _tensor_inverse
 Tensor.det = _tensor_det
 Tensor.pinverse = _tensor_pinverse
@@ -1133,10 +1140,12 @@ from ._breadth_g import (  # noqa: E402,F401
     diagflat,
     erfc,
     frexp,
+    frombuffer,
     hamming_window,
     hann_window,
     i0,
     index_add,
+    index_reduce,
     ldexp,
     logcumsumexp,
     msort,

@@ -35,10 +35,12 @@ __all__ = [
     "diagflat",
     "erfc",
     "frexp",
+    "frombuffer",
     "hamming_window",
     "hann_window",
     "i0",
     "index_add",
+    "index_reduce",
     "ldexp",
     "logcumsumexp",
     "msort",
@@ -445,6 +447,55 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     return _index_add(input, dim, index, source, alpha=alpha)
 
 
+def _index_reduce(
+    self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    """``self`` with the slices of ``source`` along ``dim`` reduced into the slices ``index``
+    names (``reduce`` one of "prod", "mean", "amax", "amin"), as ``Tensor.index_reduce``: a
+    scatter_reduce whose index is ``index`` spread over ``source``'s other dims."""
+    op = "index_reduce"
+    _tensor_arg(op, self, "self")
+    _tensor_arg(op, index, "index")
+    _tensor_arg(op, source, "source")
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise ValueError(
+            f"{op}: reduce argument must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}"
+        )
+    if index.dim() > 1 or index.is_floating_point() or index.dtype == _rd.bool:
+        raise IndexError(
+            f"{op}: index must be a 1-D integer tensor, got {index.dtype} of shape {tuple(index.shape)}"
+        )
+    d = _dim(op, dim, self.dim())
+    sshape, srcshape = tuple(self.shape) or (1,), tuple(source.shape) or (1,)
+    n = index.numel()
+    if (
+        len(sshape) != len(srcshape)
+        or n != srcshape[d]
+        or any(a != b for k, (a, b) in enumerate(zip(sshape, srcshape)) if k != d)
+    ):
+        raise ValueError(
+            f"{op}: source {tuple(source.shape)} must match self {tuple(self.shape)} apart from dim {d}, "
+            f"whose size must be the index's length {n}"
+        )
+    spread = [1] * len(srcshape)
+    spread[d] = n
+    idx = index.to(int64).reshape(spread).expand(*srcshape).contiguous().reshape(tuple(source.shape))
+    return _scatter_reduce(self, dim, idx, source, reduce, include_self=include_self)
+
+
+def _index_reduce_(
+    self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    return self.copy_(_index_reduce(self, dim, index, source, reduce, include_self=include_self))
+
+
+def index_reduce(
+    input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:  # noqa: A002
+    """Functional form of :meth:`Tensor.index_reduce`."""
+    return _index_reduce(input, dim, index, source, reduce, include_self=include_self)
+
+
 # ---- dtype helpers
 
 _INT_BITS = {"uint8": 16, "int8": 8, "int16": 16, "int32": 32, "int64": 64}  # signed bits to hold
@@ -672,6 +723,53 @@ def asarray(
         from ._tensor_api import as_tensor
 
         out = as_tensor(np.array(obj) if copy else obj, dtype=dtype, device=device)
+    if requires_grad:
+        out.requires_grad_()
+    return out
+
+
+def frombuffer(
+    buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0, requires_grad: bool = False
+) -> Tensor:
+    """A 1-D tensor of ``dtype`` read from the bytes of a Python buffer (``bytes``,
+    ``bytearray``, ``memoryview``, ``array.array``...), skipping ``offset`` bytes and reading
+    ``count`` elements (-1: all that remain), as ``torch.frombuffer``. A writable buffer of
+    float32, float64, int64 or bool elements is shared (writes show on both sides); other
+    buffers and dtypes are copied."""
+    name = str(dtype).rsplit(".", 1)[-1]
+    if name not in ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"):
+        raise TypeError(f"frombuffer: unsupported dtype {dtype}")
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise TypeError(
+            f"frombuffer: expected an object with the buffer protocol, got {type(buffer).__name__}"
+        ) from None
+    nbytes = view.nbytes
+    item = np.dtype(name).itemsize
+    if nbytes == 0:
+        raise ValueError("frombuffer: both buffer length (0) and count (-1) must not be 0")
+    if not 0 <= offset < nbytes:
+        raise ValueError(
+            f"frombuffer: offset ({offset} bytes) must be non-negative and no greater than buffer length ({nbytes} bytes) minus 1"
+        )
+    if count == 0 or count < -1:
+        raise ValueError(f"frombuffer: count must be -1 or positive, got {count}")
+    if count == -1 and (nbytes - offset) % item:
+        raise ValueError(
+            f"frombuffer: buffer length ({nbytes - offset} bytes) after offset ({offset} bytes) must be a multiple of element size ({item})"
+        )
+    if count > 0 and offset + count * item > nbytes:
+        raise ValueError(
+            f"frombuffer: requested buffer length ({count} * {item} bytes) after offset ({offset} bytes) must not be greater than actual buffer length ({nbytes} bytes)"
+        )
+    arr = np.frombuffer(
+        view.cast("B") if view.ndim != 1 or view.format != "B" else view,
+        dtype=name,
+        count=count,
+        offset=offset,
+    )
+    out = _rd.from_numpy(arr) if arr.flags.writeable else _rd.from_numpy(arr.copy())
     if requires_grad:
         out.requires_grad_()
     return out
@@ -947,6 +1045,8 @@ _METHODS = {
     "scatter_reduce": _scatter_reduce,
     "scatter_reduce_": _scatter_reduce_,
     "index_add": _index_add,
+    "index_reduce": _index_reduce,
+    "index_reduce_": _index_reduce_,
     "frexp": frexp,
     "ldexp": ldexp,
     "nextafter": nextafter,

@@ -765,6 +765,72 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     return _back(counts, input, input.dtype)
 
 
+class histogram_return_types(tuple):  # noqa: N801 - PyTorch's name
+    """``(hist, bin_edges)`` of :func:`histogram`, also by name."""
+
+    __slots__ = ()
+
+    def __new__(cls, hist, bin_edges):
+        return super().__new__(cls, (hist, bin_edges))
+
+    hist = property(lambda self: self[0])
+    bin_edges = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"histogram(hist={self[0]!r}, bin_edges={self[1]!r})"
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
+    """Histogram of ``input`` as ``(hist, bin_edges)``, as ``torch.histogram``: ``bins`` equal
+    bins over ``range`` (default the data's min and max), or the monotonic edges of a 1-D
+    ``bins`` tensor; each bin holds ``[left, right)`` and the last also its right edge.
+    ``weight`` weighs each element; ``density`` scales to a probability density."""
+    _check_tensor("histogram", input=input)
+    if not input.is_floating_point():
+        raise TypeError(f"histogram: expected a floating tensor, got {input.dtype}")
+    a = _np_of(input).reshape(-1).astype(_np.float64)
+    w = None
+    if weight is not None:
+        _check_tensor("histogram", weight=weight)
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError(
+                f"histogram: weight shape {tuple(weight.shape)} must match input shape {tuple(input.shape)}"
+            )
+        w = _np_of(weight).reshape(-1).astype(_np.float64)
+    if isinstance(bins, Tensor):
+        if bins.dim() != 1 or bins.numel() < 1:
+            raise ValueError(f"histogram: bins must be a 1-D tensor of edges, got shape {tuple(bins.shape)}")
+        edges = _np_of(bins).astype(_np.float64)
+        if _np.any(_np.diff(edges) < 0):
+            raise ValueError("histogram: bin edges must be increasing")
+    else:
+        if isinstance(bins, bool) or not isinstance(bins, (int, _np.integer)) or bins <= 0:
+            raise ValueError(f"histogram: bins must be a positive int or a tensor of edges, got {bins!r}")
+        _host_room("histogram", int(bins), 3)
+        if range is not None:
+            lo, hi = (builtins.float(v) for v in range)
+        elif a.size:
+            lo, hi = builtins.float(a.min()), builtins.float(a.max())
+        else:  # no data: [0, 1], as PyTorch
+            lo, hi = 0.0, 1.0
+        if not (_math.isfinite(lo) and _math.isfinite(hi)):
+            raise ValueError(f"histogram: range of [{lo}, {hi}] is not finite")
+        if lo > hi:
+            raise ValueError(f"histogram: min should not exceed max, got {lo} and {hi}")
+        if lo == hi:  # as PyTorch: an empty range widens to one unit around it
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = _np.linspace(lo, hi, int(bins) + 1)
+    if edges.size < 2:
+        hist = _np.zeros(0)
+    else:
+        hist, _ = _np.histogram(a, bins=edges, weights=w)
+        hist = hist.astype(_np.float64)
+        if density:
+            total = hist.sum()
+            hist = hist / (total * _np.diff(edges)) if total > 0 else hist * _np.nan
+    return histogram_return_types(_back(hist, input, input.dtype), _back(edges, input, input.dtype))
+
+
 # ---- shapes
 
 

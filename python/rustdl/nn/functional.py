@@ -3171,6 +3171,55 @@ def avg_pool3d(
     return out.squeeze(0) if unbatched else out
 
 
+def _adaptive3d(input, output_size, op: str, plane, line):
+    """Adaptive pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``
+    (an int or a triple whose ``None`` keeps that dim). PyTorch's windows along each dim are
+    ``[⌊i·L/o⌋, ⌈(i+1)·L/o⌉)``, so a 3-D window is a box and both the mean and the max over it
+    factor: ``plane`` pools each depth slice over (H, W), then ``line`` pools along D."""
+    if not isinstance(input, _rustdl.Tensor) or input.ndim not in (4, 5):
+        shape = tuple(input.shape) if isinstance(input, _rustdl.Tensor) else type(input).__name__
+        raise ValueError(f"{op}: expected (N, C, D, H, W) or (C, D, H, W) input, got {shape}")
+    if 0 in tuple(input.shape[-3:]):
+        raise ValueError(
+            f"{op}: expected input to have non-zero size for non-batch dimensions, got shape {tuple(input.shape)}"
+        )
+    size = _as_ints(output_size)
+    triple = (
+        (size,) * 3 if isinstance(size, int) else tuple(size) if isinstance(size, (tuple, list)) else None
+    )
+    if triple is None or len(triple) != 3:
+        raise ValueError(f"{op}: output_size must be an int or a triple, got {output_size!r}")
+    dims = tuple(input.shape[-3:])
+    od, oh, ow = (d if o is None else o for o, d in zip(triple, dims))
+    for v in (od, oh, ow):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{op}: output sizes must be positive ints, got {output_size!r}")
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    n, c, depth, h, w = x.shape
+    if x.numel() == 0:  # no images or channels
+        out = x.sum((-3, -2, -1), keepdim=True).expand(n, c, od, oh, ow).contiguous()
+        return out.squeeze(0) if unbatched else out
+    y = plane(x.reshape(n, c * depth, h, w), (oh, ow)).reshape(n, c, depth, oh * ow)
+    # D last: one row of length D per (image, channel, output pixel)
+    y = y.transpose(2, 3).reshape(n * c, oh * ow, depth)
+    y = line(y, od).reshape(n, c, oh, ow, od).permute(0, 1, 4, 2, 3).contiguous()
+    return y.squeeze(0) if unbatched else y
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``."""
+    return _adaptive3d(input, output_size, "adaptive_avg_pool3d", adaptive_avg_pool2d, adaptive_avg_pool1d)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
+    """Max pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``
+    (``return_indices`` is not supported)."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool3d: return_indices is not supported by rustdl")
+    return _adaptive3d(input, output_size, "adaptive_max_pool3d", adaptive_max_pool2d, adaptive_max_pool1d)
+
+
 # ------------------------------------------------------------------ argument types
 # Every function above takes its tensors by these names. A non-tensor there (None, a list, a
 # number) is a TypeError naming the function and the argument, as PyTorch's argument parser

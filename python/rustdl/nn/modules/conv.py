@@ -352,3 +352,114 @@ class ConvTranspose1d(ConvTranspose2d):
             self.groups,
             self.dilation,
         )
+
+
+class _LazyConv:
+    """A convolution whose ``in_channels`` is taken from the first input's channel dim, as
+    PyTorch's lazy modules: until then ``weight`` and ``bias`` are empty placeholders (build the
+    optimizer after a first forward); the first call creates and initialises them and the module
+    becomes the plain convolution. Loading a state dict also materialises it from the weight."""
+
+    _base: type
+
+    def __init__(self, out_channels: int, kernel_size, *args, device=None, dtype=None, **kwargs) -> None:
+        groups = kwargs.get("groups", 1)
+        # a stand-in channel count that passes the checks; the real one comes with the input
+        self._base.__init__(
+            self,
+            groups if isinstance(groups, int) and groups > 0 else 1,
+            out_channels,
+            kernel_size,
+            *args,
+            **kwargs,
+        )
+        self.in_channels = 0
+        self._factory = {"device": device, "dtype": dtype}
+        self.weight = Parameter(_rustdl.empty(0, **self._factory))
+        if self.bias is not None:
+            self.bias = Parameter(_rustdl.empty(0, **self._factory))
+
+    def has_uninitialized_params(self) -> bool:
+        """True until the first forward (or a state-dict load) has fixed ``in_channels``."""
+        return True
+
+    def reset_parameters(self) -> None:
+        """Nothing to do before materialisation; the convolution's initialisation afterwards."""
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        """Creates ``weight`` and ``bias`` from the channel dim of ``input`` (batched or not)."""
+        nd = len(self.kernel_size)
+        if input.ndim not in (nd + 1, nd + 2):
+            raise ValueError(
+                f"{type(self).__name__}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(input.shape)}"
+            )
+        self._materialize(input.shape[input.ndim - nd - 1])
+
+    def _materialize(self, in_channels: int) -> None:
+        name = type(self).__name__
+        if in_channels <= 0 or in_channels % self.groups:
+            raise ValueError(
+                f"{name}: in_channels {in_channels} must be a positive multiple of groups {self.groups}"
+            )
+        kw = self._factory
+        kw = {"device": kw["device"] or self.weight.device, "dtype": kw["dtype"] or self.weight.dtype}
+        self.in_channels = in_channels
+        if self.transposed:
+            shape = (in_channels, self.out_channels // self.groups, *self.kernel_size)
+        else:
+            shape = (self.out_channels, in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(_rustdl.empty(*shape, **kw))
+        if self.bias is not None:
+            self.bias = Parameter(_rustdl.empty(self.out_channels, **kw))
+        del self._factory
+        base = self._base
+        self.__class__ = base
+        base.reset_parameters(self)
+
+    def forward(self, input: Tensor, *args, **kwargs) -> Tensor:
+        base = self._base
+        self.initialize_parameters(input)
+        return base.forward(self, input, *args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        base = self._base
+        weight = state_dict.get("weight") if hasattr(state_dict, "get") else None
+        if isinstance(weight, Tensor) and weight.ndim == len(self.kernel_size) + 2:
+            self._materialize(weight.shape[0] if self.transposed else weight.shape[1] * self.groups)
+        return base.load_state_dict(self, state_dict, strict)
+
+
+class LazyConv1d(_LazyConv, Conv1d):
+    """:class:`Conv1d` with ``in_channels`` inferred from the first input."""
+
+    _base = Conv1d
+
+
+class LazyConv2d(_LazyConv, Conv2d):
+    """:class:`Conv2d` with ``in_channels`` inferred from the first input.
+
+    Example:
+        >>> conv = nn.LazyConv2d(8, 3)
+        >>> conv(rustdl.randn(2, 5, 9, 9)).shape, conv.in_channels
+        ((2, 8, 7, 7), 5)
+    """
+
+    _base = Conv2d
+
+
+class LazyConv3d(_LazyConv, Conv3d):
+    """:class:`Conv3d` with ``in_channels`` inferred from the first input."""
+
+    _base = Conv3d
+
+
+class LazyConvTranspose1d(_LazyConv, ConvTranspose1d):
+    """:class:`ConvTranspose1d` with ``in_channels`` inferred from the first input."""
+
+    _base = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConv, ConvTranspose2d):
+    """:class:`ConvTranspose2d` with ``in_channels`` inferred from the first input."""
+
+    _base = ConvTranspose2d

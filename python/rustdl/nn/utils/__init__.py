@@ -217,3 +217,21 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
             n = p.numel()
             p.copy_(vec.narrow(0, offset, n).reshape(*p.shape))
             offset += n
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """An instance of ``module_cls(*args, **kwargs)``, as ``torch.nn.utils.skip_init``. PyTorch
+    leaves the parameters uninitialised to save the initialisation's time; here they are
+    initialised as usual (the caller overwrites them either way). Like PyTorch, the class must
+    take a ``device`` keyword argument."""
+    import inspect
+
+    if not isinstance(module_cls, type):
+        raise TypeError(f"skip_init: expected a module class, got {module_cls!r}")
+    try:
+        params = inspect.signature(module_cls).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "device" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise RuntimeError("Module must support a 'device' arg to skip initialization")
+    return module_cls(*args, **kwargs)

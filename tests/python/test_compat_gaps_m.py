@@ -1,0 +1,270 @@
+"""PyTorch APIs added for unchanged programs: adaptive 3-D pooling, lazy convolutions,
+index_reduce, histogram, frombuffer, skip_init and matrix_exp, each against an independent
+reference (numpy loops, closed forms, finite differences)."""
+
+import array
+import itertools
+import math
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn.functional as F
+from rustdl import nn
+
+
+def _windows(n_in, n_out):
+    # PyTorch's adaptive windows [floor(i n / o), ceil((i + 1) n / o))
+    return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def _adaptive3d_ref(a, out, reduce):
+    n, c, d, h, w = a.shape
+    od, oh, ow = out
+    r = np.empty((n, c, od, oh, ow))
+    for (i, (d0, d1)), (j, (h0, h1)), (k, (w0, w1)) in itertools.product(
+        enumerate(_windows(d, od)), enumerate(_windows(h, oh)), enumerate(_windows(w, ow))
+    ):
+        r[:, :, i, j, k] = reduce(a[:, :, d0:d1, h0:h1, w0:w1].reshape(n, c, -1), axis=-1)
+    return r
+
+
+@pytest.mark.parametrize(
+    "shape,size",
+    [
+        ((2, 3, 5, 7, 6), (2, 3, 4)),
+        ((1, 2, 3, 5, 7), (None, 2, 3)),
+        ((1, 1, 6, 6, 6), 4),
+        ((2, 1, 7, 3, 2), (3, 5, 1)),
+    ],
+)
+def test_adaptive_pool3d_matches_a_window_loop(device, shape, size):
+    a = np.random.default_rng(0).standard_normal(shape)
+    triple = (
+        (size,) * 3
+        if isinstance(size, int)
+        else tuple(s if s is not None else shape[2 + i] for i, s in enumerate(size))
+    )
+    x = rustdl.tensor(a, dtype=rustdl.float32, device=device, requires_grad=True)
+    for f, reduce in ((F.adaptive_avg_pool3d, np.mean), (F.adaptive_max_pool3d, np.max)):
+        y = f(x, size)
+        np.testing.assert_allclose(
+            y.detach().cpu().numpy(), _adaptive3d_ref(a, triple, reduce), rtol=1e-5, atol=1e-6
+        )
+    # the mean's gradient: each input gets 1/|window| from every window it lies in
+    x.grad = None
+    F.adaptive_avg_pool3d(x, size).sum().backward()
+    ones = np.zeros(shape)
+    for (d0, d1), (h0, h1), (w0, w1) in itertools.product(
+        _windows(shape[2], triple[0]), _windows(shape[3], triple[1]), _windows(shape[4], triple[2])
+    ):
+        ones[:, :, d0:d1, h0:h1, w0:w1] += 1.0 / ((d1 - d0) * (h1 - h0) * (w1 - w0))
+    np.testing.assert_allclose(x.grad.cpu().numpy(), ones, rtol=1e-5)
+    # unbatched input and the module forms
+    assert nn.AdaptiveAvgPool3d(size)(x[0]).shape == (shape[1], *triple)
+    assert nn.AdaptiveMaxPool3d(size)(x).shape == (shape[0], shape[1], *triple)
+
+
+def test_adaptive_pool3d_refuses_bad_input():
+    with pytest.raises(ValueError, match="adaptive_avg_pool3d"):
+        F.adaptive_avg_pool3d(rustdl.zeros(2, 3, 4), 2)
+    with pytest.raises(ValueError, match="non-zero size"):
+        F.adaptive_avg_pool3d(rustdl.zeros(1, 2, 0, 3, 3), 2)
+    with pytest.raises(ValueError, match="output sizes"):
+        F.adaptive_max_pool3d(rustdl.zeros(1, 2, 3, 3, 3), (2, 0, 1))
+
+
+@pytest.mark.parametrize(
+    "cls,plain,shape,kw",
+    [
+        (nn.LazyConv1d, nn.Conv1d, (5, 12), dict(out_channels=4, kernel_size=3)),
+        (
+            nn.LazyConv2d,
+            nn.Conv2d,
+            (2, 6, 7, 7),
+            dict(out_channels=4, kernel_size=(3, 1), groups=2, bias=False),
+        ),
+        (nn.LazyConv3d, nn.Conv3d, (1, 2, 4, 5, 5), dict(out_channels=3, kernel_size=3, padding=1)),
+        (nn.LazyConvTranspose1d, nn.ConvTranspose1d, (2, 3, 5), dict(out_channels=2, kernel_size=3)),
+        (
+            nn.LazyConvTranspose2d,
+            nn.ConvTranspose2d,
+            (2, 3, 4, 4),
+            dict(out_channels=6, kernel_size=2, stride=2),
+        ),
+    ],
+)
+def test_lazy_convolutions_take_in_channels_from_the_first_input(cls, plain, shape, kw):
+    rustdl.manual_seed(3)
+    lazy = cls(**kw)
+    assert lazy.has_uninitialized_params() and lazy.weight.numel() == 0
+    x = rustdl.randn(*shape)
+    y = lazy(x)
+    cin = shape[-len(lazy.kernel_size) - 1]
+    assert type(lazy) is plain and lazy.in_channels == cin
+    # the same layer built eagerly, with the lazy one's weights, computes the same
+    ref = plain(cin, **kw)
+    ref.load_state_dict(lazy.state_dict())
+    np.testing.assert_allclose(ref(x).detach().numpy(), y.detach().numpy(), rtol=1e-6)
+    # PyTorch's initialisation bound for a convolution: 1/sqrt(fan_in)
+    if not lazy.transposed:
+        fan_in = lazy.weight[0].numel()
+        assert float(lazy.weight.abs().max()) <= 1 / math.sqrt(fan_in) + 1e-6
+    # a state dict materialises a fresh lazy layer
+    again = cls(**kw)
+    again.load_state_dict(lazy.state_dict())
+    assert again.in_channels == cin and bool((again.weight == lazy.weight).all())
+
+
+def _index_reduce_ref(a, dim, idx, src, reduce, include_self):
+    a, src = np.moveaxis(a, dim, 0).copy(), np.moveaxis(src, dim, 0)
+    groups = {}
+    for j, i in enumerate(idx):
+        groups.setdefault(int(i), []).append(src[j])
+    out = a.copy()
+    for i, rows in groups.items():
+        vals = ([a[i]] if include_self else []) + rows
+        stack = np.stack(vals)
+        out[i] = {"prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce](stack, axis=0)
+    return np.moveaxis(out, 0, dim)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_index_reduce_matches_a_loop(reduce, include_self, dim):
+    rng = np.random.default_rng(abs(dim) + 7 * include_self)
+    a = rng.standard_normal((4, 3))
+    src_shape = list(a.shape)
+    src_shape[dim] = 5
+    src = rng.standard_normal(src_shape)
+    idx = rng.integers(0, a.shape[dim], size=5)
+    x = rustdl.tensor(a)
+    y = x.index_reduce(dim, rustdl.tensor(idx), rustdl.tensor(src), reduce, include_self=include_self)
+    np.testing.assert_allclose(
+        y.numpy(), _index_reduce_ref(a, dim, idx, src, reduce, include_self), rtol=1e-12
+    )
+    # in place, and the gradient of the mean against finite differences
+    z = x.clone()
+    z.index_reduce_(dim, rustdl.tensor(idx), rustdl.tensor(src), reduce, include_self=include_self)
+    np.testing.assert_allclose(z.numpy(), y.numpy())
+    if reduce == "mean":
+        s = rustdl.tensor(src, requires_grad=True)
+        w = rng.standard_normal(a.shape)
+        (
+            x.index_reduce(dim, rustdl.tensor(idx), s, "mean", include_self=include_self) * rustdl.tensor(w)
+        ).sum().backward()
+        eps, num = 1e-6, np.zeros_like(src)
+        for k in np.ndindex(src.shape):
+            p, m = src.copy(), src.copy()
+            p[k] += eps
+            m[k] -= eps
+            f = lambda v: (_index_reduce_ref(a, dim, idx, v, "mean", include_self) * w).sum()  # noqa: E731
+            num[k] = (f(p) - f(m)) / (2 * eps)
+        np.testing.assert_allclose(s.grad.numpy(), num, rtol=1e-6, atol=1e-8)
+
+
+def test_index_reduce_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="index_reduce"):
+        rustdl.zeros(3, 2).index_reduce(0, rustdl.tensor([0, 1]), rustdl.ones(3, 2), "amax")
+    with pytest.raises(ValueError, match="reduce argument"):
+        rustdl.zeros(3, 2).index_reduce(0, rustdl.tensor([0]), rustdl.ones(1, 2), "sum")
+
+
+@pytest.mark.parametrize(
+    "bins,kw",
+    [(10, {}), (4, dict(range=(-1.0, 1.0))), (6, dict(density=True)), ("edges", {}), (3, dict(weight=True))],
+)
+def test_histogram_matches_numpy(bins, kw):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(200)
+    x = rustdl.tensor(a)
+    np_kw = dict(kw)
+    if bins == "edges":
+        bins = rustdl.tensor([-2.0, -0.5, 0.0, 3.0])
+        np_bins = bins.numpy()
+    else:
+        np_bins = bins
+        np_kw.setdefault("range", (a.min(), a.max()))
+    if kw.get("weight"):
+        wt = rng.random(200)
+        kw = dict(weight=rustdl.tensor(wt))
+        np_kw = dict(weights=wt, range=(a.min(), a.max()))
+    hist, edges = rustdl.histogram(x, bins, **kw)
+    want_h, want_e = np.histogram(a, np_bins, **np_kw)
+    np.testing.assert_allclose(hist.numpy(), want_h, rtol=1e-12)
+    np.testing.assert_allclose(edges.numpy(), want_e, rtol=1e-12)
+    r = rustdl.histogram(x, bins, **kw)
+    assert r.hist is r[0] and r.bin_edges is r[1]
+
+
+def test_histogram_edges_of_a_constant_or_empty_input():
+    h, e = rustdl.histogram(rustdl.ones(4), 2)
+    assert h.tolist() == [0.0, 4.0] and e.tolist() == [0.5, 1.0, 1.5]
+    h, e = rustdl.histogram(rustdl.tensor([]), 2)
+    assert h.tolist() == [0.0, 0.0] and e.tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(TypeError, match="histogram"):
+        rustdl.histogram(rustdl.tensor([1, 2]), 2)
+
+
+def test_frombuffer_reads_and_shares_a_writable_buffer():
+    buf = bytearray(array.array("f", [1.0, 2.0, 3.0, 4.0]).tobytes())
+    t = rustdl.frombuffer(buf, dtype=rustdl.float32)
+    assert t.tolist() == [1.0, 2.0, 3.0, 4.0]
+    t[0] = 9.0
+    assert array.array("f", bytes(buf)).tolist()[0] == 9.0
+    assert rustdl.frombuffer(buf, dtype=rustdl.float32, count=2, offset=4).tolist() == [2.0, 3.0]
+    u = rustdl.frombuffer(bytes([1, 2, 255]), dtype=rustdl.uint8)
+    assert u.dtype == rustdl.uint8 and u.tolist() == [1, 2, 255]
+    assert rustdl.frombuffer(array.array("i", [5, -6]), dtype=rustdl.int32).tolist() == [5, -6]
+    for bad in (b"", b"abc"):
+        with pytest.raises(ValueError, match="frombuffer"):
+            rustdl.frombuffer(bad, dtype=rustdl.float32)
+    with pytest.raises(ValueError, match="frombuffer"):
+        rustdl.frombuffer(buf, dtype=rustdl.float32, count=5)
+
+
+def test_skip_init_builds_the_module():
+    m = nn.utils.skip_init(nn.Linear, 4, 3, bias=False)
+    assert isinstance(m, nn.Linear) and m.weight.shape == (3, 4) and m.bias is None
+
+    class NoDevice(nn.Module):
+        pass
+
+    with pytest.raises(RuntimeError, match="device"):
+        nn.utils.skip_init(NoDevice)
+
+
+def test_matrix_exp_closed_forms_and_gradient(device):
+    t = 0.7
+    rot = rustdl.tensor([[0.0, -t], [t, 0.0]], device=device)
+    want = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    np.testing.assert_allclose(rustdl.linalg.matrix_exp(rot).cpu().numpy(), want, rtol=1e-5, atol=1e-6)
+    d = np.array([-3.0, 0.5, 12.0])
+    np.testing.assert_allclose(
+        rustdl.matrix_exp(rustdl.tensor(np.diag(d))).numpy(), np.diag(np.exp(d)), rtol=1e-13
+    )
+    # a nilpotent matrix: exp(N) = I + N + N²/2 exactly
+    n = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(rustdl.tensor(n).matrix_exp().numpy(), np.eye(3) + n + n @ n / 2, rtol=1e-14)
+    # batches, exp(A)exp(-A) = I, and the gradient against central differences
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((2, 4, 4)) * 3
+    e = rustdl.linalg.matrix_exp(rustdl.tensor(a)).numpy()
+    e_neg = rustdl.linalg.matrix_exp(rustdl.tensor(-a)).numpy()
+    np.testing.assert_allclose(e @ e_neg, np.broadcast_to(np.eye(4), (2, 4, 4)), atol=1e-9)
+    x = rustdl.tensor(a[0], requires_grad=True)
+    w = rng.standard_normal((4, 4))
+    (rustdl.linalg.matrix_exp(x) * rustdl.tensor(w)).sum().backward()
+
+    def f(m):
+        return (rustdl.linalg.matrix_exp(rustdl.tensor(m)).numpy() * w).sum()
+
+    num = np.zeros((4, 4))
+    for k in np.ndindex(4, 4):
+        p, m = a[0].copy(), a[0].copy()
+        p[k] += 1e-6
+        m[k] -= 1e-6
+        num[k] = (f(p) - f(m)) / 2e-6
+    np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-5)
+    assert bool(rustdl.linalg.matrix_exp(rustdl.tensor([[math.inf, 0.0], [0.0, 1.0]])).isnan().all())
