@@ -854,7 +854,9 @@ def det(input):  # noqa: A002
 def logdet(input):  # noqa: A002
     """log(det) (nan for a negative determinant), differentiable through ``linalg.slogdet``."""
     sign, logabs = linalg.slogdet(input)
-    return where(sign.gt(0), logabs, where(sign.eq(0), logabs, logabs * nan))
+    # NaN where the determinant is negative, added as a constant: a NaN factor on logabs would
+    # put 0 * NaN = NaN into every gradient
+    return logabs + where(sign.lt(0), nan, 0.0).to(logabs.dtype)
 
 
 def slogdet(input):  # noqa: A002

@@ -7,9 +7,9 @@ copied to the CPU and the result back) and their backward pass in tensor ops, th
 
 - gradients: ``inv``, ``det``, ``slogdet`` (of ``logabsdet``), ``solve``, ``cholesky``, ``eigh`` /
   ``eigvalsh`` (values and vectors; eigenvalues must be distinct for the vectors' gradient),
-  ``svd`` / ``svdvals`` (singular values only: a gradient reaching ``U`` or ``Vh`` raises),
+  ``svd`` (values and vectors; distinct singular values for the vectors) / ``svdvals``, ``qr``,
   ``pinv`` (through ``svd``-free formula for full-rank inputs), ``lstsq`` (through ``pinv``);
-- no gradient (raise when one is needed): ``qr``, ``matrix_rank`` (integer result).
+- no gradient: ``matrix_rank`` (integer result).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "det",
     "eigh",
     "eigvalsh",
+    "householder_product",
     "inv",
     "lstsq",
     "matrix_exp",
@@ -346,28 +347,60 @@ class _Svd(Function):
         U, S, Vh = _run("svd", lambda a: np.linalg.svd(a, full_matrices=full_matrices), _np(A))
         Ut, St, Vht = _t(U, A), _t(S, A), _t(Vh, A)
         ctx.save_for_backward(Ut, Vht)
+        ctx.S = St
         ctx.set_materialize_grads(False)
         return Ut, St, Vht
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):
-        if not (_absent(gU) and _absent(gVh)):
-            raise NotImplementedError(
-                "linalg.svd: rustdl supports gradients through the singular values only "
-                "(use linalg.svdvals), not through U or Vh"
-            )
-        if gS is None:
-            return None, None
         U, Vh = ctx.saved_tensors
-        k = gS.shape[-1]
-        Uk = U.narrow(-1, 0, k)
-        Vhk = Vh.narrow(-2, 0, k)
-        return (Uk * gS.unsqueeze(-2)).matmul(Vhk), None
+        k = builtins.min(U.shape[-2], Vh.shape[-1])
+        # the extra columns of full_matrices=True are not determined by A: only the first k count
+        U, Vh = U.narrow(-1, 0, k), Vh.narrow(-2, 0, k)
+        no_u, no_v = _absent(gU), _absent(gVh)
+        if no_u and no_v:
+            if gS is None:
+                return None, None
+            return (U * gS.unsqueeze(-2)).matmul(Vh), None
+        return _svd_backward(U, ctx.S, Vh, gU, gS, gVh, no_u, no_v), None
+
+
+def _svd_backward(U, S, Vh, gU, gS, gVh, no_u, no_v):
+    """The real SVD's reverse mode, for ``A = U diag(S) Vh`` with ``k = min(m, n)`` columns:
+    ``gA = U [(skew(UᵀgU) S + S skew(VᵀgV)) / (S_j² − S_i²) + diag(gS)] Vh`` plus the parts of
+    ``gU`` and ``gV`` outside the spans of ``U`` and ``V`` (``(I − UUᵀ) gU S⁻¹ Vh`` and
+    ``U S⁻¹ gVᵀ (I − VVᵀ)``). Repeated singular values give inf/NaN, as in PyTorch."""
+    k = S.shape[-1]
+    V = _mT(Vh)
+    eye = _rustdl.eye(k, dtype=S.dtype, device=S.device)
+    s_row, s_col = S.unsqueeze(-2), S.unsqueeze(-1)  # [i, j] = S_j and S_i
+    inner = None
+    if not no_u:
+        gU = gU.narrow(-1, 0, k)
+        utg = _mT(U).matmul(gU)
+        inner = (utg - _mT(utg)) * s_row
+    if not no_v:
+        gV = _mT(gVh.narrow(-2, 0, k))
+        vtg = _mT(V).matmul(gV)
+        term = s_col * (vtg - _mT(vtg))
+        inner = term if inner is None else inner + term
+    denom = s_row * s_row - s_col * s_col + eye  # S_j² − S_i², 1 on the diagonal
+    inner = inner / denom * (1 - eye)
+    if gS is not None:
+        inner = inner + gS.unsqueeze(-1) * eye
+    gA = U.matmul(inner).matmul(Vh)
+    m, n = U.shape[-2], Vh.shape[-1]
+    if not no_u and m > k:
+        gA = gA + (gU - U.matmul(utg)).div(s_row).matmul(Vh)
+    if not no_v and n > k:
+        gA = gA + U.matmul(_mT((gV - V.matmul(vtg)).div(s_row)))
+    return gA
 
 
 def svd(A, full_matrices=True):
-    """``(U, S, Vh)`` with ``A = U diag(S) Vh``. Gradients: through ``S`` only (a gradient
-    reaching ``U`` or ``Vh`` raises ``NotImplementedError``)."""
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh``, differentiable through all three (as PyTorch:
+    singular vectors need distinct singular values, and with ``full_matrices=True`` only the
+    first ``min(m, n)`` singular vectors carry a gradient)."""
     _check("svd", A, square=False)
     U, S, Vh = _Svd.apply(A, builtins.bool(full_matrices))
     return SVDResult(U, S, Vh)
@@ -392,19 +425,73 @@ def svdvals(A):
     return _Svdvals.apply(A)
 
 
+class _Qr(Function):
+    @staticmethod
+    def forward(ctx, A, mode):
+        q, r = _run("qr", lambda x: np.linalg.qr(x, mode=mode), _np(A))
+        Q, R = _t(q, A), _t(r, A)
+        ctx.save_for_backward(Q, R)
+        ctx.mode = mode
+        ctx.set_materialize_grads(False)
+        return Q, R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        Q, R = ctx.saved_tensors
+        m, n = Q.shape[-2], R.shape[-1]
+        if ctx.mode == "complete" and m > n and not _absent(gQ):
+            raise NotImplementedError(
+                "linalg.qr: the gradient of Q with mode='complete' and more rows than columns is not "
+                "defined (its last columns are not determined by A); use mode='reduced'"
+            )
+        if ctx.mode == "complete" and m > n:
+            Q = Q.narrow(-1, 0, n)
+            R = R.narrow(-2, 0, n)
+            gQ = None
+            gR = gR.narrow(-2, 0, n) if gR is not None else None
+        gQ = _rustdl.zeros_like(Q) if gQ is None else gQ
+        gR = _rustdl.zeros_like(R) if gR is None else gR
+        if m >= n:
+            return _qr_backward_tall(Q, R, gQ, gR), None
+        # wide: A = Q [X Y] with X = Q R1 square; Y = Q R2 moves Q too
+        R1, R2 = R.narrow(-1, 0, m), R.narrow(-1, m, n - m)
+        gR1, gR2 = gR.narrow(-1, 0, m), gR.narrow(-1, m, n - m)
+        Y = Q.matmul(R2)
+        gX = _qr_backward_tall(Q, R1, gQ + Y.matmul(_mT(gR2)), gR1)
+        gY = Q.matmul(gR2)
+        return _rustdl.cat([gX, gY], -1), None
+
+
+def _qr_backward_tall(Q, R, gQ, gR):
+    """Reverse mode of the reduced QR of a tall (or square) full-rank ``A = Q R``:
+    ``gA = (gQ + Q copyltu(M)) R⁻ᵀ`` with ``M = R gRᵀ − gQᵀ Q`` and ``copyltu`` mirroring the
+    lower triangle onto the upper."""
+    M = R.matmul(_mT(gR)) - _mT(gQ).matmul(Q)
+    low = M.tril(-1)
+    sym = low + _mT(low) + M.diagonal(0, -2, -1).diag_embed()
+    B = gQ + Q.matmul(sym)
+    # B R⁻ᵀ, i.e. (R⁻¹ Bᵀ)ᵀ, by a triangular solve
+    return _mT(solve_triangular(R, _mT(B), upper=True))
+
+
 def qr(A, mode="reduced"):
-    """``(Q, R)`` (``mode`` 'reduced', 'complete' or 'r'). No gradient."""
+    """``(Q, R)`` (``mode`` 'reduced', 'complete' or 'r'), differentiable as PyTorch's for
+    full-rank input (not with ``mode='r'``, nor through ``Q`` of ``mode='complete'`` with more
+    rows than columns)."""
     _check("qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
-    if A.requires_grad and _rustdl.is_grad_enabled():
-        raise NotImplementedError("linalg.qr: rustdl has no gradient for qr; detach the input")
-    a = _np(A)
     if mode == "r":
+        if A.requires_grad and _rustdl.is_grad_enabled():
+            raise RuntimeError(
+                "linalg.qr: the derivative of linalg.qr depends on Q, which is not computed when "
+                "mode='r'; use mode='reduced'"
+            )
+        a = _np(A)
         r = _run("qr", lambda x: np.linalg.qr(x, mode="r"), a)
         return QRResult(_t(np.zeros(a.shape[:-2] + (0,)), A), _t(r, A))
-    q, r = _run("qr", lambda x: np.linalg.qr(x, mode=mode), a)
-    return QRResult(_t(q, A), _t(r, A))
+    Q, R = _Qr.apply(A, mode)
+    return QRResult(Q, R)
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
@@ -648,6 +735,28 @@ def matrix_exp(A):
     for _ in range(s):
         p = p.matmul(p)
     return p
+
+
+def householder_product(A, tau):
+    """The first ``n`` columns of ``H_1 ⋯ H_k``, ``H_i = I − τ_i v_i v_iᵀ``, where ``v_i`` is
+    column ``i`` of ``A`` (``(..., m, n)``) below the diagonal with a 1 on it, and ``k`` the length
+    of ``tau`` (``k ≤ n ≤ m``), as ``torch.linalg.householder_product`` (LAPACK's orgqr). Built
+    of matmuls, so it is differentiable in both arguments."""
+    _check("householder_product", A, square=False)
+    if not isinstance(tau, Tensor):
+        raise TypeError(f"linalg.householder_product: expected tau to be a Tensor, got {type(tau).__name__}")
+    m, n, k = A.shape[-2], A.shape[-1], tau.shape[-1] if tau.dim() else -1
+    if n > m or tau.dim() != A.dim() - 1 or k > n or tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise ValueError(
+            f"linalg.householder_product: expected A (..., m, n) with m >= n and tau (..., k) with k <= n "
+            f"and the same batch, got {tuple(A.shape)} and {tuple(tau.shape)}"
+        )
+    vs = A.tril(-1) + _rustdl.eye(m, n, dtype=A.dtype, device=A.device)
+    q = _rustdl.eye(m, dtype=A.dtype, device=A.device)
+    for i in range(k):
+        col = vs[..., :, i : i + 1]
+        q = q - q.matmul(col).matmul(_mT(col) * tau[..., i : i + 1].unsqueeze(-1))
+    return q[..., :, :n]
 
 
 def multi_dot(tensors):

@@ -268,3 +268,99 @@ def test_matrix_exp_closed_forms_and_gradient(device):
         num[k] = (f(p) - f(m)) / 2e-6
     np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-5)
     assert bool(rustdl.linalg.matrix_exp(rustdl.tensor([[math.inf, 0.0], [0.0, 1.0]])).isnan().all())
+
+
+def _central_differences(f, a, eps=1e-6):
+    num = np.zeros_like(a)
+    for k in np.ndindex(a.shape):
+        p, m = a.copy(), a.copy()
+        p[k] += eps
+        m[k] -= eps
+        num[k] = (f(p) - f(m)) / (2 * eps)
+    return num
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (4, 4), (2, 3, 4)])
+@pytest.mark.parametrize("full", [False, True])
+def test_svd_gradient_through_singular_vectors(shape, full):
+    rng = np.random.default_rng(sum(shape) + full)
+    a = rng.standard_normal(shape)
+    k = min(shape[-2:])
+    wu, ws, wv = (
+        rng.standard_normal((*shape[:-1], k)),
+        rng.standard_normal((*shape[:-2], k)),
+        rng.standard_normal((*shape[:-2], k, shape[-1])),
+    )
+    wa = rng.standard_normal(shape)
+
+    def f(x, grad=False):
+        X = rustdl.tensor(x, requires_grad=grad)
+        U, S, Vh = rustdl.linalg.svd(X, full_matrices=full)
+        U, Vh = U[..., :k], Vh[..., :k, :]
+        # sign-invariant: squared vector entries, the values, and U Vh
+        val = ((U * rustdl.tensor(wu)) ** 2).sum() + (S * rustdl.tensor(ws)).sum()
+        val = val + ((Vh * rustdl.tensor(wv)) ** 2).sum() + (U.matmul(Vh) * rustdl.tensor(wa)).sum()
+        if grad:
+            val.backward()
+            return X.grad.numpy()
+        return val.item()
+
+    np.testing.assert_allclose(f(a, True), _central_differences(f, a), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (4, 4), (2, 5, 3), (2, 2, 4)])
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_qr_gradient_against_central_differences(shape, mode):
+    rng = np.random.default_rng(sum(shape))
+    a = rng.standard_normal(shape)
+    q, r = np.linalg.qr(a, mode=mode)
+    use_q = not (mode == "complete" and shape[-2] > shape[-1])
+    wq, wr = rng.standard_normal(q.shape), rng.standard_normal(r.shape)
+
+    def f(x, grad=False):
+        X = rustdl.tensor(x, requires_grad=grad)
+        Q, R = rustdl.linalg.qr(X, mode=mode)
+        val = (R * rustdl.tensor(wr)).sum() + ((Q * rustdl.tensor(wq)).sum() if use_q else 0)
+        if grad:
+            val.backward()
+            return X.grad.numpy()
+        return val.item()
+
+    np.testing.assert_allclose(f(a, True), _central_differences(f, a), rtol=1e-5, atol=1e-6)
+
+
+def test_householder_product_rebuilds_q_of_a_qr():
+    # LAPACK's geqrf reflectors (computed here by hand) give back numpy's Q up to column signs
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((5, 3))
+    r = a.copy()
+    vs, taus = np.zeros((5, 3)), np.zeros(3)
+    for i in range(3):
+        x = r[i:, i]
+        alpha = -np.copysign(np.linalg.norm(x), x[0])
+        v = x.copy()
+        v[0] -= alpha
+        v /= v[0]
+        tau = 2.0 / (v @ v)
+        r[i:, :] -= tau * np.outer(v, v @ r[i:, :])
+        vs[i + 1 :, i], taus[i] = v[1:], tau
+    q = rustdl.linalg.householder_product(rustdl.tensor(vs), rustdl.tensor(taus)).numpy()
+    np.testing.assert_allclose(q @ np.triu(r[:3]), a, atol=1e-12)
+    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-12)
+    with pytest.raises(ValueError, match="householder_product"):
+        rustdl.linalg.householder_product(rustdl.zeros(3, 4), rustdl.zeros(3))
+
+
+def test_logdet_gradient_and_student_t_moments_stay_finite():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((3, 3))
+    x = rustdl.tensor(a, requires_grad=True)
+    rustdl.logdet(x @ x.T + rustdl.eye(3, dtype=rustdl.float64)).backward()
+    spd = a @ a.T + np.eye(3)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.linalg.inv(spd) @ a, rtol=1e-10)
+    assert np.isnan(rustdl.logdet(rustdl.tensor([[-1.0, 0.0], [0.0, 2.0]])).item())
+    loc = rustdl.tensor([0.5, 1.0], requires_grad=True)
+    d = rustdl.distributions.StudentT(rustdl.tensor([3.0, 0.5]), loc, rustdl.ones(2))
+    assert np.isnan(d.mean[1].item())
+    d.mean.sum().backward()
+    assert loc.grad.tolist() == [1.0, 0.0]

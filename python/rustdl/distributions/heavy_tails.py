@@ -58,7 +58,8 @@ class StudentT(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        nan = self.loc * float("nan")
+        # constant NaN (a NaN product with loc would put NaN into loc's gradient)
+        nan = _rustdl.full_like(self.loc.detach(), float("nan"))
         return _rustdl.where(self.df > 1, self.loc, nan)
 
     @property
@@ -69,8 +70,8 @@ class StudentT(Distribution):
     def variance(self) -> Tensor:
         df = self.df
         v = self.scale.square() * df / (df - 2).clamp(min=1e-30)
-        inf = self.scale * 0 + float("inf")
-        nan = self.scale * float("nan")
+        inf = _rustdl.full_like(self.scale.detach(), float("inf"))
+        nan = _rustdl.full_like(self.scale.detach(), float("nan"))
         return _rustdl.where(df > 2, v, _rustdl.where(df > 1, inf, nan))
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:

@@ -5,7 +5,6 @@ spectral norm, ``parametrizations.<name>.0.base`` for orthogonal)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -25,38 +24,6 @@ def _normalize(x: Tensor, eps: float) -> Tensor:
 
 
 # ---------- orthogonal ----------
-
-
-def _matrix_exp(a: Tensor) -> Tensor:
-    """exp(A) for (batches of) square matrices by scaling and squaring a Taylor series; built
-    from matmuls, so it is differentiable."""
-    n = a.shape[-1]
-    with no_grad():
-        norm = float(a.detach().abs().sum(-2).amax().item()) if a.numel() else 0.0
-    s = max(0, int(math.ceil(math.log2(norm))) + 1) if norm > 0.5 else 0
-    x = a / (2.0**s) if s else a
-    eye = _rustdl.eye(n, dtype=a.dtype, device=a.device)
-    result = eye + x
-    term = x
-    for k in range(2, 19):
-        term = (term @ x) / float(k)
-        result = result + term
-    for _ in range(s):
-        result = result @ result
-    return result
-
-
-def _householder_product(v: Tensor, tau: Tensor) -> Tensor:
-    """Q = H_1 ... H_k with H_i = I - tau_i v_i v_i^T for the columns v_i of ``v`` (n x k, unit
-    diagonal and zeros above it implied): the first k columns of the product."""
-    n, k = v.shape[-2], v.shape[-1]
-    eye = _rustdl.eye(n, k, dtype=v.dtype, device=v.device)
-    vs = v.tril(-1) + eye
-    q = _rustdl.eye(n, dtype=v.dtype, device=v.device)
-    for i in range(k):
-        col = vs[..., :, i : i + 1]
-        q = q - (q @ col) @ (col.mT * tau[..., i : i + 1].unsqueeze(-1))
-    return q[..., :, :k]
 
 
 def _make_orthogonal(a: Tensor) -> Tensor:
@@ -100,7 +67,7 @@ class _Orthogonal(Module):
                 x = _rustdl.cat([x, pad], dim=-1)
             a = x - x.mT
             if self.orthogonal_map == "matrix_exp":
-                q = _matrix_exp(a)
+                q = linalg.matrix_exp(a)
             else:
                 eye = _rustdl.eye(n, dtype=x.dtype, device=x.device)
                 q = linalg.solve(eye - a * 0.5, eye + a * 0.5)
@@ -109,7 +76,7 @@ class _Orthogonal(Module):
         else:
             a = x.tril(-1)
             tau = 2.0 / (1.0 + (a * a).sum(dim=-2))
-            q = _householder_product(a, tau)
+            q = linalg.householder_product(a, tau)
             sign = x.diagonal(dim1=-2, dim2=-1).detach().sign()
             sign = sign + (sign == 0).to(sign.dtype)
             q = q * sign.unsqueeze(-2)
