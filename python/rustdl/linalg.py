@@ -28,7 +28,10 @@ from .autograd import Function
 __all__ = [
     "LinAlgError",
     "cholesky",
+    "cholesky_ex",
     "cholesky_solve",
+    "cond",
+    "diagonal",
     "cross",
     "det",
     "eigh",
@@ -46,9 +49,12 @@ __all__ = [
     "qr",
     "slogdet",
     "solve",
+    "solve_ex",
     "solve_triangular",
     "svd",
     "svdvals",
+    "vander",
+    "vecdot",
     "vector_norm",
 ]
 
@@ -690,6 +696,151 @@ def inv_ex(A, *, check_errors=False):
         except np.linalg.LinAlgError:
             info[i] = 1
     return _t(out.reshape(a.shape), A), _t(info.reshape(a.shape[:-2]), A, _rustdl.int64)
+
+
+def _per_matrix(A, fn, fill):
+    """``fn`` on each matrix of ``A``'s batch alone: ``(results, info)``, ``fill`` (and info
+    from ``fn``'s LinAlgError) where it fails."""
+    a = _np(A)
+    batch = a.reshape(-1, *a.shape[-2:])
+    outs, info = [], np.zeros(batch.shape[0], dtype=np.int64)
+    for i, m in enumerate(batch):
+        try:
+            outs.append(fn(m))
+        except _InfoError as err:
+            info[i] = err.info
+            outs.append(fill(m))
+    return outs, info.reshape(a.shape[:-2])
+
+
+class _InfoError(Exception):
+    def __init__(self, info):
+        super().__init__(info)
+        self.info = info
+
+
+def _cholesky_info(m):
+    """LAPACK potrf's info: the order of the first leading minor that is not positive-definite."""
+    n = m.shape[-1]
+    for k in range(1, n + 1):
+        try:
+            np.linalg.cholesky(np.tril(m[:k, :k]) + np.tril(m[:k, :k], -1).T)
+        except np.linalg.LinAlgError:
+            return k
+    return 0
+
+
+def _lu_info(m):
+    """LAPACK getrf's info: 1 + the index of the first exactly zero pivot of Gaussian
+    elimination with partial pivoting (0 when there is none)."""
+    u = np.array(m, dtype=np.float64)
+    n = u.shape[-1]
+    info = 0
+    for j in range(n):
+        p = j + int(np.argmax(np.abs(u[j:, j])))
+        if u[p, j] == 0:
+            info = info or j + 1
+            continue
+        u[[j, p]] = u[[p, j]]
+        u[j + 1 :, j:] -= np.outer(u[j + 1 :, j] / u[j, j], u[j, j:])
+    return info
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """``(L, info)``: the Cholesky factor, and per matrix 0, or the order of the first leading
+    minor that is not positive-definite (its factor then holds NaN), as
+    ``torch.linalg.cholesky_ex``; ``check_errors`` raises instead."""
+    _check("cholesky_ex", A)
+    try:
+        return cholesky(A, upper=upper), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+    except LinAlgError:
+        if check_errors:
+            raise
+
+    def one(m):
+        k = _cholesky_info(m)
+        if k:
+            raise _InfoError(k)
+        sym = np.tril(m) + np.tril(m, -1).T
+        return np.linalg.cholesky(sym)
+
+    outs, info = _per_matrix(A, one, lambda m: np.full_like(m, np.nan))
+    L = _t(np.stack(outs).reshape(tuple(A.shape)), A)
+    return (_mT(L) if upper else L), _t(info, A, _rustdl.int64)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """``(X, info)``: the solution of ``A X = B``, and per matrix 0, or LAPACK's index of the
+    first zero pivot of a singular ``A`` (its solution then holds NaN), as
+    ``torch.linalg.solve_ex``; ``check_errors`` raises instead."""
+    _check("solve_ex", A)
+    try:
+        return solve(A, B, left=left), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+    except LinAlgError:
+        if check_errors:
+            raise
+
+    def pivots(m):
+        k = _lu_info(m)
+        if k:
+            raise _InfoError(k)
+        return 0
+
+    _, info = _per_matrix(A, pivots, lambda m: 0)
+    bad = _t(info, A, _rustdl.int64) > 0
+    safe = _rustdl.where(
+        bad.unsqueeze(-1).unsqueeze(-1), _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device), A
+    )
+    X = solve(safe, B, left=left)
+    nan = _rustdl.full((), float("nan"), dtype=X.dtype, device=X.device)
+    vec = X.dim() == A.dim() - 1
+    mask = bad.reshape(*bad.shape, *([1] * (X.dim() - bad.dim())))
+    if vec and mask.dim() > X.dim():
+        mask = mask.squeeze(-1)
+    return _rustdl.where(mask, nan, X), _t(info, A, _rustdl.int64)
+
+
+def cond(A, p=None):
+    """The condition number ``‖A‖_p ‖A⁻¹‖_p``, as ``torch.linalg.cond``: for ``p`` None or 2
+    (and -2) the ratio of the largest to the smallest singular value (inverted for -2), which
+    also takes non-square matrices; for ``'fro'``, ``'nuc'``, ±1 and ±inf the norms of ``A`` and
+    its inverse. Differentiable."""
+    _check("cond", A, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        big, small = s.narrow(-1, 0, 1).squeeze(-1), s.narrow(-1, s.shape[-1] - 1, 1).squeeze(-1)
+        return big / small if p != -2 else small / big
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise ValueError(f"linalg.cond: unsupported order {p!r}")
+    inverse, info = inv_ex(A)
+    out = matrix_norm(A, p) * matrix_norm(inverse, p)
+    return _rustdl.where(info > 0, _rustdl.full((), math.inf, dtype=out.dtype, device=out.device), out)
+
+
+def vecdot(x, y, *, dim=-1):
+    """The dot products of ``x`` and ``y`` (broadcast) along ``dim``, as ``torch.linalg.vecdot``."""
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError("linalg.vecdot: expected two Tensors")
+    return (x * y).sum(dim)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """``A.diagonal(offset, dim1, dim2)``, as ``torch.linalg.diagonal``."""
+    return A.diagonal(offset, dim1, dim2)
+
+
+def vander(x, *, N=None):
+    """``(..., n, N)`` Vandermonde matrices of increasing powers ``x⁰ … x^(N-1)``, as
+    ``torch.linalg.vander`` (``N`` defaults to ``n``). Differentiable."""
+    if not isinstance(x, Tensor) or x.dim() < 1:
+        raise ValueError("linalg.vander: expected a tensor with at least one dim")
+    n = x.shape[-1] if N is None else N
+    if n < 1:
+        raise ValueError(f"linalg.vander: N must be at least 1, got {N}")
+    cols = [_rustdl.ones_like(x)]
+    for _ in range(1, n):
+        cols.append(cols[-1] * x)
+    return _rustdl.stack(cols, -1)
 
 
 def matrix_power(A, n):

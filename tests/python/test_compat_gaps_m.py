@@ -364,3 +364,91 @@ def test_logdet_gradient_and_student_t_moments_stay_finite():
     assert np.isnan(d.mean[1].item())
     d.mean.sum().backward()
     assert loc.grad.tolist() == [1.0, 0.0]
+
+
+def test_grid_sample_3d_identity_shift_and_midpoints(device):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((2, 3, 4, 5, 6))
+    x = rustdl.tensor(a, dtype=rustdl.float32, device=device)
+    eye = rustdl.eye(3, 4, device=device).expand(2, 3, 4).contiguous()
+    grid = F.affine_grid(eye, [2, 3, 4, 5, 6], align_corners=True)
+    assert grid.shape == (2, 4, 5, 6, 3)
+    for mode in ("bilinear", "nearest"):
+        same = F.grid_sample(x, grid, mode=mode, align_corners=True)
+        np.testing.assert_allclose(same.cpu().numpy(), a, rtol=1e-5, atol=1e-5)
+    # one voxel along x (2 / (W - 1) in normalised units): a shift, zeros past the edge
+    shift = F.grid_sample(x, grid + rustdl.tensor([2.0 / 5, 0.0, 0.0], device=device), align_corners=True)
+    want = np.concatenate([a[..., 1:], np.zeros_like(a[..., :1])], -1)
+    np.testing.assert_allclose(shift.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+    # the centre of the first 2x2x2 cell is the mean of its 8 corners
+    centre = rustdl.tensor([[[[[-1 + 1.0 / 5, -1 + 1.0 / 4, -1 + 1.0 / 3]]]]], device=device).expand(
+        2, 1, 1, 1, 3
+    )
+    mid = F.grid_sample(x, centre.contiguous(), align_corners=True)
+    np.testing.assert_allclose(
+        mid.cpu().numpy()[..., 0, 0, 0], a[:, :, :2, :2, :2].mean((2, 3, 4)), rtol=1e-5
+    )
+    with pytest.raises(ValueError, match="bicubic"):
+        F.grid_sample(x, grid, mode="bicubic")
+
+
+def test_grid_sample_3d_gradient_against_central_differences():
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((1, 2, 3, 4, 3))
+    g = rng.uniform(-1.1, 1.1, (1, 2, 2, 3, 3))
+    w = rng.standard_normal((1, 2, 2, 2, 3))
+    for padding_mode in ("zeros", "border", "reflection"):
+
+        def f(inp, grd, grad=False, padding_mode=padding_mode):
+            X = rustdl.tensor(inp, requires_grad=grad)
+            G = rustdl.tensor(grd, requires_grad=grad)
+            val = (
+                F.grid_sample(X, G, padding_mode=padding_mode, align_corners=False) * rustdl.tensor(w)
+            ).sum()
+            if grad:
+                val.backward()
+                return X.grad.numpy(), G.grad.numpy()
+            return val.item()
+
+        gx, gg = f(a, g, True)
+        np.testing.assert_allclose(gx, _central_differences(lambda v: f(v, g), a), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(gg, _central_differences(lambda v: f(a, v), g), rtol=1e-4, atol=1e-6)
+
+
+def test_linalg_cond_vecdot_vander_and_the_ex_forms():
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((2, 3, 3))
+    A = rustdl.tensor(a)
+    for p in (None, 2, -2, "fro", "nuc", 1, -1, math.inf, -math.inf):
+        np.testing.assert_allclose(rustdl.linalg.cond(A, p).numpy(), np.linalg.cond(a, p), rtol=1e-10)
+    wide = rng.standard_normal((3, 5))
+    np.testing.assert_allclose(
+        rustdl.linalg.cond(rustdl.tensor(wide)).item(), np.linalg.cond(wide), rtol=1e-10
+    )
+    # d cond_2 / dA = (u1 v1ᵀ σn − un vnᵀ σ1) / σn² against central differences
+    x = rustdl.tensor(a[0], requires_grad=True)
+    rustdl.linalg.cond(x).backward()
+    num = _central_differences(lambda m: np.linalg.cond(m), a[0])
+    np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-5)
+    np.testing.assert_allclose(
+        rustdl.linalg.vecdot(rustdl.tensor(a), rustdl.tensor(a[0, 0]), dim=-1).numpy(),
+        a @ a[0, 0],
+        rtol=1e-12,
+    )
+    assert rustdl.linalg.diagonal(rustdl.tensor(a), offset=1).tolist() == np.diagonal(a, 1, -2, -1).tolist()
+    v = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    V = rustdl.linalg.vander(v, N=4)
+    assert V.tolist() == np.vander([1.0, 2.0, 3.0], 4, increasing=True).tolist()
+    V.sum().backward()
+    assert v.grad.tolist() == [1 + 2 * 1 + 3 * 1, 1 + 2 * 2 + 3 * 4, 1 + 2 * 3 + 3 * 9]
+    # info: LAPACK's (first non-positive-definite leading minor; first zero pivot)
+    S = rustdl.tensor([[[4.0, 2.0], [2.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]], [[-1.0, 0.0], [0.0, 1.0]]])
+    L, info = rustdl.linalg.cholesky_ex(S)
+    assert info.tolist() == [0, 2, 1] and np.isnan(L[1:].numpy()).all()
+    np.testing.assert_allclose(L[0].numpy(), np.linalg.cholesky(S[0].numpy()), rtol=1e-6)
+    M = rustdl.tensor([[[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 1.0]]])
+    X, info = rustdl.linalg.solve_ex(M, rustdl.ones(3, 2))
+    assert info.tolist() == [0, 2, 1]
+    np.testing.assert_allclose(X[0].numpy(), np.linalg.solve(M[0].numpy(), np.ones(2)), rtol=1e-6)
+    with pytest.raises(rustdl.linalg.LinAlgError):
+        rustdl.linalg.cholesky_ex(S, check_errors=True)

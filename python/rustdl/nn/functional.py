@@ -1527,16 +1527,18 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 def affine_grid(theta, size, align_corners=None):
-    """Sampling grid ``(N, H, W, 2)`` of normalised ``(x, y)`` coordinates for a batch of 2-D
-    affine matrices ``theta`` ``(N, 2, 3)`` and an output ``size`` ``(N, C, H, W)``."""
+    """Sampling grid of normalised coordinates for a batch of affine matrices: ``theta``
+    ``(N, 2, 3)`` and ``size`` ``(N, C, H, W)`` give ``(N, H, W, 2)`` ``(x, y)`` points; ``theta``
+    ``(N, 3, 4)`` and ``size`` ``(N, C, D, H, W)`` give ``(N, D, H, W, 3)`` ``(x, y, z)`` points."""
     op = "affine_grid"
     size = tuple(size)
-    if len(size) != 4:
-        raise ValueError(f"{op}: only 2-D sizes (N, C, H, W) are supported, got size={size}")
-    n, _, h, w = size
-    if theta.ndim != 3 or tuple(theta.shape) != (n, 2, 3):
+    if len(size) not in (4, 5):
+        raise ValueError(f"{op}: expected a size (N, C, H, W) or (N, C, D, H, W), got size={size}")
+    nd = len(size) - 2
+    n, spatial = size[0], size[2:]
+    if theta.ndim != 3 or tuple(theta.shape) != (n, nd, nd + 1):
         raise ValueError(
-            f"{op}: expected theta of shape ({n}, 2, 3) for size {size}, got {tuple(theta.shape)}"
+            f"{op}: expected theta of shape ({n}, {nd}, {nd + 1}) for size {size}, got {tuple(theta.shape)}"
         )
     if not theta.is_floating_point():
         raise TypeError(f"{op}: theta must be floating point, got {theta.dtype}")
@@ -1548,10 +1550,17 @@ def affine_grid(theta, size, align_corners=None):
             return line * 0.0
         return line if align_corners else line * ((k - 1) / k)
 
-    xs = axis(w).reshape(1, w).expand(h, w)
-    ys = axis(h).reshape(h, 1).expand(h, w)
-    base = stack([xs, ys, ones(h, w, dtype=theta.dtype, device=theta.device)], -1).reshape(1, h * w, 3)
-    return base.matmul(theta.transpose(1, 2)).reshape(n, h, w, 2)
+    # coordinate j varies along spatial dim nd-1-j (x along the last dim, then y, then z)
+    coords = []
+    for j in range(nd):
+        dim = nd - 1 - j
+        shape = [1] * nd
+        shape[dim] = spatial[dim]
+        coords.append(axis(spatial[dim]).reshape(*shape).expand(*spatial))
+    coords.append(ones(*spatial, dtype=theta.dtype, device=theta.device))
+    count = math.prod(spatial)
+    base = stack(coords, -1).reshape(1, count, nd + 1)
+    return base.matmul(theta.transpose(1, 2)).reshape(n, *spatial, nd)
 
 
 def _grid_unnormalize(coord, size: int, align_corners: bool):
@@ -1612,12 +1621,20 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
         raise ValueError(
             f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}"
         )
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+    if (
+        input.ndim not in (4, 5)
+        or grid.ndim != input.ndim
+        or grid.shape[-1] != input.ndim - 2
+        or grid.shape[0] != input.shape[0]
+    ):
         raise ValueError(
-            f"{op}: expected a 4-D input (N, C, H, W) and a grid (N, H_out, W_out, 2), got input "
-            f"{tuple(input.shape)} and grid {tuple(grid.shape)}"
+            f"{op}: expected a 4-D input (N, C, H, W) with a grid (N, H_out, W_out, 2), or a 5-D input "
+            f"(N, C, D, H, W) with a grid (N, D_out, H_out, W_out, 3), got input {tuple(input.shape)} "
+            f"and grid {tuple(grid.shape)}"
         )
     align = bool(align_corners)
+    if input.ndim == 5:
+        return _grid_sample_3d(input, grid, mode, padding_mode, align)
     n, c, h, w = input.shape
     ho, wo = grid.shape[1], grid.shape[2]
     if h == 0 or w == 0:
@@ -1669,6 +1686,52 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     return out.reshape(n, c, ho, wo)
 
 
+def _grid_sample_3d(input, grid, mode: str, padding_mode: str, align: bool):
+    """:func:`grid_sample` of an ``(N, C, D, H, W)`` volume at ``(x, y, z)`` points:
+    ``bilinear`` (trilinear, 8 taps) or ``nearest``, as PyTorch's 5-D case (no bicubic)."""
+    op = "grid_sample"
+    if mode == "bicubic":
+        raise ValueError(f"{op}: bicubic interpolation only supports 4-D input, got {tuple(input.shape)}")
+    n, c, d, h, w = input.shape
+    if d == 0 or h == 0 or w == 0:
+        raise ValueError(
+            f"{op}: expected input to have non-empty spatial dimensions, got {tuple(input.shape)}"
+        )
+    if not input.is_floating_point() or not grid.is_floating_point():
+        raise TypeError(f"{op}: expected floating-point input and grid, got {input.dtype} and {grid.dtype}")
+    grid = grid.to(input.dtype)
+    do, ho, wo = grid.shape[1], grid.shape[2], grid.shape[3]
+    p = do * ho * wo
+    gx, gy, gz = (grid.narrow(-1, k, 1).reshape(n, p) for k in range(3))
+    flat = input.reshape(n, c, d * h * w)
+
+    def corner(xi, yi, zi):
+        """Values at integer voxel coordinates (float tensors), zero outside."""
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1) & (zi >= 0) & (zi <= d - 1)
+        lin = ((zi.clamp(0, d - 1) * h + yi.clamp(0, h - 1)) * w + xi.clamp(0, w - 1)).long()
+        vals = flat.gather(2, lin.reshape(n, 1, p).expand(n, c, p))
+        return vals * inside.to(input.dtype).reshape(n, 1, p)
+
+    ix = _grid_coord(gx, w, padding_mode, align)
+    iy = _grid_coord(gy, h, padding_mode, align)
+    iz = _grid_coord(gz, d, padding_mode, align)
+    if mode == "nearest":
+        out = corner(ix.detach().round(), iy.detach().round(), iz.detach().round())
+        if grid.requires_grad and _rustdl.is_grad_enabled():
+            # piecewise constant in grid: a zero gradient for it, values kept bit for bit
+            keep = _rustdl.ones((1, 1, 1), dtype=_rustdl.bool, device=out.device)
+            out = _rustdl.where(keep, out, gx.reshape(n, 1, p))
+    else:
+        x0, y0, z0 = ix.detach().floor(), iy.detach().floor(), iz.detach().floor()
+        fx, fy, fz = ix - x0, iy - y0, iz - z0
+        out = 0
+        for dz, wz in ((0, 1 - fz), (1, fz)):
+            for dy, wy in ((0, 1 - fy), (1, fy)):
+                for dx, wx in ((0, 1 - fx), (1, fx)):
+                    out = out + corner(x0 + dx, y0 + dy, z0 + dz) * (wx * wy * wz).reshape(n, 1, p)
+    return out.reshape(n, c, do, ho, wo)
+
+
 def embedding_bag(
     input,
     weight,
@@ -1694,8 +1757,9 @@ def embedding_bag(
     op = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
-    if input.dtype != _rustdl.int64:
+    if input.is_floating_point() or input.dtype == _rustdl.bool:
         raise TypeError(f"{op}: expected integer indices, got {input.dtype}")
+    input = input.long()
     if weight.ndim != 2:
         raise ValueError(
             f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got {tuple(weight.shape)}"
