@@ -185,10 +185,11 @@ impl Tensor {
     }
 
     /// A reduction's or scan's result in its `dtype=` argument when that is a narrow integer
-    /// (the integer kernels give int64), as PyTorch's `sum(dtype=torch.int32)` is int32.
+    /// or bool (the integer kernels give int64), as PyTorch's `sum(dtype=torch.int32)` is int32
+    /// and `sum(dtype=torch.bool)` a logical or.
     pub fn narrow_to(&self, dtype: Option<DType>) -> Result<Tensor> {
         match dtype {
-            Some(d) if d.is_narrow() && self.dtype() != d => self.to_dtype(d),
+            Some(d) if (d.is_narrow() || d == DType::Bool) && self.dtype() != d => self.to_dtype(d),
             _ => Ok(self.clone()),
         }
     }

@@ -166,14 +166,24 @@ fn walk(
                 out.push(if b { 1.0 } else { 0.0 });
                 exact.push(b as i64);
             } else if obj.is_instance_of::<PyInt>() {
-                *kind = (*kind).max(1);
-                let v = obj.extract::<i64>().map_err(|_| {
-                    PyValueError::new_err(format!(
-                        "tensor: the integer {obj} does not fit an int64 (overflow)"
-                    ))
-                })?;
-                out.push(v as f64);
-                exact.push(v);
+                match obj.extract::<i64>() {
+                    Ok(v) => {
+                        *kind = (*kind).max(1);
+                        out.push(v as f64);
+                        exact.push(v);
+                    }
+                    Err(_) => {
+                        // beyond int64: only a float dtype can hold it (kind 3 says so)
+                        let v = obj.extract::<f64>().map_err(|_| {
+                            PyValueError::new_err(format!(
+                                "tensor: the integer {obj} does not fit an int64 or a float64 (overflow)"
+                            ))
+                        })?;
+                        *kind = 3;
+                        out.push(v);
+                        exact.push(0);
+                    }
+                }
             } else if obj.is_instance_of::<PyFloat>() {
                 *kind = 2;
                 out.push(obj.extract::<f64>()?);
@@ -437,6 +447,15 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     let mut exact = Vec::new();
     let mut kind = 0u8;
     walk(obj, 0, &mut shape, &mut vals, &mut exact, &mut kind)?;
+    if kind == 3 {
+        // an int beyond int64 fits a float dtype asked for, and nothing else (as PyTorch)
+        return match dtype {
+            Some(d) if d.is_float() => Ok(Tensor::from_f64(vals, &shape)?.to_dtype(d)?),
+            _ => Err(PyValueError::new_err(
+                "tensor: an integer does not fit an int64 (overflow)",
+            )),
+        };
+    }
     let inferred = match kind {
         // no element at all (`tensor([])`): the default float dtype, as in PyTorch
         0 if vals.is_empty() => DType::default_float(),

@@ -452,3 +452,19 @@ def test_linalg_cond_vecdot_vander_and_the_ex_forms():
     np.testing.assert_allclose(X[0].numpy(), np.linalg.solve(M[0].numpy(), np.ones(2)), rtol=1e-6)
     with pytest.raises(rustdl.linalg.LinAlgError):
         rustdl.linalg.cholesky_ex(S, check_errors=True)
+
+
+def test_hostile_sizes_and_values_get_clear_errors():
+    with pytest.raises(ValueError, match="affine_grid"):
+        F.affine_grid(rustdl.zeros(1, 3, 4), [1, 1, 0, 2, 2])
+    with pytest.raises(ValueError, match="affine_grid"):
+        F.affine_grid(rustdl.zeros(1, 2, 3), [1, 1, 0, 2])
+    # an int beyond int64 is a float to a float dtype, an overflow to any other
+    big = rustdl.tensor([10**30, 2], dtype=rustdl.float64)
+    assert big.tolist() == [1e30, 2.0]
+    with pytest.raises(ValueError, match="int64"):
+        rustdl.tensor([10**30])
+    # a bool dtype= is a logical or (sum) or and (prod), as PyTorch
+    x = rustdl.tensor([[1, 0, 2], [0, 0, 3]], dtype=rustdl.uint8)
+    assert x.sum(dtype=rustdl.bool).item() is True and x.sum(dtype=rustdl.bool).dtype == rustdl.bool
+    assert x.prod(1, dtype=rustdl.bool).tolist() == [False, False]

@@ -1536,6 +1536,8 @@ def affine_grid(theta, size, align_corners=None):
         raise ValueError(f"{op}: expected a size (N, C, H, W) or (N, C, D, H, W), got size={size}")
     nd = len(size) - 2
     n, spatial = size[0], size[2:]
+    if any(not isinstance(v, int) or v <= 0 for v in size):
+        raise ValueError(f"{op}: expected non-zero, positive output size, got {list(size)}")
     if theta.ndim != 3 or tuple(theta.shape) != (n, nd, nd + 1):
         raise ValueError(
             f"{op}: expected theta of shape ({n}, {nd}, {nd + 1}) for size {size}, got {tuple(theta.shape)}"
