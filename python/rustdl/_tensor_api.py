@@ -1283,10 +1283,22 @@ def atanh(input):  # noqa: A002
     return ((x).log1p() - (-x).log1p()) * 0.5
 
 
+def _float_pair(op, input, other):  # noqa: A002
+    """``input`` and ``other`` (a tensor or number) in their promoted dtype under PyTorch's
+    rules (a 0-d side widens only across categories), made floating."""
+    from ._breadth_g import result_type
+
+    x = _float(op, input)
+    dt = result_type(input, other)
+    if not dt.is_floating_point:
+        dt = x.dtype
+    y = _as_t(op, other, x)
+    return x.to(dt), y.to(dt)
+
+
 def atan2(input, other):  # noqa: A002
     """Elementwise arctangent of ``input / other`` using both signs for the quadrant."""
-    y = _float("atan2", input)
-    x = _float("atan2", _as_t("atan2", other, y))
+    y, x = _float_pair("atan2", input, other)
     pi = _math.pi
     safe_x = _rd.where(x.eq(0), x.new_ones(()), x)
     base = atan(y / safe_x)
@@ -1425,8 +1437,7 @@ def true_divide(input, other):  # noqa: A002
 
 def hypot(input, other):  # noqa: A002
     """sqrt(input**2 + other**2), with a finite gradient where both are 0."""
-    x = _float("hypot", input)
-    y = _as_t("hypot", other, x)
+    x, y = _float_pair("hypot", input, other)
     ax, ay = x.abs(), y.abs()
     # the longer side times sqrt(1 + ratio²): no overflow where x² or y² would (1e30)
     m = ax.maximum(ay)

@@ -468,3 +468,16 @@ def test_hostile_sizes_and_values_get_clear_errors():
     x = rustdl.tensor([[1, 0, 2], [0, 0, 3]], dtype=rustdl.uint8)
     assert x.sum(dtype=rustdl.bool).item() is True and x.sum(dtype=rustdl.bool).dtype == rustdl.bool
     assert x.prod(1, dtype=rustdl.bool).tolist() == [False, False]
+
+
+def test_atan2_and_hypot_promote_as_elementwise_ops():
+    i8 = rustdl.tensor([-100, 7, 1], dtype=rustdl.int8)
+    f64 = rustdl.tensor(3.5, dtype=rustdl.float64)
+    # a 0-d float64 beside an integer tensor: a higher category, so float64 (PyTorch's rule)
+    for f, ref in ((rustdl.atan2, np.arctan2), (rustdl.hypot, np.hypot)):
+        r = f(i8, f64)
+        assert r.dtype == rustdl.float64
+        np.testing.assert_allclose(r.numpy(), ref(np.array([-100.0, 7.0, 1.0]), 3.5), rtol=1e-12)
+    # a 0-d float64 beside a float32 tensor does not widen it
+    assert rustdl.atan2(f64, rustdl.ones(3)).dtype == rustdl.float32
+    assert rustdl.hypot(rustdl.ones(3), f64).dtype == rustdl.float32

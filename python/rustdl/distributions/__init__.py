@@ -18,6 +18,7 @@ from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
+from .extra import Chi2, HalfCauchy, HalfNormal, Multinomial, NegativeBinomial, Pareto, Weibull
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
 from .heavy_tails import (
     Cauchy,
@@ -56,6 +57,13 @@ __all__ = [
     "transforms",
     "Beta",
     "Binomial",
+    "Chi2",
+    "HalfCauchy",
+    "HalfNormal",
+    "Multinomial",
+    "NegativeBinomial",
+    "Pareto",
+    "Weibull",
     "Dirichlet",
     "Gamma",
     "Poisson",

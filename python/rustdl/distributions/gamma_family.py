@@ -180,6 +180,17 @@ class Dirichlet(_NoRsample):
         return self.concentration / self.concentration.sum(-1, keepdim=True)
 
     @property
+    def mode(self) -> Tensor:
+        """``(α − 1)⁺ / Σ(α − 1)⁺``; where every α < 1, the vertex of the largest α (PyTorch's)."""
+        a = self.concentration
+        am1 = (a - 1).clamp(min=0.0)
+        mode = am1 / am1.sum(-1, keepdim=True)
+        low = (a < 1).all(-1, keepdim=True)
+        vertex = (a == a.amax(-1, keepdim=True)).to(a.dtype)
+        vertex = vertex * (vertex.cumsum(-1) == 1).to(a.dtype)  # the first largest
+        return _rustdl.where(low, vertex, mode)
+
+    @property
     def variance(self) -> Tensor:
         a = self.concentration
         a0 = a.sum(-1, keepdim=True)
@@ -220,6 +231,12 @@ class Beta(_NoRsample):
     @property
     def mean(self) -> Tensor:
         return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def mode(self) -> Tensor:
+        """The Dirichlet mode of ``(α, β)``, first coordinate (PyTorch's rule at α or β ≤ 1)."""
+        a, b = self.concentration1, self.concentration0
+        return Dirichlet(_rustdl.stack([a, b], -1), validate_args=False).mode[..., 0]
 
     @property
     def variance(self) -> Tensor:
@@ -321,6 +338,22 @@ class Binomial(_NoRsample):
     @property
     def variance(self) -> Tensor:
         return self.total_count * self.probs * (1 - self.probs)
+
+    @property
+    def mode(self) -> Tensor:
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)
+
+    def entropy(self) -> Tensor:
+        """``−Σ_k P(k) log P(k)`` over the support ``0..n`` (one ``total_count`` for the batch,
+        as PyTorch)."""
+        counts = self.total_count.detach().cpu().numpy()
+        n = int(counts.max()) if counts.size else 0
+        if counts.size and counts.min() != n:
+            raise NotImplementedError("Binomial.entropy: inhomogeneous total_count is not supported")
+        ks = _rustdl.arange(n + 1, dtype=self.probs.dtype, device=self.probs.device)
+        ks = ks.reshape(n + 1, *([1] * self.probs.dim()))
+        lp = self.log_prob(ks.expand(n + 1, *self.probs.shape)) if self.probs.dim() else self.log_prob(ks)
+        return -(lp.exp() * lp).sum(0)
 
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         shape = self._extended_shape(sample_shape)

@@ -75,7 +75,7 @@ class StudentT(Distribution):
         return _rustdl.where(df > 2, v, _rustdl.where(df > 1, inf, nan))
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        if self.df.requires_grad:
+        if self.df.requires_grad and _rustdl.is_grad_enabled():
             raise NotImplementedError("StudentT.rsample: no reparameterised gradient for df in rustdl")
         shape = self._extended_shape(sample_shape)
         df = self.df.detach().expand(*shape).cpu().numpy().astype("float64")

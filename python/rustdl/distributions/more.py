@@ -81,6 +81,10 @@ class Laplace(_LocScale):
         z = (value - self.loc) / self.scale
         return 0.5 - 0.5 * z.sign() * ((-z.abs()).exp() - 1)
 
+    def icdf(self, value: Tensor) -> Tensor:
+        term = value - 0.5
+        return self.loc - self.scale * term.sign() * (-2 * term.abs()).log1p()
+
     def entropy(self) -> Tensor:
         return 1 + (2 * self.scale).log()
 
@@ -120,6 +124,9 @@ class Exponential(Distribution):
 
     def cdf(self, value: Tensor) -> Tensor:
         return 1 - (-self.rate * value).exp()
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return -(-value).log1p() / self.rate
 
     def entropy(self) -> Tensor:
         return 1.0 - self.rate.log()
@@ -161,6 +168,12 @@ class LogNormal(Distribution):
             self._validate_sample(value)
         y = value.log()
         return self.base_dist.log_prob(y) - y
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return self.base_dist.cdf(value.log())
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return self.base_dist.icdf(value).exp()
 
     def entropy(self) -> Tensor:
         return self.base_dist.entropy() + self.loc

@@ -1,0 +1,375 @@
+"""``HalfNormal``, ``HalfCauchy``, ``Chi2``, ``Weibull``, ``Pareto``, ``NegativeBinomial`` and
+``Multinomial``, with PyTorch's parameterisations and formulas, composed from rustdl tensor ops
+(``log_prob``, ``entropy``, ``cdf``/``icdf`` and, where PyTorch has it, ``rsample`` are
+differentiable in the parameters)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Number
+from typing import ClassVar
+
+import numpy as np
+
+from .. import _rustdl
+from .._rustdl import Tensor
+from . import constraints
+from .distribution import Distribution
+from .gamma_family import Gamma, _like, _np_rng, lgamma
+from .heavy_tails import Cauchy
+from .more import _uniform
+from .normal import Normal
+from .utils import broadcast_all
+
+__all__ = ["Chi2", "HalfCauchy", "HalfNormal", "Multinomial", "NegativeBinomial", "Pareto", "Weibull"]
+
+_EULER = 0.57721566490153286061
+
+
+def _tiny(t: Tensor) -> float:
+    """The smallest normal number of ``t``'s float dtype."""
+    return float(np.finfo(np.float64 if t.dtype == _rustdl.float64 else np.float32).tiny)
+
+
+def _scalar_shape(*params) -> tuple[int, ...] | None:
+    return () if all(isinstance(p, Number) for p in params) else None
+
+
+def _outside_to(lp: Tensor, outside: Tensor, value: float) -> Tensor:
+    """``lp`` with ``value`` where ``outside`` (a constant there, so no NaN reaches gradients)."""
+    return _rustdl.where(outside, _rustdl.full_like(lp.detach(), value), lp)
+
+
+class _Half(Distribution):
+    """``|X|`` for a symmetric ``X`` about 0 with ``scale``: twice the base density on ``x ≥ 0``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"scale": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+
+    def __init__(self, base: Distribution, scale, validate_args: bool | None) -> None:
+        self.base_dist = base
+        self.scale = base.scale
+        shape = _scalar_shape(scale)
+        super().__init__(tuple(self.scale.shape) if shape is None else shape, validate_args=validate_args)
+
+    @property
+    def mode(self) -> Tensor:
+        return _rustdl.zeros_like(self.scale)
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        return self.base_dist.rsample(sample_shape).abs()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        lp = self.base_dist.log_prob(value) + math.log(2)
+        return _outside_to(lp, value < 0, -math.inf)
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return 2 * self.base_dist.cdf(value) - 1
+
+    def icdf(self, prob: Tensor) -> Tensor:
+        return self.base_dist.icdf((prob + 1) / 2)
+
+    def entropy(self) -> Tensor:
+        return self.base_dist.entropy() - math.log(2)
+
+
+class HalfNormal(_Half):
+    """``|X|`` for ``X ~ Normal(0, scale)``."""
+
+    def __init__(self, scale, validate_args: bool | None = None) -> None:
+        super().__init__(Normal(0.0, scale, validate_args=False), scale, validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.scale * math.sqrt(2 / math.pi)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.scale.square() * (1 - 2 / math.pi)
+
+
+class HalfCauchy(_Half):
+    """``|X|`` for ``X ~ Cauchy(0, scale)``."""
+
+    def __init__(self, scale, validate_args: bool | None = None) -> None:
+        super().__init__(Cauchy(0.0, scale, validate_args=False), scale, validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return _rustdl.full_like(self.scale.detach(), math.inf)
+
+    @property
+    def variance(self) -> Tensor:
+        return _rustdl.full_like(self.scale.detach(), math.inf)
+
+
+class Chi2(Gamma):
+    """The chi-squared distribution with ``df`` degrees of freedom: ``Gamma(df / 2, 1 / 2)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"df": constraints.positive}
+
+    def __init__(self, df, validate_args: bool | None = None) -> None:
+        (df,) = broadcast_all(df) if not isinstance(df, Number) else (df,)
+        super().__init__(0.5 * df, 0.5, validate_args=validate_args)
+
+    @property
+    def df(self) -> Tensor:
+        return self.concentration * 2
+
+
+class Weibull(Distribution):
+    """The Weibull distribution with ``scale`` λ and ``concentration`` k: density
+    ``(k/λ) (x/λ)^(k-1) exp(-(x/λ)^k)`` on ``x ≥ 0``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "scale": constraints.positive,
+        "concentration": constraints.positive,
+    }
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, scale, concentration, validate_args: bool | None = None) -> None:
+        self.scale, self.concentration = broadcast_all(scale, concentration)
+        shape = _scalar_shape(scale, concentration)
+        super().__init__(tuple(self.scale.shape) if shape is None else shape, validate_args=validate_args)
+
+    def _gamma_of(self, t: Tensor) -> Tensor:
+        return lgamma(t).exp()
+
+    @property
+    def mean(self) -> Tensor:
+        return self.scale * self._gamma_of(1 + self.concentration.reciprocal())
+
+    @property
+    def mode(self) -> Tensor:
+        k = self.concentration
+        return self.scale * ((k - 1) / k) ** k.reciprocal()  # NaN for k < 1, as PyTorch
+
+    @property
+    def variance(self) -> Tensor:
+        k = self.concentration
+        g1 = self._gamma_of(1 + k.reciprocal())
+        return self.scale.square() * (self._gamma_of(1 + 2 / k) - g1.square())
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        """``λ (−log u)^(1/k)``, ``u ~ U(0, 1)``: differentiable in both parameters."""
+        u = _uniform(self._extended_shape(sample_shape), self.scale)
+        return self.scale * (-u.log()) ** self.concentration.reciprocal()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        k, lam = self.concentration, self.scale
+        z = value / lam
+        return (k / lam).log() + (k - 1) * z.log() - z**k
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return 1 - (-((value / self.scale) ** self.concentration)).exp()
+
+    def icdf(self, prob: Tensor) -> Tensor:
+        return self.scale * (-(1 - prob).log()) ** self.concentration.reciprocal()
+
+    def entropy(self) -> Tensor:
+        k = self.concentration
+        return _EULER * (1 - k.reciprocal()) + (self.scale / k).log() + 1
+
+
+class Pareto(Distribution):
+    """The Pareto (type I) distribution with ``scale`` x_m and ``alpha``: density
+    ``α x_m^α / x^(α+1)`` on ``x ≥ x_m``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "alpha": constraints.positive,
+        "scale": constraints.positive,
+    }
+    has_rsample = True
+
+    def __init__(self, scale, alpha, validate_args: bool | None = None) -> None:
+        self.scale, self.alpha = broadcast_all(scale, alpha)
+        shape = _scalar_shape(scale, alpha)
+        super().__init__(tuple(self.scale.shape) if shape is None else shape, validate_args=validate_args)
+
+    @property
+    def support(self):  # type: ignore[override]
+        return constraints._GreaterThanEq(self.scale)
+
+    @property
+    def mean(self) -> Tensor:
+        a = self.alpha.clamp(min=1)  # infinite for α ≤ 1, as PyTorch
+        return a * self.scale / (a - 1)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.scale
+
+    @property
+    def variance(self) -> Tensor:
+        a = self.alpha.clamp(min=2)  # infinite for α ≤ 2, as PyTorch
+        return self.scale.square() * a / ((a - 1).square() * (a - 2))
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        """``x_m u^(−1/α)``, ``u ~ U(0, 1)``: differentiable in both parameters."""
+        u = _uniform(self._extended_shape(sample_shape), self.scale)
+        return self.scale * u ** (-self.alpha.reciprocal())
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        a = self.alpha
+        lp = a.log() + a * self.scale.log() - (a + 1) * value.log()
+        return _outside_to(lp, value < self.scale, -math.inf)
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return 1 - (self.scale / value) ** self.alpha
+
+    def icdf(self, prob: Tensor) -> Tensor:
+        return self.scale * (1 - prob) ** (-self.alpha.reciprocal())
+
+    def entropy(self) -> Tensor:
+        return (self.scale / self.alpha).log() + self.alpha.reciprocal() + 1
+
+
+class NegativeBinomial(Distribution):
+    """Successes (each with probability ``probs``) before ``total_count`` failures, as
+    PyTorch's; give ``probs`` or ``logits``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "total_count": constraints.nonnegative,
+        "probs": constraints.half_open_interval(0.0, 1.0),
+    }
+    support = constraints.nonnegative
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args: bool | None = None) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("NegativeBinomial: either `probs` or `logits` must be specified, but not both.")
+        given = probs if probs is not None else logits
+        self.total_count, p = broadcast_all(total_count, given)
+        self.logits = p.log() - (-p).log1p() if probs is not None else p
+        self.probs = p if probs is not None else p.sigmoid()
+        shape = _scalar_shape(total_count, given)
+        super().__init__(tuple(self.probs.shape) if shape is None else shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.total_count * self.logits.exp()
+
+    @property
+    def mode(self) -> Tensor:
+        return ((self.total_count - 1) * self.logits.exp()).floor().clamp(min=0.0)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.mean / (-self.logits).sigmoid()
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        r = np.broadcast_to(self.total_count.detach().cpu().numpy().astype(np.float64), shape)
+        p = np.broadcast_to(self.probs.detach().cpu().numpy().astype(np.float64), shape)
+        rng = _np_rng()
+        # a Gamma–Poisson mixture (numpy's negative_binomial counts failures; here successes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = rng.gamma(np.where(r > 0, r, 1.0), np.where(p < 1, p / (1 - p), np.inf))
+        counts = np.where((r > 0) & (p > 0), rng.poisson(np.nan_to_num(lam, posinf=1e18)), 0.0)
+        return _like(counts.astype(np.float64), self.probs)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        r, logits = self.total_count, self.logits
+        log_unnormalized = r * _log_sigmoid(-logits) + value * _log_sigmoid(logits)
+        # 0 · log p where both the count and total_count are 0
+        zero = (r + value) == 0
+        log_norm = (
+            -lgamma(r + value)
+            + lgamma(1 + value)
+            + _rustdl.where(zero, _rustdl.zeros_like(r), lgamma(_rustdl.where(zero, _rustdl.ones_like(r), r)))
+        )
+        log_norm = _rustdl.where(zero, _rustdl.zeros_like(log_norm), log_norm)
+        return log_unnormalized - log_norm
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    """``log σ(x) = min(x, 0) − log(1 + e^(−|x|))``, stable for any ``x``."""
+    return x.clamp(max=0) - (-x.abs()).exp().log1p()
+
+
+class Multinomial(Distribution):
+    """Counts of ``total_count`` draws from ``Categorical(probs or logits)``: event shape
+    ``(k,)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "probs": constraints.simplex,
+        "logits": constraints.real_vector,
+    }
+
+    def __init__(
+        self, total_count: int = 1, probs=None, logits=None, validate_args: bool | None = None
+    ) -> None:
+        if not isinstance(total_count, int):
+            raise NotImplementedError("Multinomial: inhomogeneous total_count is not supported")
+        if (probs is None) == (logits is None):
+            raise ValueError("Multinomial: either `probs` or `logits` must be specified, but not both.")
+        given = probs if probs is not None else logits
+        if not isinstance(given, Tensor) or given.dim() < 1:
+            raise ValueError("Multinomial: `probs`/`logits` must be a tensor of at least one dimension")
+        if not given.is_floating_point():
+            given = given.float()
+        self.total_count = total_count
+        if probs is not None:
+            self.probs = given / given.sum(-1, keepdim=True)
+            self.logits = self.probs.clamp(min=_tiny(given)).log()
+        else:
+            self.logits = given - given.logsumexp(-1, keepdim=True)
+            self.probs = self.logits.exp()
+        shape = tuple(given.shape)
+        super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
+
+    @property
+    def support(self):  # type: ignore[override]
+        return constraints.nonnegative
+
+    @property
+    def mean(self) -> Tensor:
+        return self.probs * self.total_count
+
+    @property
+    def variance(self) -> Tensor:
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        p = self.probs.detach().cpu().numpy().astype(np.float64)
+        p = p / p.sum(-1, keepdims=True)
+        p = np.broadcast_to(p, shape)
+        flat = p.reshape(-1, shape[-1])
+        rng = _np_rng()
+        counts = np.stack([rng.multinomial(self.total_count, row) for row in flat]) if flat.size else flat
+        return _like(counts.reshape(shape).astype(np.float64), self.probs)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        logits = self.logits
+        # 0 · log 0 is 0 (a category of probability 0 that was never drawn)
+        terms = _rustdl.where(value == 0, _rustdl.zeros_like(value * logits), value * logits)
+        log_factorial_n = math.lgamma(self.total_count + 1)
+        return log_factorial_n - lgamma(value + 1).sum(-1) + terms.sum(-1)
+
+    def entropy(self) -> Tensor:
+        """``−log n! − n Σ p log p + Σ_i E[log x_i!]`` with ``x_i ~ Binomial(n, p_i)``, as PyTorch."""
+        n = self.total_count
+        p = self.probs
+        plogp = _rustdl.where(p == 0, _rustdl.zeros_like(p), p * self.logits)
+        ks = _rustdl.arange(n + 1, dtype=p.dtype, device=p.device)
+        shape = (n + 1,) + (1,) * p.dim()
+        ks = ks.reshape(*shape)
+        log_comb = math.lgamma(n + 1) - lgamma(ks + 1) - lgamma(n - ks + 1)
+        lp = p.clamp(min=_tiny(p)).log()
+        lq = (1 - p).clamp(min=_tiny(p)).log()
+        pmf = (log_comb + ks * lp + (n - ks) * lq).exp()
+        expected = (pmf * lgamma(ks + 1)).sum(0)
+        return -math.lgamma(n + 1) - n * plogp.sum(-1) + expected.sum(-1)
