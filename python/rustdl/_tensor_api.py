@@ -167,7 +167,8 @@ def _expand_ellipsis(equation, operands):
                 raise ValueError(
                     f"einsum: the dims under '...' do not broadcast ({sizes[c]} and {n}) in '{equation}'"
                 )
-            sizes[c] = builtins.max(sizes.get(c, 1), n)
+            # a size 1 broadcasts to the other (which may be 0)
+            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
         new_ins.append(s.replace("...", "".join(letters)))
     expanded = []
     for s, t, e in zip(ins, operands, counts):

@@ -368,11 +368,22 @@ impl Tensor {
             for t in tensors {
                 super::check_device("cat", first, t)?;
             }
-            let dt = tensors.iter().fold(first.dtype(), |a, t| {
-                crate::dtype::DType::promote(a, t.dtype())
-            });
-            let kept: Vec<Tensor> = kept.iter().map(|t| t.to_dtype(dt)).collect::<Result<_>>()?;
-            return Tensor::cat(&kept, dim);
+            // each skipped empty becomes an empty slice of the others' shape (a reshape, so a
+            // tensor that requires grad stays in the graph and the result requires grad too)
+            let d = norm_dim(dim, first.ndim(), "cat")?;
+            let mut empty_shape = first.shape().to_vec();
+            empty_shape[d] = 0;
+            let joined: Vec<Tensor> = tensors
+                .iter()
+                .map(|t| {
+                    if legacy_empty(t) {
+                        t.reshape(&empty_shape)
+                    } else {
+                        Ok(t.clone())
+                    }
+                })
+                .collect::<Result<_>>()?;
+            return Tensor::cat(&joined, dim);
         }
         let first = &tensors[0];
         let d = norm_dim(dim, first.ndim(), "cat")?;

@@ -150,3 +150,53 @@ def test_quantiles_of_exponential_laplace_lognormal_and_student_t_sampling():
     # sample() needs no reparameterised gradient, even with a df that requires grad
     df = rustdl.tensor(4.0, requires_grad=True)
     assert D.StudentT(df).sample((3,)).shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "make,pdf,lo,hi",
+    [
+        (lambda: D.Kumaraswamy(_t(1.5), _t(2.5)), lambda x: 1.5 * 2.5 * x**0.5 * (1 - x**1.5) ** 1.5, 0, 1),
+        (
+            lambda: D.FisherSnedecor(_t(5.0), _t(9.0)),
+            lambda x: np.exp(
+                math.lgamma(7)
+                - math.lgamma(2.5)
+                - math.lgamma(4.5)
+                + 2.5 * math.log(5 / 9)
+                + 1.5 * np.log(np.maximum(x, 1e-300))
+                - 7 * np.log1p(5 / 9 * x)
+            ),
+            1e-9,
+            400,
+        ),
+        (
+            lambda: D.ContinuousBernoulli(_t(0.2)),
+            lambda x: 0.2**x * 0.8 ** (1 - x) / _integrate(lambda t: 0.2**t * 0.8 ** (1 - t), 0, 1),
+            0,
+            1,
+        ),
+        (
+            lambda: D.ContinuousBernoulli(_t(0.4999)),
+            lambda x: (
+                0.4999**x * 0.5001 ** (1 - x) / _integrate(lambda t: 0.4999**t * 0.5001 ** (1 - t), 0, 1)
+            ),
+            0,
+            1,
+        ),
+    ],
+)
+def test_more_densities_match_numerical_integration(make, pdf, lo, hi):
+    d = make()
+    xs = np.linspace(lo + 0.05, min(hi, lo + 0.95), 5)
+    np.testing.assert_allclose(d.log_prob(rustdl.tensor(xs)).numpy(), np.log(pdf(xs)), rtol=1e-7)
+    np.testing.assert_allclose(d.mean.item(), _integrate(lambda x: x * pdf(x), lo, hi), rtol=2e-3)
+    var = _integrate(lambda x: (x - d.mean.item()) ** 2 * pdf(x), lo, hi)
+    np.testing.assert_allclose(d.variance.item(), var, rtol=5e-3)
+    if not isinstance(d, D.FisherSnedecor):
+        ent = _integrate(lambda x: -pdf(x) * np.log(np.maximum(pdf(x), 1e-300)), lo, hi)
+        np.testing.assert_allclose(d.entropy().item(), ent, rtol=5e-3, atol=1e-4)
+        p = rustdl.tensor([0.1, 0.5, 0.93], dtype=rustdl.float64)
+        np.testing.assert_allclose(d.cdf(d.icdf(p)).numpy(), p.numpy(), rtol=1e-8, atol=1e-10)
+        assert d.rsample((7,)).shape == (7, *d.batch_shape)
+    rustdl.manual_seed(4)
+    np.testing.assert_allclose(d.sample((40_000,)).mean().item(), d.mean.item(), rtol=0.03)

@@ -18,7 +18,18 @@ from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
-from .extra import Chi2, HalfCauchy, HalfNormal, Multinomial, NegativeBinomial, Pareto, Weibull
+from .extra import (
+    Chi2,
+    ContinuousBernoulli,
+    FisherSnedecor,
+    HalfCauchy,
+    HalfNormal,
+    Kumaraswamy,
+    Multinomial,
+    NegativeBinomial,
+    Pareto,
+    Weibull,
+)
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
 from .heavy_tails import (
     Cauchy,
@@ -58,8 +69,11 @@ __all__ = [
     "Beta",
     "Binomial",
     "Chi2",
+    "ContinuousBernoulli",
+    "FisherSnedecor",
     "HalfCauchy",
     "HalfNormal",
+    "Kumaraswamy",
     "Multinomial",
     "NegativeBinomial",
     "Pareto",

@@ -1,5 +1,5 @@
-"""``HalfNormal``, ``HalfCauchy``, ``Chi2``, ``Weibull``, ``Pareto``, ``NegativeBinomial`` and
-``Multinomial``, with PyTorch's parameterisations and formulas, composed from rustdl tensor ops
+"""``HalfNormal``, ``HalfCauchy``, ``Chi2``, ``Weibull``, ``Pareto``, ``NegativeBinomial``,
+``Multinomial``, ``Kumaraswamy``, ``FisherSnedecor`` and ``ContinuousBernoulli``, with PyTorch's parameterisations and formulas, composed from rustdl tensor ops
 (``log_prob``, ``entropy``, ``cdf``/``icdf`` and, where PyTorch has it, ``rsample`` are
 differentiable in the parameters)."""
 
@@ -22,7 +22,18 @@ from .more import _uniform
 from .normal import Normal
 from .utils import broadcast_all
 
-__all__ = ["Chi2", "HalfCauchy", "HalfNormal", "Multinomial", "NegativeBinomial", "Pareto", "Weibull"]
+__all__ = [
+    "Chi2",
+    "ContinuousBernoulli",
+    "FisherSnedecor",
+    "HalfCauchy",
+    "HalfNormal",
+    "Kumaraswamy",
+    "Multinomial",
+    "NegativeBinomial",
+    "Pareto",
+    "Weibull",
+]
 
 _EULER = 0.57721566490153286061
 
@@ -373,3 +384,206 @@ class Multinomial(Distribution):
         pmf = (log_comb + ks * lp + (n - ks) * lq).exp()
         expected = (pmf * lgamma(ks + 1)).sum(0)
         return -math.lgamma(n + 1) - n * plogp.sum(-1) + expected.sum(-1)
+
+
+class Kumaraswamy(Distribution):
+    """The Kumaraswamy distribution on ``(0, 1)`` with ``concentration1`` a and
+    ``concentration0`` b: density ``a b x^(a-1) (1 - x^a)^(b-1)``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "concentration1": constraints.positive,
+        "concentration0": constraints.positive,
+    }
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0, validate_args: bool | None = None) -> None:
+        self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
+        shape = _scalar_shape(concentration1, concentration0)
+        super().__init__(
+            tuple(self.concentration1.shape) if shape is None else shape, validate_args=validate_args
+        )
+
+    def _moment(self, n: int) -> Tensor:
+        a, b = self.concentration1, self.concentration0
+        return (b.log() + lgamma(1 + n / a) + lgamma(b) - lgamma(1 + b + n / a)).exp()
+
+    @property
+    def mean(self) -> Tensor:
+        return self._moment(1)
+
+    @property
+    def variance(self) -> Tensor:
+        return self._moment(2) - self._moment(1).square()
+
+    @property
+    def mode(self) -> Tensor:
+        """``((a − 1) / (a b − 1))^(1/a)`` where ``a, b ≥ 1`` (not both 1); NaN elsewhere."""
+        a, b = self.concentration1, self.concentration0
+        m = ((a - 1) / (a * b - 1)) ** a.reciprocal()
+        return _outside_to(m, (a < 1) | (b < 1), math.nan)
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        u = _uniform(self._extended_shape(sample_shape), self.concentration1)
+        return self.icdf(u)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        a, b = self.concentration1, self.concentration0
+        return a.log() + b.log() + (a - 1) * value.log() + (b - 1) * (-(value**a)).log1p()
+
+    def cdf(self, value: Tensor) -> Tensor:
+        return 1 - (1 - value**self.concentration1) ** self.concentration0
+
+    def icdf(self, prob: Tensor) -> Tensor:
+        a, b = self.concentration1, self.concentration0
+        return (1 - (1 - prob) ** b.reciprocal()) ** a.reciprocal()
+
+    def entropy(self) -> Tensor:
+        from .gamma_family import digamma
+
+        a, b = self.concentration1, self.concentration0
+        harmonic = digamma(b + 1) + _EULER
+        return (1 - b.reciprocal()) + (1 - a.reciprocal()) * harmonic - a.log() - b.log()
+
+
+class FisherSnedecor(Distribution):
+    """The F distribution with ``df1`` and ``df2`` degrees of freedom (draws through numpy; no
+    ``rsample``)."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "df1": constraints.positive,
+        "df2": constraints.positive,
+    }
+    support = constraints.positive
+
+    def __init__(self, df1, df2, validate_args: bool | None = None) -> None:
+        self.df1, self.df2 = broadcast_all(df1, df2)
+        shape = _scalar_shape(df1, df2)
+        super().__init__(tuple(self.df1.shape) if shape is None else shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        d2 = self.df2
+        return _outside_to(d2 / (d2 - 2), d2 <= 2, math.nan)
+
+    @property
+    def mode(self) -> Tensor:
+        m = (self.df1 - 2) / self.df1
+        return _outside_to(m * self.df2 / (self.df2 + 2), m <= 0, math.nan)
+
+    @property
+    def variance(self) -> Tensor:
+        d1, d2 = self.df1, self.df2
+        v = 2 * d2.square() * (d1 + d2 - 2) / (d1 * (d2 - 2).square() * (d2 - 4))
+        return _outside_to(v, d2 <= 4, math.nan)
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        d1 = np.broadcast_to(self.df1.detach().cpu().numpy().astype(np.float64), shape)
+        d2 = np.broadcast_to(self.df2.detach().cpu().numpy().astype(np.float64), shape)
+        return _like(_np_rng().f(d1, d2), self.df1)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        h1, h2 = self.df1 * 0.5, self.df2 * 0.5
+        ratio = self.df1 / self.df2
+        t1 = lgamma(h1 + h2) - lgamma(h1) - lgamma(h2)
+        t2 = h1 * ratio.log() + (h1 - 1) * value.log()
+        t3 = (h1 + h2) * (ratio * value).log1p()
+        return t1 + t2 - t3
+
+
+class ContinuousBernoulli(Distribution):
+    """The continuous Bernoulli distribution on ``[0, 1]`` (density ∝ ``p^x (1 − p)^(1 − x)``),
+    give ``probs`` or ``logits``; near ``p = 1/2`` (inside ``lims``) Taylor expansions keep the
+    normaliser and moments stable, as PyTorch's."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(
+        self, probs=None, logits=None, lims=(0.499, 0.501), validate_args: bool | None = None
+    ) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError(
+                "ContinuousBernoulli: either `probs` or `logits` must be specified, but not both."
+            )
+        given = probs if probs is not None else logits
+        (p,) = broadcast_all(given)
+        if probs is not None:
+            eps = float(np.finfo(np.float64 if p.dtype == _rustdl.float64 else np.float32).eps)
+            self.probs = p.clamp(eps, 1 - eps)
+            self.logits = self.probs.log() - (-self.probs).log1p()
+        else:
+            self.logits = p
+            self.probs = p.sigmoid()
+        self._lims = lims
+        shape = _scalar_shape(given)
+        super().__init__(tuple(self.probs.shape) if shape is None else shape, validate_args=validate_args)
+
+    def _outside(self) -> Tensor:
+        return (self.probs <= self._lims[0]) | (self.probs >= self._lims[1])
+
+    def _cut(self) -> Tensor:
+        return _rustdl.where(
+            self._outside(), self.probs, _rustdl.full_like(self.probs.detach(), self._lims[0])
+        )
+
+    def _log_norm(self) -> Tensor:
+        cut = self._cut()
+        below = _rustdl.where(cut <= 0.5, cut, _rustdl.zeros_like(cut))
+        above = _rustdl.where(cut >= 0.5, cut, _rustdl.ones_like(cut))
+        exact = ((-cut).log1p() - cut.log()).abs().log() - _rustdl.where(
+            cut <= 0.5, (-2.0 * below).log1p(), (2.0 * above - 1.0).log()
+        )
+        x = (self.probs - 0.5).square()
+        taylor = math.log(2.0) + (4.0 / 3.0 + 104.0 / 45.0 * x) * x
+        return _rustdl.where(self._outside(), exact, taylor)
+
+    @property
+    def mean(self) -> Tensor:
+        cut = self._cut()
+        exact = cut / (2.0 * cut - 1.0) + 1.0 / ((-cut).log1p() - cut.log())
+        x = self.probs - 0.5
+        taylor = 0.5 + (1.0 / 3.0 + 16.0 / 45.0 * x.square()) * x
+        return _rustdl.where(self._outside(), exact, taylor)
+
+    @property
+    def variance(self) -> Tensor:
+        cut = self._cut()
+        exact = cut * (cut - 1.0) / (1.0 - 2.0 * cut).square() + 1.0 / ((-cut).log1p() - cut.log()).square()
+        x = (self.probs - 0.5).square()
+        taylor = 1.0 / 12.0 - (1.0 / 15.0 - 128.0 / 945.0 * x) * x
+        return _rustdl.where(self._outside(), exact, taylor)
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        u = _uniform(self._extended_shape(sample_shape), self.probs)
+        return self.icdf(u)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return value * _log_sigmoid(self.logits) + (1 - value) * _log_sigmoid(-self.logits) + self._log_norm()
+
+    def cdf(self, value: Tensor) -> Tensor:
+        cut = self._cut()
+        exact = (cut**value * (1.0 - cut) ** (1.0 - value) + cut - 1.0) / (2.0 * cut - 1.0)
+        inner = _rustdl.where(self._outside(), exact, value)
+        zeros, ones = _rustdl.zeros_like(inner), _rustdl.ones_like(inner)
+        return _rustdl.where(value <= 0.0, zeros, _rustdl.where(value >= 1.0, ones, inner))
+
+    def icdf(self, value: Tensor) -> Tensor:
+        cut = self._cut()
+        exact = ((-cut + value * (2.0 * cut - 1.0)).log1p() - (-cut).log1p()) / (cut.log() - (-cut).log1p())
+        return _rustdl.where(self._outside(), exact, value)
+
+    def entropy(self) -> Tensor:
+        log0, log1 = (-self.probs).log1p(), self.probs.log()
+        return self.mean * (log0 - log1) - self._log_norm() - log0
