@@ -363,7 +363,8 @@ impl Tensor {
                 .cloned()
                 .collect()
         };
-        if kept.len() < tensors.len() {
+        // beside 1-d tensors an empty [0] already fits the general path below
+        if kept.len() < tensors.len() && kept[0].ndim() != 1 {
             let first = &kept[0];
             for t in tensors {
                 super::check_device("cat", first, t)?;

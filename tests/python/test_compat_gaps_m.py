@@ -481,3 +481,20 @@ def test_atan2_and_hypot_promote_as_elementwise_ops():
     # a 0-d float64 beside a float32 tensor does not widen it
     assert rustdl.atan2(f64, rustdl.ones(3)).dtype == rustdl.float32
     assert rustdl.hypot(rustdl.ones(3), f64).dtype == rustdl.float32
+
+
+def test_cat_with_legacy_empty_tensors_keeps_the_graph():
+    # a [0] tensor beside 1-d tensors, beside 2-d ones (skipped, as PyTorch), and alone
+    e = rustdl.zeros(0, requires_grad=True)
+    one = rustdl.cat([rustdl.full((1,), 2.0), e, rustdl.full((1,), 3.0)])
+    assert one.tolist() == [2.0, 3.0] and one.requires_grad
+    b = rustdl.ones(2, 3, requires_grad=True)
+    two = rustdl.cat([e, b, rustdl.zeros(0, 3)])
+    assert two.shape == (2, 3) and two.requires_grad
+    two.sum().backward()
+    assert e.grad.shape == (0,) and b.grad.tolist() == [[1.0] * 3] * 2
+    assert rustdl.cat([rustdl.zeros(0), rustdl.ones(2, 3, dtype=rustdl.float64)], 1).dtype == rustdl.float64
+    assert F.pad(rustdl.zeros(0, requires_grad=True), (1, 1)).requires_grad
+    assert rustdl.einsum("...i->...", rustdl.zeros(0, 3)).shape == (0,)
+    with pytest.raises(ValueError, match="sizes of tensors must match"):
+        rustdl.cat([rustdl.ones(2), rustdl.ones(2, 3)])
