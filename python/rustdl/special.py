@@ -24,6 +24,7 @@ __all__ = [
     "entr",
     "erf",
     "erfc",
+    "erfcx",
     "erfinv",
     "exp2",
     "expit",
@@ -169,6 +170,32 @@ def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002
         _t("log_ndtr", input),
         _log_ndtr_np,
         lambda t: (-0.5 * t * t - log_ndtr(t) - _LOG_SQRT_2PI).exp(),
+    )
+
+
+def _erfcx_np(x: np.ndarray) -> np.ndarray:
+    """``exp(x²) erfc(x)``: the product where it is finite (``x ≤ 26``; ``inf`` far below 0),
+    the asymptotic series ``(1 − 1/(2x²) + 3/(4x⁴) − 15/(8x⁶) + ...) / (x √π)`` above."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    far = x > 26
+    near = ~far
+    with np.errstate(over="ignore", invalid="ignore"):
+        xn = x[near]
+        out[near] = np.exp(xn * xn) * _erfc_np(xn)
+        out[near & (x < -26.7)] = np.inf
+    z = x[far]
+    iz2 = 1.0 / (z * z)
+    series = 1 - iz2 * (0.5 - iz2 * (0.75 - iz2 * (1.875 - iz2 * (6.5625 - 29.53125 * iz2))))
+    out[far] = series / (z * math.sqrt(math.pi))
+    return np.where(np.isnan(x), x, out)
+
+
+def erfcx(input: Tensor) -> Tensor:  # noqa: A002
+    """The scaled complementary error function ``exp(x²) erfc(x)``, finite for large ``x``
+    (gradient ``2x erfcx(x) − 2/√π``)."""
+    return _elem_np(
+        "erfcx", _t("erfcx", input), _erfcx_np, lambda t: 2 * t * erfcx(t) - 2 / math.sqrt(math.pi)
     )
 
 

@@ -200,3 +200,48 @@ def test_more_densities_match_numerical_integration(make, pdf, lo, hi):
         assert d.rsample((7,)).shape == (7, *d.batch_shape)
     rustdl.manual_seed(4)
     np.testing.assert_allclose(d.sample((40_000,)).mean().item(), d.mean.item(), rtol=0.03)
+
+
+def test_von_mises_against_quadrature():
+    t = np.linspace(0, np.pi, 200_001)
+    loc = rustdl.tensor([0.3, -1.0, 2.5], dtype=rustdl.float64, requires_grad=True)
+    kap = rustdl.tensor([1.5, 0.4, 80.0], dtype=rustdl.float64)
+    d = D.VonMises(loc, kap)
+    x = np.array([0.2, 1.0, 2.4])
+    for i, k in enumerate((1.5, 0.4, 80.0)):
+        # I_n(k) e^(-k) = (1/π) ∫_0^π e^(k (cos t − 1)) cos(n t) dt (the trapezoid rule is exact to
+        # rounding for this smooth periodic integrand)
+        i0 = np.trapezoid(np.exp(k * (np.cos(t) - 1)), t) / np.pi
+        i1 = np.trapezoid(np.exp(k * (np.cos(t) - 1)) * np.cos(t), t) / np.pi
+        want = k * math.cos(x[i] - loc[i].item()) - math.log(2 * math.pi) - (math.log(i0) + k)
+        np.testing.assert_allclose(d.log_prob(rustdl.tensor(x))[i].item(), want, rtol=1e-10)
+        np.testing.assert_allclose(d.variance[i].item(), 1 - i1 / i0, rtol=1e-8)
+    d.log_prob(rustdl.tensor(x)).sum().backward()
+    np.testing.assert_allclose(loc.grad.numpy(), kap.numpy() * np.sin(x - loc.detach().numpy()), rtol=1e-12)
+    rustdl.manual_seed(5)
+    s = D.VonMises(_t(2.0), _t(4.0)).sample((20_000,))
+    assert float(s.min()) >= -math.pi and float(s.max()) < math.pi
+    # the circular mean of the draws is loc
+    np.testing.assert_allclose(math.atan2(s.sin().mean().item(), s.cos().mean().item()), 2.0, atol=0.03)
+
+
+def test_erfcx_matches_the_scaled_complement_and_its_tail():
+    x = rustdl.tensor(
+        [-3.0, -0.5, 0.0, 0.5, 3.0, 10.0, 25.0, 27.0, 1e5], dtype=rustdl.float64, requires_grad=True
+    )
+    y = rustdl.special.erfcx(x)
+    xs = x.detach().numpy()
+    small = np.abs(xs) <= 25
+    want = np.array([math.exp(v * v) * math.erfc(v) for v in xs[small]])
+    np.testing.assert_allclose(y.detach().numpy()[small], want, rtol=1e-12)
+    # far tail: erfcx(x) → 1/(x √π)
+    np.testing.assert_allclose(y[-1].item(), 1 / (1e5 * math.sqrt(math.pi)), rtol=1e-10)
+    # erfcx(x) = 1 / (√π (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...))))), the continued fraction
+    frac = 27.0
+    for n in range(200, 0, -1):
+        frac = 27.0 + (n / 2) / frac
+    np.testing.assert_allclose(y[-2].item(), 1 / (math.sqrt(math.pi) * frac), rtol=1e-12)
+    y.sum().backward()
+    np.testing.assert_allclose(
+        x.grad.numpy(), 2 * xs * y.detach().numpy() - 2 / math.sqrt(math.pi), rtol=1e-9, atol=1e-15
+    )

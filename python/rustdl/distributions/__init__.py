@@ -28,6 +28,7 @@ from .extra import (
     Multinomial,
     NegativeBinomial,
     Pareto,
+    VonMises,
     Weibull,
 )
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
@@ -77,6 +78,7 @@ __all__ = [
     "Multinomial",
     "NegativeBinomial",
     "Pareto",
+    "VonMises",
     "Weibull",
     "Dirichlet",
     "Gamma",

@@ -1,5 +1,5 @@
 """``HalfNormal``, ``HalfCauchy``, ``Chi2``, ``Weibull``, ``Pareto``, ``NegativeBinomial``,
-``Multinomial``, ``Kumaraswamy``, ``FisherSnedecor`` and ``ContinuousBernoulli``, with PyTorch's parameterisations and formulas, composed from rustdl tensor ops
+``Multinomial``, ``Kumaraswamy``, ``FisherSnedecor``, ``ContinuousBernoulli`` and ``VonMises``, with PyTorch's parameterisations and formulas, composed from rustdl tensor ops
 (``log_prob``, ``entropy``, ``cdf``/``icdf`` and, where PyTorch has it, ``rsample`` are
 differentiable in the parameters)."""
 
@@ -32,6 +32,7 @@ __all__ = [
     "Multinomial",
     "NegativeBinomial",
     "Pareto",
+    "VonMises",
     "Weibull",
 ]
 
@@ -587,3 +588,55 @@ class ContinuousBernoulli(Distribution):
     def entropy(self) -> Tensor:
         log0, log1 = (-self.probs).log1p(), self.probs.log()
         return self.mean * (log0 - log1) - self._log_norm() - log0
+
+
+class VonMises(Distribution):
+    """The von Mises (circular normal) distribution with ``loc`` μ and ``concentration`` κ:
+    density ``exp(κ cos(x − μ)) / (2π I₀(κ))``; draws in ``[−π, π)`` through numpy (no
+    ``rsample``)."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real,
+        "concentration": constraints.positive,
+    }
+    support = constraints.real
+
+    def __init__(self, loc, concentration, validate_args: bool | None = None) -> None:
+        self.loc, self.concentration = broadcast_all(loc, concentration)
+        shape = _scalar_shape(loc, concentration)
+        super().__init__(tuple(self.loc.shape) if shape is None else shape, validate_args=validate_args)
+
+    @staticmethod
+    def _log_i(order: int, k: Tensor) -> Tensor:
+        """``log I_order(κ)`` through the scaled Bessel functions (no overflow for large κ)."""
+        from .. import special
+
+        scaled = special.i0e(k) if order == 0 else special.i1e(k)
+        return scaled.log() + k
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        """The circular variance ``1 − I₁(κ) / I₀(κ)``."""
+        k = self.concentration
+        return 1 - (self._log_i(1, k) - self._log_i(0, k)).exp()
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        mu = np.broadcast_to(self.loc.detach().cpu().numpy().astype(np.float64), shape)
+        k = np.broadcast_to(self.concentration.detach().cpu().numpy().astype(np.float64), shape)
+        x = _np_rng().vonmises(mu, k)
+        return _like(np.mod(x + math.pi, 2 * math.pi) - math.pi, self.loc)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        k = self.concentration
+        return k * (value - self.loc).cos() - math.log(2 * math.pi) - self._log_i(0, k)
