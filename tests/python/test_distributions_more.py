@@ -245,3 +245,39 @@ def test_erfcx_matches_the_scaled_complement_and_its_tail():
     np.testing.assert_allclose(
         x.grad.numpy(), 2 * xs * y.detach().numpy() - 2 / math.sqrt(math.pi), rtol=1e-9, atol=1e-15
     )
+
+
+def test_logistic_normal_and_stick_breaking():
+    # K = 2: the logit-normal density N(logit y; μ, σ) / (y (1 − y)) of the first coordinate
+    mu, sigma = 0.4, 0.8
+    d = D.LogisticNormal(_t(mu), _t(sigma))
+    assert d.batch_shape == () and d.event_shape == (2,)
+    for y1 in (0.1, 0.5, 0.85):
+        z = math.log(y1 / (1 - y1))
+        want = (
+            -0.5 * ((z - mu) / sigma) ** 2
+            - math.log(sigma * math.sqrt(2 * math.pi))
+            - math.log(y1 * (1 - y1))
+        )
+        np.testing.assert_allclose(d.log_prob(_t(y1, 1 - y1)).item(), want, rtol=1e-12)
+    # the transform: onto the simplex, inverse, and log|det| of x -> y[:-1] by central differences
+    t = D.StickBreakingTransform()
+    x = np.array([0.3, -2.0, 1.0])
+    y = t(rustdl.tensor(x))
+    assert abs(y.sum().item() - 1) < 1e-12 and bool((y > 0).all())
+    np.testing.assert_allclose(t.inv(y).numpy(), x, rtol=1e-10)
+    jac = np.zeros((3, 3))
+    for j in range(3):
+        p, m = x.copy(), x.copy()
+        p[j] += 1e-6
+        m[j] -= 1e-6
+        jac[:, j] = (t(rustdl.tensor(p)).numpy()[:3] - t(rustdl.tensor(m)).numpy()[:3]) / 2e-6
+    np.testing.assert_allclose(
+        t.log_abs_det_jacobian(rustdl.tensor(x), y).item(), math.log(abs(np.linalg.det(jac))), rtol=1e-7
+    )
+    loc = rustdl.zeros(2, 3, dtype=rustdl.float64, requires_grad=True)
+    s = D.LogisticNormal(loc, rustdl.ones(2, 3, dtype=rustdl.float64)).rsample((5,))
+    assert s.shape == (5, 2, 4)
+    np.testing.assert_allclose(s.sum(-1).detach().numpy(), np.ones((5, 2)), rtol=1e-12)
+    s[..., 0].sum().backward()
+    assert loc.grad is not None and loc.grad.shape == (2, 3)

@@ -25,6 +25,7 @@ from .extra import (
     HalfCauchy,
     HalfNormal,
     Kumaraswamy,
+    LogisticNormal,
     Multinomial,
     NegativeBinomial,
     Pareto,
@@ -51,7 +52,14 @@ from .more import (
     MultivariateNormal,
 )
 from .normal import Normal
-from .transforms import AffineTransform, ComposeTransform, ExpTransform, SigmoidTransform, Transform
+from .transforms import (
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    SigmoidTransform,
+    StickBreakingTransform,
+    Transform,
+)
 from .uniform import Uniform
 
 __all__ = [
@@ -63,6 +71,7 @@ __all__ = [
     "OneHotCategorical",
     "RelaxedOneHotCategorical",
     "SigmoidTransform",
+    "StickBreakingTransform",
     "StudentT",
     "Transform",
     "TransformedDistribution",
@@ -75,6 +84,7 @@ __all__ = [
     "HalfCauchy",
     "HalfNormal",
     "Kumaraswamy",
+    "LogisticNormal",
     "Multinomial",
     "NegativeBinomial",
     "Pareto",

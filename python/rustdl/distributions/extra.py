@@ -29,6 +29,7 @@ __all__ = [
     "HalfCauchy",
     "HalfNormal",
     "Kumaraswamy",
+    "LogisticNormal",
     "Multinomial",
     "NegativeBinomial",
     "Pareto",
@@ -640,3 +641,35 @@ class VonMises(Distribution):
             self._validate_sample(value)
         k = self.concentration
         return k * (value - self.loc).cos() - math.log(2 * math.pi) - self._log_i(0, k)
+
+
+class LogisticNormal(Distribution):
+    """``StickBreakingTransform(X)`` for ``X ~ Normal(loc, scale)`` over the last dim: a
+    distribution on the ``K``-simplex from ``K − 1`` normal coordinates, as PyTorch's."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+    }
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
+        from .transforms import StickBreakingTransform
+
+        self.base_dist = Normal(loc, scale, validate_args=validate_args)
+        self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
+        if self.loc.dim() < 1:
+            raise ValueError("LogisticNormal: loc and scale need at least one dimension")
+        self.transform = StickBreakingTransform()
+        shape = tuple(self.loc.shape)
+        super().__init__(shape[:-1], (shape[-1] + 1,), validate_args=validate_args)
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        return self.transform(self.base_dist.rsample(sample_shape))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        x = self.transform.inv(value)
+        return self.base_dist.log_prob(x).sum(-1) - self.transform.log_abs_det_jacobian(x, value)

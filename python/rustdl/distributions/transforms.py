@@ -1,6 +1,6 @@
 """Invertible elementwise transforms for :class:`TransformedDistribution`, as
-``torch.distributions.transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``
-and ``ComposeTransform``."""
+``torch.distributions.transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
+``StickBreakingTransform`` and ``ComposeTransform``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from .._rustdl import Tensor
 from . import constraints
 from .utils import finfo_eps, softplus
 
-__all__ = ["AffineTransform", "ComposeTransform", "ExpTransform", "SigmoidTransform", "Transform"]
+__all__ = [
+    "AffineTransform",
+    "ComposeTransform",
+    "ExpTransform",
+    "SigmoidTransform",
+    "StickBreakingTransform",
+    "Transform",
+]
 
 
 class Transform:
@@ -182,3 +189,50 @@ class ComposeTransform(Transform):
 
     def __repr__(self) -> str:
         return f"ComposeTransform({self.parts!r})"
+
+
+class StickBreakingTransform(Transform):
+    """Unconstrained ``(..., K−1)`` vectors to points of the ``K``-simplex by stick breaking, as
+    PyTorch's: ``z_i = σ(x_i − log(K − i))`` takes that share of the stick left over
+    (``event_dim`` 1; the log-Jacobian is per vector)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    event_dim = 1
+
+    @staticmethod
+    def _offset_log(x: Tensor, n: int) -> Tensor:
+        from .. import _rustdl
+
+        return _rustdl.arange(n, 0, -1, dtype=x.dtype, device=x.device).log()
+
+    def _call(self, x: Tensor) -> Tensor:
+        from .. import _rustdl
+
+        n = x.shape[-1]
+        z = (x - self._offset_log(x, n)).sigmoid()
+        eps = finfo_eps(z)
+        z = z.clamp(min=eps, max=1 - eps)
+        rest = (1 - z).cumprod(-1)
+        ones = _rustdl.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device)
+        return _rustdl.cat([z, ones], -1) * _rustdl.cat([ones, rest], -1)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        import numpy as np
+
+        crop = y[..., :-1]
+        n = crop.shape[-1]
+        tiny = float(np.finfo(np.float64 if str(y.dtype).endswith("float64") else np.float32).tiny)
+        left = (1 - crop.cumsum(-1)).clamp(min=tiny)
+        return crop.log() - left.log() + self._offset_log(y, n)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        s = x - self._offset_log(x, x.shape[-1])
+        log_sigmoid = s.clamp(max=0) - (-s.abs()).exp().log1p()
+        return (-s + log_sigmoid + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        return (*shape[:-1], shape[-1] + 1)
+
+    def inverse_shape(self, shape):
+        return (*shape[:-1], shape[-1] - 1)
