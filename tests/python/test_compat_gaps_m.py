@@ -498,3 +498,24 @@ def test_cat_with_legacy_empty_tensors_keeps_the_graph():
     assert rustdl.einsum("...i->...", rustdl.zeros(0, 3)).shape == (0,)
     with pytest.raises(ValueError, match="sizes of tensors must match"):
         rustdl.cat([rustdl.ones(2), rustdl.ones(2, 3)])
+
+
+def test_adaptive_max_pool3d_indices_point_at_the_first_maximum():
+    rng = np.random.default_rng(13)
+    a = np.round(rng.standard_normal((2, 3, 5, 7, 6)), 1)  # rounded: ties inside windows
+    x = rustdl.tensor(a, dtype=rustdl.float64)
+    v, idx = F.adaptive_max_pool3d(x, (2, 3, 4), return_indices=True)
+    assert idx.dtype == rustdl.int64 and idx.shape == v.shape == (2, 3, 2, 3, 4)
+    flat = a.reshape(2, 3, -1)
+    for (i, (d0, d1)), (j, (h0, h1)), (k, (w0, w1)) in itertools.product(
+        enumerate(_windows(5, 2)), enumerate(_windows(7, 3)), enumerate(_windows(6, 4))
+    ):
+        win = a[:, :, d0:d1, h0:h1, w0:w1]
+        for b, ch in itertools.product(range(2), range(3)):
+            # the first maximum in (d, h, w) order, as a flat index of the whole volume
+            dd, hh, ww = np.unravel_index(np.argmax(win[b, ch]), win[b, ch].shape)
+            want = ((d0 + dd) * 7 + (h0 + hh)) * 6 + (w0 + ww)
+            assert idx[b, ch, i, j, k].item() == want
+            assert v[b, ch, i, j, k].item() == flat[b, ch, want]
+    module = nn.AdaptiveMaxPool3d((2, 3, 4), return_indices=True)
+    assert module(x[0])[1].tolist() == idx[0].tolist()

@@ -3237,7 +3237,7 @@ def avg_pool3d(
     return out.squeeze(0) if unbatched else out
 
 
-def _adaptive3d(input, output_size, op: str, plane, line):
+def _adaptive3d(input, output_size, op: str, plane, line, indices: bool = False):
     """Adaptive pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``
     (an int or a triple whose ``None`` keeps that dim). PyTorch's windows along each dim are
     ``[⌊i·L/o⌋, ⌈(i+1)·L/o⌉)``, so a 3-D window is a box and both the mean and the max over it
@@ -3265,7 +3265,18 @@ def _adaptive3d(input, output_size, op: str, plane, line):
     n, c, depth, h, w = x.shape
     if x.numel() == 0:  # no images or channels
         out = x.sum((-3, -2, -1), keepdim=True).expand(n, c, od, oh, ow).contiguous()
-        return out.squeeze(0) if unbatched else out
+        out = out.squeeze(0) if unbatched else out
+        return (out, _rustdl.zeros(*out.shape, dtype=_rustdl.int64, device=out.device)) if indices else out
+    if indices:
+        # per depth slice the max of each (H, W) window and its flat index there; then the max
+        # over the depth window picks a slice (the first maximum in (d, h, w) order, as PyTorch)
+        v2, i2 = plane(x.reshape(n, c * depth, h, w), (oh, ow), return_indices=True)
+        v2 = v2.reshape(n, c, depth, oh * ow).transpose(2, 3).reshape(n * c, oh * ow, depth)
+        i2 = i2.reshape(n, c, depth, oh * ow).transpose(2, 3).reshape(n * c, oh * ow, depth)
+        v, at = line(v2, od, return_indices=True)
+        flat = at * (h * w) + i2.gather(2, at)
+        out = [t.reshape(n, c, oh, ow, od).permute(0, 1, 4, 2, 3).contiguous() for t in (v, flat)]
+        return tuple(t.squeeze(0) for t in out) if unbatched else tuple(out)
     y = plane(x.reshape(n, c * depth, h, w), (oh, ow)).reshape(n, c, depth, oh * ow)
     # D last: one row of length D per (image, channel, output pixel)
     y = y.transpose(2, 3).reshape(n * c, oh * ow, depth)
@@ -3279,11 +3290,16 @@ def adaptive_avg_pool3d(input, output_size):
 
 
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
-    """Max pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``
-    (``return_indices`` is not supported)."""
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool3d: return_indices is not supported by rustdl")
-    return _adaptive3d(input, output_size, "adaptive_max_pool3d", adaptive_max_pool2d, adaptive_max_pool1d)
+    """Max pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``;
+    ``return_indices`` also returns each maximum's flat index in its ``D·H·W`` volume."""
+    return _adaptive3d(
+        input,
+        output_size,
+        "adaptive_max_pool3d",
+        adaptive_max_pool2d,
+        adaptive_max_pool1d,
+        bool(return_indices),
+    )
 
 
 # ------------------------------------------------------------------ argument types

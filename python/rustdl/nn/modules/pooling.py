@@ -396,17 +396,15 @@ class AdaptiveAvgPool3d(Module):
 
 class AdaptiveMaxPool3d(Module):
     """Max pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``
-    (``None`` keeps a dim; ``return_indices`` is not supported)."""
+    (``None`` keeps a dim; ``return_indices`` also returns the flat ``D·H·W`` indices)."""
 
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
-        if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool3d: return_indices is not supported by rustdl")
         self.output_size = output_size
         self.return_indices = return_indices
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_max_pool3d(input, self.output_size)
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
