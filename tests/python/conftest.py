@@ -21,12 +21,15 @@ import rustdl
 REQUIRE_GPU = os.environ.get("RUSTDL_REQUIRE_GPU") == "1"
 
 # measured GPU matmul tiles go to a cache of this run (and its subprocesses), not the user's
-_CACHE_DIR = tempfile.mkdtemp(prefix="rustdl-test-cache-")
-os.environ["RUSTDL_CACHE_DIR"] = _CACHE_DIR
+# (made once, by the pytest process: workers and subprocesses that import this file inherit it)
+if "RUSTDL_TEST_CACHE_OWNER" not in os.environ:
+    os.environ["RUSTDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="rustdl-test-cache-")
+    os.environ["RUSTDL_TEST_CACHE_OWNER"] = str(os.getpid())
 
 
 def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+    if os.environ.get("RUSTDL_TEST_CACHE_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["RUSTDL_CACHE_DIR"], ignore_errors=True)
 
 
 def gpu_available() -> bool:
