@@ -20,7 +20,7 @@ from .gamma_family import Gamma, _like, _np_rng, lgamma
 from .heavy_tails import Cauchy
 from .more import _uniform
 from .normal import Normal
-from .utils import broadcast_all
+from .utils import broadcast_all, finfo_eps, finfo_tiny, softplus
 
 __all__ = [
     "Chi2",
@@ -38,11 +38,6 @@ __all__ = [
 ]
 
 _EULER = 0.57721566490153286061
-
-
-def _tiny(t: Tensor) -> float:
-    """The smallest normal number of ``t``'s float dtype."""
-    return float(np.finfo(np.float64 if t.dtype == _rustdl.float64 else np.float32).tiny)
 
 
 def _scalar_shape(*params) -> tuple[int, ...] | None:
@@ -293,7 +288,7 @@ class NegativeBinomial(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         r, logits = self.total_count, self.logits
-        log_unnormalized = r * _log_sigmoid(-logits) + value * _log_sigmoid(logits)
+        log_unnormalized = r * (-softplus(logits)) + value * (-softplus(-logits))
         # 0 · log p where both the count and total_count are 0
         zero = (r + value) == 0
         log_norm = (
@@ -303,11 +298,6 @@ class NegativeBinomial(Distribution):
         )
         log_norm = _rustdl.where(zero, _rustdl.zeros_like(log_norm), log_norm)
         return log_unnormalized - log_norm
-
-
-def _log_sigmoid(x: Tensor) -> Tensor:
-    """``log σ(x) = min(x, 0) − log(1 + e^(−|x|))``, stable for any ``x``."""
-    return x.clamp(max=0) - (-x.abs()).exp().log1p()
 
 
 class Multinomial(Distribution):
@@ -334,7 +324,7 @@ class Multinomial(Distribution):
         self.total_count = total_count
         if probs is not None:
             self.probs = given / given.sum(-1, keepdim=True)
-            self.logits = self.probs.clamp(min=_tiny(given)).log()
+            self.logits = self.probs.clamp(min=finfo_tiny(given)).log()
         else:
             self.logits = given - given.logsumexp(-1, keepdim=True)
             self.probs = self.logits.exp()
@@ -381,8 +371,8 @@ class Multinomial(Distribution):
         shape = (n + 1,) + (1,) * p.dim()
         ks = ks.reshape(*shape)
         log_comb = math.lgamma(n + 1) - lgamma(ks + 1) - lgamma(n - ks + 1)
-        lp = p.clamp(min=_tiny(p)).log()
-        lq = (1 - p).clamp(min=_tiny(p)).log()
+        lp = p.clamp(min=finfo_tiny(p)).log()
+        lq = (1 - p).clamp(min=finfo_tiny(p)).log()
         pmf = (log_comb + ks * lp + (n - ks) * lq).exp()
         expected = (pmf * lgamma(ks + 1)).sum(0)
         return -math.lgamma(n + 1) - n * plogp.sum(-1) + expected.sum(-1)
@@ -520,7 +510,7 @@ class ContinuousBernoulli(Distribution):
         given = probs if probs is not None else logits
         (p,) = broadcast_all(given)
         if probs is not None:
-            eps = float(np.finfo(np.float64 if p.dtype == _rustdl.float64 else np.float32).eps)
+            eps = finfo_eps(p)
             self.probs = p.clamp(eps, 1 - eps)
             self.logits = self.probs.log() - (-self.probs).log1p()
         else:
@@ -572,7 +562,7 @@ class ContinuousBernoulli(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        return value * _log_sigmoid(self.logits) + (1 - value) * _log_sigmoid(-self.logits) + self._log_norm()
+        return value * (-softplus(-self.logits)) + (1 - value) * (-softplus(self.logits)) + self._log_norm()
 
     def cdf(self, value: Tensor) -> Tensor:
         cut = self._cut()

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._rustdl import Tensor
 from . import constraints
-from .utils import finfo_eps, softplus
+from .utils import finfo_eps, finfo_tiny, softplus
 
 __all__ = [
     "AffineTransform",
@@ -218,18 +218,14 @@ class StickBreakingTransform(Transform):
         return _rustdl.cat([z, ones], -1) * _rustdl.cat([ones, rest], -1)
 
     def _inverse(self, y: Tensor) -> Tensor:
-        import numpy as np
-
         crop = y[..., :-1]
         n = crop.shape[-1]
-        tiny = float(np.finfo(np.float64 if str(y.dtype).endswith("float64") else np.float32).tiny)
-        left = (1 - crop.cumsum(-1)).clamp(min=tiny)
+        left = (1 - crop.cumsum(-1)).clamp(min=finfo_tiny(y))
         return crop.log() - left.log() + self._offset_log(y, n)
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         s = x - self._offset_log(x, x.shape[-1])
-        log_sigmoid = s.clamp(max=0) - (-s.abs()).exp().log1p()
-        return (-s + log_sigmoid + y[..., :-1].log()).sum(-1)
+        return (-s - softplus(-s) + y[..., :-1].log()).sum(-1)
 
     def forward_shape(self, shape):
         return (*shape[:-1], shape[-1] + 1)

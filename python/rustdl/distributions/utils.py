@@ -25,6 +25,11 @@ def finfo_eps(t: Tensor) -> float:
     return _EPS.get(_dtype_name(t), _EPS["float32"])
 
 
+def finfo_tiny(t: Tensor) -> float:
+    """The smallest positive normal number of ``t``'s float dtype."""
+    return float(np.finfo(np.float64 if _dtype_name(t) == "float64" else np.float32).tiny)
+
+
 def finfo_min(t: Tensor) -> float:
     """The most negative finite number of ``t``'s float dtype."""
     return float(np.finfo(np.float64 if _dtype_name(t) == "float64" else np.float32).min)
