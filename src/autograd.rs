@@ -303,7 +303,6 @@ impl Node {
 
     /// Declares whether the rule's gradients can be differentiated again (a Python Function's
     /// backward: made of differentiable ops on tensors that carry their history, or not).
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn set_twice_differentiable(&self, on: bool) {
         self.twice.store(if on { 1 } else { 2 }, Ordering::Relaxed);
     }
@@ -442,6 +441,42 @@ impl Drop for RunningGuard {
         let prev = self.0.take();
         RUNNING.with(|r| *r.borrow_mut() = prev);
     }
+}
+
+/// The node of one output (of shape `shape`) of `hub`, a node whose rule takes the gradients of
+/// its outputs flattened and concatenated: it places its gradient at `len` elements from `start`
+/// of `total` (zeros elsewhere), differentiably.
+pub(crate) fn output_part(
+    hub: Arc<Node>,
+    start: usize,
+    len: usize,
+    total: usize,
+    shape: &[usize],
+) -> Arc<Node> {
+    let node = Node::record_edges(
+        "function_output",
+        shape,
+        vec![Some(Edge::Node(hub))],
+        Box::new(move |g| {
+            let flat = g.reshape(&[len])?;
+            let (dt, dev) = (g.dtype(), g.device());
+            let mut parts = Vec::with_capacity(3);
+            if start > 0 {
+                parts.push(Tensor::zeros(&[start], dt, dev)?);
+            }
+            parts.push(flat);
+            if start + len < total {
+                parts.push(Tensor::zeros(&[total - start - len], dt, dev)?);
+            }
+            Ok(vec![Some(if parts.len() == 1 {
+                parts.pop().expect("one part")
+            } else {
+                Tensor::cat(&parts, 0)?
+            })])
+        }),
+    );
+    node.set_twice_differentiable(true);
+    node
 }
 
 /// The ops whose rules compute their gradients with differentiable ops from tensors saved with

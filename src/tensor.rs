@@ -56,6 +56,13 @@ pub(crate) enum Origin {
     Input(Edge),
     /// the op's own output: the node whose rule is running
     Output,
+    /// one of several outputs of the running node, whose rule takes their gradients
+    /// flattened and concatenated: `len` elements from `start` of `total`
+    OutputPart {
+        start: usize,
+        len: usize,
+        total: usize,
+    },
 }
 
 /// An n-dimensional array with autograd. Cloning is cheap (a reference count).
@@ -218,6 +225,8 @@ impl Tensor {
         match origin {
             Origin::Input(e) => Some(e.clone()),
             Origin::Output => autograd::running_node().map(Edge::Node),
+            &Origin::OutputPart { start, len, total } => autograd::running_node()
+                .map(|hub| Edge::Node(autograd::output_part(hub, start, len, total, self.shape()))),
         }
     }
 
@@ -235,6 +244,12 @@ impl Tensor {
     /// stands for the output of the node whose rule reads it.
     pub(crate) fn saved_output(&self) -> Tensor {
         self.detached_with(Some(Origin::Output))
+    }
+
+    /// Output `k` of a node whose rule takes the gradients of its outputs flattened and
+    /// concatenated, as that rule saves it: `len` elements from `start` of `total`.
+    pub(crate) fn saved_output_part(&self, start: usize, len: usize, total: usize) -> Tensor {
+        self.detached_with(Some(Origin::OutputPart { start, len, total }))
     }
 
     fn detached_with(&self, origin: Option<Origin>) -> Tensor {

@@ -974,8 +974,14 @@ int32: dtype
 int: dtype
 
 def _attach_function(
-    name: Any, outputs: Any, inputs: Any, saved: Any, backward: Any, twice_differentiable: Any = True
-) -> None: ...
+    name: Any,
+    outputs: Any,
+    inputs: Any,
+    saved: Any,
+    backward: Any,
+    twice_differentiable: Any = True,
+    saved_outputs: Any = None,
+) -> list[Tensor | None]: ...
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor: ...
 def arange(
     start: builtins.float,

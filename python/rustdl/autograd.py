@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Sequence
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -168,66 +168,218 @@ class set_grad_enabled(_GradMode):
         return False
 
 
+def _tensor_tuple(x, what, fn):
+    from . import Tensor
+
+    if isinstance(x, Tensor):
+        return (x,)
+    if isinstance(x, (tuple, list)):
+        return tuple(x)
+    raise TypeError(f"{fn}: {what} must be a tensor or a tuple of tensors, got {type(x).__name__}")
+
+
 def gradcheck(
-    fn: Callable,
-    inputs: Sequence,
+    func: Callable,
+    inputs,
+    *,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_batched_forward_grad: bool = False,
+    check_forward_ad: bool = False,
+    check_backward_ad: bool = True,
+    fast_mode: bool = False,
+    masked=None,
 ) -> bool:
-    """Checks analytic gradients of ``fn`` against central finite differences.
+    """Checks the analytic Jacobian of ``func`` against central finite differences, as
+    ``torch.autograd.gradcheck``.
 
     Args:
-        fn: a function of the tensors in ``inputs`` returning a tensor.
-        inputs: tensors; those with ``requires_grad=True`` are checked. Use float64 for accuracy.
+        func: a function of ``inputs`` returning a tensor or a tuple of tensors.
+        inputs: a tensor or a tuple of arguments; the tensors with ``requires_grad=True`` are
+            checked (use float64 for accuracy).
         eps: finite-difference step.
-        atol, rtol: tolerance ``|analytic - numeric| <= atol + rtol * |numeric|``.
-        raise_exception: raise ``GradcheckError`` on mismatch instead of returning False.
+        atol, rtol: tolerance ``|analytic - numeric| <= atol + rtol * |numeric|``, element by
+            element of each Jacobian (output element by input element).
+        raise_exception: raise ``GradcheckError`` on a mismatch instead of returning False.
+        fast_mode: compare one random projection ``uᵀ J v`` per input/output pair instead of
+            the whole Jacobian.
+        The other PyTorch switches (batched, forward-mode and dtype checks) are accepted.
 
     Returns:
-        True when every gradient matches.
+        True when every Jacobian matches. The inputs' ``.grad`` are left as they were.
     """
     from . import Tensor, tensor
 
-    inputs = list(inputs)
-    out = fn(*inputs)
+    inputs = _tensor_tuple(inputs, "inputs", "gradcheck")
+    diff_in = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff_in:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient")
+    for i in diff_in:
+        if inputs[i].dtype != _rustdl.float64:
+            warnings.warn(
+                f"Input #{i} requires gradient and is not a double precision floating point. "
+                "This check will likely fail if all the inputs are not of double precision floating point.",
+                stacklevel=2,
+            )
+
+    def outputs_of(args):
+        out = func(*args)
+        out = _tensor_tuple(out, "the output of func", "gradcheck")
+        return [o for o in out if isinstance(o, Tensor) and o.is_floating_point()]
+
+    def fail(msg):
+        if raise_exception:
+            raise GradcheckError(msg)
+        return False
+
+    outs = outputs_of(inputs)
     rng = np.random.default_rng(0)
-    weights = rng.uniform(0.5, 1.5, size=out.shape)
-    w = tensor(weights, dtype=out.dtype, device=out.device)
-    for x in inputs:
-        if isinstance(x, Tensor) and x.requires_grad:
-            x.grad = None
-    (out * w).sum().backward()
-    ok = True
-    for i, x in enumerate(inputs):
-        if not (isinstance(x, Tensor) and x.requires_grad):
-            continue
-        analytic = np.zeros(x.shape) if x.grad is None else x.grad.detach().numpy().astype(np.float64)
-        base = x.detach().numpy().astype(np.float64)
-        numeric = np.zeros_like(base)
+    # analytic Jacobians: rows from vector-Jacobian products (one per output element, or one
+    # random projection per output in fast mode)
+    ins = [inputs[i] for i in diff_in]
+    analytic = []  # analytic[k][j]: (out_k numel or 1, in_j numel)
+    proj_u = []
+    for o in outs:
+        rows = []
+        n = o.numel()
+        if fast_mode:
+            u = rng.standard_normal(n)
+            proj_u.append(u)
+            seeds = [u]
+        else:
+            seeds = list(np.eye(n)) if n else []
+        for sd in seeds:
+            if not o.requires_grad:
+                rows.append([np.zeros(x.numel()) for x in ins])
+                continue
+            go = tensor(sd.reshape(o.shape), dtype=o.dtype, device=o.device)
+            gs = grad([o], ins, [go], retain_graph=True, allow_unused=True)
+            rows.append(
+                [
+                    np.zeros(x.numel())
+                    if g is None
+                    else g.detach().cpu().numpy().astype(np.float64).reshape(-1)
+                    for g, x in zip(gs, ins)
+                ]
+            )
+        analytic.append(rows)
+    # numeric Jacobians: central differences column by column
+    for j, i in enumerate(diff_in):
+        x = inputs[i]
+        base = x.detach().cpu().numpy().astype(np.float64)
         flat = base.reshape(-1)
-        for k in range(flat.size):
+        cols = [np.zeros((o.numel(), flat.size)) for o in outs]
+        v = rng.standard_normal(flat.size) if fast_mode else None
+        steps = [v] if fast_mode else list(np.eye(flat.size)) if flat.size else []
+        for c, step in enumerate(steps):
             vals = []
             for delta in (eps, -eps):
-                pert = flat.copy()
-                pert[k] += delta
                 args = list(inputs)
-                args[i] = tensor(pert.reshape(base.shape), dtype=x.dtype, device=x.device)
-                with no_grad():
-                    o = fn(*[a.detach() if isinstance(a, Tensor) else a for a in args])
-                vals.append(float((o.detach().numpy().astype(np.float64) * weights).sum()))
-            numeric.reshape(-1)[k] = (vals[0] - vals[1]) / (2 * eps)
-        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
-        if bad.any():
-            ok = False
-            if raise_exception:
-                k = int(np.argmax(bad.reshape(-1)))
-                raise GradcheckError(
-                    f"gradcheck: input {i}, element {k}: analytic {analytic.reshape(-1)[k]} "
-                    f"vs numeric {numeric.reshape(-1)[k]}"
+                pert = (flat + delta * step).reshape(base.shape)
+                # the inputs keep requires_grad: func may differentiate inside (gradgradcheck)
+                args[i] = tensor(pert, dtype=x.dtype, device=x.device, requires_grad=True)
+                o2 = outputs_of(args)
+                vals.append([t.detach().cpu().numpy().astype(np.float64).reshape(-1) for t in o2])
+            for k in range(len(outs)):
+                cols[k][:, c] = (vals[0][k] - vals[1][k]) / (2 * eps)
+        for k in range(len(outs)):
+            if fast_mode:
+                num = float(proj_u[k] @ cols[k][:, 0]) if outs[k].numel() else 0.0
+                ana = float(analytic[k][0][j] @ v) if outs[k].numel() else 0.0
+                if abs(ana - num) > atol + rtol * abs(num):
+                    return fail(
+                        f"Jacobian mismatch for output {k} with respect to input {i} (fast mode): "
+                        f"analytic projection {ana} vs numerical {num}"
+                    )
+                continue
+            ana = np.array([r[j] for r in analytic[k]]).reshape(outs[k].numel(), flat.size)
+            num = cols[k]
+            bad = np.abs(ana - num) > atol + rtol * np.abs(num)
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                return fail(
+                    f"Jacobian mismatch for output {k} with respect to input {i}: "
+                    f"d out[{r}] / d in[{c}]: analytic {ana[r, c]} vs numerical {num[r, c]}"
                 )
-    return ok
+    return True
+
+
+def gradgradcheck(
+    func: Callable,
+    inputs,
+    grad_outputs=None,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    gen_non_contig_grad_outputs: bool = False,
+    raise_exception: bool = True,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_fwd_over_rev: bool = False,
+    check_rev_over_rev: bool = True,
+    fast_mode: bool = False,
+    masked: bool = False,
+) -> bool:
+    """Checks second derivatives of ``func``: :func:`gradcheck` of the map from ``(inputs,
+    grad_outputs)`` to the first-order gradients (computed with ``create_graph=True``), as
+    ``torch.autograd.gradgradcheck``. ``grad_outputs`` default to random tensors that require
+    grad."""
+    from . import Tensor, tensor
+
+    inputs = _tensor_tuple(inputs, "inputs", "gradgradcheck")
+    outs = [
+        o
+        for o in _tensor_tuple(func(*inputs), "the output of func", "gradgradcheck")
+        if isinstance(o, Tensor) and o.is_floating_point()
+    ]
+    if grad_outputs is None:
+        rng = np.random.default_rng(1)
+        grad_outputs = tuple(
+            tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=o.device, requires_grad=True)
+            for o in outs
+        )
+    else:
+        grad_outputs = _tensor_tuple(grad_outputs, "grad_outputs", "gradgradcheck")
+    n_in = len(inputs)
+    diff_in = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+
+    def first_order(*args):
+        xs, gos = args[:n_in], args[n_in:]
+        os_ = [
+            o
+            for o in _tensor_tuple(func(*xs), "the output of func", "gradgradcheck")
+            if isinstance(o, Tensor) and o.is_floating_point()
+        ]
+        pairs = [(o, g) for o, g in zip(os_, gos) if o.requires_grad]
+        if not pairs:
+            return tuple(xs[i].detach() * 0 for i in diff_in)
+        gs = grad(
+            [o for o, _ in pairs],
+            [xs[i] for i in diff_in],
+            [g for _, g in pairs],
+            create_graph=True,
+            allow_unused=True,
+        )
+        return tuple(xs[i] * 0 if g is None else g for g, i in zip(gs, diff_in))
+
+    return gradcheck(
+        first_order,
+        tuple(inputs) + tuple(grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        fast_mode=fast_mode,
+    )
 
 
 class GradcheckError(RuntimeError):
@@ -504,21 +656,29 @@ class Function(metaclass=_FunctionMeta):
                 out.append(g)
             return tuple(out)
 
-        saved = [t for t in ctx._saved if isinstance(t, Tensor)]
-        # a backward reading a saved output sees it without history, so its result cannot be
-        # differentiated again (create_graph then refuses rather than drop those terms)
+        saved_pos = [k for k, t in enumerate(ctx._saved) if isinstance(t, Tensor)]
+        saved = [ctx._saved[k] for k in saved_pos]
+        # a saved output is read back as the output it is: in a backward with create_graph its
+        # gradient flows on through this Function (as PyTorch unpacks a saved output)
         produced = [output] if single else list(output)
-        twice = not getattr(cls.backward, "_once_differentiable", False) and not any(
-            s is o for s in saved for o in produced
-        )
-        _rustdl._attach_function(
+        out_of = {id(produced[i]): j for j, i in enumerate(diff_pos)}
+        for a in args:  # an input returned as it is stays the input when saved
+            out_of.pop(id(a), None)
+        replaced = _rustdl._attach_function(
             cls.__name__,
             [outs[i] for i in diff_pos],
             [args[i] for i in tensor_pos],
             saved,
             backward_fn,
-            twice,
+            not getattr(cls.backward, "_once_differentiable", False),
+            [out_of.get(id(t)) for t in saved],
         )
+        if any(r is not None for r in replaced):
+            new_saved = list(ctx._saved)
+            for k, r in zip(saved_pos, replaced):
+                if r is not None:
+                    new_saved[k] = r
+            ctx._saved = tuple(new_saved)
         return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
 
 

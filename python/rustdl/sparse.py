@@ -137,6 +137,19 @@ def _values(self):
     return self[self != 0]
 
 
+def _nnz(self):
+    """The number of stored entries: the nonzero entries of the dense storage."""
+    return int(self.count_nonzero().item())
+
+
+def _sparse_dim(self):
+    return self.ndim
+
+
+def _dense_dim(self):
+    return 0
+
+
 Tensor.to_dense = _to_dense
 Tensor.to_sparse = _to_sparse
 Tensor.coalesce = _coalesce
@@ -144,5 +157,8 @@ Tensor.indices = _indices
 Tensor.values = _values
 Tensor._indices = _indices
 Tensor._values = _values
+Tensor._nnz = _nnz
+Tensor.sparse_dim = _sparse_dim
+Tensor.dense_dim = _dense_dim
 Tensor.is_sparse = False
 Tensor.is_coalesced = _is_coalesced

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use crate::autograd::{self, Edge, Node};
+use crate::autograd::{self, Node};
 use crate::error::{Error, Result as CoreResult};
 use crate::tensor::Tensor;
 
@@ -197,10 +197,15 @@ fn call_backward(
 
 /// Gives `outputs` (fresh tensors made by a Function's forward) a history whose rule calls
 /// `backward(*grad_outputs)` and routes its results to `inputs`. `twice_differentiable`: the
-/// backward's own result may be differentiated (create_graph) — false when it reads a saved
-/// output (which carries no history) or is marked once-differentiable.
+/// backward's own result may be differentiated (create_graph) — false when it is marked
+/// once-differentiable. `saved_outputs[i]`: the position in `outputs` of saved tensor `i`, if it
+/// is one. Returns, for each saved tensor that is an output, the tensor `backward` should read
+/// instead (None for the others): it has no history of its own, but in a backward with
+/// `create_graph` it stands for that output, so the backward's gradient flows on through the
+/// Function's node (as PyTorch unpacks a saved output).
 #[pyfunction]
-#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true))]
+#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None))]
+#[allow(clippy::too_many_arguments)]
 fn _attach_function(
     name: String,
     outputs: Vec<PyRef<'_, PyTensor>>,
@@ -208,7 +213,8 @@ fn _attach_function(
     saved: Vec<PyRef<'_, PyTensor>>,
     backward: Py<PyAny>,
     twice_differentiable: bool,
-) -> PyResult<()> {
+    saved_outputs: Option<Vec<Option<usize>>>,
+) -> PyResult<Vec<Option<PyTensor>>> {
     let name = intern(&name);
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
     let in_refs: Vec<&Tensor> = ins.iter().collect();
@@ -221,6 +227,42 @@ fn _attach_function(
             "{name}: only floating-point outputs can be differentiable; mark the others with ctx.mark_non_differentiable"
         )));
     }
+    let saved_outputs = saved_outputs.unwrap_or_else(|| vec![None; sv.len()]);
+    if saved_outputs.len() != sv.len() || saved_outputs.iter().flatten().any(|&k| k >= outs.len()) {
+        return Err(PyValueError::new_err(format!(
+            "{name}: saved_outputs must give, for each of the {} saved tensors, None or an output position below {}",
+            sv.len(),
+            outs.len()
+        )));
+    }
+    // output k's place in the hub's flattened gradient (several outputs)
+    let sizes: Vec<(usize, Vec<usize>)> = outs
+        .iter()
+        .map(|o| (o.numel(), o.shape().to_vec()))
+        .collect();
+    let starts: Vec<usize> = sizes
+        .iter()
+        .scan(0, |at, (n, _)| {
+            let s = *at;
+            *at += n;
+            Some(s)
+        })
+        .collect();
+    let total: usize = sizes.iter().map(|s| s.0).sum();
+    let single = outs.len() == 1;
+    let replaced: Vec<Option<PyTensor>> = saved_outputs
+        .iter()
+        .zip(&sv)
+        .map(|(k, t)| {
+            k.map(|k| {
+                if single {
+                    t.saved_output().into()
+                } else {
+                    t.saved_output_part(starts[k], sizes[k].0, total).into()
+                }
+            })
+        })
+        .collect();
     if let [out] = outs.as_slice() {
         let node = Node::record(
             name,
@@ -236,14 +278,9 @@ fn _attach_function(
             n.set_label(intern(&format!("{name}Backward")));
         }
         out.set_history(node);
-        return Ok(());
+        return Ok(replaced);
     }
     // several outputs: one hub node over their concatenated (flattened) gradients
-    let sizes: Vec<(usize, Vec<usize>)> = outs
-        .iter()
-        .map(|o| (o.numel(), o.shape().to_vec()))
-        .collect();
-    let total: usize = sizes.iter().map(|s| s.0).sum();
     let split = sizes.clone();
     let Some(hub) = Node::record(
         name,
@@ -260,29 +297,15 @@ fn _attach_function(
             call_backward(name, &backward, grads, n_in)
         }),
     ) else {
-        return Ok(());
+        return Ok(replaced);
     };
     hub.set_twice_differentiable(twice_differentiable);
     hub.set_label(intern(&format!("{name}Backward")));
-    let mut at = 0;
-    for (o, (n, _)) in outs.iter().zip(&sizes) {
-        let (start, n) = (at, *n);
-        at += n;
-        let node = Node::record_edges(
-            "function_output",
-            o.shape(),
-            vec![Some(Edge::Node(hub.clone()))],
-            Box::new(move |g| {
-                let flat = Tensor::zeros(&[total], g.dtype(), g.device())?;
-                let _ng = autograd::NoGradGuard::new();
-                flat.narrow(0, start, n)?
-                    .copy_(&g.contiguous()?.reshape(&[n])?)?;
-                Ok(vec![Some(flat)])
-            }),
-        );
+    for ((o, (n, _)), &start) in outs.iter().zip(&sizes).zip(&starts) {
+        let node = autograd::output_part(hub.clone(), start, *n, total, o.shape());
         o.set_history(Some(node));
     }
-    Ok(())
+    Ok(replaced)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

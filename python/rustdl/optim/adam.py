@@ -22,6 +22,7 @@ class Adam(_AdamFamily):
         weight_decay: L2 penalty (coupled; see :class:`AdamW` for the decoupled one).
         amsgrad: use the running maximum of ``v``.
         maximize: ascend instead of descend.
+        decoupled_weight_decay: decay the parameters as :class:`AdamW` does instead.
 
     Example:
         >>> opt = optim.Adam(model.parameters(), lr=1e-3)
@@ -36,7 +37,7 @@ class Adam(_AdamFamily):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         amsgrad: bool = False,
         *,
         foreach: bool | None = None,
@@ -44,8 +45,12 @@ class Adam(_AdamFamily):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ) -> None:
         super().__init__(params, _defaults(locals()))
+
+    def _group_kind(self, group: dict[str, Any]) -> str:
+        return "adamw" if group.get("decoupled_weight_decay") else self._kind
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         st = super()._init_state(p, group)
@@ -100,4 +105,5 @@ class AdamW(Adam):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            decoupled_weight_decay=True,
         )

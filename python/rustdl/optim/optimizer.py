@@ -183,6 +183,10 @@ class Optimizer:
         """The kernel's hyper-parameters for a group (its ``_hyper_keys`` by default)."""
         return {k: group[k] for k in self._hyper_keys}
 
+    def _group_kind(self, group: dict[str, Any]) -> str:
+        """The fused kernel that steps a group (``_kind`` by default)."""
+        return self._kind
+
     def _step_scalars(self, state: dict[str, Any], group: dict[str, Any]) -> tuple:
         """Per-parameter scalars of this step beyond the step count, as hashable ``(name, value)``
         pairs passed to the kernel; parameters are batched per distinct value. Called once per
@@ -214,6 +218,7 @@ class Optimizer:
         state_tensors = self._state_tensors
         for group in self.param_groups:
             hyper = self._hyper(group)
+            kind = self._group_kind(group)
             batches: dict[tuple, tuple[list, list]] = {}
             for p in group["params"]:
                 if p.grad is None:
@@ -238,9 +243,7 @@ class Optimizer:
                 ps.append(p)
                 ss.append(state_tensors(st, group))
             for (step, first, scalars), (ps, ss) in batches.items():
-                _rustdl.optim_step(
-                    self._kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first}
-                )
+                _rustdl.optim_step(kind, ps, ss, {**hyper, **dict(scalars), "step": step, "first": first})
         if recording is not None:
             recording._note_optimizer(self, stepped)
         return loss

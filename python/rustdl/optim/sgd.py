@@ -39,7 +39,7 @@ class SGD(Optimizer):
         lr: float = required,  # type: ignore[assignment]
         momentum: float = 0.0,
         dampening: float = 0.0,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         nesterov: bool = False,
         *,
         maximize: bool = False,

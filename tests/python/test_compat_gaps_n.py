@@ -1,0 +1,239 @@
+"""PyTorch behaviour found missing by running third-party-style programs under both: double
+backward through custom autograd Functions that save their outputs, gradcheck on the whole
+Jacobian (tuple outputs) and gradgradcheck, Adam(decoupled_weight_decay=True), sparse ``_nnz``.
+References are closed forms and finite differences."""
+
+import numpy as np
+import pytest
+import rustdl
+from rustdl.autograd import Function, GradcheckError, gradcheck, gradgradcheck
+
+
+def D(a, requires_grad=True):
+    return rustdl.tensor(np.asarray(a, dtype=np.float64), dtype=rustdl.float64, requires_grad=requires_grad)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class SinCos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        s, c = x.sin(), x.cos()
+        ctx.save_for_backward(s, c)
+        return s, c
+
+    @staticmethod
+    def backward(ctx, gs, gc):
+        s, c = ctx.saved_tensors
+        return gs * c - gc * s
+
+
+class Cube(Function):
+    """Saves its input and its output; the backward reads both."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x * x * x
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return 3 * g * y / x
+
+
+class Ident(Function):
+    """Returns its input as it is; the saved tensor is the input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 1.0
+
+
+X = [0.5, 1.0, -0.3, 2.0]
+
+
+def test_saved_output_carries_the_function_into_higher_derivatives():
+    x = D(X)
+    (g,) = rustdl.autograd.grad(Exp.apply(x).sum(), x, create_graph=True)
+    (gg,) = rustdl.autograd.grad(g.sum(), x, create_graph=True)
+    (ggg,) = rustdl.autograd.grad(gg.sum(), x)
+    e = np.exp(X)
+    np.testing.assert_allclose(g.detach().numpy(), e, rtol=1e-12)
+    np.testing.assert_allclose(gg.detach().numpy(), e, rtol=1e-12)
+    np.testing.assert_allclose(ggg.numpy(), e, rtol=1e-12)
+
+
+def test_saved_outputs_of_a_multi_output_function_are_differentiable():
+    x = D(X)
+    s, c = SinCos.apply(x)
+    (g,) = rustdl.autograd.grad((2 * s + c * c).sum(), x, create_graph=True)
+    # d/dx (2 sin + cos²) = 2 cos − 2 sin cos = 2 cos − sin 2x; second: −2 sin − 2 cos 2x
+    xs = np.asarray(X)
+    np.testing.assert_allclose(g.detach().numpy(), 2 * np.cos(xs) - np.sin(2 * xs), rtol=1e-12)
+    (gg,) = rustdl.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), -2 * np.sin(xs) - 2 * np.cos(2 * xs), rtol=1e-12)
+
+
+def test_saved_input_and_output_together():
+    x = D(X)
+    (g,) = rustdl.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    (gg,) = rustdl.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), 6 * np.asarray(X), rtol=1e-12)
+
+
+def test_an_input_returned_as_it_is_stays_the_input_when_saved():
+    x = D(X)
+    y = Ident.apply(x)
+    (g,) = rustdl.autograd.grad((y * y).sum(), x, create_graph=True)
+    (gg,) = rustdl.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), np.full(4, 2.0))
+
+
+@pytest.mark.parametrize("fn", [Exp.apply, Cube.apply, SinCos.apply, lambda t: SinCos.apply(t)[1]])
+def test_gradgradcheck_passes_for_correct_functions(fn):
+    x = D(X)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+    assert x.grad is None  # the checks leave .grad alone
+
+
+def test_once_differentiable_still_refuses_a_second_backward():
+    class Sq(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @rustdl.autograd.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = D(X)
+    (g,) = rustdl.autograd.grad(Sq.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="double backward"):
+        rustdl.autograd.grad(g.sum(), x)
+
+
+def test_gradcheck_and_gradgradcheck_catch_wrong_rules():
+    class WrongFirst(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * g  # should be 3 x²
+
+    class WrongSecond(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x.detach() ** 2 * g  # right value, no second derivative
+
+    x = D(X)
+    assert not gradcheck(WrongFirst.apply, (x,), raise_exception=False)
+    assert not gradcheck(WrongFirst.apply, (x,), raise_exception=False, fast_mode=True)
+    with pytest.raises(GradcheckError, match="output 0 with respect to input 0"):
+        gradcheck(WrongFirst.apply, x)
+    assert gradcheck(WrongSecond.apply, (x,))
+    assert not gradgradcheck(WrongSecond.apply, (x,), raise_exception=False)
+
+
+def test_gradcheck_checks_each_output_of_a_tuple():
+    # the rule is right for the second output and wrong (half) for the first
+    class HalfWrong(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0, x * 2.0
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return 0.5 * g1 + 2.0 * g2
+
+    x = D([0.1, 0.2])
+    with pytest.raises(GradcheckError, match="output 0 with respect to input 0"):
+        gradcheck(HalfWrong.apply, (x,))
+    assert gradcheck(lambda t: HalfWrong.apply(t)[1], (x,))
+
+
+def test_gradcheck_warns_on_single_precision_and_needs_an_input_requiring_grad():
+    with pytest.warns(UserWarning, match="double precision"):
+        gradcheck(lambda t: t * 2, rustdl.tensor([1.0, 2.0], requires_grad=True), eps=1e-2, atol=1e-2)
+    with pytest.raises(ValueError, match="at least one input"):
+        gradcheck(lambda t: t * 2, (D([1.0], requires_grad=False),))
+
+
+def _adam_run(cls, **kw):
+    p = rustdl.nn.Parameter(rustdl.tensor([1.0, -2.0, 3.0], dtype=rustdl.float64))
+    opt = cls([p], lr=0.1, **kw)
+    for _ in range(3):
+        opt.zero_grad()
+        (p**2).sum().backward()
+        opt.step()
+    return p.detach().numpy(), opt
+
+
+def _adam_ref(decoupled, wd, steps=3, lr=0.1, b1=0.9, b2=0.999, eps=1e-8):
+    p = np.array([1.0, -2.0, 3.0])
+    m = np.zeros(3)
+    v = np.zeros(3)
+    for t in range(1, steps + 1):
+        g = 2 * p
+        if decoupled:
+            p = p * (1 - lr * wd)
+        else:
+            g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p
+
+
+def test_adam_decoupled_weight_decay_is_adamw():
+    got, opt = _adam_run(rustdl.optim.Adam, weight_decay=0.1, decoupled_weight_decay=True)
+    np.testing.assert_allclose(got, _adam_ref(True, 0.1), rtol=1e-12)
+    assert opt.defaults["decoupled_weight_decay"] is True
+    got, opt = _adam_run(rustdl.optim.Adam, weight_decay=0.1)
+    np.testing.assert_allclose(got, _adam_ref(False, 0.1), rtol=1e-12)
+    assert opt.defaults["decoupled_weight_decay"] is False
+    got, opt = _adam_run(rustdl.optim.AdamW)
+    np.testing.assert_allclose(got, _adam_ref(True, 0.01), rtol=1e-12)
+    assert opt.defaults["decoupled_weight_decay"] is True
+    assert rustdl.optim.SGD([rustdl.nn.Parameter(rustdl.zeros(1))], lr=0.1).defaults["weight_decay"] == 0
+
+
+def test_sparse_nnz_and_dims():
+    i = rustdl.tensor([[0, 1, 1, 2], [2, 0, 0, 1]])
+    s = rustdl.sparse_coo_tensor(i, rustdl.tensor([1.0, 2.0, 3.0, -4.0]), (3, 3))
+    # the duplicate (1, 0) sums to one stored entry
+    assert s.coalesce()._nnz() == 3
+    assert (s.sparse_dim(), s.dense_dim()) == (2, 0)
+    np.testing.assert_array_equal(s.to_dense().numpy(), [[0, 0, 1], [5, 0, 0], [0, -4, 0]])
