@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import sys  # noqa: E402
+
 from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
     ArgumentError,
@@ -1232,3 +1234,10 @@ _typed_first_argument()
 
 from . import func  # noqa: E402,F401
 from .func import vmap  # noqa: E402,F401
+
+# complex tensors (pairs of real tensors) through the namespace's functions, and torch.fft
+from . import _complex  # noqa: E402
+
+_complex.install(sys.modules[__name__])
+from . import fft  # noqa: E402,F401
+from .fft import istft, stft  # noqa: E402,F401

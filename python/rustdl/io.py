@@ -168,9 +168,11 @@ class _ObjectPickler(pickle.Pickler):
                 self.names[id(obj)] = name
                 self.keep.append(obj)
                 self.tensors[name] = obj.detach()
+            from . import _complex
             from .nn import Parameter
 
-            return ("tensor", name, isinstance(obj, Parameter), bool(obj.requires_grad), str(obj.device))
+            kind = "complex" if type(obj) is _complex._ComplexStorage else isinstance(obj, Parameter)
+            return ("tensor", name, kind, bool(obj.requires_grad), str(obj.device))
         if isinstance(obj, _rustdl.dtype):
             return ("dtype", str(obj).removeprefix("rustdl."))
         if isinstance(obj, _rustdl.device):
@@ -204,7 +206,11 @@ class _ObjectUnpickler(pickle.Unpickler):
                 if self.to_saved_device and str(saved) != str(t.device):
                     # no map_location: each tensor goes back where it was saved, as torch.load
                     t = t.to(_saved_device(str(saved), self.where))
-                if is_param:
+                if is_param == "complex":  # the real storage of a complex parameter
+                    from . import _complex
+
+                    t = _complex._ComplexStorage(t, bool(requires_grad))
+                elif is_param:
                     from .nn import Parameter
 
                     t = Parameter(t, requires_grad=bool(requires_grad))

@@ -318,6 +318,27 @@ impl PyTensor {
             .into())
     }
 
+    /// A binary operator: `NotImplemented` for an operand type that asks to handle the
+    /// operation itself (a Python class with `__rustdl_defer__`, such as complex tensors), so
+    /// Python calls its reflected method.
+    fn binary_dunder(
+        &self,
+        o: &Bound<'_, PyAny>,
+        op: BinaryOp,
+        reflected: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let py = o.py();
+        if !o.is_instance_of::<PyTensor>()
+            && !o.is_instance_of::<pyo3::types::PyFloat>()
+            && !o.is_instance_of::<pyo3::types::PyInt>()
+            && o.hasattr(pyo3::intern!(py, "__rustdl_defer__"))
+                .unwrap_or(false)
+        {
+            return Ok(py.NotImplemented());
+        }
+        Ok(Py::new(py, self.arith(o, op, reflected)?)?.into_any())
+    }
+
     fn compare(&self, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<PyTensor> {
         let o = operand(other)?;
         let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
@@ -1410,29 +1431,29 @@ impl PyTensor {
 
     // ---------- arithmetic ----------
 
-    fn __add__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Add, false)
+    fn __add__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Add, false)
     }
-    fn __radd__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Add, true)
+    fn __radd__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Add, true)
     }
-    fn __sub__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Sub, false)
+    fn __sub__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Sub, false)
     }
-    fn __rsub__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Sub, true)
+    fn __rsub__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Sub, true)
     }
-    fn __mul__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Mul, false)
+    fn __mul__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Mul, false)
     }
-    fn __rmul__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Mul, true)
+    fn __rmul__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Mul, true)
     }
-    fn __truediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Div, false)
+    fn __truediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Div, false)
     }
-    fn __rtruediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Div, true)
+    fn __rtruediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary_dunder(o, BinaryOp::Div, true)
     }
     fn __pow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         self.arith(o, BinaryOp::Pow, false)

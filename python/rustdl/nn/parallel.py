@@ -158,7 +158,9 @@ class DistributedDataParallel(Module):
         dist._install_backward_hook()
 
     def _named_params(self) -> list[tuple[str, Tensor]]:
-        return [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
+        from .._complex import storage_of
+
+        return [(n, storage_of(p)) for n, p in self.module.named_parameters() if p.requires_grad]
 
     def _check_same_model(self) -> None:
         """Raises ``ValueError`` on every rank unless all ranks wrap the same parameters and buffers."""

@@ -21,6 +21,10 @@ class Parameter(Tensor):
     """
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
+        from .._complex import ComplexParameter, ComplexTensor
+
+        if isinstance(data, ComplexTensor):  # held as its real view (see ComplexParameter)
+            return ComplexParameter(data, requires_grad)
         if data is None:
             data = Tensor()
         elif not isinstance(data, Tensor):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any, Callable
 
-from .. import _rustdl
+from .. import _complex, _rustdl
 from .. import gpu as _gpu
 from .._rustdl import Tensor
 from ..autograd import enable_grad, no_grad
@@ -120,13 +120,14 @@ class Optimizer:
             )
         group = dict(param_group)
         params = group.get("params")
-        if isinstance(params, Tensor):
+        if isinstance(params, (Tensor, _complex.ComplexParameter)):
             params = [params]
         elif isinstance(params, set):
             raise TypeError(
                 "add_param_group: params must be an ordered collection (a set's order changes between runs)"
             )
-        params = list(params) if params is not None else []
+        # a complex parameter is optimized as its real storage (as PyTorch steps view_as_real)
+        params = [_complex.storage_of(p) for p in params] if params is not None else []
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")

@@ -148,7 +148,9 @@ class AveragedModel(Module):
             theirs: Iterable[Tensor] = itertools.chain(model.parameters(), model.buffers())
         else:
             mine, theirs = self.module.parameters(), model.parameters()
-        mine, theirs = list(mine), list(theirs)
+        from .._complex import storage_of
+
+        mine, theirs = [storage_of(p) for p in mine], [storage_of(p) for p in theirs]
         if len(mine) != len(theirs):
             raise ValueError(
                 f"AveragedModel.update_parameters: the model has {len(theirs)} tensors to average, "

@@ -277,7 +277,7 @@ class ParameterList(Module):
         if isinstance(idx, slice):
             return ParameterList([self[i] for i in range(len(self))[idx]])
         key = str(_norm_index(idx, len(self), "ParameterList"))
-        return self._parameters[key] if key in self._parameters else getattr(self, key)
+        return getattr(self, key)
 
     def __setitem__(self, idx: int, value) -> None:
         self._set(_norm_index(idx, len(self), "ParameterList"), value)
@@ -339,7 +339,7 @@ class ParameterDict(Module):
     def __getitem__(self, key: str):
         if key not in self._keys:
             raise KeyError(key)
-        return self._parameters[key] if key in self._parameters else getattr(self, key)
+        return getattr(self, key)
 
     def __setitem__(self, key: str, value) -> None:
         if not isinstance(key, str):

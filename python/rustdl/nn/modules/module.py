@@ -7,7 +7,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
-from ... import _rustdl
+from ... import _complex, _rustdl
 from ..._rustdl import Tensor
 from ..._tensor_api import memory_format as _memory_format
 from ...autograd import no_grad
@@ -184,6 +184,8 @@ class Module:
         """Adds a parameter (or ``None``) under ``name``."""
         self._check_init("parameter")
         self._check_name(name, "parameter")
+        if isinstance(param, _complex.ComplexParameter):  # registered as its real storage
+            param = param._storage
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' (rustdl.nn.Parameter or None required)"
@@ -243,6 +245,8 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("_parameters")
+        if isinstance(value, _complex.ComplexParameter):  # registered as its real storage
+            value = value._storage
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
@@ -274,7 +278,11 @@ class Module:
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
+        try:
+            return _complex.public_parameter(d["_parameters"][name])
+        except KeyError:
+            pass
+        for store in ("_buffers", "_modules"):
             try:
                 return d[store][name]
             except KeyError:
@@ -346,6 +354,8 @@ class Module:
                     if id(value) in seen:
                         continue
                     seen.add(id(value))
+                if store == "_parameters":
+                    value = _complex.public_parameter(value)
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
 
     def named_parameters(

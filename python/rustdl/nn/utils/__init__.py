@@ -36,13 +36,20 @@ def __getattr__(name: str):
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
-    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    # a complex parameter stands for its real storage (its gradient's norm is the same)
+    from ..._complex import ComplexParameter, storage_of
+
+    if isinstance(parameters, (Tensor, ComplexParameter)):
+        return [storage_of(parameters)]
+    return [storage_of(p) for p in parameters]
 
 
 def _zero_grads(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
     """Resets the gradients of ``parameters`` to ``None`` (or, with ``set_to_none=False``, to
     zeros); what ``Module.zero_grad`` and ``Optimizer.zero_grad`` do."""
-    for p in parameters:
+    from ..._complex import storage_of
+
+    for p in map(storage_of, parameters):
         if p.grad is None:
             continue
         if set_to_none:
@@ -191,7 +198,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
         >>> nn.utils.parameters_to_vector(nn.Linear(3, 2).parameters()).shape
         (8,)
     """
-    params = list(parameters)
+    params = _as_list(parameters)
     if not params:
         raise ValueError("parameters_to_vector: got no parameters")
     device = params[0].device
@@ -205,7 +212,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copies consecutive slices of the 1-D ``vec`` into ``parameters``, in place."""
-    params = list(parameters)
+    params = _as_list(parameters)
     total = sum(p.numel() for p in params)
     if vec.ndim != 1 or vec.numel() != total:
         raise ValueError(

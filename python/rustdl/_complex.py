@@ -1,0 +1,1277 @@
+"""Complex tensors: ``rustdl.complex64`` / ``complex128`` values held as a pair of real tensors
+(real and imaginary parts) of the same shape, dtype and device.
+
+Every operation is made of real tensor operations on the two parts, so autograd, the GPU and
+in-place writes work as they do for real tensors; a real loss computed from complex values
+backpropagates into the real tensors they came from. The gradient of a complex leaf is
+``∂L/∂re + i·∂L/∂im``, PyTorch's convention. ``torch.fft``, ``stft``/``istft``, ``view_as_real``
+and ``torch.complex``/``polar`` produce and consume them (see :mod:`rustdl.fft`).
+
+Differences from PyTorch: ``view_as_real`` gives a copy (writing into it does not reach the
+complex tensor); ``z.real`` and ``z.imag`` are the parts themselves (views, as in PyTorch).
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import _rustdl
+from ._rustdl import Tensor
+
+
+def _r():
+    """The rustdl package (imported late: this module is loaded while it initialises)."""
+    import rustdl
+
+    return rustdl
+
+
+class ComplexDType:
+    """``rustdl.complex64`` (parts in float32) and ``rustdl.complex128`` (float64)."""
+
+    is_complex = True
+    is_floating_point = False
+    is_signed = True
+
+    def __init__(self, name: str, real) -> None:
+        self.name = name
+        self.real_dtype = real
+
+    @property
+    def itemsize(self) -> int:
+        return 2 * self.real_dtype.itemsize
+
+    def to_real(self):
+        return self.real_dtype
+
+    def to_complex(self):
+        return self
+
+    def __repr__(self) -> str:
+        pkg = repr(self.real_dtype).split(".")[0]
+        return f"{pkg}.{self.name}"
+
+    def __reduce__(self):
+        return (_complex_dtype_by_name, (self.name,))
+
+
+complex64 = ComplexDType("complex64", _rustdl.float32)
+complex128 = ComplexDType("complex128", _rustdl.float64)
+
+
+def _complex_dtype_by_name(name: str) -> ComplexDType:
+    return {"complex64": complex64, "complex128": complex128}[name]
+
+
+def complex_dtype_of(real_dtype) -> ComplexDType:
+    """The complex dtype whose parts have ``real_dtype`` (float64 → complex128, else complex64)."""
+    return complex128 if real_dtype == _rustdl.float64 else complex64
+
+
+def _is_complex_number(x) -> bool:
+    return isinstance(x, (builtins.complex, np.complexfloating)) or (
+        isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+    )
+
+
+def _float_part_dtype(t: Tensor):
+    return t.dtype if t.dtype.is_floating_point else _r().get_default_dtype()
+
+
+class ComplexTensor:
+    """A complex tensor (see the module docstring). Build one with ``rustdl.complex(re, im)``,
+    ``rustdl.zeros(..., dtype=rustdl.complex64)``, ``rustdl.tensor`` of complex data, or the
+    ``rustdl.fft`` transforms."""
+
+    __rustdl_defer__ = True
+    __slots__ = ("_re", "_im", "__weakref__")
+
+    def __init__(self, re: Tensor, im: Tensor) -> None:
+        if not isinstance(re, Tensor) or not isinstance(im, Tensor):
+            raise TypeError("complex: the real and imaginary parts must be tensors")
+        if tuple(re.shape) != tuple(im.shape):
+            re, im = _r().broadcast_tensors(re, im)
+        if re.dtype != im.dtype:
+            raise TypeError(f"complex: parts of different dtypes ({re.dtype} and {im.dtype})")
+        if not re.dtype.is_floating_point:
+            raise TypeError(f"complex: the parts must be floating point, got {re.dtype}")
+        if re.device != im.device:
+            raise RuntimeError(f"complex: parts on different devices ({re.device} and {im.device})")
+        self._re = re
+        self._im = im
+
+    # ---------- attributes ----------
+
+    @property
+    def real(self) -> Tensor:
+        return self._re
+
+    @real.setter
+    def real(self, value) -> None:
+        self._re[...] = value
+
+    @property
+    def imag(self) -> Tensor:
+        return self._im
+
+    @imag.setter
+    def imag(self, value) -> None:
+        self._im[...] = value
+
+    @property
+    def shape(self):
+        return self._re.shape
+
+    @property
+    def dtype(self) -> ComplexDType:
+        return complex_dtype_of(self._re.dtype)
+
+    @property
+    def device(self):
+        return self._re.device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._re.is_cuda
+
+    @property
+    def ndim(self) -> int:
+        return self._re.ndim
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._re.requires_grad or self._im.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> ComplexTensor:
+        self._re.requires_grad_(requires_grad)
+        self._im.requires_grad_(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._re.is_leaf and self._im.is_leaf
+
+    @property
+    def grad(self) -> ComplexTensor | None:
+        gr, gi = self._re.grad, self._im.grad
+        if gr is None and gi is None:
+            return None
+        return ComplexTensor(
+            gr if gr is not None else _rustdl.zeros_like(self._re),
+            gi if gi is not None else _rustdl.zeros_like(self._im),
+        )
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is None:
+            self._re.grad = None
+            self._im.grad = None
+        else:
+            value = as_complex(value, like=self)
+            self._re.grad = value._re
+            self._im.grad = value._im
+
+    @property
+    def grad_fn(self):
+        return self._re.grad_fn or self._im.grad_fn
+
+    def size(self, dim: int | None = None):
+        return self._re.size() if dim is None else self._re.size(dim)
+
+    def dim(self) -> int:
+        return self._re.ndim
+
+    def numel(self) -> int:
+        return self._re.numel()
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return len(self._re)
+
+    def is_complex(self) -> bool:
+        return True
+
+    def is_floating_point(self) -> bool:
+        return False
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return True
+
+    def is_conj(self) -> bool:
+        return False
+
+    def resolve_conj(self) -> ComplexTensor:
+        return self
+
+    def resolve_neg(self) -> ComplexTensor:
+        return self
+
+    def _map(self, fn) -> ComplexTensor:
+        return ComplexTensor(fn(self._re), fn(self._im))
+
+    # ---------- conversions ----------
+
+    def detach(self) -> ComplexTensor:
+        return self._map(lambda t: t.detach())
+
+    def detach_(self) -> ComplexTensor:
+        self._re = self._re.detach()
+        self._im = self._im.detach()
+        return self
+
+    def clone(self, *, memory_format=None) -> ComplexTensor:
+        return self._map(lambda t: t.clone())
+
+    def contiguous(self, memory_format=None) -> ComplexTensor:
+        return self._map(lambda t: t.contiguous())
+
+    def to(self, *args, **kwargs) -> Any:
+        """Device moves keep the value complex; a complex dtype sets the parts' precision; a
+        real dtype keeps the real part (PyTorch warns that the imaginary part is discarded)."""
+        dtype = kwargs.pop("dtype", None)
+        rest = []
+        for a in args:
+            if isinstance(a, (ComplexDType, _rustdl.dtype)):
+                dtype = a
+            else:
+                rest.append(a)
+        out = self._map(lambda t: t.to(*rest, **kwargs)) if rest or kwargs else self
+        if isinstance(dtype, ComplexDType):
+            return out._map(lambda t: t.to(dtype.real_dtype))
+        if dtype is not None:
+            import warnings
+
+            warnings.warn("Casting complex values to real discards the imaginary part", stacklevel=2)
+            return out._re.to(dtype)
+        return out
+
+    def cpu(self) -> ComplexTensor:
+        return self._map(lambda t: t.cpu())
+
+    def cuda(self, *args, **kwargs) -> ComplexTensor:
+        return self._map(lambda t: t.cuda(*args, **kwargs))
+
+    def gpu(self, *args, **kwargs) -> ComplexTensor:
+        return self._map(lambda t: t.gpu(*args, **kwargs))
+
+    def cfloat(self) -> ComplexTensor:
+        return self.to(complex64)
+
+    def cdouble(self) -> ComplexTensor:
+        return self.to(complex128)
+
+    def type_as(self, other) -> Any:
+        return self.to(other.dtype)
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
+            )
+        re = self._re.detach().cpu().numpy()
+        im = self._im.detach().cpu().numpy()
+        out = np.empty(re.shape, dtype=np.complex128 if re.dtype == np.float64 else np.complex64)
+        out.real = re
+        out.imag = im
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.detach().numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def tolist(self):
+        return self.detach().numpy().tolist()
+
+    def item(self) -> complex:
+        if self.numel() != 1:
+            raise RuntimeError(f"item: a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return builtins.complex(self._re.item(), self._im.item())
+
+    def __complex__(self) -> complex:
+        return self.item()
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return self.item() != 0
+
+    def __float__(self):
+        raise TypeError("can't convert complex to float")
+
+    def __int__(self):
+        raise TypeError("can't convert complex to int")
+
+    def __repr__(self) -> str:
+        a = self.detach().numpy()
+        pkg = repr(self._re.dtype).split(".")[0]
+
+        def fmt(z):
+            return f"{z.real:.4f}{z.imag:+.4f}j"
+
+        body = np.array2string(a, separator=", ", formatter={"complex_kind": fmt}, prefix="tensor(")
+        extra = ""
+        if self._re.dtype == _rustdl.float64:
+            extra += f", dtype={pkg}.complex128"
+        if self.device.type != "cpu":
+            extra += f", device='{self.device}'"
+        if self.requires_grad and not self.is_leaf:
+            extra += ", grad_fn=<ComplexBackward>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self.numel() == 1 and self.ndim == 0:
+            return format(self.item(), spec)
+        return repr(self)
+
+    # ---------- autograd ----------
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Backpropagates from a complex value with an explicit complex ``gradient``
+        (``∂L/∂re + i·∂L/∂im`` of the loss downstream)."""
+        if gradient is None:
+            raise RuntimeError("grad can be implicitly created only for real scalar outputs")
+        g = as_complex(gradient, like=self)
+        from .autograd import backward
+
+        backward(
+            [self._re, self._im],
+            [g._re, g._im],
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            inputs=inputs,
+        )
+
+    def retain_grad(self) -> None:
+        self._re.retain_grad()
+        self._im.retain_grad()
+
+    def register_hook(self, hook):
+        raise RuntimeError("register_hook is not supported on complex tensors in rustdl")
+
+    # ---------- elementwise ----------
+
+    def abs(self) -> Tensor:
+        """|z|, with gradient 0 at z = 0 (as PyTorch)."""
+        r2 = self._re * self._re + self._im * self._im
+        nz = r2 > 0
+        safe = _rustdl.where(nz, r2, _rustdl.ones_like(r2)).sqrt()
+        return _rustdl.where(nz, safe, _rustdl.zeros_like(r2))
+
+    __abs__ = abs
+    absolute = abs
+
+    def angle(self) -> Tensor:
+        """arg z in (−π, π], with gradient 0 at z = 0."""
+        nz = (self._re != 0) | (self._im != 0)
+        im = _rustdl.where(nz, self._im, _rustdl.zeros_like(self._im))
+        re = _rustdl.where(nz, self._re, _rustdl.ones_like(self._re))
+        return _r().atan2(im, re)
+
+    def sgn(self) -> ComplexTensor:
+        a = self.abs()
+        nz = a > 0
+        d = _rustdl.where(nz, a, _rustdl.ones_like(a))
+        return ComplexTensor(
+            _rustdl.where(nz, self._re / d, _rustdl.zeros_like(a)),
+            _rustdl.where(nz, self._im / d, _rustdl.zeros_like(a)),
+        )
+
+    def conj(self) -> ComplexTensor:
+        return ComplexTensor(self._re, -self._im)
+
+    conj_physical = conj
+
+    def exp(self) -> ComplexTensor:
+        m = self._re.exp()
+        return ComplexTensor(m * self._im.cos(), m * self._im.sin())
+
+    def log(self) -> ComplexTensor:
+        return ComplexTensor(self.abs().log(), self.angle())
+
+    def sqrt(self) -> ComplexTensor:
+        return self.pow(0.5)
+
+    def reciprocal(self) -> ComplexTensor:
+        d = self._re * self._re + self._im * self._im
+        return ComplexTensor(self._re / d, -self._im / d)
+
+    def square(self) -> ComplexTensor:
+        return self * self
+
+    def pow(self, exponent) -> ComplexTensor:
+        if isinstance(exponent, int) and not isinstance(exponent, bool) and 0 <= exponent <= 64:
+            out = ComplexTensor(_rustdl.ones_like(self._re), _rustdl.zeros_like(self._im))
+            base = self
+            e = exponent
+            while e:
+                if e & 1:
+                    out = out * base
+                e >>= 1
+                if e:
+                    base = base * base
+            return out
+        if isinstance(exponent, numbers.Real) and not _is_complex_number(exponent):
+            r = self.abs() ** exponent
+            th = self.angle() * exponent
+            return ComplexTensor(r * th.cos(), r * th.sin())
+        return (self.log() * exponent).exp()
+
+    __pow__ = pow
+
+    def __rpow__(self, base) -> ComplexTensor:
+        return (as_complex(base, like=self).log() * self).exp()
+
+    def __neg__(self) -> ComplexTensor:
+        return ComplexTensor(-self._re, -self._im)
+
+    neg = __neg__
+
+    def __pos__(self) -> ComplexTensor:
+        return self
+
+    def __add__(self, other) -> ComplexTensor:
+        o = as_complex(other, like=self)
+        return ComplexTensor(self._re + o._re, self._im + o._im)
+
+    __radd__ = __add__
+
+    def __sub__(self, other) -> ComplexTensor:
+        o = as_complex(other, like=self)
+        return ComplexTensor(self._re - o._re, self._im - o._im)
+
+    def __rsub__(self, other) -> ComplexTensor:
+        return as_complex(other, like=self) - self
+
+    def __mul__(self, other) -> ComplexTensor:
+        if isinstance(other, Tensor) or (isinstance(other, numbers.Real) and not _is_complex_number(other)):
+            if (
+                isinstance(other, Tensor)
+                and other.is_floating_point() is False
+                and other.dtype == _rustdl.bool
+            ):
+                other = other.to(self._re.dtype)
+            return ComplexTensor(self._re * other, self._im * other)
+        o = as_complex(other, like=self)
+        return ComplexTensor(self._re * o._re - self._im * o._im, self._re * o._im + self._im * o._re)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other) -> ComplexTensor:
+        if isinstance(other, Tensor) or (isinstance(other, numbers.Real) and not _is_complex_number(other)):
+            return ComplexTensor(self._re / other, self._im / other)
+        o = as_complex(other, like=self)
+        d = o._re * o._re + o._im * o._im
+        return ComplexTensor(
+            (self._re * o._re + self._im * o._im) / d, (self._im * o._re - self._re * o._im) / d
+        )
+
+    def __rtruediv__(self, other) -> ComplexTensor:
+        return as_complex(other, like=self) / self
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    divide = __truediv__
+    multiply = __mul__
+
+    def __eq__(self, other):  # type: ignore[override]
+        o = as_complex(other, like=self)
+        return (self._re == o._re) & (self._im == o._im)
+
+    def __ne__(self, other):  # type: ignore[override]
+        o = as_complex(other, like=self)
+        return (self._re != o._re) | (self._im != o._im)
+
+    __hash__ = object.__hash__
+
+    def isnan(self) -> Tensor:
+        return self._re.isnan() | self._im.isnan()
+
+    def isfinite(self) -> Tensor:
+        return self._re.isfinite() & self._im.isfinite()
+
+    def isinf(self) -> Tensor:
+        return self._re.isinf() | self._im.isinf()
+
+    # in place: the parts are written in place (autograd through them as for real tensors)
+
+    def _set(self, value: ComplexTensor) -> ComplexTensor:
+        self._re.copy_(value._re)
+        self._im.copy_(value._im)
+        return self
+
+    def copy_(self, src, non_blocking: bool = False) -> ComplexTensor:
+        return self._set(as_complex(src, like=self))
+
+    def add_(self, other, *, alpha=1) -> ComplexTensor:
+        return self._set(self + as_complex(other, like=self) * alpha)
+
+    def sub_(self, other, *, alpha=1) -> ComplexTensor:
+        return self._set(self - as_complex(other, like=self) * alpha)
+
+    def mul_(self, other) -> ComplexTensor:
+        return self._set(self * other)
+
+    def div_(self, other) -> ComplexTensor:
+        return self._set(self / other)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def zero_(self) -> ComplexTensor:
+        self._re.zero_()
+        self._im.zero_()
+        return self
+
+    def fill_(self, value) -> ComplexTensor:
+        v = builtins.complex(value)
+        self._re.fill_(v.real)
+        self._im.fill_(v.imag)
+        return self
+
+    # ---------- products ----------
+
+    def __matmul__(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.matmul, self, other)
+
+    def __rmatmul__(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.matmul, other, self)
+
+    matmul = __matmul__
+
+    def mm(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.mm, self, other)
+
+    def bmm(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.bmm, self, other)
+
+    def dot(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.dot, self, other)
+
+    def vdot(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.dot, self.conj(), other)
+
+    # ---------- reductions ----------
+
+    def sum(self, *args, **kwargs) -> ComplexTensor:
+        return self._map(lambda t: t.sum(*args, **kwargs))
+
+    def mean(self, *args, **kwargs) -> ComplexTensor:
+        return self._map(lambda t: t.mean(*args, **kwargs))
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
+        return _r().linalg.vector_norm(
+            self.abs(), 2 if p == "fro" else p, dim=dim, keepdim=keepdim, dtype=dtype
+        )
+
+    def cumsum(self, dim, *, dtype=None) -> ComplexTensor:
+        return self._map(lambda t: t.cumsum(dim))
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None) -> ComplexTensor:
+        if dim is None:
+            parts = self.reshape(-1).unbind(0)
+            out = ComplexTensor(
+                _rustdl.ones((), dtype=self._re.dtype, device=self.device),
+                _rustdl.zeros((), dtype=self._re.dtype, device=self.device),
+            )
+            for p in parts:
+                out = out * p
+            return out
+        parts = self.unbind(dim)
+        out = parts[0] if parts else None
+        for p in parts[1:]:
+            out = out * p
+        if out is None:
+            raise RuntimeError("prod: empty dimension of a complex tensor")
+        return out.unsqueeze(dim) if keepdim else out
+
+    # ---------- shapes and indexing ----------
+
+    def __getitem__(self, idx) -> ComplexTensor:
+        return ComplexTensor(self._re[idx], self._im[idx])
+
+    def __setitem__(self, idx, value) -> None:
+        v = as_complex(value, like=self)
+        self._re[idx] = v._re
+        self._im[idx] = v._im
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def reshape(self, *shape) -> ComplexTensor:
+        return self._map(lambda t: t.reshape(*shape))
+
+    def view(self, *shape) -> Any:
+        if len(shape) == 1 and isinstance(shape[0], (ComplexDType, _rustdl.dtype)):
+            if isinstance(shape[0], ComplexDType):
+                return self.to(shape[0])
+            return view_as_real(self) if shape[0] == self._re.dtype else self.to(shape[0])
+        return self._map(lambda t: t.view(*shape))
+
+    def view_as(self, other) -> ComplexTensor:
+        return self.view(*other.shape)
+
+    def reshape_as(self, other) -> ComplexTensor:
+        return self.reshape(*other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> ComplexTensor:
+        return self._map(lambda t: t.flatten(start_dim, end_dim))
+
+    def unflatten(self, dim, sizes) -> ComplexTensor:
+        return self._map(lambda t: t.unflatten(dim, sizes))
+
+    def permute(self, *dims) -> ComplexTensor:
+        return self._map(lambda t: t.permute(*dims))
+
+    def transpose(self, d0: int, d1: int) -> ComplexTensor:
+        return self._map(lambda t: t.transpose(d0, d1))
+
+    def t(self) -> ComplexTensor:
+        return self._map(lambda t: t.t())
+
+    @property
+    def T(self) -> ComplexTensor:  # noqa: N802
+        return self._map(lambda t: t.T)
+
+    @property
+    def mT(self) -> ComplexTensor:  # noqa: N802
+        return self._map(lambda t: t.mT)
+
+    @property
+    def H(self) -> ComplexTensor:  # noqa: N802
+        return self.conj().t()
+
+    @property
+    def mH(self) -> ComplexTensor:  # noqa: N802
+        return self.conj().mT
+
+    def adjoint(self) -> ComplexTensor:
+        return self.mH
+
+    def movedim(self, source, destination) -> ComplexTensor:
+        return self._map(lambda t: t.movedim(source, destination))
+
+    def unsqueeze(self, dim: int) -> ComplexTensor:
+        return self._map(lambda t: t.unsqueeze(dim))
+
+    def squeeze(self, *dim) -> ComplexTensor:
+        return self._map(lambda t: t.squeeze(*dim))
+
+    def expand(self, *sizes) -> ComplexTensor:
+        return self._map(lambda t: t.expand(*sizes))
+
+    def expand_as(self, other) -> ComplexTensor:
+        return self.expand(*other.shape)
+
+    def repeat(self, *sizes) -> ComplexTensor:
+        return self._map(lambda t: t.repeat(*sizes))
+
+    def flip(self, *dims) -> ComplexTensor:
+        return self._map(lambda t: t.flip(*dims))
+
+    def roll(self, shifts, dims=None) -> ComplexTensor:
+        return self._map(lambda t: t.roll(shifts, dims))
+
+    def narrow(self, dim: int, start: int, length: int) -> ComplexTensor:
+        return self._map(lambda t: t.narrow(dim, start, length))
+
+    def select(self, dim: int, index: int) -> ComplexTensor:
+        return self._map(lambda t: t.select(dim, index))
+
+    def index_select(self, dim: int, index) -> ComplexTensor:
+        return self._map(lambda t: t.index_select(dim, index))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        return tuple(
+            ComplexTensor(a, b) for a, b in zip(self._re.chunk(chunks, dim), self._im.chunk(chunks, dim))
+        )
+
+    def split(self, split_size, dim: int = 0) -> tuple:
+        return tuple(
+            ComplexTensor(a, b)
+            for a, b in zip(self._re.split(split_size, dim), self._im.split(split_size, dim))
+        )
+
+    def unbind(self, dim: int = 0) -> tuple:
+        return tuple(ComplexTensor(a, b) for a, b in zip(self._re.unbind(dim), self._im.unbind(dim)))
+
+    def tril(self, diagonal: int = 0) -> ComplexTensor:
+        return self._map(lambda t: t.tril(diagonal))
+
+    def triu(self, diagonal: int = 0) -> ComplexTensor:
+        return self._map(lambda t: t.triu(diagonal))
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> ComplexTensor:
+        return self._map(lambda t: t.diagonal(offset, dim1, dim2))
+
+
+class ComplexParameter(ComplexTensor):
+    """``nn.Parameter`` of a complex tensor. Its values live in a real Parameter of shape
+    ``(*shape, 2)`` (real and imaginary parts last, as ``view_as_real``): that is what a module
+    registers, ``parameters()`` yields, optimizers update and ``state_dict`` saves — PyTorch's
+    optimizers likewise step complex parameters as their real view. The module attribute is this
+    complex object, whose parts are views of the storage taken at each use."""
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, data: ComplexTensor, requires_grad: bool = True) -> None:
+        storage = _ComplexStorage(
+            _r().stack([data._re.detach(), data._im.detach()], -1).contiguous(), requires_grad
+        )
+        storage._complex_param = self
+        object.__setattr__(self, "_storage", storage)
+
+    @property
+    def _re(self) -> Tensor:  # type: ignore[override]
+        return self._storage[..., 0]
+
+    @property
+    def _im(self) -> Tensor:  # type: ignore[override]
+        return self._storage[..., 1]
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._storage.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self._storage.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> ComplexParameter:
+        self._storage.requires_grad_(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return True
+
+    @property
+    def grad(self) -> ComplexTensor | None:
+        g = self._storage.grad
+        return None if g is None else ComplexTensor(g[..., 0], g[..., 1])
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is None:
+            self._storage.grad = None
+        else:
+            value = as_complex(value, like=self)
+            self._storage.grad = _r().stack([value._re, value._im], -1)
+
+    @property
+    def data(self) -> ComplexTensor:
+        d = self._storage.detach()
+        return ComplexTensor(d[..., 0], d[..., 1])
+
+    @data.setter
+    def data(self, value) -> None:
+        value = as_complex(value, like=self)
+        self._storage.data = _r().stack([value._re.detach(), value._im.detach()], -1)
+
+    @property
+    def grad_fn(self):
+        return None
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        out = ComplexParameter(self.detach().clone(), self.requires_grad)
+        memo[id(self)] = out
+        return out
+
+    def __reduce__(self):
+        return (ComplexParameter, (self.detach(), self.requires_grad))
+
+
+def _make_storage_class():
+    from .nn.parameter import Parameter
+
+    class _ComplexStorage(Parameter):
+        """The real Parameter of shape ``(*shape, 2)`` behind a :class:`ComplexParameter`."""
+
+        def __deepcopy__(self, memo):
+            if id(self) in memo:
+                return memo[id(self)]
+            out = _ComplexStorage(self.detach().clone(), self.requires_grad)
+            if self.grad is not None:
+                out.grad = self.grad.clone()
+            memo[id(self)] = out
+            return out
+
+        def __reduce_ex__(self, protocol: int):
+            return (_rebuild_storage, (self.detach(), self.requires_grad))
+
+    _ComplexStorage.__module__ = __name__
+    return _ComplexStorage
+
+
+_ComplexStorage: Any = None
+
+
+def _rebuild_storage(data, requires_grad):
+    """Unpickles the storage of a complex parameter."""
+    return _ComplexStorage(data, requires_grad)
+
+
+def storage_of(p):
+    """The real tensor behind ``p``: a ComplexParameter's storage, else ``p`` itself."""
+    return p._storage if isinstance(p, ComplexParameter) else p
+
+
+def public_parameter(p):
+    """What a module attribute gives for a registered parameter: the ComplexParameter of a
+    complex parameter's real storage, else the parameter itself."""
+    if type(p) is _ComplexStorage:
+        cp = getattr(p, "_complex_param", None)
+        if cp is None:
+            cp = ComplexParameter.__new__(ComplexParameter)
+            object.__setattr__(cp, "_storage", p)
+            p._complex_param = cp
+        return cp
+    return p
+
+
+def _bilinear(op, a, b) -> ComplexTensor:
+    """``op`` (a product, linear in each argument) of complex or real operands."""
+    if not isinstance(a, ComplexTensor):
+        return ComplexTensor(op(a, b._re), op(a, b._im))
+    if not isinstance(b, ComplexTensor):
+        return ComplexTensor(op(a._re, b), op(a._im, b))
+    return ComplexTensor(op(a._re, b._re) - op(a._im, b._im), op(a._re, b._im) + op(a._im, b._re))
+
+
+def as_complex(x, like: ComplexTensor | None = None) -> ComplexTensor:
+    """``x`` (complex, real tensor, Python or numpy number) as a ComplexTensor; numbers take the
+    dtype and device of ``like``."""
+    if isinstance(x, ComplexTensor):
+        return x
+    if isinstance(x, Tensor):
+        re = (
+            x
+            if x.dtype.is_floating_point
+            else x.to(like._re.dtype if like is not None else _float_part_dtype(x))
+        )
+        return ComplexTensor(re, _rustdl.zeros_like(re))
+    if isinstance(x, (numbers.Number, np.number)):
+        z = builtins.complex(x)
+        dt = like._re.dtype if like is not None else _r().get_default_dtype()
+        dev = like.device if like is not None else None
+        return ComplexTensor(
+            _rustdl.tensor(z.real, dtype=dt, device=dev), _rustdl.tensor(z.imag, dtype=dt, device=dev)
+        )
+    if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
+        return _from_data(x, None, like.device if like is not None else None, False)
+    raise TypeError(f"expected a tensor or a number for a complex operation, got {type(x).__name__}")
+
+
+def _from_data(data, dtype, device, requires_grad) -> ComplexTensor:
+    a = np.asarray(data)
+    if dtype is None:
+        # numpy arrays keep their precision; Python numbers take the default dtype's
+        if isinstance(data, np.ndarray) and a.dtype in (np.complex64, np.complex128):
+            dtype = complex128 if a.dtype == np.complex128 else complex64
+        else:
+            dtype = complex_dtype_of(_r().get_default_dtype())
+    rd = dtype.real_dtype
+    out = ComplexTensor(
+        _rustdl.tensor(np.ascontiguousarray(a.real), dtype=rd, device=device),
+        _rustdl.tensor(np.ascontiguousarray(a.imag), dtype=rd, device=device),
+    )
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _contains_complex(data) -> bool:
+    """True when ``data`` (nested lists/tuples, arrays, numbers) holds a complex value; walks
+    the nesting without recursion (hostile depths are the converter's to refuse)."""
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ComplexTensor) or _is_complex_number(x):
+            return True
+        if isinstance(x, np.ndarray):
+            if np.iscomplexobj(x):
+                return True
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+    return False
+
+
+# ---------- functions of the rustdl namespace ----------
+
+
+def complex(real: Tensor, imag: Tensor, *, out=None) -> ComplexTensor:  # noqa: A001
+    """``real + i·imag`` from two real floating-point tensors (broadcast)."""
+    if not (isinstance(real, Tensor) and isinstance(imag, Tensor)):
+        raise TypeError("complex(): expected both inputs to be tensors")
+    if real.dtype != imag.dtype:
+        raise RuntimeError(
+            f"complex(): expected both inputs to have the same dtype, got {real.dtype} and {imag.dtype}"
+        )
+    if real.dtype not in (_rustdl.float32, _rustdl.float64):
+        raise RuntimeError(f"complex(): expected both inputs to be float32 or float64, got {real.dtype}")
+    return ComplexTensor(real, imag)
+
+
+def polar(abs: Tensor, angle: Tensor, *, out=None) -> ComplexTensor:  # noqa: A002
+    """``abs·(cos angle + i·sin angle)``."""
+    return ComplexTensor(abs * angle.cos(), abs * angle.sin())
+
+
+def view_as_real(input: ComplexTensor) -> Tensor:  # noqa: A002
+    """The parts stacked along a new last dimension of size 2 (a copy in rustdl)."""
+    if not isinstance(input, ComplexTensor):
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return _rustdl.stack([input._re, input._im], -1)
+
+
+def view_as_complex(input: Tensor) -> ComplexTensor:  # noqa: A002
+    """A complex tensor over a real one whose last dimension has size 2 (the parts are views)."""
+    if not isinstance(input, Tensor) or input.ndim == 0 or input.shape[-1] != 2:
+        shape = tuple(input.shape) if isinstance(input, Tensor) else None
+        raise RuntimeError(f"view_as_complex: Tensor must have a last dimension of size 2, got shape {shape}")
+    if input.dtype not in (_rustdl.float32, _rustdl.float64):
+        raise RuntimeError(
+            f"view_as_complex is only supported for float and double tensors, got {input.dtype}"
+        )
+    return ComplexTensor(input[..., 0], input[..., 1])
+
+
+def real(input):  # noqa: A002
+    return input.real if isinstance(input, ComplexTensor) else input
+
+
+def imag(input):  # noqa: A002
+    if isinstance(input, ComplexTensor):
+        return input.imag
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+def angle(input, *, out=None):  # noqa: A002
+    """arg of each element: for real input π where negative, 0 elsewhere (NaN stays NaN)."""
+    if isinstance(input, ComplexTensor):
+        return input.angle()
+    x = input if input.is_floating_point() else input.to(_r().get_default_dtype())
+    return _r().where(x < 0, _r().full_like(x, math.pi), x * 0)
+
+
+def conj(input):  # noqa: A002
+    return input.conj() if isinstance(input, ComplexTensor) else input
+
+
+def is_complex(input) -> bool:  # noqa: A002
+    return isinstance(input, ComplexTensor)
+
+
+def _first_arg_complex(args, kwargs, key="input") -> bool:
+    x = args[0] if args else kwargs.get(key)
+    return isinstance(x, ComplexTensor)
+
+
+def _wrap_method_dispatch(fn, method: str):
+    """``fn`` where a complex first argument calls its method ``method`` instead."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if args and isinstance(args[0], ComplexTensor):
+            kwargs.pop("out", None)
+            return getattr(args[0], method)(*args[1:], **kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_creation(fn):
+    """A factory (``zeros``, ``randn``, ...) that makes a ComplexTensor for a complex dtype:
+    each part drawn or filled by ``fn`` with the part dtype (random parts scaled by 1/√2 for
+    ``randn``, as PyTorch's unit-variance complex normal)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        dt = kwargs.get("dtype")
+        if isinstance(dt, ComplexDType):
+            requires_grad = kwargs.pop("requires_grad", False)
+            kwargs["dtype"] = dt.real_dtype
+            fill = None
+            if fn.__name__ == "full":  # each part is filled with its own part of the value
+                if len(args) > 1:
+                    fill = builtins.complex(args[1])
+                    args = (args[0], 0.0, *args[2:])
+                else:
+                    fill = builtins.complex(kwargs["fill_value"])
+                    kwargs["fill_value"] = 0.0
+            re = fn(*args, **kwargs)
+            im = fn(*args, **kwargs)
+            if fill is not None:
+                re.fill_(fill.real)
+                im.fill_(fill.imag)
+            elif fn.__name__ == "ones":
+                im.zero_()
+            elif fn.__name__ == "randn":
+                re = re * (1 / math.sqrt(2))
+                im = im * (1 / math.sqrt(2))
+            out = ComplexTensor(re, im)
+            return out.requires_grad_(True) if requires_grad else out
+        if fn.__name__ == "full":
+            v = args[1] if len(args) > 1 else kwargs.get("fill_value")
+            if _is_complex_number(v):
+                kwargs["dtype"] = complex_dtype_of(kwargs.get("dtype") or _r().get_default_dtype())
+                return wrapper(*args, **kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_like(fn):
+    """``zeros_like`` and friends of a complex input (or with a complex dtype)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        dt = kwargs.get("dtype")
+        input = args[0] if args else kwargs.get("input")  # noqa: A001
+        if isinstance(input, ComplexTensor) or isinstance(dt, ComplexDType):
+            if args:
+                args = args[1:]
+            else:
+                kwargs.pop("input")
+            target = (
+                dt
+                if isinstance(dt, ComplexDType)
+                else (input.dtype if isinstance(input, ComplexTensor) else None)
+            )
+            base = input._re if isinstance(input, ComplexTensor) else input
+            if target is None:  # a complex input asked for a real dtype
+                return fn(base, *args, **kwargs)
+            requires_grad = kwargs.pop("requires_grad", False)
+            kwargs["dtype"] = target.real_dtype
+            fill = None
+            if fn.__name__ == "full_like":
+                if args:
+                    fill = builtins.complex(args[0])
+                    args = (0.0, *args[1:])
+                else:
+                    fill = builtins.complex(kwargs["fill_value"])
+                    kwargs["fill_value"] = 0.0
+            re = fn(base, *args, **kwargs)
+            im = fn(base, *args, **kwargs)
+            if fn.__name__ == "ones_like":
+                im.zero_()
+            elif fill is not None:
+                re.fill_(fill.real)
+                im.fill_(fill.imag)
+            out = ComplexTensor(re, im)
+            return out.requires_grad_(True) if requires_grad else out
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_tensor(fn):
+    """``tensor``/``as_tensor``: complex data or a complex dtype give a ComplexTensor."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        dt = kwargs.get("dtype")
+        data = args[0] if args else kwargs.get("data")
+        if not isinstance(dt, ComplexDType) and not isinstance(data, ComplexTensor):
+            # real data converts natively; only data it refuses is looked at for complex values
+            try:
+                return fn(*args, **kwargs)
+            except (TypeError, ValueError):
+                if not _contains_complex(data):
+                    raise
+        if isinstance(data, ComplexTensor):
+            out = data.to(dt) if isinstance(dt, ComplexDType) else data
+            if fn.__name__ == "tensor":
+                out = out.detach().clone()
+            return out.requires_grad_(True) if kwargs.get("requires_grad") else out
+        if isinstance(data, Tensor):
+            out = as_complex(data.detach() if fn.__name__ == "tensor" else data)
+            if isinstance(dt, ComplexDType):
+                out = out.to(dt)
+        else:
+            if isinstance(data, (list, tuple)):
+                data = [d.detach().numpy() if isinstance(d, ComplexTensor) else d for d in data]
+            out = _from_data(data, dt if isinstance(dt, ComplexDType) else None, None, False)
+        dev = kwargs.get("device")
+        if dev is not None:
+            out = out.to(dev)
+        return out.requires_grad_(True) if kwargs.get("requires_grad") else out
+
+    return wrapper
+
+
+def _wrap_sequence(fn):
+    """``cat``/``stack``/``concat`` of a sequence holding complex tensors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tensors = args[0] if args else kwargs.get("tensors")
+        if isinstance(tensors, (list, tuple)) and builtins.any(isinstance(t, ComplexTensor) for t in tensors):
+            kwargs.pop("out", None)
+            kwargs.pop("tensors", None)
+            args = args[1:]
+            cs = [as_complex(t) for t in tensors]
+            return ComplexTensor(
+                fn([c._re for c in cs], *args, **kwargs), fn([c._im for c in cs], *args, **kwargs)
+            )
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_bilinear(fn):
+    """``matmul``/``mm``/``bmm``/``dot`` with a complex operand."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if builtins.any(isinstance(a, ComplexTensor) for a in args) or builtins.any(
+            isinstance(a, ComplexTensor) for a in kwargs.values()
+        ):
+            vals = list(args) + [v for k, v in kwargs.items() if k != "out"]
+            return _bilinear(fn, vals[0], vals[1])
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _einsum_complex(fn, equation, operands):
+    """An einsum of complex and real operands, expanded over the parts (the product of the
+    complex operands' parts, signed by i², for every choice of part)."""
+    import itertools
+
+    parts = []
+    for op in operands:
+        if isinstance(op, ComplexTensor):
+            parts.append([(op._re, 0), (op._im, 1)])
+        else:
+            parts.append([(op, 0)])
+    re = im = None
+    for combo in itertools.product(*parts):
+        k = builtins.sum(c[1] for c in combo)
+        term = fn(equation, *[c[0] for c in combo])
+        sign = -1 if k % 4 in (2, 3) else 1
+        term = term if sign > 0 else -term
+        if k % 2 == 0:
+            re = term if re is None else re + term
+        else:
+            im = term if im is None else im + term
+    if re is None:
+        re = _rustdl.zeros_like(im)
+    if im is None:
+        im = _rustdl.zeros_like(re)
+    return ComplexTensor(re, im)
+
+
+def _wrap_einsum(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        operands = args[1:]
+        ops = operands[0] if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else operands
+        if args and builtins.any(isinstance(o, ComplexTensor) for o in ops):
+            return _einsum_complex(fn, args[0], list(ops))
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+_METHOD_FUNCS = (
+    "abs", "absolute", "exp", "log", "sqrt", "reciprocal", "square", "pow", "neg", "sgn",
+    "sum", "mean", "prod", "cumsum", "norm", "reshape", "flatten", "unflatten", "permute",
+    "transpose", "t", "movedim", "unsqueeze", "squeeze", "flip", "roll", "narrow", "select",
+    "index_select", "chunk", "split", "unbind", "tril", "triu", "diagonal", "isnan", "isfinite",
+    "isinf", "add", "sub", "mul", "div", "divide", "multiply", "clone", "detach", "numel",
+    "conj_physical", "resolve_conj", "resolve_neg", "adjoint",
+)  # fmt: skip
+_CREATION = ("zeros", "ones", "empty", "full", "rand", "randn")
+_LIKE = ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
+
+
+def install(ns) -> None:
+    """Adds the complex dtypes and functions to the ``rustdl`` namespace ``ns`` and makes its
+    functions accept complex tensors."""
+    ns.complex64 = ns.cfloat = complex64
+    ns.complex128 = ns.cdouble = complex128
+    ns.ComplexTensor = ComplexTensor
+    for name in ("complex", "polar", "view_as_real", "view_as_complex", "real", "imag", "conj", "is_complex"):
+        setattr(ns, name, globals()[name])
+    if not hasattr(ns, "angle"):
+        ns.angle = angle
+    else:
+        ns.angle = _wrap_method_dispatch(ns.angle, "angle")
+    for name in _METHOD_FUNCS:
+        if hasattr(ns, name):
+            setattr(ns, name, _wrap_method_dispatch(getattr(ns, name), name))
+    for name in _CREATION:
+        setattr(ns, name, _wrap_creation(getattr(ns, name)))
+    for name in _LIKE:
+        if hasattr(ns, name):
+            setattr(ns, name, _wrap_like(getattr(ns, name)))
+    for name in ("tensor", "as_tensor"):
+        setattr(ns, name, _wrap_tensor(getattr(ns, name)))
+    for name in ("cat", "stack", "concat", "concatenate"):
+        if hasattr(ns, name):
+            setattr(ns, name, _wrap_sequence(getattr(ns, name)))
+    for name in ("matmul", "mm", "bmm", "dot"):
+        setattr(ns, name, _wrap_bilinear(getattr(ns, name)))
+    ns.einsum = _wrap_einsum(ns.einsum)
+    if not hasattr(Tensor, "is_complex"):
+        Tensor.is_complex = lambda self: False
+    _install_tensor_methods()
+    global _ComplexStorage
+    _ComplexStorage = _make_storage_class()
+
+
+def _install_tensor_methods() -> None:
+    """``Tensor.to``/``type`` with a complex dtype give a ComplexTensor (imaginary part 0);
+    ``Tensor.cfloat``/``cdouble``."""
+    real_to = Tensor.to
+    real_type = Tensor.type
+
+    @functools.wraps(real_to)
+    def to(self, *args, **kwargs):
+        dt = kwargs.get("dtype")
+        if type(dt) is ComplexDType or builtins.any(type(a) is ComplexDType for a in args):
+            return as_complex(self).to(*args, **kwargs)
+        return real_to(self, *args, **kwargs)
+
+    @functools.wraps(real_type)
+    def type_(self, dtype=None, non_blocking=False, **kwargs):
+        if type(dtype) is ComplexDType:
+            return as_complex(self).to(dtype)
+        if dtype is None:
+            return real_type(self)
+        return real_type(self, dtype, non_blocking, **kwargs)
+
+    Tensor.to = to
+    Tensor.type = type_
+    Tensor.cfloat = lambda self: as_complex(self).to(complex64)
+    Tensor.cdouble = lambda self: as_complex(self).to(complex128)
