@@ -308,6 +308,8 @@ def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requir
 
 
 def _shift(x, dim, sign):
+    if not isinstance(x, (Tensor, ComplexTensor)):
+        raise TypeError(f"fftshift: expected a tensor, got {type(x).__name__}")
     nd = x.ndim
     if dim is None:
         dims = list(range(nd))
