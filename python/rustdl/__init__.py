@@ -1181,6 +1181,11 @@ from ._breadth_k import (  # noqa: E402,F401
     vdot,
 )
 from . import special  # noqa: E402,F401
+from .special import gammainc as igamma  # noqa: E402,F401
+from .special import gammaincc as igammac  # noqa: E402,F401
+
+Tensor.igamma = lambda self, other: special.gammainc(self, other)
+Tensor.igammac = lambda self, other: special.gammaincc(self, other)
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from .nn.functional import pdist  # noqa: E402,F401

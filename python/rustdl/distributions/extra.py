@@ -16,7 +16,7 @@ from .. import _rustdl
 from .._rustdl import Tensor
 from . import constraints
 from .distribution import Distribution
-from .gamma_family import Gamma, _like, _np_rng, lgamma
+from .gamma_family import Gamma, _like, _np_rng, lgamma, standard_gamma
 from .heavy_tails import Cauchy
 from .more import _uniform
 from .normal import Normal
@@ -441,8 +441,7 @@ class Kumaraswamy(Distribution):
 
 
 class FisherSnedecor(Distribution):
-    """The F distribution with ``df1`` and ``df2`` degrees of freedom (draws through numpy; no
-    ``rsample``)."""
+    """The F distribution with ``df1`` and ``df2`` degrees of freedom."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "df1": constraints.positive,
@@ -471,11 +470,21 @@ class FisherSnedecor(Distribution):
         v = 2 * d2.square() * (d1 + d2 - 2) / (d1 * (d2 - 2).square() * (d2 - 4))
         return _outside_to(v, d2 <= 4, math.nan)
 
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+    has_rsample = True
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        """``(X₁/df1) / (X₂/df2)`` with ``Xᵢ`` chi-squared draws (implicit Gamma gradients)."""
         shape = self._extended_shape(sample_shape)
-        d1 = np.broadcast_to(self.df1.detach().cpu().numpy().astype(np.float64), shape)
-        d2 = np.broadcast_to(self.df2.detach().cpu().numpy().astype(np.float64), shape)
-        return _like(_np_rng().f(d1, d2), self.df1)
+        d1, d2 = self.df1.expand(*shape), self.df2.expand(*shape)
+        x1 = standard_gamma(0.5 * d1) / (0.5 * d1)
+        x2 = standard_gamma(0.5 * d2) / (0.5 * d2)
+        return (x1 / x2).clamp(min=finfo_tiny(x1))
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        from ..autograd import no_grad
+
+        with no_grad():
+            return self.rsample(sample_shape)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

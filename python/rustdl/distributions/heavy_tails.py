@@ -15,7 +15,7 @@ from ..autograd import no_grad
 from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
-from .gamma_family import _like, _np_rng, digamma, lgamma
+from .gamma_family import digamma, lgamma, standard_gamma
 from .more import _LocScale, _uniform
 from .transforms import ExpTransform, Transform
 from .utils import broadcast_all, clamp_probs
@@ -75,12 +75,14 @@ class StudentT(Distribution):
         return _rustdl.where(df > 2, v, _rustdl.where(df > 1, inf, nan))
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        if self.df.requires_grad and _rustdl.is_grad_enabled():
-            raise NotImplementedError("StudentT.rsample: no reparameterised gradient for df in rustdl")
+        """``loc + scale · X / √(Z / df)`` with ``X`` standard normal and ``Z = 2·Gamma(df/2)`` a
+        chi-squared draw: differentiable in ``loc``, ``scale`` and ``df`` (implicit Gamma
+        gradients)."""
         shape = self._extended_shape(sample_shape)
-        df = self.df.detach().expand(*shape).cpu().numpy().astype("float64")
-        t = _like(_np_rng().standard_t(df), self.loc)
-        return self.loc + self.scale * t
+        df = self.df.expand(*shape)
+        x = _rustdl.randn(*shape, dtype=self.loc.dtype, device=self.loc.device)
+        z = standard_gamma(0.5 * df) * 2
+        return self.loc + self.scale * (x * (z / df).rsqrt())
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
