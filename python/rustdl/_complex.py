@@ -1014,10 +1014,14 @@ def _wrap_creation(fn):
     each part drawn or filled by ``fn`` with the part dtype (random parts scaled by 1/√2 for
     ``randn``, as PyTorch's unit-variance complex normal)."""
 
+    is_full = fn.__name__ == "full"
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if not kwargs and not is_full:  # the common call: real, no dtype
+            return fn(*args)
         dt = kwargs.get("dtype")
-        if isinstance(dt, ComplexDType):
+        if type(dt) is ComplexDType:
             requires_grad = kwargs.pop("requires_grad", False)
             kwargs["dtype"] = dt.real_dtype
             fill = None
@@ -1040,7 +1044,7 @@ def _wrap_creation(fn):
                 im = im * (1 / math.sqrt(2))
             out = ComplexTensor(re, im)
             return out.requires_grad_(True) if requires_grad else out
-        if fn.__name__ == "full":
+        if is_full:
             v = args[1] if len(args) > 1 else kwargs.get("fill_value")
             if _is_complex_number(v):
                 kwargs["dtype"] = complex_dtype_of(kwargs.get("dtype") or _r().get_default_dtype())
@@ -1132,10 +1136,17 @@ def _wrap_tensor(fn):
 def _wrap_sequence(fn):
     """``cat``/``stack``/``concat`` of a sequence holding complex tensors."""
 
+    def has_complex(tensors) -> bool:
+        if isinstance(tensors, (list, tuple)):
+            for t in tensors:
+                if isinstance(t, ComplexTensor):
+                    return True
+        return False
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         tensors = args[0] if args else kwargs.get("tensors")
-        if isinstance(tensors, (list, tuple)) and builtins.any(isinstance(t, ComplexTensor) for t in tensors):
+        if has_complex(tensors):
             kwargs.pop("out", None)
             kwargs.pop("tensors", None)
             args = args[1:]
@@ -1153,10 +1164,13 @@ def _wrap_bilinear(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if builtins.any(isinstance(a, ComplexTensor) for a in args) or builtins.any(
-            isinstance(a, ComplexTensor) for a in kwargs.values()
-        ):
-            vals = list(args) + [v for k, v in kwargs.items() if k != "out"]
+        if len(args) == 2 and not kwargs:  # the common call
+            a, b = args
+            if isinstance(a, ComplexTensor) or isinstance(b, ComplexTensor):
+                return _bilinear(fn, a, b)
+            return fn(a, b)
+        vals = list(args) + [v for k, v in kwargs.items() if k != "out"]
+        if len(vals) >= 2 and (isinstance(vals[0], ComplexTensor) or isinstance(vals[1], ComplexTensor)):
             return _bilinear(fn, vals[0], vals[1])
         return fn(*args, **kwargs)
 

@@ -23,7 +23,7 @@ import numpy as np
 from . import _rustdl
 from ._rustdl import Tensor
 from ._tensor_api import _cross, _vector_norm_impl
-from .autograd import Function
+from .autograd import Function, once_differentiable
 
 __all__ = [
     "LinAlgError",
@@ -34,7 +34,9 @@ __all__ = [
     "diagonal",
     "cross",
     "det",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "householder_product",
     "inv",
@@ -345,6 +347,74 @@ def eigh(A, UPLO="L"):
 def eigvalsh(A, UPLO="L"):
     """Eigenvalues (ascending) of symmetric matrices."""
     return eigh(A, UPLO).eigenvalues
+
+
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+
+
+class _Eig(Function):
+    """Eigen-decomposition of real square matrices (numpy's LAPACK geev), as the real and
+    imaginary parts of ``L`` and ``V`` (columns of unit norm). The backward is PyTorch's:
+    ``gA = Re(V⁻ᴴ (diag(gL) + (VᴴgV − VᴴV Re(diag(VᴴgV))) / Ē) Vᴴ)`` with
+    ``Ē_ij = conj(λ_j − λ_i)`` off the diagonal."""
+
+    @staticmethod
+    def forward(ctx, A):
+        w, V = _run("eig", np.linalg.eig, _np(A).astype(np.float64))
+        w = w.astype(np.complex128)
+        V = V.astype(np.complex128)
+        ctx.w, ctx.V = w, V
+        ctx.set_materialize_grads(False)
+        return _t(w.real, A), _t(w.imag, A), _t(V.real, A), _t(V.imag, A)
+
+    @staticmethod
+    def backward(ctx, gwr, gwi, gVr, gVi):
+        w, V = ctx.w, ctx.V
+        n = w.shape[-1]
+        Vh = np.conj(np.swapaxes(V, -1, -2))
+        gA = np.zeros(V.shape, np.complex128)
+        if gVr is not None or gVi is not None:
+            gV = (0 if gVr is None else _np(gVr).astype(np.float64)) + 1j * (
+                0 if gVi is None else _np(gVi).astype(np.float64)
+            )
+            gV = np.broadcast_to(gV, V.shape)
+            VhgV = Vh @ gV
+            diag = np.real(np.diagonal(VhgV, axis1=-2, axis2=-1))
+            gA = VhgV - Vh @ (V * diag[..., None, :])
+            E = np.conj(w[..., None, :] - w[..., :, None])
+            idx = np.arange(n)
+            E[..., idx, idx] = 1.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gA = gA / E
+            gA[..., idx, idx] = 0.0
+        if gwr is not None or gwi is not None:
+            gw = (0 if gwr is None else _np(gwr).astype(np.float64)) + 1j * (
+                0 if gwi is None else _np(gwi).astype(np.float64)
+            )
+            idx = np.arange(n)
+            gA[..., idx, idx] += np.broadcast_to(gw, w.shape)
+        out = np.linalg.solve(Vh, gA @ Vh)
+        like = gwr if gwr is not None else gwi if gwi is not None else gVr if gVr is not None else gVi
+        return _t(np.real(out), like)
+
+
+_Eig.backward = once_differentiable(_Eig.backward)
+
+
+def eig(A):
+    """Eigenvalues and eigenvectors of real square matrices, as complex tensors
+    (``rustdl.ComplexTensor``); differentiable (the eigenvectors need distinct eigenvalues).
+    Eigenvectors have unit norm; their phase is LAPACK's, as in PyTorch."""
+    from ._complex import ComplexTensor
+
+    _check("eig", A)
+    wr, wi, Vr, Vi = _Eig.apply(A)
+    return EigResult(ComplexTensor(wr, wi), ComplexTensor(Vr, Vi))
+
+
+def eigvals(A):
+    """Eigenvalues of real square matrices, as a complex tensor; differentiable."""
+    return eig(A).eigenvalues
 
 
 class _Svd(Function):

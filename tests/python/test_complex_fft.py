@@ -379,3 +379,27 @@ def test_complex_parameters_register_train_and_save(tmp_path):
     assert pl[0].is_complex()
     m.zero_grad()
     assert m.w.grad is None
+
+
+def test_eig_reconstructs_and_differentiates():
+    a = np.array([[2.0, -1.0, 0.5], [1.0, 3.0, 0.2], [0.3, -0.7, 1.0]])
+    A = D(a)
+    L, V = rustdl.linalg.eig(A)
+    w = np.linalg.eigvals(a)
+    np.testing.assert_allclose(np.sort_complex(npc(L)), np.sort_complex(w), rtol=1e-12)
+    Vn, Ln = npc(V), npc(L)
+    np.testing.assert_allclose(Vn @ np.diag(Ln) @ np.linalg.inv(Vn), a, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(Vn, axis=0), 1.0, rtol=1e-12)
+    weights = D(np.arange(9.0).reshape(3, 3), False)
+
+    def f(t):
+        lam, vec = rustdl.linalg.eig(t)
+        # a loss that does not depend on each eigenvector's phase
+        return rustdl.stack([(lam.abs() ** 2).sum(), (vec.abs() ** 2 * weights).sum(), (lam.real**3).sum()])
+
+    assert gradcheck(f, (A,))
+    B = D([[1.0, 2.0], [3.0, 4.0]])
+    rustdl.linalg.eigvals(B).real.sum().backward()  # d trace / dB = I
+    np.testing.assert_allclose(B.grad.numpy(), np.eye(2), atol=1e-12)
+    with pytest.raises(ValueError, match="square"):
+        rustdl.linalg.eig(rustdl.ones(2, 3))
