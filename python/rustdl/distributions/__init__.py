@@ -53,17 +53,33 @@ from .more import (
 )
 from .normal import Normal
 from .transforms import (
+    AbsTransform,
     AffineTransform,
     ComposeTransform,
+    CumulativeDistributionTransform,
     ExpTransform,
+    IndependentTransform,
+    LowerCholeskyTransform,
+    PowerTransform,
+    ReshapeTransform,
     SigmoidTransform,
+    SoftmaxTransform,
     StickBreakingTransform,
+    TanhTransform,
     Transform,
 )
 from .uniform import Uniform
 
 __all__ = [
+    "AbsTransform",
     "AffineTransform",
+    "CumulativeDistributionTransform",
+    "IndependentTransform",
+    "LowerCholeskyTransform",
+    "PowerTransform",
+    "ReshapeTransform",
+    "SoftmaxTransform",
+    "TanhTransform",
     "Cauchy",
     "ComposeTransform",
     "ExpTransform",

@@ -271,11 +271,33 @@ class TransformedDistribution(Distribution):
             isinstance(t, Transform) for t in transforms
         ):
             raise ValueError("transforms must be a Transform or a list of Transforms")
-        self.base_dist = base_distribution
         self.transforms = list(transforms)
-        super().__init__(
-            base_distribution.batch_shape, base_distribution.event_shape, validate_args=validate_args
-        )
+        # event dims at the input and output of the chain (as PyTorch's ComposeTransform)
+        dom_ev, cod_ev = 0, 0
+        if self.transforms:
+            dom_ev = self.transforms[-1].codomain.event_dim
+            for t in reversed(self.transforms):
+                dom_ev = max(dom_ev + t.domain.event_dim - t.codomain.event_dim, t.domain.event_dim)
+            cod_ev = self.transforms[0].domain.event_dim
+            for t in self.transforms:
+                cod_ev = max(cod_ev + t.codomain.event_dim - t.domain.event_dim, t.codomain.event_dim)
+        base_shape = tuple(base_distribution.batch_shape) + tuple(base_distribution.event_shape)
+        base_event_dim = len(base_distribution.event_shape)
+        if len(base_shape) < dom_ev:
+            raise ValueError(
+                f"TransformedDistribution: base distribution needs at least {dom_ev} dims, got shape {base_shape}"
+            )
+        shape = base_shape
+        for t in self.transforms:
+            shape = tuple(t.forward_shape(shape))
+        if dom_ev > base_event_dim:  # the transforms act on vectors: the base's batch dims become event dims
+            from .more import Independent
+
+            base_distribution = Independent(base_distribution, dom_ev - base_event_dim)
+        self.base_dist = base_distribution
+        event_dim = cod_ev + max(base_event_dim - dom_ev, 0)
+        cut = len(shape) - event_dim
+        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
 
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]
@@ -306,12 +328,16 @@ class TransformedDistribution(Distribution):
         y = value
         for t in reversed(self.transforms):
             x = t.inv(y)
+            event_dim += t.domain.event_dim - t.codomain.event_dim
             term = t.log_abs_det_jacobian(x, y)
-            for _ in range(event_dim - t.event_dim):
+            for _ in range(event_dim - t.domain.event_dim):
                 term = term.sum(-1)
             lp = lp - term
             y = x
-        return lp + self.base_dist.log_prob(y)
+        base_lp = self.base_dist.log_prob(y)
+        for _ in range(event_dim - len(self.base_dist.event_shape)):
+            base_lp = base_lp.sum(-1)
+        return lp + base_lp
 
     def cdf(self, value: Tensor) -> Tensor:
         for t in reversed(self.transforms):

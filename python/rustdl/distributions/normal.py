@@ -80,7 +80,8 @@ class Normal(Distribution):
         return self.scale.log() + (0.5 + _HALF_LOG_2PI)
 
     def cdf(self, value: Tensor) -> Tensor:
-        return 0.5 * (1 + ((value - self.loc) / (self.scale * math.sqrt(2))).erf())
+        # divided by √2 after the promotion to value's dtype (a float32 scale · √2 would round √2)
+        return 0.5 * (1 + ((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)).erf())
 
     def icdf(self, value: Tensor) -> Tensor:
         return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)

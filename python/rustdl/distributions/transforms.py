@@ -1,9 +1,16 @@
-"""Invertible elementwise transforms for :class:`TransformedDistribution`, as
+"""Invertible transforms for :class:`TransformedDistribution`, as
 ``torch.distributions.transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
-``StickBreakingTransform`` and ``ComposeTransform``."""
+``TanhTransform``, ``PowerTransform``, ``AbsTransform``, ``SoftmaxTransform``,
+``StickBreakingTransform``, ``LowerCholeskyTransform``, ``CumulativeDistributionTransform``,
+``IndependentTransform``, ``ReshapeTransform`` and ``ComposeTransform``.
+
+``cache_size=1`` keeps the last ``(x, y)`` pair: the inverse of that very ``y`` object returns
+``x`` itself (so ``log_prob`` of a tanh-squashed sample sees the pre-image exactly, not
+``atanh(±1) = ±inf``)."""
 
 from __future__ import annotations
 
+import math
 from numbers import Number
 from typing import Any
 
@@ -12,12 +19,21 @@ from . import constraints
 from .utils import finfo_eps, finfo_tiny, softplus
 
 __all__ = [
+    "AbsTransform",
     "AffineTransform",
     "ComposeTransform",
+    "CumulativeDistributionTransform",
     "ExpTransform",
+    "IndependentTransform",
+    "LowerCholeskyTransform",
+    "PowerTransform",
+    "ReshapeTransform",
     "SigmoidTransform",
+    "SoftmaxTransform",
     "StickBreakingTransform",
+    "TanhTransform",
     "Transform",
+    "identity_transform",
 ]
 
 
@@ -34,9 +50,55 @@ class Transform:
     codomain: Any = constraints.real
     bijective = True
     event_dim = 0
+    _cache_size = 0
+    _cached: Any = None
+
+    def __init__(self, cache_size: int = 0) -> None:
+        if cache_size not in (0, 1):
+            raise ValueError(f"cache_size must be 0 or 1, got {cache_size}")
+        self._cache_size = cache_size
+        self._cached = None
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        """This transform with ``cache_size`` (a copy when it differs)."""
+        if self._cache_size == cache_size:
+            return self
+        import copy
+
+        out = copy.copy(self)
+        out._cache_size = cache_size
+        out._cached = None
+        return out
 
     def __call__(self, x: Tensor) -> Tensor:
+        if self._cache_size:
+            cached = self._cached
+            if cached is not None and cached[0] is x:
+                return cached[1]
+            y = self._call(x)
+            self._cached = (x, y)
+            return y
         return self._call(x)
+
+    def _inv_call(self, y: Tensor) -> Tensor:
+        if self._cache_size:
+            cached = self._cached
+            if cached is not None and cached[1] is y:
+                return cached[0]
+            x = self._inverse(y)
+            self._cached = (x, y)
+            return x
+        return self._inverse(y)
+
+    @property
+    def input_event_dim(self) -> int:
+        return self.event_dim
+
+    def forward_shape(self, shape):
+        return shape
+
+    def inverse_shape(self, shape):
+        return shape
 
     @property
     def inv(self) -> Transform:
@@ -74,6 +136,12 @@ class _Inverse(Transform):
     @property
     def sign(self) -> Any:
         return self._inv.sign
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self._inv._inv_call(x)
+
+    def _inv_call(self, y: Tensor) -> Tensor:
+        return self._inv(y)
 
     def _call(self, x: Tensor) -> Tensor:
         return self._inv._inverse(x)
@@ -126,10 +194,13 @@ class SigmoidTransform(Transform):
 class AffineTransform(Transform):
     """``y = loc + scale * x`` (``loc`` and ``scale`` numbers or broadcastable tensors)."""
 
-    def __init__(self, loc: Any, scale: Any, event_dim: int = 0) -> None:
+    def __init__(self, loc: Any, scale: Any, event_dim: int = 0, cache_size: int = 0) -> None:
+        super().__init__(cache_size)
         self.loc = loc
         self.scale = scale
         self.event_dim = event_dim
+        if event_dim:
+            self.domain = self.codomain = constraints.independent(constraints.real, event_dim)
 
     @property
     def sign(self) -> Any:
@@ -160,7 +231,8 @@ class AffineTransform(Transform):
 class ComposeTransform(Transform):
     """Applies ``parts`` in order: ``y = parts[-1](... parts[0](x))``."""
 
-    def __init__(self, parts: list[Transform]) -> None:
+    def __init__(self, parts: list[Transform], cache_size: int = 0) -> None:
+        super().__init__(cache_size)
         self.parts = list(parts)
         self.event_dim = max((p.event_dim for p in self.parts), default=0)
         if self.parts:
@@ -173,7 +245,7 @@ class ComposeTransform(Transform):
 
     def _inverse(self, y: Tensor) -> Tensor:
         for p in reversed(self.parts):
-            y = p.inv(y)
+            y = p._inv_call(y)
         return y
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
@@ -232,3 +304,207 @@ class StickBreakingTransform(Transform):
 
     def inverse_shape(self, shape):
         return (*shape[:-1], shape[-1] - 1)
+
+
+def _sum_rightmost(t: Tensor, n: int) -> Tensor:
+    for _ in range(n):
+        t = t.sum(-1)
+    return t
+
+
+class TanhTransform(Transform):
+    """``y = tanh(x)``; pass ``cache_size=1`` to invert samples at ±1 exactly (as PyTorch)."""
+
+    codomain = constraints.interval(-1.0, 1.0)
+    sign = 1
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return 0.5 * (y.log1p() - (-y).log1p())
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        # log(1 − tanh²x) = 2 (log 2 − x − softplus(−2x)), stable for large |x|
+        return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
+
+
+class PowerTransform(Transform):
+    """``y = x ** exponent`` on positive ``x``."""
+
+    domain = constraints.positive
+    codomain = constraints.positive
+
+    def __init__(self, exponent: Any, cache_size: int = 0) -> None:
+        super().__init__(cache_size)
+        self.exponent = exponent
+
+    @property
+    def sign(self) -> Any:
+        e = self.exponent
+        return (1 if e > 0 else -1 if e < 0 else 0) if isinstance(e, Number) else e.sign()
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.pow(self.exponent)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.pow(1 / self.exponent)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return (self.exponent * y / x).abs().log()
+
+
+class AbsTransform(Transform):
+    """``y = |x|`` (not bijective: the inverse is the positive branch)."""
+
+    codomain = constraints.positive
+    bijective = False
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.abs()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y
+
+
+class SoftmaxTransform(Transform):
+    """Unconstrained vectors to the simplex by ``softmax`` (not bijective; the inverse is
+    ``log``)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = False
+    event_dim = 1
+
+    def _call(self, x: Tensor) -> Tensor:
+        probs = (x - x.amax(-1, keepdim=True)).exp()
+        return probs / probs.sum(-1, keepdim=True)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.log()
+
+
+class LowerCholeskyTransform(Transform):
+    """Square matrices to lower-triangular ones with a positive diagonal: the strictly lower
+    part kept, the diagonal exponentiated (not bijective)."""
+
+    bijective = False
+    event_dim = 2
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.independent(constraints.real, 2)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class CumulativeDistributionTransform(Transform):
+    """``y = distribution.cdf(x)``; the log-Jacobian is ``distribution.log_prob(x)``."""
+
+    codomain = constraints.unit_interval
+    sign = 1
+
+    def __init__(self, distribution: Any, cache_size: int = 0) -> None:
+        super().__init__(cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self) -> Any:  # type: ignore[override]
+        return self.distribution.support
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.distribution.log_prob(x)
+
+
+class IndependentTransform(Transform):
+    """``base_transform`` with ``reinterpreted_batch_ndims`` more rightmost dims in each event:
+    its log-Jacobian summed over them."""
+
+    def __init__(
+        self, base_transform: Transform, reinterpreted_batch_ndims: int, cache_size: int = 0
+    ) -> None:
+        super().__init__(cache_size)
+        self.base_transform = base_transform.with_cache(cache_size)
+        self.reinterpreted_batch_ndims = int(reinterpreted_batch_ndims)
+        self.event_dim = base_transform.event_dim + self.reinterpreted_batch_ndims
+        self.bijective = base_transform.bijective
+        self.domain = constraints.independent(base_transform.domain, self.reinterpreted_batch_ndims)
+        self.codomain = constraints.independent(base_transform.codomain, self.reinterpreted_batch_ndims)
+
+    @property
+    def sign(self) -> Any:
+        return self.base_transform.sign
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.base_transform(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return self.base_transform._inv_call(y)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return _sum_rightmost(self.base_transform.log_abs_det_jacobian(x, y), self.reinterpreted_batch_ndims)
+
+    def forward_shape(self, shape):
+        return self.base_transform.forward_shape(shape)
+
+    def inverse_shape(self, shape):
+        return self.base_transform.inverse_shape(shape)
+
+    def __repr__(self) -> str:
+        return f"IndependentTransform({self.base_transform!r}, {self.reinterpreted_batch_ndims})"
+
+
+class ReshapeTransform(Transform):
+    """Reshapes the rightmost ``in_shape`` dims of each event to ``out_shape`` (same number of
+    elements; log-Jacobian 0)."""
+
+    def __init__(self, in_shape, out_shape, cache_size: int = 0) -> None:
+        super().__init__(cache_size)
+        self.in_shape = tuple(int(d) for d in in_shape)
+        self.out_shape = tuple(int(d) for d in out_shape)
+        if math.prod(self.in_shape) != math.prod(self.out_shape):
+            raise ValueError(
+                f"ReshapeTransform: in_shape {self.in_shape} and out_shape {self.out_shape} differ in size"
+            )
+        self.event_dim = len(self.in_shape)
+        self.domain = constraints.independent(constraints.real, len(self.in_shape))
+        self.codomain = constraints.independent(constraints.real, len(self.out_shape))
+
+    def _call(self, x: Tensor) -> Tensor:
+        batch = tuple(x.shape)[: x.ndim - len(self.in_shape)]
+        return x.reshape(*batch, *self.out_shape)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        batch = tuple(y.shape)[: y.ndim - len(self.out_shape)]
+        return y.reshape(*batch, *self.in_shape)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        batch = tuple(x.shape)[: x.ndim - len(self.in_shape)]
+        return x.new_zeros(batch)
+
+    def forward_shape(self, shape):
+        shape = tuple(shape)
+        return shape[: len(shape) - len(self.in_shape)] + self.out_shape
+
+    def inverse_shape(self, shape):
+        shape = tuple(shape)
+        return shape[: len(shape) - len(self.out_shape)] + self.in_shape
+
+
+class _Identity(ComposeTransform):
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return x.new_zeros(tuple(x.shape))
+
+
+identity_transform = _Identity()
