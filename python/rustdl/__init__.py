@@ -1147,6 +1147,7 @@ from ._breadth_g import (  # noqa: E402,F401
     frombuffer,
     hamming_window,
     hann_window,
+    kaiser_window,
     i0,
     index_add,
     index_reduce,
@@ -1244,5 +1245,6 @@ from .func import vmap  # noqa: E402,F401
 from . import _complex  # noqa: E402
 
 _complex.install(sys.modules[__name__])
-from . import fft  # noqa: E402,F401
+from . import fft, random  # noqa: E402,F401
+from .autograd import set_anomaly_enabled  # noqa: E402,F401
 from .fft import istft, stft  # noqa: E402,F401

@@ -38,6 +38,7 @@ __all__ = [
     "frombuffer",
     "hamming_window",
     "hann_window",
+    "kaiser_window",
     "i0",
     "index_add",
     "index_reduce",
@@ -1066,3 +1067,25 @@ for _name, _fn in _METHODS.items():
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _fn)
 del _name, _fn
+
+
+def kaiser_window(
+    window_length: int,
+    periodic: bool = True,
+    beta: float = 12.0,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Kaiser window ``I0(β √(1 − (2n/(N − 1) − 1)²)) / I0(β)``, as ``torch.kaiser_window``."""
+    return _window(
+        "kaiser_window",
+        window_length,
+        periodic,
+        dtype,
+        device,
+        requires_grad,
+        lambda n, m: np.i0(beta * np.sqrt(np.clip(1 - (2 * n / m - 1) ** 2, 0, None))) / np.i0(beta),
+    )

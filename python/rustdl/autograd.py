@@ -706,6 +706,45 @@ def _function_module():
 function = _function_module()
 
 
+def _submodules():
+    """``rustdl.autograd.grad_mode`` and ``rustdl.autograd.graph``, where PyTorch code imports
+    grad-mode classes, the graph ``Node`` type and ``save_on_cpu`` from."""
+    import sys
+    import types
+
+    gm = types.ModuleType(__name__ + ".grad_mode", "Grad-mode switches (as torch.autograd.grad_mode).")
+    for name in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode"):
+        setattr(gm, name, globals()[name])
+    sys.modules[gm.__name__] = gm
+    graph = types.ModuleType(__name__ + ".graph", "The autograd graph (as torch.autograd.graph).")
+    graph.Node = _rustdl.Node  # type: ignore[attr-defined]
+    graph.save_on_cpu = save_on_cpu  # type: ignore[attr-defined]
+    sys.modules[graph.__name__] = graph
+    return gm, graph
+
+
+class save_on_cpu:  # noqa: N801  (PyTorch's name)
+    """``torch.autograd.graph.save_on_cpu``: accepted; tensors saved for backward stay where
+    they are (the values and gradients are the same; only where they wait differs)."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        self.pin_memory = pin_memory
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """``torch.set_anomaly_enabled``: anomaly detection on or off (see :class:`detect_anomaly`)."""
+    set_detect_anomaly(enabled, check_nan)
+
+
+grad_mode, graph = _submodules()
+
+
 # ---------- torch.autograd.functional: Jacobians, Hessians and their products ----------
 
 

@@ -27,7 +27,10 @@ from . import _rustdl, amp, gpu  # noqa: F401  (amp: torch.cuda.amp)
 
 __all__ = [
     "Event",
+    "Stream",
     "current_device",
+    "current_stream",
+    "default_stream",
     "device",
     "device_count",
     "empty_cache",
@@ -47,6 +50,7 @@ __all__ = [
     "memory_reserved",
     "reset_peak_memory_stats",
     "set_device",
+    "stream",
     "synchronize",
 ]
 
@@ -295,3 +299,60 @@ ByteTensor = _legacy("ByteTensor", cuda=True)
 CharTensor = _legacy("CharTensor", cuda=True)
 BoolTensor = _legacy("BoolTensor", cuda=True)
 HalfTensor = _legacy("HalfTensor", cuda=True)
+
+
+class Stream:
+    """``torch.cuda.Stream``: rustdl runs GPU work in one ordered queue, so every stream is that
+    queue — work "on" a stream is ordered with all other work, and waiting is synchronising."""
+
+    def __init__(self, device: object = None, priority: int = 0, **kwargs: object) -> None:
+        self.device = device
+        self.priority = priority
+
+    def wait_stream(self, stream: object) -> None:
+        """Nothing to wait for: the queue is already ordered."""
+
+    def wait_event(self, event: object) -> None:
+        """Nothing to wait for: the queue is already ordered."""
+
+    def record_event(self, event: Event | None = None) -> Event:
+        event = event if event is not None else Event()
+        event.record(self)
+        return event
+
+    def synchronize(self) -> None:
+        synchronize()
+
+    def query(self) -> bool:
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Stream)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+_STREAM = Stream()
+
+
+def current_stream(device: object = None) -> Stream:
+    """The (one) queue, as ``torch.cuda.current_stream``."""
+    return _STREAM
+
+
+def default_stream(device: object = None) -> Stream:
+    return _STREAM
+
+
+class stream:  # noqa: N801  (PyTorch's name)
+    """``with torch.cuda.stream(s):`` — work inside goes to rustdl's one ordered queue."""
+
+    def __init__(self, stream: object) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> object:
+        return self.stream
+
+    def __exit__(self, *exc: object) -> bool:
+        return False

@@ -15,7 +15,7 @@ import rustdl
 
 from ._rustdl import Tensor
 
-__all__ = ["assert_close", "make_tensor"]
+__all__ = ["assert_allclose", "assert_close", "make_tensor"]
 
 _DEFAULT_TOLERANCES = {"float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7)}
 
@@ -127,6 +127,31 @@ def assert_close(
             f"but got no {'rtol' if rtol is None else 'atol'}."
         )
     _walk(actual, expected, rtol, atol, equal_nan, check_dtype, msg, "")
+
+
+def assert_allclose(
+    actual: Any,
+    expected: Any,
+    rtol: float | None = None,
+    atol: float | None = None,
+    equal_nan: bool = True,
+    msg: str = "",
+) -> None:
+    """The deprecated ``torch.testing.assert_allclose``: :func:`assert_close` without the dtype
+    check, NaNs equal by default, and ``expected`` converted to a tensor like ``actual``."""
+    import rustdl
+
+    if not isinstance(actual, rustdl.Tensor):
+        actual = rustdl.tensor(actual)
+    if not isinstance(expected, rustdl.Tensor):
+        expected = rustdl.tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        rtol, atol = (1e-7, 1e-7) if actual.dtype == rustdl.float64 else (1.3e-6, 1e-5)
+    elif rtol is None or atol is None:
+        raise ValueError("assert_allclose: rtol and atol must both be given or both omitted")
+    assert_close(
+        actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan, check_dtype=False, msg=msg or None
+    )
 
 
 def make_tensor(

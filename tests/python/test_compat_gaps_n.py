@@ -237,3 +237,66 @@ def test_sparse_nnz_and_dims():
     assert s.coalesce()._nnz() == 3
     assert (s.sparse_dim(), s.dense_dim()) == (2, 0)
     np.testing.assert_array_equal(s.to_dense().numpy(), [[0, 0, 1], [5, 0, 0], [0, -4, 0]])
+
+
+def test_fork_rng_restores_the_stream():
+    rustdl.random.manual_seed(3)
+    a = rustdl.rand(3)
+    with rustdl.random.fork_rng():
+        inside = rustdl.rand(3)
+    after = rustdl.rand(3)
+    rustdl.manual_seed(3)
+    np.testing.assert_array_equal(rustdl.rand(3).numpy(), a.numpy())
+    np.testing.assert_array_equal(rustdl.rand(3).numpy(), after.numpy())
+    np.testing.assert_array_equal(inside.numpy(), after.numpy())  # the block's draws were undone
+    with rustdl.random.fork_rng(enabled=False):
+        rustdl.rand(1)
+
+
+def test_buffers_assigned_as_nn_buffer():
+    class M(rustdl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mean = rustdl.nn.Buffer(rustdl.ones(2))
+            self.tmp = rustdl.nn.Buffer(rustdl.zeros(1), persistent=False)
+
+    m = M()
+    assert list(m.state_dict()) == ["mean"]
+    assert [n for n, _ in m.named_buffers()] == ["mean", "tmp"]
+    assert list(m.parameters()) == []
+    assert m.to(rustdl.float64).mean.dtype == rustdl.float64
+
+
+def test_kaiser_window_matches_the_bessel_formula():
+    n, beta = 6, 3.0
+    for periodic in (True, False):
+        m = n if periodic else n - 1
+        k = np.arange(n)
+        want = np.i0(beta * np.sqrt(1 - (2 * k / m - 1) ** 2)) / np.i0(beta)
+        np.testing.assert_allclose(rustdl.kaiser_window(n, periodic, beta).numpy(), want, rtol=1e-6)
+
+
+def test_streams_save_on_cpu_and_assert_allclose():
+    s = rustdl.cuda.Stream()
+    with rustdl.cuda.stream(s):
+        x = rustdl.ones(2) * 2
+    rustdl.cuda.current_stream().wait_stream(s)
+    assert s.query() and rustdl.cuda.current_stream() == rustdl.cuda.default_stream()
+    w = rustdl.ones(2, requires_grad=True)
+    with rustdl.autograd.graph.save_on_cpu(pin_memory=True):
+        y = (w * x).sum()
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0])
+    assert isinstance(y.grad_fn, rustdl.autograd.graph.Node)
+    from rustdl.testing import assert_allclose
+
+    assert_allclose(rustdl.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-7])
+    with pytest.raises(AssertionError):
+        assert_allclose(rustdl.tensor([1.0, 2.0]), [1.0, 2.1])
+    from rustdl.autograd.grad_mode import no_grad
+    from rustdl.utils.hooks import RemovableHandle
+
+    with no_grad():
+        assert not (w * 2).requires_grad
+    h = rustdl.nn.Linear(2, 2).register_forward_hook(lambda *a: None)
+    assert isinstance(h, RemovableHandle)

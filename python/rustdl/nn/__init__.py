@@ -14,6 +14,6 @@ from . import (  # noqa: F401
 )
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
 
-__all__ = ["Parameter", "functional", "init", "parallel", "utils", *_modules_all]
+__all__ = ["Buffer", "Parameter", "functional", "init", "parallel", "utils", *_modules_all]

@@ -59,3 +59,21 @@ class Parameter(Tensor):
 def _rebuild_parameter(rebuild, args, requires_grad: bool) -> Parameter:
     """Unpickles a :class:`Parameter` (see ``Parameter.__reduce_ex__``)."""
     return Parameter(rebuild(*args), requires_grad)
+
+
+class Buffer(Tensor):
+    """A tensor that a :class:`~rustdl.nn.Module` registers as a buffer when assigned to one of
+    its attributes (``self.mean = nn.Buffer(t)``), as ``torch.nn.Buffer``; ``persistent=False``
+    keeps it out of ``state_dict``."""
+
+    def __new__(cls, data: Tensor | None = None, *, persistent: bool = True):
+        if data is None:
+            data = Tensor()
+        elif not isinstance(data, Tensor):
+            raise TypeError(f"Buffer: data must be a Tensor, got {type(data).__name__}")
+        self = Tensor.__new__(cls, data.detach())
+        self.persistent = bool(persistent)
+        return self
+
+    def __init__(self, data: Tensor | None = None, *, persistent: bool = True):
+        pass

@@ -64,6 +64,7 @@ _PREFIXES: dict[str, str] = {
     "torch.types": "rustdl.torchcompat._torch_types",
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
     "torch.utils.benchmark": "rustdl.utils.benchmark",
+    "torch.utils.hooks": "rustdl.utils.hooks",
     "torchvision": "rustdl.torchcompat.torchvision",
     # torchvision.datasets.folder's loaders and folder datasets live in the shim's datasets module
     "torchvision.datasets.folder": "rustdl.torchcompat.torchvision.datasets",

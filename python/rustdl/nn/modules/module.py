@@ -11,7 +11,7 @@ from ... import _complex, _rustdl
 from ..._rustdl import Tensor
 from ..._tensor_api import memory_format as _memory_format
 from ...autograd import no_grad
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter
 from ..utils import _zero_grads
 
 
@@ -247,6 +247,11 @@ class Module:
         params = self.__dict__.get("_parameters")
         if isinstance(value, _complex.ComplexParameter):  # registered as its real storage
             value = value._storage
+        if isinstance(value, Buffer):
+            if params is None:
+                raise AttributeError("cannot assign buffers before Module.__init__() call")
+            self.register_buffer(name, value, persistent=value.persistent)
+            return
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
