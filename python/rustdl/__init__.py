@@ -907,6 +907,42 @@ def cholesky_solve(B, L, upper=False):
     return linalg.cholesky_solve(B, L, upper)
 
 
+def cholesky_inverse(L, upper=False, *, out=None):
+    """``(L Lᵀ)⁻¹`` from a Cholesky factor (``Lᵀ L`` with ``upper``), as ``torch.cholesky_inverse``."""
+    ident = _rustdl.eye(L.shape[-1], dtype=L.dtype, device=L.device)
+    return linalg.cholesky_solve(ident.expand(*L.shape), L, upper)
+
+
+def lu(A, pivot=True, get_infos=False, out=None):
+    """The deprecated ``torch.lu``: ``(LU, pivots)`` (and ``infos`` with ``get_infos``), as
+    ``linalg.lu_factor_ex``."""
+    LU, piv, info = linalg.lu_factor_ex(A, pivot=pivot)
+    return (LU, piv, info) if get_infos else (LU, piv)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):  # noqa: N803
+    """``P, L, U`` from a packed LU factorization."""
+    return linalg.lu_unpack(LU_data, LU_pivots, unpack_data, unpack_pivots)
+
+
+def lu_solve(b, LU_data, LU_pivots, *, out=None):  # noqa: N803
+    """The deprecated ``torch.lu_solve(b, LU_data, LU_pivots)`` (``linalg.lu_solve`` reordered)."""
+    return linalg.lu_solve(LU_data, LU_pivots, b)
+
+
+_TriangularSolveResult = __import__("collections").namedtuple(
+    "triangular_solve", ["solution", "cloned_coefficient"]
+)
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):  # noqa: N803
+    """The deprecated ``torch.triangular_solve``: ``(X, A.clone())`` with ``A X = b``
+    (``Aᵀ X = b`` with ``transpose``)."""
+    T = A.transpose(-2, -1) if transpose else A
+    X = linalg.solve_triangular(T, b, upper=upper != transpose, unitriangular=unitriangular)
+    return _TriangularSolveResult(X, A.clone())
+
+
 def _tensor_trace(self):
     """Sum of the main diagonal (``rustdl.trace``)."""
     return trace(self)

@@ -39,6 +39,12 @@ __all__ = [
     "eigvals",
     "eigvalsh",
     "householder_product",
+    "lu",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
+    "tensorinv",
+    "tensorsolve",
     "inv",
     "lstsq",
     "matrix_exp",
@@ -262,6 +268,176 @@ def cholesky_solve(B, L, upper=False):
 
 
 # ---------------------------------------------------------------- factorizations
+
+LUResult = namedtuple("LUResult", ["P", "L", "U"])
+LUFactorResult = namedtuple("LUFactorResult", ["LU", "pivots"])
+LUFactorExResult = namedtuple("LUFactorExResult", ["LU", "pivots", "info"])
+
+
+def _np_lu(a):
+    """Partial-pivoting LU of a batch of square float64 matrices: ``(LU, pivots, info)`` packed
+    as LAPACK's getrf (unit-diagonal ``L`` below, ``U`` on and above the diagonal, 1-based row
+    swaps; ``info`` = first zero pivot, 1-based, else 0)."""
+    lu = np.array(a, dtype=np.float64, copy=True)
+    n = lu.shape[-1]
+    batch = lu.shape[:-2]
+    lu = lu.reshape(-1, n, n)
+    piv = np.zeros((lu.shape[0], n), dtype=np.int64)
+    info = np.zeros(lu.shape[0], dtype=np.int64)
+    rows = np.arange(lu.shape[0])
+    for k in range(n):
+        p = k + np.argmax(np.abs(lu[:, k:, k]), axis=1)
+        piv[:, k] = p + 1
+        swap = lu[rows, p, :].copy()
+        lu[rows, p, :] = lu[:, k, :]
+        lu[:, k, :] = swap
+        pivot = lu[:, k, k]
+        zero = pivot == 0
+        info[(info == 0) & zero] = k + 1
+        safe = np.where(zero, 1.0, pivot)
+        lu[:, k + 1 :, k] = np.where(zero[:, None], 0.0, lu[:, k + 1 :, k] / safe[:, None])
+        lu[:, k + 1 :, k + 1 :] -= lu[:, k + 1 :, k : k + 1] * lu[:, k : k + 1, k + 1 :]
+    return lu.reshape(*batch, n, n), piv.reshape(*batch, n), info.reshape(batch)
+
+
+def _perm_from_pivots(piv, n):
+    """The permutation matrices ``P`` (``A = P L U``) of LAPACK row swaps ``piv``."""
+    batch = piv.shape[:-1]
+    flat = piv.reshape(-1, piv.shape[-1]) - 1
+    perm = np.tile(np.arange(n), (flat.shape[0], 1))
+    for k in range(flat.shape[1]):
+        p = flat[:, k]
+        r = np.arange(flat.shape[0])
+        a, b = perm[r, k].copy(), perm[r, p].copy()
+        perm[r, k], perm[r, p] = b, a
+    P = np.zeros((flat.shape[0], n, n))
+    for i in range(flat.shape[0]):
+        P[i, perm[i], np.arange(n)] = 1.0
+    return P.reshape(*batch, n, n)
+
+
+class _LU(Function):
+    """``A = P L U`` for square ``A``; the backward is PyTorch's for full-rank square matrices:
+    ``gA = P L⁻ᴴ (tril₋₁(Lᴴ gL) + triu(gU Uᴴ)) U⁻ᴴ``."""
+
+    @staticmethod
+    def forward(ctx, A):
+        lu, piv, _ = _np_lu(_np(A))
+        n = A.shape[-1]
+        eye = np.eye(n)
+        L = np.tril(lu, -1) + eye
+        U = np.triu(lu)
+        P = _perm_from_pivots(piv, n)
+        ctx.P, ctx.L, ctx.U = P, L, U
+        ctx.set_materialize_grads(False)
+        Pt = _t(P, A)
+        ctx.mark_non_differentiable(Pt)
+        return Pt, _t(L, A), _t(U, A)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gP, gL, gU):
+        P, L, U = ctx.P, ctx.L, ctx.U
+        inner = np.zeros(L.shape)
+        if gL is not None:
+            inner = inner + np.tril(_mT_np(L) @ _np(gL).astype(np.float64), -1)
+        if gU is not None:
+            inner = inner + np.triu(_np(gU).astype(np.float64) @ _mT_np(U))
+        with np.errstate(all="ignore"):
+            left = np.linalg.solve(_mT_np(L), inner)  # L⁻ᴴ (...)
+            gA = _mT_np(np.linalg.solve(U, _mT_np(left)))  # (...) U⁻ᴴ
+        like = gL if gL is not None else gU
+        return _t(P @ gA, like)
+
+
+def _mT_np(a):  # noqa: N802
+    return np.swapaxes(a, -1, -2)
+
+
+def lu(A, *, pivot=True):
+    """``P, L, U`` with ``A = P @ L @ U`` (partial pivoting; ``L`` unit lower triangular) for
+    square matrices; differentiable where ``A`` is invertible."""
+    _check("lu", A)
+    if not pivot:
+        raise RuntimeError("linalg.lu: LU without pivoting is not implemented in rustdl (PyTorch: CUDA only)")
+    return LUResult(*_LU.apply(A))
+
+
+def lu_factor(A, *, pivot=True):
+    """The packed LU factorization ``(LU, pivots)`` (LAPACK's getrf layout, 1-based int32
+    pivots); ``LU`` is differentiable."""
+    LU, piv, info = lu_factor_ex(A, pivot=pivot)
+    bad = info.ne(0)
+    if builtins.bool(bad.any().item()):
+        raise LinAlgError(
+            f"linalg.lu_factor: The factorization could not be completed because the input is not invertible "
+            f"(U[{int(info.max().item())}, {int(info.max().item())}] is zero)."
+        )
+    return LUFactorResult(LU, piv)
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
+    """:func:`lu_factor` with LAPACK's ``info`` (0, or the 1-based index of a zero pivot)."""
+    _check("lu_factor", A)
+    P, L, U = lu(A, pivot=pivot)
+    LU = L.tril(-1) + U
+    _, piv, info = _np_lu(_np(A))
+    pivots = _rustdl.tensor(piv.astype(np.int32), dtype=_rustdl.int32)
+    infos = _rustdl.tensor(info.astype(np.int32), dtype=_rustdl.int32)
+    if A.device.type != "cpu":
+        pivots, infos = pivots.to(A.device), infos.to(A.device)
+    if check_errors and builtins.bool(infos.ne(0).any().item()):
+        raise LinAlgError("linalg.lu_factor_ex: the input is not invertible")
+    return LUFactorExResult(LU, pivots, infos)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    """``P, L, U`` from :func:`lu_factor`'s packed result (``torch.lu_unpack``)."""
+    n = LU_data.shape[-1]
+    L = LU_data.tril(-1) + _rustdl.eye(n, dtype=LU_data.dtype, device=LU_data.device)
+    U = LU_data.triu()
+    P = _t(_perm_from_pivots(LU_pivots.detach().cpu().numpy().astype(np.int64), n), LU_data)
+    return LUResult(P if unpack_pivots else None, L if unpack_data else None, U if unpack_data else None)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    """``X`` with ``A X = B`` (``X A = B`` when ``left=False``; ``Aᴴ`` with ``adjoint``) for
+    ``A = P L U`` given as :func:`lu_factor` returns it; differentiable in ``LU`` and ``B``."""
+    if not isinstance(LU, Tensor) or not isinstance(B, Tensor):
+        raise TypeError("linalg.lu_solve: expected LU and B to be Tensors")
+    P, L, U = lu_unpack(LU, pivots)
+    A = P.matmul(L).matmul(U)
+    if adjoint:
+        A = _mT(A)
+    return solve(A, B, left=left)
+
+
+def tensorinv(A, ind=2):
+    """The inverse of ``A`` seen as a map from its last ``A.ndim − ind`` dims to its first
+    ``ind`` (``torch.linalg.tensorinv``)."""
+    out_shape = tuple(A.shape[:ind])
+    in_shape = tuple(A.shape[ind:])
+    rows = math.prod(out_shape)
+    if rows != math.prod(in_shape):
+        raise ValueError(
+            f"linalg.tensorinv: expected the product of the first {ind} dims to equal that of the rest, got shape {tuple(A.shape)}"
+        )
+    return inv(A.reshape(rows, rows)).reshape(*in_shape, *out_shape)
+
+
+def tensorsolve(A, B, dims=None):
+    """``X`` with ``tensordot(A, X, X.ndim) = B`` (``torch.linalg.tensorsolve``)."""
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        rest = [d for d in range(A.ndim) if d not in dims]
+        A = A.permute(*rest, *dims)
+    x_shape = tuple(A.shape[B.ndim :])
+    rows = math.prod(tuple(B.shape))
+    if rows != math.prod(x_shape):
+        raise ValueError(
+            f"linalg.tensorsolve: A's trailing dims {x_shape} do not match B's {tuple(B.shape)} in size"
+        )
+    return solve(A.reshape(rows, rows), B.reshape(rows)).reshape(x_shape)
 
 
 def _absent(g):

@@ -300,3 +300,79 @@ def test_streams_save_on_cpu_and_assert_allclose():
         assert not (w * 2).requires_grad
     h = rustdl.nn.Linear(2, 2).register_forward_hook(lambda *a: None)
     assert isinstance(h, RemovableHandle)
+
+
+A3 = np.array([[0.5, 2.0, -1.0], [3.0, 1.0, 0.2], [-1.0, 0.4, 2.5]])
+
+
+def test_lu_factorizations_reconstruct_and_solve():
+    P, L, U = rustdl.linalg.lu(D(A3, False))
+    Pn, Ln, Un = P.numpy(), L.numpy(), U.numpy()
+    np.testing.assert_allclose(Pn @ Ln @ Un, A3, atol=1e-14)
+    np.testing.assert_array_equal(np.triu(Ln, 1), 0)
+    np.testing.assert_array_equal(np.diag(Ln), 1)
+    np.testing.assert_array_equal(np.tril(Un, -1), 0)
+    assert np.abs(Ln).max() <= 1.0  # partial pivoting: the largest pivot in each column
+    assert not P.requires_grad
+    LU, piv = rustdl.linalg.lu_factor(D(A3, False))
+    assert piv.dtype == rustdl.int32 and piv.tolist() == [2, 2, 3]  # LAPACK getrf, as PyTorch
+    P2, L2, U2 = rustdl.lu_unpack(LU, piv)
+    np.testing.assert_allclose((P2 @ L2 @ U2).numpy(), A3, atol=1e-14)
+    B = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]])
+    np.testing.assert_allclose(
+        rustdl.linalg.lu_solve(LU, piv, D(B, False)).numpy(), np.linalg.solve(A3, B), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        rustdl.linalg.lu_solve(LU, piv, D(B, False), adjoint=True).numpy(),
+        np.linalg.solve(A3.T, B),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        rustdl.linalg.lu_solve(LU, piv, D(B.T, False), left=False).numpy(),
+        np.linalg.solve(A3.T, B).T,
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        rustdl.lu_solve(D(B, False), LU, piv).numpy(), np.linalg.solve(A3, B), rtol=1e-12
+    )
+    batch = np.random.default_rng(0).normal(size=(2, 4, 4))
+    Pb, Lb, Ub = rustdl.linalg.lu(D(batch, False))
+    np.testing.assert_allclose((Pb @ Lb @ Ub).numpy(), batch, atol=1e-13)
+    sing = np.array([[1.0, 2.0], [2.0, 4.0]])
+    assert rustdl.linalg.lu_factor_ex(D(sing, False)).info.item() == 2
+    with pytest.raises(rustdl.linalg.LinAlgError, match="not invertible"):
+        rustdl.linalg.lu_factor(D(sing, False))
+    assert rustdl.lu(D(A3, False), get_infos=True)[2].item() == 0
+
+
+def test_lu_gradients_match_finite_differences():
+    w = D(np.arange(9.0).reshape(3, 3), False)
+    assert gradcheck(lambda a: rustdl.linalg.lu(a).L * w + rustdl.linalg.lu(a).U * w.T, (D(A3),))
+    B = D([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]])
+    LU, piv = rustdl.linalg.lu_factor(D(A3, False))
+    assert gradcheck(lambda lu, b: rustdl.linalg.lu_solve(lu, piv, b), (LU.detach().requires_grad_(True), B))
+
+
+def test_triangular_solve_cholesky_inverse_and_tensor_solves():
+    B = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]])
+    up, lo = np.triu(A3), np.tril(A3)
+    r = rustdl.triangular_solve(D(B, False), D(up, False))
+    np.testing.assert_allclose(r.solution.numpy(), np.linalg.solve(up, B), rtol=1e-12)
+    np.testing.assert_array_equal(r.cloned_coefficient.numpy(), up)
+    r = rustdl.triangular_solve(D(B, False), D(lo, False), upper=False, transpose=True)
+    np.testing.assert_allclose(r.solution.numpy(), np.linalg.solve(lo.T, B), rtol=1e-12)
+    spd = A3 @ A3.T + np.eye(3)
+    L = np.linalg.cholesky(spd)
+    np.testing.assert_allclose(rustdl.cholesky_inverse(D(L, False)).numpy(), np.linalg.inv(spd), rtol=1e-10)
+    np.testing.assert_allclose(
+        rustdl.cholesky_inverse(D(L.T, False), upper=True).numpy(), np.linalg.inv(spd), rtol=1e-10
+    )
+    T = np.arange(16.0).reshape(4, 2, 2) + np.eye(4).reshape(4, 2, 2) * 10
+    np.testing.assert_allclose(
+        rustdl.linalg.tensorinv(D(T, False), ind=1).numpy(), np.linalg.tensorinv(T, ind=1), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        rustdl.linalg.tensorsolve(D(T, False), D(np.ones(4), False)).numpy(),
+        np.linalg.tensorsolve(T, np.ones(4)),
+        rtol=1e-12,
+    )

@@ -426,9 +426,8 @@ def test_gamma_family():
     ref = 2.5 * math.log(1.5) + 1.5 * math.log(1.3) - 1.5 * 1.3 - math.lgamma(2.5)
     np.testing.assert_allclose(g.log_prob(t(1.3)).item(), ref)
     np.testing.assert_allclose((g.mean.item(), g.variance.item()), (2.5 / 1.5, 2.5 / 2.25))
-    assert not g.has_rsample
-    with pytest.raises(NotImplementedError, match="Gamma"):
-        g.rsample()
+    assert g.has_rsample  # implicit reparameterisation (test_distributions_rsample.py)
+    assert tuple(g.rsample((4,)).shape) == (4,)
     conc = t(2.5).requires_grad_(True)
     assert gradcheck(lambda c: Gamma(c, t(1.5)).log_prob(t([1.3, 0.4])), [conc])
 
