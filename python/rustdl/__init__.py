@@ -909,6 +909,7 @@ def cholesky_solve(B, L, upper=False):
 
 def cholesky_inverse(L, upper=False, *, out=None):
     """``(L Lᵀ)⁻¹`` from a Cholesky factor (``Lᵀ L`` with ``upper``), as ``torch.cholesky_inverse``."""
+    linalg._need_tensors("cholesky_inverse", L=L)
     ident = _rustdl.eye(L.shape[-1], dtype=L.dtype, device=L.device)
     return linalg.cholesky_solve(ident.expand(*L.shape), L, upper)
 
@@ -938,6 +939,7 @@ _TriangularSolveResult = __import__("collections").namedtuple(
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):  # noqa: N803
     """The deprecated ``torch.triangular_solve``: ``(X, A.clone())`` with ``A X = b``
     (``Aᵀ X = b`` with ``transpose``)."""
+    linalg._need_tensors("triangular_solve", b=b, A=A)
     T = A.transpose(-2, -1) if transpose else A
     X = linalg.solve_triangular(T, b, upper=upper != transpose, unitriangular=unitriangular)
     return _TriangularSolveResult(X, A.clone())

@@ -278,6 +278,11 @@ def _np_lu(a):
     """Partial-pivoting LU of a batch of square float64 matrices: ``(LU, pivots, info)`` packed
     as LAPACK's getrf (unit-diagonal ``L`` below, ``U`` on and above the diagonal, 1-based row
     swaps; ``info`` = first zero pivot, 1-based, else 0)."""
+    with np.errstate(all="ignore"):
+        return _np_lu_raw(a)
+
+
+def _np_lu_raw(a):
     lu = np.array(a, dtype=np.float64, copy=True)
     n = lu.shape[-1]
     batch = lu.shape[:-2]
@@ -391,12 +396,27 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
     return LUFactorExResult(LU, pivots, infos)
 
 
+def _need_tensors(op, **named):
+    for name, t in named.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+
+
 def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
     """``P, L, U`` from :func:`lu_factor`'s packed result (``torch.lu_unpack``)."""
+    _need_tensors("lu_unpack", LU_data=LU_data, LU_pivots=LU_pivots)
+    _check("lu_unpack", LU_data)
     n = LU_data.shape[-1]
+    if LU_pivots.is_floating_point() or tuple(LU_pivots.shape) != tuple(LU_data.shape[:-1]):
+        raise ValueError(
+            f"lu_unpack: expected integer pivots of shape {tuple(LU_data.shape[:-1])}, got {LU_pivots.dtype} {tuple(LU_pivots.shape)}"
+        )
+    pv = LU_pivots.detach().cpu().numpy().astype(np.int64)
+    if pv.size and (pv.min() < 1 or pv.max() > n):
+        raise IndexError(f"lu_unpack: pivots must lie in [1, {n}], got {pv.min()}..{pv.max()}")
     L = LU_data.tril(-1) + _rustdl.eye(n, dtype=LU_data.dtype, device=LU_data.device)
     U = LU_data.triu()
-    P = _t(_perm_from_pivots(LU_pivots.detach().cpu().numpy().astype(np.int64), n), LU_data)
+    P = _t(_perm_from_pivots(pv, n), LU_data)
     return LUResult(P if unpack_pivots else None, L if unpack_data else None, U if unpack_data else None)
 
 
@@ -415,6 +435,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
 def tensorinv(A, ind=2):
     """The inverse of ``A`` seen as a map from its last ``A.ndim − ind`` dims to its first
     ``ind`` (``torch.linalg.tensorinv``)."""
+    _need_tensors("linalg.tensorinv", A=A)
     out_shape = tuple(A.shape[:ind])
     in_shape = tuple(A.shape[ind:])
     rows = math.prod(out_shape)
@@ -427,6 +448,7 @@ def tensorinv(A, ind=2):
 
 def tensorsolve(A, B, dims=None):
     """``X`` with ``tensordot(A, X, X.ndim) = B`` (``torch.linalg.tensorsolve``)."""
+    _need_tensors("linalg.tensorsolve", A=A, B=B)
     if dims is not None:
         dims = [d % A.ndim for d in dims]
         rest = [d for d in range(A.ndim) if d not in dims]

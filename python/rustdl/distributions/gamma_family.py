@@ -195,6 +195,11 @@ def _np_gamma_sample_grad(a: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _wilson_hilferty_grad(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``dx/da`` at the draw's normal quantile ``z`` of the Wilson–Hilferty approximation
     ``x ≈ a (1 − 1/(9a) + z/(3√a))³`` (relative error below 2e-5 for ``a ≥ 500``)."""
+    with np.errstate(all="ignore"):
+        return _wilson_hilferty_grad_raw(a, x)
+
+
+def _wilson_hilferty_grad_raw(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     s = np.sqrt(1 / (9 * a))
     z = (np.cbrt(x / a) - (1 - 1 / (9 * a))) / s
     t = 1 - 1 / (9 * a) + z * s
