@@ -376,3 +376,84 @@ def test_triangular_solve_cholesky_inverse_and_tensor_solves():
         np.linalg.tensorsolve(T, np.ones(4)),
         rtol=1e-12,
     )
+
+
+class _WithExtra(rustdl.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = rustdl.nn.Linear(2, 2)
+        self.counter = 0
+
+    def get_extra_state(self):
+        return {"counter": self.counter}
+
+    def set_extra_state(self, state):
+        self.counter = state["counter"]
+
+
+class _Renamed(rustdl.nn.Module):
+    """A module that reads an old checkpoint key through _load_from_state_dict."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = rustdl.nn.Parameter(rustdl.zeros(3))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        if prefix + "weight_old" in state_dict:
+            state_dict[prefix + "w"] = state_dict.pop(prefix + "weight_old")
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def test_state_dict_extra_state_custom_loading_and_nested_lazy_modules():
+    m = rustdl.nn.Sequential(_WithExtra(), _Renamed(), rustdl.nn.LazyLinear(4))
+    sd = {
+        "0._extra_state": {"counter": 42},
+        "0.lin.weight": rustdl.ones(2, 2),
+        "0.lin.bias": rustdl.zeros(2),
+        "1.weight_old": rustdl.tensor([1.0, 2.0, 3.0]),
+        "2.weight": rustdl.ones(4, 5),
+        "2.bias": rustdl.zeros(4),
+    }
+    r = m.load_state_dict(sd)
+    assert r.missing_keys == [] and r.unexpected_keys == []
+    assert m[0].counter == 42 and m[1].w.tolist() == [1.0, 2.0, 3.0]
+    assert tuple(m[2].weight.shape) == (4, 5)  # the nested lazy layer took its shape from the checkpoint
+    assert sorted(m.state_dict()) == [
+        "0._extra_state",
+        "0.lin.bias",
+        "0.lin.weight",
+        "1.w",
+        "2.bias",
+        "2.weight",
+    ]
+    before = m[0].lin.weight.detach().clone()
+    with pytest.raises(RuntimeError, match="size mismatch for 0.lin.weight"):
+        m.load_state_dict(
+            {**m.state_dict(), "0.lin.weight": rustdl.ones(3, 3), "0.lin.bias": rustdl.ones(2) * 9}
+        )
+    np.testing.assert_array_equal(m[0].lin.weight.detach().numpy(), before.numpy())  # nothing half-loaded
+    assert m[0].lin.bias.tolist() == [0.0, 0.0]
+
+
+def test_state_dict_hooks_and_assign():
+    m = rustdl.nn.Sequential(rustdl.nn.Linear(2, 2), rustdl.nn.Linear(2, 1))
+    calls = []
+    m.register_state_dict_pre_hook(lambda mod, prefix, keep_vars: calls.append(("pre", prefix)))
+    m[1].register_state_dict_post_hook(lambda mod, sd, prefix, meta: calls.append(("post", prefix, len(sd))))
+    m.state_dict()
+    assert calls == [("pre", ""), ("post", "1.", 4)]
+
+    def post(mod, keys):
+        calls.append(("lpost", list(keys.unexpected_keys)))
+        keys.unexpected_keys.clear()  # a post hook may excuse keys, as in PyTorch
+
+    m.register_load_state_dict_post_hook(post)
+    m[0].register_load_state_dict_pre_hook(lambda mod, sd, prefix, *rest: calls.append(("lpre", prefix)))
+    m.load_state_dict({**m.state_dict(), "extra.key": rustdl.ones(1)})
+    assert calls[-2:] == [("lpre", "0."), ("lpost", ["extra.key"])]
+    lin = rustdl.nn.Linear(2, 2)
+    w = rustdl.ones(2, 2) * 5
+    lin.load_state_dict({"weight": w, "bias": rustdl.zeros(2)}, assign=True)
+    assert isinstance(lin.weight, rustdl.nn.Parameter) and lin.weight.requires_grad
+    w[0, 0] = 7.0  # the module holds the given tensor's storage
+    assert lin.weight[0, 0].item() == 7.0

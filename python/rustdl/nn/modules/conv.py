@@ -421,12 +421,12 @@ class _LazyConv:
         self.initialize_parameters(input)
         return base.forward(self, input, *args, **kwargs)
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        base = self._base
-        weight = state_dict.get("weight") if hasattr(state_dict, "get") else None
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        # a checkpoint's weight fixes the input channels (also when this module is nested)
+        weight = state_dict.get(prefix + "weight") if hasattr(state_dict, "get") else None
         if isinstance(weight, Tensor) and weight.ndim == len(self.kernel_size) + 2:
             self._materialize(weight.shape[0] if self.transposed else weight.shape[1] * self.groups)
-        return base.load_state_dict(self, state_dict, strict)
+        return Module._load_from_state_dict(self, state_dict, prefix, *args)
 
 
 class LazyConv1d(_LazyConv, Conv1d):

@@ -237,8 +237,9 @@ class LazyLinear(Linear):
         self.initialize_parameters(input)
         return F.linear(input, self.weight, self.bias)
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        weight = state_dict.get("weight") if hasattr(state_dict, "get") else None
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        # a checkpoint's weight fixes in_features (also when this module is nested)
+        weight = state_dict.get(prefix + "weight") if hasattr(state_dict, "get") else None
         if isinstance(weight, Tensor) and weight.ndim == 2:
             self._materialize(weight.shape[1])
-        return Linear.load_state_dict(self, state_dict, strict)
+        return Module._load_from_state_dict(self, state_dict, prefix, *args)

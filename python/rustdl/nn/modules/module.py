@@ -574,36 +574,138 @@ class Module:
 
     # ---------- state dict ----------
 
-    def state_dict(
-        self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False
-    ) -> OrderedDict:
-        """Returns an ordered dict of parameters and persistent buffers, keyed by dotted name.
-
-        The values share storage with the module's tensors (detached unless ``keep_vars``).
-
-        Example:
-            >>> nn.Sequential(nn.Linear(2, 3)).state_dict().keys()
-            odict_keys(['0.weight', '0.bias'])
-        """
-        if destination is None:
-            destination = OrderedDict()
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """Puts this module's own parameters, persistent buffers and extra state (not its
+        children's) into ``destination``; override to change what a module saves."""
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+
+    def state_dict(self, *args, destination: dict | None = None, prefix: str = "", keep_vars: bool = False):
+        """Returns an ordered dict of parameters and persistent buffers (and each module's
+        ``get_extra_state()`` where it defines one), keyed by dotted name.
+
+        The values share storage with the module's tensors (detached unless ``keep_vars``).
+        ``state_dict`` pre- and post-hooks run as in PyTorch.
+
+        Example:
+            >>> nn.Sequential(nn.Linear(2, 3)).state_dict().keys()
+            odict_keys(['0.weight', '0.bias'])
+        """
+        if args:  # the old positional form: (destination, prefix, keep_vars)
+            destination = args[0]
+            if len(args) > 1:
+                prefix = args[1]
+            if len(args) > 2:
+                keep_vars = args[2]
+        if destination is None:
+            destination = OrderedDict()
+        d = self.__dict__
+        for hook in list((d.get("_state_dict_pre_hooks") or {}).values()):
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, child in self._modules.items():
             if child is not None:
-                child.state_dict(destination, prefix + name + ".", keep_vars)
+                child.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in list((d.get("_state_dict_hooks") or {}).values()):
+            out = hook(self, destination, prefix, {})
+            if out is not None:
+                destination = out
         return destination
 
-    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> _IncompatibleKeys:
-        """Copies parameters and buffers from ``state_dict`` into this module, in place.
+    def get_extra_state(self) -> Any:
+        """State beyond parameters and buffers to save in ``state_dict`` (``_extra_state``);
+        override together with :meth:`set_extra_state`."""
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called; "
+            "override get_extra_state() together with set_extra_state()"
+        )
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restores what :meth:`get_extra_state` returned."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called; "
+            "override set_extra_state() together with get_extra_state()"
+        )
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list,
+        unexpected_keys: list,
+        error_msgs: list,
+    ) -> None:
+        """Loads this module's own entries of ``state_dict`` (keys under ``prefix``), noting
+        missing and unexpected keys and errors; override to convert old checkpoints. The copies
+        are applied only once the whole load has no error."""
+        for hook in list((self.__dict__.get("_load_state_dict_pre_hooks") or {}).values()):
+            hook(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        own = {n: p for n, p in self._parameters.items() if p is not None}
+        own.update(
+            (n, b)
+            for n, b in self._buffers.items()
+            if b is not None and n not in self._non_persistent_buffers_set
+        )
+        pending = _LOADING[-1] if _LOADING else None
+        for name, dst in own.items():
+            key = prefix + name
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            src = state_dict[key]
+            if not isinstance(src, Tensor):
+                error_msgs.append(
+                    f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.'
+                )
+                continue
+            if tuple(src.shape) != tuple(dst.shape):
+                error_msgs.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} from checkpoint, "
+                    f"the shape in current model is {tuple(dst.shape)}."
+                )
+                continue
+            # another dtype is cast on the copy, as PyTorch
+            if pending is not None:
+                pending.append((self, name, dst, src))
+            else:
+                with no_grad():
+                    dst.copy_(src.detach().to(dst.device, dst.dtype))
+        extra = prefix + "_extra_state"
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra in state_dict:
+                if pending is not None:
+                    pending.append((self, None, None, state_dict[extra]))
+                else:
+                    self.set_extra_state(state_dict[extra])
+            elif strict:
+                missing_keys.append(extra)
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix) and key != extra:
+                    head = key[len(prefix) :].split(".", 1)[0]
+                    if head not in self._modules and head not in own:
+                        unexpected_keys.append(key)
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
+        """Copies parameters and buffers from ``state_dict`` into this module, in place (or, with
+        ``assign``, puts the given tensors in their place), each module through its
+        ``_load_from_state_dict``; nothing changes unless the whole load succeeds.
 
         Args:
             state_dict: a mapping from dotted names to tensors, as ``state_dict()`` returns.
             strict: when ``True``, missing or unexpected keys raise.
+            assign: keep the given tensors instead of copying into the module's own.
 
         Returns:
             ``(missing_keys, unexpected_keys)``.
@@ -613,42 +715,102 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict:
-            if unexpected:
-                errors.append(
-                    "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". "
+        missing: list = []
+        unexpected: list = []
+        errors: list = []
+        pending: list = []
+
+        post_order: list = []
+
+        def load(module: Module, local: Mapping, prefix: str) -> None:
+            module._load_from_state_dict(local, prefix, {}, True, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local.items() if k.startswith(child_prefix)}, child_prefix)
+            post_order.append(module)
+
+        _LOADING.append(pending)
+        try:
+            load(self, OrderedDict(state_dict), "")
+        finally:
+            _LOADING.pop()
+        post_hooks = [
+            (m, h)
+            for m in post_order
+            for h in list((m.__dict__.get("_load_state_dict_post_hooks") or {}).values())
+        ]
+        result = _IncompatibleKeys(missing, unexpected)
+
+        def check(errors: list) -> None:
+            if strict:
+                if unexpected:
+                    errors.insert(
+                        0,
+                        "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ",
+                    )
+                if missing:
+                    errors.insert(
+                        0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
+                    )
+            if errors:
+                raise RuntimeError(
+                    f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
                 )
-            if missing:
-                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
-        todo = []
-        for key, dst in own.items():
-            if key not in state_dict:
-                continue
-            src = state_dict[key]
-            if not isinstance(src, Tensor):
-                errors.append(
-                    f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.'
-                )
-                continue
-            if tuple(src.shape) != tuple(dst.shape):
-                errors.append(
-                    f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} from checkpoint, "
-                    f"the shape in current model is {tuple(dst.shape)}."
-                )
-                continue
-            todo.append((dst, src))  # another dtype is cast on the copy, as PyTorch
-        if errors:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
-            )
+
+        if not post_hooks or errors:  # all or nothing: checked before anything is copied
+            check(errors)
         with no_grad():
-            for dst, src in todo:
-                dst.copy_(src.detach().to(dst.device, dst.dtype))
-        return _IncompatibleKeys(missing, unexpected)
+            for module, name, dst, src in pending:
+                if name is None:
+                    module.set_extra_state(src)
+                elif assign:
+                    if name in module._parameters:
+                        new = (
+                            Parameter(src.detach(), requires_grad=dst.requires_grad)
+                            if not isinstance(src, Parameter)
+                            else src
+                        )
+                        module._parameters[name] = new
+                    else:
+                        module._buffers[name] = src
+                else:
+                    dst.copy_(src.detach().to(dst.device, dst.dtype))
+        if post_hooks:
+            # as PyTorch: the hooks see (and may edit) the key lists before strict decides
+            for module, hook in post_hooks:
+                hook(module, result)
+            check([])
+        return result
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects this module."""
+        return _add_hook(self._hook_dict("_state_dict_pre_hooks"), hook, False)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict``
+        collected this module; a non-``None`` result replaces the dict."""
+        return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
+
+    _register_state_dict_hook = register_state_dict_post_hook
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module loads its entries (it may edit
+        ``state_dict``)."""
+        return _add_hook(self._hook_dict("_load_state_dict_pre_hooks"), hook, False)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        """The older form: ``hook(state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` (the module first with ``with_module``)."""
+        if with_module:
+            return self.register_load_state_dict_pre_hook(hook)
+        return self.register_load_state_dict_pre_hook(lambda module, *args: hook(*args))
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after ``load_state_dict``; it may edit the
+        ``missing_keys``/``unexpected_keys`` lists."""
+        return _add_hook(self._hook_dict("_load_state_dict_post_hooks"), hook, False)
 
     def __deepcopy__(self, memo: dict) -> Module:
         # Tensors are not picklable, so buffers are cloned here; Parameters copy themselves.
@@ -684,6 +846,10 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+# the pending copies of the load_state_dict calls in progress (innermost last)
+_LOADING: list[list] = []
 
 
 class RemovableHandle:
