@@ -42,6 +42,7 @@ from .heavy_tails import (
     TransformedDistribution,
 )
 from .kl import kl_divergence, register_kl
+from .matrix import InverseGamma, LKJCholesky, Wishart
 from .more import (
     Exponential,
     Geometric,
@@ -95,6 +96,9 @@ __all__ = [
     "Beta",
     "Binomial",
     "Chi2",
+    "InverseGamma",
+    "LKJCholesky",
+    "Wishart",
     "ContinuousBernoulli",
     "FisherSnedecor",
     "HalfCauchy",

@@ -1,0 +1,256 @@
+"""``InverseGamma``, ``Wishart`` and ``LKJCholesky``, with PyTorch's parameterisations:
+densities from rustdl tensor ops (differentiable in the parameters), reparameterised draws
+through the implicit Gamma gradients where PyTorch has ``rsample``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Number
+from typing import ClassVar
+
+from .. import _rustdl
+from .. import linalg as _linalg
+from .._rustdl import Tensor
+from . import constraints
+from .distribution import Distribution
+from .gamma_family import Beta, Gamma, digamma, lgamma, standard_gamma
+from .heavy_tails import TransformedDistribution
+from .transforms import PowerTransform
+from .utils import broadcast_all, finfo_tiny
+
+__all__ = ["InverseGamma", "LKJCholesky", "Wishart"]
+
+
+def _mvlgamma(a: Tensor, p: int) -> Tensor:
+    """``log Γ_p(a) = p(p−1)/4 · log π + Σ_{j<p} log Γ(a − j/2)`` (differentiable in ``a``)."""
+    out = a * 0 + p * (p - 1) / 4 * math.log(math.pi)
+    for j in range(p):
+        out = out + lgamma(a - 0.5 * j)
+    return out
+
+
+class InverseGamma(TransformedDistribution):
+    """The distribution of ``1 / X`` for ``X ~ Gamma(concentration, rate)``: density
+    ``β^α x^(−α−1) e^(−β/x) / Γ(α)`` on ``x > 0`` (``rsample`` reparameterised)."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "concentration": constraints.positive,
+        "rate": constraints.positive,
+    }
+    support = constraints.positive
+
+    def __init__(self, concentration, rate, validate_args: bool | None = None) -> None:
+        base = Gamma(concentration, rate, validate_args=validate_args)
+        neg_one = -base.rate.new_ones(())
+        super().__init__(base, PowerTransform(neg_one), validate_args=validate_args)
+
+    @property
+    def concentration(self) -> Tensor:
+        return self.base_dist.concentration
+
+    @property
+    def rate(self) -> Tensor:
+        return self.base_dist.rate
+
+    @property
+    def mean(self) -> Tensor:
+        a, b = self.concentration, self.rate
+        inf = _rustdl.full_like(b.detach(), math.inf)
+        return _rustdl.where(a > 1, b / (a - 1).clamp(min=1e-30), inf)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.rate / (self.concentration + 1)
+
+    @property
+    def variance(self) -> Tensor:
+        a, b = self.concentration, self.rate
+        inf = _rustdl.full_like(b.detach(), math.inf)
+        return _rustdl.where(a > 2, b.square() / ((a - 1).square() * (a - 2)).clamp(min=1e-30), inf)
+
+    def entropy(self) -> Tensor:
+        a, b = self.concentration, self.rate
+        return a + b.log() + lgamma(a) - (1 + a) * digamma(a)
+
+
+class Wishart(Distribution):
+    """The Wishart distribution over ``p × p`` positive-definite matrices with ``df`` degrees of
+    freedom (``df > p − 1``) and scale given by exactly one of ``covariance_matrix``,
+    ``precision_matrix`` or ``scale_tril``; event shape ``(p, p)``. Draws use the Bartlett
+    decomposition ``L A Aᵀ Lᵀ`` (chi-squared diagonal, normal lower part), differentiable in
+    ``df`` and the scale."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"df": constraints.positive}
+    has_rsample = True
+
+    def __init__(
+        self,
+        df,
+        covariance_matrix=None,
+        precision_matrix=None,
+        scale_tril=None,
+        validate_args: bool | None = None,
+    ) -> None:
+        op = "Wishart"
+        given = [m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"{op}: exactly one of covariance_matrix or precision_matrix or scale_tril may be specified."
+            )
+        mat = given[0]
+        if not isinstance(mat, Tensor) or mat.dim() < 2 or mat.shape[-1] != mat.shape[-2]:
+            raise ValueError(f"{op}: the matrix argument must be a square Tensor of at least two dimensions.")
+        p = mat.shape[-1]
+        if isinstance(df, Number):
+            df = _rustdl.tensor(float(df), dtype=mat.dtype, device=mat.device)
+        elif not isinstance(df, Tensor):
+            raise TypeError(f"{op}: df must be a number or a Tensor, got {type(df).__name__}")
+        if validate_args is not False and bool((df <= p - 1).any().item()):
+            raise ValueError(f"{op}: df must be greater than {p - 1} (the dimension minus one), got {df}")
+        if scale_tril is not None:
+            tril = scale_tril.tril()
+        elif covariance_matrix is not None:
+            tril = _linalg.cholesky(covariance_matrix)
+        else:
+            tril = _linalg.cholesky(_linalg.inv(precision_matrix))
+        batch = tuple(_broadcast_shapes(tuple(mat.shape[:-2]), tuple(df.shape)))
+        self.df = df.expand(*batch)
+        self.scale_tril = tril.expand(*batch, p, p)
+        self._p = p
+        super().__init__(batch, (p, p), validate_args=validate_args)
+
+    support = constraints.independent(constraints.real, 2)
+
+    @property
+    def covariance_matrix(self) -> Tensor:
+        return self.scale_tril @ self.scale_tril.transpose(-2, -1)
+
+    @property
+    def precision_matrix(self) -> Tensor:
+        return _linalg.inv(self.covariance_matrix)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.df[..., None, None] * self.covariance_matrix
+
+    @property
+    def mode(self) -> Tensor:
+        factor = self.df - self._p - 1
+        nan = _rustdl.full_like(factor.detach(), math.nan)
+        factor = _rustdl.where(factor > 0, factor, nan)
+        return factor[..., None, None] * self.covariance_matrix
+
+    @property
+    def variance(self) -> Tensor:
+        cov = self.covariance_matrix
+        diag = cov.diagonal(dim1=-2, dim2=-1)
+        return self.df[..., None, None] * (cov.square() + diag[..., :, None] * diag[..., None, :])
+
+    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        p = self._p
+        shape = tuple(sample_shape) + tuple(self.batch_shape)
+        df = self.df.expand(*shape)
+        # Bartlett: A_ii² ~ χ²(df − i), A_ij ~ N(0, 1) below the diagonal
+        chi2 = _rustdl.stack([standard_gamma(0.5 * (df - i)) * 2 for i in range(p)], -1)
+        normal = _rustdl.randn(*shape, p, p, dtype=self.scale_tril.dtype, device=self.scale_tril.device).tril(
+            -1
+        )
+        A = normal + chi2.clamp(min=finfo_tiny(chi2)).sqrt().diag_embed()
+        LA = self.scale_tril @ A
+        return LA @ LA.transpose(-2, -1)
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        from ..autograd import no_grad
+
+        with no_grad():
+            return self.rsample(sample_shape)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        p = self._p
+        nu = self.df
+        logdet_scale = 2 * self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        logdet_x = _linalg.slogdet(value)[1]
+        # tr(Σ⁻¹ X) with Σ = L Lᵀ: ‖L⁻¹ Lx‖² would need X's factor; solve L Y = X, then Lᵀ Z = Y
+        Y = _linalg.solve_triangular(self.scale_tril, value, upper=False)
+        Z = _linalg.solve_triangular(self.scale_tril.transpose(-2, -1), Y, upper=True)
+        trace = Z.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return (
+            0.5 * (nu - p - 1) * logdet_x
+            - 0.5 * trace
+            - 0.5 * nu * p * math.log(2)
+            - 0.5 * nu * logdet_scale
+            - _mvlgamma(0.5 * nu, p)
+        )
+
+    def entropy(self) -> Tensor:
+        p = self._p
+        nu = self.df
+        logdet_scale = 2 * self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        psi = sum(digamma(0.5 * (nu - j)) for j in range(p))
+        return (
+            0.5 * (p + 1) * logdet_scale
+            + 0.5 * p * (p + 1) * math.log(2)
+            + _mvlgamma(0.5 * nu, p)
+            - 0.5 * (nu - p - 1) * psi
+            + 0.5 * nu * p
+        )
+
+
+class LKJCholesky(Distribution):
+    """The LKJ distribution over Cholesky factors ``L`` of ``dim × dim`` correlation matrices:
+    density ∝ ``det(L Lᵀ)^(concentration − 1)`` in the correlation matrix, expressed in ``L``
+    (PyTorch's normalisation). Draws use the onion method."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"concentration": constraints.positive}
+    support = constraints.independent(constraints.real, 2)
+
+    def __init__(self, dim: int, concentration=1.0, validate_args: bool | None = None) -> None:
+        if not isinstance(dim, int) or dim < 2:
+            raise ValueError(f"LKJCholesky: expected dim to be an integer of at least 2, got {dim!r}")
+        self.dim = dim
+        (self.concentration,) = broadcast_all(concentration)
+        batch = tuple(self.concentration.shape)
+        # the onion method's Beta marginals, one per row
+        offset = _rustdl.arange(dim - 1, dtype=self.concentration.dtype, device=self.concentration.device)
+        offset = _rustdl.cat([offset.new_zeros(1), offset])
+        marginal = self.concentration + 0.5 * (dim - 2)
+        self._beta_conc1 = offset + 0.5
+        self._beta_conc0 = marginal.unsqueeze(-1) - 0.5 * offset
+        super().__init__(batch, (dim, dim), validate_args=validate_args)
+
+    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
+        from ..autograd import no_grad
+
+        with no_grad():
+            shape = tuple(sample_shape) + tuple(self.batch_shape)
+            c1 = self._beta_conc1.expand(*shape, self.dim)
+            c0 = self._beta_conc0.expand(*shape, self.dim)
+            y = Beta(c1, c0, validate_args=False).sample().unsqueeze(-1)
+            u = _rustdl.randn(*shape, self.dim, self.dim, dtype=c1.dtype, device=c1.device).tril(-1)
+            norm = u.norm(dim=-1, keepdim=True)
+            sphere = u / _rustdl.where(norm > 0, norm, _rustdl.ones_like(norm))
+            w = y.sqrt() * sphere
+            diag = (1 - w.square().sum(-1)).clamp(min=finfo_tiny(w)).sqrt()
+            return w + diag.diag_embed()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        d = self.dim
+        diag = value.diagonal(dim1=-2, dim2=-1)[..., 1:]
+        order = _rustdl.arange(2, d + 1, dtype=value.dtype, device=value.device)
+        order = 2 * (self.concentration - 1).unsqueeze(-1) + d - order
+        unnormalized = (order * diag.log()).sum(-1)
+        dm1 = d - 1
+        alpha = self.concentration + 0.5 * dm1
+        normalize = 0.5 * dm1 * math.log(math.pi) + _mvlgamma(alpha - 0.5, dm1) - lgamma(alpha) * dm1
+        return unnormalized - normalize
+
+
+def _broadcast_shapes(*shapes):
+    import numpy as np
+
+    return np.broadcast_shapes(*shapes)
