@@ -6,6 +6,7 @@ References are closed forms and finite differences."""
 import numpy as np
 import pytest
 import rustdl
+import rustdl.nn.functional as F
 from rustdl.autograd import Function, GradcheckError, gradcheck, gradgradcheck
 
 
@@ -457,3 +458,73 @@ def test_state_dict_hooks_and_assign():
     assert isinstance(lin.weight, rustdl.nn.Parameter) and lin.weight.requires_grad
     w[0, 0] = 7.0  # the module holds the given tensor's storage
     assert lin.weight[0, 0].item() == 7.0
+
+
+def _frac_starts_ref(size, out, k, u):
+    if out == 1:
+        return [size - k]
+    alpha = (size - k) / (out - 1)
+    return [int((i + u) * alpha) - int(u * alpha) for i in range(out - 1)] + [size - k]
+
+
+def test_fractional_max_pool_matches_a_window_loop():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 3, 9, 10))
+    u = rng.uniform(size=(2, 3, 2))
+    k, (oh, ow) = (3, 2), (4, 5)
+    out, idx = F.fractional_max_pool2d(
+        D(x), k, output_size=(oh, ow), return_indices=True, _random_samples=D(u, False)
+    )
+    want = np.zeros((2, 3, oh, ow))
+    want_idx = np.zeros((2, 3, oh, ow), dtype=np.int64)
+    for n in range(2):
+        for c in range(3):
+            rows = _frac_starts_ref(9, oh, k[0], u[n, c, 1])  # samples are (width, height), as PyTorch
+            cols = _frac_starts_ref(10, ow, k[1], u[n, c, 0])
+            for i, r0 in enumerate(rows):
+                for j, c0 in enumerate(cols):
+                    win = x[n, c, r0 : r0 + k[0], c0 : c0 + k[1]]
+                    a = int(np.argmax(win))
+                    want[n, c, i, j] = win.flat[a]
+                    want_idx[n, c, i, j] = (r0 + a // k[1]) * 10 + c0 + a % k[1]
+    np.testing.assert_array_equal(out.detach().numpy(), want)
+    np.testing.assert_array_equal(idx.numpy(), want_idx)
+    xt = D(x)
+    F.fractional_max_pool2d(xt, k, output_size=(oh, ow), _random_samples=D(u, False)).sum().backward()
+    g = np.zeros(x.size)
+    np.add.at(g, (want_idx + (np.arange(6) * 90).reshape(2, 3, 1, 1)).ravel(), 1.0)
+    np.testing.assert_array_equal(xt.grad.numpy().ravel(), g)
+    assert tuple(rustdl.nn.FractionalMaxPool2d(2, output_ratio=0.5)(D(x, False)).shape) == (2, 3, 4, 5)
+    o3 = rustdl.nn.FractionalMaxPool3d(2, output_size=(2, 3, 4))(D(rng.normal(size=(1, 2, 5, 6, 7)), False))
+    assert tuple(o3.shape) == (1, 2, 2, 3, 4)
+    with pytest.raises(ValueError, match="does not fit"):
+        F.fractional_max_pool2d(D(x, False), 3, output_size=(8, 8))
+    with pytest.raises(ValueError, match="output_size or an output_ratio"):
+        F.fractional_max_pool2d(D(x, False), 3)
+
+
+def test_lazy_norms_lp_pool3d_and_uninitialized_parameters():
+    m = rustdl.nn.Sequential(
+        rustdl.nn.LazyConv2d(4, 3), rustdl.nn.LazyBatchNorm2d(), rustdl.nn.Flatten(), rustdl.nn.LazyLinear(2)
+    )
+    assert all(isinstance(p, rustdl.nn.UninitializedParameter) for p in m.parameters())
+    y = m(rustdl.ones(2, 3, 5, 5))
+    assert tuple(y.shape) == (2, 2)
+    assert type(m[1]) is rustdl.nn.BatchNorm2d and m[1].num_features == 4
+    assert tuple(m[1].running_mean.shape) == (4,) and m[1].num_batches_tracked.item() == 1
+    assert not any(isinstance(p, rustdl.nn.UninitializedParameter) for p in m.parameters())
+    bn = rustdl.nn.LazyBatchNorm1d()
+    x = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(
+        bn(D(x, False)).detach().numpy(), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-6
+    )
+    b2 = rustdl.nn.LazyBatchNorm2d()
+    b2.load_state_dict(rustdl.nn.BatchNorm2d(5).state_dict())
+    assert type(b2) is rustdl.nn.BatchNorm2d and b2.num_features == 5
+    inorm = rustdl.nn.LazyInstanceNorm2d(affine=True)
+    inorm(rustdl.ones(2, 6, 3, 3))
+    assert tuple(inorm.weight.shape) == (6,)
+    v = np.abs(np.random.default_rng(0).normal(size=(1, 2, 4, 4, 4)))
+    got = F.lp_pool3d(D(v, False), 2, 2).numpy()
+    want = np.sqrt((v**2).reshape(1, 2, 2, 2, 2, 2, 2, 2).sum(axis=(3, 5, 7)))
+    np.testing.assert_allclose(got, want, rtol=1e-12)

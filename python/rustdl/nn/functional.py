@@ -3359,3 +3359,121 @@ def _wrap_public_functions() -> None:
 
 
 _wrap_public_functions()
+
+
+def lp_pool3d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+    """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, D, H, W)`` or
+    ``(C, D, H, W)`` input."""
+    op = "lp_pool3d"
+    k = _ntuple(kernel_size, 3, op, "kernel_size")
+    _check_norm_type(op, norm_type)
+    out = avg_pool3d(input.pow(norm_type), k, stride if stride is not None else k, 0, ceil_mode)
+    return _lp_finish(out, norm_type, k[0] * k[1] * k[2])
+
+
+def _fractional_starts(size: int, out: int, k: int, u):
+    """The window starts of fractional max pooling (Graham's pseudo-random sequence, as
+    PyTorch): ``⌊(i + u)·α⌋ − ⌊u·α⌋`` with ``α = (size − k)/(out − 1)``, the last at ``size − k``;
+    ``u`` is one sample per (n, c)."""
+    import numpy as np
+
+    if out == 1:
+        return np.full((*u.shape, 1), size - k, dtype=np.int64)
+    alpha = (size - k) / (out - 1)
+    i = np.arange(out - 1)
+    starts = (np.floor((i + u[..., None]) * alpha) - np.floor(u[..., None] * alpha)).astype(np.int64)
+    return np.concatenate([starts, np.full((*u.shape, 1), size - k, dtype=np.int64)], -1)
+
+
+def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices, samples, nd: int):
+    import numpy as np
+
+    op = f"fractional_max_pool{nd}d"
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(input.shape)}")
+    unbatched = input.ndim == nd + 1
+    x = input.unsqueeze(0) if unbatched else input
+    n, c = x.shape[0], x.shape[1]
+    sizes = tuple(x.shape[2:])
+    k = _ntuple(kernel_size, nd, op, "kernel_size")
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(
+                f"{op}: fractional_max_pool requires specifying either an output_size or an output_ratio"
+            )
+        ratio = (output_ratio,) * nd if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
+        if len(ratio) != nd or not all(0 < r < 1 for r in ratio):
+            raise ValueError(f"{op}: output_ratio must be {nd} numbers in (0, 1), got {output_ratio!r}")
+        outs = tuple(int(s * r) for s, r in zip(sizes, ratio))
+    else:
+        outs = _ntuple(output_size, nd, op, "output_size")
+    for s, o, kk in zip(sizes, outs, k):
+        if kk < 1 or o < 1 or o + kk - 1 > s:
+            raise ValueError(
+                f"{op}: output size {outs} with kernel {k} does not fit the input size {sizes} "
+                "(each needs output + kernel - 1 <= input)"
+            )
+    if samples is None:
+        u = _rustdl.rand(n, c, nd, dtype=_rustdl.float64).numpy()
+    else:
+        if tuple(samples.shape) != (n, c, nd):
+            raise ValueError(
+                f"{op}: _random_samples must have shape {(n, c, nd)}, got {tuple(samples.shape)}"
+            )
+        u = samples.detach().cpu().numpy().astype(np.float64)
+    if nd == 2:  # PyTorch's 2-D samples are (width, height); its 3-D ones (depth, height, width)
+        u = u[..., ::-1]
+    # per (n, c): the flat index of every element of every window, then the first maximum
+    starts = [_fractional_starts(sizes[d], outs[d], k[d], u[..., d]) for d in range(nd)]
+    strides = [int(np.prod(sizes[d + 1 :])) for d in range(nd)]
+    flat = np.zeros((n, c) + outs + k, dtype=np.int64)
+    for d in range(nd):
+        shape = [n, c] + [1] * (2 * nd)
+        shape[2 + d] = outs[d]
+        pos = starts[d].reshape(n, c, *([1] * d), outs[d], *([1] * (nd - d - 1)), *([1] * nd))
+        off = np.arange(k[d]).reshape(*([1] * (2 + nd + d)), k[d], *([1] * (nd - d - 1)))
+        flat = flat + (pos + off) * strides[d]
+    m = int(np.prod(outs))
+    kk = int(np.prod(k))
+    idx = _rustdl.tensor(flat.reshape(n, c, m * kk), dtype=_rustdl.int64, device=x.device)
+    vals = x.reshape(n, c, -1).gather(2, idx).reshape(n, c, m, kk)
+    best = vals.argmax(-1, keepdim=True)  # the first maximum of each window, as PyTorch
+    out = vals.gather(3, best).reshape(n, c, *outs)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    indices = idx.reshape(n, c, m, kk).gather(3, best).reshape(n, c, *outs)
+    return out, indices.squeeze(0) if unbatched else indices
+
+
+def fractional_max_pool2d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples=None,
+):
+    """Fractional max pooling of an ``(N, C, H, W)`` or ``(C, H, W)`` input: ``kernel_size``
+    windows at pseudo-random fractional strides (one random offset per channel, or
+    ``_random_samples`` of shape ``(N, C, 2)``) giving ``output_size`` (or ``output_ratio`` of the
+    input). ``return_indices`` also gives the flat ``H·W`` index of each maximum."""
+    return _fractional_max_pool(
+        input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 2
+    )
+
+
+def fractional_max_pool3d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples=None,
+):
+    """:func:`fractional_max_pool2d` of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input
+    (``_random_samples`` of shape ``(N, C, 3)``; indices flat in ``D·H·W``)."""
+    return _fractional_max_pool(
+        input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 3
+    )

@@ -77,3 +77,37 @@ class Buffer(Tensor):
 
     def __init__(self, data: Tensor | None = None, *, persistent: bool = True):
         pass
+
+
+class UninitializedParameter(Parameter):
+    """The placeholder parameter of a lazy module (``LazyLinear``, ``LazyConv2d``,
+    ``LazyBatchNorm2d``, ...) until its first forward fixes the shape; as
+    ``torch.nn.parameter.UninitializedParameter``, ``isinstance`` tells it from a real one."""
+
+    def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
+        from .. import _rustdl
+
+        return Parameter.__new__(cls, _rustdl.empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad: bool = True, device=None, dtype=None):
+        pass
+
+    def __repr__(self) -> str:
+        return "<UninitializedParameter>"
+
+
+class UninitializedBuffer(Tensor):
+    """The placeholder buffer of a lazy module until its first forward."""
+
+    def __new__(cls, requires_grad: bool = False, device=None, dtype=None):
+        from .. import _rustdl
+
+        return Tensor.__new__(cls, _rustdl.empty(0, device=device, dtype=dtype))
+
+    def __init__(self, requires_grad: bool = False, device=None, dtype=None):
+        pass
+
+
+def is_lazy(param) -> bool:
+    """True for a lazy module's placeholder parameter or buffer."""
+    return isinstance(param, (UninitializedParameter, UninitializedBuffer))

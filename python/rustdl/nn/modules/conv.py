@@ -9,7 +9,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from .module import Module
 
 
@@ -375,9 +375,9 @@ class _LazyConv:
         )
         self.in_channels = 0
         self._factory = {"device": device, "dtype": dtype}
-        self.weight = Parameter(_rustdl.empty(0, **self._factory))
+        self.weight = UninitializedParameter(**self._factory)
         if self.bias is not None:
-            self.bias = Parameter(_rustdl.empty(0, **self._factory))
+            self.bias = UninitializedParameter(**self._factory)
 
     def has_uninitialized_params(self) -> bool:
         """True until the first forward (or a state-dict load) has fixed ``in_channels``."""

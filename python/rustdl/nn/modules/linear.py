@@ -8,7 +8,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from .module import Module
 
 
@@ -205,8 +205,8 @@ class LazyLinear(Linear):
         self.in_features = 0
         self.out_features = out_features
         self._factory = {"device": device, "dtype": dtype}
-        self.weight = Parameter(_rustdl.empty(0, **self._factory))
-        self.bias = Parameter(_rustdl.empty(0, **self._factory)) if bias else None
+        self.weight = UninitializedParameter(**self._factory)
+        self.bias = UninitializedParameter(**self._factory) if bias else None
 
     def has_uninitialized_params(self) -> bool:
         """True until the first forward (or a state-dict load) has fixed ``in_features``."""

@@ -8,7 +8,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from .module import Module
 
 
@@ -438,3 +438,117 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class _LazyNorm:
+    """A batch or instance norm whose ``num_features`` comes from the first input's channel dim
+    (dim 1), as PyTorch's ``LazyBatchNorm*d``/``LazyInstanceNorm*d``: until then the affine
+    parameters are :class:`UninitializedParameter` placeholders and the running statistics empty;
+    the first forward (or loading a checkpoint) creates them and the module becomes its
+    non-lazy class."""
+
+    _base: type = Module
+
+    def __init__(
+        self,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        self._base.__init__(self, 0, eps, momentum, affine, track_running_stats, device, dtype)
+        self._factory = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = UninitializedParameter(**self._factory)
+            self.bias = UninitializedParameter(**self._factory)
+
+    def has_uninitialized_params(self) -> bool:
+        return True
+
+    def reset_parameters(self) -> None:
+        """Nothing to reset before materialisation."""
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        if input.ndim < 2:
+            raise ValueError(
+                f"{type(self).__name__}: expected an input with a channel dim, got shape {tuple(input.shape)}"
+            )
+        channel = 0 if isinstance(self, _InstanceNorm) and input.ndim == self._spatial + 1 else 1
+        self._materialize(input.shape[channel])
+
+    def _materialize(self, n: int) -> None:
+        kw = self._factory
+        self.num_features = n
+        if self.affine:
+            self.weight = Parameter(_rustdl.ones(n, **kw))
+            self.bias = Parameter(_rustdl.zeros(n, **kw))
+        if self.track_running_stats:
+            self.running_mean = _rustdl.zeros(n, **kw)
+            self.running_var = _rustdl.ones(n, **kw)
+        del self._factory
+        self.__class__ = self._base
+
+    def forward(self, input: Tensor) -> Tensor:
+        self.initialize_parameters(input)
+        return self.forward(input)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        for key in ("weight", "running_mean"):
+            t = state_dict.get(prefix + key) if hasattr(state_dict, "get") else None
+            if isinstance(t, Tensor) and t.ndim == 1:
+                self._materialize(t.shape[0])
+                break
+        return Module._load_from_state_dict(self, state_dict, prefix, *args)
+
+
+class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
+    """:class:`BatchNorm1d` with ``num_features`` inferred from the first input."""
+
+    _base = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNorm, BatchNorm2d):
+    """:class:`BatchNorm2d` with ``num_features`` inferred from the first input."""
+
+    _base = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNorm, BatchNorm3d):
+    """:class:`BatchNorm3d` with ``num_features`` inferred from the first input."""
+
+    _base = BatchNorm3d
+
+
+class LazyInstanceNorm1d(_LazyNorm, InstanceNorm1d):
+    """:class:`InstanceNorm1d` with ``num_features`` inferred from the first input."""
+
+    _base = InstanceNorm1d
+
+    def __init__(
+        self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
+    ):
+        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
+
+
+class LazyInstanceNorm2d(_LazyNorm, InstanceNorm2d):
+    """:class:`InstanceNorm2d` with ``num_features`` inferred from the first input."""
+
+    _base = InstanceNorm2d
+
+    def __init__(
+        self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
+    ):
+        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
+
+
+class LazyInstanceNorm3d(_LazyNorm, InstanceNorm3d):
+    """:class:`InstanceNorm3d` with ``num_features`` inferred from the first input."""
+
+    _base = InstanceNorm3d
+
+    def __init__(
+        self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
+    ):
+        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
