@@ -528,3 +528,74 @@ def test_lazy_norms_lp_pool3d_and_uninitialized_parameters():
     got = F.lp_pool3d(D(v, False), 2, 2).numpy()
     want = np.sqrt((v**2).reshape(1, 2, 2, 2, 2, 2, 2, 2).sum(axis=(3, 5, 7)))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _pool3d_ref(x, k, s, p, ceil, mode, include_pad=True, divisor=None):
+    n, c, *sizes = x.shape
+    outs = []
+    for size, kk, ss, pp in zip(sizes, k, s, p):
+        span = size + 2 * pp - kk
+        o = (-(-span // ss) if ceil else span // ss) + 1
+        if ceil and (o - 1) * ss >= size + pp:
+            o -= 1
+        outs.append(o)
+    out = np.zeros((n, c, *outs))
+    idx = np.zeros((n, c, *outs), dtype=np.int64)
+    for i, j, l in np.ndindex(*outs):
+        lo = [v * ss - pp for v, ss, pp in zip((i, j, l), s, p)]
+        hi_pad = [min(a + kk, size + pp) for a, kk, size, pp in zip(lo, k, sizes, p)]
+        a0 = [max(a, 0) for a in lo]
+        a1 = [min(a + kk, size) for a, kk, size in zip(lo, k, sizes)]
+        win = x[:, :, a0[0] : a1[0], a0[1] : a1[1], a0[2] : a1[2]].reshape(n, c, -1)
+        if mode == "max":
+            arg = win.argmax(-1)
+            out[:, :, i, j, l] = win.max(-1)
+            dims = (a1[0] - a0[0], a1[1] - a0[1], a1[2] - a0[2])
+            dd, hh, ww = np.unravel_index(arg, dims)
+            idx[:, :, i, j, l] = ((dd + a0[0]) * sizes[1] + hh + a0[1]) * sizes[2] + ww + a0[2]
+        else:
+            cnt = divisor or (
+                np.prod([h - a for h, a in zip(hi_pad, lo)])
+                if include_pad
+                else np.prod([b - a for a, b in zip(a0, a1)])
+            )
+            out[:, :, i, j, l] = win.sum(-1) / cnt
+    return out, idx
+
+
+def test_pool3d_ceil_mode_indices_divisors_and_unpool():
+    x = np.random.default_rng(2).normal(size=(2, 2, 5, 6, 7))
+    for k, s, p in (
+        ((2, 2, 2), (2, 2, 2), (0, 0, 0)),
+        ((3, 3, 3), (2, 2, 2), (1, 1, 1)),
+        ((2, 3, 2), (1, 2, 2), (0, 1, 0)),
+    ):
+        out, idx = F.max_pool3d(D(x, False), k, s, p, ceil_mode=True, return_indices=True)
+        want, want_idx = _pool3d_ref(x, k, s, p, True, "max")
+        np.testing.assert_array_equal(out.numpy(), want)
+        np.testing.assert_array_equal(idx.numpy(), want_idx)
+        for include in (True, False):
+            got = F.avg_pool3d(D(x, False), k, s, p, ceil_mode=True, count_include_pad=include)
+            np.testing.assert_allclose(
+                got.numpy(), _pool3d_ref(x, k, s, p, True, "avg", include)[0], rtol=1e-12
+            )
+        got = F.avg_pool3d(D(x, False), k, s, p, divisor_override=5)
+        np.testing.assert_allclose(
+            got.numpy(), _pool3d_ref(x, k, s, p, False, "avg", divisor=5)[0], rtol=1e-12
+        )
+    pooled, idx = rustdl.nn.MaxPool3d(2, return_indices=True)(D(x, False))
+    up = rustdl.nn.MaxUnpool3d(2)(pooled, idx, output_size=(5, 6, 7))
+    flat = np.zeros((2, 2, 5 * 6 * 7))
+    for a in range(2):
+        for b in range(2):
+            flat[a, b, idx[a, b].numpy().ravel()] = pooled[a, b].numpy().ravel()
+    np.testing.assert_array_equal(up.numpy(), flat.reshape(2, 2, 5, 6, 7))
+    xt = D(x)
+    o = F.max_pool3d(xt, 3, 2, 1, ceil_mode=True)
+    (o * o).sum().backward()
+    assert gradcheck(
+        lambda t: F.avg_pool3d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        (D(x[:1, :1, :3, :4, :4]),),
+    )
+    with pytest.raises(ValueError, match="indices must be in"):
+        F.max_unpool3d(pooled, idx + 10_000, 2)

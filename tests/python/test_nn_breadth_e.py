@@ -217,8 +217,8 @@ def test_pool3d_matches_reference():
     assert gradcheck(lambda a: F.avg_pool3d(a, 2, 1, 1), [r64(1, 1, 3, 3, 3)])
     with pytest.raises(ValueError, match="max_pool3d"):
         F.max_pool3d(rustdl.randn(2, 3), 2)
-    with pytest.raises(NotImplementedError, match="MaxPool3d"):
-        nn.MaxPool3d(2, ceil_mode=True)
+    # ceil_mode is supported (checked against a window loop in test_compat_gaps_n.py)
+    assert tuple(nn.MaxPool3d(2, ceil_mode=True)(rustdl.randn(1, 1, 3, 3, 3)).shape) == (1, 1, 2, 2, 2)
 
 
 # ---- rustdl.testing ----

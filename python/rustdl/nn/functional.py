@@ -1449,6 +1449,31 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out.squeeze(0) if unbatched else out
 
 
+def _unpool_scatter(src, flat, total: int, size_text: str, op: str):
+    """Scatters the values ``src (N, C, M)`` to their flat positions ``flat`` in zeros of
+    ``(N, C, total)`` (indices checked; a position picked twice keeps one copy of the value while
+    each copy gets the gradient at its index, as PyTorch)."""
+    import numpy as np
+
+    n, c, m = src.shape
+    ids = flat.cpu().numpy()
+    if ids.size and (ids.min() < 0 or ids.max() >= total):
+        raise ValueError(
+            f"{op}: indices must be in [0, {total}) for an output of size {size_text}, "
+            f"got values in [{ids.min()}, {ids.max()}]"
+        )
+    zeros = _rustdl.zeros(n, c, total, dtype=src.dtype, device=src.device)
+    out = zeros.scatter_add(2, flat, src)
+    keyed = (ids + (np.arange(n * c).reshape(n, c, 1) * total)).reshape(-1)
+    first = np.unique(keyed, return_index=True)[1]
+    if first.size != keyed.size:
+        dup = np.ones(keyed.size, dtype=np.float64)
+        dup[first] = 0.0
+        extra = _rustdl.tensor(dup.reshape(n, c, m), dtype=src.dtype, device=src.device)
+        out = out - zeros.scatter_add(2, flat, src.detach() * extra)
+    return out
+
+
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Places each value of an ``(N, C, H, W)`` (or ``(C, H, W)``) max-pooled input at its flat
     ``indices`` (from ``max_pool2d(..., return_indices=True)``) in a zero image, as PyTorch."""
@@ -1479,28 +1504,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                     f"{want - st} and {want + st})"
                 )
         oh, ow = int(size[0]), int(size[1])
-    import numpy as np
-
     idx = indices.unsqueeze(0) if unbatched else indices
-    flat = idx.reshape(n, c, h * w)
-    ids = flat.cpu().numpy()
-    if ids.size and (ids.min() < 0 or ids.max() >= oh * ow):
-        raise ValueError(
-            f"{op}: indices must be in [0, {oh * ow}) for an output of size ({oh}, {ow}), "
-            f"got values in [{ids.min()}, {ids.max()}]"
-        )
-    src = x.reshape(n, c, h * w)
-    zeros = _rustdl.zeros(n, c, oh * ow, dtype=x.dtype, device=x.device)
-    out = zeros.scatter_add(2, flat, src)
-    # overlapping windows can pick the same element twice: keep one copy in the value (as
-    # PyTorch's scatter) while every copy still gets the gradient at its index (as PyTorch's gather)
-    keyed = (ids + (np.arange(n * c).reshape(n, c, 1) * (oh * ow))).reshape(-1)
-    first = np.unique(keyed, return_index=True)[1]
-    if first.size != keyed.size:
-        dup = np.ones(keyed.size, dtype=np.float64)
-        dup[first] = 0.0
-        extra = _rustdl.tensor(dup.reshape(n, c, h * w), dtype=x.dtype, device=x.device)
-        out = out - zeros.scatter_add(2, flat, src.detach() * extra)
+    out = _unpool_scatter(x.reshape(n, c, h * w), idx.reshape(n, c, h * w), oh * ow, f"({oh}, {ow})", op)
     out = out.reshape(n, c, oh, ow)
     return out.squeeze(0) if unbatched else out
 
@@ -3184,12 +3189,13 @@ def max_pool3d(
     return_indices: bool = False,
 ):
     """Max pooling over ``(kD, kH, kW)`` windows of an ``(N, C, D, H, W)`` input: max_pool2d on each
-    depth slice, then a max over the depth taps. ``ceil_mode`` and ``return_indices`` are not supported."""
+    depth slice, then a max over the depth taps; with ``ceil_mode`` or ``return_indices`` (flat
+    ``D·H·W`` indices of the first maximum) each window is gathered whole."""
     op = "max_pool3d"
-    if ceil_mode or return_indices:
-        raise NotImplementedError(f"{op}: ceil_mode and return_indices are not supported by rustdl")
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
     dl = _ntuple(dilation, 3, op, "dilation")
+    if ceil_mode or return_indices:
+        return _pool3d_windows(input, k, s, p, dl, ceil_mode, "max", True, None, return_indices, op)
     unbatched = input.ndim == 4
     x = input.unsqueeze(0) if unbatched else input
     n, c, depth, h, w = x.shape
@@ -3214,14 +3220,17 @@ def avg_pool3d(
     divisor_override=None,
 ):
     """Average pooling over ``(kD, kH, kW)`` windows of an ``(N, C, D, H, W)`` input: avg_pool2d on
-    each depth slice, then a mean over the depth taps. Padding counts in the divisor
-    (``count_include_pad=False``, ``ceil_mode`` and ``divisor_override`` are not supported)."""
+    each depth slice, then a mean over the depth taps; with ``ceil_mode``, ``divisor_override``
+    or ``count_include_pad=False`` (and padding) each window is gathered whole and divided as
+    PyTorch does."""
     op = "avg_pool3d"
-    if ceil_mode or divisor_override is not None:
-        raise NotImplementedError(f"{op}: ceil_mode and divisor_override are not supported by rustdl")
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
-    if not count_include_pad and any(p):
-        raise NotImplementedError(f"{op}: count_include_pad=False with padding is not supported by rustdl")
+    if ceil_mode or divisor_override is not None or (not count_include_pad and any(p)):
+        if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
+            raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+        return _pool3d_windows(
+            input, k, s, p, (1, 1, 1), ceil_mode, "avg", count_include_pad, divisor_override, False, op
+        )
     unbatched = input.ndim == 4
     x = input.unsqueeze(0) if unbatched else input
     n, c, depth, h, w = x.shape
@@ -3234,6 +3243,83 @@ def avg_pool3d(
     for t in taps[1:]:
         out = out + t
     out = out / k[0]
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool3d_windows(
+    input, k, s, p, dl, ceil_mode, mode, count_include_pad, divisor_override, return_indices, op
+):
+    """3-D max or average pooling by gathering each window's elements (flat ``D·H·W`` indices),
+    with PyTorch's output sizes (``ceil_mode``: a last window that starts inside the input or its
+    left padding) and divisors (``count_include_pad`` counts the window within the padded input;
+    otherwise only the input's elements)."""
+    import numpy as np
+
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    n, c = x.shape[0], x.shape[1]
+    sizes = tuple(x.shape[2:])
+    axes = []
+    for size, kk, ss, pp, dd in zip(sizes, k, s, p, dl):
+        span = size + 2 * pp - dd * (kk - 1) - 1
+        if span < 0:
+            raise ValueError(
+                f"{op}: the input {sizes} is smaller than the (dilated) kernel {k} with padding {p}"
+            )
+        o = (-(-span // ss) if ceil_mode else span // ss) + 1
+        if ceil_mode and (o - 1) * ss >= size + pp:
+            o -= 1
+        start = np.arange(o) * ss - pp
+        pos = start[:, None] + np.arange(kk) * dd
+        inside = (pos >= 0) & (pos < size)
+        padded = pos < size + pp  # within the padded input (counts for count_include_pad)
+        axes.append((o, pos, inside, padded))
+    outs = tuple(a[0] for a in axes)
+    D, H, W = sizes
+    (od, pd, vd, qd), (oh, ph, vh, qh), (ow, pw, vw, qw) = axes
+    shape6 = (od, oh, ow, k[0], k[1], k[2])
+
+    def grid(a, b, cc):
+        return (
+            a[:, None, None, :, None, None] * 0 + a[:, None, None, :, None, None],
+            b[None, :, None, None, :, None],
+            cc[None, None, :, None, None, :],
+        )
+
+    gd, gh, gw = grid(pd, ph, pw)
+    flat = np.broadcast_to(
+        np.clip(gd, 0, D - 1) * (H * W) + np.clip(gh, 0, H - 1) * W + np.clip(gw, 0, W - 1), shape6
+    )
+    md, mh, mw = grid(vd, vh, vw)
+    valid = np.broadcast_to(md & mh & mw, shape6)
+    m = od * oh * ow
+    kk = k[0] * k[1] * k[2]
+    idx = _rustdl.tensor(
+        np.ascontiguousarray(flat).reshape(1, 1, m * kk), dtype=_rustdl.int64, device=x.device
+    )
+    vals = x.reshape(n, c, -1).gather(2, idx.expand(n, c, m * kk)).reshape(n, c, m, kk)
+    mask = _rustdl.tensor(
+        np.ascontiguousarray(valid).reshape(1, 1, m, kk), dtype=_rustdl.bool, device=x.device
+    )
+    if mode == "max":
+        vals = vals.masked_fill(mask.logical_not(), float("-inf"))
+        best = vals.argmax(-1, keepdim=True)
+        out = vals.gather(3, best).reshape(n, c, *outs)
+        if unbatched:
+            out = out.squeeze(0)
+        if not return_indices:
+            return out
+        ind = idx.reshape(1, 1, m, kk).expand(n, c, m, kk).gather(3, best).reshape(n, c, *outs)
+        return out, ind.squeeze(0) if unbatched else ind
+    total = (vals * mask.to(vals.dtype)).sum(-1)
+    if divisor_override is not None:
+        div = np.full(m, float(divisor_override))
+    else:
+        qd_, qh_, qw_ = grid(qd, qh, qw)
+        counted = np.broadcast_to(qd_ & qh_ & qw_, shape6) if count_include_pad else valid
+        div = np.ascontiguousarray(counted).reshape(m, kk).sum(-1).astype(np.float64)
+    out = total / _rustdl.tensor(div, dtype=x.dtype, device=x.device)
+    out = out.reshape(n, c, *outs)
     return out.squeeze(0) if unbatched else out
 
 
@@ -3477,3 +3563,40 @@ def fractional_max_pool3d(
     return _fractional_max_pool(
         input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 3
     )
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Places each value of an ``(N, C, D, H, W)`` (or ``(C, D, H, W)``) max-pooled input at its
+    flat ``D·H·W`` ``indices`` (from ``max_pool3d(..., return_indices=True)``) in zeros."""
+    op = "max_unpool3d"
+    if not isinstance(input, _rustdl.Tensor) or input.ndim not in (4, 5):
+        raise ValueError(
+            f"{op}: expected a 4-D or 5-D input, got {getattr(input, 'shape', type(input).__name__)}"
+        )
+    if not isinstance(indices, _rustdl.Tensor) or tuple(indices.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: indices must be a tensor of the input's shape {tuple(input.shape)}")
+    if indices.dtype != _rustdl.int64:
+        raise TypeError(f"{op}: indices must be int64, got {indices.dtype}")
+    k = _ntuple(kernel_size, 3, op, "kernel_size")
+    st = k if stride is None else _ntuple(stride, 3, op, "stride")
+    pd = _ntuple(padding, 3, op, "padding")
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    idx = indices.unsqueeze(0) if unbatched else indices
+    n, c, d, h, w = x.shape
+    outs = [(sz - 1) * ss - 2 * pp + kk for sz, ss, pp, kk in zip((d, h, w), st, pd, k)]
+    if output_size is not None:
+        size = tuple(output_size)[-3:]
+        if len(size) != 3:
+            raise ValueError(f"{op}: output_size must give (D, H, W), got {output_size!r}")
+        for i, (want, got, ss) in enumerate(zip(outs, size, st)):
+            if not want - ss < int(got) < want + ss:
+                raise ValueError(
+                    f"{op}: invalid output_size {tuple(output_size)} (dim {i} must be between {want - ss} and {want + ss})"
+                )
+        outs = [int(v) for v in size]
+    total = outs[0] * outs[1] * outs[2]
+    m = d * h * w
+    out = _unpool_scatter(x.reshape(n, c, m), idx.reshape(n, c, m), total, str(tuple(outs)), op)
+    out = out.reshape(n, c, *outs)
+    return out.squeeze(0) if unbatched else out

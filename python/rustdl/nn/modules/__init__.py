@@ -131,6 +131,7 @@ from .pooling import (
     MaxPool3d,
     MaxUnpool1d,
     MaxUnpool2d,
+    MaxUnpool3d,
 )
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding, EmbeddingBag
@@ -249,6 +250,7 @@ __all__ = [
     "MaxPool1d",
     "MaxUnpool1d",
     "MaxUnpool2d",
+    "MaxUnpool3d",
     "EmbeddingBag",
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",

@@ -314,7 +314,8 @@ class MaxPool3d(Module):
 
     Args:
         kernel_size, stride, padding, dilation: an int or a triple; stride defaults to ``kernel_size``.
-        ``ceil_mode`` and ``return_indices`` are not supported.
+        return_indices: also return the flat ``D·H·W`` index of each maximum (for MaxUnpool3d).
+        ceil_mode: round the output size up (a last window starting inside the input).
     """
 
     def __init__(
@@ -327,22 +328,28 @@ class MaxPool3d(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if return_indices or ceil_mode:
-            raise NotImplementedError("MaxPool3d: return_indices and ceil_mode are not supported by rustdl")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
         self.dilation = dilation
-        self.return_indices = False
-        self.ceil_mode = False
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation)
+    def forward(self, input: Tensor):
+        return F.max_pool3d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
 
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}"
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
 
@@ -351,7 +358,7 @@ class AvgPool3d(Module):
 
     Args:
         kernel_size, stride, padding: an int or a triple; stride defaults to ``kernel_size``.
-        ``ceil_mode``, ``divisor_override`` and ``count_include_pad=False`` with padding are not supported.
+        ceil_mode, count_include_pad, divisor_override: as PyTorch's.
     """
 
     def __init__(
@@ -364,16 +371,23 @@ class AvgPool3d(Module):
         divisor_override=None,
     ) -> None:
         super().__init__()
-        if ceil_mode or divisor_override is not None:
-            raise NotImplementedError("AvgPool3d: ceil_mode and divisor_override are not supported by rustdl")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
-        self.ceil_mode = False
+        self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, False, self.count_include_pad)
+        return F.avg_pool3d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -464,3 +478,20 @@ class FractionalMaxPool3d(_FractionalMaxPoolNd):
     """Fractional max pooling over an ``(N, C, D, H, W)`` input."""
 
     _nd = 3
+
+
+class MaxUnpool3d(Module):
+    """Partial inverse of :class:`MaxPool3d`: scatters values to their flat ``D·H·W``
+    ``indices``, zeros elsewhere."""
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return F.max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
