@@ -480,12 +480,6 @@ class FisherSnedecor(Distribution):
         x2 = standard_gamma(0.5 * d2) / (0.5 * d2)
         return (x1 / x2).clamp(min=finfo_tiny(x1))
 
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        from ..autograd import no_grad
-
-        with no_grad():
-            return self.rsample(sample_shape)
-
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)

@@ -101,12 +101,6 @@ def _tiny(t: Tensor) -> float:
     return float(np.finfo(np.float64 if t.dtype == _rustdl.float64 else np.float32).tiny)
 
 
-def _no_grad():
-    from ..autograd import no_grad
-
-    return no_grad()
-
-
 def _np_rng() -> np.random.Generator:
     """A numpy generator seeded from rustdl's generator (reproducible under ``rustdl.manual_seed``)."""
     return np.random.default_rng(int(_rustdl.randint(0, 2**31 - 1, (2,), device="cpu").sum().item()))
@@ -283,10 +277,6 @@ class Gamma(Distribution):
         x = standard_gamma(self.concentration.expand(*shape)) / self.rate.expand(*shape)
         return x.clamp(min=_tiny(x))
 
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        with _no_grad():
-            return self.rsample(sample_shape)
-
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
@@ -345,10 +335,6 @@ class Dirichlet(Distribution):
         x = g / g.sum(-1, keepdim=True)
         return x.clamp(min=_tiny(x))
 
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        with _no_grad():
-            return self.rsample(sample_shape)
-
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
@@ -398,10 +384,6 @@ class Beta(Distribution):
         """A reparameterised draw: the first coordinate of ``Dirichlet([α, β])``."""
         conc = _rustdl.stack([self.concentration1, self.concentration0], -1)
         return Dirichlet(conc, validate_args=False).rsample(sample_shape)[..., 0]
-
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        with _no_grad():
-            return self.rsample(sample_shape)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

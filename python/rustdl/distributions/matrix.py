@@ -160,12 +160,6 @@ class Wishart(Distribution):
         LA = self.scale_tril @ A
         return LA @ LA.transpose(-2, -1)
 
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        from ..autograd import no_grad
-
-        with no_grad():
-            return self.rsample(sample_shape)
-
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)

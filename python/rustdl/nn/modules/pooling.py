@@ -271,8 +271,8 @@ class LPPool2d(_LPPoolNd):
         return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
-class MaxUnpool1d(Module):
-    """Partial inverse of :class:`MaxPool1d`: scatters values to their ``indices``, zeros elsewhere."""
+class _MaxUnpoolNd(Module):
+    _unpool = staticmethod(F.max_unpool2d)
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
@@ -281,13 +281,19 @@ class MaxUnpool1d(Module):
         self.padding = padding
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+        return self._unpool(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxUnpool2d(Module):
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool1d`: scatters values to their ``indices``, zeros elsewhere."""
+
+    _unpool = staticmethod(F.max_unpool1d)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
     """Partial inverse of :class:`MaxPool2d`: scatters values to their flat ``H·W`` ``indices``,
     zeros elsewhere.
 
@@ -296,17 +302,7 @@ class MaxUnpool2d(Module):
         >>> nn.MaxUnpool2d(2)(out, idx).shape == x.shape
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-
-    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    _unpool = staticmethod(F.max_unpool2d)
 
 
 class MaxPool3d(Module):
@@ -480,18 +476,8 @@ class FractionalMaxPool3d(_FractionalMaxPoolNd):
     _nd = 3
 
 
-class MaxUnpool3d(Module):
+class MaxUnpool3d(_MaxUnpoolNd):
     """Partial inverse of :class:`MaxPool3d`: scatters values to their flat ``D·H·W``
     ``indices``, zeros elsewhere."""
 
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-
-    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    _unpool = staticmethod(F.max_unpool3d)
