@@ -90,6 +90,9 @@ class ComplexTensor:
     ``rustdl.fft`` transforms."""
 
     __rustdl_defer__ = True
+    # numpy scalars and arrays on the left defer to this class's reflected operators
+    __array_ufunc__ = None
+    __array_priority__ = 1000.0
     __slots__ = ("_re", "_im", "__weakref__")
 
     def __init__(self, re: Tensor, im: Tensor) -> None:

@@ -148,6 +148,10 @@ def test_arithmetic_matches_numpy_complex():
     np.testing.assert_allclose(a.angle().numpy(), np.angle(za), rtol=1e-12)
     np.testing.assert_allclose(rustdl.angle(r).numpy(), np.angle(ra))
     assert bool((a == C(za)).all()) and not bool((a != C(za)).any())
+    # numpy operands on the left defer to the complex tensor
+    for got, want in ((np.complex128(1j) * a, 1j * za), (np.float64(2.0) * a, 2 * za), (ra * a, ra * za)):
+        assert isinstance(got, rustdl.ComplexTensor)
+        np.testing.assert_allclose(npc(got), want, rtol=1e-12)
 
 
 def test_abs_and_angle_have_zero_gradient_at_zero():
