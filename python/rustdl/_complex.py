@@ -890,7 +890,10 @@ def as_complex(x, like: ComplexTensor | None = None) -> ComplexTensor:
             _rustdl.tensor(z.real, dtype=dt, device=dev), _rustdl.tensor(z.imag, dtype=dt, device=dev)
         )
     if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
-        return _from_data(x, None, like.device if like is not None else None, False)
+        a = np.asarray(x)
+        # real data takes the precision of the complex operand; complex arrays keep their own
+        dt = None if np.iscomplexobj(a) or like is None else like.dtype
+        return _from_data(a, dt, like.device if like is not None else None, False)
     raise TypeError(f"expected a tensor or a number for a complex operation, got {type(x).__name__}")
 
 
