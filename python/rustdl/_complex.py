@@ -1295,3 +1295,20 @@ def _install_tensor_methods() -> None:
     Tensor.type = type_
     Tensor.cfloat = lambda self: as_complex(self).to(complex64)
     Tensor.cdouble = lambda self: as_complex(self).to(complex128)
+
+
+def _tensor_op_complex(t: Tensor, c, op: str, reflected: bool) -> ComplexTensor:
+    """``t op c`` (``c op t`` when ``reflected``) for a real tensor and a Python complex number,
+    as the tensor's binary operators call it."""
+    a = as_complex(t if t.dtype.is_floating_point else t.to(_r().get_default_dtype()))
+    b = as_complex(c, like=a)
+    x, y = (b, a) if reflected else (a, b)
+    if op == "add":
+        return x + y
+    if op == "sub":
+        return x - y
+    if op == "mul":
+        return x * y
+    if op == "div":
+        return x / y
+    raise TypeError(f"unsupported operand types for {op}: a real tensor and a complex number")

@@ -331,10 +331,20 @@ impl PyTensor {
         if !o.is_instance_of::<PyTensor>()
             && !o.is_instance_of::<pyo3::types::PyFloat>()
             && !o.is_instance_of::<pyo3::types::PyInt>()
-            && o.hasattr(pyo3::intern!(py, "__rustdl_defer__"))
-                .unwrap_or(false)
         {
-            return Ok(py.NotImplemented());
+            if o.is_instance_of::<pyo3::types::PyComplex>() {
+                // a Python complex number makes the result a complex tensor
+                let me = Py::new(py, PyTensor::from(self.tensor()))?;
+                let f = py
+                    .import(pyo3::intern!(py, "rustdl._complex"))?
+                    .getattr(pyo3::intern!(py, "_tensor_op_complex"))?;
+                return Ok(f.call1((me, o, op.name(), reflected))?.unbind());
+            }
+            if o.hasattr(pyo3::intern!(py, "__rustdl_defer__"))
+                .unwrap_or(false)
+            {
+                return Ok(py.NotImplemented());
+            }
         }
         Ok(Py::new(py, self.arith(o, op, reflected)?)?.into_any())
     }

@@ -148,6 +148,17 @@ def test_arithmetic_matches_numpy_complex():
     np.testing.assert_allclose(a.angle().numpy(), np.angle(za), rtol=1e-12)
     np.testing.assert_allclose(rustdl.angle(r).numpy(), np.angle(ra))
     assert bool((a == C(za)).all()) and not bool((a != C(za)).any())
+    # a real tensor with a Python complex number gives a complex tensor, as PyTorch
+    for got, want in (
+        (1j * r, 1j * ra),
+        (r * (2 - 1j), ra * (2 - 1j)),
+        (r + 2j, ra + 2j),
+        (3j - r, 3j - ra),
+        (r / (1 + 1j), ra / (1 + 1j)),
+    ):
+        assert isinstance(got, rustdl.ComplexTensor)
+        np.testing.assert_allclose(npc(got), want, rtol=1e-12)
+    np.testing.assert_allclose(npc(rustdl.exp(1j * r)), np.exp(1j * ra), rtol=1e-12)
     # numpy operands on the left defer to the complex tensor
     for got, want in ((np.complex128(1j) * a, 1j * za), (np.float64(2.0) * a, 2 * za), (ra * a, ra * za)):
         assert isinstance(got, rustdl.ComplexTensor)
