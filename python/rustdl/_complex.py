@@ -1293,6 +1293,8 @@ def _install_tensor_methods() -> None:
 
     Tensor.to = to
     Tensor.type = type_
+    if not hasattr(Tensor, "real"):  # a real tensor's real part is itself, as PyTorch
+        Tensor.real = property(lambda self: self)
     Tensor.cfloat = lambda self: as_complex(self).to(complex64)
     Tensor.cdouble = lambda self: as_complex(self).to(complex128)
 

@@ -853,9 +853,17 @@ def _dims(op, dim, n):
     return tuple(out)
 
 
+def _is_complex(x) -> bool:
+    from ._complex import ComplexTensor
+
+    return isinstance(x, ComplexTensor)
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """The vector ``ord``-norm over ``dim`` (all elements when None); ``ord`` any real or
     ±inf. The gradient at 0 is 0."""
+    if _is_complex(x):  # the norm of a complex tensor is that of its moduli
+        x = x.abs()
     if not isinstance(x, Tensor):
         raise TypeError(f"linalg.vector_norm: expected a Tensor, got {type(x).__name__}")
     if dtype is not None:
@@ -878,6 +886,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
     """Matrix norms over the two ``dim``: 'fro', 'nuc', 2 / -2 (largest / smallest singular
     value), 1 / -1 (max / min column sum), inf / -inf (max / min row sum)."""
+    if _is_complex(A):  # the norm of a complex tensor is that of its moduli
+        A = A.abs()
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg.matrix_norm: expected a Tensor, got {type(A).__name__}")
     if dtype is not None:
@@ -914,6 +924,12 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """``vector_norm`` or ``matrix_norm`` as ``torch.linalg.norm``: with ``ord`` None, the 2-norm
     of the flattened input (or of ``dim``); with ``ord``, a 1-D input / int ``dim`` takes a
     vector norm and a 2-D input / 2-tuple ``dim`` a matrix norm."""
+    if _is_complex(A):  # entrywise norms of a complex tensor are those of its moduli
+        if ord in ("nuc", 2, -2) and (A.ndim == 2 and dim is None or isinstance(dim, (tuple, list))):
+            raise NotImplementedError(
+                f"linalg.norm: ord={ord!r} matrix norm of a complex matrix is not supported by rustdl"
+            )
+        A = A.abs()
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg.norm: expected a Tensor, got {type(A).__name__}")
     if dim is not None and not isinstance(dim, int):
