@@ -886,7 +886,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
     """Matrix norms over the two ``dim``: 'fro', 'nuc', 2 / -2 (largest / smallest singular
     value), 1 / -1 (max / min column sum), inf / -inf (max / min row sum)."""
-    if _is_complex(A):  # the norm of a complex tensor is that of its moduli
+    if _is_complex(A):  # entrywise norms of a complex matrix are those of its moduli
+        if ord in ("nuc", 2, -2):
+            raise NotImplementedError(
+                f"linalg.matrix_norm: ord={ord!r} of a complex matrix is not supported by rustdl"
+            )
         A = A.abs()
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg.matrix_norm: expected a Tensor, got {type(A).__name__}")
