@@ -57,7 +57,8 @@ pub(crate) enum Origin {
     /// the op's own output: the node whose rule is running
     Output,
     /// one of several outputs of the running node, whose rule takes their gradients
-    /// flattened and concatenated: `len` elements from `start` of `total`
+    /// flattened and concatenated: `len` elements from `start` of `total` (Python Functions)
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     OutputPart {
         start: usize,
         len: usize,
@@ -248,6 +249,7 @@ impl Tensor {
 
     /// Output `k` of a node whose rule takes the gradients of its outputs flattened and
     /// concatenated, as that rule saves it: `len` elements from `start` of `total`.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn saved_output_part(&self, start: usize, len: usize, total: usize) -> Tensor {
         self.detached_with(Some(Origin::OutputPart { start, len, total }))
     }
