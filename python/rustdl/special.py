@@ -21,6 +21,21 @@ from ._tensor_api import _elem_np, _float, digamma, get_default_dtype, lgamma, l
 from .autograd import Function
 
 __all__ = [
+    "chebyshev_polynomial_t",
+    "chebyshev_polynomial_u",
+    "chebyshev_polynomial_v",
+    "chebyshev_polynomial_w",
+    "hermite_polynomial_h",
+    "hermite_polynomial_he",
+    "laguerre_polynomial_l",
+    "legendre_polynomial_p",
+    "modified_bessel_i0",
+    "modified_bessel_i1",
+    "shifted_chebyshev_polynomial_t",
+    "shifted_chebyshev_polynomial_u",
+    "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w",
+    "spherical_bessel_j0",
     "digamma",
     "entr",
     "erf",
@@ -344,3 +359,122 @@ def gammaincc(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A0
 
     a, x = rustdl.broadcast_tensors(*_gammainc_args("gammaincc", input, other))
     return _GammaInc.apply(a.contiguous(), x.contiguous(), True)
+
+
+# ---------- orthogonal polynomials (values only, as PyTorch: no gradient) ----------
+
+
+def _poly(op: str, input: Any, n: Any, start, step) -> Tensor:  # noqa: A002
+    """``P_n(input)`` by its three-term recurrence, elementwise over broadcast ``input`` and
+    ``n`` (a number or a tensor of integer values; negative ``n`` gives 0, as PyTorch).
+    ``start(x)`` gives ``(P_0, P_1)``; ``step(x, k, p_k, p_km1)`` gives ``P_{k+1}``."""
+    x_t = _t(op, input) if isinstance(input, Tensor) else _rd.tensor(input)
+    n_arr = n.detach().cpu().numpy() if isinstance(n, Tensor) else np.asarray(n)
+    x = x_t.detach().cpu().numpy().astype(np.float64)
+    x, n_arr = np.broadcast_arrays(x, n_arr)
+    if np.any(np.asarray(n_arr) != np.floor(n_arr)):
+        raise ValueError(f"special.{op}: n must hold integer values")
+    n_int = n_arr.astype(np.int64)
+    p0, p1 = start(x)
+    out = np.where(n_int == 0, p0, np.where(n_int == 1, p1, 0.0))
+    top = int(n_int.max()) if n_int.size else 0
+    prev, cur = p0, p1
+    with np.errstate(all="ignore"):
+        for k in range(1, top):
+            prev, cur = cur, step(x, k, cur, prev)
+            out = np.where(n_int == k + 1, cur, out)
+    out = np.where(n_int < 0, 0.0, out)
+    dtype = x_t.dtype if x_t.dtype.is_floating_point else get_default_dtype()
+    res = _rd.tensor(np.ascontiguousarray(out), dtype=dtype)
+    return res if x_t.device.type == "cpu" else res.to(x_t.device)
+
+
+def _cheb(first):
+    return lambda x: (np.ones_like(x), first(x)), lambda x, k, p, q: 2 * x * p - q
+
+
+def chebyshev_polynomial_t(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Chebyshev polynomial of the first kind ``T_n(x)``."""
+    return _poly("chebyshev_polynomial_t", input, n, *_cheb(lambda x: x))
+
+
+def chebyshev_polynomial_u(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Chebyshev polynomial of the second kind ``U_n(x)``."""
+    return _poly("chebyshev_polynomial_u", input, n, *_cheb(lambda x: 2 * x))
+
+
+def chebyshev_polynomial_v(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Chebyshev polynomial of the third kind ``V_n(x)``."""
+    return _poly("chebyshev_polynomial_v", input, n, *_cheb(lambda x: 2 * x - 1))
+
+
+def chebyshev_polynomial_w(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Chebyshev polynomial of the fourth kind ``W_n(x)``."""
+    return _poly("chebyshev_polynomial_w", input, n, *_cheb(lambda x: 2 * x + 1))
+
+
+def _shifted(fn):
+    def shifted(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+        x = _t(fn.__name__, input) if isinstance(input, Tensor) else _rd.tensor(input)
+        return fn(2 * x - 1, n)
+
+    shifted.__name__ = "shifted_" + fn.__name__
+    shifted.__doc__ = f"``{fn.__name__}`` at ``2x − 1`` (the polynomial shifted to [0, 1])."
+    return shifted
+
+
+shifted_chebyshev_polynomial_t = _shifted(chebyshev_polynomial_t)
+shifted_chebyshev_polynomial_u = _shifted(chebyshev_polynomial_u)
+shifted_chebyshev_polynomial_v = _shifted(chebyshev_polynomial_v)
+shifted_chebyshev_polynomial_w = _shifted(chebyshev_polynomial_w)
+
+
+def hermite_polynomial_h(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Physicists' Hermite polynomial ``H_n(x)``."""
+    return _poly(
+        "hermite_polynomial_h",
+        input,
+        n,
+        lambda x: (np.ones_like(x), 2 * x),
+        lambda x, k, p, q: 2 * x * p - 2 * k * q,
+    )
+
+
+def hermite_polynomial_he(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Probabilists' Hermite polynomial ``He_n(x)``."""
+    return _poly(
+        "hermite_polynomial_he", input, n, lambda x: (np.ones_like(x), x), lambda x, k, p, q: x * p - k * q
+    )
+
+
+def laguerre_polynomial_l(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Laguerre polynomial ``L_n(x)``."""
+    return _poly(
+        "laguerre_polynomial_l",
+        input,
+        n,
+        lambda x: (np.ones_like(x), 1 - x),
+        lambda x, k, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1),
+    )
+
+
+def legendre_polynomial_p(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Legendre polynomial ``P_n(x)``."""
+    return _poly(
+        "legendre_polynomial_p",
+        input,
+        n,
+        lambda x: (np.ones_like(x), x),
+        lambda x, k, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1),
+    )
+
+
+def spherical_bessel_j0(input: Tensor, *, out: Any = None) -> Tensor:  # noqa: A002
+    """Spherical Bessel function of the first kind, order 0: ``sin(x) / x`` (1 at 0)."""
+    x = _t("spherical_bessel_j0", input)
+    x = x if x.is_floating_point() else x.to(get_default_dtype())
+    return _at_zero(x, 1.0, lambda s: s.sin() / s)
+
+
+modified_bessel_i0 = i0
+modified_bessel_i1 = i1

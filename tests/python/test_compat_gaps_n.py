@@ -599,3 +599,53 @@ def test_pool3d_ceil_mode_indices_divisors_and_unpool():
     )
     with pytest.raises(ValueError, match="indices must be in"):
         F.max_unpool3d(pooled, idx + 10_000, 2)
+
+
+def test_orthogonal_polynomials_match_numpy():
+    from numpy.polynomial import chebyshev, hermite, hermite_e, laguerre, legendre
+
+    sp = rustdl.special
+    x = np.linspace(-1.5, 1.5, 7)
+    n = np.array([0, 1, 2, 3, 5, 8, -1])
+
+    cases = [
+        (sp.chebyshev_polynomial_t, lambda v, k: chebyshev.chebval(v, np.eye(k + 1)[k])),
+        (sp.hermite_polynomial_h, lambda v, k: hermite.hermval(v, np.eye(k + 1)[k])),
+        (sp.hermite_polynomial_he, lambda v, k: hermite_e.hermeval(v, np.eye(k + 1)[k])),
+        (sp.laguerre_polynomial_l, lambda v, k: laguerre.lagval(v, np.eye(k + 1)[k])),
+        (sp.legendre_polynomial_p, lambda v, k: legendre.legval(v, np.eye(k + 1)[k])),
+    ]
+    for fn, want in cases:
+        got = fn(D(x, False), rustdl.tensor(n)).numpy()
+        exp = np.array([0.0 if k < 0 else want(v, k) for v, k in zip(x, n)])
+        np.testing.assert_allclose(got, exp, rtol=1e-12, atol=1e-12)
+    # the other kinds by their trigonometric forms at x = cos θ
+    th = np.linspace(0.2, 2.9, 5)
+    for k in range(6):
+        c = np.cos(th)
+        np.testing.assert_allclose(
+            sp.chebyshev_polynomial_u(D(c, False), k).numpy(), np.sin((k + 1) * th) / np.sin(th), rtol=1e-10
+        )
+        np.testing.assert_allclose(
+            sp.chebyshev_polynomial_v(D(c, False), k).numpy(),
+            np.cos((k + 0.5) * th) / np.cos(th / 2),
+            rtol=1e-10,
+        )
+        np.testing.assert_allclose(
+            sp.chebyshev_polynomial_w(D(c, False), k).numpy(),
+            np.sin((k + 0.5) * th) / np.sin(th / 2),
+            rtol=1e-10,
+        )
+        np.testing.assert_allclose(
+            sp.shifted_chebyshev_polynomial_t(D((c + 1) / 2, False), k).numpy(),
+            np.cos(k * th),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    np.testing.assert_allclose(
+        sp.spherical_bessel_j0(D([0.0, 1.0, 5.0], False)).numpy(),
+        [1.0, np.sin(1.0), np.sin(5.0) / 5],
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match="integer"):
+        sp.legendre_polynomial_p(D(x, False), 1.5)
