@@ -7,24 +7,10 @@ from .. import functional as F
 from .module import Module
 
 
-class MaxPool2d(Module):
-    """2-D max pooling.
+class _MaxPoolNd(Module):
+    """What MaxPool2d and MaxPool3d share: the arguments, ``forward`` through ``_pool`` and the repr."""
 
-    Args:
-        kernel_size: window size (int or pair).
-        stride: window step; defaults to ``kernel_size``.
-        padding: implicit −∞ padding on both sides.
-        dilation: spacing between window elements.
-        return_indices: also return the flat ``H·W`` argmax indices.
-        ceil_mode: use ceil instead of floor for the output size.
-
-    Shape:
-        Input ``(N, C, H, W)``; output ``(N, C, H_out, W_out)``.
-
-    Example:
-        >>> nn.MaxPool2d(2)(rustdl.randn(1, 3, 8, 8)).shape
-        (1, 3, 4, 4)
-    """
+    _pool = staticmethod(F.max_pool2d)
 
     def __init__(
         self,
@@ -44,7 +30,7 @@ class MaxPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor):
-        return F.max_pool2d(
+        return self._pool(
             input,
             self.kernel_size,
             self.stride,
@@ -59,6 +45,28 @@ class MaxPool2d(Module):
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
             f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling.
+
+    Args:
+        kernel_size: window size (int or pair).
+        stride: window step; defaults to ``kernel_size``.
+        padding: implicit −∞ padding on both sides.
+        dilation: spacing between window elements.
+        return_indices: also return the flat ``H·W`` argmax indices.
+        ceil_mode: use ceil instead of floor for the output size.
+
+    Shape:
+        Input ``(N, C, H, W)``; output ``(N, C, H_out, W_out)``.
+
+    Example:
+        >>> nn.MaxPool2d(2)(rustdl.randn(1, 3, 8, 8)).shape
+        (1, 3, 4, 4)
+    """
+
+    _pool = staticmethod(F.max_pool2d)
 
 
 class AvgPool2d(Module):
@@ -305,7 +313,7 @@ class MaxUnpool2d(_MaxUnpoolNd):
     _unpool = staticmethod(F.max_unpool2d)
 
 
-class MaxPool3d(Module):
+class MaxPool3d(_MaxPoolNd):
     """3-D max pooling over an ``(N, C, D, H, W)`` input (:func:`rustdl.nn.functional.max_pool3d`).
 
     Args:
@@ -314,39 +322,7 @@ class MaxPool3d(Module):
         ceil_mode: round the output size up (a last window starting inside the input).
     """
 
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        return_indices: bool = False,
-        ceil_mode: bool = False,
-    ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
-    def forward(self, input: Tensor):
-        return F.max_pool3d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
+    _pool = staticmethod(F.max_pool3d)
 
 
 class AvgPool3d(Module):
