@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from .. import nn
 from .._rustdl import Tensor
+from ._misc import SqueezeExcitation, check_weights
 
 __all__ = [
     "BasicBlock",
@@ -42,42 +43,6 @@ def conv3x3(
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """1×1 convolution, no bias."""
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
-
-
-class SqueezeExcitation(nn.Module):
-    """Squeeze-and-excitation, with torchvision's ``torchvision.ops.SqueezeExcitation`` layout.
-
-    Global average pool → ``fc1`` (1×1 conv, ``input_channels → squeeze_channels``, bias) →
-    ReLU → ``fc2`` (1×1 conv back, bias) → sigmoid, which scales the input channel-wise.
-    Keys: ``fc1.weight``, ``fc1.bias``, ``fc2.weight``, ``fc2.bias``.
-
-    Shape:
-        Input ``(N, C, H, W)``; output the same.
-    """
-
-    def __init__(
-        self,
-        input_channels: int,
-        squeeze_channels: int,
-        activation: Callable[..., nn.Module] = nn.ReLU,
-        scale_activation: Callable[..., nn.Module] = nn.Sigmoid,
-    ) -> None:
-        super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
-        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
-        self.activation = activation()
-        self.scale_activation = scale_activation()
-
-    def _scale(self, x: Tensor) -> Tensor:
-        scale = self.avgpool(x)
-        scale = self.fc1(scale)
-        scale = self.activation(scale)
-        scale = self.fc2(scale)
-        return self.scale_activation(scale)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._scale(x) * x
 
 
 class SEBlock(SqueezeExcitation):
