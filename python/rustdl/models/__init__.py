@@ -29,9 +29,16 @@ from .resnet import (
     resnet18,
     resnet34,
     resnet50,
+    resnet101,
+    resnet152,
+    resnext50_32x4d,
+    resnext101_32x8d,
+    resnext101_64x4d,
     se_resnet18,
+    wide_resnet50_2,
+    wide_resnet101_2,
 )
-from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn
+from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 __all__ = [
     "AlexNet",
@@ -55,11 +62,20 @@ __all__ = [
     "resnet18",
     "resnet34",
     "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
     "se_resnet18",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
     "vgg11",
     "vgg11_bn",
     "vgg13",
     "vgg13_bn",
     "vgg16",
     "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import nn
 from .._rustdl import Tensor
+from ._misc import check_weights
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -88,6 +89,7 @@ class AlexNet(nn.Module):
         return self.classifier(x)
 
 
-def alexnet(**kwargs: Any) -> AlexNet:
+def alexnet(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> AlexNet:
     """AlexNet (torchvision's ``alexnet``, no pretrained weights); arguments go to :class:`AlexNet`."""
+    check_weights("alexnet", weights, kwargs.pop("pretrained", False))
     return AlexNet(**kwargs)

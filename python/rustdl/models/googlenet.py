@@ -8,6 +8,7 @@ from typing import Any
 from .. import _rustdl, nn
 from .._rustdl import Tensor
 from ..nn import functional as F
+from ._misc import check_weights
 
 __all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "googlenet"]
 
@@ -215,7 +216,9 @@ class GoogLeNet(nn.Module):
         return x
 
 
-def googlenet(**kwargs: Any) -> GoogLeNet:
+def googlenet(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> GoogLeNet:
     """GoogLeNet (torchvision's ``googlenet``, no pretrained weights); arguments go to
-    :class:`GoogLeNet` (``aux_logits`` defaults to ``False`` here)."""
+    :class:`GoogLeNet` (``aux_logits`` defaults to ``False`` here; the torchvision shim's
+    ``googlenet`` defaults it to ``True``, as torchvision does)."""
+    check_weights("googlenet", weights, kwargs.pop("pretrained", False))
     return GoogLeNet(**kwargs)

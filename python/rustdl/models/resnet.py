@@ -20,7 +20,14 @@ __all__ = [
     "resnet18",
     "resnet34",
     "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
     "se_resnet18",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
 ]
 
 
@@ -315,26 +322,81 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
-def resnet18(**kwargs: Any) -> ResNet:
+def _resnet(
+    name: str, block: type[BasicBlock | Bottleneck], layers: list[int], weights: Any, kwargs: dict[str, Any]
+) -> ResNet:
+    check_weights(name, weights, kwargs.pop("pretrained", False))
+    kwargs.pop("progress", None)
+    return ResNet(block, layers, **kwargs)
+
+
+def resnet18(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
     """ResNet-18 (BasicBlock, [2, 2, 2, 2]); keyword arguments go to :class:`ResNet`.
     11,689,512 parameters for 1000 classes."""
-    return ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
+    return _resnet("resnet18", BasicBlock, [2, 2, 2, 2], weights, kwargs)
 
 
-def resnet34(**kwargs: Any) -> ResNet:
+def resnet34(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
     """ResNet-34 (BasicBlock, [3, 4, 6, 3]); 21,797,672 parameters for 1000 classes."""
-    return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+    return _resnet("resnet34", BasicBlock, [3, 4, 6, 3], weights, kwargs)
 
 
-def resnet50(**kwargs: Any) -> ResNet:
+def resnet50(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
     """ResNet-50 (Bottleneck, [3, 4, 6, 3]); 25,557,032 parameters for 1000 classes."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], **kwargs)
+    return _resnet("resnet50", Bottleneck, [3, 4, 6, 3], weights, kwargs)
 
 
-def se_resnet18(**kwargs: Any) -> ResNet:
+def resnet101(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """ResNet-101 (Bottleneck, [3, 4, 23, 3]); 44,549,160 parameters for 1000 classes."""
+    return _resnet("resnet101", Bottleneck, [3, 4, 23, 3], weights, kwargs)
+
+
+def resnet152(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """ResNet-152 (Bottleneck, [3, 8, 36, 3]); 60,192,808 parameters for 1000 classes."""
+    return _resnet("resnet152", Bottleneck, [3, 8, 36, 3], weights, kwargs)
+
+
+def _grouped(
+    name: str, layers: list[int], groups: int, width: int, weights: Any, kwargs: dict[str, Any]
+) -> ResNet:
+    for key, value in (("groups", groups), ("width_per_group", width)):
+        if key in kwargs and kwargs[key] != value:
+            raise ValueError(f"{name}: {key} is fixed at {value} for this model, got {kwargs[key]}")
+        kwargs[key] = value
+    return _resnet(name, Bottleneck, layers, weights, kwargs)
+
+
+def resnext50_32x4d(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """ResNeXt-50 32×4d (Xie et al., 2017): ResNet-50 with 32 groups of width 4 in each
+    bottleneck's 3×3 conv; 25,028,904 parameters for 1000 classes."""
+    return _grouped("resnext50_32x4d", [3, 4, 6, 3], 32, 4, weights, kwargs)
+
+
+def resnext101_32x8d(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """ResNeXt-101 32×8d; 88,791,336 parameters for 1000 classes."""
+    return _grouped("resnext101_32x8d", [3, 4, 23, 3], 32, 8, weights, kwargs)
+
+
+def resnext101_64x4d(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """ResNeXt-101 64×4d; 83,455,272 parameters for 1000 classes."""
+    return _grouped("resnext101_64x4d", [3, 4, 23, 3], 64, 4, weights, kwargs)
+
+
+def wide_resnet50_2(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """Wide ResNet-50-2 (Zagoruyko & Komodakis, 2016): ResNet-50 with bottlenecks twice as
+    wide; 68,883,240 parameters for 1000 classes."""
+    return _grouped("wide_resnet50_2", [3, 4, 6, 3], 1, 128, weights, kwargs)
+
+
+def wide_resnet101_2(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
+    """Wide ResNet-101-2; 126,886,696 parameters for 1000 classes."""
+    return _grouped("wide_resnet101_2", [3, 4, 23, 3], 1, 128, weights, kwargs)
+
+
+def se_resnet18(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
     """SE-ResNet-18: ResNet-18 whose blocks are :class:`SEBasicBlock` (an :class:`SEBlock`,
     reduction 16, after ``bn2`` of every block, key ``layerN.i.se.fc{1,2}``). No torchvision
     counterpart; every other key is resnet18's. 11,778,592 parameters for 1000 classes
     (resnet18's 11,689,512 plus 2·(580 + 2,184 + 8,464 + 33,312) for the eight SE blocks).
     """
-    return ResNet(SEBasicBlock, [2, 2, 2, 2], **kwargs)
+    return _resnet("se_resnet18", SEBasicBlock, [2, 2, 2, 2], weights, kwargs)

@@ -6,14 +6,49 @@ from typing import Any
 
 from .. import nn
 from .._rustdl import Tensor
+from ._misc import check_weights
 
-__all__ = ["VGG", "make_layers", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn"]
+__all__ = [
+    "VGG",
+    "make_layers",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+]
 
 # torchvision's configurations: channels of each 3×3 conv, "M" for a 2×2 max pool.
 cfgs: dict[str, list[str | int]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 
 
@@ -113,8 +148,12 @@ def _vgg(
     num_classes: int = 1000,
     in_channels: int = 3,
     small_input: bool = False,
+    weights: Any = None,
+    progress: bool = True,
+    pretrained: bool = False,
     **kwargs: Any,
 ) -> VGG:
+    check_weights("vgg", weights, pretrained)
     features = make_layers(cfgs[cfg], batch_norm, in_channels=in_channels, small_input=small_input)
     return VGG(features, num_classes=num_classes, small_input=small_input, **kwargs)
 
@@ -148,3 +187,13 @@ def vgg16(**kwargs: Any) -> VGG:
 def vgg16_bn(**kwargs: Any) -> VGG:
     """VGG-16 with BatchNorm; arguments as :func:`vgg11`. 138,365,992 parameters."""
     return _vgg("D", True, **kwargs)
+
+
+def vgg19(**kwargs: Any) -> VGG:
+    """VGG-19 (configuration "E"); arguments as :func:`vgg11`. 143,667,240 parameters."""
+    return _vgg("E", False, **kwargs)
+
+
+def vgg19_bn(**kwargs: Any) -> VGG:
+    """VGG-19 with BatchNorm; arguments as :func:`vgg11`. 143,678,248 parameters."""
+    return _vgg("E", True, **kwargs)

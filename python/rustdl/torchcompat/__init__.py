@@ -68,6 +68,24 @@ _PREFIXES: dict[str, str] = {
     "torchvision": "rustdl.torchcompat.torchvision",
     # torchvision.datasets.folder's loaders and folder datasets live in the shim's datasets module
     "torchvision.datasets.folder": "rustdl.torchcompat.torchvision.datasets",
+    # torchvision.models.<family> modules are rustdl.models' files of the same names
+    "torchvision.models.alexnet": "rustdl.models.alexnet",
+    "torchvision.models.convnext": "rustdl.models.convnext",
+    "torchvision.models.densenet": "rustdl.models.densenet",
+    "torchvision.models.efficientnet": "rustdl.models.efficientnet",
+    "torchvision.models.googlenet": "rustdl.models.googlenet",
+    "torchvision.models.inception": "rustdl.models.inception",
+    "torchvision.models.mnasnet": "rustdl.models.mnasnet",
+    "torchvision.models.mobilenetv2": "rustdl.models.mobilenetv2",
+    "torchvision.models.mobilenetv3": "rustdl.models.mobilenetv3",
+    "torchvision.models.regnet": "rustdl.models.regnet",
+    "torchvision.models.resnet": "rustdl.models.resnet",
+    "torchvision.models.shufflenetv2": "rustdl.models.shufflenetv2",
+    "torchvision.models.squeezenet": "rustdl.models.squeezenet",
+    "torchvision.models.vgg": "rustdl.models.vgg",
+    "torchvision.models.vision_transformer": "rustdl.models.vision_transformer",
+    "torchvision.ops.misc": "rustdl.models._misc",
+    "torchvision.ops.stochastic_depth": "rustdl.models._misc",
 }
 
 

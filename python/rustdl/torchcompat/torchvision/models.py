@@ -1,70 +1,349 @@
-"""``torchvision.models``: ResNet-18/34/50, the VGGs, AlexNet and GoogLeNet from ``rustdl.models``
-(torchvision's layer and state-dict names and initialisation), random weights.
+"""``torchvision.models``: the classification models of :mod:`rustdl.models` under torchvision's
+names (the same module trees, state-dict keys and initialisation), with random weights.
 
-Pretrained weights cannot be downloaded: ``weights``/``pretrained`` other than None/False raise.
+Pretrained weights cannot be downloaded. The ``*_Weights`` enums exist so that scripts import
+and name them (``ResNet18_Weights.DEFAULT``, ``.transforms()``, ``.meta``), but building a
+model with ``weights=`` anything other than ``None`` raises ``NotImplementedError`` with how
+to load a saved state dict instead. ``get_model``, ``list_models``, ``get_model_weights`` and
+``get_weight`` work as torchvision's.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+import functools
+from typing import Any, Callable
 
-from rustdl.models import BasicBlock, Bottleneck, ResNet  # noqa: F401  (torchvision.models names)
+from rustdl import models as _zoo
 
-__all__ = [
-    "ResNet",
+# torchvision.models.<name> -> rustdl.models.<name>; looked up when first used so that this list
+# can name every family without importing each module here.
+_MODEL_NAMES = [
     "alexnet",
+    "convnext_base",
+    "convnext_large",
+    "convnext_small",
+    "convnext_tiny",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "efficientnet_b4",
+    "efficientnet_b5",
+    "efficientnet_b6",
+    "efficientnet_b7",
+    "efficientnet_v2_l",
+    "efficientnet_v2_m",
+    "efficientnet_v2_s",
     "googlenet",
+    "inception_v3",
+    "mnasnet0_5",
+    "mnasnet0_75",
+    "mnasnet1_0",
+    "mnasnet1_3",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "regnet_x_16gf",
+    "regnet_x_1_6gf",
+    "regnet_x_32gf",
+    "regnet_x_3_2gf",
+    "regnet_x_400mf",
+    "regnet_x_800mf",
+    "regnet_x_8gf",
+    "regnet_y_128gf",
+    "regnet_y_16gf",
+    "regnet_y_1_6gf",
+    "regnet_y_32gf",
+    "regnet_y_3_2gf",
+    "regnet_y_400mf",
+    "regnet_y_800mf",
+    "regnet_y_8gf",
+    "resnet101",
+    "resnet152",
     "resnet18",
     "resnet34",
     "resnet50",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "resnext50_32x4d",
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0",
+    "squeezenet1_0",
+    "squeezenet1_1",
     "vgg11",
     "vgg11_bn",
     "vgg13",
     "vgg13_bn",
     "vgg16",
     "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "vit_b_16",
+    "vit_b_32",
+    "vit_h_14",
+    "vit_l_16",
+    "vit_l_32",
+    "wide_resnet101_2",
+    "wide_resnet50_2",
 ]
 
+# Model classes and blocks torchvision.models exports at its top level.
+_CLASS_NAMES = [
+    "AlexNet",
+    "ConvNeXt",
+    "DenseNet",
+    "EfficientNet",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "Inception3",
+    "InceptionOutputs",
+    "MNASNet",
+    "MobileNetV2",
+    "MobileNetV3",
+    "RegNet",
+    "ResNet",
+    "ShuffleNetV2",
+    "SqueezeNet",
+    "VGG",
+    "VisionTransformer",
+]
 
-def _check_weights(weights: Any, pretrained: bool) -> None:
-    if weights is not None or pretrained:
-        raise NotImplementedError(
-            "torchvision.models (rustdl shim): pretrained weights cannot be downloaded; use "
-            "weights=None, or load a state dict with model.load_state_dict(rustdl.load(path))"
+# (crop, resize) of each family's ImageNet evaluation preprocessing, for ``Weights.transforms()``.
+_PRESETS: dict[str, tuple[int, int]] = {
+    "inception_v3": (299, 342),
+    "efficientnet_b1": (240, 255),
+    "efficientnet_b2": (288, 288),
+    "efficientnet_b3": (300, 320),
+    "efficientnet_b4": (380, 384),
+    "efficientnet_b5": (456, 456),
+    "efficientnet_b6": (528, 528),
+    "efficientnet_b7": (600, 600),
+    "efficientnet_v2_s": (384, 384),
+    "efficientnet_v2_m": (480, 480),
+    "efficientnet_v2_l": (480, 480),
+}
+
+
+class ImageClassification:
+    """torchvision's ImageNet evaluation preprocessing: resize the shorter side to
+    ``resize_size``, centre-crop ``crop_size``, scale to [0, 1] and normalise with ``mean`` /
+    ``std`` (tensors in, tensors out)."""
+
+    def __init__(
+        self,
+        *,
+        crop_size: int,
+        resize_size: int = 256,
+        mean: tuple[float, ...] = (0.485, 0.456, 0.406),
+        std: tuple[float, ...] = (0.229, 0.224, 0.225),
+        interpolation: Any = "bilinear",
+        antialias: bool | None = True,
+    ) -> None:
+        from . import transforms as T
+
+        self.crop_size, self.resize_size = [crop_size], [resize_size]
+        self.mean, self.std = list(mean), list(std)
+        self._resize = T.Resize(resize_size, interpolation=interpolation, antialias=antialias)
+        self._crop = T.CenterCrop(crop_size)
+        self._normalize = T.Normalize(mean, std)
+
+    def __call__(self, img: Any) -> Any:
+        from . import transforms as T
+
+        x = self._crop(self._resize(img))
+        if not hasattr(x, "dtype"):
+            x = T.PILToTensor()(x)
+        x = T.ConvertImageDtype(_float32())(x)
+        return self._normalize(x)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(crop_size={self.crop_size}, resize_size={self.resize_size}, "
+            f"mean={self.mean}, std={self.std})"
         )
 
 
-def _from_rustdl(name: str) -> Any:
-    """``torchvision.models.<name>`` built by ``rustdl.models.<name>`` (torchvision's layer and
-    state-dict names), taking torchvision's ``weights`` / ``progress`` / ``pretrained`` too."""
-    from rustdl import models
+def _float32() -> Any:
+    import rustdl
 
-    build = getattr(models, name)
+    return rustdl.float32
 
-    def make(weights: Any = None, progress: bool = True, pretrained: bool = False, **kwargs: Any) -> Any:
-        _check_weights(weights, pretrained)
-        return build(**kwargs)
+
+class Weights:
+    """One entry of a ``*_Weights`` enum: its ``url`` (not fetched), ``transforms`` and ``meta``."""
+
+    def __init__(self, url: str, transforms: Callable[..., Any], meta: dict[str, Any]) -> None:
+        self.url, self.transforms, self.meta = url, transforms, meta
+
+
+class WeightsEnum(enum.Enum):
+    """Base of the ``*_Weights`` enums. Members describe torchvision's published weights; they
+    cannot be downloaded here, so a model built with one raises ``NotImplementedError``."""
+
+    @classmethod
+    def verify(cls, obj: Any) -> Any:
+        if obj is None or isinstance(obj, cls):
+            return obj
+        if isinstance(obj, str):
+            return cls[obj.replace(cls.__name__ + ".", "")]
+        raise TypeError(
+            f"Invalid Weight class provided; expected {cls.__name__} but received {type(obj).__name__}."
+        )
+
+    def get_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f"{self}: pretrained weights cannot be downloaded; load a saved state dict with "
+            f"rustdl.load(path) instead"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self._name_}"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("url", "transforms", "meta"):
+            return getattr(self.value, name)
+        raise AttributeError(name)
+
+
+def _weights_class_name(model: str) -> str:
+    special = {
+        "vgg11_bn": "VGG11_BN",
+        "vgg13_bn": "VGG13_BN",
+        "vgg16_bn": "VGG16_BN",
+        "vgg19_bn": "VGG19_BN",
+        "mobilenet_v2": "MobileNet_V2",
+        "mobilenet_v3_large": "MobileNet_V3_Large",
+        "mobilenet_v3_small": "MobileNet_V3_Small",
+        "googlenet": "GoogLeNet",
+        "alexnet": "AlexNet",
+        "inception_v3": "Inception_V3",
+        "shufflenet_v2_x0_5": "ShuffleNet_V2_X0_5",
+        "shufflenet_v2_x1_0": "ShuffleNet_V2_X1_0",
+        "shufflenet_v2_x1_5": "ShuffleNet_V2_X1_5",
+        "shufflenet_v2_x2_0": "ShuffleNet_V2_X2_0",
+        "squeezenet1_0": "SqueezeNet1_0",
+        "squeezenet1_1": "SqueezeNet1_1",
+        "wide_resnet50_2": "Wide_ResNet50_2",
+        "wide_resnet101_2": "Wide_ResNet101_2",
+        "resnext50_32x4d": "ResNeXt50_32X4D",
+        "resnext101_32x8d": "ResNeXt101_32X8D",
+        "resnext101_64x4d": "ResNeXt101_64X4D",
+    }
+    if model in special:
+        return special[model] + "_Weights"
+    parts = model.split("_")
+    head = parts[0]
+    for prefix, cased in (
+        ("resnet", "ResNet"),
+        ("vgg", "VGG"),
+        ("densenet", "DenseNet"),
+        ("mnasnet", "MNASNet"),
+        ("efficientnet", "EfficientNet"),
+        ("convnext", "ConvNeXt"),
+        ("regnet", "RegNet"),
+        ("vit", "ViT"),
+    ):
+        if head.startswith(prefix):
+            head = cased + head[len(prefix) :]
+            break
+    tail = [p.title() if model.startswith("convnext") else p.upper() for p in parts[1:]]
+    return "_".join([head, *tail]) + "_Weights"
+
+
+def _make_weights_enum(model: str) -> type[WeightsEnum]:
+    crop, resize = _PRESETS.get(model, (224, 256))
+    preset = functools.partial(ImageClassification, crop_size=crop, resize_size=resize)
+    meta = {"num_params": None, "min_size": (1, 1), "categories": None, "_docs": "not downloadable here"}
+    url = f"https://download.pytorch.org/models/{model}.pth"
+    members = {"IMAGENET1K_V1": Weights(url, preset, meta)}
+    cls = WeightsEnum(_weights_class_name(model), members)  # type: ignore[call-overload]
+    cls.DEFAULT = cls.IMAGENET1K_V1  # type: ignore[attr-defined]
+    return cls
+
+
+_WEIGHTS: dict[str, type[WeightsEnum]] = {m: _make_weights_enum(m) for m in _MODEL_NAMES}
+for _model, _cls in _WEIGHTS.items():
+    globals()[_cls.__name__] = _cls
+_WEIGHTS_BY_NAME = {cls.__name__: cls for cls in _WEIGHTS.values()}
+
+
+def _builder(name: str) -> Callable[..., Any]:
+    build = getattr(_zoo, name)
+    defaults = {"aux_logits": True} if name == "googlenet" else {}
+
+    def make(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> Any:
+        return build(weights=weights, progress=progress, **{**defaults, **kwargs})
 
     make.__name__ = make.__qualname__ = name
-    make.__doc__ = f"{name} with random weights (rustdl.models.{name})."
+    make.__doc__ = build.__doc__
     return make
 
 
-resnet18 = _from_rustdl("resnet18")
-resnet34 = _from_rustdl("resnet34")
-resnet50 = _from_rustdl("resnet50")
-vgg11 = _from_rustdl("vgg11")
-vgg11_bn = _from_rustdl("vgg11_bn")
-vgg13 = _from_rustdl("vgg13")
-vgg13_bn = _from_rustdl("vgg13_bn")
-vgg16 = _from_rustdl("vgg16")
-vgg16_bn = _from_rustdl("vgg16_bn")
-alexnet = _from_rustdl("alexnet")
-googlenet = _from_rustdl("googlenet")
+def get_model_builder(name: str) -> Callable[..., Any]:
+    """The constructor of the model called ``name`` (``"resnet18"``)."""
+    name = name.lower()
+    if name not in _MODEL_NAMES:
+        raise ValueError(f"Unknown model {name}")
+    return __getattr__(name)
 
 
-def __getattr__(name: str):
+def get_model(name: str, **config: Any) -> Any:
+    """``get_model("resnet18", weights=None, num_classes=10)``: the named model, built with ``config``."""
+    return get_model_builder(name)(**config)
+
+
+def list_models(module: Any = None, include: Any = None, exclude: Any = None) -> list[str]:
+    """The names of the classification models, sorted (``include`` / ``exclude``: fnmatch
+    patterns, as torchvision's)."""
+    import fnmatch
+
+    names = set(_MODEL_NAMES)
+    if include is not None:
+        pats = [include] if isinstance(include, str) else list(include)
+        names = {n for n in names if any(fnmatch.fnmatch(n, p) for p in pats)}
+    if exclude is not None:
+        pats = [exclude] if isinstance(exclude, str) else list(exclude)
+        names = {n for n in names if not any(fnmatch.fnmatch(n, p) for p in pats)}
+    return sorted(names)
+
+
+def get_model_weights(name: Any) -> type[WeightsEnum]:
+    """The ``*_Weights`` enum of a model (by name or builder)."""
+    key = name if isinstance(name, str) else getattr(name, "__name__", "")
+    key = key.lower()
+    if key not in _WEIGHTS:
+        raise ValueError(f"Unknown model {name}")
+    return _WEIGHTS[key]
+
+
+def get_weight(name: str) -> WeightsEnum:
+    """``get_weight("ResNet18_Weights.IMAGENET1K_V1")``: the enum member of that name."""
+    cls_name, _, member = name.partition(".")
+    if cls_name not in _WEIGHTS_BY_NAME:
+        raise ValueError(f"The weight enum '{cls_name}' for the specific method couldn't be retrieved.")
+    return _WEIGHTS_BY_NAME[cls_name][member]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODEL_NAMES:
+        fn = globals().get(name) or _builder(name)
+        globals()[name] = fn
+        return fn
+    if name in _CLASS_NAMES or name in ("BasicBlock", "Bottleneck"):
+        return getattr(_zoo, name)
     raise AttributeError(
-        f"module 'torchvision.models' has no attribute '{name}': rustdl's torchvision shim "
-        f"has resnet18/34/50, vgg11/13/16(_bn), alexnet and googlenet"
+        f"module 'torchvision.models' has no attribute '{name}': rustdl's torchvision shim has "
+        f"the classification models (torchvision.models.list_models() names them); detection, "
+        f"segmentation, video and optical-flow models are not supported"
     )
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODEL_NAMES) | set(_CLASS_NAMES))

@@ -1,7 +1,8 @@
 """``torchvision.ops`` for rustdl: box utilities (``box_area``, ``box_iou``, ``generalized_box_iou``,
 ``distance_box_iou``, ``complete_box_iou``, ``box_convert``, ``clip_boxes_to_image``,
 ``remove_small_boxes``, ``masks_to_boxes``), non-maximum suppression (``nms``, ``batched_nms``)
-and ``sigmoid_focal_loss`` / ``stochastic_depth``.
+``sigmoid_focal_loss`` / ``stochastic_depth``, and the layers of ``torchvision.ops.misc``
+(``Conv2dNormActivation``, ``SqueezeExcitation``, ``MLP``, ``Permute``, ``FrozenBatchNorm2d``).
 
 Boxes are ``(N, 4)`` tensors in ``(x1, y1, x2, y2)`` form unless a function says otherwise. The
 box and loss functions are built from tensor ops, so they are differentiable where
@@ -16,10 +17,25 @@ import numpy as np
 
 import rustdl
 from rustdl import Tensor
-from rustdl.nn import Module
+from rustdl.models._misc import (
+    MLP,
+    Conv2dNormActivation,
+    Conv3dNormActivation,
+    FrozenBatchNorm2d,
+    Permute,
+    SqueezeExcitation,
+    StochasticDepth,
+    stochastic_depth,
+)
 from rustdl.nn import functional as F
 
 __all__ = [
+    "MLP",
+    "Conv2dNormActivation",
+    "Conv3dNormActivation",
+    "FrozenBatchNorm2d",
+    "Permute",
+    "SqueezeExcitation",
     "StochasticDepth",
     "batched_nms",
     "box_area",
@@ -265,37 +281,6 @@ def sigmoid_focal_loss(
     raise ValueError(
         f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'"
     )
-
-
-def stochastic_depth(input: Tensor, p: float, mode: str, training: bool = True) -> Tensor:  # noqa: A002
-    """Drops whole residual branches: in training, zeroes ``input`` per sample (``mode="row"``)
-    or entirely (``mode="batch"``) with probability ``p`` and scales the rest by ``1/(1-p)``."""
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
-    if mode not in ("batch", "row"):
-        raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
-    if not training or p == 0.0:
-        return input
-    survival = 1.0 - p
-    shape = [input.shape[0]] + [1] * (input.ndim - 1) if mode == "row" else [1] * input.ndim
-    noise = (rustdl.rand(*shape, device=input.device) < survival).to(input.dtype)
-    if survival > 0.0:
-        noise = noise / survival
-    return input * noise
-
-
-class StochasticDepth(Module):
-    """:func:`stochastic_depth` as a module (active in training mode)."""
-
-    def __init__(self, p: float, mode: str) -> None:
-        super().__init__()
-        self.p, self.mode = p, mode
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return stochastic_depth(input, self.p, self.mode, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, mode={self.mode}"
 
 
 def __getattr__(name: str):
