@@ -70,8 +70,8 @@ class Dataset:
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+    # No __len__ here, as in PyTorch: ``len()`` of a dataset without one raises TypeError, which
+    # ``list()`` and ``operator.length_hint`` treat as "length unknown" (iterable datasets).
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
