@@ -1225,6 +1225,9 @@ from .special import gammaincc as igammac  # noqa: E402,F401
 
 Tensor.igamma = lambda self, other: special.gammainc(self, other)
 Tensor.igammac = lambda self, other: special.gammaincc(self, other)
+mvlgamma = special.multigammaln
+Tensor.mvlgamma = lambda self, p: special.multigammaln(self, p)
+Tensor.mvlgamma_ = lambda self, p: self.copy_(special.multigammaln(self, p))
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from .nn.functional import pdist  # noqa: E402,F401

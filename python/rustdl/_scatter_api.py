@@ -56,8 +56,10 @@ def _scatter(
         src = src[tuple(slice(0, n) for n in index.shape)]
     if reduce == "add":
         return self + _rustdl.zeros_like(self).scatter_add(dim, index, src)
+    if reduce == "multiply":
+        return self.scatter_reduce(dim, index, src, "prod", include_self=True)
     if reduce is not None:
-        raise ValueError(f"scatter: reduce must be None or 'add', got {reduce!r}")
+        raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
     # Where index repeats a position the last write (in the index's row-major order) wins, as
     # PyTorch's CPU kernel: each target keeps the largest position that wrote to it.
     pos = _rustdl.arange(index.numel(), dtype=_rustdl.int64, device=self.device).reshape(tuple(index.shape))

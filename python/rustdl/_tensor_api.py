@@ -1329,7 +1329,7 @@ def _digamma_np(x):
     z = _np.where(refl, 1.0 - x, x)
     acc = _np.zeros_like(z)
     while True:
-        small = z < 6.0
+        small = z < 10.0
         if not small.any():
             break
         acc -= _np.where(small, 1.0 / z, 0.0)
@@ -1353,7 +1353,7 @@ def _trigamma_np(x):
     z = _np.where(refl, 1.0 - x, x)
     acc = _np.zeros_like(z)
     while True:
-        small = z < 6.0
+        small = z < 10.0
         if not small.any():
             break
         acc += _np.where(small, 1.0 / (z * z), 0.0)
@@ -1374,7 +1374,7 @@ def _trigamma_t(x):
 def digamma(input):  # noqa: A002
     """Logarithmic derivative of the gamma function (asymptotic series + recurrence shift +
     reflection); differentiable once (its derivative is the trigamma function)."""
-    return _elem_np("digamma", input, _digamma_np, _trigamma_t)
+    return _elem_np("digamma", input, _digamma_np, lambda x: polygamma(1, x))
 
 
 def lgamma(input):  # noqa: A002
@@ -1389,14 +1389,71 @@ def _lgamma_scalar(v):
         return _math.inf if not _math.isnan(v) else v
 
 
+# B_2j / (2j)! for j = 1..12: the Euler-Maclaurin tail of the Hurwitz zeta function.
+_ZETA_EM = [
+    1 / 12,
+    -1 / 720,
+    1 / 30240,
+    -1 / 1209600,
+    1 / 47900160,
+    -691 / 1307674368000,
+    1 / 74724249600,
+    -3617 / 10670622842880000,
+    43867 / 5109094217170944000,
+    -174611 / 802857662698291200000,
+    77683 / 14101100039391805440000,
+    -236364091 / 1693824136731743669452800000,
+]
+
+
+def _hurwitz_zeta_np(s, q):
+    """Hurwitz zeta ``sum_k (q + k)^-s`` (float64, broadcast): direct terms until ``q + k >= 10``,
+    then the Euler-Maclaurin tail. ``inf`` at s = 1 and at the poles q = 0, -1, ...; NaN for
+    s < 1 and for q < 0 with a non-integer s (as PyTorch / Cephes)."""
+    s, q = _np.broadcast_arrays(_np.asarray(s, dtype=_np.float64), _np.asarray(q, dtype=_np.float64))
+    s, q = s.copy(), q.copy()
+    bad = (s < 1) | _np.isnan(s) | _np.isnan(q) | ((q < 0) & (s != _np.floor(s)))
+    pole = (s == 1) | ((q <= 0) & (q == _np.floor(q)))
+    a = _np.where(bad | pole, 10.0, q)
+    ss = _np.where(bad | pole, 2.0, s)
+    acc = _np.zeros_like(a)
+    with _np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        while True:
+            small = a < 10.0
+            if not small.any():
+                break
+            acc += _np.where(small, _np.power(_np.where(small, a, 1.0), -ss), 0.0)
+            a = _np.where(small, a + 1.0, a)
+        tail = _np.power(a, 1.0 - ss) / (ss - 1.0) + 0.5 * _np.power(a, -ss)
+        rising = ss.copy()  # s (s+1) ... (s+2j-2)
+        term = _np.power(a, -ss - 1.0)
+        for j, coef in enumerate(_ZETA_EM):
+            tail += coef * rising * term
+            rising = rising * (ss + 2 * j + 1) * (ss + 2 * j + 2)
+            term = term / (a * a)
+        out = acc + tail
+    out = _np.where(pole, _np.inf, out)
+    return _np.where(bad & ~pole, _np.nan, out)
+
+
 def polygamma(n, input):  # noqa: A002
-    """``n``-th derivative of digamma; n = 0 and 1 only."""
+    """The ``n``-th derivative of digamma: ``(-1)^(n+1) n! zeta(n + 1, x)`` for ``n >= 1``
+    (Hurwitz zeta); differentiable to any order (the gradient is ``polygamma(n + 1, x)``)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"polygamma: n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"polygamma: n must be non-negative, got {n}")
     if n == 0:
         return digamma(input)
     if n == 1:
-        x = _float("polygamma", input)
-        return _trigamma_t(x.detach())
-    raise ValueError(f"polygamma: only n = 0 and n = 1 are supported, got {n}")
+        return _elem_np("polygamma1", input, lambda a: _hurwitz_zeta_np(2, a), lambda x: polygamma(2, x))
+    sign_fact = (-1.0) ** (n + 1) * _math.factorial(n)
+    return _elem_np(
+        f"polygamma{n}",
+        input,
+        lambda a: sign_fact * _hurwitz_zeta_np(n + 1, a),
+        lambda x: polygamma(n + 1, x),
+    )
 
 
 def logit(input, eps=None):  # noqa: A002

@@ -17,7 +17,19 @@ import numpy as np
 from . import _rustdl as _rd
 from ._breadth_g import _erfc_np, _i1_np, erfc, i0
 from ._rustdl import Tensor
-from ._tensor_api import _elem_np, _float, digamma, get_default_dtype, lgamma, logit, polygamma, xlogy
+from ._tensor_api import (
+    _back,
+    _elem_np,
+    _float,
+    _hurwitz_zeta_np,
+    _np_of,
+    digamma,
+    get_default_dtype,
+    lgamma,
+    logit,
+    polygamma,
+    xlogy,
+)
 from .autograd import Function
 
 __all__ = [
@@ -67,6 +79,7 @@ __all__ = [
     "softmax",
     "xlog1py",
     "xlogy",
+    "zeta",
 ]
 
 _SQRT2 = math.sqrt(2.0)
@@ -478,3 +491,52 @@ def spherical_bessel_j0(input: Tensor, *, out: Any = None) -> Tensor:  # noqa: A
 
 modified_bessel_i0 = i0
 modified_bessel_i1 = i1
+
+
+class _Zeta(Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, q: Tensor) -> Tensor:
+        ctx.save_for_backward(x, q)
+        return _back(_hurwitz_zeta_np(_np_of(x), _np_of(q)), x, x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, Any]:
+        x, q = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError(
+                "zeta: the derivative with respect to the exponent x is not implemented"
+            )
+        gq = grad * (-x) * zeta(x + 1, q)
+        return None, _sum_to(gq, tuple(q.shape))
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    while g.dim() > len(shape):
+        g = g.sum(0)
+    for d, n in enumerate(shape):
+        if n == 1 and g.shape[d] != 1:
+            g = g.sum(d, keepdim=True)
+    return g
+
+
+def zeta(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Hurwitz zeta function ``sum_{k>=0} (other + k)^(-input)`` (the Riemann zeta at
+    ``other = 1``), broadcast; either argument may be a number. ``inf`` at ``input = 1`` and at
+    the poles ``other = 0, -1, ...``, NaN for ``input < 1``. Differentiable in ``other``
+    (``-input * zeta(input + 1, other)``), as PyTorch."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("zeta: at least one argument must be a Tensor")
+    like = input if isinstance(input, Tensor) else other
+    dtype = like.dtype if like.is_floating_point() else get_default_dtype()
+    x = input if isinstance(input, Tensor) else _rd.tensor(float(input), dtype=dtype, device=like.device)
+    q = other if isinstance(other, Tensor) else _rd.tensor(float(other), dtype=dtype, device=like.device)
+    if not x.is_floating_point():
+        x = x.to(dtype)
+    if not q.is_floating_point():
+        q = q.to(dtype)
+    try:
+        shape = tuple(np.broadcast_shapes(tuple(x.shape), tuple(q.shape)))
+    except ValueError:
+        raise ValueError(f"zeta: shapes {tuple(x.shape)} and {tuple(q.shape)} do not broadcast") from None
+    x = x.expand(*shape) if tuple(x.shape) != shape else x
+    return _Zeta.apply(x, q)

@@ -26,3 +26,56 @@ def test_iterable_datasets_without_len_chain_and_list():
     batches = [b.tolist() for b in DataLoader(ChainDataset([_Count(3), _Count(4)]), batch_size=3)]
     assert batches == [[0, 1, 2], [0, 1, 2], [3]]
     assert rustdl.cat([rustdl.tensor(b) for b in batches]).sum().item() == 9
+
+
+def test_polygamma_any_order_and_zeta_closed_forms():
+    import math
+
+    import numpy as np
+    from rustdl import special
+
+    one = rustdl.tensor([1.0], dtype=rustdl.float64)
+    # psi^(n)(1) = (-1)^(n+1) n! zeta(n+1): zeta(2) = pi^2/6, zeta(4) = pi^4/90
+    assert rustdl.polygamma(1, one).item() == pytest.approx(math.pi**2 / 6, rel=1e-12)
+    assert rustdl.polygamma(3, one).item() == pytest.approx(6 * math.pi**4 / 90, rel=1e-12)
+    x = rustdl.tensor([0.3, 1.7, 4.2, 11.5, 40.0, -0.5, -2.25], dtype=rustdl.float64)
+    for n in range(1, 6):
+        # recurrence psi^(n)(x + 1) = psi^(n)(x) + (-1)^n n! x^(-n-1)
+        lhs = rustdl.polygamma(n, x + 1).numpy()
+        rhs = rustdl.polygamma(n, x).numpy() + (-1) ** n * math.factorial(n) * x.numpy() ** (-n - 1)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10)
+    assert special.zeta(2.0, rustdl.tensor([1.0], dtype=rustdl.float64)).item() == pytest.approx(
+        math.pi**2 / 6
+    )
+    s = rustdl.tensor([1.5, 2.0, 3.5, 7.0], dtype=rustdl.float64)
+    q = rustdl.tensor([0.25, 3.0, 12.5, 0.9], dtype=rustdl.float64)
+    np.testing.assert_allclose(
+        (special.zeta(s, q) - special.zeta(s, q + 1)).numpy(), q.numpy() ** -s.numpy(), rtol=1e-12
+    )
+    edge = special.zeta(rustdl.tensor([1.0, 0.5, 2.0, 2.5]), rustdl.tensor([2.0, 2.0, -3.0, -1.5])).tolist()
+    assert edge[0] == math.inf and math.isnan(edge[1]) and edge[2] == math.inf and math.isnan(edge[3])
+    # gradients: d/dx psi^(n) = psi^(n+1) (any order), d/dq zeta(s, q) = -s zeta(s + 1, q)
+    t = rustdl.tensor([0.7, 2.5], dtype=rustdl.float64, requires_grad=True)
+    assert rustdl.autograd.gradcheck(lambda v: rustdl.polygamma(2, v), (t,))
+    assert rustdl.autograd.gradgradcheck(lambda v: rustdl.polygamma(1, v), (t,))
+    assert rustdl.autograd.gradgradcheck(rustdl.digamma, (t,))
+    assert rustdl.autograd.gradcheck(
+        lambda v: special.zeta(rustdl.tensor([2.5, 3.0], dtype=rustdl.float64), v), (t,)
+    )
+    with pytest.raises(ValueError):
+        rustdl.polygamma(-1, t)
+
+
+def test_mvlgamma_and_scatter_multiply():
+    import math
+
+    x = rustdl.tensor([2.5, 4.0])
+    want = [math.log(math.pi) / 2 + math.lgamma(v) + math.lgamma(v - 0.5) for v in (2.5, 4.0)]
+    assert rustdl.mvlgamma(x, 2).tolist() == pytest.approx(want, rel=1e-6)
+    assert x.mvlgamma(2).tolist() == pytest.approx(want, rel=1e-6)
+    base = rustdl.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    idx = rustdl.tensor([[0, 0, 2], [1, 1, 1]])
+    got = base.scatter(1, idx, 2.0, reduce="multiply")
+    assert got.tolist() == [[4.0, 2.0, 6.0], [4.0, 40.0, 6.0]]
+    src = rustdl.tensor([[3.0, 5.0, 7.0], [2.0, 2.0, 2.0]])
+    assert base.scatter(1, idx, src, reduce="multiply").tolist() == [[15.0, 2.0, 21.0], [4.0, 40.0, 6.0]]

@@ -66,8 +66,10 @@ def test_digamma_values_and_grads():
     # PyTorch: the pole at 0 is -inf, the negative integers are NaN
     pole = rustdl.digamma(D([0.0, -2.0], False)).numpy()
     assert pole[0] == -np.inf and np.isnan(pole[1])
+    # psi''(1) = -2 zeta(3)
+    assert abs(rustdl.polygamma(2, D([1.0], False)).item() + 2 * 1.2020569031595942) < 1e-12
     with pytest.raises(ValueError, match="polygamma"):
-        rustdl.polygamma(2, D([1.0], False))
+        rustdl.polygamma(-1, D([1.0], False))
 
 
 def test_atan2_quadrants_and_grad(device):
