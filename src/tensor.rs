@@ -469,6 +469,11 @@ impl Tensor {
         }
     }
 
+    /// Whether `retain_grad` was called on this non-leaf (always false for a leaf, as PyTorch).
+    pub fn retains_grad(&self) -> bool {
+        self.0.retains_grad.load(Ordering::Relaxed) && !self.is_leaf()
+    }
+
     pub fn retain_grad(&self) {
         if self.0.retains_grad.swap(true, Ordering::Relaxed) {
             return;

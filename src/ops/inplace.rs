@@ -192,8 +192,19 @@ impl Tensor {
                         Box::new(|g| Ok(vec![Some(g.zeros_like()?), Some(g.clone())])),
                     );
                     self.rebase(node);
-                } else if r.requires_grad() {
+                } else if r.requires_grad() && r.grad_fn().is_some() {
                     self.rebase(r.grad_fn());
+                } else if r.requires_grad() {
+                    // the new value is a leaf itself (`buf.copy_(w)`): an identity node leads
+                    // to it, so `self` becomes a non-leaf whose gradient flows into the leaf
+                    let node = Node::record(
+                        op,
+                        self.shape(),
+                        &[&r],
+                        &[],
+                        Box::new(|g| Ok(vec![Some(g.clone())])),
+                    );
+                    self.rebase(node);
                 } else if self.requires_grad() {
                     // overwritten by a constant: the old history gets a zero gradient
                     let node = Node::record(

@@ -587,6 +587,11 @@ impl PyTensor {
     fn retain_grad(&self) {
         self.tensor().retain_grad()
     }
+    /// True after `retain_grad()` on a non-leaf tensor.
+    #[getter]
+    fn retains_grad(&self) -> bool {
+        self.tensor().retains_grad()
+    }
     /// Registers `hook(grad)` on the gradient reaching this tensor (it may return a replacement
     /// tensor); returns the id `_remove_hook` takes (`Tensor.register_hook` wraps it in a handle).
     fn _register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<u64> {

@@ -79,3 +79,30 @@ def test_mvlgamma_and_scatter_multiply():
     assert got.tolist() == [[4.0, 2.0, 6.0], [4.0, 40.0, 6.0]]
     src = rustdl.tensor([[3.0, 5.0, 7.0], [2.0, 2.0, 2.0]])
     assert base.scatter(1, idx, src, reduce="multiply").tolist() == [[15.0, 2.0, 21.0], [4.0, 40.0, 6.0]]
+
+
+def test_copy_from_a_leaf_into_a_plain_buffer_carries_the_gradient():
+    w = rustdl.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    buf = rustdl.zeros(3)
+    buf.copy_(w)
+    assert buf.requires_grad and not buf.is_leaf
+    (buf * rustdl.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert w.grad.tolist() == [1.0, 2.0, 3.0]
+    # into a slice of a buffer, and from a leaf of another dtype
+    w2 = rustdl.tensor([0.5, 0.25], dtype=rustdl.float64, requires_grad=True)
+    out = rustdl.zeros(2, 3)
+    out[1, :2].copy_(w2)
+    (out * 4).sum().backward()
+    assert w2.grad.tolist() == [4.0, 4.0]
+
+
+def test_retains_grad_flag():
+    a = rustdl.ones(3, requires_grad=True)
+    b = a * 2
+    assert not b.retains_grad
+    b.retain_grad()
+    assert b.retains_grad and not a.retains_grad
+    a.retain_grad()  # a no-op on a leaf, as PyTorch
+    assert not a.retains_grad
+    (b * b).sum().backward()
+    assert b.grad.tolist() == [4.0, 4.0, 4.0]
