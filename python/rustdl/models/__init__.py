@@ -16,7 +16,9 @@ Example:
 """
 
 from .alexnet import AlexNet, alexnet
+from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .googlenet import BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
+from .inception import Inception3, InceptionOutputs, inception_v3
 from .lenet import LeNet5, lenet5
 from .mlp import mlp
 from .resnet import (
@@ -42,6 +44,14 @@ from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, 
 
 __all__ = [
     "AlexNet",
+    "DenseNet",
+    "Inception3",
+    "InceptionOutputs",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "inception_v3",
     "BasicBlock",
     "BasicConv2d",
     "Bottleneck",
