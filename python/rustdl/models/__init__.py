@@ -16,7 +16,35 @@ Example:
 """
 
 from .alexnet import AlexNet, alexnet
+from .convnext import (
+    CNBlock,
+    CNBlockConfig,
+    ConvNeXt,
+    LayerNorm2d,
+    convnext_base,
+    convnext_large,
+    convnext_small,
+    convnext_tiny,
+)
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
+from .efficientnet import (
+    EfficientNet,
+    FusedMBConv,
+    FusedMBConvConfig,
+    MBConv,
+    MBConvConfig,
+    efficientnet_b0,
+    efficientnet_b1,
+    efficientnet_b2,
+    efficientnet_b3,
+    efficientnet_b4,
+    efficientnet_b5,
+    efficientnet_b6,
+    efficientnet_b7,
+    efficientnet_v2_l,
+    efficientnet_v2_m,
+    efficientnet_v2_s,
+)
 from .googlenet import BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .lenet import LeNet5, lenet5
@@ -43,6 +71,30 @@ from .resnet import (
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 __all__ = [
+    "CNBlock",
+    "CNBlockConfig",
+    "ConvNeXt",
+    "LayerNorm2d",
+    "convnext_base",
+    "convnext_large",
+    "convnext_small",
+    "convnext_tiny",
+    "EfficientNet",
+    "FusedMBConv",
+    "FusedMBConvConfig",
+    "MBConv",
+    "MBConvConfig",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "efficientnet_b4",
+    "efficientnet_b5",
+    "efficientnet_b6",
+    "efficientnet_b7",
+    "efficientnet_v2_l",
+    "efficientnet_v2_m",
+    "efficientnet_v2_s",
     "AlexNet",
     "DenseNet",
     "Inception3",
