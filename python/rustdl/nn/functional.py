@@ -3096,6 +3096,68 @@ def conv_transpose1d(
     return out.squeeze(0) if unbatched else out
 
 
+def conv_transpose3d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1
+):
+    """Transposed 3-D convolution of an ``(N, C_in, D, H, W)`` input with a
+    ``(C_in, C_out/groups, kD, kH, kW)`` weight.
+
+    Composed of one conv_transpose2d per kernel depth tap over all input depths at once; each
+    tap's result is spread to depths ``i·stride + tap·dilation`` and the taps are summed, then
+    ``padding`` is cropped from both ends (``output_padding`` extends the far end), so it is
+    differentiable and runs wherever conv_transpose2d runs.
+    ``D_out = (D − 1)·stride − 2·padding + dilation·(kD − 1) + output_padding + 1``.
+    """
+    op = "conv_transpose3d"
+    if not isinstance(input, _rustdl.Tensor) or not isinstance(weight, _rustdl.Tensor):
+        raise TypeError(f"{op}: input and weight must be Tensors")
+    if weight.ndim != 5:
+        raise ValueError(
+            f"{op}: expected a 5-D weight (C_in, C_out/groups, kD, kH, kW), got shape {tuple(weight.shape)}"
+        )
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+    st = _ntuple(stride, 3, op, "stride")
+    pd = _ntuple(padding, 3, op, "padding")
+    opd = _ntuple(output_padding, 3, op, "output_padding")
+    dl = _ntuple(dilation, 3, op, "dilation")
+    if any(v < 1 for v in st + dl) or any(v < 0 for v in pd + opd):
+        raise ValueError(
+            f"{op}: stride and dilation must be positive and padding non-negative, got {st}, {dl}, {pd}"
+        )
+    if any(o >= max(s, d) for o, s, d in zip(opd, st, dl)):
+        raise ValueError(
+            f"{op}: output padding must be smaller than either stride or dilation, got output_padding={opd}, "
+            f"stride={st}, dilation={dl}"
+        )
+    unbatched = input.ndim == 4
+    x = input.unsqueeze(0) if unbatched else input
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[0]}")
+    n, c, depth = x.shape[0], x.shape[1], x.shape[2]
+    kd, s, d, p, o = weight.shape[2], st[0], dl[0], pd[0], opd[0]
+    out_d = (depth - 1) * s - 2 * p + d * (kd - 1) + o + 1
+    if out_d <= 0 or depth == 0:
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} gives an empty output depth {out_d}")
+    # every input depth as its own image: (N·D, C, H, W)
+    flat = x.permute(0, 2, 1, 3, 4).reshape(n * depth, c, x.shape[3], x.shape[4])
+    span = (depth - 1) * s + 1
+    full = (depth - 1) * s + d * (kd - 1) + 1 + max(0, o - p)
+    total = None
+    for t in range(kd):
+        y = conv_transpose2d(flat, weight[:, :, t], None, st[1:], pd[1:], opd[1:], groups, dl[1:])
+        y = y.reshape(n, depth, y.shape[1], y.shape[2], y.shape[3])
+        if s > 1:  # depth i goes to i·s: interleave s − 1 zero slices
+            y = pad(y.unsqueeze(2), [0, 0, 0, 0, 0, 0, 0, s - 1]).reshape(n, depth * s, *y.shape[2:])
+            y = y[:, :span]
+        y = pad(y, [0, 0, 0, 0, 0, 0, t * d, full - t * d - span])
+        total = y if total is None else total + y
+    out = total[:, p : p + out_d].permute(0, 2, 1, 3, 4)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
 def _depth_taps(x, k: int, s: int, d: int, op: str):
     """The ``k`` depth-strided views of ``x`` (N, C, D, H, W): tap ``t`` holds depths ``t·d + i·s``."""
     depth = x.shape[2]

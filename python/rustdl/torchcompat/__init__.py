@@ -162,7 +162,7 @@ class TorchFacade(types.ModuleType):
 
 # ``torch.X`` names that are ``torch.nn.functional.X`` with the same leading arguments.
 _TORCH_FUNCTIONAL = frozenset(
-    "conv1d conv2d conv3d conv_transpose1d conv_transpose2d max_pool1d max_pool2d avg_pool1d "
+    "conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d max_pool1d max_pool2d avg_pool1d "
     "adaptive_avg_pool1d adaptive_max_pool1d pixel_shuffle pixel_unshuffle cosine_similarity "
     "pairwise_distance dropout alpha_dropout selu celu prelu threshold rrelu hardshrink layer_norm "
     "group_norm bilinear".split()

@@ -1,7 +1,9 @@
-"""Convolutions: ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d`` and ``ConvTranspose2d``."""
+"""Convolutions: ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d``, ``ConvTranspose2d`` and
+``ConvTranspose3d``."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Callable
 
@@ -269,11 +271,13 @@ class ConvTranspose2d(_ConvNd):
         )
         self.output_padding = _tuple(output_padding, self._nd, "output_padding")
 
+    _conv_transpose = staticmethod(F.conv_transpose2d)
+
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(
+        return self._conv_transpose(
             input,
             self.weight,
             self.bias,
@@ -285,19 +289,20 @@ class ConvTranspose2d(_ConvNd):
         )
 
     def _output_padding(self, input: Tensor, output_size) -> tuple:
-        """The output_padding that gives ``output_size`` (its last two entries), as PyTorch;
+        """The output_padding that gives ``output_size`` (its last ``nd`` entries), as PyTorch;
         a size outside the reachable range is a ValueError."""
-        size = tuple(output_size)[-2:]
-        if len(size) != 2 or input.ndim not in (3, 4):
-            raise ValueError(f"ConvTranspose2d: output_size must end in (H, W), got {output_size!r}")
+        nd, name = self._nd, type(self).__name__
+        size = tuple(output_size)[-nd:]
+        if len(size) != nd or input.ndim not in (nd + 1, nd + 2):
+            raise ValueError(f"{name}: output_size must end in the {nd} spatial sizes, got {output_size!r}")
         pads = []
         for d, (n, s, p, k, dl) in enumerate(
-            zip(input.shape[-2:], self.stride, self.padding, self.kernel_size, self.dilation)
+            zip(input.shape[-nd:], self.stride, self.padding, self.kernel_size, self.dilation)
         ):
             least = (n - 1) * s - 2 * p + dl * (k - 1) + 1
             if not least <= size[d] < least + s:
                 raise ValueError(
-                    f"ConvTranspose2d: requested an output size of {size}, but valid sizes for input "
+                    f"{name}: requested an output size of {size}, but valid sizes for input "
                     f"{tuple(input.shape)} range up to {least + s - 1} from {least} in dim {d}"
                 )
             pads.append(size[d] - least)
@@ -323,6 +328,26 @@ class Conv3d(_Conv):
 
     _nd = 3
     _conv = staticmethod(F.conv3d)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """Transposed 3-D convolution over an ``(N, C_in, D, H, W)`` input (composed of transposed
+    2-D convolutions, see :func:`rustdl.nn.functional.conv_transpose3d`).
+
+    Shape:
+        Output ``(N, C_out, D_out, H_out, W_out)`` with
+        ``D_out = (D − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1``
+        (likewise H and W).
+
+    ``weight`` is ``(C_in, C_out/groups, kD, kH, kW)``.
+
+    Example:
+        >>> nn.ConvTranspose3d(4, 2, 2, stride=2)(rustdl.randn(1, 4, 3, 3, 3)).shape
+        (1, 2, 6, 6, 6)
+    """
+
+    _nd = 3
+    _conv_transpose = staticmethod(F.conv_transpose3d)
 
 
 class ConvTranspose1d(ConvTranspose2d):
@@ -363,7 +388,13 @@ class _LazyConv:
     _base: type
 
     def __init__(self, out_channels: int, kernel_size, *args, device=None, dtype=None, **kwargs) -> None:
-        groups = kwargs.get("groups", 1)
+        try:  # groups may come by position (after output_padding for the transposed ones)
+            bound = inspect.signature(self._base.__init__).bind(
+                self, 1, out_channels, kernel_size, *args, **kwargs
+            )
+            groups = bound.arguments.get("groups", 1)
+        except TypeError:
+            groups = kwargs.get("groups", 1)
         # a stand-in channel count that passes the checks; the real one comes with the input
         self._base.__init__(
             self,
@@ -463,3 +494,9 @@ class LazyConvTranspose2d(_LazyConv, ConvTranspose2d):
     """:class:`ConvTranspose2d` with ``in_channels`` inferred from the first input."""
 
     _base = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConv, ConvTranspose3d):
+    """:class:`ConvTranspose3d` with ``in_channels`` inferred from the first input."""
+
+    _base = ConvTranspose3d
