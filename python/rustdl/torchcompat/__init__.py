@@ -76,6 +76,7 @@ _PREFIXES: dict[str, str] = {
     "torchvision.models.googlenet": "rustdl.models.googlenet",
     "torchvision.models.inception": "rustdl.models.inception",
     "torchvision.models.mnasnet": "rustdl.models.mnasnet",
+    "torchvision.models.mobilenet": "rustdl.models.mobilenet",
     "torchvision.models.mobilenetv2": "rustdl.models.mobilenetv2",
     "torchvision.models.mobilenetv3": "rustdl.models.mobilenetv3",
     "torchvision.models.regnet": "rustdl.models.regnet",
