@@ -25,7 +25,7 @@ pub fn erf(x: f64) -> f64 {
 #[inline]
 fn erfinv_giles(a: f64) -> Option<f64> {
     let w = -((1.0 - a) * (1.0 + a)).ln();
-    if !(w < 16.0) {
+    if w.is_nan() || w >= 16.0 {
         return None;
     }
     let p = if w < 5.0 {
