@@ -1219,6 +1219,26 @@ from ._breadth_k import (  # noqa: E402,F401
     tanh_,
     vdot,
 )
+
+# breadth O: scatter-into-view functions, gradient, layouts, ... (see _breadth_o.py)
+from ._breadth_o import (  # noqa: E402,F401
+    adjoint,
+    cond,
+    diagonal_scatter,
+    gradient,
+    isneginf,
+    isposinf,
+    isreal,
+    layout,
+    narrow_copy,
+    qr,
+    resolve_conj,
+    resolve_neg,
+    select_scatter,
+    slice_scatter,
+    sparse_coo,
+    strided,
+)
 from . import special  # noqa: E402,F401
 from .special import gammainc as igamma  # noqa: E402,F401
 from .special import gammaincc as igammac  # noqa: E402,F401
@@ -1252,6 +1272,7 @@ def _typed_first_argument() -> None:
         __name__ + "._scatter_api",
         __name__ + "._breadth_g",
         __name__ + "._breadth_k",
+        __name__ + "._breadth_o",
     }
     for name, fn in list(g.items()):
         if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:

@@ -160,3 +160,80 @@ def test_conv_transpose3d_against_direct_scatter(stride, padding, output_padding
     assert rustdl.autograd.gradcheck(lambda t: m(t), (xr,), fast_mode=True)
     lazy = nn.LazyConvTranspose3d(6, (3, 2, 3), stride, padding, output_padding, groups, True, dilation)
     assert lazy(x.float()).shape == got.shape
+
+
+def test_scatter_into_view_functions_and_their_gradients():
+    import numpy as np
+
+    a = rustdl.arange(18.0).reshape(3, 6).requires_grad_()
+    b = rustdl.full((3, 2), -1.0, requires_grad=True)
+    out = rustdl.slice_scatter(a, b, 1, 1, 5, 2)
+    want = np.arange(18.0).reshape(3, 6)
+    want[:, 1:5:2] = -1
+    assert out.tolist() == want.tolist()
+    (out * rustdl.arange(18.0).reshape(3, 6)).sum().backward()
+    ga = np.arange(18.0).reshape(3, 6)
+    ga[:, 1:5:2] = 0
+    assert a.grad.tolist() == ga.tolist()
+    assert b.grad.tolist() == np.arange(18.0).reshape(3, 6)[:, 1:5:2].tolist()
+    sel = rustdl.select_scatter(rustdl.zeros(2, 3), rustdl.ones(3), 0, -1)
+    assert sel.tolist() == [[0, 0, 0], [1, 1, 1]]
+    diag = rustdl.zeros(3, 4).diagonal_scatter(rustdl.tensor([1.0, 2.0, 3.0]), 1)
+    assert diag.tolist() == [[0, 1, 0, 0], [0, 0, 2, 0], [0, 0, 0, 3]]
+    with pytest.raises(RuntimeError, match="slice_scatter"):
+        rustdl.slice_scatter(rustdl.zeros(3, 6), rustdl.zeros(3, 2), 1, 0, 6, 2)
+
+
+def test_gradient_matches_numpy():
+    import numpy as np
+
+    f = np.random.default_rng(0).standard_normal((5, 6))
+    t = rustdl.tensor(f, dtype=rustdl.float64)
+    for got, want in zip(rustdl.gradient(t), np.gradient(f)):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    (got,) = rustdl.gradient(t, spacing=2.0, dim=1, edge_order=2)
+    np.testing.assert_allclose(got.numpy(), np.gradient(f, 2.0, axis=1, edge_order=2), rtol=1e-12)
+    x = np.array([0.0, 1.0, 1.5, 3.0, 7.0])
+    for order in (1, 2):
+        (got,) = rustdl.gradient(
+            t, spacing=(rustdl.tensor(x, dtype=rustdl.float64),), dim=0, edge_order=order
+        )
+        np.testing.assert_allclose(got.numpy(), np.gradient(f, x, axis=0, edge_order=order), rtol=1e-12)
+    with pytest.raises(RuntimeError):
+        rustdl.gradient(rustdl.ones(1))
+
+
+def test_small_breadth_names():
+    import math
+
+    x = rustdl.tensor([1.0, math.inf, -math.inf, math.nan])
+    assert rustdl.isposinf(x).tolist() == [False, True, False, False]
+    assert x.isneginf().tolist() == [False, False, True, False]
+    m = rustdl.arange(12.0).reshape(2, 2, 3)
+    assert m.adjoint().shape == (2, 3, 2)
+    assert m.sum_to_size(1, 3).tolist() == [[18.0, 22.0, 26.0]]
+    assert m.sum_to_size(2, 1, 1).reshape(-1).tolist() == [15.0, 51.0]
+    with pytest.raises(RuntimeError):
+        m.sum_to_size(2)
+    assert m.layout == rustdl.strided and not m.is_quantized
+    assert rustdl.cond(rustdl.tensor(False), lambda v: v + 1, lambda v: v - 1, (rustdl.ones(1),)).item() == 0
+    assert isinstance(rustdl.nn.LSTM(2, 3), rustdl.nn.RNNBase)
+    q, r = rustdl.qr(rustdl.randn(5, 3), some=False)
+    assert q.shape == (5, 5) and r.shape == (5, 3)
+
+
+def test_remove_spectral_norm_keeps_the_normalised_weight():
+    from rustdl import nn
+
+    rustdl.manual_seed(0)
+    layer = nn.utils.spectral_norm(nn.Linear(4, 3))
+    layer.train()(rustdl.randn(2, 4))  # a power-iteration step
+    layer.eval()
+    w = layer(rustdl.eye(4)).detach() - layer.bias.detach()  # the weight in use, transposed
+    nn.utils.remove_spectral_norm(layer)
+    assert sorted(layer.state_dict()) == ["bias", "weight"]
+    assert isinstance(layer.weight, nn.Parameter)
+    assert rustdl.allclose(layer.weight.detach().t(), w, atol=1e-6)
+    assert abs(rustdl.linalg.matrix_norm(layer.weight.detach(), 2).item() - 1.0) < 0.2
+    with pytest.raises(ValueError):
+        nn.utils.remove_spectral_norm(layer)

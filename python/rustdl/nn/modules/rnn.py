@@ -520,3 +520,7 @@ class GRU(_RNNBase):
     ) -> tuple[Tensor | PackedSequence, Tensor]:
         out, h, _ = self._run(input, hx, None)
         return out, h
+
+
+# PyTorch's public name for the base class of RNN, LSTM and GRU (isinstance checks, subclasses)
+RNNBase = _RNNBase

@@ -10,7 +10,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from ...autograd import no_grad
 from . import rnn, stateless  # noqa: F401
-from .weight_norm import remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
+from .weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
 
 _LAZY_NAMES = {
     "fuse_conv_bn_eval": "fusion",
@@ -33,6 +33,17 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+
+
+def convert_conv2d_weight_memory_format(module, memory_format):
+    """Returns ``module``: rustdl keeps one (contiguous) memory format, so there is nothing to
+    convert (``torch.channels_last`` and friends are accepted)."""
+    return module
+
+
+def convert_conv3d_weight_memory_format(module, memory_format):
+    """Returns ``module`` (see :func:`convert_conv2d_weight_memory_format`)."""
+    return module
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

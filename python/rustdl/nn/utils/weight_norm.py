@@ -1,5 +1,6 @@
 """Weight reparametrisations, as ``torch.nn.utils``: ``weight_norm`` (w = g·v/‖v‖) and
-``spectral_norm`` (w = w_orig/σ, σ by power iteration), each recomputing the weight before every
+``spectral_norm`` (w = w_orig/σ, σ by power iteration), with ``remove_weight_norm`` /
+``remove_spectral_norm``, each recomputing the weight before every
 forward through a forward pre-hook (the older API; ``parametrizations`` has the newer one)."""
 
 from __future__ import annotations
@@ -130,5 +131,24 @@ def spectral_norm(
     module.register_buffer(name + "_u", u)
     module.register_buffer(name + "_v", v)
     object.__setattr__(module, name, fn.compute(module, True))
-    module.register_forward_pre_hook(fn)
+    handle = module.register_forward_pre_hook(fn)
+    module.__dict__.setdefault("_spectral_norm_hooks", {})[name] = (handle, fn)
+    return module
+
+
+def remove_spectral_norm(module: Any, name: str = "weight") -> Any:
+    """Undoes :func:`spectral_norm`: ``<name>`` becomes one parameter again, holding the current
+    normalised weight (``<name>_orig`` / σ with the stored ``u``, ``v``)."""
+    hooks = module.__dict__.get("_spectral_norm_hooks", {})
+    if name not in hooks:
+        raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    handle, fn = hooks.pop(name)
+    with no_grad():
+        weight = fn.compute(module, False).detach().clone()
+    handle.remove()
+    module._parameters.pop(name + "_orig")
+    module._buffers.pop(name + "_u")
+    module._buffers.pop(name + "_v")
+    module.__dict__.pop(name, None)
+    module.register_parameter(name, Parameter(weight))
     return module

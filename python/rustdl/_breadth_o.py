@@ -1,0 +1,320 @@
+"""PyTorch API breadth O: names PyTorch programs reach for that were missing — the scatter-into-
+view functions (``slice_scatter``, ``select_scatter``, ``diagonal_scatter``), ``gradient``,
+``adjoint``, ``isposinf``/``isneginf``/``isreal``, ``narrow_copy``, ``resolve_conj``/
+``resolve_neg``, the ``qr`` spelling, ``sum_to_size``, ``cond``, tensor layouts
+(``rustdl.strided``, ``Tensor.layout``) and ``Tensor.is_quantized``.
+
+The scatter functions write ``src`` into a copy of ``input`` through an ordinary view
+assignment, so they are differentiable in both arguments exactly as the assignment is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from . import _rustdl as _rd
+from ._rustdl import Tensor
+
+__all__ = [
+    "adjoint",
+    "cond",
+    "diagonal_scatter",
+    "gradient",
+    "isneginf",
+    "isposinf",
+    "isreal",
+    "layout",
+    "narrow_copy",
+    "qr",
+    "resolve_conj",
+    "resolve_neg",
+    "select_scatter",
+    "slice_scatter",
+    "sparse_coo",
+    "strided",
+]
+
+
+class layout:  # noqa: N801 - PyTorch's spelling
+    """A tensor memory layout (``rustdl.strided`` for every dense tensor)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"torch.{self._name}"
+
+    def __reduce__(self) -> str:
+        return self._name
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+
+
+def _need_tensor(op: str, name: str, v: Any) -> Tensor:
+    if not isinstance(v, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(v).__name__}")
+    return v
+
+
+def _scatter_into_view(op: str, input: Tensor, src: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:  # noqa: A002
+    _need_tensor(op, "input", input)
+    _need_tensor(op, "src", src)
+    out = input.clone()
+    target = view(out)
+    if tuple(target.shape) != tuple(src.shape):
+        raise RuntimeError(
+            f"{op}: expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+            f"slice size = {list(target.shape)}"
+        )
+    target.copy_(src)
+    return out
+
+
+def slice_scatter(
+    input: Tensor,  # noqa: A002
+    src: Tensor,
+    dim: int = 0,
+    start: int | None = None,
+    end: int | None = None,
+    step: int = 1,
+) -> Tensor:
+    """``input`` with ``src`` written into ``input[..., start:end:step, ...]`` along ``dim``
+    (a new tensor; differentiable in both)."""
+
+    def view(t: Tensor) -> Tensor:
+        nd = t.dim()
+        if not -nd <= dim < nd:
+            raise IndexError(f"slice_scatter: dim {dim} out of range for a tensor of {nd} dims")
+        idx = [slice(None)] * nd
+        idx[dim % nd] = slice(start, end, step)
+        return t[tuple(idx)]
+
+    return _scatter_into_view("slice_scatter", input, src, view)
+
+
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
+    """``input`` with ``src`` written into ``input.select(dim, index)`` (a new tensor)."""
+    return _scatter_into_view("select_scatter", input, src, lambda t: t.select(dim, index))
+
+
+def diagonal_scatter(
+    input: Tensor,  # noqa: A002
+    src: Tensor,
+    offset: int = 0,
+    dim1: int = 0,
+    dim2: int = 1,
+) -> Tensor:
+    """``input`` with ``src`` written into ``input.diagonal(offset, dim1, dim2)`` (a new tensor)."""
+    return _scatter_into_view(
+        "diagonal_scatter", input, src, lambda t: t.diagonal(offset=offset, dim1=dim1, dim2=dim2)
+    )
+
+
+def _gradient_1d(f: Tensor, axis: int, coords: Tensor | None, h: float, edge_order: int) -> Tensor:
+    n = f.shape[axis]
+    if n < edge_order + 1:
+        raise RuntimeError(
+            f"torch.gradient expected each dimension size to be at least edge_order+1, got size {n} "
+            f"along dim {axis}"
+        )
+
+    def sl(a: int, b: int | None) -> Tensor:
+        return f.narrow(axis, a, (n if b is None else b) - a)
+
+    def shaped(v: Tensor) -> Tensor:
+        shape = [1] * f.dim()
+        shape[axis] = -1
+        return v.reshape(shape)
+
+    if coords is None:
+        interior = (sl(2, None) - sl(0, n - 2)) / (2 * h)
+        if edge_order == 1:
+            first = (sl(1, 2) - sl(0, 1)) / h
+            last = (sl(n - 1, n) - sl(n - 2, n - 1)) / h
+        else:
+            first = (-1.5 * sl(0, 1) + 2 * sl(1, 2) - 0.5 * sl(2, 3)) / h
+            last = (0.5 * sl(n - 3, n - 2) - 2 * sl(n - 2, n - 1) + 1.5 * sl(n - 1, n)) / h
+        return _rd.cat([first, interior, last], axis)
+    # non-uniform spacing: second-order interior formula on neighbouring differences
+    dx = coords[1:] - coords[:-1]
+    hl, hr = shaped(dx[:-1]), shaped(dx[1:])
+    a = -hr / (hl * (hl + hr))
+    b = (hr - hl) / (hl * hr)
+    c = hl / (hr * (hl + hr))
+    interior = a * sl(0, n - 2) + b * sl(1, n - 1) + c * sl(2, None)
+    if edge_order == 1:
+        first = (sl(1, 2) - sl(0, 1)) / shaped(dx[:1])
+        last = (sl(n - 1, n) - sl(n - 2, n - 1)) / shaped(dx[-1:])
+    else:
+        h1, h2 = shaped(dx[0:1]), shaped(dx[1:2])
+        first = (
+            -(2 * h1 + h2) / (h1 * (h1 + h2)) * sl(0, 1)
+            + (h1 + h2) / (h1 * h2) * sl(1, 2)
+            - h1 / (h2 * (h1 + h2)) * sl(2, 3)
+        )
+        g1, g2 = shaped(dx[-1:]), shaped(dx[-2:-1])
+        last = (
+            g1 / (g2 * (g1 + g2)) * sl(n - 3, n - 2)
+            - (g1 + g2) / (g1 * g2) * sl(n - 2, n - 1)
+            + (2 * g1 + g2) / (g1 * (g1 + g2)) * sl(n - 1, n)
+        )
+    return _rd.cat([first, interior, last], axis)
+
+
+def gradient(
+    input: Tensor,  # noqa: A002
+    *,
+    spacing: Any = 1,
+    dim: int | Sequence[int] | None = None,
+    edge_order: int = 1,
+) -> tuple[Tensor, ...]:
+    """Estimates the derivative of a sampled function along each of ``dim`` (all dims by default)
+    by central differences inside and one-sided differences of order ``edge_order`` (1 or 2) at
+    the ends, as ``numpy.gradient``. ``spacing`` is a number or one per dim (a uniform step), or
+    one coordinate tensor per dim. Returns one tensor per dim; differentiable."""
+    _need_tensor("gradient", "input", input)
+    if edge_order not in (1, 2):
+        raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2, got {edge_order}")
+    nd = input.dim()
+    if nd == 0:
+        raise RuntimeError("torch.gradient expected a tensor with at least one dimension")
+    dims = list(range(nd)) if dim is None else ([dim] if isinstance(dim, int) else list(dim))
+    for d in dims:
+        if not -nd <= d < nd:
+            raise IndexError(f"gradient: dim {d} out of range for a tensor of {nd} dims")
+    dims = [d % nd for d in dims]
+    if isinstance(spacing, (int, float, Tensor)) and not (isinstance(spacing, Tensor) and spacing.dim() == 1):
+        spacings: list[Any] = [spacing] * len(dims)
+    else:
+        spacings = list(spacing)
+        if len(spacings) != len(dims):
+            raise RuntimeError(
+                f"torch.gradient expected spacing to be unspecified, a scalar or a list of length {len(dims)}, "
+                f"got a list of length {len(spacings)}"
+            )
+    f = input if input.is_floating_point() else input.to(_rd.get_default_dtype())
+    out = []
+    for d, sp in zip(dims, spacings):
+        if isinstance(sp, Tensor) and sp.dim() == 1:
+            if sp.shape[0] != f.shape[d]:
+                raise RuntimeError(
+                    f"torch.gradient expected each tensor of spacing to have as many entries ({sp.shape[0]}) "
+                    f"as input has along dim {d} ({f.shape[d]})"
+                )
+            out.append(_gradient_1d(f, d, sp.to(f.dtype), 1.0, edge_order))
+        else:
+            h = float(sp.item() if isinstance(sp, Tensor) else sp)
+            out.append(_gradient_1d(f, d, None, h, edge_order))
+    return tuple(out)
+
+
+def adjoint(input: Tensor) -> Tensor:  # noqa: A002
+    """The conjugate transpose of the last two dims (the transpose, for real tensors)."""
+    _need_tensor("adjoint", "input", input)
+    if input.dim() < 2:
+        raise RuntimeError(
+            f"adjoint() is only supported on matrices or batches of matrices. Got {input.dim()}-D tensor."
+        )
+    return input.transpose(-2, -1)
+
+
+def isposinf(input: Tensor) -> Tensor:  # noqa: A002
+    """True where ``input`` is +inf."""
+    _need_tensor("isposinf", "input", input)
+    return input.isinf().logical_and(input > 0)
+
+
+def isneginf(input: Tensor) -> Tensor:  # noqa: A002
+    """True where ``input`` is -inf."""
+    _need_tensor("isneginf", "input", input)
+    return input.isinf().logical_and(input < 0)
+
+
+def isreal(input: Tensor) -> Tensor:  # noqa: A002
+    """True everywhere for a real tensor (its imaginary part is zero)."""
+    _need_tensor("isreal", "input", input)
+    return _rd.ones_like(input, dtype=_rd.bool)
+
+
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
+    """``input.narrow(dim, start, length)`` as a new contiguous tensor."""
+    _need_tensor("narrow_copy", "input", input)
+    return input.narrow(dim, start, length).clone()
+
+
+def resolve_conj(input: Tensor) -> Tensor:  # noqa: A002
+    """``input`` itself: real tensors carry no lazy conjugation."""
+    return _need_tensor("resolve_conj", "input", input)
+
+
+def resolve_neg(input: Tensor) -> Tensor:  # noqa: A002
+    """``input`` itself: rustdl tensors carry no lazy negation."""
+    return _need_tensor("resolve_neg", "input", input)
+
+
+def qr(input: Tensor, some: bool = True) -> tuple[Tensor, Tensor]:  # noqa: A002
+    """``torch.qr``: ``linalg.qr`` with ``mode="reduced"`` (``some=True``) or ``"complete"``."""
+    from . import linalg
+
+    return linalg.qr(input, mode="reduced" if some else "complete")
+
+
+def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], operands: Any = ()) -> Any:
+    """``torch.cond``: ``true_fn(*operands)`` if ``pred`` (a bool or a one-element tensor) holds,
+    else ``false_fn(*operands)`` — run eagerly."""
+    if isinstance(pred, Tensor):
+        if pred.numel() != 1:
+            raise RuntimeError(
+                f"cond: expected pred to be a bool or a one-element tensor, got shape {tuple(pred.shape)}"
+            )
+        pred = bool(pred.item())
+    return (true_fn if pred else false_fn)(*tuple(operands))
+
+
+def _sum_to_size(self: Tensor, *size: Any) -> Tensor:
+    """Sums this tensor down to ``size`` (which it must broadcast to), as a gradient is reduced
+    to its input's shape."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    lead = self.dim() - len(shape)
+    ok = lead >= 0 and all(s == 1 or s == t for s, t in zip(shape, self.shape[lead:]))
+    if not ok:
+        raise RuntimeError(
+            f"size {{{', '.join(map(str, shape))}}} is not expandable to size {{{', '.join(map(str, self.shape))}}}."
+        )
+    out = self
+    if lead:
+        out = out.sum(tuple(range(lead)))
+    dims = tuple(i for i, s in enumerate(shape) if s == 1 and out.shape[i] != 1)
+    if dims:
+        out = out.sum(dims, keepdim=True)
+    return out
+
+
+def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+Tensor.sum_to_size = _sum_to_size
+Tensor.qr = lambda self, some=True: qr(self, some)
+Tensor.adjoint = _method(adjoint)
+Tensor.isposinf = _method(isposinf)
+Tensor.isneginf = _method(isneginf)
+Tensor.isreal = _method(isreal)
+Tensor.narrow_copy = _method(narrow_copy)
+Tensor.resolve_conj = _method(resolve_conj)
+Tensor.resolve_neg = _method(resolve_neg)
+Tensor.slice_scatter = _method(slice_scatter)
+Tensor.select_scatter = _method(select_scatter)
+Tensor.diagonal_scatter = _method(diagonal_scatter)
+Tensor.layout = property(lambda self: sparse_coo if getattr(self, "is_sparse", False) else strided)
+Tensor.is_quantized = property(lambda self: False)
