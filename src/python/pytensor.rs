@@ -989,11 +989,16 @@ impl PyTensor {
             .compute(&[&other], |t| t.to_dtype(other.dtype()))?
             .into())
     }
-    /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`.
+    /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`, and a copy of
+    /// the gradient a leaf holds (as PyTorch).
     fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let t = self.compute(&[], |t| t.detach().deep_clone())?;
-        if self.tensor().is_leaf() && self.tensor().requires_grad() {
+        let src = self.tensor();
+        if src.is_leaf() && src.requires_grad() {
             t.set_requires_grad(true)?;
+            if let Some(g) = src.grad() {
+                t.set_grad(Some(g.detach().deep_clone()?))?;
+            }
         }
         Ok(t.into())
     }

@@ -237,3 +237,14 @@ def test_remove_spectral_norm_keeps_the_normalised_weight():
     assert abs(rustdl.linalg.matrix_norm(layer.weight.detach(), 2).item() - 1.0) < 0.2
     with pytest.raises(ValueError):
         nn.utils.remove_spectral_norm(layer)
+
+
+def test_deepcopy_of_a_leaf_copies_its_gradient():
+    import copy
+
+    a = rustdl.ones(2, requires_grad=True)
+    (a * 3).sum().backward()
+    b = copy.deepcopy(a)
+    assert b.requires_grad and b.is_leaf and b.grad.tolist() == [3.0, 3.0]
+    b.grad.zero_()
+    assert a.grad.tolist() == [3.0, 3.0]  # its own copy
