@@ -50,6 +50,7 @@ from . import amp  # noqa: F401
 from . import _hooks  # noqa: F401  (Tensor.register_hook)
 from ._scatter_api import index_fill, scatter  # noqa: F401
 from .amp import (  # noqa: F401
+    GradScaler,
     autocast,
     autocast_decrement_nesting,
     autocast_increment_nesting,
@@ -1222,7 +1223,22 @@ from ._breadth_k import (  # noqa: E402,F401
 
 # breadth O: scatter-into-view functions, gradient, layouts, ... (see _breadth_o.py)
 from ._breadth_o import (  # noqa: E402,F401
+    OutOfMemoryError,
     adjoint,
+    conj_physical,
+    get_num_interop_threads,
+    is_conj,
+    is_neg,
+    is_warn_always_enabled,
+    nonzero_static,
+    pca_lowrank,
+    set_flush_denormal,
+    set_num_interop_threads,
+    set_warn_always,
+    split_with_sizes,
+    svd_lowrank,
+    unsafe_chunk,
+    unsafe_split,
     cond,
     diagonal_scatter,
     gradient,

@@ -17,7 +17,22 @@ from . import _rustdl as _rd
 from ._rustdl import Tensor
 
 __all__ = [
+    "OutOfMemoryError",
     "adjoint",
+    "conj_physical",
+    "get_num_interop_threads",
+    "is_conj",
+    "is_neg",
+    "is_warn_always_enabled",
+    "nonzero_static",
+    "pca_lowrank",
+    "set_flush_denormal",
+    "set_num_interop_threads",
+    "set_warn_always",
+    "split_with_sizes",
+    "svd_lowrank",
+    "unsafe_chunk",
+    "unsafe_split",
     "cond",
     "diagonal_scatter",
     "gradient",
@@ -295,15 +310,232 @@ def _sum_to_size(self: Tensor, *size: Any) -> Tensor:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# method spellings of existing functions, and small torch-level names
+# ---------------------------------------------------------------------------------------------
+
+
+def _root():
+    import rustdl
+
+    return rustdl
+
+
+def _imag(self: Tensor) -> Tensor:
+    raise TypeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+def _is_nonzero(self: Tensor) -> bool:
+    if self.numel() != 1:
+        if self.numel() == 0:
+            raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(self.item() != 0)
+
+
+def _cholesky(self: Tensor, upper: bool = False) -> Tensor:
+    from . import linalg
+
+    low = linalg.cholesky(self)
+    return low.transpose(-2, -1) if upper else low
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:  # noqa: A002
+    """The indices of the non-zero elements as ``nonzero()``, cut or padded with ``fill_value``
+    to exactly ``size`` rows (a fixed output shape)."""
+    _need_tensor("nonzero_static", "input", input)
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {size}")
+    idx = input.nonzero()
+    n = idx.shape[0]
+    if n >= size:
+        return idx[:size]
+    pad = _rd.full(
+        (size - n, max(input.dim(), 1) if input.dim() else 0), fill_value, dtype=idx.dtype, device=idx.device
+    )
+    return _rd.cat([idx, pad], 0)
+
+
+def _dim_order(self: Tensor) -> tuple[int, ...]:
+    """The dims from outermost to innermost in memory (by decreasing stride)."""
+    strides = self.stride()
+    return tuple(sorted(range(self.dim()), key=lambda d: (-strides[d], d)))
+
+
+def _new_empty_strided(
+    self: Tensor,
+    size: Any,
+    stride: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    out = _root().empty_strided(
+        tuple(size), tuple(stride), dtype=dtype or self.dtype, device=device or self.device
+    )
+    return out.requires_grad_() if requires_grad else out
+
+
+def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """``input.split(list(split_sizes), dim)``; the sizes must add up to the dim's length."""
+    _need_tensor("split_with_sizes", "input", input)
+    sizes = [int(s) for s in split_sizes]
+    if sum(sizes) != input.shape[dim]:
+        raise RuntimeError(
+            f"split_with_sizes expects split_sizes to sum exactly to {input.shape[dim]} (input tensor's size at "
+            f"dimension {dim}), but got split_sizes={sizes}"
+        )
+    return tuple(input.split(sizes, dim))
+
+
+def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """``chunk`` (the views are ordinary, checked views here)."""
+    return tuple(_need_tensor("unsafe_chunk", "input", input).chunk(chunks, dim))
+
+
+def unsafe_split(input: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """``split`` (the views are ordinary, checked views here)."""
+    return tuple(_need_tensor("unsafe_split", "input", input).split(split_size, dim))
+
+
+def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
+    """A copy of ``input`` (the conjugate of a real tensor is itself)."""
+    return _need_tensor("conj_physical", "input", input).clone()
+
+
+def is_conj(input: Tensor) -> bool:  # noqa: A002
+    """False: no lazy conjugation bit on rustdl tensors."""
+    _need_tensor("is_conj", "input", input)
+    return False
+
+
+def is_neg(input: Tensor) -> bool:  # noqa: A002
+    """False: no lazy negation bit on rustdl tensors."""
+    _need_tensor("is_neg", "input", input)
+    return False
+
+
+def svd_lowrank(
+    A: Tensor, q: int | None = 6, niter: int = 2, M: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:  # noqa: N803
+    """``(U, S, V)`` of a rank-``q`` approximation of ``A - M``: the leading ``q`` singular
+    triplets, computed exactly (a full SVD; PyTorch's randomized method approximates the same
+    triplets, so ``niter`` is accepted and unused)."""
+    _need_tensor("svd_lowrank", "A", A)
+    X = A if M is None else A - M
+    q = 6 if q is None else q
+    m, n = X.shape[-2], X.shape[-1]
+    if not 0 <= q <= min(m, n):
+        raise ValueError(
+            f"svd_lowrank: q(={q}) must be non-negative integer and not greater than min(m, n)={min(m, n)}"
+        )
+    from . import linalg
+
+    U, S, Vh = linalg.svd(X, full_matrices=False)
+    return U[..., :q], S[..., :q], Vh[..., :q, :].transpose(-2, -1)
+
+
+def pca_lowrank(
+    A: Tensor, q: int | None = None, center: bool = True, niter: int = 2
+) -> tuple[Tensor, Tensor, Tensor]:  # noqa: N803
+    """Principal components of ``A`` (rows are samples): :func:`svd_lowrank` of the
+    column-centred matrix (``center=True``), ``q`` defaulting to ``min(6, m, n)``."""
+    _need_tensor("pca_lowrank", "A", A)
+    m, n = A.shape[-2], A.shape[-1]
+    q = min(6, m, n) if q is None else q
+    M = A.mean(-2, keepdim=True) if center else None
+    return svd_lowrank(A, q, niter, M)
+
+
+_INTEROP_THREADS = [1]
+
+
+def get_num_interop_threads() -> int:
+    """The inter-op thread count last set (rustdl runs ops one at a time; 1 by default)."""
+    return _INTEROP_THREADS[0]
+
+
+def set_num_interop_threads(num: int) -> None:
+    """Records the inter-op thread count (ops run one at a time; intra-op threads are
+    ``set_num_threads``)."""
+    if not isinstance(num, int) or num < 1:
+        raise RuntimeError(f"Expected positive number of threads, got {num}")
+    _INTEROP_THREADS[0] = num
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """False: flushing denormals is not supported (PyTorch also answers False where it cannot)."""
+    return False
+
+
+_WARN_ALWAYS = [False]
+
+
+def set_warn_always(b: bool) -> None:
+    """Records PyTorch's warn-always flag (rustdl warns through ``warnings``, whose filters decide)."""
+    _WARN_ALWAYS[0] = bool(b)
+
+
+def is_warn_always_enabled() -> bool:
+    """The flag :func:`set_warn_always` set."""
+    return _WARN_ALWAYS[0]
+
+
+class OutOfMemoryError(RuntimeError):
+    """Raised when a device allocation fails (``torch.OutOfMemoryError``,
+    ``torch.cuda.OutOfMemoryError``)."""
+
+
+def _method_of(name: str) -> Callable[..., Any]:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(_root(), name)(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"Method form of ``rustdl.{name}``."
+    return method
+
+
 def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
         return fn(self, *args, **kwargs)
 
-    method.__name__ = method.__qualname__ = fn.__name__
+    method.__name__ = method.__qualname__ = getattr(fn, "__name__", "method")
     method.__doc__ = fn.__doc__
     return method
 
 
+for _name in (
+    "angle",
+    "histogram",
+    "stft",
+    "istft",
+    "cholesky_inverse",
+    "cholesky_solve",
+    "lu",
+    "lu_solve",
+    "triangular_solve",
+    "svd",
+    "vdot",
+    "is_same_size",
+):
+    setattr(Tensor, _name, _method_of(_name))
+del _name
+Tensor.imag = property(_imag)
+Tensor.conj = _method(lambda self: self)
+Tensor.conj_physical = _method(conj_physical)
+Tensor.is_conj = _method(is_conj)
+Tensor.is_neg = _method(is_neg)
+Tensor.is_nonzero = _method(_is_nonzero)
+Tensor.cholesky = _method(_cholesky)
+Tensor.nonzero_static = _method(nonzero_static)
+Tensor.dim_order = _method(_dim_order)
+Tensor.new_empty_strided = _method(_new_empty_strided)
+Tensor.split_with_sizes = _method(split_with_sizes)
+Tensor.unsafe_chunk = _method(unsafe_chunk)
+Tensor.unsafe_split = _method(unsafe_split)
+Tensor.hardshrink = _method(lambda self, lambd=0.5: _root().nn.functional.hardshrink(self, lambd))
+Tensor.prelu = _method(lambda self, weight: _root().nn.functional.prelu(self, weight))
 Tensor.sum_to_size = _sum_to_size
 Tensor.qr = lambda self, some=True: qr(self, some)
 Tensor.adjoint = _method(adjoint)

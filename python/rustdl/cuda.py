@@ -59,6 +59,15 @@ _COMPAT_MODES = ("", "auto", "cpu", "gpu", "cuda")
 _software: bool | None = None
 
 
+def __getattr__(name: str):
+    # ``except torch.cuda.OutOfMemoryError`` must name a class (the one rustdl raises)
+    if name == "OutOfMemoryError":
+        from ._breadth_o import OutOfMemoryError
+
+        return OutOfMemoryError
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+
+
 def _compat_mode() -> str:
     mode = os.environ.get("RUSTDL_COMPAT_DEVICE", "").strip().lower()
     if mode not in _COMPAT_MODES:

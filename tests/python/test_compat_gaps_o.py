@@ -248,3 +248,34 @@ def test_deepcopy_of_a_leaf_copies_its_gradient():
     assert b.requires_grad and b.is_leaf and b.grad.tolist() == [3.0, 3.0]
     b.grad.zero_()
     assert a.grad.tolist() == [3.0, 3.0]  # its own copy
+
+
+def test_method_spellings_and_small_names():
+    import numpy as np
+
+    t = rustdl.tensor([[1.0, 0.0], [0.0, 3.0]])
+    assert t.nonzero_static(size=4).tolist() == [[0, 0], [1, 1], [-1, -1], [-1, -1]]
+    assert rustdl.nonzero_static(rustdl.tensor([1, 0, 2, 3]), size=2, fill_value=9).tolist() == [[0], [2]]
+    assert t.dim_order() == (0, 1) and t.t().dim_order() == (1, 0)
+    assert rustdl.zeros(2, 3, 4).permute(2, 0, 1).dim_order() == (1, 2, 0)
+    assert rustdl.tensor([-1.0, 0.0, 2.0]).angle().tolist() == pytest.approx([np.pi, 0.0, 0.0])
+    assert t.conj() is t and not t.is_conj() and not rustdl.is_neg(t)
+    with pytest.raises(TypeError, match="imag"):
+        t.imag  # noqa: B018
+    assert rustdl.tensor([2]).is_nonzero() and not rustdl.tensor([0.0]).is_nonzero()
+    with pytest.raises(RuntimeError):
+        t.is_nonzero()
+    a, b = t.split_with_sizes([1, 1], 1)
+    assert a.tolist() == [[1.0], [0.0]] and b.tolist() == [[0.0], [3.0]]
+    with pytest.raises(RuntimeError, match="sum exactly"):
+        t.split_with_sizes([1, 2])
+    spd = rustdl.tensor([[4.0, 2.0], [2.0, 3.0]])
+    low = spd.cholesky()
+    assert rustdl.allclose(low @ low.t(), spd) and rustdl.allclose(spd.cholesky(upper=True), low.t())
+    assert t.hardshrink(2.0).tolist() == [[0.0, 0.0], [0.0, 3.0]]
+    u, s, v = rustdl.svd_lowrank(rustdl.tensor(np.diag([5.0, 3.0, 1.0])), q=2)
+    assert s.tolist() == pytest.approx([5.0, 3.0]) and u.shape == (3, 2) and v.shape == (3, 2)
+    assert issubclass(rustdl.cuda.OutOfMemoryError, RuntimeError)
+    assert rustdl.GradScaler is rustdl.amp.GradScaler
+    rustdl.set_num_interop_threads(3)
+    assert rustdl.get_num_interop_threads() == 3
