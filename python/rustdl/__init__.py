@@ -1255,12 +1255,15 @@ from ._breadth_o import (  # noqa: E402,F401
     sparse_coo,
     strided,
 )
-from . import special  # noqa: E402,F401
+from . import _breadth_k, special  # noqa: E402,F401
 from .special import gammainc as igamma  # noqa: E402,F401
 from .special import gammaincc as igammac  # noqa: E402,F401
 
 Tensor.igamma = lambda self, other: special.gammainc(self, other)
 Tensor.igammac = lambda self, other: special.gammaincc(self, other)
+for _ip in ("igamma", "igammac", "conj_physical"):
+    setattr(Tensor, _ip + "_", _breadth_k._inplace_method(_ip + "_", _ip))
+del _ip
 mvlgamma = special.multigammaln
 Tensor.mvlgamma = lambda self, p: special.multigammaln(self, p)
 Tensor.mvlgamma_ = lambda self, p: self.copy_(special.multigammaln(self, p))

@@ -44,7 +44,7 @@ _INPLACE = {
         "greater heaviside hypot i0 lcm ldexp le less_equal lgamma log10 log1p log2 logical_and "
         "logical_not logical_or logical_xor logit lt less multiply nan_to_num ne not_equal "
         "nextafter polygamma rad2deg remainder renorm sgn sinc sinh subtract tan true_divide "
-        "xlogy erfc addr"
+        "xlogy erfc addr igamma igammac addbmm addmv conj_physical"
     ).split()
 }
 

@@ -279,3 +279,21 @@ def test_method_spellings_and_small_names():
     assert rustdl.GradScaler is rustdl.amp.GradScaler
     rustdl.set_num_interop_threads(3)
     assert rustdl.get_num_interop_threads() == 3
+
+
+def test_pool_with_indices_spellings_and_inplace_forms():
+    import math
+
+    from rustdl.nn import functional as F
+
+    x = rustdl.arange(16.0).reshape(1, 1, 4, 4)
+    out, idx = F.max_pool2d_with_indices(x, 2)
+    assert out.reshape(-1).tolist() == [5.0, 7.0, 13.0, 15.0] and idx.reshape(-1).tolist() == [5, 7, 13, 15]
+    out, idx = F.adaptive_max_pool1d_with_indices(rustdl.tensor([[[3.0, 1.0, 4.0, 1.0]]]), 2)
+    assert out.tolist() == [[[3.0, 4.0]]] and idx.tolist() == [[[0, 2]]]
+    a = rustdl.tensor([0.5, 2.0])
+    a.igamma_(rustdl.tensor([1.0, 1.0]))
+    assert a.tolist() == pytest.approx([math.erf(1.0), 1 - 2 / math.e], rel=1e-6)
+    m = rustdl.zeros(2)
+    m.addmv_(rustdl.ones(2, 3), rustdl.tensor([1.0, 2.0, 3.0]))
+    assert m.tolist() == [6.0, 6.0]

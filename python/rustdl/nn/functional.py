@@ -3662,3 +3662,27 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     out = _unpool_scatter(x.reshape(n, c, m), idx.reshape(n, c, m), total, str(tuple(outs)), op)
     out = out.reshape(n, c, *outs)
     return out.squeeze(0) if unbatched else out
+
+
+def _with_indices(pool, name: str):
+    def fn(input, *args, **kwargs):
+        kwargs.pop("return_indices", None)
+        return pool(input, *args, return_indices=True, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f":func:`{pool.__name__}` with ``return_indices=True``: ``(output, indices)``."
+    return fn
+
+
+max_pool1d_with_indices = _with_indices(max_pool1d, "max_pool1d_with_indices")
+max_pool2d_with_indices = _with_indices(max_pool2d, "max_pool2d_with_indices")
+max_pool3d_with_indices = _with_indices(max_pool3d, "max_pool3d_with_indices")
+adaptive_max_pool1d_with_indices = _with_indices(adaptive_max_pool1d, "adaptive_max_pool1d_with_indices")
+adaptive_max_pool2d_with_indices = _with_indices(adaptive_max_pool2d, "adaptive_max_pool2d_with_indices")
+adaptive_max_pool3d_with_indices = _with_indices(adaptive_max_pool3d, "adaptive_max_pool3d_with_indices")
+fractional_max_pool2d_with_indices = _with_indices(
+    fractional_max_pool2d, "fractional_max_pool2d_with_indices"
+)
+fractional_max_pool3d_with_indices = _with_indices(
+    fractional_max_pool3d, "fractional_max_pool3d_with_indices"
+)
