@@ -18,6 +18,7 @@ from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .extra import (
     Chi2,
     ContinuousBernoulli,
@@ -31,6 +32,13 @@ from .extra import (
     Pareto,
     VonMises,
     Weibull,
+)
+from .extra_o import (
+    GeneralizedPareto,
+    LogitRelaxedBernoulli,
+    LowRankMultivariateNormal,
+    OneHotCategoricalStraightThrough,
+    RelaxedBernoulli,
 )
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
 from .heavy_tails import (
@@ -56,7 +64,9 @@ from .normal import Normal
 from .transforms import (
     AbsTransform,
     AffineTransform,
+    CatTransform,
     ComposeTransform,
+    CorrCholeskyTransform,
     CumulativeDistributionTransform,
     ExpTransform,
     IndependentTransform,
@@ -65,6 +75,7 @@ from .transforms import (
     ReshapeTransform,
     SigmoidTransform,
     SoftmaxTransform,
+    StackTransform,
     StickBreakingTransform,
     TanhTransform,
     Transform,
@@ -125,6 +136,15 @@ __all__ = [
     "MultivariateNormal",
     "Normal",
     "Uniform",
+    "CatTransform",
+    "CorrCholeskyTransform",
+    "StackTransform",
+    "ExponentialFamily",
+    "GeneralizedPareto",
+    "LogitRelaxedBernoulli",
+    "LowRankMultivariateNormal",
+    "OneHotCategoricalStraightThrough",
+    "RelaxedBernoulli",
     "constraints",
     "kl_divergence",
     "register_kl",

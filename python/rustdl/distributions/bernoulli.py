@@ -10,13 +10,13 @@ from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, softplus
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     """The Bernoulli distribution: ``1`` with probability ``probs``, else ``0``.
 
     Give exactly one of ``probs`` and ``logits`` (log-odds, ``probs = sigmoid(logits)``).
@@ -41,6 +41,7 @@ class Bernoulli(Distribution):
     }
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
 
     def __init__(
         self,
@@ -103,6 +104,13 @@ class Bernoulli(Distribution):
     def entropy(self) -> Tensor:
         # H = log(1 + e^l) - p * l
         return softplus(self.logits) - self.probs * self.logits
+
+    @property
+    def _natural_params(self) -> tuple[Tensor]:
+        return (self.probs.logit(),)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return softplus(x)
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
         """``[0., 1.]`` along a new leading dimension (expanded over ``batch_shape`` if ``expand``)."""

@@ -16,6 +16,7 @@ from .. import _rustdl
 from .._rustdl import Tensor
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .gamma_family import Gamma, _like, _np_rng, lgamma, standard_gamma
 from .heavy_tails import Cauchy
 from .more import _uniform
@@ -491,7 +492,7 @@ class FisherSnedecor(Distribution):
         return t1 + t2 - t3
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     """The continuous Bernoulli distribution on ``[0, 1]`` (density ∝ ``p^x (1 − p)^(1 − x)``),
     give ``probs`` or ``logits``; near ``p = 1/2`` (inside ``lims``) Taylor expansions keep the
     normaliser and moments stable, as PyTorch's."""
@@ -502,6 +503,7 @@ class ContinuousBernoulli(Distribution):
     }
     support = constraints.unit_interval
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(
         self, probs=None, logits=None, lims=(0.499, 0.501), validate_args: bool | None = None
@@ -582,6 +584,19 @@ class ContinuousBernoulli(Distribution):
     def entropy(self) -> Tensor:
         log0, log1 = (-self.probs).log1p(), self.probs.log()
         return self.mean * (log0 - log1) - self._log_norm() - log0
+
+    @property
+    def _natural_params(self) -> tuple[Tensor]:
+        return (self.logits,)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        """``log((e^x − 1) / x)``; a Taylor series where ``x`` is within ``lims − ½`` of 0 (as
+        PyTorch, which compares the natural parameter with ``lims − ½``)."""
+        outside = (x <= self._lims[0] - 0.5) | (x > self._lims[1] - 0.5)
+        cut = _rustdl.where(outside, x, _rustdl.full_like(x.detach(), self._lims[0] - 0.5))
+        exact = cut.expm1().abs().log() - cut.abs().log()
+        taylor = 0.5 * x + x.square() / 24.0 - x.square().square() / 2880.0
+        return _rustdl.where(outside, exact, taylor)
 
 
 class VonMises(Distribution):

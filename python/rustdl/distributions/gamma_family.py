@@ -22,6 +22,7 @@ from .._rustdl import Tensor
 from ..autograd import Function, once_differentiable
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Beta", "Binomial", "Dirichlet", "Gamma", "Poisson", "lgamma"]
@@ -32,15 +33,15 @@ _np_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
 def _np_digamma(x: np.ndarray) -> np.ndarray:
     x = np.array(x, dtype=np.float64, copy=True)
     out = np.zeros_like(x)
-    while True:  # recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 6
-        small = x < 6
+    while True:  # recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 10 (the series is then < 1e-15 off)
+        small = x < 10
         if not small.any():
             break
         out[small] -= 1.0 / x[small]
         x[small] += 1.0
     inv2 = 1.0 / (x * x)
     return (
-        out + np.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240))))
+        out + np.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
     )
 
 
@@ -48,14 +49,14 @@ def _np_trigamma(x: np.ndarray) -> np.ndarray:
     x = np.array(x, dtype=np.float64, copy=True)
     out = np.zeros_like(x)
     while True:
-        small = x < 6
+        small = x < 10
         if not small.any():
             break
         out[small] += 1.0 / (x[small] * x[small])
         x[small] += 1.0
     inv = 1.0 / x
     inv2 = inv * inv
-    return out + inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
+    return out + inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * 5 / 66))))
 
 
 def _like(arr: np.ndarray, t: Tensor) -> Tensor:
@@ -240,7 +241,7 @@ class _NoRsample(Distribution):
         return _like(arr, like)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """The Gamma distribution with ``concentration`` α and ``rate`` β:
     density ``β^α x^(α-1) e^(-βx) / Γ(α)`` on ``x > 0``."""
 
@@ -249,6 +250,7 @@ class Gamma(Distribution):
         "rate": constraints.positive,
     }
     support = constraints.nonnegative
+    _mean_carrier_measure = 0
 
     def __init__(self, concentration, rate, validate_args: bool | None = None) -> None:
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -287,8 +289,15 @@ class Gamma(Distribution):
         a = self.concentration
         return a - self.rate.log() + lgamma(a) + (1 - a) * digamma(a)
 
+    @property
+    def _natural_params(self) -> tuple[Tensor, Tensor]:
+        return (self.concentration - 1, -self.rate)
 
-class Dirichlet(Distribution):
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()
+
+
+class Dirichlet(ExponentialFamily):
     """The Dirichlet distribution over the simplex with ``concentration`` ``(*, k)``; event shape ``(k,)``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -347,8 +356,15 @@ class Dirichlet(Distribution):
         a0 = a.sum(-1)
         return lgamma(a).sum(-1) - lgamma(a0) - (k - a0) * digamma(a0) - ((a - 1) * digamma(a)).sum(-1)
 
+    @property
+    def _natural_params(self) -> tuple[Tensor]:
+        return (self.concentration,)
 
-class Beta(Distribution):
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return lgamma(x).sum(-1) - lgamma(x.sum(-1))
+
+
+class Beta(ExponentialFamily):
     """The Beta distribution on ``(0, 1)``: density ``x^(α-1) (1-x)^(β-1) / B(α, β)``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -403,8 +419,15 @@ class Beta(Distribution):
             + (t - 2) * digamma(t)
         )
 
+    @property
+    def _natural_params(self) -> tuple[Tensor, Tensor]:
+        return (self.concentration1, self.concentration0)
 
-class Poisson(_NoRsample):
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return lgamma(x) + lgamma(y) - lgamma(x + y)
+
+
+class Poisson(_NoRsample, ExponentialFamily):
     """The Poisson distribution with ``rate`` λ: ``P(k) = λ^k e^(-λ) / k!``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"rate": constraints.nonnegative}
@@ -439,6 +462,13 @@ class Poisson(_NoRsample):
         r = self.rate
         term = _rustdl.where(value == 0, _rustdl.zeros_like(value * r), value * r.clamp(min=1e-300).log())
         return term - r - lgamma(value + 1)
+
+    @property
+    def _natural_params(self) -> tuple[Tensor]:
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return x.exp()
 
 
 class Binomial(_NoRsample):

@@ -14,6 +14,7 @@ from .. import linalg as _linalg
 from .._rustdl import Tensor
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .gamma_family import Beta, Gamma, digamma, lgamma, standard_gamma
 from .heavy_tails import TransformedDistribution
 from .transforms import PowerTransform
@@ -74,7 +75,7 @@ class InverseGamma(TransformedDistribution):
         return a + b.log() + lgamma(a) - (1 + a) * digamma(a)
 
 
-class Wishart(Distribution):
+class Wishart(ExponentialFamily):
     """The Wishart distribution over ``p × p`` positive-definite matrices with ``df`` degrees of
     freedom (``df > p − 1``) and scale given by exactly one of ``covariance_matrix``,
     ``precision_matrix`` or ``scale_tril``; event shape ``(p, p)``. Draws use the Bartlett
@@ -83,6 +84,7 @@ class Wishart(Distribution):
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"df": constraints.positive}
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(
         self,
@@ -191,6 +193,15 @@ class Wishart(Distribution):
             - 0.5 * (nu - p - 1) * psi
             + 0.5 * nu * p
         )
+
+    @property
+    def _natural_params(self) -> tuple[Tensor, Tensor]:
+        return (-self.precision_matrix / 2, (self.df - self._p - 1) / 2)
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        p = self._p
+        a = y + (p + 1) / 2
+        return a * (-_linalg.slogdet(-2 * x).logabsdet + p * math.log(2)) + _mvlgamma(a, p)
 
 
 class LKJCholesky(Distribution):

@@ -10,7 +10,7 @@ from typing import ClassVar
 from .. import _rustdl
 from .._rustdl import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Normal"]
@@ -18,7 +18,7 @@ __all__ = ["Normal"]
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     r"""The normal (Gaussian) distribution with mean ``loc`` and standard deviation ``scale``.
 
     .. math:: p(x) = \frac{1}{\sigma\sqrt{2\pi}} e^{-(x-\mu)^2 / 2\sigma^2}
@@ -43,6 +43,7 @@ class Normal(Distribution):
     }
     support = constraints.real
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
         self.loc, self.scale = broadcast_all(loc, scale)
@@ -78,6 +79,13 @@ class Normal(Distribution):
 
     def entropy(self) -> Tensor:
         return self.scale.log() + (0.5 + _HALF_LOG_2PI)
+
+    @property
+    def _natural_params(self) -> tuple[Tensor, Tensor]:
+        return (self.loc / self.scale.square(), -0.5 * self.scale.square().reciprocal())
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return -0.25 * x.square() / y + 0.5 * (-math.pi / y).log()
 
     def cdf(self, value: Tensor) -> Tensor:
         # divided by √2 after the promotion to value's dtype (a float32 scale · √2 would round √2)

@@ -1,8 +1,9 @@
 """Invertible transforms for :class:`TransformedDistribution`, as
 ``torch.distributions.transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
 ``TanhTransform``, ``PowerTransform``, ``AbsTransform``, ``SoftmaxTransform``,
-``StickBreakingTransform``, ``LowerCholeskyTransform``, ``CumulativeDistributionTransform``,
-``IndependentTransform``, ``ReshapeTransform`` and ``ComposeTransform``.
+``StickBreakingTransform``, ``LowerCholeskyTransform``, ``CorrCholeskyTransform``,
+``CumulativeDistributionTransform``, ``IndependentTransform``, ``ReshapeTransform``,
+``ComposeTransform``, ``CatTransform`` and ``StackTransform``.
 
 ``cache_size=1`` keeps the last ``(x, y)`` pair: the inverse of that very ``y`` object returns
 ``x`` itself (so ``log_prob`` of a tanh-squashed sample sees the pre-image exactly, not
@@ -14,6 +15,9 @@ import math
 from numbers import Number
 from typing import Any
 
+import numpy as np
+
+from .. import _rustdl
 from .._rustdl import Tensor
 from . import constraints
 from .utils import finfo_eps, finfo_tiny, softplus
@@ -21,7 +25,9 @@ from .utils import finfo_eps, finfo_tiny, softplus
 __all__ = [
     "AbsTransform",
     "AffineTransform",
+    "CatTransform",
     "ComposeTransform",
+    "CorrCholeskyTransform",
     "CumulativeDistributionTransform",
     "ExpTransform",
     "IndependentTransform",
@@ -30,6 +36,7 @@ __all__ = [
     "ReshapeTransform",
     "SigmoidTransform",
     "SoftmaxTransform",
+    "StackTransform",
     "StickBreakingTransform",
     "TanhTransform",
     "Transform",
@@ -508,3 +515,360 @@ class _Identity(ComposeTransform):
 
 
 identity_transform = _Identity()
+
+
+# ---------------------------------------------------------------- CorrCholeskyTransform
+
+
+def _tril_flat_index(n: int, diag: int) -> np.ndarray:
+    """Flat (row-major) positions of the entries of an ``n × n`` matrix on or below diagonal
+    ``diag``, in row order."""
+    rows, cols = np.nonzero(np.tril(np.ones((n, n), dtype=bool), diag))
+    return rows * n + cols
+
+
+def _vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
+    """``(*, N)`` vectors to ``(*, D, D)`` lower-triangular matrices (entries on or below
+    diagonal ``diag`` filled in row order, zeros elsewhere), differentiably."""
+    size = vec.shape[-1]
+    b = 1 + 2 * diag
+    root = (-b + math.sqrt(b * b + 8 * size + 4 * abs(diag) * (diag + 1))) / 2
+    n = round(root)
+    if abs(n - root) > finfo_eps(vec) or len(_tril_flat_index(n, diag)) != size:
+        # a ShapeError is both a ValueError and a RuntimeError: PyTorch raises either, by the size
+        raise _rustdl.ShapeError(
+            f"The size of last dimension is {size} which cannot be expressed as "
+            "the lower triangular part of a square D x D matrix."
+        )
+    gather = np.full(n * n, size, dtype=np.int64)  # position ``size`` is the appended zero
+    gather[_tril_flat_index(n, diag)] = np.arange(size)
+    batch = tuple(vec.shape[:-1])
+    padded = _rustdl.cat([vec, vec.new_zeros((*batch, 1))], -1)
+    index = _rustdl.tensor(gather, dtype=_rustdl.int64, device=vec.device)
+    return padded.index_select(-1, index).reshape(*batch, n, n)
+
+
+def _tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
+    """The entries of ``(*, D, D)`` matrices on or below diagonal ``diag``, in row order."""
+    n = mat.shape[-1]
+    batch = tuple(mat.shape[:-2])
+    index = _rustdl.tensor(_tril_flat_index(n, diag), dtype=_rustdl.int64, device=mat.device)
+    return mat.reshape(*batch, n * n).index_select(-1, index)
+
+
+def _pad_left_one(t: Tensor) -> Tensor:
+    """``t`` with a column of ones prepended along the last dim."""
+    return _rustdl.cat([t.new_ones((*t.shape[:-1], 1)), t], -1)
+
+
+class _LowerCholeskyConstraint(constraints.Constraint):
+    """Lower-triangular square matrices with a positive diagonal."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        lower = (value.tril() == value).all(-1).all(-1)
+        positive_diag = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+        return lower & positive_diag
+
+    def __repr__(self) -> str:
+        return "LowerCholesky()"
+
+
+class _CorrCholesky(constraints.Constraint):
+    """Cholesky factors of correlation matrices: lower-triangular, a positive diagonal, and each
+    row of unit Euclidean length (to ``10 · eps · D``)."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        tol = finfo_eps(value) * value.shape[-1] * 10
+        row_norm = value.detach().norm(dim=-1)
+        unit_rows = ((row_norm - 1.0).abs() <= tol).all(-1)
+        return _LowerCholeskyConstraint().check(value) & unit_rows
+
+    def __repr__(self) -> str:
+        return "CorrCholesky()"
+
+
+_corr_cholesky = _CorrCholesky()
+
+
+class CorrCholeskyTransform(Transform):
+    """Unconstrained vectors of length ``D(D−1)/2`` to Cholesky factors of ``D × D`` correlation
+    matrices (lower-triangular, positive diagonal, unit-length rows), as PyTorch's:
+
+    1. ``r = tanh(x)`` fills the strictly lower triangle row by row;
+    2. each row goes through a signed stick-breaking: ``y_ij = r_ij · √(Π_{k<j} (1 − r_ik²))``,
+       the diagonal taking the length that is left.
+
+    ``log_abs_det_jacobian`` is that of ``x`` and the strictly lower triangle of ``y`` (the two
+    spaces have different dimensions): one value per vector.
+
+    Example:
+        >>> t = CorrCholeskyTransform()
+        >>> L = t(rustdl.randn(5, 6))  # (5, 4, 4)
+        >>> (L @ L.mT).diagonal(dim1=-2, dim2=-1)  # all ones
+    """
+
+    domain = constraints.real_vector
+    codomain = _corr_cholesky
+    event_dim = 1  # the domain's (the codomain's is 2)
+
+    def _call(self, x: Tensor) -> Tensor:
+        eps = finfo_eps(x)
+        r = _vec_to_tril_matrix(x.tanh().clamp(min=-1 + eps, max=1 - eps), diag=-1)
+        # y = sign(r)·√(z·Π(1 − z)) with z = r²: that is r·√(Π(1 − z)) over the earlier columns
+        remaining = (1 - r.square()).sqrt().cumprod(-1)
+        n = r.shape[-1]
+        r = r + _rustdl.eye(n, dtype=r.dtype, device=r.device)
+        return r * _pad_left_one(remaining[..., :-1])
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        left = _pad_left_one((1 - (y * y).cumsum(-1))[..., :-1])
+        t = _tril_matrix_to_vec(y, diag=-1) / _tril_matrix_to_vec(left, diag=-1).sqrt()
+        return 0.5 * (t.log1p() - (-t).log1p())
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        # stick breaking: ½ Σ log(1 − Σ_{k≤j} y_ik²) over j < i − 1; tanh: Σ log(1 − tanh² x)
+        left = 1 - (y * y).cumsum(-1)
+        below = _tril_matrix_to_vec(left, diag=-2)
+        stick = 0.5 * below.log().sum(-1) if below.shape[-1] else below.sum(-1)
+        tanh = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick + tanh
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        size = shape[-1]
+        d = round((0.25 + 2 * size) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != size:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return (*shape[:-1], d, d)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        d = shape[-1]
+        return (*shape[:-2], d * (d - 1) // 2)
+
+
+# ---------------------------------------------------------------- CatTransform / StackTransform
+
+
+def _check_dim(t: Tensor, dim: int, size: int, what: str, name: str) -> None:
+    if not -t.dim() <= dim < t.dim():
+        raise AssertionError(f"dim {dim} out of range for {name} with {t.dim()} dimensions")
+    if t.shape[dim] != size:
+        raise AssertionError(f"{name}.size({dim}) = {t.shape[dim]} must equal {what} {size}")
+
+
+def _check_transforms(tseq: Any) -> list[Transform]:
+    tseq = list(tseq)
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise AssertionError("All elements of tseq must be Transform instances")
+    return tseq
+
+
+class _Cat(constraints.Constraint):
+    """Constraint ``cseq[i]`` on the ``i``-th block (of ``lengths[i]`` entries) along ``dim``."""
+
+    def __init__(self, cseq: Any, dim: int = 0, lengths: Any = None) -> None:
+        self.cseq = list(cseq)
+        if not all(isinstance(c, constraints.Constraint) for c in self.cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value: Tensor) -> Tensor:
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        checks, start = [], 0
+        for c, length in zip(self.cseq, self.lengths):
+            checks.append(c.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return _rustdl.cat(checks, self.dim)
+
+    def __repr__(self) -> str:
+        return f"Cat({self.cseq!r}, dim={self.dim}, lengths={self.lengths})"
+
+
+class _Stack(constraints.Constraint):
+    """Constraint ``cseq[i]`` on the ``i``-th slice along ``dim``."""
+
+    def __init__(self, cseq: Any, dim: int = 0) -> None:
+        self.cseq = list(cseq)
+        if not all(isinstance(c, constraints.Constraint) for c in self.cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim
+
+    def check(self, value: Tensor) -> Tensor:
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        slices = [value.select(self.dim, i) for i in range(value.shape[self.dim])]
+        return _rustdl.stack([c.check(v) for v, c in zip(slices, self.cseq)], self.dim)
+
+    def __repr__(self) -> str:
+        return f"Stack({self.cseq!r}, dim={self.dim})"
+
+
+class CatTransform(Transform):
+    """Applies ``tseq[i]`` to the ``i``-th block of ``lengths[i]`` entries along ``dim`` (as
+    ``torch.cat`` joins them; ``lengths`` defaults to all ones).
+
+    The log-Jacobians of the blocks are summed over their own event dims up to the largest
+    ``event_dim``, then concatenated along ``dim`` (or summed, when ``dim`` lies inside the event).
+
+    Example:
+        >>> t = CatTransform([ExpTransform(), identity_transform], dim=0, lengths=[10, 10])
+        >>> y = t(rustdl.randn(20))  # exp of the first 10 entries, the rest unchanged
+    """
+
+    def __init__(self, tseq: Any, dim: int = 0, lengths: Any = None, cache_size: int = 0) -> None:
+        tseq = _check_transforms(tseq)
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size)
+        self.transforms = tseq
+        self.lengths = [1] * len(tseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise AssertionError(
+                f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})"
+            )
+        self.dim = dim
+        self.event_dim = max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self) -> int:
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    def _blocks(self, t: Tensor):
+        start = 0
+        for trans, length in zip(self.transforms, self.lengths):
+            yield trans, t.narrow(self.dim, start, length)
+            start = start + length
+
+    def _call(self, x: Tensor) -> Tensor:
+        _check_dim(x, self.dim, self.length, "length", "x")
+        return _rustdl.cat([trans(xs) for trans, xs in self._blocks(x)], self.dim)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        _check_dim(y, self.dim, self.length, "length", "y")
+        return _rustdl.cat([trans.inv(ys) for trans, ys in self._blocks(y)], self.dim)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        _check_dim(x, self.dim, self.length, "length", "x")
+        _check_dim(y, self.dim, self.length, "length", "y")
+        terms = []
+        for (trans, xs), (_, ys) in zip(self._blocks(x), self._blocks(y)):
+            term = trans.log_abs_det_jacobian(xs, ys)
+            if trans.event_dim < self.event_dim:
+                term = _sum_rightmost(term, self.event_dim - trans.event_dim)
+            terms.append(term)
+        dim = self.dim - x.dim() if self.dim >= 0 else self.dim
+        dim = dim + self.event_dim
+        if dim < 0:
+            return _rustdl.cat(terms, dim)
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+    @property
+    def bijective(self) -> bool:  # type: ignore[override]
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self) -> Any:  # type: ignore[override]
+        return _Cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @property
+    def codomain(self) -> Any:  # type: ignore[override]
+        return _Cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+    def __repr__(self) -> str:
+        return f"CatTransform({self.transforms!r}, dim={self.dim}, lengths={self.lengths})"
+
+
+class StackTransform(Transform):
+    """Applies ``tseq[i]`` to the ``i``-th slice along ``dim`` (as ``torch.stack`` joins them);
+    the log-Jacobians are stacked along ``dim``.
+
+    Example:
+        >>> t = StackTransform([ExpTransform(), identity_transform], dim=1)
+        >>> y = t(rustdl.randn(10, 2))  # exp of column 0, column 1 unchanged
+    """
+
+    def __init__(self, tseq: Any, dim: int = 0, cache_size: int = 0) -> None:
+        tseq = _check_transforms(tseq)
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size)
+        self.transforms = tseq
+        self.dim = dim
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    def _slice(self, z: Tensor) -> list[Tensor]:
+        return [z.select(self.dim, i) for i in range(z.shape[self.dim])]
+
+    def _call(self, x: Tensor) -> Tensor:
+        _check_dim(x, self.dim, len(self.transforms), "len(transforms)", "x")
+        return _rustdl.stack([t(xs) for xs, t in zip(self._slice(x), self.transforms)], self.dim)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        _check_dim(y, self.dim, len(self.transforms), "len(transforms)", "y")
+        return _rustdl.stack([t.inv(ys) for ys, t in zip(self._slice(y), self.transforms)], self.dim)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        _check_dim(x, self.dim, len(self.transforms), "len(transforms)", "x")
+        _check_dim(y, self.dim, len(self.transforms), "len(transforms)", "y")
+        terms = [
+            t.log_abs_det_jacobian(xs, ys)
+            for xs, ys, t in zip(self._slice(x), self._slice(y), self.transforms)
+        ]
+        return _rustdl.stack(terms, self.dim)
+
+    @property
+    def bijective(self) -> bool:  # type: ignore[override]
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self) -> Any:  # type: ignore[override]
+        return _Stack([t.domain for t in self.transforms], self.dim)
+
+    @property
+    def codomain(self) -> Any:  # type: ignore[override]
+        return _Stack([t.codomain for t in self.transforms], self.dim)
+
+    def __repr__(self) -> str:
+        return f"StackTransform({self.transforms!r}, dim={self.dim})"
