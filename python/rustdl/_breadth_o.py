@@ -210,7 +210,7 @@ def gradient(
                 f"torch.gradient expected spacing to be unspecified, a scalar or a list of length {len(dims)}, "
                 f"got a list of length {len(spacings)}"
             )
-    f = input if input.is_floating_point() else input.to(_rd.get_default_dtype())
+    f = input if input.is_floating_point() else input.to(_root().get_default_dtype())
     out = []
     for d, sp in zip(dims, spacings):
         if isinstance(sp, Tensor) and sp.dim() == 1:

@@ -1436,6 +1436,11 @@ def _hurwitz_zeta_np(s, q):
     return _np.where(bad & ~pole, _np.nan, out)
 
 
+def _scaled_zeta(factor, s, q):
+    with _np.errstate(invalid="ignore", over="ignore"):
+        return factor * _hurwitz_zeta_np(s, q)
+
+
 def polygamma(n, input):  # noqa: A002
     """The ``n``-th derivative of digamma: ``(-1)^(n+1) n! zeta(n + 1, x)`` for ``n >= 1``
     (Hurwitz zeta); differentiable to any order (the gradient is ``polygamma(n + 1, x)``)."""
@@ -1447,11 +1452,16 @@ def polygamma(n, input):  # noqa: A002
         return digamma(input)
     if n == 1:
         return _elem_np("polygamma1", input, lambda a: _hurwitz_zeta_np(2, a), lambda x: polygamma(2, x))
-    sign_fact = (-1.0) ** (n + 1) * _math.factorial(n)
+    # n! in float64, as PyTorch (exp(lgamma(n + 1)); inf past n = 170, never a huge integer)
+    try:
+        fact = _math.exp(_math.lgamma(n + 1.0))
+    except OverflowError:
+        fact = _math.inf
+    sign_fact = (1.0 if n % 2 else -1.0) * fact
     return _elem_np(
         f"polygamma{n}",
         input,
-        lambda a: sign_fact * _hurwitz_zeta_np(n + 1, a),
+        lambda a: _scaled_zeta(sign_fact, n + 1, a),
         lambda x: polygamma(n + 1, x),
     )
 

@@ -297,3 +297,18 @@ def test_pool_with_indices_spellings_and_inplace_forms():
     m = rustdl.zeros(2)
     m.addmv_(rustdl.ones(2, 3), rustdl.tensor([1.0, 2.0, 3.0]))
     assert m.tolist() == [6.0, 6.0]
+
+
+def test_hostile_orders_return_quickly():
+    import time
+
+    x = rustdl.tensor([0.5, 2.0])
+    t0 = time.time()
+    assert rustdl.polygamma(10**12, x)[0].item() == float("-inf")  # n! overflows to inf, as PyTorch
+    with pytest.raises(ValueError):
+        rustdl.mvlgamma(x + 10, 10**12)
+    assert time.time() - t0 < 5.0
+    v = rustdl.tensor([2.5, 4.0], requires_grad=True)
+    rustdl.mvlgamma(v, 3).sum().backward()
+    assert v.grad.tolist() == pytest.approx([1.1624, 3.2821], abs=1e-4)
+    assert rustdl.gradient(rustdl.tensor([1, 4, 9, 16]))[0].tolist() == [3.0, 4.0, 6.0, 7.0]
