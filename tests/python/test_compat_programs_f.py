@@ -482,8 +482,9 @@ def test_torchvision_shim_models_beyond_resnet18():
     from rustdl.torchcompat.torchvision import models
 
     # the big ones are only looked up (vgg11 alone holds 133M parameters); googlenet is built
-    names = {n for n in models.__dict__ if n.islower() and callable(models.__dict__[n])}
+    names = set(models.list_models())
     assert {"resnet50", "vgg11", "vgg16_bn", "alexnet", "googlenet"} <= names
+    assert all(callable(getattr(models, n)) for n in names)
     m = models.googlenet(weights=None, num_classes=3, aux_logits=False, init_weights=False)
     assert tuple(m.fc.weight.shape) == (3, 1024) and "conv1.conv.weight" in m.state_dict()
     with pytest.raises(NotImplementedError, match="pretrained"):
