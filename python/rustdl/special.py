@@ -869,7 +869,8 @@ def _bessel_k_np(order: int, scaled: bool, x: np.ndarray) -> np.ndarray:
     return np.where(x == 0, np.inf, np.where(np.isnan(x), x, out))
 
 
-# Airy Ai (Cephes airy.c): power series on |x| < 2.09, rational fits in 1/zeta outside
+# Airy Ai (Cephes airy.c): power series on |x| < 2.09 (Taylor nodes on [0.8, 2.09)), rational fits
+# in 1/zeta outside
 # fmt: off
 _AI_AN = (
     3.46538101525629032477e-01, 1.20075952739645805542e01, 7.62796053615234516538e01,
@@ -907,13 +908,11 @@ _AI_AGD = (
 _AI_0 = 0.355028053887817239260  # Ai(0)
 _AI_D0 = 0.258819403792806798405  # -Ai'(0)
 _AI_CUT = 2.09
-# Taylor nodes for 0.8 <= x < 2.09, where the series at 0 cancels: (x0, Ai(x0), Ai'(x0))
-# fmt: off
+# Taylor nodes for 0.8 <= x < 2.09, where the series at 0 cancels: (from x, x0, Ai(x0), Ai'(x0))
 _AI_NODES = (
     (0.8, 1.1, 0.12004942735539767, -0.14576640734501625),
     (1.4, 1.7, 0.054324792732919465, -0.07737488952532502),
 )
-# fmt: on
 
 
 def _airy_taylor(h: np.ndarray, x0: float, a0: float, a1: float) -> np.ndarray:
