@@ -41,7 +41,10 @@ def _np_digamma(x: np.ndarray) -> np.ndarray:
         x[small] += 1.0
     inv2 = 1.0 / (x * x)
     return (
-        out + np.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
+        out
+        + np.log(x)
+        - 0.5 / x
+        - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
     )
 
 
@@ -56,7 +59,12 @@ def _np_trigamma(x: np.ndarray) -> np.ndarray:
         x[small] += 1.0
     inv = 1.0 / x
     inv2 = inv * inv
-    return out + inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * 5 / 66))))
+    return (
+        out
+        + inv
+        + inv2 / 2
+        + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * 5 / 66))))
+    )
 
 
 def _like(arr: np.ndarray, t: Tensor) -> Tensor:
