@@ -1365,6 +1365,20 @@ impl PyTensor {
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.tensor();
+        // a one-element value that requires grad takes part in autograd (the gradient of the
+        // filled positions reaches it), as in the out-of-place form
+        if let Ok(vt) = value.extract::<PyRef<'_, PyTensor>>() {
+            let vt = vt.tensor();
+            if vt.requires_grad() && vt.numel() == 1 && crate::autograd::is_grad_enabled() {
+                let me = slf.tensor();
+                let v = vt
+                    .reshape(&[])?
+                    .to_dtype(me.dtype())?
+                    .to_device(me.device())?;
+                slf.inplace_("masked_fill_", |t| Tensor::where_cond(&m, &v, t))?;
+                return Ok(slf);
+            }
+        }
         check_fits(value, slf.tensor().dtype(), "masked_fill_")?;
         let v = scalar_value(value, "masked_fill_")?;
         slf.inplace_("masked_fill_", |t| t.masked_fill(&m, v))?;

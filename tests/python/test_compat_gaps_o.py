@@ -312,3 +312,17 @@ def test_hostile_orders_return_quickly():
     rustdl.mvlgamma(v, 3).sum().backward()
     assert v.grad.tolist() == pytest.approx([1.1624, 3.2821], abs=1e-4)
     assert rustdl.gradient(rustdl.tensor([1, 4, 9, 16]))[0].tolist() == [3.0, 4.0, 6.0, 7.0]
+
+
+def test_inplace_masked_fill_with_a_value_that_requires_grad():
+    w = rustdl.tensor([0.5, -1.0], requires_grad=True)
+    buf = rustdl.zeros(3)
+    buf.masked_fill_(rustdl.tensor([True, False, True]), w[0])
+    assert buf.requires_grad and buf.tolist() == [0.5, 0.0, 0.5]
+    (buf * rustdl.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert w.grad.tolist() == [4.0, 0.0]
+    # a plain number or a value without grad still fills as before
+    assert rustdl.zeros(2).masked_fill_(rustdl.tensor([True, False]), rustdl.tensor(2.0)).tolist() == [
+        2.0,
+        0.0,
+    ]
