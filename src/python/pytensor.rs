@@ -252,6 +252,24 @@ fn u8_like(t: &Tensor, r: Tensor) -> crate::error::Result<Tensor> {
 }
 
 /// A Python number (or one-element tensor) as a fill value.
+/// A `masked_fill` value that must take part in autograd: a one-element tensor that requires
+/// grad (with grad mode on), as a 0-d tensor of `like`'s dtype and device. Filling with it is a
+/// selection, so the gradient of the filled positions reaches it, as in PyTorch.
+fn grad_fill_value(value: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Option<Tensor>> {
+    let Ok(vt) = value.extract::<PyRef<'_, PyTensor>>() else {
+        return Ok(None);
+    };
+    let vt = vt.tensor();
+    if !(vt.requires_grad() && vt.numel() == 1 && crate::autograd::is_grad_enabled()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        vt.reshape(&[])?
+            .to_dtype(like.dtype())?
+            .to_device(like.device())?,
+    ))
+}
+
 fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
     if let Ok(t) = v.extract::<PyRef<'_, PyTensor>>() {
         if t.tensor().numel() == 1 {
@@ -1365,19 +1383,9 @@ impl PyTensor {
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.tensor();
-        // a one-element value that requires grad takes part in autograd (the gradient of the
-        // filled positions reaches it), as in the out-of-place form
-        if let Ok(vt) = value.extract::<PyRef<'_, PyTensor>>() {
-            let vt = vt.tensor();
-            if vt.requires_grad() && vt.numel() == 1 && crate::autograd::is_grad_enabled() {
-                let me = slf.tensor();
-                let v = vt
-                    .reshape(&[])?
-                    .to_dtype(me.dtype())?
-                    .to_device(me.device())?;
-                slf.inplace_("masked_fill_", |t| Tensor::where_cond(&m, &v, t))?;
-                return Ok(slf);
-            }
+        if let Some(v) = grad_fill_value(value, &slf.tensor())? {
+            slf.inplace_("masked_fill_", |t| Tensor::where_cond(&m, &v, t))?;
+            return Ok(slf);
         }
         check_fits(value, slf.tensor().dtype(), "masked_fill_")?;
         let v = scalar_value(value, "masked_fill_")?;
@@ -2036,20 +2044,10 @@ impl PyTensor {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyTensor> {
         let mask = mask.tensor();
-        // a one-element tensor value that requires grad: a selection, so its gradient (the sum
-        // over the filled positions) reaches it, as PyTorch's
-        if let Ok(vt) = value.extract::<PyRef<'_, PyTensor>>() {
-            let vt = vt.tensor();
-            if vt.requires_grad() && vt.numel() == 1 && crate::autograd::is_grad_enabled() {
-                let me = self.tensor();
-                let v = vt
-                    .reshape(&[])?
-                    .to_dtype(me.dtype())?
-                    .to_device(me.device())?;
-                return Ok(self
-                    .compute(&[&mask, &v], |t| Tensor::where_cond(&mask, &v, t))?
-                    .into());
-            }
+        if let Some(v) = grad_fill_value(value, &self.tensor())? {
+            return Ok(self
+                .compute(&[&mask, &v], |t| Tensor::where_cond(&mask, &v, t))?
+                .into());
         }
         check_fits(value, self.tensor().dtype(), "masked_fill")?;
         let v = scalar_value(value, "masked_fill")?;
