@@ -61,6 +61,33 @@ def host_us(fn, sync, iters=30, second=False):
     return best * 1e6
 
 
+def phases(lib, build, dev, xb, yb, sync, event, tag):
+    """Device milliseconds of a training step's parts (batch ``xb``, Adam): the forward with its
+    loss (no graph kept), forward + backward, and the whole step with the optimizer."""
+    lib.manual_seed(0)
+    model = build(lib, dev)
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = lib.tensor(xb, device=dev), lib.tensor(yb, device=dev)
+    ce = lib.nn.functional.cross_entropy
+
+    def fwd():
+        with lib.no_grad():
+            ce(model(x), y)
+
+    def fwd_bwd():
+        opt.zero_grad()
+        ce(model(x), y).backward()
+
+    def step():
+        fwd_bwd()
+        opt.step()
+
+    out = {}
+    for part, fn in (("forward", fwd), ("fwd_bwd", fwd_bwd), ("step", step)):
+        out[f"{tag}_{part}_device_ms"] = device_ms(fn, 50, event, sync)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="gpu_check_out")
@@ -174,6 +201,11 @@ def main() -> None:
             row["torch_ms"] = warm_timed(tstep, torch.cuda.synchronize, 50) * 1e3
             tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
             row["torch_device_ms"] = device_ms(tstep, 50, tevent, torch.cuda.synchronize)
+        # where the step's device time goes: the forward alone, forward + backward, the whole step
+        row.update(phases(rustdl, build, "gpu", xb, yb, rs, rustdl.gpu.Event, "rustdl"))
+        if torch is not None:
+            tevent = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
+            row.update(phases(torch, build, "cuda", xb, yb, torch.cuda.synchronize, tevent, "torch"))
         res[f"{name}_step"] = row
         print(name, "step", row, flush=True)
 
