@@ -53,10 +53,11 @@ pytest: build mpi
 	$(VPY) -m pytest -q
 
 # static checks, all failing on any finding: rustfmt, clippy with warnings as errors (with the
-# bindings), ruff's lint rules and formatting (rules in pyproject.toml), and the stub check
+# bindings, and with the kernel-tuning feature of benchmarks/kernel_sweep.py), ruff's lint rules and formatting (rules in pyproject.toml), and the stub check
 lint: venv stubcheck
 	cargo fmt --check
 	cargo clippy --release --features python --all-targets -q -- -D warnings
+	cargo clippy --release --features python,shader-dev --lib -q -- -D warnings
 	$(VPY) -c "import ruff" 2>/dev/null || $(PIP) install -q ruff
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .

@@ -18,15 +18,36 @@ const MAX_BATCH_DIMS: usize = 6;
 const TILE: usize = SQUARE as usize;
 /// Depth of one k-slice the shader stages through workgroup memory.
 const TK: usize = 16;
-/// A product on fewer workgroups than this, with more k-slices than [`MAX_SERIAL_SLICES`] each,
-/// splits K across workgroups (split-K): partial products over runs of k-slices, then one
-/// reduction over the runs.
-const MIN_WORKGROUPS: usize = 64;
-/// k-slices one workgroup walks at most in a split product.
-const MAX_SERIAL_SLICES: usize = 64;
-/// Workgroups a split product aims for at most (beyond it the partial sums cost more memory
-/// and reduction than the extra parallelism buys).
-const SPLIT_WORKGROUPS: usize = 256;
+/// When K is split across workgroups (split-K: partial products over runs of k-slices, then one
+/// reduction over the runs), per kind of adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SplitPolicy {
+    /// A product on fewer workgroups than this, with more k-slices than `max_serial` each, is
+    /// split.
+    min_workgroups: usize,
+    /// k-slices one workgroup walks at most in a split product.
+    max_serial: usize,
+    /// Workgroups a split product aims for at most (beyond it the partial sums cost more
+    /// memory and reduction than the extra parallelism buys).
+    split_workgroups: usize,
+}
+
+/// A device that runs its workgroups on a few CPU cores (lavapipe, SwiftShader, WARP): a
+/// product on 64 workgroups already fills it.
+const CPU_SPLIT: SplitPolicy = SplitPolicy {
+    min_workgroups: 64,
+    max_serial: 64,
+    split_workgroups: 256,
+};
+/// A GPU, where hundreds of resident workgroups hide memory latency: measured on an NVIDIA
+/// H200 (2026-12-04), against `CPU_SPLIT` there, LeNet-5's training step went from 0.81 to
+/// 0.52 ms of device time and a VGG block's convolutions forward and backward from 1.85 to
+/// 1.52 ms (`benchmarks/kernel_sweep.py`).
+const GPU_SPLIT: SplitPolicy = SplitPolicy {
+    min_workgroups: 256,
+    max_serial: 16,
+    split_workgroups: 2048,
+};
 
 param_block! {
     /// Parameters of `matmul`: sizes, `nb` merged batch dims (`bshape` with the batch strides
@@ -413,7 +434,13 @@ pub(crate) fn matmul_into(
     }
     w(count * m * n)?;
     let zmax = ctx.limits.max_compute_workgroups_per_dimension as usize;
-    let splits = split_k(n.div_ceil(TILE) * m.div_ceil(TILE) * count, k.div_ceil(TK)).min(zmax);
+    let policy = split_policy(ctx.info.device_type);
+    let splits = split_k(
+        policy,
+        n.div_ceil(TILE) * m.div_ceil(TILE) * count,
+        k.div_ceil(TK),
+    )
+    .min(zmax);
     // the epilogue adds the bias unless K is split (then it follows the partial sums' reduction)
     let epilogue = bias.filter(|_| splits == 1);
     let bias_buf = epilogue.map_or(&ctx.dummies[0], |b| &b.buf);
@@ -523,15 +550,52 @@ fn add_bias(
 
 /// Runs of k-slices to split K into, for a product on `workgroups` workgroups whose K spans
 /// `slices` k-slices: 1 when there are workgroups enough or K is short; else enough runs that
-/// none walks more than [`MAX_SERIAL_SLICES`], within [`SPLIT_WORKGROUPS`] workgroups in all
-/// where that allows [`MIN_WORKGROUPS`].
-fn split_k(workgroups: usize, slices: usize) -> usize {
-    if workgroups >= MIN_WORKGROUPS || slices <= MAX_SERIAL_SLICES {
+/// none walks more than the policy's `max_serial`, within its `split_workgroups` workgroups in
+/// all where that allows `min_workgroups`.
+fn split_k(policy: SplitPolicy, workgroups: usize, slices: usize) -> usize {
+    let SplitPolicy {
+        min_workgroups,
+        max_serial,
+        split_workgroups,
+    } = policy;
+    if workgroups >= min_workgroups || slices <= max_serial {
         return 1;
     }
-    let needed = slices.div_ceil(MAX_SERIAL_SLICES);
-    let room = (SPLIT_WORKGROUPS / workgroups.max(1)).max(MIN_WORKGROUPS.div_ceil(workgroups));
+    let needed = slices.div_ceil(max_serial);
+    let room = (split_workgroups / workgroups.max(1)).max(min_workgroups.div_ceil(workgroups));
     needed.min(room).max(1)
+}
+
+/// The split-K policy for an adapter of this type.
+fn split_policy(device_type: wgpu::DeviceType) -> SplitPolicy {
+    #[cfg(feature = "shader-dev")]
+    if let Some(p) = dev_split_policy() {
+        return p;
+    }
+    if device_type == wgpu::DeviceType::Cpu {
+        CPU_SPLIT
+    } else {
+        GPU_SPLIT
+    }
+}
+
+/// Kernel tuning builds: `RUSTDL_SPLITK=min_workgroups,max_serial_slices,split_workgroups`
+/// overrides the policy.
+#[cfg(feature = "shader-dev")]
+fn dev_split_policy() -> Option<SplitPolicy> {
+    let v: Vec<usize> = std::env::var("RUSTDL_SPLITK")
+        .ok()?
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    match v[..] {
+        [a, b, c] if a > 0 && b > 0 && c > 0 => Some(SplitPolicy {
+            min_workgroups: a,
+            max_serial: b,
+            split_workgroups: c,
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -540,21 +604,39 @@ mod tests {
 
     #[test]
     fn split_k_leaves_no_product_on_few_workgroups_with_a_long_serial_k() {
-        for workgroups in [1, 2, 3, 5, 8, 13, 31, 63, 64, 100] {
-            for slices in [1, 16, 64, 65, 200, 401, 3136, 100_000] {
-                let s = split_k(workgroups, slices);
-                assert!(s >= 1);
-                let serial = slices.div_ceil(s);
-                assert!(
-                    workgroups * s >= MIN_WORKGROUPS || serial <= MAX_SERIAL_SLICES,
-                    "{workgroups} workgroups, {slices} slices: {s} runs of {serial}"
-                );
-                if workgroups >= MIN_WORKGROUPS || slices <= MAX_SERIAL_SLICES {
-                    assert_eq!(s, 1);
+        for policy in [CPU_SPLIT, GPU_SPLIT] {
+            let SplitPolicy {
+                min_workgroups,
+                max_serial,
+                split_workgroups,
+            } = policy;
+            for workgroups in [1, 2, 3, 5, 8, 13, 31, 63, 64, 100, 255, 256, 1000] {
+                for slices in [1, 16, 17, 64, 65, 200, 401, 3136, 100_000] {
+                    let s = split_k(policy, workgroups, slices);
+                    assert!(s >= 1);
+                    let serial = slices.div_ceil(s);
+                    assert!(
+                        workgroups * s >= min_workgroups || serial <= max_serial,
+                        "{policy:?}: {workgroups} workgroups, {slices} slices: {s} runs of {serial}"
+                    );
+                    if workgroups >= min_workgroups || slices <= max_serial {
+                        assert_eq!(s, 1);
+                    } else {
+                        // never more runs than K has slices, nor (beyond the minimum) more
+                        // workgroups than the policy aims for
+                        assert!(s <= slices);
+                        assert!(
+                            workgroups * s <= split_workgroups.max(min_workgroups + workgroups)
+                        );
+                    }
                 }
             }
         }
         // LeNet's first convolution's weight gradient: one 64x64 tile, K = 50,176
-        assert_eq!(split_k(1, 50_176usize.div_ceil(TK)), 49);
+        assert_eq!(split_k(CPU_SPLIT, 1, 50_176usize.div_ceil(TK)), 49);
+        assert_eq!(split_k(GPU_SPLIT, 1, 50_176usize.div_ceil(TK)), 196);
+        // a VGG block's weight gradient (64 x 576 over 32 images of 32x32): 9 tiles
+        assert_eq!(split_k(GPU_SPLIT, 9, 32_768usize.div_ceil(TK)), 128);
+        assert_eq!(split_k(CPU_SPLIT, 9, 32_768usize.div_ceil(TK)), 28);
     }
 }

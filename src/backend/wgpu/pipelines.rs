@@ -113,8 +113,12 @@ impl Shader {
     /// prelude, then the file (after `matmul_common.wgsl` for the two matmul kernels; for `optim`,
     /// followed by its generated multi-parameter entry point).
     pub fn source(self) -> String {
+        #[cfg(feature = "shader-dev")]
+        let file: &str = &self.dev_file();
+        #[cfg(not(feature = "shader-dev"))]
+        let file = self.file();
         let generated = match self {
-            Shader::Optim => super::optim::multi_source(self.file()),
+            Shader::Optim => super::optim::multi_source(file),
             _ => String::new(),
         };
         let common = match self {
@@ -125,8 +129,18 @@ impl Shader {
             "{}{}\n{PRELUDE}\n{common}{}{generated}",
             super::codes::wgsl_constants(),
             super::params::wgsl_structs(),
-            self.file()
+            file
         )
+    }
+
+    /// Kernel tuning builds (feature `shader-dev`): `$RUSTDL_SHADER_DIR/<name>.wgsl` in place of
+    /// the built-in file where that file exists.
+    #[cfg(feature = "shader-dev")]
+    fn dev_file(self) -> String {
+        std::env::var_os("RUSTDL_SHADER_DIR")
+            .map(|d| std::path::PathBuf::from(d).join(format!("{}.wgsl", self.name())))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_else(|| self.file().to_string())
     }
 
     /// Whether the module is compiled without wgpu's runtime bounds checks: only a shader whose
