@@ -1982,7 +1982,8 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     if dim is None:
         flat = input.reshape(-1)
         if flat.numel() == 0:
-            return flat.new_full((), float("nan")) if flat.is_floating_point() else flat.sum()
+            # NaN, still attached to the input's graph (its gradient: an empty tensor)
+            return flat.sum() + float("nan") if flat.is_floating_point() else flat.sum()
         mid = flat.sort(0).values[(flat.numel() - 1) // 2]
         if flat.is_floating_point():
             # a NaN anywhere makes the median NaN, as PyTorch

@@ -39,7 +39,8 @@ impl Reduction {
             Reduction::Mean => x.mean(&[], false),
             Reduction::Sum => x.sum_all(),
             Reduction::BatchMean => {
-                let n = x.shape().first().copied().unwrap_or(1).max(1);
+                // an empty batch gives 0 / 0 = NaN, as the mean of nothing does
+                let n = x.shape().first().copied().unwrap_or(1);
                 x.sum_all()?.div_scalar(n as f64)
             }
         }
@@ -157,9 +158,14 @@ impl Tensor {
             target.dtype(),
             target.shape()
         );
-        // one unbatched sample: a batch of one
+        // one unbatched sample: a batch of one (its target 0-d, or one class of shape (1,))
         let (x, t) = if self.ndim() == 1 {
-            (self.unsqueeze(0)?, target.unsqueeze(0)?)
+            let t = if target.shape() == [1] {
+                target.clone()
+            } else {
+                target.unsqueeze(0)?
+            };
+            (self.unsqueeze(0)?, t)
         } else {
             (self.clone(), target.clone())
         };
@@ -170,7 +176,11 @@ impl Tensor {
             Shape,
             "{op}: input of shape {:?} expects target of shape {:?}, got {:?}",
             self.shape(),
-            expect,
+            if self.ndim() == 1 {
+                &[][..]
+            } else {
+                &expect[..]
+            },
             target.shape()
         );
         let c = x.shape()[1];

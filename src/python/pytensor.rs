@@ -1966,12 +1966,29 @@ impl PyTensor {
         dim: isize,
     ) -> PyResult<Vec<PyTensor>> {
         let parts = if let Ok(n) = split_size_or_sections.extract::<isize>() {
-            if n <= 0 {
+            let t = self.tensor();
+            let nd = t.ndim() as isize;
+            let len = (-nd.max(1)..nd.max(1)).contains(&dim).then(|| {
+                t.shape()
+                    .get(dim.rem_euclid(nd.max(1)) as usize)
+                    .copied()
+                    .unwrap_or(1)
+            });
+            if n == 0 && len == Some(0) {
+                // one empty piece of an empty dimension
+                t.split_sizes(&[0], dim)?
+            } else if n == 0 && len.is_some() {
+                return Err(PyValueError::new_err(format!(
+                    "split: split_size can only be 0 if dimension {dim} has size 0, shape {:?}",
+                    t.shape()
+                )));
+            } else if n < 0 {
                 return Err(PyValueError::new_err(format!(
                     "split: split_size must be a positive integer, got {n}"
                 )));
+            } else {
+                t.split(n.max(1) as usize, dim)?
             }
-            self.tensor().split(n as usize, dim)?
         } else {
             let sizes = split_size_or_sections
                 .extract::<Vec<isize>>()

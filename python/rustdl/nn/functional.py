@@ -242,6 +242,18 @@ def cross_entropy(
     if (
         isinstance(input, _rustdl.Tensor)
         and isinstance(target, _rustdl.Tensor)
+        and input.ndim >= 1
+        and target.shape == input.shape
+        and not target.is_floating_point()
+    ):
+        # a target shaped as the input holds class probabilities (never class indices)
+        raise TypeError(
+            f"cross_entropy: a target of the input's shape {tuple(input.shape)} holds class "
+            f"probabilities and must be floating point, got {target.dtype}"
+        )
+    if (
+        isinstance(input, _rustdl.Tensor)
+        and isinstance(target, _rustdl.Tensor)
         and input.ndim == 1
         and target.ndim == 1
         and target.is_floating_point()
@@ -2509,7 +2521,7 @@ def glu(input, dim: int = -1):
     size = input.shape[dim]
     if size % 2:
         raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size {size}")
-    a, b = input.split(size // 2, dim)
+    a, b = input.narrow(dim, 0, size // 2), input.narrow(dim, size // 2, size // 2)
     return a * b.sigmoid()
 
 
