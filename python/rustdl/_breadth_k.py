@@ -196,4 +196,21 @@ for _name, _fn in (("addr", _tensor_addr), ("index_put", _tensor_index_put), ("d
 for _name, _base in _INPLACE.items():
     if hasattr(Tensor, _base) and (not hasattr(Tensor, _name) or _name == "erfc_"):
         setattr(Tensor, _name, _inplace_method(_name, _base))
+
+
+# `x //= y` and `x %= y` write into x (other names for the same tensor see the change), as
+# PyTorch; without these Python would rebind x to a new tensor
+def _ifloordiv(self: Tensor, other: Any) -> Tensor:
+    """``self //= other``: :meth:`Tensor.floor_divide_`."""
+    return self.floor_divide_(other)
+
+
+def _imod(self: Tensor, other: Any) -> Tensor:
+    """``self %= other``: :meth:`Tensor.remainder_`."""
+    return self.remainder_(other)
+
+
+for _name, _fn in (("__ifloordiv__", _ifloordiv), ("__imod__", _imod)):
+    _fn.__name__ = _fn.__qualname__ = _name
+    setattr(Tensor, _name, _fn)
 del _name, _fn, _base

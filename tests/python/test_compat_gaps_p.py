@@ -84,3 +84,22 @@ def test_median_of_an_empty_tensor_is_nan_and_keeps_the_graph():
     assert math.isnan(m.item()) and m.requires_grad
     m.backward()
     assert tuple(x.grad.shape) == (2, 0)
+
+
+def test_floordiv_and_mod_assignment_write_into_the_tensor():
+    a = rustdl.tensor([-7, 3, 5])
+    alias = a
+    a //= 2
+    assert a is alias and alias.tolist() == [-4, 1, 2]
+    f = rustdl.tensor([-7.5, 3.0, 5.25])
+    alias = f
+    f %= 2
+    assert f is alias
+    np.testing.assert_allclose(alias.numpy(), [0.5, 1.0, 1.25])
+    # the gradient of x % c with respect to x is 1, of x // c is 0
+    w = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    y = w * 3
+    y %= 4
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), [3.0, 2.0])
+    np.testing.assert_allclose(w.grad.numpy(), [3.0, 3.0])
