@@ -103,3 +103,18 @@ def test_floordiv_and_mod_assignment_write_into_the_tensor():
     y.sum().backward()
     np.testing.assert_allclose(y.detach().numpy(), [3.0, 2.0])
     np.testing.assert_allclose(w.grad.numpy(), [3.0, 3.0])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_with_nothing_looked_up_still_reaches_the_weight(mode):
+    bag = rustdl.nn.EmbeddingBag(5, 2, mode=mode)
+    y = bag(rustdl.zeros(0, 3, dtype=rustdl.int64))
+    assert tuple(y.shape) == (0, 2) and y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(bag.weight.grad.numpy(), np.zeros((5, 2)))
+    # only empty bags: zeros, and a zero gradient
+    bag.weight.grad = None
+    y = bag(rustdl.zeros(0, dtype=rustdl.int64), rustdl.tensor([0, 0]))
+    np.testing.assert_array_equal(y.detach().numpy(), np.zeros((2, 2)))
+    y.sum().backward()
+    np.testing.assert_array_equal(bag.weight.grad.numpy(), np.zeros((5, 2)))

@@ -1844,8 +1844,8 @@ def embedding_bag(
             else:
                 rows.append(_rustdl.zeros(1, dim, dtype=weight.dtype, device=weight.device))
         if not rows:
-            return _rustdl.zeros(0, dim, dtype=weight.dtype, device=weight.device)
-        return _rustdl.cat(rows, 0)
+            return _on_graph_of(_rustdl.zeros(0, dim, dtype=weight.dtype, device=weight.device), weight)
+        return _on_graph_of(_rustdl.cat(rows, 0), weight)
     # sum / mean: each looked-up row, scaled (0 for padding, 1/count for mean), added into its bag
     bag_of = np.zeros(total, dtype=np.int64)
     scale = keep.astype(np.float64)
@@ -1859,7 +1859,15 @@ def embedding_bag(
         rows = rows * psw.reshape(total, 1).to(weight.dtype)
     where = _tensor(bag_of.reshape(total, 1), dtype=_rustdl.int64, device=weight.device).expand(total, dim)
     out = _rustdl.zeros(nb, dim, dtype=weight.dtype, device=weight.device)
-    return out.scatter_add(0, where, rows) if total else out
+    return out.scatter_add(0, where, rows) if total else _on_graph_of(out, weight)
+
+
+def _on_graph_of(out, weight):
+    """``out``, made to depend on ``weight`` (a zero gradient) where it holds nothing looked up
+    (no bags, or only empty ones), so that backward reaches the weight as in PyTorch."""
+    if weight.requires_grad and not out.requires_grad and _rustdl.is_grad_enabled():
+        return out + weight.narrow(0, 0, 0).sum()
+    return out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
