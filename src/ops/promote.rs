@@ -224,6 +224,19 @@ impl Tensor {
             }
         };
         let (ta, tb) = (like(a, b)?, like(b, a)?);
+        // a 0-d CPU tensor next to tensors on another device acts as a scalar there (copied,
+        // differentiably), as in PyTorch; any other mix of devices stays an error
+        let home = [cond, &ta, &tb]
+            .into_iter()
+            .find(|t| t.ndim() > 0 || t.device().is_gpu())
+            .map(|t| t.device());
+        let near = |t: Tensor| -> Result<Tensor> {
+            match home {
+                Some(d) if t.ndim() == 0 && !t.device().is_gpu() && d.is_gpu() => t.to_device(d),
+                _ => Ok(t),
+            }
+        };
+        let (cond, ta, tb) = (&near(cond.clone())?, near(ta)?, near(tb)?);
         let ta = if ta.ndim() == 0 && tb.ndim() > 0 && tb.dtype().is_float() {
             ta.to_dtype(tb.dtype())?
         } else {

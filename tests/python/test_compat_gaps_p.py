@@ -118,3 +118,19 @@ def test_embedding_bag_with_nothing_looked_up_still_reaches_the_weight(mode):
     np.testing.assert_array_equal(y.detach().numpy(), np.zeros((2, 2)))
     y.sum().backward()
     np.testing.assert_array_equal(bag.weight.grad.numpy(), np.zeros((5, 2)))
+
+
+def test_where_takes_a_zero_dim_cpu_tensor_next_to_gpu_tensors(device):
+    # a 0-d CPU tensor counts as a scalar next to tensors on another device (PyTorch's rule for
+    # binary ops, here for where too); it is copied differentiably
+    g = rustdl.ones(2, 3, device=device)
+    s = rustdl.tensor(2.0, requires_grad=True)
+    r = rustdl.where(g < 0, g, s)
+    assert r.device == g.device
+    np.testing.assert_array_equal(r.detach().cpu().numpy(), np.full((2, 3), 2.0))
+    r.sum().backward()
+    assert s.grad.item() == 6.0
+    assert rustdl.where(rustdl.tensor(True), g, 0.0).device == g.device
+    if g.device.type != "cpu":
+        with pytest.raises(RuntimeError, match="same device"):
+            rustdl.where(g > 0, g, rustdl.ones(3))
