@@ -9,6 +9,9 @@
 # With a wheel (built elsewhere by `maturin build --release`, abi3), nothing is compiled here;
 # without one, the extension is built with maturin (needs Rust). Results go to $OUT (or
 # ./gpu_check_out): gpu_check.json, pytest.log.
+#
+# SWEEP="NAME:VARIANTS:SPLITK ..." also runs benchmarks/kernel_sweep.py with those
+# configurations (kernel_sweep.json); it needs a wheel built with `-F python,shader-dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_check_out}
@@ -29,3 +32,8 @@ $PY -c "import rustdl; assert rustdl.gpu.is_available(), 'no GPU adapter'; print
 # GPU cases of the Python suite (the tests import rustdl from PYTHONPATH)
 $PY -m pytest -q -p no:cacheprovider tests/python -k "gpu" --rootdir . 2>&1 | tee "$OUT/pytest.log" | tail -3
 $PY benchmarks/gpu_check.py --out "$OUT"
+if [ -n "${SWEEP:-}" ]; then
+  args=()
+  for c in $SWEEP; do args+=(--config "$c"); done
+  $PY benchmarks/kernel_sweep.py --out "$OUT" "${args[@]}"
+fi
