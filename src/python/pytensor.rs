@@ -1536,8 +1536,16 @@ impl PyTensor {
     fn __or__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.compare(o, BinaryOp::Or)
     }
-    fn __richcmp__(&self, o: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<PyTensor> {
+    fn __richcmp__(&self, o: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Py<PyAny>> {
         use pyo3::basic::CompareOp::*;
+        let py = o.py();
+        // `t == None` is False and `t != None` True (no elementwise comparison), as PyTorch
+        if o.is_none() && matches!(op, Eq | Ne) {
+            return Ok(pyo3::types::PyBool::new(py, matches!(op, Ne))
+                .to_owned()
+                .into_any()
+                .unbind());
+        }
         let b = match op {
             Lt => BinaryOp::Lt,
             Le => BinaryOp::Le,
@@ -1546,7 +1554,7 @@ impl PyTensor {
             Gt => BinaryOp::Gt,
             Ge => BinaryOp::Ge,
         };
-        self.compare(o, b)
+        Ok(self.compare(o, b)?.into_pyobject(py)?.into_any().unbind())
     }
 
     /// `self + alpha · other` (also PyTorch's deprecated `add(alpha, other)` order).

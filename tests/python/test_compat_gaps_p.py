@@ -134,3 +134,14 @@ def test_where_takes_a_zero_dim_cpu_tensor_next_to_gpu_tensors(device):
     if g.device.type != "cpu":
         with pytest.raises(RuntimeError, match="same device"):
             rustdl.where(g > 0, g, rustdl.ones(3))
+
+
+def test_comparing_a_tensor_with_none_is_plain_false_or_true():
+    v = rustdl.tensor([1.5, 2.5])
+    assert (v == None) is False  # noqa: E711
+    assert (v != None) is True  # noqa: E711
+    assert (None == v) is False  # noqa: E711
+    assert (v == 2.5).tolist() == [False, True]
+    assert v not in [None]
+    with pytest.raises(TypeError):
+        v < None  # noqa: B015
