@@ -68,7 +68,8 @@ class Generator:
         """The stream's state as an int64 tensor ``[seed, offset]`` (for :meth:`set_state`)."""
         seed, offset = self._state
         as_signed = [v - (1 << 64) if v >= 1 << 63 else v for v in (seed, offset)]
-        return _rustdl.tensor(as_signed, dtype=_rustdl.int64)
+        # always on the CPU (a default device set to the GPU would not hold 64-bit values)
+        return _rustdl.tensor(as_signed, dtype=_rustdl.int64, device="cpu")
 
     def set_state(self, new_state: Tensor) -> Generator:
         """Restores a state from :meth:`get_state`."""

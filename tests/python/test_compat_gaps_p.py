@@ -145,3 +145,24 @@ def test_comparing_a_tensor_with_none_is_plain_false_or_true():
     assert v not in [None]
     with pytest.raises(TypeError):
         v < None  # noqa: B015
+
+
+def test_rng_state_stays_on_the_cpu_under_a_gpu_default_device():
+    # the state holds 64-bit values, which GPU int64 tensors cannot; a default device set to the
+    # GPU broke torch.utils.checkpoint's saved RNG state
+    from rustdl.gradient_checkpoint import checkpoint
+
+    old = rustdl.get_default_device()
+    try:
+        rustdl.set_default_device("gpu" if rustdl.gpu.is_available() else "cpu")
+        rustdl.manual_seed(2**40 + 7)
+        state = rustdl.get_rng_state()
+        assert state.device.type == "cpu" and state.dtype == rustdl.int64
+        x = rustdl.tensor([0.1, 0.2, 0.3], requires_grad=True)
+        y = checkpoint(lambda t: (t * 2).sin(), x, use_reentrant=False)
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.cpu().numpy(), 2 * np.cos([0.2, 0.4, 0.6]), rtol=1e-5)
+        rustdl.set_rng_state(state)
+        assert rustdl.get_rng_state().tolist() == state.tolist()
+    finally:
+        rustdl.set_default_device(old)
