@@ -1975,27 +1975,22 @@ impl PyTensor {
     ) -> PyResult<Vec<PyTensor>> {
         let parts = if let Ok(n) = split_size_or_sections.extract::<isize>() {
             let t = self.tensor();
-            let nd = t.ndim() as isize;
-            let len = (-nd.max(1)..nd.max(1)).contains(&dim).then(|| {
-                t.shape()
-                    .get(dim.rem_euclid(nd.max(1)) as usize)
-                    .copied()
-                    .unwrap_or(1)
-            });
-            if n == 0 && len == Some(0) {
-                // one empty piece of an empty dimension
+            if n == 0 {
+                // split_size 0 is allowed only for an empty dimension: one empty piece
+                let d = crate::shape::norm_dim(dim, t.ndim(), "split")?;
+                if t.shape().get(d).copied().unwrap_or(1) != 0 {
+                    return Err(PyValueError::new_err(format!(
+                        "split: split_size can only be 0 if dimension {dim} has size 0, shape {:?}",
+                        t.shape()
+                    )));
+                }
                 t.split_sizes(&[0], dim)?
-            } else if n == 0 && len.is_some() {
-                return Err(PyValueError::new_err(format!(
-                    "split: split_size can only be 0 if dimension {dim} has size 0, shape {:?}",
-                    t.shape()
-                )));
             } else if n < 0 {
                 return Err(PyValueError::new_err(format!(
                     "split: split_size must be a positive integer, got {n}"
                 )));
             } else {
-                t.split(n.max(1) as usize, dim)?
+                t.split(n as usize, dim)?
             }
         } else {
             let sizes = split_size_or_sections
