@@ -146,7 +146,7 @@ def where(condition, input=None, other=None):  # noqa: A002
 
 from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
-from . import accelerator, backends, cuda, jit, onnx  # noqa: F401,E402
+from . import accelerator, backends, cpu, cuda, jit, onnx, serialization  # noqa: F401,E402
 from . import distributed, distributions  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 
@@ -156,6 +156,13 @@ __version__ = "0.1.0"
 def is_tensor(obj):
     """True if `obj` is a rustdl Tensor."""
     return isinstance(obj, Tensor)
+
+
+def _assert(condition, message):
+    """``torch._assert``: raises AssertionError(message) when ``condition`` is false (a bool or a
+    one-element tensor); the form model code uses where ``assert`` statements would be stripped."""
+    if not condition:  # (the builtin bool is shadowed by the dtype here)
+        raise AssertionError(message)
 
 
 def typename(obj) -> str:
@@ -1019,11 +1026,12 @@ for _fname in (
 
 
 def __getattr__(name):
-    # rustdl.utils (utils.tensorboard) loads on first use, as torch.utils does for its parts
-    if name == "utils":
+    # rustdl.utils (utils.tensorboard), hub, fx, overrides and signal load on first use, as
+    # torch's lazily imported parts do
+    if name in ("utils", "hub", "fx", "overrides", "signal"):
         import importlib
 
-        return importlib.import_module(".utils", __name__)
+        return importlib.import_module("." + name, __name__)
     # 16-bit dtypes: rustdl stores them as float32 (warns once)
     if name in ("float16", "half", "bfloat16"):
         from ._tensor_api import _warn_half

@@ -2680,6 +2680,11 @@ def _pin_memory(self, device=None):
     return self
 
 
+def _record_stream(self, stream):
+    """Accepted for CUDA-stream code: rustdl keeps a tensor's memory alive while queued work uses it."""
+    return None
+
+
 def _bernoulli(self, p=None, *, generator=None):
     """0/1 samples with probabilities ``self`` (or ``p``)."""
     from . import bernoulli
@@ -2716,6 +2721,7 @@ for _name, _fn in (
     ("hsplit", _hsplit),
     ("vsplit", _vsplit),
     ("pin_memory", _pin_memory),
+    ("record_stream", _record_stream),
     ("bernoulli", _bernoulli),
     ("where", _tensor_where),
 ):

@@ -339,15 +339,104 @@ def _load_safetensors(source: str | bytes, device: Any, where: str, weights_only
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# safe globals: classes the user allows in a checkpoint read with weights_only (as torch.serialization)
+# ---------------------------------------------------------------------------------------------
+
+_SAFE_GLOBALS: dict[tuple[str, str], Any] = {}
+
+
+def _safe_global_key(entry: Any) -> tuple[tuple[str, str], Any]:
+    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], str):
+        obj, dotted = entry
+        module, _, name = dotted.rpartition(".")
+        if not module:
+            raise ValueError(f"add_safe_globals: {dotted!r} is not a 'module.name' string")
+        return (module, name), obj
+    module, name = getattr(entry, "__module__", None), getattr(entry, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str):
+        raise TypeError(
+            f"add_safe_globals: expected classes or functions (or (obj, 'module.name') pairs), got {entry!r}"
+        )
+    return (module, name), entry
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Allows these classes/functions in checkpoints loaded with ``weights_only`` (the default),
+    as ``torch.serialization.add_safe_globals``: a pickled object (a config dataclass saved in a
+    checkpoint dict) whose pickle names only allowed globals then loads without
+    ``weights_only=False``. An entry may be ``(obj, "module.name")`` for an object pickled under
+    another name."""
+    if not isinstance(safe_globals, (list, tuple)):
+        raise TypeError(f"add_safe_globals: expected a list, got {type(safe_globals).__name__}")
+    keyed = [_safe_global_key(g) for g in safe_globals]
+    _SAFE_GLOBALS.update(keyed)
+
+
+def get_safe_globals() -> list:
+    """The objects :func:`add_safe_globals` allowed."""
+    return list(_SAFE_GLOBALS.values())
+
+
+def clear_safe_globals() -> None:
+    """Forgets every global :func:`add_safe_globals` allowed."""
+    _SAFE_GLOBALS.clear()
+
+
+class safe_globals:  # noqa: N801  (PyTorch's name)
+    """Context manager: :func:`add_safe_globals` for the block, undone on exit."""
+
+    def __init__(self, safe_globals: list) -> None:
+        self._entries = [_safe_global_key(g) for g in safe_globals]
+        self._saved: dict[tuple[str, str], Any] = {}
+
+    def __enter__(self) -> safe_globals:
+        self._saved = dict(_SAFE_GLOBALS)
+        _SAFE_GLOBALS.update(self._entries)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _SAFE_GLOBALS.clear()
+        _SAFE_GLOBALS.update(self._saved)
+
+
+class _WeightsOnlyUnpickler(_ObjectUnpickler):
+    """:class:`_ObjectUnpickler` for ``weights_only`` loads: only the user's safe globals (and
+    plain containers) may be named; anything else is refused before it runs."""
+
+    _PLAIN: ClassVar[dict[tuple[str, str], Any]] = {
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "slice"): slice,
+        ("builtins", "complex"): complex,
+        ("builtins", "bytearray"): bytearray,
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        key = (module, name)
+        if key in _SAFE_GLOBALS:
+            return _SAFE_GLOBALS[key]
+        if key in self._PLAIN:
+            return self._PLAIN[key]
+        raise pickle.UnpicklingError(
+            f"rustdl.load: {self.where} holds a pickled object naming {module}.{name}, which is not an "
+            f"allowed global with weights_only=True. If you trust it, allow it with "
+            f"rustdl.serialization.add_safe_globals([{name}]) (torch.serialization.add_safe_globals), "
+            "or load the file with weights_only=False"
+        )
+
+
 def _unpickle_object(
     info: dict, tensors: dict[str, Tensor], where: str, weights_only: bool | None, to_saved_device: bool
 ) -> Any:
     what = str(info.get("class", "object"))[:200]
-    if weights_only is not False:
+    if weights_only is not False and not _SAFE_GLOBALS:
         raise pickle.UnpicklingError(
             f"rustdl.load: {where} holds a pickled {what} (saved whole, not as a state_dict); "
             "unpickling it runs code named in the file, so it needs weights_only=False — pass it only "
-            "for a file from a source you trust (as torch.load since PyTorch 2.6)"
+            "for a file from a source you trust (as torch.load since PyTorch 2.6), or allow its classes "
+            "with rustdl.serialization.add_safe_globals"
         )
     payload = info["pickle"]
     if not isinstance(payload, str):
@@ -356,7 +445,8 @@ def _unpickle_object(
         data = base64.b64decode(payload.encode("ascii"), validate=True)
     except (ValueError, UnicodeError):
         raise ValueError("malformed pickle payload") from None
-    return _ObjectUnpickler(io.BytesIO(data), tensors, where, to_saved_device).load()
+    unpickler = _ObjectUnpickler if weights_only is False else _WeightsOnlyUnpickler
+    return unpickler(io.BytesIO(data), tensors, where, to_saved_device).load()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -680,6 +770,8 @@ class _TorchUnpickler(pickle.Unpickler):
             return _Marker(self._MARKERS[key])
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
+        if key in _SAFE_GLOBALS:  # allowed by the user (torch.serialization.add_safe_globals)
+            return _SAFE_GLOBALS[key]
         if module == "torch" and name.endswith("Storage"):
             raise _RefusedPickle(
                 f"rustdl.load: {self._where} holds a torch.{name}, a dtype rustdl cannot read"
@@ -687,7 +779,8 @@ class _TorchUnpickler(pickle.Unpickler):
         raise _RefusedPickle(
             f"rustdl.load: refusing to load {self._where}: its pickle refers to {module}.{name}, which is "
             "not a tensor or a plain container. rustdl never runs code from a checkpoint (weights_only=False "
-            "does not change that); save plain state_dicts instead"
+            "does not change that); save plain state_dicts instead, or allow the class with "
+            "rustdl.serialization.add_safe_globals if you trust the file"
         )
 
     def persistent_load(self, pid: Any) -> _Storage:
@@ -773,6 +866,14 @@ def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo
         out.extend(_materialize(v, device_of, memo) for v in obj)
     elif type(obj) in (tuple, set, frozenset):
         out = type(obj)(_materialize(v, device_of, memo) for v in obj)
+    elif isinstance(obj, tuple(g for g in _SAFE_GLOBALS.values() if isinstance(g, type))):
+        # an instance of a class the user allowed (add_safe_globals): its attributes are materialised
+        out = obj
+        memo[id(obj)] = out
+        attrs = getattr(obj, "__dict__", None)
+        if isinstance(attrs, dict):
+            for k, v in list(attrs.items()):
+                attrs[k] = _materialize(v, device_of, memo)
     else:
         raise ValueError(f"the checkpoint holds a {type(obj).__name__}, which rustdl does not load")
     memo[id(obj)] = out

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+# ``x: torch.jit.Final[int]`` annotations in module classes: a type hint only
+from typing import Final as Final
+
 
 def script(obj: Any, *args: Any, **kwargs: Any) -> Any:
     """Returns ``obj`` itself: rustdl has no graph compiler, the eager code runs as is."""
@@ -28,6 +31,11 @@ export = ignore
 
 def is_scripting() -> bool:
     """False: rustdl always runs eagerly."""
+    return False
+
+
+def is_tracing() -> bool:
+    """False: nothing is ever traced."""
     return False
 
 

@@ -92,7 +92,7 @@ def test_unknown_names_say_rustdl_does_not_support_them(tmp_path):
         except AttributeError as e:
             out["nn"] = str(e)
         try:
-            import torch.fx
+            import torch.ao.quantization
         except ImportError as e:
             out["mod"] = str(e)
         print(json.dumps(out))
@@ -101,7 +101,7 @@ def test_unknown_names_say_rustdl_does_not_support_them(tmp_path):
     r = report(proc)
     assert "quantize_per_tensor" in r["attr"] and "rustdl does not support" in r["attr"]
     assert "torch.nn.TransformerDecoderLayerXYZ" in r["nn"]
-    assert "torch.fx" in r["mod"] and "rustdl does not support" in r["mod"]
+    assert "torch.ao" in r["mod"] and "rustdl does not support" in r["mod"]
 
 
 def test_exit_status_and_exceptions_propagate(tmp_path):

@@ -2,9 +2,9 @@
 
 ``cudnn.benchmark`` / ``cudnn.deterministic`` are accepted and stored but change nothing
 (rustdl has no cuDNN; its kernels are deterministic); ``cuda.matmul.allow_tf32`` and the
-attention-kernel switches likewise; ``mps.is_available()`` is False.
+attention-kernel switches likewise; ``mps``/``openmp``/``mkldnn.is_available()`` are False.
 """
 
-from . import cuda, cudnn, mps  # noqa: F401
+from . import cuda, cudnn, mkldnn, mps, openmp  # noqa: F401
 
-__all__ = ["cuda", "cudnn", "mps"]
+__all__ = ["cuda", "cudnn", "mkldnn", "mps", "openmp"]

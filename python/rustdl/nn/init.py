@@ -61,6 +61,10 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+# PyTorch's private names, which third-party initialisers import
+_calculate_correct_fan = _fan
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fills ``tensor`` from U(a, b) (from ``generator``'s stream when given)."""
     with no_grad():
@@ -98,6 +102,13 @@ def trunc_normal_(
         tensor.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0, generator=generator)
         tensor.copy_(tensor.erfinv() * (std * math.sqrt(2.0)) + mean)
         return tensor.clamp_(a, b)
+
+
+def _no_grad_trunc_normal_(
+    tensor: Tensor, mean: float, std: float, a: float, b: float, generator: Any = None
+) -> Tensor:
+    """PyTorch's private name for :func:`trunc_normal_` (imported by third-party initialisers)."""
+    return trunc_normal_(tensor, mean, std, a, b, generator)
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:

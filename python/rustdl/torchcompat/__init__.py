@@ -45,6 +45,10 @@ __all__ = ["TorchFacade", "install", "installed", "run_script", "uninstall"]
 _PREFIXES: dict[str, str] = {
     "torch": "rustdl",
     "torch.utils.data": "rustdl.data",
+    # torch.utils.data._utils.collate / .worker are rustdl.data.collate / .worker
+    "torch.utils.data._utils": "rustdl.data",
+    "torch._C": "rustdl.torchcompat._torch_C",
+    "torch.utils.model_zoo": "rustdl.hub",
     "torch.utils": "rustdl.torchcompat._torch_utils",
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",
     "torch.nn.modules": "rustdl.nn.modules",

@@ -1,0 +1,21 @@
+"""``torch._C``: the few private probes model code calls (timm, torchvision)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rustdl
+
+
+def _get_tracing_state() -> None:
+    """None: nothing is ever being traced (rustdl runs eagerly)."""
+    return None
+
+
+def _set_grad_enabled(mode: bool) -> None:
+    """Turns gradient recording on or off, as ``torch.set_grad_enabled(mode)`` used as a call."""
+    rustdl.set_grad_enabled(bool(mode))
+
+
+def _log_api_usage_once(*args: Any) -> None:
+    """Accepted (rustdl logs no API usage)."""

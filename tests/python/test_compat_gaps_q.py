@@ -1,0 +1,395 @@
+"""Names PyTorch programs import that rustdl lacked, found by a census of ~560 dotted names run
+under PyTorch and under ``rustdl.torchcompat``: ``torch.signal.windows``, the safe-globals
+allowlist of ``torch.serialization``, ``torch.hub``'s checkpoint cache, ``torch.overrides``,
+``torch.fx.wrap``, ``torch.cpu``, the pooling base classes and private helpers model code
+imports. References: SciPy's windows, pickled objects rebuilt by hand, and worked values."""
+
+import argparse
+import collections
+import dataclasses
+import hashlib
+import math
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.hub
+import rustdl.nn as nn
+from rustdl import overrides, serialization
+from rustdl.signal import windows
+from scipy.signal import windows as sw
+from test_torch_checkpoint import Build, Global, Storage, T, zip_checkpoint
+
+# ------------------------------------------------------------------------------------------
+# torch.signal.windows against SciPy
+# ------------------------------------------------------------------------------------------
+
+WINDOWS = [
+    ("hann", {}, lambda M, sym: sw.hann(M, sym=sym)),
+    ("hamming", {}, lambda M, sym: sw.hamming(M, sym=sym)),
+    ("blackman", {}, lambda M, sym: sw.blackman(M, sym=sym)),
+    ("bartlett", {}, lambda M, sym: sw.bartlett(M, sym=sym)),
+    ("cosine", {}, lambda M, sym: sw.cosine(M, sym=sym)),
+    ("nuttall", {}, lambda M, sym: sw.nuttall(M, sym=sym)),
+    ("gaussian", {"std": 1.7}, lambda M, sym: sw.gaussian(M, 1.7, sym=sym)),
+    ("kaiser", {"beta": 5.0}, lambda M, sym: sw.kaiser(M, 5.0, sym=sym)),
+    ("exponential", {"tau": 2.0}, lambda M, sym: sw.exponential(M, tau=2.0, sym=sym)),
+    ("general_hamming", {"alpha": 0.6}, lambda M, sym: sw.general_hamming(M, 0.6, sym=sym)),
+    (
+        "general_cosine",
+        {"a": [0.46, 0.23, 0.31]},
+        lambda M, sym: sw.general_cosine(M, [0.46, 0.23, 0.31], sym=sym),
+    ),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,ref", WINDOWS, ids=[w[0] for w in WINDOWS])
+@pytest.mark.parametrize("M", [0, 1, 2, 5, 8])
+@pytest.mark.parametrize("sym", [True, False])
+def test_signal_windows_match_scipy(name, kwargs, ref, M, sym):
+    out = getattr(windows, name)(M, sym=sym, dtype=rustdl.float64, **kwargs)
+    assert out.dtype == rustdl.float64 and tuple(out.shape) == (M,)
+    np.testing.assert_allclose(out.numpy(), ref(M, sym), rtol=1e-12, atol=1e-14)
+    assert getattr(windows, name)(M, sym=sym, **kwargs).dtype == rustdl.float32
+
+
+def test_signal_window_arguments_are_checked():
+    with pytest.raises(ValueError, match="non-negative"):
+        windows.hann(-1)
+    with pytest.raises(ValueError, match="floating point"):
+        windows.hann(4, dtype=rustdl.int64)
+    with pytest.raises(ValueError, match="std"):
+        windows.gaussian(4, std=0.0)
+    with pytest.raises(ValueError, match="tau"):
+        windows.exponential(4, tau=0.0)
+    with pytest.raises(ValueError, match="center"):
+        windows.exponential(4, center=1.0)
+    with pytest.raises(TypeError):
+        windows.hann(2.5)
+    # the periodic window may be off-centre: exp(-|n - 1| / 2) for n = 0..3
+    got = windows.exponential(4, center=1.0, tau=2.0, sym=False, dtype=rustdl.float64).numpy()
+    np.testing.assert_allclose(got, np.exp(-np.abs(np.arange(4) - 1.0) / 2.0), rtol=1e-12)
+    assert windows.hann(3, requires_grad=True).requires_grad
+
+
+# ------------------------------------------------------------------------------------------
+# safe globals: classes allowed in weights_only loads
+# ------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    lr: float
+    layers: list
+
+
+@pytest.fixture(autouse=False)
+def clean_safe_globals():
+    serialization.clear_safe_globals()
+    yield
+    serialization.clear_safe_globals()
+
+
+def test_safe_globals_let_a_weights_only_load_rebuild_an_allowed_class(tmp_path, clean_safe_globals):
+    w = rustdl.arange(6.0).reshape(2, 3)
+    ck = {"model": {"w": w}, "cfg": TrainConfig(0.1, [4, 8]), "epoch": 3}
+    path = tmp_path / "ck.safetensors"
+    rustdl.save(ck, path)
+    with pytest.raises(pickle.UnpicklingError, match="add_safe_globals"):
+        rustdl.load(path)
+    with serialization.safe_globals([TrainConfig]):
+        assert serialization.get_safe_globals() == [TrainConfig]
+        out = rustdl.load(path)
+    assert serialization.get_safe_globals() == []
+    assert out["cfg"] == TrainConfig(0.1, [4, 8]) and out["epoch"] == 3
+    np.testing.assert_array_equal(out["model"]["w"].numpy(), w.numpy())
+    # allowed once for good
+    serialization.add_safe_globals([TrainConfig])
+    assert rustdl.load(path, weights_only=True)["cfg"].layers == [4, 8]
+    # a class not on the list is still refused, with its name and the way to allow it
+    rustdl.save({"ns": argparse.Namespace(a=1)}, path)
+    with pytest.raises(pickle.UnpicklingError, match=r"argparse\.Namespace.*add_safe_globals"):
+        rustdl.load(path)
+    assert rustdl.load(path, weights_only=False)["ns"].a == 1
+
+
+def test_safe_globals_never_open_the_door_to_other_callables(tmp_path, clean_safe_globals):
+    sentinel = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (subprocess.call, (["touch", str(sentinel)],))
+
+    serialization.add_safe_globals([TrainConfig])
+    path = tmp_path / "bad.safetensors"
+    rustdl.save({"cfg": TrainConfig(1.0, []), "p": Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="subprocess"):
+        rustdl.load(path)
+    assert not sentinel.exists()
+
+
+def test_safe_globals_in_a_pytorch_checkpoint(tmp_path, clean_safe_globals):
+    tensor = T(Storage("0", np.arange(4, dtype=np.float32)), (2, 2))
+    obj = {"w": tensor, "args": Build(Global("argparse", "Namespace")(), {"lr": 0.5, "name": "run1"})}
+    path = tmp_path / "ck.pt"
+    path.write_bytes(zip_checkpoint(obj))
+    with pytest.raises(pickle.UnpicklingError, match=r"argparse\.Namespace"):
+        rustdl.load(path)
+    serialization.add_safe_globals([argparse.Namespace])
+    out = rustdl.load(path)
+    assert out["args"].lr == 0.5 and out["args"].name == "run1"
+    np.testing.assert_array_equal(out["w"].numpy(), [[0.0, 1.0], [2.0, 3.0]])
+    # an object pickled under another name, allowed by an (obj, "module.name") pair
+    serialization.clear_safe_globals()
+    path.write_bytes(zip_checkpoint({"c": Global("oldpkg.cfg", "Cfg")()}))
+    serialization.add_safe_globals([(collections.OrderedDict, "oldpkg.cfg.Cfg")])
+    assert rustdl.load(path)["c"] == collections.OrderedDict()
+    with pytest.raises(TypeError):
+        serialization.add_safe_globals([3])
+    with pytest.raises(TypeError):
+        serialization.add_safe_globals(TrainConfig)
+
+
+# ------------------------------------------------------------------------------------------
+# torch.hub: the checkpoint cache, file:// downloads with a hash check, local hubconf
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub_dir(tmp_path):
+    old = rustdl.hub._hub_dir
+    rustdl.hub.set_dir(tmp_path / "hub")
+    yield tmp_path / "hub"
+    rustdl.hub._hub_dir = old
+
+
+def test_hub_dir_follows_torch_home(monkeypatch, tmp_path):
+    old = rustdl.hub._hub_dir
+    rustdl.hub._hub_dir = None
+    try:
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+        assert rustdl.hub.get_dir() == str(tmp_path / "th" / "hub")
+        monkeypatch.delenv("TORCH_HOME")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert rustdl.hub.get_dir() == str(tmp_path / "xdg" / "torch" / "hub")
+    finally:
+        rustdl.hub._hub_dir = old
+
+
+def test_load_state_dict_from_url_downloads_once_and_checks_the_hash(hub_dir, tmp_path):
+    src = tmp_path / "src.safetensors"
+    rustdl.save({"w": rustdl.ones(3)}, src)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    named = tmp_path / f"model-{digest[:8]}.safetensors"
+    named.write_bytes(src.read_bytes())
+    sd = rustdl.hub.load_state_dict_from_url(named.as_uri(), check_hash=True)
+    np.testing.assert_array_equal(sd["w"].numpy(), np.ones(3))
+    cached = hub_dir / "checkpoints" / named.name
+    assert cached.read_bytes() == src.read_bytes()
+    named.unlink()  # the cache answers now, with no source
+    assert rustdl.hub.load_state_dict_from_url(named.as_uri())["w"].shape == (3,)
+    # a wrong hash prefix keeps nothing
+    bad = tmp_path / "other-0000abcd.safetensors"
+    bad.write_bytes(src.read_bytes())
+    with pytest.raises(RuntimeError, match="invalid hash"):
+        rustdl.hub.load_state_dict_from_url(bad.as_uri(), check_hash=True)
+    assert not (hub_dir / "checkpoints" / bad.name).exists()
+    assert not list((hub_dir / "checkpoints").glob(".partial-*"))
+    with pytest.raises(RuntimeError, match="cannot download"):
+        rustdl.hub.load_state_dict_from_url((tmp_path / "missing.pth").as_uri())
+
+
+def test_hub_load_runs_a_local_hubconf_entry(hub_dir, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "hubconf.py").write_text(
+        textwrap.dedent(
+            '''
+            import rustdl
+            def tiny(width=4):
+                """A tiny linear model."""
+                return rustdl.nn.Linear(2, width)
+            def _private():
+                pass
+            '''
+        )
+    )
+    m = rustdl.hub.load(str(repo), "tiny", source="local", width=5)
+    assert isinstance(m, nn.Linear) and m.out_features == 5
+    assert rustdl.hub.list(str(repo), source="local") == ["tiny"]
+    assert "tiny linear" in rustdl.hub.help(str(repo), "tiny", source="local")
+    with pytest.raises(RuntimeError, match="_private"):
+        rustdl.hub.load(str(repo), "_private", source="local")
+    with pytest.raises(RuntimeError, match="hub cache"):
+        rustdl.hub.load("someone/somerepo", "tiny")
+    with pytest.raises(ValueError, match="source"):
+        rustdl.hub.load(str(repo), "tiny", source="ftp")
+
+
+# ------------------------------------------------------------------------------------------
+# torch.overrides: __torch_function__ probes
+# ------------------------------------------------------------------------------------------
+
+
+class Wrapped:
+    calls = []
+
+    def __init__(self, v):
+        self.v = v
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        cls.calls.append((func.__name__, [t.__name__ for t in types]))
+        return ("handled", func(*[a.v if isinstance(a, Wrapped) else a for a in args]))
+
+
+class SubWrapped(Wrapped):
+    pass
+
+
+def test_overrides_find_and_dispatch_torch_function():
+    t = rustdl.ones(2)
+    assert not overrides.has_torch_function((t, 1.0))
+    assert overrides.has_torch_function((t, Wrapped(t)))
+    assert overrides.has_torch_function_unary(Wrapped(t)) and overrides.has_torch_function_variadic(
+        t, Wrapped(t)
+    )
+    assert (
+        overrides.is_tensor_like(t)
+        and overrides.is_tensor_like(Wrapped(t))
+        and not overrides.is_tensor_like(3)
+    )
+
+    def double(x):
+        return x * 2
+
+    Wrapped.calls.clear()
+    tag, out = overrides.handle_torch_function(double, (Wrapped(t), SubWrapped(t)), Wrapped(t))
+    assert tag == "handled" and out.tolist() == [2.0, 2.0]
+    assert Wrapped.calls == [("double", ["SubWrapped", "Wrapped"])]  # subclasses first
+
+    class Refuses:
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return NotImplemented
+
+    with pytest.raises(TypeError, match="no implementation found for 'double'"):
+        overrides.handle_torch_function(double, (Refuses(),), Refuses())
+
+
+# ------------------------------------------------------------------------------------------
+# small names: pooling bases, init helpers, jit/fx probes, torch.cpu, record_stream, _assert
+# ------------------------------------------------------------------------------------------
+
+
+def test_pooling_modules_share_their_bases_and_still_pool():
+    from rustdl.nn.modules import pooling as P
+
+    for cls, base in [
+        (nn.MaxPool1d, P._MaxPoolNd), (nn.MaxPool2d, P._MaxPoolNd), (nn.MaxPool3d, P._MaxPoolNd),
+        (nn.AvgPool1d, P._AvgPoolNd), (nn.AvgPool2d, P._AvgPoolNd), (nn.AvgPool3d, P._AvgPoolNd),
+        (nn.AdaptiveAvgPool1d, P._AdaptiveAvgPoolNd), (nn.AdaptiveAvgPool3d, P._AdaptiveAvgPoolNd),
+        (nn.AdaptiveMaxPool2d, P._AdaptiveMaxPoolNd), (nn.AdaptiveMaxPool3d, P._AdaptiveMaxPoolNd),
+    ]:  # fmt: skip
+        assert issubclass(cls, base), cls
+    x = rustdl.tensor([[[1.0, 5.0, 2.0, 4.0, 3.0]]])
+    assert nn.MaxPool1d(2)(x).tolist() == [[[5.0, 4.0]]]
+    out, idx = nn.MaxPool1d(2, return_indices=True)(x)
+    assert idx.tolist() == [[[1, 3]]]
+    assert nn.AvgPool1d(2, stride=1)(x).tolist() == [[[3.0, 3.5, 3.0, 3.5]]]
+    x2 = rustdl.arange(16.0).reshape(1, 1, 4, 4)
+    assert nn.AvgPool2d(2, divisor_override=1)(x2).tolist() == [[[[10.0, 18.0], [42.0, 50.0]]]]
+    assert nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)(x2)[0, 0, 0, 0].item() == 2.5
+    assert nn.AdaptiveMaxPool1d(1)(x).tolist() == [[[5.0]]]
+    assert repr(nn.AvgPool1d(2)) == "AvgPool1d(kernel_size=2, stride=2, padding=0)"
+    with pytest.raises(TypeError):
+        nn.AvgPool1d(2, 2, 0, False, True, 3)  # no divisor_override in 1-D, as PyTorch
+
+
+def test_private_init_helpers_third_party_code_imports():
+    from rustdl.nn import init
+
+    w = rustdl.empty(8, 3, 5)
+    assert init._calculate_correct_fan(w, "fan_in") == 15 and init._calculate_correct_fan(w, "fan_out") == 40
+    with pytest.raises(ValueError):
+        init._calculate_correct_fan(w, "fan_avg")
+    t = rustdl.empty(20000)
+    init._no_grad_trunc_normal_(t, 1.0, 2.0, -1.0, 2.5)
+    v = t.numpy()
+    assert v.min() >= -1.0 and v.max() <= 2.5
+    # mean of N(1, 2²) truncated to [-1, 2.5]: mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))
+    a, b = (-1.0 - 1.0) / 2.0, (2.5 - 1.0) / 2.0
+    phi = [math.exp(-z * z / 2) / math.sqrt(2 * math.pi) for z in (a, b)]
+    cdf = [0.5 * (1 + math.erf(z / math.sqrt(2))) for z in (a, b)]
+    assert abs(v.mean() - (1.0 + 2.0 * (phi[0] - phi[1]) / (cdf[1] - cdf[0]))) < 0.03
+
+
+def test_small_probes():
+    assert rustdl.jit.is_tracing() is False and rustdl.jit.is_scripting() is False
+
+    class M(nn.Module):
+        k: rustdl.jit.Final[int] = 3
+
+    assert M.k == 3
+    assert rustdl.fx.wrap("len") == "len" and rustdl.fx.wrap(abs) is abs
+    with pytest.raises(NotImplementedError):
+        rustdl.fx.symbolic_trace(nn.Linear(1, 1))
+    assert rustdl.cpu.is_available() and rustdl.cpu.device_count() == 1 and rustdl.cpu.synchronize() is None
+    assert rustdl.backends.openmp.is_available() is False and rustdl.backends.mkldnn.is_available() is False
+    t = rustdl.ones(2)
+    assert t.record_stream(None) is None
+    rustdl._assert(rustdl.tensor(True), "never")
+    with pytest.raises(AssertionError, match="shape mismatch"):
+        rustdl._assert(t.shape[0] == 3, "shape mismatch")
+    from rustdl.nn.utils.convert_parameters import parameters_to_vector
+
+    assert parameters_to_vector(nn.Linear(2, 3).parameters()).shape == (9,)
+
+
+def test_torch_names_resolve_under_torchcompat(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json
+            import torch
+            import torch._C
+            import torch.fx
+            import torch.signal
+            from torch.utils.data._utils.collate import default_collate
+            from torch.nn.modules.pooling import _AvgPoolNd, _MaxPoolNd
+            from torch.nn.init import _calculate_correct_fan, _no_grad_trunc_normal_
+            from torch.serialization import add_safe_globals, safe_globals
+            from torch.utils.model_zoo import load_url
+            from torch.hub import load_state_dict_from_url
+            torch.fx.wrap("len")
+            torch._assert(True, "x")
+            with torch.cpu.amp.autocast():
+                y = torch.ones(2) * 2
+            print(json.dumps({
+                "tracing": torch._C._get_tracing_state() is None and not torch.jit.is_tracing(),
+                "collate": default_collate([torch.ones(2), torch.zeros(2)]).shape[0],
+                "pool": isinstance(torch.nn.AvgPool2d(2), _AvgPoolNd) and isinstance(torch.nn.MaxPool1d(2), _MaxPoolNd),
+                "win": torch.signal.windows.hann(4).tolist(),
+                "omp": torch.backends.openmp.is_available(),
+                "fn": torch.overrides.has_torch_function((torch.ones(1),)),
+                "zoo": load_url is load_state_dict_from_url,
+                "y": y.tolist(),
+            }))
+            """
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["tracing"] and out["collate"] == 2 and out["pool"] and out["zoo"]
+    np.testing.assert_allclose(out["win"], [0.0, 0.75, 0.75, 0.0], atol=1e-7)
+    assert out["omp"] is False and out["fn"] is False and out["y"] == [2.0, 2.0]
