@@ -586,6 +586,10 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
 def lerp(input, end, weight):  # noqa: A002
     """``input + weight * (end - input)`` (weight a tensor or a number)."""
     _check_tensor("lerp", input=input, end=end)
+    if not input.is_floating_point() or not end.is_floating_point():
+        raise _rd.DTypeError(
+            f"lerp: expected floating input and end, got {input.dtype.name} and {end.dtype.name}"
+        )
     return input + weight * (end - input)
 
 
@@ -1284,13 +1288,17 @@ def atanh(input):  # noqa: A002
     return ((x).log1p() - (-x).log1p()) * 0.5
 
 
-def _float_pair(op, input, other):  # noqa: A002
+def _float_pair(op, input, other, integers=True):  # noqa: A002
     """``input`` and ``other`` (a tensor or number) in their promoted dtype under PyTorch's
-    rules (a 0-d side widens only across categories), made floating."""
+    rules (a 0-d side widens only across categories), made floating. With ``integers=False``
+    an integer or bool promoted dtype is a DTypeError, as PyTorch's kernels for these ops
+    (hypot, logaddexp) exist only for floating types."""
     from ._breadth_g import result_type
 
     x = _float(op, input)
     dt = result_type(input, other)
+    if not integers and not dt.is_floating_point:
+        raise _rd.DTypeError(f"{op}: not implemented for {dt.name} inputs; convert them with .float() first")
     if not dt.is_floating_point:
         dt = x.dtype
     y = _as_t(op, other, x)
@@ -1505,7 +1513,7 @@ def true_divide(input, other):  # noqa: A002
 
 def hypot(input, other):  # noqa: A002
     """sqrt(input**2 + other**2), with a finite gradient where both are 0."""
-    x, y = _float_pair("hypot", input, other)
+    x, y = _float_pair("hypot", input, other, integers=False)
     ax, ay = x.abs(), y.abs()
     # the longer side times sqrt(1 + ratio²): no overflow where x² or y² would (1e30)
     m = ax.maximum(ay)
@@ -2537,7 +2545,8 @@ def _rad2deg(self):
 
 
 def _logaddexp(self, other):
-    """``log(exp(a) + exp(b))`` computed without overflow."""
+    """``log(exp(a) + exp(b))`` computed without overflow (floating inputs, as PyTorch)."""
+    self, other = _float_pair("logaddexp", self, other, integers=False)
     hi = self.maximum(other)
     # equal operands (the same infinity among them) differ by 0, not by inf - inf = nan
     d = _where(self == other, self.new_zeros(()), (self - other).abs())
@@ -2545,7 +2554,8 @@ def _logaddexp(self, other):
 
 
 def _logaddexp2(self, other):
-    """``log2(2**a + 2**b)`` computed without overflow."""
+    """``log2(2**a + 2**b)`` computed without overflow (floating inputs, as PyTorch)."""
+    self, other = _float_pair("logaddexp2", self, other, integers=False)
     hi = self.maximum(other)
     d = _where(self == other, self.new_zeros(()), (self - other).abs())
     return hi + (-d * _math.log(2.0)).exp().log1p() / _math.log(2.0)

@@ -532,6 +532,7 @@ class FunctionCtx:
     def __init__(self) -> None:
         self._saved: tuple = ()
         self._non_differentiable: set[int] = set()
+        self._dirty: tuple = ()
         self.materialize_grads = True
         self.needs_input_grad: tuple[bool, ...] = ()
 
@@ -549,7 +550,9 @@ class FunctionCtx:
         self._non_differentiable.update(id(t) for t in tensors)
 
     def mark_dirty(self, *tensors) -> None:
-        """Accepted for compatibility; rustdl records the Function's outputs as new values."""
+        """Inputs that ``forward`` modified in place (and returns): after ``apply`` they hold
+        the Function's output, history included, and are returned as themselves."""
+        self._dirty = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
         """With False, ``backward`` receives ``None`` for outputs that got no gradient."""
@@ -616,9 +619,20 @@ class Function(metaclass=_FunctionMeta):
             if isinstance(o, Tensor) and o.is_floating_point() and id(o) not in ctx._non_differentiable
         ]
         # outputs get fresh tensor objects (sharing memory) so an input returned as it is, or a
-        # view, keeps its own history
+        # view, keeps its own history; an input marked dirty (modified in place by forward) and
+        # returned takes the output's history itself, as PyTorch (a view through a copy_ into it)
+        dirty = {id(t) for t in ctx._dirty}
+        dirty_in = {id(a) for a in args if id(a) in dirty}
+        for a in args:
+            if id(a) in dirty_in and a.is_leaf and a.requires_grad:
+                raise RuntimeError(
+                    f"{cls.__name__}: a leaf tensor that requires grad was modified in place (ctx.mark_dirty); "
+                    "clone it before passing it in"
+                )
+        rebased = [id(o) in dirty_in and not o._is_view() for o in outs]
         for i in diff_pos:
-            outs[i] = outs[i].detach()
+            if not rebased[i]:
+                outs[i] = outs[i].detach()
         tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         n_args = len(args)
         shapes = [(outs[i].shape, outs[i].dtype, outs[i].device) for i in diff_pos]
@@ -662,8 +676,9 @@ class Function(metaclass=_FunctionMeta):
         # gradient flows on through this Function (as PyTorch unpacks a saved output)
         produced = [output] if single else list(output)
         out_of = {id(produced[i]): j for j, i in enumerate(diff_pos)}
-        for a in args:  # an input returned as it is stays the input when saved
-            out_of.pop(id(a), None)
+        for a in args:  # an input returned as it is stays the input when saved (unless dirty)
+            if id(a) not in dirty_in:
+                out_of.pop(id(a), None)
         replaced = _rustdl._attach_function(
             cls.__name__,
             [outs[i] for i in diff_pos],
@@ -672,6 +687,7 @@ class Function(metaclass=_FunctionMeta):
             backward_fn,
             not getattr(cls.backward, "_once_differentiable", False),
             [out_of.get(id(t)) for t in saved],
+            [rebased[i] for i in diff_pos],
         )
         if any(r is not None for r in replaced):
             new_saved = list(ctx._saved)
@@ -679,6 +695,14 @@ class Function(metaclass=_FunctionMeta):
                 if r is not None:
                     new_saved[k] = r
             ctx._saved = tuple(new_saved)
+        # an input modified in place (mark_dirty) takes the output's value and history, as an
+        # in-place op's result would, and is returned as itself (as PyTorch)
+        for i in diff_pos:
+            p = produced[i]
+            if id(p) in dirty_in and not rebased[i]:
+                with enable_grad():
+                    p.copy_(outs[i])
+                outs[i] = p
         return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
 
 

@@ -47,7 +47,17 @@ impl Tensor {
             return self.to_dtype(DType::default_float())?.unary(op);
         }
         if self.dtype() == DType::Bool {
-            return self.to_dtype(DType::I64)?.unary(op);
+            // as PyTorch: the sign of a mask is the mask (a bool copy), and abs has no bool kernel
+            match op {
+                UnaryOp::Sign => return self.deep_clone(),
+                UnaryOp::Abs => {
+                    return Err(Error::DType(format!(
+                        "abs: not supported for bool tensors (shape {:?})",
+                        self.shape()
+                    )))
+                }
+                _ => return self.to_dtype(DType::I64)?.unary(op),
+            }
         }
         let s = backend::unary(op, &self.storage(), self.layout())?;
         if !self.dtype().is_float() || !crate::autograd::needs_grad(&[self]) {
@@ -261,7 +271,10 @@ impl Tensor {
         {
             dt = DType::I64;
         }
-        if matches!(op, BinaryOp::Sub | BinaryOp::Pow) && dt == DType::Bool {
+        if op == BinaryOp::Sub && (self.dtype() == DType::Bool || other.dtype() == DType::Bool) {
+            return Err(bool_subtraction(self.shape(), other.shape()));
+        }
+        if op == BinaryOp::Pow && dt == DType::Bool {
             return Err(Error::DType(format!(
                 "{}: not supported for bool tensors (shapes {:?} and {:?})",
                 op.name(),
@@ -550,4 +563,11 @@ fn op_name(op: UnaryOp) -> &'static str {
         UnaryOp::Expm1 => "expm1",
         _ => "elementwise",
     }
+}
+
+/// PyTorch refuses `-` with a bool tensor on either side (a mask is inverted with `~`).
+pub(crate) fn bool_subtraction(a: &[usize], b: &[usize]) -> Error {
+    Error::DType(format!(
+        "sub: subtraction (the - operator) with a bool tensor is not supported (shapes {a:?} and {b:?}); to invert a mask use ~ or logical_not()"
+    ))
 }

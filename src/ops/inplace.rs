@@ -243,7 +243,7 @@ impl Tensor {
     }
 
     /// Gives this (non-view) tensor a new producing node after an in-place change.
-    fn rebase(&self, node: Option<Arc<Node>>) {
+    pub(crate) fn rebase(&self, node: Option<Arc<Node>>) {
         let Some(node) = node else {
             return;
         };

@@ -135,11 +135,14 @@ impl Tensor {
         );
         let mut out = self.clone();
         let mut moved = false;
+        ensure!(
+            self.ndim() > 0,
+            Index,
+            "roll: dimension {} specified, but the tensor has no dimensions",
+            dims[0]
+        );
         for (&s, &dim) in shifts.iter().zip(dims) {
             let d = norm_dim(dim, self.ndim(), "roll")?;
-            if self.ndim() == 0 {
-                continue;
-            }
             let n = self.shape()[d];
             if n == 0 {
                 continue;

@@ -66,6 +66,9 @@ impl Tensor {
             Operand::Tensor(b) => return self.binary(b, op),
             &Operand::Scalar { value, is_int } => (value, is_int),
         };
+        if op == BinaryOp::Sub && self.dtype() == DType::Bool {
+            return Err(crate::ops::elementwise::bool_subtraction(self.shape(), &[]));
+        }
         // as PyTorch: an integer (or bool) tensor to a negative Python int power has no integer
         // result (it was silently truncated to 0)
         if op == BinaryOp::Pow && !reflected && is_int && v < 0.0 && !self.dtype().is_float() {

@@ -156,11 +156,12 @@ impl Tensor {
 
     /// Flattens dims `start..=end` into one.
     pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
-        if self.ndim() == 0 {
-            return self.reshape(&[1]);
-        }
         let s = norm_dim(start, self.ndim(), "flatten")?;
         let e = norm_dim(end, self.ndim(), "flatten")?;
+        if self.ndim() == 0 {
+            // dims 0 and -1 name the one element (checked above), as PyTorch
+            return self.reshape(&[1]);
+        }
         if s > e {
             return Err(Error::Value(format!(
                 "flatten: start_dim {start} comes after end_dim {end}"

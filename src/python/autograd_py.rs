@@ -204,7 +204,7 @@ fn call_backward(
 /// `create_graph` it stands for that output, so the backward's gradient flows on through the
 /// Function's node (as PyTorch unpacks a saved output).
 #[pyfunction]
-#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None))]
+#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None))]
 #[allow(clippy::too_many_arguments)]
 fn _attach_function(
     name: String,
@@ -214,6 +214,7 @@ fn _attach_function(
     backward: Py<PyAny>,
     twice_differentiable: bool,
     saved_outputs: Option<Vec<Option<usize>>>,
+    dirty: Option<Vec<bool>>,
 ) -> PyResult<Vec<Option<PyTensor>>> {
     let name = intern(&name);
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
@@ -227,6 +228,23 @@ fn _attach_function(
             "{name}: only floating-point outputs can be differentiable; mark the others with ctx.mark_non_differentiable"
         )));
     }
+    // an output that is an input modified in place (ctx.mark_dirty) takes the node as an
+    // in-place op's result does: rebased, so views of it see the new history
+    let dirty = dirty.unwrap_or_else(|| vec![false; outs.len()]);
+    if dirty.len() != outs.len() {
+        return Err(PyValueError::new_err(format!(
+            "{name}: dirty must give one flag per output ({} outputs, {} flags)",
+            outs.len(),
+            dirty.len()
+        )));
+    }
+    let set = |o: &Tensor, node: Option<Arc<Node>>, d: bool| {
+        if d {
+            o.rebase(node);
+        } else {
+            o.set_history(node);
+        }
+    };
     let saved_outputs = saved_outputs.unwrap_or_else(|| vec![None; sv.len()]);
     if saved_outputs.len() != sv.len() || saved_outputs.iter().flatten().any(|&k| k >= outs.len()) {
         return Err(PyValueError::new_err(format!(
@@ -277,7 +295,7 @@ fn _attach_function(
             n.set_twice_differentiable(twice_differentiable);
             n.set_label(intern(&format!("{name}Backward")));
         }
-        out.set_history(node);
+        set(out, node, dirty[0]);
         return Ok(replaced);
     }
     // several outputs: one hub node over their concatenated (flattened) gradients
@@ -301,9 +319,9 @@ fn _attach_function(
     };
     hub.set_twice_differentiable(twice_differentiable);
     hub.set_label(intern(&format!("{name}Backward")));
-    for ((o, (n, _)), &start) in outs.iter().zip(&sizes).zip(&starts) {
+    for (((o, (n, _)), &start), &d) in outs.iter().zip(&sizes).zip(&starts).zip(&dirty) {
         let node = autograd::output_part(hub.clone(), start, *n, total, o.shape());
-        o.set_history(Some(node));
+        set(o, Some(node), d);
     }
     Ok(replaced)
 }

@@ -519,6 +519,10 @@ impl PyTensor {
     fn element_size(&self) -> usize {
         self.tensor().dtype().itemsize()
     }
+    /// Whether this tensor is a view of another's memory (as `torch.Tensor._is_view`).
+    fn _is_view(&self) -> bool {
+        self.tensor().view_base().is_some()
+    }
     /// With a channels-last `memory_format`, whether the strides are in that order instead.
     #[pyo3(signature = (*, memory_format=None))]
     fn is_contiguous(
@@ -1914,6 +1918,12 @@ impl PyTensor {
         dims: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let dims = sizes_or_keyword(args, dims, "permute", "dims")?;
+        if dims.is_empty() {
+            // `permute()` names no order (a 0-d tensor's empty order is `permute(())`)
+            return Err(PyTypeError::new_err(
+                "permute() missing 1 required positional argument: 'dims'",
+            ));
+        }
         Ok(self.tensor().permute(&shape_args(&dims)?)?.into())
     }
     fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {

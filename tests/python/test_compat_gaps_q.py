@@ -393,3 +393,199 @@ def test_torch_names_resolve_under_torchcompat(tmp_path):
     assert out["tracing"] and out["collate"] == 2 and out["pool"] and out["zoo"]
     np.testing.assert_allclose(out["win"], [0.0, 0.75, 0.75, 0.0], atol=1e-7)
     assert out["omp"] is False and out["fn"] is False and out["y"] == [2.0, 2.0]
+
+
+# ------------------------------------------------------------------------------------------
+# inputs PyTorch refuses, which rustdl used to answer with a value (found by a differential
+# sweep of ~90 degenerate calls); the refusals are typed and name the op
+# ------------------------------------------------------------------------------------------
+
+
+def test_0d_flatten_and_roll_check_their_dims():
+    s = rustdl.tensor(2.5)
+    for args in [(), (0,), (-1,), (0, -1), (-1, 0)]:
+        assert s.flatten(*args).tolist() == [2.5]
+    for args in [(1,), (0, 1), (-2,)]:
+        with pytest.raises(IndexError, match="flatten"):
+            s.flatten(*args)
+    assert s.roll(1).item() == 2.5  # no dims: the flattened tensor
+    for dim in (0, -1):
+        with pytest.raises(IndexError, match="roll"):
+            s.roll(1, dim)
+    x = rustdl.arange(4.0)
+    assert x.roll(1, 0).tolist() == [3.0, 0.0, 1.0, 2.0]
+
+
+def test_permute_needs_dims():
+    with pytest.raises(TypeError, match="dims"):
+        rustdl.ones(2, 3).permute()
+    assert rustdl.tensor(1.0).permute(()).item() == 1.0
+    assert tuple(rustdl.ones(2, 3).permute(1, 0).shape) == (3, 2)
+    assert tuple(rustdl.ones(2, 3).permute(dims=(1, 0)).shape) == (3, 2)
+
+
+def test_subtraction_with_a_bool_tensor_is_refused():
+    b = rustdl.tensor([True, False])
+    f, i = rustdl.ones(2), rustdl.tensor([1, 2])
+    for fn in [lambda: 1 - b, lambda: b - 1, lambda: b - 1.5, lambda: 1.5 - b, lambda: f - b, lambda: b - f,
+               lambda: i - b, lambda: b - b, lambda: rustdl.sub(f, b), lambda: f.clone().sub_(b)]:  # fmt: skip
+        with pytest.raises(rustdl.DTypeError, match="bool"):
+            fn()
+    # the ways to invert or combine masks still work
+    assert (~b).tolist() == [False, True] and b.logical_not().tolist() == [False, True]
+    assert (1 - b.long()).tolist() == [0, 1] and (f - b.float()).tolist() == [0.0, 1.0]
+    assert (b + b).tolist() == [True, False] and (b * 2).tolist() == [2, 0]
+
+
+def test_sign_of_a_mask_is_the_mask_and_abs_has_no_bool_form():
+    b = rustdl.tensor([True, False])
+    s = b.sign()
+    assert s.dtype == rustdl.bool and s.tolist() == [True, False]
+    s[0] = False
+    assert b.tolist() == [True, False]  # a copy
+    with pytest.raises(rustdl.DTypeError, match="abs"):
+        b.abs()
+    assert rustdl.tensor([-2, 3]).sign().tolist() == [-1, 1]
+    assert rustdl.tensor([-2, 3]).abs().tolist() == [2, 3]
+
+
+def test_float_only_ops_refuse_integer_inputs():
+    i = rustdl.tensor([3, 4])
+    for fn in [lambda: rustdl.hypot(i, i), lambda: rustdl.logaddexp(i, i), lambda: rustdl.logaddexp2(i, i),
+               lambda: i.logaddexp(i), lambda: rustdl.lerp(i, i, 0.5)]:  # fmt: skip
+        with pytest.raises(rustdl.DTypeError):
+            fn()
+    # one floating side is enough, as PyTorch promotes
+    f = rustdl.tensor([0.0, 0.0])
+    np.testing.assert_allclose(rustdl.hypot(i, f).numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(rustdl.hypot(rustdl.tensor([3.0]), rustdl.tensor([4])).numpy(), [5.0])
+    np.testing.assert_allclose(
+        rustdl.logaddexp(f, i).numpy(), np.logaddexp([0.0, 0.0], [3.0, 4.0]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        rustdl.logaddexp2(f, i).numpy(), np.logaddexp2([0.0, 0.0], [3.0, 4.0]), rtol=1e-6
+    )
+
+
+def test_pooling_refuses_empty_non_batch_dims_but_keeps_empty_batches():
+    import rustdl.nn.functional as F
+
+    bad = [
+        lambda: F.max_pool1d(rustdl.zeros(2, 0, 5), 2), lambda: F.avg_pool1d(rustdl.zeros(2, 0, 5), 2),
+        lambda: F.max_pool1d(rustdl.zeros(0, 5), 2), lambda: F.max_pool2d(rustdl.zeros(2, 0, 4, 4), 2),
+        lambda: F.avg_pool2d(rustdl.zeros(2, 3, 0, 4), 2), lambda: F.max_pool2d(rustdl.zeros(0, 4, 4), 2),
+        lambda: F.lp_pool2d(rustdl.zeros(2, 0, 4, 4), 2, 2), lambda: F.max_pool3d(rustdl.zeros(2, 0, 4, 4, 4), 2),
+        lambda: F.avg_pool3d(rustdl.zeros(1, 2, 4, 0, 4), 2), lambda: nn.MaxPool2d(2)(rustdl.zeros(1, 0, 4, 4)),
+    ]  # fmt: skip
+    for fn in bad:
+        with pytest.raises(rustdl.ShapeError, match="non-batch"):
+            fn()
+    assert tuple(F.max_pool2d(rustdl.zeros(0, 2, 4, 4), 2).shape) == (0, 2, 2, 2)
+    assert tuple(F.avg_pool1d(rustdl.zeros(0, 2, 4), 2).shape) == (0, 2, 2)
+    assert tuple(F.max_pool3d(rustdl.zeros(0, 2, 4, 4, 4), 2).shape) == (0, 2, 2, 2, 2)
+    # adaptive pooling allows empty channels, as PyTorch
+    assert tuple(F.adaptive_avg_pool2d(rustdl.zeros(2, 0, 4, 4), 2).shape) == (2, 0, 2, 2)
+
+
+# ------------------------------------------------------------------------------------------
+# ctx.mark_dirty: the input a Function modified in place carries the Function's history
+# (before, the input kept its old history and the custom backward was silently skipped)
+# ------------------------------------------------------------------------------------------
+
+
+class _Double(rustdl.autograd.Function):
+    """Doubles its input in place; the backward is deliberately 5·g (not 2·g), so a gradient
+    that went around it would show."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x.mul_(2)
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 5
+
+
+class _ScaleSaved(rustdl.autograd.Function):
+    """x *= w in place, saving the result and w: d/dx = w, d/dw = y / w (= x)."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        x.mul_(w)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x, w)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        y, w = ctx.saved_tensors
+        return g * w, g * y / w
+
+
+def test_mark_dirty_input_is_the_output_with_the_functions_history():
+    a = rustdl.ones(3, requires_grad=True)
+    b = a * 1
+    c = _Double.apply(b)
+    assert c is b and b.tolist() == [2.0, 2.0, 2.0]
+    assert b.grad_fn.name() == "_DoubleBackward"
+    (b * 3).sum().backward()  # through b, not c: 3 · 5
+    assert a.grad.tolist() == [15.0, 15.0, 15.0]
+    # twice in a row, and the intermediate's retained gradient
+    a = rustdl.ones(3, requires_grad=True)
+    b = a * 1
+    b.retain_grad()
+    d = _Double.apply(_Double.apply(b))
+    (d * 2).sum().backward()
+    assert a.grad.tolist() == [50.0] * 3 and b.grad.tolist() == [2.0] * 3 and b.tolist() == [4.0] * 3
+
+
+def test_mark_dirty_with_the_result_saved_and_on_a_view():
+    a = rustdl.ones(3, requires_grad=True)
+    w = rustdl.full((3,), 3.0, requires_grad=True)
+    b = a * 1
+    _ScaleSaved.apply(b, w).sum().backward()
+    assert a.grad.tolist() == [3.0] * 3 and w.grad.tolist() == [1.0] * 3
+    # a view made dirty: the base's history passes through the Function for that row only,
+    # and a view taken before the call reads the new history
+    a = rustdl.ones(2, 3, requires_grad=True)
+    b = a * 1
+    _Double.apply(b[0])
+    assert b.tolist() == [[2.0] * 3, [1.0] * 3]
+    b.sum().backward()
+    assert a.grad.tolist() == [[5.0] * 3, [1.0] * 3]
+    a = rustdl.ones(2, 3, requires_grad=True)
+    b = a * 1
+    early = b[1]
+    _Double.apply(b)
+    (early * 7).sum().backward()
+    assert a.grad.tolist() == [[0.0] * 3, [35.0] * 3] and early.tolist() == [2.0] * 3
+
+
+def test_mark_dirty_edge_cases():
+    with pytest.raises(RuntimeError, match="leaf"):
+        _Double.apply(rustdl.ones(3, requires_grad=True))
+    # an input that did not require grad joins the graph through the other input
+
+    class AddInto(rustdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, buf, x):
+            buf.add_(x)
+            ctx.mark_dirty(buf)
+            return buf
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g * 4
+
+    x = rustdl.ones(3, requires_grad=True)
+    buf = rustdl.zeros(3)
+    out = AddInto.apply(buf, x)
+    assert out is buf and buf.requires_grad
+    buf.sum().backward()
+    assert x.grad.tolist() == [4.0] * 3
+    # no grad anywhere: the values change and nothing is recorded
+    with rustdl.no_grad():
+        b = rustdl.ones(3)
+        assert _Double.apply(b) is b and b.tolist() == [2.0] * 3 and not b.requires_grad

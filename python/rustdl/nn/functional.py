@@ -20,6 +20,16 @@ from .._rustdl import (  # noqa: F401
 # (C, H, W) input, padding='same'/'valid', and the argument checks PyTorch makes.
 
 
+def _check_pool_nonempty(op: str, input, batched_rank: int) -> None:
+    """PyTorch's pooling rule: only the batch dim may be 0 (a ``(C, ...)`` input has none)."""
+    if isinstance(input, _rustdl.Tensor) and input.ndim in (batched_rank - 1, batched_rank):
+        rest = input.shape[1:] if input.ndim == batched_rank else input.shape
+        if any(d == 0 for d in rest):
+            raise _rustdl.ShapeError(
+                f"{op}: expected input with non-zero size for non-batch dimensions, got shape {tuple(input.shape)}"
+            )
+
+
 def _unbatched(input, fn):
     """``fn`` on a batch of one when ``input`` is a 3-D ``(C, H, W)`` tensor."""
     if isinstance(input, _rustdl.Tensor) and input.ndim == 3:
@@ -93,6 +103,7 @@ def max_pool2d(
 ):
     """Max pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input (with the argmax indices when
     ``return_indices``)."""
+    _check_pool_nonempty("max_pool2d", input, 4)
     return _unbatched(
         input,
         lambda x: _rustdl.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices),
@@ -110,6 +121,7 @@ def avg_pool2d(
 ):
     """Average pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input; ``divisor_override``
     divides each window's sum by that number instead of its size."""
+    _check_pool_nonempty("avg_pool2d", input, 4)
     if divisor_override is None:
         return _unbatched(
             input, lambda x: _rustdl.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
@@ -1102,6 +1114,7 @@ def _as_4d_from_1d(input, op: str):
 
 def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> None:
     """PyTorch's 1-D pooling argument checks, with the 1-D names and shapes."""
+    _check_pool_nonempty(op, input, 3)
     if k <= 0 or s <= 0 or d <= 0:
         raise ValueError(
             f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={k}, stride={s}, dilation={d}"
@@ -3247,6 +3260,7 @@ def _pool3d_args(input, kernel_size, stride, padding, op):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if input.ndim not in (4, 5):
         raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+    _check_pool_nonempty(op, input, 5)
     k = _ntuple(kernel_size, 3, op, "kernel_size")
     s = (
         k
