@@ -925,10 +925,36 @@ fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
     // read, add and store under the gradient's lock: backward passes running at once on other
     // threads add to the same `.grad` without losing each other's sums
     let mut slot = t.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+    // as PyTorch, a plain backward adds into the existing `.grad` in place, so a reference to
+    // it taken earlier (`g = w.grad`) sees the sum; only when nothing else shares its memory
+    // (a gradient first stored may alias one that another leaf holds too)
+    if let Some(prev) = slot.as_ref().filter(|p| {
+        !keep_history
+            && Arc::strong_count(&p.0.storage) == 1
+            && Arc::weak_count(&p.0.storage) == 0
+            && !p.requires_grad()
+            && p.dtype() == g.dtype()
+            && p.owns_whole_storage()
+    }) {
+        let sum = prev.add(&g)?;
+        if !prev.move_from(&sum, "AccumulateGrad") {
+            prev.write_from(&sum, "AccumulateGrad")?;
+        }
+        return Ok(());
+    }
     let new = match slot.as_ref() {
         Some(prev) => prev.add(&g)?,
         None if keep_history => g.deep_clone()?,
-        None => g.contiguous()?,
+        None => {
+            // stored as it is when no other tensor shares its memory (later sums go into it in
+            // place); a gradient shared with another leaf or a view of a larger buffer is copied
+            let c = g.contiguous()?;
+            if Arc::strong_count(&c.0.storage) > 1 || !c.owns_whole_storage() {
+                c.deep_clone()?
+            } else {
+                c
+            }
+        }
     };
     *slot = Some(if keep_history { new } else { new.detach() });
     Ok(())

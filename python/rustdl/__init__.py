@@ -386,7 +386,8 @@ def pow(input, exponent, *, out=None):  # noqa: A001,A002
     """Functional form of ``Tensor.pow`` (``input`` may be a number; PyTorch's names:
     ``pow(input=, exponent=)``)."""
     if not isinstance(input, Tensor):
-        input = tensor(input)
+        # a number base goes where the exponent is (not to the default device)
+        input = tensor(input, device=exponent.device if isinstance(exponent, Tensor) else None)
     return _into(out, input.pow(exponent))
 
 
@@ -1335,5 +1336,8 @@ from . import _complex  # noqa: E402
 
 _complex.install(sys.modules[__name__])
 from . import fft, random  # noqa: E402,F401
+from . import _foreach  # noqa: E402
+
+globals().update(_foreach.functions())  # torch._foreach_add_, _foreach_lerp_, ... (see _foreach)
 from .autograd import set_anomaly_enabled  # noqa: E402,F401
 from .fft import istft, stft  # noqa: E402,F401

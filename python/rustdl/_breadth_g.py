@@ -811,7 +811,7 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """``input * 2**other``, as ``torch.ldexp`` (differentiable in ``input``)."""
     _tensor_arg("ldexp", input)
     if not isinstance(other, Tensor):
-        other = _rd.tensor(other)
+        other = _rd.tensor(other, device=input.device)
     # the promoted dtype of both (float32 x float64 is float64), floating as PyTorch's
     dtype = result_type(input, other)
     if not dtype.is_floating_point:

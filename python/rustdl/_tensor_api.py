@@ -642,7 +642,8 @@ def _back(arr, like, dtype=None):
     if dtype is None and arr.dtype.kind in "iu":
         narrow = _NARROW_NP.get(str(arr.dtype))
         dtype = like.dtype if narrow is not None and str(like.dtype) == "rustdl." + narrow else int64
-    out = _rd.tensor(_np.array(arr, order="C"), dtype=dtype)
+    # made on the CPU (not the default device, which may be a GPU without float64), then moved
+    out = _rd.tensor(_np.array(arr, order="C"), dtype=dtype, device="cpu")
     return out if like.device.type == "cpu" else out.to(like.device)
 
 
@@ -715,7 +716,7 @@ def _host_room(op: str, bins: int, copies: int) -> None:
     """Raises MemoryError unless ``copies`` host arrays of ``bins`` 8-byte counts fit in memory,
     as a tensor's allocation is checked (the counts are made by numpy, then copied to a tensor)."""
     try:
-        _rd.empty(copies * bins, dtype=float64)
+        _rd.empty(copies * bins, dtype=float64, device="cpu")
     except (MemoryError, ValueError) as e:
         raise MemoryError(f"{op}: {bins} bins do not fit in memory ({e})") from None
 
@@ -1306,8 +1307,45 @@ def _float_pair(op, input, other, integers=True):  # noqa: A002
 
 
 def atan2(input, other):  # noqa: A002
-    """Elementwise arctangent of ``input / other`` using both signs for the quadrant."""
+    """Elementwise arctangent of ``input / other`` using both signs for the quadrant; the
+    gradient is ``(x, -y) / (x² + y²)`` (0 at the origin, as PyTorch), also where ``x = 0``."""
     y, x = _float_pair("atan2", input, other)
+    if not _rd.is_grad_enabled() or not (y.requires_grad or x.requires_grad):
+        return _atan2_value(y, x)
+    global _ATAN2_FN
+    if _ATAN2_FN is None:
+        _ATAN2_FN = _make_atan2_function()
+    return _ATAN2_FN.apply(y, x)
+
+
+_ATAN2_FN = None
+
+
+def _make_atan2_function():
+    from .autograd import Function
+
+    class Atan2(Function):
+        @staticmethod
+        def forward(ctx, y, x):
+            ctx.save_for_backward(y, x)
+            return _atan2_value(y, x)
+
+        @staticmethod
+        def backward(ctx, g):
+            y, x = ctx.saved_tensors
+            r2 = x * x + y * y
+            origin = r2.eq(0)
+            # 1 / r2 with the origin's 0 picked before dividing (no inf·0 in a second backward)
+            recip = _rd.where(origin, r2.new_zeros(()), 1.0 / _rd.where(origin, r2.new_ones(()), r2))
+            gy = (g * x * recip).sum_to_size(y.shape) if ctx.needs_input_grad[0] else None
+            gx = (g * -y * recip).sum_to_size(x.shape) if ctx.needs_input_grad[1] else None
+            return gy, gx
+
+    return Atan2
+
+
+def _atan2_value(y, x):
+    """atan2's value (both already floating, of one dtype)."""
     pi = _math.pi
     safe_x = _rd.where(x.eq(0), x.new_ones(()), x)
     base = atan(y / safe_x)
@@ -2318,7 +2356,7 @@ def _apply_(self, callable):  # noqa: A002
     from .autograd import no_grad
 
     with no_grad():
-        self.copy_(_rd.tensor(_np.asarray(out, dtype=arr.dtype), dtype=self.dtype))
+        self.copy_(_rd.tensor(_np.asarray(out, dtype=arr.dtype), dtype=self.dtype, device=self.device))
     return self
 
 
@@ -2332,7 +2370,7 @@ def _map_(self, tensor, callable):  # noqa: A002
     from .autograd import no_grad
 
     with no_grad():
-        self.copy_(_rd.tensor(_np.asarray(out, dtype=arr.dtype), dtype=self.dtype))
+        self.copy_(_rd.tensor(_np.asarray(out, dtype=arr.dtype), dtype=self.dtype, device=self.device))
     return self
 
 

@@ -100,7 +100,7 @@ def _t(arr, like, dtype=None):
     if dtype is None:
         dtype = like.dtype
         a = a.astype(np.float64 if dtype == _rustdl.float64 else np.float32, copy=False)
-    out = _rustdl.tensor(a, dtype=dtype)
+    out = _rustdl.tensor(a, dtype=dtype, device="cpu")  # then to like's device (not the default)
     return out if like.device.type == "cpu" else out.to(like.device)
 
 
@@ -387,8 +387,8 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
     P, L, U = lu(A, pivot=pivot)
     LU = L.tril(-1) + U
     _, piv, info = _np_lu(_np(A))
-    pivots = _rustdl.tensor(piv.astype(np.int32), dtype=_rustdl.int32)
-    infos = _rustdl.tensor(info.astype(np.int32), dtype=_rustdl.int32)
+    pivots = _rustdl.tensor(piv.astype(np.int32), dtype=_rustdl.int32, device="cpu")
+    infos = _rustdl.tensor(info.astype(np.int32), dtype=_rustdl.int32, device="cpu")
     if A.device.type != "cpu":
         pivots, infos = pivots.to(A.device), infos.to(A.device)
     if check_errors and builtins.bool(infos.ne(0).any().item()):

@@ -406,7 +406,7 @@ def _poly(op: str, input: Any, n: Any, start, step) -> Tensor:  # noqa: A002
             out = np.where(n_int == k + 1, cur, out)
     out = np.where(n_int < 0, 0.0, out)
     dtype = x_t.dtype if x_t.dtype.is_floating_point else get_default_dtype()
-    res = _rd.tensor(np.ascontiguousarray(out), dtype=dtype)
+    res = _rd.tensor(np.ascontiguousarray(out), dtype=dtype, device="cpu")
     return res if x_t.device.type == "cpu" else res.to(x_t.device)
 
 

@@ -589,3 +589,209 @@ def test_mark_dirty_edge_cases():
     with rustdl.no_grad():
         b = rustdl.ones(3)
         assert _Double.apply(b) is b and b.tolist() == [2.0] * 3 and not b.requires_grad
+
+
+# ------------------------------------------------------------------------------------------
+# atan2's gradient on the axis x = 0 (it was 0 for x there, and 1 for y at the origin)
+# ------------------------------------------------------------------------------------------
+
+
+def test_atan2_gradient_everywhere_including_x_zero():
+    pts = [(1.0, 0.0), (-2.0, 0.0), (0.0, -1.0), (0.0, 2.0), (1.0, -1.0), (3.0, 4.0), (-0.5, -2.0)]
+    for yv, xv in pts:
+        y = rustdl.tensor(yv, dtype=rustdl.float64, requires_grad=True)
+        x = rustdl.tensor(xv, dtype=rustdl.float64, requires_grad=True)
+        out = rustdl.atan2(y, x)
+        assert abs(out.item() - math.atan2(yv, xv)) < 1e-12
+        out.backward()
+        r2 = xv * xv + yv * yv
+        assert abs(y.grad.item() - xv / r2) < 1e-12 and abs(x.grad.item() + yv / r2) < 1e-12, (yv, xv)
+    y = rustdl.zeros(1, requires_grad=True)
+    x = rustdl.zeros(1, requires_grad=True)
+    rustdl.atan2(y, x).sum().backward()
+    assert y.grad.tolist() == [0.0] and x.grad.tolist() == [0.0]  # PyTorch's choice at the origin
+    # broadcasting, a number as the other side, and second derivatives by finite differences
+    y = rustdl.tensor([[1.0], [2.0]], dtype=rustdl.float64, requires_grad=True)
+    x = rustdl.tensor([0.0, -1.0, 3.0], dtype=rustdl.float64, requires_grad=True)
+    rustdl.atan2(y, x).sum().backward()
+    Y, X = np.array([[1.0], [2.0]]), np.array([0.0, -1.0, 3.0])
+    np.testing.assert_allclose(y.grad.numpy(), (X / (X * X + Y * Y)).sum(1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), (-Y / (X * X + Y * Y)).sum(0), rtol=1e-12)
+    assert rustdl.atan2(rustdl.tensor([1.0]), rustdl.tensor(0.0)).tolist() == [pytest.approx(math.pi / 2)]
+
+    def f(a):
+        return rustdl.atan2(a[0], a[1])
+
+    a = rustdl.tensor([0.7, -0.3], dtype=rustdl.float64, requires_grad=True)
+    (g,) = rustdl.autograd.grad(f(a), a, create_graph=True)
+    h = np.stack([rustdl.autograd.grad(g[i], a, retain_graph=True)[0].numpy() for i in range(2)])
+    eps = 1e-6
+
+    def grad_at(v):
+        t = rustdl.tensor(v, dtype=rustdl.float64, requires_grad=True)
+        return rustdl.autograd.grad(f(t), t)[0].numpy()
+
+    fd = np.stack([(grad_at([0.7 + eps * (i == 0), -0.3 + eps * (i == 1)]) - grad_at([0.7 - eps * (i == 0), -0.3 - eps * (i == 1)])) / (2 * eps) for i in range(2)])  # fmt: skip
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------------------
+# .grad accumulates in place, as PyTorch: a reference taken earlier sees the sum
+# ------------------------------------------------------------------------------------------
+
+
+def test_grad_accumulates_in_place_without_touching_shared_gradients():
+    w = rustdl.ones(3, requires_grad=True)
+    b = rustdl.ones(3, requires_grad=True)
+    (w + b).sum().backward()  # one gradient tensor reaches both leaves
+    gw, gb = w.grad, b.grad
+    (w * 2).sum().backward()
+    assert gw.tolist() == [3.0] * 3 and w.grad.tolist() == [3.0] * 3
+    assert gb.tolist() == [1.0] * 3 and b.grad.tolist() == [1.0] * 3  # b's own sum, untouched
+    # an assigned .grad is added into, as PyTorch
+    z = rustdl.zeros(3)
+    w.grad = z
+    (w * 3).sum().backward()
+    assert z.tolist() == [3.0] * 3
+    # a module's gradient held across two backward passes
+    m = nn.Linear(2, 2)
+    x = rustdl.ones(4, 2)
+    m(x).sum().backward()
+    g0 = m.weight.grad
+    m(x).sum().backward()
+    assert g0.tolist() == [[8.0, 8.0], [8.0, 8.0]] and m.bias.grad.tolist() == [8.0, 8.0]
+    # with create_graph the sum is a new tensor (it carries history); the old one is kept
+    v = rustdl.ones(2, requires_grad=True)
+    (v * v).sum().backward(create_graph=True)
+    g1 = v.grad
+    (v * v).sum().backward(create_graph=True)
+    assert g1.tolist() == [2.0, 2.0] and v.grad.tolist() == [4.0, 4.0] and v.grad.requires_grad
+
+
+# ------------------------------------------------------------------------------------------
+# torch._foreach_*: list versions of ops (EMA helpers, hand-written optimizers)
+# ------------------------------------------------------------------------------------------
+
+
+def _tl(seed, n=3):
+    r = np.random.default_rng(seed)
+    return [rustdl.tensor(r.standard_normal((2, 3)).astype(np.float32)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("name,ref", [("exp", np.exp), ("abs", np.abs), ("sigmoid", lambda a: 1 / (1 + np.exp(-a))),
+                                      ("neg", np.negative), ("trunc", np.trunc), ("sign", np.sign)])  # fmt: skip
+def test_foreach_unary_matches_numpy_per_tensor(name, ref):
+    ts = _tl(1)
+    arrays = [t.numpy().copy() for t in ts]
+    out = getattr(rustdl, f"_foreach_{name}")(ts)
+    for o, a in zip(out, arrays):
+        np.testing.assert_allclose(o.numpy(), ref(a), rtol=1e-6)
+    back = getattr(rustdl, f"_foreach_{name}_")(ts)
+    assert back is ts
+    for t, a in zip(ts, arrays):
+        np.testing.assert_allclose(t.numpy(), ref(a), rtol=1e-6)
+
+
+def test_foreach_binary_operands_and_errors():
+    ts, others = _tl(1), _tl(2)
+    a, b = [t.numpy().copy() for t in ts], [t.numpy() for t in others]
+    for o, x in zip(rustdl._foreach_add(ts, 0.5), a):
+        np.testing.assert_allclose(o.numpy(), x + 0.5, rtol=1e-6)
+    for o, x, s in zip(rustdl._foreach_mul(ts, [0.5, 2.0, -1.0]), a, [0.5, 2.0, -1.0]):
+        np.testing.assert_allclose(o.numpy(), x * s, rtol=1e-6)
+    for o, x, y in zip(rustdl._foreach_sub(ts, others, alpha=2.0), a, b):
+        np.testing.assert_allclose(o.numpy(), x - 2 * y, rtol=1e-6)
+    for o, x in zip(rustdl._foreach_div(ts, rustdl.tensor(4.0)), a):
+        np.testing.assert_allclose(o.numpy(), x / 4, rtol=1e-6)
+    for o, x in zip(rustdl._foreach_maximum(ts, 0.25), a):
+        np.testing.assert_allclose(o.numpy(), np.maximum(x, 0.25))
+    for o, x in zip(rustdl._foreach_pow(2.0, ts), a):
+        np.testing.assert_allclose(o.numpy(), 2.0**x, rtol=1e-6)
+    rustdl._foreach_clamp_min_(ts, 0.0)
+    for t, x in zip(ts, a):
+        np.testing.assert_allclose(t.numpy(), np.maximum(x, 0.0))
+    with pytest.raises(RuntimeError, match="at least one"):
+        rustdl._foreach_add([], 1.0)
+    with pytest.raises(RuntimeError, match="entries"):
+        rustdl._foreach_add(ts, [1.0, 2.0])
+    with pytest.raises(RuntimeError, match="0-dim"):
+        rustdl._foreach_add(ts, rustdl.ones(2, 3))
+    with pytest.raises(TypeError):
+        rustdl._foreach_add(rustdl.ones(2), 1.0)
+    with pytest.raises(TypeError, match="alpha"):
+        rustdl._foreach_mul(ts, 2.0, alpha=3)
+
+
+def test_foreach_ema_lerp_addcmul_norm_and_gradients():
+    ema, params = _tl(1), _tl(2)
+    e0, p0 = [t.numpy().copy() for t in ema], [t.numpy() for t in params]
+    rustdl._foreach_lerp_(ema, params, 0.1)  # ema += 0.1 (p - ema)
+    for t, e, p in zip(ema, e0, p0):
+        np.testing.assert_allclose(t.numpy(), e + 0.1 * (p - e), rtol=1e-6)
+    acc, g = _tl(3), _tl(4)
+    a0, g0 = [t.numpy().copy() for t in acc], [t.numpy() for t in g]
+    rustdl._foreach_addcmul_(acc, g, g, value=0.5)
+    for t, x, y in zip(acc, a0, g0):
+        np.testing.assert_allclose(t.numpy(), x + 0.5 * y * y, rtol=1e-6)
+    norms = rustdl._foreach_norm(g)
+    np.testing.assert_allclose([n.item() for n in norms], [np.linalg.norm(y) for y in g0], rtol=1e-6)
+    np.testing.assert_allclose(
+        [n.item() for n in rustdl._foreach_norm(g, float("inf"))], [np.abs(y).max() for y in g0], rtol=1e-6
+    )
+    rustdl._foreach_zero_(acc)
+    assert all(t.abs().sum().item() == 0 for t in acc)
+    # out-of-place forms are differentiable
+    ps = [rustdl.tensor([0.5, -1.0], requires_grad=True), rustdl.tensor([2.0], requires_grad=True)]
+    outs = rustdl._foreach_exp(rustdl._foreach_mul(ps, [2.0, 3.0]))
+    sum(o.sum() for o in outs).backward()
+    np.testing.assert_allclose(ps[0].grad.numpy(), 2 * np.exp(2 * np.array([0.5, -1.0])), rtol=1e-6)
+    np.testing.assert_allclose(ps[1].grad.numpy(), 3 * np.exp([6.0]), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# with a GPU default device, ops on CPU tensors keep their helpers and results on the CPU
+# (internal tensors made from numpy used to land on the default device)
+# ------------------------------------------------------------------------------------------
+
+
+def test_cpu_ops_under_a_gpu_default_device(gpu):
+    import rustdl.nn.functional as F
+
+    x = rustdl.from_numpy(np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0], [2.0, 1.0, 4.0]], dtype=np.float32))
+    ref = x.numpy().copy()
+    old = rustdl.get_default_device()
+    rustdl.set_default_device("gpu")
+    try:
+        cases = {
+            "fill_diagonal_": lambda: x.clone().fill_diagonal_(2.0),
+            "pow_scalar_base": lambda: rustdl.pow(2.0, x),
+            "atan2": lambda: rustdl.atan2(x, x + 1),
+            "signbit": lambda: rustdl.signbit(x),
+            "cummax": lambda: x.cummax(0)[0],
+            "unique": lambda: x.unique(),
+            "logcumsumexp": lambda: x.logcumsumexp(0),
+            "inv": lambda: rustdl.linalg.inv(x),
+            "pinv": lambda: rustdl.linalg.pinv(x),
+            "histc": lambda: x.histc(4),
+            "bincount": lambda: rustdl.tensor([0, 1, 1], device="cpu").bincount(),
+            "scatter_value": lambda: x.scatter(0, rustdl.zeros(1, 3, dtype=rustdl.int64, device="cpu"), 1.0),
+            "ldexp": lambda: rustdl.ldexp(x, 2),
+            "conv": lambda: F.conv2d(x[None, None], x[None, None]),
+        }
+        for name, fn in cases.items():
+            out = fn()
+            assert out.device.type == "cpu", name
+        np.testing.assert_allclose(rustdl.pow(2.0, x).numpy(), 2.0**ref, rtol=1e-6)
+        np.testing.assert_allclose(x.clone().fill_diagonal_(9.0).numpy().diagonal(), [9.0] * 3)
+        np.testing.assert_allclose(rustdl.linalg.inv(x).numpy(), np.linalg.inv(ref), rtol=1e-4, atol=1e-5)
+        assert x.histc(4).tolist() == np.histogram(ref, 4, (ref.min(), ref.max()))[0].tolist()
+        # float64 on the CPU works whatever the default device (the GPU has no float64)
+        x64 = rustdl.from_numpy(ref.astype(np.float64))
+        t3 = rustdl.special.chebyshev_polynomial_t(x64, 3)  # T3(x) = 4x³ - 3x
+        assert t3.dtype == rustdl.float64 and t3.device.type == "cpu"
+        np.testing.assert_allclose(t3.numpy(), 4 * ref.astype(np.float64) ** 3 - 3 * ref, rtol=1e-12)
+        w = rustdl.empty(4, 4, dtype=rustdl.float64, device="cpu")
+        nn.init.orthogonal_(w)
+        np.testing.assert_allclose(w.numpy() @ w.numpy().T, np.eye(4), atol=1e-12)
+    finally:
+        rustdl.set_default_device(old)

@@ -128,7 +128,9 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     if rows < cols:
         q = q.T
     with no_grad():
-        src = _rustdl.tensor(np.ascontiguousarray(q * gain).reshape(tuple(tensor.shape)), dtype=tensor.dtype)
+        src = _rustdl.tensor(
+            np.ascontiguousarray(q * gain).reshape(tuple(tensor.shape)), dtype=tensor.dtype, device="cpu"
+        )
         return tensor.copy_(src.to(tensor.device))
 
 

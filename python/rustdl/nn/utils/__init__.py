@@ -168,7 +168,7 @@ def clip_grads_with_norm_(
     if not grads:
         return
     if not isinstance(total_norm, Tensor):
-        total_norm = _rustdl.tensor(float(total_norm))
+        total_norm = _rustdl.tensor(float(total_norm), device=grads[0].device)
     with no_grad():
         coef = (float(max_norm) / (total_norm.detach() + 1e-6)).clamp(max=1.0)
         for g in grads:
