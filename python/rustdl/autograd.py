@@ -610,6 +610,16 @@ class Function(metaclass=_FunctionMeta):
             else:
                 output = cls.forward(ctx, *args, **kwargs)
         if not (_rustdl.is_grad_enabled() and any(ctx.needs_input_grad)):
+            # nothing recorded; an input returned as it is still comes back as a new tensor
+            # over its memory (as PyTorch), unless forward marked it dirty
+            kept = {id(a) for a in args if isinstance(a, Tensor)} - {id(t) for t in ctx._dirty}
+            if not kept:
+                return output
+            if isinstance(output, Tensor):
+                return output.detach() if id(output) in kept else output
+            if isinstance(output, (tuple, list)):
+                fresh = [o.detach() if isinstance(o, Tensor) and id(o) in kept else o for o in output]
+                return type(output)(fresh)
             return output
         single = not isinstance(output, (tuple, list))
         outs = [output] if single else list(output)

@@ -795,3 +795,29 @@ def test_cpu_ops_under_a_gpu_default_device(gpu):
         np.testing.assert_allclose(w.numpy() @ w.numpy().T, np.eye(4), atol=1e-12)
     finally:
         rustdl.set_default_device(old)
+
+
+def test_function_returning_its_input_gives_a_new_tensor_even_without_a_graph():
+    class Ident(rustdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    x = rustdl.ones(3, requires_grad=True)
+    with rustdl.no_grad():
+        y = Ident.apply(x)
+    assert y is not x and not y.requires_grad
+    y[0] = 5.0  # the same memory, as PyTorch
+    assert x.tolist() == [5.0, 1.0, 1.0]
+    z = rustdl.ones(2)
+    w = Ident.apply(z)
+    assert w is not z and not w.requires_grad
+    x = rustdl.ones(3, requires_grad=True)
+    out = Ident.apply(x)
+    assert out is not x
+    (out * 2).sum().backward()
+    assert x.grad.tolist() == [6.0] * 3
