@@ -352,3 +352,137 @@ def test_transforms_run_under_the_compat_runner(tmp_path):
     assert r["bright"] < 1e-6 and r["gray"] == [1, 10, 12]
     assert r["v2"][0] == [3, 6, 6] and r["v2"][1] == "torch.float32" and r["v2"][2] < 1e-6
     assert r["f2"] == 0.0 and r["interp"] == "bicubic"
+
+
+# ------------------------------------------------------------------------------------------
+# the AutoAugment family: posterize / solarize / autocontrast / equalize / adjust_sharpness,
+# their Random* classes, AutoAugment, RandAugment, TrivialAugmentWide and AugMix
+# ------------------------------------------------------------------------------------------
+
+
+def _u8_image(seed=0, shape=(3, 17, 23)):
+    r = np.random.default_rng(seed)
+    return (r.random(shape) * 255).astype(np.uint8)
+
+
+def test_posterize_and_solarize_by_hand():
+    t = rustdl.tensor(np.array([[[183, 7, 255, 0]]], dtype=np.uint8))
+    assert F.posterize(t, 3).tolist() == [[[160, 0, 224, 0]]]  # keep the 3 high bits
+    assert F.posterize(t, 8).tolist() == t.tolist() and F.posterize(t, 0).tolist() == [[[0, 0, 0, 0]]]
+    with pytest.raises(TypeError, match="uint8"):
+        F.posterize(t.float(), 3)
+    with pytest.raises(ValueError):
+        F.posterize(t, 9)
+    assert F.solarize(t, 100).tolist() == [[[72, 7, 0, 0]]]
+    f = rustdl.tensor([[[0.2, 0.6, 0.5]]])
+    np.testing.assert_allclose(F.solarize(f, 0.5).numpy(), [[[0.2, 0.4, 0.5]]], rtol=1e-6)
+    with pytest.raises(TypeError, match="threshold"):
+        F.solarize(f, 2.0)
+
+
+def test_autocontrast_stretches_each_channel():
+    a = np.array([[[50, 60], [70, 100]], [[5, 5], [5, 5]]], dtype=np.uint8)
+    out = F.autocontrast(rustdl.tensor(a)).numpy()
+    want0 = ((a[0].astype(np.float32) - 50) * np.float32(255.0 / 50)).astype(np.uint8)
+    np.testing.assert_array_equal(out[0], want0)
+    np.testing.assert_array_equal(out[1], a[1])  # a constant channel stays
+    f = rustdl.tensor([[[0.25, 0.5], [0.75, 0.5]]])
+    np.testing.assert_allclose(F.autocontrast(f).numpy(), [[[0.0, 0.5], [1.0, 0.5]]], atol=1e-6)
+    # against PIL's own autocontrast (an independent implementation), within one level
+    from PIL import Image, ImageOps
+
+    img = _u8_image(1)
+    ref = np.asarray(ImageOps.autocontrast(Image.fromarray(img.transpose(1, 2, 0)))).transpose(2, 0, 1)
+    got = F.autocontrast(rustdl.tensor(img)).numpy()
+    assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_equalize_matches_pil():
+    from PIL import Image, ImageOps
+
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        img = (r.beta(2, 5, (3, 19, 21)) * 255).astype(np.uint8)  # a skewed histogram
+        ref = np.asarray(ImageOps.equalize(Image.fromarray(img.transpose(1, 2, 0)))).transpose(2, 0, 1)
+        np.testing.assert_array_equal(F.equalize(rustdl.tensor(img)).numpy(), ref)
+    batch = rustdl.tensor(np.stack([img, img[:, ::-1].copy()]))
+    np.testing.assert_array_equal(F.equalize(batch)[0].numpy(), ref)
+    flat = rustdl.full((1, 4, 4), 7, dtype=rustdl.uint8)
+    assert F.equalize(flat).tolist() == flat.tolist()
+    with pytest.raises(TypeError, match="uint8"):
+        F.equalize(batch.float())
+
+
+def test_adjust_sharpness_matches_pil_within_a_level():
+    from PIL import Image, ImageEnhance
+
+    img = _u8_image(2)
+    for factor in (0.0, 0.5, 2.0):
+        ref = np.asarray(ImageEnhance.Sharpness(Image.fromarray(img.transpose(1, 2, 0))).enhance(factor))
+        got = F.adjust_sharpness(rustdl.tensor(img), factor).numpy().transpose(1, 2, 0)
+        assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1, factor
+    f = rustdl.tensor(img.astype(np.float32) / 255)
+    out0 = F.adjust_sharpness(f, 0.0).numpy()
+    x = img.astype(np.float64) / 255
+    k = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]]) / 13.0
+    inner = sum(k[i, j] * x[:, i : i + 15, j : j + 21] for i in range(3) for j in range(3))
+    np.testing.assert_allclose(out0[:, 1:-1, 1:-1], inner, atol=1e-6)
+    np.testing.assert_allclose(out0[:, 0], x[:, 0], atol=1e-6)  # borders kept
+    tiny = rustdl.tensor(img[:, :2, :5])
+    assert F.adjust_sharpness(tiny, 2.0) is tiny
+
+
+def test_random_colour_op_classes():
+    t = rustdl.tensor(_u8_image(3))
+    assert T.RandomPosterize(2, p=1.0)(t).tolist() == F.posterize(t, 2).tolist()
+    assert T.RandomSolarize(128, p=1.0)(t).tolist() == F.solarize(t, 128).tolist()
+    assert T.RandomInvert(p=1.0)(t).tolist() == F.invert(t).tolist()
+    assert T.RandomEqualize(p=0.0)(t) is t
+    assert repr(T.RandomPosterize(4)) == "RandomPosterize(bits=4,p=0.5)"
+    assert repr(T.RandomAutocontrast()) == "RandomAutocontrast(p=0.5)"
+    with pytest.raises(ValueError):
+        T.RandomInvert(p=1.5)
+
+
+def test_autoaugment_family_runs_on_tensors_and_pil_and_is_seeded():
+    from PIL import Image
+    from rustdl.torchcompat.torchvision.transforms import autoaugment as A
+
+    for policy in T.AutoAugmentPolicy:
+        assert len(A._parse_policy(A._POLICIES[policy])) == 25
+    t = rustdl.tensor(_u8_image(4, (3, 32, 32)))
+    pil = Image.fromarray(_u8_image(4, (32, 32, 3)))
+    transforms = [
+        T.AutoAugment(),
+        T.AutoAugment(T.AutoAugmentPolicy.CIFAR10),
+        T.AutoAugment(T.AutoAugmentPolicy.SVHN),
+        T.RandAugment(),
+        T.RandAugment(num_ops=3, magnitude=20),
+        T.TrivialAugmentWide(),
+        T.AugMix(),
+        v2.RandAugment(),
+    ]
+    for tr in transforms:
+        rustdl.manual_seed(7)
+        outs = [tr(t) for _ in range(6)]
+        rustdl.manual_seed(7)
+        again = [tr(t) for _ in range(6)]
+        assert all(o.dtype == rustdl.uint8 and tuple(o.shape) == (3, 32, 32) for o in outs), tr
+        assert [o.tolist() for o in outs] == [o.tolist() for o in again], tr
+        assert isinstance(tr(pil), Image.Image)
+    # over many draws the augmentations do change the image
+    rustdl.manual_seed(0)
+    changed = sum(T.TrivialAugmentWide()(t).tolist() != t.tolist() for _ in range(20))
+    assert changed >= 10
+    # each op at a fixed magnitude is the functional op it names
+    assert (
+        A._apply_op(t, "Posterize", 4, T.InterpolationMode.NEAREST, None).tolist()
+        == F.posterize(t, 4).tolist()
+    )
+    assert A._apply_op(t, "Color", -0.5, T.InterpolationMode.NEAREST, None).tolist() == (
+        F.adjust_saturation(t, 0.5).tolist()
+    )
+    with pytest.raises(ValueError):
+        T.AugMix(severity=11)
+    with pytest.raises(ValueError):
+        T.AutoAugment("imagenet")

@@ -26,6 +26,9 @@ from . import functional as F
 from .functional import InterpolationMode
 
 __all__ = [
+    "AugMix",
+    "AutoAugment",
+    "AutoAugmentPolicy",
     "CenterCrop",
     "ColorJitter",
     "Compose",
@@ -38,21 +41,29 @@ __all__ = [
     "Normalize",
     "PILToTensor",
     "Pad",
+    "RandAugment",
+    "RandomAdjustSharpness",
     "RandomAffine",
+    "RandomAutocontrast",
     "RandomApply",
     "RandomChoice",
     "RandomCrop",
+    "RandomEqualize",
     "RandomErasing",
     "RandomGrayscale",
     "RandomHorizontalFlip",
+    "RandomInvert",
     "RandomOrder",
+    "RandomPosterize",
     "RandomResizedCrop",
     "RandomRotation",
+    "RandomSolarize",
     "RandomVerticalFlip",
     "Resize",
     "TenCrop",
     "ToPILImage",
     "ToTensor",
+    "TrivialAugmentWide",
     "functional",
     "v2",
 ]
@@ -807,7 +818,84 @@ class RandomErasing:
         )
 
 
-from . import v2  # noqa: E402  (v2 builds on the classes above)
+class _RandomColourOp:
+    """Applies ``_op(img, *args)`` with probability ``p`` (the RandomPosterize family)."""
+
+    _op: Any = None
+
+    def __init__(self, *args: Any, p: float = 0.5) -> None:
+        self._args = args
+        self.p = _check_p(p, type(self).__name__)
+
+    def __call__(self, img: Any) -> Any:
+        return type(self)._op(img, *self._args) if _rand() < self.p else img
+
+    forward = __call__
+
+    _arg_names: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        args = "".join(f"{k}={v}," for k, v in zip(self._arg_names, self._args))
+        return f"{type(self).__name__}({args}p={self.p})"
+
+
+class RandomPosterize(_RandomColourOp):
+    """``posterize(img, bits)`` with probability ``p`` (uint8 images)."""
+
+    _op = staticmethod(F.posterize)
+
+    _arg_names = ("bits",)
+
+    def __init__(self, bits: int, p: float = 0.5) -> None:
+        super().__init__(bits, p=p)
+        self.bits = bits
+
+
+class RandomSolarize(_RandomColourOp):
+    """``solarize(img, threshold)`` with probability ``p``."""
+
+    _op = staticmethod(F.solarize)
+
+    _arg_names = ("threshold",)
+
+    def __init__(self, threshold: float, p: float = 0.5) -> None:
+        super().__init__(threshold, p=p)
+        self.threshold = threshold
+
+
+class RandomAdjustSharpness(_RandomColourOp):
+    """``adjust_sharpness(img, sharpness_factor)`` with probability ``p``."""
+
+    _op = staticmethod(F.adjust_sharpness)
+
+    _arg_names = ("sharpness_factor",)
+
+    def __init__(self, sharpness_factor: float, p: float = 0.5) -> None:
+        super().__init__(sharpness_factor, p=p)
+        self.sharpness_factor = sharpness_factor
+
+
+class RandomAutocontrast(_RandomColourOp):
+    """``autocontrast(img)`` with probability ``p``."""
+
+    _op = staticmethod(F.autocontrast)
+
+
+class RandomEqualize(_RandomColourOp):
+    """``equalize(img)`` with probability ``p`` (uint8 images)."""
+
+    _op = staticmethod(F.equalize)
+
+
+class RandomInvert(_RandomColourOp):
+    """``invert(img)`` with probability ``p``."""
+
+    _op = staticmethod(F.invert)
+
+
+from .autoaugment import AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide  # noqa: E402, I001
+
+from . import autoaugment, v2  # noqa: E402,F401  (v2 builds on the classes above)
 
 
 def __getattr__(name: str):

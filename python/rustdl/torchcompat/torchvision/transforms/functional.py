@@ -33,10 +33,13 @@ __all__ = [
     "adjust_gamma",
     "adjust_hue",
     "adjust_saturation",
+    "adjust_sharpness",
     "affine",
+    "autocontrast",
     "center_crop",
     "convert_image_dtype",
     "crop",
+    "equalize",
     "erase",
     "five_crop",
     "gaussian_blur",
@@ -48,10 +51,12 @@ __all__ = [
     "normalize",
     "pad",
     "pil_to_tensor",
+    "posterize",
     "resize",
     "resized_crop",
     "rgb_to_grayscale",
     "rotate",
+    "solarize",
     "ten_crop",
     "to_grayscale",
     "to_pil_image",
@@ -655,7 +660,8 @@ def _shear_pair(shear: Any) -> tuple[float, float]:
     shear = [float(v) for v in shear]
     if len(shear) not in (1, 2):
         raise ValueError(f"affine: shear must be a number or a sequence of 1 or 2 numbers, got {shear}")
-    return shear[0], shear[1] if len(shear) == 2 else 0.0
+    # as torchvision: a number shears along x only, a one-element sequence along both axes
+    return shear[0], shear[1] if len(shear) == 2 else shear[0]
 
 
 def _inverse_affine(
@@ -902,6 +908,112 @@ def invert(img: Any) -> Any:
     """``max - x`` (255 for integer images, 1 for float)."""
     a, pack = _unpack(img, "invert", color=True)
     return pack((_bound(a) - a).astype(a.dtype))
+
+
+# ----------------------------------------------------------------------------------------------
+# the AutoAugment family's colour ops: posterize, solarize, autocontrast, equalize, sharpness
+
+
+def _pil_ops(img: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn`` through PIL for PIL images and uint8 numpy images, as torchvision does."""
+    return _pil_apply(img, fn)
+
+
+def _uint8_tensor(a: np.ndarray, op: str) -> None:
+    if a.dtype != np.uint8:
+        raise TypeError(f"{op}: only uint8 image tensors are supported, got {a.dtype}")
+
+
+def posterize(img: Any, bits: int) -> Any:
+    """Keeps the ``bits`` highest bits of each uint8 channel value."""
+    if not isinstance(bits, numbers.Integral) or not 0 <= int(bits) <= 8:
+        raise ValueError(f"posterize: bits must be an int in [0, 8], got {bits!r}")
+    if _pil_image_like(img):
+        from PIL import ImageOps
+
+        return _pil_ops(img, lambda im: ImageOps.posterize(im, int(bits)))
+    a, pack = _unpack(img, "posterize")
+    _uint8_tensor(a, "posterize")
+    return pack(a & np.uint8(256 - 2 ** (8 - int(bits))))
+
+
+def solarize(img: Any, threshold: float) -> Any:
+    """Inverts every value at or above ``threshold`` (``bound - x``; bound 255 or 1)."""
+    if _pil_image_like(img):
+        from PIL import ImageOps
+
+        return _pil_ops(img, lambda im: ImageOps.solarize(im, threshold))
+    a, pack = _unpack(img, "solarize", color=True)
+    if threshold > _bound(a):
+        raise TypeError(f"solarize: threshold {threshold} should be at most the image's bound {_bound(a)}")
+    return pack(np.where(a >= threshold, (_bound(a) - a).astype(a.dtype), a))
+
+
+def autocontrast(img: Any) -> Any:
+    """Stretches each channel linearly so its minimum becomes 0 and its maximum the bound
+    (a constant channel is left as it is)."""
+    if _pil_image_like(img):
+        from PIL import ImageOps
+
+        return _pil_ops(img, ImageOps.autocontrast)
+    a, pack = _unpack(img, "autocontrast", color=True)
+    x = _work(a)
+    bound = x.dtype.type(_bound(a))
+    lo = x.min(axis=(-2, -1), keepdims=True)
+    hi = x.max(axis=(-2, -1), keepdims=True)
+    flat = hi == lo
+    scale = np.where(flat, x.dtype.type(1), bound / np.where(flat, 1, hi - lo)).astype(x.dtype)
+    lo = np.where(flat, x.dtype.type(0), lo).astype(x.dtype)
+    return pack(np.clip((x - lo) * scale, 0, bound).astype(a.dtype))
+
+
+def _equalize_channel(c: np.ndarray) -> np.ndarray:
+    """Histogram equalisation of one uint8 channel (PIL's lookup table): the cumulative count,
+    offset by half a step, in steps of (pixels not in the last occupied bin) / 255."""
+    hist = np.bincount(c.reshape(-1), minlength=256)
+    used = hist[hist != 0]
+    step = int(used[:-1].sum()) // 255
+    if step == 0:
+        return c
+    lut = (np.cumsum(hist) + step // 2) // step
+    lut = np.clip(np.concatenate([[0], lut[:-1]]), 0, 255).astype(np.uint8)
+    return lut[c]
+
+
+def equalize(img: Any) -> Any:
+    """Equalises the histogram of each uint8 channel."""
+    if _pil_image_like(img):
+        from PIL import ImageOps
+
+        return _pil_ops(img, ImageOps.equalize)
+    a, pack = _unpack(img, "equalize")
+    _uint8_tensor(a, "equalize")
+    flat = a.reshape(-1, *a.shape[-2:])
+    return pack(np.stack([_equalize_channel(c) for c in flat]).reshape(a.shape))
+
+
+def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
+    """Blends with a smoothed copy (3×3 kernel, 5 in the centre and 1 around, borders kept):
+    0 gives the smoothed image, 1 the image, 2 a sharpened one."""
+    f = _check_factor(sharpness_factor, "sharpness_factor")
+    if _pil_image_like(img):
+        from PIL import ImageEnhance
+
+        return _pil_ops(img, lambda im: ImageEnhance.Sharpness(im).enhance(f))
+    a, pack = _unpack(img, "adjust_sharpness", color=True)
+    h, w = a.shape[-2:]
+    if h <= 2 or w <= 2:
+        return img
+    x = _work(a)
+    k = np.ones((3, 3), dtype=x.dtype)
+    k[1, 1] = 5
+    k /= k.sum()
+    smooth = sum(k[i, j] * x[..., i : i + h - 2, j : j + w - 2] for i in range(3) for j in range(3))
+    if _is_int(a):
+        smooth = np.clip(np.round(smooth), 0, 255)
+    degenerate = x.copy()
+    degenerate[..., 1:-1, 1:-1] = smooth
+    return pack(_blend(a, degenerate.astype(a.dtype), f))
 
 
 # ----------------------------------------------------------------------------------------------

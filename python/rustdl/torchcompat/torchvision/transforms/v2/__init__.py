@@ -61,7 +61,10 @@ def _v2(cls: type) -> type:
     return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": __name__, "__doc__": cls.__doc__})
 
 
-from .. import (  # noqa: E402
+from .. import (  # noqa: E402  # noqa: E402
+    AugMix,
+    AutoAugment,
+    AutoAugmentPolicy,  # noqa: F401  (re-exported)
     CenterCrop,
     ColorJitter,
     ConvertImageDtype,
@@ -73,20 +76,28 @@ from .. import (  # noqa: E402
     Normalize,
     Pad,
     PILToTensor,
+    RandAugment,
+    RandomAdjustSharpness,
     RandomAffine,
     RandomApply,
+    RandomAutocontrast,
     RandomCrop,
+    RandomEqualize,
     RandomErasing,
     RandomGrayscale,
     RandomHorizontalFlip,
+    RandomInvert,
     RandomOrder,
+    RandomPosterize,
     RandomResizedCrop,
     RandomRotation,
+    RandomSolarize,
     RandomVerticalFlip,
     Resize,
     TenCrop,
     ToPILImage,
     ToTensor,
+    TrivialAugmentWide,
 )
 from .. import Compose as _Compose  # noqa: E402
 from .. import RandomChoice as _RandomChoice  # noqa: E402
@@ -113,6 +124,16 @@ Resize = _v2(Resize)
 TenCrop = _v2(TenCrop)
 ToPILImage = _v2(ToPILImage)
 ToTensor = _v2(ToTensor)
+AugMix = _v2(AugMix)
+AutoAugment = _v2(AutoAugment)
+RandAugment = _v2(RandAugment)
+TrivialAugmentWide = _v2(TrivialAugmentWide)
+RandomAdjustSharpness = _v2(RandomAdjustSharpness)
+RandomAutocontrast = _v2(RandomAutocontrast)
+RandomEqualize = _v2(RandomEqualize)
+RandomInvert = _v2(RandomInvert)
+RandomPosterize = _v2(RandomPosterize)
+RandomSolarize = _v2(RandomSolarize)
 
 
 def _chain(transforms: Sequence[Callable], inputs: tuple) -> Any:
