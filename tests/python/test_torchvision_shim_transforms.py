@@ -486,3 +486,81 @@ def test_autoaugment_family_runs_on_tensors_and_pil_and_is_seeded():
         T.AugMix(severity=11)
     with pytest.raises(ValueError):
         T.AutoAugment("imagenet")
+
+
+def test_perspective_identity_translation_and_coefficients():
+    img = rustdl.tensor(_u8_image(5, (3, 12, 15)))
+    corners = [[0, 0], [14, 0], [14, 11], [0, 11]]
+    assert F.perspective(img, corners, corners, T.InterpolationMode.NEAREST).tolist() == img.tolist()
+    moved = [[x + 2, y + 1] for x, y in corners]
+    out = F.perspective(img, corners, moved, T.InterpolationMode.NEAREST).numpy()
+    a = img.numpy()
+    np.testing.assert_array_equal(out[:, 1:, 2:], a[:, :-1, :-2])
+    assert (out[:, 0, :] == 0).all() and (out[:, :, :2] == 0).all()
+    # the fitted map takes every end corner to its start corner
+    end = [[3, 2], [13, 1], [12, 10], [1, 11]]
+    c = F._get_perspective_coeffs(corners, end)
+    for (ex, ey), (sx, sy) in zip(end, corners):
+        den = c[6] * ex + c[7] * ey + 1
+        assert abs((c[0] * ex + c[1] * ey + c[2]) / den - sx) < 1e-3
+        assert abs((c[3] * ex + c[4] * ey + c[5]) / den - sy) < 1e-3
+    rustdl.manual_seed(1)
+    assert tuple(T.RandomPerspective(p=1.0)(img).shape) == (3, 12, 15)
+    with pytest.raises(ValueError):
+        F.perspective(img, corners[:3], end)
+
+
+def test_bilinear_fill_blends_like_torchvision():
+    x = rustdl.ones(1, 6, 6)
+    out = F.rotate(x, 45.0, interpolation=T.InterpolationMode.BILINEAR, fill=[0.5]).numpy()
+    plain = F.rotate(x, 45.0, interpolation=T.InterpolationMode.BILINEAR).numpy()
+    # the mask is the sampled image of ones itself: out = m·m + (1 - m)·fill
+    np.testing.assert_allclose(out, plain * plain + (1 - plain) * 0.5, rtol=1e-6)
+
+
+def test_mixup_and_cutmix_on_a_batch():
+    imgs = rustdl.arange(4.0).reshape(4, 1, 1, 1).expand(4, 3, 8, 8).contiguous()
+    labels = rustdl.tensor([0, 2, 1, 2])
+    mixup = v2.MixUp(num_classes=3)
+    mixup._lam = lambda: 0.25
+    out, soft = mixup(imgs, labels)
+    np.testing.assert_allclose(out[:, 0, 0, 0].numpy(), 0.25 * np.arange(4) + 0.75 * np.roll(np.arange(4), 1))
+    onehot = np.eye(3)[[0, 2, 1, 2]]
+    np.testing.assert_allclose(soft.numpy(), 0.25 * onehot + 0.75 * np.roll(onehot, 1, axis=0), rtol=1e-6)
+    cutmix = v2.CutMix(num_classes=3)
+    cutmix._lam = lambda: 0.5
+    rustdl.manual_seed(3)
+    out, soft = cutmix([imgs, labels])
+    a, src = out.numpy(), imgs.numpy()
+    changed = a != src
+    frac = changed[:, 0].mean(axis=(1, 2))  # the same box in every image (none are equal to their neighbour)
+    assert np.allclose(frac, frac[0]) and 0 < frac[0] <= 0.5 + 1e-9
+    np.testing.assert_allclose(a[changed], np.roll(src, 1, axis=0)[changed])
+    np.testing.assert_allclose(
+        soft.numpy(), (1 - frac[0]) * onehot + frac[0] * np.roll(onehot, 1, axis=0), rtol=1e-6
+    )
+    np.testing.assert_allclose(soft.sum(1).numpy(), np.ones(4), rtol=1e-6)
+    with pytest.raises(ValueError, match="num_classes"):
+        v2.MixUp()(imgs, labels)
+    with pytest.raises(ValueError, match="batch"):
+        mixup(imgs[0], labels)
+
+
+def test_v2_transform_base_noise_channels_rgb():
+    class Scale(v2.Transform):
+        def make_params(self, flat_inputs):
+            return {"k": len(flat_inputs)}
+
+        def transform(self, inpt, params):
+            return inpt * params["k"]
+
+    img = rustdl.ones(3, 2, 2)
+    out, label = Scale()(img, 5)
+    assert out.tolist() == (img * 1).tolist() and label == 5
+    rustdl.manual_seed(0)
+    noisy = v2.GaussianNoise(sigma=0.1)(rustdl.full((3, 32, 32), 0.5))
+    assert abs(noisy.std().item() - 0.1) < 0.01 and noisy.min().item() >= 0
+    u = rustdl.tensor(_u8_image(6))
+    perm = v2.RandomChannelPermutation()(u)
+    assert sorted(perm.float().mean((1, 2)).tolist()) == sorted(u.float().mean((1, 2)).tolist())
+    assert tuple(v2.RGB()(u[:1]).shape) == (3, 17, 23) and v2.RGB()(u[:1])[2].tolist() == u[0].tolist()

@@ -54,6 +54,7 @@ __all__ = [
     "RandomHorizontalFlip",
     "RandomInvert",
     "RandomOrder",
+    "RandomPerspective",
     "RandomPosterize",
     "RandomResizedCrop",
     "RandomRotation",
@@ -514,6 +515,51 @@ class RandomRotation:
 
     def __repr__(self) -> str:
         return f"RandomRotation(degrees={self.degrees}, expand={self.expand})"
+
+
+class RandomPerspective:
+    """With probability ``p``, a random perspective warp: each corner moves inwards by up to
+    ``distortion_scale`` of half the image size, as torchvision."""
+
+    def __init__(
+        self,
+        distortion_scale: float = 0.5,
+        p: float = 0.5,
+        interpolation: Any = InterpolationMode.BILINEAR,
+        fill: Any = 0,
+    ) -> None:
+        if not 0.0 <= distortion_scale <= 1.0:
+            raise ValueError(f"RandomPerspective: distortion_scale must be in [0, 1], got {distortion_scale}")
+        self.distortion_scale = float(distortion_scale)
+        self.p = _check_p(p, "RandomPerspective")
+        self.interpolation = interpolation
+        self.fill = fill
+
+    @staticmethod
+    def get_params(
+        width: int, height: int, distortion_scale: float
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """The image's corners and the corners they move to (``[x, y]`` each)."""
+        dx, dy = int(distortion_scale * (width // 2)), int(distortion_scale * (height // 2))
+        topleft = [_randint(0, dx + 1), _randint(0, dy + 1)]
+        topright = [_randint(width - dx - 1, width), _randint(0, dy + 1)]
+        botright = [_randint(width - dx - 1, width), _randint(height - dy - 1, height)]
+        botleft = [_randint(0, dx + 1), _randint(height - dy - 1, height)]
+        start = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+        return start, [topleft, topright, botright, botleft]
+
+    def __call__(self, img: Any) -> Any:
+        fill = self.fill
+        channels, height, width = F.get_dimensions(img)
+        if isinstance(img, rustdl.Tensor):
+            fill = [float(fill)] * channels if isinstance(fill, (int, float)) else [float(f) for f in fill]
+        if _rand() < self.p:
+            start, end = self.get_params(width, height, self.distortion_scale)
+            return F.perspective(img, start, end, self.interpolation, fill)
+        return img
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p})"
 
 
 class RandomAffine:

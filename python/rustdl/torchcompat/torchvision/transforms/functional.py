@@ -50,6 +50,7 @@ __all__ = [
     "invert",
     "normalize",
     "pad",
+    "perspective",
     "pil_to_tensor",
     "posterize",
     "resize",
@@ -643,12 +644,15 @@ def _sample_image(a: np.ndarray, sy: np.ndarray, sx: np.ndarray, mode: str, fill
             return _dt._gather(x, index, (oh, ow), fill_value)
         return _dt._sample(x, sy4[: x.shape[0]], sx4[: x.shape[0]], mode, fill_value, op)
 
-    if fills.size == 1:
+    if fill is None or (fills.size == 1 and mode == "nearest"):
         out = sample(x4, float(fills[0]))
     else:
+        # torchvision's way with a fill: a mask sampled alongside; bilinear blends the sampled
+        # image (zeros outside) times the mask with the fill times its complement
         out = sample(_work(x4), 0.0)
         inside = sample(np.ones((1, 1, h, w), out.dtype), 0.0)
-        out = out + (1 - inside) * fills.astype(out.dtype).reshape(1, -1, 1, 1)
+        weight = inside if mode == "bilinear" else 1
+        out = out * weight + (1 - inside) * fills.astype(out.dtype).reshape(1, -1, 1, 1)
         if _is_int(a):
             out = np.floor(out + 0.5).astype(a.dtype)
     return out.reshape(*lead, *out.shape[-3:])
@@ -729,6 +733,58 @@ def affine(
     sx = m[0] * x + m[1] * y + m[2] - 0.5
     sy = m[3] * x + m[4] * y + m[5] - 0.5
     return pack(_sample_image(a, sy, sx, mode, fill, "affine"))
+
+
+def _perspective_coeffs(startpoints: Any, endpoints: Any) -> list[float]:
+    """The 8 coefficients taking an output point to its source point (PIL's PERSPECTIVE map),
+    fitted by least squares in float64 from the four corner pairs, as torchvision."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(
+            f"perspective: provide exactly four corners, got {len(startpoints)} startpoints and "
+            f"{len(endpoints)} endpoints"
+        )
+    rows, rhs = [], []
+    for (ex, ey), (sx, sy) in zip(endpoints, startpoints):
+        rows.append([ex, ey, 1, 0, 0, 0, -sx * ex, -sx * ey])
+        rows.append([0, 0, 0, ex, ey, 1, -sy * ex, -sy * ey])
+        rhs += [sx, sy]
+    sol = np.linalg.lstsq(np.array(rows, dtype=np.float64), np.array(rhs, dtype=np.float64), rcond=None)[0]
+    return [float(v) for v in sol.astype(np.float32)]
+
+
+_get_perspective_coeffs = _perspective_coeffs  # torchvision's private name, which scripts call
+
+
+def perspective(
+    img: Any,
+    startpoints: Any,
+    endpoints: Any,
+    interpolation: Any = InterpolationMode.BILINEAR,
+    fill: Any = None,
+) -> Any:
+    """Maps the quadrilateral ``startpoints`` (four ``[x, y]`` corners) onto ``endpoints``;
+    pixels from outside take ``fill``; ``nearest`` or ``bilinear``."""
+    mode = _interp(interpolation)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"perspective: interpolation must be nearest or bilinear, got '{mode}'")
+    c = _perspective_coeffs(startpoints, endpoints)
+    if _pil_image_like(img):
+        from PIL import Image
+
+        return _pil_apply(
+            img,
+            lambda im: im.transform(
+                im.size, Image.PERSPECTIVE, c, _PIL_FILTERS[mode], fillcolor=_pil_fill(fill, im)
+            ),
+        )
+    a, pack = _unpack(img, "perspective")
+    h, w = a.shape[-2:]
+    x = np.arange(w, dtype=np.float64)[None, :] + 0.5
+    y = np.arange(h, dtype=np.float64)[:, None] + 0.5
+    den = c[6] * x + c[7] * y + 1.0
+    sx = (c[0] * x + c[1] * y + c[2]) / den - 0.5
+    sy = (c[3] * x + c[4] * y + c[5]) / den - 0.5
+    return pack(_sample_image(a, sy, sx, mode, fill, "perspective"))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ jointly (segmentation masks, bounding boxes) is not supported and raises ``NotIm
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Callable
 
@@ -22,7 +23,8 @@ from . import functional
 
 __all__ = sorted(
     {n for n in _v1_names if n not in ("functional", "v2")}
-    | {"Identity", "ToDtype", "ToImage", "ToPureTensor", "functional"}
+    | {"Identity", "ToDtype", "ToImage", "ToPureTensor", "functional", "Transform", "MixUp", "CutMix"}
+    | {"GaussianNoise", "RandomChannelPermutation", "RGB"}
 )
 
 
@@ -88,6 +90,7 @@ from .. import (  # noqa: E402  # noqa: E402
     RandomHorizontalFlip,
     RandomInvert,
     RandomOrder,
+    RandomPerspective,
     RandomPosterize,
     RandomResizedCrop,
     RandomRotation,
@@ -124,6 +127,7 @@ Resize = _v2(Resize)
 TenCrop = _v2(TenCrop)
 ToPILImage = _v2(ToPILImage)
 ToTensor = _v2(ToTensor)
+RandomPerspective = _v2(RandomPerspective)
 AugMix = _v2(AugMix)
 AutoAugment = _v2(AutoAugment)
 RandAugment = _v2(RandAugment)
@@ -216,3 +220,183 @@ class ToDtype:
 
 class ToPureTensor(Identity):
     """Returns its input(s) unchanged (the shim has no ``tv_tensors`` subclasses to strip)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# v2-only transforms: the Transform base, batch MixUp / CutMix, noise, channel permutation, RGB
+
+
+class Transform:
+    """Base of v2 transforms. A subclass implements ``transform(inpt, params)`` (older releases:
+    ``_transform``) and may implement ``make_params(flat_inputs)`` (``_get_params``): the
+    parameters are drawn once per call and every image among the inputs is transformed with
+    them; other inputs (labels, ints) come back unchanged."""
+
+    def make_params(self, flat_inputs: list) -> dict:
+        legacy = getattr(self, "_get_params", None)
+        return legacy(flat_inputs) if legacy is not None else {}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        legacy = getattr(self, "_transform", None)
+        if legacy is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement transform(inpt, params)")
+        return legacy(inpt, params)
+
+    def forward(self, *inputs: Any) -> Any:
+        structure = inputs if len(inputs) > 1 else inputs[0]
+        flat = list(structure) if isinstance(structure, (tuple, list)) else [structure]
+        images = [x for x in flat if _is_image(x)]
+        params = self.make_params(images)
+        out = [self.transform(x, params) if _is_image(x) else x for x in flat]
+        if isinstance(structure, (tuple, list)):
+            return type(structure)(out)
+        return out[0]
+
+    def __call__(self, *inputs: Any) -> Any:
+        return self.forward(*inputs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class _MixBase:
+    """What MixUp and CutMix share: ``(images, labels)`` in, mixed images and soft labels out."""
+
+    def __init__(
+        self, *, alpha: float = 1.0, num_classes: int | None = None, labels_getter: Any = "default"
+    ) -> None:
+        if not alpha > 0:
+            raise ValueError(f"{type(self).__name__}: alpha must be positive, got {alpha}")
+        self.alpha = float(alpha)
+        self.num_classes = num_classes
+        self.labels_getter = labels_getter
+
+    def _lam(self) -> float:
+        a = rustdl.tensor([self.alpha], device="cpu")
+        return float(rustdl.distributions.Beta(a, a).sample().item())
+
+    def _mix_labels(self, labels: rustdl.Tensor, lam: float) -> rustdl.Tensor:
+        if labels.dim() == 1:
+            labels = rustdl.nn.functional.one_hot(labels, num_classes=self.num_classes)
+        if not labels.is_floating_point():
+            labels = labels.float()
+        return labels.roll(1, 0) * (1.0 - lam) + labels * lam
+
+    def __call__(self, *inputs: Any) -> Any:
+        pair = inputs if len(inputs) > 1 else inputs[0]
+        name = type(self).__name__
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"{name}: expected (images, labels), got {type(pair).__name__}")
+        images, labels = pair
+        if not isinstance(images, rustdl.Tensor) or images.dim() != 4:
+            raise ValueError(
+                f"{name}: expected a batch of images (N, C, H, W), got {getattr(images, 'shape', images)}"
+            )
+        if not isinstance(labels, rustdl.Tensor):
+            raise ValueError(f"{name}: the labels must be a tensor, got {type(labels).__name__}")
+        if labels.dim() not in (1, 2):
+            raise ValueError(
+                f"{name}: labels should be class indices (batch_size,) or probabilities (batch_size, num_classes), "
+                f"got shape {tuple(labels.shape)}"
+            )
+        if labels.dim() == 1 and self.num_classes is None:
+            raise ValueError(f"{name}: num_classes must be passed if the labels are index-based (1D)")
+        if labels.dim() == 2 and self.num_classes is not None and labels.shape[-1] != self.num_classes:
+            raise ValueError(
+                f"{name}: labels have {labels.shape[-1]} classes, not num_classes={self.num_classes}"
+            )
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(f"{name}: {images.shape[0]} images but {labels.shape[0]} labels")
+        out_images, lam = self._mix_images(images)
+        out = (out_images, self._mix_labels(labels, lam))
+        return type(pair)(out) if isinstance(pair, list) else out
+
+    forward = __call__
+
+
+class MixUp(_MixBase):
+    """MixUp on a batch: each image and its one-hot label blended with the previous one in the
+    batch (``roll(1, 0)``), weight ``lam ~ Beta(alpha, alpha)``."""
+
+    def _mix_images(self, images: rustdl.Tensor) -> tuple[rustdl.Tensor, float]:
+        lam = self._lam()
+        mixed = images.roll(1, 0) * (1.0 - lam) + images * lam
+        return mixed.to(images.dtype), lam
+
+    def __repr__(self) -> str:
+        return f"MixUp(alpha={self.alpha}, num_classes={self.num_classes})"
+
+
+class CutMix(_MixBase):
+    """CutMix on a batch: a random box of each image replaced by the previous image's (area
+    fraction ``1 - lam``, ``lam ~ Beta(alpha, alpha)``); the labels mix by the box's true area."""
+
+    def _mix_images(self, images: rustdl.Tensor) -> tuple[rustdl.Tensor, float]:
+        lam = self._lam()
+        h, w = images.shape[-2:]
+        cx, cy = int(rustdl.randint(0, w, (1,)).item()), int(rustdl.randint(0, h, (1,)).item())
+        r = 0.5 * math.sqrt(1.0 - lam)
+        rw, rh = int(r * w), int(r * h)
+        x1, y1, x2, y2 = max(cx - rw, 0), max(cy - rh, 0), min(cx + rw, w), min(cy + rh, h)
+        out = images.clone()
+        out[..., y1:y2, x1:x2] = images.roll(1, 0)[..., y1:y2, x1:x2]
+        return out, 1.0 - (x2 - x1) * (y2 - y1) / (w * h)
+
+    def __repr__(self) -> str:
+        return f"CutMix(alpha={self.alpha}, num_classes={self.num_classes})"
+
+
+class GaussianNoise(Transform):
+    """Adds ``N(mean, sigma²)`` noise to a float image, clamped to ``[0, 1]`` with ``clip``."""
+
+    def __init__(self, mean: float = 0.0, sigma: float = 0.1, clip: bool = True) -> None:
+        if sigma < 0:
+            raise ValueError(f"GaussianNoise: sigma should be non-negative, got {sigma}")
+        self.mean, self.sigma, self.clip = float(mean), float(sigma), clip
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if not isinstance(inpt, rustdl.Tensor) or not inpt.is_floating_point():
+            raise ValueError("GaussianNoise: input should be a float tensor image")
+        out = inpt + rustdl.randn_like(inpt) * self.sigma + self.mean
+        return out.clamp(0.0, 1.0) if self.clip else out
+
+
+class RandomChannelPermutation(Transform):
+    """Shuffles the channels of an image (one permutation per call)."""
+
+    def make_params(self, flat_inputs: list) -> dict:
+        c = _F.get_dimensions(flat_inputs[0])[0] if flat_inputs else 0
+        return {"perm": [int(i) for i in rustdl.randperm(c).tolist()]}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if isinstance(inpt, rustdl.Tensor):
+            idx = rustdl.tensor(params["perm"], dtype=rustdl.int64, device=inpt.device)
+            return inpt.index_select(-3, idx)
+        out = np.ascontiguousarray(np.asarray(inpt)[..., params["perm"]])  # (H, W, C) images
+        return out if isinstance(inpt, np.ndarray) else _pil_from(out)
+
+
+def _pil_from(a: np.ndarray) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(a))
+
+
+class RGB(Transform):
+    """Converts an image to 3 channels (a grayscale one repeated; PIL images to mode RGB)."""
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if _F._is_pil(inpt):
+            return inpt.convert("RGB")
+        if isinstance(inpt, rustdl.Tensor):
+            c = inpt.shape[-3]
+            if c == 3:
+                return inpt
+            if c == 1:
+                return inpt.expand(*inpt.shape[:-3], 3, *inpt.shape[-2:]).clone()
+            raise ValueError(f"RGB: expected 1 or 3 channels, got {c}")
+        a = np.asarray(inpt)
+        return np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a
