@@ -2388,11 +2388,13 @@ def _unfold(self, dimension, size, step):
     if not isinstance(size, int) or size < 0 or size > n:
         raise ValueError(f"unfold: size ({size}) must be in [0, {n}] for dimension {dimension}")
     nw = (n - size) // step + 1
-    idx = (_np.arange(nw)[:, None] * step + _np.arange(size)[None, :]).reshape(-1).astype(_np.int64)
-    g = x.index_select(d, _back(idx, x))
-    shape = list(x.shape)
-    shape[d : d + 1] = [nw, size]
-    out = g.reshape(*shape).movedim(d + 1, -1)
+    if any(st == 0 and k > 1 for k, st in zip(x.shape, x.stride())):
+        x = x.contiguous()  # an expanded input's elements share memory: windows of a copy
+    # a view, as PyTorch's: dim d walks the windows (stride × step), a new last dim each window
+    shape, strides = list(x.shape), list(x.stride())
+    shape[d], last = nw, strides[d]
+    strides[d] = strides[d] * step
+    out = x._as_strided_view(shape + [size], strides + [last], x.storage_offset())
     return out.reshape(nw, size).squeeze(0) if self.dim() == 0 else out
 
 
@@ -2425,8 +2427,9 @@ def _storage_lookup(self, positions):
 def _as_strided(self, size, stride, storage_offset=None):
     """``Tensor.as_strided``: a tensor of ``size`` whose element ``i`` is the storage element at
     ``storage_offset + sum(i_k * stride_k)`` (``storage_offset`` defaults to this tensor's), as
-    PyTorch. Here a gather (a copy, not a view): differentiable when every position read is one
-    of this tensor's elements; storage outside them is readable only without gradient."""
+    PyTorch: a view (writes reach the storage) when it starts at or after this tensor's first
+    element; one starting before it is a gather (a copy), differentiable when every position read
+    is one of this tensor's elements."""
 
     def ints(v, what):
         if isinstance(v, (int, _np.integer)) and not isinstance(v, bool):
@@ -2465,6 +2468,12 @@ def _as_strided(self, size, stride, storage_offset=None):
         raise MemoryError(
             f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
         )
+    broadcast = any(st == 0 and n > 1 for n, st in zip(self.shape, self.stride()))
+    if storage_offset >= self.storage_offset() and not broadcast:
+        # a view from this tensor's first element on: writes through it reach this tensor, as
+        # PyTorch's (its gradient goes back to the elements it reads); an expanded tensor, whose
+        # elements share memory, is read by the gather below, which gives each read one gradient
+        return self._as_strided_view(size, stride, storage_offset)
     pos = _positions(size, stride, storage_offset)
     # a broadcast (stride-0) dim repeats the same storage: its first index stands for all, so an
     # expanded tensor is looked up (and read) through one slice of it, never materialised

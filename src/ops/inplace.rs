@@ -108,6 +108,38 @@ pub(crate) fn view_node(base: &Tensor, view: &Layout) -> Option<Arc<Node>> {
     )
 }
 
+impl Tensor {
+    /// A view of this tensor's storage with any `shape`, `strides` and (absolute, in elements)
+    /// `offset`, as PyTorch's `as_strided`: writes through it reach this tensor. It may read
+    /// only from this tensor's first element onwards and within the storage; its gradient is
+    /// summed back into this tensor's elements (a position read twice gets both gradients, a
+    /// position that is not one of this tensor's elements none).
+    pub fn as_strided(&self, shape: &[usize], strides: &[usize], offset: usize) -> Result<Tensor> {
+        ensure!(
+            shape.len() == strides.len(),
+            Shape,
+            "as_strided: size {shape:?} and stride {strides:?} must have the same length"
+        );
+        crate::shape::checked_numel(shape, "as_strided")?;
+        let view = Layout {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            offset,
+        };
+        let len = self.storage().len();
+        ensure!(
+            view.span() <= len,
+            Index,
+            "as_strided: size {shape:?} and stride {strides:?} at storage offset {offset} reach past \
+             the end of a storage of {len} elements"
+        );
+        let geo = Geometry::new(self.layout(), &view)?;
+        Ok(self.view_op(view, "as_strided", move |g| {
+            Ok(vec![Some(geo.view_to_base(g)?)])
+        }))
+    }
+}
+
 /// Turns grad mode on for a scope (view nodes are made lazily, possibly under `no_grad`).
 struct EnableGrad(bool);
 impl EnableGrad {

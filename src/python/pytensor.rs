@@ -488,6 +488,16 @@ impl PyTensor {
     fn _layout_offset(&self) -> usize {
         self.tensor().layout().offset
     }
+    /// A strided view of the storage from this tensor's first element on (`as_strided`,
+    /// `unfold`; see `Tensor::as_strided`).
+    fn _as_strided_view(
+        &self,
+        size: Vec<usize>,
+        stride: Vec<usize>,
+        offset: usize,
+    ) -> PyResult<PyTensor> {
+        self.op(|t| t.as_strided(&size, &stride, offset))
+    }
     /// The whole storage as a 1-D tensor sharing it, without history (`resize_`, `as_strided`).
     fn _storage_view(&self) -> PyTensor {
         self.tensor().storage_view().into()

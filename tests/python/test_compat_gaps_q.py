@@ -821,3 +821,40 @@ def test_function_returning_its_input_gives_a_new_tensor_even_without_a_graph():
     assert out is not x
     (out * 2).sum().backward()
     assert x.grad.tolist() == [6.0] * 3
+
+
+# ------------------------------------------------------------------------------------------
+# unfold and as_strided are views, as PyTorch's: writes through them reach the tensor (they
+# were copies, so `x.unfold(...)[...] *= 2` silently left x unchanged)
+# ------------------------------------------------------------------------------------------
+
+
+def test_unfold_and_as_strided_write_through_and_differentiate(device):
+    z = rustdl.zeros(6, device=device)
+    z.unfold(0, 2, 2)[:, 1].fill_(5.0)
+    assert z.tolist() == [0.0, 5.0, 0.0, 5.0, 0.0, 5.0]
+    a = rustdl.arange(10.0, device=device)
+    a[2:].as_strided((2, 2), (1, 3), 3).mul_(10)
+    assert a.tolist() == [0.0, 1.0, 2.0, 30.0, 40.0, 5.0, 60.0, 70.0, 8.0, 9.0]
+    # overlapping windows: each element's gradient sums the weights of the windows reading it
+    x = rustdl.arange(12.0, device=device).reshape(4, 3).requires_grad_()
+    u = (x * 1).unfold(0, 2, 1)
+    assert tuple(u.shape) == (3, 3, 2) and u.stride() == (3, 1, 3)
+    w = np.arange(18.0).reshape(3, 3, 2)
+    (u * rustdl.tensor(w, dtype=rustdl.float32, device=device)).sum().backward()
+    ref = np.zeros((4, 3))
+    for i in range(3):
+        for k in range(2):
+            ref[i + k] += w[i, :, k]
+    np.testing.assert_allclose(x.grad.cpu().numpy(), ref)
+    # a write through the view of a non-leaf is seen by autograd (the view's region routes to the
+    # written value)
+    x = rustdl.ones(6, device=device, requires_grad=True)
+    y = x * 1
+    y.unfold(0, 3, 3)[1].mul_(4)
+    (y * rustdl.arange(6.0, device=device)).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 2.0, 12.0, 16.0, 20.0]
+    # an expanded input (elements sharing memory) still gets one gradient per read
+    e = rustdl.arange(3.0, device=device, requires_grad=True)
+    e.expand(4, 3).unfold(1, 2, 1).sum().backward()
+    assert e.grad.tolist() == [4.0, 8.0, 4.0]
