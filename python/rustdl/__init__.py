@@ -1337,6 +1337,11 @@ from . import _complex  # noqa: E402
 _complex.install(sys.modules[__name__])
 from . import fft, random  # noqa: E402,F401
 from . import _foreach  # noqa: E402
+from . import _storage  # noqa: E402
+from ._storage import TypedStorage, UntypedStorage  # noqa: E402,F401
+
+Tensor.untyped_storage = _storage._untyped_storage
+Tensor.storage = _storage._storage
 
 globals().update(_foreach.functions())  # torch._foreach_add_, _foreach_lerp_, ... (see _foreach)
 from .autograd import set_anomaly_enabled  # noqa: E402,F401

@@ -858,3 +858,28 @@ def test_unfold_and_as_strided_write_through_and_differentiate(device):
     e = rustdl.arange(3.0, device=device, requires_grad=True)
     e.expand(4, 3).unfold(1, 2, 1).sum().backward()
     assert e.grad.tolist() == [4.0, 8.0, 4.0]
+
+
+def test_storage_handles_identify_shared_memory(device):
+    base = rustdl.arange(10.0, device=device)
+    x = base[2:6]
+    s = x.untyped_storage()
+    assert (
+        isinstance(s, rustdl.UntypedStorage) and s.nbytes() == 40 and len(s) == 40 and s.element_size() == 1
+    )
+    t = x.storage()
+    assert isinstance(t, rustdl.TypedStorage) and t.size() == 10 and t.dtype == rustdl.float32
+    assert t.tolist() == [float(i) for i in range(10)] and t[3] == 3.0 and t.nbytes() == 40
+    assert s.data_ptr() == t.data_ptr() == base.untyped_storage().data_ptr()
+    if device == "cpu":  # a view's first element is its offset into the storage's bytes
+        assert x.data_ptr() - s.data_ptr() == 2 * 4
+    # views, detach() and tied weights share; a clone or another parameter does not
+    assert base.view(2, 5).t().untyped_storage().data_ptr() == s.data_ptr()
+    assert base.detach().untyped_storage().data_ptr() == s.data_ptr()
+    assert base.clone().untyped_storage().data_ptr() != s.data_ptr()
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    b.weight = a.weight
+    assert a.weight.untyped_storage().data_ptr() == b.weight.untyped_storage().data_ptr()
+    assert a.bias.untyped_storage().data_ptr() != b.bias.untyped_storage().data_ptr()
+    assert rustdl.zeros(0).untyped_storage().nbytes() == 0
+    assert t.untyped().nbytes() == 40

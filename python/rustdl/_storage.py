@@ -1,0 +1,104 @@
+"""``Tensor.untyped_storage()`` / ``Tensor.storage()``: the memory under a tensor, as PyTorch's
+``UntypedStorage`` (sized in bytes) and ``TypedStorage`` (sized in elements).
+
+Both are handles on the whole storage a tensor (and its views, ``detach()``, ``.data``, tied
+parameters) shares: ``data_ptr()`` is the storage's first byte, so two tensors share memory
+exactly when their storages' ``data_ptr()`` are equal (what code checking for shared or tied
+weights compares). Reads go through a 1-D tensor over the storage; writing through a storage
+object is not supported (write through the tensor).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._rustdl import Tensor
+
+__all__ = ["TypedStorage", "UntypedStorage"]
+
+
+class _StorageBase:
+    def __init__(self, tensor: Tensor) -> None:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"storage: expected a Tensor, got {type(tensor).__name__}")
+        # the whole storage as a 1-D tensor sharing it (no history)
+        self._flat = tensor._storage_view()
+
+    @property
+    def device(self) -> Any:
+        return self._flat.device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._flat.device.type != "cpu"
+
+    def data_ptr(self) -> int:
+        """The address of the storage's first byte (0 for an empty storage)."""
+        return self._flat.data_ptr()
+
+    def nbytes(self) -> int:
+        return self._flat.numel() * self._flat.element_size()
+
+    def is_shared(self) -> bool:
+        return self._flat.is_shared()
+
+
+class UntypedStorage(_StorageBase):
+    """The bytes under a tensor: ``size()``/``len()`` count bytes, ``element_size()`` is 1."""
+
+    def size(self) -> int:
+        return self.nbytes()
+
+    def __len__(self) -> int:
+        return self.nbytes()
+
+    def element_size(self) -> int:
+        return 1
+
+    def __repr__(self) -> str:
+        return f"UntypedStorage(nbytes={self.nbytes()}, device={self.device})"
+
+
+class TypedStorage(_StorageBase):
+    """The elements under a tensor, of its dtype: ``size()``/``len()`` count elements."""
+
+    @property
+    def dtype(self) -> Any:
+        return self._flat.dtype
+
+    def size(self) -> int:
+        return self._flat.numel()
+
+    def __len__(self) -> int:
+        return self._flat.numel()
+
+    def element_size(self) -> int:
+        return self._flat.element_size()
+
+    def __getitem__(self, i: Any) -> Any:
+        out = self._flat[i]
+        return out.item() if out.dim() == 0 else out.tolist()
+
+    def __iter__(self):
+        return iter(self._flat.tolist())
+
+    def tolist(self) -> list:
+        return self._flat.tolist()
+
+    def untyped(self) -> UntypedStorage:
+        out = UntypedStorage.__new__(UntypedStorage)
+        out._flat = self._flat
+        return out
+
+    def __repr__(self) -> str:
+        return f"TypedStorage(size={self.size()}, dtype={self.dtype}, device={self.device})"
+
+
+def _untyped_storage(self: Tensor) -> UntypedStorage:
+    """The bytes of the storage under this tensor (see :mod:`rustdl._storage`)."""
+    return UntypedStorage(self)
+
+
+def _storage(self: Tensor) -> TypedStorage:
+    """The elements of the storage under this tensor, of its dtype (see :mod:`rustdl._storage`)."""
+    return TypedStorage(self)
