@@ -883,3 +883,45 @@ def test_storage_handles_identify_shared_memory(device):
     assert a.bias.untyped_storage().data_ptr() != b.bias.untyped_storage().data_ptr()
     assert rustdl.zeros(0).untyped_storage().nbytes() == 0
     assert t.untyped().nbytes() == 40
+
+
+def test_global_module_hooks_run_before_each_modules_own():
+    from rustdl.nn.modules import module as M
+
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    calls = []
+    handles = [
+        M.register_module_forward_pre_hook(lambda mod, args: calls.append(("pre", type(mod).__name__))),
+        M.register_module_forward_hook(lambda mod, args, out: calls.append(("fwd", type(mod).__name__))),
+        m[0].register_forward_hook(lambda mod, a, o: calls.append(("own", type(mod).__name__))),
+        M.register_module_full_backward_hook(lambda mod, gi, go: calls.append(("bwd", type(mod).__name__))),
+    ]
+    x = rustdl.randn(5, 3, requires_grad=True)
+    m(x).sum().backward()
+    fwd = [c for c in calls if c[0] != "bwd"]
+    assert fwd == [
+        ("pre", "Sequential"), ("pre", "Linear"), ("fwd", "Linear"), ("own", "Linear"),
+        ("pre", "ReLU"), ("fwd", "ReLU"), ("pre", "Linear"), ("fwd", "Linear"), ("fwd", "Sequential"),
+    ]  # fmt: skip
+    # gradients flow from the output inwards: the last layer's hook first, the container's last
+    assert [c for c in calls if c[0] == "bwd"] == [
+        ("bwd", "Linear"),
+        ("bwd", "ReLU"),
+        ("bwd", "Linear"),
+        ("bwd", "Sequential"),
+    ]
+    for h in handles:
+        h.remove()
+    plain = m(x).detach().numpy()
+    # a global forward hook with kwargs may replace outputs: each Linear's output doubled
+    doubled = M.register_module_forward_hook(
+        lambda mod, args, kw, out: out * 2 if isinstance(mod, nn.Linear) else None, with_kwargs=True
+    )
+    got = m(x).detach().numpy()
+    doubled.remove()
+    w0, b0, w2, b2 = (t.detach().numpy() for t in (m[0].weight, m[0].bias, m[2].weight, m[2].bias))
+    h = np.maximum(2 * (x.detach().numpy() @ w0.T + b0), 0)
+    np.testing.assert_allclose(got, 2 * (h @ w2.T + b2), rtol=1e-5, atol=1e-6)
+    calls.clear()
+    np.testing.assert_allclose(m(x).detach().numpy(), plain, rtol=1e-6)
+    assert calls == []

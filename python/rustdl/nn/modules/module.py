@@ -65,10 +65,58 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
 _profile_call: Callable[[Any, tuple, dict], Any] | None = None
 
 
+# Hooks on every module (``torch.nn.modules.module.register_module_forward_hook`` and friends),
+# run before each module's own.
+_global_forward_pre_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks_with_kwargs: set = set()
+_global_backward_hooks: OrderedDict = OrderedDict()
+_global_backward_pre_hooks: OrderedDict = OrderedDict()
+
+
+def _has_hooks(d: dict) -> bool:
+    """Whether a call of the module whose ``__dict__`` is ``d`` has any hook to run."""
+    return bool(
+        d.get("_forward_pre_hooks")
+        or d.get("_forward_hooks")
+        or d.get("_backward_hooks")
+        or d.get("_backward_pre_hooks")
+        or _global_forward_pre_hooks
+        or _global_forward_hooks
+        or _global_backward_hooks
+        or _global_backward_pre_hooks
+    )
+
+
+def register_module_forward_pre_hook(hook) -> RemovableHandle:
+    """``hook(module, args)`` before every module's ``forward`` (before its own pre-hooks); a
+    non-``None`` result replaces the arguments. Returns a removable handle."""
+    return _add_hook(_global_forward_pre_hooks, hook, False)
+
+
+def register_module_forward_hook(
+    hook, *, with_kwargs: bool = False, always_call: bool = False
+) -> RemovableHandle:
+    """``hook(module, args, output)`` (or with ``kwargs`` before ``output``) after every module's
+    ``forward`` (before its own hooks); a non-``None`` result replaces the output."""
+    return _add_hook(
+        _global_forward_hooks, hook, False, _global_forward_hooks_with_kwargs if with_kwargs else None
+    )
+
+
+def register_module_full_backward_hook(hook) -> RemovableHandle:
+    """``hook(module, grad_input, grad_output)`` for every module (as ``register_full_backward_hook``)."""
+    return _add_hook(_global_backward_hooks, hook, False)
+
+
+def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
+    """``hook(module, grad_output)`` for every module (as ``register_full_backward_pre_hook``)."""
+    return _add_hook(_global_backward_pre_hooks, hook, False)
+
+
 def _call_unprofiled(module: Module, args: tuple, kwargs: dict):
     """``Module.__call__`` without the profiler check: hooks (if any), then ``forward``."""
-    d = module.__dict__
-    if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+    if _has_hooks(module.__dict__):
         return _call_with_hooks(module, args, kwargs)
     return module.forward(*args, **kwargs)
 
@@ -110,13 +158,7 @@ class Module:
     def __call__(self, *args, **kwargs):
         if _profile_call is not None:  # rustdl.profiler is recording: time this call
             return _profile_call(self, args, kwargs)
-        d = self.__dict__
-        if (
-            d.get("_forward_pre_hooks")
-            or d.get("_forward_hooks")
-            or d.get("_backward_hooks")
-            or d.get("_backward_pre_hooks")
-        ):
+        if _has_hooks(self.__dict__):
             return _call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -899,10 +941,17 @@ def _tensors_in(value) -> list:
     return []
 
 
+def _merged(global_hooks: OrderedDict, own: Any) -> OrderedDict:
+    """The global hooks, then the module's own (PyTorch's order)."""
+    if not global_hooks:
+        return own or OrderedDict()
+    return OrderedDict([*global_hooks.items(), *(own or {}).items()])
+
+
 def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
     d = module.__dict__
     with_kwargs_ids = d.get("_forward_pre_hooks_with_kwargs") or ()
-    for hook_id, hook in list((d.get("_forward_pre_hooks") or {}).items()):
+    for hook_id, hook in list(_merged(_global_forward_pre_hooks, d.get("_forward_pre_hooks")).items()):
         if hook_id in with_kwargs_ids:
             res = hook(module, args, kwargs)
             if res is not None:
@@ -911,16 +960,16 @@ def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
             res = hook(module, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
-    backward_hooks = d.get("_backward_hooks")
-    backward_pre_hooks = d.get("_backward_pre_hooks")
+    backward_hooks = _merged(_global_backward_hooks, d.get("_backward_hooks"))
+    backward_pre_hooks = _merged(_global_backward_pre_hooks, d.get("_backward_pre_hooks"))
     state = None
     if backward_hooks or backward_pre_hooks:
         state = _BackwardHookState(module, backward_hooks or OrderedDict(), backward_pre_hooks)
         if backward_hooks:
             args = state.wrap_inputs(args)
     out = module.forward(*args, **kwargs)
-    with_kwargs_ids = d.get("_forward_hooks_with_kwargs") or ()
-    for hook_id, hook in list((d.get("_forward_hooks") or {}).items()):
+    with_kwargs_ids = set(d.get("_forward_hooks_with_kwargs") or ()) | _global_forward_hooks_with_kwargs
+    for hook_id, hook in list(_merged(_global_forward_hooks, d.get("_forward_hooks")).items()):
         res = hook(module, args, kwargs, out) if hook_id in with_kwargs_ids else hook(module, args, out)
         if res is not None:
             out = res
