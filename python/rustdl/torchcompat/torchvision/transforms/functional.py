@@ -658,6 +658,22 @@ def _sample_image(a: np.ndarray, sy: np.ndarray, sx: np.ndarray, mode: str, fill
     return out.reshape(*lead, *out.shape[-3:])
 
 
+def _pil_transform(img: Any, method: str, data: Any, mode: str, fill: Any) -> Any:
+    """PIL's own ``Image.transform`` (``AFFINE`` or ``PERSPECTIVE`` coefficients taking output
+    points to source points), as torchvision uses for PIL images."""
+    from PIL import Image
+
+    kind = getattr(Image, method)
+    return _pil_apply(
+        img, lambda im: im.transform(im.size, kind, data, _PIL_FILTERS[mode], fillcolor=_pil_fill(fill, im))
+    )
+
+
+def _pixel_centres(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (1, w) and ``y`` (h, 1): pixel k's centre at k + 0.5, as torchvision's grids."""
+    return np.arange(w, dtype=np.float64)[None, :] + 0.5, np.arange(h, dtype=np.float64)[:, None] + 0.5
+
+
 def _shear_pair(shear: Any) -> tuple[float, float]:
     if isinstance(shear, numbers.Number):
         return float(shear), 0.0
@@ -715,21 +731,13 @@ def affine(
         w, h = get_image_size(img)
         c = (w * 0.5, h * 0.5) if center is None else (float(center[0]), float(center[1]))
         m = _inverse_affine(c, float(angle), translate, float(scale), shear)
-        from PIL import Image
-
-        return _pil_apply(
-            img,
-            lambda im: im.transform(
-                im.size, Image.AFFINE, m, _PIL_FILTERS[mode], fillcolor=_pil_fill(fill, im)
-            ),
-        )
+        return _pil_transform(img, "AFFINE", m, mode, fill)
     a, pack = _unpack(img, "affine")
     h, w = a.shape[-2:]
     # pixel k's centre is at k + 0.5, the image centre at (w/2, h/2), as torchvision's tensors
     c = (w * 0.5, h * 0.5) if center is None else (float(center[0]), float(center[1]))
     m = _inverse_affine(c, float(angle), translate, float(scale), shear)
-    x = np.arange(w, dtype=np.float64)[None, :] + 0.5
-    y = np.arange(h, dtype=np.float64)[:, None] + 0.5
+    x, y = _pixel_centres(h, w)
     sx = m[0] * x + m[1] * y + m[2] - 0.5
     sy = m[3] * x + m[4] * y + m[5] - 0.5
     return pack(_sample_image(a, sy, sx, mode, fill, "affine"))
@@ -769,18 +777,10 @@ def perspective(
         raise ValueError(f"perspective: interpolation must be nearest or bilinear, got '{mode}'")
     c = _perspective_coeffs(startpoints, endpoints)
     if _pil_image_like(img):
-        from PIL import Image
-
-        return _pil_apply(
-            img,
-            lambda im: im.transform(
-                im.size, Image.PERSPECTIVE, c, _PIL_FILTERS[mode], fillcolor=_pil_fill(fill, im)
-            ),
-        )
+        return _pil_transform(img, "PERSPECTIVE", c, mode, fill)
     a, pack = _unpack(img, "perspective")
     h, w = a.shape[-2:]
-    x = np.arange(w, dtype=np.float64)[None, :] + 0.5
-    y = np.arange(h, dtype=np.float64)[:, None] + 0.5
+    x, y = _pixel_centres(h, w)
     den = c[6] * x + c[7] * y + 1.0
     sx = (c[0] * x + c[1] * y + c[2]) / den - 0.5
     sy = (c[3] * x + c[4] * y + c[5]) / den - 0.5
@@ -970,11 +970,6 @@ def invert(img: Any) -> Any:
 # the AutoAugment family's colour ops: posterize, solarize, autocontrast, equalize, sharpness
 
 
-def _pil_ops(img: Any, fn: Callable[[Any], Any]) -> Any:
-    """``fn`` through PIL for PIL images and uint8 numpy images, as torchvision does."""
-    return _pil_apply(img, fn)
-
-
 def _uint8_tensor(a: np.ndarray, op: str) -> None:
     if a.dtype != np.uint8:
         raise TypeError(f"{op}: only uint8 image tensors are supported, got {a.dtype}")
@@ -987,7 +982,7 @@ def posterize(img: Any, bits: int) -> Any:
     if _pil_image_like(img):
         from PIL import ImageOps
 
-        return _pil_ops(img, lambda im: ImageOps.posterize(im, int(bits)))
+        return _pil_apply(img, lambda im: ImageOps.posterize(im, int(bits)))
     a, pack = _unpack(img, "posterize")
     _uint8_tensor(a, "posterize")
     return pack(a & np.uint8(256 - 2 ** (8 - int(bits))))
@@ -998,7 +993,7 @@ def solarize(img: Any, threshold: float) -> Any:
     if _pil_image_like(img):
         from PIL import ImageOps
 
-        return _pil_ops(img, lambda im: ImageOps.solarize(im, threshold))
+        return _pil_apply(img, lambda im: ImageOps.solarize(im, threshold))
     a, pack = _unpack(img, "solarize", color=True)
     if threshold > _bound(a):
         raise TypeError(f"solarize: threshold {threshold} should be at most the image's bound {_bound(a)}")
@@ -1011,7 +1006,7 @@ def autocontrast(img: Any) -> Any:
     if _pil_image_like(img):
         from PIL import ImageOps
 
-        return _pil_ops(img, ImageOps.autocontrast)
+        return _pil_apply(img, ImageOps.autocontrast)
     a, pack = _unpack(img, "autocontrast", color=True)
     x = _work(a)
     bound = x.dtype.type(_bound(a))
@@ -1041,7 +1036,7 @@ def equalize(img: Any) -> Any:
     if _pil_image_like(img):
         from PIL import ImageOps
 
-        return _pil_ops(img, ImageOps.equalize)
+        return _pil_apply(img, ImageOps.equalize)
     a, pack = _unpack(img, "equalize")
     _uint8_tensor(a, "equalize")
     flat = a.reshape(-1, *a.shape[-2:])
@@ -1055,7 +1050,7 @@ def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
     if _pil_image_like(img):
         from PIL import ImageEnhance
 
-        return _pil_ops(img, lambda im: ImageEnhance.Sharpness(im).enhance(f))
+        return _pil_apply(img, lambda im: ImageEnhance.Sharpness(im).enhance(f))
     a, pack = _unpack(img, "adjust_sharpness", color=True)
     h, w = a.shape[-2:]
     if h <= 2 or w <= 2:
