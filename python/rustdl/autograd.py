@@ -209,7 +209,10 @@ def gradcheck(
         raise_exception: raise ``GradcheckError`` on a mismatch instead of returning False.
         fast_mode: compare one random projection ``uᵀ J v`` per input/output pair instead of
             the whole Jacobian.
-        The other PyTorch switches (batched, forward-mode and dtype checks) are accepted.
+        check_backward_ad, check_forward_ad: compare the Jacobian built from reverse-mode
+            products (vector-Jacobian, the default) and/or from forward-mode products
+            (``forward_ad`` duals; a custom Function's ``jvp``) with the numerical one.
+        The other PyTorch switches (batched and dtype checks) are accepted.
 
     Returns:
         True when every Jacobian matches. The inputs' ``.grad`` are left as they were.
@@ -240,43 +243,64 @@ def gradcheck(
 
     outs = outputs_of(inputs)
     rng = np.random.default_rng(0)
-    # analytic Jacobians: rows from vector-Jacobian products (one per output element, or one
-    # random projection per output in fast mode)
     ins = [inputs[i] for i in diff_in]
-    analytic = []  # analytic[k][j]: (out_k numel or 1, in_j numel)
-    proj_u = []
-    for o in outs:
-        rows = []
-        n = o.numel()
-        if fast_mode:
-            u = rng.standard_normal(n)
-            proj_u.append(u)
-            seeds = [u]
-        else:
-            seeds = list(np.eye(n)) if n else []
-        for sd in seeds:
-            if not o.requires_grad:
-                rows.append([np.zeros(x.numel()) for x in ins])
-                continue
-            go = tensor(sd.reshape(o.shape), dtype=o.dtype, device=o.device)
-            gs = grad([o], ins, [go], retain_graph=True, allow_unused=True)
-            rows.append(
-                [
-                    np.zeros(x.numel())
-                    if g is None
-                    else g.detach().cpu().numpy().astype(np.float64).reshape(-1)
-                    for g, x in zip(gs, ins)
-                ]
-            )
-        analytic.append(rows)
+    # one random projection per output and per input in fast mode
+    proj_u = [rng.standard_normal(o.numel()) for o in outs] if fast_mode else []
+    proj_v = [rng.standard_normal(x.numel()) for x in ins] if fast_mode else []
+
+    def flat64(t, n):
+        return np.zeros(n) if t is None else t.detach().cpu().numpy().astype(np.float64).reshape(-1)
+
+    def reverse_jacobians():
+        # rows from vector-Jacobian products: jac[k][j] is (out_k numel or 1, in_j numel)
+        jac = []
+        for k, o in enumerate(outs):
+            seeds = [proj_u[k]] if fast_mode else list(np.eye(o.numel())) if o.numel() else []
+            rows = [[] for _ in ins]
+            for sd in seeds:
+                if o.requires_grad:
+                    go = tensor(sd.reshape(o.shape), dtype=o.dtype, device=o.device)
+                    gs = grad([o], ins, [go], retain_graph=True, allow_unused=True)
+                else:
+                    gs = [None] * len(ins)
+                for j, (g, x) in enumerate(zip(gs, ins)):
+                    rows[j].append(flat64(g, x.numel()))
+            jac.append([np.array(r).reshape(len(seeds), x.numel()) for r, x in zip(rows, ins)])
+        return jac
+
+    def forward_jacobians():
+        # columns from Jacobian-vector products (forward-mode AD): jac[k][j] as above
+        from . import _forward_ad as fwad
+
+        jac = [[None] * len(ins) for _ in outs]
+        for j, (i, x) in enumerate(zip(diff_in, ins)):
+            tangents = [proj_v[j]] if fast_mode else list(np.eye(x.numel())) if x.numel() else []
+            cols = [[] for _ in outs]
+            for tg in tangents:
+                with fwad.dual_level():
+                    args = list(inputs)
+                    args[i] = fwad.make_dual(
+                        x.detach(), tensor(tg.reshape(x.shape), dtype=x.dtype, device=x.device)
+                    )
+                    for k, o in enumerate(outputs_of(args)):
+                        cols[k].append(flat64(fwad.unpack_dual(o).tangent, o.numel()))
+            for k, o in enumerate(outs):
+                c = np.array(cols[k]).reshape(len(tangents), o.numel()).T
+                jac[k][j] = proj_u[k][None, :] @ c if fast_mode else c
+        return jac
+
+    analytic = []
+    if check_backward_ad:
+        analytic.append(("backward", reverse_jacobians()))
+    if check_forward_ad:
+        analytic.append(("forward-mode", forward_jacobians()))
     # numeric Jacobians: central differences column by column
     for j, i in enumerate(diff_in):
         x = inputs[i]
         base = x.detach().cpu().numpy().astype(np.float64)
         flat = base.reshape(-1)
         cols = [np.zeros((o.numel(), flat.size)) for o in outs]
-        v = rng.standard_normal(flat.size) if fast_mode else None
-        steps = [v] if fast_mode else list(np.eye(flat.size)) if flat.size else []
+        steps = [proj_v[j]] if fast_mode else list(np.eye(flat.size)) if flat.size else []
         for c, step in enumerate(steps):
             vals = []
             for delta in (eps, -eps):
@@ -289,24 +313,27 @@ def gradcheck(
             for k in range(len(outs)):
                 cols[k][:, c] = (vals[0][k] - vals[1][k]) / (2 * eps)
         for k in range(len(outs)):
-            if fast_mode:
-                num = float(proj_u[k] @ cols[k][:, 0]) if outs[k].numel() else 0.0
-                ana = float(analytic[k][0][j] @ v) if outs[k].numel() else 0.0
-                if abs(ana - num) > atol + rtol * abs(num):
+            for mode, jac in analytic:
+                if fast_mode:
+                    num = float(proj_u[k] @ cols[k][:, 0]) if outs[k].numel() else 0.0
+                    a = jac[k][j]
+                    ana = float(a.reshape(-1) @ proj_v[j]) if mode == "backward" else float(a.reshape(-1)[0])
+                    ana = ana if outs[k].numel() and flat.size else 0.0
+                    if abs(ana - num) > atol + rtol * abs(num):
+                        return fail(
+                            f"Jacobian mismatch for output {k} with respect to input {i} (fast mode, {mode}): "
+                            f"analytic projection {ana} vs numerical {num}"
+                        )
+                    continue
+                ana = jac[k][j].reshape(outs[k].numel(), flat.size)
+                num = cols[k]
+                bad = np.abs(ana - num) > atol + rtol * np.abs(num)
+                if bad.any():
+                    r, c = np.argwhere(bad)[0]
                     return fail(
-                        f"Jacobian mismatch for output {k} with respect to input {i} (fast mode): "
-                        f"analytic projection {ana} vs numerical {num}"
+                        f"Jacobian mismatch for output {k} with respect to input {i} ({mode} AD): "
+                        f"d out[{r}] / d in[{c}]: analytic {ana[r, c]} vs numerical {num[r, c]}"
                     )
-                continue
-            ana = np.array([r[j] for r in analytic[k]]).reshape(outs[k].numel(), flat.size)
-            num = cols[k]
-            bad = np.abs(ana - num) > atol + rtol * np.abs(num)
-            if bad.any():
-                r, c = np.argwhere(bad)[0]
-                return fail(
-                    f"Jacobian mismatch for output {k} with respect to input {i}: "
-                    f"d out[{r}] / d in[{c}]: analytic {ana[r, c]} vs numerical {num[r, c]}"
-                )
     return True
 
 
@@ -541,6 +568,11 @@ class FunctionCtx:
         backward raise."""
         self._saved = tensors
 
+    def save_for_forward(self, *tensors) -> None:
+        """Keeps tensors (or None) for ``jvp`` (forward-mode AD), read back there as
+        ``ctx.saved_tensors``."""
+        self._saved_forward = tensors
+
     @property
     def saved_tensors(self) -> tuple:
         return self._saved
@@ -596,6 +628,12 @@ class Function(metaclass=_FunctionMeta):
     def setup_context(ctx, inputs, output):
         raise NotImplementedError
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError(
+            "You must implement the jvp function for custom autograd.Function to use it with forward mode AD."
+        )
+
     @classmethod
     def apply(cls, *args, **kwargs):
         from . import Tensor
@@ -603,12 +641,15 @@ class Function(metaclass=_FunctionMeta):
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         new_style = cls.setup_context is not Function.setup_context
+        tangents = _forward_tangents(cls, args)
         with no_grad():
             if new_style:
                 output = cls.forward(*args, **kwargs)
                 cls.setup_context(ctx, args, output)
             else:
                 output = cls.forward(ctx, *args, **kwargs)
+        if tangents is not None:
+            return _apply_jvp(cls, ctx, output, tangents)
         if not (_rustdl.is_grad_enabled() and any(ctx.needs_input_grad)):
             # nothing recorded; an input returned as it is still comes back as a new tensor
             # over its memory (as PyTorch), unless forward marked it dirty
@@ -714,6 +755,53 @@ class Function(metaclass=_FunctionMeta):
                     p.copy_(outs[i])
                 outs[i] = p
         return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
+
+
+def _forward_tangents(cls, args):
+    """The tangents of ``args`` (None for a non-tensor or one without a tangent) when a dual
+    level is open, an argument carries a tangent and ``cls`` has a ``jvp`` but no ``backward``
+    (with a ``backward``, forward-mode products go through it: see ``forward_ad``); else None."""
+    from . import Tensor
+    from . import _forward_ad as fwad
+
+    if not fwad._level or cls.jvp is Function.jvp or cls.backward is not Function.backward:
+        return None
+    tangents = [fwad.unpack_dual(a).tangent if isinstance(a, Tensor) else None for a in args]
+    return tangents if any(t is not None for t in tangents) else None
+
+
+def _apply_jvp(cls, ctx, output, tangents):
+    """Forward-mode AD through a Function's ``jvp``: its outputs become dual tensors carrying
+    the tangents ``jvp`` computes from the inputs' ones."""
+    from . import Tensor, zeros_like
+    from . import _forward_ad as fwad
+
+    if hasattr(ctx, "_saved_forward"):
+        ctx._saved = ctx._saved_forward
+    with no_grad():
+        res = cls.jvp(ctx, *tangents)
+    single = not isinstance(output, (tuple, list))
+    outs = [output] if single else list(output)
+    res = [res] if not isinstance(res, (tuple, list)) else list(res)
+    if len(res) != len(outs):
+        raise RuntimeError(
+            f"function {cls.__name__}.jvp returned an incorrect number of forward gradients "
+            f"(expected {len(outs)}, got {len(res)})"
+        )
+    duals = []
+    for o, t in zip(outs, res):
+        if not (isinstance(o, Tensor) and o.is_floating_point()) or id(o) in ctx._non_differentiable:
+            duals.append(o)
+            continue
+        if t is None:
+            t = zeros_like(o)
+        if not isinstance(t, Tensor) or tuple(t.shape) != tuple(o.shape):
+            raise RuntimeError(
+                f"function {cls.__name__}.jvp: the forward gradient of an output of shape {tuple(o.shape)} "
+                f"must be a tensor of that shape, got {getattr(t, 'shape', type(t).__name__)}"
+            )
+        duals.append(fwad.make_dual(o.detach(), t.detach()))
+    return duals[0] if single else type(output)(duals) if isinstance(output, tuple) else duals
 
 
 def once_differentiable(fn):
