@@ -1335,6 +1335,9 @@ from .func import vmap  # noqa: E402,F401
 from . import _complex  # noqa: E402
 
 _complex.install(sys.modules[__name__])
+from ._breadth_o import install_placement_keywords  # noqa: E402
+
+install_placement_keywords(sys.modules[__name__])
 from . import fft, random  # noqa: E402,F401
 from . import _foreach  # noqa: E402
 from . import _storage  # noqa: E402

@@ -92,14 +92,22 @@ def dsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:  # no
 
 
 def empty_strided(size: Any, stride: Any, **kwargs: Any) -> Tensor:
-    """An uninitialised tensor of ``size`` (rustdl returns zeros; its strides are contiguous,
-    which any ``stride`` a program reads back as data layout does not observe)."""
+    """An uninitialised tensor of ``size`` laid out with ``stride`` (rustdl fills it with zeros),
+    as ``torch.empty_strided``: a view of just enough memory for the largest offset."""
     size = tuple(int(s) for s in size)
-    if len(tuple(stride)) != len(size):
+    stride = tuple(int(s) for s in stride)
+    if len(stride) != len(size):
         raise RuntimeError(
-            f"empty_strided: mismatch in length of strides and shape ({len(tuple(stride))} vs {len(size)})"
+            f"empty_strided: mismatch in length of strides and shape ({len(stride)} vs {len(size)})"
         )
-    return _rd.zeros(*size, **kwargs) if size else _rd.zeros((), **kwargs)
+    if any(s < 0 for s in size) or any(s < 0 for s in stride):
+        raise RuntimeError(
+            f"empty_strided: sizes {list(size)} and strides {list(stride)} must be non-negative"
+        )
+    requires_grad = bool(kwargs.pop("requires_grad", False))
+    extent = 0 if 0 in size else 1 + sum((n - 1) * st for n, st in zip(size, stride))
+    out = _rd.zeros(extent, **kwargs).as_strided(size, stride) if size else _rd.zeros((), **kwargs)
+    return out.requires_grad_() if requires_grad else out
 
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002

@@ -67,6 +67,82 @@ class layout:  # noqa: N801 - PyTorch's spelling
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
 
+# The creation functions' keywords for memory placement, as PyTorch's: ``pin_memory`` (page-locked
+# host memory for faster copies to a CUDA device; every rustdl host tensor can be copied to the
+# GPU as it is, so it is checked and needs nothing more), ``layout`` (only ``strided``, dense
+# tensors, is made by these) and, for the functions of the ``rustdl`` namespace, ``out=``.
+_FACTORIES_WITH_OUT = (
+    "zeros", "ones", "empty", "full", "rand", "randn", "randint", "randperm", "arange", "range",
+    "linspace", "logspace", "eye", "normal",
+)  # fmt: skip
+_FACTORIES = (
+    "empty_strided", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+    "randn_like", "randint_like", "scalar_tensor", "tril_indices", "triu_indices",
+    "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
+)  # fmt: skip
+_NEW_METHODS = ("new_zeros", "new_ones", "new_empty", "new_full", "new_empty_strided")
+
+
+def _placement_keywords(fn: Callable, name: str, *, with_out: bool, with_layout: bool = True) -> Callable:
+    """``fn`` also taking ``pin_memory=`` (and ``layout=``, ``out=`` where PyTorch's does)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "pin_memory" in kwargs:
+            pin = kwargs.pop("pin_memory")
+            if not isinstance(pin, (bool, type(None))):
+                raise TypeError(f"{name}(): argument 'pin_memory' must be bool, not {type(pin).__name__}")
+        if with_layout and "layout" in kwargs:
+            lay = kwargs.pop("layout")
+            if lay is not None and lay is not strided:
+                if not isinstance(lay, layout):
+                    raise TypeError(
+                        f"{name}(): argument 'layout' must be torch.layout, not {type(lay).__name__}"
+                    )
+                raise NotImplementedError(f"{name}: only the strided layout is made here, not {lay!r}")
+        fmt = kwargs.pop("memory_format", None) if name == "empty" else None
+        out = kwargs.pop("out", None) if with_out else None
+        if out is None:
+            res = fn(*args, **kwargs)
+            if fmt is not None:
+                from ._tensor_api import _check_memory_format, preserve_format
+
+                if fmt is preserve_format:
+                    raise RuntimeError("empty: unsupported memory format preserve_format")
+                _check_memory_format(name, res, fmt)
+            return res
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+        kwargs.setdefault("dtype", out.dtype)
+        kwargs.setdefault("device", out.device)
+        res = fn(*args, **kwargs)
+        if out.requires_grad and _root().is_grad_enabled():
+            raise RuntimeError(
+                f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                "but one of the arguments requires grad."
+            )
+        if tuple(out.shape) != tuple(res.shape):
+            out.resize_(tuple(res.shape))
+        with _root().no_grad():
+            out.copy_(res)
+        return out
+
+    return wrapper
+
+
+def install_placement_keywords(ns: Any) -> None:
+    """Lets the creation functions of the namespace ``ns`` (and ``Tensor.new_*``) take
+    ``pin_memory=``, ``layout=`` and ``out=`` as PyTorch's do."""
+    for name in _FACTORIES_WITH_OUT + _FACTORIES:
+        if hasattr(ns, name):
+            setattr(
+                ns, name, _placement_keywords(getattr(ns, name), name, with_out=name in _FACTORIES_WITH_OUT)
+            )
+    ns.tensor = _placement_keywords(ns.tensor, "tensor", with_out=False, with_layout=False)
+    for name in _NEW_METHODS:
+        setattr(Tensor, name, _placement_keywords(getattr(Tensor, name), name, with_out=False))
+
 
 def _need_tensor(op: str, name: str, v: Any) -> Tensor:
     if not isinstance(v, Tensor):

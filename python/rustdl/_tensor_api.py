@@ -464,13 +464,13 @@ def _ndimension(self):
 def _half(self, memory_format=None):
     """float32 (rustdl has no 16-bit storage; warns once)."""
     _warn_half("Tensor.half")
-    return self.float()
+    return self.float(memory_format=memory_format)
 
 
 def _bfloat16(self, memory_format=None):
     """float32 (rustdl has no 16-bit storage; warns once)."""
     _warn_half("Tensor.bfloat16")
-    return self.float()
+    return self.float(memory_format=memory_format)
 
 
 Tensor.type = _type
@@ -3531,7 +3531,7 @@ def _check_memory_format(op, t, fmt, allow_none=True):
         raise TypeError(f"{op}(): argument 'memory_format' must be a memory_format, got {type(fmt).__name__}")
     order = _CHANNELS_LAST_ORDER.get(fmt._name)
     if order is not None and t.dim() != len(order):
-        raise ValueError(
+        raise RuntimeError(
             f"{op}: required rank {len(order)} tensor to use {fmt._name} format, got shape {tuple(t.shape)}"
         )
 

@@ -119,6 +119,22 @@ fn memory_format_call<'py>(
         .call1((t, fmt))
 }
 
+/// A conversion method's `memory_format=` (`float`, `cpu`, `to`, ...), checked as PyTorch checks
+/// it; the result keeps rustdl's one layout.
+fn check_format(
+    py: Python<'_>,
+    t: &Tensor,
+    op: &str,
+    fmt: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    if let Some(fmt) = fmt {
+        py.import("rustdl._tensor_api")?
+            .getattr("_check_memory_format")?
+            .call1((op, PyTensor::from(t.clone()), fmt))?;
+    }
+    Ok(())
+}
+
 /// A Python (or numpy) bool as a 0-d bool tensor on `device`: next to a bool tensor it keeps
 /// the result bool (`mask * True`, `where(mask, other_mask, False)`), as PyTorch.
 pub fn bool_scalar(obj: &Bound<'_, PyAny>, device: Device) -> PyResult<Option<Operand>> {
@@ -958,6 +974,12 @@ impl PyTensor {
             if let Some(d) = kw.get_item("dtype")? {
                 dtype = Some(parse_dtype(&d)?);
             }
+            check_format(
+                py,
+                &self.tensor(),
+                "to",
+                kw.get_item("memory_format")?.as_ref(),
+            )?;
         }
         let t = self.tensor();
         let w = match device {
@@ -976,8 +998,10 @@ impl PyTensor {
         })?;
         Ok(out.into())
     }
-    fn cpu(&self, py: Python<'_>) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn cpu(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         let t = self.tensor();
+        check_format(py, &t, "cpu", memory_format)?;
         Ok(run(py, gil::work(&[&t]), move || t.to_device(Device::Cpu))?.into())
     }
     #[pyo3(signature = (index=0))]
@@ -985,34 +1009,56 @@ impl PyTensor {
         let t = self.tensor();
         Ok(run(py, usize::MAX, move || t.to_device(Device::Gpu(index)))?.into())
     }
-    fn float(&self) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn float(
+        &self,
+        py: Python<'_>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "float", memory_format)?;
         self.op(|t| t.to_dtype(DType::F32))
     }
-    fn double(&self) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn double(
+        &self,
+        py: Python<'_>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "double", memory_format)?;
         self.op(|t| t.to_dtype(DType::F64))
     }
-    fn long(&self) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn long(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "long", memory_format)?;
         self.op(|t| t.to_dtype(DType::I64))
     }
-    fn int(&self) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn int(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "int", memory_format)?;
         self.op(|t| t.to_dtype(DType::I32))
     }
     #[pyo3(signature = (memory_format=None))]
-    fn short(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        let _ = memory_format;
+    fn short(
+        &self,
+        py: Python<'_>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "short", memory_format)?;
         self.op(|t| t.to_dtype(DType::I16))
     }
     #[pyo3(signature = (memory_format=None))]
-    fn byte(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        let _ = memory_format;
+    fn byte(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "byte", memory_format)?;
         self.op(|t| t.to_dtype(DType::U8))
     }
     #[pyo3(signature = (memory_format=None))]
-    fn char(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        let _ = memory_format;
+    fn char(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "char", memory_format)?;
         self.op(|t| t.to_dtype(DType::I8))
     }
-    fn bool(&self) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn bool(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        check_format(py, &self.tensor(), "bool", memory_format)?;
         self.op(|t| t.to_dtype(DType::Bool))
     }
     fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
