@@ -127,3 +127,303 @@ def test_function_jvp_checks_its_result():
             TwoForOne.apply(d)
         with pytest.raises(RuntimeError, match="jvp.*shape"):
             WrongShape.apply(d)
+
+
+# ------------------------------------------------------------------------------------------
+# creation keywords: pin_memory=, layout=, out=, memory_format= as PyTorch's factories take them
+# ------------------------------------------------------------------------------------------
+
+FACTORIES = {
+    "zeros": (lambda **k: rustdl.zeros(2, 3, **k), np.zeros((2, 3))),
+    "ones": (lambda **k: rustdl.ones(2, 3, **k), np.ones((2, 3))),
+    "full": (lambda **k: rustdl.full((2, 3), 1.5, **k), np.full((2, 3), 1.5)),
+    "arange": (lambda **k: rustdl.arange(1, 7, 2, **k), np.arange(1, 7, 2)),
+    "linspace": (lambda **k: rustdl.linspace(0, 1, 5, **k), np.linspace(0, 1, 5)),
+    "logspace": (lambda **k: rustdl.logspace(0, 2, 3, **k), np.logspace(0, 2, 3)),
+    "eye": (lambda **k: rustdl.eye(3, **k), np.eye(3)),
+    "tensor": (lambda **k: rustdl.tensor([[1.0, 2.0]], **k), np.array([[1.0, 2.0]])),
+    "zeros_like": (lambda **k: rustdl.zeros_like(rustdl.ones(4), **k), np.zeros(4)),
+    "full_like": (lambda **k: rustdl.full_like(rustdl.ones(4), 7.0, **k), np.full(4, 7.0)),
+    "new_ones": (lambda **k: rustdl.ones(1).new_ones(2, 2, **k), np.ones((2, 2))),
+    "new_full": (lambda **k: rustdl.ones(1).new_full((3,), 2.0, **k), np.full(3, 2.0)),
+    "hann_window": (lambda **k: rustdl.hann_window(4, **k), 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(4) / 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_factories_take_pin_memory_and_layout(name):
+    make, expect = FACTORIES[name]
+    for kw in ({"pin_memory": True}, {"pin_memory": False}, {"layout": rustdl.strided}):
+        if name == "tensor" and "layout" in kw:
+            continue
+        np.testing.assert_allclose(make(**kw).numpy(), expect, rtol=1e-6)
+    with pytest.raises(TypeError, match="pin_memory"):
+        make(pin_memory="yes")
+    if name != "tensor":
+        with pytest.raises(NotImplementedError, match="strided layout"):
+            make(layout=rustdl.sparse_coo)
+        with pytest.raises(TypeError, match="layout"):
+            make(layout="strided")
+
+
+def test_factories_write_into_out():
+    out = rustdl.empty(2, 3)
+    assert rustdl.ones(2, 3, out=out) is out
+    np.testing.assert_array_equal(out.numpy(), np.ones((2, 3)))
+    # out's dtype is the result's, and out takes the result's size
+    idx = rustdl.zeros(1, dtype=rustdl.int64)
+    assert rustdl.arange(5, out=idx) is idx
+    assert idx.dtype == rustdl.int64 and idx.tolist() == [0, 1, 2, 3, 4]
+    e = rustdl.empty(0)
+    rustdl.eye(2, out=e)
+    np.testing.assert_array_equal(e.numpy(), np.eye(2))
+    g = rustdl.Generator().manual_seed(3)
+    r = rustdl.empty(4)
+    rustdl.rand(4, out=r, generator=g)
+    assert ((r.numpy() >= 0) & (r.numpy() < 1)).all() and len(set(r.tolist())) == 4
+    with pytest.raises(TypeError, match="out"):
+        rustdl.zeros(2, out=[0, 0])
+    with pytest.raises(RuntimeError, match="automatic differentiation"):
+        rustdl.zeros(2, out=rustdl.ones(2, requires_grad=True))
+
+
+def test_empty_strided_has_the_strides_asked_for():
+    t = rustdl.empty_strided((2, 3), (1, 2))
+    assert tuple(t.shape) == (2, 3) and tuple(t.stride()) == (1, 2)
+    t.copy_(rustdl.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(t.numpy(), np.arange(6.0).reshape(2, 3))
+    assert not t.is_contiguous()
+    assert tuple(rustdl.empty_strided((0, 3), (3, 1)).shape) == (0, 3)
+    assert rustdl.empty_strided((2,), (1,), requires_grad=True).requires_grad
+    s = rustdl.ones(1).new_empty_strided((3, 2), (1, 3))
+    assert tuple(s.stride()) == (1, 3)
+    with pytest.raises(RuntimeError, match="mismatch in length"):
+        rustdl.empty_strided((2, 3), (1,))
+    with pytest.raises(RuntimeError, match="non-negative"):
+        rustdl.empty_strided((2, 3), (-1, 1))
+
+
+def test_memory_format_on_conversions_and_empty():
+    cl = rustdl.channels_last
+    x = rustdl.randn(2, 3, 4, 5)
+    for conv, dtype in (("float", "float32"), ("double", "float64"), ("long", "int64"), ("int", "int32"),
+                        ("bool", "bool"), ("short", "int16"), ("byte", "uint8"), ("char", "int8"), ("cpu", "float32")):  # fmt: skip
+        y = getattr(x, conv)(memory_format=cl)
+        assert str(y.dtype).endswith(dtype) and tuple(y.shape) == (2, 3, 4, 5)
+        with pytest.raises(RuntimeError, match="required rank 4"):
+            getattr(rustdl.ones(3), conv)(memory_format=cl)
+        with pytest.raises(TypeError):
+            getattr(x, conv)(memory_format="channels_last")
+    np.testing.assert_array_equal(
+        x.to(rustdl.float64, memory_format=cl).numpy(), x.numpy().astype(np.float64)
+    )
+    with pytest.raises(RuntimeError, match="required rank 4"):
+        rustdl.ones(2, 3).to(memory_format=cl)
+    assert tuple(rustdl.empty(2, 3, 4, 5, memory_format=cl).shape) == (2, 3, 4, 5)
+    assert tuple(rustdl.empty((1, 2, 3, 4, 5), memory_format=rustdl.channels_last_3d).shape) == (
+        1,
+        2,
+        3,
+        4,
+        5,
+    )
+    with pytest.raises(RuntimeError, match="required rank 4"):
+        rustdl.empty(3, memory_format=cl)
+    with pytest.raises(RuntimeError, match="unsupported memory format"):
+        rustdl.empty(3, memory_format=rustdl.preserve_format)
+
+
+# ------------------------------------------------------------------------------------------
+# torchvision.ops: RoI Align / RoI pooling against per-sample numpy loops, paired-box losses
+# against the closed forms, DropBlock
+# ------------------------------------------------------------------------------------------
+
+
+def _bilinear(img, y, x):
+    """One sample of (C, H, W) at (y, x): 0 beyond a pixel outside, the border within it."""
+    h, w = img.shape[1:]
+    if y < -1 or y > h or x < -1 or x > w:
+        return np.zeros(img.shape[0])
+    y, x = min(max(y, 0.0), h - 1), min(max(x, 0.0), w - 1)
+    y0, x0 = int(np.floor(y)), int(np.floor(x))
+    y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+    ly, lx = y - y0, x - x0
+    return (
+        img[:, y0, x0] * (1 - ly) * (1 - lx) + img[:, y0, x1] * (1 - ly) * lx
+        + img[:, y1, x0] * ly * (1 - lx) + img[:, y1, x1] * ly * lx
+    )  # fmt: skip
+
+
+def _roi_align_ref(feat, rois, ph, pw, scale, ratio, aligned):
+    out = np.zeros((len(rois), feat.shape[1], ph, pw))
+    off = 0.5 if aligned else 0.0
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        sx, sy = x1 * scale - off, y1 * scale - off
+        rw, rh = x2 * scale - off - sx, y2 * scale - off - sy
+        if not aligned:
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        gh = ratio if ratio > 0 else max(int(np.ceil(rh / ph)), 1)
+        gw = ratio if ratio > 0 else max(int(np.ceil(rw / pw)), 1)
+        for i in range(ph):
+            for j in range(pw):
+                acc = 0.0
+                for a in range(gh):
+                    for c in range(gw):
+                        y = sy + i * rh / ph + (a + 0.5) * rh / ph / gh
+                        x = sx + j * rw / pw + (c + 0.5) * rw / pw / gw
+                        acc = acc + _bilinear(feat[int(b)], y, x)
+                out[k, :, i, j] = acc / (gh * gw)
+    return out
+
+
+def _roi_pool_ref(feat, rois, ph, pw, scale):
+    out = np.zeros((len(rois), feat.shape[1], ph, pw))
+    h, w = feat.shape[2:]
+    for k, (b, *box) in enumerate(rois):
+        x1, y1, x2, y2 = (int(np.sign(v) * np.floor(abs(v) + 0.5)) for v in np.array(box) * scale)
+        rh, rw = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
+        for i in range(ph):
+            for j in range(pw):
+                hs = min(max(int(np.floor(i * rh / ph)) + y1, 0), h)
+                he = min(max(int(np.ceil((i + 1) * rh / ph)) + y1, 0), h)
+                ws = min(max(int(np.floor(j * rw / pw)) + x1, 0), w)
+                we = min(max(int(np.ceil((j + 1) * rw / pw)) + x1, 0), w)
+                if he > hs and we > ws:
+                    out[k, :, i, j] = feat[int(b), :, hs:he, ws:we].max(axis=(1, 2))
+    return out
+
+
+BOXES = [
+    [[0, 0, 4, 4], [1, 2, 7, 6.5], [-3, -2, 5, 12], [8.2, 7.1, 15, 13]],
+    [[2.5, 1.5, 3.0, 2.0], [0.3, 0.6, 10.7, 8.9]],
+]
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+@pytest.mark.parametrize("ratio", [-1, 2, 3])
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_roi_align_matches_bilinear_sampling(aligned, ratio, scale):
+    from rustdl.torchcompat.torchvision import ops
+
+    feat = np.random.default_rng(1).standard_normal((2, 3, 9, 11))
+    rois = np.array([[i, *b] for i, bs in enumerate(BOXES) for b in bs])
+    ref = _roi_align_ref(feat, rois, 3, 2, scale, ratio, aligned)
+    boxes = [rustdl.tensor(np.array(b, dtype=np.float32)) for b in BOXES]
+    got = ops.roi_align(rustdl.tensor(feat), boxes, (3, 2), scale, ratio, aligned)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
+    # the (K, 5) form and the module give the same
+    mod = ops.RoIAlign((3, 2), scale, ratio, aligned)
+    np.testing.assert_allclose(
+        mod(rustdl.tensor(feat), rustdl.tensor(rois)).numpy(), ref, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_roi_align_and_roi_pool_gradients_are_their_adjoints():
+    from rustdl.torchcompat.torchvision import ops
+
+    rng = np.random.default_rng(2)
+    feat = rng.standard_normal((2, 3, 9, 11))
+    rois = np.array([[i, *b] for i, bs in enumerate(BOXES) for b in bs])
+    for fn, ref in (
+        (lambda t: ops.roi_align(t, rustdl.tensor(rois), 3, 0.7, -1, True), lambda f: _roi_align_ref(f, rois, 3, 3, 0.7, -1, True)),
+        (lambda t: ops.roi_pool(t, rustdl.tensor(rois), 2, 0.6), lambda f: _roi_pool_ref(f, rois, 2, 2, 0.6)),
+    ):  # fmt: skip
+        x = rustdl.tensor(feat, requires_grad=True)
+        out = fn(x)
+        g = rng.standard_normal(tuple(out.shape))
+        (out * rustdl.tensor(g)).sum().backward()
+        # <g, d out / d feat · e> by central differences along a random direction e
+        e = rng.standard_normal(feat.shape)
+        num = ((ref(feat + 1e-6 * e) - ref(feat - 1e-6 * e)) * g).sum() / 2e-6
+        np.testing.assert_allclose((x.grad.numpy() * e).sum(), num, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5, 0.3])
+def test_roi_pool_matches_quantized_bins(scale):
+    from rustdl.torchcompat.torchvision import ops
+
+    feat = np.random.default_rng(3).standard_normal((2, 3, 9, 11))
+    rois = np.array([[i, *b] for i, bs in enumerate(BOXES) for b in bs])
+    got = ops.roi_pool(rustdl.tensor(feat), [rustdl.tensor(np.array(b)) for b in BOXES], (3, 2), scale)
+    np.testing.assert_allclose(got.numpy(), _roi_pool_ref(feat, rois, 3, 2, scale), rtol=1e-6)
+    assert tuple(ops.RoIPool(2, scale)(rustdl.tensor(feat), rustdl.tensor(rois)).shape) == (6, 3, 2, 2)
+
+
+def test_roi_ops_reject_bad_boxes():
+    from rustdl.torchcompat.torchvision import ops
+
+    x = rustdl.randn(1, 2, 5, 5)
+    with pytest.raises(ValueError, match="roi_align.*\\(K, 5\\)"):
+        ops.roi_align(x, rustdl.ones(3, 4), 2)
+    with pytest.raises(IndexError, match="roi_pool.*batch index"):
+        ops.roi_pool(x, rustdl.tensor([[1.0, 0, 0, 2, 2]]), 2)
+    with pytest.raises(ValueError, match="roi_align.*finite"):
+        ops.roi_align(x, [rustdl.tensor([[0.0, 0, float("nan"), 2]])], 2)
+    with pytest.raises(ValueError, match="input of shape"):
+        ops.roi_pool(rustdl.randn(2, 5, 5), [rustdl.ones(1, 4)], 2)
+    assert tuple(ops.roi_align(x, [rustdl.zeros(0, 4)], (2, 3)).shape) == (0, 2, 2, 3)
+
+
+def test_paired_box_losses_match_closed_forms():
+    from rustdl.torchcompat.torchvision import ops
+
+    b1 = np.array([[0, 0, 10, 10], [1, 2, 5, 9], [3, 3, 4, 4.5]])
+    b2 = np.array([[1, 1, 11, 12], [20, 20, 25, 30], [3, 3, 4, 4.5]])
+    eps = 1e-7
+    iw = np.clip(np.minimum(b1[:, 2], b2[:, 2]) - np.maximum(b1[:, 0], b2[:, 0]), 0, None)
+    ih = np.clip(np.minimum(b1[:, 3], b2[:, 3]) - np.maximum(b1[:, 1], b2[:, 1]), 0, None)
+    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+    inter = iw * ih
+    union = area(b1) + area(b2) - inter
+    iou = inter / (union + eps)
+    cw = np.maximum(b1[:, 2], b2[:, 2]) - np.minimum(b1[:, 0], b2[:, 0])
+    ch = np.maximum(b1[:, 3], b2[:, 3]) - np.minimum(b1[:, 1], b2[:, 1])
+    giou = 1 - iou + (cw * ch - union) / (cw * ch + eps)
+    d2 = ((b1[:, 0] + b1[:, 2] - b2[:, 0] - b2[:, 2]) / 2) ** 2 + (
+        (b1[:, 1] + b1[:, 3] - b2[:, 1] - b2[:, 3]) / 2
+    ) ** 2
+    diou = 1 - iou + d2 / (cw**2 + ch**2 + eps)
+    v = (
+        4
+        / np.pi**2
+        * (
+            np.arctan((b2[:, 2] - b2[:, 0]) / (b2[:, 3] - b2[:, 1]))
+            - np.arctan((b1[:, 2] - b1[:, 0]) / (b1[:, 3] - b1[:, 1]))
+        )
+        ** 2
+    )
+    ciou = diou + v / (1 - iou + v + eps) * v
+    t1, t2 = rustdl.tensor(b1), rustdl.tensor(b2)
+    for fn, ref in (
+        (ops.generalized_box_iou_loss, giou),
+        (ops.distance_box_iou_loss, diou),
+        (ops.complete_box_iou_loss, ciou),
+    ):
+        np.testing.assert_allclose(fn(t1, t2).numpy(), ref, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(fn(t1, t2, reduction="mean").item(), ref.mean(), rtol=1e-10)
+        np.testing.assert_allclose(fn(t1, t2, reduction="sum").item(), ref.sum(), rtol=1e-10)
+        assert abs(fn(t1[2:], t2[2:]).item()) < 1e-6  # identical boxes
+        with pytest.raises(ValueError, match="reduction"):
+            fn(t1, t2, reduction="avg")
+    x = rustdl.tensor(b1, requires_grad=True)
+    ops.generalized_box_iou_loss(x, t2, reduction="sum").backward()
+    assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
+
+
+def test_drop_block_drops_blocks_at_the_rate_asked():
+    from rustdl.torchcompat.torchvision import ops
+
+    rustdl.manual_seed(0)
+    x = rustdl.ones(8, 8, 32, 32)
+    y = ops.drop_block2d(x, 0.2, 3)
+    dropped = (y.numpy() == 0).mean()
+    assert 0.12 < dropped < 0.28
+    kept = y.numpy()[y.numpy() != 0]
+    np.testing.assert_allclose(kept, 1 / (1 - dropped), rtol=1e-5)  # the rest rescaled
+    assert ops.drop_block2d(x, 0.2, 3, training=False) is x
+    assert ops.DropBlock2d(0.5, 3).eval()(x) is x
+    assert tuple(ops.drop_block3d(rustdl.ones(2, 2, 5, 6, 7), 0.1, 3).shape) == (2, 2, 5, 6, 7)
+    with pytest.raises(ValueError, match="odd"):
+        ops.drop_block2d(x, 0.2, 4)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        ops.drop_block2d(x, 1.5, 3)

@@ -1,7 +1,9 @@
 """``torchvision.ops`` for rustdl: box utilities (``box_area``, ``box_iou``, ``generalized_box_iou``,
 ``distance_box_iou``, ``complete_box_iou``, ``box_convert``, ``clip_boxes_to_image``,
-``remove_small_boxes``, ``masks_to_boxes``), non-maximum suppression (``nms``, ``batched_nms``)
-``sigmoid_focal_loss`` / ``stochastic_depth``, and the layers of ``torchvision.ops.misc``
+``remove_small_boxes``, ``masks_to_boxes``), non-maximum suppression (``nms``, ``batched_nms``),
+region pooling (``roi_align``, ``roi_pool``), the paired-box losses (``generalized_box_iou_loss``,
+``distance_box_iou_loss``, ``complete_box_iou_loss``), ``sigmoid_focal_loss``,
+``stochastic_depth``, ``drop_block2d`` / ``drop_block3d``, and the layers of ``torchvision.ops.misc``
 (``Conv2dNormActivation``, ``SqueezeExcitation``, ``MLP``, ``Permute``, ``FrozenBatchNorm2d``).
 
 Boxes are ``(N, 4)`` tensors in ``(x1, y1, x2, y2)`` form unless a function says otherwise. The
@@ -37,17 +39,28 @@ __all__ = [
     "Permute",
     "SqueezeExcitation",
     "StochasticDepth",
+    "DropBlock2d",
+    "DropBlock3d",
+    "RoIAlign",
+    "RoIPool",
     "batched_nms",
     "box_area",
     "box_convert",
     "box_iou",
     "clip_boxes_to_image",
     "complete_box_iou",
+    "complete_box_iou_loss",
     "distance_box_iou",
+    "distance_box_iou_loss",
+    "drop_block2d",
+    "drop_block3d",
     "generalized_box_iou",
+    "generalized_box_iou_loss",
     "masks_to_boxes",
     "nms",
     "remove_small_boxes",
+    "roi_align",
+    "roi_pool",
     "sigmoid_focal_loss",
     "stochastic_depth",
 ]
@@ -281,6 +294,350 @@ def sigmoid_focal_loss(
     raise ValueError(
         f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# losses of paired boxes (element i of boxes1 against element i of boxes2)
+# ------------------------------------------------------------------------------------------
+
+
+def _reduce(op: str, loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(
+        f"{op}: Invalid Value for arg 'reduction': '{reduction}'; supported: 'none', 'mean', 'sum'"
+    )
+
+
+def _paired(op: str, boxes1: Any, boxes2: Any, eps: float) -> dict[str, Tensor]:
+    """The pairwise quantities of the IoU losses, box i of ``boxes1`` against box i of ``boxes2``
+    (``(..., 4)`` tensors, broadcast)."""
+    for b in (boxes1, boxes2):
+        if not isinstance(b, Tensor) or b.shape[-1:] != (4,):
+            raise ValueError(
+                f"{op}: expected boxes of shape (..., 4), got {getattr(b, 'shape', type(b).__name__)}"
+            )
+    b1, b2 = _float(boxes1), _float(boxes2)
+    x1, y1, x2, y2 = b1.unbind(-1)
+    u1, v1, u2, v2 = b2.unbind(-1)
+    iw = (rustdl.minimum(x2, u2) - rustdl.maximum(x1, u1)).clamp(min=0)
+    ih = (rustdl.minimum(y2, v2) - rustdl.maximum(y1, v1)).clamp(min=0)
+    inter = iw * ih
+    union = (x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter
+    iou = inter / (union + eps)
+    # the smallest box enclosing both
+    cw = rustdl.maximum(x2, u2) - rustdl.minimum(x1, u1)
+    ch = rustdl.maximum(y2, v2) - rustdl.minimum(y1, v1)
+    centre = ((x1 + x2) - (u1 + u2)) ** 2 / 4 + ((y1 + y2) - (v1 + v2)) ** 2 / 4
+    return {
+        "iou": iou, "union": union, "enclosing": cw * ch, "diag": cw**2 + ch**2 + eps, "centre": centre,
+        "w1": x2 - x1, "h1": y2 - y1, "w2": u2 - u1, "h2": v2 - v1,
+    }  # fmt: skip
+
+
+def generalized_box_iou_loss(
+    boxes1: Tensor, boxes2: Tensor, reduction: str = "none", eps: float = 1e-7
+) -> Tensor:
+    """``1 - GIoU`` of each pair of boxes (``(x1, y1, x2, y2)``, matched by position), as
+    ``torchvision.ops.generalized_box_iou_loss``: 0 for identical boxes, up to 2."""
+    q = _paired("generalized_box_iou_loss", boxes1, boxes2, eps)
+    giou = q["iou"] - (q["enclosing"] - q["union"]) / (q["enclosing"] + eps)
+    return _reduce("generalized_box_iou_loss", 1 - giou, reduction)
+
+
+def distance_box_iou_loss(
+    boxes1: Tensor, boxes2: Tensor, reduction: str = "none", eps: float = 1e-7
+) -> Tensor:
+    """``1 - IoU + d²/c²`` of each pair of boxes (``d`` the distance between the centres, ``c``
+    the diagonal of the enclosing box), as ``torchvision.ops.distance_box_iou_loss``."""
+    q = _paired("distance_box_iou_loss", boxes1, boxes2, eps)
+    return _reduce("distance_box_iou_loss", 1 - q["iou"] + q["centre"] / q["diag"], reduction)
+
+
+def complete_box_iou_loss(
+    boxes1: Tensor, boxes2: Tensor, reduction: str = "none", eps: float = 1e-7
+) -> Tensor:
+    """The distance-IoU loss plus ``alpha * v``, ``v`` the aspect-ratio term
+    ``4/π² (atan(w2/h2) - atan(w1/h1))²`` and ``alpha = v / (1 - IoU + v)`` (not differentiated),
+    as ``torchvision.ops.complete_box_iou_loss``."""
+    q = _paired("complete_box_iou_loss", boxes1, boxes2, eps)
+    v = (4 / (np.pi**2)) * (rustdl.atan(q["w2"] / q["h2"]) - rustdl.atan(q["w1"] / q["h1"])) ** 2
+    with rustdl.no_grad():
+        alpha = v / (1 - q["iou"] + v + eps)
+    loss = 1 - q["iou"] + q["centre"] / q["diag"] + alpha * v
+    return _reduce("complete_box_iou_loss", loss, reduction)
+
+
+# ------------------------------------------------------------------------------------------
+# region-of-interest pooling
+# ------------------------------------------------------------------------------------------
+
+
+def _rois(op: str, input: Any, boxes: Any) -> np.ndarray:  # noqa: A002
+    """``boxes`` as a ``(K, 5)`` float64 array of ``(batch index, x1, y1, x2, y2)``: given so, or
+    as a list with one ``(L, 4)`` tensor per image."""
+    if not isinstance(input, Tensor) or input.ndim != 4:
+        raise ValueError(
+            f"{op}: expected input of shape (N, C, H, W), got {getattr(input, 'shape', type(input).__name__)}"
+        )
+    if isinstance(boxes, (list, tuple)):
+        parts = []
+        for i, b in enumerate(boxes):
+            if not isinstance(b, Tensor) or b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(
+                    f"{op}: expected each element of boxes to be a (L, 4) tensor, got {getattr(b, 'shape', b)}"
+                )
+            a = b.detach().cpu().numpy().astype(np.float64)
+            parts.append(np.concatenate([np.full((len(a), 1), float(i)), a], axis=1))
+        rois = np.concatenate(parts, axis=0) if parts else np.zeros((0, 5))
+    elif isinstance(boxes, Tensor):
+        if boxes.ndim != 2 or boxes.shape[1] != 5:
+            raise ValueError(f"{op}: expected boxes of shape (K, 5), got {tuple(boxes.shape)}")
+        rois = boxes.detach().cpu().numpy().astype(np.float64)
+    else:
+        raise TypeError(
+            f"{op}: expected boxes to be a Tensor or a list of Tensors, got {type(boxes).__name__}"
+        )
+    if not np.isfinite(rois).all():
+        raise ValueError(f"{op}: boxes must be finite")
+    if (
+        len(rois)
+        and not (
+            (rois[:, 0] >= 0) & (rois[:, 0] < input.shape[0]) & (rois[:, 0] == np.round(rois[:, 0]))
+        ).all()
+    ):
+        raise IndexError(f"{op}: a box's batch index is not an image of the batch of {input.shape[0]}")
+    return rois
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, (int, float)) else (int(v[0]), int(v[1]))
+
+
+def roi_align(
+    input: Tensor,  # noqa: A002
+    boxes: Any,
+    output_size: Any,
+    spatial_scale: float = 1.0,
+    sampling_ratio: int = -1,
+    aligned: bool = False,
+) -> Tensor:
+    """RoI Align (Mask R-CNN), as ``torchvision.ops.roi_align``: each box (in input coordinates
+    times ``spatial_scale``; half a pixel earlier with ``aligned``) is divided into
+    ``output_size`` bins, and each bin is the average of ``sampling_ratio``² bilinear samples
+    (``ceil(box size / bins)`` per side when ``sampling_ratio <= 0``). Returns
+    ``(K, C, *output_size)``, differentiable in ``input``."""
+    op = "roi_align"
+    rois = _rois(op, input, boxes)
+    ph, pw = _pair(output_size)
+    n, c, h, w = input.shape
+    if ph <= 0 or pw <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {(ph, pw)}")
+    k = len(rois)
+    if k == 0 or h == 0 or w == 0:
+        return rustdl.zeros(k, c, ph, pw, dtype=input.dtype, device=input.device) + 0 * input.sum()
+    off = 0.5 if aligned else 0.0
+    start = rois[:, 1:3] * spatial_scale - off  # x, y
+    size = rois[:, 3:5] * spatial_scale - off - start
+    if not aligned:
+        size = np.maximum(size, 1.0)
+    binw, binh = size[:, 0] / pw, size[:, 1] / ph
+    if sampling_ratio > 0:
+        gw = gh = np.full(k, int(sampling_ratio))
+    else:
+        gw, gh = np.ceil(size[:, 0] / pw).astype(int), np.ceil(size[:, 1] / ph).astype(int)
+    gw, gh = np.maximum(gw, 1), np.maximum(gh, 1)
+    out = [None] * k
+    # boxes of one image sampled on grids of one size go through one grid_sample
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for r in range(k):
+        groups.setdefault((int(rois[r, 0]), int(gh[r]), int(gw[r])), []).append(r)
+    for (b, sh, sw), idx in groups.items():
+        ii = np.array(idx)
+        fy = (np.arange(ph)[:, None] + (np.arange(sh)[None, :] + 0.5) / sh).reshape(-1)
+        fx = (np.arange(pw)[:, None] + (np.arange(sw)[None, :] + 0.5) / sw).reshape(-1)
+        ys = start[ii, 1][:, None] + fy[None, :] * binh[ii][:, None]  # (R, ph*sh)
+        xs = start[ii, 0][:, None] + fx[None, :] * binw[ii][:, None]  # (R, pw*sw)
+        # samples beyond a pixel outside the image are 0; those within it read the border
+        valid = ((ys >= -1) & (ys <= h))[:, :, None] & ((xs >= -1) & (xs <= w))[:, None, :]
+        gy = 2 * np.clip(ys, 0, h - 1) / max(h - 1, 1) - 1
+        gx = 2 * np.clip(xs, 0, w - 1) / max(w - 1, 1) - 1
+        grid = np.stack(np.broadcast_arrays(gx[:, None, :], gy[:, :, None]), axis=-1)  # (R, ph*sh, pw*sw, 2)
+        grid = grid.reshape(1, len(idx) * ph * sh, pw * sw, 2)
+        g = rustdl.tensor(grid, dtype=input.dtype, device=input.device)
+        samples = F.grid_sample(
+            input[b : b + 1], g, mode="bilinear", padding_mode="border", align_corners=True
+        )
+        samples = samples.reshape(c, len(idx), ph * sh, pw * sw).transpose(0, 1)
+        samples = (
+            samples * rustdl.tensor(valid.astype(np.float64), dtype=input.dtype, device=input.device)[:, None]
+        )
+        pooled = F.avg_pool2d(samples, (sh, sw))
+        for j, r in enumerate(idx):
+            out[r] = pooled[j]
+    return rustdl.stack(out)
+
+
+def roi_pool(input: Tensor, boxes: Any, output_size: Any, spatial_scale: float = 1.0) -> Tensor:  # noqa: A002
+    """RoI max pooling (Fast R-CNN), as ``torchvision.ops.roi_pool``: each box, rounded to whole
+    pixels after scaling by ``spatial_scale``, is divided into ``output_size`` bins and each bin
+    is the maximum of its pixels (0 for a bin with none). Returns ``(K, C, *output_size)``,
+    differentiable in ``input``."""
+    op = "roi_pool"
+    rois = _rois(op, input, boxes)
+    ph, pw = _pair(output_size)
+    n, c, h, w = input.shape
+    if ph <= 0 or pw <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {(ph, pw)}")
+
+    def round_half_away(v):
+        return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+    out = []
+    for roi in rois:
+        b = int(roi[0])
+        x1, y1, x2, y2 = (int(v) for v in round_half_away(roi[1:] * spatial_scale))
+        rh, rw = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
+
+        def bins(n_bins, extent, first, limit):
+            lo = np.floor(np.arange(n_bins) * extent / n_bins).astype(int) + first
+            hi = np.ceil((np.arange(n_bins) + 1) * extent / n_bins).astype(int) + first
+            return np.clip(lo, 0, limit), np.clip(hi, 0, limit)
+
+        hs, he = bins(ph, rh, y1, h)
+        ws, we = bins(pw, rw, x1, w)
+        r0, r1, c0, c1 = int(hs.min()), int(he.max()), int(ws.min()), int(we.max())
+        if r1 <= r0 or c1 <= c0:
+            out.append(rustdl.zeros(c, ph, pw, dtype=input.dtype, device=input.device) + 0 * input.sum())
+            continue
+        crop = input[b, :, r0:r1, c0:c1]  # (C, Hc, Wc)
+        rows = np.arange(r0, r1)
+        cols = np.arange(c0, c1)
+        mh = rustdl.tensor(
+            (rows[None, :] >= hs[:, None]) & (rows[None, :] < he[:, None]), device=input.device
+        )
+        mw = rustdl.tensor(
+            (cols[None, :] >= ws[:, None]) & (cols[None, :] < we[:, None]), device=input.device
+        )
+        low = rustdl.tensor(float("-inf"), dtype=input.dtype, device=input.device)
+        per_row = rustdl.where(mh[None, :, :, None], crop[:, None], low).amax(2)  # (C, ph, Wc)
+        pooled = rustdl.where(mw[None, None], per_row[:, :, None, :], low).amax(-1)  # (C, ph, pw)
+        empty = rustdl.tensor(((he <= hs)[:, None] | (we <= ws)[None, :]), device=input.device)
+        out.append(rustdl.where(empty, rustdl.zeros((), dtype=input.dtype, device=input.device), pooled))
+    if not out:
+        return rustdl.zeros(0, c, ph, pw, dtype=input.dtype, device=input.device)
+    return rustdl.stack(out)
+
+
+class RoIAlign(rustdl.nn.Module):
+    """Module form of :func:`roi_align`."""
+
+    def __init__(
+        self, output_size: Any, spatial_scale: float, sampling_ratio: int, aligned: bool = False
+    ) -> None:
+        super().__init__()
+        self.output_size, self.spatial_scale = output_size, spatial_scale
+        self.sampling_ratio, self.aligned = sampling_ratio, aligned
+
+    def forward(self, input: Tensor, rois: Any) -> Tensor:  # noqa: A002
+        return roi_align(input, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
+            f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned})"
+        )
+
+
+class RoIPool(rustdl.nn.Module):
+    """Module form of :func:`roi_pool`."""
+
+    def __init__(self, output_size: Any, spatial_scale: float) -> None:
+        super().__init__()
+        self.output_size, self.spatial_scale = output_size, spatial_scale
+
+    def forward(self, input: Tensor, rois: Any) -> Tensor:  # noqa: A002
+        return roi_pool(input, rois, self.output_size, self.spatial_scale)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(output_size={self.output_size}, spatial_scale={self.spatial_scale})"
+
+
+# ------------------------------------------------------------------------------------------
+# DropBlock (dropping square blocks of a feature map)
+# ------------------------------------------------------------------------------------------
+
+
+def _drop_block(
+    op: str, input: Tensor, p: float, block_size: int, inplace: bool, eps: float, training: bool, nd: int
+) -> Tensor:  # noqa: A002
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: drop probability has to be between 0 and 1, but got {p}")
+    if not isinstance(input, Tensor) or input.ndim != nd + 2:
+        raise ValueError(
+            f"{op}: input should be {nd + 2} dimensional, got {getattr(input, 'shape', type(input).__name__)}"
+        )
+    if not training or p == 0.0:
+        return input
+    spatial = tuple(input.shape[2:])
+    bs = min(int(block_size), *spatial)
+    if bs % 2 == 0:
+        raise ValueError(f"{op}: block size should be odd. Got {bs} which is even.")
+    valid = [s - bs + 1 for s in spatial]
+    gamma = p * float(np.prod(spatial)) / (bs**nd * float(np.prod(valid)))
+    noise = rustdl.empty(*input.shape[:2], *valid, dtype=input.dtype, device=input.device).bernoulli_(gamma)
+    pad = []
+    for _ in range(nd):
+        pad += [bs // 2, bs // 2]
+    noise = F.pad(noise, pad, value=0.0)
+    pool = F.max_pool2d if nd == 2 else F.max_pool3d
+    noise = pool(noise, kernel_size=bs, stride=1, padding=bs // 2)
+    keep = 1 - noise
+    scale = keep.numel() / (eps + keep.sum())
+    if inplace:
+        return input.mul_(keep).mul_(scale)
+    return input * keep * scale
+
+
+def drop_block2d(
+    input: Tensor, p: float, block_size: int, inplace: bool = False, eps: float = 1e-06, training: bool = True
+) -> Tensor:  # noqa: A002
+    """DropBlock on ``(N, C, H, W)``: zeroes ``block_size``² squares around random centres so that
+    about a fraction ``p`` of the map is dropped, and rescales the rest, as
+    ``torchvision.ops.drop_block2d``. The input itself when not ``training`` or ``p == 0``."""
+    return _drop_block("drop_block2d", input, p, block_size, inplace, eps, training, 2)
+
+
+def drop_block3d(
+    input: Tensor, p: float, block_size: int, inplace: bool = False, eps: float = 1e-06, training: bool = True
+) -> Tensor:  # noqa: A002
+    """DropBlock on ``(N, C, D, H, W)`` (cubes), as ``torchvision.ops.drop_block3d``."""
+    return _drop_block("drop_block3d", input, p, block_size, inplace, eps, training, 3)
+
+
+class DropBlock2d(rustdl.nn.Module):
+    """Module form of :func:`drop_block2d` (active in training mode)."""
+
+    def __init__(self, p: float, block_size: int, inplace: bool = False, eps: float = 1e-06) -> None:
+        super().__init__()
+        self.p, self.block_size, self.inplace, self.eps = p, block_size, inplace, eps
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return drop_block2d(input, self.p, self.block_size, self.inplace, self.eps, self.training)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p}, block_size={self.block_size}, inplace={self.inplace})"
+
+
+class DropBlock3d(DropBlock2d):
+    """Module form of :func:`drop_block3d` (active in training mode)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return drop_block3d(input, self.p, self.block_size, self.inplace, self.eps, self.training)
 
 
 def __getattr__(name: str):
