@@ -427,3 +427,86 @@ def test_drop_block_drops_blocks_at_the_rate_asked():
         ops.drop_block2d(x, 0.2, 4)
     with pytest.raises(ValueError, match="between 0 and 1"):
         ops.drop_block2d(x, 1.5, 3)
+
+
+# ------------------------------------------------------------------------------------------
+# optim.Muon against a numpy transcription of its update
+# ------------------------------------------------------------------------------------------
+
+
+def _ns_np(g, steps=5, coef=(3.4445, -4.775, 2.0315), eps=1e-7):
+    a, b, c = coef
+    x = g.T if g.shape[0] > g.shape[1] else g
+    x = x / max(np.linalg.norm(x), eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if g.shape[0] > g.shape[1] else x
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"nesterov": False}, {"adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.0},
+     {"adjust_lr_fn": "spectral_unclamped", "momentum": 0.5}],
+)  # fmt: skip
+def test_muon_matches_its_update_rule(kw):
+    rng = np.random.default_rng(4)
+    w0 = rng.standard_normal((7, 4))
+    grads = [rng.standard_normal((7, 4)) for _ in range(4)]
+    w = rustdl.tensor(w0, requires_grad=True)
+    opt = rustdl.optim.Muon([w], lr=0.02, **kw)
+    ref, buf = w0.copy(), np.zeros_like(w0)
+    mu, wd = kw.get("momentum", 0.95), kw.get("weight_decay", 0.1)
+    scale = {
+        None: np.sqrt(max(1, 7 / 4)),
+        "match_rms_adamw": 0.2 * np.sqrt(7),
+        "spectral_unclamped": np.sqrt(7 / 4),
+    }
+    for g in grads:
+        w.grad = rustdl.tensor(g)
+        opt.step()
+        buf = mu * buf + (1 - mu) * g
+        u = (1 - mu) * g + mu * buf if kw.get("nesterov", True) else buf
+        ref = ref * (1 - 0.02 * wd) - 0.02 * scale[kw.get("adjust_lr_fn")] * _ns_np(u)
+        np.testing.assert_allclose(w.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(opt.state[w]["momentum_buffer"].numpy(), buf, rtol=1e-12)
+
+
+def test_muon_orthogonalizes_and_trains_with_adamw_beside_it():
+    from rustdl.optim.muon import _orthogonalize
+
+    g = rustdl.tensor(np.random.default_rng(5).standard_normal((16, 8)))
+    s = np.linalg.svd(_orthogonalize(g, (3.4445, -4.775, 2.0315), 5, 1e-7).numpy(), compute_uv=False)
+    assert 0.5 < s.min() and s.max() < 1.5  # singular values pushed towards 1
+    rustdl.manual_seed(0)
+    net = rustdl.nn.Sequential(rustdl.nn.Linear(6, 16), rustdl.nn.Tanh(), rustdl.nn.Linear(16, 2))
+    x = rustdl.randn(64, 6)
+    y = x[:, :2] * 2 - x[:, 2:4]
+    opts = [
+        rustdl.optim.Muon([p for p in net.parameters() if p.ndim == 2], lr=0.02),
+        rustdl.optim.AdamW([p for p in net.parameters() if p.ndim != 2], lr=0.01),
+    ]
+    first = None
+    for _ in range(100):
+        for o in opts:
+            o.zero_grad()
+        loss = ((net(x) - y) ** 2).mean()
+        loss.backward()
+        for o in opts:
+            o.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.2 * first
+
+
+def test_muon_rejects_what_pytorch_rejects():
+    with pytest.raises(ValueError, match="only supports 2D parameters"):
+        rustdl.optim.Muon(rustdl.nn.Linear(3, 2).parameters())
+    w = [rustdl.nn.Parameter(rustdl.randn(3, 2))]
+    with pytest.raises(ValueError, match="not supported"):
+        rustdl.optim.Muon(w, adjust_lr_fn="cosine")
+    with pytest.raises(ValueError, match="Learning rate"):
+        rustdl.optim.Muon(w, lr=-1.0)
+    with pytest.raises(ValueError, match="ns_steps"):
+        opt = rustdl.optim.Muon(w, ns_steps=100)
+        w[0].grad = rustdl.ones(3, 2)
+        opt.step()
