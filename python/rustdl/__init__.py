@@ -1230,6 +1230,11 @@ from ._breadth_k import (  # noqa: E402,F401
     vdot,
 )
 
+# breadth R: the torch.* forms of functional ops with ATen's signatures (see _breadth_r.py)
+from ._breadth_r import *  # noqa: E402,F401,F403
+from ._breadth_r import copy_variants as _copy_variants  # noqa: E402
+
+globals().update(_copy_variants())
 # breadth O: scatter-into-view functions, gradient, layouts, ... (see _breadth_o.py)
 from ._breadth_o import (  # noqa: E402,F401
     OutOfMemoryError,
@@ -1301,6 +1306,7 @@ def _typed_first_argument() -> None:
         __name__ + "._breadth_g",
         __name__ + "._breadth_k",
         __name__ + "._breadth_o",
+        __name__ + "._breadth_r",
     }
     for name, fn in list(g.items()):
         if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:

@@ -510,3 +510,128 @@ def test_muon_rejects_what_pytorch_rejects():
         opt = rustdl.optim.Muon(w, ns_steps=100)
         w[0].grad = rustdl.ones(3, 2)
         opt.step()
+
+
+# ------------------------------------------------------------------------------------------
+# torch.* forms with ATen's positional signatures, and the *_copy variants
+# ------------------------------------------------------------------------------------------
+
+
+def test_aten_order_functional_forms():
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((10, 3))
+    idx = np.array([[1, 2, 0], [9, 2, 2]])
+    np.testing.assert_array_equal(rustdl.embedding(rustdl.tensor(w), rustdl.tensor(idx)).numpy(), w[idx])
+    x = rng.standard_normal((4, 3, 5))
+    mean, var = x.mean(axis=(0, 2)), x.var(axis=(0, 2))
+    bn = rustdl.batch_norm(rustdl.tensor(x), None, None, None, None, True, 0.1, 1e-5, False)
+    np.testing.assert_allclose(
+        bn.numpy(), (x - mean[:, None]) / np.sqrt(var[:, None] + 1e-5), rtol=1e-6, atol=1e-9
+    )
+    rm, rv = rustdl.zeros(3, dtype=rustdl.float64), rustdl.ones(3, dtype=rustdl.float64)
+    rustdl.batch_norm(rustdl.tensor(x), None, None, rm, rv, True, 0.1, 1e-5, True)
+    np.testing.assert_allclose(rm.numpy(), 0.1 * mean, rtol=1e-10)  # running stats updated
+    inorm = rustdl.instance_norm(rustdl.tensor(x), None, None, None, None, True, 0.1, 1e-5, False)
+    ref = (x - x.mean(2, keepdims=True)) / np.sqrt(x.var(2, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(inorm.numpy(), ref, rtol=1e-6, atol=1e-9)
+    rms = rustdl.rms_norm(rustdl.tensor(x), (5,), rustdl.arange(5.0, dtype=rustdl.float64), 1e-6)
+    np.testing.assert_allclose(
+        rms.numpy(), x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-6) * np.arange(5.0), rtol=1e-10
+    )
+    # in-place activations write into their input
+    t = rustdl.tensor(x)
+    assert rustdl.threshold_(t, 0.1, -3.0) is t
+    np.testing.assert_array_equal(t.numpy(), np.where(x > 0.1, x, -3.0))
+    t = rustdl.tensor(x)
+    rustdl.celu_(t, 0.7)
+    np.testing.assert_allclose(
+        t.numpy(), np.maximum(x, 0) + np.minimum(0, 0.7 * np.expm1(x / 0.7)), rtol=1e-12
+    )
+    np.testing.assert_array_equal(rustdl.dropout_(rustdl.tensor(x), 0.5, False).numpy(), x)
+    np.testing.assert_array_equal(
+        rustdl.constant_pad_nd(rustdl.tensor(x), [1, 2], 3.5).numpy(),
+        np.pad(x, ((0, 0), (0, 0), (1, 2)), constant_values=3.5),
+    )
+    vals, where = rustdl.max_pool1d_with_indices(rustdl.tensor(x), 2)
+    np.testing.assert_array_equal(vals.numpy(), x[..., :4].reshape(4, 3, 2, 2).max(-1))
+    np.testing.assert_array_equal(
+        where.numpy(), x[..., :4].reshape(4, 3, 2, 2).argmax(-1) + np.arange(0, 4, 2)
+    )
+    np.testing.assert_array_equal(rustdl.fill(rustdl.tensor(x), 2.5).numpy(), np.full(x.shape, 2.5))
+    np.testing.assert_allclose(
+        rustdl.norm_except_dim(rustdl.tensor(w), 2, 0).numpy(), np.linalg.norm(w, axis=1, keepdims=True)
+    )
+    np.testing.assert_allclose(
+        rustdl.frobenius_norm(rustdl.tensor(x), [1, 2]).numpy(), np.sqrt((x**2).sum((1, 2)))
+    )
+    np.testing.assert_allclose(
+        rustdl.nuclear_norm(rustdl.tensor(w)).item(), np.linalg.norm(w, "nuc"), rtol=1e-10
+    )
+
+
+def test_aten_losses_take_integer_reductions():
+    import rustdl.nn.functional as F
+
+    rng = np.random.default_rng(7)
+    a, b = rustdl.tensor(rng.standard_normal((4, 6))), rustdl.tensor(rng.standard_normal((4, 6)))
+    logp, p = F.log_softmax(a, 1), F.softmax(b, 1)
+    ref = p.numpy() * (np.log(p.numpy()) - logp.numpy())
+    np.testing.assert_allclose(rustdl.kl_div(logp, p, 0).numpy(), ref, rtol=1e-10)
+    np.testing.assert_allclose(rustdl.kl_div(logp, p, 1).item(), ref.mean(), rtol=1e-10)
+    np.testing.assert_allclose(rustdl.kl_div(logp, p, 2).item(), ref.sum(), rtol=1e-10)
+    y = (b > 0).double()
+    z, yy = a.numpy(), y.numpy()
+    bce = -(2.0 * yy * np.log(1 / (1 + np.exp(-z))) + (1 - yy) * np.log(1 - 1 / (1 + np.exp(-z))))
+    got = rustdl.binary_cross_entropy_with_logits(a, y, None, rustdl.full((6,), 2.0, dtype=rustdl.float64), 1)
+    np.testing.assert_allclose(got.item(), bce.mean(), rtol=1e-10)
+    t = rustdl.tensor([1.0, -1, 1, -1], dtype=rustdl.float64)
+    cos = (
+        (a.numpy() * b.numpy()).sum(1) / np.linalg.norm(a.numpy(), axis=1) / np.linalg.norm(b.numpy(), axis=1)
+    )
+    ref = np.where(t.numpy() > 0, 1 - cos, np.maximum(0, cos - 0.1))
+    np.testing.assert_allclose(rustdl.cosine_embedding_loss(a, b, t, 0.1, 0).numpy(), ref, rtol=1e-8)
+    with pytest.raises(ValueError, match="kl_div: reduction"):
+        rustdl.kl_div(logp, p, 5)
+
+
+def test_copy_variants_are_copies_of_the_views():
+    x = rustdl.arange(24.0).reshape(2, 3, 4)
+    ref = x.numpy().copy()
+    for name, args, view in (
+        ("view_copy", ([6, 4],), lambda a: a.reshape(6, 4)),
+        ("transpose_copy", (0, 2), lambda a: a.transpose(2, 1, 0)),
+        ("permute_copy", ([2, 0, 1],), lambda a: a.transpose(2, 0, 1)),
+        ("select_copy", (1, 2), lambda a: a[:, 2]),
+        ("diagonal_copy", (), lambda a: np.diagonal(a)),
+        ("expand_copy", ([5, 2, 3, 4],), lambda a: np.broadcast_to(a, (5, 2, 3, 4))),
+        ("unsqueeze_copy", (1,), lambda a: a[:, None]),
+        ("as_strided_copy", ((2, 2), (1, 2)), lambda a: np.lib.stride_tricks.as_strided(a.reshape(-1), (2, 2), (a.itemsize, 2 * a.itemsize))),
+    ):  # fmt: skip
+        c = getattr(rustdl, name)(x, *args)
+        np.testing.assert_array_equal(c.numpy(), view(ref), err_msg=name)
+        c.add_(1)  # a copy: the source is unchanged
+        np.testing.assert_array_equal(x.numpy(), ref, err_msg=name)
+    parts = rustdl.split_copy(x, 1, 1)
+    assert len(parts) == 3 and all(tuple(p.shape) == (2, 1, 4) for p in parts)
+    parts[0].add_(5)
+    np.testing.assert_array_equal(x.numpy(), ref)
+
+
+def test_old_init_names_warn_and_initialize():
+    from rustdl.nn import init
+
+    w = rustdl.empty(3, 3)
+    with pytest.warns(FutureWarning, match="nn.init.eye_"):
+        init.eye(w)
+    np.testing.assert_array_equal(w.numpy(), np.eye(3))
+    with pytest.warns(FutureWarning, match="orthogonal_"):
+        init.orthogonal(w)
+    np.testing.assert_allclose(w.numpy() @ w.numpy().T, np.eye(3), atol=1e-5)
+    k = rustdl.empty(2, 2, 3)
+    with pytest.warns(FutureWarning, match="dirac_"):
+        init.dirac(k)
+    np.testing.assert_array_equal(k.numpy()[:, :, 1], np.eye(2))
+    s = rustdl.empty(10, 4)
+    with pytest.warns(FutureWarning, match="sparse_"):
+        init.sparse(s, 0.5)
+    assert ((s.numpy() == 0).sum(0) == 5).all()
