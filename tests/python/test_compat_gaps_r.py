@@ -635,3 +635,26 @@ def test_old_init_names_warn_and_initialize():
     with pytest.warns(FutureWarning, match="sparse_"):
         init.sparse(s, 0.5)
     assert ((s.numpy() == 0).sum(0) == 5).all()
+
+
+def test_roi_ops_and_muon_on_the_gpu(gpu):
+    from rustdl.torchcompat.torchvision import ops
+
+    feat = np.random.default_rng(8).standard_normal((2, 3, 9, 11)).astype(np.float32)
+    rois = np.array([[i, *b] for i, bs in enumerate(BOXES) for b in bs])
+    x = rustdl.tensor(feat, device=gpu, requires_grad=True)
+    out = ops.roi_align(x, rustdl.tensor(rois, device=gpu), (3, 2), 1.0, 2, True)
+    assert out.device.type == "gpu"
+    np.testing.assert_allclose(
+        out.detach().cpu().numpy(), _roi_align_ref(feat, rois, 3, 2, 1.0, 2, True), rtol=1e-4, atol=1e-5
+    )
+    out.sum().backward()
+    assert x.grad.device.type == "gpu"
+    pooled = ops.roi_pool(x, rustdl.tensor(rois, device=gpu), 2, 0.5)
+    np.testing.assert_allclose(pooled.detach().cpu().numpy(), _roi_pool_ref(feat, rois, 2, 2, 0.5), rtol=1e-6)
+    w = rustdl.nn.Parameter(rustdl.tensor(feat[0, 0], device=gpu))
+    opt = rustdl.optim.Muon([w], lr=0.02, weight_decay=0.0)
+    w.grad = rustdl.ones(9, 11, device=gpu)
+    opt.step()
+    ref = feat[0, 0] - 0.02 * _ns_np(np.ones((9, 11)) * 0.05 + 0.95 * 0.05 * np.ones((9, 11)))
+    np.testing.assert_allclose(w.detach().cpu().numpy(), ref, rtol=1e-4, atol=1e-5)
