@@ -9,8 +9,8 @@ from typing import Any, Callable
 from .. import _rustdl
 from .._rustdl import Tensor
 from .._tensor_api import finfo
-from ..autograd import enable_grad, no_grad
-from .optimizer import Optimizer
+from ..autograd import no_grad
+from .optimizer import Optimizer, _closure_loss
 
 __all__ = ["Adafactor"]
 
@@ -89,10 +89,7 @@ class Adafactor(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         """Performs one Adafactor step over every parameter that has a gradient; returns the
         closure's loss (or ``None``)."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, decay, d, wd = (float(group[k]) for k in ("lr", "beta2_decay", "d", "weight_decay"))
             eps1_cfg, eps2 = group["eps"]

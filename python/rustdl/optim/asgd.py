@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from ..autograd import enable_grad, no_grad
-from .optimizer import Optimizer, _check_nonnegative, _defaults
+from ..autograd import no_grad
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults
 
 __all__ = ["ASGD"]
 
@@ -62,10 +62,7 @@ class ASGD(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         """Performs one ASGD step over every parameter that has a gradient; returns the
         closure's loss (or ``None``)."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, lambd, alpha, t0, wd = (group[k] for k in ("lr", "lambd", "alpha", "t0", "weight_decay"))
             for p in group["params"]:

@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from ..autograd import enable_grad, no_grad
-from .optimizer import Optimizer
+from ..autograd import no_grad
+from .optimizer import Optimizer, _closure_loss
 
 __all__ = ["Muon"]
 
@@ -109,10 +109,7 @@ class Muon(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         """Performs one Muon step over every parameter that has a gradient; returns the
         closure's loss (or ``None``)."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, wd, mu = float(group["lr"]), float(group["weight_decay"]), float(group["momentum"])
             coefficients = tuple(float(v) for v in group["ns_coefficients"])

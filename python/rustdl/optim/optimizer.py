@@ -63,6 +63,15 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
+def _closure_loss(closure: Callable[[], Any] | None) -> Any:
+    """What a ``step(closure)`` returns: the closure's loss, evaluated with grad enabled (the
+    step itself runs without), or ``None`` without a closure."""
+    if closure is None:
+        return None
+    with enable_grad():
+        return closure()
+
+
 class Optimizer:
     """Base class of optimizers.
 
@@ -205,10 +214,7 @@ class Optimizer:
         Returns:
             The closure's loss, or ``None``.
         """
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         recording = _gpu._recording
         stepped: list[dict] = []
         # the per-parameter hooks the optimizer leaves as the base class has them are not called

@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from ..autograd import enable_grad, no_grad
-from .optimizer import Optimizer, _check_nonnegative, _defaults
+from ..autograd import no_grad
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults
 
 __all__ = ["Rprop"]
 
@@ -60,10 +60,7 @@ class Rprop(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         """Performs one Rprop step over every parameter that has a gradient; returns the
         closure's loss (or ``None``)."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             etaminus, etaplus = group["etas"]
             lo, hi = group["step_sizes"]

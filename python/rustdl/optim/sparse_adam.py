@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from ..autograd import enable_grad, no_grad
-from .optimizer import Optimizer, _defaults
+from ..autograd import no_grad
+from .optimizer import Optimizer, _closure_loss, _defaults
 
 __all__ = ["SparseAdam"]
 
@@ -64,10 +64,7 @@ class SparseAdam(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         """Performs one lazy Adam step over every parameter that has a gradient; returns the
         closure's loss (or ``None``)."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             b1, b2 = group["betas"]
             lr, eps = group["lr"], group["eps"]
