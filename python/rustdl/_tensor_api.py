@@ -893,22 +893,16 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
         k = builtins.max(0, builtins.min(r + offset, c))
         idx = [(i - offset) * c + i for i in range(k)]
     lead = tuple(input.shape[i] for i in rest)
-    # when the (r, c) plane, or its transpose (a transposed or column-major input), flattens
-    # without a copy, the diagonal is a strided slice of it: a view sharing storage with
-    # ``input`` (writes to it reach ``input``, as in PyTorch)
-    xt = x.transpose(-1, -2)
-    planes = (
-        (x, idx[0] if k else 0, c + 1, r == 1 or x.stride()[-2] == c * x.stride()[-1]),
-        (xt, offset * r if offset >= 0 else -offset, r + 1, c == 1 or xt.stride()[-2] == r * xt.stride()[-1]),
-    )
-    for plane, start, step, flattens in planes if k else ():
-        if not flattens:
-            continue
-        try:
-            flat = plane.view(*lead, r * c)
-        except (RuntimeError, ValueError):
-            continue
-        return flat[..., start : start + (k - 1) * step + 1 : step]
+    strides = input.stride()
+    if not any(st == 0 and m > 1 for m, st in zip(input.shape, strides)):
+        # a view sharing storage with ``input`` whatever its layout (writes to it reach
+        # ``input``, as in PyTorch): the diagonal walks both dims at once
+        s1, s2 = strides[d1], strides[d2]
+        start = input.storage_offset() + (offset * s2 if offset >= 0 else -offset * s1)
+        if k == 0:
+            start = input.storage_offset()
+        return input._as_strided_view([*lead, k], [strides[i] for i in rest] + [s1 + s2], start)
+    # an expanded input (elements sharing memory): the diagonal of a copy
     flat = x.reshape(*lead, r * c)
     index = _rd.tensor(idx, dtype=int64, device=input.device)
     return flat.index_select(len(lead), index) if k else flat.narrow(len(lead), 0, 0)

@@ -658,3 +658,55 @@ def test_roi_ops_and_muon_on_the_gpu(gpu):
     opt.step()
     ref = feat[0, 0] - 0.02 * _ns_np(np.ones((9, 11)) * 0.05 + 0.95 * 0.05 * np.ones((9, 11)))
     np.testing.assert_allclose(w.detach().cpu().numpy(), ref, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------
+# diagonal() is a view of any strided input: writes through it reach the input, gradients flow
+# ------------------------------------------------------------------------------------------
+
+
+def _diag_np(m, off=0):
+    """numpy's diagonal as a writable view (numpy's own is read-only)."""
+    m = m[-off:] if off < 0 else m[:, off:]
+    n = max(min(m.shape), 0)
+    return np.lib.stride_tricks.as_strided(m, (n,), (m.strides[0] + m.strides[1],))
+
+
+@pytest.mark.parametrize(
+    "view,ref",
+    [
+        (lambda t: t.select(1, 3).diagonal(), lambda b: _diag_np(b[:, 3])),
+        (lambda t: t[0][::2, ::2].diagonal(), lambda b: _diag_np(b[0][::2, ::2])),
+        (lambda t: t[:, :, 1].diagonal(), lambda b: _diag_np(b[:, :, 1])),
+        (lambda t: t[1].t().diagonal(1), lambda b: _diag_np(b[1].T, 1)),
+        (lambda t: t[:, 1].diagonal(-2), lambda b: _diag_np(b[:, 1], -2)),
+        (lambda t: t.narrow(0, 1, 3)[:, 2].diagonal(), lambda b: _diag_np(b[1:4, 2])),
+    ],
+)
+def test_diagonal_of_a_strided_tensor_is_a_view(view, ref):
+    a = np.arange(64.0).reshape(4, 4, 4)
+    t = rustdl.tensor(a)
+    d = view(t)
+    np.testing.assert_array_equal(d.numpy(), ref(a.copy()))
+    d.mul_(-1)
+    b = a.copy()
+    ref(b)[...] *= -1
+    np.testing.assert_array_equal(t.numpy(), b)
+    # through autograd: an in-place op on the diagonal of a view of an intermediate
+    x = rustdl.tensor(a, requires_grad=True)
+    y = x * 1.0
+    view(y).mul_(3)
+    g = np.random.default_rng(9).standard_normal(a.shape)
+    (y * rustdl.tensor(g)).sum().backward()
+    expect = g.copy()
+    ref(expect)[...] *= 3
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-12)
+
+
+def test_diagonal_views_of_more_dims_and_expanded_inputs():
+    a = np.arange(60.0).reshape(3, 4, 5)
+    t = rustdl.tensor(a)
+    for args in ((0, 0, 2), (1, 2, 0), (-1, 1, 2), (2, -1, -3), (9, 0, 1), (-9, 1, 2)):
+        np.testing.assert_array_equal(t.diagonal(*args).numpy(), np.diagonal(a, *args))
+    e = rustdl.arange(3.0).expand(3, 3)
+    np.testing.assert_array_equal(e.diagonal().numpy(), [0.0, 1.0, 2.0])
