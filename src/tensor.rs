@@ -963,7 +963,7 @@ impl Tensor {
     pub(crate) fn copy_named(&self, src: &Tensor, op: &'static str) -> Result<()> {
         src.layout().broadcast_to(self.shape(), op)?;
         let src = src.clone();
-        self.inplace(op, move |t| {
+        self.inplace_replacing(op, move |t| {
             let v = if src.dtype() != t.dtype() {
                 src.to_dtype(t.dtype())?
             } else {

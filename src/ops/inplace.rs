@@ -164,6 +164,26 @@ impl Tensor {
     /// into `self`'s memory and the history is rebased as PyTorch does. `op` names the op in
     /// errors and in the version-check message.
     pub fn inplace(&self, op: &'static str, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<()> {
+        self.inplace_impl(op, f, false)
+    }
+
+    /// [`inplace`](Self::inplace) for an op whose new value replaces the old one outright
+    /// (`copy_`, `fill_`, assignment through `t[...] = v`): the old history keeps an edge that
+    /// receives a zero gradient, as PyTorch's copy node has.
+    pub(crate) fn inplace_replacing(
+        &self,
+        op: &'static str,
+        f: impl Fn(&Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
+        self.inplace_impl(op, f, true)
+    }
+
+    fn inplace_impl(
+        &self,
+        op: &'static str,
+        f: impl Fn(&Tensor) -> Result<Tensor>,
+        replaces: bool,
+    ) -> Result<()> {
         self.check_inplace(op)?;
         let grad_mode = autograd::is_grad_enabled();
         let mut r = f(self)?;
@@ -213,7 +233,7 @@ impl Tensor {
         }
         match self.view_base().cloned() {
             None => {
-                if r.requires_grad() && had_history && op == "copy_" {
+                if r.requires_grad() && had_history && replaces {
                     // the copied value replaces the old one: its history gets a zero gradient
                     // (not none), as PyTorch's copy node has an edge to it
                     let node = Node::record(

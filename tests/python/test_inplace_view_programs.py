@@ -359,3 +359,163 @@ def test_random_view_inplace_programs_on_the_gpu(gpu):
             np.testing.assert_allclose(
                 leaf.grad.cpu().numpy(), rl.grad.numpy(), rtol=2e-3, atol=2e-3, err_msg=f"seed {seed}"
             )
+
+
+# ------------------------------------------------------------------------------------------
+# indexing: random keys (ints, slices with steps, None, Ellipsis, lists, integer and bool
+# arrays) read and assigned, against numpy's indexing and finite differences
+# ------------------------------------------------------------------------------------------
+
+
+def make_key(r, shape):
+    parts, used, ellipsis = [], 0, False
+    while used < len(shape) and len(parts) <= len(shape):
+        n = shape[used]
+        kind = r.choice(["int", "slice", "slice", "none", "ints", "ints", "list", "bool", "ellipsis"])
+        if kind == "int":
+            parts.append(r.randrange(-n, n))
+        elif kind == "slice":
+            a = r.choice([None, r.randrange(-n, n)])
+            b = r.choice([None, r.randrange(-n, n + 1)])
+            parts.append(slice(a, b, r.choice([None, 1, 2, 3])))
+        elif kind == "none":
+            parts.append(None)
+            continue
+        elif kind == "ints":
+            vals = [r.randrange(-n, n) for _ in range(r.randint(1, 3))]
+            parts.append(np.array([vals, vals]) if r.random() < 0.3 else np.array(vals))
+        elif kind == "list":
+            parts.append([r.randrange(-n, n) for _ in range(r.randint(1, 3))])
+        elif kind == "bool":
+            parts.append(np.array([r.random() < 0.5 for _ in range(n)]))
+        elif kind == "ellipsis" and not ellipsis:
+            parts.append(Ellipsis)
+            ellipsis = True
+            used = len(shape)
+            continue
+        else:
+            continue
+        used += 1
+    return tuple(parts)
+
+
+def _rd_key(key):
+    return tuple(rustdl.tensor(k) if isinstance(k, np.ndarray) else k for k in key)
+
+
+def _np_index(b, key):
+    """``b[key]`` with PyTorch's rule, as a pair (view, key) to read or assign through: integers
+    (with None, Ellipsis) select first, as basic indexing, then the slices and index arrays
+    apply to that view (numpy instead counts an integer beside an index array as an index
+    array, which moves the result's dims elsewhere). A list is an integer array."""
+    first = tuple(k if k is None or k is Ellipsis or isinstance(k, int) else slice(None) for k in key)
+    then = tuple(
+        slice(None) if k is None else np.array(k) if isinstance(k, list) else k
+        for k in key
+        if not isinstance(k, int)
+    )
+    if not any(k is Ellipsis for k in first):
+        first += (Ellipsis,)  # a 0-d view rather than a number when every dim is selected
+    return b[first], then
+
+
+def index_program(seed):
+    r = random.Random(seed)
+    shape = tuple(r.choice([2, 3, 4]) for _ in range(r.randint(1, 4)))
+    key = make_key(r, shape)
+    mode = r.choice(["get", "set_const", "set_scalar_var", "set_shaped_var"])
+    x = np.random.default_rng(seed).standard_normal(shape)
+    v = np.random.default_rng(seed + 1).standard_normal(())
+    return x, v, key, mode
+
+
+def run_index_numpy(x, v, key, mode):
+    b = x * 1.0
+    view, k = _np_index(b, key)
+    if mode == "get":
+        y = view[k]
+    else:
+        region = view[k]
+        if mode == "set_const":
+            view[k] = 0.5
+        elif mode == "set_scalar_var":
+            view[k] = v * 3
+        else:
+            view[k] = np.arange(1.0, 1.0 + region.size).reshape(region.shape) * v
+        y = b
+    w = np.arange(1.0, 1.0 + y.size).reshape(y.shape)
+    return y, float((y * w).sum())
+
+
+def run_index_rustdl(x, v, key, mode):
+    xl = rustdl.tensor(x, requires_grad=True)
+    vl = rustdl.tensor(v, requires_grad=True)
+    b = xl * 1.0
+    k = _rd_key(key)
+    if mode == "get":
+        y = b[k]
+    else:
+        region_shape = tuple(b[k].shape)
+        if mode == "set_const":
+            b[k] = 0.5
+        elif mode == "set_scalar_var":
+            b[k] = vl * 3
+        else:
+            n = int(np.prod(region_shape))
+            b[k] = rustdl.arange(1.0, 1.0 + n, dtype=rustdl.float64).reshape(region_shape) * vl
+        y = b
+    w = rustdl.arange(1.0, 1.0 + y.numel(), dtype=rustdl.float64).reshape(tuple(y.shape))
+    (y * w).sum().backward()
+    return y, xl.grad, vl.grad
+
+
+@pytest.mark.parametrize("block", range(4))
+def test_random_indexing_matches_numpy_and_finite_differences(block):
+    checked = 0
+    for seed in range(block, 800, 4):
+        x, v, key, mode = index_program(seed)
+        try:
+            y_np, _ = run_index_numpy(x.copy(), v, key, mode)
+        except IndexError:
+            with pytest.raises((IndexError, ValueError, RuntimeError)):
+                run_index_rustdl(x, v, key, mode)
+            continue
+        y, gx, gv = run_index_rustdl(x, v, key, mode)
+        np.testing.assert_allclose(y.detach().numpy(), y_np, rtol=1e-12, err_msg=f"seed {seed}: {key} {mode}")
+        eps = 1e-6
+        num_x = np.zeros(x.size)
+        for j in range(x.size):
+            hi, lo = x.copy(), x.copy()
+            hi.reshape(-1)[j] += eps
+            lo.reshape(-1)[j] -= eps
+            num_x[j] = (run_index_numpy(hi, v, key, mode)[1] - run_index_numpy(lo, v, key, mode)[1]) / (
+                2 * eps
+            )
+        got_x = np.zeros(x.size) if gx is None else gx.numpy().reshape(-1)
+        np.testing.assert_allclose(got_x, num_x, rtol=1e-6, atol=1e-6, err_msg=f"seed {seed}: {key} {mode}")
+        num_v = (run_index_numpy(x, v + eps, key, mode)[1] - run_index_numpy(x, v - eps, key, mode)[1]) / (
+            2 * eps
+        )
+        # a value written to a position twice counts once: the last write is what is read
+        np.testing.assert_allclose(
+            0.0 if gv is None else gv.item(), num_v, rtol=1e-6, atol=1e-6, err_msg=f"seed {seed}"
+        )
+        checked += 1
+    assert checked >= 100
+
+
+def test_assigning_over_a_whole_tensor_gives_its_history_a_zero_gradient():
+    # PyTorch's copy node keeps an edge to the overwritten value: its gradient is zeros, not None
+    for assign in (
+        lambda b, v: b.__setitem__(Ellipsis, v * 3),
+        lambda b, v: b.__setitem__(slice(None), v * 3),
+        lambda b, v: b.copy_((v * 3).expand(3, 4)),
+        lambda b, v: b.fill_(v),
+    ):
+        x = rustdl.randn(3, 4, requires_grad=True)
+        v = rustdl.tensor(0.5, requires_grad=True)
+        b = x * 1.0
+        assign(b, v)
+        (b * 2).sum().backward()
+        assert x.grad is not None and not x.grad.numpy().any()
+        assert v.grad.item() in (24.0, 72.0)
