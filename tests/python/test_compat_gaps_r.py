@@ -710,3 +710,86 @@ def test_diagonal_views_of_more_dims_and_expanded_inputs():
         np.testing.assert_array_equal(t.diagonal(*args).numpy(), np.diagonal(a, *args))
     e = rustdl.arange(3.0).expand(3, 3)
     np.testing.assert_array_equal(e.diagonal().numpy(), [0.0, 1.0, 2.0])
+
+
+# ------------------------------------------------------------------------------------------
+# pooling and transposed convolution edge configurations (found by random configurations
+# run against PyTorch), against direct loops
+# ------------------------------------------------------------------------------------------
+
+
+def _avg_pool2d_ref(x, k, s, p, ceil, include_pad, divisor):
+    n, c, h, w = x.shape
+
+    def size(L, kk, ss, pp):
+        o = (L + 2 * pp - kk + (ss - 1 if ceil else 0)) // ss + 1
+        return o - 1 if ceil and (o - 1) * ss >= L + pp else o
+
+    oh, ow = size(h, k[0], s[0], p[0]), size(w, k[1], s[1], p[1])
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], h + p[0]), min(w0 + k[1], w + p[1])
+            pool = (h1 - h0) * (w1 - w0)
+            a0, b0, a1, b1 = max(h0, 0), max(w0, 0), min(h1, h), min(w1, w)
+            total = x[:, :, a0:a1, b0:b1].sum(axis=(2, 3))
+            d = divisor or (pool if include_pad else (a1 - a0) * (b1 - b0))
+            out[:, :, i, j] = total / d
+    return out
+
+
+@pytest.mark.parametrize(
+    "k,s,p", [((2, 2), (2, 2), (0, 0)), ((3, 2), (2, 3), (1, 1)), ((3, 3), (2, 2), (1, 0))]
+)
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avg_pool2d_divisor_override_with_ceil_mode(k, s, p, include_pad):
+    import rustdl.nn.functional as F
+
+    x = np.random.default_rng(10).standard_normal((2, 3, 7, 6))
+    t = rustdl.tensor(x, requires_grad=True)
+    out = F.avg_pool2d(t, k, s, p, ceil_mode=True, count_include_pad=include_pad, divisor_override=3)
+    np.testing.assert_allclose(
+        out.detach().numpy(), _avg_pool2d_ref(x, k, s, p, True, include_pad, 3), rtol=1e-12
+    )
+    out.sum().backward()
+    # each element's gradient: the number of windows holding it, over 3
+    ones = (
+        _avg_pool2d_ref(np.eye(42).reshape(42, 1, 7, 6), k, s, p, True, include_pad, 3).reshape(42, -1).sum(1)
+    )
+    np.testing.assert_allclose(t.grad.numpy()[0, 0].reshape(-1), ones, rtol=1e-12)
+    with pytest.raises(ValueError, match="half of kernel"):
+        F.avg_pool2d(t, 2, 2, 2, ceil_mode=True, divisor_override=3)
+
+
+def test_max_pool3d_ceil_mode_windows_past_the_input():
+    import rustdl.nn.functional as F
+
+    x = np.random.default_rng(11).standard_normal((2, 2, 7, 4, 2))
+    # dilated kernel 5 over 4 elements: with ceil_mode one window starts inside and runs past
+    out = F.max_pool3d(rustdl.tensor(x), (2, 3, 1), (2, 2, 1), 0, (2, 2, 1), ceil_mode=True)
+    assert tuple(out.shape) == (2, 2, 3, 1, 2)
+    ref = np.stack([x[:, :, 2 * i : 2 * i + 3 : 2, 0:4:2, :].max(axis=(2, 3)) for i in range(3)], axis=2)
+    np.testing.assert_allclose(out.numpy()[:, :, :, 0], ref)
+    with pytest.raises(ValueError, match="smaller than the"):
+        F.max_pool3d(rustdl.tensor(x), (2, 3, 1), (2, 2, 1), 0, (2, 2, 1), ceil_mode=False)
+
+
+@pytest.mark.parametrize("dilation", [(2, 1), (1, 2), (2, 2)])
+def test_conv_transpose2d_output_padding_with_dilation_and_stride_one(dilation):
+    import rustdl.nn.functional as F
+
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 3, 3, 4)), rng.standard_normal((3, 2, 2, 3))
+    op = tuple(1 if d > 1 else 0 for d in dilation)
+    out = F.conv_transpose2d(rustdl.tensor(x), rustdl.tensor(w), None, 1, 0, op, 1, dilation)
+    # scatter definition: every input element adds its weighted kernel at its dilated taps
+    oh = (3 - 1) + dilation[0] * 1 + 1 + op[0]
+    ow = (4 - 1) + dilation[1] * 2 + 1 + op[1]
+    ref = np.zeros((2, 2, oh, ow))
+    for i in range(3):
+        for j in range(4):
+            for a in range(2):
+                for b in range(3):
+                    ref[:, :, i + a * dilation[0], j + b * dilation[1]] += x[:, :, i, j] @ w[:, :, a, b]
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10)

@@ -128,9 +128,25 @@ def avg_pool2d(
         )
     if not isinstance(divisor_override, int) or isinstance(divisor_override, bool) or divisor_override == 0:
         raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
-    if ceil_mode:
-        raise NotImplementedError("avg_pool2d: divisor_override with ceil_mode is not supported by rustdl")
     kh, kw = _pair(kernel_size, "avg_pool2d", "kernel_size")
+    if ceil_mode:
+        # windows at the far edge may be cut short: sum each window's elements as the 3-D
+        # window path does, over a depth of one
+        sh, sw = _pair(stride if stride is not None and stride != [] else (kh, kw), "avg_pool2d", "stride")
+        ph, pw = _pair(padding, "avg_pool2d", "padding")
+        if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
+            raise ValueError(
+                f"avg_pool2d: padding {(ph, pw)} should be at most half of kernel size {(kh, kw)}"
+            )
+        if min(kh, kw, sh, sw) <= 0:
+            raise ValueError(f"avg_pool2d: kernel_size {(kh, kw)} and stride {(sh, sw)} must be positive")
+        if input.ndim not in (3, 4):
+            raise ValueError(f"avg_pool2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
+        out = _pool3d_windows(
+            input.unsqueeze(-3), (1, kh, kw), (1, sh, sw), (0, ph, pw), (1, 1, 1), True, "avg",
+            count_include_pad, divisor_override, False, "avg_pool2d",
+        )  # fmt: skip
+        return out.squeeze(-3)
     mean = _unbatched(input, lambda x: _rustdl.avg_pool2d(x, (kh, kw), stride, padding, False, True))
     return mean * (kh * kw / divisor_override)
 
@@ -3358,13 +3374,15 @@ def _pool3d_windows(
     axes = []
     for size, kk, ss, pp, dd in zip(sizes, k, s, p, dl):
         span = size + 2 * pp - dd * (kk - 1) - 1
-        if span < 0:
+        # PyTorch's size: with ceil_mode a window may reach past the input, so long as it
+        # starts inside the input or its left padding
+        o = (span + (ss - 1 if ceil_mode else 0)) // ss + 1
+        if ceil_mode and (o - 1) * ss >= size + pp:
+            o -= 1
+        if o <= 0:
             raise ValueError(
                 f"{op}: the input {sizes} is smaller than the (dilated) kernel {k} with padding {p}"
             )
-        o = (-(-span // ss) if ceil_mode else span // ss) + 1
-        if ceil_mode and (o - 1) * ss >= size + pp:
-            o -= 1
         start = np.arange(o) * ss - pp
         pos = start[:, None] + np.arange(kk) * dd
         inside = (pos >= 0) & (pos < size)

@@ -602,8 +602,15 @@ fn input_grad_as_forward(g: &Conv2dGeom, o: usize) -> Option<Conv2dGeom> {
         ow: g.w,
         ..*g
     };
-    (g.sh == 1 && g.sw == 1 && (super::winograd::winograd_fits(&gf, g.c) || use_shifted(&gf)))
-        .then_some(gf)
+    // the forward convolution's output must be the input exactly: a transposed convolution's
+    // output_padding leaves extra rows and columns past the last window, which this symmetric
+    // padding does not reach (the column path handles them)
+    let exact = g.oh + 2 * gf.ph == g.h + sh && g.ow + 2 * gf.pw == g.w + sw;
+    (exact
+        && g.sh == 1
+        && g.sw == 1
+        && (super::winograd::winograd_fits(&gf, g.c) || use_shifted(&gf)))
+    .then_some(gf)
 }
 
 /// The input gradient as the forward convolution [`input_grad_as_forward`] describes: the same
