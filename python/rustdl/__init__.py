@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import builtins as _builtins  # noqa: E402
 import sys  # noqa: E402
 
 from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
@@ -134,6 +135,11 @@ from ._generator import (  # noqa: F401
 )
 
 
+from . import _tensor_api  # noqa: E402
+
+_NUMBERS = (_builtins.bool, _builtins.int, _builtins.float)
+
+
 def where(condition, input=None, other=None):  # noqa: A002
     """``input`` where ``condition`` holds, else ``other`` (each a tensor or a number); with
     the condition alone, the indices of its true elements (``condition.nonzero(as_tuple=True)``)."""
@@ -141,6 +147,11 @@ def where(condition, input=None, other=None):  # noqa: A002
         return condition.nonzero(as_tuple=True)
     if input is None or other is None:
         raise TypeError("where: expected both input and other, or neither")
+    # a number beside a tensor takes the tensor's dtype (where(c, int32_t, 2) is int32)
+    if isinstance(input, Tensor) and isinstance(other, _NUMBERS):
+        other = _tensor_api._wrapped(other, input)
+    elif isinstance(other, Tensor) and isinstance(input, _NUMBERS):
+        input = _tensor_api._wrapped(input, other)
     return _where_ternary(condition, input, other)
 
 
@@ -378,7 +389,7 @@ def mul(input, other, *, out=None):  # noqa: A002
     """Functional form of ``Tensor.mul`` (``input`` may be a number; PyTorch's names:
     ``mul(input=, other=)``)."""
     if not isinstance(input, Tensor):
-        input = tensor(input)
+        input = _tensor_api._wrapped(input, other)
     return _into(out, input.mul(other))
 
 
@@ -386,8 +397,8 @@ def pow(input, exponent, *, out=None):  # noqa: A001,A002
     """Functional form of ``Tensor.pow`` (``input`` may be a number; PyTorch's names:
     ``pow(input=, exponent=)``)."""
     if not isinstance(input, Tensor):
-        # a number base goes where the exponent is (not to the default device)
-        input = tensor(input, device=exponent.device if isinstance(exponent, Tensor) else None)
+        # a number base takes the exponent's device and, as PyTorch promotes it, its dtype
+        input = _tensor_api._wrapped(input, exponent)
     return _into(out, input.pow(exponent))
 
 
@@ -637,17 +648,23 @@ def fix(input, *args, out=None, **kwargs):
 
 
 def remainder(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.remainder``."""
+    """Functional form of ``Tensor.remainder`` (``input`` may be a number)."""
+    if isinstance(input, _NUMBERS):
+        input = _tensor_api._wrapped(input, args[0] if args else kwargs.get("other"))
     return _into(out, input.remainder(*args, **kwargs))
 
 
 def fmod(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.fmod``."""
+    """Functional form of ``Tensor.fmod`` (``input`` may be a number)."""
+    if isinstance(input, _NUMBERS):
+        input = _tensor_api._wrapped(input, args[0] if args else kwargs.get("other"))
     return _into(out, input.fmod(*args, **kwargs))
 
 
 def floor_divide(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.floor_divide``."""
+    """Functional form of ``Tensor.floor_divide`` (``input`` may be a number)."""
+    if isinstance(input, _NUMBERS):
+        input = _tensor_api._wrapped(input, args[0] if args else kwargs.get("other"))
     return _into(out, input.floor_divide(*args, **kwargs))
 
 
@@ -1006,7 +1023,7 @@ Tensor.slogdet = _tensor_slogdet
 def _functional_form(name):
     def fn(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
-            input = tensor(input)
+            input = _tensor_api._wrapped(input, args[0] if args else kwargs.get("other"))
         return _into(out, getattr(input, name)(*args, **kwargs))
 
     fn.__name__ = fn.__qualname__ = name

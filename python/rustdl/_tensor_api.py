@@ -1514,6 +1514,17 @@ def logit(input, eps=None):  # noqa: A002
     return x.log() - (1.0 - x).log()
 
 
+def _wrapped(number, other):
+    """A Python number given where a tensor goes, as the 0-d tensor PyTorch makes of it: of the
+    dtype of ``number op other`` (a number beside a tensor does not widen it, so
+    ``torch.mul(2, int32_tensor)`` is int32) and on ``other``'s device."""
+    if isinstance(other, Tensor) and isinstance(number, (builtins.bool, builtins.int, builtins.float)):
+        from ._breadth_g import result_type
+
+        return _rd.tensor(number, dtype=result_type(number, other), device=other.device)
+    return _rd.tensor(number)
+
+
 def _as_t(op, v, like):
     if isinstance(v, Tensor):
         return v
@@ -1529,8 +1540,12 @@ def xlogy(input, other):  # noqa: A002
         raise TypeError("xlogy: one of 'input' or 'other' must be a Tensor")
     x = _as_t("xlogy", input, other) if not isinstance(input, Tensor) else input
     y = _as_t("xlogy", other, x)
-    x = _float("xlogy", x)
-    y = _float("xlogy", y)
+    from ._breadth_g import result_type
+
+    dt = result_type(input, other)  # PyTorch's promotion (a 0-d float64 beside float32 stays float32)
+    if dt in (_bool, int64) or not _rd.zeros((), dtype=dt).is_floating_point():
+        dt = get_default_dtype()
+    x, y = _float("xlogy", x).to(dt), _float("xlogy", y).to(dt)
     safe_y = _rd.where(x.eq(0), y.new_ones(()), y)
     out = _rd.where(x.eq(0), x * 0, x * safe_y.log())
     return _rd.where(y.isnan(), y, out)
@@ -1539,6 +1554,8 @@ def xlogy(input, other):  # noqa: A002
 def true_divide(input, other):  # noqa: A002
     """Division that always gives a floating result (``/``: PyTorch's type promotion, so an
     integer tensor over a 0-d float64 tensor is float64)."""
+    if isinstance(input, (builtins.bool, builtins.int, builtins.float)) and isinstance(other, Tensor):
+        input = _wrapped(input, other)
     _float("true_divide", input)  # a non-tensor ``input`` is a TypeError naming the op
     return input / other
 
@@ -2817,7 +2834,7 @@ def _div(self, other, *, rounding_mode=None):
     inexact = self.remainder(other) != 0
     o = _as_tensor_like(other, self)
     if not isinstance(other, Tensor):
-        o = o.to(self.dtype)  # a Python int takes the tensor's dtype (-3 is 253 in uint8)
+        o = o.to(q.dtype)  # a Python int takes the result's dtype (-3 is 253 in uint8)
     signs_differ = (self < 0).logical_xor(o < 0)
     return q + inexact.logical_and(signs_differ).to(q.dtype)
 
@@ -3092,8 +3109,15 @@ _logical_or = Tensor.__or__
 _NP_BITWISE = {"and": _np.bitwise_and, "or": _np.bitwise_or, "xor": _np.bitwise_xor}
 
 
+def _number(v):
+    """``v`` as a Python number when it is one (numpy scalars included), else itself: a number
+    beside a tensor keeps the tensor's dtype in PyTorch's promotion."""
+    return v.item() if isinstance(v, _np.generic) else v
+
+
 def _bitwise(op, a, b):
     name = f"bitwise_{op}"
+    given = _number(b)
     if isinstance(b, builtins.bool):
         b = _rd.tensor(b, device=a.device)
     elif isinstance(b, builtins.int):
@@ -3117,7 +3141,7 @@ def _bitwise(op, a, b):
     out = _NP_BITWISE[op](_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
     from ._breadth_g import result_type
 
-    return _back(_np.broadcast_to(out, shape), a, result_type(a, b))
+    return _back(_np.broadcast_to(out, shape), a, result_type(a, given))
 
 
 def bitwise_and(input, other):  # noqa: A002
@@ -3212,6 +3236,7 @@ def _shift(name, a, b, left):
     in two's complement, the right shift is arithmetic (sign-filling); a shift by a negative
     amount or by 64 or more gives 0 (left) or the sign fill, 0 or -1 (right)."""
     like = a if isinstance(a, Tensor) else b
+    given = (_number(a), _number(b))
     a, b = _shift_operand(name, a, like), _shift_operand(name, b, like)
     for t in (a, b):
         if t.is_floating_point():
@@ -3221,7 +3246,7 @@ def _shift(name, a, b, left):
             )
     from ._breadth_g import result_type
 
-    dtype = result_type(a, b)
+    dtype = result_type(*given)  # an int beside a tensor keeps the tensor's dtype
     if dtype == _bool:
         dtype = int64
     x, n = _np.broadcast_arrays(_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
@@ -3391,18 +3416,32 @@ def _float_bound(self, *bounds):
     )
 
 
+def _clamp_input(self, lo, hi):
+    """This tensor in the dtype PyTorch clamps it in: an integer (or bool) tensor with a float
+    bound is promoted, to float32 for a Python float and to a floating tensor bound's dtype
+    where that bound decides (a 0-d float64 bound makes float64)."""
+    if not _float_bound(self, lo, hi):
+        return self
+    from ._breadth_g import result_type
+
+    dt = self.dtype
+    for b in (lo, hi):
+        if b is not None:
+            dt = result_type(self.to(dt), b)
+    return self.to(dt if _rd.zeros((), dtype=dt).is_floating_point() else float32)
+
+
 class _ClampMethods:
     """``clamp``/``clip`` with PyTorch's result type (attached to Tensor below)."""
 
     def clamp(self, min=None, max=None):  # noqa: A002
-        """Elementwise ``min(max(x, min), max)``; an integer tensor with float bounds gives float32."""
-        x = self.to(float32) if _float_bound(self, min, max) else self
-        return _orig_clamp(x, min, max)
+        """Elementwise ``min(max(x, min), max)``; an integer tensor with float bounds is promoted
+        first (see ``_clamp_input``)."""
+        return _orig_clamp(_clamp_input(self, min, max), min, max)
 
     def clip(self, min=None, max=None):  # noqa: A002
         """Alias of :meth:`clamp`."""
-        x = self.to(float32) if _float_bound(self, min, max) else self
-        return _orig_clip(x, min, max)
+        return _orig_clip(_clamp_input(self, min, max), min, max)
 
 
 Tensor.clamp = _ClampMethods.clamp

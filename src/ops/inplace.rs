@@ -195,6 +195,15 @@ impl Tensor {
             r.shape()
         );
         if r.dtype() != self.dtype() {
+            if self.dtype() == DType::Bool {
+                // PyTorch casts a result into a bool tensor only from bool
+                return Err(Error::DType(format!(
+                    "{op}: result type {} can't be cast to the desired output type {} (shape {:?})",
+                    r.dtype(),
+                    self.dtype(),
+                    self.shape()
+                )));
+            }
             if r.dtype().is_float() && !self.dtype().is_float() {
                 return Err(Error::DType(format!(
                     "{op}: result type {} can't be cast to the desired output type {} (shape {:?})",

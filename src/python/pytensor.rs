@@ -69,7 +69,13 @@ impl PyTensor {
 /// `other · alpha` as an operand. PyTorch's deprecated overload `add_(Number alpha, Tensor
 /// other)` (old optimizer code: `p.data.add_(-lr, grad)`) is taken with its two arguments in
 /// that order.
-fn scaled_operand(other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Operand> {
+/// A bool tensor is scaled in the dtype of `like` (the tensor it is added to): `int8 + alpha·mask`
+/// stays int8, as PyTorch computes it in the promoted dtype, and `mask + alpha·mask` stays bool.
+fn scaled_operand(
+    other: &Bound<'_, PyAny>,
+    alpha: Option<&Bound<'_, PyAny>>,
+    like: &Tensor,
+) -> PyResult<Operand> {
     let is_tensor = |o: &Bound<'_, PyAny>| o.extract::<PyRef<'_, PyTensor>>().is_ok();
     let number = |o: &Bound<'_, PyAny>| {
         o.extract::<f64>()
@@ -81,6 +87,12 @@ fn scaled_operand(other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) ->
         Some(a) => (other, number(a)?),
     };
     Ok(match operand(other)? {
+        Operand::Tensor(t) if t.dtype() == DType::Bool && like.dtype() == DType::Bool => {
+            Operand::Tensor(if alpha == 0.0 { t.zeros_like()? } else { t })
+        }
+        Operand::Tensor(t) if t.dtype() == DType::Bool => {
+            Operand::Tensor(t.to_dtype(like.dtype())?.mul_scalar(alpha)?)
+        }
         Operand::Tensor(t) => Operand::Tensor(t.mul_scalar(alpha)?),
         Operand::Scalar { value, is_int } => Operand::Scalar {
             value: value * alpha,
@@ -396,7 +408,7 @@ impl PyTensor {
         op: BinaryOp,
         alpha: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
-        let o = scaled_operand(other, alpha)?;
+        let o = scaled_operand(other, alpha, &self.tensor())?;
         let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
         Ok(self.compute(&others, |x| x.arith(&o, op, false))?.into())
     }
@@ -411,7 +423,7 @@ impl PyTensor {
     ) -> PyResult<()> {
         let o = match alpha {
             None => operand_beside(other, &self.tensor())?,
-            Some(_) => scaled_operand(other, alpha)?,
+            Some(_) => scaled_operand(other, alpha, &self.tensor())?,
         };
         if let Operand::Tensor(t) = &o {
             if t.device() != self.tensor().device() && t.ndim() > 0 {

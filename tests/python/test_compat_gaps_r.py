@@ -793,3 +793,79 @@ def test_conv_transpose2d_output_padding_with_dilation_and_stride_one(dilation):
                 for b in range(3):
                     ref[:, :, i + a * dilation[0], j + b * dilation[1]] += x[:, :, i, j] @ w[:, :, a, b]
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10)
+
+
+# ------------------------------------------------------------------------------------------
+# type promotion (found by random operand kinds run against PyTorch): a Python number never
+# widens a tensor of its category, a 0-d tensor of a higher category decides, and a dimensioned
+# tensor beats a 0-d one of the same category
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_number_beside_a_narrow_int_tensor_keeps_its_dtype():
+    i32 = rustdl.tensor(3, dtype=rustdl.int32)
+    i8 = rustdl.tensor(-6, dtype=rustdl.int8)
+    u8 = rustdl.tensor([1, 2, 5], dtype=rustdl.uint8)
+    cases = [
+        (rustdl.mul(2, i32), rustdl.int32, 6),
+        (rustdl.sub(2, i8), rustdl.int8, 8),
+        (rustdl.pow(2, rustdl.tensor(3, dtype=rustdl.int16)), rustdl.int16, 8),
+        (i32 & 7, rustdl.int32, 3),
+        (i8 | 2, rustdl.int8, -6),
+        (7 ^ i32, rustdl.int32, 4),
+        (rustdl.bitwise_left_shift(rustdl.tensor(3, dtype=rustdl.int16), 2), rustdl.int16, 12),
+        (rustdl.where(i32 > 0, i32, 2), rustdl.int32, 3),
+        (rustdl.where(i8 > 0, 2, i8), rustdl.int8, -6),
+        (rustdl.remainder(7, i32), rustdl.int32, 1),
+        (rustdl.floor_divide(-7, i32), rustdl.int32, -3),
+        (rustdl.fmod(-7, i32), rustdl.int32, -1),
+    ]
+    for got, dtype, value in cases:
+        assert got.dtype == dtype and got.item() == value, (got, dtype, value)
+    # a float number beside an integer tensor gives the default float
+    got = rustdl.remainder(2.5, u8)
+    assert got.dtype == rustdl.float32
+    np.testing.assert_allclose(got.numpy(), np.remainder(2.5, [1.0, 2.0, 5.0]))
+    got = rustdl.true_divide(3, u8)
+    assert got.dtype == rustdl.float32
+    np.testing.assert_allclose(got.numpy(), 3 / np.array([1.0, 2.0, 5.0]), rtol=1e-6)
+
+
+def test_add_with_alpha_scales_a_bool_tensor_in_the_result_dtype():
+    i8 = rustdl.tensor(1, dtype=rustdl.int8)
+    mask = rustdl.tensor([True, False])
+    got = rustdl.add(i8, mask, alpha=2)
+    assert got.dtype == rustdl.int8 and got.tolist() == [3, 1]
+    got = rustdl.add(mask, rustdl.tensor(True), alpha=2)
+    assert got.dtype == rustdl.bool and got.tolist() == [True, True]
+    got = rustdl.tensor([1, 2]).sub(mask, alpha=3)
+    assert got.dtype == rustdl.int64 and got.tolist() == [-2, 2]
+    x = rustdl.tensor([1.0, 2.0])
+    x.add_(mask, alpha=-1.5)
+    assert x.tolist() == [-0.5, 2.0]
+
+
+def test_zero_dim_tensors_decide_only_across_categories():
+    u8 = rustdl.tensor([1, 2, 3], dtype=rustdl.uint8)
+    f64 = rustdl.tensor(0.5, dtype=rustdl.float64)
+    assert rustdl.clamp(u8, min=f64).dtype == rustdl.float64  # a higher category: its dtype
+    assert u8.clip(max=rustdl.tensor(2.5, dtype=rustdl.float64)).dtype == rustdl.float64
+    assert rustdl.clamp(u8, min=0.5).dtype == rustdl.float32  # a Python float: the default
+    f32 = rustdl.tensor([1.0, 2.0, 0.0])
+    assert rustdl.clamp(f32, min=f64).dtype == rustdl.float32  # same category: dims win
+    got = rustdl.xlogy(f32, rustdl.tensor(2.0, dtype=rustdl.float64))
+    assert got.dtype == rustdl.float32
+    np.testing.assert_allclose(got.numpy(), [np.log(2.0), 2 * np.log(2.0), 0.0], rtol=1e-6)
+    assert rustdl.xlogy(f64, u8).dtype == rustdl.float64
+
+
+def test_trunc_division_of_bools_and_inplace_casts_into_bool():
+    got = rustdl.div(rustdl.tensor([True, False]), -3, rounding_mode="trunc")
+    assert got.dtype == rustdl.int64 and got.tolist() == [0, 0]
+    m = rustdl.tensor([True, False])
+    with pytest.raises(rustdl.DTypeError, match="can't be cast to the desired output type"):
+        m.add_(1)
+    assert m.tolist() == [True, False]  # untouched
+    m.logical_and_(rustdl.tensor([True, True]))
+    m.copy_(rustdl.tensor([0, 1]))  # copy_ converts any dtype
+    assert m.tolist() == [False, True]
