@@ -610,6 +610,9 @@ def _window(
     dtype = dtype if dtype is not None else get_default_dtype()
     if getattr(dtype, "name", None) not in ("float32", "float64"):
         raise TypeError(f"{op}: expected a floating point dtype, got {dtype}")
+    from ._tensor_api import _host_room
+
+    _host_room(op, window_length, 8)  # numpy's float64 temporaries, then the tensor
     if window_length <= 1:
         vals = np.ones(window_length)
     else:

@@ -716,9 +716,9 @@ def _host_room(op: str, bins: int, copies: int) -> None:
     """Raises MemoryError unless ``copies`` host arrays of ``bins`` 8-byte counts fit in memory,
     as a tensor's allocation is checked (the counts are made by numpy, then copied to a tensor)."""
     try:
-        _rd.empty(copies * bins, dtype=float64, device="cpu")
-    except (MemoryError, ValueError) as e:
-        raise MemoryError(f"{op}: {bins} bins do not fit in memory ({e})") from None
+        _rd._reserve_host(copies * bins, op)
+    except (MemoryError, ValueError, OverflowError) as e:
+        raise MemoryError(f"{op}: {bins} values do not fit in memory ({e})") from None
 
 
 def bincount(input, weights=None, minlength=0):  # noqa: A002

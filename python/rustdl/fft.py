@@ -289,6 +289,9 @@ def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, require
 
     if not isinstance(n, int) or n < 0:
         raise RuntimeError(f"fftfreq: n must be a non-negative integer, got {n!r}")
+    from ._tensor_api import _host_room
+
+    _host_room("fftfreq", n, 3)  # numpy's float64 values and temporaries, then the tensor
     vals = np.fft.fftfreq(n, d) if n else np.zeros(0)
     return rustdl.tensor(
         vals, dtype=dtype or rustdl.get_default_dtype(), device=device, requires_grad=requires_grad
@@ -301,6 +304,9 @@ def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requir
 
     if not isinstance(n, int) or n < 0:
         raise RuntimeError(f"rfftfreq: n must be a non-negative integer, got {n!r}")
+    from ._tensor_api import _host_room
+
+    _host_room("rfftfreq", n, 3)  # numpy's float64 values and temporaries, then the tensor
     vals = np.fft.rfftfreq(n, d) if n else np.zeros(0)
     return rustdl.tensor(
         vals, dtype=dtype or rustdl.get_default_dtype(), device=device, requires_grad=requires_grad

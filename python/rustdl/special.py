@@ -385,26 +385,45 @@ def gammaincc(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A0
 # ---------- orthogonal polynomials (values only, as PyTorch: no gradient) ----------
 
 
-def _poly(op: str, input: Any, n: Any, start, step) -> Tensor:  # noqa: A002
+# the largest degree evaluated by a recurrence (one numpy step per degree): beyond it an
+# orthogonal polynomial without a closed form is refused rather than computed for hours
+_MAX_DEGREE = 100_000
+# from this degree on the Chebyshev polynomials are evaluated by their closed forms
+_CHEB_CLOSED_FROM = 1_000
+
+
+def _poly(op: str, input: Any, n: Any, start, step, closed=None) -> Tensor:  # noqa: A002
     """``P_n(input)`` by its three-term recurrence, elementwise over broadcast ``input`` and
     ``n`` (a number or a tensor of integer values; negative ``n`` gives 0, as PyTorch).
-    ``start(x)`` gives ``(P_0, P_1)``; ``step(x, k, p_k, p_km1)`` gives ``P_{k+1}``."""
+    ``start(x)`` gives ``(P_0, P_1)``; ``step(x, k, p_k, p_km1)`` gives ``P_{k+1}``; ``closed(x, n)``,
+    where given, evaluates any degree directly (used for high degrees)."""
     x_t = _t(op, input) if isinstance(input, Tensor) else _rd.tensor(input)
     n_arr = n.detach().cpu().numpy() if isinstance(n, Tensor) else np.asarray(n)
     x = x_t.detach().cpu().numpy().astype(np.float64)
     x, n_arr = np.broadcast_arrays(x, n_arr)
-    if np.any(np.asarray(n_arr) != np.floor(n_arr)):
+    if not np.all(np.isfinite(n_arr)) or np.any(np.asarray(n_arr) != np.floor(n_arr)):
         raise ValueError(f"special.{op}: n must hold integer values")
+    if n_arr.size and np.abs(n_arr).max() > 2**62:
+        raise ValueError(f"special.{op}: n = {n_arr.max()} is out of range")
     n_int = n_arr.astype(np.int64)
-    p0, p1 = start(x)
-    out = np.where(n_int == 0, p0, np.where(n_int == 1, p1, 0.0))
     top = int(n_int.max()) if n_int.size else 0
-    prev, cur = p0, p1
-    with np.errstate(all="ignore"):
-        for k in range(1, top):
-            prev, cur = cur, step(x, k, cur, prev)
-            out = np.where(n_int == k + 1, cur, out)
-    out = np.where(n_int < 0, 0.0, out)
+    if closed is not None and top >= _CHEB_CLOSED_FROM:
+        with np.errstate(all="ignore"):
+            out = np.where(n_int < 0, 0.0, closed(x, np.maximum(n_int, 0).astype(np.float64)))
+    else:
+        if top > _MAX_DEGREE:
+            raise ValueError(
+                f"special.{op}: degree n = {top} is above the {_MAX_DEGREE} rustdl evaluates (by the "
+                "three-term recurrence, one step per degree)"
+            )
+        p0, p1 = start(x)
+        out = np.where(n_int == 0, p0, np.where(n_int == 1, p1, 0.0))
+        prev, cur = p0, p1
+        with np.errstate(all="ignore"):
+            for k in range(1, top):
+                prev, cur = cur, step(x, k, cur, prev)
+                out = np.where(n_int == k + 1, cur, out)
+        out = np.where(n_int < 0, 0.0, out)
     dtype = x_t.dtype if x_t.dtype.is_floating_point else get_default_dtype()
     res = _rd.tensor(np.ascontiguousarray(out), dtype=dtype, device="cpu")
     return res if x_t.device.type == "cpu" else res.to(x_t.device)
@@ -414,24 +433,71 @@ def _cheb(first):
     return lambda x: (np.ones_like(x), first(x)), lambda x, k, p, q: 2 * x * p - q
 
 
+def _cheb_closed(kind: str):
+    """``P_n(x)`` of a Chebyshev kind in closed form: with ``x = cos θ`` inside [-1, 1] and
+    ``x = ±cosh t`` outside, ``T = cos nθ``, ``U = sin (n+1)θ / sin θ``,
+    ``V = cos (n+½)θ / cos ½θ``, ``W = sin (n+½)θ / sin ½θ`` (their hyperbolic counterparts
+    outside, with the parity of each kind for negative x), the end points by their limits."""
+
+    def inside(x, n):
+        th = np.arccos(np.clip(x, -1.0, 1.0))
+        if kind == "t":
+            return np.cos(n * th)
+        if kind == "u":
+            return np.sin((n + 1) * th) / np.sin(th)
+        if kind == "v":
+            return np.cos((n + 0.5) * th) / np.cos(th / 2)
+        return np.sin((n + 0.5) * th) / np.sin(th / 2)
+
+    def outside(x, n):  # x > 1
+        t = np.arccosh(np.maximum(x, 1.0))
+        if kind == "t":
+            return np.cosh(n * t)
+        if kind == "u":
+            return np.sinh((n + 1) * t) / np.sinh(t)
+        if kind == "v":
+            return np.cosh((n + 0.5) * t) / np.cosh(t / 2)
+        return np.sinh((n + 0.5) * t) / np.sinh(t / 2)
+
+    def at_one(n):  # P_n(1)
+        return {"t": np.ones_like(n), "u": n + 1, "v": np.ones_like(n), "w": 2 * n + 1}[kind]
+
+    def at_minus_one(n):  # P_n(-1)
+        sign = np.where(n % 2 == 0, 1.0, -1.0)
+        return sign * {"t": np.ones_like(n), "u": n + 1, "v": 2 * n + 1, "w": np.ones_like(n)}[kind]
+
+    # x < -1: T and U have the parity of n; V(x) = (-1)^n W(-x) and W(x) = (-1)^n V(-x)
+    mirror = {"t": "t", "u": "u", "v": "w", "w": "v"}[kind]
+
+    def closed(x, n):
+        sign = np.where(n % 2 == 0, 1.0, -1.0)
+        far = _cheb_closed(mirror).outside(-x, n) * sign
+        val = np.where(np.abs(x) < 1, inside(x, n), np.where(x > 1, outside(x, n), far))
+        val = np.where(x == 1, at_one(n), val)
+        return np.where(x == -1, at_minus_one(n), val)
+
+    closed.outside = outside  # type: ignore[attr-defined]
+    return closed
+
+
 def chebyshev_polynomial_t(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     """Chebyshev polynomial of the first kind ``T_n(x)``."""
-    return _poly("chebyshev_polynomial_t", input, n, *_cheb(lambda x: x))
+    return _poly("chebyshev_polynomial_t", input, n, *_cheb(lambda x: x), _cheb_closed("t"))
 
 
 def chebyshev_polynomial_u(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     """Chebyshev polynomial of the second kind ``U_n(x)``."""
-    return _poly("chebyshev_polynomial_u", input, n, *_cheb(lambda x: 2 * x))
+    return _poly("chebyshev_polynomial_u", input, n, *_cheb(lambda x: 2 * x), _cheb_closed("u"))
 
 
 def chebyshev_polynomial_v(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     """Chebyshev polynomial of the third kind ``V_n(x)``."""
-    return _poly("chebyshev_polynomial_v", input, n, *_cheb(lambda x: 2 * x - 1))
+    return _poly("chebyshev_polynomial_v", input, n, *_cheb(lambda x: 2 * x - 1), _cheb_closed("v"))
 
 
 def chebyshev_polynomial_w(input: Any, n: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     """Chebyshev polynomial of the fourth kind ``W_n(x)``."""
-    return _poly("chebyshev_polynomial_w", input, n, *_cheb(lambda x: 2 * x + 1))
+    return _poly("chebyshev_polynomial_w", input, n, *_cheb(lambda x: 2 * x + 1), _cheb_closed("w"))
 
 
 def _shifted(fn):

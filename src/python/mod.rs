@@ -225,6 +225,15 @@ fn _cuda_on_cpu(on: bool) {
     crate::device::set_cuda_on_cpu(on);
 }
 
+/// Checks that `n` float64 elements can be allocated on the host (as a tensor's allocation
+/// is): a `MemoryError` naming `op` otherwise. For Python code that builds a large array with
+/// numpy before it becomes a tensor (window functions, histograms).
+#[pyfunction]
+fn _reserve_host(n: usize, op: &str) -> PyResult<()> {
+    crate::backend::reserve(n, DType::F64, Device::Cpu, op)?;
+    Ok(())
+}
+
 fn gpu_name() -> &'static str {
     if GPU_NAMED_CUDA.load(std::sync::atomic::Ordering::Relaxed) {
         "cuda"
@@ -1191,6 +1200,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_on_cpu, m)?)?;
+    m.add_function(wrap_pyfunction!(_reserve_host, m)?)?;
     m.add_function(wrap_pyfunction!(_set_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(_get_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;

@@ -869,3 +869,52 @@ def test_trunc_division_of_bools_and_inplace_casts_into_bool():
     m.logical_and_(rustdl.tensor([True, True]))
     m.copy_(rustdl.tensor([0, 1]))  # copy_ converts any dtype
     assert m.tolist() == [False, True]
+
+
+# ------------------------------------------------------------------------------------------
+# hostile sizes (found by calling the namespace with random arguments): a clear MemoryError or
+# ValueError at once, never the process killed for memory or hours of work
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: rustdl.kaiser_window(2**31),
+        lambda: rustdl.blackman_window(2**40),
+        lambda: rustdl.signal.windows.hann(2**31),
+        lambda: rustdl.fft.fftfreq(2**31),
+        lambda: rustdl.fft.rfftfreq(2**40, 2.0),
+    ],
+)
+def test_huge_window_and_frequency_lengths_are_memory_errors(make):
+    with pytest.raises(MemoryError, match="do not fit in memory"):
+        make()
+
+
+def test_chebyshev_polynomials_of_huge_degree_use_their_closed_forms():
+    from rustdl import special
+
+    x = np.array([-1.5, -1.0, -0.7, -0.2, 0.0, 0.3, 0.99, 1.0, 1.3])
+    t = rustdl.tensor(x)
+    n = 2**31 + 3  # odd
+    th, ch = np.arccos(np.clip(x, -1, 1)), np.arccosh(np.maximum(np.abs(x), 1))
+    inside = np.abs(x) < 1
+    got = special.chebyshev_polynomial_t(t, n).numpy()
+    np.testing.assert_allclose(got[inside], np.cos(n * th[inside]), rtol=1e-6, atol=1e-6)
+    assert got[1] == -1.0 and got[7] == 1.0 and got[0] == -np.inf and got[8] == np.inf
+    got = special.chebyshev_polynomial_u(t, n).numpy()
+    np.testing.assert_allclose(
+        got[inside], np.sin((n + 1) * th[inside]) / np.sin(th[inside]), rtol=1e-6, atol=1e-6
+    )
+    assert got[7] == n + 1 and got[1] == -(n + 1)
+    # below the switch the recurrence and the closed forms agree
+    for kind in "tuvw":
+        fn = getattr(special, f"chebyshev_polynomial_{kind}")
+        rec = fn(t, 999).numpy()  # all below the switch: the recurrence
+        closed = fn(t, rustdl.tensor([999] * 8 + [1000])).numpy()  # one at it: the closed forms
+        np.testing.assert_allclose(rec[1:8], closed[1:8], rtol=1e-9, atol=1e-9)  # |x| <= 1
+    with pytest.raises(ValueError, match="degree n = 10000000"):
+        special.legendre_polynomial_p(t, 10**7)
+    with pytest.raises(ValueError, match="integer values"):
+        special.hermite_polynomial_h(t, float("inf"))

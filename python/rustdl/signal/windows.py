@@ -54,6 +54,9 @@ def _make(
     dtype = dtype if dtype is not None else get_default_dtype()
     if getattr(dtype, "name", None) not in ("float32", "float64"):
         raise ValueError(f"signal.windows.{op}: expected a floating point dtype, got {dtype}")
+    from .._tensor_api import _host_room
+
+    _host_room(f"signal.windows.{op}", M, 8)  # numpy's float64 temporaries, then the tensor
     if M == 0 or (M == 1 and not one_point):
         vals = np.ones(M)
     else:
