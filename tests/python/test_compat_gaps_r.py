@@ -898,7 +898,7 @@ def test_chebyshev_polynomials_of_huge_degree_use_their_closed_forms():
     x = np.array([-1.5, -1.0, -0.7, -0.2, 0.0, 0.3, 0.99, 1.0, 1.3])
     t = rustdl.tensor(x)
     n = 2**31 + 3  # odd
-    th, ch = np.arccos(np.clip(x, -1, 1)), np.arccosh(np.maximum(np.abs(x), 1))
+    th = np.arccos(np.clip(x, -1, 1))
     inside = np.abs(x) < 1
     got = special.chebyshev_polynomial_t(t, n).numpy()
     np.testing.assert_allclose(got[inside], np.cos(n * th[inside]), rtol=1e-6, atol=1e-6)
