@@ -152,6 +152,11 @@ impl Tensor {
         check_float(op, self)?;
         check_device(op, self, target)?;
         ensure!(
+            self.ndim() >= 1,
+            Shape,
+            "{op}: expected an input of at least 1 dimension (classes), got a 0-d tensor"
+        );
+        ensure!(
             matches!(target.dtype(), DType::I64 | DType::U8),
             DType,
             "{op}: expected int64 (or uint8) class targets, got {} of shape {:?}",

@@ -131,6 +131,17 @@ fn memory_format_call<'py>(
         .call1((t, fmt))
 }
 
+/// `size(d)` / `stride(d)` of a 0-d tensor: PyTorch's IndexError (reductions accept dim 0 of a
+/// scalar, these have nothing to report).
+fn scalar_has_no_dims(t: &Tensor, d: isize) -> PyResult<()> {
+    if t.ndim() == 0 {
+        return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+            "Dimension specified as {d} but tensor has no dimensions"
+        )));
+    }
+    Ok(())
+}
+
 /// A conversion method's `memory_format=` (`float`, `cpu`, `to`, ...), checked as PyTorch checks
 /// it; the result keeps rustdl's one layout.
 fn check_format(
@@ -491,6 +502,7 @@ impl PyTensor {
         match dim {
             None => Ok(PyTuple::new(py, self.tensor().shape())?.into_any()),
             Some(d) => {
+                scalar_has_no_dims(&self.tensor(), d)?;
                 let d = crate::shape::norm_dim(d, self.tensor().ndim(), "size")?;
                 Ok(self.tensor().shape()[d].into_pyobject(py)?.into_any())
             }
@@ -535,6 +547,7 @@ impl PyTensor {
         match dim {
             None => Ok(PyTuple::new(py, self.tensor().strides())?.into_any()),
             Some(d) => {
+                scalar_has_no_dims(&self.tensor(), d)?;
                 let d = crate::shape::norm_dim(d, self.tensor().ndim(), "stride")?;
                 Ok(self.tensor().strides()[d].into_pyobject(py)?.into_any())
             }

@@ -918,3 +918,16 @@ def test_chebyshev_polynomials_of_huge_degree_use_their_closed_forms():
         special.legendre_polynomial_p(t, 10**7)
     with pytest.raises(ValueError, match="integer values"):
         special.hermite_polynomial_h(t, float("inf"))
+
+
+def test_zero_dim_tensors_have_no_dims_to_size_or_classify():
+    import rustdl.nn.functional as F
+
+    s = rustdl.tensor(2.0)
+    for call in (lambda: s.size(0), lambda: s.size(-1), lambda: s.stride(0)):
+        with pytest.raises(IndexError, match="has no dimensions"):
+            call()
+    assert s.size() == () and s.stride() == ()
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(rustdl.ShapeError, match="at least 1 dimension"):
+            loss(s, rustdl.tensor(0))
