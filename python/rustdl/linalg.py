@@ -523,7 +523,11 @@ class _Eigh(Function):
             n = w.shape[-1]
             eye = _rustdl.eye(n, dtype=w.dtype, device=w.device)
             F = (1 - eye) / (diff + eye)
-            term = F * _mT(V).matmul(gV)
+            # only the skew-symmetric part of VᵀgV moves the eigenvectors of a symmetric matrix
+            # (the tangent space of the orthogonal group), as PyTorch projects it: the gradient
+            # is then symmetric, and independent of the eigenvectors' signs for sign-free losses
+            VtgV = _mT(V).matmul(gV)
+            term = F * ((VtgV - _mT(VtgV)) * 0.5)
             inner = term if inner is None else inner + term
         if inner is None:
             return None, None
@@ -533,8 +537,8 @@ class _Eigh(Function):
 
 def eigh(A, UPLO="L"):
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices. Gradients flow through
-    both (the eigenvectors' needs distinct eigenvalues); the input's gradient is not
-    symmetrized (as PyTorch)."""
+    both (the eigenvectors' needs distinct eigenvalues); the input's gradient is PyTorch's,
+    a symmetric matrix."""
     _check("eigh", A)
     if UPLO not in ("L", "U"):
         raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")

@@ -931,3 +931,38 @@ def test_zero_dim_tensors_have_no_dims_to_size_or_classify():
     for loss in (F.cross_entropy, F.nll_loss):
         with pytest.raises(rustdl.ShapeError, match="at least 1 dimension"):
             loss(s, rustdl.tensor(0))
+
+
+# ------------------------------------------------------------------------------------------
+# linalg.eigh's eigenvector gradient (found by random linalg programs run against PyTorch)
+# ------------------------------------------------------------------------------------------
+
+
+def test_eigh_eigenvector_gradient_is_the_symmetric_one():
+    rng = np.random.default_rng(13)
+    q = rng.standard_normal((2, 4, 4))
+    s0 = q @ np.swapaxes(q, -1, -2) + np.eye(4)
+    g = rng.standard_normal((2, 4, 4))
+    s = rustdl.tensor(s0, requires_grad=True)
+    w, v = rustdl.linalg.eigh(s)
+    # V diag(w) Vᵀ is the input itself: its gradient is the symmetric part of g
+    ((v @ rustdl.diag_embed(w) @ v.mT) * rustdl.tensor(g)).sum().backward()
+    np.testing.assert_allclose(s.grad.numpy(), (g + np.swapaxes(g, -1, -2)) / 2, rtol=1e-8, atol=1e-10)
+    # a loss of the eigenvectors alone: a symmetric gradient whose directional derivatives
+    # along symmetric perturbations match finite differences
+    s.grad = None
+    w, v = rustdl.linalg.eigh(s)
+    gv = rng.standard_normal((2, 4, 4))
+    (v * rustdl.tensor(gv)).sum().backward()
+    grad = s.grad.numpy()
+    np.testing.assert_allclose(grad, np.swapaxes(grad, -1, -2), atol=1e-10)
+    d = rng.standard_normal((2, 4, 4))
+    d = d + np.swapaxes(d, -1, -2)
+
+    def loss(a):
+        vals, vecs = np.linalg.eigh(a)
+        vecs = vecs * np.sign(np.sum(vecs * v.detach().numpy(), axis=-2, keepdims=True))  # same signs
+        return float((vecs * gv).sum())
+
+    num = (loss(s0 + 1e-6 * d) - loss(s0 - 1e-6 * d)) / 2e-6
+    np.testing.assert_allclose((grad * d).sum(), num, rtol=1e-5)
