@@ -966,3 +966,72 @@ def test_eigh_eigenvector_gradient_is_the_symmetric_one():
 
     num = (loss(s0 + 1e-6 * d) - loss(s0 - 1e-6 * d)) / 2e-6
     np.testing.assert_allclose((grad * d).sum(), num, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------
+# torchvision.ops: feature pyramid and multi-scale RoI Align (wiring checked against the
+# primitives, which are checked against numpy above and in test_nn_layers)
+# ------------------------------------------------------------------------------------------
+
+
+def test_feature_pyramid_network_composes_laterals_top_down_and_smoothing():
+    import collections
+
+    import rustdl.nn.functional as F
+    from rustdl.torchcompat.torchvision import ops
+
+    rng = np.random.default_rng(14)
+    x = collections.OrderedDict(
+        [("c3", rustdl.tensor(rng.standard_normal((2, 3, 16, 12)))), ("c4", rustdl.tensor(rng.standard_normal((2, 4, 8, 6)))),
+         ("c5", rustdl.tensor(rng.standard_normal((2, 5, 4, 3))))]
+    )  # fmt: skip
+    fpn = ops.FeaturePyramidNetwork([3, 4, 5], 6, extra_blocks=ops.LastLevelMaxPool()).double()
+    out = fpn(x)
+    assert list(out) == ["c3", "c4", "c5", "pool"]
+    assert [n for n, _ in fpn.named_parameters()][:2] == ["inner_blocks.0.0.weight", "inner_blocks.0.0.bias"]
+
+    def conv(block, t, pad):
+        return F.conv2d(t, block[0].weight, block[0].bias, padding=pad)
+
+    inner = [conv(fpn.inner_blocks[i], t, 0) for i, t in enumerate(x.values())]
+    top = inner[2]
+    expect = [conv(fpn.layer_blocks[2], top, 1)]
+    for i in (1, 0):
+        top = inner[i] + F.interpolate(top, size=tuple(inner[i].shape[-2:]), mode="nearest")
+        expect.insert(0, conv(fpn.layer_blocks[i], top, 1))
+    for name, e in zip(["c3", "c4", "c5"], expect):
+        np.testing.assert_allclose(out[name].detach().numpy(), e.detach().numpy(), rtol=1e-10)
+    np.testing.assert_array_equal(out["pool"].detach().numpy(), expect[2].detach().numpy()[:, :, ::2, ::2])
+    assert not fpn.inner_blocks[0][0].bias.detach().numpy().any()  # zero biases, as torchvision
+    p6p7 = ops.FeaturePyramidNetwork([3, 4, 5], 6, extra_blocks=ops.LastLevelP6P7(5, 6)).double()(x)
+    assert list(p6p7) == ["c3", "c4", "c5", "p6", "p7"] and tuple(p6p7["p7"].shape) == (2, 6, 1, 1)
+    with pytest.raises(TypeError, match="ExtraFPNBlock"):
+        ops.FeaturePyramidNetwork([3], 2, extra_blocks=rustdl.nn.ReLU())
+
+
+def test_multiscale_roi_align_pools_each_box_from_its_level():
+    import collections
+
+    from rustdl.torchcompat.torchvision import ops
+
+    rng = np.random.default_rng(15)
+    sizes = {"p2": 32, "p3": 16, "p4": 8, "p5": 4}
+    feats = collections.OrderedDict(
+        (k, rustdl.tensor(rng.standard_normal((2, 3, n, n)))) for k, n in sizes.items()
+    )
+    b0 = np.array([[0, 0, 20, 30], [5, 5, 100, 120], [10, 12, 400, 380.0]])
+    b1 = np.array([[50, 60, 51, 61.0], [0, 0, 127, 127]])
+    pool = ops.MultiScaleRoIAlign(list(sizes), 3, 2)
+    out = pool(feats, [rustdl.tensor(b0), rustdl.tensor(b1)], [(128, 128), (120, 128)])
+    boxes = np.concatenate([b0, b1])
+    images = [0, 0, 0, 1, 1]
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    levels = np.clip(np.floor(4 + np.log2(np.sqrt(area) / 224) + 1e-6), 2, 5).astype(int) - 2
+    for k in range(5):
+        name = list(sizes)[levels[k]]
+        scale = sizes[name] / 128
+        roi = rustdl.tensor(np.array([[images[k], *boxes[k]]]))
+        ref = ops.roi_align(feats[name], roi, 3, scale, 2)
+        np.testing.assert_allclose(out[k].numpy(), ref[0].numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="images list should not be empty"):
+        pool(feats, [rustdl.tensor(b0)], [])

@@ -91,6 +91,16 @@ _PREFIXES: dict[str, str] = {
     "torchvision.models.vision_transformer": "rustdl.models.vision_transformer",
     "torchvision.ops.misc": "rustdl.models._misc",
     "torchvision.ops.stochastic_depth": "rustdl.models._misc",
+    "torchvision.ops.feature_pyramid_network": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.poolers": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.roi_align": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.roi_pool": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.boxes": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.drop_block": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.focal_loss": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.giou_loss": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.diou_loss": "rustdl.torchcompat.torchvision.ops",
+    "torchvision.ops.ciou_loss": "rustdl.torchcompat.torchvision.ops",
 }
 
 

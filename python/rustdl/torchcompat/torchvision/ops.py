@@ -41,6 +41,11 @@ __all__ = [
     "StochasticDepth",
     "DropBlock2d",
     "DropBlock3d",
+    "ExtraFPNBlock",
+    "FeaturePyramidNetwork",
+    "LastLevelMaxPool",
+    "LastLevelP6P7",
+    "MultiScaleRoIAlign",
     "RoIAlign",
     "RoIPool",
     "batched_nms",
@@ -638,6 +643,187 @@ class DropBlock3d(DropBlock2d):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return drop_block3d(input, self.p, self.block_size, self.inplace, self.eps, self.training)
+
+
+# ------------------------------------------------------------------------------------------
+# feature pyramids and pooling over them (detection heads)
+# ------------------------------------------------------------------------------------------
+
+
+class ExtraFPNBlock(rustdl.nn.Module):
+    """Base of the extra levels a :class:`FeaturePyramidNetwork` appends: ``forward(results, x,
+    names)`` takes the pyramid's maps, the input maps and the names, and returns the maps and
+    names with its levels added."""
+
+    def forward(self, results: list, x: list, names: list) -> tuple[list, list]:  # noqa: D102
+        raise NotImplementedError
+
+
+class LastLevelMaxPool(ExtraFPNBlock):
+    """Appends ``pool``: the last map subsampled by 2 (a 1×1 max pooling with stride 2)."""
+
+    def forward(self, results: list, x: list, names: list) -> tuple[list, list]:
+        names.append("pool")
+        results.append(F.max_pool2d(results[-1], kernel_size=1, stride=2, padding=0))
+        return results, names
+
+
+def _kaiming_a1(conv: Any) -> None:
+    rustdl.nn.init.kaiming_uniform_(conv.weight, a=1)
+    if conv.bias is not None:
+        rustdl.nn.init.constant_(conv.bias, 0)
+
+
+class LastLevelP6P7(ExtraFPNBlock):
+    """Appends ``p6`` (a stride-2 3×3 conv of P5, or of C5 when the channel counts differ) and
+    ``p7`` (the same on ReLU(P6)), as RetinaNet."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.p6 = rustdl.nn.Conv2d(in_channels, out_channels, 3, 2, 1)
+        self.p7 = rustdl.nn.Conv2d(out_channels, out_channels, 3, 2, 1)
+        _kaiming_a1(self.p6)
+        _kaiming_a1(self.p7)
+        self.use_P5 = in_channels == out_channels
+
+    def forward(self, results: list, x: list, names: list) -> tuple[list, list]:
+        p6 = self.p6(results[-1] if self.use_P5 else x[-1])
+        p7 = self.p7(F.relu(p6))
+        results.extend([p6, p7])
+        names.extend(["p6", "p7"])
+        return results, names
+
+
+class FeaturePyramidNetwork(rustdl.nn.Module):
+    """A feature pyramid (Lin et al., 2017) over maps given in increasing depth, as
+    ``torchvision.ops.FeaturePyramidNetwork``: a 1×1 conv brings each map to ``out_channels``
+    (``inner_blocks``), each is summed with the nearest-upsampled level above it, and a 3×3
+    conv (``layer_blocks``) smooths the sum. Takes and returns an ordered dict of maps (highest
+    resolution first); ``extra_blocks`` may append levels (:class:`LastLevelMaxPool`). Parameter
+    names and initialisation (Kaiming uniform with ``a=1``, zero biases) are torchvision's, so its
+    checkpoints load."""
+
+    def __init__(
+        self,
+        in_channels_list: list[int],
+        out_channels: int,
+        extra_blocks: ExtraFPNBlock | None = None,
+        norm_layer: Any = None,
+    ) -> None:
+        super().__init__()
+        self.inner_blocks = rustdl.nn.ModuleList()
+        self.layer_blocks = rustdl.nn.ModuleList()
+        for in_channels in in_channels_list:
+            if in_channels == 0:
+                raise ValueError("FeaturePyramidNetwork: in_channels=0 is not supported")
+            self.inner_blocks.append(
+                Conv2dNormActivation(
+                    in_channels, out_channels, 1, padding=0, norm_layer=norm_layer, activation_layer=None
+                )
+            )
+            self.layer_blocks.append(
+                Conv2dNormActivation(
+                    out_channels, out_channels, 3, norm_layer=norm_layer, activation_layer=None
+                )
+            )
+        for m in self.modules():
+            if isinstance(m, rustdl.nn.Conv2d):
+                _kaiming_a1(m)
+        if extra_blocks is not None and not isinstance(extra_blocks, ExtraFPNBlock):
+            raise TypeError(f"extra_blocks should be of type ExtraFPNBlock not {type(extra_blocks)}")
+        self.extra_blocks = extra_blocks
+
+    def forward(self, x: dict) -> dict:
+        import collections
+
+        names = list(x.keys())
+        maps = list(x.values())
+        if len(maps) != len(self.inner_blocks):
+            raise ValueError(
+                f"FeaturePyramidNetwork: expected {len(self.inner_blocks)} feature maps, got {len(maps)}"
+            )
+        last_inner = self.inner_blocks[-1](maps[-1])
+        results = [self.layer_blocks[-1](last_inner)]
+        for idx in range(len(maps) - 2, -1, -1):
+            lateral = self.inner_blocks[idx](maps[idx])
+            top_down = F.interpolate(last_inner, size=tuple(lateral.shape[-2:]), mode="nearest")
+            last_inner = lateral + top_down
+            results.insert(0, self.layer_blocks[idx](last_inner))
+        if self.extra_blocks is not None:
+            results, names = self.extra_blocks(results, maps, names)
+        return collections.OrderedDict(zip(names, results))
+
+
+class MultiScaleRoIAlign(rustdl.nn.Module):
+    """RoI Align over a feature pyramid, as ``torchvision.ops.MultiScaleRoIAlign``: each box is
+    pooled from the level ``floor(canonical_level + log2(√area / canonical_scale))`` (clamped to
+    the levels present), each level's scale being the power of two nearest its size over the
+    largest image's. ``forward(x, boxes, image_shapes)`` takes the ordered dict of maps (those
+    named in ``featmap_names`` are used), one ``(L, 4)`` box tensor per image (image
+    coordinates) and the images' ``(height, width)``; returns ``(K, C, *output_size)``."""
+
+    def __init__(
+        self,
+        featmap_names: list[str],
+        output_size: Any,
+        sampling_ratio: int,
+        *,
+        canonical_scale: int = 224,
+        canonical_level: int = 4,
+    ) -> None:
+        super().__init__()
+        self.featmap_names = list(featmap_names)
+        self.output_size = _pair(output_size)
+        self.sampling_ratio = sampling_ratio
+        self.canonical_scale = canonical_scale
+        self.canonical_level = canonical_level
+
+    def _scales(self, maps: list, image_shapes: list) -> tuple[list[float], int, int]:
+        if not image_shapes:
+            raise ValueError("MultiScaleRoIAlign: images list should not be empty")
+        top = max(int(s[0]) for s in image_shapes)
+        scales = []
+        for m in maps:
+            approx = np.float32(float(m.shape[-2]) / float(top))
+            scales.append(float(2 ** float(np.round(np.log2(approx)))))
+        lvl_min = int(-np.log2(np.float32(scales[0])))
+        lvl_max = int(-np.log2(np.float32(scales[-1])))
+        return scales, lvl_min, lvl_max
+
+    def forward(self, x: dict, boxes: list, image_shapes: list) -> Tensor:
+        maps = [v for k, v in x.items() if k in self.featmap_names]
+        if not maps:
+            raise ValueError(
+                f"MultiScaleRoIAlign: none of the feature maps {self.featmap_names} is in the input"
+            )
+        if not isinstance(boxes, (list, tuple)) or not all(isinstance(b, Tensor) for b in boxes):
+            raise TypeError("MultiScaleRoIAlign: boxes must be a list of (L, 4) tensors, one per image")
+        scales, lvl_min, lvl_max = self._scales(maps, image_shapes)
+        if len(maps) == 1:
+            return roi_align(maps[0], list(boxes), self.output_size, scales[0], self.sampling_ratio)
+        allb = rustdl.cat(list(boxes), 0) if boxes else rustdl.zeros(0, 4)
+        s = box_area(allb).sqrt()
+        eps = rustdl.tensor(1e-6, dtype=s.dtype, device=s.device)
+        target = (self.canonical_level + (s / self.canonical_scale).log2() + eps).floor()
+        levels = (target.clamp(min=lvl_min, max=lvl_max).to(rustdl.int64) - lvl_min).cpu().numpy()
+        image_of = np.concatenate([np.full(len(b), i) for i, b in enumerate(boxes)]) if boxes else np.zeros(0)
+        rois = rustdl.cat([rustdl.tensor(image_of, dtype=allb.dtype, device=allb.device)[:, None], allb], 1)
+        c = maps[0].shape[1]
+        out = rustdl.zeros(len(allb), c, *self.output_size, dtype=maps[0].dtype, device=maps[0].device)
+        for level, (m, scale) in enumerate(zip(maps, scales)):
+            idx = np.nonzero(levels == level)[0]
+            if len(idx) == 0:
+                continue
+            sel = rustdl.tensor(idx, dtype=rustdl.int64, device=allb.device)
+            pooled = roi_align(m, rois.index_select(0, sel), self.output_size, scale, self.sampling_ratio)
+            out = out.index_copy(0, sel, pooled.to(out.dtype))
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(featmap_names={self.featmap_names}, "
+            f"output_size={self.output_size}, sampling_ratio={self.sampling_ratio})"
+        )
 
 
 def __getattr__(name: str):
