@@ -1035,3 +1035,109 @@ def test_multiscale_roi_align_pools_each_box_from_its_level():
         np.testing.assert_allclose(out[k].numpy(), ref[0].numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="images list should not be empty"):
         pool(feats, [rustdl.tensor(b0)], [])
+
+
+# ------------------------------------------------------------------------------------------
+# distributions: within-family KL divergences against numerical integration / summation, and
+# Gamma.cdf (found by random distribution programs run against PyTorch)
+# ------------------------------------------------------------------------------------------
+
+
+def _kl_numeric(logp, logq, grid):
+    p = np.exp(logp(grid))
+    integrand = np.where(p > 0, p * (logp(grid) - logq(grid)), 0.0)
+    return np.trapezoid(integrand, grid) if grid.dtype.kind == "f" else integrand.sum()
+
+
+def test_within_family_kl_divergences_match_numerical_integrals():
+    from scipy import stats
+
+    D = rustdl.distributions
+    x = np.linspace(-60, 60, 400001)
+    pos = np.linspace(1e-9, 80, 400001)
+    cases = [
+        (D.Laplace(0.3, 1.2), D.Laplace(-0.5, 0.7), stats.laplace(0.3, 1.2), stats.laplace(-0.5, 0.7), x),
+        (
+            D.Cauchy(0.3, 1.2),
+            D.Cauchy(-0.5, 0.7),
+            stats.cauchy(0.3, 1.2),
+            stats.cauchy(-0.5, 0.7),
+            np.linspace(-4000, 4000, 2000001),
+        ),
+        (
+            D.LogNormal(0.1, 0.5),
+            D.LogNormal(0.3, 0.8),
+            stats.lognorm(0.5, scale=np.exp(0.1)),
+            stats.lognorm(0.8, scale=np.exp(0.3)),
+            pos,
+        ),
+        (D.HalfNormal(0.9), D.HalfNormal(1.7), stats.halfnorm(scale=0.9), stats.halfnorm(scale=1.7), pos),
+        (
+            D.Pareto(1.5, 2.5),
+            D.Pareto(1.0, 1.5),
+            stats.pareto(2.5, scale=1.5),
+            stats.pareto(1.5, scale=1.0),
+            np.linspace(1.5, 5000, 2000001),
+        ),
+    ]
+    for p, q, sp, sq, grid in cases:
+        num = _kl_numeric(sp.logpdf, sq.logpdf, grid)
+        got = float(D.kl_divergence(p, q))
+        np.testing.assert_allclose(got, num, rtol=2e-3, err_msg=type(p).__name__)
+    k = np.arange(0, 400)
+    for p, q, sp, sq in (
+        (
+            D.Binomial(12, rustdl.tensor(0.3, dtype=rustdl.float64)),
+            D.Binomial(12, rustdl.tensor(0.55, dtype=rustdl.float64)),
+            stats.binom(12, 0.3),
+            stats.binom(12, 0.55),
+        ),
+        (
+            D.Geometric(rustdl.tensor(0.3, dtype=rustdl.float64)),
+            D.Geometric(rustdl.tensor(0.1, dtype=rustdl.float64)),
+            stats.geom(0.3, loc=-1),
+            stats.geom(0.1, loc=-1),
+        ),
+    ):
+        np.testing.assert_allclose(
+            float(D.kl_divergence(p, q)), _kl_numeric(sp.logpmf, sq.logpmf, k), rtol=1e-8
+        )
+    # continuous Bernoulli: log density x·logit − softplus(logit) + log C
+    p, q = D.ContinuousBernoulli(rustdl.tensor(0.3)), D.ContinuousBernoulli(rustdl.tensor(0.8))
+    u = np.linspace(0, 1, 200001)
+
+    def cb_logpdf(d):
+        return lambda v: d.log_prob(rustdl.tensor(v)).numpy()
+
+    np.testing.assert_allclose(
+        float(D.kl_divergence(p, q)), _kl_numeric(cb_logpdf(p), cb_logpdf(q), u), rtol=1e-6
+    )
+    # KL(p, p) is zero for every family, batch-shaped
+    t = rustdl.tensor([0.4, 1.3])
+    for d in (D.Laplace(t, t), D.Cauchy(t, t), D.HalfCauchy(t), D.LogisticNormal(t, t), D.Weibull(t, t + 1),
+              D.Kumaraswamy(t, t + 1), D.InverseGamma(t, t + 1)):  # fmt: skip
+        kl = D.kl_divergence(d, d)
+        assert tuple(kl.shape) == tuple(d.batch_shape) and np.abs(kl.detach().numpy()).max() < 1e-6, type(
+            d
+        ).__name__
+    with pytest.raises(NotImplementedError):
+        D.kl_divergence(D.Weibull(t, t + 1), D.Weibull(t, t + 2))
+    assert float(D.kl_divergence(D.Pareto(1.0, 2.0), D.Pareto(1.5, 2.0))) == np.inf  # support mismatch
+
+
+def test_gamma_cdf_is_the_regularized_incomplete_gamma():
+    from scipy import stats
+
+    D = rustdl.distributions
+    a, b = np.array([0.7, 2.5, 4.0]), np.array([1.3, 0.4, 2.0])
+    v = np.array([0.5, 3.0, 1.7])
+    x = rustdl.tensor(v, requires_grad=True)
+    got = D.Gamma(rustdl.tensor(a), rustdl.tensor(b)).cdf(x)
+    np.testing.assert_allclose(got.detach().numpy(), stats.gamma.cdf(v, a, scale=1 / b), rtol=1e-8)
+    got.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), stats.gamma.pdf(v, a, scale=1 / b), rtol=1e-6)
+    np.testing.assert_allclose(
+        D.Chi2(rustdl.tensor(3.0)).cdf(rustdl.tensor(2.0)).item(), stats.chi2.cdf(2.0, 3), rtol=1e-6
+    )
+    ig = D.InverseGamma(rustdl.tensor(2.0), rustdl.tensor(1.5)).cdf(rustdl.tensor(0.8)).item()
+    np.testing.assert_allclose(ig, stats.invgamma.cdf(0.8, 2.0, scale=1.5), rtol=1e-6)

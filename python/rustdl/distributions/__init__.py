@@ -149,3 +149,5 @@ __all__ = [
     "kl_divergence",
     "register_kl",
 ]
+
+from . import kl_families as _kl_families  # noqa: E402,F401  (registers the within-family KLs)

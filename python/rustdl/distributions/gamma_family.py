@@ -293,6 +293,16 @@ class Gamma(ExponentialFamily):
         a, b = self.concentration, self.rate
         return a * b.log() + (a - 1) * value.log() - b * value - lgamma(a)
 
+    def cdf(self, value: Tensor) -> Tensor:
+        """``P(α, βx)``, the regularized lower incomplete gamma function (differentiable in
+        ``value``)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        from ..special import gammainc
+
+        x = value if isinstance(value, Tensor) else _rustdl.tensor(value, dtype=self.rate.dtype)
+        return gammainc(self.concentration, (self.rate * x).clamp(min=0))
+
     def entropy(self) -> Tensor:
         a = self.concentration
         return a - self.rate.log() + lgamma(a) + (1 - a) * digamma(a)
