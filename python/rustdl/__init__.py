@@ -33,7 +33,6 @@ from ._rustdl import (  # noqa: F401
     get_num_threads,
     initial_seed,
     is_grad_enabled,
-    linspace,
     ones,
     rand,
     randint,
@@ -73,6 +72,7 @@ from .amp import (  # noqa: F401
 )
 from ._tensor_api import (  # noqa: F401  (cat, stack, arange, *_like: PyTorch's keywords over the native ones)
     arange,
+    linspace,
     broadcast_shapes,
     broadcast_tensors,
     cat,

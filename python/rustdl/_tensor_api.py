@@ -1865,6 +1865,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     # float64 intermediates on the CPU (the GPU has no float64); the result then goes to
     # ``device`` or the default device
     # (pow, not exp(e * log(base)): integer exponents give exact powers, a negative base works)
+    if _integral_dtype(dtype):  # PyTorch truncates the exponents' ends for an integer dtype
+        start, end = builtins.int(start), builtins.int(end)
     e = _rd.linspace(float(start), float(end), steps, dtype=float64, device="cpu")
     with _np.errstate(invalid="ignore"):
         vals = _np.power(builtins.float(base), e.numpy())
@@ -3520,7 +3522,40 @@ def arange(*args, **kwargs):
             names = ("end",) if len(args) == 1 else ("start", "end", "step")
             args = tuple(_index_number("arange", n, a) for n, a in zip(names, args[:3])) + args[3:]
             break
+    dtype = kwargs.get("dtype")
+    if _integral_dtype(dtype) and 1 <= len(args) <= 3 and "start" not in kwargs and "end" not in kwargs:
+        start, end, step = (
+            (0, args[0], 1)
+            if len(args) == 1
+            else (args[0], args[1], args[2] if len(args) == 3 else kwargs.get("step", 1))
+        )
+        if any(
+            isinstance(v, builtins.float) and not builtins.float(v).is_integer() for v in (start, end, step)
+        ):
+            # PyTorch's integer arange with fractional bounds: the length from the values as
+            # given, the elements from the start and step truncated to integers
+            span = (builtins.float(end) - builtins.float(start)) / builtins.float(step) if step else -1.0
+            if span < 0 or not _math.isfinite(span):
+                return _rd.arange(
+                    builtins.float(start), builtins.float(end), builtins.float(step)
+                )  # its error
+            n = _math.ceil(span)
+            rest = {k: v for k, v in kwargs.items() if k != "step"}
+            return _rd.arange(n, **rest) * builtins.int(step) + builtins.int(start)
     return _rd.arange(*args, **kwargs)
+
+
+def _integral_dtype(dtype):
+    """True for an integer dtype (not bool, not floating)."""
+    return dtype is not None and dtype != _bool and not _rd.zeros((), dtype=dtype).is_floating_point()
+
+
+def linspace(start, end, steps, *, dtype=None, **kwargs):
+    """``steps`` evenly spaced values from ``start`` to ``end``, as ``torch.linspace``; with an
+    integer ``dtype`` the end points are truncated to integers first, as PyTorch does."""
+    if _integral_dtype(dtype) and not isinstance(start, Tensor) and not isinstance(end, Tensor):
+        start, end = builtins.int(start), builtins.int(end)
+    return _rd.linspace(start, end, steps, dtype=dtype, **kwargs)
 
 
 # ---- memory formats: torch.channels_last & co. rustdl keeps ONE layout (row-major, "contiguous

@@ -1142,3 +1142,23 @@ def test_gamma_cdf_is_the_regularized_incomplete_gamma():
     )
     ig = D.InverseGamma(rustdl.tensor(2.0), rustdl.tensor(1.5)).cdf(rustdl.tensor(0.8)).item()
     np.testing.assert_allclose(ig, stats.invgamma.cdf(0.8, 2.0, scale=1.5), rtol=1e-6)
+
+
+def test_integer_arange_linspace_logspace_truncate_fractional_bounds_as_pytorch():
+    # the length from the values as given, the elements from the truncated start and step
+    cases = {(-2.5, 2, 2): [-2, 0, 2], (0.5, 3, 0.7): [0, 0, 0, 0], (0.3, 4.9, 1.5): [0, 1, 2, 3],
+             (-0.7, 3, 1.2): [0, 1, 2, 3], (-2.5, 3, 1): [-2, -1, 0, 1, 2, 3], (2.9,): [0, 1, 2]}  # fmt: skip
+    for args, expect in cases.items():
+        got = rustdl.arange(*args, dtype=rustdl.int64)
+        assert got.dtype == rustdl.int64 and got.tolist() == expect, args
+    assert rustdl.arange(-2.5, 2, 2, dtype=rustdl.int32).dtype == rustdl.int32
+    with pytest.raises(rustdl.ArgumentError, match="inconsistent"):
+        rustdl.arange(2, -2.5, dtype=rustdl.int64)
+    # linspace / logspace: the ends truncated to integers first
+    assert rustdl.linspace(1.7, 5.2, 4, dtype=rustdl.int64).tolist() == [1, 2, 3, 5]
+    assert rustdl.linspace(-1.9, 1.9, 5, dtype=rustdl.int64).tolist() == [-1, 0, 0, 0, 1]
+    assert rustdl.logspace(0.5, 2.5, 3, dtype=rustdl.int64).tolist() == [1, 10, 100]
+    assert rustdl.logspace(0.5, 2.5, 3, base=2.5, dtype=rustdl.int64).tolist() == [1, 2, 6]
+    # floating dtypes are untouched
+    np.testing.assert_allclose(rustdl.arange(0.5, 3, 0.7).numpy(), np.arange(0.5, 3, 0.7), rtol=1e-6)
+    np.testing.assert_allclose(rustdl.linspace(1.7, 5.2, 4).numpy(), np.linspace(1.7, 5.2, 4), rtol=1e-6)
