@@ -3172,7 +3172,14 @@ def bitwise_not(input):  # noqa: A002
 
 def _inplace_bitwise(op):
     def fn(self, other):
-        return self.copy_(_bitwise(op, self, other))
+        out = _bitwise(op, self, other)
+        if self.dtype == _bool and out.dtype != _bool:
+            # PyTorch casts a result into a bool tensor only from bool
+            raise _rd.DTypeError(
+                f"bitwise_{op}_: result type {out.dtype} can't be cast to the desired output type "
+                f"{self.dtype} (shape {tuple(self.shape)})"
+            )
+        return self.copy_(out)
 
     fn.__name__ = f"__i{op}__"
     return fn

@@ -867,8 +867,14 @@ def test_trunc_division_of_bools_and_inplace_casts_into_bool():
         m.add_(1)
     assert m.tolist() == [True, False]  # untouched
     m.logical_and_(rustdl.tensor([True, True]))
+    with pytest.raises(rustdl.DTypeError, match="can't be cast"):
+        m &= rustdl.tensor([1, 0])
+    m &= rustdl.tensor([True, True])  # bool with bool stays bool
     m.copy_(rustdl.tensor([0, 1]))  # copy_ converts any dtype
     assert m.tolist() == [False, True]
+    i8 = rustdl.tensor([6, 3], dtype=rustdl.int8)
+    i8 &= rustdl.tensor([3, 1])  # an int64 result narrows into int8, as PyTorch allows
+    assert i8.dtype == rustdl.int8 and i8.tolist() == [2, 1]
 
 
 # ------------------------------------------------------------------------------------------
