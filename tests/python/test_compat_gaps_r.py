@@ -1168,3 +1168,17 @@ def test_integer_arange_linspace_logspace_truncate_fractional_bounds_as_pytorch(
     # floating dtypes are untouched
     np.testing.assert_allclose(rustdl.arange(0.5, 3, 0.7).numpy(), np.arange(0.5, 3, 0.7), rtol=1e-6)
     np.testing.assert_allclose(rustdl.linspace(1.7, 5.2, 4).numpy(), np.linspace(1.7, 5.2, 4), rtol=1e-6)
+
+
+def test_sinc_gradient_near_zero_has_no_cancellation():
+    x = np.array([0.0, 1e-8, -1e-6, 1e-4, 0.01, 0.0318, 0.0319, 0.3, -2.5, 3.0])
+    # d/dx sinc(x) = (cos(πx) − sinc(x)) / x, and −π²x/3 + π⁴x³/30 near 0 (its series)
+    series = -(np.pi**2) * x / 3 + np.pi**4 * x**3 / 30
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exact = np.where(np.abs(x) < 0.05, series, (np.cos(np.pi * x) - np.sinc(x)) / x)
+    for dtype, tol in ((rustdl.float64, 1e-9), (rustdl.float32, 1e-5)):
+        t = rustdl.tensor(x, dtype=dtype, requires_grad=True)
+        y = rustdl.special.sinc(t)
+        np.testing.assert_allclose(y.detach().numpy(), np.sinc(x), rtol=tol, atol=tol)
+        y.sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), exact, rtol=1e-4, atol=tol)
