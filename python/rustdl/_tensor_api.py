@@ -55,14 +55,22 @@ class finfo:
 class iinfo:
     """Limits of an integer (or bool) dtype, as ``torch.iinfo``."""
 
-    _TABLE = {"int64": (64, -(2**63), 2**63 - 1), "bool": (8, 0, 1)}
+    _TABLE = {
+        "uint8": (8, 0, 2**8 - 1),
+        "int8": (8, -(2**7), 2**7 - 1),
+        "int16": (16, -(2**15), 2**15 - 1),
+        "int32": (32, -(2**31), 2**31 - 1),
+        "int64": (64, -(2**63), 2**63 - 1),
+    }
 
     def __init__(self, type):  # noqa: A002
         name = getattr(type, "name", None)
         if name is None and type is builtins.int:
             name = "int64"
         if name not in self._TABLE:
-            raise TypeError(f"iinfo: expected an integer dtype (int64 or bool), got {type!r}")
+            raise TypeError(
+                f"iinfo: expected an integer dtype (uint8, int8, int16, int32 or int64), got {type!r}"
+            )
         self.dtype = name
         self.bits, self.min, self.max = self._TABLE[name]
 
@@ -3021,38 +3029,63 @@ def _random_(self, *args, generator=None):
         raise TypeError(f"random_: expected at most 2 bounds, got {len(args)}")
     if hi <= lo:
         raise ValueError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
-    return self.copy_(randint(lo, hi, tuple(self.shape), device=self.device).to(self.dtype))
+    drawn = randint(lo, hi, tuple(self.shape), device=self.device, generator=generator)
+    return self.copy_(drawn.to(self.dtype))
+
+
+def _fill_parameter(op, name, value, ok, expects):
+    """``value`` as a float, after checking it as PyTorch's in-place random fill ``op`` does."""
+    if isinstance(value, builtins.bool) or not isinstance(value, (builtins.int, builtins.float)):
+        if not (isinstance(value, Tensor) and value.numel() == 1):
+            raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
+    v = builtins.float(value)
+    if not ok(v):
+        from ._rustdl import ArgumentError
+
+        raise ArgumentError(f"{op} expects {expects}, but found {name}={value}")
+    return v
 
 
 def _exponential_(self, lambd=1.0, *, generator=None):
     """Fills with samples of the exponential distribution of rate ``lambd``."""
-    u = _rustdl_rand_like(self)
+    lambd = _fill_parameter("exponential_", "lambda", lambd, lambda v: v > 0.0, "lambda > 0.0")
+    u = _rustdl_rand_like(self, generator)
     return self.copy_(-(1.0 - u).log() / lambd)
 
 
 def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     """Fills with ``exp(N(mean, std²))`` samples."""
-    from ._rustdl import randn_like
+    from ._rustdl import randn
 
-    return self.copy_((randn_like(self) * std + mean).exp())
+    mean = _fill_parameter("log_normal_", "mean", mean, _math.isfinite, "a finite mean")
+    std = _fill_parameter("log_normal_", "std", std, lambda v: v > 0.0, "std > 0.0")
+    z = randn(*self.shape, dtype=_float_of(self), device=self.device, generator=generator)
+    return self.copy_((z * std + mean).exp())
 
 
 def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     """Fills with Cauchy samples ``median + sigma·tan(π(U − ½))``."""
-    u = _rustdl_rand_like(self)
+    median = _fill_parameter("cauchy_", "median", median, _math.isfinite, "a finite median")
+    sigma = _fill_parameter("cauchy_", "sigma", sigma, lambda v: v > 0.0, "sigma > 0.0")
+    u = _rustdl_rand_like(self, generator)
     return self.copy_(_tan((u - 0.5) * _math.pi) * sigma + median)
 
 
 def _geometric_(self, p, *, generator=None):
     """Fills with the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
-    u = _rustdl_rand_like(self)
+    p = _fill_parameter("geometric_", "p", p, lambda v: 0.0 < v < 1.0, "p to be in (0, 1)")
+    u = _rustdl_rand_like(self, generator)
     return self.copy_(((1.0 - u).log() / _math.log1p(-p)).ceil().clamp(min=1))
 
 
-def _rustdl_rand_like(t):
+def _float_of(t):
+    return t.dtype if t.is_floating_point() else float32
+
+
+def _rustdl_rand_like(t, generator=None):
     from ._rustdl import rand
 
-    return rand(*t.shape, dtype=t.dtype if t.is_floating_point() else float32, device=t.device)
+    return rand(*t.shape, dtype=_float_of(t), device=t.device, generator=generator)
 
 
 def _index_copy(self, dim, index, source):

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
@@ -224,7 +223,7 @@ fn _attach_function(
     let outs: Vec<Tensor> = outputs.iter().map(|t| t.tensor()).collect();
     let n_in = ins.len();
     if outs.iter().any(|o| !o.dtype().is_float()) {
-        return Err(PyValueError::new_err(format!(
+        return Err(crate::python::argument_error(format!(
             "{name}: only floating-point outputs can be differentiable; mark the others with ctx.mark_non_differentiable"
         )));
     }
@@ -232,7 +231,7 @@ fn _attach_function(
     // in-place op's result does: rebased, so views of it see the new history
     let dirty = dirty.unwrap_or_else(|| vec![false; outs.len()]);
     if dirty.len() != outs.len() {
-        return Err(PyValueError::new_err(format!(
+        return Err(crate::python::argument_error(format!(
             "{name}: dirty must give one flag per output ({} outputs, {} flags)",
             outs.len(),
             dirty.len()
@@ -247,7 +246,7 @@ fn _attach_function(
     };
     let saved_outputs = saved_outputs.unwrap_or_else(|| vec![None; sv.len()]);
     if saved_outputs.len() != sv.len() || saved_outputs.iter().flatten().any(|&k| k >= outs.len()) {
-        return Err(PyValueError::new_err(format!(
+        return Err(crate::python::argument_error(format!(
             "{name}: saved_outputs must give, for each of the {} saved tensors, None or an output position below {}",
             sv.len(),
             outs.len()

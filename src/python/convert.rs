@@ -1,7 +1,7 @@
 //! Conversions between Python objects (lists, scalars, numpy arrays) and tensors.
 
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 
@@ -105,7 +105,7 @@ fn walk(
     kind: &mut u8,
 ) -> PyResult<()> {
     if depth > MAX_NESTING {
-        return Err(PyValueError::new_err(format!(
+        return Err(crate::python::argument_error(format!(
             "tensor: the data is nested more than {MAX_NESTING} levels deep"
         )));
     }
@@ -143,13 +143,13 @@ fn walk(
         Some(items) => {
             if depth == shape.len() {
                 if !out.is_empty() {
-                    return Err(PyValueError::new_err(
+                    return Err(crate::python::argument_error(
                         "tensor: ragged nested sequence (mixed depths)",
                     ));
                 }
                 shape.push(items.len());
             } else if shape[depth] != items.len() {
-                return Err(PyValueError::new_err(format!(
+                return Err(crate::python::argument_error(format!(
                     "tensor: ragged nested sequence: expected length {} at dim {depth}, got {}",
                     shape[depth],
                     items.len()
@@ -175,7 +175,7 @@ fn walk(
                     Err(_) => {
                         // beyond int64: only a float dtype can hold it (kind 3 says so)
                         let v = obj.extract::<f64>().map_err(|_| {
-                            PyValueError::new_err(format!(
+                            crate::python::argument_error(format!(
                                 "tensor: the integer {obj} does not fit an int64 or a float64 (overflow)"
                             ))
                         })?;
@@ -231,7 +231,7 @@ fn walk(
 
 fn check_scalar_depth(depth: usize, shape: &[usize]) -> PyResult<()> {
     if depth != shape.len() {
-        return Err(PyValueError::new_err(
+        return Err(crate::python::argument_error(
             "tensor: ragged nested sequence (a number where a list was expected)",
         ));
     }
@@ -242,7 +242,7 @@ fn check_scalar_depth(depth: usize, shape: &[usize]) -> PyResult<()> {
 fn host_vec<T: numpy::Element + Clone>(a: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
     let a = a.cast::<PyArrayDyn<T>>()?.readonly();
     Ok(a.as_slice()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .map_err(|e| crate::python::argument_error(e.to_string()))?
         .to_vec())
 }
 
@@ -451,7 +451,7 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
         // an int beyond int64 fits a float dtype asked for, and nothing else (as PyTorch)
         return match dtype {
             Some(d) if d.is_float() => Ok(Tensor::from_f64(vals, &shape)?.to_dtype(d)?),
-            _ => Err(PyValueError::new_err(
+            _ => Err(crate::python::argument_error(
                 "tensor: an integer does not fit an int64 (overflow)",
             )),
         };
@@ -539,9 +539,11 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
             }
             match a.extract::<isize>() {
                 Ok(v) => Ok(v),
-                Err(_) if a.is_instance_of::<pyo3::types::PyInt>() => Err(PyValueError::new_err(
-                    format!("size: dimension {a} is too large (the element count overflows)"),
-                )),
+                Err(_) if a.is_instance_of::<pyo3::types::PyInt>() => {
+                    Err(crate::python::argument_error(format!(
+                        "size: dimension {a} is too large (the element count overflows)"
+                    )))
+                }
                 Err(_) => Err(PyTypeError::new_err(format!(
                     "expected a shape: ints or one tuple of ints, got {}",
                     a.get_type().name()?
@@ -556,8 +558,9 @@ pub fn size_args(args: &Bound<'_, PyTuple>, op: &str) -> PyResult<Vec<usize>> {
     let shape: Vec<usize> = shape_args(args)?
         .into_iter()
         .map(|s| {
-            usize::try_from(s)
-                .map_err(|_| PyValueError::new_err(format!("{op}: negative dimension {s} in size")))
+            usize::try_from(s).map_err(|_| {
+                crate::python::argument_error(format!("{op}: negative dimension {s} in size"))
+            })
         })
         .collect::<PyResult<_>>()?;
     crate::shape::checked_numel(&shape, op)?;

@@ -4,7 +4,7 @@
 
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::dtype::DType;
@@ -81,10 +81,10 @@ fn write<T: HostElem + Element>(
         ))
     })?;
     let ro = a.try_readonly().map_err(|e| {
-        PyValueError::new_err(format!("_copy_from_host: the numpy array is in use ({e})"))
+        crate::python::argument_error(format!("_copy_from_host: the numpy array is in use ({e})"))
     })?;
     let src = ro.as_slice().map_err(|_| {
-        PyValueError::new_err(format!(
+        crate::python::argument_error(format!(
             "_copy_from_host: the numpy array for a tensor of shape {:?} is not C-contiguous",
             t.shape()
         ))
@@ -128,8 +128,9 @@ fn bucket_slice<'a, T: Element>(
     a: &'a mut numpy::PyReadwriteArray1<'_, T>,
     op: &str,
 ) -> PyResult<&'a mut [T]> {
-    a.as_slice_mut()
-        .map_err(|_| PyValueError::new_err(format!("{op}: the bucket array is not contiguous")))
+    a.as_slice_mut().map_err(|_| {
+        crate::python::argument_error(format!("{op}: the bucket array is not contiguous"))
+    })
 }
 
 fn pack<T: HostElem + Element>(
@@ -138,9 +139,9 @@ fn pack<T: HostElem + Element>(
     a: &Bound<'_, PyArray1<T>>,
 ) -> PyResult<()> {
     const OP: &str = "DistributedDataParallel bucket pack";
-    let mut rw = a
-        .try_readwrite()
-        .map_err(|e| PyValueError::new_err(format!("{OP}: the bucket array is in use ({e})")))?;
+    let mut rw = a.try_readwrite().map_err(|e| {
+        crate::python::argument_error(format!("{OP}: the bucket array is in use ({e})"))
+    })?;
     let dst = bucket_slice(&mut rw, OP)?;
     gil::run(py, bucket_work(ts), || host::pack_grads(ts, dst, OP))
 }
@@ -174,12 +175,12 @@ fn unpack<T: HostElem + Element>(
     used: &[bool],
 ) -> PyResult<()> {
     const OP: &str = "DistributedDataParallel bucket unpack";
-    let ro = a
-        .try_readonly()
-        .map_err(|e| PyValueError::new_err(format!("{OP}: the bucket array is in use ({e})")))?;
-    let src = ro
-        .as_slice()
-        .map_err(|_| PyValueError::new_err(format!("{OP}: the bucket array is not contiguous")))?;
+    let ro = a.try_readonly().map_err(|e| {
+        crate::python::argument_error(format!("{OP}: the bucket array is in use ({e})"))
+    })?;
+    let src = ro.as_slice().map_err(|_| {
+        crate::python::argument_error(format!("{OP}: the bucket array is not contiguous"))
+    })?;
     gil::run(py, bucket_work(ts), || {
         host::unpack_grads(ts, src, divisor, used, OP)
     })

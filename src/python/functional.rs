@@ -1,6 +1,5 @@
 //! `rustdl.nn.functional` entry points: each one Rust call, arguments as PyTorch names them.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::backend::UnaryOp;
@@ -35,7 +34,7 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
     }
     match obj.extract::<Vec<usize>>() {
         Ok(v) if v.len() == 2 => Ok((v[0], v[1])),
-        _ => Err(PyValueError::new_err(format!(
+        _ => Err(crate::python::argument_error(format!(
             "{what} must be an int or a pair of non-negative ints"
         ))),
     }
@@ -63,7 +62,7 @@ fn rnn_layer(
             v.iter()
                 .map(|&l| {
                     usize::try_from(l).map_err(|_| {
-                        PyValueError::new_err(format!(
+                        crate::python::argument_error(format!(
                             "rnn_layer: lengths must be positive, got {l}"
                         ))
                     })
@@ -123,10 +122,9 @@ fn pair_or(
 
 /// A count argument that must be at least 1 (`groups`), as a usize.
 fn positive(v: i64, op: &str, what: &str) -> PyResult<usize> {
-    usize::try_from(v)
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| PyValueError::new_err(format!("{op}: {what} must be positive, got {v}")))
+    usize::try_from(v).ok().filter(|&n| n > 0).ok_or_else(|| {
+        crate::python::argument_error(format!("{op}: {what} must be positive, got {v}"))
+    })
 }
 
 /// The work of a convolution: multiply-adds per output channel, at least the elements.
@@ -292,7 +290,7 @@ fn adaptive_avg_pool2d(
     };
     let os = if let Ok(v) = output_size.extract::<Vec<Option<usize>>>() {
         if v.len() != 2 {
-            return Err(PyValueError::new_err(
+            return Err(crate::python::argument_error(
                 "adaptive_avg_pool2d: output_size must be an int or a pair",
             ));
         }

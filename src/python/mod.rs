@@ -118,6 +118,12 @@ impl CoreError {
 
 /// A core argument error of `kind` with message `m` (the plain builtin if the class could not
 /// be made).
+/// A bad argument (a negative size, an unknown option) as `rustdl.ArgumentError`: a `ValueError`
+/// that is also the `RuntimeError` PyTorch raises for it.
+pub(crate) fn argument_error(m: impl Into<String>) -> PyErr {
+    core_error(CoreError::Argument, m.into())
+}
+
 fn core_error(kind: CoreError, m: String) -> PyErr {
     Python::attach(|py| match kind.class(py) {
         Ok(t) => PyErr::from_type(t.clone(), m),
@@ -453,7 +459,7 @@ fn _from_shared(
     offset: usize,
 ) -> PyResult<PyTensor> {
     if shape.len() != strides.len() {
-        return Err(PyValueError::new_err(format!(
+        return Err(argument_error(format!(
             "_from_shared: shape {shape:?} and strides {strides:?} differ in length"
         )));
     }
@@ -699,7 +705,7 @@ fn linspace(
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let steps = usize::try_from(steps).map_err(|_| {
-        PyValueError::new_err(format!(
+        argument_error(format!(
             "linspace: number of steps must be non-negative, got {steps}"
         ))
     })?;
@@ -725,9 +731,8 @@ fn eye(
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let size = |v: isize| {
-        usize::try_from(v).map_err(|_| {
-            PyValueError::new_err(format!("eye: n and m must be non-negative, got {v}"))
-        })
+        usize::try_from(v)
+            .map_err(|_| argument_error(format!("eye: n and m must be non-negative, got {v}")))
     };
     let (n, m) = (size(n)?, m.map(size).transpose()?);
     crate::shape::checked_numel(&[n, m.unwrap_or(n)], "eye")?;
@@ -810,7 +815,7 @@ fn randint(
 #[pyfunction]
 fn set_num_threads(n: usize) -> PyResult<()> {
     if n == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err(
+        return Err(argument_error(
             "set_num_threads: the number of threads must be at least 1, got 0",
         ));
     }
@@ -1045,7 +1050,7 @@ fn optim_step(
             maximize: flag("maximize")?,
         },
         other => {
-            return Err(PyValueError::new_err(format!(
+            return Err(argument_error(format!(
                 "optim_step: unknown optimizer kind '{other}'"
             )))
         }

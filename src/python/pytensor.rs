@@ -1,6 +1,6 @@
 //! The Python `Tensor` class: a thin handle over the core tensor; every method is one Rust call.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::sync::RwLock;
@@ -314,7 +314,7 @@ fn scalar_value(v: &Bound<'_, PyAny>, op: &str) -> PyResult<f64> {
         if t.tensor().numel() == 1 {
             return Ok(t.tensor().item()?);
         }
-        return Err(PyValueError::new_err(format!(
+        return Err(crate::python::argument_error(format!(
             "{op}: only supports a 0-dimensional value tensor, got shape {:?}",
             t.tensor().shape()
         )));
@@ -481,7 +481,9 @@ impl PyTensor {
                     .map(|a| {
                         let v: i64 = a.extract()?;
                         usize::try_from(v).map_err(|_| {
-                            PyValueError::new_err(format!("Tensor(): negative dimension {v}"))
+                            crate::python::argument_error(format!(
+                                "Tensor(): negative dimension {v}"
+                            ))
                         })
                     })
                     .collect::<PyResult<Vec<usize>>>()?;
@@ -882,7 +884,9 @@ impl PyTensor {
         }
         let v = self.compute(&[], |t| t.item())?;
         if v.is_nan() {
-            return Err(PyValueError::new_err("cannot convert float NaN to integer"));
+            return Err(crate::python::argument_error(
+                "cannot convert float NaN to integer",
+            ));
         }
         if v.is_infinite() {
             return Err(pyo3::exceptions::PyOverflowError::new_err(
@@ -983,7 +987,7 @@ impl PyTensor {
             } else {
                 dtype = Some(parse_dtype(&a).map_err(|e| {
                     if a.is_instance_of::<pyo3::types::PyString>() {
-                        PyValueError::new_err(format!(
+                        crate::python::argument_error(format!(
                             "to: {a} is neither a device ('cpu', 'gpu', 'gpu:N', 'cuda') nor a dtype"
                         ))
                     } else {
@@ -1195,7 +1199,14 @@ impl PyTensor {
         Ok(slf)
     }
 
-    fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
+    /// `non_blocking` is accepted as PyTorch's is: every copy here completes before it returns.
+    #[pyo3(signature = (src, non_blocking = false))]
+    fn copy_<'py>(
+        slf: PyRef<'py, Self>,
+        src: &Bound<'py, PyAny>,
+        non_blocking: bool,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let _ = non_blocking;
         let s = operand(src)?;
         let others: Vec<&Tensor> = operand_tensor(&s).into_iter().collect();
         slf.compute(&others, |x| {
@@ -1238,7 +1249,7 @@ impl PyTensor {
     ) -> PyResult<PyRef<'py, Self>> {
         // finite and non-negative (NaN fails the finiteness test)
         if std < 0.0 || !mean.is_finite() || !std.is_finite() {
-            return Err(PyValueError::new_err(format!(
+            return Err(crate::python::argument_error(format!(
                 "normal_: expects a finite mean and std >= 0.0, got mean={mean}, std={std}"
             )));
         }
@@ -1262,7 +1273,7 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         if a > b || !a.is_finite() || !b.is_finite() {
-            return Err(PyValueError::new_err(format!(
+            return Err(crate::python::argument_error(format!(
                 "uniform_: expects to return a [from, to) range, but found from={a} > to={b} (or a non-finite bound)"
             )));
         }
@@ -1280,7 +1291,7 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(PyValueError::new_err(format!(
+            return Err(crate::python::argument_error(format!(
                 "bernoulli_: expected 0 <= p <= 1, got {p}"
             )));
         }
@@ -1835,7 +1846,7 @@ impl PyTensor {
             Some(p) => match p.extract::<String>() {
                 Ok(s) if s == "fro" => 2.0,
                 Ok(s) => {
-                    return Err(PyValueError::new_err(format!(
+                    return Err(crate::python::argument_error(format!(
                         "norm: order '{s}' is not supported (use a number or 'fro')"
                     )))
                 }
@@ -1935,7 +1946,7 @@ impl PyTensor {
     }
     fn mm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         if self.tensor().ndim() != 2 || o.tensor().ndim() != 2 {
-            return Err(PyValueError::new_err(format!(
+            return Err(crate::python::argument_error(format!(
                 "mm: expected 2-D tensors, got shapes {:?} and {:?}",
                 self.tensor().shape(),
                 o.tensor().shape()
@@ -1953,7 +1964,7 @@ impl PyTensor {
             || o.tensor().ndim() != 3
             || self.tensor().shape()[0] != o.tensor().shape()[0]
         {
-            return Err(PyValueError::new_err(format!(
+            return Err(crate::python::argument_error(format!(
                 "bmm: expected 3-D tensors with equal batch, got shapes {:?} and {:?}",
                 self.tensor().shape(),
                 o.tensor().shape()
@@ -2070,14 +2081,14 @@ impl PyTensor {
                 // split_size 0 is allowed only for an empty dimension: one empty piece
                 let d = crate::shape::norm_dim(dim, t.ndim(), "split")?;
                 if t.shape().get(d).copied().unwrap_or(1) != 0 {
-                    return Err(PyValueError::new_err(format!(
+                    return Err(crate::python::argument_error(format!(
                         "split: split_size can only be 0 if dimension {dim} has size 0, shape {:?}",
                         t.shape()
                     )));
                 }
                 t.split_sizes(&[0], dim)?
             } else if n < 0 {
-                return Err(PyValueError::new_err(format!(
+                return Err(crate::python::argument_error(format!(
                     "split: split_size must be a positive integer, got {n}"
                 )));
             } else {
@@ -2092,7 +2103,7 @@ impl PyTensor {
                     )
                 })?;
             if let Some(bad) = sizes.iter().find(|&&s| s < 0) {
-                return Err(PyValueError::new_err(format!(
+                return Err(crate::python::argument_error(format!(
                     "split: split sizes must be non-negative, got {bad} in {sizes:?}"
                 )));
             }
@@ -2104,7 +2115,7 @@ impl PyTensor {
     #[pyo3(signature = (chunks, dim=0))]
     fn chunk(&self, chunks: isize, dim: isize) -> PyResult<Vec<PyTensor>> {
         if chunks <= 0 {
-            return Err(PyValueError::new_err(format!(
+            return Err(crate::python::argument_error(format!(
                 "chunk: number of chunks must be positive, got {chunks}"
             )));
         }
@@ -2520,7 +2531,7 @@ impl PyTensor {
                 None => 0,
             };
             if out.shape()[d] != n {
-                return Err(PyValueError::new_err(format!(
+                return Err(crate::python::argument_error(format!(
                     "repeat_interleave: output_size {n} does not match the result's {} along dim {d}",
                     out.shape()[d]
                 )));
@@ -2581,7 +2592,7 @@ impl PyTensor {
                 Err(_) => match parse_device(Some(d))? {
                     Some(Device::Gpu(i)) => Device::Gpu(i),
                     _ => {
-                        return Err(PyValueError::new_err(
+                        return Err(crate::python::argument_error(
                             "cuda: expected a GPU device (an index, 'cuda:N' or 'gpu:N')",
                         ))
                     }

@@ -524,6 +524,11 @@ def test_empty_new_empty_finfo_iinfo(device):
         rustdl.finfo(rustdl.int64)
     with pytest.raises(TypeError):
         rustdl.iinfo(rustdl.float32)
+    for name in ("uint8", "int8", "int16", "int32"):
+        info, ref = rustdl.iinfo(getattr(rustdl, name)), np.iinfo(name)
+        assert (info.min, info.max, info.bits, info.dtype) == (ref.min, ref.max, ref.bits, name)
+    with pytest.raises(TypeError):
+        rustdl.iinfo(rustdl.bool)
 
 
 # ---------------------------------------------------------------- indexing

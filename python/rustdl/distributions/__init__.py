@@ -14,9 +14,10 @@ Example:
     >>> kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum()
 """
 
-from . import constraints, transforms
+from . import constraint_registry, constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical
+from .constraint_registry import biject_to, transform_to
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .extra import (
@@ -71,18 +72,27 @@ from .transforms import (
     ExpTransform,
     IndependentTransform,
     LowerCholeskyTransform,
+    PositiveDefiniteTransform,
     PowerTransform,
     ReshapeTransform,
     SigmoidTransform,
     SoftmaxTransform,
+    SoftplusTransform,
     StackTransform,
     StickBreakingTransform,
     TanhTransform,
     Transform,
+    identity_transform,
 )
 from .uniform import Uniform
 
 __all__ = [
+    "PositiveDefiniteTransform",
+    "SoftplusTransform",
+    "biject_to",
+    "identity_transform",
+    "transform_to",
+    "constraint_registry",
     "AbsTransform",
     "AffineTransform",
     "CumulativeDistributionTransform",

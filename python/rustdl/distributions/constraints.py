@@ -13,25 +13,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _rustdl
 from .._rustdl import Tensor
+from .utils import finfo_eps
 
 __all__ = [
     "Constraint",
+    "MixtureSameFamilyConstraint",
     "boolean",
-    "one_hot",
+    "cat",
+    "corr_cholesky",
     "dependent",
     "dependent_property",
     "greater_than",
+    "greater_than_eq",
     "half_open_interval",
     "independent",
     "integer_interval",
     "interval",
     "is_dependent",
+    "less_than",
+    "lower_cholesky",
+    "lower_triangular",
+    "multinomial",
     "nonnegative",
+    "nonnegative_integer",
+    "one_hot",
     "positive",
+    "positive_definite",
+    "positive_integer",
+    "positive_semidefinite",
     "real",
     "real_vector",
     "simplex",
+    "square",
+    "stack",
+    "symmetric",
     "unit_interval",
 ]
 
@@ -178,7 +195,7 @@ class _OneHot(Constraint):
         return "OneHot()"
 
 
-class _Independent(Constraint):
+class _IndependentConstraint(Constraint):
     """Treats ``reinterpreted_batch_ndims`` more dimensions of a base constraint as one event."""
 
     def __init__(self, base: Constraint, reinterpreted_batch_ndims: int) -> None:
@@ -197,6 +214,220 @@ class _Independent(Constraint):
         return f"IndependentConstraint({self.base_constraint!r}, {self.reinterpreted_batch_ndims})"
 
 
+class _LessThan(Constraint):
+    def __init__(self, upper_bound: Any) -> None:
+        self.upper_bound = upper_bound
+
+    def check(self, value: Tensor) -> Tensor:
+        return value < self.upper_bound
+
+    def __repr__(self) -> str:
+        return f"LessThan(upper_bound={self.upper_bound})"
+
+
+class _IntegerGreaterThan(Constraint):
+    """Integers ``>= lower_bound`` (a float value must have no fractional part)."""
+
+    is_discrete = True
+
+    def __init__(self, lower_bound: int) -> None:
+        self.lower_bound = lower_bound
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value % 1 == 0) & (value >= self.lower_bound)
+
+    def __repr__(self) -> str:
+        return f"IntegerGreaterThan(lower_bound={self.lower_bound})"
+
+
+class _Multinomial(Constraint):
+    """Nonnegative count vectors summing to at most ``upper_bound`` (PyTorch checks ``<=``)."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound: Any) -> None:
+        self.upper_bound = upper_bound
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
+
+
+class _LowerTriangular(Constraint):
+    """Lower-triangular square matrices."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value.tril() == value).all(-1).all(-1)
+
+
+class _Square(Constraint):
+    """Square matrices (the check is about the shape alone)."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        if value.dim() < 2:
+            raise ValueError(
+                f"Square.check: expected a value of at least 2 dims, got shape {tuple(value.shape)}"
+            )
+        square = value.shape[-2] == value.shape[-1]
+        return _rustdl.full(tuple(value.shape[:-2]), square, dtype=_rustdl.bool, device=value.device)
+
+
+class _Symmetric(_Square):
+    """Symmetric square matrices (to an absolute tolerance of 1e-6, as PyTorch's ``isclose``)."""
+
+    def check(self, value: Tensor) -> Tensor:
+        square = super().check(value)
+        if not bool(square.all()):
+            return square
+        return value.isclose(value.transpose(-2, -1), atol=1e-6).all(-1).all(-1)
+
+
+class _PositiveDefinite(_Symmetric):
+    """Symmetric positive-definite matrices (a Cholesky factorisation exists)."""
+
+    def check(self, value: Tensor) -> Tensor:
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        from .. import linalg
+
+        return linalg.cholesky_ex(value.detach())[1] == 0
+
+
+class _PositiveSemidefinite(_Symmetric):
+    """Symmetric positive-semidefinite matrices (every eigenvalue ``>= 0``)."""
+
+    def check(self, value: Tensor) -> Tensor:
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        from .. import linalg
+
+        return (linalg.eigvalsh(value.detach()) >= 0).all(-1)
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a mixture: its component distribution's support, with the mixture
+    dimension (the rightmost batch dimension of the components) reduced away."""
+
+    def __init__(self, base_constraint: Constraint) -> None:
+        if not isinstance(base_constraint, Constraint):
+            raise TypeError(f"MixtureSameFamilyConstraint: expected a Constraint, got {base_constraint!r}")
+        self.base_constraint = base_constraint
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return self.base_constraint.event_dim
+
+    def check(self, value: Tensor) -> Tensor:
+        value = value.unsqueeze(-1 - self.event_dim)
+        ok = self.base_constraint.check(value)
+        ok = ok.reshape(*ok.shape[: ok.dim() - self.event_dim], -1).all(-1) if self.event_dim else ok
+        return ok.all(-1)
+
+    def __repr__(self) -> str:
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
+
+
+class _LowerCholesky(Constraint):
+    """Lower-triangular square matrices with a positive diagonal."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        lower = (value.tril() == value).all(-1).all(-1)
+        positive_diag = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+        return lower & positive_diag
+
+    def __repr__(self) -> str:
+        return "LowerCholesky()"
+
+
+class _CorrCholesky(Constraint):
+    """Cholesky factors of correlation matrices: lower-triangular, a positive diagonal, and each
+    row of unit Euclidean length (to ``10 · eps · D``)."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        tol = finfo_eps(value) * value.shape[-1] * 10
+        row_norm = value.detach().norm(dim=-1)
+        unit_rows = ((row_norm - 1.0).abs() <= tol).all(-1)
+        return lower_cholesky.check(value) & unit_rows
+
+    def __repr__(self) -> str:
+        return "CorrCholesky()"
+
+
+class _Cat(Constraint):
+    """Constraint ``cseq[i]`` on the ``i``-th block (of ``lengths[i]`` entries) along ``dim``."""
+
+    def __init__(self, cseq: Any, dim: int = 0, lengths: Any = None) -> None:
+        self.cseq = list(cseq)
+        if not all(isinstance(c, Constraint) for c in self.cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value: Tensor) -> Tensor:
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        checks, start = [], 0
+        for c, length in zip(self.cseq, self.lengths):
+            checks.append(c.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return _rustdl.cat(checks, self.dim)
+
+    def __repr__(self) -> str:
+        return f"Cat({self.cseq!r}, dim={self.dim}, lengths={self.lengths})"
+
+
+class _Stack(Constraint):
+    """Constraint ``cseq[i]`` on the ``i``-th slice along ``dim``."""
+
+    def __init__(self, cseq: Any, dim: int = 0) -> None:
+        self.cseq = list(cseq)
+        if not all(isinstance(c, Constraint) for c in self.cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim
+
+    def check(self, value: Tensor) -> Tensor:
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        slices = [value.select(self.dim, i) for i in range(value.shape[self.dim])]
+        return _rustdl.stack([c.check(v) for v, c in zip(slices, self.cseq)], self.dim)
+
+    def __repr__(self) -> str:
+        return f"Stack({self.cseq!r}, dim={self.dim})"
+
+
 dependent = _Dependent()
 real = _Real()
 boolean = _Boolean()
@@ -205,9 +436,23 @@ nonnegative = _GreaterThanEq(0.0)
 unit_interval = _Interval(0.0, 1.0)
 simplex = _Simplex()
 one_hot = _OneHot()
-real_vector = _Independent(real, 1)
+real_vector = _IndependentConstraint(real, 1)
 greater_than = _GreaterThan
 interval = _Interval
 half_open_interval = _HalfOpenInterval
 integer_interval = _IntegerInterval
-independent = _Independent
+independent = _IndependentConstraint
+greater_than_eq = _GreaterThanEq
+less_than = _LessThan
+nonnegative_integer = _IntegerGreaterThan(0)
+positive_integer = _IntegerGreaterThan(1)
+multinomial = _Multinomial
+lower_triangular = _LowerTriangular()
+lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
+square = _Square()
+symmetric = _Symmetric()
+positive_definite = _PositiveDefinite()
+positive_semidefinite = _PositiveSemidefinite()
+cat = _Cat
+stack = _Stack

@@ -48,6 +48,7 @@ class Distribution:
     _validate_args: bool = True
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
     support: Any = None
+    _checked_when_given: ClassVar[tuple[str, ...]] = ()
 
     @staticmethod
     def set_default_validate_args(value: bool) -> None:
@@ -76,13 +77,22 @@ class Distribution:
                     continue
                 if param not in self.__dict__ and isinstance(getattr(type(self), param, None), lazy_property):
                     continue  # a parameter that was not given and would be derived from another
-                value = getattr(self, param)
-                if not bool(constraint.check(value).all().item()):
-                    raise ValueError(
-                        f"Expected parameter {param} ({type(value).__name__} of shape {tuple(value.shape)}) "
-                        f"of distribution {self!r} to satisfy the constraint {constraint!r}, "
-                        f"but found invalid values:\n{value}"
-                    )
+                if param in self._checked_when_given:
+                    continue  # a matrix the constructor checked (if given) before factorising it
+                self._check_parameter(param, getattr(self, param), constraint)
+
+    def _check_parameter(self, param: str, value: Tensor, constraint: constraints.Constraint) -> None:
+        """Raises PyTorch's ``ValueError`` when ``value`` (parameter ``param``) breaks ``constraint``."""
+        if not bool(constraint.check(value).all().item()):
+            raise ValueError(
+                f"Expected parameter {param} ({type(value).__name__} of shape {tuple(value.shape)}) "
+                f"of distribution {self!r} to satisfy the constraint {constraint!r}, "
+                f"but found invalid values:\n{value}"
+            )
+
+    def _validating(self, validate_args: bool | None) -> bool:
+        """Whether a constructor given ``validate_args`` checks its arguments."""
+        return self._validate_args if validate_args is None else bool(validate_args)
 
     # ---------- shapes ----------
 

@@ -247,10 +247,11 @@ class NegativeBinomial(Distribution):
     PyTorch's; give ``probs`` or ``logits``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "total_count": constraints.nonnegative,
+        "total_count": constraints.greater_than_eq(0),
         "probs": constraints.half_open_interval(0.0, 1.0),
+        "logits": constraints.real,
     }
-    support = constraints.nonnegative
+    support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args: bool | None = None) -> None:
         if (probs is None) == (logits is None):
@@ -332,9 +333,9 @@ class Multinomial(Distribution):
         shape = tuple(given.shape)
         super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
 
-    @property
+    @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):  # type: ignore[override]
-        return constraints.nonnegative
+        return constraints.multinomial(self.total_count)
 
     @property
     def mean(self) -> Tensor:

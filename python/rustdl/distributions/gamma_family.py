@@ -449,7 +449,7 @@ class Poisson(_NoRsample, ExponentialFamily):
     """The Poisson distribution with ``rate`` λ: ``P(k) = λ^k e^(-λ) / k!``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"rate": constraints.nonnegative}
-    support = constraints.nonnegative
+    support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args: bool | None = None) -> None:
         (self.rate,) = broadcast_all(rate)
@@ -493,8 +493,9 @@ class Binomial(_NoRsample):
     """Successes in ``total_count`` Bernoulli(``probs``) trials; give ``probs`` or ``logits``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
-        "total_count": constraints.nonnegative,
+        "total_count": constraints.nonnegative_integer,
         "probs": constraints.unit_interval,
+        "logits": constraints.real,
     }
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args: bool | None = None) -> None:
@@ -506,9 +507,9 @@ class Binomial(_NoRsample):
         scalar = isinstance(total_count, Number) and isinstance(given, Number)
         super().__init__(() if scalar else tuple(self.probs.shape), validate_args=validate_args)
 
-    @property
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):  # type: ignore[override]
-        return constraints.nonnegative
+        return constraints.integer_interval(0, self.total_count)
 
     @property
     def logits(self) -> Tensor:
@@ -547,8 +548,6 @@ class Binomial(_NoRsample):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-            if not bool((value <= self.total_count).all().item()):
-                raise ValueError("Binomial: value must not exceed total_count")
         n, p = self.total_count, self.probs
         log_comb = lgamma(n + 1) - lgamma(value + 1) - lgamma(n - value + 1)
         zero = _rustdl.zeros_like(value * p)

@@ -82,7 +82,13 @@ class Wishart(ExponentialFamily):
     decomposition ``L A Aᵀ Lᵀ`` (chi-squared diagonal, normal lower part), differentiable in
     ``df`` and the scale."""
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"df": constraints.positive}
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "covariance_matrix": constraints.positive_definite,
+        "precision_matrix": constraints.positive_definite,
+        "scale_tril": constraints.lower_cholesky,
+        "df": constraints.greater_than(0),
+    }
+    _checked_when_given: ClassVar[tuple[str, ...]] = ("covariance_matrix", "precision_matrix", "scale_tril")
     has_rsample = True
     _mean_carrier_measure = 0
 
@@ -108,6 +114,9 @@ class Wishart(ExponentialFamily):
             df = _rustdl.tensor(float(df), dtype=mat.dtype, device=mat.device)
         elif not isinstance(df, Tensor):
             raise TypeError(f"{op}: df must be a number or a Tensor, got {type(df).__name__}")
+        from .more import _check_matrix
+
+        _check_matrix(self, validate_args, covariance_matrix, precision_matrix, scale_tril)
         if validate_args is not False and bool((df <= p - 1).any().item()):
             raise ValueError(f"{op}: df must be greater than {p - 1} (the dimension minus one), got {df}")
         if scale_tril is not None:
@@ -122,7 +131,7 @@ class Wishart(ExponentialFamily):
         self._p = p
         super().__init__(batch, (p, p), validate_args=validate_args)
 
-    support = constraints.independent(constraints.real, 2)
+    support = constraints.positive_definite
 
     @property
     def covariance_matrix(self) -> Tensor:
@@ -210,7 +219,7 @@ class LKJCholesky(Distribution):
     (PyTorch's normalisation). Draws use the onion method."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"concentration": constraints.positive}
-    support = constraints.independent(constraints.real, 2)
+    support = constraints.corr_cholesky
 
     def __init__(self, dim: int, concentration=1.0, validate_args: bool | None = None) -> None:
         if not isinstance(dim, int) or dim < 2:

@@ -192,8 +192,11 @@ class Geometric(Distribution):
     """Number of failures before the first success of Bernoulli(``probs``) trials:
     ``P(k) = (1 - p)^k · p``. Give ``probs`` or ``logits``."""
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"probs": constraints.unit_interval}
-    support = constraints.nonnegative
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args: bool | None = None) -> None:
         if (probs is None) == (logits is None):
@@ -314,6 +317,22 @@ def _batch_mv(mat: Tensor, vec: Tensor) -> Tensor:
     return (mat @ vec.unsqueeze(-1)).squeeze(-1)
 
 
+def _check_matrix(dist: Distribution, validate_args, covariance_matrix, precision_matrix, scale_tril) -> None:
+    """Checks the one given matrix of a MultivariateNormal or Wishart before it is factorised:
+    a covariance or precision must be symmetric positive-definite, a ``scale_tril``
+    lower-triangular with a positive diagonal (PyTorch's ``ValueError`` otherwise; a
+    non-symmetric covariance would else be read through its lower triangle alone)."""
+    if not dist._validating(validate_args):
+        return
+    for name, mat, constraint in (
+        ("covariance_matrix", covariance_matrix, constraints.positive_definite),
+        ("precision_matrix", precision_matrix, constraints.positive_definite),
+        ("scale_tril", scale_tril, constraints.lower_cholesky),
+    ):
+        if mat is not None:
+            dist._check_parameter(name, mat, constraint)
+
+
 class MultivariateNormal(Distribution):
     """The multivariate normal with mean ``loc`` (``(*, k)``) and exactly one of
     ``covariance_matrix``, ``precision_matrix`` or ``scale_tril`` (``(*, k, k)``); event shape ``(k,)``.
@@ -322,8 +341,14 @@ class MultivariateNormal(Distribution):
     ``rsample``, ``log_prob`` and ``entropy`` are differentiable in every parameter.
     """
 
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"loc": constraints.real_vector}
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real_vector,
+        "covariance_matrix": constraints.positive_definite,
+        "precision_matrix": constraints.positive_definite,
+        "scale_tril": constraints.lower_cholesky,
+    }
     support = constraints.real_vector
+    _checked_when_given: ClassVar[tuple[str, ...]] = ("covariance_matrix", "precision_matrix", "scale_tril")
     has_rsample = True
 
     def __init__(
@@ -346,6 +371,7 @@ class MultivariateNormal(Distribution):
             )
         import numpy as np
 
+        _check_matrix(self, validate_args, covariance_matrix, precision_matrix, scale_tril)
         batch = tuple(np.broadcast_shapes(tuple(mat.shape[:-2]), tuple(loc.shape[:-1])))
         self.loc = loc.expand(*batch, k)
         if scale_tril is not None:

@@ -1,7 +1,7 @@
 """Invertible transforms for :class:`TransformedDistribution`, as
 ``torch.distributions.transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
-``TanhTransform``, ``PowerTransform``, ``AbsTransform``, ``SoftmaxTransform``,
-``StickBreakingTransform``, ``LowerCholeskyTransform``, ``CorrCholeskyTransform``,
+``SoftplusTransform``, ``TanhTransform``, ``PowerTransform``, ``AbsTransform``, ``SoftmaxTransform``,
+``StickBreakingTransform``, ``LowerCholeskyTransform``, ``PositiveDefiniteTransform``, ``CorrCholeskyTransform``,
 ``CumulativeDistributionTransform``, ``IndependentTransform``, ``ReshapeTransform``,
 ``ComposeTransform``, ``CatTransform`` and ``StackTransform``.
 
@@ -32,10 +32,12 @@ __all__ = [
     "ExpTransform",
     "IndependentTransform",
     "LowerCholeskyTransform",
+    "PositiveDefiniteTransform",
     "PowerTransform",
     "ReshapeTransform",
     "SigmoidTransform",
     "SoftmaxTransform",
+    "SoftplusTransform",
     "StackTransform",
     "StickBreakingTransform",
     "TanhTransform",
@@ -196,6 +198,22 @@ class SigmoidTransform(Transform):
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return -softplus(-x) - softplus(x)
+
+
+class SoftplusTransform(Transform):
+    """``y = log(1 + exp(x))``; the inverse is ``x = y + log(1 - exp(-y))``."""
+
+    codomain = constraints.positive
+    sign = 1
+
+    def _call(self, x: Tensor) -> Tensor:
+        return softplus(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return (-(-y).expm1()).log() + y
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return -softplus(-x)
 
 
 class AffineTransform(Transform):
@@ -398,13 +416,32 @@ class LowerCholeskyTransform(Transform):
     bijective = False
     event_dim = 2
     domain = constraints.independent(constraints.real, 2)
-    codomain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
 
     def _call(self, x: Tensor) -> Tensor:
         return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
 
     def _inverse(self, y: Tensor) -> Tensor:
         return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(Transform):
+    """Square matrices to symmetric positive-definite ones: ``L Lᵀ`` of the
+    :class:`LowerCholeskyTransform` ``L`` of the input (not bijective)."""
+
+    bijective = False
+    event_dim = 2
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def _call(self, x: Tensor) -> Tensor:
+        low = LowerCholeskyTransform()(x)
+        return low @ low.transpose(-2, -1)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        from .. import linalg
+
+        return LowerCholeskyTransform().inv(linalg.cholesky(y))
 
 
 class CumulativeDistributionTransform(Transform):
@@ -561,39 +598,6 @@ def _pad_left_one(t: Tensor) -> Tensor:
     return _rustdl.cat([t.new_ones((*t.shape[:-1], 1)), t], -1)
 
 
-class _LowerCholeskyConstraint(constraints.Constraint):
-    """Lower-triangular square matrices with a positive diagonal."""
-
-    event_dim = 2
-
-    def check(self, value: Tensor) -> Tensor:
-        lower = (value.tril() == value).all(-1).all(-1)
-        positive_diag = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
-        return lower & positive_diag
-
-    def __repr__(self) -> str:
-        return "LowerCholesky()"
-
-
-class _CorrCholesky(constraints.Constraint):
-    """Cholesky factors of correlation matrices: lower-triangular, a positive diagonal, and each
-    row of unit Euclidean length (to ``10 · eps · D``)."""
-
-    event_dim = 2
-
-    def check(self, value: Tensor) -> Tensor:
-        tol = finfo_eps(value) * value.shape[-1] * 10
-        row_norm = value.detach().norm(dim=-1)
-        unit_rows = ((row_norm - 1.0).abs() <= tol).all(-1)
-        return _LowerCholeskyConstraint().check(value) & unit_rows
-
-    def __repr__(self) -> str:
-        return "CorrCholesky()"
-
-
-_corr_cholesky = _CorrCholesky()
-
-
 class CorrCholeskyTransform(Transform):
     """Unconstrained vectors of length ``D(D−1)/2`` to Cholesky factors of ``D × D`` correlation
     matrices (lower-triangular, positive diagonal, unit-length rows), as PyTorch's:
@@ -612,7 +616,7 @@ class CorrCholeskyTransform(Transform):
     """
 
     domain = constraints.real_vector
-    codomain = _corr_cholesky
+    codomain = constraints.corr_cholesky
     event_dim = 1  # the domain's (the codomain's is 2)
 
     def _call(self, x: Tensor) -> Tensor:
@@ -670,67 +674,6 @@ def _check_transforms(tseq: Any) -> list[Transform]:
     if not all(isinstance(t, Transform) for t in tseq):
         raise AssertionError("All elements of tseq must be Transform instances")
     return tseq
-
-
-class _Cat(constraints.Constraint):
-    """Constraint ``cseq[i]`` on the ``i``-th block (of ``lengths[i]`` entries) along ``dim``."""
-
-    def __init__(self, cseq: Any, dim: int = 0, lengths: Any = None) -> None:
-        self.cseq = list(cseq)
-        if not all(isinstance(c, constraints.Constraint) for c in self.cseq):
-            raise AssertionError("All elements of cseq must be Constraint instances")
-        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
-        if len(self.lengths) != len(self.cseq):
-            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
-        self.dim = dim
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return any(c.is_discrete for c in self.cseq)
-
-    @property
-    def event_dim(self) -> int:  # type: ignore[override]
-        return max(c.event_dim for c in self.cseq)
-
-    def check(self, value: Tensor) -> Tensor:
-        if not -value.dim() <= self.dim < value.dim():
-            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
-        checks, start = [], 0
-        for c, length in zip(self.cseq, self.lengths):
-            checks.append(c.check(value.narrow(self.dim, start, length)))
-            start = start + length
-        return _rustdl.cat(checks, self.dim)
-
-    def __repr__(self) -> str:
-        return f"Cat({self.cseq!r}, dim={self.dim}, lengths={self.lengths})"
-
-
-class _Stack(constraints.Constraint):
-    """Constraint ``cseq[i]`` on the ``i``-th slice along ``dim``."""
-
-    def __init__(self, cseq: Any, dim: int = 0) -> None:
-        self.cseq = list(cseq)
-        if not all(isinstance(c, constraints.Constraint) for c in self.cseq):
-            raise AssertionError("All elements of cseq must be Constraint instances")
-        self.dim = dim
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return any(c.is_discrete for c in self.cseq)
-
-    @property
-    def event_dim(self) -> int:  # type: ignore[override]
-        dim = max(c.event_dim for c in self.cseq)
-        return dim + 1 if self.dim + dim < 0 else dim
-
-    def check(self, value: Tensor) -> Tensor:
-        if not -value.dim() <= self.dim < value.dim():
-            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
-        slices = [value.select(self.dim, i) for i in range(value.shape[self.dim])]
-        return _rustdl.stack([c.check(v) for v, c in zip(slices, self.cseq)], self.dim)
-
-    def __repr__(self) -> str:
-        return f"Stack({self.cseq!r}, dim={self.dim})"
 
 
 class CatTransform(Transform):
@@ -806,11 +749,11 @@ class CatTransform(Transform):
 
     @property
     def domain(self) -> Any:  # type: ignore[override]
-        return _Cat([t.domain for t in self.transforms], self.dim, self.lengths)
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
 
     @property
     def codomain(self) -> Any:  # type: ignore[override]
-        return _Cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
 
     def __repr__(self) -> str:
         return f"CatTransform({self.transforms!r}, dim={self.dim}, lengths={self.lengths})"
@@ -864,11 +807,11 @@ class StackTransform(Transform):
 
     @property
     def domain(self) -> Any:  # type: ignore[override]
-        return _Stack([t.domain for t in self.transforms], self.dim)
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
 
     @property
     def codomain(self) -> Any:  # type: ignore[override]
-        return _Stack([t.codomain for t in self.transforms], self.dim)
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
 
     def __repr__(self) -> str:
         return f"StackTransform({self.transforms!r}, dim={self.dim})"

@@ -1,0 +1,333 @@
+"""Gaps found by listing PyTorch's public names against rustdl's and by hostile calls to in-place
+methods: distribution constraints and the constraint registry (``biject_to`` / ``transform_to``),
+discrete supports, matrix-argument validation, random fills' argument checks and generators,
+``copy_(non_blocking=)`` and argument errors that are also ``RuntimeError``.
+References: numpy, closed forms and finite differences."""
+
+import math
+
+import numpy as np
+import pytest
+import rustdl
+from rustdl import distributions as D
+from rustdl.distributions import biject_to, transform_to
+from rustdl.distributions import constraints as C
+from rustdl.distributions import transforms as T
+
+
+def _a(seed, shape=(4, 3), scale=1.0):
+    return np.random.default_rng(seed).standard_normal(shape) * scale
+
+
+def _t(a, **kw):
+    return rustdl.tensor(np.asarray(a, dtype=np.float64), **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# constraints
+# ------------------------------------------------------------------------------------------
+
+
+def test_integer_constraints_reject_fractions_and_negatives():
+    v = np.array([0.0, 1.5, -1.0, 3.0, 1.0])
+    np.testing.assert_array_equal(C.nonnegative_integer.check(_t(v)).numpy(), (v % 1 == 0) & (v >= 0))
+    np.testing.assert_array_equal(C.positive_integer.check(_t(v)).numpy(), (v % 1 == 0) & (v >= 1))
+    assert C.nonnegative_integer.is_discrete and C.positive_integer.is_discrete
+    assert repr(C.positive_integer) == "IntegerGreaterThan(lower_bound=1)"
+
+
+def test_bound_constraints_against_numpy():
+    v = _a(0, (6,), 3.0)
+    np.testing.assert_array_equal(C.less_than(0.5).check(_t(v)).numpy(), v < 0.5)
+    np.testing.assert_array_equal(C.greater_than_eq(-1.0).check(_t(v)).numpy(), v >= -1.0)
+    counts = np.array([[1.0, 2, 2], [3, 3, 0], [-1, 1, 1]])
+    np.testing.assert_array_equal(
+        C.multinomial(5).check(_t(counts)).numpy(), (counts >= 0).all(-1) & (counts.sum(-1) <= 5)
+    )
+    assert C.multinomial(5).event_dim == 1 and C.multinomial(5).is_discrete
+
+
+def test_matrix_constraints_against_numpy():
+    a = _a(1, (3, 3, 3))
+    spd = a @ a.transpose(0, 2, 1) + np.eye(3)
+    assert C.lower_triangular.check(_t(np.tril(a))).numpy().all()
+    assert not C.lower_triangular.check(_t(a)).numpy().any()
+    assert C.symmetric.check(_t(a + a.transpose(0, 2, 1))).numpy().all()
+    assert not C.symmetric.check(_t(a)).numpy().any()
+    np.testing.assert_array_equal(C.square.check(_t(np.zeros((2, 3, 4)))).numpy(), [False, False])
+    np.testing.assert_array_equal(C.square.check(_t(np.zeros((2, 3, 3)))).numpy(), [True, True])
+    # positive-definite: every eigenvalue > 0 (numpy's eigvalsh), on a batch with one indefinite matrix
+    batch = spd.copy()
+    batch[1] = -batch[1]
+    expect = (np.linalg.eigvalsh(batch) > 0).all(-1)
+    np.testing.assert_array_equal(C.positive_definite.check(_t(batch)).numpy(), expect)
+    psd = np.zeros((2, 3, 3))
+    psd[0] = np.diag([1.0, 2.0, 0.0])
+    psd[1] = -np.eye(3)
+    np.testing.assert_array_equal(C.positive_semidefinite.check(_t(psd)).numpy(), [True, False])
+    chol = np.linalg.cholesky(spd)
+    assert C.lower_cholesky.check(_t(chol)).numpy().all()
+    assert not C.lower_cholesky.check(_t(-chol)).numpy().any()
+    corr = chol / np.linalg.norm(chol, axis=-1, keepdims=True)
+    assert C.corr_cholesky.check(_t(corr)).numpy().all() and not C.corr_cholesky.check(_t(chol)).numpy().any()
+
+
+def test_cat_stack_and_mixture_constraints():
+    v = np.array([[1.0, -1.0, 0.5], [-2.0, 3.0, 1.5]])
+    cat = C.cat([C.positive, C.real, C.unit_interval], 1, [1, 1, 1])
+    np.testing.assert_array_equal(
+        cat.check(_t(v)).numpy(),
+        np.stack([v[:, 0] > 0, v[:, 1] == v[:, 1], (v[:, 2] >= 0) & (v[:, 2] <= 1)], 1),
+    )
+    mix = C.MixtureSameFamilyConstraint(C.positive)
+    np.testing.assert_array_equal(
+        mix.check(_t([[1.0, -1.0], [2.0, 3.0]])).numpy(), [[True, False], [True, True]]
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# biject_to / transform_to
+# ------------------------------------------------------------------------------------------
+
+
+def _numeric_ladj(f, x, eps=1e-6):
+    """log|f'(x)| elementwise by central differences (f elementwise)."""
+    return np.log(np.abs((f(x + eps) - f(x - eps)) / (2 * eps)))
+
+
+@pytest.mark.parametrize(
+    "constraint,ref",
+    [
+        (C.positive, np.exp),
+        (C.nonnegative, np.exp),
+        (C.greater_than(2.0), lambda x: np.exp(x) + 2.0),
+        (C.greater_than_eq(-1.0), lambda x: np.exp(x) - 1.0),
+        (C.less_than(3.0), lambda x: 3.0 - np.exp(x)),
+        (C.unit_interval, lambda x: 1 / (1 + np.exp(-x))),
+        (C.interval(-2.0, 5.0), lambda x: -2.0 + 7.0 / (1 + np.exp(-x))),
+        (C.half_open_interval(1.0, 4.0), lambda x: 1.0 + 3.0 / (1 + np.exp(-x))),
+        (C.real, lambda x: x),
+    ],
+)
+def test_elementwise_registry_maps_onto_the_set(constraint, ref):
+    x = _a(2, (5,), 2.0)
+    for registry in (biject_to, transform_to):
+        tr = registry(constraint)
+        y = tr(_t(x))
+        np.testing.assert_allclose(y.numpy(), ref(x), rtol=1e-10, atol=1e-12)
+        assert constraint.check(y).numpy().all()
+        np.testing.assert_allclose(tr.inv(y).numpy(), x, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(
+            tr.log_abs_det_jacobian(_t(x), y).numpy(), _numeric_ladj(ref, x), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_registry_simplex_and_independent():
+    x = _a(3, (4, 3))
+    y = biject_to(C.simplex)(_t(x))  # stick-breaking: one more coordinate
+    assert y.shape == (4, 4) and C.simplex.check(y).numpy().all()
+    np.testing.assert_allclose(biject_to(C.simplex).inv(y).numpy(), x, rtol=1e-7, atol=1e-9)
+    y = transform_to(C.simplex)(_t(x))  # softmax
+    e = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(y.numpy(), e / e.sum(-1, keepdims=True), rtol=1e-12)
+    tr = biject_to(C.independent(C.positive, 1))
+    y = tr(_t(x))
+    np.testing.assert_allclose(y.numpy(), np.exp(x), rtol=1e-12)
+    np.testing.assert_allclose(tr.log_abs_det_jacobian(_t(x), y).numpy(), x.sum(-1), rtol=1e-12)
+
+
+def test_registry_cat_and_stack_apply_each_part():
+    x = _a(4, (2, 3))
+    y = biject_to(C.cat([C.positive, C.real, C.unit_interval], 1, [1, 1, 1]))(_t(x)).numpy()
+    np.testing.assert_allclose(
+        y, np.stack([np.exp(x[:, 0]), x[:, 1], 1 / (1 + np.exp(-x[:, 2]))], 1), rtol=1e-12
+    )
+    y = transform_to(C.stack([C.positive, C.real, C.less_than(0.0)], 1))(_t(x)).numpy()
+    np.testing.assert_allclose(y, np.stack([np.exp(x[:, 0]), x[:, 1], -np.exp(x[:, 2])], 1), rtol=1e-12)
+
+
+def test_registry_matrices_and_what_has_no_bijection():
+    x = _a(5, (2, 3, 3))
+    low = transform_to(C.lower_cholesky)(_t(x)).numpy()
+    np.testing.assert_allclose(
+        low, np.tril(x, -1) + np.exp(np.diagonal(x, 0, 1, 2))[..., None] * np.eye(3), rtol=1e-12
+    )
+    pd = transform_to(C.positive_definite)(_t(x))
+    np.testing.assert_allclose(pd.numpy(), low @ low.transpose(0, 2, 1), rtol=1e-12)
+    assert (np.linalg.eigvalsh(pd.numpy()) > 0).all() and C.positive_definite.check(pd).numpy().all()
+    # the inverse goes through the Cholesky factor: back to the lower part of x with its diagonal
+    np.testing.assert_allclose(
+        transform_to(C.positive_definite).inv(pd).numpy(), np.tril(x), rtol=1e-8, atol=1e-10
+    )
+    corr = biject_to(C.corr_cholesky)(_t(_a(6, (4, 3))))
+    assert corr.shape == (4, 3, 3) and C.corr_cholesky.check(corr).numpy().all()
+    for c in (C.lower_cholesky, C.positive_definite, C.positive_semidefinite):
+        with pytest.raises(NotImplementedError, match="Cannot transform"):
+            biject_to(c)
+    with pytest.raises(NotImplementedError):
+        transform_to(C.boolean)
+
+
+def test_registry_is_extensible():
+    reg = D.constraint_registry.ConstraintRegistry()
+
+    @reg.register(C.positive)
+    def _softplus(constraint):
+        return T.SoftplusTransform()
+
+    x = _a(7, (5,))
+    np.testing.assert_allclose(reg(C.positive)(_t(x)).numpy(), np.log1p(np.exp(x)), rtol=1e-12)
+    with pytest.raises(TypeError):
+        reg.register(3, _softplus)
+
+
+def test_softplus_transform_value_inverse_and_jacobian():
+    x = _a(8, (6,), 3.0)
+    tr = T.SoftplusTransform()
+    y = tr(_t(x))
+    np.testing.assert_allclose(y.numpy(), np.log1p(np.exp(x)), rtol=1e-12)
+    np.testing.assert_allclose(tr.inv(y).numpy(), x, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(tr.log_abs_det_jacobian(_t(x), y).numpy(), -np.log1p(np.exp(-x)), rtol=1e-12)
+    # a distribution through it: log_prob of y = log_prob_base(x) - log|dy/dx|
+    d = D.TransformedDistribution(D.Normal(0.0, 1.0), [tr])
+    lp = d.log_prob(y).numpy()
+    np.testing.assert_allclose(
+        lp, -0.5 * x**2 - 0.5 * math.log(2 * math.pi) + np.log1p(np.exp(-x)), rtol=1e-9
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# supports and argument validation of distributions
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make,bad",
+    [
+        (lambda: D.Poisson(2.0), 1.5),
+        (lambda: D.Geometric(0.3), 0.5),
+        (lambda: D.Binomial(5, 0.3), 2.5),
+        (lambda: D.Binomial(5, 0.3), 6.0),
+        (lambda: D.NegativeBinomial(5, 0.3), 1.5),
+    ],
+)
+def test_discrete_distributions_refuse_values_off_their_support(make, bad):
+    d = make()
+    assert d.support.is_discrete
+    with pytest.raises(ValueError, match="support"):
+        d.log_prob(_t(bad))
+    ok = D.Poisson(2.0).log_prob(_t(3.0)).item()
+    assert ok == pytest.approx(3 * math.log(2.0) - 2.0 - math.log(6.0), rel=1e-6)
+
+
+def test_multinomial_support_is_its_count_simplex():
+    d = D.Multinomial(4, _t([0.2, 0.8]))
+    assert d.support.event_dim == 1 and d.support.is_discrete
+    assert d.support.check(_t([1.0, 3.0])).item() and not d.support.check(_t([-1.0, 2.0])).item()
+
+
+def test_multivariate_normal_checks_its_matrix_before_factorising_it():
+    loc = rustdl.zeros(2, dtype=rustdl.float64)
+    not_symmetric = _t([[1.0, 2.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="covariance_matrix"):
+        D.MultivariateNormal(loc, not_symmetric)
+    with pytest.raises(ValueError, match="precision_matrix"):
+        D.MultivariateNormal(loc, precision_matrix=-rustdl.eye(2, dtype=rustdl.float64))
+    with pytest.raises(ValueError, match="scale_tril"):
+        D.MultivariateNormal(loc, scale_tril=-rustdl.eye(2, dtype=rustdl.float64))
+    with pytest.raises(ValueError, match="covariance_matrix"):
+        D.Wishart(3.0, -rustdl.eye(2, dtype=rustdl.float64))
+    # a valid covariance still gives numpy's density
+    cov = np.array([[2.0, 0.3], [0.3, 1.0]])
+    x = np.array([0.4, -1.2])
+    lp = D.MultivariateNormal(loc, _t(cov)).log_prob(_t(x)).item()
+    ref = -0.5 * (x @ np.linalg.solve(cov, x) + np.log(np.linalg.det(cov)) + 2 * np.log(2 * np.pi))
+    assert lp == pytest.approx(ref, rel=1e-12)
+    assert sorted(D.MultivariateNormal.arg_constraints) == [
+        "covariance_matrix",
+        "loc",
+        "precision_matrix",
+        "scale_tril",
+    ]
+
+
+def test_distribution_submodules_import_under_torchcompat():
+    from rustdl import torchcompat
+
+    torchcompat.install()
+    try:
+        import importlib
+
+        mvn = importlib.import_module("torch.distributions.multivariate_normal")
+        registry = importlib.import_module("torch.distributions.constraint_registry")
+        beta = importlib.import_module("torch.distributions.beta")
+        assert mvn.MultivariateNormal is D.MultivariateNormal and beta.Beta is D.Beta
+        assert registry.biject_to is biject_to
+    finally:
+        torchcompat.uninstall()
+
+
+# ------------------------------------------------------------------------------------------
+# in-place random fills, copy_(non_blocking=), argument errors
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: t.exponential_(0.0),
+        lambda t: t.exponential_(-1.0),
+        lambda t: t.geometric_(0.0),
+        lambda t: t.geometric_(1.0),
+        lambda t: t.cauchy_(0.0, -1.0),
+        lambda t: t.log_normal_(0.0, 0.0),
+    ],
+)
+def test_random_fills_refuse_bad_parameters_and_leave_the_tensor(call):
+    t = rustdl.full((3,), 7.0)
+    with pytest.raises(RuntimeError, match="expects"):
+        call(t)
+    np.testing.assert_array_equal(t.numpy(), [7.0, 7.0, 7.0])
+
+
+def test_random_fills_follow_their_generator_and_distribution():
+    for fill in (
+        lambda t, g: t.exponential_(2.0, generator=g),
+        lambda t, g: t.geometric_(0.3, generator=g),
+        lambda t, g: t.cauchy_(1.0, 2.0, generator=g),
+        lambda t, g: t.log_normal_(0.5, 0.25, generator=g),
+        lambda t, g: t.random_(3, 9, generator=g),
+    ):
+        a = fill(rustdl.zeros(2000, dtype=rustdl.float64), rustdl.Generator().manual_seed(11)).numpy()
+        b = fill(rustdl.zeros(2000, dtype=rustdl.float64), rustdl.Generator().manual_seed(11)).numpy()
+        np.testing.assert_array_equal(a, b)
+    e = rustdl.zeros(20000, dtype=rustdl.float64).exponential_(
+        2.0, generator=rustdl.Generator().manual_seed(1)
+    )
+    assert e.numpy().mean() == pytest.approx(0.5, rel=0.05)
+    g = (
+        rustdl.zeros(20000, dtype=rustdl.float64)
+        .geometric_(0.3, generator=rustdl.Generator().manual_seed(2))
+        .numpy()
+    )
+    assert g.min() >= 1 and g.mean() == pytest.approx(1 / 0.3, rel=0.05)
+    ln = rustdl.zeros(20000, dtype=rustdl.float64).log_normal_(
+        0.5, 0.25, generator=rustdl.Generator().manual_seed(3)
+    )
+    assert np.log(ln.numpy()).mean() == pytest.approx(0.5, abs=0.01)
+
+
+def test_copy_accepts_non_blocking():
+    dst = rustdl.zeros(3)
+    src = rustdl.tensor([1.0, 2.0, 3.0])
+    assert dst.copy_(src, non_blocking=True) is dst
+    np.testing.assert_array_equal(dst.numpy(), [1.0, 2.0, 3.0])
+    dst.copy_(src * 2, False)
+    np.testing.assert_array_equal(dst.numpy(), [2.0, 4.0, 6.0])
+
+
+def test_argument_errors_are_runtime_errors_as_in_pytorch():
+    for call in (lambda: rustdl.zeros(-1), lambda: rustdl.eye(-2), lambda: rustdl.linspace(0, 1, -3)):
+        with pytest.raises(RuntimeError) as info:
+            call()
+        assert isinstance(info.value, ValueError) and type(info.value).__name__ == "ArgumentError"
