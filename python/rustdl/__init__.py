@@ -119,6 +119,30 @@ def is_deterministic_algorithms_warn_only_enabled():
     return _deterministic_algorithms[1]
 
 
+_DEBUG_MODES = {"default": 0, "warn": 1, "error": 2}
+
+
+def set_deterministic_debug_mode(debug_mode):
+    """PyTorch's other spelling of :func:`use_deterministic_algorithms`: ``"default"`` (0) turns
+    the flag off, ``"warn"`` (1) on with ``warn_only``, ``"error"`` (2) on."""
+    import builtins
+
+    mode = _DEBUG_MODES.get(debug_mode, debug_mode) if isinstance(debug_mode, str) else debug_mode
+    if isinstance(mode, builtins.bool) or mode not in (0, 1, 2):
+        raise RuntimeError(
+            f"set_deterministic_debug_mode: invalid mode {debug_mode!r}; expected 'default', 'warn', "
+            "'error', 0, 1 or 2"
+        )
+    use_deterministic_algorithms(mode != 0, warn_only=mode == 1)
+
+
+def get_deterministic_debug_mode():
+    """0, 1 or 2: what :func:`set_deterministic_debug_mode` (or the flag) last set."""
+    if not _deterministic_algorithms[0]:
+        return 0
+    return 1 if _deterministic_algorithms[1] else 2
+
+
 # What `torch.__version__` answers under rustdl.torchcompat: the PyTorch API level rustdl follows,
 # with rustdl's own version as the local part, so `torch.__version__ >= "1.8"` and
 # `packaging.version.parse(torch.__version__)` comparisons behave as on a recent PyTorch.
@@ -1199,6 +1223,7 @@ from ._breadth_g import (  # noqa: E402,F401
     aminmax,
     asarray,
     bartlett_window,
+    binomial,
     blackman_window,
     can_cast,
     chain_matmul,

@@ -46,6 +46,7 @@ __all__ = [
     "logcumsumexp",
     "msort",
     "nextafter",
+    "binomial",
     "poisson",
     "promote_types",
     "randint_like",
@@ -600,6 +601,25 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
     seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
     draws = np.random.default_rng(seed).poisson(rates).astype(np.float64)
     return _back(draws, input, input.dtype)
+
+
+def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
+    """Binomial draws: successes in ``count`` trials of probability ``prob`` per element (the two
+    broadcast; float tensors of one dtype), as ``torch.binomial``. As there, a negative count
+    draws 0 and a probability outside ``[0, 1]`` is taken at the nearer end."""
+    _tensor_arg("binomial", count)
+    _tensor_arg("binomial", prob)
+    if not count.is_floating_point():
+        raise TypeError(f"binomial: only floating-point dtypes are supported for count, got {count.dtype}")
+    if prob.dtype != count.dtype:
+        raise TypeError(f"binomial: count is {count.dtype} but prob is {prob.dtype}; expected one dtype")
+    n, p = np.broadcast_arrays(_np_of(count).astype(np.float64), _np_of(prob).astype(np.float64))
+    if np.isnan(n).any() or np.isnan(p).any():
+        raise RuntimeError("binomial: count and prob must not be NaN")
+    trials = np.floor(np.maximum(n, 0.0)).astype(np.int64)
+    seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
+    draws = np.random.default_rng(seed).binomial(trials, np.clip(p, 0.0, 1.0)).astype(np.float64)
+    return _back(draws, count, count.dtype)
 
 
 def _window(

@@ -17,7 +17,9 @@ __all__ = [
     "celu_",
     "channel_shuffle",
     "constant_pad_nd",
+    "convolution",
     "cosine_embedding_loss",
+    "ctc_loss",
     "dropout_",
     "embedding",
     "feature_alpha_dropout",
@@ -25,8 +27,10 @@ __all__ = [
     "feature_dropout_",
     "fill",
     "frobenius_norm",
+    "get_device_module",
     "hinge_embedding_loss",
     "instance_norm",
+    "is_storage",
     "kl_div",
     "margin_ranking_loss",
     "max_pool1d_with_indices",
@@ -37,6 +41,7 @@ __all__ = [
     "rms_norm",
     "rrelu_",
     "selu_",
+    "slice_copy",
     "threshold_",
     "triplet_margin_loss",
 ]
@@ -354,3 +359,84 @@ def _view(name: str, t: Tensor, *args: Any, **kwargs: Any) -> Any:
 
     fn = getattr(rustdl, name, None)
     return fn(t, *args, **kwargs) if fn is not None else getattr(t, name)(*args, **kwargs)
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Any,
+    target_lengths: Any,
+    blank: int = 0,
+    reduction: Any = 0,
+    zero_infinity: bool = False,
+) -> Tensor:
+    """CTC loss with ATen's integer reduction (``torch.ctc_loss``; called without one it gives
+    the per-sequence losses, as PyTorch's binding does)."""
+    return _F().ctc_loss(
+        log_probs,
+        targets,
+        input_lengths,
+        target_lengths,
+        blank=blank,
+        reduction=_reduction("ctc_loss", reduction),
+        zero_infinity=zero_infinity,
+    )
+
+
+def convolution(
+    input: Tensor,  # noqa: A002
+    weight: Tensor,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    transposed: bool,
+    output_padding: Any,
+    groups: int,
+) -> Tensor:
+    """The one convolution entry point of ATen (``torch.convolution``): 1-, 2- or 3-d by the
+    weight's rank, a transposed convolution when ``transposed``."""
+    spatial = weight.dim() - 2
+    if spatial not in (1, 2, 3):
+        raise ValueError(f"convolution: expected a 3-, 4- or 5-d weight, got shape {tuple(weight.shape)}")
+    F = _F()
+    if transposed:
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[spatial - 1]
+        return fn(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    fn = (F.conv1d, F.conv2d, F.conv3d)[spatial - 1]
+    return fn(input, weight, bias, stride, padding, dilation, groups)
+
+
+def slice_copy(input: Tensor, dim: int = 0, start: Any = None, end: Any = None, step: int = 1) -> Tensor:  # noqa: A002
+    """A copy of ``input[start:end:step]`` along ``dim`` (``torch.slice_copy``)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"slice_copy: expected a Tensor, got {type(input).__name__}")
+    if input.dim() == 0:
+        raise IndexError("slice_copy: cannot slice a 0-d tensor")
+    if not isinstance(step, int) or step <= 0:
+        raise ValueError(f"slice_copy: step must be a positive integer, got {step!r}")
+    d = dim + input.dim() if dim < 0 else dim
+    if not 0 <= d < input.dim():
+        raise IndexError(f"slice_copy: dimension {dim} out of range for a tensor of {input.dim()} dims")
+    key = (slice(None),) * d + (slice(start, end, step),)
+    return input[key].clone()
+
+
+def is_storage(obj: Any) -> bool:
+    """Whether ``obj`` is a storage (``tensor.untyped_storage()``, ``TypedStorage``)."""
+    from ._storage import _StorageBase
+
+    return isinstance(obj, _StorageBase)
+
+
+def get_device_module(device: Any = None) -> Any:
+    """The module of a device type (``torch.get_device_module("cuda")`` is ``torch.cuda``); with
+    no argument, that of the accelerator (``cuda``)."""
+    import importlib
+
+    kind = getattr(device, "type", device)
+    kind = "cuda" if kind is None else str(kind).split(":")[0]
+    names = {"cuda": "cuda", "gpu": "cuda", "cpu": "cpu", "mps": "backends.mps"}
+    if kind not in names:
+        raise RuntimeError(f"get_device_module: device type '{kind}' is not supported here (cpu, cuda)")
+    return importlib.import_module(f"{__package__}.{names[kind]}")

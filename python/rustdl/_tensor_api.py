@@ -3134,9 +3134,23 @@ for _name, _fn in (
         "baddbmm_",
         lambda self, b1, b2, *, beta=1, alpha=1: self.copy_(self.baddbmm(b1, b2, beta=beta, alpha=alpha)),
     ),
+    ("float_power_", lambda self, exponent: _float_power_(self, exponent)),
+    ("to_sparse_coo", lambda self: self.to_sparse()),
 ):
     setattr(Tensor, _name, _fn)
 del _name, _fn
+# PyTorch's nested (jagged) tensors are not built here: every tensor is a plain strided one
+Tensor.is_nested = property(lambda self: False, doc="False: rustdl has no nested tensors.")
+
+
+def _float_power_(self, exponent):
+    """In-place :func:`float_power`: the result is float64, so ``self`` must be float64 already."""
+    if self.dtype != float64:
+        raise _rd.DTypeError(
+            f"float_power_: the base has dtype {self.dtype} but the result requires dtype "
+            f"rustdl.float64 (shape {list(self.shape)})"
+        )
+    return self.copy_(float_power(self, exponent))
 
 
 # ---- bitwise operators: bool masks stay on the fast logical path; int64 tensors are bitwise as

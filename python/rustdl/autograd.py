@@ -842,7 +842,18 @@ def _submodules():
     graph.Node = _rustdl.Node  # type: ignore[attr-defined]
     graph.save_on_cpu = save_on_cpu  # type: ignore[attr-defined]
     sys.modules[graph.__name__] = graph
-    return gm, graph
+    variable = types.ModuleType(
+        __name__ + ".variable", "The old Variable wrapper (as torch.autograd.variable)."
+    )
+    variable.Variable = Variable  # type: ignore[attr-defined]
+    sys.modules[variable.__name__] = variable
+    anomaly = types.ModuleType(
+        __name__ + ".anomaly_mode", "Anomaly detection (as torch.autograd.anomaly_mode)."
+    )
+    anomaly.detect_anomaly = detect_anomaly  # type: ignore[attr-defined]
+    anomaly.set_detect_anomaly = set_detect_anomaly  # type: ignore[attr-defined]
+    sys.modules[anomaly.__name__] = anomaly
+    return gm, graph, variable, anomaly
 
 
 class save_on_cpu:  # noqa: N801  (PyTorch's name)
@@ -864,7 +875,31 @@ def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     set_detect_anomaly(enabled, check_nan)
 
 
-grad_mode, graph = _submodules()
+class set_multithreading_enabled:  # noqa: N801  (PyTorch's name)
+    """``torch.autograd.set_multithreading_enabled``: accepted as a call or a context manager.
+    A backward here runs on the calling thread either way, so the flag only changes what
+    :func:`is_multithreading_enabled` reports."""
+
+    _enabled = True
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = set_multithreading_enabled._enabled
+        set_multithreading_enabled._enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        set_multithreading_enabled._enabled = self._prev
+        return False
+
+
+def is_multithreading_enabled() -> bool:
+    """What :class:`set_multithreading_enabled` last set (``True`` initially)."""
+    return set_multithreading_enabled._enabled
+
+
+grad_mode, graph, variable, anomaly_mode = _submodules()
 
 
 # ---------- torch.autograd.functional: Jacobians, Hessians and their products ----------

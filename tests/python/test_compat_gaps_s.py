@@ -331,3 +331,171 @@ def test_argument_errors_are_runtime_errors_as_in_pytorch():
         with pytest.raises(RuntimeError) as info:
             call()
         assert isinstance(info.value, ValueError) and type(info.value).__name__ == "ArgumentError"
+
+
+# ------------------------------------------------------------------------------------------
+# torch.* names with ATen's signatures, and small module/tensor names
+# ------------------------------------------------------------------------------------------
+
+
+def _ctc_brute_force(probs, target, blank=0):
+    """-log of the summed probability of every alignment (length T) that collapses to ``target``."""
+    import itertools
+
+    T_, C_ = probs.shape
+    total = 0.0
+    for path in itertools.product(range(C_), repeat=T_):
+        collapsed = [c for i, c in enumerate(path) if (i == 0 or c != path[i - 1]) and c != blank]
+        if collapsed == list(target):
+            total += np.prod([probs[t, c] for t, c in enumerate(path)])
+    return -np.log(total)
+
+
+def test_torch_ctc_loss_takes_atens_integer_reduction():
+    logits = _a(20, (4, 2, 3))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    targets, in_len, tg_len = [[1, 2], [2, 0]], [4, 3], [2, 1]
+    ref = np.array(
+        [_ctc_brute_force(np.exp(log_probs[: in_len[n], n]), targets[n][: tg_len[n]]) for n in range(2)]
+    )
+    args = (_t(log_probs), rustdl.tensor(targets), rustdl.tensor(in_len), rustdl.tensor(tg_len))
+    np.testing.assert_allclose(rustdl.ctc_loss(*args).numpy(), ref, rtol=1e-9)  # default: per sequence
+    np.testing.assert_allclose(rustdl.ctc_loss(*args, 0, 2).item(), ref.sum(), rtol=1e-9)
+    np.testing.assert_allclose(rustdl.ctc_loss(*args, reduction=1).item(), (ref / tg_len).mean(), rtol=1e-9)
+    with pytest.raises(ValueError):
+        rustdl.ctc_loss(*args, reduction=3)
+
+
+def _conv2d_np(x, w, stride, padding, dilation):
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[
+                :,
+                :,
+                i * stride[0] : i * stride[0] + dilation[0] * (kh - 1) + 1 : dilation[0],
+                j * stride[1] : j * stride[1] + dilation[1] * (kw - 1) + 1 : dilation[1],
+            ]
+            out[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
+    return out
+
+
+def test_torch_convolution_dispatches_on_rank_and_transposed():
+    x, w, b = _a(21, (2, 3, 7, 6)), _a(22, (4, 3, 3, 2)), _a(23, (4,))
+    out = rustdl.convolution(_t(x), _t(w), _t(b), [2, 1], [1, 0], [1, 2], False, [0, 0], 1)
+    ref = _conv2d_np(x, w, (2, 1), (1, 0), (1, 2)) + b[:, None, None]
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
+    # transposed, stride 2 with output padding: each input pixel scatters the kernel
+    xt, wt = _a(24, (1, 2, 3, 3)), _a(25, (2, 3, 3, 3))
+    out = rustdl.convolution(_t(xt), _t(wt), None, [2, 2], [1, 1], [1, 1], True, [1, 0], 1).numpy()
+    full = np.zeros((1, 3, 2 * 2 + 3, 2 * 2 + 3))
+    for i in range(3):
+        for j in range(3):
+            full[0, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3] += np.einsum("c,cokl->okl", xt[0, :, i, j], wt)
+    np.testing.assert_allclose(out, full[:, :, 1 : 1 + 6, 1 : 1 + 5], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError):
+        rustdl.convolution(_t(x), _t(np.zeros((3, 3))), None, [1], [0], [1], False, [0], 1)
+
+
+def test_slice_copy_is_a_copy_of_the_slice():
+    a = _a(26, (3, 8))
+    t = _t(a)
+    out = rustdl.slice_copy(t, 1, 1, 7, 2)
+    np.testing.assert_array_equal(out.numpy(), a[:, 1:7:2])
+    out.fill_(0.0)
+    np.testing.assert_array_equal(t.numpy(), a)
+    np.testing.assert_array_equal(rustdl.slice_copy(t, -1, -3).numpy(), a[:, -3:])
+    with pytest.raises(ValueError):
+        rustdl.slice_copy(t, 0, 0, 2, 0)
+
+
+def test_float_power_in_place_needs_a_float64_base():
+    a = np.arange(5.0)
+    t = _t(a)
+    assert t.float_power_(1.5) is t
+    np.testing.assert_allclose(t.numpy(), a**1.5, rtol=1e-15)
+    with pytest.raises(RuntimeError, match="float64"):
+        rustdl.ones(2).float_power_(2)
+    assert not rustdl.ones(2).is_nested
+    assert rustdl.eye(2).to_sparse_coo().to_dense().numpy().tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_rnn_cell_base_is_the_cells_base_and_subclassable():
+    nn = rustdl.nn
+    assert all(isinstance(m, nn.RNNCellBase) for m in (nn.RNNCell(2, 3), nn.LSTMCell(2, 3), nn.GRUCell(2, 3)))
+
+    class Cell(nn.RNNCellBase):
+        def __init__(self, i, h):
+            super().__init__(i, h, bias=True, num_chunks=2)
+
+        def forward(self, x, hx):
+            g = x @ self.weight_ih.t() + self.bias_ih + hx @ self.weight_hh.t() + self.bias_hh
+            a, b = g.chunk(2, 1)
+            return a.sigmoid() * b.tanh()
+
+    cell = Cell(3, 4).double()
+    assert [tuple(p.shape) for p in cell.parameters()] == [(8, 3), (8, 4), (8,), (8,)]
+    bound = 1 / math.sqrt(4)
+    assert all(float(p.abs().max()) <= bound for p in cell.parameters())
+    x, h = _a(27, (2, 3)), _a(28, (2, 4))
+    wi, wh, bi, bh = (p.detach().numpy() for p in cell.parameters())
+    g = x @ wi.T + bi + h @ wh.T + bh
+    np.testing.assert_allclose(
+        cell(_t(x), _t(h)).detach().numpy(), np.tanh(g[:, 4:]) / (1 + np.exp(-g[:, :4])), rtol=1e-12
+    )
+
+
+def test_nll_loss_2d_is_nll_loss():
+    logits = _a(29, (2, 3, 2, 2))
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    target = np.array([[[0, 1], [2, 0]], [[2, 2], [1, 0]]])
+    ref = -np.take_along_axis(logp, target[:, None], 1).mean()
+    assert rustdl.nn.NLLLoss2d()(_t(logp), rustdl.tensor(target)).item() == pytest.approx(ref, rel=1e-12)
+
+
+def test_binomial_draws():
+    g = rustdl.Generator().manual_seed(4)
+    draws = rustdl.binomial(rustdl.full((20000,), 10.0), rustdl.full((20000,), 0.3), generator=g).numpy()
+    assert draws.min() >= 0 and draws.max() <= 10 and (draws % 1 == 0).all()
+    assert draws.mean() == pytest.approx(3.0, rel=0.02) and draws.var() == pytest.approx(2.1, rel=0.05)
+    again = rustdl.binomial(
+        rustdl.full((20000,), 10.0), rustdl.full((20000,), 0.3), generator=rustdl.Generator().manual_seed(4)
+    )
+    np.testing.assert_array_equal(draws, again.numpy())
+    # as PyTorch: a negative count draws 0, a probability past 1 or below 0 is taken at the end
+    edge = rustdl.binomial(rustdl.tensor([-1.0, 5.0, 4.0]), rustdl.tensor([0.5, 1.5, -0.5])).numpy()
+    np.testing.assert_array_equal(edge, [0.0, 5.0, 0.0])
+    with pytest.raises(TypeError):
+        rustdl.binomial(rustdl.tensor([3, 4]), rustdl.tensor([0.5, 0.5]))
+
+
+def test_small_autograd_and_determinism_names():
+    rustdl.set_deterministic_debug_mode("warn")
+    try:
+        assert (
+            rustdl.get_deterministic_debug_mode() == 1
+            and rustdl.is_deterministic_algorithms_warn_only_enabled()
+        )
+        rustdl.set_deterministic_debug_mode(2)
+        assert rustdl.get_deterministic_debug_mode() == 2 and rustdl.are_deterministic_algorithms_enabled()
+        with pytest.raises(RuntimeError):
+            rustdl.set_deterministic_debug_mode("sometimes")
+    finally:
+        rustdl.set_deterministic_debug_mode("default")
+    assert rustdl.get_deterministic_debug_mode() == 0
+    from rustdl.autograd.anomaly_mode import detect_anomaly
+    from rustdl.autograd.variable import Variable
+
+    assert Variable(rustdl.ones(2), requires_grad=True).requires_grad
+    with detect_anomaly():
+        assert rustdl.is_anomaly_enabled()
+    with rustdl.autograd.set_multithreading_enabled(False):
+        assert not rustdl.autograd.is_multithreading_enabled()
+    assert rustdl.autograd.is_multithreading_enabled()
+    assert rustdl.is_storage(rustdl.ones(2).untyped_storage()) and not rustdl.is_storage(rustdl.ones(2))
+    assert rustdl.get_device_module("cuda") is rustdl.cuda and rustdl.get_device_module("cpu") is rustdl.cpu

@@ -68,6 +68,7 @@ from .loss import (
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
+    NLLLoss2d,
     PoissonNLLLoss,
     SmoothL1Loss,
     SoftMarginLoss,
@@ -135,7 +136,7 @@ from .pooling import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .sparse import Embedding, EmbeddingBag
 from .transformer import (
     Transformer,
@@ -157,6 +158,7 @@ __all__ = [
     "LSTMCell",
     "RNN",
     "RNNBase",
+    "RNNCellBase",
     "RNNCell",
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
@@ -204,6 +206,7 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "NLLLoss",
+    "NLLLoss2d",
     "ReLU",
     "Sequential",
     "SiLU",

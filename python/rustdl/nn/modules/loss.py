@@ -168,6 +168,11 @@ class NLLLoss(_WeightedLoss):
         )
 
 
+class NLLLoss2d(NLLLoss):
+    """The old name of :class:`NLLLoss` for ``(N, C, H, W)`` inputs (PyTorch keeps it as a
+    deprecated subclass); it computes the same loss."""
+
+
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities: ``−w·(y·log x + (1 − y)·log(1 − x))``, logs clamped at −100."""
 

@@ -20,7 +20,7 @@ from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from .module import Module
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "RNNCellBase"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -84,17 +84,28 @@ def _lstm_proj_layer(
     return _rustdl.stack(outs, 0), h, c
 
 
-class _CellBase(Module):
+class RNNCellBase(Module):
+    """Base of ``RNNCell``, ``LSTMCell`` and ``GRUCell``, as PyTorch's: ``weight_ih`` of shape
+    ``(num_chunks * hidden_size, input_size)``, ``weight_hh`` of ``(num_chunks * hidden_size,
+    hidden_size)`` and the two biases, drawn from ``U(-1/√hidden_size, 1/√hidden_size)``. A custom
+    cell subclasses it with its own ``num_chunks`` (gates) and ``forward``."""
+
     mode = "RNN_TANH"
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        num_chunks: int | None = None,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        g = _GATES[self.mode] * hidden_size
+        g = (_GATES[self.mode] if num_chunks is None else num_chunks) * hidden_size
         kw = {"device": device, "dtype": dtype}
         self.weight_ih = Parameter(_rustdl.empty(g, input_size, **kw))
         self.weight_hh = Parameter(_rustdl.empty(g, hidden_size, **kw))
@@ -155,7 +166,7 @@ class _CellBase(Module):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """Elman cell: ``h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)`` (or ReLU)."""
 
     def __init__(
@@ -171,13 +182,13 @@ class RNNCell(_CellBase):
             raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}' (tanh or relu)")
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, bias, device, dtype)
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._step(input, hx, None)[0]
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """LSTM cell; ``forward(x, (h, c))`` returns ``(h', c')``."""
 
     mode = "LSTM"
@@ -190,7 +201,7 @@ class LSTMCell(_CellBase):
         return h2, c2
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """GRU cell; ``forward(x, h)`` returns ``h'``."""
 
     mode = "GRU"
