@@ -3141,6 +3141,8 @@ for _name, _fn in (
 del _name, _fn
 # PyTorch's nested (jagged) tensors are not built here: every tensor is a plain strided one
 Tensor.is_nested = property(lambda self: False, doc="False: rustdl has no nested tensors.")
+# reversed(t) iterates the rows last to first, as PyTorch (a 0-d tensor is returned as it is)
+Tensor.__reversed__ = lambda self: self.flip(0) if self.dim() else self
 
 
 def _float_power_(self, exponent):

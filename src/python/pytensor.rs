@@ -650,11 +650,11 @@ impl PyTensor {
         if let Some(g) = &g {
             let (have, want) = (g.dtype(), self.tensor().dtype());
             if have != want {
-                return Err(PyTypeError::new_err(format!(
+                return Err(super::map_error(crate::error::Error::DType(format!(
                     "assigned grad has dtype {} but the tensor has dtype {}",
                     have.name(),
                     want.name()
-                )));
+                ))));
             }
         }
         Ok(self.tensor().set_grad(g)?)
@@ -896,7 +896,8 @@ impl PyTensor {
         Ok(v as i64)
     }
     fn __index__(&self) -> PyResult<i64> {
-        if !self.tensor().dtype().is_int() || self.tensor().numel() != 1 {
+        let dtype = self.tensor().dtype();
+        if !(dtype.is_int() || dtype == DType::Bool) || self.tensor().numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));

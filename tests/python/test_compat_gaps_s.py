@@ -499,3 +499,17 @@ def test_small_autograd_and_determinism_names():
     assert rustdl.autograd.is_multithreading_enabled()
     assert rustdl.is_storage(rustdl.ones(2).untyped_storage()) and not rustdl.is_storage(rustdl.ones(2))
     assert rustdl.get_device_module("cuda") is rustdl.cuda and rustdl.get_device_module("cpu") is rustdl.cpu
+
+
+def test_python_protocols_reversed_index_of_bool_and_grad_dtype():
+    t = rustdl.tensor([[1, 2], [3, 4], [5, 6]])
+    assert [r.tolist() for r in reversed(t)] == [[5, 6], [3, 4], [1, 2]]
+    assert reversed(rustdl.tensor(7)).item() == 7
+    assert [10, 20][rustdl.tensor(True)] == 20 and [10, 20][rustdl.tensor(False)] == 10
+    with pytest.raises(TypeError):
+        [10, 20][rustdl.tensor([True, False])]
+    leaf = rustdl.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="dtype"):
+        leaf.grad = rustdl.ones(2, dtype=rustdl.int64)
+    with pytest.raises(TypeError):
+        leaf.grad = rustdl.ones(2, dtype=rustdl.int64)
