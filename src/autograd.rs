@@ -84,14 +84,63 @@ struct Saved {
 /// A gradient hook: sees the gradient reaching a tensor and may replace it (`Some`).
 pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
 
+/// A hook run after a node's rule (`grad_fn.register_hook`): it sees the gradients for the
+/// node's inputs and the gradient the node received, and may return replacements for the former.
+pub type NodePostHook =
+    Arc<dyn Fn(&[Option<Tensor>], &Tensor) -> Result<Option<Vec<Option<Tensor>>>> + Send + Sync>;
+
+/// What packing a node's saved tensors gave (see [`SavedTensorHooks`]): an opaque value for
+/// `unpack`, or the error `pack` raised (reported when backward reaches the node).
+type Packed = std::result::Result<Box<PackedAny>, Error>;
+/// The opaque value `SavedTensorHooks::pack` returns.
+pub type PackedAny = dyn std::any::Any + Send + Sync;
+
+/// `saved_tensors_hooks`, installed by the Python bindings: `pack` sees the tensors a node saves
+/// when it is recorded (returning `None` when the recording thread has no hooks), `unpack` runs
+/// before the node's rule and checks what the hooks give back against the saved shapes. The rule
+/// itself reads the tensors it saved: PyTorch requires `unpack` to return their content.
+pub struct SavedTensorHooks {
+    pub pack: fn(&[&Tensor]) -> Option<Packed>,
+    pub unpack: fn(&PackedAny, &[Vec<usize>], &str) -> Result<()>,
+}
+
+static SAVED_HOOKS: std::sync::OnceLock<SavedTensorHooks> = std::sync::OnceLock::new();
+/// How many `saved_tensors_hooks` contexts are open (any thread): recording skips the hooks
+/// entirely while this is 0.
+static SAVED_HOOK_CONTEXTS: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+/// Installs the saved-tensor hooks (once per process).
+#[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
+pub(crate) fn install_saved_tensor_hooks(hooks: SavedTensorHooks) {
+    let _ = SAVED_HOOKS.set(hooks);
+}
+
+/// A `saved_tensors_hooks` context opened (`+1`) or closed (`-1`).
+#[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
+pub(crate) fn saved_hook_contexts(delta: isize) {
+    SAVED_HOOK_CONTEXTS.fetch_add(delta, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn pack_saved(saved: &[&Tensor]) -> Option<Packed> {
+    if saved.is_empty() || SAVED_HOOK_CONTEXTS.load(std::sync::atomic::Ordering::Relaxed) <= 0 {
+        return None;
+    }
+    (SAVED_HOOKS.get()?.pack)(saved)
+}
+
+/// One id sequence for every hook kind, so a handle's id names one hook wherever it sits.
+fn next_hook_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Hooks registered on one tensor, each under the id its handle removes.
 #[derive(Default)]
 pub(crate) struct Hooks(Mutex<Vec<(u64, GradHook)>>);
 
 impl Hooks {
     pub(crate) fn add(&self, hook: GradHook) -> u64 {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = next_hook_id();
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -183,6 +232,10 @@ pub struct Node {
     retained: Mutex<Vec<Weak<TensorImpl>>>,
     /// hooks registered on the tensors this node produced (`Tensor::register_hook`)
     pub(crate) hooks: Hooks,
+    /// hooks run after the rule, on the gradients it gave (`grad_fn.register_hook`)
+    post_hooks: Mutex<Vec<(u64, NodePostHook)>>,
+    /// the saved tensors as `saved_tensors_hooks` packed them, if any hooks were active
+    packed: Option<Packed>,
     /// whether the rule's gradients can be differentiated again: 0 = as its name says (see
     /// `twice_differentiable`, looked up only when a backward runs with `create_graph`), 1 = yes,
     /// 2 = no (set for Python Functions)
@@ -274,6 +327,8 @@ impl Node {
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
+            post_hooks: Mutex::new(Vec::new()),
+            packed: pack_saved(saved),
             twice: std::sync::atomic::AtomicU8::new(0),
             label: Mutex::new(None),
         }))
@@ -296,6 +351,8 @@ impl Node {
             rule: Mutex::new(Some(rule)),
             retained: Mutex::new(Vec::new()),
             hooks: Hooks::default(),
+            post_hooks: Mutex::new(Vec::new()),
+            packed: None,
             twice: std::sync::atomic::AtomicU8::new(0),
             label: Mutex::new(None),
         })
@@ -340,6 +397,76 @@ impl Node {
             .collect()
     }
 
+    /// Registers a hook run after this node's rule (see [`NodePostHook`]); returns its id.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
+    pub(crate) fn add_post_hook(&self, hook: NodePostHook) -> u64 {
+        let id = next_hook_id();
+        self.post_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, hook));
+        id
+    }
+
+    /// Removes the pre- or post-hook with this id from the node (a no-op if it is gone).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
+    pub(crate) fn remove_hook(&self, id: u64) {
+        self.hooks.remove(id);
+        self.post_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(i, _)| *i != id);
+    }
+
+    /// `grads` (one per input) passed through every post-hook in registration order.
+    fn apply_post_hooks(
+        &self,
+        mut grads: Vec<Option<Tensor>>,
+        g: &Tensor,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let hooks: Vec<NodePostHook> = self
+            .post_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        if hooks.is_empty() {
+            return Ok(grads);
+        }
+        grads.truncate(self.edges.len());
+        for h in hooks {
+            if let Some(new) = h(&grads, g)? {
+                ensure!(
+                    new.len() == grads.len(),
+                    Runtime,
+                    "hook of {}: returned {} gradients for {} inputs",
+                    self.name,
+                    new.len(),
+                    grads.len()
+                );
+                grads = new.into_iter().map(|t| t.map(|t| t.detach())).collect();
+            }
+        }
+        Ok(grads)
+    }
+
+    /// Runs `saved_tensors_hooks`' unpack on what was packed when this node was recorded.
+    fn unpack_saved(&self) -> Result<()> {
+        match &self.packed {
+            None => Ok(()),
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(p)) => match SAVED_HOOKS.get() {
+                Some(h) => {
+                    let shapes: Vec<Vec<usize>> =
+                        self.saved.iter().map(|s| s.shape.clone()).collect();
+                    (h.unpack)(p.as_ref(), &shapes, self.name)
+                }
+                None => Ok(()),
+            },
+        }
+    }
+
     fn check_saved(&self) -> Result<()> {
         for s in &self.saved {
             let now = s.version.get();
@@ -372,6 +499,7 @@ impl Node {
             }
         };
         self.check_saved()?;
+        self.unpack_saved()?;
         let out = rule(g)?;
         if !retain_graph {
             *slot = None;
@@ -495,7 +623,7 @@ fn twice_differentiable(name: &str) -> bool {
         "relu_backward", "where",
         // products, reductions, softmax, shapes, copies, indexing: rules made of
         // differentiable ops (linear in the gradient, or reading saved tensors)
-        "matmul", "linear", "sum", "std", "norm", "softmax", "log_softmax", "softplus", "amax",
+        "matmul", "linear", "sum", "mean", "std", "norm", "softmax", "log_softmax", "softplus", "amax",
         "amin", "max", "min", "scan", "view", "permute", "expand", "slice", "cat", "ToCopy",
         "ToDevice", "Clone", "index_select", "gather", "scatter_add", "index_add", "im2col",
         "col2im", "binary_cross_entropy", "cross_entropy",
@@ -717,6 +845,7 @@ fn run_graph(
         } else {
             node.run(&g, retain_graph)?
         };
+        let input_grads = node.apply_post_hooks(input_grads, &g)?;
         for (edge, gi) in node.edges.iter().zip(input_grads) {
             let (Some(edge), Some(gi)) = (edge, gi) else {
                 continue;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ._rustdl import Node as _Node
 from ._rustdl import Tensor
 
 
@@ -61,4 +62,22 @@ def _register_post_accumulate_grad_hook(self: Tensor, hook: Callable[[Tensor], N
 
 
 Tensor.register_hook = _register_hook
+
+
+def _node_register_hook(self: Any, hook: Callable[..., Any]) -> _TensorHookHandle:
+    """Registers ``hook(grad_inputs, grad_outputs)`` on this node, as PyTorch's
+    ``Node.register_hook``: it runs after the node's backward rule, sees the gradients for the
+    node's inputs (``None`` where none is needed) and the gradient the node received, and may
+    return a tuple that replaces the former."""
+    return _TensorHookHandle(self, self._register_hook(hook))
+
+
+def _node_register_prehook(self: Any, hook: Callable[..., Any]) -> _TensorHookHandle:
+    """Registers ``hook(grad_outputs)`` on this node, as PyTorch's ``Node.register_prehook``: it
+    runs before the node's backward rule and may return a tuple that replaces the gradient."""
+    return _TensorHookHandle(self, self._register_prehook(hook))
+
+
 Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook
+_Node.register_hook = _node_register_hook
+_Node.register_prehook = _node_register_prehook

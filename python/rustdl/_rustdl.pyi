@@ -23,6 +23,7 @@ __all__ = [
     "_host_view",
     "_mark_written",
     "_pack_grads",
+    "_saved_hook_contexts",
     "_unpack_grads",
     "_sdpa_fused",
     "_name_gpu_cuda",
@@ -182,6 +183,8 @@ class Node:
     def name(self) -> str: ...
     @property
     def next_functions(self) -> tuple[tuple[Any, builtins.int], ...]: ...
+    def register_hook(self, hook: Any) -> Any: ...
+    def register_prehook(self, hook: Any) -> Any: ...
 
 @final
 class AccumulateGrad:
@@ -1058,6 +1061,7 @@ def _attach_function(
     saved_outputs: Any = None,
     dirty: Any = None,
 ) -> list[Tensor | None]: ...
+def _saved_hook_contexts(delta: builtins.int) -> None: ...
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor: ...
 def arange(
     start: builtins.float,

@@ -565,8 +565,19 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors) -> None:
         """Keeps tensors (or None) for backward; modifying them in place afterwards makes
-        backward raise."""
+        backward raise. Under :class:`saved_tensors_hooks` each tensor is packed here and
+        unpacked whenever ``saved_tensors`` is read."""
         self._saved = tensors
+        self._packed = None
+        hooks = _saved_hooks_top()
+        if hooks is not None:
+            pack, unpack = hooks
+            _saved_hooks_running(True)
+            try:
+                packed = tuple(pack(t) if isinstance(t, _rustdl.Tensor) else None for t in tensors)
+            finally:
+                _saved_hooks_running(False)
+            self._packed = (unpack, packed)
 
     def save_for_forward(self, *tensors) -> None:
         """Keeps tensors (or None) for ``jvp`` (forward-mode AD), read back there as
@@ -575,7 +586,17 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        return self._saved
+        packed = getattr(self, "_packed", None)
+        if packed is None:
+            return self._saved
+        unpack, items = packed
+        _saved_hooks_running(True)
+        try:
+            return tuple(
+                unpack(p) if isinstance(t, _rustdl.Tensor) else t for t, p in zip(self._saved, items)
+            )
+        finally:
+            _saved_hooks_running(False)
 
     def mark_non_differentiable(self, *tensors) -> None:
         """Outputs that get no gradient (e.g. indices)."""
@@ -730,16 +751,20 @@ class Function(metaclass=_FunctionMeta):
         for a in args:  # an input returned as it is stays the input when saved (unless dirty)
             if id(a) not in dirty_in:
                 out_of.pop(id(a), None)
-        replaced = _rustdl._attach_function(
-            cls.__name__,
-            [outs[i] for i in diff_pos],
-            [args[i] for i in tensor_pos],
-            saved,
-            backward_fn,
-            not getattr(cls.backward, "_once_differentiable", False),
-            [out_of.get(id(t)) for t in saved],
-            [rebased[i] for i in diff_pos],
-        )
+        _saved_hooks_running(True)  # saved_tensors_hooks already packed ctx's tensors
+        try:
+            replaced = _rustdl._attach_function(
+                cls.__name__,
+                [outs[i] for i in diff_pos],
+                [args[i] for i in tensor_pos],
+                saved,
+                backward_fn,
+                not getattr(cls.backward, "_once_differentiable", False),
+                [out_of.get(id(t)) for t in saved],
+                [rebased[i] for i in diff_pos],
+            )
+        finally:
+            _saved_hooks_running(False)
         if any(r is not None for r in replaced):
             new_saved = list(ctx._saved)
             for k, r in zip(saved_pos, replaced):
@@ -841,6 +866,8 @@ def _submodules():
     graph = types.ModuleType(__name__ + ".graph", "The autograd graph (as torch.autograd.graph).")
     graph.Node = _rustdl.Node  # type: ignore[attr-defined]
     graph.save_on_cpu = save_on_cpu  # type: ignore[attr-defined]
+    graph.saved_tensors_hooks = saved_tensors_hooks  # type: ignore[attr-defined]
+    graph.disable_saved_tensors_hooks = disable_saved_tensors_hooks  # type: ignore[attr-defined]
     sys.modules[graph.__name__] = graph
     variable = types.ModuleType(
         __name__ + ".variable", "The old Variable wrapper (as torch.autograd.variable)."
@@ -854,6 +881,84 @@ def _submodules():
     anomaly.set_detect_anomaly = set_detect_anomaly  # type: ignore[attr-defined]
     sys.modules[anomaly.__name__] = anomaly
     return gm, graph, variable, anomaly
+
+
+_saved_hooks_state = threading.local()
+
+
+def _hooks_state():
+    st = _saved_hooks_state
+    if not hasattr(st, "stack"):
+        st.stack, st.running, st.disabled = [], 0, []
+    return st
+
+
+def _saved_hooks_top():
+    """The ``(pack, unpack)`` of the innermost :class:`saved_tensors_hooks` on this thread, or
+    None (none open, disabled, or inside a hook: ops a hook runs are not hooked)."""
+    st = _hooks_state()
+    if not st.stack or st.running or st.disabled:
+        return None
+    return st.stack[-1]
+
+
+def _saved_hooks_running(on: bool) -> None:
+    _hooks_state().running += 1 if on else -1
+
+
+class saved_tensors_hooks:  # noqa: N801  (PyTorch's name)
+    """``torch.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook)``: while open on a
+    thread, every tensor an op saves for backward there goes through ``pack_hook(tensor)`` when
+    the op is recorded, and ``unpack_hook(packed)`` runs when backward needs it back (each time,
+    with ``retain_graph``). Ops inside the hooks are not hooked; the innermost context wins.
+
+    For ``autograd.Function`` s, ``ctx.saved_tensors`` returns what ``unpack_hook`` gives. For
+    rustdl's own ops the tensor the op saved is what its rule reads, as PyTorch requires
+    ``unpack_hook`` to return that tensor's content; what it returns is checked (a tensor of the
+    saved shape), and an exception ``pack_hook`` raises for such an op surfaces when backward
+    reaches it. Which tensors an op saves can differ from PyTorch's choice.
+
+    Example:
+        >>> def pack(t): return t.to("cpu")
+        >>> def unpack(t): return t
+        >>> with saved_tensors_hooks(pack, unpack):
+        ...     loss = model(x).sum()
+        >>> loss.backward()
+    """
+
+    def __init__(self, pack_hook, unpack_hook) -> None:
+        if not callable(pack_hook) or not callable(unpack_hook):
+            raise TypeError("saved_tensors_hooks: pack_hook and unpack_hook must be callable")
+        self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
+
+    def __enter__(self):
+        st = _hooks_state()
+        if st.disabled:
+            raise RuntimeError(st.disabled[-1])
+        st.stack.append((self.pack_hook, self.unpack_hook))
+        _rustdl._saved_hook_contexts(1)
+        return self
+
+    def __exit__(self, *exc):
+        _hooks_state().stack.pop()
+        _rustdl._saved_hook_contexts(-1)
+        return False
+
+
+class disable_saved_tensors_hooks:  # noqa: N801  (PyTorch's name)
+    """Within it, opening :class:`saved_tensors_hooks` raises ``RuntimeError(error_message)``
+    and hooks opened outside do not apply."""
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = str(error_message)
+
+    def __enter__(self):
+        _hooks_state().disabled.append(self.error_message)
+        return self
+
+    def __exit__(self, *exc):
+        _hooks_state().disabled.pop()
+        return False
 
 
 class save_on_cpu:  # noqa: N801  (PyTorch's name)

@@ -70,13 +70,26 @@ impl Tensor {
     }
 
     /// Mean over `dims` (all when empty).
+    /// One graph node (`MeanBackward0/1`, whose gradient is `g / n` spread over the input), as
+    /// PyTorch records it: node hooks and `next_functions` see the input, not an inner sum.
     pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        let out = {
-            check_float("mean", self)?;
-            let d = norm_dims(dims, self.ndim(), "mean")?;
-            let n: usize = d.iter().map(|&i| self.shape()[i]).product();
-            self.sum(dims, keepdim)?.div_scalar(n as f64)
-        }?;
+        check_float("mean", self)?;
+        let d = norm_dims(dims, self.ndim(), "mean")?;
+        let n: usize = d.iter().map(|&i| self.shape()[i]).product();
+        let value = {
+            let _no_grad = crate::autograd::NoGradGuard::new();
+            self.sum(dims, keepdim)?.div_scalar(n as f64)?
+        };
+        let keep_shape = reduced_shape(self.shape(), &d, true);
+        let in_shape = self.shape().to_vec();
+        let out = value.with_rule("mean", &[self], &[], move |g| {
+            Ok(vec![Some(
+                g.reshape(&keep_shape)?
+                    .expand(&in_shape)?
+                    .div_scalar(n as f64)?
+                    .contiguous()?,
+            )])
+        });
         Ok(out.label_grad_fn(
             if dims.is_empty() {
                 "MeanBackward0"

@@ -78,6 +78,45 @@ impl PyNode {
             .collect::<PyResult<Vec<_>>>()?;
         PyTuple::new(py, items)
     }
+    /// Registers `hook(grad_outputs)` run before this node's rule (it may return a replacement
+    /// tuple); returns the id `_remove_hook` takes (`Node.register_prehook` wraps it in a handle).
+    fn _register_prehook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<u64> {
+        callable("register_prehook", py, &hook)?;
+        let name = node_name(&self.node);
+        let h: autograd::GradHook = Arc::new(move |g: &Tensor| {
+            Python::attach(|py| -> CoreResult<Option<Tensor>> {
+                let outs = PyTuple::new(py, [PyTensor::from(g.clone())])
+                    .map_err(|e| super::python_error("node pre-hook", e))?;
+                let out = hook
+                    .bind(py)
+                    .call1((outs,))
+                    .map_err(|e| super::python_error("node pre-hook", e))?;
+                let new = hook_tensors(&out, 1, &name, "pre-hook")?;
+                Ok(new.and_then(|mut v| v.pop().flatten()))
+            })
+        });
+        Ok(self.node.hooks.add(h))
+    }
+    /// Registers `hook(grad_inputs, grad_outputs)` run after this node's rule (it may return a
+    /// replacement for `grad_inputs`); returns the id `_remove_hook` takes.
+    fn _register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<u64> {
+        callable("register_hook", py, &hook)?;
+        let name = node_name(&self.node);
+        let h: autograd::NodePostHook = Arc::new(move |grads: &[Option<Tensor>], g: &Tensor| {
+            Python::attach(|py| -> CoreResult<Option<Vec<Option<Tensor>>>> {
+                let py_err = |e| super::python_error("node hook", e);
+                let ins = PyTuple::new(py, grads.iter().map(|t| t.clone().map(PyTensor::from)))
+                    .map_err(py_err)?;
+                let outs = PyTuple::new(py, [PyTensor::from(g.clone())]).map_err(py_err)?;
+                let out = hook.bind(py).call1((ins, outs)).map_err(py_err)?;
+                hook_tensors(&out, grads.len(), &name, "hook")
+            })
+        });
+        Ok(self.node.add_post_hook(h))
+    }
+    fn _remove_hook(&self, id: u64) {
+        self.node.remove_hook(id)
+    }
     fn __repr__(&self) -> String {
         format!("<{} object>", node_name(&self.node))
     }
@@ -89,10 +128,68 @@ impl PyNode {
     }
 }
 
+fn callable(op: &str, py: Python<'_>, hook: &Py<PyAny>) -> PyResult<()> {
+    if hook.bind(py).is_callable() {
+        Ok(())
+    } else {
+        Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{op}: the hook must be callable"
+        )))
+    }
+}
+
+/// What a node hook returned: `None` (keep the gradients) or a tuple/list of `n` entries, each
+/// a tensor or `None`.
+fn hook_tensors(
+    out: &Bound<'_, PyAny>,
+    n: usize,
+    node: &str,
+    kind: &str,
+) -> CoreResult<Option<Vec<Option<Tensor>>>> {
+    if out.is_none() {
+        return Ok(None);
+    }
+    let bad = || {
+        Error::Runtime(format!(
+            "{kind} of {node}: expected None or a tuple of {n} tensors (or None), got {}",
+            out.get_type()
+                .name()
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        ))
+    };
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = out.cast::<PyTuple>() {
+        t.iter().collect()
+    } else if let Ok(l) = out.cast::<PyList>() {
+        l.iter().collect()
+    } else {
+        return Err(bad());
+    };
+    if items.len() != n {
+        return Err(Error::Runtime(format!(
+            "{kind} of {node}: returned {} gradients, expected {n}",
+            items.len()
+        )));
+    }
+    items
+        .iter()
+        .map(|x| {
+            if x.is_none() {
+                Ok(None)
+            } else {
+                x.extract::<PyRef<'_, PyTensor>>()
+                    .map(|t| Some(t.tensor()))
+                    .map_err(|_| bad())
+            }
+        })
+        .collect::<CoreResult<Vec<_>>>()
+        .map(Some)
+}
+
 #[pymethods]
 impl PyAccumulateGrad {
     fn name(&self) -> &'static str {
-        "AccumulateGrad"
+        "torch::autograd::AccumulateGrad"
     }
     #[getter]
     fn variable(&self) -> PyTensor {
@@ -325,10 +422,109 @@ fn _attach_function(
     Ok(replaced)
 }
 
+/// What `saved_tensors_hooks`' pack gave for one node: the unpack function and one packed
+/// object per saved tensor.
+struct PackedPy {
+    unpack: Py<PyAny>,
+    items: Vec<Py<PyAny>>,
+}
+
+/// The hooks of the innermost open `saved_tensors_hooks` on this thread, from
+/// `rustdl.autograd._saved_hooks_top()` (`None` when there are none, or inside a hook).
+fn saved_hooks_top(py: Python<'_>) -> PyResult<Option<(Py<PyAny>, Py<PyAny>)>> {
+    let top = py
+        .import("rustdl.autograd")?
+        .call_method0("_saved_hooks_top")?;
+    if top.is_none() {
+        return Ok(None);
+    }
+    let (pack, unpack): (Py<PyAny>, Py<PyAny>) = top.extract()?;
+    Ok(Some((pack, unpack)))
+}
+
+fn hooks_guard(py: Python<'_>, on: bool) -> PyResult<()> {
+    py.import("rustdl.autograd")?
+        .call_method1("_saved_hooks_running", (on,))
+        .map(|_| ())
+}
+
+fn pack_saved(
+    saved: &[&Tensor],
+) -> Option<std::result::Result<Box<dyn std::any::Any + Send + Sync>, Error>> {
+    Python::attach(|py| {
+        let top = match saved_hooks_top(py) {
+            Ok(top) => top?,
+            Err(e) => return Some(Err(super::python_error("saved_tensors_hooks", e))),
+        };
+        let (pack, unpack) = top;
+        let packed = (|| -> PyResult<Vec<Py<PyAny>>> {
+            hooks_guard(py, true)?;
+            let out = saved
+                .iter()
+                .map(|t| {
+                    pack.bind(py)
+                        .call1((PyTensor::from((*t).clone()),))
+                        .map(Bound::unbind)
+                })
+                .collect::<PyResult<Vec<_>>>();
+            hooks_guard(py, false)?;
+            out
+        })();
+        Some(match packed {
+            Ok(items) => {
+                Ok(Box::new(PackedPy { unpack, items }) as Box<dyn std::any::Any + Send + Sync>)
+            }
+            Err(e) => Err(super::python_error("saved_tensors_hooks pack_hook", e)),
+        })
+    })
+}
+
+fn unpack_saved(
+    packed: &(dyn std::any::Any + Send + Sync),
+    shapes: &[Vec<usize>],
+    node: &str,
+) -> CoreResult<()> {
+    let Some(p) = packed.downcast_ref::<PackedPy>() else {
+        return Ok(());
+    };
+    Python::attach(|py| {
+        for (item, shape) in p.items.iter().zip(shapes) {
+            let _ = hooks_guard(py, true);
+            let out = p.unpack.bind(py).call1((item.bind(py),));
+            let _ = hooks_guard(py, false);
+            let out = out.map_err(|e| super::python_error("saved_tensors_hooks unpack_hook", e))?;
+            let t = out.extract::<PyRef<'_, PyTensor>>().map_err(|_| {
+                Error::Runtime(format!(
+                    "saved_tensors_hooks: unpack_hook must return a Tensor (for a tensor saved by {node}), got {}",
+                    out.get_type().name().map(|s| s.to_string()).unwrap_or_default()
+                ))
+            })?;
+            let got = t.tensor().shape().to_vec();
+            if got != *shape {
+                return Err(Error::Runtime(format!(
+                    "saved_tensors_hooks: unpack_hook returned a tensor of shape {got:?} for a tensor of shape {shape:?} saved by {node}"
+                )));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Opens (`+1`) or closes (`-1`) a `saved_tensors_hooks` context.
+#[pyfunction]
+fn _saved_hook_contexts(delta: isize) {
+    autograd::saved_hook_contexts(delta)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNode>()?;
     m.add_class::<PyAccumulateGrad>()?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
     m.add_function(wrap_pyfunction!(_attach_function, m)?)?;
+    m.add_function(wrap_pyfunction!(_saved_hook_contexts, m)?)?;
+    autograd::install_saved_tensor_hooks(autograd::SavedTensorHooks {
+        pack: pack_saved,
+        unpack: unpack_saved,
+    });
     Ok(())
 }

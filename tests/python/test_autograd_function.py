@@ -182,7 +182,7 @@ def test_grad_fn_objects_walk_the_graph():
     ((mul, _),) = add.next_functions
     assert mul.name() == "MulBackward0"
     ((acc, _),) = mul.next_functions
-    assert acc.name() == "AccumulateGrad"
+    assert acc.name() == "torch::autograd::AccumulateGrad"
     assert acc.variable.requires_grad and np.array_equal(acc.variable.detach().numpy(), [1.0, 2.0])
     assert x.grad_fn is None
     assert "grad_fn=<MulBackward0>" in repr(x * 2)

@@ -513,3 +513,166 @@ def test_python_protocols_reversed_index_of_bool_and_grad_dtype():
         leaf.grad = rustdl.ones(2, dtype=rustdl.int64)
     with pytest.raises(TypeError):
         leaf.grad = rustdl.ones(2, dtype=rustdl.int64)
+
+
+# ------------------------------------------------------------------------------------------
+# autograd graph nodes: hooks, and mean as one node
+# ------------------------------------------------------------------------------------------
+
+
+def test_node_post_hook_sees_and_replaces_the_input_gradients():
+    a_np, b_np = _a(30, (2, 3)), _a(31, (3,))
+    a, b = _t(a_np, requires_grad=True), _t(b_np, requires_grad=True)
+    prod = a * b
+    seen = []
+
+    def post(grad_inputs, grad_outputs):
+        seen.append(
+            (
+                [None if g is None else tuple(g.shape) for g in grad_inputs],
+                [tuple(g.shape) for g in grad_outputs],
+            )
+        )
+        return tuple(None if g is None else g * 10 for g in grad_inputs)
+
+    handle = prod.grad_fn.register_hook(post)
+    (prod.sum(1).exp()).sum().backward()
+    # d/da sum(exp(sum_j a_ij b_j)) = exp(row_i) b_j, ten times over through the hook
+    rows = np.exp((a_np * b_np).sum(1, keepdims=True))
+    np.testing.assert_allclose(a.grad.numpy(), 10 * rows * b_np, rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), 10 * (rows * a_np).sum(0), rtol=1e-12)
+    assert seen == [([(2, 3), (3,)], [(2, 3)])]
+    handle.remove()
+    a.grad = None
+    (a * b).sum().backward()  # a new node: no hook
+    np.testing.assert_allclose(a.grad.numpy(), np.broadcast_to(b_np, (2, 3)), rtol=1e-12)
+
+
+def test_node_prehook_replaces_the_incoming_gradient_and_checks_its_result():
+    x = _t(_a(32, (4,)), requires_grad=True)
+    y = x.exp()
+    calls = []
+    y.grad_fn.register_prehook(lambda go: calls.append(len(go)) or (go[0] * 3,))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.exp(x.detach().numpy()), rtol=1e-12)
+    assert calls == [1]
+    z = x.exp()
+    z.grad_fn.register_prehook(lambda go: (go[0], go[0]))
+    with pytest.raises(RuntimeError, match="expected 1"):
+        z.sum().backward()
+    with pytest.raises(TypeError):
+        x.exp().grad_fn.register_hook(3)
+
+
+def test_mean_is_one_graph_node_with_the_right_gradients():
+    x_np = _a(33, (3, 4))
+    x = _t(x_np, requires_grad=True)
+    m = x.mean()
+    assert m.grad_fn.name() == "MeanBackward0"
+    ((acc, _),) = m.grad_fn.next_functions
+    assert acc.name() == "torch::autograd::AccumulateGrad"
+    m1 = x.mean(1)
+    assert m1.grad_fn.name() == "MeanBackward1" and m1.grad_fn.next_functions[0][0].name().endswith(
+        "AccumulateGrad"
+    )
+    (m1 * _t([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.repeat([[1.0], [2.0], [3.0]], 4, 1) / 4, rtol=1e-15)
+    # twice differentiable: d/dx of |d(mean(x)^3)/dx|^2 = d/dx sum((3 m^2 / n)^2) = 36 m^3 / n^2
+    x.grad = None
+    (g,) = rustdl.autograd.grad(x.mean() ** 3, x, create_graph=True)
+    (g**2).sum().backward()
+    m_val, n = x_np.mean(), x_np.size
+    np.testing.assert_allclose(x.grad.numpy(), np.full((3, 4), 36 * m_val**3 / n**2), rtol=1e-10)
+
+
+# ------------------------------------------------------------------------------------------
+# saved_tensors_hooks
+# ------------------------------------------------------------------------------------------
+
+
+class _Square(rustdl.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+def test_saved_tensors_hooks_pack_on_record_and_unpack_on_backward():
+    graph = rustdl.autograd.graph
+    a_np, b_np = _a(40, (3,)), _a(41, (3,))
+    a, b = _t(a_np, requires_grad=True), _t(b_np, requires_grad=True)
+    log = []
+
+    def pack(t):
+        log.append("pack")
+        return t.detach().clone()  # an offloaded copy
+
+    def unpack(t):
+        log.append("unpack")
+        return t
+
+    with graph.saved_tensors_hooks(pack, unpack):
+        y = (a.exp() * b).sin().sum()
+    packs = log.count("pack")
+    assert packs > 0 and "unpack" not in log
+    y.backward()
+    assert log.count("unpack") == packs
+    inner = np.exp(a_np) * b_np
+    np.testing.assert_allclose(a.grad.numpy(), np.cos(inner) * inner, rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), np.cos(inner) * np.exp(a_np), rtol=1e-12)
+    # outside the context nothing is packed
+    log.clear()
+    (a * b).sum().backward()
+    assert log == []
+
+
+def test_saved_tensors_hooks_on_a_function_use_what_unpack_returns():
+    graph = rustdl.autograd.graph
+    x_np = _a(42, (4,))
+    x = _t(x_np, requires_grad=True)
+    with graph.saved_tensors_hooks(lambda t: ("boxed", t * 10), lambda p: p[1]):
+        out = _Square.apply(x)
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 20 * x_np, rtol=1e-12)  # the hooks' tenfold tensor
+    calls = []
+
+    def pack(t):
+        calls.append(1)
+        _ = t * 2  # not hooked itself
+        return t
+
+    with graph.saved_tensors_hooks(pack, lambda t: t):
+        v = _Square.apply(x).sum()
+    assert calls == [1]
+    unpacked = []
+    with graph.saved_tensors_hooks(lambda t: t, lambda t: unpacked.append(1) or t):
+        v = _Square.apply(x).sum()
+    v.backward(retain_graph=True)
+    v.backward()
+    assert len(unpacked) == 2
+
+
+def test_saved_tensors_hooks_errors():
+    graph = rustdl.autograd.graph
+    x = _t(_a(43, (3,)), requires_grad=True)
+    with pytest.raises(RuntimeError, match="no hooks here"):
+        with graph.disable_saved_tensors_hooks("no hooks here"):
+            with graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+                pass
+    with pytest.raises(ZeroDivisionError):
+        with graph.saved_tensors_hooks(lambda t: 1 / 0, lambda t: t):
+            w = (x * x).sum()
+        w.backward()
+    with pytest.raises(RuntimeError, match="unpack_hook"):
+        with graph.saved_tensors_hooks(lambda t: t, lambda t: rustdl.zeros(7)):
+            w = (x * x.exp()).sum()
+        w.backward()
+    with pytest.raises(TypeError):
+        graph.saved_tensors_hooks(3, 4)
+    # a context that raised leaves no hooks behind
+    assert rustdl.autograd._saved_hooks_top() is None
