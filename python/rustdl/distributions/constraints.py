@@ -367,29 +367,39 @@ class _CorrCholesky(Constraint):
         return "CorrCholesky()"
 
 
-class _Cat(Constraint):
-    """Constraint ``cseq[i]`` on the ``i``-th block (of ``lengths[i]`` entries) along ``dim``."""
+class _Joined(Constraint):
+    """Constraints ``cseq`` applied to parts of a value along ``dim`` (``cat`` and ``stack``)."""
 
-    def __init__(self, cseq: Any, dim: int = 0, lengths: Any = None) -> None:
+    def __init__(self, cseq: Any, dim: int) -> None:
         self.cseq = list(cseq)
         if not all(isinstance(c, Constraint) for c in self.cseq):
             raise AssertionError("All elements of cseq must be Constraint instances")
-        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
-        if len(self.lengths) != len(self.cseq):
-            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
         self.dim = dim
 
     @property
     def is_discrete(self) -> bool:  # type: ignore[override]
         return any(c.is_discrete for c in self.cseq)
 
+    def _check_dim(self, value: Tensor) -> None:
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+
+
+class _Cat(_Joined):
+    """Constraint ``cseq[i]`` on the ``i``-th block (of ``lengths[i]`` entries) along ``dim``."""
+
+    def __init__(self, cseq: Any, dim: int = 0, lengths: Any = None) -> None:
+        super().__init__(cseq, dim)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+
     @property
     def event_dim(self) -> int:  # type: ignore[override]
         return max(c.event_dim for c in self.cseq)
 
     def check(self, value: Tensor) -> Tensor:
-        if not -value.dim() <= self.dim < value.dim():
-            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        self._check_dim(value)
         checks, start = [], 0
         for c, length in zip(self.cseq, self.lengths):
             checks.append(c.check(value.narrow(self.dim, start, length)))
@@ -400,18 +410,11 @@ class _Cat(Constraint):
         return f"Cat({self.cseq!r}, dim={self.dim}, lengths={self.lengths})"
 
 
-class _Stack(Constraint):
+class _Stack(_Joined):
     """Constraint ``cseq[i]`` on the ``i``-th slice along ``dim``."""
 
     def __init__(self, cseq: Any, dim: int = 0) -> None:
-        self.cseq = list(cseq)
-        if not all(isinstance(c, Constraint) for c in self.cseq):
-            raise AssertionError("All elements of cseq must be Constraint instances")
-        self.dim = dim
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return any(c.is_discrete for c in self.cseq)
+        super().__init__(cseq, dim)
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
@@ -419,8 +422,7 @@ class _Stack(Constraint):
         return dim + 1 if self.dim + dim < 0 else dim
 
     def check(self, value: Tensor) -> Tensor:
-        if not -value.dim() <= self.dim < value.dim():
-            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        self._check_dim(value)
         slices = [value.select(self.dim, i) for i in range(value.shape[self.dim])]
         return _rustdl.stack([c.check(v) for v, c in zip(slices, self.cseq)], self.dim)
 
