@@ -19,6 +19,7 @@ import sys  # noqa: E402
 from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
     ArgumentError,
+    DivisionByZeroError,
     DTypeError,
     GpuError,
     ShapeError,

@@ -65,27 +65,37 @@ enum CoreError {
     Shape,
     Argument,
     DType,
+    ZeroDivision,
 }
 
 impl CoreError {
-    const ALL: [CoreError; 3] = [CoreError::Shape, CoreError::Argument, CoreError::DType];
+    const ALL: [CoreError; 4] = [
+        CoreError::Shape,
+        CoreError::Argument,
+        CoreError::DType,
+        CoreError::ZeroDivision,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             CoreError::Shape => "ShapeError",
             CoreError::Argument => "ArgumentError",
             CoreError::DType => "DTypeError",
+            CoreError::ZeroDivision => "DivisionByZeroError",
         }
     }
 
     /// The class, made once per process: `class ShapeError(ValueError, RuntimeError)` etc.
     fn class(self, py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
         type Cell = pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>>;
-        static CLASSES: [Cell; 3] = [Cell::new(), Cell::new(), Cell::new()];
+        static CLASSES: [Cell; 4] = [Cell::new(), Cell::new(), Cell::new(), Cell::new()];
         CLASSES[self as usize]
             .get_or_try_init(py, || {
                 let builtin = match self {
                     CoreError::DType => py.get_type::<PyTypeError>(),
+                    CoreError::ZeroDivision => {
+                        py.get_type::<pyo3::exceptions::PyZeroDivisionError>()
+                    }
                     _ => py.get_type::<PyValueError>(),
                 };
                 let attrs = pyo3::types::PyDict::new(py);
@@ -93,11 +103,12 @@ impl CoreError {
                 attrs.set_item(
                     "__doc__",
                     format!(
-                        "An invalid {} given to a rustdl op: a {} and a RuntimeError (as PyTorch raises).",
+                        "{} in a rustdl op: a {} and a RuntimeError (as PyTorch raises).",
                         match self {
-                            CoreError::Shape => "shape",
-                            CoreError::Argument => "argument",
-                            CoreError::DType => "dtype",
+                            CoreError::Shape => "An invalid shape",
+                            CoreError::Argument => "An invalid argument",
+                            CoreError::DType => "An invalid dtype",
+                            CoreError::ZeroDivision => "An integer division by zero",
                         },
                         builtin.name()?
                     ),
@@ -116,19 +127,26 @@ impl CoreError {
     }
 }
 
-/// A core argument error of `kind` with message `m` (the plain builtin if the class could not
-/// be made).
 /// A bad argument (a negative size, an unknown option) as `rustdl.ArgumentError`: a `ValueError`
 /// that is also the `RuntimeError` PyTorch raises for it.
 pub(crate) fn argument_error(m: impl Into<String>) -> PyErr {
     core_error(CoreError::Argument, m.into())
 }
 
+/// An integer division by zero as `rustdl.DivisionByZeroError`: a `ZeroDivisionError` that is
+/// also the `RuntimeError` PyTorch raises for it.
+pub(crate) fn zero_division_error(m: impl Into<String>) -> PyErr {
+    core_error(CoreError::ZeroDivision, m.into())
+}
+
+/// A core argument error of `kind` with message `m` (the plain builtin if the class could not
+/// be made).
 fn core_error(kind: CoreError, m: String) -> PyErr {
     Python::attach(|py| match kind.class(py) {
         Ok(t) => PyErr::from_type(t.clone(), m),
         Err(_) => match kind {
             CoreError::DType => PyTypeError::new_err(m),
+            CoreError::ZeroDivision => pyo3::exceptions::PyZeroDivisionError::new_err(m),
             _ => PyValueError::new_err(m),
         },
     })

@@ -2709,7 +2709,7 @@ impl PyTensor {
                     .sum_all()?
                     .item()?;
                 if zeros > 0.0 {
-                    return Err(pyo3::exceptions::PyZeroDivisionError::new_err(format!(
+                    return Err(super::zero_division_error(format!(
                         "{}: integer division by zero",
                         op.name()
                     )));

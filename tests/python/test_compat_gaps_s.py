@@ -676,3 +676,11 @@ def test_saved_tensors_hooks_errors():
         graph.saved_tensors_hooks(3, 4)
     # a context that raised leaves no hooks behind
     assert rustdl.autograd._saved_hooks_top() is None
+
+
+def test_integer_division_by_zero_is_also_a_runtime_error():
+    for call in (lambda: rustdl.tensor([4, 1]) // 0, lambda: rustdl.tensor([4, 1]) % rustdl.tensor([0, 1])):
+        with pytest.raises(RuntimeError, match="division by zero") as info:
+            call()
+        assert isinstance(info.value, ZeroDivisionError)
+    np.testing.assert_array_equal((rustdl.tensor([4.0, -1.0]) // 0).numpy(), [np.inf, -np.inf])
