@@ -236,6 +236,8 @@ pub struct Node {
     post_hooks: Mutex<Vec<(u64, NodePostHook)>>,
     /// the saved tensors as `saved_tensors_hooks` packed them, if any hooks were active
     packed: Option<Packed>,
+    /// what the bindings keep with the node (`grad_fn.metadata`'s dict), made on first use
+    pub(crate) extra: std::sync::OnceLock<Box<PackedAny>>,
     /// whether the rule's gradients can be differentiated again: 0 = as its name says (see
     /// `twice_differentiable`, looked up only when a backward runs with `create_graph`), 1 = yes,
     /// 2 = no (set for Python Functions)
@@ -329,6 +331,7 @@ impl Node {
             hooks: Hooks::default(),
             post_hooks: Mutex::new(Vec::new()),
             packed: pack_saved(saved),
+            extra: std::sync::OnceLock::new(),
             twice: std::sync::atomic::AtomicU8::new(0),
             label: Mutex::new(None),
         }))
@@ -353,6 +356,7 @@ impl Node {
             hooks: Hooks::default(),
             post_hooks: Mutex::new(Vec::new()),
             packed: None,
+            extra: std::sync::OnceLock::new(),
             twice: std::sync::atomic::AtomicU8::new(0),
             label: Mutex::new(None),
         })

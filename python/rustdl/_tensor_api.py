@@ -744,7 +744,8 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
     # the counts are made by numpy: their size is checked against memory as a tensor's would be
     # (twice: numpy's array and the tensor made from it)
     _host_room("bincount", builtins.max(int(minlength), int(a.max()) + 1 if a.size else 0), 2)
-    if weights is None:
+    if weights is None or a.size == 0:
+        # an empty input counts in int64 even with weights, as PyTorch's
         return _back(_np.bincount(a, minlength=minlength).astype(_np.int64), input, int64)
     w = _np_of(weights) if isinstance(weights, Tensor) else _np.asarray(weights)
     if w.shape != a.shape:

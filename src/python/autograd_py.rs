@@ -117,6 +117,19 @@ impl PyNode {
     fn _remove_hook(&self, id: u64) {
         self.node.remove_hook(id)
     }
+    /// A dict kept with the node for the user's own annotations (`grad_fn.metadata`).
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let kept = self.node.extra.get_or_init(|| {
+            Box::new(pyo3::types::PyDict::new(py).unbind()) as Box<autograd::PackedAny>
+        });
+        match kept.downcast_ref::<Py<pyo3::types::PyDict>>() {
+            Some(d) => Ok(d.bind(py).clone()),
+            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "metadata: the node keeps something else",
+            )),
+        }
+    }
     fn __repr__(&self) -> String {
         format!("<{} object>", node_name(&self.node))
     }

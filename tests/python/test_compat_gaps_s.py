@@ -684,3 +684,18 @@ def test_integer_division_by_zero_is_also_a_runtime_error():
             call()
         assert isinstance(info.value, ZeroDivisionError)
     np.testing.assert_array_equal((rustdl.tensor([4.0, -1.0]) // 0).numpy(), [np.inf, -np.inf])
+
+
+def test_node_metadata_is_one_dict_per_node_and_empty_weighted_bincount():
+    x = rustdl.ones(2, requires_grad=True)
+    y = x * 2
+    y.grad_fn.metadata["tag"] = "scaled"
+    assert y.grad_fn.metadata == {"tag": "scaled"} and (x * 3).grad_fn.metadata == {}
+    empty = rustdl.bincount(
+        rustdl.tensor([], dtype=rustdl.int64), weights=rustdl.tensor([], dtype=rustdl.float64), minlength=3
+    )
+    assert empty.dtype == rustdl.int64 and empty.tolist() == [0, 0, 0]
+    full = rustdl.bincount(
+        rustdl.tensor([0, 2, 2]), weights=rustdl.tensor([0.5, 1.0, 2.0], dtype=rustdl.float64)
+    )
+    assert full.dtype == rustdl.float64 and full.tolist() == [0.5, 0.0, 3.0]
