@@ -455,6 +455,28 @@ impl Node {
         Ok(grads)
     }
 
+    /// A rule that reads no tensor (a view, a sum or mean, a concatenation, a clone, an add or
+    /// subtract, a negation: it keeps only shapes) is kept after backward, so a second backward
+    /// through it works where PyTorch's node saved no tensor either (a product with a number
+    /// saves the number as a tensor there, so it is freed here too); it holds no memory.
+    fn reads_no_tensor(&self) -> bool {
+        self.saved.is_empty()
+            && matches!(
+                self.name,
+                "view"
+                    | "permute"
+                    | "expand"
+                    | "slice"
+                    | "sum"
+                    | "mean"
+                    | "cat"
+                    | "Clone"
+                    | "add"
+                    | "sub"
+                    | "neg"
+            )
+    }
+
     /// Runs `saved_tensors_hooks`' unpack on what was packed when this node was recorded.
     fn unpack_saved(&self) -> Result<()> {
         match &self.packed {
@@ -505,7 +527,7 @@ impl Node {
         self.check_saved()?;
         self.unpack_saved()?;
         let out = rule(g)?;
-        if !retain_graph {
+        if !retain_graph && !self.reads_no_tensor() {
             *slot = None;
         }
         // a rule may list a trailing `None` for an optional input that was absent

@@ -25,6 +25,19 @@ fn pair_dtype(a: &Tensor, b: &Tensor) -> DType {
     }
 }
 
+/// The gradient rule of a unary op that only shifts or scales (`-x`, `x + c`, `c * x`, `c - x`),
+/// which reads no tensor; `None` for every other op.
+type LinearRule = Box<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
+
+fn shift_or_scale_rule(op: UnaryOp) -> Option<LinearRule> {
+    match op {
+        UnaryOp::Neg | UnaryOp::RSubScalar(_) => Some(Box::new(|g: &Tensor| g.neg())),
+        UnaryOp::AddScalar(_) => Some(Box::new(|g: &Tensor| Ok(g.clone()))),
+        UnaryOp::MulScalar(c) => Some(Box::new(move |g: &Tensor| g.mul_scalar(c))),
+        _ => None,
+    }
+}
+
 impl Tensor {
     /// Applies a unary op; integer inputs of float-only ops are promoted to float32.
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
@@ -62,6 +75,13 @@ impl Tensor {
         let s = backend::unary(op, &self.storage(), self.layout())?;
         if !self.dtype().is_float() || !crate::autograd::needs_grad(&[self]) {
             return Tensor::from_contiguous(s, self.shape()).into_dtype(self.dtype());
+        }
+        if let Some(linear) = shift_or_scale_rule(op) {
+            // the rule reads no tensor: nothing is kept alive for it
+            let out = Tensor::from_contiguous(s, self.shape());
+            return Ok(out.with_rule(op_name(op), &[self], &[], move |g| {
+                Ok(vec![Some(linear(g)?)])
+            }));
         }
         let x = self.saved();
         // rules that read the output instead of the input (ReLU too, as y > 0 ⇔ x > 0), so an
@@ -340,6 +360,17 @@ impl Tensor {
             return Ok(out);
         }
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+            // the rule reads no tensor, only the shapes to sum the gradient back to
+            return Ok(out.with_rule(op.name(), &[&a, &b], &[], move |g| {
+                let gb = if op == BinaryOp::Sub {
+                    g.neg()?
+                } else {
+                    g.clone()
+                };
+                Ok(vec![Some(g.sum_to(&sa)?), Some(gb.sum_to(&sb)?)])
+            }));
+        }
         let (xa, xb) = (a.saved(), b.saved());
         let y = if op == BinaryOp::Pow {
             Some(out.saved_output())

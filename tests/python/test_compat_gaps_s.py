@@ -699,3 +699,37 @@ def test_node_metadata_is_one_dict_per_node_and_empty_weighted_bincount():
         rustdl.tensor([0, 2, 2]), weights=rustdl.tensor([0.5, 1.0, 2.0], dtype=rustdl.float64)
     )
     assert full.dtype == rustdl.float64 and full.tolist() == [0.5, 0.0, 3.0]
+
+
+def test_a_second_backward_through_nodes_that_saved_no_tensor_works_as_in_pytorch():
+    leaf = _t(_a(50, (2, 3)), requires_grad=True)
+    v = leaf.view(6).permute(0)[1:]
+    v.sum().backward()
+    (v * 2).sum().backward()  # through view, permute and slice again
+    (v.mean() + rustdl.cat([v, v]).sum()).backward()
+    expect = np.zeros(6)
+    expect[1:] = 1 + 2 + 1 / 5 + 2
+    np.testing.assert_allclose(leaf.grad.numpy().reshape(-1), expect, rtol=1e-12)
+    total = leaf.exp().sum()
+    total.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        total.backward()  # exp saved its result: freed after the first backward
+
+
+def test_add_sub_and_scalar_nodes_read_no_tensor_and_can_be_run_again():
+    x_np = _a(51, (3,))
+    x = _t(x_np, requires_grad=True)
+    y = (x + 1.0) - x.neg() - 2.0  # adds, subtractions and a negation: no tensor saved
+    y.sum().backward()
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 4.0), rtol=1e-15)
+    w = _t(_a(52, (3,)), requires_grad=True)
+    z = (x + w).neg()
+    z.sum().backward()
+    (z * 2).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.full(3, -3.0), rtol=1e-15)
+    # products save a tensor in PyTorch (a number as a 0-d one): a second pass is refused
+    for p in (x * w, x * 2.0):
+        p.sum().backward()
+        with pytest.raises(RuntimeError, match="second time"):
+            p.sum().backward()
