@@ -689,7 +689,11 @@ fn arange(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
-    let is_int = |o: &Bound<'_, PyAny>| o.is_instance_of::<pyo3::types::PyInt>();
+    // an int, or what stands for one (a numpy integer, a 0-d integer tensor): `__index__` works
+    let is_int = |o: &Bound<'_, PyAny>| {
+        o.is_instance_of::<pyo3::types::PyInt>()
+            || (!o.is_instance_of::<pyo3::types::PyFloat>() && o.call_method0("__index__").is_ok())
+    };
     let all_int = is_int(start) && end.is_none_or(&is_int) && step.is_none_or(&is_int);
     let (s, e) = match end {
         Some(e) => (start.extract::<f64>()?, e.extract::<f64>()?),

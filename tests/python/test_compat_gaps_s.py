@@ -733,3 +733,10 @@ def test_add_sub_and_scalar_nodes_read_no_tensor_and_can_be_run_again():
         p.sum().backward()
         with pytest.raises(RuntimeError, match="second time"):
             p.sum().backward()
+
+
+def test_arange_counts_numpy_integers_as_integers():
+    assert rustdl.arange(np.int64(3)).dtype == rustdl.int64
+    assert rustdl.arange(np.int32(1), np.int64(7), np.int16(2)).tolist() == [1, 3, 5]
+    assert rustdl.arange(np.float64(3)).dtype == rustdl.float32
+    assert rustdl.arange(np.int64(1), 2.5).dtype == rustdl.float32
