@@ -237,6 +237,7 @@ pub struct Node {
     /// the saved tensors as `saved_tensors_hooks` packed them, if any hooks were active
     packed: Option<Packed>,
     /// what the bindings keep with the node (`grad_fn.metadata`'s dict), made on first use
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) extra: std::sync::OnceLock<Box<PackedAny>>,
     /// whether the rule's gradients can be differentiated again: 0 = as its name says (see
     /// `twice_differentiable`, looked up only when a backward runs with `create_graph`), 1 = yes,

@@ -589,7 +589,7 @@ def test_batchnorm_base_classes_as_pytorch():
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
     assert (
         repr(nn.BatchNorm1d(4))
-        == "BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+        == "BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     )
 
 

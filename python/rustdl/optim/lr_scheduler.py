@@ -63,7 +63,13 @@ class LRScheduler:
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._last_lr: list[float] = []
+        # PyTorch's bookkeeping, kept under its names (scripts read ``_step_count`` and the keys
+        # appear in ``state_dict``): steps taken, counting the constructing one.
+        self._step_count = 0
+        self._get_lr_called_within_step = False
+        self._is_initial = True
         self.step()
+        self._is_initial = False
 
     def get_lr(self) -> list[float]:
         """The learning rates of the groups at ``self.last_epoch``."""
@@ -75,6 +81,7 @@ class LRScheduler:
 
     def step(self, epoch: int | None = None) -> None:
         """Advances one epoch (or jumps to ``epoch``) and updates the groups' learning rates."""
+        self._step_count = getattr(self, "_step_count", 0) + 1
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         chain = getattr(self, "_chainable_lr", None)
         lrs = chain() if epoch is None and chain is not None else self.get_lr()
@@ -763,7 +770,7 @@ class ChainedScheduler(LRScheduler):
             s.load_state_dict(sd)
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Multiplies the lr by ``factor`` when a metric has stopped improving for ``patience`` epochs.
 
     Args:
@@ -806,8 +813,10 @@ class ReduceLROnPlateau:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
         self.min_lrs = _per_group(min_lr, optimizer, "min_lr")
         self.mode = mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
         self.factor = factor
         self.patience = patience
         self.threshold = threshold
@@ -833,10 +842,10 @@ class ReduceLROnPlateau:
         )
         return a > bound
 
-    def step(self, metrics: float) -> None:
-        """Records this epoch's metric and reduces the lr on a plateau."""
+    def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Records this epoch's metric and reduces the lr on a plateau (``epoch`` sets the count)."""
         current = float(metrics)
-        self.last_epoch += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current):
             self.best = current
             self.num_bad_epochs = 0
@@ -854,18 +863,6 @@ class ReduceLROnPlateau:
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates after the last :meth:`step`."""
-        return self._last_lr
-
-    def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state (everything but the optimizer)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restores the state from :meth:`state_dict`."""
-        self.__dict__.update(state_dict)
 
 
 __all__ = [

@@ -40,6 +40,8 @@ class _NormBase(Module):
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         self.num_features = num_features
@@ -48,7 +50,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         kw = {"device": device, "dtype": dtype}
-        _affine_parameters(self, affine, (num_features,), **kw)
+        _affine_parameters(self, affine, (num_features,), bias, **kw)
         if track_running_stats:
             self.register_buffer("running_mean", _rustdl.zeros(num_features, **kw))
             self.register_buffer("running_var", _rustdl.ones(num_features, **kw))
@@ -70,12 +72,13 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -180,7 +183,10 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(Module):
@@ -205,6 +211,8 @@ class GroupNorm(Module):
         affine: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
@@ -215,7 +223,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        _affine_parameters(self, affine, (num_channels,), device=device, dtype=dtype)
+        _affine_parameters(self, affine, (num_channels,), bias, device=device, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:
@@ -226,7 +234,10 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class LocalResponseNorm(Module):
@@ -269,8 +280,10 @@ class SyncBatchNorm(_BatchNorm):
         process_group: Any = None,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
         self.process_group = process_group
 
     @classmethod
@@ -279,7 +292,12 @@ class SyncBatchNorm(_BatchNorm):
         parameters and running statistics (the module itself when it is one)."""
         if isinstance(module, (BatchNorm1d, BatchNorm2d, BatchNorm3d)):
             out = cls(
-                module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                bias=module.bias is not None,
             )
             out.process_group = process_group
             if module.affine:
@@ -307,8 +325,10 @@ class _InstanceNorm(_NormBase):
         track_running_stats: bool = False,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
         name, k = type(self).__name__, self._spatial
@@ -457,12 +477,15 @@ class _LazyNorm:
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ) -> None:
-        self._base.__init__(self, 0, eps, momentum, affine, track_running_stats, device, dtype)
+        self._base.__init__(self, 0, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
         self._factory = {"device": device, "dtype": dtype}
         if affine:
             self.weight = UninitializedParameter(**self._factory)
-            self.bias = UninitializedParameter(**self._factory)
+            if bias:
+                self.bias = UninitializedParameter(**self._factory)
 
     def has_uninitialized_params(self) -> bool:
         return True
@@ -483,7 +506,8 @@ class _LazyNorm:
         self.num_features = n
         if self.affine:
             self.weight = Parameter(_rustdl.ones(n, **kw))
-            self.bias = Parameter(_rustdl.zeros(n, **kw))
+            if self.bias is not None:
+                self.bias = Parameter(_rustdl.zeros(n, **kw))
         if self.track_running_stats:
             self.running_mean = _rustdl.zeros(n, **kw)
             self.running_var = _rustdl.ones(n, **kw)
@@ -522,33 +546,21 @@ class LazyBatchNorm3d(_LazyNorm, BatchNorm3d):
 
 
 class LazyInstanceNorm1d(_LazyNorm, InstanceNorm1d):
-    """:class:`InstanceNorm1d` with ``num_features`` inferred from the first input."""
+    """:class:`InstanceNorm1d` with ``num_features`` inferred from the first input; as in PyTorch,
+    ``affine`` and ``track_running_stats`` default to True here (False in :class:`InstanceNorm1d`)."""
 
     _base = InstanceNorm1d
 
-    def __init__(
-        self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
-    ):
-        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
-
 
 class LazyInstanceNorm2d(_LazyNorm, InstanceNorm2d):
-    """:class:`InstanceNorm2d` with ``num_features`` inferred from the first input."""
+    """:class:`InstanceNorm2d` with ``num_features`` inferred from the first input; as in PyTorch,
+    ``affine`` and ``track_running_stats`` default to True here (False in :class:`InstanceNorm2d`)."""
 
     _base = InstanceNorm2d
 
-    def __init__(
-        self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
-    ):
-        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
-
 
 class LazyInstanceNorm3d(_LazyNorm, InstanceNorm3d):
-    """:class:`InstanceNorm3d` with ``num_features`` inferred from the first input."""
+    """:class:`InstanceNorm3d` with ``num_features`` inferred from the first input; as in PyTorch,
+    ``affine`` and ``track_running_stats`` default to True here (False in :class:`InstanceNorm3d`)."""
 
     _base = InstanceNorm3d
-
-    def __init__(
-        self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
-    ):
-        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
