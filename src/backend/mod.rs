@@ -319,6 +319,14 @@ pub fn reduce(op: ReduceOp, x: &Storage, l: &Layout, dims: &[usize]) -> Result<S
         // memory): an impossible size is a MemoryError, not an abort
         reserve(l.numel(), x.dtype(), x.device(), "reduce")?;
     }
+    // the result (and a float64 accumulator of its size) can be far larger than the input: an
+    // empty `(2^40, 0)` tensor summed over its empty dim asks for 2^40 elements
+    let kept: usize = (0..l.ndim())
+        .filter(|d| !dims.contains(d))
+        .map(|d| l.shape[d])
+        .try_fold(1usize, |acc, n| acc.checked_mul(n))
+        .unwrap_or(usize::MAX);
+    reserve(kept, DType::F64, x.device(), "reduce")?;
     on_device!("reduce", x, |b, s| b.reduce(op, s(x), l, dims))
 }
 

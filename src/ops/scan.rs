@@ -69,19 +69,23 @@ impl Tensor {
         if !out.dtype().is_float() {
             return Ok(out);
         }
-        let (xa, y) = (a.saved(), out.saved_output());
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
-        Ok(out.with_rule("scan", &[a, b], &[a, &y.clone()], move |g| {
+        // the output is read only for `a`'s gradient (cumprod), so a cumsum's output can be
+        // modified in place before the backward, as in PyTorch
+        let xa = a.saved();
+        let y = need_a.then(|| out.saved_output());
+        let saved: Vec<Tensor> = std::iter::once(a.clone()).chain(y.clone()).collect();
+        let saved: Vec<&Tensor> = saved.iter().collect();
+        Ok(out.with_rule("scan", &[a, b], &saved, move |g| {
             if g.numel() == 0 {
                 return Ok(vec![Some(g.zeros_like()?), Some(g.zeros_like()?)]);
             }
             // S_k = g_k + a_(k+1) S_(k+1), run from the other end
             let a_next = shift(&xa, d, !reverse, 0.0)?;
             let s = Tensor::linear_scan(&a_next, &g.contiguous()?, d as isize, !reverse, 0.0)?;
-            let ga = if need_a {
-                Some(s.mul(&shift(&y, d, reverse, init)?)?)
-            } else {
-                None
+            let ga = match &y {
+                Some(y) => Some(s.mul(&shift(y, d, reverse, init)?)?),
+                None => None,
             };
             Ok(vec![ga, if need_b { Some(s) } else { None }])
         }))

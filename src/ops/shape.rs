@@ -518,7 +518,15 @@ impl Tensor {
         let n = self.shape()[d];
         if n == 0 {
             // PyTorch returns `chunks` empty pieces
-            return Ok(vec![self.clone(); chunks]);
+            let mut out = Vec::new();
+            out.try_reserve_exact(chunks).map_err(|_| {
+                Error::Memory(format!(
+                    "chunk: {chunks} empty pieces of a tensor of shape {:?} cannot be held",
+                    self.shape()
+                ))
+            })?;
+            out.resize(chunks, self.clone());
+            return Ok(out);
         }
         self.split(n.div_ceil(chunks), dim)
     }

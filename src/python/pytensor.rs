@@ -729,10 +729,12 @@ impl PyTensor {
     fn detach(&self) -> PyTensor {
         self.tensor().detach().into()
     }
-    /// Tensor sharing storage, without history (`.data`).
+    /// Tensor sharing storage, without history and with a version counter of its own (`.data`):
+    /// as in PyTorch, writes through it are not seen by autograd's saved-tensor checks (a
+    /// backward then reads the new values), unlike writes through `detach()`.
     #[getter]
     fn get_data(&self) -> PyTensor {
-        self.tensor().detach().into()
+        self.tensor().data_alias().into()
     }
     /// `t.data = other`, as PyTorch. For the same shape, on a tensor owning its whole storage,
     /// the data is copied in (any device or dtype) and the tensor object stays the same, so a

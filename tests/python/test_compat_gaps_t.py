@@ -109,3 +109,112 @@ def test_lazy_norms_take_bias_and_lazy_instance_norm_defaults_as_pytorch():
     # PyTorch's lazy instance norms default to affine and running statistics
     assert type(li) is nn.InstanceNorm1d and li.affine and li.track_running_stats
     assert tuple(li.running_mean.shape) == (3,) and li.bias is not None
+
+
+# ------------------------------------------------------------------------------------------
+# in-place writes and autograd's saved tensors
+# ------------------------------------------------------------------------------------------
+
+
+def _leaf(seed, *shape):
+    return rustdl.tensor(
+        np.random.default_rng(seed).standard_normal(shape), dtype=rustdl.float64
+    ).requires_grad_()
+
+
+def test_cumsum_output_can_be_modified_before_backward():
+    a = _leaf(0, 5)
+    b = a.cumsum(0)
+    b[2:] *= 0.5
+    (b**2).sum().backward()
+    x = a.detach().numpy()
+    c = np.cumsum(x)
+    scale = np.array([1, 1, 0.5, 0.5, 0.5])
+    # d/dx_j sum_k (s_k c_k)^2 = sum_{k >= j} 2 s_k^2 c_k
+    ref = np.cumsum((2 * scale**2 * c)[::-1])[::-1]
+    np.testing.assert_allclose(a.grad.numpy(), ref, rtol=1e-12)
+    # cumprod still reads its output: modifying it is refused, as in PyTorch
+    p = _leaf(1, 4).cumprod(0)
+    p.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        p.sum().backward()
+
+
+def test_writes_through_data_are_not_seen_by_autograd_checks():
+    # PyTorch: `.data` has a version counter of its own, so the backward runs and reads the
+    # new values; the same write through detach() is refused
+    a = _leaf(2, 3)
+    b = a.sigmoid()
+    b.data.mul_(0.5)
+    (b * a).sum().backward()
+    x = a.detach().numpy()
+    s = 0.5 / (1 + np.exp(-x))  # b after the write, which the sigmoid rule reads
+    np.testing.assert_allclose(a.grad.numpy(), s + x * s * (1 - s), rtol=1e-12)
+    assert b._version == 0
+    a2 = _leaf(2, 3)
+    b2 = a2.sigmoid()
+    b2.detach().mul_(0.5)
+    assert b2._version == 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        (b2 * a2).sum().backward()
+
+
+def test_parameter_data_written_between_forward_and_backward():
+    lin = nn.Linear(3, 2).double()
+    w0 = np.random.default_rng(3).standard_normal((2, 3))
+    with rustdl.no_grad():
+        lin.weight.copy_(rustdl.tensor(w0))
+        lin.bias.zero_()
+    x = _leaf(4, 4, 3)
+    y = lin(x).pow(2).sum()
+    lin.weight.data.mul_(2)
+    y.backward()
+    xn = x.detach().numpy()
+    out = xn @ w0.T
+    # the input's gradient reads the weight as it is now (2 w0), as PyTorch's does
+    np.testing.assert_allclose(x.grad.numpy(), 2 * out @ (2 * w0), rtol=1e-12)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), 2 * out.T @ xn, rtol=1e-12)
+
+
+def test_to_pil_image_truncates_like_torchvision():
+    from rustdl.torchcompat.torchvision.transforms import functional as TF
+
+    img = TF.to_pil_image(rustdl.full((3, 2, 2), 0.5))
+    np.testing.assert_array_equal(np.asarray(img), np.full((2, 2, 3), 127, dtype=np.uint8))
+    np.testing.assert_array_equal(np.asarray(TF.to_pil_image(np.full((2, 2), 0.999, np.float32))), 254)
+
+
+# ------------------------------------------------------------------------------------------
+# empty inputs with impossible results
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda t: t.sum(1),
+        lambda t: t.mean(1),
+        lambda t: t.prod(1),
+        lambda t: t.std(1),
+        lambda t: t.logsumexp(1),
+        lambda t: t.norm(dim=1),
+        lambda t: t.count_nonzero(1),
+        lambda t: nn.functional.normalize(t, dim=1),
+        lambda t: rustdl.einsum("ij->i", t),
+    ],
+)
+def test_reducing_an_empty_dim_into_an_impossible_result_is_a_memory_error(op):
+    # (2^40, 0) holds nothing, but reducing its empty dim asks for 2^40 results: a MemoryError
+    # naming the sizes, as PyTorch's failed allocation is a catchable error, not an abort
+    t = rustdl.zeros(1 << 40, 0)
+    with pytest.raises(MemoryError, match="cannot allocate"):
+        op(t)
+    # the same op on a holdable shape still gives the empty-dim value
+    small = rustdl.zeros(3, 0)
+    assert tuple(small.sum(1).shape) == (3,) and float(small.sum(1).abs().sum()) == 0.0
+
+
+def test_chunking_an_empty_dim_into_too_many_pieces_is_a_memory_error():
+    assert len(rustdl.zeros(3, 0).chunk(5, 1)) == 5
+    with pytest.raises(MemoryError, match="chunk"):
+        rustdl.zeros(3, 0).chunk(1 << 40, 1)

@@ -258,7 +258,6 @@ class SWALR(LRScheduler):
         if isinstance(anneal_epochs, bool) or not isinstance(anneal_epochs, int) or anneal_epochs < 0:
             raise ValueError(f"anneal_epochs must be equal or greater than 0, got {anneal_epochs}")
         self.anneal_epochs = anneal_epochs
-        self._step_count = 0
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
@@ -275,11 +274,8 @@ class SWALR(LRScheduler):
             return swa_lr
         return (lr - alpha * swa_lr) / (1 - alpha)
 
-    def step(self, epoch: int | None = None) -> None:
-        self._step_count += 1
-        super().step(epoch)
-
     def get_lr(self) -> list[float]:
+        # the base class counts the steps, the constructing one included, as PyTorch's
         step = self._step_count - 1
         if self.anneal_epochs == 0:
             step = max(1, step)

@@ -267,16 +267,13 @@ def pil_to_tensor(pic: Any) -> rustdl.Tensor:
 
 def to_pil_image(pic: Any, mode: str | None = None) -> Any:
     """A ``(C, H, W)`` tensor (floats in ``[0, 1]``) or ``(H, W[, C])`` array → a PIL image (a numpy
-    ``uint8`` image when PIL is not installed)."""
+    ``uint8`` image when PIL is not installed). Floats become ``uint8`` as ``x · 255`` truncated,
+    as torchvision's (0.5 → 127)."""
     if isinstance(pic, rustdl.Tensor):
         a = pic.detach().cpu().numpy()
         a = a[None] if a.ndim == 2 else a
         if a.dtype != np.uint8:
-            a = (
-                (np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-                if a.dtype.kind == "f"
-                else a.astype(np.uint8)
-            )
+            a = (np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8) if a.dtype.kind == "f" else a.astype(np.uint8)
         a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
     elif _is_pil(pic):
         return pic if mode is None else pic.convert(mode)
@@ -285,7 +282,7 @@ def to_pil_image(pic: Any, mode: str | None = None) -> Any:
         if a.ndim == 3 and a.shape[-1] == 1:
             a = a[..., 0]
         if a.dtype.kind == "f" and mode != "F":
-            a = (np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+            a = (np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
     try:
         from PIL import Image
     except ImportError:
