@@ -82,6 +82,13 @@ def broadcast_shapes(*shapes):
     """The shape the given shapes broadcast to (numpy rules), as ``torch.broadcast_shapes``."""
     dims = []
     for s in shapes:
+        if not isinstance(s, (int, tuple, list)):
+            from ._rustdl import ArgumentError
+
+            raise ArgumentError(
+                "broadcast_shapes: input shapes should be of type ints, a tuple of ints, or a list "
+                f"of ints, got {type(s).__name__}"
+            )
         s = (s,) if isinstance(s, int) else tuple(s)
         for d in s:
             if not isinstance(d, int) or d < 0:

@@ -1204,6 +1204,8 @@ def householder_product(A, tau):
 
 def multi_dot(tensors):
     """The product of a chain of matrices (the first may be a vector, as may the last)."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("linalg.multi_dot: expected a tuple or list of Tensors, got a Tensor")
     tensors = list(tensors)
     if len(tensors) < 2:
         raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")

@@ -712,12 +712,12 @@ pub fn index_select(
     if let Some(d) = out.get_mut(dim) {
         *d = li.numel();
     }
-    reserve(
-        checked_count(&out, "index_select")?,
-        x.dtype(),
-        x.device(),
-        "index_select",
-    )?;
+    let n = checked_count(&out, "index_select")?;
+    if n == 0 {
+        // nothing to gather (the kernels would still walk 2^40 empty rows)
+        return full(0, 0.0, x.dtype(), x.device());
+    }
+    reserve(n, x.dtype(), x.device(), "index_select")?;
     on_device!("index_select", x, |b, s| b.index_select(
         (s(x), l),
         dim,

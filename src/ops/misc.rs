@@ -229,6 +229,13 @@ impl Tensor {
                 "repeat_interleave: repeats can not be negative, got {repeats:?}"
             )));
         }
+        // the per-element count list is n long: checked first, as the output is below
+        backend::reserve(
+            n,
+            DType::I64,
+            crate::device::Device::Cpu,
+            "repeat_interleave",
+        )?;
         let counts: Vec<i64> = if repeats.len() == 1 {
             vec![repeats[0]; n]
         } else if repeats.len() == n {

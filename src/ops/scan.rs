@@ -162,6 +162,10 @@ impl Tensor {
             return Tensor::zeros(&[], DType::I64, self.device());
         }
         let d = norm_dim(dim, self.ndim(), "argsort")?;
+        if self.numel() == 0 {
+            // nothing to order (the backend would size its scratch by the sorted dim alone)
+            return Tensor::zeros(self.shape(), DType::I64, self.device());
+        }
         let last = self.ndim() - 1;
         let x = self.detach();
         let x = if d == last {

@@ -499,6 +499,7 @@ impl Tensor {
             // PyTorch returns the one empty piece
             return Ok(vec![self.clone()]);
         }
+        pieces_fit(n.div_ceil(size), "split", self.shape())?;
         let mut sizes = vec![size; n / size];
         if !n.is_multiple_of(size) {
             sizes.push(n % size);
@@ -518,18 +519,29 @@ impl Tensor {
         let n = self.shape()[d];
         if n == 0 {
             // PyTorch returns `chunks` empty pieces
-            let mut out = Vec::new();
-            out.try_reserve_exact(chunks).map_err(|_| {
-                Error::Memory(format!(
-                    "chunk: {chunks} empty pieces of a tensor of shape {:?} cannot be held",
-                    self.shape()
-                ))
-            })?;
-            out.resize(chunks, self.clone());
-            return Ok(out);
+            pieces_fit(chunks, "chunk", self.shape())?;
+            return Ok(vec![self.clone(); chunks]);
         }
         self.split(n.div_ceil(chunks), dim)
     }
+}
+
+/// Checks that `n` tensors (the pieces of a split, chunk or unbind) can be made: each costs a
+/// few hundred bytes, so 2^33 of them are a `MemoryError` naming the op, never an abort or a
+/// process the system kills.
+pub(crate) fn pieces_fit(n: usize, op: &str, shape: &[usize]) -> Result<()> {
+    const BYTES_PER_PIECE: usize = 512;
+    crate::backend::reserve(
+        n.saturating_mul(BYTES_PER_PIECE),
+        DType::U8,
+        crate::device::Device::Cpu,
+        op,
+    )
+    .map_err(|_| {
+        Error::Memory(format!(
+            "{op}: {n} pieces of a tensor of shape {shape:?} cannot be held"
+        ))
+    })
 }
 
 /// Views along a dim (slice, narrow, split, chunk) need one: `norm_dim` lets a 0-d tensor's

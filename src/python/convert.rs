@@ -522,6 +522,16 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
     let items: Vec<Bound<'_, PyAny>> = match args.len() {
         1 if !args.get_item(0)?.is_instance_of::<pyo3::types::PyInt>() => {
             let a = args.get_item(0)?;
+            if let Ok(t) = a.extract::<PyRef<'_, super::PyTensor>>() {
+                // a 0-d integer tensor is one size; a tensor of sizes is refused, as PyTorch's
+                // `tuple of ints, not Tensor` (and iterating a huge one would not end)
+                if t.tensor().ndim() > 0 {
+                    return Err(PyTypeError::new_err(format!(
+                        "expected a shape: ints or one tuple of ints, got a Tensor of shape {:?}",
+                        t.tensor().shape()
+                    )));
+                }
+            }
             match a.try_iter() {
                 Ok(it) => it.collect::<PyResult<_>>()?,
                 Err(_) => vec![a],

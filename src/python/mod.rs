@@ -798,6 +798,11 @@ fn randint(
             }
         },
     };
+    if size_obj.is_instance_of::<PyTensor>() {
+        return Err(PyTypeError::new_err(
+            "randint: size must be a tuple of non-negative ints, not a Tensor",
+        ));
+    }
     let size: Vec<usize> = match size_obj.extract::<usize>() {
         Ok(n) => vec![n],
         Err(_) => size_obj.extract().map_err(|_| {
@@ -900,6 +905,13 @@ pub(crate) fn with_generator<R>(
 }
 
 fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    // a tensor is a sequence of its rows, but PyTorch takes only a tuple or list here (and
+    // iterating 2^40 empty rows would never end)
+    if seq.is_instance_of::<PyTensor>() {
+        return Err(PyTypeError::new_err(
+            "expected a tuple or list of Tensors for 'tensors', got a Tensor",
+        ));
+    }
     seq.try_iter()?
         .map(|x| {
             let x = x?;

@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use std::sync::RwLock;
 
 use crate::backend::{BinaryOp, RandKind, UnaryOp};
@@ -19,6 +19,33 @@ use super::gil::{self, run};
 use super::{index, opt_dtype, PyDType, PyDevice};
 
 /// A multi-dimensional array with automatic differentiation.
+/// `iter(t)`: the rows along the first dim, one view per step, so iterating a tensor with
+/// many rows (or with 2^40 empty ones) does not first make them all.
+#[pyclass(name = "_TensorIter", module = "rustdl._rustdl")]
+pub struct TensorIter {
+    t: Tensor,
+    next: usize,
+    len: usize,
+}
+
+#[pymethods]
+impl TensorIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __next__(&mut self) -> PyResult<Option<PyTensor>> {
+        if self.next >= self.len {
+            return Ok(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        Ok(Some(self.t.select(0, i as isize)?.into()))
+    }
+    fn __length_hint__(&self) -> usize {
+        self.len - self.next
+    }
+}
+
 #[pyclass(name = "Tensor", module = "rustdl", subclass, frozen)]
 pub struct PyTensor {
     /// the tensor this Python object stands for; replaced (never mutated) by the in-place shape
@@ -935,12 +962,13 @@ impl PyTensor {
             .copied()
             .ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
     }
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let n = self.__len__()?;
-        let items: Vec<PyTensor> = (0..n)
-            .map(|i| Ok(self.tensor().select(0, i as isize)?.into()))
-            .collect::<PyResult<_>>()?;
-        PyList::new(py, items)?.call_method0("__iter__")
+    fn __iter__(&self) -> PyResult<TensorIter> {
+        let len = self.__len__()?;
+        Ok(TensorIter {
+            t: self.tensor(),
+            next: 0,
+            len,
+        })
     }
     fn __hash__(&self) -> u64 {
         self.hash
@@ -2480,6 +2508,7 @@ impl PyTensor {
                 "unbind: dimension specified as 0 but tensor has no dimensions",
             ));
         }
+        crate::ops::shape::pieces_fit(self.tensor().shape()[d], "unbind", self.tensor().shape())?;
         let parts = (0..self.tensor().shape()[d])
             .map(|i| {
                 Ok(PyTensor::from(

@@ -218,3 +218,51 @@ def test_chunking_an_empty_dim_into_too_many_pieces_is_a_memory_error():
     assert len(rustdl.zeros(3, 0).chunk(5, 1)) == 5
     with pytest.raises(MemoryError, match="chunk"):
         rustdl.zeros(3, 0).chunk(1 << 40, 1)
+
+
+def test_too_many_pieces_is_a_memory_error_and_empty_gathers_are_immediate():
+    huge = rustdl.zeros(1 << 40, 0)
+    for op, name in [
+        (lambda: huge.unbind(0), "unbind"),
+        (lambda: huge.split(1), "split"),
+        (lambda: huge.repeat_interleave(1, 0), "repeat_interleave"),
+    ]:
+        with pytest.raises(MemoryError, match=name):
+            op()
+    # nothing to gather: the result is made without walking the 2^40 empty rows
+    empty_idx = rustdl.tensor([], dtype=rustdl.int64)
+    assert tuple(huge.index_select(1, empty_idx).shape) == (1 << 40, 0)
+    assert tuple(huge.repeat_interleave(0, 1).shape) == (1 << 40, 0)
+    assert tuple(huge.argsort(0).shape) == (1 << 40, 0)
+    # iterating is lazy: the first row comes at once
+    it = iter(huge)
+    assert tuple(next(it).shape) == (0,) and it.__length_hint__() == (1 << 40) - 1
+    assert [r.tolist() for r in rustdl.arange(4.0).view(2, 2)] == [[0.0, 1.0], [2.0, 3.0]]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: rustdl.cat(t),
+        lambda t: rustdl.stack(t),
+        lambda t: rustdl.zeros(t),
+        lambda t: rustdl.ones(t),
+        lambda t: rustdl.randn(t),
+        lambda t: rustdl.randint(5, t),
+        lambda t: rustdl.linalg.multi_dot(t),
+    ],
+)
+def test_a_tensor_where_a_list_of_tensors_or_sizes_goes_is_a_type_error(call):
+    # as PyTorch ("must be tuple of ints, not Tensor"), and never an endless walk of its rows
+    with pytest.raises(TypeError):
+        call(rustdl.zeros(1 << 40, 0))
+    with pytest.raises(TypeError):
+        call(rustdl.tensor([2, 3]))
+    # a 0-d integer tensor is still one size
+    assert tuple(rustdl.zeros(rustdl.tensor(3)).shape) == (3,)
+
+
+def test_broadcast_shapes_takes_ints_and_sequences_only():
+    assert tuple(rustdl.broadcast_shapes((2, 1), [3], 1)) == (2, 3)
+    with pytest.raises(RuntimeError, match="broadcast_shapes"):
+        rustdl.broadcast_shapes(rustdl.zeros(1 << 40, 0))
