@@ -266,3 +266,53 @@ def test_broadcast_shapes_takes_ints_and_sequences_only():
     assert tuple(rustdl.broadcast_shapes((2, 1), [3], 1)) == (2, 3)
     with pytest.raises(RuntimeError, match="broadcast_shapes"):
         rustdl.broadcast_shapes(rustdl.zeros(1 << 40, 0))
+
+
+# ------------------------------------------------------------------------------------------
+# optimizers' defaults and LBFGS(maximize=)
+# ------------------------------------------------------------------------------------------
+
+
+def test_optimizer_defaults_as_pytorch():
+    p = nn.Parameter(rustdl.zeros(2))
+    sgd = rustdl.optim.SGD([p])
+    assert sgd.defaults["lr"] == 1e-3 and sgd.defaults["momentum"] == 0 and sgd.defaults["dampening"] == 0
+    assert "    dampening: 0\n" in repr(sgd)
+    ada = rustdl.optim.Adagrad([p])
+    assert ada.defaults["lr_decay"] == 0 and isinstance(ada.defaults["initial_accumulator_value"], int)
+    assert isinstance(rustdl.optim.RMSprop([p]).defaults["momentum"], int)
+    assert rustdl.optim.LBFGS([p]).defaults["maximize"] is False
+
+
+def test_lbfgs_maximize_climbs_to_the_maximum():
+    # f(x) = -(x - 3)^2 - 2 (y + 1)^2 has its maximum at (3, -1)
+    x = nn.Parameter(rustdl.zeros(2, dtype=rustdl.float64))
+    opt = rustdl.optim.LBFGS([x], maximize=True, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        f = -((x[0] - 3) ** 2) - 2 * (x[1] + 1) ** 2
+        f.backward()
+        return f
+
+    first = opt.step(closure)
+    assert float(first) == pytest.approx(-11.0)
+    np.testing.assert_allclose(x.detach().numpy(), [3.0, -1.0], atol=1e-4)
+    y = nn.Parameter(rustdl.zeros(1, dtype=rustdl.float64))
+    plain = rustdl.optim.LBFGS([y], lr=0.1, max_iter=5, maximize=True)
+
+    def closure_y():
+        plain.zero_grad()
+        f = -((y - 1) ** 2).sum()
+        f.backward()
+        return f
+
+    plain.step(closure_y)
+    assert 0.0 < float(y) <= 1.0 + 1e-9
+
+
+def test_multihead_attention_output_projection_is_a_linear_under_pytorchs_name():
+    mha = nn.MultiheadAttention(4, 2)
+    assert isinstance(mha.out_proj, nn.Linear)
+    assert type(mha.out_proj).__name__ == "NonDynamicallyQuantizableLinear"
+    assert "(out_proj): NonDynamicallyQuantizableLinear(in_features=4" in repr(mha)

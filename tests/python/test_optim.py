@@ -215,8 +215,8 @@ def test_param_groups_and_validation():
     assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["dampening"] == 0.0
     with pytest.raises(ValueError, match="more than one parameter group"):
         opt.add_param_group({"params": [a]})
-    with pytest.raises(ValueError, match="required"):
-        optim.SGD([a])
+    # PyTorch's SGD has had a default learning rate (1e-3) since 2.x
+    assert optim.SGD([a]).defaults["lr"] == 1e-3
     with pytest.raises(ValueError, match="empty"):
         optim.Adam([])
     with pytest.raises(ValueError, match="Nesterov"):

@@ -66,6 +66,7 @@ class LBFGS(Optimizer):
         tolerance_change: float = 1e-9,
         history_size: int = 100,
         line_search_fn: str | None = None,
+        maximize: bool = False,
     ) -> None:
         if max_eval is None:
             max_eval = max_iter * 5 // 4
@@ -95,7 +96,10 @@ class LBFGS(Optimizer):
             parts.append(
                 _rustdl.zeros(p.numel(), dtype=p.dtype, device=p.device) if g is None else g.reshape(-1)
             )
-        return _rustdl.cat(parts, 0) if len(parts) > 1 else parts[0].clone()
+        flat = _rustdl.cat(parts, 0) if len(parts) > 1 else parts[0].clone()
+        # maximize: minimise the negated objective (its gradient negated here, its value in
+        # _evaluate), as PyTorch
+        return flat.neg_() if self.param_groups[0].get("maximize", False) else flat
 
     def _add_to_params(self, t: float, d: Tensor) -> None:
         """``params += t·d`` with ``d`` a flat vector."""
@@ -115,7 +119,8 @@ class LBFGS(Optimizer):
     def _evaluate(self, closure: Callable[[], Any]) -> tuple[Any, float]:
         with enable_grad():
             loss = closure()
-        return loss, float(loss)
+        value = float(loss)
+        return loss, -value if self.param_groups[0].get("maximize", False) else value
 
     def _directional_evaluate(
         self, closure: Callable[[], Any], x: list[Tensor], t: float, d: Tensor

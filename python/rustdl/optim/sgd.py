@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _check_nonnegative, _defaults, required
+from .optimizer import Optimizer, _check_nonnegative, _defaults
 
 
 class SGD(Optimizer):
@@ -18,7 +18,7 @@ class SGD(Optimizer):
 
     Args:
         params: tensors or parameter groups.
-        lr: learning rate.
+        lr: learning rate (1e-3 when not given, as PyTorch's).
         momentum: momentum factor μ.
         dampening: dampening τ of the momentum.
         weight_decay: L2 penalty wd.
@@ -36,9 +36,9 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
-        lr: float = required,  # type: ignore[assignment]
-        momentum: float = 0.0,
-        dampening: float = 0.0,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
         weight_decay: float = 0,
         nesterov: bool = False,
         *,
@@ -48,7 +48,7 @@ class SGD(Optimizer):
         fused: bool | None = None,
     ) -> None:
         defaults = _defaults(locals())
-        if lr is not required and lr < 0.0:
+        if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         super().__init__(params, defaults)
 

@@ -126,6 +126,11 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A :class:`Linear` under another name, as PyTorch's (the output projection of
+    :class:`~rustdl.nn.MultiheadAttention` is one, and its repr shows the name)."""
+
+
 class Bilinear(Module):
     """Bilinear map ``y = x1ᵀ A x2 + b``.
 
