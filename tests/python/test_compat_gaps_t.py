@@ -316,3 +316,15 @@ def test_multihead_attention_output_projection_is_a_linear_under_pytorchs_name()
     assert isinstance(mha.out_proj, nn.Linear)
     assert type(mha.out_proj).__name__ == "NonDynamicallyQuantizableLinear"
     assert "(out_proj): NonDynamicallyQuantizableLinear(in_features=4" in repr(mha)
+
+
+def test_parameter_list_and_dict_reprs_as_pytorch():
+    pl = nn.ParameterList([nn.Parameter(rustdl.ones(2, 3)), rustdl.ones(2), 3])
+    assert repr(pl) == (
+        "ParameterList(\n"
+        f"    (0): Parameter containing: [{rustdl.float32} of size 2x3]\n"
+        f"    (1): Parameter containing: [{rustdl.float32} of size 2]\n"
+        "    (2): Object of type: int\n)"
+    )
+    pd = nn.ParameterDict({"w": nn.Parameter(rustdl.ones(2, dtype=rustdl.float64))})
+    assert repr(pd) == "ParameterDict(  (w): Parameter containing: [torch.DoubleTensor of size 2])"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
+from ..._rustdl import Tensor
+from ..parameter import Parameter
 from .module import Module
 
 
@@ -246,6 +248,17 @@ def _as_parameter(value):
     return value
 
 
+def _entry_line(key, p, type_name: str) -> str:
+    """One line of a ParameterList/ParameterDict repr, as PyTorch writes it: the kind, the type
+    name (a dtype for a list, a tensor type for a dict) and the sizes joined by ``x``."""
+    if not isinstance(p, Tensor):
+        return f"  ({key}): Object of type: {type(p).__name__}"
+    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+    device = f" ({p.device})" if p.device.type not in ("cpu", "meta") else ""
+    size = "x".join(str(n) for n in p.shape)
+    return f"  ({key}): {kind} containing: [{type_name} of size {size}{device}]"
+
+
 class ParameterList(Module):
     """Holds parameters in a list, registered under ``0``, ``1``, … (plain tensors become
     :class:`~rustdl.nn.Parameter`).
@@ -311,13 +324,9 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        lines = []
-        for i, p in enumerate(self):
-            if hasattr(p, "shape"):
-                lines.append(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]")
-            else:
-                lines.append(f"({i}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+        return "\n".join(
+            _entry_line(i, p, str(p.dtype) if isinstance(p, Tensor) else "") for i, p in enumerate(self)
+        )
 
 
 class ParameterDict(Module):
@@ -437,10 +446,6 @@ class ParameterDict(Module):
         return out
 
     def extra_repr(self) -> str:
-        lines = []
-        for k, p in self.items():
-            if hasattr(p, "shape"):
-                lines.append(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]")
-            else:
-                lines.append(f"({k}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+        return "\n".join(
+            _entry_line(k, p, p.type() if isinstance(p, Tensor) else "") for k, p in self.items()
+        )
