@@ -46,7 +46,7 @@ impl TensorIter {
     }
 }
 
-#[pyclass(name = "Tensor", module = "rustdl", subclass, frozen)]
+#[pyclass(name = "Tensor", module = "rustdl", subclass, frozen, mapping)]
 pub struct PyTensor {
     /// the tensor this Python object stands for; replaced (never mutated) by the in-place shape
     /// ops (`unsqueeze_`, `resize_`, `t.data = other`), which change what the object is, as in

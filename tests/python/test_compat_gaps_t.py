@@ -328,3 +328,25 @@ def test_parameter_list_and_dict_reprs_as_pytorch():
     )
     pd = nn.ParameterDict({"w": nn.Parameter(rustdl.ones(2, dtype=rustdl.float64))})
     assert repr(pd) == "ParameterDict(  (w): Parameter containing: [torch.DoubleTensor of size 2])"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, huge: rustdl.amax(x, huge),
+        lambda x, huge: rustdl.mean(x, huge),
+        lambda x, huge: x.split(huge),
+        lambda x, huge: x.permute(huge),
+    ],
+)
+def test_a_tensor_given_for_a_list_of_ints_is_a_type_error(call):
+    # a tensor is not taken as a list of ints (dims, sizes), as in PyTorch; one with 2^40 rows
+    # used to abort the process while its rows were being counted into a list
+    x = rustdl.ones(2, 2)
+    with pytest.raises(TypeError):
+        call(x, rustdl.zeros(1 << 40, 0, dtype=rustdl.bool))
+    with pytest.raises(TypeError):
+        call(x, rustdl.tensor([1, 0]))
+    # the iteration protocols still see a tensor's rows
+    t = rustdl.arange(3.0)
+    assert [float(v) for v in reversed(t)] == [2.0, 1.0, 0.0] and 1.0 in t and tuple(t)[2].item() == 2.0
