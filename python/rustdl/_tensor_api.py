@@ -2647,14 +2647,46 @@ def _fmin(self, other):
     return _where(self.isnan(), other, _where(other.isnan(), self, self.minimum(other)))
 
 
-def _addcmul(self, tensor1, tensor2, *, value=1):
-    """``self + value * tensor1 * tensor2``."""
-    return self + tensor1 * tensor2 * value
+def _value_first(op, args, kwargs):
+    """PyTorch's deprecated ``addcmul(value, tensor1, tensor2)`` order (older optimizers write
+    ``exp_avg_sq.addcmul_(1 - beta2, grad, grad)``) as the current one, with PyTorch's warning."""
+    if len(args) == 3 and not isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+        _warnings.warn(
+            f"This overload of {op} is deprecated: {op}(Number value, Tensor tensor1, Tensor tensor2); "
+            f"use {op}(Tensor tensor1, Tensor tensor2, *, Number value) instead",
+            UserWarning,
+            stacklevel=3,
+        )
+        return (args[1], args[2]), {**kwargs, "value": args[0]}
+    return args, kwargs
 
 
-def _addcdiv(self, tensor1, tensor2, *, value=1):
-    """``self + value * tensor1 / tensor2``."""
-    return self + tensor1 / tensor2 * value
+def _addcmul(self, *args, **kwargs):
+    """``self + value * tensor1 * tensor2`` (``(tensor1, tensor2, *, value=1)``)."""
+    (tensor1, tensor2), kw = _value_first("addcmul", args, kwargs)
+    return self + tensor1 * tensor2 * kw.get("value", 1)
+
+
+def _addcdiv(self, *args, **kwargs):
+    """``self + value * tensor1 / tensor2`` (``(tensor1, tensor2, *, value=1)``)."""
+    (tensor1, tensor2), kw = _value_first("addcdiv", args, kwargs)
+    return self + tensor1 / tensor2 * kw.get("value", 1)
+
+
+def _value_first_inplace(name):
+    native = getattr(Tensor, name)
+
+    def method(self, *args, **kwargs):
+        args, kwargs = _value_first(name, args, kwargs)
+        return native(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = native.__doc__
+    return method
+
+
+for _name in ("addcmul_", "addcdiv_"):
+    setattr(Tensor, _name, _value_first_inplace(_name))
 
 
 def _equal(self, other):

@@ -350,3 +350,22 @@ def test_a_tensor_given_for_a_list_of_ints_is_a_type_error(call):
     # the iteration protocols still see a tensor's rows
     t = rustdl.arange(3.0)
     assert [float(v) for v in reversed(t)] == [2.0, 1.0, 0.0] and 1.0 in t and tuple(t)[2].item() == 2.0
+
+
+def test_addcmul_and_addcdiv_take_pytorchs_deprecated_value_first_order():
+    # older optimizers: exp_avg_sq.addcmul_(1 - beta2, grad, grad); p.data.addcdiv_(-lr, m, d)
+    g = np.array([1.0, -2.0, 3.0])
+    t = rustdl.tensor(g)
+    with pytest.warns(UserWarning, match="deprecated"):
+        a = rustdl.ones(3, dtype=rustdl.float64).addcmul_(0.5, t, t)
+    np.testing.assert_allclose(a.numpy(), 1 + 0.5 * g * g)
+    with pytest.warns(UserWarning, match="deprecated"):
+        b = rustdl.ones(3, dtype=rustdl.float64).addcdiv_(-0.1, t, t.abs() + 1)
+    np.testing.assert_allclose(b.numpy(), 1 - 0.1 * g / (np.abs(g) + 1))
+    with pytest.warns(UserWarning, match="deprecated"):
+        c = rustdl.addcmul(rustdl.zeros(3, dtype=rustdl.float64), 2.0, t, t)
+    np.testing.assert_allclose(c.numpy(), 2 * g * g)
+    # the current order is unchanged
+    np.testing.assert_allclose(
+        rustdl.ones(3, dtype=rustdl.float64).addcdiv(t, t, value=3).numpy(), [4.0, 4.0, 4.0]
+    )
