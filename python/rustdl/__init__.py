@@ -172,6 +172,7 @@ def where(condition, input=None, other=None):  # noqa: A002
         return condition.nonzero(as_tuple=True)
     if input is None or other is None:
         raise TypeError("where: expected both input and other, or neither")
+    condition = _tensor_api._bool_condition(condition)
     # a number beside a tensor takes the tensor's dtype (where(c, int32_t, 2) is int32)
     if isinstance(input, Tensor) and isinstance(other, _NUMBERS):
         other = _tensor_api._wrapped(other, input)

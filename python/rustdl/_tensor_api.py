@@ -2717,9 +2717,22 @@ def _sinc(self):
     return _where(small, series, big.sin() / big)
 
 
+def _bool_condition(condition):
+    """A ``where`` condition: a uint8 mask is read as bool, with PyTorch's deprecation warning."""
+    if isinstance(condition, Tensor) and condition.dtype == _rd.uint8:
+        _warnings.warn(
+            "where received a uint8 condition tensor. This behavior is deprecated and will be "
+            "removed in a future version of PyTorch. Use a boolean condition instead.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return condition.bool()
+    return condition
+
+
 def _tensor_where(self, condition, other):
     """``self`` where ``condition`` holds, else ``other`` (``torch.where(condition, self, other)``)."""
-    return _where(condition, self, other)
+    return _where(_bool_condition(condition), self, other)
 
 
 def _take_along_dim(self, indices, dim=None):

@@ -369,3 +369,14 @@ def test_addcmul_and_addcdiv_take_pytorchs_deprecated_value_first_order():
     np.testing.assert_allclose(
         rustdl.ones(3, dtype=rustdl.float64).addcdiv(t, t, value=3).numpy(), [4.0, 4.0, 4.0]
     )
+
+
+def test_where_reads_a_uint8_condition_as_bool_with_pytorchs_warning():
+    x = rustdl.tensor([1.0, -1.0, 2.0])
+    mask = (x > 0).byte()
+    with pytest.warns(UserWarning, match="uint8 condition"):
+        np.testing.assert_array_equal(rustdl.where(mask, x, 0.0).numpy(), [1.0, 0.0, 2.0])
+    with pytest.warns(UserWarning, match="uint8 condition"):
+        np.testing.assert_array_equal(x.where(mask, 5.0).numpy(), [1.0, 5.0, 2.0])
+    with pytest.raises(TypeError):  # other integer masks stay refused, as in PyTorch
+        rustdl.where((x > 0).int(), x, 0.0)
