@@ -380,3 +380,83 @@ def test_where_reads_a_uint8_condition_as_bool_with_pytorchs_warning():
         np.testing.assert_array_equal(x.where(mask, 5.0).numpy(), [1.0, 5.0, 2.0])
     with pytest.raises(TypeError):  # other integer masks stay refused, as in PyTorch
         rustdl.where((x > 0).int(), x, 0.0)
+
+
+# ------------------------------------------------------------------------------------------
+# optimizer hooks, Module.compile
+# ------------------------------------------------------------------------------------------
+
+
+def test_optimizer_step_hooks_run_in_pytorchs_order_and_can_change_arguments():
+    from rustdl.optim import optimizer as O
+
+    p = nn.Parameter(rustdl.ones(2, dtype=rustdl.float64))
+    opt = rustdl.optim.SGD([p], lr=0.5)
+    calls = []
+    g_pre = O.register_optimizer_step_pre_hook(lambda o, a, k: calls.append("global pre"))
+    g_post = O.register_optimizer_step_post_hook(lambda o, a, k: calls.append("global post"))
+    h_pre = opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    h_post = opt.register_step_post_hook(lambda o, a, k: calls.append(("post", a, sorted(k))))
+    try:
+        p.grad = rustdl.ones(2, dtype=rustdl.float64)
+        opt.step()
+        assert calls == ["global pre", "pre", ("post", (), []), "global post"]
+        np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5])
+    finally:
+        for h in (g_pre, g_post, h_pre, h_post):
+            h.remove()
+    calls.clear()
+    opt.step()
+    assert calls == []
+    # a pre-hook may replace the arguments: here it supplies the closure
+    seen = []
+    opt.register_step_pre_hook(lambda o, a, k: ((), {"closure": lambda: seen.append(1) or 7.0}))
+    assert opt.step() == 7.0 and seen == [1]
+
+
+def test_a_user_optimizer_subclass_runs_the_hooks_once():
+    class Halve(rustdl.optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {})
+
+        def step(self, closure=None):
+            for g in self.param_groups:
+                for p in g["params"]:
+                    p.data.mul_(0.5)
+
+    p = nn.Parameter(rustdl.ones(1))
+    opt = Halve([p])
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+    opt.step()
+    opt.step()
+    assert calls == [1, 1] and float(p) == 0.25
+
+
+def test_optimizer_state_dict_hooks():
+    p = nn.Parameter(rustdl.ones(2))
+    opt = rustdl.optim.Adam([p], lr=0.1)
+    p.grad = rustdl.ones(2)
+    opt.step()
+    log = []
+    opt.register_state_dict_pre_hook(lambda o: log.append("sd pre"))
+    opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
+    sd = opt.state_dict()
+    assert sd["extra"] == 1 and log == ["sd pre"]
+
+    def drop_extra(o, sd):
+        log.append("load pre")
+        return {k: v for k, v in sd.items() if k != "extra"}
+
+    opt.register_load_state_dict_pre_hook(drop_extra)
+    opt.register_load_state_dict_post_hook(lambda o: log.append("load post"))
+    opt.load_state_dict(sd)
+    assert log == ["sd pre", "load pre", "load post"] and int(opt.state[p]["step"]) == 1
+
+
+def test_module_compile_keeps_the_module_working():
+    m = nn.Linear(2, 1)
+    x = rustdl.ones(3, 2)
+    before = m(x).detach().numpy()
+    assert m.compile(mode="max-autotune") is None
+    np.testing.assert_array_equal(m(x).detach().numpy(), before)

@@ -7,7 +7,8 @@ per parameter.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any, Callable
@@ -16,7 +17,51 @@ from .. import _complex, _rustdl
 from .. import gpu as _gpu
 from .._rustdl import Tensor
 from ..autograd import enable_grad, no_grad
+from ..nn.modules.module import RemovableHandle, _add_hook
 from ..nn.utils import _zero_grads
+
+# hooks run around every optimizer's step (``register_optimizer_step_pre_hook``), before and
+# after the optimizer's own ones
+_GLOBAL_STEP_PRE_HOOKS: OrderedDict = OrderedDict()
+_GLOBAL_STEP_POST_HOOKS: OrderedDict = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
+    """``hook(optimizer, args, kwargs)`` before every optimizer's ``step``; it may return
+    ``(new_args, new_kwargs)``."""
+    return _add_hook(_GLOBAL_STEP_PRE_HOOKS, hook, False)
+
+
+def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
+    """``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
+    return _add_hook(_GLOBAL_STEP_POST_HOOKS, hook, False)
+
+
+def _hooked_step(step: Callable) -> Callable:
+    """``step`` run between the step pre- and post-hooks (global pre-hooks first, global
+    post-hooks last), as PyTorch patches each optimizer class's ``step``."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        own_pre = self.__dict__.get("_optimizer_step_pre_hooks")
+        if _GLOBAL_STEP_PRE_HOOKS or own_pre:
+            for hook in (*_GLOBAL_STEP_PRE_HOOKS.values(), *(own_pre or {}).values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {result}."
+                        )
+                    args, kwargs = result
+        out = step(self, *args, **kwargs)
+        own_post = self.__dict__.get("_optimizer_step_post_hooks")
+        if _GLOBAL_STEP_POST_HOOKS or own_post:
+            for hook in (*(own_post or {}).values(), *_GLOBAL_STEP_POST_HOOKS.values()):
+                hook(self, args, kwargs)
+        return out
+
+    wrapper._rustdl_hooked = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class _Step(int):
@@ -93,6 +138,19 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        for name in (
+            "_optimizer_step_pre_hooks",
+            "_optimizer_step_post_hooks",
+            "_optimizer_state_dict_pre_hooks",
+            "_optimizer_state_dict_post_hooks",
+            "_optimizer_load_state_dict_pre_hooks",
+            "_optimizer_load_state_dict_post_hooks",
+        ):
+            setattr(self, name, OrderedDict())
+        cls = type(self)
+        if not getattr(cls.step, "_rustdl_hooked", False):
+            # the most derived step runs the hooks (a user's subclass included), as PyTorch
+            cls.step = _hooked_step(cls.step)  # type: ignore[method-assign]
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -257,12 +315,45 @@ class Optimizer:
 
     # ---------- state dict ----------
 
+    # ---------- hooks ----------
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` before each ``step``; it may return
+        ``(new_args, new_kwargs)``."""
+        return _add_hook(self._optimizer_step_pre_hooks, hook, False)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return _add_hook(self._optimizer_step_post_hooks, hook, False)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer)`` before :meth:`state_dict` builds the dict."""
+        return _add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict)`` after; a dict it returns replaces the state dict."""
+        return _add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict)`` before :meth:`load_state_dict`; a dict it returns is
+        loaded instead."""
+        return _add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer)`` after :meth:`load_state_dict`."""
+        return _add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
+    def _hooks(self, name: str) -> Iterable[Callable]:
+        return tuple(self.__dict__.get(name, {}).values())
+
     def state_dict(self) -> dict[str, Any]:
         """Returns ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
 
         Parameters are replaced by their index over all groups, as PyTorch does, so the dict can
         be loaded into a new optimizer over a new model with the same structure.
         """
+        for hook in self._hooks("_optimizer_state_dict_pre_hooks"):
+            hook(self)
         index: dict[int, int] = {}
         groups = []
         for g in self.param_groups:
@@ -277,7 +368,12 @@ class Optimizer:
             for p in g["params"]:
                 if p in self.state and self.state[p]:
                     state[index[id(p)]] = dict(self.state[p])
-        return {"state": state, "param_groups": groups}
+        out = {"state": state, "param_groups": groups}
+        for hook in self._hooks("_optimizer_state_dict_post_hooks"):
+            replaced = hook(self, out)
+            if replaced is not None:
+                out = replaced
+        return out
 
     def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
         """Converts one loaded state entry of parameter ``p`` (overridden by optimizers whose state
@@ -300,6 +396,15 @@ class Optimizer:
             ValueError: the number or sizes of the parameter groups differ, or a state tensor's
                 shape does not match its parameter.
         """
+        for hook in self._hooks("_optimizer_load_state_dict_pre_hooks"):
+            replaced = hook(self, state_dict)
+            if replaced is not None:
+                state_dict = replaced
+        self._load_state_dict(state_dict)
+        for hook in self._hooks("_optimizer_load_state_dict_post_hooks"):
+            hook(self)
+
+    def _load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' keys")
         saved_groups = state_dict["param_groups"]

@@ -494,6 +494,13 @@ class Module:
         """Sets evaluation mode; the same as ``train(False)``."""
         return self.train(False)
 
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """``Module.compile()``, as PyTorch's (which compiles the forward in place): rustdl runs
+        the module eagerly as it is; ``torch.compile``'s keyword arguments are accepted."""
+        from ... import compile as _compile
+
+        _compile(self, *args, **kwargs)
+
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Sets ``requires_grad`` on every parameter."""
         for p in self.parameters():
