@@ -460,3 +460,16 @@ def test_module_compile_keeps_the_module_working():
     before = m(x).detach().numpy()
     assert m.compile(mode="max-autotune") is None
     np.testing.assert_array_equal(m(x).detach().numpy(), before)
+
+
+def test_data_errors_are_the_classes_pytorch_raises():
+    from rustdl.data import TensorDataset, default_collate
+
+    with pytest.raises(RuntimeError, match="equal shapes"):
+        default_collate([rustdl.ones(2), rustdl.ones(3)])
+    with pytest.raises(RuntimeError, match="equal shapes"):
+        default_collate([np.ones(2), np.ones(3)])
+    with pytest.raises(AssertionError, match="size mismatch"):
+        TensorDataset(rustdl.ones(3), rustdl.ones(4))
+    with pytest.raises(ValueError):
+        TensorDataset(rustdl.ones(3), rustdl.ones(4))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import Tensor, float64, from_numpy, int64, stack, tensor
+from .. import ShapeError, Tensor, float64, from_numpy, int64, stack, tensor
 
 __all__ = ["default_collate", "default_convert", "to_tensor"]
 
@@ -50,7 +50,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, Tensor):
         shapes = {tuple(b.shape) for b in batch}
         if len(shapes) > 1:
-            raise ValueError(
+            # a ShapeError is also the RuntimeError PyTorch's stack raises here
+            raise ShapeError(
                 f"default_collate: tensors in a batch must have equal shapes, got {sorted(shapes)}"
             )
         return stack(list(batch), 0)
@@ -62,7 +63,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         arrays = [np.asarray(b) for b in batch]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
-            raise ValueError(
+            raise ShapeError(
                 f"default_collate: arrays in a batch must have equal shapes, got {sorted(shapes)}"
             )
         return to_tensor(np.stack(arrays))

@@ -123,6 +123,11 @@ def _take(t: Any, idx: np.ndarray) -> Any:
     return np.asarray(t)[idx]
 
 
+class _SizeMismatch(ValueError, AssertionError):
+    """Tensors of different lengths given to :class:`TensorDataset`: the ``AssertionError``
+    PyTorch raises, and a ``ValueError``."""
+
+
 class TensorDataset(Dataset):
     """Wraps tensors or numpy arrays that share their first dimension; sample ``i`` is ``(t[i] for t)``.
 
@@ -146,7 +151,9 @@ class TensorDataset(Dataset):
         lengths = [_length(t) for t in tensors]
         if any(n != lengths[0] for n in lengths):
             shapes = [tuple(t.shape) for t in tensors]
-            raise ValueError(f"TensorDataset: size mismatch along dim 0 between tensors of shapes {shapes}")
+            raise _SizeMismatch(
+                f"TensorDataset: size mismatch along dim 0 between tensors of shapes {shapes}"
+            )
         self.tensors = tensors
         self.transform = transform
         self.target_transform = target_transform
