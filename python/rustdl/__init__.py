@@ -20,6 +20,7 @@ from . import _rustdl  # noqa: F401  (the extension, as rustdl._rustdl)
 from ._rustdl import (  # noqa: F401
     ArgumentError,
     DivisionByZeroError,
+    OutOfRangeError,
     DTypeError,
     GpuError,
     ShapeError,

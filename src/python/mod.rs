@@ -49,7 +49,7 @@ pub fn map_error(e: Error) -> PyErr {
         Error::Value(m) => core_error(CoreError::Argument, m),
         Error::DType(m) => core_error(CoreError::DType, m),
         Error::Device(m) | Error::Runtime(m) => PyRuntimeError::new_err(m),
-        Error::Index(m) => PyIndexError::new_err(m),
+        Error::Index(m) => core_error(CoreError::Index, m),
         Error::Io(m) => PyOSError::new_err(m),
         Error::Gpu(m) => GpuError::new_err(m),
         Error::Memory(m) => pyo3::exceptions::PyMemoryError::new_err(m),
@@ -66,14 +66,16 @@ enum CoreError {
     Argument,
     DType,
     ZeroDivision,
+    Index,
 }
 
 impl CoreError {
-    const ALL: [CoreError; 4] = [
+    const ALL: [CoreError; 5] = [
         CoreError::Shape,
         CoreError::Argument,
         CoreError::DType,
         CoreError::ZeroDivision,
+        CoreError::Index,
     ];
 
     fn name(self) -> &'static str {
@@ -82,13 +84,20 @@ impl CoreError {
             CoreError::Argument => "ArgumentError",
             CoreError::DType => "DTypeError",
             CoreError::ZeroDivision => "DivisionByZeroError",
+            CoreError::Index => "OutOfRangeError",
         }
     }
 
     /// The class, made once per process: `class ShapeError(ValueError, RuntimeError)` etc.
     fn class(self, py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
         type Cell = pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>>;
-        static CLASSES: [Cell; 4] = [Cell::new(), Cell::new(), Cell::new(), Cell::new()];
+        static CLASSES: [Cell; 5] = [
+            Cell::new(),
+            Cell::new(),
+            Cell::new(),
+            Cell::new(),
+            Cell::new(),
+        ];
         CLASSES[self as usize]
             .get_or_try_init(py, || {
                 let builtin = match self {
@@ -96,6 +105,7 @@ impl CoreError {
                     CoreError::ZeroDivision => {
                         py.get_type::<pyo3::exceptions::PyZeroDivisionError>()
                     }
+                    CoreError::Index => py.get_type::<PyIndexError>(),
                     _ => py.get_type::<PyValueError>(),
                 };
                 let attrs = pyo3::types::PyDict::new(py);
@@ -109,6 +119,7 @@ impl CoreError {
                             CoreError::Argument => "An invalid argument",
                             CoreError::DType => "An invalid dtype",
                             CoreError::ZeroDivision => "An integer division by zero",
+                            CoreError::Index => "An index out of range",
                         },
                         builtin.name()?
                     ),
@@ -147,6 +158,7 @@ fn core_error(kind: CoreError, m: String) -> PyErr {
         Err(_) => match kind {
             CoreError::DType => PyTypeError::new_err(m),
             CoreError::ZeroDivision => pyo3::exceptions::PyZeroDivisionError::new_err(m),
+            CoreError::Index => PyIndexError::new_err(m),
             _ => PyValueError::new_err(m),
         },
     })

@@ -473,3 +473,28 @@ def test_data_errors_are_the_classes_pytorch_raises():
         TensorDataset(rustdl.ones(3), rustdl.ones(4))
     with pytest.raises(ValueError):
         TensorDataset(rustdl.ones(3), rustdl.ones(4))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x.gather(1, rustdl.tensor([[5]])),
+        lambda x: x.topk(5),
+        lambda x: x.narrow(1, 2, 5),
+        lambda x: x[5],
+    ],
+)
+def test_an_index_out_of_range_is_an_index_error_and_a_runtime_error(call):
+    # PyTorch raises RuntimeError for gather/topk/narrow and IndexError for x[5]
+    with pytest.raises(rustdl.OutOfRangeError) as info:
+        call(rustdl.ones(2, 3))
+    assert isinstance(info.value, IndexError) and isinstance(info.value, RuntimeError)
+
+
+def test_shape_errors_of_losses_rnns_and_interpolate_are_pytorchs_classes():
+    with pytest.raises(RuntimeError):
+        nn.functional.mse_loss(rustdl.ones(2, 3), rustdl.ones(3, 2))
+    with pytest.raises(RuntimeError):
+        nn.LSTM(3, 4)(rustdl.ones(5, 2, 4))
+    with pytest.raises(NotImplementedError):
+        nn.functional.interpolate(rustdl.ones(2, 3), scale_factor=2, mode="bilinear")

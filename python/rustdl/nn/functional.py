@@ -376,7 +376,7 @@ def _broadcast_pair(input, target, op: str):
     try:
         shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
     except (ValueError, RuntimeError):
-        raise ValueError(
+        raise _rustdl.ShapeError(
             f"{op}: input of shape {list(input.shape)} and target of shape {list(target.shape)} "
             "must have the same shape (or broadcast to one)"
         ) from None
@@ -699,6 +699,11 @@ def _resize_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale)
     return m
 
 
+class _InterpolateRank(ValueError, NotImplementedError):
+    """An input of a rank ``interpolate`` has no mode for: the ``NotImplementedError`` PyTorch
+    raises, and a ``ValueError``."""
+
+
 def interpolate(
     input,
     size=None,
@@ -718,7 +723,7 @@ def interpolate(
     if mode not in _INTERPOLATE_MODES:
         raise ValueError(f"interpolate: unsupported mode '{mode}' (one of {', '.join(_INTERPOLATE_MODES)})")
     if input.ndim not in (3, 4, 5):
-        raise ValueError(
+        raise _InterpolateRank(
             f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, ...), got shape {tuple(input.shape)}"
         )
     nsp = input.ndim - 2

@@ -342,7 +342,8 @@ class _RNNBase(Module):
 
     def _check_input(self, input: Tensor, ranks: tuple[int, ...], what: str) -> None:
         if input.ndim not in ranks or input.shape[-1] != self.input_size:
-            raise ValueError(
+            # a ShapeError: PyTorch raises ValueError for the rank, RuntimeError for the features
+            raise _rustdl.ShapeError(
                 f"{type(self).__name__}: expected {what} with input_size={self.input_size} features, "
                 f"got shape {tuple(input.shape)}"
             )
