@@ -268,7 +268,7 @@ def _contract(a, sa, b, sb, keep):
     for t, s in ((a, sa), (b, sb)):
         for c, n in zip(s, t.shape):
             if c in size and size[c] != n and 1 not in (size[c], n):
-                raise ValueError(f"einsum: subscript '{c}' has sizes {size[c]} and {n}")
+                raise _rd.ShapeError(f"einsum: subscript '{c}' has sizes {size[c]} and {n}")
             # a size 1 broadcasts to the other (which may be 0)
             size[c] = n if size.get(c, 1) == 1 else size[c]
 
@@ -1051,7 +1051,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     """p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M)."""
     _check_tensor("cdist", x1=x1, x2=x2)
     if x1.dim() < 2 or x2.dim() < 2 or x1.shape[-1] != x2.shape[-1]:
-        raise ValueError(
+        raise _rd.ShapeError(
             f"cdist: expected (..., P, M) and (..., R, M), got {tuple(x1.shape)} and {tuple(x2.shape)}"
         )
     if not x1.is_floating_point():

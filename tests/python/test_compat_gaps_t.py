@@ -498,3 +498,21 @@ def test_shape_errors_of_losses_rnns_and_interpolate_are_pytorchs_classes():
         nn.LSTM(3, 4)(rustdl.ones(5, 2, 4))
     with pytest.raises(NotImplementedError):
         nn.functional.interpolate(rustdl.ones(2, 3), scale_factor=2, mode="bilinear")
+
+
+@pytest.mark.parametrize(
+    "call, cls",
+    [
+        (lambda: nn.Linear(-1, 2), RuntimeError),
+        (lambda: nn.Embedding(3, 2, padding_idx=5), AssertionError),
+        (lambda: nn.functional.pad(rustdl.ones(2, 3), (1,)), RuntimeError),
+        (lambda: nn.functional.pad(rustdl.ones(1, 2, 3), (5, 5), mode="reflect"), RuntimeError),
+        (lambda: rustdl.cdist(rustdl.ones(2, 3), rustdl.ones(2, 4)), RuntimeError),
+        (lambda: rustdl.einsum("ij,jk->ik", rustdl.ones(2, 3), rustdl.ones(2, 3)), RuntimeError),
+    ],
+)
+def test_layer_and_function_argument_errors_are_pytorchs_classes(call, cls):
+    # each is also a ValueError, as before
+    with pytest.raises(cls) as info:
+        call()
+    assert isinstance(info.value, ValueError)

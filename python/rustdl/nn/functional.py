@@ -1008,7 +1008,7 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
     if any(isinstance(p, bool) or not isinstance(p, int) for p in pad):
         raise TypeError(f"pad: padding must be a sequence of ints, got {pad!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: padding {pad} does not fit an input of shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"pad: padding {pad} does not fit an input of shape {tuple(input.shape)}")
     if mode != "constant":
         out = _pad_indexed(input, pad, mode)
         return input.clone() if out is input else out  # all-zero padding: still a new tensor
@@ -1068,7 +1068,7 @@ def _pad_indexed(input, pad: tuple, mode: str):
                 f"pad: padding {pad} makes dimension {dim} of input shape {tuple(input.shape)} negative"
             )
         if mode == "reflect" and (left >= size or right >= size):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad: reflect padding must be smaller than the padded dimension, got padding ({left}, {right}) "
                 f"at dimension {dim} of input shape {tuple(input.shape)}"
             )

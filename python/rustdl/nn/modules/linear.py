@@ -47,7 +47,7 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         if in_features < 0 or out_features < 0:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"Linear: in_features and out_features must be non-negative, got {in_features}, {out_features}"
             )
         self.in_features = in_features

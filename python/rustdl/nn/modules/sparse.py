@@ -11,6 +11,11 @@ from ..parameter import Parameter
 from .module import Module
 
 
+class _PaddingIdx(ValueError, AssertionError):
+    """A ``padding_idx`` outside the table: the ``AssertionError`` PyTorch raises, and a
+    ``ValueError``."""
+
+
 class Embedding(Module):
     """A table of ``num_embeddings`` vectors of size ``embedding_dim``, indexed by int64 ids.
 
@@ -49,7 +54,7 @@ class Embedding(Module):
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
+                raise _PaddingIdx(
                     f"Embedding: padding_idx {padding_idx} must be within num_embeddings {num_embeddings}"
                 )
             padding_idx %= num_embeddings
@@ -177,7 +182,7 @@ class EmbeddingBag(Module):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
+                raise _PaddingIdx(
                     f"EmbeddingBag: padding_idx {padding_idx} must be within num_embeddings {num_embeddings}"
                 )
             padding_idx %= num_embeddings
