@@ -92,7 +92,7 @@ def broadcast_shapes(*shapes):
         s = (s,) if isinstance(s, int) else tuple(s)
         for d in s:
             if not isinstance(d, int) or d < 0:
-                raise ValueError(f"broadcast_shapes: invalid size {d!r} in shape {s}")
+                raise _rd.ArgumentError(f"broadcast_shapes: invalid size {d!r} in shape {s}")
         dims.append(s)
     n = builtins.max((len(s) for s in dims), default=0)
     out = [1] * n
@@ -102,7 +102,7 @@ def broadcast_shapes(*shapes):
             if out[j] == 1:
                 out[j] = d
             elif d != 1 and d != out[j]:
-                raise ValueError(
+                raise _rd.ArgumentError(
                     f"broadcast_shapes: shape mismatch: objects cannot be broadcast to a single shape "
                     f"({', '.join(str(tuple(x)) for x in dims)})"
                 )
@@ -153,24 +153,24 @@ def _expand_ellipsis(equation, operands):
     lhs, arrow, out = eq.partition("->")
     ins = lhs.split(",")
     if len(ins) != len(operands):
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"einsum: the equation has {len(ins)} operands but {len(operands)} tensors were given"
         )
     counts = []
     for s, t in zip(ins, operands):
         if s.count("...") > 1 or (s.replace("...", "").count(".")):
-            raise ValueError(f"einsum: invalid subscripts '{s}' in '{equation}'")
+            raise _rd.ArgumentError(f"einsum: invalid subscripts '{s}' in '{equation}'")
         named = len(s.replace("...", ""))
         e = t.dim() - named if "..." in s else 0
         if e < 0:
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"einsum: subscripts '{s}' name {named} dims but the operand has shape {tuple(t.shape)}"
             )
         counts.append(e)
     width = builtins.max(counts, default=0)
     free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq][:width]
     if len(free) < width:
-        raise ValueError(f"einsum: too many dims under '...' in '{equation}'")
+        raise _rd.ArgumentError(f"einsum: too many dims under '...' in '{equation}'")
     sizes = {}
     new_ins = []
     for s, t, e in zip(ins, operands, counts):
@@ -179,7 +179,7 @@ def _expand_ellipsis(equation, operands):
         for j, c in enumerate(letters):
             n = t.shape[at + j]
             if sizes.get(c, 1) != 1 and n not in (1, sizes[c]):
-                raise ValueError(
+                raise _rd.ArgumentError(
                     f"einsum: the dims under '...' do not broadcast ({sizes[c]} and {n}) in '{equation}'"
                 )
             # a size 1 broadcasts to the other (which may be 0)
@@ -194,7 +194,7 @@ def _expand_ellipsis(equation, operands):
         expanded.append(t.expand(*shape) if shape != list(t.shape) else t)
     if arrow:
         if out.count("...") > 1:
-            raise ValueError(f"einsum: invalid output subscripts '{out}' in '{equation}'")
+            raise _rd.ArgumentError(f"einsum: invalid output subscripts '{out}' in '{equation}'")
         out = out.replace("...", "".join(free))
     else:
         once = {}
@@ -212,10 +212,12 @@ def _parse_einsum(equation, n_ops):
         lhs, out = eq, None
     ins = lhs.split(",")
     if len(ins) != n_ops:
-        raise ValueError(f"einsum: the equation has {len(ins)} operands but {n_ops} tensors were given")
+        raise _rd.ArgumentError(
+            f"einsum: the equation has {len(ins)} operands but {n_ops} tensors were given"
+        )
     for s in ins + ([out] if out is not None else []):
         if not all(c.isalpha() for c in s):
-            raise ValueError(f"einsum: invalid subscripts '{s}' in '{equation}'")
+            raise _rd.ArgumentError(f"einsum: invalid subscripts '{s}' in '{equation}'")
     if out is None:
         # implicit output: the letters that occur once, in alphabetical order
         counts = {}
@@ -224,7 +226,7 @@ def _parse_einsum(equation, n_ops):
                 counts[c] = counts.get(c, 0) + 1
         out = "".join(sorted(c for c, k in counts.items() if k == 1))
     if len(set(out)) != len(out):
-        raise ValueError(f"einsum: output subscripts '{out}' repeat a letter")
+        raise _rd.ArgumentError(f"einsum: output subscripts '{out}' repeat a letter")
     return ins, out
 
 
@@ -237,7 +239,9 @@ def _diagonalize(t, sub):
                 break
         n = t.shape[i]
         if t.shape[j] != n:
-            raise ValueError(f"einsum: repeated subscript '{c}' with sizes {t.shape[i]} and {t.shape[j]}")
+            raise _rd.ArgumentError(
+                f"einsum: repeated subscript '{c}' with sizes {t.shape[i]} and {t.shape[j]}"
+            )
         # move i, j last, take the diagonal through a flat index
         order = [k for k in range(t.dim()) if k not in (i, j)] + [i, j]
         t = t.permute(*order).reshape(*[t.shape[k] for k in order[:-2]], n * n)
@@ -302,18 +306,18 @@ def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
-        raise ValueError("einsum: expected at least one operand")
+        raise _rd.ArgumentError("einsum: expected at least one operand")
     if "..." in equation:
         equation, operands = _expand_ellipsis(equation, operands)
     ins, out = _parse_einsum(equation, len(operands))
     for t, s in zip(operands, ins):
         if t.dim() != len(s):
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"einsum: subscripts '{s}' name {len(s)} dims but the operand has shape {tuple(t.shape)}"
             )
     for c in out:
         if not any(c in s for s in ins):
-            raise ValueError(f"einsum: output subscript '{c}' does not appear in the inputs")
+            raise _rd.ArgumentError(f"einsum: output subscript '{c}' does not appear in the inputs")
     ops = [_diagonalize(t, s) for t, s in zip(operands, ins)]
     acc, sacc = ops[0]
     for k in range(1, len(ops)):
@@ -562,7 +566,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * (mat1 @ mat2)`` (input broadcast; with beta=0 it is ignored)."""
     _check_tensor("addmm", input=input, mat1=mat1, mat2=mat2)
     if mat1.dim() != 2 or mat2.dim() != 2:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"addmm: expected 2-D matrices, got shapes {tuple(mat1.shape)} and {tuple(mat2.shape)}"
         )
     return _scaled_sum("addmm", input, mat1.mm(mat2), beta, alpha)
@@ -572,7 +576,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * (mat @ vec)``."""
     _check_tensor("addmv", input=input, mat=mat, vec=vec)
     if mat.dim() != 2 or vec.dim() != 1:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"addmv: expected a matrix and a vector, got shapes {tuple(mat.shape)} and {tuple(vec.shape)}"
         )
     return _scaled_sum("addmv", input, mat.matmul(vec), beta, alpha)
@@ -582,7 +586,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * bmm(batch1, batch2)``."""
     _check_tensor("baddbmm", input=input, batch1=batch1, batch2=batch2)
     if batch1.dim() != 3 or batch2.dim() != 3:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"baddbmm: expected 3-D batches, got shapes {tuple(batch1.shape)} and {tuple(batch2.shape)}"
         )
     return _scaled_sum("baddbmm", input, batch1.bmm(batch2), beta, alpha)
@@ -592,7 +596,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
     _check_tensor("addbmm", input=input, batch1=batch1, batch2=batch2)
     if batch1.dim() != 3 or batch2.dim() != 3:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"addbmm: expected 3-D batches, got shapes {tuple(batch1.shape)} and {tuple(batch2.shape)}"
         )
     return _scaled_sum("addbmm", input, batch1.bmm(batch2).sum(0), beta, alpha)
@@ -617,7 +621,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A00
             dt = float64 if float64 in (input.dtype, other.dtype) else float32
             input, other = input.to(dt), other.to(dt)
     if rtol < 0 or atol < 0:
-        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+        raise _rd.ArgumentError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
     same = input.eq(other)
     if not input.is_floating_point():
         if input.dtype == _bool:
@@ -673,7 +677,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         inv = inv.reshape(a.shape)
     else:
         if not -a.ndim <= dim < a.ndim:
-            raise ValueError(f"unique: dim {dim} out of range for a {a.ndim}-d tensor")
+            raise _rd.ArgumentError(f"unique: dim {dim} out of range for a {a.ndim}-d tensor")
         vals, inv, cnt = _np.unique(a, return_inverse=True, return_counts=True, axis=dim, equal_nan=False)
         inv = inv.reshape(-1)
     out = _back(vals, input, input.dtype)
@@ -697,7 +701,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         ax = 0
     else:
         if not -a.ndim <= dim < a.ndim:
-            raise ValueError(f"unique_consecutive: dim {dim} out of range for a {a.ndim}-d tensor")
+            raise _rd.ArgumentError(f"unique_consecutive: dim {dim} out of range for a {a.ndim}-d tensor")
         ax = dim % a.ndim
         units = _np.moveaxis(a, ax, 0)
     n = units.shape[0]
@@ -740,14 +744,14 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
     """Counts of each value of a 1-D non-negative int tensor (weighted sums with ``weights``)."""
     _check_tensor("bincount", input=input)
     if input.dim() != 1 or input.is_floating_point() or input.dtype == _bool:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"bincount: expected a 1-D integer tensor, got {input.dtype} of shape {tuple(input.shape)}"
         )
     a = _np_of(input)
     if a.size and a.min() < 0:
-        raise ValueError("bincount: input must be non-negative")
+        raise _rd.ArgumentError("bincount: input must be non-negative")
     if minlength < 0:
-        raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
+        raise _rd.ArgumentError(f"bincount: minlength must be non-negative, got {minlength}")
     # the counts are made by numpy: their size is checked against memory as a tensor's would be
     # (twice: numpy's array and the tensor made from it)
     _host_room("bincount", builtins.max(int(minlength), int(a.max()) + 1 if a.size else 0), 2)
@@ -756,7 +760,7 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
         return _back(_np.bincount(a, minlength=minlength).astype(_np.int64), input, int64)
     w = _np_of(weights) if isinstance(weights, Tensor) else _np.asarray(weights)
     if w.shape != a.shape:
-        raise ValueError(f"bincount: weights shape {w.shape} must match input shape {a.shape}")
+        raise _rd.ArgumentError(f"bincount: weights shape {w.shape} must match input shape {a.shape}")
     dt = weights.dtype if isinstance(weights, Tensor) and weights.is_floating_point() else float64
     return _back(_np.bincount(a, weights=w, minlength=minlength), input, dt)
 
@@ -768,7 +772,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     if not input.is_floating_point():
         raise TypeError(f"histc: expected a floating tensor, got {input.dtype}")
     if bins <= 0:
-        raise ValueError(f"histc: bins must be positive, got {bins}")
+        raise _rd.ArgumentError(f"histc: bins must be positive, got {bins}")
     _host_room("histc", int(bins), 3)
     a = _np_of(input).reshape(-1).astype(_np.float64)
     lo, hi = builtins.float(min), builtins.float(max)
@@ -777,7 +781,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     if not (_math.isfinite(lo) and _math.isfinite(hi)):
         raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite")
     if lo > hi:
-        raise ValueError(f"histc: max must be larger than min, got min={min}, max={max}")
+        raise _rd.ArgumentError(f"histc: max must be larger than min, got min={min}, max={max}")
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     a = a[(a >= lo) & (a <= hi)]
@@ -815,19 +819,23 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
     if weight is not None:
         _check_tensor("histogram", weight=weight)
         if tuple(weight.shape) != tuple(input.shape):
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"histogram: weight shape {tuple(weight.shape)} must match input shape {tuple(input.shape)}"
             )
         w = _np_of(weight).reshape(-1).astype(_np.float64)
     if isinstance(bins, Tensor):
         if bins.dim() != 1 or bins.numel() < 1:
-            raise ValueError(f"histogram: bins must be a 1-D tensor of edges, got shape {tuple(bins.shape)}")
+            raise _rd.ArgumentError(
+                f"histogram: bins must be a 1-D tensor of edges, got shape {tuple(bins.shape)}"
+            )
         edges = _np_of(bins).astype(_np.float64)
         if _np.any(_np.diff(edges) < 0):
-            raise ValueError("histogram: bin edges must be increasing")
+            raise _rd.ArgumentError("histogram: bin edges must be increasing")
     else:
         if isinstance(bins, bool) or not isinstance(bins, (int, _np.integer)) or bins <= 0:
-            raise ValueError(f"histogram: bins must be a positive int or a tensor of edges, got {bins!r}")
+            raise _rd.ArgumentError(
+                f"histogram: bins must be a positive int or a tensor of edges, got {bins!r}"
+            )
         _host_room("histogram", int(bins), 3)
         if range is not None:
             lo, hi = (builtins.float(v) for v in range)
@@ -836,9 +844,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
         else:  # no data: [0, 1], as PyTorch
             lo, hi = 0.0, 1.0
         if not (_math.isfinite(lo) and _math.isfinite(hi)):
-            raise ValueError(f"histogram: range of [{lo}, {hi}] is not finite")
+            raise _rd.ArgumentError(f"histogram: range of [{lo}, {hi}] is not finite")
         if lo > hi:
-            raise ValueError(f"histogram: min should not exceed max, got {lo} and {hi}")
+            raise _rd.ArgumentError(f"histogram: min should not exceed max, got {lo} and {hi}")
         if lo == hi:  # as PyTorch: an empty range widens to one unit around it
             lo, hi = lo - 0.5, hi + 0.5
         edges = _np.linspace(lo, hi, int(bins) + 1)
@@ -861,13 +869,13 @@ def meshgrid(*tensors, indexing="ij"):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise _rd.ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     if not tensors:
         raise RuntimeError("meshgrid: expects a non-empty list of tensors")
     for t in tensors:
         _check_tensor("meshgrid", tensors=t)
         if t.dim() > 1:
-            raise ValueError(f"meshgrid: expected 0-D or 1-D tensors, got shape {tuple(t.shape)}")
+            raise _rd.ArgumentError(f"meshgrid: expected 0-D or 1-D tensors, got shape {tuple(t.shape)}")
     ts = [t.reshape(-1) for t in tensors]
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
@@ -886,7 +894,7 @@ def meshgrid(*tensors, indexing="ij"):
 
 def _norm_dim(op, d, n):
     if not -n <= d < builtins.max(n, 1):
-        raise ValueError(f"{op}: dim {d} out of range for a {n}-d tensor")
+        raise _rd.ArgumentError(f"{op}: dim {d} out of range for a {n}-d tensor")
     return d % n if n else 0
 
 
@@ -895,10 +903,10 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
     _check_tensor("diagonal", input=input)
     n = input.dim()
     if n < 2:
-        raise ValueError(f"diagonal: expected at least 2 dims, got shape {tuple(input.shape)}")
+        raise _rd.ArgumentError(f"diagonal: expected at least 2 dims, got shape {tuple(input.shape)}")
     d1, d2 = _norm_dim("diagonal", dim1, n), _norm_dim("diagonal", dim2, n)
     if d1 == d2:
-        raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        raise _rd.ArgumentError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rest = [i for i in range(n) if i not in (d1, d2)]
     x = input.permute(*rest, d1, d2)
     r, c = input.shape[d1], input.shape[d2]
@@ -928,7 +936,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
     """Tensors whose ``(dim1, dim2)`` planes have the last dim of ``input`` on a diagonal."""
     _check_tensor("diag_embed", input=input)
     if input.dim() < 1:
-        raise ValueError("diag_embed: expected at least 1 dim")
+        raise _rd.ArgumentError("diag_embed: expected at least 1 dim")
     k = input.shape[-1]
     m = k + builtins.abs(offset)
     lead = tuple(input.shape[:-1])
@@ -943,7 +951,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
     n = out.dim()
     d1, d2 = _norm_dim("diag_embed", dim1, n), _norm_dim("diag_embed", dim2, n)
     if d1 == d2:
-        raise ValueError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        raise _rd.ArgumentError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
     # out has the planes at (n-2, n-1); move them to (d1, d2)
     order = [None] * n
     order[d1] = n - 2
@@ -960,18 +968,18 @@ def _cross(op, input, other, dim):  # noqa: A002
     if dim is None:
         dims = [i for i, s in enumerate(a.shape) if s == 3]
         if not dims:
-            raise ValueError(f"{op}: no dimension of size 3 in shape {tuple(a.shape)}")
+            raise _rd.ArgumentError(f"{op}: no dimension of size 3 in shape {tuple(a.shape)}")
         dim = dims[0]
     d = _norm_dim(op, dim, n)
     if op == "cross" and input.dim() != other.dim():
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"{op}: inputs must have the same number of dims, got shapes {tuple(input.shape)} and {tuple(other.shape)}"
         )
     # both inputs hold 3-vectors along dim: a size-1 dim does not broadcast into one (PyTorch)
     for t in (input, other):
         k = d - (n - t.dim())
         if k < 0 or t.shape[k] != 3:
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"{op}: dimension {dim} must have size 3 in both inputs, got shapes "
                 f"{tuple(input.shape)} and {tuple(other.shape)}"
             )
@@ -1003,17 +1011,19 @@ def unflatten(input, dim, sizes):  # noqa: A002
     d = _norm_dim("unflatten", dim, n)
     sizes = tuple(sizes)
     if not sizes:
-        raise ValueError("unflatten: sizes must be non-empty")
+        raise _rd.ArgumentError("unflatten: sizes must be non-empty")
     known = 1
     for s in sizes:
         if s != -1:
             known *= s
     if sizes.count(-1) > 1:
-        raise ValueError("unflatten: only one size may be -1")
+        raise _rd.ArgumentError("unflatten: only one size may be -1")
     if (-1 not in sizes and known != input.shape[d]) or (
         -1 in sizes and (known == 0 or input.shape[d] % known)
     ):
-        raise ValueError(f"unflatten: sizes {sizes} don't multiply to dim {dim} of size {input.shape[d]}")
+        raise _rd.ArgumentError(
+            f"unflatten: sizes {sizes} don't multiply to dim {dim} of size {input.shape[d]}"
+        )
     # the -1 is resolved from this dim alone (a reshape would read it from the whole tensor,
     # ambiguous when another dim is 0)
     sizes = tuple(input.shape[d] // known if s == -1 else s for s in sizes)
@@ -1057,7 +1067,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     if not x1.is_floating_point():
         raise TypeError(f"cdist: expected floating tensors, got {x1.dtype}")
     if p < 0:
-        raise ValueError(f"cdist: p must be non-negative, got {p}")
+        raise _rd.ArgumentError(f"cdist: p must be non-negative, got {p}")
     P, R, M = x1.shape[-2], x2.shape[-2], x1.shape[-1]
     big = P * R * M > (1 << 22)
     if p == 2 and (
@@ -1503,7 +1513,7 @@ def polygamma(n, input):  # noqa: A002
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"polygamma: n must be an int, got {type(n).__name__}")
     if n < 0:
-        raise ValueError(f"polygamma: n must be non-negative, got {n}")
+        raise _rd.ArgumentError(f"polygamma: n must be non-negative, got {n}")
     if n == 0:
         return digamma(input)
     if n == 1:
@@ -1665,7 +1675,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     """n-th forward difference along ``dim`` (``prepend``/``append`` joined first)."""
     _check_tensor("diff", input=input)
     if input.dim() == 0:
-        raise ValueError("diff: expected at least a 1-dimensional tensor")
+        raise _rd.ArgumentError("diff: expected at least a 1-dimensional tensor")
     if not isinstance(n, int) or n < 0:
         raise RuntimeError(f"diff: order n must be a non-negative int, got {n!r}")
     d = _norm_dim("diff", dim, input.dim())
@@ -1798,7 +1808,7 @@ def _seq(op, tensors):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a sequence of Tensors, got {type(tensors).__name__}")
     if len(tensors) == 0:
-        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+        raise _rd.ArgumentError(f"{op}: expected a non-empty sequence of tensors")
     return list(tensors)
 
 
@@ -1859,13 +1869,13 @@ def rot90(input, k=1, dims=(0, 1)):  # noqa: A002
     """Rotate by 90° ``k`` times in the plane ``dims`` (from the first toward the second axis)."""
     _check_tensor("rot90", input=input)
     if len(dims) != 2:
-        raise ValueError(f"rot90: expected 2 dims, got {len(dims)}")
+        raise _rd.ArgumentError(f"rot90: expected 2 dims, got {len(dims)}")
     n = input.dim()
     if n < 2:
-        raise ValueError(f"rot90: expected at least a 2-dimensional tensor, got {n}")
+        raise _rd.ArgumentError(f"rot90: expected at least a 2-dimensional tensor, got {n}")
     d0, d1 = _norm_dim("rot90", dims[0], n), _norm_dim("rot90", dims[1], n)
     if d0 == d1:
-        raise ValueError(f"rot90: dims must differ, got {tuple(dims)}")
+        raise _rd.ArgumentError(f"rot90: dims must differ, got {tuple(dims)}")
     k = k % 4
     if k == 0:
         return input.clone()
@@ -1896,7 +1906,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 def _tri_indices(op, row, col, offset, upper, dtype, device):
     for nm, v in (("row", row), ("col", col)):
         if not isinstance(v, int) or v < 0:
-            raise ValueError(f"{op}: {nm} must be a non-negative int, got {v!r}")
+            raise _rd.ArgumentError(f"{op}: {nm} must be a non-negative int, got {v!r}")
     idx = _np.triu_indices(row, offset, col) if upper else _np.tril_indices(row, offset, col)
     arr = _np.stack([idx[0], idx[1]]).astype(_np.int64).reshape(2, -1)
     out = _rd.tensor(arr, dtype=dtype or int64)
@@ -1917,10 +1927,10 @@ def vander(x, N=None, increasing=False):  # noqa: N803
     """Vandermonde matrix: columns ``x ** (N-1) … x ** 0`` (or increasing)."""
     _check_tensor("vander", x=x)
     if x.dim() != 1:
-        raise ValueError(f"vander: x must be 1-dimensional, got {x.dim()} dimensions")
+        raise _rd.ArgumentError(f"vander: x must be 1-dimensional, got {x.dim()} dimensions")
     n = x.shape[0] if N is None else N
     if n < 0:
-        raise ValueError(f"vander: N must be non-negative, got {n}")
+        raise _rd.ArgumentError(f"vander: N must be non-negative, got {n}")
     if n == 0:
         return _rd.zeros(x.shape[0], 0, dtype=x.dtype, device=x.device)
     # one broadcast power (its size checked by the core) rather than a Python loop over columns
@@ -1936,7 +1946,7 @@ def block_diag(*tensors):
     for t in tensors:
         _check_tensor("block_diag", tensor=t)
         if t.dim() > 2:
-            raise ValueError(f"block_diag: inputs must have at most 2 dimensions, got {t.dim()}")
+            raise _rd.ArgumentError(f"block_diag: inputs must have at most 2 dimensions, got {t.dim()}")
         mats.append(t.reshape(1, 1) if t.dim() == 0 else t.reshape(1, -1) if t.dim() == 1 else t)
     if not mats:
         return _rd.zeros(1, 0)
@@ -1961,7 +1971,7 @@ def cartesian_prod(*tensors):
     for t in tensors:
         _check_tensor("cartesian_prod", tensor=t)
         if t.dim() != 1:
-            raise ValueError(f"cartesian_prod: inputs must be 1-dimensional, got {t.dim()}")
+            raise _rd.ArgumentError(f"cartesian_prod: inputs must be 1-dimensional, got {t.dim()}")
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
@@ -1974,9 +1984,9 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
 
     _check_tensor("combinations", input=input)
     if input.dim() != 1:
-        raise ValueError(f"combinations: expected a 1-dimensional tensor, got {input.dim()}")
+        raise _rd.ArgumentError(f"combinations: expected a 1-dimensional tensor, got {input.dim()}")
     if r < 0:
-        raise ValueError(f"combinations: r must be non-negative, got {r}")
+        raise _rd.ArgumentError(f"combinations: r must be non-negative, got {r}")
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     n = input.shape[0]
     count = _math.comb(n + r - 1, r) if with_replacement else _math.comb(n, r)
@@ -2139,12 +2149,14 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A
     if not input.is_floating_point():
         raise TypeError(f"{op}: input must be a floating tensor, got {input.dtype}")
     if interpolation not in _QUANTILE_MODES:
-        raise ValueError(f"{op}: interpolation must be one of {_QUANTILE_MODES}, got {interpolation!r}")
+        raise _rd.ArgumentError(
+            f"{op}: interpolation must be one of {_QUANTILE_MODES}, got {interpolation!r}"
+        )
     qs = _np.atleast_1d(_np_of(q) if isinstance(q, Tensor) else _np.asarray(q, dtype=_np.float64))
     if qs.ndim > 1:
-        raise ValueError(f"{op}: q must be a scalar or 1-d tensor")
+        raise _rd.ArgumentError(f"{op}: q must be a scalar or 1-d tensor")
     if ((qs < 0) | (qs > 1)).any():
-        raise ValueError(f"{op}: q values must be in [0, 1]")
+        raise _rd.ArgumentError(f"{op}: q values must be in [0, 1]")
     q_scalar = q.dim() == 0 if isinstance(q, Tensor) else _np.ndim(q) == 0
     if dim is None:
         x, d = input.reshape(-1), 0
@@ -2207,9 +2219,9 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         )
     if side is not None:
         if side not in ("left", "right"):
-            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+            raise _rd.ArgumentError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
         if right and side == "left":
-            raise ValueError("searchsorted: side='left' conflicts with right=True")
+            raise _rd.ArgumentError("searchsorted: side='left' conflicts with right=True")
         right = side == "right"
     seq = _np_of(sorted_sequence)
     if sorter is not None:
@@ -2220,7 +2232,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
         fs, fv = seq.reshape(1, -1), vals.reshape(1, -1)
     else:
         if vals.shape[:-1] != seq.shape[:-1]:
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"searchsorted: leading dimensions of sorted_sequence {seq.shape} and values {vals.shape} must match"
             )
         rows = int(_np.prod(seq.shape[:-1]))
@@ -2255,21 +2267,21 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
     """Bucket index of each element of ``input`` in the 1-d ``boundaries``."""
     _check_tensor("bucketize", boundaries=boundaries)
     if boundaries.dim() != 1:
-        raise ValueError(f"bucketize: boundaries must be 1-dimensional, got {boundaries.dim()}")
+        raise _rd.ArgumentError(f"bucketize: boundaries must be 1-dimensional, got {boundaries.dim()}")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
 def _prop_mT(self):  # noqa: N802
     """The last two dimensions transposed (a batch of matrices)."""
     if self.dim() < 2:
-        raise ValueError(f"mT: expected a tensor with at least 2 dimensions, got {self.dim()}")
+        raise _rd.ArgumentError(f"mT: expected a tensor with at least 2 dimensions, got {self.dim()}")
     return self.transpose(-2, -1)
 
 
 def _prop_H(self):  # noqa: N802
     """Conjugate transpose of a 0-, 1- or 2-d tensor (rustdl tensors are real: the transpose)."""
     if self.dim() > 2:
-        raise ValueError(f"H: expected a tensor with at most 2 dimensions, got {self.dim()}; use mH")
+        raise _rd.ArgumentError(f"H: expected a tensor with at most 2 dimensions, got {self.dim()}; use mH")
     return self.transpose(0, 1) if self.dim() == 2 else self
 
 
@@ -2349,7 +2361,7 @@ def _put_(self, index, source, accumulate=False):
     idx = _flat_index("put_", self, index)
     _check_tensor("put_", source=source)
     if source.numel() != idx.numel():
-        raise ValueError(f"put_: source has {source.numel()} elements but index has {idx.numel()}")
+        raise _rd.ArgumentError(f"put_: source has {source.numel()} elements but index has {idx.numel()}")
     flat = self.reshape(-1).clone()
     flat.index_put_((idx,), source.reshape(-1).to(self.dtype), accumulate)
     return self.copy_(flat.reshape(*self.shape))
@@ -2364,9 +2376,9 @@ def _fill_diagonal_(self, fill_value, wrap=False):
     """Fills the main diagonal in place (all dims equal when more than 2; ``wrap`` continues
     down a tall matrix every ``cols + 1`` rows)."""
     if self.dim() < 2:
-        raise ValueError(f"fill_diagonal_: expected at least 2 dimensions, got {self.dim()}")
+        raise _rd.ArgumentError(f"fill_diagonal_: expected at least 2 dimensions, got {self.dim()}")
     if self.dim() > 2 and len(set(self.shape)) != 1:
-        raise ValueError(f"fill_diagonal_: all dimensions must be equal, got {tuple(self.shape)}")
+        raise _rd.ArgumentError(f"fill_diagonal_: all dimensions must be equal, got {tuple(self.shape)}")
     mask = _np.zeros(tuple(self.shape), dtype=bool)
     _np.fill_diagonal(mask, True, wrap=wrap)
     return self.masked_fill_(_back(mask, self, _bool), fill_value)
@@ -2413,9 +2425,9 @@ def _unfold(self, dimension, size, step):
         x, d = self, _norm_dim("unfold", dimension, self.dim())
     n = x.shape[d]
     if not isinstance(step, int) or step <= 0:
-        raise ValueError(f"unfold: step must be a positive int, got {step!r}")
+        raise _rd.ArgumentError(f"unfold: step must be a positive int, got {step!r}")
     if not isinstance(size, int) or size < 0 or size > n:
-        raise ValueError(f"unfold: size ({size}) must be in [0, {n}] for dimension {dimension}")
+        raise _rd.ArgumentError(f"unfold: size ({size}) must be in [0, {n}] for dimension {dimension}")
     nw = (n - size) // step + 1
     if any(st == 0 and k > 1 for k, st in zip(x.shape, x.stride())):
         x = x.contiguous()  # an expanded input's elements share memory: windows of a copy
@@ -2477,9 +2489,9 @@ def _as_strided(self, size, stride, storage_offset=None):
         raise TypeError(f"as_strided: storage_offset must be an int, got {type(storage_offset).__name__}")
     storage_offset = int(storage_offset)
     if len(size) != len(stride):
-        raise ValueError(f"as_strided: size {size} and stride {stride} must have the same length")
+        raise _rd.ArgumentError(f"as_strided: size {size} and stride {stride} must have the same length")
     if any(s < 0 for s in size) or any(s < 0 for s in stride) or storage_offset < 0:
-        raise ValueError("as_strided: size, stride and storage_offset must be non-negative")
+        raise _rd.ArgumentError("as_strided: size, stride and storage_offset must be non-negative")
     # checked in Python ints before anything is allocated (a hostile size must not reach numpy)
     count = 1
     for n in size:
@@ -2574,7 +2586,7 @@ from ._rustdl import where as _where  # noqa: E402
 def _mv(self, vec):
     """Matrix-vector product of an ``(n, m)`` matrix and an ``(m,)`` vector."""
     if self.dim() != 2 or vec.dim() != 1:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"mv: expected a 2-D matrix and a 1-D vector, got shapes {tuple(self.shape)} and {tuple(vec.shape)}"
         )
     return self.matmul(vec)
@@ -2753,7 +2765,7 @@ def _tensor_split(self, indices_or_sections, dim=0):
     """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
     indices, as ``torch.tensor_split``."""
     if self.dim() == 0:
-        raise ValueError("tensor_split: expected at least a 1-dimensional tensor, got a 0-d one")
+        raise _rd.ArgumentError("tensor_split: expected at least a 1-dimensional tensor, got a 0-d one")
     size = self.shape[_norm_dim("tensor_split", dim, self.dim())]
     if isinstance(indices_or_sections, Tensor):  # a 0-d tensor of sections or a 1-d one of indices
         t = indices_or_sections
@@ -2761,7 +2773,7 @@ def _tensor_split(self, indices_or_sections, dim=0):
     if isinstance(indices_or_sections, int):
         n = indices_or_sections
         if n <= 0:
-            raise ValueError(f"tensor_split: number of sections must be positive, got {n}")
+            raise _rd.ArgumentError(f"tensor_split: number of sections must be positive, got {n}")
         if n > _PIECES_NO_MACHINE_HOLDS:
             # one tensor object per section: a count no memory holds is refused, not looped over
             raise MemoryError(
@@ -2785,7 +2797,7 @@ def _split_even(op, self, sections, dim, min_dims):
     """``tensor_split`` for ``hsplit``/``vsplit``: as PyTorch, a tensor with at least
     ``min_dims`` dims, and a number of sections that divides the dim evenly."""
     if self.dim() < min_dims:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"{op}: expected a tensor with at least {min_dims} dimension(s), got shape {tuple(self.shape)}"
         )
     if isinstance(sections, Tensor) and sections.dim() == 0:
@@ -2793,7 +2805,7 @@ def _split_even(op, self, sections, dim, min_dims):
     if isinstance(sections, int) and not isinstance(sections, bool):
         size = self.shape[dim]
         if sections == 0 or (sections > 0 and size % sections):
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"{op}: dimension {dim} of size {size} (shape {tuple(self.shape)}) cannot be split "
                 f"into {sections} equal sections"
             )
@@ -2890,7 +2902,7 @@ def _div(self, other, *, rounding_mode=None):
     if rounding_mode == "floor":
         return self.floor_divide(other)
     if rounding_mode != "trunc":
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}"
         )
     other_float = isinstance(other, float) or (isinstance(other, Tensor) and other.is_floating_point())
@@ -2943,17 +2955,19 @@ def tensordot(a, b, dims=2):
     or two lists of dims), as ``torch.tensordot``; one reshape-matmul-reshape, differentiable."""
     if isinstance(dims, int):
         if dims < 0 or dims > builtins.min(a.dim(), b.dim()):
-            raise ValueError(f"tensordot: dims must be in 0..{builtins.min(a.dim(), b.dim())}, got {dims}")
+            raise _rd.ArgumentError(
+                f"tensordot: dims must be in 0..{builtins.min(a.dim(), b.dim())}, got {dims}"
+            )
         da, db = list(range(a.dim() - dims, a.dim())), list(range(dims))
     else:
         da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
         if len(da) != len(db):
-            raise ValueError(f"tensordot: both dim lists must have one length, got {da} and {db}")
+            raise _rd.ArgumentError(f"tensordot: both dim lists must have one length, got {da} and {db}")
     da = [d % a.dim() for d in da]
     db = [d % b.dim() for d in db]
     for i, j in zip(da, db):
         if a.shape[i] != b.shape[j]:
-            raise ValueError(
+            raise _rd.ArgumentError(
                 f"tensordot: contracted dims differ in size: {a.shape[i]} (a dim {i}) vs {b.shape[j]} (b dim {j})"
             )
     fa = [d for d in range(a.dim()) if d not in da]
@@ -2987,7 +3001,7 @@ def torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("range: step must be nonzero")
+        raise _rd.ArgumentError("range: step must be nonzero")
     n = builtins.max(int(_math.floor((end - start) / step)) + 1, 0)
     # computed in float64 on the CPU (the GPU has no float64), then moved to the device
     out = arange(n, dtype=float64, device="cpu") * step + start
@@ -3030,7 +3044,7 @@ def set_printoptions(
     "full" and sets the first four before the others apply."""
     if profile is not None:
         if profile not in _PRINT_PROFILES:
-            raise ValueError(f"set_printoptions: unknown profile {profile!r} (default, short or full)")
+            raise _rd.ArgumentError(f"set_printoptions: unknown profile {profile!r} (default, short or full)")
         _PRINT_OPTIONS.update(_PRINT_PROFILES[profile])
     for name, v in (
         ("precision", precision),
@@ -3081,7 +3095,7 @@ def _random_(self, *args, generator=None):
     else:
         raise TypeError(f"random_: expected at most 2 bounds, got {len(args)}")
     if hi <= lo:
-        raise ValueError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
+        raise _rd.ArgumentError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
     drawn = randint(lo, hi, tuple(self.shape), device=self.device, generator=generator)
     return self.copy_(drawn.to(self.dtype))
 
@@ -3500,7 +3514,7 @@ def _inner(self, other):
         return _orig_inner(self, other)
     k = self.shape[-1]
     if other.shape[-1] != k:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"inner: the last dims must match, got shapes {tuple(self.shape)} and {tuple(other.shape)}"
         )
     flat = self.reshape(-1, k).matmul(other.reshape(-1, k).t())
@@ -3840,9 +3854,9 @@ def unravel_index(indices, shape):
             f"unravel_index: expected 'shape' to be an int or a sequence of ints, got {shape!r}"
         ) from None
     if builtins.any(d < 0 for d in dims):
-        raise ValueError(f"unravel_index: 'shape' cannot have negative values, but got {dims}")
+        raise _rd.ArgumentError(f"unravel_index: 'shape' cannot have negative values, but got {dims}")
     if builtins.any(d == 0 for d in dims) and indices.numel() > 0:
-        raise ValueError(
+        raise _rd.ArgumentError(
             f"unravel_index: 'shape' cannot have zero dimensions when 'indices' is non-empty, but got {dims}"
         )
     coords = []

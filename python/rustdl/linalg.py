@@ -82,11 +82,11 @@ def _check(op, A, min_dim=2, square=True):
     if not A.is_floating_point():
         raise TypeError(f"linalg.{op}: expected a float32 or float64 tensor, got {A.dtype}")
     if A.dim() < min_dim:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"linalg.{op}: expected a tensor with at least {min_dim} dims, got shape {tuple(A.shape)}"
         )
     if square and A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"linalg.{op}: expected square matrices, got shape {tuple(A.shape)}")
+        raise _rustdl.ArgumentError(f"linalg.{op}: expected square matrices, got shape {tuple(A.shape)}")
 
 
 def _np(t):
@@ -236,7 +236,9 @@ def solve(A, B, *, left=True):
 
 def _solve_matrix(op, A, Bm):
     if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-1]:
-        raise ValueError(f"linalg.{op}: incompatible shapes {tuple(A.shape)} and {tuple(Bm.shape)}")
+        raise _rustdl.ArgumentError(
+            f"linalg.{op}: incompatible shapes {tuple(A.shape)} and {tuple(Bm.shape)}"
+        )
     batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(Bm.shape[:-2])))
     A2 = A.broadcast_to((*batch, *A.shape[-2:])) if tuple(A.shape[:-2]) != batch else A
     B2 = Bm.broadcast_to((*batch, *Bm.shape[-2:])) if tuple(Bm.shape[:-2]) != batch else Bm
@@ -408,7 +410,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
     _check("lu_unpack", LU_data)
     n = LU_data.shape[-1]
     if LU_pivots.is_floating_point() or tuple(LU_pivots.shape) != tuple(LU_data.shape[:-1]):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"lu_unpack: expected integer pivots of shape {tuple(LU_data.shape[:-1])}, got {LU_pivots.dtype} {tuple(LU_pivots.shape)}"
         )
     pv = LU_pivots.detach().cpu().numpy().astype(np.int64)
@@ -440,7 +442,7 @@ def tensorinv(A, ind=2):
     in_shape = tuple(A.shape[ind:])
     rows = math.prod(out_shape)
     if rows != math.prod(in_shape):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"linalg.tensorinv: expected the product of the first {ind} dims to equal that of the rest, got shape {tuple(A.shape)}"
         )
     return inv(A.reshape(rows, rows)).reshape(*in_shape, *out_shape)
@@ -456,7 +458,7 @@ def tensorsolve(A, B, dims=None):
     x_shape = tuple(A.shape[B.ndim :])
     rows = math.prod(tuple(B.shape))
     if rows != math.prod(x_shape):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"linalg.tensorsolve: A's trailing dims {x_shape} do not match B's {tuple(B.shape)} in size"
         )
     return solve(A.reshape(rows, rows), B.reshape(rows)).reshape(x_shape)
@@ -541,7 +543,7 @@ def eigh(A, UPLO="L"):
     a symmetric matrix."""
     _check("eigh", A)
     if UPLO not in ("L", "U"):
-        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise _rustdl.ArgumentError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     w, V = _Eigh.apply(A, UPLO)
     return EighResult(w, V)
 
@@ -758,7 +760,7 @@ def qr(A, mode="reduced"):
     rows than columns)."""
     _check("qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+        raise _rustdl.ArgumentError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
     if mode == "r":
         if A.requires_grad and _rustdl.is_grad_enabled():
             raise RuntimeError(
@@ -832,7 +834,9 @@ def lstsq(A, B, rcond=None, *, driver=None):
     vec = B.dim() == A.dim() - 1
     Bm = B.unsqueeze(-1) if vec else B
     if Bm.shape[-2] != A.shape[-2]:
-        raise ValueError(f"linalg.lstsq: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}")
+        raise _rustdl.ArgumentError(
+            f"linalg.lstsq: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}"
+        )
     X = pinv(A, rtol=rcond).matmul(Bm)
     if vec:
         X = X.squeeze(-1)
@@ -850,10 +854,10 @@ def _dims(op, dim, n):
     out = []
     for d in dims:
         if not -n <= d < builtins.max(n, 1):
-            raise ValueError(f"linalg.{op}: dim {d} out of range for a {n}-d tensor")
+            raise _rustdl.ArgumentError(f"linalg.{op}: dim {d} out of range for a {n}-d tensor")
         out.append(d % n if n else 0)
     if len(set(out)) != len(out):
-        raise ValueError(f"linalg.{op}: repeated dim in {dim}")
+        raise _rustdl.ArgumentError(f"linalg.{op}: repeated dim in {dim}")
     return tuple(out)
 
 
@@ -875,7 +879,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if not x.is_floating_point():
         raise TypeError(f"linalg.vector_norm: expected a floating tensor, got {x.dtype}")
     if isinstance(ord, str):
-        raise ValueError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+        raise _rustdl.ArgumentError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
     if x.dim() == 0:
         _dims("vector_norm", dim, 1)  # a scalar takes dim 0 or -1 only
         x = x.reshape(1)
@@ -901,10 +905,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     if dtype is not None:
         A = A.to(dtype)
     if A.dim() < 2:
-        raise ValueError(f"linalg.matrix_norm: expected at least 2 dims, got shape {tuple(A.shape)}")
+        raise _rustdl.ArgumentError(
+            f"linalg.matrix_norm: expected at least 2 dims, got shape {tuple(A.shape)}"
+        )
     dims = _dims("matrix_norm", dim, A.dim())
     if len(dims) != 2:
-        raise ValueError(f"linalg.matrix_norm: dim must name 2 dims, got {dim}")
+        raise _rustdl.ArgumentError(f"linalg.matrix_norm: dim must name 2 dims, got {dim}")
     r, c = dims
     if ord == "fro":
         return _vector_norm_impl(A, 2, (r, c), keepdim)
@@ -925,7 +931,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
             for d in sorted((r, c), reverse=True):
                 out = out.squeeze(d)
         return out
-    raise ValueError(f"linalg.matrix_norm: unsupported ord {ord!r}")
+    raise _rustdl.ArgumentError(f"linalg.matrix_norm: unsupported ord {ord!r}")
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -953,14 +959,14 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
             return vector_norm(A, ord, None, keepdim, dtype=dtype)
         if A.dim() == 2:
             return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"linalg.norm: with ord={ord!r} the input must be 1-D or 2-D or dim given, got shape {tuple(A.shape)}"
         )
     if isinstance(dim, int):
         return vector_norm(A, ord, dim, keepdim, dtype=dtype)
     if len(dim) == 2:
         return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
-    raise ValueError(f"linalg.norm: dim must be an int or a 2-tuple, got {dim}")
+    raise _rustdl.ArgumentError(f"linalg.norm: dim must be an int or a 2-tuple, got {dim}")
 
 
 def cross(input, other, *, dim=-1):  # noqa: A002
@@ -1103,7 +1109,7 @@ def cond(A, p=None):
         big, small = s.narrow(-1, 0, 1).squeeze(-1), s.narrow(-1, s.shape[-1] - 1, 1).squeeze(-1)
         return big / small if p != -2 else small / big
     if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
-        raise ValueError(f"linalg.cond: unsupported order {p!r}")
+        raise _rustdl.ArgumentError(f"linalg.cond: unsupported order {p!r}")
     inverse, info = inv_ex(A)
     out = matrix_norm(A, p) * matrix_norm(inverse, p)
     return _rustdl.where(info > 0, _rustdl.full((), math.inf, dtype=out.dtype, device=out.device), out)
@@ -1125,10 +1131,10 @@ def vander(x, *, N=None):
     """``(..., n, N)`` Vandermonde matrices of increasing powers ``x⁰ … x^(N-1)``, as
     ``torch.linalg.vander`` (``N`` defaults to ``n``). Differentiable."""
     if not isinstance(x, Tensor) or x.dim() < 1:
-        raise ValueError("linalg.vander: expected a tensor with at least one dim")
+        raise _rustdl.ArgumentError("linalg.vander: expected a tensor with at least one dim")
     n = x.shape[-1] if N is None else N
     if n < 1:
-        raise ValueError(f"linalg.vander: N must be at least 1, got {N}")
+        raise _rustdl.ArgumentError(f"linalg.vander: N must be at least 1, got {N}")
     cols = [_rustdl.ones_like(x)]
     for _ in range(1, n):
         cols.append(cols[-1] * x)
@@ -1190,7 +1196,7 @@ def householder_product(A, tau):
         raise TypeError(f"linalg.householder_product: expected tau to be a Tensor, got {type(tau).__name__}")
     m, n, k = A.shape[-2], A.shape[-1], tau.shape[-1] if tau.dim() else -1
     if n > m or tau.dim() != A.dim() - 1 or k > n or tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"linalg.householder_product: expected A (..., m, n) with m >= n and tau (..., k) with k <= n "
             f"and the same batch, got {tuple(A.shape)} and {tuple(tau.shape)}"
         )
@@ -1208,11 +1214,11 @@ def multi_dot(tensors):
         raise TypeError("linalg.multi_dot: expected a tuple or list of Tensors, got a Tensor")
     tensors = list(tensors)
     if len(tensors) < 2:
-        raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+        raise _rustdl.ArgumentError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
     for i, t in enumerate(tensors):
         ok = t.dim() in (1, 2) if i in (0, len(tensors) - 1) else t.dim() == 2
         if not ok:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"linalg.multi_dot: tensor {i} must be 2-D (the first and last may be 1-D), got shape {tuple(t.shape)}"
             )
     out = tensors[0]

@@ -128,6 +128,8 @@ _CORE_ERRORS = {
     "rustdl.ShapeError": "ValueError",
     "rustdl.ArgumentError": "ValueError",
     "rustdl.DTypeError": "TypeError",
+    "rustdl.DivisionByZeroError": "ZeroDivisionError",
+    "rustdl.OutOfRangeError": "IndexError",
 }
 
 

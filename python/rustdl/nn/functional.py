@@ -44,7 +44,7 @@ def _same_padding(op: str, input, weight, stride, dilation):
     """'same' as symmetric padding (the odd extra on the right, pre-padded as PyTorch)."""
     s = _pair(stride if stride is not None else 1, op, "stride")
     if s != (1, 1):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: padding='same' is not supported for strided convolutions, got stride={stride}"
         )
     d = _pair(dilation if dilation is not None else 1, op, "dilation")
@@ -66,7 +66,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
         elif padding == "same":
             input, padding = _same_padding_any("conv2d", input, weight, stride, dilation)
         else:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"conv2d: invalid padding string {padding!r}, should be one of 'valid' or 'same'"
             )
     return _unbatched(input, lambda x: _rustdl.conv2d(x, weight, bias, stride, padding, dilation, groups))
@@ -127,7 +127,9 @@ def avg_pool2d(
             input, lambda x: _rustdl.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
         )
     if not isinstance(divisor_override, int) or isinstance(divisor_override, bool) or divisor_override == 0:
-        raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
+        raise _rustdl.ArgumentError(
+            f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}"
+        )
     kh, kw = _pair(kernel_size, "avg_pool2d", "kernel_size")
     if ceil_mode:
         # windows at the far edge may be cut short: sum each window's elements as the 3-D
@@ -135,13 +137,17 @@ def avg_pool2d(
         sh, sw = _pair(stride if stride is not None and stride != [] else (kh, kw), "avg_pool2d", "stride")
         ph, pw = _pair(padding, "avg_pool2d", "padding")
         if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"avg_pool2d: padding {(ph, pw)} should be at most half of kernel size {(kh, kw)}"
             )
         if min(kh, kw, sh, sw) <= 0:
-            raise ValueError(f"avg_pool2d: kernel_size {(kh, kw)} and stride {(sh, sw)} must be positive")
+            raise _rustdl.ArgumentError(
+                f"avg_pool2d: kernel_size {(kh, kw)} and stride {(sh, sw)} must be positive"
+            )
         if input.ndim not in (3, 4):
-            raise ValueError(f"avg_pool2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
+            raise _rustdl.ArgumentError(
+                f"avg_pool2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}"
+            )
         out = _pool3d_windows(
             input.unsqueeze(-3), (1, kh, kw), (1, sh, sw), (0, ph, pw), (1, 1, 1), True, "avg",
             count_include_pad, divisor_override, False, "avg_pool2d",
@@ -154,7 +160,7 @@ def avg_pool2d(
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling of an ``(N, C, H, W)`` or ``(C, H, W)`` input to ``output_size``."""
     if isinstance(input, _rustdl.Tensor) and input.ndim in (3, 4) and 0 in tuple(input.shape[-2:]):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, "
             f"got shape {tuple(input.shape)}"
         )
@@ -175,7 +181,7 @@ def batch_norm(
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
     if training and not eps > 0:
-        raise ValueError(f"batch_norm: eps must be positive during training, but got {eps}")
+        raise _rustdl.ArgumentError(f"batch_norm: eps must be positive during training, but got {eps}")
     return _rustdl.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
@@ -397,7 +403,7 @@ def gelu(input, approximate: str = "none"):
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * 0.5 * (inner.tanh() + 1.0)
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got '{approximate}'")
+    raise _rustdl.ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got '{approximate}'")
 
 
 def relu(input, inplace: bool = False):
@@ -435,7 +441,9 @@ def embedding(
     if padding_idx is not None and weight.ndim >= 1:
         n = weight.shape[0]
         if not -n <= padding_idx < n:
-            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {n}")
+            raise _rustdl.ArgumentError(
+                f"embedding: padding_idx {padding_idx} must be within num_embeddings {n}"
+            )
         padding_idx = padding_idx % n
     if max_norm is not None:
         _embedding_renorm_(input, weight, float(max_norm), float(norm_type))
@@ -582,7 +590,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
             return input
         return _write_back(input, out)
     if input.ndim not in (2, 3, 4):
-        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
     if input.ndim == 2:
         # PyTorch (deprecated, with a warning) runs its feature dropout, whose mask is
         # (N, C, 1, ...): on an (N, C) input that is one mask entry per ELEMENT.
@@ -605,7 +613,7 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
     ``softmax((logits + g) / tau)`` with Gumbel noise ``g``; ``hard=True`` returns one-hot samples
     whose gradient is the soft sample's (straight-through)."""
     if tau <= 0:
-        raise ValueError(f"gumbel_softmax: tau must be positive, got {tau}")
+        raise _rustdl.ArgumentError(f"gumbel_softmax: tau must be positive, got {tau}")
     u = _rustdl.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
     gumbels = -((-(u.clamp(min=1e-20)).log()).clamp(min=1e-20)).log()
     soft = ((logits + gumbels) / tau).softmax(dim)
@@ -721,7 +729,9 @@ def interpolate(
     source coordinates use ``1 / scale_factor`` as PyTorch does.
     """
     if mode not in _INTERPOLATE_MODES:
-        raise ValueError(f"interpolate: unsupported mode '{mode}' (one of {', '.join(_INTERPOLATE_MODES)})")
+        raise _rustdl.ArgumentError(
+            f"interpolate: unsupported mode '{mode}' (one of {', '.join(_INTERPOLATE_MODES)})"
+        )
     if input.ndim not in (3, 4, 5):
         raise _InterpolateRank(
             f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, ...), got shape {tuple(input.shape)}"
@@ -729,13 +739,15 @@ def interpolate(
     nsp = input.ndim - 2
     wanted = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode)
     if wanted is not None and wanted != nsp:
-        raise ValueError(f"interpolate: mode '{mode}' expects a {wanted + 2}-D input, got {input.ndim}-D")
+        raise _rustdl.ArgumentError(
+            f"interpolate: mode '{mode}' expects a {wanted + 2}-D input, got {input.ndim}-D"
+        )
     if align_corners and wanted is None:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"interpolate: align_corners can only be set with a linear or cubic mode, not '{mode}'"
         )
     if antialias and mode not in ("bilinear", "bicubic"):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"interpolate: anti-alias option is only supported for bilinear and bicubic modes, not '{mode}'"
         )
     if antialias and align_corners:
@@ -744,30 +756,34 @@ def interpolate(
         )
     spatial = tuple(int(s) for s in input.shape[2:])
     if 0 in spatial:  # nothing to sample from (PyTorch refuses it in every mode)
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"interpolate: input spatial sizes should be greater than 0, got input of shape {tuple(input.shape)}"
         )
     scales = None
     if size is not None:
         if scale_factor is not None:
-            raise ValueError("interpolate: only one of size or scale_factor should be defined")
+            raise _rustdl.ArgumentError("interpolate: only one of size or scale_factor should be defined")
         size = _as_ints(size)
         size = (size,) * nsp if isinstance(size, int) else tuple(int(s) for s in size)
         if len(size) != nsp or any(s <= 0 for s in size):
-            raise ValueError(f"interpolate: output sizes should be {nsp} positive ints, got size={size}")
+            raise _rustdl.ArgumentError(
+                f"interpolate: output sizes should be {nsp} positive ints, got size={size}"
+            )
     elif scale_factor is not None:
         sf = (scale_factor,) * nsp if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
         if len(sf) != nsp or not all(isinstance(f, (int, float)) and 0 < f < float("inf") for f in sf):
-            raise ValueError(f"interpolate: scale_factor must be positive and finite, got {scale_factor!r}")
+            raise _rustdl.ArgumentError(
+                f"interpolate: scale_factor must be positive and finite, got {scale_factor!r}"
+            )
         size = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
         if min(size) < 1:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"interpolate: scale_factor {scale_factor!r} gives an empty output {size} for input {spatial}"
             )
         if not recompute_scale_factor:
             scales = tuple(1.0 / f for f in sf)
     else:
-        raise ValueError("interpolate: either size or scale_factor should be defined")
+        raise _rustdl.ArgumentError("interpolate: either size or scale_factor should be defined")
     if scales is None:
         scales = tuple(n / o for n, o in zip(spatial, size))
     exact = all(s == n / o for s, n, o in zip(scales, spatial, size))
@@ -825,11 +841,11 @@ def pdist(input, p: float = 2.0):
     if not isinstance(input, _rustdl.Tensor):
         raise TypeError(f"pdist: argument 'input' must be a Tensor, got {type(input).__name__}")
     if input.dim() != 2:
-        raise ValueError(f"pdist: only supports 2D tensors, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"pdist: only supports 2D tensors, got shape {tuple(input.shape)}")
     if not input.is_floating_point():
         raise TypeError(f"pdist: only supports floating-point dtypes, got {input.dtype}")
     if p < 0:
-        raise ValueError(f"pdist: only supports non-negative p values, got {p}")
+        raise _rustdl.ArgumentError(f"pdist: only supports non-negative p values, got {p}")
     n = input.shape[0]
     if n < 2:
         return input.new_zeros((0,))
@@ -843,7 +859,9 @@ def _as_lengths(op, v, n, name):
         v = v.detach().cpu().numpy().reshape(-1).tolist()
     v = [int(x) for x in v]
     if len(v) != n:
-        raise ValueError(f"{op}: expected {name} to have {n} entries (the batch size), got {len(v)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected {name} to have {n} entries (the batch size), got {len(v)}"
+        )
     return v
 
 
@@ -879,16 +897,16 @@ def ctc_loss(
     if not isinstance(log_probs, _rustdl.Tensor) or not log_probs.is_floating_point():
         raise TypeError(f"{op}: log_probs must be a floating-point Tensor")
     if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise _rustdl.ArgumentError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     unbatched = log_probs.dim() == 2
     lp = log_probs.unsqueeze(1) if unbatched else log_probs
     if lp.dim() != 3:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected log_probs of shape (T, N, C) or (T, C), got {tuple(log_probs.shape)}"
         )
     t_max, n, c = lp.shape
     if not 0 <= blank < c:
-        raise ValueError(f"{op}: blank {blank} must be in [0, {c}) for {c} classes")
+        raise _rustdl.ArgumentError(f"{op}: blank {blank} must be in [0, {c}) for {c} classes")
     if not isinstance(targets, _rustdl.Tensor):
         raise TypeError(f"{op}: targets must be a Tensor")
     if unbatched and targets.dim() == 1:
@@ -898,7 +916,7 @@ def ctc_loss(
     tg = targets.detach().cpu().numpy().astype(np.int64)
     if tg.ndim == 1:
         if tg.shape[0] != sum(tg_len):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: concatenated targets of length {tg.shape[0]} do not match target_lengths {tg_len}"
             )
         offs = np.cumsum([0] + tg_len)
@@ -906,19 +924,23 @@ def ctc_loss(
     elif tg.ndim == 2 and tg.shape[0] == n:
         rows = [tg[i, : tg_len[i]] for i in range(n)]
         if any(len(r) != k for r, k in zip(rows, tg_len)):
-            raise ValueError(f"{op}: target_lengths {tg_len} exceed the padded targets of shape {tg.shape}")
+            raise _rustdl.ArgumentError(
+                f"{op}: target_lengths {tg_len} exceed the padded targets of shape {tg.shape}"
+            )
     else:
-        raise ValueError(f"{op}: expected targets of shape (N, S) or (sum(target_lengths),), got {tg.shape}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected targets of shape (N, S) or (sum(target_lengths),), got {tg.shape}"
+        )
     for i in range(n):
         if not 0 <= in_len[i] <= t_max:
-            raise ValueError(f"{op}: input_lengths[{i}] = {in_len[i]} must be in [0, {t_max}]")
+            raise _rustdl.ArgumentError(f"{op}: input_lengths[{i}] = {in_len[i]} must be in [0, {t_max}]")
     s_max = max(tg_len, default=0)
     big_l = 2 * s_max + 1
     ext = np.full((n, big_l), blank, dtype=np.int64)
     skip = np.zeros((n, big_l), dtype=bool)
     for i, r in enumerate(rows):
         if len(r) and (r.min() < 0 or r.max() >= c or (r == blank).any()):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: targets of sample {i} must be classes in [0, {c}) other than the blank {blank}"
             )
         ext[i, 1 : 2 * len(r) : 2] = r
@@ -1003,7 +1025,9 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
     from .. import cat, full
 
     if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '{mode}'")
+        raise _rustdl.ArgumentError(
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '{mode}'"
+        )
     pad = tuple(_as_int(p) for p in pad)
     if any(isinstance(p, bool) or not isinstance(p, int) for p in pad):
         raise TypeError(f"pad: padding must be a sequence of ints, got {pad!r}")
@@ -1018,7 +1042,7 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
         left, right = pad[2 * i], pad[2 * i + 1]
         size = out.shape[dim]
         if size + left + right < 0:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad: padding {pad} makes dimension {dim} of input shape {tuple(input.shape)} negative"
             )
         # crop first (negative amounts), then add constant borders (positive ones)
@@ -1064,7 +1088,7 @@ def _pad_indexed(input, pad: tuple, mode: str):
         if left == 0 and right == 0:
             continue
         if size + left + right < 0:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad: padding {pad} makes dimension {dim} of input shape {tuple(input.shape)} negative"
             )
         if mode == "reflect" and (left >= size or right >= size):
@@ -1073,18 +1097,18 @@ def _pad_indexed(input, pad: tuple, mode: str):
                 f"at dimension {dim} of input shape {tuple(input.shape)}"
             )
         if mode == "replicate" and size == 0:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad: replicate padding needs a non-empty dimension {dim}, got shape {tuple(input.shape)}"
             )
         if mode == "circular" and (left > size or right > size):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad: circular padding ({left}, {right}) at dimension {dim} of input shape {tuple(input.shape)} "
                 "wraps around more than once"
             )
         # circular crops first (a negative amount) and wraps around what is left, as PyTorch
         lo, kept = max(-left, 0), size - max(-left, 0) - max(-right, 0)
         if mode == "circular" and kept <= 0 and (left > 0 or right > 0):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"pad: circular padding {pad} leaves nothing to wrap at dimension {dim} of input shape {tuple(input.shape)}"
             )
         # the source element of each output position j in [-left, size + right), built on the
@@ -1106,7 +1130,7 @@ def _single(v, op: str, name: str) -> int:
     v = _as_ints(v)
     if isinstance(v, (tuple, list)):
         if len(v) != 1:
-            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+            raise _rustdl.ArgumentError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
         v = v[0]
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"{op}: {name} must be an int, got {v!r}")
@@ -1125,7 +1149,7 @@ def _pair(v, op: str, name: str) -> tuple[int, int]:
 def _as_4d_from_1d(input, op: str):
     """``(N, C, L)`` or ``(C, L)`` as ``(N, C, 1, L)``, and whether it was unbatched."""
     if input.ndim not in (2, 3):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {tuple(input.shape)}"
         )
     unbatched = input.ndim == 2
@@ -1137,11 +1161,13 @@ def _check_pool1d(op: str, input, k: int, s: int, p: int, d: int = 1, ceil_mode:
     """PyTorch's 1-D pooling argument checks, with the 1-D names and shapes."""
     _check_pool_nonempty(op, input, 3)
     if k <= 0 or s <= 0 or d <= 0:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={k}, stride={s}, dilation={d}"
         )
     if p < 0 or p > k // 2:
-        raise ValueError(f"{op}: padding should be non-negative and at most half of kernel_size {k}, got {p}")
+        raise _rustdl.ArgumentError(
+            f"{op}: padding should be non-negative and at most half of kernel_size {k}, got {p}"
+        )
     # ceil_mode keeps one window that starts inside a too-short input (as PyTorch)
     short = d * (k - 1) + 1 - (input.shape[-1] + 2 * p) if input.ndim in (2, 3) else 0
     if short > 0 and not (ceil_mode and short < s and input.shape[-1] + p > 0):
@@ -1158,7 +1184,7 @@ def _from_4d_to_1d(out, unbatched: bool):
 def _as_4d(input, op: str):
     """``(N, C, H, W)`` or ``(C, H, W)`` as 4-D, and whether it was unbatched."""
     if input.ndim not in (3, 4):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {tuple(input.shape)}"
         )
     return (input.unsqueeze(0), True) if input.ndim == 3 else (input, False)
@@ -1231,7 +1257,7 @@ def adaptive_avg_pool1d(input, output_size):
     op = "adaptive_avg_pool1d"
     o = _single(output_size, op, "output_size")
     if o <= 0:
-        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+        raise _rustdl.ArgumentError(f"{op}: output_size must be positive, got {output_size!r}")
     x, unbatched = _as_4d_from_1d(input, op)
     return _from_4d_to_1d(adaptive_avg_pool2d(x, (1, o)), unbatched)
 
@@ -1242,7 +1268,7 @@ def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
     op = "adaptive_max_pool1d"
     o = _single(output_size, op, "output_size")
     if o <= 0:
-        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+        raise _rustdl.ArgumentError(f"{op}: output_size must be positive, got {output_size!r}")
     x, unbatched = _as_4d_from_1d(input, op)
     out = adaptive_max_pool2d(x, (1, o), return_indices)
     if return_indices:
@@ -1256,7 +1282,7 @@ def _lp_finish(pooled, norm_type: float, count: int):
 
 def _check_norm_type(op: str, norm_type) -> None:
     if not isinstance(norm_type, (int, float)) or norm_type == 0:
-        raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
+        raise _rustdl.ArgumentError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
 
 
 def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
@@ -1294,7 +1320,7 @@ def instance_norm(
     """
     op = "instance_norm"
     if input.ndim < 3:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected an input of 3 or more dims (N, C, ...), got shape {tuple(input.shape)}"
         )
     c = input.shape[1]
@@ -1305,7 +1331,7 @@ def instance_norm(
         ("bias", bias),
     ):
         if v is not None and tuple(v.shape) != (c,):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: {name} must have shape ({c},) for input shape {tuple(input.shape)}, got {tuple(v.shape)}"
             )
     dims = tuple(range(2, input.ndim))
@@ -1315,7 +1341,7 @@ def instance_norm(
         for d in dims:
             count *= input.shape[d]
         if count <= 1:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: expected more than 1 spatial element when training, got input shape {tuple(input.shape)}"
             )
         mean = input.mean(dim=dims, keepdim=True)
@@ -1334,7 +1360,7 @@ def instance_norm(
                     running_var.copy_(running_var * (1 - momentum) + bv * momentum)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError(f"{op}: use_input_stats=False needs running_mean and running_var")
+            raise _rustdl.ArgumentError(f"{op}: use_input_stats=False needs running_mean and running_var")
         out = (input - running_mean.reshape(stat_shape)) / (running_var.reshape(stat_shape) + eps).sqrt()
     if weight is not None:
         out = out * weight.reshape(stat_shape)
@@ -1350,11 +1376,11 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or k > input.ndim or tuple(input.shape[input.ndim - k :]) != shape:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: normalized_shape {shape} does not match the trailing dims of input shape {tuple(input.shape)}"
         )
     if weight is not None and tuple(weight.shape) != shape:
-        raise ValueError(f"{op}: weight must have shape {shape}, got {tuple(weight.shape)}")
+        raise _rustdl.ArgumentError(f"{op}: weight must have shape {shape}, got {tuple(weight.shape)}")
     if eps is None:
         from .. import finfo
 
@@ -1369,9 +1395,9 @@ def pixel_shuffle(input, upscale_factor: int):
     op = "pixel_shuffle"
     r = upscale_factor
     if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
-        raise ValueError(f"{op}: upscale_factor must be a positive int, got {r!r}")
+        raise _rustdl.ArgumentError(f"{op}: upscale_factor must be a positive int, got {r!r}")
     if input.ndim < 3 or input.shape[-3] % (r * r):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected an input of 3 or more dims whose channels divide by upscale_factor²={r * r}, "
             f"got shape {tuple(input.shape)}"
         )
@@ -1387,9 +1413,9 @@ def pixel_unshuffle(input, downscale_factor: int):
     op = "pixel_unshuffle"
     r = downscale_factor
     if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
-        raise ValueError(f"{op}: downscale_factor must be a positive int, got {r!r}")
+        raise _rustdl.ArgumentError(f"{op}: downscale_factor must be a positive int, got {r!r}")
     if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected an input of 3 or more dims whose height and width divide by downscale_factor={r}, "
             f"got shape {tuple(input.shape)}"
         )
@@ -1404,9 +1430,9 @@ def channel_shuffle(input, groups: int):
     """Interleaves the channels of an ``(N, C, *)`` input: ``(N, g, C/g, *)`` → ``(N, C/g, g, *)``."""
     op = "channel_shuffle"
     if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+        raise _rustdl.ArgumentError(f"{op}: groups must be a positive int, got {groups!r}")
     if input.ndim < 3 or input.shape[1] % groups:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected an input (N, C, *) of 3 or more dims with C divisible by groups={groups}, "
             f"got shape {tuple(input.shape)}"
         )
@@ -1418,7 +1444,7 @@ def _unfold_geometry(op: str, h: int, w: int, kernel_size, dilation, padding, st
     (kh, kw), (dh, dw) = _pair(kernel_size, op, "kernel_size"), _pair(dilation, op, "dilation")
     (ph, pw), (sh, sw) = _pair(padding, op, "padding"), _pair(stride, op, "stride")
     if min(kh, kw, dh, dw, sh, sw) <= 0 or min(ph, pw) < 0:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: kernel_size, dilation and stride must be positive and padding non-negative, got "
             f"kernel_size={kernel_size!r}, dilation={dilation!r}, padding={padding!r}, stride={stride!r}"
         )
@@ -1449,7 +1475,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         op, h, w, kernel_size, dilation, padding, stride
     )
     if oh <= 0 or ow <= 0:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: the kernel ({kh}, {kw}) with dilation ({dh}, {dw}) does not fit the padded input "
             f"({h + 2 * ph}, {w + 2 * pw}) of input shape {tuple(input.shape)}"
         )
@@ -1466,7 +1492,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     image, overlapping blocks adding up: the adjoint of :func:`unfold` (col2im)."""
     op = "fold"
     if input.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected a 2-D or 3-D input (N, C·kh·kw, L), got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a 2-D or 3-D input (N, C·kh·kw, L), got shape {tuple(input.shape)}"
+        )
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     h, w = _pair(output_size, op, "output_size")
@@ -1475,11 +1503,11 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     )
     n, ck, length = x.shape
     if ck % (kh * kw):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input dim 1 to be divisible by kh·kw={kh * kw}, got input shape {tuple(input.shape)}"
         )
     if oh <= 0 or ow <= 0 or length != oh * ow:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: input shape {tuple(input.shape)} has {length} blocks, but output_size ({h}, {w}) with "
             f"kernel ({kh}, {kw}) gives {max(oh, 0)}×{max(ow, 0)} blocks"
         )
@@ -1504,7 +1532,7 @@ def _unpool_scatter(src, flat, total: int, size_text: str, op: str):
     n, c, m = src.shape
     ids = flat.cpu().numpy()
     if ids.size and (ids.min() < 0 or ids.max() >= total):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: indices must be in [0, {total}) for an output of size {size_text}, "
             f"got values in [{ids.min()}, {ids.max()}]"
         )
@@ -1526,7 +1554,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     op = "max_unpool2d"
     x, unbatched = _as_4d(input, op)
     if tuple(indices.shape) != tuple(input.shape):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: indices shape {tuple(indices.shape)} must match input shape {tuple(input.shape)}"
         )
     if indices.dtype != _rustdl.int64:
@@ -1539,13 +1567,13 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     if output_size is not None:
         size = tuple(output_size)[-2:]
         if len(size) != 2:
-            raise ValueError(f"{op}: output_size must give (H, W), got {output_size!r}")
+            raise _rustdl.ArgumentError(f"{op}: output_size must give (H, W), got {output_size!r}")
         # as PyTorch: each size within one stride of the size the pooling came from
         for d, (want, got, st) in enumerate(zip((oh, ow), size, (sh, sw))):
             if kh == 1 and d == 0 and h == 1 and int(got) == 1:
                 continue  # max_unpool1d's added height
             if not want - st < int(got) < want + st:
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{op}: invalid output_size {tuple(output_size)} (dim {d} must be between "
                     f"{want - st} and {want + st})"
                 )
@@ -1564,7 +1592,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     p = _single(padding, op, "padding")
     x, unbatched = _as_4d_from_1d(input, op)
     if tuple(indices.shape) != tuple(input.shape):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: indices shape {tuple(indices.shape)} must match input shape {tuple(input.shape)}"
         )
     size = (
@@ -1584,13 +1612,13 @@ def affine_grid(theta, size, align_corners=None):
     op = "affine_grid"
     size = tuple(size)
     if len(size) not in (4, 5):
-        raise ValueError(f"{op}: expected a size (N, C, H, W) or (N, C, D, H, W), got size={size}")
+        raise _rustdl.ArgumentError(f"{op}: expected a size (N, C, H, W) or (N, C, D, H, W), got size={size}")
     nd = len(size) - 2
     n, spatial = size[0], size[2:]
     if any(not isinstance(v, int) or v <= 0 for v in size):
-        raise ValueError(f"{op}: expected non-zero, positive output size, got {list(size)}")
+        raise _rustdl.ArgumentError(f"{op}: expected non-zero, positive output size, got {list(size)}")
     if theta.ndim != 3 or tuple(theta.shape) != (n, nd, nd + 1):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected theta of shape ({n}, {nd}, {nd + 1}) for size {size}, got {tuple(theta.shape)}"
         )
     if not theta.is_floating_point():
@@ -1669,9 +1697,9 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     and grid."""
     op = "grid_sample"
     if mode not in ("bilinear", "nearest", "bicubic"):
-        raise ValueError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
+        raise _rustdl.ArgumentError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}"
         )
     if (
@@ -1680,7 +1708,7 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
         or grid.shape[-1] != input.ndim - 2
         or grid.shape[0] != input.shape[0]
     ):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 4-D input (N, C, H, W) with a grid (N, H_out, W_out, 2), or a 5-D input "
             f"(N, C, D, H, W) with a grid (N, D_out, H_out, W_out, 3), got input {tuple(input.shape)} "
             f"and grid {tuple(grid.shape)}"
@@ -1691,7 +1719,7 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     n, c, h, w = input.shape
     ho, wo = grid.shape[1], grid.shape[2]
     if h == 0 or w == 0:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input to have non-empty spatial dimensions, got {tuple(input.shape)}"
         )
     if not input.is_floating_point() or not grid.is_floating_point():
@@ -1744,10 +1772,12 @@ def _grid_sample_3d(input, grid, mode: str, padding_mode: str, align: bool):
     ``bilinear`` (trilinear, 8 taps) or ``nearest``, as PyTorch's 5-D case (no bicubic)."""
     op = "grid_sample"
     if mode == "bicubic":
-        raise ValueError(f"{op}: bicubic interpolation only supports 4-D input, got {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: bicubic interpolation only supports 4-D input, got {tuple(input.shape)}"
+        )
     n, c, d, h, w = input.shape
     if d == 0 or h == 0 or w == 0:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input to have non-empty spatial dimensions, got {tuple(input.shape)}"
         )
     if not input.is_floating_point() or not grid.is_floating_point():
@@ -1809,33 +1839,35 @@ def embedding_bag(
 
     op = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
-        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        raise _rustdl.ArgumentError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
     if input.is_floating_point() or input.dtype == _rustdl.bool:
         raise TypeError(f"{op}: expected integer indices, got {input.dtype}")
     input = input.long()
     if weight.ndim != 2:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got {tuple(weight.shape)}"
         )
     if scale_grad_by_freq:
-        raise ValueError(f"{op}: scale_grad_by_freq is not supported")
+        raise _rustdl.ArgumentError(f"{op}: scale_grad_by_freq is not supported")
     # sparse=True is accepted: the gradient is dense (zero in the rows no bag looked up)
     if per_sample_weights is not None:
         if mode != "sum":
-            raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum', got mode={mode!r}")
+            raise _rustdl.ArgumentError(
+                f"{op}: per_sample_weights is only supported for mode='sum', got mode={mode!r}"
+            )
         if tuple(per_sample_weights.shape) != tuple(input.shape):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: per_sample_weights shape {tuple(per_sample_weights.shape)} must match input shape "
                 f"{tuple(input.shape)}"
             )
     num = weight.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:
-            raise ValueError(f"{op}: padding_idx {padding_idx} out of range for {num} embeddings")
+            raise _rustdl.ArgumentError(f"{op}: padding_idx {padding_idx} out of range for {num} embeddings")
         padding_idx %= num
     if input.ndim == 2:
         if offsets is not None:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: offsets must be None for a 2-D input, got offsets of shape {tuple(offsets.shape)}"
             )
         b, length = input.shape
@@ -1844,23 +1876,27 @@ def embedding_bag(
         psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
     elif input.ndim == 1:
         if offsets is None or offsets.ndim != 1:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: a 1-D input needs 1-D offsets, got {None if offsets is None else tuple(offsets.shape)}"
             )
         starts = [int(v) for v in offsets.cpu().numpy().tolist()]
         if include_last_offset:
             if not starts:
-                raise ValueError(f"{op}: include_last_offset needs at least one offset")
+                raise _rustdl.ArgumentError(f"{op}: include_last_offset needs at least one offset")
             starts = starts[:-1]
         flat, psw = input, per_sample_weights
     else:
-        raise ValueError(f"{op}: expected a 1-D or 2-D input, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"{op}: expected a 1-D or 2-D input, got shape {tuple(input.shape)}")
     total = flat.shape[0]
     if starts and (starts[0] != 0 or any(a > c for a, c in zip(starts, starts[1:])) or starts[-1] > total):
-        raise ValueError(f"{op}: offsets must start at 0, not decrease and not exceed {total}, got {starts}")
+        raise _rustdl.ArgumentError(
+            f"{op}: offsets must start at 0, not decrease and not exceed {total}, got {starts}"
+        )
     ids = flat.cpu().numpy().astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= num):
-        raise ValueError(f"{op}: indices must be in [0, {num}), got values in [{ids.min()}, {ids.max()}]")
+        raise _rustdl.ArgumentError(
+            f"{op}: indices must be in [0, {num}), got values in [{ids.min()}, {ids.max()}]"
+        )
     if max_norm is not None:
         _embedding_renorm_(flat, weight, max_norm, norm_type)
     ends = starts[1:] + [total]
@@ -1910,11 +1946,13 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     Runs as a 2-D convolution over a height-1 view, so it shares conv2d's kernels and gradients.
     """
     if weight.ndim != 3:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"conv1d: expected a 3-D weight (C_out, C_in/groups, K), got shape {tuple(weight.shape)}"
         )
     if input.ndim not in (2, 3):
-        raise ValueError(f"conv1d: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"conv1d: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}"
+        )
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
@@ -1930,7 +1968,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
         ).squeeze(2)
     except ValueError as e:
         # the 2-D op's complaint, in the caller's terms
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"conv1d: {str(e).removeprefix('conv2d: ')} (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
         ) from None
     return out.squeeze(0) if unbatched else out
@@ -1944,11 +1982,11 @@ def _adaptive_size(output_size, h: int, w: int, op: str) -> tuple[int, int]:
     elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         pair = tuple(output_size)
     else:
-        raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+        raise _rustdl.ArgumentError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
     oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
     for v in (oh, ow):
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{op}: output sizes must be positive ints, got {output_size!r}")
+            raise _rustdl.ArgumentError(f"{op}: output sizes must be positive ints, got {output_size!r}")
     return oh, ow
 
 
@@ -1959,10 +1997,12 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     """
     op = "adaptive_max_pool2d"
     if input.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected (N, C, H, W) or (C, H, W) input, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected (N, C, H, W) or (C, H, W) input, got shape {tuple(input.shape)}"
+        )
     h, w = input.shape[-2], input.shape[-1]
     if h == 0 or w == 0:
-        raise ValueError(f"{op}: expected non-empty spatial dims, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"{op}: expected non-empty spatial dims, got shape {tuple(input.shape)}")
     oh, ow = _adaptive_size(output_size, h, w, op)
     if input.numel() == 0:  # no images or channels: the empty result (no window lists)
         out = input.sum((-2, -1), keepdim=True).expand(*input.shape[:-2], oh, ow).contiguous()
@@ -2005,11 +2045,11 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     ``x_c / (k + alpha/size · Σ x_{c'}²)^beta`` over the ``size`` channels ``c'`` centred on ``c``
     (zero-padded at the edges). ``input`` is ``(N, C, ...)``."""
     if input.ndim < 3:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"local_response_norm: expected input of 3 or more dims (N, C, ...), got shape {tuple(input.shape)}"
         )
     if not isinstance(size, int) or size <= 0:
-        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+        raise _rustdl.ArgumentError(f"local_response_norm: size must be a positive int, got {size!r}")
     n, c = input.shape[0], input.shape[1]
     # the windowed channel mean of the squares as one average pooling over (channels, positions)
     # of the zero-padded squares: its cost does not grow with `size` by a Python loop
@@ -2043,22 +2083,28 @@ def _check_sdpa_inputs(query, key, value, attn_mask, is_causal: bool, enable_gqa
     op = "scaled_dot_product_attention"
     shapes = f"query {_shape(query)}, key {_shape(key)}, value {_shape(value)}"
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
-        raise ValueError(f"{op}: expected query, key and value of at least 2 dims, got {shapes}")
+        raise _rustdl.ArgumentError(f"{op}: expected query, key and value of at least 2 dims, got {shapes}")
     if not (query.is_floating_point() and query.dtype == key.dtype == value.dtype):
         raise TypeError(
             f"{op}: expected query, key and value of one floating dtype, got "
             f"{query.dtype}, {key.dtype} and {value.dtype}"
         )
     if key.shape[-1] != query.shape[-1]:
-        raise ValueError(f"{op}: query and key must have the same last dim (embedding size), got {shapes}")
+        raise _rustdl.ArgumentError(
+            f"{op}: query and key must have the same last dim (embedding size), got {shapes}"
+        )
     if key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"{op}: key and value must have the same sequence length (dim -2), got {shapes}")
+        raise _rustdl.ArgumentError(
+            f"{op}: key and value must have the same sequence length (dim -2), got {shapes}"
+        )
     if enable_gqa:
         if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
-            raise ValueError(f"{op}: enable_gqa needs a head dim (-3) in query, key and value, got {shapes}")
+            raise _rustdl.ArgumentError(
+                f"{op}: enable_gqa needs a head dim (-3) in query, key and value, got {shapes}"
+            )
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hk == 0 or hv == 0 or hq % hk or hq % hv:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: with enable_gqa the number of query heads must be a multiple of the key and value "
                 f"heads, got {shapes}"
             )
@@ -2086,7 +2132,7 @@ def _batch_shape(op: str, *tensors) -> tuple:
         return tuple(_broadcast_shapes(*(tuple(t.shape[:-2]) for t in tensors)))
     except (ValueError, RuntimeError):
         shapes = ", ".join(str(_shape(t)) for t in tensors)
-        raise ValueError(f"{op}: the batch dims of {shapes} do not broadcast together") from None
+        raise _rustdl.ArgumentError(f"{op}: the batch dims of {shapes} do not broadcast together") from None
 
 
 def scaled_dot_product_attention(
@@ -2148,7 +2194,7 @@ def scaled_dot_product_attention(
         except (ValueError, RuntimeError):
             fits = False
         if not fits:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: attn_mask of shape {_shape(attn_mask)} does not broadcast to the attention "
                 f"scores' shape {target} (query {_shape(query)}, key {_shape(key)})"
             )
@@ -2287,7 +2333,7 @@ def multi_head_attention_forward(
     tgt_len, bsz, embed_dim = query.shape
     src_len = key.shape[0]
     if embed_dim != embed_dim_to_check:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected query of embedding size {embed_dim_to_check}, got shape {_shape(query)}"
         )
     if num_heads <= 0 or embed_dim % num_heads:
@@ -2296,12 +2342,12 @@ def multi_head_attention_forward(
         )
     head_dim = embed_dim // num_heads
     if key.shape[:2] != value.shape[:2] or key.shape[1] != bsz:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: key and value must share (S, N) with N = the query's batch, got query {_shape(query)}, "
             f"key {_shape(key)}, value {_shape(value)}"
         )
     if key_padding_mask is not None and _shape(key_padding_mask) != (bsz, src_len):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected key_padding_mask of shape {(bsz, src_len)}, got {_shape(key_padding_mask)}"
         )
     key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query.dtype, op)
@@ -2324,17 +2370,17 @@ def multi_head_attention_forward(
     if attn_mask is not None:
         if attn_mask.ndim == 2:
             if _shape(attn_mask) != (tgt_len, src_len):
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{op}: the shape of the 2D attn_mask is {_shape(attn_mask)}, but should be {(tgt_len, src_len)}"
                 )
             attn_mask = attn_mask.unsqueeze(0)
         elif _shape(attn_mask) != (bsz * num_heads, tgt_len, src_len):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: the shape of the 3D attn_mask is {_shape(attn_mask)}, but should be "
                 f"{(bsz * num_heads, tgt_len, src_len)}"
             )
     if (bias_k is None) != (bias_v is None):
-        raise ValueError(f"{op}: bias_k and bias_v must both be given or both be None")
+        raise _rustdl.ArgumentError(f"{op}: bias_k and bias_v must both be given or both be None")
     if bias_k is not None:
         k = _rustdl.cat([k, bias_k.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
         v = _rustdl.cat([v, bias_v.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
@@ -2399,35 +2445,39 @@ def _mha_check_shapes(op: str, query, key, value, key_padding_mask, attn_mask, n
     shapes = f"query {_shape(query)}, key {_shape(key)}, value {_shape(value)}"
     if query.ndim == 3:
         if key.ndim != 3 or value.ndim != 3:
-            raise ValueError(f"{op}: for a batched (3-D) query, key and value must be 3-D, got {shapes}")
+            raise _rustdl.ArgumentError(
+                f"{op}: for a batched (3-D) query, key and value must be 3-D, got {shapes}"
+            )
         if key_padding_mask is not None and key_padding_mask.ndim != 2:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: for a batched (3-D) query, key_padding_mask must be 2-D, got {_shape(key_padding_mask)}"
             )
         if attn_mask is not None and attn_mask.ndim not in (2, 3):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: for a batched (3-D) query, attn_mask must be 2-D or 3-D, got {_shape(attn_mask)}"
             )
         return True
     if query.ndim == 2:
         if key.ndim != 2 or value.ndim != 2:
-            raise ValueError(f"{op}: for an unbatched (2-D) query, key and value must be 2-D, got {shapes}")
+            raise _rustdl.ArgumentError(
+                f"{op}: for an unbatched (2-D) query, key and value must be 2-D, got {shapes}"
+            )
         if key_padding_mask is not None and key_padding_mask.ndim != 1:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: for an unbatched (2-D) query, key_padding_mask must be 1-D, got {_shape(key_padding_mask)}"
             )
         if attn_mask is not None:
             if attn_mask.ndim not in (2, 3):
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{op}: for an unbatched (2-D) query, attn_mask must be 2-D or 3-D, got {_shape(attn_mask)}"
                 )
             if attn_mask.ndim == 3 and attn_mask.shape[0] != num_heads:
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{op}: expected a 3-D attn_mask of shape {(num_heads, query.shape[0], key.shape[0])}, "
                     f"got {_shape(attn_mask)}"
                 )
         return False
-    raise ValueError(f"{op}: expected a 2-D or 3-D query, got {shapes}")
+    raise _rustdl.ArgumentError(f"{op}: expected a 2-D or 3-D query, got {shapes}")
 
 
 # ---- activations and losses (breadth A) ----
@@ -2457,7 +2507,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     """``clamp(x, min_val, max_val)``, as ``torch.nn.functional.hardtanh``."""
     _need_tensor("hardtanh", input=input)
     if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+        raise _rustdl.ArgumentError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     return _inplace(input, lambda x: _clamp_open(x, min_val, max_val), inplace)
 
 
@@ -2514,14 +2564,14 @@ def prelu(input, weight):
     (``(C,)``, channel dim 1, or 0 for a 1-D input)."""
     _need_tensor("prelu", input=input, weight=weight)
     if weight.ndim > 1:
-        raise ValueError(f"prelu: expected a 0-D or 1-D weight, got shape {tuple(weight.shape)}")
+        raise _rustdl.ArgumentError(f"prelu: expected a 0-D or 1-D weight, got shape {tuple(weight.shape)}")
     n = weight.numel()
     if n == 1:
         w = weight.reshape(())
     else:
         ch = 1 if input.ndim >= 2 else 0
         if input.ndim == 0 or input.shape[ch] != n:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"prelu: weight has {n} slopes but input of shape {tuple(input.shape)} has "
                 f"{input.shape[ch] if input.ndim else 0} channels"
             )
@@ -2544,7 +2594,7 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     """``max(0, x) + min(0, alpha·(exp(x/alpha) − 1))``."""
     _need_tensor("celu", input=input)
     if alpha == 0:
-        raise ValueError("celu: alpha must not be 0")
+        raise _rustdl.ArgumentError("celu: alpha must not be 0")
 
     # the exponential only sees x <= 0, so a large x cannot give inf · 0 = NaN in the gradient
     # (a where, not clamp(max=0), whose gradient vanishes at 0 itself)
@@ -2559,10 +2609,12 @@ def glu(input, dim: int = -1):
     """``a·σ(b)`` where ``a, b`` are the two halves of ``input`` along ``dim``."""
     _need_tensor("glu", input=input)
     if input.ndim == 0:
-        raise ValueError("glu: does not support scalars because the halving size must be even")
+        raise _rustdl.ArgumentError("glu: does not support scalars because the halving size must be even")
     size = input.shape[dim]
     if size % 2:
-        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size {size}")
+        raise _rustdl.ArgumentError(
+            f"glu: halving dimension must be even, but dimension {dim} is size {size}"
+        )
     a, b = input.narrow(dim, 0, size // 2), input.narrow(dim, size // 2, size // 2)
     return a * b.sigmoid()
 
@@ -2598,7 +2650,9 @@ def softshrink(input, lambd: float = 0.5):
     """``x − λ`` if ``x > λ``, ``x + λ`` if ``x < −λ``, else 0."""
     _need_tensor("softshrink", input=input)
     if lambd < 0:
-        raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
+        raise _rustdl.ArgumentError(
+            f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}"
+        )
     # the middle branch is x·0, so NaN stays NaN as in PyTorch
     return _rustdl.where(
         input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, input * 0)
@@ -2619,7 +2673,7 @@ def rrelu(
     element in training, by ``(lower + upper) / 2`` in eval."""
     _need_tensor("rrelu", input=input)
     if lower > upper:
-        raise ValueError(f"rrelu: lower bound ({lower}) must not exceed upper bound ({upper})")
+        raise _rustdl.ArgumentError(f"rrelu: lower bound ({lower}) must not exceed upper bound ({upper})")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
 
@@ -2653,18 +2707,18 @@ def _reduce(op: str, loss, reduction: str):
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+    raise _rustdl.ArgumentError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
 
 
 def _check_reduction(op: str, reduction: str) -> None:
     if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+        raise _rustdl.ArgumentError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
 
 
 def _same_shape(op: str, **tensors) -> None:
     shapes = {k: tuple(v.shape) for k, v in tensors.items()}
     if len(set(shapes.values())) > 1:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected inputs of the same shape, got "
             + ", ".join(f"{k} {s}" for k, s in shapes.items())
         )
@@ -2677,7 +2731,7 @@ def _broadcastable(op: str, **tensors) -> None:
         _broadcast_shapes(*shapes)
     except (ValueError, RuntimeError):
         listed = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tensors.items())
-        raise ValueError(f"{op}: the shapes do not broadcast together: {listed}") from None
+        raise _rustdl.ArgumentError(f"{op}: the shapes do not broadcast together: {listed}") from None
 
 
 def cosine_embedding_loss(
@@ -2695,7 +2749,7 @@ def cosine_embedding_loss(
         or target.ndim != input1.ndim - 1
         or (input1.ndim == 2 and target.shape[0] != input1.shape[0])
     ):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected inputs (N, D) with target (N,) or (D,) with a 0-D target, got inputs "
             f"{tuple(input1.shape)} and target {tuple(target.shape)}"
         )
@@ -2721,7 +2775,7 @@ def margin_ranking_loss(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if not input1.ndim == input2.ndim == target.ndim:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input1, input2 and target of the same number of dims, got shapes "
             f"{tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(target.shape)}"
         )
@@ -2749,9 +2803,9 @@ def triplet_margin_loss(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if not margin > 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+        raise _rustdl.ArgumentError(f"{op}: margin must be greater than 0, got {margin}")
     if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim == 0:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected anchor, positive and negative of the same number of dims (1-D or 2-D), got shapes "
             f"{tuple(anchor.shape)}, {tuple(positive.shape)}, {tuple(negative.shape)}"
         )
@@ -2789,7 +2843,7 @@ def multilabel_soft_margin_loss(
     _check_reduction(op, reduction)
     _broadcastable(op, input=input, target=target)
     if input.ndim == 0:
-        raise ValueError(f"{op}: expected an (N, C) or (C,) input, got a scalar")
+        raise _rustdl.ArgumentError(f"{op}: expected an (N, C) or (C,) input, got a scalar")
     y = target.to(input.dtype)
     loss = -(y * logsigmoid(input) + (1.0 - y) * logsigmoid(-input))
     if weight is not None:
@@ -2814,20 +2868,20 @@ def multi_margin_loss(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if p not in (1, 2):
-        raise ValueError(f"{op}: only p == 1 and p == 2 supported, got {p}")
+        raise _rustdl.ArgumentError(f"{op}: only p == 1 and p == 2 supported, got {p}")
     if input.ndim not in (1, 2):
-        raise ValueError(f"{op}: expected an (N, C) or (C,) input, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"{op}: expected an (N, C) or (C,) input, got shape {tuple(input.shape)}")
     x = input if input.ndim == 2 else input.unsqueeze(0)
     n, c = x.shape
     y = target.reshape(-1)
     if y.numel() != n:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected {n} targets for input of shape {tuple(input.shape)}, got {tuple(target.shape)}"
         )
     if y.dtype != _rustdl.int64:
         raise TypeError(f"{op}: expected int64 class indices as target, got {y.dtype}")
     if n and (int(y.min().item()) < 0 or int(y.max().item()) >= c):
-        raise ValueError(f"{op}: target values must be in [0, {c})")
+        raise _rustdl.ArgumentError(f"{op}: target values must be in [0, {c})")
     xy = x.gather(1, y.unsqueeze(1))
     z = (x - xy + margin).clamp_min(0.0)
     if p == 2:
@@ -2881,11 +2935,11 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
         elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: var is of incorrect size {tuple(var.shape)} for input {tuple(input.shape)}"
             )
     if var.numel() and bool((var < 0).any().item()):
-        raise ValueError(f"{op}: var has negative entry/entries")
+        raise _rustdl.ArgumentError(f"{op}: var has negative entry/entries")
     var = var + (var.clamp_min(eps) - var).detach()
     loss = ((input - target) ** 2 / var + var.log()) * 0.5
     if full:
@@ -2915,7 +2969,7 @@ def bilinear(input1, input2, weight, bias=None):
         or (input2.ndim == 0 or input2.shape[-1] != weight.shape[2])
         or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1])
     ):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input1 (*, in1), input2 (*, in2) and weight (out, in1, in2), got "
             f"{tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(weight.shape)}"
         )
@@ -2928,7 +2982,7 @@ def bilinear(input1, input2, weight, bias=None):
 
 def _feature_mask_shape(op: str, input, batched_ndim: int) -> list:
     if input.ndim not in (batched_ndim - 1, batched_ndim):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a {batched_ndim - 1}-D or {batched_ndim}-D input, got shape {tuple(input.shape)}"
         )
     lead = 2 if input.ndim == batched_ndim else 1
@@ -2937,7 +2991,7 @@ def _feature_mask_shape(op: str, input, batched_ndim: int) -> list:
 
 def _check_p(op: str, p: float) -> None:
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+        raise _rustdl.ArgumentError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
 
 
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
@@ -3001,7 +3055,7 @@ def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace
     op = "feature_alpha_dropout"
     _need_tensor(op, input=input)
     if input.ndim < 2:
-        raise ValueError(f"{op}: expected an (N, C, *) input, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(f"{op}: expected an (N, C, *) input, got shape {tuple(input.shape)}")
     shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
     return _alpha_dropout(op, input, p, training, inplace, shape)
 
@@ -3047,9 +3101,9 @@ def triplet_margin_with_distance_loss(
     _need_tensor(op, anchor=anchor, positive=positive, negative=negative)
     _check_reduction(op, reduction)
     if margin <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+        raise _rustdl.ArgumentError(f"{op}: margin must be greater than 0, got {margin}")
     if not anchor.ndim == positive.ndim == negative.ndim:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected anchor, positive and negative of the same number of dims, got shapes "
             f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}"
         )
@@ -3073,7 +3127,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input (N, C) or (C,) and a target of the same shape, got "
             f"{tuple(input.shape)} and {tuple(target.shape)}"
         )
@@ -3083,7 +3137,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     y = target if target.ndim == 2 else target.unsqueeze(0)
     n, c = x.shape
     if y.numel() and (int(y.min().item()) < -1 or int(y.max().item()) >= c):
-        raise ValueError(f"{op}: target values must be in [-1, {c})")
+        raise _rustdl.ArgumentError(f"{op}: target values must be in [-1, {c})")
     valid = (y != -1).long().cumprod(1).to(x.dtype)  # the prefix before the first -1
     idx = y.clamp_min(0)
     is_target = (one_hot(idx, c).to(x.dtype) * valid.unsqueeze(-1)).sum(1).clamp_max(1.0)
@@ -3104,7 +3158,7 @@ def _ntuple(v, n: int, op: str, what: str) -> tuple[int, ...]:
         return (v,) * n
     if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(x, int) for x in v):
         return tuple(v)
-    raise ValueError(f"{op}: {what} must be an int or a tuple of {n} ints, got {v!r}")
+    raise _rustdl.ArgumentError(f"{op}: {what} must be an int or a tuple of {n} ints, got {v!r}")
 
 
 def conv_transpose1d(
@@ -3119,11 +3173,13 @@ def conv_transpose1d(
     if not isinstance(input, _rustdl.Tensor) or not isinstance(weight, _rustdl.Tensor):
         raise TypeError(f"{op}: input and weight must be Tensors")
     if weight.ndim != 3:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 3-D weight (C_in, C_out/groups, K), got shape {tuple(weight.shape)}"
         )
     if input.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a 2-D or 3-D input (N, C, L), got shape {tuple(input.shape)}"
+        )
     s, p, o, d = (
         _ntuple(v, 1, op, w)[0]
         for v, w in (
@@ -3136,7 +3192,9 @@ def conv_transpose1d(
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     if x.shape[1] != weight.shape[0]:
-        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[0]}")
+        raise _rustdl.ArgumentError(
+            f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[0]}"
+        )
     out = conv_transpose2d(
         x.unsqueeze(2),
         weight.unsqueeze(2),
@@ -3166,33 +3224,39 @@ def conv_transpose3d(
     if not isinstance(input, _rustdl.Tensor) or not isinstance(weight, _rustdl.Tensor):
         raise TypeError(f"{op}: input and weight must be Tensors")
     if weight.ndim != 5:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 5-D weight (C_in, C_out/groups, kD, kH, kW), got shape {tuple(weight.shape)}"
         )
     if input.ndim not in (4, 5):
-        raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}"
+        )
     st = _ntuple(stride, 3, op, "stride")
     pd = _ntuple(padding, 3, op, "padding")
     opd = _ntuple(output_padding, 3, op, "output_padding")
     dl = _ntuple(dilation, 3, op, "dilation")
     if any(v < 1 for v in st + dl) or any(v < 0 for v in pd + opd):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: stride and dilation must be positive and padding non-negative, got {st}, {dl}, {pd}"
         )
     if any(o >= max(s, d) for o, s, d in zip(opd, st, dl)):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: output padding must be smaller than either stride or dilation, got output_padding={opd}, "
             f"stride={st}, dilation={dl}"
         )
     unbatched = input.ndim == 4
     x = input.unsqueeze(0) if unbatched else input
     if x.shape[1] != weight.shape[0]:
-        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[0]}")
+        raise _rustdl.ArgumentError(
+            f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[0]}"
+        )
     n, c, depth = x.shape[0], x.shape[1], x.shape[2]
     kd, s, d, p, o = weight.shape[2], st[0], dl[0], pd[0], opd[0]
     out_d = (depth - 1) * s - 2 * p + d * (kd - 1) + o + 1
     if out_d <= 0 or depth == 0:
-        raise ValueError(f"{op}: input of shape {tuple(input.shape)} gives an empty output depth {out_d}")
+        raise _rustdl.ArgumentError(
+            f"{op}: input of shape {tuple(input.shape)} gives an empty output depth {out_d}"
+        )
     # every input depth as its own image: (N·D, C, H, W)
     flat = x.permute(0, 2, 1, 3, 4).reshape(n * depth, c, x.shape[3], x.shape[4])
     span = (depth - 1) * s + 1
@@ -3217,7 +3281,9 @@ def _depth_taps(x, k: int, s: int, d: int, op: str):
     depth = x.shape[2]
     out_d = (depth - d * (k - 1) - 1) // s + 1
     if out_d <= 0:
-        raise ValueError(f"{op}: the (padded) input depth {depth} is smaller than the dilated kernel depth")
+        raise _rustdl.ArgumentError(
+            f"{op}: the (padded) input depth {depth} is smaller than the dilated kernel depth"
+        )
     return [x[:, :, t * d : t * d + (out_d - 1) * s + 1 : s] for t in range(k)], out_d
 
 
@@ -3231,33 +3297,35 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     if not isinstance(input, _rustdl.Tensor) or not isinstance(weight, _rustdl.Tensor):
         raise TypeError(f"{op}: input and weight must be Tensors")
     if weight.ndim != 5:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 5-D weight (C_out, C_in/groups, kD, kH, kW), got shape {tuple(weight.shape)}"
         )
     if input.ndim not in (4, 5):
-        raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}"
+        )
     unbatched = input.ndim == 4
     x = input.unsqueeze(0) if unbatched else input
     if not isinstance(groups, int) or groups <= 0 or x.shape[1] != weight.shape[1] * groups:
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: input has {x.shape[1]} channels but weight expects {weight.shape[1]} x groups {groups}"
         )
     ks = tuple(weight.shape[2:])
     st = _ntuple(stride, 3, op, "stride")
     dl = _ntuple(dilation, 3, op, "dilation")
     if any(v < 1 for v in st + dl):
-        raise ValueError(f"{op}: stride and dilation must be positive, got {st}, {dl}")
+        raise _rustdl.ArgumentError(f"{op}: stride and dilation must be positive, got {st}, {dl}")
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            raise ValueError(f"{op}: padding must be 'same', 'valid' or ints, got {padding!r}")
+            raise _rustdl.ArgumentError(f"{op}: padding must be 'same', 'valid' or ints, got {padding!r}")
         if padding == "same" and any(v != 1 for v in st):
-            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            raise _rustdl.ArgumentError(f"{op}: padding='same' is not supported for strided convolutions")
         totals = [0, 0, 0] if padding == "valid" else [d * (k - 1) for d, k in zip(dl, ks)]
         pairs = [(t // 2, t - t // 2) for t in totals]
     else:
         pd = _ntuple(padding, 3, op, "padding")
         if any(v < 0 for v in pd):
-            raise ValueError(f"{op}: padding must be non-negative, got {pd}")
+            raise _rustdl.ArgumentError(f"{op}: padding must be non-negative, got {pd}")
         pairs = [(v, v) for v in pd]
     pads = [v for pair in reversed(pairs) for v in pair]
     if any(pads):
@@ -3280,7 +3348,9 @@ def _pool3d_args(input, kernel_size, stride, padding, op):
     if not isinstance(input, _rustdl.Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if input.ndim not in (4, 5):
-        raise ValueError(f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a 4-D or 5-D input (N, C, D, H, W), got shape {tuple(input.shape)}"
+        )
     _check_pool_nonempty(op, input, 5)
     k = _ntuple(kernel_size, 3, op, "kernel_size")
     s = (
@@ -3290,9 +3360,11 @@ def _pool3d_args(input, kernel_size, stride, padding, op):
     )
     p = _ntuple(padding, 3, op, "padding")
     if any(v < 1 for v in k + s):
-        raise ValueError(f"{op}: kernel_size and stride must be positive, got {k}, {s}")
+        raise _rustdl.ArgumentError(f"{op}: kernel_size and stride must be positive, got {k}, {s}")
     if any(2 * pv > kv for pv, kv in zip(p, k)) or any(v < 0 for v in p):
-        raise ValueError(f"{op}: padding must be non-negative and at most half the kernel size, got {p}")
+        raise _rustdl.ArgumentError(
+            f"{op}: padding must be non-negative and at most half the kernel size, got {p}"
+        )
     return k, s, p
 
 
@@ -3344,7 +3416,9 @@ def avg_pool3d(
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
     if ceil_mode or divisor_override is not None or (not count_include_pad and any(p)):
         if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
-            raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+            raise _rustdl.ArgumentError(
+                f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}"
+            )
         return _pool3d_windows(
             input, k, s, p, (1, 1, 1), ceil_mode, "avg", count_include_pad, divisor_override, False, op
         )
@@ -3385,7 +3459,7 @@ def _pool3d_windows(
         if ceil_mode and (o - 1) * ss >= size + pp:
             o -= 1
         if o <= 0:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: the input {sizes} is smaller than the (dilated) kernel {k} with padding {p}"
             )
         start = np.arange(o) * ss - pp
@@ -3449,9 +3523,9 @@ def _adaptive3d(input, output_size, op: str, plane, line, indices: bool = False)
     factor: ``plane`` pools each depth slice over (H, W), then ``line`` pools along D."""
     if not isinstance(input, _rustdl.Tensor) or input.ndim not in (4, 5):
         shape = tuple(input.shape) if isinstance(input, _rustdl.Tensor) else type(input).__name__
-        raise ValueError(f"{op}: expected (N, C, D, H, W) or (C, D, H, W) input, got {shape}")
+        raise _rustdl.ArgumentError(f"{op}: expected (N, C, D, H, W) or (C, D, H, W) input, got {shape}")
     if 0 in tuple(input.shape[-3:]):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected input to have non-zero size for non-batch dimensions, got shape {tuple(input.shape)}"
         )
     size = _as_ints(output_size)
@@ -3459,12 +3533,12 @@ def _adaptive3d(input, output_size, op: str, plane, line, indices: bool = False)
         (size,) * 3 if isinstance(size, int) else tuple(size) if isinstance(size, (tuple, list)) else None
     )
     if triple is None or len(triple) != 3:
-        raise ValueError(f"{op}: output_size must be an int or a triple, got {output_size!r}")
+        raise _rustdl.ArgumentError(f"{op}: output_size must be an int or a triple, got {output_size!r}")
     dims = tuple(input.shape[-3:])
     od, oh, ow = (d if o is None else o for o, d in zip(triple, dims))
     for v in (od, oh, ow):
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{op}: output sizes must be positive ints, got {output_size!r}")
+            raise _rustdl.ArgumentError(f"{op}: output sizes must be positive ints, got {output_size!r}")
     unbatched = input.ndim == 4
     x = input.unsqueeze(0) if unbatched else input
     n, c, depth, h, w = x.shape
@@ -3595,7 +3669,9 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_i
 
     op = f"fractional_max_pool{nd}d"
     if input.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{op}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(input.shape)}"
+        )
     unbatched = input.ndim == nd + 1
     x = input.unsqueeze(0) if unbatched else input
     n, c = x.shape[0], x.shape[1]
@@ -3603,18 +3679,20 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_i
     k = _ntuple(kernel_size, nd, op, "kernel_size")
     if output_size is None:
         if output_ratio is None:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: fractional_max_pool requires specifying either an output_size or an output_ratio"
             )
         ratio = (output_ratio,) * nd if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
         if len(ratio) != nd or not all(0 < r < 1 for r in ratio):
-            raise ValueError(f"{op}: output_ratio must be {nd} numbers in (0, 1), got {output_ratio!r}")
+            raise _rustdl.ArgumentError(
+                f"{op}: output_ratio must be {nd} numbers in (0, 1), got {output_ratio!r}"
+            )
         outs = tuple(int(s * r) for s, r in zip(sizes, ratio))
     else:
         outs = _ntuple(output_size, nd, op, "output_size")
     for s, o, kk in zip(sizes, outs, k):
         if kk < 1 or o < 1 or o + kk - 1 > s:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: output size {outs} with kernel {k} does not fit the input size {sizes} "
                 "(each needs output + kernel - 1 <= input)"
             )
@@ -3622,7 +3700,7 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_i
         u = _rustdl.rand(n, c, nd, dtype=_rustdl.float64).numpy()
     else:
         if tuple(samples.shape) != (n, c, nd):
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{op}: _random_samples must have shape {(n, c, nd)}, got {tuple(samples.shape)}"
             )
         u = samples.detach().cpu().numpy().astype(np.float64)
@@ -3689,11 +3767,13 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     flat ``D·H·W`` ``indices`` (from ``max_pool3d(..., return_indices=True)``) in zeros."""
     op = "max_unpool3d"
     if not isinstance(input, _rustdl.Tensor) or input.ndim not in (4, 5):
-        raise ValueError(
+        raise _rustdl.ArgumentError(
             f"{op}: expected a 4-D or 5-D input, got {getattr(input, 'shape', type(input).__name__)}"
         )
     if not isinstance(indices, _rustdl.Tensor) or tuple(indices.shape) != tuple(input.shape):
-        raise ValueError(f"{op}: indices must be a tensor of the input's shape {tuple(input.shape)}")
+        raise _rustdl.ArgumentError(
+            f"{op}: indices must be a tensor of the input's shape {tuple(input.shape)}"
+        )
     if indices.dtype != _rustdl.int64:
         raise TypeError(f"{op}: indices must be int64, got {indices.dtype}")
     k = _ntuple(kernel_size, 3, op, "kernel_size")
@@ -3707,10 +3787,10 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     if output_size is not None:
         size = tuple(output_size)[-3:]
         if len(size) != 3:
-            raise ValueError(f"{op}: output_size must give (D, H, W), got {output_size!r}")
+            raise _rustdl.ArgumentError(f"{op}: output_size must give (D, H, W), got {output_size!r}")
         for i, (want, got, ss) in enumerate(zip(outs, size, st)):
             if not want - ss < int(got) < want + ss:
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{op}: invalid output_size {tuple(output_size)} (dim {i} must be between {want - ss} and {want + ss})"
                 )
         outs = [int(v) for v in size]
