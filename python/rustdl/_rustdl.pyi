@@ -472,10 +472,34 @@ class Tensor:
     def masked_fill(self, mask: Tensor, value: _TensorOrScalar) -> Tensor: ...
     def masked_select(self, mask: Tensor) -> Tensor: ...
     def nonzero(self, *, as_tuple: builtins.bool = False) -> Any: ...
-    def new_zeros(self, *size: Any) -> Tensor: ...
-    def new_ones(self, *size: Any) -> Tensor: ...
-    def new_full(self, size: Any, fill_value: builtins.float) -> Tensor: ...
-    def new_tensor(self, data: Any) -> Tensor: ...
+    def new_zeros(
+        self,
+        *args: Any,
+        size: Any = ...,
+        dtype: Any = ...,
+        device: Any = ...,
+        requires_grad: builtins.bool = ...,
+    ) -> Tensor: ...
+    def new_ones(
+        self,
+        *args: Any,
+        size: Any = ...,
+        dtype: Any = ...,
+        device: Any = ...,
+        requires_grad: builtins.bool = ...,
+    ) -> Tensor: ...
+    def new_full(
+        self,
+        size: Any,
+        fill_value: builtins.float,
+        *,
+        dtype: Any = ...,
+        device: Any = ...,
+        requires_grad: builtins.bool = ...,
+    ) -> Tensor: ...
+    def new_tensor(
+        self, data: Any, *, dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...
+    ) -> Tensor: ...
     def type(self, dtype: _DTypeLike = None, non_blocking: builtins.bool = False) -> Any: ...
     def topk(
         self,
@@ -546,10 +570,11 @@ class Tensor:
     def cuda(self, device: _DeviceLike = None, non_blocking: builtins.bool = False) -> Tensor: ...
     def new_empty(
         self,
-        *size: Any,
-        dtype: _DTypeLike = None,
-        device: _DeviceLike = None,
-        requires_grad: builtins.bool = False,
+        *args: Any,
+        size: Any = ...,
+        dtype: Any = ...,
+        device: Any = ...,
+        requires_grad: builtins.bool = ...,
     ) -> Tensor: ...
     requires_grad: builtins.bool
     @property

@@ -2222,25 +2222,71 @@ impl PyTensor {
 
     // ---------- new tensors like this one ----------
 
-    #[pyo3(signature = (*size))]
-    fn new_zeros(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let size = size_args(size, "new_zeros")?;
-        self.op(|t| Tensor::zeros(&size, t.dtype(), t.device()))
+    #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
+    fn new_zeros(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        self.new_filled("new_zeros", args, size, 0.0, dtype, device, requires_grad)
     }
-    #[pyo3(signature = (*size))]
-    fn new_ones(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let size = size_args(size, "new_ones")?;
-        self.op(|t| Tensor::ones(&size, t.dtype(), t.device()))
+    #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
+    fn new_ones(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        self.new_filled("new_ones", args, size, 1.0, dtype, device, requires_grad)
     }
-    fn new_full(&self, size: Vec<usize>, fill_value: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        check_fits(fill_value, self.tensor().dtype(), "new_full")?;
+    #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+    fn new_full(
+        &self,
+        size: &Bound<'_, PyAny>,
+        fill_value: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        let (dt, _) = self.new_placement(dtype, None)?;
+        check_fits(fill_value, dt, "new_full")?;
         let v: f64 = fill_value.extract()?;
-        self.op(|t| Tensor::full(&size, v, t.dtype(), t.device()))
+        let empty = PyTuple::empty(size.py());
+        self.new_filled(
+            "new_full",
+            &empty,
+            Some(size),
+            v,
+            dtype,
+            device,
+            requires_grad,
+        )
     }
-    fn new_tensor(&self, data: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(to_tensor(data, Some(self.tensor().dtype()))?
-            .to_device(self.tensor().device())?
-            .into())
+    #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false))]
+    fn new_tensor(
+        &self,
+        data: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        let (dt, dev) = self.new_placement(dtype, device)?;
+        let t = to_tensor(data, Some(dt))?.to_device(dev)?;
+        // a copy with no history, as PyTorch's new_tensor (even of a tensor)
+        let t = if data.is_instance_of::<PyTensor>() {
+            t.detach().deep_clone()?
+        } else {
+            t
+        };
+        if requires_grad {
+            t.set_requires_grad(true)?;
+        }
+        Ok(t.into())
     }
 
     // ---- the everyday API (issue 14) ----
@@ -2646,29 +2692,64 @@ impl PyTensor {
     fn is_meta(&self) -> bool {
         false
     }
-    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
     fn new_empty(
         &self,
-        size: &Bound<'_, PyTuple>,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<PyTensor> {
-        let shape = size_args(size, "new_empty")?;
+        self.new_filled("new_empty", args, size, 0.0, dtype, device, requires_grad)
+    }
+}
+
+impl PyTensor {
+    /// The dtype and device of a `new_*` tensor: this one's unless given.
+    fn new_placement(
+        &self,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(crate::dtype::DType, crate::device::Device)> {
         let dt = match dtype.filter(|d| !d.is_none()) {
             Some(d) => parse_dtype(d)?,
             None => self.tensor().dtype(),
         };
         let dev = parse_device(device)?.unwrap_or(self.tensor().device());
-        let t = Tensor::zeros(&shape, dt, dev)?;
+        Ok((dt, dev))
+    }
+
+    /// `new_zeros/new_ones/new_empty/new_full`: the size as `*args` or `size=`, filled with
+    /// `value`, of this tensor's dtype and device unless given (PyTorch's keywords).
+    #[allow(clippy::too_many_arguments)]
+    fn new_filled(
+        &self,
+        op: &str,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+        value: f64,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<PyTensor> {
+        let shape = match size {
+            Some(s) if !args.is_empty() => {
+                return Err(PyTypeError::new_err(format!(
+                    "{op}(): got the size both as positional arguments {args} and as size={s}"
+                )))
+            }
+            Some(s) => size_args(&PyTuple::new(s.py(), [s])?, op)?,
+            None => size_args(args, op)?,
+        };
+        let (dt, dev) = self.new_placement(dtype, device)?;
+        let t = Tensor::full(&shape, value, dt, dev)?;
         if requires_grad {
             t.set_requires_grad(true)?;
         }
         Ok(t.into())
     }
-}
 
-impl PyTensor {
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<PyTensor> {
         let x = self.tensor();
         Ok(run(py, gil::work(&[&x]), move || x.unary(op))?.into())

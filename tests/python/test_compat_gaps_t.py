@@ -516,3 +516,26 @@ def test_layer_and_function_argument_errors_are_pytorchs_classes(call, cls):
     with pytest.raises(cls) as info:
         call()
     assert isinstance(info.value, ValueError)
+
+
+def test_new_tensor_methods_take_pytorchs_keywords():
+    x = rustdl.ones(2)
+    z = x.new_zeros(3, dtype=rustdl.int64)
+    assert z.dtype == rustdl.int64 and z.tolist() == [0, 0, 0]
+    o = x.new_ones((2, 2), dtype=rustdl.float64, requires_grad=True)
+    assert o.dtype == rustdl.float64 and o.requires_grad and o.is_leaf
+    f = x.new_full((2,), 7, dtype=rustdl.int32)
+    assert f.dtype == rustdl.int32 and f.tolist() == [7, 7]
+    assert tuple(x.new_zeros(size=(2, 3)).shape) == (2, 3) and tuple(x.new_empty(size=[4]).shape) == (4,)
+    assert x.new_full(size=[2], fill_value=1.5).tolist() == [1.5, 1.5]
+    t = x.new_tensor([1, 2], dtype=rustdl.int64)
+    assert t.dtype == rustdl.int64 and t.tolist() == [1, 2]
+    assert x.new_ones(2, device="cpu").device.type == "cpu"
+    # new_tensor of a tensor is a copy with no history
+    y = rustdl.ones(2, requires_grad=True)
+    c = y.new_tensor(y)
+    assert not c.requires_grad and c.grad_fn is None
+    c.add_(1)
+    assert y.tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError):
+        x.new_zeros(2, size=(3,))
