@@ -1009,8 +1009,16 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         let mut device = None;
         let mut dtype = None;
+        // PyTorch's positional `to(dtype, non_blocking, copy)`: the second bool is `copy`
+        let mut bools = 0;
+        let mut copy = false;
         for a in args.iter() {
-            if let Ok(o) = a.extract::<PyRef<'_, PyTensor>>() {
+            if a.is_instance_of::<pyo3::types::PyBool>() {
+                bools += 1;
+                if bools == 2 {
+                    copy = a.extract()?;
+                }
+            } else if let Ok(o) = a.extract::<PyRef<'_, PyTensor>>() {
                 device = Some(o.tensor().device());
                 dtype = Some(o.tensor().dtype());
             } else if let Ok(d) = parse_device(Some(&a)) {
@@ -1034,6 +1042,9 @@ impl PyTensor {
             if let Some(d) = kw.get_item("dtype")? {
                 dtype = Some(parse_dtype(&d)?);
             }
+            if let Some(c) = kw.get_item("copy")? {
+                copy = c.is_truthy()?;
+            }
             check_format(
                 py,
                 &self.tensor(),
@@ -1046,14 +1057,21 @@ impl PyTensor {
             Some(d) if d.is_gpu() => usize::MAX,
             _ => gil::work(&[&t]),
         };
+        // `copy=True`: a new tensor even when dtype and device already match
+        let same = dtype.is_none_or(|d| d == t.dtype()) && device.is_none_or(|d| d == t.device());
         let out = run(py, w, move || {
             let t = match dtype {
                 Some(d) => t.to_dtype(d)?,
                 None => t,
             };
-            match device {
-                Some(dev) => t.to_device(dev),
-                None => Ok(t),
+            let t = match device {
+                Some(dev) => t.to_device(dev)?,
+                None => t,
+            };
+            if copy && same {
+                t.deep_clone()
+            } else {
+                Ok(t)
             }
         })?;
         Ok(out.into())

@@ -539,3 +539,14 @@ def test_new_tensor_methods_take_pytorchs_keywords():
     assert y.tolist() == [1.0, 1.0]
     with pytest.raises(TypeError):
         x.new_zeros(2, size=(3,))
+
+
+def test_to_with_copy_makes_a_new_tensor_even_when_nothing_changes():
+    x = rustdl.ones(2, requires_grad=True)
+    for y in (x.to(rustdl.float32, copy=True), x.to(rustdl.float32, False, True), x.to("cpu", copy=True)):
+        assert y.data_ptr() != x.data_ptr() and y.grad_fn is not None
+    y = x.to(rustdl.float32, copy=True)
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    # without copy, a tensor already of that dtype and device is returned as it is
+    assert x.to(rustdl.float32).data_ptr() == x.data_ptr()
