@@ -550,3 +550,12 @@ def test_to_with_copy_makes_a_new_tensor_even_when_nothing_changes():
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
     # without copy, a tensor already of that dtype and device is returned as it is
     assert x.to(rustdl.float32).data_ptr() == x.data_ptr()
+
+
+def test_embedding_takes_pytorchs_freeze_switch():
+    table = rustdl.tensor(np.arange(6.0).reshape(3, 2), dtype=rustdl.float32)
+    e = nn.Embedding(3, 2, _weight=table, _freeze=True)
+    assert not e.weight.requires_grad
+    np.testing.assert_array_equal(e(rustdl.tensor([2, 0])).numpy(), [[4.0, 5.0], [0.0, 1.0]])
+    assert not nn.Embedding(3, 2, _freeze=True).weight.requires_grad
+    assert nn.Embedding(3, 2).weight.requires_grad

@@ -27,7 +27,7 @@ class Embedding(Module):
             place in ``weight`` to norm ``max_norm`` (PyTorch's semantics, see
             :func:`rustdl.nn.functional.embedding`).
         norm_type: the ``p`` of the norm for ``max_norm`` (default 2).
-        _weight: an initial table instead of N(0, 1) draws.
+        _weight: an initial table instead of N(0, 1) draws; ``_freeze`` keeps it from training.
 
     Shape:
         Input ``(*)`` int64; output ``(*, embedding_dim)``.
@@ -48,6 +48,7 @@ class Embedding(Module):
         scale_grad_by_freq: bool = False,
         sparse: bool = False,
         _weight: Tensor | None = None,
+        _freeze: bool = False,
         device=None,
         dtype=None,
     ) -> None:
@@ -68,14 +69,17 @@ class Embedding(Module):
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
         self.sparse = bool(sparse)
         if _weight is None:
-            self.weight = Parameter(_rustdl.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+            self.weight = Parameter(
+                _rustdl.empty(num_embeddings, embedding_dim, device=device, dtype=dtype),
+                requires_grad=not _freeze,
+            )
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(
                     f"Embedding: _weight of shape {tuple(_weight.shape)} does not match ({num_embeddings}, {embedding_dim})"
                 )
-            self.weight = Parameter(_weight)
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     @classmethod
     def from_pretrained(
