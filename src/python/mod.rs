@@ -428,7 +428,7 @@ fn create(
     gil::run(py, work, f)
 }
 
-fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
+pub(crate) fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
     if requires_grad {
         t.set_requires_grad(true)?;
     }
@@ -512,7 +512,7 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
 
 /// The shape of a creation call: sizes as positional arguments (`zeros(2, 3)`, `zeros((2, 3))`)
 /// or as the `size=` keyword (`zeros(size=(2, 3))`), not both.
-fn shape_arg(
+pub(crate) fn shape_arg(
     args: &Bound<'_, PyTuple>,
     size: Option<&Bound<'_, PyAny>>,
     name: &str,

@@ -2751,21 +2751,10 @@ impl PyTensor {
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<PyTensor> {
-        let shape = match size {
-            Some(s) if !args.is_empty() => {
-                return Err(PyTypeError::new_err(format!(
-                    "{op}(): got the size both as positional arguments {args} and as size={s}"
-                )))
-            }
-            Some(s) => size_args(&PyTuple::new(s.py(), [s])?, op)?,
-            None => size_args(args, op)?,
-        };
+        // the size as the creation functions read it (`*args` or `size=`, not both)
+        let shape = super::shape_arg(args, size, op)?;
         let (dt, dev) = self.new_placement(dtype, device)?;
-        let t = Tensor::full(&shape, value, dt, dev)?;
-        if requires_grad {
-            t.set_requires_grad(true)?;
-        }
-        Ok(t.into())
+        super::finish(Tensor::full(&shape, value, dt, dev)?, requires_grad)
     }
 
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<PyTensor> {
