@@ -452,7 +452,9 @@ def grad(
     from . import Tensor, zeros_like
 
     if is_grads_batched:
-        raise NotImplementedError("autograd.grad: is_grads_batched=True is not supported")
+        return _grad_batched(
+            outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads
+        )
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not ins or not outs:
@@ -474,6 +476,42 @@ def grad(
     if materialize_grads:
         res = [zeros_like(x) if g is None else g for g, x in zip(res, ins)]
     return tuple(res)
+
+
+def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    """``grad(..., is_grads_batched=True)``: the first dim of every grad_output is a batch of
+    vectors; one vector-Jacobian product per batch entry, the results stacked along a new first dim
+    (a ``None`` gradient stays ``None``)."""
+    from . import Tensor, stack
+
+    gos = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs or [])
+    if not gos or any(not isinstance(g, Tensor) for g in gos):
+        raise RuntimeError("autograd.grad: is_grads_batched=True needs a tensor grad_output for every output")
+    sizes = {g.shape[0] if g.dim() else None for g in gos}
+    if None in sizes or len(sizes) != 1:
+        raise RuntimeError(
+            "autograd.grad: with is_grads_batched=True every grad_output needs the same batch size in dim 0,"
+            f" got shapes {[tuple(g.shape) for g in gos]}"
+        )
+    n = sizes.pop()
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    per = []
+    for i in range(n):
+        per.append(
+            grad(
+                outputs,
+                inputs,
+                [g[i] for g in gos],
+                retain_graph=True if i + 1 < n else retain,
+                create_graph=create_graph,
+                allow_unused=allow_unused,
+                materialize_grads=materialize_grads,
+            )
+        )
+    if n == 0:
+        ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        return tuple(x.new_zeros((0, *x.shape)) for x in ins)
+    return tuple(None if col[0] is None else stack(list(col)) for col in zip(*per))
 
 
 def backward(

@@ -106,6 +106,51 @@ class Distribution:
         """The shape of a single sample (without batching)."""
         return self._event_shape
 
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> Distribution:
+        """This distribution with its batch shape broadcast to ``batch_shape`` (parameters are
+        expanded views, no copies), as ``torch.distributions.Distribution.expand``.
+
+        Every tensor attribute and every inner distribution whose leading dims are the current
+        batch shape is expanded to ``batch_shape`` followed by its own trailing dims (``probs``'s
+        categories, a covariance's matrix dims, an ``Independent``'s reinterpreted dims).
+
+        Example:
+            >>> Normal(loc, scale).expand((5, 3)).sample().shape   # loc, scale of shape (3,)
+            (5, 3)
+        """
+        batch = _as_shape(batch_shape)
+        old = self._batch_shape
+        try:
+            fits = len(batch) >= len(old) and tuple(np.broadcast_shapes(old, batch)) == batch
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"{type(self).__name__}.expand: the batch shape {old} cannot be expanded to {batch}"
+            )
+        new = type(self).__new__(type(self)) if _instance is None else _instance
+        k = len(old)
+        for name, value in self.__dict__.items():
+            if isinstance(value, Tensor) and tuple(value.shape[:k]) == old and value.dim() >= k:
+                value = value.expand(*batch, *value.shape[k:])
+            elif isinstance(value, Distribution) and tuple(value.batch_shape[:k]) == old:
+                value = value.expand(batch + tuple(value.batch_shape[k:]))
+            new.__dict__.setdefault(name, value)
+        new._batch_shape = batch
+        new._event_shape = self._event_shape
+        new._validate_args = self._validate_args
+        return new
+
+    def _get_checked_instance(self, cls: type, _instance: Any = None) -> Any:
+        """A bare instance for a subclass's ``expand`` (PyTorch's helper of the same name): a
+        subclass of ``cls`` with an ``__init__`` of its own must write its own ``expand``."""
+        if _instance is None and type(self).__init__ is not cls.__init__:
+            raise NotImplementedError(
+                f"Subclass {type(self).__name__} of {cls.__name__} that defines a custom __init__ method "
+                "must also define a custom .expand() method."
+            )
+        return type(self).__new__(type(self)) if _instance is None else _instance
+
     def _extended_shape(self, sample_shape: Sequence[int] = ()) -> tuple[int, ...]:
         """``sample_shape + batch_shape + event_shape``."""
         return _as_shape(sample_shape) + self._batch_shape + self._event_shape

@@ -20,12 +20,14 @@ def _bregman_inputs(params: tuple[Tensor, ...]) -> list[Tensor]:
     """The natural parameters to differentiate the log normaliser at.
 
     PyTorch detaches them (so its Bregman entropy and KL carry no gradient to the distribution's
-    parameters); here a parameter that already requires grad is used as is, so the values are the
-    same and gradients still reach the parameters it was computed from.
+    parameters); here a parameter that already requires grad becomes a clone of itself, so the
+    values are the same and gradients still reach the parameters it was computed from. The clone
+    matters: differentiating at the parameter itself would add, for ``Beta(s + 1, s)``, the path
+    from the first parameter through ``s`` into the second one's gradient.
     """
     out = []
     for p in params:
-        out.append(p if p.requires_grad else p.detach().requires_grad_())
+        out.append(p.clone() if p.requires_grad else p.detach().requires_grad_())
     return out
 
 
