@@ -5,10 +5,9 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
-
 import rustdl
 import rustdl.distributions as D
+from scipy import integrate, stats
 
 
 def t(*v):
@@ -109,7 +108,9 @@ def test_kl_from_continuous_bernoulli():
         (D.Exponential(t(2.0)), stats.expon(scale=0.5).logpdf, "exponential"),
         (D.Uniform(t(-0.5), t(1.5)), stats.uniform(-0.5, 2.0).logpdf, "uniform"),
     ]:
-        want, _ = integrate.quad(lambda x: math.exp(logp(x)) * (logp(x) - q_logpdf(x)), 0, 1, epsabs=1e-12)
+        want, _ = integrate.quad(
+            lambda x, ql=q_logpdf: math.exp(logp(x)) * (logp(x) - ql(x)), 0, 1, epsabs=1e-12
+        )
         assert D.kl_divergence(p, q).item() == pytest.approx(want, rel=1e-6), name
     assert D.kl_divergence(p, D.Pareto(t(0.5), t(2.0))).item() == math.inf
     assert D.kl_divergence(p, D.Uniform(t(0.2), t(1.0))).item() == math.inf

@@ -160,5 +160,5 @@ __all__ = [
     "register_kl",
 ]
 
-from . import kl_families as _kl_families  # noqa: E402,F401  (registers the within-family KLs)
 from . import kl_cross as _kl_cross  # noqa: E402,F401  (registers the cross-family KLs)
+from . import kl_families as _kl_families  # noqa: E402,F401  (registers the within-family KLs)

@@ -18,7 +18,7 @@ from .. import _rustdl
 from .._rustdl import Tensor
 from .bernoulli import Bernoulli
 from .extra import ContinuousBernoulli, Pareto
-from .gamma_family import Beta, Gamma, Poisson, Binomial, digamma, lgamma
+from .gamma_family import Beta, Binomial, Gamma, Poisson, digamma, lgamma
 from .heavy_tails import Gumbel
 from .kl import register_kl
 from .more import Exponential, Laplace
