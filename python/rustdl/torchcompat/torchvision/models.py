@@ -257,10 +257,36 @@ def _weights_class_name(model: str) -> str:
     return "_".join([head, *tail]) + "_Weights"
 
 
+class _Meta(dict):
+    """A weights entry's ``meta``: ``num_params`` is counted (once, on first use) from the model
+    built with ImageNet's 1000 classes, as the published weights have."""
+
+    def __init__(self, model: str, **items: Any) -> None:
+        super().__init__(items)
+        self._model = model
+
+    def _count(self) -> None:
+        if dict.get(self, "num_params") is None:
+            # the published Inception v3 weights keep the auxiliary head, GoogLeNet's do not
+            kw = {"googlenet": {"aux_logits": False}, "inception_v3": {"aux_logits": True}}.get(
+                self._model, {}
+            )
+            net = getattr(_zoo, self._model)(weights=None, num_classes=1000, **kw)
+            self["num_params"] = sum(p.numel() for p in net.parameters())
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "num_params":
+            self._count()
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
 def _make_weights_enum(model: str) -> type[WeightsEnum]:
     crop, resize = _PRESETS.get(model, (224, 256))
     preset = functools.partial(ImageClassification, crop_size=crop, resize_size=resize)
-    meta = {"num_params": None, "min_size": (1, 1), "categories": None, "_docs": "not downloadable here"}
+    meta = _Meta(model, num_params=None, min_size=(1, 1), categories=None, _docs="not downloadable here")
     url = f"https://download.pytorch.org/models/{model}.pth"
     members = {"IMAGENET1K_V1": Weights(url, preset, meta)}
     cls = WeightsEnum(_weights_class_name(model), members)  # type: ignore[call-overload]
