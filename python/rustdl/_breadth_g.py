@@ -849,12 +849,13 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     _tensor_arg("nextafter", input)
     if not isinstance(other, Tensor):
         raise TypeError(f"nextafter: argument 'other' must be a Tensor, got {type(other).__name__}")
-    if not input.is_floating_point() or other.dtype != input.dtype:
-        raise TypeError(
-            f"nextafter: expected two tensors of the same floating dtype, got {input.dtype} and {other.dtype}"
-        )
-    a, b = np.broadcast_arrays(_np_of(input), _np_of(other))
-    return _back(np.nextafter(a, b), input, input.dtype)
+    dtype = result_type(input, other)  # an integer side is promoted, as PyTorch
+    if not dtype.is_floating_point:
+        raise TypeError(f"nextafter: expected floating tensors, got {input.dtype} and {other.dtype}")
+    npd = np.float64 if dtype == _rd.float64 else np.float32
+    a, b = np.broadcast_arrays(_np_of(input).astype(npd), _np_of(other).astype(npd))
+    like = input if input.dtype == dtype else input.to(dtype)
+    return _back(np.nextafter(a, b), like, dtype)
 
 
 def _i1_np(x: np.ndarray) -> np.ndarray:

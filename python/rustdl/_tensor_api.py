@@ -6,6 +6,7 @@ permute / reshape / ``bmm`` calls), ``std_mean`` / ``var_mean`` and ``Tensor.get
 from __future__ import annotations
 
 import builtins
+import numbers as _numbers
 
 from ._rustdl import Tensor, float32, float64, int32, int64
 from ._rustdl import bool as _bool
@@ -1288,19 +1289,35 @@ def cosh(input):  # noqa: A002
     return (x.exp() + (-x).exp()) * 0.5
 
 
+# beyond this |x|, asinh(x) and acosh(x) are log(2|x|) to the last bit (and x² would overflow)
+_HYP_BIG = 2.0**28
+_LN2 = 0.6931471805599453
+
+
 def asinh(input):  # noqa: A002
-    """Elementwise inverse hyperbolic sine (odd-symmetric for accuracy at negative x)."""
+    """Elementwise inverse hyperbolic sine: ``log1p(a + a²/(1 + √(1 + a²)))`` for ``a = |x|``
+    (exact near 0), ``log(2a)`` for huge ``a``, odd-symmetric."""
     x = _float("asinh", input)
     neg = x.lt(0)
     a = _rd.where(neg, -x, x)
-    f = (a + (a * a + 1.0).sqrt()).log()
-    return _rd.where(neg, -f, f)
+    big = a.gt(_HYP_BIG)
+    small_a = _rd.where(big, 0.0, a)  # keeps the unused branch finite (and its gradient 0)
+    near = (small_a + small_a * small_a / ((small_a * small_a + 1.0).sqrt() + 1.0)).log1p()
+    far = _rd.where(big, a, 1.0).log() + _LN2
+    f = _rd.where(big, far, near)
+    return _rd.where(x.eq(0), x, _rd.where(neg, -f, f))  # asinh(-0.0) is -0.0
 
 
 def acosh(input):  # noqa: A002
-    """Elementwise inverse hyperbolic cosine (NaN below 1)."""
+    """Elementwise inverse hyperbolic cosine: ``log1p(t + √(t (t + 2)))`` for ``t = x − 1``
+    (exact near 1), ``log(2x)`` for huge ``x``, NaN below 1."""
     x = _float("acosh", input)
-    return (x + (x * x - 1.0).sqrt()).log()
+    big = x.gt(_HYP_BIG)
+    t = _rd.where(big, 0.0, x - 1.0)
+    near = (t + t.sqrt() * (t + 2.0).sqrt()).log1p()  # √t first: the gradient at x = 1 is inf, not NaN
+    far = _rd.where(big, x, 1.0).log() + _LN2
+    out = _rd.where(big, far, near)
+    return _rd.where(x.lt(1.0), _math.nan, out)
 
 
 def atanh(input):  # noqa: A002
@@ -1408,8 +1425,8 @@ def _digamma_np(x):
     with _np.errstate(divide="ignore", invalid="ignore"):
         out = _np.where(refl, out - _math.pi / _np.tan(_math.pi * x), out)
         out = _np.where((x <= 0) & (x == _np.floor(x)), _np.nan, out)
-        # the pole at 0 itself has a sign, as PyTorch: -inf
-        out = _np.where(x == 0, -_np.inf, out)
+        # the pole at 0 itself has a sign, as PyTorch: -inf at +0, +inf at -0
+        out = _np.where(x == 0, _np.where(_np.signbit(x), _np.inf, -_np.inf), out)
     return out
 
 
@@ -1478,8 +1495,10 @@ def _hurwitz_zeta_np(s, q):
     s < 1 and for q < 0 with a non-integer s (as PyTorch / Cephes)."""
     s, q = _np.broadcast_arrays(_np.asarray(s, dtype=_np.float64), _np.asarray(q, dtype=_np.float64))
     s, q = s.copy(), q.copy()
+    # Cephes' order: s = 1 is a pole, s < 1 is outside the domain (before the poles of q),
+    # q = 0, -1, ... are poles, and q < 0 needs an integer s
     bad = (s < 1) | _np.isnan(s) | _np.isnan(q) | ((q < 0) & (s != _np.floor(s)))
-    pole = (s == 1) | ((q <= 0) & (q == _np.floor(q)))
+    pole = (s == 1) | ((s > 1) & (q <= 0) & (q == _np.floor(q)))
     a = _np.where(bad | pole, 10.0, q)
     ss = _np.where(bad | pole, 2.0, s)
     acc = _np.zeros_like(a)
@@ -1494,7 +1513,8 @@ def _hurwitz_zeta_np(s, q):
         rising = ss.copy()  # s (s+1) ... (s+2j-2)
         term = _np.power(a, -ss - 1.0)
         for j, coef in enumerate(_ZETA_EM):
-            tail += coef * rising * term
+            # a huge s underflows the term to 0 while its factor overflows: no NaN from 0 · inf
+            tail += _np.where(term == 0, 0.0, coef * rising * term)
             rising = rising * (ss + 2 * j + 1) * (ss + 2 * j + 2)
             term = term / (a * a)
         out = acc + tail
@@ -3212,6 +3232,19 @@ Tensor.is_nested = property(lambda self: False, doc="False: rustdl has no nested
 Tensor.__reversed__ = lambda self: self.flip(0) if self.dim() else self
 
 
+def _contains(self, element):
+    """``element in tensor``: whether any entry equals ``element`` (a number or a tensor that
+    broadcasts against this one), as PyTorch; any other object is an error, not False."""
+    if isinstance(element, (Tensor, _numbers.Number, _np.generic)):
+        return builtins.bool((element == self).any().item())
+    raise RuntimeError(
+        f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}."
+    )
+
+
+Tensor.__contains__ = _contains
+
+
 def _float_power_(self, exponent):
     """In-place :func:`float_power`: the result is float64, so ``self`` must be float64 already."""
     if self.dtype != float64:
@@ -3325,13 +3358,27 @@ class _BitwiseMethods:
         return bitwise_not(self)
 
 
+def _dunder(fn):
+    """A binary operator that returns ``NotImplemented`` for an operand that is no tensor or
+    number (so Python tries the operand's reflected operator, as with PyTorch's operators)."""
+
+    def op(self, other):
+        if not isinstance(other, (Tensor, _numbers.Number, _np.generic, _np.ndarray, list, tuple)):
+            return NotImplemented
+        return fn(self, other)
+
+    op.__name__ = op.__qualname__ = fn.__name__
+    op.__doc__ = fn.__doc__
+    return op
+
+
 for _name, _fn in (
-    ("__and__", _BitwiseMethods.bitwise_and),
-    ("__or__", _BitwiseMethods.bitwise_or),
-    ("__xor__", _BitwiseMethods.bitwise_xor),
-    ("__rand__", _BitwiseMethods.bitwise_and),
-    ("__ror__", _BitwiseMethods.bitwise_or),
-    ("__rxor__", _BitwiseMethods.bitwise_xor),
+    ("__and__", _dunder(_BitwiseMethods.bitwise_and)),
+    ("__or__", _dunder(_BitwiseMethods.bitwise_or)),
+    ("__xor__", _dunder(_BitwiseMethods.bitwise_xor)),
+    ("__rand__", _dunder(_BitwiseMethods.bitwise_and)),
+    ("__ror__", _dunder(_BitwiseMethods.bitwise_or)),
+    ("__rxor__", _dunder(_BitwiseMethods.bitwise_xor)),
     ("__iand__", _inplace_bitwise("and")),
     ("__ior__", _inplace_bitwise("or")),
     ("__ixor__", _inplace_bitwise("xor")),
@@ -3429,10 +3476,10 @@ class _ShiftMethods:
 for _name, _fn in (
     ("bitwise_left_shift", _ShiftMethods.bitwise_left_shift),
     ("bitwise_right_shift", _ShiftMethods.bitwise_right_shift),
-    ("__lshift__", _ShiftMethods.bitwise_left_shift),
-    ("__rshift__", _ShiftMethods.bitwise_right_shift),
-    ("__rlshift__", _ShiftMethods.__rlshift__),
-    ("__rrshift__", _ShiftMethods.__rrshift__),
+    ("__lshift__", _dunder(_ShiftMethods.bitwise_left_shift)),
+    ("__rshift__", _dunder(_ShiftMethods.bitwise_right_shift)),
+    ("__rlshift__", _dunder(_ShiftMethods.__rlshift__)),
+    ("__rrshift__", _dunder(_ShiftMethods.__rrshift__)),
     ("bitwise_left_shift_", _ShiftMethods.bitwise_left_shift_),
     ("bitwise_right_shift_", _ShiftMethods.bitwise_right_shift_),
     ("__ilshift__", _ShiftMethods.bitwise_left_shift_),

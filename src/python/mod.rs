@@ -113,7 +113,7 @@ impl CoreError {
                 attrs.set_item(
                     "__doc__",
                     format!(
-                        "{} in a rustdl op: a {} and a RuntimeError (as PyTorch raises).",
+                        "{} in a rustdl op: a {} and a {} (as PyTorch raises).",
                         match self {
                             CoreError::Shape => "An invalid shape",
                             CoreError::Argument => "An invalid argument",
@@ -121,15 +121,20 @@ impl CoreError {
                             CoreError::ZeroDivision => "An integer division by zero",
                             CoreError::Index => "An index out of range",
                         },
-                        builtin.name()?
+                        builtin.name()?,
+                        match self {
+                            CoreError::DType => "NotImplementedError (a RuntimeError)",
+                            _ => "RuntimeError",
+                        }
                     ),
                 )?;
+                // a dtype a kernel lacks is PyTorch's NotImplementedError (a RuntimeError)
+                let runtime = match self {
+                    CoreError::DType => py.get_type::<pyo3::exceptions::PyNotImplementedError>(),
+                    _ => py.get_type::<PyRuntimeError>(),
+                };
                 py.get_type::<pyo3::types::PyType>()
-                    .call1((
-                        self.name(),
-                        (builtin, py.get_type::<PyRuntimeError>()),
-                        attrs,
-                    ))?
+                    .call1((self.name(), (builtin, runtime), attrs))?
                     .cast_into::<pyo3::types::PyType>()
                     .map(|t| t.unbind())
                     .map_err(PyErr::from)

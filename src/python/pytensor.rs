@@ -209,6 +209,21 @@ fn operand_beside(obj: &Bound<'_, PyAny>, t: &Tensor) -> PyResult<Operand> {
     operand(obj)
 }
 
+/// Whether `obj` cannot be a binary operator's operand: it is not a tensor or number and
+/// converting it fails with a TypeError (a string, a dict, an arbitrary object).
+fn unconvertible(obj: &Bound<'_, PyAny>) -> bool {
+    if obj.is_instance_of::<PyTensor>()
+        || obj.is_instance_of::<pyo3::types::PyFloat>()
+        || obj.is_instance_of::<pyo3::types::PyInt>()
+    {
+        return false;
+    }
+    match operand(obj) {
+        Ok(_) => false,
+        Err(e) => e.is_instance_of::<PyTypeError>(obj.py()),
+    }
+}
+
 pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
     if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
         return Ok(Operand::Tensor(t.tensor()));
@@ -430,7 +445,25 @@ impl PyTensor {
                 return Ok(py.NotImplemented());
             }
         }
-        Ok(Py::new(py, self.arith(o, op, reflected)?)?.into_any())
+        self.or_not_implemented(o, |me| me.arith(o, op, reflected))
+    }
+
+    /// Runs a binary operator; when it fails with a TypeError because `o` is no tensor, number or
+    /// array-like at all, returns `NotImplemented` instead, so Python tries `o`'s reflected
+    /// operator (a user's class with `__radd__` or `__gt__`), as PyTorch's operators do.
+    fn or_not_implemented(
+        &self,
+        o: &Bound<'_, PyAny>,
+        f: impl FnOnce(&Self) -> PyResult<PyTensor>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = o.py();
+        match f(self) {
+            Ok(t) => Ok(Py::new(py, t)?.into_any()),
+            Err(e) if e.is_instance_of::<PyTypeError>(py) && unconvertible(o) => {
+                Ok(py.NotImplemented())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn compare(&self, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<PyTensor> {
@@ -1642,11 +1675,11 @@ impl PyTensor {
     fn __rtruediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.binary_dunder(o, BinaryOp::Div, true)
     }
-    fn __pow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Pow, false)
+    fn __pow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.arith(o, BinaryOp::Pow, false))
     }
-    fn __rpow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Pow, true)
+    fn __rpow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.arith(o, BinaryOp::Pow, true))
     }
     fn __matmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         self.matmul(py, o)
@@ -1691,6 +1724,13 @@ impl PyTensor {
                 .into_any()
                 .unbind());
         }
+        // `t == [1, 2]` / `t == (1, 2)` is not elementwise either: False, as PyTorch
+        if matches!(op, Eq | Ne)
+            && (o.is_instance_of::<pyo3::types::PyList>()
+                || o.is_instance_of::<pyo3::types::PyTuple>())
+        {
+            return Ok(py.NotImplemented());
+        }
         let b = match op {
             Lt => BinaryOp::Lt,
             Le => BinaryOp::Le,
@@ -1699,7 +1739,7 @@ impl PyTensor {
             Gt => BinaryOp::Gt,
             Ge => BinaryOp::Ge,
         };
-        Ok(self.compare(o, b)?.into_pyobject(py)?.into_any().unbind())
+        self.or_not_implemented(o, |me| me.compare(o, b))
     }
 
     /// `self + alpha · other` (also PyTorch's deprecated `add(alpha, other)` order).
@@ -2539,17 +2579,17 @@ impl PyTensor {
     fn floor_divide(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.checked_int_div(o, BinaryOp::FloorDiv, false)
     }
-    fn __mod__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.checked_int_div(o, BinaryOp::Remainder, false)
+    fn __mod__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.checked_int_div(o, BinaryOp::Remainder, false))
     }
-    fn __rmod__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.checked_int_div(o, BinaryOp::Remainder, true)
+    fn __rmod__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.checked_int_div(o, BinaryOp::Remainder, true))
     }
-    fn __floordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.checked_int_div(o, BinaryOp::FloorDiv, false)
+    fn __floordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.checked_int_div(o, BinaryOp::FloorDiv, false))
     }
-    fn __rfloordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.checked_int_div(o, BinaryOp::FloorDiv, true)
+    fn __rfloordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.checked_int_div(o, BinaryOp::FloorDiv, true))
     }
     fn isnan(&self) -> PyResult<PyTensor> {
         self.op(|t| t.float_test(UnaryOp::IsNan))

@@ -336,8 +336,11 @@ def test_frexp_ldexp_nextafter(device):
     assert n[0] == np.nextafter(np.float32(1), np.float32(2)) and n[1] == np.nextafter(
         np.float32(1), np.float32(0)
     )
+    if device == "cpu":  # float32 beside float64 is promoted, as PyTorch
+        w = rustdl.nextafter(one, rustdl.ones(2, dtype=rustdl.float64) * 2)
+        assert w.dtype == rustdl.float64 and w.numpy().tolist() == [np.nextafter(1.0, 2.0)] * 2
     with pytest.raises(TypeError, match="nextafter"):
-        rustdl.nextafter(one, rustdl.ones(2, dtype=rustdl.float64))
+        rustdl.nextafter(rustdl.tensor([1, 2]), rustdl.tensor([2, 3]))
     with pytest.raises(TypeError, match="frexp"):
         rustdl.frexp(rustdl.tensor([1, 2]))
 

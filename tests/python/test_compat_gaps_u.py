@@ -1,0 +1,181 @@
+"""PyTorch behaviour found by differential programs (session 2026-12-05): the binary-operator
+protocol (NotImplemented for foreign operands, ``t == "a"`` is False), ``in``, special-function
+edge values (checked against numpy / scipy), ``nextafter`` promotion, DTypeError's classes."""
+
+import math
+
+import numpy as np
+import pytest
+import rustdl
+from scipy import special as sp
+
+
+class _Reflecting:
+    """An object that only knows the reflected operators."""
+
+    def __radd__(self, o):
+        return "radd"
+
+    def __rsub__(self, o):
+        return "rsub"
+
+    def __rmul__(self, o):
+        return "rmul"
+
+    def __rtruediv__(self, o):
+        return "rtruediv"
+
+    def __rfloordiv__(self, o):
+        return "rfloordiv"
+
+    def __rmod__(self, o):
+        return "rmod"
+
+    def __rpow__(self, o):
+        return "rpow"
+
+    def __rand__(self, o):
+        return "rand"
+
+    def __ror__(self, o):
+        return "ror"
+
+    def __rxor__(self, o):
+        return "rxor"
+
+    def __rlshift__(self, o):
+        return "rlshift"
+
+    def __gt__(self, o):
+        return "gt"
+
+    def __eq__(self, o):
+        return "eq"
+
+    __hash__ = object.__hash__
+
+
+def test_foreign_operands_get_their_reflected_operator():
+    t = rustdl.ones(2)
+    i = rustdl.tensor([1, 2])
+    r = _Reflecting()
+    assert (t + r, t - r, t * r, t / r, t // r, t % r, t**r) == (
+        "radd",
+        "rsub",
+        "rmul",
+        "rtruediv",
+        "rfloordiv",
+        "rmod",
+        "rpow",
+    )
+    assert (i & r, i | r, i ^ r, i << r) == ("rand", "ror", "rxor", "rlshift")
+    assert (t < r) == "gt"  # Python swaps < for the operand's >
+    assert (t == r) == "eq"
+
+
+def test_comparing_with_strings_lists_and_objects_is_not_elementwise():
+    t = rustdl.ones(2)
+    assert (t == "a") is False and (t != "a") is True
+    assert (t == [1, 1]) is False and (t != (1, 1)) is True
+    assert (t == object()) is False and (t == {}) is False
+    assert "a" not in [t]  # list membership compares with ==
+    with pytest.raises(TypeError, match="not supported"):
+        t < "a"  # noqa: B015
+    with pytest.raises(TypeError, match="unsupported operand"):
+        t + "a"
+    # numbers, numpy values and tensors still compare elementwise
+    assert (t == 1).tolist() == [True, True]
+    assert (t == np.float32(1.0)).tolist() == [True, True]
+    assert (t == np.array([1.0, 0.0])).tolist() == [True, False]
+    assert (t == rustdl.tensor([1.0, 2.0])).tolist() == [True, False]
+
+
+def test_contains():
+    x = rustdl.arange(6).reshape(2, 3)
+    assert 3 in x and 7 not in x
+    assert np.int64(4) in x
+    assert rustdl.tensor([0, 1, 2]) in x  # a row, broadcast
+    assert 2.0 in rustdl.tensor(2.0)  # a 0-d tensor too
+    for bad in ("a", None, [1]):
+        with pytest.raises(RuntimeError, match="only supports Tensor or scalar"):
+            bad in x  # noqa: B015
+
+
+def test_asinh_acosh_at_the_extremes():
+    x = np.array([1e-30, -1e-30, 1e-8, 0.5, -0.5, 3.0, 1e8, 1e20, -1e20, 1e300, -1e300])
+    got = rustdl.asinh(rustdl.tensor(x, dtype=rustdl.float64)).numpy()
+    np.testing.assert_allclose(got, np.arcsinh(x), rtol=1e-15)
+    z = rustdl.asinh(rustdl.tensor([-0.0, 0.0])).numpy()
+    assert np.signbit(z).tolist() == [True, False]
+    f32 = rustdl.asinh(rustdl.tensor([-1e30, 1e30])).numpy()  # x² overflows float32
+    np.testing.assert_allclose(f32, np.arcsinh(np.array([-1e30, 1e30])), rtol=1e-6)
+    y = np.array([1.0, 1 + 1e-12, 1.5, 2.0, 1e8, 1e30, 1e300])
+    np.testing.assert_allclose(
+        rustdl.acosh(rustdl.tensor(y, dtype=rustdl.float64)).numpy(), np.arccosh(y), rtol=1e-12
+    )
+    below = rustdl.acosh(rustdl.tensor([0.5, -2.0, -1e30, -(2.0**31)])).numpy()
+    assert np.isnan(below).all()  # outside the domain, also where x² would overflow
+    # gradients: 1/√(1 + x²) and 1/√(x² − 1) (inf at 1)
+    a = rustdl.tensor([-0.0, 0.5, -1e30, 3.0], dtype=rustdl.float64, requires_grad=True)
+    rustdl.asinh(a).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), 1 / np.sqrt(1 + np.array([0.0, 0.25, 1e60, 9.0])), rtol=1e-12)
+    c = rustdl.tensor([1.0, 1.5, 1e30], dtype=rustdl.float64, requires_grad=True)
+    rustdl.acosh(c).sum().backward()
+    assert c.grad[0].item() == math.inf
+    np.testing.assert_allclose(c.grad[1:].numpy(), 1 / np.sqrt(np.array([1.25, 1e60])), rtol=1e-12)
+
+
+def test_ndtri_tails_match_scipy():
+    p = np.array(
+        [5e-324, 1e-300, 1e-45, 1e-30, 1e-10, 1e-3, 0.02, 0.0243, 0.1, 0.5, 0.9, 0.97, 0.98, 0.999, 1 - 1e-10]
+    )
+    got = rustdl.special.ndtri(rustdl.tensor(p, dtype=rustdl.float64)).numpy()
+    np.testing.assert_allclose(got, sp.ndtri(p), rtol=2e-15, atol=1e-15)
+    edge = rustdl.special.ndtri(rustdl.tensor([0.0, 1.0, -0.5, 1.5, math.nan], dtype=rustdl.float64)).numpy()
+    assert edge[0] == -math.inf and edge[1] == math.inf and np.isnan(edge[2:]).all()
+    # float32: 1e-30 is far below where 2p − 1 rounds to −1
+    f = rustdl.special.ndtri(rustdl.tensor([1e-30, 1e-45])).numpy()
+    np.testing.assert_allclose(
+        f, sp.ndtri(np.array([1e-30, 1e-45], dtype=np.float32).astype(np.float64)), rtol=1e-6
+    )
+    q = rustdl.tensor([1e-20, 0.3, 0.999], dtype=rustdl.float64, requires_grad=True)
+    rustdl.special.ndtri(q).sum().backward()
+    x = sp.ndtri(np.array([1e-20, 0.3, 0.999]))
+    np.testing.assert_allclose(q.grad.numpy(), np.sqrt(2 * np.pi) * np.exp(x * x / 2), rtol=1e-12)
+
+
+def test_zeta_and_digamma_edge_values_as_cephes():
+    x = [0.0, 1e30, -7.0, 2.0, 3.0, 1.0, 2.5, 0.5, 4.0]
+    q = [0.0, 1e-30, -3.0, -2.0, -2.5, 5.0, -1.5, 2.0, 0.5]
+    got = rustdl.special.zeta(
+        rustdl.tensor(x, dtype=rustdl.float64), rustdl.tensor(q, dtype=rustdl.float64)
+    ).numpy()
+    want = sp.zeta(np.array(x), np.array(q))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12)
+    d = rustdl.digamma(rustdl.tensor([0.0, -0.0, -1.0, 1.0])).numpy()
+    assert d[0] == -math.inf and d[1] == math.inf and np.isnan(d[2])
+    assert d[3] == pytest.approx(-np.euler_gamma, rel=1e-6)
+
+
+def test_nextafter_promotes_an_integer_side():
+    a = rustdl.tensor([1.0, -1.5, 0.0])
+    got = rustdl.nextafter(a, rustdl.tensor([2, -3, -1]))
+    assert got.dtype == rustdl.float32
+    want = np.nextafter(np.array([1.0, -1.5, 0.0], np.float32), np.array([2, -3, -1], np.float32))
+    np.testing.assert_array_equal(got.numpy(), want)
+    got = rustdl.nextafter(rustdl.tensor([3, 0]), rustdl.tensor([0.0, 1.0], dtype=rustdl.float64))
+    assert got.dtype == rustdl.float64
+    np.testing.assert_array_equal(got.numpy(), np.nextafter(np.array([3.0, 0.0]), np.array([0.0, 1.0])))
+    with pytest.raises(TypeError, match="nextafter"):
+        rustdl.nextafter(rustdl.tensor([1, 2]), rustdl.tensor([3, 4]))
+
+
+def test_dtype_error_is_pytorchs_not_implemented_error():
+    assert issubclass(rustdl.DTypeError, TypeError)
+    assert issubclass(rustdl.DTypeError, NotImplementedError)
+    assert issubclass(rustdl.DTypeError, RuntimeError)
+    with pytest.raises(NotImplementedError):
+        rustdl.tensor([1, 2]).mean()
