@@ -995,6 +995,29 @@ def _resize_as_(self: Tensor, other: Tensor, memory_format: Any = None) -> Tenso
     return _resize_(self, tuple(other.shape))
 
 
+_SET_NODE: Any = None
+
+
+def _set_node() -> Any:
+    """The node a ``set_`` inside the graph leaves (made on first use): its backward refuses,
+    as PyTorch's."""
+    global _SET_NODE
+    if _SET_NODE is None:
+        from .autograd import Function
+
+        class _SetHasNoDerivative(Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.view_as(x)  # the same storage: set_ shares the source's data
+
+            @staticmethod
+            def backward(ctx, grad):
+                raise RuntimeError("derivative for set_ is not implemented")
+
+        _SET_NODE = _SetHasNoDerivative
+    return _SET_NODE
+
+
 def _set_(
     self: Tensor, source: Any = None, storage_offset: Any = None, size: Any = None, stride: Any = None
 ) -> Tensor:
@@ -1040,6 +1063,12 @@ def _set_(
         raise TypeError(f"set_: expected a tensor source, got {type(source).__name__}")
     if self.requires_grad and self.is_leaf:
         new.requires_grad_(True)
+    elif _rd.is_grad_enabled() and (
+        self.requires_grad or (isinstance(source, Tensor) and source.requires_grad)
+    ):
+        # as PyTorch: the result is part of the graph, but set_ has no derivative, so a backward
+        # through it raises instead of silently treating the new data as a constant
+        new = _set_node().apply(new.detach().requires_grad_())
     self._replace_with(new)
     return self
 

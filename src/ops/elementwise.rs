@@ -422,24 +422,21 @@ impl Tensor {
                     (ga, g.mul(y)?.mul(&safe)?)
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {
-                    let pick_a = if op == BinaryOp::Maximum {
-                        xa.binary(&xb, BinaryOp::Gt)?
+                    // PyTorch's rule: a tie splits the gradient evenly; a side gets nothing only
+                    // where it strictly loses, so a NaN (which compares false) passes the full
+                    // gradient to both sides
+                    let (a_loses, b_loses) = if op == BinaryOp::Maximum {
+                        (BinaryOp::Lt, BinaryOp::Gt)
                     } else {
-                        xa.binary(&xb, BinaryOp::Lt)?
+                        (BinaryOp::Gt, BinaryOp::Lt)
                     };
-                    let pick_b = if op == BinaryOp::Maximum {
-                        xb.binary(&xa, BinaryOp::Gt)?
-                    } else {
-                        xb.binary(&xa, BinaryOp::Lt)?
-                    };
-                    // a tie splits the gradient evenly between both sides, as PyTorch
                     let tie = xa.binary(&xb, BinaryOp::Eq)?;
-                    let half = g.mul_scalar(0.5)?;
+                    let shared = Tensor::where_cond(&tie, &g.mul_scalar(0.5)?, g)?;
                     let z = g.zeros_like()?;
-                    let side = |pick: &Tensor| -> Result<Tensor> {
-                        Tensor::where_cond(pick, g, &Tensor::where_cond(&tie, &half, &z)?)
-                    };
-                    (side(&pick_a)?, side(&pick_b)?)
+                    (
+                        Tensor::where_cond(&xa.binary(&xb, a_loses)?, &z, &shared)?,
+                        Tensor::where_cond(&xa.binary(&xb, b_loses)?, &z, &shared)?,
+                    )
                 }
                 // a - b * floor(a / b) (or trunc): the quotient is piecewise constant
                 BinaryOp::Remainder | BinaryOp::Fmod => {

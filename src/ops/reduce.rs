@@ -203,8 +203,15 @@ impl Tensor {
                 &[self],
                 &[self, &y.clone()],
                 move |g| {
+                    use crate::backend::{BinaryOp, UnaryOp};
+                    // the winners: equal to the result, or NaN where the result is NaN (NaN
+                    // propagates, so PyTorch gives the NaN entries the gradient)
+                    let both_nan = x
+                        .float_test(UnaryOp::IsNan)?
+                        .binary(&y.float_test(UnaryOp::IsNan)?, BinaryOp::And)?;
                     let mask = x
-                        .binary(&y, crate::backend::BinaryOp::Eq)?
+                        .binary(&y, BinaryOp::Eq)?
+                        .binary(&both_nan, BinaryOp::Or)?
                         .to_dtype(x.dtype())?;
                     let count = mask.sum_all()?;
                     Ok(vec![Some(mask.mul(&g.div(&count)?)?)])

@@ -179,3 +179,54 @@ def test_dtype_error_is_pytorchs_not_implemented_error():
     assert issubclass(rustdl.DTypeError, RuntimeError)
     with pytest.raises(NotImplementedError):
         rustdl.tensor([1, 2]).mean()
+
+
+def test_nan_takes_the_gradient_of_max_min_and_maximum(device):
+    nan = math.nan
+
+    def leaf():
+        return rustdl.tensor([[1.0, nan], [3.0, 2.0]], device=device, requires_grad=True)
+
+    for reduce in (lambda x: x.max(), lambda x: x.min()):
+        x = leaf()
+        y = reduce(x)
+        assert math.isnan(y.item())
+        y.backward()
+        # the NaN entry is the result, so it takes the whole gradient (not NaN everywhere)
+        assert x.grad.cpu().numpy().tolist() == [[0.0, 1.0], [0.0, 0.0]]
+    w = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
+    for op in (rustdl.maximum, rustdl.minimum):
+        x, o = leaf(), rustdl.ones(2, 2, device=device, requires_grad=True)
+        (op(x, o) * w).sum().backward()
+        gx, go = x.grad.cpu().numpy(), o.grad.cpu().numpy()
+        # a tie (1 vs 1) splits; a NaN compares false, so neither side "loses" there
+        assert gx[0, 0] == 0.5 and go[0, 0] == 0.5
+        assert gx[0, 1] == 2.0 and go[0, 1] == 2.0
+        if op is rustdl.maximum:
+            assert gx[1].tolist() == [3.0, 4.0] and go[1].tolist() == [0.0, 0.0]
+        else:
+            assert gx[1].tolist() == [0.0, 0.0] and go[1].tolist() == [3.0, 4.0]
+
+
+def test_set_inside_the_graph_refuses_backward():
+    a = rustdl.ones(3, requires_grad=True)
+    d = a * 2
+    src = rustdl.zeros(3)
+    d.set_(src)
+    assert d.requires_grad
+    d.add_(1)
+    assert src.tolist() == [1.0, 1.0, 1.0]  # the data is shared
+    with pytest.raises(RuntimeError, match="derivative for set_ is not implemented"):
+        (d * 3).sum().backward()
+    # a source that requires grad also puts the result in the graph
+    c = rustdl.ones(3, requires_grad=True) * 2
+    t = rustdl.zeros(3)
+    t.set_(c)
+    assert t.requires_grad
+    with pytest.raises(RuntimeError, match="set_"):
+        t.sum().backward()
+    # outside autograd, set_ stays a plain data operation
+    with rustdl.no_grad():
+        u = rustdl.zeros(2)
+        u.set_(c)
+    assert not u.requires_grad and u.tolist() == [2.0, 2.0, 2.0]
