@@ -267,10 +267,14 @@ impl Tensor {
         }
         let last = x.ndim() - 1;
         if d != last {
+            // the kernel works on the last dim; the result is laid out as the input (a
+            // contiguous tensor, not a transposed view: `.view(-1)` and `detach_()` work on it,
+            // as on PyTorch's)
             return x
                 .transpose(d as isize, last as isize)?
                 .softmax_dim(-1, log)?
-                .transpose(d as isize, last as isize);
+                .transpose(d as isize, last as isize)?
+                .contiguous();
         }
         let s = backend::softmax(&x.storage(), x.layout(), log)?;
         let out = Tensor::from_contiguous(s, x.shape());

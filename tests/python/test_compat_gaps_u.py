@@ -230,3 +230,21 @@ def test_set_inside_the_graph_refuses_backward():
         u = rustdl.zeros(2)
         u.set_(c)
     assert not u.requires_grad and u.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_softmax_over_a_leading_dim_is_contiguous_and_not_a_view(device):
+    x = rustdl.tensor(np.arange(24.0).reshape(2, 3, 4) / 10 - 1, device=device)
+    for fn in (
+        lambda t: t.softmax(0),
+        lambda t: t.log_softmax(1),
+        lambda t: rustdl.nn.functional.softmin(t, 0),
+    ):
+        y = fn(x)
+        assert y.is_contiguous() and not y._is_view()
+        flat = y.view(-1)  # PyTorch's result allows this
+        assert tuple(flat.shape) == (24,)
+    e = np.exp(np.arange(24.0).reshape(2, 3, 4) / 10 - 1)
+    np.testing.assert_allclose(x.softmax(0).view(-1).cpu().numpy(), (e / e.sum(0)).reshape(-1), rtol=1e-5)
+    s = x.softmax(1)
+    s.detach_()  # not a view, so it can be detached in place
+    assert not s.requires_grad
