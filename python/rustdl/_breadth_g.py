@@ -855,7 +855,14 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     npd = np.float64 if dtype == _rd.float64 else np.float32
     a, b = np.broadcast_arrays(_np_of(input).astype(npd), _np_of(other).astype(npd))
     like = input if input.dtype == dtype else input.to(dtype)
-    return _back(np.nextafter(a, b), like, dtype)
+    out = _back(np.nextafter(a, b), like, dtype)
+    if _rd.is_grad_enabled() and (input.requires_grad or other.requires_grad):
+        # as PyTorch: the gradient passes to input unchanged (a one-ulp step), other's is zero
+        from ._tensor_api import _zero_grad_link
+
+        step = out.detach() - like.detach()  # exact; NaN at ±inf, where the value is kept
+        out = _zero_grad_link(_rd.where(step.isfinite(), like + step, out.detach()), other)
+    return out
 
 
 def _i1_np(x: np.ndarray) -> np.ndarray:

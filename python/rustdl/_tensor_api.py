@@ -1230,6 +1230,30 @@ del _name
 _elem_fn_classes: dict = {}
 
 
+def _zero_grad_link(out, other):
+    """``out`` unchanged, with ``other`` joined to its graph by a zero gradient: ``other.grad``
+    becomes zeros, not None, as for PyTorch's ops whose derivative in that argument is 0
+    (``copysign``'s sign source, ``nextafter``'s direction)."""
+    if not (isinstance(other, Tensor) and other.requires_grad and _rd.is_grad_enabled()):
+        return out
+    cls = _elem_fn_classes.get("_zero_grad_link")
+    if cls is None:
+        from .autograd import Function
+
+        class _ZeroGradLink(Function):
+            @staticmethod
+            def forward(ctx, value, source):
+                ctx.source_shape = tuple(source.shape)
+                return value.view_as(value)
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad, grad.new_zeros(ctx.source_shape)
+
+        _elem_fn_classes["_zero_grad_link"] = cls = _ZeroGradLink
+    return cls.apply(out, other)
+
+
 def _elem_np(op, x, fwd, bwd):
     """Elementwise ``fwd`` (numpy) with gradient ``grad * bwd(x)`` (rustdl ops, so it nests)."""
     if not isinstance(x, Tensor):
@@ -1641,7 +1665,7 @@ def copysign(input, other):  # noqa: A002
     if not isinstance(other, Tensor):
         return -a if _math.copysign(1.0, other) < 0 else a
     neg = signbit(other)
-    return _rd.where(neg, -a, a)
+    return _zero_grad_link(_rd.where(neg, -a, a), other)
 
 
 def heaviside(input, values):  # noqa: A002

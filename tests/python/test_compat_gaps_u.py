@@ -248,3 +248,21 @@ def test_softmax_over_a_leading_dim_is_contiguous_and_not_a_view(device):
     s = x.softmax(1)
     s.detach_()  # not a view, so it can be detached in place
     assert not s.requires_grad
+
+
+def test_zero_derivative_arguments_get_zero_gradients():
+    # copysign's sign source and nextafter's direction: a zero gradient, not None (as PyTorch)
+    x = rustdl.tensor([1.5, -2.5, 0.3], requires_grad=True)
+    y = rustdl.tensor([1.0, -1.0, 2.0], requires_grad=True)
+    rustdl.copysign(x, y).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0] and y.grad.tolist() == [0.0, 0.0, 0.0]
+    x.grad = y.grad = None
+    n = rustdl.nextafter(x, y)
+    np.testing.assert_array_equal(n.detach().numpy(), np.nextafter(x.detach().numpy(), y.detach().numpy()))
+    n.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0] and y.grad.tolist() == [0.0, 0.0, 0.0]
+    big = rustdl.tensor([math.inf, -math.inf], requires_grad=True)
+    np.testing.assert_array_equal(
+        rustdl.nextafter(big, rustdl.tensor([math.inf, 0.0])).detach().numpy(),
+        np.nextafter([np.inf, -np.inf], [np.inf, 0.0]).astype(np.float32),
+    )
