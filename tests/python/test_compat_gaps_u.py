@@ -264,5 +264,5 @@ def test_zero_derivative_arguments_get_zero_gradients():
     big = rustdl.tensor([math.inf, -math.inf], requires_grad=True)
     np.testing.assert_array_equal(
         rustdl.nextafter(big, rustdl.tensor([math.inf, 0.0])).detach().numpy(),
-        np.nextafter([np.inf, -np.inf], [np.inf, 0.0]).astype(np.float32),
+        np.nextafter(np.array([np.inf, -np.inf], np.float32), np.array([np.inf, 0.0], np.float32)),
     )
