@@ -3252,6 +3252,37 @@ for _name, _fn in (
 del _name, _fn
 # PyTorch's nested (jagged) tensors are not built here: every tensor is a plain strided one
 Tensor.is_nested = property(lambda self: False, doc="False: rustdl has no nested tensors.")
+# the backends PyTorch can place a tensor on that rustdl has not: every flag is False
+for _name in ("is_mkldnn", "is_xla", "is_vulkan", "is_ipu", "is_maia", "is_mtia", "is_sparse_csr"):
+    setattr(Tensor, _name, property(lambda self: False, doc="False: not a tensor of that backend or layout."))
+Tensor.name = property(lambda self: None, doc="None: rustdl tensors have no name (PyTorch's legacy field).")
+Tensor.output_nr = property(
+    lambda self: 0, doc="0: the output index in the op that made the tensor (every rustdl op's first)."
+)
+
+
+def _volatile(self):
+    _warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning, stacklevel=2)
+    return False
+
+
+def _is_set_to(self, tensor):
+    """Whether both tensors view the same storage with the same offset, sizes and strides."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"is_set_to: expected a Tensor, got {type(tensor).__name__}")
+    return (
+        self.device == tensor.device
+        and self.dtype == tensor.dtype
+        and self.data_ptr() == tensor.data_ptr()
+        and tuple(self.shape) == tuple(tensor.shape)
+        and tuple(self.stride()) == tuple(tensor.stride())
+    )
+
+
+Tensor.volatile = property(_volatile)
+Tensor.is_set_to = _is_set_to
+Tensor.const_data_ptr = lambda self: self.data_ptr()
+Tensor.unsafe_split_with_sizes = lambda self, split_sizes, dim=0: self.split_with_sizes(split_sizes, dim)
 # reversed(t) iterates the rows last to first, as PyTorch (a 0-d tensor is returned as it is)
 Tensor.__reversed__ = lambda self: self.flip(0) if self.dim() else self
 

@@ -266,3 +266,22 @@ def test_zero_derivative_arguments_get_zero_gradients():
         rustdl.nextafter(big, rustdl.tensor([math.inf, 0.0])).detach().numpy(),
         np.nextafter(np.array([np.inf, -np.inf], np.float32), np.array([np.inf, 0.0], np.float32)),
     )
+
+
+def test_legacy_and_backend_flags():
+    x = rustdl.ones(2, requires_grad=True)
+    assert (x.is_mkldnn, x.is_xla, x.is_vulkan, x.is_sparse_csr, x.name, x.output_nr) == (
+        False,
+        False,
+        False,
+        False,
+        None,
+        0,
+    )
+    with pytest.warns(UserWarning, match="volatile"):
+        assert x.volatile is False
+    assert x.is_set_to(x) and x.is_set_to(x.view(2))
+    assert not x.is_set_to(x[:1]) and not x.is_set_to(x.clone())
+    assert x.const_data_ptr() == x.data_ptr()
+    a, b = rustdl.arange(3.0).unsafe_split_with_sizes([1, 2])
+    assert a.tolist() == [0.0] and b.tolist() == [1.0, 2.0]
