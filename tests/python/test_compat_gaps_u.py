@@ -285,3 +285,36 @@ def test_legacy_and_backend_flags():
     assert x.const_data_ptr() == x.data_ptr()
     a, b = rustdl.arange(3.0).unsafe_split_with_sizes([1, 2])
     assert a.tolist() == [0.0] and b.tolist() == [1.0, 2.0]
+
+
+def test_subclass_hooks_of_conv_batchnorm_and_modulelist():
+    nn = rustdl.nn
+
+    class WSConv2d(nn.Conv2d):
+        """A weight-standardised convolution, written as PyTorch code writes it."""
+
+        def forward(self, x):
+            w = self.weight
+            w = (w - w.mean(dim=(1, 2, 3), keepdim=True)) / (w.std(dim=(1, 2, 3), keepdim=True) + 1e-5)
+            return self._conv_forward(x, w, self.bias)
+
+    c = WSConv2d(3, 4, 3, padding=1, padding_mode="reflect")
+    x = rustdl.randn(2, 3, 5, 5)
+    w = c.weight.detach()
+    ws = (w - w.mean(dim=(1, 2, 3), keepdim=True)) / (w.std(dim=(1, 2, 3), keepdim=True) + 1e-5)
+    want = rustdl.nn.functional.conv2d(
+        rustdl.nn.functional.pad(x, [1, 1, 1, 1], mode="reflect"), ws, c.bias.detach()
+    )
+    np.testing.assert_allclose(c(x).detach().numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+    class AnyRankBN(nn.BatchNorm1d):
+        def _check_input_dim(self, input):
+            if input.dim() not in (2, 3, 4):
+                raise ValueError("bad rank")
+
+    assert tuple(AnyRankBN(3)(rustdl.randn(2, 3, 4, 5)).shape) == (2, 3, 4, 5)
+    with pytest.raises(ValueError):
+        nn.BatchNorm2d(3)(rustdl.randn(2, 3, 4))
+    ml = nn.ModuleList([nn.Linear(1, 1), nn.ReLU(), nn.Tanh()])
+    assert isinstance(ml.pop(1), nn.ReLU)
+    assert [type(m).__name__ for m in ml] == ["Linear", "Tanh"] and len(ml) == 2

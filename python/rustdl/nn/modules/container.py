@@ -160,6 +160,12 @@ class ModuleList(Module):
             combined.append(m)
         return combined
 
+    def pop(self, key: int | slice) -> Module:
+        """Removes and returns the module at ``key`` (the later ones move up)."""
+        v = self[key]
+        del self[key]
+        return v
+
     def append(self, module: Module) -> ModuleList:
         """Appends ``module`` at the end."""
         self.add_module(str(len(self)), module)

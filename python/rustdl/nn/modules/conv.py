@@ -158,6 +158,12 @@ class _Conv(_ConvNd):
     _conv: Callable[..., Tensor]
 
     def forward(self, input: Tensor) -> Tensor:
+        return self._conv_forward(input, self.weight, self.bias)
+
+    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """The convolution of ``input`` with this layer's geometry and the given ``weight`` and
+        ``bias`` (PyTorch's hook for subclasses that transform the weight first, such as
+        weight-standardised convolutions)."""
         if self.padding_mode != "zeros":
             # pad with the mode first (PyTorch's order: last dim first), then convolve unpadded
             if self.padding == "same":
@@ -173,9 +179,9 @@ class _Conv(_ConvNd):
             if any(pads):
                 input = F.pad(input, pads, mode=self.padding_mode)
             zero = (0,) * len(self.kernel_size)
-            return self._conv(input, self.weight, self.bias, self.stride, zero, self.dilation, self.groups)
+            return self._conv(input, weight, bias, self.stride, zero, self.dilation, self.groups)
         input, padding = self._padding_args(input)
-        return self._conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        return self._conv(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv1d(_Conv):

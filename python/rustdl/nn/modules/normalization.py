@@ -87,11 +87,16 @@ class _BatchNorm(_NormBase):
 
     _dims: tuple[int, ...] = ()
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _check_input_dim(self, input: Tensor) -> None:
+        """Raises ValueError for an input of the wrong rank (PyTorch's hook: a subclass
+        overrides it to accept other ranks)."""
         if input.ndim not in self._dims:
             raise ValueError(
                 f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._dims)} input, got shape {tuple(input.shape)}"
             )
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
         if input.shape[1] != self.num_features:
             raise _rustdl.ShapeError(
                 f"{type(self).__name__}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}"
