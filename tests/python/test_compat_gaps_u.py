@@ -318,3 +318,30 @@ def test_subclass_hooks_of_conv_batchnorm_and_modulelist():
     ml = nn.ModuleList([nn.Linear(1, 1), nn.ReLU(), nn.Tanh()])
     assert isinstance(ml.pop(1), nn.ReLU)
     assert [type(m).__name__ for m in ml] == ["Linear", "Tanh"] and len(ml) == 2
+
+
+def test_linear_cross_entropy_is_linear_then_cross_entropy():
+    nn, F = rustdl.nn, rustdl.nn.functional
+    rng = np.random.default_rng(0)
+    x = rustdl.tensor(rng.standard_normal((4, 6)), dtype=rustdl.float64, requires_grad=True)
+    w = rustdl.tensor(rng.standard_normal((5, 6)), dtype=rustdl.float64, requires_grad=True)
+    b = rustdl.tensor(rng.standard_normal(5), dtype=rustdl.float64)
+    t = np.array([0, 4, -100, 2])
+    got = F.linear_cross_entropy(x, w, rustdl.tensor(t), linear_bias=b, label_smoothing=0.1)
+    logits = x.detach().numpy() @ w.detach().numpy().T + b.numpy()
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    keep = t != -100  # ignore_index=None is cross_entropy's -100
+    per = -(0.9 * logp[keep, t[keep]] + 0.1 * logp[keep].mean(1))
+    assert got.item() == pytest.approx(per.mean(), rel=1e-12)
+    got.backward()
+    assert x.grad is not None and w.grad is not None
+    # out_features: logits (N, C, *out_features)
+    w3 = rustdl.tensor(rng.standard_normal((3, 2, 6)), dtype=rustdl.float64)
+    tgt = rustdl.tensor([[0, 1], [2, 0], [1, 1], [0, 2]])
+    ref = F.cross_entropy((x.detach() @ w3.reshape(-1, 6).T).reshape(4, 3, 2), tgt)
+    assert F.linear_cross_entropy(x.detach(), w3, tgt).item() == pytest.approx(ref.item(), rel=1e-12)
+    head = nn.LinearCrossEntropyLoss(6, 5, bias=True, options=nn.LinearCrossEntropyOptions())
+    assert sorted(k for k, _ in head.named_parameters()) == ["linear.bias", "linear.weight"]
+    y = rustdl.tensor([1, 0, 4, 2])
+    want = F.cross_entropy(head.linear(x.detach().float()), y)
+    assert head(x.detach().float(), y).item() == pytest.approx(want.item(), rel=1e-6)

@@ -12,12 +12,14 @@ from . import (  # noqa: F401
     parallel,  # noqa: E402,F401
     utils,
 )
+from .functional import LinearCrossEntropyOptions
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 
 __all__ = [
     "Buffer",
+    "LinearCrossEntropyOptions",
     "Parameter",
     "UninitializedBuffer",
     "UninitializedParameter",

@@ -256,6 +256,66 @@ def _class_loss_args(size_average, ignore_index, reduce, reduction) -> tuple:
     return ignore_index, _legacy_reduction(size_average, reduce, reduction)
 
 
+class LinearCrossEntropyOptions:
+    """Options of PyTorch's chunked :func:`linear_cross_entropy` (accepted for compatibility:
+    rustdl computes the logits in one piece, with the same values and gradients)."""
+
+    def __init__(
+        self,
+        allow_retain_graph: bool = False,
+        batch_chunk_size: int | None = None,
+        chunking_method: str | None = "auto",
+        acc_policy: str = "auto",
+        acc_dtype=None,
+    ) -> None:
+        self.allow_retain_graph = allow_retain_graph
+        self.batch_chunk_size = batch_chunk_size
+        self.chunking_method = chunking_method
+        self.acc_policy = acc_policy
+        self.acc_dtype = acc_dtype
+
+    def __repr__(self) -> str:
+        fields = ("allow_retain_graph", "batch_chunk_size", "chunking_method", "acc_policy", "acc_dtype")
+        return "LinearCrossEntropyOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in fields) + ")"
+
+
+def linear_cross_entropy(
+    input,
+    linear_weight,
+    target,
+    *,
+    linear_bias=None,
+    weight=None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    options=None,
+):
+    """Cross entropy of the logits ``linear(input, linear_weight, linear_bias)``, as PyTorch's:
+    ``linear_weight`` is ``(C, *out_features, in_features)``, the logits are reshaped to
+    ``(*input.shape[:-1], C, *out_features)``; ``ignore_index=None`` is cross_entropy's -100."""
+    if not isinstance(linear_weight, _rustdl.Tensor) or linear_weight.dim() < 2:
+        raise _rustdl.ArgumentError(
+            "linear_cross_entropy: linear_weight must be a tensor of shape (C, *out_features, in_features), got "
+            f"{tuple(linear_weight.shape) if isinstance(linear_weight, _rustdl.Tensor) else type(linear_weight).__name__}"
+        )
+    c, *out_features, in_features = tuple(linear_weight.shape)
+    logits = linear(
+        input,
+        linear_weight.reshape(-1, in_features),
+        None if linear_bias is None else linear_bias.reshape(-1),
+    )
+    logits = logits.reshape(*tuple(input.shape)[:-1], c, *out_features)
+    return cross_entropy(
+        logits,
+        target,
+        weight=weight,
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
+
+
 def cross_entropy(
     input,
     target,

@@ -442,3 +442,70 @@ class CTCLoss(_Loss):
         return F.ctc_loss(
             log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction, self.zero_infinity
         )
+
+
+class LinearCrossEntropyLoss(Module):
+    """A linear layer to ``num_classes`` (times ``out_features``) logits followed by the cross
+    entropy, as PyTorch's ``nn.LinearCrossEntropyLoss``: its parameters are ``linear.weight``
+    (``(num_classes·∏out_features, in_features)``) and ``linear.bias``.
+
+    Example:
+        >>> head = nn.LinearCrossEntropyLoss(16, 10)
+        >>> loss = head(rustdl.randn(4, 16), rustdl.tensor([1, 0, 9, 3]))
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple = (),
+        bias: bool = False,
+        device=None,
+        dtype=None,
+        reduction: str = "mean",
+        weight: Tensor | None = None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+        options=None,
+    ) -> None:
+        super().__init__()
+        from .linear import Linear
+
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        n_out = num_classes
+        for f in self.out_features:
+            n_out *= f
+        self.linear = Linear(in_features, n_out, bias=bias, device=device, dtype=dtype)
+        self.reduction = reduction
+        self.weight = weight
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.options = options
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        w = self.linear.weight.reshape(self.num_classes, *self.out_features, self.linear.in_features)
+        b = (
+            None
+            if self.linear.bias is None
+            else self.linear.bias.reshape(self.num_classes, *self.out_features)
+        )
+        return F.linear_cross_entropy(
+            input,
+            w,
+            target,
+            linear_bias=b,
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+            f"out_features={self.out_features}, bias={self.linear.bias is not None}, reduction={self.reduction}, "
+            f"ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, options={self.options}"
+        )
