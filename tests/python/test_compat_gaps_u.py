@@ -345,3 +345,12 @@ def test_linear_cross_entropy_is_linear_then_cross_entropy():
     y = rustdl.tensor([1, 0, 4, 2])
     want = F.cross_entropy(head.linear(x.detach().float()), y)
     assert head(x.detach().float(), y).item() == pytest.approx(want.item(), rel=1e-6)
+
+
+def test_linalg_ex_info_is_int32_as_lapack():
+    L = rustdl.linalg
+    a = rustdl.tensor([[[2.0, 0.0], [0.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]], dtype=rustdl.float64)
+    for info in (L.inv_ex(a).info, L.cholesky_ex(a).info, L.solve_ex(a, rustdl.ones(2, 2, dtype=rustdl.float64)).info,
+                 L.lu_factor_ex(a).info, L.inv_ex(a[:1]).info, L.cholesky_ex(a[:1]).info):  # fmt: skip
+        assert info.dtype == rustdl.int32
+    assert L.inv_ex(a).info.tolist()[0] == 0 and L.inv_ex(a).info.tolist()[1] > 0
