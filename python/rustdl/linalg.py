@@ -274,6 +274,10 @@ def cholesky_solve(B, L, upper=False):
 LUResult = namedtuple("LUResult", ["P", "L", "U"])
 LUFactorResult = namedtuple("LUFactorResult", ["LU", "pivots"])
 LUFactorExResult = namedtuple("LUFactorExResult", ["LU", "pivots", "info"])
+# PyTorch's result types of the *_ex functions (named fields: .inverse/.L/.result and .info)
+InvExResult = namedtuple("linalg_inv_ex", ["inverse", "info"])
+CholeskyExResult = namedtuple("linalg_cholesky_ex", ["L", "info"])
+SolveExResult = namedtuple("linalg_solve_ex", ["result", "info"])
 
 
 def _np_lu(a):
@@ -979,7 +983,7 @@ def inv_ex(A, *, check_errors=False):
     singular (its inverse then holds NaN); ``check_errors`` raises on a singular matrix instead."""
     _check("inv_ex", A)
     try:
-        return inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device)
+        return InvExResult(inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device))
     except LinAlgError:
         if check_errors:
             raise
@@ -993,7 +997,7 @@ def inv_ex(A, *, check_errors=False):
             out[i] = np.linalg.inv(m)
         except np.linalg.LinAlgError:
             info[i] = 1
-    return _t(out.reshape(a.shape), A), _t(info.reshape(a.shape[:-2]), A, _rustdl.int32)
+    return InvExResult(_t(out.reshape(a.shape), A), _t(info.reshape(a.shape[:-2]), A, _rustdl.int32))
 
 
 def _per_matrix(A, fn, fill):
@@ -1050,7 +1054,9 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     ``torch.linalg.cholesky_ex``; ``check_errors`` raises instead."""
     _check("cholesky_ex", A)
     try:
-        return cholesky(A, upper=upper), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device)
+        return CholeskyExResult(
+            cholesky(A, upper=upper), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device)
+        )
     except LinAlgError:
         if check_errors:
             raise
@@ -1064,7 +1070,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 
     outs, info = _per_matrix(A, one, lambda m: np.full_like(m, np.nan))
     L = _t(np.stack(outs).reshape(tuple(A.shape)), A)
-    return (_mT(L) if upper else L), _t(info, A, _rustdl.int32)
+    return CholeskyExResult(_mT(L) if upper else L, _t(info, A, _rustdl.int32))
 
 
 def solve_ex(A, B, *, left=True, check_errors=False):
@@ -1073,7 +1079,9 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     ``torch.linalg.solve_ex``; ``check_errors`` raises instead."""
     _check("solve_ex", A)
     try:
-        return solve(A, B, left=left), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int64, device=A.device)
+        return SolveExResult(
+            solve(A, B, left=left), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device)
+        )
     except LinAlgError:
         if check_errors:
             raise
@@ -1095,7 +1103,9 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     mask = bad.reshape(*bad.shape, *([1] * (X.dim() - bad.dim())))
     if vec and mask.dim() > X.dim():
         mask = mask.squeeze(-1)
-    return _rustdl.where(mask, nan, X), _t(info, A, _rustdl.int32)  # LAPACK's info is int32, as PyTorch's
+    return SolveExResult(
+        _rustdl.where(mask, nan, X), _t(info, A, _rustdl.int32)
+    )  # LAPACK's info is int32, as PyTorch's
 
 
 def cond(A, p=None):

@@ -354,3 +354,8 @@ def test_linalg_ex_info_is_int32_as_lapack():
                  L.lu_factor_ex(a).info, L.inv_ex(a[:1]).info, L.cholesky_ex(a[:1]).info):  # fmt: skip
         assert info.dtype == rustdl.int32
     assert L.inv_ex(a).info.tolist()[0] == 0 and L.inv_ex(a).info.tolist()[1] > 0
+    r = L.inv_ex(a[:1])
+    assert r.inverse is r[0] and r.info is r[1]
+    assert L.cholesky_ex(a[:1]).L.shape == (1, 2, 2) and L.solve_ex(
+        a[:1], rustdl.ones(1, 2, dtype=rustdl.float64)
+    ).result.shape == (1, 2)
