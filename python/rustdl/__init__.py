@@ -924,8 +924,12 @@ def svd(input, some=True, compute_uv=True):  # noqa: A002
     the reduced factors."""
     U, S, Vh = linalg.svd(input, full_matrices=not some)
     if not compute_uv:
-        return U.detach() * 0, S, Vh.detach().transpose(-2, -1) * 0
-    return U, S, Vh.transpose(-2, -1)
+        return _SVDResult(U.detach() * 0, S, Vh.detach().transpose(-2, -1) * 0)
+    return _SVDResult(U, S, Vh.transpose(-2, -1))
+
+
+# torch.svd's named result: .U, .S, .V
+_SVDResult = __import__("collections").namedtuple("svd", ["U", "S", "V"])
 
 
 def pinverse(input, rcond=1e-15):  # noqa: A002

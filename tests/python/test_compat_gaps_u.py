@@ -359,3 +359,11 @@ def test_linalg_ex_info_is_int32_as_lapack():
     assert L.cholesky_ex(a[:1]).L.shape == (1, 2, 2) and L.solve_ex(
         a[:1], rustdl.ones(1, 2, dtype=rustdl.float64)
     ).result.shape == (1, 2)
+
+
+def test_old_svd_has_named_fields():
+    a = rustdl.tensor([[2.0, 1.0], [1.0, 3.0], [0.5, -1.0]], dtype=rustdl.float64)
+    r = rustdl.svd(a)
+    u, s, v = r
+    assert r.U is u and r.S is s and r.V is v
+    np.testing.assert_allclose((r.U * r.S) @ r.V.T, a.numpy(), atol=1e-12)
