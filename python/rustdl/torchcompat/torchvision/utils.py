@@ -272,7 +272,7 @@ def draw_segmentation_masks(image: Any, masks: Any, alpha: float = 0.8, colors: 
     out = img.astype(np.float32) * (1 - alpha) + painted.astype(np.float32) * alpha
     if not floating:
         out = out.astype(np.uint8)  # truncation, as a float → uint8 cast
-    return rustdl.from_numpy(np.ascontiguousarray(out)).to(image.dtype)
+    return rustdl.from_numpy(np.ascontiguousarray(out)).to(device=image.device, dtype=image.dtype)
 
 
 def draw_keypoints(
