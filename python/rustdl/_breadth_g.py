@@ -1002,27 +1002,15 @@ def _resize_as_(self: Tensor, other: Tensor, memory_format: Any = None) -> Tenso
     return _resize_(self, tuple(other.shape))
 
 
-_SET_NODE: Any = None
-
-
 def _set_node() -> Any:
-    """The node a ``set_`` inside the graph leaves (made on first use): its backward refuses,
-    as PyTorch's."""
-    global _SET_NODE
-    if _SET_NODE is None:
-        from .autograd import Function
+    """The node a ``set_`` inside the graph leaves: its backward refuses, as PyTorch's."""
+    from ._tensor_api import _lazy_function
 
-        class _SetHasNoDerivative(Function):
-            @staticmethod
-            def forward(ctx, x):
-                return x.view_as(x)  # the same storage: set_ shares the source's data
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for set_ is not implemented")
 
-            @staticmethod
-            def backward(ctx, grad):
-                raise RuntimeError("derivative for set_ is not implemented")
-
-        _SET_NODE = _SetHasNoDerivative
-    return _SET_NODE
+    # the same storage: set_ shares the source's data
+    return _lazy_function("_set_has_no_derivative", lambda ctx, x: x.view_as(x), backward)
 
 
 def _set_(

@@ -1230,28 +1230,33 @@ del _name
 _elem_fn_classes: dict = {}
 
 
+def _lazy_function(key, forward, backward):
+    """An autograd ``Function`` class made on first use and cached under ``key`` (modules that
+    load before ``rustdl.autograd`` define their custom nodes through this)."""
+    cls = _elem_fn_classes.get(key)
+    if cls is None:
+        from .autograd import Function
+
+        cls = type(key, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+        _elem_fn_classes[key] = cls
+    return cls
+
+
 def _zero_grad_link(out, other):
     """``out`` unchanged, with ``other`` joined to its graph by a zero gradient: ``other.grad``
     becomes zeros, not None, as for PyTorch's ops whose derivative in that argument is 0
     (``copysign``'s sign source, ``nextafter``'s direction)."""
     if not (isinstance(other, Tensor) and other.requires_grad and _rd.is_grad_enabled()):
         return out
-    cls = _elem_fn_classes.get("_zero_grad_link")
-    if cls is None:
-        from .autograd import Function
 
-        class _ZeroGradLink(Function):
-            @staticmethod
-            def forward(ctx, value, source):
-                ctx.source_shape = tuple(source.shape)
-                return value.view_as(value)
+    def forward(ctx, value, source):
+        ctx.source_shape = tuple(source.shape)
+        return value.view_as(value)
 
-            @staticmethod
-            def backward(ctx, grad):
-                return grad, grad.new_zeros(ctx.source_shape)
+    def backward(ctx, grad):
+        return grad, grad.new_zeros(ctx.source_shape)
 
-        _elem_fn_classes["_zero_grad_link"] = cls = _ZeroGradLink
-    return cls.apply(out, other)
+    return _lazy_function("_ZeroGradLink", forward, backward).apply(out, other)
 
 
 def _elem_np(op, x, fwd, bwd):

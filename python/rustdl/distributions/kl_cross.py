@@ -148,30 +148,27 @@ def _cross_entropy(p, q) -> Tensor:
 
 
 def _kl_by_cross_entropy(p, q) -> Tensor:
-    p_lo, p_hi = _support(p)
-    q_lo, q_hi = _support(q)
-    inside = (_as_tensor(p_lo, p) >= _as_tensor(q_lo, p)) & (_as_tensor(p_hi, p) <= _as_tensor(q_hi, p))
+    ref = _a_parameter(p)
+    p_lo, p_hi = (_as_tensor(v, ref) for v in _support(p))
+    q_lo, q_hi = (_as_tensor(v, ref) for v in _support(q))
+    inside = (p_lo >= q_lo) & (p_hi <= q_hi)
     return _rustdl.where(inside, -p.entropy() + _cross_entropy(p, q), _INF)
 
 
-def _as_tensor(v, p) -> Tensor:
-    if isinstance(v, Tensor):
-        return v
-    return _rustdl.full((), v, dtype=_dtype_of(p))
+def _a_parameter(p) -> Tensor:
+    """One of ``p``'s parameter tensors: the dtype and device of the result."""
+    return next(v for v in vars(p).values() if isinstance(v, Tensor))
 
 
-def _dtype_of(p):
-    for name in ("loc", "low", "rate", "concentration", "concentration1", "scale", "probs"):
-        t = getattr(p, name, None)
-        if isinstance(t, Tensor):
-            return t.dtype
-    return _rustdl.float32
+def _as_tensor(v, ref: Tensor) -> Tensor:
+    return v if isinstance(v, Tensor) else _rustdl.full((), v, dtype=ref.dtype, device=ref.device)
 
 
 def _infinite(p, q) -> Tensor:
     """``p`` has mass where ``q`` has none, for every parameter value."""
+    ref = _a_parameter(p)
     shape = tuple(np.broadcast_shapes(tuple(p.batch_shape), tuple(q.batch_shape)))
-    return _rustdl.full(shape, _INF, dtype=_dtype_of(p))
+    return _rustdl.full(shape, _INF, dtype=ref.dtype, device=ref.device)
 
 
 # pairs whose value depends on the parameters (and becomes infinite only where p's support leaves q's)
