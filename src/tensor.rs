@@ -1038,6 +1038,15 @@ impl Tensor {
         Ok(())
     }
 
+    /// True for a view whose base is a leaf that requires grad (PyTorch refuses in-place
+    /// changes, data or shape, to such a view while grad mode is on).
+    pub(crate) fn is_view_of_grad_leaf(&self) -> bool {
+        self.0
+            .view_base
+            .as_ref()
+            .is_some_and(|b| b.is_leaf() && b.requires_grad())
+    }
+
     /// Fails for in-place changes autograd cannot record: on a leaf that requires grad (or a
     /// view of one) while grad mode is on, and on a layout where several elements share memory.
     pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
@@ -1050,12 +1059,10 @@ impl Tensor {
                     "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
                 )));
             }
-            if let Some(b) = &self.0.view_base {
-                if b.is_leaf() && b.requires_grad() {
-                    return Err(Error::Runtime(format!(
-                        "{op}: a view of a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
-                    )));
-                }
+            if self.is_view_of_grad_leaf() {
+                return Err(Error::Runtime(format!(
+                    "{op}: a view of a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
+                )));
             }
         }
         let l = self.layout();

@@ -907,6 +907,12 @@ def _inplace_shape(op: str, self: Tensor, make: Any) -> Tensor:
         if grad is not None and tuple(grad.shape) == tuple(new.shape):
             new.grad = grad
     else:
+        if self._is_view_of_grad_leaf() and _rd.is_grad_enabled():
+            raise RuntimeError(
+                f"{op}: a view of a leaf tensor that requires grad (shape {tuple(self.shape)}) is "
+                "being used in an in-place operation; do it under torch.no_grad() or use the "
+                "out-of-place form"
+            )
         new = make(self)
     self._replace_with(new)
     return self

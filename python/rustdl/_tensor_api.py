@@ -2117,7 +2117,7 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
         flat = input.reshape(-1)
         if flat.numel() == 0:
             # NaN, still attached to the input's graph (its gradient: an empty tensor)
-            return flat.sum() + float("nan") if flat.is_floating_point() else flat.sum()
+            return flat.sum() + float("nan") if flat.is_floating_point() else flat.new_zeros(())
         mid = flat.sort(0).values[(flat.numel() - 1) // 2]
         if flat.is_floating_point():
             # a NaN anywhere makes the median NaN, as PyTorch
@@ -3624,7 +3624,8 @@ def _inner(self, other):
         raise _rd.ArgumentError(
             f"inner: the last dims must match, got shapes {tuple(self.shape)} and {tuple(other.shape)}"
         )
-    flat = self.reshape(-1, k).matmul(other.reshape(-1, k).t())
+    rows, cols = _math.prod(self.shape[:-1]), _math.prod(other.shape[:-1])
+    flat = self.reshape(rows, k).matmul(other.reshape(cols, k).t())
     return flat.reshape(*self.shape[:-1], *other.shape[:-1])
 
 
@@ -3910,9 +3911,12 @@ def _int_operands(op, input, other):  # noqa: A002
     for name, t in (("input", input), ("other", other)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}(): argument '{name}' must be a Tensor, got {type(t).__name__}")
-        if t.is_floating_point() or t.dtype == _bool:
-            raise TypeError(f"{op}: expected integer tensors, got {t.dtype}")
-    return broadcast_tensors(input, other)
+    from ._breadth_g import result_type
+
+    dt = result_type(input, other)
+    if dt.is_floating_point or getattr(dt, "is_complex", False) or dt == _bool:
+        raise TypeError(f"{op}: expected integer tensors, got {input.dtype} and {other.dtype}")
+    return broadcast_tensors(input.to(dt), other.to(dt))
 
 
 def gcd(input, other):  # noqa: A002

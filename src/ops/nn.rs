@@ -382,14 +382,26 @@ impl Tensor {
             ));
         }
         let (n, cin, h, w) = (self.shape()[0], ws[0], self.shape()[2], self.shape()[3]);
+        if h == 0 || w == 0 {
+            return Err(Error::Shape(format!(
+                "conv_transpose2d: only a zero batch or zero channels may be empty, got input of shape {:?}",
+                self.shape()
+            )));
+        }
         let cout = ws[1] * groups;
         let full_h = (h - 1) * stride.0 + dilation.0 * (ws[2] - 1) + output_padding.0 + 1;
         let full_w = (w - 1) * stride.1 + dilation.1 * (ws[3] - 1) + output_padding.1 + 1;
-        if full_h <= 2 * padding.0 || full_w <= 2 * padding.1 {
+        if full_h < 2 * padding.0 || full_w < 2 * padding.1 {
             return Err(Error::Shape(format!(
-                "conv_transpose2d: padding {padding:?} leaves no output for input {:?}",
+                "conv_transpose2d: padding {padding:?} leaves an output of negative size for input {:?} and weight {ws:?}",
                 self.shape()
             )));
+        }
+        if full_h == 2 * padding.0 || full_w == 2 * padding.1 {
+            // an empty output, still attached to both operands (their gradients are zeros)
+            let empty = [n, cout, full_h - 2 * padding.0, full_w - 2 * padding.1];
+            let tie = self.sum_all()?.add(&weight.sum_all()?)?.mul_scalar(0.0)?;
+            return tie.reshape(&[1, 1, 1, 1])?.expand(&empty)?.contiguous();
         }
         let g = Conv2dGeom {
             n,

@@ -826,6 +826,11 @@ impl PyTensor {
     fn _replace_with(&self, other: PyRef<'_, PyTensor>) {
         self.replace(other.tensor());
     }
+    /// True for a view of a leaf that requires grad (in-place changes to it are refused while
+    /// grad mode is on, as PyTorch).
+    fn _is_view_of_grad_leaf(&self) -> bool {
+        self.tensor().is_view_of_grad_leaf()
+    }
     /// `inputs`: accumulate only into these tensors' `.grad` (leaves or not), as PyTorch's
     /// `backward(inputs=...)`; the rest of the graph's leaves are left as they are.
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
@@ -2850,7 +2855,11 @@ impl PyTensor {
         reflected: bool,
     ) -> PyResult<PyTensor> {
         let out = self.arith(other, op, reflected)?;
-        if !out.tensor().dtype().is_float() && out.tensor().device() == Device::Cpu {
+        // an empty result divides nothing, so a zero divisor is no error (as PyTorch)
+        if !out.tensor().dtype().is_float()
+            && out.tensor().numel() > 0
+            && out.tensor().device() == Device::Cpu
+        {
             let divisor = if reflected {
                 self.tensor()
             } else {

@@ -1,0 +1,91 @@
+"""PyTorch behaviour found by differential fuzzing against PyTorch (session 2026-12-05, second
+run): empty operands of ``inner``/``median``/integer division, ``gcd``/``lcm`` type promotion,
+transposed convolutions whose output is empty, and in-place shape changes of a view of a leaf."""
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn.functional as F
+
+
+def test_inner_with_empty_operands_matches_numpy():
+    for a_shape, b_shape in [((0,), (2, 0)), ((3, 0), (2, 0)), ((2, 3, 0), (4, 0)), ((0, 5), (2, 5))]:
+        a = np.arange(np.prod(a_shape), dtype=np.int16).reshape(a_shape)
+        b = np.arange(np.prod(b_shape), dtype=np.int16).reshape(b_shape)
+        out = rustdl.inner(rustdl.tensor(a), rustdl.tensor(b))
+        ref = np.inner(a, b)
+        assert tuple(out.shape) == ref.shape
+        assert out.dtype == rustdl.int16
+        np.testing.assert_array_equal(out.numpy(), ref)
+
+
+def test_median_of_an_empty_integer_tensor_keeps_its_dtype():
+    for dt in (rustdl.int16, rustdl.uint8, rustdl.int32, rustdl.int64):
+        m = rustdl.median(rustdl.zeros(0, 4, dtype=dt))
+        assert m.dtype == dt and m.shape == ()
+    assert np.isnan(rustdl.median(rustdl.zeros(0)).item())
+
+
+def test_integer_division_with_an_empty_result_ignores_a_zero_divisor():
+    e = rustdl.zeros(0, dtype=rustdl.int32)
+    zero = rustdl.tensor(0, dtype=rustdl.int32)
+    for op in (rustdl.remainder, rustdl.fmod, rustdl.floor_divide):
+        out = op(e, zero)
+        assert tuple(out.shape) == (0,) and out.dtype == rustdl.int32
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        rustdl.remainder(rustdl.ones(2, dtype=rustdl.int32), zero)
+
+
+def test_gcd_lcm_promote_like_pytorch():
+    # bool with an integer promotes to the integer type; a 0-d operand does not widen
+    out = rustdl.lcm(rustdl.tensor([True, False]), rustdl.tensor(4))
+    assert out.dtype == rustdl.int64 and out.tolist() == [4, 0]
+    g = rustdl.gcd(rustdl.tensor([6, 4], dtype=rustdl.int16), rustdl.tensor(4, dtype=rustdl.int32))
+    assert g.dtype == rustdl.int16 and g.tolist() == [2, 4]
+    assert rustdl.gcd(rustdl.tensor([12, 18]), rustdl.tensor([8, 27], dtype=rustdl.int8)).tolist() == [4, 9]
+    for a, b in ((rustdl.tensor([True]), rustdl.tensor([False])), (rustdl.tensor([1.0]), rustdl.tensor([2]))):
+        with pytest.raises(TypeError, match="gcd: expected integer tensors"):
+            rustdl.gcd(a, b)
+
+
+def test_conv_transpose2d_with_an_empty_output_keeps_both_gradients():
+    # H_out = (7-1)*1 - 2*1 + (3-1) + 1 = 7, W_out = 0 - 2 + 1 + 1 = 0
+    x = rustdl.ones(2, 2, 7, 1, requires_grad=True)
+    w = rustdl.ones(2, 2, 3, 2, requires_grad=True)
+    y = F.conv_transpose2d(x, w, padding=1)
+    assert tuple(y.shape) == (2, 2, 7, 0)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (2, 2, 7, 1) and float(x.grad.abs().sum()) == 0.0
+    assert tuple(w.grad.shape) == (2, 2, 3, 2) and float(w.grad.abs().sum()) == 0.0
+
+
+def test_conv_transpose_rejects_empty_spatial_input_and_negative_output():
+    with pytest.raises(RuntimeError, match="only a zero batch or zero channels may be empty"):
+        F.conv_transpose2d(rustdl.ones(1, 1, 0, 3), rustdl.ones(1, 1, 2, 2))
+    with pytest.raises(RuntimeError, match="only a zero batch or zero channels may be empty"):
+        F.conv_transpose1d(rustdl.ones(1, 1, 0), rustdl.ones(1, 1, 2))
+    with pytest.raises(RuntimeError, match="negative size"):
+        F.conv_transpose2d(rustdl.ones(1, 1, 1, 1), rustdl.ones(1, 1, 1, 1), padding=1)
+    # an empty batch still works
+    assert tuple(F.conv_transpose2d(rustdl.ones(0, 1, 3, 3), rustdl.ones(1, 2, 2, 2)).shape) == (0, 2, 4, 4)
+
+
+def test_in_place_shape_change_of_a_view_of_a_grad_leaf_is_refused():
+    a = rustdl.ones(3, 4, requires_grad=True)
+    for op in (lambda v: v.squeeze_(), lambda v: v.unsqueeze_(0), lambda v: v.t_()):
+        v = a.view_as(a)
+        with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
+            op(v)
+        assert tuple(v.shape) == (3, 4)
+    with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
+        a[0].unsqueeze_(0)
+    # allowed under no_grad, and on views of tensors that are not grad leaves
+    with rustdl.no_grad():
+        v = a.view_as(a)
+        v.unsqueeze_(0)
+        assert tuple(v.shape) == (1, 3, 4)
+    b = (a * 2)[0]
+    b.unsqueeze_(0)
+    assert tuple(b.shape) == (1, 4)
+    b.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), np.r_[np.full((1, 4), 2.0), np.zeros((2, 4))])
