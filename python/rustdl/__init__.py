@@ -166,9 +166,12 @@ from . import _tensor_api  # noqa: E402
 _NUMBERS = (_builtins.bool, _builtins.int, _builtins.float)
 
 
-def where(condition, input=None, other=None):  # noqa: A002
+def where(condition, input=None, other=None, *, out=None):  # noqa: A002
     """``input`` where ``condition`` holds, else ``other`` (each a tensor or a number); with
-    the condition alone, the indices of its true elements (``condition.nonzero(as_tuple=True)``)."""
+    the condition alone, the indices of its true elements (``condition.nonzero(as_tuple=True)``).
+    ``out=`` receives the result, as PyTorch's."""
+    if out is not None:
+        return _into(out, where(condition, input, other))
     if input is None and other is None:
         return condition.nonzero(as_tuple=True)
     if input is None or other is None:
@@ -222,7 +225,8 @@ def typename(obj) -> str:
 
 # ---- functional forms of Tensor methods: `rustdl.exp(x)` is `x.exp()` ----
 # Written out (not generated at import) so that IDEs, type checkers and stubtest see them.
-# Each takes PyTorch's `out=`: the result is copied into that tensor (of the result's shape).
+# Each takes PyTorch's `out=`: the result is copied into that tensor (resized to the result's
+# shape when it differs, as PyTorch).
 
 
 def _into(out, result):
@@ -233,11 +237,27 @@ def _into(out, result):
         for o, r in zip(out, result):
             _into(o, r)
         return out
-    if tuple(out.shape) != tuple(result.shape):
-        raise ValueError(
-            f"out=: expected a tensor of the result's shape {tuple(result.shape)}, got {tuple(out.shape)}"
+    if not isinstance(out, Tensor):
+        raise TypeError(f"out=: expected a tensor, got {type(out).__name__}")
+    if not can_cast(result.dtype, out.dtype):
+        raise DTypeError(
+            f"out=: result type {result.dtype} can't be cast to the desired output type {out.dtype}"
         )
     with no_grad():
+        if tuple(out.shape) != tuple(result.shape):
+            # PyTorch resizes a mis-shaped out= tensor (warning when it held elements)
+            if out.numel() != 0:
+                import warnings
+
+                warnings.warn(
+                    f"An output with one or more elements was resized since it had shape "
+                    f"{list(out.shape)}, which does not match the required output shape "
+                    f"{list(result.shape)}. This behavior is deprecated; pass an empty tensor "
+                    "(or one of the right shape) as out=.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            out.resize_(tuple(result.shape))
         out.copy_(result)
     return out
 

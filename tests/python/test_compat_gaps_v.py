@@ -89,3 +89,31 @@ def test_in_place_shape_change_of_a_view_of_a_grad_leaf_is_refused():
     assert tuple(b.shape) == (1, 4)
     b.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), np.r_[np.full((1, 4), 2.0), np.zeros((2, 4))])
+
+
+def test_out_argument_is_resized_like_pytorch():
+    import warnings
+
+    x = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    ref = x.numpy() @ x.numpy()
+    # an empty out= is the idiom: resized silently
+    o = rustdl.empty(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = rustdl.matmul(x, x, out=o)
+    assert r is o and tuple(o.shape) == (2, 2)
+    np.testing.assert_allclose(o.numpy(), ref)
+    o = rustdl.empty(5)
+    with pytest.warns(UserWarning, match="was resized"):
+        rustdl.cat([x, x], out=o)
+    np.testing.assert_array_equal(o.numpy(), np.concatenate([x.numpy(), x.numpy()]))
+    # an integer result into a float out= is cast; a float result into an integer one is refused
+    o = rustdl.empty(0)
+    rustdl.add(rustdl.tensor([1, 2]), 1, out=o)
+    assert o.dtype == rustdl.float32 and o.tolist() == [2.0, 3.0]
+    with pytest.raises(TypeError, match="can't be cast"):
+        rustdl.add(x, 1, out=rustdl.empty(0, dtype=rustdl.int64))
+    # where takes out= too
+    o = rustdl.empty(0)
+    rustdl.where(x > 2, x, rustdl.zeros(()), out=o)
+    assert o.tolist() == [[0.0, 0.0], [3.0, 4.0]]

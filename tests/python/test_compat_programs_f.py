@@ -557,8 +557,13 @@ def test_functional_forms_take_out():
     vals, idx = rustdl.zeros(2), rustdl.zeros(2, dtype=rustdl.int64)
     rustdl.max(a, 1, out=(vals, idx))
     assert vals.tolist() == [2.0, 4.0] and idx.tolist() == [1, 1]
-    with pytest.raises(ValueError, match="out="):
-        rustdl.exp(a, out=rustdl.zeros(3))
+    # a mis-shaped out= is resized to the result, as PyTorch (warning when it held elements)
+    with pytest.warns(UserWarning, match="was resized"):
+        r = rustdl.exp(a, out=rustdl.zeros(3))
+    assert tuple(r.shape) == (2, 2)
+    np.testing.assert_allclose(_np(r), np.exp(_np(a)), rtol=1e-6)
+    with pytest.raises(rustdl.DTypeError, match="can't be cast"):
+        rustdl.exp(a, out=rustdl.zeros(2, 2, dtype=rustdl.int64))
 
 
 def test_backends_cuda_switches_and_cuda_memory_probes():
