@@ -494,9 +494,10 @@ def select(input, *args, out=None, **kwargs):
     return _into(out, input.select(*args, **kwargs))
 
 
-def split(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.split``."""
-    return _into(out, input.split(*args, **kwargs))
+def split(tensor, *args, out=None, **kwargs):
+    """Functional form of ``Tensor.split`` (the first argument is named ``tensor``, as
+    ``torch.split``)."""
+    return _into(out, tensor.split(*args, **kwargs))
 
 
 def chunk(input, *args, out=None, **kwargs):

@@ -1771,8 +1771,8 @@ impl PyTensor {
     fn div(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.arith(o, BinaryOp::Div, false)
     }
-    fn pow(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.arith(o, BinaryOp::Pow, false)
+    fn pow(&self, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.arith(exponent, BinaryOp::Pow, false)
     }
     fn eq(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.compare(o, BinaryOp::Eq)
@@ -2084,9 +2084,15 @@ impl PyTensor {
         let s = self.tensor().infer_shape(&shape_args(&shape)?, "reshape")?;
         self.op(|t| t.reshape(&s))
     }
-    #[pyo3(signature = (*shape))]
-    fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let s = self.tensor().infer_shape(&shape_args(shape)?, "view")?;
+    /// `view(2, 3)`, `view((2, 3))` or PyTorch's keyword form `view(size=(2, 3))`.
+    #[pyo3(signature = (*shape, size=None))]
+    fn view(
+        &self,
+        shape: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let shape = keyword_sizes(shape, size, "view", "size")?;
+        let s = self.tensor().infer_shape(&shape_args(&shape)?, "view")?;
         self.op(|t| t.view(&s))
     }
     fn view_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
@@ -2152,9 +2158,15 @@ impl PyTensor {
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.expand(o.shape()))?.into())
     }
-    #[pyo3(signature = (*reps))]
-    fn repeat(&self, reps: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let reps = size_args(reps, "repeat")?;
+    /// `repeat(2, 3)`, `repeat((2, 3))` or the keyword form `repeat(repeats=(2, 3))`.
+    #[pyo3(signature = (*reps, repeats=None))]
+    fn repeat(
+        &self,
+        reps: &Bound<'_, PyTuple>,
+        repeats: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let reps = keyword_sizes(reps, repeats, "repeat", "repeats")?;
+        let reps = size_args(&reps, "repeat")?;
         self.op(|t| t.repeat(&reps))
     }
     fn narrow(&self, dim: isize, start: isize, length: isize) -> PyResult<PyTensor> {
@@ -2527,8 +2539,8 @@ impl PyTensor {
         let other = other.tensor();
         Ok(self.compute(&[&other], |t| t.dot(&other))?.into())
     }
-    fn outer(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        let other = other.tensor();
+    fn outer(&self, vec2: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let other = vec2.tensor();
         Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
     fn ger(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
@@ -2842,6 +2854,23 @@ impl PyTensor {
                 values_indices(py, if is_max { "max" } else { "min" }, v, i)
             }
         }
+    }
+}
+
+/// The sizes of a method taking `*sizes` or one keyword (`view(size=...)`): the positional
+/// tuple, or the keyword's value as a one-element tuple (read as the whole shape); both is an error.
+fn keyword_sizes<'py>(
+    positional: &Bound<'py, PyTuple>,
+    keyword: Option<&Bound<'py, PyAny>>,
+    op: &str,
+    name: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    match keyword {
+        None => Ok(positional.clone()),
+        Some(k) if positional.is_empty() => PyTuple::new(positional.py(), [k]),
+        Some(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{op}() got sizes both positionally and as '{name}='"
+        ))),
     }
 }
 

@@ -117,3 +117,18 @@ def test_out_argument_is_resized_like_pytorch():
     o = rustdl.empty(0)
     rustdl.where(x > 2, x, rustdl.zeros(()), out=o)
     assert o.tolist() == [[0.0, 0.0], [3.0, 4.0]]
+
+
+def test_pytorch_keyword_names_of_view_repeat_pow_outer_split():
+    x = rustdl.arange(6.0).reshape(2, 3)
+    assert tuple(x.view(size=(3, 2)).shape) == (3, 2)
+    assert tuple(x.view(size=[-1]).shape) == (6,)
+    assert tuple(x.repeat(repeats=(2, 1)).shape) == (4, 3)
+    np.testing.assert_array_equal(x.repeat(repeats=[1, 2]).numpy(), np.tile(x.numpy(), (1, 2)))
+    with pytest.raises(TypeError, match="both positionally"):
+        x.view(6, size=(6,))
+    np.testing.assert_array_equal(x.pow(exponent=2).numpy(), x.numpy() ** 2)
+    a, b = rustdl.tensor([1.0, 2.0]), rustdl.tensor([3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(rustdl.outer(a, vec2=b).numpy(), np.outer(a.numpy(), b.numpy()))
+    parts = rustdl.split(tensor=x, split_size_or_sections=1, dim=0)
+    assert [p.tolist() for p in parts] == [[[0.0, 1.0, 2.0]], [[3.0, 4.0, 5.0]]]
