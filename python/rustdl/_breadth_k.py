@@ -16,6 +16,31 @@ from . import _rustdl as _rd
 from ._rustdl import Tensor
 
 __all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool1d",
+    "avg_pool1d",
+    "bilinear",
+    "celu",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "get_device",
+    "group_norm",
+    "hardshrink",
+    "is_inference",
+    "layer_norm",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "prelu",
+    "rrelu",
+    "selu",
+    "threshold",
     "addr",
     "alpha_dropout",
     "clamp_",
@@ -222,3 +247,142 @@ for _name, _fn in (("__ifloordiv__", _ifloordiv), ("__imod__", _imod)):
     _fn.__name__ = _fn.__qualname__ = _name
     setattr(Tensor, _name, _fn)
 del _name, _fn, _base
+
+
+# ---- the operator-level functions PyTorch also exposes as ``torch.<name>`` (``torch.conv2d``,
+# ``torch.layer_norm``, ``torch.selu`` ...): each is its ``nn.functional`` form with the
+# operator's signature (``torch.max_pool2d`` returns no indices, ``torch.adaptive_max_pool1d``
+# always does, ``torch.layer_norm``/``group_norm`` take and ignore the cuDNN switch)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """``torch.conv1d``: as ``nn.functional.conv1d``."""
+    return _functional("conv1d")()(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """``torch.conv2d``: as ``nn.functional.conv2d``."""
+    return _functional("conv2d")()(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """``torch.conv3d``: as ``nn.functional.conv3d``."""
+    return _functional("conv3d")()(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
+    """``torch.conv_transpose1d``: as ``nn.functional.conv_transpose1d``."""
+    return _functional("conv_transpose1d")()(
+        input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
+    """``torch.conv_transpose2d``: as ``nn.functional.conv_transpose2d``."""
+    return _functional("conv_transpose2d")()(
+        input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):  # noqa: A002
+    """``torch.conv_transpose3d``: as ``nn.functional.conv_transpose3d``."""
+    return _functional("conv_transpose3d")()(
+        input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+
+
+def max_pool1d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):  # noqa: A002
+    """``torch.max_pool1d`` (no indices; an empty ``stride`` means the kernel size)."""
+    return _functional("max_pool1d")()(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):  # noqa: A002
+    """``torch.max_pool2d`` (no indices; an empty ``stride`` means the kernel size)."""
+    return _functional("max_pool2d")()(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):  # noqa: A002
+    """``torch.max_pool3d`` (no indices; an empty ``stride`` means the kernel size)."""
+    return _functional("max_pool3d")()(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def avg_pool1d(input, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True):  # noqa: A002
+    """``torch.avg_pool1d`` (an empty ``stride`` means the kernel size)."""
+    return _functional("avg_pool1d")()(
+        input, kernel_size, stride or None, padding, ceil_mode, count_include_pad
+    )
+
+
+def adaptive_avg_pool1d(input, output_size):  # noqa: A002
+    """``torch.adaptive_avg_pool1d``: as ``nn.functional.adaptive_avg_pool1d``."""
+    return _functional("adaptive_avg_pool1d")()(input, output_size)
+
+
+def adaptive_max_pool1d(input, output_size):  # noqa: A002
+    """``torch.adaptive_max_pool1d``: ``(values, indices)``, as the operator returns."""
+    return _functional("adaptive_max_pool1d")()(input, output_size, return_indices=True)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``torch.bilinear``: as ``nn.functional.bilinear``."""
+    return _functional("bilinear")()(input1, input2, weight, bias)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):  # noqa: A002, ARG001
+    """``torch.layer_norm``: as ``nn.functional.layer_norm`` (``cudnn_enable`` is ignored)."""
+    return _functional("layer_norm")()(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):  # noqa: A002, ARG001
+    """``torch.group_norm``: as ``nn.functional.group_norm`` (``cudnn_enabled`` is ignored)."""
+    return _functional("group_norm")()(input, num_groups, weight, bias, eps)
+
+
+def celu(input, alpha=1.0):  # noqa: A002
+    """``torch.celu``: as ``nn.functional.celu``."""
+    return _functional("celu")()(input, alpha)
+
+
+def selu(input):  # noqa: A002
+    """``torch.selu``: as ``nn.functional.selu``."""
+    return _functional("selu")()(input)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):  # noqa: A002, ARG001
+    """``torch.rrelu``: as ``nn.functional.rrelu`` (the fixed mean slope outside training)."""
+    return _functional("rrelu")()(input, lower, upper, training)
+
+
+def threshold(input, threshold, value):  # noqa: A002
+    """``torch.threshold``: ``value`` where ``input <= threshold``, as ``nn.functional.threshold``."""
+    return _functional("threshold")()(input, threshold, value)
+
+
+def hardshrink(input, lambd=0.5):  # noqa: A002
+    """``torch.hardshrink``: as ``nn.functional.hardshrink``."""
+    return _functional("hardshrink")()(input, lambd)
+
+
+def prelu(input, weight):  # noqa: A002
+    """``torch.prelu``: as ``nn.functional.prelu``."""
+    return _functional("prelu")()(input, weight)
+
+
+def pixel_shuffle(input, upscale_factor):  # noqa: A002
+    """``torch.pixel_shuffle``: as ``nn.functional.pixel_shuffle``."""
+    return _functional("pixel_shuffle")()(input, upscale_factor)
+
+
+def pixel_unshuffle(input, downscale_factor):  # noqa: A002
+    """``torch.pixel_unshuffle``: as ``nn.functional.pixel_unshuffle``."""
+    return _functional("pixel_unshuffle")()(input, downscale_factor)
+
+
+def is_inference(input) -> bool:  # noqa: A002
+    """``torch.is_inference``: whether the tensor was made under ``inference_mode``."""
+    return input.is_inference()
+
+
+def get_device(input) -> int:  # noqa: A002
+    """``torch.get_device``: -1 for a CPU tensor, else the GPU's index."""
+    return input.get_device()

@@ -1417,8 +1417,11 @@ impl PyTensor {
         slf.inplace_arith(other, BinaryOp::Div, None, "div_")?;
         Ok(slf)
     }
-    fn pow_<'py>(slf: PyRef<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        slf.inplace_arith(other, BinaryOp::Pow, None, "pow_")?;
+    fn pow_<'py>(
+        slf: PyRef<'py, Self>,
+        exponent: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        slf.inplace_arith(exponent, BinaryOp::Pow, None, "pow_")?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -1765,7 +1768,8 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         self.arith_alpha(other, BinaryOp::Sub, alpha)
     }
-    fn mul(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn mul(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.arith(o, BinaryOp::Mul, false)
     }
     fn div(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -1774,38 +1778,48 @@ impl PyTensor {
     fn pow(&self, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.arith(exponent, BinaryOp::Pow, false)
     }
-    fn eq(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn eq(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Eq)
     }
-    fn ne(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn ne(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Ne)
     }
-    fn lt(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn lt(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Lt)
     }
-    fn le(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn le(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Le)
     }
-    fn gt(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn gt(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Gt)
     }
-    fn ge(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn ge(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Ge)
     }
-    fn logical_and(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn logical_and(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::And)
     }
-    fn logical_or(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn logical_or(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.compare(o, BinaryOp::Or)
     }
     fn logical_not(&self) -> PyResult<PyTensor> {
         self.op(|t| t.unary(UnaryOp::Not))
     }
-    fn maximum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn maximum(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = other;
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.maximum(&o))?.into())
     }
-    fn minimum(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn minimum(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = other;
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.minimum(&o))?.into())
     }
@@ -2033,12 +2047,14 @@ impl PyTensor {
 
     // ---------- linear algebra ----------
 
-    fn matmul(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn matmul(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = other;
         let (a, b) = (self.tensor(), o.tensor());
         let work = gil::work(&[&a, &b]).saturating_mul(16);
         Ok(run(py, work, move || a.matmul(&b))?.into())
     }
-    fn mm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn mm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = mat2;
         if self.tensor().ndim() != 2 || o.tensor().ndim() != 2 {
             return Err(crate::python::argument_error(format!(
                 "mm: expected 2-D tensors, got shapes {:?} and {:?}",
@@ -2053,7 +2069,8 @@ impl PyTensor {
         })?
         .into())
     }
-    fn bmm(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn bmm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = mat2;
         if self.tensor().ndim() != 3
             || o.tensor().ndim() != 3
             || self.tensor().shape()[0] != o.tensor().shape()[0]
@@ -2095,11 +2112,13 @@ impl PyTensor {
         let s = self.tensor().infer_shape(&shape_args(&shape)?, "view")?;
         self.op(|t| t.view(&s))
     }
-    fn view_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = other;
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.view(o.shape()))?.into())
     }
-    fn reshape_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn reshape_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = other;
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.reshape(o.shape()))?.into())
     }
@@ -2154,7 +2173,8 @@ impl PyTensor {
         let req = shape_args(&sizes_or_keyword(args, size, "expand", "size")?)?;
         self.op(|t| t.expand_signed(&req))
     }
-    fn expand_as(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn expand_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let o = other;
         let o = o.tensor();
         Ok(self.compute(&[&o], |t| t.expand(o.shape()))?.into())
     }
@@ -2543,7 +2563,8 @@ impl PyTensor {
         let other = vec2.tensor();
         Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
-    fn ger(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    fn ger(&self, vec2: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let other = vec2;
         let other = other.tensor();
         Ok(self.compute(&[&other], |t| t.outer(&other))?.into())
     }
@@ -2587,13 +2608,16 @@ impl PyTensor {
     fn log10(&self) -> PyResult<PyTensor> {
         self.op(|t| t.log_base(10.0))
     }
-    fn remainder(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn remainder(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.checked_int_div(o, BinaryOp::Remainder, false)
     }
-    fn fmod(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn fmod(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.checked_int_div(o, BinaryOp::Fmod, false)
     }
-    fn floor_divide(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn floor_divide(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let o = other;
         self.checked_int_div(o, BinaryOp::FloorDiv, false)
     }
     fn __mod__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

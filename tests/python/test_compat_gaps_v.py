@@ -132,3 +132,48 @@ def test_pytorch_keyword_names_of_view_repeat_pow_outer_split():
     np.testing.assert_array_equal(rustdl.outer(a, vec2=b).numpy(), np.outer(a.numpy(), b.numpy()))
     parts = rustdl.split(tensor=x, split_size_or_sections=1, dim=0)
     assert [p.tolist() for p in parts] == [[[0.0, 1.0, 2.0]], [[3.0, 4.0, 5.0]]]
+
+
+def test_operator_level_functions_in_the_torch_namespace():
+    rng = np.random.default_rng(0)
+    x = rustdl.tensor(rng.standard_normal((2, 4, 6, 6)).astype(np.float32))
+    w = rustdl.tensor(rng.standard_normal((3, 4, 3, 3)).astype(np.float32))
+    np.testing.assert_allclose(
+        rustdl.conv2d(x, w, None, 2, 1).numpy(), F.conv2d(x, w, stride=2, padding=1).numpy(), rtol=1e-6
+    )
+    # torch.max_pool2d's empty stride means the kernel size; it returns no indices
+    mp = rustdl.max_pool2d(x, 2)
+    assert isinstance(mp, rustdl.Tensor)
+    np.testing.assert_array_equal(mp.numpy(), x.numpy().reshape(2, 4, 3, 2, 3, 2).max(axis=(3, 5)))
+    # torch.adaptive_max_pool1d always returns (values, indices)
+    vals, idx = rustdl.adaptive_max_pool1d(x[:, :, 0], 3)
+    np.testing.assert_array_equal(vals.numpy(), x[:, :, 0].numpy().reshape(2, 4, 3, 2).max(-1))
+    assert idx.dtype == rustdl.int64
+    ln = rustdl.layer_norm(x, (6,), None, None, 1e-5, True)
+    xn = x.numpy()
+    ref = (xn - xn.mean(-1, keepdims=True)) / np.sqrt(xn.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(ln.numpy(), ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(rustdl.threshold(x, 0.1, -1.0).numpy(), np.where(xn > 0.1, xn, -1.0))
+    np.testing.assert_allclose(rustdl.hardshrink(x, 0.3).numpy(), np.where(np.abs(xn) > 0.3, xn, 0.0))
+    np.testing.assert_allclose(
+        rustdl.prelu(x, rustdl.full((4,), 0.2)).numpy(), np.where(xn > 0, xn, 0.2 * xn), rtol=1e-6
+    )
+    assert tuple(rustdl.pixel_shuffle(x, 2).shape) == (2, 1, 12, 12)
+    assert tuple(rustdl.pixel_unshuffle(x, 2).shape) == (2, 16, 3, 3)
+    assert rustdl.get_device(x) == -1 and rustdl.is_inference(x) is False
+
+
+def test_pytorch_keyword_names_of_binary_methods():
+    a = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = rustdl.tensor([[2.0, 2.0], [2.0, 5.0]])
+    assert a.mul(other=b).tolist() == [[2.0, 4.0], [6.0, 20.0]]
+    assert a.eq(other=b).tolist() == [[False, True], [False, False]]
+    assert a.maximum(other=b).tolist() == [[2.0, 2.0], [3.0, 5.0]]
+    np.testing.assert_allclose(a.matmul(other=b).numpy(), a.numpy() @ b.numpy())
+    np.testing.assert_allclose(a.mm(mat2=b).numpy(), a.numpy() @ b.numpy())
+    np.testing.assert_allclose(a[None].bmm(mat2=b[None]).numpy(), (a.numpy() @ b.numpy())[None])
+    assert a.remainder(other=2).tolist() == [[1.0, 0.0], [1.0, 0.0]]
+    assert tuple(a[0].expand_as(other=a).shape) == (2, 2)
+    c = a.clone()
+    c.pow_(exponent=2)
+    assert c.tolist() == [[1.0, 4.0], [9.0, 16.0]]
