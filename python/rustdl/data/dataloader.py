@@ -116,6 +116,8 @@ class DataLoader:
         prefetch_factor: batches in flight per worker (default 2 when ``num_workers > 0``).
         persistent_workers: keep the worker threads alive between epochs.
         pin_memory_device: accepted for compatibility; a no-op.
+        in_order: accepted for compatibility; batches always come in the sampler's order
+            (``in_order=False`` only permits, and never requires, out-of-order delivery).
         seed: shorthand for ``generator=numpy.random.default_rng(seed)`` (rustdl extra).
 
     Example:
@@ -143,6 +145,7 @@ class DataLoader:
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
         pin_memory_device: str = "",
+        in_order: bool = True,  # noqa: ARG002
         seed: int | None = None,
     ):
         # --- the dataset ---------------------------------------------------------------------

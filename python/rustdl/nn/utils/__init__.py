@@ -193,8 +193,13 @@ def clip_grad_norm(
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite)
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
-    """Clamps every gradient into ``[-clip_value, clip_value]``, in place."""
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor],
+    clip_value: float,
+    foreach: bool | None = None,  # noqa: ARG001
+) -> None:
+    """Clamps every gradient into ``[-clip_value, clip_value]``, in place (``foreach`` is
+    accepted for compatibility: the clamp is one pass either way)."""
     clip_value = float(clip_value)
     with no_grad():
         for p in _as_list(parameters):
