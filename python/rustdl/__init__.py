@@ -193,6 +193,9 @@ from . import models  # noqa: F401,E402
 
 __version__ = "0.1.0"
 
+#: ``torch.newaxis``: ``None``, the numpy spelling that inserts a dim when indexing
+newaxis = None
+
 
 def is_tensor(obj):
     """True if `obj` is a rustdl Tensor."""
