@@ -277,12 +277,25 @@ def test_device_probes(monkeypatch):
     assert rustdl.backends.cudnn.is_available() is False
 
 
-def test_onnx_and_jit_placeholders():
+def test_onnx_and_jit_placeholders(tmp_path):
     with pytest.raises(NotImplementedError, match="rustdl.save"):
         rustdl.onnx.export(nn.Linear(1, 1), rustdl.randn(1, 1), "m.onnx")
     f = lambda x: x * 2  # noqa: E731
     assert rustdl.jit.script(f) is f and rustdl.jit.trace(f, rustdl.randn(1)) is f
-    with pytest.raises(NotImplementedError, match="rustdl.save"):
-        rustdl.jit.save(f, "m.pt")
+    # jit.save/load round-trip a (scripted = eager) module through rustdl's checkpoint format
+    net = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    x = rustdl.randn(4, 3)
+    rustdl.jit.save(rustdl.jit.trace(net, x), tmp_path / "m.pt")
+    back = rustdl.jit.load(tmp_path / "m.pt", map_location="cpu")
+    assert back is not net and isinstance(back, nn.Sequential)
+    np.testing.assert_array_equal(back(x).detach().numpy(), net(x).detach().numpy())
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        rustdl.jit.save(f, tmp_path / "f.pt")
+    rustdl.save(net.state_dict(), tmp_path / "sd.pt")
     with pytest.raises(NotImplementedError, match="rustdl.load"):
-        rustdl.jit.load("m.pt")
+        rustdl.jit.load(tmp_path / "sd.pt")
+    (tmp_path / "junk.pt").write_bytes(b"PK\x03\x04 not a real archive")
+    with pytest.raises(NotImplementedError, match="TorchScript archives from PyTorch"):
+        rustdl.jit.load(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError):
+        rustdl.jit.load(tmp_path / "missing.pt")

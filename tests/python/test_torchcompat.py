@@ -349,7 +349,7 @@ def test_placeholders_through_torch(tmp_path):
     )
     r = report(proc)
     assert r["cudnn"] == [True, True]
-    assert "rustdl.save" in r["onnx"] and "rustdl.distributed" in r["ddp"] and "rustdl.save" in r["jit_save"]
+    assert "rustdl.save" in r["onnx"] and "rustdl.distributed" in r["ddp"] and r["jit_save"] == "no error"
     assert "init_process_group" in r["ddp"] and r["sampler"] == [1, 3, 0]
     assert r["dp"] and r["script"]
 
