@@ -2270,7 +2270,16 @@ impl PyTensor {
             .compute(&[&index], |t| t.index_select(dim, &index))?
             .into())
     }
-    fn gather(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    /// `gather(dim, index, *, sparse_grad=False)`: the gradient is always dense (the values
+    /// are those of PyTorch's sparse one).
+    #[pyo3(signature = (dim, index, *, sparse_grad=false))]
+    fn gather(
+        &self,
+        dim: isize,
+        index: PyRef<'_, PyTensor>,
+        sparse_grad: bool,
+    ) -> PyResult<PyTensor> {
+        let _ = sparse_grad;
         let index = index.tensor();
         Ok(self.compute(&[&index], |t| t.gather(dim, &index))?.into())
     }

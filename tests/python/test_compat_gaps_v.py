@@ -177,3 +177,13 @@ def test_pytorch_keyword_names_of_binary_methods():
     c = a.clone()
     c.pow_(exponent=2)
     assert c.tolist() == [[1.0, 4.0], [9.0, 16.0]]
+
+
+def test_gather_takes_sparse_grad():
+    x = rustdl.arange(6.0).reshape(2, 3).requires_grad_()
+    idx = rustdl.tensor([[0], [1]])
+    y = x.gather(1, idx, sparse_grad=True)
+    assert y.tolist() == [[0.0], [4.0]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    assert rustdl.gather(x, 1, rustdl.tensor([[2], [0]]), sparse_grad=False).tolist() == [[2.0], [3.0]]
