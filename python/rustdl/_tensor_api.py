@@ -2133,13 +2133,16 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     nan = x.isnan()
     has = nan.any(d)
     first = nan.to(int64).argmax(d)
+    # a slice holding NaN has NaN for its median, taken from its first NaN element so that the
+    # gradient reaches that element (as PyTorch's index-based backward does)
+    nan_val = x.gather(d, first.unsqueeze(d)).squeeze(d)
     if keepdim and input.dim() > 0:
-        has, first = has.unsqueeze(d), first.unsqueeze(d)
+        has, first, nan_val = has.unsqueeze(d), first.unsqueeze(d), nan_val.unsqueeze(d)
     elif input.dim() == 0:
-        has, first = has.reshape(()), first.reshape(())
+        has, first, nan_val = has.reshape(()), first.reshape(()), nan_val.reshape(())
     return _result(
         "median",
-        _rd.where(has, r.values.new_full((), float("nan")), r.values),
+        _rd.where(has, nan_val, r.values),
         _rd.where(has, first, r.indices),
     )
 
@@ -2160,7 +2163,10 @@ def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
         raise IndexError(f"nanmedian: cannot compute the median of an empty dimension {dim}")
     cnt = x.isnan().logical_not().to(int64).sum(d, keepdim=True)
     pos = ((cnt - 1) // 2).clamp(0, None) if hasattr(cnt, "clamp") else cnt
-    return _pick("nanmedian", x, d, pos, keepdim or input.dim() == 0)
+    r = _pick("nanmedian", x, d, pos, keepdim or input.dim() == 0)
+    if input.dim() == 0:  # a 0-d input gives 0-d results, as kthvalue and median
+        return _result("nanmedian", r.values.reshape(()), r.indices.reshape(()))
+    return r
 
 
 def mode(input, dim=-1, keepdim=False):  # noqa: A002

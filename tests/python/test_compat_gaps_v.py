@@ -187,3 +187,23 @@ def test_gather_takes_sparse_grad():
     y.sum().backward()
     assert x.grad.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     assert rustdl.gather(x, 1, rustdl.tensor([[2], [0]]), sparse_grad=False).tolist() == [[2.0], [3.0]]
+
+
+def test_median_of_a_slice_with_nan_sends_the_gradient_to_the_nan(device):
+    nan = float("nan")
+    x = rustdl.tensor([[1.0, nan, 3.0], [4.0, 2.0, 6.0]], device=device, requires_grad=True)
+    r = rustdl.median(x, 1)
+    v = r.values.detach().cpu().numpy()
+    assert np.isnan(v[0]) and v[1] == 4.0 and r.indices.tolist() == [1, 0]
+    r.values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    k = rustdl.median(x.detach(), 1, keepdim=True)
+    assert tuple(k.values.shape) == (2, 1) and k.indices.tolist() == [[1], [0]]
+
+
+def test_nanmedian_of_a_0d_tensor_along_a_dim_is_0d():
+    x = rustdl.tensor(2.5, requires_grad=True)
+    r = rustdl.nanmedian(x, -1)
+    assert r.values.shape == () and r.indices.shape == () and r.values.item() == 2.5
+    r.values.backward()
+    assert x.grad.item() == 1.0
