@@ -121,18 +121,25 @@ def _run(op, fn, *arrays):
         raise LinAlgError(f"linalg.{op}: {err}") from None
 
 
-def _cofactors(a):
-    """The cofactor matrices of a batch of square matrices (also for singular ones)."""
-    n = a.shape[-1]
-    out = np.empty_like(a)
-    for i in range(n):
-        for j in range(n):
-            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
-            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
-    return out
-
-
 # ---------------------------------------------------------------- inverse, det, solve
+
+
+def _cofactor_tensor(A):
+    """The cofactor matrices of a batch of square matrices (also singular ones) in
+    differentiable ops: each entry the signed determinant of its minor."""
+    n = A.shape[-1]
+    if n == 1:
+        return _rustdl.ones_like(A)
+    rows = []
+    for i in range(n):
+        keep_r = _rustdl.tensor([k for k in range(n) if k != i], device=A.device)
+        without_row = A.index_select(-2, keep_r)
+        row = []
+        for j in range(n):
+            keep_c = _rustdl.tensor([k for k in range(n) if k != j], device=A.device)
+            row.append((-1) ** (i + j) * _Det.apply(without_row.index_select(-1, keep_c)))
+        rows.append(_rustdl.stack(row, -1))
+    return _rustdl.stack(rows, -2)
 
 
 class _Inv(Function):
@@ -166,17 +173,17 @@ class _Det(Function):
 
     @staticmethod
     def backward(ctx, g):
-        # d det / dA is the cofactor matrix (det · A⁻ᵀ when A is invertible)
+        # d det / dA is the cofactor matrix: det · A⁻ᵀ when A is invertible, else the minors'
+        # determinants; both in differentiable ops (of the saved input and output), so a
+        # backward with create_graph gives the second derivative
         A, d = ctx.saved_tensors
-        a = _np(A)
         try:
-            with np.errstate(all="ignore"):
-                cof = np.swapaxes(np.linalg.inv(a), -1, -2) * np.asarray(_np(d))[..., None, None]
-            if not np.isfinite(cof).all():
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            cof = _cofactors(a)
-        return g.unsqueeze(-1).unsqueeze(-1) * _t(cof, A)
+            Ainv = _Inv.apply(A)
+            ok = builtins.bool(np.isfinite(_np(Ainv)).all())
+        except LinAlgError:
+            ok = False
+        cof = _mT(Ainv) * d.unsqueeze(-1).unsqueeze(-1) if ok else _cofactor_tensor(A)
+        return g.unsqueeze(-1).unsqueeze(-1) * cof
 
 
 def det(A):
@@ -196,8 +203,7 @@ class _Logabsdet(Function):
     @staticmethod
     def backward(ctx, g):
         (A,) = ctx.saved_tensors
-        Ainv = _t(_run("slogdet", np.linalg.inv, _np(A)), A)
-        return g.unsqueeze(-1).unsqueeze(-1) * _mT(Ainv)
+        return g.unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(A))
 
 
 def slogdet(A):
@@ -217,7 +223,7 @@ class _Solve(Function):
     @staticmethod
     def backward(ctx, g):
         A, X = ctx.saved_tensors
-        gB = _t(_run("solve", np.linalg.solve, _np(_mT(A)), _np(g)), A)
+        gB = _Solve.apply(_mT(A), g)  # differentiable, as gA through the saved solution X
         gA = -gB.matmul(_mT(X))
         return gA, gB
 
@@ -339,30 +345,28 @@ class _LU(Function):
         L = np.tril(lu, -1) + eye
         U = np.triu(lu)
         P = _perm_from_pivots(piv, n)
-        ctx.P, ctx.L, ctx.U = P, L, U
         ctx.set_materialize_grads(False)
-        Pt = _t(P, A)
+        Pt, Lt, Ut = _t(P, A), _t(L, A), _t(U, A)
         ctx.mark_non_differentiable(Pt)
-        return Pt, _t(L, A), _t(U, A)
+        ctx.save_for_backward(Pt, Lt, Ut)
+        return Pt, Lt, Ut
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, gP, gL, gU):
-        P, L, U = ctx.P, ctx.L, ctx.U
-        inner = np.zeros(L.shape)
+        # differentiable ops of the saved factors, so a backward with create_graph can be
+        # differentiated again
+        P, L, U = ctx.saved_tensors
+        inner = None
         if gL is not None:
-            inner = inner + np.tril(_mT_np(L) @ _np(gL).astype(np.float64), -1)
+            inner = _mT(L).matmul(gL).tril(-1)
         if gU is not None:
-            inner = inner + np.triu(_np(gU).astype(np.float64) @ _mT_np(U))
-        with np.errstate(all="ignore"):
-            left = np.linalg.solve(_mT_np(L), inner)  # L⁻ᴴ (...)
-            gA = _mT_np(np.linalg.solve(U, _mT_np(left)))  # (...) U⁻ᴴ
-        like = gL if gL is not None else gU
-        return _t(P @ gA, like)
-
-
-def _mT_np(a):  # noqa: N802
-    return np.swapaxes(a, -1, -2)
+            term = gU.matmul(_mT(U)).triu()
+            inner = term if inner is None else inner + term
+        if inner is None:
+            return None
+        left = _Solve.apply(_mT(L), inner)  # L⁻ᴴ (...)
+        gA = _mT(_Solve.apply(U, _mT(left)))  # (...) U⁻ᴴ
+        return P.matmul(gA)
 
 
 def lu(A, *, pivot=True):
@@ -494,7 +498,7 @@ class _Cholesky(Function):
     @staticmethod
     def backward(ctx, gL):
         (L,) = ctx.saved_tensors
-        Linv = _t(_run("cholesky", np.linalg.inv, _np(L)), L)
+        Linv = _Inv.apply(L)
         P = _phi(_mT(L).matmul(gL.tril()))
         S = _mT(Linv).matmul(P).matmul(Linv)
         return 0.5 * (S + _mT(S))
@@ -704,8 +708,11 @@ class _Svdvals(Function):
 
 
 def svdvals(A):
-    """Singular values (descending), differentiable."""
+    """Singular values (descending), differentiable (twice: with a graph to differentiate, the
+    values come from the SVD's own node, whose backward is made of differentiable ops)."""
     _check("svdvals", A, square=False)
+    if A.requires_grad and _rustdl.is_grad_enabled():
+        return _Svd.apply(A, False)[1]
     return _Svdvals.apply(A)
 
 
@@ -786,20 +793,10 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
     _check("pinv", A, square=False)
     if rcond is not None and rtol is None:
         rtol = rcond
-    if A.requires_grad and _rustdl.is_grad_enabled():
-        p = pinv(A.detach(), atol=atol, rtol=rtol, hermitian=hermitian)
-        m, n = A.shape[-2], A.shape[-1]
-        a0, at = A.detach(), _mT(A)
-        eye_m = _rustdl.eye(m, dtype=A.dtype, device=A.device)
-        eye_n = _rustdl.eye(n, dtype=A.dtype, device=A.device)
-        # linear in A with the value's P (and A) held fixed: its derivative is dP above
-        lin = (
-            -p.matmul(A).matmul(p)
-            + p.matmul(_mT(p)).matmul(at).matmul(eye_m - a0.matmul(p))
-            + (eye_n - p.matmul(a0)).matmul(at).matmul(_mT(p).matmul(p))
-        )
-        return p + (lin - lin.detach())
-    a = _np(A)
+    return _Pinv.apply(A, atol, rtol)
+
+
+def _np_pinv(a, atol, rtol):
     if rtol is None:
         rtol = (builtins.max(a.shape[-2:]) * np.finfo(a.dtype).eps) if atol is None or atol == 0 else 0.0
     if atol is None:
@@ -808,8 +805,33 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
     smax = s.max(axis=-1, keepdims=True) if s.size else s
     cutoff = np.maximum(atol, rtol * smax) if s.size else s
     sinv = np.where(s > cutoff, 1.0 / np.where(s > cutoff, s, 1), 0)
-    out = np.swapaxes(vh, -1, -2) @ (sinv[..., :, None] * np.swapaxes(u, -1, -2))
-    return _t(out, A)
+    return np.swapaxes(vh, -1, -2) @ (sinv[..., :, None] * np.swapaxes(u, -1, -2))
+
+
+class _Pinv(Function):
+    """The pseudo-inverse ``P`` of ``A``; the backward is the adjoint of ``dP`` (see
+    :func:`pinv`), ``gA = −Pᵀ G Pᵀ + (I − A P) Gᵀ P Pᵀ + Pᵀ P Gᵀ (I − P A)``, in differentiable
+    ops of the saved ``A`` and ``P`` (so it can be differentiated again)."""
+
+    @staticmethod
+    def forward(ctx, A, atol, rtol):
+        P = _t(_np_pinv(_np(A), atol, rtol), A)
+        ctx.save_for_backward(A, P)
+        return P
+
+    @staticmethod
+    def backward(ctx, g):
+        A, P = ctx.saved_tensors
+        m, n = A.shape[-2], A.shape[-1]
+        Pt, gt = _mT(P), _mT(g)
+        eye_m = _rustdl.eye(m, dtype=A.dtype, device=A.device)
+        eye_n = _rustdl.eye(n, dtype=A.dtype, device=A.device)
+        gA = (
+            -Pt.matmul(g).matmul(Pt)
+            + (eye_m - A.matmul(P)).matmul(gt).matmul(P.matmul(Pt))
+            + Pt.matmul(P).matmul(gt).matmul(eye_n - P.matmul(A))
+        )
+        return gA, None, None
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):

@@ -69,6 +69,15 @@ impl Geometry {
         let n = idx.numel();
         let idx = idx.reshape(&[n])?;
         let gf = g.contiguous()?.reshape(&[n])?;
+        if autograd::needs_grad(&[g]) {
+            // a backward with create_graph: the same sum made of differentiable ops (its own
+            // gradient reads the positions back through an as_strided of the base's extent)
+            let summed = self.buffer(g)?.index_add(0, &idx, &gf)?;
+            let b = &self.base;
+            return summed
+                .as_strided(&b.shape, &b.strides, b.offset)?
+                .contiguous();
+        }
         let summed = backend::index_add(
             &[self.span],
             0,

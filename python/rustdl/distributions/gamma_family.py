@@ -48,25 +48,6 @@ def _np_digamma(x: np.ndarray) -> np.ndarray:
     )
 
 
-def _np_trigamma(x: np.ndarray) -> np.ndarray:
-    x = np.array(x, dtype=np.float64, copy=True)
-    out = np.zeros_like(x)
-    while True:
-        small = x < 10
-        if not small.any():
-            break
-        out[small] += 1.0 / (x[small] * x[small])
-        x[small] += 1.0
-    inv = 1.0 / x
-    inv2 = inv * inv
-    return (
-        out
-        + inv
-        + inv2 / 2
-        + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * 5 / 66))))
-    )
-
-
 def _like(arr: np.ndarray, t: Tensor) -> Tensor:
     dt = np.float64 if t.dtype == _rustdl.float64 else np.float32
     return _rustdl.tensor(np.array(arr, dtype=dt, order="C"), dtype=t.dtype, device=t.device)
@@ -81,7 +62,9 @@ class _Digamma(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * _like(_np_trigamma(x.detach().cpu().numpy()), x)
+        from .._tensor_api import polygamma  # differentiable to any order
+
+        return g * polygamma(1, x)
 
 
 class _Lgamma(Function):
