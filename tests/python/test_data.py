@@ -138,7 +138,10 @@ def test_default_collate_nested_types():
     t = default_collate([rustdl.tensor([1.0, 2.0]), rustdl.tensor([3.0, 4.0])])
     np.testing.assert_array_equal(t.numpy(), [[1, 2], [3, 4]])
     x, label = default_collate([(np.zeros(2, np.uint8), "a"), (np.ones(2, np.uint8), "b")])
-    assert x.dtype == rustdl.int64 and label == ("a", "b")  # strings inside a tuple: a tuple, as PyTorch
+    assert x.dtype == rustdl.uint8 and label == (
+        "a",
+        "b",
+    )  # the array dtype kept; strings inside a tuple: a tuple, as PyTorch
     with pytest.raises(ValueError, match="equal shapes"):
         default_collate([np.zeros(2), np.zeros(3)])
 

@@ -15,10 +15,11 @@ _UNSUPPORTED = "default_collate: batch must contain tensors, numpy arrays, numbe
 
 
 def to_tensor(value: Any) -> Any:
-    """Numpy arrays to rustdl tensors (integer arrays become int64, float16 becomes float32);
-    tensors and anything else pass through unchanged."""
+    """Numpy arrays to rustdl tensors of the same dtype, as PyTorch's ``as_tensor`` (the integer
+    types rustdl lacks, uint16/32/64, become int64; float16 becomes float32); tensors and anything
+    else pass through unchanged."""
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "iu":
+        if value.dtype.kind == "u" and value.dtype != np.uint8:
             value = value.astype(np.int64, copy=False)
         elif value.dtype == np.float16:
             value = value.astype(np.float32)
@@ -87,7 +88,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, (tuple, list)):
         n = len(first)
         if any(len(b) != n for b in batch):
-            raise ValueError("default_collate: each sample in a batch must have the same number of fields")
+            # a ShapeError is both PyTorch's RuntimeError here and a ValueError
+            raise ShapeError("default_collate: each element in list of batch should be of equal size")
         # a list either way, as PyTorch (tuples too, "for backwards compatibility")
         return [default_collate(s) for s in zip(*batch)]
     raise TypeError(_UNSUPPORTED.format(type(first).__name__))
@@ -95,7 +97,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
 def default_convert(data: Any) -> Any:
     """Converts one sample without batching it: numpy arrays and numpy scalars become tensors,
-    recursing into tuples, lists, namedtuples and dicts; everything else passes through. The
+    recursing into tuples (which become lists, as in PyTorch), lists, namedtuples and dicts;
+    everything else passes through. The
     ``DataLoader``'s collation when ``batch_size=None``.
 
     Example:
@@ -117,7 +120,7 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
         return type(data)(*(default_convert(v) for v in data))
     if isinstance(data, tuple):
-        return tuple(default_convert(v) for v in data)
+        return [default_convert(v) for v in data]  # a list, as PyTorch
     if isinstance(data, list):
         return [default_convert(v) for v in data]
     return data
