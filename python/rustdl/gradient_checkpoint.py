@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _rustdl
 from ._generator import get_rng_state, set_rng_state
-from .autograd import Function, backward, enable_grad, no_grad
+from .autograd import Function, backward, enable_grad, grad, no_grad
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
@@ -28,11 +28,70 @@ def _is_tensor(v: Any) -> bool:
     return isinstance(v, _rustdl.Tensor)
 
 
+def _module_params(function: Any) -> list:
+    """The parameters (and other leaves that require grad) a checkpointed function reads through
+    modules it is, is bound to, closes over or reads as globals (``checkpoint(block, x)``,
+    ``checkpoint(self.block, x)``, ``checkpoint(lambda x: self.block(x), x)``,
+    ``functools.partial(block, ...)``, a function using a module-level model or weight);
+    duplicates removed, in first-seen order."""
+    from .nn.modules.module import Module
+
+    found: list = []
+    seen: set[int] = set()
+
+    def add(obj: Any, depth: int) -> None:
+        if isinstance(obj, Module):
+            for p in obj.parameters():
+                if p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
+                    found.append(p)
+        elif _is_tensor(obj):
+            if obj.requires_grad and obj.is_leaf and id(obj) not in seen:
+                seen.add(id(obj))
+                found.append(obj)
+        elif depth > 0 and isinstance(obj, (list, tuple)):
+            for o in obj:
+                add(o, depth - 1)
+        elif depth > 0 and callable(obj):
+            add(getattr(obj, "__self__", None), depth - 1)
+            add(getattr(obj, "func", None), depth - 1)  # functools.partial
+            for a in getattr(obj, "args", ()) or ():
+                add(a, depth - 1)
+            for cell in getattr(obj, "__closure__", None) or ():
+                try:
+                    add(cell.cell_contents, depth - 1)
+                except ValueError:  # an empty cell
+                    pass
+            # module-level names the function's code reads (a global model or weight)
+            code, env = getattr(obj, "__code__", None), getattr(obj, "__globals__", None)
+            if code is not None and isinstance(env, dict):
+                for name in code.co_names:
+                    if name in env:
+                        add(env[name], depth - 1)
+
+    add(function, 3)
+    return found
+
+
 class _Checkpoint(Function):
-    """One checkpointed call: ``apply(run, rng_state, dummy, *args)``."""
+    """One checkpointed call: ``apply(run, rng_state, dummy, n_params, *params, *args)``.
+
+    With the parameters found by :func:`_module_params` passed as inputs, the backward
+    recomputes the function from the saved inputs and returns the gradients of the inputs and
+    of those parameters through the graph (``autograd.grad``): nothing is accumulated into
+    ``.grad`` on the side, so ``autograd.grad`` through a checkpoint leaves ``.grad`` alone, and
+    a backward with ``create_graph`` gets gradients that can be differentiated again (the
+    recomputation reads the saved inputs with their history). Without any parameters found,
+    the recomputation's own backward accumulates into the leaves it reaches, as before."""
 
     @staticmethod
-    def forward(ctx, run, rng_state, dummy, *args):
+    def forward(ctx, run, rng_state, dummy, n_params, *params_and_args):
+        params, args = params_and_args[:n_params], params_and_args[n_params:]
+        ctx.n_params = n_params
+        ctx.params = params
+        # arguments that are one of the parameters: recomputed as that very tensor, with their
+        # gradient returned once (in the parameter's slot)
+        ctx.arg_param = {i: k for i, a in enumerate(args) for k, p in enumerate(params) if a is p}
         ctx.run = run
         ctx.rng_state = rng_state
         ctx.tensor_pos = [i for i, a in enumerate(args) if _is_tensor(a)]
@@ -53,6 +112,8 @@ class _Checkpoint(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        if ctx.n_params:
+            return _Checkpoint._backward_through_graph(ctx, grads)
         saved = ctx.saved_tensors
         args: list[Any] = [None] * ctx.n_args
         inputs = []
@@ -79,7 +140,52 @@ class _Checkpoint(Function):
                 backward([o for o, _ in pairs], [g for _, g in pairs])
         in_grads = iter(x.grad if x.requires_grad else None for x in inputs)
         per_arg = [next(in_grads) if i in ctx.tensor_pos else None for i in range(ctx.n_args)]
-        return (None, None, None, *per_arg)
+        return (None, None, None, None, *per_arg)
+
+    @staticmethod
+    def _backward_through_graph(ctx, grads):
+        saved = ctx.saved_tensors
+        create_graph = _rustdl.is_grad_enabled()  # the engine runs a create_graph backward
+        args: list[Any] = [None] * ctx.n_args
+        for i, t in zip(ctx.tensor_pos, saved):
+            # with create_graph the saved input itself (its history stays attached, so the
+            # returned gradient depends on it); otherwise a detached leaf
+            if i in ctx.arg_param:
+                args[i] = ctx.params[ctx.arg_param[i]]
+            else:
+                args[i] = t if create_graph else t.detach().requires_grad_(t.requires_grad)
+        for i, a in ctx.others:
+            args[i] = a
+        now = None
+        if ctx.rng_state is not None:
+            now = get_rng_state()
+            set_rng_state(ctx.rng_state)
+        try:
+            with enable_grad():
+                out = ctx.run(*args)
+        finally:
+            if now is not None:
+                set_rng_state(now)
+        outs = [out] if _is_tensor(out) else list(out)
+        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and _is_tensor(o) and o.requires_grad]
+        own = [i for i in ctx.tensor_pos if args[i].requires_grad and i not in ctx.arg_param]
+        wrt = [*ctx.params, *(args[i] for i in own)]
+        got: list[Any] = [None] * len(wrt)
+        if pairs and wrt:
+            with enable_grad():
+                got = list(
+                    grad(
+                        [o for o, _ in pairs],
+                        wrt,
+                        [g for _, g in pairs],
+                        create_graph=create_graph,
+                        allow_unused=True,
+                    )
+                )
+        n = len(ctx.params)
+        param_grads, in_grads = got[:n], iter(got[n:])
+        per_arg = [next(in_grads) if i in own else None for i in range(ctx.n_args)]
+        return (None, None, None, None, *param_grads, *per_arg)
 
 
 def checkpoint(
@@ -103,10 +209,11 @@ def checkpoint(
     rng = get_rng_state() if preserve_rng_state else None
     # without an input that requires a gradient, a leaf stands in so that the backward pass
     # still reaches the recomputation (and the parameters used inside)
-    needs = any(_is_tensor(a) and a.requires_grad for a in args)
+    params = _module_params(function)
+    needs = bool(params) or any(_is_tensor(a) and a.requires_grad for a in args)
     dummy = None if needs else _rustdl.zeros((), requires_grad=True)
     try:
-        return _Checkpoint.apply(run, rng, dummy, *args)
+        return _Checkpoint.apply(run, rng, dummy, len(params), *params, *args)
     except _Unsupported:
         # a result other than tensors cannot come out of the node: run it again, recorded
         if rng is not None:

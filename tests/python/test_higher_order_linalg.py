@@ -164,3 +164,86 @@ def test_lgamma_of_the_distributions_is_differentiable_three_times():
     kk = np.arange(0, 200000)[:, None]
     ref = -2.0 * (1.0 / (xv + kk) ** 3).sum(0) - 1.0 / (xv + 200000 - 0.5) ** 2
     np.testing.assert_allclose(k.numpy(), ref, rtol=1e-6)
+
+
+# --- activation checkpointing with create_graph and autograd.grad ---------------------------
+
+from rustdl import nn  # noqa: E402
+from rustdl.gradient_checkpoint import checkpoint  # noqa: E402
+
+_W_GLOBAL = t64(RNG.normal(size=(4, 4)), grad=True)
+
+
+def _uses_global_weight(a):
+    return (a @ _W_GLOBAL).tanh() ** 3
+
+
+def _models():
+    rustdl.manual_seed(0)
+    crit = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    pre = nn.Linear(4, 4).double()
+    return crit, pre
+
+
+@pytest.mark.parametrize("form", ["module", "bound_lambda", "partial"])
+def test_gradient_penalty_through_a_checkpointed_critic(form):
+    """WGAN-GP with a checkpointed critic: the penalty's parameter gradients equal the plain
+    graph's, and the inner autograd.grad leaves every .grad untouched."""
+    import functools
+
+    x0 = t64(RNG.normal(size=(3, 4)))
+
+    def run(ckpt):
+        crit, pre = _models()
+        x = pre(x0)
+        if not ckpt:
+            y = crit(x)
+        elif form == "module":
+            y = checkpoint(crit, x, use_reentrant=False)
+        elif form == "bound_lambda":
+            y = checkpoint(lambda a: crit(a), x, use_reentrant=False)
+        else:
+            y = checkpoint(functools.partial(crit.forward), x, use_reentrant=False)
+        (g,) = autograd.grad(y.sum(), x, create_graph=True)
+        untouched = all(p.grad is None for p in list(crit.parameters()) + list(pre.parameters()))
+        (y.mean() + 10 * ((g.norm(dim=1) - 1) ** 2).mean()).backward()
+        grads = [p.grad.numpy().ravel() for p in list(crit.parameters()) + list(pre.parameters())]
+        return np.concatenate(grads), untouched
+
+    ref, _ = run(False)
+    got, untouched = run(True)
+    assert untouched
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_checkpoint_second_derivative_with_a_global_weight():
+    x0 = RNG.normal(size=(3, 4))
+
+    def hess_sum(ckpt):
+        _W_GLOBAL.grad = None
+        x = t64(x0, grad=True)
+        y = checkpoint(_uses_global_weight, x, use_reentrant=False) if ckpt else _uses_global_weight(x)
+        (g,) = autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = autograd.grad((g**2).sum(), _W_GLOBAL)
+        return h.numpy(), _W_GLOBAL.grad
+
+    ref, _ = hess_sum(False)
+    got, polluted = hess_sum(True)
+    assert polluted is None
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_checkpoint_parameter_passed_as_an_argument_is_not_counted_twice():
+    lin = nn.Linear(3, 2).double()
+    x = t64(RNG.normal(size=(4, 3)))
+
+    def f(a, w):
+        return lin(a) * w.sum()
+
+    w = lin.weight
+    checkpoint(f, x, w, use_reentrant=False).sum().backward()
+    ckpt = lin.weight.grad.numpy().copy()
+    lin.weight.grad = None
+    lin.bias.grad = None
+    f(x, w).sum().backward()
+    np.testing.assert_allclose(ckpt, lin.weight.grad.numpy(), rtol=1e-12)
