@@ -652,6 +652,7 @@ fn twice_differentiable(name: &str) -> bool {
         // differentiable ops (linear in the gradient, or reading saved tensors)
         "matmul", "linear", "sum", "mean", "std", "norm", "softmax", "log_softmax", "softplus", "amax",
         "amin", "max", "min", "scan", "view", "permute", "expand", "slice", "cat", "ToCopy", "as_strided",
+        "copy_slices",
         "ToDevice", "Clone", "index_select", "gather", "scatter_add", "index_add", "im2col",
         "col2im", "binary_cross_entropy", "cross_entropy",
         // composed of differentiable ops when a backward runs with create_graph

@@ -90,8 +90,47 @@ impl Geometry {
         flat.with_layout(self.base.clone()).contiguous()
     }
 
+    /// [`split`](Self::split) made of differentiable ops, for a backward with create_graph:
+    /// the base's gradient placed at its memory positions, the view's region read through an
+    /// `as_strided`, and the rest masked where the view wrote.
+    fn split_differentiable(&self, g: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (dt, dev) = (g.dtype(), g.device());
+        let pos = Tensor::arange(0.0, self.span as f64, 1.0, DType::I64, dev)?;
+        let base_idx = pos.with_layout(self.base.clone()).contiguous()?;
+        let n = base_idx.numel();
+        let base_idx = base_idx.reshape(&[n])?;
+        // the base's positions are distinct: the sum places each gradient at its position
+        let flat = self
+            .buffer(g)?
+            .index_add(0, &base_idx, &g.contiguous()?.reshape(&[n])?)?;
+        let (v, b) = (&self.view, &self.base);
+        let region = flat
+            .as_strided(&v.shape, &v.strides, v.offset)?
+            .contiguous()?;
+        // 1 outside the view's positions, 0 on them (a constant)
+        let mask = {
+            let _off = autograd::NoGradGuard::new();
+            let view_idx = pos.with_layout(self.view.clone()).contiguous()?;
+            let m = view_idx.numel();
+            let hit = Tensor::zeros(&[self.span], dt, dev)?.index_add(
+                0,
+                &view_idx.reshape(&[m])?,
+                &Tensor::ones(&[m], dt, dev)?,
+            )?;
+            Tensor::ones(&[self.span], dt, dev)?.sub(&hit.clamp(None, Some(1.0))?)?
+        };
+        let rest = flat
+            .mul(&mask)?
+            .as_strided(&b.shape, &b.strides, b.offset)?
+            .contiguous()?;
+        Ok((rest, region))
+    }
+
     /// Splits the base's gradient into (the base outside the view, the view's region).
     fn split(&self, g: &Tensor) -> Result<(Tensor, Tensor)> {
+        if autograd::needs_grad(&[g]) {
+            return self.split_differentiable(g);
+        }
         let buf = self.buffer(g)?;
         let bl = buf.with_layout(self.base.clone());
         bl.write_from(g, "backward")?;
@@ -261,6 +300,7 @@ impl Tensor {
                         &[],
                         Box::new(|g| Ok(vec![Some(g.zeros_like()?), Some(g.clone())])),
                     );
+                    twice_differentiable(&node);
                     self.rebase(node);
                 } else if r.requires_grad() && r.grad_fn().is_some() {
                     self.rebase(r.grad_fn());
@@ -274,6 +314,7 @@ impl Tensor {
                         &[],
                         Box::new(|g| Ok(vec![Some(g.clone())])),
                     );
+                    twice_differentiable(&node);
                     self.rebase(node);
                 } else if self.requires_grad() {
                     // overwritten by a constant: the old history gets a zero gradient
@@ -284,6 +325,7 @@ impl Tensor {
                         &[],
                         Box::new(|g| Ok(vec![Some(g.zeros_like()?)])),
                     );
+                    twice_differentiable(&node);
                     self.rebase(node);
                 }
             }
@@ -322,6 +364,13 @@ impl Tensor {
         }
         self.set_history(Some(node));
         self.0.history_gen.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Marks a copy node whose rule (identity or zeros) can be differentiated again.
+fn twice_differentiable(node: &Option<Arc<Node>>) {
+    if let Some(n) = node {
+        n.set_twice_differentiable(true);
     }
 }
 

@@ -247,3 +247,80 @@ def test_checkpoint_parameter_passed_as_an_argument_is_not_counted_twice():
     lin.bias.grad = None
     f(x, w).sum().backward()
     np.testing.assert_allclose(ckpt, lin.weight.grad.numpy(), rtol=1e-12)
+
+
+# --- in-place ops on views and copies under create_graph ------------------------------------
+
+
+def _setitem(x):
+    y = x.clone()
+    y[:, 0] = x[:, 1] ** 3
+    return (y * y).sum()
+
+
+def _view_add(x):
+    y = x.clone()
+    y[:, :2].add_(x[:, :2] ** 2)
+    return (y**3).sum()
+
+
+def _diag_add(x):
+    y = x.clone()
+    y.diagonal().add_(x[0, :3] ** 2)
+    return (y * y.tanh()).sum()
+
+
+def _transpose_mul(x):
+    y = x.clone()
+    y.t().mul_(x.t())
+    return (y**2).sum()
+
+
+def _copy_rows(x):
+    y = x.clone()
+    y[1:].copy_(x[:-1] ** 2)
+    return (y * x).sum()
+
+
+def _elu_(x):
+    return (F.elu_(x.clone() * x) * x).sum()
+
+
+def _hardtanh_(x):
+    return (F.hardtanh_(x.clone() * 3) * x * x).sum()
+
+
+def _scatter_(x):
+    return (x.clone().scatter_(1, rustdl.zeros(4, 1, dtype=rustdl.int64), x[:, 1:2] ** 3) ** 2).sum()
+
+
+def _tanh_chain(x):
+    return (x.clone().tanh_().mul_(x).add_(x**2) ** 2).sum()
+
+
+from rustdl.nn import functional as F  # noqa: E402
+
+INPLACE = [
+    _setitem,
+    _view_add,
+    _diag_add,
+    _transpose_mul,
+    _copy_rows,
+    _elu_,
+    _hardtanh_,
+    _scatter_,
+    _tanh_chain,
+]
+
+
+@pytest.mark.parametrize("f", INPLACE, ids=[f.__name__ for f in INPLACE])
+def test_second_derivative_through_in_place_ops(f):
+    """These raised ("double backward through copy_slices / copy_ is not supported")."""
+    v = RNG.normal(size=(4, 3))
+    u = RNG.normal(size=(4, 3))
+    x = t64(v, grad=True)
+    (g,) = autograd.grad(f(x), x, create_graph=True)
+    (hu,) = autograd.grad(g, x, grad_outputs=t64(u))
+    eps = 1e-5
+    num = (first_grad(f, v + eps * u) - first_grad(f, v - eps * u)) / (2 * eps)
+    np.testing.assert_allclose(hu.numpy(), num, rtol=1e-5, atol=1e-6 * (1 + np.abs(num).max()))
