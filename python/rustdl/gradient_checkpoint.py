@@ -73,6 +73,26 @@ def _module_params(function: Any) -> list:
     return found
 
 
+def _rerun(ctx: Any, args: list, grads: tuple) -> list:
+    """Runs the checkpointed function again on ``args`` (the tensor positions filled in by the
+    caller) with grad enabled and the random state of the first run; returns the
+    ``(output, incoming gradient)`` pairs that carry a gradient."""
+    for i, a in ctx.others:
+        args[i] = a
+    now = None
+    if ctx.rng_state is not None:
+        now = get_rng_state()
+        set_rng_state(ctx.rng_state)
+    try:
+        with enable_grad():
+            out = ctx.run(*args)
+    finally:
+        if now is not None:
+            set_rng_state(now)
+    outs = [out] if _is_tensor(out) else list(out)
+    return [(o, g) for o, g in zip(outs, grads) if g is not None and _is_tensor(o) and o.requires_grad]
+
+
 class _Checkpoint(Function):
     """One checkpointed call: ``apply(run, rng_state, dummy, n_params, *params, *args)``.
 
@@ -121,20 +141,7 @@ class _Checkpoint(Function):
             x = t.detach().requires_grad_(t.requires_grad)
             args[i] = x
             inputs.append(x)
-        for i, a in ctx.others:
-            args[i] = a
-        now = None
-        if ctx.rng_state is not None:
-            now = get_rng_state()
-            set_rng_state(ctx.rng_state)
-        try:
-            with enable_grad():
-                out = ctx.run(*args)
-        finally:
-            if now is not None:
-                set_rng_state(now)
-        outs = [out] if _is_tensor(out) else list(out)
-        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and _is_tensor(o) and o.requires_grad]
+        pairs = _rerun(ctx, args, grads)
         if pairs:
             with enable_grad():  # the pass's own arithmetic on several outputs is recorded too
                 backward([o for o, _ in pairs], [g for _, g in pairs])
@@ -154,20 +161,7 @@ class _Checkpoint(Function):
                 args[i] = ctx.params[ctx.arg_param[i]]
             else:
                 args[i] = t if create_graph else t.detach().requires_grad_(t.requires_grad)
-        for i, a in ctx.others:
-            args[i] = a
-        now = None
-        if ctx.rng_state is not None:
-            now = get_rng_state()
-            set_rng_state(ctx.rng_state)
-        try:
-            with enable_grad():
-                out = ctx.run(*args)
-        finally:
-            if now is not None:
-                set_rng_state(now)
-        outs = [out] if _is_tensor(out) else list(out)
-        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and _is_tensor(o) and o.requires_grad]
+        pairs = _rerun(ctx, args, grads)
         own = [i for i in ctx.tensor_pos if args[i].requires_grad and i not in ctx.arg_param]
         wrt = [*ctx.params, *(args[i] for i in own)]
         got: list[Any] = [None] * len(wrt)

@@ -34,6 +34,17 @@ def first_grad(f, v):
     return g.numpy()
 
 
+def hvp_and_reference(f, v, u, eps):
+    """The Hessian-vector product of ``f`` at ``v`` along ``u`` (create_graph), and its central
+    finite difference of first-order gradients."""
+    x = t64(v, grad=True)
+    (g,) = autograd.grad(f(x), x, create_graph=True)
+    assert g.requires_grad, "the gradient has no graph to differentiate"
+    (hu,) = autograd.grad(g, x, grad_outputs=t64(u))
+    num = (first_grad(f, v + eps * u) - first_grad(f, v - eps * u)) / (2 * eps)
+    return hu.numpy(), num
+
+
 def spd(x):
     """A symmetric positive-definite 3x3 matrix from the 4x3 input."""
     return x.T @ x + t64(EYE3)
@@ -99,13 +110,8 @@ def test_second_derivative_matches_finite_differences(name, f):
         num1[idx] = (value(f, v + e) - value(f, v - e)) / (2 * eps)
     np.testing.assert_allclose(first_grad(f, v), num1, rtol=1e-5, atol=1e-6)
     # the Hessian-vector product against finite differences of the gradient
-    x = t64(v, grad=True)
-    (g,) = autograd.grad(f(x), x, create_graph=True)
-    assert g.requires_grad, f"{name}: the gradient has no graph to differentiate"
-    (hu,) = autograd.grad(g, x, grad_outputs=t64(u))
-    eps = 1e-5
-    num2 = (first_grad(f, v + eps * u) - first_grad(f, v - eps * u)) / (2 * eps)
-    np.testing.assert_allclose(hu.numpy(), num2, rtol=1e-5, atol=1e-6 * (1 + np.abs(num2).max()))
+    hu, num2 = hvp_and_reference(f, v, u, 1e-5)
+    np.testing.assert_allclose(hu, num2, rtol=1e-5, atol=1e-6 * (1 + np.abs(num2).max()))
 
 
 def test_det_second_derivative_at_a_singular_matrix():
@@ -117,13 +123,8 @@ def test_det_second_derivative_at_a_singular_matrix():
     def f(x):
         return linalg.det(x)
 
-    u = RNG.normal(size=(3, 3))
-    x = t64(v, grad=True)
-    (g,) = autograd.grad(f(x), x, create_graph=True)
-    (hu,) = autograd.grad(g, x, grad_outputs=t64(u))
-    eps = 1e-4
-    num = (first_grad(f, v + eps * u) - first_grad(f, v - eps * u)) / (2 * eps)
-    np.testing.assert_allclose(hu.numpy(), num, rtol=1e-6, atol=1e-8)
+    hu, num = hvp_and_reference(f, v, RNG.normal(size=(3, 3)), 1e-4)
+    np.testing.assert_allclose(hu, num, rtol=1e-6, atol=1e-8)
 
 
 def test_gradient_penalty_through_log_determinant():
@@ -316,11 +317,5 @@ INPLACE = [
 @pytest.mark.parametrize("f", INPLACE, ids=[f.__name__ for f in INPLACE])
 def test_second_derivative_through_in_place_ops(f):
     """These raised ("double backward through copy_slices / copy_ is not supported")."""
-    v = RNG.normal(size=(4, 3))
-    u = RNG.normal(size=(4, 3))
-    x = t64(v, grad=True)
-    (g,) = autograd.grad(f(x), x, create_graph=True)
-    (hu,) = autograd.grad(g, x, grad_outputs=t64(u))
-    eps = 1e-5
-    num = (first_grad(f, v + eps * u) - first_grad(f, v - eps * u)) / (2 * eps)
-    np.testing.assert_allclose(hu.numpy(), num, rtol=1e-5, atol=1e-6 * (1 + np.abs(num).max()))
+    hu, num = hvp_and_reference(f, RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3)), 1e-5)
+    np.testing.assert_allclose(hu, num, rtol=1e-5, atol=1e-6 * (1 + np.abs(num).max()))
