@@ -95,6 +95,11 @@ class UninitializedParameter(Parameter):
     def __repr__(self) -> str:
         return "<UninitializedParameter>"
 
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Gives the placeholder its storage (``shape``, uninitialised values) and makes it a
+        plain :class:`Parameter` in place, as a lazy module's ``initialize_parameters`` does."""
+        _materialize(self, shape, device, dtype, Parameter)
+
 
 class UninitializedBuffer(Tensor):
     """The placeholder buffer of a lazy module until its first forward."""
@@ -106,6 +111,20 @@ class UninitializedBuffer(Tensor):
 
     def __init__(self, requires_grad: bool = False, device=None, dtype=None):
         pass
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Gives the placeholder buffer its storage (``shape``) and makes it a plain tensor."""
+        _materialize(self, shape, device, dtype, Tensor)
+
+
+def _materialize(t, shape, device, dtype, cls) -> None:
+    from .. import _rustdl
+
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(s) for s in shape)
+    t.data = _rustdl.empty(*shape, device=device or t.device, dtype=dtype or t.dtype)
+    t.__class__ = cls
 
 
 def is_lazy(param) -> bool:

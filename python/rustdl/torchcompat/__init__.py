@@ -69,6 +69,8 @@ _PREFIXES: dict[str, str] = {
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
     "torch.utils.benchmark": "rustdl.utils.benchmark",
     "torch.utils.hooks": "rustdl.utils.hooks",
+    "torch.utils._pytree": "rustdl.utils._pytree",
+    "torch.utils.dlpack": "rustdl.utils.dlpack",
     # torch.distributions keeps one module per family; rustdl.distributions exports them all
     "torch.distributions.beta": "rustdl.distributions",
     "torch.distributions.binomial": "rustdl.distributions",

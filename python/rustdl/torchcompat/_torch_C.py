@@ -19,3 +19,10 @@ def _set_grad_enabled(mode: bool) -> None:
 
 def _log_api_usage_once(*args: Any) -> None:
     """Accepted (rustdl logs no API usage)."""
+
+
+def __getattr__(name: str) -> Any:
+    # torch._C's error classes are the ones rustdl raises
+    if name == "_LinAlgError":
+        return rustdl.linalg.LinAlgError
+    raise AttributeError(f"module 'torch._C' has no attribute '{name}' in rustdl")

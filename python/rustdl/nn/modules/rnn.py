@@ -536,3 +536,61 @@ class GRU(_RNNBase):
 
 # PyTorch's public name for the base class of RNN, LSTM and GRU (isinstance checks, subclasses)
 RNNBase = _RNNBase
+
+
+def _cell_function(op, mode, input, hx, cx, w_ih, w_hh, b_ih, b_hh):
+    """One step of a cell given its weights: ``torch.lstm_cell`` and the like."""
+    gates = _GATES[mode]
+    for name, t in (("input", input), ("hx", hx), ("w_ih", w_ih), ("w_hh", w_hh)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if w_ih.ndim != 2 or w_hh.ndim != 2 or input.ndim not in (1, 2):
+        raise _rustdl.ShapeError(
+            f"{op}: expected a 1-D or 2-D input and 2-D weights, got input "
+            f"{tuple(input.shape)}, w_ih {tuple(w_ih.shape)}, w_hh {tuple(w_hh.shape)}"
+        )
+    hidden = w_hh.shape[1]
+    states = [hx] + ([cx] if cx is not None else [])
+    if (
+        w_ih.shape[0] != gates * hidden
+        or w_hh.shape[0] != gates * hidden
+        or input.shape[-1] != w_ih.shape[1]
+        or any(tuple(s.shape) != (*input.shape[:-1], hidden) for s in states)
+    ):
+        raise _rustdl.ShapeError(
+            f"{op}: shapes do not fit: input {tuple(input.shape)}, states "
+            f"{[tuple(s.shape) for s in states]}, w_ih {tuple(w_ih.shape)}, w_hh "
+            f"{tuple(w_hh.shape)} (expected w_ih ({gates}*hidden, input), w_hh ({gates}*hidden, "
+            "hidden) and states (batch, hidden))"
+        )
+    batched = input.ndim == 2
+    if not batched:
+        input, states = input.unsqueeze(0), [s.unsqueeze(0) for s in states]
+    h, c = _cell(
+        mode, F.linear(input, w_ih, b_ih), states[0], states[1] if cx is not None else None, w_hh, b_hh
+    )
+    if not batched:
+        h, c = h.squeeze(0), (c.squeeze(0) if c is not None else None)
+    return h, c
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One LSTM step from explicit weights: ``(h', c')`` of ``input`` and ``hx = (h, c)``."""
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise TypeError(f"lstm_cell: hx must be a tuple (h, c), got {type(hx).__name__}")
+    return _cell_function("lstm_cell", "LSTM", input, hx[0], hx[1], w_ih, w_hh, b_ih, b_hh)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One GRU step from explicit weights: the next hidden state."""
+    return _cell_function("gru_cell", "GRU", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One Elman step with tanh from explicit weights: the next hidden state."""
+    return _cell_function("rnn_tanh_cell", "RNN_TANH", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One Elman step with ReLU from explicit weights: the next hidden state."""
+    return _cell_function("rnn_relu_cell", "RNN_RELU", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]

@@ -446,3 +446,13 @@ class Transformer(Module):
         for p in self.parameters():
             if p.ndim > 1:
                 init.xavier_uniform_(p)
+
+
+# the module-level helpers of PyTorch's transformer module, which some model code imports
+_get_activation_fn = _activation
+_get_clones = _clones
+
+
+def _generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
+    """The causal mask of ``sz`` positions (``-inf`` above the diagonal, ``0`` elsewhere)."""
+    return Transformer.generate_square_subsequent_mask(sz, device=device, dtype=dtype)

@@ -1,0 +1,279 @@
+"""Module paths and functions real PyTorch programs import that rustdl lacked (session of
+2026-12-05 night): ``torch.nn.grad``, ``torch.functional``, ``torch.nn.common_types``,
+``torch.utils._pytree``, DLPack exchange, ``torch.lstm_cell`` and friends, ``LazyModuleMixin``."""
+
+import collections
+import json
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn.functional as F
+from conftest import run_compat
+from rustdl import nn
+from rustdl.nn import grad as nn_grad
+from rustdl.utils import _pytree as pytree
+
+# ------------------------------------------------------------------------------------------
+# torch.nn.grad: a convolution is linear in each operand, so its input and weight gradients
+# are the adjoints: <conv(x, w), g> = <x, conv_input(g)> = <w, conv_weight(g)>
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rank,x_shape,w_shape,kw",
+    [
+        (1, (3, 2, 11), (4, 2, 3), {"dilation": 2}),
+        (2, (2, 4, 9, 8), (6, 2, 3, 3), {"stride": 2, "padding": 1, "groups": 2}),
+        (2, (1, 3, 7, 7), (5, 3, 2, 3), {"stride": (2, 1), "padding": (0, 1)}),
+        (3, (1, 2, 4, 5, 4), (3, 2, 2, 2, 2), {}),
+    ],
+)
+def test_conv_input_and_weight_gradients_are_the_adjoints(rank, x_shape, w_shape, kw):
+    rs = np.random.RandomState(rank)
+    x = rustdl.tensor(rs.randn(*x_shape))
+    w = rustdl.tensor(rs.randn(*w_shape))
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[rank]
+    out = conv(x, w, **kw)
+    g = rustdl.tensor(rs.randn(*out.shape))
+    gi = getattr(nn_grad, f"conv{rank}d_input")(x.shape, w, g, **kw)
+    gw = getattr(nn_grad, f"conv{rank}d_weight")(x, w.shape, g, **kw)
+    assert gi.shape == x_shape and gw.shape == w_shape
+    lhs = float((out * g).sum())
+    assert float((x * gi).sum()) == pytest.approx(lhs, rel=1e-10)
+    assert float((w * gw).sum()) == pytest.approx(lhs, rel=1e-10)
+    # and each is the gradient: a perturbation of x along gi changes <conv, g> by |gi|^2 * eps
+    eps = 1e-6
+    moved = float((conv(x + eps * gi, w, **kw) * g).sum())
+    assert (moved - lhs) / eps == pytest.approx(float((gi * gi).sum()), rel=1e-6)
+
+
+def test_conv_grad_functions_name_the_op_on_bad_shapes():
+    w = rustdl.randn(4, 2, 3, 3)
+    with pytest.raises(ValueError, match="conv2d_input"):
+        nn_grad.conv2d_input((1, 2, 8), w, rustdl.randn(1, 4, 6, 6))
+    with pytest.raises(ValueError, match="conv2d_weight.*grad_output"):
+        nn_grad.conv2d_weight(rustdl.randn(1, 2, 8, 8), w.shape, rustdl.randn(1, 4, 5, 5))
+
+
+# ------------------------------------------------------------------------------------------
+# torch.lstm_cell / gru_cell / rnn_tanh_cell / rnn_relu_cell against numpy
+# ------------------------------------------------------------------------------------------
+
+
+def _sig(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def test_cell_functions_match_numpy_and_the_cell_modules():
+    rs = np.random.RandomState(3)
+    x, h, c = rs.randn(3, 4), rs.randn(3, 5), rs.randn(3, 5)
+    for name, gates in (("lstm", 4), ("gru", 3), ("rnn_tanh", 1), ("rnn_relu", 1)):
+        w_ih, w_hh = rs.randn(gates * 5, 4), rs.randn(gates * 5, 5)
+        b_ih, b_hh = rs.randn(gates * 5), rs.randn(gates * 5)
+        gx, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+        if name == "lstm":
+            i, f, g, o = np.split(gx + gh, 4, axis=1)
+            c2 = _sig(f) * c + _sig(i) * np.tanh(g)
+            want = (_sig(o) * np.tanh(c2), c2)
+        elif name == "gru":
+            r = _sig(gx[:, :5] + gh[:, :5])
+            z = _sig(gx[:, 5:10] + gh[:, 5:10])
+            n = np.tanh(gx[:, 10:] + r * gh[:, 10:])
+            want = ((1 - z) * n + z * h,)
+        else:
+            want = (np.tanh(gx + gh) if name == "rnn_tanh" else np.maximum(gx + gh, 0),)
+        T = rustdl.tensor
+        hx = (T(h), T(c)) if name == "lstm" else T(h)
+        got = getattr(rustdl, f"{name}_cell")(T(x), hx, T(w_ih), T(w_hh), T(b_ih), T(b_hh))
+        got = got if isinstance(got, tuple) else (got,)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-12)
+
+
+def test_cell_functions_differentiate_and_refuse_bad_shapes():
+    w_ih = rustdl.randn(20, 4, dtype=rustdl.float64, requires_grad=True)
+    w_hh = rustdl.randn(20, 5, dtype=rustdl.float64)
+    x = rustdl.randn(3, 4, dtype=rustdl.float64)
+    hc = (rustdl.zeros(3, 5, dtype=rustdl.float64), rustdl.zeros(3, 5, dtype=rustdl.float64))
+    h, c = rustdl.lstm_cell(x, hc, w_ih, w_hh)
+    (h.sum() + c.sum()).backward()
+    assert w_ih.grad is not None and w_ih.grad.shape == (20, 4)
+    with pytest.raises(rustdl.ShapeError, match="gru_cell"):
+        rustdl.gru_cell(x, hc[0], rustdl.randn(6, 4), rustdl.randn(15, 5))
+    with pytest.raises(TypeError, match="lstm_cell"):
+        rustdl.lstm_cell(x, hc[0], w_ih, w_hh)
+
+
+# ------------------------------------------------------------------------------------------
+# DLPack
+# ------------------------------------------------------------------------------------------
+
+
+def test_dlpack_shares_cpu_memory_both_ways():
+    t = rustdl.arange(6.0).reshape(2, 3)
+    a = np.from_dlpack(t)
+    a[0, 0] = 9.0
+    assert t[0, 0].item() == 9.0  # numpy wrote into the tensor's memory
+    np.testing.assert_array_equal(np.from_dlpack(t[:, 1]), [1.0, 4.0])
+    x = np.zeros(3, dtype=np.int64)
+    y = rustdl.from_dlpack(x)
+    assert y.dtype == rustdl.int64
+    y += 2
+    np.testing.assert_array_equal(x, [2, 2, 2])
+    # the narrow integer dtypes are stored widened, so they come in as a copy of their values
+    narrow = rustdl.from_dlpack(np.arange(3, dtype=np.int32))
+    assert narrow.dtype == rustdl.int32 and narrow.tolist() == [0, 1, 2]
+    from rustdl.utils.dlpack import from_dlpack, to_dlpack
+
+    back = from_dlpack(to_dlpack(rustdl.ones(3, dtype=rustdl.float64)))
+    assert back.dtype == rustdl.float64 and back.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(BufferError, match="requires grad"):
+        np.from_dlpack(rustdl.ones(2, requires_grad=True))
+
+
+def test_dlpack_refuses_gpu_tensors_with_a_clear_error(gpu):
+    with pytest.raises(BufferError, match=r"\.cpu\(\)"):
+        np.from_dlpack(rustdl.ones(2, device="gpu"))
+
+
+# ------------------------------------------------------------------------------------------
+# torch.utils._pytree
+# ------------------------------------------------------------------------------------------
+
+
+def test_pytree_flattens_and_rebuilds_containers():
+    NT = collections.namedtuple("NT", "x y")
+    tree = [1, (2, None), {"b": 3, "a": NT(4, [5])}, collections.OrderedDict(z=6)]
+    leaves, spec = pytree.tree_flatten(tree)
+    assert leaves == [1, 2, None, 3, 4, 5, 6] and spec.num_leaves == 7
+    doubled = pytree.tree_unflatten([v if v is None else 2 * v for v in leaves], spec)
+    assert doubled == [2, (4, None), {"b": 6, "a": NT(8, [10])}, collections.OrderedDict(z=12)]
+    assert isinstance(doubled[2]["a"], NT) and isinstance(doubled[3], collections.OrderedDict)
+    assert pytree.tree_map(lambda p, q: p + q, [1, (2,)], [10, (20,)]) == [11, (22,)]
+    dd = pytree.tree_map(lambda v: v * 3, collections.defaultdict(list, a=[1]))
+    assert isinstance(dd, collections.defaultdict) and dd.default_factory is list and dd["a"] == [3]
+    t = rustdl.ones(2)
+    out = pytree.tree_map_only(rustdl.Tensor, lambda v: v * 2, {"t": t, "n": 3})
+    assert out["n"] == 3 and out["t"].tolist() == [2.0, 2.0]
+    assert pytree.tree_structure((1, 2)) == pytree.tree_structure((3, 4))
+    assert pytree.tree_structure((1, 2)) != pytree.tree_structure([3, 4])
+    assert pytree.tree_any(lambda v: v > 2, [1, [3]]) and not pytree.tree_all(lambda v: v > 2, [1, [3]])
+    with pytest.raises(ValueError, match="length 1"):
+        pytree.tree_unflatten([1], spec)
+
+
+def test_pytree_registered_nodes():
+    class Pair:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+    pytree.register_pytree_node(Pair, lambda p: ([p.a, p.b], None), lambda v, c: Pair(*v))
+    try:
+        out = pytree.tree_map(lambda v: v + 1, {"p": Pair(1, [2])})
+        assert isinstance(out["p"], Pair) and out["p"].a == 2 and out["p"].b == [3]
+        with pytest.raises(ValueError, match="already registered"):
+            pytree.register_pytree_node(Pair, lambda p: ([], None), lambda v, c: None)
+    finally:
+        del pytree.SUPPORTED_NODES[Pair]
+
+
+# ------------------------------------------------------------------------------------------
+# LazyModuleMixin
+# ------------------------------------------------------------------------------------------
+
+
+def test_lazy_module_mixin_materialises_on_the_first_call():
+    from rustdl.nn.modules.lazy import LazyModuleMixin
+    from rustdl.nn.parameter import Parameter, UninitializedParameter
+
+    class LazyScale(LazyModuleMixin, nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = UninitializedParameter()
+
+        def initialize_parameters(self, x):
+            if self.has_uninitialized_params():
+                with rustdl.no_grad():
+                    self.weight.materialize((x.shape[-1],))
+                    self.weight.fill_(2.0)
+
+        def forward(self, x):
+            return x * self.weight
+
+    m = LazyScale()
+    assert m.has_uninitialized_params()
+    y = m(rustdl.ones(2, 3))
+    assert y.tolist() == [[2.0] * 3] * 2
+    assert type(m.weight) is Parameter and not m.has_uninitialized_params()
+    opt = rustdl.optim.SGD(m.parameters(), lr=0.5)
+    y.sum().backward()
+    opt.step()
+    assert m.weight.tolist() == [1.0, 1.0, 1.0]
+
+    class Incomplete(LazyModuleMixin, nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = UninitializedParameter()
+
+        def initialize_parameters(self, x):
+            pass
+
+    with pytest.raises(RuntimeError, match="not been fully initialized"):
+        Incomplete()(rustdl.ones(2))
+
+
+# ------------------------------------------------------------------------------------------
+# the module paths through the compat runner
+# ------------------------------------------------------------------------------------------
+
+
+def test_module_paths_programs_import(tmp_path):
+    src = """
+import json
+import torch
+from torch.nn.common_types import _size_2_t
+from torch.nn.grad import conv2d_weight
+from torch.functional import einsum, split
+from torch.nn.utils.clip_grad import clip_grad_norm_
+from torch.nn.modules.lazy import LazyModuleMixin
+from torch.nn.modules.transformer import _get_activation_fn, _get_clones
+from torch.utils._pytree import tree_map
+from torch.utils import dlpack
+from torch._C import _LinAlgError
+import torch.nn as nn
+
+p = nn.Parameter(torch.full((3,), 4.0)); p.grad = torch.full((3,), 4.0)
+norm = clip_grad_norm_([p], 1.0)
+try:
+    torch.linalg.cholesky(-torch.eye(2))
+    caught = False
+except _LinAlgError:
+    caught = True
+print(json.dumps({
+    "einsum": einsum("i,i->", torch.ones(3), torch.ones(3)).item(),
+    "split": [t.tolist() for t in split(torch.arange(4), 2)],
+    "norm": round(norm.item(), 6), "clipped": round(p.grad.norm().item(), 6),
+    "act": _get_activation_fn("gelu")(torch.zeros(1)).item(),
+    "clones": len(_get_clones(nn.Linear(2, 2), 3)),
+    "tree": tree_map(lambda v: v * 2, {"a": [1, 2]}),
+    "dl": dlpack.from_dlpack(torch.arange(3)).tolist(),
+    "lstm_cell": [tuple(t.shape) for t in torch.lstm_cell(
+        torch.ones(2, 3), (torch.zeros(2, 4), torch.zeros(2, 4)),
+        torch.ones(16, 3), torch.ones(16, 4))],
+    "caught": caught,
+}))
+"""
+    out = json.loads(run_compat(tmp_path, src).stdout.strip().splitlines()[-1])
+    assert out == {
+        "einsum": 3.0,
+        "split": [[0, 1], [2, 3]],
+        "norm": pytest.approx(np.sqrt(48.0), rel=1e-6),
+        "clipped": pytest.approx(1.0, rel=1e-5),
+        "act": 0.0,
+        "clones": 3,
+        "tree": {"a": [2, 4]},
+        "dl": [0, 1, 2],
+        "lstm_cell": [[2, 4], [2, 4]],
+        "caught": True,
+    }
