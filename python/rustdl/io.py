@@ -51,6 +51,12 @@ MapLocation = Union[None, str, "_rustdl.device", dict, Callable[..., Any]]
 # ---------------------------------------------------------------------------------------------
 
 
+def _is_complex_tensor(obj: Any) -> bool:
+    from . import _complex
+
+    return isinstance(obj, _complex.ComplexTensor)
+
+
 def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
     """Returns the JSON node describing ``obj``; tensors go into ``tensors`` under unique names."""
     if isinstance(obj, Tensor):
@@ -61,6 +67,8 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
             n += 1
         tensors[name] = obj.detach()
         return {"T": name}
+    if _is_complex_tensor(obj):  # its two real parts, rebuilt as a complex tensor on load
+        return {"Z": [_encode(obj.real, f"{path}.real", tensors), _encode(obj.imag, f"{path}.imag", tensors)]}
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
@@ -116,6 +124,15 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
         if dtype.kind not in "biuf" or not isinstance(body, str) or body not in tensors:
             raise ValueError(f"malformed numpy array node {str(node)[:80]!r}")
         return tensors[body].cpu().numpy().astype(dtype)
+    if kind == "Z":
+        if not isinstance(body, list) or len(body) != 2:
+            raise ValueError(f"malformed complex tensor node {str(node)[:80]!r}")
+        re, im = (_decode(part, tensors, where) for part in body)
+        if not (isinstance(re, Tensor) and isinstance(im, Tensor)) or re.shape != im.shape:
+            raise ValueError(f"malformed complex tensor node {str(node)[:80]!r}")
+        from . import _complex
+
+        return _complex.complex(re, im)
     if kind == "v":
         if not isinstance(body, _SCALARS):
             raise ValueError(f"malformed value {str(body)[:80]!r}")

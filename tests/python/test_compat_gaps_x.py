@@ -277,3 +277,58 @@ print(json.dumps({
         "lstm_cell": [[2, 4], [2, 4]],
         "caught": True,
     }
+
+
+# ------------------------------------------------------------------------------------------
+# complex buffers (rotary position tables: LLaMA's freqs_cis is a complex buffer)
+# ------------------------------------------------------------------------------------------
+
+
+class _Rotary(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+        angles = rustdl.outer(rustdl.arange(4.0), rustdl.tensor([1.0, 0.01]))
+        self.register_buffer("freqs", rustdl.polar(rustdl.ones_like(angles), angles))
+        self.register_buffer("scratch", rustdl.complex(rustdl.ones(2), rustdl.zeros(2)), persistent=False)
+
+
+def _parts(z):
+    return np.stack([z.real.numpy(), z.imag.numpy()])
+
+
+def test_complex_buffers_save_load_and_move(tmp_path):
+    m = _Rotary()
+    angles = np.outer(np.arange(4.0), [1.0, 0.01])
+    np.testing.assert_allclose(
+        _parts(m.freqs), np.stack([np.cos(angles), np.sin(angles)]), rtol=1e-6, atol=1e-7
+    )
+    sd = m.state_dict()
+    assert list(sd) == ["freqs", "lin.weight", "lin.bias"]  # the non-persistent one is left out
+    rustdl.save(sd, tmp_path / "ck.pt")
+    back = rustdl.load(tmp_path / "ck.pt")  # weights_only: a complex tensor is plain data
+    assert back["freqs"].dtype == rustdl.complex64
+    other = _Rotary()
+    with rustdl.no_grad():
+        other.freqs.mul_(0)
+    other.load_state_dict(back)
+    np.testing.assert_array_equal(_parts(other.freqs), _parts(m.freqs))
+    with pytest.raises(RuntimeError, match="size mismatch for freqs"):
+        other.load_state_dict({**back, "freqs": rustdl.polar(rustdl.ones(3), rustdl.ones(3))})
+    m.double()  # casts floating tensors only, as PyTorch
+    assert m.freqs.dtype == rustdl.complex64 and m.lin.weight.dtype == rustdl.float64
+    m.float()
+    assert m.freqs.dtype == rustdl.complex64
+    with pytest.warns(UserWarning, match="imaginary part"):
+        m.to(rustdl.float64)  # Module.to(dtype) casts complex buffers too, as PyTorch
+    assert m.freqs.dtype == rustdl.float64
+    with pytest.raises(TypeError, match="buffer 'bad'"):
+        m.register_buffer("bad", [1, 2])
+
+
+def test_complex_buffers_move_to_the_gpu(gpu):
+    m = _Rotary().to(gpu)
+    assert m.freqs.device.type == "gpu" and m.freqs.dtype == rustdl.complex64
+    z = (m.freqs * m.freqs).cpu()
+    want = _parts(_Rotary().freqs)
+    np.testing.assert_allclose(_parts(z)[0], want[0] ** 2 - want[1] ** 2, atol=1e-6)

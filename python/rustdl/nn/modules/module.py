@@ -249,7 +249,7 @@ class Module:
         """
         self._check_init("buffer")
         self._check_name(name, "buffer")
-        if tensor is not None and not isinstance(tensor, Tensor):
+        if tensor is not None and not isinstance(tensor, (Tensor, _complex.ComplexTensor)):
             raise TypeError(
                 f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)"
             )
@@ -315,7 +315,7 @@ class Module:
                 )
             self._modules[name] = None
         elif params is not None and name in self._buffers:
-            if value is not None and not isinstance(value, Tensor):
+            if value is not None and not isinstance(value, (Tensor, _complex.ComplexTensor)):
                 raise TypeError(
                     f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)"
                 )
@@ -556,7 +556,9 @@ class Module:
         target = None if device is None else _rustdl.device(device) if isinstance(device, str) else device
 
         def convert(t: Tensor) -> Tensor:
-            want_dtype = dtype if dtype is not None and t.is_floating_point() else t.dtype
+            # complex buffers are cast too (to the real dtype, dropping the imaginary part with
+            # a warning), as PyTorch's Module.to
+            want_dtype = dtype if dtype is not None and (t.is_floating_point() or t.is_complex()) else t.dtype
             want_device = target if target is not None else t.device
             if want_dtype == t.dtype and str(want_device) == str(t.device):
                 return t
@@ -600,26 +602,29 @@ class Module:
         return self.to(f"gpu:{index}" if index else "gpu")
 
     def float(self) -> Module:
-        """Casts floating parameters and buffers to float32."""
-        return self.to(_rustdl.float32)
+        """Casts floating parameters and buffers to float32 (complex ones are kept)."""
+        return self._cast_floating(_rustdl.float32)
 
     def double(self) -> Module:
-        """Casts floating parameters and buffers to float64."""
-        return self.to(_rustdl.float64)
+        """Casts floating parameters and buffers to float64 (complex ones are kept)."""
+        return self._cast_floating(_rustdl.float64)
 
     def half(self) -> Module:
         """float32: rustdl has no 16-bit storage (warns once; computation stays in float32)."""
         from ..._tensor_api import _warn_half
 
         _warn_half("Module.half")
-        return self.to(_rustdl.float32)
+        return self._cast_floating(_rustdl.float32)
 
     def bfloat16(self) -> Module:
         """float32: rustdl has no 16-bit storage (warns once; computation stays in float32)."""
         from ..._tensor_api import _warn_half
 
         _warn_half("Module.bfloat16")
-        return self.to(_rustdl.float32)
+        return self._cast_floating(_rustdl.float32)
+
+    def _cast_floating(self, dtype: Any) -> Module:
+        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() and t.dtype != dtype else t)
 
     # ---------- state dict ----------
 
@@ -711,7 +716,7 @@ class Module:
                     missing_keys.append(key)
                 continue
             src = state_dict[key]
-            if not isinstance(src, Tensor):
+            if not isinstance(src, (Tensor, _complex.ComplexTensor)):
                 error_msgs.append(
                     f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.'
                 )
