@@ -200,8 +200,10 @@ newaxis = None
 
 
 def is_tensor(obj):
-    """True if `obj` is a rustdl Tensor."""
-    return isinstance(obj, Tensor)
+    """True if `obj` is a rustdl tensor (a complex one included)."""
+    from ._complex import ComplexTensor
+
+    return isinstance(obj, (Tensor, ComplexTensor))
 
 
 def _assert(condition, message):

@@ -1139,6 +1139,19 @@ def _wrap_tensor(fn):
     return wrapper
 
 
+def _wrap_from_numpy(fn):
+    """``from_numpy`` of a complex array: a complex tensor holding a copy of its values (the two
+    parts are separate real tensors, so the array's memory cannot be shared)."""
+
+    @functools.wraps(fn)
+    def wrapper(arr):
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "c":
+            return _from_data(arr, None, None, False)
+        return fn(arr)
+
+    return wrapper
+
+
 def _wrap_sequence(fn):
     """``cat``/``stack``/``concat`` of a sequence holding complex tensors."""
 
@@ -1257,6 +1270,7 @@ def install(ns) -> None:
             setattr(ns, name, _wrap_like(getattr(ns, name)))
     for name in ("tensor", "as_tensor"):
         setattr(ns, name, _wrap_tensor(getattr(ns, name)))
+    ns.from_numpy = _wrap_from_numpy(ns.from_numpy)
     for name in ("cat", "stack", "concat", "concatenate"):
         if hasattr(ns, name):
             setattr(ns, name, _wrap_sequence(getattr(ns, name)))

@@ -332,3 +332,20 @@ def test_complex_buffers_move_to_the_gpu(gpu):
     z = (m.freqs * m.freqs).cpu()
     want = _parts(_Rotary().freqs)
     np.testing.assert_allclose(_parts(z)[0], want[0] ** 2 - want[1] ** 2, atol=1e-6)
+
+
+def test_complex_tensors_are_tensors_to_is_tensor_from_numpy_and_collate():
+    from rustdl.data import DataLoader, default_collate
+
+    a = np.array([[1 + 2j, 3j], [2, -1j]], dtype=np.complex64)
+    t = rustdl.from_numpy(a)
+    assert t.dtype == rustdl.complex64 and rustdl.is_tensor(t)
+    np.testing.assert_array_equal(t.real.numpy() + 1j * t.imag.numpy(), a)
+    assert rustdl.from_numpy(a.astype(np.complex128)).dtype == rustdl.complex128
+    b = default_collate([a, 2 * a])
+    assert b.dtype == rustdl.complex64 and b.shape == (2, 2, 2)
+    np.testing.assert_array_equal(b.real.numpy() + 1j * b.imag.numpy(), np.stack([a, 2 * a]))
+    zs = [rustdl.polar(rustdl.ones(3), rustdl.arange(3.0) * i) for i in range(4)]
+    batch = next(iter(DataLoader(zs, batch_size=2)))
+    assert batch.dtype == rustdl.complex64 and batch.shape == (2, 3)
+    np.testing.assert_allclose(batch.imag.numpy()[1], np.sin(np.arange(3.0)), rtol=1e-6)

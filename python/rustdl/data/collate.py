@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import ShapeError, Tensor, float64, from_numpy, int64, stack, tensor
+from .._complex import ComplexTensor
 
 __all__ = ["default_collate", "default_convert", "to_tensor"]
 
@@ -23,6 +24,10 @@ def to_tensor(value: Any) -> Any:
             value = value.astype(np.int64, copy=False)
         elif value.dtype == np.float16:
             value = value.astype(np.float32)
+        elif value.dtype.kind == "c":
+            from .._complex import _r
+
+            return _r().from_numpy(value)  # a complex tensor
         # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
         return from_numpy(value if value.flags.c_contiguous else np.ascontiguousarray(value))
     return value
@@ -48,13 +53,17 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if len(batch) == 0:
         raise ValueError("default_collate: got an empty batch")
     first = batch[0]
-    if isinstance(first, Tensor):
+    if isinstance(first, (Tensor, ComplexTensor)):
         shapes = {tuple(b.shape) for b in batch}
         if len(shapes) > 1:
             # a ShapeError is also the RuntimeError PyTorch's stack raises here
             raise ShapeError(
                 f"default_collate: tensors in a batch must have equal shapes, got {sorted(shapes)}"
             )
+        if isinstance(first, ComplexTensor):
+            from .._complex import _r
+
+            return _r().stack(list(batch), 0)  # the complex-aware stack
         return stack(list(batch), 0)
     if isinstance(first, (np.str_, np.bytes_)):
         return [str(b) if isinstance(b, np.str_) else bytes(b) for b in batch]
