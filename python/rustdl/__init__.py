@@ -1389,52 +1389,6 @@ from .nn.functional import pdist  # noqa: E402,F401
 
 
 # keyword fronts of hot native constructors: the native call raises PyTorch's TypeError itself
-_NATIVE_FRONTS = (arange, cat, stack)
-
-
-def _typed_first_argument() -> None:
-    """The functional forms (``rustdl.abs(x)`` calls ``x.abs()``) given a non-tensor where a
-    tensor is needed raise PyTorch's TypeError naming the function, not an AttributeError about
-    a missing method. Functions that also take a number there are unaffected: only the
-    AttributeError of a non-tensor first argument is translated."""
-    import functools
-    import inspect
-
-    g = globals()
-    own = {
-        __name__,
-        __name__ + "._tensor_api",
-        __name__ + "._scatter_api",
-        __name__ + "._breadth_g",
-        __name__ + "._breadth_k",
-        __name__ + "._breadth_o",
-        __name__ + "._breadth_r",
-    }
-    for name, fn in list(g.items()):
-        if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ not in own:
-            continue
-        if fn in _NATIVE_FRONTS:  # Python fronts of native functions, which type-check themselves
-            continue
-
-        def make(fn):
-            @functools.wraps(fn)
-            def wrapper(*args, **kwargs):
-                try:
-                    return fn(*args, **kwargs)
-                except AttributeError as err:
-                    first = args[0] if args else next(iter(kwargs.values()), None)
-                    if isinstance(first, Tensor) or isinstance(first, (list, tuple)):
-                        raise
-                    raise TypeError(
-                        f"{fn.__name__}: expected a Tensor as the first argument, got {type(first).__name__}"
-                    ) from err
-
-            return wrapper
-
-        g[name] = make(fn)
-
-
-_typed_first_argument()
 
 from . import func  # noqa: E402,F401
 from .func import vmap  # noqa: E402,F401
@@ -1443,9 +1397,9 @@ from .func import vmap  # noqa: E402,F401
 from . import _complex  # noqa: E402
 
 _complex.install(sys.modules[__name__])
-from ._breadth_o import install_placement_keywords  # noqa: E402
+from ._breadth_o import install_placement_keywords as _install_placement_keywords  # noqa: E402
 
-install_placement_keywords(sys.modules[__name__])
+_install_placement_keywords(sys.modules[__name__])
 from . import fft, random  # noqa: E402,F401
 from . import _foreach  # noqa: E402
 from . import _storage  # noqa: E402
@@ -1457,3 +1411,11 @@ Tensor.storage = _storage._storage
 globals().update(_foreach.functions())  # torch._foreach_add_, _foreach_lerp_, ... (see _foreach)
 from .autograd import set_anomaly_enabled  # noqa: E402,F401
 from .fft import istft, stft  # noqa: E402,F401
+
+# a list, None or a number where a tensor belongs: PyTorch's TypeError naming the function, not an
+# AttributeError about a missing method (arange/cat/stack front native functions that check)
+from . import _typed_errors  # noqa: E402
+
+_typed_errors.install(sys.modules[__name__], Tensor, exclude=(arange, cat, stack))
+for _ns in (linalg, special, fft):
+    _typed_errors.install(_ns)

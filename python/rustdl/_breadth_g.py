@@ -599,7 +599,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
     if rates.size and (np.isnan(rates).any() or rates.min() < 0):
         raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
     seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
-    draws = np.random.default_rng(seed).poisson(rates).astype(np.float64)
+    draws = np.asarray(np.random.default_rng(seed).poisson(rates), dtype=np.float64)  # 0-d: a scalar
     return _back(draws, input, input.dtype)
 
 
@@ -618,7 +618,7 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
         raise RuntimeError("binomial: count and prob must not be NaN")
     trials = np.floor(np.maximum(n, 0.0)).astype(np.int64)
     seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
-    draws = np.random.default_rng(seed).binomial(trials, np.clip(p, 0.0, 1.0)).astype(np.float64)
+    draws = np.asarray(np.random.default_rng(seed).binomial(trials, np.clip(p, 0.0, 1.0)), dtype=np.float64)
     return _back(draws, count, count.dtype)
 
 

@@ -346,12 +346,22 @@ def copy_variants() -> dict[str, Any]:
         elif name == "unfold":
             out["unfold_copy"] = _copy_variant("unfold_copy", lambda t, *a, **k: t.unfold(*a, **k))
         elif name in ("indices", "values"):
-            out[name + "_copy"] = _copy_variant(name + "_copy", lambda t, _n=name: getattr(t, _n)())
+            out[name + "_copy"] = _copy_variant(name + "_copy", _method_caller(name))
         else:
             out[name + "_copy"] = _copy_variant(
                 name + "_copy", lambda t, *a, _n=name, **k: _view(_n, t, *a, **k)
             )
     return out
+
+
+def _method_caller(name: str) -> Any:
+    """``t -> t.<name>()``, taking nothing else (an extra argument is a TypeError)."""
+
+    def call(t):
+        return getattr(t, name)()
+
+    call.__name__ = call.__qualname__ = f"{name}_copy"
+    return call
 
 
 def _view(name: str, t: Tensor, *args: Any, **kwargs: Any) -> Any:

@@ -23,7 +23,8 @@ import numpy as np
 from . import _rustdl
 from ._rustdl import Tensor
 from ._tensor_api import _cross, _vector_norm_impl
-from .autograd import Function, once_differentiable
+from .autograd import Function
+from .autograd import once_differentiable as _once_differentiable
 
 __all__ = [
     "LinAlgError",
@@ -610,7 +611,7 @@ class _Eig(Function):
         return _t(np.real(out), like)
 
 
-_Eig.backward = once_differentiable(_Eig.backward)
+_Eig.backward = _once_differentiable(_Eig.backward)
 
 
 def eig(A):

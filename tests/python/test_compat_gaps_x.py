@@ -349,3 +349,34 @@ def test_complex_tensors_are_tensors_to_is_tensor_from_numpy_and_collate():
     batch = next(iter(DataLoader(zs, batch_size=2)))
     assert batch.dtype == rustdl.complex64 and batch.shape == (2, 3)
     np.testing.assert_allclose(batch.imag.numpy()[1], np.sin(np.arange(3.0)), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# a non-tensor where a tensor belongs: a TypeError naming the function (was an AttributeError)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda: rustdl.var_mean([rustdl.ones(2)]), "var_mean"),
+        (lambda: rustdl.abs(None), "abs"),
+        (lambda: rustdl.where([]), "where"),
+        (lambda: rustdl.atleast_1d(rustdl.ones(2), 1), "atleast_1d"),
+        (lambda: rustdl.ones(2).addr(1, 2), "Tensor.addr"),
+        (lambda: rustdl.ones(2).fmax(None), "Tensor.fmax"),
+        (lambda: rustdl.ones(2, 2).take_along_dim([1], 0), "Tensor.take_along_dim"),
+        (lambda: rustdl.linalg.diagonal(None), "diagonal"),
+        (lambda: rustdl.broadcast_tensors(rustdl.ones(2), 3), "broadcast_tensors"),
+    ],
+)
+def test_a_non_tensor_argument_is_a_type_error_naming_the_function(call, name):
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument"):
+        call()
+
+
+def test_zero_dim_random_draws_and_copy_variants_take_no_extra_argument():
+    assert rustdl.poisson(rustdl.tensor(1.5)).shape == ()
+    assert rustdl.binomial(rustdl.tensor(5.0), rustdl.tensor(0.5)).shape == ()
+    with pytest.raises(TypeError, match="values_copy"):
+        rustdl.values_copy(rustdl.ones(2), "abc")

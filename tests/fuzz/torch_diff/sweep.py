@@ -87,9 +87,10 @@ for n in names:
     for a in ARGS:
         if target == "T":
             parts = a.split(", ", 1)
+            balanced = parts[0].count("(") == parts[0].count(")") and "[" not in parts[0]
             recv = (
                 parts[0]
-                if parts[0] and parts[0] not in ("None", "[]", "[A(2)") and not parts[0].startswith("[")
+                if parts[0] and balanced and parts[0] != "None" and "=" not in parts[0]
                 else "A(2, 3)"
             )
             rest = parts[1] if len(parts) > 1 and recv == parts[0] else (a if recv != parts[0] else "")

@@ -1,0 +1,86 @@
+"""A wrong kind of argument to a tensor function is a ``TypeError`` naming the function.
+
+Many of rustdl's Python-level functions read the attributes of their arguments (``input.abs()``,
+``other.shape``) and so meet a list, ``None`` or a number given where a tensor belongs as an
+``AttributeError`` ("'list' object has no attribute 'var'"), which names neither the function nor
+the problem. :func:`install` wraps the public Python functions of a namespace (and the
+Python-level methods of ``Tensor``) so that such an error becomes PyTorch's ``TypeError``
+("var_mean(): argument 1 must be a Tensor, not list"). Only an ``AttributeError`` raised on one
+of the call's own arguments (or an item of a list/tuple argument) is translated; any other
+error passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any
+
+
+def _offending_position(obj: Any, args: tuple, kwargs: dict) -> str | None:
+    """Where ``obj`` sits among the call's arguments ("argument 2 must be", "argument 'other'
+    must hold"), if there."""
+    for where, a in [(f"argument {i + 1}", a) for i, a in enumerate(args)] + [
+        (f"argument '{k}'", v) for k, v in kwargs.items()
+    ]:
+        if a is obj:
+            return f"{where} must be"
+        if isinstance(a, (list, tuple)) and any(x is obj for x in a):
+            return f"{where} must hold"
+    return None
+
+
+def _shapes(args: tuple) -> str:
+    shapes = [tuple(a.shape) for a in args if hasattr(a, "shape") and hasattr(a, "dtype")]
+    return f" (tensor arguments of shapes {shapes})" if shapes else ""
+
+
+def retyped(err: AttributeError, name: str, args: tuple, kwargs: dict) -> TypeError | None:
+    """The ``TypeError`` that ``err`` (raised inside ``name(*args, **kwargs)``) stands for, or
+    None when it was not raised on one of the arguments."""
+    obj = getattr(err, "obj", None)
+    if obj is None and getattr(err, "name", None) is None:
+        return None
+    if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, type):
+        return None  # a tensor lacking an attribute: a real AttributeError
+    where = _offending_position(obj, args, kwargs)
+    if where is None:
+        return None
+    what = "a Tensor" if where.endswith("be") else "Tensors"
+    return TypeError(f"{name}(): {where} {what}, not {type(obj).__name__}{_shapes(args)}")
+
+
+def wrap(fn: Any, name: str) -> Any:
+    """``fn`` with its argument ``AttributeError`` turned into a ``TypeError`` naming ``name``."""
+    if getattr(fn, "_typed_errors", False):
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AttributeError as e:
+            t = retyped(e, name, args, kwargs)
+            if t is None:
+                raise
+            raise t from None
+
+    wrapper._typed_errors = True
+    return wrapper
+
+
+def _is_ours(fn: Any) -> bool:
+    return isinstance(fn, types.FunctionType) and (fn.__module__ or "").startswith("rustdl")
+
+
+def install(ns: Any, tensor_cls: Any = None, exclude: tuple = ()) -> None:
+    """Wraps the public Python functions of module ``ns`` and, with ``tensor_cls``, that class's
+    public Python-level methods (plain functions in its ``__dict__``), except those in
+    ``exclude``."""
+    for name, fn in list(vars(ns).items()):
+        if not name.startswith("_") and _is_ours(fn) and fn not in exclude:
+            setattr(ns, name, wrap(fn, name))
+    if tensor_cls is not None:
+        for name, fn in list(vars(tensor_cls).items()):
+            if not name.startswith("_") and _is_ours(fn) and fn not in exclude:
+                setattr(tensor_cls, name, wrap(fn, f"Tensor.{name}"))
