@@ -20,6 +20,7 @@ from . import _rustdl as _rd
 from ._rustdl import Tensor, float32, float64, int64
 from ._rustdl import bool as _bool
 from ._tensor_api import _back, _elem_np, _np_of, _result, get_default_dtype
+from .autograd import Function
 
 __all__ = [
     "aminmax",
@@ -402,11 +403,27 @@ def _scatter_reduce(
     dself_t = _back(dself.reshape(shape), self, self.dtype)
     dsrc_t = _back(dsrc.reshape(ishape), self, self.dtype)
     idx_t = _back(idx.reshape(ishape), self, int64)
-    term_src = (dsrc_t * (src_used - src_used.detach())).reshape(ishape)
-    lin = (
-        _rd.zeros(sshape, dtype=self.dtype, device=self.device).scatter_add(d, idx_t, term_src).reshape(shape)
-    )
-    return result + dself_t * (self - self.detach()) + lin
+    return _ScatterReduceGrad.apply(self, src_used, result, dself_t, dsrc_t, idx_t, d, sshape)
+
+
+class _ScatterReduceGrad(Function):
+    """Carries a scatter_reduce result (computed on the host) into the graph with the local
+    derivatives ``dself`` (per element of ``self``) and ``dsrc`` (per scattered element):
+    ``g_self = g * dself`` and ``g_src = g[index] * dsrc``, differentiable ops of ``g``. (A linear
+    term ``dself * (self - self.detach())`` would be NaN wherever ``self`` or ``src`` is ±inf.)"""
+
+    @staticmethod
+    def forward(ctx, self_, src_used, result, dself_t, dsrc_t, idx_t, d, sshape):
+        ctx.save_for_backward(dself_t, dsrc_t, idx_t)
+        ctx.d, ctx.sshape, ctx.src_shape = d, sshape, tuple(src_used.shape)
+        return result.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        dself_t, dsrc_t, idx_t = ctx.saved_tensors
+        g_self = g * dself_t
+        g_src = g.reshape(ctx.sshape).gather(ctx.d, idx_t) * dsrc_t
+        return g_self, g_src.reshape(ctx.src_shape), None, None, None, None, None, None
 
 
 def scatter_reduce(

@@ -380,3 +380,53 @@ def test_zero_dim_random_draws_and_copy_variants_take_no_extra_argument():
     assert rustdl.binomial(rustdl.tensor(5.0), rustdl.tensor(0.5)).shape == ()
     with pytest.raises(TypeError, match="values_copy"):
         rustdl.values_copy(rustdl.ones(2), "abc")
+
+
+# ------------------------------------------------------------------------------------------
+# scatter_reduce / index_reduce with infinite values under autograd (a GAT edge softmax fills
+# its segment maxima with -inf): values as without grad, gradients by the local derivatives
+# ------------------------------------------------------------------------------------------
+
+
+def test_scatter_reduce_keeps_infinities_when_differentiated(device):
+    idx = rustdl.tensor([0, 0, 2], device=device)
+    e = rustdl.tensor([1.0, 3.0, -1.0], device=device, requires_grad=True)
+    out = rustdl.full((3,), float("-inf"), device=device).scatter_reduce(0, idx, e, reduce="amax")
+    assert out.tolist() == [3.0, float("-inf"), -1.0]
+    out.clamp(min=-5).sum().backward()
+    assert e.grad.tolist() == [0.0, 1.0, 1.0]
+    src = rustdl.tensor([1.0, float("-inf"), -1.0], device=device, requires_grad=True)
+    out = rustdl.zeros(3, device=device).scatter_reduce(0, idx, src, "amax", include_self=False)
+    assert out.tolist() == [1.0, 0.0, -1.0]
+    out.sum().backward()
+    assert src.grad.tolist() == [1.0, 0.0, 1.0]
+    # +inf in self under sum/mean/amax: the scattered-to values stay finite where they are
+    base = rustdl.tensor([float("inf"), 0.0, 2.0], device=device, requires_grad=True)
+    s = rustdl.tensor([1.0, 2.0, 4.0], device=device, requires_grad=True)
+    for reduce, want, g_base, g_src in [
+        ("sum", [float("inf"), 0.0, 6.0], [1.0, 2.0, 3.0], [1.0, 1.0, 3.0]),
+        ("mean", [float("inf"), 0.0, 3.0], [1 / 3, 2.0, 1.5], [1 / 3, 1 / 3, 1.5]),
+        ("amax", [float("inf"), 0.0, 4.0], [1.0, 2.0, 0.0], [0.0, 0.0, 3.0]),
+    ]:
+        base.grad = s.grad = None
+        out = base.scatter_reduce(0, idx, s, reduce)
+        assert out.tolist() == want
+        (out * rustdl.tensor([1.0, 2.0, 3.0], device=device)).sum().backward()
+        np.testing.assert_allclose(base.grad.tolist(), g_base, rtol=1e-6)
+        np.testing.assert_allclose(s.grad.tolist(), g_src, rtol=1e-6)
+    x = rustdl.tensor([[1.0, 2.0], [3.0, float("inf")]], device=device, requires_grad=True)
+    r = rustdl.zeros(2, 2, device=device).index_reduce(
+        0, rustdl.tensor([1, 1], device=device), x, "amax", include_self=False
+    )
+    assert r.tolist() == [[0.0, 0.0], [3.0, float("inf")]]
+    r.clamp(max=9).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def test_scatter_reduce_second_derivative():
+    idx = rustdl.tensor([0, 0, 2])
+    a = rustdl.tensor([1.0, 2.0, 3.0], dtype=rustdl.float64, requires_grad=True)
+    o = rustdl.zeros(3, dtype=rustdl.float64).scatter_reduce(0, idx, a * a, "sum")
+    (g,) = rustdl.autograd.grad(o.sum(), a, create_graph=True)
+    (h,) = rustdl.autograd.grad(g.sum(), a)
+    assert g.tolist() == [2.0, 4.0, 6.0] and h.tolist() == [2.0, 2.0, 2.0]
