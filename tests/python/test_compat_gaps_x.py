@@ -430,3 +430,44 @@ def test_scatter_reduce_second_derivative():
     (g,) = rustdl.autograd.grad(o.sum(), a, create_graph=True)
     (h,) = rustdl.autograd.grad(g.sum(), a)
     assert g.tolist() == [2.0, 4.0, 6.0] and h.tolist() == [2.0, 2.0, 2.0]
+
+
+# ------------------------------------------------------------------------------------------
+# samplers with an "infinite" epoch (makemore's InfiniteDataLoader: num_samples=int(1e10))
+# ------------------------------------------------------------------------------------------
+
+
+def test_samplers_draw_huge_epochs_lazily():
+    from rustdl.data import DataLoader, RandomSampler, TensorDataset, WeightedRandomSampler
+
+    ds = TensorDataset(rustdl.arange(100.0), rustdl.arange(100))
+    sampler = RandomSampler(ds, replacement=True, num_samples=int(1e10))
+    loader = DataLoader(ds, sampler=sampler, batch_size=4)
+    assert len(loader) == 2_500_000_000
+    it = iter(loader)
+    for _ in range(3):
+        x, y = next(it)
+        assert x.shape == (4,) and (x.numpy() == y.numpy()).all()
+    draws = iter(sampler)
+    assert all(0 <= next(draws) < 100 for _ in range(1000))
+    w = iter(WeightedRandomSampler([0.0, 1.0, 3.0], num_samples=10**10, replacement=True))
+    d = np.array([next(w) for _ in range(4000)])
+    assert (d != 0).all() and 0.7 < (d == 2).mean() < 0.8
+
+
+def test_batches_cross_the_samplers_draw_chunks(monkeypatch):
+    from rustdl.data import DataLoader, RandomSampler, sampler
+
+    monkeypatch.setattr(sampler, "_CHUNK", 5)  # batches of 3 over draws of 5: slices straddle chunks
+    s = RandomSampler(range(10), replacement=True, num_samples=13, generator=0)
+    loader = DataLoader(list(range(10)), batch_size=3, sampler=s)
+    batches = [b.tolist() for b in loader]
+    assert [len(b) for b in batches] == [3, 3, 3, 3, 1]
+    assert all(0 <= v < 10 for b in batches for v in b)
+    s = RandomSampler(range(10), replacement=True, num_samples=13, generator=0)
+    assert sum(batches, []) == list(s)  # the same draws as iterating the sampler
+    dropped = DataLoader(list(range(10)), batch_size=3, sampler=s, drop_last=True)
+    assert [len(b) for b in dropped] == [3, 3, 3, 3]
+    no_repl = RandomSampler(range(4), num_samples=10, generator=1)
+    got = list(no_repl)
+    assert len(got) == 10 and sorted(got[:4]) == [0, 1, 2, 3] and sorted(got[4:8]) == [0, 1, 2, 3]

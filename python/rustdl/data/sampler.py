@@ -103,22 +103,32 @@ class Sampler:
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
 
 
+# indices drawn at a time by the samplers whose epoch can be arbitrarily long (num_samples=10**10
+# with replacement: an "infinite" loader), so an epoch never has to exist in memory at once
+_CHUNK = 1 << 20
+
+
 class _ArraySampler(Sampler):
-    """A sampler whose epoch is one int64 array (``_index_array``), so a ``BatchSampler`` over it can
-    slice the array instead of looping in Python."""
+    """A sampler whose epoch is a sequence of int64 arrays (``_index_chunks``; one array,
+    ``_index_array``, unless overridden), so a ``BatchSampler`` over it can slice arrays instead of
+    looping in Python."""
 
     def _index_array(self) -> np.ndarray:
         raise NotImplementedError
 
+    def _index_chunks(self) -> Iterator[np.ndarray]:
+        yield self._index_array()
+
     def __iter__(self) -> Iterator[int]:
-        return iter(self._index_array().tolist())
+        for chunk in self._index_chunks():
+            yield from chunk.tolist()
 
 
-def _index_array_of(sampler: Any) -> np.ndarray | None:
-    """The epoch's indices as an array when ``sampler`` is a built-in one whose ``__iter__`` is not
+def _index_chunks_of(sampler: Any) -> Iterator[np.ndarray] | None:
+    """The epoch's indices as arrays when ``sampler`` is a built-in one whose ``__iter__`` is not
     overridden; otherwise None."""
     if isinstance(sampler, _ArraySampler) and type(sampler).__iter__ is _ArraySampler.__iter__:
-        return sampler._index_array()
+        return sampler._index_chunks()
     return None
 
 
@@ -177,19 +187,27 @@ class RandomSampler(_ArraySampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _index_array(self) -> np.ndarray:
+        return np.concatenate([np.zeros(0, dtype=np.int64), *self._index_chunks()])
+
+    def _index_chunks(self) -> Iterator[np.ndarray]:
+        """The epoch drawn lazily: ``_CHUNK`` draws at a time with replacement, one permutation at
+        a time without."""
         n, k = len(self.data_source), self.num_samples
         if self.replacement:
             if n == 0:
                 raise ValueError("RandomSampler: cannot draw with replacement from an empty data_source")
-            return _integers(n, k, self.generator)
+            for start in range(0, k, _CHUNK):
+                yield _integers(n, min(_CHUNK, k - start), self.generator)
+            return
         if self._num_samples is None:
-            return randperm(n, generator=self.generator)
+            yield randperm(n, generator=self.generator)
+            return
         if n == 0:
             raise ValueError(f"RandomSampler: cannot draw num_samples={k} from an empty data_source")
-        parts = [randperm(n, generator=self.generator) for _ in range(k // n)]
+        for _ in range(k // n):
+            yield randperm(n, generator=self.generator)
         if k % n:
-            parts.append(randperm(n, generator=self.generator)[: k % n])
-        return np.concatenate(parts)
+            yield randperm(n, generator=self.generator)[: k % n]
 
     def __len__(self) -> int:
         return self.num_samples
@@ -275,12 +293,19 @@ class WeightedRandomSampler(_ArraySampler):
         self._cdf = np.cumsum(w)
         self._last = int(np.flatnonzero(w)[-1])
 
-    def _index_array(self) -> np.ndarray:
-        if self.replacement:
-            u = _uniform(self.num_samples, self.generator)
+    def _index_chunks(self) -> Iterator[np.ndarray]:
+        if not self.replacement:
+            yield self._index_array()
+            return
+        for start in range(0, self.num_samples, _CHUNK):
+            u = _uniform(min(_CHUNK, self.num_samples - start), self.generator)
             # inverse CDF: index i covers [cdf[i-1], cdf[i]); zero weights cover nothing
             idx = np.searchsorted(self._cdf, u * self._cdf[-1], side="right")
-            return np.minimum(idx, self._last).astype(np.int64)
+            yield np.minimum(idx, self._last).astype(np.int64)
+
+    def _index_array(self) -> np.ndarray:
+        if self.replacement:
+            return np.concatenate([np.zeros(0, dtype=np.int64), *self._index_chunks()])
         # successive draws without replacement = the first num_samples arrivals of independent
         # exponential clocks with rates ``weights`` (zero weights never arrive)
         u = _uniform(len(self.weights), self.generator)
@@ -396,14 +421,20 @@ class BatchSampler(Sampler):
 
     def _array_batches(self) -> Iterator[Any]:
         """Batches as int64 array slices when the sampler can give its epoch as one array, else lists."""
-        order = _index_array_of(self.sampler)
-        if order is None:
+        chunks = _index_chunks_of(self.sampler)
+        if chunks is None:
             yield from self
             return
         bs = self.batch_size
-        stop = (len(order) // bs) * bs if self.drop_last else len(order)
-        for start in range(0, stop, bs):
-            yield order[start : start + bs]
+        carry = np.zeros(0, dtype=np.int64)
+        for chunk in chunks:
+            order = np.concatenate([carry, chunk]) if carry.size else chunk
+            full = (len(order) // bs) * bs
+            for start in range(0, full, bs):
+                yield order[start : start + bs]
+            carry = order[full:]
+        if carry.size and not self.drop_last:
+            yield carry
 
     def __iter__(self) -> Iterator[list]:
         batch: list = []
