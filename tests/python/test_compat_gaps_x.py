@@ -471,3 +471,16 @@ def test_batches_cross_the_samplers_draw_chunks(monkeypatch):
     no_repl = RandomSampler(range(4), num_samples=10, generator=1)
     got = list(no_repl)
     assert len(got) == 10 and sorted(got[:4]) == [0, 1, 2, 3] and sorted(got[4:8]) == [0, 1, 2, 3]
+
+
+def test_torchvision_models_namespace_lists_every_builder():
+    # examples/imagenet picks its architecture from models.__dict__
+    from rustdl.torchcompat.torchvision import models
+
+    names = sorted(
+        n for n in vars(models) if n.islower() and not n.startswith("__") and callable(vars(models)[n])
+    )
+    assert {"resnet18", "vgg11", "mobilenet_v2", "densenet121"} <= set(names)
+    assert set(models.list_models()) <= set(names)
+    net = vars(models)["resnet18"](num_classes=3)
+    assert net(rustdl.randn(2, 3, 32, 32)).shape == (2, 3)

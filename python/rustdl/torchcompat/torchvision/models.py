@@ -301,15 +301,20 @@ _WEIGHTS_BY_NAME = {cls.__name__: cls for cls in _WEIGHTS.values()}
 
 
 def _builder(name: str) -> Callable[..., Any]:
-    build = getattr(_zoo, name)
     defaults = {"aux_logits": True} if name == "googlenet" else {}
 
     def make(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> Any:
+        build = getattr(_zoo, name)  # the family's module is imported on the first build
         return build(weights=weights, progress=progress, **{**defaults, **kwargs})
 
     make.__name__ = make.__qualname__ = name
-    make.__doc__ = build.__doc__
+    make.__doc__ = f"torchvision.models.{name}: rustdl.models.{name} (random weights)."
     return make
+
+
+# every builder is in the module's namespace from the start, as in torchvision: the ImageNet
+# example picks its architecture from `models.__dict__`
+globals().update({name: _builder(name) for name in _MODEL_NAMES})
 
 
 def get_model_builder(name: str) -> Callable[..., Any]:
