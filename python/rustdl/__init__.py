@@ -759,7 +759,18 @@ def diag(input, *args, out=None, **kwargs):
 
 
 def repeat_interleave(input, *args, out=None, **kwargs):
-    """Functional form of ``Tensor.repeat_interleave``."""
+    """Functional form of ``Tensor.repeat_interleave``; with only a tensor of ``repeats``
+    (``repeat_interleave(repeats)``), each index ``i`` repeated ``repeats[i]`` times (a batch
+    vector from counts, as ``torch.repeat_interleave(repeats)``)."""
+    if not args and "repeats" not in kwargs and isinstance(input, Tensor):
+        if input.ndim > 1 or input.is_floating_point() or input.dtype == bool:
+            raise RuntimeError(
+                f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, got {input.dtype} "
+                f"of shape {tuple(input.shape)}"
+            )
+        repeats = input.reshape(-1)
+        index = arange(repeats.shape[0], device=input.device)
+        return _into(out, index.repeat_interleave(repeats, **kwargs))
     return _into(out, input.repeat_interleave(*args, **kwargs))
 
 

@@ -1227,6 +1227,10 @@ def _einsum_complex(fn, equation, operands):
 def _wrap_einsum(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if args and not isinstance(args[0], str) and len(args) > 1:
+            from ._tensor_api import einsum_sublists
+
+            args = einsum_sublists(args)
         operands = args[1:]
         ops = operands[0] if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else operands
         if args and builtins.any(isinstance(o, ComplexTensor) for o in ops):

@@ -297,11 +297,42 @@ def _contract(a, sa, b, sb, keep):
     return r, "".join(batch + left + right)
 
 
+_SUBSCRIPT_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def einsum_sublists(args: tuple) -> tuple:
+    """``einsum(op1, [0, 1], op2, [1, 2], [0, 2])`` (the sublist form) as ``("ab,bc->ac", op1,
+    op2)``: each int 0-51 is a letter, ``...`` (Ellipsis) stays; a trailing list is the output."""
+
+    def letters(sub: object) -> str:
+        if not isinstance(sub, (list, tuple)):
+            raise TypeError(f"einsum: a sublist must be a list of ints, got {type(sub).__name__}")
+        out = []
+        for v in sub:
+            if v is Ellipsis:
+                out.append("...")
+            elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 52:
+                out.append(_SUBSCRIPT_LETTERS[v])
+            else:
+                raise ValueError(f"einsum: subscripts in a sublist must be ints in [0, 52) or ..., got {v!r}")
+        return "".join(out)
+
+    pairs, rest = list(args), None
+    if len(pairs) % 2 == 1:
+        rest = pairs.pop()
+    operands, subs = pairs[0::2], [letters(x) for x in pairs[1::2]]
+    equation = ",".join(subs) + ("" if rest is None else "->" + letters(rest))
+    return (equation, *operands)
+
+
 def einsum(equation, *operands):
     """Einstein summation over 1+ operands, folded left to right into ``bmm`` calls
     (``'ij,jk->ik'``, ``'bij,bjk->bik'``, ``'i,i->'``, ``'ij->ji'``, ``'bi,bi->b'``, ...).
     Repeated letters within one operand take diagonals; ``...`` stands for the dims no letter
-    names (broadcast, as numpy)."""
+    names (broadcast, as numpy). The sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` is
+    taken too."""
+    if not isinstance(equation, str) and isinstance(equation, Tensor) and operands:
+        equation, *operands = einsum_sublists((equation, *operands))
     if not isinstance(equation, str):
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):

@@ -69,8 +69,15 @@ def wrap(fn: Any, name: str) -> Any:
     return wrapper
 
 
-def _is_ours(fn: Any) -> bool:
-    return isinstance(fn, types.FunctionType) and (fn.__module__ or "").startswith("rustdl")
+def _is_ours(fn: Any, home: str) -> bool:
+    """A plain function defined in ``home`` or in one of rustdl's private modules (a function
+    re-exported from another public module, ``rustdl.vmap`` from ``rustdl.func``, stays the
+    same object as there)."""
+    if not isinstance(fn, types.FunctionType):
+        return False
+    mod = fn.__module__ or ""
+    parts = mod.split(".")
+    return parts[0] == "rustdl" and (mod == home or any(p.startswith("_") for p in parts[1:]))
 
 
 def install(ns: Any, tensor_cls: Any = None, exclude: tuple = ()) -> None:
@@ -78,9 +85,13 @@ def install(ns: Any, tensor_cls: Any = None, exclude: tuple = ()) -> None:
     public Python-level methods (plain functions in its ``__dict__``), except those in
     ``exclude``."""
     for name, fn in list(vars(ns).items()):
-        if not name.startswith("_") and _is_ours(fn) and fn not in exclude:
+        if not name.startswith("_") and _is_ours(fn, ns.__name__) and fn not in exclude:
             setattr(ns, name, wrap(fn, name))
     if tensor_cls is not None:
         for name, fn in list(vars(tensor_cls).items()):
-            if not name.startswith("_") and _is_ours(fn) and fn not in exclude:
+            if (
+                not name.startswith("_")
+                and _is_ours(fn, getattr(fn, "__module__", None) or "")
+                and fn not in exclude
+            ):
                 setattr(tensor_cls, name, wrap(fn, f"Tensor.{name}"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -253,6 +254,18 @@ def _grads(optimizer: Any) -> list[Tensor]:
     return [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
 
 
+def _cuda_means_cpu_under_torchcompat() -> bool:
+    """True when a PyTorch script runs through rustdl.torchcompat and "cuda" is the CPU."""
+    import sys
+
+    compat = sys.modules.get("rustdl.torchcompat")
+    if compat is None or not compat.installed():
+        return False
+    from . import cuda
+
+    return not cuda.is_available()
+
+
 class GradScaler:
     """Loss scaling with PyTorch's contract (``scale``, ``unscale_``, ``step``, ``update``).
 
@@ -284,6 +297,14 @@ class GradScaler:
             raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
         if not 0.0 < backoff_factor < 1.0:
             raise ValueError(f"GradScaler: backoff_factor must be in (0, 1), got {backoff_factor}")
+        if enabled and str(device).startswith("cuda") and _cuda_means_cpu_under_torchcompat():
+            # a PyTorch script on a machine without CUDA: PyTorch's scaler turns itself off
+            warnings.warn(
+                "torch.cuda.amp.GradScaler is enabled, but CUDA is not available. Disabling.",
+                UserWarning,
+                stacklevel=2,
+            )
+            enabled = False
         self._enabled = bool(enabled)
         self._scale = float(init_scale)
         self._growth_factor = float(growth_factor)

@@ -484,3 +484,92 @@ def test_torchvision_models_namespace_lists_every_builder():
     assert set(models.list_models()) <= set(names)
     net = vars(models)["resnet18"](num_classes=3)
     assert net(rustdl.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+# ------------------------------------------------------------------------------------------
+# smaller differences found by the program runs
+# ------------------------------------------------------------------------------------------
+
+
+def test_repeat_interleave_of_counts_alone_is_a_batch_vector():
+    assert rustdl.repeat_interleave(rustdl.tensor([2, 1])).tolist() == [0, 0, 1]
+    assert rustdl.repeat_interleave(rustdl.tensor([0, 3]), output_size=3).tolist() == [1, 1, 1]
+    assert rustdl.repeat_interleave(rustdl.tensor([], dtype=rustdl.int64)).tolist() == []
+    assert rustdl.repeat_interleave(rustdl.tensor([1, 2]), 2).tolist() == [1, 1, 2, 2]
+    for bad in (rustdl.tensor([[1, 2]]), rustdl.tensor([1.0, 2.0]), rustdl.tensor([1, -2])):
+        with pytest.raises(RuntimeError, match="repeat_interleave"):
+            rustdl.repeat_interleave(bad)
+
+
+def test_einsum_sublist_form_matches_the_equation_form():
+    a, b = rustdl.randn(2, 3), rustdl.randn(3, 4)
+    np.testing.assert_allclose(
+        rustdl.einsum(a, [0, 1], b, [1, 2], [0, 2]).numpy(), (a @ b).numpy(), rtol=1e-6
+    )
+    np.testing.assert_allclose(rustdl.einsum(a, [0, 1], b, [1, 2]).numpy(), (a @ b).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(rustdl.einsum(a, [1, 0]).numpy(), a.numpy().T)
+    x = rustdl.randn(2, 3, 4)
+    np.testing.assert_allclose(rustdl.einsum(x, [..., 2], [...]).numpy(), x.numpy().sum(-1), rtol=1e-6)
+    with pytest.raises(ValueError, match="sublist"):
+        rustdl.einsum(a, [0, 60])
+
+
+def test_lbfgs_line_search_spends_only_what_max_eval_leaves():
+    def run(max_iter):
+        x = rustdl.tensor([-1.5, 2.0], dtype=rustdl.float64, requires_grad=True)
+        opt = rustdl.optim.LBFGS([x], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        return x.tolist(), opt.state[x]["func_evals"]
+
+    # max_iter=1 gives max_eval=1: no evaluation is left for a search, so the step is 0 (as
+    # PyTorch); with more the search moves downhill
+    assert run(1) == ([-1.5, 2.0], 6)
+    moved, evals = run(20)
+    assert np.allclose(moved, [1.0, 1.0], atol=1e-4) and evals > 6
+
+
+def test_optimizer_step_count_answers_as_a_0d_float_tensor():
+    p = nn.Parameter(rustdl.ones(2))
+    opt = rustdl.optim.Adam([p])
+    p.grad = rustdl.ones(2)
+    opt.step()
+    opt.step()
+    s = opt.state[p]["step"]
+    assert (s.item(), s.dtype, s.shape, s.ndim, s.requires_grad) == (2.0, rustdl.float32, (), 0, False)
+    assert s.device.type == "cpu" and s.is_floating_point() and repr(s) == "tensor(2.)"
+
+
+def test_torchcompat_version_scaler_and_file(tmp_path):
+    src = """
+import json, os, warnings
+import torch
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    scaler = torch.cuda.amp.GradScaler(enabled=True)
+v = torch.__version__
+print(json.dumps({
+    "cmp": [v >= (2, 0), v >= "1.13", v < "3.0", v > (2, 4, 9), v < (2, 5, 1), isinstance(v, str)],
+    "split": v.split("+")[0].count("."),
+    "scaler": [scaler.is_enabled(), scaler.get_scale(), any("Disabling" in str(x.message) for x in w)],
+    "cpu_scaler": torch.amp.GradScaler("cpu").is_enabled(),
+    "file": os.path.isfile(torch.__file__),
+}))
+"""
+    out = json.loads(
+        run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}).stdout.strip().splitlines()[-1]
+    )
+    assert out == {
+        "cmp": [True, True, True, True, True, True],
+        "split": 2,
+        "scaler": [False, 1.0, True],
+        "cpu_scaler": True,
+        "file": True,
+    }

@@ -228,8 +228,9 @@ class LBFGS(Optimizer):
                 def obj_func(x: list[Tensor], step: float, direction: Tensor) -> tuple[float, Tensor]:
                     return self._directional_evaluate(closure, x, step, direction)
 
+                # the search may spend what is left of max_eval (none: no bracketing, as PyTorch)
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
-                    obj_func, x_init, t, d, loss, flat_grad, gtd
+                    obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
                 )
                 self._add_to_params(t, d)
                 opt_cond = float(flat_grad.abs().max()) <= tolerance_grad

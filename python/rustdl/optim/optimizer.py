@@ -96,6 +96,27 @@ class _Step(int):
     def cpu(self) -> Tensor:
         return self.float()
 
+    # what a 0-d float32 CPU tensor answers
+    dtype = property(lambda self: _rustdl.float32)
+    shape = property(lambda self: ())
+    ndim = property(lambda self: 0)
+    device = property(lambda self: _rustdl.device("cpu"))
+    requires_grad = property(lambda self: False)
+    is_cuda = property(lambda self: False)
+
+    def size(self, dim: Any = None) -> tuple:
+        if dim is not None:
+            raise IndexError(f"step.size({dim}): a 0-d value has no dims")
+        return ()
+
+    def is_floating_point(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"tensor({int(self)}.)"
+
+    __str__ = __repr__
+
     def __reduce__(self) -> tuple:
         return (int, (int(self),))  # saved as a plain int
 

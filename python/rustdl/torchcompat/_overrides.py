@@ -9,6 +9,8 @@ from typing import Any
 import rustdl
 from rustdl import nn
 
+from . import _torch_version
+
 _GPU_TYPES = ("cuda", "gpu", "mps", "xpu", "vulkan", "wgpu")
 
 
@@ -73,7 +75,8 @@ def for_module(name: str) -> dict[str, Any]:
             "Size": Size,
             "set_default_device": set_default_device,
             # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
-            "__version__": rustdl.__torch_compat_version__,
+            "__version__": _torch_version.__version__,
+            "__file__": rustdl.__file__,
         }
     if name == "torch.nn":
         from rustdl.nn import parallel
@@ -82,7 +85,7 @@ def for_module(name: str) -> dict[str, Any]:
     if name == "torch.autograd":
         return {"Variable": Variable}
     if name == "torch.version":
-        return {"__version__": rustdl.__torch_compat_version__}
+        return {"__version__": _torch_version.__version__}
     return {}
 
 
