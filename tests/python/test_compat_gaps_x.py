@@ -573,3 +573,38 @@ print(json.dumps({
         "cpu_scaler": True,
         "file": True,
     }
+
+
+# ------------------------------------------------------------------------------------------
+# TransformerEncoder: PyTorch's nested-tensor fast path returns zeros at padded positions
+# ------------------------------------------------------------------------------------------
+
+
+def test_transformer_encoder_zeroes_padded_positions_where_the_fast_path_would_run():
+    rustdl.manual_seed(3)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    enc = nn.TransformerEncoder(layer, 2).eval()
+    plain = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
+    plain.load_state_dict(enc.state_dict())
+    x = rustdl.randn(2, 5, 8)
+    pad = rustdl.tensor([[False] * 5, [False] * 3 + [True] * 2])
+    with rustdl.no_grad():
+        fast, slow = enc(x, src_key_padding_mask=pad), plain(x, src_key_padding_mask=pad)
+    keep = ~pad.numpy()
+    np.testing.assert_allclose(fast.numpy()[keep], slow.numpy()[keep], rtol=1e-6)
+    assert (fast.numpy()[~keep] == 0).all() and (slow.numpy()[~keep] != 0).any()
+    # not where PyTorch keeps its regular path: gradients wanted, training, a padding that is
+    # not at the end of a row, or an attention mask
+    assert (enc(x, src_key_padding_mask=pad).detach().numpy()[~keep] != 0).any()
+    with rustdl.no_grad():
+        ragged = rustdl.tensor([[False] * 5, [True] + [False] * 4])
+        assert (enc(x, src_key_padding_mask=ragged).numpy()[1, 0] != 0).any()
+        masked = enc(x, mask=rustdl.zeros(5, 5, dtype=rustdl.bool), src_key_padding_mask=pad)
+        assert (masked.numpy()[~keep] != 0).any()
+        rustdl.backends.mha.set_fastpath_enabled(False)
+        try:
+            assert (enc(x, src_key_padding_mask=pad).numpy()[~keep] != 0).any()
+        finally:
+            rustdl.backends.mha.set_fastpath_enabled(True)
+        enc.train()
+        assert (enc(x, src_key_padding_mask=pad).numpy()[~keep] != 0).any()

@@ -5,6 +5,6 @@
 attention-kernel switches likewise; ``mps``/``openmp``/``mkldnn.is_available()`` are False.
 """
 
-from . import cuda, cudnn, mkldnn, mps, openmp  # noqa: F401
+from . import cuda, cudnn, mha, mkldnn, mps, openmp  # noqa: F401
 
-__all__ = ["cuda", "cudnn", "mkldnn", "mps", "openmp"]
+__all__ = ["cuda", "cudnn", "mha", "mkldnn", "mps", "openmp"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from .activation import MultiheadAttention
+from .activation import GELU, MultiheadAttention, ReLU
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
@@ -237,10 +238,13 @@ class TransformerEncoder(Module):
     """``num_layers`` deep copies of ``encoder_layer`` (``layers.0``, ``layers.1``, …) run in
     turn, then an optional final ``norm``, as ``torch.nn.TransformerEncoder``.
 
-    ``enable_nested_tensor`` and ``mask_check`` are accepted for compatibility; rustdl has no
-    nested-tensor fast path, so they change nothing: positions marked by ``src_key_padding_mask``
-    get computed outputs, as on PyTorch's regular path (its fast path, taken in eval without grad
-    with ``batch_first``, returns zeros there; the other positions agree).
+    Padded positions: where PyTorch would take its nested-tensor fast path — eval mode, no
+    gradient wanted, ``enable_nested_tensor``, ``batch_first`` 3-d input with a
+    ``src_key_padding_mask`` whose padding is at the end of each row (checked with
+    ``mask_check``), no ``mask``, post-norm layers with an even number of heads, ReLU/GELU,
+    biases and equal LayerNorm eps — the layers' outputs at padded positions are zeros (then the
+    final ``norm`` applies), as there; otherwise they are computed as at every other position.
+    The unpadded positions are the same either way.
 
     Example:
         >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32)
@@ -277,9 +281,54 @@ class TransformerEncoder(Module):
         causal = bool(is_causal)
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=causal, src_key_padding_mask=src_key_padding_mask)
+        padded = self._fast_path_padding(src, mask, src_key_padding_mask)
+        if padded is not None:
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+    def _fast_path_padding(self, src: Tensor, mask: Any, pad: Any) -> Tensor | None:
+        """The ``(N, L)`` bool mask of padded positions when PyTorch's nested-tensor fast path
+        would run (and so return zeros there), else None."""
+        from ... import amp, backends
+
+        if pad is None or mask is not None or not self.enable_nested_tensor or not self.layers:
+            return None
+        first = self.layers[0]
+        attn = getattr(first, "self_attn", None)
+        if (
+            not isinstance(first, TransformerEncoderLayer)
+            or first.training
+            or first.norm_first
+            or not attn.batch_first
+            or not attn._qkv_same_embed_dim
+            or attn.in_proj_bias is None
+            or attn.num_heads % 2 == 1
+            or first.norm1.eps != first.norm2.eps
+            or not _relu_or_gelu(first.activation)
+            or not backends.mha.get_fastpath_enabled()
+            or src.dim() != 3
+            or amp.is_autocast_enabled()
+        ):
+            return None
+        if _rustdl.is_grad_enabled() and (
+            src.requires_grad or any(p.requires_grad for p in self.parameters())
+        ):
+            return None
+        padded = pad if pad.dtype == _rustdl.bool else pad != 0
+        if tuple(padded.shape) != tuple(src.shape[:2]):
+            return None
+        if self.mask_check:
+            # left-aligned: once a row is padded it stays padded (cummax of the padding flags)
+            ints = padded.to(_rustdl.int64)
+            if not bool((ints.cummax(1).values == ints).all()):
+                return None
+        return padded
+
+
+def _relu_or_gelu(activation: Any) -> bool:
+    return activation in (F.relu, F.gelu) or isinstance(activation, (ReLU, GELU))
 
 
 class TransformerDecoder(Module):
