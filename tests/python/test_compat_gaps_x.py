@@ -608,3 +608,17 @@ def test_transformer_encoder_zeroes_padded_positions_where_the_fast_path_would_r
             rustdl.backends.mha.set_fastpath_enabled(True)
         enc.train()
         assert (enc(x, src_key_padding_mask=pad).numpy()[~keep] != 0).any()
+
+
+def test_discrete_distributions_have_param_shape_as_a_torch_size(tmp_path):
+    src = """
+import json, torch
+from torch.distributions import Bernoulli, Binomial, Categorical, ContinuousBernoulli, Multinomial
+from torch.distributions import NegativeBinomial, OneHotCategorical
+p = torch.tensor([[0.2, 0.8], [0.5, 0.5], [0.1, 0.9]])
+ds = [Categorical(p), Bernoulli(p), OneHotCategorical(p), Binomial(3, p), Multinomial(3, p),
+      NegativeBinomial(3, logits=p), ContinuousBernoulli(p)]
+print(json.dumps([[type(d.param_shape).__name__, list(d.param_shape)] for d in ds]))
+"""
+    out = json.loads(run_compat(tmp_path, src).stdout.strip().splitlines()[-1])
+    assert out == [["Size", [3, 2]]] * 7

@@ -264,6 +264,11 @@ class NegativeBinomial(Distribution):
         super().__init__(tuple(self.probs.shape) if shape is None else shape, validate_args=validate_args)
 
     @property
+    def param_shape(self) -> tuple[int, ...]:
+        """The shape of the probabilities (or logits) parameter."""
+        return tuple(self.probs.shape)
+
+    @property
     def mean(self) -> Tensor:
         return self.total_count * self.logits.exp()
 
@@ -332,6 +337,11 @@ class Multinomial(Distribution):
             self.probs = self.logits.exp()
         shape = tuple(given.shape)
         super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        """The shape of the probabilities (or logits) parameter."""
+        return tuple(self.probs.shape)
 
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):  # type: ignore[override]
@@ -525,6 +535,11 @@ class ContinuousBernoulli(ExponentialFamily):
         self._lims = lims
         shape = _scalar_shape(given)
         super().__init__(tuple(self.probs.shape) if shape is None else shape, validate_args=validate_args)
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        """The shape of the probabilities (or logits) parameter."""
+        return tuple(self.probs.shape)
 
     def _outside(self) -> Tensor:
         return (self.probs <= self._lims[0]) | (self.probs >= self._lims[1])

@@ -490,6 +490,11 @@ class Binomial(_NoRsample):
         scalar = isinstance(total_count, Number) and isinstance(given, Number)
         super().__init__(() if scalar else tuple(self.probs.shape), validate_args=validate_args)
 
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        """The shape of the probabilities (or logits) parameter."""
+        return tuple(self.probs.shape)
+
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):  # type: ignore[override]
         return constraints.integer_interval(0, self.total_count)

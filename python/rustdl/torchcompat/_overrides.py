@@ -206,10 +206,18 @@ def _module_to(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 _DIST = rustdl.distributions.Distribution
 _ORIG_DIST_SHAPES = {k: _DIST.__dict__[k] for k in ("batch_shape", "event_shape")}
+# the distribution families with their own param_shape (Categorical, Bernoulli, ...)
+_ORIG_PARAM_SHAPES = {
+    cls: cls.__dict__["param_shape"]
+    for cls in vars(rustdl.distributions).values()
+    if isinstance(cls, type)
+    and issubclass(cls, _DIST)
+    and isinstance(cls.__dict__.get("param_shape"), property)
+}
 
 
 def _size_property(orig: Any) -> property:
-    """A distribution's ``batch_shape``/``event_shape`` as a :class:`Size`, as PyTorch."""
+    """A distribution's ``batch_shape``/``event_shape``/``param_shape`` as a :class:`Size`, as PyTorch."""
     return property(lambda self: Size(orig.fget(self)), doc=orig.__doc__)
 
 
@@ -229,6 +237,8 @@ def unpatch_classes() -> None:
     rustdl.Tensor.size = _ORIG_SIZE
     for key, value in _ORIG_DIST_SHAPES.items():
         setattr(_DIST, key, value)
+    for cls, value in _ORIG_PARAM_SHAPES.items():
+        cls.param_shape = value
     rustdl.dtype.__repr__ = _ORIG_DTYPE_REPR
     rustdl.Tensor.double = _ORIG_DOUBLE
     rustdl.Tensor.to = _ORIG_TO
@@ -260,6 +270,8 @@ def patch_classes() -> None:
     rustdl.Tensor.size = _tensor_size
     for key, value in _ORIG_DIST_SHAPES.items():
         setattr(_DIST, key, _size_property(value))
+    for cls, value in _ORIG_PARAM_SHAPES.items():
+        cls.param_shape = _size_property(value)
     rustdl.dtype.__repr__ = _dtype_repr
     rustdl.Tensor.double = _tensor_double
     rustdl.Tensor.to = _tensor_to
