@@ -81,3 +81,42 @@ def _node_register_prehook(self: Any, hook: Callable[..., Any]) -> _TensorHookHa
 Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook
 _Node.register_hook = _node_register_hook
 _Node.register_prehook = _node_register_prehook
+
+
+# ---- each node's class is named after its op (``type(y.grad_fn).__name__ == "SumBackward0"``,
+# as PyTorch's generated node classes; graph drawers label nodes with it), a subclass of Node
+
+_NODE_CLASSES: dict[str, type] = {}
+
+
+def _named_node(node: Any) -> Any:
+    """``node`` with its class switched to the Node subclass named after its op."""
+    if type(node) is not _Node:
+        return node
+    name = node.name()
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        label = name if name.isidentifier() else "Node"
+        cls = type(label, (_Node,), {"__slots__": (), "__module__": _Node.__module__})
+        _NODE_CLASSES[name] = cls
+    node.__class__ = cls
+    return node
+
+
+_grad_fn_of = Tensor.grad_fn
+_next_functions_of = _Node.next_functions
+
+
+def _grad_fn(self: Tensor) -> Any:
+    """The node that made this tensor (None for a leaf or a tensor made without grad)."""
+    return _named_node(_grad_fn_of.__get__(self))
+
+
+def _next_functions(self: Any) -> tuple:
+    """``((node, 0), ...)`` for each input: its node, ``AccumulateGrad`` for a leaf, or None."""
+    return tuple((_named_node(f), i) for f, i in _next_functions_of.__get__(self))
+
+
+if _Node.__flags__ & (1 << 10):  # Py_TPFLAGS_BASETYPE: the core lets Node be subclassed
+    Tensor.grad_fn = property(_grad_fn, doc=_grad_fn.__doc__)
+    _Node.next_functions = property(_next_functions, doc=_next_functions.__doc__)

@@ -44,7 +44,7 @@ pub fn torch_name(name: &str) -> String {
 }
 
 /// A recorded op, as `tensor.grad_fn`.
-#[pyclass(name = "Node", module = "rustdl.autograd", frozen)]
+#[pyclass(name = "Node", module = "rustdl.autograd", frozen, subclass)]
 pub struct PyNode {
     pub node: Arc<Node>,
 }

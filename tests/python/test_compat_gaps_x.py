@@ -622,3 +622,23 @@ print(json.dumps([[type(d.param_shape).__name__, list(d.param_shape)] for d in d
 """
     out = json.loads(run_compat(tmp_path, src).stdout.strip().splitlines()[-1])
     assert out == [["Size", [3, 2]]] * 7
+
+
+def test_graph_nodes_are_classes_named_after_their_op():
+    from rustdl.autograd.graph import Node
+
+    x = rustdl.ones(2, requires_grad=True)
+    y = (x * 2).exp().sum()
+    fn = y.grad_fn
+    assert type(fn).__name__ == "SumBackward0" == fn.name() and isinstance(fn, Node)
+    ((exp_fn, _),) = fn.next_functions
+    assert type(exp_fn).__name__ == "ExpBackward0"
+    ((mul_fn, _),) = exp_fn.next_functions
+    assert type(mul_fn).__name__ == "MulBackward0"
+    assert type(mul_fn.next_functions[0][0]).__name__ == "AccumulateGrad"
+    assert type((x * 3).grad_fn) is type(mul_fn)  # one class per op name
+    # hooks and metadata still work on the renamed nodes
+    seen = []
+    fn.register_prehook(lambda g: seen.append(g[0].shape))
+    y.backward()
+    assert seen == [()] and x.grad.tolist() == pytest.approx([2 * np.exp(2.0)] * 2)
