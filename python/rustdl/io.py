@@ -57,18 +57,37 @@ def _is_complex_tensor(obj: Any) -> bool:
     return isinstance(obj, _complex.ComplexTensor)
 
 
-def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
-    """Returns the JSON node describing ``obj``; tensors go into ``tensors`` under unique names."""
+def _same_tensor_key(t: Tensor) -> tuple | None:
+    """What identifies a tensor's values in memory (its start, layout, dtype, device), so that the
+    same weight reached under two names (tied embeddings) is stored once and loads back shared."""
+    if t.numel() == 0:
+        return None
+    return (t.data_ptr(), tuple(t.shape), tuple(t.stride()), str(t.dtype), str(t.device))
+
+
+def _encode(obj: Any, path: str, tensors: dict[str, Tensor], memo: dict | None = None) -> Any:
+    """Returns the JSON node describing ``obj``; tensors go into ``tensors`` under unique names
+    (a tensor met again under another name refers to the first)."""
+    memo = {} if memo is None else memo
     if isinstance(obj, Tensor):
+        key = _same_tensor_key(obj)
+        if key is not None and key in memo:
+            return {"T": memo[key]}
         name = path
         n = 1
         while name in tensors or name == "__metadata__":
             name = f"{path}~{n}"
             n += 1
         tensors[name] = obj.detach()
+        if key is not None:
+            memo[key] = name
         return {"T": name}
     if _is_complex_tensor(obj):  # its two real parts, rebuilt as a complex tensor on load
-        return {"Z": [_encode(obj.real, f"{path}.real", tensors), _encode(obj.imag, f"{path}.imag", tensors)]}
+        parts = [
+            _encode(obj.real, f"{path}.real", tensors, memo),
+            _encode(obj.imag, f"{path}.imag", tensors, memo),
+        ]
+        return {"Z": parts}
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
@@ -77,18 +96,18 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor]) -> Any:
                     f"rustdl.save: dict keys must be str or int, got {k!r} ({type(k).__name__}) at '{path}'"
                 )
             sub = f"{path}/{k}" if path else str(k)
-            items.append([k, _encode(v, sub, tensors)])
+            items.append([k, _encode(v, sub, tensors, memo)])
         # an OrderedDict (a state_dict) reads back as one, as PyTorch's pickle keeps it
         return {"od" if isinstance(obj, collections.OrderedDict) else "d": items}
     if isinstance(obj, (list, tuple)):
-        nodes = [_encode(v, f"{path}/{i}" if path else str(i), tensors) for i, v in enumerate(obj)]
+        nodes = [_encode(v, f"{path}/{i}" if path else str(i), tensors, memo) for i, v in enumerate(obj)]
         return {"t" if isinstance(obj, tuple) else "l": nodes}
     if isinstance(obj, np.ndarray) and obj.shape != ():
         if obj.dtype.kind not in "biuf":
             raise TypeError(
                 f"rustdl.save: the numpy array at '{path}' has dtype {obj.dtype}, not a number or bool"
             )
-        name = _encode(_rustdl.from_numpy(np.ascontiguousarray(obj)), path, tensors)["T"]
+        name = _encode(_rustdl.from_numpy(np.ascontiguousarray(obj)), path, tensors, memo)["T"]
         return {"A": name, "dtype": obj.dtype.str}
     if hasattr(obj, "item") and hasattr(obj, "dtype") and getattr(obj, "shape", None) == ():
         obj = obj.item()  # a numpy scalar

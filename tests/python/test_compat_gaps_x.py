@@ -642,3 +642,31 @@ def test_graph_nodes_are_classes_named_after_their_op():
     fn.register_prehook(lambda g: seen.append(g[0].shape))
     y.backward()
     assert seen == [()] and x.grad.tolist() == pytest.approx([2 * np.exp(2.0)] * 2)
+
+
+def test_a_tied_weight_is_saved_once_and_loads_back_shared(tmp_path):
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(50, 8)
+            self.head = nn.Linear(8, 50, bias=False)
+            self.head.weight = self.wte.weight
+
+    m = Tied()
+    rustdl.save({"model": m.state_dict(), "iter": 3}, tmp_path / "ck.pt")
+    untied = {"model": {"a": rustdl.randn(50, 8), "b": rustdl.randn(50, 8)}}
+    rustdl.save(untied, tmp_path / "two.pt")
+    # one 50x8 matrix stored, not two
+    assert (tmp_path / "ck.pt").stat().st_size < (tmp_path / "two.pt").stat().st_size - 50 * 8 * 4 // 2
+    back = rustdl.load(tmp_path / "ck.pt")["model"]
+    assert back["wte.weight"] is back["head.weight"]
+    np.testing.assert_array_equal(back["head.weight"].numpy(), m.wte.weight.detach().numpy())
+    other = Tied()
+    other.load_state_dict(back)
+    assert other.head.weight is other.wte.weight
+    np.testing.assert_array_equal(other.head.weight.detach().numpy(), m.wte.weight.detach().numpy())
+    # views of one storage with different layouts stay separate entries
+    base = rustdl.arange(6.0).reshape(2, 3)
+    rustdl.save({"x": base, "t": base.t(), "row": base[1]}, tmp_path / "views.pt")
+    got = rustdl.load(tmp_path / "views.pt")
+    assert got["t"].tolist() == base.t().tolist() and got["row"].tolist() == [3.0, 4.0, 5.0]
