@@ -12,14 +12,194 @@ from typing import Any, Callable
 from typing import Final as Final
 
 
+def _module_class() -> type:
+    from .nn.modules.module import Module
+
+    return Module
+
+
+class _ScriptMethods:
+    """What a scripted or traced module answers beyond its eager self: ``save`` (the TorchScript
+    idiom ``torch.jit.script(model).save(path)``) and the ``code``/``graph`` descriptions."""
+
+    def save(self, f: Any, _extra_files: Any = None) -> None:
+        """Saves this module so that :func:`load` gives it back (see :func:`save`)."""
+        save(self, f, _extra_files)
+
+    @property
+    def code(self) -> str:
+        return f"# rustdl runs {type(self).__name__}.forward eagerly: there is no TorchScript code\n"
+
+    @property
+    def graph(self) -> str:
+        return f"# rustdl runs {type(self).__name__} eagerly: there is no TorchScript graph\n"
+
+    inlined_graph = graph
+
+
+def _rebuild_scripted(base: type, state: dict) -> Any:
+    """Unpickles a scripted module: the eager module of class ``base``, scripted again."""
+    obj = base.__new__(base)
+    obj.__dict__.update(state)
+    return _scripted(obj)
+
+
+_SCRIPTED_CLASSES: dict[type, type] = {}
+
+
+def _scripted(m: Any) -> Any:
+    """The module ``m`` itself, its class switched to a subclass of it that also has the scripted
+    module's methods (parameters, state-dict keys and behaviour unchanged; pickles as itself)."""
+    if isinstance(m, _ScriptMethods):
+        return m
+    cls = type(m)
+    sub = _SCRIPTED_CLASSES.get(cls)
+    if sub is None:
+
+        def __reduce_ex__(self: Any, protocol: Any) -> Any:  # noqa: N807
+            return (_rebuild_scripted, (cls, dict(self.__dict__)))
+
+        sub = type(
+            cls.__name__,
+            (cls, _ScriptMethods),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__reduce_ex__": __reduce_ex__},
+        )
+        _SCRIPTED_CLASSES[cls] = sub
+    m.__class__ = sub
+    return m
+
+
 def script(obj: Any, *args: Any, **kwargs: Any) -> Any:
-    """Returns ``obj`` itself: rustdl has no graph compiler, the eager code runs as is."""
-    return obj
+    """``obj`` itself: rustdl has no graph compiler, the eager code runs as is. A module also
+    gets the scripted module's ``save``/``code``/``graph``."""
+    return _scripted(obj) if isinstance(obj, _module_class()) else obj
 
 
 def trace(func: Callable, example_inputs: Any = None, *args: Any, **kwargs: Any) -> Callable:
-    """Returns ``func`` itself (eager execution; no trace is recorded)."""
-    return func
+    """``func`` itself (eager execution; no trace is recorded); a module also gets the traced
+    module's ``save``/``code``/``graph``."""
+    return _scripted(func) if isinstance(func, _module_class()) else func
+
+
+def trace_module(mod: Any, inputs: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """``mod`` itself, as :func:`trace`."""
+    return trace(mod)
+
+
+def freeze(mod: Any, preserved_attrs: Any = None, optimize_numerics: bool = True) -> Any:
+    """``mod`` itself: an eager module is already what a frozen one computes."""
+    return mod
+
+
+def optimize_for_inference(mod: Any, other_methods: Any = None) -> Any:
+    """``mod`` itself (nothing to optimise ahead of time in eager execution)."""
+    return mod
+
+
+def script_method(fn: Any) -> Any:
+    """Decorator of ``ScriptModule`` methods; returns the method unchanged."""
+    return fn
+
+
+def interface(obj: Any) -> Any:
+    """Decorator of TorchScript interfaces; returns the class unchanged."""
+    return obj
+
+
+def annotate(the_type: Any, the_value: Any) -> Any:
+    """``the_value`` (the type is a hint for the TorchScript compiler)."""
+    return the_value
+
+
+def Attribute(value: Any, type: Any = None) -> Any:  # noqa: N802, A002
+    """``value`` (the type is a hint for the TorchScript compiler)."""
+    return value
+
+
+class _Future:
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def wait(self) -> Any:
+        return self._value
+
+    def value(self) -> Any:
+        return self._value
+
+    def done(self) -> bool:
+        return True
+
+
+def fork(func: Callable, *args: Any, **kwargs: Any) -> _Future:
+    """Runs ``func(*args, **kwargs)`` now; :func:`wait` on the result gives its value."""
+    return _Future(func(*args, **kwargs))
+
+
+def wait(future: Any) -> Any:
+    """The value of a :func:`fork` result."""
+    return future.wait()
+
+
+class optimized_execution:  # noqa: N801  (PyTorch's name)
+    """Context manager accepted for compatibility (nothing is compiled)."""
+
+    def __init__(self, should_optimize: bool = True) -> None:
+        self.should_optimize = should_optimize
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def enable_onednn_fusion(enabled: bool) -> None:
+    """Accepted for compatibility (no fusion backend)."""
+
+
+def set_fusion_strategy(strategy: Any) -> list:
+    """Accepted for compatibility; returns ``strategy``."""
+    return strategy
+
+
+class TracerWarning(Warning):
+    """The warning class tracing code filters (never raised: nothing is traced)."""
+
+
+class Error(RuntimeError):
+    """``torch.jit.Error``."""
+
+
+def __getattr__(name: str) -> Any:
+    # ScriptModule / RecursiveScriptModule / ScriptFunction need nn.Module, imported lazily
+    if name in ("ScriptModule", "RecursiveScriptModule", "TopLevelTracedModule", "TracedModule"):
+        return _script_module_class()
+    if name == "ScriptFunction":
+        return type(_scripted)
+    raise AttributeError(f"module 'rustdl.jit' has no attribute '{name}'")
+
+
+_SCRIPT_MODULE: list[type] = []
+
+
+def _script_module_class() -> type:
+    """``torch.jit.ScriptModule``: an ``nn.Module`` with the scripted module's methods; user
+    classes subclass it with ``@script_method`` forwards, and it is the class ``isinstance``
+    checks of scripted modules expect."""
+    if not _SCRIPT_MODULE:
+        module = _module_class()
+
+        class _ScriptModuleMeta(type(module)):
+            def __instancecheck__(cls, obj: Any) -> bool:
+                # a scripted or traced module is a ScriptModule; a user subclass checks as usual
+                if cls is _SCRIPT_MODULE[0]:
+                    return isinstance(obj, _ScriptMethods)
+                return super().__instancecheck__(obj)
+
+        _SCRIPT_MODULE.append(
+            _ScriptModuleMeta("ScriptModule", (module, _ScriptMethods), {"__module__": __name__})
+        )
+    return _SCRIPT_MODULE[0]
 
 
 def ignore(fn: Any = None, **kwargs: Any) -> Any:

@@ -670,3 +670,53 @@ def test_a_tied_weight_is_saved_once_and_loads_back_shared(tmp_path):
     rustdl.save({"x": base, "t": base.t(), "row": base[1]}, tmp_path / "views.pt")
     got = rustdl.load(tmp_path / "views.pt")
     assert got["t"].tolist() == base.t().tolist() and got["row"].tolist() == [3.0, 4.0, 5.0]
+
+
+# ------------------------------------------------------------------------------------------
+# torch.jit: a scripted/traced module keeps being the eager module, with the methods programs
+# call on it (``torch.jit.script(model).save(path)``)
+# ------------------------------------------------------------------------------------------
+
+
+def test_scripted_and_traced_modules_save_and_stay_the_same_module(tmp_path):
+    import copy
+
+    from rustdl import jit
+
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = rustdl.optim.SGD(m.parameters(), lr=0.1)
+    x = rustdl.randn(5, 3)
+    before = m(x).detach().numpy()
+    keys = list(m.state_dict())
+    s = jit.script(m)
+    assert s is m and type(s).__name__ == "Sequential" and isinstance(s, nn.Sequential)
+    assert isinstance(s, jit.ScriptModule) and not isinstance(nn.Linear(2, 2), jit.ScriptModule)
+    assert list(s.state_dict()) == keys and isinstance(s.code, str)
+    np.testing.assert_array_equal(s(x).detach().numpy(), before)
+    s.save(str(tmp_path / "m.pt"))
+    loaded = jit.load(str(tmp_path / "m.pt"))
+    np.testing.assert_allclose(loaded(x).detach().numpy(), before, rtol=1e-6)
+    assert isinstance(loaded, jit.ScriptModule)
+    twin = copy.deepcopy(s)
+    np.testing.assert_allclose(twin(x).detach().numpy(), before, rtol=1e-6)
+    # the optimizer built before scripting still trains the same parameters
+    s(x).sum().backward()
+    opt.step()
+    assert not np.allclose(m(x).detach().numpy(), before)
+    assert (twin(x).detach().numpy() == before).all()
+    t = jit.trace(nn.Linear(3, 1), x)
+    t.save(str(tmp_path / "t.pt"))
+    np.testing.assert_allclose(jit.load(str(tmp_path / "t.pt"))(x).detach().numpy(), t(x).detach().numpy())
+
+    class C(jit.ScriptModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 1)
+
+        @jit.script_method
+        def forward(self, x):
+            return self.lin(x)
+
+    c = C()
+    assert c(x).shape == (5, 1) and isinstance(c, C) and not isinstance(m, C)
+    assert jit.wait(jit.fork(lambda a: a * 2, 3)) == 6 and jit.freeze(m) is m
