@@ -876,6 +876,9 @@ def compile(
         return lambda m: m
     if not callable(model):
         raise TypeError(f"compile: expected a module or a function, got {type(model).__name__}")
+    if isinstance(model, nn.Module):
+        # code written for PyTorch's compiled wrapper reaches the module as `_orig_mod`
+        model.__dict__["_orig_mod"] = model
     return model
 
 

@@ -720,3 +720,10 @@ def test_scripted_and_traced_modules_save_and_stay_the_same_module(tmp_path):
     c = C()
     assert c(x).shape == (5, 1) and isinstance(c, C) and not isinstance(m, C)
     assert jit.wait(jit.fork(lambda a: a * 2, 3)) == 6 and jit.freeze(m) is m
+
+
+def test_compiled_module_is_reachable_as_orig_mod():
+    m = nn.Linear(2, 2)
+    c = rustdl.compile(m)
+    assert c is m and c._orig_mod is m  # `model._orig_mod.state_dict()`, as PyTorch's wrapper
+    assert list(c.state_dict()) == ["weight", "bias"] and len(list(c.modules())) == 1
