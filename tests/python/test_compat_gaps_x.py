@@ -727,3 +727,43 @@ def test_compiled_module_is_reachable_as_orig_mod():
     c = rustdl.compile(m)
     assert c is m and c._orig_mod is m  # `model._orig_mod.state_dict()`, as PyTorch's wrapper
     assert list(c.state_dict()) == ["weight", "bias"] and len(list(c.modules())) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# a DDP script written for gloo/nccl runs as a single process (torchrun --nproc_per_node=1)
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_gloo_ddp_script_runs_as_one_process(tmp_path):
+    pytest.importorskip("mpi4py")
+    src = """
+import json, os
+import torch, torch.nn as nn, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+os.environ.setdefault("MASTER_ADDR", "127.0.0.1"); os.environ.setdefault("MASTER_PORT", "29533")
+dist.init_process_group("gloo", rank=0, world_size=1)
+model = nn.Linear(3, 1)
+with torch.no_grad():
+    model.weight.fill_(0.5); model.bias.fill_(0.0)
+ddp = DDP(model)
+loss = (ddp(torch.ones(2, 3)) ** 2).mean()
+loss.backward()
+t = torch.tensor([loss.item()]); dist.all_reduce(t)
+out = {"backend": dist.get_backend(), "rank": dist.get_rank(), "size": dist.get_world_size(),
+       "loss": t.item(), "grad": model.weight.grad.tolist()}
+dist.destroy_process_group()
+print(json.dumps(out))
+"""
+    out = json.loads(run_compat(tmp_path, src).stdout.strip().splitlines()[-1])
+    # loss = mean((0.5 * 3)^2) = 2.25, d/dw = 2 * 1.5 * 1 = 3 per weight
+    assert out == {"backend": "gloo", "rank": 0, "size": 1, "loss": 2.25, "grad": [[3.0, 3.0, 3.0]]}
+
+
+def test_a_multi_process_launch_without_mpi_is_refused_clearly(tmp_path):
+    pytest.importorskip("mpi4py")
+    src = """
+import torch.distributed as dist
+dist.init_process_group("nccl")
+"""
+    proc = run_compat(tmp_path, src, env={"WORLD_SIZE": "2", "RANK": "0"}, check=False)
+    assert proc.returncode != 0 and "mpiexec" in proc.stderr and "WORLD_SIZE=2" in proc.stderr

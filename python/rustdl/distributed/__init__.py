@@ -62,6 +62,9 @@ __all__ = [
     "broadcast_object_list",
     "destroy_process_group",
     "get_backend",
+    "is_gloo_available",
+    "is_nccl_available",
+    "is_torchelastic_launched",
     "get_rank",
     "get_world_size",
     "init_process_group",
@@ -98,6 +101,11 @@ class _State:
     mpi: Any = None  # the mpi4py.MPI module
     timeout: float | None = _DEFAULT_TIMEOUT_S
     timed_out = False  # a collective timed out: abort the MPI job at exit instead of finalizing
+    backend = "mpi"  # the name init_process_group was given (get_backend answers it)
+
+
+# the backend names init_process_group takes (all of them run on MPI)
+_BACKENDS = frozenset({"mpi", "gloo", "nccl", "ucc", "xccl", "hccl"})
 
 
 def is_available() -> bool:
@@ -108,6 +116,21 @@ def is_available() -> bool:
 def is_mpi_available() -> bool:
     """Same as :func:`is_available`: MPI is rustdl's only backend."""
     return is_available()
+
+
+def is_gloo_available() -> bool:
+    """Whether ``backend="gloo"`` can be used: it runs on MPI here, so as :func:`is_available`."""
+    return is_available()
+
+
+def is_nccl_available() -> bool:
+    """Whether ``backend="nccl"`` can be used: it runs on MPI here, so as :func:`is_available`."""
+    return is_available()
+
+
+def is_torchelastic_launched() -> bool:
+    """Whether ``torchrun`` started this process (its ``TORCHELASTIC_RUN_ID`` is set)."""
+    return os.environ.get("TORCHELASTIC_RUN_ID") is not None
 
 
 def is_initialized() -> bool:
@@ -158,22 +181,36 @@ def init_process_group(
 ) -> None:
     """Joins the MPI job this process was started in (by ``mpiexec``/``srun``).
 
+    Every backend runs on MPI: a script written for ``"gloo"`` or ``"nccl"`` runs unchanged
+    under ``mpiexec``, or as a single process (world size 1, as ``torchrun --nproc_per_node=1``
+    or ``rank=0, world_size=1``). A group of several processes started by ``torchrun`` (not by
+    MPI) cannot be joined: start them with ``mpiexec`` instead.
+
     Args:
-        backend: ``"mpi"`` (or None); other backends are not available.
+        backend: ``"mpi"``, ``"gloo"``, ``"nccl"``, ``"cpu:gloo,cuda:nccl"`` or None (all MPI;
+            ``get_backend`` answers the name given).
         timeout: the longest wait of any collective (a ``timedelta`` or seconds; default
             ``RUSTDL_DIST_TIMEOUT`` or 30 minutes; ``RUSTDL_DIST_TIMEOUT=0`` waits forever).
         world_size, rank: optional; when given they must match the launcher's.
         init_method, store, group_name, pg_options, device_id: accepted for compatibility.
     """
-    if backend is not None and str(backend).lower() != "mpi":
+    name = "mpi" if backend is None else str(backend).lower()
+    if not all(part.split(":")[-1] in _BACKENDS for part in name.split(",")):
         raise ValueError(
-            f"init_process_group: backend {backend!r} is not available; rustdl.distributed runs on MPI: "
-            'use backend="mpi" and start the processes with mpiexec (or srun)'
+            f"init_process_group: unknown backend {backend!r}; expected one of {sorted(_BACKENDS)} "
+            "(all run on MPI here)"
         )
     if is_initialized():
         raise RuntimeError("trying to initialize the default process group twice!")
     mpi = _load_mpi()
     world = mpi.COMM_WORLD
+    launched = os.environ.get("WORLD_SIZE")
+    if world.Get_size() == 1 and launched not in (None, "", "1"):
+        raise RuntimeError(
+            f"init_process_group: WORLD_SIZE={launched} (a launcher such as torchrun started several "
+            "processes), but rustdl.distributed joins processes through MPI and this one is alone: "
+            "start the processes with `mpiexec -n N python script.py` instead"
+        )
     if world_size not in (-1, None) and int(world_size) != world.Get_size():
         raise ValueError(
             f"init_process_group: world_size={world_size} but the MPI launcher started {world.Get_size()} "
@@ -184,6 +221,7 @@ def init_process_group(
             f"init_process_group: rank={rank} but MPI gives this process rank {world.Get_rank()}"
         )
     _State.mpi = mpi
+    _State.backend = name
     _State.comm = world.Dup()
     _State.timeout = _timeout_seconds(timeout)
     _install_excepthook()
@@ -226,8 +264,9 @@ def _comm() -> Any:
 
 
 def get_backend(group: Any = None) -> str:
+    """The backend name given to ``init_process_group`` (every one runs on MPI)."""
     _comm()
-    return "mpi"
+    return _State.backend
 
 
 def get_rank(group: Any = None) -> int:
