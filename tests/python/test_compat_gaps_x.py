@@ -735,7 +735,6 @@ def test_compiled_module_is_reachable_as_orig_mod():
 
 
 def test_a_gloo_ddp_script_runs_as_one_process(tmp_path):
-    pytest.importorskip("mpi4py")
     src = """
 import json, os
 import torch, torch.nn as nn, torch.distributed as dist
@@ -760,7 +759,6 @@ print(json.dumps(out))
 
 
 def test_a_multi_process_launch_without_mpi_is_refused_clearly(tmp_path):
-    pytest.importorskip("mpi4py")
     src = """
 import torch.distributed as dist
 dist.init_process_group("nccl")
