@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 
+from . import _cuda_nvtx as nvtx  # noqa: F401  (torch.cuda.nvtx)
 from . import _rustdl, amp, gpu  # noqa: F401  (amp: torch.cuda.amp)
 
 __all__ = [
@@ -205,6 +206,96 @@ def reset_peak_memory_stats(device: object = None) -> None:
 
 
 reset_max_memory_allocated = reset_peak_memory_stats
+reset_max_memory_cached = reset_peak_memory_stats
+reset_accumulated_memory_stats = reset_peak_memory_stats
+memory_cached = memory_reserved
+max_memory_cached = max_memory_reserved
+
+
+def memory_stats(device: object = None) -> dict[str, int]:
+    """The pool's counters under PyTorch's key names (``allocated_bytes.all.current``, ...)."""
+    allocated, reserved = memory_allocated(device), memory_reserved(device)
+    return {
+        "allocated_bytes.all.current": allocated,
+        "allocated_bytes.all.peak": max_memory_allocated(device),
+        "reserved_bytes.all.current": reserved,
+        "reserved_bytes.all.peak": reserved,
+        "active_bytes.all.current": allocated,
+        "num_alloc_retries": 0,
+        "num_ooms": 0,
+    }
+
+
+def memory_summary(device: object = None, abbreviated: bool = False) -> str:
+    """A short table of the pool's counters (PyTorch prints its caching allocator's)."""
+    lines = [f"rustdl GPU memory ({get_device_name(device) if gpu.is_available() else 'no GPU'})"]
+    lines += [f"  {k:<32} {v:>16,}" for k, v in memory_stats(device).items()]
+    return "\n".join(lines) + "\n"
+
+
+def memory_snapshot() -> list:
+    """The allocator's segments (none listed: the pool does not expose them)."""
+    return []
+
+
+def set_per_process_memory_fraction(fraction: float, device: object = None) -> None:
+    """Checks ``fraction`` (in [0, 1]) as PyTorch; the pool grows as needed regardless."""
+    if not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"set_per_process_memory_fraction: invalid fraction {fraction!r}, expected 0~1")
+
+
+def ipc_collect() -> None:
+    """Accepted for compatibility (no inter-process GPU memory)."""
+
+
+def get_arch_list() -> list[str]:
+    """The CUDA architectures compiled for: none (rustdl's kernels are WGSL)."""
+    return []
+
+
+def is_current_stream_capturing() -> bool:
+    """False: rustdl does not capture CUDA graphs."""
+    return False
+
+
+def seed() -> None:
+    """Seeds rustdl's generator from a fresh random number."""
+    import rustdl
+
+    rustdl.seed()
+
+
+seed_all = seed
+
+
+def initial_seed() -> int:
+    """The seed of rustdl's generator (shared by the CPU and GPU kernels)."""
+    import rustdl
+
+    return int(rustdl.initial_seed())
+
+
+def get_rng_state(device: object = None) -> object:
+    """rustdl's generator state (one generator for the CPU and GPU kernels)."""
+    import rustdl
+
+    return rustdl.get_rng_state()
+
+
+def set_rng_state(new_state: object, device: object = None) -> None:
+    """Restores a state from :func:`get_rng_state`."""
+    import rustdl
+
+    rustdl.set_rng_state(new_state)
+
+
+def get_rng_state_all() -> list:
+    return [get_rng_state()]
+
+
+def set_rng_state_all(new_states: list) -> None:
+    for state in new_states[:1]:
+        set_rng_state(state)
 
 
 def _limit(index: int) -> int:

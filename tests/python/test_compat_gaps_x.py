@@ -765,3 +765,24 @@ dist.init_process_group("nccl")
 """
     proc = run_compat(tmp_path, src, env={"WORLD_SIZE": "2", "RANK": "0"}, check=False)
     assert proc.returncode != 0 and "mpiexec" in proc.stderr and "WORLD_SIZE=2" in proc.stderr
+
+
+def test_cuda_memory_rng_and_nvtx_helpers(tmp_path):
+    src = """
+import json, torch
+import torch.cuda.nvtx as nvtx
+depth = torch.cuda.nvtx.range_push("fwd"); torch.cuda.nvtx.range_pop()
+with nvtx.range("step {}", 3):
+    pass
+st = torch.cuda.get_rng_state(); a = torch.randn(3); torch.cuda.set_rng_state(st); b = torch.randn(3)
+stats = torch.cuda.memory_stats()
+print(json.dumps({"depth": depth, "rng": torch.equal(a, b), "keys": "allocated_bytes.all.current" in stats,
+                  "summary": isinstance(torch.cuda.memory_summary(), str), "arch": torch.cuda.get_arch_list(),
+                  "cached": torch.cuda.memory_cached() >= 0}))
+"""
+    out = json.loads(
+        run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}).stdout.strip().splitlines()[-1]
+    )
+    assert out == {"depth": 0, "rng": True, "keys": True, "summary": True, "arch": [], "cached": True}
+    with pytest.raises(ValueError, match="fraction"):
+        rustdl.cuda.set_per_process_memory_fraction(1.5)

@@ -57,6 +57,7 @@ _PREFIXES: dict[str, str] = {
     "torch.backends": "rustdl.backends",
     "torch.cuda": "rustdl.cuda",
     "torch.cuda.amp": "rustdl.amp",
+    "torch.cuda.nvtx": "rustdl._cuda_nvtx",
     "torch.cpu.amp": "rustdl.amp",
     "torch.amp": "rustdl.amp",
     "torch.utils.checkpoint": "rustdl.gradient_checkpoint",
