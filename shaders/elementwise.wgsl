@@ -232,7 +232,7 @@ fn unary_f(x: f32) -> f32 {
         case UN_LEAKY_RELU: { r = select(x * c0, x, x > 0.0); }
         case UN_LEAKY_RELU_GRAD: { r = select(c0, 1.0, x > 0.0); }
         case UN_ELU: { r = select(c0 * (exp(x) - 1.0), x, x > 0.0); }
-        case UN_ELU_GRAD: { r = select(c0 * exp(x), 1.0, x > 0.0); }
+        case UN_ELU_GRAD: { r = select(1.0, c0 * exp(x), x <= 0.0); }
         case UN_SILU: { r = x / (1.0 + exp(-x)); }
         case UN_SILU_GRAD: {
             let s = sigmoid_(x);

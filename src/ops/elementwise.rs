@@ -202,9 +202,9 @@ impl Tensor {
                         .add_scalar(2.0)?;
                     g.mul(&ds.mul(&inner)?)?
                 }
-                // elu'' = 0 for x > 0, a·eˣ below
+                // elu'' = a·eˣ for x < 0, 0 from 0 on (and at NaN), as PyTorch's double backward
                 UnaryOp::EluGrad(a) => {
-                    let below = x.scalar_like(0.0)?.binary(&x, BinaryOp::Ge)?;
+                    let below = x.binary(&x.scalar_like(0.0)?, BinaryOp::Lt)?;
                     let curve = x.exp()?.mul_scalar(a)?;
                     g.mul(&Tensor::where_cond(&below, &curve, &curve.zeros_like()?)?)?
                 }

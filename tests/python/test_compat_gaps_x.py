@@ -786,3 +786,62 @@ print(json.dumps({"depth": depth, "rng": torch.equal(a, b), "keys": "allocated_b
     assert out == {"depth": 0, "rng": True, "keys": True, "summary": True, "arch": [], "cached": True}
     with pytest.raises(ValueError, match="fraction"):
         rustdl.cuda.set_per_process_memory_fraction(1.5)
+
+
+# ------------------------------------------------------------------------------------------
+# piecewise activations at NaN, ±inf and their breakpoints: PyTorch's branch rules
+# (a NaN fails every comparison, so it takes the branch the rule's `else` names)
+# ------------------------------------------------------------------------------------------
+
+_NAN, _INF = float("nan"), float("inf")
+_PTS = [-3.0, 3.0, -_INF, _INF, _NAN, -1.0, 0.5, 1.0, 6.0, 0.0, -0.5]
+
+
+def _branch_grads(name):
+    """The derivative each rule gives at _PTS, written from its branches."""
+    import math as m
+
+    def elu_d(x, a=1.0, scale=1.0):
+        return scale * (a * m.exp(x) if x <= 0 else 1.0)
+
+    rules = {
+        # x <= lo || x >= hi ? 0 : 1
+        "hardtanh": lambda x: 0.0 if (x <= -1 or x >= 1) else 1.0,
+        "relu6": lambda x: 0.0 if (x <= 0 or x >= 6) else 1.0,
+        # -λ <= x <= λ ? 0 : 1
+        "softshrink": lambda x: 0.0 if (-0.5 <= x <= 0.5) else 1.0,
+        # x <= -3 ? 0 : x < 3 ? x/3 + 1/2 : 1
+        "hardswish": lambda x: 0.0 if x <= -3 else (x / 3 + 0.5 if x < 3 else 1.0),
+        # x <= 0 ? a·e^x : 1  (celu with alpha = 2: e^(x/2))
+        "elu": lambda x: elu_d(x) if not m.isnan(x) else 1.0,
+        "celu": lambda x: (m.exp(x / 2.0) if x <= 0 else 1.0) if not m.isnan(x) else 1.0,
+        "selu": lambda x: (
+            elu_d(x, 1.6732632423543772, 1.0507009873554805) if not m.isnan(x) else 1.0507009873554805
+        ),
+    }
+    return [rules[name](x) for x in _PTS]
+
+
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "softshrink", "hardswish", "elu", "celu", "selu"])
+def test_piecewise_activation_gradients_at_nan_inf_and_breakpoints(name, device):
+    x = rustdl.tensor(_PTS, device=device, requires_grad=True)
+    kw = {"alpha": 2.0} if name == "celu" else {}
+    y = getattr(F, name)(x, **kw)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.tolist(), _branch_grads(name), rtol=1e-6, atol=1e-7)
+    assert np.isnan(y.tolist()[4])  # NaN in, NaN out
+
+
+def test_elu_second_derivative_is_zero_from_zero_on():
+    x = rustdl.tensor([-1.0, -0.5, 0.0, 0.5, _NAN], dtype=rustdl.float64, requires_grad=True)
+    (g,) = rustdl.autograd.grad(F.elu(x).sum(), x, create_graph=True)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.tolist(), [np.exp(-1.0), np.exp(-0.5), 0.0, 0.0, 0.0], rtol=1e-12)
+
+
+def test_hardtanh_of_an_integer_tensor_stays_integer():
+    x = rustdl.tensor([[-2, 0, 3, 1, 7]])
+    assert F.hardtanh(x).dtype == rustdl.int64 and F.hardtanh(x).tolist() == [[-1, 0, 1, 1, 1]]
+    assert F.relu6(x).tolist() == [[0, 0, 3, 1, 6]] and F.hardtanh(x, -1.5, 2.5).tolist() == [
+        [-1, 0, 2, 1, 2]
+    ]

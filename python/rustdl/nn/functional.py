@@ -2568,11 +2568,19 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     _need_tensor("hardtanh", input=input)
     if min_val > max_val:
         raise _rustdl.ArgumentError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return _inplace(input, lambda x: _clamp_open(x, min_val, max_val), inplace)
+    if not input.is_floating_point() and not input.is_complex():
+        # an integer tensor stays integer (its clamp bounds are whole), as PyTorch
+        return _inplace(input, lambda x: x.clamp(math.ceil(min_val), math.floor(max_val)), inplace)
+    return _inplace(input, lambda x: _clamp_open(x, min_val, max_val, nan_passes=True), inplace)
 
 
-def _clamp_open(x, lo: float, hi: float):
-    """``clamp(x, lo, hi)`` whose gradient is 0 at the bounds themselves, as PyTorch's hardtanh."""
+def _clamp_open(x, lo: float, hi: float, nan_passes: bool = False):
+    """``clamp(x, lo, hi)`` whose gradient is 0 at the bounds themselves, as PyTorch's hardtanh.
+    A NaN gets gradient 1 with ``nan_passes`` (hardtanh: ``x <= lo || x >= hi ? 0 : g``), else 0
+    (hardsigmoid: ``lo < x < hi ? g : 0``)."""
+    if nan_passes:
+        outside = (x <= lo).logical_or(x >= hi)
+        return _rustdl.where(outside, x.detach().clamp(lo, hi), x)
     inside = (x > lo).logical_and(x < hi)
     return _rustdl.where(inside, x, x.detach().clamp(lo, hi))
 
@@ -2611,10 +2619,12 @@ def hardswish(input, inplace: bool = False):
     _need_tensor("hardswish", input=input)
 
     # piecewise, so an infinite input has PyTorch's finite gradient (0 up to -3, 1 from 3 on,
-    # the bounds included) rather than inf · 0
+    # the bounds included) rather than inf · 0, and NaN takes the last branch (gradient 1), as
+    # PyTorch's `x <= -3 ? 0 : x < 3 ? g·(x/3 + 1/2) : g`
     def fn(x):
-        mid = x.clamp(-3.0, 3.0)
-        return _rustdl.where(x >= 3.0, x, _rustdl.where(x <= -3.0, x * 0.0, mid * (mid + 3.0) / 6.0))
+        # the middle branch sees only -3 < x < 3 (0 elsewhere), so its derivative stays finite
+        mid = _rustdl.where((x > -3.0).logical_and(x < 3.0), x, 0.0)
+        return _rustdl.where(x <= -3.0, x * 0.0, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
 
     return _inplace(input, fn, inplace)
 
@@ -2656,11 +2666,13 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     if alpha == 0:
         raise _rustdl.ArgumentError("celu: alpha must not be 0")
 
-    # the exponential only sees x <= 0, so a large x cannot give inf · 0 = NaN in the gradient
-    # (a where, not clamp(max=0), whose gradient vanishes at 0 itself)
+    # the exponential only sees x <= 0 (a where, not clamp(max=0), whose gradient vanishes at 0
+    # itself), so +inf cannot give inf · 0 = NaN in the gradient; NaN takes the identity branch
+    # (gradient 1), as PyTorch's `x <= 0 ? ... : g`
     def fn(x):
-        neg = _rustdl.where(x > 0, x * 0.0, x)
-        return _rustdl.where(x > 0, x, (neg / alpha).expm1() * alpha)
+        below = x <= 0
+        neg = _rustdl.where(below, x, 0.0)
+        return _rustdl.where(below, (neg / alpha).expm1() * alpha, x)
 
     return _inplace(input, fn, inplace)
 
@@ -2713,10 +2725,10 @@ def softshrink(input, lambd: float = 0.5):
         raise _rustdl.ArgumentError(
             f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}"
         )
-    # the middle branch is x·0, so NaN stays NaN as in PyTorch
-    return _rustdl.where(
-        input > lambd, input - lambd, _rustdl.where(input < -lambd, input + lambd, input * 0)
-    )
+    # 0 inside [-λ, λ]; NaN falls to the shifted branch (NaN, gradient 1), as PyTorch's
+    # `-λ <= x <= λ ? 0 : g`
+    inside = (input >= -lambd).logical_and(input <= lambd)
+    return _rustdl.where(inside, input * 0, _rustdl.where(input > lambd, input - lambd, input + lambd))
 
 
 def hardshrink(input, lambd: float = 0.5):

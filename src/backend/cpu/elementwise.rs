@@ -221,11 +221,12 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
                 f(a) * (x.exp() - T::ONE)
             }
         }
+        // NaN takes the x > 0 branch (a gradient of 1), as PyTorch's `x <= 0 ? ... : 1`
         UnaryOp::EluGrad(a) => {
-            if x > T::ZERO {
-                T::ONE
-            } else {
+            if x <= T::ZERO {
                 f(a) * x.exp()
+            } else {
+                T::ONE
             }
         }
         UnaryOp::Silu => x / (T::ONE + (-x).exp()),
