@@ -4026,3 +4026,42 @@ def _format(self, format_spec):
 
 _format.__name__, _format.__qualname__ = "__format__", "Tensor.__format__"
 Tensor.__format__ = _format
+
+
+def _make_subclass(
+    cls,
+    data,
+    require_grad=False,
+    dispatch_sizes_strides_policy=None,
+    dispatch_device=False,
+    dispatch_layout=False,
+):  # noqa: E501
+    """``Tensor._make_subclass(cls, data, require_grad)``: a ``cls`` instance sharing ``data``'s
+    values (a new leaf, detached from ``data``'s history), as subclasses' ``__new__`` builds them."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError(f"_make_subclass: expected a subclass of Tensor, got {cls!r}")
+    if not isinstance(data, Tensor):
+        raise TypeError(f"_make_subclass: data must be a Tensor, got {type(data).__name__}")
+    out = Tensor.__new__(cls, data.detach())
+    if require_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _as_subclass(self, cls):
+    """``t.as_subclass(cls)``: ``t``'s values as a ``cls`` instance (sharing memory). A tensor
+    that requires grad is refused: the subclass instance could not keep its autograd history."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError(f"as_subclass: expected a subclass of Tensor, got {cls!r}")
+    if type(self) is cls:
+        return self
+    if self.requires_grad and _rd.is_grad_enabled():
+        raise NotImplementedError(
+            f"as_subclass({cls.__name__}): rustdl cannot keep the autograd history of a tensor that "
+            "requires grad through the subclass; call it on a detached tensor or under no_grad"
+        )
+    return Tensor.__new__(cls, self.detach())
+
+
+Tensor._make_subclass = staticmethod(_make_subclass)
+Tensor.as_subclass = _as_subclass

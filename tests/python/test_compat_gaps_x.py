@@ -845,3 +845,26 @@ def test_hardtanh_of_an_integer_tensor_stays_integer():
     assert F.relu6(x).tolist() == [[0, 0, 3, 1, 6]] and F.hardtanh(x, -1.5, 2.5).tolist() == [
         [-1, 0, 2, 1, 2]
     ]
+
+
+def test_tensor_subclasses_by_make_subclass_and_as_subclass():
+    class Tagged(rustdl.Tensor):
+        @staticmethod
+        def __new__(cls, data, tag=None):
+            t = rustdl.Tensor._make_subclass(cls, rustdl.as_tensor(data), False)
+            t.tag = tag
+            return t
+
+    a = Tagged([1.0, 2.0], tag="x")
+    assert type(a) is Tagged and a.tag == "x" and (a * 2).tolist() == [2.0, 4.0]
+    base = rustdl.zeros(2)
+    b = base.as_subclass(Tagged)
+    assert type(b) is Tagged
+    b.add_(1.0)
+    assert base.tolist() == [1.0, 1.0]  # shares memory
+    g = rustdl.Tensor._make_subclass(Tagged, rustdl.ones(2), True)
+    assert g.requires_grad and g.is_leaf
+    with pytest.raises(NotImplementedError, match="as_subclass"):
+        (rustdl.ones(2, requires_grad=True) * 2).as_subclass(Tagged)
+    with rustdl.no_grad():
+        assert type(rustdl.ones(2, requires_grad=True).as_subclass(Tagged)) is Tagged
