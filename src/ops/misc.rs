@@ -428,8 +428,7 @@ impl Tensor {
             )));
         }
         let dev = p.device();
-        // one host read validates every row: no negative, NaN or inf entry, positive sums,
-        // and enough non-zero categories to sample without replacement
+        // one host read validates every row: no negative, NaN or inf entry, positive sums
         if rows > 0 {
             let bad = p
                 .binary(&p.scalar_like(0.0)?, BinaryOp::Lt)?
@@ -457,11 +456,6 @@ impl Tensor {
                     self.shape()
                 )));
             }
-            if !replacement && (least as usize) < num_samples {
-                return Err(Error::Value(format!(
-                    "{op}: invalid multinomial distribution (with replacement=False, not enough non-negative category to sample): {num_samples} samples from {least} categories"
-                )));
-            }
         }
         let pf = p.to_dtype(DType::F32)?;
         let out = if replacement {
@@ -477,12 +471,20 @@ impl Tensor {
                 .sum(&[2], false)?;
             le.clamp(None, Some((n - 1) as f64))?
         } else {
-            // exponential race: the k smallest of E_i / p_i (zero-probability categories never win)
+            // exponential race: the k smallest of E_i / p_i. Zero-probability categories get an
+            // infinite key (never 0/0), so they come only after every positive one, in index
+            // order (the sort is stable): asked for more samples than a row has positive
+            // categories, the rest are its zero-probability ones, as PyTorch since 2.x
             let e = Tensor::rand(&[rows, n], DType::F32, dev)?
                 .unary(UnaryOp::RSubScalar(1.0))?
                 .log()?
                 .neg()?;
-            let keys = e.div(&pf)?;
+            let zero = pf.binary(&pf.scalar_like(0.0)?, BinaryOp::Le)?;
+            let keys = Tensor::where_cond(
+                &zero,
+                &pf.scalar_like(f64::INFINITY)?.expand(&[rows, n])?,
+                &e.div(&pf)?,
+            )?;
             keys.argsort(1, false)?.narrow(1, 0, num_samples)?
         };
         if self.ndim() == 1 {
