@@ -1003,7 +1003,7 @@ def _resize_(self: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
     if n >= 2**63:
         raise RuntimeError(f"resize_: the element count of {shape} overflows")
     if n > 2**40:
-        raise MemoryError(f"resize_: {shape} needs {n} elements, more than this machine can hold")
+        raise _rd.OutOfMemoryError(f"resize_: {shape} needs {n} elements, more than this machine can hold")
     if tuple(self.shape) == shape:
         return self
     # as PyTorch: the storage from this tensor's offset on, read as C-contiguous (ignoring the

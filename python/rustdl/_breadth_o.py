@@ -558,9 +558,9 @@ def is_warn_always_enabled() -> bool:
     return _WARN_ALWAYS[0]
 
 
-class OutOfMemoryError(RuntimeError):
-    """Raised when a device allocation fails (``torch.OutOfMemoryError``,
-    ``torch.cuda.OutOfMemoryError``)."""
+# an allocation that does not fit (``torch.OutOfMemoryError``, ``torch.cuda.OutOfMemoryError``):
+# the core's class, both a MemoryError and the RuntimeError PyTorch raises
+OutOfMemoryError = _rd.OutOfMemoryError
 
 
 def _method_of(name: str) -> Callable[..., Any]:

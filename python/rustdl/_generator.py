@@ -164,7 +164,7 @@ def randperm(
     try:
         keys = _rustdl.randint(0, 1 << 62, (n,), generator=generator, device="cpu").numpy()
     except MemoryError as e:
-        raise MemoryError(f"randperm: cannot draw a permutation of {n} elements ({e})") from None
+        raise _rustdl.OutOfMemoryError(f"randperm: cannot draw a permutation of {n} elements ({e})") from None
     perm = np.argsort(keys, kind="stable").astype(np.int64)
     out = _rustdl.tensor(perm, device=device)
     if dtype is not None:

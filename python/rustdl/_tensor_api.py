@@ -769,7 +769,7 @@ def _host_room(op: str, bins: int, copies: int) -> None:
     try:
         _rd._reserve_host(copies * bins, op)
     except (MemoryError, ValueError, OverflowError) as e:
-        raise MemoryError(f"{op}: {bins} values do not fit in memory ({e})") from None
+        raise _rd.OutOfMemoryError(f"{op}: {bins} values do not fit in memory ({e})") from None
 
 
 def bincount(input, weights=None, minlength=0):  # noqa: A002
@@ -2076,7 +2076,7 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     try:
         flat = _np.empty(count * r, dtype=_np.int64)
     except MemoryError:
-        raise MemoryError(
+        raise _rd.OutOfMemoryError(
             f"combinations: {count} combinations of {r} of {n} elements do not fit in memory"
         ) from None
     flat[:] = _np.fromiter(itertools.chain.from_iterable(gen(range(n), r)), dtype=_np.int64, count=count * r)
@@ -2592,7 +2592,7 @@ def _as_strided(self, size, stride, storage_offset=None):
                 f"{storage_len} elements"
             )
     if count > 2**32:
-        raise MemoryError(
+        raise _rd.OutOfMemoryError(
             f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
         )
     broadcast = any(st == 0 and n > 1 for n, st in zip(self.shape, self.stride()))
@@ -2862,7 +2862,7 @@ def _tensor_split(self, indices_or_sections, dim=0):
             raise _rd.ArgumentError(f"tensor_split: number of sections must be positive, got {n}")
         if n > _PIECES_NO_MACHINE_HOLDS:
             # one tensor object per section: a count no memory holds is refused, not looped over
-            raise MemoryError(
+            raise _rd.OutOfMemoryError(
                 f"tensor_split: {n} sections of a tensor of shape {tuple(self.shape)} cannot be held"
             )
         q, r = divmod(size, n)

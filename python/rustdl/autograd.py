@@ -1181,7 +1181,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         total = sum(o.numel() for o in outs) * sum(x.numel() for x in ins)
         if total > 2**31:
             shapes = [tuple(o.shape) for o in outs], [tuple(x.shape) for x in ins]
-            raise MemoryError(
+            raise _rustdl.OutOfMemoryError(
                 f"jacobian: outputs {shapes[0]} and inputs {shapes[1]} make a Jacobian of {total} elements"
             )
         rows = []

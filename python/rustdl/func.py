@@ -573,7 +573,7 @@ def _jacobian_rows(outs, flat_in, keep: bool, fn: str = "jacrev") -> list[list]:
     """For each output, the Jacobian blocks ``out.shape + in.shape`` for each input."""
     total = sum(o.numel() for o in outs) * sum(x.numel() for x in flat_in)
     if total > _JACOBIAN_LIMIT:
-        raise MemoryError(
+        raise _rustdl.OutOfMemoryError(
             f"{fn}: outputs {[tuple(o.shape) for o in outs]} and inputs "
             f"{[tuple(x.shape) for x in flat_in]} make a Jacobian of {total} elements"
         )

@@ -52,7 +52,10 @@ pub fn map_error(e: Error) -> PyErr {
         Error::Index(m) => core_error(CoreError::Index, m),
         Error::Io(m) => PyOSError::new_err(m),
         Error::Gpu(m) => GpuError::new_err(m),
-        Error::Memory(m) => pyo3::exceptions::PyMemoryError::new_err(m),
+        // PyTorch's allocator failures are RuntimeErrors whose message says "out of memory"
+        // (code that halves its batch on `except RuntimeError` finds it), and a MemoryError
+        Error::Memory(m) if m.contains("out of memory") => core_error(CoreError::Memory, m),
+        Error::Memory(m) => core_error(CoreError::Memory, format!("{m} (out of memory)")),
     }
 }
 
@@ -67,15 +70,17 @@ enum CoreError {
     DType,
     ZeroDivision,
     Index,
+    Memory,
 }
 
 impl CoreError {
-    const ALL: [CoreError; 5] = [
+    const ALL: [CoreError; 6] = [
         CoreError::Shape,
         CoreError::Argument,
         CoreError::DType,
         CoreError::ZeroDivision,
         CoreError::Index,
+        CoreError::Memory,
     ];
 
     fn name(self) -> &'static str {
@@ -85,13 +90,15 @@ impl CoreError {
             CoreError::DType => "DTypeError",
             CoreError::ZeroDivision => "DivisionByZeroError",
             CoreError::Index => "OutOfRangeError",
+            CoreError::Memory => "OutOfMemoryError",
         }
     }
 
     /// The class, made once per process: `class ShapeError(ValueError, RuntimeError)` etc.
     fn class(self, py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
         type Cell = pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>>;
-        static CLASSES: [Cell; 5] = [
+        static CLASSES: [Cell; 6] = [
+            Cell::new(),
             Cell::new(),
             Cell::new(),
             Cell::new(),
@@ -106,6 +113,7 @@ impl CoreError {
                         py.get_type::<pyo3::exceptions::PyZeroDivisionError>()
                     }
                     CoreError::Index => py.get_type::<PyIndexError>(),
+                    CoreError::Memory => py.get_type::<pyo3::exceptions::PyMemoryError>(),
                     _ => py.get_type::<PyValueError>(),
                 };
                 let attrs = pyo3::types::PyDict::new(py);
@@ -120,6 +128,7 @@ impl CoreError {
                             CoreError::DType => "An invalid dtype",
                             CoreError::ZeroDivision => "An integer division by zero",
                             CoreError::Index => "An index out of range",
+                            CoreError::Memory => "An allocation that does not fit",
                         },
                         builtin.name()?,
                         match self {
@@ -164,6 +173,7 @@ fn core_error(kind: CoreError, m: String) -> PyErr {
             CoreError::DType => PyTypeError::new_err(m),
             CoreError::ZeroDivision => pyo3::exceptions::PyZeroDivisionError::new_err(m),
             CoreError::Index => PyIndexError::new_err(m),
+            CoreError::Memory => pyo3::exceptions::PyMemoryError::new_err(m),
             _ => PyValueError::new_err(m),
         },
     })

@@ -130,6 +130,7 @@ _CORE_ERRORS = {
     "rustdl.DTypeError": "TypeError",
     "rustdl.DivisionByZeroError": "ZeroDivisionError",
     "rustdl.OutOfRangeError": "IndexError",
+    "rustdl.OutOfMemoryError": "MemoryError",
 }
 
 

@@ -868,3 +868,14 @@ def test_tensor_subclasses_by_make_subclass_and_as_subclass():
         (rustdl.ones(2, requires_grad=True) * 2).as_subclass(Tagged)
     with rustdl.no_grad():
         assert type(rustdl.ones(2, requires_grad=True).as_subclass(Tagged)) is Tagged
+
+
+def test_an_allocation_that_does_not_fit_is_pytorchs_runtime_error_and_a_memory_error():
+    # code written for PyTorch halves its batch on `except RuntimeError` whose message says
+    # "out of memory"; Python code catches MemoryError
+    with pytest.raises(RuntimeError, match="out of memory") as info:
+        rustdl.ones(2**20).repeat(2**20)
+    assert isinstance(info.value, MemoryError) and isinstance(info.value, rustdl.OutOfMemoryError)
+    assert rustdl.cuda.OutOfMemoryError is rustdl.OutOfMemoryError
+    with pytest.raises(MemoryError):
+        rustdl.eye(10**7)
