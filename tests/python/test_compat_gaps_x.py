@@ -879,3 +879,17 @@ def test_an_allocation_that_does_not_fit_is_pytorchs_runtime_error_and_a_memory_
     assert rustdl.cuda.OutOfMemoryError is rustdl.OutOfMemoryError
     with pytest.raises(MemoryError):
         rustdl.eye(10**7)
+
+
+def test_new_entry_points_with_empty_and_bad_inputs():
+    assert rustdl.nn.grad.conv2d_input(
+        (0, 2, 5, 5), rustdl.ones(3, 2, 3, 3), rustdl.ones(0, 3, 3, 3)
+    ).shape == (0, 2, 5, 5)
+    with pytest.raises(BufferError, match="from_dlpack"):
+        rustdl.from_dlpack(5)
+    h, c = rustdl.lstm_cell(
+        rustdl.ones(0, 3), (rustdl.ones(0, 4), rustdl.ones(0, 4)), rustdl.ones(16, 3), rustdl.ones(16, 4)
+    )
+    assert h.shape == c.shape == (0, 4)
+    assert rustdl.repeat_interleave(rustdl.tensor([0, 0])).tolist() == []
+    assert rustdl.multinomial(rustdl.zeros(0, 3), 2).shape == (0, 2)

@@ -8,6 +8,7 @@ Example:
 
 from . import (  # noqa: F401
     functional,
+    grad,  # rustdl.nn.grad, as torch.nn.grad
     init,
     parallel,  # noqa: E402,F401
     utils,

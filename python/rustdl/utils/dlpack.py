@@ -93,7 +93,7 @@ def from_dlpack(ext_tensor: Any) -> Tensor:
             raise BufferError(f"from_dlpack: only CPU memory can be imported, got DLPack device {tuple(dev)}")
     try:
         arr = np.from_dlpack(src)
-    except (TypeError, BufferError) as e:
+    except (TypeError, ValueError, BufferError) as e:
         raise BufferError(f"from_dlpack: could not import the object: {e}") from None
     if not arr.flags.writeable:
         arr = arr.copy()  # a read-only export: the tensor gets its own copy
