@@ -1,15 +1,192 @@
-//! The library's seeded generator: a (seed, offset) pair for the counter-based random kernels.
+//! The library's seeded generators.
+//!
+//! - **CPU draws** come from a Mersenne Twister (MT19937) stream consumed one element after
+//!   another in the order PyTorch's CPU generator consumes its own, with the same bit-to-value
+//!   transformations: a float32 uniform keeps 24 bits of one 32-bit draw, a float64 uniform 53
+//!   bits of a 64-bit draw (two 32-bit draws, the first the high half), normals are Box–Muller
+//!   (16 at a time from float uniforms for contiguous fills of 16 or more, else one pair of
+//!   float64 uniforms per two values, the second cached), integers in `[base, base + range)` are
+//!   `draw % range + base`. So a program seeded with `manual_seed(s)` draws the same values as
+//!   under PyTorch on the CPU (to the last bit but for an occasional ulp in normal fills).
+//! - **GPU draws** come from a counter-based stream, a (seed, offset) pair: element `i` of a fill
+//!   depends only on the seed and counter `offset + i`, so the WGSL kernels draw in parallel and a
+//!   captured step reserves its counters at replay.
+//!
+//! `manual_seed` seeds both, as PyTorch's seeds its CPU and accelerator generators.
 
 use std::sync::Mutex;
 
-static STATE: Mutex<(u64, u64)> = Mutex::new((0x005e_ed0f_7275_7374, 0));
+/// The seed of a generator nobody seeded (PyTorch's default CPU seed).
+pub const DEFAULT_SEED: u64 = 67_280_421_310_721;
 
-/// Sets the seed and restarts the stream, as `rustdl.manual_seed`.
-pub fn manual_seed(seed: u64) {
-    *STATE.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
+static STATE: Mutex<(u64, u64)> = Mutex::new((DEFAULT_SEED, 0));
+
+const N: usize = 624;
+
+/// The 32-bit Mersenne Twister, seeded from the low 32 bits of a seed as C++'s `std::mt19937`.
+#[derive(Clone)]
+pub struct Mt19937 {
+    mt: [u32; N],
+    idx: usize,
 }
 
-/// Reserves `n` counters of the stream; returns the (seed, offset) they start at.
+impl Mt19937 {
+    pub fn new(seed: u64) -> Self {
+        let mut mt = [0u32; N];
+        mt[0] = seed as u32;
+        for i in 1..N {
+            let p = mt[i - 1];
+            mt[i] = 1_812_433_253u32
+                .wrapping_mul(p ^ (p >> 30))
+                .wrapping_add(i as u32);
+        }
+        Mt19937 { mt, idx: N }
+    }
+
+    fn twist(&mut self) {
+        for i in 0..N {
+            let y = (self.mt[i] & 0x8000_0000) | (self.mt[(i + 1) % N] & 0x7fff_ffff);
+            let mut v = self.mt[(i + 397) % N] ^ (y >> 1);
+            if y & 1 != 0 {
+                v ^= 0x9908_b0df;
+            }
+            self.mt[i] = v;
+        }
+        self.idx = 0;
+    }
+
+    #[inline]
+    pub fn next_u32(&mut self) -> u32 {
+        if self.idx >= N {
+            self.twist();
+        }
+        let mut y = self.mt[self.idx];
+        self.idx += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^ (y >> 18)
+    }
+}
+
+/// A CPU generator: the seed it started from, its twister, and the second value of the last
+/// float64 Box–Muller pair (handed out by the next scalar normal draw).
+#[derive(Clone)]
+pub struct CpuGen {
+    pub seed: u64,
+    mt: Mt19937,
+    next_normal: Option<f64>,
+}
+
+const TWO_POW_M24: f32 = 1.0 / 16_777_216.0;
+const TWO_POW_M53: f64 = 1.0 / 9_007_199_254_740_992.0;
+
+impl CpuGen {
+    pub fn new(seed: u64) -> Self {
+        CpuGen {
+            seed,
+            mt: Mt19937::new(seed),
+            next_normal: None,
+        }
+    }
+
+    #[inline]
+    pub fn random(&mut self) -> u32 {
+        self.mt.next_u32()
+    }
+
+    /// 64 bits from two draws, the first the high half.
+    #[inline]
+    pub fn random64(&mut self) -> u64 {
+        let hi = u64::from(self.random());
+        (hi << 32) | u64::from(self.random())
+    }
+
+    /// Uniform in [0, 1) from the low 24 bits of one draw.
+    #[inline]
+    pub fn uniform_f32(&mut self) -> f32 {
+        (self.random() & 0xff_ffff) as f32 * TWO_POW_M24
+    }
+
+    /// Uniform in [0, 1) from the low 53 bits of a 64-bit draw.
+    #[inline]
+    pub fn uniform_f64(&mut self) -> f64 {
+        (self.random64() & ((1u64 << 53) - 1)) as f64 * TWO_POW_M53
+    }
+
+    /// A standard normal (float64 Box–Muller; every other call returns the cached partner).
+    pub fn normal_f64(&mut self) -> f64 {
+        if let Some(v) = self.next_normal.take() {
+            return v;
+        }
+        let u1 = self.uniform_f64();
+        let u2 = self.uniform_f64();
+        let r = (-2.0 * (-u2).ln_1p()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u1;
+        self.next_normal = Some(r * theta.sin());
+        r * theta.cos()
+    }
+
+    /// The state as bytes: seed, position, the 624 words, the cached normal.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 4 + 4 * N + 1 + 8);
+        out.extend_from_slice(&self.seed.to_le_bytes());
+        out.extend_from_slice(&(self.mt.idx as u32).to_le_bytes());
+        for w in &self.mt.mt {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.push(u8::from(self.next_normal.is_some()));
+        out.extend_from_slice(&self.next_normal.unwrap_or(0.0).to_le_bytes());
+        out
+    }
+
+    pub const BYTES: usize = 8 + 4 + 4 * N + 1 + 8;
+
+    /// The inverse of [`CpuGen::to_bytes`]; None for bytes it did not write.
+    pub fn from_bytes(b: &[u8]) -> Option<CpuGen> {
+        if b.len() != Self::BYTES {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let seed = u64::from_le_bytes(b[0..8].try_into().unwrap());
+        let idx = u32_at(8) as usize;
+        if idx > N || b[12 + 4 * N] > 1 {
+            return None;
+        }
+        let mut mt = [0u32; N];
+        for (i, w) in mt.iter_mut().enumerate() {
+            *w = u32_at(12 + 4 * i);
+        }
+        let at = 12 + 4 * N + 1;
+        let cached = f64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+        Some(CpuGen {
+            seed,
+            mt: Mt19937 { mt, idx },
+            next_normal: (b[12 + 4 * N] == 1).then_some(cached),
+        })
+    }
+}
+
+static CPU: Mutex<Option<CpuGen>> = Mutex::new(None);
+
+/// Runs `f` on the global CPU generator (created at the default seed on first use).
+pub fn with_cpu<R>(f: impl FnOnce(&mut CpuGen) -> R) -> R {
+    let mut g = CPU.lock().unwrap_or_else(|e| e.into_inner());
+    f(g.get_or_insert_with(|| CpuGen::new(DEFAULT_SEED)))
+}
+
+/// Exchanges the global CPU generator with `other` (a `Generator`'s draws swap it in and out).
+pub fn swap_cpu(other: &mut CpuGen) {
+    with_cpu(|g| std::mem::swap(g, other))
+}
+
+/// Seeds both streams and restarts them, as `rustdl.manual_seed`.
+pub fn manual_seed(seed: u64) {
+    *STATE.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
+    with_cpu(|g| *g = CpuGen::new(seed));
+}
+
+/// Reserves `n` counters of the GPU stream; returns the (seed, offset) they start at.
 pub fn advance(n: u64) -> (u64, u64) {
     let mut s = STATE.lock().unwrap_or_else(|e| e.into_inner());
     let out = *s;
@@ -17,18 +194,202 @@ pub fn advance(n: u64) -> (u64, u64) {
     out
 }
 
-/// The current seed.
+/// The seed the CPU stream started from.
 pub fn initial_seed() -> u64 {
-    STATE.lock().unwrap_or_else(|e| e.into_inner()).0
+    with_cpu(|g| g.seed)
 }
 
-/// The (seed, offset) the next draw starts at.
+/// The (seed, offset) the next GPU draw starts at.
 pub fn state() -> (u64, u64) {
     *STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Replaces the (seed, offset) pair, returning the previous one (a `Generator`'s draws swap
-/// its own state in and out).
+/// Replaces the GPU stream's (seed, offset) pair, returning the previous one.
 pub fn swap_state(new: (u64, u64)) -> (u64, u64) {
     std::mem::replace(&mut *STATE.lock().unwrap_or_else(|e| e.into_inner()), new)
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU fills, element after element from the global CPU generator
+
+/// `n` float32 uniforms in [from, to): `u * (to - from) + from` in float32.
+pub fn uniform_f32(n: usize, from: f64, to: f64) -> Vec<f32> {
+    let (f, t) = (from as f32, to as f32);
+    with_cpu(|g| (0..n).map(|_| g.uniform_f32() * (t - f) + f).collect())
+}
+
+/// `n` float64 uniforms in [from, to).
+pub fn uniform_f64(n: usize, from: f64, to: f64) -> Vec<f64> {
+    with_cpu(|g| {
+        (0..n)
+            .map(|_| g.uniform_f64() * (to - from) + from)
+            .collect()
+    })
+}
+
+/// `n` normals one at a time from float64 pairs (the fill of fewer than 16 values, of
+/// non-contiguous tensors, and of the distributions built on normals).
+pub fn normal_serial(n: usize, mean: f64, std: f64) -> Vec<f64> {
+    with_cpu(|g| (0..n).map(|_| g.normal_f64() * std + mean).collect())
+}
+
+/// A float32 normal fill of a contiguous tensor of `n >= 16` values: `n` uniforms, then
+/// Box–Muller on each block of 16 (values `j` and `j + 8` from one pair); when `n` is not a
+/// multiple of 16 the last 16 values are redrawn and transformed again.
+pub fn normal_fill_f32(n: usize, mean: f64, std: f64) -> Vec<f32> {
+    debug_assert!(n >= 16);
+    let (mean, std) = (mean as f32, std as f32);
+    let two_pi = (2.0 * std::f64::consts::PI) as f32;
+    let block = |d: &mut [f32]| {
+        for j in 0..8 {
+            let u1 = 1.0f32 - d[j];
+            let u2 = d[j + 8];
+            let radius = (-2.0f32 * (f64::from(u1).ln() as f32)).sqrt();
+            let theta = two_pi * u2;
+            let (s, c) = f64::from(theta).sin_cos();
+            d[j] = (radius * c as f32).mul_add(std, mean);
+            d[j + 8] = (radius * s as f32).mul_add(std, mean);
+        }
+    };
+    let mut v: Vec<f32> = with_cpu(|g| (0..n).map(|_| g.uniform_f32()).collect());
+    transform_blocks(&mut v[..n / 16 * 16], &block);
+    if !n.is_multiple_of(16) {
+        let tail = &mut v[n - 16..];
+        with_cpu(|g| tail.iter_mut().for_each(|x| *x = g.uniform_f32()));
+        block(tail);
+    }
+    v
+}
+
+/// The float64 normal fill (as [`normal_fill_f32`], in float64 arithmetic).
+pub fn normal_fill_f64(n: usize, mean: f64, std: f64) -> Vec<f64> {
+    debug_assert!(n >= 16);
+    let two_pi = 2.0 * std::f64::consts::PI;
+    let block = |d: &mut [f64]| {
+        for j in 0..8 {
+            let u1 = 1.0 - d[j];
+            let u2 = d[j + 8];
+            let radius = (-2.0 * u1.ln()).sqrt();
+            let theta = two_pi * u2;
+            d[j] = (radius * theta.cos()).mul_add(std, mean);
+            d[j + 8] = (radius * theta.sin()).mul_add(std, mean);
+        }
+    };
+    let mut v: Vec<f64> = with_cpu(|g| (0..n).map(|_| g.uniform_f64()).collect());
+    transform_blocks(&mut v[..n / 16 * 16], &block);
+    if !n.is_multiple_of(16) {
+        let tail = &mut v[n - 16..];
+        with_cpu(|g| tail.iter_mut().for_each(|x| *x = g.uniform_f64()));
+        block(tail);
+    }
+    v
+}
+
+/// Applies `block` to each run of 16 values (over the CPU threads for long fills: the draws are
+/// already made, the transform is independent per block).
+fn transform_blocks<T: Send>(v: &mut [T], block: &(impl Fn(&mut [T]) + Sync)) {
+    const CHUNK: usize = 1 << 14; // a multiple of 16
+    if v.len() >= 4 * CHUNK {
+        crate::backend::cpu::pool::chunks_mut(v, CHUNK, |_, c| {
+            c.chunks_exact_mut(16).for_each(block)
+        });
+    } else {
+        v.chunks_exact_mut(16).for_each(block);
+    }
+}
+
+/// `n` Bernoulli(p) draws, each a float64 uniform below `p`.
+pub fn bernoulli(n: usize, p: f64) -> Vec<bool> {
+    with_cpu(|g| (0..n).map(|_| g.uniform_f64() < p).collect())
+}
+
+/// `n` integers in `[base, base + range)`: one 32-bit draw each, or a 64-bit one when the range
+/// reaches 2^32 and `wide` (64-bit integer and floating dtypes).
+pub fn random_from_to(n: usize, range: u64, base: i64, wide: bool) -> Vec<i64> {
+    with_cpu(|g| {
+        (0..n)
+            .map(|_| {
+                let v = if wide && range >= 1 << 32 {
+                    g.random64()
+                } else {
+                    u64::from(g.random())
+                };
+                ((v % range) as i64).wrapping_add(base)
+            })
+            .collect()
+    })
+}
+
+/// `random_()` without bounds: `[0, modulus)` from 64-bit draws when `wide`, else 32-bit ones.
+pub fn random_below(n: usize, modulus: u64, wide: bool) -> Vec<i64> {
+    with_cpu(|g| {
+        (0..n)
+            .map(|_| {
+                let v = if wide {
+                    g.random64()
+                } else {
+                    u64::from(g.random())
+                };
+                (v % modulus) as i64
+            })
+            .collect()
+    })
+}
+
+/// A random permutation of `0..n` (Fisher–Yates from the front, one 32-bit draw per position;
+/// past 2^32 / 20 elements the inside-out form with 64-bit draws).
+pub fn randperm(n: usize) -> Vec<i64> {
+    if n < (u32::MAX / 20) as usize {
+        let mut r: Vec<i64> = (0..n as i64).collect();
+        with_cpu(|g| {
+            for i in 0..n.saturating_sub(1) {
+                let z = (u64::from(g.random()) % (n - i) as u64) as usize;
+                r.swap(i, z + i);
+            }
+        });
+        r
+    } else {
+        let mut r = vec![0i64; n];
+        with_cpu(|g| {
+            for i in 0..n {
+                let z = (g.random64() % (i as u64 + 1)) as usize;
+                r[i] = r[z];
+                r[z] = i as i64;
+            }
+        });
+        r
+    }
+}
+
+/// `n` float64 values of a distribution transforming one float64 uniform each.
+pub fn from_uniform_f64(n: usize, f: impl Fn(f64) -> f64) -> Vec<f64> {
+    with_cpu(|g| (0..n).map(|_| f(g.uniform_f64())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mt19937_reference_values() {
+        // the 10000th output of std::mt19937 default-seeded (5489) is 4123659995 (C++ standard)
+        let mut m = Mt19937::new(5489);
+        assert_eq!(m.next_u32(), 3_499_211_612);
+        let mut last = 0;
+        for _ in 1..10_000 {
+            last = m.next_u32();
+        }
+        assert_eq!(last, 4_123_659_995);
+    }
+
+    #[test]
+    fn state_bytes_round_trip() {
+        let mut g = CpuGen::new(7);
+        g.normal_f64();
+        let b = g.to_bytes();
+        let mut h = CpuGen::from_bytes(&b).unwrap();
+        assert_eq!(g.normal_f64(), h.normal_f64());
+        assert_eq!(g.random(), h.random());
+        assert!(CpuGen::from_bytes(&b[1..]).is_none());
+    }
 }

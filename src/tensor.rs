@@ -733,12 +733,25 @@ impl Tensor {
             .to_device(device)
     }
 
-    /// Random values from the library's seeded generator.
+    /// Random values from the library's seeded generators (see [`crate::random`]): on the CPU
+    /// the values PyTorch's CPU generator draws for the same seed, on the GPU the counter stream.
     pub fn rand_kind(
         shape: &[usize],
         kind: RandKind,
         dtype: DType,
         device: Device,
+    ) -> Result<Tensor> {
+        Tensor::rand_kind_laid(shape, kind, dtype, device, true)
+    }
+
+    /// [`Tensor::rand_kind`] for values that fill a tensor laid out contiguously or not (a
+    /// normal fill of a strided tensor draws one value at a time, as PyTorch's).
+    pub fn rand_kind_laid(
+        shape: &[usize],
+        kind: RandKind,
+        dtype: DType,
+        device: Device,
+        contiguous: bool,
     ) -> Result<Tensor> {
         if !dtype.is_float() {
             return Err(Error::DType(format!(
@@ -746,6 +759,28 @@ impl Tensor {
             )));
         }
         let n = crate::shape::checked_numel(shape, "rand")?;
+        if device == Device::Cpu {
+            backend::reserve(n, dtype, device, "rand")?;
+            use crate::random as r;
+            let data = match (kind, dtype) {
+                (RandKind::Uniform(a, b), DType::F64) => CpuStorage::F64(r::uniform_f64(n, a, b)),
+                (RandKind::Uniform(a, b), _) => CpuStorage::F32(r::uniform_f32(n, a, b)),
+                (RandKind::Normal(m, s), DType::F64) if n >= 16 && contiguous => {
+                    CpuStorage::F64(r::normal_fill_f64(n, m, s))
+                }
+                (RandKind::Normal(m, s), DType::F64) => CpuStorage::F64(r::normal_serial(n, m, s)),
+                (RandKind::Normal(m, s), _) if n >= 16 && contiguous => {
+                    CpuStorage::F32(r::normal_fill_f32(n, m, s))
+                }
+                (RandKind::Normal(m, s), _) => CpuStorage::F32(
+                    r::normal_serial(n, m, s)
+                        .into_iter()
+                        .map(|v| v as f32)
+                        .collect(),
+                ),
+            };
+            return Tensor::from_cpu(data, shape);
+        }
         let (seed, offset) = crate::random::advance(n as u64 * 2);
         Ok(Tensor::from_contiguous(
             backend::rand(kind, n, seed, offset, dtype, device)?,
@@ -758,7 +793,7 @@ impl Tensor {
     pub fn randn(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         Tensor::rand_kind(shape, RandKind::Normal(0.0, 1.0), dtype, device)
     }
-    /// Integers uniform in `[low, high)`.
+    /// Integers uniform in `[low, high)` (int64).
     pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
         if high <= low {
             return Err(Error::Value(format!(
@@ -767,11 +802,16 @@ impl Tensor {
         }
         let n = crate::shape::checked_numel(shape, "randint")?;
         backend::reserve(n, DType::I64, Device::Cpu, "randint")?;
+        // the span as PyTorch's unsigned `to - from`
+        let span = (high as i128 - low as i128) as u64;
+        if device == Device::Cpu {
+            return Tensor::from_i64(crate::random::random_from_to(n, span, low, true), shape);
+        }
         let (seed, offset) = crate::random::advance(n as u64 * 2);
         let k = crate::backend::cpu::random::stream_key(seed);
-        // 64 random bits per value scaled onto the span (in u128: `high - low` may pass i64),
-        // so every value of a span up to 2^64 can come out
-        let span = (high as i128 - low as i128) as u128;
+        // 64 random bits per value scaled onto the span (in u128), so every value of a span up
+        // to 2^64 can come out
+        let span = span as u128;
         let v: Vec<i64> = (0..n as u64)
             .map(|i| {
                 let r = crate::backend::cpu::random::bits64(k, offset, i) as u128;
@@ -779,6 +819,59 @@ impl Tensor {
             })
             .collect();
         Tensor::from_i64(v, shape)?.to_device(device)
+    }
+
+    /// Values for an in-place random fill of `self`, drawn by `draw(shape)` in the order of
+    /// `self`'s memory (outer to inner by stride) and returned in `self`'s logical order, as a
+    /// PyTorch CPU fill walks a permuted view (a transposed weight fills as its storage does).
+    pub fn fill_in_memory_order(
+        &self,
+        draw: impl FnOnce(&[usize]) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let (shape, strides) = (self.shape(), self.strides());
+        let mut order: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] != 1).collect();
+        order.sort_by(|&a, &b| strides[b].cmp(&strides[a]));
+        if order.windows(2).all(|w| w[0] < w[1]) {
+            return draw(shape);
+        }
+        // the size-1 dimensions stay where they are (they change no order)
+        let mut full = Vec::with_capacity(shape.len());
+        let mut it = order.iter();
+        for (d, &n) in shape.iter().enumerate() {
+            full.push(if n == 1 { d } else { *it.next().unwrap() });
+        }
+        let drawn = draw(&full.iter().map(|&d| shape[d]).collect::<Vec<_>>())?;
+        let mut inverse = vec![0isize; full.len()];
+        for (i, &d) in full.iter().enumerate() {
+            inverse[d] = i as isize;
+        }
+        drawn.permute(&inverse)
+    }
+
+    /// Bernoulli(`p`) draws as 0/1 of `dtype`: on the CPU one float64 uniform per value (as
+    /// PyTorch's `bernoulli_(p)`), on the GPU the counter stream's float32 uniforms.
+    pub fn bernoulli_scalar(
+        shape: &[usize],
+        p: f64,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        let n = crate::shape::checked_numel(shape, "bernoulli_")?;
+        if device == Device::Cpu {
+            backend::reserve(n, DType::F64, device, "bernoulli_")?;
+            let v = crate::random::bernoulli(n, p);
+            return Tensor::from_f64(
+                v.into_iter().map(|b| f64::from(u8::from(b))).collect(),
+                shape,
+            )?
+            .to_dtype(dtype);
+        }
+        Tensor::rand(shape, DType::F32, device)?
+            .binary(
+                &Tensor::full(&[], p, DType::F32, device)?,
+                backend::BinaryOp::Lt,
+            )?
+            .to_dtype(dtype)
     }
 
     // ---- conversion ----

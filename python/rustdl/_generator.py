@@ -2,11 +2,12 @@
 module-level draws PyTorch offers with a ``generator=`` argument (``randperm``, ``normal``,
 ``bernoulli``), plus ``get_rng_state`` / ``set_rng_state`` / ``seed``.
 
-rustdl's random kernels are counter-based: a stream is a (seed, offset) pair, and a draw of ``n``
-numbers takes the counters ``offset .. offset + n`` of that seed, on the CPU and the GPU alike.
-A :class:`Generator` is such a pair of its own: a draw given ``generator=g`` comes from ``g``'s
-stream and advances only ``g``, so the global stream (``rustdl.manual_seed``) is untouched, and
-two generators seeded alike draw alike.
+A generator holds two streams. CPU draws come from a Mersenne Twister consumed as PyTorch's CPU
+generator consumes its own, so ``manual_seed(s)`` followed by the same calls draws the same
+values as PyTorch does on the CPU (random initialisation, dropout masks, shuffling). GPU draws
+come from a counter-based (seed, offset) stream: a draw of ``n`` numbers takes the counters
+``offset .. offset + n``, so GPU kernels draw in parallel. A draw given ``generator=g`` comes from
+``g``'s streams and advances only ``g``; two generators seeded alike draw alike.
 """
 
 from __future__ import annotations
@@ -46,41 +47,55 @@ class Generator:
     def __init__(self, device: Any = "cpu") -> None:
         self.device = _rustdl.device(str(device)) if not isinstance(device, _rustdl.device) else device
         self._state: tuple[int, int] = (_DEFAULT_SEED, 0)
+        self._cpu = _rustdl._CpuGen(_DEFAULT_SEED)
 
     def manual_seed(self, seed: int) -> Generator:
-        """Seeds the stream (and restarts it); returns the generator, as PyTorch."""
+        """Seeds the streams (and restarts them); returns the generator, as PyTorch."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
-        self._state = (int(seed) & _MASK, 0)
+        seed = int(seed)
+        if not -(1 << 63) <= seed < (1 << 64):
+            raise RuntimeError(f"manual_seed: the seed must fit 64 bits, got {seed}")
+        self._state = (seed & _MASK, 0)
+        self._cpu = _rustdl._CpuGen(seed & _MASK)
         return self
 
     def seed(self) -> int:
-        """Seeds the stream from the operating system's entropy; returns the seed."""
+        """Seeds the streams from the operating system's entropy; returns the seed."""
         s = int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
         self.manual_seed(s)
         return s
 
     def initial_seed(self) -> int:
-        """The seed the stream started from."""
-        return self._state[0]
+        """The seed the streams started from."""
+        return self._cpu.seed
 
     def get_state(self) -> Tensor:
-        """The stream's state as an int64 tensor ``[seed, offset]`` (for :meth:`set_state`)."""
-        seed, offset = self._state
-        as_signed = [v - (1 << 64) if v >= 1 << 63 else v for v in (seed, offset)]
-        # always on the CPU (a default device set to the GPU would not hold 64-bit values)
-        return _rustdl.tensor(as_signed, dtype=_rustdl.int64, device="cpu")
+        """The streams' state as a uint8 tensor (for :meth:`set_state`)."""
+        return _state_tensor(self._cpu.get_state(), self._state)
 
     def set_state(self, new_state: Tensor) -> Generator:
         """Restores a state from :meth:`get_state`."""
-        self._state = _state_from(new_state, "set_state")
+        cpu, counter = _state_from(new_state, "set_state")
+        self._cpu.set_state(cpu)
+        self._state = counter
         return self
 
     def clone_state(self) -> Generator:
         """A new generator at this one's state."""
         g = Generator(self.device)
         g._state = self._state
+        g._cpu = self._cpu.clone()
         return g
+
+    def __getstate__(self) -> dict:
+        return {"device": str(self.device), "state": self._state, "cpu": self._cpu.get_state()}
+
+    def __setstate__(self, d: dict) -> None:
+        self.device = _rustdl.device(d["device"])
+        self._state = tuple(d["state"])
+        self._cpu = _rustdl._CpuGen(0)
+        self._cpu.set_state(d["cpu"])
 
     # numpy-style draws, so the data utilities take a Generator as they take a numpy one
 
@@ -105,15 +120,42 @@ class Generator:
         return f"<rustdl.Generator seed={self._state[0]} offset={self._state[1]}>"
 
 
-def _state_from(state: Any, op: str) -> tuple[int, int]:
-    vals = state.tolist() if isinstance(state, Tensor) else list(state)
-    if len(vals) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
-        raise ValueError(f"{op}: expected the [seed, offset] state get_state returns, got {str(vals)[:80]}")
-    return (int(vals[0]) & _MASK, int(vals[1]) & _MASK)
+_COUNTER_BYTES = 16
+_STATE_BYTES = len(_rustdl._cpu_rng_state()) + _COUNTER_BYTES
+
+
+def _state_tensor(cpu: bytes, counter: tuple[int, int]) -> Tensor:
+    """A generator state as a uint8 tensor: the CPU stream's bytes, then the GPU stream's seed and
+    offset (always on the CPU)."""
+    raw = cpu + int(counter[0]).to_bytes(8, "little") + int(counter[1]).to_bytes(8, "little")
+    return _rustdl.tensor(np.frombuffer(raw, dtype=np.uint8).copy(), device="cpu")
+
+
+def _state_from(state: Any, op: str) -> tuple[bytes, tuple[int, int]]:
+    """(CPU stream bytes, GPU stream (seed, offset)) from a :func:`_state_tensor` state."""
+    if not isinstance(state, Tensor):
+        raise TypeError(
+            f"{op}: expected the uint8 state tensor get_state returns, got {type(state).__name__}"
+        )
+    if state.dtype != _rustdl.uint8 or state.dim() != 1:
+        raise TypeError(
+            f"{op}: expected the 1-D uint8 state tensor get_state returns, got {state.dtype} of shape "
+            f"{tuple(state.shape)}"
+        )
+    raw = np.asarray(state.cpu().numpy(), dtype=np.uint8).tobytes()
+    if len(raw) != _STATE_BYTES:
+        raise _rustdl.ArgumentError(
+            f"{op}: expected a generator state of {_STATE_BYTES} bytes (as get_state returns), got {len(raw)}"
+        )
+    cpu, tail = raw[:-_COUNTER_BYTES], raw[-_COUNTER_BYTES:]
+    return cpu, (int.from_bytes(tail[:8], "little"), int.from_bytes(tail[8:], "little"))
 
 
 class _DefaultGenerator(Generator):
-    """The global stream (the one ``rustdl.manual_seed`` seeds) seen as a :class:`Generator`."""
+    """The global streams (the ones ``rustdl.manual_seed`` seeds) seen as a :class:`Generator`."""
+
+    # draws given this generator use the global streams directly
+    _cpu = None  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self.device = _rustdl.device("cpu")
@@ -126,17 +168,46 @@ class _DefaultGenerator(Generator):
     def _state(self, value: tuple[int, int]) -> None:
         _rustdl._rng_set_state(int(value[0]) & _MASK, int(value[1]) & _MASK)
 
+    def manual_seed(self, seed: int) -> Generator:
+        Generator.manual_seed(Generator(), seed)  # the same checks
+        _rustdl.manual_seed(int(seed) & _MASK)
+        return self
+
+    def initial_seed(self) -> int:
+        return _rustdl.initial_seed()
+
+    def get_state(self) -> Tensor:
+        return _state_tensor(_rustdl._cpu_rng_state(), self._state)
+
+    def set_state(self, new_state: Tensor) -> Generator:
+        cpu, counter = _state_from(new_state, "set_state")
+        _rustdl._cpu_rng_set_state(cpu)
+        self._state = counter
+        return self
+
+    def clone_state(self) -> Generator:
+        g = Generator(self.device)
+        g.set_state(self.get_state())
+        return g
+
+    def __reduce__(self):
+        return (_default_generator, ())
+
+
+def _default_generator() -> Generator:
+    return default_generator
+
 
 default_generator: Generator = _DefaultGenerator()
 
 
 def get_rng_state() -> Tensor:
-    """The global stream's state (an int64 tensor ``[seed, offset]``), as ``torch.get_rng_state``."""
+    """The global streams' state (a uint8 tensor), as ``torch.get_rng_state``."""
     return default_generator.get_state()
 
 
 def set_rng_state(new_state: Tensor) -> None:
-    """Restores the global stream from :func:`get_rng_state`, as ``torch.set_rng_state``."""
+    """Restores the global streams from :func:`get_rng_state`, as ``torch.set_rng_state``."""
     default_generator.set_state(new_state)
 
 
@@ -160,13 +231,11 @@ def randperm(
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     n = int(n)
-    # sorting random 62-bit keys gives a uniform permutation; the stable sort breaks ties
     try:
-        keys = _rustdl.randint(0, 1 << 62, (n,), generator=generator, device="cpu").numpy()
+        perm = _rustdl._randperm_cpu(n, generator=generator)
     except MemoryError as e:
         raise _rustdl.OutOfMemoryError(f"randperm: cannot draw a permutation of {n} elements ({e})") from None
-    perm = np.argsort(keys, kind="stable").astype(np.int64)
-    out = _rustdl.tensor(perm, device=device)
+    out = perm if device is None else perm.to(device)
     if dtype is not None:
         out = out.to(dtype)
     return out.requires_grad_(True) if requires_grad else out
@@ -203,8 +272,8 @@ def normal(
         if not float(std) >= 0:  # negative or NaN
             raise ValueError(f"normal: expects std >= 0.0, got {std}")
         shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-        out = _rustdl.randn(*shape, generator=generator, dtype=dtype, device=device) * float(std) + float(
-            mean
+        out = _rustdl.empty(*shape, dtype=dtype, device=device).normal_(
+            float(mean), float(std), generator=generator
         )
     return out.requires_grad_(True) if requires_grad else out
 
@@ -213,12 +282,14 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
     """Bernoulli draws, as ``torch.bernoulli``: 1 with probability ``input`` (or ``p``)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"bernoulli: expected a Tensor, got {type(input).__name__}")
-    u = _rustdl.rand(*input.shape, generator=generator, dtype=input.dtype, device=input.device)
     if p is None:
+        u = _rustdl.rand(*input.shape, generator=generator, dtype=input.dtype, device=input.device)
         inside = (input >= 0).logical_and(input <= 1)  # False at NaN
         if input.numel() and not bool(inside.all()):
             raise ValueError("bernoulli: expected all probabilities in [0, 1]")
         return (u < input.detach()).to(input.dtype)
     if not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"bernoulli: expected 0 <= p <= 1, got {p}")
-    return (u < float(p)).to(input.dtype)
+    return _rustdl.empty(*input.shape, dtype=input.dtype, device=input.device).bernoulli_(
+        float(p), generator=generator
+    )

@@ -35,6 +35,11 @@ __all__ = [
     "_set_default_device",
     "_get_default_device",
     "_rng_set_state",
+    "_CpuGen",
+    "_cpu_draw",
+    "_cpu_rng_set_state",
+    "_cpu_rng_state",
+    "_randperm_cpu",
     "_rng_state",
     "adaptive_avg_pool2d",
     "arange",
@@ -1311,6 +1316,28 @@ def load_file(path: Any, device: _DeviceLike = None) -> tuple[dict[str, Tensor],
 def manual_seed(seed: builtins.int) -> None: ...
 def _rng_state() -> tuple[builtins.int, builtins.int]: ...
 def _rng_set_state(seed: builtins.int, offset: builtins.int) -> None: ...
+
+@final
+class _CpuGen:
+    def __new__(cls, seed: builtins.int) -> Self: ...
+    @property
+    def seed(self) -> builtins.int: ...
+    def get_state(self) -> builtins.bytes: ...
+    def set_state(self, state: builtins.bytes) -> None: ...
+    def clone(self) -> _CpuGen: ...
+
+def _cpu_rng_state() -> builtins.bytes: ...
+def _cpu_rng_set_state(state: builtins.bytes) -> None: ...
+def _randperm_cpu(n: builtins.int, generator: Any = None) -> Tensor: ...
+def _cpu_draw(
+    kind: builtins.str,
+    n: builtins.int,
+    a: builtins.float = 0.0,
+    b: builtins.float = 0.0,
+    modulus: builtins.int = 1,
+    wide: builtins.bool = False,
+    generator: Any = None,
+) -> Tensor: ...
 def max_pool2d(
     input: Tensor,
     kernel_size: Any,

@@ -3169,21 +3169,50 @@ class printoptions:  # noqa: N801  (PyTorch's name)
 
 def _random_(self, *args, generator=None):
     """Fills with integers uniform in ``[from, to)``: ``random_(to)``, ``random_(from, to)``, or with
-    no bounds ``[0, 2**mantissa]`` of a float dtype (``2**63 - 1`` for int64)."""
+    no bounds ``[0, 2**mantissa]`` of a float dtype (``[0, max]`` of an integer one)."""
     from ._rustdl import randint
 
-    if len(args) == 1:
-        lo, hi = 0, int(args[0])
-    elif len(args) == 2:
-        lo, hi = int(args[0]), int(args[1])
-    elif not args:
-        lo, hi = 0, {"float32": 2**24 + 1, "float64": 2**53 + 1}.get(self.dtype.name, 2**63 - 1)
-    else:
+    if len(args) > 2:
         raise TypeError(f"random_: expected at most 2 bounds, got {len(args)}")
+    if not args:
+        if self.device.type == "cpu":
+            # PyTorch's draws: 64-bit ones for int64 and float64, 32-bit ones otherwise
+            modulus, wide = _RANDOM_RANGE.get(self.dtype.name, (2**63, 1))
+            return self.copy_(
+                _in_memory_order(self, _cpu_draw("below", self.numel(), modulus, wide, generator))
+            )
+        lo, hi = 0, _RANDOM_RANGE.get(self.dtype.name, (2**63 - 1, 1))[0]
+    elif len(args) == 1:
+        lo, hi = 0, int(args[0])
+    else:
+        lo, hi = int(args[0]), int(args[1])
     if hi <= lo:
         raise _rd.ArgumentError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
-    drawn = randint(lo, hi, tuple(self.shape), device=self.device, generator=generator)
-    return self.copy_(drawn.to(self.dtype))
+    drawn = randint(lo, hi, (self.numel(),), device=self.device, generator=generator)
+    return self.copy_(_in_memory_order(self, drawn).to(self.dtype))
+
+
+# random_() without bounds: (modulus, whether each value takes a 64-bit draw), per dtype
+_RANDOM_RANGE = {
+    "float32": (2**24 + 1, 0),
+    "float64": (2**53 + 1, 1),
+    "float16": (2**11 + 1, 0),
+    "bfloat16": (2**8 + 1, 0),
+    "int64": (2**63, 1),
+    "int32": (2**31, 0),
+    "int16": (2**15, 0),
+    "int8": (2**7, 0),
+    "uint8": (2**8, 0),
+    "bool": (2, 0),
+}
+
+
+def _cpu_draw(kind, n, a, b, generator):
+    from ._rustdl import _cpu_draw as draw
+
+    if kind == "below":
+        return draw(kind, builtins.int(n), modulus=a, wide=builtins.bool(b), generator=generator)
+    return draw(kind, builtins.int(n), builtins.float(a), builtins.float(b), generator=generator)
 
 
 def _fill_parameter(op, name, value, ok, expects):
@@ -3199,9 +3228,32 @@ def _fill_parameter(op, name, value, ok, expects):
     return v
 
 
+def _in_memory_order(self, flat):
+    """``flat`` (values in the order of ``self``'s memory, outer to inner by stride) in
+    ``self``'s logical order: a PyTorch CPU fill walks a permuted view as its storage."""
+    shape, strides = tuple(self.shape), self.stride()
+    order = sorted((d for d in range(len(shape)) if shape[d] != 1), key=lambda d: -strides[d])
+    if order == sorted(order):
+        return flat.reshape(shape)
+    it = iter(order)
+    full = [d if shape[d] == 1 else next(it) for d in range(len(shape))]
+    inverse = [0] * len(full)
+    for i, d in enumerate(full):
+        inverse[d] = i
+    return flat.reshape(tuple(shape[d] for d in full)).permute(*inverse)
+
+
+def _cpu_fill(self, kind, a, b, generator):
+    """Fills a CPU tensor with ``kind`` draws made in float64 one value at a time, as PyTorch's
+    CPU kernels (then rounded to the tensor's dtype)."""
+    return self.copy_(_in_memory_order(self, _cpu_draw(kind, self.numel(), a, b, generator)))
+
+
 def _exponential_(self, lambd=1.0, *, generator=None):
     """Fills with samples of the exponential distribution of rate ``lambd``."""
     lambd = _fill_parameter("exponential_", "lambda", lambd, lambda v: v > 0.0, "lambda > 0.0")
+    if self.device.type == "cpu":
+        return _cpu_fill(self, "exponential", lambd, 0.0, generator)
     u = _rustdl_rand_like(self, generator)
     return self.copy_(-(1.0 - u).log() / lambd)
 
@@ -3212,6 +3264,8 @@ def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
 
     mean = _fill_parameter("log_normal_", "mean", mean, _math.isfinite, "a finite mean")
     std = _fill_parameter("log_normal_", "std", std, lambda v: v > 0.0, "std > 0.0")
+    if self.device.type == "cpu":
+        return _cpu_fill(self, "log_normal", mean, std, generator)
     z = randn(*self.shape, dtype=_float_of(self), device=self.device, generator=generator)
     return self.copy_((z * std + mean).exp())
 
@@ -3220,6 +3274,8 @@ def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     """Fills with Cauchy samples ``median + sigma·tan(π(U − ½))``."""
     median = _fill_parameter("cauchy_", "median", median, _math.isfinite, "a finite median")
     sigma = _fill_parameter("cauchy_", "sigma", sigma, lambda v: v > 0.0, "sigma > 0.0")
+    if self.device.type == "cpu":
+        return _cpu_fill(self, "cauchy", median, sigma, generator)
     u = _rustdl_rand_like(self, generator)
     return self.copy_(_tan((u - 0.5) * _math.pi) * sigma + median)
 
@@ -3227,6 +3283,8 @@ def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
 def _geometric_(self, p, *, generator=None):
     """Fills with the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
     p = _fill_parameter("geometric_", "p", p, lambda v: 0.0 < v < 1.0, "p to be in (0, 1)")
+    if self.device.type == "cpu":
+        return _cpu_fill(self, "geometric", p, 0.0, generator)
     u = _rustdl_rand_like(self, generator)
     return self.copy_(((1.0 - u).log() / _math.log1p(-p)).ceil().clamp(min=1))
 

@@ -3,6 +3,7 @@
 //! rounding and special functions.
 
 use crate::backend::{self, BinaryOp, ReduceOp, UnaryOp};
+use crate::device::Device;
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -457,6 +458,14 @@ impl Tensor {
                 )));
             }
         }
+        if dev == Device::Cpu {
+            let out = multinomial_cpu(&p, num_samples, replacement)?;
+            return if self.ndim() == 1 {
+                out.reshape(&[num_samples])
+            } else {
+                Ok(out)
+            };
+        }
         let pf = p.to_dtype(DType::F32)?;
         let out = if replacement {
             // inverse CDF: the index is the number of cumulative sums at or below u * total
@@ -516,4 +525,66 @@ impl Tensor {
             Ok(vec![Some(g.mul(&xd.sigmoid()?)?)])
         }))
     }
+}
+
+/// PyTorch's CPU multinomial draw for draw, on validated `(rows, n)` probabilities: without
+/// replacement (or for one sample) the exponential race `argmax`/`topk(p / q)` with `q ~ Exp(1)`
+/// drawn in the probabilities' dtype; with replacement, per row its cumulative distribution
+/// (in the probabilities' dtype, normalised, the last bucket set to 1) searched for one float64
+/// uniform per sample.
+fn multinomial_cpu(p: &Tensor, num_samples: usize, replacement: bool) -> Result<Tensor> {
+    let (rows, n) = (p.shape()[0], p.shape()[1]);
+    let wide = p.dtype() == DType::F64;
+    let round = |v: f64| if wide { v } else { v as f32 as f64 };
+    let probs = p.to_f64_vec()?;
+    if !replacement || num_samples == 1 {
+        let q: Vec<f64> = crate::random::from_uniform_f64(rows * n, |u| -(1.0 - u).ln());
+        let keys: Vec<f64> = probs
+            .iter()
+            .zip(&q)
+            .map(|(&pv, &qv)| round(round(pv) / round(qv)))
+            .collect();
+        let mut out = Vec::with_capacity(rows * num_samples);
+        for r in 0..rows {
+            let row = &keys[r * n..(r + 1) * n];
+            let mut idx: Vec<usize> = (0..n).collect();
+            // largest first; NaN keys (0/0 cannot arise: q > 0) would sort last
+            idx.sort_by(|&a, &b| {
+                row[b]
+                    .partial_cmp(&row[a])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            out.extend(idx[..num_samples].iter().map(|&i| i as i64));
+        }
+        return Tensor::from_i64(out, &[rows, num_samples]);
+    }
+    let mut out = Vec::with_capacity(rows * num_samples);
+    crate::random::with_cpu(|g| {
+        let mut cum = vec![0f64; n];
+        for r in 0..rows {
+            let mut sum = 0f64;
+            for j in 0..n {
+                sum = round(sum + probs[r * n + j]);
+                cum[j] = sum;
+            }
+            for c in cum.iter_mut() {
+                *c = round(*c / sum);
+            }
+            cum[n - 1] = 1.0;
+            for _ in 0..num_samples {
+                let u = g.uniform_f64();
+                let (mut lo, mut hi) = (0usize, n);
+                while hi > lo {
+                    let mid = lo + (hi - lo) / 2;
+                    if cum[mid] < u {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                out.push(lo as i64);
+            }
+        }
+    });
+    Tensor::from_i64(out, &[rows, num_samples])
 }

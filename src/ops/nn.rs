@@ -1,7 +1,7 @@
 //! Neural-network ops: convolution (im2col + matmul), pooling, normalisation, dropout, embedding,
 //! resizing. Most are compositions of differentiable primitives, so their backward is exact.
 
-use crate::backend::{self, ChannelCoeffs, Conv2dGeom, RandKind, UnaryOp};
+use crate::backend::{self, ChannelCoeffs, Conv2dGeom, UnaryOp};
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -1065,16 +1065,10 @@ impl Tensor {
             return self.mul_scalar(0.0);
         }
         let shape = channel_shape.unwrap_or(self.shape());
-        let u = Tensor::rand_kind(
-            shape,
-            RandKind::Uniform(0.0, 1.0),
-            self.dtype(),
-            self.device(),
-        )?;
-        let keep = u
-            .binary(&u.scalar_like(p)?, crate::backend::BinaryOp::Ge)?
-            .to_dtype(self.dtype())?;
-        self.mul(&keep.mul_scalar(1.0 / (1.0 - p))?)
+        // the kept mask divided by 1 - p, then the product (PyTorch's order of operations); on
+        // the CPU the mask is PyTorch's `bernoulli_(1 - p)` draw for draw
+        let keep = Tensor::bernoulli_scalar(shape, 1.0 - p, self.dtype(), self.device())?;
+        self.mul(&keep.binary(&keep.scalar_like(1.0 - p)?, crate::backend::BinaryOp::Div)?)
     }
 
     /// Rows of `self` (a `(V, D)` weight) at int64 `idx`, shape `idx.shape + (D,)`.

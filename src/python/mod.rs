@@ -905,9 +905,134 @@ fn _rng_set_state(seed: u64, offset: u64) {
     crate::random::swap_state((seed, offset));
 }
 
-/// Runs `f` drawing from `generator` (a `rustdl.Generator`: its `_state` is a (seed, offset)
-/// pair) instead of the global stream, and stores the advanced state back; without one, `f`
-/// draws from the global stream.
+/// The CPU stream of a `rustdl.Generator` (its `_cpu`): a Mersenne Twister that draws as
+/// PyTorch's CPU generator does.
+#[pyclass(name = "_CpuGen", module = "rustdl._rustdl")]
+pub(crate) struct PyCpuGen {
+    inner: std::sync::Mutex<crate::random::CpuGen>,
+}
+
+impl PyCpuGen {
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::random::CpuGen> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyCpuGen {
+    #[new]
+    fn new(seed: u64) -> Self {
+        PyCpuGen {
+            inner: std::sync::Mutex::new(crate::random::CpuGen::new(seed)),
+        }
+    }
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.lock().seed
+    }
+    /// The state as bytes (seed, position, the 624 words, a cached normal).
+    fn get_state<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.lock().to_bytes())
+    }
+    fn set_state(&self, state: &[u8]) -> PyResult<()> {
+        *self.lock() = cpu_gen_from(state)?;
+        Ok(())
+    }
+    fn clone(&self) -> Self {
+        PyCpuGen {
+            inner: std::sync::Mutex::new(self.lock().clone()),
+        }
+    }
+}
+
+fn cpu_gen_from(state: &[u8]) -> PyResult<crate::random::CpuGen> {
+    crate::random::CpuGen::from_bytes(state).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "set_state: expected the {}-byte CPU generator state get_state returns, got {} bytes",
+            crate::random::CpuGen::BYTES,
+            state.len()
+        ))
+    })
+}
+
+/// The global CPU generator's state as bytes.
+#[pyfunction]
+fn _cpu_rng_state<'py>(py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+    pyo3::types::PyBytes::new(py, &crate::random::with_cpu(|g| g.to_bytes()))
+}
+
+/// Restores the global CPU generator from `_cpu_rng_state`'s bytes.
+#[pyfunction]
+fn _cpu_rng_set_state(state: &[u8]) -> PyResult<()> {
+    let g = cpu_gen_from(state)?;
+    crate::random::with_cpu(|c| *c = g);
+    Ok(())
+}
+
+/// A random permutation of `0..n` from the CPU stream (int64, on the CPU), as PyTorch's.
+#[pyfunction]
+#[pyo3(signature = (n, generator=None))]
+fn _randperm_cpu(n: usize, generator: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    crate::backend::reserve(n, DType::I64, Device::Cpu, "randperm")?;
+    let v = with_generator(generator, || Ok(crate::random::randperm(n)))?;
+    Ok(Tensor::from_i64(v, &[n])?.into())
+}
+
+/// `n` CPU draws of a distribution PyTorch samples one float64 uniform (or normal) at a time:
+/// `exponential` (rate a), `cauchy` (median a, scale b), `geometric` (p = a), `log_normal`
+/// (mean a, std b), `uniform64` (float64 uniforms in [a, b)), `normal64` (scalar float64
+/// normals, mean a, std b) as a float64 tensor; `below` (`random_()`: [0, modulus) from 64-bit
+/// draws when `wide`, else 32-bit ones) as int64.
+#[pyfunction]
+#[pyo3(signature = (kind, n, a=0.0, b=0.0, modulus=1, wide=false, generator=None))]
+#[allow(clippy::too_many_arguments)]
+fn _cpu_draw(
+    kind: &str,
+    n: usize,
+    a: f64,
+    b: f64,
+    modulus: u64,
+    wide: bool,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    use crate::random as r;
+    crate::backend::reserve(n, DType::F64, Device::Cpu, kind)?;
+    let t = with_generator(generator, || {
+        Ok(match kind {
+            "exponential" => {
+                Tensor::from_f64(r::from_uniform_f64(n, |u| -1.0 / a * (1.0 - u).ln()), &[n])
+            }
+            "cauchy" => Tensor::from_f64(
+                r::from_uniform_f64(n, |u| a + b * (std::f64::consts::PI * (u - 0.5)).tan()),
+                &[n],
+            ),
+            "geometric" => Tensor::from_f64(
+                r::from_uniform_f64(n, |u| (u.ln() / (1.0 - a).ln()).ceil()),
+                &[n],
+            ),
+            "log_normal" => Tensor::from_f64(
+                r::normal_serial(n, a, b)
+                    .into_iter()
+                    .map(f64::exp)
+                    .collect(),
+                &[n],
+            ),
+            "uniform64" => Tensor::from_f64(r::uniform_f64(n, a, b), &[n]),
+            "normal64" => Tensor::from_f64(r::normal_serial(n, a, b), &[n]),
+            "below" => Tensor::from_i64(r::random_below(n, modulus.max(1), wide), &[n]),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "_cpu_draw: unknown distribution {kind:?}"
+                )))
+            }
+        })
+    })?;
+    Ok(t?.into())
+}
+
+/// Runs `f` drawing from `generator` (a `rustdl.Generator`: its `_state` is the GPU stream's
+/// (seed, offset) pair, its `_cpu` the CPU stream) instead of the global streams, and stores the
+/// advanced states back; without one, `f` draws from the global streams.
 pub(crate) fn with_generator<R>(
     generator: Option<&Bound<'_, PyAny>>,
     f: impl FnOnce() -> PyResult<R>,
@@ -915,6 +1040,25 @@ pub(crate) fn with_generator<R>(
     let Some(g) = generator.filter(|g| !g.is_none()) else {
         return f();
     };
+    // the default generator is the global streams themselves (its `_cpu` is None)
+    let cpu = g.getattr("_cpu").ok();
+    let cpu = match &cpu {
+        Some(c) if !c.is_none() => Some(c.cast::<PyCpuGen>().map_err(|_| {
+            PyTypeError::new_err("generator._cpu must be the generator's own CPU stream")
+        })?),
+        _ => None,
+    };
+    if let Some(c) = cpu {
+        crate::random::swap_cpu(&mut c.borrow().lock());
+    }
+    let out = with_counter_state(g, f);
+    if let Some(c) = cpu {
+        crate::random::swap_cpu(&mut c.borrow().lock());
+    }
+    out
+}
+
+fn with_counter_state<R>(g: &Bound<'_, PyAny>, f: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
     let state: (u64, u64) = g.getattr("_state").and_then(|s| s.extract()).map_err(|_| {
         PyTypeError::new_err(format!(
             "generator must be a rustdl.Generator, got {}",
@@ -1290,6 +1434,11 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(randn, m)?)?;
     m.add_function(wrap_pyfunction!(randint, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_class::<PyCpuGen>()?;
+    m.add_function(wrap_pyfunction!(_cpu_rng_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_cpu_rng_set_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_randperm_cpu, m)?)?;
+    m.add_function(wrap_pyfunction!(_cpu_draw, m)?)?;
     m.add_function(wrap_pyfunction!(_rng_state, m)?)?;
     m.add_function(wrap_pyfunction!(_rng_set_state, m)?)?;
     m.add_function(wrap_pyfunction!(initial_seed, m)?)?;

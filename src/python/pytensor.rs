@@ -1342,12 +1342,15 @@ impl PyTensor {
         }
         super::with_generator(generator, || {
             slf.inplace_("normal_", |t| {
-                Tensor::rand_kind(
-                    t.shape(),
-                    RandKind::Normal(mean, std),
-                    t.dtype(),
-                    t.device(),
-                )
+                t.fill_in_memory_order(|shape| {
+                    Tensor::rand_kind_laid(
+                        shape,
+                        RandKind::Normal(mean, std),
+                        t.dtype(),
+                        t.device(),
+                        t.is_contiguous(),
+                    )
+                })
             })
         })?;
         Ok(slf)
@@ -1366,7 +1369,9 @@ impl PyTensor {
         }
         super::with_generator(generator, || {
             slf.inplace_("uniform_", |t| {
-                Tensor::rand_kind(t.shape(), RandKind::Uniform(a, b), t.dtype(), t.device())
+                t.fill_in_memory_order(|shape| {
+                    Tensor::rand_kind(shape, RandKind::Uniform(a, b), t.dtype(), t.device())
+                })
             })
         })?;
         Ok(slf)
@@ -1384,9 +1389,9 @@ impl PyTensor {
         }
         super::with_generator(generator, || {
             slf.inplace_("bernoulli_", |t| {
-                Tensor::rand(t.shape(), DType::F32, t.device())?
-                    .binary(&Tensor::full(&[], p, DType::F32, t.device())?, BinaryOp::Lt)?
-                    .to_dtype(t.dtype())
+                t.fill_in_memory_order(|shape| {
+                    Tensor::bernoulli_scalar(shape, p, t.dtype(), t.device())
+                })
             })
         })?;
         Ok(slf)

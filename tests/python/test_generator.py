@@ -61,8 +61,10 @@ def test_generator_state_replays_and_default_generator_is_the_global_stream():
     assert rustdl.initial_seed() == s
     with pytest.raises(TypeError):
         rustdl.randn(3, generator="not a generator")
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):  # PyTorch: the state must be a ByteTensor
         g.set_state(rustdl.tensor([1, 2, 3]))
+    with pytest.raises(RuntimeError):  # of the size get_state returns
+        g.set_state(rustdl.zeros(5, dtype=rustdl.uint8))
 
 
 def test_randperm_normal_bernoulli_follow_pytorch():

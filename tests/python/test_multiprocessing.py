@@ -239,7 +239,7 @@ if __name__ == "__main__":
     mp.set_start_method(sys.argv[1], force=True)
     g = torch.Generator().manual_seed(0)
     centers = torch.randn(4, 8, generator=g) * 3
-    y = torch.arange(400) % 4
+    y = (torch.arange(400) // 2) % 4  # each rank's half (x[r::2]) holds every class
     x = centers[y] + torch.randn(400, 8, generator=g)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import _rustdl
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset
 from .sampler import (
@@ -20,6 +21,7 @@ from .sampler import (
     _batches_of,
     _check_generator,
     _is_int,
+    _is_stream,
 )
 from .worker import _EXHAUSTED, _Job, _ThreadedIter, _WorkerPool
 
@@ -346,6 +348,10 @@ class DataLoader:
         return _WorkerPool(self.num_workers, base_seed, job)
 
     def __iter__(self) -> Iterator[Any]:
+        if _is_stream(self.generator):
+            # the base seed PyTorch's loader iterator draws before its sampler's first draw, so
+            # the global stream stays in step with PyTorch's
+            _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)
         if self.num_workers == 0:
             return self._single_thread_iter()
         if self.persistent_workers:

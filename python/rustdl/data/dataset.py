@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import Tensor, from_numpy, randint
+from .. import Tensor, from_numpy
 from .collate import default_collate, to_tensor
 
 __all__ = [
@@ -51,11 +51,10 @@ def randperm(n: int, generator: Any = None, seed: int | None = None) -> np.ndarr
                 f"randperm: generator must be a numpy.random.Generator or an int seed, got {type(generator).__name__}"
             )
         return np.asarray(generator.permutation(n), dtype=np.int64)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    # Sorting random 62-bit keys gives a uniform permutation; a stable sort breaks the (rare) ties.
-    keys = randint(0, 2**62, (n,), device="cpu").numpy()
-    return np.argsort(keys, kind="stable").astype(np.int64)
+    from .. import _rustdl
+
+    # the global stream's permutation, as PyTorch's ``randperm`` draws it
+    return _rustdl._randperm_cpu(n).numpy().astype(np.int64, copy=False)
 
 
 class Dataset:

@@ -63,6 +63,26 @@ def _check_generator(generator: Any, owner: str) -> Any:
     return generator
 
 
+def _is_stream(generator: Any) -> bool:
+    """Whether ``generator`` draws from rustdl's streams (None: the global one, or a
+    ``rustdl.Generator``), which the samplers consume as PyTorch's consume its generators."""
+    from .._generator import Generator
+
+    return generator is None or isinstance(generator, Generator)
+
+
+def _epoch_generator(generator: Any) -> Any:
+    """The generator an epoch draws from: without one, a fresh ``rustdl.Generator`` seeded by one
+    draw of the global stream (as PyTorch's RandomSampler seeds its own)."""
+    if generator is not None:
+        return generator
+    from .. import _rustdl
+    from .._generator import Generator
+
+    seed = int(_rustdl._cpu_draw("below", 1, modulus=2**63, wide=True).item())
+    return Generator().manual_seed(seed)
+
+
 def _uniform(n: int, generator: Any) -> np.ndarray:
     """``n`` float64 draws from ``[0, 1)``."""
     if generator is None:
@@ -193,21 +213,22 @@ class RandomSampler(_ArraySampler):
         """The epoch drawn lazily: ``_CHUNK`` draws at a time with replacement, one permutation at
         a time without."""
         n, k = len(self.data_source), self.num_samples
+        if self.replacement and n == 0:
+            raise ValueError("RandomSampler: cannot draw with replacement from an empty data_source")
+        if not self.replacement and self._num_samples is not None and n == 0:
+            raise ValueError(f"RandomSampler: cannot draw num_samples={k} from an empty data_source")
+        gen = _epoch_generator(self.generator)
         if self.replacement:
-            if n == 0:
-                raise ValueError("RandomSampler: cannot draw with replacement from an empty data_source")
             for start in range(0, k, _CHUNK):
-                yield _integers(n, min(_CHUNK, k - start), self.generator)
+                yield _integers(n, min(_CHUNK, k - start), gen)
             return
         if self._num_samples is None:
-            yield randperm(n, generator=self.generator)
+            yield randperm(n, generator=gen)
             return
-        if n == 0:
-            raise ValueError(f"RandomSampler: cannot draw num_samples={k} from an empty data_source")
         for _ in range(k // n):
-            yield randperm(n, generator=self.generator)
+            yield randperm(n, generator=gen)
         if k % n:
-            yield randperm(n, generator=self.generator)[: k % n]
+            yield randperm(n, generator=gen)[: k % n]
 
     def __len__(self) -> int:
         return self.num_samples
@@ -293,9 +314,21 @@ class WeightedRandomSampler(_ArraySampler):
         self._cdf = np.cumsum(w)
         self._last = int(np.flatnonzero(w)[-1])
 
+    def _multinomial(self, k: int) -> np.ndarray:
+        from .. import tensor
+
+        w = tensor(self.weights, device="cpu")
+        return w.multinomial(k, self.replacement, generator=self.generator).numpy().astype(np.int64)
+
     def _index_chunks(self) -> Iterator[np.ndarray]:
         if not self.replacement:
             yield self._index_array()
+            return
+        if _is_stream(self.generator):
+            # PyTorch's multinomial over float64 weights (one uniform per draw, so chunks continue
+            # the same stream)
+            for start in range(0, self.num_samples, _CHUNK):
+                yield self._multinomial(min(_CHUNK, self.num_samples - start))
             return
         for start in range(0, self.num_samples, _CHUNK):
             u = _uniform(min(_CHUNK, self.num_samples - start), self.generator)
@@ -306,6 +339,8 @@ class WeightedRandomSampler(_ArraySampler):
     def _index_array(self) -> np.ndarray:
         if self.replacement:
             return np.concatenate([np.zeros(0, dtype=np.int64), *self._index_chunks()])
+        if _is_stream(self.generator):
+            return self._multinomial(self.num_samples)
         # successive draws without replacement = the first num_samples arrivals of independent
         # exponential clocks with rates ``weights`` (zero weights never arrive)
         u = _uniform(len(self.weights), self.generator)
@@ -382,7 +417,10 @@ class DistributedSampler(_ArraySampler):
     def _index_array(self) -> np.ndarray:
         n = len(self.dataset)
         if self.shuffle:
-            indices = np.random.default_rng(self.seed + self.epoch).permutation(n).astype(np.int64)
+            from .._generator import Generator
+
+            # PyTorch's shuffle: a generator seeded with seed + epoch
+            indices = randperm(n, generator=Generator().manual_seed(self.seed + self.epoch))
         else:
             indices = np.arange(n, dtype=np.int64)
         if not self.drop_last:

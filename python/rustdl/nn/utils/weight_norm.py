@@ -130,7 +130,9 @@ def spectral_norm(
     v = _normalize(_rustdl.randn(wd, dtype=w.dtype, device=w.device), eps)
     module.register_buffer(name + "_u", u)
     module.register_buffer(name + "_v", v)
-    object.__setattr__(module, name, fn.compute(module, True))
+    # until the first forward the attribute is the raw weight (PyTorch's: no power iteration
+    # happens before that forward, so seeded runs stay in step)
+    object.__setattr__(module, name, module._parameters[name + "_orig"].detach())
     handle = module.register_forward_pre_hook(fn)
     module.__dict__.setdefault("_spectral_norm_hooks", {})[name] = (handle, fn)
     return module
