@@ -217,3 +217,57 @@ def test_multinomial_with_replacement_searches_the_normalised_cdf():
     want = [int(np.searchsorted(cdf, s.f64(), side="left")) for _ in range(40)]
     np.testing.assert_array_equal(got, want)
     assert 2 not in got.tolist()
+
+
+def test_trunc_normal_redraws_outside_the_window_from_the_stream():
+    rustdl.manual_seed(1)
+    w = nn.init.trunc_normal_(rustdl.empty(8, 5), 0.0, 1.0, -1.5, 1.5)
+    s = Stream(1)
+    result = normal_fill(s, 40)
+    while True:
+        outside = (result < -1.5) | (result > 1.5)
+        if not outside.any():
+            break
+        result = np.where(outside, normal_fill(s, 40), result)
+    np.testing.assert_allclose(w.numpy().ravel(), result, rtol=2e-6, atol=2e-6)
+    assert w.min().item() >= -1.5 and w.max().item() <= 1.5
+
+
+def test_rrelu_draws_a_slope_only_for_non_positive_inputs():
+    x = rustdl.tensor([0.5, -1.0, 2.0, -0.25, 0.0, -3.0])
+    rustdl.manual_seed(6)
+    y = nn.functional.rrelu(x, 0.1, 0.3, training=True).numpy()
+    s = Stream(6)
+    want = [v if v > 0 else v * np.float32(s.f64() * 0.2 + 0.1) for v in x.numpy()]
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+
+
+def test_gumbel_softmax_and_alpha_dropout_draws():
+    logits = rustdl.tensor([[0.1, -0.4, 1.2, 0.3]])
+    rustdl.manual_seed(12)
+    y = nn.functional.gumbel_softmax(logits, tau=0.5).numpy()
+    s = Stream(12)
+    g = -np.log(np.array([-math.log(1.0 - s.f64()) for _ in range(4)], dtype=np.float32))
+    z = (logits.numpy() + g) / 0.5
+    want = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    np.testing.assert_allclose(y, want, rtol=1e-5)
+    rustdl.manual_seed(13)
+    x = rustdl.randn(3, 4)
+    out = nn.functional.alpha_dropout(x, 0.2, training=True).numpy()
+    s = Stream(13)
+    [s.normal() for _ in range(12)]
+    keep = np.array([s.f64() < 0.8 for _ in range(12)]).reshape(3, 4)
+    alpha = 1.7580993408473766
+    a = 1.0 / math.sqrt((alpha**2 * 0.2 + 1) * 0.8)
+    want = x.numpy() * keep * a + (keep - 1.0) * alpha * a + alpha * a * 0.2
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+def test_categorical_samples_are_multinomial_draws():
+    probs = rustdl.tensor([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+    rustdl.manual_seed(21)
+    got = rustdl.distributions.Categorical(probs=probs).sample((7,))
+    rustdl.manual_seed(21)
+    want = rustdl.multinomial(probs, 7, replacement=True).t()
+    assert got.shape == (7, 2)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

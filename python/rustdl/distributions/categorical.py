@@ -102,26 +102,18 @@ class Categorical(Distribution):
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         """Draws int64 category indices of shape ``sample_shape + batch_shape`` (no gradient).
 
-        One uniform draw per sample comes from rustdl's seeded generator (``rustdl.rand``); the
-        category is found by a vectorised search of the cumulative probabilities (numpy's
-        ``searchsorted`` over every row at once, each row shifted by its index).
+        The draws are ``multinomial(probs, n, replacement=True)`` over the rows of the
+        probabilities, as PyTorch's (so a seeded program samples the same categories).
         """
         shape = self._extended_shape(sample_shape)
         k = self._num_events
-        p = self.probs.detach().reshape(-1, k).cpu().numpy().astype(np.float64)
-        rows = p.shape[0]
         n = _numel(tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,))
-        u = _rustdl.rand((n, rows)).numpy().astype(np.float64)
-        cdf = np.cumsum(p, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cdf /= cdf[:, -1:]
-        cdf[:, -1] = 1.0
-        offsets = np.arange(rows, dtype=np.float64)
-        idx = np.searchsorted((cdf + offsets[:, None]).ravel(), (u + offsets).ravel(), side="right")
-        idx = idx.reshape(n, rows) - np.arange(rows, dtype=np.int64) * k
-        idx = np.clip(idx, 0, k - 1).astype(np.int64)
-        out = _rustdl.from_numpy(np.array(idx.reshape(shape), order="C"))
-        return out.to(self._param.device)
+        probs_2d = self.probs.detach().reshape(-1, k).cpu()
+        if n == 0 or probs_2d.shape[0] == 0:
+            return _rustdl.zeros(shape, dtype=_rustdl.int64, device=self._param.device)
+        # PyTorch's draw: multinomial with replacement over the rows, transposed
+        samples_2d = probs_2d.multinomial(n, True).t()
+        return samples_2d.reshape(shape).to(self._param.device)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

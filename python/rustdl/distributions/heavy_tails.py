@@ -129,7 +129,11 @@ class Cauchy(_LocScale):
         )
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        u = _uniform(self._extended_shape(sample_shape), self.loc)
+        shape = self._extended_shape(sample_shape)
+        if self.loc.device.type == "cpu":
+            # PyTorch's draw: standard Cauchy values scaled and shifted
+            return self.loc + _rustdl.empty(shape, dtype=self.loc.dtype).cauchy_() * self.scale
+        u = _uniform(shape, self.loc)
         return self.loc + self.scale * (math.pi * (u - 0.5)).tan()
 
     def log_prob(self, value: Tensor) -> Tensor:

@@ -117,7 +117,11 @@ class Exponential(ExponentialFamily):
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         """``-log(u) / rate``, ``u ~ U(0, 1)``: differentiable in ``rate``."""
-        return -_uniform(self._extended_shape(sample_shape), self.rate).log() / self.rate
+        shape = self._extended_shape(sample_shape)
+        if self.rate.device.type == "cpu":
+            # PyTorch's draw: standard exponentials divided by the rate
+            return _rustdl.empty(shape, dtype=self.rate.dtype).exponential_() / self.rate
+        return -_uniform(shape, self.rate).log() / self.rate
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

@@ -674,8 +674,8 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
     whose gradient is the soft sample's (straight-through)."""
     if tau <= 0:
         raise _rustdl.ArgumentError(f"gumbel_softmax: tau must be positive, got {tau}")
-    u = _rustdl.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
-    gumbels = -((-(u.clamp(min=1e-20)).log()).clamp(min=1e-20)).log()
+    # PyTorch's noise: minus the log of standard exponential draws
+    gumbels = -_rustdl.empty(*logits.shape, dtype=logits.dtype, device=logits.device).exponential_().log()
     soft = ((logits + gumbels) / tau).softmax(dim)
     if not hard:
         return soft
@@ -2750,6 +2750,14 @@ def rrelu(
         return leaky_relu(input, (lower + upper) / 2, inplace)
 
     def fn(x):
+        if x.device.type == "cpu":
+            # PyTorch's draws: one float64 uniform slope per element <= 0, in order
+            neg = x.detach() <= 0
+            slope = _rustdl.ones_like(x.detach())
+            k = int(neg.sum().item())
+            if k:
+                slope[neg] = _rustdl._cpu_draw("uniform64", k, float(lower), float(upper)).to(x.dtype)
+            return _rustdl.where(neg, x * slope, x)
         slope = _rustdl.rand(*x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
         return _rustdl.where(x >= 0, x, x * slope)
 
@@ -3110,7 +3118,7 @@ def _alpha_dropout(op: str, input, p: float, training: bool, inplace: bool, mask
     a = 1.0 / math.sqrt((_ALPHA_DROPOUT**2 * p + 1) * (1 - p))
 
     def fn(x):
-        keep = (_rustdl.rand(*mask_shape, dtype=x.dtype, device=x.device) < (1 - p)).to(x.dtype)
+        keep = _rustdl.empty(*mask_shape, dtype=x.dtype, device=x.device).bernoulli_(1 - p)
         return x * (keep * a) + ((keep - 1.0) * (_ALPHA_DROPOUT * a) + _ALPHA_DROPOUT * a * p)
 
     return _inplace(input, fn, inplace)

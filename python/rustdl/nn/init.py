@@ -85,23 +85,65 @@ def trunc_normal_(
     b: float = 2.0,
     generator: Any = None,
 ) -> Tensor:
-    """Fills ``tensor`` from N(mean, std²) truncated to ``[a, b]`` (absolute bounds, as PyTorch):
-    the inverse normal cdf of uniform draws between the bounds' cdfs."""
+    """Fills ``tensor`` from N(mean, std²) truncated to ``[a, b]`` (absolute bounds), by rejection
+    as PyTorch 2.x: normal draws redrawn where outside the window when it holds more than 30 % of
+    the mass, else uniform candidates accepted with the density's ratio to its peak."""
     if not a <= b:
         raise ValueError(f"trunc_normal_: expected a <= b, got a={a}, b={b}")
     if std <= 0:
         with no_grad():
             return tensor.fill_(min(max(mean, a), b))
 
-    def cdf(x: float) -> float:
-        return 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))
+    def norm_cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
-    lo, hi = cdf(a), cdf(b)
+    if mean < a - 2 * std or mean > b + 2 * std:
+        import warnings
+
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
+
     with no_grad():
-        # u in [2·lo − 1, 2·hi − 1], then erfinv gives the standard normal quantile / √2
-        tensor.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0, generator=generator)
-        tensor.copy_(tensor.erfinv() * (std * math.sqrt(2.0)) + mean)
-        return tensor.clamp_(a, b)
+        mass = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if mass > 0.3:
+            # normal draws, redrawn where outside [a, b] (bounds as the tensor's dtype holds them)
+            bounds = _rustdl.tensor([a, b], dtype=tensor.dtype, device="cpu").tolist()
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                outside = (result < bounds[0]) | (result > bounds[1])
+                if not bool(outside.any()):
+                    break
+                redraw = _rustdl.empty_like(result).normal_(mean, std, generator=generator)
+                result = _rustdl.where(outside, redraw, result)
+            if result is not tensor:
+                tensor.copy_(result)
+            return tensor
+        # a narrow window: uniform candidates in [a, b] accepted with the density's ratio to its
+        # peak over the window (rejection sampling), the pending ones redrawn together
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+        def log_ratio(c: Tensor) -> Tensor:
+            return c.sub(mean).div(std).pow(2).mul(-0.5).sub(log_peak)
+
+        accept = _rustdl.empty_like(tensor)
+        tensor.uniform_(a, b, generator=generator)
+        pending = accept.uniform_(generator=generator).log().gt(log_ratio(tensor))
+        if bool(pending.any()):
+            candidates = _rustdl.empty_like(tensor)
+            result = tensor.clone()
+            while True:
+                candidates.uniform_(a, b, generator=generator)
+                result = _rustdl.where(pending, candidates, result)
+                drawn = accept.uniform_(generator=generator).log().gt(log_ratio(candidates))
+                pending = _rustdl.where(pending, drawn, pending)
+                if not bool(pending.any()):
+                    break
+            tensor.copy_(result)
+        return tensor
 
 
 def _no_grad_trunc_normal_(
@@ -120,7 +162,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rustdl.randn(rows, cols, generator=generator, dtype=_rustdl.float64, device="cpu").numpy()
+    # PyTorch's draw: a normal fill of a (rows, cols) tensor of the weight's dtype
+    dtype = tensor.dtype if tensor.dtype in (_rustdl.float32, _rustdl.float64) else _rustdl.float32
+    flat = _rustdl.empty(rows, cols, dtype=dtype, device="cpu").normal_(0, 1, generator=generator).numpy()
+    flat = flat.astype(np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -243,10 +288,12 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     with no_grad():
         tensor.normal_(0.0, std, generator=generator)
         if num_zeros > 0 and cols > 0:
-            # the rank of a uniform key within its column picks num_zeros distinct rows per column
-            keys = _rustdl.rand(rows, cols, generator=generator, device=tensor.device)
-            rank = keys.argsort(dim=0).argsort(dim=0)
-            tensor.masked_fill_(rank < num_zeros, 0.0)
+            # per column, the first num_zeros rows of a permutation (PyTorch's draws; PyTorch
+            # takes these from the global stream even when given ``generator``, rustdl from it)
+            mask = np.zeros((rows, cols), dtype=bool)
+            for c in range(cols):
+                mask[_rustdl._randperm_cpu(rows, generator=generator).numpy()[:num_zeros], c] = True
+            tensor.masked_fill_(_rustdl.tensor(mask, device=tensor.device), 0.0)
     return tensor
 
 
