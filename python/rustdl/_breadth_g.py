@@ -615,6 +615,10 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
     rates = _np_of(input).astype(np.float64)
     if rates.size and (np.isnan(rates).any() or rates.min() < 0):
         raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
+    if input.device.type == "cpu":
+        # PyTorch's draws from the CPU stream, one rate after another
+        flat = _rd._cpu_draw_each("poisson", rates.ravel().tolist(), generator=generator).numpy()
+        return _back(flat.reshape(rates.shape), input, input.dtype)
     seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
     draws = np.asarray(np.random.default_rng(seed).poisson(rates), dtype=np.float64)  # 0-d: a scalar
     return _back(draws, input, input.dtype)

@@ -37,6 +37,7 @@ __all__ = [
     "_rng_set_state",
     "_CpuGen",
     "_cpu_draw",
+    "_cpu_draw_each",
     "_cpu_rng_set_state",
     "_cpu_rng_state",
     "_randperm_cpu",
@@ -1329,6 +1330,9 @@ class _CpuGen:
 def _cpu_rng_state() -> builtins.bytes: ...
 def _cpu_rng_set_state(state: builtins.bytes) -> None: ...
 def _randperm_cpu(n: builtins.int, generator: Any = None) -> Tensor: ...
+def _cpu_draw_each(
+    kind: builtins.str, params: list[builtins.float], single: builtins.bool = False, generator: Any = None
+) -> Tensor: ...
 def _cpu_draw(
     kind: builtins.str,
     n: builtins.int,

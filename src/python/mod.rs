@@ -1030,6 +1030,43 @@ fn _cpu_draw(
     Ok(t?.into())
 }
 
+/// One CPU draw per parameter value, in order: `gamma` (Gamma(alpha, 1), `single` for a
+/// float32 tensor's arithmetic, at least the smallest normal number of its dtype) or `poisson`
+/// (rate), as a float64 tensor of the parameters' count.
+#[pyfunction]
+#[pyo3(signature = (kind, params, single=false, generator=None))]
+fn _cpu_draw_each(
+    kind: &str,
+    params: Vec<f64>,
+    single: bool,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    use crate::random as r;
+    let n = params.len();
+    let tiny = if single {
+        f64::from(f32::MIN_POSITIVE)
+    } else {
+        f64::MIN_POSITIVE
+    };
+    let v: Vec<f64> = with_generator(generator, || {
+        Ok(r::with_cpu(|g| match kind {
+            "gamma" => Ok(params
+                .iter()
+                .map(|&a| {
+                    let x = r::sample_gamma(g, a, single);
+                    let x = if single { f64::from(x as f32) } else { x };
+                    x.max(tiny)
+                })
+                .collect()),
+            "poisson" => Ok(params.iter().map(|&l| r::sample_poisson(g, l)).collect()),
+            _ => Err(PyValueError::new_err(format!(
+                "_cpu_draw_each: unknown distribution {kind:?}"
+            ))),
+        }))
+    })??;
+    Ok(Tensor::from_f64(v, &[n])?.into())
+}
+
 /// Runs `f` drawing from `generator` (a `rustdl.Generator`: its `_state` is the GPU stream's
 /// (seed, offset) pair, its `_cpu` the CPU stream) instead of the global streams, and stores the
 /// advanced states back; without one, `f` draws from the global streams.
@@ -1439,6 +1476,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cpu_rng_set_state, m)?)?;
     m.add_function(wrap_pyfunction!(_randperm_cpu, m)?)?;
     m.add_function(wrap_pyfunction!(_cpu_draw, m)?)?;
+    m.add_function(wrap_pyfunction!(_cpu_draw_each, m)?)?;
     m.add_function(wrap_pyfunction!(_rng_state, m)?)?;
     m.add_function(wrap_pyfunction!(_rng_set_state, m)?)?;
     m.add_function(wrap_pyfunction!(initial_seed, m)?)?;

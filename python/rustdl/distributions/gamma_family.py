@@ -198,10 +198,16 @@ class _StandardGamma(Function):
     smallest normal number as PyTorch does; the gradient to ``alpha`` is the implicit one."""
 
     @staticmethod
-    def forward(ctx, alpha):
+    def forward(ctx, alpha, wide=False):
         a = alpha.detach().cpu().numpy().astype(np.float64)
-        x = _np_rng().standard_gamma(a)
         tiny = np.finfo(np.float64 if alpha.dtype == _rustdl.float64 else np.float32).tiny
+        if alpha.device.type == "cpu":
+            # PyTorch's draws (Marsaglia–Tsang from the CPU stream); ``wide``: in float64
+            # arithmetic whatever the dtype, as PyTorch's Dirichlet draws its gammas
+            single = alpha.dtype != _rustdl.float64 and not wide
+            x = _rustdl._cpu_draw_each("gamma", a.ravel().tolist(), single).numpy().reshape(a.shape)
+        else:
+            x = _np_rng().standard_gamma(a)
         x = np.maximum(x, tiny)
         ctx.grad = _np_gamma_sample_grad(a, x)
         return _like(x, alpha)
@@ -209,15 +215,15 @@ class _StandardGamma(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
-        return g * _like(ctx.grad, g)
+        return g * _like(ctx.grad, g), None
 
 
-def standard_gamma(concentration: Tensor) -> Tensor:
+def standard_gamma(concentration: Tensor, _wide: bool = False) -> Tensor:
     """A ``Gamma(concentration, 1)`` draw per element, differentiable in ``concentration`` by
     implicit reparameterisation (as PyTorch's ``_standard_gamma``)."""
     if not concentration.is_floating_point():
         concentration = concentration.float()
-    return _StandardGamma.apply(concentration.contiguous())
+    return _StandardGamma.apply(concentration.contiguous(), _wide)
 
 
 class _NoRsample(Distribution):
@@ -341,7 +347,7 @@ class Dirichlet(ExponentialFamily):
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         """A reparameterised draw: independent standard Gamma draws, normalised."""
         shape = self._extended_shape(sample_shape)
-        g = standard_gamma(self.concentration.expand(*shape))
+        g = standard_gamma(self.concentration.expand(*shape), _wide=True)
         x = g / g.sum(-1, keepdim=True)
         return x.clamp(min=_tiny(x))
 
@@ -454,6 +460,11 @@ class Poisson(_NoRsample, ExponentialFamily):
 
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         shape = self._extended_shape(sample_shape)
+        if self.rate.device.type == "cpu":
+            # PyTorch's draw: torch.poisson of the expanded rates
+            from .._breadth_g import poisson
+
+            return poisson(self.rate.detach().expand(*shape).contiguous())
         lam = np.broadcast_to(self.rate.detach().cpu().numpy(), shape)
         return self._draw(_np_rng().poisson(lam).astype(np.float64), self.rate)
 

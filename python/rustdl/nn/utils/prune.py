@@ -347,7 +347,8 @@ class RandomUnstructured(_ByScore):
     """Prunes ``amount`` of the entries, chosen uniformly at random."""
 
     def _scores(self, t: Tensor) -> np.ndarray:
-        return _rustdl.rand_like(t).detach().cpu().numpy()
+        # PyTorch prunes the entries holding the k largest uniform draws
+        return -_rustdl.rand_like(t).detach().cpu().numpy()
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float):  # type: ignore[override]

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import random
 from collections.abc import Sequence
 from typing import Any, Callable
-
-import numpy as np
 
 import rustdl
 from rustdl.data import transforms as _transforms
@@ -162,10 +161,8 @@ class RandomChoice:
         self.p = p
 
     def __call__(self, *args: Any) -> Any:
-        weights = np.asarray(self.p if self.p is not None else [1.0] * len(self.transforms))
-        cum = np.cumsum(weights / weights.sum())
-        idx = min(int(np.searchsorted(cum, _rand(), side="right")), len(self.transforms) - 1)
-        return self.transforms[idx](*args)
+        # torchvision's v1 picks with Python's ``random`` module, not the tensor stream
+        return random.choices(self.transforms, weights=self.p)[0](*args)
 
     def __repr__(self) -> str:
         return f"RandomChoice(transforms={self.transforms}, p={self.p})"
@@ -178,7 +175,10 @@ class RandomOrder:
         self.transforms = list(transforms)
 
     def __call__(self, img: Any) -> Any:
-        for i in _randperm(len(self.transforms)):
+        # torchvision's v1 shuffles with Python's ``random`` module, not the tensor stream
+        order = list(range(len(self.transforms)))
+        random.shuffle(order)
+        for i in order:
             img = self.transforms[i](img)
         return img
 

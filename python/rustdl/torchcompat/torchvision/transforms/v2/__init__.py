@@ -175,6 +175,13 @@ class RandomOrder(RandomOrder):
 class RandomChoice(_RandomChoice):
     __doc__ = _RandomChoice.__doc__
 
+    def __call__(self, *inputs: Any) -> Any:
+        # v2 picks with a one-sample multinomial over the normalised weights (the tensor stream)
+        p = self.p if self.p is not None else [1.0] * len(self.transforms)
+        total = sum(p)
+        idx = int(rustdl.multinomial(rustdl.tensor([v / total for v in p]), 1).item())
+        return self.transforms[idx](*inputs)
+
 
 class Identity:
     """Returns its input(s) unchanged."""
