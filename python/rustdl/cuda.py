@@ -144,8 +144,9 @@ def get_device_name(device: object = None) -> str:
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds rustdl's generator (shared by the CPU and GPU kernels)."""
-    _rustdl.manual_seed(int(seed))
+    """Seeds the GPU kernels' stream only (as ``torch.cuda.manual_seed`` leaves the CPU
+    generator alone; ``rustdl.manual_seed`` seeds both)."""
+    _rustdl._rng_set_state(int(seed) & ((1 << 64) - 1), 0)
 
 
 manual_seed_all = manual_seed
@@ -269,24 +270,40 @@ seed_all = seed
 
 
 def initial_seed() -> int:
-    """The seed of rustdl's generator (shared by the CPU and GPU kernels)."""
-    import rustdl
-
-    return int(rustdl.initial_seed())
+    """The seed of the GPU kernels' stream."""
+    return int(_rustdl._rng_state()[0])
 
 
 def get_rng_state(device: object = None) -> object:
-    """rustdl's generator state (one generator for the CPU and GPU kernels)."""
+    """The GPU kernels' stream state: its seed and offset as 16 bytes (a uint8 tensor). Where
+    "cuda" is the CPU (no accelerator), the state of the streams "cuda" tensors draw from: the
+    whole of ``rustdl.get_rng_state()``."""
+    import numpy as np
+
     import rustdl
 
-    return rustdl.get_rng_state()
+    if not is_available():
+        return rustdl.get_rng_state()
+    seed, offset = _rustdl._rng_state()
+    raw = int(seed).to_bytes(8, "little") + int(offset).to_bytes(8, "little")
+    return _rustdl.tensor(np.frombuffer(raw, dtype=np.uint8).copy(), device="cpu")
 
 
 def set_rng_state(new_state: object, device: object = None) -> None:
     """Restores a state from :func:`get_rng_state`."""
+    import numpy as np
+
     import rustdl
 
-    rustdl.set_rng_state(new_state)
+    if not is_available():
+        rustdl.set_rng_state(new_state)
+        return
+    if not isinstance(new_state, _rustdl.Tensor) or new_state.dtype != _rustdl.uint8:
+        raise TypeError("set_rng_state: RNG state must be a uint8 tensor (as get_rng_state returns)")
+    raw = np.asarray(new_state.cpu().numpy(), dtype=np.uint8).tobytes()
+    if len(raw) != 16:
+        raise _rustdl.ArgumentError(f"set_rng_state: expected a GPU stream state of 16 bytes, got {len(raw)}")
+    _rustdl._rng_set_state(int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little"))
 
 
 def get_rng_state_all() -> list:

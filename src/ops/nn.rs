@@ -1067,7 +1067,14 @@ impl Tensor {
         let shape = channel_shape.unwrap_or(self.shape());
         // the kept mask divided by 1 - p, then the product (PyTorch's order of operations); on
         // the CPU the mask is PyTorch's `bernoulli_(1 - p)` draw for draw
-        let keep = Tensor::bernoulli_scalar(shape, 1.0 - p, self.dtype(), self.device())?;
+        // (a mask of the input's shape is laid out as the input, as `empty_like` keeps a
+        // permuted layout: its draws follow the input's memory order)
+        let keep = match channel_shape {
+            None => self.fill_in_memory_order(|s| {
+                Tensor::bernoulli_scalar(s, 1.0 - p, self.dtype(), self.device())
+            })?,
+            Some(_) => Tensor::bernoulli_scalar(shape, 1.0 - p, self.dtype(), self.device())?,
+        };
         self.mul(&keep.binary(&keep.scalar_like(1.0 - p)?, crate::backend::BinaryOp::Div)?)
     }
 

@@ -266,9 +266,12 @@ def test_device_probes(monkeypatch):
     monkeypatch.setenv("RUSTDL_COMPAT_DEVICE", "cpu")
     assert not rustdl.cuda.is_available() and rustdl.cuda.device_count() == 0
     assert rustdl.accelerator.current_accelerator() is None
+    # cuda.manual_seed seeds only the GPU kernels' stream (PyTorch's leaves the CPU generator)
+    rustdl.manual_seed(4)
     rustdl.cuda.manual_seed_all(5)
+    assert rustdl.cuda.initial_seed() == 5 and rustdl.initial_seed() == 4
     a = rustdl.rand(3).numpy()
-    rustdl.manual_seed(5)
+    rustdl.manual_seed(4)
     assert np.array_equal(a, rustdl.rand(3).numpy())
     rustdl.cuda.synchronize()
     rustdl.backends.cudnn.benchmark = True

@@ -330,3 +330,18 @@ def test_random_unstructured_pruning_masks_the_largest_draws():
     nn.utils.prune.random_unstructured(lin, "weight", amount=6)
     mask = lin.weight_mask.numpy().ravel()
     assert set(np.flatnonzero(mask == 0)) == set(np.argsort(-u.ravel())[:6])
+
+
+def test_dropout_of_a_transposed_input_draws_in_its_memory_order():
+    rustdl.manual_seed(9)
+    y = nn.functional.dropout(rustdl.ones(3, 4).t(), 0.5).numpy()
+    s = Stream(9)
+    keep = np.array([s.f64() < 0.5 for _ in range(12)]).reshape(3, 4).T
+    np.testing.assert_array_equal(y, keep * 2.0)
+
+
+def test_cuda_manual_seed_leaves_the_cpu_stream():
+    rustdl.manual_seed(1)
+    rustdl.cuda.manual_seed(99)
+    np.testing.assert_array_equal(rustdl.rand(3).numpy(), Stream(1).f32s(3))
+    assert rustdl.cuda.initial_seed() == 99 and rustdl.initial_seed() == 1
