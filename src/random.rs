@@ -244,11 +244,11 @@ pub fn normal_fill_f32(n: usize, mean: f64, std: f64) -> Vec<f32> {
         for j in 0..8 {
             let u1 = 1.0f32 - d[j];
             let u2 = d[j + 8];
-            let radius = (-2.0f32 * (f64::from(u1).ln() as f32)).sqrt();
+            let radius = (-2.0f32 * u1.ln()).sqrt();
             let theta = two_pi * u2;
-            let (s, c) = f64::from(theta).sin_cos();
-            d[j] = (radius * c as f32).mul_add(std, mean);
-            d[j + 8] = (radius * s as f32).mul_add(std, mean);
+            let (s, c) = theta.sin_cos();
+            d[j] = (radius * c).mul_add(std, mean);
+            d[j + 8] = (radius * s).mul_add(std, mean);
         }
     };
     let mut v: Vec<f32> = with_cpu(|g| (0..n).map(|_| g.uniform_f32()).collect());
