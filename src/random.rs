@@ -169,10 +169,29 @@ impl CpuGen {
 
 static CPU: Mutex<Option<CpuGen>> = Mutex::new(None);
 
-/// Runs `f` on the global CPU generator (created at the default seed on first use).
+thread_local! {
+    /// The CPU generator of a thread that has one of its own (a data-loading worker, as each of
+    /// PyTorch's worker processes seeds its own generator); None: the thread uses the global one.
+    // (boxed: the extension's static thread-local block must stay small)
+    static LOCAL: std::cell::RefCell<Option<Box<CpuGen>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Gives the calling thread a CPU generator of its own seeded with `seed` (None: back to the
+/// global generator).
+pub fn set_thread_generator(seed: Option<u64>) {
+    LOCAL.with(|l| *l.borrow_mut() = seed.map(|s| Box::new(CpuGen::new(s))));
+}
+
+/// Runs `f` on the CPU generator of the calling thread: its own if it has one, else the
+/// global one (created at the default seed on first use).
 pub fn with_cpu<R>(f: impl FnOnce(&mut CpuGen) -> R) -> R {
-    let mut g = CPU.lock().unwrap_or_else(|e| e.into_inner());
-    f(g.get_or_insert_with(|| CpuGen::new(DEFAULT_SEED)))
+    LOCAL.with(|l| {
+        if let Some(g) = l.borrow_mut().as_mut() {
+            return f(g);
+        }
+        let mut g = CPU.lock().unwrap_or_else(|e| e.into_inner());
+        f(g.get_or_insert_with(|| CpuGen::new(DEFAULT_SEED)))
+    })
 }
 
 /// Exchanges the global CPU generator with `other` (a `Generator`'s draws swap it in and out).
@@ -183,6 +202,7 @@ pub fn swap_cpu(other: &mut CpuGen) {
 /// Seeds both streams and restarts them, as `rustdl.manual_seed`.
 pub fn manual_seed(seed: u64) {
     *STATE.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
+    // (in a thread with a generator of its own, that one)
     with_cpu(|g| *g = CpuGen::new(seed));
 }
 

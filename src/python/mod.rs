@@ -955,6 +955,15 @@ fn cpu_gen_from(state: &[u8]) -> PyResult<crate::random::CpuGen> {
     })
 }
 
+/// Gives the calling thread a CPU generator of its own seeded with `seed` (a data-loading
+/// worker's, as PyTorch seeds each worker process with `base_seed + worker_id`); None: the
+/// thread goes back to the global generator.
+#[pyfunction]
+#[pyo3(signature = (seed=None))]
+fn _set_thread_generator(seed: Option<u64>) {
+    crate::random::set_thread_generator(seed)
+}
+
 /// The global CPU generator's state as bytes.
 #[pyfunction]
 fn _cpu_rng_state<'py>(py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
@@ -1473,6 +1482,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_class::<PyCpuGen>()?;
     m.add_function(wrap_pyfunction!(_cpu_rng_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_thread_generator, m)?)?;
     m.add_function(wrap_pyfunction!(_cpu_rng_set_state, m)?)?;
     m.add_function(wrap_pyfunction!(_randperm_cpu, m)?)?;
     m.add_function(wrap_pyfunction!(_cpu_draw, m)?)?;

@@ -345,3 +345,24 @@ def test_cuda_manual_seed_leaves_the_cpu_stream():
     rustdl.cuda.manual_seed(99)
     np.testing.assert_array_equal(rustdl.rand(3).numpy(), Stream(1).f32s(3))
     assert rustdl.cuda.initial_seed() == 99 and rustdl.initial_seed() == 1
+
+
+class _DrawingDataset(rustdl.data.Dataset):
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return rustdl.rand(1)
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_loader_workers_draw_from_their_own_generators(persistent):
+    """Worker w draws from a generator seeded base_seed + w (PyTorch seeds each worker process
+    so), batches going to the workers in turn: reproducible whatever the threads' timing."""
+    rustdl.manual_seed(0)
+    loader = DataLoader(_DrawingDataset(), batch_size=3, num_workers=2, persistent_workers=persistent)
+    got = [b.numpy().ravel() for b in loader]
+    base = Stream(0).r64() % 2**63
+    streams = [Stream(base + w) for w in range(2)]
+    want = [streams[k % 2].f32s(3) for k in range(4)]
+    np.testing.assert_array_equal(np.concatenate(got), np.concatenate(want))

@@ -341,25 +341,28 @@ class DataLoader:
         for task in self._tasks():
             yield fetcher.fetch(task)
 
-    def _new_pool(self) -> _WorkerPool:
+    def _new_pool(self, base_seed: int | None = None) -> _WorkerPool:
         fetcher = self._fetcher()
-        base_seed = int(self._seed_stream.integers(0, 2**62))
+        if base_seed is None:
+            base_seed = int(self._seed_stream.integers(0, 2**62))
         job = _Job(self.dataset, fetcher.fetch, fetcher.next_batch, self._iterable, self.worker_init_fn)
         return _WorkerPool(self.num_workers, base_seed, job)
 
     def __iter__(self) -> Iterator[Any]:
+        base_seed = None
         if _is_stream(self.generator):
-            # the base seed PyTorch's loader iterator draws before its sampler's first draw, so
-            # the global stream stays in step with PyTorch's
-            _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)
+            # the base seed PyTorch's loader iterator draws before its sampler's first draw (so
+            # the global stream stays in step with PyTorch's); workers are seeded from it
+            drawn = _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)
+            base_seed = int(drawn.item())
         if self.num_workers == 0:
             return self._single_thread_iter()
         if self.persistent_workers:
             if self._pool is None or not self._pool.alive:
-                self._pool = self._new_pool()
+                self._pool = self._new_pool(base_seed)
             pool = self._pool
         else:
-            pool = self._new_pool()
+            pool = self._new_pool(base_seed)
         return _ThreadedIter(
             pool, self._tasks(), self.prefetch_factor, self.timeout, self.persistent_workers, owner=self
         )

@@ -94,6 +94,12 @@ class _Job:
 
 def _worker_loop(shared: _Shared, worker_id: int, info: WorkerInfo, job: _Job) -> None:
     _local.info = info
+    # the worker's CPU draws (random transforms in __getitem__) come from a generator of its own
+    # seeded base_seed + worker_id, as each PyTorch worker process seeds its own: reproducible,
+    # and the same draws as PyTorch's worker makes for the batches it is given (round-robin)
+    from .. import _rustdl
+
+    _rustdl._set_thread_generator(info.seed & ((1 << 64) - 1))
     init_error = None
     if job.worker_init_fn is not None:
         try:
