@@ -92,8 +92,9 @@ class DataLoader:
     ``num_workers > 0`` loads in background *threads* (not processes): collation and tensor creation
     run in Rust and numpy releases the GIL for large copies, so loading overlaps the training step.
     The order of batches does not depend on ``num_workers``. The dataset is shared by the workers,
-    so its ``__getitem__`` must be thread-safe; random transforms in workers draw from rustdl's
-    global generator in whatever order the threads reach it.
+    so its ``__getitem__`` must be thread-safe; rustdl draws in a worker come from a generator of
+    its own seeded ``base_seed + worker_id`` (as PyTorch seeds each worker process), batches going
+    to the workers in turn, so random transforms are reproducible.
 
     Args:
         dataset: a map-style dataset (``__getitem__``, and ``__len__`` unless a sampler is given)
