@@ -366,3 +366,16 @@ def test_loader_workers_draw_from_their_own_generators(persistent):
     streams = [Stream(base + w) for w in range(2)]
     want = [streams[k % 2].f32s(3) for k in range(4)]
     np.testing.assert_array_equal(np.concatenate(got), np.concatenate(want))
+
+
+def test_packed_lstm_dropout_draws_one_mask_value_per_real_step():
+    from rustdl.nn.utils.rnn import pack_padded_sequence
+
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.3)
+    lens = [5, 3, 2]
+    x = pack_padded_sequence(rustdl.ones(5, 3, 3), rustdl.tensor(lens))
+    rustdl.manual_seed(14)
+    lstm(x)
+    s = Stream(14)
+    s.r32s(2 * sum(lens) * 4)  # one float64 uniform (two draws) per packed element of layer 1
+    np.testing.assert_array_equal(rustdl.rand(2).numpy(), s.f32s(2))

@@ -454,8 +454,12 @@ class _RNNBase(Module):
                 if c is not None:
                     cs.append(c)
             x = outs[0] if dirs == 1 else _rustdl.cat(outs, 2)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1 and lens:
+                # on the packed data, as PyTorch (one draw per real step, none for padding)
+                kept = F.dropout(
+                    pack_padded_sequence(x, lengths, enforce_sorted=True).data, self.dropout, True
+                )
+                x, _ = pad_packed_sequence(PackedSequence(kept, packed.batch_sizes))
         x = pack_padded_sequence(x, lengths, enforce_sorted=True).data if lens else x.reshape(0, x.shape[-1])
         h_n = _rustdl.stack(hs, 0)
         c_n = _rustdl.stack(cs, 0) if cs else None
