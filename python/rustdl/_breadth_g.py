@@ -637,6 +637,12 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
     n, p = np.broadcast_arrays(_np_of(count).astype(np.float64), _np_of(prob).astype(np.float64))
     if np.isnan(n).any() or np.isnan(p).any():
         raise RuntimeError("binomial: count and prob must not be NaN")
+    if count.device.type == "cpu":
+        # PyTorch's draws (BTRS or geometric waiting times) from the CPU stream, element by element
+        pairs = np.stack([n.ravel(), p.ravel()], axis=1).ravel().tolist()
+        single = count.dtype != _rd.float64
+        flat = _rd._cpu_draw_each("binomial", pairs, single, generator=generator).numpy()
+        return _back(flat.reshape(n.shape), count, count.dtype)
     trials = np.floor(np.maximum(n, 0.0)).astype(np.int64)
     seed = int(_rd.randint(0, 2**31 - 1, (2,), generator=generator, device="cpu").sum().item())
     draws = np.asarray(np.random.default_rng(seed).binomial(trials, np.clip(p, 0.0, 1.0)), dtype=np.float64)

@@ -1040,8 +1040,9 @@ fn _cpu_draw(
 }
 
 /// One CPU draw per parameter value, in order: `gamma` (Gamma(alpha, 1), `single` for a
-/// float32 tensor's arithmetic, at least the smallest normal number of its dtype) or `poisson`
-/// (rate), as a float64 tensor of the parameters' count.
+/// float32 tensor's arithmetic, at least the smallest normal number of its dtype), `poisson`
+/// (rate) or `binomial` (`params` holding (count, prob) pairs), as a float64 tensor of one value
+/// per draw.
 #[pyfunction]
 #[pyo3(signature = (kind, params, single=false, generator=None))]
 fn _cpu_draw_each(
@@ -1051,7 +1052,6 @@ fn _cpu_draw_each(
     generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     use crate::random as r;
-    let n = params.len();
     let tiny = if single {
         f64::from(f32::MIN_POSITIVE)
     } else {
@@ -1068,11 +1068,17 @@ fn _cpu_draw_each(
                 })
                 .collect()),
             "poisson" => Ok(params.iter().map(|&l| r::sample_poisson(g, l)).collect()),
+            // (count, prob) pairs
+            "binomial" => Ok(params
+                .chunks_exact(2)
+                .map(|cp| r::sample_binomial(g, cp[0], cp[1], single))
+                .collect()),
             _ => Err(PyValueError::new_err(format!(
                 "_cpu_draw_each: unknown distribution {kind:?}"
             ))),
         }))
     })??;
+    let n = v.len();
     Ok(Tensor::from_f64(v, &[n])?.into())
 }
 

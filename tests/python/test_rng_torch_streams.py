@@ -379,3 +379,26 @@ def test_packed_lstm_dropout_draws_one_mask_value_per_real_step():
     s = Stream(14)
     s.r32s(2 * sum(lens) * 4)  # one float64 uniform (two draws) per packed element of layer 1
     np.testing.assert_array_equal(rustdl.rand(2).numpy(), s.f32s(2))
+
+
+def test_binomial_draws():
+    # small means: geometric waiting times from float64 uniforms, counted until they pass n
+    rustdl.manual_seed(19)
+    got = rustdl.binomial(
+        rustdl.tensor([8.0, 20.0], dtype=rustdl.float64), rustdl.tensor([0.3, 0.1], dtype=rustdl.float64)
+    )
+    s = Stream(19)
+    want = []
+    for n, p in ((8, 0.3), (20, 0.1)):
+        total, k = 0.0, 0
+        while True:
+            total += math.ceil(math.log(s.f64()) / math.log1p(-p))
+            if total > n:
+                break
+            k += 1
+        want.append(k)
+    np.testing.assert_array_equal(got.numpy(), want)
+    # large means (BTRS) and p > 1/2 (the complement): the distribution's moments
+    big = rustdl.binomial(rustdl.full((20000,), 80.0), rustdl.full((20000,), 0.7)).numpy()
+    assert abs(big.mean() - 56.0) < 0.15 and abs(big.var() - 16.8) < 0.8
+    assert big.min() >= 0 and big.max() <= 80

@@ -540,6 +540,13 @@ class Binomial(_NoRsample):
 
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         shape = self._extended_shape(sample_shape)
+        if self.probs.device.type == "cpu":
+            # PyTorch's draw: torch.binomial of the expanded counts and probabilities
+            from .._breadth_g import binomial
+
+            probs = self.probs.detach().expand(*shape).contiguous()
+            count = self.total_count.detach().to(probs.dtype).expand(*shape).contiguous()
+            return binomial(count, probs)
         n = np.broadcast_to(self.total_count.detach().cpu().numpy(), shape).astype(np.int64)
         p = np.broadcast_to(self.probs.detach().cpu().numpy(), shape)
         return self._draw(_np_rng().binomial(n, p).astype(np.float64), self.probs)
