@@ -271,14 +271,7 @@ pub fn normal_fill_f32(n: usize, mean: f64, std: f64) -> Vec<f32> {
             d[j + 8] = (radius * s).mul_add(std, mean);
         }
     };
-    let mut v: Vec<f32> = with_cpu(|g| (0..n).map(|_| g.uniform_f32()).collect());
-    transform_blocks(&mut v[..n / 16 * 16], &block);
-    if !n.is_multiple_of(16) {
-        let tail = &mut v[n - 16..];
-        with_cpu(|g| tail.iter_mut().for_each(|x| *x = g.uniform_f32()));
-        block(tail);
-    }
-    v
+    fill_in_blocks(n, CpuGen::uniform_f32, block)
 }
 
 /// The float64 normal fill (as [`normal_fill_f32`], in float64 arithmetic).
@@ -295,27 +288,33 @@ pub fn normal_fill_f64(n: usize, mean: f64, std: f64) -> Vec<f64> {
             d[j + 8] = (radius * theta.sin()).mul_add(std, mean);
         }
     };
-    let mut v: Vec<f64> = with_cpu(|g| (0..n).map(|_| g.uniform_f64()).collect());
-    transform_blocks(&mut v[..n / 16 * 16], &block);
+    fill_in_blocks(n, CpuGen::uniform_f64, block)
+}
+
+/// `n >= 16` uniforms from `draw`, then `block` applied to each run of 16 (over the CPU threads
+/// for long fills: the draws are made, the transform is independent per block); when `n` is not
+/// a multiple of 16, the last 16 are drawn again and transformed again.
+fn fill_in_blocks<T: Send>(
+    n: usize,
+    draw: impl Fn(&mut CpuGen) -> T,
+    block: impl Fn(&mut [T]) + Sync,
+) -> Vec<T> {
+    const CHUNK: usize = 1 << 14; // a multiple of 16
+    let mut v: Vec<T> = with_cpu(|g| (0..n).map(|_| draw(g)).collect());
+    let whole = &mut v[..n / 16 * 16];
+    if whole.len() >= 4 * CHUNK {
+        crate::backend::cpu::pool::chunks_mut(whole, CHUNK, |_, c| {
+            c.chunks_exact_mut(16).for_each(&block)
+        });
+    } else {
+        whole.chunks_exact_mut(16).for_each(&block);
+    }
     if !n.is_multiple_of(16) {
         let tail = &mut v[n - 16..];
-        with_cpu(|g| tail.iter_mut().for_each(|x| *x = g.uniform_f64()));
+        with_cpu(|g| tail.iter_mut().for_each(|x| *x = draw(g)));
         block(tail);
     }
     v
-}
-
-/// Applies `block` to each run of 16 values (over the CPU threads for long fills: the draws are
-/// already made, the transform is independent per block).
-fn transform_blocks<T: Send>(v: &mut [T], block: &(impl Fn(&mut [T]) + Sync)) {
-    const CHUNK: usize = 1 << 14; // a multiple of 16
-    if v.len() >= 4 * CHUNK {
-        crate::backend::cpu::pool::chunks_mut(v, CHUNK, |_, c| {
-            c.chunks_exact_mut(16).for_each(block)
-        });
-    } else {
-        v.chunks_exact_mut(16).for_each(block);
-    }
 }
 
 /// `n` Bernoulli(p) draws, each a float64 uniform below `p`.
