@@ -157,6 +157,10 @@ impl CpuGen {
         for (i, w) in mt.iter_mut().enumerate() {
             *w = u32_at(12 + 4 * i);
         }
+        if mt.iter().all(|&w| w == 0) {
+            // no seed leads there, and it draws zeros forever (rejection samplers would spin)
+            return None;
+        }
         let at = 12 + 4 * N + 1;
         let cached = f64::from_le_bytes(b[at..at + 8].try_into().unwrap());
         Some(CpuGen {
@@ -617,5 +621,6 @@ mod tests {
         assert_eq!(g.normal_f64(), h.normal_f64());
         assert_eq!(g.random(), h.random());
         assert!(CpuGen::from_bytes(&b[1..]).is_none());
+        assert!(CpuGen::from_bytes(&vec![0u8; CpuGen::BYTES]).is_none());
     }
 }

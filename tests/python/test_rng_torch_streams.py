@@ -179,6 +179,10 @@ def test_generators_have_their_own_streams_and_states():
     np.testing.assert_array_equal(rustdl.randn(3).numpy(), a.numpy())
     with pytest.raises((TypeError, ValueError)):
         rustdl.set_rng_state(rustdl.zeros(5, dtype=rustdl.uint8))
+    with pytest.raises(ValueError):  # the right size, but a state no seed reaches (all zero)
+        rustdl.set_rng_state(rustdl.zeros(st.numel(), dtype=rustdl.uint8))
+    rustdl.set_rng_state(st)  # a refused state changed nothing; a valid one still restores
+    np.testing.assert_array_equal(rustdl.randn(3).numpy(), a.numpy())
 
 
 def test_linear_initialisation_draws_weight_then_bias():
