@@ -47,10 +47,20 @@ fn decayed_grad(i: u32) -> f32 {
     return d;
 }
 
+// PyTorch's lerp(a, b, w) for w = rate1 (rounded from f64 on the host): a + w (b - a) for
+// |w| < 0.5, else b + (w - 1) (b - a).
+fn lerp1(a: f32, b: f32) -> f32 {
+    let w = P.rate1;
+    if (abs(w) < 0.5) {
+        return fma(w, b - a, a);
+    }
+    return fma(w - 1.0, b - a, b);
+}
+
 // The Adam family's moments for gradient d: m in S0, v in S1, both updated; returns (m, v).
 fn moments(i: u32, d: f32) -> vec2<f32> {
-    let m = P.beta1 * S0[i] + (1.0 - P.beta1) * d;
-    let v = P.beta2 * S1[i] + (1.0 - P.beta2) * d * d;
+    let m = lerp1(S0[i], d);
+    let v = P.beta2 * S1[i] + P.rate2 * d * d;
     S0[i] = m;
     S1[i] = v;
     return vec2<f32>(m, v);
@@ -78,7 +88,7 @@ fn sgd(i: u32, d0: f32) {
     W[i] = W[i] - P.step_size * d;
 }
 
-// step_size lr / (1 - beta1^t), inv_bias2 1 / sqrt(1 - beta2^t); b1 amsgrad
+// step_size lr / (1 - beta1^t), bias2_sqrt sqrt(1 - beta2^t); b1 amsgrad
 fn adam(i: u32, d: f32) {
     let mv = moments(i, d);
     let m = mv.x;
@@ -89,14 +99,14 @@ fn adam(i: u32, d: f32) {
         vv = fmax(prev, v);
         S2[i] = vv;
     }
-    let denom = sqrt(vv) * P.inv_bias2 + P.eps;
+    let denom = sqrt(vv) / P.bias2_sqrt + P.eps;
     W[i] = W[i] - P.step_size * m / denom;
 }
 
 // step_size lr, l2 weight_decay, beta1 alpha, beta2 momentum; b0 has momentum, b1 centered
 fn rmsprop(i: u32, d: f32) {
     let a = P.beta1;
-    let sq = a * S0[i] + (1.0 - a) * d * d;
+    let sq = a * S0[i] + P.rate1 * d * d;
     S0[i] = sq;
     var avg: f32;
     if (P.b1 != 0u) {
@@ -107,7 +117,7 @@ fn rmsprop(i: u32, d: f32) {
         } else {
             prev = S1[i];
         }
-        let ga = a * prev + (1.0 - a) * d;
+        let ga = lerp1(prev, d);
         if (P.b0 != 0u) {
             S2[i] = ga;
         } else {
@@ -135,8 +145,7 @@ fn adagrad(i: u32, d: f32) {
 
 // step_size lr / (1 - beta1^t), l2 weight_decay
 fn adamax(i: u32, d: f32) {
-    let b1 = P.beta1;
-    let m = b1 * S0[i] + (1.0 - b1) * d;
+    let m = lerp1(S0[i], d);
     // torch.maximum: a NaN on either side propagates
     let a = P.beta2 * S1[i];
     let b = abs(d) + P.eps;
@@ -174,10 +183,10 @@ fn radam(i: u32, d: f32) {
 fn adadelta(i: u32, d: f32) {
     let r = P.beta1;
     let eps = P.eps;
-    let sq = r * S0[i] + (1.0 - r) * d * d;
+    let sq = r * S0[i] + P.rate1 * d * d;
     let delta = sqrt(S1[i] + eps) / sqrt(sq + eps) * d;
     S0[i] = sq;
-    S1[i] = r * S1[i] + (1.0 - r) * delta * delta;
+    S1[i] = r * S1[i] + P.rate1 * delta * delta;
     W[i] = W[i] - P.step_size * delta;
 }
 

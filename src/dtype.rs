@@ -279,6 +279,8 @@ pub trait Float:
     fn max_(self, o: Self) -> Self;
     fn min_(self, o: Self) -> Self;
     fn is_nan_(self) -> bool;
+    /// `self·a + b` rounded once (one instruction where FMA is enabled, as in `simd::wide`)
+    fn mul_add_(self, a: Self, b: Self) -> Self;
 }
 
 /// `Float` methods that are the std method of the same name, inlined.
@@ -336,6 +338,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_nan_(self) -> bool {
                 self.is_nan()
+            }
+            #[inline(always)]
+            fn mul_add_(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
         }
     };

@@ -154,6 +154,9 @@ impl OptimStep {
             beta2: 0.0,
             eps: 0.0,
             inv_bias2: 1.0,
+            bias2_sqrt: 1.0,
+            rate1: 1.0,
+            rate2: 1.0,
             rectified: false,
         };
         // decoupled weight decay scales the parameter first; otherwise it is an L2 term
@@ -191,6 +194,7 @@ impl OptimStep {
                 let bc2_sqrt = (1.0 - beta2.powi(t as i32)).sqrt();
                 c.step_size = lr / bc1;
                 c.inv_bias2 = 1.0 / bc2_sqrt;
+                c.bias2_sqrt = bc2_sqrt;
                 (c.beta1, c.beta2, c.eps) = (beta1, beta2, eps);
                 decay(&mut c, lr, weight_decay, decoupled);
             }
@@ -291,6 +295,9 @@ impl OptimStep {
                 (c.beta1, c.eps) = (rho, eps);
             }
         }
+        // the averages' weights, taken in double precision before the kernels round them
+        // (1 − 0.9999 rounded to f32 after the subtraction is 1.6e-4 off)
+        (c.rate1, c.rate2) = (1.0 - c.beta1, 1.0 - c.beta2);
         c
     }
 
@@ -313,7 +320,8 @@ impl OptimStep {
 ///
 /// Every update reads `d = ±g + l2·p'` from the parameter `p' = decay·p`, then:
 /// SGD `b = beta1·b + beta2·d` (beta2 = 1 − dampening), `p ← p' − step_size·(d + beta1·b | b)`;
-/// Adam `p ← p' − step_size·m/(√v·inv_bias2 + eps)`; RMSprop (beta1 = alpha, beta2 = momentum);
+/// Adam `m ← lerp(m, d, rate1)`, `v ← β₂·v + rate2·d²`, `p ← p' − step_size·m/(√v/bias2_sqrt + eps)`;
+/// RMSprop (beta1 = alpha, beta2 = momentum);
 /// Adagrad and Adamax (`step_size` with the decay / bias correction folded in); NAdam
 /// `p ← p' − step_size·d/den − step_size2·m/den`, `den = √v·inv_bias2 + eps`; RAdam
 /// `p ← p' − step_size·m/(√v + eps)` when `rectified`, else `p ← p' − step_size·m`;
@@ -333,8 +341,13 @@ pub struct OptimCoefficients {
     /// second rate: β₂ (Adam family), 1 − dampening (SGD), momentum (RMSprop)
     pub beta2: f64,
     pub eps: f64,
-    /// `1/√(1 − β₂ᵗ)` (Adam, NAdam), 1 otherwise
+    /// `1/√(1 − β₂ᵗ)` (NAdam), 1 otherwise
     pub inv_bias2: f64,
+    /// `√(1 − β₂ᵗ)` (Adam, which divides by it as PyTorch does), 1 otherwise
+    pub bias2_sqrt: f64,
+    /// `1 − beta1` and `1 − beta2`, computed in f64 (the weights of the running averages)
+    pub rate1: f64,
+    pub rate2: f64,
     /// RAdam: whether the variance is rectified (ρ_t > 5) and the update adaptive
     pub rectified: bool,
 }

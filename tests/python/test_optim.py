@@ -446,3 +446,63 @@ def test_mlp_learns_nonlinear_problem_with_adam(device):
     with rustdl.no_grad():
         acc = (model(xt).argmax(1).cpu().numpy() == y).mean()
     assert acc >= 0.97, f"training accuracy {acc:.3f}"
+
+
+def _f32_adam_reference(p, grads, lr, betas, eps, amsgrad=False):
+    """Adam in float32 as PyTorch's CPU step orders it: 1 − β in double, rounded once;
+    ``m.lerp_(g, 1 − β₁)`` (one rounding for ``m + w·(g − m)``, float64 then rounded, which is
+    exact for float32 operands), ``v·β₂ + ((1 − β₂)·g)·g``, ``denom = √v / √(1 − β₂ᵗ) + eps``,
+    ``p + (−step_size·m) / denom``."""
+    f = np.float32
+    b1, b2 = betas
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    vmax = np.zeros_like(p)
+    for t, g in enumerate(grads, 1):
+        w = f(1 - b1)
+        m = (m.astype(np.float64) + np.float64(w) * (g - m).astype(np.float64)).astype(f)
+        v = v * f(b2) + (f(1 - b2) * g) * g
+        if amsgrad:
+            vmax = np.maximum(vmax, v)
+        step_size = f(lr / (1 - b1**t))
+        denom = np.sqrt(vmax if amsgrad else v) / f(math.sqrt(1 - b2**t)) + f(eps)
+        p = p + (-step_size * m) / denom
+    return p, v
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_float32_rounding_follows_pytorch(device, amsgrad):
+    # 1 − 0.9999 rounded to float32 after the subtraction is 1.6e-4 too large: the second
+    # moment and every step drifted systematically from PyTorch's (p moved by −0.99992, not −1)
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal(41).astype(np.float32)
+    grads = [rng.standard_normal(41).astype(np.float32) for _ in range(4)]
+    p = rustdl.tensor(p0.copy(), device=device, requires_grad=True)
+    opt = optim.Adam([p], lr=0.5, betas=(0.9, 0.9999), eps=1e-8, amsgrad=amsgrad)
+    for g in grads:
+        p.grad = rustdl.tensor(g, device=device)
+        opt.step()
+    want_p, want_v = _f32_adam_reference(p0, grads, 0.5, (0.9, 0.9999), 1e-8, amsgrad)
+    got_v = opt.state[p]["exp_avg_sq"].cpu().numpy()
+    got_p = p.detach().cpu().numpy()
+    if device == "cpu":
+        np.testing.assert_array_max_ulp(got_v, want_v, maxulp=0)
+        np.testing.assert_array_max_ulp(got_p, want_p, maxulp=1)
+    else:  # WGSL's division and sqrt may be a few ulp off
+        np.testing.assert_allclose(got_v, want_v, rtol=2e-6)
+        np.testing.assert_allclose(got_p, want_p, rtol=2e-6, atol=1e-7)
+    # the first step of a unit gradient from zero moves by exactly lr
+    q = rustdl.zeros(1, device=device, requires_grad=True)
+    o = optim.Adam([q], lr=1.0, betas=(0.9, 0.9999))
+    q.grad = rustdl.ones(1, device=device)
+    o.step()
+    assert abs(q.item() + 1.0) < 1e-6
+    assert o.state[q]["exp_avg_sq"].item() == np.float32(1 - 0.9999)
+
+
+def test_rmsprop_weight_is_rounded_once():
+    p = rustdl.zeros(1, requires_grad=True)
+    opt = optim.RMSprop([p], lr=0.01, alpha=0.9999)
+    p.grad = rustdl.ones(1)
+    opt.step()
+    assert opt.state[p]["square_avg"].item() == np.float32(1 - 0.9999)

@@ -45,6 +45,24 @@ fn sgd_momentum<T: Float, const FIRST: bool, const NESTEROV: bool>(
     })
 }
 
+/// PyTorch's `lerp(a, b, w)` with `wm1 = w − 1`: `a + w·(b − a)` when `small` (|w| < 0.5), else
+/// `b + (w − 1)·(b − a)`, each with one rounding as PyTorch's vectorised kernel (how
+/// `exp_avg.lerp_(grad, 1 − β₁)` moves the Adam family's first moment).
+#[inline(always)]
+fn lerp<T: Float>(a: T, b: T, w: T, wm1: T, small: bool) -> T {
+    if small {
+        w.mul_add_(b - a, a)
+    } else {
+        wm1.mul_add_(b - a, b)
+    }
+}
+
+/// The weight `w` (rounded once from f64) of [`lerp`], `w − 1` in `T`, and whether it is small.
+fn lerp_weight<T: Float>(w: f64) -> (T, T, bool) {
+    let wt = T::from_f64(w);
+    (wt, wt - T::ONE, w.abs() < 0.5)
+}
+
 fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]]) -> Result<()> {
     let n = p.len();
     let need = step.state_count();
@@ -116,7 +134,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             amsgrad, maximize, ..
         } => {
             let step_size = f(c.step_size);
-            let (b1, b2, eps, inv_bc2) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.inv_bias2));
+            let (b2, r2, eps, bc2) = (f(c.beta2), f(c.rate2), f(c.eps), f(c.bias2_sqrt));
+            let (r1, r1c, small) = lerp_weight::<T>(c.rate1);
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (l2, decay) = (f(c.l2), f(c.decay));
             let (ms, rest) = st.split_at_mut(1);
@@ -124,23 +143,25 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             let (m, v) = (&mut *ms[0], &mut *vs[0]);
             if amsgrad {
                 let vmax = &mut *rest[0];
-                for i in 0..n {
-                    let pi = p[i] * decay;
-                    let d = sign * g[i] + l2 * pi;
-                    m[i] = b1 * m[i] + (T::ONE - b1) * d;
-                    v[i] = b2 * v[i] + (T::ONE - b2) * d * d;
-                    vmax[i] = vmax[i].max_(v[i]);
-                    p[i] = pi - step_size * m[i] / (vmax[i].sqrt() * inv_bc2 + eps);
-                }
+                super::simd::wide(|| {
+                    for i in 0..n {
+                        let pi = p[i] * decay;
+                        let d = sign * g[i] + l2 * pi;
+                        m[i] = lerp(m[i], d, r1, r1c, small);
+                        v[i] = b2 * v[i] + r2 * d * d;
+                        vmax[i] = vmax[i].max_(v[i]);
+                        p[i] = pi - step_size * m[i] / (vmax[i].sqrt() / bc2 + eps);
+                    }
+                });
             } else {
                 zip_states(p, g, m, v, move |pi, gi, mi, vi| {
                     let pv = *pi * decay;
                     let d = sign * gi + l2 * pv;
-                    let mn = b1 * *mi + (T::ONE - b1) * d;
-                    let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                    let mn = lerp(*mi, d, r1, r1c, small);
+                    let vn = b2 * *vi + r2 * d * d;
                     *mi = mn;
                     *vi = vn;
-                    *pi = pv - step_size * mn / (vn.sqrt() * inv_bc2 + eps);
+                    *pi = pv - step_size * mn / (vn.sqrt() / bc2 + eps);
                 });
             }
         }
@@ -152,30 +173,33 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         } => {
             let (lr, weight_decay, eps) = (c.step_size, c.l2, c.eps);
             let a = f(c.beta1);
+            let (r, rc, small) = lerp_weight::<T>(c.rate1);
             let mom_slot = 1;
             let cen_slot = if momentum > 0.0 { 2 } else { 1 };
-            for i in 0..n {
-                let mut d = if maximize { -g[i] } else { g[i] };
-                if weight_decay != 0.0 {
-                    d += f(weight_decay) * p[i];
+            super::simd::wide(|| {
+                for i in 0..n {
+                    let mut d = if maximize { -g[i] } else { g[i] };
+                    if weight_decay != 0.0 {
+                        d += f(weight_decay) * p[i];
+                    }
+                    let sq = a * st[0][i] + r * d * d;
+                    st[0][i] = sq;
+                    let avg = if centered {
+                        let ga = lerp(st[cen_slot][i], d, r, rc, small);
+                        st[cen_slot][i] = ga;
+                        (sq - ga * ga).sqrt() + f(eps)
+                    } else {
+                        sq.sqrt() + f(eps)
+                    };
+                    if momentum > 0.0 {
+                        let b = f(c.beta2) * st[mom_slot][i] + d / avg;
+                        st[mom_slot][i] = b;
+                        p[i] = p[i] - f(lr) * b;
+                    } else {
+                        p[i] = p[i] - f(lr) * d / avg;
+                    }
                 }
-                let sq = a * st[0][i] + (T::ONE - a) * d * d;
-                st[0][i] = sq;
-                let avg = if centered {
-                    let ga = a * st[cen_slot][i] + (T::ONE - a) * d;
-                    st[cen_slot][i] = ga;
-                    (sq - ga * ga).sqrt() + f(eps)
-                } else {
-                    sq.sqrt() + f(eps)
-                };
-                if momentum > 0.0 {
-                    let b = f(c.beta2) * st[mom_slot][i] + d / avg;
-                    st[mom_slot][i] = b;
-                    p[i] = p[i] - f(lr) * b;
-                } else {
-                    p[i] = p[i] - f(lr) * d / avg;
-                }
-            }
+            });
         }
         OptimStep::Adagrad { maximize, .. } => {
             let (clr, weight_decay, eps) = (f(c.step_size), c.l2, c.eps);
@@ -191,7 +215,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         }
         OptimStep::Adamax { maximize, .. } => {
             let clr = f(c.step_size);
-            let (b1, b2, eps, wd) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.l2));
+            let (b2, eps, wd) = (f(c.beta2), f(c.eps), f(c.l2));
+            let (r1, r1c, small) = lerp_weight::<T>(c.rate1);
             let has_wd = c.l2 != 0.0;
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (m, u) = two_states(st);
@@ -201,7 +226,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 } else {
                     sign * gi
                 };
-                let mn = b1 * *mi + (T::ONE - b1) * d;
+                let mn = lerp(*mi, d, r1, r1c, small);
                 // torch.maximum: a NaN on either side propagates
                 let (a, b) = (b2 * *ui, d.abs() + eps);
                 let un = if a > b || a.is_nan_() { a } else { b };
@@ -212,7 +237,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         }
         OptimStep::NAdam { maximize, .. } => {
             let (cg, cm, inv_bc2) = (f(c.step_size), f(c.step_size2), f(c.inv_bias2));
-            let (b1, b2, eps, wd) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.l2));
+            let (b2, r2, eps, wd) = (f(c.beta2), f(c.rate2), f(c.eps), f(c.l2));
+            let (r1, r1c, small) = lerp_weight::<T>(c.rate1);
             let l2 = c.l2 != 0.0;
             let decay = f(c.decay);
             let sign = if maximize { -T::ONE } else { T::ONE };
@@ -220,8 +246,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             zip_states(p, g, m, v, move |pi, gi, mi, vi| {
                 let pv = *pi * decay;
                 let d = if l2 { sign * gi + wd * pv } else { sign * gi };
-                let mn = b1 * *mi + (T::ONE - b1) * d;
-                let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                let mn = lerp(*mi, d, r1, r1c, small);
+                let vn = b2 * *vi + r2 * d * d;
                 *mi = mn;
                 *vi = vn;
                 let denom = vn.sqrt() * inv_bc2 + eps;
@@ -231,7 +257,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         }
         OptimStep::RAdam { maximize, .. } => {
             let (step_size, adaptive) = (f(c.step_size), c.rectified);
-            let (b1, b2, eps, wd) = (f(c.beta1), f(c.beta2), f(c.eps), f(c.l2));
+            let (b2, r2, eps, wd) = (f(c.beta2), f(c.rate2), f(c.eps), f(c.l2));
+            let (r1, r1c, small) = lerp_weight::<T>(c.rate1);
             let l2 = c.l2 != 0.0;
             let decay = f(c.decay);
             let sign = if maximize { -T::ONE } else { T::ONE };
@@ -239,8 +266,8 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             let moments = move |pi: &mut T, gi: T, mi: &mut T, vi: &mut T| {
                 let pv = *pi * decay;
                 let d = if l2 { sign * gi + wd * pv } else { sign * gi };
-                let mn = b1 * *mi + (T::ONE - b1) * d;
-                let vn = b2 * *vi + (T::ONE - b2) * d * d;
+                let mn = lerp(*mi, d, r1, r1c, small);
+                let vn = b2 * *vi + r2 * d * d;
                 *mi = mn;
                 *vi = vn;
                 (pv, mn, vn)
@@ -260,6 +287,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
         }
         OptimStep::Adadelta { maximize, .. } => {
             let (lr, r, eps, wd) = (f(c.step_size), f(c.beta1), f(c.eps), f(c.l2));
+            let rc = f(c.rate1);
             let has_wd = c.l2 != 0.0;
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (sq, acc) = two_states(st);
@@ -269,10 +297,10 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 } else {
                     sign * gi
                 };
-                let sn = r * *si + (T::ONE - r) * d * d;
+                let sn = r * *si + rc * d * d;
                 let delta = (*ai + eps).sqrt() / (sn + eps).sqrt() * d;
                 *si = sn;
-                *ai = r * *ai + (T::ONE - r) * delta * delta;
+                *ai = r * *ai + rc * delta * delta;
                 *pi = *pi - lr * delta;
             });
         }

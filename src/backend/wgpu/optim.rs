@@ -35,6 +35,10 @@ param_block! {
         pub beta2: f32,
         pub eps: f32,
         pub inv_bias2: f32,
+        pub bias2_sqrt: f32,
+        pub rate1: f32,
+        pub rate2: f32,
+        pub pad: f32,
     }
 }
 
@@ -89,7 +93,7 @@ pub(crate) static ENTRIES: [&Entry; 2] = [&OPTIM_STEP, &OPTIM_MULTI];
 /// buffers and a copy of the update functions with every buffer and function renamed
 /// (`W` → `W_1`, `adam` → `adam_1`, ...), then the `optim_multi` entry point.
 pub(crate) fn multi_source(file: &str) -> String {
-    const RENAMED: [&str; 17] = [
+    const RENAMED: [&str; 18] = [
         "G",
         "W",
         "S0",
@@ -97,6 +101,7 @@ pub(crate) fn multi_source(file: &str) -> String {
         "S2",
         "grad",
         "decayed_grad",
+        "lerp1",
         "moments",
         "sgd",
         "adam",
@@ -225,6 +230,10 @@ fn params(step: &OptimStep) -> (OptimCode, OptimParams) {
         beta2: c.beta2 as f32,
         eps: c.eps as f32,
         inv_bias2: c.inv_bias2 as f32,
+        bias2_sqrt: c.bias2_sqrt as f32,
+        rate1: c.rate1 as f32,
+        rate2: c.rate2 as f32,
+        pad: 0.0,
     };
     let code = match *step {
         OptimStep::Sgd {
