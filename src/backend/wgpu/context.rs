@@ -2,8 +2,9 @@
 //! recording of commands into one encoder that is submitted only when needed.
 //!
 //! Adapters are enumerated once per process (`RUSTDL_GPU_BACKEND=vulkan|gl|metal|dx12` picks
-//! the backend; otherwise the primary backends, then GL as a fallback), ordered discrete GPU
-//! first, and a context is created lazily for each adapter index the first time it is used.
+//! the backend, `noop` a device that runs no kernel, for timing the host's dispatch path;
+//! otherwise the primary backends, then GL as a fallback), ordered discrete GPU first, and a
+//! context is created lazily for each adapter index the first time it is used.
 //!
 //! Batching: every op records its dispatches into the context's open command encoder. The
 //! encoder is submitted when data must come back to the host (a readback, `synchronize`) or
@@ -385,9 +386,10 @@ fn backends_from_env() -> std::result::Result<Option<wgpu::Backends>, String> {
         "gl" | "gles" | "opengl" => wgpu::Backends::GL,
         "metal" | "mtl" => wgpu::Backends::METAL,
         "dx12" | "d3d12" => wgpu::Backends::DX12,
+        "noop" => wgpu::Backends::NOOP,
         other => {
             return Err(format!(
-                "RUSTDL_GPU_BACKEND='{other}' is not one of vulkan, gl, metal, dx12"
+                "RUSTDL_GPU_BACKEND='{other}' is not one of vulkan, gl, metal, dx12 (or noop)"
             ))
         }
     };
@@ -395,10 +397,33 @@ fn backends_from_env() -> std::result::Result<Option<wgpu::Backends>, String> {
 }
 
 fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+    let mut desc = wgpu::InstanceDescriptor {
         backends,
         ..wgpu::InstanceDescriptor::new_without_display_handle()
-    });
+    };
+    if backends == wgpu::Backends::NOOP {
+        // records and submits every command but runs no kernel (copies and fills do run):
+        // the host's own dispatch path, timed with no driver and no shader work beside it.
+        // It reports limits of the size lavapipe's are, without optional features, so the
+        // kernels chosen are those CI's lavapipe runs.
+        desc.backend_options.noop = wgpu::NoopBackendOptions {
+            enable: true,
+            limits: Some(wgpu::Limits {
+                max_storage_buffers_per_shader_stage: 32,
+                max_storage_buffer_binding_size: 1 << 27,
+                max_buffer_size: (1 << 31) - 1,
+                max_compute_workgroup_storage_size: 32768,
+                max_compute_invocations_per_workgroup: 1024,
+                max_compute_workgroup_size_x: 1024,
+                max_compute_workgroup_size_y: 1024,
+                ..wgpu::Limits::default()
+            }),
+            features: Some(wgpu::Features::empty()),
+            device_type: Some(wgpu::DeviceType::Other),
+            ..Default::default()
+        };
+    }
+    let instance = wgpu::Instance::new(desc);
     let mut list: Vec<wgpu::Adapter> = pollster::block_on(instance.enumerate_adapters(backends))
         .into_iter()
         .filter(|a| {

@@ -1,0 +1,109 @@
+"""The host's cost of a GPU training step: main-thread CPU microseconds per dispatch of the
+MLP, LeNet and conv-BN Adam steps (batch 64) on the GPU adapter, and again on wgpu's noop device
+(``RUSTDL_GPU_BACKEND=noop``: every command recorded, validated and submitted, no kernel run).
+
+Timed as ``gpu_check.host_us`` times them: thread CPU time around one step, less the time inside
+the driver's submit and poll (``submit_cpu_ns``), the device idle before the step ("live": the
+first step after a wait) or the step following one recorded after the wait ("second"); and one
+replay of the captured step. ``control_*``: a fixed GPU-free main-thread workload timed warm and
+right after a step and a wait. On lavapipe the kernels run on the host's own cores, so a live
+step finds the caches its kernels evicted, and the control workload shows how much of the live
+time that accounts for; the noop device times the dispatch path alone.
+
+Usage: python benchmarks/host_path.py [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure() -> dict:
+    import rustdl
+    import rustdl.nn.functional as F
+    from compare import bn_cnn_pair, lenet_pair, mlp_pair
+    from gpu_check import host_inflation, host_us
+
+    rs = rustdl.gpu.synchronize
+    rng = np.random.default_rng(0)
+    out: dict = {"adapter": rustdl.gpu.adapter_info()["name"]}
+    for name, build, shape in (
+        ("mlp", mlp_pair, (64, 784)),
+        ("lenet", lenet_pair, (64, 1, 28, 28)),
+        ("bn_cnn", bn_cnn_pair, (64, 3, 32, 32)),
+    ):
+        xb = rng.standard_normal(shape).astype(np.float32)
+        yb = rng.integers(0, 10, shape[0])
+        rustdl.manual_seed(0)
+        model = build(rustdl, "gpu")
+        opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+        x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
+
+        def step(model=model, opt=opt, x=x, y=y):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        for _ in range(3):
+            step()
+        rs()
+        with rustdl.gpu.trace() as t:
+            step()
+        n = len(t)
+        row = {"dispatches": n}
+        row["live_us_per_dispatch"] = host_us(step, rs) / n
+        row["second_us_per_dispatch"] = host_us(step, rs, second=True) / n
+        replay = rustdl.gpu.capture(step)
+        for _ in range(3):
+            replay()
+        row["replay_us_per_step"] = host_us(replay, rs)
+        row["live_us_per_step"] = row["live_us_per_dispatch"] * n
+        warm, cold = host_inflation(step, rs)
+        row["control_us_warm"], row["control_us_after_step"] = warm, cold
+        out[name] = row
+        del replay
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", help="write both runs here")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(measure()))
+        return
+    runs = {}
+    for label, backend in (("adapter", os.environ.get("RUSTDL_GPU_BACKEND", "")), ("noop", "noop")):
+        env = dict(os.environ, RUSTDL_GPU_BACKEND=backend)
+        res = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--child"], env=env, capture_output=True, text=True
+        )
+        if res.returncode != 0:
+            sys.exit(f"host_path ({label}) failed:\n{res.stderr}")
+        runs[label] = json.loads(res.stdout.strip().splitlines()[-1])
+    for label, r in runs.items():
+        print(f"{label}: {r['adapter']}")
+        for name in ("mlp", "lenet", "bn_cnn"):
+            row = r[name]
+            print(
+                f"  {name:7s} {row['dispatches']:3d} dispatches  host us/dispatch live {row['live_us_per_dispatch']:5.1f}"
+                f"  second {row['second_us_per_dispatch']:5.1f}  replay us/step {row['replay_us_per_step']:6.1f}"
+                f" (live {row['live_us_per_step']:6.1f})  control us warm {row['control_us_warm']:5.1f}"
+                f" after step {row['control_us_after_step']:5.1f}"
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
