@@ -66,8 +66,52 @@ def _scatter(
     winner = _rustdl.full(tuple(self.shape), -1, dtype=_rustdl.int64, device=self.device)
     winner = winner.scatter_reduce(dim, index, pos, "amax")
     keep = (winner.gather(dim, index) == pos).to(self.dtype)
-    written = _rustdl.zeros_like(self).scatter_add(dim, index, src * keep)
-    return _rustdl.where(winner >= 0, written, self)
+    return _ScatterReplace.apply(self, src, dim, index, keep, winner >= 0)
+
+
+def _scatter_replace_class():
+    from .autograd import Function
+
+    class ScatterBackward(Function):
+        """The written values with PyTorch's gradients: every element of ``src`` gets the output's
+        gradient at the position it was written to (a write a later one overwrote included), as
+        ``grad.gather(dim, index)``; ``self`` gets it where nothing was written."""
+
+        @staticmethod
+        def forward(ctx, base, src, dim, index, keep, hit):
+            ctx.dim = dim
+            ctx.save_for_backward(index, hit)
+            written = _rustdl.zeros_like(base).scatter_add(dim, index, src * keep)
+            return _rustdl.where(hit, written, base)
+
+        @staticmethod
+        def backward(ctx, g):
+            index, hit = ctx.saved_tensors
+            return (
+                _rustdl.where(hit, _rustdl.zeros_like(g), g),
+                g.gather(ctx.dim, index),
+                None,
+                None,
+                None,
+                None,
+            )
+
+    return ScatterBackward
+
+
+class _LazyScatter:
+    """The autograd Function of :func:`_scatter`, made on first use (autograd imports this module)."""
+
+    cls = None
+
+    @classmethod
+    def apply(cls, *args):
+        if cls.cls is None:
+            cls.cls = _scatter_replace_class()
+        return cls.cls.apply(*args)
+
+
+_ScatterReplace = _LazyScatter
 
 
 def _scatter_(

@@ -3313,8 +3313,15 @@ def _index_copy_(self, dim, index, source):
 
 def _masked_scatter_(self, mask, source):
     """Copies ``source``'s leading elements, in order, into the positions where ``mask`` holds."""
+    if not isinstance(mask, Tensor) or mask.dtype != _bool:
+        raise TypeError("masked_scatter_: only supports boolean masks")
     m = mask.expand(*self.shape) if tuple(mask.shape) != tuple(self.shape) else mask
     n = int(m.sum().item())
+    if source.numel() < n:
+        raise _rd.ShapeError(
+            f"masked_scatter: Number of elements of source < number of ones in mask "
+            f"({source.numel()} < {n}; self {tuple(self.shape)}, mask {tuple(mask.shape)})"
+        )
     self[m] = source.reshape(-1)[:n]
     return self
 

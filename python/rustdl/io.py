@@ -109,6 +109,12 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor], memo: dict | None =
             )
         name = _encode(_rustdl.from_numpy(np.ascontiguousarray(obj)), path, tensors, memo)["T"]
         return {"A": name, "dtype": obj.dtype.str}
+    from .optim.optimizer import _Step
+
+    if isinstance(obj, _Step):
+        # an optimizer's step count is saved as PyTorch's: a 0-d float32 tensor (what code that
+        # loads the file asks of it, ``.item()``, then works; load_state_dict takes it back)
+        return _encode(_rustdl.tensor(float(obj)), path, tensors, memo)
     if hasattr(obj, "item") and hasattr(obj, "dtype") and getattr(obj, "shape", None) == ():
         obj = obj.item()  # a numpy scalar
     if isinstance(obj, _SCALARS):

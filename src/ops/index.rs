@@ -293,13 +293,22 @@ impl Tensor {
             .collect();
         let kept_pos: Vec<i64> = keep.iter().map(|&k| pos[k as usize]).collect();
         let m = keep.len();
-        let vals = if m == pos.len() {
-            vals.clone()
-        } else {
-            vals.index_select(0, &Tensor::from_i64(keep, &[m])?.to_device(dev)?)?
-        };
         let idx = Tensor::from_i64(kept_pos, &[m])?.to_device(dev)?;
-        let put = Tensor::zeros(&[n], self.dtype(), dev)?.index_add(0, &idx, &vals)?;
+        // every value's gradient is the output's gradient at its position, a value overwritten
+        // by a later one at the same position included (PyTorch's index_put backward)
+        let put = {
+            let _g = crate::autograd::NoGradGuard::new();
+            let kept = if m == pos.len() {
+                vals.clone()
+            } else {
+                vals.index_select(0, &Tensor::from_i64(keep, &[m])?.to_device(dev)?)?
+            };
+            Tensor::zeros(&[n], self.dtype(), dev)?.index_add(0, &idx, &kept)?
+        };
+        let all = Tensor::from_i64(pos.to_vec(), &[pos.len()])?.to_device(dev)?;
+        let put = put.with_rule("index_put", &[vals], &[], move |g| {
+            Ok(vec![Some(g.index_select(0, &all)?)])
+        });
         let hit = Tensor::zeros(&[n], DType::I64, dev)?
             .index_add(0, &idx, &Tensor::ones(&[m], DType::I64, dev)?)?
             .ne_scalar(0.0)?;

@@ -534,6 +534,12 @@ impl Tensor {
 /// uniform per sample.
 fn multinomial_cpu(p: &Tensor, num_samples: usize, replacement: bool) -> Result<Tensor> {
     let (rows, n) = (p.shape()[0], p.shape()[1]);
+    let total = rows.checked_mul(num_samples).ok_or_else(|| {
+        Error::Memory(format!(
+            "multinomial: {rows} rows of {num_samples} samples overflow the output size"
+        ))
+    })?;
+    crate::backend::reserve(total, DType::I64, crate::device::Device::Cpu, "multinomial")?;
     let wide = p.dtype() == DType::F64;
     let round = |v: f64| if wide { v } else { v as f32 as f64 };
     let probs = p.to_f64_vec()?;

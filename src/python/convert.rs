@@ -1,7 +1,7 @@
 //! Conversions between Python objects (lists, scalars, numpy arrays) and tensors.
 
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 
@@ -114,25 +114,32 @@ fn walk(
     } else if let Ok(t) = obj.cast::<PyTuple>() {
         Some(t.iter().collect())
     } else if let Ok(t) = obj.extract::<PyRef<'_, PyTensor>>() {
-        if t.tensor().ndim() == 0 {
-            *kind = (*kind).max(if t.tensor().dtype().is_float() { 2 } else { 1 });
-            out.push(t.tensor().item()?);
-            exact.push(if t.tensor().dtype().is_float() {
-                0
-            } else {
-                t.tensor().item_i64()?
-            });
+        let t = t.tensor();
+        let float = t.dtype().is_float();
+        if depth > 0 || t.ndim() == 0 {
+            // inside a list a tensor is one number, as PyTorch reads it (`item()`)
+            if t.numel() != 1 {
+                return Err(PyValueError::new_err(format!(
+                    "only one element tensors can be converted to Python scalars (tensor: a \
+                     tensor of shape {:?} inside the data; torch.stack joins tensors)",
+                    t.shape()
+                )));
+            }
+            *kind = (*kind).max(if float { 2 } else { 1 });
+            out.push(t.item()?);
+            exact.push(if float { 0 } else { t.item_i64()? });
             return check_scalar_depth(depth, shape);
         }
-        let items: Vec<Bound<'_, PyAny>> = (0..t.tensor().shape()[0])
-            .map(|i| {
-                Ok(
-                    Bound::new(obj.py(), PyTensor::from(t.tensor().select(0, i as isize)?))?
-                        .into_any(),
-                )
-            })
-            .collect::<PyResult<_>>()?;
-        Some(items)
+        // a tensor as the whole data: its elements in order
+        *kind = (*kind).max(if float { 2 } else { 1 });
+        shape.extend_from_slice(t.shape());
+        out.extend(t.to_f64_vec()?);
+        if float {
+            exact.resize(out.len(), 0);
+        } else {
+            exact.extend(t.to_i64_vec()?);
+        }
+        return Ok(());
     } else if is_plain_sequence(obj)? {
         // range, deque and other sequences read like lists
         Some(obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)

@@ -96,6 +96,32 @@ fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
                 )))
             }
         })
+        .collect::<PyResult<Vec<Item>>>()
+        .and_then(scalar_tensors_as_ints)
+}
+
+/// A 0-d integer tensor in a key indexes as the integer it holds, as PyTorch selects with it:
+/// it does not join the other tensor indices of advanced indexing (`x[t0, 1:, idx]` keeps the
+/// slice's dim first). uint8 stays a mask. A GPU scalar is read back only where that changes the
+/// result (another tensor index in the key), so a lone one stays on the device.
+fn scalar_tensors_as_ints(items: Vec<Item>) -> PyResult<Vec<Item>> {
+    let scalar = |t: &Tensor| t.ndim() == 0 && t.dtype().is_int() && t.dtype() != DType::U8;
+    let tensors = items
+        .iter()
+        .filter(|i| matches!(i, Item::Tensor(_)))
+        .count();
+    items
+        .into_iter()
+        .map(|item| match item {
+            Item::Tensor(t)
+                if scalar(&t) && (t.device() == crate::device::Device::Cpu || tensors > 1) =>
+            {
+                let v = t.to_i64_vec()?;
+                Ok(v.first()
+                    .map_or(Item::Tensor(t.clone()), |&i| Item::Int(i as isize)))
+            }
+            other => Ok(other),
+        })
         .collect()
 }
 

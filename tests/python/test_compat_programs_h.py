@@ -225,8 +225,9 @@ def test_scatter_repeated_index_writes_once_last_wins():
     out = base.scatter(1, idx, src)
     np.testing.assert_array_equal(_np(out), [[-1, 20, -1, 30], [60, -1, 50, -1]])
     (out * rustdl.arange(1.0, 9.0).reshape(2, 4)).sum().backward()
-    # the overwritten writes and the overwritten base entries get no gradient
-    np.testing.assert_array_equal(_np(src.grad), [[0, 2, 4], [0, 7, 5]])
+    # every write gets the gradient at the position it wrote to, an overwritten one too
+    # (PyTorch's scatter backward: grad.gather(dim, index)); overwritten base entries get none
+    np.testing.assert_array_equal(_np(src.grad), [[2, 2, 4], [5, 7, 5]])
     np.testing.assert_array_equal(_np(base.grad), [[1, 0, 3, 0], [0, 6, 0, 8]])
     # dim 0, and the empty index
     col = rustdl.zeros(3, 2).scatter(

@@ -412,9 +412,10 @@ def int_index_assign(ip, c, a, v):
 
 @case({"a": (5, 3), "v": (4, 3)})
 def int_index_assign_duplicates(ip, c, a, v):
-    # the write that lands last owns the element (row 0 is written by v[1] then v[3]); the
-    # reference is the function computed: v[1] gets no gradient. (PyTorch's rule would send
-    # grad[idx] to every duplicate, a gradient of no function of v.)
+    # the write that lands last owns the element (row 0 is written by v[0], v[1], then v[3]);
+    # every write gets the gradient at its row, the overwritten ones included, as PyTorch's
+    # index_put backward (grad[idx]): the reference adds each overwritten write as a term of
+    # value zero (v[j] - v[j]) whose gradient is the row's
     rows = [0, 0, 2, 0]
     y = a * 2
     if ip:
@@ -424,9 +425,13 @@ def int_index_assign_duplicates(ip, c, a, v):
     p = np.zeros((5, 4))
     for r, j in last.items():
         p[r, j] = 1
+    ghost = np.zeros((5, 4))
+    for j, r in enumerate(rows):
+        if last[r] != j:
+            ghost[r, j] = 1
     keep = np.ones((5, 1))
     keep[rows] = 0
-    return a * 2 * c.const(keep) + c.const(p) @ v
+    return a * 2 * c.const(keep) + c.const(p) @ v + c.const(ghost) @ v - c.const(ghost) @ v.detach()
 
 
 @case({"a": (3, 4), "v": (3,)})

@@ -97,6 +97,9 @@ class _SpectralNorm:
                 for _ in range(self.n):
                     v.copy_(_normalize(m.t() @ u, self.eps))
                     u.copy_(_normalize(m @ v, self.eps))
+            # the buffers change in place at the next training forward, while this forward's
+            # graph still holds them: it keeps copies (two forwards, one backward work)
+            u, v = u.clone(), v.clone()
         sigma = (u.detach() * (mat @ v.detach())).sum()
         return w / sigma
 

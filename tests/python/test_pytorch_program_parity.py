@@ -1,0 +1,131 @@
+"""Behaviour PyTorch programs rely on, found by running third-party programs through rustdl:
+gradients of overwritten index writes, 0-d tensor indices, tensors inside data lists, checkpointed
+optimizer step counts, spectral norm applied twice per step, and clean errors for bad sizes."""
+
+import io
+
+import numpy as np
+import pytest
+import rustdl
+from rustdl import nn
+
+
+def test_setitem_gives_every_written_value_its_gradient():
+    # y[[0, 1, 1]] = v: v[1] is overwritten by v[2], yet both get the output's gradient at
+    # position 1 (PyTorch's index_put backward gathers the gradient at each index)
+    v = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = rustdl.zeros(4)
+    y[rustdl.tensor([0, 1, 1])] = v
+    w = rustdl.tensor([10.0, 20.0, 30.0, 40.0])
+    (y * w).sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), [1.0, 3.0, 0.0, 0.0])
+    np.testing.assert_array_equal(v.grad.numpy(), [10.0, 20.0, 20.0])
+    s = rustdl.tensor(2.0, requires_grad=True)
+    z = rustdl.zeros(4)
+    z[rustdl.tensor([0, 1, 1])] = s  # a broadcast scalar: one gradient per write
+    (z * 3).sum().backward()
+    assert s.grad.item() == 9.0
+
+
+def test_index_put_and_scatter_gradients_gather_at_the_indices():
+    w = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    base = rustdl.ones(4, requires_grad=True)
+    o = base.index_put((rustdl.tensor([2, 2, 0]),), w)
+    (o * rustdl.arange(4.0)).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 0.0])
+    np.testing.assert_array_equal(base.grad.numpy(), [0.0, 1.0, 0.0, 3.0])
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    s0 = rng.standard_normal((2, 4)).astype(np.float32)
+    idx = np.array([[0, 1, 2, 0], [0, 2, 1, 1]])
+    x = rustdl.tensor(x0, requires_grad=True)
+    src = rustdl.tensor(s0, requires_grad=True)
+    y = x.scatter(0, rustdl.tensor(idx), src)
+    gw = rng.standard_normal((3, 4)).astype(np.float32)
+    (y * rustdl.tensor(gw)).sum().backward()
+    want = x0.copy()
+    hit = np.zeros_like(x0, bool)
+    for i in range(2):
+        for j in range(4):
+            want[idx[i, j], j] = s0[i, j]  # the last write wins
+            hit[idx[i, j], j] = True
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    np.testing.assert_array_equal(src.grad.numpy(), np.take_along_axis(gw, idx, 0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(hit, 0.0, gw))
+
+
+def test_zero_dim_integer_tensor_indexes_as_an_integer():
+    a = np.arange(24).reshape(2, 3, 4)
+    x = rustdl.arange(24).view(2, 3, 4)
+    t1, cols = rustdl.tensor(1), rustdl.tensor([0, 2])
+    # PyTorch selects with an integer (or a 0-d tensor) first; numpy's a[1, 1:, [0, 2]] would
+    # count the integer as an advanced index and put the broadcast dim first
+    np.testing.assert_array_equal(x[t1, 1:, cols].numpy(), a[1][1:, [0, 2]])
+    np.testing.assert_array_equal(x[1, 1:, cols].numpy(), a[1][1:, [0, 2]])
+    assert tuple(x[rustdl.tensor(0), :, [1, 3]].shape) == (3, 2)
+    y = x.clone()
+    y[t1, 1:, cols] = rustdl.tensor([[1, 2], [3, 4]])
+    b = a.copy()
+    b[1][1:, [0, 2]] = np.array([[1, 2], [3, 4]])
+    np.testing.assert_array_equal(y.numpy(), b)
+    v = rustdl.arange(5.0)
+    v[rustdl.tensor(-1)] = 7.0
+    assert v[rustdl.tensor(4)].item() == 7.0
+    with pytest.raises(IndexError):
+        x[rustdl.tensor(5)]
+    m = rustdl.tensor([1.0, 2.0])[rustdl.tensor(True)]  # a 0-d bool stays a mask
+    assert tuple(m.shape) == (1, 2)
+
+
+def test_tensors_inside_data_lists_are_numbers():
+    t = rustdl.tensor([rustdl.tensor([1.0]), rustdl.tensor([[2.0]]), rustdl.tensor(3.0)])
+    assert tuple(t.shape) == (3,)
+    np.testing.assert_array_equal(t.numpy(), [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="one element tensors"):
+        rustdl.tensor([rustdl.tensor([1.0, 2.0]), rustdl.tensor([3.0, 4.0])])
+    whole = rustdl.tensor(rustdl.arange(6).view(2, 3).t())
+    np.testing.assert_array_equal(whole.numpy(), np.arange(6).reshape(2, 3).T)
+
+
+def test_saved_optimizer_step_is_a_tensor_and_resumes():
+    p = nn.Parameter(rustdl.ones(2))
+    opt = rustdl.optim.Adam([p], lr=0.1)
+    for _ in range(3):
+        p.grad = rustdl.ones(2)
+        opt.step()
+    buf = io.BytesIO()
+    rustdl.save(opt.state_dict(), buf)
+    buf.seek(0)
+    sd = rustdl.load(buf)
+    step = sd["state"][0]["step"]
+    assert isinstance(step, rustdl.Tensor) and step.item() == 3.0
+    opt2 = rustdl.optim.Adam([p], lr=0.1)
+    opt2.load_state_dict(sd)
+    p.grad = rustdl.ones(2)
+    opt2.step()
+    assert int(opt2.state[p]["step"]) == 4
+
+
+def test_spectral_norm_two_training_forwards_one_backward():
+    # the GAN discriminator pattern (real and fake batches through D, one loss): the power
+    # iteration of the second forward updates u and v in place while the first graph holds them
+    rustdl.manual_seed(0)
+    lin = nn.utils.spectral_norm(nn.Linear(2, 3))
+    x = rustdl.randn(4, 2)
+    (lin(x).sum() + lin(x).sum()).backward()
+    g = lin.weight_orig.grad.numpy()
+    assert np.isfinite(g).all() and np.abs(g).sum() > 0
+
+
+def test_masked_scatter_needs_enough_source_values():
+    with pytest.raises(RuntimeError, match="source"):
+        rustdl.zeros(3).masked_scatter(rustdl.tensor([True, True, True]), rustdl.tensor([7.0]))
+    out = rustdl.zeros(3).masked_scatter(rustdl.tensor([True, False, True]), rustdl.tensor([7.0, 8.0, 9.0]))
+    np.testing.assert_array_equal(out.numpy(), [7.0, 0.0, 8.0])
+
+
+def test_multinomial_of_an_impossible_size_is_a_memory_error():
+    with pytest.raises(MemoryError):
+        rustdl.multinomial(rustdl.ones(3), 2**40, replacement=True)
+    with pytest.raises(RuntimeError):  # also PyTorch's RuntimeError
+        rustdl.multinomial(rustdl.ones(3), 2**40, replacement=True)
