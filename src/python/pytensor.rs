@@ -636,6 +636,11 @@ impl PyTensor {
     fn _is_view(&self) -> bool {
         self.tensor().view_base().is_some()
     }
+    /// The tensor whose memory this view shares (`torch.Tensor._base`), None for a non-view.
+    #[getter]
+    fn _base(&self) -> Option<PyTensor> {
+        self.tensor().view_base().cloned().map(PyTensor::from)
+    }
     /// With a channels-last `memory_format`, whether the strides are in that order instead.
     #[pyo3(signature = (*, memory_format=None))]
     fn is_contiguous(
@@ -2106,16 +2111,36 @@ impl PyTensor {
         let s = self.tensor().infer_shape(&shape_args(&shape)?, "reshape")?;
         self.op(|t| t.reshape(&s))
     }
-    /// `view(2, 3)`, `view((2, 3))` or PyTorch's keyword form `view(size=(2, 3))`.
-    #[pyo3(signature = (*shape, size=None))]
+    /// `view(2, 3)`, `view((2, 3))` or PyTorch's keyword form `view(size=(2, 3))`; `view(dtype)`
+    /// reinterprets the elements' bytes as another dtype (see `rustdl._dtype_view`).
+    #[pyo3(signature = (*shape, size=None, dtype=None))]
     fn view(
-        &self,
+        slf: &Bound<'_, Self>,
         shape: &Bound<'_, PyTuple>,
         size: Option<&Bound<'_, PyAny>>,
+        dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
+        let py = slf.py();
+        let as_dtype = match (dtype, shape.len()) {
+            (Some(d), 0) if size.is_none() => Some(d.clone()),
+            (None, 1) if size.is_none() => {
+                let a = shape.get_item(0)?;
+                a.is_instance_of::<PyDType>().then_some(a)
+            }
+            _ => None,
+        };
+        if let Some(d) = as_dtype {
+            let out = py
+                .import("rustdl._dtype_view")?
+                .getattr("view_dtype")?
+                .call1((slf, d))?;
+            let t = out.extract::<PyRef<'_, PyTensor>>()?.tensor();
+            return Ok(PyTensor::from(t));
+        }
+        let this = slf.borrow();
         let shape = keyword_sizes(shape, size, "view", "size")?;
-        let s = self.tensor().infer_shape(&shape_args(&shape)?, "view")?;
-        self.op(|t| t.view(&s))
+        let s = this.tensor().infer_shape(&shape_args(&shape)?, "view")?;
+        this.op(|t| t.view(&s))
     }
     fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let o = other;

@@ -129,3 +129,46 @@ def test_multinomial_of_an_impossible_size_is_a_memory_error():
         rustdl.multinomial(rustdl.ones(3), 2**40, replacement=True)
     with pytest.raises(RuntimeError):  # also PyTorch's RuntimeError
         rustdl.multinomial(rustdl.ones(3), 2**40, replacement=True)
+
+
+def test_view_as_another_dtype_reads_the_bytes():
+    got = rustdl.arange(4.0).view(rustdl.int32)
+    np.testing.assert_array_equal(got.numpy(), np.arange(4, dtype=np.float32).view(np.int32))
+    assert got.dtype == rustdl.int32
+    b = rustdl.tensor([1.0]).view(rustdl.uint8)
+    np.testing.assert_array_equal(b.numpy(), np.array([1.0], np.float32).view(np.uint8))
+    assert tuple(rustdl.arange(6).view(2, 3).view(dtype=rustdl.float64).shape) == (2, 3)
+    with pytest.raises(RuntimeError):
+        rustdl.arange(3.0).view(rustdl.float64)  # 12 bytes are not whole float64s
+
+
+def test_a_view_knows_its_base():
+    x = rustdl.zeros(4)
+    y = x[1:3]
+    assert x._base is None
+    assert y._base is not None and y._base.data_ptr() == x.data_ptr()
+
+
+def test_ctc_log_probs_gradient_is_pytorchs():
+    # PyTorch's kernel returns exp(log_probs) - posterior inside each input: the exact
+    # derivative (checked by finite differences of the loss) plus exp(log_probs)
+    F = rustdl.nn.functional
+    rng = np.random.default_rng(1)
+    raw = rng.standard_normal((6, 2, 4))
+    tg = rustdl.tensor([[1, 2, 1], [3, 0, 0]])
+    lens, tlens = [6, 4], [3, 1]
+
+    def loss_of(a):
+        return F.ctc_loss(rustdl.tensor(a), tg, lens, tlens, reduction="sum").item()
+
+    x = rustdl.tensor(raw, requires_grad=True)
+    F.ctc_loss(x, tg, lens, tlens, reduction="sum").backward()
+    eps = 1e-6
+    exact = np.zeros_like(raw)
+    for i in np.ndindex(raw.shape):
+        hi, lo = raw.copy(), raw.copy()
+        hi[i] += eps
+        lo[i] -= eps
+        exact[i] = (loss_of(hi) - loss_of(lo)) / (2 * eps)
+    live = (np.arange(6)[:, None] < np.array(lens)[None, :])[:, :, None]
+    np.testing.assert_allclose(x.grad.numpy(), exact + np.exp(raw) * live, rtol=1e-5, atol=1e-6)

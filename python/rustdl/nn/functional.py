@@ -948,10 +948,10 @@ def ctc_loss(
         - output: a scalar, or ``(N,)`` with ``reduction='none'``. ``'mean'`` divides each loss
           by its target length, then averages over the batch.
 
-    Impossible alignments give ``inf`` (0 with ``zero_infinity=True``). The gradient is the exact
-    derivative with respect to ``log_probs``; PyTorch's kernel instead returns the gradient with
-    respect to the logits of a log-softmax, so the two agree on the logits whenever
-    ``log_probs = log_softmax(logits)`` (the usual case), not on ``log_probs.grad`` itself.
+    Impossible alignments give ``inf`` (0 with ``zero_infinity=True``). The gradient is PyTorch's:
+    the one with respect to the logits of a log-softmax, ``exp(log_probs) - posterior`` inside
+    each input (the exact derivative with respect to ``log_probs`` plus ``exp(log_probs)``). It is
+    what flows back through ``log_softmax`` either way, and what unnormalised scores train with.
     """
     op = "ctc_loss"
     if not isinstance(log_probs, _rustdl.Tensor) or not log_probs.is_floating_point():
@@ -1041,6 +1041,16 @@ def ctc_loss(
     zero_len = _rustdl.tensor([1.0 if k == 0 else 0.0 for k in in_len], dtype=dt).to(dev)
     m = ends.amax(1, keepdim=True).detach()
     nll = -(m.squeeze(1) + (ends - m).exp().sum(1).log())
+    if t_max and lp.requires_grad:
+        # PyTorch's kernel returns the gradient with respect to the logits of a log-softmax,
+        # exp(log_probs) - posterior, at every step inside the input: the exact gradient plus
+        # exp(log_probs). A term of value zero whose gradient is exp(log_probs) there makes
+        # log_probs.grad PyTorch's (and training on unnormalised scores behave as PyTorch's)
+        live_t = _rustdl.tensor([[1.0 if t < k else 0.0 for k in in_len] for t in range(t_max)], dtype=dt).to(
+            dev
+        )
+        mass = (lp.exp() * live_t.unsqueeze(2)).sum((0, 2))
+        nll = nll + (mass - mass.detach())
     # an input of length 0 explains only the empty target (probability 1)
     empty_ok = _rustdl.tensor([1.0 if k == 0 else 0.0 for k in tg_len], dtype=dt).to(dev)
     # constants, not nll * 0: nll may be infinite or NaN there, and inf * 0 is NaN
