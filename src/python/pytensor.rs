@@ -2226,11 +2226,12 @@ impl PyTensor {
         self.op(|t| t.select(dim, index))
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
-    fn split(
+    fn split<'py>(
         &self,
+        py: Python<'py>,
         split_size_or_sections: &Bound<'_, PyAny>,
         dim: isize,
-    ) -> PyResult<Vec<PyTensor>> {
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let parts = if let Ok(n) = split_size_or_sections.extract::<isize>() {
             let t = self.tensor();
             if n == 0 {
@@ -2266,21 +2267,23 @@ impl PyTensor {
             let sizes: Vec<usize> = sizes.into_iter().map(|s| s as usize).collect();
             self.tensor().split_sizes(&sizes, dim)?
         };
-        Ok(parts.into_iter().map(Into::into).collect())
+        // a tuple, as PyTorch's (`x.split(n) + (y,)` concatenates)
+        PyTuple::new(py, parts.into_iter().map(PyTensor::from))
     }
     #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, chunks: isize, dim: isize) -> PyResult<Vec<PyTensor>> {
+    fn chunk<'py>(
+        &self,
+        py: Python<'py>,
+        chunks: isize,
+        dim: isize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         if chunks <= 0 {
             return Err(crate::python::argument_error(format!(
                 "chunk: number of chunks must be positive, got {chunks}"
             )));
         }
-        Ok(self
-            .tensor()
-            .chunk(chunks as usize, dim)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let parts = self.tensor().chunk(chunks as usize, dim)?;
+        PyTuple::new(py, parts.into_iter().map(PyTensor::from))
     }
     #[pyo3(signature = (*args, dims=None))]
     fn flip(

@@ -172,3 +172,12 @@ def test_ctc_log_probs_gradient_is_pytorchs():
         exact[i] = (loss_of(hi) - loss_of(lo)) / (2 * eps)
     live = (np.arange(6)[:, None] < np.array(lens)[None, :])[:, :, None]
     np.testing.assert_allclose(x.grad.numpy(), exact + np.exp(raw) * live, rtol=1e-5, atol=1e-6)
+
+
+def test_split_and_chunk_return_tuples():
+    x = rustdl.arange(6.0)
+    parts = x.split(2) + (rustdl.zeros(1),)  # concatenating with a tuple, as PyTorch code does
+    assert isinstance(parts, tuple) and len(parts) == 4
+    assert isinstance(rustdl.split(x, [2, 4]), tuple)
+    assert isinstance(x.chunk(4), tuple) and len(x.chunk(4)) == 3
+    np.testing.assert_array_equal(rustdl.cat(x.chunk(3) + (x[:1],)).numpy(), [0, 1, 2, 3, 4, 5, 0])
