@@ -23,10 +23,12 @@ pub(crate) fn check_device(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     crate::error::same_device(op, a.device(), b.device())
 }
 
-/// Fails for two floating tensors of different precision (PyTorch does not promote these in
-/// matrix products and convolutions).
+/// Fails for operands of different dtypes (PyTorch does not promote these in matrix products
+/// and convolutions).
 pub(crate) fn check_same_float(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
-    if a.dtype().is_float() && b.dtype().is_float() && a.dtype() != b.dtype() {
+    // any mismatch, an integer operand beside a float one included (PyTorch's "expected m1
+    // and m2 to have the same dtype"; `x.long() @ w` promoting silently hid a bug)
+    if a.dtype() != b.dtype() {
         return Err(Error::DType(format!(
             "{op}: expected both operands to have the same dtype, got {} (shape {:?}) and {} (shape {:?})",
             a.dtype(),

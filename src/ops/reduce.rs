@@ -240,7 +240,13 @@ impl Tensor {
                     ReduceOp::ArgMin
                 };
                 if flat.numel() == 0 {
-                    return Err(Error::Shape("argmax: cannot reduce an empty tensor".into()));
+                    // PyTorch's IndexError
+                    let name = if is_max { "argmax" } else { "argmin" };
+                    return Err(Error::Index(format!(
+                        "{name}(): Expected reduction dim to be specified for input.numel() == 0 \
+                         (shape {:?})",
+                        self.shape()
+                    )));
                 }
                 let s = backend::reduce(op, &flat.storage(), flat.layout(), &[0])?;
                 let out = Tensor::from_contiguous(s, &[]);

@@ -231,7 +231,6 @@ CATALOGUE = [
     ("avg_pool2d_kernel_zero", "F.avg_pool2d(rd.ones(1, 1, 4, 4), 0)", VR, r"avg_pool2d.*kernel", CPU),
     ("avg_pool2d_stride_zero", "F.avg_pool2d(rd.ones(1, 1, 4, 4), 2, stride=0)", VR, r"avg_pool2d.*stride", CPU),
     ("maxpool_module_padding", "nn.MaxPool2d(2, padding=3)(rd.ones(1, 1, 8, 8))", VR, r"max_pool2d.*pad|pad should be at most half", CPU),
-    ("adaptive_avg_pool2d_zero", "F.adaptive_avg_pool2d(rd.ones(1, 1, 4, 4), 0)", VR, r"adaptive_avg_pool2d", CPU),
     ("adaptive_avg_pool2d_negative", "F.adaptive_avg_pool2d(rd.ones(1, 1, 4, 4), -1)", VR, r"adaptive_avg_pool2d", CPU),
     ("interpolate_scale_zero", "F.interpolate(rd.ones(1, 1, 4, 4), scale_factor=0)", ValueError, r"interpolate.*scale", CPU),
     ("interpolate_scale_negative", "F.interpolate(rd.ones(1, 1, 4, 4), scale_factor=-2.0)", ValueError, r"interpolate.*scale", CPU),

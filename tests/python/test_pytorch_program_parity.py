@@ -181,3 +181,26 @@ def test_split_and_chunk_return_tuples():
     assert isinstance(rustdl.split(x, [2, 4]), tuple)
     assert isinstance(x.chunk(4), tuple) and len(x.chunk(4)) == 3
     np.testing.assert_array_equal(rustdl.cat(x.chunk(3) + (x[:1],)).numpy(), [0, 1, 2, 3, 4, 5, 0])
+
+
+def test_what_pytorch_accepts_and_refuses_at_the_edges():
+    F = rustdl.nn.functional
+    # a zero adaptive output size is an empty result, joined to the graph
+    x = rustdl.ones(1, 2, 4, 4, requires_grad=True)
+    assert tuple(F.adaptive_avg_pool2d(x, 0).shape) == (1, 2, 0, 0)
+    out = nn.AdaptiveAvgPool2d((0, 2))(x)
+    assert tuple(out.shape) == (1, 2, 0, 2)
+    out.sum().backward()
+    assert x.grad is not None and not x.grad.numpy().any()
+    # kl_div broadcasts the target to the input, as the other pointwise losses
+    got = F.kl_div(rustdl.zeros(2, 3), rustdl.full((3,), 0.5))
+    assert abs(got.item() - 3 * 0.5 * np.log(0.5) / 3) < 1e-6
+    # matrix products refuse mixed dtypes (an integer operand included), as PyTorch
+    with pytest.raises(RuntimeError, match="dtype"):
+        rustdl.ones(2, dtype=rustdl.int64) @ rustdl.ones(2)
+    with pytest.raises(RuntimeError, match="dtype"):
+        nn.Linear(2, 2)(rustdl.ones(1, 2, dtype=rustdl.int32))
+    assert (rustdl.ones(2, dtype=rustdl.int64) @ rustdl.ones(2, dtype=rustdl.int64)).item() == 2
+    # argmax of an empty tensor without a dim is PyTorch's IndexError
+    with pytest.raises(IndexError):
+        rustdl.randn(0).argmax()

@@ -164,6 +164,11 @@ def adaptive_avg_pool2d(input, output_size):
             f"adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, "
             f"got shape {tuple(input.shape)}"
         )
+    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    if isinstance(input, _rustdl.Tensor) and input.ndim in (3, 4) and len(size) == 2 and 0 in size:
+        # an empty output (PyTorch allows a zero output size), still joined to the input's graph
+        oh, ow = (input.shape[-2] if s is None else s for s in size)
+        return (input.sum((-2, -1), keepdim=True) * 0).expand(*input.shape[:-2], oh, ow).contiguous()
     return _rustdl.adaptive_avg_pool2d(input, output_size)
 
 
@@ -388,7 +393,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
         if isinstance(reduce, bool):
             log_target, reduce = reduce, None
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _rustdl.kl_div(input, target, reduction, log_target)
+    return _pointwise_loss("kl_div", _rustdl.kl_div, input, target, reduction, log_target)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
