@@ -344,8 +344,9 @@ def test_whole_checkpoint_through_bytesio():
     buf = io.BytesIO()
     rustdl.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(), "loss": 0.25}, buf)
     raw = buf.getvalue()
+    # the step counts are 0-d tensors, as PyTorch saves them
     assert sorted(st_load_bytes(raw)) == sorted(f"model/{k}" for k in model.state_dict()) + sorted(
-        f"optimizer/state/{i}/{k}" for i in range(6) for k in ("exp_avg", "exp_avg_sq")
+        f"optimizer/state/{i}/{k}" for i in range(6) for k in ("exp_avg", "exp_avg_sq", "step")
     )
     buf.seek(0)
     check_checkpoint(rustdl.load(buf), model, opt)
