@@ -25,6 +25,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import bn_cnn_pair, event_timed, lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
 
 
+# the training steps timed (batch 64, Adam): name, model builder, input shape
+TRAIN_STEPS = (
+    ("mlp", mlp_pair, (64, 784)),
+    ("lenet", lenet_pair, (64, 1, 28, 28)),
+    ("bn_cnn", bn_cnn_pair, (64, 3, 32, 32)),
+)
+
+
 def warm_timed(fn, sync, iters):
     """Seconds per call of ``fn`` after one warm-up call, the device synchronised around the timing."""
     fn()
@@ -176,11 +184,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     # training steps (batch 64, Adam), live and captured (rustdl.gpu.capture: one replay per
     # step), with the dispatches of one step and the host CPU time per dispatch
-    for name, build, shape in (
-        ("mlp", mlp_pair, (64, 784)),
-        ("lenet", lenet_pair, (64, 1, 28, 28)),
-        ("bn_cnn", bn_cnn_pair, (64, 3, 32, 32)),
-    ):
+    for name, build, shape in TRAIN_STEPS:
         xb = rng.standard_normal(shape).astype(np.float32)
         yb = rng.integers(0, 10, shape[0])
         row: dict = {}

@@ -29,17 +29,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 def measure() -> dict:
     import rustdl
     import rustdl.nn.functional as F
-    from compare import bn_cnn_pair, lenet_pair, mlp_pair
-    from gpu_check import host_inflation, host_us
+    from gpu_check import TRAIN_STEPS, host_inflation, host_us
 
     rs = rustdl.gpu.synchronize
     rng = np.random.default_rng(0)
     out: dict = {"adapter": rustdl.gpu.adapter_info()["name"]}
-    for name, build, shape in (
-        ("mlp", mlp_pair, (64, 784)),
-        ("lenet", lenet_pair, (64, 1, 28, 28)),
-        ("bn_cnn", bn_cnn_pair, (64, 3, 32, 32)),
-    ):
+    for name, build, shape in TRAIN_STEPS:
         xb = rng.standard_normal(shape).astype(np.float32)
         yb = rng.integers(0, 10, shape[0])
         rustdl.manual_seed(0)
