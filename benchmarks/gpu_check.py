@@ -24,7 +24,6 @@ import rustdl.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import bn_cnn_pair, event_timed, lenet_pair, mlp_pair, timed  # noqa: E402  (the CPU comparison's models and timer)
 
-
 # the training steps timed (batch 64, Adam): name, model builder, input shape
 TRAIN_STEPS = (
     ("mlp", mlp_pair, (64, 784)),
