@@ -229,7 +229,7 @@ def randperm(
     if isinstance(n, Tensor) and n.dim() == 0 and not n.is_floating_point():
         n = n.__index__()
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+        raise _rustdl.ArgumentError(f"randperm: n must be a non-negative int, got {n!r}")
     n = int(n)
     try:
         perm = _rustdl._randperm_cpu(n, generator=generator)
@@ -270,7 +270,7 @@ def normal(
         if size is None:
             raise TypeError("normal: give size with a float mean and std (or tensors for them)")
         if not float(std) >= 0:  # negative or NaN
-            raise ValueError(f"normal: expects std >= 0.0, got {std}")
+            raise _rustdl.ArgumentError(f"normal: expects std >= 0.0, got {std}")
         shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
         out = _rustdl.empty(*shape, dtype=dtype, device=device).normal_(
             float(mean), float(std), generator=generator
@@ -286,7 +286,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
         u = _rustdl.rand(*input.shape, generator=generator, dtype=input.dtype, device=input.device)
         inside = (input >= 0).logical_and(input <= 1)  # False at NaN
         if input.numel() and not bool(inside.all()):
-            raise ValueError("bernoulli: expected all probabilities in [0, 1]")
+            raise _rustdl.ArgumentError("bernoulli: expected all probabilities in [0, 1]")
         return (u < input.detach()).to(input.dtype)
     if not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"bernoulli: expected 0 <= p <= 1, got {p}")

@@ -204,3 +204,31 @@ def test_what_pytorch_accepts_and_refuses_at_the_edges():
     # argmax of an empty tensor without a dim is PyTorch's IndexError
     with pytest.raises(IndexError):
         rustdl.randn(0).argmax()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: nn.Conv2d(1, 1, 3, stride=0)(rustdl.ones(1, 1, 5, 5)),
+        lambda: nn.LSTMCell(3, 4)(rustdl.ones(2, 5)),
+        lambda: nn.GroupNorm(2, 4)(rustdl.ones(2, 6, 3)),
+        lambda: rustdl.bernoulli(rustdl.full((2,), 1.5)),
+        lambda: rustdl.normal(0.0, -1.0, (2,)),
+        lambda: rustdl.randperm(-1),
+        lambda: nn.init.trunc_normal_(rustdl.empty(3), a=2, b=1),
+    ],
+    ids=[
+        "conv_stride0",
+        "lstmcell_size",
+        "groupnorm_channels",
+        "bernoulli_p",
+        "normal_std",
+        "randperm",
+        "trunc_ab",
+    ],
+)
+def test_bad_arguments_are_pytorchs_runtime_error(call):
+    # `except RuntimeError` written for PyTorch catches them; they stay ValueErrors too
+    with pytest.raises(RuntimeError) as e:
+        call()
+    assert isinstance(e.value, ValueError)

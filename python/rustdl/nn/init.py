@@ -89,7 +89,7 @@ def trunc_normal_(
     as PyTorch 2.x: normal draws redrawn where outside the window when it holds more than 30 % of
     the mass, else uniform candidates accepted with the density's ratio to its peak."""
     if not a <= b:
-        raise ValueError(f"trunc_normal_: expected a <= b, got a={a}, b={b}")
+        raise _rustdl.ArgumentError(f"trunc_normal_: expected a <= b, got a={a}, b={b}")
     if std <= 0:
         with no_grad():
             return tensor.fill_(min(max(mean, a), b))

@@ -90,9 +90,9 @@ class _ConvNd(Module):
             ("dilation", self.dilation, 1),
         ):
             if any(v < low for v in vals):
-                raise ValueError(f"{name}: {what} must be positive, got {vals}")
+                raise _rustdl.ArgumentError(f"{name}: {what} must be positive, got {vals}")
         if not isinstance(self.padding, str) and any(p < 0 for p in self.padding):
-            raise ValueError(f"{name}: padding must be non-negative, got {self.padding}")
+            raise _rustdl.ArgumentError(f"{name}: padding must be non-negative, got {self.padding}")
         self.groups = groups
         self.padding_mode = padding_mode
         kw = {"device": device, "dtype": dtype}

@@ -232,7 +232,7 @@ class GroupNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"GroupNorm: expected an input with {self.num_channels} channels (dim 1), "
                 f"got shape {tuple(input.shape)}"
             )

@@ -125,7 +125,7 @@ class RNNCellBase(Module):
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
         if input.shape[-1] != self.input_size:
-            raise ValueError(
+            raise _rustdl.ArgumentError(
                 f"{name}: input has inconsistent input_size: got {input.shape[-1]} expected {self.input_size}"
             )
         for k, s in enumerate(states):
