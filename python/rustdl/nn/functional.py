@@ -164,8 +164,14 @@ def adaptive_avg_pool2d(input, output_size):
             f"adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, "
             f"got shape {tuple(input.shape)}"
         )
-    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
-    if isinstance(input, _rustdl.Tensor) and input.ndim in (3, 4) and len(size) == 2 and 0 in size:
+    size = _as_int(output_size)
+    if isinstance(size, int):
+        size = (size, size)
+    elif isinstance(size, (tuple, list)) and len(size) == 2:
+        size = tuple(_as_int(v) for v in size)
+    else:
+        size = ()
+    if isinstance(input, _rustdl.Tensor) and input.ndim in (3, 4) and 0 in size:
         # an empty output (PyTorch allows a zero output size), still joined to the input's graph
         oh, ow = (input.shape[-2] if s is None else s for s in size)
         return (input.sum((-2, -1), keepdim=True) * 0).expand(*input.shape[:-2], oh, ow).contiguous()
