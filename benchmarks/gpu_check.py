@@ -32,6 +32,24 @@ TRAIN_STEPS = (
 )
 
 
+def adam_step(build, xb, yb):
+    """A fresh GPU model of ``build`` (seed 0), Adam, and its training step on batch (xb, yb)
+    (returns the loss)."""
+    rustdl.manual_seed(0)
+    model = build(rustdl, "gpu")
+    opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def warm_timed(fn, sync, iters):
     """Seconds per call of ``fn`` after one warm-up call, the device synchronised around the timing."""
     fn()
@@ -188,18 +206,7 @@ def main() -> None:
         yb = rng.integers(0, 10, shape[0])
         row: dict = {}
         for mode in ("live", "captured"):
-            rustdl.manual_seed(0)
-            model = build(rustdl, "gpu")
-            opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
-            x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
-
-            def step(model=model, opt=opt, x=x, y=y):
-                opt.zero_grad()
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                opt.step()
-                return loss
-
+            step = adam_step(build, xb, yb)
             fn = step if mode == "live" else rustdl.gpu.capture(step)
             for _ in range(3):
                 fn()
@@ -213,15 +220,7 @@ def main() -> None:
         row["host_us_per_dispatch"] = row["live_host_us"] / row["live_dispatches"]
         warm, cold = host_inflation(step, rs)
         row["control_host_us_warm"], row["control_host_us_after_step"] = warm, cold
-        rustdl.manual_seed(0)
-        model = build(rustdl, "gpu")
-        opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
-
-        def step2(model=model, opt=opt, x=x, y=y):
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-
+        step2 = adam_step(build, xb, yb)
         step2()
         row["host_us_per_dispatch_second_step"] = host_us(step2, rs, second=True) / row["live_dispatches"]
         if torch is not None:

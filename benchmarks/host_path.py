@@ -28,8 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def measure() -> dict:
     import rustdl
-    import rustdl.nn.functional as F
-    from gpu_check import TRAIN_STEPS, host_inflation, host_us
+    from gpu_check import TRAIN_STEPS, adam_step, host_inflation, host_us
 
     rs = rustdl.gpu.synchronize
     rng = np.random.default_rng(0)
@@ -37,16 +36,7 @@ def measure() -> dict:
     for name, build, shape in TRAIN_STEPS:
         xb = rng.standard_normal(shape).astype(np.float32)
         yb = rng.integers(0, 10, shape[0])
-        rustdl.manual_seed(0)
-        model = build(rustdl, "gpu")
-        opt = rustdl.optim.Adam(model.parameters(), lr=1e-3)
-        x, y = rustdl.tensor(xb, device="gpu"), rustdl.tensor(yb, device="gpu")
-
-        def step(model=model, opt=opt, x=x, y=y):
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-
+        step = adam_step(build, xb, yb)
         for _ in range(3):
             step()
         rs()

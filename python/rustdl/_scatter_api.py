@@ -4,6 +4,7 @@ gradients and run on every device)."""
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Any
 
@@ -66,10 +67,12 @@ def _scatter(
     winner = _rustdl.full(tuple(self.shape), -1, dtype=_rustdl.int64, device=self.device)
     winner = winner.scatter_reduce(dim, index, pos, "amax")
     keep = (winner.gather(dim, index) == pos).to(self.dtype)
-    return _ScatterReplace.apply(self, src, dim, index, keep, winner >= 0)
+    return _scatter_function().apply(self, src, dim, index, keep, winner >= 0)
 
 
-def _scatter_replace_class():
+@functools.cache
+def _scatter_function():
+    """The autograd Function of :func:`_scatter`, made on first use (autograd imports this module)."""
     from .autograd import Function
 
     class ScatterBackward(Function):
@@ -97,21 +100,6 @@ def _scatter_replace_class():
             )
 
     return ScatterBackward
-
-
-class _LazyScatter:
-    """The autograd Function of :func:`_scatter`, made on first use (autograd imports this module)."""
-
-    cls = None
-
-    @classmethod
-    def apply(cls, *args):
-        if cls.cls is None:
-            cls.cls = _scatter_replace_class()
-        return cls.cls.apply(*args)
-
-
-_ScatterReplace = _LazyScatter
 
 
 def _scatter_(
