@@ -305,9 +305,11 @@ impl Tensor {
             };
             Tensor::zeros(&[n], self.dtype(), dev)?.index_add(0, &idx, &kept)?
         };
-        let all = Tensor::from_i64(pos.to_vec(), &[pos.len()])?.to_device(dev)?;
+        // the positions become a tensor only when a backward runs (no upload on the forward)
+        let all = pos.to_vec();
         let put = put.with_rule("index_put", &[vals], &[], move |g| {
-            Ok(vec![Some(g.index_select(0, &all)?)])
+            let at = Tensor::from_i64(all.clone(), &[all.len()])?.to_device(g.device())?;
+            Ok(vec![Some(g.index_select(0, &at)?)])
         });
         let hit = Tensor::zeros(&[n], DType::I64, dev)?
             .index_add(0, &idx, &Tensor::ones(&[m], DType::I64, dev)?)?
