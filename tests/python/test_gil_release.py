@@ -63,11 +63,17 @@ def _releases_gil(make, attempts=4):
     A busy machine can pause the worker now and then, so a few attempts are allowed.
     """
     scale = 1
-    for _ in range(attempts + 6):
+    growths = 0
+    while True:
         call = make(scale)
         gap, duration = _largest_gap(call)
         if duration < MIN_CALL_S:
-            scale *= 2
+            # a fast machine needs a larger call; growth does not use up the attempts
+            growths += 1
+            if growths > 12:
+                break
+            # every call's work grows linearly with its scale: aim at 1.5x the minimum
+            scale *= min(8, max(2, int(1.5 * MIN_CALL_S / max(duration, 1e-6)) + 1))
             continue
         if gap < 0.5 * duration:
             return True
