@@ -289,7 +289,68 @@ impl Drop for Node {
     }
 }
 
+/// Anomaly mode with its NaN check (`torch.autograd.detect_anomaly()`): every gradient a
+/// backward rule returns is checked for NaN, and the first one found raises, naming the rule.
+static ANOMALY_NAN_CHECK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Switches the anomaly-mode NaN check of every backward on or off (process-wide, as PyTorch's
+/// anomaly mode).
+pub fn set_anomaly_nan_check(on: bool) {
+    ANOMALY_NAN_CHECK.store(on, Ordering::Relaxed);
+}
+
+/// With the anomaly NaN check on, an error when a gradient `node`'s rule returned has a NaN.
+fn check_nan_grads(node: &Node, grads: &[Option<Tensor>]) -> Result<()> {
+    for (i, g) in grads.iter().enumerate() {
+        let Some(g) = g else { continue };
+        if !g.dtype().is_float() || g.numel() == 0 {
+            continue;
+        }
+        let nan = g
+            .detach()
+            .float_test(crate::backend::UnaryOp::IsNan)?
+            .any(None)?
+            .to_f64_vec()?;
+        if nan.first().is_some_and(|&v| v != 0.0) {
+            return Err(Error::Runtime(format!(
+                "Function '{}' returned nan values in its {i}th output.",
+                node.display_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// PyTorch's name for a backward node from an op's name: `linear` → `LinearBackward0`.
+pub fn torch_name(name: &str) -> String {
+    let camel: String = name
+        .split(['_', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    if name == "copy_slices" {
+        camel
+    } else if name == "copy_" {
+        "CopyBackwards".to_string()
+    } else {
+        format!("{camel}Backward0")
+    }
+}
+
 impl Node {
+    /// The name PyTorch shows for this node (`grad_fn.name()`): the label an op set, or one
+    /// made from the op's name.
+    pub fn display_name(&self) -> String {
+        self.label()
+            .map(str::to_string)
+            .unwrap_or_else(|| torch_name(self.name))
+    }
     /// PyTorch's name for this node, when an op set one (`Tensor::label_grad_fn`).
     pub fn label(&self) -> Option<&'static str> {
         *self.label.lock().unwrap_or_else(|e| e.into_inner())
@@ -873,6 +934,9 @@ fn run_graph(
         } else {
             node.run(&g, retain_graph)?
         };
+        if ANOMALY_NAN_CHECK.load(Ordering::Relaxed) {
+            check_nan_grads(node, &input_grads)?;
+        }
         let input_grads = node.apply_post_hooks(input_grads, &g)?;
         for (edge, gi) in node.edges.iter().zip(input_grads) {
             let (Some(edge), Some(gi)) = (edge, gi) else {

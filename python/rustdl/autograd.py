@@ -99,22 +99,30 @@ def is_inference_mode_enabled() -> bool:
 _ANOMALY = [False, True]  # [enabled, check_nan]
 
 
+def _set_anomaly(state) -> None:
+    """Sets the anomaly mode to ``[enabled, check_nan]``; with both on, every backward checks
+    each gradient a rule returns for NaN and raises naming the rule, as PyTorch."""
+    _ANOMALY[:] = [bool(state[0]), bool(state[1])]
+    _rustdl._set_anomaly_nan_check(_ANOMALY[0] and _ANOMALY[1])
+
+
 class set_detect_anomaly:
     """Switches anomaly detection on or off, as ``torch.autograd.set_detect_anomaly``: as a plain
     call it sets the mode; as a context manager (``with set_detect_anomaly(True): ...``) it also
-    restores the previous mode on exit. rustdl reports autograd errors (shape mismatches in a
-    rule, in-place changes of saved tensors) whether or not the mode is on; the flag is what
-    :func:`is_anomaly_enabled` answers."""
+    restores the previous mode on exit. With the mode on (and ``check_nan``), a backward rule
+    that returns a gradient with a NaN raises ``RuntimeError`` naming the rule, as PyTorch.
+    Other autograd errors (shape mismatches in a rule, in-place changes of saved tensors) are
+    reported whether or not the mode is on."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self._prev = list(_ANOMALY)
-        _ANOMALY[:] = [bool(mode), bool(check_nan)]
+        _set_anomaly([mode, check_nan])
 
     def __enter__(self) -> set_detect_anomaly:
         return self
 
     def __exit__(self, *exc) -> bool:
-        _ANOMALY[:] = self._prev
+        _set_anomaly(self._prev)
         return False
 
 
@@ -137,11 +145,11 @@ class detect_anomaly:
 
     def __enter__(self):
         self._prev = list(_ANOMALY)
-        _ANOMALY[:] = [True, bool(self.check_nan)]
+        _set_anomaly([True, self.check_nan])
         return self
 
     def __exit__(self, *exc):
-        _ANOMALY[:] = self._prev
+        _set_anomaly(self._prev)
         return False
 
     def __call__(self, fn):

@@ -14,33 +14,9 @@ use crate::tensor::Tensor;
 use super::gil;
 use super::pytensor::PyTensor;
 
-/// `mul` → `MulBackward0`, as PyTorch names its nodes (`copy_slices` → `CopySlices`).
 /// PyTorch's name for a node: the one its op set, else one made from the op's name.
 pub fn node_name(n: &Node) -> String {
-    n.label()
-        .map(str::to_string)
-        .unwrap_or_else(|| torch_name(n.name))
-}
-
-pub fn torch_name(name: &str) -> String {
-    let camel: String = name
-        .split(['_', ' '])
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut c = p.chars();
-            match c.next() {
-                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
-                None => String::new(),
-            }
-        })
-        .collect();
-    if name == "copy_slices" {
-        camel
-    } else if name == "copy_" {
-        "CopyBackwards".to_string()
-    } else {
-        format!("{camel}Backward0")
-    }
+    n.display_name()
 }
 
 /// A recorded op, as `tensor.grad_fn`.
@@ -239,6 +215,13 @@ fn grad(
         autograd::grad(&outs, &ins, gos, retain_graph, allow_unused, create_graph)
     })?;
     Ok(r.into_iter().map(|g| g.map(Into::into)).collect())
+}
+
+/// Switches the anomaly mode's NaN check of every backward on or off
+/// (`rustdl.autograd.detect_anomaly`).
+#[pyfunction]
+fn _set_anomaly_nan_check(on: bool) {
+    autograd::set_anomaly_nan_check(on);
 }
 
 /// Interned node names for Python functions (node names are `&'static str`).
@@ -533,6 +516,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNode>()?;
     m.add_class::<PyAccumulateGrad>()?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_anomaly_nan_check, m)?)?;
     m.add_function(wrap_pyfunction!(_attach_function, m)?)?;
     m.add_function(wrap_pyfunction!(_saved_hook_contexts, m)?)?;
     autograd::install_saved_tensor_hooks(autograd::SavedTensorHooks {

@@ -232,3 +232,47 @@ def test_bad_arguments_are_pytorchs_runtime_error(call):
     with pytest.raises(RuntimeError) as e:
         call()
     assert isinstance(e.value, ValueError)
+
+
+def test_detect_anomaly_names_the_rule_that_returned_nan():
+    # sqrt(0) has an infinite derivative; times a zero upstream gradient it is NaN
+    x = rustdl.tensor([0.0, 4.0], requires_grad=True)
+    loss = (x.sqrt() * rustdl.tensor([0.0, 1.0])).sum()
+    with rustdl.autograd.detect_anomaly():
+        with pytest.raises(
+            RuntimeError, match=r"Function 'SqrtBackward0' returned nan values in its 0th output"
+        ):
+            loss.backward(retain_graph=True)
+    assert not rustdl.is_anomaly_enabled()
+    loss.backward()  # outside the mode the NaN reaches .grad, as PyTorch
+    g = x.grad.numpy()
+    assert np.isnan(g[0]) and g[1] == 0.25
+    # check_nan=False keeps the mode on without the check; a custom Function's backward is
+    # checked under its own name
+    x.grad = None
+    with rustdl.autograd.detect_anomaly(check_nan=False):
+        assert rustdl.is_anomaly_enabled()
+        loss2 = (x.sqrt() * rustdl.tensor([0.0, 1.0])).sum()
+        loss2.backward()
+    assert np.isnan(x.grad.numpy()[0])
+
+    class Bad(rustdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * float("nan")
+
+    y = rustdl.ones(3, requires_grad=True)
+    rustdl.autograd.set_detect_anomaly(True)
+    try:
+        with pytest.raises(
+            RuntimeError, match="Function 'BadBackward' returned nan values in its 0th output"
+        ):
+            Bad.apply(y).sum().backward()
+    finally:
+        rustdl.autograd.set_detect_anomaly(False)
+    Bad.apply(y).sum().backward()
+    assert np.isnan(y.grad.numpy()).all()

@@ -41,9 +41,8 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
+        # the values and requires_grad, not the gradient, as PyTorch's Parameter
         copy = Parameter(self.detach().clone(), self.requires_grad)
-        if self.grad is not None:
-            copy.grad = self.grad.clone()
         memo[id(self)] = copy
         return copy
 

@@ -140,6 +140,9 @@ class Module:
 
     training: bool
 
+    # the format version of this module's state dict entries (saved in ``_metadata``)
+    _version: int = 1
+
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -271,9 +274,8 @@ class Module:
             raise KeyError(f"module name can't be empty or contain '.', got '{name}'")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        self._parameters.pop(name, None)
-        self._buffers.pop(name, None)
-        self.__dict__.pop(name, None)
+        if name not in self._modules and hasattr(self, name):
+            raise KeyError(f"attribute '{name}' already exists")
         self._modules[name] = module
 
     register_module = add_module
@@ -307,7 +309,12 @@ class Module:
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self.add_module(name, value)
+            # an attribute, parameter or buffer of that name is replaced (add_module refuses)
+            params.pop(name, None)
+            self._buffers.pop(name, None)
+            self._non_persistent_buffers_set.discard(name)
+            self.__dict__.pop(name, None)
+            self._modules[name] = value
         elif params is not None and name in self._modules:
             if value is not None:
                 raise TypeError(
@@ -486,8 +493,11 @@ class Module:
         """Sets training mode on this module and its descendants (Dropout, BatchNorm behave differently)."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        # each child through its own train(), so a module that overrides it (a backbone that
+        # keeps its BatchNorm frozen) is obeyed, as in PyTorch
+        object.__setattr__(self, "training", mode)
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -522,8 +532,13 @@ class Module:
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Module:
         """Replaces every parameter and buffer ``t`` by ``fn(t)`` when that gives a new tensor
-        (only this module's own with ``recurse=False``)."""
-        for m in self.modules() if recurse else (self,):
+        (only this module's own with ``recurse=False``). Each child is converted through its
+        own ``_apply``, so a module that overrides it (to convert a cached tensor too) is obeyed,
+        as in PyTorch."""
+        if recurse:
+            for child in self.children():
+                child._apply(fn)
+        for m in (self,):
             for p in m._parameters.values():
                 if p is None:
                     continue
@@ -659,6 +674,12 @@ class Module:
                 keep_vars = args[2]
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()  # type: ignore[attr-defined]
+        # each module's format version, as PyTorch (``_load_from_state_dict`` reads it back as
+        # ``local_metadata["version"]`` to convert older checkpoints)
+        local_metadata = {"version": self._version}
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
         d = self.__dict__
         for hook in list((d.get("_state_dict_pre_hooks") or {}).values()):
             hook(self, prefix, keep_vars)
@@ -667,7 +688,7 @@ class Module:
             if child is not None:
                 child.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
         for hook in list((d.get("_state_dict_hooks") or {}).values()):
-            out = hook(self, destination, prefix, {})
+            out = hook(self, destination, prefix, local_metadata)
             if out is not None:
                 destination = out
         return destination
@@ -776,8 +797,11 @@ class Module:
 
         post_order: list = []
 
+        metadata = getattr(state_dict, "_metadata", None)
+
         def load(module: Module, local: Mapping, prefix: str) -> None:
-            module._load_from_state_dict(local, prefix, {}, True, missing, unexpected, errors)
+            meta = {} if metadata is None else metadata.get(prefix[:-1], {})
+            module._load_from_state_dict(local, prefix, meta, True, missing, unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."

@@ -60,6 +60,23 @@ class _NormBase(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    # version 2 added num_batches_tracked
+    _version = 2
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
+        # a checkpoint without a version (or saved before num_batches_tracked) keeps the
+        # module's own count instead of reporting the key missing, as PyTorch
+        version = local_metadata.get("version", None)
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            nbt = self.num_batches_tracked
+            state_dict[key] = nbt if nbt is not None else _rustdl.tensor(0, dtype=_rustdl.int64)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
     def reset_running_stats(self) -> None:
         """Resets running mean to 0, running variance to 1 and the batch count to 0."""
         if self.track_running_stats:
@@ -529,7 +546,8 @@ class _LazyNorm:
             if isinstance(t, Tensor) and t.ndim == 1:
                 self._materialize(t.shape[0])
                 break
-        return Module._load_from_state_dict(self, state_dict, prefix, *args)
+        # (materializing changed the class: the base's method is named, not found through super)
+        return _NormBase._load_from_state_dict(self, state_dict, prefix, *args)
 
 
 class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
