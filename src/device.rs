@@ -27,7 +27,11 @@ impl Device {
     /// the CPU while [`set_cuda_on_cpu`] is on).
     pub fn parse(s: &str) -> Result<Device> {
         let s = s.trim();
-        if s == "cpu" {
+        // `cpu:N` is the one CPU as well (PyTorch accepts an index there)
+        if s == "cpu"
+            || s.strip_prefix("cpu:")
+                .is_some_and(|r| r.parse::<usize>().is_ok())
+        {
             return Ok(Device::Cpu);
         }
         for prefix in ["gpu", "cuda", "vulkan", "wgpu"] {

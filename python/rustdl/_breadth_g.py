@@ -310,8 +310,10 @@ def _scatter_reduce(
     _tensor_arg(op, src, "src")
     if reduce not in _REDUCES:
         raise ValueError(f"{op}: reduce argument must be one of {_REDUCES}, got {reduce!r}")
+    if index.dtype == _rd.int32:  # PyTorch takes int32 indices too
+        index = index.long()
     if index.dtype != int64:
-        raise TypeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+        raise TypeError(f"{op}(): Expected dtype int64 or int32 for index, got {index.dtype}")
     if src.dtype != self.dtype:
         raise TypeError(
             f"{op}(): expected self and src to have the same dtype, got {self.dtype} and {src.dtype}"

@@ -281,7 +281,7 @@ class ComplexTensor:
         return self.to(other.dtype)
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        if self.requires_grad and not force:
+        if self.requires_grad and not force and _rustdl.is_grad_enabled():
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
             )

@@ -7,6 +7,7 @@ same shape (e.g. a gradient-reversal layer), or ``None`` to keep it.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 from ._rustdl import Node as _Node
@@ -58,7 +59,17 @@ def _register_post_accumulate_grad_hook(self: Tensor, hook: Callable[[Tensor], N
         >>> (w * 2).sum().backward()   # prints the gradient [2, 2, 2]
         >>> h.remove()
     """
-    return _TensorHookHandle(self, self._register_post_accumulate_grad_hook(hook))
+    # the hook gets this very object (a Parameter stays the key of an optimizer dict), held
+    # weakly so the hook does not keep the tensor alive
+    if not callable(hook):
+        raise TypeError("register_post_accumulate_grad_hook: the hook must be callable")
+    ref = weakref.ref(self)
+
+    def call(t: Tensor) -> None:
+        me = ref()
+        return hook(t if me is None else me)
+
+    return _TensorHookHandle(self, self._register_post_accumulate_grad_hook(call))
 
 
 Tensor.register_hook = _register_hook

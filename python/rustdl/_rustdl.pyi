@@ -27,6 +27,7 @@ __all__ = [
     "_mark_written",
     "_pack_grads",
     "_saved_hook_contexts",
+    "_set_anomaly_nan_check",
     "_unpack_grads",
     "_sdpa_fused",
     "_name_gpu_cuda",

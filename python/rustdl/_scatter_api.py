@@ -22,8 +22,10 @@ def _scatter(
         src = value
     if src is None:
         raise TypeError("scatter: expected src (a tensor) or value (a number)")
+    if isinstance(index, Tensor) and index.dtype == _rustdl.int32:  # PyTorch takes int32 too
+        index = index.long()
     if not isinstance(index, Tensor) or index.dtype != _rustdl.int64:
-        raise TypeError("scatter: index must be an int64 tensor")
+        raise TypeError("scatter: index must be an int64 or int32 tensor")
     if isinstance(src, numbers.Number):
         src = _rustdl.full(tuple(index.shape), float(src), dtype=self.dtype, device=self.device)
     elif not isinstance(src, Tensor):

@@ -1077,6 +1077,28 @@ def _squeeze(self, dim=None):
 
 Tensor.squeeze = _squeeze
 
+_orig_norm = Tensor.norm
+
+
+def _norm(self, p=None, dim=None, keepdim=False, dtype=None):
+    """The ``p``-norm over ``dim`` (all elements when omitted); ``'fro'`` is the 2-norm and
+    ``'nuc'`` the nuclear norm (the sum of the singular values) of a matrix, or over the two
+    ``dim``, as ``torch.Tensor.norm``."""
+    if isinstance(p, str) and p == "nuc":
+        from .linalg import matrix_norm
+
+        if dim is None:
+            if self.dim() != 2:
+                raise _rd.ArgumentError(
+                    f"norm: the nuclear norm needs a matrix (or two dims), got shape {tuple(self.shape)}"
+                )
+            dim = (-2, -1)
+        return matrix_norm(self, "nuc", dim, keepdim, dtype=dtype)
+    return _orig_norm(self, p, dim, keepdim, dtype)
+
+
+Tensor.norm = _norm
+
 
 def squeeze(input, dim=None):  # noqa: A002
     """Drops size-1 dims: all of them, one ``dim``, or a tuple of dims."""
@@ -1652,8 +1674,10 @@ def xlogy(input, other):  # noqa: A002
     if dt in (_bool, int64) or not _rd.zeros((), dtype=dt).is_floating_point():
         dt = get_default_dtype()
     x, y = _float("xlogy", x).to(dt), _float("xlogy", y).to(dt)
-    safe_y = _rd.where(x.eq(0), y.new_ones(()), y)
-    out = _rd.where(x.eq(0), x * 0, x * safe_y.log())
+    # x·log(y) itself where it is finite, so the gradient is PyTorch's (log y for x, also at
+    # x == 0); where x == 0 meets a y whose log is not finite, log y is replaced by 0
+    bad = x.eq(0).logical_and(y.le(0).logical_or(y.isinf()))
+    out = x * _rd.where(bad, y.new_ones(()), y).log()
     return _rd.where(y.isnan(), y, out)
 
 

@@ -175,6 +175,19 @@ class set_grad_enabled(_GradMode):
         _rustdl.set_grad_enabled(self._prev)
         return False
 
+    def __call__(self, fn):
+        # as a decorator (``@set_grad_enabled(False)``) it leaves the mode as it was and sets
+        # it around each call instead
+        _rustdl.set_grad_enabled(self._prev)
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
 
 def _tensor_tuple(x, what, fn):
     from . import Tensor

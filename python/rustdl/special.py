@@ -168,8 +168,9 @@ def xlog1py(input: Any, other: Any) -> Tensor:  # noqa: A002
     x = input if isinstance(input, Tensor) else like.new_full(tuple(like.shape), float(input))
     y = other if isinstance(other, Tensor) else like.new_full(tuple(like.shape), float(other))
     x, y = _float("xlog1py", x), _float("xlog1py", y)
-    safe_y = _rd.where(x.eq(0), y.new_zeros(()), y)
-    out = _rd.where(x.eq(0), x * 0, x * safe_y.log1p())
+    # as xlogy: x·log1p(y) itself where finite, so the gradient for x is log1p(y) also at x == 0
+    bad = x.eq(0).logical_and(y.le(-1).logical_or(y.isinf()))
+    out = x * _rd.where(bad, y.new_zeros(()), y).log1p()
     return _rd.where(y.isnan(), y, out)
 
 

@@ -161,7 +161,12 @@ impl Tensor {
                     )?)?
                 }
                 UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
-                UnaryOp::Clamp(lo, hi) => g.mul(&x.unary(UnaryOp::ClampMask(lo, hi))?)?,
+                // selected, not multiplied by the mask: an infinite incoming gradient where
+                // the value was clamped gives 0 (as PyTorch), not inf · 0 = NaN
+                UnaryOp::Clamp(lo, hi) => {
+                    let keep = x.unary(UnaryOp::ClampMask(lo, hi))?.ne_scalar(0.0)?;
+                    Tensor::where_cond(&keep, g, &g.zeros_like()?)?
+                }
                 UnaryOp::LeakyRelu(s) => g.mul(&x.unary(UnaryOp::LeakyReluGrad(s))?)?,
                 UnaryOp::Elu(a) => g.mul(&x.unary(UnaryOp::EluGrad(a))?)?,
                 UnaryOp::Silu => g.mul(&x.unary(UnaryOp::SiluGrad)?)?,

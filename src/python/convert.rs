@@ -103,7 +103,11 @@ fn walk(
     out: &mut Vec<f64>,
     exact: &mut Vec<i64>,
     kind: &mut u8,
+    dt: &mut Option<DType>,
 ) -> PyResult<()> {
+    // the dtype of the data so far: each element's own, promoted (a numpy scalar or a tensor
+    // counts with its dtype, as PyTorch infers: `tensor([np.float64(1.5)])` is float64)
+    let mut meet = |d: DType| *dt = Some(dt.map_or(d, |p| DType::promote(p, d)));
     if depth > MAX_NESTING {
         return Err(crate::python::argument_error(format!(
             "tensor: the data is nested more than {MAX_NESTING} levels deep"
@@ -126,12 +130,14 @@ fn walk(
                 )));
             }
             *kind = (*kind).max(if float { 2 } else { 1 });
+            meet(t.dtype());
             out.push(t.item()?);
             exact.push(if float { 0 } else { t.item_i64()? });
             return check_scalar_depth(depth, shape);
         }
         // a tensor as the whole data: its elements in order
         *kind = (*kind).max(if float { 2 } else { 1 });
+        meet(t.dtype());
         shape.extend_from_slice(t.shape());
         out.extend(t.to_f64_vec()?);
         if float {
@@ -163,19 +169,21 @@ fn walk(
                 )));
             }
             for it in items {
-                walk(&it, depth + 1, shape, out, exact, kind)?;
+                walk(&it, depth + 1, shape, out, exact, kind, dt)?;
             }
             Ok(())
         }
         None => {
             if obj.is_instance_of::<PyBool>() {
                 let b = obj.extract::<bool>()?;
+                meet(DType::Bool);
                 out.push(if b { 1.0 } else { 0.0 });
                 exact.push(b as i64);
             } else if obj.is_instance_of::<PyInt>() {
                 match obj.extract::<i64>() {
                     Ok(v) => {
                         *kind = (*kind).max(1);
+                        meet(DType::I64);
                         out.push(v as f64);
                         exact.push(v);
                     }
@@ -191,8 +199,10 @@ fn walk(
                         exact.push(0);
                     }
                 }
-            } else if obj.is_instance_of::<PyFloat>() {
+            } else if obj.is_exact_instance_of::<PyFloat>() {
+                // (np.float64 subclasses float: it is read below, with its own dtype)
                 *kind = 2;
+                meet(DType::default_float());
                 out.push(obj.extract::<f64>()?);
                 exact.push(0);
             } else if let Ok(v) = obj.extract::<f64>() {
@@ -218,6 +228,21 @@ fn walk(
                     }
                 };
                 *kind = (*kind).max(k);
+                // a numpy scalar's own dtype where rustdl has it (float16 and the wide
+                // unsigned ones are not: they count as the default float / int64)
+                let own = obj
+                    .getattr("dtype")
+                    .ok()
+                    .filter(|_| np_kind.is_some())
+                    .and_then(|d| parse_dtype(&d).ok())
+                    .filter(|d| {
+                        np_kind.as_deref() != Some("f") || matches!(d, DType::F32 | DType::F64)
+                    });
+                meet(own.unwrap_or(match k {
+                    0 => DType::Bool,
+                    1 => DType::I64,
+                    _ => DType::default_float(),
+                }));
                 out.push(v);
                 // integers exactly (above 2^53 an f64 rounds them)
                 exact.push(if k < 2 {
@@ -453,7 +478,16 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     let mut vals = Vec::new();
     let mut exact = Vec::new();
     let mut kind = 0u8;
-    walk(obj, 0, &mut shape, &mut vals, &mut exact, &mut kind)?;
+    let mut elem_dtype = None;
+    walk(
+        obj,
+        0,
+        &mut shape,
+        &mut vals,
+        &mut exact,
+        &mut kind,
+        &mut elem_dtype,
+    )?;
     if kind == 3 {
         // an int beyond int64 fits a float dtype asked for, and nothing else (as PyTorch)
         return match dtype {
@@ -466,9 +500,11 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tenso
     let inferred = match kind {
         // no element at all (`tensor([])`): the default float dtype, as in PyTorch
         0 if vals.is_empty() => DType::default_float(),
-        0 => DType::Bool,
-        1 => DType::I64,
-        _ => DType::default_float(),
+        _ => elem_dtype.unwrap_or(match kind {
+            0 => DType::Bool,
+            1 => DType::I64,
+            _ => DType::default_float(),
+        }),
     };
     let target = dtype.unwrap_or(inferred);
     if let Some((lo, hi)) = target.int_bounds() {

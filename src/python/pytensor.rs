@@ -46,7 +46,7 @@ impl TensorIter {
     }
 }
 
-#[pyclass(name = "Tensor", module = "rustdl", subclass, frozen, mapping)]
+#[pyclass(name = "Tensor", module = "rustdl", subclass, frozen, mapping, weakref)]
 pub struct PyTensor {
     /// the tensor this Python object stands for; replaced (never mutated) by the in-place shape
     /// ops (`unsqueeze_`, `resize_`, `t.data = other`), which change what the object is, as in
@@ -523,6 +523,17 @@ impl PyTensor {
         };
         match args.len() {
             0 => Ok(Tensor::zeros(&[0], DType::default_float(), Device::Cpu)?.into()),
+            // `Tensor(torch.Size([2, 3]))`: a shape, as PyTorch (a plain list or tuple is data)
+            1 if args.get_item(0)?.is_instance_of::<PyTuple>()
+                && args
+                    .get_item(0)?
+                    .get_type()
+                    .name()
+                    .is_ok_and(|n| n == "Size") =>
+            {
+                let d = args.get_item(0)?;
+                Self::py_new(d.cast::<PyTuple>()?)
+            }
             1 if !is_size(&args.get_item(0)?) => {
                 let d = args.get_item(0)?;
                 if let Ok(t) = d.extract::<PyRef<'_, PyTensor>>() {
@@ -909,7 +920,8 @@ impl PyTensor {
     #[pyo3(signature = (*, force=false))]
     fn numpy<'py>(&self, py: Python<'py>, force: bool) -> PyResult<Bound<'py, PyAny>> {
         let t = self.tensor();
-        if t.requires_grad() && !force {
+        // as PyTorch, only while grad mode is on (under no_grad the data is read as it is)
+        if t.requires_grad() && !force && crate::autograd::is_grad_enabled() {
             return Err(PyRuntimeError::new_err(
                 "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()",
             ));

@@ -276,3 +276,188 @@ def test_detect_anomaly_names_the_rule_that_returned_nan():
         rustdl.autograd.set_detect_anomaly(False)
     Bad.apply(y).sum().backward()
     assert np.isnan(y.grad.numpy()).all()
+
+
+def test_train_and_apply_go_through_each_childs_own_method():
+    class Frozen(nn.Module):  # a backbone that keeps its BatchNorm in eval mode
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(2)
+            self.cache = rustdl.ones(3)  # a plain tensor attribute, converted by _apply
+
+        def forward(self, x):
+            return self.bn(x)
+
+        def train(self, mode=True):
+            super().train(mode)
+            self.bn.eval()
+            return self
+
+        def _apply(self, fn, recurse=True):
+            super()._apply(fn, recurse)
+            self.cache = fn(self.cache)
+            return self
+
+    model = nn.Sequential(Frozen(), nn.Flatten())
+    model.train()
+    assert model.training and model[1].training and model[0].training
+    assert not model[0].bn.training
+    model(rustdl.randn(4, 2))
+    assert model[0].bn.num_batches_tracked.item() == 0
+    model.double()
+    assert model[0].cache.dtype == rustdl.float64 and model[0].bn.weight.dtype == rustdl.float64
+
+
+def test_state_dict_metadata_and_batchnorm_without_the_batch_count():
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    sd = m.state_dict()
+    assert dict(sd._metadata) == {"": {"version": 1}, "0": {"version": 1}, "1": {"version": 2}}
+    m[1].num_batches_tracked.fill_(7)
+    old = {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # no metadata
+    res = m.load_state_dict(old)
+    assert res.missing_keys == [] and res.unexpected_keys == []
+    assert m[1].num_batches_tracked.item() == 7
+    # with the current version recorded, the key is required
+    keep = type(sd)(old)
+    keep._metadata = sd._metadata
+    with pytest.raises(RuntimeError, match="num_batches_tracked"):
+        m.load_state_dict(keep)
+    lin = nn.Linear(2, 2)
+    with pytest.raises(KeyError, match="already exists"):
+        lin.add_module("weight", nn.ReLU())
+
+
+def test_post_accumulate_grad_hook_gets_the_parameter_itself():
+    model = nn.Linear(3, 2)
+    opts = {p: rustdl.optim.SGD([p], lr=0.5) for p in model.parameters()}
+    seen = []
+
+    def hook(p):
+        seen.append(any(p is q for q in opts))
+        opts[p].step()
+        opts[p].zero_grad()
+
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(hook)
+    w0 = model.weight.detach().clone()
+    x = rustdl.ones(1, 3)
+    model(x).sum().backward()
+    assert seen == [True, True]
+    # d(sum(Wx + b))/dW = 1 for every weight: one SGD step of 0.5
+    np.testing.assert_allclose(model.weight.detach().numpy(), w0.numpy() - 0.5)
+
+
+def test_infinite_incoming_gradient_at_a_clamped_value_gives_zero():
+    # sqrt(clamp(x, 0)) at x <= 0: sqrt's derivative is inf there, clamp's is 0 (selected, not
+    # multiplied, as PyTorch: no NaN)
+    x = rustdl.tensor([-1.0, 0.0, 1.0], requires_grad=True)
+    x.clamp(min=0).sqrt().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.5])
+    e = rustdl.tensor([[0.0, 0.0], [3.0, 4.0]], requires_grad=True)
+    sq = (e * e).sum(1)
+    (sq[:, None] + sq[None, :] - 2 * e @ e.t()).clamp(min=0).sqrt().sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), [[-1.2, -1.6], [1.2, 1.6]], rtol=1e-6)
+    for f, x0, want in [
+        (
+            lambda t: nn.functional.softshrink(t, 0.5),
+            [-1.0, 0.2, 0.5, 2.0],
+            [-0.70710677, 0.0, 0.0, 0.40824829],
+        ),
+        (nn.functional.hardswish, [-4.0, -3.0, 3.5], [0.0, 0.0, 0.26726124]),
+        (lambda t: t.clamp(-0.5, 0.0), [-1.0, 0.0, 0.3], [0.0, 0.0, 0.0]),
+    ]:
+        x = rustdl.tensor(x0, requires_grad=True)
+        f(x).abs().sqrt().sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+def test_xlogy_gradient_at_zero_and_int32_scatter_indices():
+    x = rustdl.tensor([0.0, 1.0], requires_grad=True)
+    rustdl.xlogy(x, 2.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [np.log(2.0)] * 2, rtol=1e-6)
+    x = rustdl.tensor([0.0, 1.0], requires_grad=True)
+    rustdl.special.xlog1py(x, 2.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [np.log(3.0)] * 2, rtol=1e-6)
+    i32 = rustdl.tensor([0, 2], dtype=rustdl.int32)
+    assert rustdl.zeros(3).scatter(0, i32, 1.0).tolist() == [1.0, 0.0, 1.0]
+    assert rustdl.zeros(3).scatter_reduce(0, i32, rustdl.ones(2), "sum").tolist() == [1.0, 0.0, 1.0]
+
+
+def test_weight_and_spectral_norm_follow_pytorchs_definitions():
+    from rustdl.nn.utils import parametrizations
+
+    lin = parametrizations.weight_norm(nn.Linear(3, 2), dim=-1)  # -1: the whole tensor
+    assert tuple(lin.parametrizations.weight.original0.shape) == ()
+    w = lin.weight.detach().numpy()
+    v = lin.parametrizations.weight.original1.detach().numpy()
+    g = lin.parametrizations.weight.original0.item()
+    np.testing.assert_allclose(w, g * v / np.linalg.norm(v), rtol=1e-5)
+    old = nn.utils.weight_norm(nn.Linear(3, 2), dim=-1)
+    assert tuple(old.weight_g.shape) == ()
+    # power iteration updates u from v, then v from u: v is the last one computed
+    sn = parametrizations.spectral_norm(nn.Linear(4, 3))
+    mod = sn.parametrizations.weight[0]
+    u, v = mod._u.numpy(), mod._v.numpy()
+    wm = sn.parametrizations.weight.original.detach().numpy()
+    wv = wm.T @ u
+    np.testing.assert_allclose(v, wv / np.linalg.norm(wv), rtol=1e-5, atol=1e-6)
+
+
+def test_module_utilities_as_pytorch():
+    import copy
+
+    p = nn.Parameter(rustdl.ones(2))
+    p.grad = rustdl.ones(2)
+    q = copy.deepcopy(p)
+    assert q.grad is None and q.requires_grad and isinstance(q, nn.Parameter)
+    a, b = nn.Parameter(rustdl.zeros(2)), nn.Parameter(rustdl.zeros(3))
+    a.grad, b.grad = rustdl.tensor([3.0, 4.0]), rustdl.tensor([0.5, 0.7, -0.9])
+    total = nn.utils.clip_grad_norm_([a, b], 10.0, norm_type=-float("inf"))
+    assert total.item() == 0.5  # the -inf norm: the smallest magnitude of all (3 and 0.5)
+    from rustdl.nn.modules.utils import consume_prefix_in_state_dict_if_present
+
+    sd = nn.Sequential(nn.Linear(2, 2)).state_dict()
+    wrapped = type(sd)(("module." + k, v) for k, v in sd.items())
+    wrapped._metadata = type(sd._metadata)(
+        ("module" + ("." + k if k else ""), v) for k, v in sd._metadata.items()
+    )
+    consume_prefix_in_state_dict_if_present(wrapped, "module.")
+    assert list(wrapped) == ["0.weight", "0.bias"] and set(wrapped._metadata) == {"", "0"}
+    s = nn.Sequential(nn.Linear(2, 2), nn.ReLU()) * 2
+    assert len(s) == 4 and s[0] is s[2]
+    r = nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.ReLU(), nn.Tanh()])
+    assert repr(r) == "ModuleList(\n  (0-2): 3 x ReLU()\n  (3): Tanh()\n)"
+    assert repr(nn.LSTM(3, 4, proj_size=2, num_layers=2)) == "LSTM(3, 4, proj_size=2, num_layers=2)"
+    assert repr(nn.RNNCell(2, 3, nonlinearity="relu")) == "RNNCell(2, 3, nonlinearity=relu)"
+    assert nn.init.calculate_gain("linear") == 1 and isinstance(nn.init.calculate_gain("sigmoid"), int)
+    with pytest.raises(RuntimeError, match="batch size"):
+        nn.LSTMCell(3, 4)(rustdl.randn(2, 3), (rustdl.randn(3, 4), rustdl.randn(3, 4)))
+
+
+def test_tensor_conversions_as_pytorch():
+    w = nn.Parameter(rustdl.ones(1, 2))
+    with pytest.raises(RuntimeError, match="requires grad"):
+        w.numpy()
+    with rustdl.no_grad():
+        assert w.numpy().shape == (1, 2)
+    # numpy scalars inside data count with their own dtype
+    assert rustdl.tensor([np.float64(1.5)]).dtype == rustdl.float64
+    assert rustdl.tensor([np.int32(3)]).dtype == rustdl.int32
+    assert rustdl.tensor([1, np.float64(2.5)]).dtype == rustdl.float64
+    assert rustdl.tensor([1.5, np.float32(2)]).dtype == rustdl.float32
+    assert rustdl.tensor([rustdl.tensor(1.5, dtype=rustdl.float64), 2]).dtype == rustdl.float64
+    assert rustdl.tensor([np.int16(1), np.uint8(2)]).dtype == rustdl.int16
+
+    @rustdl.set_grad_enabled(False)
+    def f(x):
+        return (x * 2).requires_grad
+
+    assert f(rustdl.ones(2, requires_grad=True)) is False and rustdl.is_grad_enabled()
+    a = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    nuc = np.linalg.svd(a.numpy(), compute_uv=False).sum()
+    np.testing.assert_allclose(a.norm(p="nuc").item(), nuc, rtol=1e-5)
+    np.testing.assert_allclose(rustdl.norm(a, p="nuc").item(), nuc, rtol=1e-5)
+    assert rustdl.device("cpu:0") == rustdl.device("cpu")
+    # integer sums are exact and wrap on overflow, as PyTorch's
+    assert rustdl.tensor([2**53 + 1, 0, 0, 0, 0]).sum().item() == 2**53 + 1
+    assert rustdl.tensor([2**62, 2**62]).sum().item() == -(2**63)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ShapeError, Tensor, float64, from_numpy, int64, stack, tensor
+from .. import ShapeError, Tensor, float64, from_numpy, stack, tensor
 from .._complex import ComplexTensor
 
 __all__ = ["default_collate", "default_convert", "to_tensor"]
@@ -33,12 +33,77 @@ def to_tensor(value: Any) -> Any:
     return value
 
 
+_BOOL, _INT64, _FLOAT64 = np.dtype(np.bool_), np.dtype(np.int64), np.dtype(np.float64)
+
+
+def _default_float() -> np.dtype:
+    """The numpy dtype of rustdl's default float dtype (float32 unless changed)."""
+    from .. import get_default_dtype
+
+    return _FLOAT64 if get_default_dtype() == float64 else np.dtype(np.float32)
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's type promotion of two dtypes: as numpy's, except that an integer (or bool) meeting
+    a float or complex dtype gives that dtype unchanged (``int64`` with ``float32`` is ``float32``)."""
+    if a == b:
+        return a
+    a_float, b_float = a.kind in "fc", b.kind in "fc"
+    if a_float != b_float:
+        return a if a_float else b
+    return np.promote_types(a, b)
+
+
+def _inferred_dtype(value: Any) -> np.dtype | None:
+    """The dtype ``torch.tensor(value)`` infers, as a numpy dtype: Python bools, ints, floats and
+    complex numbers are bool, int64, the default float dtype and its complex counterpart; numpy
+    scalars and arrays keep their dtype; sequences promote their elements' dtypes (PyTorch's rule,
+    so ``[1, 2.5]`` is float32). None for anything else (tensors, strings, objects)."""
+    if isinstance(value, (np.ndarray, np.generic)):  # first: numpy.float64 is a float too
+        return None if value.dtype.kind in "USOVMm" else value.dtype
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, int):
+        return _INT64
+    if isinstance(value, float):
+        return _default_float()
+    if isinstance(value, complex):
+        return np.dtype(np.complex128 if _default_float() == _FLOAT64 else np.complex64)
+    if isinstance(value, (list, tuple)):
+        result: np.dtype | None = None
+        for item in value:
+            dt = _inferred_dtype(item)
+            if dt is None:
+                return None
+            result = dt if result is None else _promote(result, dt)
+        return result
+    return None
+
+
+def _numbers_tensor(batch: Sequence[Any], dtype: np.dtype | None) -> Any:
+    """``torch.tensor(batch, dtype=dtype)`` for a batch of numbers (``dtype`` None: inferred as
+    PyTorch infers it)."""
+    if dtype is None:
+        dtype = _inferred_dtype(list(batch))
+        if dtype is None:
+            raise TypeError(_UNSUPPORTED.format(sorted({type(b).__name__ for b in batch})))
+    # (the dtypes rustdl lacks, uint16/32/64 and float16, become int64 and float32, as to_tensor)
+    if dtype.kind == "u" and dtype != np.uint8:
+        dtype = _INT64
+    elif dtype == np.float16:
+        dtype = np.dtype(np.float32)
+    values = np.array(list(batch), dtype=dtype)
+    return to_tensor(values) if dtype.kind == "c" else tensor(values)
+
+
 def default_collate(batch: Sequence[Any]) -> Any:
     """Stacks a list of samples along a new dim 0, recursing into tuples, lists and dicts.
 
     Tensors are stacked with ``rustdl.stack``; numpy arrays and numpy scalars with ``numpy.stack``
-    and then converted; Python ints become an int64 tensor, floats a float64 tensor and bools a
-    bool tensor (as PyTorch); strings and bytes are returned as they come (a list at the top, a
+    and then converted (mixed dtypes promoted as PyTorch promotes them); a batch whose first
+    element is a Python float becomes a float64 tensor, one whose first element is an int or bool
+    the dtype ``torch.tensor(batch)`` infers (ints int64, bools bool, ``[1, 2.5]`` the default
+    float dtype), as PyTorch; strings and bytes are returned as they come (a list at the top, a
     tuple inside a collated tuple, as PyTorch); mappings (of the same type when it can be rebuilt
     from a dict) and namedtuples are collated field by field, tuples and lists field by field
     into a list.
@@ -76,13 +141,21 @@ def default_collate(batch: Sequence[Any]) -> Any:
             raise ShapeError(
                 f"default_collate: arrays in a batch must have equal shapes, got {sorted(shapes)}"
             )
-        return to_tensor(np.stack(arrays))
-    if isinstance(first, bool):
-        return tensor(list(batch))
+        stacked = np.stack(arrays)
+        if any(not isinstance(b, (np.ndarray, np.generic)) or b.dtype != first.dtype for b in batch):
+            # mixed dtypes (or Python numbers and lists after a numpy first element): PyTorch's
+            # promotion (its as_tensor and stack), not numpy's: int64 with float32 is float32
+            dtype = _inferred_dtype(list(batch))
+            if dtype is not None and dtype != stacked.dtype:
+                stacked = stacked.astype(dtype)
+        return to_tensor(stacked)
     if isinstance(first, int):
-        return tensor(list(batch), dtype=int64)
+        # as PyTorch, ``torch.tensor(batch)``: the dtype is inferred from every element (bools
+        # alone are bool, ints int64, a float anywhere makes it the default float dtype)
+        return _numbers_tensor(batch, None)
     if isinstance(first, float):
-        return tensor(list(batch), dtype=float64)
+        # as PyTorch, ``torch.tensor(batch, dtype=torch.float64)``
+        return _numbers_tensor(batch, _FLOAT64)
     if isinstance(first, (str, bytes)):
         # as PyTorch, the batch itself: a list at the top, a tuple inside a collated tuple
         return batch if isinstance(batch, (list, tuple)) else list(batch)

@@ -59,6 +59,10 @@ class _Fetcher:
             return list(batch) if type(batch) is tuple else batch
         if isinstance(task, np.ndarray):
             task = task.tolist()
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if getitems:
+            # as PyTorch's fetcher: a dataset's ``__getitems__`` gets the whole batch of indices
+            return self.collate_fn(getitems(task))
         return self.collate_fn([self.dataset[i] for i in task])
 
     def next_batch(self, it: Iterator[Any]) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import Tensor, from_numpy
+from .. import bool as bool_
 from .collate import default_collate, to_tensor
 
 __all__ = [
@@ -127,6 +128,11 @@ class _SizeMismatch(ValueError, AssertionError):
     PyTorch raises, and a ``ValueError``."""
 
 
+class _InvalidIndex(TypeError, IndexError):
+    """An index of a type no tensor takes (a string, a float): the ``IndexError`` PyTorch's tensor
+    indexing raises, and a ``TypeError``."""
+
+
 class TensorDataset(Dataset):
     """Wraps tensors or numpy arrays that share their first dimension; sample ``i`` is ``(t[i] for t)``.
 
@@ -167,13 +173,21 @@ class TensorDataset(Dataset):
             items[1] = self.target_transform(items[1])
         return tuple(items)
 
-    def __getitem__(self, index: int) -> tuple:
-        n = len(self)
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"TensorDataset: index must be an int, got {type(index).__name__}")
-        if not -n <= index < n:
-            raise IndexError(f"TensorDataset: index {index} out of range for a dataset of length {n}")
-        index = int(index) % n
+    def __getitem__(self, index: Any) -> tuple:
+        """``tuple(t[index] for t in tensors)``: an int gives one sample; as in PyTorch, any
+        other index the tensors take (a slice, a list, an integer or boolean tensor, a 0-d
+        tensor, a numpy array) indexes every tensor alike, so ``X, y = ds[:]`` is the whole
+        dataset."""
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"TensorDataset: index {index} out of range for a dataset of length {n}")
+            index = int(index) % n
+        elif isinstance(index, (str, bytes, float, np.floating)):
+            raise _InvalidIndex(
+                "TensorDataset: only integers, slices, None, ..., lists and integer or boolean "
+                f"tensors or arrays are valid indices (got {type(index).__name__})"
+            )
         return self._apply([t[index] for t in self.tensors])
 
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple:
@@ -182,6 +196,21 @@ class TensorDataset(Dataset):
         items = [_take(t, idx) for t in self.tensors]
         items = list(self._apply(items))
         return tuple(to_tensor(v) for v in items)
+
+
+def _as_index(value: Any) -> Any:
+    """A scalar position (numpy integer, 0-d integer tensor) as a plain int; anything else as it
+    comes."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if (
+        isinstance(value, Tensor)
+        and value.ndim == 0
+        and not value.dtype.is_floating_point
+        and value.dtype != bool_
+    ):
+        return int(value.item())
+    return value
 
 
 class Subset(Dataset):
@@ -216,8 +245,23 @@ class Subset(Dataset):
     def __len__(self) -> int:
         return len(self._indices)
 
-    def __getitem__(self, index: int) -> Any:
-        return self.dataset[int(self._indices[index])]
+    def __getitem__(self, index: Any) -> Any:
+        """``dataset[indices[index]]``; as in PyTorch, a list of positions fetches
+        ``dataset[[indices[i] for i in index]]`` and a slice ``dataset[indices[slice]]``."""
+        if isinstance(index, list):
+            return self.dataset[[_as_index(self._indices[i]) for i in index]]
+        picked = self._indices[index]
+        if isinstance(picked, (list, tuple, range)):
+            picked = [_as_index(i) for i in picked]
+        return self.dataset[_as_index(picked)]
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices`` (through the wrapped dataset's ``__getitems__`` if it has
+        one), as PyTorch's ``Subset.__getitems__``."""
+        positions = [_as_index(self._indices[i]) for i in indices]
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__(positions)
+        return [self.dataset[i] for i in positions]
 
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> Any:
         """The collated samples at ``indices`` (one call to the wrapped dataset's ``get_batch`` if it has one)."""
@@ -225,6 +269,11 @@ class Subset(Dataset):
         if hasattr(self.dataset, "get_batch"):
             return self.dataset.get_batch(idx)
         return default_collate([self.dataset[int(i)] for i in idx])
+
+
+class _NegativeIndex(IndexError, ValueError):
+    """An index below ``-len(dataset)``: the ``ValueError`` PyTorch's ``ConcatDataset`` raises,
+    and an ``IndexError``."""
 
 
 class ConcatDataset(Dataset):
@@ -241,7 +290,10 @@ class ConcatDataset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         n = len(self)
-        if not -n <= index < n:
+        if index < -n:
+            # PyTorch's ValueError ("absolute value of index should not exceed dataset length")
+            raise _NegativeIndex(f"ConcatDataset: index {index} out of range for a dataset of length {n}")
+        if not index < n:
             raise IndexError(f"ConcatDataset: index {index} out of range for a dataset of length {n}")
         index %= n
         d = bisect.bisect_right(self.cumulative_sizes, index)

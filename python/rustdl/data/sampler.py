@@ -103,6 +103,15 @@ def _integers(high: int, n: int, generator: Any) -> np.ndarray:
     return np.asarray(generator.randint(0, high, n), dtype=np.int64)  # numpy.random.RandomState
 
 
+class _EmptyPermutation(ValueError, ZeroDivisionError):
+    """A permutation drawn from an empty dataset: PyTorch's ``ZeroDivisionError``, and a ``ValueError``."""
+
+
+class _EmptyDraw(ValueError, RuntimeError):
+    """An index drawn with replacement from an empty dataset: PyTorch's ``RuntimeError``, and a
+    ``ValueError``."""
+
+
 class Sampler:
     """Base class of samplers: ``__iter__`` yields dataset indices (``__len__`` is optional).
 
@@ -201,6 +210,9 @@ class RandomSampler(_ArraySampler):
         self.replacement = replacement
         self._num_samples = None if num_samples is None else int(num_samples)
         self.generator = _check_generator(generator, "RandomSampler")
+        if num_samples is None:
+            # as PyTorch, which checks the (default) num_samples too: an empty dataset is refused
+            _check_positive_int("RandomSampler", "num_samples", len(data_source))
 
     @property
     def num_samples(self) -> int:
@@ -214,20 +226,22 @@ class RandomSampler(_ArraySampler):
         a time without."""
         n, k = len(self.data_source), self.num_samples
         if self.replacement and n == 0:
-            raise ValueError("RandomSampler: cannot draw with replacement from an empty data_source")
-        if not self.replacement and self._num_samples is not None and n == 0:
-            raise ValueError(f"RandomSampler: cannot draw num_samples={k} from an empty data_source")
+            raise _EmptyDraw("RandomSampler: cannot draw with replacement from an empty data_source")
+        if not self.replacement and n == 0:
+            raise _EmptyPermutation(f"RandomSampler: cannot draw num_samples={k} from an empty data_source")
         gen = _epoch_generator(self.generator)
         if self.replacement:
+            # PyTorch draws 32 at a time; each index is one draw of the stream either way, so
+            # larger chunks give the same indices
             for start in range(0, k, _CHUNK):
                 yield _integers(n, min(_CHUNK, k - start), gen)
             return
-        if self._num_samples is None:
-            yield randperm(n, generator=gen)
-            return
         for _ in range(k // n):
             yield randperm(n, generator=gen)
-        if k % n:
+        if k % n or _is_stream(self.generator):
+            # PyTorch's draw sequence from its generators: one more permutation for the
+            # remainder, drawn (when the epoch is run to its end) even when the remainder is
+            # empty, so later epochs stay in step (a numpy generator draws only what is used)
             yield randperm(n, generator=gen)[: k % n]
 
     def __len__(self) -> int:

@@ -2645,7 +2645,7 @@ def hardswish(input, inplace: bool = False):
     def fn(x):
         # the middle branch sees only -3 < x < 3 (0 elsewhere), so its derivative stays finite
         mid = _rustdl.where((x > -3.0).logical_and(x < 3.0), x, 0.0)
-        return _rustdl.where(x <= -3.0, x * 0.0, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
+        return _rustdl.where(x <= -3.0, 0.0, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
 
     return _inplace(input, fn, inplace)
 
@@ -2749,7 +2749,8 @@ def softshrink(input, lambd: float = 0.5):
     # 0 inside [-λ, λ]; NaN falls to the shifted branch (NaN, gradient 1), as PyTorch's
     # `-λ <= x <= λ ? 0 : g`
     inside = (input >= -lambd).logical_and(input <= lambd)
-    return _rustdl.where(inside, input * 0, _rustdl.where(input > lambd, input - lambd, input + lambd))
+    # (a constant 0, so an infinite incoming gradient there gives 0, not inf · 0)
+    return _rustdl.where(inside, 0.0, _rustdl.where(input > lambd, input - lambd, input + lambd))
 
 
 def hardshrink(input, lambd: float = 0.5):

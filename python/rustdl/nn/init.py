@@ -25,7 +25,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         "sigmoid",
     )
     if nonlinearity in linear:
-        return 1.0
+        return 1  # an int, as PyTorch
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":

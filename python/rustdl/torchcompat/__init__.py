@@ -156,6 +156,21 @@ def _rustdl_name(fullname: str) -> str | None:
     return _PREFIXES[best] + fullname[len(best) :]
 
 
+def _shim_submodule(parent: str, name: str) -> types.ModuleType | None:
+    """The module ``import <parent>.<name>`` gives where ``_PREFIXES`` maps that name to a rustdl
+    module (``torchvision.datasets.folder``, ``torchvision.models.resnet``), or None. The
+    torchvision shim's modules look their missing attributes up here, so that such a submodule
+    is an attribute of its package without an import of its own, as in torchvision (whose
+    packages import their submodules)."""
+    target = _PREFIXES.get(f"{parent}.{name}")
+    if target is None:
+        return None
+    try:
+        return importlib.import_module(target)
+    except ImportError:
+        return None
+
+
 def _unsupported(modname: str, name: str) -> AttributeError:
     return AttributeError(
         f"module '{modname}' has no attribute '{name}': rustdl does not support {modname}.{name} yet"
@@ -168,6 +183,8 @@ class TorchFacade(types.ModuleType):
     Lookup order: the facade's own overrides, then the rustdl module, then a submodule of it;
     anything else raises ``AttributeError`` naming the attribute. Setting an attribute sets it
     on the rustdl module too (``torch.backends.cudnn.benchmark = True`` reaches rustdl's flag).
+    ``__all__`` (what ``from torch.nn import *`` binds) is worked out on first use: the names
+    PyTorch's star import binds that the facade resolves (see :mod:`._star_names`).
     """
 
     def __init__(self, name: str, target: types.ModuleType, overrides: dict[str, Any] | None = None):
@@ -179,6 +196,13 @@ class TorchFacade(types.ModuleType):
             object.__setattr__(self, "__path__", [])
 
     def __getattr__(self, name: str) -> Any:
+        if name == "__all__":
+            # computed on first use (a star import), so that `import torch` stays as fast
+            from ._star_names import star_names
+
+            names = star_names(self)
+            object.__setattr__(self, "__all__", names)
+            return names
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         target = object.__getattribute__(self, "_target")

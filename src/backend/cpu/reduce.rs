@@ -25,6 +25,23 @@ trait ReduceElem: Copy + Send + Sync + PartialOrd + Default {
     fn acc(x: Self) -> f64;
     fn from_acc(v: f64) -> Self;
     fn is_nan(self) -> bool;
+    /// The sum of a row: in f64 with four partial sums (keeps f32 error small and lets the loop
+    /// vectorise); integers override it with an exact one.
+    fn sum_row(r: &[Self]) -> Self {
+        let mut s = [0f64; 4];
+        let mut ch = r.chunks_exact(4);
+        for c in &mut ch {
+            s[0] += Self::acc(c[0]);
+            s[1] += Self::acc(c[1]);
+            s[2] += Self::acc(c[2]);
+            s[3] += Self::acc(c[3]);
+        }
+        let mut t = s[0] + s[1] + s[2] + s[3];
+        for &x in ch.remainder() {
+            t += Self::acc(x);
+        }
+        Self::from_acc(t)
+    }
 }
 impl ReduceElem for f32 {
     fn acc(x: Self) -> f64 {
@@ -57,6 +74,10 @@ impl ReduceElem for i64 {
     }
     fn is_nan(self) -> bool {
         false
+    }
+    /// exact, and wrapping on overflow as PyTorch's integer sum (an f64 sum rounds above 2^53)
+    fn sum_row(r: &[Self]) -> Self {
+        r.iter().fold(0i64, |a, &x| a.wrapping_add(x))
     }
 }
 impl ReduceElem for bool {
@@ -113,22 +134,7 @@ fn reduce_rows<T: ReduceElem + IntoStorage + 'static>(
                         .collect(),
                 );
             }
-            T::into_storage(rows(&|r: &[T]| {
-                // four partial sums keep f32 error small and let the loop vectorise
-                let mut s = [0f64; 4];
-                let mut ch = r.chunks_exact(4);
-                for c in &mut ch {
-                    s[0] += T::acc(c[0]);
-                    s[1] += T::acc(c[1]);
-                    s[2] += T::acc(c[2]);
-                    s[3] += T::acc(c[3]);
-                }
-                let mut t = s[0] + s[1] + s[2] + s[3];
-                for &x in ch.remainder() {
-                    t += T::acc(x);
-                }
-                T::from_acc(t)
-            }))
+            T::into_storage(rows(&|r: &[T]| T::sum_row(r)))
         }
         ReduceOp::Max => T::into_storage(rows(&|r: &[T]| pick(r, |x, b| x > b).0)),
         ReduceOp::Min => T::into_storage(rows(&|r: &[T]| pick(r, |x, b| x < b).0)),

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from ..._rustdl import Tensor
 from ..parameter import Parameter
-from .module import Module
+from .module import Module, _addindent
 
 
 def _norm_index(idx: int, n: int, what: str) -> int:
@@ -108,6 +108,22 @@ class Sequential(Module):
             self.append(m)
         return self
 
+    def __mul__(self, other: int) -> Sequential:
+        """A new Sequential of this one's modules repeated ``other`` times (the same module
+        objects, so the repeats share their parameters), as PyTorch."""
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise TypeError(f"unsupported operand type(s) for *: 'Sequential' and '{type(other).__name__}'")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for Sequential")
+        return Sequential(*(list(self) * other))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other: int) -> Sequential:
+        repeated = self * other
+        self._renumber(list(repeated))
+        return self
+
     def forward(self, input):
         for m in self._modules.values():
             input = m(input)
@@ -176,6 +192,22 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
+
+    def __repr__(self) -> str:
+        # runs of modules that print the same are shown once, as PyTorch: (0-2): 3 x ReLU()
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        lines = []
+        start = 0
+        for i in range(1, len(reprs) + 1):
+            if i < len(reprs) and reprs[i] == reprs[start]:
+                continue
+            body = reprs[start]
+            head = f"({start})" if i - 1 == start else f"({start}-{i - 1}): {i - start} x"
+            lines.append(_addindent(f"{head}{':' if i - 1 == start else ''} {body}", 2))
+            start = i
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def insert(self, index: int, module: Module) -> None:
         """Inserts ``module`` before position ``index``."""

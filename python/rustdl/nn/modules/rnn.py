@@ -134,13 +134,15 @@ class RNNCellBase(Module):
             label = f"hidden{k}"
             if s.ndim != input.ndim:
                 want = "(batch x hidden_size)" if input.ndim == 2 else "(hidden_size)"
-                raise ValueError(f"{name}: Expected {input.ndim}D {label} {want}, but got a {s.ndim}D tensor")
+                raise _rustdl.ArgumentError(
+                    f"{name}: Expected {input.ndim}D {label} {want}, but got a {s.ndim}D tensor"
+                )
             if input.ndim == 2 and s.shape[0] != input.shape[0]:
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{name}: Input batch size {input.shape[0]} doesn't match {label} batch size {s.shape[0]}"
                 )
             if s.shape[-1] != self.hidden_size:
-                raise ValueError(
+                raise _rustdl.ArgumentError(
                     f"{name}: {label} has inconsistent hidden_size: got {s.shape[-1]}, expected {self.hidden_size}"
                 )
 
@@ -163,7 +165,9 @@ class RNNCellBase(Module):
         return h, c
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        s = f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        nonlinearity = getattr(self, "nonlinearity", "tanh")
+        return s + ("" if nonlinearity == "tanh" else f", nonlinearity={nonlinearity}")
 
 
 class RNNCell(RNNCellBase):
@@ -471,6 +475,8 @@ class _RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if getattr(self, "proj_size", 0):  # right after the sizes, as PyTorch prints it
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -481,8 +487,6 @@ class _RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
-        if getattr(self, "proj_size", 0):
-            s += f", proj_size={self.proj_size}"
         return s
 
 

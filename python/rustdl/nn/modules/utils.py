@@ -8,6 +8,7 @@ from itertools import repeat
 from typing import Any, Callable
 
 __all__ = [
+    "consume_prefix_in_state_dict_if_present",
     "_list_with_default",
     "_ntuple",
     "_pair",
@@ -50,3 +51,18 @@ def _list_with_default(out_size: Any, defaults: list[int]) -> Any:
     if len(defaults) <= len(out_size):
         raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
     return [v if v is not None else d for v, d in zip(out_size, defaults[-len(out_size) :])]
+
+
+def consume_prefix_in_state_dict_if_present(state_dict: Any, prefix: str) -> None:
+    """Strips ``prefix`` from the keys that start with it, in place (the ``module.`` a
+    data-parallel wrapper puts before every key of its checkpoint), and from the keys of the
+    dict's ``_metadata`` where it has one, as PyTorch's."""
+    for key in [k for k in state_dict.keys() if k.startswith(prefix)]:
+        state_dict[key[len(prefix) :]] = state_dict.pop(key)
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is None:
+        return
+    bare = prefix[:-1] if prefix.endswith(".") else prefix
+    for key in list(metadata.keys()):
+        if key and (key == bare or key.startswith(prefix)):
+            metadata[key[len(prefix) :]] = metadata.pop(key)

@@ -100,7 +100,7 @@ def clip_grad_norm_(
         return _rustdl.tensor(0.0)
     with no_grad():
         norms = _rustdl.stack([g.norm(norm_type) for g in grads])
-        total = norms.max() if math.isinf(norm_type) else norms.norm(norm_type)
+        total = norms.norm(norm_type)  # ±inf: the largest or smallest of the norms
         if error_if_nonfinite:
             value = float(total.item())
             if math.isnan(value) or math.isinf(value):

@@ -230,6 +230,8 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     w = module._parameters.get(name) if isinstance(module, Module) else None
     if w is None:
         raise ValueError(f"weight_norm: the module has no parameter '{name}'")
+    if dim == -1:  # as PyTorch: -1 is the whole tensor (as None), not the last dim
+        dim = None
     if dim is not None:
         dim = _check_dim(dim, w, "weight_norm")
     register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
@@ -265,9 +267,9 @@ class _SpectralNorm(Module):
     def power_method(self, mat: Tensor, n: int) -> None:
         with no_grad():
             m = mat.detach()
-            for _ in range(n):
-                self._v.copy_(_normalize(m.t().mv(self._u), self.eps))
+            for _ in range(n):  # u from v, then v from u, as PyTorch
                 self._u.copy_(_normalize(m.mv(self._v), self.eps))
+                self._v.copy_(_normalize(m.t().mv(self._u), self.eps))
 
     def forward(self, weight: Tensor) -> Tensor:
         if weight.dim() == 1:

@@ -41,6 +41,8 @@ def weight_norm(module: Any, name: str = "weight", dim: int | None = 0) -> Any:
     w = module._parameters.get(name)
     if w is None:
         raise ValueError(f"weight_norm: the module has no parameter '{name}'")
+    if dim == -1:  # as PyTorch: -1 is the whole tensor (as None), not the last dim
+        dim = None
     if dim is not None and dim < 0:
         dim += w.dim()
     fn = _WeightNorm(name, dim)

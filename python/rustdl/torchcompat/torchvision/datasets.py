@@ -365,6 +365,11 @@ class ImageFolder(DatasetFolder):
 
 
 def __getattr__(name: str):
+    from .. import _shim_submodule
+
+    sub = _shim_submodule("torchvision.datasets", name)  # torchvision.datasets.folder, as torchvision
+    if sub is not None:
+        return sub
     raise AttributeError(
         f"module 'torchvision.datasets' has no attribute '{name}': rustdl's torchvision shim "
         f"does not serve {name} yet (it reads MNIST, FashionMNIST, FakeData, CIFAR10/100 from a "

@@ -369,6 +369,13 @@ def __getattr__(name: str) -> Any:
         return fn
     if name in _CLASS_NAMES or name in ("BasicBlock", "Bottleneck"):
         return getattr(_zoo, name)
+    from .. import _shim_submodule
+
+    # a model family's module (torchvision.models.resnet), as torchvision; a builder of the same
+    # name (alexnet, googlenet) wins, as in torchvision, whose package re-binds it
+    sub = _shim_submodule("torchvision.models", name)
+    if sub is not None:
+        return sub
     raise AttributeError(
         f"module 'torchvision.models' has no attribute '{name}': rustdl's torchvision shim has "
         f"the classification models (torchvision.models.list_models() names them); detection, "

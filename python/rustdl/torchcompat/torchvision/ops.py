@@ -827,6 +827,11 @@ class MultiScaleRoIAlign(rustdl.nn.Module):
 
 
 def __getattr__(name: str):
+    from .. import _shim_submodule
+
+    sub = _shim_submodule("torchvision.ops", name)  # torchvision.ops.boxes, as torchvision
+    if sub is not None:
+        return sub
     raise AttributeError(
         f"module 'torchvision.ops' has no attribute '{name}': rustdl's torchvision shim does not "
         f"support torchvision.ops.{name} yet (it has {', '.join(__all__)})"
