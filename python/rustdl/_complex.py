@@ -986,7 +986,8 @@ def angle(input, *, out=None):  # noqa: A002
     if isinstance(input, ComplexTensor):
         return input.angle()
     x = input if input.is_floating_point() else input.to(_r().get_default_dtype())
-    return _r().where(x < 0, _r().full_like(x, math.pi), x * 0)
+    # 0 also at +inf (x * 0 would be NaN there); NaN stays NaN
+    return _r().where(x < 0, _r().full_like(x, math.pi), _r().where(x.isnan(), x, _r().zeros_like(x)))
 
 
 def conj(input):  # noqa: A002

@@ -1484,7 +1484,8 @@ def _atan2_value(y, x):
     both_inf = x.isinf().logical_and(y.isinf())
     if bool(both_inf.any()):
         out = _rd.where(both_inf, _rd.where(x.gt(0), signed(pi / 4), signed(3 * pi / 4)), out)
-    return out
+    # a NaN in either argument gives NaN (the comparisons above would pick a quadrant)
+    return _rd.where(x.isnan().logical_or(y.isnan()), x + y, out)
 
 
 def _digamma_np(x):
@@ -2011,9 +2012,51 @@ def _tri_indices(op, row, col, offset, upper, dtype, device):
     for nm, v in (("row", row), ("col", col)):
         if not isinstance(v, int) or v < 0:
             raise _rd.ArgumentError(f"{op}: {nm} must be a non-negative int, got {v!r}")
-    idx = _np.triu_indices(row, offset, col) if upper else _np.tril_indices(row, offset, col)
-    arr = _np.stack([idx[0], idx[1]]).astype(_np.int64).reshape(2, -1)
-    out = _rd.tensor(arr, dtype=dtype or int64)
+    if not isinstance(offset, int):
+        raise _rd.ArgumentError(f"{op}: offset must be an int, got {offset!r}")
+    # rows [r0, r1) hold count(r) > 0 entries each; only they are ever materialised (no dense
+    # row × col mask), and the total is known before anything is allocated
+    if upper:  # columns max(0, r + offset) .. col - 1
+        r0, r1 = 0, max(0, min(row, col - offset))
+
+        def first(r):
+            return _np.maximum(r + offset, 0)
+
+        def count(r):
+            return col - first(r)
+    else:  # columns 0 .. min(col, r + offset + 1) - 1
+        r0, r1 = min(row, max(0, -offset)), row if col else 0
+
+        def first(r):
+            return _np.zeros_like(r)
+
+        def count(r):
+            return _np.minimum(r + offset + 1, col)
+
+    def total(a, b):  # sum of count(r) over r in [a, b), in exact Python ints
+        if b <= a:
+            return 0
+        if upper:  # col - max(r + offset, 0): the part below r = -offset counts col
+            mid = min(max(a, -offset), b)
+            return (mid - a) * col + sum_range(b - a - (mid - a), col - (mid + offset))
+        mid = min(max(a, col - offset - 1), b)  # r + offset + 1 >= col from here on
+        return sum_range(mid - a, a + offset + 1) + (b - mid) * col
+
+    def sum_range(n, start):  # start + (start ∓ 1) + ... over n terms (rising for tril)
+        step = -1 if upper else 1
+        return n * start + step * n * (n - 1) // 2
+
+    n = total(r0, r1)
+    if 16 * n > 1 << 40:
+        raise _rd.OutOfMemoryError(
+            f"{op}: {n} indices of a {row} x {col} matrix (offset {offset}) need {16 * n} bytes"
+        )
+    rows = _np.arange(r0, r1, dtype=_np.int64)
+    counts = count(rows)
+    starts = _np.cumsum(counts) - counts
+    r = _np.repeat(rows, counts)
+    c = _np.arange(n, dtype=_np.int64) - _np.repeat(starts, counts) + _np.repeat(first(rows), counts)
+    out = _rd.tensor(_np.stack([r, c]).reshape(2, -1), dtype=dtype or int64)
     return out if device is None else out.to(device)
 
 

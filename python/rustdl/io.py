@@ -1068,8 +1068,11 @@ def _sniff(head: bytes) -> str:
 def load(
     f: FileLike,
     map_location: MapLocation = None,
+    pickle_module: Any = None,
     weights_only: bool | None = None,
+    mmap: bool | None = None,
     device: Any = None,
+    **pickle_load_args: Any,
 ) -> Any:
     """Loads a checkpoint: rustdl's safetensors, or a PyTorch ``.pt``/``.pth`` file (no torch needed).
 
@@ -1094,6 +1097,8 @@ def load(
             runs code named in the file — for files you trust. PyTorch's own files are always
             read as data: there ``False`` does NOT enable arbitrary unpickling.
         device: rustdl's name for ``map_location`` (give one of the two).
+        pickle_module, mmap, pickle_load_args: accepted as ``torch.load`` takes them; the file
+            is read whole with rustdl's own unpickler either way (``mmap`` maps nothing).
 
     Returns:
         For rustdl files, the saved dict; for PyTorch files, the saved object (usually an

@@ -163,8 +163,15 @@ impl Tensor {
                 UnaryOp::RPowScalar(c) => g.mul(&y()?.mul_scalar(c.ln())?)?,
                 // selected, not multiplied by the mask: an infinite incoming gradient where
                 // the value was clamped gives 0 (as PyTorch), not inf · 0 = NaN
+                // A bound that is absent (infinite) is not checked, so x = ±inf passes where
+                // only the other bound is given, as PyTorch's clamp_min / clamp_max backward.
                 UnaryOp::Clamp(lo, hi) => {
-                    let keep = x.unary(UnaryOp::ClampMask(lo, hi))?.ne_scalar(0.0)?;
+                    let keep = match (lo == f64::NEG_INFINITY, hi == f64::INFINITY) {
+                        (true, true) => x.binary(&x, BinaryOp::Eq)?,
+                        (true, false) => x.binary(&x.scalar_like(hi)?, BinaryOp::Lt)?,
+                        (false, true) => x.binary(&x.scalar_like(lo)?, BinaryOp::Gt)?,
+                        (false, false) => x.unary(UnaryOp::ClampMask(lo, hi))?.ne_scalar(0.0)?,
+                    };
                     Tensor::where_cond(&keep, g, &g.zeros_like()?)?
                 }
                 UnaryOp::LeakyRelu(s) => g.mul(&x.unary(UnaryOp::LeakyReluGrad(s))?)?,

@@ -104,6 +104,31 @@ fn linear(py: Python<'_>, input: T<'_>, weight: T<'_>, bias: Option<T<'_>>) -> P
         .numel()
         .saturating_mul(w.shape().first().copied().unwrap_or(1));
     Ok(run(py, work(&[&x, &w]).max(flops), move || {
+        // as PyTorch: a 1-D weight is a dot product over the last dim, and a bias that is not
+        // one value per output feature is added with broadcasting
+        let odd_bias = b
+            .as_ref()
+            .is_some_and(|b| w.ndim() != 2 || b.shape() != [w.shape()[0]]);
+        if w.ndim() == 1 || (w.ndim() == 2 && odd_bias) {
+            let y = x.matmul(&if w.ndim() == 2 { w.t()? } else { w.clone() })?;
+            return match &b {
+                // the bias is expanded to the output's shape (it never widens the output)
+                Some(b) => {
+                    let b = b.expand(y.shape()).map_err(|_| {
+                        crate::error::Error::Shape(format!(
+                            "linear: bias of shape {:?} does not broadcast to the output of shape {:?} \
+                             (input {:?}, weight {:?})",
+                            b.shape(),
+                            y.shape(),
+                            x.shape(),
+                            w.shape()
+                        ))
+                    })?;
+                    y.add(&b)
+                }
+                None => Ok(y),
+            };
+        }
         x.linear(&w, b.as_ref())
     })?
     .into())

@@ -461,3 +461,91 @@ def test_tensor_conversions_as_pytorch():
     # integer sums are exact and wrap on overflow, as PyTorch's
     assert rustdl.tensor([2**53 + 1, 0, 0, 0, 0]).sum().item() == 2**53 + 1
     assert rustdl.tensor([2**62, 2**62]).sum().item() == -(2**63)
+
+
+def test_non_finite_values_stay_where_pytorch_leaves_them():
+    # clamp with one bound passes ±inf on the open side (only the given bound is checked)
+    a = rustdl.tensor([float("inf"), 2.0], requires_grad=True)
+    a.clamp(min=0.5).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+    # attention over a NaN score is NaN (not a zero row, which means "no key seen")
+    q = rustdl.tensor([[[0.1, 0.2, 0.3, 0.4], [0.5, -0.2, 0.1, 0.0]]])
+    k = rustdl.cat([q.flip(2), rustdl.full((1, 1, 4), float("nan"))], 1)
+    v = rustdl.arange(12.0).reshape(1, 3, 4)
+    assert np.isnan(nn.functional.scaled_dot_product_attention(q, k, v).numpy()).all()
+    assert np.isnan(rustdl.atan2(rustdl.tensor([3.0, 0.0]), rustdl.tensor([float("nan")] * 2)).numpy()).all()
+    np.testing.assert_allclose(
+        rustdl.angle(rustdl.tensor([float("inf"), -float("inf")])).numpy(), [0.0, np.pi]
+    )
+
+
+def test_interpolate_reads_only_each_outputs_taps(device):
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, np.nan], np.float32)
+    y = nn.functional.interpolate(rustdl.tensor(x[None, None], device=device), size=12, mode="linear")
+    # PyTorch's source index (i + 0.5)/2 - 0.5 (clamped at 0): two taps each, the last three read the NaN
+    src = np.maximum((np.arange(12) + 0.5) / 2 - 0.5, 0)
+    i0 = np.floor(src).astype(int)
+    i1 = np.minimum(i0 + 1, 5)
+    lam = src - i0
+    ref = x[i0] * (1 - lam) + x[i1] * lam
+    np.testing.assert_allclose(y.cpu().numpy()[0, 0], ref, rtol=1e-6)
+    assert np.isnan(ref[-3:]).all() and np.isfinite(ref[:9]).all()
+    img = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    img[0, 0, 0, 0] = np.inf
+    for mode in ("bilinear", "area"):
+        out = (
+            nn.functional.interpolate(rustdl.tensor(img, device=device), size=(6, 6), mode=mode).cpu().numpy()
+        )
+        assert not np.isnan(out).any(), mode  # inf stays inf near the corner, nowhere NaN
+
+
+def test_triangle_indices_never_build_the_dense_mask():
+    for row, col, off in [(4, 5, 0), (5, 3, -2), (3, 6, 2), (0, 4, 0), (4, 0, 1), (6, 6, -7), (2, 5, 9)]:
+        for f, g in ((rustdl.tril_indices, np.tril_indices), (rustdl.triu_indices, np.triu_indices)):
+            got = f(row, col, off).numpy()
+            np.testing.assert_array_equal(got, np.stack(g(row, off, col)).reshape(2, -1))
+    big = 2**20
+    assert rustdl.tril_indices(big, big, -big + 1).tolist() == [[big - 1], [0]]
+    with pytest.raises(MemoryError):
+        rustdl.tril_indices(2**31, 2**31)
+
+
+def test_lp_pool_of_infinite_order_and_distribution_edges():
+    x = rustdl.tensor([[[0.5, -1.5, 0.25, 0.75]]])
+    assert nn.functional.lp_pool1d(x, float("inf"), 2).tolist() == [[[1.5, 0.75]]]
+    assert nn.functional.lp_pool1d(x, -float("inf"), 2).tolist() == [[[0.5, 0.25]]]
+    from rustdl.distributions import Beta, Exponential, Independent, Normal
+
+    np.testing.assert_allclose(
+        Beta(rustdl.tensor(1.0), rustdl.tensor(1.0)).log_prob(rustdl.tensor([0.0, 1.0])).numpy(), [0, 0]
+    )
+    lp = Beta(rustdl.tensor(2.0), rustdl.tensor(1.0)).log_prob(rustdl.tensor([0.0, 1.0])).numpy()
+    assert lp[0] == -np.inf and np.isclose(lp[1], np.log(2.0))
+    with pytest.raises(ValueError):
+        Exponential(rustdl.tensor(1.5)).cdf(rustdl.tensor([-1.0]))
+    ind = Independent(Normal(rustdl.zeros(3), rustdl.ones(3)), 1)
+    assert tuple(ind.support.check(rustdl.zeros(3)).shape) == ()
+
+
+def test_call_forms_pytorch_accepts(tmp_path):
+    m = nn.ConvTranspose1d(2, 3, 3, stride=3)
+    assert tuple(m(rustdl.ones(1, 2, 4), output_size=[13]).shape) == (1, 3, 13)
+    x = rustdl.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(nn.functional.linear(x, rustdl.ones(4)).numpy(), x.numpy().sum(1))
+    w, b = rustdl.ones(2, 4), rustdl.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(nn.functional.linear(x, w, b).numpy(), x.numpy() @ np.ones((4, 2)) + b.numpy())
+    img = rustdl.tensor([[[[1, 9], [3, 4]]]])
+    pooled = nn.functional.max_pool2d(img, 2, return_indices=True)
+    assert pooled[0].dtype == rustdl.int64 and pooled[0].item() == 9 and pooled[1].item() == 1
+    u8 = rustdl.tensor([[[[1, 2], [3, 250]]]], dtype=rustdl.uint8)
+    up = nn.functional.interpolate(u8, scale_factor=2)
+    assert up.dtype == rustdl.uint8 and up[0, 0].tolist() == [
+        [1, 1, 2, 2],
+        [1, 1, 2, 2],
+        [3, 3, 250, 250],
+        [3, 3, 250, 250],
+    ]
+    assert tuple(nn.ZeroPad2d(1)(rustdl.ones(1, 2)).shape) == (3, 4)
+    path = tmp_path / "ck.pt"
+    rustdl.save({"x": rustdl.ones(2)}, str(path))
+    assert rustdl.load(str(path), mmap=True)["x"].tolist() == [1.0, 1.0]

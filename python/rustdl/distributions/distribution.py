@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -46,6 +47,24 @@ class Distribution:
     has_rsample: bool = False
     has_enumerate_support: bool = False
     _validate_args: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every cdf checks its value against the support first (with validate_args), as
+        # PyTorch's: a value outside it raises instead of giving an impossible probability
+        super().__init_subclass__(**kwargs)
+        fn = cls.__dict__.get("cdf")
+        if fn is None or getattr(fn, "_validates", False):
+            return
+
+        @functools.wraps(fn)
+        def cdf(self, value):
+            if self._validate_args:
+                self._validate_sample(value)
+            return fn(self, value)
+
+        cdf._validates = True  # type: ignore[attr-defined]
+        cls.cdf = cdf  # type: ignore[method-assign]
+
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
     support: Any = None
     _checked_when_given: ClassVar[tuple[str, ...]] = ()

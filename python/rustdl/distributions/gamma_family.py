@@ -27,6 +27,13 @@ from .utils import broadcast_all
 
 __all__ = ["Beta", "Binomial", "Dirichlet", "Gamma", "Poisson", "lgamma"]
 
+
+def _xlogy(x, y):
+    from .._tensor_api import xlogy
+
+    return xlogy(x, y)
+
+
 _np_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
 
 
@@ -280,7 +287,8 @@ class Gamma(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         a, b = self.concentration, self.rate
-        return a * b.log() + (a - 1) * value.log() - b * value - lgamma(a)
+        # xlogy: 0 (not 0 · -inf) at value 0 when a == 1, as PyTorch
+        return a * b.log() + _xlogy(a - 1, value) - b * value - lgamma(a)
 
     def cdf(self, value: Tensor) -> Tensor:
         """``P(α, βx)``, the regularized lower incomplete gamma function (differentiable in
@@ -355,7 +363,7 @@ class Dirichlet(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         a = self.concentration
-        return ((a - 1) * value.log()).sum(-1) + lgamma(a.sum(-1)) - lgamma(a).sum(-1)
+        return _xlogy(a - 1, value).sum(-1) + lgamma(a.sum(-1)) - lgamma(a).sum(-1)
 
     def entropy(self) -> Tensor:
         a = self.concentration
@@ -412,7 +420,8 @@ class Beta(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         a, b = self.concentration1, self.concentration0
-        return (a - 1) * value.log() + (b - 1) * (1 - value).log() - (lgamma(a) + lgamma(b) - lgamma(a + b))
+        # xlogy: finite at the ends of [0, 1] where a or b is 1, as PyTorch
+        return _xlogy(a - 1, value) + _xlogy(b - 1, 1 - value) - (lgamma(a) + lgamma(b) - lgamma(a + b))
 
     def entropy(self) -> Tensor:
         a, b = self.concentration1, self.concentration0

@@ -286,7 +286,12 @@ class Independent(Distribution):
 
     @property
     def support(self) -> Any:  # type: ignore[override]
-        return self.base_dist.support
+        # the base support with the reinterpreted dims folded into the event, as PyTorch
+        # (its check answers once per batch entry)
+        base = self.base_dist.support
+        if self.reinterpreted_batch_ndims and not constraints.is_dependent(base):
+            return constraints.independent(base, self.reinterpreted_batch_ndims)
+        return base
 
     @property
     def mean(self) -> Tensor:

@@ -102,8 +102,19 @@ def max_pool2d(
     return_indices: bool = False,
 ):
     """Max pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input (with the argmax indices when
-    ``return_indices``)."""
+    ``return_indices``). An integer input on the CPU is pooled as float64 (exact up to 2^53)
+    and keeps its dtype, as PyTorch pools integers."""
     _check_pool_nonempty("max_pool2d", input, 4)
+    if (
+        isinstance(input, _rustdl.Tensor)
+        and not input.is_floating_point()
+        and input.dtype != _rustdl.bool
+        and input.device.type == "cpu"
+    ):
+        out = max_pool2d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+        if return_indices:
+            return out[0].to(input.dtype), out[1]
+        return out.to(input.dtype)
     return _unbatched(
         input,
         lambda x: _rustdl.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices),
@@ -660,16 +671,17 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         if not training or p == 0:
             return input
         return _write_back(input, out)
-    if input.ndim not in (2, 3, 4):
+    if input.ndim < 2:
         raise _rustdl.ArgumentError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
-    if input.ndim == 2:
+    if input.ndim not in (3, 4):
         # PyTorch (deprecated, with a warning) runs its feature dropout, whose mask is
-        # (N, C, 1, ...): on an (N, C) input that is one mask entry per ELEMENT.
+        # (N, C, 1, ...): on an (N, C) input that is one mask entry per ELEMENT, on a 5-D one
+        # one per (N, C) volume.
         import warnings
 
         warnings.warn(
-            "dropout2d: received a 2-D input; like PyTorch, each element is dropped on its own "
-            "(as dropout; dropout2d is for 3-D or 4-D inputs)",
+            f"dropout2d: received a {input.ndim}-D input; like PyTorch, the mask is (N, C, 1, ...) "
+            "(dropout2d is for 3-D or 4-D inputs)",
             UserWarning,
             stacklevel=2,
         )
@@ -733,28 +745,15 @@ def _antialias_matrix(n_in: int, n_out: int, kind: str, scale: float | None = No
     return m
 
 
-def _resize_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale):
-    """The ``(n_out, n_in)`` matrix that resizes one axis as PyTorch's ``interpolate`` does.
-
-    ``scale`` is the source step per output index (``n_in / n_out``, or ``1 / scale_factor`` when
-    the caller gave a scale factor); resizing is separable, so an N-d resize is one such matrix
-    product per spatial axis.
-    """
-    import numpy as np
-
-    m = np.zeros((n_out, n_in))
+def _resize_taps(n_in: int, n_out: int, mode: str, align_corners: bool, scale):
+    """The taps that resize one axis as PyTorch's ``interpolate`` does: ``(index, weight)``
+    arrays of shape ``(K, n_out)``, output ``i`` being ``Σ_k weight[k, i] · x[index[k, i]]``
+    (K = 1 nearest, 2 linear, 4 cubic). Only the taps PyTorch reads are read, so a NaN or inf
+    stays where PyTorch's kernels leave it (a dense resize matrix would spread it as 0 · inf)."""
     dst = np.arange(n_out, dtype=np.float64)
-    rows = np.arange(n_out)
-    if mode == "area":
-        for i in range(n_out):
-            lo = (i * n_in) // n_out
-            hi = -((-(i + 1) * n_in) // n_out)
-            m[i, lo:hi] = 1.0 / (hi - lo)
-        return m
     if mode in ("nearest", "nearest-exact"):
         src = np.floor((dst + (0.5 if mode == "nearest-exact" else 0.0)) * scale).astype(np.int64)
-        m[rows, np.minimum(src, n_in - 1)] = 1.0
-        return m
+        return np.minimum(src, n_in - 1)[None], np.ones((1, n_out))
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:
@@ -762,20 +761,43 @@ def _resize_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale)
     if mode == "linear":
         src = np.maximum(src, 0.0)
         i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-        i1 = np.minimum(i0 + 1, n_in - 1)
         lam = src - i0
-        np.add.at(m, (rows, i0), 1.0 - lam)
-        np.add.at(m, (rows, i1), lam)
-        return m
+        return np.stack([i0, np.minimum(i0 + 1, n_in - 1)]), np.stack([1.0 - lam, lam])
     # cubic convolution (a = -0.75), taps at floor(src) - 1 .. floor(src) + 2, clamped to the edge
     a = -0.75
     base = np.floor(src).astype(np.int64)
     t = src - base
+    idx, wts = [], []
     for k in range(-1, 3):
         d = np.abs(t - k)
-        w = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
-        np.add.at(m, (rows, np.clip(base + k, 0, n_in - 1)), w)
-    return m
+        wts.append(
+            np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+        )
+        idx.append(np.clip(base + k, 0, n_in - 1))
+    return np.stack(idx), np.stack(wts)
+
+
+def _resize_axis(x, dim: int, taps, dense: bool):
+    """``x`` resized along ``dim`` by :func:`_resize_taps`' taps: gathered tap by tap, or with
+    ``dense`` as one product with the ``(n_out, n_in)`` matrix they make (faster on the CPU, and
+    the same where every input is finite)."""
+    idx, wts = taps
+    if dense:
+        m = np.zeros((idx.shape[1], x.shape[dim]))
+        rows = np.arange(idx.shape[1])
+        for k in range(idx.shape[0]):
+            np.add.at(m, (rows, idx[k]), wts[k])
+        mt = _rustdl.tensor(m.T, dtype=x.dtype, device=x.device)
+        return (x.transpose(dim, -1) @ mt).transpose(dim, -1)
+    shape = [1] * x.ndim
+    shape[dim] = idx.shape[1]
+    out = None
+    for k in range(idx.shape[0]):
+        g = x.index_select(dim, _rustdl.tensor(idx[k], device=x.device))
+        if not (wts[k] == 1.0).all():
+            g = g * _rustdl.tensor(wts[k], dtype=x.dtype, device=x.device).reshape(shape)
+        out = g if out is None else out + g
+    return out
 
 
 class _InterpolateRank(ValueError, NotImplementedError):
@@ -803,6 +825,19 @@ def interpolate(
         raise _rustdl.ArgumentError(
             f"interpolate: unsupported mode '{mode}' (one of {', '.join(_INTERPOLATE_MODES)})"
         )
+    if (
+        mode.startswith("nearest")
+        and isinstance(input, _rustdl.Tensor)
+        and not input.is_floating_point()
+        and input.dtype != _rustdl.bool
+    ):
+        # nearest only copies values: an integer image (uint8) is resized as PyTorch does it,
+        # through a float copy exact for its values, and keeps its dtype
+        wide = _rustdl.float64 if input.device.type == "cpu" else _rustdl.float32
+        out = interpolate(
+            input.to(wide), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+        )
+        return out.round().to(input.dtype)
     if input.ndim not in (3, 4, 5):
         raise _InterpolateRank(
             f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, ...), got shape {tuple(input.shape)}"
@@ -858,19 +893,30 @@ def interpolate(
     if scales is None:
         scales = tuple(n / o for n, o in zip(spatial, size))
     exact = all(s == n / o for s, n, o in zip(scales, spatial, size))
-    if nsp == 2 and mode in ("nearest", "bilinear") and exact and not antialias:
+    # A dense resize matrix reads every input of a row, so one NaN or inf would spread over the
+    # row as 0 · inf; PyTorch reads only each output's taps. On the CPU the matrix product is
+    # used where every input is finite (checked: cheap there), else the taps are gathered; on a
+    # GPU the taps always are (a check would wait for the device).
+    dense = not input.device.type.startswith(("gpu", "cuda")) and bool(input.isfinite().all())
+    if nsp == 2 and exact and not antialias and (mode == "nearest" or (mode == "bilinear" and dense)):
         return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
+    if mode == "area":  # an adaptive average pool, as PyTorch's (NaN/inf stay in their windows)
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nsp - 1]
+        return pool(input, size)
     kind = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     out = input
-    for axis, (n_in, n_out, scale) in enumerate(zip(spatial, size, scales)):
+    # the last axis first, as PyTorch's kernels nest the weights (the same rounding)
+    for axis in reversed(range(nsp)):
+        n_in, n_out, scale = spatial[axis], size[axis], scales[axis]
         dim = 2 + axis
         if antialias:
             m = _antialias_matrix(n_in, n_out, mode, scale)
-        else:
-            m = _resize_matrix(n_in, n_out, kind, bool(align_corners), scale)
-        mt = _rustdl.tensor(m.T, dtype=input.dtype, device=input.device)
-        out = (out.transpose(dim, -1) @ mt).transpose(dim, -1)
-    return out.contiguous()
+            mt = _rustdl.tensor(m.T, dtype=input.dtype, device=input.device)
+            out = (out.transpose(dim, -1) @ mt).transpose(dim, -1)
+        elif n_in != n_out or kind != "nearest" or scale != 1.0:
+            taps = _resize_taps(n_in, n_out, kind, bool(align_corners), scale)
+            out = _resize_axis(out, dim, taps, dense and kind != "nearest")
+    return out.contiguous() if out is not input else input.clone()
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
@@ -1366,10 +1412,21 @@ def _check_norm_type(op: str, norm_type) -> None:
         raise _rustdl.ArgumentError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
 
 
+def _lp_extreme(max_pool, input, norm_type: float, kernel, stride, ceil_mode: bool):
+    """LP pooling of order ±inf: the largest (``inf``) or smallest (``-inf``) ``|x|`` of each
+    window, as PyTorch."""
+    stride = stride if stride is not None else kernel
+    if norm_type > 0:
+        return max_pool(input.abs(), kernel, stride, 0, ceil_mode=ceil_mode)
+    return -max_pool(-input.abs(), kernel, stride, 0, ceil_mode=ceil_mode)
+
+
 def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
     """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, L)`` or ``(C, L)`` input."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
     _check_norm_type("lp_pool1d", norm_type)
+    if math.isinf(norm_type):  # the largest (inf) or smallest (-inf) magnitude in each window
+        return _lp_extreme(max_pool1d, input, norm_type, k, stride, ceil_mode)
     out = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp_finish(out, norm_type, k)
 
@@ -1378,6 +1435,8 @@ def lp_pool2d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool
     """Power-average pooling ``(Σ x^p)^(1/p)`` over windows of an ``(N, C, H, W)`` or ``(C, H, W)`` input."""
     kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
     _check_norm_type("lp_pool2d", norm_type)
+    if math.isinf(norm_type):
+        return _lp_extreme(max_pool2d, input, norm_type, (kh, kw), stride, ceil_mode)
     x, unbatched = _as_4d(input, "lp_pool2d")
     out = avg_pool2d(x.pow(norm_type), (kh, kw), stride if stride is not None else (kh, kw), 0, ceil_mode)
     out = _lp_finish(out, norm_type, kh * kw)
@@ -3748,6 +3807,8 @@ def lp_pool3d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool
     op = "lp_pool3d"
     k = _ntuple(kernel_size, 3, op, "kernel_size")
     _check_norm_type(op, norm_type)
+    if math.isinf(norm_type):
+        return _lp_extreme(max_pool3d, input, norm_type, k, stride, ceil_mode)
     out = avg_pool3d(input.pow(norm_type), k, stride if stride is not None else k, 0, ceil_mode)
     return _lp_finish(out, norm_type, k[0] * k[1] * k[2])
 

@@ -132,10 +132,19 @@ fn forward_t<T: Float>(
                 );
                 for r in 0..bq {
                     let row = &mut sblk[r * bk..(r + 1) * bk];
-                    let top = row
-                        .iter()
-                        .fold(T::NEG_INF, |a, &x| if x > a { x } else { a });
-                    let mnew = if top > m[r] { top } else { m[r] };
+                    // a NaN score makes the row's maximum NaN, so the output row is NaN (as
+                    // PyTorch's), not a zero taken for a row that sees no key
+                    let nan_max = |a: T, x: T| {
+                        if a.is_nan_() {
+                            a
+                        } else if x.is_nan_() || x > a {
+                            x
+                        } else {
+                            a
+                        }
+                    };
+                    let top = row.iter().fold(T::NEG_INF, |a, &x| nan_max(a, x));
+                    let mnew = nan_max(m[r], top);
                     if mnew == T::NEG_INF {
                         // no key seen yet by this row: nothing to add
                         row.fill(T::ZERO);
@@ -166,6 +175,9 @@ fn forward_t<T: Float>(
                     let inv = T::ONE / sum[r];
                     row.iter_mut().for_each(|a| *a = *a * inv);
                     l_rows[r] = m[r] + sum[r].ln();
+                } else if sum[r].is_nan_() || m[r].is_nan_() {
+                    row.fill(sum[r] + m[r]);
+                    l_rows[r] = sum[r] + m[r];
                 } else {
                     row.fill(T::ZERO);
                     l_rows[r] = T::NEG_INF;

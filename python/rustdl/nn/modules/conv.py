@@ -371,18 +371,7 @@ class ConvTranspose1d(ConvTranspose2d):
     """
 
     _nd = 1
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.conv_transpose1d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.output_padding,
-            self.groups,
-            self.dilation,
-        )
+    _conv_transpose = staticmethod(F.conv_transpose1d)
 
 
 class _LazyConv:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .module import Module
@@ -44,9 +45,10 @@ class _ConstantPadNd(_PadNd):
         self.value = value
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim not in (self._n + 1, self._n + 2):
-            raise ValueError(
-                f"{type(self).__name__}: expected a {self._n + 1}-D or {self._n + 2}-D input, "
+        # a constant pad takes any input with the padded dims (as PyTorch: no batch rule)
+        if input.ndim < self._n:
+            raise _rustdl.ArgumentError(
+                f"{type(self).__name__}: expected an input of at least {self._n} dims, "
                 f"got shape {tuple(input.shape)}"
             )
         return F.pad(input, self.padding, "constant", self.value)
