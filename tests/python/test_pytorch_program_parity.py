@@ -549,3 +549,14 @@ def test_call_forms_pytorch_accepts(tmp_path):
     path = tmp_path / "ck.pt"
     rustdl.save({"x": rustdl.ones(2)}, str(path))
     assert rustdl.load(str(path), mmap=True)["x"].tolist() == [1.0, 1.0]
+
+
+def test_device_kinds_without_a_backend_answer_absent():
+    import rustdl.mps
+    import rustdl.xpu
+
+    for mod in (rustdl.mps, rustdl.xpu):
+        assert mod.is_available() is False and mod.device_count() == 0
+        mod.synchronize()
+        mod.empty_cache()
+        mod.manual_seed(0)
