@@ -982,8 +982,24 @@ pub fn linear_scan(
 /// Stable argsort (int64) along the last dim of a view; NaN sorts above every number.
 pub fn argsort(x: &Storage, l: &Layout, descending: bool) -> Result<Storage> {
     reserve(l.numel(), DType::I64, x.device(), "sort")?;
+    // The GPU kernel ranks each element against its whole row: n² work per row, quick for the
+    // short rows of top-k over classes, a stall for long ones. Those sort on the host (n log n)
+    // and the indices go back to the device.
+    if let Storage::Gpu(g) = x {
+        let row = l.shape.last().copied().unwrap_or(1);
+        if row > GPU_SORT_MAX_ROW {
+            let host = to_host(x, l)?;
+            let idx = guard("sort", || {
+                Cpu.argsort(&host, &Layout::contiguous(&l.shape), descending)
+            })?;
+            return guard("sort", || Gpu::of(g).upload(&idx).map(Storage::Gpu));
+        }
+    }
     on_device!("sort", x, |b, s| b.argsort(s(x), l, descending))
 }
+
+/// The longest row the GPU sorts itself (see [`argsort`]).
+const GPU_SORT_MAX_ROW: usize = 4096;
 
 /// Moves a storage to `device` (a contiguous copy when it is already there).
 pub fn to_device(x: &Storage, l: &Layout, device: Device) -> Result<Storage> {

@@ -5,6 +5,7 @@
 //! is the same recurrence run backwards — exact with zeros in the input, unlike `y / x`.
 
 use crate::backend;
+use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::norm_dim;
@@ -56,6 +57,13 @@ impl Tensor {
                 .reshape(&[]);
         }
         let d = norm_dim(dim, a.ndim(), "scan")?;
+        if a.device().is_gpu() && !a.dtype().is_float() {
+            // the GPU holds int64 as 32 bits and its scan would wrap past them: integer
+            // cumulative sums and products run on the host, exactly, and the result goes back
+            // through the upload's range check (an out-of-range value raises there)
+            let (ha, hb) = (a.to_device(Device::Cpu)?, b.to_device(Device::Cpu)?);
+            return Tensor::linear_scan(&ha, &hb, d as isize, reverse, init)?.to_device(a.device());
+        }
         let s = backend::linear_scan(
             &a.storage(),
             a.layout(),

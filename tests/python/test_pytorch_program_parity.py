@@ -560,3 +560,25 @@ def test_device_kinds_without_a_backend_answer_absent():
         mod.synchronize()
         mod.empty_cache()
         mod.manual_seed(0)
+
+
+def test_gpu_integer_scans_and_long_sorts(gpu):
+    # integer cumulative ops are exact: past the GPU's 32 bits they raise, never wrap
+    with pytest.raises(ValueError, match="does not fit"):
+        rustdl.tensor([2**30, 2**30 + 1], device=gpu).cumsum(0)
+    assert rustdl.tensor([3, -4, 5], device=gpu).cumprod(0).tolist() == [3, -12, -60]
+    # rows longer than the GPU's own sort handles are sorted on the host, with the same result
+    x = np.random.default_rng(0).standard_normal((2, 5000)).astype(np.float32)
+    v, i = rustdl.tensor(x, device=gpu).sort(dim=1, descending=True)
+    np.testing.assert_array_equal(v.cpu().numpy(), -np.sort(-x, axis=1))
+    np.testing.assert_array_equal(i.cpu().numpy(), np.argsort(-x, axis=1, kind="stable"))
+
+
+def test_uint8_images_resize_bilinearly(device):
+    x = (rustdl.arange(12, dtype=rustdl.uint8).reshape(1, 1, 3, 4) * 20).to(device)
+    y = nn.functional.interpolate(x, size=(2, 6), mode="bilinear")
+    assert y.dtype == rustdl.uint8
+    # PyTorch's values for this resize
+    assert y.cpu().tolist() == [[[[20, 30, 43, 57, 70, 80], [140, 150, 163, 177, 190, 200]]]]
+    with pytest.raises(TypeError):
+        nn.functional.interpolate(x.long(), size=(2, 6), mode="bilinear")

@@ -838,6 +838,19 @@ def interpolate(
             input.to(wide), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
         )
         return out.round().to(input.dtype)
+    if isinstance(input, _rustdl.Tensor) and not input.is_floating_point():
+        # as PyTorch: an image of bytes resizes (bi)linearly or cubically, rounded and kept in
+        # 0..255; no other integer input has a filtering mode
+        if input.dtype != _rustdl.uint8 or mode not in ("bilinear", "bicubic"):
+            raise _rustdl.DTypeError(
+                f"interpolate: mode '{mode}' is not implemented for {input.dtype} input "
+                "(convert it to a floating dtype first)"
+            )
+        wide = _rustdl.float64 if input.device.type == "cpu" else _rustdl.float32
+        out = interpolate(
+            input.to(wide), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+        )
+        return out.round().clamp(0, 255).to(input.dtype)
     if input.ndim not in (3, 4, 5):
         raise _InterpolateRank(
             f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, ...), got shape {tuple(input.shape)}"
@@ -897,7 +910,7 @@ def interpolate(
     # row as 0 · inf; PyTorch reads only each output's taps. On the CPU the matrix product is
     # used where every input is finite (checked: cheap there), else the taps are gathered; on a
     # GPU the taps always are (a check would wait for the device).
-    dense = not input.device.type.startswith(("gpu", "cuda")) and bool(input.isfinite().all())
+    dense = input.device.type == "cpu" and bool(input.isfinite().all())
     if nsp == 2 and exact and not antialias and (mode == "nearest" or (mode == "bilinear" and dense)):
         return _rustdl.interpolate_size(input, size, mode, bool(align_corners))
     if mode == "area":  # an adaptive average pool, as PyTorch's (NaN/inf stay in their windows)
@@ -2373,7 +2386,7 @@ def _fused_attention_fits(query, key, value, attn_mask, dropout_p) -> bool:
     any) that needs no gradient; on the CPU float32 or float64, on the GPU float32 with query/key
     and value widths up to 128."""
     dt, dev = query.dtype, query.device
-    on_gpu = dev.type == "gpu"
+    on_gpu = dev.type != "cpu"  # "gpu", or "cuda" as torch scripts see it
     dtypes = (_rustdl.float32,) if on_gpu else (_rustdl.float32, _rustdl.float64)
     widest = _GPU_FUSED_ATTENTION_MAX_DIM if on_gpu else None
     return (
