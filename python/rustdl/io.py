@@ -30,6 +30,7 @@ import json
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from typing import Any, BinaryIO, ClassVar, Union
@@ -322,6 +323,10 @@ def save(obj: Any, f: FileLike) -> None:
     try:
         tree = _encode(obj, "", tensors)
         info: dict[str, Any] = {"format": _FORMAT, "tree": tree}
+        # where each GPU tensor was, so a load without map_location puts it back (as torch.load)
+        devices = {name: str(t.device) for name, t in tensors.items() if t.device.type != "cpu"}
+        if devices:
+            info["devices"] = devices
     except TypeError as data_error:
         # not plain data (a whole module, an optimizer, another object): pickled as torch.save
         # does, the tensors beside the pickle; loading it needs weights_only=False
@@ -352,6 +357,28 @@ def save(obj: Any, f: FileLike) -> None:
         flush()
 
 
+def _restore_devices(tensors: dict, devices: dict, where: str) -> dict:
+    """The tensors saved from a GPU moved back to it (a load without ``map_location``); without
+    a GPU they stay on the CPU, with a warning."""
+    from . import gpu
+
+    if not gpu.is_available():
+        warnings.warn(
+            f"rustdl.load: {where} holds tensors saved on a GPU and no GPU is available: they are "
+            "loaded on the CPU (pass map_location to choose)",
+            UserWarning,
+            stacklevel=4,
+        )
+        return tensors
+    for name, dev in devices.items():
+        if name in tensors and isinstance(dev, str):
+            try:
+                tensors[name] = tensors[name].to(dev)
+            except (ValueError, RuntimeError):  # a device index this machine lacks: the first GPU
+                tensors[name] = tensors[name].to("gpu")
+    return tensors
+
+
 def _load_safetensors(source: str | bytes, device: Any, where: str, weights_only: bool | None = None) -> Any:
     """Reads safetensors from a path or from the bytes of a file object; rustdl's metadata, when
     present, rebuilds the saved structure (a pickled object only with ``weights_only=False``)."""
@@ -373,6 +400,8 @@ def _load_safetensors(source: str | bytes, device: Any, where: str, weights_only
             return _unpickle_object(info, dict(tensors), where, weights_only, device is None)
         if "tree" not in info:
             raise ValueError("unknown metadata format")
+        if device is None and isinstance(info.get("devices"), dict):
+            tensors = _restore_devices(dict(tensors), info["devices"], where)
         out = _decode(info["tree"], tensors, where)
     except RecursionError:
         raise ValueError(f"rustdl.load: corrupt metadata in {where}: structure nested too deeply") from None
@@ -1090,8 +1119,9 @@ def load(
             ``"gpu"``; ``"cuda"``/``"cuda:0"`` mean rustdl's GPU), a dict from saved locations to
             targets (``{"cuda:0": "cpu"}``), or a callable ``(storage, location)`` returning
             ``storage``/``storage.cpu()``/``storage.cuda()``, a device, or ``None`` for the default.
-            By default PyTorch tensors go where they were saved (``cuda`` → GPU) and safetensors
-            to the CPU.
+            By default tensors go where they were saved (``cuda`` → GPU), also those of
+            rustdl's own files (without a GPU they load on the CPU, with a warning); plain
+            safetensors files from elsewhere load on the CPU.
         weights_only: as in ``torch.load``: a whole object that :func:`save` pickled (a model
             saved with ``rustdl.save(model, f)``) loads only with ``weights_only=False``, which
             runs code named in the file — for files you trust. PyTorch's own files are always

@@ -582,3 +582,13 @@ def test_uint8_images_resize_bilinearly(device):
     assert y.cpu().tolist() == [[[[20, 30, 43, 57, 70, 80], [140, 150, 163, 177, 190, 200]]]]
     with pytest.raises(TypeError):
         nn.functional.interpolate(x.long(), size=(2, 6), mode="bilinear")
+
+
+def test_a_checkpoint_of_gpu_tensors_loads_back_on_the_gpu(gpu):
+    buf = io.BytesIO()
+    m = nn.Linear(2, 2).to(gpu)
+    rustdl.save({"model": m.state_dict(), "cpu": rustdl.zeros(1)}, buf)
+    back = rustdl.load(io.BytesIO(buf.getvalue()))
+    assert back["model"]["weight"].device.type == "gpu" and back["cpu"].device.type == "cpu"
+    np.testing.assert_array_equal(back["model"]["weight"].cpu().numpy(), m.weight.detach().cpu().numpy())
+    assert rustdl.load(io.BytesIO(buf.getvalue()), map_location="cpu")["model"]["bias"].device.type == "cpu"
