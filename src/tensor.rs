@@ -274,6 +274,10 @@ impl Tensor {
         }
         self.0.base_gen.store(gen, Ordering::Release);
         if let Some(node) = crate::ops::inplace::view_node(base, self.layout()) {
+            // `retain_grad()` follows the view to its new node
+            if self.0.retains_grad.load(Ordering::Relaxed) {
+                node.retain(self);
+            }
             self.set_history(Some(node));
         }
     }

@@ -246,6 +246,13 @@ def _into(out, result):
         return out
     if not isinstance(out, Tensor):
         raise TypeError(f"out=: expected a tensor, got {type(out).__name__}")
+    if is_grad_enabled() and (getattr(result, "requires_grad", False) or out.requires_grad):
+        # as PyTorch: the copy into out= would drop the history (or overwrite a tensor that
+        # autograd tracks) without a word
+        raise RuntimeError(
+            "functions with out=... arguments don't support automatic differentiation, but one of "
+            "the arguments requires grad; compute without out= (or under torch.no_grad())"
+        )
     if not can_cast(result.dtype, out.dtype):
         raise DTypeError(
             f"out=: result type {result.dtype} can't be cast to the desired output type {out.dtype}"

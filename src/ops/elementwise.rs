@@ -97,6 +97,7 @@ impl Tensor {
                 | UnaryOp::Relu
                 | UnaryOp::Expm1
                 | UnaryOp::Erfinv
+                | UnaryOp::Recip
         );
         let needs_in = !needs_out
             && !matches!(
@@ -139,7 +140,8 @@ impl Tensor {
                 UnaryOp::Sigmoid => g.binary(y()?, BinaryOp::SigmoidGrad)?,
                 UnaryOp::Relu => g.binary(y()?, BinaryOp::ReluGrad)?,
                 UnaryOp::Gelu => g.mul(&x.unary(UnaryOp::GeluGrad)?)?,
-                UnaryOp::Recip => g.neg()?.div(&x.unary(UnaryOp::Square)?)?,
+                // −g·y², from the output as PyTorch (the input may be changed in place since)
+                UnaryOp::Recip => g.neg()?.mul(&y()?.unary(UnaryOp::Square)?)?,
                 UnaryOp::Square => g.mul(&x.mul_scalar(2.0)?)?,
                 UnaryOp::AddScalar(_) => g.clone(),
                 UnaryOp::MulScalar(c) => g.mul_scalar(c)?,

@@ -281,6 +281,21 @@ impl Tensor {
                  autograd cannot track that: create the view with grad enabled, or clone() it"
             )));
         }
+        if grad_mode
+            && (r.requires_grad() || self.view_base().is_some_and(|b| b.requires_grad()))
+            && self.view_base().is_some()
+            && overlaps_itself(self.layout())
+        {
+            // the view's gradient would be summed over each element's repeats (PyTorch writes
+            // it back once, in an order it leaves undefined): refused before anything is written
+            return Err(Error::Runtime(format!(
+                "{op}: in-place change of a view whose elements overlap in memory (unfold with a \
+                 step below its size, as_strided; shape {:?}, strides {:?}) is not supported while \
+                 autograd records it; clone() the view first",
+                self.shape(),
+                self.layout().strides
+            )));
+        }
         let had_history = grad_mode && self.requires_grad();
         if !self.move_from(&r, op) {
             self.write_from(&r, op)?;
@@ -364,6 +379,55 @@ impl Tensor {
         }
         self.set_history(Some(node));
         self.0.history_gen.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// True when two elements of `l` share a memory position. The usual layouts (dense, transposed,
+/// sliced with steps) are told apart from the strides alone; only layouts that interleave
+/// (as_strided) are checked position by position.
+fn overlaps_itself(l: &Layout) -> bool {
+    let mut dims: Vec<(usize, usize)> = l
+        .shape
+        .iter()
+        .zip(&l.strides)
+        .filter(|(n, _)| **n > 1)
+        .map(|(n, s)| (*s, *n))
+        .collect();
+    dims.sort_unstable();
+    let mut reach = 0usize;
+    let mut nested = true;
+    for &(stride, n) in &dims {
+        if stride == 0 {
+            return true;
+        }
+        if stride <= reach {
+            nested = false;
+            break;
+        }
+        reach = reach.saturating_add(stride.saturating_mul(n - 1));
+    }
+    if nested {
+        return false;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(l.numel());
+    let mut pos = vec![0usize; l.shape.len()];
+    loop {
+        let off: usize = pos.iter().zip(&l.strides).map(|(i, s)| i * s).sum();
+        if !seen.insert(off) {
+            return true;
+        }
+        let mut d = l.shape.len();
+        loop {
+            if d == 0 {
+                return false;
+            }
+            d -= 1;
+            pos[d] += 1;
+            if pos[d] < l.shape[d] {
+                break;
+            }
+            pos[d] = 0;
+        }
     }
 }
 

@@ -592,3 +592,39 @@ def test_a_checkpoint_of_gpu_tensors_loads_back_on_the_gpu(gpu):
     assert back["model"]["weight"].device.type == "gpu" and back["cpu"].device.type == "cpu"
     np.testing.assert_array_equal(back["model"]["weight"].cpu().numpy(), m.weight.detach().cpu().numpy())
     assert rustdl.load(io.BytesIO(buf.getvalue()), map_location="cpu")["model"]["bias"].device.type == "cpu"
+
+
+def test_in_place_edge_cases_of_views_and_out():
+    # an in-place change of a view whose elements overlap would sum each element's repeats:
+    # refused while autograd records (fine without grad)
+    x = rustdl.arange(6.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="overlap"):
+        (x * 1.0).unfold(0, 2, 1).mul_(1.0)
+    plain = rustdl.arange(6.0)
+    plain.unfold(0, 2, 2).mul_(2.0)  # no overlap (step == size)
+    assert plain.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    # retain_grad on a view follows it through an in-place change of its base
+    x = rustdl.ones(2, 3, requires_grad=True)
+    y = x * 2
+    v = y[1:]
+    v.retain_grad()
+    y.mul_(3)
+    w = rustdl.tensor([[10.0, 20.0, 30.0]])
+    (v * w).sum().backward()
+    assert v.grad is not None and v.grad.tolist() == [[10.0, 20.0, 30.0]]
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [60.0, 120.0, 180.0]])
+    # reciprocal's gradient reads its output, so its input may change in place afterwards
+    b = rustdl.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    c = b * 1.0
+    r = c.reciprocal()
+    c.mul_(2)
+    r.sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), [-1.0, -0.25, -0.0625])
+    # out= under autograd raises, as PyTorch (it would silently drop the history)
+    a = rustdl.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="out="):
+        rustdl.add(a, 1.0, out=rustdl.empty(3))
+    with rustdl.no_grad():
+        buf = rustdl.empty(3)
+        rustdl.add(a, 1.0, out=buf)
+    assert buf.tolist() == [2.0, 2.0, 2.0]
