@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import rustdl
-from rustdl import nn
+from rustdl import _torch_format, nn
 
 from . import _torch_version
 
@@ -77,6 +77,8 @@ def for_module(name: str) -> dict[str, Any]:
             # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
             "__version__": _torch_version.__version__,
             "__file__": rustdl.__file__,
+            # PyTorch's zip format for plain data, so PyTorch itself reads what a script saves
+            "save": _torch_format.save,
         }
     if name == "torch.nn":
         from rustdl.nn import parallel

@@ -1,0 +1,214 @@
+"""Writing checkpoints in PyTorch's own format (a zip holding a protocol-2 pickle and one raw
+record per tensor), so that ``torch.save`` under :mod:`rustdl.torchcompat` writes files that
+PyTorch's ``torch.load`` (``weights_only=True`` included) reads, and ``rustdl.load`` reads back.
+
+Only plain data is written this way: tensors and parameters, ``None``, bools, ints, floats,
+strings, and dicts (ordered ones too), lists and tuples of them. :func:`dumps` returns ``None``
+for anything else, and the caller falls back to rustdl's own format. The pickle is emitted
+opcode by opcode (no Python pickler), naming only the globals PyTorch's weights-only unpickler
+allows: ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_parameter``, the typed storage
+classes and ``collections.OrderedDict``.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import struct
+import tempfile
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from . import _rustdl
+from ._rustdl import Tensor
+
+__all__ = ["dumps", "save"]
+
+# rustdl dtype name -> (PyTorch storage class, numpy dtype of the raw record)
+_STORAGES = {
+    "float32": ("FloatStorage", "<f4"),
+    "float64": ("DoubleStorage", "<f8"),
+    "int64": ("LongStorage", "<i8"),
+    "int32": ("IntStorage", "<i4"),
+    "int16": ("ShortStorage", "<i2"),
+    "int8": ("CharStorage", "i1"),
+    "uint8": ("ByteStorage", "u1"),
+    "bool": ("BoolStorage", "?"),
+}
+
+
+class _NotPlain(Exception):
+    """Raised inside :func:`dumps` on an object the format here does not cover."""
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out = io.BytesIO()
+        self.records: list[bytes] = []
+
+    def op(self, code: bytes) -> None:
+        self.out.write(code)
+
+    def global_(self, module: str, name: str) -> None:
+        self.op(b"c" + module.encode() + b"\n" + name.encode() + b"\n")
+
+    def ordered_dict(self, items) -> None:
+        self.global_("collections", "OrderedDict")
+        self.op(b")R")
+        self.set_items(items)
+
+    def set_items(self, items) -> None:
+        items = list(items)
+        if items:
+            self.op(b"(")
+            for k, v in items:
+                self.value(k)
+                self.value(v)
+            self.op(b"u")
+
+    def tensor(self, t: Tensor) -> None:
+        from .nn.parameter import Parameter
+
+        name = str(t.dtype).rsplit(".", 1)[-1]
+        if name not in _STORAGES or t.is_complex():
+            raise _NotPlain(f"a tensor of dtype {t.dtype}")
+        storage, np_dtype = _STORAGES[name]
+        is_param = isinstance(t, Parameter)
+        requires_grad = bool(t.requires_grad)
+        data = np.ascontiguousarray(t.detach().cpu().numpy().astype(np_dtype, copy=False))
+        key = str(len(self.records))
+        self.records.append(data.tobytes())
+        location = "cuda:0" if t.device.type != "cpu" else "cpu"
+        shape = tuple(int(n) for n in t.shape)
+        strides = []
+        step = 1
+        for n in reversed(shape):
+            strides.append(step)
+            step *= max(n, 1)
+        strides = tuple(reversed(strides))
+        if is_param:
+            self.global_("torch._utils", "_rebuild_parameter")
+            self.op(b"(")
+        self.global_("torch._utils", "_rebuild_tensor_v2")
+        self.op(b"(")
+        # the storage, as a persistent id: ('storage', class, key, location, element count)
+        self.op(b"(")
+        self.value("storage")
+        self.global_("torch", storage)
+        self.value(key)
+        self.value(location)
+        self.value(int(data.size))
+        self.op(b"tQ")
+        self.value(0)
+        self.value(shape)
+        self.value(strides)
+        self.value(False if is_param else requires_grad)
+        self.ordered_dict(())
+        self.op(b"tR")
+        if is_param:
+            self.value(requires_grad)
+            self.ordered_dict(())
+            self.op(b"tR")
+
+    def value(self, v: Any) -> None:
+        if type(v).__name__ == "_Step":  # an optimizer's step count: a 0-d float32 tensor, as PyTorch's
+            self.tensor(_rustdl.tensor(float(v), dtype=_rustdl.float32))
+        elif v is None:
+            self.op(b"N")
+        elif v is True:
+            self.op(b"\x88")
+        elif v is False:
+            self.op(b"\x89")
+        elif isinstance(v, int):
+            if -(2**31) <= v < 2**31:
+                self.op(b"J" + struct.pack("<i", v))
+            else:
+                n = (v.bit_length() + 8) // 8
+                self.op(b"\x8a" + bytes([n]) + v.to_bytes(n, "little", signed=True))
+        elif isinstance(v, float):
+            self.op(b"G" + struct.pack(">d", v))
+        elif isinstance(v, str):
+            raw = v.encode("utf-8", "surrogatepass")
+            self.op(b"X" + struct.pack("<I", len(raw)) + raw)
+        elif isinstance(v, Tensor):
+            self.tensor(v)
+        elif isinstance(v, collections.OrderedDict) and type(v) is collections.OrderedDict:
+            self.ordered_dict(v.items())
+        elif type(v) is dict:
+            self.op(b"}")
+            self.set_items(v.items())
+        elif type(v) is list:
+            self.op(b"]")
+            if v:
+                self.op(b"(")
+                for x in v:
+                    self.value(x)
+                self.op(b"e")
+        elif type(v) is tuple:
+            if not v:
+                self.op(b")")
+            else:
+                self.op(b"(")
+                for x in v:
+                    self.value(x)
+                self.op(b"t")
+        else:
+            raise _NotPlain(type(v).__name__)
+
+
+def dumps(obj: Any) -> bytes | None:
+    """``obj`` as the bytes of a PyTorch checkpoint, or ``None`` when it holds anything but
+    plain data (see the module's docstring)."""
+    w = _Writer()
+    w.op(b"\x80\x02")
+    try:
+        w.value(obj)
+    except (_NotPlain, RecursionError):
+        return None
+    w.op(b".")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", w.out.getvalue())
+        z.writestr("archive/byteorder", b"little")
+        for i, rec in enumerate(w.records):
+            z.writestr(f"archive/data/{i}", rec)
+        z.writestr("archive/version", b"3\n")
+    return buf.getvalue()
+
+
+def save(obj: Any, f: Any) -> None:
+    """``torch.save``: PyTorch's format where ``obj`` is plain data (:func:`dumps`), else
+    rustdl's own (:func:`rustdl.save`, which also pickles whole objects). A path is written
+    atomically: a temp file beside it, fsynced, then renamed over it."""
+    data = dumps(obj)
+    if data is None:
+        from .io import save as rustdl_save
+
+        rustdl_save(obj, f)
+        return
+    if isinstance(f, (str, os.PathLike)):
+        path = os.fspath(f)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return
+    if not callable(getattr(f, "write", None)):
+        raise TypeError(f"torch.save: f must be a path or a binary file object, got {type(f).__name__}")
+    f.write(data)
+    flush = getattr(f, "flush", None)
+    if callable(flush):
+        flush()
