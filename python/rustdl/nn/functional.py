@@ -912,8 +912,8 @@ def interpolate(
     # GPU a check would wait for the device, and gathering tap by tap is 2-7x slower there
     # (lavapipe): the matrix product is always used, so a non-finite input spreads along its
     # rows on a GPU.
-    on_cpu = input.device.type == "cpu"
-    dense = not on_cpu or bool(input.isfinite().all())
+    # (nearest only copies values: no check needed)
+    dense = input.device.type != "cpu" or mode.startswith("nearest") or bool(input.isfinite().all())
     fused = mode == "nearest" or (mode == "bilinear" and dense)
     if nsp == 2 and exact and not antialias and fused:
         return _rustdl.interpolate_size(input, size, mode, bool(align_corners))

@@ -206,33 +206,6 @@ _TORCH_STAR: dict[str, str] = {
         trunc_normal_ uniform uniform_ xavier_normal xavier_normal_ xavier_uniform xavier_uniform_
         zeros_
     """,
-    "torch.nn.modules": """
-        AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveLogSoftmaxWithLoss
-        AdaptiveMaxPool1d AdaptiveMaxPool2d AdaptiveMaxPool3d AlphaDropout AvgPool1d AvgPool2d
-        AvgPool3d BCELoss BCEWithLogitsLoss BatchNorm1d BatchNorm2d BatchNorm3d Bilinear CELU
-        CTCLoss ChannelShuffle CircularPad1d CircularPad2d CircularPad3d ConstantPad1d ConstantPad2d
-        ConstantPad3d Container Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d ConvTranspose3d
-        CosineEmbeddingLoss CosineSimilarity CrossEntropyLoss CrossMapLRN2d Dropout Dropout1d
-        Dropout2d Dropout3d ELU Embedding EmbeddingBag FeatureAlphaDropout Flatten Fold
-        FractionalMaxPool2d FractionalMaxPool3d GELU GLU GRU GRUCell GaussianNLLLoss GroupNorm
-        Hardshrink Hardsigmoid Hardswish Hardtanh HingeEmbeddingLoss HuberLoss Identity
-        InstanceNorm1d InstanceNorm2d InstanceNorm3d KLDivLoss L1Loss LPPool1d LPPool2d LPPool3d
-        LSTM LSTMCell LayerNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LazyConv1d
-        LazyConv2d LazyConv3d LazyConvTranspose1d LazyConvTranspose2d LazyConvTranspose3d
-        LazyInstanceNorm1d LazyInstanceNorm2d LazyInstanceNorm3d LazyLinear LeakyReLU Linear
-        LinearCrossEntropyLoss LinearCrossEntropyOptions LocalResponseNorm LogSigmoid LogSoftmax
-        MSELoss MarginRankingLoss MaxPool1d MaxPool2d MaxPool3d MaxUnpool1d MaxUnpool2d MaxUnpool3d
-        Mish Module ModuleDict ModuleList MultiLabelMarginLoss MultiLabelSoftMarginLoss
-        MultiMarginLoss MultiheadAttention NLLLoss NLLLoss2d PReLU PairwiseDistance ParameterDict
-        ParameterList PixelShuffle PixelUnshuffle PoissonNLLLoss RMSNorm RNN RNNBase RNNCell
-        RNNCellBase RReLU ReLU ReLU6 ReflectionPad1d ReflectionPad2d ReflectionPad3d
-        ReplicationPad1d ReplicationPad2d ReplicationPad3d SELU Sequential SiLU Sigmoid SmoothL1Loss
-        SoftMarginLoss Softmax Softmax2d Softmin Softplus Softshrink Softsign SyncBatchNorm Tanh
-        Tanhshrink Threshold Transformer TransformerDecoder TransformerDecoderLayer
-        TransformerEncoder TransformerEncoderLayer TripletMarginLoss TripletMarginWithDistanceLoss
-        Unflatten Unfold Upsample UpsamplingBilinear2d UpsamplingNearest2d ZeroPad1d ZeroPad2d
-        ZeroPad3d
-    """,
     "torch.nn.utils": """
         clip_grad_norm clip_grad_norm_ clip_grad_value_ clip_grads_with_norm_
         convert_conv2d_weight_memory_format convert_conv3d_weight_memory_format fuse_conv_bn_eval
@@ -344,9 +317,27 @@ def _exportable(value: Any) -> bool:
     return not isinstance(value, (types.ModuleType, __future__._Feature))
 
 
+# modules whose star names are another's minus a few (torch.nn.modules: torch.nn's classes
+# without the parameter types, DataParallel and the subpackages)
+_DERIVED: dict[str, tuple[str, str]] = {
+    "torch.nn.modules": (
+        "torch.nn",
+        """
+        Buffer DataParallel Parameter UninitializedBuffer UninitializedParameter attention
+        common_types factory_kwargs functional grad init intrinsic modules parallel parameter qat
+        quantizable quantized utils
+        """,
+    ),
+}
+
+
 def star_names(facade: Any) -> list[str]:
     """The names ``from <facade> import *`` binds (the facade's ``__all__``)."""
     listed = _TORCH_STAR.get(facade.__name__)
+    if facade.__name__ in _DERIVED:
+        source, without = _DERIVED[facade.__name__]
+        dropped = set(without.split())
+        listed = " ".join(n for n in _TORCH_STAR[source].split() if n not in dropped)
     if listed is not None:
         names = listed.split()
     else:
