@@ -188,7 +188,7 @@ impl Tensor {
             return Err(out_of_storage(l, src.len(), op));
         }
         if l.is_contiguous() {
-            dst.copy_from_slice(&src[l.offset..l.offset + dst.len()]);
+            dst.copy_from_slice(&src[l.dense_range()]);
         } else {
             walk(l, |i, s| dst[i] = src[s]);
         }
@@ -223,7 +223,7 @@ impl Tensor {
                 return Err(out_of_storage(l, dst.len(), op));
             }
             if l.is_contiguous() {
-                dst[l.offset..l.offset + src.len()].copy_from_slice(src);
+                dst[l.dense_range()].copy_from_slice(src);
             } else {
                 walk(l, |i, s| dst[s] = src[i]);
             }

@@ -76,6 +76,15 @@ impl Layout {
         true
     }
 
+    /// The storage range of a contiguous view's elements: `offset..offset + numel`, and `0..0`
+    /// when empty (an empty view's offset may lie past the end of its storage).
+    pub fn dense_range(&self) -> std::ops::Range<usize> {
+        match self.numel() {
+            0 => 0..0,
+            n => self.offset..self.offset + n,
+        }
+    }
+
     /// The storage offset of the last element plus one (0 when empty): how much storage it needs.
     pub fn span(&self) -> usize {
         if self.numel() == 0 {

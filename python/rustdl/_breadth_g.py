@@ -338,9 +338,9 @@ def _scatter_reduce(
     idx = _np_of(index).reshape(ishape)
     s = _np_of(src).reshape(srcshape)[tuple(slice(0, n) for n in ishape)]
     s = s.astype(work.dtype)
-    if idx.size and (idx.min() < -sshape[d] or idx.max() >= sshape[d]):
-        raise IndexError(f"{op}: index out of range for dimension {d} of size {sshape[d]}")
-    idx = np.where(idx < 0, idx + sshape[d], idx)
+    if idx.size and (idx.min() < 0 or idx.max() >= sshape[d]):  # no negative wrap, as PyTorch
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {sshape[d]}")
     pos = _scatter_positions(d, idx)
     hits = np.zeros(sshape, dtype=np.int64)
     np.add.at(hits, pos, 1)
@@ -870,7 +870,11 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
         dtype = get_default_dtype()
     x = input.to(dtype) if input.dtype != dtype else input
     p = other.to(dtype) if other.dtype != dtype else other
-    return x * 2.0**p  # an exact power of two (exp(p·ln 2) was off by an ulp: 1·2³ gave 7.999…)
+    # exact powers of two (exp(p·ln 2) was off by an ulp: 1·2³ gave 7.999…), in two halves so
+    # that 1e-30·2²⁰⁰ does not pass through an infinite 2²⁰⁰; ±inf, NaN and 0 stay as they are
+    half = (p * 0.5).floor()
+    out = x * 2.0**half * 2.0 ** (p - half)
+    return _rd.where(x.isfinite().logical_and(x.ne(0)), out, x)
 
 
 def nextafter(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002

@@ -108,7 +108,9 @@ def dsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:  # no
         raise RuntimeError(
             f"torch.dsplit requires a tensor with at least 3 dimension, but got a tensor with {input.dim()} dimensions!"
         )
-    if isinstance(indices_or_sections, int) and input.shape[2] % indices_or_sections != 0:
+    if isinstance(indices_or_sections, int) and (
+        indices_or_sections == 0 or input.shape[2] % indices_or_sections != 0
+    ):
         raise RuntimeError(
             f"torch.dsplit attempted to split along dimension 2, but the size of the dimension "
             f"{input.shape[2]} is not divisible by the split_size {indices_or_sections}!"

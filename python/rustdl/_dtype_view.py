@@ -58,4 +58,5 @@ def view_dtype(t: Tensor, dtype: _rustdl.dtype) -> Tensor:
         out = host.reshape(1).view(dst).reshape(())
     else:
         out = host.view(dst)
-    return _rustdl.from_numpy(out.copy()).to(t.device)
+    res = _rustdl.from_numpy(out.copy()).to(t.device)
+    return res.reshape(()) if t.dim() == 0 else res

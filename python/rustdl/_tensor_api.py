@@ -924,12 +924,6 @@ def meshgrid(*tensors, indexing="ij"):
     return tuple(out)
 
 
-def _norm_dim(op, d, n):
-    if not -n <= d < builtins.max(n, 1):
-        raise _rd.ArgumentError(f"{op}: dim {d} out of range for a {n}-d tensor")
-    return d % n if n else 0
-
-
 def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
     """The diagonal of the ``(dim1, dim2)`` planes as the last dim (differentiable)."""
     _check_tensor("diagonal", input=input)
@@ -1040,6 +1034,8 @@ def unflatten(input, dim, sizes):  # noqa: A002
     """Splits ``dim`` into ``sizes`` (one entry may be -1)."""
     _check_tensor("unflatten", input=input)
     n = input.dim()
+    if n == 0:
+        raise IndexError("unflatten: a 0-d tensor has no dimension to unflatten")
     d = _norm_dim("unflatten", dim, n)
     sizes = tuple(sizes)
     if not sizes:
@@ -1153,6 +1149,10 @@ def _vector_norm_impl(x, ord, dim, keepdim):  # noqa: A002
             )
         return a.amax(dim, keepdim=keepdim)
     if ord == -_math.inf:
+        if a.numel() == 0 and (dim is None or dim == () or any(a.shape[d] == 0 for d in _as_dims(dim))):
+            raise RuntimeError(
+                f"linalg.vector_norm: cannot compute the -inf norm over an empty dim of a tensor of shape {tuple(a.shape)}"
+            )
         return a.amin(dim, keepdim=keepdim)
     if ord == 0:
         return a.ne(0).to(x.dtype).sum(dim, keepdim=keepdim)
@@ -1160,6 +1160,14 @@ def _vector_norm_impl(x, ord, dim, keepdim):  # noqa: A002
         return a.sum(dim, keepdim=keepdim)
     if ord == 2:
         return _safe_sqrt((x * x).sum(dim, keepdim=keepdim))
+    if ord < 0:
+        # a zero makes the sum inf and the norm 0, as in PyTorch; min has no identity, so an
+        # empty reduction is refused as PyTorch refuses it
+        if a.numel() == 0 and (dim is None or dim == () or any(a.shape[d] == 0 for d in _as_dims(dim))):
+            raise RuntimeError(
+                f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim of a tensor of shape {tuple(a.shape)}"
+            )
+        return a.pow(ord).sum(dim, keepdim=keepdim).pow(1.0 / ord)
     # zeros contribute nothing (and no inf/nan gradient); a NaN propagates, as in PyTorch
     s = _rd.where(a.ne(0), a, a.new_ones(())).pow(ord)
     s = _rd.where(a.ne(0), s, a.new_zeros(())).sum(dim, keepdim=keepdim)
@@ -1753,6 +1761,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         x = x.to(dtype)
     if x.is_floating_point():
         x = _rd.where(x.isnan(), x.new_zeros(()), x)
+    if dtype is not None:  # the sum keeps the asked dtype (int16 stays int16)
+        return x.sum(dim, keepdim=keepdim, dtype=dtype)
     return x.sum(dim, keepdim=keepdim)  # keepdim without dim keeps every dim as 1, as PyTorch
 
 
@@ -1784,6 +1794,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     if not isinstance(n, int) or n < 0:
         raise RuntimeError(f"diff: order n must be a non-negative int, got {n!r}")
     d = _norm_dim("diff", dim, input.dim())
+    if n == 0:
+        return input.clone()  # no difference taken: prepend/append are not joined, as PyTorch
     parts = [p for p in (prepend, input, append) if p is not None]
     x = (
         _rd.cat(
@@ -1800,8 +1812,6 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
         if len(parts) > 1
         else input
     )
-    if n == 0 and x is input:
-        return input.clone()  # a new tensor, as PyTorch: writing to it leaves ``input`` alone
     for _ in range(n):
         m = x.shape[d]
         if m == 0:
@@ -2075,6 +2085,8 @@ def vander(x, N=None, increasing=False):  # noqa: N803
     _check_tensor("vander", x=x)
     if x.dim() != 1:
         raise _rd.ArgumentError(f"vander: x must be 1-dimensional, got {x.dim()} dimensions")
+    if not x.is_floating_point():
+        x = x.to(int64)  # integer and bool inputs are widened first, as PyTorch (20**2 in uint8)
     n = x.shape[0] if N is None else N
     if n < 0:
         raise _rd.ArgumentError(f"vander: N must be non-negative, got {n}")
@@ -2136,9 +2148,11 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
         raise _rd.ArgumentError(f"combinations: r must be non-negative, got {r}")
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     n = input.shape[0]
+    if r == 0:
+        return input.new_zeros((0,))
     count = _math.comb(n + r - 1, r) if with_replacement else _math.comb(n, r)
-    if r == 0 or count == 0:
-        return input.new_zeros((0,)) if r == 0 else input.new_zeros((0, r))
+    if count == 0:
+        return input.new_zeros((0, r))
     # the index table is allocated (or refused with a MemoryError) before it is filled, in C
     try:
         flat = _np.empty(count * r, dtype=_np.int64)
@@ -2339,17 +2353,25 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A
             lo = hi = _back(_np.round(_np_of(pos)), pos, pos.dtype)
         vlo = sv.gather(d, lo.to(int64))
         vhi = sv.gather(d, hi.to(int64))
-        if interpolation == "midpoint":
-            w = _rd.where(hi.gt(lo), lo * 0 + 0.5, lo * 0).to(x.dtype)
+        if interpolation in ("lower", "higher", "nearest"):
+            v = vlo  # one order statistic: an infinity is kept as it is
         else:
-            w = (pos - lo).to(x.dtype)
-        v = vlo + (vhi - vlo) * w
+            if interpolation == "midpoint":
+                w = _rd.where(hi.gt(lo), lo * 0 + 0.5, lo * 0).to(x.dtype)
+            else:
+                w = (pos - lo).to(x.dtype)
+            # lerp as PyTorch evaluates it, from the nearer end: -inf..-2 at 0.9 is -inf, and
+            # equal infinite ends give NaN
+            step = vhi - vlo
+            v = _rd.where(w.lt(0.5), vlo + step * w, vhi - step * (1 - w))
         v = _rd.where(has_nan, v * 0 + float("nan"), v)
-        if dim is None:
+        if dim is None or input.dim() == 0:
             v = v.reshape(*([1] * input.dim())) if keepdim else v.reshape(())
         elif not keepdim:
             v = v.squeeze(d)
         outs.append(v)
+    if not outs:  # an empty q: an empty first dim before the result's shape
+        return _quantile(op, input, 0.5, dim, keepdim, interpolation, ignore_nan).unsqueeze(0)[:0]
     return outs[0] if q_scalar else _rd.stack(outs, 0)
 
 
@@ -2589,7 +2611,7 @@ def _unfold(self, dimension, size, step):
     shape[d], last = nw, strides[d]
     strides[d] = strides[d] * step
     out = x._as_strided_view(shape + [size], strides + [last], x.storage_offset())
-    return out.reshape(nw, size).squeeze(0) if self.dim() == 0 else out
+    return x[:size] if self.dim() == 0 else out  # a scalar's one window: shape [size]
 
 
 def _positions(shape, strides, offset):
@@ -3064,10 +3086,9 @@ def _div(self, other, *, rounding_mode=None):
     # integers: floor division corrected toward zero where the signs differ and it was inexact
     q = self.floor_divide(other)
     inexact = self.remainder(other) != 0
-    o = _as_tensor_like(other, self)
-    if not isinstance(other, Tensor):
-        o = o.to(q.dtype)  # a Python int takes the result's dtype (-3 is 253 in uint8)
-    signs_differ = (self < 0).logical_xor(o < 0)
+    # both operands in the result's dtype (-3, or a 0-d int64 -3, is 253 beside uint8)
+    o = _as_tensor_like(other, self).to(q.dtype)
+    signs_differ = (self.to(q.dtype) < 0).logical_xor(o < 0)
     return q + inexact.logical_and(signs_differ).to(q.dtype)
 
 
@@ -3116,8 +3137,10 @@ def tensordot(a, b, dims=2):
         da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
         if len(da) != len(db):
             raise _rd.ArgumentError(f"tensordot: both dim lists must have one length, got {da} and {db}")
-    da = [d % a.dim() for d in da]
-    db = [d % b.dim() for d in db]
+    if (da and not a.dim()) or (db and not b.dim()):
+        raise IndexError("tensordot: a 0-d tensor has no dimension to contract")
+    da = [_norm_dim("tensordot", d, a.dim()) for d in da]
+    db = [_norm_dim("tensordot", d, b.dim()) for d in db]
     for i, j in zip(da, db):
         if a.shape[i] != b.shape[j]:
             raise _rd.ArgumentError(
@@ -3128,8 +3151,8 @@ def tensordot(a, b, dims=2):
     k = 1
     for d in da:
         k *= a.shape[d]
-    left = a.permute(*fa, *da).reshape(-1, k)
-    right = b.permute(*db, *fb).reshape(k, -1)
+    left = (a.permute(*fa, *da) if a.dim() else a).reshape(-1, k)
+    right = (b.permute(*db, *fb) if b.dim() else b).reshape(k, -1)
     return (left @ right).reshape(*[a.shape[d] for d in fa], *[b.shape[d] for d in fb])
 
 
@@ -3373,7 +3396,15 @@ def _index_copy(self, dim, index, source):
 
 def _index_copy_(self, dim, index, source):
     """Copies ``source``'s slices into the positions ``index`` along ``dim``."""
-    d = dim % builtins.max(self.dim(), 1)
+    if isinstance(source, Tensor) and source.dtype != self.dtype:
+        raise TypeError(
+            f"index_copy_(): self and source expected to have the same dtype, got {self.dtype} and {source.dtype}"
+        )
+    if self.dim() == 0:  # a scalar is one slot along dim 0 (or -1), as PyTorch's
+        _norm_dim("index_copy_", dim, 0)
+        self.view(1)[index] = source.reshape(-1) if isinstance(source, Tensor) else source
+        return self
+    d = dim % self.dim()
     self[(slice(None),) * d + (index,)] = source
     return self
 
@@ -3394,7 +3425,10 @@ def _masked_scatter_(self, mask, source):
 
 
 def _masked_scatter(self, mask, source):
-    """Out-of-place :meth:`masked_scatter_`."""
+    """Out-of-place :meth:`masked_scatter_` (self and mask broadcast together, as PyTorch's)."""
+    if isinstance(mask, Tensor) and tuple(mask.shape) != tuple(self.shape):
+        shape = broadcast_shapes(tuple(self.shape), tuple(mask.shape))
+        return _masked_scatter_(self.expand(*shape).clone(), mask, source)
     return _masked_scatter_(self.clone(), mask, source)
 
 
@@ -3654,8 +3688,13 @@ def _shift(name, a, b, left):
     dtype = result_type(*given)  # an int beside a tensor keeps the tensor's dtype
     if dtype == _bool:
         dtype = int64
-    x, n = _np.broadcast_arrays(_np_of(a).astype(_np.int64), _np_of(b).astype(_np.int64))
-    ok = (n >= 0) & (n < 64)
+    # both operands are cast to the result's dtype first (wrapping, as PyTorch's cast), and the
+    # shift is by up to the width of that dtype
+    npd = _np.dtype(str(dtype).removeprefix("rustdl.").removeprefix("torch."))
+    width = 8 * npd.itemsize
+    x, n = (_np_of(t).astype(_np.int64).astype(npd).astype(_np.int64) for t in (a, b))
+    x, n = _np.broadcast_arrays(x, n)
+    ok = (n >= 0) & (n < width)
     safe = _np.where(ok, n, 0)
     if left:
         out = _np.where(ok, _np.left_shift(x, safe), 0)

@@ -899,6 +899,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         x = x.reshape(1)
         out = _vector_norm_impl(x, ord, 0, False)
         return out
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        dim = None  # an empty dim list reduces over every dim, as in PyTorch
     dims = _dims("vector_norm", dim, x.dim())
     if dim is None and not keepdim:
         return _vector_norm_impl(x.reshape(-1), ord, 0, False)
@@ -932,7 +934,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         n = A.dim()
         rest = [i for i in range(n) if i not in (r, c)]
         s = svdvals(A.permute(*rest, r, c))
-        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        if ord == "nuc":
+            out = s.sum(-1)
+        elif ord == 2:
+            out = s.amax(-1) if s.shape[-1] else s.sum(-1)  # no singular value: the norm is 0
+        else:
+            out = s.amin(-1)
         if keepdim:
             for d in sorted((r, c)):
                 out = out.unsqueeze(d)
@@ -940,7 +947,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     if ord in (1, -1, math.inf, -math.inf):
         sum_dim, red_dim = (r, c) if ord in (1, -1) else (c, r)
         s = A.abs().sum(sum_dim, keepdim=True)
-        out = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
+        if ord < 0:
+            out = s.amin(red_dim, keepdim=True)
+        else:  # sums are >= 0: the max over no row or column is 0, as in PyTorch
+            out = s.amax(red_dim, keepdim=True) if s.shape[red_dim] else s.sum(red_dim, keepdim=True)
         if not keepdim:
             for d in sorted((r, c), reverse=True):
                 out = out.squeeze(d)

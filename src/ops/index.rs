@@ -328,7 +328,7 @@ impl Tensor {
         Ok(())
     }
 
-    /// `value` where `mask` is true (broadcast), self elsewhere.
+    /// `value` where `mask` is true, self elsewhere (the two broadcast together).
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         crate::dtype::check_fits("masked_fill", value, self.dtype())?;
         let out = {
@@ -339,26 +339,10 @@ impl Tensor {
                 mask.dtype()
             );
             crate::ops::check_device("masked_fill", self, mask)?;
-            if mask
-                .layout()
-                .broadcast_to(self.shape(), "masked_fill")
-                .is_err()
-            {
-                return Err(Error::Shape(format!(
-                    "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
-                    mask.shape(),
-                    self.shape()
-                )));
-            }
+            // out of place, self and mask broadcast together, as PyTorch's
+            crate::shape::broadcast_shapes(self.shape(), mask.shape(), "masked_fill")?;
             let v = self.scalar_like(value)?;
             let out = Tensor::where_cond(mask, &v, self)?;
-            ensure!(
-                out.shape() == self.shape(),
-                Shape,
-                "masked_fill: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
-                mask.shape(),
-                self.shape()
-            );
             Ok(out)
         }?;
         Ok(out.label_grad_fn("MaskedFillBackward0", &[self]))

@@ -109,7 +109,13 @@ impl Tensor {
             let mu = self.mean(dims, true)?;
             let dev = self.sub(&mu)?;
             let ss = dev.mul(&dev)?.sum(dims, keepdim)?;
-            ss.div_scalar((n as f64 - correction).max(0.0))
+            // no element: NaN whatever the correction, as PyTorch
+            let divisor = if n == 0 {
+                0.0
+            } else {
+                (n as f64 - correction).max(0.0)
+            };
+            ss.div_scalar(divisor)
         }?;
         Ok(out.label_grad_fn("VarBackward0", &[self]))
     }
@@ -118,7 +124,14 @@ impl Tensor {
     /// Where the deviation is zero the gradient is zero, as PyTorch's (not 1/0).
     pub fn std(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
         let out = {
-            let v = self.var(dims, correction, keepdim)?;
+            // a float32 deviation past 1.8e19 squares to inf while its std is finite: on the CPU
+            // the variance is taken in float64 (PyTorch accumulates in double there too)
+            let wide = self.dtype() == DType::F32 && !self.device().is_gpu();
+            let v = if wide {
+                self.to_dtype(DType::F64)?.var(dims, correction, keepdim)?
+            } else {
+                self.var(dims, correction, keepdim)?
+            };
             let y = {
                 let _g = crate::autograd::NoGradGuard::new();
                 v.sqrt()?
@@ -130,6 +143,7 @@ impl Tensor {
                 let d = g.div(&safe.mul_scalar(2.0)?)?;
                 Ok(vec![Some(Tensor::where_cond(&zero, &d.zeros_like()?, &d)?)])
             }))
+            .and_then(|y| if wide { y.to_dtype(DType::F32) } else { Ok(y) })
         }?;
         Ok(out.label_grad_fn("StdBackward0", &[self]))
     }

@@ -74,6 +74,18 @@ pub fn parse_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> 
     if let Ok(s) = obj.extract::<String>() {
         return Ok(Some(Device::parse(&s)?));
     }
+    // an int is an accelerator's index, as PyTorch reads `device=0` ("cuda:0")
+    if !obj.is_instance_of::<pyo3::types::PyBool>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            if i < 0 {
+                return Err(crate::error::Error::Value(format!(
+                    "device index must not be negative, got {i}"
+                ))
+                .into());
+            }
+            return Ok(Some(Device::parse(&format!("cuda:{i}"))?));
+        }
+    }
     Err(PyTypeError::new_err(format!(
         "expected a device, got {}",
         obj.repr()?

@@ -64,7 +64,14 @@ fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
                     if v.is_none() {
                         Ok(None)
                     } else {
-                        Ok(Some(v.extract::<isize>().map_err(|_| PyTypeError::new_err("slice indices must be integers"))?))
+                        match v.extract::<isize>() {
+                            Ok(i) => Ok(Some(i)),
+                            // an int past the machine range clamps, as a slice bound does
+                            Err(_) if v.is_instance_of::<pyo3::types::PyInt>() => {
+                                Ok(Some(if v.lt(0)? { isize::MIN } else { isize::MAX }))
+                            }
+                            Err(_) => Err(PyTypeError::new_err("slice indices must be integers")),
+                        }
                     }
                 };
                 Ok(Item::Slice(get("start")?, get("stop")?, get("step")?))

@@ -1252,11 +1252,19 @@ impl PyTensor {
     }
     /// `memory_format=` is checked as PyTorch does; the result has rustdl's one layout.
     #[pyo3(signature = (**kwargs))]
-    fn contiguous(slf: &Bound<'_, Self>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyTensor> {
+    fn contiguous<'py>(
+        slf: &Bound<'py, Self>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if let Some(kw) = kwargs {
             memory_format_call(slf, "_check_contiguous_format", kw.as_any())?;
         }
-        slf.get().op(|t| t.contiguous())
+        // already row-major (at any offset): the tensor itself, as PyTorch's, so writes to
+        // the result reach the base (`a[1:3].contiguous().fill_(0)` changes `a`)
+        if slf.get().tensor().is_contiguous() {
+            return Ok(slf.clone().into_any());
+        }
+        Ok(Bound::new(slf.py(), slf.get().op(|t| t.contiguous())?)?.into_any())
     }
 
     // ---------- in-place ----------
@@ -1591,6 +1599,15 @@ impl PyTensor {
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
         let m = mask.tensor();
+        let shape = slf.tensor().shape().to_vec();
+        if m.layout().broadcast_to(&shape, "masked_fill_").is_err() {
+            return Err(crate::error::Error::Shape(format!(
+                "masked_fill_: mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+                m.shape(),
+                shape
+            ))
+            .into());
+        }
         if let Some(v) = grad_fill_value(value, &slf.tensor())? {
             slf.inplace_("masked_fill_", |t| Tensor::where_cond(&m, &v, t))?;
             return Ok(slf);

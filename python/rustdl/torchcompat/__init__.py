@@ -370,7 +370,8 @@ def run_script(path: str | os.PathLike, args: Sequence[str] = ()) -> dict[str, A
     script_dir = os.path.dirname(os.path.abspath(path))
     sys.path.insert(0, script_dir)
     try:
-        return runpy.run_path(path, run_name="__main__")
+        # the script's __file__ is absolute, as `python script.py` makes it (argv[0] as given)
+        return runpy.run_path(os.path.abspath(path), run_name="__main__")
     finally:
         sys.argv = old_argv
         if sys.path and sys.path[0] == script_dir:

@@ -193,7 +193,7 @@ fn scatter_add_last_axis(
         return Ok(None);
     }
     let (width, l) = (shape[dim], li.shape[dim]);
-    let ids = &iv[li.offset..li.offset + li.numel()];
+    let ids = &iv[li.dense_range()];
     // every index checked first, so an error leaves nothing half done
     if let Some(&bad) = ids.iter().find(|&&i| i < 0 || i >= width as i64) {
         check(bad, width, "scatter_add", dim)?;
@@ -220,7 +220,7 @@ fn scatter_add_last_axis(
         out
     }
     let rows: usize = shape[..dim].iter().product();
-    let at = ls.offset..ls.offset + ls.numel();
+    let at = ls.dense_range();
     Ok(Some(match src {
         CpuStorage::F32(v) => CpuStorage::F32(go(&v[at], ids, rows, (width, l))),
         CpuStorage::F64(v) => CpuStorage::F64(go(&v[at], ids, rows, (width, l))),

@@ -12,7 +12,7 @@ use crate::shape::{for_each_row, Layout};
 /// The contiguous slice of a view when it is dense, else None.
 pub fn dense<'a, T>(v: &'a [T], l: &Layout) -> Option<&'a [T]> {
     if l.is_contiguous() {
-        Some(&v[l.offset..l.offset + l.numel()])
+        Some(&v[l.dense_range()])
     } else {
         None
     }

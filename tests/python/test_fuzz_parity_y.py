@@ -1,0 +1,188 @@
+"""Hostile and edge inputs found by differential fuzzing against PyTorch: empty views at an offset,
+norms with negative orders, quantiles of infinities, shifts and truncating division in the
+promoted dtype, contiguous views that stay views, and 0-d inputs of shape functions. Expected
+values are closed-form or numpy's."""
+
+import math
+
+import numpy as np
+import pytest
+import rustdl
+
+INF = math.inf
+
+
+def test_empty_view_at_an_offset_reads_and_reduces():
+    # a zero-element view whose storage offset lies past its storage's end (diagonal of an
+    # empty tensor, as_strided at offset 2 of nothing) reads as empty on every path
+    a = rustdl.zeros(2, 3, 4, 0)
+    v = rustdl.diagonal(a, 2, -2, -3)
+    assert tuple(v.shape) == (2, 0, 1)
+    assert v.tolist() == [[], []]
+    assert v.sum().item() == 0.0
+    assert tuple(v.clone().shape) == (2, 0, 1)
+    assert v.numpy().shape == (2, 0, 1)
+    w = rustdl.zeros(0, 3).as_strided((0,), (3,), 2)
+    assert w.tolist() == []
+    assert w.exp().tolist() == []
+    assert w.cumsum(0).tolist() == []
+    w.add_(1)
+    w.fill_(2)
+    assert w.sort().values.tolist() == []
+
+
+def test_vector_norm_negative_orders_count_zeros():
+    x = rustdl.tensor([3.0, 0.0, 2.0])
+    # sum |x|^p over p < 0 is inf with a zero in it, so the norm is 0
+    for p in (-1, -2, -0.5):
+        assert rustdl.linalg.vector_norm(x, ord=p).item() == 0.0
+    y = np.array([3.0, 1.0, 2.0])
+    got = rustdl.linalg.vector_norm(rustdl.tensor(y.astype(np.float32)), ord=-0.5).item()
+    assert got == pytest.approx(np.sum(y**-0.5) ** -2, rel=1e-6)
+    with pytest.raises(RuntimeError):
+        rustdl.linalg.vector_norm(rustdl.zeros(0), ord=-1)
+    # dim=() reduces over every dim
+    got = rustdl.linalg.vector_norm(rustdl.tensor([1.0, 2.0]), ord=3, dim=()).item()
+    assert got == pytest.approx(9 ** (1 / 3), rel=1e-6)
+
+
+def test_matrix_norms_of_empty_matrices():
+    for shape in [(0, 3), (3, 0), (0, 0)]:
+        for p in ("fro", "nuc", 2, 1, INF):
+            assert rustdl.linalg.matrix_norm(rustdl.zeros(*shape), ord=p).item() == 0.0
+        with pytest.raises(IndexError):
+            rustdl.linalg.matrix_norm(rustdl.zeros(*shape), ord=-2)
+    out = rustdl.linalg.matrix_norm(rustdl.zeros(2, 0, 0), ord=1)
+    assert out.tolist() == [0.0, 0.0]
+
+
+def test_std_of_large_float32_values_is_finite():
+    x = rustdl.tensor([1.1, 1e30])
+    want = np.std(np.array([1.1, 1e30]), ddof=1)
+    assert rustdl.std(x).item() == pytest.approx(want, rel=1e-6)
+    s, m = rustdl.std_mean(x.reshape(1, 2), dim=1)
+    assert s.item() == pytest.approx(want, rel=1e-6)
+    assert s.dtype == rustdl.float32
+    # the gradient still flows through the widened computation
+    y = rustdl.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    rustdl.std(y).backward()
+    v = np.array([1.0, 2.0, 4.0])
+    want_g = (v - v.mean()) / ((len(v) - 1) * np.std(v, ddof=1))
+    np.testing.assert_allclose(y.grad.numpy(), want_g, rtol=1e-5)
+    assert y.grad.dtype == rustdl.float32
+    # no element: NaN whatever the correction
+    assert math.isnan(rustdl.std(rustdl.zeros(0), correction=-1).item())
+
+
+def test_quantile_with_infinities_follows_lerp_from_the_nearer_end():
+    q = rustdl.quantile
+    assert q(rustdl.tensor([INF, -2.47]), 1.0, interpolation="lower").item() == INF
+    assert q(rustdl.tensor([-INF, 1.0]), 0.0, interpolation="higher").item() == -INF
+    # 30 %: position 0.9 between -inf and -2, taken from the -2 end: -2 - inf * 0.1
+    assert q(rustdl.tensor([-INF, -2.0, 1.0, 3.5]), 0.3).item() == -INF
+    out = q(rustdl.tensor([-INF, -2.0, 1.0, INF]), rustdl.tensor([0.0, 0.3, 0.5, 1.0])).tolist()
+    assert math.isnan(out[0]) and out[1] == -INF and out[2] == -0.5 and math.isnan(out[3])
+    # the midpoint of -2 and inf is inf - inf / 2: NaN
+    assert math.isnan(rustdl.nanquantile(rustdl.tensor([INF, -2.0]), 0.5).item())
+    empty_q = q(rustdl.tensor([1.0, 2.0]), rustdl.tensor([]))
+    assert tuple(empty_q.shape) == (0,)
+    assert tuple(q(rustdl.tensor(7.0), 1.0, dim=-1, keepdim=True).shape) == ()
+
+
+def test_contiguous_of_a_contiguous_view_is_the_view():
+    a = rustdl.arange(4.0)
+    v = a[1:3]
+    c = v.contiguous()
+    assert c is v
+    c.fill_(-7)
+    assert a.tolist() == [0.0, -7.0, -7.0, 3.0]
+    t = a.reshape(2, 2).t()
+    assert t.contiguous() is not t
+    assert t.contiguous().tolist() == [[0.0, -7.0], [-7.0, 3.0]]
+
+
+def test_shifts_and_trunc_division_work_in_the_promoted_dtype():
+    # uint8 255 beside an int8 tensor is int8 -1; -1 >> 3 is -1
+    r = rustdl.tensor(255, dtype=rustdl.uint8) >> rustdl.tensor([3], dtype=rustdl.int8)
+    assert r.dtype == rustdl.int8 and r.tolist() == [-1]
+    # a 0-d int64 258 beside int8 is int8 2
+    r = rustdl.tensor([4, 5], dtype=rustdl.int8) >> rustdl.tensor(258)
+    assert r.tolist() == [1, 1]
+    # a shift by the width or more: 0 (left), the sign fill (right)
+    assert (rustdl.tensor([1, -8], dtype=rustdl.int8) << 8).tolist() == [0, 0]
+    assert (rustdl.tensor([1, -8], dtype=rustdl.int8) >> 9).tolist() == [0, -1]
+    # -2 as uint8 is 254: 4 // 254 == 0
+    r = rustdl.div(rustdl.tensor([4, 5, 9, 8], dtype=rustdl.uint8), rustdl.tensor(-2), rounding_mode="trunc")
+    assert r.dtype == rustdl.uint8 and r.tolist() == [0, 0, 0, 0]
+    x = rustdl.tensor([1, 7], dtype=rustdl.uint8)
+    x.bitwise_left_shift_(rustdl.tensor(-(2**31), dtype=rustdl.int32))  # 0 in uint8
+    assert x.tolist() == [1, 7]
+
+
+def test_dtype_keeping_reductions_and_widening():
+    r = rustdl.nansum(rustdl.tensor([1.5, float("nan"), 2.5]), dtype=rustdl.int16)
+    assert r.dtype == rustdl.int16 and r.item() == 3  # cast first: 1 + 2
+    assert rustdl.nansum(rustdl.tensor([1, 2], dtype=rustdl.int8), dtype=rustdl.int16).dtype == rustdl.int16
+    v = rustdl.vander(rustdl.tensor([20, 30], dtype=rustdl.uint8), N=3)
+    assert v.dtype == rustdl.int64 and v.tolist() == [[400, 20, 1], [900, 30, 1]]
+
+
+def test_ldexp_keeps_infinities_and_avoids_an_infinite_power():
+    r = rustdl.ldexp(
+        rustdl.tensor([-INF, INF, 3.0, 1e-30]),
+        rustdl.tensor([-2147483647, -2000, -2000, 200], dtype=rustdl.int32),
+    ).tolist()
+    assert r[:3] == [-INF, INF, 0.0]
+    assert r[3] == pytest.approx(math.ldexp(1e-30, 200), rel=1e-6)
+
+
+def test_zero_dim_shape_functions():
+    assert tuple(rustdl.tensor(3.0, dtype=rustdl.float64).view(rustdl.int64).shape) == ()
+    assert tuple(rustdl.tensor(False).unfold(0, 0, 1).shape) == (0,)
+    assert rustdl.tensor(5.0).unfold(0, 1, 1).tolist() == [5.0]
+    assert rustdl.tensordot(rustdl.tensor(2.0), rustdl.tensor(3.0), dims=0).item() == 6.0
+    with pytest.raises(IndexError):
+        rustdl.tensordot(rustdl.tensor(2.0), rustdl.tensor(3.0), dims=([0], [0]))
+    with pytest.raises(IndexError):
+        rustdl.tensor(7).unflatten(0, (1, 1))
+    x = rustdl.tensor(7, dtype=rustdl.uint8)
+    x.index_copy_(0, rustdl.tensor([0]), rustdl.tensor(2, dtype=rustdl.uint8))
+    assert x.item() == 2
+    with pytest.raises(TypeError):
+        rustdl.zeros(3).index_copy_(0, rustdl.tensor([0]), rustdl.ones(1, dtype=rustdl.float64))
+    with pytest.raises(RuntimeError):
+        rustdl.dsplit(rustdl.ones(2, 2, 2), 0)
+
+
+def test_diff_of_order_zero_ignores_prepend():
+    assert rustdl.diff(rustdl.tensor([1.0, 2.0]), n=0, prepend=rustdl.tensor([5.0])).tolist() == [1.0, 2.0]
+
+
+def test_out_of_place_masked_ops_broadcast_self():
+    r = rustdl.tensor([1.0]).masked_fill(rustdl.tensor([[True], [False]]), 0.0)
+    assert r.tolist() == [[0.0], [1.0]]
+    with pytest.raises(ValueError):
+        rustdl.tensor([1.0]).masked_fill_(rustdl.tensor([[True], [False]]), 0.0)
+    r = rustdl.tensor(2.0).masked_scatter(rustdl.tensor([True]), rustdl.tensor([5.0, 6.0]))
+    assert r.tolist() == [5.0]
+
+
+def test_scatter_reduce_refuses_negative_indices():
+    with pytest.raises(IndexError):
+        rustdl.scatter_reduce(rustdl.tensor([1.0, 2, 3]), 0, rustdl.tensor([-1]), rustdl.tensor([9.0]), "sum")
+
+
+def test_combinations_slices_and_int_devices():
+    assert tuple(rustdl.combinations(rustdl.zeros(0), r=0, with_replacement=True).shape) == (0,)
+    assert rustdl.ones(3)[10**30 :].tolist() == []
+    assert rustdl.arange(4.0)[-(10**30) : 10**30 : 2].tolist() == [0.0, 2.0]
+    # an int device is that accelerator's index, as "cuda:N"
+    try:
+        want = str(rustdl.ones(2).to("cuda:0").device)
+    except RuntimeError:  # no adapter: the int form fails the same way
+        with pytest.raises(RuntimeError):
+            rustdl.ones(2).to(0)
+        return
+    assert str(rustdl.ones(2).to(0).device) == want
+    assert str(rustdl.nn.Linear(2, 2).to(0).weight.device) == want
+    assert str(rustdl.ones(2, device=0).device) == want
