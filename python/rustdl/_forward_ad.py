@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 from . import _rustdl
@@ -36,6 +37,61 @@ __all__ = [
 # the duals of the open level: hash(dual) -> (dual, tangent, the primal required grad)
 _duals: dict[int, tuple[Tensor, Tensor, bool]] = {}
 _level: list[int] = []
+_state = threading.local()  # .vjp_pass: computing g(u) = Jᵀu; .jvp_calls: torch.func.jvp running
+
+
+def _in_vjp_pass() -> bool:
+    """Whether the first pass of the double-vjp trick is running on this thread: a custom
+    ``autograd.Function`` with a ``jvp`` then puts a node whose backward is that ``jvp`` in
+    place of its ``backward`` (see ``autograd.Function.apply``)."""
+    return getattr(_state, "vjp_pass", 0) > 0
+
+
+class _VjpPass:
+    def __enter__(self):
+        _state.vjp_pass = getattr(_state, "vjp_pass", 0) + 1
+
+    def __exit__(self, *exc):
+        _state.vjp_pass -= 1
+
+
+def _jvp_running() -> bool:
+    """Whether ``torch.func.jvp`` is running the function it differentiates on this thread
+    (forward-mode AD ignores grad mode: ``no_grad`` inside that function keeps recording)."""
+    return getattr(_state, "jvp_calls", 0) > 0
+
+
+class _JvpCall:
+    def __enter__(self):
+        _state.jvp_calls = getattr(_state, "jvp_calls", 0) + 1
+
+    def __exit__(self, *exc):
+        _state.jvp_calls -= 1
+
+
+def _reaches_outside(t: Tensor, inner: set) -> bool:
+    """Whether the graph of ``t`` reaches a leaf that requires grad other than those in ``inner``
+    (the stand-ins this module made): then the caller's autograd may differentiate it."""
+    if not t.requires_grad:
+        return False
+    if t.grad_fn is None:
+        return hash(t) not in inner
+    seen: set = set()
+    stack = [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            if isinstance(nxt, _rustdl.AccumulateGrad):
+                if hash(nxt.variable) not in inner:
+                    return True
+            elif nxt not in seen:
+                stack.append(nxt)
+    return False
 
 
 class UnpackedDualTensor(NamedTuple):
@@ -80,17 +136,20 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
     derivative, as ``torch.autograd.forward_ad.make_dual``. Needs an open :class:`dual_level`."""
     fn = "forward_ad.make_dual"
     if not _level:
-        raise RuntimeError(f"{fn}: To create a dual Tensor, you must be inside a dual_level context")
+        raise RuntimeError(
+            "Trying to create a dual Tensor for forward AD but no level exists, make sure to "
+            "enter_dual_level() first."
+        )
     if not isinstance(tensor, Tensor) or not isinstance(tangent, Tensor):
         raise TypeError(
             f"{fn}: expected tensor and tangent to be Tensors, got {type(tensor).__name__} and "
             f"{type(tangent).__name__}"
         )
     if not (tensor.is_floating_point() or tensor.is_complex()):
-        raise ValueError(f"{fn}: Expected primal to be floating point or complex, but got: {tensor.dtype}")
+        raise ValueError(f"Expected primal to be floating point or complex, but got: {tensor.dtype}")
     if tuple(tensor.shape) != tuple(tangent.shape):
         raise RuntimeError(
-            f"{fn}: Trying to set a forward gradient that has a different size than that of the "
+            "Trying to set a forward gradient that has a different size than that of the "
             f"original Tensor, this is not supported. Tensor is of size {tuple(tensor.shape)} while "
             f"the given forward gradient is of size {tuple(tangent.shape)}."
         )
@@ -115,18 +174,24 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     prev = _rustdl.set_grad_enabled(True)
     try:
         u = _rustdl.zeros_like(tensor).requires_grad_(True)
-        gs = _rustdl.grad([tensor], [d for d, _, _ in duals], [u], True, True, True)
+        with _VjpPass():
+            gs = _rustdl.grad([tensor], [d for d, _, _ in duals], [u], True, True, True)
         pairs = [(g, t) for g, (_, t, _) in zip(gs, duals) if g is not None]
         if not pairs:
             return UnpackedDualTensor(tensor, None)
         live = [(g, t) for g, t in pairs if g.requires_grad]
-        outer = any(o for _, _, o in duals) or any(t.requires_grad for _, t in live)
         if live:
-            (tan,) = _rustdl.grad([g for g, _ in live], [u], [t for _, t in live], True, True, bool(outer))
+            (tan,) = _rustdl.grad([g for g, _ in live], [u], [t for _, t in live], True, True, True)
         else:
             tan = None
         if tan is None:
             tan = _rustdl.zeros_like(tensor)
     finally:
         _rustdl.set_grad_enabled(prev)
-    return UnpackedDualTensor(tensor if outer else tensor.detach(), tan if outer else tan.detach())
+    # the primal and tangent keep their history where it reaches a tensor that requires grad
+    # other than this module's stand-ins (a weight, the primal or tangent given to make_dual)
+    inner = {hash(d) for d, _, outer in duals if not outer} | {hash(u)}
+    grad_on = _rustdl.is_grad_enabled()
+    keep_p = grad_on and _reaches_outside(tensor, inner)
+    keep_t = grad_on and _reaches_outside(tan, inner)
+    return UnpackedDualTensor(tensor if keep_p else tensor.detach(), tan if keep_t else tan.detach())

@@ -24,7 +24,14 @@ class _GradMode:
         return super().__new__(cls)
 
     def __enter__(self):
-        self._prev = _rustdl.set_grad_enabled(self.mode)
+        mode = self.mode
+        if not mode:
+            from ._forward_ad import _jvp_running
+
+            # forward-mode AD ignores grad mode (as PyTorch): inside a function torch.func.jvp
+            # differentiates, the graph its tangents come from keeps being recorded
+            mode = _jvp_running()
+        self._prev = _rustdl.set_grad_enabled(mode)
         return self
 
     def __exit__(self, *exc):
@@ -493,10 +500,24 @@ def grad(
     if allow_unused is None:
         allow_unused = materialize_grads
     retain = create_graph if retain_graph is None else bool(retain_graph)
-    res = _rustdl.grad(outs, ins, gos, retain, bool(allow_unused), bool(create_graph))
+    st = _GRAD_CALLS
+    st.depth = getattr(st, "depth", 0) + 1
+    try:
+        res = _rustdl.grad(outs, ins, gos, retain, bool(allow_unused), bool(create_graph))
+    finally:
+        st.depth -= 1
     if materialize_grads:
         res = [zeros_like(x) if g is None else g for g, x in zip(res, ins)]
     return tuple(res)
+
+
+_GRAD_CALLS = threading.local()  # .depth: autograd.grad calls running on this thread
+
+
+def _in_autograd_grad() -> bool:
+    """Whether an :func:`grad` call is running on this thread (a reentrant checkpoint's backward
+    refuses it, as PyTorch)."""
+    return getattr(_GRAD_CALLS, "depth", 0) > 0
 
 
 def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
@@ -626,6 +647,11 @@ class FunctionCtx:
         """Keeps tensors (or None) for backward; modifying them in place afterwards makes
         backward raise. Under :class:`saved_tensors_hooks` each tensor is packed here and
         unpacked whenever ``saved_tensors`` is read."""
+        for k, t in enumerate(tensors):
+            if t is not None and not isinstance(t, _rustdl.Tensor):
+                raise TypeError(
+                    f"save_for_backward can only save variables, but argument {k} is of type {type(t).__name__}"
+                )
         self._saved = tensors
         self._packed = None
         hooks = _saved_hooks_top()
@@ -765,12 +791,19 @@ class Function(metaclass=_FunctionMeta):
             if not rebased[i]:
                 outs[i] = outs[i].detach()
         tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        in_shapes = {i: tuple(args[i].shape) for i in tensor_pos}
         n_args = len(args)
         shapes = [(outs[i].shape, outs[i].dtype, outs[i].device) for i in diff_pos]
         n_out = len(outs)
         diff_set = set(diff_pos)
 
+        has_jvp = cls.jvp is not Function.jvp
+
         def backward_fn(*grads):
+            if has_jvp and _fwad_vjp_pass():
+                # forward-mode AD by the double-vjp trick: a node whose backward is this
+                # Function's jvp stands in for its backward (see _JvpAsBackward)
+                return _JvpAsBackward.apply((cls, ctx, args, tensor_pos, diff_pos, n_out), *grads)
             full = [None] * n_out
             for k, i in enumerate(diff_pos):
                 full[i] = grads[k]
@@ -790,7 +823,7 @@ class Function(metaclass=_FunctionMeta):
                 res = res[:n_args]
             if len(res) != n_args:
                 raise RuntimeError(
-                    f"function {cls.__name__}.backward returned an incorrect number of gradients "
+                    f"function {cls.__name__}Backward returned an incorrect number of gradients "
                     f"(expected {n_args}, got {len(res)})"
                 )
             out = []
@@ -798,6 +831,8 @@ class Function(metaclass=_FunctionMeta):
                 g = res[i]
                 if g is not None and not ctx.needs_input_grad[i]:
                     g = None
+                if isinstance(g, Tensor) and tuple(g.shape) != in_shapes[i]:
+                    g = _sum_to_input(g, in_shapes[i], cls.__name__, i)
                 out.append(g)
             return tuple(out)
 
@@ -839,6 +874,52 @@ class Function(metaclass=_FunctionMeta):
                     p.copy_(outs[i])
                 outs[i] = p
         return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
+
+
+def _fwad_vjp_pass() -> bool:
+    from . import _forward_ad
+
+    return _forward_ad._in_vjp_pass()
+
+
+def _jvp_ctx(ctx):
+    """``ctx`` as a Function's ``jvp`` sees it: ``saved_tensors`` are those of
+    ``save_for_forward``."""
+    j = FunctionCtx.__new__(FunctionCtx)
+    j.__dict__.update(ctx.__dict__)
+    j._saved = getattr(ctx, "_saved_forward", ())
+    j._packed = None
+    return j
+
+
+class _JvpAsBackward(Function):
+    """In the first pass of forward-mode AD's double-vjp trick (``g(u) = Jᵀu``), what a custom
+    Function with a ``jvp`` gives for its inputs: zeros (``u`` is zero) whose own backward —
+    run by the second pass, which differentiates ``<g(u), t>`` with respect to ``u`` — is the
+    Function's ``jvp`` applied to the input tangents. So the tangent through the Function is
+    the one its ``jvp`` computes, as PyTorch, even where ``backward`` is missing or differs."""
+
+    @staticmethod
+    def forward(ctx, info, *grads):
+        cls, fctx, args, tensor_pos, diff_pos, n_out = info
+        ctx.info = info
+        return tuple(_rustdl.zeros_like(args[i]) for i in tensor_pos)
+
+    @staticmethod
+    def backward(ctx, *tangents):
+        cls, fctx, args, tensor_pos, diff_pos, n_out = ctx.info
+        full = [None] * len(args)
+        for k, i in enumerate(tensor_pos):
+            t = tangents[k]
+            full[i] = _rustdl.zeros_like(args[i]) if t is None else t
+        res = cls.jvp(_jvp_ctx(fctx), *full)
+        res = list(res) if isinstance(res, (tuple, list)) else [res]
+        if len(res) != n_out:
+            raise RuntimeError(
+                f"function {cls.__name__}.jvp returned an incorrect number of forward gradients "
+                f"(expected {n_out}, got {len(res)})"
+            )
+        return (None, *[res[i] for i in diff_pos])
 
 
 def _forward_tangents(cls, args):
@@ -888,11 +969,62 @@ def _apply_jvp(cls, ctx, output, tangents):
     return duals[0] if single else type(output)(duals) if isinstance(output, tuple) else duals
 
 
+def _sum_to_input(g, shape: tuple, name: str, index: int):
+    """A gradient a Function's backward returned with another shape than its input's: summed
+    down to it when the input's shape expands to the gradient's (as PyTorch), else an error."""
+    gs = tuple(g.shape)
+    lead = len(gs) - len(shape)
+    if lead < 0 or any(s != d and s != 1 for s, d in zip(shape, gs[lead:])):
+        raise RuntimeError(
+            f"Function {name}Backward returned an invalid gradient at index {index} - got {list(gs)} but "
+            f"expected shape compatible with {list(shape)}"
+        )
+    if lead:
+        g = g.sum(dim=tuple(range(lead)))
+    dims = tuple(k for k, (s, d) in enumerate(zip(shape, gs[lead:])) if s == 1 and d != 1)
+    if dims:
+        g = g.sum(dim=dims, keepdim=True)
+    return g
+
+
+class _DelayedError(Function):
+    """Stands in for a gradient computed by a ``once_differentiable`` backward from inputs that
+    require grad: differentiating it raises, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, out, *inputs):
+        return out
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )
+
+
 def once_differentiable(fn):
-    """Decorator for ``backward``: its result is not differentiated again (a backward with
-    ``create_graph=True`` through it raises when the second backward reaches it)."""
-    fn._once_differentiable = True
-    return fn
+    """Decorator for ``backward``, as PyTorch's: it runs under ``no_grad``, so a backward with
+    ``create_graph=True`` gets gradients without history; when the incoming gradients require
+    grad, the results carry a node that raises if a later backward reaches it."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not _rustdl.is_grad_enabled():
+            return outputs
+        req = [a for a in args if isinstance(a, _rustdl.Tensor) and a.requires_grad]
+        if not req:
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        new = tuple(
+            _DelayedError.apply(o, *req) if isinstance(o, _rustdl.Tensor) and o.is_floating_point() else o
+            for o in outs
+        )
+        return new[0] if single else new
+
+    return wrapper
 
 
 def _function_module():

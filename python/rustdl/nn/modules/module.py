@@ -53,6 +53,8 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
             dtype = a
         elif isinstance(a, (str, _rustdl.device)):
             device = a
+        elif isinstance(a, int) and not isinstance(a, bool):
+            device = f"cuda:{a}"  # an accelerator index, as PyTorch's `.to(0)`
         else:
             raise TypeError(f"Module.to: expected a device, a dtype or a tensor, got {a!r}")
     if dtype is not None and dtype not in (_rustdl.float32, _rustdl.float64):
@@ -70,6 +72,9 @@ _profile_call: Callable[[Any, tuple, dict], Any] | None = None
 _global_forward_pre_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks_with_kwargs: set = set()
+# ids of forward hooks registered with ``always_call=True`` (module or global): they also run,
+# with output None, when the call raises
+_forward_hooks_always_called: set = set()
 _global_backward_hooks: OrderedDict = OrderedDict()
 _global_backward_pre_hooks: OrderedDict = OrderedDict()
 
@@ -99,9 +104,12 @@ def register_module_forward_hook(
 ) -> RemovableHandle:
     """``hook(module, args, output)`` (or with ``kwargs`` before ``output``) after every module's
     ``forward`` (before its own hooks); a non-``None`` result replaces the output."""
-    return _add_hook(
+    handle = _add_hook(
         _global_forward_hooks, hook, False, _global_forward_hooks_with_kwargs if with_kwargs else None
     )
+    if always_call:
+        _forward_hooks_always_called.add(handle.id)
+    return handle
 
 
 def register_module_full_backward_hook(hook) -> RemovableHandle:
@@ -196,13 +204,18 @@ class Module:
         self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
     ):
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
-        ``forward``; a non-``None`` result replaces the output. Returns a removable handle."""
-        return _add_hook(
+        ``forward``; a non-``None`` result replaces the output. With ``always_call`` it also runs
+        (with output ``None``) when the call raises, before the error propagates. Returns a
+        removable handle."""
+        handle = _add_hook(
             self._hook_dict("_forward_hooks"),
             hook,
             prepend,
             self._kwargs_ids("_forward_hooks_with_kwargs") if with_kwargs else None,
         )
+        if always_call:
+            _forward_hooks_always_called.add(handle.id)
+        return handle
 
     def register_full_backward_hook(self, hook, prepend: bool = False):
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
@@ -985,6 +998,34 @@ def _merged(global_hooks: OrderedDict, own: Any) -> OrderedDict:
 
 
 def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
+    called: set = set()
+    try:
+        return _call_hooked(module, args, kwargs, called)
+    except Exception:
+        # hooks registered with always_call run even so (output None), then the error goes on;
+        # one that raises now is reported as a warning, as PyTorch
+        d = module.__dict__
+        kw_ids = set(d.get("_forward_hooks_with_kwargs") or ()) | _global_forward_hooks_with_kwargs
+        for hook_id, hook in list(_merged(_global_forward_hooks, d.get("_forward_hooks")).items()):
+            if hook_id not in _forward_hooks_always_called or hook_id in called:
+                continue
+            try:
+                if hook_id in kw_ids:
+                    hook(module, args, kwargs, None)
+                else:
+                    hook(module, args, None)
+            except Exception as e:  # noqa: BLE001
+                import warnings
+
+                warnings.warn(
+                    "module forward hook with ``always_call=True`` raised an exception that was silenced "
+                    f"as another error was raised in forward: {e}",
+                    stacklevel=2,
+                )
+        raise
+
+
+def _call_hooked(module: Module, args: tuple, kwargs: dict, called: set):
     d = module.__dict__
     with_kwargs_ids = d.get("_forward_pre_hooks_with_kwargs") or ()
     for hook_id, hook in list(_merged(_global_forward_pre_hooks, d.get("_forward_pre_hooks")).items()):
@@ -1006,6 +1047,8 @@ def _call_with_hooks(module: Module, args: tuple, kwargs: dict):
     out = module.forward(*args, **kwargs)
     with_kwargs_ids = set(d.get("_forward_hooks_with_kwargs") or ()) | _global_forward_hooks_with_kwargs
     for hook_id, hook in list(_merged(_global_forward_hooks, d.get("_forward_hooks")).items()):
+        if hook_id in _forward_hooks_always_called:
+            called.add(hook_id)
         res = hook(module, args, kwargs, out) if hook_id in with_kwargs_ids else hook(module, args, out)
         if res is not None:
             out = res
