@@ -236,17 +236,24 @@ pub fn swap_state(new: (u64, u64)) -> (u64, u64) {
 // ---------------------------------------------------------------------------------------------
 // CPU fills, element after element from the global CPU generator
 
-/// `n` float32 uniforms in [from, to): `u * (to - from) + from` in float32.
+/// `n` float32 uniforms in [from, to): the bounds and their difference in float32, the affine
+/// map `u * (to - from) + from` in float64, rounded once (PyTorch's CPU arithmetic, bit for bit).
 pub fn uniform_f32(n: usize, from: f64, to: f64) -> Vec<f32> {
     let (f, t) = (from as f32, to as f32);
-    with_cpu(|g| (0..n).map(|_| g.uniform_f32() * (t - f) + f).collect())
+    let (d, f) = (f64::from(t - f), f64::from(f));
+    with_cpu(|g| {
+        (0..n)
+            .map(|_| (f64::from(g.uniform_f32()) * d + f) as f32)
+            .collect()
+    })
 }
 
-/// `n` float64 uniforms in [from, to).
+/// `n` float64 uniforms in [from, to): `u * (to - from) + from` fused (one rounding), as
+/// PyTorch's CPU build computes it.
 pub fn uniform_f64(n: usize, from: f64, to: f64) -> Vec<f64> {
     with_cpu(|g| {
         (0..n)
-            .map(|_| g.uniform_f64() * (to - from) + from)
+            .map(|_| g.uniform_f64().mul_add(to - from, from))
             .collect()
     })
 }

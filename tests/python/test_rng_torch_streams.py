@@ -78,10 +78,18 @@ def test_uniform_float32_and_float64(seed):
     np.testing.assert_array_equal(rustdl.rand(1000).numpy(), s.f32s(1000))  # spans a twist
     want = [s.f64() for _ in range(7)]
     np.testing.assert_array_equal(rustdl.rand(7, dtype=rustdl.float64).numpy(), want)
-    # uniform_(a, b): u * (b - a) + a in the tensor's dtype
-    u = s.f32s(5)
-    a, b = np.float32(-0.3), np.float32(0.7)
-    np.testing.assert_array_equal(rustdl.empty(5).uniform_(-0.3, 0.7).numpy(), u * (b - a) + a)
+    # float32 uniform_(a, b): a and b - a in float32, u * (b - a) + a in float64, rounded once
+    u = s.f32s(50)
+    a, b = np.float32(-0.4), np.float32(0.4)
+    want = (u.astype(np.float64) * np.float64(b - a) + np.float64(a)).astype(np.float32)
+    np.testing.assert_array_equal(rustdl.empty(50).uniform_(-0.4, 0.4).numpy(), want)
+    # float64: u * (b - a) + a fused, one rounding (exact rationals rounded once)
+    from fractions import Fraction
+
+    u = [s.f64() for _ in range(50)]
+    want = [float(Fraction(x) * Fraction(0.4 - -0.4) + Fraction(-0.4)) for x in u]
+    got = rustdl.empty(50, dtype=rustdl.float64).uniform_(-0.4, 0.4).numpy()
+    np.testing.assert_array_equal(got, want)
 
 
 def test_normal_small_tensors_pair_and_cache_across_calls():
@@ -189,11 +197,15 @@ def test_linear_initialisation_draws_weight_then_bias():
     rustdl.manual_seed(0)
     lin = nn.Linear(6, 4)
     s = Stream(0)
-    bound = np.float32(1.0 / math.sqrt(6))
-    w = s.f32s(24) * (bound - -bound) + -bound
-    b = s.f32s(4) * (bound - -bound) + -bound
-    np.testing.assert_allclose(lin.weight.detach().numpy().ravel(), w, rtol=1e-6)
-    np.testing.assert_allclose(lin.bias.detach().numpy(), b, rtol=1e-6)
+    bound = 1.0 / math.sqrt(6)
+    lo, width = np.float32(-bound), np.float64(np.float32(bound) - np.float32(-bound))
+
+    def uniform(n):  # the float32 uniform_ arithmetic (see test_uniform_float32_and_float64)
+        return (s.f32s(n).astype(np.float64) * width + np.float64(lo)).astype(np.float32)
+
+    w, b = uniform(24), uniform(4)
+    np.testing.assert_array_equal(lin.weight.detach().numpy().ravel(), w)
+    np.testing.assert_array_equal(lin.bias.detach().numpy(), b)
 
 
 def test_dataloader_shuffle_draws_base_seed_then_sampler_seed():

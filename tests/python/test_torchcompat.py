@@ -548,3 +548,21 @@ def test_set_default_device_maps_cuda(tmp_path):
     if gpu_available():
         r = report(run(tmp_path, script, env={"RUSTDL_COMPAT_DEVICE": "gpu"}))
         assert r == {"a": "cuda:0", "b": "cuda:0", "after": "cpu", "dflt": "cpu"}
+
+
+def test_torchvision_fakedata_draws_as_torchvision():
+    # each sample: the global generator seeded with index + offset, a normal image times 255
+    # truncated and wrapped to 8 bits, then a randint label; the caller's stream is left as it was
+    from rustdl.torchcompat.torchvision import datasets as dset
+
+    rustdl.manual_seed(11)
+    ds = dset.FakeData(size=5, image_size=(3, 4, 2), num_classes=7, random_offset=2)
+    img, label = ds[1]
+    after = rustdl.rand(3).numpy()
+    rustdl.manual_seed(11)
+    np.testing.assert_array_equal(after, rustdl.rand(3).numpy())
+    rustdl.manual_seed(3)
+    noise = rustdl.randn(3, 4, 2).numpy() * np.float32(255)  # a float32 product, as the tensor's
+    want = (np.trunc(noise).astype(np.int64) % 256).astype(np.uint8).transpose(1, 2, 0)
+    np.testing.assert_array_equal(np.asarray(img), want)
+    assert label == int(rustdl.randint(0, 7, (1,)).item())

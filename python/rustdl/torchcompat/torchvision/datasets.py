@@ -124,7 +124,9 @@ class FashionMNIST(_ArrayImages):
 
 
 class FakeData(VisionDataset):
-    """Random uint8 images ``(H, W, C)`` and labels, the same for the same index (as torchvision's)."""
+    """Random uint8 images ``(H, W, C)`` and labels, the same for the same index: drawn as
+    torchvision draws them (the global generator seeded with ``index + random_offset``, then
+    restored; a normal image scaled by 255 and cast to 8 bits, a label from ``randint``)."""
 
     def __init__(
         self,
@@ -147,12 +149,18 @@ class FakeData(VisionDataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         if not 0 <= int(index) < self.size:
             raise IndexError(f"FakeData: index {index} out of range for {self.size} samples")
-        rng = np.random.default_rng(int(index) + self.random_offset)
-        c, h, w = self.image_size
-        img: Any = rng.integers(0, 256, size=(h, w, c), dtype=np.uint8)
-        if c == 1:
+        state = rustdl.get_rng_state()
+        try:
+            rustdl.manual_seed(int(index) + self.random_offset)
+            noise = rustdl.randn(*self.image_size).numpy()
+            target: Any = int(rustdl.randint(0, self.num_classes, (1,)).item())
+        finally:
+            rustdl.set_rng_state(state)
+        # x·255 truncated to an int and wrapped to 8 bits, as a float-to-byte cast does
+        img: Any = np.trunc(noise * np.float32(255)).astype(np.int64).astype(np.uint8)
+        img = np.ascontiguousarray(img.transpose(1, 2, 0))
+        if img.shape[2] == 1:
             img = img[:, :, 0]
-        target: Any = int(rng.integers(0, self.num_classes))
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:
