@@ -269,8 +269,14 @@ def _cuda_means_cpu_under_torchcompat() -> bool:
 class GradScaler:
     """Loss scaling with PyTorch's contract (``scale``, ``unscale_``, ``step``, ``update``).
 
+    As PyTorch's, the scale and the growth tracker are 0-d tensors (``_scale`` float32,
+    ``_growth_tracker`` int32) made by the first :meth:`scale` on the output's device; until then
+    both are ``None``, and ``unscale_``, ``step`` and ``update`` raise ``AssertionError`` (a
+    script that forgot ``scaler.scale(loss)``).
+
     Args:
-        device: accepted for compatibility (``"cuda"``).
+        device: the device type whose gradients are scaled (``"cuda"``: off, with a warning,
+            where CUDA is not available).
         init_scale: the starting scale (65536).
         growth_factor: the scale's factor after ``growth_interval`` steps without inf/NaN.
         backoff_factor: the scale's factor after a step with inf/NaN gradients.
@@ -293,10 +299,7 @@ class GradScaler:
         growth_interval: int = 2000,
         enabled: bool = True,
     ) -> None:
-        if growth_factor <= 1.0:
-            raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
-        if not 0.0 < backoff_factor < 1.0:
-            raise ValueError(f"GradScaler: backoff_factor must be in (0, 1), got {backoff_factor}")
+        self._device = device
         if enabled and str(device).startswith("cuda") and _cuda_means_cpu_under_torchcompat():
             # a PyTorch script on a machine without CUDA: PyTorch's scaler turns itself off
             warnings.warn(
@@ -306,20 +309,55 @@ class GradScaler:
             )
             enabled = False
         self._enabled = bool(enabled)
-        self._scale = float(init_scale)
-        self._growth_factor = float(growth_factor)
-        self._backoff_factor = float(backoff_factor)
-        self._growth_interval = int(growth_interval)
-        self._growth_tracker = 0
-        # per optimizer: "unscaled" / "stepped", and whether its gradients held inf/NaN
-        self._stage: dict[int, str] = {}
-        self._found_inf: dict[int, bool] = {}
+        if self._enabled:
+            if growth_factor <= 1.0:
+                raise AssertionError("The growth factor must be > 1.0.")
+            if backoff_factor >= 1.0:
+                raise AssertionError("The backoff factor must be < 1.0.")
+            self._init_scale = init_scale
+            self._scale: Tensor | None = None  # made by the first scale()
+            self._growth_factor = growth_factor
+            self._backoff_factor = backoff_factor
+            self._growth_interval = growth_interval
+            self._init_growth_tracker = 0
+            self._growth_tracker: Tensor | None = None
+            # per optimizer: "unscaled" / "stepped", and whether its gradients held inf/NaN
+            self._stage: dict[int, str] = {}
+            self._found_inf: dict[int, bool] = {}
+
+    def _check_scale_growth_tracker(self, funcname: str) -> tuple[Tensor, Tensor]:
+        fix = "This may indicate your script did not use scaler.scale(loss or outputs) earlier in the iteration."
+        if self._scale is None:
+            raise AssertionError(f"Attempted {funcname} but _scale is None.  " + fix)
+        if self._growth_tracker is None:
+            raise AssertionError(f"Attempted {funcname} but _growth_tracker is None.  " + fix)
+        return self._scale, self._growth_tracker
+
+    def _lazy_init_scale_growth_tracker(self, dev: Any) -> None:
+        from . import _rustdl
+
+        self._scale = _rustdl.full((), float(self._init_scale), dtype=_rustdl.float32, device=dev)
+        self._scale_f = float(self._scale.item())  # its value, read without a device sync
+        self._growth_tracker = _rustdl.full(
+            (), int(self._init_growth_tracker), dtype=_rustdl.int32, device=dev
+        )
+
+    def _set_scale(self, value: float) -> None:
+        self._scale.fill_(value)
+        self._scale_f = _float32(value)
 
     def is_enabled(self) -> bool:
         return self._enabled
 
     def get_scale(self) -> float:
-        return self._scale if self._enabled else 1.0
+        if not self._enabled:
+            return 1.0
+        return self._init_scale if self._scale is None else self._scale_f
+
+    def _get_growth_tracker(self) -> int:
+        if not self._enabled:
+            return 0
+        return self._init_growth_tracker if self._growth_tracker is None else int(self._growth_tracker.item())
 
     def get_growth_factor(self) -> float:
         return self._growth_factor
@@ -331,30 +369,33 @@ class GradScaler:
         return self._growth_interval
 
     def set_growth_factor(self, v: float) -> None:
-        self._growth_factor = float(v)
+        self._growth_factor = v
 
     def set_backoff_factor(self, v: float) -> None:
-        self._backoff_factor = float(v)
+        self._backoff_factor = v
 
     def set_growth_interval(self, v: int) -> None:
-        self._growth_interval = int(v)
+        self._growth_interval = v
 
     def scale(self, outputs: Any) -> Any:
         """``outputs`` (a tensor, or tensors nested in lists/tuples) times the scale."""
         if not self._enabled:
             return outputs
         if isinstance(outputs, Tensor):
-            return outputs * self._scale
+            if self._scale is None:
+                self._lazy_init_scale_growth_tracker(outputs.device)
+            return outputs * self._scale_f
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
         if isinstance(outputs, Iterable):
             return [self.scale(o) for o in outputs]
-        raise TypeError(f"GradScaler.scale: expected tensors, got {type(outputs).__name__}")
+        raise ValueError("outputs must be a Tensor or an iterable of Tensors")
 
     def unscale_(self, optimizer: Any) -> None:
         """Divides ``optimizer``'s gradients by the scale (once per step) and notes inf/NaN."""
         if not self._enabled:
             return
+        self._check_scale_growth_tracker("unscale_")
         key = id(optimizer)
         stage = self._stage.get(key)
         if stage == "unscaled":
@@ -363,7 +404,8 @@ class GradScaler:
             )
         if stage == "stepped":
             raise RuntimeError("unscale_() is being called after step().")
-        inv = 1.0 / self._scale
+        # PyTorch multiplies by the float32 reciprocal of the scale
+        inv = _float32(1.0 / self._scale_f)
         found = False
         from .autograd import no_grad
 
@@ -381,13 +423,16 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
             raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        self._check_scale_growth_tracker("step")
         key = id(optimizer)
         if self._stage.get(key) == "stepped":
             raise RuntimeError("step() has already been called since the last update().")
         if self._stage.get(key) != "unscaled":
             self.unscale_(optimizer)
+        if key not in self._found_inf:
+            raise AssertionError("No inf checks were recorded for this optimizer.")
         out = None
-        if not self._found_inf.get(key, False):
+        if not self._found_inf[key]:
             out = optimizer.step(*args, **kwargs)
         self._stage[key] = "stepped"
         return out
@@ -397,19 +442,35 @@ class GradScaler:
         grows after ``growth_interval`` finite ones."""
         if not self._enabled:
             return
+        _, tracker = self._check_scale_growth_tracker("update")
         if new_scale is not None:
-            self._scale = float(new_scale.item() if isinstance(new_scale, Tensor) else new_scale)
-        elif self._found_inf:
-            if any(self._found_inf.values()):
-                self._scale *= self._backoff_factor
-                self._growth_tracker = 0
+            if isinstance(new_scale, float):
+                self._set_scale(new_scale)
             else:
-                self._growth_tracker += 1
-                if self._growth_tracker == self._growth_interval:
-                    grown = self._scale * self._growth_factor
+                reason = (
+                    "new_scale should be a float or a 1-element torch.cuda.FloatTensor or "
+                    "torch.FloatTensor with requires_grad=False."
+                )
+                if not isinstance(new_scale, Tensor) or new_scale.numel() != 1 or new_scale.requires_grad:
+                    raise AssertionError(reason)
+                self._set_scale(float(new_scale.item()))
+        else:
+            if not self._found_inf:
+                raise AssertionError("No inf checks were recorded prior to update.")
+            # the scale is float32: every change is rounded to it
+            value = self._scale_f
+            if any(self._found_inf.values()):
+                self._set_scale(value * self._backoff_factor)
+                tracker.fill_(0)
+            else:
+                successful = int(tracker.item()) + 1
+                if successful == self._growth_interval:
+                    grown = _float32(value * self._growth_factor)
                     if math.isfinite(grown):
-                        self._scale = grown
-                    self._growth_tracker = 0
+                        self._set_scale(grown)
+                    tracker.fill_(0)
+                else:
+                    tracker.fill_(successful)
         self._stage.clear()
         self._found_inf.clear()
 
@@ -417,11 +478,11 @@ class GradScaler:
         if not self._enabled:
             return {}
         return {
-            "scale": self._scale,
+            "scale": self.get_scale(),
             "growth_factor": self._growth_factor,
             "backoff_factor": self._backoff_factor,
             "growth_interval": self._growth_interval,
-            "_growth_tracker": self._growth_tracker,
+            "_growth_tracker": self._get_growth_tracker(),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -431,8 +492,19 @@ class GradScaler:
             raise RuntimeError(
                 "The source state dict is empty, possibly because it was saved from a disabled instance of GradScaler."
             )
-        self._scale = float(state_dict["scale"])
-        self._growth_factor = float(state_dict["growth_factor"])
-        self._backoff_factor = float(state_dict["backoff_factor"])
-        self._growth_interval = int(state_dict["growth_interval"])
-        self._growth_tracker = int(state_dict["_growth_tracker"])
+        self._init_scale = state_dict["scale"]
+        if self._scale is not None:
+            self._set_scale(float(state_dict["scale"]))
+        self._growth_factor = state_dict["growth_factor"]
+        self._backoff_factor = state_dict["backoff_factor"]
+        self._growth_interval = state_dict["growth_interval"]
+        self._init_growth_tracker = state_dict["_growth_tracker"]
+        if self._growth_tracker is not None:
+            self._growth_tracker.fill_(int(state_dict["_growth_tracker"]))
+
+
+def _float32(x: float) -> float:
+    """``x`` rounded to float32 (the dtype of PyTorch's scale tensor)."""
+    import struct
+
+    return struct.unpack("f", struct.pack("f", x))[0]

@@ -400,7 +400,8 @@ def test_optimizer_step_hooks_run_in_pytorchs_order_and_can_change_arguments():
     try:
         p.grad = rustdl.ones(2, dtype=rustdl.float64)
         opt.step()
-        assert calls == ["global pre", "pre", ("post", (), []), "global post"]
+        # the hooks see the step's arguments with the optimizer first, as PyTorch passes them
+        assert calls == ["global pre", "pre", ("post", (opt,), []), "global post"]
         np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5])
     finally:
         for h in (g_pre, g_post, h_pre, h_post):

@@ -778,10 +778,13 @@ def test_new_schedulers_state_dict_round_trip():
         s.step()
     opt2 = make_opt(1.0)
     s2 = L.PolynomialLR(opt2, total_iters=10, power=0.5)
+    # a resume loads both: the scheduler steps the optimizer's current lr (chainable, as PyTorch)
+    opt2.load_state_dict(opt.state_dict())
     s2.load_state_dict(s.state_dict())
     s.step()
     s2.step()
     assert s2.get_last_lr() == pytest.approx(s.get_last_lr())
+    assert s2.get_last_lr()[0] == pytest.approx((1 - 4 / 10) ** 0.5)
 
 
 # ---------------- device ----------------
@@ -822,13 +825,15 @@ def np_rprop(p, grads, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize
 
 
 def np_asgd(p, grad_fn, n, lr=0.01, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
-    eta, mu, ax = lr, 1.0, np.zeros_like(p)
+    # eta and mu are held as float32 scalars (PyTorch's state tensors), read back as floats
+    f32 = lambda v: float(np.float32(v))  # noqa: E731
+    eta, mu, ax = f32(lr), 1.0, np.zeros_like(p)
     for step in range(1, n + 1):
         g = grad_fn(p) + weight_decay * p
         p = p * (1 - lambd * eta) - eta * g
         ax = ax + mu * (p - ax) if mu != 1 else p.copy()
-        eta = lr / (1 + lambd * lr * step) ** alpha
-        mu = 1 / max(1, step - t0)
+        eta = f32(lr / (1 + lambd * lr * step) ** alpha)
+        mu = f32(1 / max(1, step - t0))
     return p, ax
 
 

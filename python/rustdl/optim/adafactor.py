@@ -10,7 +10,7 @@ from .. import _rustdl
 from .._rustdl import Tensor
 from .._tensor_api import finfo
 from ..autograd import no_grad
-from .optimizer import Optimizer, _closure_loss
+from .optimizer import Optimizer, _closure_loss, _Step, _step_count
 
 __all__ = ["Adafactor"]
 
@@ -99,7 +99,7 @@ class Adafactor(Optimizer):
                 grad = -p.grad if group["maximize"] else p.grad
                 st = self.state[p]
                 if not st:
-                    st["step"] = 0
+                    st["step"] = _Step(0)
                     if grad.ndim > 1:
                         st["row_var"] = _rustdl.zeros(*grad.shape[:-1], 1, device=p.device, dtype=p.dtype)
                         col_shape = list(grad.shape)
@@ -108,8 +108,9 @@ class Adafactor(Optimizer):
                     else:
                         st["variance"] = _rustdl.zeros_like(p)
                 eps1 = eps1_cfg if eps1_cfg is not None else finfo(p.dtype).eps
-                st["step"] += 1
-                t = float(st["step"])
+                t = _step_count(st["step"]) + 1
+                st["step"] = _Step(t)
+                t = float(t)
                 one_minus_beta2 = t**decay
                 rho = min(lr, 1 / math.sqrt(t))
                 n = max(p.numel(), 1)

@@ -47,6 +47,12 @@ class Adam(_AdamFamily):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
+        if isinstance(lr, Tensor):
+            # PyTorch's foreach kernels take a Python lr unless capturable
+            if foreach and not capturable:
+                raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+            if lr.numel() != 1:
+                raise ValueError("Tensor lr must be 1-element")
         super().__init__(params, _defaults(locals()))
 
     def _group_kind(self, group: dict[str, Any]) -> str:

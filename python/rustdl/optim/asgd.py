@@ -8,7 +8,7 @@ from typing import Any, Callable
 from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults, _Step, _step_count
 
 __all__ = ["ASGD"]
 
@@ -54,8 +54,10 @@ class ASGD(Optimizer):
         _check_nonnegative(group, "lr", "weight_decay")
 
     def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
-        if name in ("eta", "mu") and isinstance(value, Tensor):
-            return float(value.item())
+        # eta and mu are float32 0-d tensors on the parameter's device (see step)
+        if name in ("eta", "mu") and not isinstance(value, bool):
+            v = value.item() if isinstance(value, Tensor) else float(value)
+            return _rustdl.full((), v, dtype=_rustdl.float32, device=p.device)
         return super()._load_state_value(p, name, value)
 
     @no_grad()
@@ -71,21 +73,24 @@ class ASGD(Optimizer):
                 grad = -p.grad if group["maximize"] else p.grad
                 st = self.state[p]
                 if not st:
-                    st["step"] = 0
-                    st["eta"] = float(lr)
-                    st["mu"] = 1.0
+                    st["step"] = _Step(0)
+                    # float32 0-d tensors on the parameter's device, as PyTorch's (``.item()``,
+                    # ``torch.is_tensor``; the update reads eta rounded to float32, as there)
+                    st["eta"] = _rustdl.full((), float(lr), dtype=_rustdl.float32, device=p.device)
+                    st["mu"] = _rustdl.ones((), dtype=_rustdl.float32, device=p.device)
                     st["ax"] = _rustdl.zeros_like(p)
-                st["step"] += 1
-                step = st["step"]
+                step = _step_count(st["step"]) + 1
+                st["step"] = _Step(step)
                 if wd != 0:
                     grad = grad + p * wd
-                eta = st["eta"]
+                eta = st["eta"].item()
+                mu = st["mu"].item()
                 p.mul_(1 - lambd * eta)
                 p.sub_(grad * eta)
-                if st["mu"] != 1:
-                    st["ax"].add_((p - st["ax"]) * st["mu"])
+                if mu != 1:
+                    st["ax"].add_((p - st["ax"]) * mu)
                 else:
                     st["ax"].copy_(p)
-                st["eta"] = lr / ((1 + lambd * lr * step) ** alpha)
-                st["mu"] = 1 / max(1, step - t0)
+                st["eta"].fill_(lr / ((1 + lambd * lr * step) ** alpha))
+                st["mu"].fill_(1 / max(1, step - t0))
         return loss

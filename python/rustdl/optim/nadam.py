@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._rustdl import Tensor
-from .optimizer import _AdamFamily, _check_nonnegative, _defaults
+from .optimizer import _AdamFamily, _check_nonnegative, _defaults, _ScalarState, _step_count
 
 __all__ = ["NAdam"]
 
@@ -63,19 +63,20 @@ class NAdam(_AdamFamily):
         _check_nonnegative(group, "momentum_decay")
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "mu_product": 1.0, **super()._init_state(p, group)}
+        return {"step": 0, "mu_product": _ScalarState(1.0), **super()._init_state(p, group)}
 
     def _step_scalars(self, state: dict[str, Any], group: dict[str, Any]) -> tuple:
         # μ_t and μ_{t+1} of the schedule, and the product μ_1·…·μ_t kept in the state
-        t = state["step"]
+        t = _step_count(state["step"])
         b1, psi = group["betas"][0], group["momentum_decay"]
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-        state["mu_product"] = float(state.get("mu_product", 1.0)) * mu
-        return (("mu", mu), ("mu_next", mu_next), ("mu_product", state["mu_product"]))
+        product = _ScalarState(float(state.get("mu_product", 1.0)) * mu)
+        state["mu_product"] = product
+        return (("mu", mu), ("mu_next", mu_next), ("mu_product", float(product)))
 
     def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
-        # PyTorch keeps mu_product as a 0-d tensor; here it is a float, like ``step``
+        # PyTorch keeps mu_product as a 0-d tensor; here it is a float that answers ``.item()``
         if name == "mu_product":
-            return float(value.item()) if isinstance(value, Tensor) else float(value)
+            return _ScalarState(value.item() if isinstance(value, Tensor) else value)
         return super()._load_state_value(p, name, value)

@@ -8,6 +8,7 @@ per parameter.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
@@ -42,7 +43,11 @@ def _hooked_step(step: Callable) -> Callable:
     post-hooks last), as PyTorch patches each optimizer class's ``step``."""
 
     @functools.wraps(step)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(*args, **kwargs):
+        # as PyTorch, the hooks see the call's whole ``args``, the optimizer first:
+        # ``hook(opt, (opt, *step_args), kwargs)``; a pre-hook's new args include it too
+        self = args[0]
+        self._opt_called = True  # what a scheduler checks to warn of lr_scheduler.step() first
         own_pre = self.__dict__.get("_optimizer_step_pre_hooks")
         if _GLOBAL_STEP_PRE_HOOKS or own_pre:
             for hook in (*_GLOBAL_STEP_PRE_HOOKS.values(), *(own_pre or {}).values()):
@@ -50,10 +55,12 @@ def _hooked_step(step: Callable) -> Callable:
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
                         raise RuntimeError(
-                            f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {result}."
+                            f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
                         )
                     args, kwargs = result
-        out = step(self, *args, **kwargs)
+            if not args or args[0] is not self:
+                args = (self, *args)  # new args without the optimizer (PyTorch would fail) get it
+        out = step(*args, **kwargs)
         own_post = self.__dict__.get("_optimizer_step_post_hooks")
         if _GLOBAL_STEP_POST_HOOKS or own_post:
             for hook in (*(own_post or {}).values(), *_GLOBAL_STEP_POST_HOOKS.values()):
@@ -64,16 +71,87 @@ def _hooked_step(step: Callable) -> Callable:
     return wrapper
 
 
-class _Step(int):
-    """An optimizer's step count, ``state["step"]``: an int (arithmetic, comparisons, batching
-    keys, saving) that also answers what code written for PyTorch asks of it there, where it is a
-    0-d float tensor: ``.item()``, ``.float()``, ``.cpu()``, ``.numel()``..."""
+_CPU = _rustdl.device("cpu")
+_new_tensor = Tensor.__new__
 
-    __slots__ = ()
+
+class _Step(Tensor):
+    """An optimizer's step count, ``state["step"]``: as PyTorch's, a 0-d float32 CPU tensor
+    (``torch.is_tensor``, ``.item()``, saving and loading), that also keeps the count as a Python
+    int (``_n``), so a step batches parameters by it and passes it to the fused kernel without
+    reading the tensor back.
+
+    A step makes a new one rather than adding to it in place (``state["step"] += 1`` does too), so
+    a count taken earlier keeps its value (what GPU graph replays compare); ``_Step ± int`` is a
+    ``_Step``, hashed and indexed by its count. A step count changed in place by other code
+    (``.fill_()``, ``.copy_()``...) or replaced by a plain tensor or number is read back from its
+    value at the next step."""
+
+    __slots__ = ("_n",)
+
+    def __new__(cls, n: Any = 0) -> _Step:
+        n = int(n.item()) if isinstance(n, Tensor) else int(n)
+        self = Tensor.__new__(cls, _rustdl.full((), float(n), device=_CPU))
+        self._n = n
+        return self
+
+    def __init__(self, n: Any = 0) -> None:
+        pass
+
+    def _count(self) -> int:
+        # ``_version`` moves when the tensor was written in place since it was made
+        return self._n if not self._version else int(self.item())
+
+    def _shifted(self, other: Any, sign: int) -> Any:
+        if isinstance(other, _Step):
+            return _Step(self._count() + sign * other._count())
+        if isinstance(other, int) and not isinstance(other, bool):
+            return _Step(self._count() + sign * other)
+        return None
 
     def __add__(self, other: Any) -> Any:
-        out = int.__add__(self, other)
-        return _Step(out) if isinstance(other, int) and not isinstance(other, bool) else out
+        out = self._shifted(other, 1)
+        return out if out is not None else Tensor.__add__(self, other)
+
+    __radd__ = __add__
+    __iadd__ = __add__
+
+    def __sub__(self, other: Any) -> Any:
+        out = self._shifted(other, -1)
+        return out if out is not None else Tensor.__sub__(self, other)
+
+    __isub__ = __sub__
+
+    def __rsub__(self, other: Any) -> Any:
+        if isinstance(other, int) and not isinstance(other, bool):
+            return _Step(other - self._count())
+        return Tensor.__rsub__(self, other)
+
+    def __hash__(self) -> int:
+        return hash(self._count())
+
+    def __index__(self) -> int:
+        return self._count()
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        return Tensor.__reduce_ex__(Tensor.detach(self), protocol)  # saved as a plain tensor
+
+    def __deepcopy__(self, memo: dict) -> _Step:
+        return _Step(self._count())
+
+
+def _step_count(value: Any) -> int:
+    """The count of a ``state["step"]``: a :class:`_Step`, a tensor or a number."""
+    if type(value) is _Step:
+        return value._count()
+    return int(value.item()) if isinstance(value, Tensor) else int(value)
+
+
+class _ScalarState(float):
+    """A per-parameter scalar that PyTorch keeps as a 0-d tensor (NAdam's ``mu_product``): a float
+    (the updates use it as one) that answers ``.item()`` and saves as a 0-d tensor."""
+
+    __slots__ = ()
 
     def item(self) -> float:
         return float(self)
@@ -81,44 +159,8 @@ class _Step(int):
     def tolist(self) -> float:
         return float(self)
 
-    def numel(self) -> int:
-        return 1
-
-    def dim(self) -> int:
-        return 0
-
-    def float(self) -> Tensor:
-        return _rustdl.tensor(float(self))
-
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        return self.float().to(*args, **kwargs)
-
-    def cpu(self) -> Tensor:
-        return self.float()
-
-    # what a 0-d float32 CPU tensor answers
-    dtype = property(lambda self: _rustdl.float32)
-    shape = property(lambda self: ())
-    ndim = property(lambda self: 0)
-    device = property(lambda self: _rustdl.device("cpu"))
-    requires_grad = property(lambda self: False)
-    is_cuda = property(lambda self: False)
-
-    def size(self, dim: Any = None) -> tuple:
-        if dim is not None:
-            raise IndexError(f"step.size({dim}): a 0-d value has no dims")
-        return ()
-
-    def is_floating_point(self) -> bool:
-        return True
-
-    def __repr__(self) -> str:
-        return f"tensor({int(self)}.)"
-
-    __str__ = __repr__
-
     def __reduce__(self) -> tuple:
-        return (int, (int(self),))  # saved as a plain int
+        return (float, (float(self),))
 
 
 class _RequiredParameter:
@@ -214,8 +256,18 @@ class Optimizer:
             raise TypeError(
                 "add_param_group: params must be an ordered collection (a set's order changes between runs)"
             )
+        params = list(params) if params is not None else []
+        # ``named_parameters()``: (name, tensor) pairs; the names go to ``param_names``
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are missing"
+                )
+            params = [p[1] for p in params]
+            group["param_names"] = names
         # a complex parameter is optimized as its real storage (as PyTorch steps view_as_real)
-        params = [_complex.storage_of(p) for p in params] if params is not None else []
+        params = [_complex.storage_of(p) for p in params]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
@@ -232,7 +284,19 @@ class Optimizer:
             group.setdefault(k, v)
         ids = {id(p) for p in params}
         if len(ids) != len(params):
-            raise ValueError(f"{type(self).__name__}: a parameter group contains duplicate parameters")
+            # kept (stepped once per occurrence), as PyTorch, which warns
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; "
+                "in future, this will cause an error; "
+                "see github.com/pytorch/pytorch/issues/40967 for more information",
+                stacklevel=3,
+            )
+        for g in self.param_groups:
+            if ("param_names" in group) != ("param_names" in g):
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. cannot add param group "
+                    f"{'with names' if 'param_names' in group else 'without names'} to the optimizer"
+                )
         for g in self.param_groups:
             if any(id(p) in ids for p in g["params"]):
                 raise ValueError("some parameters appear in more than one parameter group")
@@ -249,8 +313,23 @@ class Optimizer:
         """Validates a group's hyper-parameters (overridden by subclasses)."""
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Resets the gradients of all optimized tensors (to ``None`` by default, else to zeros)."""
-        _zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
+        """Resets the gradients of all optimized tensors (to ``None`` by default, else to zeros).
+
+        With ``set_to_none=False`` each gradient is first detached from any graph (one made by
+        ``backward(create_graph=True)`` is no longer tracked), then zeroed in place, as PyTorch."""
+        params = (p for g in self.param_groups for p in g["params"])
+        if set_to_none:
+            _zero_grads(params, True)
+            return
+        for p in params:
+            grad = p.grad
+            if grad is None:
+                continue
+            if grad.grad_fn is not None:
+                grad.detach_()
+            elif grad.requires_grad:
+                grad.requires_grad_(False)
+            grad.zero_()
 
     # ---------- the update ----------
 
@@ -302,6 +381,7 @@ class Optimizer:
         plain_prepare = cls._prepare_state is Optimizer._prepare_state
         plain_scalars = cls._step_scalars is Optimizer._step_scalars
         state_tensors = self._state_tensors
+        counts: dict[int, Tensor] = {}
         for group in self.param_groups:
             hyper = self._hyper(group)
             kind = self._group_kind(group)
@@ -322,10 +402,19 @@ class Optimizer:
                             "capturing"
                         )
                     stepped.append(st)
+                n = 0
                 if "step" in st:
-                    st["step"] = _Step(st["step"] + 1)
+                    n = _step_count(st["step"]) + 1
+                    made = counts.get(n)
+                    if made is None:
+                        made = counts[n] = _rustdl.full((), float(n), device=_CPU)
+                    # each parameter its own count (as PyTorch's, saved separately), cloned from
+                    # one made per count and step: cheaper than making each
+                    step_t = _new_tensor(_Step, made.clone())
+                    step_t._n = n
+                    st["step"] = step_t
                 scalars = () if plain_scalars else self._step_scalars(st, group)
-                ps, ss = batches.setdefault((st.get("step", 0), first, scalars), ([], []))
+                ps, ss = batches.setdefault((n, first, scalars), ([], []))
                 ps.append(p)
                 ss.append(state_tensors(st, group))
             for (step, first, scalars), (ps, ss) in batches.items():
@@ -377,12 +466,15 @@ class Optimizer:
             hook(self)
         index: dict[int, int] = {}
         groups = []
+        start = 0
         for g in self.param_groups:
             packed = {k: v for k, v in g.items() if k != "params"}
-            packed["params"] = []
-            for p in g["params"]:
-                index.setdefault(id(p), len(index))
-                packed["params"].append(index[id(p)])
+            # a parameter listed twice in a group takes its last position there, as PyTorch
+            local = {id(p): i for i, p in enumerate(g["params"], start)}
+            for k, i in local.items():
+                index.setdefault(k, i)
+            packed["params"] = [index[id(p)] for p in g["params"]]
+            start += len(g["params"])
             groups.append(packed)
         state = {}
         for g in self.param_groups:
@@ -400,7 +492,7 @@ class Optimizer:
         """Converts one loaded state entry of parameter ``p`` (overridden by optimizers whose state
         tensors are not shaped like their parameter)."""
         if name == "step" and isinstance(value, (Tensor, int, float)) and not isinstance(value, bool):
-            return _Step(int(value.item()) if isinstance(value, Tensor) else int(value))
+            return _Step(_step_count(value))
         if isinstance(value, Tensor):
             if value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
                 raise ValueError(
@@ -453,6 +545,7 @@ class Optimizer:
             new_state[p] = {name: self._load_state_value(p, name, value) for name, value in v.items()}
         self.state = new_state
         for g, sg in zip(self.param_groups, saved_groups):
+            # the saved ``param_names`` replace the group's; a group without keeps its own
             for k, v in sg.items():
                 if k != "params":
                     g[k] = tuple(v) if isinstance(g.get(k), tuple) and isinstance(v, list) else deepcopy(v)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults, _Step, _step_count
 
 __all__ = ["Rprop"]
 
@@ -70,10 +70,10 @@ class Rprop(Optimizer):
                 grad = -p.grad if group["maximize"] else p.grad
                 st = self.state[p]
                 if not st:
-                    st["step"] = 0
+                    st["step"] = _Step(0)
                     st["prev"] = _rustdl.zeros_like(p)
                     st["step_size"] = _rustdl.full_like(p, group["lr"])
-                st["step"] += 1
+                st["step"] = _Step(_step_count(st["step"]) + 1)
                 sign = (grad * st["prev"]).sign()
                 # 0-d constants: where() would take Python floats through float32
                 plus = _rustdl.full((), etaplus, dtype=p.dtype, device=p.device)

@@ -32,7 +32,7 @@ from .. import _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
 from ..nn.modules.module import Module
-from .lr_scheduler import LRScheduler
+from .lr_scheduler import LRScheduler, _warn_get_lr_called_within_step
 from .optimizer import Optimizer
 
 __all__ = [
@@ -275,6 +275,7 @@ class SWALR(LRScheduler):
         return (lr - alpha * swa_lr) / (1 - alpha)
 
     def get_lr(self) -> list[float]:
+        _warn_get_lr_called_within_step(self)
         # the base class counts the steps, the constructing one included, as PyTorch's
         step = self._step_count - 1
         if self.anneal_epochs == 0:

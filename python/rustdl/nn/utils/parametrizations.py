@@ -235,6 +235,16 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     if dim is not None:
         dim = _check_dim(dim, w, "weight_norm")
     register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+
+    def _legacy_weight_norm_keys(state_dict, prefix, *_):
+        # a checkpoint of the old ``nn.utils.weight_norm`` (``<name>_g`` / ``<name>_v``) loads
+        # into this one: its magnitude and direction are original0 and original1, as PyTorch
+        g_key, v_key = f"{prefix}{name}_g", f"{prefix}{name}_v"
+        if g_key in state_dict and v_key in state_dict:
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g_key)
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v_key)
+
+    module._register_load_state_dict_pre_hook(_legacy_weight_norm_keys)
     return module
 
 
