@@ -147,15 +147,28 @@ fn expm1_(x: f32) -> f32 {
     return exp(x) - 1.0;
 }
 
-// C's fmod: x - y * trunc(x / y), with the sign of x.
+// C's fmod, exact, with the sign of x. `x - y * trunc(x / y)` is not: where x / y rounds up
+// to a whole number (1 / 0.1 is 10) it gives 0 or a tiny negative for 0.0999.... Long division
+// instead: subtract the largest |y| * 2^k not above the rest, until the rest is below |y|; each
+// subtraction is exact (d <= r < 2d), and the exponent falls on every pass (< 280 passes).
 fn fmod_(x: f32, y: f32) -> f32 {
-    if (y == 0.0 || is_nan(x) || is_nan(y)) {
+    let inf_x = (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
+    if (y == 0.0 || is_nan(x) || is_nan(y) || inf_x) {
         return nan();
     }
     if ((bitcast<u32>(y) & 0x7fffffffu) == 0x7f800000u) {
         return x;
     }
-    return x - y * trunc(x / y);
+    let ay = abs(y);
+    var r = abs(x);
+    for (var i = 0; i < 300 && r >= ay; i++) {
+        var d = ldexp(ay, frexp(r).exp - frexp(ay).exp);
+        if (d > r) {
+            d = d * 0.5;
+        }
+        r = r - d;
+    }
+    return bitcast<f32>(bitcast<u32>(r) | (bitcast<u32>(x) & 0x80000000u));
 }
 
 // Python's float floor division (as the CPU backend): floor of (x - fmod(x, y)) / y.
@@ -167,6 +180,10 @@ fn floor_div_(x: f32, y: f32) -> f32 {
     var d = (x - m) / y;
     if (m != 0.0 && ((y < 0.0) != (m < 0.0))) {
         d = d - 1.0;
+    }
+    if (d == 0.0) {
+        // a zero quotient takes the sign of x / y (-0.5 // -0.7 is +0), as the CPU's
+        return bitcast<f32>(bitcast<u32>(x / y) & 0x80000000u);
     }
     var f = floor(d);
     if (d - f > 0.5) {

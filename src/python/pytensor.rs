@@ -3,7 +3,7 @@
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use crate::backend::{BinaryOp, RandKind, UnaryOp};
 use crate::device::Device;
@@ -46,7 +46,15 @@ impl TensorIter {
     }
 }
 
-#[pyclass(name = "Tensor", module = "rustdl", subclass, frozen, mapping, weakref)]
+#[pyclass(
+    name = "Tensor",
+    module = "rustdl",
+    subclass,
+    frozen,
+    mapping,
+    weakref,
+    dict
+)]
 pub struct PyTensor {
     /// the tensor this Python object stands for; replaced (never mutated) by the in-place shape
     /// ops (`unsqueeze_`, `resize_`, `t.data = other`), which change what the object is, as in
@@ -55,6 +63,9 @@ pub struct PyTensor {
     /// `hash(t)`: fixed when the object is made, so it survives the in-place shape ops above
     /// (a tensor is a dict key of optimizer state, hook tables, ...), as PyTorch's `id`-based hash
     hash: u64,
+    /// the Python object `.grad` last returned (or was assigned), so that `t.grad is t.grad`
+    /// and attributes set on it persist while the gradient stays the same tensor, as PyTorch's
+    grad_obj: Mutex<Option<Py<PyAny>>>,
 }
 
 impl From<Tensor> for PyTensor {
@@ -62,6 +73,7 @@ impl From<Tensor> for PyTensor {
         PyTensor {
             hash: t.id(),
             cell: RwLock::new(t),
+            grad_obj: Mutex::new(None),
         }
     }
 }
@@ -717,12 +729,27 @@ impl PyTensor {
             .map(|node| super::autograd_py::PyNode { node })
     }
     #[getter]
-    fn get_grad(&self) -> Option<PyTensor> {
-        self.tensor().grad().map(Into::into)
+    fn get_grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(g) = self.tensor().grad() else {
+            *self.grad_obj.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            return Ok(None);
+        };
+        let mut cache = self.grad_obj.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(obj) = cache.as_ref() {
+            if let Ok(t) = obj.bind(py).cast::<PyTensor>() {
+                if t.get().tensor().id() == g.id() {
+                    return Ok(Some(obj.clone_ref(py)));
+                }
+            }
+        }
+        let obj = Bound::new(py, PyTensor::from(g))?.into_any().unbind();
+        *cache = Some(obj.clone_ref(py));
+        Ok(Some(obj))
     }
     #[setter]
-    fn set_grad(&self, g: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        let g = g.map(|g| g.tensor());
+    fn set_grad(&self, g: Option<Bound<'_, PyTensor>>) -> PyResult<()> {
+        let obj = g.as_ref().map(|g| g.clone().into_any().unbind());
+        let g = g.map(|g| g.get().tensor());
         if let Some(g) = &g {
             let (have, want) = (g.dtype(), self.tensor().dtype());
             if have != want {
@@ -733,7 +760,9 @@ impl PyTensor {
                 ))));
             }
         }
-        Ok(self.tensor().set_grad(g)?)
+        self.tensor().set_grad(g)?;
+        *self.grad_obj.lock().unwrap_or_else(|e| e.into_inner()) = obj;
+        Ok(())
     }
     fn retain_grad(&self) {
         self.tensor().retain_grad()

@@ -305,3 +305,24 @@ def test_forward_hook_with_always_call_runs_when_forward_raises():
     with pytest.raises(ValueError, match="boom"):
         m(rustdl.ones(1))
     assert seen == [("always", None)]
+
+
+def test_grad_is_one_object_while_it_stays_the_same_tensor():
+    p = rustdl.nn.Parameter(rustdl.ones(2))
+    (p * 2).sum().backward()
+    g = p.grad
+    assert g is p.grad
+    g.note = "seen"  # tensors take attributes, as PyTorch's
+    assert p.grad.note == "seen"
+    (p * 2).sum().backward()  # accumulated in place: still the same object
+    assert p.grad is g and g.tolist() == [4.0, 4.0]
+    mine = rustdl.zeros(2)
+    p.grad = mine
+    assert p.grad is mine
+    p.grad = None
+    assert p.grad is None
+    # zero_grad(set_to_none=False) detaches a create_graph gradient before zeroing it
+    (p**3).sum().backward(create_graph=True)
+    assert p.grad.requires_grad
+    rustdl.optim.SGD([p], lr=0.1).zero_grad(set_to_none=False)
+    assert not p.grad.requires_grad and p.grad.tolist() == [0.0, 0.0]

@@ -186,3 +186,95 @@ def test_combinations_slices_and_int_devices():
     assert str(rustdl.ones(2).to(0).device) == want
     assert str(rustdl.nn.Linear(2, 2).to(0).weight.device) == want
     assert str(rustdl.ones(2, device=0).device) == want
+
+
+def test_float_remainders_are_exact_on_every_device(device):
+    # 1 / 0.1 rounds up to 10, so x - y·trunc(x / y) gave 0 (or a tiny negative) where the exact
+    # remainder is 0.0999...; math.fmod is exact (C's fmod)
+    xs = [1.0, 3.5, 7.0, -1.0, 5.0, 1e30, 2.5, 100.0, -7.25]
+    ys = [0.1, -0.7, 0.7, 0.1, INF, 7.0, -1e-30, 0.3, 1.5]
+    xf = np.array(xs, dtype=np.float32)
+    yf = np.array(ys, dtype=np.float32)
+    a, b = rustdl.tensor(xf, device=device), rustdl.tensor(yf, device=device)
+    want = np.array([math.fmod(float(x), float(y)) for x, y in zip(xf, yf)], dtype=np.float32)
+    np.testing.assert_array_equal(rustdl.fmod(a, b).cpu().numpy(), want)
+    rem = np.where((want != 0) & ((want < 0) != (yf < 0)), want + yf, want).astype(np.float32)
+    np.testing.assert_array_equal(rustdl.remainder(a, b).cpu().numpy(), rem)
+    # floor division from the exact remainder, as Python's: 1 // 0.1 is 9, 3.5 // -0.7 is -6
+    got = (a // b).cpu().numpy()
+    assert got[:4].tolist() == [float(x // y) for x, y in zip(xf[:4].tolist(), yf[:4].tolist())]
+    assert got[:4].tolist() == [9.0, -6.0, 10.0, -10.0]
+    # a zero quotient takes the sign of x / y
+    q = rustdl.div(
+        rustdl.tensor([-0.5, -0.0], device=device),
+        rustdl.tensor([-0.7, 0.3], device=device),
+        rounding_mode="floor",
+    )
+    assert [math.copysign(1, v) for v in q.cpu().tolist()] == [1.0, -1.0]
+
+
+def test_sinh_and_cosh_near_zero_and_near_overflow(device):
+    x = np.array([1e-8, 1e-6, 1e-2, 0.7, 1.0, 3.0, 80.0, -80.0, -2.0], dtype=np.float32)
+    t = rustdl.tensor(x, device=device, requires_grad=True)
+    s, c = rustdl.sinh(t), rustdl.cosh(t)
+    np.testing.assert_allclose(s.detach().cpu().numpy(), np.sinh(x.astype(np.float64)), rtol=2e-5)
+    np.testing.assert_allclose(c.detach().cpu().numpy(), np.cosh(x.astype(np.float64)), rtol=2e-5)
+    assert math.isfinite(rustdl.sinh(rustdl.tensor([88.8], device=device)).item())  # 1.84e38
+    assert math.copysign(1, rustdl.sinh(rustdl.tensor([-0.0], device=device)).item()) == -1.0
+    (s.sum() + c.sum()).backward()
+    # cosh + sinh: at -80 two values of 5.5e34 cancel, so the error is relative to cosh
+    x64 = x.astype(np.float64)
+    err = np.abs(t.grad.cpu().numpy() - (np.cosh(x64) + np.sinh(x64)))
+    assert (err <= 2e-5 * np.cosh(x64)).all(), err
+
+
+def test_sinh_double_backward_in_float64():
+    z = rustdl.tensor([0.3, -2.0, 1.0], dtype=rustdl.float64, requires_grad=True)
+    (g,) = rustdl.autograd.grad(rustdl.sinh(z).sum(), z, create_graph=True)
+    (h,) = rustdl.autograd.grad(g.sum(), z)
+    np.testing.assert_allclose(g.detach().numpy(), np.cosh([0.3, -2.0, 1.0]), rtol=1e-12)
+    np.testing.assert_allclose(h.numpy(), np.sinh([0.3, -2.0, 1.0]), rtol=1e-12)
+
+
+def test_asgd_runs_on_every_device(device):
+    p = rustdl.nn.Parameter(rustdl.ones(3, device=device))
+    opt = rustdl.optim.ASGD([p], lr=0.05)
+    p.grad = rustdl.full((3,), 0.5, device=device)
+    opt.step()
+    # p·(1 - lambd·eta) - eta·g with eta = 0.05 as float32
+    eta = float(np.float32(0.05))
+    np.testing.assert_allclose(p.detach().cpu().numpy(), [(1 - 1e-4 * eta) - eta * 0.5] * 3, rtol=1e-6)
+    assert opt.state[p]["eta"].dtype == rustdl.float32
+
+
+def test_lazy_modules_fill_their_placeholders_in_place():
+    # an optimizer made before the first forward holds the parameters that train
+    rustdl.manual_seed(0)
+    net = rustdl.nn.Sequential(
+        rustdl.nn.LazyConv2d(4, 3), rustdl.nn.LazyBatchNorm2d(), rustdl.nn.Flatten(), rustdl.nn.LazyLinear(3)
+    )
+    before = list(net.parameters())
+    opt = rustdl.optim.SGD(net.parameters(), lr=0.1)
+    x = rustdl.randn(2, 3, 6, 6)
+    first = net(x).square().mean()
+    after = list(net.parameters())
+    assert len(before) == len(after) and all(p is q for p, q in zip(before, after))
+    assert type(after[0]) is rustdl.nn.Parameter and tuple(after[0].shape) == (4, 3, 3, 3)
+    w0 = net[3].weight.detach().clone()
+    first.backward()
+    opt.step()
+    assert not np.allclose(net[3].weight.detach().numpy(), w0.numpy())
+
+
+def test_affine_grid_sums_in_order_and_normalize_takes_scalars():
+    # x·t0 + y·t1 + t2 left to right in float32 (a fused product rounds differently)
+    th = rustdl.tensor([[[0.9, 0.2, 0.1], [-0.1, 1.1, -0.2]]])
+    g = rustdl.nn.functional.affine_grid(th, (1, 1, 4, 7), align_corners=True)
+    f = np.float32
+    xs, ys = rustdl.linspace(-1, 1, 7).numpy(), rustdl.linspace(-1, 1, 4).numpy()
+    want = (xs[None, :] * f(0.9) + ys[:, None] * f(0.2)) + f(0.1)
+    np.testing.assert_array_equal(g[0, :, :, 0].numpy(), want.astype(np.float32))
+    from rustdl.torchcompat.torchvision import transforms
+
+    out = transforms.Normalize(0.5, 0.5)(rustdl.arange(8.0).reshape(2, 2, 2))
+    np.testing.assert_array_equal(out.numpy(), (np.arange(8.0).reshape(2, 2, 2) - 0.5) / 0.5)

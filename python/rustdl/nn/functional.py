@@ -1797,8 +1797,15 @@ def affine_grid(theta, size, align_corners=None):
         coords.append(axis(spatial[dim]).reshape(*shape).expand(*spatial))
     coords.append(ones(*spatial, dtype=theta.dtype, device=theta.device))
     count = math.prod(spatial)
-    base = stack(coords, -1).reshape(1, count, nd + 1)
-    return base.matmul(theta.transpose(1, 2)).reshape(n, *spatial, nd)
+    base = stack(coords, -1).reshape(1, count, nd + 1, 1)
+    # x·t0 + y·t1 + 1·t2 summed left to right with one rounding per product and sum, as the
+    # product PyTorch takes (a fused multiply-add rounds differently, and align_corners puts
+    # points on exact pixel positions, where the last bit picks the bilinear cell and its gradient)
+    th = theta.unsqueeze(1)  # (n, 1, nd, nd + 1)
+    out = base[..., 0, :] * th[..., 0]
+    for k in range(1, nd + 1):
+        out = out + base[..., k, :] * th[..., k]
+    return out.reshape(n, *spatial, nd)
 
 
 def _grid_unnormalize(coord, size: int, align_corners: bool):

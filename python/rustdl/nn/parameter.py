@@ -129,3 +129,21 @@ def _materialize(t, shape, device, dtype, cls) -> None:
 def is_lazy(param) -> bool:
     """True for a lazy module's placeholder parameter or buffer."""
     return isinstance(param, (UninitializedParameter, UninitializedBuffer))
+
+
+def _fill_placeholder(module, name: str, value) -> None:
+    """Sets ``module.<name>`` to ``value``'s data. A lazy placeholder there takes the data in
+    place, as ``materialize`` (the same object, so an optimizer built before the first forward
+    holds the live parameter, as in PyTorch); anything else is replaced by a new
+    :class:`Parameter` (a parameter slot) or by ``value`` (a buffer slot)."""
+    cur = module._parameters.get(name) if name in module._parameters else module._buffers.get(name)
+    if isinstance(cur, UninitializedParameter):
+        cur.data = value.detach()
+        cur.__class__ = Parameter
+    elif isinstance(cur, UninitializedBuffer):
+        cur.data = value.detach()
+        cur.__class__ = Tensor
+    elif name in module._parameters:
+        setattr(module, name, Parameter(value))
+    else:
+        setattr(module, name, value)

@@ -11,7 +11,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
+from ..parameter import Parameter, UninitializedParameter, _fill_placeholder
 from .module import Module
 
 
@@ -434,9 +434,9 @@ class _LazyConv:
             shape = (in_channels, self.out_channels // self.groups, *self.kernel_size)
         else:
             shape = (self.out_channels, in_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(_rustdl.empty(*shape, **kw))
+        _fill_placeholder(self, "weight", _rustdl.empty(*shape, **kw))
         if self.bias is not None:
-            self.bias = Parameter(_rustdl.empty(self.out_channels, **kw))
+            _fill_placeholder(self, "bias", _rustdl.empty(self.out_channels, **kw))
         del self._factory
         base = self._base
         self.__class__ = base

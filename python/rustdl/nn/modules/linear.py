@@ -8,7 +8,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
+from ..parameter import Parameter, UninitializedParameter, _fill_placeholder
 from .module import Module
 
 
@@ -231,9 +231,9 @@ class LazyLinear(Linear):
         w = self.weight
         kw = {"device": kw["device"] or w.device, "dtype": kw["dtype"] or w.dtype}
         self.in_features = in_features
-        self.weight = Parameter(_rustdl.empty(self.out_features, in_features, **kw))
+        _fill_placeholder(self, "weight", _rustdl.empty(self.out_features, in_features, **kw))
         if self.bias is not None:
-            self.bias = Parameter(_rustdl.empty(self.out_features, **kw))
+            _fill_placeholder(self, "bias", _rustdl.empty(self.out_features, **kw))
         del self._factory
         self.__class__ = Linear
         Linear.reset_parameters(self)

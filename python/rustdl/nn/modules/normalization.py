@@ -8,7 +8,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
+from ..parameter import Parameter, UninitializedParameter, _fill_placeholder
 from .module import Module
 
 
@@ -527,12 +527,12 @@ class _LazyNorm:
         kw = self._factory
         self.num_features = n
         if self.affine:
-            self.weight = Parameter(_rustdl.ones(n, **kw))
+            _fill_placeholder(self, "weight", _rustdl.ones(n, **kw))
             if self.bias is not None:
-                self.bias = Parameter(_rustdl.zeros(n, **kw))
+                _fill_placeholder(self, "bias", _rustdl.zeros(n, **kw))
         if self.track_running_stats:
-            self.running_mean = _rustdl.zeros(n, **kw)
-            self.running_var = _rustdl.ones(n, **kw)
+            _fill_placeholder(self, "running_mean", _rustdl.zeros(n, **kw))
+            _fill_placeholder(self, "running_var", _rustdl.ones(n, **kw))
         del self._factory
         self.__class__ = self._base
 

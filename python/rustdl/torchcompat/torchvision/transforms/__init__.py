@@ -242,8 +242,9 @@ class Normalize:
     """``(x - mean) / std`` per channel of a ``(C, H, W)`` or ``(N, C, H, W)`` tensor."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> None:
-        self.mean = [float(m) for m in mean]
-        self.std = [float(s) for s in std]
+        # a single number stands for every channel, as torchvision's
+        self.mean = [float(mean)] if isinstance(mean, (int, float)) else [float(m) for m in mean]
+        self.std = [float(std)] if isinstance(std, (int, float)) else [float(s) for s in std]
         self.inplace = inplace
         if any(s == 0 for s in self.std):
             raise ValueError(f"Normalize: std {self.std} contains a zero")
