@@ -85,6 +85,21 @@ pub fn to_bytes(
 /// pid is this process's own and the write is not in flight here). The lock file is removed again
 /// when the write ends, so a finished save leaves only the destination.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    // a symlink is written through, to its target (as opening the path for writing does)
+    let resolved = resolve_links(path);
+    let path = resolved.as_path();
+    let existing = std::fs::metadata(path).ok().filter(|m| m.is_file());
+    if existing.is_some() {
+        // a file this process may not write is refused (and kept), as opening it would be
+        if let Err(e) = std::fs::OpenOptions::new().append(true).open(path) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(Error::Io(format!(
+                    "save: [Errno 13] Permission denied: '{}'",
+                    path.display()
+                )));
+            }
+        }
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -102,7 +117,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let _lock = PathLock::acquire(&dir.join(format!(".{stem}.lock")));
     remove_stale_temps(&dir, stem);
 
-    let (tmp, mut f) = create_temp(&dir, stem).map_err(|e| io(e, "cannot create temp file for"))?;
+    let (tmp, mut f) = match create_temp(&dir, stem) {
+        Ok(made) => made,
+        // a folder that takes no new file, holding a writable destination: written in place
+        // (not atomic, as PyTorch's save always is)
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && existing.is_some() => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)
+                .map_err(|e| io(e, "cannot write"))?;
+            f.write_all(bytes).map_err(|e| io(e, "cannot write"))?;
+            return f.sync_all().map_err(|e| io(e, "cannot sync"));
+        }
+        Err(e) => return Err(io(e, "cannot create temp file for")),
+    };
+    if let Some(m) = &existing {
+        // the replacement keeps the file's mode (a new one gets the umask's, as any new file)
+        let _ = f.set_permissions(m.permissions());
+    }
     let _in_flight = InFlight::register(&tmp);
     let result = (|| {
         match test_slow_save() {
@@ -129,6 +162,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// `path` with its symlinks followed to the final target (at most 40 links, as the kernel
+/// allows); a relative link target is read from the link's folder. A dangling link gives its
+/// target, which the save then creates.
+fn resolve_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&p) {
+                Ok(target) => {
+                    p = match p.parent() {
+                        Some(dir) if target.is_relative() => dir.join(target),
+                        _ => target,
+                    };
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    p
 }
 
 /// The destination's file name as used inside temp and lock names: cut (at a character boundary)

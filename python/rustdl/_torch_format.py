@@ -16,7 +16,6 @@ import collections
 import io
 import os
 import struct
-import tempfile
 import zipfile
 from typing import Any
 
@@ -179,10 +178,19 @@ def dumps(obj: Any) -> bytes | None:
     return buf.getvalue()
 
 
-def save(obj: Any, f: Any) -> None:
+def save(
+    obj: Any,
+    f: Any,
+    pickle_module: Any = None,
+    pickle_protocol: int = 2,
+    _use_new_zipfile_serialization: bool = True,
+    _disable_byteorder_record: bool = False,
+) -> None:
     """``torch.save``: PyTorch's format where ``obj`` is plain data (:func:`dumps`), else
     rustdl's own (:func:`rustdl.save`, which also pickles whole objects). A path is written
-    atomically: a temp file beside it, fsynced, then renamed over it."""
+    atomically: a temp file beside it, fsynced, then renamed over it. PyTorch's other arguments
+    are accepted; the file is always the zip format with a protocol-2 pickle, which every
+    ``torch.load`` reads."""
     data = dumps(obj)
     if data is None:
         from .io import save as rustdl_save
@@ -190,21 +198,10 @@ def save(obj: Any, f: Any) -> None:
         rustdl_save(obj, f)
         return
     if isinstance(f, (str, os.PathLike)):
-        path = os.fspath(f)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from . import _rustdl
+
+        # as rustdl.save writes a path: atomically, through symlinks, keeping the file's mode
+        _rustdl._write_file_atomic(os.fspath(f), data)
         return
     if not callable(getattr(f, "write", None)):
         raise TypeError(f"torch.save: f must be a path or a binary file object, got {type(f).__name__}")

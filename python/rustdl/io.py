@@ -121,7 +121,7 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor], memo: dict | None =
     if isinstance(obj, _SCALARS):
         return {"v": obj}
     if isinstance(obj, _rustdl.dtype):
-        return {"dt": str(obj).removeprefix("rustdl.")}
+        return {"dt": str(obj).removeprefix("rustdl.").removeprefix("torch.")}
     if isinstance(obj, _rustdl.device):
         return {"dv": "cpu" if obj.type == "cpu" else f"gpu:{obj.index or 0}"}
     raise TypeError(
@@ -164,6 +164,8 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
             raise ValueError(f"malformed value {str(body)[:80]!r}")
         return body
     if kind == "dt":
+        if isinstance(body, str):
+            body = body.removeprefix("torch.")  # as written by an older torchcompat save
         if not isinstance(body, str) or not isinstance(getattr(_rustdl, body, None), _rustdl.dtype):
             raise ValueError(f"malformed dtype {str(body)[:40]!r}")
         return getattr(_rustdl, body)
@@ -217,7 +219,7 @@ class _ObjectPickler(pickle.Pickler):
             kind = "complex" if type(obj) is _complex._ComplexStorage else isinstance(obj, Parameter)
             return ("tensor", name, kind, bool(obj.requires_grad), str(obj.device))
         if isinstance(obj, _rustdl.dtype):
-            return ("dtype", str(obj).removeprefix("rustdl."))
+            return ("dtype", str(obj).removeprefix("rustdl.").removeprefix("torch."))
         if isinstance(obj, _rustdl.device):
             return ("device", str(obj))
         return None
@@ -261,12 +263,9 @@ class _ObjectUnpickler(pickle.Unpickler):
                     t = t.detach().requires_grad_(True)
                 self.done[name] = t
             return self.done[name]
-        if (
-            kind == "dtype"
-            and len(pid) == 2
-            and isinstance(getattr(_rustdl, str(pid[1]), None), _rustdl.dtype)
-        ):
-            return getattr(_rustdl, pid[1])
+        name = str(pid[1]).removeprefix("torch.") if len(pid) == 2 else ""
+        if kind == "dtype" and isinstance(getattr(_rustdl, name, None), _rustdl.dtype):
+            return getattr(_rustdl, name)
         if kind == "device" and len(pid) == 2:
             return _rustdl.device(str(pid[1]))
         raise pickle.UnpicklingError(f"unknown persistent reference {str(pid)[:80]!r}")
@@ -559,6 +558,13 @@ def _saved_device(location: str, where: str) -> _rustdl.device:
         )
     from . import gpu
 
+    if location.startswith("cuda") and _rustdl.device(location).type == "cpu":
+        # "cuda" means the CPU here (torch.cuda.is_available() is False): refused, as PyTorch does
+        raise RuntimeError(
+            "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
+            "If you are running on a CPU-only machine, please use torch.load with "
+            "map_location=torch.device('cpu') to map your storages to the CPU."
+        )
     if not gpu.is_available():
         raise RuntimeError(
             f"rustdl.load: {where} holds tensors saved on {location!r} and no GPU is available; "
@@ -782,11 +788,16 @@ def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> _P
     return out
 
 
-def _torch_device(kind: Any, index: Any = None) -> str:
-    """``torch.device(...)`` in a checkpoint becomes its string, e.g. ``'cuda:0'``."""
+def _torch_device(kind: Any, index: Any = None) -> Any:
+    """``torch.device(...)`` in a checkpoint becomes a device (its string where rustdl has no
+    such device, e.g. ``'mps'``)."""
     if not isinstance(kind, str) or not (index is None or _is_int(index)):
         raise ValueError(f"bad torch.device({kind!r}, {index!r})")
-    return kind if index is None else f"{kind}:{index}"
+    spec = kind if index is None else f"{kind}:{index}"
+    try:
+        return _rustdl.device(spec)
+    except (ValueError, TypeError):
+        return spec
 
 
 def _latin1_bytes(text: Any, encoding: Any = "latin1") -> bytes:
@@ -841,6 +852,8 @@ class _TorchUnpickler(pickle.Unpickler):
             return _Marker(self._MARKERS[key])
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
+        if module == "torch" and isinstance(getattr(_rustdl, name, None), _rustdl.dtype):
+            return getattr(_rustdl, name)  # a dtype value (torch.int64 pickles as a global)
         if key in _SAFE_GLOBALS:  # allowed by the user (torch.serialization.add_safe_globals)
             return _SAFE_GLOBALS[key]
         if module == "torch" and name.endswith("Storage"):
@@ -910,7 +923,7 @@ def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
     return out
 
 
-_LEAVES = (type(None), bool, int, float, complex, str, bytes)
+_LEAVES = (type(None), bool, int, float, complex, str, bytes, _rustdl.dtype, _rustdl.device)
 
 
 def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo: dict[int, Any]) -> Any:
@@ -937,6 +950,9 @@ def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo
         out.extend(_materialize(v, device_of, memo) for v in obj)
     elif type(obj) in (tuple, set, frozenset):
         out = type(obj)(_materialize(v, device_of, memo) for v in obj)
+    elif isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
+        # a namedtuple the user allowed: rebuilt from its materialised fields
+        out = type(obj)(*(_materialize(v, device_of, memo) for v in obj))
     elif isinstance(obj, tuple(g for g in _SAFE_GLOBALS.values() if isinstance(g, type))):
         # an instance of a class the user allowed (add_safe_globals): its attributes are materialised
         out = obj

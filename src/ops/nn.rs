@@ -355,6 +355,25 @@ impl Tensor {
         groups: usize,
         dilation: (usize, usize),
     ) -> Result<Tensor> {
+        let out = self.conv_transpose2d_any(
+            weight,
+            bias,
+            (stride, padding, output_padding),
+            groups,
+            dilation,
+        )?;
+        // PyTorch's one convolution node, transposed or not
+        Ok(out.label_grad_fn("ConvolutionBackward0", &[self, weight]))
+    }
+
+    fn conv_transpose2d_any(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        (stride, padding, output_padding): ((usize, usize), (usize, usize), (usize, usize)),
+        groups: usize,
+        dilation: (usize, usize),
+    ) -> Result<Tensor> {
         check_float("conv_transpose2d", self)?;
         if stride.0 == 0 || stride.1 == 0 || dilation.0 == 0 || dilation.1 == 0 {
             return Err(Error::Value(format!(

@@ -1344,6 +1344,16 @@ fn save_file(
     Ok(())
 }
 
+/// Writes `data` to `path` as rustdl's own saves do: a temp file beside it, fsynced, then renamed
+/// over it (through a symlink to its target, keeping an existing file's mode).
+#[pyfunction]
+fn _write_file_atomic(py: Python<'_>, path: std::path::PathBuf, data: Vec<u8>) -> PyResult<()> {
+    gil::nogil(py, gil::ALWAYS, move || {
+        crate::io::write_atomic(&path, &data)
+    })?;
+    Ok(())
+}
+
 /// Loads a safetensors file: `(dict of tensors, metadata dict)`.
 #[pyfunction]
 #[pyo3(signature = (path, device=None))]
@@ -1505,6 +1515,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(save_file, m)?)?;
+    m.add_function(wrap_pyfunction!(_write_file_atomic, m)?)?;
     m.add_function(wrap_pyfunction!(load_file, m)?)?;
     m.add_function(wrap_pyfunction!(save_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;

@@ -1223,11 +1223,11 @@ impl PyTensor {
         check_format(py, &self.tensor(), "bool", memory_format)?;
         self.op(|t| t.to_dtype(DType::Bool))
     }
+    /// `other`'s dtype and device, as PyTorch's `self.type(other.type())` (a GPU `other` moves
+    /// the tensor there, a CPU one brings it back).
     fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let other = other.tensor();
-        Ok(self
-            .compute(&[&other], |t| t.to_dtype(other.dtype()))?
-            .into())
+        self.op(|t| t.to_dtype(other.dtype())?.to_device(other.device()))
     }
     /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`, and a copy of
     /// the gradient a leaf holds (as PyTorch).

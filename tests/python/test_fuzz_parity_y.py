@@ -278,3 +278,16 @@ def test_affine_grid_sums_in_order_and_normalize_takes_scalars():
 
     out = transforms.Normalize(0.5, 0.5)(rustdl.arange(8.0).reshape(2, 2, 2))
     np.testing.assert_array_equal(out.numpy(), (np.arange(8.0).reshape(2, 2, 2) - 0.5) / 0.5)
+
+
+def test_type_as_takes_the_other_tensors_device(gpu):
+    a, g = rustdl.tensor([1, 2]), rustdl.ones(2, device=gpu)
+    moved = a.type_as(g)
+    assert moved.device == g.device and moved.dtype == rustdl.float32
+    back = g.type_as(a)
+    assert back.device == a.device and back.dtype == rustdl.int64 and back.tolist() == [1, 1]
+
+
+def test_transposed_convolution_node_is_named_as_pytorchs():
+    t = rustdl.nn.ConvTranspose2d(1, 1, 2, bias=False)
+    assert t(rustdl.ones(1, 1, 2, 2)).grad_fn.name() == "ConvolutionBackward0"

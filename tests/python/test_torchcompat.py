@@ -566,3 +566,25 @@ def test_torchvision_fakedata_draws_as_torchvision():
     want = (np.trunc(noise).astype(np.int64) % 256).astype(np.uint8).transpose(1, 2, 0)
     np.testing.assert_array_equal(np.asarray(img), want)
     assert label == int(rustdl.randint(0, 7, (1,)).item())
+
+
+def test_functorch_imports_with_make_functional(tmp_path):
+    proc = run(
+        tmp_path,
+        """
+        import json
+        import torch, functorch as ft
+        m = torch.nn.Linear(3, 1)
+        with torch.no_grad():
+            m.weight.fill_(0.5)
+            m.bias.fill_(0.25)
+        fmodel, params, buffers = ft.make_functional_with_buffers(m)
+        x = torch.arange(6.0).reshape(2, 3)
+        out = fmodel(params, buffers, x)
+        g = ft.grad(lambda ps: fmodel(ps, buffers, x).sum())(params)
+        print(json.dumps({"out": out.tolist(), "gw": g[0].tolist(), "gb": g[1].tolist(), "vmap": hasattr(ft, "vmap")}))
+    """,
+    )
+    r = report(proc)
+    assert r["out"] == [[0.5 * 3 + 0.25], [0.5 * 12 + 0.25]]
+    assert r["gw"] == [[3.0, 5.0, 7.0]] and r["gb"] == [2.0] and r["vmap"]

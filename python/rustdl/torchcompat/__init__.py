@@ -337,6 +337,11 @@ def install() -> None:
     # "cuda" strings (`.to("cuda")`, `device="cuda"`) land where `torch.device("cuda")` does
     _rustdl._cuda_on_cpu(_overrides.forced_cpu())
     _overrides.patch_classes()
+    # functorch, torch.func's former home, which older scripts still import
+    if "functorch" not in sys.modules:
+        from . import _functorch
+
+        sys.modules["functorch"] = _functorch
 
 
 def uninstall() -> None:
@@ -347,6 +352,8 @@ def uninstall() -> None:
         sys.path.remove(_SPAWN_PATH)
     _rustdl._name_gpu_cuda(False)
     _rustdl._cuda_on_cpu(False)
+    if getattr(sys.modules.get("functorch"), "__name__", "") == __name__ + "._functorch":
+        del sys.modules["functorch"]
     from . import _overrides
 
     _overrides.unpatch_classes()
