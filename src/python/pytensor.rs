@@ -68,6 +68,28 @@ pub struct PyTensor {
     grad_obj: Mutex<Option<Py<PyAny>>>,
 }
 
+/// Copies the attributes set on tensor `src` (its `__dict__`) onto `dst`, deep-copied with
+/// `memo` when given.
+fn copy_attributes(
+    src: &Bound<'_, PyAny>,
+    dst: &Bound<'_, PyAny>,
+    memo: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let attrs = src.getattr("__dict__")?;
+    if attrs.len()? == 0 {
+        return Ok(());
+    }
+    let attrs = match memo {
+        Some(m) => src
+            .py()
+            .import("copy")?
+            .call_method1("deepcopy", (attrs, m))?,
+        None => attrs,
+    };
+    dst.getattr("__dict__")?.call_method1("update", (attrs,))?;
+    Ok(())
+}
+
 impl From<Tensor> for PyTensor {
     fn from(t: Tensor) -> Self {
         PyTensor {
@@ -1229,42 +1251,54 @@ impl PyTensor {
         let other = other.tensor();
         self.op(|t| t.to_dtype(other.dtype())?.to_device(other.device()))
     }
-    /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`, and a copy of
-    /// the gradient a leaf holds (as PyTorch).
-    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let t = self.compute(&[], |t| t.detach().deep_clone())?;
-        let src = self.tensor();
+    /// `copy.deepcopy`: a new leaf with its own storage, same `requires_grad`, a copy of the
+    /// gradient a leaf holds, and deep copies of attributes set on the tensor (as PyTorch).
+    fn __deepcopy__<'py>(
+        slf: &Bound<'py, Self>,
+        memo: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let me = slf.get();
+        let t = me.compute(&[], |t| t.detach().deep_clone())?;
+        let src = me.tensor();
         if src.is_leaf() && src.requires_grad() {
             t.set_requires_grad(true)?;
             if let Some(g) = src.grad() {
                 t.set_grad(Some(g.detach().deep_clone()?))?;
             }
         }
-        Ok(t.into())
+        let out = Bound::new(slf.py(), PyTensor::from(t))?.into_any();
+        copy_attributes(slf.as_any(), &out, Some(memo))?;
+        Ok(out)
     }
     /// Pickling (and `multiprocessing`): the data as a numpy array with dtype, device and
     /// `requires_grad`; the history is not kept, as for a PyTorch tensor saved by value.
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let this = slf.get();
         let rebuild = py.import("rustdl")?.getattr("_rebuild_tensor")?;
-        let arr = to_numpy(py, &self.tensor())?;
+        let arr = to_numpy(py, &this.tensor())?;
         let args = PyTuple::new(
             py,
             [
                 arr,
-                self.tensor().dtype().name().into_pyobject(py)?.into_any(),
-                self.tensor()
+                this.tensor().dtype().name().into_pyobject(py)?.into_any(),
+                this.tensor()
                     .device()
                     .to_string()
                     .into_pyobject(py)?
                     .into_any(),
                 pyo3::types::PyBool::new(
                     py,
-                    self.tensor().is_leaf() && self.tensor().requires_grad(),
+                    this.tensor().is_leaf() && this.tensor().requires_grad(),
                 )
                 .to_owned()
                 .into_any(),
             ],
         )?;
+        // attributes set on the tensor travel as its state (pickle restores them), as PyTorch's
+        let attrs = slf.as_any().getattr("__dict__")?;
+        if attrs.len()? > 0 {
+            return PyTuple::new(py, [rebuild, args.into_any(), attrs]);
+        }
         PyTuple::new(py, [rebuild, args.into_any()])
     }
     /// `copy.copy`: a tensor sharing storage, as PyTorch.

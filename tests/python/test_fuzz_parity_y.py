@@ -291,3 +291,16 @@ def test_type_as_takes_the_other_tensors_device(gpu):
 def test_transposed_convolution_node_is_named_as_pytorchs():
     t = rustdl.nn.ConvTranspose2d(1, 1, 2, bias=False)
     assert t(rustdl.ones(1, 1, 2, 2)).grad_fn.name() == "ConvolutionBackward0"
+
+
+def test_tensor_attributes_survive_deepcopy_and_pickle():
+    import copy
+    import pickle
+
+    t = rustdl.ones(2)
+    t.tag = {"a": [1]}
+    c = copy.deepcopy(t)
+    assert c.tag == {"a": [1]} and c.tag is not t.tag
+    u = pickle.loads(pickle.dumps(t))
+    assert u.tag == {"a": [1]} and u.tolist() == [1.0, 1.0]
+    assert not hasattr(pickle.loads(pickle.dumps(rustdl.ones(1))), "tag")
