@@ -32,8 +32,12 @@ def _scatter(
         raise TypeError(f"scatter: src must be a tensor or a number, got {type(src).__name__}")
     elif src.dtype != self.dtype:
         src = src.to(self.dtype)
+    if self.dim() == 1 and index.dim() == 0:  # a scalar index is one element of one dim
+        index = index.reshape(1)
+        if src.dim() == 0:
+            src = src.reshape(1)
     if index.dim() != self.dim():
-        raise ValueError(
+        raise RuntimeError(
             f"scatter: index of shape {tuple(index.shape)} must have as many dims as the input {tuple(self.shape)}"
         )
     nd = max(self.dim(), 1)

@@ -559,9 +559,26 @@ impl Tensor {
     }
 
     /// Max pooling; returns values and the flat `h*W+w` index of each max in its plane.
+    /// The result of an op on a tensor with no element: zeros of `shape` (no element either),
+    /// whose gradient to `self` is zeros.
+    fn empty_result(&self, shape: &[usize], name: &'static str) -> Result<Tensor> {
+        let (in_shape, dtype, device) = (self.shape().to_vec(), self.dtype(), self.device());
+        Ok(
+            Tensor::zeros(shape, dtype, device)?.with_rule(name, &[self], &[], move |_| {
+                Ok(vec![Some(Tensor::zeros(&in_shape, dtype, device)?)])
+            }),
+        )
+    }
+
     pub fn max_pool2d(&self, win: Window2d, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
         let (out, extra) = {
             let g = win.pool_geom("max_pool2d", self, ceil_mode)?;
+            if self.numel() == 0 {
+                // no element: nothing to pool, whatever the spatial size (no buffer of it)
+                let shape = [g.n, g.c, g.oh, g.ow];
+                let idx = Tensor::zeros(&shape, DType::I64, self.device())?;
+                return Ok((self.empty_result(&shape, "max_pool2d")?, idx));
+            }
             let (vs, is) = backend::max_pool2d(&self.storage(), self.layout(), &g)?;
             let out_shape = [g.n, g.c, g.oh, g.ow];
             let indices = Tensor::from_contiguous(is, &out_shape);
@@ -615,6 +632,9 @@ impl Tensor {
     ) -> Result<Tensor> {
         let out = {
             let g = win.pool_geom("avg_pool2d", self, ceil_mode)?;
+            if self.numel() == 0 {
+                return self.empty_result(&[g.n, g.c, g.oh, g.ow], "avg_pool2d");
+            }
             let (n, c) = (g.n, g.c);
             let x = self.reshape(&[n * c, 1, g.h, g.w])?;
             let g1 = Conv2dGeom {

@@ -68,6 +68,16 @@ pub struct PyTensor {
     grad_obj: Mutex<Option<Py<PyAny>>>,
 }
 
+/// A 0-d index or source beside a 1-d tensor as one element of one dim: PyTorch's gather and
+/// scatter count a scalar as one dim there.
+fn as_one_dim(t: &Tensor, x: &Tensor) -> CoreResult<Tensor> {
+    if x.ndim() == 0 && t.ndim() == 1 {
+        x.reshape(&[1])
+    } else {
+        Ok(x.clone())
+    }
+}
+
 /// Copies the attributes set on tensor `src` (its `__dict__`) onto `dst`, deep-copied with
 /// `memo` when given.
 fn copy_attributes(
@@ -1697,7 +1707,10 @@ impl PyTensor {
         src: PyRef<'py, PyTensor>,
     ) -> PyResult<PyRef<'py, Self>> {
         let (i, s) = (index.tensor(), src.tensor());
-        slf.inplace_("scatter_add_", |t| t.scatter_add(dim, &i, &s))?;
+        slf.inplace_("scatter_add_", |t| {
+            let (i, s) = (as_one_dim(t, &i)?, as_one_dim(t, &s)?);
+            t.scatter_add(dim, &i, &s)
+        })?;
         Ok(slf)
     }
     /// `self[indices] = values` (or `+=` with `accumulate`), as PyTorch's `index_put_`.
@@ -2406,7 +2419,17 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         let _ = sparse_grad;
         let index = index.tensor();
-        Ok(self.compute(&[&index], |t| t.gather(dim, &index))?.into())
+        Ok(self
+            .compute(&[&index], |t| {
+                let out = t.gather(dim, &as_one_dim(t, &index)?)?;
+                // a scalar index gathers a scalar
+                if index.ndim() == 0 {
+                    out.reshape(&[])
+                } else {
+                    Ok(out)
+                }
+            })?
+            .into())
     }
     fn scatter_add(
         &self,
@@ -2417,7 +2440,9 @@ impl PyTensor {
         let index = index.tensor();
         let src = src.tensor();
         Ok(self
-            .compute(&[&index, &src], |t| t.scatter_add(dim, &index, &src))?
+            .compute(&[&index, &src], |t| {
+                t.scatter_add(dim, &as_one_dim(t, &index)?, &as_one_dim(t, &src)?)
+            })?
             .into())
     }
     fn masked_fill(

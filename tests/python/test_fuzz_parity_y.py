@@ -304,3 +304,45 @@ def test_tensor_attributes_survive_deepcopy_and_pickle():
     u = pickle.loads(pickle.dumps(t))
     assert u.tag == {"a": [1]} and u.tolist() == [1.0, 1.0]
     assert not hasattr(pickle.loads(pickle.dumps(rustdl.ones(1))), "tag")
+
+
+def test_empty_batches_do_no_work_of_the_spatial_size():
+    # pooling, unfold, reflect padding and one_hot of tensors with no element build nothing of
+    # the (huge) other sizes: 2**33 floats would be 32 GiB
+    F = rustdl.nn.functional
+    x = rustdl.zeros(0, 1, 2**33, requires_grad=True)
+    y = F.max_pool1d(x, 2)
+    y.sum().backward()
+    assert tuple(y.shape) == (0, 1, 2**32) and tuple(x.grad.shape) == (0, 1, 2**33)
+    assert tuple(F.avg_pool1d(rustdl.zeros(0, 1, 2**62), 2).shape) == (0, 1, 2**61)
+    u = rustdl.zeros(0, 1, 2**31, 3, requires_grad=True)
+    cols = F.unfold(u, 2)
+    cols.sum().backward()
+    assert tuple(cols.shape) == (0, 4, (2**31 - 1) * 2) and tuple(u.grad.shape) == (0, 1, 2**31, 3)
+    p = F.pad(rustdl.zeros(0, 1, 10**9), (1, 2), mode="reflect")
+    assert tuple(p.shape) == (0, 1, 10**9 + 3)
+    with pytest.raises(ValueError):  # the padding is still checked: reflect needs pad < size
+        F.pad(rustdl.zeros(0, 1, 3), (3, 3), mode="reflect")
+    oh = F.one_hot(rustdl.zeros(0, dtype=rustdl.int64), num_classes=2**31)
+    assert tuple(oh.shape) == (0, 2**31) and oh.dtype == rustdl.int64
+
+
+def test_a_scalar_index_counts_as_one_dim_beside_a_vector(device):
+    z = rustdl.zeros(5, device=device)
+    assert z.clone().scatter_(0, rustdl.tensor(3, device=device), value=1).tolist() == [0, 0, 0, 1, 0]
+    out = z.scatter_add(0, rustdl.tensor(2, device=device), rustdl.tensor(7.0, device=device))
+    assert out.tolist() == [0, 0, 7, 0, 0]
+    g = rustdl.arange(5.0, device=device).gather(0, rustdl.tensor(2, device=device))
+    assert tuple(g.shape) == () and g.item() == 2.0
+    with pytest.raises(RuntimeError):
+        rustdl.zeros(2, 3).scatter_(0, rustdl.tensor(1), value=1)
+
+
+def test_affine_grid_without_align_corners_scales_as_pytorch():
+    # linspace(-1, 1, W) times (W - 1), then divided by W: the identity grid lands on pixel
+    # centres exactly where PyTorch's does
+    th = rustdl.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    g = rustdl.nn.functional.affine_grid(th, (1, 1, 28, 28), align_corners=False)
+    line = rustdl.linspace(-1, 1, 28).numpy()
+    want = (line * np.float32(27)) / np.float32(28)
+    np.testing.assert_array_equal(g[0, 0, :, 0].numpy(), want.astype(np.float32))

@@ -1158,6 +1158,8 @@ def one_hot(tensor, num_classes: int = -1):
             raise RuntimeError(
                 f"one_hot: class values must be in [0, {num_classes}), got values in [{lo}, {hi}]"
             )
+    if tensor.numel() == 0:  # no row: nothing the size of num_classes is built
+        return _rustdl.zeros(*tensor.shape, num_classes, dtype=_rustdl.int64, device=tensor.device)
     classes = arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 
@@ -1224,6 +1226,9 @@ def _pad_indexed(input, pad: tuple, mode: str):
             f"pad: mode='{mode}' with {n}-D padding {pad} expects a {n + 1}-D or {n + 2}-D input, "
             f"got shape {tuple(input.shape)}"
         )
+    # an empty batch or channel dim: the padded tensor holds no element either, so no index of
+    # the spatial size is built (the padding is checked all the same)
+    empty_lead = any(input.shape[d] == 0 for d in range(input.ndim - n))
     out = input
     for i in range(n):
         dim = input.ndim - 1 - i
@@ -1255,6 +1260,11 @@ def _pad_indexed(input, pad: tuple, mode: str):
             raise _rustdl.ArgumentError(
                 f"pad: circular padding {pad} leaves nothing to wrap at dimension {dim} of input shape {tuple(input.shape)}"
             )
+        if empty_lead:
+            shape = list(out.shape)
+            shape[dim] = size + left + right
+            out = (out.sum() * 0).expand(*shape).contiguous()  # no element; joined to the graph
+            continue
         # the source element of each output position j in [-left, size + right), built on the
         # device (its size is checked against memory like any tensor's)
         j = _rustdl.arange(-left, size + right, dtype=_rustdl.int64, device=out.device)
@@ -1636,6 +1646,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
             f"{op}: the kernel ({kh}, {kw}) with dilation ({dh}, {dw}) does not fit the padded input "
             f"({h + 2 * ph}, {w + 2 * pw}) of input shape {tuple(input.shape)}"
         )
+    if x.numel() == 0:  # no element: the columns are empty, whatever the image size
+        cols = x.reshape(n, c, h * w)[:, :, :0].sum(-1, keepdim=True).expand(n, c * kh * kw, oh * ow)
+        return (cols.squeeze(0) if unbatched else cols).contiguous()
     if ph or pw:
         x = pad(x, (pw, pw, ph, ph))
     hp, wp = h + 2 * ph, w + 2 * pw
@@ -1786,7 +1799,9 @@ def affine_grid(theta, size, align_corners=None):
         line = linspace(-1.0, 1.0, k, dtype=theta.dtype, device=theta.device)
         if k == 1:
             return line * 0.0
-        return line if align_corners else line * ((k - 1) / k)
+        # scaled as PyTorch's: times (k - 1), then divided by k (one rounding each; the
+        # identity grid must land exactly where PyTorch's does, on pixel centres)
+        return line if align_corners else line * (k - 1) / k
 
     # coordinate j varies along spatial dim nd-1-j (x along the last dim, then y, then z)
     coords = []
