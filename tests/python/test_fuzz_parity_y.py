@@ -346,3 +346,17 @@ def test_affine_grid_without_align_corners_scales_as_pytorch():
     line = rustdl.linspace(-1, 1, 28).numpy()
     want = (line * np.float32(27)) / np.float32(28)
     np.testing.assert_array_equal(g[0, 0, :, 0].numpy(), want.astype(np.float32))
+
+
+def test_three_d_and_fractional_pools_take_an_empty_batch():
+    nn = rustdl.nn
+    for m, x in [
+        (nn.MaxPool3d(2, return_indices=True), rustdl.zeros(0, 2, 4, 4, 4, requires_grad=True)),
+        (nn.AvgPool3d(2, ceil_mode=True), rustdl.zeros(0, 2, 4, 4, 4, requires_grad=True)),
+        (nn.FractionalMaxPool2d(2, output_size=2), rustdl.zeros(0, 2, 4, 4, requires_grad=True)),
+    ]:
+        out = m(x)
+        out = out[0] if isinstance(out, tuple) else out
+        out.sum().backward()
+        assert tuple(out.shape) == (0, 2) + (2,) * (x.dim() - 2)
+        assert tuple(x.grad.shape) == tuple(x.shape)

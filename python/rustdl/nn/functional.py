@@ -3690,7 +3690,7 @@ def _pool3d_windows(
     idx = _rustdl.tensor(
         np.ascontiguousarray(flat).reshape(1, 1, m * kk), dtype=_rustdl.int64, device=x.device
     )
-    vals = x.reshape(n, c, -1).gather(2, idx.expand(n, c, m * kk)).reshape(n, c, m, kk)
+    vals = x.flatten(2).gather(2, idx.expand(n, c, m * kk)).reshape(n, c, m, kk)
     mask = _rustdl.tensor(
         np.ascontiguousarray(valid).reshape(1, 1, m, kk), dtype=_rustdl.bool, device=x.device
     )
@@ -3921,7 +3921,7 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_i
     m = int(np.prod(outs))
     kk = int(np.prod(k))
     idx = _rustdl.tensor(flat.reshape(n, c, m * kk), dtype=_rustdl.int64, device=x.device)
-    vals = x.reshape(n, c, -1).gather(2, idx).reshape(n, c, m, kk)
+    vals = x.flatten(2).gather(2, idx).reshape(n, c, m, kk)
     best = vals.argmax(-1, keepdim=True)  # the first maximum of each window, as PyTorch
     out = vals.gather(3, best).reshape(n, c, *outs)
     if unbatched:
