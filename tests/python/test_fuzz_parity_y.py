@@ -360,3 +360,14 @@ def test_three_d_and_fractional_pools_take_an_empty_batch():
         out.sum().backward()
         assert tuple(out.shape) == (0, 2) + (2,) * (x.dim() - 2)
         assert tuple(x.grad.shape) == tuple(x.shape)
+
+
+def test_instance_norm_of_an_empty_spatial_size_is_empty():
+    for shape in [(3, 2, 0), (3, 2, 0, 4)]:
+        x = rustdl.zeros(*shape, requires_grad=True)
+        m = rustdl.nn.InstanceNorm1d(2) if len(shape) == 3 else rustdl.nn.InstanceNorm2d(2)
+        out = m(x)
+        out.sum().backward()
+        assert tuple(out.shape) == shape and tuple(x.grad.shape) == shape
+    with pytest.raises(ValueError):  # one spatial element still has no variance to normalise by
+        rustdl.nn.InstanceNorm1d(2)(rustdl.zeros(3, 2, 1))

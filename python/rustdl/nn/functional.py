@@ -1507,6 +1507,8 @@ def instance_norm(
         count = 1
         for d in dims:
             count *= input.shape[d]
+        if count == 0:  # no spatial element: nothing to normalise, as PyTorch (an empty result)
+            return input * 0
         if count <= 1:
             raise _rustdl.ArgumentError(
                 f"{op}: expected more than 1 spatial element when training, got input shape {tuple(input.shape)}"
