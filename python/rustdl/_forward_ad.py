@@ -40,33 +40,38 @@ _level: list[int] = []
 _state = threading.local()  # .vjp_pass: computing g(u) = Jᵀu; .jvp_calls: torch.func.jvp running
 
 
+class _Depth:
+    """A per-thread nesting count of one kind of pass, entered as a context manager."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self):
+        setattr(_state, self.name, getattr(_state, self.name, 0) + 1)
+
+    def __exit__(self, *exc):
+        setattr(_state, self.name, getattr(_state, self.name) - 1)
+
+    def active(self) -> bool:
+        return getattr(_state, self.name, 0) > 0
+
+
+# the first pass of the double-vjp trick, and torch.func.jvp running its function
+_vjp_pass = _Depth("vjp_pass")
+_jvp_call = _Depth("jvp_calls")
+
+
 def _in_vjp_pass() -> bool:
     """Whether the first pass of the double-vjp trick is running on this thread: a custom
     ``autograd.Function`` with a ``jvp`` then puts a node whose backward is that ``jvp`` in
     place of its ``backward`` (see ``autograd.Function.apply``)."""
-    return getattr(_state, "vjp_pass", 0) > 0
-
-
-class _VjpPass:
-    def __enter__(self):
-        _state.vjp_pass = getattr(_state, "vjp_pass", 0) + 1
-
-    def __exit__(self, *exc):
-        _state.vjp_pass -= 1
+    return _vjp_pass.active()
 
 
 def _jvp_running() -> bool:
     """Whether ``torch.func.jvp`` is running the function it differentiates on this thread
     (forward-mode AD ignores grad mode: ``no_grad`` inside that function keeps recording)."""
-    return getattr(_state, "jvp_calls", 0) > 0
-
-
-class _JvpCall:
-    def __enter__(self):
-        _state.jvp_calls = getattr(_state, "jvp_calls", 0) + 1
-
-    def __exit__(self, *exc):
-        _state.jvp_calls -= 1
+    return _jvp_call.active()
 
 
 def _reaches_outside(t: Tensor, inner: set) -> bool:
@@ -174,7 +179,7 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     prev = _rustdl.set_grad_enabled(True)
     try:
         u = _rustdl.zeros_like(tensor).requires_grad_(True)
-        with _VjpPass():
+        with _vjp_pass:
             gs = _rustdl.grad([tensor], [d for d, _, _ in duals], [u], True, True, True)
         pairs = [(g, t) for g, (_, t, _) in zip(gs, duals) if g is not None]
         if not pairs:

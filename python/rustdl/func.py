@@ -502,7 +502,7 @@ def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: boo
                 f"got {tuple(p.shape)} and {tuple(t.shape)}"
             )
     with _Level() as lvl:
-        with _enable_grad(), _fwad._JvpCall():
+        with _enable_grad(), _fwad._jvp_call:
             ins, flat_in, _ = _prepare_args(tuple(primals), tuple(range(len(primals))), fn, lvl.outer_grad)
             out = func(*ins)
         output, aux = _split_aux(out, has_aux, fn)
@@ -528,7 +528,7 @@ def _jvp_leaves(outs, flat_in, tangents, keep: bool) -> list:
         u = _rustdl.zeros_like(outs[i]).requires_grad_(True)
         _internal().add(hash(u))
         us.append(u)
-    with _fwad._VjpPass():  # a custom Function's jvp stands in for its backward here
+    with _fwad._vjp_pass:  # a custom Function's jvp stands in for its backward here
         gs = _rustdl.grad([outs[i] for i in live], list(flat_in), us, True, True, True)
     pairs = [(g, t) for g, t in zip(gs, tangents) if g is not None and g.requires_grad]
     if not pairs:
