@@ -299,6 +299,14 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tens
     let np = arr.py().import("numpy")?;
     let kind: String = dt.getattr("kind")?.extract()?;
     let size: usize = dt.getattr("itemsize")?.extract()?;
+    // a numpy bool is any byte (PIL's 1-bit images hold 255): one that is neither 0 nor 1 is
+    // not a Rust bool, so such an array is read as `byte != 0` (a copy, as it cannot be shared)
+    let arr = &if kind == "b" && arr.len() > 0 && !bool_bytes_ok(arr)? {
+        np.call_method1("not_equal", (arr.call_method1("view", ("u1",))?, 0))?
+            .cast_into::<PyUntypedArray>()?
+    } else {
+        arr.clone()
+    };
     if share {
         if let Some(storage) = adopt_numpy(arr, &kind, size)? {
             return Ok(Tensor::from_cpu(storage, &shape)?);
@@ -341,6 +349,15 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tens
         _ => DType::I64,
     };
     Ok(Tensor::from_cpu(storage, &shape)?.tagged(narrow))
+}
+
+/// Whether every byte of a numpy bool array is 0 or 1 (a valid Rust bool).
+fn bool_bytes_ok(arr: &Bound<'_, PyUntypedArray>) -> PyResult<bool> {
+    let top: u8 = arr
+        .call_method1("view", ("u1",))?
+        .call_method0("max")?
+        .extract()?;
+    Ok(top <= 1)
 }
 
 /// The numpy arrays whose memory CPU storages use (`from_numpy`), by data address: each adopted

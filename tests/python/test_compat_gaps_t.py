@@ -466,7 +466,7 @@ def test_module_compile_keeps_the_module_working():
 def test_data_errors_are_the_classes_pytorch_raises():
     from rustdl.data import TensorDataset, default_collate
 
-    with pytest.raises(RuntimeError, match="equal shapes"):
+    with pytest.raises(RuntimeError, match="equal size"):
         default_collate([rustdl.ones(2), rustdl.ones(3)])
     with pytest.raises(RuntimeError, match="equal shapes"):
         default_collate([np.ones(2), np.ones(3)])

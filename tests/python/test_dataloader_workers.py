@@ -32,23 +32,27 @@ from rustdl.data import sampler as sampler_module
 
 
 class Items(Dataset):
-    """A map-style dataset with a Python ``__getitem__`` (no get_batch): sample i is (x_i, i)."""
+    """A map-style dataset with a Python ``__getitem__`` (no get_batch): sample i is (x_i, i).
+    Its counters live in a numpy array, which the workers' copies of the dataset share (as
+    they share every array), so the main thread sees them."""
 
     def __init__(self, n, fail_at=None, delay=0.0):
         self.n, self.fail_at, self.delay = n, fail_at, delay
         self.lock = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.calls = 0
+        self.stats = np.zeros(3, np.int64)  # in flight, most in flight, calls
+
+    in_flight = property(lambda self: int(self.stats[0]))
+    max_in_flight = property(lambda self: int(self.stats[1]))
+    calls = property(lambda self: int(self.stats[2]))
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, i):
         with self.lock:
-            self.in_flight += 1
-            self.calls += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.stats[0] += 1
+            self.stats[2] += 1
+            self.stats[1] = max(self.stats[1], self.stats[0])
         try:
             if self.delay:
                 time.sleep(self.delay)
@@ -57,7 +61,7 @@ class Items(Dataset):
             return np.full(3, i, np.float32), i
         finally:
             with self.lock:
-                self.in_flight -= 1
+                self.stats[0] -= 1
 
 
 class Stream(IterableDataset):
@@ -228,9 +232,9 @@ def test_weighted_random_sampler_is_reproducible():
     [
         ([[1.0, 2.0]], {}, ValueError, "1d"),
         ([1.0, -1.0], {}, ValueError, "non-negative"),
-        ([0.0, 0.0], {}, ValueError, "positive sum"),
+        ([0.0, 0.0], {}, ValueError, "sum of probabilities"),
         ([1.0, float("nan")], {}, ValueError, "finite"),
-        ([1.0, 0.0, 1.0], {"num_samples": 3, "replacement": False}, ValueError, "without replacement"),
+        ([1.0, 0.0, 1.0], {"num_samples": 4, "replacement": False}, ValueError, "without replacement"),
         ([1.0], {"num_samples": 0}, ValueError, "num_samples"),
         ([1.0], {"num_samples": True}, ValueError, "num_samples"),
         ([1.0], {"replacement": "yes"}, TypeError, "replacement"),
@@ -555,7 +559,7 @@ def test_worker_exception_reaches_the_main_thread_with_the_worker_id():
         if worker_id == 1:
             raise KeyError("no shard")
 
-    with pytest.raises(RuntimeError, match="(?s)Caught KeyError in DataLoader worker 1.*no shard"):
+    with pytest.raises(KeyError, match="(?s)Caught KeyError in DataLoader worker 1.*no shard"):
         list(DataLoader(Items(10), batch_size=1, num_workers=2, worker_init_fn=bad_init))
 
 

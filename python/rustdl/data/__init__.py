@@ -35,6 +35,10 @@ from .sampler import (
 )
 from .worker import WorkerInfo, get_worker_info
 
+# torch.utils.data._utils's polling interval of worker status, in seconds (read by code that
+# mirrors PyTorch's loader; rustdl's worker threads need none)
+MP_STATUS_CHECK_INTERVAL = 5.0
+
 __all__ = [
     "BatchSampler",
     "ChainDataset",

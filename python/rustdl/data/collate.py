@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import copy
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from .. import ShapeError, Tensor, float64, from_numpy, stack, tensor
 from .._complex import ComplexTensor
 
-__all__ = ["default_collate", "default_convert", "to_tensor"]
+__all__ = ["collate", "default_collate", "default_collate_fn_map", "default_convert", "to_tensor"]
 
 _UNSUPPORTED = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 
@@ -80,9 +81,15 @@ def _inferred_dtype(value: Any) -> np.dtype | None:
     return None
 
 
+class _EmptyBatch(IndexError, ValueError):
+    """An empty batch: the ``IndexError`` PyTorch's collate raises reading its first sample."""
+
+
 def _numbers_tensor(batch: Sequence[Any], dtype: np.dtype | None) -> Any:
     """``torch.tensor(batch, dtype=dtype)`` for a batch of numbers (``dtype`` None: inferred as
-    PyTorch infers it)."""
+    PyTorch infers it); one-element (0-d) tensors count as their numbers, as in ``torch.tensor``."""
+    if any(isinstance(b, Tensor) for b in batch):
+        batch = [b.item() if isinstance(b, Tensor) and b.numel() == 1 else b for b in batch]
     if dtype is None:
         dtype = _inferred_dtype(list(batch))
         if dtype is None:
@@ -115,16 +122,28 @@ def default_collate(batch: Sequence[Any]) -> Any:
         >>> x.shape, y.tolist()
         ((2, 3), [1, 0])
     """
+    return _collate(batch, default_collate_fn_map)
+
+
+def _collate(batch: Sequence[Any], fn_map: dict | None) -> Any:
+    """``default_collate`` with the collate functions ``fn_map`` adds: a sample type mapped to a
+    function of the user's is collated by it, at any depth; the others by the built-in rules."""
     if len(batch) == 0:
-        raise ValueError("default_collate: got an empty batch")
+        raise _EmptyBatch("default_collate: got an empty batch (list index out of range)")
     first = batch[0]
+    if fn_map is not None:
+        user = _user_collate_fn(fn_map, first)
+        if user is not None:
+            return user(batch, collate_fn_map=fn_map)
     if isinstance(first, (Tensor, ComplexTensor)):
-        shapes = {tuple(b.shape) for b in batch}
-        if len(shapes) > 1:
-            # a ShapeError is also the RuntimeError PyTorch's stack raises here
-            raise ShapeError(
-                f"default_collate: tensors in a batch must have equal shapes, got {sorted(shapes)}"
-            )
+        shape = tuple(first.shape)
+        for k, b in enumerate(batch):
+            if tuple(b.shape) != shape:
+                # a ShapeError is also the RuntimeError PyTorch's stack raises here
+                raise ShapeError(
+                    f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
+                    f"{list(b.shape)} at entry {k}"
+                )
         if isinstance(first, ComplexTensor):
             from .._complex import _r
 
@@ -160,21 +179,150 @@ def default_collate(batch: Sequence[Any]) -> Any:
         # as PyTorch, the batch itself: a list at the top, a tuple inside a collated tuple
         return batch if isinstance(batch, (list, tuple)) else list(batch)
     if isinstance(first, Mapping):
-        collated = {k: default_collate([b[k] for b in batch]) for k in first}
+        collated = {k: _collate([b[k] for b in batch], fn_map) for k in first}
+        if isinstance(first, MutableMapping):
+            # as PyTorch, a copy of the first sample's mapping (a defaultdict stays one)
+            try:
+                clone = copy.copy(first)
+                clone.update(collated)
+                return clone
+            except Exception:  # noqa: BLE001 - mappings that cannot be copied
+                pass
         try:
             return type(first)(collated)
         except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
             return collated
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(default_collate(s) for s in zip(*batch)))
-    if isinstance(first, (tuple, list)):
+        return type(first)(*(_collate(s, fn_map) for s in zip(*batch)))
+    if isinstance(first, Sequence):
         n = len(first)
         if any(len(b) != n for b in batch):
             # a ShapeError is both PyTorch's RuntimeError here and a ValueError
             raise ShapeError("default_collate: each element in list of batch should be of equal size")
-        # a list either way, as PyTorch (tuples too, "for backwards compatibility")
-        return [default_collate(s) for s in zip(*batch)]
+        fields = [_collate(s, fn_map) for s in zip(*batch)]
+        # a list for tuples, as PyTorch ("for backwards compatibility"); other sequences are
+        # rebuilt as their type where it takes a list (a range cannot be: a list)
+        if isinstance(first, tuple) or type(first) is list:
+            return fields
+        try:
+            return type(first)(fields)
+        except TypeError:
+            return fields
     raise TypeError(_UNSUPPORTED.format(type(first).__name__))
+
+
+# ---- PyTorch's extensible collation: ``collate(batch, collate_fn_map=...)`` and the map of
+# per-type functions ``default_collate`` uses (adding a type to it extends ``default_collate``)
+
+
+def _builtin_leaf(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:  # noqa: ARG001
+    return _collate(batch, None)
+
+
+def collate_tensor_fn(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """Stacks a batch of tensors (``default_collate``'s rule for tensors)."""
+    return _builtin_leaf(batch)
+
+
+def collate_numpy_array_fn(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """Stacks a batch of numpy arrays into a tensor (``default_collate``'s rule for arrays)."""
+    return _builtin_leaf(batch)
+
+
+def collate_numpy_scalar_fn(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """A tensor of a batch of numpy scalars."""
+    return _builtin_leaf(batch)
+
+
+def collate_float_fn(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """A float64 tensor of a batch of Python floats."""
+    return _builtin_leaf(batch)
+
+
+def collate_int_fn(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """An int64 tensor of a batch of Python ints."""
+    return _builtin_leaf(batch)
+
+
+def collate_str_fn(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """A batch of strings (or bytes) as it is."""
+    return batch
+
+
+default_collate_fn_map: dict = {
+    Tensor: collate_tensor_fn,
+    np.ndarray: collate_numpy_array_fn,
+    (np.bool_, np.number, np.object_): collate_numpy_scalar_fn,
+    float: collate_float_fn,
+    int: collate_int_fn,
+    str: collate_str_fn,
+    bytes: collate_str_fn,
+}
+_BUILTIN_FNS = frozenset(
+    {
+        collate_tensor_fn,
+        collate_numpy_array_fn,
+        collate_numpy_scalar_fn,
+        collate_float_fn,
+        collate_int_fn,
+        collate_str_fn,
+    }
+)
+
+
+def _user_collate_fn(fn_map: dict, elem: Any) -> Any:
+    """The function of ``fn_map`` other than a built-in rule that collates ``elem``'s type
+    (its exact type first, then the first key it is an instance of), or None."""
+    fn = fn_map.get(type(elem))
+    if fn is not None:
+        return None if fn in _BUILTIN_FNS else fn
+    for key, fn in fn_map.items():
+        if fn not in _BUILTIN_FNS and isinstance(elem, key):
+            return fn
+    return None
+
+
+def collate(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """PyTorch's general collation: a batch whose first sample's type (or a base of it) is a key
+    of ``collate_fn_map`` goes to that function, called as ``fn(batch, collate_fn_map=...)``;
+    mappings, namedtuples and sequences are collated field by field with the same map; anything
+    else raises ``TypeError``."""
+    if len(batch) == 0:
+        raise _EmptyBatch("collate: got an empty batch (list index out of range)")
+    elem = batch[0]
+    if collate_fn_map is not None:
+        fn = collate_fn_map.get(type(elem))
+        if fn is None:
+            fn = next((f for k, f in collate_fn_map.items() if isinstance(elem, k)), None)
+        if fn is not None:
+            return fn(batch, collate_fn_map=collate_fn_map)
+    if isinstance(elem, Mapping):
+        collated = {k: collate([b[k] for b in batch], collate_fn_map=collate_fn_map) for k in elem}
+        if isinstance(elem, MutableMapping):
+            try:
+                clone = copy.copy(elem)
+                clone.update(collated)
+                return clone
+            except Exception:  # noqa: BLE001 - mappings that cannot be copied
+                pass
+        try:
+            return type(elem)(collated)
+        except Exception:  # noqa: BLE001
+            return collated
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
+        return type(elem)(*(collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)))
+    if isinstance(elem, Sequence) and not isinstance(elem, (str, bytes)):
+        n = len(elem)
+        if any(len(b) != n for b in batch):
+            raise ShapeError("each element in list of batch should be of equal size")
+        fields = [collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)]
+        if isinstance(elem, tuple) or type(elem) is list:
+            return fields
+        try:
+            return type(elem)(fields)
+        except TypeError:
+            return fields
+    raise TypeError(_UNSUPPORTED.format(type(elem).__name__))
 
 
 def default_convert(data: Any) -> Any:

@@ -23,9 +23,9 @@ from .sampler import (
     _is_int,
     _is_stream,
 )
-from .worker import _EXHAUSTED, _Job, _ThreadedIter, _WorkerPool
+from .worker import _EXHAUSTED, _BaseDataLoaderIter, _Job, _ThreadedIter, _WorkerPool, get_worker_info
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "get_worker_info"]
 
 
 class _Fetcher:
@@ -77,6 +77,41 @@ class _Fetcher:
         return self.collate_fn(items)
 
 
+class _SingleThreadIter(_BaseDataLoaderIter):
+    """One epoch loaded in the main thread. As PyTorch's iterator it has a length (the
+    loader's), and a ``StopIteration`` raised by the dataset ends the epoch."""
+
+    def __init__(self, fetcher: _Fetcher, iterable: bool, dataset: Any, tasks: Iterator[Any], loader: Any):
+        self._fetcher = fetcher
+        self._it = iter(dataset) if iterable else None
+        self._tasks = tasks
+        self._loader = loader
+
+    def __iter__(self) -> _SingleThreadIter:
+        return self
+
+    def __next__(self) -> Any:
+        if self._it is not None:
+            batch = self._fetcher.next_batch(self._it)
+            if batch is _EXHAUSTED:
+                raise StopIteration
+            return batch
+        return self._fetcher.fetch(next(self._tasks))
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+
+# PyTorch's names for the loader's iterators and dataset kinds (code that subclasses or checks them)
+_SingleProcessDataLoaderIter = _SingleThreadIter
+_MultiProcessingDataLoaderIter = _ThreadedIter
+
+
+class _DatasetKind:
+    Map = 0
+    Iterable = 1
+
+
 def _check_flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"DataLoader: {name} must be a bool, got {value!r}")
@@ -95,10 +130,11 @@ class DataLoader:
 
     ``num_workers > 0`` loads in background *threads* (not processes): collation and tensor creation
     run in Rust and numpy releases the GIL for large copies, so loading overlaps the training step.
-    The order of batches does not depend on ``num_workers``. The dataset is shared by the workers,
-    so its ``__getitem__`` must be thread-safe; rustdl draws in a worker come from a generator of
-    its own seeded ``base_seed + worker_id`` (as PyTorch seeds each worker process), batches going
-    to the workers in turn, so random transforms are reproducible.
+    The order of batches does not depend on ``num_workers``. As a PyTorch worker process, each
+    worker has its own copy of the dataset, taken when it starts (arrays, tensors and open files in
+    it are shared; a dataset of very many Python objects gets a shallow copy), and its own rustdl,
+    Python ``random`` and numpy streams, seeded as PyTorch seeds them from ``base_seed +
+    worker_id``; batches go to the workers in turn, so random transforms are reproducible.
 
     Args:
         dataset: a map-style dataset (``__getitem__``, and ``__len__`` unless a sampler is given)
@@ -265,7 +301,7 @@ class DataLoader:
         self.pin_memory = pin_memory
         self.pin_memory_device = pin_memory_device
         self.drop_last = drop_last
-        self.timeout = float(timeout)
+        self.timeout = timeout
         self.worker_init_fn = worker_init_fn
         self.multiprocessing_context = multiprocessing_context
         self.generator = generator
@@ -337,25 +373,22 @@ class DataLoader:
         return iter(self.sampler)
 
     def _single_thread_iter(self) -> Iterator[Any]:
-        fetcher = self._fetcher()
-        if self._iterable:
-            it = iter(self.dataset)
-            while (batch := fetcher.next_batch(it)) is not _EXHAUSTED:
-                yield batch
-            return
-        for task in self._tasks():
-            yield fetcher.fetch(task)
+        return _SingleThreadIter(self._fetcher(), self._iterable, self.dataset, self._tasks(), self)
 
     def _new_pool(self, base_seed: int | None = None) -> _WorkerPool:
         fetcher = self._fetcher()
         if base_seed is None:
             base_seed = int(self._seed_stream.integers(0, 2**62))
-        job = _Job(self.dataset, fetcher.fetch, fetcher.next_batch, self._iterable, self.worker_init_fn)
+        job = _Job(self.dataset, fetcher, self._iterable, self.worker_init_fn)
         return _WorkerPool(self.num_workers, base_seed, job)
 
     def __iter__(self) -> Iterator[Any]:
         base_seed = None
-        if _is_stream(self.generator):
+        # a persistent pool goes on with its workers (PyTorch resets its iterator: no new seed)
+        reuse = (
+            self.num_workers > 0 and self.persistent_workers and self._pool is not None and self._pool.alive
+        )
+        if _is_stream(self.generator) and not reuse:
             # the base seed PyTorch's loader iterator draws before its sampler's first draw (so
             # the global stream stays in step with PyTorch's); workers are seeded from it
             drawn = _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable
 
@@ -276,13 +277,25 @@ class _NegativeIndex(IndexError, ValueError):
     and an ``IndexError``."""
 
 
+class _DatasetKindError(AssertionError, TypeError):
+    """A dataset of the wrong kind for a combinator: PyTorch's ``AssertionError``, and a
+    ``TypeError``."""
+
+
+class _EmptyDatasets(AssertionError, ValueError):
+    """No dataset to concatenate: PyTorch's ``AssertionError``, and a ``ValueError``."""
+
+
 class ConcatDataset(Dataset):
     """The concatenation of several datasets."""
 
     def __init__(self, datasets: Sequence[Dataset]):
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("ConcatDataset: needs at least one dataset")
+            raise _EmptyDatasets("datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise _DatasetKindError("ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = [int(c) for c in np.cumsum([len(d) for d in self.datasets])]
 
     def __len__(self) -> int:
@@ -367,14 +380,14 @@ class ChainDataset(IterableDataset):
     def __iter__(self) -> Iterator[Any]:
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+                raise _DatasetKindError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
             yield from d
 
     def __len__(self) -> int:
         total = 0
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+                raise _DatasetKindError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
             total += len(d)  # type: ignore[arg-type]
         return total
 
@@ -394,7 +407,8 @@ def random_split(
         >>> train, val = random_split(ds, [0.9, 0.1], seed=0)
     """
     n = len(dataset)
-    lengths = list(lengths)
+    # (a tensor of lengths, or 0-d tensors in a list, count as their numbers)
+    lengths = [x.item() if hasattr(x, "item") and getattr(x, "ndim", None) == 0 else x for x in lengths]
     if (
         lengths
         and all(isinstance(x, float) for x in lengths)
@@ -405,6 +419,11 @@ def random_split(
         sizes = [math.floor(n * f) for f in lengths]
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.", stacklevel=2
+                )
     else:
         if not all(isinstance(x, (int, np.integer)) and x >= 0 for x in lengths):
             raise ValueError(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import randint
+from .. import ArgumentError, randint
 from .dataset import randperm
 
 __all__ = [
@@ -156,7 +156,9 @@ class _ArraySampler(Sampler):
 def _index_chunks_of(sampler: Any) -> Iterator[np.ndarray] | None:
     """The epoch's indices as arrays when ``sampler`` is a built-in one whose ``__iter__`` is not
     overridden; otherwise None."""
-    if isinstance(sampler, _ArraySampler) and type(sampler).__iter__ is _ArraySampler.__iter__:
+    if isinstance(sampler, _ArraySampler) and (
+        type(sampler).__iter__ is _ArraySampler.__iter__ or getattr(sampler, "_yields_ints", False)
+    ):
         return sampler._index_chunks()
     return None
 
@@ -271,8 +273,22 @@ class SubsetRandomSampler(_ArraySampler):
         self._indices = arr.astype(np.int64)
         self.generator = _check_generator(generator, "SubsetRandomSampler")
 
+    @property
+    def _yields_ints(self) -> bool:
+        return isinstance(self.indices, (list, range))
+
     def _index_array(self) -> np.ndarray:
         return self._indices[randperm(len(self._indices), generator=self.generator)]
+
+    def __iter__(self) -> Iterator[Any]:
+        perm = randperm(len(self._indices), generator=self.generator)
+        if self._yields_ints:
+            yield from self._indices[perm].tolist()
+            return
+        # the elements of ``indices`` themselves, as PyTorch (0-d tensors of a tensor,
+        # numpy integers of an array)
+        for i in perm.tolist():
+            yield self.indices[i]
 
     def __len__(self) -> int:
         return len(self._indices)
@@ -312,14 +328,20 @@ class WeightedRandomSampler(_ArraySampler):
                 f"WeightedRandomSampler: weights should be a 1d sequence but given weights have shape {w.shape}"
             )
         if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("WeightedRandomSampler: weights must be finite and non-negative")
+            # (ArgumentError: the RuntimeError PyTorch's multinomial raises, and a ValueError)
+            raise ArgumentError(
+                "WeightedRandomSampler: invalid multinomial distribution (weights must be finite and non-negative)"
+            )
         if not w.sum() > 0:
-            raise ValueError("WeightedRandomSampler: weights must have a positive sum")
-        nonzero = int(np.count_nonzero(w))
-        if not replacement and num_samples > nonzero:
+            raise ArgumentError(
+                "WeightedRandomSampler: invalid multinomial distribution (sum of probabilities <= 0)"
+            )
+        # without replacement, indices of zero weight come last, in random order (as PyTorch's
+        # multinomial draws them once the others are used up)
+        if not replacement and num_samples > len(w):
             raise ValueError(
                 f"WeightedRandomSampler: cannot draw num_samples={num_samples} without replacement from "
-                f"{nonzero} indices with non-zero weight"
+                f"{len(w)} indices"
             )
         self.weights = w
         self.num_samples = int(num_samples)
@@ -360,7 +382,10 @@ class WeightedRandomSampler(_ArraySampler):
         u = _uniform(len(self.weights), self.generator)
         with np.errstate(divide="ignore"):
             arrival = -np.log1p(-u) / self.weights
-        return np.argsort(arrival, kind="stable")[: self.num_samples].astype(np.int64)
+        # zero weights arrive after every other index, in the order of their clocks
+        arrival = np.where(self.weights > 0, arrival, np.inf)
+        order = np.lexsort((-np.log1p(-u), arrival))
+        return order[: self.num_samples].astype(np.int64)
 
     def __len__(self) -> int:
         return self.num_samples

@@ -2,14 +2,16 @@
 
 Threads (not processes) are enough here because collation and tensor creation run in Rust and numpy
 releases the GIL for large copies, so a worker fetching a batch overlaps the training step of the
-main thread; they also share the dataset without pickling it. Each worker runs
-``worker_init_fn(worker_id)`` once, then fetches the batches sent to it (round-robin); the main
+main thread. Each worker still has what a worker process has of its own (``_worker_state``): a
+copy of the dataset, taken as it starts, and its own seeded Python ``random`` and numpy streams.
+Each worker runs ``worker_init_fn(worker_id)`` once, then fetches the batches sent to it (round-robin); the main
 thread keeps ``prefetch_factor`` batches per worker in flight and hands them out in order.
 """
 
 from __future__ import annotations
 
 import atexit
+import copy
 import itertools
 import threading
 import traceback
@@ -18,6 +20,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from ._worker_state import enter_worker, worker_copy
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
@@ -30,7 +34,7 @@ class WorkerInfo:
         id: the worker's index, in ``[0, num_workers)``.
         num_workers: how many workers the loader runs.
         seed: ``base_seed + id``; a fresh ``base_seed`` per epoch unless the workers are persistent.
-        dataset: the loader's dataset (the same object in every worker: workers are threads).
+        dataset: the worker's copy of the loader's dataset (see ``_worker_state``).
     """
 
     id: int
@@ -82,24 +86,31 @@ class _Shared:
 
 @dataclass(frozen=True)
 class _Job:
-    """What every worker of a pool does: ``fetch`` the batch of a task from a map-style dataset,
-    or take ``next_batch`` from its own iterator over an iterable one, after ``worker_init_fn``."""
+    """What every worker of a pool does: with ``fetcher`` over its own copy of ``dataset``,
+    ``fetch`` the batch of a task from a map-style dataset, or take ``next_batch`` from its own
+    iterator over an iterable one, after ``worker_init_fn``."""
 
     dataset: Any
-    fetch: Callable[[Any], Any]
-    next_batch: Callable[[Iterator[Any]], Any]
+    fetcher: Any
     iterable: bool
     worker_init_fn: Callable[[int], None] | None
 
 
-def _worker_loop(shared: _Shared, worker_id: int, info: WorkerInfo, job: _Job) -> None:
-    _local.info = info
+def _worker_loop(shared: _Shared, worker_id: int, num_workers: int, seed: int, job: _Job) -> None:
+    # the worker's own copy of the dataset, as a PyTorch worker process has one (see
+    # _worker_state): sharding or lazily opened files stay the worker's
+    dataset = worker_copy(job.dataset)
+    fetcher = copy.copy(job.fetcher)
+    fetcher.dataset = dataset
+    _local.info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
     # the worker's CPU draws (random transforms in __getitem__) come from a generator of its own
     # seeded base_seed + worker_id, as each PyTorch worker process seeds its own: reproducible,
-    # and the same draws as PyTorch's worker makes for the batches it is given (round-robin)
+    # and the same draws as PyTorch's worker makes for the batches it is given (round-robin);
+    # so do its Python `random` and numpy global draws
     from .. import _rustdl
 
-    _rustdl._set_thread_generator(info.seed & ((1 << 64) - 1))
+    _rustdl._set_thread_generator(seed & ((1 << 64) - 1))
+    enter_worker(seed, worker_id)
     init_error = None
     if job.worker_init_fn is not None:
         try:
@@ -124,15 +135,15 @@ def _worker_loop(shared: _Shared, worker_id: int, info: WorkerInfo, job: _Job) -
                 raise init_error[0]
             if job.iterable:
                 if it_epoch != epoch:
-                    it, it_epoch, exhausted = iter(job.dataset), epoch, False
-                value = _EXHAUSTED if exhausted else job.next_batch(it)
+                    it, it_epoch, exhausted = iter(dataset), epoch, False
+                value = _EXHAUSTED if exhausted else fetcher.next_batch(it)
                 if value is _EXHAUSTED:
                     exhausted = True
                     kind = _DONE
                 else:
                     kind = _OK
             else:
-                kind, value = _OK, job.fetch(task)
+                kind, value = _OK, fetcher.fetch(task)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             tb = init_error[1] if init_error is not None else traceback.format_exc()
             kind, value = _ERROR, (exc, tb)
@@ -155,10 +166,9 @@ class _WorkerPool:
         self._epochs = itertools.count()
         self.threads = []
         for wid in range(num_workers):
-            info = WorkerInfo(id=wid, num_workers=num_workers, seed=base_seed + wid, dataset=job.dataset)
             t = threading.Thread(
                 target=_worker_loop,
-                args=(self.shared, wid, info, job),
+                args=(self.shared, wid, num_workers, base_seed + wid, job),
                 name=f"rustdl-dataloader-worker-{wid}",
                 daemon=True,
             )
@@ -240,12 +250,26 @@ def _reraise(exc: BaseException, tb: str, worker_id: int) -> None:
         new = type(exc)(msg)
     except Exception:  # noqa: BLE001 - constructors with other signatures
         new = RuntimeError(msg)
-    if isinstance(exc, KeyError):  # KeyError's str() would quote the whole message
-        new = RuntimeError(msg)
+    if isinstance(exc, KeyError):  # KeyError's str() would quote the message: keep it readable
+        try:
+            new = type(exc)(_KeyErrorMessage(msg))
+        except Exception:  # noqa: BLE001
+            new = RuntimeError(msg)
     raise new from exc
 
 
-class _ThreadedIter:
+class _KeyErrorMessage(str):
+    """A message whose repr is itself (``str(KeyError(m))`` is ``repr(m)``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class _BaseDataLoaderIter:
+    """What every DataLoader iterator is (PyTorch's name, for ``isinstance`` checks)."""
+
+
+class _ThreadedIter(_BaseDataLoaderIter):
     """One epoch over a :class:`_WorkerPool`: sends tasks round-robin (at most ``prefetch`` in
     flight), returns results in order, and stops the pool when done or abandoned (unless it is
     persistent)."""
@@ -332,6 +356,9 @@ class _ThreadedIter:
             self._pool.shutdown()
 
     close = _finish
+
+    def __len__(self) -> int:
+        return len(self._owner)
 
     def __del__(self) -> None:
         try:
