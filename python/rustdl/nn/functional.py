@@ -2256,8 +2256,13 @@ def _float_mask(mask, name: str, dtype, op: str):
     if mask.dtype == _rustdl.bool:
         return _rustdl.zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
     if not mask.is_floating_point():
-        raise TypeError(f"{op}: only bool and floating types of {name} are supported, got {mask.dtype}")
+        raise _MaskTypeError(f"{op}: only bool and floating types of {name} are supported, got {mask.dtype}")
     return mask if mask.dtype == dtype else mask.to(dtype)
+
+
+class _MaskTypeError(TypeError, AssertionError):
+    """A mask of an integer dtype: the ``AssertionError`` PyTorch's attention raises, and a
+    ``TypeError``."""
 
 
 def _check_sdpa_inputs(query, key, value, attn_mask, is_causal: bool, enable_gqa: bool) -> None:
@@ -2514,7 +2519,7 @@ def multi_head_attention_forward(
     tgt_len, bsz, embed_dim = query.shape
     src_len = key.shape[0]
     if embed_dim != embed_dim_to_check:
-        raise _rustdl.ArgumentError(
+        raise _MhaAssertion(
             f"{op}: expected query of embedding size {embed_dim_to_check}, got shape {_shape(query)}"
         )
     if num_heads <= 0 or embed_dim % num_heads:
@@ -2523,12 +2528,12 @@ def multi_head_attention_forward(
         )
     head_dim = embed_dim // num_heads
     if key.shape[:2] != value.shape[:2] or key.shape[1] != bsz:
-        raise _rustdl.ArgumentError(
+        raise _MhaAssertion(
             f"{op}: key and value must share (S, N) with N = the query's batch, got query {_shape(query)}, "
             f"key {_shape(key)}, value {_shape(value)}"
         )
     if key_padding_mask is not None and _shape(key_padding_mask) != (bsz, src_len):
-        raise _rustdl.ArgumentError(
+        raise _MhaAssertion(
             f"{op}: expected key_padding_mask of shape {(bsz, src_len)}, got {_shape(key_padding_mask)}"
         )
     key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query.dtype, op)
@@ -2551,17 +2556,17 @@ def multi_head_attention_forward(
     if attn_mask is not None:
         if attn_mask.ndim == 2:
             if _shape(attn_mask) != (tgt_len, src_len):
-                raise _rustdl.ArgumentError(
+                raise _MhaAssertion(
                     f"{op}: the shape of the 2D attn_mask is {_shape(attn_mask)}, but should be {(tgt_len, src_len)}"
                 )
             attn_mask = attn_mask.unsqueeze(0)
         elif _shape(attn_mask) != (bsz * num_heads, tgt_len, src_len):
-            raise _rustdl.ArgumentError(
+            raise _MhaAssertion(
                 f"{op}: the shape of the 3D attn_mask is {_shape(attn_mask)}, but should be "
                 f"{(bsz * num_heads, tgt_len, src_len)}"
             )
     if (bias_k is None) != (bias_v is None):
-        raise _rustdl.ArgumentError(f"{op}: bias_k and bias_v must both be given or both be None")
+        raise _MhaAssertion(f"{op}: bias_k and bias_v must both be given or both be None")
     if bias_k is not None:
         k = _rustdl.cat([k, bias_k.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
         v = _rustdl.cat([v, bias_v.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
@@ -2616,6 +2621,11 @@ def multi_head_attention_forward(
     return (out if batched else out.squeeze(1)), None
 
 
+class _MhaAssertion(_rustdl.ArgumentError, AssertionError):
+    """A shape PyTorch's multi-head attention asserts on: an ``AssertionError``, and rustdl's
+    ``ArgumentError`` (ValueError and RuntimeError)."""
+
+
 class _DivisibilityError(ValueError, AssertionError):
     """``embed_dim`` not divisible by ``num_heads``: PyTorch asserts, rustdl raises a ValueError;
     either ``except`` catches it."""
@@ -2626,39 +2636,37 @@ def _mha_check_shapes(op: str, query, key, value, key_padding_mask, attn_mask, n
     shapes = f"query {_shape(query)}, key {_shape(key)}, value {_shape(value)}"
     if query.ndim == 3:
         if key.ndim != 3 or value.ndim != 3:
-            raise _rustdl.ArgumentError(
-                f"{op}: for a batched (3-D) query, key and value must be 3-D, got {shapes}"
-            )
+            raise _MhaAssertion(f"{op}: for a batched (3-D) query, key and value must be 3-D, got {shapes}")
         if key_padding_mask is not None and key_padding_mask.ndim != 2:
-            raise _rustdl.ArgumentError(
+            raise _MhaAssertion(
                 f"{op}: for a batched (3-D) query, key_padding_mask must be 2-D, got {_shape(key_padding_mask)}"
             )
         if attn_mask is not None and attn_mask.ndim not in (2, 3):
-            raise _rustdl.ArgumentError(
+            raise _MhaAssertion(
                 f"{op}: for a batched (3-D) query, attn_mask must be 2-D or 3-D, got {_shape(attn_mask)}"
             )
         return True
     if query.ndim == 2:
         if key.ndim != 2 or value.ndim != 2:
-            raise _rustdl.ArgumentError(
+            raise _MhaAssertion(
                 f"{op}: for an unbatched (2-D) query, key and value must be 2-D, got {shapes}"
             )
         if key_padding_mask is not None and key_padding_mask.ndim != 1:
-            raise _rustdl.ArgumentError(
+            raise _MhaAssertion(
                 f"{op}: for an unbatched (2-D) query, key_padding_mask must be 1-D, got {_shape(key_padding_mask)}"
             )
         if attn_mask is not None:
             if attn_mask.ndim not in (2, 3):
-                raise _rustdl.ArgumentError(
+                raise _MhaAssertion(
                     f"{op}: for an unbatched (2-D) query, attn_mask must be 2-D or 3-D, got {_shape(attn_mask)}"
                 )
             if attn_mask.ndim == 3 and attn_mask.shape[0] != num_heads:
-                raise _rustdl.ArgumentError(
+                raise _MhaAssertion(
                     f"{op}: expected a 3-D attn_mask of shape {(num_heads, query.shape[0], key.shape[0])}, "
                     f"got {_shape(attn_mask)}"
                 )
         return False
-    raise _rustdl.ArgumentError(f"{op}: expected a 2-D or 3-D query, got {shapes}")
+    raise _MhaAssertion(f"{op}: expected a 2-D or 3-D query, got {shapes}")
 
 
 # ---- activations and losses (breadth A) ----

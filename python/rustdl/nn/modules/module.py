@@ -1111,7 +1111,8 @@ class _BackwardHookState:
 
             @staticmethod
             def backward(ctx, *grads):
-                gi = tuple(g if n else None for g, n in zip(grads, need))
+                # an input that needs no gradient gets zeros, as PyTorch's hook gives it
+                gi = tuple(g if n or g is None else g.new_zeros(g.shape) for g, n in zip(grads, need))
                 gi = state.call_hooks(gi)
                 return gi if len(gi) > 1 else gi[0]
 
