@@ -47,6 +47,12 @@ class _Writer:
     def __init__(self) -> None:
         self.out = io.BytesIO()
         self.records: list[bytes] = []
+        # storages written so far, by (device, first byte's address, dtype): tensors sharing a
+        # storage (views, tied weights) refer to one record, as PyTorch writes them
+        self.storages: dict[tuple, tuple[str, int]] = {}
+        # tensors written so far, by id: the same tensor again is a reference to it (pickle memo)
+        self.memo: dict[int, int] = {}
+        self.kept: list = []  # keeps the memoised tensors alive, so their ids stay theirs
 
     def op(self, code: bytes) -> None:
         self.out.write(code)
@@ -75,19 +81,15 @@ class _Writer:
         if name not in _STORAGES or t.is_complex():
             raise _NotPlain(f"a tensor of dtype {t.dtype}")
         storage, np_dtype = _STORAGES[name]
+        memo = self.memo.get(id(t))
+        if memo is not None:
+            self.op(b"j" + struct.pack("<I", memo))  # LONG_BINGET: the same tensor object
+            return
         is_param = isinstance(t, Parameter)
         requires_grad = bool(t.requires_grad)
-        data = np.ascontiguousarray(t.detach().cpu().numpy().astype(np_dtype, copy=False))
-        key = str(len(self.records))
-        self.records.append(data.tobytes())
         location = "cuda:0" if t.device.type != "cpu" else "cpu"
         shape = tuple(int(n) for n in t.shape)
-        strides = []
-        step = 1
-        for n in reversed(shape):
-            strides.append(step)
-            step *= max(n, 1)
-        strides = tuple(reversed(strides))
+        key, count, offset, strides = self._storage_of(t, np_dtype)
         if is_param:
             self.global_("torch._utils", "_rebuild_parameter")
             self.op(b"(")
@@ -99,9 +101,9 @@ class _Writer:
         self.global_("torch", storage)
         self.value(key)
         self.value(location)
-        self.value(int(data.size))
+        self.value(count)
         self.op(b"tQ")
-        self.value(0)
+        self.value(offset)
         self.value(shape)
         self.value(strides)
         self.value(False if is_param else requires_grad)
@@ -111,6 +113,35 @@ class _Writer:
             self.value(requires_grad)
             self.ordered_dict(())
             self.op(b"tR")
+        index = len(self.memo)
+        self.memo[id(t)] = index
+        self.kept.append(t)
+        self.op(b"r" + struct.pack("<I", index))  # LONG_BINPUT
+
+    def _storage_of(self, t: Tensor, np_dtype: Any) -> tuple[str, int, int, tuple]:
+        """The record ``t`` reads (written now unless an earlier tensor shares its storage), the
+        record's element count, and ``t``'s offset and strides in it."""
+        flat = t.detach()._storage_view()
+        if flat.numel() and flat.dtype == t.dtype:
+            ident = (str(flat.device), flat.data_ptr(), str(flat.dtype))
+            known = self.storages.get(ident)
+            if known is None:
+                data = np.ascontiguousarray(flat.cpu().numpy().astype(np_dtype, copy=False))
+                known = (str(len(self.records)), int(data.size))
+                self.records.append(data.tobytes())
+                self.storages[ident] = known
+            return known[0], known[1], int(t.storage_offset()), tuple(int(s) for s in t.stride())
+        # a tensor without a storage of its own dtype: its elements alone, row-major
+        data = np.ascontiguousarray(t.detach().cpu().numpy().astype(np_dtype, copy=False))
+        key = str(len(self.records))
+        self.records.append(data.tobytes())
+        shape = tuple(int(n) for n in t.shape)
+        strides = []
+        step = 1
+        for n in reversed(shape):
+            strides.append(step)
+            step *= max(n, 1)
+        return key, int(data.size), 0, tuple(reversed(strides))
 
     def value(self, v: Any) -> None:
         if type(v).__name__ == "_Step":  # an optimizer's step count: a 0-d float32 tensor, as PyTorch's

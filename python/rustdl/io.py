@@ -669,11 +669,13 @@ class _StorageType(_Guarded):
 class _Storage(_Guarded):
     """One storage of the file: its element type, size, saved location and (once read) data."""
 
-    __slots__ = ("key", "stype", "location", "numel", "data")
+    __slots__ = ("key", "stype", "location", "numel", "data", "users", "flat")
 
     def __init__(self, key: str, stype: _StorageType, location: str, numel: int) -> None:
         self.key, self.stype, self.location, self.numel = key, stype, location, numel
         self.data: np.ndarray | None = None
+        self.users = 0  # tensors of the file over this storage
+        self.flat: dict = {}  # device -> the storage as one rustdl tensor (when shared)
 
 
 class _PendingTensor(_Guarded):
@@ -764,6 +766,7 @@ def _rebuild_tensor(
             raise ValueError(
                 f"a tensor of size {size} expands its storage of {storage.numel} elements implausibly"
             )
+    storage.users += 1
     return _PendingTensor(storage, offset, size, stride, bool(requires_grad))
 
 
@@ -891,28 +894,47 @@ def _array_from(raw: bytes, stype: _StorageType, big_endian: bool = False) -> np
     return np.frombuffer(raw, dtype=dtype).astype(stype.dtype.newbyteorder("="), copy=False)
 
 
+def _readable(arr: np.ndarray, stype: _StorageType) -> np.ndarray:
+    """A storage's elements in a dtype rustdl reads: float16/bfloat16 as float32, unsigned ints
+    wider than a byte as int64."""
+    if stype.name == "BFloat16Storage":
+        return (arr.astype(np.uint32) << 16).view(np.float32)
+    if arr.dtype == np.float16:
+        return arr.astype(np.float32)
+    if arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.int8, np.int16, np.int32):
+        return arr.astype(np.int64)  # uint8, int8/16/32 keep their dtype
+    return arr
+
+
 def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
     """Builds a rustdl tensor from a pending one: float16/bfloat16 become float32, unsigned ints
     wider than a byte int64."""
     st = t.storage
     if st.data is None:
         raise ValueError(f"storage {st.key!r} was never read")
-    if int(np.prod(t.size, dtype=object)) == 0:
-        arr = np.zeros(t.size, dtype=st.data.dtype)
+    numel = int(np.prod(t.size, dtype=object))
+    if numel and st.users > 1:
+        # several tensors of the file over one storage (views, tied weights): views of one
+        # tensor over the whole storage, so they share memory as PyTorch's loaded tensors do
+        key = str(device)
+        flat = st.flat.get(key)
+        if flat is None:
+            flat = _rustdl.from_numpy(np.array(_readable(st.data, st.stype), order="C"))
+            if device.type != "cpu":
+                flat = flat.to(device)
+            st.flat[key] = flat
+        out = flat.as_strided(t.size, t.stride, t.offset)
     else:
-        item = st.data.dtype.itemsize
-        arr = np.lib.stride_tricks.as_strided(
-            st.data[t.offset :], shape=t.size, strides=[s * item for s in t.stride], writeable=False
-        )
-    if st.stype.name == "BFloat16Storage":
-        arr = (arr.astype(np.uint32) << 16).view(np.float32)
-    elif arr.dtype == np.float16:
-        arr = arr.astype(np.float32)
-    elif arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.int8, np.int16, np.int32):
-        arr = arr.astype(np.int64)  # uint8, int8/16/32 keep their dtype
-    out = _rustdl.from_numpy(np.array(arr, order="C"))  # a copy; keeps 0-d shapes
-    if device.type != "cpu":
-        out = out.to(device)
+        if numel == 0:
+            arr = np.zeros(t.size, dtype=st.data.dtype)
+        else:
+            item = st.data.dtype.itemsize
+            arr = np.lib.stride_tricks.as_strided(
+                st.data[t.offset :], shape=t.size, strides=[s * item for s in t.stride], writeable=False
+            )
+        out = _rustdl.from_numpy(np.array(_readable(arr, st.stype), order="C"))  # a copy; keeps 0-d shapes
+        if device.type != "cpu":
+            out = out.to(device)
     grad = t.requires_grad and out.is_floating_point()
     if t.parameter:
         from .nn import Parameter

@@ -41,3 +41,38 @@ def test_full_backward_hook_gives_zeros_for_an_input_without_grad():
     assert gi[0].tolist() == [3.0, 3.0]  # d(sum(a * b))/da = b
     assert gi[1].tolist() == [0.0, 0.0]  # b needs no gradient: zeros, as PyTorch's hook gets
     assert a.grad.tolist() == [3.0, 3.0]
+
+
+def test_checkpoint_keeps_shared_storage_and_identity(tmp_path):
+    import zipfile
+
+    from rustdl import _torch_format
+    from rustdl.io import load
+
+    x = rustdl.arange(6.0)
+    path = tmp_path / "shared.pt"
+    _torch_format.save({"a": x, "b": x[2:], "d": x, "t": x.view(2, 3).t()}, str(path))
+    with zipfile.ZipFile(path) as z:
+        records = [n for n in z.namelist() if "/data/" in n]
+    assert len(records) == 1  # one storage for the tensor and its views, as PyTorch writes it
+    got = load(str(path))
+    assert got["a"] is got["d"]
+    assert got["t"].tolist() == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    assert got["t"].stride() == (1, 3)
+    got["a"][3] = 100.0
+    assert got["b"].tolist() == [2.0, 100.0, 4.0, 5.0]
+    assert got["t"].tolist()[0] == [0.0, 100.0]
+
+
+def test_tied_weights_stay_tied_through_a_checkpoint(tmp_path):
+    from rustdl import _torch_format
+    from rustdl.io import load
+
+    emb = nn.Embedding(5, 3)
+    head = nn.Linear(3, 5, bias=False)
+    head.weight = emb.weight
+    sd = {"emb.weight": emb.weight, "head.weight": head.weight}
+    _torch_format.save(sd, str(tmp_path / "tied.pt"))
+    back = load(str(tmp_path / "tied.pt"))
+    assert back["emb.weight"].data_ptr() == back["head.weight"].data_ptr()
+    assert back["emb.weight"].tolist() == emb.weight.tolist()
