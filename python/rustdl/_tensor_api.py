@@ -498,6 +498,10 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     such as ``torch.FloatTensor`` or a name such as ``'torch.DoubleTensor'``, a cast."""
     if dtype is None:
         return _orig_type(self)
+    if dtype is Tensor:  # torch.Tensor: the default tensor type (FloatTensor), as PyTorch
+        from . import get_default_dtype
+
+        return self if self.dtype == get_default_dtype() else self.to(get_default_dtype())
     if isinstance(dtype, type) and issubclass(dtype, _LegacyTensorType):
         if isinstance(self, dtype) and dtype._typename != "HalfTensor":
             return self

@@ -76,3 +76,32 @@ def test_tied_weights_stay_tied_through_a_checkpoint(tmp_path):
     back = load(str(tmp_path / "tied.pt"))
     assert back["emb.weight"].data_ptr() == back["head.weight"].data_ptr()
     assert back["emb.weight"].tolist() == emb.weight.tolist()
+
+
+def test_type_of_the_tensor_class_is_the_default_float_type():
+    x = rustdl.arange(3)
+    assert x.type(rustdl.Tensor).dtype == rustdl.float32
+    y = rustdl.ones(2, dtype=rustdl.float64, requires_grad=True).type(rustdl.Tensor)
+    assert y.dtype == rustdl.float32 and y.grad_fn is not None
+    z = rustdl.ones(2)
+    assert z.type(rustdl.Tensor) is z
+
+
+def test_instance_norm_warns_of_unused_num_features():
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        out = nn.InstanceNorm2d(64)(rustdl.randn(2, 16, 4, 4))
+    assert out.shape == (2, 16, 4, 4)
+
+
+def test_batch_norm_output_far_from_zero_mean_is_as_precise_as_float32_allows():
+    import numpy as np
+
+    rs = np.random.RandomState(0)
+    x = (3.0 + rs.randn(4, 32, 8, 8)).astype(np.float32)
+    y = nn.BatchNorm2d(32)(rustdl.tensor(x)).detach().numpy().astype(np.float64)
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=(0, 2, 3), keepdims=True)
+    var = x64.var(axis=(0, 2, 3), keepdims=True)
+    ref = (x64 - mean) / np.sqrt(var + 1e-5)
+    # a few float32 roundings of values up to ~4: well under 1e-6
+    assert np.abs(y - ref).max() < 1e-6

@@ -101,6 +101,17 @@ fn dot_t<T: Float>(y: &[T], x: &[T], m: &[T], [n, c, s]: [usize; 3]) -> (Vec<T>,
     (cast(sy), cast(sxy))
 }
 
+/// `x·a + b`: one fused multiply-add where the process uses FMA, else a product and a sum
+/// (a software fused multiply-add would be slow).
+#[inline(always)]
+fn fma<T: Float>(x: T, a: T, b: T) -> T {
+    if super::simd::has_avx2() {
+        x.mul_add_(a, b)
+    } else {
+        x * a + b
+    }
+}
+
 fn affine_t<T: Float>(
     x: &[T],
     a: &[T],
@@ -119,14 +130,19 @@ fn affine_t<T: Float>(
                 let ch = r % c;
                 let (av, bv) = (a[ch], b[ch]);
                 let xr = &x[r * s1..r * s1 + orun.len()];
+                // fused multiply-adds under AVX2+FMA, as PyTorch's kernels (one rounding
+                // where x·a and b nearly cancel, e.g. inputs far from zero mean)
                 match y {
-                    None => orun.iter_mut().zip(xr).for_each(|(o, &v)| *o = v * av + bv),
+                    None => orun
+                        .iter_mut()
+                        .zip(xr)
+                        .for_each(|(o, &v)| *o = fma(v, av, bv)),
                     Some((yv, d)) => {
                         let dv = d[ch];
                         let yr = &yv[r * s1..r * s1 + orun.len()];
                         orun.iter_mut()
                             .zip(xr.iter().zip(yr))
-                            .for_each(|(o, (&v, &w))| *o = v * av + bv + w * dv);
+                            .for_each(|(o, (&v, &w))| *o = fma(w, dv, fma(v, av, bv)));
                     }
                 }
             }

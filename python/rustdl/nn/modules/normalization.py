@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ... import _rustdl
@@ -360,9 +361,15 @@ class _InstanceNorm(_NormBase):
             )
         unbatched = input.ndim == k + 1
         x = input.unsqueeze(0) if unbatched else input
-        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
-            raise _rustdl.ShapeError(
-                f"{name}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}"
+        if x.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise _rustdl.ShapeError(
+                    f"{name}: expected {self.num_features} channels, got input of shape {tuple(input.shape)}"
+                )
+            warnings.warn(
+                f"input's size at dim={input.ndim - k - 1} does not match num_features. You can silence this "
+                "warning by not passing in num_features, which is not used because affine=False",
+                stacklevel=2,
             )
         out = F.instance_norm(
             x,
