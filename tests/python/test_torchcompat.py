@@ -489,9 +489,10 @@ def test_torchvision_cifar10_reads_the_local_archive(tmp_path):
     test = datasets.CIFAR10(tmp_path, train=False, transform=transforms.ToTensor())
     assert len(train) == 20 and len(test) == 4 and train.classes[3] == "class3"
     data, labels = batches["data_batch_2"]
-    img, label = train[4 + 1]  # the second image of the second batch
-    assert img.shape == (32, 32, 3) and img.dtype == np.uint8
-    assert np.array_equal(img, data[1].reshape(3, 32, 32).transpose(1, 2, 0)) and label == labels[1]
+    img, label = train[4 + 1]  # the second image of the second batch: a PIL image, as torchvision's
+    assert img.mode == "RGB" and img.size == (32, 32)
+    pixels = np.asarray(img)
+    assert np.array_equal(pixels, data[1].reshape(3, 32, 32).transpose(1, 2, 0)) and label == labels[1]
     x, y = test[2]
     ref = batches["test_batch"][0][2].reshape(3, 32, 32).astype(np.float32) / 255
     assert tuple(x.shape) == (3, 32, 32) and np.allclose(x.numpy(), ref) and y == batches["test_batch"][1][2]

@@ -110,8 +110,6 @@ _PREFIXES: dict[str, str] = {
     "torch.distributions.weibull": "rustdl.distributions",
     "torch.distributions.wishart": "rustdl.distributions",
     "torchvision": "rustdl.torchcompat.torchvision",
-    # torchvision.datasets.folder's loaders and folder datasets live in the shim's datasets module
-    "torchvision.datasets.folder": "rustdl.torchcompat.torchvision.datasets",
     # torchvision.models.<family> modules are rustdl.models' files of the same names
     "torchvision.models.alexnet": "rustdl.models.alexnet",
     "torchvision.models.convnext": "rustdl.models.convnext",

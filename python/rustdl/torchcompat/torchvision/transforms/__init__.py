@@ -32,11 +32,13 @@ __all__ = [
     "ColorJitter",
     "Compose",
     "ConvertImageDtype",
+    "ElasticTransform",
     "FiveCrop",
     "GaussianBlur",
     "Grayscale",
     "InterpolationMode",
     "Lambda",
+    "LinearTransformation",
     "Normalize",
     "PILToTensor",
     "Pad",
@@ -246,6 +248,7 @@ class Normalize:
         self.mean = [float(mean)] if isinstance(mean, (int, float)) else [float(m) for m in mean]
         self.std = [float(std)] if isinstance(std, (int, float)) else [float(s) for s in std]
         self.inplace = inplace
+        self._shown = (mean, std)  # the repr shows them as given, as torchvision's
         if any(s == 0 for s in self.std):
             raise ValueError(f"Normalize: std {self.std} contains a zero")
 
@@ -253,7 +256,8 @@ class Normalize:
         return F.normalize(x, self.mean, self.std, self.inplace)
 
     def __repr__(self) -> str:
-        return f"Normalize(mean={self.mean}, std={self.std})"
+        mean, std = getattr(self, "_shown", (self.mean, self.std))
+        return f"Normalize(mean={mean}, std={std})"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,7 +284,10 @@ class Resize:
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
     def __repr__(self) -> str:
-        return f"Resize(size={self.size}, interpolation={F._interp(self.interpolation)})"
+        return (
+            f"Resize(size={self.size}, interpolation={F._interp(self.interpolation)}, "
+            f"max_size={self.max_size}, antialias={self.antialias})"
+        )
 
 
 class CenterCrop:
@@ -736,9 +743,11 @@ class RandomGrayscale:
         self.p = _check_p(p, "RandomGrayscale")
 
     def __call__(self, img: Any) -> Any:
+        # as torchvision: as many output channels as the image has (so a 2- or 4-channel image,
+        # LA or RGBA, raises ValueError when drawn)
         channels = F.get_image_num_channels(img)
         if _rand() < self.p:
-            return F.rgb_to_grayscale(img, num_output_channels=3 if channels != 1 else 1)
+            return F.rgb_to_grayscale(img, num_output_channels=channels)
         return img
 
     def __repr__(self) -> str:
@@ -778,6 +787,132 @@ class GaussianBlur:
 
     def __repr__(self) -> str:
         return f"GaussianBlur(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+class ElasticTransform:
+    """Elastic distortion, as torchvision's: a random displacement per pixel, drawn from the global
+    generator as ``rand(1, 1, H, W) * 2 - 1`` for x then for y, each blurred by a Gaussian of
+    ``sigma`` (kernel ``int(8 * sigma + 1)``, made odd) and scaled by ``alpha`` over the width
+    (x) or height (y); the image is then sampled there (see :func:`functional.elastic_transform`).
+    ``alpha`` and ``sigma`` are floats or pairs of floats; ``fill`` a number or one per channel."""
+
+    def __init__(
+        self,
+        alpha: Any = 50.0,
+        sigma: Any = 5.0,
+        interpolation: Any = InterpolationMode.BILINEAR,
+        fill: Any = 0,
+    ) -> None:
+        self.alpha = self._pair(alpha, "alpha")
+        self.sigma = self._pair(sigma, "sigma")
+        if isinstance(interpolation, int) and not isinstance(interpolation, InterpolationMode):
+            interpolation = InterpolationMode(F._interp(interpolation))
+        self.interpolation = interpolation
+        if isinstance(fill, (int, float)):
+            fill = [float(fill)]
+        elif isinstance(fill, (list, tuple)):
+            fill = [float(f) for f in fill]
+        else:
+            raise TypeError(f"fill should be int or float or a list or tuple of them. Got {type(fill)}")
+        self.fill = fill
+
+    @staticmethod
+    def _pair(value: Any, name: str) -> list[float]:
+        if not isinstance(value, (float, Sequence)):
+            raise TypeError(f"{name} should be float or a sequence of floats. Got {type(value)}")
+        if isinstance(value, Sequence) and len(value) != 2:
+            raise ValueError(f"If {name} is a sequence its length should be 2. Got {len(value)}")
+        if isinstance(value, Sequence):
+            for element in value:
+                if not isinstance(element, float):
+                    raise TypeError(f"{name} should be a sequence of floats. Got {type(element)}")
+            return list(value)
+        return [float(value), float(value)]
+
+    @staticmethod
+    def get_params(alpha: Sequence[float], sigma: Sequence[float], size: Sequence[int]) -> rustdl.Tensor:
+        """The ``(1, H, W, 2)`` displacement for an image of ``size`` ``[H, W]``."""
+        h, w = int(size[0]), int(size[1])
+        parts = []
+        for k, extent in ((0, w), (1, h)):
+            d = rustdl.rand(1, 1, h, w) * 2 - 1
+            if sigma[k] > 0.0:
+                ksize = int(8 * sigma[k] + 1)
+                if ksize % 2 == 0:
+                    ksize += 1
+                d = F.gaussian_blur(d, [ksize, ksize], list(sigma))
+            parts.append(d * alpha[k] / extent)
+        return rustdl.cat(parts, 1).permute(0, 2, 3, 1)
+
+    def __call__(self, img: Any) -> Any:
+        _, height, width = F.get_dimensions(img)
+        displacement = self.get_params(self.alpha, self.sigma, [height, width])
+        return F.elastic_transform(img, displacement, self.interpolation, self.fill)
+
+    forward = __call__
+
+    def __repr__(self) -> str:
+        mode = self.interpolation
+        shown = f"InterpolationMode.{mode.name}" if isinstance(mode, InterpolationMode) else str(mode)
+        return (
+            f"{type(self).__name__}(alpha={self.alpha}, sigma={self.sigma}, interpolation={shown}, "
+            f"fill={self.fill})"
+        )
+
+
+class LinearTransformation:
+    """``(x.flatten() - mean_vector) @ transformation_matrix`` reshaped back, per image of a
+    ``(..., C, H, W)`` tensor (whitening), as torchvision's: the matrix is ``D × D`` and the mean
+    ``D`` long, ``D = C·H·W``."""
+
+    def __init__(self, transformation_matrix: rustdl.Tensor, mean_vector: rustdl.Tensor) -> None:
+        if transformation_matrix.size(0) != transformation_matrix.size(1):
+            raise ValueError(
+                "transformation_matrix should be square. Got "
+                f"{tuple(transformation_matrix.size())} rectangular matrix."
+            )
+        if mean_vector.size(0) != transformation_matrix.size(0):
+            raise ValueError(
+                f"mean_vector should have the same length {mean_vector.size(0)} as any one of the "
+                f"dimensions of the transformation_matrix [{tuple(transformation_matrix.size())}]"
+            )
+        if transformation_matrix.device != mean_vector.device:
+            raise ValueError(
+                f"Input tensors should be on the same device. Got {transformation_matrix.device} "
+                f"and {mean_vector.device}"
+            )
+        if transformation_matrix.dtype != mean_vector.dtype:
+            raise ValueError(
+                f"Input tensors should have the same dtype. Got {transformation_matrix.dtype} "
+                f"and {mean_vector.dtype}"
+            )
+        self.transformation_matrix = transformation_matrix
+        self.mean_vector = mean_vector
+
+    def __call__(self, tensor: rustdl.Tensor) -> rustdl.Tensor:
+        shape = tuple(tensor.shape)
+        n = shape[-3] * shape[-2] * shape[-1]
+        if n != self.transformation_matrix.shape[0]:
+            raise ValueError(
+                "Input tensor and transformation matrix have incompatible shape."
+                f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != {self.transformation_matrix.shape[0]}"
+            )
+        if tensor.device.type != self.mean_vector.device.type:
+            raise ValueError(
+                "Input tensor should be on the same device as transformation matrix and mean vector. "
+                f"Got {tensor.device} vs {self.mean_vector.device}"
+            )
+        flat = tensor.reshape(-1, n) - self.mean_vector
+        out = rustdl.mm(flat, self.transformation_matrix.to(flat.dtype))
+        return out.reshape(shape)
+
+    forward = __call__
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(transformation_matrix={self.transformation_matrix.tolist()}, "
+            f"mean_vector={self.mean_vector.tolist()})"
+        )
 
 
 class RandomErasing:
@@ -923,21 +1058,31 @@ class RandomAdjustSharpness(_RandomColourOp):
 
 
 class RandomAutocontrast(_RandomColourOp):
-    """``autocontrast(img)`` with probability ``p``."""
+    """``autocontrast(img)`` with probability ``p`` (torchvision's signature: ``p`` is the only,
+    and first, argument)."""
 
     _op = staticmethod(F.autocontrast)
 
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p=p)
+
 
 class RandomEqualize(_RandomColourOp):
-    """``equalize(img)`` with probability ``p`` (uint8 images)."""
+    """``equalize(img)`` with probability ``p`` (uint8 images; ``p`` first, as torchvision)."""
 
     _op = staticmethod(F.equalize)
 
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p=p)
+
 
 class RandomInvert(_RandomColourOp):
-    """``invert(img)`` with probability ``p``."""
+    """``invert(img)`` with probability ``p`` (``p`` first, as torchvision)."""
 
     _op = staticmethod(F.invert)
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p=p)
 
 
 from .autoaugment import AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide  # noqa: E402, I001

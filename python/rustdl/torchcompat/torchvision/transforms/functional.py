@@ -39,6 +39,7 @@ __all__ = [
     "center_crop",
     "convert_image_dtype",
     "crop",
+    "elastic_transform",
     "equalize",
     "erase",
     "five_crop",
@@ -203,18 +204,49 @@ def _pil_apply(img: Any, fn: Callable[[Any], Any]) -> Any:
     return np.asarray(fn(Image.fromarray(np.ascontiguousarray(img))))
 
 
-def _pil_fill(fill: Any, im: Any) -> Any:
-    if fill is None:
-        return None
+def _parse_fill(fill: Any, im: Any) -> Any:
+    """``fill`` as PIL's ``fillcolor`` for ``im``, as torchvision hands it over: None is 0, a number
+    is repeated for every band, a one-element sequence too, a sequence of another length than the
+    band count raises ``ValueError``; values are ints except for mode ``F`` images."""
     bands = len(im.getbands())
-    if isinstance(fill, numbers.Number):
-        return int(fill) if bands == 1 else (int(fill),) * bands
-    fill = tuple(int(v) for v in fill)
-    return fill[0] if bands == 1 else (fill * bands if len(fill) == 1 else fill)
+    if fill is None:
+        fill = 0
+    if isinstance(fill, (int, float)) and bands > 1:
+        fill = (fill,) * bands
+    if isinstance(fill, (list, tuple)):
+        if len(fill) == 1:
+            fill = tuple(fill) * bands
+        elif len(fill) != bands:
+            raise ValueError(
+                "The number of elements in 'fill' does not match the number of channels of the image "
+                f"({len(fill)} != {bands})"
+            )
+        fill = tuple(fill)
+    if im.mode != "F":
+        fill = tuple(int(v) for v in fill) if isinstance(fill, tuple) else int(fill)
+    return fill
+
+
+def _pil_from_array(a: np.ndarray, mode: str) -> Any:
+    """A PIL image of ``mode`` reading the bytes of the ``(H, W[, C])`` array ``a`` as that mode's
+    raw pixels (what torchvision's ``to_pil_image`` does with an explicit mode)."""
+    from PIL import Image
+
+    a = np.ascontiguousarray(a)
+    return Image.frombuffer(mode, (a.shape[1], a.shape[0]), a.tobytes(), "raw", mode, 0, 1)
+
+
+def _pil_array(im: Any) -> np.ndarray:
+    """``(C, H, W)`` numpy pixels of a PIL image, as ``pil_to_tensor`` reads them (mode ``1`` as
+    bool, ``I;16`` as uint16)."""
+    a = np.array(im, copy=True)
+    return a.reshape(im.size[1], im.size[0], len(im.getbands())).transpose(2, 0, 1)
 
 
 def get_dimensions(img: Any) -> list[int]:
-    """``[channels, height, width]``."""
+    """``[channels, height, width]`` (a PIL image's channels are its bands, as torchvision's)."""
+    if _is_pil(img):
+        return [len(img.getbands()), img.size[1], img.size[0]]
     a, _ = _unpack(img, "get_dimensions")
     return [int(a.shape[-3]), int(a.shape[-2]), int(a.shape[-1])]
 
@@ -233,19 +265,35 @@ def get_image_num_channels(img: Any) -> int:
 # conversions
 
 
+def _scaled_bytes(chw: np.ndarray) -> rustdl.Tensor:
+    """A ``uint8`` image as the default float dtype divided by 255 (``x.float().div(255)``)."""
+    dtype = np.float64 if rustdl.get_default_dtype() == rustdl.float64 else np.float32
+    return rustdl.from_numpy(np.ascontiguousarray(chw, dtype=dtype) / dtype(255))
+
+
 def to_tensor(pic: Any) -> rustdl.Tensor:
-    """``(H, W)`` or ``(H, W, C)`` image → tensor ``(C, H, W)``: ``uint8`` (and 8-bit PIL images)
-    becomes float32 scaled to ``[0, 1]``; other dtypes keep their dtype and values, as torchvision's
-    (unsigned 16/32-bit arrays give int64)."""
-    a = pic.detach().cpu().numpy() if isinstance(pic, rustdl.Tensor) else np.asarray(pic)
-    if a.ndim == 2:
-        a = a[None, :, :]
-    elif a.ndim == 3:
-        a = a.transpose(2, 0, 1)
-    else:
-        raise ValueError(f"to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    """A PIL image or ``(H, W[, C])`` numpy array → tensor ``(C, H, W)``, as torchvision's:
+    ``uint8`` data (and 8-bit PIL modes; mode ``1`` as 0/255) becomes the default float dtype
+    divided by 255; PIL modes ``I``, ``I;16`` and ``F`` give int32, int16 and float32; other array
+    dtypes keep their values (unsigned 16/32-bit arrays give int64). Anything else (a tensor
+    included) raises ``TypeError``."""
+    if _is_pil(pic):
+        wide = {"I": np.int32, "I;16": np.int16, "I;16B": np.int16, "F": np.float32}
+        a = np.array(pic, dtype=wide.get(pic.mode, np.uint8), copy=True)
+        if pic.mode == "1":
+            a = a * np.uint8(255)
+        chw = a.reshape(pic.size[1], pic.size[0], len(pic.getbands())).transpose(2, 0, 1)
+        if chw.dtype == np.uint8:
+            return _scaled_bytes(chw)
+        return rustdl.from_numpy(np.ascontiguousarray(chw))
+    if not isinstance(pic, np.ndarray):
+        raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
+    if pic.ndim not in (2, 3):
+        raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+    a = pic[:, :, None] if pic.ndim == 2 else pic
+    a = a.transpose(2, 0, 1)
     if a.dtype == np.uint8:
-        return rustdl.from_numpy(np.ascontiguousarray(a, dtype=np.float32) * np.float32(1.0 / 255.0))
+        return _scaled_bytes(a)
     if a.dtype.kind == "u":
         a = a.astype(np.int64)
     elif a.dtype == np.float16:
@@ -254,41 +302,72 @@ def to_tensor(pic: Any) -> rustdl.Tensor:
 
 
 def pil_to_tensor(pic: Any) -> rustdl.Tensor:
-    """A PIL image / ``(H, W[, C])`` array → tensor ``(C, H, W)`` with its values and dtype
-    (``uint8`` for 8-bit images), as torchvision's."""
-    a = np.asarray(pic)
-    if a.ndim not in (2, 3):
-        raise ValueError(f"pil_to_tensor: expected an (H, W) or (H, W, C) image, got shape {a.shape}")
-    chw = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    if chw.dtype == np.bool_ or (chw.dtype.kind == "u" and chw.dtype != np.uint8):
+    """A PIL image → tensor ``(C, H, W)`` with its values and dtype (``uint8`` for 8-bit modes,
+    bool for mode ``1``; ``I;16``, which rustdl has no unsigned 16-bit type for, as int64), as
+    torchvision's. A numpy ``(H, W[, C])`` array is taken too."""
+    if _is_pil(pic):
+        chw = _pil_array(pic)
+    elif isinstance(pic, np.ndarray):
+        if pic.ndim not in (2, 3):
+            raise ValueError(f"pil_to_tensor: expected an (H, W) or (H, W, C) image, got shape {pic.shape}")
+        chw = pic[None] if pic.ndim == 2 else pic.transpose(2, 0, 1)
+    else:
+        raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+    if chw.dtype.kind == "u" and chw.dtype != np.uint8:
         chw = chw.astype(np.int64)
     return rustdl.from_numpy(np.ascontiguousarray(chw))
 
 
 def to_pil_image(pic: Any, mode: str | None = None) -> Any:
-    """A ``(C, H, W)`` tensor (floats in ``[0, 1]``) or ``(H, W[, C])`` array → a PIL image (a numpy
-    ``uint8`` image when PIL is not installed). Floats become ``uint8`` as ``x · 255`` truncated,
-    as torchvision's (0.5 → 127)."""
+    """A ``(C, H, W)`` tensor or ``(H, W[, C])`` array → a PIL image, as torchvision's: floats
+    become ``uint8`` as ``(x * 255).astype(uint8)`` (no clamping: out-of-range values wrap as that
+    cast does) unless ``mode`` is ``F``; the mode is worked out from the channel count and dtype
+    (``L``, ``I;16``, ``I``, ``F``; ``LA``; ``RGB``; ``RGBA``) or checked against them, raising
+    ``ValueError`` / ``TypeError`` where torchvision raises. Without Pillow a numpy ``uint8``
+    image comes back."""
     if isinstance(pic, rustdl.Tensor):
         a = pic.detach().cpu().numpy()
-        a = a[None] if a.ndim == 2 else a
-        if a.dtype != np.uint8:
-            a = (np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8) if a.dtype.kind == "f" else a.astype(np.uint8)
-        a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
-    elif _is_pil(pic):
-        return pic if mode is None else pic.convert(mode)
+        if a.ndim == 3:
+            a = a.transpose(1, 2, 0)
+    elif isinstance(pic, np.ndarray):
+        a = pic
     else:
-        a = np.asarray(pic)
-        if a.ndim == 3 and a.shape[-1] == 1:
-            a = a[..., 0]
-        if a.dtype.kind == "f" and mode != "F":
-            a = (np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+        raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise ValueError(f"pic should be 2/3 dimensional. Got {a.ndim} dimensions.")
+    if a.shape[-1] > 4:
+        raise ValueError(f"pic should not have > 4 channels. Got {a.shape[-1]} channels.")
+    if np.issubdtype(a.dtype, np.floating) and mode != "F":
+        a = (a * 255).astype(np.uint8)
+    channels = a.shape[2]
+    if channels == 1:
+        a = a[:, :, 0]
+        expected = {
+            np.dtype(np.uint8): "L",
+            np.dtype(np.int16): "I;16",
+            np.dtype(np.int32): "I",
+            np.dtype(np.float32): "F",
+        }.get(a.dtype)
+        if mode is not None and mode != expected:
+            raise ValueError(
+                f"Incorrect mode ({mode}) supplied for input type {np.dtype}. Should be {expected}"
+            )
+        mode = expected
+    else:
+        allowed = {2: ["LA"], 4: ["RGBA", "CMYK", "RGBX"], 3: ["RGB", "YCbCr", "HSV"]}[channels]
+        if mode is not None and mode not in allowed:
+            raise ValueError(f"Only modes {allowed} are supported for {channels}D inputs")
+        if mode is None and a.dtype == np.uint8:
+            mode = allowed[0]
+    if mode is None:
+        raise TypeError(f"Input type {a.dtype} is not supported")
     try:
-        from PIL import Image
+        import PIL  # noqa: F401
     except ImportError:
         return np.ascontiguousarray(a)
-    out = Image.fromarray(np.ascontiguousarray(a))
-    return out if mode is None or out.mode == mode else out.convert(mode)
+    return _pil_from_array(a, mode)
 
 
 def convert_image_dtype(image: rustdl.Tensor, dtype: Any = None) -> rustdl.Tensor:
@@ -336,6 +415,10 @@ def hflip(img: Any) -> Any:
     """Flips left-right."""
     if isinstance(img, rustdl.Tensor):
         return img.flip(-1)
+    if _is_pil(img):
+        from PIL import Image
+
+        return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     a, pack = _unpack(img, "hflip")
     return pack(a[..., ::-1])
 
@@ -344,6 +427,10 @@ def vflip(img: Any) -> Any:
     """Flips top-bottom."""
     if isinstance(img, rustdl.Tensor):
         return img.flip(-2)
+    if _is_pil(img):
+        from PIL import Image
+
+        return img.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
     a, pack = _unpack(img, "vflip")
     return pack(a[..., ::-1, :])
 
@@ -382,21 +469,97 @@ def _pad_array(a: np.ndarray, ltrb: Sequence[int], fill: Any, mode: str) -> np.n
     )
 
 
+def _pad_size_error(shape: Sequence[int], ltrb: Sequence[int], mode: str) -> Exception | None:
+    """The error torch's ``F.pad`` raises for a tensor of ``shape`` (``(..., H, W)``) padded by
+    ``ltrb`` in ``reflect`` mode (a side as wide as the image or wider) or torchvision's indexing
+    in ``symmetric`` mode (a side wider than the image); None when the padding fits."""
+    h, w = int(shape[-2]), int(shape[-1])
+    left, top, right, bottom = (int(v) for v in ltrb)
+    shape4 = [1] * max(0, 4 - len(shape)) + [int(v) for v in shape]
+    if mode == "reflect":
+        for arg, (lo, hi), size, dim in ((4, (left, right), w, 3), (6, (top, bottom), h, 2)):
+            if lo >= size or hi >= size:
+                return RuntimeError(
+                    f"Argument #{arg}: Padding size should be less than the corresponding input dimension, "
+                    f"but got: padding ({lo}, {hi}) at dimension {dim} of input {shape4}"
+                )
+    elif mode == "symmetric":
+        for dim, (lo, hi), size in ((0, (top, bottom), h), (1, (left, right), w)):
+            if lo > size:
+                return IndexError(f"index {lo - 1} is out of bounds for dimension {dim} with size {size}")
+            if hi > size:
+                return IndexError(f"index {-hi} is out of bounds for dimension {dim} with size {size}")
+    return None
+
+
+def _pil_pad(img: Any, padding: Any, fill: Any, padding_mode: str) -> Any:
+    """torchvision's padding of a PIL image: ``ImageOps.expand`` with the fill for ``constant``,
+    numpy's padding of the pixels otherwise (a palette kept for mode ``P``)."""
+    from PIL import Image, ImageOps
+
+    if not isinstance(padding, (numbers.Number, tuple, list)):
+        raise TypeError("Got inappropriate padding arg")
+    if fill is not None and not isinstance(fill, (numbers.Number, tuple, list)):
+        raise TypeError("Got inappropriate fill arg")
+    if not isinstance(padding_mode, str):
+        raise TypeError("Got inappropriate padding_mode arg")
+    if isinstance(padding, list):
+        padding = tuple(padding)
+    if isinstance(padding, tuple) and len(padding) not in (1, 2, 4):
+        raise ValueError(
+            f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple"
+        )
+    if isinstance(padding, tuple) and len(padding) == 1:
+        padding = padding[0]
+    if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+        raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+    palette = img.getpalette() if img.mode == "P" else None
+    if padding_mode == "constant":
+        out = ImageOps.expand(img, border=padding, fill=_parse_fill(fill, img))
+        if palette is not None:
+            out.putpalette(palette)
+        return out
+    left, top, right, bottom = _ltrb(padding, "pad")
+    crop_l, crop_t, crop_r, crop_b = (max(0, -v) for v in (left, top, right, bottom))
+    if crop_l or crop_t or crop_r or crop_b:
+        img = img.crop((crop_l, crop_t, img.width - crop_r, img.height - crop_b))
+    left, top, right, bottom = (max(0, v) for v in (left, top, right, bottom))
+    a = np.asarray(img)
+    widths = [(top, bottom), (left, right)] + [(0, 0)] * (a.ndim - 2)
+    out = Image.fromarray(np.pad(a, widths, mode=padding_mode))
+    if palette is not None:
+        out.putpalette(palette)
+    return out
+
+
 def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -> Any:
     """Pads the borders: ``padding`` is an int (all sides), ``(left/right, top/bottom)`` or
     ``(left, top, right, bottom)``; ``padding_mode`` is ``constant`` (with ``fill``: a number or one
-    per channel), ``edge``, ``reflect`` (without repeating the edge) or ``symmetric``."""
+    per channel), ``edge``, ``reflect`` (without repeating the edge) or ``symmetric``.
+
+    PIL images are padded as torchvision pads them (``ImageOps.expand``, numpy's padding: a side
+    may be wider than the image). A tensor raises as torchvision's does where a ``reflect`` side
+    is as wide as the image (``RuntimeError``) or a ``symmetric`` side wider (``IndexError``)."""
+    if _is_pil(img):
+        return _pil_pad(img, padding, fill, padding_mode)
     if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
         raise ValueError(
             f"pad: padding_mode must be constant, edge, reflect or symmetric, got '{padding_mode}'"
         )
+    ltrb = _ltrb(padding, "pad")
+    if isinstance(img, rustdl.Tensor):
+        error = _pad_size_error(tuple(img.shape), ltrb, padding_mode)
+        if error is not None:
+            raise error
     a, pack = _unpack(img, "pad")
-    return pack(_pad_array(a, _ltrb(padding, "pad"), fill, padding_mode))
+    return pack(_pad_array(a, ltrb, fill, padding_mode))
 
 
 def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
     """The ``height × width`` window at ``(top, left)``; parts outside the image are 0."""
     top, left, height, width = int(top), int(left), int(height), int(width)
+    if _is_pil(img):
+        return img.crop((left, top, left + width, top + height))
     if isinstance(img, rustdl.Tensor):
         h, w = img.shape[-2:]
         if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
@@ -604,14 +767,26 @@ def rotate(
 ) -> Any:
     """Rotates counter-clockwise by ``angle`` degrees about ``center`` (``(x, y)``; default the
     image centre). ``expand`` grows the output to hold the whole rotated image; pixels from outside
-    take ``fill`` (a number or one per channel, default 0). ``nearest`` or ``bilinear``."""
+    take ``fill`` (a number or one per channel, default 0). ``nearest`` or ``bilinear``. PIL
+    images go through PIL's ``Image.rotate`` (also ``bicubic``), as torchvision's, with the fill
+    handled as torchvision does per mode (one value per band; a sequence of another length raises
+    ``ValueError``)."""
     mode = _interp(interpolation)
+    if _pil_image_like(img):
+        # PIL's own rotation, as torchvision: every option by keyword (the fifth positional
+        # parameter of Image.rotate is `translate`, not the fill colour)
+        return _pil_apply(
+            img,
+            lambda im: im.rotate(
+                float(angle),
+                resample=_PIL_FILTERS[mode],
+                expand=bool(expand),
+                center=None if center is None else tuple(center),
+                fillcolor=_parse_fill(fill, im),
+            ),
+        )
     if mode not in ("nearest", "bilinear"):
         raise ValueError(f"rotate: interpolation must be nearest or bilinear, got '{mode}'")
-    if _pil_image_like(img):
-        return _pil_apply(
-            img, lambda im: im.rotate(float(angle), _PIL_FILTERS[mode], expand, center, _pil_fill(fill, im))
-        )
     a, pack = _unpack(img, "rotate")
     h, w = a.shape[-2:]
     oh, ow = h, w
@@ -662,7 +837,7 @@ def _pil_transform(img: Any, method: str, data: Any, mode: str, fill: Any) -> An
 
     kind = getattr(Image, method)
     return _pil_apply(
-        img, lambda im: im.transform(im.size, kind, data, _PIL_FILTERS[mode], fillcolor=_pil_fill(fill, im))
+        img, lambda im: im.transform(im.size, kind, data, _PIL_FILTERS[mode], fillcolor=_parse_fill(fill, im))
     )
 
 
@@ -815,8 +990,25 @@ def _gray(a: np.ndarray, pil_like: bool) -> np.ndarray:
     return lum.astype(a.dtype)
 
 
+def _pil_grayscale(img: Any, num_output_channels: int) -> Any:
+    """torchvision's grayscale of a PIL image: PIL's conversion to ``L`` (whatever the mode), its
+    pixels repeated into an ``RGB`` image for 3 channels."""
+    from PIL import Image
+
+    if num_output_channels not in (1, 3):
+        raise ValueError("num_output_channels should be either 1 or 3")
+    gray = img.convert("L")
+    if num_output_channels == 1:
+        return gray
+    g = np.array(gray, dtype=np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.stack([g, g, g], axis=-1)))
+
+
 def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
-    """Luma of an RGB image, as 1 channel or repeated to 3."""
+    """Luma of an RGB image, as 1 channel or repeated to 3 (a PIL image of any mode through PIL's
+    conversion to ``L``, as torchvision)."""
+    if _is_pil(img):
+        return _pil_grayscale(img, num_output_channels)
     if num_output_channels not in (1, 3):
         raise ValueError(f"rgb_to_grayscale: num_output_channels must be 1 or 3, got {num_output_channels}")
     a, pack = _unpack(img, "rgb_to_grayscale", color=True)
@@ -842,6 +1034,13 @@ def _blend(a: np.ndarray, b: Any, ratio: float, pil_like: bool = False) -> np.nd
     return np.clip(out, 0, _bound(a)).astype(a.dtype)
 
 
+def _pil_enhance(img: Any, kind: str, factor: float) -> Any:
+    """PIL's ``ImageEnhance.<kind>(img).enhance(factor)``, which torchvision uses for PIL images."""
+    from PIL import ImageEnhance
+
+    return getattr(ImageEnhance, kind)(img).enhance(factor)
+
+
 def _check_factor(v: float, what: str) -> float:
     if v < 0:
         raise ValueError(f"{what} ({v}) is not non-negative.")
@@ -849,7 +1048,10 @@ def _check_factor(v: float, what: str) -> float:
 
 
 def adjust_brightness(img: Any, brightness_factor: float) -> Any:
-    """Multiplies by ``brightness_factor`` (blend with black), clamped to the value range."""
+    """Multiplies by ``brightness_factor`` (blend with black), clamped to the value range (a PIL
+    image through PIL's ``ImageEnhance``, as torchvision: modes it cannot blend raise ``ValueError``)."""
+    if _is_pil(img):
+        return _pil_enhance(img, "Brightness", brightness_factor)
     f = _check_factor(brightness_factor, "brightness_factor")
     a, pack = _unpack(img, "adjust_brightness", color=True)
     rgb, alpha = _split_alpha(a)
@@ -858,6 +1060,8 @@ def adjust_brightness(img: Any, brightness_factor: float) -> Any:
 
 def adjust_contrast(img: Any, contrast_factor: float) -> Any:
     """Blends with the mean of the image's grayscale (per image) by ``contrast_factor``."""
+    if _is_pil(img):
+        return _pil_enhance(img, "Contrast", contrast_factor)
     f = _check_factor(contrast_factor, "contrast_factor")
     a, pack = _unpack(img, "adjust_contrast", color=True)
     rgb, alpha = _split_alpha(a)
@@ -872,6 +1076,8 @@ def adjust_contrast(img: Any, contrast_factor: float) -> Any:
 
 def adjust_saturation(img: Any, saturation_factor: float) -> Any:
     """Blends with the grayscale image by ``saturation_factor`` (0 gives gray, 1 the image)."""
+    if _is_pil(img):
+        return _pil_enhance(img, "Color", saturation_factor)
     f = _check_factor(saturation_factor, "saturation_factor")
     a, pack = _unpack(img, "adjust_saturation", color=True)
     rgb, alpha = _split_alpha(a)
@@ -914,6 +1120,8 @@ def adjust_hue(img: Any, hue_factor: float) -> Any:
     truncated), as torchvision does for tensors."""
     if not -0.5 <= hue_factor <= 0.5:
         raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
+    if _is_pil(img):
+        return _pil_hue(img, hue_factor)
     if _pil_image_like(img):
         return _pil_apply(img, lambda im: _pil_hue(im, hue_factor))
     a, pack = _unpack(img, "adjust_hue", color=True)
@@ -930,23 +1138,28 @@ def adjust_hue(img: Any, hue_factor: float) -> Any:
 
 
 def _pil_hue(im: Any, hue_factor: float) -> Any:
-    """PIL's way (as torchvision for PIL images): 8-bit HSV, the hue shifted modulo 256."""
+    """torchvision's hue shift of a PIL image: the image through PIL's ``HSV`` conversion, the 8-bit
+    hue shifted by ``int(hue_factor * 255)`` modulo 256, merged back and converted to the image's
+    mode (an alpha channel comes back opaque, as PIL's HSV conversion drops it); modes ``L``,
+    ``1``, ``I`` and ``F`` are returned as they are."""
     from PIL import Image
 
     if im.mode in ("L", "1", "I", "F"):
         return im
-    alpha = im.getchannel("A") if im.mode == "RGBA" else None
-    hsv = np.array(im.convert("HSV"))
-    shift = np.array(hue_factor * 255).astype(np.uint8)
-    hsv[..., 0] = (hsv[..., 0].astype(np.int64) + int(shift)) % 256
-    out = Image.fromarray(hsv, "HSV").convert("RGB")
-    if alpha is not None:
-        out.putalpha(alpha)
-    return out
+    h, s, v = im.convert("HSV").split()
+    shift = int(hue_factor * 255) % 256  # truncated toward zero, then wrapped to 8 bits
+    hue = ((np.array(h, dtype=np.uint8).astype(np.int64) + shift) % 256).astype(np.uint8)
+    return Image.merge("HSV", (Image.fromarray(hue), s, v)).convert(im.mode)
 
 
 def adjust_gamma(img: Any, gamma: float, gain: float = 1.0) -> Any:
     """``gain * x ** gamma`` on ``[0, 1]`` values (integer images scaled there and back)."""
+    if _is_pil(img):
+        if gamma < 0:
+            raise ValueError("Gamma should be a non-negative real number")
+        # torchvision's way: through RGB with a 256-entry table per band, back to the image's mode
+        table = [int((255 + 1 - 1e-3) * gain * pow(v / 255.0, gamma)) for v in range(256)] * 3
+        return img.convert("RGB").point(table).convert(img.mode)
     if gamma < 0:
         raise ValueError(f"adjust_gamma: gamma must be non-negative, got {gamma}")
     a, pack = _unpack(img, "adjust_gamma", color=True)
@@ -958,7 +1171,12 @@ def adjust_gamma(img: Any, gamma: float, gain: float = 1.0) -> Any:
 
 
 def invert(img: Any) -> Any:
-    """``max - x`` (255 for integer images, 1 for float)."""
+    """``max - x`` (255 for integer images, 1 for float; a PIL image through ``ImageOps.invert``,
+    which raises ``OSError`` for modes it does not support, as torchvision)."""
+    if _is_pil(img):
+        from PIL import ImageOps
+
+        return ImageOps.invert(img)
     a, pack = _unpack(img, "invert", color=True)
     return pack((_bound(a) - a).astype(a.dtype))
 
@@ -1043,6 +1261,8 @@ def equalize(img: Any) -> Any:
 def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
     """Blends with a smoothed copy (3×3 kernel, 5 in the centre and 1 around, borders kept):
     0 gives the smoothed image, 1 the image, 2 a sharpened one."""
+    if _is_pil(img):
+        return _pil_enhance(img, "Sharpness", sharpness_factor)
     f = _check_factor(sharpness_factor, "sharpness_factor")
     if _pil_image_like(img):
         from PIL import ImageEnhance
@@ -1077,8 +1297,10 @@ def _gaussian_kernel1d(ksize: int, sigma: float) -> np.ndarray:
 
 def gaussian_blur(img: Any, kernel_size: Any, sigma: Any = None) -> Any:
     """Blurs with a Gaussian kernel: ``kernel_size`` and ``sigma`` are one value or ``(x, y)``
-    pairs (``sigma`` defaults to ``0.15 * kernel_size + 0.35``); borders are reflected. Integer
-    images are rounded back."""
+    pairs (``sigma`` defaults to ``0.15 * kernel_size + 0.35``); borders are reflected, which
+    raises ``RuntimeError`` as torch's padding does when half the kernel is as wide as the image.
+    Integer images are rounded back; a PIL image comes back in its mode (or raises as
+    torchvision's ``to_pil_image`` does for modes ``1``, ``P`` and ``I;16``)."""
     ks = [int(kernel_size)] * 2 if isinstance(kernel_size, numbers.Number) else [int(k) for k in kernel_size]
     if len(ks) == 1:
         ks = ks * 2
@@ -1095,12 +1317,21 @@ def gaussian_blur(img: Any, kernel_size: Any, sigma: Any = None) -> Any:
         sig = sig * 2 if len(sig) == 1 else sig
     if len(sig) != 2 or any(s <= 0 for s in sig):
         raise ValueError(f"gaussian_blur: sigma should have positive values, got {sigma}")
-    a, pack = _unpack(img, "gaussian_blur")
+    if _is_pil(img):
+        # as torchvision: the pixels as pil_to_tensor gives them, blurred, back to the image's mode
+        a = _pil_array(img)
+        pack = lambda out: to_pil_image(out.transpose(1, 2, 0), mode=img.mode)  # noqa: E731
+    else:
+        a, pack = _unpack(img, "gaussian_blur")
     x = _work(a)
     kx = _gaussian_kernel1d(ks[0], sig[0]).astype(x.dtype)
     ky = _gaussian_kernel1d(ks[1], sig[1]).astype(x.dtype)
     px, py = ks[0] // 2, ks[1] // 2
     h, w = x.shape[-2:]
+    # torchvision pads the image by reflection, which torch refuses for a side as wide as the image
+    error = _pad_size_error(x.shape, (px, py, px, py), "reflect")
+    if error is not None:
+        raise error
     xp = _pad_array(x, (px, py, px, py), 0, "reflect")
     rows = sum(ky[k] * xp[..., k : k + h, :] for k in range(ks[1]))
     out = sum(kx[k] * rows[..., :, k : k + w] for k in range(ks[0]))
@@ -1121,3 +1352,84 @@ def erase(img: rustdl.Tensor, i: int, j: int, h: int, w: int, v: Any, inplace: b
             v = v.to(out.device)
     out[..., i : i + h, j : j + w] = v
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# elastic transform
+
+
+def elastic_transform(
+    img: Any,
+    displacement: rustdl.Tensor,
+    interpolation: Any = InterpolationMode.BILINEAR,
+    fill: Any = None,
+) -> Any:
+    """Moves every pixel by ``displacement`` (a ``(1, H, W, 2)`` tensor of ``(dx, dy)`` offsets in
+    grid units, ``[-1, 1]`` spanning the image) and samples the image there, as torchvision's:
+    the offsets are added to the identity grid of pixel centres and the image is sampled with
+    ``grid_sample`` (``nearest``, ``bilinear`` or ``bicubic``; zeros outside). With a ``fill``
+    (a number or one per channel), points from outside take it through a sampled mask, blended
+    for ``bilinear``. A PIL image goes through ``pil_to_tensor`` and back to its mode; integer
+    images are rounded back."""
+    mode = _interp(interpolation)
+    if not isinstance(displacement, rustdl.Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    pil = _is_pil(img)
+    if pil:
+        t = pil_to_tensor(img)
+    elif isinstance(img, rustdl.Tensor):
+        t = img
+    else:
+        raise TypeError(f"img should be PIL Image or Tensor. Got {type(img)}")
+    expected = (1, *(int(v) for v in t.shape[-2:]), 2)
+    if tuple(int(v) for v in displacement.shape) != expected:
+        raise ValueError(
+            f"Argument displacement shape should be {expected}, but given {tuple(displacement.shape)}"
+        )
+    out = _elastic_tensor(t, displacement, mode, fill)
+    if pil:
+        return to_pil_image(out, mode=img.mode)
+    return out
+
+
+def _elastic_tensor(img: rustdl.Tensor, displacement: rustdl.Tensor, mode: str, fill: Any) -> rustdl.Tensor:
+    """torchvision's tensor kernel: ``(..., C, H, W)`` sampled in float32 at the identity grid plus
+    ``displacement``, the fill through an extra all-ones channel."""
+    if mode not in ("nearest", "bilinear", "bicubic"):
+        raise ValueError(
+            f"elastic_transform: interpolation must be nearest, bilinear or bicubic, got '{mode}'"
+        )
+    shape = tuple(img.shape)
+    h, w = int(shape[-2]), int(shape[-1])
+    x = img.reshape(-1, *shape[-3:]) if img.dim() >= 3 else img.reshape(1, 1, h, w)
+    out_dtype = x.dtype
+    if out_dtype != rustdl.float32:
+        x = x.to(rustdl.float32)
+    ys = rustdl.linspace((-h + 1) / h, (h - 1) / h, h)
+    xs = rustdl.linspace((-w + 1) / w, (w - 1) / w, w)
+    grid_y, grid_x = rustdl.meshgrid(ys, xs, indexing="ij")
+    identity = rustdl.stack([grid_x, grid_y], -1).unsqueeze(0)
+    grid = identity.to(x.device) + displacement.to(rustdl.float32).to(x.device)
+    n = int(x.shape[0])
+    if n > 1:
+        grid = grid.expand(n, h, w, 2)
+    if fill is not None:
+        x = rustdl.cat([x, rustdl.ones(n, 1, h, w, dtype=x.dtype, device=x.device)], 1)
+    y = rustdl.nn.functional.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    if fill is not None:
+        mask = y[:, -1:, :, :]
+        y = y[:, :-1, :, :]
+        mask = mask.expand_as(y)
+        values = [float(v) for v in fill] if isinstance(fill, (list, tuple)) else [float(fill)]
+        fill_img = (
+            rustdl.tensor(values, dtype=y.dtype, device=y.device).view(1, len(values), 1, 1).expand_as(y)
+        )
+        if mode == "nearest":
+            y = rustdl.where(mask < 0.5, fill_img, y)
+        else:
+            y = y * mask + (1.0 - mask) * fill_img
+    if out_dtype != rustdl.float32:
+        if not out_dtype.is_floating_point and out_dtype != rustdl.bool:
+            y = y.round()
+        y = y.to(out_dtype)
+    return y.reshape(shape)

@@ -70,11 +70,13 @@ from .. import (  # noqa: E402  # noqa: E402
     CenterCrop,
     ColorJitter,
     ConvertImageDtype,
+    ElasticTransform,
     FiveCrop,
     GaussianBlur,
     Grayscale,
     InterpolationMode,  # noqa: F401  (re-exported)
     Lambda,
+    LinearTransformation,
     Normalize,
     Pad,
     PILToTensor,
@@ -125,8 +127,6 @@ RandomRotation = _v2(RandomRotation)
 RandomVerticalFlip = _v2(RandomVerticalFlip)
 Resize = _v2(Resize)
 TenCrop = _v2(TenCrop)
-ToPILImage = _v2(ToPILImage)
-ToTensor = _v2(ToTensor)
 RandomPerspective = _v2(RandomPerspective)
 AugMix = _v2(AugMix)
 AutoAugment = _v2(AutoAugment)
@@ -138,6 +138,25 @@ RandomEqualize = _v2(RandomEqualize)
 RandomInvert = _v2(RandomInvert)
 RandomPosterize = _v2(RandomPosterize)
 RandomSolarize = _v2(RandomSolarize)
+ElasticTransform = _v2(ElasticTransform)
+LinearTransformation = _v2(LinearTransformation)
+
+
+def _v2_only(cls: type, accepts: Callable[[Any], bool]) -> type:
+    """``cls`` made to take v2's several inputs, transforming only the inputs ``accepts`` admits
+    and passing any other through unchanged (v2's ``ToTensor`` leaves a tensor as it is, v2's
+    ``ToPILImage`` a PIL image)."""
+
+    def __call__(self: Any, *inputs: Any) -> Any:
+        if not inputs:
+            raise TypeError(f"v2.{cls.__name__}: expected at least one input")
+        return _apply(lambda x: cls.__call__(self, x) if accepts(x) else x, inputs, cls.__name__)
+
+    return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": __name__, "__doc__": cls.__doc__})
+
+
+ToTensor = _v2_only(ToTensor, lambda x: _F._is_pil(x) or isinstance(x, np.ndarray))
+ToPILImage = _v2_only(ToPILImage, lambda x: not _F._is_pil(x))
 
 
 def _chain(transforms: Sequence[Callable], inputs: tuple) -> Any:

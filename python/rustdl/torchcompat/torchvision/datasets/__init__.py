@@ -1,0 +1,70 @@
+"""``torchvision.datasets`` served from local data: MNIST (5k subset), FashionMNIST, FakeData,
+and, from files the user already has, CIFAR10 / CIFAR100 (the python-pickle archives) and
+ImageFolder / DatasetFolder (a folder per class). Nothing is downloaded.
+
+As torchvision's, a sample's image is a PIL image (mode ``L`` for the MNIST family, ``RGB`` for
+CIFAR; FakeData's by its channel count) when no transform is given, and every dataset is a
+:class:`~.vision.VisionDataset` (``transform`` / ``target_transform`` / ``transforms``). The
+submodules ``vision``, ``folder``, ``mnist``, ``cifar`` and ``fakedata`` are torchvision's."""
+
+from __future__ import annotations
+
+from . import cifar, fakedata, folder, mnist, vision  # noqa: F401  (torchvision's submodules)
+from .cifar import CIFAR10, CIFAR100
+from .fakedata import FakeData
+
+# `import torchvision.datasets.folder` is answered with this package by the compat finder's map,
+# so folder's helpers (beyond the two datasets) are served here too
+from .folder import (  # noqa: F401
+    IMG_EXTENSIONS,
+    DatasetFolder,
+    ImageFolder,
+    default_loader,
+    find_classes,
+    has_file_allowed_extension,
+    is_image_file,
+    make_dataset,
+    pil_loader,
+)
+from .mnist import MNIST, FashionMNIST
+from .vision import VisionDataset
+
+
+def _folder_as_the_finder_serves_it() -> None:
+    """While the compat finder answers ``import torchvision.datasets.folder`` with this package
+    (its map names this package for that module), ``torchvision.datasets.folder`` is this package
+    as an attribute too, so that both ways give the same module, as in torchvision; once the map
+    names ``.folder``, the attribute is the ``folder`` submodule."""
+    import sys
+
+    from ... import _PREFIXES
+
+    if _PREFIXES.get("torchvision.datasets.folder") == __name__:
+        globals()["folder"] = sys.modules[__name__]
+
+
+_folder_as_the_finder_serves_it()
+
+__all__ = [
+    "CIFAR10",
+    "CIFAR100",
+    "DatasetFolder",
+    "FakeData",
+    "FashionMNIST",
+    "ImageFolder",
+    "MNIST",
+    "VisionDataset",
+]
+
+
+def __getattr__(name: str):
+    from ... import _shim_submodule
+
+    sub = _shim_submodule("torchvision.datasets", name)
+    if sub is not None:
+        return sub
+    raise AttributeError(
+        f"module 'torchvision.datasets' has no attribute '{name}': rustdl's torchvision shim "
+        f"does not serve {name} yet (it reads MNIST, FashionMNIST, FakeData, CIFAR10/100 from a "
+        f"local archive, ImageFolder and DatasetFolder)"
+    )
