@@ -3,8 +3,8 @@ what they learned.
 
 Each program runs twice with the arguments and environment of ``run_programs.py``:
 ``python -m rustdl.torchcompat PROGRAM`` (rustdl) and ``TORCH_PYTHON tests/compat/torch_peer.py
-PROGRAM`` (real torch, with a torchvision stand-in built from the rustdl shim's own files, so
-both see the same MNIST 5k split, FakeData and transforms). torch lives in a separate virtual
+PROGRAM`` (real torch and torchvision, with the rustdl shim's own ``torchvision.datasets``
+package, so both see the same MNIST 5k split and FakeData). torch lives in a separate virtual
 environment and is never a dependency of rustdl. The frameworks' random generators differ, so
 the comparison is of outcomes (final accuracy / error / loss), not of bit-exact values; the
 verdict column is a rule of thumb (5 points of accuracy, 1.5x of loss). Results: RESULTS.md.

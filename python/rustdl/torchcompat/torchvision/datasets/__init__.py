@@ -13,8 +13,8 @@ from . import cifar, fakedata, folder, mnist, vision  # noqa: F401  (torchvision
 from .cifar import CIFAR10, CIFAR100
 from .fakedata import FakeData
 
-# `import torchvision.datasets.folder` is answered with this package by the compat finder's map,
-# so folder's helpers (beyond the two datasets) are served here too
+# folder's helpers are also attributes here, as in torchvision (``torchvision.datasets.folder`` is
+# the submodule)
 from .folder import (  # noqa: F401
     IMG_EXTENSIONS,
     DatasetFolder,
@@ -28,22 +28,6 @@ from .folder import (  # noqa: F401
 )
 from .mnist import MNIST, FashionMNIST
 from .vision import VisionDataset
-
-
-def _folder_as_the_finder_serves_it() -> None:
-    """While the compat finder answers ``import torchvision.datasets.folder`` with this package
-    (its map names this package for that module), ``torchvision.datasets.folder`` is this package
-    as an attribute too, so that both ways give the same module, as in torchvision; once the map
-    names ``.folder``, the attribute is the ``folder`` submodule."""
-    import sys
-
-    from ... import _PREFIXES
-
-    if _PREFIXES.get("torchvision.datasets.folder") == __name__:
-        globals()["folder"] = sys.modules[__name__]
-
-
-_folder_as_the_finder_serves_it()
 
 __all__ = [
     "CIFAR10",
