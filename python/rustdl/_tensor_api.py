@@ -1626,6 +1626,15 @@ def _hurwitz_zeta_np(s, q):
     # q = 0, -1, ... are poles, and q < 0 needs an integer s
     bad = (s < 1) | _np.isnan(s) | _np.isnan(q) | ((q < 0) & (s != _np.floor(s)))
     pole = (s == 1) | ((s > 1) & (q <= 0) & (q == _np.floor(q)))
+    # q below -1 (integer s): by the reflection formula, from zeta(s, 1 - q), in constant time
+    # (walking up to q >= 10 one term at a time took |q| steps: minutes for q = -1e7)
+    reflect = ~bad & ~pole & (q < -1.0) & _np.isfinite(q)
+    if reflect.any():
+        out = _np.empty_like(q)
+        keep = ~reflect
+        out[keep] = _hurwitz_zeta_np(s[keep], q[keep])
+        out[reflect] = _zeta_reflected(s[reflect], q[reflect])
+        return out
     a = _np.where(bad | pole, 10.0, q)
     ss = _np.where(bad | pole, 2.0, s)
     acc = _np.zeros_like(a)
@@ -1647,6 +1656,38 @@ def _hurwitz_zeta_np(s, q):
         out = acc + tail
     out = _np.where(pole, _np.inf, out)
     return _np.where(bad & ~pole, _np.nan, out)
+
+
+def _cot_derivative_poly(m):
+    """Coefficients (lowest first) of P_m with d^m/dx^m cot(pi x) = pi^m P_m(cot(pi x)):
+    P_0(c) = c, P_{k+1}(c) = -(1 + c^2) P_k'(c)."""
+    poly = _np.array([0.0, 1.0])
+    for _ in range(m):
+        d = _np.polynomial.polynomial.polyder(poly)
+        poly = -_np.polynomial.polynomial.polymul([1.0, 0.0, 1.0], d)
+    return poly
+
+
+def _zeta_reflected(s, q):
+    """Hurwitz zeta at q < -1 (integer s >= 2) from the polygamma reflection formula:
+    zeta(s, q) = (-1)^(s+1) [pi^s P_(s-1)(cot(pi q)) / (s-1)! + zeta(s, 1 - q)]; cot(pi q) is taken
+    at q's distance to the nearest integer (exact), so a large |q| keeps full accuracy."""
+    out = _np.empty_like(q)
+    frac = q - _np.round(q)
+    with _np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        cot = 1.0 / _np.tan(_np.pi * frac)
+        for sv in _np.unique(s):
+            sel = s == sv
+            m = int(sv) - 1
+            try:
+                scale = _math.exp((m + 1) * _math.log(_math.pi) - _math.lgamma(m + 1.0))
+            except OverflowError:
+                scale = _math.inf
+            poly = _cot_derivative_poly(m)
+            term = scale * _np.polynomial.polynomial.polyval(cot[sel], poly)
+            sign = 1.0 if (m + 2) % 2 == 0 else -1.0
+            out[sel] = sign * (term + _hurwitz_zeta_np(_np.full(sel.sum(), sv), 1.0 - q[sel]))
+    return out
 
 
 def _scaled_zeta(factor, s, q):

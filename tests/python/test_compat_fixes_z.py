@@ -105,3 +105,39 @@ def test_batch_norm_output_far_from_zero_mean_is_as_precise_as_float32_allows():
     ref = (x64 - mean) / np.sqrt(var + 1e-5)
     # a few float32 roundings of values up to ~4: well under 1e-6
     assert np.abs(y - ref).max() < 1e-6
+
+
+@pytest.mark.parametrize("x", [-2000000.5, -12345.5, -3.5])
+def test_trigamma_far_below_zero_by_reflection(x):
+    import math
+
+    # psi1(x) + psi1(1 - x) = pi^2 / sin^2(pi x) = pi^2 at half-integers; psi1(z) for large z by
+    # its asymptotic series, for small z by the recurrence psi1(z) = psi1(z + 1) + 1/z^2
+    def psi1(z):
+        acc = 0.0
+        while z < 50:
+            acc += 1 / z**2
+            z += 1
+        return acc + 1 / z + 1 / (2 * z**2) + 1 / (6 * z**3) - 1 / (30 * z**5) + 1 / (42 * z**7)
+
+    expected = math.pi**2 - psi1(1 - x)
+    got = rustdl.polygamma(1, rustdl.tensor([x], dtype=rustdl.float64)).item()
+    assert got == pytest.approx(expected, rel=1e-12)
+    # zeta(2, x) is the same function; digamma's gradient is it too
+    assert rustdl.special.zeta(
+        rustdl.tensor([2.0], dtype=rustdl.float64), rustdl.tensor([x], dtype=rustdl.float64)
+    ).item() == pytest.approx(expected, rel=1e-12)
+    t = rustdl.tensor([x], dtype=rustdl.float64, requires_grad=True)
+    rustdl.digamma(t).sum().backward()
+    assert t.grad.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_polygamma_of_higher_order_below_zero_matches_the_series():
+    # psi^(2)(x) = -2 zeta(3, x); zeta(3, x) at x = -2.3 by direct summation of its first terms
+    # and the Euler-Maclaurin tail of the rest
+    x = -2.3
+    head = sum((x + k) ** -3 for k in range(200))
+    a = x + 200
+    tail = a**-2 / 2 + a**-3 / 2 + 3 * a**-4 / 12
+    got = rustdl.polygamma(2, rustdl.tensor([x], dtype=rustdl.float64)).item()
+    assert got == pytest.approx(-2 * (head + tail), rel=1e-10)
