@@ -531,6 +531,18 @@ def _bfloat16(self, memory_format=None):
 Tensor.type = _type
 Tensor.ndimension = _ndimension
 Tensor.half = _half
+
+
+def _array_wrap(self, array, context=None, return_scalar=False):  # noqa: ARG001
+    """numpy's hook for a ufunc or function applied to a tensor: the result comes back as a
+    tensor (bool as uint8), as PyTorch's ``np.exp(t)`` / ``np.clip(t, 0, 1)`` do."""
+    array = _np.asarray(array)
+    if array.dtype == _np.bool_:
+        array = array.astype(_np.uint8)
+    return _rd.from_numpy(_np.ascontiguousarray(array) if array.ndim else array.copy())
+
+
+Tensor.__array_wrap__ = _array_wrap
 Tensor.bfloat16 = _bfloat16
 
 
@@ -645,7 +657,33 @@ def lerp(input, end, weight):  # noqa: A002
         raise _rd.DTypeError(
             f"lerp: expected floating input and end, got {input.dtype.name} and {end.dtype.name}"
         )
-    return input + weight * (end - input)
+    return _lerp_value(input, end, weight)
+
+
+def _lerp_value(start, end, weight):
+    """PyTorch's lerp: ``start + w (end - start)`` for ``|w| < 0.5``, else from the other end,
+    ``end - (end - start)(1 - w)`` (so ``w = 1`` gives ``end`` exactly, whatever the magnitudes)."""
+    d = end - start
+    if isinstance(weight, Tensor):
+        return _rd.where(weight.abs() < 0.5, start + weight * d, end - d * (1 - weight))
+    w = builtins.float(weight)
+    return start + w * d if builtins.abs(w) < 0.5 else end - d * (1.0 - w)
+
+
+_native_lerp_ = Tensor.lerp_
+
+
+def _lerp_(self, end, weight):
+    """In-place lerp, evaluated as :func:`lerp` is."""
+    if not isinstance(end, Tensor) or not self.is_floating_point() or not end.is_floating_point():
+        return _native_lerp_(self, end, weight)  # its own checks and messages
+    out = _lerp_value(self, end, weight)
+    if tuple(out.shape) != tuple(self.shape):
+        return _native_lerp_(self, end, weight)  # the broadcast error of an in-place op
+    return self.copy_(out)
+
+
+Tensor.lerp_ = _lerp_
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002

@@ -312,8 +312,9 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tens
             return Ok(Tensor::from_cpu(storage, &shape)?);
         }
     }
+    // C-contiguous and aligned (a view at an odd byte offset is copied, not refused)
     let contig = |target: &str| -> PyResult<Bound<'_, PyAny>> {
-        np.call_method1("ascontiguousarray", (arr, target))
+        np.call_method1("require", (arr, target, "CA"))
     };
     let storage = match (kind.as_str(), size) {
         ("f", 8) => CpuStorage::F64(host_vec::<f64>(&contig("float64")?)?),

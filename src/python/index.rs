@@ -88,9 +88,11 @@ fn parse_items(key: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
                 || p.is_instance_of::<pyo3::types::PyRange>()
                 || p.hasattr("__array__")?
             {
-                // a list, a tuple in a position or a range indexes like an int64 tensor
+                // a list, a tuple in a position, a range or an array indexes like an int64
+                // tensor; floats in it are truncated to int64 (an empty numpy array is float64),
+                // as PyTorch's indexing tensor from data
                 let t = to_tensor(p, None)?;
-                let t = if t.numel() == 0 && !p.hasattr("__array__")? {
+                let t = if t.dtype().is_float() || (t.numel() == 0 && !p.hasattr("__array__")?) {
                     t.to_dtype(DType::I64)?
                 } else {
                     t

@@ -652,13 +652,28 @@ fn full(
     };
     let size = size_args(&size, "full")?;
     let v: f64 = fill_value.extract()?;
-    let inferred = if fill_value.is_instance_of::<pyo3::types::PyBool>() {
-        DType::Bool
-    } else if fill_value.is_instance_of::<pyo3::types::PyInt>() {
-        DType::I64
+    // a numpy scalar counts as the Python number of its kind (np.int64(2) fills int64)
+    let np_kind: Option<String> = if fill_value.is_instance_of::<pyo3::types::PyInt>()
+        || fill_value.is_instance_of::<pyo3::types::PyFloat>()
+    {
+        None
     } else {
-        DType::default_float()
+        fill_value
+            .getattr("dtype")
+            .and_then(|d| d.getattr("kind"))
+            .and_then(|k| k.extract())
+            .ok()
     };
+    let inferred =
+        if fill_value.is_instance_of::<pyo3::types::PyBool>() || np_kind.as_deref() == Some("b") {
+            DType::Bool
+        } else if fill_value.is_instance_of::<pyo3::types::PyInt>()
+            || matches!(np_kind.as_deref(), Some("i" | "u"))
+        {
+            DType::I64
+        } else {
+            DType::default_float()
+        };
     let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?);
     convert::check_fits(fill_value, dt, "full")?;
     let t = create(py, &size, dv, || Tensor::full(&size, v, dt, dv))?;

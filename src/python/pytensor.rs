@@ -494,13 +494,18 @@ impl PyTensor {
 
     /// Runs a binary operator; when it fails with a TypeError because `o` is no tensor, number or
     /// array-like at all, returns `NotImplemented` instead, so Python tries `o`'s reflected
-    /// operator (a user's class with `__radd__` or `__gt__`), as PyTorch's operators do.
+    /// operator (a user's class with `__radd__` or `__gt__`), as PyTorch's operators do. A list or
+    /// tuple operand is never taken as a tensor by an operator (PyTorch's are not either): so
+    /// `[0] * t` repeats the list, and `t + [1, 2]` raises TypeError.
     fn or_not_implemented(
         &self,
         o: &Bound<'_, PyAny>,
         f: impl FnOnce(&Self) -> PyResult<PyTensor>,
     ) -> PyResult<Py<PyAny>> {
         let py = o.py();
+        if o.is_instance_of::<pyo3::types::PyList>() || o.is_instance_of::<pyo3::types::PyTuple>() {
+            return Ok(py.NotImplemented());
+        }
         match f(self) {
             Ok(t) => Ok(Py::new(py, t)?.into_any()),
             Err(e) if e.is_instance_of::<PyTypeError>(py) && unconvertible(o) => {
@@ -1023,9 +1028,12 @@ impl PyTensor {
     fn __float__(&self) -> PyResult<f64> {
         self.compute(&[], |t| t.item())
     }
-    fn __int__(&self) -> PyResult<i64> {
+    fn __int__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.tensor().dtype().is_int() {
-            return self.compute(&[], |t| t.item_i64());
+            return Ok(self
+                .compute(&[], |t| t.item_i64())?
+                .into_pyobject(py)?
+                .into_any());
         }
         let v = self.compute(&[], |t| t.item())?;
         if v.is_nan() {
@@ -1038,7 +1046,8 @@ impl PyTensor {
                 "cannot convert float infinity to integer",
             ));
         }
-        Ok(v as i64)
+        // Python's int of the float: exact beyond int64 (1e20 is 100000002004087734272)
+        pyo3::types::PyFloat::new(py, v).call_method0(pyo3::intern!(py, "__int__"))
     }
     fn __index__(&self) -> PyResult<i64> {
         let dtype = self.tensor().dtype();
@@ -1831,11 +1840,11 @@ impl PyTensor {
         }
         self.op(|t| t.unary(UnaryOp::Not))
     }
-    fn __and__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.compare(o, BinaryOp::And)
+    fn __and__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.compare(o, BinaryOp::And))
     }
-    fn __or__(&self, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.compare(o, BinaryOp::Or)
+    fn __or__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.or_not_implemented(o, |me| me.compare(o, BinaryOp::Or))
     }
     fn __richcmp__(&self, o: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Py<PyAny>> {
         use pyo3::basic::CompareOp::*;

@@ -141,3 +141,82 @@ def test_polygamma_of_higher_order_below_zero_matches_the_series():
     tail = a**-2 / 2 + a**-3 / 2 + 3 * a**-4 / 12
     got = rustdl.polygamma(2, rustdl.tensor([x], dtype=rustdl.float64)).item()
     assert got == pytest.approx(-2 * (head + tail), rel=1e-10)
+
+
+def test_lerp_evaluates_from_the_nearer_end():
+    big, small = rustdl.tensor([1e8, 1382951.9]), rustdl.tensor([1.0, 2.6876647])
+    assert rustdl.lerp(big, small, 1.0).tolist() == small.tolist()  # w = 1 gives end exactly
+    w = rustdl.tensor([0.25, 1.0])
+    assert rustdl.lerp(rustdl.tensor([0.0, 1e8]), rustdl.tensor([4.0, 1.0]), w).tolist() == [1.0, 1.0]
+    a = big.clone()
+    a.lerp_(small, 1.0)
+    assert a.tolist() == small.tolist()
+    x = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    y = rustdl.tensor([3.0, 5.0], requires_grad=True)
+    wt = rustdl.tensor([0.2, 0.7], requires_grad=True)
+    rustdl.lerp(x, y, wt).sum().backward()
+    assert x.grad.tolist() == pytest.approx([0.8, 0.3])
+    assert y.grad.tolist() == pytest.approx([0.2, 0.7])
+    assert wt.grad.tolist() == pytest.approx([2.0, 3.0])
+
+
+def test_operators_leave_lists_and_tuples_to_python():
+    assert [0] * rustdl.tensor(3) == [0, 0, 0]
+    assert rustdl.tensor(2) * [1, 2] == [1, 2, 1, 2]
+    assert (0,) * rustdl.tensor(2) == (0, 0)
+    for bad in (
+        lambda: rustdl.tensor([1]) + [1],
+        lambda: [1, 2] + rustdl.tensor([3]),
+        lambda: rustdl.tensor([1]) < [2],
+    ):
+        with pytest.raises(TypeError):
+            bad()
+    assert (rustdl.tensor([1, 2]) == [1, 2]) is False
+
+
+def test_int_of_a_float_tensor_is_exact_beyond_int64():
+    assert int(rustdl.tensor(1e20)) == int(float(rustdl.tensor(1e20)))
+    assert int(rustdl.tensor(2.0**63)) == 2**63
+    assert int(rustdl.tensor(-3.7)) == -3
+
+
+def test_full_with_numpy_scalars_takes_their_kind():
+    import numpy as np
+
+    assert rustdl.full((2,), np.int64(2)).dtype == rustdl.int64
+    assert rustdl.full((2,), np.int32(2)).tolist() == [2, 2]
+    assert rustdl.full((2,), np.bool_(True)).dtype == rustdl.bool
+    assert rustdl.full((2,), np.float64(2.5)).dtype == rustdl.float32
+
+
+def test_numpy_functions_of_tensors_give_tensors():
+    import numpy as np
+
+    t = rustdl.tensor([0.5, 2.0])
+    clipped = np.clip(t, 0, 1)
+    assert isinstance(clipped, rustdl.Tensor) and clipped.tolist() == [0.5, 1.0]
+    assert isinstance(np.exp(t), rustdl.Tensor)
+    assert np.isnan(t).dtype == rustdl.uint8
+    assert np.argmax(t).item() == 1
+
+
+def test_numpy_float_and_empty_index_arrays_and_misaligned_arrays():
+    import numpy as np
+
+    x = rustdl.arange(3.0)
+    assert x[np.array([])].tolist() == []
+    assert x[np.array([1.0])].tolist() == [1.0]
+    raw = np.zeros(17, np.uint8)
+    raw[1:5] = np.frombuffer(np.float32(1.5).tobytes(), np.uint8)
+    misaligned = raw[1:].view(np.float32)
+    assert rustdl.from_numpy(misaligned).tolist() == [1.5, 0.0, 0.0, 0.0]
+
+
+def test_stochastic_depth_draws_as_bernoulli():
+    from rustdl.models._misc import stochastic_depth
+
+    rustdl.manual_seed(0)
+    got = stochastic_depth(rustdl.ones(16, 1), 0.5, "row", True)
+    rustdl.manual_seed(0)
+    mask = rustdl.empty(16, 1).bernoulli_(0.5)
+    assert got.tolist() == (mask * 2).tolist()

@@ -312,9 +312,10 @@ def stochastic_depth(input: Tensor, p: float, mode: str, training: bool = True) 
         return input
     survival = 1.0 - p
     shape = [input.shape[0]] + [1] * (input.ndim - 1) if mode == "row" else [1] * input.ndim
-    noise = (rustdl.rand(*shape, device=input.device) < survival).to(input.dtype)
+    # bernoulli_ on an empty tensor of input's dtype, as torchvision draws it (the same stream)
+    noise = rustdl.empty(*shape, dtype=input.dtype, device=input.device).bernoulli_(survival)
     if survival > 0.0:
-        noise = noise / survival
+        noise = noise.div_(survival)
     return input * noise
 
 
