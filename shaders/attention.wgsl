@@ -76,6 +76,22 @@ fn is_neg_inf(x: f32) -> bool {
     return bitcast<u32>(x) == 0xff800000u;
 }
 
+// NaN tests on the bits (as the prelude's is_nan): a driver may assume float comparisons never
+// see a NaN (x != x folded to false), and max may drop one
+fn is_nan4(x: vec4<f32>) -> vec4<bool> {
+    return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}
+
+// max that keeps a NaN: a row with a NaN score gets a NaN maximum, and its output is NaN, as
+// PyTorch's softmax gives
+fn nan_max4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    return select(max(a, b), vec4<f32>(nan()), is_nan4(a) | is_nan4(b));
+}
+
+fn nan_max(a: f32, b: f32) -> f32 {
+    return select(max(a, b), nan(), is_nan(a) || is_nan(b));
+}
+
 // Element (row, col) of batch entry b of Q, K or V; 0 outside.
 fn qkv_at(src: u32, b: u32, row: u32, col: u32) -> f32 {
     if (src == SRC_Q) {
@@ -317,6 +333,7 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let r0 = i0 + 4u * g;
     var m = vec4<f32>(neg_inf());
     var l = vec4<f32>(0.0);
+    var poisoned = vec4<bool>(false);  // rows that met a NaN score: NaN out
     var acc: Slice;
     let kend = key_end(i0 + ATTN_ROWS);
     for (var j0 = 0u; j0 < kend; j0 += BK) {
@@ -328,7 +345,7 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
                 // keys past kend are masked: with CAUSAL they lie beyond every query of the block
                 s[c][h] = select(neg_inf(), score(b, r0 + h, j, s[c][h]), j < kend);
             }
-            top = max(top, s[c]);
+            top = nan_max4(top, s[c]);
         }
         // the row maxima over the 8 lanes of each row group, through TB
         for (var h = 0u; h < 4u; h++) {
@@ -337,11 +354,12 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         workgroupBarrier();
         for (var q = 0u; q < LANES; q++) {
             for (var h = 0u; h < 4u; h++) {
-                top[h] = max(top[h], TB[(4u * g + h) * LANES + q]);
+                top[h] = nan_max(top[h], TB[(4u * g + h) * LANES + q]);
             }
         }
         workgroupBarrier();
-        let mnew = max(m, top);
+        let mnew = nan_max4(m, top);
+        poisoned = poisoned | is_nan4(mnew);
         // a row that has seen no key yet adds nothing (and must not compute −inf − −inf)
         let dead = vec4<bool>(
             is_neg_inf(mnew.x),
@@ -378,7 +396,9 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             workgroupBarrier();
         }
     }
-    let seen = l > vec4<f32>(0.0);
+    // a query that saw a key has l > 0; a NaN l (a NaN or +inf score) must spread, as PyTorch's
+    // softmax does, so only l == 0 counts as unseen
+    let seen = l != vec4<f32>(0.0);
     scale_slice(&acc, select(vec4<f32>(0.0), 1.0 / l, seen));
     let rows = rows_left(r0, P.l);
     for (var c0 = 0u; c0 < P.ev; c0 += DC) {
@@ -387,13 +407,13 @@ fn attn_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             let col = c0 + u + LANES * w;
             for (var h = 0u; h < min(rows, 4u); h++) {
                 if (col < P.ev) {
-                    O[(b * P.l + r0 + h) * P.ev + col] = part[w][h];
+                    O[(b * P.l + r0 + h) * P.ev + col] = select(part[w][h], nan(), poisoned[h]);
                 }
             }
         }
     }
     if (u == 0u) {
-        let lse = select(vec4<f32>(neg_inf()), m + log(l), seen);
+        let lse = select(select(vec4<f32>(neg_inf()), m + log(l), seen), vec4<f32>(nan()), poisoned);
         for (var h = 0u; h < min(rows, 4u); h++) {
             LSE[b * P.l + r0 + h] = lse[h];
         }

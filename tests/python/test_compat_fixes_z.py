@@ -220,3 +220,18 @@ def test_stochastic_depth_draws_as_bernoulli():
     rustdl.manual_seed(0)
     mask = rustdl.empty(16, 1).bernoulli_(0.5)
     assert got.tolist() == (mask * 2).tolist()
+
+
+def test_fused_attention_on_the_gpu_spreads_a_nan_as_softmax_does(gpu):
+    import rustdl.nn.functional as F
+
+    q, k, v = rustdl.randn(1, 1, 3, 4), rustdl.randn(1, 1, 3, 4), rustdl.randn(1, 1, 3, 2)
+    q[0, 0, 1, 0] = float("nan")
+    out = F.scaled_dot_product_attention(q.to(gpu), k.to(gpu), v.to(gpu)).cpu()
+    # the reference: softmax(q k^T / 2) v, composed on the CPU (the NaN row is NaN)
+    w = (q @ k.transpose(-2, -1) / 2.0).softmax(-1)
+    ref = w @ v
+    assert out[0, 0, 1].isnan().all()
+    assert_rows = [0, 2]
+    for r in assert_rows:
+        assert out[0, 0, r].tolist() == pytest.approx(ref[0, 0, r].tolist(), rel=1e-5, abs=1e-6)
