@@ -4239,6 +4239,12 @@ def _int_operands(op, input, other):  # noqa: A002
     dt = result_type(input, other)
     if dt.is_floating_point or getattr(dt, "is_complex", False) or dt == _bool:
         raise TypeError(f"{op}: expected integer tensors, got {input.dtype} and {other.dtype}")
+    # a 0-d CPU operand joins the other's device, as in PyTorch's elementwise ops
+    if input.device != other.device:
+        if input.dim() == 0 and input.device.type == "cpu":
+            input = input.to(other.device)
+        elif other.dim() == 0 and other.device.type == "cpu":
+            other = other.to(input.device)
     return broadcast_tensors(input.to(dt), other.to(dt))
 
 

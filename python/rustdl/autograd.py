@@ -792,6 +792,7 @@ class Function(metaclass=_FunctionMeta):
                 outs[i] = outs[i].detach()
         tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         in_shapes = {i: tuple(args[i].shape) for i in tensor_pos}
+        in_devices = {i: args[i].device for i in tensor_pos}
         n_args = len(args)
         shapes = [(outs[i].shape, outs[i].dtype, outs[i].device) for i in diff_pos]
         n_out = len(outs)
@@ -833,6 +834,10 @@ class Function(metaclass=_FunctionMeta):
                     g = None
                 if isinstance(g, Tensor) and tuple(g.shape) != in_shapes[i]:
                     g = _sum_to_input(g, in_shapes[i], cls.__name__, i)
+                if isinstance(g, Tensor) and g.device != in_devices[i]:
+                    # a 0-d CPU input beside device tensors gets its gradient on the CPU, as
+                    # PyTorch's engine moves it
+                    g = g.to(in_devices[i])
                 out.append(g)
             return tuple(out)
 

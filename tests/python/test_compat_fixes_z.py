@@ -235,3 +235,20 @@ def test_fused_attention_on_the_gpu_spreads_a_nan_as_softmax_does(gpu):
     assert_rows = [0, 2]
     for r in assert_rows:
         assert out[0, 0, r].tolist() == pytest.approx(ref[0, 0, r].tolist(), rel=1e-5, abs=1e-6)
+
+
+def test_gpu_ops_with_a_cpu_scalar_operand(gpu):
+    import rustdl.nn.functional as F
+
+    x = rustdl.tensor([1.0, -2.0, 3.0], device=gpu, requires_grad=True)
+    s = rustdl.tensor(0.5, requires_grad=True)  # 0-d, on the CPU
+    rustdl.atan2(x, s).sum().backward()
+    # d/dy atan2(y, x) = x / (x^2 + y^2); d/dx = -y / (x^2 + y^2)
+    ys = [1.0, -2.0, 3.0]
+    assert x.grad.cpu().tolist() == pytest.approx([0.5 / (0.25 + y * y) for y in ys], rel=1e-5)
+    assert s.grad.device.type == "cpu"
+    assert s.grad.item() == pytest.approx(sum(-y / (0.25 + y * y) for y in ys), rel=1e-5)
+    assert rustdl.gcd(rustdl.arange(8).to(gpu), rustdl.tensor(6)).cpu().tolist() == [6, 1, 2, 3, 2, 1, 6, 1]
+    pooled = F.max_pool2d(rustdl.arange(16).reshape(1, 1, 4, 4).to(gpu), 2)
+    assert pooled.dtype == rustdl.int64 and pooled.device.type != "cpu"
+    assert pooled.cpu().tolist() == [[[[5, 7], [13, 15]]]]

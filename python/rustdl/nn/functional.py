@@ -103,18 +103,16 @@ def max_pool2d(
 ):
     """Max pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input (with the argmax indices when
     ``return_indices``). An integer input on the CPU is pooled as float64 (exact up to 2^53)
-    and keeps its dtype, as PyTorch pools integers."""
+    and keeps its dtype, as PyTorch pools integers (on the GPU too: pooled on the CPU, exactly)."""
     _check_pool_nonempty("max_pool2d", input, 4)
-    if (
-        isinstance(input, _rustdl.Tensor)
-        and not input.is_floating_point()
-        and input.dtype != _rustdl.bool
-        and input.device.type == "cpu"
-    ):
-        out = max_pool2d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    if isinstance(input, _rustdl.Tensor) and not input.is_floating_point() and input.dtype != _rustdl.bool:
+        dev = input.device
+        out = max_pool2d(
+            input.cpu().double(), kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        )
         if return_indices:
-            return out[0].to(input.dtype), out[1]
-        return out.to(input.dtype)
+            return out[0].to(input.dtype).to(dev), out[1].to(dev)
+        return out.to(input.dtype).to(dev)
     return _unbatched(
         input,
         lambda x: _rustdl.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices),
