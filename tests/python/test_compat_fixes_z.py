@@ -252,3 +252,19 @@ def test_gpu_ops_with_a_cpu_scalar_operand(gpu):
     pooled = F.max_pool2d(rustdl.arange(16).reshape(1, 1, 4, 4).to(gpu), 2)
     assert pooled.dtype == rustdl.int64 and pooled.device.type != "cpu"
     assert pooled.cpu().tolist() == [[[[5, 7], [13, 15]]]]
+
+
+def test_pil_crops_of_fractional_boxes_round_as_pil_does():
+    import numpy as np
+    from PIL import Image
+    from rustdl.torchcompat.torchvision.transforms import functional as TF
+
+    arr = (np.arange(218 * 178 * 3) % 251).astype(np.uint8).reshape(218, 178, 3)
+    img = Image.fromarray(arr)
+    # PIL rounds the box: (20.4, 10.6, 60.9, 41.1) -> (20, 11, 61, 41)
+    c = TF.crop(img, 10.6, 20.4, 30.5, 40.5)
+    assert c.size == (41, 30)
+    assert np.array_equal(np.asarray(c), arr[11:41, 20:61])
+    # centre crop of 0.7 x the size: 152.6 x 124.6, top round(32.7) = 33, left round(26.7) = 27
+    cc = TF.center_crop(img, [0.7 * 218, 0.7 * 178])
+    assert cc.size == img.crop((27, 33, 27 + 0.7 * 178, 33 + 0.7 * 218)).size == (125, 153)

@@ -556,10 +556,11 @@ def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -
 
 
 def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
-    """The ``height × width`` window at ``(top, left)``; parts outside the image are 0."""
-    top, left, height, width = int(top), int(left), int(height), int(width)
+    """The ``height × width`` window at ``(top, left)``; parts outside the image are 0. A PIL
+    image gets the box as given (PIL rounds fractional coordinates, as under torchvision)."""
     if _is_pil(img):
         return img.crop((left, top, left + width, top + height))
+    top, left, height, width = int(top), int(left), int(height), int(width)
     if isinstance(img, rustdl.Tensor):
         h, w = img.shape[-2:]
         if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
@@ -587,9 +588,17 @@ def _size2(size: Any, op: str) -> tuple[int, int]:
 def center_crop(img: Any, output_size: Any) -> Any:
     """The centre ``(h, w)`` window (offsets rounded as torchvision); an image smaller than that is
     padded with 0 first."""
-    th, tw = _size2(output_size, "center_crop")
+    if isinstance(output_size, numbers.Number):
+        th = tw = int(output_size)
+    else:
+        # a sequence keeps its values (fractional sizes are rounded by PIL's crop, as torchvision)
+        sizes = list(output_size)
+        if len(sizes) not in (1, 2):
+            raise ValueError(f"center_crop: size must be an int or a (height, width) pair, got {sizes}")
+        th, tw = (sizes[0], sizes[0]) if len(sizes) == 1 else sizes
     _, h, w = get_dimensions(img)
     if th > h or tw > w:
+        th, tw = int(th), int(tw)
         ltrb = [
             (tw - w) // 2 if tw > w else 0,
             (th - h) // 2 if th > h else 0,
