@@ -290,3 +290,13 @@ def test_mnist_reads_the_users_idx_files_under_root(tmp_path):
     assert len(ds) == 6 and ds.targets.tolist() == labs.tolist()
     img, label = ds[4]
     assert np.array_equal(np.asarray(img), imgs[4]) and label == int(labs[4])
+
+
+def test_rnn_dtype_mismatch_and_one_hot_of_floats_raise_pytorchs_classes():
+    import rustdl.nn.functional as F
+
+    with pytest.raises(ValueError, match="does not match weight dtype"):
+        nn.LSTM(3, 4)(rustdl.randn(5, 2, 3, dtype=rustdl.float64))
+    with pytest.raises(RuntimeError):
+        F.one_hot(rustdl.tensor([1.0, 2.0]))
+    assert nn.GRU(3, 4).double()(rustdl.randn(5, 2, 3, dtype=rustdl.float64))[0].dtype == rustdl.float64

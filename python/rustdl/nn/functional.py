@@ -1138,12 +1138,16 @@ def ctc_loss(
     return (nll / denom).mean()
 
 
+class _OneHotDTypeError(TypeError, RuntimeError):
+    """one_hot of a non-integer tensor: PyTorch's RuntimeError, and a TypeError."""
+
+
 def one_hot(tensor, num_classes: int = -1):
     """``(…,)`` int64 class indices to ``(…, num_classes)`` int64 one-hot rows."""
     from .. import arange
 
     if tensor.dtype != _rustdl.int64:
-        raise TypeError(f"one_hot: expected an int64 tensor of class indices, got {tensor.dtype}")
+        raise _OneHotDTypeError(f"one_hot: expected an int64 tensor of class indices, got {tensor.dtype}")
     if num_classes < -1:
         raise RuntimeError(f"one_hot: num_classes should be -1 (inferred) or non-negative, got {num_classes}")
     if num_classes == -1:

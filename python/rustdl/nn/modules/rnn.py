@@ -351,6 +351,12 @@ class _RNNBase(Module):
                 f"{type(self).__name__}: expected {what} with input_size={self.input_size} features, "
                 f"got shape {tuple(input.shape)}"
             )
+        weight = getattr(self, "weight_ih_l0", None)
+        if isinstance(weight, Tensor) and input.is_floating_point() and input.dtype != weight.dtype:
+            raise _RnnDTypeError(
+                f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight.dtype}). Convert input: "
+                f"input.to({weight.dtype}), or convert model: model.to({input.dtype})"
+            )
 
     def _run(self, input: Tensor | PackedSequence, h0: Tensor | None, c0: Tensor | None):
         if isinstance(input, PackedSequence):
@@ -540,6 +546,10 @@ class GRU(_RNNBase):
     ) -> tuple[Tensor | PackedSequence, Tensor]:
         out, h, _ = self._run(input, hx, None)
         return out, h
+
+
+class _RnnDTypeError(_rustdl.DTypeError, ValueError):
+    """Input and weights of different float dtypes: PyTorch's ValueError, and rustdl's DTypeError."""
 
 
 # PyTorch's public name for the base class of RNN, LSTM and GRU (isinstance checks, subclasses)
