@@ -81,6 +81,44 @@ def _inferred_dtype(value: Any) -> np.dtype | None:
     return None
 
 
+_NOT_A_CONTAINER = object()
+
+
+def _collate_fields(batch: Sequence[Any], first: Any, recurse: Any) -> Any:
+    """A batch of mappings, namedtuples or sequences collated field by field with ``recurse``
+    (as PyTorch: a copy of the first sample's mapping, so a defaultdict stays one; tuples give a
+    list; other sequences are rebuilt as their type where it takes a list, a range cannot be);
+    ``_NOT_A_CONTAINER`` for anything else."""
+    if isinstance(first, Mapping):
+        collated = {k: recurse([b[k] for b in batch]) for k in first}
+        if isinstance(first, MutableMapping):
+            try:
+                clone = copy.copy(first)
+                clone.update(collated)
+                return clone
+            except Exception:  # noqa: BLE001 - mappings that cannot be copied
+                pass
+        try:
+            return type(first)(collated)
+        except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
+            return collated
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
+        return type(first)(*(recurse(s) for s in zip(*batch)))
+    if isinstance(first, Sequence) and not isinstance(first, (str, bytes)):
+        n = len(first)
+        if any(len(b) != n for b in batch):
+            # a ShapeError is both PyTorch's RuntimeError here and a ValueError
+            raise ShapeError("default_collate: each element in list of batch should be of equal size")
+        fields = [recurse(s) for s in zip(*batch)]
+        if isinstance(first, tuple) or type(first) is list:
+            return fields
+        try:
+            return type(first)(fields)
+        except TypeError:
+            return fields
+    return _NOT_A_CONTAINER
+
+
 class _EmptyBatch(IndexError, ValueError):
     """An empty batch: the ``IndexError`` PyTorch's collate raises reading its first sample."""
 
@@ -178,36 +216,9 @@ def _collate(batch: Sequence[Any], fn_map: dict | None) -> Any:
     if isinstance(first, (str, bytes)):
         # as PyTorch, the batch itself: a list at the top, a tuple inside a collated tuple
         return batch if isinstance(batch, (list, tuple)) else list(batch)
-    if isinstance(first, Mapping):
-        collated = {k: _collate([b[k] for b in batch], fn_map) for k in first}
-        if isinstance(first, MutableMapping):
-            # as PyTorch, a copy of the first sample's mapping (a defaultdict stays one)
-            try:
-                clone = copy.copy(first)
-                clone.update(collated)
-                return clone
-            except Exception:  # noqa: BLE001 - mappings that cannot be copied
-                pass
-        try:
-            return type(first)(collated)
-        except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
-            return collated
-    if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(_collate(s, fn_map) for s in zip(*batch)))
-    if isinstance(first, Sequence):
-        n = len(first)
-        if any(len(b) != n for b in batch):
-            # a ShapeError is both PyTorch's RuntimeError here and a ValueError
-            raise ShapeError("default_collate: each element in list of batch should be of equal size")
-        fields = [_collate(s, fn_map) for s in zip(*batch)]
-        # a list for tuples, as PyTorch ("for backwards compatibility"); other sequences are
-        # rebuilt as their type where it takes a list (a range cannot be: a list)
-        if isinstance(first, tuple) or type(first) is list:
-            return fields
-        try:
-            return type(first)(fields)
-        except TypeError:
-            return fields
+    out = _collate_fields(batch, first, lambda part: _collate(part, fn_map))
+    if out is not _NOT_A_CONTAINER:
+        return out
     raise TypeError(_UNSUPPORTED.format(type(first).__name__))
 
 
@@ -296,32 +307,9 @@ def collate(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
             fn = next((f for k, f in collate_fn_map.items() if isinstance(elem, k)), None)
         if fn is not None:
             return fn(batch, collate_fn_map=collate_fn_map)
-    if isinstance(elem, Mapping):
-        collated = {k: collate([b[k] for b in batch], collate_fn_map=collate_fn_map) for k in elem}
-        if isinstance(elem, MutableMapping):
-            try:
-                clone = copy.copy(elem)
-                clone.update(collated)
-                return clone
-            except Exception:  # noqa: BLE001 - mappings that cannot be copied
-                pass
-        try:
-            return type(elem)(collated)
-        except Exception:  # noqa: BLE001
-            return collated
-    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)))
-    if isinstance(elem, Sequence) and not isinstance(elem, (str, bytes)):
-        n = len(elem)
-        if any(len(b) != n for b in batch):
-            raise ShapeError("each element in list of batch should be of equal size")
-        fields = [collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)]
-        if isinstance(elem, tuple) or type(elem) is list:
-            return fields
-        try:
-            return type(elem)(fields)
-        except TypeError:
-            return fields
+    out = _collate_fields(batch, elem, lambda part: collate(part, collate_fn_map=collate_fn_map))
+    if out is not _NOT_A_CONTAINER:
+        return out
     raise TypeError(_UNSUPPORTED.format(type(elem).__name__))
 
 
