@@ -606,6 +606,9 @@ def _scaled_sum(op, input, prod, beta, alpha):  # noqa: A002
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(input).__name__}")
     if beta == 0:
+        if input.requires_grad and _rd.is_grad_enabled() and input.is_floating_point():
+            # input's values are ignored (NaN and inf too), but it gets a zero gradient, as PyTorch's
+            return out + (input * 0.0).nan_to_num(0.0, 0.0, 0.0)
         return out
     return out + (input if beta == 1 else input * beta)
 

@@ -300,3 +300,12 @@ def test_rnn_dtype_mismatch_and_one_hot_of_floats_raise_pytorchs_classes():
     with pytest.raises(RuntimeError):
         F.one_hot(rustdl.tensor([1.0, 2.0]))
     assert nn.GRU(3, 4).double()(rustdl.randn(5, 2, 3, dtype=rustdl.float64))[0].dtype == rustdl.float64
+
+
+def test_beta_zero_ignores_the_input_but_gives_it_a_zero_gradient():
+    b = rustdl.tensor([float("nan"), 1.0], requires_grad=True)
+    x = rustdl.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    y = rustdl.addmm(b, x, rustdl.eye(2), beta=0)
+    assert y.tolist() == x.tolist()
+    y.sum().backward()
+    assert b.grad is not None and b.grad.tolist() == [0.0, 0.0]
