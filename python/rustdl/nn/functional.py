@@ -2755,7 +2755,9 @@ def hardswish(input, inplace: bool = False):
     def fn(x):
         # the middle branch sees only -3 < x < 3 (0 elsewhere), so its derivative stays finite
         mid = _rustdl.where((x > -3.0).logical_and(x < 3.0), x, 0.0)
-        return _rustdl.where(x <= -3.0, 0.0, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
+        # -inf gives NaN, as PyTorch's x·relu6(x + 3)/6 (-inf · 0)
+        low = _rustdl.where(x == float("-inf"), float("nan"), 0.0)
+        return _rustdl.where(x <= -3.0, low, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
 
     return _inplace(input, fn, inplace)
 
