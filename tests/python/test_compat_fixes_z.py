@@ -309,3 +309,27 @@ def test_beta_zero_ignores_the_input_but_gives_it_a_zero_gradient():
     assert y.tolist() == x.tolist()
     y.sum().backward()
     assert b.grad is not None and b.grad.tolist() == [0.0, 0.0]
+
+
+def test_intermediate_layer_getter_returns_the_named_children_outputs():
+    from rustdl.models import resnet18
+    from rustdl.models._utils import IntermediateLayerGetter, _make_divisible
+
+    m = resnet18(num_classes=10).eval()
+    g = IntermediateLayerGetter(m, {"layer2": "l2", "layer4": "l4"})
+    assert list(g.keys()) == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+    x = rustdl.randn(1, 3, 64, 64)
+    out = g(x)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"l2": (1, 128, 8, 8), "l4": (1, 512, 2, 2)}
+    ref = m.layer4(m.layer3(m.layer2(m.layer1(m.maxpool(m.relu(m.bn1(m.conv1(x))))))))
+    assert rustdl.equal(out["l4"], ref)
+    assert _make_divisible(37, 8) == 40
+    with pytest.raises(ValueError):
+        IntermediateLayerGetter(m, {"nope": "x"})
+
+
+def test_hardswish_of_minus_infinity_is_nan():
+    import rustdl.nn.functional as F
+
+    y = F.hardswish(rustdl.tensor([float("-inf"), float("inf"), -3.5, 1.0]))
+    assert y[0].isnan().item() and y[1:].tolist() == pytest.approx([float("inf"), 0.0, 2.0 / 3.0])

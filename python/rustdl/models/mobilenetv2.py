@@ -9,6 +9,7 @@ from .. import nn
 from .._rustdl import Tensor
 from ..nn import functional as F
 from ._misc import Conv2dNormActivation, check_weights, make_divisible
+from ._misc import make_divisible as _make_divisible  # noqa: F401  (torchvision's name)
 
 # torchvision's __all__: the building blocks are reached through this module
 __all__ = ["MobileNetV2", "mobilenet_v2"]

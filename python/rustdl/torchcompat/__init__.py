@@ -111,6 +111,7 @@ _PREFIXES: dict[str, str] = {
     "torch.distributions.wishart": "rustdl.distributions",
     "torchvision": "rustdl.torchcompat.torchvision",
     # torchvision.models.<family> modules are rustdl.models' files of the same names
+    "torchvision.models._utils": "rustdl.models._utils",
     "torchvision.models.alexnet": "rustdl.models.alexnet",
     "torchvision.models.convnext": "rustdl.models.convnext",
     "torchvision.models.densenet": "rustdl.models.densenet",
