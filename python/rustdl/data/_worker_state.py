@@ -7,8 +7,9 @@ rustdl's workers are threads of the main process, so neither comes for free:
   (PyTorch's workers see a snapshot of it: forked, or pickled under spawn). A worker that shards
   an iterable dataset by assigning to it (``self.start = ...`` in ``worker_init_fn``, the usual
   recipe), or opens a file on its first ``__getitem__``, then works on its own object, not on
-  the one every worker and the main process share. Arrays, tensors, images, functions, modules
-  and open files inside the copy are the originals (a forked worker reads the same memory);
+  the one every worker and the main process share. Arrays, tensors, images, functions, modules,
+  open files (and pandas tables, scipy sparse matrices) inside the copy are the originals (a
+  forked worker reads the same memory);
   an object that cannot be deep-copied falls back to a shallow copy, then to the dataset itself.
 - :func:`enter_worker` gives the calling worker thread a ``random.Random`` seeded
   ``base_seed + worker_id`` and a ``numpy.random.RandomState`` seeded from
@@ -127,6 +128,21 @@ def _shared_types() -> tuple:
         extra.append(Image.Image)
     except ImportError:  # pragma: no cover - Pillow is a dependency
         pass
+    # big read-mostly tables of libraries the program already uses (their own deepcopy copies
+    # the data: a worker per copy of a large DataFrame would multiply the memory)
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        extra += [
+            t
+            for t in (getattr(pd, "DataFrame", None), getattr(pd, "Series", None), getattr(pd, "Index", None))
+            if isinstance(t, type)
+        ]
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None:
+        base = getattr(sparse, "spmatrix", None)
+        extra += [t for t in (base, getattr(sparse, "sparray", None)) if isinstance(t, type)]
     return _SHARED_TYPES + tuple(extra)
 
 
