@@ -657,6 +657,19 @@ fn full(
         || fill_value.is_instance_of::<pyo3::types::PyFloat>()
     {
         None
+    } else if let Ok(t) = fill_value.extract::<PyRef<'_, PyTensor>>() {
+        // a one-element tensor counts as the number it holds, as PyTorch's Scalar of it
+        let dt = t.tensor().dtype();
+        Some(
+            if dt == DType::Bool {
+                "b"
+            } else if dt.is_int() {
+                "i"
+            } else {
+                "f"
+            }
+            .to_string(),
+        )
     } else {
         fill_value
             .getattr("dtype")

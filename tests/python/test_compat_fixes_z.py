@@ -187,6 +187,9 @@ def test_full_with_numpy_scalars_takes_their_kind():
     assert rustdl.full((2,), np.int32(2)).tolist() == [2, 2]
     assert rustdl.full((2,), np.bool_(True)).dtype == rustdl.bool
     assert rustdl.full((2,), np.float64(2.5)).dtype == rustdl.float32
+    assert rustdl.full((2,), rustdl.tensor(4)).dtype == rustdl.int64
+    assert rustdl.full((2,), rustdl.tensor(True)).dtype == rustdl.bool
+    assert rustdl.full((2,), rustdl.tensor(4.5, dtype=rustdl.float64)).dtype == rustdl.float32
 
 
 def test_numpy_functions_of_tensors_give_tensors():
