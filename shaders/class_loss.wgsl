@@ -41,17 +41,22 @@ fn target_of(i: u32) -> vec2<u32> {
     return vec2<u32>(c, b2u(valid));
 }
 
-// per_i and the row weight from logsumexp `lse`, sum_j w_j x_ij `wx` and sum_j w_j `ws`
-fn finish_row(i: u32, lse: f32, wx: f32, ws: f32) {
+// per_i and the row weight from the row's maximum m, sum_j exp(x_ij - m) `e`, sum_j w_j (x_ij -
+// shift) `wx` (shift: m where the scores are logits with a finite maximum, else 0) and
+// sum_j w_j `ws`. The log-probabilities are taken as (x - m) - log e, as PyTorch's log_softmax
+// (x - (m + log e) loses the digits of x - m when the logits are large)
+fn finish_row(i: u32, m: f32, e: f32, wx: f32, ws: f32) {
+    let lse = row_lse(m, e);
+    let tail = select(lse, log(e), LOGITS && m != neg_inf());
     let tv = target_of(i);
     var per = 0.0;
     var rw = 0.0;
     if (tv.y == 1u) {
         let wt = class_weight(tv.x);
-        let picked = X[i * P.classes + tv.x] - lse;
+        let picked = (X[i * P.classes + tv.x] - row_shift(m)) - tail;
         per = -(1.0 - P.smoothing) * wt * picked;
         if (P.smoothing > 0.0) {
-            per -= P.smoothing / f32(P.classes) * (wx - lse * ws);
+            per -= P.smoothing / f32(P.classes) * (wx - tail * ws);
         }
         rw = wt;
     }
@@ -75,16 +80,22 @@ fn row_max(base: u32, start: u32, step: u32) -> f32 {
     return m;
 }
 
-// (sum exp(x - m), sum w x, sum w) over the row's scores j = start, start + step, ...
+// what the scores are measured from: the maximum m of logits when it is finite, else 0
+fn row_shift(m: f32) -> f32 {
+    return select(0.0, m, LOGITS && m != neg_inf());
+}
+
+// (sum exp(x - m), sum w (x - shift), sum w) over the row's scores j = start, start + step, ...
 fn row_sums(base: u32, start: u32, step: u32, m: f32) -> vec3<f32> {
     var acc = vec3<f32>(0.0);
+    let shift = row_shift(m);
     for (var j = start; j < P.classes; j += step) {
         let x = X[base + j];
         if (LOGITS) {
             acc.x += exp(x - m);
         }
         let w = class_weight(j);
-        acc.y += w * x;
+        acc.y += w * (x - shift);
         acc.z += w;
     }
     return acc;
@@ -136,7 +147,7 @@ fn class_loss_rows_wg(g: Grid) {
         workgroupBarrier();
     }
     if (lid == 0u) {
-        finish_row(i, row_lse(m, sh[0]), sh2[0], sh3[0]);
+        finish_row(i, m, sh[0], sh2[0], sh3[0]);
     }
 }
 
@@ -150,7 +161,7 @@ fn class_loss_rows_thread(g: Grid) {
     let base = i * P.classes;
     let m = row_max(base, 0u, 1u);
     let acc = row_sums(base, 0u, 1u, m);
-    finish_row(i, row_lse(m, acc.x), acc.y, acc.z);
+    finish_row(i, m, acc.x, acc.y, acc.z);
 }
 
 // one workgroup: the sum (or weighted mean) of the rows

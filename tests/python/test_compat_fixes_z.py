@@ -336,3 +336,18 @@ def test_hardswish_of_minus_infinity_is_nan():
 
     y = F.hardswish(rustdl.tensor([float("-inf"), float("inf"), -3.5, 1.0]))
     assert y[0].isnan().item() and y[1:].tolist() == pytest.approx([float("inf"), 0.0, 2.0 / 3.0])
+
+
+def test_gpu_cross_entropy_of_large_logits_keeps_its_digits(gpu):
+    import math
+
+    import rustdl.nn.functional as F
+
+    x = rustdl.tensor([[1e5, 1e5, 99999.0], [1.0, 2.0, 3.0]])
+    t = rustdl.tensor([0, 2])
+    # -log softmax: log(1 + 1 + e^-1) for the first row, log(e^-2 + e^-1 + 1) for the second
+    ref = [math.log(2 + math.exp(-1)), math.log(math.exp(-2) + math.exp(-1) + 1)]
+    got = F.cross_entropy(x.to(gpu), t.to(gpu), reduction="none").cpu().tolist()
+    assert got == pytest.approx(ref, rel=1e-6)
+    smooth = F.cross_entropy(x.to(gpu), t.to(gpu), label_smoothing=0.5).item()
+    assert smooth == pytest.approx(F.cross_entropy(x, t, label_smoothing=0.5).item(), rel=1e-6)
