@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -14,6 +15,10 @@ from .._complex import ComplexTensor
 __all__ = ["collate", "default_collate", "default_collate_fn_map", "default_convert", "to_tensor"]
 
 _UNSUPPORTED = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+# PyTorch's names for the message and for the numpy dtype kinds collation refuses (strings,
+# bytes, unicode, objects), which custom collate functions copied from PyTorch's read
+default_collate_err_msg_format = _UNSUPPORTED
+np_str_obj_array_pattern = re.compile(r"[SaUO]")
 
 
 def to_tensor(value: Any) -> Any:
