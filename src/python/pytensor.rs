@@ -1066,8 +1066,13 @@ impl PyTensor {
     }
     fn __bool__(&self) -> PyResult<bool> {
         if self.tensor().numel() != 1 {
+            let what = if self.tensor().numel() == 0 {
+                "no values"
+            } else {
+                "more than one value"
+            };
             return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with more than one value is ambiguous (shape {:?})",
+                "Boolean value of Tensor with {what} is ambiguous (shape {:?})",
                 self.tensor().shape()
             )));
         }
