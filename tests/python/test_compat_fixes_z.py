@@ -351,3 +351,13 @@ def test_gpu_cross_entropy_of_large_logits_keeps_its_digits(gpu):
     assert got == pytest.approx(ref, rel=1e-6)
     smooth = F.cross_entropy(x.to(gpu), t.to(gpu), label_smoothing=0.5).item()
     assert smooth == pytest.approx(F.cross_entropy(x, t, label_smoothing=0.5).item(), rel=1e-6)
+
+
+def test_copy_of_a_parameter_is_a_parameter_over_the_same_storage():
+    import copy
+
+    p = nn.Parameter(rustdl.ones(2))
+    c = copy.copy(p)
+    assert isinstance(c, nn.Parameter) and c is not p and c.requires_grad
+    assert c.data_ptr() == p.data_ptr()
+    assert copy.copy(nn.Parameter(rustdl.ones(2), requires_grad=False)).requires_grad is False

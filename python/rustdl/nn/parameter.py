@@ -46,6 +46,10 @@ class Parameter(Tensor):
         memo[id(self)] = copy
         return copy
 
+    def __copy__(self) -> Parameter:
+        # a Parameter over the same storage, as PyTorch's copy.copy of one
+        return Parameter(self.detach(), self.requires_grad)
+
     def __reduce_ex__(self, protocol: int):
         # pickled as a Parameter (the tensor's own pickle rebuilds a plain Tensor)
         rebuild, args = Tensor.__reduce__(self)
