@@ -101,11 +101,11 @@ fn dot_t<T: Float>(y: &[T], x: &[T], m: &[T], [n, c, s]: [usize; 3]) -> (Vec<T>,
     (cast(sy), cast(sxy))
 }
 
-/// `x·a + b`: one fused multiply-add where the process uses FMA, else a product and a sum
-/// (a software fused multiply-add would be slow).
+/// `x·a + b`: one fused multiply-add when `fused` (the process uses FMA), else a product and a
+/// sum (a software fused multiply-add would be slow).
 #[inline(always)]
-fn fma<T: Float>(x: T, a: T, b: T) -> T {
-    if super::simd::has_avx2() {
+fn fma<T: Float>(fused: bool, x: T, a: T, b: T) -> T {
+    if fused {
         x.mul_add_(a, b)
     } else {
         x * a + b
@@ -123,6 +123,8 @@ fn affine_t<T: Float>(
     let s1 = s.max(1);
     // whole (n, c) runs per task, about PAR_CHUNK elements each
     let runs_per_task = (super::PAR_CHUNK / s1).max(1);
+    // read once, outside the element loops (the loops specialise on it)
+    let fused = super::simd::has_avx2();
     let work = |t: usize, o: &mut [T]| {
         super::simd::wide(|| {
             for (j, orun) in o.chunks_mut(s1).enumerate() {
@@ -136,13 +138,15 @@ fn affine_t<T: Float>(
                     None => orun
                         .iter_mut()
                         .zip(xr)
-                        .for_each(|(o, &v)| *o = fma(v, av, bv)),
+                        .for_each(|(o, &v)| *o = fma(fused, v, av, bv)),
                     Some((yv, d)) => {
                         let dv = d[ch];
                         let yr = &yv[r * s1..r * s1 + orun.len()];
                         orun.iter_mut()
                             .zip(xr.iter().zip(yr))
-                            .for_each(|(o, (&v, &w))| *o = fma(w, dv, fma(v, av, bv)));
+                            .for_each(|(o, (&v, &w))| {
+                                *o = fma(fused, w, dv, fma(fused, v, av, bv))
+                            });
                     }
                 }
             }
