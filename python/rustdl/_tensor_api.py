@@ -1766,6 +1766,11 @@ def logit(input, eps=None):  # noqa: A002
     x = _float("logit", input)
     if eps is not None:
         x = x.clamp(eps, 1.0 - eps)
+    else:
+        # outside [0, 1] PyTorch's gradient is NaN, as the value is (log(x) - log(1 - x) alone
+        # would give the finite 1/x + 1/(1 - x) there): a NaN constant added there does it
+        oob = x.detach().lt(0).logical_or(x.detach().gt(1))
+        x = x + _rd.where(oob, x.new_full((), float("nan")), x.new_zeros(()))
     return x.log() - (1.0 - x).log()
 
 
@@ -1999,10 +2004,18 @@ def renorm(input, p, dim, maxnorm):  # noqa: A002
         raise RuntimeError(f"renorm: maxnorm must be >= 0, got {maxnorm}")
     d = _norm_dim("renorm", dim, input.dim())
     others = [i for i in range(input.dim()) if i != d]
-    a = input.abs()
-    norms = (a.pow(p).sum(others, keepdim=True) if others else a.pow(p)).pow(1.0 / p)
-    big = norms.gt(maxnorm)
-    scale = _rd.where(big, maxnorm / (_rd.where(big, norms, norms.new_ones(())) + 1e-7), norms.new_ones(()))
+
+    def norms_of(a):
+        return (a.pow(p).sum(others, keepdim=True) if others else a.pow(p)).pow(1.0 / p)
+
+    from .autograd import no_grad
+
+    with no_grad():
+        big = norms_of(input.abs()).gt(maxnorm)
+    # the norms that matter are taken from the slices that are rescaled only: a slice left as
+    # it is (an all-zero one included) must not send the NaN of the norm's gradient at 0 back
+    norms = norms_of(_rd.where(big, input, input.new_ones(())).abs())
+    scale = _rd.where(big, maxnorm / (norms + 1e-7), norms.new_ones(()))
     return input * scale
 
 

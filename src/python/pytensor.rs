@@ -3199,14 +3199,22 @@ fn clamp_bounds(
     use ClampBound::{Num, Tensor as T};
     match (lo, hi) {
         (Some(T(_)), _) | (_, Some(T(_))) => {
+            // selections, not maximum/minimum: the gradient goes wholly to `t` where it lies in
+            // [lo, hi] (a tie with a bound included) and to a bound only where it is the
+            // result, as PyTorch's clamp (maximum would split a tie); a NaN bound gives NaN
+            let pick = |bound: &Tensor, from: &Tensor, op: BinaryOp| -> CoreResult<Tensor> {
+                let nan = bound.binary(bound, BinaryOp::Ne)?;
+                let take = from.binary(bound, op)?.binary(&nan, BinaryOp::Or)?;
+                Tensor::where_cond(&take, bound, from)
+            };
             let lower = match lo {
                 Some(Num(v)) => t.clamp(Some(*v), None)?,
-                Some(T(m)) => t.maximum(m)?,
+                Some(T(m)) => pick(m, t, BinaryOp::Lt)?,
                 None => t.clone(),
             };
             match hi {
                 Some(Num(v)) => lower.clamp(None, Some(*v)),
-                Some(T(m)) => lower.minimum(m),
+                Some(T(m)) => pick(m, &lower, BinaryOp::Gt),
                 None => Ok(lower),
             }
         }

@@ -1,0 +1,62 @@
+"""Gradients at the edges of their ops, checked against the closed-form derivative PyTorch's
+backward formulas give: clamp with tensor bounds at a tie, renorm of an all-zero slice, and
+logit outside [0, 1] without ``eps``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import rustdl
+
+
+def _grad(f, values):
+    x = rustdl.tensor(values, requires_grad=True)
+    f(x).sum().backward()
+    return x.grad.tolist()
+
+
+def test_clamp_tensor_bounds_give_a_tie_its_whole_gradient(device):
+    x = rustdl.tensor([0.0, 1.0, 2.0, 0.5, -1.0], device=device, requires_grad=True)
+    lo = rustdl.tensor([1.0, 1.0, 1.0, 0.0, 0.0], device=device, requires_grad=True)
+    hi = rustdl.tensor([1.0, 1.0, 1.0, 2.0, -0.5], device=device, requires_grad=True)
+    y = x.clamp(lo, hi)
+    y.backward(rustdl.tensor([1.0, 2.0, 3.0, 4.0, 5.0], device=device))
+    assert y.tolist() == [1.0, 1.0, 1.0, 0.5, -0.5]
+    # the input's gradient where lo <= x <= hi; lo's where x < lo <= hi; hi's where the result
+    # is hi (x > hi, or lo > hi)
+    assert x.grad.tolist() == [0.0, 2.0, 0.0, 4.0, 0.0]
+    assert lo.grad.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert hi.grad.tolist() == [0.0, 0.0, 3.0, 0.0, 5.0]
+
+
+def test_clamp_one_tensor_bound_at_a_tie_and_nan():
+    assert _grad(lambda x: x.clamp(min=rustdl.ones(3)), [1.0, 0.0, 2.0]) == [1.0, 0.0, 1.0]
+    assert _grad(lambda x: x.clamp(max=rustdl.ones(3)), [1.0, 0.0, 2.0]) == [1.0, 1.0, 0.0]
+    out = rustdl.tensor([0.5, float("nan")]).clamp(rustdl.tensor([float("nan"), 0.0]), rustdl.ones(2))
+    assert all(math.isnan(v) for v in out.tolist())
+    x = rustdl.tensor([0.5, 3.0])
+    x.clamp_(rustdl.tensor([1.0, 0.0]), rustdl.tensor([2.0, 2.0]))
+    assert x.tolist() == [1.0, 2.0]
+
+
+def test_renorm_leaves_an_all_zero_slice_with_gradient_one():
+    x = rustdl.tensor([[0.0, 0.0], [0.3, 0.4], [3.0, 4.0]], requires_grad=True)
+    y = x.renorm(2, 0, 1.0)
+    np.testing.assert_allclose(y.detach().numpy(), [[0, 0], [0.3, 0.4], [0.6, 0.8]], rtol=1e-6)
+    y.sum().backward()
+    g = x.grad.numpy()
+    assert np.isfinite(g).all()
+    np.testing.assert_array_equal(g[:2], np.ones((2, 2)))
+    # the rescaled slice: d/dx of x / |x| summed, (1 - x·sum(x)/|x|²) / |x|
+    v = np.array([3.0, 4.0])
+    expected = (1.0 - v * v.sum() / 25.0) / 5.0
+    np.testing.assert_allclose(g[2], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_logit_gradient_is_nan_outside_the_unit_interval_without_eps():
+    g = _grad(rustdl.logit, [2.0, -1.0, 0.5])
+    assert math.isnan(g[0]) and math.isnan(g[1]) and g[2] == pytest.approx(4.0)
+    g = _grad(lambda x: rustdl.logit(x, eps=0.1), [2.0, -1.0, 0.5])
+    assert g == [0.0, 0.0, pytest.approx(4.0)]
