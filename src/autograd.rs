@@ -1151,8 +1151,7 @@ fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
     // (a gradient first stored may alias one that another leaf holds too)
     if let Some(prev) = slot.as_ref().filter(|p| {
         !keep_history
-            && Arc::strong_count(&p.0.storage) == 1
-            && Arc::weak_count(&p.0.storage) == 0
+            && p.storage_counts() == (1, 0)
             && !p.requires_grad()
             && p.dtype() == g.dtype()
             && p.owns_whole_storage()
@@ -1170,7 +1169,7 @@ fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
             // stored as it is when no other tensor shares its memory (later sums go into it in
             // place); a gradient shared with another leaf or a view of a larger buffer is copied
             let c = g.contiguous()?;
-            if Arc::strong_count(&c.0.storage) > 1 || !c.owns_whole_storage() {
+            if c.storage_counts().0 > 1 || !c.owns_whole_storage() {
                 c.deep_clone()?
             } else {
                 c

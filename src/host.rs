@@ -273,7 +273,7 @@ impl Tensor {
         }
         let ptr = NonNull::new(data[l.offset..].as_mut_ptr())?;
         // pinned under the write lock: `set_data` cannot replace the buffer after we read it
-        let pin = StoragePin::new(self.0.storage.clone());
+        let pin = StoragePin::new(self.storage_arc());
         drop(storage);
         Some((pin, ptr))
     }
@@ -296,7 +296,7 @@ impl Tensor {
         let Storage::Cpu(c) = &mut *storage else {
             return Ok(());
         };
-        if crate::host::is_pinned(&self.0.storage) {
+        if crate::host::is_pinned(&self.storage_arc()) {
             return Err(Error::Runtime(format!(
                 "share_memory_: the storage of this tensor (shape {:?}) is lent out (a numpy view \
                  or a collective in progress); share it before lending it",

@@ -95,7 +95,7 @@ pub fn step_many(updates: &[Update]) -> Result<()> {
     const RUN: usize = 32;
     // storages are told apart by identity: each one a run writes is locked once, and no
     // gradient of the run is one of them
-    let id = |t: &Tensor| std::sync::Arc::as_ptr(&t.0.storage) as usize;
+    let id = |t: &Tensor| std::sync::Arc::as_ptr(&t.storage_arc()) as usize;
     let mut i = 0;
     while i < updates.len() {
         let (mut written, mut read) = (Vec::new(), Vec::new());

@@ -1,5 +1,6 @@
 //! The tensor: shared storage + layout + autograd metadata, with constructors and accessors.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -17,7 +18,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// The shared part of a tensor.
 pub struct TensorImpl {
     pub(crate) id: u64,
-    pub(crate) storage: Arc<RwLock<Storage>>,
+    /// the storage this tensor reads: behind its own lock, so `t.data = other` can make the
+    /// tensor share `other`'s storage in place, as PyTorch swaps a TensorImpl's storage
+    pub(crate) storage: RwLock<Arc<RwLock<Storage>>>,
     /// bumped by every in-place write; shared with views and `detach()`
     pub(crate) version: Arc<Version>,
     pub(crate) layout: Layout,
@@ -96,7 +99,7 @@ impl Tensor {
             .map_or(0, |b| b.0.history_gen.load(Ordering::Acquire));
         Tensor(Arc::new(TensorImpl {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage,
+            storage: RwLock::new(storage),
             version,
             layout,
             dtype: AtomicU8::new(dtype.code()),
@@ -157,7 +160,7 @@ impl Tensor {
     ) -> Tensor {
         let base = self.0.view_base.clone().unwrap_or_else(|| self.clone());
         let mut t = Tensor::build(
-            self.0.storage.clone(),
+            self.storage_arc(),
             self.0.version.clone(),
             layout,
             self.dtype(),
@@ -318,15 +321,50 @@ impl Tensor {
         self.0.layout.is_contiguous()
     }
     /// Read access to the storage.
-    pub fn storage(&self) -> RwLockReadGuard<'_, Storage> {
-        self.0.storage.read().unwrap_or_else(|e| e.into_inner())
+    pub fn storage(&self) -> StorageRead {
+        StorageRead::new(self.storage_arc())
     }
-    pub(crate) fn storage_mut(&self) -> RwLockWriteGuard<'_, Storage> {
-        self.0.storage.write().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn storage_mut(&self) -> StorageWrite {
+        StorageWrite::new(self.storage_arc())
+    }
+    /// The storage object itself (its identity tells storages apart; holding it keeps it alive).
+    pub(crate) fn storage_arc(&self) -> Arc<RwLock<Storage>> {
+        self.0
+            .storage
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+    /// How many tensors and pins hold this tensor's storage (strong, weak), not counting a
+    /// handle taken to look.
+    pub(crate) fn storage_counts(&self) -> (usize, usize) {
+        let cell = self.0.storage.read().unwrap_or_else(|e| e.into_inner());
+        (Arc::strong_count(&cell), Arc::weak_count(&cell))
     }
     /// True when two tensors share one storage.
     pub fn shares_storage(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+        Arc::ptr_eq(&self.storage_arc(), &other.storage_arc())
+    }
+    /// Makes this tensor use `src`'s storage from now on (shared: writes through either show in
+    /// both), as PyTorch's `t.data = src`: the tensor object, its autograd identity, hooks and
+    /// version counter stay; views and aliases taken before keep the old storage. Only where
+    /// both have one layout (the caller falls back to another tensor object otherwise).
+    pub(crate) fn share_storage_of(&self, src: &Tensor) -> Result<()> {
+        if src.layout() != self.layout() {
+            return Err(Error::Runtime(format!(
+                "set_data: cannot share a storage laid out as {:?} in a tensor laid out as {:?}",
+                src.layout(),
+                self.layout()
+            )));
+        }
+        let new = src.storage_arc();
+        let mut cell = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
+        *cell = new;
+        self.0.dtype.store(src.dtype().code(), Ordering::Relaxed);
+        self.0
+            .device
+            .store(device_code(src.device()), Ordering::Relaxed);
+        Ok(())
     }
     pub fn requires_grad(&self) -> bool {
         self.sync_view();
@@ -493,7 +531,7 @@ impl Tensor {
     pub fn storage_view(&self) -> Tensor {
         let len = self.storage().len();
         Tensor::build(
-            self.0.storage.clone(),
+            self.storage_arc(),
             self.0.version.clone(),
             Layout::contiguous(&[len]),
             self.dtype(),
@@ -504,7 +542,7 @@ impl Tensor {
 
     pub fn detach(&self) -> Tensor {
         Tensor::build(
-            self.0.storage.clone(),
+            self.storage_arc(),
             self.0.version.clone(),
             self.0.layout.clone(),
             self.dtype(),
@@ -517,7 +555,7 @@ impl Tensor {
     /// and no view tracking (for buffers inside kernels and backward rules).
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor::build(
-            self.0.storage.clone(),
+            self.storage_arc(),
             self.0.version.clone(),
             layout,
             self.dtype(),
@@ -530,7 +568,7 @@ impl Tensor {
     /// `.data`: in-place changes through it are not seen by autograd's checks.
     pub fn data_alias(&self) -> Tensor {
         Tensor::build(
-            self.0.storage.clone(),
+            self.storage_arc(),
             Version::new(),
             self.0.layout.clone(),
             self.dtype(),
@@ -602,8 +640,7 @@ impl Tensor {
         // the values change in place below: only on a tensor nothing else holds
         let own = |t: &Tensor| {
             Arc::strong_count(&t.0) == 1
-                && Arc::strong_count(&t.0.storage) == 1
-                && Arc::weak_count(&t.0.storage) == 0
+                && t.storage_counts() == (1, 0)
                 && t.0.view_base.is_none()
                 && t.owns_whole_storage()
         };
@@ -996,9 +1033,8 @@ impl Tensor {
     /// captured graph.
     pub(crate) fn move_from(&self, src: &Tensor, op: &'static str) -> bool {
         if Arc::strong_count(&src.0) != 1
-            || Arc::strong_count(&src.0.storage) != 1
-            || Arc::weak_count(&src.0.storage) != 0
-            || Arc::ptr_eq(&self.0.storage, &src.0.storage)
+            || src.storage_counts() != (1, 0)
+            || self.shares_storage(src)
             || src.dtype() != self.dtype()
             || src.device() != self.device()
             || src.shape() != self.shape()
@@ -1010,7 +1046,7 @@ impl Tensor {
         }
         let mut mine = self.storage_mut();
         let mut theirs = src.storage_mut();
-        if crate::host::is_pinned(&self.0.storage)
+        if crate::host::is_pinned(&self.storage_arc())
             || !backend::replaceable(&mine)
             || !backend::replaceable(&theirs)
         {
@@ -1091,6 +1127,11 @@ impl Tensor {
         self.layout().offset == 0 && self.is_contiguous() && self.storage().len() == self.numel()
     }
 
+    /// True when another tensor (a view, a `.data`/`detach()` alias) uses this tensor's storage.
+    pub fn storage_is_shared(&self) -> bool {
+        self.storage_counts().0 > 1
+    }
+
     /// Replaces this tensor's data with a copy of `src` (same shape; any device or dtype),
     /// keeping the tensor object, as PyTorch's `t.data = src`. Used to move parameters in place.
     pub fn set_data(&self, src: &Tensor) -> Result<()> {
@@ -1118,7 +1159,7 @@ impl Tensor {
         {
             let mut storage = self.storage_mut();
             // memory lent out (a collective's numpy view of it) must stay where it is
-            if crate::host::is_pinned(&self.0.storage) {
+            if crate::host::is_pinned(&self.storage_arc()) {
                 return Err(Error::Runtime(format!(
                     "set_data: the storage of this tensor (shape {:?}) is lent to a collective in progress; \
                      assign .data after it completes",
@@ -1181,5 +1222,72 @@ fn device_code(d: Device) -> usize {
     match d {
         Device::Cpu => 0,
         Device::Gpu(i) => i + 1,
+    }
+}
+
+/// A read lock on a tensor's storage that holds the storage alive itself, so it stays valid
+/// should the tensor be given another storage meanwhile (`t.data = other`).
+pub struct StorageRead {
+    // declared first: dropped before the handle that keeps the lock alive
+    guard: RwLockReadGuard<'static, Storage>,
+    _owner: Arc<RwLock<Storage>>,
+}
+
+impl StorageRead {
+    fn new(owner: Arc<RwLock<Storage>>) -> StorageRead {
+        let guard = owner.read().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the lock lives in the Arc's heap allocation, which `_owner` keeps alive (and in
+        // place) for as long as this struct exists; the guard is dropped before `_owner`
+        let guard = unsafe {
+            std::mem::transmute::<RwLockReadGuard<'_, Storage>, RwLockReadGuard<'static, Storage>>(
+                guard,
+            )
+        };
+        StorageRead {
+            guard,
+            _owner: owner,
+        }
+    }
+}
+
+impl Deref for StorageRead {
+    type Target = Storage;
+    fn deref(&self) -> &Storage {
+        &self.guard
+    }
+}
+
+/// A write lock on a tensor's storage that holds the storage alive itself (see [`StorageRead`]).
+pub struct StorageWrite {
+    guard: RwLockWriteGuard<'static, Storage>,
+    _owner: Arc<RwLock<Storage>>,
+}
+
+impl StorageWrite {
+    fn new(owner: Arc<RwLock<Storage>>) -> StorageWrite {
+        let guard = owner.write().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: as in `StorageRead::new`
+        let guard = unsafe {
+            std::mem::transmute::<RwLockWriteGuard<'_, Storage>, RwLockWriteGuard<'static, Storage>>(
+                guard,
+            )
+        };
+        StorageWrite {
+            guard,
+            _owner: owner,
+        }
+    }
+}
+
+impl Deref for StorageWrite {
+    type Target = Storage;
+    fn deref(&self) -> &Storage {
+        &self.guard
+    }
+}
+
+impl DerefMut for StorageWrite {
+    fn deref_mut(&mut self) -> &mut Storage {
+        &mut self.guard
     }
 }

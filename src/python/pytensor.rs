@@ -635,7 +635,8 @@ impl PyTensor {
     /// where no host address exists, a stable number unique to the storage object (`data_ptr`).
     fn _storage_address(&self) -> usize {
         let t = self.tensor();
-        let storage = t.0.storage.read().unwrap_or_else(|e| e.into_inner());
+        let owner = t.storage_arc();
+        let storage = owner.read().unwrap_or_else(|e| e.into_inner());
         match &*storage {
             crate::storage::Storage::Cpu(c) => match c {
                 crate::storage::CpuStorage::F32(v) => v.as_ptr() as usize,
@@ -643,7 +644,7 @@ impl PyTensor {
                 crate::storage::CpuStorage::I64(v) => v.as_ptr() as usize,
                 crate::storage::CpuStorage::Bool(v) => v.as_ptr() as usize,
             },
-            crate::storage::Storage::Gpu(_) => std::sync::Arc::as_ptr(&t.0.storage) as usize,
+            crate::storage::Storage::Gpu(_) => std::sync::Arc::as_ptr(&owner) as usize,
         }
     }
     /// Where this tensor's first element sits in its storage, in elements (`storage_offset()`).
@@ -878,17 +879,33 @@ impl PyTensor {
     fn get_data(&self) -> PyTensor {
         self.tensor().data_alias().into()
     }
-    /// `t.data = other`, as PyTorch. For the same shape, on a tensor owning its whole storage,
-    /// the data is copied in (any device or dtype) and the tensor object stays the same, so a
-    /// graph already built still reaches it. Otherwise (a new shape, or a view) this object
-    /// takes `other`'s data, shared, keeping whether it requires grad and a `.grad` that still
-    /// fits.
+    /// `t.data = other`, as PyTorch: this tensor uses `other`'s storage from now on (writes
+    /// through either show in both), the object, its autograd identity, hooks, `.grad` and
+    /// version counter staying, so a graph already built still reaches it; views and `.data`
+    /// aliases taken before keep the old storage. Where the layouts differ, a source no one
+    /// else can reach (`p.data = p.data.t().contiguous().t()`) of the same shape is copied in
+    /// (nothing can tell the two apart); otherwise the object takes `other`'s data, shared, as a
+    /// new tensor, keeping whether it requires grad and a `.grad` that still fits.
     #[setter]
-    fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
-        let (me, src) = (self.tensor(), v.tensor());
+    fn set_data(&self, v: &Bound<'_, PyTensor>) -> PyResult<()> {
+        let (me, src) = (self.tensor(), v.borrow().tensor());
+        if me.requires_grad() && !src.dtype().is_float() {
+            return Err(PyRuntimeError::new_err(format!(
+                "data set to a tensor that requires gradients must be floating point, got {} of shape {:?}",
+                src.dtype().name(),
+                src.shape()
+            )));
+        }
+        if src.layout() == me.layout() {
+            return Ok(me.share_storage_of(&src)?);
+        }
         // memory lent to numpy stays with the arrays over it: the tensor takes a new storage
-        let lent = crate::host::is_pinned(&me.0.storage);
-        if src.shape() == me.shape() && me.owns_whole_storage() && !lent {
+        let lent = crate::host::is_pinned(&me.storage_arc());
+        // SAFETY: a reference count read from a live object the GIL holder borrows
+        let refs = unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) };
+        // the temporary's own reference and the setter's argument are all there are
+        let unreachable = refs <= 2 && !src.storage_is_shared() && !me.storage_is_shared();
+        if src.shape() == me.shape() && me.owns_whole_storage() && !lent && unreachable {
             return Ok(me.set_data(&src)?);
         }
         let fresh = src.detach();

@@ -60,3 +60,42 @@ def test_logit_gradient_is_nan_outside_the_unit_interval_without_eps():
     assert math.isnan(g[0]) and math.isnan(g[1]) and g[2] == pytest.approx(4.0)
     g = _grad(lambda x: rustdl.logit(x, eps=0.1), [2.0, -1.0, 0.5])
     assert g == [0.0, 0.0, pytest.approx(4.0)]
+
+
+def test_data_assignment_shares_the_source_storage():
+    a, b = rustdl.nn.Linear(3, 3), rustdl.nn.Linear(3, 3)
+    b.weight.data = a.weight.data  # old-style weight tying
+    with rustdl.no_grad():
+        a.weight.add_(1.0)
+    assert rustdl.equal(a.weight, b.weight) and a.weight.data_ptr() == b.weight.data_ptr()
+    p = rustdl.nn.Parameter(rustdl.ones(2, 2))
+    pre = rustdl.zeros(2, 2)
+    p.data = pre
+    pre.fill_(5.0)
+    assert p.sum().item() == 20.0 and p.requires_grad and isinstance(p, rustdl.nn.Parameter)
+    # an optimizer step on the parameter is seen by the source
+    opt = rustdl.optim.SGD([p], lr=1.0)
+    (p * 2).sum().backward()
+    opt.step()
+    assert pre.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+
+
+def test_data_assignment_leaves_earlier_views_and_aliases_on_the_old_storage():
+    a = rustdl.zeros(3)
+    v, d = a[:2], a.data
+    a.data = rustdl.ones(3)
+    assert v.tolist() == [0.0, 0.0] and d.tolist() == [0.0, 0.0, 0.0] and a.tolist() == [1.0] * 3
+    assert a._version == 0
+
+
+def test_data_assignment_keeps_a_graph_built_before_it(device):
+    w = rustdl.nn.Parameter(rustdl.ones(2, device=device))
+    y = (w * rustdl.tensor([2.0, 3.0], device=device)).sum()
+    w.data = w.data.clamp(0, 0.5)
+    y.backward()
+    assert w.grad.tolist() == [2.0, 3.0] and w.tolist() == [0.5, 0.5]
+    t = rustdl.ones(2, 3)
+    t.data = rustdl.zeros(3, 2).t()  # another layout: the object takes it as it is
+    assert t.stride() == (1, 2) and t.tolist() == [[0.0] * 3] * 2
+    with pytest.raises(RuntimeError):
+        w.data = rustdl.ones(2, dtype=rustdl.int64)
