@@ -2245,7 +2245,7 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         let shape = sizes_or_keyword(args, shape, "reshape", "shape")?;
         let s = self.tensor().infer_shape(&shape_args(&shape)?, "reshape")?;
-        self.op(|t| t.reshape(&s))
+        self.op(|t| own_view(t, t.reshape(&s)?, "ViewBackward0"))
     }
     /// `view(2, 3)`, `view((2, 3))` or PyTorch's keyword form `view(size=(2, 3))`; `view(dtype)`
     /// reinterprets the elements' bytes as another dtype (see `rustdl._dtype_view`).
@@ -2286,7 +2286,11 @@ impl PyTensor {
     fn reshape_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let o = other;
         let o = o.tensor();
-        Ok(self.compute(&[&o], |t| t.reshape(o.shape()))?.into())
+        Ok(self
+            .compute(&[&o], |t| {
+                own_view(t, t.reshape(o.shape())?, "ViewBackward0")
+            })?
+            .into())
     }
     #[pyo3(signature = (*args, dims=None))]
     fn permute(
@@ -2321,9 +2325,10 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<isize>) -> PyResult<PyTensor> {
+        let t = self.tensor();
         Ok(match dim {
-            None => self.tensor().squeeze_all()?,
-            Some(d) => self.tensor().squeeze_dim(d)?,
+            None => own_view(&t, t.squeeze_all()?, "SqueezeBackward0")?,
+            Some(d) => own_view(&t, t.squeeze_dim(d)?, "SqueezeBackward1")?,
         }
         .into())
     }
@@ -2337,12 +2342,16 @@ impl PyTensor {
         size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let req = shape_args(&sizes_or_keyword(args, size, "expand", "size")?)?;
-        self.op(|t| t.expand_signed(&req))
+        self.op(|t| own_view(t, t.expand_signed(&req)?, "ExpandBackward0"))
     }
     fn expand_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let o = other;
         let o = o.tensor();
-        Ok(self.compute(&[&o], |t| t.expand(o.shape()))?.into())
+        Ok(self
+            .compute(&[&o], |t| {
+                own_view(t, t.expand(o.shape())?, "ExpandBackward0")
+            })?
+            .into())
     }
     /// `repeat(2, 3)`, `repeat((2, 3))` or the keyword form `repeat(repeats=(2, 3))`.
     #[pyo3(signature = (*reps, repeats=None))]
@@ -2499,7 +2508,8 @@ impl PyTensor {
         self.op(|t| t.nonzero())
     }
     fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(index::getitem(key.py(), &self.tensor(), key)?.into())
+        let t = self.tensor();
+        Ok(own_view(&t, index::getitem(key.py(), &t, key)?, "AliasBackward0")?.into())
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         index::setitem_impl(&self.tensor(), key, value, false, "setitem")
@@ -2909,7 +2919,7 @@ impl PyTensor {
     #[pyo3(signature = (*size))]
     fn broadcast_to(&self, size: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let want = shape_args(size)?;
-        self.op(|t| t.broadcast_to_signed(&want))
+        self.op(|t| own_view(t, t.broadcast_to_signed(&want)?, "ExpandBackward0"))
     }
     fn movedim(
         &self,
@@ -3205,6 +3215,18 @@ fn check_some_bound(name: &str, lo: &Option<ClampBound>, hi: &Option<ClampBound>
         )));
     }
     Ok(())
+}
+
+/// `out` itself, or where a shape op changed nothing and gave back `src`, a new view of it: as
+/// PyTorch's, the result is another tensor with an autograd identity of its own (a hook, a
+/// `retain_grad`, `.grad` or `requires_grad_` on it is not the source's).
+fn own_view(src: &Tensor, out: Tensor, label: &'static str) -> CoreResult<Tensor> {
+    if out.id() != src.id() {
+        return Ok(out);
+    }
+    Ok(src
+        .view_op(src.layout().clone(), "alias", |g| Ok(vec![Some(g.clone())]))
+        .label_grad_fn(label, &[src]))
 }
 
 /// `min(max(t, lo), hi)`, as PyTorch's clamp (the upper bound wins where `lo > hi`).

@@ -99,3 +99,33 @@ def test_data_assignment_keeps_a_graph_built_before_it(device):
     assert t.stride() == (1, 2) and t.tolist() == [[0.0] * 3] * 2
     with pytest.raises(RuntimeError):
         w.data = rustdl.ones(2, dtype=rustdl.int64)
+
+
+@pytest.mark.parametrize(
+    ("op", "label"),
+    [
+        (lambda t: t.reshape(2, 3), "ViewBackward0"),
+        (lambda t: t.reshape_as(t), "ViewBackward0"),
+        (lambda t: t.squeeze(), "SqueezeBackward0"),
+        (lambda t: t.squeeze(0), "SqueezeBackward1"),
+        (lambda t: t.expand(2, 3), "ExpandBackward0"),
+        (lambda t: t.expand_as(t), "ExpandBackward0"),
+        (lambda t: t.broadcast_to(2, 3), "ExpandBackward0"),
+        (lambda t: t[...], "AliasBackward0"),
+    ],
+)
+def test_a_shape_op_that_changes_nothing_gives_a_view_of_its_own(op, label):
+    x = rustdl.ones(2, 3, requires_grad=True)
+    y = x * 2
+    v = op(y)
+    assert type(v.grad_fn).__name__ == label
+    # a hook on the view scales the view's gradient only: 2·(1 + 10)
+    v.register_hook(lambda g: g * 10)
+    (y.sum() + v.sum()).backward()
+    assert x.grad.tolist() == [[22.0] * 3] * 2
+    leaf = rustdl.ones(2, 3, requires_grad=True)
+    w = op(leaf)
+    assert not w.is_leaf and type(w.grad_fn).__name__ == label
+    plain = rustdl.ones(2, 3)
+    op(plain).requires_grad_()
+    assert not plain.requires_grad
