@@ -375,7 +375,9 @@ impl ExpFast for f32 {
         const C1: f32 = 0.693_359_4;
         const C2: f32 = -2.121_944_4e-4;
         const MAGIC: f32 = 12_582_912.0;
-        let x = self.clamp(-87.336_55, 88.722_83);
+        // down to ln of half the least subnormal: results below 2^-126 are subnormal, formed
+        // by the two-half scaling below with one rounding, as libm's (not flushed to 0)
+        let x = self.clamp(-103.972_08, 88.722_83);
         let shifted = x * LOG2E + MAGIC;
         let n = shifted - MAGIC;
         let ni = shifted.to_bits() as i32 - MAGIC.to_bits() as i32;
@@ -392,7 +394,7 @@ impl ExpFast for f32 {
         let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
         let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
         let out = y * s1 * s2;
-        let out = if self < -87.336_55 { 0.0 } else { out };
+        let out = if self < -103.972_08 { 0.0 } else { out };
         let out = if self > 88.722_83 { f32::INFINITY } else { out };
         if self.is_nan() {
             self

@@ -129,3 +129,14 @@ def test_a_shape_op_that_changes_nothing_gives_a_view_of_its_own(op, label):
     plain = rustdl.ones(2, 3)
     op(plain).requires_grad_()
     assert not plain.requires_grad
+
+
+def test_float32_exp_keeps_subnormal_results():
+    x = np.linspace(-104.5, -86.0, 4001, dtype=np.float32)
+    got = rustdl.tensor(x).exp().numpy()
+    ref = np.exp(x.astype(np.float64)).astype(np.float32)
+    # within one unit in the last place of the float32 result (subnormals included), not 0
+    assert np.abs(got.view(np.int32) - ref.view(np.int32)).max() <= 1
+    assert got[x > -103.0].min() > 0
+    assert math.isfinite(rustdl.tensor([-100.0]).exp().log().item())
+    assert rustdl.softmax(rustdl.tensor([0.0, -95.0]), 0)[1].item() > 0
