@@ -3225,7 +3225,7 @@ fn own_view(src: &Tensor, out: Tensor, label: &'static str) -> CoreResult<Tensor
         return Ok(out);
     }
     Ok(src
-        .view_op(src.layout().clone(), "alias", |g| Ok(vec![Some(g.clone())]))
+        .view_op(src.layout().clone(), "view", |g| Ok(vec![Some(g.clone())]))
         .label_grad_fn(label, &[src]))
 }
 

@@ -4,11 +4,13 @@ logit outside [0, 1] without ``eps``."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 import rustdl
+from conftest import run_compat
 
 
 def _grad(f, values):
@@ -140,3 +142,35 @@ def test_float32_exp_keeps_subnormal_results():
     assert got[x > -103.0].min() > 0
     assert math.isfinite(rustdl.tensor([-100.0]).exp().log().item())
     assert rustdl.softmax(rustdl.tensor([0.0, -95.0]), 0)[1].item() > 0
+
+
+def test_classes_reached_through_torch_name_torch_modules(tmp_path):
+    src = """
+import io, json, pickle
+import torch
+from torch import nn
+from torch.optim import lr_scheduler
+from torch.utils.data import DataLoader
+opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+s = lr_scheduler.MultiStepLR(opt, milestones=[15], gamma=0.5)
+m = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+back = pickle.loads(pickle.dumps(m))
+print(json.dumps([s.__module__ == lr_scheduler.__name__, nn.Linear.__module__, DataLoader.__module__,
+                  type(back[0]).__name__, bool(torch.equal(back[0].weight, m[0].weight))]))
+"""
+    out = json.loads(
+        run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}).stdout.strip().splitlines()[-1]
+    )
+    assert out == [True, "torch.nn.modules.linear", "torch.utils.data.dataloader", "Linear", True]
+    # outside the compat layer the classes keep rustdl's names
+    assert rustdl.nn.Linear.__module__ == "rustdl.nn.modules.linear"
+
+
+@pytest.mark.parametrize("cls", [rustdl.nn.LazyBatchNorm1d, rustdl.nn.LazyInstanceNorm1d])
+def test_lazy_norm_parameters_follow_a_move_made_before_the_first_forward(cls, device):
+    m = cls().double() if device == "cpu" else cls().to(device)
+    dtype = rustdl.float64 if device == "cpu" else rustdl.float32
+    y = m(rustdl.randn(4, 3, 5, dtype=dtype, device=device))
+    assert y.dtype == dtype and m.num_features == 3
+    for t in (m.weight, m.bias, m.running_mean, m.running_var):
+        assert t.dtype == dtype and t.device.type == rustdl.device(device).type

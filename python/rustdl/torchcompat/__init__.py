@@ -289,7 +289,60 @@ class _FacadeLoader(importlib.abc.Loader):
         return TorchFacade(spec.name, target, _overrides.for_module(spec.name))
 
     def exec_module(self, module: types.ModuleType) -> None:
-        pass
+        if isinstance(module, TorchFacade):
+            _rename_classes(module)
+
+
+# classes whose ``__module__`` names the torch module they are reached from while installed, as
+# PyTorch's (``StepLR.__module__ == "torch.optim.lr_scheduler"``: scripts compare it with the
+# module's ``__name__``, and pickles of them name what PyTorch's name), with their own names
+_RENAMED: dict[type, str] = {}
+
+
+def _torch_name(rustdl_module: str) -> str | None:
+    """The torch module name that resolves to ``rustdl_module`` (the longest mapping wins)."""
+    best = None
+    for torch_prefix, ours in _PREFIXES.items():
+        if rustdl_module == ours or rustdl_module.startswith(ours + "."):
+            if (
+                best is None
+                or len(ours) > len(best[1])
+                or (len(ours) == len(best[1]) and len(torch_prefix) < len(best[0]))
+            ):
+                best = (torch_prefix, ours)
+    if best is None or not best[0].startswith("torch"):
+        return None
+    return best[0] + rustdl_module[len(best[1]) :]
+
+
+def _rename_classes(facade: TorchFacade) -> None:
+    target = object.__getattribute__(facade, "_target")
+    for value in list(vars(target).values()):
+        if not isinstance(value, type) or value in _RENAMED:
+            continue
+        home = value.__module__
+        if not isinstance(home, str) or not home.startswith("rustdl.") or "._" in home:
+            continue
+        name = _torch_name(home)
+        if name is None or "._" in name:
+            continue
+        try:
+            owner = facade if name == facade.__name__ else importlib.import_module(name)
+            if getattr(owner, value.__qualname__, None) is not value:
+                continue
+            value.__module__ = name
+        except Exception:  # noqa: BLE001 - an immutable type or a module that cannot load
+            continue
+        _RENAMED[value] = home
+
+
+def _restore_class_names() -> None:
+    for cls, home in _RENAMED.items():
+        try:
+            cls.__module__ = home
+        except (TypeError, AttributeError):
+            pass
+    _RENAMED.clear()
 
 
 class _TorchFinder(importlib.abc.MetaPathFinder):
@@ -356,6 +409,7 @@ def uninstall() -> None:
     from . import _overrides
 
     _overrides.unpatch_classes()
+    _restore_class_names()
     for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "torchvision"))]:
         del sys.modules[name]
 

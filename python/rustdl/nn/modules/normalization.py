@@ -531,7 +531,12 @@ class _LazyNorm:
         self._materialize(input.shape[channel])
 
     def _materialize(self, n: int) -> None:
-        kw = self._factory
+        # the placeholders follow .to()/.double()/.cuda() made before the first forward, as
+        # PyTorch's uninitialized parameters and buffers do: the new tensors take their kind
+        kw = dict(self._factory)
+        like = self.weight if self.affine else self.running_mean if self.track_running_stats else None
+        if isinstance(like, Tensor):
+            kw = {"device": like.device, "dtype": like.dtype}
         self.num_features = n
         if self.affine:
             _fill_placeholder(self, "weight", _rustdl.ones(n, **kw))
