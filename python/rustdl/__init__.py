@@ -891,12 +891,15 @@ def compile(
 
 def manual_seed(seed):  # noqa: F811  (PyTorch's parameter name)
     """Seeds the global random stream (CPU and GPU draws alike) and returns
-    :data:`default_generator`, as ``torch.manual_seed``; negative seeds wrap modulo 2**64."""
+    :data:`default_generator`, as ``torch.manual_seed``: the seed is ``int(seed)`` (a float or a
+    string from a config file works), negative seeds wrap modulo 2**64, and one outside
+    [-2**63, 2**64) is a ValueError."""
     import builtins
 
-    if isinstance(seed, builtins.bool) or not hasattr(seed, "__index__"):
-        raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
-    _rustdl.manual_seed(builtins.int(seed) & ((1 << 64) - 1))
+    seed = builtins.int(seed)
+    if not -(1 << 63) <= seed < (1 << 64):
+        raise ValueError(f"manual_seed: Overflow when unpacking long long (seed {seed})")
+    _rustdl.manual_seed(seed & ((1 << 64) - 1))
     return default_generator
 
 

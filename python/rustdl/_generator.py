@@ -52,10 +52,10 @@ class Generator:
     def manual_seed(self, seed: int) -> Generator:
         """Seeds the streams (and restarts them); returns the generator, as PyTorch."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
+            raise RuntimeError(f"manual_seed expected a long, but got {type(seed).__name__}")
         seed = int(seed)
         if not -(1 << 63) <= seed < (1 << 64):
-            raise RuntimeError(f"manual_seed: the seed must fit 64 bits, got {seed}")
+            raise ValueError(f"manual_seed: Overflow when unpacking long long (seed {seed})")
         self._state = (seed & _MASK, 0)
         self._cpu = _rustdl._CpuGen(seed & _MASK)
         return self

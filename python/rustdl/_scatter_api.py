@@ -133,6 +133,11 @@ def _index_fill(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     if shape:
         shape[dim] = size
     hit = (mark > 0).reshape(*shape) if shape else (mark > 0).reshape(())
+    if isinstance(value, Tensor) and value.dim() != 0:
+        raise RuntimeError(
+            "index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+            f"{value.dim()} dimension(s) (shape {tuple(value.shape)})"
+        )
     v = value if isinstance(value, Tensor) else _rustdl.tensor(value, dtype=self.dtype, device=self.device)
     return _rustdl.where(hit, v.to(self.dtype), self)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -620,17 +620,26 @@ def backward(
     root.backward(retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 
-def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802
-    """The pre-0.4 PyTorch wrapper, as PyTorch still runs it: a new leaf sharing ``data``'s
-    storage (``data.detach()``) that requires grad only if ``requires_grad``; ``data`` itself
-    is left unchanged and no gradient flows back into it. ``volatile`` is ignored (PyTorch
-    ignores it too)."""
-    if not isinstance(data, _rustdl.Tensor):
-        raise TypeError(f"Variable: expected a Tensor as data, got {type(data).__name__}")
-    out = data.detach()
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
+class _VariableMeta(type):
+    """Every tensor is a ``Variable`` (``isinstance(t, Variable)``), as in PyTorch."""
+
+    def __instancecheck__(cls, other: Any) -> bool:
+        return isinstance(other, _rustdl.Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The pre-0.4 PyTorch wrapper, as PyTorch still runs it: ``Variable(data)`` is a new leaf
+    sharing ``data``'s storage (``data.detach()``) that requires grad only if
+    ``requires_grad``; ``data`` itself is left unchanged and no gradient flows back into it.
+    ``volatile`` is ignored (PyTorch ignores it too). Every tensor is an instance."""
+
+    def __new__(cls, data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # type: ignore[misc]
+        if not isinstance(data, _rustdl.Tensor):
+            raise TypeError(f"Variable: expected a Tensor as data, got {type(data).__name__}")
+        out = data.detach()
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
 
 
 class FunctionCtx:

@@ -385,6 +385,14 @@ fn grad_fill_value(value: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Option<T
         return Ok(None);
     };
     let vt = vt.tensor();
+    // as PyTorch: a value tensor must be 0-d (a 1-element 1-d one is refused too)
+    if vt.ndim() != 0 {
+        return Err(PyRuntimeError::new_err(format!(
+            "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s) (shape {:?})",
+            vt.ndim(),
+            vt.shape()
+        )));
+    }
     if !(vt.requires_grad() && vt.numel() == 1 && crate::autograd::is_grad_enabled()) {
         return Ok(None);
     }
@@ -802,8 +810,16 @@ impl PyTensor {
         *self.grad_obj.lock().unwrap_or_else(|e| e.into_inner()) = obj;
         Ok(())
     }
-    fn retain_grad(&self) {
-        self.tensor().retain_grad()
+    fn retain_grad(&self) -> PyResult<()> {
+        let t = self.tensor();
+        if !t.requires_grad() {
+            return Err(PyRuntimeError::new_err(format!(
+                "can't retain_grad on Tensor that has requires_grad=False (shape {:?})",
+                t.shape()
+            )));
+        }
+        t.retain_grad();
+        Ok(())
     }
     /// True after `retain_grad()` on a non-leaf tensor.
     #[getter]

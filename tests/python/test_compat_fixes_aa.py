@@ -174,3 +174,68 @@ def test_lazy_norm_parameters_follow_a_move_made_before_the_first_forward(cls, d
     assert y.dtype == dtype and m.num_features == 3
     for t in (m.weight, m.bias, m.running_mean, m.running_var):
         assert t.dtype == dtype and t.device.type == rustdl.device(device).type
+
+
+def test_every_tensor_is_a_variable_and_variable_makes_a_leaf():
+    from rustdl.autograd import Variable
+
+    assert isinstance(rustdl.ones(2), Variable) and not isinstance(3, Variable)
+    v = Variable(rustdl.ones(2), requires_grad=True)
+    assert v.requires_grad and v.is_leaf
+
+
+def test_packed_sequence_casts_and_moves(device):
+    from rustdl.nn.utils.rnn import pack_sequence
+
+    p = pack_sequence([rustdl.tensor([1.5, 2.0]), rustdl.tensor([3.0])])
+    assert p.long().data.tolist() == [1, 3, 2] and p.long().data.dtype == rustdl.int64
+    assert p.int().data.dtype == rustdl.int32 and p.byte().data.dtype == rustdl.uint8
+    assert p.short().data.dtype == rustdl.int16 and p.char().data.dtype == rustdl.int8
+    assert p.pin_memory() is p
+    assert p.long().batch_sizes.tolist() == [2, 1]
+    if device == "gpu":
+        q = p.cuda()
+        assert q.data.device.type != "cpu" and q.batch_sizes.device.type == "cpu"
+
+
+def test_pad_sequence_takes_the_first_sequence_dtype():
+    from rustdl.nn.utils.rnn import pad_sequence
+
+    out = pad_sequence([rustdl.tensor([1, 2]), rustdl.tensor([3.5])])
+    assert out.dtype == rustdl.int64 and out.tolist() == [[1, 3], [2, 0]]
+
+
+def test_value_tensors_of_fills_must_be_0d():
+    mask = rustdl.tensor([True, False, True])
+    with pytest.raises(RuntimeError, match="0-dimensional"):
+        rustdl.zeros(3).masked_fill(mask, rustdl.tensor([5.0]))
+    with pytest.raises(RuntimeError, match="0-dimensional"):
+        rustdl.zeros(3).masked_fill_(mask, rustdl.tensor([5.0], requires_grad=True))
+    with pytest.raises(RuntimeError, match="0-dimensional"):
+        rustdl.zeros(3).index_fill(0, rustdl.tensor([1]), rustdl.tensor([5.0]))
+    assert rustdl.zeros(3).masked_fill(mask, rustdl.tensor(5.0)).tolist() == [5.0, 0.0, 5.0]
+
+
+def test_one_layer_rnn_with_dropout_warns():
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        rustdl.nn.LSTM(4, 3, 1, dropout=0.5)
+
+
+def test_retain_grad_needs_requires_grad():
+    with pytest.raises(RuntimeError, match="requires_grad=False"):
+        rustdl.ones(2).retain_grad()
+
+
+def test_manual_seed_takes_int_of_its_argument():
+    rustdl.manual_seed(1337.0)
+    assert rustdl.initial_seed() == 1337
+    rustdl.manual_seed("5")
+    assert rustdl.initial_seed() == 5
+    rustdl.manual_seed(-1)
+    assert rustdl.initial_seed() == 2**64 - 1
+    with pytest.raises(ValueError):
+        rustdl.manual_seed(2**64)
+    with pytest.raises(ValueError):
+        rustdl.Generator().manual_seed(2**64)
+    with pytest.raises(RuntimeError):
+        rustdl.Generator().manual_seed(1.5)

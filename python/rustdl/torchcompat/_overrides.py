@@ -61,12 +61,6 @@ class device(metaclass=_DeviceMeta):
         return map_device(type, index)
 
 
-def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802
-    """Old ``torch.autograd.Variable``: a new detached leaf over ``data``'s storage
-    (see :func:`rustdl.autograd.Variable`)."""
-    return rustdl.autograd.Variable(data, requires_grad=requires_grad, volatile=volatile)
-
-
 def for_module(name: str) -> dict[str, Any]:
     """Overrides the facade named ``name`` puts before its rustdl module's attributes."""
     if name == "torch":
@@ -84,8 +78,6 @@ def for_module(name: str) -> dict[str, Any]:
         from rustdl.nn import parallel
 
         return {"DataParallel": parallel.DataParallel, "parallel": parallel}
-    if name == "torch.autograd":
-        return {"Variable": Variable}
     if name == "torch.version":
         return {"__version__": _torch_version.__version__}
     return {}
@@ -124,6 +116,17 @@ class Size(tuple):
 
     def __add__(self, other: Any) -> Size:
         return tuple.__new__(Size, tuple(self) + tuple(other))
+
+    def __radd__(self, other: Any) -> Size:
+        # `(1,) + size` (a subclass's reflected method goes first)
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__new__(Size, tuple(other) + tuple(self))
+
+    def __mul__(self, n: Any) -> Size:
+        return tuple.__new__(Size, tuple(self) * n)
+
+    __rmul__ = __mul__
 
     def __reduce__(self) -> Any:
         return (tuple, (tuple(self),))  # a checkpoint holding a Size reads back as a tuple

@@ -9,6 +9,7 @@ initialisation ``U(-1/√H, 1/√H)`` follow PyTorch, so state dicts carry over.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from ... import _rustdl
@@ -250,6 +251,12 @@ class _RNNBase(Module):
                 )
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                stacklevel=2,
+            )
         if proj_size < 0 or (proj_size and proj_size >= hidden_size):
             raise ValueError(
                 f"{type(self).__name__}: proj_size must be in [0, hidden_size), got {proj_size} (hidden_size={hidden_size})"

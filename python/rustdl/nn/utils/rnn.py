@@ -104,11 +104,39 @@ class PackedSequence(
     def is_pinned(self) -> bool:
         return False
 
+    def cuda(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        """Moves ``data`` (and the index tensors) to the GPU, as ``Tensor.cuda``."""
+        mover = getattr(self.data, "cuda", None)
+        data = mover(*args, **kwargs) if mover is not None else self.data.to("gpu")
+        return self.to(data.device)
+
+    def pin_memory(self) -> PackedSequence:
+        """The same sequence (rustdl's host memory needs no pinning)."""
+        return self
+
     def double(self) -> PackedSequence:
         return self.to(dtype=_rustdl.float64)
 
     def float(self) -> PackedSequence:
         return self.to(dtype=_rustdl.float32)
+
+    def half(self) -> PackedSequence:
+        return type(self)(self.data.half(), self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
+    def long(self) -> PackedSequence:
+        return self.to(dtype=_rustdl.int64)
+
+    def int(self) -> PackedSequence:
+        return self.to(dtype=_rustdl.int32)
+
+    def short(self) -> PackedSequence:
+        return self.to(dtype=_rustdl.int16)
+
+    def char(self) -> PackedSequence:
+        return self.to(dtype=_rustdl.int8)
+
+    def byte(self) -> PackedSequence:
+        return self.to(dtype=_rustdl.uint8)
 
 
 def _pack_index(lengths: np.ndarray, order: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -262,7 +290,10 @@ def pad_sequence(
     padding = _rustdl.full(
         (1, *first.shape[1:]), float(padding_value), dtype=first.dtype, device=first.device
     )
-    source = _rustdl.cat([*sequences, padding], 0)
+    # in the first sequence's dtype, as PyTorch copies every sequence into a tensor of it
+    source = _rustdl.cat(
+        [*(s if s.dtype == first.dtype else s.to(first.dtype) for s in sequences), padding], 0
+    )
     padded = source.index_select(0, _index(rows.reshape(-1), first.device)).reshape(
         steps, batch, *first.shape[1:]
     )
