@@ -191,7 +191,9 @@ impl Hooks {
                     new.shape(),
                     g.shape()
                 );
-                g = new.detach();
+                // a backward with create_graph runs with grad mode on: the hook's result keeps
+                // its history there, so a second backward goes through the hook too
+                g = if is_grad_enabled() { new } else { new.detach() };
             }
         }
         Ok(g)

@@ -239,3 +239,22 @@ def test_manual_seed_takes_int_of_its_argument():
         rustdl.Generator().manual_seed(2**64)
     with pytest.raises(RuntimeError):
         rustdl.Generator().manual_seed(1.5)
+
+
+def test_a_tensor_hook_keeps_the_second_order_graph():
+    x = rustdl.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.register_hook(lambda g: g)
+    (g,) = rustdl.autograd.grad(y.sin().sum(), x, create_graph=True)
+    (g * g).sum().backward()
+    # d/dx of (2x cos x²)² = 8x cos²(x²) - 16x³ sin(x²) cos(x²)
+    v = np.array([0.5, -1.0, 2.0])
+    c, s = np.cos(v * v), np.sin(v * v)
+    np.testing.assert_allclose(x.grad.numpy(), 8 * v * c * c - 16 * v**3 * s * c, rtol=1e-5)
+    leaf = rustdl.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    leaf.register_hook(lambda g: g * 2)
+    (g,) = rustdl.autograd.grad((leaf**3).sum(), leaf, create_graph=True)
+    assert g.requires_grad
+    g.sum().backward()
+    # the hook doubles both gradients: 2·(6x)
+    assert leaf.grad.tolist() == [12.0, -24.0, 48.0]
