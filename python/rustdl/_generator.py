@@ -13,6 +13,7 @@ come from a counter-based (seed, offset) stream: a draw of ``n`` numbers takes t
 from __future__ import annotations
 
 import os
+import struct
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,8 @@ class Generator:
         """Restores a state from :meth:`get_state`."""
         cpu, counter = _state_from(new_state, "set_state")
         self._cpu.set_state(cpu)
-        self._state = counter
+        if counter is not None:  # a state PyTorch saved holds no GPU stream: it stays
+            self._state = counter
         return self
 
     def clone_state(self) -> Generator:
@@ -121,18 +123,50 @@ class Generator:
 
 
 _COUNTER_BYTES = 16
-_STATE_BYTES = len(_rustdl._cpu_rng_state()) + _COUNTER_BYTES
+# rustdl's own CPU stream bytes (seed, position, the 624 words, a cached normal) and the older
+# state it returned: those bytes then the GPU stream's (seed, offset)
+_CPU_BYTES = len(_rustdl._cpu_rng_state())
+_OLD_STATE_BYTES = _CPU_BYTES + _COUNTER_BYTES
+_MT_N = 624
+# PyTorch's CPU generator state (CPUGeneratorImplState): the legacy POD (initial seed, left,
+# seeded, next, the 624 words as uint64, normal_x/normal_y/normal_rho, normal_is_valid) and then
+# a cached float normal; 5048 bytes in PyTorch's older form without the latter
+_TORCH_STATE_BYTES = 5056
+_TORCH_LEGACY_BYTES = 5048
+# the GPU stream's (seed, offset) ride in normal_x and normal_rho, which PyTorch writes as 0 and
+# never reads, marked by this tag in the padding after normal_is_valid
+_GPU_TAG = b"rdl\x01"
 
 
 def _state_tensor(cpu: bytes, counter: tuple[int, int]) -> Tensor:
-    """A generator state as a uint8 tensor: the CPU stream's bytes, then the GPU stream's seed and
-    offset (always on the CPU)."""
-    raw = cpu + int(counter[0]).to_bytes(8, "little") + int(counter[1]).to_bytes(8, "little")
-    return _rustdl.tensor(np.frombuffer(raw, dtype=np.uint8).copy(), device="cpu")
+    """A generator state as the uint8 tensor PyTorch's ``get_state`` gives (5056 bytes, its
+    layout: PyTorch's ``set_state`` reads it, and a state PyTorch saved restores here), with the
+    GPU stream's seed and offset in two fields PyTorch leaves unused."""
+    seed = int.from_bytes(cpu[0:8], "little")
+    idx = int.from_bytes(cpu[8:12], "little")
+    words = np.frombuffer(cpu, dtype="<u4", count=_MT_N, offset=12)
+    has_normal = cpu[12 + 4 * _MT_N]
+    cached = cpu[13 + 4 * _MT_N : 21 + 4 * _MT_N]
+    if idx >= _MT_N:  # a twist comes first: PyTorch's left == 1
+        nxt = 0 if int(words[0]) == seed & 0xFFFFFFFF else _MT_N
+        left = 1
+    else:
+        nxt, left = idx, _MT_N + 1 - idx
+    out = bytearray(_TORCH_STATE_BYTES)
+    struct.pack_into("<QiiQ", out, 0, seed, left, 1, nxt)
+    out[24 : 24 + 8 * _MT_N] = words.astype("<u8").tobytes()
+    struct.pack_into("<Q", out, 5016, int(counter[0]) & _MASK)
+    out[5024:5032] = cached
+    struct.pack_into("<Q", out, 5032, int(counter[1]) & _MASK)
+    struct.pack_into("<i", out, 5040, 1 if has_normal else 0)
+    out[5044:5048] = _GPU_TAG
+    return _rustdl.tensor(np.frombuffer(bytes(out), dtype=np.uint8).copy(), device="cpu")
 
 
-def _state_from(state: Any, op: str) -> tuple[bytes, tuple[int, int]]:
-    """(CPU stream bytes, GPU stream (seed, offset)) from a :func:`_state_tensor` state."""
+def _state_from(state: Any, op: str) -> tuple[bytes, tuple[int, int] | None]:
+    """(CPU stream bytes, GPU stream (seed, offset) or None to leave it) from a state
+    :func:`_state_tensor` made, one PyTorch's ``get_state`` made (either of its sizes), or one
+    an older rustdl made."""
     if not isinstance(state, Tensor):
         raise TypeError(
             f"{op}: expected the uint8 state tensor get_state returns, got {type(state).__name__}"
@@ -143,12 +177,30 @@ def _state_from(state: Any, op: str) -> tuple[bytes, tuple[int, int]]:
             f"{tuple(state.shape)}"
         )
     raw = np.asarray(state.cpu().numpy(), dtype=np.uint8).tobytes()
-    if len(raw) != _STATE_BYTES:
+    if len(raw) == _OLD_STATE_BYTES:
+        cpu, tail = raw[:-_COUNTER_BYTES], raw[-_COUNTER_BYTES:]
+        return cpu, (int.from_bytes(tail[:8], "little"), int.from_bytes(tail[8:], "little"))
+    if len(raw) not in (_TORCH_STATE_BYTES, _TORCH_LEGACY_BYTES):
         raise _rustdl.ArgumentError(
-            f"{op}: expected a generator state of {_STATE_BYTES} bytes (as get_state returns), got {len(raw)}"
+            f"{op}: expected a generator state of {_TORCH_STATE_BYTES} bytes (as get_state returns), "
+            f"got {len(raw)}"
         )
-    cpu, tail = raw[:-_COUNTER_BYTES], raw[-_COUNTER_BYTES:]
-    return cpu, (int.from_bytes(tail[:8], "little"), int.from_bytes(tail[8:], "little"))
+    seed, left, _seeded, nxt = struct.unpack_from("<QiiQ", raw, 0)
+    words = np.frombuffer(raw, dtype="<u8", count=_MT_N, offset=24)
+    (valid,) = struct.unpack_from("<i", raw, 5040)
+    if not 0 <= nxt <= _MT_N or left < 1:
+        raise _rustdl.ArgumentError(f"{op}: a generator state with position {nxt} (left {left}) is invalid")
+    idx = _MT_N if left == 1 else int(nxt)
+    cpu = (
+        struct.pack("<QI", seed, idx)
+        + (words & 0xFFFFFFFF).astype("<u4").tobytes()
+        + bytes([1 if valid else 0])
+        + raw[5024:5032]
+    )
+    gpu = None
+    if raw[5044:5048] == _GPU_TAG:
+        gpu = (int.from_bytes(raw[5016:5024], "little"), int.from_bytes(raw[5032:5040], "little"))
+    return cpu, gpu
 
 
 class _DefaultGenerator(Generator):
@@ -182,7 +234,8 @@ class _DefaultGenerator(Generator):
     def set_state(self, new_state: Tensor) -> Generator:
         cpu, counter = _state_from(new_state, "set_state")
         _rustdl._cpu_rng_set_state(cpu)
-        self._state = counter
+        if counter is not None:
+            self._state = counter
         return self
 
     def clone_state(self) -> Generator:

@@ -258,3 +258,55 @@ def test_a_tensor_hook_keeps_the_second_order_graph():
     g.sum().backward()
     # the hook doubles both gradients: 2·(6x)
     assert leaf.grad.tolist() == [12.0, -24.0, 48.0]
+
+
+def _torch_layout_state(seed: int, draws_done: int = 0) -> bytes:
+    """PyTorch's 5056-byte CPU generator state for a freshly seeded Mersenne Twister, built from
+    its documented layout (initial seed, left, seeded, next, 624 words as uint64, three
+    doubles, normal_is_valid, then a float normal cache)."""
+    import struct
+
+    words = [seed & 0xFFFFFFFF]
+    for i in range(1, 624):
+        p = words[-1]
+        words.append((1812433253 * (p ^ (p >> 30)) + i) & 0xFFFFFFFF)
+    out = bytearray(5056)
+    struct.pack_into("<QiiQ", out, 0, seed, 1, 1, 0)
+    out[24 : 24 + 8 * 624] = np.array(words, dtype="<u8").tobytes()
+    return bytes(out)
+
+
+def test_generator_state_has_pytorchs_layout_and_reads_pytorchs():
+    state = rustdl.tensor(np.frombuffer(_torch_layout_state(42), dtype=np.uint8).copy())
+    rustdl.manual_seed(0)
+    rustdl.set_rng_state(state)
+    got = rustdl.rand(5).tolist()
+    rustdl.manual_seed(42)
+    mine = rustdl.get_rng_state()
+    assert mine.shape == (5056,) and mine.dtype == rustdl.uint8
+    # the CPU part, byte for byte, is what PyTorch's layout holds after seeding
+    assert mine.numpy().tobytes()[:5016] == _torch_layout_state(42)[:5016]
+    assert got == rustdl.rand(5).tolist()
+    # a state taken mid-stream (a cached float64 normal included) restores the stream, GPU part too
+    rustdl.manual_seed(7)
+    rustdl.rand(700)
+    rustdl.randn((), dtype=rustdl.float64)
+    g = rustdl.Generator().manual_seed(3)
+    rustdl.rand(3, generator=g)
+    saved, gsaved = rustdl.get_rng_state(), g.get_state()
+    a = (
+        rustdl.randn(3, dtype=rustdl.float64).tolist(),
+        rustdl.rand(2).tolist(),
+        rustdl.rand(2, generator=g).tolist(),
+    )
+    rustdl.manual_seed(1)
+    rustdl.set_rng_state(saved)
+    g2 = rustdl.Generator()
+    g2.set_state(gsaved)
+    assert a == (
+        rustdl.randn(3, dtype=rustdl.float64).tolist(),
+        rustdl.rand(2).tolist(),
+        rustdl.rand(2, generator=g2).tolist(),
+    )
+    with pytest.raises(ValueError):
+        rustdl.set_rng_state(rustdl.zeros(100, dtype=rustdl.uint8))
