@@ -710,7 +710,10 @@ impl Tensor {
             return Err(Error::Value(format!("arange: {n} elements is too many")));
         }
         backend::reserve(n, DType::F64, Device::Cpu, "arange")?;
-        let vals: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        let vals: Vec<f64> = match dtype {
+            DType::F32 | DType::F64 => arange_as_pytorch(start, step, n, dtype == DType::F32),
+            _ => (0..n).map(|i| start + i as f64 * step).collect(),
+        };
         Tensor::from_cpu(CpuStorage::F64(vals), &[n])?
             .to_dtype(dtype)?
             .to_device(device)
@@ -1223,6 +1226,34 @@ fn device_code(d: Device) -> usize {
         Device::Cpu => 0,
         Device::Gpu(i) => i + 1,
     }
+}
+
+/// `n` values of `start + k·step` rounded as PyTorch's CPU kernel rounds them, so that values
+/// such as `arange(-8, 8, 0.1)[80]` (4.4e-16 there, not 0) and every last bit agree: runs of
+/// `2·W` elements (W = 8 float32 or 4 float64 lanes) in blocks of W, each block from its first
+/// value `fma(step, k, start)` in float64 (rounded to the output type) plus `i·step` for its
+/// lanes; the tail past the last run element by element as `fma(step, k, start)`.
+fn arange_as_pytorch(start: f64, step: f64, n: usize, f32_out: bool) -> Vec<f64> {
+    let w = if f32_out { 8 } else { 4 };
+    let runs = n / (2 * w) * (2 * w);
+    let mut out = Vec::with_capacity(n);
+    let mut k = 0;
+    while k < runs {
+        let base = step.mul_add(k as f64, start);
+        for i in 0..w {
+            let v = if f32_out {
+                (base as f32) as f64 + i as f64 * step
+            } else {
+                (i as f64).mul_add(step, base)
+            };
+            out.push(if f32_out { v as f32 as f64 } else { v });
+        }
+        k += w;
+    }
+    for k in runs..n {
+        out.push(step.mul_add(k as f64, start));
+    }
+    out
 }
 
 /// A read lock on a tensor's storage that holds the storage alive itself, so it stays valid

@@ -310,3 +310,24 @@ def test_generator_state_has_pytorchs_layout_and_reads_pytorchs():
     )
     with pytest.raises(ValueError):
         rustdl.set_rng_state(rustdl.zeros(100, dtype=rustdl.uint8))
+
+
+@pytest.mark.parametrize("dtype", [rustdl.float32, rustdl.float64])
+def test_arange_float_steps_round_each_block_start_once(dtype):
+    from fractions import Fraction
+
+    start, step = -8.0, 0.1
+    x = rustdl.arange(start, 8.0, step, dtype=dtype).numpy()
+    assert len(x) == 160
+    # element 80 is start + 80·step rounded once from the exact product (4.4e-16, not 0)
+    exact = float(Fraction(start) + 80 * Fraction(step))
+    assert x[80] == np.dtype(x.dtype).type(exact) and x[80] > 0
+    # every element within one unit in the last place of the range's largest magnitude (a block's
+    # lanes are counted from its rounded start)
+    ref = np.array([float(Fraction(start) + k * Fraction(step)) for k in range(160)])
+    ulp = float(np.spacing(np.array(8.0, dtype=x.dtype)))
+    assert np.all(np.abs(x.astype(np.float64) - ref) <= ulp)
+    # the relu gradient counts the 80 positive values, 4.4e-16 included
+    t = rustdl.arange(start, 8.0, step, dtype=dtype, requires_grad=True)
+    rustdl.relu(t).backward(rustdl.ones_like(t))
+    assert t.grad.sum().item() == 80.0
