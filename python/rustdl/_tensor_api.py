@@ -613,44 +613,53 @@ def _scaled_sum(op, input, prod, beta, alpha):  # noqa: A002
     return out + (input if beta == 1 else input * beta)
 
 
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
+def _out(out, result):
+    """``result``, or copied into ``out`` (PyTorch's ``out=``)."""
+    if out is None:
+        return result
+    import rustdl
+
+    return rustdl._into(out, result)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):  # noqa: A002
     """``beta * input + alpha * (mat1 @ mat2)`` (input broadcast; with beta=0 it is ignored)."""
     _check_tensor("addmm", input=input, mat1=mat1, mat2=mat2)
     if mat1.dim() != 2 or mat2.dim() != 2:
         raise _rd.ArgumentError(
             f"addmm: expected 2-D matrices, got shapes {tuple(mat1.shape)} and {tuple(mat2.shape)}"
         )
-    return _scaled_sum("addmm", input, mat1.mm(mat2), beta, alpha)
+    return _out(out, _scaled_sum("addmm", input, mat1.mm(mat2), beta, alpha))
 
 
-def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):  # noqa: A002
     """``beta * input + alpha * (mat @ vec)``."""
     _check_tensor("addmv", input=input, mat=mat, vec=vec)
     if mat.dim() != 2 or vec.dim() != 1:
         raise _rd.ArgumentError(
             f"addmv: expected a matrix and a vector, got shapes {tuple(mat.shape)} and {tuple(vec.shape)}"
         )
-    return _scaled_sum("addmv", input, mat.matmul(vec), beta, alpha)
+    return _out(out, _scaled_sum("addmv", input, mat.matmul(vec), beta, alpha))
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):  # noqa: A002
     """``beta * input + alpha * bmm(batch1, batch2)``."""
     _check_tensor("baddbmm", input=input, batch1=batch1, batch2=batch2)
     if batch1.dim() != 3 or batch2.dim() != 3:
         raise _rd.ArgumentError(
             f"baddbmm: expected 3-D batches, got shapes {tuple(batch1.shape)} and {tuple(batch2.shape)}"
         )
-    return _scaled_sum("baddbmm", input, batch1.bmm(batch2), beta, alpha)
+    return _out(out, _scaled_sum("baddbmm", input, batch1.bmm(batch2), beta, alpha))
 
 
-def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):  # noqa: A002
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
     _check_tensor("addbmm", input=input, batch1=batch1, batch2=batch2)
     if batch1.dim() != 3 or batch2.dim() != 3:
         raise _rd.ArgumentError(
             f"addbmm: expected 3-D batches, got shapes {tuple(batch1.shape)} and {tuple(batch2.shape)}"
         )
-    return _scaled_sum("addbmm", input, batch1.bmm(batch2).sum(0), beta, alpha)
+    return _out(out, _scaled_sum("addbmm", input, batch1.bmm(batch2).sum(0), beta, alpha))
 
 
 def lerp(input, end, weight):  # noqa: A002

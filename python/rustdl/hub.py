@@ -32,6 +32,11 @@ __all__ = [
 
 _hub_dir: str | None = None
 _HASH_RE = re.compile(r"-([a-f0-9]*)\.")
+# the names torch.hub's module namespace holds that code imports from it
+HASH_REGEX = _HASH_RE
+urlparse = urllib.parse.urlparse
+urlopen = urllib.request.urlopen
+Request = urllib.request.Request
 
 
 def get_dir() -> str:

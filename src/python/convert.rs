@@ -23,6 +23,10 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     if let Ok(d) = obj.extract::<PyRef<'_, PyDType>>() {
         return Ok(d.d);
     }
+    // not numpy's reading of None (float64): a caller that takes None handles it before
+    if obj.is_none() {
+        return Err(PyTypeError::new_err("expected a dtype, got None"));
+    }
     if let Ok(s) = obj.extract::<String>() {
         return DType::parse(&s)
             .ok_or_else(|| PyTypeError::new_err(format!("unknown dtype '{s}'")));

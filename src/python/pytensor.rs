@@ -1202,7 +1202,8 @@ impl PyTensor {
             if let Some(d) = kw.get_item("device")? {
                 device = parse_device(Some(&d))?;
             }
-            if let Some(d) = kw.get_item("dtype")? {
+            // `dtype=None` leaves the dtype as it is, as PyTorch
+            if let Some(d) = kw.get_item("dtype")?.filter(|d| !d.is_none()) {
                 dtype = Some(parse_dtype(&d)?);
             }
             if let Some(c) = kw.get_item("copy")? {

@@ -331,3 +331,65 @@ def test_arange_float_steps_round_each_block_start_once(dtype):
     t = rustdl.arange(start, 8.0, step, dtype=dtype, requires_grad=True)
     rustdl.relu(t).backward(rustdl.ones_like(t))
     assert t.grad.sum().item() == 80.0
+
+
+def test_to_with_dtype_none_keeps_the_dtype(device):
+    a = rustdl.ones(3, device=device)
+    assert a.to(dtype=None).dtype == rustdl.float32 and a.to(dtype=None).device == a.device
+    assert rustdl.arange(3).to("cpu", dtype=None).dtype == rustdl.int64
+
+
+def test_addmm_family_write_into_out():
+    x = rustdl.arange(6.0).reshape(2, 3)
+    a = rustdl.empty(2, 2)
+    assert rustdl.addmm(a, x, x.mT, beta=0.0, out=a) is a
+    np.testing.assert_array_equal(a.numpy(), x.numpy() @ x.numpy().T)
+    b = rustdl.empty(1, 2, 2)
+    rustdl.baddbmm(rustdl.ones(1, 2, 2), x[None], x.mT[None], beta=2.0, out=b)
+    np.testing.assert_array_equal(b.numpy()[0], x.numpy() @ x.numpy().T + 2)
+    v = rustdl.empty(2)
+    rustdl.addmv(rustdl.ones(2), x, rustdl.ones(3), out=v)
+    assert v.tolist() == [4.0, 13.0]
+
+
+def test_data_classes_are_generic():
+    from typing import List, Tuple
+
+    from rustdl.data import DataLoader, Dataset, Sampler
+
+    class Batches(Sampler[List[int]]):
+        def __iter__(self):
+            return iter([[0, 1], [2, 3]])
+
+        def __len__(self):
+            return 2
+
+    class Pairs(Dataset[Tuple[rustdl.Tensor, int]]):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return rustdl.ones(2) * i, i
+
+    batches = [b[1].tolist() for b in DataLoader[int](Pairs(), batch_sampler=Batches())]
+    assert batches == [[0, 1], [2, 3]]
+
+
+def test_names_libraries_import_from_torch(tmp_path):
+    src = """
+import json
+import torch
+from torch.hub import HASH_REGEX, urlparse
+from torch.jit.annotations import List, Tuple
+from torchvision.datasets import KMNIST
+out = [HASH_REGEX.search("resnet18-5c106cde.pth").group(1), urlparse("http://a/b").path, str(List[int])]
+try:
+    torch.distributed.get_rank()
+except ValueError:
+    out.append("ValueError")
+print(json.dumps(out))
+"""
+    out = json.loads(
+        run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}).stdout.strip().splitlines()[-1]
+    )
+    assert out == ["5c106cde", "/b", "typing.List[int]", "ValueError"]

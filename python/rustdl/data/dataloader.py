@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -121,7 +121,10 @@ def _check_flag(value: Any, name: str) -> bool:
 _FROZEN = ("dataset", "batch_size", "batch_sampler", "sampler", "drop_last", "persistent_workers")
 
 
-class DataLoader:
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class DataLoader(Generic[_T_co]):
     """Iterates over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
 
     With the default ``collate_fn`` and a dataset that has ``get_batch`` (``TensorDataset``,

@@ -12,7 +12,7 @@ import bisect
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -59,7 +59,12 @@ def randperm(n: int, generator: Any = None, seed: int | None = None) -> np.ndarr
     return _rustdl._randperm_cpu(n).numpy().astype(np.int64, copy=False)
 
 
-class Dataset:
+# datasets, samplers and loaders are generic in what they yield, as PyTorch's
+# (``class Pairs(Dataset[tuple[Tensor, int]])``, ``Sampler[list[int]]``)
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Dataset(Generic[_T_co]):
     """Abstract map-style dataset: implement ``__getitem__(i)`` and ``__len__()``.
 
     Example:
@@ -78,7 +83,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[_T_co]):
     """Abstract iterable-style dataset: implement ``__iter__`` (and optionally ``__len__``).
 
     A ``DataLoader`` builds its batches from consecutive items of ``iter(dataset)``; samplers and
@@ -214,7 +219,7 @@ def _as_index(value: Any) -> Any:
     return value
 
 
-class Subset(Dataset):
+class Subset(Dataset[_T_co]):
     """The samples of ``dataset`` at ``indices``.
 
     Example:
@@ -286,7 +291,7 @@ class _EmptyDatasets(AssertionError, ValueError):
     """No dataset to concatenate: PyTorch's ``AssertionError``, and a ``ValueError``."""
 
 
-class ConcatDataset(Dataset):
+class ConcatDataset(Dataset[_T_co]):
     """The concatenation of several datasets."""
 
     def __init__(self, datasets: Sequence[Dataset]):
@@ -314,7 +319,7 @@ class ConcatDataset(Dataset):
         return self.datasets[d][index - start]
 
 
-class StackDataset(Dataset):
+class StackDataset(Dataset[_T_co]):
     """Several datasets of one length side by side, as ``torch.utils.data.StackDataset``: item
     ``i`` is ``(d1[i], d2[i], ...)`` for positional datasets or ``{"name": d[i], ...}`` for
     keyword ones (not both).

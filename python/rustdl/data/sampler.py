@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -112,7 +112,10 @@ class _EmptyDraw(ValueError, RuntimeError):
     ``ValueError``."""
 
 
-class Sampler:
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Sampler(Generic[_T_co]):
     """Base class of samplers: ``__iter__`` yields dataset indices (``__len__`` is optional).
 
     Args:
@@ -391,7 +394,7 @@ class WeightedRandomSampler(_ArraySampler):
         return self.num_samples
 
 
-class DistributedSampler(_ArraySampler):
+class DistributedSampler(_ArraySampler, Generic[_T_co]):
     """Each rank's share of the dataset, as ``torch.utils.data.distributed.DistributedSampler``.
 
     An epoch's indices (shuffled with ``seed + epoch`` when ``shuffle``, so every rank draws the

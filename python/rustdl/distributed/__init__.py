@@ -255,9 +255,13 @@ def destroy_process_group(group: Any = None) -> None:
     _State.comm = None
 
 
+class _NotInitialized(ValueError, RuntimeError):
+    """No process group yet: PyTorch's ValueError (a RuntimeError too, as rustdl raised before)."""
+
+
 def _comm() -> Any:
     if _State.comm is None:
-        raise RuntimeError(
+        raise _NotInitialized(
             "Default process group has not been initialized, please make sure to call init_process_group."
         )
     return _State.comm

@@ -48,6 +48,8 @@ _PREFIXES: dict[str, str] = {
     # torch.utils.data._utils.collate / .worker are rustdl.data.collate / .worker
     "torch.utils.data._utils": "rustdl.data",
     "torch._C": "rustdl.torchcompat._torch_C",
+    # the typing names TorchScript code imports from here (List, Tuple, Optional, ...)
+    "torch.jit.annotations": "typing",
     "torch.utils.model_zoo": "rustdl.hub",
     "torch.utils": "rustdl.torchcompat._torch_utils",
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",

@@ -26,7 +26,7 @@ from .folder import (  # noqa: F401
     make_dataset,
     pil_loader,
 )
-from .mnist import MNIST, FashionMNIST
+from .mnist import KMNIST, MNIST, FashionMNIST
 from .vision import VisionDataset
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "DatasetFolder",
     "FakeData",
     "FashionMNIST",
+    "KMNIST",
     "ImageFolder",
     "MNIST",
     "VisionDataset",

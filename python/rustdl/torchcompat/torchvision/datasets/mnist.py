@@ -12,7 +12,7 @@ from rustdl import datasets as _ds
 
 from .vision import VisionDataset, _limit, _pil_image
 
-__all__ = ["FashionMNIST", "MNIST"]
+__all__ = ["FashionMNIST", "KMNIST", "MNIST"]
 
 
 class _ArrayImages(VisionDataset):
@@ -122,3 +122,17 @@ class FashionMNIST(_ArrayImages):
     @staticmethod
     def _splits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         return _ds.fashion_mnist()
+
+
+class KMNIST(_ArrayImages):
+    """Kuzushiji-MNIST from the user's IDX files in ``<root>/KMNIST/raw`` (torchvision's layout);
+    no registry package ships it, so without them constructing it raises."""
+
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+
+    @staticmethod
+    def _splits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        raise RuntimeError(
+            "KMNIST: no dataset found; put the IDX files (train-images-idx3-ubyte[.gz], ...) in "
+            "<root>/KMNIST/raw — rustdl downloads nothing"
+        )
