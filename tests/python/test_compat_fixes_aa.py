@@ -353,18 +353,16 @@ def test_addmm_family_write_into_out():
 
 
 def test_data_classes_are_generic():
-    from typing import List, Tuple
-
     from rustdl.data import DataLoader, Dataset, Sampler
 
-    class Batches(Sampler[List[int]]):
+    class Batches(Sampler[list[int]]):
         def __iter__(self):
             return iter([[0, 1], [2, 3]])
 
         def __len__(self):
             return 2
 
-    class Pairs(Dataset[Tuple[rustdl.Tensor, int]]):
+    class Pairs(Dataset[tuple[rustdl.Tensor, int]]):
         def __len__(self):
             return 4
 
