@@ -349,6 +349,7 @@ impl Tensor {
     /// both), as PyTorch's `t.data = src`: the tensor object, its autograd identity, hooks and
     /// version counter stay; views and aliases taken before keep the old storage. Only where
     /// both have one layout (the caller falls back to another tensor object otherwise).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // `t.data = other` in the bindings
     pub(crate) fn share_storage_of(&self, src: &Tensor) -> Result<()> {
         if src.layout() != self.layout() {
             return Err(Error::Runtime(format!(
