@@ -340,7 +340,7 @@ fn binary_f(x: f32, y: f32) -> u32 {
         case BIN_AND: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u && (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case BIN_OR: { r = b2u((bitcast<u32>(x) & 0x7fffffffu) != 0u || (bitcast<u32>(y) & 0x7fffffffu) != 0u); }
         case BIN_RELU_GRAD: { r = bitcast<u32>(select(x, 0.0, y <= 0.0)); }
-        case BIN_TANH_GRAD: { r = bitcast<u32>(x * (1.0 - y * y)); }
+        case BIN_TANH_GRAD: { r = bitcast<u32>(x * fma(-y, y, 1.0)); }
         case BIN_SIGMOID_GRAD: { r = bitcast<u32>(x * y * (1.0 - y)); }
         case BIN_FLOOR_DIV: { r = bitcast<u32>(floor_div_(x, y)); }
         case BIN_REMAINDER: {

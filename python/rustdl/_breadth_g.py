@@ -340,7 +340,9 @@ def _scatter_reduce(
     s = s.astype(work.dtype)
     if idx.size and (idx.min() < 0 or idx.max() >= sshape[d]):  # no negative wrap, as PyTorch
         bad = idx.min() if idx.min() < 0 else idx.max()
-        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {sshape[d]}")
+        raise _rd.OutOfRangeError(
+            f"{op}: index {bad} is out of bounds for dimension {d} with size {sshape[d]}"
+        )
     pos = _scatter_positions(d, idx)
     hits = np.zeros(sshape, dtype=np.int64)
     np.add.at(hits, pos, 1)

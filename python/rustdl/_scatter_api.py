@@ -57,7 +57,10 @@ def _scatter(
         lo, hi = int(index.min().item()), int(index.max().item())
         if lo < 0 or hi >= size:
             bad = lo if lo < 0 else hi
-            raise IndexError(f"scatter: index {bad} is out of bounds for dimension {dim} with size {size}")
+            # PyTorch's RuntimeError, and an IndexError
+            raise _rustdl.OutOfRangeError(
+                f"scatter: index {bad} is out of bounds for dimension {dim} with size {size}"
+            )
     if tuple(src.shape) != tuple(index.shape):
         # PyTorch reads only the index's extent of src
         src = src[tuple(slice(0, n) for n in index.shape)]

@@ -422,7 +422,9 @@ impl Tensor {
                 BinaryOp::Add => (g.clone(), g.clone()),
                 BinaryOp::Sub => (g.clone(), g.neg()?),
                 BinaryOp::Mul => (g.mul(&xb)?, g.mul(&xa)?),
-                BinaryOp::Div => (g.div(&xb)?, g.neg()?.mul(&xa)?.div(&xb.mul(&xb)?)?),
+                // −g·((a / b) / b), as PyTorch: −g·a / b² overflows or underflows b² in float32
+                // for |b| past 1e19 or under 1e-19 (a gradient of 0 or inf for a finite one)
+                BinaryOp::Div => (g.div(&xb)?, g.neg()?.mul(&xa.div(&xb)?.div(&xb)?)?),
                 BinaryOp::Pow => {
                     let y = y
                         .as_ref()

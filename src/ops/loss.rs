@@ -437,6 +437,26 @@ impl Tensor {
                     .mul(self)?
                     .add(&softplus_neg)?,
             };
+            // the gradient PyTorch takes, lw·σ(x) − pw·t (σ(x) − t without pos_weight), not the
+            // value's (1 − t) − lw·σ(−x), which cancels to nothing where σ(−x) ≈ 1: the same
+            // value, its gradient from `lw·softplus(x) − pw·t·x`
+            let l = if crate::autograd::needs_grad(&[self]) {
+                let (lw, pwt) = match pos_weight {
+                    Some(pw) => (pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?, pw.mul(&t)?),
+                    None => (t.ones_like()?, t.clone()),
+                };
+                let g = lw.mul(&self.softplus_exact()?)?.sub(&pwt.mul(self)?)?;
+                // g − g is 0 where g is finite; an infinite logit keeps the value's own rule
+                // (exact there: 1 − t or −pw·t), so no inf − inf reaches the value
+                let gd = g.detach();
+                let finite = gd.abs()?.binary(
+                    &gd.scalar_like(f64::INFINITY)?,
+                    crate::backend::BinaryOp::Lt,
+                )?;
+                Tensor::where_cond(&finite, &l.detach().add(&g.sub(&gd)?)?, &l)?
+            } else {
+                l
+            };
             reduction.apply_weighted(l, weight)
         }?;
         Ok(out.label_grad_fn("BinaryCrossEntropyWithLogitsBackward0", &[self]))

@@ -391,3 +391,76 @@ print(json.dumps(out))
         run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}).stdout.strip().splitlines()[-1]
     )
     assert out == ["5c106cde", "/b", "typing.List[int]", "ValueError"]
+
+
+def test_elu_family_near_zero_and_far_below():
+    x = rustdl.tensor([-1e-8, -1e-5, -1e-3], dtype=rustdl.float32)
+    ref = np.expm1(np.array([-1e-8, -1e-5, -1e-3], dtype=np.float32).astype(np.float64))
+    np.testing.assert_allclose(rustdl.nn.functional.elu(x).numpy(), ref, rtol=1e-6)
+    np.testing.assert_allclose(
+        rustdl.nn.functional.selu(x).numpy(), 1.0507009873554805 * 1.6732632423543772 * ref, rtol=1e-6
+    )
+    x = rustdl.tensor([-20.0, -10.0], requires_grad=True)
+    rustdl.nn.functional.celu(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([-20.0, -10.0]), rtol=1e-5)
+
+
+def test_bce_with_logits_gradient_is_sigmoid_minus_target():
+    F = rustdl.nn.functional
+    v = np.array([-20.0, -10.0, 3.0, 20.0])
+    sig = 1 / (1 + np.exp(-v))
+    for t, pw in [(np.zeros(4), None), (np.ones(4), None), (np.array([0, 1, 0.3, 1.0]), 2.0)]:
+        x = rustdl.tensor(v, dtype=rustdl.float32, requires_grad=True)
+        pos = None if pw is None else rustdl.tensor(pw)
+        F.binary_cross_entropy_with_logits(
+            x, rustdl.tensor(t, dtype=rustdl.float32), reduction="sum", pos_weight=pos
+        ).backward()
+        p = 1.0 if pw is None else pw
+        lw = 1 + (p - 1) * t
+        # float32's σ(20) is 1: the gradient's error is one float32 step of the sigmoid
+        np.testing.assert_allclose(x.grad.numpy(), lw * sig - p * t, rtol=1e-5, atol=1e-7)
+        if not t.any():
+            # far below zero it is σ(x) itself, not 1 − σ(−x) (which cancels to 0)
+            np.testing.assert_allclose(x.grad.numpy()[:2], sig[:2], rtol=1e-5)
+    x = rustdl.tensor([float("inf"), -float("inf")], requires_grad=True)
+    F.binary_cross_entropy_with_logits(x, rustdl.zeros(2), reduction="sum").backward()
+    assert x.grad.tolist() == [1.0, 0.0]
+
+
+def test_division_gradient_for_huge_and_tiny_divisors(device):
+    a = rustdl.tensor([1e30, 1e-30], device=device)
+    b = rustdl.tensor([1e20, 1e-23], device=device, requires_grad=True)
+    (a / b).sum().backward()
+    np.testing.assert_allclose(b.grad.cpu().numpy(), [-1e-10, -1e16], rtol=1e-5)
+    x = rustdl.tensor([50.0], device=device, requires_grad=True)
+    e, em = x.exp(), (-x).exp()
+    ((e - em) / (e + em)).backward()
+    assert abs(x.grad.item()) < 1e-30
+
+
+def test_tanh_gradient_rounds_one_minus_y_squared_once(device):
+    x = rustdl.linspace(-9, 9, 2001, device=device, requires_grad=True)
+    rustdl.tanh(x).sum().backward()
+    y = rustdl.tanh(x.detach()).cpu().numpy().astype(np.float64)
+    want = (1.0 - y * y).astype(np.float32)
+    if device == "cpu":
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+    else:  # the shader's fma: a driver may round its product (one float32 step near 1)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), want, rtol=1e-6, atol=1.2e-7)
+
+
+def test_scatter_out_of_range_is_a_runtime_error():
+    with pytest.raises(RuntimeError):
+        rustdl.zeros(2, 3).scatter_(1, rustdl.tensor([[3], [0]]), 1.0)
+    with pytest.raises(IndexError):
+        rustdl.zeros(3).scatter_reduce(0, rustdl.tensor([5]), rustdl.ones(1), "sum")
+
+
+def test_make_grid_keeps_the_dtype_and_refuses_unknown_keywords():
+    from rustdl.torchcompat.torchvision import utils as tv_utils
+
+    x = (rustdl.arange(8).view(2, 1, 2, 2) % 2).to(rustdl.uint8)
+    g = tv_utils.make_grid(x, nrow=2, pad_value=1)
+    assert g.dtype == rustdl.uint8 and tuple(g.shape) == (3, 6, 10)
+    with pytest.raises(TypeError):
+        tv_utils.make_grid(rustdl.zeros(2, 3, 2, 2), normalize=True, range=(-1, 1))

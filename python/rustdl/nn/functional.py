@@ -2802,10 +2802,12 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     # the exponential only sees x <= 0 (a where, not clamp(max=0), whose gradient vanishes at 0
     # itself), so +inf cannot give inf · 0 = NaN in the gradient; NaN takes the identity branch
     # (gradient 1), as PyTorch's `x <= 0 ? ... : g`
+    # as alpha · elu(x / alpha), whose gradient exp(x / alpha) is taken directly (expm1's own
+    # rule, result + 1, cancels to 0 for very negative x)
     def fn(x):
         below = x <= 0
         neg = _rustdl.where(below, x, 0.0)
-        return _rustdl.where(below, (neg / alpha).expm1() * alpha, x)
+        return _rustdl.where(below, elu(neg / alpha) * alpha, x)
 
     return _inplace(input, fn, inplace)
 

@@ -214,11 +214,12 @@ fn unary_f<T: Float>(op: UnaryOp, x: T) -> T {
                 f(s)
             }
         }
+        // expm1, not exp − 1: exact near 0, where exp − 1 cancels (elu(-1e-8) is -1e-8, not 0)
         UnaryOp::Elu(a) => {
             if x > T::ZERO {
                 x
             } else {
-                f(a) * (x.exp() - T::ONE)
+                f(a) * f(x.to_f64().exp_m1())
             }
         }
         // NaN takes the x > 0 branch (a gradient of 1), as PyTorch's `x <= 0 ? ... : 1`
@@ -396,9 +397,17 @@ macro_rules! float_binary {
                 }
             })),
             BinaryOp::Fmod => IntoStorage::into_storage(map2(a, la, b, lb, |x: $T, y: $T| x % y)),
-            BinaryOp::TanhGrad => {
-                IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| g * (1.0 - y * y)))
-            }
+            // 1 − y² rounded once, as PyTorch's fused kernel (float32: the square is exact in
+            // float64; 1 − y·y in float32 loses digits where tanh saturates)
+            BinaryOp::TanhGrad => IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| {
+                let y = y as f64;
+                let d = if std::mem::size_of::<$T>() == 4 {
+                    1.0 - y * y
+                } else {
+                    (-y).mul_add(y, 1.0)
+                };
+                g * d as $T
+            })),
             BinaryOp::SigmoidGrad => {
                 IntoStorage::into_storage(map2(a, la, b, lb, |g: $T, y: $T| g * y * (1.0 - y)))
             }

@@ -32,7 +32,12 @@ def _grid(
     scale_each: bool,
     pad_value: float,
 ) -> np.ndarray:
-    a = a.astype(np.float32)
+    # laid out in the input's dtype, as torchvision's (an integer image grid stays integer);
+    # normalizing makes floats
+    out_dtype = a.dtype if not normalize or a.dtype.kind == "f" else np.dtype(np.float32)
+    if out_dtype.kind not in "fiub":
+        out_dtype = np.dtype(np.float32)
+    a = a.astype(np.float64 if a.dtype == np.float64 else np.float32)
     if a.ndim == 2:
         a = a[None]
     if a.ndim == 3:  # one (C, H, W) image, whatever C is
@@ -47,16 +52,16 @@ def _grid(
 
         a = np.stack([norm(x) for x in a]) if scale_each else norm(a)
     if a.shape[0] == 1:  # one image is returned as it is (no border), as torchvision does
-        return a[0]
+        return a[0].astype(out_dtype)
     n, c, h, w = a.shape
     cols = min(nrow, n)
     rows = int(math.ceil(n / cols))
     hh, ww = h + padding, w + padding
-    grid = np.full((c, rows * hh + padding, cols * ww + padding), pad_value, dtype=np.float32)
+    grid = np.full((c, rows * hh + padding, cols * ww + padding), pad_value, dtype=a.dtype)
     for k in range(n):
         r, q = divmod(k, cols)
         grid[:, r * hh + padding : r * hh + padding + h, q * ww + padding : q * ww + padding + w] = a[k]
-    return grid
+    return grid.astype(out_dtype)
 
 
 def make_grid(
@@ -67,7 +72,6 @@ def make_grid(
     value_range: tuple[float, float] | None = None,
     scale_each: bool = False,
     pad_value: float = 0.0,
-    **kwargs: Any,
 ) -> rustdl.Tensor:
     """Tiles a batch ``(N, C, H, W)`` into one ``(3, H', W')`` image, ``nrow`` images a row."""
     return rustdl.from_numpy(
