@@ -484,3 +484,25 @@ def test_torchcompat_training_script_logs_and_profiles(tmp_path):
     (trace,) = os.listdir(tmp_path / "log" / "prof")
     names = {e["name"] for e in json.loads((tmp_path / "log" / "prof" / trace).read_text())["traceEvents"]}
     assert {"ProfilerStep#2", "ProfilerStep#3", "forward", "Tensor.backward"} <= names
+
+
+def test_pr_curve_counts_and_ratios_at_each_threshold(tmp_path):
+    labels = np.array([0, 1, 1, 0, 1], dtype=np.float32)
+    preds = np.array([0.2, 0.7, 0.9, 0.6, 0.3], dtype=np.float32)
+    with SummaryWriter(tmp_path) as w:
+        w.add_pr_curve("pr", rustdl.tensor(labels), rustdl.tensor(preds), 4, num_thresholds=5)
+    ev = events(tmp_path)[1]
+    (v,) = ev["values"]
+    tensor, meta = fields(v[8][0]), fields(v[9][0])
+    plugin = fields(meta[1][0])
+    assert ev["step"] == 4 and plugin[1] == [b"pr_curves"] and fields(plugin[2][0])[2] == [5]
+    dims = [fields(d)[1][0] for d in fields(tensor[2][0])[2]]
+    assert dims == [6, 5]
+    data = np.frombuffer(tensor[5][0], dtype="<f4").reshape(6, 5)
+    # threshold k/4: a prediction counts as positive when p >= k/4 (closed form, per threshold)
+    for k in range(5):
+        pos = preds >= k / 4
+        tp, fp = (pos & (labels == 1)).sum(), (pos & (labels == 0)).sum()
+        fn, tn = (labels == 1).sum() - tp, (labels == 0).sum() - fp
+        want = [tp, fp, tn, fn, tp / max(tp + fp, 1e-7), tp / max(tp + fn, 1e-7)]
+        np.testing.assert_allclose(data[:, k], want, rtol=1e-6)

@@ -247,3 +247,20 @@ def hparams_session_start(hparams: dict[str, float | str | bool], start_time: fl
 def hparams_session_end(end_time: float) -> bytes:
     """``HParamsPluginData{session_end_info=4 SessionEndInfo{status=1 (SUCCESS), end_time_secs=2}}``."""
     return f_bytes(4, f_varint(1, 1) + f_double(2, end_time), always=True)
+
+
+def value_pr_curve(tag: str, data: Iterable[float], num_thresholds: int) -> bytes:
+    """The PR-curves plugin's form: a float tensor ``(6, num_thresholds)`` (true/false positives,
+    true/false negatives, precision, recall per threshold) and
+    ``PrCurvePluginData{version=1, num_thresholds=2}`` as the plugin content."""
+    tensor = (
+        f_varint(1, DT_FLOAT)
+        + f_bytes(2, tensor_shape([6, num_thresholds]), always=True)
+        + f_packed_floats(5, data)
+    )
+    content = f_varint(1, 0) + f_varint(2, num_thresholds)
+    return (
+        f_bytes(1, tag)
+        + f_bytes(8, tensor, always=True)
+        + f_bytes(9, plugin_metadata("pr_curves", content), always=True)
+    )

@@ -301,6 +301,51 @@ class SummaryWriter:
                 self.all_writers[sub] = writer
             self._add(_proto.value_simple(main_tag, x), global_step, walltime, writer)
 
+    # ---------- precision-recall curves ----------
+
+    def add_pr_curve(
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        global_step: int | None = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Logs a precision-recall curve: ``labels`` the true 0/1 labels, ``predictions`` the
+        probabilities in ``[0, 1]`` (same size), evaluated at ``num_thresholds`` evenly spaced
+        thresholds (TensorBoard's PR-curves plugin)."""
+        tag = _check_tag(tag, "add_pr_curve")
+        if not isinstance(num_thresholds, int) or isinstance(num_thresholds, bool) or num_thresholds < 2:
+            raise ValueError(
+                f"SummaryWriter.add_pr_curve: num_thresholds must be an int >= 2, got {num_thresholds!r}"
+            )
+        y = _image.to_numpy(labels, "add_pr_curve").astype(np.float64).ravel()
+        p = _image.to_numpy(predictions, "add_pr_curve").astype(np.float64).ravel()
+        if y.shape != p.shape:
+            raise ValueError(
+                f"SummaryWriter.add_pr_curve: labels ({y.size} values) and predictions ({p.size}) differ in size"
+            )
+        if p.size and (np.isnan(p).any() or p.min() < 0 or p.max() > 1):
+            raise ValueError("SummaryWriter.add_pr_curve: predictions must lie in [0, 1]")
+        w = (
+            np.ones_like(p)
+            if weights is None
+            else np.broadcast_to(_image.to_numpy(weights, "add_pr_curve").astype(np.float64).ravel(), p.shape)
+        )
+        # each prediction counts at every threshold index at or below floor(p · (T − 1))
+        bucket = np.floor(p * (num_thresholds - 1)).astype(np.int64)
+        tp_at = np.bincount(bucket, weights=y * w, minlength=num_thresholds)
+        fp_at = np.bincount(bucket, weights=(1.0 - y) * w, minlength=num_thresholds)
+        tp = np.cumsum(tp_at[::-1])[::-1]
+        fp = np.cumsum(fp_at[::-1])[::-1]
+        tn, fn = fp[0] - fp, tp[0] - tp
+        precision = tp / np.maximum(1e-7, tp + fp)
+        recall = tp / np.maximum(1e-7, tp + fn)
+        data = np.stack([tp, fp, tn, fn, precision, recall]).astype(np.float32).ravel()
+        self._add(_proto.value_pr_curve(tag, data.tolist(), num_thresholds), global_step, walltime)
+
     # ---------- histograms ----------
 
     def add_histogram(
