@@ -79,6 +79,22 @@ class TypedStorage(_StorageBase):
         out = self._flat[i]
         return out.item() if out.dim() == 0 else out.tolist()
 
+    def __setitem__(self, i: Any, value: Any) -> None:
+        """Writes element ``i`` (or a slice) of the storage: every tensor over it sees the new
+        value, as PyTorch's ``t.storage()[0] = 2.0``."""
+        from .autograd import no_grad
+
+        with no_grad():
+            self._flat[i] = value
+
+    def fill_(self, value: Any) -> TypedStorage:
+        """Sets every element of the storage to ``value``."""
+        from .autograd import no_grad
+
+        with no_grad():
+            self._flat.fill_(value)
+        return self
+
     def __iter__(self):
         return iter(self._flat.tolist())
 

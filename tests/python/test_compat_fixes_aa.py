@@ -464,3 +464,12 @@ def test_make_grid_keeps_the_dtype_and_refuses_unknown_keywords():
     assert g.dtype == rustdl.uint8 and tuple(g.shape) == (3, 6, 10)
     with pytest.raises(TypeError):
         tv_utils.make_grid(rustdl.zeros(2, 3, 2, 2), normalize=True, range=(-1, 1))
+
+
+def test_storage_item_assignment_writes_through():
+    points = rustdl.tensor([[4.0, 1.0], [5.0, 3.0], [2.0, 1.0]])
+    points.storage()[0] = 2.0
+    points[1:].storage()[1] = 9.0  # the whole storage, whatever view it is taken from
+    assert points.tolist() == [[2.0, 9.0], [5.0, 3.0], [2.0, 1.0]]
+    points.storage().fill_(0.0)
+    assert points.tolist() == [[0.0, 0.0]] * 3
