@@ -905,11 +905,10 @@ fn run_graph(
                 *slot = Some(g.clone());
             }
         }
-        if let Some(need) = &needed {
-            if !need.contains(&(Arc::as_ptr(node) as usize)) {
-                continue;
-            }
-        }
+        // a tensor that retains its gradient gets it whenever it arrives here, in
+        // `autograd.grad` too and also where the node itself need not run, as PyTorch's (a
+        // node whose gradient is captured, `backward(inputs=[h])`, hands it over that way)
+        let captured = capture.as_deref().is_some_and(|cap| cap.contains_key(&key));
         let retained: Vec<Tensor> = node
             .retained
             .lock()
@@ -918,9 +917,14 @@ fn run_graph(
             .filter_map(|w| w.upgrade().map(Tensor))
             .filter(|t| t.grad_fn().is_some_and(|n| Arc::ptr_eq(&n, node)))
             .collect();
-        if capture.is_none() {
+        if !captured {
             for t in &retained {
                 accumulate(t, g.clone())?;
+            }
+        }
+        if let Some(need) = &needed {
+            if !need.contains(&(Arc::as_ptr(node) as usize)) {
+                continue;
             }
         }
         let input_grads = if create_graph {

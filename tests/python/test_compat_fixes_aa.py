@@ -473,3 +473,12 @@ def test_storage_item_assignment_writes_through():
     assert points.tolist() == [[2.0, 9.0], [5.0, 3.0], [2.0, 1.0]]
     points.storage().fill_(0.0)
     assert points.tolist() == [[0.0, 0.0]] * 3
+
+
+def test_autograd_grad_fills_retained_gradients():
+    x = rustdl.ones(3, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    z = y * 3
+    (gx,) = rustdl.autograd.grad(z.sum(), x)
+    assert gx.tolist() == [6.0] * 3 and y.grad.tolist() == [3.0] * 3 and x.grad is None
