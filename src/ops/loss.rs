@@ -441,11 +441,14 @@ impl Tensor {
             // value's (1 − t) − lw·σ(−x), which cancels to nothing where σ(−x) ≈ 1: the same
             // value, its gradient from `lw·softplus(x) − pw·t·x`
             let l = if crate::autograd::needs_grad(&[self]) {
-                let (lw, pwt) = match pos_weight {
-                    Some(pw) => (pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?, pw.mul(&t)?),
-                    None => (t.ones_like()?, t.clone()),
+                let sp = self.softplus_exact()?;
+                let g = match pos_weight {
+                    Some(pw) => {
+                        let lw = pw.add_scalar(-1.0)?.mul(&t)?.add_scalar(1.0)?;
+                        lw.mul(&sp)?.sub(&pw.mul(&t)?.mul(self)?)?
+                    }
+                    None => sp.sub(&t.mul(self)?)?,
                 };
-                let g = lw.mul(&self.softplus_exact()?)?.sub(&pwt.mul(self)?)?;
                 // g − g is 0 where g is finite; an infinite logit keeps the value's own rule
                 // (exact there: 1 − t or −pw·t), so no inf − inf reaches the value
                 let gd = g.detach();
