@@ -997,7 +997,7 @@ impl Tensor {
                 "to: float64 is not supported on the GPU; use float32".into(),
             ));
         }
-        let s = backend::cast(&self.storage(), self.layout(), dtype.storage())?;
+        let s = backend::cast(&self.storage(), self.layout(), dtype)?;
         let from = self.dtype();
         let t = Tensor::from_contiguous(s, self.shape()).into_dtype(dtype)?;
         if dtype.is_float() && from.is_float() {

@@ -750,6 +750,28 @@ def nan_to_num(input, *args, out=None, **kwargs):
     return _into(out, input.nan_to_num(*args, **kwargs))
 
 
+def _nan_to_num_nones(method):
+    """``nan_to_num(nan=None)``: an explicit None is the default (0 for NaN, the dtype's extremes
+    for the infinities), as PyTorch's."""
+    import functools
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if None in args or None in kwargs.values():
+            names = ("nan", "posinf", "neginf")
+            kwargs = {**dict(zip(names, args)), **kwargs}
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            return method(self, **kwargs)
+        return method(self, *args, **kwargs)
+
+    return call
+
+
+Tensor.nan_to_num = _nan_to_num_nones(Tensor.nan_to_num)
+if hasattr(Tensor, "nan_to_num_"):
+    Tensor.nan_to_num_ = _nan_to_num_nones(Tensor.nan_to_num_)
+
+
 def unbind(input, *args, out=None, **kwargs):
     """Functional form of ``Tensor.unbind``."""
     return _into(out, input.unbind(*args, **kwargs))
@@ -1231,6 +1253,24 @@ arccosh = acosh
 arctanh = atanh
 
 
+def _unbiased_overload(method):
+    """``method`` (``Tensor.std``/``var``) reading a bool first argument as ``unbiased``, as
+    PyTorch's ``std(unbiased)`` overload (``x.std(False)`` is the population std of all
+    elements, not the std over dim 0)."""
+    import functools
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if args and isinstance(args[0], _builtins.bool):
+            from ._tensor_api import _unbiased_first
+
+            dim, unbiased = _unbiased_first(args[0], kwargs.pop("unbiased", None))
+            return method(self, dim, unbiased, *args[1:], **kwargs)
+        return method(self, *args, **kwargs)
+
+    return call
+
+
 def _accept_numpy_names() -> None:
     """Lets the Tensor methods that take ``dim`` / ``keepdim`` also take numpy's ``axis`` /
     ``keepdims``, as PyTorch's do (``x.sum(axis=0)``, ``x.argmax(axis=1)``,
@@ -1269,6 +1309,8 @@ def _accept_numpy_names() -> None:
         "kthvalue", "quantile", "nanquantile", "topk", "unbind", "chunk", "diff",
     ):  # fmt: skip
         setattr(Tensor, name, accepting(getattr(Tensor, name)))
+    for name in ("std", "var"):  # x.std(False): the bool is `unbiased` (PyTorch's overload)
+        setattr(Tensor, name, _unbiased_overload(getattr(Tensor, name)))
     Tensor.max = accepting(Tensor.max, other="maximum")
     Tensor.min = accepting(Tensor.min, other="minimum")
     Tensor.split = accepting(Tensor.split, numpy_aliases + (("split_size", "split_size_or_sections"),))

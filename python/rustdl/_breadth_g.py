@@ -857,7 +857,7 @@ def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
         raise TypeError(f"frexp: only supports floating-point dtypes, got {input.dtype}")
     m, e = np.frexp(_np_of(input))
     return FrexpResult(
-        _back(m.astype(np.float64), input, input.dtype), _back(e.astype(np.int64), input, int64)
+        _back(m.astype(np.float64), input, input.dtype), _back(e.astype(np.int64), input, int64).to(_rd.int32)
     )
 
 

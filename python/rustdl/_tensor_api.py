@@ -118,16 +118,27 @@ def broadcast_tensors(*tensors):
     return tuple(t.broadcast_to(shape) for t in tensors)
 
 
-def std_mean(input, dim=None, *, unbiased=None, correction=None, keepdim=False):  # noqa: A002
+def _unbiased_first(dim, unbiased):
+    """PyTorch's ``std(input, unbiased)`` overload: a bool where ``dim`` goes is ``unbiased``."""
+    if isinstance(dim, builtins.bool):
+        if unbiased is not None:
+            raise TypeError("std/var: got a bool for dim (the unbiased overload) and unbiased=")
+        return None, dim
+    return dim, unbiased
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
     """``(std, mean)`` over ``dim``."""
+    dim, unbiased = _unbiased_first(dim, unbiased)
     return (
         input.std(dim, unbiased=unbiased, correction=correction, keepdim=keepdim),
         input.mean(dim, keepdim=keepdim),
     )
 
 
-def var_mean(input, dim=None, *, unbiased=None, correction=None, keepdim=False):  # noqa: A002
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
     """``(var, mean)`` over ``dim``."""
+    dim, unbiased = _unbiased_first(dim, unbiased)
     return (
         input.var(dim, unbiased=unbiased, correction=correction, keepdim=keepdim),
         input.mean(dim, keepdim=keepdim),
@@ -453,6 +464,8 @@ class _LegacyTensorType(metaclass=_LegacyTensorMeta):
         if len(args) != 1:
             raise TypeError(f"{cls._typename}: expected sizes (ints) or one sequence of data, got {args!r}")
         data = args[0]
+        if isinstance(data, tuple) and type(data).__name__ == "Size":
+            return _rd.zeros(*data, **kw)  # `LongTensor(x.shape)`: a shape, as PyTorch (a tuple is data)
         if isinstance(data, Tensor):
             return data.to(cls.dtype)
         if isinstance(data, (list, tuple)) and len(data) == 0:
@@ -1797,7 +1810,7 @@ def _wrapped(number, other):
 def _as_t(op, v, like):
     if isinstance(v, Tensor):
         return v
-    if isinstance(v, (int, float, bool)):
+    if isinstance(v, (int, float, bool, _np.integer, _np.floating, _np.bool_)):
         base = like if like.is_floating_point() else like.to(get_default_dtype())
         return base.new_full(tuple(base.shape), float(v))
     raise TypeError(f"{op}: expected a Tensor or a number, got {type(v).__name__}")
@@ -2976,7 +2989,13 @@ def _fmin(self, other):
 
 def _value_first(op, args, kwargs):
     """PyTorch's deprecated ``addcmul(value, tensor1, tensor2)`` order (older optimizers write
-    ``exp_avg_sq.addcmul_(1 - beta2, grad, grad)``) as the current one, with PyTorch's warning."""
+    ``exp_avg_sq.addcmul_(1 - beta2, grad, grad)``) as the current one, with PyTorch's warning;
+    ``tensor1=`` / ``tensor2=`` given by keyword join the positional ones."""
+    if "tensor1" in kwargs or "tensor2" in kwargs:
+        kwargs = dict(kwargs)
+        args = args + tuple(kwargs.pop(k) for k in ("tensor1", "tensor2") if k in kwargs)
+    if len(args) != 2 and not (len(args) == 3 and "value" not in kwargs):
+        raise TypeError(f"{op}(): expected tensor1 and tensor2 (and an optional value=), got {len(args)} arguments")
     if len(args) == 3 and not isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
         _warnings.warn(
             f"This overload of {op} is deprecated: {op}(Number value, Tensor tensor1, Tensor tensor2); "
@@ -3014,6 +3033,23 @@ def _value_first_inplace(name):
 
 for _name in ("addcmul_", "addcdiv_"):
     setattr(Tensor, _name, _value_first_inplace(_name))
+
+
+def _from_to(native):
+    """``uniform_`` also taking PyTorch's keyword names ``from=`` / ``to=`` (``from`` is a Python
+    keyword, so the native method names them ``a`` / ``b``)."""
+
+    def uniform_(self, *args, **kwargs):
+        for alias, name in (("from", "a"), ("to", "b")):
+            if alias in kwargs:
+                kwargs[name] = kwargs.pop(alias)
+        return native(self, *args, **kwargs)
+
+    uniform_.__doc__ = native.__doc__
+    return uniform_
+
+
+Tensor.uniform_ = _from_to(Tensor.uniform_)
 
 
 def _equal(self, other):
@@ -3076,9 +3112,13 @@ def _take_along_dim(self, indices, dim=None):
     return src.gather(d, idx)
 
 
-def _tensor_split(self, indices_or_sections, dim=0):
+def _tensor_split(self, indices_or_sections=None, dim=0, *, sections=None, indices=None, tensor_indices_or_sections=None):
     """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
     indices, as ``torch.tensor_split``."""
+    given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections) if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split(): expected one of indices_or_sections, sections= or indices=")
+    indices_or_sections = given[0]
     if self.dim() == 0:
         raise _rd.ArgumentError("tensor_split: expected at least a 1-dimensional tensor, got a 0-d one")
     size = self.shape[_norm_dim("tensor_split", dim, self.dim())]

@@ -13,6 +13,7 @@ error passes through unchanged.
 from __future__ import annotations
 
 import functools
+import inspect
 import types
 from typing import Any
 
@@ -50,13 +51,43 @@ def retyped(err: AttributeError, name: str, args: tuple, kwargs: dict) -> TypeEr
     return TypeError(f"{name}(): {where} {what}, not {type(obj).__name__}{_shapes(args)}")
 
 
+#: numpy's keyword spellings PyTorch's argument parser takes for every ``dim`` / ``keepdim``
+NUMPY_NAMES = (("axis", "dim"), ("keepdims", "keepdim"))
+
+
+def numpy_renames(fn: Any) -> tuple:
+    """The (alias, name) pairs of :data:`NUMPY_NAMES` that ``fn`` does not take as parameters
+    of its own (``axis=`` given to it means ``dim=``)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return NUMPY_NAMES
+    names = tuple(p for p in NUMPY_NAMES if p[0] not in params)
+    if "A" in params and "input" not in params:  # torch.linalg.norm(input=x): the parser's name
+        names += (("input", "A"),)
+    return names
+
+
+def rename(kwargs: dict, renames: tuple, name: str) -> None:
+    """Renames numpy's keyword spellings in ``kwargs`` in place (``axis`` → ``dim``)."""
+    for alias, real in renames:
+        if alias in kwargs:
+            if real in kwargs:
+                raise TypeError(f"{name}() got both '{real}' and its alias '{alias}'")
+            kwargs[real] = kwargs.pop(alias)
+
+
 def wrap(fn: Any, name: str) -> Any:
-    """``fn`` with its argument ``AttributeError`` turned into a ``TypeError`` naming ``name``."""
+    """``fn`` with its argument ``AttributeError`` turned into a ``TypeError`` naming ``name``,
+    taking numpy's ``axis``/``keepdims`` for ``dim``/``keepdim`` as PyTorch's functions do."""
     if getattr(fn, "_typed_errors", False):
         return fn
+    renames = numpy_renames(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if kwargs and renames:
+            rename(kwargs, renames, name)
         try:
             return fn(*args, **kwargs)
         except AttributeError as e:
@@ -95,3 +126,31 @@ def install(ns: Any, tensor_cls: Any = None, exclude: tuple = ()) -> None:
                 and fn not in exclude
             ):
                 setattr(tensor_cls, name, wrap(fn, f"Tensor.{name}"))
+        for name, fn in list(vars(tensor_cls).items()):
+            # (size/stride are hot accessors and nobody spells their dim as axis)
+            if (
+                not name.startswith("_")
+                and type(fn).__name__ == "method_descriptor"
+                and name not in ("size", "stride")
+            ):
+                setattr(tensor_cls, name, _numpy_names(fn, f"Tensor.{name}"))
+
+
+def _numpy_names(fn: Any, name: str) -> Any:
+    """A native method that takes ``dim`` or ``keepdim``, also taking numpy's ``axis`` /
+    ``keepdims`` (``x.gather(axis=1, index=i)``); other methods are returned unchanged."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn
+    renames = numpy_renames(fn)
+    if not ("dim" in params or "keepdim" in params) or not renames:
+        return fn
+
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        if kwargs:
+            rename(kwargs, renames, name)
+        return fn(self, *args, **kwargs)
+
+    return method

@@ -61,6 +61,20 @@ _software: bool | None = None
 
 
 def __getattr__(name: str):
+    # ``torch.cuda.random``: the GPU generator's functions (torch.cuda.random.manual_seed, ...)
+    if name == "random":
+        import types
+
+        names = (
+            "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed",
+            "get_rng_state", "set_rng_state", "get_rng_state_all", "set_rng_state_all",
+        )  # fmt: skip
+        mod = types.ModuleType(f"{__name__}.random", "The GPU random-number generator's functions.")
+        for n in names:
+            setattr(mod, n, globals()[n])
+        mod.__all__ = list(names)
+        globals()["random"] = mod
+        return mod
     # ``except torch.cuda.OutOfMemoryError`` must name a class (the one rustdl raises)
     if name == "OutOfMemoryError":
         from ._breadth_o import OutOfMemoryError

@@ -544,6 +544,13 @@ def _as_device(target: Any) -> _rustdl.device:
         raise TypeError(f"rustdl.load: map_location gave {target!r}, not a device or device string")
     target = target.strip()
     index = _gpu_index(target)
+    if target.startswith("cuda") and index is not None and _rustdl.device(target).type == "cpu":
+        # "cuda" means the CPU here (torch.cuda.is_available() is False): refused, as PyTorch does
+        raise RuntimeError(
+            "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
+            "If you are running on a CPU-only machine, please use torch.load with "
+            "map_location=torch.device('cpu') to map your storages to the CPU."
+        )
     return _rustdl.device(target if index is None else f"gpu:{index}")
 
 

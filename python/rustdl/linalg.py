@@ -686,7 +686,7 @@ def _svd_backward(U, S, Vh, gU, gS, gVh, no_u, no_v):
     return gA
 
 
-def svd(A, full_matrices=True):
+def svd(A, full_matrices=True, *, driver=None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, differentiable through all three (as PyTorch:
     singular vectors need distinct singular values, and with ``full_matrices=True`` only the
     first ``min(m, n)`` singular vectors carry a gradient)."""
@@ -695,7 +695,7 @@ def svd(A, full_matrices=True):
     return SVDResult(U, S, Vh)
 
 
-def svdvals(A):
+def svdvals(A, *, driver=None):
     """Singular values (descending), differentiable (twice: with a graph to differentiate, the
     values come from the SVD's own node, whose backward is made of differentiable ops)."""
     _check("svdvals", A, square=False)
@@ -773,7 +773,7 @@ def qr(A, mode="reduced"):
     return QRResult(Q, R)
 
 
-def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
+def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     """Moore-Penrose pseudo-inverse from numpy's SVD (singular values at most
     ``max(atol, rtol·σ_max)`` count as zero), of any rank. Differentiable: the gradient is the
     pseudo-inverse's derivative at constant rank, as PyTorch's,
@@ -822,7 +822,7 @@ class _Pinv(Function):
         return gA, None, None
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
+def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The numerical rank (an int64 tensor)."""
     _check("matrix_rank", A, square=False)
     a = _np(A)

@@ -144,12 +144,12 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001,A002
     return _t("round", input).round(decimals=decimals)
 
 
-def softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
     """Softmax along ``dim`` (computed in ``dtype`` when given)."""
     return _t("softmax", input).softmax(dim, dtype=dtype)
 
 
-def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
     """Log-softmax along ``dim`` (computed in ``dtype`` when given)."""
     return _t("log_softmax", input).log_softmax(dim, dtype=dtype)
 

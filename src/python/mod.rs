@@ -349,11 +349,12 @@ impl PyDevice {
             Device::Gpu(i) => format!("device(type='{}', index={i})", gpu_name()),
         }
     }
+    /// Equal to a device of the same type and index only: as PyTorch's, a device never equals
+    /// a string or an int (`device("cpu") == "cpu"` is False).
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match parse_device(Some(other)) {
-            Ok(Some(d)) => d == self.d,
-            _ => false,
-        }
+        other
+            .cast::<PyDevice>()
+            .is_ok_and(|o| o.get().d == self.d)
     }
     fn __hash__(&self) -> u64 {
         device_code(self.d)

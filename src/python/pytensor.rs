@@ -2685,20 +2685,20 @@ impl PyTensor {
         let (values, indices) = self.compute(&[], |t| t.topk(k, dim, largest, sorted))?;
         values_indices(py, "topk", values, indices)
     }
-    #[pyo3(signature = (dim=-1, descending=false, stable=false))]
+    #[pyo3(signature = (dim=-1, descending=false, stable=None))]
     fn sort<'py>(
         &self,
         py: Python<'py>,
         dim: isize,
         descending: bool,
-        stable: bool,
+        stable: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _ = stable;
         let (values, indices) = self.compute(&[], |t| t.sort(dim, descending))?;
         values_indices(py, "sort", values, indices)
     }
-    #[pyo3(signature = (dim=-1, descending=false, stable=false))]
-    fn argsort(&self, dim: isize, descending: bool, stable: bool) -> PyResult<PyTensor> {
+    #[pyo3(signature = (dim=-1, descending=false, stable=None))]
+    fn argsort(&self, dim: isize, descending: bool, stable: Option<bool>) -> PyResult<PyTensor> {
         let _ = stable;
         self.op(|t| t.argsort(dim, descending))
     }
@@ -2798,8 +2798,9 @@ impl PyTensor {
     fn fix(&self) -> PyResult<PyTensor> {
         self.op(|t| t.rounding(UnaryOp::Trunc))
     }
-    fn round_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        slf.inplace_("round_", |t| t.rounding(UnaryOp::Round))?;
+    #[pyo3(signature = (decimals=0))]
+    fn round_(slf: PyRef<'_, Self>, decimals: i64) -> PyResult<PyRef<'_, Self>> {
+        slf.inplace_("round_", |t| t.round_decimals(decimals))?;
         Ok(slf)
     }
     fn ceil_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {

@@ -379,7 +379,7 @@ def test_nested_checkpoint_parameters_and_plain_values(tmp_path, fmt):
     assert loaded["epoch"] == 3 and loaded["loss"] == 0.25 and loaded["name"] == "run-1"
     assert loaded["best"] is None and loaded["big"] == 2**70 and loaded["history"] == [0.5, 0.4]
     assert loaded["pair"] == (1, "x") and loaded["flags"] == {"amp": False, "ema": True}
-    assert loaded["tags"] == {"a", "b"} and loaded["device"] == "cuda:0"
+    assert loaded["tags"] == {"a", "b"} and loaded["device"] == rustdl.device("gpu:0")
     assert isinstance(loaded["param"], nn.Parameter) and loaded["param"].requires_grad
     assert isinstance(loaded["frozen"], nn.Parameter) and not loaded["frozen"].requires_grad
     np.testing.assert_array_equal(loaded["param"].detach().numpy(), p)

@@ -1166,11 +1166,14 @@ def one_hot(tensor, num_classes: int = -1):
     return (tensor.unsqueeze(-1) == classes).long()
 
 
-def pad(input, pad, mode: str = "constant", value: float = 0.0):
-    """Pads the last dims by ``pad = (left, right, top, bottom, ...)``: with ``value`` (``constant``),
-    the mirrored interior (``reflect``), the edge (``replicate``) or the wrapped input
+def pad(input, pad, mode: str = "constant", value: float | None = None):
+    """Pads the last dims by ``pad = (left, right, top, bottom, ...)``: with ``value`` (``constant``,
+    0 when None), the mirrored interior (``reflect``), the edge (``replicate``) or the wrapped input
     (``circular``); negative amounts crop."""
     from .. import cat, full
+
+    if value is None:
+        value = 0.0
 
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise _rustdl.ArgumentError(
@@ -4022,6 +4025,11 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 def _with_indices(pool, name: str):
     def fn(input, *args, **kwargs):
         kwargs.pop("return_indices", None)
+        if args and name.startswith("adaptive") and len(args) > 1:
+            args = args[:1]  # (input, output_size, return_indices): the flag is always on here
+        elif len(args) > 4 and name.startswith("max_pool"):
+            # (input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+            args = args[:5] + ((args[5],) if len(args) > 5 else ())
         return pool(input, *args, return_indices=True, **kwargs)
 
     fn.__name__ = fn.__qualname__ = name

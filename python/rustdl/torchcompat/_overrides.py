@@ -67,6 +67,7 @@ def for_module(name: str) -> dict[str, Any]:
         return {
             "device": device,
             "Size": Size,
+            "broadcast_shapes": _broadcast_shapes,
             "set_default_device": set_default_device,
             # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
             "__version__": _torch_version.__version__,
@@ -83,14 +84,24 @@ def for_module(name: str) -> dict[str, Any]:
     return {}
 
 
+def _cuda_spec(device: Any) -> Any:
+    """``device`` of a ``.cuda(device)`` call mapped; a CPU device is refused, as PyTorch's."""
+    if device is None:
+        return map_device("cuda")
+    # (a device object may be "cuda" mapped to the CPU already: only a spelled-out "cpu" is refused)
+    if isinstance(device, str) and device.strip().lower().partition(":")[0] == "cpu":
+        raise RuntimeError("Invalid device, must be cuda device")
+    return map_device(device)
+
+
 def _tensor_cuda(self: Any, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
     """``t.cuda()``: a copy on rustdl's GPU (or the tensor itself when the CPU is forced)."""
-    return self.to(map_device(device if device is not None else "cuda"))
+    return self.to(_cuda_spec(device))
 
 
 def _module_cuda(self: Any, device: Any = None) -> Any:
     """``model.cuda()``: moves parameters and buffers to rustdl's GPU (CPU when forced)."""
-    return self.to(map_device(device if device is not None else "cuda"))
+    return self.to(_cuda_spec(device))
 
 
 class Size(tuple):
@@ -130,6 +141,11 @@ class Size(tuple):
 
     def __reduce__(self) -> Any:
         return (tuple, (tuple(self),))  # a checkpoint holding a Size reads back as a tuple
+
+
+def _broadcast_shapes(*shapes: Any) -> Size:
+    """``torch.broadcast_shapes``: the broadcast shape as a :class:`Size`."""
+    return tuple.__new__(Size, rustdl.broadcast_shapes(*shapes))
 
 
 _ORIG_SHAPE = rustdl.Tensor.shape

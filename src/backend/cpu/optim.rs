@@ -34,9 +34,11 @@ fn sgd_momentum<T: Float, const FIRST: bool, const NESTEROV: bool>(
         damp,
         sign,
     } = *k;
+    // no decay term without weight decay: 0 · ±inf would make an infinite weight NaN
+    let has_wd = wd != T::ZERO;
     super::simd::wide(|| {
         for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-            let d = sign * gi + wd * *pi;
+            let d = if has_wd { sign * gi + wd * *pi } else { sign * gi };
             let bn = if FIRST { d } else { mom * *bi + damp * d };
             *bi = bn;
             let upd = if NESTEROV { d + mom * bn } else { bn };
@@ -122,9 +124,10 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                     run(((p, g), buf));
                 }
             } else {
+                let has_wd = c.l2 != 0.0;
                 super::simd::wide(|| {
                     for (pi, &gi) in p.iter_mut().zip(g) {
-                        let d = sign * gi + wd * *pi;
+                        let d = if has_wd { sign * gi + wd * *pi } else { sign * gi };
                         *pi = *pi - lr * d;
                     }
                 });
@@ -138,6 +141,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             let (r1, r1c, small) = lerp_weight::<T>(c.rate1);
             let sign = if maximize { -T::ONE } else { T::ONE };
             let (l2, decay) = (f(c.l2), f(c.decay));
+            let has_l2 = c.l2 != 0.0;
             let (ms, rest) = st.split_at_mut(1);
             let (vs, rest) = rest.split_at_mut(1);
             let (m, v) = (&mut *ms[0], &mut *vs[0]);
@@ -146,7 +150,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 super::simd::wide(|| {
                     for i in 0..n {
                         let pi = p[i] * decay;
-                        let d = sign * g[i] + l2 * pi;
+                        let d = if has_l2 { sign * g[i] + l2 * pi } else { sign * g[i] };
                         m[i] = lerp(m[i], d, r1, r1c, small);
                         v[i] = b2 * v[i] + r2 * d * d;
                         vmax[i] = vmax[i].max_(v[i]);
@@ -156,7 +160,7 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             } else {
                 zip_states(p, g, m, v, move |pi, gi, mi, vi| {
                     let pv = *pi * decay;
-                    let d = sign * gi + l2 * pv;
+                    let d = if has_l2 { sign * gi + l2 * pv } else { sign * gi };
                     let mn = lerp(*mi, d, r1, r1c, small);
                     let vn = b2 * *vi + r2 * d * d;
                     *mi = mn;

@@ -12,16 +12,38 @@ pub fn copy(x: &CpuStorage, l: &Layout) -> CpuStorage {
     crate::with_cpu!(x, v => IntoStorage::into_storage(gather_view(v, l)))
 }
 
-/// Contiguous copy converted to `dtype`.
+/// A float's integer part as int64 the way x86-64's truncating conversion gives it, which is
+/// what PyTorch's CPU casts return: NaN and values outside the int64 range become `i64::MIN`.
+fn float_to_i64(x: f64) -> i64 {
+    if x >= -9.223372036854775808e18 && x < 9.223372036854775808e18 {
+        x as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// A float's integer part for an integer narrower than int64, as PyTorch's CPU casts give it:
+/// a 32-bit truncating conversion (NaN and values outside the int32 range become `i32::MIN`)
+/// whose low bits the narrow type keeps (the caller wraps them).
+fn float_to_i32(x: f64) -> i64 {
+    if x > -2147483649.0 && x < 2147483648.0 {
+        x as i32 as i64
+    } else {
+        i32::MIN as i64
+    }
+}
+
+/// Contiguous copy converted to `dtype` (a narrow integer dtype gives int64 storage whose
+/// values the caller wraps into its range).
 pub fn cast(x: &CpuStorage, l: &Layout, dtype: DType) -> CpuStorage {
     macro_rules! conv {
         ($v:expr, $f:expr) => {
-            match dtype.storage() {
+            match dtype {
                 DType::F32 => CpuStorage::F32(map1($v, l, |x| $f(x) as f32)),
                 DType::F64 => CpuStorage::F64(map1($v, l, |x| $f(x))),
-                DType::I64 => CpuStorage::I64(map1($v, l, |x| $f(x) as i64)),
+                DType::I64 => CpuStorage::I64(map1($v, l, |x| float_to_i64($f(x)))),
                 DType::Bool => CpuStorage::Bool(map1($v, l, |x| $f(x) != 0.0)),
-                _ => CpuStorage::I64(map1($v, l, |x| $f(x) as i64)),
+                _ => CpuStorage::I64(map1($v, l, |x| float_to_i32($f(x)))),
             }
         };
     }
@@ -32,7 +54,10 @@ pub fn cast(x: &CpuStorage, l: &Layout, dtype: DType) -> CpuStorage {
             DType::I64 => CpuStorage::I64(gather_view(v, l)),
             _ => conv!(v, |x: i64| x as f64),
         },
-        CpuStorage::Bool(v) => conv!(v, |x: bool| x as u8 as f64),
+        CpuStorage::Bool(v) => match dtype.storage() {
+            DType::I64 => CpuStorage::I64(map1(v, l, |x: bool| x as i64)),
+            _ => conv!(v, |x: bool| x as u8 as f64),
+        },
     }
 }
 

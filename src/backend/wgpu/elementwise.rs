@@ -152,6 +152,8 @@ pub fn copy(x: &GpuStorage, l: &Layout) -> Result<GpuStorage> {
 
 /// Contiguous copy converted to `dtype`.
 pub fn cast(x: &GpuStorage, l: &Layout, dtype: DType) -> Result<GpuStorage> {
+    // a narrow integer is held as the GPU's integer storage; the caller wraps its values
+    let dtype = dtype.storage();
     if dtype == DType::F64 {
         return Err(f64_unsupported("to"));
     }

@@ -105,6 +105,25 @@ def _check_p(p: float, op: str) -> float:
 # containers
 
 
+
+class _TransformModule(rustdl.nn.Module):
+    """Base of the transforms that are ``nn.Module`` subclasses in torchvision (``Normalize``,
+    ``Resize``, ``ColorJitter``, ...), so they go into ``nn.Sequential`` and pass
+    ``isinstance(t, nn.Module)``. The module state is set up before the transform's own
+    ``__init__`` runs (which does not call ``Module.__init__``); calling the transform or its
+    ``forward`` applies it."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__new__(cls)
+        rustdl.nn.Module.__init__(obj)
+        return obj
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def forward(self, *args: Any) -> Any:
+        return type(self).__call__(self, *args)
+
 class Compose(_transforms.Compose):
     """Applies transforms in order (rustdl's ``Compose``, with torchvision's repr)."""
 
@@ -128,7 +147,7 @@ class Lambda:
         return "Lambda()"
 
 
-class RandomApply:
+class RandomApply(_TransformModule):
     """Applies the list of ``transforms`` (in order) with probability ``p``, else nothing."""
 
     def __init__(self, transforms: Sequence[Callable], p: float = 0.5) -> None:
@@ -213,7 +232,7 @@ class PILToTensor:
         return "PILToTensor()"
 
 
-class ConvertImageDtype:
+class ConvertImageDtype(_TransformModule):
     """Converts a tensor image to ``dtype``, rescaling (integer images are ``[0, 255]``)."""
 
     def __init__(self, dtype: Any) -> None:
@@ -240,7 +259,7 @@ class ToPILImage:
         return "ToPILImage()"
 
 
-class Normalize:
+class Normalize(_TransformModule):
     """``(x - mean) / std`` per channel of a ``(C, H, W)`` or ``(N, C, H, W)`` tensor."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> None:
@@ -264,7 +283,7 @@ class Normalize:
 # geometry
 
 
-class Resize:
+class Resize(_TransformModule):
     """Resizes an image: an int sets the shorter side, a pair sets ``(h, w)`` (see
     :func:`functional.resize`: PIL for PIL / uint8 images, antialiased filters for tensors)."""
 
@@ -290,7 +309,7 @@ class Resize:
         )
 
 
-class CenterCrop:
+class CenterCrop(_TransformModule):
     """Crops the centre ``(h, w)`` of an image (numpy ``(H, W[, C])`` or tensor ``(..., H, W)``),
     padding with 0 first when the image is smaller."""
 
@@ -304,7 +323,7 @@ class CenterCrop:
         return f"CenterCrop(size={self.size})"
 
 
-class FiveCrop:
+class FiveCrop(_TransformModule):
     """The four corner crops and the centre crop of ``size``, as a tuple."""
 
     def __init__(self, size: int | Sequence[int]) -> None:
@@ -317,7 +336,7 @@ class FiveCrop:
         return f"FiveCrop(size={self.size})"
 
 
-class TenCrop:
+class TenCrop(_TransformModule):
     """``FiveCrop`` of the image and of its flip, as a tuple of 10."""
 
     def __init__(self, size: int | Sequence[int], vertical_flip: bool = False) -> None:
@@ -331,7 +350,7 @@ class TenCrop:
         return f"TenCrop(size={self.size}, vertical_flip={self.vertical_flip})"
 
 
-class Pad:
+class Pad(_TransformModule):
     """Pads the borders (see :func:`functional.pad`)."""
 
     def __init__(self, padding: Any, fill: Any = 0, padding_mode: str = "constant") -> None:
@@ -351,7 +370,7 @@ class Pad:
         return f"Pad(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode})"
 
 
-class RandomCrop:
+class RandomCrop(_TransformModule):
     """Pads by ``padding`` (``padding_mode``: ``constant`` with ``fill``, ``edge``, ``reflect``,
     ``symmetric``), pads further to ``size`` with ``pad_if_needed``, then crops a random
     ``size`` window, as torchvision (one window for a whole batch tensor)."""
@@ -402,7 +421,7 @@ class RandomCrop:
         return f"RandomCrop(size={self.size}, padding={self.padding})"
 
 
-class _Flip:
+class _Flip(_TransformModule):
     _impl: Any = None
 
     def __init__(self, p: float = 0.5) -> None:
@@ -434,7 +453,7 @@ def _interp_arg(interpolation: Any, op: str, allowed: tuple[str, ...]) -> str:
     return mode
 
 
-class RandomResizedCrop:
+class RandomResizedCrop(_TransformModule):
     """A random crop (area fraction in ``scale``, aspect ratio in ``ratio``, drawn log-uniformly;
     10 tries, then a centre crop) resized to ``size``, as torchvision."""
 
@@ -497,7 +516,7 @@ def _degrees(degrees: Any, op: str) -> tuple[float, float]:
     return degrees
 
 
-class RandomRotation:
+class RandomRotation(_TransformModule):
     """Rotation by an angle drawn uniformly from ``degrees`` (counter-clockwise; see
     :func:`functional.rotate` for ``expand``, ``center`` and ``fill``)."""
 
@@ -525,7 +544,7 @@ class RandomRotation:
         return f"RandomRotation(degrees={self.degrees}, expand={self.expand})"
 
 
-class RandomPerspective:
+class RandomPerspective(_TransformModule):
     """With probability ``p``, a random perspective warp: each corner moves inwards by up to
     ``distortion_scale`` of half the image size, as torchvision."""
 
@@ -570,7 +589,7 @@ class RandomPerspective:
         return f"{type(self).__name__}(p={self.p})"
 
 
-class RandomAffine:
+class RandomAffine(_TransformModule):
     """Random rotation (``degrees``), translation (``translate`` fractions of the size), scale
     and shear (``shear``: ``s`` for x in ``(-s, s)``, ``(a, b)`` for x, or ``(a, b, c, d)`` for x
     and y), about the centre or ``center``; see :func:`functional.affine`."""
@@ -675,7 +694,7 @@ def _jitter_range(
     return value[0], value[1]
 
 
-class ColorJitter:
+class ColorJitter(_TransformModule):
     """Randomly changes brightness, contrast, saturation and hue, in a random order, as torchvision:
     each factor is drawn uniformly from ``[max(0, 1 - v), 1 + v]`` (hue from ``[-v, v]``, ``v <=
     0.5``), or from a given ``(min, max)``."""
@@ -721,7 +740,7 @@ class ColorJitter:
         )
 
 
-class Grayscale:
+class Grayscale(_TransformModule):
     """RGB → grayscale (ITU-R 601-2 luma), with 1 or 3 output channels."""
 
     def __init__(self, num_output_channels: int = 1) -> None:
@@ -736,7 +755,7 @@ class Grayscale:
         return f"Grayscale(num_output_channels={self.num_output_channels})"
 
 
-class RandomGrayscale:
+class RandomGrayscale(_TransformModule):
     """Grayscale with probability ``p``, keeping the channel count (3 gray channels for RGB)."""
 
     def __init__(self, p: float = 0.1) -> None:
@@ -754,7 +773,7 @@ class RandomGrayscale:
         return f"RandomGrayscale(p={self.p})"
 
 
-class GaussianBlur:
+class GaussianBlur(_TransformModule):
     """Gaussian blur with ``sigma`` drawn uniformly from ``(min, max)`` each call (or fixed)."""
 
     def __init__(self, kernel_size: Any, sigma: Any = (0.1, 2.0)) -> None:
@@ -789,7 +808,7 @@ class GaussianBlur:
         return f"GaussianBlur(kernel_size={self.kernel_size}, sigma={self.sigma})"
 
 
-class ElasticTransform:
+class ElasticTransform(_TransformModule):
     """Elastic distortion, as torchvision's: a random displacement per pixel, drawn from the global
     generator as ``rand(1, 1, H, W) * 2 - 1`` for x then for y, each blurred by a Gaussian of
     ``sigma`` (kernel ``int(8 * sigma + 1)``, made odd) and scaled by ``alpha`` over the width
@@ -860,7 +879,7 @@ class ElasticTransform:
         )
 
 
-class LinearTransformation:
+class LinearTransformation(_TransformModule):
     """``(x.flatten() - mean_vector) @ transformation_matrix`` reshaped back, per image of a
     ``(..., C, H, W)`` tensor (whitening), as torchvision's: the matrix is ``D × D`` and the mean
     ``D`` long, ``D = C·H·W``."""
@@ -915,7 +934,7 @@ class LinearTransformation:
         )
 
 
-class RandomErasing:
+class RandomErasing(_TransformModule):
     """With probability ``p``, sets a random rectangle of a tensor image ``(..., C, H, W)`` to
     ``value`` (a number, one per channel, or ``"random"`` for normal noise), as torchvision: its area
     fraction is drawn from ``scale`` and its aspect ratio log-uniformly from ``ratio`` (10 tries;
@@ -1000,7 +1019,7 @@ class RandomErasing:
         )
 
 
-class _RandomColourOp:
+class _RandomColourOp(_TransformModule):
     """Applies ``_op(img, *args)`` with probability ``p`` (the RandomPosterize family)."""
 
     _op: Any = None

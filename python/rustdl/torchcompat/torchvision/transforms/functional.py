@@ -120,9 +120,33 @@ def _is_pil(img: Any) -> bool:
     return isinstance(img, Image.Image)
 
 
-def _unpack(img: Any, op: str, color: bool = False) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+def _graph(img: Any) -> bool:
+    """A float tensor whose result must stay in the autograd graph (it requires grad and grad
+    mode is on): the ops that support it then compute with tensor ops instead of numpy."""
+    return (
+        isinstance(img, rustdl.Tensor)
+        and img.requires_grad
+        and img.is_floating_point()
+        and rustdl.is_grad_enabled()
+    )
+
+
+def _unpack(
+    img: Any, op: str, color: bool = False, graph: bool = False
+) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """``img`` as a numpy ``(..., C, H, W)`` array, and the function that turns a result array of
-    that layout back into ``img``'s kind (tensor on its device, PIL image or ``(H, W[, C])`` array)."""
+    that layout back into ``img``'s kind (tensor on its device, PIL image or ``(H, W[, C])`` array).
+
+    With ``graph`` (an op whose code also runs on tensors), a tensor in the autograd graph (see
+    :func:`_graph`) is handed over as itself, ``(..., C, H, W)``, so the result keeps its history
+    (torchvision's tensor transforms are differentiable)."""
+    if graph and _graph(img):
+        flat_t = img.ndim == 2
+
+        def pack_graph(out: rustdl.Tensor) -> rustdl.Tensor:
+            return out[0] if flat_t and out.shape[0] == 1 else out
+
+        return (img[None] if flat_t else img), pack_graph
     if isinstance(img, rustdl.Tensor):
         a = img.detach().cpu().numpy()
         flat = a.ndim == 2
@@ -164,6 +188,8 @@ def _unpack(img: Any, op: str, color: bool = False) -> tuple[np.ndarray, Callabl
 
 
 def _is_int(a: np.ndarray) -> bool:
+    if isinstance(a, rustdl.Tensor):
+        return not a.is_floating_point()
     return a.dtype.kind in "iub"
 
 
@@ -173,6 +199,8 @@ def _bound(a: np.ndarray) -> float:
 
 def _work(a: np.ndarray) -> np.ndarray:
     """``a`` in the float dtype torchvision computes it in (its own, or float32 for integers)."""
+    if isinstance(a, rustdl.Tensor):
+        return a.float() if _is_int(a) else a
     return a.astype(np.float32) if _is_int(a) else a
 
 
@@ -449,7 +477,34 @@ def _ltrb(padding: Any, op: str) -> tuple[int, int, int, int]:
     raise ValueError(f"{op}: padding must be an int or a sequence of 1, 2 or 4 ints, got {padding}")
 
 
+def _pad_tensor(a: rustdl.Tensor, ltrb: Sequence[int], fill: Any, mode: str) -> rustdl.Tensor:
+    """:func:`_pad_array` of a tensor by tensor ops (differentiable): the border rows and columns
+    are gathered by index (numpy's padding of the index range gives them) or filled."""
+    left, top, right, bottom = ltrb
+    h, w = a.shape[-2:]
+    a = a[..., max(0, -top) : h - max(0, -bottom), max(0, -left) : w - max(0, -right)]
+    left, top, right, bottom = (max(0, v) for v in ltrb)
+    h, w = a.shape[-2:]
+    if mode != "constant":
+        rows = np.pad(np.arange(h), (top, bottom), mode=mode)
+        cols = np.pad(np.arange(w), (left, right), mode=mode)
+        at = lambda v: rustdl.from_numpy(np.ascontiguousarray(v)).to(a.device)  # noqa: E731
+        return a.index_select(-2, at(rows)).index_select(-1, at(cols))
+    fills = np.atleast_1d(np.asarray(0 if fill is None else fill, dtype=np.float64))
+    if fills.size != 1 and fills.size != a.shape[-3]:
+        raise ValueError(f"pad: fill has {fills.size} values for an image with {a.shape[-3]} channels")
+    if fills.size == 1:
+        return rustdl.nn.functional.pad(a, (left, right, top, bottom), value=float(fills[0]))
+    parts = [
+        rustdl.nn.functional.pad(a[..., k : k + 1, :, :], (left, right, top, bottom), value=float(v))
+        for k, v in enumerate(fills)
+    ]
+    return rustdl.cat(parts, -3)
+
+
 def _pad_array(a: np.ndarray, ltrb: Sequence[int], fill: Any, mode: str) -> np.ndarray:
+    if isinstance(a, rustdl.Tensor):
+        return _pad_tensor(a, ltrb, fill, mode)
     left, top, right, bottom = ltrb
     h, w = a.shape[-2:]
     # negative padding crops
@@ -551,7 +606,7 @@ def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -
         error = _pad_size_error(tuple(img.shape), ltrb, padding_mode)
         if error is not None:
             raise error
-    a, pack = _unpack(img, "pad")
+    a, pack = _unpack(img, "pad", graph=True)
     return pack(_pad_array(a, ltrb, fill, padding_mode))
 
 
@@ -701,13 +756,20 @@ def resize(
                 else out.to(img.dtype)
             )
         return out
-    a, pack = _unpack(img, "resize")
+    a, pack = _unpack(img, "resize", graph=True)
     if mode in ("nearest", "nearest-exact"):
         off = 0.5 if mode == "nearest-exact" else 0.0
         ys = np.minimum(np.floor((np.arange(oh) + off) * h / oh).astype(np.int64), h - 1)
         xs = np.minimum(np.floor((np.arange(ow) + off) * w / ow).astype(np.int64), w - 1)
+        if isinstance(a, rustdl.Tensor):
+            at = lambda v: rustdl.from_numpy(v).to(a.device)  # noqa: E731
+            return pack(a.index_select(-2, at(ys)).index_select(-1, at(xs)))
         return pack(a[..., ys[:, None], xs[None, :]])
     x = _work(a)
+    if isinstance(x, rustdl.Tensor):  # in the autograd graph: the same products as tensor ops
+        mh = rustdl.from_numpy(_aa_matrix(h, oh, mode)).to(x.device, x.dtype)
+        mw = rustdl.from_numpy(_aa_matrix(w, ow, mode)).to(x.device, x.dtype)
+        return pack(mh @ x @ mw.T)
     mh = _aa_matrix(h, oh, mode).astype(x.dtype)
     mw = _aa_matrix(w, ow, mode).astype(x.dtype)
     out = np.matmul(np.matmul(mh, x), mw.T)
@@ -796,7 +858,7 @@ def rotate(
         )
     if mode not in ("nearest", "bilinear"):
         raise ValueError(f"rotate: interpolation must be nearest or bilinear, got '{mode}'")
-    a, pack = _unpack(img, "rotate")
+    a, pack = _unpack(img, "rotate", graph=True)
     h, w = a.shape[-2:]
     oh, ow = h, w
     if expand:
@@ -831,6 +893,12 @@ def _sample_image(a: np.ndarray, sy: np.ndarray, sx: np.ndarray, mode: str, fill
         # torchvision's way with a fill: a mask sampled alongside; bilinear blends the sampled
         # image (zeros outside) times the mask with the fill times its complement
         out = sample(_work(x4), 0.0)
+        if isinstance(out, rustdl.Tensor):
+            inside = sample(np.ones((1, 1, h, w), np.float64), 0.0).astype(np.float32)
+            inside_t = rustdl.from_numpy(inside).to(out.device, out.dtype)
+            fill_t = rustdl.from_numpy(fills.reshape(1, -1, 1, 1)).to(out.device, out.dtype)
+            out = (out * inside_t if mode == "bilinear" else out) + (1 - inside_t) * fill_t
+            return out.reshape(*lead, *out.shape[-3:])
         inside = sample(np.ones((1, 1, h, w), out.dtype), 0.0)
         weight = inside if mode == "bilinear" else 1
         out = out * weight + (1 - inside) * fills.astype(out.dtype).reshape(1, -1, 1, 1)
@@ -913,7 +981,7 @@ def affine(
         c = (w * 0.5, h * 0.5) if center is None else (float(center[0]), float(center[1]))
         m = _inverse_affine(c, float(angle), translate, float(scale), shear)
         return _pil_transform(img, "AFFINE", m, mode, fill)
-    a, pack = _unpack(img, "affine")
+    a, pack = _unpack(img, "affine", graph=True)
     h, w = a.shape[-2:]
     # pixel k's centre is at k + 0.5, the image centre at (w/2, h/2), as torchvision's tensors
     c = (w * 0.5, h * 0.5) if center is None else (float(center[0]), float(center[1]))
@@ -959,7 +1027,7 @@ def perspective(
     c = _perspective_coeffs(startpoints, endpoints)
     if _pil_image_like(img):
         return _pil_transform(img, "PERSPECTIVE", c, mode, fill)
-    a, pack = _unpack(img, "perspective")
+    a, pack = _unpack(img, "perspective", graph=True)
     h, w = a.shape[-2:]
     x, y = _pixel_centres(h, w)
     den = c[6] * x + c[7] * y + 1.0
@@ -981,6 +1049,8 @@ def _split_alpha(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _join_alpha(a: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    if alpha is not None and isinstance(a, rustdl.Tensor):
+        return rustdl.cat([a, alpha], -3)
     return a if alpha is None else np.concatenate([a, alpha], axis=-3)
 
 
@@ -994,6 +1064,9 @@ def _gray(a: np.ndarray, pil_like: bool) -> np.ndarray:
             return ((ri * 19595 + gi * 38470 + bi * 7471 + 0x8000) >> 16).astype(a.dtype)
         return (0.299 * r + 0.587 * g + 0.114 * b).astype(a.dtype)
     x = _work(a)
+    if isinstance(x, rustdl.Tensor):  # the weights as float32 values, as for arrays
+        k = [float(np.float32(v)) for v in (0.2989, 0.587, 0.114)]
+        return k[0] * x[..., 0:1, :, :] + k[1] * x[..., 1:2, :, :] + k[2] * x[..., 2:3, :, :]
     lum = np.float32(0.2989) * x[..., 0:1, :, :] + np.float32(0.587) * x[..., 1:2, :, :]
     lum = lum + np.float32(0.114) * x[..., 2:3, :, :]
     return lum.astype(a.dtype)
@@ -1020,11 +1093,11 @@ def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
         return _pil_grayscale(img, num_output_channels)
     if num_output_channels not in (1, 3):
         raise ValueError(f"rgb_to_grayscale: num_output_channels must be 1 or 3, got {num_output_channels}")
-    a, pack = _unpack(img, "rgb_to_grayscale", color=True)
+    a, pack = _unpack(img, "rgb_to_grayscale", color=True, graph=True)
     rgb, _ = _split_alpha(a)
     g = rgb if rgb.shape[-3] == 1 else _gray(rgb, _pil_like(img, a))
     if num_output_channels == 3:
-        g = np.concatenate([g, g, g], axis=-3)
+        g = rustdl.cat([g, g, g], -3) if isinstance(g, rustdl.Tensor) else np.concatenate([g, g, g], axis=-3)
     return pack(g)
 
 
@@ -1037,6 +1110,8 @@ def _blend(a: np.ndarray, b: Any, ratio: float, pil_like: bool = False) -> np.nd
     """``ratio * a + (1 - ratio) * b`` clamped to the value range, integers truncated; PIL's
     ``Image.blend`` order of operations (``b + ratio * (a - b)`` in float32) when ``pil_like``."""
     x = _work(a)
+    if isinstance(x, rustdl.Tensor):
+        return (x * float(ratio) + b * float(1.0 - ratio)).clamp(0, _bound(a))
     y = _work(np.asarray(b)).astype(x.dtype)
     r = x.dtype.type(ratio)
     out = y + r * (x - y) if pil_like else x * r + y * x.dtype.type(1.0 - ratio)
@@ -1062,9 +1137,10 @@ def adjust_brightness(img: Any, brightness_factor: float) -> Any:
     if _is_pil(img):
         return _pil_enhance(img, "Brightness", brightness_factor)
     f = _check_factor(brightness_factor, "brightness_factor")
-    a, pack = _unpack(img, "adjust_brightness", color=True)
+    a, pack = _unpack(img, "adjust_brightness", color=True, graph=True)
     rgb, alpha = _split_alpha(a)
-    return pack(_join_alpha(_blend(rgb, np.zeros((), rgb.dtype), f, _pil_like(img, a)), alpha))
+    zero = 0.0 if isinstance(rgb, rustdl.Tensor) else np.zeros((), rgb.dtype)
+    return pack(_join_alpha(_blend(rgb, zero, f, _pil_like(img, a)), alpha))
 
 
 def adjust_contrast(img: Any, contrast_factor: float) -> Any:
@@ -1072,10 +1148,12 @@ def adjust_contrast(img: Any, contrast_factor: float) -> Any:
     if _is_pil(img):
         return _pil_enhance(img, "Contrast", contrast_factor)
     f = _check_factor(contrast_factor, "contrast_factor")
-    a, pack = _unpack(img, "adjust_contrast", color=True)
+    a, pack = _unpack(img, "adjust_contrast", color=True, graph=True)
     rgb, alpha = _split_alpha(a)
     pil_like = _pil_like(img, a)
     g = rgb if rgb.shape[-3] == 1 else _gray(rgb, pil_like)
+    if isinstance(g, rustdl.Tensor):
+        return pack(_join_alpha(_blend(rgb, g.mean((-3, -2, -1), keepdim=True), f), alpha))
     mean = g.astype(np.float64).mean(axis=(-3, -2, -1), keepdims=True)
     if pil_like:
         mean = np.floor(mean + 0.5)
@@ -1088,7 +1166,7 @@ def adjust_saturation(img: Any, saturation_factor: float) -> Any:
     if _is_pil(img):
         return _pil_enhance(img, "Color", saturation_factor)
     f = _check_factor(saturation_factor, "saturation_factor")
-    a, pack = _unpack(img, "adjust_saturation", color=True)
+    a, pack = _unpack(img, "adjust_saturation", color=True, graph=True)
     rgb, alpha = _split_alpha(a)
     if rgb.shape[-3] == 1:
         return img
@@ -1171,7 +1249,9 @@ def adjust_gamma(img: Any, gamma: float, gain: float = 1.0) -> Any:
         return img.convert("RGB").point(table).convert(img.mode)
     if gamma < 0:
         raise ValueError(f"adjust_gamma: gamma must be non-negative, got {gamma}")
-    a, pack = _unpack(img, "adjust_gamma", color=True)
+    a, pack = _unpack(img, "adjust_gamma", color=True, graph=True)
+    if isinstance(a, rustdl.Tensor):
+        return pack((gain * a.pow(gamma)).clamp(0.0, 1.0))
     x = a.astype(np.float32) / np.float32(255.0) if _is_int(a) else a
     out = np.clip(gain * np.power(x, gamma), 0.0, 1.0).astype(x.dtype)
     if _is_int(a):
@@ -1186,7 +1266,9 @@ def invert(img: Any) -> Any:
         from PIL import ImageOps
 
         return ImageOps.invert(img)
-    a, pack = _unpack(img, "invert", color=True)
+    a, pack = _unpack(img, "invert", color=True, graph=True)
+    if isinstance(a, rustdl.Tensor):
+        return pack(1.0 - a)
     return pack((_bound(a) - a).astype(a.dtype))
 
 
@@ -1218,9 +1300,11 @@ def solarize(img: Any, threshold: float) -> Any:
         from PIL import ImageOps
 
         return _pil_apply(img, lambda im: ImageOps.solarize(im, threshold))
-    a, pack = _unpack(img, "solarize", color=True)
+    a, pack = _unpack(img, "solarize", color=True, graph=True)
     if threshold > _bound(a):
         raise TypeError(f"solarize: threshold {threshold} should be at most the image's bound {_bound(a)}")
+    if isinstance(a, rustdl.Tensor):
+        return pack(rustdl.where(a >= threshold, 1.0 - a, a))
     return pack(np.where(a >= threshold, (_bound(a) - a).astype(a.dtype), a))
 
 
@@ -1331,10 +1415,14 @@ def gaussian_blur(img: Any, kernel_size: Any, sigma: Any = None) -> Any:
         a = _pil_array(img)
         pack = lambda out: to_pil_image(out.transpose(1, 2, 0), mode=img.mode)  # noqa: E731
     else:
-        a, pack = _unpack(img, "gaussian_blur")
+        a, pack = _unpack(img, "gaussian_blur", graph=True)
     x = _work(a)
-    kx = _gaussian_kernel1d(ks[0], sig[0]).astype(x.dtype)
-    ky = _gaussian_kernel1d(ks[1], sig[1]).astype(x.dtype)
+    if isinstance(x, rustdl.Tensor):  # the kernel's float32 values as Python numbers
+        kx = [float(v) for v in _gaussian_kernel1d(ks[0], sig[0]).astype(np.float32)]
+        ky = [float(v) for v in _gaussian_kernel1d(ks[1], sig[1]).astype(np.float32)]
+    else:
+        kx = _gaussian_kernel1d(ks[0], sig[0]).astype(x.dtype)
+        ky = _gaussian_kernel1d(ks[1], sig[1]).astype(x.dtype)
     px, py = ks[0] // 2, ks[1] // 2
     h, w = x.shape[-2:]
     # torchvision pads the image by reflection, which torch refuses for a side as wide as the image
@@ -1344,6 +1432,8 @@ def gaussian_blur(img: Any, kernel_size: Any, sigma: Any = None) -> Any:
     xp = _pad_array(x, (px, py, px, py), 0, "reflect")
     rows = sum(ky[k] * xp[..., k : k + h, :] for k in range(ks[1]))
     out = sum(kx[k] * rows[..., :, k : k + w] for k in range(ks[0]))
+    if isinstance(out, rustdl.Tensor):
+        return pack(out)
     if _is_int(a):
         out = np.clip(np.round(out), 0, 255).astype(a.dtype)
     return pack(out.astype(a.dtype))
