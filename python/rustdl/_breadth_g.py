@@ -565,11 +565,11 @@ def can_cast(from_: Any, to: Any) -> bool:
 def _operand_dtype(x: Any) -> tuple[int, str]:
     if isinstance(x, Tensor):
         return (0 if x.dim() > 0 else 1), x.dtype.name
-    if isinstance(x, bool):
+    if isinstance(x, (bool, np.bool_)):
         return 2, "bool"
-    if isinstance(x, int):
+    if isinstance(x, (int, np.integer)):  # numpy scalars count as Python numbers, as PyTorch's
         return 2, "int64"
-    if isinstance(x, float):
+    if isinstance(x, (float, np.floating)):
         return 2, get_default_dtype().name
     raise TypeError(f"result_type: expected a Tensor or a Python number, got {type(x).__name__}")
 

@@ -2995,7 +2995,9 @@ def _value_first(op, args, kwargs):
         kwargs = dict(kwargs)
         args = args + tuple(kwargs.pop(k) for k in ("tensor1", "tensor2") if k in kwargs)
     if len(args) != 2 and not (len(args) == 3 and "value" not in kwargs):
-        raise TypeError(f"{op}(): expected tensor1 and tensor2 (and an optional value=), got {len(args)} arguments")
+        raise TypeError(
+            f"{op}(): expected tensor1 and tensor2 (and an optional value=), got {len(args)} arguments"
+        )
     if len(args) == 3 and not isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
         _warnings.warn(
             f"This overload of {op} is deprecated: {op}(Number value, Tensor tensor1, Tensor tensor2); "
@@ -3112,7 +3114,9 @@ def _take_along_dim(self, indices, dim=None):
     return src.gather(d, idx)
 
 
-def _tensor_split(self, indices_or_sections=None, dim=0, *, sections=None, indices=None, tensor_indices_or_sections=None):
+def _tensor_split(
+    self, indices_or_sections=None, dim=0, *, sections=None, indices=None, tensor_indices_or_sections=None
+):
     """Splits into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the given
     indices, as ``torch.tensor_split``."""
     given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections) if v is not None]

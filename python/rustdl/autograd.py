@@ -636,6 +636,16 @@ class Variable(metaclass=_VariableMeta):
     def __new__(cls, data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # type: ignore[misc]
         if not isinstance(data, _rustdl.Tensor):
             raise TypeError(f"Variable: expected a Tensor as data, got {type(data).__name__}")
+        if volatile:
+            import warnings
+
+            warnings.warn(
+                "volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if volatile and requires_grad:
+            raise ValueError("Variable can't be volatile and require_grad at the same time!")
         out = data.detach()
         if requires_grad:
             out.requires_grad_(True)

@@ -179,13 +179,18 @@ impl Tensor {
             )));
             }
             let (c, o) = (self.shape()[1], ws[0]);
-            if c % groups != 0 || o % groups != 0 || ws[1] * groups != c {
+            if o % groups != 0 {
                 return Err(Error::Shape(format!(
-                "conv2d: input of shape {:?} with groups={groups} expects weight [O, {}, kh, kw], got {:?}",
-                self.shape(),
-                c / groups.max(1),
-                ws
-            )));
+                    "conv2d: weight of shape {ws:?} has {o} output channels, not divisible by groups={groups}"
+                )));
+            }
+            if ws[1] * groups != c {
+                // PyTorch's wording: the channel count the weight and groups expect of the input
+                return Err(Error::Shape(format!(
+                    "conv2d: given groups={groups}, weight of size {ws:?}, expected input {:?} to have {} channels, but got {c} channels instead",
+                    self.shape(),
+                    ws[1] * groups
+                )));
             }
             let win = Window2d {
                 kernel: (ws[2], ws[3]),

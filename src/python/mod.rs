@@ -352,9 +352,7 @@ impl PyDevice {
     /// Equal to a device of the same type and index only: as PyTorch's, a device never equals
     /// a string or an int (`device("cpu") == "cpu"` is False).
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<PyDevice>()
-            .is_ok_and(|o| o.get().d == self.d)
+        other.cast::<PyDevice>().is_ok_and(|o| o.get().d == self.d)
     }
     fn __hash__(&self) -> u64 {
         device_code(self.d)
@@ -695,7 +693,7 @@ fn full(
 }
 
 macro_rules! like {
-    ($name:ident, $body:expr) => {
+    ($name:ident, $memory_order:expr, $body:expr) => {
         #[pyfunction]
         #[pyo3(signature = (input, dtype=None, device=None, requires_grad=false))]
         fn $name(
@@ -709,15 +707,24 @@ macro_rules! like {
             let dv = parse_device(device)?.unwrap_or(input.tensor().device());
             let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
             let shape = input.tensor().shape().to_vec();
+            if $memory_order {
+                // random draws land in the input's memory order, with its strides, as PyTorch's
+                // `*_like` keep a permuted input's layout (so seeded draws match)
+                let src = input.tensor().clone();
+                let t = create(py, &shape, dv, || {
+                    src.fill_in_memory_order(|s| f(s, dt, dv))
+                })?;
+                return finish(t, requires_grad);
+            }
             finish(create(py, &shape, dv, || f(&shape, dt, dv))?, requires_grad)
         }
     };
 }
-like!(zeros_like, |s, d, v| Tensor::zeros(s, d, v));
-like!(ones_like, |s, d, v| Tensor::ones(s, d, v));
-like!(empty_like, |s, d, v| Tensor::zeros(s, d, v));
-like!(rand_like, |s, d, v| Tensor::rand(s, d, v));
-like!(randn_like, |s, d, v| Tensor::randn(s, d, v));
+like!(zeros_like, false, |s, d, v| Tensor::zeros(s, d, v));
+like!(ones_like, false, |s, d, v| Tensor::ones(s, d, v));
+like!(empty_like, false, |s, d, v| Tensor::zeros(s, d, v));
+like!(rand_like, true, |s, d, v| Tensor::rand(s, d, v));
+like!(randn_like, true, |s, d, v| Tensor::randn(s, d, v));
 
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, dtype=None, device=None))]

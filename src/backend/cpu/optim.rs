@@ -38,7 +38,11 @@ fn sgd_momentum<T: Float, const FIRST: bool, const NESTEROV: bool>(
     let has_wd = wd != T::ZERO;
     super::simd::wide(|| {
         for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-            let d = if has_wd { sign * gi + wd * *pi } else { sign * gi };
+            let d = if has_wd {
+                sign * gi + wd * *pi
+            } else {
+                sign * gi
+            };
             let bn = if FIRST { d } else { mom * *bi + damp * d };
             *bi = bn;
             let upd = if NESTEROV { d + mom * bn } else { bn };
@@ -127,7 +131,11 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 let has_wd = c.l2 != 0.0;
                 super::simd::wide(|| {
                     for (pi, &gi) in p.iter_mut().zip(g) {
-                        let d = if has_wd { sign * gi + wd * *pi } else { sign * gi };
+                        let d = if has_wd {
+                            sign * gi + wd * *pi
+                        } else {
+                            sign * gi
+                        };
                         *pi = *pi - lr * d;
                     }
                 });
@@ -150,7 +158,11 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
                 super::simd::wide(|| {
                     for i in 0..n {
                         let pi = p[i] * decay;
-                        let d = if has_l2 { sign * g[i] + l2 * pi } else { sign * g[i] };
+                        let d = if has_l2 {
+                            sign * g[i] + l2 * pi
+                        } else {
+                            sign * g[i]
+                        };
                         m[i] = lerp(m[i], d, r1, r1c, small);
                         v[i] = b2 * v[i] + r2 * d * d;
                         vmax[i] = vmax[i].max_(v[i]);
@@ -160,7 +172,11 @@ fn step_t<T: Float>(step: &OptimStep, p: &mut [T], g: &[T], st: &mut [&mut [T]])
             } else {
                 zip_states(p, g, m, v, move |pi, gi, mi, vi| {
                     let pv = *pi * decay;
-                    let d = if has_l2 { sign * gi + l2 * pv } else { sign * gi };
+                    let d = if has_l2 {
+                        sign * gi + l2 * pv
+                    } else {
+                        sign * gi
+                    };
                     let mn = lerp(*mi, d, r1, r1c, small);
                     let vn = b2 * *vi + r2 * d * d;
                     *mi = mn;

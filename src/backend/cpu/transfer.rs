@@ -15,7 +15,9 @@ pub fn copy(x: &CpuStorage, l: &Layout) -> CpuStorage {
 /// A float's integer part as int64 the way x86-64's truncating conversion gives it, which is
 /// what PyTorch's CPU casts return: NaN and values outside the int64 range become `i64::MIN`.
 fn float_to_i64(x: f64) -> i64 {
-    if x >= -9.223372036854775808e18 && x < 9.223372036854775808e18 {
+    // ±2^63: the int64 range's ends, exact in f64
+    const END: f64 = 9_223_372_036_854_775_808.0;
+    if (-END..END).contains(&x) {
         x as i64
     } else {
         i64::MIN
@@ -26,7 +28,7 @@ fn float_to_i64(x: f64) -> i64 {
 /// a 32-bit truncating conversion (NaN and values outside the int32 range become `i32::MIN`)
 /// whose low bits the narrow type keeps (the caller wraps them).
 fn float_to_i32(x: f64) -> i64 {
-    if x > -2147483649.0 && x < 2147483648.0 {
+    if x > -2_147_483_649.0 && x < 2_147_483_648.0 {
         x as i32 as i64
     } else {
         i32::MIN as i64

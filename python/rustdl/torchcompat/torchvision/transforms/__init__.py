@@ -105,7 +105,6 @@ def _check_p(p: float, op: str) -> float:
 # containers
 
 
-
 class _TransformModule(rustdl.nn.Module):
     """Base of the transforms that are ``nn.Module`` subclasses in torchvision (``Normalize``,
     ``Resize``, ``ColorJitter``, ...), so they go into ``nn.Sequential`` and pass
@@ -123,6 +122,7 @@ class _TransformModule(rustdl.nn.Module):
 
     def forward(self, *args: Any) -> Any:
         return type(self).__call__(self, *args)
+
 
 class Compose(_transforms.Compose):
     """Applies transforms in order (rustdl's ``Compose``, with torchvision's repr)."""
@@ -711,9 +711,10 @@ class ColorJitter(_TransformModule):
         contrast: tuple[float, float] | None,
         saturation: tuple[float, float] | None,
         hue: tuple[float, float] | None,
-    ) -> tuple[list[int], float | None, float | None, float | None, float | None]:
-        """The order of the four adjustments and their factors (None where not applied)."""
-        order = _randperm(4)
+    ) -> tuple[rustdl.Tensor, float | None, float | None, float | None, float | None]:
+        """The order of the four adjustments (an int64 tensor, as torchvision's) and their
+        factors (None where not applied)."""
+        order = rustdl.randperm(4)
         b = None if brightness is None else _uniform(*brightness)
         c = None if contrast is None else _uniform(*contrast)
         s = None if saturation is None else _uniform(*saturation)
@@ -722,7 +723,7 @@ class ColorJitter(_TransformModule):
 
     def __call__(self, img: Any) -> Any:
         order, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation, self.hue)
-        for fn_id in order:
+        for fn_id in order.tolist():
             if fn_id == 0 and b is not None:
                 img = F.adjust_brightness(img, b)
             elif fn_id == 1 and c is not None:

@@ -430,9 +430,9 @@ def normalize(tensor: Any, mean: Sequence[float], std: Sequence[float], inplace:
         )
     m = rustdl.tensor(mean, dtype=tensor.dtype, device=tensor.device).reshape(-1, 1, 1)
     s = rustdl.tensor(std, dtype=tensor.dtype, device=tensor.device).reshape(-1, 1, 1)
-    if inplace:
-        return tensor.sub_(m).div_(s)
-    return (tensor - m) / s
+    # in place on a clone, as torchvision: statistics of more channels than the image has raise
+    # (an out-of-place broadcast would silently make a 1-channel image 3 channels)
+    return (tensor if inplace else tensor.clone()).sub_(m).div_(s)
 
 
 # ----------------------------------------------------------------------------------------------
