@@ -524,6 +524,15 @@ impl Node {
     /// through it works where PyTorch's node saved no tensor either (a product with a number
     /// saves the number as a tensor there, so it is freed here too); it holds no memory.
     fn reads_no_tensor(&self) -> bool {
+        // composed ops whose PyTorch node saves no tensor: what this node holds (a constant
+        // index or mask, a scan's ones) stays valid for another backward
+        let label = *self.label.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(
+            label,
+            Some("CumsumBackward0" | "TrilBackward0" | "TriuBackward0" | "FlipBackward0")
+        ) {
+            return true;
+        }
         self.saved.is_empty()
             && matches!(
                 self.name,
@@ -538,6 +547,9 @@ impl Node {
                     | "add"
                     | "sub"
                     | "neg"
+                    | "ToCopy"
+                    | "ToDevice"
+                    | "as_strided"
             )
     }
 

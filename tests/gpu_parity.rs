@@ -454,9 +454,27 @@ fn where_cast_copy_assign_fill_match_cpu(d: Device) {
     );
     // casts between every pair
     let ints = Tensor::from_i64(vec![-3, 0, 1, 7, 100000, -2], &[6]).unwrap();
-    // (float to int64 saturates at 32 bits on the GPU, so stay inside that range here)
-    let floats = Tensor::from_f32(vec![-3.7, 0.0, 0.2, 7.9, 1e9, f32::NAN], &[6]).unwrap();
-    let bools = floats.ne_scalar(0.0).unwrap();
+    // (float to int64 saturates at 32 bits on the GPU, so stay inside that range here; NaN
+    // is checked apart: the CPU gives x86's INT64_MIN as PyTorch's CPU kernels, the GPU 0 as
+    // CUDA's conversion)
+    let floats = Tensor::from_f32(vec![-3.7, 0.0, 0.2, 7.9, 1e9, -1e9], &[6]).unwrap();
+    let with_nan = Tensor::from_f32(vec![1.0, f32::NAN], &[2]).unwrap();
+    assert_eq!(
+        with_nan.to_dtype(DType::I64).unwrap().to_i64_vec().unwrap(),
+        [1, i64::MIN]
+    );
+    assert_eq!(
+        to(&with_nan, d)
+            .to_dtype(DType::I64)
+            .unwrap()
+            .to_i64_vec()
+            .unwrap(),
+        [1, 0]
+    );
+    let bools = Tensor::from_f32(vec![-3.7, 0.0, 0.2, 7.9, 1e9, f32::NAN], &[6])
+        .unwrap()
+        .ne_scalar(0.0)
+        .unwrap();
     for src in [&ints, &floats, &bools] {
         for dt in [DType::F32, DType::I64, DType::Bool] {
             same(

@@ -996,9 +996,13 @@ def slogdet(input):  # noqa: A002
 def svd(input, some=True, compute_uv=True):  # noqa: A002
     """Old-style SVD: ``(U, S, V)`` with ``A = U diag(S) Vᵀ`` (V, not Vh); ``some=True`` gives
     the reduced factors."""
-    U, S, Vh = linalg.svd(input, full_matrices=not some)
     if not compute_uv:
-        return _SVDResult(U.detach() * 0, S, Vh.detach().transpose(-2, -1) * 0)
+        # as PyTorch: the singular values, with U and V zero-filled (m, m) and (n, n) matrices
+        *batch, m, n = input.shape
+        S = linalg.svdvals(input)
+        z = lambda k: zeros(*batch, k, k, dtype=input.dtype, device=input.device)  # noqa: E731
+        return _SVDResult(z(m), S, z(n))
+    U, S, Vh = linalg.svd(input, full_matrices=not some)
     return _SVDResult(U, S, Vh.transpose(-2, -1))
 
 

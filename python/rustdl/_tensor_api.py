@@ -406,20 +406,25 @@ _DTYPE_BY_TYPENAME = {
 }
 
 
+def _as_device(device):
+    """A ``rustdl.device`` from a device or its spelling (``"cuda:0"``, ``0``)."""
+    return device if isinstance(device, _rd.device) else _rd.device(device)
+
+
 def as_tensor(data, dtype=None, device=None):
     """A tensor from ``data``, sharing it when it is already a tensor, or a numpy array (on the
     CPU), of the asked dtype and device (as ``torch.as_tensor``)."""
     if isinstance(data, Tensor):
         if dtype is not None and data.dtype != dtype:
             data = data.to(dtype)
-        if device is not None and data.device != _rd.device(device):
+        if device is not None and data.device != _as_device(device):
             data = data.to(device)
         return data
     if isinstance(data, _np.ndarray) and data.dtype == _np.float16:
         data = data.astype(_np.float32)
     if (
         isinstance(data, _np.ndarray)
-        and (device is None or _rd.device(device).type == "cpu")
+        and (device is None or _as_device(device).type == "cpu")
         and (dtype is None or dtype == _rd.from_numpy(data[:0].reshape(0)).dtype)
     ):
         return _rd.from_numpy(data)  # shares the array's memory where it can, as PyTorch
@@ -492,8 +497,21 @@ BFloat16Tensor = _legacy("BFloat16Tensor")
 _HALF_WARNED = [False]
 
 
+def _called_from_a_library():
+    """Whether the code outside rustdl that led here is an installed package (its frames under
+    site-packages), not the user's own script."""
+    import sys
+
+    f = sys._getframe(2)
+    while f is not None and f.f_globals.get("__name__", "").split(".")[0] in ("rustdl", "importlib"):
+        f = f.f_back
+    name = f.f_code.co_filename if f is not None else ""
+    return "site-packages" in name or "dist-packages" in name
+
+
 def _warn_half(what):
-    if not _HALF_WARNED[0]:
+    # a library merely naming torch.float16 (einops' dtype tables) is not the user using it
+    if not _HALF_WARNED[0] and not _called_from_a_library():
         _HALF_WARNED[0] = True
         _warnings.warn(
             f"{what}: rustdl has no 16-bit float storage; float16/bfloat16 map to float32 and "

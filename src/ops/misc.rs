@@ -33,13 +33,15 @@ impl Tensor {
     /// Lower triangle of the last two dims (`diagonal` shifts it up), zeros elsewhere.
     pub fn tril(&self, diagonal: i64) -> Result<Tensor> {
         let m = self.tri_mask(diagonal, true, "tril")?;
-        Tensor::where_cond(&m, self, &self.scalar_like(0.0)?)
+        Ok(Tensor::where_cond(&m, self, &self.scalar_like(0.0)?)?
+            .label_grad_fn("TrilBackward0", &[self]))
     }
 
     /// Upper triangle of the last two dims (`diagonal` shifts it up), zeros elsewhere.
     pub fn triu(&self, diagonal: i64) -> Result<Tensor> {
         let m = self.tri_mask(diagonal, false, "triu")?;
-        Tensor::where_cond(&m, self, &self.scalar_like(0.0)?)
+        Ok(Tensor::where_cond(&m, self, &self.scalar_like(0.0)?)?
+            .label_grad_fn("TriuBackward0", &[self]))
     }
 
     /// Inner product of two 1-D tensors of one length and dtype.

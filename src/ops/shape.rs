@@ -338,7 +338,7 @@ impl Tensor {
             let it = Tensor::from_i64(idx, &[n])?.to_device(self.device())?;
             out = out.index_select(dd as isize, &it)?;
         }
-        Ok(out)
+        Ok(out.label_grad_fn("FlipBackward0", &[self]))
     }
 
     /// Joins tensors along `dim`; all other dims must match.

@@ -536,7 +536,11 @@ impl PyTensor {
         op: BinaryOp,
         alpha: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
-        let o = scaled_operand(other, alpha, &self.tensor())?;
+        // without alpha the operand is read as `self + other` reads it (a bool stays bool)
+        let o = match alpha {
+            None => operand_beside(other, &self.tensor())?,
+            Some(_) => scaled_operand(other, alpha, &self.tensor())?,
+        };
         let others: Vec<&Tensor> = operand_tensor(&o).into_iter().collect();
         Ok(self.compute(&others, |x| x.arith(&o, op, false))?.into())
     }

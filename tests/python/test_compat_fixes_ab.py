@@ -295,3 +295,91 @@ def test_cuda_spellings_in_cpu_mode(tmp_path):
         [3, 4, "Size"],
         [2, 3, 3, 4],
     ]
+
+
+def test_svd_without_uv_and_bool_add_keep_pytorchs_shapes_and_dtypes():
+    x = rustdl.randn(2, 3, 4)
+    u, s, v = rustdl.svd(x, compute_uv=False)
+    assert u.shape == (2, 3, 3) and v.shape == (2, 4, 4)
+    assert u.abs().sum().item() == 0 and v.abs().sum().item() == 0
+    np.testing.assert_allclose(s.numpy(), np.linalg.svd(x.numpy(), compute_uv=False), rtol=1e-5)
+    m = rustdl.tensor([True, False])
+    assert m.add(True).dtype == rustdl.bool and m.add(True).tolist() == [True, True]
+    assert rustdl.add(m, m).dtype == rustdl.bool
+
+
+def test_attention_masks_of_other_lengths_and_mask_dtypes():
+    from rustdl.nn.attention.bias import causal_lower_right, causal_upper_left
+
+    rustdl.manual_seed(0)
+    q, k = rustdl.randn(1, 2, 3, 4), rustdl.randn(1, 2, 5, 4)
+    a, b = q.numpy().astype(np.float64), k.numpy().astype(np.float64)
+
+    def ref(allowed):
+        s = a @ b.swapaxes(-1, -2) / 2.0
+        s = np.where(allowed, s, -np.inf)
+        p = np.exp(s - s.max(-1, keepdims=True))
+        return (p / p.sum(-1, keepdims=True)) @ b
+
+    for mask, diag in ((causal_lower_right(3, 5), 2), (causal_upper_left(3, 5), 0)):
+        allowed = np.tril(np.ones((3, 5), bool), diag)
+        assert mask.tolist() == allowed.tolist()
+        out = F.scaled_dot_product_attention(q, k, k, attn_mask=mask)
+        np.testing.assert_allclose(out.numpy(), ref(allowed), rtol=1e-5, atol=1e-6)
+    # PyTorch takes bool, float32 or the query's dtype; others are a RuntimeError
+    for dt in (rustdl.float64, rustdl.int64):
+        with pytest.raises(RuntimeError, match="attn_mask dtype"):
+            F.scaled_dot_product_attention(q, q, q, attn_mask=rustdl.zeros(3, 3, dtype=dt))
+    q64 = q.double()
+    assert F.scaled_dot_product_attention(q64, q64, q64, attn_mask=rustdl.zeros(3, 3)).dtype == rustdl.float64
+
+
+def test_gpu_tanh_and_log1p_family_keep_their_digits_near_zero(device):
+    vals = [1e-4, -2e-4, 1e-3, 0.3, -0.7, 3.0, -12.0, -15.0, 0.0]
+    x = rustdl.tensor(vals, device=device)
+    a = np.asarray(vals, dtype=np.float32).astype(np.float64)
+    cases = [
+        (x.tanh(), np.tanh(a)),
+        (x.abs().log1p(), np.log1p(np.abs(a))),
+        (rustdl.asinh(x), np.arcsinh(a)),
+        (rustdl.atanh(x * 0.01), np.arctanh(np.float32(0.01) * a)),
+        (F.softplus(x), np.log1p(np.exp(a))),
+        (F.logsigmoid(-x), -np.log1p(np.exp(a))),
+    ]
+    for got, ref in cases:
+        np.testing.assert_allclose(got.cpu().numpy().astype(np.float64), ref, rtol=2e-6, atol=0)
+
+
+@pytest.mark.parametrize(
+    "f, grad",
+    [
+        (lambda L: L.tril(), [[2.0, 0.0], [2.0, 2.0]]),
+        (lambda L: L.triu(1), [[0.0, 2.0], [0.0, 0.0]]),
+        (lambda L: L.double(), [[2.0, 2.0], [2.0, 2.0]]),
+        (lambda L: L.flip(0), [[2.0, 2.0], [2.0, 2.0]]),
+        (lambda L: L.cumsum(0), [[4.0, 4.0], [2.0, 2.0]]),
+        (lambda L: L.diagonal(), [[2.0, 0.0], [0.0, 2.0]]),
+    ],
+)
+def test_second_backward_through_ops_that_save_nothing(f, grad):
+    # PyTorch's nodes for these keep no tensors, so backward runs twice without retain_graph
+    L = rustdl.eye(2, requires_grad=True)
+    y = f(L)
+    y.sum().backward()
+    y.sum().backward()
+    assert L.grad.tolist() == grad
+    z = L * 2  # a product with a number saves it: the second backward raises, as PyTorch's
+    z.sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        z.sum().backward()
+
+
+def test_as_tensor_takes_a_device_object_and_rpc_names_exist():
+    x = rustdl.tensor([0.7])
+    assert rustdl.as_tensor(x, device=x.device) is x
+    assert rustdl.as_tensor(x, dtype=rustdl.float64, device=rustdl.device("cpu")).dtype == rustdl.float64
+    from rustdl.distributed import rpc
+
+    assert not isinstance(x, rpc.api.RRef) and not rpc.is_available()
+    with pytest.raises(RuntimeError, match="RPC"):
+        rpc.init_rpc("worker", rank=0, world_size=1)

@@ -2305,9 +2305,11 @@ def _check_sdpa_inputs(query, key, value, attn_mask, is_causal: bool, enable_gqa
                 f"{op}: an explicit attn_mask should not be set when is_causal=True "
                 f"(got attn_mask of shape {_shape(attn_mask)})"
             )
-        if attn_mask.dtype != _rustdl.bool and not attn_mask.is_floating_point():
-            raise TypeError(
-                f"{op}: expected attn_mask of dtype bool or a floating dtype, got {attn_mask.dtype}"
+        if attn_mask.dtype not in (_rustdl.bool, _rustdl.float32, query.dtype):
+            # a RuntimeError as PyTorch's (rustdl's DTypeError is also a TypeError)
+            raise _rustdl.DTypeError(
+                f"{op}: expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                f"attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype}"
             )
 
 
