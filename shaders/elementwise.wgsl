@@ -512,7 +512,11 @@ fn cast_val(x: u32) -> u32 {
             if (is_nan(f)) {
                 return 0u;
             }
-            return bitcast<u32>(i32(clamp(f, -2147483648.0, 2147483520.0)));
+            // saturating at both ends of int32, as CUDA's conversion (2^31 - 1 is no float32)
+            if (f >= 2147483648.0) {
+                return 0x7fffffffu;
+            }
+            return bitcast<u32>(i32(max(f, -2147483648.0)));
         }
         return x;
     }

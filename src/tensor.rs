@@ -665,15 +665,17 @@ impl Tensor {
         } else if d == DType::I32 {
             t // the GPU holds integers as 32-bit already
         } else {
-            // ((x + h) mod 2^bits) - h, h = 2^(bits-1) for a signed type, as a floored modulo
+            // ((x mod 2^bits + h) mod 2^bits) - h, h = 2^(bits-1) for a signed type (floored modulos)
             let (bits, signed) = d.int_range().unwrap_or((64, true));
             let m = (1i64 << bits) as f64;
             let h = if signed { m / 2.0 } else { 0.0 };
             let _g = autograd::NoGradGuard::new();
-            let x = if signed { t.add_scalar(h)? } else { t };
-            let r = x.binary(&x.scalar_like(m)?, backend::BinaryOp::Remainder)?;
+            // reduced into [0, m) first, so adding h cannot pass the GPU's 32 bits
+            let r = t.binary(&t.scalar_like(m)?, backend::BinaryOp::Remainder)?;
             if signed {
-                r.add_scalar(-h)?
+                let x = r.add_scalar(h)?;
+                x.binary(&x.scalar_like(m)?, backend::BinaryOp::Remainder)?
+                    .add_scalar(-h)?
             } else {
                 r
             }

@@ -606,9 +606,22 @@ def randint_like(
     _tensor_arg("randint_like", input)
     if high is None:
         low, high = 0, low
+    # drawn in the input's memory order with its strides (a permuted input), as PyTorch's
+    shape, strides = tuple(input.shape), input.stride()
+    order = sorted((d for d in range(len(shape)) if shape[d] != 1), key=lambda d: -strides[d])
+    it = iter(order)
+    full = [d if shape[d] == 1 else next(it) for d in range(len(shape))]
     out = _rd.randint(
-        int(low), int(high), tuple(input.shape), device=device if device is not None else input.device
+        int(low),
+        int(high),
+        tuple(shape[d] for d in full),
+        device=device if device is not None else input.device,
     )
+    if full != sorted(full):
+        inverse = [0] * len(full)
+        for i, d in enumerate(full):
+            inverse[d] = i
+        out = out.permute(*inverse)
     out = out.to(dtype if dtype is not None else input.dtype)
     return out.requires_grad_() if requires_grad else out
 

@@ -161,6 +161,14 @@ fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>, copy_across: bool) -> Py
         return Ok(v.to_dtype(t.dtype())?);
     }
     super::convert::check_fits(value, t.dtype(), "setitem")?;
+    // an int past 2^53 into an int64 tensor: exact (a float64 would round it)
+    if t.dtype() == DType::I64 && value.is_instance_of::<pyo3::types::PyInt>() {
+        if let Ok(i) = value.extract::<i64>() {
+            if i.unsigned_abs() > 1u64 << 53 {
+                return Ok(Tensor::from_i64(vec![i], &[])?.to_device(t.device())?);
+            }
+        }
+    }
     match value.extract::<f64>() {
         Ok(s) => Ok(Tensor::full(&[], s, t.dtype(), t.device())?),
         Err(_) => Ok(to_tensor(value, Some(t.dtype()))?.to_device(t.device())?),

@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::autograd;
-use crate::backend::OptimStep;
+use crate::backend::{OptimStep, RandKind};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Error;
@@ -688,6 +688,18 @@ fn full(
         };
     let (dt, dv) = (opt_dtype(dtype)?.unwrap_or(inferred), dev(device)?);
     convert::check_fits(fill_value, dt, "full")?;
+    // an int64 fill past 2^53, which a float64 would round: expanded from the exact value
+    if let (DType::I64, Ok(iv)) = (dt, fill_value.extract::<i64>()) {
+        if iv.unsigned_abs() > 1u64 << 53 && !fill_value.is_instance_of::<pyo3::types::PyBool>() {
+            let t = create(py, &size, dv, || {
+                Tensor::from_i64(vec![iv], &[])?
+                    .to_device(dv)?
+                    .expand(&size)?
+                    .contiguous()
+            })?;
+            return finish(t, requires_grad);
+        }
+    }
     let t = create(py, &size, dv, || Tensor::full(&size, v, dt, dv))?;
     finish(t, requires_grad)
 }
@@ -707,12 +719,16 @@ macro_rules! like {
             let dv = parse_device(device)?.unwrap_or(input.tensor().device());
             let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
             let shape = input.tensor().shape().to_vec();
-            if $memory_order {
+            if let Some(kind) = $memory_order {
                 // random draws land in the input's memory order, with its strides, as PyTorch's
-                // `*_like` keep a permuted input's layout (so seeded draws match)
+                // `*_like` keep a permuted input's layout (so seeded draws match; a
+                // non-contiguous one takes the one-at-a-time draws, as PyTorch's fill of it)
                 let src = input.tensor().clone();
+                let contiguous = src.is_contiguous();
                 let t = create(py, &shape, dv, || {
-                    src.fill_in_memory_order(|s| f(s, dt, dv))
+                    src.fill_in_memory_order(|s| {
+                        Tensor::rand_kind_laid(s, kind, dt, dv, contiguous)
+                    })
                 })?;
                 return finish(t, requires_grad);
             }
@@ -720,25 +736,37 @@ macro_rules! like {
         }
     };
 }
-like!(zeros_like, false, |s, d, v| Tensor::zeros(s, d, v));
-like!(ones_like, false, |s, d, v| Tensor::ones(s, d, v));
-like!(empty_like, false, |s, d, v| Tensor::zeros(s, d, v));
-like!(rand_like, true, |s, d, v| Tensor::rand(s, d, v));
-like!(randn_like, true, |s, d, v| Tensor::randn(s, d, v));
+like!(zeros_like, None::<RandKind>, |s, d, v| Tensor::zeros(
+    s, d, v
+));
+like!(ones_like, None::<RandKind>, |s, d, v| Tensor::ones(s, d, v));
+like!(empty_like, None::<RandKind>, |s, d, v| Tensor::zeros(
+    s, d, v
+));
+like!(rand_like, Some(RandKind::Uniform(0.0, 1.0)), |s, d, v| {
+    Tensor::rand(s, d, v)
+});
+like!(randn_like, Some(RandKind::Normal(0.0, 1.0)), |s, d, v| {
+    Tensor::randn(s, d, v)
+});
 
 #[pyfunction]
-#[pyo3(signature = (input, fill_value, dtype=None, device=None))]
+#[pyo3(signature = (input, fill_value, dtype=None, device=None, requires_grad=false))]
 fn full_like(
     py: Python<'_>,
     input: PyRef<'_, PyTensor>,
     fill_value: f64,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let dt = opt_dtype(dtype)?.unwrap_or(input.tensor().dtype());
     let dv = parse_device(device)?.unwrap_or(input.tensor().device());
     let shape = input.tensor().shape().to_vec();
-    Ok(create(py, &shape, dv, || Tensor::full(&shape, fill_value, dt, dv))?.into())
+    finish(
+        create(py, &shape, dv, || Tensor::full(&shape, fill_value, dt, dv))?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]

@@ -277,7 +277,16 @@ pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
         return scalar(obj.extract::<bool>()? as u8 as f64, true);
     }
     if obj.is_instance_of::<pyo3::types::PyInt>() {
-        return scalar(obj.extract::<i64>()? as f64, true);
+        return match obj.extract::<i64>() {
+            // past 2^53 a float64 would round it: an exact int64 0-d tensor instead (combined
+            // as a number is: a 0-d operand promotes as a scalar does)
+            Ok(v) if v.unsigned_abs() > 1u64 << 53 => {
+                Ok(Operand::Tensor(Tensor::from_i64(vec![v], &[])?))
+            }
+            Ok(v) => scalar(v as f64, true),
+            // past int64 (2**63 into a float tensor): the nearest float, as PyTorch's
+            Err(_) => scalar(obj.extract::<f64>()?, true),
+        };
     }
     if obj.is_instance_of::<pyo3::types::PyFloat>() {
         return scalar(obj.extract::<f64>()?, false);

@@ -383,3 +383,67 @@ def test_as_tensor_takes_a_device_object_and_rpc_names_exist():
     assert not isinstance(x, rpc.api.RRef) and not rpc.is_available()
     with pytest.raises(RuntimeError, match="RPC"):
         rpc.init_rpc("worker", rank=0, world_size=1)
+
+
+def test_int64_values_past_two_to_the_53_stay_exact():
+    big = 2**62 + 1
+    assert rustdl.full((2,), 9007199254740993).tolist() == [9007199254740993] * 2
+    assert rustdl.zeros(2, dtype=rustdl.int64).fill_(big).tolist() == [big, big]
+    y = rustdl.zeros(3, dtype=rustdl.int64)
+    y[1] = big
+    y[2:] = big + 2
+    assert y.tolist() == [0, big, big + 2]
+    assert (rustdl.tensor([5]) + 2**60).tolist() == [2**60 + 5]
+    assert rustdl.ones(2).fill_(2**63).tolist() == [float(2**63)] * 2  # past int64: the nearest float
+
+
+def test_random_like_of_non_contiguous_inputs_draw_as_pytorchs_fill():
+    # values recorded from PyTorch 2.15 (CPU generator, seed 0): a non-contiguous fill of 16 or
+    # more normals draws them one at a time, in memory order
+    rustdl.manual_seed(0)
+    r = rustdl.randn_like(rustdl.zeros(20, 2).t())
+    np.testing.assert_allclose(r[0, :4].numpy(), [1.5410, -2.1788, -1.0845, 0.4033], atol=1e-4)
+    x = rustdl.zeros(20, 2).t()
+    rustdl.manual_seed(0)
+    x.normal_()
+    assert x.tolist() == r.tolist()
+    rustdl.manual_seed(0)
+    assert rustdl.randint_like(rustdl.zeros(2, 3).t(), 10).tolist() == [[4, 0], [9, 3], [3, 9]]
+
+
+def test_gpu_float_and_narrow_integer_casts_follow_cuda(gpu):
+    device = gpu  # the GPU's conversion rules (the CPU's are tested above)
+    f = rustdl.tensor([3.4e38, 2.0**31, -3e9, math.nan, 5.5], device=device)
+    assert f.int().tolist() == [2**31 - 1, 2**31 - 1, -(2**31), 0, 5]
+    i = rustdl.tensor([2**31 - 1, -(2**31), 300, -129], dtype=rustdl.int32, device=device)
+    assert i.to(rustdl.int8).tolist() == [-1, 0, 44, 127]
+    assert i.to(rustdl.int16).tolist() == [-1, 0, 300, -129]
+    assert i.to(rustdl.uint8).tolist() == [255, 0, 44, 127]
+
+
+def test_more_torchvision_and_factory_edges(tmp_path):
+    src = """
+    import json, warnings, torch
+    import torch.nn.functional as F
+    import torchvision.transforms.functional as TF
+    x = torch.rand(3, 5, 6, requires_grad=True)
+    y = TF.crop(x, -1, -2, 3, 3)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    one = torch.rand(1, 4, 4)
+    gray = TF.rgb_to_grayscale(one, num_output_channels=3)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        F.mse_loss(torch.ones(4, 1), torch.zeros(4))
+    print(json.dumps([
+        list(y.shape), g.sum().item(), y[:, :1, :].abs().sum().item(),
+        list(gray.shape), torch.equal(gray, one) and gray is not one,
+        torch.full_like(torch.zeros(2), 2.0, requires_grad=True).requires_grad,
+        str(torch.device("meta")), torch.ones(1).device != torch.device("meta"),
+        isinstance(torch.device("meta"), torch.device),
+        "This will likely lead to incorrect results due to broadcasting" in str(w[0].message),
+    ]))
+    """
+    out = compat_report(run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}))
+    # crop at (-1, -2) of 3x3: the first row and two columns are padding, 2x1 pixels come from x
+    assert out[:3] == [[3, 3, 3], 3 * 2 * 1, 0.0]
+    assert out[3:] == [[1, 4, 4], True, True, "meta", True, True, True]

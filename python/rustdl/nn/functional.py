@@ -467,9 +467,10 @@ def _broadcast_pair(input, target, op: str):
             "must have the same shape (or broadcast to one)"
         ) from None
     warnings.warn(
-        f"{op}: using a target size ({tuple(target.shape)}) that is different to the input size "
-        f"({tuple(input.shape)}); this will likely lead to incorrect results due to broadcasting. "
-        "Please ensure they have the same size.",
+        # PyTorch's words (tests match them), with the op's name first
+        f"{op}: Using a target size (torch.Size({list(target.shape)})) that is different to the input "
+        f"size (torch.Size({list(input.shape)})). This will likely lead to incorrect results due to "
+        "broadcasting. Please ensure they have the same size.",
         UserWarning,
         stacklevel=3,
     )

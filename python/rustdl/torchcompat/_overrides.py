@@ -49,15 +49,40 @@ def set_default_device(device: Any) -> None:
     rustdl.set_default_device(None if device is None else map_device(device))
 
 
+class _MetaDevice:
+    """``torch.device("meta")``: rustdl has no meta tensors, but code compares devices with it
+    (safetensors' ``tensor.device != torch.device("meta")``); no tensor's device equals it."""
+
+    type = "meta"
+    index = None
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _MetaDevice)
+
+    def __hash__(self) -> int:
+        return hash("meta")
+
+    def __repr__(self) -> str:
+        return "device(type='meta')"
+
+    def __str__(self) -> str:
+        return "meta"
+
+
+_META = _MetaDevice()
+
+
 class _DeviceMeta(type):
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, rustdl.device)
+        return isinstance(obj, (rustdl.device, _MetaDevice))
 
 
 class device(metaclass=_DeviceMeta):
     """``torch.device(...)``: returns a ``rustdl.device``; "cuda" means rustdl's GPU."""
 
     def __new__(cls, type: Any, index: int | None = None) -> Any:  # noqa: A002
+        if _is_meta(type) and index is None:
+            return _META
         return map_device(type, index)
 
 

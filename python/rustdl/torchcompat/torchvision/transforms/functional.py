@@ -620,7 +620,7 @@ def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
         h, w = img.shape[-2:]
         if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
             return img[..., top : top + height, left : left + width]
-    a, pack = _unpack(img, "crop")
+    a, pack = _unpack(img, "crop", graph=True)
     h, w = a.shape[-2:]
     ltrb = (max(0, -left), max(0, -top), max(0, left + width - w), max(0, top + height - h))
     if any(ltrb):
@@ -1093,6 +1093,8 @@ def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
         return _pil_grayscale(img, num_output_channels)
     if num_output_channels not in (1, 3):
         raise ValueError(f"rgb_to_grayscale: num_output_channels must be 1 or 3, got {num_output_channels}")
+    if isinstance(img, rustdl.Tensor) and img.ndim >= 3 and img.shape[-3] == 1:
+        return img.clone()  # a 1-channel image comes back as it is (a copy), as torchvision
     a, pack = _unpack(img, "rgb_to_grayscale", color=True, graph=True)
     rgb, _ = _split_alpha(a)
     g = rgb if rgb.shape[-3] == 1 else _gray(rgb, _pil_like(img, a))
