@@ -705,7 +705,7 @@ fn full(
 }
 
 macro_rules! like {
-    ($name:ident, $memory_order:expr, $body:expr) => {
+    ($name:ident, $body:expr) => {
         #[pyfunction]
         #[pyo3(signature = (input, dtype=None, device=None, requires_grad=false))]
         fn $name(
@@ -717,38 +717,42 @@ macro_rules! like {
         ) -> PyResult<PyTensor> {
             let dt = opt_dtype(dtype)?.unwrap_or(input.tensor().dtype());
             let dv = parse_device(device)?.unwrap_or(input.tensor().device());
-            let f: fn(&[usize], DType, Device) -> crate::error::Result<Tensor> = $body;
-            let shape = input.tensor().shape().to_vec();
-            if let Some(kind) = $memory_order {
-                // random draws land in the input's memory order, with its strides, as PyTorch's
-                // `*_like` keep a permuted input's layout (so seeded draws match; a
-                // non-contiguous one takes the one-at-a-time draws, as PyTorch's fill of it)
-                let src = input.tensor().clone();
-                let contiguous = src.is_contiguous();
-                let t = create(py, &shape, dv, || {
-                    src.fill_in_memory_order(|s| {
-                        Tensor::rand_kind_laid(s, kind, dt, dv, contiguous)
-                    })
-                })?;
-                return finish(t, requires_grad);
-            }
-            finish(create(py, &shape, dv, || f(&shape, dt, dv))?, requires_grad)
+            let f: fn(&Tensor, DType, Device) -> crate::error::Result<Tensor> = $body;
+            let src = input.tensor().clone();
+            let shape = src.shape().to_vec();
+            finish(create(py, &shape, dv, || f(&src, dt, dv))?, requires_grad)
         }
     };
 }
-like!(zeros_like, None::<RandKind>, |s, d, v| Tensor::zeros(
-    s, d, v
+
+/// Random values shaped as `src`, drawn in its memory order with its strides, as PyTorch's
+/// `*_like` keep a permuted input's layout (so seeded draws match; a non-contiguous one takes
+/// the one-at-a-time draws, as PyTorch's fill of it).
+fn random_like(
+    src: &Tensor,
+    kind: RandKind,
+    dt: DType,
+    dv: Device,
+) -> crate::error::Result<Tensor> {
+    let contiguous = src.is_contiguous();
+    src.fill_in_memory_order(|s| Tensor::rand_kind_laid(s, kind, dt, dv, contiguous))
+}
+
+like!(zeros_like, |x, d, v| Tensor::zeros(x.shape(), d, v));
+like!(ones_like, |x, d, v| Tensor::ones(x.shape(), d, v));
+like!(empty_like, |x, d, v| Tensor::zeros(x.shape(), d, v));
+like!(rand_like, |x, d, v| random_like(
+    x,
+    RandKind::Uniform(0.0, 1.0),
+    d,
+    v
 ));
-like!(ones_like, None::<RandKind>, |s, d, v| Tensor::ones(s, d, v));
-like!(empty_like, None::<RandKind>, |s, d, v| Tensor::zeros(
-    s, d, v
+like!(randn_like, |x, d, v| random_like(
+    x,
+    RandKind::Normal(0.0, 1.0),
+    d,
+    v
 ));
-like!(rand_like, Some(RandKind::Uniform(0.0, 1.0)), |s, d, v| {
-    Tensor::rand(s, d, v)
-});
-like!(randn_like, Some(RandKind::Normal(0.0, 1.0)), |s, d, v| {
-    Tensor::randn(s, d, v)
-});
 
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, dtype=None, device=None, requires_grad=false))]

@@ -478,12 +478,10 @@ def _ltrb(padding: Any, op: str) -> tuple[int, int, int, int]:
 
 
 def _pad_tensor(a: rustdl.Tensor, ltrb: Sequence[int], fill: Any, mode: str) -> rustdl.Tensor:
-    """:func:`_pad_array` of a tensor by tensor ops (differentiable): the border rows and columns
-    are gathered by index (numpy's padding of the index range gives them) or filled."""
+    """:func:`_pad_array` of a tensor (already cropped; ``ltrb`` non-negative) by tensor ops
+    (differentiable): the border rows and columns are gathered by index (numpy's padding of the
+    index range gives them) or filled."""
     left, top, right, bottom = ltrb
-    h, w = a.shape[-2:]
-    a = a[..., max(0, -top) : h - max(0, -bottom), max(0, -left) : w - max(0, -right)]
-    left, top, right, bottom = (max(0, v) for v in ltrb)
     h, w = a.shape[-2:]
     if mode != "constant":
         rows = np.pad(np.arange(h), (top, bottom), mode=mode)
@@ -503,13 +501,13 @@ def _pad_tensor(a: rustdl.Tensor, ltrb: Sequence[int], fill: Any, mode: str) -> 
 
 
 def _pad_array(a: np.ndarray, ltrb: Sequence[int], fill: Any, mode: str) -> np.ndarray:
-    if isinstance(a, rustdl.Tensor):
-        return _pad_tensor(a, ltrb, fill, mode)
     left, top, right, bottom = ltrb
     h, w = a.shape[-2:]
     # negative padding crops
     a = a[..., max(0, -top) : h - max(0, -bottom), max(0, -left) : w - max(0, -right)]
     left, top, right, bottom = (max(0, v) for v in ltrb)
+    if isinstance(a, rustdl.Tensor):
+        return _pad_tensor(a, (left, top, right, bottom), fill, mode)
     widths = [(0, 0)] * (a.ndim - 2) + [(top, bottom), (left, right)]
     if mode != "constant":
         return np.pad(a, widths, mode=mode)
