@@ -189,6 +189,7 @@ from . import autograd, gpu  # noqa: F401,E402
 from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cpu, cuda, jit, onnx, serialization  # noqa: F401,E402
 from . import distributed, distributions  # noqa: F401,E402
+from . import __config__  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .utils.dlpack import from_dlpack, to_dlpack  # noqa: F401,E402
 from .nn.modules.rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: F401,E402
@@ -1438,7 +1439,11 @@ from ._breadth_o import (  # noqa: E402,F401
     resolve_neg,
     select_scatter,
     slice_scatter,
+    sparse_bsc,
+    sparse_bsr,
     sparse_coo,
+    sparse_csc,
+    sparse_csr,
     strided,
 )
 from . import _breadth_k, special  # noqa: E402,F401

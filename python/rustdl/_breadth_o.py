@@ -46,7 +46,11 @@ __all__ = [
     "resolve_neg",
     "select_scatter",
     "slice_scatter",
+    "sparse_bsc",
+    "sparse_bsr",
     "sparse_coo",
+    "sparse_csc",
+    "sparse_csr",
     "strided",
 ]
 
@@ -66,6 +70,12 @@ class layout:  # noqa: N801 - PyTorch's spelling
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+# compressed layouts: named (library code compares layouts with them); no tensor has them
+sparse_csr = layout("sparse_csr")
+sparse_csc = layout("sparse_csc")
+sparse_bsr = layout("sparse_bsr")
+sparse_bsc = layout("sparse_bsc")
+_mkldnn = layout("_mkldnn")
 
 # The creation functions' keywords for memory placement, as PyTorch's: ``pin_memory`` (page-locked
 # host memory for faster copies to a CUDA device; every rustdl host tensor can be copied to the

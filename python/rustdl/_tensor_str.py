@@ -144,3 +144,62 @@ def tensor_repr(
             out += ", " + s
             last += len(s) + 2
     return out + ")"
+
+
+class _PrinterOptions:
+    """``torch._tensor_str.PRINT_OPTS``: the current ``set_printoptions`` values as attributes."""
+
+    def __getattr__(self, name: str) -> object:
+        try:
+            return _PRINT_OPTIONS[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name not in _PRINT_OPTIONS:
+            raise AttributeError(f"PRINT_OPTS has no option '{name}'")
+        _PRINT_OPTIONS[name] = value
+
+    def __repr__(self) -> str:
+        return f"PrinterOptions({_PRINT_OPTIONS})"
+
+
+PRINT_OPTS = _PrinterOptions()
+
+
+def _tensor_str(self: object, indent: int) -> str:
+    """The bracketed values of a tensor as its repr shows them, continuation lines indented by
+    ``indent`` (library code builds the repr of its tensor subclasses from this)."""
+    import rustdl
+
+    t = self.detach() if isinstance(self, rustdl.Tensor) else rustdl.as_tensor(self)
+    values = t.cpu().numpy()
+    opts = dict(_PRINT_OPTIONS)
+    opts["precision"] = int(opts["precision"])
+    opts["edgeitems"] = int(opts["edgeitems"])
+    if values.size == 0:
+        return "[]"
+    summarize = values.size > opts["threshold"]
+    shown = _summarized(values, opts["edgeitems"]) if summarize else values
+    fmt = _Formatter(shown, opts["precision"], opts["sci_mode"])
+    return _body(values, indent, summarize, fmt, opts)
+
+
+def _add_suffixes(tensor_str: str, suffixes: list[str], indent: int, force_newline: bool) -> str:
+    """``tensor_str`` followed by ``, suffix`` for each, wrapped at the line width, and ``)``."""
+    out = tensor_str
+    last = len(out) - out.rfind("\n") + 1
+    for s in suffixes:
+        if force_newline or last + len(s) + 2 > _PRINT_OPTIONS["linewidth"]:
+            out += ",\n" + " " * indent + s
+            last = indent + len(s)
+            force_newline = False
+        else:
+            out += ", " + s
+            last += len(s) + 2
+    return out + ")"
+
+
+def _str(self: object, *, tensor_contents: object = None) -> str:
+    """The repr of a tensor."""
+    return repr(self)

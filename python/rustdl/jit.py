@@ -116,23 +116,12 @@ def Attribute(value: Any, type: Any = None) -> Any:  # noqa: N802, A002
     return value
 
 
-class _Future:
-    def __init__(self, value: Any) -> None:
-        self._value = value
+def fork(func: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Runs ``func(*args, **kwargs)`` now; :func:`wait` on the returned (completed)
+    :class:`rustdl.futures.Future` gives its value."""
+    from .futures import _completed
 
-    def wait(self) -> Any:
-        return self._value
-
-    def value(self) -> Any:
-        return self._value
-
-    def done(self) -> bool:
-        return True
-
-
-def fork(func: Callable, *args: Any, **kwargs: Any) -> _Future:
-    """Runs ``func(*args, **kwargs)`` now; :func:`wait` on the result gives its value."""
-    return _Future(func(*args, **kwargs))
+    return _completed(func(*args, **kwargs))
 
 
 def wait(future: Any) -> Any:
@@ -209,6 +198,15 @@ def ignore(fn: Any = None, **kwargs: Any) -> Any:
 
 unused = ignore
 export = ignore
+
+
+def _overload(fn: Any) -> Any:
+    """TorchScript's overload declaration: returned unchanged (the undecorated definition that
+    follows is the one Python calls)."""
+    return fn
+
+
+_overload_method = _overload
 
 
 def is_scripting() -> bool:

@@ -10,9 +10,10 @@ Example:
 
 from __future__ import annotations
 
-from . import sampler, transforms
+from . import datapipes, sampler, transforms
 from .collate import default_collate, default_convert, to_tensor
 from .dataloader import DataLoader
+from .datapipes import IterDataPipe, MapDataPipe, functional_datapipe
 from .dataset import (
     ChainDataset,
     ConcatDataset,
@@ -46,7 +47,9 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DistributedSampler",
+    "IterDataPipe",
     "IterableDataset",
+    "MapDataPipe",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
@@ -58,9 +61,11 @@ __all__ = [
     "WorkerInfo",
     "default_collate",
     "default_convert",
+    "functional_datapipe",
     "get_worker_info",
     "random_split",
     "randperm",
+    "datapipes",
     "sampler",
     "to_tensor",
     "transforms",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import os
 import runpy
 import sys
@@ -69,6 +70,7 @@ _PREFIXES: dict[str, str] = {
     "torch.multiprocessing": "rustdl.multiprocessing",
     "torch.version": "rustdl.torchcompat._torch_version",
     "torch.types": "rustdl.torchcompat._torch_types",
+    "torch.ops": "rustdl.torchcompat._torch_ops",
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
     "torch.utils.benchmark": "rustdl.utils.benchmark",
     "torch.utils.hooks": "rustdl.utils.hooks",
@@ -204,7 +206,7 @@ class TorchFacade(types.ModuleType):
             names = star_names(self)
             object.__setattr__(self, "__all__", names)
             return names
-        if name.startswith("__") and name.endswith("__"):
+        if name.startswith("__") and name.endswith("__") and name not in _DUNDER_MODULES:
             raise AttributeError(name)
         target = object.__getattribute__(self, "_target")
         sub = f"{self.__name__}.{name}"
@@ -238,6 +240,10 @@ class TorchFacade(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         return sorted(set(dir(object.__getattribute__(self, "_target"))) | set(self.__dict__))
+
+
+# torch's submodules with dunder names (``torch.__config__.show()``)
+_DUNDER_MODULES = frozenset({"__config__"})
 
 
 # ``torch.X`` names that are ``torch.nn.functional.X`` with the same leading arguments.
@@ -356,6 +362,40 @@ class _TorchFinder(importlib.abc.MetaPathFinder):
             return None
         is_pkg = True  # harmless: lets `import torch.x.y` look for children
         return importlib.machinery.ModuleSpec(fullname, _FacadeLoader(target_name), is_package=is_pkg)
+
+    def find_distributions(self, context: Any = None) -> list[importlib.metadata.Distribution]:
+        """``importlib.metadata``'s view of the facades: ``version("torch")`` is what
+        ``torch.__version__`` says (libraries check requirements through the metadata)."""
+        name = getattr(context, "name", None)
+        wanted = None if name is None else name.lower().replace("-", "_").replace(".", "_")
+        return [
+            _FacadeDistribution(dist, version)
+            for dist, version in _facade_versions()
+            if wanted is None or wanted == dist
+        ]
+
+
+def _facade_versions() -> list[tuple[str, str]]:
+    from . import _torch_version
+    from .torchvision import __version__ as vision_version
+
+    return [("torch", str(_torch_version.__version__)), ("torchvision", vision_version)]
+
+
+class _FacadeDistribution(importlib.metadata.Distribution):
+    """The installed-package record of a facade (``torch``, ``torchvision``): a name and a
+    version, no files."""
+
+    def __init__(self, name: str, version: str) -> None:
+        self._meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+
+    def read_text(self, filename: str) -> str | None:
+        return self._meta if filename in ("METADATA", "PKG-INFO") else None
+
+    def locate_file(self, path: Any) -> Any:
+        import pathlib
+
+        return pathlib.Path(rustdl.__file__).parent / str(path)
 
 
 _FINDER = _TorchFinder()

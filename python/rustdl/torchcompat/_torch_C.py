@@ -21,6 +21,11 @@ def _log_api_usage_once(*args: Any) -> None:
     """Accepted (rustdl logs no API usage)."""
 
 
+def _disabled_torch_function_impl(func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+    """A subclass's ``__torch_function__`` that runs ``func`` unchanged (no subclass handling)."""
+    return func(*args, **(kwargs or {}))
+
+
 def __getattr__(name: str) -> Any:
     # torch._C's error classes are the ones rustdl raises
     if name == "_LinAlgError":
