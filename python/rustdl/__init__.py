@@ -1160,6 +1160,9 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module("." + name, __name__)
+    # torch.ScriptModule / ScriptFunction are torch.jit's (made on first use)
+    if name in ("ScriptModule", "ScriptFunction"):
+        return getattr(jit, name)
     # 16-bit dtypes: rustdl stores them as float32 (warns once)
     if name in ("float16", "half", "bfloat16"):
         from ._tensor_api import _warn_half

@@ -14,6 +14,7 @@ from typing import Any
 from ._rustdl import Tensor
 
 __all__ = [
+    "TorchFunctionMode",
     "handle_torch_function",
     "has_torch_function",
     "has_torch_function_unary",
@@ -72,3 +73,37 @@ def handle_torch_function(
 def is_tensor_like(inp: Any) -> bool:
     """True for tensors and for objects whose type defines ``__torch_function__``."""
     return isinstance(inp, Tensor) or getattr(type(inp), "__torch_function__", None) is not None
+
+
+class TorchFunctionMode:
+    """A context under which PyTorch hands every torch call to :meth:`__torch_function__`.
+
+    rustdl does not dispatch calls through modes: a mode can be entered and left (library code
+    subclasses this class and uses it as a context manager), and calls inside run unchanged. A
+    subclass that defines ``__torch_function__`` gets a ``UserWarning`` on entering, once, since
+    its hook will not be called."""
+
+    _warned = False
+
+    def __torch_function__(self, func: Callable, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        return func(*args, **(kwargs or {}))
+
+    def __enter__(self) -> TorchFunctionMode:
+        if type(self).__torch_function__ is not TorchFunctionMode.__torch_function__ and not TorchFunctionMode._warned:
+            import warnings
+
+            TorchFunctionMode._warned = True
+            warnings.warn(
+                f"{type(self).__name__}: rustdl does not dispatch torch calls through TorchFunctionMode; "
+                "its __torch_function__ is not called and calls run unchanged",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    @classmethod
+    def push(cls, *args: Any, **kwargs: Any) -> TorchFunctionMode:
+        return cls(*args, **kwargs)

@@ -34,6 +34,7 @@ __all__ = [
     "FunctionEventAvg",
     "ProfilerAction",
     "ProfilerActivity",
+    "kineto_available",
     "profile",
     "record_function",
     "schedule",
@@ -50,6 +51,11 @@ class ProfilerActivity(enum.Enum):
     CUDA = 1
     XPU = 2
     MTIA = 3
+
+
+def kineto_available() -> bool:
+    """False: rustdl's profiler is its own, not PyTorch's Kineto library."""
+    return False
 
 
 def supported_activities() -> set[ProfilerActivity]:

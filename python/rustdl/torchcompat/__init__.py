@@ -49,6 +49,7 @@ _PREFIXES: dict[str, str] = {
     # torch.utils.data._utils.collate / .worker are rustdl.data.collate / .worker
     "torch.utils.data._utils": "rustdl.data",
     "torch._C": "rustdl.torchcompat._torch_C",
+    "torch._C._nn": "rustdl.torchcompat._torch_C_nn",
     # the typing names TorchScript code imports from here (List, Tuple, Optional, ...)
     "torch.jit.annotations": "typing",
     "torch.utils.model_zoo": "rustdl.hub",
@@ -56,6 +57,10 @@ _PREFIXES: dict[str, str] = {
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",
     "torch.nn.modules": "rustdl.nn.modules",
     "torch.nn.parallel": "rustdl.nn.parallel",
+    # torch.nn.parallel's modules (distributed, data_parallel) are one module here
+    "torch.nn.parallel.distributed": "rustdl.nn.parallel",
+    "torch.nn.parallel.data_parallel": "rustdl.nn.parallel",
+    "torch.distributed.constants": "rustdl.distributed",
     "torch.nn.parameter": "rustdl.nn.parameter",
     "torch.backends": "rustdl.backends",
     "torch.cuda": "rustdl.cuda",
@@ -74,6 +79,7 @@ _PREFIXES: dict[str, str] = {
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
     "torch.utils.benchmark": "rustdl.utils.benchmark",
     "torch.utils.hooks": "rustdl.utils.hooks",
+    "torch.utils.flop_counter": "rustdl.utils.flop_counter",
     "torch.utils._pytree": "rustdl.utils._pytree",
     "torch.utils.dlpack": "rustdl.utils.dlpack",
     # torch.distributions keeps one module per family; rustdl.distributions exports them all

@@ -9,7 +9,7 @@ from typing import Any
 import rustdl
 from rustdl import _torch_format, nn
 
-from . import _torch_version
+from . import _torch_C, _torch_version
 
 _GPU_TYPES = ("cuda", "gpu", "mps", "xpu", "vulkan", "wgpu")
 
@@ -99,6 +99,7 @@ def for_module(name: str) -> dict[str, Any]:
             "__file__": rustdl.__file__,
             # PyTorch's zip format for plain data, so PyTorch itself reads what a script saves
             "save": _torch_format.save,
+            "PyTorchFileReader": _torch_C.PyTorchFileReader,
         }
     if name == "torch.nn":
         from rustdl.nn import parallel

@@ -21,6 +21,10 @@ def _log_api_usage_once(*args: Any) -> None:
     """Accepted (rustdl logs no API usage)."""
 
 
+# the metaclass of torch.Tensor (annotations name it)
+_TensorMeta = type(rustdl.Tensor)
+
+
 def _disabled_torch_function_impl(func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
     """A subclass's ``__torch_function__`` that runs ``func`` unchanged (no subclass handling)."""
     return func(*args, **(kwargs or {}))
@@ -31,3 +35,35 @@ def __getattr__(name: str) -> Any:
     if name == "_LinAlgError":
         return rustdl.linalg.LinAlgError
     raise AttributeError(f"module 'torch._C' has no attribute '{name}' in rustdl")
+
+
+class PyTorchFileReader:
+    """The records of a checkpoint in PyTorch's zip format (``torch.save``'s files): each
+    record by its name inside the archive folder (``"data.pkl"``, ``"data/0"``, ...)."""
+
+    def __init__(self, file: Any) -> None:
+        import zipfile
+
+        self._zip = zipfile.ZipFile(file)
+        names = self._zip.namelist()
+        if not names:
+            raise RuntimeError("PyTorchFileReader: the archive is empty")
+        self._prefix = names[0].split("/", 1)[0] + "/"
+        self._names = {n[len(self._prefix) :]: n for n in names if n.startswith(self._prefix)}
+
+    def get_record(self, name: str) -> bytes:
+        if name not in self._names:
+            raise RuntimeError(f"PyTorchFileReader: no record named '{name}' in the archive")
+        return self._zip.read(self._names[name])
+
+    def has_record(self, name: str) -> bool:
+        return name in self._names
+
+    def get_all_records(self) -> list[str]:
+        return list(self._names)
+
+    def get_storage_from_record(self, name: str, numel: int, dtype: Any) -> Any:
+        import numpy as np
+
+        raw = np.frombuffer(self.get_record(name), dtype=np.dtype(str(dtype).replace("torch.", "")))
+        return rustdl.from_numpy(raw[:numel].copy())

@@ -50,6 +50,9 @@ class OpOverload:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.overloadpacket(*args, **kwargs)
 
+    def __str__(self) -> str:
+        return f"{self.overloadpacket._ns}.{self.overloadpacket._name}.{self._overloadname}"
+
     def __repr__(self) -> str:
         return f"<OpOverload(op='{self.overloadpacket._ns}.{self.overloadpacket._name}', overload='{self._overloadname}')>"
 
@@ -97,6 +100,9 @@ class OpOverloadPacket:
 
     def __repr__(self) -> str:
         return f"<OpOverloadPacket(op='{self._ns}.{self._name}')>"
+
+    def __str__(self) -> str:
+        return f"{self._ns}.{self._name}"
 
 
 class _OpNamespace:

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict, defaultdict, deque, namedtuple
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -93,6 +93,14 @@ register_pytree_node(
     _ddict_unflatten,
 )
 register_pytree_node(deque, lambda x: (list(x), x.maxlen), lambda v, c: deque(v, maxlen=c))
+# every named tuple class is one node kind, registered under collections.namedtuple (as PyTorch's)
+register_pytree_node(namedtuple, lambda x: (list(x), type(x)), lambda v, c: c(*v))
+
+
+def _get_node_type(tree: Any) -> Any:
+    """The key of ``tree``'s kind in :data:`SUPPORTED_NODES`: ``collections.namedtuple`` for a
+    named tuple, else its type (which is a node kind only if registered)."""
+    return namedtuple if _is_namedtuple(tree) else type(tree)
 
 
 def _node_type(x: Any) -> type | None:

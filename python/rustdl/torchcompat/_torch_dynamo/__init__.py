@@ -10,9 +10,11 @@ from typing import Any, Callable
 
 from rustdl.compiler import allow_in_graph, assume_constant_result, is_compiling, reset  # noqa: F401
 
-from . import config  # noqa: F401
+from . import config, eval_frame  # noqa: F401
+from .eval_frame import OptimizedModule
 
 __all__ = [
+    "OptimizedModule",
     "allow_in_graph",
     "assume_constant_result",
     "config",
