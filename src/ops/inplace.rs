@@ -34,6 +34,28 @@ fn relative(layout: &Layout, origin: usize) -> Result<Layout> {
     })
 }
 
+/// Whether two elements of `layout` may share a memory position: false when, with its
+/// dimensions of more than one element ordered by stride, each stride reaches past the extent
+/// of the smaller ones (the usual dense, sliced and permuted layouts).
+fn may_overlap(layout: &Layout) -> bool {
+    let mut dims: Vec<(usize, usize)> = layout
+        .shape
+        .iter()
+        .zip(&layout.strides)
+        .filter(|(n, _)| **n > 1)
+        .map(|(n, st)| (*st, *n))
+        .collect();
+    dims.sort_unstable();
+    let mut extent = 1usize;
+    for (st, n) in dims {
+        if st < extent {
+            return true;
+        }
+        extent = st.saturating_mul(n - 1).saturating_add(extent);
+    }
+    false
+}
+
 /// Base geometry for the gradient buffers: the base's layout and a view's, both relative to the
 /// base's first element, and the buffer length covering them.
 #[derive(Clone)]
@@ -62,8 +84,28 @@ impl Geometry {
 
     /// The gradient of a view (shape of the view) as a gradient of the base: summed into the
     /// base's memory positions (a view may repeat positions, e.g. an expand), read back in the
-    /// base's layout.
+    /// base's layout. Where several of the base's own elements share a memory position (the
+    /// base is itself an overlapping view, such as a window of `unfold`), the sum there is
+    /// split evenly among them, as PyTorch's `as_strided` gradient does, so that the gradient
+    /// reaching that memory through the base's own history is the sum once, not once per alias.
     fn view_to_base(&self, g: &Tensor) -> Result<Tensor> {
+        let r = self.view_to_base_summed(g)?;
+        if !may_overlap(&self.base) {
+            return Ok(r);
+        }
+        let count = {
+            let _off = autograd::NoGradGuard::new();
+            let pos = Tensor::arange(0.0, self.span as f64, 1.0, DType::I64, g.device())?;
+            let idx = pos.with_layout(self.base.clone()).contiguous()?;
+            let n = idx.numel();
+            let ones = Tensor::ones(&[n], g.dtype(), g.device())?;
+            let hits = self.buffer(g)?.index_add(0, &idx.reshape(&[n])?, &ones)?;
+            hits.with_layout(self.base.clone()).contiguous()?
+        };
+        r.div(&count)
+    }
+
+    fn view_to_base_summed(&self, g: &Tensor) -> Result<Tensor> {
         let pos = Tensor::arange(0.0, self.span as f64, 1.0, DType::I64, g.device())?;
         let idx = pos.with_layout(self.view.clone()).contiguous()?;
         let n = idx.numel();

@@ -5,6 +5,7 @@ References are closed forms, numpy and finite differences."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import rustdl
 from conftest import compat_report, run_compat
@@ -137,3 +138,34 @@ def test_futures_complete_and_chain():
     b.set_result(2)
     assert [x.value() for x in both.wait()] == [1, 2] and wait_all([a, b]) == [1, 2]
     assert rustdl.jit.wait(rustdl.jit.fork(lambda v: v + 1, 4)) == 5
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unfold2",  # windows of windows (kornia's bilateral blur, morphology, patch extraction)
+        "unfold_step",
+        "strided_then_unfold",
+        "permuted",
+        "expand_unfold",
+    ],
+)
+def test_gradient_through_views_of_overlapping_views(case, device):
+    # the output reads input elements through two layers of aliasing windows; each output
+    # element's gradient must reach the input element it reads exactly once
+    idx = np.arange(16).reshape(4, 4)
+    build = {
+        "unfold2": lambda t: t.unfold(0, 3, 1).unfold(1, 3, 1),
+        "unfold_step": lambda t: t.unfold(0, 3, 1).unfold(1, 2, 2),
+        "strided_then_unfold": lambda t: t.as_strided((2, 4, 3), (4, 1, 4)).unfold(1, 3, 1),
+        "permuted": lambda t: t.unfold(0, 3, 1).permute(1, 0, 2).unfold(0, 3, 1),
+        "expand_unfold": lambda t: t.expand(2, 4, 4).unfold(2, 2, 1),
+    }[case]
+    # which input element each output element reads: the same view of a tensor of indices
+    read = build(rustdl.tensor(idx.astype(np.float64))).numpy().astype(np.int64)
+    w = np.random.default_rng(0).standard_normal(read.shape)
+    want = np.zeros(16)
+    np.add.at(want, read.reshape(-1), w.reshape(-1))
+    x = rustdl.tensor(np.arange(16.0, dtype=np.float32).reshape(4, 4), device=device, requires_grad=True)
+    (build(x) * rustdl.tensor(w.astype(np.float32), device=device)).sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy().reshape(-1), want, rtol=1e-5, atol=1e-5)
