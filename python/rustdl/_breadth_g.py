@@ -457,6 +457,11 @@ _native_index_add_ = Tensor.index_add_
 
 def _index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
     """In-place ``self[index] += alpha * source`` along ``dim``, as ``Tensor.index_add_``."""
+    if isinstance(source, Tensor) and source.dtype != self.dtype:
+        raise _rd.DTypeError(
+            f"index_add_: self ({self.dtype}) and source ({source.dtype}) must have the same dtype "
+            f"(shapes {tuple(self.shape)} and {tuple(source.shape)})"
+        )
     if alpha != 1:
         source = source * alpha
     return _native_index_add_(self, dim, index, source)
@@ -951,7 +956,8 @@ def _inplace_shape(op: str, self: Tensor, make: Any) -> Tensor:
                 f"{op}: a leaf tensor that requires grad (shape {tuple(self.shape)}) cannot change "
                 "its shape in place; do it under torch.no_grad() or use the out-of-place form"
             )
-        new = make(self.detach())
+        # the leaf keeps its storage and stays a leaf (not a view of its former self)
+        new = self.detach()._relaid_as(make(self.detach()))
         new.requires_grad_(True)
         grad = self.grad
         if grad is not None and tuple(grad.shape) == tuple(new.shape):
@@ -963,7 +969,15 @@ def _inplace_shape(op: str, self: Tensor, make: Any) -> Tensor:
                 "being used in an in-place operation; do it under torch.no_grad() or use the "
                 "out-of-place form"
             )
-        new = make(self)
+        if self.requires_grad and not _rd.is_grad_enabled():
+            # a shape change is no computation: under no_grad the tensor keeps its history (its
+            # gradient still reaches what it was computed from), as PyTorch's
+            from .autograd import enable_grad
+
+            with enable_grad():
+                new = make(self)
+        else:
+            new = make(self)
     self._replace_with(new)
     return self
 

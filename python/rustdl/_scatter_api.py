@@ -115,6 +115,11 @@ def _scatter_(
     self: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None, *, reduce: str | None = None
 ) -> Tensor:
     """In-place :meth:`scatter`."""
+    if isinstance(src, Tensor) and src.dtype != self.dtype:
+        raise _rustdl.DTypeError(
+            f"scatter_: self ({self.dtype}) and src ({src.dtype}) must have the same dtype "
+            f"(shapes {tuple(self.shape)} and {tuple(src.shape)})"
+        )
     return self.copy_(_scatter(self, dim, index, src, value, reduce=reduce))
 
 

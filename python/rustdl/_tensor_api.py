@@ -716,8 +716,27 @@ def _lerp_value(start, end, weight):
 _native_lerp_ = Tensor.lerp_
 
 
+def _same_dtype(op, self, other, what):
+    """PyTorch's check of in-place ops that write ``other``'s values into ``self``: the dtypes
+    must be the same (no silent rounding of a float source into an integer tensor)."""
+    if isinstance(other, Tensor) and other.dtype != self.dtype:
+        raise _rd.DTypeError(
+            f"{op}: self ({self.dtype}) and {what} ({other.dtype}) must have the same dtype "
+            f"(shapes {tuple(self.shape)} and {tuple(other.shape)})"
+        )
+
+
+def _floating_kernel(op, self):
+    """An in-place op with only floating kernels, as PyTorch's: refused on integer/bool tensors."""
+    if not (self.is_floating_point() or self.is_complex()):
+        raise _rd.DTypeError(f"{op}: not implemented for {self.dtype} tensors (shape {tuple(self.shape)})")
+
+
 def _lerp_(self, end, weight):
     """In-place lerp, evaluated as :func:`lerp` is."""
+    _floating_kernel("lerp_", self)
+    _same_dtype("lerp_", self, end, "end")
+    _same_dtype("lerp_", self, weight, "weight")
     if not isinstance(end, Tensor) or not self.is_floating_point() or not end.is_floating_point():
         return _native_lerp_(self, end, weight)  # its own checks and messages
     out = _lerp_value(self, end, weight)
@@ -2706,6 +2725,7 @@ def _put_(self, index, source, accumulate=False):
     """Writes ``source`` into ``self`` viewed as 1-d at ``index`` (adds with ``accumulate``)."""
     idx = _flat_index("put_", self, index)
     _check_tensor("put_", source=source)
+    _same_dtype("put_", self, source, "source")
     if source.numel() != idx.numel():
         raise _rd.ArgumentError(f"put_: source has {source.numel()} elements but index has {idx.numel()}")
     flat = self.reshape(-1).clone()
@@ -3543,6 +3563,7 @@ def _cpu_fill(self, kind, a, b, generator):
 
 def _exponential_(self, lambd=1.0, *, generator=None):
     """Fills with samples of the exponential distribution of rate ``lambd``."""
+    _floating_kernel("exponential_", self)
     lambd = _fill_parameter("exponential_", "lambda", lambd, lambda v: v > 0.0, "lambda > 0.0")
     if self.device.type == "cpu":
         return _cpu_fill(self, "exponential", lambd, 0.0, generator)
@@ -3552,6 +3573,7 @@ def _exponential_(self, lambd=1.0, *, generator=None):
 
 def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     """Fills with ``exp(N(mean, std²))`` samples."""
+    _floating_kernel("log_normal_", self)
     from ._rustdl import randn
 
     mean = _fill_parameter("log_normal_", "mean", mean, _math.isfinite, "a finite mean")
@@ -3564,6 +3586,7 @@ def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
 
 def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     """Fills with Cauchy samples ``median + sigma·tan(π(U − ½))``."""
+    _floating_kernel("cauchy_", self)
     median = _fill_parameter("cauchy_", "median", median, _math.isfinite, "a finite median")
     sigma = _fill_parameter("cauchy_", "sigma", sigma, lambda v: v > 0.0, "sigma > 0.0")
     if self.device.type == "cpu":
@@ -3598,10 +3621,7 @@ def _index_copy(self, dim, index, source):
 
 def _index_copy_(self, dim, index, source):
     """Copies ``source``'s slices into the positions ``index`` along ``dim``."""
-    if isinstance(source, Tensor) and source.dtype != self.dtype:
-        raise TypeError(
-            f"index_copy_(): self and source expected to have the same dtype, got {self.dtype} and {source.dtype}"
-        )
+    _same_dtype("index_copy_", self, source, "source")
     if self.dim() == 0:  # a scalar is one slot along dim 0 (or -1), as PyTorch's
         _norm_dim("index_copy_", dim, 0)
         self.view(1)[index] = source.reshape(-1) if isinstance(source, Tensor) else source
@@ -3615,6 +3635,7 @@ def _masked_scatter_(self, mask, source):
     """Copies ``source``'s leading elements, in order, into the positions where ``mask`` holds."""
     if not isinstance(mask, Tensor) or mask.dtype != _bool:
         raise TypeError("masked_scatter_: only supports boolean masks")
+    _same_dtype("masked_scatter_", self, source, "source")
     m = mask.expand(*self.shape) if tuple(mask.shape) != tuple(self.shape) else mask
     n = int(m.sum().item())
     if source.numel() < n:

@@ -89,7 +89,10 @@ class TorchFunctionMode:
         return func(*args, **(kwargs or {}))
 
     def __enter__(self) -> TorchFunctionMode:
-        if type(self).__torch_function__ is not TorchFunctionMode.__torch_function__ and not TorchFunctionMode._warned:
+        if (
+            type(self).__torch_function__ is not TorchFunctionMode.__torch_function__
+            and not TorchFunctionMode._warned
+        ):
             import warnings
 
             TorchFunctionMode._warned = True

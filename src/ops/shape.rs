@@ -127,11 +127,11 @@ impl Tensor {
             // a 0-d tensor takes dims 0 and -1 only, as PyTorch
             let a = norm_dim(d0, self.ndim(), "transpose")?;
             let b = norm_dim(d1, self.ndim(), "transpose")?;
-            if self.ndim() == 0 {
-                return Ok(self.clone());
-            }
+            // a 0-d tensor's transpose is still a view of its own (its node, hooks, grad)
             let mut perm: Vec<isize> = (0..self.ndim() as isize).collect();
-            perm.swap(a, b);
+            if self.ndim() > 0 {
+                perm.swap(a, b);
+            }
             self.permute(&perm)
         }?;
         Ok(out.label_grad_fn("TransposeBackward0", &[self]))
@@ -147,9 +147,12 @@ impl Tensor {
                 )));
             }
             if self.ndim() < 2 {
-                return Ok(self.clone());
+                // the identity view, with a node of its own, as PyTorch's TBackward0
+                let same: Vec<isize> = (0..self.ndim() as isize).collect();
+                self.permute(&same)
+            } else {
+                self.transpose(0, 1)
             }
-            self.transpose(0, 1)
         }?;
         Ok(out.label_grad_fn("TBackward0", &[self]))
     }

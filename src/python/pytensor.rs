@@ -3,7 +3,7 @@
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::backend::{BinaryOp, RandKind, UnaryOp};
 use crate::device::Device;
@@ -681,6 +681,18 @@ impl PyTensor {
         offset: usize,
     ) -> PyResult<PyTensor> {
         self.op(|t| t.as_strided(&size, &stride, offset))
+    }
+    /// This tensor's storage and version counter under `other`'s layout (a view of this
+    /// tensor's storage), as a plain tensor: no history and no view tracking. A leaf's in-place
+    /// shape change (`t_`, `squeeze_`, ...) becomes this, so the leaf stays a leaf.
+    fn _relaid_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let (t, o) = (self.tensor(), other.tensor());
+        if !Arc::ptr_eq(&t.storage_arc(), &o.storage_arc()) {
+            return Err(PyRuntimeError::new_err(
+                "_relaid_as: the tensors do not share a storage",
+            ));
+        }
+        Ok(t.with_layout(o.layout().clone()).into())
     }
     /// The whole storage as a 1-D tensor sharing it, without history (`resize_`, `as_strided`).
     fn _storage_view(&self) -> PyTensor {
@@ -1768,6 +1780,7 @@ impl PyTensor {
         src: PyRef<'py, PyTensor>,
     ) -> PyResult<PyRef<'py, Self>> {
         let (i, s) = (index.tensor(), src.tensor());
+        same_dtype("scatter_add_", &slf.tensor(), &s, "src")?;
         slf.inplace_("scatter_add_", |t| {
             let (i, s) = (as_one_dim(t, &i)?, as_one_dim(t, &s)?);
             t.scatter_add(dim, &i, &s)
@@ -1782,6 +1795,9 @@ impl PyTensor {
         values: &Bound<'py, PyAny>,
         accumulate: bool,
     ) -> PyResult<PyRef<'py, Self>> {
+        if let Ok(v) = values.extract::<PyRef<'_, PyTensor>>() {
+            same_dtype("index_put_", &slf.tensor(), &v.tensor(), "values")?;
+        }
         let key = PyTuple::new(
             indices.py(),
             indices.try_iter()?.collect::<PyResult<Vec<_>>>()?,
@@ -3204,6 +3220,21 @@ pub fn values_indices<'py>(
 }
 
 /// A bound of `clamp`: a number, or a tensor broadcast against the input (PyTorch >= 1.9).
+/// PyTorch's check of in-place ops that write `other`'s values into `t`: one dtype for both.
+fn same_dtype(op: &str, t: &Tensor, other: &Tensor, what: &str) -> PyResult<()> {
+    if t.dtype() != other.dtype() {
+        return Err(crate::error::Error::DType(format!(
+            "{op}: self ({}) and {what} ({}) must have the same dtype (shapes {:?} and {:?})",
+            t.dtype(),
+            other.dtype(),
+            t.shape(),
+            other.shape()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 pub(crate) enum ClampBound {
     Num(f64),
     Tensor(Tensor),
@@ -3306,6 +3337,22 @@ impl PyTensor {
         hi: Option<ClampBound>,
     ) -> PyResult<()> {
         check_some_bound(name, &lo, &hi)?;
+        let dt = self.tensor().dtype();
+        if !dt.is_float() {
+            // a fractional bound makes a floating result, which an integer tensor cannot hold
+            let fractional = |b: &Option<ClampBound>| match b {
+                Some(ClampBound::Num(v)) => v.fract() != 0.0 || !v.is_finite(),
+                Some(ClampBound::Tensor(t)) => t.dtype().is_float(),
+                None => false,
+            };
+            if fractional(&lo) || fractional(&hi) {
+                return Err(crate::error::Error::DType(format!(
+                    "{name}: result type Float can't be cast to the desired output type {dt} (shape {:?})",
+                    self.tensor().shape()
+                ))
+                .into());
+            }
+        }
         let tensor_bound = ClampBound::tensor(&lo).is_some() || ClampBound::tensor(&hi).is_some();
         self.inplace_(name, |t| {
             if tensor_bound {

@@ -36,8 +36,8 @@ Example:
 from __future__ import annotations
 
 import atexit
-import enum
 import datetime
+import enum
 import importlib.util
 import os
 import sys

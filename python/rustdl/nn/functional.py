@@ -574,7 +574,17 @@ def _write_back(input, out):
     ``out`` must be computed from ``input.clone()`` when its derivative rule saves its input:
     the copy is what the rule reads, so overwriting ``input`` leaves the graph valid (PyTorch's
     in-place activations save the result instead; the clone costs one copy).
+
+    A floating result is not written into an integer or bool tensor (PyTorch's in-place
+    activations have no integer kernels): that raises ``DTypeError``.
     """
+    if (out.is_floating_point() or out.is_complex()) and not (
+        input.is_floating_point() or input.is_complex()
+    ):
+        raise _rustdl.DTypeError(
+            f"in-place activation: result type {out.dtype} can't be cast to the desired output type "
+            f"{input.dtype} (input of shape {tuple(input.shape)}); use the out-of-place form"
+        )
     return input.copy_(out)
 
 

@@ -98,7 +98,10 @@ def _linear_op(args: tuple, kwargs: dict) -> str:
 _FORMULAS: dict[str, Callable[[tuple, dict, Any], tuple[str, int]]] = {
     "mm": lambda a, k, r: ("mm", _matmul_flops(a[0], _arg(a, k, 1, "mat2"))),
     "bmm": lambda a, k, r: ("bmm", _matmul_flops(a[0], _arg(a, k, 1, "mat2"))),
-    "matmul": lambda a, k, r: (_matmul_op(a[0], _arg(a, k, 1, "other")), _matmul_any(a[0], _arg(a, k, 1, "other"))),
+    "matmul": lambda a, k, r: (
+        _matmul_op(a[0], _arg(a, k, 1, "other")),
+        _matmul_any(a[0], _arg(a, k, 1, "other")),
+    ),
     "rmatmul": lambda a, k, r: (_matmul_op(a[1], a[0]), _matmul_any(a[1], a[0])),
     "addmm": lambda a, k, r: ("addmm", _matmul_flops(_arg(a, k, 1, "mat1"), _arg(a, k, 2, "mat2"))),
     "baddbmm": lambda a, k, r: ("baddbmm", _matmul_flops(_arg(a, k, 1, "batch1"), _arg(a, k, 2, "batch2"))),
@@ -107,7 +110,10 @@ _FORMULAS: dict[str, Callable[[tuple, dict, Any], tuple[str, int]]] = {
         2 * math.prod(_shape(a[0])[:-1]) * math.prod(_shape(_arg(a, k, 1, "weight"))),
     ),
     "convolution": lambda a, k, r: ("convolution", _conv_flops(a[0], _arg(a, k, 1, "weight"), r, False)),
-    "convolution_transposed": lambda a, k, r: ("convolution", _conv_flops(a[0], _arg(a, k, 1, "weight"), r, True)),
+    "convolution_transposed": lambda a, k, r: (
+        "convolution",
+        _conv_flops(a[0], _arg(a, k, 1, "weight"), r, True),
+    ),
     "_scaled_dot_product_attention": lambda a, k, r: (
         "_scaled_dot_product_flash_attention_for_cpu",
         _sdpa_flops(_arg(a, k, 0, "query"), _arg(a, k, 1, "key"), _arg(a, k, 2, "value")),
@@ -216,7 +222,9 @@ class FlopCounterMode:
         >>> counter.get_total_flops()
     """
 
-    def __init__(self, mods: Any = None, depth: int = 2, display: bool = True, custom_mapping: Any = None) -> None:
+    def __init__(
+        self, mods: Any = None, depth: int = 2, display: bool = True, custom_mapping: Any = None
+    ) -> None:
         self.depth = depth
         self.display = display
         self.flop_counts: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
@@ -265,9 +273,17 @@ class FlopCounterMode:
             if mod != "Global" and mod.count(".") >= depth:
                 continue
             indent = "" if mod == "Global" else " " * mod.count(".")
-            rows.append((indent + mod, str(sum(counts.values())), f"{100 * sum(counts.values()) / total:.2f}%"))
+            rows.append(
+                (indent + mod, str(sum(counts.values())), f"{100 * sum(counts.values()) / total:.2f}%")
+            )
             for op, n in counts.items():
-                rows.append((indent + f" - {getattr(op, '_qualified_op_name', op)}", str(n), f"{100 * n / total:.2f}%"))
+                rows.append(
+                    (
+                        indent + f" - {getattr(op, '_qualified_op_name', op)}",
+                        str(n),
+                        f"{100 * n / total:.2f}%",
+                    )
+                )
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
