@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Graph", "GraphModule", "Node", "Proxy", "Tracer", "symbolic_trace", "wrap"]
+__all__ = ["Graph", "Node", "Proxy", "Tracer", "symbolic_trace", "wrap"]
 
 
 def wrap(fn_or_name: Any) -> Any:
