@@ -50,7 +50,37 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled, is_inference_mode_enabled  # noqa: F401
 from . import amp  # noqa: F401
 from . import _hooks  # noqa: F401  (Tensor.register_hook)
-from ._scatter_api import index_fill, scatter  # noqa: F401
+from ._scatter_api import (  # noqa: F401
+    _convert_indices_from_coo_to_csr,
+    _segment_reduce,
+    index_fill,
+    scatter,
+)
+from ._symbolic import (  # noqa: F401
+    SymBool,
+    SymFloat,
+    SymInt,
+    _assert_async,
+    _check,
+    _check_index,
+    _check_is_size,
+    _check_not_implemented,
+    _check_type,
+    _check_value,
+    _check_with,
+    chalf,
+    complex32,
+    sym_float,
+    sym_int,
+    sym_ite,
+    sym_max,
+    sym_min,
+    sym_not,
+    sym_sqrt,
+    uint16,
+    uint32,
+    uint64,
+)
 from .amp import (  # noqa: F401
     GradScaler,
     autocast,

@@ -171,3 +171,64 @@ def scatter(
 def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     """Functional form of :meth:`Tensor.index_fill`."""
     return _index_fill(input, dim, index, value)
+
+
+def _segment_reduce(
+    data: Tensor,
+    reduce: str,
+    *,
+    lengths: Tensor | None = None,
+    indices: Tensor | None = None,
+    offsets: Tensor | None = None,
+    axis: int = 0,
+    unsafe: bool = False,
+    initial: Any = None,
+) -> Tensor:
+    """Reduces consecutive segments of ``data`` along ``axis`` (``torch._segment_reduce``): the
+    segments are given by their ``lengths`` or by ``offsets`` (n + 1 boundaries); ``reduce`` is
+    ``'sum'``, ``'mean'``, ``'max'``, ``'min'`` or ``'prod'``. An empty segment gives
+    ``initial`` if given, else 0 (sum), NaN (mean), -inf (max), +inf (min) or 1 (prod).
+    Differentiable (a scatter reduction underneath)."""
+    fills = {"sum": 0.0, "mean": float("nan"), "max": float("-inf"), "min": float("inf"), "prod": 1.0}
+    if reduce not in fills:
+        raise ValueError(f"_segment_reduce: reduce must be one of {sorted(fills)}, got {reduce!r}")
+    if indices is not None:
+        raise NotImplementedError("_segment_reduce: indices= is not supported (give lengths or offsets)")
+    if (lengths is None) == (offsets is None):
+        raise ValueError("_segment_reduce: give exactly one of lengths and offsets")
+    if data.dim() == 0:
+        raise ValueError("_segment_reduce: data must have at least one dimension")
+    axis = axis % data.dim()
+    if lengths is None:
+        if offsets.dim() != 1:
+            raise NotImplementedError("_segment_reduce: only 1-D offsets are supported")
+        lengths = offsets[1:] - offsets[:-1]
+    if lengths.dim() != 1:
+        raise NotImplementedError("_segment_reduce: only 1-D lengths are supported")
+    lengths = lengths.to(device=data.device, dtype=_rustdl.int64)
+    n = lengths.shape[0]
+    if not unsafe and (bool((lengths < 0).any()) or int(lengths.sum()) != data.shape[axis]):
+        raise RuntimeError(
+            f"_segment_reduce: segment lengths must be non-negative and sum to {data.shape[axis]} "
+            f"(data shape {tuple(data.shape)}, axis {axis})"
+        )
+    seg = _rustdl.arange(n, device=data.device).repeat_interleave(lengths)
+    view = [1] * data.dim()
+    view[axis] = data.shape[axis]
+    idx = seg.reshape(view).expand(*data.shape)
+    out_shape = list(data.shape)
+    out_shape[axis] = n
+    fill = fills[reduce] if initial is None else float(initial)
+    base = _rustdl.full(out_shape, fill, dtype=data.dtype, device=data.device)
+    how = {"max": "amax", "min": "amin"}.get(reduce, reduce)
+    return base.scatter_reduce(axis, idx, data, how, include_self=initial is not None)
+
+
+def _convert_indices_from_coo_to_csr(input: Tensor, size: int, *, out_int32: bool = False) -> Tensor:  # noqa: A002
+    """Compressed row pointers (length ``size + 1``) of sorted COO row indices:
+    ``out[i]`` is the number of indices below ``i``."""
+    import rustdl
+
+    bounds = _rustdl.arange(size + 1, device=input.device)
+    out = rustdl.searchsorted(input.contiguous(), bounds)
+    return out.to(_rustdl.int32 if out_int32 else _rustdl.int64)

@@ -46,6 +46,26 @@ class _StorageBase:
 class UntypedStorage(_StorageBase):
     """The bytes under a tensor: ``size()``/``len()`` count bytes, ``element_size()`` is 1."""
 
+    def _new_shared(self, size: int, *, device: Any = None) -> UntypedStorage:
+        """A fresh storage of ``size`` bytes for a tensor to be made over with ``Tensor.new(storage)``
+        (in shared memory on the CPU, as PyTorch's): collate functions of loader workers make
+        their batch this way. Its dtype is that of the tensor made over it."""
+        if not isinstance(size, int) or size < 0:
+            raise ValueError(f"_new_shared: size must be a non-negative number of bytes, got {size!r}")
+        out = UntypedStorage.__new__(UntypedStorage)
+        out._flat = None
+        out._pending = (size, self.device if device is None else device)
+        return out
+
+    def nbytes(self) -> int:
+        if self._flat is None:
+            return self._pending[0]
+        return super().nbytes()
+
+    @property
+    def device(self) -> Any:
+        return self._pending[1] if self._flat is None else self._flat.device
+
     def size(self) -> int:
         return self.nbytes()
 
@@ -108,6 +128,25 @@ class TypedStorage(_StorageBase):
 
     def __repr__(self) -> str:
         return f"TypedStorage(size={self.size()}, dtype={self.dtype}, device={self.device})"
+
+
+def _tensor_over(like: Tensor, storage: _StorageBase) -> Tensor:
+    """``like.new(storage)``: a 1-D tensor of ``like``'s dtype over ``storage`` (a storage from
+    :meth:`UntypedStorage._new_shared` gets its memory now, as that dtype)."""
+    if storage._flat is None:
+        nbytes, device = storage._pending
+        n = nbytes // like.element_size()
+        t = like.new_empty((n,), device=device)
+        if t.device.type == "cpu":
+            t.share_memory_()
+        storage._flat = t
+        return t
+    if storage._flat.dtype != like.dtype:
+        raise TypeError(
+            f"new(): expected a storage of {like.dtype}, got one of {storage._flat.dtype} "
+            "(rustdl does not reinterpret a storage's bytes as another dtype)"
+        )
+    return storage._flat
 
 
 def _untyped_storage(self: Tensor) -> UntypedStorage:

@@ -2685,6 +2685,10 @@ def _new(self, *args, **kwargs):
         return self.new_empty((0,), device=device)
     if len(args) == 1 and isinstance(args[0], (list, Tensor, _np.ndarray)):
         return _make(args[0], dtype=self.dtype, device=device)
+    from ._storage import _StorageBase, _tensor_over
+
+    if len(args) == 1 and isinstance(args[0], _StorageBase):
+        return _tensor_over(self, args[0])
     size = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
     if not all(isinstance(n, (int, _np.integer)) and not isinstance(n, builtins.bool) for n in size):
         raise TypeError(f"new(): expected a size (ints) or data (a list), got {args!r}")

@@ -3,7 +3,8 @@ record per tensor), so that ``torch.save`` under :mod:`rustdl.torchcompat` write
 PyTorch's ``torch.load`` (``weights_only=True`` included) reads, and ``rustdl.load`` reads back.
 
 Only plain data is written this way: tensors and parameters, ``None``, bools, ints, floats,
-strings, and dicts (ordered ones too), lists and tuples of them. :func:`dumps` returns ``None``
+strings, bytes, dtypes, devices, sizes, and dicts (ordered ones and ``Counter`` too), lists,
+tuples, sets and frozensets of them. :func:`dumps` returns ``None``
 for anything else, and the caller falls back to rustdl's own format. The pickle is emitted
 opcode by opcode (no Python pickler), naming only the globals PyTorch's weights-only unpickler
 allows: ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_parameter``, the typed storage
@@ -178,15 +179,44 @@ class _Writer:
                     self.value(x)
                 self.op(b"e")
         elif type(v) is tuple:
-            if not v:
-                self.op(b")")
-            else:
-                self.op(b"(")
-                for x in v:
-                    self.value(x)
-                self.op(b"t")
+            self.tuple_(v)
+        elif type(v) in (set, frozenset):
+            # builtins.set([items]), as pickle's protocol 2 writes a set
+            self.global_("builtins", type(v).__name__)
+            self.value(list(v))
+            self.op(b"\x85R")  # TUPLE1, REDUCE
+        elif type(v) is collections.Counter:
+            self.global_("collections", "Counter")
+            self.value(dict(v))
+            self.op(b"\x85R")
+        elif type(v) is bytes:
+            # _codecs.encode(text, "latin1"), as protocol 2 writes bytes
+            self.global_("_codecs", "encode")
+            self.value(v.decode("latin1"))
+            self.value("latin1")
+            self.op(b"\x86R")  # TUPLE2, REDUCE
+        elif isinstance(v, _rustdl.dtype) or type(v).__name__ == "ComplexDType":
+            self.global_("torch", str(v).rsplit(".", 1)[-1])
+        elif isinstance(v, _rustdl.device):
+            self.global_("torch", "device")
+            kind = "cpu" if v.type == "cpu" else "cuda"
+            self.tuple_((kind,) if v.index is None else (kind, int(v.index)))
+            self.op(b"R")
+        elif isinstance(v, tuple) and type(v).__name__ == "Size" and type(v).__module__.startswith("rustdl"):
+            self.global_("torch", "Size")
+            self.tuple_((tuple(int(n) for n in v),))
+            self.op(b"R")
         else:
             raise _NotPlain(type(v).__name__)
+
+    def tuple_(self, v: tuple) -> None:
+        if not v:
+            self.op(b")")
+        else:
+            self.op(b"(")
+            for x in v:
+                self.value(x)
+            self.op(b"t")
 
 
 def dumps(obj: Any) -> bytes | None:

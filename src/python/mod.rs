@@ -243,6 +243,11 @@ impl PyDType {
     fn itemsize(&self) -> usize {
         self.d.itemsize()
     }
+    /// False: a real dtype (the complex ones are `rustdl.complex64`/`complex128`).
+    #[getter]
+    fn is_complex(&self) -> bool {
+        false
+    }
     #[getter]
     fn is_signed(&self) -> bool {
         !matches!(self.d, DType::U8 | DType::Bool)

@@ -169,3 +169,211 @@ def test_gradient_through_views_of_overlapping_views(case, device):
     x = rustdl.tensor(np.arange(16.0, dtype=np.float32).reshape(4, 4), device=device, requires_grad=True)
     (build(x) * rustdl.tensor(w.astype(np.float32), device=device)).sum().backward()
     np.testing.assert_allclose(x.grad.cpu().numpy().reshape(-1), want, rtol=1e-5, atol=1e-5)
+
+
+def test_shape_changing_inplace_ops_under_no_grad_keep_history(device):
+    # a shape change is no computation: the tensor's gradient still reaches its inputs
+    ops = {
+        "squeeze_": lambda t: t.squeeze_(),
+        "unsqueeze_": lambda t: t.unsqueeze_(0),
+        "t_": lambda t: t.t_(),
+        "transpose_": lambda t: t.transpose_(0, 1),
+    }
+    for op, change in ops.items():
+        x = rustdl.ones(2, 3, device=device, requires_grad=True)
+        y = x * 2
+        with rustdl.no_grad():
+            change(y)
+        assert y.requires_grad and y.grad_fn is not None, op
+        w = np.arange(6.0, dtype=np.float32).reshape(tuple(y.shape))
+        (y * rustdl.tensor(w, device=device)).sum().backward()
+        want = 2 * (w.reshape(3, 2).T if op in ("t_", "transpose_") else w.reshape(2, 3))
+        np.testing.assert_allclose(x.grad.cpu().numpy(), want, err_msg=op)
+    # a leaf stays a leaf (not a view of its former self), so later in-place ops work
+    w_leaf = rustdl.ones(2, 3, device=device, requires_grad=True)
+    with rustdl.no_grad():
+        w_leaf.t_()
+        w_leaf.abs_()
+    assert w_leaf.is_leaf and not w_leaf._is_view() and tuple(w_leaf.shape) == (3, 2)
+
+
+def test_identity_transposes_are_views_with_their_own_node(device):
+    # hooks on t() of a vector / transpose(0, 0) of a scalar see that view's gradient only
+    x = rustdl.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    v = x.t()
+    assert not v.is_leaf and v.grad_fn is not None
+    v.register_hook(lambda g: g * 10)
+    (v.sum() + x.sum()).backward()
+    assert x.grad.cpu().tolist() == [11.0, 11.0, 11.0]
+    for make in (
+        lambda s: s.transpose(0, 0),
+        lambda s: s.movedim(0, 0),
+        lambda s: s.t(),
+        lambda s: s.swapaxes(0, -1),
+    ):
+        s = rustdl.tensor(2.0, device=device, requires_grad=True)
+        w = make(s)
+        w.register_hook(lambda g: g * 100)
+        (s * 3 + w).backward()
+        assert s.grad.item() == 103.0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda i, f: i.lerp_(rustdl.tensor([5, 5, 5]), 0.5),
+        lambda i, f: i.index_add_(0, rustdl.tensor([0]), rustdl.tensor([5.7])),
+        lambda i, f: i.scatter_add_(0, rustdl.tensor([1]), rustdl.tensor([7.9])),
+        lambda i, f: i.scatter_(0, rustdl.tensor([1]), rustdl.tensor([7.9])),
+        lambda i, f: i.index_put_((rustdl.tensor([2]),), rustdl.tensor([8.6])),
+        lambda i, f: i.masked_scatter_(rustdl.tensor([True, False, False]), rustdl.tensor([1.5])),
+        lambda i, f: i.put_(rustdl.tensor([0]), rustdl.tensor([1.5])),
+        lambda i, f: i.clamp_min_(2.5),
+        lambda i, f: i.clamp_(0.5, 2.5),
+        lambda i, f: F.silu(i, inplace=True),
+        lambda i, f: F.hardswish(i, inplace=True),
+        lambda i, f: F.mish(i, inplace=True),
+        lambda i, f: i.exponential_(),
+        lambda i, f: f.index_add_(0, rustdl.tensor([0]), rustdl.tensor([5.7], dtype=rustdl.float64)),
+        lambda i, f: f.lerp_(rustdl.ones(3, dtype=rustdl.float64), 0.5),
+        lambda i, f: f.index_copy_(0, rustdl.tensor([0]), rustdl.tensor([5.7], dtype=rustdl.float64)),
+    ],
+)
+def test_inplace_ops_refuse_results_their_dtype_cannot_hold(call):
+    # PyTorch raises for each; writing would truncate (or, for lerp_, silently do nothing)
+    i, f = rustdl.tensor([1, 2, 3]), rustdl.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError):
+        call(i, f)
+    assert i.tolist() == [1, 2, 3] and f.tolist() == [1.0, 2.0, 3.0]
+    # integer bounds and same-dtype sources still work
+    assert rustdl.tensor([1, 5]).clamp_(2, 4).tolist() == [2, 4]
+    assert rustdl.tensor([1, 2]).index_add_(0, rustdl.tensor([1]), rustdl.tensor([7])).tolist() == [1, 9]
+
+
+def test_library_facing_names(tmp_path):
+    # names kornia, torch_geometric and Lightning read from torch, checked against PyTorch's
+    # documented behaviour
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, pickle, torch, torch.nn as nn, torch.nn.functional as F
+        from torch.nn.modules.loss import _Loss, _WeightedLoss
+        from torch.utils._pytree import SUPPORTED_NODES
+        class A:
+            conv = torch.conv2d
+            act = torch.tanh
+            def f(self, x, w):
+                return self.conv(x, weight=w)
+        class L(_Loss):
+            def __init__(self):
+                super().__init__(None, None, "sum")
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l = nn.Linear(2, 2)
+            def __setstate__(self, d):
+                super().__setstate__(d)
+        errs = {}
+        for name, fn in {"check": lambda: torch._check(False, lambda: "m"),
+                         "check_value": lambda: torch._check_value(False),
+                         "check_tensor": lambda: torch._check(torch.tensor(True)),
+                         "assert_async": lambda: torch._assert_async(torch.tensor(False))}.items():
+            try:
+                fn()
+                errs[name] = None
+            except Exception as e:
+                errs[name] = type(e).__name__
+        w = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+        F.normalize(w, dim=-1, out=w)
+        x = torch.arange(6.0, requires_grad=True)
+        seg = torch._segment_reduce(x, "sum", offsets=torch.tensor([0, 2, 2, 6]))
+        seg.sum().backward()
+        print(json.dumps({
+            "self": torch.torch is torch, "uint": [repr(torch.uint16), torch.uint16 == torch.int16,
+            len({torch.uint16, torch.uint32, torch.uint64, torch.complex32})],
+            "is_complex": torch.float32.is_complex, "symint": isinstance(3, torch.SymInt),
+            "errs": errs, "bind": list(A().f(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)).shape),
+            "act": A().act(torch.zeros(1)).tolist(), "same": torch.add is torch.add,
+            "pickled": pickle.loads(pickle.dumps(torch.conv2d)) is torch.conv2d,
+            "loss": L().reduction, "pytree": list(SUPPORTED_NODES[list].flatten_fn([1, 2])[0]),
+            "setstate": type(pickle.loads(pickle.dumps(M())).l).__name__,
+            "vars": "ReLU" in vars(torch.nn) and "Adam" in vars(torch.optim),
+            "normalize": w.tolist(), "seg": seg.tolist(), "seg_grad": x.grad.tolist(),
+            "csr": torch._convert_indices_from_coo_to_csr(torch.tensor([0, 0, 1, 3, 3]), 4).tolist(),
+            "functorch": torch._C._are_functorch_transforms_active(),
+        }))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["self"] and r["uint"] == ["torch.uint16", False, 4] and r["is_complex"] is False
+    assert r["symint"] is False and r["functorch"] is False
+    assert r["errs"] == {"check": "RuntimeError", "check_value": "ValueError", "check_tensor": "TypeError",
+                         "assert_async": "RuntimeError"}  # fmt: skip
+    assert r["bind"] == [1, 1, 2, 2] and r["act"] == [0.0] and r["same"] and r["pickled"]
+    assert r["loss"] == "sum" and r["pytree"] == [1, 2] and r["setstate"] == "Linear" and r["vars"]
+    np.testing.assert_allclose(r["normalize"], [[0.6, 0.8], [1.0, 0.0]], rtol=1e-6)
+    assert r["seg"] == [1.0, 0.0, 14.0] and r["seg_grad"] == [1.0] * 6
+    assert r["csr"] == [0, 2, 3, 3, 5]
+
+
+def test_checkpoints_with_sets_counters_dtypes_devices_stay_in_pytorchs_format(tmp_path):
+    import collections
+    import zipfile
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import collections, json, torch
+        torch.save({"tags": {"a", "b"}, "c": collections.Counter({3: 2}), "dt": torch.float64,
+                    "dev": torch.device("cpu"), "size": torch.ones(2, 3).shape, "b": b"\\x00\\xff",
+                    "w": torch.arange(3.0)}, "ck.pt")
+        o = torch.load("ck.pt")
+        print(json.dumps({"tags": sorted(o["tags"]), "c": type(o["c"]).__name__, "dt": str(o["dt"]),
+                          "dev": str(o["dev"]), "size": list(o["size"]), "b": list(o["b"]), "w": o["w"].tolist()}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r == {"tags": ["a", "b"], "c": "Counter", "dt": "torch.float64", "dev": "cpu", "size": [2, 3],
+                 "b": [0, 255], "w": [0.0, 1.0, 2.0]}  # fmt: skip
+    # PyTorch's zip layout: a pickle and one record per storage
+    names = zipfile.ZipFile(tmp_path / "ck.pt").namelist()
+    assert "archive/data.pkl" in names and "archive/data/0" in names
+    del collections
+
+
+def test_scheduler_states_use_pytorchs_keys():
+    from rustdl.optim.swa_utils import SWALR
+
+    p = rustdl.nn.Parameter(rustdl.ones(1))
+    s = SWALR(rustdl.optim.SGD([p], lr=1.0), swa_lr=0.1, anneal_epochs=3, anneal_strategy="linear")
+    state = s.state_dict()
+    assert state["_anneal_strategy"] == "linear" and not any(callable(v) for v in state.values())
+    # a cos scheduler given a linear state anneals linearly: factors 1/3, 2/3 of the way
+    t = SWALR(rustdl.optim.SGD([p], lr=1.0), swa_lr=0.1, anneal_epochs=3, anneal_strategy="cos")
+    t.load_state_dict(state)
+    assert t.anneal_func(0.5) == 0.5
+    c = rustdl.optim.lr_scheduler.CyclicLR(rustdl.optim.SGD([p], lr=0.1, momentum=0.9), 0.01, 0.1)
+    assert c.state_dict()["_scale_fn_custom"] is None
+
+
+def test_flop_counter_counts_products_and_convolutions_per_module():
+    from rustdl.utils.flop_counter import FlopCounterMode
+
+    nn = rustdl.nn
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
+    x = rustdl.randn(2, 3, 6, 6)
+    with FlopCounterMode(display=False) as fc:
+        model(x)
+        rustdl.randn(4, 5, 6).bmm(rustdl.randn(4, 6, 7))
+    conv = 2 * 2 * 36 * 8 * 3 * 9  # batch · positions · C_out · C_in · kernel, two FLOPs each
+    linear = 2 * 2 * 288 * 10
+    bmm = 2 * 4 * 5 * 6 * 7
+    assert fc.get_total_flops() == conv + linear + bmm
+    counts = fc.get_flop_counts()
+    assert sum(counts["Sequential.0"].values()) == conv and sum(counts["Sequential.2"].values()) == linear
+    assert sum(counts["Sequential"].values()) == conv + linear
+    # nothing is counted once the mode is left, and the wrapped entry points are restored
+    with FlopCounterMode(display=False) as again:
+        pass
+    model(x)
+    assert again.get_total_flops() == 0

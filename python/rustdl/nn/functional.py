@@ -951,9 +951,11 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None)
     Shape: any; the norm is taken over ``dim`` and broadcast back.
     Example: ``F.normalize(rustdl.randn(4, 8), dim=1)`` has rows of unit length.
     """
-    if out is not None:
-        raise TypeError("normalize: the out= argument is not supported")
     denom = input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
+    if out is not None:
+        from .. import _into
+
+        return _into(out, input / denom)
     return input / denom
 
 

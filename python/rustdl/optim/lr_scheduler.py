@@ -797,6 +797,7 @@ class CyclicLR(LRScheduler):
         (as PyTorch), a function is not (not picklable; PyTorch keeps ``None`` for it)."""
         state = super().state_dict()
         fn = state.pop("_scale_fn_custom", None)
+        state["_scale_fn_custom"] = None  # always present, as PyTorch's (its load pops it)
         if fn is not None and not isinstance(fn, types.FunctionType) and hasattr(fn, "__dict__"):
             state["_scale_fn_custom"] = dict(fn.__dict__)
         return state

@@ -254,11 +254,16 @@ class SWALR(LRScheduler):
             raise ValueError(
                 f"anneal_strategy must by one of 'cos' or 'linear', instead got {anneal_strategy}"
             )
-        self.anneal_func = self._cosine_anneal if anneal_strategy == "cos" else self._linear_anneal
+        # the strategy's name is the state (PyTorch's state_dict key), not the function
+        self._anneal_strategy = anneal_strategy
         if isinstance(anneal_epochs, bool) or not isinstance(anneal_epochs, int) or anneal_epochs < 0:
             raise ValueError(f"anneal_epochs must be equal or greater than 0, got {anneal_epochs}")
         self.anneal_epochs = anneal_epochs
         super().__init__(optimizer, last_epoch)
+
+    def anneal_func(self, t: float) -> float:
+        """The annealing factor at progress ``t`` of the chosen strategy."""
+        return self._cosine_anneal(t) if self._anneal_strategy == "cos" else self._linear_anneal(t)
 
     @staticmethod
     def _linear_anneal(t: float) -> float:

@@ -76,6 +76,8 @@ _PREFIXES: dict[str, str] = {
     "torch.version": "rustdl.torchcompat._torch_version",
     "torch.types": "rustdl.torchcompat._torch_types",
     "torch.ops": "rustdl.torchcompat._torch_ops",
+    "torch._subclasses": "rustdl.torchcompat._torch_subclasses",
+    "torch.fx.experimental": "rustdl.torchcompat._torch_fx_experimental",
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",
     "torch.utils.benchmark": "rustdl.utils.benchmark",
     "torch.utils.hooks": "rustdl.utils.hooks",
@@ -199,6 +201,11 @@ class TorchFacade(types.ModuleType):
     def __init__(self, name: str, target: types.ModuleType, overrides: dict[str, Any] | None = None):
         super().__init__(name, getattr(target, "__doc__", None))
         object.__setattr__(self, "_target", target)
+        # the module's classes are in its __dict__ too, so vars(torch.nn) / torch.optim.__dict__
+        # list them (library code resolves names such as 'relu' or 'adam' that way)
+        for key, value in list(vars(target).items()):
+            if isinstance(value, type) and not key.startswith("_"):
+                object.__setattr__(self, key, value)
         for key, value in (overrides or {}).items():
             object.__setattr__(self, key, value)
         if hasattr(target, "__path__"):
@@ -222,6 +229,8 @@ class TorchFacade(types.ModuleType):
             value = None
         else:
             if not isinstance(value, types.ModuleType):
+                if type(value) is types.FunctionType and self.__name__ == "torch":
+                    return _builtin_like(name, value)
                 return value
             # `torch.nn` reached as an attribute must be the facade, not rustdl.nn itself.
             try:
@@ -236,6 +245,8 @@ class TorchFacade(types.ModuleType):
                 pass
         extra = _fallback(self.__name__, name)
         if extra is not None:
+            if type(extra) is types.FunctionType and self.__name__ == "torch":
+                return _builtin_like(name, extra)
             return extra
         raise _unsupported(self.__name__, name)
 
@@ -246,6 +257,35 @@ class TorchFacade(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         return sorted(set(dir(object.__getattribute__(self, "_target"))) | set(self.__dict__))
+
+
+class _TorchFunction(staticmethod):
+    """A ``torch.X`` function that, like PyTorch's built-in functions, does not become a method
+    when stored on a class (``class A: conv = torch.conv2d`` then ``self.conv(x, w)``): a
+    callable ``staticmethod`` whose pickle names ``torch.X``."""
+
+    def __reduce__(self) -> Any:
+        return (_torch_attribute, (self.__name__,))
+
+    def __repr__(self) -> str:
+        return f"<built-in method {self.__name__} of type object>"
+
+
+def _torch_attribute(name: str) -> Any:
+    return getattr(importlib.import_module("torch"), name)
+
+
+# name -> (rustdl function, its wrapper): one wrapper per function, so `torch.add is torch.add`
+_BUILTIN_LIKE: dict[str, tuple[Any, _TorchFunction]] = {}
+
+
+def _builtin_like(name: str, fn: Any) -> _TorchFunction:
+    known = _BUILTIN_LIKE.get(name)
+    if known is not None and known[0] is fn:
+        return known[1]
+    wrapped = _TorchFunction(fn)
+    _BUILTIN_LIKE[name] = (fn, wrapped)
+    return wrapped
 
 
 # torch's submodules with dunder names (``torch.__config__.show()``)
@@ -300,7 +340,10 @@ class _FacadeLoader(importlib.abc.Loader):
             return target  # the shim is written as torchvision already
         from . import _overrides
 
-        return TorchFacade(spec.name, target, _overrides.for_module(spec.name))
+        facade = TorchFacade(spec.name, target, _overrides.for_module(spec.name))
+        if spec.name == "torch":
+            object.__setattr__(facade, "torch", facade)  # `torch.torch` is torch, as PyTorch's
+        return facade
 
     def exec_module(self, module: types.ModuleType) -> None:
         if isinstance(module, TorchFacade):

@@ -25,6 +25,12 @@ def _log_api_usage_once(*args: Any) -> None:
 _TensorMeta = type(rustdl.Tensor)
 
 
+def _are_functorch_transforms_active() -> bool:
+    """False: no functorch transform (vmap, grad) is running in the sense PyTorch means; rustdl's
+    ``torch.func`` transforms run eagerly on ordinary tensors."""
+    return False
+
+
 def _disabled_torch_function_impl(func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
     """A subclass's ``__torch_function__`` that runs ``func`` unchanged (no subclass handling)."""
     return func(*args, **(kwargs or {}))

@@ -41,12 +41,16 @@ __all__ = [
 PyTree = Any
 
 
-class _Node(NamedTuple):
-    flatten: Callable[[Any], tuple[list, Any]]
-    unflatten: Callable[[Iterable, Any], Any]
+class NodeDef(NamedTuple):
+    """How a node type flattens, as PyTorch's ``SUPPORTED_NODES`` entries."""
+
+    type: Any
+    flatten_fn: Callable[[Any], tuple[list, Any]]
+    unflatten_fn: Callable[[Iterable, Any], Any]
+    flatten_with_keys_fn: Any = None
 
 
-SUPPORTED_NODES: dict[type, _Node] = {}
+SUPPORTED_NODES: dict[type, NodeDef] = {}
 
 
 def register_pytree_node(
@@ -63,7 +67,7 @@ def register_pytree_node(
     ``unflatten_fn(children, context) -> x``."""
     if cls in SUPPORTED_NODES:
         raise ValueError(f"register_pytree_node: {cls} is already registered as a pytree node")
-    SUPPORTED_NODES[cls] = _Node(flatten_fn, unflatten_fn)
+    SUPPORTED_NODES[cls] = NodeDef(cls, flatten_fn, unflatten_fn, flatten_with_keys_fn)
 
 
 def _is_namedtuple(x: Any) -> bool:
@@ -114,14 +118,14 @@ def _flatten_node(x: Any) -> tuple[type, list, Any]:
     if _is_namedtuple(x):
         return type(x), list(x), type(x)
     t = type(x)
-    children, context = SUPPORTED_NODES[t].flatten(x)
+    children, context = SUPPORTED_NODES[t].flatten_fn(x)
     return t, list(children), context
 
 
 def _unflatten_node(t: type, children: list, context: Any) -> Any:
     if _is_namedtuple_class(t):
         return t(*children)
-    return SUPPORTED_NODES[t].unflatten(children, context)
+    return SUPPORTED_NODES[t].unflatten_fn(children, context)
 
 
 def _is_namedtuple_class(t: Any) -> bool:

@@ -14,16 +14,29 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean", allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    """Base of the losses, with PyTorch's ``(size_average, reduce, reduction)`` arguments (the
+    first two deprecated, mapped onto ``reduction``; a string first is taken as ``reduction``).
+    Subclasses name further reductions they accept in ``_reductions``."""
+
+    _reductions: tuple[str, ...] = _REDUCTIONS
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in allowed:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {allowed}, got '{reduction}'")
+        reduction = _legacy(size_average, reduce, reduction)
+        if reduction not in self._reductions:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of {self._reductions}, got '{reduction}'"
+            )
         self.reduction = reduction
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    """A loss with per-class ``weight`` (a buffer), as PyTorch's ``_WeightedLoss``."""
+
+    def __init__(
+        self, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean"
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
 
 
@@ -222,12 +235,14 @@ class KLDivLoss(_Loss):
         log_target: the target is given as log-probabilities.
     """
 
+    _reductions = _REDUCTIONS + ("batchmean",)
+
     def __init__(
         self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
     ) -> None:
         if isinstance(size_average, str) and isinstance(reduce, bool):  # older (reduction, log_target)
             log_target, reduce = reduce, None
-        super().__init__(_legacy(size_average, reduce, reduction), _REDUCTIONS + ("batchmean",))
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:

@@ -129,6 +129,11 @@ def _call_unprofiled(module: Module, args: tuple, kwargs: dict):
     return module.forward(*args, **kwargs)
 
 
+def _size_text(shape: Any) -> str:
+    """A shape as PyTorch's messages print it (``torch.Size([8, 5])``)."""
+    return f"torch.Size({list(shape)})"
+
+
 class Module:
     """Base class for all neural-network modules.
 
@@ -757,8 +762,8 @@ class Module:
                 continue
             if tuple(src.shape) != tuple(dst.shape):
                 error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} from checkpoint, "
-                    f"the shape in current model is {tuple(dst.shape)}."
+                    f"size mismatch for {key}: copying a param with shape {_size_text(src.shape)} from "
+                    f"checkpoint, the shape in current model is {_size_text(dst.shape)}."
                 )
                 continue
             # another dtype is cast on the copy, as PyTorch
@@ -902,6 +907,11 @@ class Module:
         """``hook(module, incompatible_keys)`` runs after ``load_state_dict``; it may edit the
         ``missing_keys``/``unexpected_keys`` lists."""
         return _add_hook(self._hook_dict("_load_state_dict_post_hooks"), hook, False)
+
+    def __setstate__(self, state: dict) -> None:
+        """Restores a pickled module's attributes (``pickle``, ``copy``); subclasses that
+        customise unpickling call this through ``super().__setstate__(state)``, as PyTorch's."""
+        self.__dict__.update(state)
 
     def __deepcopy__(self, memo: dict) -> Module:
         # Tensors are not picklable, so buffers are cloned here; Parameters copy themselves.
