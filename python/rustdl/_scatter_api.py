@@ -190,6 +190,7 @@ def _segment_reduce(
     ``initial`` if given, else 0 (sum), NaN (mean), -inf (max), +inf (min) or 1 (prod).
     Differentiable (a scatter reduction underneath)."""
     fills = {"sum": 0.0, "mean": float("nan"), "max": float("-inf"), "min": float("inf"), "prod": 1.0}
+    reduce = {"amax": "max", "amin": "min"}.get(reduce, reduce)
     if reduce not in fills:
         raise ValueError(f"_segment_reduce: reduce must be one of {sorted(fills)}, got {reduce!r}")
     if indices is not None:
@@ -218,6 +219,14 @@ def _segment_reduce(
     idx = seg.reshape(view).expand(*data.shape)
     out_shape = list(data.shape)
     out_shape[axis] = n
+    if reduce == "mean":
+        # (initial + sum) / count, as PyTorch's (initial alone for an empty segment; NaN without one)
+        start = 0.0 if initial is None else float(initial)
+        total = _rustdl.full(out_shape, start, dtype=data.dtype, device=data.device).scatter_add(axis, idx, data)
+        count_shape = [1] * data.dim()
+        count_shape[axis] = n
+        count = lengths.to(data.dtype).reshape(count_shape)
+        return total / (count if initial is None else count.clamp_min(1.0))
     fill = fills[reduce] if initial is None else float(initial)
     base = _rustdl.full(out_shape, fill, dtype=data.dtype, device=data.device)
     how = {"max": "amax", "min": "amin"}.get(reduce, reduce)

@@ -377,3 +377,30 @@ def test_flop_counter_counts_products_and_convolutions_per_module():
         pass
     model(x)
     assert again.get_total_flops() == 0
+
+
+@pytest.mark.parametrize("initial", [None, 10.0])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "amax", "min", "prod"])
+def test_segment_reduce_matches_segment_by_segment(reduce, initial):
+    data = np.arange(6.0)
+    bounds = [0, 2, 2, 6]
+    out = rustdl._segment_reduce(
+        rustdl.tensor(data), reduce, offsets=rustdl.tensor(bounds), initial=initial
+    ).tolist()
+    for k in range(3):
+        seg = list(data[bounds[k] : bounds[k + 1]])
+        if initial is None and not seg:
+            want = {
+                "sum": 0.0,
+                "mean": float("nan"),
+                "max": -np.inf,
+                "amax": -np.inf,
+                "min": np.inf,
+                "prod": 1.0,
+            }[reduce]
+        elif reduce == "mean":
+            want = ((initial or 0.0) + sum(seg)) / max(len(seg), 1)
+        else:
+            vals = seg + ([initial] if initial is not None else [])
+            want = {"sum": sum, "max": max, "amax": max, "min": min, "prod": np.prod}[reduce](vals)
+        np.testing.assert_equal(out[k], want)
