@@ -1038,7 +1038,7 @@ def svd(input, some=True, compute_uv=True):  # noqa: A002
 
 
 # torch.svd's named result: .U, .S, .V
-_SVDResult = __import__("collections").namedtuple("svd", ["U", "S", "V"])
+_SVDResult = __import__("rustdl.return_types", fromlist=["structseq"]).structseq("svd", ["U", "S", "V"])
 
 
 def pinverse(input, rcond=1e-15):  # noqa: A002
@@ -1097,7 +1097,7 @@ def lu_solve(b, LU_data, LU_pivots, *, out=None):  # noqa: N803
     return linalg.lu_solve(LU_data, LU_pivots, b)
 
 
-_TriangularSolveResult = __import__("collections").namedtuple(
+_TriangularSolveResult = __import__("rustdl.return_types", fromlist=["structseq"]).structseq(
     "triangular_solve", ["solution", "cloned_coefficient"]
 )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from ._rustdl import Tensor, float32, float64, int64
 from ._rustdl import bool as _bool
 from ._tensor_api import _back, _elem_np, _np_of, _result, get_default_dtype
 from .autograd import Function
+from .return_types import structseq
 
 __all__ = [
     "aminmax",
@@ -56,8 +56,8 @@ __all__ = [
 ]
 
 ValuesIndices = _rd.ValuesIndices  # the one (values, indices) named tuple
-AminmaxResult = namedtuple("AminmaxResult", ["min", "max"])
-FrexpResult = namedtuple("FrexpResult", ["mantissa", "exponent"])
+AminmaxResult = structseq("aminmax", ["min", "max"])
+FrexpResult = structseq("frexp", ["mantissa", "exponent"])
 
 
 def _tensor_arg(op: str, x: Any, name: str = "input") -> Tensor:

@@ -222,7 +222,9 @@ def _segment_reduce(
     if reduce == "mean":
         # (initial + sum) / count, as PyTorch's (initial alone for an empty segment; NaN without one)
         start = 0.0 if initial is None else float(initial)
-        total = _rustdl.full(out_shape, start, dtype=data.dtype, device=data.device).scatter_add(axis, idx, data)
+        total = _rustdl.full(out_shape, start, dtype=data.dtype, device=data.device).scatter_add(
+            axis, idx, data
+        )
         count_shape = [1] * data.dim()
         count_shape[axis] = n
         count = lengths.to(data.dtype).reshape(count_shape)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from ._rustdl import Tensor
 from ._tensor_api import _cross, _vector_norm_impl
 from .autograd import Function
 from .autograd import once_differentiable as _once_differentiable
+from .return_types import structseq
 
 __all__ = [
     "LinAlgError",
@@ -67,11 +67,11 @@ __all__ = [
     "vector_norm",
 ]
 
-SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
-QRResult = namedtuple("QRResult", ["Q", "R"])
-SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
-EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
-LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+SlogdetResult = structseq("linalg_slogdet", ["sign", "logabsdet"])
+QRResult = structseq("linalg_qr", ["Q", "R"])
+SVDResult = structseq("linalg_svd", ["U", "S", "Vh"])
+EighResult = structseq("linalg_eigh", ["eigenvalues", "eigenvectors"])
+LstsqResult = structseq("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 
 # ---------------------------------------------------------------- helpers
@@ -278,32 +278,32 @@ def cholesky_solve(B, L, upper=False):
 
 # ---------------------------------------------------------------- factorizations
 
-LUResult = namedtuple("LUResult", ["P", "L", "U"])
-LUFactorResult = namedtuple("LUFactorResult", ["LU", "pivots"])
-LUFactorExResult = namedtuple("LUFactorExResult", ["LU", "pivots", "info"])
+LUResult = structseq("linalg_lu", ["P", "L", "U"])
+LUFactorResult = structseq("linalg_lu_factor", ["LU", "pivots"])
+LUFactorExResult = structseq("linalg_lu_factor_ex", ["LU", "pivots", "info"])
 # PyTorch's result types of the *_ex functions (named fields: .inverse/.L/.result and .info)
-InvExResult = namedtuple("linalg_inv_ex", ["inverse", "info"])
-CholeskyExResult = namedtuple("linalg_cholesky_ex", ["L", "info"])
-SolveExResult = namedtuple("linalg_solve_ex", ["result", "info"])
+InvExResult = structseq("linalg_inv_ex", ["inverse", "info"])
+CholeskyExResult = structseq("linalg_cholesky_ex", ["L", "info"])
+SolveExResult = structseq("linalg_solve_ex", ["result", "info"])
 
 
 def _np_lu(a):
-    """Partial-pivoting LU of a batch of square float64 matrices: ``(LU, pivots, info)`` packed
-    as LAPACK's getrf (unit-diagonal ``L`` below, ``U`` on and above the diagonal, 1-based row
-    swaps; ``info`` = first zero pivot, 1-based, else 0)."""
+    """Partial-pivoting LU of a batch of ``m × n`` float64 matrices: ``(LU, pivots, info)``
+    packed as LAPACK's getrf (unit-diagonal ``L`` below, ``U`` on and above the diagonal,
+    ``min(m, n)`` 1-based row swaps; ``info`` = first zero pivot, 1-based, else 0)."""
     with np.errstate(all="ignore"):
         return _np_lu_raw(a)
 
 
 def _np_lu_raw(a):
     lu = np.array(a, dtype=np.float64, copy=True)
-    n = lu.shape[-1]
+    m, n = lu.shape[-2], lu.shape[-1]
     batch = lu.shape[:-2]
-    lu = lu.reshape(-1, n, n)
-    piv = np.zeros((lu.shape[0], n), dtype=np.int64)
+    lu = lu.reshape(-1, m, n)
+    piv = np.zeros((lu.shape[0], min(m, n)), dtype=np.int64)
     info = np.zeros(lu.shape[0], dtype=np.int64)
     rows = np.arange(lu.shape[0])
-    for k in range(n):
+    for k in range(min(m, n)):
         p = k + np.argmax(np.abs(lu[:, k:, k]), axis=1)
         piv[:, k] = p + 1
         swap = lu[rows, p, :].copy()
@@ -315,7 +315,7 @@ def _np_lu_raw(a):
         safe = np.where(zero, 1.0, pivot)
         lu[:, k + 1 :, k] = np.where(zero[:, None], 0.0, lu[:, k + 1 :, k] / safe[:, None])
         lu[:, k + 1 :, k + 1 :] -= lu[:, k + 1 :, k : k + 1] * lu[:, k : k + 1, k + 1 :]
-    return lu.reshape(*batch, n, n), piv.reshape(*batch, n), info.reshape(batch)
+    return lu.reshape(*batch, m, n), piv.reshape(*batch, min(m, n)), info.reshape(batch)
 
 
 def _perm_from_pivots(piv, n):
@@ -335,17 +335,19 @@ def _perm_from_pivots(piv, n):
 
 
 class _LU(Function):
-    """``A = P L U`` for square ``A``; the backward is PyTorch's for full-rank square matrices:
+    """``A = P L U`` (``P`` m × m, ``L`` m × k unit lower, ``U`` k × n upper, k = min(m, n));
+    the backward is PyTorch's for full-rank square matrices:
     ``gA = P L⁻ᴴ (tril₋₁(Lᴴ gL) + triu(gU Uᴴ)) U⁻ᴴ``."""
 
     @staticmethod
     def forward(ctx, A):
         lu, piv, _ = _np_lu(_np(A))
-        n = A.shape[-1]
-        eye = np.eye(n)
-        L = np.tril(lu, -1) + eye
-        U = np.triu(lu)
-        P = _perm_from_pivots(piv, n)
+        m, n = A.shape[-2], A.shape[-1]
+        k = min(m, n)
+        L = np.tril(lu[..., :, :k], -1) + np.eye(m, k)
+        U = np.triu(lu[..., :k, :])
+        P = _perm_from_pivots(piv, m)
+        ctx.square = m == n
         ctx.set_materialize_grads(False)
         Pt, Lt, Ut = _t(P, A), _t(L, A), _t(U, A)
         ctx.mark_non_differentiable(Pt)
@@ -357,6 +359,10 @@ class _LU(Function):
         # differentiable ops of the saved factors, so a backward with create_graph can be
         # differentiated again
         P, L, U = ctx.saved_tensors
+        if not ctx.square:
+            raise NotImplementedError(
+                "linalg.lu: the gradient of the LU of a non-square matrix is not implemented in rustdl"
+            )
         inner = None
         if gL is not None:
             inner = _mT(L).matmul(gL).tril(-1)
@@ -371,9 +377,10 @@ class _LU(Function):
 
 
 def lu(A, *, pivot=True):
-    """``P, L, U`` with ``A = P @ L @ U`` (partial pivoting; ``L`` unit lower triangular) for
-    square matrices; differentiable where ``A`` is invertible."""
-    _check("lu", A)
+    """``P, L, U`` with ``A = P @ L @ U`` (partial pivoting; ``L`` unit lower triangular,
+    ``m × min(m, n)``; ``U`` ``min(m, n) × n``); differentiable for square ``A`` where it is
+    invertible."""
+    _check("lu", A, square=False)
     if not pivot:
         raise RuntimeError("linalg.lu: LU without pivoting is not implemented in rustdl (PyTorch: CUDA only)")
     return LUResult(*_LU.apply(A))
@@ -394,9 +401,15 @@ def lu_factor(A, *, pivot=True):
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False):
     """:func:`lu_factor` with LAPACK's ``info`` (0, or the 1-based index of a zero pivot)."""
-    _check("lu_factor", A)
+    _check("lu_factor", A, square=False)
     P, L, U = lu(A, pivot=pivot)
-    LU = L.tril(-1) + U
+    m, n = A.shape[-2], A.shape[-1]
+    if m == n:
+        LU = L.tril(-1) + U
+    elif m > n:  # tall: U's rows padded below
+        LU = L.tril(-1) + _rustdl.cat([U, U.new_zeros(*A.shape[:-2], m - n, n)], dim=-2)
+    else:  # wide: L's columns padded on the right
+        LU = _rustdl.cat([L.tril(-1), L.new_zeros(*A.shape[:-2], m, n - m)], dim=-1) + U
     _, piv, info = _np_lu(_np(A))
     pivots = _rustdl.tensor(piv.astype(np.int32), dtype=_rustdl.int32, device="cpu")
     infos = _rustdl.tensor(info.astype(np.int32), dtype=_rustdl.int32, device="cpu")
@@ -416,18 +429,20 @@ def _need_tensors(op, **named):
 def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
     """``P, L, U`` from :func:`lu_factor`'s packed result (``torch.lu_unpack``)."""
     _need_tensors("lu_unpack", LU_data=LU_data, LU_pivots=LU_pivots)
-    _check("lu_unpack", LU_data)
-    n = LU_data.shape[-1]
-    if LU_pivots.is_floating_point() or tuple(LU_pivots.shape) != tuple(LU_data.shape[:-1]):
+    _check("lu_unpack", LU_data, square=False)
+    m, n = LU_data.shape[-2], LU_data.shape[-1]
+    k = min(m, n)
+    want = (*LU_data.shape[:-2], k)
+    if LU_pivots.is_floating_point() or tuple(LU_pivots.shape) != want:
         raise _rustdl.ArgumentError(
-            f"lu_unpack: expected integer pivots of shape {tuple(LU_data.shape[:-1])}, got {LU_pivots.dtype} {tuple(LU_pivots.shape)}"
+            f"lu_unpack: expected integer pivots of shape {want}, got {LU_pivots.dtype} {tuple(LU_pivots.shape)}"
         )
     pv = LU_pivots.detach().cpu().numpy().astype(np.int64)
-    if pv.size and (pv.min() < 1 or pv.max() > n):
-        raise IndexError(f"lu_unpack: pivots must lie in [1, {n}], got {pv.min()}..{pv.max()}")
-    L = LU_data.tril(-1) + _rustdl.eye(n, dtype=LU_data.dtype, device=LU_data.device)
-    U = LU_data.triu()
-    P = _t(_perm_from_pivots(pv, n), LU_data)
+    if pv.size and (pv.min() < 1 or pv.max() > m):
+        raise IndexError(f"lu_unpack: pivots must lie in [1, {m}], got {pv.min()}..{pv.max()}")
+    L = LU_data[..., :, :k].tril(-1) + _rustdl.eye(m, k, dtype=LU_data.dtype, device=LU_data.device)
+    U = LU_data[..., :k, :].triu()
+    P = _t(_perm_from_pivots(pv, m), LU_data)
     return LUResult(P if unpack_pivots else None, L if unpack_data else None, U if unpack_data else None)
 
 
@@ -562,7 +577,7 @@ def eigvalsh(A, UPLO="L"):
     return eigh(A, UPLO).eigenvalues
 
 
-EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+EigResult = structseq("linalg_eig", ["eigenvalues", "eigenvectors"])
 
 
 class _Eig(Function):

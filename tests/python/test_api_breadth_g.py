@@ -687,7 +687,8 @@ def test_torchcompat_names():
         import torch.special
 
         assert torch.special.ndtr is special.ndtr
-        assert torch.cummax is rustdl.cummax
+        # a torch function is rustdl's, wrapped so that it does not bind as a method (as PyTorch's built-ins)
+        assert torch.cummax.__wrapped__ is rustdl.cummax and torch.cummax is torch.cummax
         from torch.distributions import StudentT as S
         from torch.nn.utils.parametrizations import spectral_norm as sn
         from torch.utils.data import ChainDataset as CD

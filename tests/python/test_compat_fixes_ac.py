@@ -404,3 +404,36 @@ def test_segment_reduce_matches_segment_by_segment(reduce, initial):
             vals = seg + ([initial] if initial is not None else [])
             want = {"sum": sum, "max": max, "amax": max, "min": min, "prod": np.prod}[reduce](vals)
         np.testing.assert_equal(out[k], want)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3, 2), (1, 4), (2, 5, 3), (2, 3, 5)])
+def test_lu_of_rectangular_matrices(shape):
+    a = np.random.default_rng(1).standard_normal(shape)
+    A = rustdl.tensor(a)
+    P, L, U = rustdl.linalg.lu(A)
+    m, n = shape[-2:]
+    k = min(m, n)
+    assert tuple(L.shape[-2:]) == (m, k) and tuple(U.shape[-2:]) == (k, n)
+    np.testing.assert_allclose((P @ L @ U).numpy(), a, atol=1e-12)
+    assert np.allclose(np.triu(L.numpy(), 1), 0) and np.allclose(
+        np.diagonal(L.numpy(), axis1=-2, axis2=-1), 1
+    )
+    assert np.allclose(np.tril(U.numpy(), -1), 0)
+    # partial pivoting: every multiplier is at most 1 in size
+    assert np.abs(np.tril(L.numpy(), -1)).max() <= 1.0
+    LU, piv = rustdl.linalg.lu_factor(A)
+    assert tuple(piv.shape) == (*shape[:-2], k) and tuple(LU.shape) == shape
+    P2, L2, U2 = rustdl.lu_unpack(LU, piv)
+    np.testing.assert_allclose(P2.numpy(), P.numpy())
+    np.testing.assert_allclose(L2.numpy(), L.numpy())
+    np.testing.assert_allclose(U2.numpy(), U.numpy())
+
+
+def test_result_types_rebuild_from_an_iterable_and_print_as_pytorchs():
+    r = rustdl.linalg.eigh(rustdl.eye(2))
+    again = type(r)(list(r))
+    assert again.eigenvalues.tolist() == [1.0, 1.0] and type(again) is type(r)
+    m = rustdl.max(rustdl.tensor([[1.0, 5.0], [3.0, 2.0]]), 1)
+    assert type(m)(list(m)).indices.tolist() == [1, 0]
+    text = repr(rustdl.linalg.lu_factor(rustdl.tensor([[1.0, 2.0], [4.0, 5.0]])))
+    assert text.startswith("rustdl.return_types.linalg_lu_factor(\nLU=") and "\npivots=" in text
