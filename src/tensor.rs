@@ -1210,10 +1210,12 @@ impl Tensor {
             }
         }
         let l = self.layout();
-        if l.shape
-            .iter()
-            .zip(&l.strides)
-            .any(|(&n, &st)| n > 1 && st == 0)
+        // an empty tensor has no element to write twice
+        if l.shape.iter().all(|&n| n > 0)
+            && l.shape
+                .iter()
+                .zip(&l.strides)
+                .any(|(&n, &st)| n > 1 && st == 0)
         {
             return Err(Error::Runtime(format!(
                 "{op}: unsupported operation: more than one element of the written-to tensor (shape {:?}, strides {:?}) refers to a single memory location; clone() it first",

@@ -437,3 +437,12 @@ def test_result_types_rebuild_from_an_iterable_and_print_as_pytorchs():
     assert type(m)(list(m)).indices.tolist() == [1, 0]
     text = repr(rustdl.linalg.lu_factor(rustdl.tensor([[1.0, 2.0], [4.0, 5.0]])))
     assert text.startswith("rustdl.return_types.linalg_lu_factor(\nLU=") and "\npivots=" in text
+
+
+def test_writes_into_empty_expanded_tensors_are_no_ops(device):
+    z = rustdl.zeros(0, device=device).expand(2, 0)
+    z[rustdl.zeros((2, 0), dtype=rustdl.bool, device=device)] = 1.0
+    z.add_(1)
+    assert tuple(z.shape) == (2, 0)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        rustdl.zeros(1, device=device).expand(3).add_(1)
