@@ -446,3 +446,38 @@ def test_writes_into_empty_expanded_tensors_are_no_ops(device):
     assert tuple(z.shape) == (2, 0)
     with pytest.raises(RuntimeError, match="single memory location"):
         rustdl.zeros(1, device=device).expand(3).add_(1)
+
+
+def test_pretrained_weights_load_from_the_hub_cache_and_presets_follow_torchvision(tmp_path):
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, os, torch, torchvision
+        os.environ["TORCH_HOME"] = os.path.abspath("th")
+        W = torchvision.models.ResNet18_Weights
+        os.makedirs("th/hub/checkpoints")
+        torch.manual_seed(0)
+        src = torchvision.models.resnet18(weights=None).eval()
+        torch.save(src.state_dict(), "th/hub/checkpoints/" + W.DEFAULT.url.rsplit("/", 1)[-1])
+        x = torch.randn(1, 3, 64, 64)
+        got = torchvision.models.resnet18(weights=W.DEFAULT).eval()
+        legacy = torchvision.models.resnet18(pretrained=True).eval()
+        try:
+            torchvision.models.resnet18(weights="DEFAULT", num_classes=10)
+            err = None
+        except ValueError as e:
+            err = str(e)
+        eff = torchvision.models.EfficientNet_B0_Weights.DEFAULT.transforms()
+        r50 = torchvision.models.ResNet50_Weights
+        print(json.dumps({
+            "same": torch.equal(src(x), got(x)) and torch.equal(src(x), legacy(x)), "err": err,
+            "eff": [str(eff.interpolation), eff.crop_size, eff.resize_size],
+            "r50": [r50.DEFAULT.name, r50.DEFAULT.transforms().resize_size],
+            "swag": torchvision.models.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1.transforms().crop_size,
+        }))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["same"] and r["err"] == "The parameter 'num_classes' expected value 1000 but got 10 instead."
+    assert r["eff"] == ["InterpolationMode.BICUBIC", [224], [256]]
+    assert r["r50"] == ["IMAGENET1K_V2", [232]] and r["swag"] == [384]

@@ -200,10 +200,20 @@ def tv():
     return tvm
 
 
-def test_weights_refused_with_instructions(tv):
+def test_weights_refused_with_instructions(tv, tmp_path, monkeypatch):
+    # torchvision's builders fetch published weights through the hub (cache, else download);
+    # here the download fails, and that error reaches the caller
+    import rustdl.hub
+
+    def no_network(url, dst, *args, **kwargs):
+        raise OSError(f"no network for {url}")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(rustdl.hub, "download_url_to_file", no_network)
     for w in (tv.ResNet18_Weights.DEFAULT, "DEFAULT", "IMAGENET1K_V1"):
-        with pytest.raises(NotImplementedError, match="weights=None"):
+        with pytest.raises(OSError, match="resnet18-f37072fd.pth"):
             tv.resnet18(weights=w)
+    # rustdl's own model builders have no weights to offer
     with pytest.raises(NotImplementedError):
         models.mobilenet_v2(weights="DEFAULT")
     with pytest.raises(NotImplementedError):

@@ -1,10 +1,11 @@
 """``torchvision.models``: the classification models of :mod:`rustdl.models` under torchvision's
-names (the same module trees, state-dict keys and initialisation), with random weights.
+names (the same module trees, state-dict keys and initialisation).
 
-Pretrained weights cannot be downloaded. The ``*_Weights`` enums exist so that scripts import
-and name them (``ResNet18_Weights.DEFAULT``, ``.transforms()``, ``.meta``), but building a
-model with ``weights=`` anything other than ``None`` raises ``NotImplementedError`` with how
-to load a saved state dict instead. ``get_model``, ``list_models``, ``get_model_weights`` and
+The ``*_Weights`` enums list torchvision's published weights with their evaluation presets
+(``.transforms()``: crop, resize, interpolation and normalisation as torchvision's) and URLs. A
+model built with ``weights=`` (or the legacy ``pretrained=True``) loads that file's state dict
+through the hub: from ``<TORCH_HOME>/hub/checkpoints`` when it is cached there, else downloaded
+there first, as torchvision does. ``get_model``, ``list_models``, ``get_model_weights`` and
 ``get_weight`` work as torchvision's.
 """
 
@@ -115,21 +116,6 @@ _CLASS_NAMES = [
     "VisionTransformer",
 ]
 
-# (crop, resize) of each family's ImageNet evaluation preprocessing, for ``Weights.transforms()``.
-_PRESETS: dict[str, tuple[int, int]] = {
-    "inception_v3": (299, 342),
-    "efficientnet_b1": (240, 255),
-    "efficientnet_b2": (288, 288),
-    "efficientnet_b3": (300, 320),
-    "efficientnet_b4": (380, 384),
-    "efficientnet_b5": (456, 456),
-    "efficientnet_b6": (528, 528),
-    "efficientnet_b7": (600, 600),
-    "efficientnet_v2_s": (384, 384),
-    "efficientnet_v2_m": (480, 480),
-    "efficientnet_v2_l": (480, 480),
-}
-
 
 class ImageClassification:
     """torchvision's ImageNet evaluation preprocessing: resize the shorter side to
@@ -150,6 +136,9 @@ class ImageClassification:
 
         self.crop_size, self.resize_size = [crop_size], [resize_size]
         self.mean, self.std = list(mean), list(std)
+        self.interpolation = T.InterpolationMode(getattr(interpolation, "value", interpolation))
+        self.antialias = antialias
+        interpolation = self.interpolation
         self._resize = T.Resize(resize_size, interpolation=interpolation, antialias=antialias)
         self._crop = T.CenterCrop(crop_size)
         self._normalize = T.Normalize(mean, std)
@@ -164,9 +153,10 @@ class ImageClassification:
         return self._normalize(x)
 
     def __repr__(self) -> str:
+        # torchvision's layout: one field per line
         return (
-            f"{type(self).__name__}(crop_size={self.crop_size}, resize_size={self.resize_size}, "
-            f"mean={self.mean}, std={self.std})"
+            f"{type(self).__name__}(\n    crop_size={self.crop_size}\n    resize_size={self.resize_size}\n"
+            f"    mean={self.mean}\n    std={self.std}\n    interpolation={self.interpolation}\n)"
         )
 
 
@@ -184,24 +174,26 @@ class Weights:
 
 
 class WeightsEnum(enum.Enum):
-    """Base of the ``*_Weights`` enums. Members describe torchvision's published weights; they
-    cannot be downloaded here, so a model built with one raises ``NotImplementedError``."""
+    """Base of the ``*_Weights`` enums: each member is one of torchvision's published weight
+    files (``url``, ``transforms``, ``meta``); ``get_state_dict()`` reads it through the hub."""
 
     @classmethod
     def verify(cls, obj: Any) -> Any:
         if obj is None or isinstance(obj, cls):
             return obj
         if isinstance(obj, str):
-            return cls[obj.replace(cls.__name__ + ".", "")]
+            key = obj.replace(cls.__name__ + ".", "")
+            return cls.DEFAULT if key == "DEFAULT" else cls[key]
         raise TypeError(
             f"Invalid Weight class provided; expected {cls.__name__} but received {type(obj).__name__}."
         )
 
-    def get_state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(
-            f"{self}: pretrained weights cannot be downloaded; load a saved state dict with "
-            f"rustdl.load(path) instead"
-        )
+    def get_state_dict(self, progress: bool = True, check_hash: bool = True, **kwargs: Any) -> Any:
+        """The published state dict, from the hub cache (``<TORCH_HOME>/hub/checkpoints``),
+        downloaded there first when it is not cached (as torchvision's)."""
+        from rustdl.hub import load_state_dict_from_url
+
+        return load_state_dict_from_url(self.url, progress=progress, check_hash=check_hash)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}.{self._name_}"
@@ -284,13 +276,19 @@ class _Meta(dict):
 
 
 def _make_weights_enum(model: str) -> type[WeightsEnum]:
-    crop, resize = _PRESETS.get(model, (224, 256))
-    preset = functools.partial(ImageClassification, crop_size=crop, resize_size=resize)
-    meta = _Meta(model, num_params=None, min_size=(1, 1), categories=None, _docs="not downloadable here")
-    url = f"https://download.pytorch.org/models/{model}.pth"
-    members = {"IMAGENET1K_V1": Weights(url, preset, meta)}
+    from ._weights_table import WEIGHTS
+
+    default, entries = WEIGHTS[model]
+    members = {}
+    for entry, (crop, resize, interpolation, norm, url) in entries.items():
+        kw: dict[str, Any] = {"crop_size": crop, "resize_size": resize, "interpolation": interpolation}
+        if norm is not None:
+            kw["mean"], kw["std"] = norm
+        preset = functools.partial(ImageClassification, **kw)
+        meta = _Meta(model, num_params=None, min_size=(1, 1), categories=None, _docs="not downloadable here")
+        members[entry] = Weights(url, preset, meta)
     cls = WeightsEnum(_weights_class_name(model), members)  # type: ignore[call-overload]
-    cls.DEFAULT = cls.IMAGENET1K_V1  # type: ignore[attr-defined]
+    cls.DEFAULT = cls[default]  # type: ignore[attr-defined]
     return cls
 
 
@@ -300,15 +298,71 @@ for _model, _cls in _WEIGHTS.items():
 _WEIGHTS_BY_NAME = {cls.__name__: cls for cls in _WEIGHTS.values()}
 
 
+def _pretrained(
+    name: str, build: Callable[..., Any], weights: Any, progress: bool, kw: dict[str, Any]
+) -> Any:
+    """``build(**kw)`` with the published ``weights`` loaded, as torchvision's builders do:
+    1000 classes (another ``num_classes`` is an error), GoogLeNet/Inception with their input
+    transform and auxiliary heads while loading, ViT at the weights' image size."""
+
+    def overwrite(key: str, value: Any) -> None:
+        if key in kw and kw[key] != value:
+            raise ValueError(f"The parameter '{key}' expected value {value} but got {kw[key]} instead.")
+        kw[key] = value
+
+    if weights.name != "IMAGENET1K_FEATURES":
+        overwrite("num_classes", 1000)
+    aux = None
+    if name in ("googlenet", "inception_v3"):
+        kw.setdefault("transform_input", True)
+        aux = kw.get("aux_logits", name == "inception_v3")  # torchvision's defaults with weights
+        kw["aux_logits"] = True
+        kw.setdefault("init_weights", False)
+    if name.startswith("vit_") and weights.name.startswith("IMAGENET1K_SWAG_E2E"):
+        overwrite("image_size", weights.transforms.keywords["crop_size"])
+    model = build(weights=None, progress=progress, **kw)
+    model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    if aux is False:  # the heads were needed to load the weights; dropped as asked
+        model.aux_logits = False
+        if name == "googlenet":
+            model.aux1 = None
+            model.aux2 = None
+        else:
+            model.AuxLogits = None
+    return model
+
+
 def _builder(name: str) -> Callable[..., Any]:
     defaults = {"aux_logits": True} if name == "googlenet" else {}
 
     def make(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> Any:
         build = getattr(_zoo, name)  # the family's module is imported on the first build
-        return build(weights=weights, progress=progress, **{**defaults, **kwargs})
+        if "pretrained" in kwargs:  # torchvision's legacy argument: the V1 weights
+            import warnings
+
+            pretrained = kwargs.pop("pretrained")
+            warnings.warn(
+                "The parameter 'pretrained' is deprecated since 0.13 and may be removed in the future, "
+                "please use 'weights' instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+            if pretrained:
+                weights = (
+                    _WEIGHTS[name]["IMAGENET1K_V1"]
+                    if "IMAGENET1K_V1" in _WEIGHTS[name].__members__
+                    else _WEIGHTS[name].DEFAULT
+                )
+        weights = _WEIGHTS[name].verify(weights)
+        if weights is None:
+            return build(weights=None, progress=progress, **{**defaults, **kwargs})
+        return _pretrained(name, build, weights, progress, dict(kwargs))
 
     make.__name__ = make.__qualname__ = name
-    make.__doc__ = f"torchvision.models.{name}: rustdl.models.{name} (random weights)."
+    make.__doc__ = (
+        f"torchvision.models.{name}: rustdl.models.{name}, random weights or the published ones "
+        "(``weights=``, read from the hub cache or downloaded)."
+    )
     return make
 
 
