@@ -884,16 +884,21 @@ fn run_graph(
         }
         Ok(())
     };
-    // with targets, only the nodes from which a target can be reached need to run
+    // with targets, only the nodes from which a target can be reached below them need to run:
+    // a target's own node hands its gradient over without running (its saved tensors and the
+    // graph under it stay for later use, as PyTorch's engine leaves them) unless another
+    // target lies below it
     let needed: Option<HashSet<usize>> = capture.as_ref().map(|cap| {
         let mut need = HashSet::default();
         for n in order.iter().rev() {
             let p = Arc::as_ptr(n) as usize;
-            let reaches = cap.contains_key(&Key::Node(p))
-                || n.edges.iter().flatten().any(|e| match e {
-                    Edge::Node(c) => need.contains(&(Arc::as_ptr(c) as usize)),
-                    Edge::Leaf(t) => cap.contains_key(&Key::Leaf(t.id())),
-                });
+            let reaches = n.edges.iter().flatten().any(|e| match e {
+                Edge::Node(c) => {
+                    let cp = Arc::as_ptr(c) as usize;
+                    need.contains(&cp) || cap.contains_key(&Key::Node(cp))
+                }
+                Edge::Leaf(t) => cap.contains_key(&Key::Leaf(t.id())),
+            });
             if reaches {
                 need.insert(p);
             }

@@ -220,6 +220,7 @@ from . import nn, optim, data, datasets, train  # noqa: F401,E402
 from . import accelerator, backends, cpu, cuda, jit, onnx, serialization  # noqa: F401,E402
 from . import distributed, distributions  # noqa: F401,E402
 from . import __config__  # noqa: F401,E402
+from .futures import Future  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .utils.dlpack import from_dlpack, to_dlpack  # noqa: F401,E402
 from .nn.modules.rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: F401,E402

@@ -2383,11 +2383,21 @@ def _pick(op, x, d, pos, keepdim):
     return _result(op, v, i)
 
 
+def _index_int(k):
+    """A one-element integer tensor or numpy integer as a Python int (anything else unchanged)."""
+    if isinstance(k, Tensor) and k.numel() == 1 and not k.is_floating_point() and k.dtype != _rd.bool:
+        return builtins.int(k.item())
+    if isinstance(k, _np.integer):
+        return builtins.int(k)
+    return k
+
+
 def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
     """The ``k``-th smallest element (1-based) along ``dim`` and its index."""
     scalar = isinstance(input, Tensor) and input.dim() == 0
     x, d = _sorted_along("kthvalue", input, dim)
     n = x.shape[d]
+    k = _index_int(k)
     if not isinstance(k, int) or not 1 <= k <= n:
         raise IndexError(f"kthvalue: k ({k}) out of range for dimension of size {n}")
     shape = list(x.shape)

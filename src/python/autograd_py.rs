@@ -213,7 +213,9 @@ fn grad(
         .collect();
     let r = gil::nogil(py, gil::ALWAYS, move || {
         autograd::grad(&outs, &ins, gos, retain_graph, allow_unused, create_graph)
-    })?;
+    });
+    super::pytensor::forget_hook_grad();
+    let r = r?;
     Ok(r.into_iter().map(|g| g.map(Into::into)).collect())
 }
 

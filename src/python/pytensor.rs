@@ -861,20 +861,26 @@ impl PyTensor {
         }
         let h: crate::autograd::GradHook = std::sync::Arc::new(move |g: &Tensor| {
             Python::attach(|py| -> CoreResult<Option<Tensor>> {
+                // the hooks of one gradient see one Python object (an attribute a hook sets on
+                // it is there for the next hook, as in PyTorch)
+                let arg = hook_grad_object(py, g)?;
                 let out = hook
                     .bind(py)
-                    .call1((PyTensor::from(g.clone()),))
+                    .call1((arg,))
                     .map_err(|e| super::python_error("tensor hook", e))?;
                 if out.is_none() {
                     return Ok(None);
                 }
-                out.extract::<PyRef<'_, PyTensor>>()
-                    .map(|t| Some(t.tensor()))
+                let t = out
+                    .extract::<PyRef<'_, PyTensor>>()
+                    .map(|t| t.tensor())
                     .map_err(|_| {
                         crate::error::Error::Runtime(
                             "tensor hook: must return a tensor or None".into(),
                         )
-                    })
+                    })?;
+                remember_hook_grad(&t, out.unbind());
+                Ok(Some(t))
             })
         });
         Ok(self.tensor().register_hook(h)?)
@@ -987,9 +993,11 @@ impl PyTensor {
         // as PyTorch: retain_graph defaults to create_graph
         let retain = retain_graph.unwrap_or(create_graph);
         let Some(inputs) = inputs else {
-            gil::nogil(py, gil::ALWAYS, || {
+            let r = gil::nogil(py, gil::ALWAYS, || {
                 crate::autograd::backward_graph(&t, g, retain, create_graph)
-            })?;
+            });
+            forget_hook_grad();
+            r?;
             return Ok(());
         };
         // a tensor or a sequence of tensors
@@ -1019,7 +1027,7 @@ impl PyTensor {
                 "backward: the 'inputs' argument cannot be empty",
             ));
         }
-        gil::nogil(py, gil::ALWAYS, || {
+        let r = gil::nogil(py, gil::ALWAYS, || {
             let grads = crate::autograd::grad(&[t], &targets, vec![g], retain, true, create_graph)?;
             for (x, gx) in targets.iter().zip(grads) {
                 if let Some(gx) = gx {
@@ -1031,7 +1039,9 @@ impl PyTensor {
                 }
             }
             Ok::<(), crate::error::Error>(())
-        })?;
+        });
+        forget_hook_grad();
+        r?;
         Ok(())
     }
 
@@ -3233,6 +3243,39 @@ fn same_dtype(op: &str, t: &Tensor, other: &Tensor, what: &str) -> PyResult<()> 
         .into());
     }
     Ok(())
+}
+
+/// The Python object last handed to (or returned by) a tensor hook, with the tensor it wraps:
+/// the next hook on the same gradient gets that object again. Hooks run holding the GIL; the
+/// entry points of backward forget it when they return ([`forget_hook_grad`]).
+static HOOK_GRAD: Mutex<Option<(Tensor, Py<PyAny>)>> = Mutex::new(None);
+
+fn hook_grad_object(py: Python<'_>, g: &Tensor) -> CoreResult<Py<PyAny>> {
+    let known = HOOK_GRAD
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|(t, _)| Arc::ptr_eq(&t.0, &g.0))
+        .map(|(_, o)| o.clone_ref(py));
+    if let Some(o) = known {
+        return Ok(o);
+    }
+    let o: Py<PyAny> = Py::new(py, PyTensor::from(g.clone()))
+        .map_err(|e| super::python_error("tensor hook", e))?
+        .into_any();
+    remember_hook_grad(g, o.clone_ref(py));
+    Ok(o)
+}
+
+fn remember_hook_grad(t: &Tensor, o: Py<PyAny>) {
+    *HOOK_GRAD.lock().unwrap_or_else(|e| e.into_inner()) = Some((t.clone(), o));
+}
+
+/// Drops the remembered hook gradient (called with the GIL held once a backward is over), so
+/// it does not keep a gradient's memory alive.
+pub(crate) fn forget_hook_grad() {
+    let old = HOOK_GRAD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(old);
 }
 
 pub(crate) enum ClampBound {

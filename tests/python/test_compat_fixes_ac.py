@@ -481,3 +481,85 @@ def test_pretrained_weights_load_from_the_hub_cache_and_presets_follow_torchvisi
     assert r["same"] and r["err"] == "The parameter 'num_classes' expected value 1000 but got 10 instead."
     assert r["eff"] == ["InterpolationMode.BICUBIC", [224], [256]]
     assert r["r50"] == ["IMAGENET1K_V2", [232]] and r["swag"] == [384]
+
+
+def test_hooks_of_one_gradient_share_one_object(device):
+    # captum's LRP passes a value between two hooks of a tensor as an attribute of the gradient
+    x = rustdl.ones(3, device=device, requires_grad=True)
+    y = x * 2
+    seen = []
+    y.register_hook(lambda g: seen.append(g))
+
+    def tagging(g):
+        seen.append(g)
+        g.tag = "set"
+        return g * 10
+
+    y.register_hook(tagging)
+    y.register_hook(lambda g: seen.append(g))
+    y.sum().backward()
+    assert seen[0] is seen[1] and getattr(seen[0], "tag", None) == "set"
+    assert seen[2] is not seen[1] and seen[2].cpu().tolist() == [10.0] * 3
+    assert x.grad.cpu().tolist() == [20.0] * 3
+
+
+def test_grad_to_an_intermediate_leaves_the_graph_below_it(device):
+    x = rustdl.randn(2, 3, device=device, requires_grad=True)
+    h = x.exp()
+    (g,) = rustdl.autograd.grad(h.exp().sum(), h)
+    np.testing.assert_allclose(g.cpu().numpy(), h.exp().detach().cpu().numpy(), rtol=1e-6)
+    # the graph from h down to x was not run, so it can still be used
+    (gx,) = rustdl.autograd.grad(h.sum(), x)
+    np.testing.assert_allclose(gx.cpu().numpy(), h.detach().cpu().numpy(), rtol=1e-6)
+    # with two targets, the upper one's node runs to reach the lower one
+    a = rustdl.ones(2, device=device, requires_grad=True)
+    b = a * 3
+    gb, ga = rustdl.autograd.grad((b * b).sum(), [b, a])
+    assert gb.cpu().tolist() == [6.0, 6.0] and ga.cpu().tolist() == [18.0, 18.0]
+
+
+def test_kthvalue_takes_tensor_and_numpy_k_and_future_is_exported():
+    v = rustdl.tensor([[0.5, -1.0, 2.0, 0.1, 3.0]])
+    assert rustdl.kthvalue(v, rustdl.tensor(2)).values.tolist() == [pytest.approx(0.1)]
+    assert v.kthvalue(np.int64(2)).values.tolist() == [pytest.approx(0.1)]
+    assert not isinstance(rustdl.zeros(2), rustdl.Future) and rustdl.Future is rustdl.futures.Future
+
+
+def test_custom_optimizer_state_loads_as_saved():
+    class Opt(rustdl.optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {"lr": 0.1})
+
+        def step(self):
+            for g in self.param_groups:
+                for p in g["params"]:
+                    st = self.state[p]
+                    st["step"] = st.get("step", 0) + 1
+                    st["row"] = p.grad.pow(2).mean(0)  # factored state, not shaped like p
+                    p.data.add_(p.grad, alpha=-g["lr"] / (1 - 0.9 ** st["step"]))
+
+    p = rustdl.nn.Parameter(rustdl.ones(2, 3))
+    p.grad = rustdl.ones(2, 3)
+    first = Opt([p])
+    first.step()
+    again = Opt([p])
+    again.load_state_dict(first.state_dict())
+    assert type(again.state[p]["step"]) is int and tuple(again.state[p]["row"].shape) == (3,)
+    again.step()
+    np.testing.assert_allclose(p.detach().numpy(), 1 - 0.1 / 0.1 - 0.1 / 0.19, rtol=1e-6)
+    # rustdl's own optimizers keep their step counts as 0-d tensors
+    adam = rustdl.optim.Adam([p])
+    adam.step()
+    other = rustdl.optim.Adam([p])
+    other.load_state_dict(adam.state_dict())
+    assert float(other.state[p]["step"]) == 1.0
+
+
+def test_scatter_and_gather_split_and_join_along_dim():
+    from rustdl.nn.parallel import gather, scatter
+
+    x = rustdl.arange(12.0).reshape(6, 2)
+    parts = scatter((x, "tag", {"k": x}), ["cpu", "cpu"])
+    assert len(parts) == 2 and parts[0][1] == "tag"
+    assert parts[0][0].tolist() == x[:3].tolist() and parts[1][2]["k"].tolist() == x[3:].tolist()
+    assert gather([parts[0][0], parts[1][0]], "cpu").tolist() == x.tolist()

@@ -521,7 +521,7 @@ def test_torch_func_import_paths_resolve_through_the_facade(tmp_path):
         "x = torch.arange(6.).reshape(3, 2)\n"
         "with fwAD.dual_level():\n"
         "    t = fwAD.unpack_dual(fwAD.make_dual(x, torch.ones(3, 2)) ** 2).tangent\n"
-        "print(json.dumps({'same': torch.vmap is vmap and fc2 is functional_call and torch.func.grad is grad,\n"
+        "print(json.dumps({'same': torch.vmap.__wrapped__ is vmap and fc2 is functional_call and torch.func.grad is grad,\n"
         "  'v': torch.vmap(lambda r: r.sum())(x).tolist(), 'g': vmap(grad(lambda r: (r ** 2).sum()))(x).tolist(),\n"
         "  't': t.tolist()}))\n"
     )

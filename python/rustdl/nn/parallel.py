@@ -20,7 +20,7 @@ from .. import distributed as dist
 from .._rustdl import Tensor, _pack_grads, _unpack_grads, is_grad_enabled
 from .modules.module import Module
 
-__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
+__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel", "gather", "scatter", "scatter_kwargs"]
 
 
 class DataParallel(Module):
@@ -307,3 +307,72 @@ class DistributedDataParallel(Module):
             params = [p for _, p in self._bucket_list[i]]
             # new .grad tensors: the bucket's slices divided by the world size, one copy each
             _unpack_grads(params, flat, n, [hash(p) in used for p in params])
+
+
+def _device_of(target: Any) -> Any:
+    """A ``target_gpus`` entry (an index, a device or a name) as a device rustdl has."""
+    import rustdl
+
+    if isinstance(target, int) and not isinstance(target, bool):
+        target = f"cuda:{target}"
+    return rustdl.device(target) if isinstance(target, str) else target
+
+
+def scatter(inputs: Any, target_gpus: Sequence[Any], dim: int = 0) -> tuple:
+    """``torch.nn.parallel.scatter``: one piece of ``inputs`` per target device, tensors split
+    into that many chunks along ``dim`` (and moved there), other objects repeated, containers
+    split element by element."""
+    n = len(target_gpus)
+    if n == 0:
+        raise ValueError("scatter: target_gpus must name at least one device")
+
+    def split(obj: Any) -> list:
+        if isinstance(obj, Tensor):
+            chunks = obj.chunk(n, dim) if obj.dim() else [obj] * n
+            return [c.to(_device_of(t)) for c, t in zip(chunks, target_gpus)]
+        if isinstance(obj, tuple) and obj and not hasattr(obj, "_fields"):
+            return [tuple(parts) for parts in zip(*(split(o) for o in obj))]
+        if isinstance(obj, tuple) and obj:
+            return [type(obj)(*parts) for parts in zip(*(split(o) for o in obj))]
+        if isinstance(obj, list) and obj:
+            return [list(parts) for parts in zip(*(split(o) for o in obj))]
+        if isinstance(obj, dict) and obj:
+            return [type(obj)(zip(obj.keys(), parts)) for parts in zip(*(split(o) for o in obj.values()))]
+        return [obj] * n
+
+    return tuple(split(inputs))
+
+
+def scatter_kwargs(
+    inputs: tuple, kwargs: dict | None, target_gpus: Sequence[Any], dim: int = 0
+) -> tuple[tuple, tuple]:
+    """``scatter`` of the positional and keyword arguments, padded to the same length."""
+    scattered_inputs = scatter(inputs, target_gpus, dim) if inputs else ()
+    scattered_kwargs = scatter(kwargs, target_gpus, dim) if kwargs else ()
+    if len(scattered_inputs) < len(scattered_kwargs):
+        scattered_inputs += tuple(() for _ in range(len(scattered_kwargs) - len(scattered_inputs)))
+    elif len(scattered_kwargs) < len(scattered_inputs):
+        scattered_kwargs += tuple({} for _ in range(len(scattered_inputs) - len(scattered_kwargs)))
+    return tuple(scattered_inputs), tuple(scattered_kwargs)
+
+
+def gather(outputs: Any, target_device: Any, dim: int = 0) -> Any:
+    """``torch.nn.parallel.gather``: the per-device ``outputs`` joined on ``target_device``,
+    tensors concatenated along ``dim`` (0-d ones stacked), containers element by element."""
+    import rustdl
+
+    first = outputs[0]
+    if isinstance(first, Tensor):
+        dev = _device_of(target_device) if target_device != -1 else rustdl.device("cpu")
+        parts = [o.to(dev) for o in outputs]
+        return rustdl.stack(parts) if first.dim() == 0 else rustdl.cat(parts, dim)
+    if first is None:
+        return None
+    if isinstance(first, dict):
+        return type(first)((k, gather([o[k] for o in outputs], target_device, dim)) for k in first)
+    if isinstance(first, (tuple, list)):
+        joined = [gather(list(parts), target_device, dim) for parts in zip(*outputs)]
+        if hasattr(first, "_fields"):
+            return type(first)(*joined)
+        return type(first)(joined)
+    return first

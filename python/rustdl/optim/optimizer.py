@@ -491,10 +491,15 @@ class Optimizer:
     def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
         """Converts one loaded state entry of parameter ``p`` (overridden by optimizers whose state
         tensors are not shaped like their parameter)."""
-        if name == "step" and isinstance(value, (Tensor, int, float)) and not isinstance(value, bool):
-            return _Step(_step_count(value))
+        # rustdl's own optimizers keep their counts and state tensors in their own form; one
+        # written elsewhere (a subclass with its own step) gets its values back as saved, as
+        # PyTorch's load does: an int step stays an int, factored state keeps its shape
+        own = getattr(type(self).step, "__module__", "").startswith("rustdl.")
+        if name == "step" and not isinstance(value, bool):
+            if isinstance(value, Tensor) or (own and isinstance(value, (int, float))):
+                return _Step(_step_count(value))
         if isinstance(value, Tensor):
-            if value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
+            if own and value.numel() != 1 and tuple(value.shape) != tuple(p.shape):
                 raise ValueError(
                     f"load_state_dict: state '{name}' of shape {tuple(value.shape)} for a parameter of shape {tuple(p.shape)}"
                 )

@@ -60,6 +60,7 @@ _PREFIXES: dict[str, str] = {
     # torch.nn.parallel's modules (distributed, data_parallel) are one module here
     "torch.nn.parallel.distributed": "rustdl.nn.parallel",
     "torch.nn.parallel.data_parallel": "rustdl.nn.parallel",
+    "torch.nn.parallel.scatter_gather": "rustdl.nn.parallel",
     "torch.distributed.constants": "rustdl.distributed",
     "torch.nn.parameter": "rustdl.nn.parameter",
     "torch.backends": "rustdl.backends",
