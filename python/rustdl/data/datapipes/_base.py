@@ -69,6 +69,23 @@ class MapDataPipe(_Registry, Dataset):
         return type(self).__qualname__
 
 
+def _batch_size(batch_size: int) -> int:
+    if batch_size <= 0:
+        raise AssertionError("Batch size is required to be larger than 0!")
+    return batch_size
+
+
+def _batch_count(n: int, batch_size: int, drop_last: bool) -> int:
+    """How many batches ``n`` items make (the last one shorter unless ``drop_last``)."""
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def _pipes(datapipes: tuple) -> tuple:
+    if not datapipes:
+        raise ValueError("Expected at least one DataPipe, but got nothing")
+    return datapipes
+
+
 class functional_datapipe:  # noqa: N801 - PyTorch's spelling
     """Class decorator registering a pipe under ``name``: ``dp.name(...)`` makes ``cls(dp, ...)``."""
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..collate import default_collate
-from ._base import IterDataPipe, functional_datapipe
+from ._base import IterDataPipe, _batch_count, _batch_size, _pipes, functional_datapipe
 
 __all__ = [
     "Batcher", "Collator", "Concater", "Enumerator", "Filter", "Header", "IterableWrapper",
@@ -105,14 +105,8 @@ class Batcher(IterDataPipe):
     def __init__(
         self, datapipe: Any, batch_size: int, drop_last: bool = False, wrapper_class: type = list
     ) -> None:
-        if batch_size <= 0:
-            raise AssertionError("Batch size is required to be larger than 0!")
-        self.datapipe, self.batch_size, self.drop_last, self.wrapper_class = (
-            datapipe,
-            batch_size,
-            drop_last,
-            wrapper_class,
-        )
+        self.datapipe, self.drop_last, self.wrapper_class = datapipe, drop_last, wrapper_class
+        self.batch_size = _batch_size(batch_size)
 
     def __iter__(self) -> Iterator[Any]:
         batch: list[Any] = []
@@ -125,8 +119,7 @@ class Batcher(IterDataPipe):
             yield self.wrapper_class(batch)
 
     def __len__(self) -> int:
-        n = len(self.datapipe)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return _batch_count(len(self.datapipe), self.batch_size, self.drop_last)
 
 
 @functional_datapipe("unbatch")
@@ -233,9 +226,7 @@ class Concater(IterDataPipe):
     """The items of each pipe in turn."""
 
     def __init__(self, *datapipes: Any) -> None:
-        if not datapipes:
-            raise ValueError("Expected at least one DataPipe, but got nothing")
-        self.datapipes = datapipes
+        self.datapipes = _pipes(datapipes)
 
     def __iter__(self) -> Iterator[Any]:
         for dp in self.datapipes:
@@ -250,9 +241,7 @@ class Zipper(IterDataPipe):
     """Tuples of the pipes' items, up to the shortest."""
 
     def __init__(self, *datapipes: Any) -> None:
-        if not datapipes:
-            raise ValueError("Expected at least one DataPipe, but got nothing")
-        self.datapipes = datapipes
+        self.datapipes = _pipes(datapipes)
 
     def __iter__(self) -> Iterator[Any]:
         yield from zip(*self.datapipes)

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._base import MapDataPipe, functional_datapipe
+from ._base import MapDataPipe, _batch_count, _batch_size, _pipes, functional_datapipe
 
 __all__ = ["Batcher", "Concater", "Mapper", "SequenceWrapper", "Shuffler", "Zipper"]
 
@@ -45,14 +45,8 @@ class Batcher(MapDataPipe):
     def __init__(
         self, datapipe: Any, batch_size: int, drop_last: bool = False, wrapper_class: type = list
     ) -> None:
-        if batch_size <= 0:
-            raise AssertionError("Batch size is required to be larger than 0!")
-        self.datapipe, self.batch_size, self.drop_last, self.wrapper_class = (
-            datapipe,
-            batch_size,
-            drop_last,
-            wrapper_class,
-        )
+        self.datapipe, self.drop_last, self.wrapper_class = datapipe, drop_last, wrapper_class
+        self.batch_size = _batch_size(batch_size)
 
     def __getitem__(self, index: int) -> Any:
         if index < 0 or index >= len(self):
@@ -62,8 +56,7 @@ class Batcher(MapDataPipe):
         return self.wrapper_class([self.datapipe[i] for i in range(start, stop)])
 
     def __len__(self) -> int:
-        n = len(self.datapipe)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return _batch_count(len(self.datapipe), self.batch_size, self.drop_last)
 
 
 @functional_datapipe("concat")
@@ -71,9 +64,7 @@ class Concater(MapDataPipe):
     """The pipes one after another."""
 
     def __init__(self, *datapipes: Any) -> None:
-        if not datapipes:
-            raise ValueError("Expected at least one DataPipe, but got nothing")
-        self.datapipes = datapipes
+        self.datapipes = _pipes(datapipes)
 
     def __getitem__(self, index: int) -> Any:
         offset = index
@@ -92,9 +83,7 @@ class Zipper(MapDataPipe):
     """Tuples of the pipes' items."""
 
     def __init__(self, *datapipes: Any) -> None:
-        if not datapipes:
-            raise ValueError("Expected at least one DataPipe, but got nothing")
-        self.datapipes = datapipes
+        self.datapipes = _pipes(datapipes)
 
     def __getitem__(self, index: int) -> Any:
         return tuple(dp[index] for dp in self.datapipes)
