@@ -802,6 +802,26 @@ def _back(arr, like, dtype=None):
     return out if like.device.type == "cpu" else out.to(like.device)
 
 
+def _no_derivative(name, input, out):
+    """``out`` computed from ``input`` by an op with no derivative: when ``input`` requires grad
+    it requires grad too, and a backward through it raises ``NotImplementedError``, as
+    PyTorch's ``unique`` (rather than treating the op as a constant without a word)."""
+    if not (input.requires_grad and _rd.is_grad_enabled() and out.is_floating_point()):
+        return out
+    from .autograd import Function
+
+    class _Undifferentiable(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return out.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            raise NotImplementedError(f"the derivative for '{name}' is not implemented.")
+
+    return _Undifferentiable.apply(input)
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
     """The distinct values (sorted) of the flattened ``input``, or distinct slices along ``dim``;
     optionally the inverse indices and the counts."""
@@ -816,7 +836,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
             raise _rd.ArgumentError(f"unique: dim {dim} out of range for a {a.ndim}-d tensor")
         vals, inv, cnt = _np.unique(a, return_inverse=True, return_counts=True, axis=dim, equal_nan=False)
         inv = inv.reshape(-1)
-    out = _back(vals, input, input.dtype)
+    out = _no_derivative("_unique2", input, _back(vals, input, input.dtype))
     if not (return_inverse or return_counts):
         return out
     res = [out]
@@ -852,7 +872,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     vals = units[starts]
     if dim is not None:
         vals = _np.moveaxis(vals, 0, ax)
-    out = _back(vals, input, input.dtype)
+    out = _no_derivative("unique_consecutive", input, _back(vals, input, input.dtype))
     if not (return_inverse or return_counts):
         return out
     res = [out]

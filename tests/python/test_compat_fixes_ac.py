@@ -563,3 +563,14 @@ def test_scatter_and_gather_split_and_join_along_dim():
     assert len(parts) == 2 and parts[0][1] == "tag"
     assert parts[0][0].tolist() == x[:3].tolist() and parts[1][2]["k"].tolist() == x[3:].tolist()
     assert gather([parts[0][0], parts[1][0]], "cpu").tolist() == x.tolist()
+
+
+def test_unique_of_a_tensor_that_requires_grad_refuses_backward():
+    x = rustdl.tensor([3.0, 1.0, 3.0, 2.0], requires_grad=True)
+    for u in (rustdl.unique(x), rustdl.unique_consecutive(x), rustdl.unique(x, return_counts=True)[0]):
+        assert u.requires_grad
+        with pytest.raises(NotImplementedError, match="derivative"):
+            u.sum().backward()
+    assert rustdl.unique(x).tolist() == [1.0, 2.0, 3.0]
+    with rustdl.no_grad():
+        assert not rustdl.unique(x).requires_grad
