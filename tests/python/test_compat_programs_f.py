@@ -478,8 +478,15 @@ def test_torchvision_shim_random_augmentations_on_images_and_tensors():
     np.testing.assert_array_equal(np.asarray(pil), img)
 
 
-def test_torchvision_shim_models_beyond_resnet18():
+def test_torchvision_shim_models_beyond_resnet18(tmp_path, monkeypatch):
+    import rustdl.hub
     from rustdl.torchcompat.torchvision import models
+
+    def offline(url, dst, *args, **kwargs):
+        raise RuntimeError(f"offline: {url}")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(rustdl.hub, "download_url_to_file", offline)
 
     # the big ones are only looked up (vgg11 alone holds 133M parameters); googlenet is built
     names = set(models.list_models())
@@ -487,7 +494,8 @@ def test_torchvision_shim_models_beyond_resnet18():
     assert all(callable(getattr(models, n)) for n in names)
     m = models.googlenet(weights=None, num_classes=3, aux_logits=False, init_weights=False)
     assert tuple(m.fc.weight.shape) == (3, 1024) and "conv1.conv.weight" in m.state_dict()
-    with pytest.raises(NotImplementedError, match="pretrained"):
+    # published weights come through the hub (here offline: the download's error reaches the caller)
+    with pytest.raises(RuntimeError, match="vgg16-397923af.pth"):
         models.vgg16(weights="IMAGENET1K_V1")
 
 

@@ -179,7 +179,8 @@ def test_load_state_dict_reports_missing_unexpected_and_shapes():
     sd = net.state_dict()
     sd["head.2.weight"] = rustdl.zeros(3, 7)
     with pytest.raises(
-        RuntimeError, match=r"size mismatch for head.2.weight: copying a param with shape \(3, 7\)"
+        RuntimeError,
+        match=r"size mismatch for head.2.weight: copying a param with shape torch.Size\(\[3, 7\]\)",
     ):
         net.load_state_dict(sd, strict=False)
     with pytest.raises(TypeError):

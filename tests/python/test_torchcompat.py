@@ -376,8 +376,15 @@ def test_real_program_runs_unchanged(name):
         assert train and train[0] < 400  # 784-pixel BCE starts near 543 per image
 
 
-def test_torchvision_resnet18_has_torchvisions_layout():
+def test_torchvision_resnet18_has_torchvisions_layout(tmp_path, monkeypatch):
+    import rustdl.hub
     from rustdl.torchcompat.torchvision import models
+
+    def offline(url, dst, *args, **kwargs):
+        raise RuntimeError(f"offline: {url}")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(rustdl.hub, "download_url_to_file", offline)
 
     m = models.resnet18(weights=None)
     names = [n for n, _ in m.named_parameters()]
@@ -385,8 +392,8 @@ def test_torchvision_resnet18_has_torchvisions_layout():
     assert sum(p.numel() for p in m.parameters()) == 11_689_512  # torchvision's documented count
     m.eval()
     assert m(rustdl.randn(2, 3, 32, 32)).shape == (2, 1000)
-    with pytest.raises(NotImplementedError, match="weights=None"):
-        models.resnet18(weights="IMAGENET1K_V1")
+    with pytest.raises(RuntimeError, match="resnet18-f37072fd.pth"):
+        models.resnet18(weights="IMAGENET1K_V1")  # the hub is offline here
 
 
 def test_higher_order_gradient_programs_run_unchanged(tmp_path):
