@@ -14,14 +14,16 @@
 - ``io``: ``read_image`` / ``decode_image`` / ``write_png`` through Pillow (0-255 values as int64).
 - ``ops``: box utilities, ``nms`` / ``batched_nms``, ``sigmoid_focal_loss``, ``stochastic_depth``.
 
-Nothing is downloaded: ``download`` is accepted and ignored (MNIST and FashionMNIST ignore
-``root`` too).
+No dataset is downloaded: ``download`` is accepted and ignored (MNIST and FashionMNIST ignore
+``root`` too). Published model weights (``models.*(weights=...)``) come through the hub cache.
 ``RUSTDL_COMPAT_DATA_LIMIT=N`` serves only the first N samples of each split.
 """
 
 from . import datasets, io, models, ops, transforms, utils  # noqa: F401
 
-__version__ = "0.0.0+rustdl"
+# the torchvision release that goes with torch.__version__'s API level (2.5 -> 0.20), with
+# rustdl's own version as the local part: scripts that check for the weights API (>= 0.13) take it
+__version__ = "0.20.0+rustdl0.1.0"
 
 __all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]
 
