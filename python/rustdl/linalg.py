@@ -299,7 +299,7 @@ def _np_lu_raw(a):
     lu = np.array(a, dtype=np.float64, copy=True)
     m, n = lu.shape[-2], lu.shape[-1]
     batch = lu.shape[:-2]
-    lu = lu.reshape(-1, m, n)
+    lu = lu.reshape(int(np.prod(batch, dtype=np.int64)), m, n)  # explicit: -1 is ambiguous when empty
     piv = np.zeros((lu.shape[0], min(m, n)), dtype=np.int64)
     info = np.zeros(lu.shape[0], dtype=np.int64)
     rows = np.arange(lu.shape[0])
@@ -321,7 +321,7 @@ def _np_lu_raw(a):
 def _perm_from_pivots(piv, n):
     """The permutation matrices ``P`` (``A = P L U``) of LAPACK row swaps ``piv``."""
     batch = piv.shape[:-1]
-    flat = piv.reshape(-1, piv.shape[-1]) - 1
+    flat = piv.reshape(int(np.prod(batch, dtype=np.int64)), piv.shape[-1]) - 1
     perm = np.tile(np.arange(n), (flat.shape[0], 1))
     for k in range(flat.shape[1]):
         p = flat[:, k]

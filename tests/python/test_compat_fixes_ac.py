@@ -575,3 +575,13 @@ def test_unique_of_a_tensor_that_requires_grad_refuses_backward():
     assert rustdl.unique(x).tolist() == [1.0, 2.0, 3.0]
     with rustdl.no_grad():
         assert not rustdl.unique(x).requires_grad
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (2, 0, 3), (0, 2, 2), (0, 3, 2)])
+def test_lu_of_empty_matrices_has_pytorchs_shapes(shape):
+    P, L, U = rustdl.linalg.lu(rustdl.zeros(*shape))
+    LU, piv = rustdl.linalg.lu_factor(rustdl.zeros(*shape))
+    *b, m, n = shape
+    k = min(m, n)
+    assert tuple(P.shape) == (*b, m, m) and tuple(L.shape) == (*b, m, k) and tuple(U.shape) == (*b, k, n)
+    assert tuple(LU.shape) == shape and tuple(piv.shape) == (*b, k)
