@@ -16,16 +16,17 @@ from __future__ import annotations
 import collections
 import io
 import os
+import pickle
 import struct
 import zipfile
 from typing import Any
 
 import numpy as np
 
-from . import _rustdl
+from . import _complex, _rustdl
 from ._rustdl import Tensor
 
-__all__ = ["dumps", "save"]
+__all__ = ["dumps", "dumps_objects", "save"]
 
 # rustdl dtype name -> (PyTorch storage class, numpy dtype of the raw record)
 _STORAGES = {
@@ -219,6 +220,152 @@ class _Writer:
             self.op(b"t")
 
 
+class _Global:
+    """A name the pickle refers to as a global of PyTorch's (``torch._utils._rebuild_tensor_v2``),
+    written as it is named, whatever this process imports under it."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __call__(self, *args: Any) -> Any:  # pickle's save_reduce asks for a callable
+        raise TypeError(f"{self.module}.{self.name} is a name in a checkpoint, not a function")
+
+
+class _Storage:
+    """A tensor's storage, written as PyTorch's persistent id ``('storage', class, key, location,
+    count)``."""
+
+    __slots__ = ("pid",)
+
+    def __init__(self, pid: tuple) -> None:
+        self.pid = pid
+
+
+class _Plain:
+    """A tensor written as ``_rebuild_tensor_v2`` (inside a parameter's ``_rebuild_parameter``)."""
+
+    __slots__ = ("t", "requires_grad")
+
+    def __init__(self, t: Tensor, requires_grad: bool) -> None:
+        self.t, self.requires_grad = t, requires_grad
+
+
+class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the Python pickler: save_global is ours
+    """Pickles any object as ``torch.save`` does (protocol 2), tensors as PyTorch's rebuild calls
+    over storage records kept in ``writer``. An object of one of rustdl's own classes (a whole
+    module, an optimizer) raises :class:`_NotPlain`: its layout is rustdl's, not PyTorch's."""
+
+    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def __init__(self, file: Any, writer: _Writer) -> None:
+        super().__init__(file, protocol=2)
+        self.w = writer
+        self.kept: list = []  # stand-ins made here, alive until the end so their ids stay theirs
+
+    def save_marker(self, obj: _Global) -> None:
+        self.write(b"c" + obj.module.encode() + b"\n" + obj.name.encode() + b"\n")
+        self.memoize(obj)
+
+    dispatch[_Global] = save_marker
+
+    def save_dtype(self, obj: Any) -> None:
+        self.write(b"ctorch\n" + str(obj).rsplit(".", 1)[-1].encode() + b"\n")
+        self.memoize(obj)
+
+    dispatch[_rustdl.dtype] = save_dtype
+    dispatch[type(_complex.complex64)] = save_dtype
+
+    def persistent_id(self, obj: Any) -> Any:
+        return obj.pid if type(obj) is _Storage else None
+
+    def _keep(self, obj: Any) -> Any:
+        self.kept.append(obj)
+        return obj
+
+    def reducer_override(self, obj: Any) -> Any:
+        from .nn.parameter import Parameter
+
+        t = type(obj)
+        if t in (int, float, str, bool, type(None), list, dict, tuple, bytes, _Global, _Storage):
+            return NotImplemented
+        if t is _Plain:
+            return self._tensor(obj.t, obj.requires_grad)
+        if t.__name__ == "_Step":  # an optimizer's step count: a 0-d float32 tensor, as PyTorch's
+            return self._tensor(self._keep(_rustdl.tensor(float(obj), dtype=_rustdl.float32)), False)
+        if isinstance(obj, Tensor):
+            if isinstance(obj, Parameter):
+                inner = self._keep(_Plain(obj, False))
+                return (
+                    _Global("torch._utils", "_rebuild_parameter"),
+                    (inner, bool(obj.requires_grad), _hooks()),
+                )
+            return self._tensor(obj, bool(obj.requires_grad))
+        if t in self.dispatch:
+            return NotImplemented  # a dtype: written as its global
+        if isinstance(obj, _rustdl.device):
+            kind = "cpu" if obj.type == "cpu" else "cuda"
+            args = (kind,) if obj.index is None else (kind, int(obj.index))
+            return (_Global("torch", "device"), args)
+        if isinstance(obj, tuple) and t.__name__ == "Size" and t.__module__.startswith("rustdl"):
+            return (_Global("torch", "Size"), (tuple(int(n) for n in obj),))
+        if isinstance(obj, type):
+            return NotImplemented  # a class: save_global decides
+        for c in t.__mro__:
+            if c.__module__.split(".", 1)[0] in ("rustdl", "torch"):
+                raise _NotPlain(f"a {t.__name__}, whose layout is rustdl's")
+        return NotImplemented
+
+    def _tensor(self, t: Tensor, requires_grad: bool) -> tuple:
+        name = str(t.dtype).rsplit(".", 1)[-1]
+        if name not in _STORAGES or t.is_complex():
+            raise _NotPlain(f"a tensor of dtype {t.dtype}")
+        storage, np_dtype = _STORAGES[name]
+        key, count, offset, strides = self.w._storage_of(t, np_dtype)
+        location = "cuda:0" if t.device.type != "cpu" else "cpu"
+        ref = self._keep(_Storage(("storage", _Global("torch", storage), key, location, count)))
+        shape = tuple(int(n) for n in t.shape)
+        args = (ref, offset, shape, strides, requires_grad, _hooks())
+        return (_Global("torch._utils", "_rebuild_tensor_v2"), args)
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        module = getattr(obj, "__module__", None) or ""
+        if module.split(".", 1)[0] in ("rustdl", "torch"):
+            raise _NotPlain(f"{module}.{getattr(obj, '__qualname__', name)}")
+        super().save_global(obj, name)
+
+
+def _hooks() -> collections.OrderedDict:
+    return collections.OrderedDict()
+
+
+def _zip(pkl: bytes, records: list[bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", b"little")
+        for i, rec in enumerate(records):
+            z.writestr(f"archive/data/{i}", rec)
+        z.writestr("archive/version", b"3\n")
+    return buf.getvalue()
+
+
+def dumps_objects(obj: Any) -> bytes | None:
+    """``obj`` holding objects of any picklable class (``argparse.Namespace``, a dataclass, a
+    ``Path``, an ``Enum``) as the bytes of a PyTorch checkpoint, which ``torch.load(...,
+    weights_only=False)`` reads; ``None`` when it holds an object of rustdl's own classes (a whole
+    module) or a tensor dtype PyTorch's format does not carry here."""
+    w = _Writer()
+    out = io.BytesIO()
+    p = _ObjectWriter(out, w)
+    try:
+        p.dump(obj)
+    except (_NotPlain, RecursionError):
+        return None
+    return _zip(out.getvalue(), w.records)
+
+
 def dumps(obj: Any) -> bytes | None:
     """``obj`` as the bytes of a PyTorch checkpoint, or ``None`` when it holds anything but
     plain data (see the module's docstring)."""
@@ -229,14 +376,7 @@ def dumps(obj: Any) -> bytes | None:
     except (_NotPlain, RecursionError):
         return None
     w.op(b".")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", w.out.getvalue())
-        z.writestr("archive/byteorder", b"little")
-        for i, rec in enumerate(w.records):
-            z.writestr(f"archive/data/{i}", rec)
-        z.writestr("archive/version", b"3\n")
-    return buf.getvalue()
+    return _zip(w.out.getvalue(), w.records)
 
 
 def save(
@@ -253,6 +393,8 @@ def save(
     are accepted; the file is always the zip format with a protocol-2 pickle, which every
     ``torch.load`` reads."""
     data = dumps(obj)
+    if data is None:
+        data = dumps_objects(obj)
     if data is None:
         from .io import save as rustdl_save
 

@@ -18,13 +18,16 @@ memory, with no temp file.
 1.6 and later) and the legacy format before it. Those files hold a pickle; rustdl reads it with an
 unpickler that knows only tensors and plain containers (dicts, ``OrderedDict``, lists, tuples,
 sets, numbers, strings) and refuses every other name with :class:`pickle.UnpicklingError`, so a
-checkpoint can never run code, whatever ``weights_only`` says.
+checkpoint runs no code — unless the caller passes ``weights_only=False``, which (as in
+``torch.load``) imports the classes the file names (an ``argparse.Namespace``, a dataclass, a whole
+module under :mod:`rustdl.torchcompat`) for files the caller trusts.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import importlib
 import io
 import json
 import os
@@ -777,8 +780,12 @@ def _rebuild_tensor(
     return _PendingTensor(storage, offset, size, stride, bool(requires_grad))
 
 
-def _rebuild_parameter(data: Any, requires_grad: Any, *_: Any) -> _PendingTensor:
+def _rebuild_parameter(data: Any, requires_grad: Any, *_: Any) -> Any:
     """``torch._utils._rebuild_parameter(data, requires_grad, hooks[, state])``."""
+    if isinstance(data, Tensor):  # a load with weights_only=False, whose tensors are built at once
+        from .nn import Parameter
+
+        return Parameter(data.detach(), requires_grad=bool(requires_grad) and data.is_floating_point())
     if not isinstance(data, _PendingTensor):
         raise ValueError(f"a parameter's data is a {type(data).__name__}, not a tensor")
     data.parameter = True
@@ -786,16 +793,34 @@ def _rebuild_parameter(data: Any, requires_grad: Any, *_: Any) -> _PendingTensor
     return data
 
 
-def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> _PendingTensor:
+def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Any:
     """``torch._tensor._rebuild_from_type_v2``: a tensor with Python attributes (which are dropped)."""
     if not isinstance(func, _Callable) or not isinstance(new_type, _Marker) or not isinstance(args, tuple):
         raise _RefusedPickle("_rebuild_from_type_v2 with arguments that are not a tensor rebuild")
     out = func(*args)
+    if isinstance(out, Tensor):  # weights_only=False: built already
+        if new_type.name == "Parameter" and not isinstance(out, _parameter_type()):
+            out = _parameter_type()(out.detach(), requires_grad=out.requires_grad)
+        return out
     if not isinstance(out, _PendingTensor):
         raise ValueError("_rebuild_from_type_v2 did not rebuild a tensor")
     if new_type.name == "Parameter":
         out.parameter = True
     return out
+
+
+def _parameter_type() -> type:
+    from .nn import Parameter
+
+    return Parameter
+
+
+def _built(t: Any, device_of: Callable[[_Storage], _rustdl.device]) -> Any:
+    """A pending tensor of a ``weights_only=False`` load as a rustdl tensor, now (its storage has
+    been read): objects that compute with their tensors as they are unpickled see real ones."""
+    if not isinstance(t, _PendingTensor):
+        return t
+    return _to_rustdl(t, device_of(t.storage), eager=True)
 
 
 def _torch_device(kind: Any, index: Any = None) -> Any:
@@ -815,6 +840,20 @@ def _latin1_bytes(text: Any, encoding: Any = "latin1") -> bytes:
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
         raise _RefusedPickle("_codecs.encode is allowed only to rebuild bytes from latin-1")
     return text.encode("latin1")
+
+
+def _torch_facade() -> Any:
+    """The ``torch`` module when it is rustdl's (a program run under :mod:`rustdl.torchcompat`)."""
+    import sys
+
+    facade = sys.modules.get("torch")
+    if facade is None or getattr(facade, "__file__", None) != _rustdl_file():
+        return None
+    return facade
+
+
+def _rustdl_file() -> str | None:
+    return getattr(importlib.import_module("rustdl"), "__file__", None)
 
 
 class _TorchUnpickler(pickle.Unpickler):
@@ -845,15 +884,32 @@ class _TorchUnpickler(pickle.Unpickler):
     }
 
     def __init__(
-        self, file: BinaryIO, where: str, storage: Callable[[str, _StorageType, str, int, Any], _Storage]
+        self,
+        file: BinaryIO,
+        where: str,
+        storage: Callable[[str, _StorageType, str, int, Any], _Storage],
+        trusted: bool = False,
+        device_of: Callable[[_Storage], _rustdl.device] | None = None,
     ):
         super().__init__(file, encoding="utf-8")
         self._where = where
         self._storage = storage
         self._storages: dict[str, _Storage] = {}
+        # weights_only=False: any class is imported, as pickle does
+        self._trusted = trusted
+        # and where the storages are read as they come (the zip format), the device each goes to:
+        # tensors are then built at once, so objects unpickled after them see real tensors
+        self._device_of = device_of
 
     def find_class(self, module: str, name: str) -> Any:
         key = (module, name)
+        if self._trusted:
+            found = self._find_trusted(module, name)
+            if found is not None:
+                return found
+        if key == ("torch", "Size"):
+            facade = _torch_facade()
+            return tuple if facade is None else facade.Size  # torch.Size under rustdl.torchcompat
         if key in self._TYPES:
             return self._TYPES[key]
         if key in self._CALLABLES:
@@ -871,11 +927,42 @@ class _TorchUnpickler(pickle.Unpickler):
                 f"rustdl.load: {self._where} holds a torch.{name}, a dtype rustdl cannot read"
             )
         raise _RefusedPickle(
-            f"rustdl.load: refusing to load {self._where}: its pickle refers to {module}.{name}, which is "
-            "not a tensor or a plain container. rustdl never runs code from a checkpoint (weights_only=False "
-            "does not change that); save plain state_dicts instead, or allow the class with "
-            "rustdl.serialization.add_safe_globals if you trust the file"
+            f"rustdl.load: refusing to load {self._where} with weights_only=True (the default): its pickle "
+            f"refers to {module}.{name}, which is not a tensor or a plain container. Unpickling it runs "
+            "code named in the file: if you trust the file, load it with weights_only=False, or allow "
+            "the class with torch.serialization.add_safe_globals([...])"
         )
+
+    def _find_trusted(self, module: str, name: str) -> Any:
+        """A global of a ``weights_only=False`` load: the tensor rebuilds make rustdl tensors at
+        once, PyTorch's names go through the ``torch`` that is imported (rustdl's under
+        :mod:`rustdl.torchcompat`), anything else is imported as ``pickle`` does."""
+        key = (module, name)
+        device_of = self._device_of
+        if key in self._CALLABLES:
+            fn = self._CALLABLES[key]
+            if fn in (_rebuild_tensor, _rebuild_parameter, _rebuild_from_type_v2):
+                if device_of is None:
+                    return None
+                return _Callable(f"{module}.{name}", lambda *a: _built(fn(*a), device_of))
+            if module == "torch" or module.startswith("torch."):
+                return None
+        elif key in self._MARKERS or module == "torch" and (name in _STORAGE_DTYPES or name == "Size"):
+            return None
+        elif module == "torch" and isinstance(getattr(_rustdl, name, None), _rustdl.dtype):
+            return None
+        elif module == "torch" or module.startswith("torch."):
+            if _torch_facade() is None:
+                raise _RefusedPickle(
+                    f"rustdl.load: {self._where} refers to {module}.{name}; PyTorch's classes resolve "
+                    "to rustdl's only when the program runs under `python -m rustdl.torchcompat`"
+                )
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError) as e:
+            raise pickle.UnpicklingError(
+                f"rustdl.load: {self._where} refers to {module}.{name}, which cannot be imported: {e}"
+            ) from None
 
     def persistent_load(self, pid: Any) -> _Storage:
         if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
@@ -913,13 +1000,32 @@ def _readable(arr: np.ndarray, stype: _StorageType) -> np.ndarray:
     return arr
 
 
-def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
+def _to_rustdl(t: _PendingTensor, device: _rustdl.device, eager: bool = False) -> Tensor:
     """Builds a rustdl tensor from a pending one: float16/bfloat16 become float32, unsigned ints
-    wider than a byte int64."""
+    wider than a byte int64. ``eager``: built as it is unpickled, before the other users of its
+    storage are known; a later tensor over the same storage is a view of the first one's memory."""
     st = t.storage
     if st.data is None:
         raise ValueError(f"storage {st.key!r} was never read")
     numel = int(np.prod(t.size, dtype=object))
+    if eager and numel:
+        key = str(device)
+        flat = st.flat.get(key)
+        if flat is None and t.offset == 0 and numel == st.numel and t.stride == _contiguous(t.size):
+            # the first tensor over the whole storage is a tensor of its own, and the storage a
+            # flat view of it (for any later tensor sharing it)
+            out = _rustdl.from_numpy(np.array(_readable(st.data, st.stype), order="C")).reshape(t.size)
+            out = out.clone() if out._is_view() else out
+            if device.type != "cpu":
+                out = out.to(device)
+            st.flat[key] = out.view(-1)
+            return _finish_tensor(out, t)
+        if flat is None:
+            flat = _rustdl.from_numpy(np.array(_readable(st.data, st.stype), order="C"))
+            if device.type != "cpu":
+                flat = flat.to(device)
+            st.flat[key] = flat
+        return _finish_tensor(flat.as_strided(t.size, t.stride, t.offset), t)
     if numel and st.users > 1:
         # several tensors of the file over one storage (views, tied weights): views of one
         # tensor over the whole storage, so they share memory as PyTorch's loaded tensors do
@@ -942,6 +1048,19 @@ def _to_rustdl(t: _PendingTensor, device: _rustdl.device) -> Tensor:
         out = _rustdl.from_numpy(np.array(_readable(arr, st.stype), order="C"))  # a copy; keeps 0-d shapes
         if device.type != "cpu":
             out = out.to(device)
+    return _finish_tensor(out, t)
+
+
+def _contiguous(size: tuple) -> tuple:
+    strides, step = [], 1
+    for n in reversed(size):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _finish_tensor(out: Tensor, t: _PendingTensor) -> Tensor:
+    """``out`` as the parameter, or the tensor requiring grad, that ``t`` was saved as."""
     grad = t.requires_grad and out.is_floating_point()
     if t.parameter:
         from .nn import Parameter
@@ -977,6 +1096,8 @@ def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo
         out = []
         memo[id(obj)] = out
         out.extend(_materialize(v, device_of, memo) for v in obj)
+    elif isinstance(obj, tuple) and type(obj).__name__ == "Size" and all(_is_int(n) for n in obj):
+        return obj  # torch.Size under rustdl.torchcompat
     elif type(obj) in (tuple, set, frozenset):
         out = type(obj)(_materialize(v, device_of, memo) for v in obj)
     elif isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
@@ -994,6 +1115,36 @@ def _materialize(obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo
         raise ValueError(f"the checkpoint holds a {type(obj).__name__}, which rustdl does not load")
     memo[id(obj)] = out
     return out
+
+
+def _materialize_trusted(
+    obj: Any, device_of: Callable[[_Storage], _rustdl.device], memo: dict[int, Any]
+) -> Any:
+    """:func:`_materialize` for a ``weights_only=False`` load of the legacy format (its storages
+    come after the pickle): pending tensors are replaced where they lie — in dicts, lists and the
+    attributes of objects, which keep their own types and identities — and tuples are rebuilt."""
+    if isinstance(obj, _PendingTensor):
+        if id(obj) not in memo:
+            memo[id(obj)] = _to_rustdl(obj, device_of(obj.storage))
+        return memo[id(obj)]
+    if isinstance(obj, (*_LEAVES, Tensor, type)) or id(obj) in memo:
+        return memo.get(id(obj), obj)
+    memo[id(obj)] = obj
+    if isinstance(obj, dict):
+        for k, v in list(obj.items()):
+            obj[k] = _materialize_trusted(v, device_of, memo)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            obj[i] = _materialize_trusted(v, device_of, memo)
+    elif type(obj) is tuple or isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
+        items = [_materialize_trusted(v, device_of, memo) for v in obj]
+        memo[id(obj)] = out = type(obj)(items) if type(obj) is tuple else type(obj)(*items)
+        return out
+    attrs = getattr(obj, "__dict__", None)
+    if isinstance(attrs, dict):
+        for k, v in list(attrs.items()):
+            attrs[k] = _materialize_trusted(v, device_of, memo)
+    return obj
 
 
 def _unpickle(unpickler: _TorchUnpickler, where: str) -> Any:
@@ -1014,7 +1165,7 @@ def _unpickle(unpickler: _TorchUnpickler, where: str) -> Any:
         ) from None
 
 
-def _load_torch_zip(file: Any, where: str, map_location: MapLocation) -> Any:
+def _load_torch_zip(file: Any, where: str, map_location: MapLocation, trusted: bool = False) -> Any:
     """Reads the zip format of ``torch.save``: ``<prefix>/data.pkl`` and ``<prefix>/data/<key>``."""
     try:
         zf = zipfile.ZipFile(file)
@@ -1054,11 +1205,15 @@ def _load_torch_zip(file: Any, where: str, map_location: MapLocation) -> Any:
             return st
 
         pkl = read("data.pkl", limit=1 << 30)
+        if trusted:
+            device_of = _device_chooser(map_location, where)
+            unpickler = _TorchUnpickler(io.BytesIO(pkl), where, storage, True, device_of)
+            return _unpickle(unpickler, where)  # its tensors are built already
         obj = _unpickle(_TorchUnpickler(io.BytesIO(pkl), where, storage), where)
     return _finish(obj, where, map_location)
 
 
-def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation) -> Any:
+def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation, trusted: bool = False) -> Any:
     """Reads the format of ``torch.save`` before 1.6: magic, version and system pickles, the object,
     the list of storage keys, then each storage as its element count (int64) and raw bytes."""
     storages: dict[str, _Storage] = {}
@@ -1080,7 +1235,7 @@ def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation) ->
                 f"rustdl.load: {where} is a pickle but not a PyTorch checkpoint "
                 "(no torch magic number, protocol 1001 and system info at its start)"
             )
-    obj = _unpickle(_TorchUnpickler(file, where, storage), where)
+    obj = _unpickle(_TorchUnpickler(file, where, storage, trusted), where)
     keys = _unpickle(_TorchUnpickler(file, where, no_storage), where)
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ValueError(f"rustdl.load: {where} has a malformed storage key list")
@@ -1101,11 +1256,11 @@ def _load_torch_legacy(file: BinaryIO, where: str, map_location: MapLocation) ->
         if len(raw) != nbytes:
             raise ValueError(f"rustdl.load: {where} is truncated (storage {key!r})")
         st.data = _array_from(raw, st.stype)
-    return _finish(obj, where, map_location)
+    return _finish(obj, where, map_location, trusted)
 
 
-def _finish(obj: Any, where: str, map_location: MapLocation) -> Any:
-    """Turns the unpickled object into rustdl tensors on the devices ``map_location`` picks."""
+def _device_chooser(map_location: MapLocation, where: str) -> Callable[[_Storage], _rustdl.device]:
+    """The device each storage goes to, as ``map_location`` picks (asked once per storage)."""
     devices: dict[int, _rustdl.device] = {}
 
     def device_of(st: _Storage) -> _rustdl.device:
@@ -1113,7 +1268,15 @@ def _finish(obj: Any, where: str, map_location: MapLocation) -> Any:
             devices[id(st)] = _target_device(map_location, st.location, where)
         return devices[id(st)]
 
+    return device_of
+
+
+def _finish(obj: Any, where: str, map_location: MapLocation, trusted: bool = False) -> Any:
+    """Turns the unpickled object into rustdl tensors on the devices ``map_location`` picks."""
+    device_of = _device_chooser(map_location, where)
     try:
+        if trusted:
+            return _materialize_trusted(obj, device_of, {})
         return _materialize(obj, device_of, {})
     except RecursionError:
         raise ValueError(f"rustdl.load: {where} is nested too deeply") from None
@@ -1139,6 +1302,10 @@ def _sniff(head: bytes) -> str:
     return "safetensors"
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "0").strip().lower() in ("1", "y", "yes", "true")
+
+
 def load(
     f: FileLike,
     map_location: MapLocation = None,
@@ -1153,8 +1320,8 @@ def load(
     The format is found from the content: a zip archive is PyTorch's format (1.6 and later), a
     pickle starting with torch's magic number its legacy format, anything else safetensors.
     PyTorch files are read with an unpickler that only rebuilds tensors and plain containers:
-    any other name in the pickle (``os.system``, a custom class) raises
-    :class:`pickle.UnpicklingError` and nothing from the file is run. float16/bfloat16 tensors
+    unless ``weights_only=False``, any other name in the pickle (``os.system``, a custom class)
+    raises :class:`pickle.UnpicklingError` and nothing from the file is run. float16/bfloat16 tensors
     become float32, uint16/32/64 become int64 (uint8 and int8/16/32 keep their dtype); parameters
     keep ``requires_grad``.
 
@@ -1167,10 +1334,13 @@ def load(
             By default tensors go where they were saved (``cuda`` → GPU), also those of
             rustdl's own files (without a GPU they load on the CPU, with a warning); plain
             safetensors files from elsewhere load on the CPU.
-        weights_only: as in ``torch.load``: a whole object that :func:`save` pickled (a model
-            saved with ``rustdl.save(model, f)``) loads only with ``weights_only=False``, which
-            runs code named in the file — for files you trust. PyTorch's own files are always
-            read as data: there ``False`` does NOT enable arbitrary unpickling.
+        weights_only: as in ``torch.load``: by default (``None``, meaning ``True``) only tensors,
+            plain containers and the classes allowed with ``add_safe_globals`` load. ``False``
+            unpickles whatever the file names — a whole object that :func:`save` pickled, or a
+            PyTorch file holding an ``argparse.Namespace`` or a dataclass — which runs code named
+            in the file: only for files you trust. As in ``torch.load``, an explicit
+            ``pickle_module`` or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` makes the default
+            ``False``, and ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1`` makes it ``True`` whatever is passed.
         device: rustdl's name for ``map_location`` (give one of the two).
         pickle_module, mmap, pickle_load_args: accepted as ``torch.load`` takes them; the file
             is read whole with rustdl's own unpickler either way (``mmap`` maps nothing).
@@ -1193,6 +1363,14 @@ def load(
     """
     if device is not None and map_location is not None:
         raise TypeError("rustdl.load: give map_location or device, not both")
+    if weights_only is None:
+        # as torch.load: an explicit pickle_module, or TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, means a
+        # full unpickling; TORCH_FORCE_WEIGHTS_ONLY_LOAD wins over everything
+        if pickle_module is not None or _env_flag("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
+            weights_only = False
+    if _env_flag("TORCH_FORCE_WEIGHTS_ONLY_LOAD"):
+        weights_only = True
+    trusted = weights_only is False
     target = map_location if map_location is not None else device
     where = _name_of(f)
     if _is_path(f):
@@ -1201,9 +1379,9 @@ def load(
             kind = _sniff(fh.read(16))
             if kind == "legacy":
                 fh.seek(0)
-                return _load_torch_legacy(fh, where, target)
+                return _load_torch_legacy(fh, where, target, trusted)
         if kind == "zip":
-            return _load_torch_zip(path, where, target)
+            return _load_torch_zip(path, where, target, trusted)
         dev = None if target is None else _target_device(target, "cpu", where)
         return _load_safetensors(path, dev, where, weights_only)
     if not callable(getattr(f, "read", None)):
@@ -1214,8 +1392,8 @@ def load(
     data = bytes(data)
     kind = _sniff(data[:16])
     if kind == "zip":
-        return _load_torch_zip(io.BytesIO(data), where, target)
+        return _load_torch_zip(io.BytesIO(data), where, target, trusted)
     if kind == "legacy":
-        return _load_torch_legacy(io.BytesIO(data), where, target)
+        return _load_torch_legacy(io.BytesIO(data), where, target, trusted)
     dev = None if target is None else _target_device(target, "cpu", where)
     return _load_safetensors(data, dev, where, weights_only)

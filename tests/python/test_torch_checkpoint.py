@@ -296,18 +296,24 @@ def check_against(loaded, ref):
 
 
 @pytest.mark.parametrize("fmt", ["zip", "legacy"])
-def test_state_dict_with_views_offsets_and_dtypes(tmp_path, fmt):
+@pytest.mark.parametrize("weights_only", [None, False])
+def test_state_dict_with_views_offsets_and_dtypes(tmp_path, fmt, weights_only):
+    # weights_only=False builds the tensors as they are unpickled (zip) or walks the result
+    # (legacy): the same values, layouts and dtypes either way
     sd, ref = rich_state_dict()
     data = WRITERS[fmt](sd)
     path = write(tmp_path, data)
-    loaded = rustdl.load(path)
+    loaded = rustdl.load(path, weights_only=weights_only)
     assert isinstance(loaded, collections.OrderedDict)
     check_against(loaded, ref)
     assert loaded._metadata == {"": {"version": 1}, "fc": {"version": 1}}
-    check_against(rustdl.load(io.BytesIO(data)), ref)
-    check_against(rustdl.load(str(path), map_location="cpu"), ref)
+    check_against(rustdl.load(io.BytesIO(data), weights_only=weights_only), ref)
+    check_against(rustdl.load(str(path), map_location="cpu", weights_only=weights_only), ref)
     with open(path, "rb") as fh:
-        check_against(rustdl.load(fh), ref)
+        check_against(rustdl.load(fh, weights_only=weights_only), ref)
+    # fc.weight_t shares fc.weight's storage, as in PyTorch
+    loaded["fc.weight"].view(-1)[5] = 1000.0
+    assert float(loaded["fc.weight_t"][1, 1]) == 1000.0
 
 
 def test_zip_prefix_is_found_whatever_its_name(tmp_path):
@@ -441,8 +447,9 @@ def hostile_pickles(sentinel):
 
 
 @pytest.mark.parametrize("fmt", ["zip", "legacy"])
-@pytest.mark.parametrize("weights_only", [None, True, False])
+@pytest.mark.parametrize("weights_only", [None, True])
 def test_hostile_pickles_are_refused_and_nothing_runs(tmp_path, fmt, weights_only):
+    # (weights_only=False unpickles what the file names, as torch.load does: for trusted files)
     sentinel = tmp_path / "pwned"
     for name, obj in hostile_pickles(sentinel).items():
         if not isinstance(obj, bytes):
@@ -588,3 +595,75 @@ def test_map_location_errors():
         rustdl.load(io.BytesIO(data), map_location=42)
     with pytest.raises(TypeError):
         rustdl.load(io.BytesIO(data), map_location="cpu", device="cpu")
+
+
+# -------------------------------------------------------------------------------------------
+# weights_only=False: any class the file names, as torch.load
+# -------------------------------------------------------------------------------------------
+
+
+class Summed:
+    """Computes with its tensor while it is unpickled (a class with a ``__setstate__``)."""
+
+    def __setstate__(self, state):
+        self.t = state["t"]
+        self.total = float(state["t"].sum())
+
+
+def object_checkpoint(summed=True):
+    s_w = Storage("0", np.arange(6, dtype=np.float32))
+    out = {
+        "args": Build(Global("argparse", "Namespace")(), {"lr": 0.5, "layers": [2, 3]}),
+        "w": T(s_w, (2, 3)),
+        "col": T(s_w, (2,), (3,), offset=1),  # w[:, 1], sharing w's storage
+        "p": T(Storage("1", np.ones(2, np.float32)), (2,), requires_grad=True, parameter=True),
+    }
+    if summed:
+        state = {"t": T(Storage("2", np.full(4, 2.5, np.float32)), (4,))}
+        out["summed"] = Build(Global(__name__, "Summed")(), state)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+def test_weights_only_false_loads_the_classes_the_file_names(tmp_path, fmt):
+    import argparse
+
+    # (the legacy format stores its tensors after the pickle: a __setstate__ computing with
+    # them cannot run before they exist, in PyTorch neither)
+    data = WRITERS[fmt](object_checkpoint(summed=fmt == "zip"))
+    path = write(tmp_path, data)
+    # the default refuses, naming the class and the way out
+    with pytest.raises(pickle.UnpicklingError, match=r"argparse\.Namespace.*weights_only=False"):
+        rustdl.load(path)
+    out = rustdl.load(path, weights_only=False)
+    assert isinstance(out["args"], argparse.Namespace) and vars(out["args"]) == {"lr": 0.5, "layers": [2, 3]}
+    np.testing.assert_array_equal(out["w"].numpy(), np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(out["col"].numpy(), [1, 4])
+    out["w"][1, 1] = -7.0  # col is a view of w's storage
+    assert out["col"].tolist() == [1.0, -7.0]
+    assert isinstance(out["p"], nn.Parameter) and out["p"].requires_grad
+    if fmt == "zip":  # its storages are read as they come: __setstate__ sees a real tensor
+        assert out["summed"].t.tolist() == [2.5] * 4
+        assert out["summed"].total == 10.0
+
+
+def test_weights_only_defaults_follow_torch_load(tmp_path, monkeypatch):
+    path = write(tmp_path, zip_checkpoint(object_checkpoint()))
+    with pytest.raises(pickle.UnpicklingError):
+        rustdl.load(path, weights_only=True)
+    # an explicit pickle_module means a full unpickling, as torch.load
+    assert rustdl.load(path, pickle_module=pickle)["args"].lr == 0.5
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    assert rustdl.load(path)["args"].lr == 0.5
+    with pytest.raises(pickle.UnpicklingError):  # ... but not over an explicit weights_only=True
+        rustdl.load(path, weights_only=True)
+    monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    monkeypatch.setenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(pickle.UnpicklingError):  # forces weights_only whatever is passed
+        rustdl.load(path, weights_only=False)
+
+
+def test_weights_only_false_does_not_import_torch_names_outside_the_compat_layer(tmp_path):
+    obj = {"m": Build(Global("torch.nn.modules.linear", "Linear")(), {"in_features": 2})}
+    with pytest.raises(pickle.UnpicklingError, match="rustdl.torchcompat"):
+        rustdl.load(write(tmp_path, zip_checkpoint(obj)), weights_only=False)
