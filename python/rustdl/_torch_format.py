@@ -203,7 +203,7 @@ class _Writer:
             kind = "cpu" if v.type == "cpu" else "cuda"
             self.tuple_((kind,) if v.index is None else (kind, int(v.index)))
             self.op(b"R")
-        elif isinstance(v, tuple) and type(v).__name__ == "Size" and type(v).__module__.startswith("rustdl"):
+        elif _is_size(v):
             self.global_("torch", "Size")
             self.tuple_((tuple(int(n) for n in v),))
             self.op(b"R")
@@ -308,7 +308,7 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
             kind = "cpu" if obj.type == "cpu" else "cuda"
             args = (kind,) if obj.index is None else (kind, int(obj.index))
             return (_Global("torch", "device"), args)
-        if isinstance(obj, tuple) and t.__name__ == "Size" and t.__module__.startswith("rustdl"):
+        if _is_size(obj):
             return (_Global("torch", "Size"), (tuple(int(n) for n in obj),))
         if isinstance(obj, type):
             return NotImplemented  # a class: save_global decides
@@ -334,6 +334,14 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
         if module.split(".", 1)[0] in ("rustdl", "torch"):
             raise _NotPlain(f"{module}.{getattr(obj, '__qualname__', name)}")
         super().save_global(obj, name)
+
+
+def _is_size(v: Any) -> bool:
+    """A ``torch.Size`` of the compat layer (named ``torch.Size`` there)."""
+    t = type(v)
+    return (
+        isinstance(v, tuple) and t.__name__ == "Size" and t.__module__.split(".", 1)[0] in ("rustdl", "torch")
+    )
 
 
 def _hooks() -> collections.OrderedDict:

@@ -245,6 +245,11 @@ class _ObjectUnpickler(pickle.Unpickler):
         self.to_saved_device = to_saved_device
         self.done: dict[str, Tensor] = {}
 
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch", "Size") and _torch_facade() is None:
+            return tuple  # a shape pickled under rustdl.torchcompat, read outside it
+        return super().find_class(module, name)
+
     def persistent_load(self, pid: Any) -> Any:
         kind = pid[0] if isinstance(pid, tuple) and pid else None
         if kind == "tensor" and len(pid) == 5 and pid[1] in self.tensors:

@@ -379,8 +379,8 @@ def _rename_classes(facade: TorchFacade) -> None:
         if not isinstance(value, type) or value in _RENAMED:
             continue
         home = value.__module__
-        if not isinstance(home, str) or not home.startswith("rustdl.") or "._" in home:
-            continue
+        if not isinstance(home, str) or not home.startswith("rustdl") or "._" in home:
+            continue  # (rustdl's own: rustdl.Tensor, rustdl.dtype become torch.Tensor, torch.dtype)
         name = _torch_name(home)
         if name is None or "._" in name:
             continue

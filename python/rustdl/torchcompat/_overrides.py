@@ -4,6 +4,7 @@ aliases, and Tensor/Module methods PyTorch scripts call that rustdl lacks (added
 
 from __future__ import annotations
 
+import copyreg
 from typing import Any
 
 import rustdl
@@ -80,6 +81,8 @@ class _DeviceMeta(type):
 class device(metaclass=_DeviceMeta):
     """``torch.device(...)``: returns a ``rustdl.device``; "cuda" means rustdl's GPU."""
 
+    __module__ = "torch"  # pickles name torch.device, as PyTorch's (PyTorch reads them)
+
     def __new__(cls, type: Any, index: int | None = None) -> Any:  # noqa: A002
         if _is_meta(type) and index is None:
             return _META
@@ -134,8 +137,14 @@ class Size(tuple):
     """``torch.Size``: the tuple of a tensor's dims, printed as PyTorch prints it
     (``torch.Size([2, 3])``), with ``numel()``; slicing or adding gives a Size again."""
 
+    __module__ = "torch"  # pickles name torch.Size, as PyTorch's
+
     def __new__(cls, sizes: Any = ()) -> Size:
         return tuple.__new__(cls, (int(n) for n in sizes))
+
+    def __reduce__(self) -> tuple:
+        # a Size again after pickle / copy / deepcopy (tuple's own reduction gives a tuple)
+        return (Size, (tuple(self),))
 
     def __repr__(self) -> str:
         return f"torch.Size({list(self)})"
@@ -164,9 +173,6 @@ class Size(tuple):
         return tuple.__new__(Size, tuple(self) * n)
 
     __rmul__ = __mul__
-
-    def __reduce__(self) -> Any:
-        return (tuple, (tuple(self),))  # a checkpoint holding a Size reads back as a tuple
 
 
 def _broadcast_shapes(*shapes: Any) -> Size:
@@ -268,9 +274,21 @@ def _size_property(orig: Any) -> property:
     return property(lambda self: Size(orig.fget(self)), doc=orig.__doc__)
 
 
+def _reduce_dtype(dt: Any) -> str:
+    # the name of a global of dtype's module (renamed "torch" while the facade is installed)
+    return str(dt).rsplit(".", 1)[-1]
+
+
+def _reduce_device(dev: Any) -> tuple:
+    kind = "cuda" if dev.type in ("cuda", "gpu") else dev.type
+    return (device, (kind,) if dev.index is None else (kind, int(dev.index)))
+
+
 def unpatch_classes() -> None:
     """Undoes :func:`patch_classes` (``torchcompat.uninstall``): rustdl prints and behaves as
     itself again in the same process."""
+    copyreg.dispatch_table.pop(rustdl.dtype, None)
+    copyreg.dispatch_table.pop(rustdl.device, None)
     for key, value in _ORIG_ATTRS.items():
         try:
             if value is None:
@@ -324,3 +342,7 @@ def patch_classes() -> None:
     rustdl.Tensor.to = _tensor_to
     nn.Module.cuda = _module_cuda
     nn.Module.to = _module_to
+    # pickles of dtypes and devices name torch.float32 / torch.device, as PyTorch writes them, so
+    # PyTorch reads what a script pickles here (a replay buffer holding its device)
+    copyreg.pickle(rustdl.dtype, _reduce_dtype)
+    copyreg.pickle(rustdl.device, _reduce_device)
