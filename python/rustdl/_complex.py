@@ -531,11 +531,17 @@ class ComplexTensor:
     def sub_(self, other, *, alpha=1) -> ComplexTensor:
         return self._set(self - as_complex(other, like=self) * alpha)
 
+    def _snapshot(self) -> ComplexTensor:
+        """This value as it is now, apart from the parts about to be overwritten: a product
+        saves its operands for backward, and writing the result into those very tensors would
+        invalidate them (PyTorch saves a copy of ``self`` for ``mul_`` likewise)."""
+        return ComplexTensor(self._re.clone(), self._im.clone())
+
     def mul_(self, other) -> ComplexTensor:
-        return self._set(self * other)
+        return self._set(self._snapshot() * other)
 
     def div_(self, other) -> ComplexTensor:
-        return self._set(self / other)
+        return self._set(self._snapshot() / other)
 
     __iadd__ = add_
     __isub__ = sub_

@@ -307,6 +307,11 @@ def normal(
     """Normal draws, as ``torch.normal``: ``normal(mean, std, size)`` with numbers, or elementwise
     means and standard deviations from tensors (broadcast together)."""
     tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if size is not None and tensors and all(t.ndim == 0 for t in tensors):
+        # 0-d tensors stand for numbers here, as PyTorch's (mean: float, std: float, size) form
+        # takes them
+        mean, std = (float(v) if isinstance(v, Tensor) else v for v in (mean, std))
+        tensors = []
     if size is not None and tensors:
         raise TypeError("normal: size goes with a float mean and std, not tensors")
     if tensors:

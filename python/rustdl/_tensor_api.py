@@ -152,6 +152,9 @@ def _get_device(self):
 
 
 Tensor.get_device = _get_device
+# an integer naming the tensor object (PyTorch's is its C++ object's address; libraries use it to
+# tell parameters apart)
+Tensor._cdata = property(lambda self: id(self), doc="An int identifying this tensor object.")
 
 
 # ---------------------------------------------------------------- einsum

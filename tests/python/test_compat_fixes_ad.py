@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
+import pytest
 import rustdl
 from conftest import compat_report, run_compat
 
@@ -36,3 +38,185 @@ def test_pickles_of_dtypes_devices_sizes_and_the_tensor_class_name_torch(tmp_pat
     # outside the compat layer the classes are rustdl's again
     assert rustdl.Tensor.__module__ == "rustdl"
     assert pickle.loads(pickle.dumps(rustdl.float64)) is rustdl.float64
+
+
+def test_modules_have_pytorchs_hook_tables_from_the_start():
+    from collections import OrderedDict
+
+    m = rustdl.nn.Linear(2, 2)
+    for name in (
+        "_forward_pre_hooks", "_forward_hooks", "_backward_hooks", "_backward_pre_hooks",
+        "_state_dict_hooks", "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+        "_load_state_dict_post_hooks", "_forward_hooks_with_kwargs",
+        "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called",
+    ):  # fmt: skip
+        assert isinstance(getattr(m, name), OrderedDict) and not getattr(m, name), name
+    assert m._is_full_backward_hook is None
+    # a kwargs hook is recorded by id (as PyTorch's OrderedDict of id -> True) and removable
+    seen = []
+    h = m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(sorted(kwargs)), with_kwargs=True)
+    m(rustdl.ones(1, 2))
+    assert seen == [[]] and list(m._forward_hooks_with_kwargs.values()) == [True]
+    h.remove()
+    assert not m._forward_hooks_with_kwargs and not m._forward_hooks
+
+
+def test_named_members_takes_a_function_as_pytorchs():
+    net = rustdl.nn.Sequential(rustdl.nn.Linear(2, 3), rustdl.nn.ReLU(), rustdl.nn.Linear(3, 1))
+    got = [n for n, _ in net._named_members(lambda mod: mod._parameters.items())]
+    assert got == [n for n, _ in net.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [n for n, _ in net._named_members(lambda mod: mod._parameters.items(), prefix="m")][
+        0
+    ] == "m.0.weight"
+
+
+def test_normal_takes_zero_dim_tensors_with_a_size():
+    rustdl.manual_seed(0)
+    a = rustdl.normal(mean=0.0, std=rustdl.tensor(0.5), size=(2, 3))
+    rustdl.manual_seed(0)
+    b = rustdl.normal(0.0, 0.5, size=(2, 3))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert tuple(rustdl.normal(rustdl.tensor(1.0), 2.0, size=(4,)).shape) == (4,)
+    with pytest.raises(TypeError):  # a tensor of several means has its own shape: no size
+        rustdl.normal(rustdl.zeros(2), 1.0, size=(2,))
+
+
+def test_adagrad_starts_its_accumulator_in_the_constructor():
+    p = rustdl.nn.Parameter(rustdl.ones(2))
+    opt = rustdl.optim.Adagrad([p], lr=0.1, initial_accumulator_value=0.5)
+    st = opt.state_dict()["state"][0]
+    assert float(st["step"]) == 0.0 and st["sum"].tolist() == [0.5, 0.5]
+    p.sum().backward()
+    opt.step()
+    # sum = 0.5 + g² = 1.5; p = 1 - lr · g / (√sum + eps)
+    np.testing.assert_allclose(p.detach().numpy(), 1 - 0.1 / (np.sqrt(1.5) + 1e-10), rtol=1e-6)
+    assert float(opt.state_dict()["state"][0]["step"]) == 1.0
+
+
+def test_adamw_and_adagrad_live_in_their_own_modules():
+    from rustdl.optim import adagrad, adamw
+
+    assert adamw.AdamW is rustdl.optim.AdamW and adagrad.Adagrad is rustdl.optim.Adagrad
+    assert rustdl.optim.AdamW.__module__ == "rustdl.optim.adamw"
+    assert rustdl.optim.Adagrad.__module__ == "rustdl.optim.adagrad"
+    assert pickle.loads(pickle.dumps(rustdl.optim.AdamW)) is rustdl.optim.AdamW
+
+
+def test_functional_call_strict_counts_tied_names_as_given():
+    from rustdl.func import functional_call
+
+    class Tied(rustdl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = rustdl.nn.Linear(3, 3, bias=False)
+            self.b = rustdl.nn.Linear(3, 3, bias=False)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    out = functional_call(Tied(), {"a.weight": rustdl.eye(3) * 2}, (rustdl.ones(1, 3),), strict=True)
+    assert out.tolist() == [[4.0, 4.0, 4.0]]  # (2I)(2I)·1
+    with pytest.raises(RuntimeError, match="b.weight"):
+        functional_call(
+            Tied(), {"a.weight": rustdl.eye(3)}, (rustdl.ones(1, 3),), strict=True, tie_weights=False
+        )
+
+
+@pytest.mark.parametrize("cls", ["GRU", "LSTM", "RNN"])
+def test_assigned_flat_weights_drive_the_rnn(cls):
+    rustdl.manual_seed(0)
+    make = getattr(rustdl.nn, cls)
+    m = make(2, 3, num_layers=2, bidirectional=True)
+    x = rustdl.randn(4, 1, 2)
+    new = [w.detach() * 2 for w in m._flat_weights]
+    m._flat_weights = new
+    ref = make(2, 3, num_layers=2, bidirectional=True)
+    with rustdl.no_grad():
+        for n, w in zip(ref._flat_weights_names, new):
+            getattr(ref, n).copy_(w)
+    np.testing.assert_allclose(m(x)[0].detach().numpy(), ref(x)[0].detach().numpy(), rtol=1e-6, atol=1e-7)
+    # a weight assigned by name replaces its entry; _init_flat_weights goes back to the names
+    zero = rustdl.nn.Parameter(rustdl.zeros(m.weight_ih_l0.shape))
+    m.weight_ih_l0 = zero
+    assert m._flat_weights[0] is zero and m._flat_weights[1] is new[1]
+    m._init_flat_weights()
+    assert m._flat_weights[1] is m.weight_hh_l0
+    with pytest.raises(ValueError, match="expected"):
+        m._flat_weights = new[:3]
+
+
+def test_module_cpu_does_not_go_through_a_subclass_to():
+    class N(rustdl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = rustdl.nn.Linear(2, 2)
+
+        def to(self, *args, **kwargs):
+            return self.cpu()
+
+    n = N()
+    assert n.to("cpu") is n and n.lin.weight.device.type == "cpu"
+
+
+def test_complex_in_place_products_keep_their_saved_operands():
+    # ifft(fft(a) · fft(b)) is the circular convolution of a and b, whose sum is sum(a)·sum(b):
+    # d/da = sum(b), d/db = sum(a) (and for the quotient, checked against its out-of-place form)
+    rustdl.manual_seed(0)
+    a = rustdl.randn(5, requires_grad=True)
+    b = rustdl.randn(5, requires_grad=True)
+    x = rustdl.fft.fft(a)
+    x.mul_(rustdl.fft.fft(b))
+    rustdl.fft.ifft(x).real.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), np.full(5, b.detach().numpy().sum()), rtol=1e-5)
+    np.testing.assert_allclose(b.grad.numpy(), np.full(5, a.detach().numpy().sum()), rtol=1e-5)
+    grads = []
+    for in_place in (True, False):
+        a.grad = b.grad = None
+        x, y = rustdl.fft.fft(a), rustdl.fft.fft(b + 3.0)
+        if in_place:
+            x.div_(y)
+        else:
+            x = x / y
+        rustdl.fft.ifft(x).real.pow(2).sum().backward()
+        grads.append((a.grad.numpy().copy(), b.grad.numpy().copy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-6)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-6)
+
+
+def test_sharding_modules_import_and_refuse_to_shard(tmp_path):
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, torch
+        from torch.distributed.tensor import DTensor, Shard
+        from torch.distributed.fsdp import FSDPModule, FullyShardedDataParallel, ShardingStrategy
+        from torch.distributed._composable.fsdp import FSDPModule as F2
+        from torch.distributed._tensor.experimental import implicit_replication
+        from torch.distributed.algorithms.join import Join, Joinable, JoinHook
+        from torch.utils.data.dataloader import _collate_fn_t
+        from torch.serialization import MAP_LOCATION
+        out = {"isinstance": [isinstance(torch.ones(2), DTensor), isinstance(torch.nn.Linear(2, 2), FSDPModule)],
+               "same": FSDPModule is F2, "shard": repr(Shard(0))}
+        try:
+            FullyShardedDataParallel(torch.nn.Linear(2, 2))
+        except NotImplementedError as e:
+            out["fsdp"] = "DistributedDataParallel" in str(e)
+        with implicit_replication():
+            out["replication"] = True
+        class Hook(JoinHook):
+            def post_hook(self, is_last_joiner):
+                out["post"] = is_last_joiner
+        class J(Joinable):
+            def join_hook(self, **kw): return Hook()
+            join_device = property(lambda self: torch.device("cpu"))
+            join_process_group = property(lambda self: None)
+        with Join([J()]):
+            pass
+        out["cdata"] = torch.ones(1)._cdata > 0
+        print(json.dumps(out))
+        """,
+    )
+    r = compat_report(proc)
+    assert r == {"isinstance": [False, False], "same": True, "shard": "Shard(dim=0)", "fsdp": True,
+                 "replication": True, "post": True, "cdata": True}  # fmt: skip

@@ -122,6 +122,10 @@ _FROZEN = ("dataset", "batch_size", "batch_sampler", "sampler", "drop_last", "pe
 
 
 _T_co = TypeVar("_T_co", covariant=True)
+_T = TypeVar("_T")
+# the callable types PyTorch's dataloader module names (libraries annotate with them)
+_worker_init_fn_t = Callable[[int], None]
+_collate_fn_t = Callable[[list[_T]], Any]
 
 
 class DataLoader(Generic[_T_co]):

@@ -8,7 +8,8 @@ Example:
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta
 from .adafactor import Adafactor
-from .adam import Adam, AdamW
+from .adam import Adam
+from .adamw import AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .lbfgs import LBFGS
@@ -16,7 +17,8 @@ from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
-from .rmsprop import Adagrad, RMSprop
+from .adagrad import Adagrad
+from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
 from .sparse_adam import SparseAdam

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from .optimizer import Optimizer, _check_nonnegative, _defaults
+from .optimizer import Optimizer, _check_nonnegative, _defaults, _Step
 
 
 class RMSprop(Optimizer):
@@ -98,6 +98,12 @@ class Adagrad(Optimizer):
         fused: bool | None = None,
     ) -> None:
         super().__init__(params, _defaults(locals()))
+        # the accumulator starts at initial_accumulator_value from the constructor on, as
+        # PyTorch's (state_dict before the first step, differentiable-optimizer wrappers)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p not in self.state or not self.state[p]:
+                    self.state[p] = {**self._init_state(p, group), "step": _Step(0)}
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_nonnegative(

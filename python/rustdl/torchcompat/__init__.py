@@ -62,6 +62,13 @@ _PREFIXES: dict[str, str] = {
     "torch.nn.parallel.data_parallel": "rustdl.nn.parallel",
     "torch.nn.parallel.scatter_gather": "rustdl.nn.parallel",
     "torch.distributed.constants": "rustdl.distributed",
+    # sharded tensors and FSDP: types and options for libraries' checks (rustdl shards nothing)
+    "torch.distributed.tensor": "rustdl.torchcompat._torch_distributed.tensor",
+    "torch.distributed._tensor": "rustdl.torchcompat._torch_distributed.tensor",
+    "torch.distributed.device_mesh": "rustdl.torchcompat._torch_distributed.device_mesh",
+    "torch.distributed.fsdp": "rustdl.torchcompat._torch_distributed.fsdp",
+    "torch.distributed._composable": "rustdl.torchcompat._torch_distributed._composable",
+    "torch.distributed.algorithms": "rustdl.torchcompat._torch_distributed.algorithms",
     "torch.nn.parameter": "rustdl.nn.parameter",
     "torch.backends": "rustdl.backends",
     "torch.cuda": "rustdl.cuda",

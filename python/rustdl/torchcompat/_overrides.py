@@ -129,8 +129,9 @@ def _tensor_cuda(self: Any, device: Any = None, non_blocking: bool = False, **kw
 
 
 def _module_cuda(self: Any, device: Any = None) -> Any:
-    """``model.cuda()``: moves parameters and buffers to rustdl's GPU (CPU when forced)."""
-    return self.to(_cuda_spec(device))
+    """``model.cuda()``: moves parameters and buffers to rustdl's GPU (CPU when forced); not
+    through ``self.to``, which a subclass may define with ``self.cuda()``."""
+    return nn.Module._moved(self, _cuda_spec(device))
 
 
 class Size(tuple):

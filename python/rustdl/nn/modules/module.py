@@ -79,6 +79,29 @@ _global_backward_hooks: OrderedDict = OrderedDict()
 _global_backward_pre_hooks: OrderedDict = OrderedDict()
 
 
+_HOOK_TABLES = (
+    "_forward_pre_hooks",
+    "_forward_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+
+
+class _IdSet(OrderedDict):
+    """The ids of hooks registered ``with_kwargs``: an ``OrderedDict`` of ``id -> True`` as
+    PyTorch keeps them, with a set's ``add``/``discard``."""
+
+    def add(self, key: int) -> None:
+        self[key] = True
+
+    def discard(self, key: int) -> None:
+        self.pop(key, None)
+
+
 def _has_hooks(d: dict) -> bool:
     """Whether a call of the module whose ``__dict__`` is ``d`` has any hook to run."""
     return bool(
@@ -162,9 +185,14 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
-        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        # every hook table PyTorch's Module makes up front (libraries walk them directly, e.g.
+        # a state_dict override looping over self._state_dict_hooks)
+        for name in _HOOK_TABLES:
+            object.__setattr__(self, name, OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks_with_kwargs", _IdSet())
+        object.__setattr__(self, "_forward_hooks_with_kwargs", _IdSet())
+        object.__setattr__(self, "_forward_hooks_always_called", OrderedDict())
+        object.__setattr__(self, "_is_full_backward_hook", None)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
@@ -187,10 +215,10 @@ class Module:
             object.__setattr__(self, name, hooks)
         return hooks
 
-    def _kwargs_ids(self, name: str) -> set:
+    def _kwargs_ids(self, name: str) -> _IdSet:
         ids = self.__dict__.get(name)
         if ids is None:
-            ids = set()
+            ids = _IdSet()
             object.__setattr__(self, name, ids)
         return ids
 
@@ -411,7 +439,13 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool = True):
+    def _named_members(
+        self, get_members_fn: Any, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ):
+        """``(name, member)`` of this module and (``recurse``) its submodules, each member once
+        with ``remove_duplicate``: ``get_members_fn(module)`` gives a module's own ``(name, value)``
+        pairs, as PyTorch's (``lambda m: m._parameters.items()``), or names the dict to read."""
+        store = get_members_fn if isinstance(get_members_fn, str) else None
         seen = set()
         mods = (
             self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
@@ -419,7 +453,8 @@ class Module:
             else [(prefix, self)]
         )
         for mod_prefix, mod in mods:
-            for name, value in getattr(mod, store).items():
+            members = getattr(mod, store).items() if store is not None else get_members_fn(mod)
+            for name, value in members:
                 if value is None:
                     continue
                 if remove_duplicate:
@@ -586,6 +621,11 @@ class Module:
             >>> model.to(rustdl.float64)
         """
         device, dtype = _parse_to(args, dict(kwargs))
+        return self._moved(device, dtype)
+
+    def _moved(self, device: Any, dtype: Any = None) -> Module:
+        """:meth:`to` once its arguments are parsed; ``cpu()``/``cuda()`` come here directly (not
+        through ``self.to``), as PyTorch's, so a subclass's ``to`` may call them."""
         target = None if device is None else _rustdl.device(device) if isinstance(device, str) else device
 
         def convert(t: Tensor) -> Tensor:
@@ -628,11 +668,11 @@ class Module:
 
     def cpu(self) -> Module:
         """Moves every parameter and buffer to the CPU."""
-        return self.to("cpu")
+        return self._moved("cpu")
 
     def gpu(self, index: int = 0) -> Module:
         """Moves every parameter and buffer to GPU ``index``."""
-        return self.to(f"gpu:{index}" if index else "gpu")
+        return self._moved(f"gpu:{index}" if index else "gpu")
 
     def float(self) -> Module:
         """Casts floating parameters and buffers to float32 (complex ones are kept)."""

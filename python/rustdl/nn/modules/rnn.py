@@ -318,8 +318,41 @@ class _RNNBase(Module):
     @property
     def _flat_weights(self) -> list:
         """The parameters (or whatever tensors now stand under their names), in
-        :attr:`_flat_weights_names` order."""
+        :attr:`_flat_weights_names` order. Assigning a list (as functional-optimisation
+        libraries do) makes ``forward`` use those tensors, until :meth:`_init_flat_weights`;
+        meanwhile assigning a weight by name replaces its entry, as in PyTorch."""
+        given = self.__dict__.get("_flat_weights_given")
+        if given is not None:
+            return given
         return [getattr(self, n, None) for n in self._flat_weights_names]
+
+    @_flat_weights.setter
+    def _flat_weights(self, weights: list) -> None:
+        weights = list(weights)
+        names = self._flat_weights_names
+        if len(weights) != len(names):
+            raise ValueError(
+                f"{type(self).__name__}._flat_weights: expected {len(names)} tensors ({names}), got {len(weights)}"
+            )
+        self.__dict__["_flat_weights_given"] = weights
+
+    def _init_flat_weights(self) -> None:
+        """``forward`` uses the weights under their names again."""
+        self.__dict__.pop("_flat_weights_given", None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        given = self.__dict__.get("_flat_weights_given")
+        if given is not None and name in (names := self._flat_weights_names):
+            given[names.index(name)] = value
+
+    def _weight(self, name: str) -> Any:
+        given = self.__dict__.get("_flat_weights_given")
+        if given is not None:
+            names = self._flat_weights_names
+            if name in names:
+                return given[names.index(name)]
+        return getattr(self, name)
 
     @property
     def all_weights(self) -> list[list]:
@@ -332,14 +365,14 @@ class _RNNBase(Module):
         return getattr(self, "proj_size", 0) or self.hidden_size
 
     def _w_hr(self, layer: int, d: int) -> Tensor:
-        return getattr(self, f"weight_hr_l{layer}" + ("_reverse" if d == 1 else ""))
+        return self._weight(f"weight_hr_l{layer}" + ("_reverse" if d == 1 else ""))
 
     def _weights(self, layer: int, d: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-        w_ih = getattr(self, "weight_ih" + sfx)
-        w_hh = getattr(self, "weight_hh" + sfx)
-        b_ih = getattr(self, "bias_ih" + sfx) if self.bias else None
-        b_hh = getattr(self, "bias_hh" + sfx) if self.bias else None
+        w_ih = self._weight("weight_ih" + sfx)
+        w_hh = self._weight("weight_hh" + sfx)
+        b_ih = self._weight("bias_ih" + sfx) if self.bias else None
+        b_hh = self._weight("bias_hh" + sfx) if self.bias else None
         return w_ih, w_hh, b_ih, b_hh
 
     def _check_state(

@@ -110,7 +110,10 @@ def functional_call(
 
     tied = _tied_names(module)
     if strict:
-        missing = sorted(set(tied) - set(values))
+        # with tie_weights, one name of a tied group stands for all of them, as PyTorch's
+        missing = sorted(
+            k for k in set(tied) - set(values) if not (tie_weights and any(o in values for o in tied[k]))
+        )
         unexpected = sorted(set(values) - set(tied))
         if missing or unexpected:
             raise RuntimeError(
