@@ -91,7 +91,8 @@ impl DType {
     /// Parses a dtype name (`float32`, `float`, `float64`, `double`, `int64`, `long`, `bool`).
     pub fn parse(s: &str) -> Option<DType> {
         match s {
-            "float32" | "float" | "f32" => Some(DType::F32),
+            // the 16-bit floats are stored as float32 (see `PyDType::alias`)
+            "float32" | "float" | "f32" | "float16" | "half" | "bfloat16" => Some(DType::F32),
             "float64" | "double" | "f64" => Some(DType::F64),
             "int64" | "long" | "i64" => Some(DType::I64),
             "bool" => Some(DType::Bool),

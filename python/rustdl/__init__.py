@@ -1157,6 +1157,7 @@ def _tensor_slogdet(self):
 
 Tensor.logdet = _tensor_logdet
 Tensor.slogdet = _tensor_slogdet
+globals().update(linalg._torch_functions())  # torch.inverse, cholesky_solve, dsmm, ... with out= (see linalg)
 
 
 # functional forms of Tensor methods that PyTorch also exports as functions (torch.add(a, b,
@@ -1194,12 +1195,13 @@ def __getattr__(name):
     # torch.ScriptModule / ScriptFunction are torch.jit's (made on first use)
     if name in ("ScriptModule", "ScriptFunction"):
         return getattr(jit, name)
-    # 16-bit dtypes: rustdl stores them as float32 (warns once)
+    # 16-bit dtypes: their own objects (unequal to float32, itemsize 2), which every op reads as
+    # float32: rustdl stores no 16-bit floats (warns once)
     if name in ("float16", "half", "bfloat16"):
         from ._tensor_api import _warn_half
 
         _warn_half(f"rustdl.{name}")
-        return float32
+        return getattr(_rustdl, name)
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
 
 

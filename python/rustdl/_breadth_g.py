@@ -527,12 +527,15 @@ def index_reduce(
 # ---- dtype helpers
 
 _INT_BITS = {"uint8": 16, "int8": 8, "int16": 16, "int32": 32, "int64": 64}  # signed bits to hold
-_CATEGORY = {"bool": 0, "float32": 2, "float64": 2, **{k: 1 for k in _INT_BITS}}
-_RANK = {"bool": 0, "float32": 2, "float64": 3, **{k: 1 for k in _INT_BITS}}
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_CATEGORY = {"bool": 0, **{k: 2 for k in _FLOATS}, **{k: 1 for k in _INT_BITS}}
+_RANK = {"bool": 0, "float16": 2, "bfloat16": 2, "float32": 3, "float64": 4, **{k: 1 for k in _INT_BITS}}
 _BY_NAME = {
     "bool": _bool,
     "float32": float32,
     "float64": float64,
+    "float16": _rd.float16,
+    "bfloat16": _rd.bfloat16,
     **{k: getattr(_rd, k) for k in _INT_BITS},
 }
 
@@ -545,6 +548,8 @@ def _promote_names(a: str, b: str) -> str:
     if a in _INT_BITS and b in _INT_BITS:
         bits = max(_INT_BITS[a], _INT_BITS[b])
         return {8: "int8", 16: "int16", 32: "int32"}.get(bits, "int64")
+    if {a, b} == {"float16", "bfloat16"}:
+        return "float32"
     return a if _RANK[a] >= _RANK[b] else b
 
 
@@ -778,6 +783,15 @@ def asarray(
     obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None, requires_grad: bool = False
 ) -> Tensor:
     """``obj`` as a tensor, sharing a tensor's data unless a copy is asked or needed, as ``torch.asarray``."""
+    from ._storage import TypedStorage, UntypedStorage
+
+    if isinstance(obj, UntypedStorage):
+        # the bytes, read as dtype (uint8 by default), as PyTorch's asarray of a storage
+        data = obj._bytes()
+        obj = data if dtype is None or dtype == data.dtype else data.view(dtype)
+        dtype = None
+    elif isinstance(obj, TypedStorage):
+        obj = obj._flat
     if isinstance(obj, Tensor):
         from . import device as _device
 
@@ -810,8 +824,22 @@ def frombuffer(
     float32, float64, int64 or bool elements is shared (writes show on both sides); other
     buffers and dtypes are copied."""
     name = str(dtype).rsplit(".", 1)[-1]
-    if name not in ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"):
+    if name not in (
+        "float32",
+        "float64",
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "uint8",
+        "bool",
+        "float16",
+        "bfloat16",
+    ):
         raise TypeError(f"frombuffer: unsupported dtype {dtype}")
+    half = name if name in ("float16", "bfloat16") else None
+    if half is not None:  # 16-bit floats: read as such, held as float32 (a copy)
+        name = "float16" if half == "float16" else "uint16"
     try:
         view = memoryview(buffer)
     except TypeError:
@@ -842,6 +870,10 @@ def frombuffer(
         count=count,
         offset=offset,
     )
+    if half is not None:
+        from ._dtype_view import _from_half
+
+        arr = _from_half(arr, half)
     out = _rd.from_numpy(arr) if arr.flags.writeable else _rd.from_numpy(arr.copy())
     if requires_grad:
         out.requires_grad_()

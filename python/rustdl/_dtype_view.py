@@ -2,7 +2,8 @@
 
 rustdl stores narrow integers widened (see ``DType::storage``), so the bytes are rebuilt through
 numpy rather than aliased: the result has PyTorch's values and shape but its own memory (a write
-to it does not reach the source)."""
+to it does not reach the source). Bytes viewed as float16/bfloat16 give those values in a float32
+tensor (rustdl has no 16-bit float storage): how serialized half-precision weights are read."""
 
 from __future__ import annotations
 
@@ -23,8 +24,21 @@ _NUMPY = {
 }
 
 
+# the 16-bit floats, read from their bytes into float32 tensors (rustdl stores no 16-bit floats):
+# float16 through numpy's half, bfloat16 as the top half of a float32
+_HALF = {"float16": np.float16, "bfloat16": np.uint16}
+
+
+def _from_half(bits: np.ndarray, name: str) -> np.ndarray:
+    if name == "float16":
+        return bits.astype(np.float32)
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
 def _np_dtype(dtype: _rustdl.dtype) -> type:
-    name = str(dtype).removeprefix("rustdl.").removeprefix("torch.")
+    name = dtype.name
+    if name in _HALF:
+        return _HALF[name]
     if name not in _NUMPY:
         raise TypeError(f"view: viewing a tensor as {dtype} is not supported")
     return _NUMPY[name]
@@ -34,7 +48,8 @@ def view_dtype(t: Tensor, dtype: _rustdl.dtype) -> Tensor:
     """``t`` with its bytes read as ``dtype`` (the last dim scaled by the ratio of the sizes)."""
     if not isinstance(dtype, _rustdl.dtype):
         raise TypeError(f"view: expected a dtype, got {type(dtype).__name__}")
-    if dtype == t.dtype:
+    if dtype == t.dtype or (dtype.name in _HALF and t.dtype == _rustdl.float32):
+        # (a float32 tensor stands for 16-bit data already: it was made as float16/bfloat16)
         return t.view(tuple(t.shape))
     src, dst = _np_dtype(t.dtype), _np_dtype(dtype)
     a, b = np.dtype(src).itemsize, np.dtype(dst).itemsize
@@ -58,5 +73,7 @@ def view_dtype(t: Tensor, dtype: _rustdl.dtype) -> Tensor:
         out = host.reshape(1).view(dst).reshape(())
     else:
         out = host.view(dst)
+    if dtype.name in _HALF:
+        out = _from_half(out, dtype.name)
     res = _rustdl.from_numpy(out.copy()).to(t.device)
     return res.reshape(()) if t.dim() == 0 else res

@@ -75,6 +75,61 @@ class UntypedStorage(_StorageBase):
     def element_size(self) -> int:
         return 1
 
+    @classmethod
+    def from_file(cls, filename: Any, shared: bool = False, nbytes: int = 0) -> UntypedStorage:
+        """The first ``nbytes`` bytes of a file (all of it for 0), as PyTorch's: read into
+        memory (``shared=False``, which is what loaders of serialized weights ask for)."""
+        import os
+
+        import numpy as np
+
+        from . import _rustdl
+
+        if shared:
+            raise NotImplementedError(
+                "UntypedStorage.from_file(shared=True): rustdl cannot map a file so that writes reach "
+                "it; use shared=False (a private copy of the bytes)"
+            )
+        if not isinstance(nbytes, int) or nbytes < 0:
+            raise ValueError(f"from_file: nbytes must be a non-negative int, got {nbytes!r}")
+        size = os.path.getsize(os.fspath(filename))
+        if nbytes > size:
+            raise RuntimeError(
+                f"from_file: the file {os.fspath(filename)!r} has {size} bytes, fewer than the {nbytes} asked for"
+            )
+        arr = np.fromfile(os.fspath(filename), dtype=np.uint8, count=nbytes or -1)
+        out = cls.__new__(cls)
+        out._flat = _rustdl.from_numpy(arr)
+        return out
+
+    def _bytes(self) -> Tensor:
+        """The storage's bytes as a 1-D uint8 tensor (the storage itself when it holds bytes)."""
+        from . import _rustdl
+
+        if self._flat is None:
+            raise RuntimeError("storage: this storage has no memory until a tensor is made over it")
+        if self._flat.dtype == _rustdl.uint8:
+            return self._flat
+        return self._flat.view(_rustdl.uint8)
+
+    def __getitem__(self, i: Any) -> Any:
+        """A byte (an int), or a storage over a slice of the bytes, as PyTorch's."""
+        data = self._bytes()
+        if isinstance(i, slice):
+            out = UntypedStorage.__new__(UntypedStorage)
+            out._flat = data[i]
+            return out
+        return int(data[i])
+
+    def __iter__(self):
+        return iter(self._bytes().tolist())
+
+    def tolist(self) -> list:
+        return self._bytes().tolist()
+
+    def untyped(self) -> UntypedStorage:
+        return self
+
     def __repr__(self) -> str:
         return f"UntypedStorage(nbytes={self.nbytes()}, device={self.device})"
 

@@ -28,6 +28,9 @@ class finfo:
     _TABLE = {
         "float32": (32, 1.1920928955078125e-07, 3.4028234663852886e38, 1.1754943508222875e-38, 6),
         "float64": (64, 2.220446049250313e-16, 1.7976931348623157e308, 2.2250738585072014e-308, 15),
+        # the 16-bit formats' own limits (their tensors are stored as float32 here)
+        "float16": (16, 2.0**-10, 65504.0, 2.0**-14, 3),
+        "bfloat16": (16, 2.0**-7, 3.3895313892515355e38, 1.1754943508222875e-38, 2),
     }
 
     def __init__(self, type=float32):  # noqa: A002
@@ -35,7 +38,9 @@ class finfo:
         if name is None and type is builtins.float:
             name = "float32"
         if name not in self._TABLE:
-            raise TypeError(f"finfo: expected a floating dtype (float32 or float64), got {type!r}")
+            raise TypeError(
+                f"finfo: expected a floating dtype (float32, float64, float16 or bfloat16), got {type!r}"
+            )
         bits, eps, mx, tiny, resolution_digits = self._TABLE[name]
         self.dtype = name
         self.bits = bits

@@ -214,6 +214,12 @@ fn take_python_error(msg: &str) -> Option<PyErr> {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyDType {
     pub d: DType,
+    /// `Some("float16")` / `Some("bfloat16")`: a 16-bit float dtype, which rustdl has no storage
+    /// for. It is its own object — it compares unequal to float32, hashes apart from it and
+    /// reports PyTorch's name and item size, so dtype-keyed tables (a serializer's bytes per
+    /// element) keep their entries — while every op reads it as `d` (float32): a tensor asked
+    /// for in float16 is a float32 tensor.
+    pub alias: Option<&'static str>,
 }
 
 impl PyDType {
@@ -225,15 +231,41 @@ impl PyDType {
         OBJECTS
             .get(d.code() as usize)
             .ok_or_else(|| PyRuntimeError::new_err(format!("dtype code {} unknown", d.code())))?
-            .get_or_try_init(py, || Py::new(py, PyDType { d }))
+            .get_or_try_init(py, || Py::new(py, PyDType { d, alias: None }))
             .map(|o| o.clone_ref(py))
+    }
+
+    /// The one object of the 16-bit float dtype `name` (`float16` or `bfloat16`), read as
+    /// float32 by every op (see [`PyDType::alias`]).
+    pub fn half_object(py: Python<'_>, name: &str) -> PyResult<Py<PyDType>> {
+        static HALF: pyo3::sync::PyOnceLock<Py<PyDType>> = pyo3::sync::PyOnceLock::new();
+        static BF16: pyo3::sync::PyOnceLock<Py<PyDType>> = pyo3::sync::PyOnceLock::new();
+        let (cell, alias) = match name {
+            "float16" | "half" => (&HALF, "float16"),
+            "bfloat16" => (&BF16, "bfloat16"),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "no 16-bit float dtype '{name}'"
+                )))
+            }
+        };
+        cell.get_or_try_init(py, || {
+            Py::new(
+                py,
+                PyDType {
+                    d: DType::F32,
+                    alias: Some(alias),
+                },
+            )
+        })
+        .map(|o| o.clone_ref(py))
     }
 }
 
 #[pymethods]
 impl PyDType {
     fn __repr__(&self) -> String {
-        format!("rustdl.{}", self.d.name())
+        format!("rustdl.{}", self.name())
     }
     #[getter]
     fn is_floating_point(&self) -> bool {
@@ -241,7 +273,16 @@ impl PyDType {
     }
     #[getter]
     fn itemsize(&self) -> usize {
-        self.d.itemsize()
+        if self.alias.is_some() {
+            2
+        } else {
+            self.d.itemsize()
+        }
+    }
+    /// The dtype tensors asked for in this one get: float32 for float16/bfloat16, else itself.
+    #[getter]
+    fn _storage_dtype(&self, py: Python<'_>) -> PyResult<Py<PyDType>> {
+        PyDType::object(py, self.d)
     }
     /// False: a real dtype (the complex ones are `rustdl.complex64`/`complex128`).
     #[getter]
@@ -254,12 +295,12 @@ impl PyDType {
     }
     #[getter]
     fn name(&self) -> &'static str {
-        self.d.name()
+        self.alias.unwrap_or(self.d.name())
     }
     /// Pickling (`torch.save` of a dict holding a dtype, processes): rebuilt by name.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let rebuild = py.import("rustdl")?.getattr("_rebuild_dtype")?;
-        PyTuple::new(py, [rebuild, PyTuple::new(py, [self.d.name()])?.into_any()])
+        PyTuple::new(py, [rebuild, PyTuple::new(py, [self.name()])?.into_any()])
     }
 }
 
@@ -1541,6 +1582,9 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("int", DType::I32),
     ] {
         m.add(name, PyDType::object(m.py(), d)?)?;
+    }
+    for name in ["float16", "half", "bfloat16"] {
+        m.add(name, PyDType::half_object(m.py(), name)?)?;
     }
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;

@@ -220,3 +220,77 @@ def test_sharding_modules_import_and_refuse_to_shard(tmp_path):
     r = compat_report(proc)
     assert r == {"isinstance": [False, False], "same": True, "shard": "Shard(dim=0)", "fsdp": True,
                  "replication": True, "post": True, "cdata": True}  # fmt: skip
+
+
+def test_sixteen_bit_dtypes_read_from_bytes_into_float32():
+    f16, bf16 = rustdl.float16, rustdl.bfloat16
+    halves = np.array([1.5, -2.25, 65504.0, 2.0**-14], dtype=np.float16)
+    as_bytes = rustdl.from_numpy(halves.view(np.uint8).copy())
+    got = as_bytes.view(f16)
+    assert got.dtype == rustdl.float32 and got.tolist() == halves.astype(np.float32).tolist()
+    assert (
+        rustdl.frombuffer(bytearray(halves.tobytes()), dtype=f16).tolist()
+        == halves.astype(np.float32).tolist()
+    )
+    # bfloat16: the top half of a float32
+    f32 = np.array([1.5, -3.0, 2.0**100], dtype=np.float32)
+    top = (f32.view(np.uint32) >> 16).astype(np.uint16)
+    assert rustdl.frombuffer(bytearray(top.tobytes()), dtype=bf16).tolist() == f32.tolist()
+    assert rustdl.from_numpy(top.view(np.uint8).copy()).view(bf16).tolist() == f32.tolist()
+    # a float32 tensor made "in float16" views as itself
+    assert rustdl.ones(2).to(f16).view(f16).tolist() == [1.0, 1.0]
+    # PyTorch's limits and promotion rules for the 16-bit types
+    assert rustdl.finfo(f16).max == 65504.0 and rustdl.finfo(f16).eps == 2.0**-10
+    assert rustdl.finfo(bf16).eps == 2.0**-7
+    assert rustdl.promote_types(f16, rustdl.float32) == rustdl.float32
+    assert (
+        rustdl.promote_types(f16, bf16) == rustdl.float32 and rustdl.promote_types(f16, rustdl.int64) == f16
+    )
+    assert pickle.loads(pickle.dumps(bf16)) is bf16
+
+
+def test_untyped_storage_from_a_file_slices_and_reads_as_dtypes(tmp_path):
+    from rustdl._storage import UntypedStorage
+
+    raw = np.arange(3, dtype=np.float32).tobytes() + np.array([1.0, 2.0], dtype=np.float16).tobytes()
+    path = tmp_path / "blob.bin"
+    path.write_bytes(raw)
+    st = UntypedStorage.from_file(str(path), shared=False, nbytes=len(raw))
+    assert st.nbytes() == 16 and st[0] == raw[0] and st.untyped() is st
+    floats = rustdl.asarray(st[0:12], dtype=rustdl.uint8).view(rustdl.float32)
+    assert floats.tolist() == [0.0, 1.0, 2.0]
+    assert rustdl.asarray(st[12:16], dtype=rustdl.uint8).view(rustdl.float16).tolist() == [1.0, 2.0]
+    assert UntypedStorage.from_file(str(path), nbytes=4).nbytes() == 4
+    with pytest.raises(RuntimeError, match="fewer"):
+        UntypedStorage.from_file(str(path), nbytes=100)
+    with pytest.raises(NotImplementedError, match="shared"):
+        UntypedStorage.from_file(str(path), shared=True, nbytes=4)
+
+
+def test_safetensors_files_keep_four_byte_floats_and_read_half_precision(tmp_path):
+    # safetensors sizes each tensor by a dtype-keyed table: with float16 its own dtype, float32
+    # tensors are written whole; a float16 file (written by numpy here) reads into float32
+    from safetensors.numpy import save_file as np_save
+
+    np_save({"h": np.array([1.5, -2.0, 0.25], dtype=np.float16)}, str(tmp_path / "half.safetensors"))
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, os, torch
+        from safetensors.torch import load_file, save_file, safe_open
+        save_file({"w": torch.arange(6.0).reshape(2, 3), "i": torch.arange(3)}, "x.safetensors")
+        back = load_file("x.safetensors")
+        with safe_open("x.safetensors", framework="pt") as f:
+            part = f.get_slice("w")[1:2].tolist()
+        half = load_file("half.safetensors")["h"]
+        print(json.dumps({"w": back["w"].tolist(), "i": back["i"].tolist(), "part": part,
+                          "half": half.tolist(), "dtype": str(half.dtype)}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r == {"w": [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], "i": [0, 1, 2], "part": [[3.0, 4.0, 5.0]],
+                 "half": [1.5, -2.0, 0.25], "dtype": "torch.float32"}  # fmt: skip
+    # and the file itself is a valid safetensors file (read by numpy's loader)
+    from safetensors.numpy import load_file as np_load
+
+    np.testing.assert_array_equal(np_load(str(tmp_path / "x.safetensors"))["w"], np.arange(6.0).reshape(2, 3))

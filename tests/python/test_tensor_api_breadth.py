@@ -89,10 +89,16 @@ def test_half_maps_to_float32():
 
     _tensor_api._HALF_WARNED[0] = False
     with pytest.warns(UserWarning, match="float32"):
-        assert rustdl.float16 is rustdl.float32
+        f16 = rustdl.float16
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert rustdl.half is rustdl.float32 and rustdl.bfloat16 is rustdl.float32
+        # the 16-bit dtypes are their own objects (dtype-keyed tables keep their entries, with
+        # PyTorch's item sizes), and tensors asked for in them are float32
+        assert rustdl.half is f16 and f16 != rustdl.float32 and rustdl.bfloat16 not in (f16, rustdl.float32)
+        assert len({f16: 2, rustdl.bfloat16: 2, rustdl.float32: 4}) == 3
+        assert f16.itemsize == rustdl.bfloat16.itemsize == 2 and f16.is_floating_point
+        assert rustdl.zeros(2, dtype=f16).dtype == rustdl.float32
+        assert rustdl.ones(2).to(rustdl.bfloat16).dtype == rustdl.float32
         assert rustdl.randn(2, dtype=rustdl.float64).half().dtype == rustdl.float32
         assert rustdl.randn(2).bfloat16().dtype == rustdl.float32
         m = rustdl.nn.Linear(2, 2).double().half()
@@ -638,7 +644,7 @@ def test_through_torchcompat(tmp_path):
             out = {
                 "type": x.type(), "long": x.type(torch.LongTensor).type(),
                 "ft": list(torch.FloatTensor(2, 3).shape), "ndim": x.ndimension(),
-                "half": str(x.half().dtype), "f16": torch.float16 == torch.float32,
+                "half": str(x.half().dtype), "f16": torch.float16 != torch.float32,
                 "default": str(torch.get_default_dtype()),
                 "norm": round(float(torch.linalg.norm(x)), 4),
                 "la_inv": LA.inv(x).tolist(), "det": round(float(torch.det(x)), 4),

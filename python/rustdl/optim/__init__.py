@@ -8,16 +8,16 @@ Example:
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta
 from .adafactor import Adafactor
+from .adagrad import Adagrad
 from .adam import Adam
-from .adamw import AdamW
 from .adamax import Adamax
+from .adamw import AdamW
 from .asgd import ASGD
 from .lbfgs import LBFGS
 from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
-from .adagrad import Adagrad
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
