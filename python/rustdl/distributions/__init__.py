@@ -44,11 +44,11 @@ from .extra_o import (
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
 from .heavy_tails import (
     Cauchy,
+    ExpRelaxedCategorical,  # noqa: F401  (torch.distributions.relaxed_categorical's, not in __all__)
     Gumbel,
     OneHotCategorical,
     RelaxedOneHotCategorical,
     StudentT,
-    TransformedDistribution,
 )
 from .kl import kl_divergence, register_kl
 from .matrix import InverseGamma, LKJCholesky, Wishart
@@ -62,6 +62,7 @@ from .more import (
     MultivariateNormal,
 )
 from .normal import Normal
+from .transformed_distribution import TransformedDistribution
 from .transforms import (
     AbsTransform,
     AffineTransform,

@@ -328,10 +328,13 @@ class MixtureSameFamilyConstraint(Constraint):
         return self.base_constraint.event_dim
 
     def check(self, value: Tensor) -> Tensor:
-        value = value.unsqueeze(-1 - self.event_dim)
-        ok = self.base_constraint.check(value)
-        ok = ok.reshape(*ok.shape[: ok.dim() - self.event_dim], -1).all(-1) if self.event_dim else ok
-        return ok.all(-1)
+        if value.dim() < self.event_dim:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.dim()}")
+        ok = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        # one answer per batch entry of the mixture: the inserted component dim (and any event
+        # dims the base check left) reduced away
+        keep = value.dim() - self.event_dim
+        return ok.reshape(*ok.shape[:keep], -1).all(-1)
 
     def __repr__(self) -> str:
         return f"MixtureSameFamilyConstraint({self.base_constraint!r})"

@@ -1,7 +1,11 @@
 """``HalfNormal``, ``HalfCauchy``, ``Chi2``, ``Weibull``, ``Pareto``, ``NegativeBinomial``,
 ``Multinomial``, ``Kumaraswamy``, ``FisherSnedecor``, ``ContinuousBernoulli`` and ``VonMises``, with PyTorch's parameterisations and formulas, composed from rustdl tensor ops
 (``log_prob``, ``entropy``, ``cdf``/``icdf`` and, where PyTorch has it, ``rsample`` are
-differentiable in the parameters)."""
+differentiable in the parameters).
+
+``HalfNormal``, ``HalfCauchy``, ``Weibull``, ``Pareto``, ``Kumaraswamy`` and ``LogisticNormal``
+are :class:`TransformedDistribution` objects built as PyTorch builds them (``base_dist`` and
+``transforms``), so their seeded draws are the base distribution's draws transformed."""
 
 from __future__ import annotations
 
@@ -17,11 +21,14 @@ from .._rustdl import Tensor
 from . import constraints
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .gamma_family import Gamma, _like, _np_rng, lgamma, standard_gamma
+from .gamma_family import Gamma, _like, _np_rng, digamma, lgamma, standard_gamma
 from .heavy_tails import Cauchy
-from .more import _uniform
+from .more import Exponential, _uniform
 from .normal import Normal
-from .utils import broadcast_all, finfo_eps, finfo_tiny, softplus
+from .transformed_distribution import TransformedDistribution
+from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, StickBreakingTransform
+from .uniform import Uniform
+from .utils import broadcast_all, euler_constant, finfo_eps, finfo_tiny, softplus
 
 __all__ = [
     "Chi2",
@@ -38,11 +45,14 @@ __all__ = [
     "Weibull",
 ]
 
-_EULER = 0.57721566490153286061
-
 
 def _scalar_shape(*params) -> tuple[int, ...] | None:
     return () if all(isinstance(p, Number) for p in params) else None
+
+
+def _inside_or(lp: Tensor, inside: Tensor, value: float) -> Tensor:
+    """``lp`` where ``inside``, else ``value`` (a constant there, so no NaN reaches gradients)."""
+    return _rustdl.where(inside, lp, _rustdl.full_like(lp.detach(), value))
 
 
 def _outside_to(lp: Tensor, outside: Tensor, value: float) -> Tensor:
@@ -50,31 +60,43 @@ def _outside_to(lp: Tensor, outside: Tensor, value: float) -> Tensor:
     return _rustdl.where(outside, _rustdl.full_like(lp.detach(), value), lp)
 
 
-class _Half(Distribution):
-    """``|X|`` for a symmetric ``X`` about 0 with ``scale``: twice the base density on ``x ≥ 0``."""
+class HalfNormal(TransformedDistribution):
+    """``|X|`` for ``X ~ Normal(0, scale)``: a :class:`TransformedDistribution` of that normal
+    (``base_dist``) through ``AbsTransform()``, as PyTorch's."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"scale": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
 
-    def __init__(self, base: Distribution, scale, validate_args: bool | None) -> None:
-        self.base_dist = base
-        self.scale = base.scale
-        shape = _scalar_shape(scale)
-        super().__init__(tuple(self.scale.shape) if shape is None else shape, validate_args=validate_args)
+    def __init__(self, scale, validate_args: bool | None = None) -> None:
+        base = Normal(0, scale, validate_args=False)
+        super().__init__(base, AbsTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape: Sequence[int], _instance=None) -> HalfNormal:
+        new = self._get_checked_instance(HalfNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def scale(self) -> Tensor:
+        return self.base_dist.scale
+
+    @property
+    def mean(self) -> Tensor:
+        return self.scale * math.sqrt(2 / math.pi)
 
     @property
     def mode(self) -> Tensor:
         return _rustdl.zeros_like(self.scale)
 
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        return self.base_dist.rsample(sample_shape).abs()
+    @property
+    def variance(self) -> Tensor:
+        return self.scale.square() * (1 - 2 / math.pi)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
         lp = self.base_dist.log_prob(value) + math.log(2)
-        return _outside_to(lp, value < 0, -math.inf)
+        return _inside_or(lp, value >= 0, -math.inf)
 
     def cdf(self, value: Tensor) -> Tensor:
         return 2 * self.base_dist.cdf(value) - 1
@@ -86,34 +108,55 @@ class _Half(Distribution):
         return self.base_dist.entropy() - math.log(2)
 
 
-class HalfNormal(_Half):
-    """``|X|`` for ``X ~ Normal(0, scale)``."""
+class HalfCauchy(TransformedDistribution):
+    """``|X|`` for ``X ~ Cauchy(0, scale)``: a :class:`TransformedDistribution` of that Cauchy
+    (``base_dist``) through ``AbsTransform()``, as PyTorch's."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {"scale": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
 
     def __init__(self, scale, validate_args: bool | None = None) -> None:
-        super().__init__(Normal(0.0, scale, validate_args=False), scale, validate_args)
+        base = Cauchy(0, scale, validate_args=False)
+        super().__init__(base, AbsTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape: Sequence[int], _instance=None) -> HalfCauchy:
+        new = self._get_checked_instance(HalfCauchy, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def scale(self) -> Tensor:
+        return self.base_dist.scale
 
     @property
     def mean(self) -> Tensor:
-        return self.scale * math.sqrt(2 / math.pi)
+        s = self.scale
+        return _rustdl.full(self._extended_shape(), math.inf, dtype=s.dtype, device=s.device)
+
+    @property
+    def mode(self) -> Tensor:
+        return _rustdl.zeros_like(self.scale)
 
     @property
     def variance(self) -> Tensor:
-        return self.scale.square() * (1 - 2 / math.pi)
+        return self.base_dist.variance
 
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        if not isinstance(value, Tensor):
+            value = _rustdl.tensor(value, dtype=self.scale.dtype, device=self.scale.device)
+        lp = self.base_dist.log_prob(value) + math.log(2)
+        return _inside_or(lp, value >= 0, -math.inf)
 
-class HalfCauchy(_Half):
-    """``|X|`` for ``X ~ Cauchy(0, scale)``."""
+    def cdf(self, value: Tensor) -> Tensor:
+        return 2 * self.base_dist.cdf(value) - 1
 
-    def __init__(self, scale, validate_args: bool | None = None) -> None:
-        super().__init__(Cauchy(0.0, scale, validate_args=False), scale, validate_args)
+    def icdf(self, prob: Tensor) -> Tensor:
+        return self.base_dist.icdf((prob + 1) / 2)
 
-    @property
-    def mean(self) -> Tensor:
-        return _rustdl.full_like(self.scale.detach(), math.inf)
-
-    @property
-    def variance(self) -> Tensor:
-        return _rustdl.full_like(self.scale.detach(), math.inf)
+    def entropy(self) -> Tensor:
+        return self.base_dist.entropy() - math.log(2)
 
 
 class Chi2(Gamma):
@@ -130,28 +173,44 @@ class Chi2(Gamma):
         return self.concentration * 2
 
 
-class Weibull(Distribution):
+class Weibull(TransformedDistribution):
     """The Weibull distribution with ``scale`` λ and ``concentration`` k: density
-    ``(k/λ) (x/λ)^(k-1) exp(-(x/λ)^k)`` on ``x ≥ 0``."""
+    ``(k/λ) (x/λ)^(k-1) exp(-(x/λ)^k)`` on ``x > 0``. Built as PyTorch's: ``Exponential(1)``
+    (``base_dist``) through ``PowerTransform(1/k)`` and ``AffineTransform(0, λ)``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "scale": constraints.positive,
         "concentration": constraints.positive,
     }
     support = constraints.positive
-    has_rsample = True
 
     def __init__(self, scale, concentration, validate_args: bool | None = None) -> None:
         self.scale, self.concentration = broadcast_all(scale, concentration)
-        shape = _scalar_shape(scale, concentration)
-        super().__init__(tuple(self.scale.shape) if shape is None else shape, validate_args=validate_args)
+        self.concentration_reciprocal = self.concentration.reciprocal()
+        base = Exponential(_rustdl.ones_like(self.scale), validate_args=validate_args)
+        transforms = [
+            PowerTransform(exponent=self.concentration_reciprocal),
+            AffineTransform(loc=0, scale=self.scale),
+        ]
+        super().__init__(base, transforms, validate_args=validate_args)
 
-    def _gamma_of(self, t: Tensor) -> Tensor:
-        return lgamma(t).exp()
+    def expand(self, batch_shape: Sequence[int], _instance=None) -> Weibull:
+        new = self._get_checked_instance(Weibull, _instance)
+        batch = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
+        new.scale = self.scale.expand(*batch)
+        new.concentration = self.concentration.expand(*batch)
+        new.concentration_reciprocal = new.concentration.reciprocal()
+        transforms = [
+            PowerTransform(exponent=new.concentration_reciprocal),
+            AffineTransform(loc=0, scale=new.scale),
+        ]
+        TransformedDistribution.__init__(new, self.base_dist.expand(batch), transforms, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     @property
     def mean(self) -> Tensor:
-        return self.scale * self._gamma_of(1 + self.concentration.reciprocal())
+        return self.scale * lgamma(1 + self.concentration_reciprocal).exp()
 
     @property
     def mode(self) -> Tensor:
@@ -160,51 +219,40 @@ class Weibull(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        k = self.concentration
-        g1 = self._gamma_of(1 + k.reciprocal())
-        return self.scale.square() * (self._gamma_of(1 + 2 / k) - g1.square())
-
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        """``λ (−log u)^(1/k)``, ``u ~ U(0, 1)``: differentiable in both parameters."""
-        u = _uniform(self._extended_shape(sample_shape), self.scale)
-        return self.scale * (-u.log()) ** self.concentration.reciprocal()
-
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        k, lam = self.concentration, self.scale
-        z = value / lam
-        return (k / lam).log() + (k - 1) * z.log() - z**k
-
-    def cdf(self, value: Tensor) -> Tensor:
-        return 1 - (-((value / self.scale) ** self.concentration)).exp()
-
-    def icdf(self, prob: Tensor) -> Tensor:
-        return self.scale * (-(1 - prob).log()) ** self.concentration.reciprocal()
+        r = self.concentration_reciprocal
+        return self.scale.square() * (lgamma(1 + 2 * r).exp() - (2 * lgamma(1 + r)).exp())
 
     def entropy(self) -> Tensor:
-        k = self.concentration
-        return _EULER * (1 - k.reciprocal()) + (self.scale / k).log() + 1
+        r = self.concentration_reciprocal
+        return euler_constant * (1 - r) + (self.scale * r).log() + 1
 
 
-class Pareto(Distribution):
+class Pareto(TransformedDistribution):
     """The Pareto (type I) distribution with ``scale`` x_m and ``alpha``: density
-    ``α x_m^α / x^(α+1)`` on ``x ≥ x_m``."""
+    ``α x_m^α / x^(α+1)`` on ``x ≥ x_m``. Built as PyTorch's: ``Exponential(α)`` (``base_dist``)
+    through ``ExpTransform()`` and ``AffineTransform(0, x_m)``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "alpha": constraints.positive,
         "scale": constraints.positive,
     }
-    has_rsample = True
 
     def __init__(self, scale, alpha, validate_args: bool | None = None) -> None:
         self.scale, self.alpha = broadcast_all(scale, alpha)
-        shape = _scalar_shape(scale, alpha)
-        super().__init__(tuple(self.scale.shape) if shape is None else shape, validate_args=validate_args)
+        base = Exponential(self.alpha, validate_args=validate_args)
+        transforms = [ExpTransform(), AffineTransform(loc=0, scale=self.scale)]
+        super().__init__(base, transforms, validate_args=validate_args)
 
-    @property
+    def expand(self, batch_shape: Sequence[int], _instance=None) -> Pareto:
+        new = self._get_checked_instance(Pareto, _instance)
+        batch = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
+        new.scale = self.scale.expand(*batch)
+        new.alpha = self.alpha.expand(*batch)
+        return super().expand(batch, _instance=new)
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):  # type: ignore[override]
-        return constraints._GreaterThanEq(self.scale)
+        return constraints.greater_than_eq(self.scale)
 
     @property
     def mean(self) -> Tensor:
@@ -220,26 +268,8 @@ class Pareto(Distribution):
         a = self.alpha.clamp(min=2)  # infinite for α ≤ 2, as PyTorch
         return self.scale.square() * a / ((a - 1).square() * (a - 2))
 
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        """``x_m u^(−1/α)``, ``u ~ U(0, 1)``: differentiable in both parameters."""
-        u = _uniform(self._extended_shape(sample_shape), self.scale)
-        return self.scale * u ** (-self.alpha.reciprocal())
-
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        a = self.alpha
-        lp = a.log() + a * self.scale.log() - (a + 1) * value.log()
-        return _outside_to(lp, value < self.scale, -math.inf)
-
-    def cdf(self, value: Tensor) -> Tensor:
-        return 1 - (self.scale / value) ** self.alpha
-
-    def icdf(self, prob: Tensor) -> Tensor:
-        return self.scale * (1 - prob) ** (-self.alpha.reciprocal())
-
     def entropy(self) -> Tensor:
-        return (self.scale / self.alpha).log() + self.alpha.reciprocal() + 1
+        return (self.scale / self.alpha).log() + (1 + self.alpha.reciprocal())
 
 
 class NegativeBinomial(Distribution):
@@ -390,9 +420,11 @@ class Multinomial(Distribution):
         return -math.lgamma(n + 1) - n * plogp.sum(-1) + expected.sum(-1)
 
 
-class Kumaraswamy(Distribution):
+class Kumaraswamy(TransformedDistribution):
     """The Kumaraswamy distribution on ``(0, 1)`` with ``concentration1`` a and
-    ``concentration0`` b: density ``a b x^(a-1) (1 - x^a)^(b-1)``."""
+    ``concentration0`` b: density ``a b x^(a-1) (1 - x^a)^(b-1)``. Built as PyTorch's:
+    ``Uniform(0, 1)`` (``base_dist``) through ``PowerTransform(1/b)``,
+    ``AffineTransform(1, −1)`` and ``PowerTransform(1/a)``."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "concentration1": constraints.positive,
@@ -403,14 +435,29 @@ class Kumaraswamy(Distribution):
 
     def __init__(self, concentration1, concentration0, validate_args: bool | None = None) -> None:
         self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
-        shape = _scalar_shape(concentration1, concentration0)
-        super().__init__(
-            tuple(self.concentration1.shape) if shape is None else shape, validate_args=validate_args
+        base = Uniform(
+            _rustdl.full_like(self.concentration0, 0),
+            _rustdl.full_like(self.concentration0, 1),
+            validate_args=validate_args,
         )
+        transforms = [
+            PowerTransform(exponent=self.concentration0.reciprocal()),
+            AffineTransform(loc=1.0, scale=-1.0),
+            PowerTransform(exponent=self.concentration1.reciprocal()),
+        ]
+        super().__init__(base, transforms, validate_args=validate_args)
+
+    def expand(self, batch_shape: Sequence[int], _instance=None) -> Kumaraswamy:
+        new = self._get_checked_instance(Kumaraswamy, _instance)
+        batch = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
+        new.concentration1 = self.concentration1.expand(*batch)
+        new.concentration0 = self.concentration0.expand(*batch)
+        return super().expand(batch, _instance=new)
 
     def _moment(self, n: int) -> Tensor:
         a, b = self.concentration1, self.concentration0
-        return (b.log() + lgamma(1 + n / a) + lgamma(b) - lgamma(1 + b + n / a)).exp()
+        t = 1 + n / a
+        return b * (lgamma(t) + lgamma(b) - lgamma(t + b)).exp()
 
     @property
     def mean(self) -> Tensor:
@@ -418,7 +465,7 @@ class Kumaraswamy(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        return self._moment(2) - self._moment(1).square()
+        return self._moment(2) - self.mean.pow(2)
 
     @property
     def mode(self) -> Tensor:
@@ -427,28 +474,9 @@ class Kumaraswamy(Distribution):
         m = ((a - 1) / (a * b - 1)) ** a.reciprocal()
         return _outside_to(m, (a < 1) | (b < 1), math.nan)
 
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        u = _uniform(self._extended_shape(sample_shape), self.concentration1)
-        return self.icdf(u)
-
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        a, b = self.concentration1, self.concentration0
-        return a.log() + b.log() + (a - 1) * value.log() + (b - 1) * (-(value**a)).log1p()
-
-    def cdf(self, value: Tensor) -> Tensor:
-        return 1 - (1 - value**self.concentration1) ** self.concentration0
-
-    def icdf(self, prob: Tensor) -> Tensor:
-        a, b = self.concentration1, self.concentration0
-        return (1 - (1 - prob) ** b.reciprocal()) ** a.reciprocal()
-
     def entropy(self) -> Tensor:
-        from .gamma_family import digamma
-
         a, b = self.concentration1, self.concentration0
-        harmonic = digamma(b + 1) + _EULER
+        harmonic = digamma(b + 1) + euler_constant
         return (1 - b.reciprocal()) + (1 - a.reciprocal()) * harmonic - a.log() - b.log()
 
 
@@ -667,9 +695,10 @@ class VonMises(Distribution):
         return k * (value - self.loc).cos() - math.log(2 * math.pi) - self._log_i(0, k)
 
 
-class LogisticNormal(Distribution):
+class LogisticNormal(TransformedDistribution):
     """``StickBreakingTransform(X)`` for ``X ~ Normal(loc, scale)`` over the last dim: a
-    distribution on the ``K``-simplex from ``K − 1`` normal coordinates, as PyTorch's."""
+    distribution on the ``K``-simplex from ``K − 1`` normal coordinates, as PyTorch's (the
+    ``base_dist`` is that normal made ``Independent`` over its last dim)."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "loc": constraints.real,
@@ -679,21 +708,19 @@ class LogisticNormal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
-        from .transforms import StickBreakingTransform
+        base: Distribution = Normal(loc, scale, validate_args=validate_args)
+        if not base.batch_shape:
+            base = base.expand((1,))
+        super().__init__(base, StickBreakingTransform(), validate_args=validate_args)
 
-        self.base_dist = Normal(loc, scale, validate_args=validate_args)
-        self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
-        if self.loc.dim() < 1:
-            raise ValueError("LogisticNormal: loc and scale need at least one dimension")
-        self.transform = StickBreakingTransform()
-        shape = tuple(self.loc.shape)
-        super().__init__(shape[:-1], (shape[-1] + 1,), validate_args=validate_args)
+    def expand(self, batch_shape: Sequence[int], _instance=None) -> LogisticNormal:
+        new = self._get_checked_instance(LogisticNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
 
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        return self.transform(self.base_dist.rsample(sample_shape))
+    @property
+    def loc(self) -> Tensor:
+        return self.base_dist.base_dist.loc
 
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        x = self.transform.inv(value)
-        return self.base_dist.log_prob(x).sum(-1) - self.transform.log_abs_det_jacobian(x, value)
+    @property
+    def scale(self) -> Tensor:
+        return self.base_dist.base_dist.scale

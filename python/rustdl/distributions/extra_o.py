@@ -420,11 +420,7 @@ class RelaxedBernoulli(TransformedDistribution):
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> RelaxedBernoulli:
         """This distribution with its parameters expanded to ``batch_shape`` (no copy)."""
         new = _new_instance(self, RelaxedBernoulli, _instance)
-        batch = _as_batch_shape(batch_shape)
-        new.base_dist = self.base_dist.expand(batch)
-        new.transforms = self.transforms
-        _init_expanded(new, self, batch)
-        return new
+        return super().expand(_as_batch_shape(batch_shape), _instance=new)
 
     @property
     def temperature(self) -> Any:

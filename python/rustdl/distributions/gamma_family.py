@@ -233,6 +233,103 @@ def standard_gamma(concentration: Tensor, _wide: bool = False) -> Tensor:
     return _StandardGamma.apply(concentration.contiguous(), _wide)
 
 
+def _np_beta_cf(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The continued fraction of the regularized incomplete beta function,
+    ``I_x(a, b) = x^a (1 − x)^b / (a B(a, b)) · cf``, in float64 by the modified Lentz method
+    (it converges fast for ``x < (a + 1) / (a + b + 2)``)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = np.ones_like(x)
+    d = 1.0 - qab * x / qap
+    d = np.where(np.abs(d) < tiny, tiny, d)
+    d = 1.0 / d
+    h = d.copy()
+    active = np.ones(x.shape, bool)
+    for m in range(1, 20000):
+        m2 = 2 * m
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
+            d = 1.0 + aa * d
+            d = np.where(np.abs(d) < tiny, tiny, d)
+            c = 1.0 + aa / c
+            c = np.where(np.abs(c) < tiny, tiny, c)
+            d = 1.0 / d
+            delta = d * c
+            h = np.where(active, h * delta, h)
+        active &= np.abs(delta - 1.0) > 1e-15
+        if not active.any():
+            break
+    return h
+
+
+def _np_beta_sample_grad(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(dx/da) / (1 − x)`` for ``x ~ Beta(a, b)`` held at its quantile (``b`` fixed): the implicit
+    reparameterisation ``dx/da = −(∂I_x(a, b)/∂a) / pdf(x)`` with ``I`` the regularized incomplete
+    beta function, divided by ``1 − x`` (PyTorch's ``_dirichlet_grad`` quantity).
+
+    With ``I_x(a, b) = x^a (1 − x)^b cf / (a B(a, b))`` the ratio ``I / pdf`` is
+    ``x (1 − x) cf / a`` and ``∂ log I / ∂a = log x − 1/a − ψ(a) + ψ(a + b) + ∂ log cf / ∂a``;
+    only the smooth ``log cf`` is differentiated numerically (central differences in float64).
+    Past the continued fraction's range the same is done for ``1 − I_x(a, b) = I_{1−x}(b, a)``.
+    """
+    x, a, b = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (x, a, b)))
+    out = np.zeros(x.shape)
+    ok = (x > 0) & (x < 1) & (a > 0) & (b > 0)
+    if not ok.any():
+        return out
+    x, a, b = x[ok], a[ok], b[ok]
+    lower = x < (a + 1.0) / (a + b + 2.0)
+    dpsi = _np_digamma(a + b) - _np_digamma(a)
+    res = np.empty(x.shape)
+    with np.errstate(all="ignore"):
+        if lower.any():
+            xa, aa, ba = x[lower], a[lower], b[lower]
+            h = 1e-5 * np.maximum(aa, 1e-3)
+            h = np.minimum(h, 0.5 * aa)
+            cf = _np_beta_cf(aa, ba, xa)
+            dlog = (np.log(_np_beta_cf(aa + h, ba, xa)) - np.log(_np_beta_cf(aa - h, ba, xa))) / (2 * h)
+            res[lower] = -(xa / aa) * cf * (np.log(xa) - 1.0 / aa + dpsi[lower] + dlog)
+        upper = ~lower
+        if upper.any():
+            xb, ab, bb = x[upper], a[upper], b[upper]
+            h = 1e-5 * np.maximum(ab, 1e-3)
+            h = np.minimum(h, 0.5 * ab)
+            y = 1.0 - xb
+            cf = _np_beta_cf(bb, ab, y)
+            dlog = (np.log(_np_beta_cf(bb, ab + h, y)) - np.log(_np_beta_cf(bb, ab - h, y))) / (2 * h)
+            res[upper] = (xb / bb) * cf * (np.log(xb) + dpsi[upper] + dlog)
+    out[ok] = np.where(np.isfinite(res), res, 0.0)
+    return out
+
+
+class _DirichletSample(Function):
+    """Draws ``Dirichlet(concentration)`` (normalised standard Gamma draws, as PyTorch's, in
+    float64 arithmetic) with PyTorch's implicit reparameterisation gradient: each ``x_i`` is held
+    at its quantile of its ``Beta(α_i, α_0 − α_i)`` marginal, giving
+    ``dx_j/dα_i = G_i (δ_ij − x_j)`` with ``G_i = (dx_i/dα_i) / (1 − x_i)``."""
+
+    @staticmethod
+    def forward(ctx, concentration):
+        g = standard_gamma(concentration.detach(), _wide=True)
+        x = g / g.sum(-1, keepdim=True)
+        x = x.clamp(min=_tiny(x))
+        a = concentration.detach().cpu().numpy().astype(np.float64)
+        xs = x.detach().cpu().numpy().astype(np.float64)
+        total = np.broadcast_to(a.sum(-1, keepdims=True), a.shape)
+        ctx.grad = _np_beta_sample_grad(xs, a, total - a)
+        ctx.x = xs
+        return x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        go = g.detach().cpu().numpy().astype(np.float64)
+        grad = ctx.grad * (go - (ctx.x * go).sum(-1, keepdims=True))
+        return _like(grad, g)
+
+
 class _NoRsample(Distribution):
     has_rsample = False
 
@@ -353,11 +450,13 @@ class Dirichlet(ExponentialFamily):
     has_rsample = True
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        """A reparameterised draw: independent standard Gamma draws, normalised."""
+        """A reparameterised draw: independent standard Gamma draws, normalised; the gradient to
+        the concentration is the implicit one (PyTorch's), through each coordinate's Beta marginal."""
         shape = self._extended_shape(sample_shape)
-        g = standard_gamma(self.concentration.expand(*shape), _wide=True)
-        x = g / g.sum(-1, keepdim=True)
-        return x.clamp(min=_tiny(x))
+        conc = self.concentration.expand(*shape)
+        if not conc.is_floating_point():
+            conc = conc.float()
+        return _DirichletSample.apply(conc.contiguous())
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
@@ -510,6 +609,8 @@ class Binomial(_NoRsample):
         scalar = isinstance(total_count, Number) and isinstance(given, Number)
         super().__init__(() if scalar else tuple(self.probs.shape), validate_args=validate_args)
 
+    has_enumerate_support = True
+
     @property
     def param_shape(self) -> tuple[int, ...]:
         """The shape of the probabilities (or logits) parameter."""
@@ -518,6 +619,20 @@ class Binomial(_NoRsample):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):  # type: ignore[override]
         return constraints.integer_interval(0, self.total_count)
+
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        """The values ``0, 1, …, total_count`` along a new leading dim (``(n + 1, 1, …)``, or
+        ``(n + 1, *batch_shape)`` with ``expand``); ``total_count`` must be the same across the
+        batch (``NotImplementedError`` otherwise, as PyTorch)."""
+        counts = self.total_count.detach()
+        n = int(counts.max().item()) if counts.numel() else 0
+        if counts.numel() and int(counts.min().item()) != n:
+            raise NotImplementedError("Inhomogeneous total count not supported by `enumerate_support`.")
+        values = _rustdl.arange(1 + n, dtype=self.probs.dtype, device=self.probs.device)
+        values = values.reshape(-1, *([1] * len(self._batch_shape)))
+        if expand:
+            values = values.expand(-1, *self._batch_shape)
+        return values
 
     @property
     def logits(self) -> Tensor:

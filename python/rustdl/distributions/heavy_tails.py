@@ -1,6 +1,8 @@
-"""``StudentT``, ``Cauchy``, ``Gumbel``, ``OneHotCategorical``, ``RelaxedOneHotCategorical``
-and ``TransformedDistribution``, composed from rustdl tensor ops (differentiable where
-PyTorch's are)."""
+"""``StudentT``, ``Cauchy``, ``Gumbel``, ``OneHotCategorical`` and ``RelaxedOneHotCategorical``,
+composed from rustdl tensor ops (differentiable where PyTorch's are). ``Gumbel`` and
+``RelaxedOneHotCategorical`` are :class:`TransformedDistribution` objects (re-exported here from
+:mod:`.transformed_distribution`), built from the same base distributions and transforms as
+PyTorch's."""
 
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ from typing import Any, ClassVar
 
 from .. import _rustdl
 from .._rustdl import Tensor
-from ..autograd import no_grad
 from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
 from .gamma_family import digamma, lgamma, standard_gamma
 from .more import _LocScale, _uniform
-from .transforms import ExpTransform, Transform
-from .utils import broadcast_all, clamp_probs
+from .transformed_distribution import TransformedDistribution
+from .transforms import AffineTransform, ExpTransform
+from .uniform import Uniform
+from .utils import broadcast_all, clamp_probs, euler_constant, finfo_eps, finfo_tiny
 
 __all__ = [
     "Cauchy",
@@ -28,8 +31,6 @@ __all__ = [
     "StudentT",
     "TransformedDistribution",
 ]
-
-_EULER = 0.57721566490153286061
 
 
 def _shape_of(*params: Any) -> tuple[int, ...]:
@@ -151,43 +152,68 @@ class Cauchy(_LocScale):
         return math.log(4 * math.pi) + self.scale.log()
 
 
-class Gumbel(_LocScale):
-    """The Gumbel (type-I extreme value) distribution with ``loc`` and ``scale``."""
+class Gumbel(TransformedDistribution):
+    """The Gumbel (type-I extreme value) distribution with ``loc`` and ``scale``, built as
+    PyTorch's: ``loc − scale · log(−log u)`` for ``u`` from ``Uniform(tiny, 1 − eps)`` (the base
+    distribution), through ``[ExpTransform().inv, AffineTransform(0, −1), ExpTransform().inv,
+    AffineTransform(loc, −scale)]``."""
+
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+    }
+    support = constraints.real
+
+    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        tiny, eps = finfo_tiny(self.loc), finfo_eps(self.loc)
+        if isinstance(loc, Number) and isinstance(scale, Number):
+            base: Distribution = Uniform(tiny, 1 - eps, validate_args=validate_args)
+        else:
+            base = Uniform(
+                _rustdl.full_like(self.loc, tiny),
+                _rustdl.full_like(self.loc, 1 - eps),
+                validate_args=validate_args,
+            )
+        transforms = [
+            ExpTransform().inv,
+            AffineTransform(loc=0, scale=-_rustdl.ones_like(self.scale)),
+            ExpTransform().inv,
+            AffineTransform(loc=loc, scale=-self.scale),
+        ]
+        super().__init__(base, transforms, validate_args=validate_args)
+
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> Gumbel:
+        new = self._get_checked_instance(Gumbel, _instance)
+        batch = tuple(batch_shape) if not isinstance(batch_shape, int) else (batch_shape,)
+        new.loc = self.loc.expand(*batch)
+        new.scale = self.scale.expand(*batch)
+        return super().expand(batch, _instance=new)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        y = (self.loc - value) / self.scale
+        return (y - y.exp()) - self.scale.log()
 
     @property
     def mean(self) -> Tensor:
-        return self.loc + self.scale * _EULER
+        return self.loc + self.scale * euler_constant
 
     @property
     def mode(self) -> Tensor:
         return self.loc
 
     @property
-    def variance(self) -> Tensor:
-        return self.scale.square() * (math.pi**2 / 6)
+    def stddev(self) -> Tensor:
+        return (math.pi / math.sqrt(6)) * self.scale
 
     @property
-    def stddev(self) -> Tensor:
-        return self.scale * (math.pi / math.sqrt(6))
-
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        u = _uniform(self._extended_shape(sample_shape), self.loc)
-        return self.loc - self.scale * (-u.log()).log()
-
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        z = (value - self.loc) / self.scale
-        return -(self.scale.log() + z + (-z).exp())
-
-    def cdf(self, value: Tensor) -> Tensor:
-        return (-(-(value - self.loc) / self.scale).exp()).exp()
-
-    def icdf(self, value: Tensor) -> Tensor:
-        return self.loc - self.scale * (-value.log()).log()
+    def variance(self) -> Tensor:
+        return self.stddev.pow(2)
 
     def entropy(self) -> Tensor:
-        return self.scale.log() + (1 + _EULER)
+        return self.scale.log() + (1 + euler_constant)
 
 
 class OneHotCategorical(Distribution):
@@ -259,110 +285,7 @@ class OneHotCategorical(Distribution):
         return values
 
 
-class TransformedDistribution(Distribution):
-    """The distribution of ``transforms[-1](... transforms[0](x))`` with ``x ~ base_distribution``;
-    ``log_prob`` adds the log-Jacobians of the inverse transforms (elementwise transforms,
-    summed over the event dims)."""
-
-    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
-
-    def __init__(
-        self, base_distribution: Distribution, transforms: Any, validate_args: bool | None = None
-    ) -> None:
-        if isinstance(transforms, Transform):
-            transforms = [transforms]
-        elif not isinstance(transforms, (list, tuple)) or not all(
-            isinstance(t, Transform) for t in transforms
-        ):
-            raise ValueError("transforms must be a Transform or a list of Transforms")
-        self.transforms = list(transforms)
-        # event dims at the input and output of the chain (as PyTorch's ComposeTransform)
-        dom_ev, cod_ev = 0, 0
-        if self.transforms:
-            dom_ev = self.transforms[-1].codomain.event_dim
-            for t in reversed(self.transforms):
-                dom_ev = max(dom_ev + t.domain.event_dim - t.codomain.event_dim, t.domain.event_dim)
-            cod_ev = self.transforms[0].domain.event_dim
-            for t in self.transforms:
-                cod_ev = max(cod_ev + t.codomain.event_dim - t.domain.event_dim, t.codomain.event_dim)
-        base_shape = tuple(base_distribution.batch_shape) + tuple(base_distribution.event_shape)
-        base_event_dim = len(base_distribution.event_shape)
-        if len(base_shape) < dom_ev:
-            raise ValueError(
-                f"TransformedDistribution: base distribution needs at least {dom_ev} dims, got shape {base_shape}"
-            )
-        shape = base_shape
-        for t in self.transforms:
-            shape = tuple(t.forward_shape(shape))
-        if dom_ev > base_event_dim:  # the transforms act on vectors: the base's batch dims become event dims
-            from .more import Independent
-
-            base_distribution = Independent(base_distribution, dom_ev - base_event_dim)
-        self.base_dist = base_distribution
-        event_dim = cod_ev + max(base_event_dim - dom_ev, 0)
-        cut = len(shape) - event_dim
-        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
-
-    @property
-    def has_rsample(self) -> bool:  # type: ignore[override]
-        return self.base_dist.has_rsample
-
-    @property
-    def support(self) -> Any:  # type: ignore[override]
-        return self.transforms[-1].codomain if self.transforms else self.base_dist.support
-
-    def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        with no_grad():
-            x = self.base_dist.sample(sample_shape)
-            for t in self.transforms:
-                x = t(x)
-            return x
-
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        x = self.base_dist.rsample(sample_shape)
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        event_dim = len(self._event_shape)
-        lp: Any = 0.0
-        y = value
-        for t in reversed(self.transforms):
-            x = t.inv(y)
-            event_dim += t.domain.event_dim - t.codomain.event_dim
-            term = t.log_abs_det_jacobian(x, y)
-            for _ in range(event_dim - t.domain.event_dim):
-                term = term.sum(-1)
-            lp = lp - term
-            y = x
-        base_lp = self.base_dist.log_prob(y)
-        for _ in range(event_dim - len(self.base_dist.event_shape)):
-            base_lp = base_lp.sum(-1)
-        return lp + base_lp
-
-    def cdf(self, value: Tensor) -> Tensor:
-        for t in reversed(self.transforms):
-            value = t.inv(value)
-        out = self.base_dist.cdf(value)
-        sign = 1
-        for t in self.transforms:
-            s = t.sign
-            sign = sign * s
-        if isinstance(sign, Number) and sign == 1:
-            return out
-        return sign * (out - 0.5) + 0.5
-
-    def icdf(self, value: Tensor) -> Tensor:
-        x = self.base_dist.icdf(value)
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-
-class _ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(Distribution):
     """Log of a relaxed one-hot draw (the concrete distribution in log space)."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -378,6 +301,20 @@ class _ExpRelaxedCategorical(Distribution):
         super().__init__(
             self._categorical.batch_shape, (self._categorical._num_events,), validate_args=validate_args
         )
+
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> ExpRelaxedCategorical:
+        """This distribution with its logits expanded to ``batch_shape`` (the temperature kept)."""
+        new = self._get_checked_instance(ExpRelaxedCategorical, _instance)
+        batch = (batch_shape,) if isinstance(batch_shape, int) else tuple(int(d) for d in batch_shape)
+        new.temperature = self.temperature
+        new._categorical = self._categorical.expand(batch)
+        Distribution.__init__(new, batch, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        return self._categorical.param_shape
 
     @property
     def logits(self) -> Tensor:
@@ -395,6 +332,8 @@ class _ExpRelaxedCategorical(Distribution):
         return scores - scores.logsumexp(-1, keepdim=True)
 
     def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
         k = self._event_shape[0]
         temp = self.temperature
         if isinstance(temp, Tensor):
@@ -418,12 +357,14 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     has_rsample = True  # type: ignore[assignment]
 
     def __init__(self, temperature, probs=None, logits=None, validate_args: bool | None = None) -> None:
-        base = _ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
+        base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
         super().__init__(base, ExpTransform(), validate_args=validate_args)
 
-    @property
-    def support(self) -> Any:  # type: ignore[override]
-        return constraints.simplex
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> RelaxedOneHotCategorical:
+        new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    support = constraints.simplex
 
     @property
     def temperature(self) -> Any:
@@ -436,3 +377,6 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     @property
     def probs(self) -> Tensor:
         return self.base_dist.probs
+
+
+_ExpRelaxedCategorical = ExpRelaxedCategorical  # the older name

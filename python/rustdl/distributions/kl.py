@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -27,16 +28,19 @@ _KL_CACHE: dict[tuple[type, type], Callable[[Distribution, Distribution], Tensor
 def register_kl(type_p: type, type_q: type) -> Callable:
     """Decorator registering a function ``kl(p, q)`` for ``p`` of ``type_p`` and ``q`` of ``type_q``.
 
-    The most specific registration (by method resolution order) wins for subclasses.
+    Any classes may be registered (a mixin shared by several distributions, say), as PyTorch
+    allows. Lookup takes the most specific registration by subclass order; when the orders by
+    ``p`` first and by ``q`` first disagree, the ``p``-first one is used and a ``RuntimeWarning``
+    names the pair to register to break the tie (as PyTorch).
 
     Example:
         >>> @register_kl(MyDist, Normal)
         ... def _kl_mydist_normal(p, q):
         ...     return ...
     """
-    if not (isinstance(type_p, type) and issubclass(type_p, Distribution)):
+    if not isinstance(type_p, type):
         raise TypeError(f"Expected type_p to be a Distribution subclass but got {type_p}")
-    if not (isinstance(type_q, type) and issubclass(type_q, Distribution)):
+    if not isinstance(type_q, type):
         raise TypeError(f"Expected type_q to be a Distribution subclass but got {type_q}")
 
     def decorator(fn: Callable) -> Callable:
@@ -47,14 +51,40 @@ def register_kl(type_p: type, type_q: type) -> Callable:
     return decorator
 
 
-def _dispatch(type_p: type, type_q: type) -> Callable | None:
-    best, best_rank = None, None
-    for (tp, tq), fn in _KL_REGISTRY.items():
-        if issubclass(type_p, tp) and issubclass(type_q, tq):
-            rank = (type_p.__mro__.index(tp), type_q.__mro__.index(tq))
-            if best_rank is None or rank < best_rank:
-                best, best_rank = fn, rank
+def _more_specific(a: tuple[type, ...], b: tuple[type, ...]) -> bool:
+    """Whether the registration ``a`` comes before ``b``: compared type by type, the first pair
+    that differs decides (``a``'s type a subclass of ``b``'s), equal types defer to the next."""
+    for x, y in zip(a, b):
+        if not issubclass(x, y):
+            return False
+        if x is not y:
+            break
+    return True
+
+
+def _most_specific(keys: list[tuple[type, ...]]) -> tuple[type, ...]:
+    best = keys[0]
+    for key in keys[1:]:
+        if _more_specific(key, best) and key != best:
+            best = key
     return best
+
+
+def _dispatch(type_p: type, type_q: type) -> Callable | None:
+    matches = [(tp, tq) for (tp, tq) in _KL_REGISTRY if issubclass(type_p, tp) and issubclass(type_q, tq)]
+    if not matches:
+        return None
+    left = _most_specific(matches)
+    right = _most_specific([(tq, tp) for tp, tq in matches])
+    left_fn, right_fn = _KL_REGISTRY[left], _KL_REGISTRY[right[1], right[0]]
+    if left_fn is not right_fn:
+        warnings.warn(
+            f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}). "
+            f"Please register_kl({left[0].__name__}, {right[0].__name__})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return left_fn
 
 
 def kl_divergence(p: Distribution, q: Distribution) -> Tensor:

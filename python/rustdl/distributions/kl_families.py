@@ -99,28 +99,10 @@ def _kl_logisticnormal_logisticnormal(p: LogisticNormal, q: LogisticNormal) -> T
     return kl_divergence(Normal(p.loc, p.scale), Normal(q.loc, q.scale)).sum(-1)
 
 
-def _same_transforms(a: list, b: list) -> bool:
-    if len(a) != len(b):
-        return False
-    for s, t in zip(a, b):
-        if type(s) is not type(t):
-            return False
-        for k, v in vars(s).items():
-            w = vars(t).get(k)
-            if isinstance(v, Tensor) or isinstance(w, Tensor):
-                if not (isinstance(v, Tensor) and isinstance(w, Tensor)) or tuple(v.shape) != tuple(w.shape):
-                    return False
-                if not bool((v == w).all()):
-                    return False
-            elif v != w:
-                return False
-    return True
-
-
 @register_kl(TransformedDistribution, TransformedDistribution)
 def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistribution) -> Tensor:
     # a bijection applied to both leaves the KL unchanged
-    if not _same_transforms(list(p.transforms), list(q.transforms)):
+    if list(p.transforms) != list(q.transforms):  # the transforms' own __eq__, as PyTorch
         raise NotImplementedError(
             "KL between TransformedDistributions with different transforms is not implemented"
         )
@@ -128,11 +110,8 @@ def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistri
         raise NotImplementedError(
             "KL between TransformedDistributions with different event shapes is not implemented"
         )
-    kl = kl_divergence(p.base_dist, q.base_dist)
-    extra = len(p.event_shape) - len(p.base_dist.event_shape)
-    for _ in range(max(extra, 0)):
-        kl = kl.sum(-1)
-    return kl
+    # the base distributions already carry the chain's event dims (as Independent)
+    return kl_divergence(p.base_dist, q.base_dist)
 
 
 def _identical_or_raise(p, q, names: tuple[str, ...], family: str) -> Tensor:

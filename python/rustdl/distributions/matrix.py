@@ -46,6 +46,10 @@ class InverseGamma(TransformedDistribution):
         neg_one = -base.rate.new_ones(())
         super().__init__(base, PowerTransform(neg_one), validate_args=validate_args)
 
+    def expand(self, batch_shape, _instance=None) -> InverseGamma:
+        new = self._get_checked_instance(InverseGamma, _instance)
+        return super().expand(batch_shape, _instance=new)
+
     @property
     def concentration(self) -> Tensor:
         return self.base_dist.concentration

@@ -15,6 +15,8 @@ from . import constraints
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .normal import Normal
+from .transformed_distribution import TransformedDistribution
+from .transforms import ExpTransform
 from .utils import broadcast_all, finfo_eps
 
 __all__ = [
@@ -145,8 +147,9 @@ class Exponential(ExponentialFamily):
         return -(-x).log()
 
 
-class LogNormal(Distribution):
-    """``exp(X)`` for ``X ~ Normal(loc, scale)``."""
+class LogNormal(TransformedDistribution):
+    """``exp(X)`` for ``X ~ Normal(loc, scale)``: a :class:`TransformedDistribution` of that
+    normal (``base_dist``) through ``ExpTransform()``, as PyTorch's."""
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "loc": constraints.real,
@@ -156,9 +159,20 @@ class LogNormal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
-        self.base_dist = Normal(loc, scale, validate_args=validate_args)
-        self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
-        super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
+        base = Normal(loc, scale, validate_args=validate_args)
+        super().__init__(base, ExpTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> LogNormal:
+        new = self._get_checked_instance(LogNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def loc(self) -> Tensor:
+        return self.base_dist.loc
+
+    @property
+    def scale(self) -> Tensor:
+        return self.base_dist.scale
 
     @property
     def mean(self) -> Tensor:
@@ -171,22 +185,7 @@ class LogNormal(Distribution):
     @property
     def variance(self) -> Tensor:
         s2 = self.scale.square()
-        return (s2.exp() - 1) * (2 * self.loc + s2).exp()
-
-    def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        return self.base_dist.rsample(sample_shape).exp()
-
-    def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        y = value.log()
-        return self.base_dist.log_prob(y) - y
-
-    def cdf(self, value: Tensor) -> Tensor:
-        return self.base_dist.cdf(value.log())
-
-    def icdf(self, value: Tensor) -> Tensor:
-        return self.base_dist.icdf(value).exp()
+        return s2.expm1() * (2 * self.loc + s2).exp()
 
     def entropy(self) -> Tensor:
         return self.base_dist.entropy() + self.loc
@@ -510,9 +509,9 @@ class MixtureSameFamily(Distribution):
     def component_distribution(self) -> Any:
         return self._component_distribution
 
-    @property
+    @constraints.dependent_property(is_discrete=False)
     def support(self) -> Any:  # type: ignore[override]
-        return self._component_distribution.support
+        return constraints.MixtureSameFamilyConstraint(self._component_distribution.support)
 
     def _pad_mixture(self, t: Tensor) -> Tensor:
         """Mixture weights ``(..., k)`` shaped to multiply component values ``(..., k, *event)``."""
@@ -536,6 +535,8 @@ class MixtureSameFamily(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if not isinstance(value, Tensor):
             value = _rustdl.tensor(value, dtype=self._mixture_distribution.logits.dtype)
+        if self._validate_args:
+            self._validate_sample(value)
         x = value.unsqueeze(-1 - self._event_ndims)
         log_prob_x = self._component_distribution.log_prob(x)
         log_mix = self._mixture_distribution.logits.log_softmax(-1)

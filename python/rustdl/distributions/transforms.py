@@ -5,9 +5,15 @@
 ``CumulativeDistributionTransform``, ``IndependentTransform``, ``ReshapeTransform``,
 ``ComposeTransform``, ``CatTransform`` and ``StackTransform``.
 
-``cache_size=1`` keeps the last ``(x, y)`` pair: the inverse of that very ``y`` object returns
-``x`` itself (so ``log_prob`` of a tanh-squashed sample sees the pre-image exactly, not
-``atanh(±1) = ±inf``)."""
+A transform's ``event_dim`` follows from its ``domain`` and ``codomain`` constraints (their common
+``event_dim``), so a subclass that only names those gets the right one, as in PyTorch.
+
+``cache_size=1`` keeps the last ``(x, y)`` pair in ``_cached_x_y``: the inverse of that very
+``y`` object returns ``x`` itself (so ``log_prob`` of a tanh-squashed sample sees the pre-image
+exactly, not ``atanh(±1) = ±inf``).
+
+``Transform.__init__`` calls ``super().__init__()``, so a transform can also be an
+``nn.Module`` (``class Flow(Transform, nn.Module)``, as Pyro's ``TransformModule``)."""
 
 from __future__ import annotations
 
@@ -20,7 +26,16 @@ import numpy as np
 from .. import _rustdl
 from .._rustdl import Tensor
 from . import constraints
-from .utils import finfo_eps, finfo_tiny, softplus
+from .utils import (
+    _sum_rightmost,
+    _tril_flat_index,  # noqa: F401  (re-exported for older imports)
+    broadcast_all,
+    finfo_eps,
+    finfo_tiny,
+    softplus,
+    tril_matrix_to_vec,
+    vec_to_tril_matrix,
+)
 
 __all__ = [
     "AbsTransform",
@@ -45,78 +60,130 @@ __all__ = [
     "identity_transform",
 ]
 
+# older names of the triangular helpers (now in .utils, as in torch.distributions.utils)
+_vec_to_tril_matrix = vec_to_tril_matrix
+_tril_matrix_to_vec = tril_matrix_to_vec
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    return tuple(value.shape) if isinstance(value, Tensor) else ()
+
+
+def _broadcast_shapes(*shapes: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in np.broadcast_shapes(*(tuple(s) for s in shapes)))
+
 
 class Transform:
     """An invertible map ``y = f(x)`` with a computable ``log |det df/dx|``.
 
+    Subclasses implement ``_call`` and/or ``_inverse`` and, when bijective,
+    ``log_abs_det_jacobian``; they name their ``domain`` and ``codomain`` constraints.
+
+    Args:
+        cache_size: 0 (no cache) or 1 (the last ``(x, y)`` pair is kept in ``_cached_x_y``).
+
     Attributes:
         domain, codomain: constraints on ``x`` and ``y``.
-        bijective: always True here.
-        event_dim: how many rightmost dims form one event (0: elementwise).
+        bijective: whether ``t.inv(t(x)) == x`` for every ``x`` of the domain.
+        event_dim: the common ``event_dim`` of ``domain`` and ``codomain`` (``ValueError`` when
+            they differ: use ``domain.event_dim`` or ``codomain.event_dim`` then).
+        sign: for bijective elementwise transforms, +1 or −1 as the map increases or decreases.
     """
 
+    bijective = False
     domain: Any = constraints.real
     codomain: Any = constraints.real
-    bijective = True
-    event_dim = 0
-    _cache_size = 0
-    _cached: Any = None
+    _cache_size = 0  # for subclasses whose constructor skips Transform.__init__
 
     def __init__(self, cache_size: int = 0) -> None:
-        if cache_size not in (0, 1):
-            raise ValueError(f"cache_size must be 0 or 1, got {cache_size}")
+        if cache_size == 1:
+            self._cached_x_y = None, None
+        elif cache_size != 0:
+            raise ValueError("cache_size must be 0 or 1")
         self._cache_size = cache_size
-        self._cached = None
+        self._inv = None
+        super().__init__()  # the next class in a multiple inheritance (an nn.Module, say)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_inv"] = None
+        return state
+
+    @property
+    def event_dim(self) -> int:
+        dom, cod = self.domain.event_dim, self.codomain.event_dim
+        if dom == cod:
+            return dom
+        raise ValueError("Please use either .domain.event_dim or .codomain.event_dim")
+
+    @property
+    def input_event_dim(self) -> int:
+        return self.domain.event_dim
+
+    @property
+    def inv(self) -> Transform:
+        """The inverse transform (``t.inv.inv is t``)."""
+        inv = self.__dict__.get("_inv")
+        if inv is None:
+            inv = _InverseTransform(self)
+            self._inv = inv
+        return inv
+
+    @property
+    def sign(self) -> Any:
+        """The sign of the Jacobian's determinant (bijective elementwise transforms)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement sign")
 
     def with_cache(self, cache_size: int = 1) -> Transform:
-        """This transform with ``cache_size`` (a copy when it differs)."""
+        """This transform with ``cache_size`` (a new one when it differs)."""
         if self._cache_size == cache_size:
             return self
+        if type(self).__init__ is Transform.__init__:
+            return type(self)(cache_size=cache_size)
+        # rustdl: other constructors get a shallow copy with a cache of their own (PyTorch raises)
         import copy
 
         out = copy.copy(self)
         out._cache_size = cache_size
-        out._cached = None
+        out._inv = None
+        if cache_size == 1:
+            out._cached_x_y = None, None
+        else:
+            out.__dict__.pop("_cached_x_y", None)
         return out
 
+    def clear_cache(self) -> None:
+        """Forgets the cached ``(x, y)`` pair."""
+        if self._cache_size == 1:
+            self._cached_x_y = None, None
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
     def __call__(self, x: Tensor) -> Tensor:
-        if self._cache_size:
-            cached = self._cached
-            if cached is not None and cached[0] is x:
-                return cached[1]
-            y = self._call(x)
-            self._cached = (x, y)
-            return y
-        return self._call(x)
+        """``y = f(x)`` (the cached ``y`` when ``x`` is the cached input)."""
+        if self._cache_size == 0:
+            return self._call(x)
+        x_old, y_old = self._cached_x_y
+        if x is x_old:
+            return y_old
+        y = self._call(x)
+        self._cached_x_y = x, y
+        return y
 
     def _inv_call(self, y: Tensor) -> Tensor:
-        if self._cache_size:
-            cached = self._cached
-            if cached is not None and cached[1] is y:
-                return cached[0]
-            x = self._inverse(y)
-            self._cached = (x, y)
-            return x
-        return self._inverse(y)
-
-    @property
-    def input_event_dim(self) -> int:
-        return self.event_dim
-
-    def forward_shape(self, shape):
-        return shape
-
-    def inverse_shape(self, shape):
-        return shape
-
-    @property
-    def inv(self) -> Transform:
-        """The inverse transform."""
-        return _Inverse(self)
-
-    @property
-    def sign(self) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not implement sign")
+        """``x = f⁻¹(y)`` (the cached ``x`` when ``y`` is the cached output)."""
+        if self._cache_size == 0:
+            return self._inverse(y)
+        x_old, y_old = self._cached_x_y
+        if y is y_old:
+            return x_old
+        x = self._inverse(y)
+        self._cached_x_y = x, y
+        return x
 
     def _call(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not implement __call__")
@@ -125,26 +192,53 @@ class Transform:
         raise NotImplementedError(f"{type(self).__name__} does not implement inverse")
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        """``log |dy/dx|`` elementwise (shape of ``x``)."""
+        """``log |dy/dx|``, one value per event of ``x``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement log_abs_det_jacobian")
+
+    def forward_shape(self, shape):
+        """The shape of ``f(x)`` for an ``x`` of ``shape``."""
+        return shape
+
+    def inverse_shape(self, shape):
+        """The shape of ``f⁻¹(y)`` for a ``y`` of ``shape``."""
+        return shape
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-class _Inverse(Transform):
-    def __init__(self, t: Transform) -> None:
-        self._inv = t
-        self.domain, self.codomain = t.codomain, t.domain
-        self.event_dim = t.event_dim
+class _InverseTransform(Transform):
+    """The inverse of a transform (``Transform.inv`` builds it)."""
+
+    def __init__(self, transform: Transform) -> None:
+        super().__init__(cache_size=transform._cache_size)
+        self._inv = transform
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self) -> Any:  # type: ignore[override]
+        return self._inv.codomain
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self) -> Any:  # type: ignore[override]
+        return self._inv.domain
+
+    @property
+    def bijective(self) -> bool:  # type: ignore[override]
+        return self._inv.bijective
+
+    @property
+    def sign(self) -> Any:
+        return self._inv.sign
 
     @property
     def inv(self) -> Transform:
         return self._inv
 
-    @property
-    def sign(self) -> Any:
-        return self._inv.sign
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        return self._inv.with_cache(cache_size).inv
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _InverseTransform) and self._inv == other._inv
 
     def __call__(self, x: Tensor) -> Tensor:
         return self._inv._inv_call(x)
@@ -161,311 +255,135 @@ class _Inverse(Transform):
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return -self._inv.log_abs_det_jacobian(y, x)
 
+    def forward_shape(self, shape):
+        return self._inv.inverse_shape(shape)
+
+    def inverse_shape(self, shape):
+        return self._inv.forward_shape(shape)
+
     def __repr__(self) -> str:
         return f"_InverseTransform({self._inv!r})"
 
 
-class ExpTransform(Transform):
-    """``y = exp(x)``."""
-
-    codomain = constraints.positive
-    sign = 1
-
-    def _call(self, x: Tensor) -> Tensor:
-        return x.exp()
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return y.log()
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return x
-
-
-class SigmoidTransform(Transform):
-    """``y = 1 / (1 + exp(-x))``."""
-
-    codomain = constraints.unit_interval
-    sign = 1
-
-    def _call(self, x: Tensor) -> Tensor:
-        eps = finfo_eps(x)
-        return x.sigmoid().clamp(eps, 1 - eps)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        eps = finfo_eps(y)
-        y = y.clamp(eps, 1 - eps)
-        return y.log() - (-y).log1p()
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return -softplus(-x) - softplus(x)
-
-
-class SoftplusTransform(Transform):
-    """``y = log(1 + exp(x))``; the inverse is ``x = y + log(1 - exp(-y))``."""
-
-    codomain = constraints.positive
-    sign = 1
-
-    def _call(self, x: Tensor) -> Tensor:
-        return softplus(x)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return (-(-y).expm1()).log() + y
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return -softplus(-x)
-
-
-class AffineTransform(Transform):
-    """``y = loc + scale * x`` (``loc`` and ``scale`` numbers or broadcastable tensors)."""
-
-    def __init__(self, loc: Any, scale: Any, event_dim: int = 0, cache_size: int = 0) -> None:
-        super().__init__(cache_size)
-        self.loc = loc
-        self.scale = scale
-        self.event_dim = event_dim
-        if event_dim:
-            self.domain = self.codomain = constraints.independent(constraints.real, event_dim)
-
-    @property
-    def sign(self) -> Any:
-        if isinstance(self.scale, Number):
-            return 1 if float(self.scale) > 0 else -1 if float(self.scale) < 0 else 0
-        return self.scale.sign()
-
-    def _call(self, x: Tensor) -> Tensor:
-        return self.loc + self.scale * x
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return (y - self.loc) / self.scale
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        scale = self.scale
-        if isinstance(scale, Number):
-            out = x.new_full(tuple(x.shape), float(abs(scale))).log()
-        else:
-            out = (scale.abs().log() + x * 0) if tuple(scale.shape) != tuple(x.shape) else scale.abs().log()
-        for _ in range(self.event_dim):
-            out = out.sum(-1)
-        return out
-
-    def __repr__(self) -> str:
-        return f"AffineTransform(loc={self.loc}, scale={self.scale})"
+_Inverse = _InverseTransform  # the older name
 
 
 class ComposeTransform(Transform):
-    """Applies ``parts`` in order: ``y = parts[-1](... parts[0](x))``."""
+    """Applies ``parts`` in order: ``y = parts[-1](... parts[0](x))``.
+
+    Its domain and codomain carry the largest event dim the chain needs (a part acting on
+    vectors makes the whole chain act on vectors), and ``log_abs_det_jacobian`` sums each
+    part's terms over the dims that are event dims of the chain but not of the part.
+    """
 
     def __init__(self, parts: list[Transform], cache_size: int = 0) -> None:
-        super().__init__(cache_size)
+        if cache_size:
+            parts = [part.with_cache(cache_size) for part in parts]
+        super().__init__(cache_size=cache_size)
         self.parts = list(parts)
-        self.event_dim = max((p.event_dim for p in self.parts), default=0)
-        if self.parts:
-            self.domain, self.codomain = self.parts[0].domain, self.parts[-1].codomain
 
-    def _call(self, x: Tensor) -> Tensor:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ComposeTransform) and self.parts == other.parts
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self) -> Any:  # type: ignore[override]
+        if not self.parts:
+            return constraints.real
+        # walk back from the output: each part needs its own domain event dim at least
+        event_dim = self.parts[-1].codomain.event_dim
+        for part in reversed(self.parts):
+            event_dim = max(
+                event_dim + part.domain.event_dim - part.codomain.event_dim, part.domain.event_dim
+            )
+        domain = self.parts[0].domain
+        if event_dim > domain.event_dim:
+            domain = constraints.independent(domain, event_dim - domain.event_dim)
+        return domain
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self) -> Any:  # type: ignore[override]
+        if not self.parts:
+            return constraints.real
+        event_dim = self.parts[0].domain.event_dim
+        for part in self.parts:
+            event_dim = max(
+                event_dim + part.codomain.event_dim - part.domain.event_dim, part.codomain.event_dim
+            )
+        codomain = self.parts[-1].codomain
+        if event_dim > codomain.event_dim:
+            codomain = constraints.independent(codomain, event_dim - codomain.event_dim)
+        return codomain
+
+    @property
+    def bijective(self) -> bool:  # type: ignore[override]
+        return all(p.bijective for p in self.parts)
+
+    @property
+    def sign(self) -> Any:
+        """The product of the parts' signs."""
+        sign: Any = 1
         for p in self.parts:
-            x = p(x)
+            sign = sign * p.sign
+        return sign
+
+    @property
+    def inv(self) -> Transform:
+        inv = self.__dict__.get("_inv")
+        if inv is None:
+            inv = ComposeTransform([p.inv for p in reversed(self.parts)])
+            self._inv = inv
+            inv._inv = self
+        return inv
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return ComposeTransform(self.parts, cache_size=cache_size)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        for part in self.parts:
+            x = part(x)
         return x
 
+    def _call(self, x: Tensor) -> Tensor:
+        return self(x)
+
     def _inverse(self, y: Tensor) -> Tensor:
-        for p in reversed(self.parts):
-            y = p._inv_call(y)
+        for part in reversed(self.parts):
+            y = part._inv_call(y)
         return y
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        total: Any = 0
-        for p in self.parts:
-            nxt = p(x)
-            term = p.log_abs_det_jacobian(x, nxt)
-            for _ in range(self.event_dim - p.event_dim):
-                term = term.sum(-1)
-            total = total + term
-            x = nxt
-        return total if isinstance(total, Tensor) else x.new_zeros(tuple(x.shape))
+        if not self.parts:
+            return _rustdl.zeros_like(x)
+        # the intermediate values (free when the parts cache them); the last one is y
+        xs = [x]
+        for part in self.parts[:-1]:
+            xs.append(part(xs[-1]))
+        xs.append(y)
+        total: Any = None
+        event_dim = self.domain.event_dim
+        for part, a, b in zip(self.parts, xs[:-1], xs[1:]):
+            term = _sum_rightmost(part.log_abs_det_jacobian(a, b), event_dim - part.domain.event_dim)
+            total = term if total is None else total + term
+            event_dim += part.codomain.event_dim - part.domain.event_dim
+        return total
+
+    def forward_shape(self, shape):
+        for part in self.parts:
+            shape = part.forward_shape(shape)
+        return shape
+
+    def inverse_shape(self, shape):
+        for part in reversed(self.parts):
+            shape = part.inverse_shape(shape)
+        return shape
 
     def __repr__(self) -> str:
         return f"ComposeTransform({self.parts!r})"
 
 
-class StickBreakingTransform(Transform):
-    """Unconstrained ``(..., K−1)`` vectors to points of the ``K``-simplex by stick breaking, as
-    PyTorch's: ``z_i = σ(x_i − log(K − i))`` takes that share of the stick left over
-    (``event_dim`` 1; the log-Jacobian is per vector)."""
-
-    domain = constraints.real_vector
-    codomain = constraints.simplex
-    event_dim = 1
-
-    @staticmethod
-    def _offset_log(x: Tensor, n: int) -> Tensor:
-        from .. import _rustdl
-
-        return _rustdl.arange(n, 0, -1, dtype=x.dtype, device=x.device).log()
-
-    def _call(self, x: Tensor) -> Tensor:
-        from .. import _rustdl
-
-        n = x.shape[-1]
-        z = (x - self._offset_log(x, n)).sigmoid()
-        eps = finfo_eps(z)
-        z = z.clamp(min=eps, max=1 - eps)
-        rest = (1 - z).cumprod(-1)
-        ones = _rustdl.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device)
-        return _rustdl.cat([z, ones], -1) * _rustdl.cat([ones, rest], -1)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        crop = y[..., :-1]
-        n = crop.shape[-1]
-        left = (1 - crop.cumsum(-1)).clamp(min=finfo_tiny(y))
-        return crop.log() - left.log() + self._offset_log(y, n)
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        s = x - self._offset_log(x, x.shape[-1])
-        return (-s - softplus(-s) + y[..., :-1].log()).sum(-1)
-
-    def forward_shape(self, shape):
-        return (*shape[:-1], shape[-1] + 1)
-
-    def inverse_shape(self, shape):
-        return (*shape[:-1], shape[-1] - 1)
-
-
-def _sum_rightmost(t: Tensor, n: int) -> Tensor:
-    for _ in range(n):
-        t = t.sum(-1)
-    return t
-
-
-class TanhTransform(Transform):
-    """``y = tanh(x)``; pass ``cache_size=1`` to invert samples at ±1 exactly (as PyTorch)."""
-
-    codomain = constraints.interval(-1.0, 1.0)
-    sign = 1
-
-    def _call(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return 0.5 * (y.log1p() - (-y).log1p())
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        # log(1 − tanh²x) = 2 (log 2 − x − softplus(−2x)), stable for large |x|
-        return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
-
-
-class PowerTransform(Transform):
-    """``y = x ** exponent`` on positive ``x``."""
-
-    domain = constraints.positive
-    codomain = constraints.positive
-
-    def __init__(self, exponent: Any, cache_size: int = 0) -> None:
-        super().__init__(cache_size)
-        self.exponent = exponent
-
-    @property
-    def sign(self) -> Any:
-        e = self.exponent
-        return (1 if e > 0 else -1 if e < 0 else 0) if isinstance(e, Number) else e.sign()
-
-    def _call(self, x: Tensor) -> Tensor:
-        return x.pow(self.exponent)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return y.pow(1 / self.exponent)
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return (self.exponent * y / x).abs().log()
-
-
-class AbsTransform(Transform):
-    """``y = |x|`` (not bijective: the inverse is the positive branch)."""
-
-    codomain = constraints.positive
-    bijective = False
-
-    def _call(self, x: Tensor) -> Tensor:
-        return x.abs()
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return y
-
-
-class SoftmaxTransform(Transform):
-    """Unconstrained vectors to the simplex by ``softmax`` (not bijective; the inverse is
-    ``log``)."""
-
-    domain = constraints.real_vector
-    codomain = constraints.simplex
-    bijective = False
-    event_dim = 1
-
-    def _call(self, x: Tensor) -> Tensor:
-        probs = (x - x.amax(-1, keepdim=True)).exp()
-        return probs / probs.sum(-1, keepdim=True)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return y.log()
-
-
-class LowerCholeskyTransform(Transform):
-    """Square matrices to lower-triangular ones with a positive diagonal: the strictly lower
-    part kept, the diagonal exponentiated (not bijective)."""
-
-    bijective = False
-    event_dim = 2
-    domain = constraints.independent(constraints.real, 2)
-    codomain = constraints.lower_cholesky
-
-    def _call(self, x: Tensor) -> Tensor:
-        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
-
-
-class PositiveDefiniteTransform(Transform):
-    """Square matrices to symmetric positive-definite ones: ``L Lᵀ`` of the
-    :class:`LowerCholeskyTransform` ``L`` of the input (not bijective)."""
-
-    bijective = False
-    event_dim = 2
-    domain = constraints.independent(constraints.real, 2)
-    codomain = constraints.positive_definite
-
-    def _call(self, x: Tensor) -> Tensor:
-        low = LowerCholeskyTransform()(x)
-        return low @ low.transpose(-2, -1)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        from .. import linalg
-
-        return LowerCholeskyTransform().inv(linalg.cholesky(y))
-
-
-class CumulativeDistributionTransform(Transform):
-    """``y = distribution.cdf(x)``; the log-Jacobian is ``distribution.log_prob(x)``."""
-
-    codomain = constraints.unit_interval
-    sign = 1
-
-    def __init__(self, distribution: Any, cache_size: int = 0) -> None:
-        super().__init__(cache_size)
-        self.distribution = distribution
-
-    @property
-    def domain(self) -> Any:  # type: ignore[override]
-        return self.distribution.support
-
-    def _call(self, x: Tensor) -> Tensor:
-        return self.distribution.cdf(x)
-
-    def _inverse(self, y: Tensor) -> Tensor:
-        return self.distribution.icdf(y)
-
-    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.distribution.log_prob(x)
+identity_transform = ComposeTransform([])
 
 
 class IndependentTransform(Transform):
@@ -475,23 +393,42 @@ class IndependentTransform(Transform):
     def __init__(
         self, base_transform: Transform, reinterpreted_batch_ndims: int, cache_size: int = 0
     ) -> None:
-        super().__init__(cache_size)
+        super().__init__(cache_size=cache_size)
         self.base_transform = base_transform.with_cache(cache_size)
-        self.reinterpreted_batch_ndims = int(reinterpreted_batch_ndims)
-        self.event_dim = base_transform.event_dim + self.reinterpreted_batch_ndims
-        self.bijective = base_transform.bijective
-        self.domain = constraints.independent(base_transform.domain, self.reinterpreted_batch_ndims)
-        self.codomain = constraints.independent(base_transform.codomain, self.reinterpreted_batch_ndims)
+        self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return IndependentTransform(
+            self.base_transform, self.reinterpreted_batch_ndims, cache_size=cache_size
+        )
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self) -> Any:  # type: ignore[override]
+        return constraints.independent(self.base_transform.domain, self.reinterpreted_batch_ndims)
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self) -> Any:  # type: ignore[override]
+        return constraints.independent(self.base_transform.codomain, self.reinterpreted_batch_ndims)
+
+    @property
+    def bijective(self) -> bool:  # type: ignore[override]
+        return self.base_transform.bijective
 
     @property
     def sign(self) -> Any:
         return self.base_transform.sign
 
     def _call(self, x: Tensor) -> Tensor:
+        if x.dim() < self.domain.event_dim:
+            raise ValueError("Too few dimensions on input")
         return self.base_transform(x)
 
     def _inverse(self, y: Tensor) -> Tensor:
-        return self.base_transform._inv_call(y)
+        if y.dim() < self.codomain.event_dim:
+            raise ValueError("Too few dimensions on input")
+        return self.base_transform.inv(y)
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return _sum_rightmost(self.base_transform.log_abs_det_jacobian(x, y), self.reinterpreted_batch_ndims)
@@ -510,87 +447,425 @@ class ReshapeTransform(Transform):
     """Reshapes the rightmost ``in_shape`` dims of each event to ``out_shape`` (same number of
     elements; log-Jacobian 0)."""
 
+    bijective = True
+
     def __init__(self, in_shape, out_shape, cache_size: int = 0) -> None:
-        super().__init__(cache_size)
         self.in_shape = tuple(int(d) for d in in_shape)
         self.out_shape = tuple(int(d) for d in out_shape)
         if math.prod(self.in_shape) != math.prod(self.out_shape):
-            raise ValueError(
-                f"ReshapeTransform: in_shape {self.in_shape} and out_shape {self.out_shape} differ in size"
-            )
-        self.event_dim = len(self.in_shape)
-        self.domain = constraints.independent(constraints.real, len(self.in_shape))
-        self.codomain = constraints.independent(constraints.real, len(self.out_shape))
+            raise ValueError("in_shape, out_shape have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self) -> Any:  # type: ignore[override]
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self) -> Any:  # type: ignore[override]
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return ReshapeTransform(self.in_shape, self.out_shape, cache_size=cache_size)
 
     def _call(self, x: Tensor) -> Tensor:
-        batch = tuple(x.shape)[: x.ndim - len(self.in_shape)]
+        batch = tuple(x.shape)[: x.dim() - len(self.in_shape)]
         return x.reshape(*batch, *self.out_shape)
 
     def _inverse(self, y: Tensor) -> Tensor:
-        batch = tuple(y.shape)[: y.ndim - len(self.out_shape)]
+        batch = tuple(y.shape)[: y.dim() - len(self.out_shape)]
         return y.reshape(*batch, *self.in_shape)
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        batch = tuple(x.shape)[: x.ndim - len(self.in_shape)]
+        batch = tuple(x.shape)[: x.dim() - len(self.in_shape)]
         return x.new_zeros(batch)
 
     def forward_shape(self, shape):
         shape = tuple(shape)
-        return shape[: len(shape) - len(self.in_shape)] + self.out_shape
+        if len(shape) < len(self.in_shape):
+            raise ValueError("Too few dimensions on input")
+        cut = len(shape) - len(self.in_shape)
+        if shape[cut:] != self.in_shape:
+            raise ValueError(f"Shape mismatch: expected {shape[cut:]} but got {self.in_shape}")
+        return shape[:cut] + self.out_shape
 
     def inverse_shape(self, shape):
         shape = tuple(shape)
-        return shape[: len(shape) - len(self.out_shape)] + self.in_shape
+        if len(shape) < len(self.out_shape):
+            raise ValueError("Too few dimensions on input")
+        cut = len(shape) - len(self.out_shape)
+        if shape[cut:] != self.out_shape:
+            raise ValueError(f"Shape mismatch: expected {shape[cut:]} but got {self.out_shape}")
+        return shape[:cut] + self.in_shape
 
 
-class _Identity(ComposeTransform):
-    def __init__(self) -> None:
-        super().__init__([])
+class ExpTransform(Transform):
+    """``y = exp(x)``."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = 1
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExpTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.exp()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.log()
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return x.new_zeros(tuple(x.shape))
+        return x
 
 
-identity_transform = _Identity()
+class PowerTransform(Transform):
+    """``y = x ** exponent`` on positive ``x`` (``exponent`` becomes a tensor; it broadcasts
+    with ``x``)."""
+
+    domain = constraints.positive
+    codomain = constraints.positive
+    bijective = True
+
+    def __init__(self, exponent: Any, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        (self.exponent,) = broadcast_all(exponent)
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return PowerTransform(self.exponent, cache_size=cache_size)
+
+    @property
+    def sign(self) -> Any:
+        return self.exponent.sign()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PowerTransform):
+            return False
+        return bool(self.exponent.eq(other.exponent).all().item())
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.pow(self.exponent)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.pow(1 / self.exponent)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return (self.exponent * y / x).abs().log()
+
+    def forward_shape(self, shape):
+        return _broadcast_shapes(shape, _shape_of(self.exponent))
+
+    def inverse_shape(self, shape):
+        return _broadcast_shapes(shape, _shape_of(self.exponent))
+
+
+def _clipped_sigmoid(x: Tensor) -> Tensor:
+    """``sigmoid(x)`` kept in ``[tiny, 1 − eps]`` of ``x``'s dtype (as PyTorch)."""
+    return x.sigmoid().clamp(min=finfo_tiny(x), max=1.0 - finfo_eps(x))
+
+
+class SigmoidTransform(Transform):
+    """``y = 1 / (1 + exp(-x))``; ``y`` is kept in ``[tiny, 1 − eps]`` (as PyTorch)."""
+
+    domain = constraints.real
+    codomain = constraints.unit_interval
+    bijective = True
+    sign = 1
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SigmoidTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return _clipped_sigmoid(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        y = y.clamp(min=finfo_tiny(y), max=1.0 - finfo_eps(y))
+        return y.log() - (-y).log1p()
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return -softplus(-x) - softplus(x)
+
+
+class SoftplusTransform(Transform):
+    """``y = log(1 + exp(x))``; the inverse is ``x = y + log(1 - exp(-y))``."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = 1
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SoftplusTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return softplus(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return (-(-y).expm1()).log() + y
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return -softplus(-x)
+
+
+class TanhTransform(Transform):
+    """``y = tanh(x)``; pass ``cache_size=1`` to invert samples at ±1 exactly (as PyTorch)."""
+
+    domain = constraints.real
+    codomain = constraints.interval(-1.0, 1.0)
+    bijective = True
+    sign = 1
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TanhTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return 0.5 * (y.log1p() - (-y).log1p())
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        # log(1 − tanh²x) = 2 (log 2 − x − softplus(−2x)), stable for large |x|
+        return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
+
+
+class AbsTransform(Transform):
+    """``y = |x|`` (not bijective: the inverse is the positive branch)."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AbsTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.abs()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y
+
+
+class AffineTransform(Transform):
+    """``y = loc + scale * x`` (``loc`` and ``scale`` numbers or broadcastable tensors);
+    ``event_dim`` rightmost dims form one event (the log-Jacobian is summed over them)."""
+
+    bijective = True
+
+    def __init__(self, loc: Any, scale: Any, event_dim: int = 0, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.loc = loc
+        self.scale = scale
+        self._event_dim = event_dim
+
+    @property
+    def event_dim(self) -> int:
+        return self._event_dim
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self) -> Any:  # type: ignore[override]
+        if self.event_dim == 0:
+            return constraints.real
+        return constraints.independent(constraints.real, self.event_dim)
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self) -> Any:  # type: ignore[override]
+        if self.event_dim == 0:
+            return constraints.real
+        return constraints.independent(constraints.real, self.event_dim)
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return AffineTransform(self.loc, self.scale, self.event_dim, cache_size=cache_size)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AffineTransform):
+            return False
+        for a, b in ((self.loc, other.loc), (self.scale, other.scale)):
+            if isinstance(a, Number) and isinstance(b, Number):
+                if a != b:
+                    return False
+            elif not bool((a == b).all().item()):
+                return False
+        return True
+
+    @property
+    def sign(self) -> Any:
+        if isinstance(self.scale, Number):
+            return 1 if float(self.scale) > 0 else -1 if float(self.scale) < 0 else 0
+        return self.scale.sign()
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.loc + self.scale * x
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return (y - self.loc) / self.scale
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        scale = self.scale
+        if isinstance(scale, Number):
+            out = x.new_full(tuple(x.shape), math.log(abs(scale)))
+        else:
+            out = scale.abs().log()
+            shape = _broadcast_shapes(out.shape, x.shape)
+            if tuple(out.shape) != shape:
+                out = out.expand(*shape)
+        return _sum_rightmost(out, self.event_dim)
+
+    def forward_shape(self, shape):
+        return _broadcast_shapes(shape, _shape_of(self.loc), _shape_of(self.scale))
+
+    def inverse_shape(self, shape):
+        return _broadcast_shapes(shape, _shape_of(self.loc), _shape_of(self.scale))
+
+    def __repr__(self) -> str:
+        return f"AffineTransform(loc={self.loc}, scale={self.scale})"
+
+
+class SoftmaxTransform(Transform):
+    """Unconstrained vectors to the simplex by ``softmax`` (not bijective; the inverse is
+    ``log``)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SoftmaxTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        probs = (x - x.amax(-1, keepdim=True)).exp()
+        return probs / probs.sum(-1, keepdim=True)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.log()
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return shape
+
+    def inverse_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return shape
+
+
+class StickBreakingTransform(Transform):
+    """Unconstrained ``(..., K−1)`` vectors to points of the ``K``-simplex by stick breaking, as
+    PyTorch's: ``z_i = σ(x_i − log(K − i))`` takes that share of the stick left over
+    (event dim 1; the log-Jacobian is per vector)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StickBreakingTransform)
+
+    @staticmethod
+    def _offset_log(x: Tensor, n: int) -> Tensor:
+        return _rustdl.arange(n, 0, -1, dtype=x.dtype, device=x.device).log()
+
+    def _call(self, x: Tensor) -> Tensor:
+        n = x.shape[-1]
+        z = _clipped_sigmoid(x - self._offset_log(x, n))
+        rest = (1 - z).cumprod(-1)
+        ones = _rustdl.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device)
+        return _rustdl.cat([z, ones], -1) * _rustdl.cat([ones, rest], -1)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        crop = y[..., :-1]
+        n = crop.shape[-1]
+        left = (1 - crop.cumsum(-1)).clamp(min=finfo_tiny(y))
+        return crop.log() - left.log() + self._offset_log(y, n)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        s = x - self._offset_log(x, x.shape[-1])
+        return (-s - softplus(-s) + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return (*shape[:-1], shape[-1] + 1)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return (*shape[:-1], shape[-1] - 1)
+
+
+class LowerCholeskyTransform(Transform):
+    """Square matrices to lower-triangular ones with a positive diagonal: the strictly lower
+    part kept, the diagonal exponentiated (not bijective)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LowerCholeskyTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(Transform):
+    """Square matrices to symmetric positive-definite ones: ``L Lᵀ`` of the
+    :class:`LowerCholeskyTransform` ``L`` of the input (not bijective)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PositiveDefiniteTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        low = LowerCholeskyTransform()(x)
+        return low @ low.transpose(-2, -1)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        from .. import linalg
+
+        return LowerCholeskyTransform().inv(linalg.cholesky(y))
+
+
+class CumulativeDistributionTransform(Transform):
+    """``y = distribution.cdf(x)``; the log-Jacobian is ``distribution.log_prob(x)``."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = 1
+
+    def __init__(self, distribution: Any, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self) -> Any:  # type: ignore[override]
+        return self.distribution.support
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return CumulativeDistributionTransform(self.distribution, cache_size=cache_size)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.distribution.log_prob(x)
 
 
 # ---------------------------------------------------------------- CorrCholeskyTransform
-
-
-def _tril_flat_index(n: int, diag: int) -> np.ndarray:
-    """Flat (row-major) positions of the entries of an ``n × n`` matrix on or below diagonal
-    ``diag``, in row order."""
-    rows, cols = np.nonzero(np.tril(np.ones((n, n), dtype=bool), diag))
-    return rows * n + cols
-
-
-def _vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
-    """``(*, N)`` vectors to ``(*, D, D)`` lower-triangular matrices (entries on or below
-    diagonal ``diag`` filled in row order, zeros elsewhere), differentiably."""
-    size = vec.shape[-1]
-    b = 1 + 2 * diag
-    root = (-b + math.sqrt(b * b + 8 * size + 4 * abs(diag) * (diag + 1))) / 2
-    n = round(root)
-    if abs(n - root) > finfo_eps(vec) or len(_tril_flat_index(n, diag)) != size:
-        # a ShapeError is both a ValueError and a RuntimeError: PyTorch raises either, by the size
-        raise _rustdl.ShapeError(
-            f"The size of last dimension is {size} which cannot be expressed as "
-            "the lower triangular part of a square D x D matrix."
-        )
-    gather = np.full(n * n, size, dtype=np.int64)  # position ``size`` is the appended zero
-    gather[_tril_flat_index(n, diag)] = np.arange(size)
-    batch = tuple(vec.shape[:-1])
-    padded = _rustdl.cat([vec, vec.new_zeros((*batch, 1))], -1)
-    index = _rustdl.tensor(gather, dtype=_rustdl.int64, device=vec.device)
-    return padded.index_select(-1, index).reshape(*batch, n, n)
-
-
-def _tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
-    """The entries of ``(*, D, D)`` matrices on or below diagonal ``diag``, in row order."""
-    n = mat.shape[-1]
-    batch = tuple(mat.shape[:-2])
-    index = _rustdl.tensor(_tril_flat_index(n, diag), dtype=_rustdl.int64, device=mat.device)
-    return mat.reshape(*batch, n * n).index_select(-1, index)
 
 
 def _pad_left_one(t: Tensor) -> Tensor:
@@ -615,9 +890,9 @@ class CorrCholeskyTransform(Transform):
         >>> (L @ L.mT).diagonal(dim1=-2, dim2=-1)  # all ones
     """
 
-    domain = constraints.real_vector
+    domain = constraints.real_vector  # event dim 1 (the codomain's is 2: ``event_dim`` raises)
     codomain = constraints.corr_cholesky
-    event_dim = 1  # the domain's (the codomain's is 2)
+    bijective = True
 
     def _call(self, x: Tensor) -> Tensor:
         eps = finfo_eps(x)
@@ -700,7 +975,10 @@ class CatTransform(Transform):
                 f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})"
             )
         self.dim = dim
-        self.event_dim = max(t.event_dim for t in self.transforms)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return max(t.event_dim for t in self.transforms)
 
     @property
     def length(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Number
 from typing import Any, Callable
 
@@ -10,7 +11,19 @@ import numpy as np
 from .. import _rustdl
 from .._rustdl import Tensor
 
-__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits", "softplus"]
+__all__ = [
+    "broadcast_all",
+    "clamp_probs",
+    "euler_constant",
+    "lazy_property",
+    "logits_to_probs",
+    "probs_to_logits",
+    "softplus",
+    "tril_matrix_to_vec",
+    "vec_to_tril_matrix",
+]
+
+euler_constant = 0.57721566490153286060  # the Euler–Mascheroni constant, as torch.distributions.utils
 
 # Machine epsilon of each float dtype (torch.finfo(dtype).eps).
 _EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
@@ -118,3 +131,60 @@ def softplus(x: Tensor) -> Tensor:
     whose subgradients at 0 give a gradient of 0 instead of 1/2 at ``x = 0``.
     """
     return _rustdl.stack([_rustdl.zeros_like(x), x], -1).logsumexp(-1)
+
+
+def _sum_rightmost(value: Tensor, dim: int) -> Tensor:
+    """``value`` summed over its ``dim`` rightmost dims (``value`` itself when ``dim`` is 0), as
+    ``torch.distributions.utils._sum_rightmost``.
+
+    Example:
+        >>> _sum_rightmost(rustdl.ones(2, 3, 4), 2)
+        tensor([12., 12.])
+    """
+    if dim == 0:
+        return value
+    shape = tuple(value.shape)
+    return value.reshape(*shape[: len(shape) - dim], -1).sum(-1)
+
+
+def _standard_normal(shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Standard normal draws of ``shape`` (``torch.distributions.utils._standard_normal``)."""
+    return _rustdl.randn(tuple(shape), dtype=dtype, device=device)
+
+
+def _tril_flat_index(n: int, diag: int) -> np.ndarray:
+    """Flat (row-major) positions of the entries of an ``n × n`` matrix on or below diagonal
+    ``diag``, in row order."""
+    rows, cols = np.nonzero(np.tril(np.ones((n, n), dtype=bool), diag))
+    return rows * n + cols
+
+
+def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
+    """``(*, N)`` vectors to ``(*, D, D)`` lower-triangular matrices (entries on or below
+    diagonal ``diag`` filled in row order, zeros elsewhere), differentiably."""
+    size = vec.shape[-1]
+    b = 1 + 2 * diag
+    root = (-b + math.sqrt(b * b + 8 * size + 4 * abs(diag) * (diag + 1))) / 2
+    n = round(root)
+    if abs(n - root) > finfo_eps(vec) or len(_tril_flat_index(n, diag)) != size:
+        # a ShapeError is both a ValueError and a RuntimeError: PyTorch raises either, by the size
+        raise _rustdl.ShapeError(
+            f"The size of last dimension is {size} which cannot be expressed as "
+            "the lower triangular part of a square D x D matrix."
+        )
+    gather = np.full(n * n, size, dtype=np.int64)  # position ``size`` is the appended zero
+    gather[_tril_flat_index(n, diag)] = np.arange(size)
+    batch = tuple(vec.shape[:-1])
+    padded = _rustdl.cat([vec, vec.new_zeros((*batch, 1))], -1)
+    index = _rustdl.tensor(gather, dtype=_rustdl.int64, device=vec.device)
+    return padded.index_select(-1, index).reshape(*batch, n, n)
+
+
+def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
+    """The entries of ``(*, D, D)`` matrices on or below diagonal ``diag``, in row order."""
+    n = mat.shape[-1]
+    if diag < -n or diag >= n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    batch = tuple(mat.shape[:-2])
+    index = _rustdl.tensor(_tril_flat_index(n, diag), dtype=_rustdl.int64, device=mat.device)
+    return mat.reshape(*batch, n * n).index_select(-1, index)
