@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import numbers as _numbers
+import operator
 
 from ._rustdl import Tensor, float32, float64, int32, int64
 from ._rustdl import bool as _bool
@@ -2885,10 +2886,16 @@ def _as_strided(self, size, stride, storage_offset=None):
             v = [v]
         if not isinstance(v, (tuple, list)) and type(v).__name__ != "Size":
             raise TypeError(f"as_strided: {what} must be a tuple of ints, got {type(v).__name__}")
+        out = []
         for e in v:
-            if isinstance(e, bool) or not isinstance(e, (int, _np.integer)):
-                raise TypeError(f"as_strided: {what} must be a tuple of ints, got an element {e!r}")
-        return [int(e) for e in v]
+            # ints, numpy ints and 0-d integer tensors (anything with __index__), as PyTorch's
+            try:
+                if isinstance(e, bool):
+                    raise TypeError
+                out.append(operator.index(e))
+            except (TypeError, RuntimeError, ValueError):
+                raise TypeError(f"as_strided: {what} must be a tuple of ints, got an element {e!r}") from None
+        return out
 
     size, stride = ints(size, "size"), ints(stride, "stride")
     if storage_offset is None:

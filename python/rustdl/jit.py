@@ -12,6 +12,10 @@ from typing import Any, Callable
 from typing import Final as Final
 
 
+def _nn_module() -> type:
+    return _module_class()
+
+
 def _module_class() -> type:
     from .nn.modules.module import Module
 
@@ -75,15 +79,43 @@ def script(obj: Any, *args: Any, **kwargs: Any) -> Any:
     return _scripted(obj) if isinstance(obj, _module_class()) else obj
 
 
-def trace(func: Callable, example_inputs: Any = None, *args: Any, **kwargs: Any) -> Callable:
+def trace(
+    func: Callable,
+    example_inputs: Any = None,
+    optimize: Any = None,
+    check_trace: bool = True,
+    check_inputs: Any = None,
+    check_tolerance: float = 1e-5,
+    strict: bool = True,
+    _force_outplace: bool = False,
+    _module_class: Any = None,
+    _compilation_unit: Any = None,
+    example_kwarg_inputs: Any = None,
+    _store_inputs: bool = True,
+) -> Callable:
     """``func`` itself (eager execution; no trace is recorded); a module also gets the traced
-    module's ``save``/``code``/``graph``."""
-    return _scripted(func) if isinstance(func, _module_class()) else func
+    module's ``save``/``code``/``graph``.
+
+    As PyTorch's tracer, it runs ``func`` on the example inputs: once to trace, and with
+    ``check_trace`` three more times (PyTorch's check reruns the function and its trace), so
+    random draws advance as under PyTorch."""
+    if example_inputs is not None or example_kwarg_inputs is not None:
+        if isinstance(example_inputs, tuple):
+            args = example_inputs
+        elif example_inputs is None:
+            args = ()
+        else:
+            args = (example_inputs,)
+        kwargs = dict(example_kwarg_inputs or {})
+        for _ in range(4 if check_trace else 1):
+            func(*args, **kwargs)
+    return _scripted(func) if isinstance(func, _nn_module()) else func
 
 
 def trace_module(mod: Any, inputs: Any = None, *args: Any, **kwargs: Any) -> Any:
-    """``mod`` itself, as :func:`trace`."""
-    return trace(mod)
+    """``mod`` itself, as :func:`trace` (``inputs`` maps method names to example inputs; the
+    module is not run)."""
+    return _scripted(mod) if isinstance(mod, _nn_module()) else mod
 
 
 def freeze(mod: Any, preserved_attrs: Any = None, optimize_numerics: bool = True) -> Any:

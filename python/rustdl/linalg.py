@@ -9,12 +9,22 @@ copied to the CPU and the result back) and their backward pass in tensor ops, th
   ``eigvalsh`` (values and vectors; eigenvalues must be distinct for the vectors' gradient),
   ``svd`` (values and vectors; distinct singular values for the vectors) / ``svdvals``, ``qr``,
   ``pinv`` (through ``svd``-free formula for full-rank inputs), ``lstsq`` (through ``pinv``);
-- no gradient: ``matrix_rank`` (integer result).
+  ``solve_triangular`` / ``cholesky_solve`` (PyTorch's gradients: the triangle for the first,
+  the whole factor for the second);
+- no gradient: ``matrix_rank`` (integer result), ``ldl_factor`` / ``ldl_solve`` (none in
+  PyTorch either).
+
+As PyTorch's (LAPACK's): the ``_ex`` forms report ``info`` and keep LAPACK's partial results (a
+Cholesky factor up to the failing minor, inf/NaN from a zero pivot of an LU), the others raise
+:class:`LinAlgError` with PyTorch's messages, and every function PyTorch gives ``out=`` takes
+it (see :func:`_with_out`, applied at the end of this module).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -81,13 +91,19 @@ def _check(op, A, min_dim=2, square=True):
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg.{op}: expected a Tensor, got {type(A).__name__}")
     if not A.is_floating_point():
-        raise TypeError(f"linalg.{op}: expected a float32 or float64 tensor, got {A.dtype}")
+        # PyTorch's NotImplementedError; a DTypeError is also the TypeError rustdl raised before
+        raise _rustdl.DTypeError(
+            f"linalg.{op}: Expected a floating point or complex tensor as input. Got {_dtype_name(A.dtype)}"
+        )
     if A.dim() < min_dim:
         raise _rustdl.ArgumentError(
-            f"linalg.{op}: expected a tensor with at least {min_dim} dims, got shape {tuple(A.shape)}"
+            f"linalg.{op}: The input tensor A must have at least {min_dim} dimensions."
         )
     if square and A.shape[-1] != A.shape[-2]:
-        raise _rustdl.ArgumentError(f"linalg.{op}: expected square matrices, got shape {tuple(A.shape)}")
+        raise _rustdl.ArgumentError(
+            f"linalg.{op}: A must be batches of square matrices, but they are {A.shape[-2]} by "
+            f"{A.shape[-1]} matrices"
+        )
 
 
 def _np(t):
@@ -112,6 +128,51 @@ def _mT(x):  # noqa: N802
 class LinAlgError(RuntimeError, ValueError):
     """A matrix the operation cannot handle (singular, not positive-definite, ...): a
     ``RuntimeError`` as PyTorch's ``torch.linalg.LinAlgError``, and a ``ValueError``."""
+
+
+_DTYPE_NAMES = {  # PyTorch's names of a dtype: in "Expected out tensor to have dtype float", "of type Float"
+    "float32": ("float", "Float"),
+    "float64": ("double", "Double"),
+    "float16": ("c10::Half", "Half"),
+    "bfloat16": ("c10::BFloat16", "BFloat16"),
+    "int64": ("long int", "Long"),
+    "int32": ("int", "Int"),
+    "int16": ("short int", "Short"),
+    "int8": ("signed char", "Char"),
+    "uint8": ("unsigned char", "Byte"),
+    "bool": ("bool", "Bool"),
+    "complex64": ("c10::complex<float>", "ComplexFloat"),
+    "complex128": ("c10::complex<double>", "ComplexDouble"),
+}
+
+
+def _dtype_name(dtype, scalar_type=True):
+    """``Float`` (``scalar_type``) or ``float`` (the C++ type) for float32, as PyTorch's messages."""
+    key = str(dtype).rsplit(".", 1)[-1]
+    names = _DTYPE_NAMES.get(key, (key, key))
+    return names[1] if scalar_type else names[0]
+
+
+def _same_dtype(msg, a, b):
+    """PyTorch's dtype check of two operands: ``msg`` formatted with their type names."""
+    if a.dtype != b.dtype:
+        raise _rustdl.DTypeError(msg.format(_dtype_name(a.dtype), _dtype_name(b.dtype)))
+
+
+def _raise_info(op, batched, info, message):
+    """PyTorch's ``LinAlgError`` for the first matrix whose LAPACK ``info`` is positive (its
+    flat batch index named when the input is batched): ``message(info)`` after ``op: ``."""
+    flat = np.asarray(info).reshape(-1)
+    bad = np.nonzero(flat > 0)[0]
+    if bad.size:
+        i = int(bad[0])
+        prefix = f"(Batch element {i}): " if batched else ""
+        raise LinAlgError(f"{op}: {prefix}{message(int(flat[i]))}")
+
+
+def _info_tensor(info, like):
+    """LAPACK's ``info`` as PyTorch returns it: an int32 tensor on ``like``'s device."""
+    return _t(np.asarray(info, dtype=np.int32), like, _rustdl.int32)
 
 
 def _run(op, fn, *arrays):
@@ -145,8 +206,10 @@ def _cofactor_tensor(A):
 
 class _Inv(Function):
     @staticmethod
-    def forward(ctx, A):
-        Y = _t(_run("inv", np.linalg.inv, _np(A)), A)
+    def forward(ctx, A, Y=None):
+        # Y: the inverse already computed (with inf/NaN for a singular matrix, as PyTorch's
+        # inv_ex); without it a singular matrix raises
+        Y = _t(_run("inv", np.linalg.inv, _np(A)) if Y is None else Y, A)
         ctx.save_for_backward(Y)
         return Y
 
@@ -154,13 +217,87 @@ class _Inv(Function):
     def backward(ctx, g):
         (Y,) = ctx.saved_tensors
         Yt = _mT(Y)
-        return -Yt.matmul(g).matmul(Yt)
+        return -Yt.matmul(g).matmul(Yt), None
+
+
+def _np_lu_solve(lu, piv, b):
+    """LAPACK getrs on a batch (``(b, n, n)`` packed LU, 1-based ``piv``, ``(b, n, k)`` right
+    sides): the row swaps, then forward and back substitution without skipping anything, so a
+    zero pivot gives the infinities and NaNs that LAPACK's (and PyTorch's) give."""
+    x = np.array(b, copy=True)
+    n = lu.shape[-1]
+    rows = np.arange(x.shape[0])
+    for k in range(n):
+        p = piv[:, k] - 1
+        top = x[rows, k].copy()
+        x[rows, k] = x[rows, p]
+        x[rows, p] = top
+    for i in range(n - 1):
+        x[:, i + 1 :, :] -= lu[:, i + 1 :, i, None] * x[:, i, None, :]
+    for i in reversed(range(n)):
+        x[:, i, :] /= lu[:, i, i, None]
+        x[:, :i, :] -= lu[:, :i, i, None] * x[:, i, None, :]
+    return x
+
+
+def _np_solve_ex(a, b):
+    """``(X, info)`` for ``a X = b`` (same batch shape): numpy's LAPACK solve, and where a
+    matrix is singular PyTorch's result, LU with partial pivoting and getrs (inf/NaN), with
+    ``info`` the 1-based index of the first zero pivot."""
+    batch = a.shape[:-2]
+    info = np.zeros(batch, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.solve(a, b), info
+        except np.linalg.LinAlgError:
+            pass
+        n, k = a.shape[-1], b.shape[-1]
+        count = int(np.prod(batch, dtype=np.int64))
+        fa, fb = a.reshape(count, n, n), b.reshape(count, n, k)
+        out = np.empty(fb.shape, dtype=np.result_type(a.dtype, b.dtype))
+        finfo = info.reshape(count)
+        for i in range(count):
+            try:
+                out[i] = np.linalg.solve(fa[i], fb[i])
+                continue
+            except np.linalg.LinAlgError:
+                pass
+            # (numpy's LAPACK met an exact zero pivot; the info is that of this LU, whose
+            # rounding may differ: then it is 0 and the solution finite, as PyTorch's can be)
+            lu, piv, inf_ = _np_lu_raw(fa[i : i + 1], dtype=fa.dtype)
+            finfo[i] = int(inf_[0])
+            out[i] = _np_lu_solve(lu, piv, fb[i : i + 1].astype(lu.dtype))[0]
+        return out.reshape(b.shape), finfo.reshape(batch)
+
+
+def _np_inv_ex(a):
+    """``(inverse, info)`` of a batch of square matrices, as PyTorch's ``inv_ex`` (``a X = I``
+    solved as :func:`_np_solve_ex`)."""
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.inv(a), np.zeros(a.shape[:-2], dtype=np.int64)
+        except np.linalg.LinAlgError:
+            pass
+    eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    return _np_solve_ex(a, eye)
+
+
+def _inv_parts(op, A):
+    _check(op, A)
+    Y, info = _np_inv_ex(_np(A))
+    return _Inv.apply(A, Y), info
+
+
+def _singular_message(k):
+    return f"The diagonal element {k} is zero, the inversion could not be completed because the input matrix is singular."
 
 
 def inv(A):
-    """The inverse of square matrices (batched); singular input raises ``ValueError``."""
-    _check("inv", A)
-    return _Inv.apply(A)
+    """The inverse of square matrices (batched); a singular one raises :class:`LinAlgError`
+    (PyTorch's message, naming the zero pivot)."""
+    Y, info = _inv_parts("inv", A)
+    _raise_info("linalg.inv", A.dim() > 2, info, _singular_message)
+    return Y
 
 
 class _Det(Function):
@@ -179,7 +316,7 @@ class _Det(Function):
         # backward with create_graph gives the second derivative
         A, d = ctx.saved_tensors
         try:
-            Ainv = _Inv.apply(A)
+            Ainv = _Inv.apply(A, None)
             ok = builtins.bool(np.isfinite(_np(Ainv)).all())
         except LinAlgError:
             ok = False
@@ -204,7 +341,7 @@ class _Logabsdet(Function):
     @staticmethod
     def backward(ctx, g):
         (A,) = ctx.saved_tensors
-        return g.unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(A))
+        return g.unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(A, None))
 
 
 def slogdet(A):
@@ -216,64 +353,193 @@ def slogdet(A):
 
 class _Solve(Function):
     @staticmethod
-    def forward(ctx, A, B):
-        X = _t(_run("solve", np.linalg.solve, _np(A), _np(B)), A)
+    def forward(ctx, A, B, X=None):
+        # X: the solution already computed (inf/NaN for a singular A, as PyTorch's solve_ex)
+        X = _t(_np_solve_ex(_np(A), _np(B))[0] if X is None else X, A)
         ctx.save_for_backward(A, X)
         return X
 
     @staticmethod
     def backward(ctx, g):
         A, X = ctx.saved_tensors
-        gB = _Solve.apply(_mT(A), g)  # differentiable, as gA through the saved solution X
+        gB = _Solve.apply(_mT(A), g, None)  # differentiable, as gA through the saved solution X
         gA = -gB.matmul(_mT(X))
-        return gA, gB
+        return gA, gB, None
+
+
+def _broadcast_batch(A, B):
+    """``A`` and ``B`` (``(..., n, *)``) broadcast to their common batch shape (autograd sums
+    the gradients back)."""
+    batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2])))
+    A2 = A.broadcast_to((*batch, *A.shape[-2:])) if tuple(A.shape[:-2]) != batch else A
+    B2 = B.broadcast_to((*batch, *B.shape[-2:])) if tuple(B.shape[:-2]) != batch else B
+    return A2, B2
+
+
+def _solve_parts(op, A, B, left):
+    """``(X, info)`` of ``linalg.solve_ex``; ``X`` holds inf/NaN where ``A`` is singular."""
+    _check(op, A)
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg.{op}: expected B to be a Tensor, got {type(B).__name__}")
+    _same_dtype(
+        f"linalg.{op}: Expected A and B to have the same dtype, but found A of type {{}} and B of type {{}} instead",
+        A,
+        B,
+    )
+    if not left:
+        X, info = _solve_parts(op, _mT(A), _mT(B), True)
+        return _mT(X), info
+    vec = B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    Bm = B.unsqueeze(-1) if vec else B
+    if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-1]:
+        raise _rustdl.ArgumentError(f"linalg.{op}: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}")
+    A2, B2 = _broadcast_batch(A, Bm)
+    x, info = _np_solve_ex(_np(A2), _np(B2))
+    X = _Solve.apply(A2, B2, x)
+    return (X.squeeze(-1) if vec else X), info
 
 
 def solve(A, B, *, left=True):
-    """``X`` with ``A @ X = B`` (``B`` a batch of vectors when it has one dim less than ``A``)."""
-    _check("solve", A)
-    if not isinstance(B, Tensor):
-        raise TypeError(f"linalg.solve: expected B to be a Tensor, got {type(B).__name__}")
-    if not left:
-        return _mT(solve(_mT(A), _mT(B)))
-    vec = B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
-    X = _solve_matrix("solve", A, B.unsqueeze(-1) if vec else B)
-    return X.squeeze(-1) if vec else X
+    """``X`` with ``A @ X = B`` (``B`` a batch of vectors when it has one dim less than ``A``);
+    a singular ``A`` raises :class:`LinAlgError` (PyTorch's message)."""
+    X, info = _solve_parts("solve", A, B, left)
+    _raise_info(
+        "torch.linalg.solve",
+        A.dim() > 2,
+        info,
+        lambda k: "The solver failed because the input matrix is singular.",
+    )
+    return X
 
 
-def _solve_matrix(op, A, Bm):
-    if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-1]:
-        raise _rustdl.ArgumentError(
-            f"linalg.{op}: incompatible shapes {tuple(A.shape)} and {tuple(Bm.shape)}"
-        )
-    batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(Bm.shape[:-2])))
-    A2 = A.broadcast_to((*batch, *A.shape[-2:])) if tuple(A.shape[:-2]) != batch else A
-    B2 = Bm.broadcast_to((*batch, *Bm.shape[-2:])) if tuple(Bm.shape[:-2]) != batch else Bm
-    if B2.dtype != A2.dtype:
-        raise TypeError(f"linalg.{op}: A and B must have the same dtype, got {A.dtype} and {Bm.dtype}")
-    return _Solve.apply(A2, B2)
+def _np_trsm(t, b, lower, unit):
+    """``X`` with ``T X = B`` for the triangle of ``t`` named by ``lower`` (``unit``: its
+    diagonal taken as ones), batched and broadcast, in ``t``'s dtype: blocked substitution,
+    reading only that triangle and skipping nothing, so a zero on the diagonal gives the
+    infinities and NaNs that BLAS trsm (and PyTorch) give."""
+    batch = np.broadcast_shapes(t.shape[:-2], b.shape[:-2])
+    x = np.array(np.broadcast_to(b, batch + b.shape[-2:]), dtype=t.dtype, copy=True)
+    n, nb = t.shape[-1], 64
+    with np.errstate(all="ignore"):
+        starts = range(0, n, nb) if lower else reversed(range(0, n, nb))
+        for i0 in starts:
+            i1 = builtins.min(i0 + nb, n)
+            for i in range(i0, i1) if lower else reversed(range(i0, i1)):
+                if not unit:
+                    x[..., i, :] /= t[..., i, i, None]
+                if lower and i + 1 < i1:
+                    x[..., i + 1 : i1, :] -= t[..., i + 1 : i1, i, None] * x[..., i, None, :]
+                elif not lower and i > i0:
+                    x[..., i0:i, :] -= t[..., i0:i, i, None] * x[..., i, None, :]
+            if lower and i1 < n:
+                x[..., i1:, :] -= t[..., i1:, i0:i1] @ x[..., i0:i1, :]
+            elif not lower and i0 > 0:
+                x[..., :i0, :] -= t[..., :i0, i0:i1] @ x[..., i0:i1, :]
+    return x
+
+
+class _TriSolve(Function):
+    """``X`` with ``A X = B`` for triangular ``A`` (only its ``upper``/lower triangle read, the
+    diagonal too unless ``unit``); the gradient of ``A`` lies in that triangle, as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, A, B, upper, unit):
+        X = _t(_np_trsm(_np(A), _np(B), not upper, unit), A)
+        ctx.save_for_backward(A, X)
+        ctx.upper, ctx.unit = upper, unit
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        gB = _TriSolve.apply(_mT(A), g, not ctx.upper, ctx.unit)
+        gA = -gB.matmul(_mT(X))
+        off = 1 if ctx.unit else 0
+        gA = gA.triu(off) if ctx.upper else gA.tril(-off)
+        return gA, gB, None, None
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """``X`` with ``A @ X = B`` (``X @ A = B`` when ``left=False``) for triangular ``A``; only
-    the triangle named by ``upper`` is read (and gets a gradient)."""
+    the triangle named by ``upper`` is read (and gets a gradient). ``B`` is cast to ``A``'s
+    dtype, as PyTorch's (an integer ``B`` too); a zero on the diagonal gives inf/NaN."""
     _check("solve_triangular", A)
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg.solve_triangular: expected B to be a Tensor, got {type(B).__name__}")
-    T = A.triu() if upper else A.tril()
-    if unitriangular:
-        T = T - _diag_only(T) + _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    if B.dtype != A.dtype:
+        B = B.to(A.dtype)
     if not left:
-        return _mT(_solve_matrix("solve_triangular", _mT(T), _mT(B)))
-    return _solve_matrix("solve_triangular", T, B)
+        return _mT(solve_triangular(_mT(A), _mT(B), upper=not upper, unitriangular=unitriangular))
+    if B.dim() < 2:
+        raise _rustdl.ArgumentError(
+            "linalg.solve_triangular: The input tensor B must have at least 2 dimensions."
+        )
+    if B.shape[-2] != A.shape[-1]:
+        raise _rustdl.ArgumentError(
+            f"linalg.solve_triangular: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}"
+        )
+    A2, B2 = _broadcast_batch(A, B)
+    return _TriSolve.apply(A2, B2, builtins.bool(upper), builtins.bool(unitriangular))
+
+
+class _CholeskySolve(Function):
+    """``X`` with ``A X = B``, ``A = L Lᵀ`` (``Lᵀ L`` with ``upper``), reading only ``L``'s
+    triangle. The gradient of ``L`` is PyTorch's, that of ``L ↦ (L Lᵀ)⁻¹ B`` for the whole
+    matrix (not restricted to the triangle): ``−(G + Gᵀ) L`` (``−L (G + Gᵀ)``) with
+    ``G = gB Xᵀ``, ``gB = A⁻¹ g``."""
+
+    @staticmethod
+    def forward(ctx, B, L, upper):
+        l, b = _np(L), _np(B)
+        lt = np.swapaxes(l, -1, -2)
+        if upper:  # Uᵀ Y = B, then U X = Y
+            X = _np_trsm(l, _np_trsm(lt, b, True, False), False, False)
+        else:  # L Y = B, then Lᵀ X = Y
+            X = _np_trsm(lt, _np_trsm(l, b, True, False), False, False)
+        X = _t(X, L)
+        ctx.save_for_backward(L, X)
+        ctx.upper = upper
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        L, X = ctx.saved_tensors
+        gB = _CholeskySolve.apply(g, L, ctx.upper)
+        common = gB.matmul(_mT(X))
+        common = common + _mT(common)
+        gL = -L.matmul(common) if ctx.upper else -common.matmul(L)
+        return gB, gL, None
 
 
 def cholesky_solve(B, L, upper=False):
-    """``X`` with ``(L Lᵀ) X = B`` given the Cholesky factor ``L`` (``upper``: ``Lᵀ L``)."""
+    """``X`` with ``(L Lᵀ) X = B`` given the Cholesky factor ``L`` (``upper``: ``Lᵀ L``), as
+    ``torch.cholesky_solve``: only ``L``'s triangle is read, ``L``'s gradient is PyTorch's
+    (unrestricted) one, and ``B`` must have ``L``'s dtype."""
+    _need_tensors("cholesky_solve", B=B, L=L)
     _check("cholesky_solve", L)
-    lower = _mT(L) if upper else L
-    Y = solve_triangular(lower, B, upper=False)
-    return solve_triangular(_mT(lower), Y, upper=True)
+    _same_dtype(
+        "Expected b and A to have the same dtype, but found b of type {} and A of type {} instead.", B, L
+    )
+    if B.dim() < 2 or B.shape[-2] != L.shape[-1]:
+        raise _rustdl.ArgumentError(
+            f"cholesky_solve: incompatible shapes {tuple(B.shape)} and {tuple(L.shape)}"
+        )
+    L2, B2 = _broadcast_batch(L, B)
+    return _CholeskySolve.apply(B2, L2, builtins.bool(upper))
+
+
+def _cholesky_inverse(L, upper=False):
+    """``(L Lᵀ)⁻¹`` from a Cholesky factor (``Lᵀ L`` with ``upper``), as
+    ``torch.cholesky_inverse``: a zero on ``L``'s diagonal raises PyTorch's error; the gradient
+    is PyTorch's (that of :func:`cholesky_solve` of the identity)."""
+    _need_tensors("cholesky_inverse", L=L)
+    _check("cholesky_inverse", L)
+    d = np.diagonal(_np(L), axis1=-2, axis2=-1)
+    zero = d == 0
+    info = np.where(zero.any(-1), zero.argmax(-1) + 1, 0) if d.shape[-1] else np.zeros(d.shape[:-1])
+    _raise_info("cholesky_inverse", L.dim() > 2, info, _singular_message)
+    eye = _rustdl.eye(L.shape[-1], dtype=L.dtype, device=L.device)
+    return cholesky_solve(eye.expand(*L.shape), L, upper)
 
 
 # ---------------------------------------------------------------- factorizations
@@ -295,8 +561,8 @@ def _np_lu(a):
         return _np_lu_raw(a)
 
 
-def _np_lu_raw(a):
-    lu = np.array(a, dtype=np.float64, copy=True)
+def _np_lu_raw(a, dtype=np.float64):
+    lu = np.array(a, dtype=dtype, copy=True)
     m, n = lu.shape[-2], lu.shape[-1]
     batch = lu.shape[:-2]
     lu = lu.reshape(int(np.prod(batch, dtype=np.int64)), m, n)  # explicit: -1 is ambiguous when empty
@@ -451,6 +717,11 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     ``A = P L U`` given as :func:`lu_factor` returns it; differentiable in ``LU`` and ``B``."""
     if not isinstance(LU, Tensor) or not isinstance(B, Tensor):
         raise TypeError("linalg.lu_solve: expected LU and B to be Tensors")
+    _same_dtype(
+        "linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type {} and B of type {} instead",
+        LU,
+        B,
+    )
     P, L, U = lu_unpack(LU, pivots)
     A = P.matmul(L).matmul(U)
     if adjoint:
@@ -504,29 +775,98 @@ def _diag_only(X):
     return X * eye
 
 
+def _np_potf2(m):
+    """LAPACK's unblocked Cholesky (potf2, lower) of one matrix in its dtype: ``(factor, info)``.
+    Where the leading minor of order ``info`` is not positive-definite (a NaN pivot included)
+    the factor is LAPACK's partial one: the columns before it computed, the failing diagonal
+    entry holding its updated value, the rest of the lower triangle as in ``m``."""
+    m = np.tril(m)
+    n = m.shape[-1]
+    for j in range(n):
+        ajj = m[j, j] - m[j, :j] @ m[j, :j]
+        if not ajj > 0:
+            m[j, j] = ajj
+            return m, j + 1
+        ajj = np.sqrt(ajj)
+        m[j, j] = ajj
+        if j + 1 < n:
+            m[j + 1 :, j] = (m[j + 1 :, j] - m[j + 1 :, :j] @ m[j, :j]) / ajj
+    return m, 0
+
+
+def _np_cholesky_ex(a):
+    """``(L, info)`` of a batch of matrices (only their lower triangle read), as PyTorch's
+    ``cholesky_ex``: numpy's factor where it succeeds; where not (or where it has inf/NaN:
+    LAPACK treats a NaN pivot as a failure) :func:`_np_potf2`'s partial factor and ``info``."""
+    a = np.tril(a)
+    n = a.shape[-1]
+    batch = a.shape[:-2]
+    count = int(np.prod(batch, dtype=np.int64))
+    info = np.zeros(count, dtype=np.int64)
+    if count == 0 or n == 0:
+        return a, info.reshape(batch)
+    with np.errstate(all="ignore"):
+        try:
+            L = np.linalg.cholesky(a)
+            if np.isfinite(L).all():
+                return L, info.reshape(batch)
+        except np.linalg.LinAlgError:
+            pass
+        flat = a.reshape(count, n, n)
+        out = np.empty_like(flat)
+        for i in range(count):
+            try:
+                L = np.linalg.cholesky(flat[i])
+                if np.isfinite(L).all():
+                    out[i] = L
+                    continue
+            except np.linalg.LinAlgError:
+                pass
+            out[i], info[i] = _np_potf2(flat[i])
+    return out.reshape(a.shape), info.reshape(batch)
+
+
 class _Cholesky(Function):
     @staticmethod
-    def forward(ctx, A):
-        L = _t(_run("cholesky", np.linalg.cholesky, _np(A)), A)
+    def forward(ctx, A, L):
+        L = _t(L, A)
         ctx.save_for_backward(L)
         return L
 
     @staticmethod
     def backward(ctx, gL):
         (L,) = ctx.saved_tensors
-        Linv = _Inv.apply(L)
+        Linv = _Inv.apply(L, None)
         P = _phi(_mT(L).matmul(gL.tril()))
         S = _mT(Linv).matmul(P).matmul(Linv)
-        return 0.5 * (S + _mT(S))
+        return 0.5 * (S + _mT(S)), None
+
+
+def _cholesky_parts(op, A, upper):
+    """``(L, info)``: the factor (``Lᵀ`` with ``upper``, computed from ``A``'s upper triangle as
+    PyTorch's) and LAPACK's ``info`` per matrix."""
+    _check(op, A)
+    src = _mT(A) if upper else A  # the upper factor of A is the transposed lower one of Aᵀ
+    L, info = _np_cholesky_ex(_np(src))
+    L = _Cholesky.apply(src, L)
+    return (_mT(L) if upper else L), info
+
+
+def _not_pd_message(k):
+    return (
+        "The factorization could not be completed because the input is not positive-definite "
+        f"(the leading minor of order {k} is not positive-definite)."
+    )
 
 
 def cholesky(A, *, upper=False):
     """The lower Cholesky factor ``L`` (``A = L Lᵀ``) of symmetric positive-definite matrices
-    (``upper=True``: ``Lᵀ``). Only the lower triangle of ``A`` is read; the gradient is
-    symmetric."""
-    _check("cholesky", A)
-    L = _Cholesky.apply(A)
-    return _mT(L) if upper else L
+    (``upper=True``: ``Lᵀ``, from the upper triangle). Only one triangle of ``A`` is read; the
+    gradient is symmetric. A matrix that is not positive-definite (or has a NaN pivot) raises
+    :class:`LinAlgError` with PyTorch's message."""
+    L, info = _cholesky_parts("cholesky", A, upper)
+    _raise_info("linalg.cholesky", A.dim() > 2, info, _not_pd_message)
+    return L
 
 
 class _Eigh(Function):
@@ -783,7 +1123,7 @@ def qr(A, mode="reduced"):
             )
         a = _np(A)
         r = _run("qr", lambda x: np.linalg.qr(x, mode="r"), a)
-        return QRResult(_t(np.zeros(a.shape[:-2] + (0,)), A), _t(r, A))
+        return QRResult(_t(np.zeros((0,)), A), _t(r, A))  # Q: PyTorch's placeholder, shape [0]
     Q, R = _Qr.apply(A, mode)
     return QRResult(Q, R)
 
@@ -853,24 +1193,69 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     return _t(np.asarray(rank), A, dtype=_rustdl.int64)
 
 
+_LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
+
+
 def lstsq(A, B, rcond=None, *, driver=None):
-    """Least-squares solution of ``A X = B``: a tuple with ``.solution`` (and ``.residuals``,
-    ``.rank``, ``.singular_values`` as empty tensors unless computed). Differentiable through
-    ``pinv`` for full-rank ``A``."""
+    """Least-squares solution of ``A X = B`` (``B`` a batch of vectors when it has one dim less
+    than ``A``), as ``torch.linalg.lstsq`` on the CPU: ``(solution, residuals, rank,
+    singular_values)``, filled as the LAPACK ``driver`` (default 'gelsy') fills them: ``rank``
+    for all but 'gels', ``singular_values`` for 'gelsd'/'gelss', ``residuals`` (squared
+    residual norms, per column of ``B``) for all but 'gelsy' when ``m > n`` and every matrix
+    has full rank; the others empty. The rank counts the singular values above
+    ``rcond·σ_max`` (``rcond`` default: eps · max(m, n)), for 'gelsy' too (whose LAPACK rank
+    comes from a pivoted QR and can differ in borderline cases). Differentiable through
+    ``pinv`` for full-rank ``A``; 'gels' refuses a rank-deficient ``A``."""
     _check("lstsq", A, square=False)
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg.lstsq: expected B to be a Tensor, got {type(B).__name__}")
+    _same_dtype(
+        "torch.linalg.lstsq: Expected input and other to have the same dtype, but got input's dtype {} "
+        "and other's dtype {}",
+        A,
+        B,
+    )
+    driver = "gelsy" if driver is None else driver
+    if driver not in _LSTSQ_DRIVERS:
+        raise _rustdl.ArgumentError(
+            "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)"
+        )
     vec = B.dim() == A.dim() - 1
     Bm = B.unsqueeze(-1) if vec else B
     if Bm.shape[-2] != A.shape[-2]:
         raise _rustdl.ArgumentError(
             f"linalg.lstsq: incompatible shapes {tuple(A.shape)} and {tuple(B.shape)}"
         )
-    X = pinv(A, rtol=rcond).matmul(Bm)
+    m, n = A.shape[-2], A.shape[-1]
+    a = _np(A)
+    sv = _run("lstsq", lambda x: np.linalg.svd(x, compute_uv=False), a)
+    cut = (np.finfo(a.dtype).eps * builtins.max(m, n)) if rcond is None else rcond
+    smax = sv.max(axis=-1, keepdims=True) if sv.shape[-1] else np.zeros(sv.shape[:-1] + (1,))
+    rank = (sv > cut * smax).sum(axis=-1).astype(np.int64)
+    full = builtins.bool((rank == builtins.min(m, n)).all())
+    if driver == "gels":
+        _raise_info(
+            "torch.linalg.lstsq",
+            A.dim() > 2,
+            np.where(rank < builtins.min(m, n), rank + 1, 0),
+            lambda k: (
+                "The least squares solution could not be computed because the input matrix does "
+                f"not have full rank (error code: {k})."
+            ),
+        )
+    X = pinv(A, rtol=cut).matmul(Bm)
+    empty = _rustdl.zeros(0, dtype=A.dtype, device=A.device)
+    residuals = empty
+    if driver != "gelsy" and m > n and full:
+        r = A.matmul(X) - Bm
+        residuals = (r * r).sum(-2)
+    ranks = _rustdl.zeros(0, dtype=_rustdl.int64, device=A.device)
+    if driver != "gels":
+        ranks = _t(rank, A, _rustdl.int64)
+    svals = _t(sv, A) if driver in ("gelsd", "gelss") else empty
     if vec:
         X = X.squeeze(-1)
-    empty = _rustdl.zeros(0, dtype=A.dtype, device=A.device)
-    return LstsqResult(X, empty, _rustdl.zeros(0, dtype=_rustdl.int64, device=A.device), empty)
+    return LstsqResult(X, residuals, ranks, svals)
 
 
 # ---------------------------------------------------------------- norms (tensor ops)
@@ -896,9 +1281,30 @@ def _is_complex(x) -> bool:
     return isinstance(x, ComplexTensor)
 
 
+class _UndefinedGrad(Function):
+    """``value`` as a result of ``x`` with no gradient (an undefined one, as PyTorch's for the
+    0-"norm", a count): it requires grad when ``x`` does; ``x.grad`` stays None."""
+
+    @staticmethod
+    def forward(ctx, x, value):
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, None
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """The vector ``ord``-norm over ``dim`` (all elements when None); ``ord`` any real or
-    ±inf. The gradient at 0 is 0."""
+    ±inf. The gradient at 0 is 0; the 0-"norm" (a count of nonzeros) requires grad when ``x``
+    does, with no gradient, as PyTorch's."""
+    out = _vector_norm(x, ord, dim, keepdim, dtype)
+    if ord == 0 and isinstance(x, Tensor) and x.requires_grad and _rustdl.is_grad_enabled():
+        return _UndefinedGrad.apply(x, out.detach())
+    return out
+
+
+def _vector_norm(x, ord, dim, keepdim, dtype):  # noqa: A002
     if _is_complex(x):  # the norm of a complex tensor is that of its moduli
         x = x.abs()
     if not isinstance(x, Tensor):
@@ -952,8 +1358,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         if ord == "nuc":
             out = s.sum(-1)
         elif ord == 2:
-            out = s.amax(-1) if s.shape[-1] else s.sum(-1)  # no singular value: the norm is 0
+            # no singular value: the norm is 0, a constant (no gradient), as PyTorch's
+            out = s.amax(-1) if s.shape[-1] else s.detach().sum(-1)
         else:
+            if not s.shape[-1]:
+                raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
             out = s.amin(-1)
         if keepdim:
             for d in sorted((r, c)):
@@ -963,9 +1372,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         sum_dim, red_dim = (r, c) if ord in (1, -1) else (c, r)
         s = A.abs().sum(sum_dim, keepdim=True)
         if ord < 0:
+            if not s.shape[red_dim]:
+                raise IndexError(f"amin(): Expected reduction dim {red_dim} to have non-zero size.")
             out = s.amin(red_dim, keepdim=True)
-        else:  # sums are >= 0: the max over no row or column is 0, as in PyTorch
-            out = s.amax(red_dim, keepdim=True) if s.shape[red_dim] else s.sum(red_dim, keepdim=True)
+        else:  # sums are >= 0: the max over no row or column is 0, a constant as in PyTorch
+            out = s.amax(red_dim, keepdim=True) if s.shape[red_dim] else s.detach().sum(red_dim, keepdim=True)
         if not keepdim:
             for d in sorted((r, c), reverse=True):
                 out = out.squeeze(d)
@@ -1014,133 +1425,38 @@ def cross(input, other, *, dim=-1):  # noqa: A002
 
 
 def inv_ex(A, *, check_errors=False):
-    """``(inverse, info)``: info is 0 where the matrix was inverted and positive where it is
-    singular (its inverse then holds NaN); ``check_errors`` raises on a singular matrix instead."""
-    _check("inv_ex", A)
-    try:
-        return InvExResult(inv(A), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device))
-    except LinAlgError:
-        if check_errors:
-            raise
-    # some matrix of the batch is singular: invert each one alone, NaN for the singular ones
-    a = _np(A)
-    batch = a.reshape(-1, *a.shape[-2:])
-    out = np.full_like(batch, np.nan)
-    info = np.zeros(batch.shape[0], dtype=np.int64)
-    for i, m in enumerate(batch):
-        try:
-            out[i] = np.linalg.inv(m)
-        except np.linalg.LinAlgError:
-            info[i] = 1
-    return InvExResult(_t(out.reshape(a.shape), A), _t(info.reshape(a.shape[:-2]), A, _rustdl.int32))
-
-
-def _per_matrix(A, fn, fill):
-    """``fn`` on each matrix of ``A``'s batch alone: ``(results, info)``, ``fill`` (and info
-    from ``fn``'s LinAlgError) where it fails."""
-    a = _np(A)
-    batch = a.reshape(-1, *a.shape[-2:])
-    outs, info = [], np.zeros(batch.shape[0], dtype=np.int64)
-    for i, m in enumerate(batch):
-        try:
-            outs.append(fn(m))
-        except _InfoError as err:
-            info[i] = err.info
-            outs.append(fill(m))
-    return outs, info.reshape(a.shape[:-2])
-
-
-class _InfoError(Exception):
-    def __init__(self, info):
-        super().__init__(info)
-        self.info = info
-
-
-def _cholesky_info(m):
-    """LAPACK potrf's info: the order of the first leading minor that is not positive-definite."""
-    n = m.shape[-1]
-    for k in range(1, n + 1):
-        try:
-            np.linalg.cholesky(np.tril(m[:k, :k]) + np.tril(m[:k, :k], -1).T)
-        except np.linalg.LinAlgError:
-            return k
-    return 0
-
-
-def _lu_info(m):
-    """LAPACK getrf's info: 1 + the index of the first exactly zero pivot of Gaussian
-    elimination with partial pivoting (0 when there is none)."""
-    u = np.array(m, dtype=np.float64)
-    n = u.shape[-1]
-    info = 0
-    for j in range(n):
-        p = j + int(np.argmax(np.abs(u[j:, j])))
-        if u[p, j] == 0:
-            info = info or j + 1
-            continue
-        u[[j, p]] = u[[p, j]]
-        u[j + 1 :, j:] -= np.outer(u[j + 1 :, j] / u[j, j], u[j, j:])
-    return info
+    """``(inverse, info)`` as ``torch.linalg.inv_ex``: ``info`` is 0 where the matrix was
+    inverted, else the 1-based index of the zero pivot of its LU, and its "inverse" is then
+    PyTorch's (LAPACK's solve of ``A X = I``, with inf/NaN); ``check_errors`` raises instead."""
+    Y, info = _inv_parts("inv_ex", A)
+    if check_errors:
+        _raise_info("linalg.inv_ex", A.dim() > 2, info, _singular_message)
+    return InvExResult(Y, _info_tensor(info, A))
 
 
 def cholesky_ex(A, *, upper=False, check_errors=False):
-    """``(L, info)``: the Cholesky factor, and per matrix 0, or the order of the first leading
-    minor that is not positive-definite (its factor then holds NaN), as
-    ``torch.linalg.cholesky_ex``; ``check_errors`` raises instead."""
-    _check("cholesky_ex", A)
-    try:
-        return CholeskyExResult(
-            cholesky(A, upper=upper), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device)
-        )
-    except LinAlgError:
-        if check_errors:
-            raise
-
-    def one(m):
-        k = _cholesky_info(m)
-        if k:
-            raise _InfoError(k)
-        sym = np.tril(m) + np.tril(m, -1).T
-        return np.linalg.cholesky(sym)
-
-    outs, info = _per_matrix(A, one, lambda m: np.full_like(m, np.nan))
-    L = _t(np.stack(outs).reshape(tuple(A.shape)), A)
-    return CholeskyExResult(_mT(L) if upper else L, _t(info, A, _rustdl.int32))
+    """``(L, info)`` as ``torch.linalg.cholesky_ex``: per matrix 0, or the order of the first
+    leading minor that is not positive-definite (a NaN pivot counts), whose factor is then
+    LAPACK's partial one; ``check_errors`` raises instead."""
+    L, info = _cholesky_parts("cholesky_ex", A, upper)
+    if check_errors:
+        _raise_info("linalg.cholesky_ex", A.dim() > 2, info, _not_pd_message)
+    return CholeskyExResult(L, _info_tensor(info, A))
 
 
 def solve_ex(A, B, *, left=True, check_errors=False):
-    """``(X, info)``: the solution of ``A X = B``, and per matrix 0, or LAPACK's index of the
-    first zero pivot of a singular ``A`` (its solution then holds NaN), as
-    ``torch.linalg.solve_ex``; ``check_errors`` raises instead."""
-    _check("solve_ex", A)
-    try:
-        return SolveExResult(
-            solve(A, B, left=left), _rustdl.zeros(*A.shape[:-2], dtype=_rustdl.int32, device=A.device)
+    """``(X, info)`` as ``torch.linalg.solve_ex``: per matrix 0, or LAPACK's index of the first
+    zero pivot of a singular ``A``, whose solution is then PyTorch's (with inf/NaN);
+    ``check_errors`` raises instead."""
+    X, info = _solve_parts("solve_ex", A, B, left)
+    if check_errors:
+        _raise_info(
+            "torch.linalg.solve_ex",
+            A.dim() > 2,
+            info,
+            lambda k: "The solver failed because the input matrix is singular.",
         )
-    except LinAlgError:
-        if check_errors:
-            raise
-
-    def pivots(m):
-        k = _lu_info(m)
-        if k:
-            raise _InfoError(k)
-        return 0
-
-    _, info = _per_matrix(A, pivots, lambda m: 0)
-    bad = _t(info, A, _rustdl.int64) > 0
-    safe = _rustdl.where(
-        bad.unsqueeze(-1).unsqueeze(-1), _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device), A
-    )
-    X = solve(safe, B, left=left)
-    nan = _rustdl.full((), float("nan"), dtype=X.dtype, device=X.device)
-    vec = X.dim() == A.dim() - 1
-    mask = bad.reshape(*bad.shape, *([1] * (X.dim() - bad.dim())))
-    if vec and mask.dim() > X.dim():
-        mask = mask.squeeze(-1)
-    return SolveExResult(
-        _rustdl.where(mask, nan, X), _t(info, A, _rustdl.int32)
-    )  # LAPACK's info is int32, as PyTorch's
+    return SolveExResult(X, _info_tensor(info, A))
 
 
 def cond(A, p=None):
@@ -1275,3 +1591,512 @@ def multi_dot(tensors):
 def matmul(input, other):  # noqa: A002
     """Matrix product (as ``rustdl.matmul``)."""
     return input.matmul(other)
+
+
+# ---------------------------------------------------------------- LDLᵀ (Bunch-Kaufman)
+
+LDLFactorResult = structseq("linalg_ldl_factor", ["LD", "pivots"])
+LDLFactorExResult = structseq("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+_BK_ALPHA = (1.0 + math.sqrt(17.0)) / 8.0
+
+
+def _np_sytf2(a):
+    """LAPACK's sytf2 (lower) of one symmetric matrix (only its lower triangle read), in its
+    dtype: ``(LD, pivots, info)`` in LAPACK's compact form, the Bunch-Kaufman diagonal pivoting
+    of ``A = P L D Lᵀ Pᵀ`` (``D`` with 1×1 and 2×2 blocks; a pivot ``k`` > 0 a 1×1 block with
+    rows ``k`` swapped in, a pair of equal negative pivots a 2×2 block), ``info`` the first
+    exactly zero diagonal block (the factorization is completed anyway)."""
+    A = np.tril(a).astype(a.dtype, copy=True)
+    n = A.shape[-1]
+    ipiv = np.zeros(n, dtype=np.int64)
+    info = 0
+    k = 0
+    while k < n:
+        kstep = 1
+        absakk = abs(A[k, k])
+        if k + 1 < n:
+            imax = k + 1 + int(np.argmax(np.abs(A[k + 1 :, k])))
+            colmax = abs(A[imax, k])
+        else:
+            imax, colmax = k, 0.0
+        if builtins.max(absakk, colmax) == 0 or np.isnan(absakk):
+            info = info or k + 1
+            kp = k
+        else:
+            if absakk >= _BK_ALPHA * colmax:
+                kp = k
+            else:
+                row = np.abs(A[imax, k:imax])  # row imax left of the diagonal
+                rowmax = row.max()
+                if imax + 1 < n:
+                    rowmax = builtins.max(rowmax, np.abs(A[imax + 1 :, imax]).max())
+                if absakk >= _BK_ALPHA * colmax * (colmax / rowmax):
+                    kp = k
+                elif abs(A[imax, imax]) >= _BK_ALPHA * rowmax:
+                    kp = imax
+                else:
+                    kp, kstep = imax, 2
+            kk = k + kstep - 1
+            if kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
+                if kp + 1 < n:
+                    A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
+                mid = A[kk + 1 : kp, kk].copy()
+                A[kk + 1 : kp, kk] = A[kp, kk + 1 : kp]
+                A[kp, kk + 1 : kp] = mid
+                A[kk, kk], A[kp, kp] = A[kp, kp], A[kk, kk]
+                if kstep == 2:
+                    A[k + 1, k], A[kp, k] = A[kp, k], A[k + 1, k]
+            if kstep == 1:
+                if k + 1 < n:
+                    d11 = 1.0 / A[k, k]
+                    x = A[k + 1 :, k].copy()
+                    A[k + 1 :, k + 1 :] -= np.tril(d11 * np.outer(x, x))
+                    A[k + 1 :, k] = x * d11
+            elif k + 2 < n:
+                d21 = A[k + 1, k]
+                d11 = A[k + 1, k + 1] / d21
+                d22 = A[k, k] / d21
+                t = 1.0 / (d11 * d22 - 1.0)
+                d21 = t / d21
+                ck, ck1 = A[k + 2 :, k].copy(), A[k + 2 :, k + 1].copy()
+                wk = d21 * (d11 * ck - ck1)
+                wkp1 = d21 * (d22 * ck1 - ck)
+                A[k + 2 :, k + 2 :] -= np.tril(np.outer(ck, wk) + np.outer(ck1, wkp1))
+                A[k + 2 :, k] = wk
+                A[k + 2 :, k + 1] = wkp1
+        if kstep == 1:
+            ipiv[k] = kp + 1
+        else:
+            ipiv[k] = ipiv[k + 1] = -(kp + 1)
+        k += kstep
+    return A, ipiv, info
+
+
+def _np_sytrs(ld, ipiv, b):
+    """LAPACK's sytrs (lower): ``X`` with ``A X = B`` from :func:`_np_sytf2`'s factors."""
+    x = np.array(b, copy=True)
+    n = ld.shape[-1]
+    k = 0
+    while k < n:  # P L D y = b
+        if ipiv[k] > 0:
+            kp = ipiv[k] - 1
+            x[[k, kp]] = x[[kp, k]]
+            x[k + 1 :] -= np.outer(ld[k + 1 :, k], x[k])
+            x[k] /= ld[k, k]
+            k += 1
+        else:
+            kp = -ipiv[k] - 1
+            x[[k + 1, kp]] = x[[kp, k + 1]]
+            x[k + 2 :] -= np.outer(ld[k + 2 :, k], x[k]) + np.outer(ld[k + 2 :, k + 1], x[k + 1])
+            akm1k = ld[k + 1, k]
+            akm1, ak = ld[k, k] / akm1k, ld[k + 1, k + 1] / akm1k
+            denom = akm1 * ak - 1.0
+            bkm1, bk = x[k] / akm1k, x[k + 1] / akm1k
+            x[k], x[k + 1] = (ak * bkm1 - bk) / denom, (akm1 * bk - bkm1) / denom
+            k += 2
+    k = n - 1
+    while k >= 0:  # Lᵀ Pᵀ x = y
+        if ipiv[k] > 0:
+            x[k] -= ld[k + 1 :, k] @ x[k + 1 :]
+            kp = ipiv[k] - 1
+            x[[k, kp]] = x[[kp, k]]
+            k -= 1
+        else:
+            x[k] -= ld[k + 1 :, k] @ x[k + 1 :]
+            x[k - 1] -= ld[k + 1 :, k - 1] @ x[k + 1 :]
+            kp = -ipiv[k] - 1
+            x[[k, kp]] = x[[kp, k]]
+            k -= 2
+    return x
+
+
+class _NoDerivative(Function):
+    """The results of an op PyTorch has no derivative for: they require grad as PyTorch's
+    do, and a backward through them raises as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, A, value, name):
+        ctx.name = name
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"derivative for aten::{ctx.name} is not implemented")
+
+
+def _batch_apply(a, fn):
+    """``fn`` on each matrix of the batch ``a``: the list of its results."""
+    count = int(np.prod(a.shape[:-2], dtype=np.int64))
+    flat = a.reshape(count, *a.shape[-2:])
+    with np.errstate(all="ignore"):
+        return [fn(flat[i]) for i in range(count)]
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """``(LD, pivots, info)`` as ``torch.linalg.ldl_factor_ex``: the Bunch-Kaufman ``LDLᵀ``
+    factorization of symmetric matrices (only the lower triangle read) in LAPACK's compact form
+    (sytrf): ``L``'s multipliers below the diagonal of ``LD``, ``D``'s 1×1 and 2×2 blocks on
+    and below it, int32 1-based ``pivots`` (a pair of equal negative ones: a 2×2 block); ``info``
+    the first zero diagonal block (1-based), else 0. ``hermitian`` is the same for real input."""
+    _check("ldl_factor_ex", A)
+    a = _np(A)
+    parts = _batch_apply(a, _np_sytf2)
+    batch = a.shape[:-2]
+    n = a.shape[-1]
+    ld = np.stack([p[0] for p in parts]).reshape(a.shape) if parts else a.copy()
+    piv = np.stack([p[1] for p in parts]).reshape(*batch, n) if parts else np.zeros((*batch, n), np.int64)
+    info = np.array([p[2] for p in parts], dtype=np.int64).reshape(batch)
+    if check_errors:
+        _raise_info(
+            "torch.linalg.ldl_factor_ex",
+            A.dim() > 2,
+            info,
+            lambda k: f"The factorization could not be completed because the D[{k}, {k}] block is zero.",
+        )
+    LD = _t(ld, A)
+    if A.requires_grad and _rustdl.is_grad_enabled():
+        LD = _NoDerivative.apply(A, LD, "linalg_ldl_factor_ex")
+    return LDLFactorExResult(LD, _info_tensor(piv, A), _info_tensor(info, A))
+
+
+def ldl_factor(A, *, hermitian=False):
+    """``(LD, pivots)`` of :func:`ldl_factor_ex`; a zero diagonal block raises
+    :class:`LinAlgError` (PyTorch reaches an internal assert there)."""
+    LD, piv, info = ldl_factor_ex(A, hermitian=hermitian)
+    _raise_info(
+        "torch.linalg.ldl_factor",
+        A.dim() > 2,
+        info.cpu().numpy(),
+        lambda k: f"The factorization could not be completed because the D[{k}, {k}] block is zero.",
+    )
+    return LDLFactorResult(LD, piv)
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False):
+    """``X`` with ``A X = B`` from :func:`ldl_factor`'s ``(LD, pivots)`` (LAPACK's sytrs), as
+    ``torch.linalg.ldl_solve``: ``B`` a (batch of) matrices of ``LD``'s dtype; no gradient
+    (PyTorch has none)."""
+    _need_tensors("linalg.ldl_solve", LD=LD, pivots=pivots, B=B)
+    _check("ldl_solve", LD)
+    if B.dim() < 2:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+    _same_dtype(
+        "Expected b and A to have the same dtype, but found b of type {} and A of type {} instead.", B, LD
+    )
+    if pivots.is_floating_point() or tuple(pivots.shape) != tuple(LD.shape[:-1]):
+        raise _rustdl.ArgumentError(
+            f"linalg.ldl_solve: expected integer pivots of shape {tuple(LD.shape[:-1])}, got {tuple(pivots.shape)}"
+        )
+    if B.shape[-2] != LD.shape[-1]:
+        raise _rustdl.ArgumentError(
+            f"linalg.ldl_solve: incompatible shapes {tuple(LD.shape)} and {tuple(B.shape)}"
+        )
+    batch = tuple(np.broadcast_shapes(tuple(LD.shape[:-2]), tuple(B.shape[:-2])))
+    n, k = LD.shape[-1], B.shape[-1]
+    ld = np.broadcast_to(_np(LD), (*batch, n, n)).reshape(-1, n, n)
+    pv = np.broadcast_to(pivots.detach().cpu().numpy().astype(np.int64), (*batch, n)).reshape(-1, n)
+    b = np.broadcast_to(_np(B), (*batch, n, k)).reshape(-1, n, k)
+    with np.errstate(all="ignore"):
+        x = np.stack([_np_sytrs(ld[i], pv[i], b[i]) for i in range(ld.shape[0])]) if ld.shape[0] else b.copy()
+    X = _t(x.reshape(*batch, n, k), LD)
+    if (LD.requires_grad or B.requires_grad) and _rustdl.is_grad_enabled():
+        X = _NoDerivative.apply(B, X, "linalg_ldl_solve")
+    return X
+
+
+# ---------------------------------------------------------------- LOBPCG
+
+
+def _np_b_orthonormal(S, B):
+    """A ``B``-orthonormal basis (``B`` None: the identity) of the span of ``S``'s columns,
+    near-dependent directions dropped (twice, for accuracy)."""
+    for _ in range(2):
+        BS = S if B is None else B @ S
+        G = S.T @ BS
+        w, V = np.linalg.eigh((G + G.T) / 2)
+        keep = w > (w[-1] if w.size else 0.0) * 1e-13
+        S = S @ (V[:, keep] / np.sqrt(w[keep]))
+    return S
+
+
+def _np_lobpcg(A, B, iK, X, k, largest, tol, niter):
+    """LOBPCG (Knyazev) for the ``k`` extremal eigenpairs of ``A x = λ B x``, iterating on
+    ``X``'s columns (``n ≥ k``) with the preconditioner ``iK``: Rayleigh-Ritz on the span of
+    ``X``, the preconditioned residuals ``W`` and the previous directions ``P`` until every
+    one of the first ``k`` relative residuals ``‖A x − λ B x‖ / ((‖A‖ + |λ| ‖B‖) ‖x‖)`` is
+    below ``tol`` (or ``niter`` iterations). Returns the ``n`` Ritz values and vectors."""
+    n = X.shape[1]
+
+    def ritz(S):
+        T = S.T @ A @ S
+        w, C = np.linalg.eigh((T + T.T) / 2)
+        order = np.argsort(-w, kind="stable") if largest else np.argsort(w, kind="stable")
+        return w[order][:n], S @ C[:, order][:, :n]
+
+    bnorm = 1.0 if B is None else np.linalg.norm(B, 2)
+    lam, X = ritz(_np_b_orthonormal(X, B))
+    P = None
+    limit = niter if niter is not None and niter >= 0 else 10000
+    anorm = builtins.max(np.abs(lam).max(), np.finfo(np.float64).tiny)
+    for it in range(limit + 1):
+        BX = X if B is None else B @ X
+        R = A @ X - BX * lam
+        anorm = builtins.max(anorm, np.abs(lam).max())
+        rerr = np.linalg.norm(R, axis=0) / ((anorm + np.abs(lam) * bnorm) * np.linalg.norm(X, axis=0))
+        if (rerr[:k] < tol).all() or it == limit:
+            break
+        W = R if iK is None else iK @ R
+        S = _np_b_orthonormal(np.hstack([X, W] if P is None else [X, W, P]), B)
+        lam, Xn = ritz(S)
+        P = Xn - X @ (X.T @ (Xn if B is None else B @ Xn))  # the new directions outside span(X)
+        X = Xn
+    return lam, X
+
+
+def _lobpcg(
+    A,
+    k=None,
+    B=None,
+    X=None,
+    n=None,
+    iK=None,
+    niter=None,
+    tol=None,
+    largest=None,
+    method=None,
+    tracker=None,
+    ortho_iparams=None,
+    ortho_fparams=None,
+    ortho_bparams=None,
+):
+    """``torch.lobpcg``: the ``k`` largest (``largest=False``: smallest) eigenvalues ``E`` of
+    the symmetric positive-definite problem ``A x = λ B x`` (``B`` default the identity) and
+    their ``B``-orthonormal eigenvectors ``X`` (``(*, m, k)``), by LOBPCG from ``X`` (default
+    ``n`` (= ``k``) random columns from the global generator), to the relative residual
+    ``tol`` (default ``sqrt(eps)`` of the dtype). ``E`` is differentiable in ``A`` (the
+    eigenvalues' derivative ``x xᵀ``); ``X``'s gradient is not implemented."""
+    _check("lobpcg", A)
+    m = A.shape[-1]
+    if X is not None:
+        _need_tensors("lobpcg", X=X)
+        n = X.shape[-1] if n is None else n
+        k = X.shape[-1] if k is None else k
+    k = 1 if k is None else k
+    n = k if n is None else n
+    if m < 3 * n:
+        raise ValueError(
+            f"LOBPCG algorithm is not applicable when the number of A rows (={m}) is smaller than 3 x the "
+            f"number of requested eigenpairs (={n})"
+        )
+    if k > n:
+        raise ValueError(f"lobpcg: k (={k}) must not exceed n (={n})")
+    largest = True if largest is None else builtins.bool(largest)
+    tol = (
+        float(np.finfo(np.float32 if A.dtype == _rustdl.float32 else np.float64).eps) ** 0.5
+        if tol is None
+        else tol
+    )
+    batch = tuple(A.shape[:-2])
+    if X is None:
+        X = _rustdl.randn(*batch, m, n, dtype=A.dtype)
+    a = _np(A).astype(np.float64).reshape(-1, m, m)
+    x0 = np.broadcast_to(_np(X).astype(np.float64), (*batch, m, X.shape[-1])).reshape(a.shape[0], m, -1)
+    b = None if B is None else np.broadcast_to(_np(B).astype(np.float64), (*batch, m, m)).reshape(-1, m, m)
+    ik = None if iK is None else np.broadcast_to(_np(iK).astype(np.float64), (*batch, m, m)).reshape(-1, m, m)
+    vecs = []
+    with np.errstate(all="ignore"):
+        for i in range(a.shape[0]):
+            xi = x0[i][:, :n] if x0.shape[-1] >= n else np.hstack([x0[i], np.ones((m, n - x0.shape[-1]))])
+            _, v = _np_lobpcg(
+                a[i], None if b is None else b[i], None if ik is None else ik[i], xi, k, largest, tol, niter
+            )
+            vecs.append(v[:, :k])
+    V = _t(np.stack(vecs).reshape(*batch, m, k) if vecs else np.zeros((*batch, m, k)), A)
+    # the Ritz values as differentiable functions of A: xᵀ A x for the B-normalized x
+    E = (V * A.matmul(V)).sum(-2)
+    if A.requires_grad and _rustdl.is_grad_enabled():
+        V = _NoDerivative.apply(A, V, "lobpcg (eigenvectors, in rustdl)")
+    return E, V
+
+
+# ---------------------------------------------------------------- out=
+
+
+_OUT_RESULT_TYPES: dict = {}
+
+
+def _out_result_type(cls):
+    """PyTorch's ``<name>_out`` result type of a named result (``linalg_eigh_out``)."""
+    if cls not in _OUT_RESULT_TYPES:
+        _OUT_RESULT_TYPES[cls] = structseq(f"{cls.__name__}_out", list(cls._fields))
+    return _OUT_RESULT_TYPES[cls]
+
+
+def _any_requires_grad(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            if _any_requires_grad(v):
+                return True
+        elif (isinstance(v, Tensor) or _is_complex(v)) and v.requires_grad:
+            return True
+    return False
+
+
+def _write_out(o, r, cast):
+    """``r`` written into the ``out=`` tensor ``o`` (resized as PyTorch resizes it); ``o``."""
+    if _is_complex(r) or _is_complex(o):
+        if not (_is_complex(r) and _is_complex(o)):
+            raise _rustdl.DTypeError(
+                f"Expected out tensor to have dtype {_dtype_name(r.dtype, False)}, but got "
+                f"{_dtype_name(o.dtype, False)} instead"
+            )
+        _write_out(o._re, r._re, True)
+        _write_out(o._im, r._im, True)
+        return o
+    if not isinstance(o, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(o).__name__}")
+    if o.device != r.device:
+        raise RuntimeError(f"Expected out tensor to have device {r.device}, but got {o.device} instead")
+    if not cast and o.dtype != r.dtype:
+        raise RuntimeError(
+            f"Expected out tensor to have dtype {_dtype_name(r.dtype, False)}, but got "
+            f"{_dtype_name(o.dtype, False)} instead"
+        )
+    import rustdl
+
+    return rustdl._into(o, r)
+
+
+def _with_out(fn, name, nout=1, cast=False):
+    """``fn`` also taking PyTorch's ``out=``: None, or a tensor (``nout`` > 1: a tuple of
+    tensors) that the result is written into, resized as needed, and returned (a named result
+    as PyTorch's ``<name>_out`` type holding the ``out`` tensors). As PyTorch: ``out``'s dtype
+    must be the result's (``cast``: one it can be cast to), and no argument may require grad
+    while grad mode is on."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        if nout == 1 and not (isinstance(out, Tensor) or _is_complex(out)):
+            raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+        if nout > 1:
+            if not isinstance(out, (tuple, list)):
+                raise TypeError(
+                    f"{name}(): argument 'out' must be tuple of Tensors, not {type(out).__name__}"
+                )
+            if len(out) != nout:
+                raise TypeError(f"expected tuple of {nout} elements but got {len(out)}")
+        if _rustdl.is_grad_enabled() and _any_requires_grad((*args, *kwargs.values(), out)):
+            raise RuntimeError(
+                f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                "but one of the arguments requires grad."
+            )
+        res = fn(*args, **kwargs)
+        if nout == 1:
+            return _write_out(out, res, cast)
+        written = [_write_out(o, r, cast) for o, r in zip(out, res)]
+        return _out_result_type(type(res))(*written) if hasattr(res, "_fields") else tuple(written)
+
+    wrapper.__signature__ = inspect.Signature(
+        [
+            *inspect.signature(fn).parameters.values(),
+            inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None),
+        ]
+    )
+    return wrapper
+
+
+# the functions of torch.linalg that take out= in PyTorch: (aten name, outputs, whether out may
+# have another dtype the result casts to, as PyTorch's composite functions allow)
+_OUT_FUNCTIONS = {
+    "cholesky": ("linalg_cholesky", 1, False),
+    "cholesky_ex": ("linalg_cholesky_ex", 2, False),
+    "cond": ("linalg_cond", 1, True),
+    "cross": ("linalg_cross", 1, False),
+    "det": ("linalg_det", 1, False),
+    "eig": ("linalg_eig", 2, True),
+    "eigh": ("linalg_eigh", 2, False),
+    "eigvals": ("linalg_eigvals", 1, True),
+    "eigvalsh": ("linalg_eigvalsh", 1, False),
+    "householder_product": ("linalg_householder_product", 1, True),
+    "inv": ("linalg_inv", 1, False),
+    "inv_ex": ("linalg_inv_ex", 2, False),
+    "ldl_factor": ("linalg_ldl_factor", 2, False),
+    "ldl_factor_ex": ("linalg_ldl_factor_ex", 3, False),
+    "ldl_solve": ("linalg_ldl_solve", 1, False),
+    "lstsq": ("linalg_lstsq", 4, True),
+    "lu": ("linalg_lu", 3, False),
+    "lu_factor": ("linalg_lu_factor", 2, False),
+    "lu_factor_ex": ("linalg_lu_factor_ex", 3, False),
+    "lu_solve": ("linalg_lu_solve", 1, False),
+    "matmul": ("linalg_matmul", 1, False),
+    "matrix_norm": ("linalg_matrix_norm", 1, False),
+    "matrix_power": ("linalg_matrix_power", 1, False),
+    "matrix_rank": ("linalg_matrix_rank", 1, True),
+    "multi_dot": ("linalg_multi_dot", 1, False),
+    "norm": ("linalg_norm", 1, False),
+    "pinv": ("linalg_pinv", 1, True),
+    "qr": ("linalg_qr", 2, False),
+    "slogdet": ("linalg_slogdet", 2, False),
+    "solve": ("linalg_solve", 1, False),
+    "solve_ex": ("linalg_solve_ex", 2, False),
+    "solve_triangular": ("linalg_solve_triangular", 1, False),
+    "svd": ("linalg_svd", 3, False),
+    "svdvals": ("linalg_svdvals", 1, False),
+    "tensorinv": ("linalg_tensorinv", 1, True),
+    "tensorsolve": ("linalg_tensorsolve", 1, True),
+    "vecdot": ("linalg_vecdot", 1, False),
+    "vector_norm": ("linalg_vector_norm", 1, False),
+}
+
+for _name, (_aten, _nout, _cast) in _OUT_FUNCTIONS.items():
+    if _name in globals():
+        globals()[_name] = _with_out(globals()[_name], _aten, _nout, _cast)
+del _name, _aten, _nout, _cast
+
+
+# ---------------------------------------------------------------- torch-level functions
+
+_TorchSlogdetResult = structseq("slogdet", ["sign", "logabsdet"])
+
+
+def _torch_inverse(input):  # noqa: A002
+    """``torch.inverse``: :func:`inv`."""
+    return inv(input)
+
+
+def _torch_slogdet(input):  # noqa: A002
+    """``torch.slogdet``: :func:`slogdet` as ``torch.return_types.slogdet``."""
+    return _TorchSlogdetResult(*slogdet(input))
+
+
+def _torch_triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):  # noqa: N803
+    """The deprecated ``torch.triangular_solve``: ``(X, A.clone())`` with ``A X = b`` (``Aᵀ X =
+    b`` with ``transpose``); ``b`` must have ``A``'s dtype."""
+    _need_tensors("triangular_solve", b=b, A=A)
+    _same_dtype(
+        "Expected b and A to have the same dtype, but found b of type {} and A of type {} instead.", b, A
+    )
+    T = _mT(A) if transpose else A
+    X = solve_triangular(T, b, upper=upper != transpose, unitriangular=unitriangular)
+    return _TriangularSolveResult(X, A.clone())
+
+
+_TriangularSolveResult = structseq("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def _torch_functions():
+    """The ``torch.*`` linear-algebra functions defined here (``torch.inverse``,
+    ``torch.cholesky_solve``, ...), taking ``out=`` as PyTorch's; ``rustdl`` binds them."""
+    from .sparse import dsmm
+
+    return {
+        "dsmm": dsmm,
+        "lobpcg": _lobpcg,
+        "inverse": _with_out(_torch_inverse, "inverse", 1, False),
+        "cholesky_solve": _with_out(cholesky_solve, "cholesky_solve", 1, True),
+        "cholesky_inverse": _with_out(_cholesky_inverse, "cholesky_inverse", 1, True),
+        "slogdet": _with_out(_torch_slogdet, "slogdet", 2, False),
+        "triangular_solve": _with_out(_torch_triangular_solve, "triangular_solve", 2, False),
+    }

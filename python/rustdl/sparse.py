@@ -8,7 +8,7 @@ import math
 
 from ._rustdl import Tensor, int64
 
-__all__ = ["sparse_coo_tensor", "mm", "addmm", "sum", "FloatTensor", "DoubleTensor", "spmm"]
+__all__ = ["sparse_coo_tensor", "mm", "addmm", "sum", "FloatTensor", "DoubleTensor", "spmm", "dsmm"]
 
 
 def sparse_coo_tensor(
@@ -98,6 +98,12 @@ def mm(mat1, mat2):
 
 
 spmm = mm
+
+
+def dsmm(input, mat2):  # noqa: A002
+    """``torch.dsmm``: the dense product ``input @ mat2`` of a sparse (or dense) matrix and a
+    dense one, differentiable in both."""
+    return input.mm(mat2)
 
 
 def addmm(mat, mat1, mat2, *, beta=1, alpha=1):

@@ -218,7 +218,12 @@ impl Tensor {
         if self.ndim() == 0 {
             return Ok((self.clone(), Tensor::zeros(&[], DType::I64, self.device())?));
         }
-        let idx = self.argsort(dim, largest)?.narrow(d as isize, 0, k)?;
+        // the indices in memory of their own, as PyTorch returns them (a view of the full sort
+        // could not be `view`ed flat)
+        let idx = self
+            .argsort(dim, largest)?
+            .narrow(d as isize, 0, k)?
+            .contiguous()?;
         Ok((self.gather(dim, &idx)?, idx))
     }
 }

@@ -34,6 +34,8 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
     }
     match obj.extract::<Vec<usize>>() {
         Ok(v) if v.len() == 2 => Ok((v[0], v[1])),
+        // a one-element list stands for both dims, as PyTorch's int-list arguments
+        Ok(v) if v.len() == 1 => Ok((v[0], v[0])),
         _ => Err(crate::python::argument_error(format!(
             "{what} must be an int or a pair of non-negative ints"
         ))),

@@ -81,6 +81,19 @@ def test_collectives_match_numpy(n):
 
 @needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
+def test_differentiable_collectives_carry_gradients_across_ranks(n):
+    assert_all_ok(n, "differentiable")
+
+
+def test_differentiable_collectives_need_a_process_group():
+    import rustdl.distributed.nn as dnn
+
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        dnn.all_reduce(rustdl.ones(2, requires_grad=True))
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
 def test_ddp_equals_one_process_on_the_whole_batch(n):
     assert_all_ok(n, "ddp")
 

@@ -1313,6 +1313,8 @@ def _pair(v, op: str, name: str) -> tuple[int, int]:
     """An int or a pair of ints as a pair."""
     v = _as_ints(v)
     p = (v, v) if not isinstance(v, (tuple, list)) else tuple(v)
+    if len(p) == 1:  # a one-element list stands for both dims, as PyTorch's int-list arguments
+        p = (p[0], p[0])
     if len(p) != 2 or any(isinstance(e, bool) or not isinstance(e, int) for e in p):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
     return p
@@ -3390,6 +3392,8 @@ def _ntuple(v, n: int, op: str, what: str) -> tuple[int, ...]:
     v = _as_ints(v)
     if isinstance(v, int) and not isinstance(v, bool):
         return (v,) * n
+    if isinstance(v, (tuple, list)) and len(v) == 1 and n > 1:
+        v = tuple(v) * n  # a one-element list stands for every dim, as PyTorch's
     if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(x, int) for x in v):
         return tuple(v)
     raise _rustdl.ArgumentError(f"{op}: {what} must be an int or a tuple of {n} ints, got {v!r}")

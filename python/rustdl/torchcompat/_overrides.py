@@ -69,8 +69,27 @@ class _MetaDevice:
     def __str__(self) -> str:
         return "meta"
 
+    def __enter__(self) -> _MetaDevice:
+        """``with torch.device("meta"):`` — code builds a module there only to look at its
+        structure (its parameters hold no data and drawing them consumes no random numbers).
+        rustdl builds it on the CPU and puts the random generators back as they were on leaving,
+        so the program's later draws are PyTorch's."""
+        states = [rustdl.get_rng_state()]
+        gpu = rustdl.cuda.is_available()
+        if gpu:
+            states.append(rustdl.cuda.get_rng_state_all())
+        _META_STACK.append((states, gpu))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        states, gpu = _META_STACK.pop()
+        rustdl.set_rng_state(states[0])
+        if gpu:
+            rustdl.cuda.set_rng_state_all(states[1])
+
 
 _META = _MetaDevice()
+_META_STACK: list = []
 
 
 class _DeviceMeta(type):
@@ -103,6 +122,7 @@ def for_module(name: str) -> dict[str, Any]:
             # PyTorch's zip format for plain data, so PyTorch itself reads what a script saves
             "save": _torch_format.save,
             "PyTorchFileReader": _torch_C.PyTorchFileReader,
+            "_softmax_backward_data": _softmax_backward_data,
         }
     if name == "torch.nn":
         from rustdl.nn import parallel
@@ -111,6 +131,13 @@ def for_module(name: str) -> dict[str, Any]:
     if name == "torch.version":
         return {"__version__": _torch_version.__version__}
     return {}
+
+
+def _softmax_backward_data(grad_output: Any, output: Any, dim: int, input_dtype: Any) -> Any:
+    """``torch._softmax_backward_data``: the gradient of softmax at its ``output``,
+    ``y · (g − Σ g·y)`` along ``dim`` (differentiable, as PyTorch's), in ``input_dtype``."""
+    grad = output * (grad_output - (grad_output * output).sum(dim, keepdim=True))
+    return grad if input_dtype is None or grad.dtype == input_dtype else grad.to(input_dtype)
 
 
 def _cuda_spec(device: Any) -> Any:

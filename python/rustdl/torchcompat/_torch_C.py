@@ -36,6 +36,15 @@ def _disabled_torch_function_impl(func: Any, types: Any, args: Any = (), kwargs:
     return func(*args, **(kwargs or {}))
 
 
+class Graph:
+    """The TorchScript IR graph type: named in ONNX ``symbolic`` annotations; rustdl builds no
+    such graphs."""
+
+
+class Value:
+    """A value of a TorchScript IR :class:`Graph` (annotations only, as :class:`Graph`)."""
+
+
 def __getattr__(name: str) -> Any:
     # torch._C's error classes are the ones rustdl raises
     if name == "_LinAlgError":

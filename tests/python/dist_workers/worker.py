@@ -462,6 +462,34 @@ def early_exit(rank: int, world: int) -> None:
     sys.exit(3)
 
 
+def differentiable(rank: int, world: int) -> None:
+    """torch.distributed.nn: each rank's gradient is the derivative of the sum of every rank's
+    loss with respect to its own input."""
+    import rustdl.distributed.nn as dnn
+
+    tri = world * (world + 1) / 2
+    x = rustdl.tensor([rank + 1.0, 2.0], requires_grad=True)
+    y = dnn.all_reduce(x * 3)  # 3·Σ_r x_r on every rank
+    np.testing.assert_allclose(y.detach().numpy(), [3 * tri, 6.0 * world])
+    (y.sum() * (rank + 1)).backward()  # Σ_r (r+1)·3·Σ x  →  d/dx_me = 3·Σ_r (r+1)
+    np.testing.assert_allclose(x.grad.numpy(), [3 * tri] * 2)
+    x.grad = None
+    parts = dnn.all_gather(x)  # loss_me = Σ_k (k+1)·sum(x_k)  →  d/dx_me = world·(me+1)
+    assert [p.tolist() for p in parts] == [[r + 1.0, 2.0] for r in range(world)]
+    sum((k + 1) * p.sum() for k, p in enumerate(parts)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [world * (rank + 1.0)] * 2)
+    x.grad = None
+    b = dnn.broadcast(x, src=0)  # loss_me = (me+1)·sum(x_0): only rank 0's input gets gradient
+    assert b.tolist() == [1.0, 2.0]
+    (b.sum() * (rank + 1)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [tri if rank == 0 else 0.0] * 2)
+    x.grad = None
+    outs = dnn.all_to_all([None] * world, [x * (k + 1) for k in range(world)])
+    assert [o.tolist() for o in outs] == [[(r + 1.0) * (rank + 1), 2.0 * (rank + 1)] for r in range(world)]
+    sum(o.sum() for o in outs).backward()  # each slot k of every rank is used once: Σ_k (k+1)
+    np.testing.assert_allclose(x.grad.numpy(), [tri] * 2)
+
+
 def crash(rank: int, world: int) -> None:
     if rank == world - 1:
         raise RuntimeError("rank crashed on purpose")  # uncaught: rustdl aborts the MPI job
@@ -482,6 +510,7 @@ SCENARIOS = {
         fit,
         early_exit,
         crash,
+        differentiable,
     )
 }
 

@@ -23,6 +23,8 @@ def _tuple(v, n: int, what: str) -> tuple[int, ...]:
         v = tuple(v)
     except TypeError:
         raise TypeError(f"{what} must be an int or a tuple of {n} ints, got {v!r}") from None
+    if len(v) == 1 and n > 1:
+        v = v * n  # a one-element list stands for every dim, as PyTorch's int-list arguments
     if len(v) != n or not all(isinstance(x, int) for x in v):
         raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {v!r}")
     return v

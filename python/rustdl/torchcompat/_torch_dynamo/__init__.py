@@ -21,6 +21,10 @@ __all__ = [
     "disable",
     "explain",
     "is_compiling",
+    "mark_dynamic",
+    "mark_static",
+    "mark_static_address",
+    "maybe_mark_dynamic",
     "optimize",
     "reset",
 ]
@@ -44,3 +48,20 @@ def optimize(backend: Any = "inductor", *, nopython: bool = False, **kwargs: Any
 def explain(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """Not available: rustdl traces no graphs, so there is nothing to explain."""
     raise NotImplementedError("torch._dynamo.explain: rustdl runs eagerly and traces no graphs")
+
+
+def mark_static_address(t: Any, guard: bool = True) -> None:
+    """Tells the compiler a tensor's address will not change (static caches): nothing is
+    compiled here, so there is nothing to record."""
+
+
+def mark_dynamic(t: Any, index: Any, **kwargs: Any) -> None:
+    """Marks a dim as dynamic for the compiler: nothing is compiled here."""
+
+
+def maybe_mark_dynamic(t: Any, index: Any) -> None:
+    """As :func:`mark_dynamic`."""
+
+
+def mark_static(t: Any, index: Any = None) -> None:
+    """Marks a dim as static for the compiler: nothing is compiled here."""
