@@ -18,6 +18,7 @@ __all__ = [
     "SymBool", "SymFloat", "SymInt", "_assert_async", "_check", "_check_index", "_check_is_size",
     "_check_not_implemented", "_check_type", "_check_value", "_check_with", "chalf", "complex32",
     "sym_float", "sym_int", "sym_ite", "sym_max", "sym_min", "sym_not", "sym_sqrt", "uint16", "uint32", "uint64",
+    "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
 ]  # fmt: skip
 
 
@@ -143,11 +144,14 @@ class _NamedDType:
     is_complex = False
     is_floating_point = False
 
-    def __init__(self, name: str, itemsize: int, signed: bool, complex_: bool = False) -> None:
+    def __init__(
+        self, name: str, itemsize: int, signed: bool, complex_: bool = False, floating: bool = False
+    ) -> None:
         self.name = name
         self.itemsize = itemsize
         self.is_signed = signed
         self.is_complex = complex_
+        self.is_floating_point = floating
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
@@ -160,7 +164,22 @@ uint16 = _NamedDType("uint16", 2, False)
 uint32 = _NamedDType("uint32", 4, False)
 uint64 = _NamedDType("uint64", 8, False)
 complex32 = chalf = _NamedDType("complex32", 4, True, True)
+# the 8-bit floats (and the packed 4-bit one) of PyTorch's low-precision kernels
+float8_e4m3fn = _NamedDType("float8_e4m3fn", 1, True, floating=True)
+float8_e4m3fnuz = _NamedDType("float8_e4m3fnuz", 1, True, floating=True)
+float8_e5m2 = _NamedDType("float8_e5m2", 1, True, floating=True)
+float8_e5m2fnuz = _NamedDType("float8_e5m2fnuz", 1, True, floating=True)
+float8_e8m0fnu = _NamedDType("float8_e8m0fnu", 1, False, floating=True)
+float4_e2m1fn_x2 = _NamedDType("float4_e2m1fn_x2", 1, True, floating=True)
+
+_NAMED = {
+    d.name: d
+    for d in (
+        uint16, uint32, uint64, complex32, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2,
+        float8_e5m2fnuz, float8_e8m0fnu, float4_e2m1fn_x2,
+    )
+}  # fmt: skip
 
 
 def _named_dtype(name: str) -> _NamedDType:
-    return {"uint16": uint16, "uint32": uint32, "uint64": uint64, "complex32": complex32}[name]
+    return _NAMED[name]

@@ -4498,18 +4498,13 @@ def _make_subclass(
 
 
 def _as_subclass(self, cls):
-    """``t.as_subclass(cls)``: ``t``'s values as a ``cls`` instance (sharing memory). A tensor
-    that requires grad is refused: the subclass instance could not keep its autograd history."""
+    """``t.as_subclass(cls)``: ``t`` as a ``cls`` instance sharing its memory, as PyTorch's. One
+    that requires grad is an alias in the graph (a non-leaf whose gradient flows to ``t``)."""
     if not (isinstance(cls, type) and issubclass(cls, Tensor)):
         raise TypeError(f"as_subclass: expected a subclass of Tensor, got {cls!r}")
-    if type(self) is cls:
-        return self
-    if self.requires_grad and _rd.is_grad_enabled():
-        raise NotImplementedError(
-            f"as_subclass({cls.__name__}): rustdl cannot keep the autograd history of a tensor that "
-            "requires grad through the subclass; call it on a detached tensor or under no_grad"
-        )
-    return Tensor.__new__(cls, self.detach())
+    out = Tensor.__new__(cls, self.detach())
+    out._replace_with(self.view_as(self) if self.requires_grad and _rd.is_grad_enabled() else self)
+    return out
 
 
 Tensor._make_subclass = staticmethod(_make_subclass)

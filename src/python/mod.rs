@@ -773,15 +773,35 @@ macro_rules! like {
 
 /// Random values shaped as `src`, drawn in its memory order with its strides, as PyTorch's
 /// `*_like` keep a permuted input's layout (so seeded draws match; a non-contiguous one takes
-/// the one-at-a-time draws, as PyTorch's fill of it).
+/// the one-at-a-time draws, as PyTorch's fill of it). An input whose elements do not tile its
+/// memory (expanded, sliced with a step) gives a contiguous result, as PyTorch's `empty_like`,
+/// filled by the bulk draws.
 fn random_like(
     src: &Tensor,
     kind: RandKind,
     dt: DType,
     dv: Device,
 ) -> crate::error::Result<Tensor> {
+    if !non_overlapping_and_dense(src.shape(), src.strides()) {
+        return Tensor::rand_kind_laid(src.shape(), kind, dt, dv, true);
+    }
     let contiguous = src.is_contiguous();
     src.fill_in_memory_order(|s| Tensor::rand_kind_laid(s, kind, dt, dv, contiguous))
+}
+
+/// Whether a layout's elements tile a block of memory exactly, in some order of the dims (size-1
+/// dims aside), as PyTorch's `is_non_overlapping_and_dense`.
+fn non_overlapping_and_dense(shape: &[usize], strides: &[usize]) -> bool {
+    let mut dims: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] != 1).collect();
+    dims.sort_by_key(|&d| strides[d]);
+    let mut expected = 1usize;
+    for d in dims {
+        if strides[d] != expected {
+            return false;
+        }
+        expected *= shape[d];
+    }
+    true
 }
 
 like!(zeros_like, |x, d, v| Tensor::zeros(x.shape(), d, v));

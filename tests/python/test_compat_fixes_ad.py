@@ -389,3 +389,118 @@ def test_compiler_and_backend_helpers_libraries_call(tmp_path):
     r = compat_report(proc)
     assert r["inside"] == [False, True] and r["after"] == [r["before"], False]
     assert r["types"] == [True, True] and r["err"] < 1e-6 and r["grad"]
+
+
+def _flex_reference(q, k, v, score, mask):
+    """Dense attention in numpy: scores (q·kᵀ/√E), the modifier, the mask, softmax, · v; a fully
+    masked query gives 0."""
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    s = score(s)
+    s = np.where(mask, s, -np.inf)
+    top = np.max(s, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(s - top)
+    tot = e.sum(-1, keepdims=True)
+    return (e / np.where(tot > 0, tot, 1.0)) @ v, np.log(tot[..., 0]) + top[..., 0]
+
+
+def test_flex_attention_matches_dense_attention_with_mods_and_masks():
+    from rustdl.nn.attention.flex_attention import and_masks, create_block_mask, flex_attention, or_masks
+
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 4, 12, 8)) for _ in range(3))
+    k, v = k[:, :2], v[:, :2]  # grouped-query attention: 4 query heads over 2 key heads
+    bias = rng.standard_normal((12, 12))
+    qi, ki = np.arange(12)[:, None], np.arange(12)[None, :]
+    hh = np.arange(4)[None, :, None, None]
+
+    def causal(b, h, q_idx, kv_idx):
+        return q_idx >= kv_idx
+
+    def window(b, h, q_idx, kv_idx):
+        return q_idx - kv_idx <= 3
+
+    tb = rustdl.tensor(bias)
+
+    def mod(score, b, h, q_idx, kv_idx):
+        return score + tb[q_idx, kv_idx] + h * 0.25
+
+    mask = create_block_mask(and_masks(causal, window), None, None, 12, 12, device="cpu", BLOCK_SIZE=4)
+    T = [rustdl.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out, lse = flex_attention(*T, score_mod=mod, block_mask=mask, enable_gqa=True, return_lse=True)
+    kk, vv = np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1)
+    ref, ref_lse = _flex_reference(q, kk, vv, lambda s: s + bias + hh * 0.25, (qi >= ki) & (qi - ki <= 3))
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(lse.detach().numpy(), ref_lse, rtol=1e-10)
+    # the block view: a 4x4 block is on where any pair in it is allowed
+    dense = mask.to_dense()[0, 0].tolist()
+    assert dense == [[1, 0, 0], [1, 1, 0], [0, 1, 1]]
+    # gradients against central differences of the reference (in the query)
+    w = rng.standard_normal(out.shape)
+    (out * rustdl.tensor(w)).sum().backward()
+    eps, i = 1e-6, (1, 3, 5, 2)
+    qp, qm = q.copy(), q.copy()
+    qp[i] += eps
+    qm[i] -= eps
+
+    def f(qq):
+        mask_ref = (qi >= ki) & (qi - ki <= 3)
+        return (_flex_reference(qq, kk, vv, lambda s: s + bias + hh * 0.25, mask_ref)[0] * w).sum()
+
+    assert abs(T[0].grad.numpy()[i] - (f(qp) - f(qm)) / (2 * eps)) < 1e-6
+    # a query whose keys are all masked gets zeros
+    none_then_first = or_masks(
+        lambda b, h, q_idx, kv_idx: q_idx < 0, lambda b, h, q_idx, kv_idx: (q_idx > 3) & (kv_idx == 0)
+    )
+    m2 = create_block_mask(none_then_first, None, None, 12, 12, device="cpu")
+    z = flex_attention(*(t.detach() for t in T), block_mask=m2, enable_gqa=True)
+    assert np.all(z.numpy()[:, :, :4] == 0) and np.allclose(
+        z.numpy()[:, :, 4:], np.repeat(v, 2, axis=1)[:, :, :1]
+    )
+
+
+def test_low_precision_dtype_names_exist_for_tables(tmp_path):
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, torch
+        from torch._dynamo._trace_wrapped_higher_order_op import TransformGetItemToIndex
+        names = [torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz, torch.float8_e5m2fnuz]
+        with TransformGetItemToIndex():
+            pass
+        try:
+            torch.zeros(2, dtype=torch.float8_e4m3fn)
+            refused = False
+        except TypeError:
+            refused = True
+        print(json.dumps({"distinct": len(set(names)), "float": [d.is_floating_point for d in names],
+                          "size": torch.float8_e5m2.itemsize, "repr": repr(torch.float8_e4m3fn), "refused": refused}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r == {
+        "distinct": 4,
+        "float": [True] * 4,
+        "size": 1,
+        "repr": "torch.float8_e4m3fn",
+        "refused": True,
+    }
+
+
+def test_random_like_of_a_non_dense_input_draws_as_a_fresh_tensor():
+    # PyTorch's *_like give a contiguous result for an input whose elements do not tile their
+    # memory (expanded, stepped), filled as randn(shape) is; a dense permuted one keeps its layout
+    for make in (lambda: rustdl.zeros(1).expand(20), lambda: rustdl.zeros(20, 1).expand(20, 3),
+                 lambda: rustdl.zeros(8, 10)[:, ::2]):  # fmt: skip
+        src = make()
+        rustdl.manual_seed(0)
+        a = rustdl.randn_like(src)
+        rustdl.manual_seed(0)
+        b = rustdl.randn(*src.shape)
+        assert a.is_contiguous() and a.tolist() == b.tolist()
+        rustdl.manual_seed(0)
+        a = rustdl.rand_like(src)
+        rustdl.manual_seed(0)
+        assert a.tolist() == rustdl.rand(*src.shape).tolist()
+    t = rustdl.zeros(4, 5).t()
+    assert rustdl.randn_like(t).stride() == t.stride()

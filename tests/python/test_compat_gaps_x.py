@@ -864,8 +864,16 @@ def test_tensor_subclasses_by_make_subclass_and_as_subclass():
     assert base.tolist() == [1.0, 1.0]  # shares memory
     g = rustdl.Tensor._make_subclass(Tagged, rustdl.ones(2), True)
     assert g.requires_grad and g.is_leaf
-    with pytest.raises(NotImplementedError, match="as_subclass"):
-        (rustdl.ones(2, requires_grad=True) * 2).as_subclass(Tagged)
+    # one that requires grad stays in the graph, as PyTorch's: an alias whose gradient flows back
+    x = rustdl.ones(2, requires_grad=True)
+    y = (x * 2).as_subclass(Tagged)
+    assert type(y) is Tagged and y.requires_grad and not y.is_leaf
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+    alias = x.as_subclass(Tagged)
+    assert not alias.is_leaf
+    (alias * 5).sum().backward()
+    assert x.grad.tolist() == [11.0, 11.0]
     with rustdl.no_grad():
         assert type(rustdl.ones(2, requires_grad=True).as_subclass(Tagged)) is Tagged
 

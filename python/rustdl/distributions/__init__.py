@@ -163,3 +163,9 @@ __all__ = [
 
 from . import kl_cross as _kl_cross  # noqa: E402,F401  (registers the cross-family KLs)
 from . import kl_families as _kl_families  # noqa: E402,F401  (registers the within-family KLs)
+
+# torch.distributions.(lowrank_)multivariate_normal's helpers (those modules map to this package)
+from .extra_o import _capacitance_tril as _batch_capacitance_tril  # noqa: E402,F401
+from .extra_o import _lowrank_logdet as _batch_lowrank_logdet  # noqa: E402,F401
+from .extra_o import _lowrank_mahalanobis as _batch_lowrank_mahalanobis  # noqa: E402,F401
+from .more import _batch_mahalanobis, _batch_mv, _precision_to_scale_tril  # noqa: E402,F401

@@ -98,8 +98,10 @@ class Bernoulli(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
-        # log p(v) = v * l - log(1 + e^l), i.e. minus binary cross-entropy with logits
-        return value * logits - softplus(logits)
+        # log p(v) = v * l - log(1 + e^l), i.e. minus binary cross-entropy with logits, whose
+        # result takes the target's (value's) dtype in PyTorch
+        out = value * logits - softplus(logits)
+        return out if out.dtype == value.dtype else out.to(dtype=value.dtype)
 
     def entropy(self) -> Tensor:
         # H = log(1 + e^l) - p * l

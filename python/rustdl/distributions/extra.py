@@ -14,21 +14,28 @@ from collections.abc import Sequence
 from numbers import Number
 from typing import ClassVar
 
-import numpy as np
-
 from .. import _rustdl
 from .._rustdl import Tensor
 from . import constraints
+from .categorical import Categorical
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .gamma_family import Gamma, _like, _np_rng, digamma, lgamma, standard_gamma
+from .gamma_family import Gamma, _as_dtype_of, digamma, lgamma, standard_gamma
 from .heavy_tails import Cauchy
 from .more import Exponential, _uniform
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, StickBreakingTransform
 from .uniform import Uniform
-from .utils import broadcast_all, euler_constant, finfo_eps, finfo_tiny, softplus
+from .utils import (
+    broadcast_all,
+    euler_constant,
+    finfo_eps,
+    finfo_tiny,
+    lazy_property,
+    probs_to_logits,
+    softplus,
+)
 
 __all__ = [
     "Chi2",
@@ -144,8 +151,8 @@ class HalfCauchy(TransformedDistribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        if not isinstance(value, Tensor):
-            value = _rustdl.tensor(value, dtype=self.scale.dtype, device=self.scale.device)
+        # cast to the parameter's dtype (a float64 value of a float32 HalfCauchy gives float32), as PyTorch
+        value = _as_dtype_of(value, self.scale)
         lp = self.base_dist.log_prob(value) + math.log(2)
         return _inside_or(lp, value >= 0, -math.inf)
 
@@ -288,7 +295,8 @@ class NegativeBinomial(Distribution):
             raise ValueError("NegativeBinomial: either `probs` or `logits` must be specified, but not both.")
         given = probs if probs is not None else logits
         self.total_count, p = broadcast_all(total_count, given)
-        self.logits = p.log() - (-p).log1p() if probs is not None else p
+        # logits of clamped probabilities, as PyTorch's probs_to_logits(is_binary=True)
+        self.logits = probs_to_logits(p, is_binary=True) if probs is not None else p
         self.probs = p if probs is not None else p.sigmoid()
         shape = _scalar_shape(total_count, given)
         super().__init__(tuple(self.probs.shape) if shape is None else shape, validate_args=validate_args)
@@ -310,16 +318,20 @@ class NegativeBinomial(Distribution):
     def variance(self) -> Tensor:
         return self.mean / (-self.logits).sigmoid()
 
+    @lazy_property
+    def _gamma(self) -> Gamma:
+        # the Poisson rate's mixing distribution (not validated: total_count may be 0), as PyTorch's
+        return Gamma(concentration=self.total_count, rate=(-self.logits).exp(), validate_args=False)
+
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        shape = self._extended_shape(sample_shape)
-        r = np.broadcast_to(self.total_count.detach().cpu().numpy().astype(np.float64), shape)
-        p = np.broadcast_to(self.probs.detach().cpu().numpy().astype(np.float64), shape)
-        rng = _np_rng()
-        # a Gamma–Poisson mixture (numpy's negative_binomial counts failures; here successes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lam = rng.gamma(np.where(r > 0, r, 1.0), np.where(p < 1, p / (1 - p), np.inf))
-        counts = np.where((r > 0) & (p > 0), rng.poisson(np.nan_to_num(lam, posinf=1e18)), 0.0)
-        return _like(counts.astype(np.float64), self.probs)
+        """A Gamma–Poisson mixture drawn as PyTorch's: ``torch.poisson(self._gamma.sample(sample_shape))``
+        (the same seeded stream)."""
+        from .._breadth_g import poisson
+        from ..autograd import no_grad
+
+        with no_grad():
+            rate = self._gamma.sample(sample_shape)
+            return poisson(rate)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
@@ -359,14 +371,21 @@ class Multinomial(Distribution):
         if not given.is_floating_point():
             given = given.float()
         self.total_count = total_count
-        if probs is not None:
-            self.probs = given / given.sum(-1, keepdim=True)
-            self.logits = self.probs.clamp(min=finfo_tiny(given)).log()
-        else:
-            self.logits = given - given.logsumexp(-1, keepdim=True)
-            self.probs = self.logits.exp()
+        # probs and logits are those of a Categorical over the categories, as PyTorch's (its
+        # draws make the counts)
+        self._categorical = Categorical(
+            probs=given if probs is not None else None, logits=given if logits is not None else None
+        )
         shape = tuple(given.shape)
         super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
+
+    @property
+    def probs(self) -> Tensor:
+        return self._categorical.probs
+
+    @property
+    def logits(self) -> Tensor:
+        return self._categorical.logits
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -386,23 +405,27 @@ class Multinomial(Distribution):
         return self.total_count * self.probs * (1 - self.probs)
 
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        shape = self._extended_shape(sample_shape)
-        p = self.probs.detach().cpu().numpy().astype(np.float64)
-        p = p / p.sum(-1, keepdims=True)
-        p = np.broadcast_to(p, shape)
-        flat = p.reshape(-1, shape[-1])
-        rng = _np_rng()
-        counts = np.stack([rng.multinomial(self.total_count, row) for row in flat]) if flat.size else flat
-        return _like(counts.reshape(shape).astype(np.float64), self.probs)
+        """As PyTorch's: ``total_count`` draws of the categorical (``(n, *sample_shape, *batch_shape)``,
+        the same seeded stream), counted per category."""
+        from ..autograd import no_grad
+
+        sample_shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+        with no_grad():
+            draws = self._categorical.sample((self.total_count, *sample_shape))
+            draws = draws.movedim(0, -1)  # (*sample_shape, *batch_shape, n)
+            probs = self.probs
+            counts = _rustdl.zeros(self._extended_shape(sample_shape), dtype=probs.dtype, device=probs.device)
+            ones = _rustdl.ones(tuple(draws.shape), dtype=probs.dtype, device=probs.device)
+            return counts.scatter_add(-1, draws, ones)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        logits = self.logits
+        logits, value = broadcast_all(self.logits, value)
         # 0 · log 0 is 0 (a category of probability 0 that was never drawn)
         terms = _rustdl.where(value == 0, _rustdl.zeros_like(value * logits), value * logits)
-        log_factorial_n = math.lgamma(self.total_count + 1)
-        return log_factorial_n - lgamma(value + 1).sum(-1) + terms.sum(-1)
+        # log n! from the value's own total, as PyTorch
+        return lgamma(value.sum(-1) + 1) - lgamma(value + 1).sum(-1) + terms.sum(-1)
 
     def entropy(self) -> Tensor:
         """``−log n! − n Σ p log p + Σ_i E[log x_i!]`` with ``x_i ~ Binomial(n, p_i)``, as PyTorch."""
@@ -611,7 +634,9 @@ class ContinuousBernoulli(ExponentialFamily):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        return value * (-softplus(-self.logits)) + (1 - value) * (-softplus(self.logits)) + self._log_norm()
+        # broadcast first, as PyTorch: a 0-d float64 value of a batched float32 CB gives float64
+        logits, value = broadcast_all(self.logits, value)
+        return value * (-softplus(-logits)) + (1 - value) * (-softplus(logits)) + self._log_norm()
 
     def cdf(self, value: Tensor) -> Tensor:
         cut = self._cut()
@@ -681,12 +706,45 @@ class VonMises(Distribution):
         k = self.concentration
         return 1 - (self._log_i(1, k) - self._log_i(0, k)).exp()
 
+    @lazy_property
+    def _loc(self) -> Tensor:
+        return self.loc.to(dtype=_rustdl.float64)
+
+    @lazy_property
+    def _concentration(self) -> Tensor:
+        return self.concentration.to(dtype=_rustdl.float64)
+
+    @lazy_property
+    def _proposal_r(self) -> Tensor:
+        """Best & Fisher's (1979) wrapped-Cauchy envelope parameter ``r = (1 + ρ²) / (2ρ)`` with
+        ``ρ = (τ − √(2τ)) / (2κ)``, ``τ = 1 + √(1 + 4κ²)``; ``1/κ + κ`` (its expansion) for tiny κ."""
+        k = self._concentration
+        tau = 1 + (1 + 4 * k.square()).sqrt()
+        rho = (tau - (2 * tau).sqrt()) / (2 * k)
+        return _rustdl.where(k < 1e-5, k.reciprocal() + k, (1 + rho.square()) / (2 * rho))
+
     def sample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        shape = self._extended_shape(sample_shape)
-        mu = np.broadcast_to(self.loc.detach().cpu().numpy().astype(np.float64), shape)
-        k = np.broadcast_to(self.concentration.detach().cpu().numpy().astype(np.float64), shape)
-        x = _np_rng().vonmises(mu, k)
-        return _like(np.mod(x + math.pi, 2 * math.pi) - math.pi, self.loc)
+        """Best & Fisher's rejection sampler in float64, as PyTorch's (the same seeded stream):
+        each round draws ``rand((3, *shape))`` for every element, and every element accepted in a
+        round takes that round's value, until all have been accepted once."""
+        from ..autograd import no_grad
+
+        with no_grad():
+            shape = self._extended_shape(sample_shape)
+            loc, k, r = self._loc, self._concentration, self._proposal_r
+            opts = {"dtype": _rustdl.float64, "device": loc.device}
+            x = _rustdl.zeros(shape, **opts)
+            done = _rustdl.zeros(shape, dtype=_rustdl.bool, device=loc.device)
+            while not bool(done.all().item()):
+                u1, u2, u3 = _rustdl.rand((3, *shape), **opts).unbind(0)
+                z = (math.pi * u1).cos()
+                f = (1 + r * z) / (r + z)
+                c = k * (r - f)
+                accept = ((c * (2 - c) - u2) > 0) | ((c / u2).log() + 1 - c >= 0)
+                if bool(accept.any().item()):
+                    x = _rustdl.where(accept, (u3 - 0.5).sign() * f.acos(), x)
+                    done = done | accept
+            return ((x + math.pi + loc) % (2 * math.pi) - math.pi).to(dtype=self.loc.dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

@@ -34,7 +34,15 @@ def _xlogy(x, y):
     return xlogy(x, y)
 
 
-_np_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
+def _lgamma_or_inf(v: float) -> float:
+    # log|Γ| is +inf at the poles 0, -1, -2, ... (torch.lgamma), where math.lgamma raises
+    try:
+        return math.lgamma(v)
+    except ValueError:
+        return math.inf
+
+
+_np_lgamma = np.vectorize(_lgamma_or_inf, otypes=[np.float64])
 
 
 def _np_digamma(x: np.ndarray) -> np.ndarray:
@@ -216,7 +224,11 @@ class _StandardGamma(Function):
         else:
             x = _np_rng().standard_gamma(a)
         x = np.maximum(x, tiny)
-        ctx.grad = _np_gamma_sample_grad(a, x)
+        grad = np.zeros(a.shape)
+        pos = a > 0  # alpha = 0 draws 0 (then tiny) with no gradient, as PyTorch's sampler
+        if pos.any():
+            grad[pos] = _np_gamma_sample_grad(a[pos], x[pos])
+        ctx.grad = grad
         return _like(x, alpha)
 
     @staticmethod
@@ -342,6 +354,16 @@ class _NoRsample(Distribution):
         return _like(arr, like)
 
 
+def _as_dtype_of(value, like: Tensor) -> Tensor:
+    """``torch.as_tensor(value, dtype=like.dtype, device=like.device)`` (differentiable when
+    ``value`` is a tensor; no copy when it already matches)."""
+    if isinstance(value, Tensor):
+        if value.dtype == like.dtype and value.device == like.device:
+            return value
+        return value.to(dtype=like.dtype, device=like.device)
+    return _rustdl.tensor(value, dtype=like.dtype, device=like.device)
+
+
 class Gamma(ExponentialFamily):
     """The Gamma distribution with ``concentration`` α and ``rate`` β:
     density ``β^α x^(α-1) e^(-βx) / Γ(α)`` on ``x > 0``."""
@@ -383,6 +405,8 @@ class Gamma(ExponentialFamily):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        # cast to the parameters' dtype (float32 Gamma + float64 value gives float32), as PyTorch
+        value = _as_dtype_of(value, self.rate)
         a, b = self.concentration, self.rate
         # xlogy: 0 (not 0 · -inf) at value 0 when a == 1, as PyTorch
         return a * b.log() + _xlogy(a - 1, value) - b * value - lgamma(a)
@@ -519,8 +543,14 @@ class Beta(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         a, b = self.concentration1, self.concentration0
+        # PyTorch stacks [value, 1 - value] (at least 1-d) for a Dirichlet, so a 0-d value takes part
+        # in type promotion as a dimensioned tensor (float64 value + float32 Beta → float64)
+        scalar = isinstance(value, Tensor) and value.dim() == 0
+        if scalar:
+            value = value.reshape(1)
         # xlogy: finite at the ends of [0, 1] where a or b is 1, as PyTorch
-        return _xlogy(a - 1, value) + _xlogy(b - 1, 1 - value) - (lgamma(a) + lgamma(b) - lgamma(a + b))
+        out = _xlogy(a - 1, value) + _xlogy(b - 1, 1 - value) - (lgamma(a) + lgamma(b) - lgamma(a + b))
+        return out.reshape(*self._batch_shape) if scalar else out
 
     def entropy(self) -> Tensor:
         a, b = self.concentration1, self.concentration0
@@ -579,7 +609,8 @@ class Poisson(_NoRsample, ExponentialFamily):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        r = self.rate
+        # broadcast first, as PyTorch (a 0-d float64 value of a batched float32 Poisson gives float64)
+        r, value = broadcast_all(self.rate, value)
         term = _rustdl.where(value == 0, _rustdl.zeros_like(value * r), value * r.clamp(min=1e-300).log())
         return term - r - lgamma(value + 1)
 

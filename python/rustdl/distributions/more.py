@@ -17,7 +17,7 @@ from .exp_family import ExponentialFamily
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
-from .utils import broadcast_all, finfo_eps
+from .utils import broadcast_all, finfo_eps, lazy_property
 
 __all__ = [
     "Exponential",
@@ -71,9 +71,12 @@ class Laplace(_LocScale):
         return 2 * self.scale.square()
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
-        """Inverse-CDF draw ``loc - scale·sign(u)·log(1 - |u|)``, ``u ~ U(-1, 1)``: differentiable."""
-        u = _uniform(self._extended_shape(sample_shape), self.loc) * 2 - 1
-        return self.loc - self.scale * u.sign() * (1 - u.abs()).log()
+        """Inverse-CDF draw ``loc - scale·sign(u)·log1p(-|u|)``, ``u ~ U(eps - 1, 1)`` drawn by
+        ``uniform_`` as PyTorch's (the same seeded values): differentiable."""
+        eps = finfo_eps(self.loc)
+        u = _rustdl.empty(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device)
+        u = u.uniform_(eps - 1, 1)
+        return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
@@ -241,10 +244,12 @@ class Geometric(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        q = 1 - self.probs
+        # broadcast first, as PyTorch (a 0-d float64 value of a batched float32 Geometric gives float64)
+        value, probs = broadcast_all(value, self.probs)
+        q = 1 - probs
         # value·log(1-p), taken as 0 where value = 0 (p = 1 included)
-        term = _rustdl.where(value == 0, _rustdl.zeros_like(q), value * q.clamp(min=1e-300).log())
-        return term + self.probs.log()
+        term = _rustdl.where(value == 0, _rustdl.zeros_like(value * q), value * q.clamp(min=1e-300).log())
+        return term + probs.log()
 
     def entropy(self) -> Tensor:
         p = self.probs
@@ -325,6 +330,42 @@ def _batch_mv(mat: Tensor, vec: Tensor) -> Tensor:
     return (mat @ vec.unsqueeze(-1)).squeeze(-1)
 
 
+def _numel(shape: Sequence[int]) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _batch_mahalanobis(L: Tensor, x: Tensor) -> Tensor:
+    """``|L⁻¹ x|²`` over the last dim, broadcasting ``L``'s batch ``(*b, k, k)`` with ``x``'s
+    ``(*, k)``. Leading dims of ``x`` beyond ``L``'s batch become extra right-hand-side columns
+    of one triangular solve (no copy of ``L`` per sample)."""
+    import numpy as np
+
+    k = L.shape[-1]
+    bl, bx = tuple(L.shape[:-2]), tuple(x.shape[:-1])
+    full = tuple(np.broadcast_shapes(bl, bx))
+    extra = len(full) - len(bl)
+    if extra > 0 and full[extra:] == bl:
+        n = _numel(full[:extra])
+        cols = x.expand(*full, k).reshape(n, *bl, k).movedim(0, -1)  # (*bl, k, n)
+        z = _linalg.solve_triangular(L, cols, upper=False)
+        return z.square().sum(-2).movedim(-1, 0).reshape(*full)
+    z = _linalg.solve_triangular(L.expand(*full, k, k), x.expand(*full, k).unsqueeze(-1), upper=False)
+    return z.squeeze(-1).square().sum(-1)
+
+
+def _precision_to_scale_tril(P: Tensor) -> Tensor:
+    """The lower Cholesky factor of ``P⁻¹`` without inverting ``P``: with ``J`` the exchange
+    matrix, ``J P J = F Fᵀ`` (Cholesky) gives ``P = U Uᵀ`` for the upper-triangular
+    ``U = J F J``, so ``P⁻¹ = U⁻ᵀ (U⁻ᵀ)ᵀ`` and ``U⁻ᵀ`` (lower, positive diagonal) is the factor:
+    one triangular solve ``Uᵀ X = I``."""
+    U = _linalg.cholesky(P.flip(-2, -1)).flip(-2, -1)
+    eye = _rustdl.eye(P.shape[-1], dtype=P.dtype, device=P.device).expand(*U.shape)
+    return _linalg.solve_triangular(U.mT, eye, upper=False)
+
+
 def _check_matrix(dist: Distribution, validate_args, covariance_matrix, precision_matrix, scale_tril) -> None:
     """Checks the one given matrix of a MultivariateNormal or Wishart before it is factorised:
     a covariance or precision must be symmetric positive-definite, a ``scale_tril``
@@ -345,8 +386,11 @@ class MultivariateNormal(Distribution):
     """The multivariate normal with mean ``loc`` (``(*, k)``) and exactly one of
     ``covariance_matrix``, ``precision_matrix`` or ``scale_tril`` (``(*, k, k)``); event shape ``(k,)``.
 
-    Everything goes through the Cholesky factor ``scale_tril`` (``rustdl.linalg.cholesky``), so
-    ``rsample``, ``log_prob`` and ``entropy`` are differentiable in every parameter.
+    As PyTorch's, everything goes through the (unbroadcast) Cholesky factor
+    ``_unbroadcasted_scale_tril``, set at construction; the given matrix is stored expanded to
+    ``batch_shape + event_shape + event_shape`` and the other two are lazy properties computed from
+    the factor (subclasses such as gpytorch's rely on these names). ``rsample``, ``log_prob`` and
+    ``entropy`` are differentiable in every parameter.
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
@@ -363,52 +407,80 @@ class MultivariateNormal(Distribution):
         self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None, validate_args=None
     ) -> None:
         op = "MultivariateNormal"
+        if not isinstance(loc, Tensor) or loc.dim() < 1:
+            raise ValueError(f"{op}: loc must be at least one-dimensional Tensor.")
         if (covariance_matrix is not None) + (precision_matrix is not None) + (scale_tril is not None) != 1:
             raise ValueError(
                 f"{op}: exactly one of covariance_matrix or precision_matrix or scale_tril may be specified."
             )
-        if not isinstance(loc, Tensor) or loc.dim() < 1:
-            raise ValueError(f"{op}: loc must be at least one-dimensional Tensor.")
-        mat = next(m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None)
-        if not isinstance(mat, Tensor) or mat.dim() < 2 or mat.shape[-1] != mat.shape[-2]:
-            raise ValueError(f"{op}: the matrix argument must be a square Tensor of at least two dimensions.")
-        k = loc.shape[-1]
-        if mat.shape[-1] != k:
-            raise ValueError(
-                f"{op}: loc has event size {k} but the matrix is {mat.shape[-1]}x{mat.shape[-1]}"
+        name, mat = next(
+            (n, m)
+            for n, m in (
+                ("scale_tril", scale_tril),
+                ("covariance_matrix", covariance_matrix),
+                ("precision_matrix", precision_matrix),
             )
+            if m is not None
+        )
+        if not isinstance(mat, Tensor) or mat.dim() < 2:
+            raise ValueError(
+                f"{op}: {name} matrix must be at least two-dimensional, with optional leading batch dimensions"
+            )
+        k = loc.shape[-1]
+        if mat.shape[-1] != mat.shape[-2] or mat.shape[-1] != k:
+            raise ValueError(f"{op}: loc has event size {k} but {name} is {mat.shape[-2]}x{mat.shape[-1]}")
         import numpy as np
 
         _check_matrix(self, validate_args, covariance_matrix, precision_matrix, scale_tril)
-        batch = tuple(np.broadcast_shapes(tuple(mat.shape[:-2]), tuple(loc.shape[:-1])))
+        try:
+            batch = tuple(np.broadcast_shapes(tuple(mat.shape[:-2]), tuple(loc.shape[:-1])))
+        except ValueError:
+            raise RuntimeError(
+                f"Shape mismatch: objects cannot be broadcast to a single shape.  Mismatch is between "
+                f"{tuple(mat.shape[:-2])} and {tuple(loc.shape[:-1])}."
+            ) from None
+        setattr(self, name, mat.expand(*batch, k, k))
         self.loc = loc.expand(*batch, k)
-        if scale_tril is not None:
-            self.scale_tril = scale_tril.tril().expand(*batch, k, k)
-        elif covariance_matrix is not None:
-            self.scale_tril = _linalg.cholesky(covariance_matrix).expand(*batch, k, k)
-        else:
-            # precision P = L_p L_pᵀ; covariance = P⁻¹ whose Cholesky factor we take directly
-            self.scale_tril = _linalg.cholesky(_linalg.inv(precision_matrix)).expand(*batch, k, k)
-        self._given = (
-            "cov" if covariance_matrix is not None else "prec" if precision_matrix is not None else "tril"
-        )
-        self._cov_in = covariance_matrix
-        self._prec_in = precision_matrix
         super().__init__(batch, (k,), validate_args=validate_args)
-        if self._validate_args and not bool((self.scale_tril.diagonal(dim1=-2, dim2=-1) > 0).all().item()):
-            raise ValueError(f"{op}: scale_tril must have a positive diagonal")
+        if scale_tril is not None:
+            self._unbroadcasted_scale_tril = scale_tril
+        elif covariance_matrix is not None:
+            self._unbroadcasted_scale_tril = _linalg.cholesky(covariance_matrix)
+        else:
+            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
 
-    @property
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> MultivariateNormal:
+        """This distribution with its batch shape expanded to ``batch_shape`` (views, no copies);
+        ``_unbroadcasted_scale_tril`` is shared, the matrices already computed are expanded."""
+        new = self._get_checked_instance(MultivariateNormal, _instance)
+        batch = tuple(int(s) for s in batch_shape)
+        ev = tuple(self.event_shape)
+        new.loc = self.loc.expand(*batch, *ev)
+        new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
+        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(*batch, *ev, *ev))
+        super(MultivariateNormal, new).__init__(batch, ev, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _matrix_shape(self) -> tuple[int, ...]:
+        return (*self._batch_shape, *self._event_shape, *self._event_shape)
+
+    @lazy_property
+    def scale_tril(self) -> Tensor:
+        return self._unbroadcasted_scale_tril.expand(*self._matrix_shape())
+
+    @lazy_property
     def covariance_matrix(self) -> Tensor:
-        if self._given == "cov":
-            return self._cov_in.expand(*self.batch_shape, *self.event_shape, *self.event_shape)
-        return self.scale_tril @ self.scale_tril.transpose(-2, -1)
+        L = self._unbroadcasted_scale_tril
+        return (L @ L.mT).expand(*self._matrix_shape())
 
-    @property
+    @lazy_property
     def precision_matrix(self) -> Tensor:
-        if self._given == "prec":
-            return self._prec_in.expand(*self.batch_shape, *self.event_shape, *self.event_shape)
-        return _linalg.inv(self.covariance_matrix)
+        L = self._unbroadcasted_scale_tril
+        eye = _rustdl.eye(L.shape[-1], dtype=L.dtype, device=L.device)
+        return _linalg.cholesky_solve(eye.expand(*L.shape), L).expand(*self._matrix_shape())
 
     @property
     def mean(self) -> Tensor:
@@ -420,30 +492,26 @@ class MultivariateNormal(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        return self.scale_tril.square().sum(-1)
+        return self._unbroadcasted_scale_tril.square().sum(-1).expand(*self._batch_shape, *self._event_shape)
 
     def rsample(self, sample_shape: Sequence[int] = ()) -> Tensor:
         """``loc + L·eps`` with ``eps ~ N(0, I)``: differentiable in ``loc`` and the matrix."""
         eps = _rustdl.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device)
-        return self.loc + _batch_mv(self.scale_tril, eps)
+        return self.loc + _batch_mv(self._unbroadcasted_scale_tril, eps)
 
     def _half_log_det(self) -> Tensor:
-        return self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        return self._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
         diff = value - self.loc
-        shape = tuple(diff.shape)
-        k = self.event_shape[0]
-        tril = self.scale_tril.expand(*shape[:-1], k, k)
-        z = _linalg.solve_triangular(tril, diff.unsqueeze(-1), upper=False).squeeze(-1)
-        m = z.square().sum(-1)
-        return -0.5 * (k * _LOG_2PI + m) - self._half_log_det()
+        m = _batch_mahalanobis(self._unbroadcasted_scale_tril, diff)
+        return -0.5 * (self._event_shape[0] * _LOG_2PI + m) - self._half_log_det()
 
     def entropy(self) -> Tensor:
-        k = self.event_shape[0]
-        return 0.5 * k * (1.0 + _LOG_2PI) + self._half_log_det()
+        h = 0.5 * self._event_shape[0] * (1.0 + _LOG_2PI) + self._half_log_det()
+        return h.expand(*self._batch_shape) if self._batch_shape else h
 
 
 class MixtureSameFamily(Distribution):
