@@ -504,3 +504,73 @@ def test_random_like_of_a_non_dense_input_draws_as_a_fresh_tensor():
         assert a.tolist() == rustdl.rand(*src.shape).tolist()
     t = rustdl.zeros(4, 5).t()
     assert rustdl.randn_like(t).stride() == t.stride()
+
+
+@pytest.mark.parametrize(
+    "cls,kw", [("LSTM", {}), ("GRU", {}), ("RNN", {}), ("LSTM", {"num_layers": 2, "bidirectional": True})]
+)
+def test_double_backward_through_recurrent_layers(cls, kw):
+    # a gradient penalty ||d/dx Σ out²||² differentiated to the recurrent weights, against central
+    # differences of the penalty computed with first-order gradients only (the fused kernel's)
+    rustdl.manual_seed(0)
+    m = getattr(rustdl.nn, cls)(3, 4, **kw).double()
+    x = rustdl.randn(5, 2, 3, dtype=rustdl.float64, requires_grad=True)
+
+    def penalty(create_graph):
+        out = m(x)[0]
+        (g,) = rustdl.autograd.grad(out.pow(2).sum(), x, create_graph=create_graph)
+        return g.pow(2).sum()
+
+    penalty(True).backward()
+    w = m.weight_hh_l0
+    analytic = float(w.grad[1, 2])
+    eps = 1e-6
+    with rustdl.no_grad():
+        w[1, 2] += eps
+    up = penalty(False).item()
+    with rustdl.no_grad():
+        w[1, 2] -= 2 * eps
+    down = penalty(False).item()
+    with rustdl.no_grad():
+        w[1, 2] += eps
+    assert abs(analytic - (up - down) / (2 * eps)) < 1e-6 * max(1.0, abs(analytic))
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_recurrent_backward_twice_through_a_retained_graph():
+    rustdl.manual_seed(0)
+    m = rustdl.nn.GRU(3, 4).double()
+    x = rustdl.randn(5, 2, 3, dtype=rustdl.float64)
+    loss = m(x)[0].pow(2).sum()
+    loss.backward(retain_graph=True)
+    once = m.weight_hh_l0.grad.clone()
+    loss.backward()
+    np.testing.assert_allclose(m.weight_hh_l0.grad.numpy(), 2 * once.numpy(), rtol=1e-12)
+
+
+def test_per_sample_gradients_equal_one_backward_per_example():
+    from rustdl.nn.utils._per_sample_grad import call_for_per_sample_grads
+
+    rustdl.manual_seed(0)
+    m = rustdl.nn.Sequential(rustdl.nn.Linear(4, 3), rustdl.nn.Tanh(), rustdl.nn.Linear(3, 2)).double()
+    x = rustdl.randn(5, 4, dtype=rustdl.float64, requires_grad=True)
+    call_for_per_sample_grads(m)(x).pow(2).sum().backward()
+    samples = [p.grad_sample.numpy().copy() for p in m.parameters()]
+    assert all(p.grad is None for p in m.parameters())
+    input_grad = x.grad.numpy().copy()
+    for i in range(5):  # the reference: one ordinary backward per example
+        m.zero_grad()
+        m(x[i : i + 1].detach()).pow(2).sum().backward()
+        for s, p in zip(samples, m.parameters()):
+            np.testing.assert_allclose(s[i], p.grad.numpy(), rtol=1e-12)
+    x2 = x.detach().requires_grad_(True)
+    m(x2).pow(2).sum().backward()
+    np.testing.assert_allclose(input_grad, x2.grad.numpy(), rtol=1e-12)
+    # a mean loss: each example's gradient scaled back by the batch size
+    for p in m.parameters():
+        del p.grad_sample
+    call_for_per_sample_grads(m, loss_reduction="mean")(x.detach()).pow(2).mean(0).sum().backward()
+    for s, p in zip(samples, m.parameters()):
+        np.testing.assert_allclose(p.grad_sample.numpy(), s, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="loss_reduction"):
+        call_for_per_sample_grads(m, loss_reduction="max")

@@ -236,7 +236,7 @@ def test_one_node_per_layer(mode):
 
     a, b = fused(out), fused(hn)
     assert a.name() == b.name()
-    assert a.name().endswith("LayerBackward0")
+    assert "LayerBackward" in a.name()
     assert len(a.next_functions) == len([v for v in ts.values() if v is not None])
 
 
@@ -299,7 +299,7 @@ def test_device_path_is_one_node(mode, gpu):
     fn = out.grad_fn
     while "Layer" not in fn.name():
         fn = fn.next_functions[0][0]
-    assert fn.name().endswith("LayerBackward0")
+    assert "LayerBackward" in fn.name()
     assert len(fn.next_functions) == len([v for v in ts.values() if v is not None])
 
 
