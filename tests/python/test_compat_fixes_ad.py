@@ -574,3 +574,32 @@ def test_per_sample_gradients_equal_one_backward_per_example():
         np.testing.assert_allclose(p.grad_sample.numpy(), s, rtol=1e-12)
     with pytest.raises(RuntimeError, match="loss_reduction"):
         call_for_per_sample_grads(m, loss_reduction="max")
+
+
+@pytest.mark.parametrize("kind", ["plain", "causal", "mask"])
+def test_double_backward_through_fused_attention(kind):
+    # ||d/dq Σ out²||² differentiated to the keys, against central differences of the penalty
+    # computed with first-order gradients only (the fused kernel's)
+    import rustdl.nn.functional as F
+
+    rustdl.manual_seed(0)
+    q = rustdl.randn(2, 2, 5, 4, dtype=rustdl.float64, requires_grad=True)
+    k = rustdl.randn(2, 2, 6, 4, dtype=rustdl.float64, requires_grad=True)
+    v = rustdl.randn(2, 2, 6, 3, dtype=rustdl.float64, requires_grad=True)
+    kw = {"causal": {"is_causal": True}, "mask": {"attn_mask": rustdl.rand(5, 6) > 0.3}, "plain": {}}[kind]
+
+    def penalty(create_graph):
+        out = F.scaled_dot_product_attention(q, k, v, **kw)
+        (g,) = rustdl.autograd.grad(out.pow(2).sum(), q, create_graph=create_graph)
+        return g.pow(2).sum()
+
+    penalty(True).backward()
+    analytic = float(k.grad[1, 0, 2, 3])
+    eps = 1e-6
+    with rustdl.no_grad():
+        k[1, 0, 2, 3] += eps
+    up = penalty(False).item()
+    with rustdl.no_grad():
+        k[1, 0, 2, 3] -= 2 * eps
+    down = penalty(False).item()
+    assert abs(analytic - (up - down) / (2 * eps)) < 1e-6 * max(1.0, abs(analytic))

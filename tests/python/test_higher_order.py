@@ -213,20 +213,36 @@ def test_backward_create_graph_keeps_a_history_in_grad():
 
 
 def test_ops_without_double_backward_raise_instead_of_dropping_terms():
-    # the fused attention kernel has no double backward: differentiating its gradient raises
-    q = rustdl.randn(1, 2, 4, 8, requires_grad=True)
-    attend = nn.functional.scaled_dot_product_attention
-    (g,) = autograd.grad(attend(q, q, q).pow(2).sum(), q, create_graph=True)
-    with pytest.raises(RuntimeError, match="create_graph"):
+    # a Function whose backward is marked once-differentiable: differentiating its gradient raises
+    class Square(autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = rustdl.randn(3, requires_grad=True)
+    (g,) = autograd.grad(Square.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError):
         g.sum().backward()
     # without create_graph the gradient is plain
-    (g,) = autograd.grad(attend(q, q, q).sum(), q)
+    (g,) = autograd.grad(Square.apply(x).sum(), x)
     assert not g.requires_grad
-    # (the recurrent layers recompute step by step for a create_graph backward: see
-    # test_compat_fixes_ad.py::test_double_backward_through_recurrent_layers)
+    # the fused recurrent and attention kernels recompute from differentiable ops for a
+    # create_graph backward (see test_compat_fixes_ad.py): their gradients have a history
     lstm = nn.LSTM(3, 4, batch_first=True)
     x = rustdl.randn(2, 5, 3, requires_grad=True)
     (g,) = autograd.grad(lstm(x)[0].pow(2).sum(), x, create_graph=True)
+    assert g.requires_grad
+    q = rustdl.randn(1, 2, 4, 8, requires_grad=True)
+    (g,) = autograd.grad(
+        nn.functional.scaled_dot_product_attention(q, q, q).pow(2).sum(), q, create_graph=True
+    )
     assert g.requires_grad
 
 

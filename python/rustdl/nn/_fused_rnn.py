@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rustdl import _rustdl
+from rustdl._recompute import record
 from rustdl._rustdl import Tensor
-from rustdl.autograd import enable_grad, grad
 
 _MODES = {"RNN_TANH", "RNN_RELU", "LSTM", "GRU"}
 
@@ -55,53 +55,15 @@ _NAMES = {"RNN_TANH": "RnnLayer", "RNN_RELU": "RnnLayer", "LSTM": "LstmLayer", "
 
 
 def _recorded(mode: str, reverse: bool, lens: list[int] | None, tensors: tuple) -> tuple:
-    """The fused layer as one node of the graph. Its backward is the fused kernel's own (run on an
-    inner graph over detached copies of the inputs); a backward with ``create_graph`` (gradient
-    penalties, second-order meta-learning) instead recomputes the layer step by step from
-    differentiable ops and differentiates that, so the gradient can be differentiated again, as
-    PyTorch's; so does a second backward through a retained graph (the inner one is spent)."""
-    inner = tuple(None if t is None else t.detach().requires_grad_(t.requires_grad) for t in tensors)
-    outs = _rustdl.rnn_layer(mode, *inner, reverse, lens)
-    present = [k for k, t in enumerate(tensors) if t is not None]
-    state = {"spent": False}
-
-    def backward(*grads):
-        create_graph = _rustdl.is_grad_enabled()
-        if create_graph or state["spent"]:
-            inputs = list(tensors)
-            with enable_grad():
-                produced = _composite(mode, *inputs, reverse, lens)
-            keep = {"create_graph": create_graph}
-        else:
-            state["spent"] = True
-            inputs, produced, keep = list(inner), outs, {}
-        pairs = [(o, g) for o, g in zip(produced, grads) if o is not None and g is not None]
-        wanted = [k for k in present if inputs[k].requires_grad]
-        result: list = [None] * len(tensors)
-        if pairs and wanted:
-            got = grad(
-                [o for o, _ in pairs],
-                [inputs[k] for k in wanted],
-                [g for _, g in pairs],
-                allow_unused=True,
-                **keep,
-            )
-            for k, g in zip(wanted, got):
-                result[k] = g
-        return tuple(result[k] for k in present)
-
-    fresh = [o.detach() for o in outs if o is not None]
-    _rustdl._attach_function(
+    """The fused layer as one node of the graph, differentiable twice (step by step then; see
+    :mod:`rustdl._recompute`)."""
+    out, h, c = record(
         _NAMES[mode],
-        fresh,
-        [tensors[k] for k in present],
-        [],
-        backward,
-        True,
-        [],
-        [False] * len(fresh),
+        tensors,
+        lambda *t: _rustdl.rnn_layer(mode, *t, reverse, lens),
+        lambda *t: _composite(mode, *t, reverse, lens),
     )
-    return fresh[0], fresh[1], (fresh[2] if len(fresh) == 3 else None)
+    return out, h, c
 
 
 def _composite(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, lens):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .. import _rustdl
+from .. import _recompute, _rustdl
 from .._rustdl import (  # noqa: F401
     group_norm,
     layer_norm,
@@ -2483,8 +2483,36 @@ def _fused_attention(query, key, value, attn_mask, is_causal, scale, batch):
             mask = m.reshape(shape[-2:]).expand(q_len, s_len)
         else:
             mask = m.expand(*batch, q_len, s_len).reshape(n, q_len, s_len)
-    out = _rustdl._sdpa_fused(q, k, v, mask, bool(is_causal), float(scale))
+    causal, scale = bool(is_causal), float(scale)
+    if _rustdl.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        # one node whose create_graph backward recomputes from matmul and softmax (twice
+        # differentiable, as PyTorch's)
+        (out,) = _recompute.record(
+            "ScaledDotProductAttention",
+            (q, k, v, mask),
+            lambda *t: (_rustdl._sdpa_fused(*t, causal, scale),),
+            lambda *t: (_composed_attention(*t, causal, scale),),
+        )
+    else:
+        out = _rustdl._sdpa_fused(q, k, v, mask, causal, scale)
     return out.reshape(*batch, q_len, ev)
+
+
+def _composed_attention(q, k, v, mask, is_causal: bool, scale: float):
+    """What the fused attention op computes, from differentiable ops: ``(N, L, E)`` inputs, an
+    additive ``(L, S)`` or ``(N, L, S)`` mask (``-inf`` blocks), a top-left causal mask; a query
+    that sees no key gets zeros."""
+    scores = (q * scale).matmul(k.transpose(-2, -1))
+    q_len, s_len = scores.shape[-2], scores.shape[-1]
+    if is_causal:
+        keep = _rustdl.ones(q_len, s_len, dtype=_rustdl.bool, device=q.device).tril()
+        scores = _rustdl.where(keep, scores, float("-inf"))
+    if mask is not None:
+        scores = scores + mask
+    dead = scores.eq(float("-inf")).all(-1).unsqueeze(-1)
+    weights = _rustdl.where(dead, 0.0, scores).softmax(-1)
+    weights = _rustdl.where(dead, 0.0, weights)
+    return weights.matmul(v)
 
 
 def multi_head_attention_forward(

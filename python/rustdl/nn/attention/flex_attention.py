@@ -194,6 +194,10 @@ def flex_attention(
         value = value.repeat_interleave(Hq // Hkv, dim=1)
     if scale is None:
         scale = 1.0 / math.sqrt(E)
+    if L == 0 or S == 0:  # no queries, or no keys to attend to: zeros (and a log-sum-exp of -inf)
+        out = query.new_zeros(B, Hq, L, value.shape[-1]) + 0 * value.sum() + 0 * query.sum()
+        lse = _rustdl.full((B, Hq, L), float("-inf"), dtype=query.dtype, device=query.device)
+        return (out, lse) if return_lse else out
     scores = query.matmul(key.transpose(-2, -1)) * scale
     if score_mod is not None:
         b, h, q, kv = _indices(B, Hq, L, S, query.device)
