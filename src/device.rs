@@ -13,6 +13,17 @@ pub fn set_cuda_on_cpu(on: bool) {
     CUDA_ON_CPU.store(on, Ordering::Relaxed);
 }
 
+/// Whether the spelling `meta` means the host: set by the PyTorch-compatibility runner, where
+/// code builds modules "on the meta device" only to fill them afterwards (accelerate's
+/// `init_empty_weights`, a loader's `map_location="meta"`). rustdl has no data-less tensors, so
+/// those are ordinary CPU tensors there; elsewhere `meta` is refused.
+static META_ON_CPU: AtomicBool = AtomicBool::new(false);
+
+/// Makes `meta` parse as the CPU (`on`) or be refused (the default).
+pub fn set_meta_on_cpu(on: bool) {
+    META_ON_CPU.store(on, Ordering::Relaxed);
+}
+
 /// A compute device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Device {
@@ -27,6 +38,9 @@ impl Device {
     /// the CPU while [`set_cuda_on_cpu`] is on).
     pub fn parse(s: &str) -> Result<Device> {
         let s = s.trim();
+        if s == "meta" && META_ON_CPU.load(Ordering::Relaxed) {
+            return Ok(Device::Cpu);
+        }
         // `cpu:N` is the one CPU as well (PyTorch accepts an index there)
         if s == "cpu"
             || s.strip_prefix("cpu:")

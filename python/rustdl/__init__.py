@@ -184,7 +184,7 @@ def get_deterministic_debug_mode():
 # What `torch.__version__` answers under rustdl.torchcompat: the PyTorch API level rustdl follows,
 # with rustdl's own version as the local part, so `torch.__version__ >= "1.8"` and
 # `packaging.version.parse(torch.__version__)` comparisons behave as on a recent PyTorch.
-__torch_compat_version__ = "2.5.0+rustdl0.1.0"
+__torch_compat_version__ = "2.6.0+rustdl0.1.0"
 from ._generator import (  # noqa: F401
     Generator,
     bernoulli,
@@ -1536,3 +1536,5 @@ from . import _typed_errors  # noqa: E402
 _typed_errors.install(sys.modules[__name__], Tensor, exclude=(arange, cat, stack))
 for _ns in (linalg, special, fft):
     _typed_errors.install(_ns)
+
+_tensor_api._install_identity_conversions()  # after every module that defines them

@@ -4509,3 +4509,40 @@ def _as_subclass(self, cls):
 
 Tensor._make_subclass = staticmethod(_make_subclass)
 Tensor.as_subclass = _as_subclass
+
+
+# conversions that change nothing give the tensor itself back, as PyTorch's (a Parameter stays
+# that Parameter: code storing ``p.to(device)`` back into a module keeps its parameter)
+_IDENTITY_CONVERSIONS = (
+    "to", "cpu", "gpu", "float", "double", "long", "int", "short", "bool", "byte", "char", "half",
+    "bfloat16", "type",
+)  # fmt: skip
+
+
+def _keeping_identity(orig):
+    def method(self, *args, **kwargs):
+        out = orig(self, *args, **kwargs)
+        if (
+            out is not self
+            and isinstance(out, Tensor)
+            and out.dtype == self.dtype
+            and out.device == self.device
+            and out.shape == self.shape
+            and out.data_ptr() == self.data_ptr()
+            and out.stride() == self.stride()
+        ):
+            return self
+        return out
+
+    method.__name__ = getattr(orig, "__name__", "method")
+    method.__qualname__ = f"Tensor.{method.__name__}"
+    method.__doc__ = getattr(orig, "__doc__", None)
+    method._keeps_identity = True
+    return method
+
+
+def _install_identity_conversions() -> None:
+    for name in _IDENTITY_CONVERSIONS:
+        orig = getattr(Tensor, name, None)
+        if orig is not None and not getattr(orig, "_keeps_identity", False):
+            setattr(Tensor, name, _keeping_identity(orig))

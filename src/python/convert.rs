@@ -78,6 +78,10 @@ pub fn parse_device(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> 
     if let Ok(s) = obj.extract::<String>() {
         return Ok(Some(Device::parse(&s)?));
     }
+    // the compatibility layer's `torch.device("meta")` object
+    if obj.get_type().name().is_ok_and(|n| n == "_MetaDevice") {
+        return Ok(Some(Device::parse("meta")?));
+    }
     // an int is an accelerator's index, as PyTorch reads `device=0` ("cuda:0")
     if !obj.is_instance_of::<pyo3::types::PyBool>() {
         if let Ok(i) = obj.extract::<i64>() {

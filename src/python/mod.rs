@@ -322,6 +322,13 @@ fn _cuda_on_cpu(on: bool) {
     crate::device::set_cuda_on_cpu(on);
 }
 
+/// Makes the spelling `meta` mean the CPU (`on`) or be refused: set by `rustdl.torchcompat`
+/// (see `device::set_meta_on_cpu`).
+#[pyfunction]
+fn _meta_on_cpu(on: bool) {
+    crate::device::set_meta_on_cpu(on);
+}
+
 /// Checks that `n` float64 elements can be allocated on the host (as a tensor's allocation
 /// is): a `MemoryError` naming `op` otherwise. For Python code that builds a large array with
 /// numpy before it becomes a tensor (window functions, histograms).
@@ -1609,6 +1616,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_on_cpu, m)?)?;
+    m.add_function(wrap_pyfunction!(_meta_on_cpu, m)?)?;
     m.add_function(wrap_pyfunction!(_reserve_host, m)?)?;
     m.add_function(wrap_pyfunction!(_set_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(_get_default_device, m)?)?;

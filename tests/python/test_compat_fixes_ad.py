@@ -603,3 +603,68 @@ def test_double_backward_through_fused_attention(kind):
         k[1, 0, 2, 3] -= 2 * eps
     down = penalty(False).item()
     assert abs(analytic - (up - down) / (2 * eps)) < 1e-6 * max(1.0, abs(analytic))
+
+
+def test_iterable_dataset_is_iterated_once_per_epoch():
+    # an iterator whose __iter__ resets and returns itself: the loader must not call iter() again
+    # for each batch (that restarted it forever)
+    class Counting(rustdl.data.IterableDataset):
+        def __init__(self):
+            self.calls = 0
+
+        def __iter__(self):
+            self.i, self.calls = 0, self.calls + 1
+            return self
+
+        def __next__(self):
+            if self.i >= 5:
+                raise StopIteration
+            self.i += 1
+            return self.i
+
+    for kw, want in [
+        ({"batch_size": None}, [1, 2, 3, 4, 5]),
+        ({"batch_size": 2}, [[1, 2], [3, 4], [5]]),
+        ({"batch_size": 2, "drop_last": True}, [[1, 2], [3, 4]]),
+        ({"batch_size": 2, "num_workers": 1}, [[1, 2], [3, 4], [5]]),
+    ]:
+        ds = Counting()
+        got = [b if isinstance(b, int) else b.tolist() for b in rustdl.data.DataLoader(ds, **kw)]
+        assert got == want, kw
+        assert ds.calls == (0 if kw.get("num_workers") else 1), kw  # a worker iterates its own copy
+
+
+def test_conversions_that_change_nothing_return_the_tensor_itself():
+    p = rustdl.nn.Parameter(rustdl.ones(2))
+    for convert in (lambda t: t.to("cpu"), lambda t: t.to(rustdl.float32), lambda t: t.cpu(),
+                    lambda t: t.float(), lambda t: t.type(rustdl.float32), lambda t: t.to(rustdl.ones(1))):  # fmt: skip
+        assert convert(p) is p
+    assert p.to("cpu", copy=True) is not p and p.double() is not p and p.double().dtype == rustdl.float64
+    lin = rustdl.nn.Linear(2, 2).to(rustdl.bfloat16)  # no 16-bit storage: float32, as .half()
+    assert lin.weight.dtype == rustdl.float32
+    ml = rustdl.nn.ModuleList([rustdl.nn.Identity(), rustdl.nn.Linear(1, 1)])
+    assert ml[rustdl.tensor(1)] is ml[1] and ml[rustdl.tensor([1])] is ml[1] and ml[np.int64(-1)] is ml[1]
+    with pytest.raises(TypeError, match="indices must be integers"):
+        ml["a"]
+
+
+def test_meta_device_tensors_are_cpu_tensors_under_the_compat_layer(tmp_path):
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, torch
+        a = torch.empty(3, device="meta")
+        b = torch.zeros(2).to(torch.device("meta"))
+        lin = torch.nn.Linear(2, 2, device="meta")
+        with torch.device("meta"):
+            m = torch.nn.Linear(3, 3)
+        m.load_state_dict({"weight": torch.ones(3, 3), "bias": torch.zeros(3)}, assign=True)
+        print(json.dumps({"shapes": [list(a.shape), list(b.shape), list(lin.weight.shape)],
+                          "loaded": m.weight.sum().item(), "version": torch.__version__}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["shapes"] == [[3], [2], [2, 2]] and r["loaded"] == 9.0
+    assert r["version"].startswith("2.6.0+rustdl")
+    with pytest.raises(ValueError, match="meta"):  # outside it, rustdl has no meta device
+        rustdl.empty(3, device="meta")

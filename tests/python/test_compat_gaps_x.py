@@ -556,7 +556,7 @@ with warnings.catch_warnings(record=True) as w:
     scaler = torch.cuda.amp.GradScaler(enabled=True)
 v = torch.__version__
 print(json.dumps({
-    "cmp": [v >= (2, 0), v >= "1.13", v < "3.0", v > (2, 4, 9), v < (2, 5, 1), isinstance(v, str)],
+    "cmp": [v >= (2, 0), v >= "1.13", v < "3.0", v > (2, 5, 9), v < (2, 6, 1), isinstance(v, str)],
     "split": v.split("+")[0].count("."),
     "scaler": [scaler.is_enabled(), scaler.get_scale(), any("Disabling" in str(x.message) for x in w)],
     "cpu_scaler": torch.amp.GradScaler("cpu").is_enabled(),

@@ -67,11 +67,19 @@ class _Fetcher:
 
     def next_batch(self, it: Iterator[Any]) -> Any:
         """The next batch built from the iterator of an iterable dataset, or ``_EXHAUSTED``."""
+        # next() only: a for loop or islice would call iter() on `it` again, which restarts an
+        # iterator whose __iter__ resets it and returns itself (PyTorch calls iter() once per epoch)
         if not self.auto_collation:
-            for item in it:
-                return self.collate_fn(item)
-            return _EXHAUSTED
-        items = list(itertools.islice(it, self.batch_size))
+            try:
+                return self.collate_fn(next(it))
+            except StopIteration:
+                return _EXHAUSTED
+        items = []
+        for _ in range(self.batch_size):
+            try:
+                items.append(next(it))
+            except StopIteration:
+                break
         if not items or (self.drop_last and len(items) < self.batch_size):
             return _EXHAUSTED
         return self.collate_fn(items)

@@ -487,6 +487,8 @@ def install() -> None:
 
     # "cuda" strings (`.to("cuda")`, `device="cuda"`) land where `torch.device("cuda")` does
     _rustdl._cuda_on_cpu(_overrides.forced_cpu())
+    # "meta" tensors (built only to be filled afterwards) are CPU tensors here
+    _rustdl._meta_on_cpu(True)
     _overrides.patch_classes()
     # functorch, torch.func's former home, which older scripts still import
     if "functorch" not in sys.modules:
@@ -503,6 +505,7 @@ def uninstall() -> None:
         sys.path.remove(_SPAWN_PATH)
     _rustdl._name_gpu_cuda(False)
     _rustdl._cuda_on_cpu(False)
+    _rustdl._meta_on_cpu(False)
     if getattr(sys.modules.get("functorch"), "__name__", "") == __name__ + "._functorch":
         del sys.modules["functorch"]
     from . import _overrides

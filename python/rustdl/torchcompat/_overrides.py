@@ -116,7 +116,7 @@ def for_module(name: str) -> dict[str, Any]:
             "Size": Size,
             "broadcast_shapes": _broadcast_shapes,
             "set_default_device": set_default_device,
-            # rustdl's PyTorch-compatibility level, e.g. "2.5.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
+            # rustdl's PyTorch-compatibility level, e.g. "2.6.0+rustdl0.1.0" (rustdl.__torch_compat_version__).
             "__version__": _torch_version.__version__,
             "__file__": rustdl.__file__,
             # PyTorch's zip format for plain data, so PyTorch itself reads what a script saves

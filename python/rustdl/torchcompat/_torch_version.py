@@ -14,7 +14,7 @@ import rustdl
 
 
 def _release(v: Any) -> tuple[int, ...]:
-    """The numeric release of a version string ("2.5.0+rustdl0.1.0" -> (2, 5, 0)) or of a tuple
+    """The numeric release of a version string ("2.6.0+rustdl0.1.0" -> (2, 6, 0)) or of a tuple
     or list of parts ((2, 0) -> (2, 0))."""
     if isinstance(v, str):
         parts = v.split("+", 1)[0].split(".")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -11,6 +12,12 @@ from .module import Module, _addindent
 
 
 def _norm_index(idx: int, n: int, what: str) -> int:
+    # an int, or anything standing for one (a numpy int, a one-element integer tensor), as
+    # PyTorch's containers take it through operator.index
+    try:
+        idx = operator.index(idx)
+    except TypeError:
+        raise TypeError(f"{what} indices must be integers or slices, not {type(idx).__name__}") from None
     if not -n <= idx < n:
         raise IndexError(f"{what}: index {idx} is out of range for {n} modules")
     return idx % n

@@ -57,6 +57,11 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
             device = f"cuda:{a}"  # an accelerator index, as PyTorch's `.to(0)`
         else:
             raise TypeError(f"Module.to: expected a device, a dtype or a tensor, got {a!r}")
+    if dtype is not None and getattr(dtype, "name", None) in ("float16", "bfloat16"):
+        from ..._tensor_api import _warn_half
+
+        _warn_half(f"Module.to({dtype})")
+        dtype = _rustdl.float32  # no 16-bit storage: as Module.half()
     if dtype is not None and dtype not in (_rustdl.float32, _rustdl.float64):
         raise TypeError(f"Module.to: only floating dtypes are accepted, got {dtype}")
     return device, dtype

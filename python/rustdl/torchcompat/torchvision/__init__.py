@@ -21,9 +21,9 @@ No dataset is downloaded: ``download`` is accepted and ignored (MNIST and Fashio
 
 from . import datasets, io, models, ops, transforms, utils  # noqa: F401
 
-# the torchvision release that goes with torch.__version__'s API level (2.5 -> 0.20), with
+# the torchvision release that goes with torch.__version__'s API level (2.6 -> 0.21), with
 # rustdl's own version as the local part: scripts that check for the weights API (>= 0.13) take it
-__version__ = "0.20.0+rustdl0.1.0"
+__version__ = "0.21.0+rustdl0.1.0"
 
 __all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]
 
