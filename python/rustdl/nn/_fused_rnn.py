@@ -67,26 +67,7 @@ def _recorded(mode: str, reverse: bool, lens: list[int] | None, tensors: tuple) 
 
 
 def _composite(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, lens):
-    """The layer from differentiable ops, one step at a time (PyTorch's equations and gate
-    order, as the fused kernel): ``(output, h_n, c_n or None)``."""
-    from . import functional as F
-    from .modules.rnn import _cell
+    """The layer from differentiable ops, one step at a time: ``(output, h_n, c_n or None)``."""
+    from .modules.rnn import _layer_steps
 
-    steps = x.shape[0]
-    gx = F.linear(x, w_ih, b_ih)
-    mask = None
-    if lens is not None:
-        t_idx = _rustdl.arange(steps, device=x.device).unsqueeze(1)
-        mask = (t_idx < _rustdl.tensor(lens, device=x.device).unsqueeze(0)).unsqueeze(-1)  # (T, N, 1)
-    outs: list = [h] * steps
-    for t in range(steps - 1, -1, -1) if reverse else range(steps):
-        hn, cn = _cell(mode, gx[t], h, c, w_hh, b_hh)
-        if mask is None:
-            h, c = hn, cn
-            outs[t] = hn
-        else:
-            m = mask[t]
-            h = _rustdl.where(m, hn, h)
-            c = _rustdl.where(m, cn, c) if c is not None else None
-            outs[t] = hn * m
-    return _rustdl.stack(outs, 0), h, c
+    return _layer_steps(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, lens)

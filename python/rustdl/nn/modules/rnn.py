@@ -60,7 +60,26 @@ def _lstm_proj_layer(
     reverse: bool,
     lengths: list[int] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """One layer and direction of a projected LSTM over ``x`` of shape ``(T, N, H_in)``.
+    """One layer and direction of a projected LSTM over ``x`` of shape ``(T, N, H_in)``."""
+    return _layer_steps("LSTM", x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, lengths, w_hr)
+
+
+def _layer_steps(
+    mode: str,
+    x: Tensor,
+    h: Tensor,
+    c: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    reverse: bool,
+    lengths: list[int] | None = None,
+    w_hr: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One layer and direction over ``x`` of shape ``(T, N, H_in)`` from differentiable ops, one
+    step at a time (PyTorch's equations and gate order, as the fused kernel); ``w_hr`` projects
+    an LSTM's hidden state.
 
     With ``lengths`` (padded packed input, sorted) a sequence's state only advances on its own
     steps and its output past its end is zero, so the reverse walk starts at each one's last step.
@@ -73,14 +92,16 @@ def _lstm_proj_layer(
         mask = (t_idx < _rustdl.tensor(lengths, device=x.device).unsqueeze(0)).unsqueeze(-1)  # (T, N, 1)
     outs: list[Tensor] = [h] * steps
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
-        hn, cn = _cell("LSTM", gx[t], h, c, w_hh, b_hh)
-        hn = hn.matmul(w_hr.t())
+        hn, cn = _cell(mode, gx[t], h, c, w_hh, b_hh)
+        if w_hr is not None:
+            hn = hn.matmul(w_hr.t())
         if mask is None:
             h, c = hn, cn
             outs[t] = hn
         else:
             m = mask[t]
-            h, c = _rustdl.where(m, hn, h), _rustdl.where(m, cn, c)
+            h = _rustdl.where(m, hn, h)
+            c = _rustdl.where(m, cn, c) if c is not None else None
             outs[t] = hn * m
     return _rustdl.stack(outs, 0), h, c
 
