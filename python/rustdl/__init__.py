@@ -46,6 +46,10 @@ from ._rustdl import (  # noqa: F401
 from ._rustdl import where as _where_ternary
 from ._rustdl import bool, double, float, float32, float64, int64, long  # noqa: A004,F401
 from ._rustdl import int, int8, int16, int32, short, uint8  # noqa: A004,F401
+
+# the 16-bit float dtypes: their own objects (unequal to float32, item size 2), which every op
+# reads as float32 (rustdl stores no 16-bit floats; converting a tensor to one warns once)
+from ._rustdl import bfloat16, float16, half  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled, is_inference_mode_enabled  # noqa: F401
 from . import amp  # noqa: F401
@@ -1201,13 +1205,6 @@ def __getattr__(name):
     # torch.ScriptModule / ScriptFunction are torch.jit's (made on first use)
     if name in ("ScriptModule", "ScriptFunction"):
         return getattr(jit, name)
-    # 16-bit dtypes: their own objects (unequal to float32, itemsize 2), which every op reads as
-    # float32: rustdl stores no 16-bit floats (warns once)
-    if name in ("float16", "half", "bfloat16"):
-        from ._tensor_api import _warn_half
-
-        _warn_half(f"rustdl.{name}")
-        return getattr(_rustdl, name)
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
 
 

@@ -557,15 +557,22 @@ def _ndimension(self):
 
 
 def _half(self, memory_format=None):
-    """float32 (rustdl has no 16-bit storage; warns once)."""
+    """A float32 copy (rustdl has no 16-bit storage; warns once): a new tensor, as PyTorch's
+    conversion to another dtype is, so writing to it leaves ``self`` alone."""
     _warn_half("Tensor.half")
-    return self.float(memory_format=memory_format)
+    return _sixteen_bit_copy(self)
 
 
 def _bfloat16(self, memory_format=None):
-    """float32 (rustdl has no 16-bit storage; warns once)."""
+    """A float32 copy (rustdl has no 16-bit storage; warns once); see :func:`_half`."""
     _warn_half("Tensor.bfloat16")
-    return self.float(memory_format=memory_format)
+    return _sixteen_bit_copy(self)
+
+
+def _sixteen_bit_copy(t):
+    """``t`` "converted" to a 16-bit float: float32, in memory of its own, with a history."""
+    out = t.float()
+    return out.clone() if out is t or (out.numel() and out.data_ptr() == t.data_ptr()) else out
 
 
 Tensor.type = _type
@@ -4514,14 +4521,27 @@ Tensor.as_subclass = _as_subclass
 # conversions that change nothing give the tensor itself back, as PyTorch's (a Parameter stays
 # that Parameter: code storing ``p.to(device)`` back into a module keeps its parameter)
 _IDENTITY_CONVERSIONS = (
-    "to", "cpu", "gpu", "float", "double", "long", "int", "short", "bool", "byte", "char", "half",
-    "bfloat16", "type",
+    "to", "cpu", "gpu", "float", "double", "long", "int", "short", "bool", "byte", "char", "type",
 )  # fmt: skip
+
+
+def _asks_sixteen_bit(args, kwargs) -> bool:
+    d = kwargs.get("dtype")
+    if getattr(d, "name", None) in ("float16", "bfloat16"):
+        return True
+    return any(getattr(a, "name", None) in ("float16", "bfloat16") for a in args if isinstance(a, _rd.dtype))
 
 
 def _keeping_identity(orig):
     def method(self, *args, **kwargs):
         out = orig(self, *args, **kwargs)
+        if (args or kwargs) and _asks_sixteen_bit(args, kwargs):
+            # a conversion to a 16-bit dtype is a new tensor in PyTorch (rustdl's is float32)
+            if isinstance(out, Tensor) and (
+                out is self or (out.numel() and out.data_ptr() == self.data_ptr())
+            ):
+                out = out.clone()
+            return out
         if (
             out is not self
             and isinstance(out, Tensor)

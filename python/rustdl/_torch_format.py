@@ -330,8 +330,11 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
         return (_Global("torch._utils", "_rebuild_tensor_v2"), args)
 
     def save_global(self, obj: Any, name: str | None = None) -> None:
+        # a class or function named under torch (the compat layer gives rustdl's classes their
+        # torch names: torch.nn.Tanh, torch.optim.Adam) is written as PyTorch names it; one only
+        # rustdl has cannot be read by PyTorch
         module = getattr(obj, "__module__", None) or ""
-        if module.split(".", 1)[0] in ("rustdl", "torch"):
+        if module.split(".", 1)[0] == "rustdl":
             raise _NotPlain(f"{module}.{getattr(obj, '__qualname__', name)}")
         super().save_global(obj, name)
 

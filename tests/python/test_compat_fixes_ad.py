@@ -668,3 +668,37 @@ def test_meta_device_tensors_are_cpu_tensors_under_the_compat_layer(tmp_path):
     assert r["version"].startswith("2.6.0+rustdl")
     with pytest.raises(ValueError, match="meta"):  # outside it, rustdl has no meta device
         rustdl.empty(3, device="meta")
+
+
+class Marker:
+    """A class pickled as itself (module level, so pickle finds it)."""
+
+
+def test_sixteen_bit_conversions_are_copies_and_allowed_classes_load():
+    import io
+
+    from rustdl import _torch_format, serialization
+
+    x = rustdl.ones(3)
+    x.half().mul_(5)  # a conversion to another dtype is a new tensor, as PyTorch's
+    assert x.tolist() == [1.0, 1.0, 1.0]
+    w = rustdl.ones(3, requires_grad=True)
+    c = w.to(rustdl.bfloat16)
+    assert not c.is_leaf and c.grad_fn is not None
+    c.add_(1)
+    p = rustdl.nn.Parameter(rustdl.ones(2))
+    assert type(p.half()) is rustdl.Tensor and p.to(rustdl.float16) is not p and p.to("cpu") is p
+
+    # a class the user allowed, pickled as itself (not an instance), loads with weights_only
+    serialization.add_safe_globals([Marker])
+    try:
+        buf = io.BytesIO()
+        _torch_format.save(({"a": rustdl.ones(2)}, Marker), buf)
+        buf.seek(0)
+        got = rustdl.load(buf, weights_only=True)
+        assert got[1] is Marker and got[0]["a"].tolist() == [1.0, 1.0]
+    finally:
+        serialization.clear_safe_globals()
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError):  # not allowed: refused, as an UnpicklingError
+        rustdl.load(buf, weights_only=True)
