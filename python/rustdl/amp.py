@@ -17,7 +17,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from ._rustdl import Tensor, float32
+from . import _rustdl
+from ._rustdl import Tensor
 
 __all__ = [
     "GradScaler",
@@ -89,9 +90,10 @@ def set_autocast_enabled(device_type: Any, enabled: Any = None) -> None:
 def get_autocast_dtype(device_type: str) -> Any:
     """The dtype autocast regions on ``device_type`` name: the one set by
     :func:`set_autocast_dtype` or the innermost :class:`autocast`, else PyTorch's default
-    (float16; bfloat16 on the CPU) — both of which are ``float32`` in rustdl, which has no
-    16-bit storage."""
-    return _STATE.dtype.get(_device_type("get_autocast_dtype", device_type), float32)
+    (float16; bfloat16 on the CPU). A tensor converted to either is float32 in rustdl, which
+    has no 16-bit storage."""
+    kind = _device_type("get_autocast_dtype", device_type)
+    return _STATE.dtype.get(kind, _rustdl.bfloat16 if kind == "cpu" else _rustdl.float16)
 
 
 def set_autocast_dtype(device_type: str, dtype: Any) -> None:
@@ -334,8 +336,6 @@ class GradScaler:
         return self._scale, self._growth_tracker
 
     def _lazy_init_scale_growth_tracker(self, dev: Any) -> None:
-        from . import _rustdl
-
         self._scale = _rustdl.full((), float(self._init_scale), dtype=_rustdl.float32, device=dev)
         self._scale_f = float(self._scale.item())  # its value, read without a device sync
         self._growth_tracker = _rustdl.full(

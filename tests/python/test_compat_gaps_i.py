@@ -113,11 +113,11 @@ def test_autocast_state_defaults():
     assert rustdl.is_autocast_enabled("cpu") is False
     assert rustdl.is_autocast_enabled("cuda") is False
     assert rustdl.is_autocast_cpu_enabled() is False
-    # float16 / bfloat16 are float32 in rustdl (no 16-bit storage)
-    assert rustdl.get_autocast_dtype("cuda") == rustdl.float32
-    assert rustdl.get_autocast_dtype("cpu") == rustdl.float32
-    assert rustdl.get_autocast_gpu_dtype() == rustdl.float32
-    assert rustdl.get_autocast_cpu_dtype() == rustdl.float32
+    # PyTorch's defaults (a tensor converted to either is float32 in rustdl: no 16-bit storage)
+    assert rustdl.get_autocast_dtype("cuda") == rustdl.float16
+    assert rustdl.get_autocast_dtype("cpu") == rustdl.bfloat16
+    assert rustdl.get_autocast_gpu_dtype() == rustdl.float16
+    assert rustdl.get_autocast_cpu_dtype() == rustdl.bfloat16
     assert rustdl.is_autocast_cache_enabled() is True
     with pytest.raises(RuntimeError):
         rustdl.is_autocast_enabled("foo")
@@ -139,7 +139,7 @@ def test_autocast_regions_set_and_restore_the_flags():
             assert rustdl.is_autocast_enabled() and rustdl.is_autocast_enabled("cuda")
             assert rustdl.get_autocast_dtype("cuda") == "marker"
             assert rustdl.is_autocast_cache_enabled() is False
-        assert rustdl.get_autocast_dtype("cuda") == rustdl.float32
+        assert rustdl.get_autocast_dtype("cuda") == rustdl.float16
         assert rustdl.is_autocast_cache_enabled() is True
         assert not rustdl.is_autocast_enabled("cuda")
     assert not rustdl.is_autocast_enabled("cpu")
@@ -178,7 +178,7 @@ def test_autocast_decorator_and_setters():
     try:
         assert rustdl.get_autocast_dtype("cpu") == rustdl.float64
     finally:
-        rustdl.set_autocast_dtype("cpu", rustdl.float32)
+        rustdl.set_autocast_dtype("cpu", rustdl.bfloat16)
     # computation still in float32 inside a region
     with rustdl.autocast("cpu"):
         y = rustdl.ones(2, 2) @ rustdl.ones(2, 2)
@@ -849,7 +849,7 @@ def test_torch_import_paths_resolve_under_torchcompat(tmp_path):
             "timer": Timer("1 + 1").timeit(10).number_per_run,
             "iou": box_iou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 0.0, 3.0, 2.0]])).tolist(),
             "nms": torchvision.ops.nms(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([1.0]), 0.5).tolist(),
-            "autocast": [torch.is_autocast_enabled(), torch.get_autocast_dtype("cuda") == torch.float32],
+            "autocast": [torch.is_autocast_enabled(), torch.get_autocast_dtype("cuda") == torch.float16],
             "shift": (torch.tensor([1, 2]) << 2).tolist(),
             "variable": torch.autograd.Variable(torch.ones(1), requires_grad=True).is_leaf,
         }))

@@ -76,6 +76,11 @@ _PREFIXES: dict[str, str] = {
     "torch.cuda.nvtx": "rustdl._cuda_nvtx",
     "torch.cpu.amp": "rustdl.amp",
     "torch.amp": "rustdl.amp",
+    # torch.amp's modules are one module here
+    "torch.amp.autocast_mode": "rustdl.amp",
+    "torch.amp.grad_scaler": "rustdl.amp",
+    "torch.cuda.amp.autocast_mode": "rustdl.amp",
+    "torch.cuda.amp.grad_scaler": "rustdl.amp",
     "torch.utils.checkpoint": "rustdl.gradient_checkpoint",
     "torch.accelerator": "rustdl.accelerator",
     "torch.onnx": "rustdl.onnx",
