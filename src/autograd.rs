@@ -248,6 +248,10 @@ pub struct Node {
     /// the name PyTorch shows for this node when the op that made it was composed of smaller
     /// ones (`mean` as a sum and a division shows `MeanBackward0`); see `Tensor::label_grad_fn`
     label: Mutex<Option<&'static str>>,
+    /// the rule a backward with `create_graph` runs instead of `rule`, where `rule` (a fused
+    /// kernel's gradient pass) cannot itself be differentiated: it recomputes from
+    /// differentiable ops, so the gradients it gives have a history (see `set_double_rule`)
+    double: Mutex<Option<BackwardFn>>,
 }
 
 thread_local! {
@@ -265,10 +269,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         let edges = std::mem::take(&mut self.edges);
         let rule = self.rule.get_mut().ok().and_then(Option::take);
-        if edges.is_empty() && rule.is_none() {
+        let double = self.double.get_mut().ok().and_then(Option::take);
+        if edges.is_empty() && rule.is_none() && double.is_none() {
             return;
         }
-        let parts: [Box<dyn std::any::Any>; 2] = [Box::new(edges), Box::new(rule)];
+        let parts: [Box<dyn std::any::Any>; 3] =
+            [Box::new(edges), Box::new(rule), Box::new(double)];
         let queued = DROPPING.try_with(|d| {
             let mut d = d.borrow_mut();
             d.1.extend(parts);
@@ -398,6 +404,7 @@ impl Node {
             extra: std::sync::OnceLock::new(),
             twice: std::sync::atomic::AtomicU8::new(0),
             label: Mutex::new(None),
+            double: Mutex::new(None),
         }))
     }
 
@@ -423,6 +430,7 @@ impl Node {
             extra: std::sync::OnceLock::new(),
             twice: std::sync::atomic::AtomicU8::new(0),
             label: Mutex::new(None),
+            double: Mutex::new(None),
         })
     }
 
@@ -430,6 +438,20 @@ impl Node {
     /// backward: made of differentiable ops on tensors that carry their history, or not).
     pub(crate) fn set_twice_differentiable(&self, on: bool) {
         self.twice.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    }
+
+    /// Gives this node `rule` for a backward with `create_graph` (the node's own rule still runs
+    /// in every other backward): its gradients are differentiated again, so it must compute
+    /// them from differentiable ops on tensors that keep their history.
+    pub(crate) fn set_double_rule(&self, rule: BackwardFn) {
+        *self.double.lock().unwrap_or_else(|e| e.into_inner()) = Some(rule);
+    }
+
+    fn has_double_rule(&self) -> bool {
+        self.double
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     /// True when the rule's gradients can be differentiated again.
@@ -588,6 +610,46 @@ impl Node {
         Ok(())
     }
 
+    /// The gradients of a backward with `create_graph`: from the double rule when the node has
+    /// one (`set_double_rule`), else from its rule.
+    fn run_creating(&self, g: &Tensor, retain_graph: bool) -> Result<Vec<Option<Tensor>>> {
+        let double = self.double.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(rule) = double.as_ref() else {
+            drop(double);
+            return self.run(g, retain_graph);
+        };
+        let mut slot = self.rule.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            return Err(Error::Runtime(format!(
+                "backward: trying to backward through the graph a second time (through {}); \
+                 pass retain_graph=True the first time",
+                self.name
+            )));
+        }
+        // the double rule reads the inputs themselves: an in-place change since the forward
+        // is refused as for the saved copies
+        self.check_saved()?;
+        let out = rule(g)?;
+        if !retain_graph {
+            *slot = None;
+        }
+        self.check_count(&out)?;
+        Ok(out)
+    }
+
+    fn check_count(&self, out: &[Option<Tensor>]) -> Result<()> {
+        // a rule may list a trailing `None` for an optional input that was absent
+        if out.len() < self.edges.len() || out[self.edges.len()..].iter().any(Option::is_some) {
+            return Err(Error::Runtime(format!(
+                "backward: rule of {} gave {} gradients for {} inputs",
+                self.name,
+                out.len(),
+                self.edges.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn run(&self, g: &Tensor, retain_graph: bool) -> Result<Vec<Option<Tensor>>> {
         let mut slot = self.rule.lock().unwrap_or_else(|e| e.into_inner());
         let rule = match slot.as_ref() {
@@ -606,15 +668,7 @@ impl Node {
         if !retain_graph && !self.reads_no_tensor() {
             *slot = None;
         }
-        // a rule may list a trailing `None` for an optional input that was absent
-        if out.len() < self.edges.len() || out[self.edges.len()..].iter().any(Option::is_some) {
-            return Err(Error::Runtime(format!(
-                "backward: rule of {} gave {} gradients for {} inputs",
-                self.name,
-                out.len(),
-                self.edges.len()
-            )));
-        }
+        self.check_count(&out)?;
         Ok(out)
     }
 }
@@ -946,8 +1000,8 @@ fn run_graph(
         }
         let input_grads = if create_graph {
             let _running = RunningGuard::new(node);
-            let out = node.run(&g, retain_graph)?;
-            if node.is_twice_differentiable() {
+            let out = node.run_creating(&g, retain_graph)?;
+            if node.has_double_rule() || node.is_twice_differentiable() {
                 out
             } else {
                 out.into_iter()

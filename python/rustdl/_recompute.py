@@ -1,12 +1,11 @@
-"""A fused kernel in the graph that can also be differentiated twice.
+"""The second-order gradient of a fused kernel.
 
 The fused kernels (a recurrent layer, attention) compute their gradient in one Rust pass that
-cannot itself be differentiated. :func:`record` puts such a kernel in the graph as one node whose
-backward is the kernel's own (run on an inner graph over detached copies of the inputs), except
-in a backward with ``create_graph`` (gradient penalties, second-order meta-learning): there it
-recomputes the outputs from differentiable ops (``composite``) and differentiates those, so the
-gradient has a history of its own, as PyTorch's. A second backward through a retained graph also
-recomputes (the inner graph is spent by the first).
+cannot itself be differentiated. Their bindings take a ``double_backward`` callable, which the
+node runs instead of the kernel's own gradient pass in a backward with ``create_graph``
+(gradient penalties, second-order meta-learning): :func:`double_backward` makes it, recomputing
+the outputs from differentiable ops (``composite``) and differentiating those, so the gradient
+has a history of its own, as PyTorch's. Every other backward runs the kernel's own pass.
 """
 
 from __future__ import annotations
@@ -17,51 +16,35 @@ from typing import Any
 from . import _rustdl
 from .autograd import enable_grad, grad
 
-__all__ = ["record"]
+__all__ = ["double_backward"]
 
 
-def record(
-    name: str,
-    tensors: Sequence[Any],
-    fused: Callable[..., Sequence[Any]],
-    composite: Callable[..., Sequence[Any]],
-) -> list:
-    """``fused(*tensors)``'s outputs (``None`` entries stay ``None``), recorded as one node named
-    ``name`` (see the module's docstring); ``composite(*tensors)`` must give the same outputs."""
+def double_backward(
+    tensors: Sequence[Any], composite: Callable[..., Sequence[Any]]
+) -> Callable[[Any], tuple]:
+    """The node's ``create_graph`` rule for a kernel over ``tensors`` (``None`` entries are absent
+    inputs, not inputs of the node): ``composite(*tensors)`` must give the kernel's outputs
+    (``None`` entries skipped), whose gradient the node receives flattened one after another (a
+    single output: as it is)."""
     tensors = tuple(tensors)
-    inner = tuple(None if t is None else t.detach().requires_grad_(t.requires_grad) for t in tensors)
-    outs = list(fused(*inner))
     present = [k for k, t in enumerate(tensors) if t is not None]
-    state = {"spent": False}
 
-    def backward(*grads: Any) -> tuple:
-        create_graph = _rustdl.is_grad_enabled()
-        if create_graph or state["spent"]:
-            inputs = list(tensors)
-            with enable_grad():
-                produced = [o for o in composite(*inputs) if o is not None]
-            keep = {"create_graph": create_graph}
-        else:
-            state["spent"] = True
-            inputs, produced, keep = list(inner), [o for o in outs if o is not None], {}
-        pairs = [(o, g) for o, g in zip(produced, grads) if g is not None]
-        wanted = [k for k in present if inputs[k].requires_grad]
+    def rule(g: Any) -> tuple:
+        wanted = [k for k in present if tensors[k].requires_grad]
         result: list = [None] * len(tensors)
-        if pairs and wanted:
+        if wanted:
+            with enable_grad():
+                produced = [o for o in composite(*tensors) if o is not None]
+                out = produced[0] if len(produced) == 1 else _rustdl.cat([o.reshape(-1) for o in produced])
             got = grad(
-                [o for o, _ in pairs],
-                [inputs[k] for k in wanted],
-                [g for _, g in pairs],
+                [out],
+                [tensors[k] for k in wanted],
+                [g.reshape(out.shape)],
                 allow_unused=True,
-                **keep,
+                create_graph=True,
             )
-            for k, g in zip(wanted, got):
-                result[k] = g
+            for k, gk in zip(wanted, got):
+                result[k] = gk
         return tuple(result[k] for k in present)
 
-    fresh = [o.detach() for o in outs if o is not None]
-    _rustdl._attach_function(
-        name, fresh, [tensors[k] for k in present], [], backward, True, [], [False] * len(fresh)
-    )
-    it = iter(fresh)
-    return [None if o is None else next(it) for o in outs]
+    return rule

@@ -4,7 +4,7 @@ in step by that check; parameter types follow the PyTorch names.
 """
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, NamedTuple, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
@@ -1447,6 +1447,7 @@ def rnn_layer(
     bias_hh: Tensor | None = None,
     reverse: builtins.bool = False,
     lengths: Sequence[builtins.int] | None = None,
+    double_backward: Callable[[Tensor], Any] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]: ...
 def save_bytes(tensors: Any, metadata: Any = None) -> bytes: ...
 def save_file(tensors: Any, path: Any, metadata: Any = None) -> None: ...
@@ -1466,6 +1467,7 @@ def _sdpa_fused(
     mask: Tensor | None = None,
     is_causal: builtins.bool = False,
     scale: builtins.float = 1.0,
+    double_backward: Callable[[Tensor], Any] | None = None,
 ) -> Tensor: ...
 def _name_gpu_cuda(on: builtins.bool) -> None: ...
 def _cuda_on_cpu(on: builtins.bool) -> None: ...

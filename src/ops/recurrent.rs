@@ -85,6 +85,9 @@ pub struct RnnOutput {
     pub output: Tensor,
     pub h_n: Tensor,
     pub c_n: Option<Tensor>,
+    /// the flat tensor the three are views of (`output`, `h_n`, `c_n` one after another): its
+    /// history is the layer's node
+    pub packed: Tensor,
 }
 
 /// The host element types of the fused kernel.
@@ -356,7 +359,12 @@ fn rnn_cpu<T: Elem>(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     } else {
         None
     };
-    Ok(RnnOutput { output, h_n, c_n })
+    Ok(RnnOutput {
+        output,
+        h_n,
+        c_n,
+        packed,
+    })
 }
 
 /// The `(rows, cols)` row-major view at `offset` of a flat storage.
@@ -612,5 +620,10 @@ fn rnn_device(x: &Tensor, p: &RnnParams, d: Dims) -> Result<RnnOutput> {
     } else {
         None
     };
-    Ok(RnnOutput { output, h_n, c_n })
+    Ok(RnnOutput {
+        output,
+        h_n,
+        c_n,
+        packed: packed_out,
+    })
 }

@@ -242,6 +242,19 @@ fn intern(name: &str) -> &'static str {
 }
 
 /// Calls a Python `backward(*grads)`; its result gives one optional gradient per input.
+/// Gives the node that made `t` (if any) a rule for backwards with `create_graph`:
+/// `f(grad_output)` returns one gradient (or None) per input of the node, computed from
+/// differentiable ops (see `Node::set_double_rule`). A fused kernel's bindings take it so the
+/// kernel's own gradient pass serves every other backward.
+pub(crate) fn set_double_backward(t: &Tensor, name: &'static str, f: Py<PyAny>) {
+    if let Some(node) = t.grad_fn() {
+        let n_in = node.edges.len();
+        node.set_double_rule(Box::new(move |g| {
+            call_backward(name, &f, vec![g.clone()], n_in)
+        }));
+    }
+}
+
 fn call_backward(
     name: &str,
     backward: &Py<PyAny>,

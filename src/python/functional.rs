@@ -43,7 +43,7 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (mode, input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=false, lengths=None))]
+#[pyo3(signature = (mode, input, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=false, lengths=None, double_backward=None))]
 #[allow(clippy::too_many_arguments)]
 fn rnn_layer(
     py: Python<'_>,
@@ -57,6 +57,7 @@ fn rnn_layer(
     bias_hh: Option<T<'_>>,
     reverse: bool,
     lengths: Option<Vec<i64>>,
+    double_backward: Option<Py<PyAny>>,
 ) -> PyResult<(PyTensor, PyTensor, Option<PyTensor>)> {
     let mode = RnnMode::parse(mode)?;
     let lengths: Option<Vec<usize>> = match lengths {
@@ -95,6 +96,9 @@ fn rnn_layer(
             lengths: lengths.as_deref(),
         })
     })?;
+    if let Some(f) = double_backward {
+        super::autograd_py::set_double_backward(&r.packed, "rnn_layer", f);
+    }
     Ok((r.output.into(), r.h_n.into(), r.c_n.map(PyTensor::from)))
 }
 
@@ -592,7 +596,8 @@ fn softplus(py: Python<'_>, input: T<'_>, beta: f64, threshold: f64) -> PyResult
 /// key, `(B, S, Ev)` value, an optional additive mask `(L, S)` or `(B, L, S)` of the query's
 /// dtype (`F.scaled_dot_product_attention` prepares these and picks this op when it fits).
 #[pyfunction]
-#[pyo3(signature = (query, key, value, mask=None, is_causal=false, scale=1.0))]
+#[pyo3(signature = (query, key, value, mask=None, is_causal=false, scale=1.0, double_backward=None))]
+#[allow(clippy::too_many_arguments)]
 fn _sdpa_fused(
     py: Python<'_>,
     query: T<'_>,
@@ -601,16 +606,20 @@ fn _sdpa_fused(
     mask: Option<T<'_>>,
     is_causal: bool,
     scale: f64,
+    double_backward: Option<Py<PyAny>>,
 ) -> PyResult<PyTensor> {
     let (q, k, v, m) = (query.tensor(), key.tensor(), value.tensor(), opt(&mask));
     // work: the score tiles' multiply-adds
     let w = q
         .numel()
         .saturating_mul(k.shape().get(1).copied().unwrap_or(1));
-    Ok(run(py, w, move || {
+    let out = run(py, w, move || {
         q.scaled_dot_product_attention_fused(&k, &v, m.as_ref(), is_causal, scale)
-    })?
-    .into())
+    })?;
+    if let Some(f) = double_backward {
+        super::autograd_py::set_double_backward(&out, "scaled_dot_product_attention", f);
+    }
+    Ok(out.into())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

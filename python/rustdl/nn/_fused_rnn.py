@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rustdl import _rustdl
-from rustdl._recompute import record
+from rustdl._recompute import double_backward
 from rustdl._rustdl import Tensor
 
 _MODES = {"RNN_TANH", "RNN_RELU", "LSTM", "GRU"}
@@ -51,19 +51,11 @@ def rnn_layer(
     return _recorded(mode, reverse, lens, tensors)
 
 
-_NAMES = {"RNN_TANH": "RnnLayer", "RNN_RELU": "RnnLayer", "LSTM": "LstmLayer", "GRU": "GruLayer"}
-
-
 def _recorded(mode: str, reverse: bool, lens: list[int] | None, tensors: tuple) -> tuple:
     """The fused layer as one node of the graph, differentiable twice (step by step then; see
     :mod:`rustdl._recompute`)."""
-    out, h, c = record(
-        _NAMES[mode],
-        tensors,
-        lambda *t: _rustdl.rnn_layer(mode, *t, reverse, lens),
-        lambda *t: _composite(mode, *t, reverse, lens),
-    )
-    return out, h, c
+    rule = double_backward(tensors, lambda *t: _composite(mode, *t, reverse, lens))
+    return _rustdl.rnn_layer(mode, *tensors, reverse, lens, rule)
 
 
 def _composite(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, lens):

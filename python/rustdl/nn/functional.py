@@ -2487,12 +2487,10 @@ def _fused_attention(query, key, value, attn_mask, is_causal, scale, batch):
     if _rustdl.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
         # one node whose create_graph backward recomputes from matmul and softmax (twice
         # differentiable, as PyTorch's)
-        (out,) = _recompute.record(
-            "ScaledDotProductAttention",
-            (q, k, v, mask),
-            lambda *t: (_rustdl._sdpa_fused(*t, causal, scale),),
-            lambda *t: (_composed_attention(*t, causal, scale),),
+        rule = _recompute.double_backward(
+            (q, k, v), lambda *t: (_composed_attention(*t, mask, causal, scale),)
         )
+        out = _rustdl._sdpa_fused(q, k, v, mask, causal, scale, rule)
     else:
         out = _rustdl._sdpa_fused(q, k, v, mask, causal, scale)
     return out.reshape(*batch, q_len, ev)
@@ -2803,8 +2801,8 @@ def hardswish(input, inplace: bool = False):
     def fn(x):
         # the middle branch sees only -3 < x < 3 (0 elsewhere), so its derivative stays finite
         mid = _rustdl.where((x > -3.0).logical_and(x < 3.0), x, 0.0)
-        # -inf gives NaN, as PyTorch's x·relu6(x + 3)/6 (-inf · 0)
-        low = _rustdl.where(x == float("-inf"), float("nan"), 0.0)
+        # x·0, as PyTorch's x·relu6(x + 3)/6 there: -0 for a finite x, NaN for -inf (gradient 0)
+        low = x * 0.0
         return _rustdl.where(x <= -3.0, low, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
 
     return _inplace(input, fn, inplace)
