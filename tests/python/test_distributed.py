@@ -85,6 +85,19 @@ def test_differentiable_collectives_carry_gradients_across_ranks(n):
     assert_all_ok(n, "differentiable")
 
 
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_zero_redundancy_optimizer_shards_state_and_equals_one_adam(n):
+    assert_all_ok(n, "zero")
+
+
+def test_zero_redundancy_optimizer_needs_a_process_group():
+    from rustdl.distributed.optim import ZeroRedundancyOptimizer
+
+    with pytest.raises(ValueError, match="init_process_group"):
+        ZeroRedundancyOptimizer([rustdl.nn.Parameter(rustdl.ones(2))], optimizer_class=rustdl.optim.Adam)
+
+
 def test_differentiable_collectives_need_a_process_group():
     import rustdl.distributed.nn as dnn
 

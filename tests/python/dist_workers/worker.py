@@ -490,6 +490,47 @@ def differentiable(rank: int, world: int) -> None:
     np.testing.assert_allclose(x.grad.numpy(), [tri] * 2)
 
 
+def zero(rank: int, world: int) -> None:
+    """ZeroRedundancyOptimizer over DDP: the same parameters as one Adam over the whole batch;
+    each rank keeps the state of its own share; the consolidated state dict is the whole one."""
+    from rustdl.distributed.optim import ZeroRedundancyOptimizer
+
+    per_rank, steps = 4, 3
+    x, y = data(per_rank * world * steps)
+    model = DDP(make_model(seed=100))
+    ref = make_model(seed=100)
+    opt = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=rustdl.optim.Adam, lr=0.05)
+    ref_opt = rustdl.optim.Adam(ref.parameters(), lr=0.05)
+    loss_fn = nn.MSELoss()
+    for step in range(steps):
+        lo = step * per_rank * world
+        xb, yb = x[lo : lo + per_rank * world], y[lo : lo + per_rank * world]
+        mine = slice(rank * per_rank, (rank + 1) * per_rank)
+        opt.zero_grad()
+        loss_fn(model(rustdl.tensor(xb[mine])), rustdl.tensor(yb[mine])).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        loss_fn(ref(rustdl.tensor(xb)), rustdl.tensor(yb)).backward()
+        ref_opt.step()
+    got = assert_identical_across_ranks(model.module)
+    np.testing.assert_allclose(got, flat_params(ref), atol=1e-6, rtol=0)
+    # the state is sharded: each rank holds its own parameters' state, together all of them
+    params = list(model.parameters())
+    owned = [k for k, p in enumerate(params) if p in opt.optim.state]
+    every: list = [None] * world
+    dist.all_gather_object(every, owned)
+    assert sorted(k for o in every for k in o) == list(range(len(params))), every
+    opt.consolidate_state_dict(to=0)
+    if rank == 0:
+        sd = opt.state_dict()
+        ref_sd = ref_opt.state_dict()
+        assert sorted(sd["state"]) == sorted(ref_sd["state"])
+        for k, st in ref_sd["state"].items():
+            np.testing.assert_allclose(sd["state"][k]["exp_avg"].numpy(), st["exp_avg"].numpy(), atol=1e-7)
+    else:
+        expect_error(RuntimeError, "consolidate", opt.state_dict)
+
+
 def crash(rank: int, world: int) -> None:
     if rank == world - 1:
         raise RuntimeError("rank crashed on purpose")  # uncaught: rustdl aborts the MPI job
@@ -511,6 +552,7 @@ SCENARIOS = {
         early_exit,
         crash,
         differentiable,
+        zero,
     )
 }
 
