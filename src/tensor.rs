@@ -852,7 +852,7 @@ impl Tensor {
         // the span as PyTorch's unsigned `to - from`
         let span = (high as i128 - low as i128) as u64;
         if device == Device::Cpu {
-            return Tensor::from_i64(crate::random::random_from_to(n, span, low, true), shape);
+            return Tensor::from_i64(crate::random::random_from_to(n, span, low), shape);
         }
         let (seed, offset) = crate::random::advance(n as u64 * 2);
         let k = crate::backend::cpu::random::stream_key(seed);

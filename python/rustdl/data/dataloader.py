@@ -203,7 +203,7 @@ class DataLoader(Generic[_T_co]):
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
         pin_memory_device: str = "",
-        in_order: bool = True,  # noqa: ARG002
+        in_order: bool = True,
         seed: int | None = None,
     ):
         # --- the dataset ---------------------------------------------------------------------
@@ -308,7 +308,7 @@ class DataLoader(Generic[_T_co]):
 
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
-        self.shuffle = shuffle
+        self._shuffle = shuffle
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
@@ -319,6 +319,7 @@ class DataLoader(Generic[_T_co]):
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
         self.multiprocessing_context = multiprocessing_context
+        self.in_order = in_order
         self.generator = generator
         self.prefetch_factor = None if prefetch_factor is None else int(prefetch_factor)
         self.persistent_workers = persistent_workers
@@ -335,9 +336,17 @@ class DataLoader(Generic[_T_co]):
             raise ValueError(
                 f"DataLoader: {name} attribute should not be set after DataLoader is initialized"
             )
-        if name == "multiprocessing_context" and value is not None:
-            self._check_context(value)
+        if name == "multiprocessing_context":
+            # a property's value kept under PyTorch's private name: the loader's public
+            # attributes are its constructor's arguments (code rebuilds a loader from them)
+            if value is not None:
+                self._check_context(value)
+            name = "_DataLoader__multiprocessing_context"
         super().__setattr__(name, value)
+
+    @property
+    def multiprocessing_context(self) -> Any:
+        return self.__dict__.get("_DataLoader__multiprocessing_context")
 
     def _check_context(self, context: Any) -> None:
         if self.num_workers == 0:
@@ -436,5 +445,5 @@ class DataLoader(Generic[_T_co]):
         workers = f", num_workers={self.num_workers}" if self.num_workers else ""
         return (
             f"DataLoader(dataset={type(self.dataset).__name__}{size}, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, drop_last={self.drop_last}{workers})"
+            f"shuffle={self._shuffle}, drop_last={self.drop_last}{workers})"
         )
