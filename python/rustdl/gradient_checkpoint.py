@@ -44,7 +44,34 @@ __all__ = [
     "checkpoint",
     "checkpoint_sequential",
     "create_selective_checkpoint_contexts",
+    "get_device_states",
+    "set_device_states",
 ]
+
+
+def get_device_states(*args: Any) -> tuple[list, list]:
+    """``(devices, rng_states)`` of the accelerator devices the tensors among ``args`` (nested
+    in lists, tuples and dicts too) live on: the random states a recomputation restores with
+    :func:`set_device_states`. CPU tensors contribute nothing (their stream is the CPU's)."""
+    from . import cuda
+
+    found: list = []
+    _flatten(args, found)
+    devices: list = []
+    for t in found:
+        if _is_tensor(t) and t.device.type != "cpu":
+            index = t.device.index or 0
+            if index not in devices:
+                devices.append(index)
+    return devices, [cuda.get_rng_state(d) for d in devices]
+
+
+def set_device_states(devices: list, states: list, *, device_type: Any = None) -> None:
+    """Restores the random states :func:`get_device_states` returned."""
+    from . import cuda
+
+    for d, state in zip(devices, states):
+        cuda.set_rng_state(state, d)
 
 
 def _is_tensor(v: Any) -> bool:

@@ -8,7 +8,18 @@ import math
 
 from ._rustdl import Tensor, int64
 
-__all__ = ["sparse_coo_tensor", "mm", "addmm", "sum", "FloatTensor", "DoubleTensor", "spmm", "dsmm"]
+__all__ = [
+    "sparse_coo_tensor",
+    "mm",
+    "addmm",
+    "sum",
+    "FloatTensor",
+    "DoubleTensor",
+    "HalfTensor",
+    "LongTensor",
+    "spmm",
+    "dsmm",
+]
 
 
 def sparse_coo_tensor(
@@ -90,6 +101,21 @@ def DoubleTensor(indices, values, size=None):  # noqa: N802
     import rustdl
 
     return sparse_coo_tensor(indices, values, size, dtype=rustdl.float64)
+
+
+def HalfTensor(indices, values, size=None):  # noqa: N802
+    """``torch.sparse.HalfTensor(indices, values, size)``: a COO tensor of float16 (held as
+    float32: rustdl has no 16-bit storage)."""
+    import rustdl
+
+    return sparse_coo_tensor(indices, values, size, dtype=rustdl.float32)
+
+
+def LongTensor(indices, values, size=None):  # noqa: N802
+    """``torch.sparse.LongTensor(indices, values, size)``: an int64 COO tensor."""
+    import rustdl
+
+    return sparse_coo_tensor(indices, values, size, dtype=rustdl.int64)
 
 
 def mm(mat1, mat2):

@@ -76,3 +76,119 @@ def test_hardswish_keeps_the_sign_of_zero_below_minus_three():
     y.sum().backward()
     # the gradient: 0 up to -3 (infinity included), x/3 + 1/2 between, 1 from 3 on
     assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+
+
+# ---------- library round: ignite, botorch, diffusers, peft, sentence-transformers ----------
+
+
+def _mt19937_raw(seed, n):
+    """The 32-bit outputs of MT19937 seeded as PyTorch's CPU generator (init_genrand)."""
+    bg = np.random.MT19937()
+    bg._legacy_seeding(seed)
+    return [int(v) for v in bg.random_raw(n)]
+
+
+@pytest.mark.parametrize("dtype", [rustdl.int64, rustdl.int32, rustdl.float64])
+def test_randint_takes_64_bit_draws_from_a_range_of_two_to_the_28(dtype):
+    # PyTorch's released builds: (v % range) + low with v one 32-bit draw below 2^28, else a
+    # 64-bit draw (first output high, second low), whatever the dtype
+    raw = _mt19937_raw(5, 8)
+    rustdl.manual_seed(5)
+    assert rustdl.randint(0, 2**28 - 1, (4,), dtype=dtype).tolist() == [v % (2**28 - 1) for v in raw[:4]]
+    rustdl.manual_seed(5)
+    wide = [((raw[2 * i] << 32) | raw[2 * i + 1]) % 2**30 - 2**29 for i in range(3)]
+    assert rustdl.randint(-(2**29), 2**29, (3,), dtype=dtype).tolist() == wide
+
+
+def test_module_dict_updates_from_another_and_to_keeps_none():
+    from rustdl import nn
+
+    d = nn.ModuleDict()
+    d.update(nn.ModuleDict({"a": nn.Identity(), "b": nn.ReLU()}))
+    assert list(nn.ModuleDict(d)) == ["a", "b"]
+    d.update([("c", nn.Tanh())])
+    assert list(d) == ["a", "b", "c"]
+    with pytest.raises(TypeError, match="element #0 should be Iterable"):
+        nn.ModuleDict([1])
+    with pytest.raises(ValueError, match="has length 3; 2 is required"):
+        nn.ModuleDict([("a", nn.ReLU(), 1)])
+    with pytest.raises(TypeError, match="iterable of key/value pairs"):
+        d.update(3)
+    lin = nn.Linear(2, 2)
+    assert lin.to("cpu", None) is lin and lin.weight.dtype == rustdl.float32
+    assert lin.to(None, rustdl.float64).weight.dtype == rustdl.float64
+
+
+def test_pytree_private_flatten_functions_register_a_dict_subclass():
+    import rustdl.utils._pytree as pt
+
+    class Out(dict):
+        pass
+
+    pt.register_pytree_node(Out, pt._dict_flatten, lambda v, c: Out(pt._dict_unflatten(v, c)))
+    leaves, spec = pt.tree_flatten(Out(a=1, b=[2, 3]))
+    assert leaves == [1, 2, 3]
+    back = pt.tree_unflatten([4, 5, 6], spec)
+    assert type(back) is Out and back == {"a": 4, "b": [5, 6]}
+    assert pt._list_flatten([1, 2]) == ([1, 2], None) and pt._tuple_unflatten([1], None) == (1,)
+    assert pt._deque_unflatten([1], 3).maxlen == 3
+
+
+def test_checkpoint_device_states_round_trip():
+    from rustdl.gradient_checkpoint import get_device_states, set_device_states
+
+    assert get_device_states(rustdl.zeros(1), {"x": [rustdl.ones(2)]}) == ([], [])
+    set_device_states([], [])
+
+
+def test_batch_sampler_and_sparse_half_constructor():
+    from rustdl.data import BatchSampler, ConcatDataset, TensorDataset
+
+    ds = ConcatDataset([TensorDataset(rustdl.arange(3)), TensorDataset(rustdl.arange(2))])
+    assert len(BatchSampler(ds, batch_size=2, drop_last=False)) == 3
+    t = rustdl.sparse.HalfTensor(rustdl.tensor([[0, 1], [1, 0]]), rustdl.tensor([2.0, 3.0]), (2, 2))
+    assert t.to_dense().tolist() == [[0.0, 2.0], [3.0, 0.0]]
+
+
+def test_loader_public_attributes_rebuild_it():
+    # PyTorch's public attributes are the constructor's arguments (no `shuffle`), so code that
+    # rebuilds a loader with another batch sampler from them (ignite, Lightning) works
+    from rustdl.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+    dl = DataLoader(TensorDataset(rustdl.arange(10.0)), batch_size=4, shuffle=True)
+    public = sorted(k for k in dl.__dict__ if not k.startswith("_"))
+    assert public == [
+        "batch_sampler", "batch_size", "collate_fn", "dataset", "drop_last", "generator", "in_order",
+        "num_workers", "persistent_workers", "pin_memory", "pin_memory_device", "prefetch_factor",
+        "sampler", "timeout", "worker_init_fn",
+    ]  # fmt: skip
+    kw = {
+        k: getattr(dl, k) for k in public if k not in ("batch_size", "sampler", "drop_last", "batch_sampler")
+    }
+    again = DataLoader(**kw, batch_sampler=BatchSampler(RandomSampler(dl.dataset), 4, False))
+    assert sorted(float(v) for (b,) in again for v in b) == [float(i) for i in range(10)]
+    assert dl.multiprocessing_context is None
+
+
+def test_compat_names_sentence_transformers_diffusers_peft_botorch_need(tmp_path):
+    from conftest import compat_report, run_compat
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, torch
+        from torch.distributions import Normal
+        from torch.utils.checkpoint import get_device_states, set_device_states
+        from torch.utils.cpp_extension import load, CUDA_HOME
+        try:
+            load("ext", ["ext.cpp"])
+            refused = None
+        except RuntimeError as e:
+            refused = str(e)
+        s = Normal(torch.zeros(2), 1.0)._extended_shape((3,))
+        print(json.dumps({"shape": [type(s).__name__, list(s)], "refused": refused, "cuda_home": CUDA_HOME}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["shape"] == ["Size", [3, 2]] and r["cuda_home"] is None
+    assert "cannot build C++/CUDA extensions" in r["refused"]

@@ -268,8 +268,21 @@ def test_batch_sampler_errors():
             BatchSampler(range(4), bad, False)
     with pytest.raises(ValueError, match="drop_last"):
         BatchSampler(range(4), 2, 1)
-    with pytest.raises(TypeError, match="sampler"):
-        BatchSampler(5, 2, False)
+    # the sampler is not checked when built (PyTorch's): iterating a non-iterable raises, and a
+    # sequence without __iter__ (a ConcatDataset) iterates through __getitem__
+    with pytest.raises(TypeError, match="not iterable"):
+        list(BatchSampler(5, 2, False))
+
+    class Seq:
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            if i >= 3:
+                raise IndexError(i)
+            return i
+
+    assert list(BatchSampler(Seq(), 2, False)) == [[0, 1], [2]] and len(BatchSampler(Seq(), 2, True)) == 1
 
 
 # --- DataLoader arguments ----------------------------------------------------------------------------

@@ -493,8 +493,8 @@ class BatchSampler(Sampler):
     def __init__(self, sampler: Sampler | Iterable[Any], batch_size: int, drop_last: bool):
         _check_positive_int("BatchSampler", "batch_size", batch_size)
         _check_bool("BatchSampler", "drop_last", drop_last, ValueError)
-        if not hasattr(sampler, "__iter__"):
-            raise TypeError(f"BatchSampler: sampler must be iterable, got {type(sampler).__name__}")
+        # not checked for __iter__, as PyTorch: a sequence (__len__ and __getitem__, a
+        # ConcatDataset) iterates through the sequence protocol
         self.sampler = sampler
         self.batch_size = int(batch_size)
         self.drop_last = drop_last

@@ -193,7 +193,9 @@ class ZeroRedundancyOptimizer(Optimizer):
                     group[k] = v
         local_flat = [p for g in self.optim.param_groups for p in g["params"]]
         local = {
-            "state": {k: copy.copy(by_param[id(p)]) for k, p in enumerate(local_flat) if by_param[id(p)] is not None},
+            "state": {
+                k: copy.copy(by_param[id(p)]) for k, p in enumerate(local_flat) if by_param[id(p)] is not None
+            },
             "param_groups": [],
         }
         at = 0
@@ -208,7 +210,9 @@ class ZeroRedundancyOptimizer(Optimizer):
     # ---------- Join ----------
 
     def join_hook(self, **kwargs: Any) -> Any:
-        raise NotImplementedError("ZeroRedundancyOptimizer.join_hook: uneven inputs under Join are not supported")
+        raise NotImplementedError(
+            "ZeroRedundancyOptimizer.join_hook: uneven inputs under Join are not supported"
+        )
 
     @property
     def join_device(self) -> Any:

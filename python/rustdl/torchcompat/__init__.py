@@ -53,6 +53,7 @@ _PREFIXES: dict[str, str] = {
     # the typing names TorchScript code imports from here (List, Tuple, Optional, ...)
     "torch.jit.annotations": "typing",
     "torch.utils.model_zoo": "rustdl.hub",
+    "torch.utils.cpp_extension": "rustdl.torchcompat._cpp_extension",
     "torch.utils": "rustdl.torchcompat._torch_utils",
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",
     "torch.nn.modules": "rustdl.nn.modules",

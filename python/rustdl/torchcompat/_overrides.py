@@ -287,6 +287,14 @@ def _module_to(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 _DIST = rustdl.distributions.Distribution
 _ORIG_DIST_SHAPES = {k: _DIST.__dict__[k] for k in ("batch_shape", "event_shape")}
+_ORIG_EXTENDED_SHAPE = _DIST.__dict__["_extended_shape"]
+
+
+def _extended_shape(self: Any, sample_shape: Any = ()) -> Size:
+    """``sample_shape + batch_shape + event_shape`` as a :class:`Size`, as PyTorch."""
+    return Size(_ORIG_EXTENDED_SHAPE(self, sample_shape))
+
+
 # the distribution families with their own param_shape (Categorical, Bernoulli, ...)
 _ORIG_PARAM_SHAPES = {
     cls: cls.__dict__["param_shape"]
@@ -330,6 +338,7 @@ def unpatch_classes() -> None:
     rustdl.Tensor.size = _ORIG_SIZE
     for key, value in _ORIG_DIST_SHAPES.items():
         setattr(_DIST, key, value)
+    _DIST._extended_shape = _ORIG_EXTENDED_SHAPE
     for cls, value in _ORIG_PARAM_SHAPES.items():
         cls.param_shape = value
     rustdl.dtype.__repr__ = _ORIG_DTYPE_REPR
@@ -363,6 +372,7 @@ def patch_classes() -> None:
     rustdl.Tensor.size = _tensor_size
     for key, value in _ORIG_DIST_SHAPES.items():
         setattr(_DIST, key, _size_property(value))
+    _DIST._extended_shape = _extended_shape
     for cls, value in _ORIG_PARAM_SHAPES.items():
         cls.param_shape = _size_property(value)
     rustdl.dtype.__repr__ = _dtype_repr

@@ -74,12 +74,42 @@ def _is_namedtuple(x: Any) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
+# the flatten / unflatten functions of the built-in node kinds, by PyTorch's private names (libraries
+# register their own classes with them: a dict subclass with ``_dict_flatten``)
+def _list_flatten(x):
+    return list(x), None
+
+
+def _list_unflatten(values, context):
+    return list(values)
+
+
+def _tuple_flatten(x):
+    return list(x), None
+
+
+def _tuple_unflatten(values, context):
+    return tuple(values)
+
+
+def _dict_flatten(x):
+    return list(x.values()), list(x.keys())
+
+
 def _dict_unflatten(values, context):
     return dict(zip(context, values))
 
 
+def _odict_flatten(x):
+    return list(x.values()), list(x.keys())
+
+
 def _odict_unflatten(values, context):
     return OrderedDict(zip(context, values))
+
+
+def _defaultdict_flatten(x):
+    return list(x.values()), (x.default_factory, list(x.keys()))
 
 
 def _ddict_unflatten(values, context):
@@ -87,18 +117,33 @@ def _ddict_unflatten(values, context):
     return defaultdict(factory, zip(keys, values))
 
 
-register_pytree_node(list, lambda x: (list(x), None), lambda v, c: list(v))
-register_pytree_node(tuple, lambda x: (list(x), None), lambda v, c: tuple(v))
-register_pytree_node(dict, lambda x: (list(x.values()), list(x.keys())), _dict_unflatten)
-register_pytree_node(OrderedDict, lambda x: (list(x.values()), list(x.keys())), _odict_unflatten)
-register_pytree_node(
-    defaultdict,
-    lambda x: (list(x.values()), (x.default_factory, list(x.keys()))),
-    _ddict_unflatten,
-)
-register_pytree_node(deque, lambda x: (list(x), x.maxlen), lambda v, c: deque(v, maxlen=c))
+_defaultdict_unflatten = _ddict_unflatten
+
+
+def _deque_flatten(x):
+    return list(x), x.maxlen
+
+
+def _deque_unflatten(values, context):
+    return deque(values, maxlen=context)
+
+
+def _namedtuple_flatten(x):
+    return list(x), type(x)
+
+
+def _namedtuple_unflatten(values, context):
+    return context(*values)
+
+
+register_pytree_node(list, _list_flatten, _list_unflatten)
+register_pytree_node(tuple, _tuple_flatten, _tuple_unflatten)
+register_pytree_node(dict, _dict_flatten, _dict_unflatten)
+register_pytree_node(OrderedDict, _odict_flatten, _odict_unflatten)
+register_pytree_node(defaultdict, _defaultdict_flatten, _ddict_unflatten)
+register_pytree_node(deque, _deque_flatten, _deque_unflatten)
 # every named tuple class is one node kind, registered under collections.namedtuple (as PyTorch's)
-register_pytree_node(namedtuple, lambda x: (list(x), type(x)), lambda v, c: c(*v))
+register_pytree_node(namedtuple, _namedtuple_flatten, _namedtuple_unflatten)
 
 
 def _get_node_type(tree: Any) -> Any:

@@ -279,9 +279,26 @@ class ModuleDict(Module):
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         """Adds (or replaces) modules from a mapping or an iterable of ``(key, module)`` pairs."""
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for key, m in pairs:
-            self[key] = m
+        if isinstance(modules, (Mapping, ModuleDict)):
+            for key, m in modules.items():
+                self[key] = m
+            return
+        if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
+            raise TypeError(
+                "ModuleDict.update should be called with an iterable of key/value pairs, but got "
+                + type(modules).__name__
+            )
+        for j, pair in enumerate(modules):
+            if not hasattr(pair, "__iter__") or isinstance(pair, (str, bytes)):
+                raise TypeError(
+                    f"ModuleDict update sequence element #{j} should be Iterable; is {type(pair).__name__}"
+                )
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(
+                    f"ModuleDict update sequence element #{j} has length {len(pair)}; 2 is required"
+                )
+            self[pair[0]] = pair[1]
 
 
 def _as_parameter(value):

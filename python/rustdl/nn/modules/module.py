@@ -47,6 +47,8 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     if kwargs:
         raise TypeError(f"Module.to: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
+        if a is None:
+            continue  # "leave unchanged", as PyTorch's to(device, None)
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
         elif isinstance(a, _rustdl.dtype):
