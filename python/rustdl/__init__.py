@@ -1196,9 +1196,9 @@ for _fname in (
 
 
 def __getattr__(name):
-    # rustdl.utils (utils.tensorboard), hub, fx, overrides and signal load on first use, as
+    # rustdl.utils (utils.tensorboard), hub, fx, overrides, signal and quasirandom load on first use, as
     # torch's lazily imported parts do
-    if name in ("utils", "hub", "fx", "overrides", "signal"):
+    if name in ("utils", "hub", "fx", "overrides", "signal", "quasirandom"):
         import importlib
 
         return importlib.import_module("." + name, __name__)

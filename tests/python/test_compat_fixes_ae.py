@@ -192,3 +192,60 @@ def test_compat_names_sentence_transformers_diffusers_peft_botorch_need(tmp_path
     r = compat_report(proc)
     assert r["shape"] == ["Size", [3, 2]] and r["cuda_home"] is None
     assert "cannot build C++/CUDA extensions" in r["refused"]
+
+
+def test_sobol_engine_unscrambled_is_scipys_sequence_and_pytorchs_documented_points():
+    from scipy.stats import qmc
+
+    from rustdl.quasirandom import SobolEngine
+
+    e = SobolEngine(5)
+    assert e.draw(3).tolist() == [[0.0] * 5, [0.5] * 5, [0.75, 0.25, 0.25, 0.25, 0.75]]  # PyTorch's doc
+    for d in (1, 7, 300):
+        ref = qmc.Sobol(d, scramble=False, bits=30).random_base2(7)
+        got = SobolEngine(d).draw(128, dtype=rustdl.float64).numpy()
+        np.testing.assert_array_equal(got, ref)
+    # drawing in pieces, fast-forwarding and resetting walk the same sequence
+    e = SobolEngine(4)
+    whole = e.draw(40, dtype=rustdl.float64).numpy()
+    e.reset()
+    parts = np.concatenate(
+        [e.draw(1, dtype=rustdl.float64).numpy(), e.draw(12, dtype=rustdl.float64).numpy()]
+    )
+    e.fast_forward(10)
+    np.testing.assert_array_equal(parts, whole[:13])
+    np.testing.assert_array_equal(e.draw(17, dtype=rustdl.float64).numpy(), whole[23:40])
+    assert e.num_generated == 40
+    with pytest.raises(ValueError, match="power of 2"):
+        e.draw_base2(3)
+    with pytest.raises(ValueError, match=r"\[1, 21201\]"):
+        SobolEngine(0)
+
+
+def test_scrambled_sobol_points_are_a_net_and_follow_pytorchs_seeded_stream():
+    from rustdl.quasirandom import SobolEngine
+
+    m = 6
+    pts = SobolEngine(3, scramble=True, seed=11).draw_base2(m, dtype=rustdl.float64).numpy()
+    # a (0, m, 2)-net in dims 0 and 1: every elementary box of area 2^-m holds exactly one point
+    for a in range(m + 1):
+        cells = np.floor(pts[:, 0] * 2**a).astype(int) * 2 ** (m - a) + np.floor(
+            pts[:, 1] * 2 ** (m - a)
+        ).astype(int)
+        assert sorted(cells) == list(range(2**m)), a
+    for d in range(3):  # each dimension stratified
+        assert sorted(np.floor(pts[:, d] * 2**m).astype(int)) == list(range(2**m))
+    # PyTorch 2.15's points for SobolEngine(3, scramble=True, seed=0) (recorded from PyTorch)
+    want = [
+        [0.47510719299316406, 0.592523992061615, 0.4944792091846466],
+        [0.6355292368680239, 0.17165081854909658, 0.8551316680386662],
+        [0.9233333831652999, 0.7557031977921724, 0.11520141456276178],
+        [0.21601909678429365, 0.4889399856328964, 0.7226877147331834],
+    ]
+    assert SobolEngine(3, scramble=True, seed=0).draw(4, dtype=rustdl.float64).tolist() == want
+    # no seed: the scrambling draws from the global generator (and advances it)
+    rustdl.manual_seed(3)
+    a = SobolEngine(4, scramble=True).draw(5)
+    after = rustdl.rand(1).item()
+    rustdl.manual_seed(3)
+    assert SobolEngine(4, scramble=True).draw(5).tolist() == a.tolist() and rustdl.rand(1).item() == after
