@@ -195,9 +195,8 @@ def test_compat_names_sentence_transformers_diffusers_peft_botorch_need(tmp_path
 
 
 def test_sobol_engine_unscrambled_is_scipys_sequence_and_pytorchs_documented_points():
-    from scipy.stats import qmc
-
     from rustdl.quasirandom import SobolEngine
+    from scipy.stats import qmc
 
     e = SobolEngine(5)
     assert e.draw(3).tolist() == [[0.0] * 5, [0.5] * 5, [0.75, 0.25, 0.25, 0.25, 0.75]]  # PyTorch's doc
