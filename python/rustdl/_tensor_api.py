@@ -1258,17 +1258,23 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
         raise TypeError(f"cdist: expected floating tensors, got {x1.dtype}")
     if p < 0:
         raise _rd.ArgumentError(f"cdist: p must be non-negative, got {p}")
+    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+    if compute_mode is not None and compute_mode not in modes:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     P, R, M = x1.shape[-2], x2.shape[-2], x1.shape[-1]
-    big = P * R * M > (1 << 22)
+    # PyTorch's rule: the Euclidean distance through one matrix product once either side has
+    # more than 25 rows (or when asked); the direct differences otherwise (here also when those
+    # would not fit comfortably: more than 2^24 of them)
+    if_necessary = compute_mode in (None, modes[0])
     if p == 2 and (
-        compute_mode == "use_mm_for_euclid_dist" or (big and compute_mode != "donot_use_mm_for_euclid_dist")
+        compute_mode == modes[1] or (if_necessary and (P > 25 or R > 25 or P * R * M > (1 << 24)))
     ):
-        sq = (
-            (x1 * x1).sum(-1, keepdim=True)
-            + (x2 * x2).sum(-1).unsqueeze(-2)
-            - 2 * x1.matmul(x2.transpose(-2, -1))
-        )
-        return _safe_sqrt(sq.clamp_min(0))
+        # as PyTorch computes it: [-2·x1, |x1|², 1] · [x2, 1, |x2|²]ᵀ, clamped at 0
+        n1 = x1.pow(2).sum(-1, keepdim=True)
+        n2 = x2.pow(2).sum(-1, keepdim=True)
+        a = _rd.cat([x1.mul(-2), n1, _rd.ones_like(n1)], -1)
+        b = _rd.cat([x2, _rd.ones_like(n2), n2], -1)
+        return _safe_sqrt(a.matmul(b.transpose(-2, -1)).clamp_min(0))
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 2:
         return _safe_sqrt((diff * diff).sum(-1))
