@@ -1170,6 +1170,11 @@ pub fn grad(
         let k = edge.key();
         keys.push(k);
         capture.insert(k, None);
+        // a leaf given a new shape in place since the graph was built: the graph reaches it
+        // under the ids it had before
+        for id in x.predecessors() {
+            capture.insert(Key::Leaf(id), None);
+        }
     }
     run_graph(
         roots,
@@ -1180,7 +1185,22 @@ pub fn grad(
     )?;
     let mut out = Vec::with_capacity(inputs.len());
     for (i, (k, x)) in keys.iter().zip(inputs).enumerate() {
-        match capture.get(k).cloned().flatten() {
+        let mut got = capture.get(k).cloned().flatten();
+        for id in x.predecessors() {
+            if let Some(g) = capture.get(&Key::Leaf(id)).cloned().flatten() {
+                let g = if g.shape() != x.shape() && same_but_ones(g.shape(), x.shape()) {
+                    g.reshape(x.shape())?
+                } else {
+                    g
+                };
+                x.check_grad_fits(&g, "the gradient", "the input")?;
+                got = Some(match got {
+                    Some(sum) => sum.add(&g)?,
+                    None => g,
+                });
+            }
+        }
+        match got {
             Some(g) => out.push(Some(g)),
             None if allow_unused => out.push(None),
             _ => {
@@ -1205,14 +1225,36 @@ pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     accumulate_into(t, g, false)
 }
 
+/// True when two shapes differ only by dims of size 1.
+fn same_but_ones(a: &[usize], b: &[usize]) -> bool {
+    a.iter().filter(|&&d| d != 1).eq(b.iter().filter(|&&d| d != 1))
+}
+
 fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
-    if t.0.superseded.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(crate::error::Error::Runtime(format!(
-            "backward: a leaf tensor of shape {:?} that this graph used was given a new shape or data in \
-             place since (unsqueeze_/t_/resize_/set_/.data = ...); its gradient has nowhere to go: \
-             run the forward pass again after changing it",
-            t.shape()
-        )));
+    if let Some(mut next) = t.successor() {
+        // the leaf's Python object now stands for another tensor (an in-place shape change,
+        // maybe several): its `.grad` is the last one's, which must fit the gradient (as
+        // PyTorch's leaf)
+        while let Some(later) = next.successor() {
+            next = later;
+        }
+        // a shape that only gained or lost dims of size 1 (unsqueeze_/squeeze_) takes the
+        // gradient reshaped, as PyTorch's leaf does
+        let g = if g.shape() != next.shape() && same_but_ones(g.shape(), next.shape()) {
+            g.reshape(next.shape())?
+        } else {
+            g
+        };
+        next.check_grad_fits(&g, "the gradient", "the tensor")
+            .map_err(|_| {
+                Error::Runtime(format!(
+                    "backward: the gradient of a leaf has shape {:?} but the leaf now has shape \
+                     {:?} (changed in place since the graph was built: unsqueeze_/t_/resize_/set_)",
+                    g.shape(),
+                    next.shape()
+                ))
+            })?;
+        return accumulate_into(&next, g, keep_history);
     }
     let g = if g.dtype() != t.dtype() {
         g.to_dtype(t.dtype())?

@@ -47,9 +47,12 @@ pub struct TensorImpl {
     /// for a tensor a derivative rule saved: the history of the tensor it was saved from, which
     /// it takes on while a rule runs with `create_graph` (higher-order gradients)
     pub(crate) origin: Option<Origin>,
-    /// a leaf whose Python object now stands for another tensor (an in-place shape change):
-    /// a gradient reaching it is refused (see `autograd::accumulate`)
-    pub(crate) superseded: AtomicBool,
+    /// a leaf whose Python object now stands for another tensor (an in-place shape change,
+    /// `t_()`/`squeeze_()`/`resize_()` on a leaf): a gradient reaching it goes on to that tensor,
+    /// as PyTorch's leaf keeps its identity (see `autograd::accumulate`)
+    pub(crate) successor: Mutex<Option<Tensor>>,
+    /// the ids of the leaves this one superseded (`autograd::grad` finds their gradients)
+    pub(crate) predecessors: Mutex<Vec<u64>>,
 }
 
 /// Where a saved tensor came from (see [`Tensor::saved`]).
@@ -115,7 +118,8 @@ impl Tensor {
             hooks: crate::autograd::Hooks::default(),
             post_hooks: crate::autograd::Hooks::default(),
             origin: None,
-            superseded: AtomicBool::new(false),
+            successor: Mutex::new(None),
+            predecessors: Mutex::new(Vec::new()),
         }))
     }
 
@@ -1122,10 +1126,42 @@ impl Tensor {
         self.copy_named(&src, "fill_")
     }
 
-    /// Marks a leaf whose Python object was given a new shape in place (see `superseded`).
+    /// Marks a leaf whose Python object was given a new shape in place: `next` stands for it
+    /// from now on, and gradients a graph built before sends to this leaf go on to `next`.
     #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the Python bindings
-    pub(crate) fn mark_superseded(&self) {
-        self.0.superseded.store(true, Ordering::Release);
+    pub(crate) fn mark_superseded(&self, next: &Tensor) {
+        *self.0.successor.lock().unwrap_or_else(|e| e.into_inner()) = Some(next.clone());
+        let mut earlier = self
+            .0
+            .predecessors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        earlier.push(self.id());
+        next.0
+            .predecessors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(earlier);
+    }
+
+    /// The tensor now standing for this superseded leaf (kept alive while a graph holds this
+    /// one; a chain of in-place shape changes is followed one step at a time).
+    pub(crate) fn successor(&self) -> Option<Tensor> {
+        self.0
+            .successor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The ids of the leaves this tensor stands for after in-place shape changes.
+    pub(crate) fn predecessors(&self) -> Vec<u64> {
+        self.0
+            .predecessors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether this tensor is its storage, whole and in order (no view into a larger buffer).

@@ -117,8 +117,8 @@ impl PyTensor {
     }
 
     /// Makes this object stand for `t` from now on (an in-place shape change).
-    /// A leaf that required grad is marked superseded: a graph built from it before stops
-    /// with an error in backward instead of putting its gradient where no one can see it.
+    /// A leaf that required grad is marked superseded by `t`: a graph built from it before
+    /// sends its gradient on to `t` (the object's `.grad`), as PyTorch's leaf keeps its identity.
     fn replace(&self, t: Tensor) {
         let old = std::mem::replace(
             &mut *self.cell.write().unwrap_or_else(|e| e.into_inner()),
@@ -130,7 +130,7 @@ impl PyTensor {
         // the object's hooks and retain_grad() stay with it, as in PyTorch
         t.adopt_hooks(&old);
         if old.is_leaf() && old.requires_grad() {
-            old.mark_superseded();
+            old.mark_superseded(&t);
         }
     }
 }

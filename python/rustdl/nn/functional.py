@@ -2801,8 +2801,9 @@ def hardswish(input, inplace: bool = False):
     def fn(x):
         # the middle branch sees only -3 < x < 3 (0 elsewhere), so its derivative stays finite
         mid = _rustdl.where((x > -3.0).logical_and(x < 3.0), x, 0.0)
-        # x·0, as PyTorch's x·relu6(x + 3)/6 there: -0 for a finite x, NaN for -inf (gradient 0)
-        low = x * 0.0
+        # x·0, as PyTorch's x·relu6(x + 3)/6 there: -0 for a finite x, NaN for -inf; no
+        # gradient through it (PyTorch's is 0 there, even against an infinite incoming one)
+        low = x.detach() * 0.0
         return _rustdl.where(x <= -3.0, low, _rustdl.where(x < 3.0, mid * (mid + 3.0) / 6.0, x))
 
     return _inplace(input, fn, inplace)
