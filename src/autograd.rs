@@ -783,7 +783,7 @@ fn twice_differentiable(name: &str) -> bool {
         "amin", "max", "min", "scan", "view", "permute", "expand", "slice", "cat", "ToCopy", "as_strided",
         "copy_slices",
         "ToDevice", "Clone", "index_select", "gather", "scatter_add", "index_add", "im2col",
-        "col2im", "binary_cross_entropy", "cross_entropy",
+        "col2im", "binary_cross_entropy", "cross_entropy", "index_put",
         // composed of differentiable ops when a backward runs with create_graph
         "conv2d", "conv_transpose2d", "max_pool2d", "batch_norm",
     ];
@@ -1227,7 +1227,9 @@ pub(crate) fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
 
 /// True when two shapes differ only by dims of size 1.
 fn same_but_ones(a: &[usize], b: &[usize]) -> bool {
-    a.iter().filter(|&&d| d != 1).eq(b.iter().filter(|&&d| d != 1))
+    a.iter()
+        .filter(|&&d| d != 1)
+        .eq(b.iter().filter(|&&d| d != 1))
 }
 
 fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {

@@ -1246,8 +1246,12 @@ impl Tensor {
             }
         }
         let l = self.layout();
+        // writing one constant (fill_/zero_/masked_fill_) is well defined however the elements
+        // share memory: PyTorch allows it on an expanded tensor
+        let constant = matches!(op, "fill_" | "zero_" | "masked_fill_" | "index_fill_");
         // an empty tensor has no element to write twice
-        if l.shape.iter().all(|&n| n > 0)
+        if !constant
+            && l.shape.iter().all(|&n| n > 0)
             && l.shape
                 .iter()
                 .zip(&l.strides)

@@ -2376,8 +2376,19 @@ impl PyTensor {
         self.op(|t| t.permute(&rev))
     }
     #[pyo3(signature = (start_dim=0, end_dim=-1))]
-    fn flatten(&self, start_dim: isize, end_dim: isize) -> PyResult<PyTensor> {
-        self.op(|t| t.flatten(start_dim, end_dim))
+    fn flatten<'py>(
+        slf: &Bound<'py, Self>,
+        start_dim: isize,
+        end_dim: isize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // flattening one dim into itself (a 1-D tensor, flatten(1, 1)) gives the tensor itself,
+        // as PyTorch's (an in-place change of the result is a change of the input)
+        let n = slf.get().tensor().ndim() as isize;
+        let at = |d: isize| if d < 0 { d + n } else { d };
+        if n > 0 && at(start_dim) == at(end_dim) && (0..n).contains(&at(start_dim)) {
+            return Ok(slf.clone().into_any());
+        }
+        Ok(Bound::new(slf.py(), slf.get().op(|t| t.flatten(start_dim, end_dim))?)?.into_any())
     }
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<isize>) -> PyResult<PyTensor> {

@@ -248,3 +248,57 @@ def test_scrambled_sobol_points_are_a_net_and_follow_pytorchs_seeded_stream():
     after = rustdl.rand(1).item()
     rustdl.manual_seed(3)
     assert SobolEngine(4, scramble=True).draw(5).tolist() == a.tolist() and rustdl.rand(1).item() == after
+
+
+# ---------- in-place / view autograd round (random differential programs) ----------
+
+
+def test_double_backward_through_boolean_mask_assignment():
+    # b[m] = b[m]**2: db/da = 2a where m else 1; d/da Σ (db/da)² = Σ 8a where m (finite check)
+    a = rustdl.tensor([0.5, -1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
+
+    def first(a, create_graph):
+        b = a * 1
+        m = b > 0
+        b[m] = b[m] ** 2
+        (g,) = rustdl.autograd.grad(b.sum(), [a], create_graph=create_graph)
+        return g
+
+    g = first(a, True)
+    np.testing.assert_allclose(g.detach().numpy(), [1.0, 1.0, 4.0])
+    (g**2).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [4.0, 0.0, 16.0])
+    eps = 1e-6
+    for i in range(3):
+        up, down = a.detach().clone(), a.detach().clone()
+        up[i] += eps
+        down[i] -= eps
+        fd = (
+            (first(up.requires_grad_(), False) ** 2).sum() - (first(down.requires_grad_(), False) ** 2).sum()
+        ) / (2 * eps)
+        assert abs(float(fd) - float(a.grad[i])) < 1e-5
+
+
+def test_constant_fills_of_an_expanded_tensor_are_allowed_as_pytorch():
+    base = rustdl.tensor([1.0, 2.0, 3.0])
+    e = base.expand(2, 3)
+    e.fill_(0.5)
+    assert base.tolist() == [0.5, 0.5, 0.5]
+    base.expand(2, 3).zero_()
+    assert base.tolist() == [0.0, 0.0, 0.0]
+    base.expand(2, 3).masked_fill_(rustdl.ones(2, 3, dtype=rustdl.bool), 4.0)
+    assert base.tolist() == [4.0, 4.0, 4.0]
+    with pytest.raises(RuntimeError, match="single memory location"):
+        base.expand(2, 3).add_(1.0)  # a value computed from the element: still refused
+
+
+def test_flatten_of_one_dim_into_itself_is_the_tensor():
+    x = rustdl.arange(3.0)
+    assert x.flatten() is x and rustdl.flatten(x) is x
+    y = rustdl.zeros(2, 3)
+    assert y.flatten(1, 1) is y and y.flatten() is not y and tuple(y.flatten().shape) == (6,)
+    x.flatten().unsqueeze_(0)  # the result is x itself
+    assert tuple(x.shape) == (1, 3)
+    assert tuple(rustdl.zeros(()).flatten().shape) == (1,) and tuple(rustdl.zeros(2, 0).flatten().shape) == (
+        0,
+    )

@@ -250,9 +250,7 @@ def test_backward_into_a_leaf_reshaped_since_the_forward_reaches_it(change, grad
         np.testing.assert_allclose(g.numpy(), want)
 
 
-@pytest.mark.parametrize(
-    "change", [lambda a: a.set_(rustdl.ones(4)), lambda a: a.as_strided_((1,), (1,))]
-)
+@pytest.mark.parametrize("change", [lambda a: a.set_(rustdl.ones(4)), lambda a: a.as_strided_((1,), (1,))])
 def test_backward_into_a_leaf_given_another_size_since_the_forward_is_refused(change):
     # a gradient of 3 elements cannot become the .grad of a leaf that now holds 4 (or 1)
     a = rustdl.zeros(3, requires_grad=True)
