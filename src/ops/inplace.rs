@@ -339,10 +339,20 @@ impl Tensor {
             )));
         }
         let had_history = grad_mode && self.requires_grad();
+        let old_view_fn = if self.view_base().is_some() {
+            self.grad_fn()
+        } else {
+            None
+        };
         if !self.move_from(&r, op) {
             self.write_from(&r, op)?;
         }
         if !grad_mode {
+            // a view changed outside autograd reads a fresh history of its base afterwards (as
+            // PyTorch regenerates the view's node): hooks registered on it before don't fire
+            if let Some(old) = &old_view_fn {
+                crate::autograd::Hooks::default().take_from(&old.hooks);
+            }
             return Ok(());
         }
         match self.view_base().cloned() {
@@ -389,6 +399,12 @@ impl Tensor {
             Some(base) => {
                 if !r.requires_grad() && !base.requires_grad() {
                     return Ok(());
+                }
+                // the gradient of the view's old value now flows from the new value to the
+                // base without being the view's gradient: hooks registered on the view before
+                // no longer fire (PyTorch's CopySlices skips the view's old node)
+                if let Some(old) = &old_view_fn {
+                    crate::autograd::Hooks::default().take_from(&old.hooks);
                 }
 
                 let geo = Geometry::new(base.layout(), self.layout())?;

@@ -302,3 +302,37 @@ def test_flatten_of_one_dim_into_itself_is_the_tensor():
     assert tuple(rustdl.zeros(()).flatten().shape) == (1,) and tuple(rustdl.zeros(2, 0).flatten().shape) == (
         0,
     )
+
+
+def test_hooks_registered_on_a_view_before_it_is_changed_in_place_do_not_fire():
+    # PyTorch: the base's gradient reaches the view's old value without passing through the
+    # view's old node (CopySlices), so a hook registered there before does not run; a hook on a
+    # plain tensor changed in place still runs (on the gradient of its old value)
+    seen = []
+
+    def scaled(g):
+        seen.append(g.tolist())
+        return g * 10
+
+    a = rustdl.tensor([1.0, 2.0, 3.0], dtype=rustdl.float64, requires_grad=True)
+    b = a * 1
+    v = b[:2]
+    v.register_hook(scaled)
+    v.mul_(2)
+    b.sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0, 1.0] and seen == []
+    # the same under no_grad: the view reads a fresh history afterwards
+    a.grad = None
+    b = a * 1
+    v = b[1:]
+    v.register_hook(scaled)
+    with rustdl.no_grad():
+        v.add_(1)
+    (v * v).sum().backward()
+    assert a.grad.tolist() == [0.0, 6.0, 8.0] and seen == []
+    a.grad = None
+    b = a * 1
+    b.register_hook(scaled)
+    b.mul_(2)
+    b.sum().backward()
+    assert a.grad.tolist() == [20.0, 20.0, 20.0] and seen == [[2.0, 2.0, 2.0]]
