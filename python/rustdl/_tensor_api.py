@@ -3541,14 +3541,50 @@ class printoptions:  # noqa: N801  (PyTorch's name)
 # in-place random fills and a few in-place forms PyTorch scripts call (each writes through copy_)
 
 
-def _random_(self, *args, generator=None):
-    """Fills with integers uniform in ``[from, to)``: ``random_(to)``, ``random_(from, to)``, or with
-    no bounds ``[0, 2**mantissa]`` of a float dtype (``[0, max]`` of an integer one)."""
+_NO_BOUND = object()
+
+# PyTorch's names of the integer dtypes in its bounds messages, and their ranges
+_INT_BOUNDS = {
+    "bool": ("bool", 0, 1),
+    "uint8": ("unsigned char", 0, 2**8 - 1),
+    "int8": ("signed char", -(2**7), 2**7 - 1),
+    "int16": ("short", -(2**15), 2**15 - 1),
+    "int32": ("int", -(2**31), 2**31 - 1),
+    "int64": ("long", -(2**63), 2**63 - 1),
+}
+
+
+def _bound(v, what):
+    import operator
+
+    if isinstance(v, builtins.bool) or isinstance(v, builtins.float):
+        raise TypeError(f"random_(): argument '{what}' must be int, not {type(v).__name__}")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"random_(): argument '{what}' must be int, not {type(v).__name__}") from None
+
+
+def _random_(self, *args, generator=None, **kwargs):
+    """Fills with integers uniform in ``[from, to)``: ``random_(to)``, ``random_(from, to)``
+    (``to=None``: up to the dtype's largest value), or with no bounds ``[0, 2**mantissa]`` of a
+    float dtype (``[0, max]`` of an integer one); bounds outside an integer dtype are refused, as
+    PyTorch's."""
     from ._rustdl import randint
 
-    if len(args) > 2:
-        raise TypeError(f"random_: expected at most 2 bounds, got {len(args)}")
-    if not args:
+    frm, to = kwargs.pop("from", _NO_BOUND), kwargs.pop("to", _NO_BOUND)
+    if kwargs:
+        raise TypeError(f"random_() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    if len(args) > 2 or (args and frm is not _NO_BOUND) or (len(args) == 2 and to is not _NO_BOUND):
+        raise TypeError("random_() takes 'from' and 'to' (at most two bounds)")
+    if len(args) == 2:
+        frm, to = args
+    elif len(args) == 1:
+        if to is _NO_BOUND:
+            frm, to = (0, args[0]) if frm is _NO_BOUND else (frm, args[0])
+        else:
+            frm = args[0]
+    if frm is _NO_BOUND and to is _NO_BOUND:
         if self.device.type == "cpu":
             # PyTorch's draws: 64-bit ones for int64 and float64, 32-bit ones otherwise
             modulus, wide = _RANDOM_RANGE.get(self.dtype.name, (2**63, 1))
@@ -3556,13 +3592,23 @@ def _random_(self, *args, generator=None):
                 _in_memory_order(self, _cpu_draw("below", self.numel(), modulus, wide, generator))
             )
         lo, hi = 0, _RANDOM_RANGE.get(self.dtype.name, (2**63 - 1, 1))[0]
-    elif len(args) == 1:
-        lo, hi = 0, int(args[0])
     else:
-        lo, hi = int(args[0]), int(args[1])
+        lo = 0 if frm is _NO_BOUND else _bound(frm, "from")
+        if to is None:
+            bounds = _INT_BOUNDS.get(self.dtype.name)
+            hi = bounds[2] + 1 if bounds else _RANDOM_RANGE.get(self.dtype.name, (2**53 + 1, 1))[0]
+        else:
+            hi = _bound(to, "to")
     if hi <= lo:
         raise _rd.ArgumentError(f"random_: expects 'from' < 'to', got from={lo} to={hi}")
-    drawn = randint(lo, hi, (self.numel(),), device=self.device, generator=generator)
+    bounds = _INT_BOUNDS.get(self.dtype.name)
+    if bounds is not None:
+        name, lowest, highest = bounds
+        if not lowest <= lo <= highest:
+            raise RuntimeError(f"random_: from is out of bounds for {name} (from={lo})")
+        if not lowest <= hi - 1 <= highest:
+            raise RuntimeError(f"random_: to - 1 is out of bounds for {name} (to={hi})")
+    drawn = randint(lo, min(hi, 2**63 - 1), (self.numel(),), device=self.device, generator=generator)
     return self.copy_(_in_memory_order(self, drawn).to(self.dtype))
 
 

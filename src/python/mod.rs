@@ -994,6 +994,9 @@ fn randint(
         }
     };
     let dv = dev(device)?;
+    if let Some(d) = opt_dtype(dtype)? {
+        check_random_bounds("randint", lo, hi, d)?;
+    }
     let t = with_generator(generator, || {
         create(py, &size, dv, || Tensor::randint(lo, hi, &size, dv))
     })?;
@@ -1002,6 +1005,31 @@ fn randint(
         None => t,
     };
     finish(t, requires_grad)
+}
+
+/// PyTorch's check of `[lo, hi)` against an integer `dtype` (a value that does not fit would
+/// wrap around): `from` and `to - 1` must be values of the dtype, named as PyTorch names them.
+fn check_random_bounds(op: &str, lo: i64, hi: i64, dtype: DType) -> PyResult<()> {
+    let (min, max, name): (i128, i128, &str) = match dtype {
+        DType::Bool => (0, 1, "bool"),
+        DType::U8 => (0, u8::MAX.into(), "unsigned char"),
+        DType::I8 => (i8::MIN.into(), i8::MAX.into(), "signed char"),
+        DType::I16 => (i16::MIN.into(), i16::MAX.into(), "short"),
+        DType::I32 => (i32::MIN.into(), i32::MAX.into(), "int"),
+        _ => return Ok(()),
+    };
+    if !(min..=max).contains(&i128::from(lo)) {
+        return Err(PyRuntimeError::new_err(format!(
+            "{op}: from is out of bounds for {name} (from={lo})"
+        )));
+    }
+    let top = i128::from(hi) - 1;
+    if !(min..=max).contains(&top) {
+        return Err(PyRuntimeError::new_err(format!(
+            "{op}: to - 1 is out of bounds for {name} (to={hi})"
+        )));
+    }
+    Ok(())
 }
 
 /// Sets the number of CPU threads the kernels use (the calling thread included), like

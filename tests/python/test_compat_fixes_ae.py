@@ -336,3 +336,28 @@ def test_hooks_registered_on_a_view_before_it_is_changed_in_place_do_not_fire():
     b.mul_(2)
     b.sum().backward()
     assert a.grad.tolist() == [20.0, 20.0, 20.0] and seen == [[2.0, 2.0, 2.0]]
+
+
+def test_random_bounds_outside_an_integer_dtype_are_refused():
+    # PyTorch: from and to - 1 must be values of the dtype (the draws would wrap around)
+    for dtype, lo, hi, word in [
+        (rustdl.int8, 0, 300, "to - 1 is out of bounds for signed char"),
+        (rustdl.uint8, -1, 10, "from is out of bounds for unsigned char"),
+        (rustdl.bool, 0, 3, "to - 1 is out of bounds for bool"),
+        (rustdl.int32, 0, 2**31 + 1, "to - 1 is out of bounds for int"),
+    ]:
+        with pytest.raises(RuntimeError, match=word):
+            rustdl.randint(lo, hi, (3,), dtype=dtype)
+        with pytest.raises(RuntimeError, match=word):
+            rustdl.zeros(3, dtype=dtype).random_(lo, hi)
+    assert set(rustdl.randint(-128, 128, (200,), dtype=rustdl.int8).tolist()) <= set(range(-128, 128))
+    # random_'s argument forms: random_(to), random_(from, to), keywords, to=None (dtype max)
+    raw = _mt19937_raw(0, 3)
+    rustdl.manual_seed(0)
+    assert rustdl.zeros(3, dtype=rustdl.int64).random_(to=10).tolist() == [v % 10 for v in raw]
+    rustdl.manual_seed(0)
+    assert rustdl.zeros(3).random_(**{"from": 2, "to": 10}).tolist() == [2 + v % 8 for v in raw]
+    rustdl.manual_seed(0)
+    assert rustdl.zeros(3, dtype=rustdl.int16).random_(0, None).tolist() == [v % 2**15 for v in raw]
+    with pytest.raises(TypeError, match="must be int"):
+        rustdl.zeros(2).random_(1.5)
