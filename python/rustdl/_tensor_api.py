@@ -1036,10 +1036,20 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
 # ---- shapes
 
 
-def meshgrid(*tensors, indexing="ij"):
-    """Coordinate grids from 1-D tensors (``indexing='ij'`` matrix, ``'xy'`` Cartesian)."""
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors (``indexing='ij'`` matrix, ``'xy'`` Cartesian; not
+    given: 'ij', with PyTorch's warning that it will be required)."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
+    if indexing is None:
+        import warnings
+
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+            UserWarning,
+            stacklevel=2,
+        )
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise _rd.ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     if not tensors:

@@ -6,6 +6,7 @@ module through rustdl's checkpoint format (the module pickled with its tensors, 
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Callable
 
 # ``x: torch.jit.Final[int]`` annotations in module classes: a type hint only
@@ -100,8 +101,9 @@ def trace(
     ``check_trace`` three more times (PyTorch's check reruns the function and its trace), so
     random draws advance as under PyTorch."""
     if example_inputs is not None or example_kwarg_inputs is not None:
-        if isinstance(example_inputs, tuple):
-            args = example_inputs
+        if builtins.isinstance(example_inputs, (tuple, list)):
+            # a tuple or list holds the positional arguments (PyTorch's tracer takes both)
+            args = tuple(example_inputs)
         elif example_inputs is None:
             args = ()
         else:
@@ -189,6 +191,45 @@ class TracerWarning(Warning):
 
 class Error(RuntimeError):
     """``torch.jit.Error``."""
+
+
+def _is_instance(obj: Any, target: Any) -> bool:
+    """``obj`` checked against a type or a typing form (List/Dict/Tuple/Optional/Union, nested),
+    element by element, as TorchScript's refinement checks a container's contents."""
+    import typing
+
+    origin = typing.get_origin(target)
+    args = typing.get_args(target)
+    if target is Any:
+        return True
+    if target is None or target is type(None):
+        return obj is None
+    if origin is None:
+        return builtins.isinstance(obj, target)
+    if origin is typing.Union:
+        return any(_is_instance(obj, a) for a in args)
+    if origin in (list, typing.List):  # noqa: UP006
+        return builtins.isinstance(obj, list) and (not args or all(_is_instance(v, args[0]) for v in obj))
+    if origin in (dict, typing.Dict):  # noqa: UP006
+        return builtins.isinstance(obj, dict) and (
+            not args or all(_is_instance(k, args[0]) and _is_instance(v, args[1]) for k, v in obj.items())
+        )
+    if origin in (tuple, typing.Tuple):  # noqa: UP006
+        if not builtins.isinstance(obj, tuple):
+            return False
+        if not args:
+            return True
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_is_instance(v, args[0]) for v in obj)
+        return len(obj) == len(args) and all(_is_instance(v, a) for v, a in zip(obj, args))
+    return builtins.isinstance(obj, origin)
+
+
+def isinstance(obj: Any, target_type: Any) -> bool:  # noqa: A001  (PyTorch's name)
+    """``torch.jit.isinstance``: whether ``obj`` is of ``target_type``, a class or a typing
+    container form (``List[int]``, ``Dict[str, Tensor]``, ``Optional[...]``, ``Tuple[...]``)
+    checked down to its elements."""
+    return _is_instance(obj, target_type)
 
 
 def __getattr__(name: str) -> Any:

@@ -361,3 +361,43 @@ def test_random_bounds_outside_an_integer_dtype_are_refused():
     assert rustdl.zeros(3, dtype=rustdl.int16).random_(0, None).tolist() == [v % 2**15 for v in raw]
     with pytest.raises(TypeError, match="must be int"):
         rustdl.zeros(2).random_(1.5)
+
+
+def test_monai_round_compat_names(tmp_path):
+    from conftest import compat_report, run_compat
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, warnings, numpy as np, torch, torch.fft
+        from typing import Dict, List, Optional, Tuple
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            g = torch.meshgrid(torch.arange(2), torch.arange(3))
+        s = torch.Size([20, 24])
+        try:
+            s + [1]
+            listed = "ok"
+        except TypeError:
+            listed = "TypeError"
+        m = torch.nn.Conv2d(1, 2, 3)
+        x = torch.ones(1, 1, 5, 5)
+        print(json.dumps({
+            "kw": torch.meshgrid.__kwdefaults__, "warned": any("indexing" in str(v.message) for v in w),
+            "grid": list(g[0].shape), "frozen": torch.backends.flags_frozen(),
+            "file": torch.fft.__file__.endswith(".py"),
+            "jit": [torch.jit.isinstance({"a": torch.ones(1)}, Dict[str, torch.Tensor]),
+                    torch.jit.isinstance([1, "a"], List[int]),
+                    torch.jit.isinstance((1, None), Tuple[int, Optional[str]])],
+            "trace": list(torch.jit.trace(m, [x])(x).shape),
+            "size_np": (s + np.array([1, 2])).tolist(), "size_list": listed,
+            "size_tuple": [type(s + (3,)).__name__, list(s + (3,))],
+        }))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["kw"] == {"indexing": None} and r["warned"] and r["grid"] == [2, 3]
+    assert r["frozen"] is False and r["file"]
+    assert r["jit"] == [True, False, True] and r["trace"] == [1, 2, 3, 3]
+    assert r["size_np"] == [21, 26] and r["size_list"] == "TypeError"
+    assert r["size_tuple"] == ["Size", [20, 24, 3]]

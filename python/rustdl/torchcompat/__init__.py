@@ -224,6 +224,10 @@ class TorchFacade(types.ModuleType):
             object.__setattr__(self, key, value)
         if hasattr(target, "__path__"):
             object.__setattr__(self, "__path__", [])
+        # the file of the module it stands for (libraries tell a real module from a namespace
+        # package by its __file__)
+        if getattr(target, "__file__", None):
+            object.__setattr__(self, "__file__", target.__file__)
 
     def __getattr__(self, name: str) -> Any:
         if name == "__all__":
@@ -280,6 +284,23 @@ class _TorchFunction(staticmethod):
 
     def __reduce__(self) -> Any:
         return (_torch_attribute, (self.__name__,))
+
+    # the wrapped function's defaults, as a Python function shows them (libraries inspect
+    # `torch.meshgrid.__kwdefaults__` to see which keywords it takes)
+    @property
+    def __kwdefaults__(self) -> Any:
+        return getattr(_unwrapped(self.__func__), "__kwdefaults__", None)
+
+    @property
+    def __defaults__(self) -> Any:
+        return getattr(_unwrapped(self.__func__), "__defaults__", None)
+
+
+def _unwrapped(fn: Any) -> Any:
+    """The function under ``functools.wraps`` layers (error-typing wrappers)."""
+    while getattr(fn, "__wrapped__", None) is not None:
+        fn = fn.__wrapped__
+    return fn
 
     def __repr__(self) -> str:
         return f"<built-in method {self.__name__} of type object>"

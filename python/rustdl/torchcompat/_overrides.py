@@ -189,6 +189,10 @@ class Size(tuple):
         return tuple.__new__(Size, out) if isinstance(key, slice) else out
 
     def __add__(self, other: Any) -> Size:
+        # a tuple only, as tuple's own + (a list is a TypeError; a numpy array adds element-wise
+        # through its reflected operator)
+        if not isinstance(other, tuple):
+            return NotImplemented
         return tuple.__new__(Size, tuple(self) + tuple(other))
 
     def __radd__(self, other: Any) -> Size:
