@@ -401,3 +401,32 @@ def test_monai_round_compat_names(tmp_path):
     assert r["jit"] == [True, False, True] and r["trace"] == [1, 2, 3, 3]
     assert r["size_np"] == [21, 26] and r["size_list"] == "TypeError"
     assert r["size_tuple"] == ["Size", [20, 24, 3]]
+
+
+def test_ultralytics_round_padding_bases_reprs_and_bce_dtype():
+    from rustdl import nn
+    from rustdl.nn.modules import padding
+
+    # thop keys a table by PyTorch's private padding bases
+    assert issubclass(nn.ReflectionPad2d, padding._ReflectionPadNd)
+    assert issubclass(nn.ReplicationPad3d, padding._ReplicationPadNd)
+    assert issubclass(nn.CircularPad1d, padding._CircularPadNd)
+    assert nn.ReflectionPad1d(2)(rustdl.arange(4.0).reshape(1, 1, 4)).tolist() == [
+        [[2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0]]
+    ]
+    assert (
+        repr(nn.SiLU(inplace=True)) == "SiLU(inplace=True)"
+        and repr(nn.Hardswish(inplace=True)) == "Hardswish()"
+    )
+    # the result takes the target's float dtype, as PyTorch's; the input's gradient keeps its own
+    x = rustdl.tensor([0.3, -1.2], dtype=rustdl.float64, requires_grad=True)
+    t = rustdl.tensor([1.0, 0.0])
+    loss = rustdl.nn.functional.binary_cross_entropy_with_logits(x, t)
+    assert loss.dtype == rustdl.float32
+    want = np.mean([np.log1p(np.exp(-0.3)), np.log1p(np.exp(-1.2))])  # t=1: log1p(e^-x); t=0: log1p(e^x)
+    assert abs(loss.item() - want) < 1e-6
+    loss.backward()
+    assert x.grad.dtype == rustdl.float64
+    np.testing.assert_allclose(
+        x.grad.numpy(), (1 / (1 + np.exp(-x.detach().numpy())) - [1.0, 0.0]) / 2, rtol=1e-6
+    )

@@ -398,7 +398,16 @@ def binary_cross_entropy_with_logits(
         if isinstance(reduce, _rustdl.Tensor):
             pos_weight, reduce = reduce, None
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _rustdl.binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight)
+    out = _rustdl.binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight)
+    # PyTorch's result takes the target's float dtype (its formula is built on the target)
+    if (
+        isinstance(target, _rustdl.Tensor)
+        and target.dtype != out.dtype
+        and target.dtype in (_rustdl.float32, _rustdl.float64)
+        and out.dtype in (_rustdl.float32, _rustdl.float64)
+    ):
+        out = out.to(target.dtype)
+    return out
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):

@@ -82,6 +82,9 @@ class SiLU(Module):
     def forward(self, input: Tensor) -> Tensor:
         return F.silu(input, self.inplace)
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class Sigmoid(Module):
     """``1 / (1 + e⁻ˣ)``. Shape: any."""
@@ -359,11 +362,17 @@ class Hardswish(_InplaceActivation):
 
     _fn = staticmethod(F.hardswish)
 
+    def extra_repr(self) -> str:
+        return ""  # PyTorch's repr shows no inplace flag for this one
+
 
 class Hardsigmoid(_InplaceActivation):
     """``relu6(x + 3) / 6``. Shape: any."""
 
     _fn = staticmethod(F.hardsigmoid)
+
+    def extra_repr(self) -> str:
+        return ""  # PyTorch's repr shows no inplace flag for this one
 
 
 class SELU(_InplaceActivation):

@@ -57,6 +57,24 @@ class _ConstantPadNd(_PadNd):
         return f"padding={self.padding}, value={self.value}"
 
 
+class _ReflectionPadNd(_PadNd):
+    """The reflection pads' base (PyTorch's class of that name)."""
+
+    _mode = "reflect"
+
+
+class _ReplicationPadNd(_PadNd):
+    """The replication pads' base (PyTorch's class of that name)."""
+
+    _mode = "replicate"
+
+
+class _CircularPadNd(_PadNd):
+    """The circular pads' base (PyTorch's class of that name)."""
+
+    _mode = "circular"
+
+
 class ConstantPad1d(_ConstantPadNd):
     """Pads the last dim of a ``(C, W)`` or ``(N, C, W)`` input with ``value``;
     ``padding`` is an int or ``(left, right)``."""
@@ -103,14 +121,14 @@ class ZeroPad2d(ConstantPad2d):
         return f"{self.padding}"
 
 
-class ReflectionPad1d(_PadNd):
+class ReflectionPad1d(_ReflectionPadNd):
     """Pads the last dim with its reflection (edge not repeated); each amount must be smaller
     than that dim."""
 
     _n, _mode = 1, "reflect"
 
 
-class ReflectionPad2d(_PadNd):
+class ReflectionPad2d(_ReflectionPadNd):
     """Pads the last two dims with their reflection (edge not repeated); each amount must be
     smaller than its dim.
 
@@ -122,25 +140,25 @@ class ReflectionPad2d(_PadNd):
     _n, _mode = 2, "reflect"
 
 
-class ReplicationPad1d(_PadNd):
+class ReplicationPad1d(_ReplicationPadNd):
     """Pads the last dim by repeating its edge values."""
 
     _n, _mode = 1, "replicate"
 
 
-class ReplicationPad2d(_PadNd):
+class ReplicationPad2d(_ReplicationPadNd):
     """Pads the last two dims by repeating their edge values."""
 
     _n, _mode = 2, "replicate"
 
 
-class CircularPad1d(_PadNd):
+class CircularPad1d(_CircularPadNd):
     """Pads the last dim with the wrapped-around input (periodic boundary)."""
 
     _n, _mode = 1, "circular"
 
 
-class CircularPad2d(_PadNd):
+class CircularPad2d(_CircularPadNd):
     """Pads the last two dims with the wrapped-around input (periodic boundary)."""
 
     _n, _mode = 2, "circular"
@@ -156,19 +174,19 @@ class ZeroPad3d(ConstantPad3d):
         return f"{self.padding}"
 
 
-class ReflectionPad3d(_PadNd):
+class ReflectionPad3d(_ReflectionPadNd):
     """Pads the last three dims with their reflection (edge not repeated)."""
 
     _n, _mode = 3, "reflect"
 
 
-class ReplicationPad3d(_PadNd):
+class ReplicationPad3d(_ReplicationPadNd):
     """Pads the last three dims by repeating their edge values."""
 
     _n, _mode = 3, "replicate"
 
 
-class CircularPad3d(_PadNd):
+class CircularPad3d(_CircularPadNd):
     """Pads the last three dims with the wrapped-around input (periodic boundary)."""
 
     _n, _mode = 3, "circular"
