@@ -47,6 +47,18 @@ pub fn step(param: &Tensor, grad: &Tensor, state: &[Tensor], step: &OptimStep) -
         param.shape()
     );
     for s in state {
+        // a state made for another shape (the parameter was reshaped in place since: t_(),
+        // .data = ...) would be read element by element in the wrong places: refused, as
+        // PyTorch's update fails on the size mismatch
+        if s.numel() == param.numel() && s.shape() != param.shape() && !s.shares_storage(param) {
+            return Err(Error::Runtime(format!(
+                "optimizer step: the optimizer state of a parameter has shape {:?} but the \
+                 parameter now has shape {:?} (changed in place since the state was made); \
+                 make a new optimizer for it",
+                s.shape(),
+                param.shape()
+            )));
+        }
         if s.shares_storage(param) || s.numel() != param.numel() || !s.is_contiguous() {
             return Err(Error::Runtime(format!(
                 "optimizer step: state tensors must be separate contiguous buffers shaped like the parameter {:?}",
@@ -85,7 +97,7 @@ fn dense_update(u: &Update) -> bool {
         && !g.shares_storage(p)
         && st
             .iter()
-            .all(|s| s.owns_whole_storage() && s.numel() == p.numel() && !s.shares_storage(p))
+            .all(|s| s.owns_whole_storage() && s.shape() == p.shape() && !s.shares_storage(p))
 }
 
 /// Applies every update of `updates`, in order; runs of dense updates with the same

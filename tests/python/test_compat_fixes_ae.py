@@ -430,3 +430,22 @@ def test_ultralytics_round_padding_bases_reprs_and_bce_dtype():
     np.testing.assert_allclose(
         x.grad.numpy(), (1 / (1 + np.exp(-x.detach().numpy())) - [1.0, 0.0]) / 2, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("opt_cls", ["SGD", "Adam"])
+def test_optimizer_state_of_a_parameter_reshaped_in_place_is_refused(opt_cls):
+    # the (2, 3) momentum would be read row-major as (3, 2): PyTorch's update fails on the
+    # size mismatch, and so does rustdl's instead of updating the wrong elements
+    x = rustdl.zeros(2, 3, dtype=rustdl.float64, requires_grad=True)
+    kw = {"momentum": 1.0} if opt_cls == "SGD" else {}
+    opt = getattr(rustdl.optim, opt_cls)([x], lr=1.0, **kw)
+    (x * rustdl.arange(6.0, dtype=rustdl.float64).reshape(2, 3)).sum().backward()
+    opt.step()
+    with rustdl.no_grad():
+        x.t_()
+    before = x.detach().clone()
+    opt.zero_grad()
+    (x * 0).sum().backward()
+    with pytest.raises(RuntimeError, match="changed in place since the state was made"):
+        opt.step()
+    assert x.tolist() == before.tolist()
