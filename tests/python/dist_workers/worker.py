@@ -265,14 +265,10 @@ def assert_identical_across_ranks(model: nn.Module) -> np.ndarray:
     return mine
 
 
-def ddp(rank: int, world: int) -> None:
-    per_rank, steps = 4, 3
+def train_against_whole_batch(rank, world, model, opt, ref, ref_opt, per_rank=4, steps=3) -> None:
+    """Steps ``model`` (DDP, each rank its share of every batch) and ``ref`` (one process, the
+    whole batch) alike, then checks that every rank holds ``ref``'s parameters."""
     x, y = data(per_rank * world * steps)
-    model = DDP(make_model(seed=100 + rank), bucket_cap_mb=0.0001)  # tiny buckets: several of them
-    ref = make_model(seed=100)  # rank 0's initialisation, which DDP broadcast
-    np.testing.assert_array_equal(flat_params(model.module), flat_params(ref))
-    opt = rustdl.optim.SGD(model.parameters(), lr=0.1)
-    ref_opt = rustdl.optim.SGD(ref.parameters(), lr=0.1)
     loss_fn = nn.MSELoss()
     for step in range(steps):
         lo = step * per_rank * world
@@ -286,6 +282,16 @@ def ddp(rank: int, world: int) -> None:
         ref_opt.step()
     got = assert_identical_across_ranks(model.module)
     np.testing.assert_allclose(got, flat_params(ref), atol=1e-6, rtol=0)
+
+
+def ddp(rank: int, world: int) -> None:
+    steps = 3
+    model = DDP(make_model(seed=100 + rank), bucket_cap_mb=0.0001)  # tiny buckets: several of them
+    ref = make_model(seed=100)  # rank 0's initialisation, which DDP broadcast
+    np.testing.assert_array_equal(flat_params(model.module), flat_params(ref))
+    opt = rustdl.optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = rustdl.optim.SGD(ref.parameters(), lr=0.1)
+    train_against_whole_batch(rank, world, model, opt, ref, ref_opt, steps=steps)
     assert list(model.state_dict())[0].startswith("module.")
     # one bucket per parameter here, and every one started inside backward, as soon as its
     # gradient was accumulated (post-accumulate hooks), none left for after it
@@ -495,25 +501,11 @@ def zero(rank: int, world: int) -> None:
     each rank keeps the state of its own share; the consolidated state dict is the whole one."""
     from rustdl.distributed.optim import ZeroRedundancyOptimizer
 
-    per_rank, steps = 4, 3
-    x, y = data(per_rank * world * steps)
     model = DDP(make_model(seed=100))
     ref = make_model(seed=100)
     opt = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=rustdl.optim.Adam, lr=0.05)
     ref_opt = rustdl.optim.Adam(ref.parameters(), lr=0.05)
-    loss_fn = nn.MSELoss()
-    for step in range(steps):
-        lo = step * per_rank * world
-        xb, yb = x[lo : lo + per_rank * world], y[lo : lo + per_rank * world]
-        mine = slice(rank * per_rank, (rank + 1) * per_rank)
-        opt.zero_grad()
-        loss_fn(model(rustdl.tensor(xb[mine])), rustdl.tensor(yb[mine])).backward()
-        opt.step()
-        ref_opt.zero_grad()
-        loss_fn(ref(rustdl.tensor(xb)), rustdl.tensor(yb)).backward()
-        ref_opt.step()
-    got = assert_identical_across_ranks(model.module)
-    np.testing.assert_allclose(got, flat_params(ref), atol=1e-6, rtol=0)
+    train_against_whole_batch(rank, world, model, opt, ref, ref_opt)
     # the state is sharded: each rank holds its own parameters' state, together all of them
     params = list(model.parameters())
     owned = [k for k, p in enumerate(params) if p in opt.optim.state]
