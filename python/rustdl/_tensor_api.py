@@ -1288,6 +1288,20 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 2:
         return _safe_sqrt((diff * diff).sum(-1))
+    if M == 0:
+        # no coordinates: every distance is 0 (the inf norm included, as PyTorch's cdist)
+        return diff.sum(-1)
+    if p == _math.inf:
+        # PyTorch's gradient: the full incoming gradient to every coordinate at the maximum
+        # (ties included), signed by the difference
+        a = diff.abs()
+        top = a.amax(-1, keepdim=True).detach()
+        at_top = a.detach() == top
+        return top.squeeze(-1) + (a - a.detach()).masked_fill(~at_top, 0.0).sum(-1)
+    if p == 0:
+        # a count: differentiable with a zero gradient, as PyTorch's (its result requires grad)
+        count = _vector_norm_impl(diff, 0, -1, False)
+        return _rd.where(_rd.ones_like(count, dtype=_rd.bool), count, diff.sum(-1))
     return _vector_norm_impl(diff, p, -1, False)
 
 

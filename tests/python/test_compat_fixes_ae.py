@@ -449,3 +449,19 @@ def test_optimizer_state_of_a_parameter_reshaped_in_place_is_refused(opt_cls):
     with pytest.raises(RuntimeError, match="changed in place since the state was made"):
         opt.step()
     assert x.tolist() == before.tolist()
+
+
+def test_cdist_inf_and_zero_norm_gradients_and_empty_coordinates():
+    a = rustdl.tensor([[0.0, 0.0], [1.0, 3.0]], dtype=rustdl.float64, requires_grad=True)
+    b = rustdl.tensor([[1.0, 1.0], [0.0, 0.5]], dtype=rustdl.float64, requires_grad=True)
+    w = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=rustdl.float64)
+    d = rustdl.cdist(a, b, p=float("inf"))
+    assert d.tolist() == [[1.0, 0.5], [2.0, 2.5]]
+    ga, gb = rustdl.autograd.grad((d * w).sum(), (a, b))
+    # every coordinate at the maximum takes the full weight (|0-1| = |0-1| tie for pair (0, 0)),
+    # signed by the difference; the others nothing
+    assert ga.tolist() == [[-1.0, -3.0], [0.0, 7.0]] and gb.tolist() == [[1.0, -2.0], [0.0, -2.0]]
+    d0 = rustdl.cdist(a, b, p=0)
+    assert d0.tolist() == [[2.0, 1.0], [1.0, 2.0]] and d0.requires_grad
+    assert all(g.abs().sum().item() == 0 for g in rustdl.autograd.grad(d0.sum(), (a, b)))
+    assert rustdl.cdist(rustdl.zeros(3, 0), rustdl.zeros(2, 0), p=float("inf")).tolist() == [[0.0, 0.0]] * 3
