@@ -117,6 +117,7 @@ def test_module_dict_updates_from_another_and_to_keeps_none():
     lin = nn.Linear(2, 2)
     assert lin.to("cpu", None) is lin and lin.weight.dtype == rustdl.float32
     assert lin.to(None, rustdl.float64).weight.dtype == rustdl.float64
+    assert lin.to("cpu", rustdl.float32, True).weight.dtype == rustdl.float32  # non_blocking by position
 
 
 def test_pytree_private_flatten_functions_register_a_dict_subclass():

@@ -49,6 +49,8 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     for a in args:
         if a is None:
             continue  # "leave unchanged", as PyTorch's to(device, None)
+        if isinstance(a, bool):
+            continue  # non_blocking given by position: to(device, dtype, True)
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
         elif isinstance(a, _rustdl.dtype):
