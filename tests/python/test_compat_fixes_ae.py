@@ -466,3 +466,24 @@ def test_cdist_inf_and_zero_norm_gradients_and_empty_coordinates():
     assert d0.tolist() == [[2.0, 1.0], [1.0, 2.0]] and d0.requires_grad
     assert all(g.abs().sum().item() == 0 for g in rustdl.autograd.grad(d0.sum(), (a, b)))
     assert rustdl.cdist(rustdl.zeros(3, 0), rustdl.zeros(2, 0), p=float("inf")).tolist() == [[0.0, 0.0]] * 3
+
+
+def test_loader_sampler_may_be_a_sequence():
+    from rustdl.data import DataLoader, Dataset, TensorDataset
+
+    class Reverse(Dataset):  # indices through __getitem__ up to IndexError, as PyTorch iterates it
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            if i >= 4:
+                raise IndexError(i)
+            return 3 - i
+
+    ds = TensorDataset(rustdl.arange(4.0))
+    assert [b[0].tolist() for b in DataLoader(ds, batch_size=2, sampler=Reverse())] == [
+        [3.0, 2.0],
+        [1.0, 0.0],
+    ]
+    with pytest.raises(TypeError, match="sampler must be iterable"):
+        DataLoader(ds, sampler=5)

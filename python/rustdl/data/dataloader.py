@@ -267,7 +267,8 @@ class DataLoader(Generic[_T_co]):
         if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
         for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
-            if value is not None and not hasattr(value, "__iter__"):
+            # iterable, or a sequence (__getitem__ up to IndexError: a Dataset), as PyTorch's
+            if value is not None and not (hasattr(value, "__iter__") or hasattr(value, "__getitem__")):
                 raise TypeError(f"DataLoader: {name} must be iterable, got {type(value).__name__}")
         if iterable:
             if shuffle not in (None, False):
