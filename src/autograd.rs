@@ -443,6 +443,7 @@ impl Node {
     /// Gives this node `rule` for a backward with `create_graph` (the node's own rule still runs
     /// in every other backward): its gradients are differentiated again, so it must compute
     /// them from differentiable ops on tensors that keep their history.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // set by the Python bindings
     pub(crate) fn set_double_rule(&self, rule: BackwardFn) {
         *self.double.lock().unwrap_or_else(|e| e.into_inner()) = Some(rule);
     }
