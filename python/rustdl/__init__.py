@@ -1535,3 +1535,6 @@ for _ns in (linalg, special, fft):
     _typed_errors.install(_ns)
 
 _tensor_api._install_identity_conversions()  # after every module that defines them
+# the __torch_function__ protocol: Tensor.__torch_function__ and the hook that installs the
+# dispatching wrappers when a subclass or mode first needs them (see _dispatch)
+from . import _dispatch  # noqa: E402,F401

@@ -4594,6 +4594,47 @@ Tensor._make_subclass = staticmethod(_make_subclass)
 Tensor.as_subclass = _as_subclass
 
 
+def _rewrap(t, cls):
+    """``t`` as a ``cls`` instance standing for the same tensor (its values, leaf-ness, gradient and
+    history): what a subclass's op results, copies and unpickled tensors become."""
+    out = Tensor.__new__(cls, t.detach())
+    out._replace_with(t)
+    return out
+
+
+_plain_deepcopy = Tensor.__deepcopy__
+_plain_reduce = Tensor.__reduce__
+
+
+def _deepcopy(self, memo):
+    """``copy.deepcopy``: a new leaf with its own storage (see the core's), of the tensor's own
+    class with its attributes deep-copied, as PyTorch keeps a subclass."""
+    out = _plain_deepcopy(self, memo)
+    if type(self) is Tensor:
+        return out
+    sub = _rewrap(out, type(self))
+    sub.__dict__.update(out.__dict__)
+    return sub
+
+
+def _reduce(self):
+    """Pickling: see the core's ``__reduce__``; a subclass instance is rebuilt as its class."""
+    reduced = _plain_reduce(self)
+    if type(self) is Tensor:
+        return reduced
+    return (_rebuild_subclass, (type(self), reduced[0], reduced[1]), *reduced[2:])
+
+
+def _rebuild_subclass(cls, rebuild, args):
+    """Unpickles a Tensor subclass instance (see ``_reduce``)."""
+    return _rewrap(rebuild(*args), cls)
+
+
+for _f, _name in ((_deepcopy, "__deepcopy__"), (_reduce, "__reduce__")):
+    _f.__name__, _f.__qualname__ = _name, f"Tensor.{_name}"
+    setattr(Tensor, _name, _f)
+
+
 # conversions that change nothing give the tensor itself back, as PyTorch's (a Parameter stays
 # that Parameter: code storing ``p.to(device)`` back into a module keeps its parameter)
 _IDENTITY_CONVERSIONS = (

@@ -105,16 +105,28 @@ def _body(a: np.ndarray, indent: int, summarize: bool, fmt: _Formatter, opts: di
 
 
 def tensor_repr(
-    values: np.ndarray, dtype_name: str, default_float: bool, device: str | None, grad: str | None
+    values: np.ndarray,
+    dtype_name: str,
+    default_float: bool,
+    device: str | None,
+    grad: str | None,
+    cls: type | None = None,
 ) -> str:
     """``tensor(...)`` for these values. ``dtype_name`` is shown unless the dtype is the default
     float dtype (``default_float``), int64 or bool (for an empty tensor: unless it is the default
     float dtype), ``device`` and ``grad`` (``grad_fn=<...>`` or ``requires_grad=True``) when
-    given."""
+    given. An instance of a Tensor subclass ``cls`` that takes part in ``__torch_function__`` is
+    shown as ``Name(...)``, as PyTorch shows it (``Parameter`` and the other opted-out ones as
+    plain tensors)."""
     opts = dict(_PRINT_OPTIONS)
     opts["precision"] = int(opts["precision"])
     opts["edgeitems"] = int(opts["edgeitems"])
     prefix = "tensor("
+    if cls is not None and cls.__name__ != "Tensor":
+        from ._dispatch import kind
+
+        if kind(cls) == 1:
+            prefix = f"{cls.__name__}("
     indent = len(prefix)
     suffixes = [f"device='{device}'"] if device else []
     if values.size == 0:

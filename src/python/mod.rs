@@ -322,6 +322,19 @@ fn _cuda_on_cpu(on: bool) {
     crate::device::set_cuda_on_cpu(on);
 }
 
+/// True once `rustdl._dispatch` has installed the `__torch_function__` protocol: the indexing and
+/// length slots (`t[i]`, `t[i] = v`, `len(t)`), which stay native so that a tensor never counts as
+/// a Python sequence, then hand their calls to it (see `pytensor::torch_function_dunder`).
+pub(crate) static TORCH_FUNCTION: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Turns the hand-over of the indexing and length slots to `rustdl._dispatch` on (see
+/// [`TORCH_FUNCTION`]).
+#[pyfunction]
+fn _torch_function_dunders(on: bool) {
+    TORCH_FUNCTION.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Makes the spelling `meta` mean the CPU (`on`) or be refused: set by `rustdl.torchcompat`
 /// (see `device::set_meta_on_cpu`).
 #[pyfunction]
@@ -1645,6 +1658,7 @@ fn _rustdl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_name_gpu_cuda, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_on_cpu, m)?)?;
     m.add_function(wrap_pyfunction!(_meta_on_cpu, m)?)?;
+    m.add_function(wrap_pyfunction!(_torch_function_dunders, m)?)?;
     m.add_function(wrap_pyfunction!(_reserve_host, m)?)?;
     m.add_function(wrap_pyfunction!(_set_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(_get_default_device, m)?)?;

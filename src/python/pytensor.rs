@@ -68,6 +68,30 @@ pub struct PyTensor {
     grad_obj: Mutex<Option<Py<PyAny>>>,
 }
 
+/// Whether the indexing and length slots hand their calls to the `__torch_function__` protocol
+/// (see `TORCH_FUNCTION` in the bindings' module).
+fn torch_function_on() -> bool {
+    super::TORCH_FUNCTION.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `t[i]`, `t[i] = v` or `len(t)` through `rustdl._dispatch.dunder`, which gives the call to the
+/// active mode or the overriding types among the arguments and finally runs `_getitem`,
+/// `_setitem` or `_len`.
+fn torch_function_dunder<'py>(
+    slf: &Bound<'py, PyTensor>,
+    name: &str,
+    args: &[&Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    static DUNDER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let py = slf.py();
+    let dunder = DUNDER.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("rustdl._dispatch")?.getattr("dunder")?.unbind())
+    })?;
+    let mut all = vec![slf.clone().into_any()];
+    all.extend(args.iter().map(|a| (*a).clone()));
+    dunder.bind(py).call1((name, PyTuple::new(py, all)?))
+}
+
 /// A 0-d index or source beside a 1-d tensor as one element of one dim: PyTorch's gather and
 /// scatter count a scalar as one dim there.
 fn as_one_dim(t: &Tensor, x: &Tensor) -> CoreResult<Tensor> {
@@ -114,6 +138,34 @@ impl PyTensor {
     /// The tensor this object stands for now (a cheap reference-counted handle).
     pub fn tensor(&self) -> Tensor {
         self.cell.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The repr of the tensor, named as an instance of `cls` (a subclass shows its own name, as
+    /// PyTorch's) or as a plain tensor when None.
+    fn repr_as(&self, py: Python<'_>, cls: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+        // the layout is PyTorch's, worked out in Python (`rustdl._tensor_str`) on a numpy copy
+        let t = self.tensor();
+        let arr = to_numpy(py, &t)?;
+        let default_float = t.dtype() == DType::default_float();
+        let dtype = super::PyDType::object(py, t.dtype())?.into_bound(py);
+        // the device is shown when it is not the default one, by its name under the torch
+        // compat layer (`cuda:0`)
+        let device = if t.device() != super::default_device() {
+            Some(super::PyDevice { d: t.device() }.__str__())
+        } else {
+            None
+        };
+        let grad = if let Some(n) = t.grad_fn() {
+            Some(format!("grad_fn=<{}>", super::autograd_py::node_name(&n)))
+        } else if t.requires_grad() {
+            Some("requires_grad=True".to_string())
+        } else {
+            None
+        };
+        py.import("rustdl._tensor_str")?
+            .getattr("tensor_repr")?
+            .call1((arr, dtype.repr()?, default_float, device, grad, cls))?
+            .extract()
     }
 
     /// Makes this object stand for `t` from now on (an in-place shape change).
@@ -1151,9 +1203,16 @@ impl PyTensor {
             let v = self.item(py)?;
             return v.call_method1("__format__", (spec,))?.extract();
         }
-        self.__repr__(py)
+        self.repr_as(py, None)
     }
-    fn __len__(&self) -> PyResult<usize> {
+    fn __len__(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        if torch_function_on() {
+            return torch_function_dunder(slf, "__len__", &[])?.extract();
+        }
+        slf.get()._len()
+    }
+    /// `len(t)` without the `__torch_function__` protocol (what the protocol finally runs).
+    fn _len(&self) -> PyResult<usize> {
         self.tensor()
             .shape()
             .first()
@@ -1161,7 +1220,7 @@ impl PyTensor {
             .ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
     }
     fn __iter__(&self) -> PyResult<TensorIter> {
-        let len = self.__len__()?;
+        let len = self._len()?;
         Ok(TensorIter {
             t: self.tensor(),
             next: 0,
@@ -1171,30 +1230,8 @@ impl PyTensor {
     fn __hash__(&self) -> u64 {
         self.hash
     }
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        // the layout is PyTorch's, worked out in Python (`rustdl._tensor_str`) on a numpy copy
-        let t = self.tensor();
-        let arr = to_numpy(py, &t)?;
-        let default_float = t.dtype() == DType::default_float();
-        let dtype = super::PyDType::object(py, t.dtype())?.into_bound(py);
-        // the device is shown when it is not the default one, by its name under the torch
-        // compat layer (`cuda:0`)
-        let device = if t.device() != super::default_device() {
-            Some(super::PyDevice { d: t.device() }.__str__())
-        } else {
-            None
-        };
-        let grad = if let Some(n) = t.grad_fn() {
-            Some(format!("grad_fn=<{}>", super::autograd_py::node_name(&n)))
-        } else if t.requires_grad() {
-            Some("requires_grad=True".to_string())
-        } else {
-            None
-        };
-        py.import("rustdl._tensor_str")?
-            .getattr("tensor_repr")?
-            .call1((arr, dtype.repr()?, default_float, device, grad))?
-            .extract()
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        slf.get().repr_as(slf.py(), Some(slf.get_type().into_any()))
     }
 
     /// `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other)`, or keywords.
@@ -2574,11 +2611,33 @@ impl PyTensor {
     fn nonzero(&self) -> PyResult<PyTensor> {
         self.op(|t| t.nonzero())
     }
-    fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if torch_function_on() {
+            return torch_function_dunder(slf, "__getitem__", &[key]);
+        }
+        Ok(Bound::new(slf.py(), slf.get()._getitem(key)?)?.into_any())
+    }
+    /// `t[key]` without the `__torch_function__` protocol (what the protocol finally runs).
+    fn _getitem(&self, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let t = self.tensor();
         Ok(own_view(&t, index::getitem(key.py(), &t, key)?, "AliasBackward0")?.into())
     }
-    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if torch_function_on() {
+            torch_function_dunder(slf, "__setitem__", &[key, value])?;
+            return Ok(());
+        }
+        slf.get()._setitem(key, value)
+    }
+    /// `t[key] = value` without the `__torch_function__` protocol.
+    fn _setitem(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         index::setitem_impl(&self.tensor(), key, value, false, "setitem")
     }
 

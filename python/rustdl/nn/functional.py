@@ -1811,7 +1811,8 @@ def affine_grid(theta, size, align_corners=None):
     ``(N, 2, 3)`` and ``size`` ``(N, C, H, W)`` give ``(N, H, W, 2)`` ``(x, y)`` points; ``theta``
     ``(N, 3, 4)`` and ``size`` ``(N, C, D, H, W)`` give ``(N, D, H, W, 3)`` ``(x, y, z)`` points."""
     op = "affine_grid"
-    size = tuple(size)
+    # sizes may be ints or 0-d integer tensors (shapes computed with tensors), as PyTorch takes them
+    size = tuple(v.__index__() if isinstance(v, _rustdl.Tensor) and v.ndim == 0 else v for v in size)
     if len(size) not in (4, 5):
         raise _rustdl.ArgumentError(f"{op}: expected a size (N, C, H, W) or (N, C, D, H, W), got size={size}")
     nd = len(size) - 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._dispatch import disabled_torch_function_impl
 from .._rustdl import Tensor
 
 
@@ -19,6 +20,9 @@ class Parameter(Tensor):
         >>> w.requires_grad
         True
     """
+
+    # results of ops on parameters are plain tensors, as PyTorch's
+    __torch_function__ = disabled_torch_function_impl
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         from .._complex import ComplexParameter, ComplexTensor
@@ -69,6 +73,8 @@ class Buffer(Tensor):
     its attributes (``self.mean = nn.Buffer(t)``), as ``torch.nn.Buffer``; ``persistent=False``
     keeps it out of ``state_dict``."""
 
+    __torch_function__ = disabled_torch_function_impl
+
     def __new__(cls, data: Tensor | None = None, *, persistent: bool = True):
         if data is None:
             data = Tensor()
@@ -106,6 +112,8 @@ class UninitializedParameter(Parameter):
 
 class UninitializedBuffer(Tensor):
     """The placeholder buffer of a lazy module until its first forward."""
+
+    __torch_function__ = disabled_torch_function_impl
 
     def __new__(cls, requires_grad: bool = False, device=None, dtype=None):
         from .. import _rustdl

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from .. import _complex, _rustdl
 from .. import gpu as _gpu
+from .._dispatch import disabled_torch_function_impl
 from .._rustdl import Tensor
 from ..autograd import enable_grad, no_grad
 from ..nn.modules.module import RemovableHandle, _add_hook
@@ -88,6 +89,7 @@ class _Step(Tensor):
     value at the next step."""
 
     __slots__ = ("_n",)
+    __torch_function__ = disabled_torch_function_impl
 
     def __new__(cls, n: Any = 0) -> _Step:
         n = int(n.item()) if isinstance(n, Tensor) else int(n)

@@ -50,6 +50,8 @@ _PREFIXES: dict[str, str] = {
     "torch.utils.data._utils": "rustdl.data",
     "torch._C": "rustdl.torchcompat._torch_C",
     "torch._C._nn": "rustdl.torchcompat._torch_C_nn",
+    # Tensor and `_convert` (Tensor subclasses' __torch_function__ hooks call it)
+    "torch._tensor": "rustdl._dispatch",
     # the typing names TorchScript code imports from here (List, Tuple, Optional, ...)
     "torch.jit.annotations": "typing",
     "torch.utils.model_zoo": "rustdl.hub",
@@ -295,15 +297,15 @@ class _TorchFunction(staticmethod):
     def __defaults__(self) -> Any:
         return getattr(_unwrapped(self.__func__), "__defaults__", None)
 
+    def __repr__(self) -> str:
+        return f"<built-in method {self.__name__} of type object>"
+
 
 def _unwrapped(fn: Any) -> Any:
     """The function under ``functools.wraps`` layers (error-typing wrappers)."""
     while getattr(fn, "__wrapped__", None) is not None:
         fn = fn.__wrapped__
     return fn
-
-    def __repr__(self) -> str:
-        return f"<built-in method {self.__name__} of type object>"
 
 
 def _torch_attribute(name: str) -> Any:
@@ -320,7 +322,22 @@ def _builtin_like(name: str, fn: Any) -> _TorchFunction:
         return known[1]
     wrapped = _TorchFunction(fn)
     _BUILTIN_LIKE[name] = (fn, wrapped)
+    # `func is torch.add` inside __torch_function__: the hook gets this object
+    rustdl._dispatch.set_public(fn, wrapped)
     return wrapped
+
+
+def _dispatch_activated() -> None:
+    """The ``__torch_function__`` wrappers were installed (rustdl._dispatch.activate): the
+    ``torch.X`` objects handed out before call them now, and stay the same objects."""
+    for name, (fn, wrapped) in list(_BUILTIN_LIKE.items()):
+        known = rustdl._dispatch._WRAPPED.get(id(fn))
+        if known is None or known[0] is not fn:
+            continue
+        wrapper = known[1]
+        staticmethod.__init__(wrapped, wrapper)
+        _BUILTIN_LIKE[name] = (wrapper, wrapped)
+        rustdl._dispatch.set_public(wrapper, wrapped)
 
 
 # torch's submodules with dunder names (``torch.__config__.show()``)

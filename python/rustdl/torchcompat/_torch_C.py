@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import rustdl
+from rustdl import _dispatch
+from rustdl import overrides as _overrides_api
 
 
 def _get_tracing_state() -> None:
@@ -31,9 +33,35 @@ def _are_functorch_transforms_active() -> bool:
     return False
 
 
-def _disabled_torch_function_impl(func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-    """A subclass's ``__torch_function__`` that runs ``func`` unchanged (no subclass handling)."""
-    return func(*args, **(kwargs or {}))
+# the __torch_function__ protocol's switches and probes (rustdl._dispatch holds the state)
+_disabled_torch_function_impl = _dispatch.disabled_torch_function_impl
+DisableTorchFunctionSubclass = _dispatch.DisableTorchFunctionSubclass
+DisableTorchFunction = _dispatch.DisableTorchFunction
+_is_torch_function_enabled = _dispatch.is_torch_function_enabled
+_has_torch_function = _overrides_api.has_torch_function
+_has_torch_function_unary = _overrides_api.has_torch_function_unary
+_has_torch_function_variadic = _overrides_api.has_torch_function_variadic
+
+
+def _is_torch_function_mode_enabled() -> bool:
+    """True while a TorchFunctionMode is active on this thread (and not disabled)."""
+    return bool(_dispatch.mode_stack()) and _dispatch.is_torch_function_enabled()
+
+
+_push_on_torch_function_stack = _dispatch.push_mode
+_pop_torch_function_stack = _dispatch.pop_mode
+
+
+def _len_torch_function_stack() -> int:
+    return len(_dispatch.mode_stack())
+
+
+def _get_function_stack_at(i: int) -> Any:
+    return _dispatch.mode_stack()[i]
+
+
+# the C base of torch.Tensor (code names it in isinstance checks and annotations)
+TensorBase = _TensorBase = rustdl.Tensor
 
 
 class Graph:
