@@ -382,6 +382,11 @@ def _function_wrapper(impl: Callable, name: str, modes_only: bool = False) -> Ca
                 out = _to_mode(public[0], impl, args, kwargs)
                 if out is not NotImplemented:
                     return out
+            if args and _KIND.get(type(args[0])) == 1:
+                # data given as a subclass instance: converted as a plain tensor (as_tensor(sub,
+                # dtype=...) is a plain tensor, as PyTorch's)
+                with DisableTorchFunctionSubclass():
+                    return impl(*args, **kwargs)
             return impl(*args, **kwargs)
 
     else:
@@ -544,11 +549,12 @@ def _namespaces() -> list[tuple[_types.ModuleType, Any, bool]]:
     """(namespace, the names that take part — None for all its public functions, modes only)."""
     import rustdl
 
-    from . import fft, linalg, special
+    from . import autograd, fft, linalg, special
     from .nn import functional, init
 
     return [
         (rustdl, _names.TORCH, False),
+        (autograd, ("grad", "backward"), False),
         (rustdl, _names.FACTORIES, True),
         (functional, None, False),
         (linalg, None, False),

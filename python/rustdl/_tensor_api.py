@@ -4604,6 +4604,20 @@ def _rewrap(t, cls):
 
 _plain_deepcopy = Tensor.__deepcopy__
 _plain_reduce = Tensor.__reduce__
+_plain_copy = Tensor.__copy__
+
+
+def _copy(self):
+    """``copy.copy``: a tensor sharing storage (see the core's), of the tensor's own class with
+    its attributes (a shallow copy of them), as PyTorch's."""
+    from ._dispatch import kind
+
+    out = _plain_copy(self)
+    if type(self) is Tensor or kind(type(self)) != 1:
+        return out
+    sub = _rewrap(out, type(self))
+    sub.__dict__.update(self.__dict__)
+    return sub
 
 
 def _deepcopy(self, memo):
@@ -4630,7 +4644,7 @@ def _rebuild_subclass(cls, rebuild, args):
     return _rewrap(rebuild(*args), cls)
 
 
-for _f, _name in ((_deepcopy, "__deepcopy__"), (_reduce, "__reduce__")):
+for _f, _name in ((_deepcopy, "__deepcopy__"), (_reduce, "__reduce__"), (_copy, "__copy__")):
     _f.__name__, _f.__qualname__ = _name, f"Tensor.{_name}"
     setattr(Tensor, _name, _f)
 

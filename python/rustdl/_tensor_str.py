@@ -213,5 +213,13 @@ def _add_suffixes(tensor_str: str, suffixes: list[str], indent: int, force_newli
 
 
 def _str(self: object, *, tensor_contents: object = None) -> str:
-    """The repr of a tensor."""
-    return repr(self)
+    """The repr of a tensor, made directly (a subclass's ``__torch_function__`` that handles
+    ``Tensor.__repr__`` by calling this is not called again)."""
+    import rustdl
+
+    if not isinstance(self, rustdl.Tensor):
+        return repr(self)
+    native = rustdl.Tensor.__dict__["__repr__"]
+    while getattr(native, "__wrapped__", None) is not None:
+        native = native.__wrapped__
+    return native(self)

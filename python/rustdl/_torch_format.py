@@ -87,6 +87,8 @@ class _Writer:
         if memo is not None:
             self.op(b"j" + struct.pack("<I", memo))  # LONG_BINGET: the same tensor object
             return
+        if _is_subclass_tensor(t):
+            raise _NotPlain(f"a {type(t).__name__} (a Tensor subclass: written with its class)")
         is_param = isinstance(t, Parameter)
         requires_grad = bool(t.requires_grad)
         location = "cuda:0" if t.device.type != "cpu" else "cpu"
@@ -301,6 +303,13 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
                     _Global("torch._utils", "_rebuild_parameter"),
                     (inner, bool(obj.requires_grad), _hooks()),
                 )
+            if _is_subclass_tensor(obj):
+                # as PyTorch's: the tensor rebuilt, made an instance of its class, its attributes set
+                rebuild, args = self._tensor(obj, bool(obj.requires_grad))
+                return (
+                    _Global("torch._tensor", "_rebuild_from_type_v2"),
+                    (rebuild, t, args, dict(vars(obj))),
+                )
             return self._tensor(obj, bool(obj.requires_grad))
         if t in self.dispatch:
             return NotImplemented  # a dtype: written as its global
@@ -337,6 +346,13 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
         if module.split(".", 1)[0] == "rustdl":
             raise _NotPlain(f"{module}.{getattr(obj, '__qualname__', name)}")
         super().save_global(obj, name)
+
+
+def _is_subclass_tensor(t: Any) -> bool:
+    """An instance of a user's Tensor subclass (one taking part in ``__torch_function__``)."""
+    from ._dispatch import kind
+
+    return type(t) is not Tensor and kind(type(t)) == 1
 
 
 def _is_size(v: Any) -> bool:

@@ -799,7 +799,13 @@ def _rebuild_parameter(data: Any, requires_grad: Any, *_: Any) -> Any:
 
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Any:
-    """``torch._tensor._rebuild_from_type_v2``: a tensor with Python attributes (which are dropped)."""
+    """``torch._tensor._rebuild_from_type_v2``: a tensor made an instance of ``new_type`` with its
+    attributes set (a Tensor subclass, with ``weights_only=False``); with ``weights_only`` a
+    tensor or parameter, its Python attributes dropped."""
+    if isinstance(new_type, type) and issubclass(new_type, Tensor) and isinstance(func, _Callable):
+        out = func(*args)  # a trusted load: the class was imported, the tensor is built
+        if isinstance(out, Tensor):
+            return _as_saved_subclass(out, new_type, state)
     if not isinstance(func, _Callable) or not isinstance(new_type, _Marker) or not isinstance(args, tuple):
         raise _RefusedPickle("_rebuild_from_type_v2 with arguments that are not a tensor rebuild")
     out = func(*args)
@@ -812,6 +818,25 @@ def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> An
     if new_type.name == "Parameter":
         out.parameter = True
     return out
+
+
+def _as_saved_subclass(t: Tensor, cls: type, state: Any) -> Any:
+    """``t`` as an instance of ``cls`` with the attributes ``state`` (a ``__dict__``, or PyTorch's
+    ``(__dict__, slots)`` pair) set, as PyTorch's ``_rebuild_from_type_v2`` makes it."""
+    from ._tensor_api import _rewrap
+
+    if type(t) is not cls and cls is not Tensor:
+        t = _rewrap(t, cls)
+    setstate = getattr(type(t), "__setstate__", None)
+    if state is not None and setstate is not None and setstate is not getattr(Tensor, "__setstate__", None):
+        t.__setstate__(state)
+        return t
+    attrs, slots = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
+    for mapping in (attrs, slots):
+        if isinstance(mapping, dict):
+            for k, v in mapping.items():
+                setattr(t, k, v)
+    return t
 
 
 def _parameter_type() -> type:

@@ -202,7 +202,21 @@ def resolve_name(f: Callable) -> str | None:
     if name is None:
         return None
     if is_tensor_method_or_property(f):
+        if name == "__get__":
+            owner = getattr(f, "__self__", None)
+            prop = next((n for n in _names.TENSOR_PROPERTIES if Tensor.__dict__.get(n) is owner), name)
+            return f"torch.Tensor.{prop}.__get__"
         return f"torch.Tensor.{name}"
+    module = str(getattr(f, "__module__", "") or "")
+    for ours, theirs in (
+        ("rustdl.nn.functional", "torch.nn.functional"),
+        ("rustdl.nn.init", "torch.nn.init"),
+        ("rustdl.linalg", "torch.linalg"),
+        ("rustdl.fft", "torch.fft"),
+        ("rustdl.special", "torch.special"),
+    ):
+        if module == ours or module.startswith(ours + "."):
+            return f"{theirs}.{name}"
     return f"torch.{name}"
 
 

@@ -12,6 +12,9 @@ from ._rustdl import ValuesIndices, float32
 
 class _Named(ValuesIndices):
     __slots__ = ()
+    # a structseq's field counts, as PyTorch's return types have them (library code reads them)
+    n_fields = n_sequence_fields = 2
+    n_unnamed_fields = 0
 
     def __repr__(self) -> str:
         # the package name as dtypes show it: "torch" under the torch compat layer
@@ -46,8 +49,11 @@ def structseq(name: str, fields: list[str]) -> type:
         body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
         return f"{prefix}.return_types.{name}(\n{body})"
 
+    counts = {"n_fields": len(fields), "n_sequence_fields": len(fields), "n_unnamed_fields": 0}
     cls = type(
-        name, (base,), {"__slots__": (), "__new__": __new__, "__repr__": __repr__, "__module__": __name__}
+        name,
+        (base,),
+        {"__slots__": (), "__new__": __new__, "__repr__": __repr__, "__module__": __name__, **counts},
     )
     cls.__qualname__ = name
     return cls

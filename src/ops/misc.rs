@@ -392,10 +392,14 @@ impl Tensor {
         if decimals == 0 || !self.dtype().is_float() {
             return self.rounding(UnaryOp::Round);
         }
-        let s = 10f64.powi(decimals as i32);
-        self.mul_scalar(s)?
-            .unary(UnaryOp::Round)?
-            .mul_scalar(1.0 / s)
+        // as PyTorch: scaled by 10^|decimals| and back by the inverse operation (dividing by
+        // 1e5 is exact where multiplying by the rounded 1e-5 is not)
+        let s = 10f64.powi(decimals.unsigned_abs().min(400) as i32);
+        if decimals > 0 {
+            self.mul_scalar(s)?.unary(UnaryOp::Round)?.div_scalar(s)
+        } else {
+            self.div_scalar(s)?.unary(UnaryOp::Round)?.mul_scalar(s)
+        }
     }
 
     /// `num_samples` category indices per row of the (unnormalised) probabilities, from the

@@ -310,7 +310,9 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tens
     // a numpy bool is any byte (PIL's 1-bit images hold 255): one that is neither 0 nor 1 is
     // not a Rust bool, so such an array is read as `byte != 0` (a copy, as it cannot be shared)
     let arr = &if kind == "b" && arr.len() > 0 && !bool_bytes_ok(arr)? {
-        np.call_method1("not_equal", (arr.call_method1("view", ("u1",))?, 0))?
+        // (asarray: of a 0-d array numpy's comparison gives a scalar)
+        let ne = np.call_method1("not_equal", (arr.call_method1("view", ("u1",))?, 0))?;
+        np.call_method1("asarray", (ne,))?
             .cast_into::<PyUntypedArray>()?
     } else {
         arr.clone()

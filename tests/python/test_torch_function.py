@@ -422,3 +422,92 @@ def test_programs_without_the_protocol_run_unwrapped():
         """
     )
     assert out.split() == ["False", "method_descriptor"]
+
+
+def test_operators_unary_ops_and_namespaces_keep_the_subclass():
+    x = np.array([[2.0, 1.0], [1.0, 3.0]])
+    a = rustdl.tensor(x, dtype=rustdl.float64).as_subclass(Plain)
+    cases = [
+        (-a, -x), (+a, x), (abs(-a), x), (a**2, x**2), (2 ** a, 2.0**x), (1 / a, 1 / x), (2 // a, 2 // x),
+        (a % 2, x % 2), (a.new_zeros(2), np.zeros(2)), (a.new_ones(3), np.ones(3)),
+        (rustdl.zeros_like(a), np.zeros_like(x)), (rustdl.linalg.inv(a), np.linalg.inv(x)),
+        (rustdl.linalg.norm(a), np.linalg.norm(x)), (rustdl.special.expit(a), 1 / (1 + np.exp(-x))),
+        (F.logsigmoid(a), -np.log1p(np.exp(-x))), (list(a)[1], x[1]), (a.max(1).values, x.max(1)),
+        (a < 2, x < 2),
+    ]  # fmt: skip
+    for out, ref in cases:
+        assert type(out) is Plain
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
+    b = a.clone()
+    b /= 2
+    b += 1
+    assert type(b) is Plain and np.allclose(b.numpy(), x / 2 + 1)
+    assert type(rustdl.rand_like(a)) is Plain and tuple(rustdl.rand_like(a).shape) == (2, 2)
+
+
+def test_operators_are_handed_over_as_the_method_they_stand_for():
+    a = rustdl.ones(2).as_subclass(Logged)
+    Logged.seen.clear()
+    _ = (a + 1, 1 + a, a * 2, a / 2, a @ a, a < 1, a % 2, -a, abs(a), a**2)
+    b = a.clone()
+    b += 1
+    names = [getattr(f, "__name__", "") for f, _ in Logged.seen]
+    T = rustdl.Tensor
+    assert [f for f, _ in Logged.seen][:10] == [
+        T.add, T.add, T.mul, T.div, T.matmul, T.lt, T.remainder, T.neg, T.abs, T.pow
+    ]  # fmt: skip
+    assert names[-1] == "add_"
+
+
+def test_factories_take_data_not_overrides_and_the_opt_out_runs_plain():
+    a = rustdl.tensor([1.0, 2.0]).as_subclass(Plain)
+    assert type(rustdl.tensor(a)) is rustdl.Tensor
+    assert type(rustdl.as_tensor(a, dtype=rustdl.float64)) is rustdl.Tensor
+    assert rustdl.as_tensor(a) is a  # nothing to convert: the object itself, as PyTorch's
+    out = rustdl._dispatch.disabled_torch_function_impl(rustdl.add, (Plain,), (a, 1), {})
+    assert type(out) is rustdl.Tensor and out.tolist() == [2.0, 3.0]
+
+
+def test_result_tuples_have_structseq_field_counts():
+    r = rustdl.tensor([[3.0, 1.0], [2.0, 5.0]]).max(1)
+    assert (r.n_fields, r.n_sequence_fields, r.n_unnamed_fields) == (2, 2, 0)
+    assert rustdl.linalg.slogdet(rustdl.eye(2)).n_fields == 2
+
+
+def test_a_repr_hook_may_build_on_the_plain_repr():
+    class Shown(rustdl.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func is rustdl.Tensor.__repr__:
+                from rustdl._tensor_str import _str
+
+                return "<" + _str(args[0]) + ">"
+            return super().__torch_function__(func, types, args, kwargs)
+
+    assert repr(rustdl.tensor([1, 2]).as_subclass(Shown)) == "<Shown([1, 2])>"
+    assert repr(rustdl.tensor([1.5]).as_subclass(Plain)) == "Plain([1.5000])"
+
+
+def test_checkpoints_in_pytorchs_format_keep_the_subclass_and_its_attributes(tmp_path):
+    from rustdl import _torch_format
+
+    t = tagged([1.0, 2.0], "ct")
+    path = tmp_path / "t.pt"
+    _torch_format.save({"x": t, "again": [t]}, str(path))
+    back = rustdl.load(str(path), weights_only=False)
+    assert type(back["x"]) is Tagged and back["x"].tag == "ct" and back["x"].tolist() == [1.0, 2.0]
+    assert back["again"][0] is back["x"]
+    # weights_only refuses a class it was not told about, as PyTorch's
+    with pytest.raises(Exception, match="Tagged"):
+        rustdl.load(str(path), weights_only=True)
+    c = copy.copy(t)
+    assert type(c) is Tagged and c.tag == "ct" and c.data_ptr() == t.data_ptr()
+
+
+def test_a_zero_dim_numpy_bool_of_any_byte_and_rounding_to_decimals():
+    a = np.zeros((), np.uint8)
+    a[()] = 5
+    assert rustdl.from_numpy(a.view(bool)).item() is True
+    x = rustdl.tensor([3.0, 1.5, 12.0, 0.123456789], dtype=rustdl.float64)
+    assert rustdl.round(x, decimals=5).tolist() == [3.0, 1.5, 12.0, 0.12346]
+    assert rustdl.round(rustdl.tensor([1234.5678], dtype=rustdl.float64), decimals=-2).tolist() == [1200.0]

@@ -57,6 +57,9 @@ _PREFIXES: dict[str, str] = {
     "torch.utils.model_zoo": "rustdl.hub",
     "torch.utils.cpp_extension": "rustdl.torchcompat._cpp_extension",
     "torch.utils": "rustdl.torchcompat._torch_utils",
+    "torch._utils": "rustdl.torchcompat._torch_private_utils",
+    "torch.utils.weak": "rustdl.torchcompat._torch_utils_weak",
+    "torch.utils._contextlib": "rustdl.torchcompat._torch_utils_contextlib",
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",
     "torch.nn.modules": "rustdl.nn.modules",
     "torch.nn.parallel": "rustdl.nn.parallel",
@@ -240,6 +243,9 @@ class TorchFacade(types.ModuleType):
             object.__setattr__(self, "__all__", names)
             return names
         if name.startswith("__") and name.endswith("__") and name not in _DUNDER_MODULES:
+            # a module's own dunders that dir() lists are read from the module it stands for
+            if name not in _OWN_DUNDERS and name in vars(object.__getattribute__(self, "_target")):
+                return vars(object.__getattribute__(self, "_target"))[name]
             raise AttributeError(name)
         target = object.__getattribute__(self, "_target")
         sub = f"{self.__name__}.{name}"
@@ -342,6 +348,9 @@ def _dispatch_activated() -> None:
 
 # torch's submodules with dunder names (``torch.__config__.show()``)
 _DUNDER_MODULES = frozenset({"__config__"})
+# module dunders a facade does not take from the module it stands for (its own, or the lazy
+# attribute hooks of the rustdl module)
+_OWN_DUNDERS = frozenset({"__getattr__", "__dir__", "__path__", "__all__", "__spec__", "__loader__"})
 
 
 # ``torch.X`` names that are ``torch.nn.functional.X`` with the same leading arguments.

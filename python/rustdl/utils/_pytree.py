@@ -363,3 +363,208 @@ def tree_all_only(type_or_types: Any, pred: Callable[[Any], bool], tree: PyTree,
 def tree_any_only(type_or_types: Any, pred: Callable[[Any], bool], tree: PyTree, is_leaf=None):
     """True when ``pred`` holds for some leaf of the given type(s)."""
     return any(_only(type_or_types, pred, tree, is_leaf))
+
+
+# ---- key paths: where each leaf sits (``tree_flatten_with_path``, ``keystr``) -------------------
+
+KeyEntry = Any
+KeyPath = tuple
+Context = Any
+
+
+class SequenceKey(NamedTuple):
+    """A position in a list, tuple or deque: ``[idx]``."""
+
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx!r}]"
+
+    def get(self, sequence: Any) -> Any:
+        return sequence[self.idx]
+
+
+class MappingKey(NamedTuple):
+    """A key of a dict: ``[key]``."""
+
+    key: Any
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+    def get(self, mapping: Any) -> Any:
+        return mapping[self.key]
+
+
+class GetAttrKey(NamedTuple):
+    """A field of a named tuple or an attribute of an object: ``.name``."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+    def get(self, obj: Any) -> Any:
+        return getattr(obj, self.name)
+
+
+def keystr(kp: KeyPath) -> str:
+    """The key path as code spells it (``[0]['a'].x``)."""
+    return "".join(str(k) for k in kp)
+
+
+def key_get(obj: Any, kp: KeyPath) -> Any:
+    """The part of ``obj`` the key path leads to."""
+    for k in kp:
+        obj = k.get(obj)
+    return obj
+
+
+def _list_flatten_with_keys(x):
+    children, context = _list_flatten(x)
+    return [(SequenceKey(i), c) for i, c in enumerate(children)], context
+
+
+def _tuple_flatten_with_keys(x):
+    children, context = _tuple_flatten(x)
+    return [(SequenceKey(i), c) for i, c in enumerate(children)], context
+
+
+def _deque_flatten_with_keys(x):
+    children, context = _deque_flatten(x)
+    return [(SequenceKey(i), c) for i, c in enumerate(children)], context
+
+
+def _dict_flatten_with_keys(x):
+    children, context = _dict_flatten(x)
+    return [(MappingKey(k), c) for k, c in zip(context, children)], context
+
+
+def _odict_flatten_with_keys(x):
+    children, context = _odict_flatten(x)
+    return [(MappingKey(k), c) for k, c in zip(context, children)], context
+
+
+def _defaultdict_flatten_with_keys(x):
+    children, context = _defaultdict_flatten(x)
+    return [(MappingKey(k), c) for k, c in zip(context[1], children)], context
+
+
+def _namedtuple_flatten_with_keys(x):
+    children, context = _namedtuple_flatten(x)
+    return [(GetAttrKey(f), c) for f, c in zip(type(x)._fields, children)], context
+
+
+for _t, _fn in (
+    (list, _list_flatten_with_keys),
+    (tuple, _tuple_flatten_with_keys),
+    (deque, _deque_flatten_with_keys),
+    (dict, _dict_flatten_with_keys),
+    (OrderedDict, _odict_flatten_with_keys),
+    (defaultdict, _defaultdict_flatten_with_keys),
+    (namedtuple, _namedtuple_flatten_with_keys),
+):
+    SUPPORTED_NODES[_t] = SUPPORTED_NODES[_t]._replace(flatten_with_keys_fn=_fn)
+del _t, _fn
+
+
+def _keyed_children(x: Any) -> list[tuple[Any, Any]]:
+    if _is_namedtuple(x):
+        return _namedtuple_flatten_with_keys(x)[0]
+    node = SUPPORTED_NODES[type(x)]
+    if node.flatten_with_keys_fn is None:
+        raise ValueError(
+            f"tree_flatten_with_path: did not find a flatten_with_keys_fn for type {type(x)}; "
+            "register it with register_pytree_node(..., flatten_with_keys_fn=...)"
+        )
+    return list(node.flatten_with_keys_fn(x)[0])
+
+
+def tree_flatten_with_path(
+    tree: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[tuple[KeyPath, Any]], TreeSpec]:
+    """The (key path, leaf) pairs of ``tree`` left to right, and its :class:`TreeSpec`."""
+    pairs: list[tuple[KeyPath, Any]] = []
+
+    def go(t: Any, path: tuple) -> None:
+        if tree_is_leaf(t, is_leaf):
+            pairs.append((path, t))
+            return
+        for k, c in _keyed_children(t):
+            go(c, (*path, k))
+
+    go(tree, ())
+    return pairs, tree_structure(tree, is_leaf)
+
+
+def tree_leaves_with_path(
+    tree: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> list[tuple[KeyPath, Any]]:
+    """The (key path, leaf) pairs of ``tree`` left to right."""
+    return tree_flatten_with_path(tree, is_leaf)[0]
+
+
+def tree_map_with_path(
+    func: Callable[..., Any], tree: PyTree, *rests: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> PyTree:
+    """``tree`` with each leaf replaced by ``func(key_path, leaf, *matching leaves of rests)``."""
+    pairs, spec = tree_flatten_with_path(tree, is_leaf)
+    others = _leaves_of_rest(spec, rests, "tree_map_with_path")
+    return tree_unflatten(
+        [func(kp, leaf, *(o[i] for o in others)) for i, (kp, leaf) in enumerate(pairs)], spec
+    )
+
+
+def is_namedtuple(obj: Any) -> bool:
+    """True for a named tuple class or instance."""
+    return is_namedtuple_class(obj if isinstance(obj, type) else type(obj))
+
+
+def is_namedtuple_class(cls: Any) -> bool:
+    """True for a named tuple class (a structseq such as ``torch.return_types.max`` is not one)."""
+    return _is_namedtuple_class(cls) and not is_structseq_class(cls)
+
+
+def is_namedtuple_instance(obj: Any) -> bool:
+    """True for an instance of a named tuple class."""
+    return is_namedtuple_class(type(obj))
+
+
+def is_structseq_class(cls: Any) -> bool:
+    """True for a structseq class: a tuple type with ``n_fields``, as ``torch.return_types`` and
+    ``os.stat_result``."""
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, tuple)
+        and all(hasattr(cls, a) for a in ("n_fields", "n_sequence_fields", "n_unnamed_fields"))
+    )
+
+
+def is_structseq(obj: Any) -> bool:
+    """True for a structseq class or instance."""
+    return is_structseq_class(obj if isinstance(obj, type) else type(obj))
+
+
+def is_structseq_instance(obj: Any) -> bool:
+    """True for an instance of a structseq class."""
+    return is_structseq_class(type(obj))
+
+
+__all__ += [
+    "GetAttrKey",
+    "KeyEntry",
+    "KeyPath",
+    "MappingKey",
+    "SequenceKey",
+    "is_namedtuple",
+    "is_namedtuple_class",
+    "is_namedtuple_instance",
+    "is_structseq",
+    "is_structseq_class",
+    "is_structseq_instance",
+    "key_get",
+    "keystr",
+    "tree_flatten_with_path",
+    "tree_leaves_with_path",
+    "tree_map_with_path",
+]
