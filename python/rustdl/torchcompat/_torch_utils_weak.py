@@ -42,8 +42,9 @@ class WeakIdKeyDictionary(MutableMapping):
 
     def __init__(self, dict: Any = None) -> None:  # noqa: A002
         self.data: dict[WeakIdRef, Any] = {}
+        selfref = weakref.ref(self)  # (the callback must not keep the dictionary alive)
 
-        def remove(k: Any, selfref: Any = weakref.ref(self)) -> None:
+        def remove(k: Any) -> None:
             owner = selfref()
             if owner is not None:
                 owner.data.pop(k, None)
