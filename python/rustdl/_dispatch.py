@@ -137,8 +137,9 @@ def overriding_types(args: Any, kwargs: Any = None) -> list[type]:
     return found
 
 
-# modes pushed and switches entered, over all threads: while 0, a call whose arguments are all of
-# plain kinds runs at once (the thread's own state is read only otherwise)
+# modes pushed, over all threads: while 0, a call whose arguments are all of plain kinds runs at
+# once (the thread's own state is read only otherwise). The switches need no count: they matter
+# only for arguments that override (never on the quick path) or while a mode is pushed.
 _busy = 0
 _busy_lock = threading.Lock()
 
@@ -162,12 +163,23 @@ def dispatch(public: Any, impl: Callable, args: tuple, kwargs: dict) -> Any:
         out = _to_mode(public, impl, args, kwargs)
         if out is not NotImplemented:
             return out
+        # the mode declined: the overriding types get their turn, and with none the call fails
+        found = [] if st.subclass_off else overriding_types(args, kwargs)
+        if not found:
+            raise TypeError(
+                f"Multiple dispatch failed for '{_name_of(public)}': the mode returned NotImplemented"
+            )
+        return _call_overrides(public, found, args, kwargs)
     if st.subclass_off or st.all_off:
         return impl(*args, **kwargs)
     found = overriding_types(args, kwargs)
     if not found:
         return impl(*args, **kwargs)
     return _call_overrides(public, found, args, kwargs)
+
+
+def _name_of(public: Any) -> str:
+    return str(getattr(public, "__name__", None) or repr(public))
 
 
 def _count(n: int) -> None:
@@ -235,12 +247,10 @@ class DisableTorchFunctionSubclass:
 
     def __enter__(self) -> DisableTorchFunctionSubclass:
         _state.subclass_off += 1
-        _count(1)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         _state.subclass_off -= 1
-        _count(-1)
 
 
 class DisableTorchFunction:
@@ -248,12 +258,10 @@ class DisableTorchFunction:
 
     def __enter__(self) -> DisableTorchFunction:
         _state.all_off += 1
-        _count(1)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         _state.all_off -= 1
-        _count(-1)
 
 
 def is_torch_function_enabled() -> bool:
@@ -382,6 +390,9 @@ def _function_wrapper(impl: Callable, name: str, modes_only: bool = False) -> Ca
                 out = _to_mode(public[0], impl, args, kwargs)
                 if out is not NotImplemented:
                     return out
+                raise TypeError(
+                    f"Multiple dispatch failed for '{_name_of(public[0])}': the mode returned NotImplemented"
+                )
             if args and _KIND.get(type(args[0])) == 1:
                 # data given as a subclass instance: converted as a plain tensor (as_tensor(sub,
                 # dtype=...) is a plain tensor, as PyTorch's)
@@ -535,6 +546,19 @@ def _wrap_tensor_class() -> None:
         op, method = Tensor.__dict__.get(dunder), Tensor.__dict__.get(target)
         if getattr(op, "_rustdl_dispatch", False) and getattr(method, "_rustdl_dispatch", False):
             op._rustdl_public[0] = method
+    # the operators PyTorch hands over as objects of their own under the method's name (a ** b
+    # as Tensor.__pow__ named 'pow'), and its Python 2 spellings of division
+    for dunder, shown in (("__pow__", "pow"), ("__ipow__", "pow_"), ("__rtruediv__", "__rdiv__")):
+        op = Tensor.__dict__.get(dunder)
+        if getattr(op, "_rustdl_dispatch", False):
+            op.__name__ = shown
+    for alias, dunder in (
+        ("__rdiv__", "__rtruediv__"),
+        ("__idiv__", "__itruediv__"),
+        ("__div__", "__truediv__"),
+    ):
+        if alias not in Tensor.__dict__ and dunder in Tensor.__dict__:
+            setattr(Tensor, alias, Tensor.__dict__[dunder])
     Tensor.__iter__ = _iter
     for name in _names.TENSOR_PROPERTIES:
         raw = Tensor.__dict__.get(name)

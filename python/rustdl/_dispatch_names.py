@@ -100,12 +100,12 @@ TENSOR_DUNDERS = frozenset(
 # operators that PyTorch hands over as the method they stand for (`a + 1` as Tensor.add)
 OPERATOR_METHODS = {
     "__add__": "add", "__radd__": "add", "__sub__": "sub", "__mul__": "mul", "__rmul__": "mul",
-    "__truediv__": "div", "__rtruediv__": "__rdiv__", "__mod__": "remainder", "__pow__": "pow",
+    "__truediv__": "div", "__mod__": "remainder",
     "__matmul__": "matmul", "__neg__": "neg", "__pos__": "positive", "__abs__": "abs",
     "__rand__": "bitwise_and", "__ror__": "bitwise_or", "__rxor__": "bitwise_xor", "__ne__": "ne",
     "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge", "__iadd__": "add_",
     "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_", "__ifloordiv__": "floor_divide_",
-    "__imod__": "remainder_", "__ipow__": "pow_",
+    "__imod__": "remainder_",
 }  # fmt: skip
 
 # public Tensor methods that do not take part, as in PyTorch

@@ -207,17 +207,23 @@ def resolve_name(f: Callable) -> str | None:
             prop = next((n for n in _names.TENSOR_PROPERTIES if Tensor.__dict__.get(n) is owner), name)
             return f"torch.Tensor.{prop}.__get__"
         return f"torch.Tensor.{name}"
-    module = str(getattr(f, "__module__", "") or "")
-    for ours, theirs in (
-        ("rustdl.nn.functional", "torch.nn.functional"),
-        ("rustdl.nn.init", "torch.nn.init"),
-        ("rustdl.linalg", "torch.linalg"),
-        ("rustdl.fft", "torch.fft"),
-        ("rustdl.special", "torch.special"),
+    import rustdl
+
+    from . import fft, linalg, special
+    from .nn import functional, init
+
+    # the namespace that holds the very object (F.linear is a native function of the core)
+    for module, theirs in (
+        (functional, "torch.nn.functional"),
+        (init, "torch.nn.init"),
+        (linalg, "torch.linalg"),
+        (fft, "torch.fft"),
+        (special, "torch.special"),
+        (rustdl, "torch"),
     ):
-        if module == ours or module.startswith(ours + "."):
+        if vars(module).get(name) is f:
             return f"{theirs}.{name}"
-    return f"torch.{name}"
+    return None
 
 
 def wrap_torch_function(dispatcher: Callable) -> Callable[[Callable], Callable]:

@@ -1416,12 +1416,10 @@ impl PyTensor {
                     .to_string()
                     .into_pyobject(py)?
                     .into_any(),
-                pyo3::types::PyBool::new(
-                    py,
-                    this.tensor().is_leaf() && this.tensor().requires_grad(),
-                )
-                .to_owned()
-                .into_any(),
+                // a non-leaf is saved by value as a leaf that requires grad, as PyTorch's
+                pyo3::types::PyBool::new(py, this.tensor().requires_grad())
+                    .to_owned()
+                    .into_any(),
             ],
         )?;
         // attributes set on the tensor travel as its state (pickle restores them), as PyTorch's
@@ -1431,9 +1429,15 @@ impl PyTensor {
         }
         PyTuple::new(py, [rebuild, args.into_any()])
     }
-    /// `copy.copy`: a tensor sharing storage, as PyTorch.
-    fn __copy__(&self) -> PyTensor {
-        self.tensor().into()
+    /// `copy.copy`: a new leaf sharing the storage, requiring grad as the tensor does, as
+    /// PyTorch's (its own tensor for autograd: its gradient is its own).
+    fn __copy__(&self) -> PyResult<PyTensor> {
+        let t = self.tensor();
+        let out = t.detach();
+        if t.requires_grad() {
+            out.set_requires_grad(true)?;
+        }
+        Ok(out.into())
     }
     /// `memory_format=` is checked as PyTorch does; the result has rustdl's one layout.
     #[pyo3(signature = (**kwargs))]
@@ -1941,8 +1945,14 @@ impl PyTensor {
     fn __neg__(&self) -> PyResult<PyTensor> {
         self.op(|t| t.neg())
     }
-    fn __pos__(&self) -> PyTensor {
-        self.tensor().into()
+    /// `+t` (`positive`): the tensor itself, as PyTorch's; refused for bool, as there.
+    fn __pos__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        if slf.get().tensor().dtype() == DType::Bool {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "The `+` operator, on a bool tensor is not supported.",
+            ));
+        }
+        Ok(slf.clone())
     }
     fn __abs__(&self) -> PyResult<PyTensor> {
         self.op(|t| t.abs())

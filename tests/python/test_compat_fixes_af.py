@@ -109,7 +109,9 @@ def test_facades_answer_the_module_dunders_dir_lists():
         import torch
         import torch.distributions as D
 
-        for mod in (torch, D, torch.nn, torch.linalg):
+        for mod in (D, torch.nn, torch.linalg):
             assert [n for n in dir(mod) if not hasattr(mod, n)] == []
+        dunders = [n for n in dir(torch) if n.startswith("__") and n.endswith("__")]
+        assert "__builtins__" in dunders and [n for n in dunders if not hasattr(torch, n)] == []
     finally:
         torchcompat.uninstall()

@@ -286,6 +286,53 @@ def test_tensors_stay_out_of_the_sequence_protocol_once_active():
     assert [r.tolist() for r in x] == [[1.0, 1.0], [1.0, 1.0]] and len(x) == 2
 
 
+def test_copies_are_tensors_of_their_own_for_autograd():
+    w = rustdl.tensor([1.0, 2.0], dtype=rustdl.float64)
+    c = copy.copy(w)
+    c.requires_grad_()
+    (c * w).sum().backward()
+    assert not w.requires_grad and w.grad is None and c.grad.tolist() == [1.0, 2.0]
+    with rustdl.no_grad():
+        c.add_(1.0)
+    assert w.tolist() == [2.0, 3.0]  # the storage is shared, as PyTorch's copy.copy
+    x = rustdl.tensor([1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
+    c = copy.copy(x * 2)
+    assert c.is_leaf and c.requires_grad
+    (c * 5).sum().backward()
+    assert x.grad is None and c.grad.tolist() == [5.0, 5.0]
+    back = pickle.loads(pickle.dumps(x * 2))
+    assert back.requires_grad and back.is_leaf  # saved by value as a leaf, as PyTorch's
+    assert (+w) is w and rustdl.positive(w) is w
+    with pytest.raises(NotImplementedError):
+        +rustdl.ones(2, dtype=rustdl.bool)
+
+
+def test_a_parameter_of_a_subclass_keeps_its_class():
+    p = nn.Parameter(rustdl.tensor([1.0, 2.0]).as_subclass(Logged))
+    assert type(p) is Logged and isinstance(p, nn.Parameter) and p.requires_grad and p.is_leaf
+    Logged.seen.clear()
+    out = p * 2
+    assert type(out) is Logged and Logged.seen[0][0] is rustdl.Tensor.mul
+    m = nn.Module()
+    m.w = p
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    assert not isinstance(rustdl.ones(1), nn.Parameter) and isinstance(
+        nn.Parameter(rustdl.ones(1)), nn.Parameter
+    )
+
+
+def test_a_mode_that_declines_makes_the_call_fail():
+    class Declines(overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            return NotImplemented
+
+    x = rustdl.ones(1)
+    with Declines(), pytest.raises(TypeError, match="Multiple dispatch failed for 'add'"):
+        rustdl.add(x, 1)
+    with Declines(), pytest.raises(TypeError, match="Multiple dispatch failed for 'zeros'"):
+        rustdl.zeros(1)
+
+
 def test_copies_and_pickles_keep_the_subclass_and_its_attributes():
     t = tagged([1.0, 2.0], "a")
     t.extra = {"k": [1, 2]}
@@ -453,9 +500,11 @@ def test_operators_are_handed_over_as_the_method_they_stand_for():
     b += 1
     names = [getattr(f, "__name__", "") for f, _ in Logged.seen]
     T = rustdl.Tensor
-    assert [f for f, _ in Logged.seen][:10] == [
-        T.add, T.add, T.mul, T.div, T.matmul, T.lt, T.remainder, T.neg, T.abs, T.pow
+    assert [f for f, _ in Logged.seen][:9] == [
+        T.add, T.add, T.mul, T.div, T.matmul, T.lt, T.remainder, T.neg, T.abs
     ]  # fmt: skip
+    # `a ** 2` is an object of its own named as the method, as PyTorch's Tensor.__pow__
+    assert Logged.seen[9][0] is T.__pow__ and names[9] == "pow"
     assert names[-1] == "add_"
 
 

@@ -6,7 +6,21 @@ from .._dispatch import disabled_torch_function_impl
 from .._rustdl import Tensor
 
 
-class Parameter(Tensor):
+class _ParameterMeta(type(Tensor)):
+    """``isinstance(t, Parameter)`` also holds for a Tensor subclass instance made a parameter
+    (``nn.Parameter(sub)`` keeps ``sub``'s class and marks it ``_is_param``), as PyTorch's."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        if super().__instancecheck__(instance):
+            return True
+        return (
+            cls is Parameter
+            and isinstance(instance, Tensor)
+            and getattr(instance, "_is_param", False) is True
+        )
+
+
+class Parameter(Tensor, metaclass=_ParameterMeta):
     """A tensor that is a module parameter: assigning it to a module attribute registers it.
 
     It shares storage with ``data`` (no copy) and requires grad by default.
@@ -33,7 +47,22 @@ class Parameter(Tensor):
             data = Tensor()
         elif not isinstance(data, Tensor):
             raise TypeError(f"Parameter: data must be a Tensor, got {type(data).__name__}")
-        elif not data.is_contiguous():
+        elif cls is Parameter and type(data) is not Tensor and not isinstance(data, Parameter):
+            from .._dispatch import kind
+
+            if kind(type(data)) == 1:
+                # a Tensor subclass that takes part in __torch_function__ stays of its class,
+                # marked as a parameter, as PyTorch's (its hook keeps seeing calls)
+                t = data.detach().requires_grad_(requires_grad)
+                if type(t) is not type(data):
+                    raise RuntimeError(
+                        f"Creating a Parameter from an instance of type {type(data).__name__} requires that "
+                        f"detach() returns an instance of the same type, but return type {type(t).__name__} "
+                        "was found instead"
+                    )
+                t._is_param = True
+                return t
+        if not data.is_contiguous():
             data = data.contiguous()
         self = Tensor.__new__(cls, data)
         self.requires_grad_(requires_grad)
