@@ -115,3 +115,18 @@ def test_facades_answer_the_module_dunders_dir_lists():
         assert "__builtins__" in dunders and [n for n in dunders if not hasattr(torch, n)] == []
     finally:
         torchcompat.uninstall()
+
+
+def test_dispatch_modes_import_and_refuse_to_run():
+    from rustdl.torchcompat import _torch_python_dispatch as D
+
+    class Counting(D.TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    with pytest.raises(NotImplementedError, match="ATen"):
+        with Counting():
+            pass
+    assert D._get_current_dispatch_mode() is None and not D.is_traceable_wrapper_subclass(rustdl.ones(1))
+    with D._disable_current_modes():
+        pass

@@ -60,6 +60,7 @@ _PREFIXES: dict[str, str] = {
     "torch._utils": "rustdl.torchcompat._torch_private_utils",
     "torch.utils.weak": "rustdl.torchcompat._torch_utils_weak",
     "torch.utils._contextlib": "rustdl.torchcompat._torch_utils_contextlib",
+    "torch.utils._python_dispatch": "rustdl.torchcompat._torch_python_dispatch",
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",
     "torch.nn.modules": "rustdl.nn.modules",
     "torch.nn.parallel": "rustdl.nn.parallel",
