@@ -77,7 +77,10 @@ _KIND: dict[type, int] = {
 
 
 def _classify(t: type) -> int:
-    tf = getattr(t, "__torch_function__", None)
+    try:
+        tf = getattr(t, "__torch_function__", None)
+    except Exception:  # noqa: BLE001 - an attribute that cannot be read: no hook
+        tf = None
     if tf is None:
         kind = 2 if issubclass(t, (list, tuple)) else 0
     else:
@@ -189,26 +192,21 @@ def _count(n: int) -> None:
 
 
 def push_mode(mode: Any) -> None:
-    """Pushes a mode on this thread's stack (installing the protocol first)."""
+    """Pushes a mode on this thread's stack (installing the protocol first); None is ignored."""
+    if mode is None:
+        return
     activate()
     _state.modes.append(mode)
     _count(1)
 
 
-def pop_mode(mode: Any = None) -> Any:
-    """Takes ``mode`` (the innermost one when None) off this thread's stack and returns it."""
+def pop_mode() -> Any:
+    """Takes the innermost mode off this thread's stack and returns it (a mode's exit pops the
+    innermost one, as PyTorch's, whichever mode it is)."""
     modes = _state.modes
     if not modes:
         raise RuntimeError("pop_mode: the torch function mode stack is empty")
-    if mode is None:
-        out = modes.pop()
-    else:
-        for i in range(len(modes) - 1, -1, -1):
-            if modes[i] is mode:
-                out = modes.pop(i)
-                break
-        else:
-            return None
+    out = modes.pop()
     _count(-1)
     return out
 
@@ -218,20 +216,45 @@ def _to_mode(public: Any, impl: Callable, args: tuple, kwargs: dict) -> Any:
     modes = _state.modes
     mode = modes.pop()
     try:
-        return mode.__torch_function__(public, tuple(overriding_types(args, kwargs)), args, kwargs)
+        types_ = tuple(overriding_types(args, kwargs))
+        # kwargs are handed over only when there are some, as PyTorch's (hooks may omit them)
+        if kwargs:
+            return mode.__torch_function__(public, types_, args, kwargs)
+        return mode.__torch_function__(public, types_, args)
     finally:
         modes.append(mode)
+
+
+class NoImplementation(TypeError):
+    """Every ``__torch_function__`` asked returned ``NotImplemented``."""
+
+
+def _hook_of(t: type) -> Callable:
+    hook = t.__torch_function__
+    if isinstance(hook, _types.FunctionType):
+        # a plain method on the class (not a classmethod): PyTorch calls it with the class, as a
+        # deprecated spelling
+        import warnings
+
+        warnings.warn(
+            f"Defining your `__torch_function__` as a plain method ({t.__name__}) is deprecated; "
+            "please define it as a classmethod.",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        return functools.partial(hook, t)
+    return hook
 
 
 def _call_overrides(public: Any, found: list[type], args: Any, kwargs: Any) -> Any:
     types_ = tuple(found)
     for t in found:
-        out = t.__torch_function__(public, types_, args, kwargs)
+        hook = _hook_of(t)
+        out = hook(public, types_, args, kwargs) if kwargs else hook(public, types_, args)
         if out is not NotImplemented:
             return out
-    name = getattr(public, "__name__", repr(public))
-    raise TypeError(
-        f"no implementation found for '{name}' on types that implement __torch_function__: "
+    raise NoImplementation(
+        f"no implementation found for '{_name_of(public)}' on types that implement __torch_function__: "
         f"{[t.__name__ for t in found]}"
     )
 
@@ -243,29 +266,31 @@ def _call_overrides(public: Any, found: list[type], args: Any, kwargs: Any) -> A
 
 class DisableTorchFunctionSubclass:
     """Within this block, Tensor subclasses are handled as plain tensors (modes still apply):
-    what ``Tensor.__torch_function__`` runs the function under."""
+    what ``Tensor.__torch_function__`` runs the function under. Leaving restores the state found
+    on entering (a stray exit changes nothing)."""
 
-    def __enter__(self) -> DisableTorchFunctionSubclass:
-        _state.subclass_off += 1
+    _field = "subclass_off"
+
+    def __enter__(self) -> Any:
+        self._saved = getattr(_state, self._field)
+        setattr(_state, self._field, self._saved + 1)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _state.subclass_off -= 1
+        saved = self.__dict__.pop("_saved", None)
+        if saved is not None:
+            setattr(_state, self._field, saved)
 
 
-class DisableTorchFunction:
+class DisableTorchFunction(DisableTorchFunctionSubclass):
     """Within this block, neither modes nor subclasses see calls."""
 
-    def __enter__(self) -> DisableTorchFunction:
-        _state.all_off += 1
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        _state.all_off -= 1
+    _field = "all_off"
 
 
 def is_torch_function_enabled() -> bool:
-    return not _state.all_off
+    """False inside either switch, as PyTorch's ``_is_torch_function_enabled``."""
+    return not (_state.all_off or _state.subclass_off)
 
 
 def mode_stack() -> list[Any]:
@@ -349,12 +374,16 @@ _build_class = builtins.__build_class__
 
 def _build_class_hook(func: Any, name: str, *bases: Any, **kwds: Any) -> Any:
     cls = _build_class(func, name, *bases, **kwds)
-    if (
-        isinstance(cls, type)
-        and "__torch_function__" in cls.__dict__
-        and not str(cls.__module__).startswith("rustdl")
-        and _classify(cls) == 1
-    ):
+    try:
+        takes_part = (
+            isinstance(cls, type)
+            and "__torch_function__" in type.__dict__["__dict__"].__get__(cls)
+            and not str(type.__dict__["__module__"].__get__(cls)).startswith("rustdl.")
+            and _classify(cls) == 1
+        )
+    except Exception:  # noqa: BLE001 - a class whose attributes cannot be read takes no part
+        takes_part = False
+    if takes_part:
         activate()
     return cls
 
@@ -455,11 +484,30 @@ def _wrap_module(module: _types.ModuleType, names: Any, modes_only: bool = False
         setattr(module, name, _function_wrapper(value, name, modes_only))
 
 
+# binary operators: when no hook implements them they give NotImplemented, so that Python tries
+# the reflected operation (and `a == b` falls back to identity), as PyTorch's
+_BINARY = frozenset(
+    f"__{p}{op}__"
+    for op in "add sub mul truediv floordiv mod pow matmul and or xor lshift rshift".split()
+    for p in ("", "r", "i")
+) | frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
+
+
 def _method_wrapper(impl: Any, name: str) -> Callable:
     # `public` is the method itself, or for an operator the method it stands for (set by
     # _wrap_tensor_class once that one is wrapped)
-    def method(*args: Any, **kwargs: Any) -> Any:
-        return dispatch(public[0], impl, args, kwargs)
+    if name in _BINARY:
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return dispatch(public[0], impl, args, kwargs)
+            except NoImplementation:
+                return NotImplemented
+
+    else:
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return dispatch(public[0], impl, args, kwargs)
 
     public = [method]
     try:

@@ -4550,8 +4550,9 @@ def unravel_index(indices, shape):
 def _format(self, format_spec):
     """``format(t, spec)`` / f-strings, as PyTorch: a 0-d tensor formats as the Python number it
     holds (``f"{loss:.3f}"``, ``"{}".format(t)`` gives ``"1.5"``); any other tensor only with an
-    empty spec, as ``str(t)``."""
-    if self.dim() == 0:
+    empty spec, as ``str(t)``. A subclass instance (a ``Parameter`` too) formats as its repr, as
+    PyTorch's; rustdl's stand-ins for plain tensors (an optimizer's step count) as plain."""
+    if self.dim() == 0 and (type(self) is Tensor or getattr(type(self), "_formats_as_plain", False)):
         return self.item().__format__(format_spec)
     return object.__format__(self, format_spec)
 
@@ -4574,9 +4575,9 @@ def _make_subclass(
         raise TypeError(f"_make_subclass: expected a subclass of Tensor, got {cls!r}")
     if not isinstance(data, Tensor):
         raise TypeError(f"_make_subclass: data must be a Tensor, got {type(data).__name__}")
-    out = Tensor.__new__(cls, data.detach())
+    out = Tensor.__new__(cls, _raw_detach(data))
     if require_grad:
-        out.requires_grad_(True)
+        _raw_requires_grad_(out, True)
     return out
 
 
@@ -4585,10 +4586,18 @@ def _as_subclass(self, cls):
     that requires grad is an alias in the graph (a non-leaf whose gradient flows to ``t``)."""
     if not (isinstance(cls, type) and issubclass(cls, Tensor)):
         raise TypeError(f"as_subclass: expected a subclass of Tensor, got {cls!r}")
-    out = Tensor.__new__(cls, self.detach())
-    out._replace_with(self.view_as(self) if self.requires_grad and _rd.is_grad_enabled() else self)
+    out = Tensor.__new__(cls, _raw_detach(self))
+    alias = _raw_requires_grad(self) and _rd.is_grad_enabled()
+    out._replace_with(_raw_view_as(self, self) if alias else self)
     return out
 
+
+# the native methods these internals use, taken before __torch_function__ may wrap them (making
+# a subclass instance is not an op a hook sees, as in PyTorch)
+_raw_detach = Tensor.detach
+_raw_requires_grad_ = Tensor.requires_grad_
+_raw_view_as = Tensor.view_as
+_raw_requires_grad = Tensor.requires_grad.__get__
 
 Tensor._make_subclass = staticmethod(_make_subclass)
 Tensor.as_subclass = _as_subclass
@@ -4597,7 +4606,7 @@ Tensor.as_subclass = _as_subclass
 def _rewrap(t, cls):
     """``t`` as a ``cls`` instance standing for the same tensor (its values, leaf-ness, gradient and
     history): what a subclass's op results, copies and unpickled tensors become."""
-    out = Tensor.__new__(cls, t.detach())
+    out = Tensor.__new__(cls, _raw_detach(t))
     out._replace_with(t)
     return out
 

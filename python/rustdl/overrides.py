@@ -76,9 +76,11 @@ def handle_torch_function(
             st.modes.append(mode)
         if out is not NotImplemented:
             return out
+        if not found:
+            name = getattr(public_api, "__name__", repr(public_api))
+            raise TypeError(f"no implementation found for '{name}': the active mode returned NotImplemented")
     if not found:
-        name = getattr(public_api, "__name__", repr(public_api))
-        raise TypeError(f"no implementation found for '{name}': the active mode returned NotImplemented")
+        return public_api(*args, **kwargs)  # nothing overrides: the function itself, as PyTorch's
     return _dispatch._call_overrides(public_api, found, args, kwargs)
 
 
@@ -113,7 +115,7 @@ class TorchFunctionMode:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _dispatch.pop_mode(self)
+        _dispatch.pop_mode()
 
     @classmethod
     def push(cls, *args: Any, **kwargs: Any) -> TorchFunctionMode:

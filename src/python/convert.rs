@@ -616,7 +616,7 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
                 }
             }
             match a.try_iter() {
-                Ok(it) => it.collect::<PyResult<_>>()?,
+                Ok(_) => items(&a)?,
                 Err(_) => vec![a],
             }
         }
@@ -664,4 +664,65 @@ impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
         super::map_error(e)
     }
+}
+
+/// The most items read from an iterable that is not a tuple or list (a shape, dims, sizes): an
+/// endless iterator is refused rather than exhausting memory.
+const MAX_ITERABLE_ITEMS: usize = 1 << 20;
+
+/// The items of a sequence argument (shapes, dims, sizes, lengths), read one by one: a tuple or
+/// list by its real items (a hostile `__len__` or `__iter__` cannot make it reserve or loop
+/// without end, as PyO3's `Vec` extraction would), any other iterable up to
+/// [`MAX_ITERABLE_ITEMS`]. A string or a tensor is not such a sequence (a tensor of ints is
+/// refused as PyTorch's `tuple of ints, not Tensor`).
+pub fn items<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return Ok(t.iter().collect());
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return Ok(l.iter().collect());
+    }
+    if obj.is_instance_of::<pyo3::types::PyString>()
+        || obj.is_instance_of::<pyo3::types::PyBytes>()
+        || obj.is_instance_of::<super::PyTensor>()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "expected a sequence of ints, got {}",
+            obj.get_type().name()?
+        )));
+    }
+    let mut out = Vec::new();
+    for item in obj.try_iter()? {
+        if out.len() == MAX_ITERABLE_ITEMS {
+            return Err(PyTypeError::new_err(format!(
+                "expected a sequence of ints, got an iterable of more than {MAX_ITERABLE_ITEMS} items"
+            )));
+        }
+        out.push(item?);
+    }
+    Ok(out)
+}
+
+/// A `Vec<T>` argument read through [`items`] (see there), for `#[pyfunction]` signatures.
+pub struct Items<T>(pub Vec<T>);
+
+impl<'a, 'py, T: pyo3::conversion::FromPyObjectOwned<'py>> pyo3::FromPyObject<'a, 'py>
+    for Items<T>
+{
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let v = items(&obj.to_owned())?
+            .iter()
+            .map(|i| i.extract::<T>().map_err(Into::into))
+            .collect::<PyResult<Vec<T>>>()?;
+        Ok(Items(v))
+    }
+}
+
+/// `Vec<T>` read through [`items`].
+pub fn extract_items<'py, T: pyo3::conversion::FromPyObjectOwned<'py>>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Vec<T>> {
+    Ok(obj.extract::<Items<T>>()?.0)
 }

@@ -32,7 +32,7 @@ fn pair(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(usize, usize)> {
     if let Ok(v) = obj.extract::<usize>() {
         return Ok((v, v));
     }
-    match obj.extract::<Vec<usize>>() {
+    match crate::python::convert::extract_items::<usize>(obj) {
         Ok(v) if v.len() == 2 => Ok((v[0], v[1])),
         // a one-element list stands for both dims, as PyTorch's int-list arguments
         Ok(v) if v.len() == 1 => Ok((v[0], v[0])),
@@ -319,7 +319,7 @@ fn adaptive_avg_pool2d(
     } else {
         (1, 1)
     };
-    let os = if let Ok(v) = output_size.extract::<Vec<Option<usize>>>() {
+    let os = if let Ok(v) = crate::python::convert::extract_items::<Option<usize>>(output_size) {
         if v.len() != 2 {
             return Err(crate::python::argument_error(
                 "adaptive_avg_pool2d: output_size must be an int or a pair",

@@ -607,7 +607,7 @@ pub(crate) fn shape_arg(
             }
             let t = match s.cast::<PyTuple>() {
                 Ok(t) => t.clone(),
-                Err(_) => match s.extract::<Vec<Bound<'_, PyAny>>>() {
+                Err(_) => match convert::items(s) {
                     Ok(items) => PyTuple::new(s.py(), items)?,
                     Err(_) => PyTuple::new(s.py(), [s])?,
                 },

@@ -422,7 +422,7 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
             if let Ok(i) = d.extract::<isize>() {
                 Ok(vec![i])
             } else {
-                d.extract::<Vec<isize>>()
+                super::convert::extract_items::<isize>(d)
                     .map_err(|_| PyTypeError::new_err("dim must be an int or a tuple of ints"))
             }
         }
@@ -728,11 +728,11 @@ impl PyTensor {
     /// `unfold`; see `Tensor::as_strided`).
     fn _as_strided_view(
         &self,
-        size: Vec<usize>,
-        stride: Vec<usize>,
+        size: super::convert::Items<usize>,
+        stride: super::convert::Items<usize>,
         offset: usize,
     ) -> PyResult<PyTensor> {
-        self.op(|t| t.as_strided(&size, &stride, offset))
+        self.op(|t| t.as_strided(&size.0, &stride.0, offset))
     }
     /// This tensor's storage and version counter under `other`'s layout (a view of this
     /// tensor's storage), as a plain tensor: no history and no view tracking. A leaf's in-place
@@ -2511,9 +2511,8 @@ impl PyTensor {
                 t.split(n as usize, dim)?
             }
         } else {
-            let sizes = split_size_or_sections
-                .extract::<Vec<isize>>()
-                .map_err(|_| {
+            let sizes =
+                super::convert::extract_items::<isize>(split_size_or_sections).map_err(|_| {
                     PyTypeError::new_err(
                         "split: split_size_or_sections must be an int or a list of ints",
                     )

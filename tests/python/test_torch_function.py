@@ -560,3 +560,100 @@ def test_a_zero_dim_numpy_bool_of_any_byte_and_rounding_to_decimals():
     x = rustdl.tensor([3.0, 1.5, 12.0, 0.123456789], dtype=rustdl.float64)
     assert rustdl.round(x, decimals=5).tolist() == [3.0, 1.5, 12.0, 0.12346]
     assert rustdl.round(rustdl.tensor([1234.5678], dtype=rustdl.float64), decimals=-2).tolist() == [1200.0]
+
+
+def test_hostile_sequences_as_dims_and_shapes_are_type_errors_not_crashes():
+    # each in its own process: a regression here would abort or exhaust memory
+    out = _run(
+        """
+        import itertools, rustdl
+        x = rustdl.arange(4.0)
+        class Huge(list):
+            def __len__(self):
+                return 1 << 40
+        class Endless(tuple):
+            def __iter__(self):
+                while True:
+                    yield 4
+        results = []
+        for call in (
+            lambda: x.sum(dim=range(1 << 40)),
+            lambda: x.sum(dim=Huge([0])).item(),
+            lambda: x.reshape(Endless((4,))).shape,
+            lambda: rustdl.zeros(itertools.repeat(1)),
+            lambda: x.split(Huge([2, 2])),
+        ):
+            try:
+                results.append(repr(call()))
+            except TypeError:
+                results.append("TypeError")
+        print(results)
+        """
+    )
+    assert out.strip() == "['TypeError', '6.0', '(4,)', 'TypeError', '(tensor([0., 1.]), tensor([2., 3.]))']"
+
+
+def test_switches_and_modes_survive_misuse():
+    s = rustdl.ones(2).as_subclass(Plain)
+    DisableTorchFunctionSubclass().__exit__(None, None, None)  # never entered: changes nothing
+    assert type(s + 1) is Plain
+    with DisableTorchFunction():
+        pass
+    d = DisableTorchFunction()
+    d.__enter__()
+    d.__exit__(None, None, None)
+    d.__exit__(None, None, None)
+    assert rustdl._dispatch.is_torch_function_enabled() and type(s[0]) is Plain
+    with DisableTorchFunctionSubclass():
+        assert not rustdl._dispatch.is_torch_function_enabled()
+    rustdl._dispatch.push_mode(None)  # ignored
+    assert (rustdl.ones(1) + 1).tolist() == [2.0]
+
+
+def test_hooks_spelled_the_older_ways_still_run():
+    class Instance(rustdl.Tensor):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # a plain method
+            return "instance"
+
+    class ThreeArgs(rustdl.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args):  # no kwargs parameter
+            return "three"
+
+    class Declines(rustdl.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return NotImplemented
+
+    with pytest.warns(DeprecationWarning):
+        assert rustdl.ones(1).as_subclass(Instance) + 1 == "instance"
+    assert rustdl.ones(1).as_subclass(ThreeArgs) * 2 == "three"
+    d = rustdl.ones(1).as_subclass(Declines)
+    assert (d == 1) is False and (d != 1) is True  # Python's identity fallback, as PyTorch's
+    with pytest.raises(TypeError):
+        d + 1
+    assert overrides.handle_torch_function(rustdl.add, (rustdl.ones(2),), rustdl.ones(2), 1).tolist() == [
+        2.0,
+        2.0,
+    ]
+
+
+def test_class_statements_that_cannot_be_inspected_are_left_alone():
+    out = _run(
+        """
+        import rustdl
+        class Meta(type):
+            @property
+            def __dict__(cls):
+                raise RuntimeError("x")
+        class X(metaclass=Meta):
+            pass
+        class Lazy:
+            def __get__(self, obj, owner):
+                raise RuntimeError("x")
+        class C:
+            __torch_function__ = Lazy()
+        print("defined", rustdl._dispatch.active())
+        """
+    )
+    assert out.split() == ["defined", "False"]

@@ -13,11 +13,12 @@ class _ParameterMeta(type(Tensor)):
     def __instancecheck__(cls, instance: object) -> bool:
         if super().__instancecheck__(instance):
             return True
-        return (
-            cls is Parameter
-            and isinstance(instance, Tensor)
-            and getattr(instance, "_is_param", False) is True
-        )
+        if cls is not Parameter or not isinstance(instance, Tensor):
+            return False
+        try:
+            return vars(instance).get("_is_param", False) is True
+        except TypeError:  # an object without a __dict__
+            return False
 
 
 class Parameter(Tensor, metaclass=_ParameterMeta):
@@ -74,8 +75,8 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        # the values and requires_grad, not the gradient, as PyTorch's Parameter
-        copy = Parameter(self.detach().clone(), self.requires_grad)
+        # the values and requires_grad, not the gradient, of the same class, as PyTorch's Parameter
+        copy = type(self)(self.detach().clone(), self.requires_grad)
         memo[id(self)] = copy
         return copy
 

@@ -90,6 +90,7 @@ class _Step(Tensor):
 
     __slots__ = ("_n",)
     __torch_function__ = disabled_torch_function_impl
+    _formats_as_plain = True  # PyTorch's step count is a plain tensor (f"{step:.0f}")
 
     def __new__(cls, n: Any = 0) -> _Step:
         n = int(n.item()) if isinstance(n, Tensor) else int(n)
