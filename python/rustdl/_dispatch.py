@@ -605,7 +605,7 @@ def _wrap_tensor_class() -> None:
         ("__idiv__", "__itruediv__"),
         ("__div__", "__truediv__"),
     ):
-        if alias not in Tensor.__dict__ and dunder in Tensor.__dict__:
+        if dunder in Tensor.__dict__:
             setattr(Tensor, alias, Tensor.__dict__[dunder])
     Tensor.__iter__ = _iter
     for name in _names.TENSOR_PROPERTIES:

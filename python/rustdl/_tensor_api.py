@@ -4600,6 +4600,12 @@ _raw_view_as = Tensor.view_as
 _raw_requires_grad = Tensor.requires_grad.__get__
 
 Tensor._make_subclass = staticmethod(_make_subclass)
+# PyTorch's Python 2 spellings of division, the same methods
+Tensor.__div__, Tensor.__rdiv__, Tensor.__idiv__ = (
+    Tensor.__truediv__,
+    Tensor.__rtruediv__,
+    Tensor.__itruediv__,
+)
 Tensor.as_subclass = _as_subclass
 
 
