@@ -116,27 +116,17 @@ def overriding_types(args: Any, kwargs: Any = None) -> list[type]:
     """The types among ``args`` (and ``kwargs``' values, and one level into lists and tuples) that
     override ``__torch_function__``, in the order they are asked."""
     found: list[type] = []
-    kind_of = _KIND.get
     for group in (args, kwargs.values() if kwargs else ()):
         for a in group:
-            t = type(a)
-            k = kind_of(t)
-            if k is None:
-                k = _classify(t)
-            if k == 0:
-                continue
+            k = kind(type(a))
             if k == 1:
-                _add_type(found, t)
-                continue
-            for e in a:
-                te = type(e)
-                ke = kind_of(te)
-                if ke is None:
-                    ke = _classify(te)
-                if ke == 1:
-                    _add_type(found, te)
-                elif not isinstance(e, Tensor):
-                    break  # a list of numbers (data), not of tensors: not looked through
+                _add_type(found, type(a))
+            elif k == 2:
+                for e in a:
+                    if kind(type(e)) == 1:
+                        _add_type(found, type(e))
+                    elif not isinstance(e, Tensor):
+                        break  # a list of numbers (data), not of tensors: not looked through
     return found
 
 
