@@ -362,13 +362,18 @@ Tensor.__init_subclass__ = classmethod(_init_subclass)
 _build_class = builtins.__build_class__
 
 
+# classes that do not install it: rustdl's own, and those of a real PyTorch imported beside rustdl
+# (a benchmark comparing the two), whose objects never reach rustdl's functions
+_NOT_OURS = ("rustdl.", "torch.", "torchvision.", "functorch.")
+
+
 def _build_class_hook(func: Any, name: str, *bases: Any, **kwds: Any) -> Any:
     cls = _build_class(func, name, *bases, **kwds)
     try:
         takes_part = (
             isinstance(cls, type)
             and "__torch_function__" in type.__dict__["__dict__"].__get__(cls)
-            and not str(type.__dict__["__module__"].__get__(cls)).startswith("rustdl.")
+            and not (str(type.__dict__["__module__"].__get__(cls)) + ".").startswith(_NOT_OURS)
             and _classify(cls) == 1
         )
     except Exception:  # noqa: BLE001 - a class whose attributes cannot be read takes no part

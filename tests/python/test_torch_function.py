@@ -657,3 +657,22 @@ def test_class_statements_that_cannot_be_inspected_are_left_alone():
         """
     )
     assert out.split() == ["defined", "False"]
+
+
+def test_classes_of_a_real_pytorch_beside_rustdl_do_not_install_it():
+    # a benchmark imports PyTorch beside rustdl: its own Tensor class must not slow rustdl down
+    out = _run(
+        """
+        import rustdl
+        class Tensor:
+            __module__ = "torch"
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                return NotImplemented
+        class Other:
+            __module__ = "torch._tensor"
+            __torch_function__ = Tensor.__torch_function__
+        print(rustdl._dispatch.active())
+        """
+    )
+    assert out.split() == ["False"]
