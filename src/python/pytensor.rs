@@ -874,6 +874,12 @@ impl PyTensor {
         let obj = g.as_ref().map(|g| g.clone().into_any().unbind());
         let g = g.map(|g| g.get().tensor());
         if let Some(g) = &g {
+            if g.id() == self.tensor().id() {
+                // accumulating into itself would double the tensor's own values, as PyTorch refuses
+                return Err(PyRuntimeError::new_err(
+                    "can't assign Variable as its own grad",
+                ));
+            }
             let (have, want) = (g.dtype(), self.tensor().dtype());
             if have != want {
                 return Err(super::map_error(crate::error::Error::DType(format!(

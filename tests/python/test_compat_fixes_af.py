@@ -130,3 +130,13 @@ def test_dispatch_modes_import_and_refuse_to_run():
     assert D._get_current_dispatch_mode() is None and not D.is_traceable_wrapper_subclass(rustdl.ones(1))
     with D._disable_current_modes():
         pass
+
+
+def test_a_tensor_cannot_be_its_own_gradient():
+    w = rustdl.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="its own grad"):
+        w.grad = w
+    assert w.grad is None
+    w.grad = rustdl.zeros(2)
+    (w * 3).sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]
