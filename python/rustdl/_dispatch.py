@@ -368,6 +368,16 @@ _NOT_OURS = ("rustdl.", "torch.", "torchvision.", "functorch.")
 
 
 def _build_class_hook(func: Any, name: str, *bases: Any, **kwds: Any) -> Any:
+    # a class body that defines __torch_function__ may also key tables on torch functions
+    # (`HANDLED[torch.linalg.cholesky] = ...` inside the body): the protocol is installed before
+    # the body runs, so those keys are the objects its hook will be handed
+    try:
+        if "__torch_function__" in func.__code__.co_names and not (
+            str(func.__globals__.get("__name__", "")) + "."
+        ).startswith(_NOT_OURS):
+            activate()
+    except Exception:  # noqa: BLE001 - not a plain class body: looked at after it is built
+        pass
     cls = _build_class(func, name, *bases, **kwds)
     try:
         takes_part = (
@@ -469,14 +479,18 @@ def _public_functions(module: _types.ModuleType) -> list[str]:
     ]
 
 
-def _wrap_module(module: _types.ModuleType, names: Any, modes_only: bool = False) -> None:
+def _wrap_module(module: _types.ModuleType, names: Any, modes_only: bool = False, prefix: str = "") -> None:
     for name in _public_functions(module) if names is None else names:
         value = module.__dict__.get(name)
         if value is None or isinstance(value, type) or not callable(value):
             continue
         if getattr(value, "_rustdl_dispatch", False):
             continue
-        setattr(module, name, _function_wrapper(value, name, modes_only))
+        wrapper = _function_wrapper(value, name, modes_only)
+        if prefix:
+            # as PyTorch names them (torch.linalg.cholesky.__name__ == "linalg_cholesky")
+            wrapper.__name__ = prefix + name
+        setattr(module, name, wrapper)
 
 
 # binary operators: when no hook implements them they give NotImplemented, so that Python tries
@@ -711,7 +725,8 @@ def activate() -> None:
         if _active:
             return
         for module, names, modes_only in _namespaces():
-            _wrap_module(module, names, modes_only)
+            prefix = {"rustdl.linalg": "linalg_", "rustdl.fft": "fft_", "rustdl.special": "special_"}
+            _wrap_module(module, names, modes_only, prefix.get(module.__name__, ""))
         _wrap_tensor_class()
         _rebind_globals()
         _NOWRAP = _nowrap_functions()

@@ -215,16 +215,17 @@ def resolve_name(f: Callable) -> str | None:
     from .nn import functional, init
 
     # the namespace that holds the very object (F.linear is a native function of the core)
-    for module, theirs in (
-        (functional, "torch.nn.functional"),
-        (init, "torch.nn.init"),
-        (linalg, "torch.linalg"),
-        (fft, "torch.fft"),
-        (special, "torch.special"),
-        (rustdl, "torch"),
+    for module, theirs, prefix in (
+        (functional, "torch.nn.functional", ""),
+        (init, "torch.nn.init", ""),
+        (linalg, "torch.linalg", "linalg_"),
+        (fft, "torch.fft", "fft_"),
+        (special, "torch.special", "special_"),
+        (rustdl, "torch", ""),
     ):
-        if vars(module).get(name) is f:
-            return f"{theirs}.{name}"
+        short = name[len(prefix) :] if name.startswith(prefix) else name
+        if vars(module).get(short) is f:
+            return f"{theirs}.{short}"
     return None
 
 

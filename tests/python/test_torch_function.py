@@ -664,15 +664,59 @@ def test_classes_of_a_real_pytorch_beside_rustdl_do_not_install_it():
     out = _run(
         """
         import rustdl
-        class Tensor:
-            __module__ = "torch"
-            @classmethod
-            def __torch_function__(cls, func, types, args=(), kwargs=None):
-                return NotImplemented
-        class Other:
-            __module__ = "torch._tensor"
-            __torch_function__ = Tensor.__torch_function__
+        body = (
+            "class Tensor:\\n"
+            "    @classmethod\\n"
+            "    def __torch_function__(cls, func, types, args=(), kwargs=None):\\n"
+            "        return NotImplemented\\n"
+            "Tensor.__module__ = 'torch'\\n"
+        )
+        exec(body, {"__name__": "torch._tensor"})  # as PyTorch's torch/_tensor.py defines it
+        exec(body, {"__name__": "torch"})
         print(rustdl._dispatch.active())
         """
     )
     assert out.split() == ["False"]
+
+
+def test_tables_keyed_on_functions_inside_the_class_body_match_what_the_hook_gets():
+    # linear_operator registers its handlers with decorators that run in the class body
+    out = _run(
+        """
+        import rustdl
+        HANDLED = {}
+        class Op:
+            HANDLED[rustdl.linalg.cholesky] = "chol"
+            HANDLED[rustdl.Tensor.matmul] = "rmatmul"
+            HANDLED[rustdl.Tensor.add] = "radd"
+            HANDLED[rustdl.matmul] = "matmul"
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                return HANDLED.get(func, "unhandled " + func.__name__)
+        t = rustdl.ones(2, 2)
+        print(rustdl.linalg.cholesky(Op()), t @ Op(), t + Op(), rustdl.matmul(Op(), t), rustdl.linalg.cholesky.__name__)
+        """
+    )
+    assert out.split() == ["chol", "rmatmul", "radd", "matmul", "linalg_cholesky"]
+
+
+def test_mock_patch_of_a_torch_function_is_undone():
+    import unittest.mock
+
+    from rustdl import torchcompat
+
+    torchcompat.install()
+    try:
+        import torch
+        import torch.nn.functional as tF
+
+        orig, orig_relu = torch.linalg.cholesky_ex, tF.relu
+        with unittest.mock.patch("torch.linalg.cholesky_ex", new=unittest.mock.MagicMock(wraps=orig)) as m:
+            torch.linalg.cholesky_ex(torch.eye(2))
+            assert m.call_count == 1
+        with unittest.mock.patch("torch.nn.functional.relu", new=unittest.mock.MagicMock(wraps=orig_relu)):
+            pass
+        assert torch.linalg.cholesky_ex is orig and tF.relu is orig_relu
+        assert rustdl.linalg.cholesky_ex is orig
+    finally:
+        torchcompat.uninstall()

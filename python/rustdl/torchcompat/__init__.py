@@ -208,6 +208,9 @@ def _unsupported(modname: str, name: str) -> AttributeError:
     )
 
 
+_ABSENT = object()  # (an attribute the rustdl module did not have)
+
+
 class TorchFacade(types.ModuleType):
     """A module named like a torch module whose attributes come from a rustdl module.
 
@@ -280,7 +283,25 @@ class TorchFacade(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
         if not name.startswith("_") and not isinstance(value, types.ModuleType):
-            setattr(object.__getattribute__(self, "_target"), name, value)
+            target = object.__getattribute__(self, "_target")
+            shadowed = self.__dict__.setdefault("_shadowed", {})
+            if name not in shadowed:
+                # what the rustdl module held, given back when the attribute is deleted again
+                # (mock.patch deletes what it set where the facade had no attribute of its own)
+                shadowed[name] = vars(target).get(name, _ABSENT)
+            setattr(target, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        shadowed = self.__dict__.get("_shadowed", {})
+        if name in shadowed:
+            target = object.__getattribute__(self, "_target")
+            old = shadowed.pop(name)
+            if old is _ABSENT:
+                if name in vars(target):
+                    delattr(target, name)
+            else:
+                setattr(target, name, old)
 
     def __dir__(self) -> list[str]:
         return sorted(set(dir(object.__getattribute__(self, "_target"))) | set(self.__dict__))
