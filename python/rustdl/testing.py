@@ -121,6 +121,9 @@ def assert_close(
     ``rtol`` and ``atol`` must be given or neither; omitted, they default per dtype as PyTorch's.
     Shapes, and with ``check_dtype`` the dtypes, must match.
     """
+    # tolerances given as 0-d tensors are read as numbers, as PyTorch's
+    rtol = float(rtol) if hasattr(rtol, "item") else rtol
+    atol = float(atol) if hasattr(atol, "item") else atol
     if (rtol is None) != (atol is None):
         raise ValueError(
             f"assert_close: both 'rtol' and 'atol' must be either specified or omitted, "

@@ -283,7 +283,20 @@ impl Tensor {
         })?;
         let n = pos.numel();
         let flat_pos = pos.reshape(&[n])?.to_i64_vec()?;
+        let constant = !accumulate && v.numel() == 1;
         let vals = vals.reshape(&[n])?;
+        // one value written into an expanded tensor (`expanded[mask] = -1.0`) is a constant fill,
+        // well defined however the elements share memory, as PyTorch allows it
+        let overlapping = t
+            .strides()
+            .iter()
+            .zip(t.shape())
+            .any(|(&st, &sz)| st == 0 && sz > 1);
+        let op = if constant && overlapping {
+            "index_fill_"
+        } else {
+            op
+        };
         t.inplace(op, |x| x.index_put_flat(&flat_pos, &vals, accumulate))
     }
 }

@@ -140,3 +140,45 @@ def test_a_tensor_cannot_be_its_own_gradient():
     w.grad = rustdl.zeros(2)
     (w * 3).sum().backward()
     assert w.grad.tolist() == [3.0, 3.0]
+
+
+def _hook(*args):
+    return None
+
+
+def test_library_fixes_found_with_gpytorch_and_botorch():
+    import pickle
+
+    import rustdl.nn as nn
+    from rustdl.testing import assert_close
+
+    # a module that registered an older-form load_state_dict pre-hook still pickles
+    m = nn.Linear(2, 2)
+    m._register_load_state_dict_pre_hook(_hook)
+    back = pickle.loads(pickle.dumps(m))
+    assert back.weight.tolist() == m.weight.tolist()
+
+    # a 0-d parameter loads a one-element value (older checkpoints), as PyTorch's
+    class Scalar(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(rustdl.tensor(0.0))
+
+    s = Scalar()
+    s.load_state_dict({"p": rustdl.tensor([1.5])})
+    assert s.p.shape == () and s.p.item() == 1.5
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        s.load_state_dict({"p": rustdl.tensor([1.5, 2.0])})
+
+    # tolerances as 0-d tensors
+    x = rustdl.ones(3)
+    assert_close(x, x + 0.01, rtol=0, atol=rustdl.tensor(0.1))
+    with pytest.raises(AssertionError):
+        assert_close(x, x + 0.5, rtol=0, atol=rustdl.tensor(0.1))
+
+    # one value written through a mask into an expanded tensor (a constant fill)
+    e = rustdl.zeros(1, 3).expand(4, 3)
+    e[rustdl.tensor([[True, False, False]] * 4)] = -1.0
+    assert e.tolist() == [[-1.0, 0.0, 0.0]] * 4
+    with pytest.raises(RuntimeError, match="single memory location"):
+        e[rustdl.tensor([[True, False, False]] * 4)] = rustdl.tensor([1.0, 2.0, 3.0, 4.0])

@@ -809,6 +809,8 @@ class Module:
                     f'While copying the parameter named "{key}", expected a Tensor, got {type(src).__name__}.'
                 )
                 continue
+            if len(dst.shape) == 0 and tuple(src.shape) == (1,):
+                src = src[0]  # a 0-d parameter saved as one element (older checkpoints), as PyTorch's
             if tuple(src.shape) != tuple(dst.shape):
                 error_msgs.append(
                     f"size mismatch for {key}: copying a param with shape {_size_text(src.shape)} from "
@@ -950,7 +952,8 @@ class Module:
         unexpected_keys, error_msgs)`` (the module first with ``with_module``)."""
         if with_module:
             return self.register_load_state_dict_pre_hook(hook)
-        return self.register_load_state_dict_pre_hook(lambda module, *args: hook(*args))
+        # a picklable wrapper (gpytorch pickles modules that registered one)
+        return self.register_load_state_dict_pre_hook(_WithoutModule(hook))
 
     def register_load_state_dict_post_hook(self, hook):
         """``hook(module, incompatible_keys)`` runs after ``load_state_dict``; it may edit the
@@ -1212,3 +1215,14 @@ class _BackwardHookState:
         for i, w in zip(pos, wrapped):
             items[i] = w
         return tuple(items)
+
+
+class _WithoutModule:
+    """A load_state_dict pre-hook of the older form (``hook(state_dict, prefix, ...)``) called as
+    the newer one (the module first); a class rather than a closure, so modules holding it pickle."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, module, *args):
+        return self.hook(*args)
