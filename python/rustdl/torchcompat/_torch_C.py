@@ -45,7 +45,8 @@ _has_torch_function_variadic = _overrides_api.has_torch_function_variadic
 
 def _is_torch_function_mode_enabled() -> bool:
     """True while a TorchFunctionMode is active on this thread (and not disabled)."""
-    return bool(_dispatch.mode_stack()) and _dispatch.is_torch_function_enabled()
+    # (modes still run inside DisableTorchFunctionSubclass; only DisableTorchFunction stops them)
+    return bool(_dispatch.mode_stack()) and not _dispatch._state.all_off
 
 
 _push_on_torch_function_stack = _dispatch.push_mode

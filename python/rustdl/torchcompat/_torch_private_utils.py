@@ -80,20 +80,3 @@ def _accumulate(iterable: Iterable[Any], fn: Callable[[Any, Any], Any] = operato
     for element in it:
         total = fn(total, element)
         yield total
-
-
-def _rebuild_tensor_v2(
-    storage: Any,
-    storage_offset: int,
-    size: Any,
-    stride: Any,
-    requires_grad: bool = False,
-    backward_hooks: Any = None,
-    metadata: Any = None,
-) -> Any:  # noqa: E501
-    """A tensor over ``storage`` (a tensor or a storage), as PyTorch's pickles rebuild one."""
-    base = storage if isinstance(storage, rustdl.Tensor) else rustdl.as_tensor(storage)
-    t = base.reshape(-1).as_strided(tuple(size), tuple(stride), storage_offset)
-    if requires_grad:
-        t = t.detach().requires_grad_(True)
-    return t
