@@ -144,7 +144,7 @@ class Categorical(Distribution):
 
 def _as_float_tensor(x: Tensor | Sequence[float]) -> Tensor:
     if not isinstance(x, Tensor):
-        x = _rustdl.tensor(x, dtype=_rustdl.float32)
+        x = _rustdl.tensor(x, dtype=_rustdl._default_float())
     elif not x.is_floating_point():
-        x = x.to(dtype=_rustdl.float32)
+        x = x.to(dtype=_rustdl._default_float())
     return x

@@ -272,7 +272,7 @@ class Distribution:
         parts = []
         for k in names:
             v = self.__dict__[k]
-            parts.append(f"{k}: {v if v.numel() == 1 else tuple(v.shape)}")
+            parts.append(f"{k}: {v if v.numel() == 1 else v.size()}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
 

@@ -264,6 +264,9 @@ class Independent(Distribution):
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_dist}, {self.reinterpreted_batch_ndims})"
+
     def __init__(
         self, base_distribution: Distribution, reinterpreted_batch_ndims: int, validate_args=None
     ) -> None:
@@ -530,6 +533,9 @@ class MixtureSameFamily(Distribution):
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
     has_rsample = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(\n  {self._mixture_distribution},\n  {self._component_distribution})"
 
     def __init__(self, mixture_distribution: Any, component_distribution: Any, validate_args=None) -> None:
         from .categorical import Categorical

@@ -380,7 +380,8 @@ class ComposeTransform(Transform):
         return shape
 
     def __repr__(self) -> str:
-        return f"ComposeTransform({self.parts!r})"
+        # one part per line, as PyTorch prints it
+        return type(self).__name__ + "(\n    " + ",\n    ".join(repr(p) for p in self.parts) + "\n)"
 
 
 identity_transform = ComposeTransform([])
@@ -722,9 +723,6 @@ class AffineTransform(Transform):
     def inverse_shape(self, shape):
         return _broadcast_shapes(shape, _shape_of(self.loc), _shape_of(self.scale))
 
-    def __repr__(self) -> str:
-        return f"AffineTransform(loc={self.loc}, scale={self.scale})"
-
 
 class SoftmaxTransform(Transform):
     """Unconstrained vectors to the simplex by ``softmax`` (not bijective; the inverse is
@@ -1033,9 +1031,6 @@ class CatTransform(Transform):
     def codomain(self) -> Any:  # type: ignore[override]
         return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
 
-    def __repr__(self) -> str:
-        return f"CatTransform({self.transforms!r}, dim={self.dim}, lengths={self.lengths})"
-
 
 class StackTransform(Transform):
     """Applies ``tseq[i]`` to the ``i``-th slice along ``dim`` (as ``torch.stack`` joins them);
@@ -1090,6 +1085,3 @@ class StackTransform(Transform):
     @property
     def codomain(self) -> Any:  # type: ignore[override]
         return constraints.stack([t.codomain for t in self.transforms], self.dim)
-
-    def __repr__(self) -> str:
-        return f"StackTransform({self.transforms!r}, dim={self.dim})"

@@ -51,8 +51,9 @@ def finfo_min(t: Tensor) -> float:
 def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
     """Converts numbers to tensors and broadcasts every value to one common shape.
 
-    Numbers take the dtype and device of the first tensor among ``values`` (``float32`` on the
-    CPU when there is none); integer tensors become that float dtype too.
+    Numbers take the dtype and device of the first floating-point tensor among ``values`` (the
+    default dtype, :func:`rustdl.get_default_dtype`, on the CPU when there is none); integer
+    tensors become that float dtype too.
 
     Raises:
         ValueError: a value is neither a number nor a Tensor, or the shapes do not broadcast.
@@ -62,13 +63,14 @@ def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
         >>> loc.shape
         (3,)
     """
-    ref = next((v for v in values if isinstance(v, Tensor)), None)
+    tensors_in = [v for v in values if isinstance(v, Tensor)]
+    ref = next((v for v in tensors_in if v.is_floating_point()), tensors_in[0] if tensors_in else None)
     for v in values:
         if not isinstance(v, (Tensor, Number)):
             raise ValueError(  # noqa: TRY004 (as PyTorch)
                 f"Input arguments must all be instances of numbers.Number or Tensor, got {type(v).__name__}"
             )
-    dtype = ref.dtype if ref is not None and ref.is_floating_point() else _rustdl.float32
+    dtype = ref.dtype if ref is not None and ref.is_floating_point() else _rustdl._default_float()
     device = ref.device if ref is not None else None
     tensors = []
     for v in values:

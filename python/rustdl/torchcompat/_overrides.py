@@ -207,6 +207,23 @@ class Size(tuple):
     __rmul__ = __mul__
 
 
+def _register_size_node() -> None:
+    """A Size is a pytree node of its ints (unflattened as a plain tuple), as PyTorch registers it:
+    ``tree_map`` over a shape then maps its dims rather than taking the Size as one leaf."""
+    from rustdl.utils import _pytree
+
+    if Size not in _pytree.SUPPORTED_NODES:
+        _pytree.register_pytree_node(
+            Size,
+            lambda s: (list(s), None),
+            lambda values, _context: tuple(values),
+            flatten_with_keys_fn=lambda s: ([(_pytree.SequenceKey(i), d) for i, d in enumerate(s)], None),
+        )
+
+
+_register_size_node()
+
+
 def _broadcast_shapes(*shapes: Any) -> Size:
     """``torch.broadcast_shapes``: the broadcast shape as a :class:`Size`."""
     return tuple.__new__(Size, rustdl.broadcast_shapes(*shapes))
