@@ -65,12 +65,14 @@ def device_ms(fn, iters, event, sync):
     return None if t is None else t * 1e3
 
 
-def host_us(fn, sync, iters=30, second=False):
+def host_us(fn, sync, iters=30, second=False, flush=False):
     """Main-thread CPU microseconds per call of ``fn``, without the time spent inside the
     driver's submit and poll (``submit_cpu_ns``); the device is synchronised between calls.
     ``second``: time the second of two calls after each synchronisation instead. The first call
     after a device wait runs with cold caches (on lavapipe the shaders ran on the same cores);
-    the second shows the dispatch path's own cost."""
+    the second shows the dispatch path's own cost. ``flush`` (with ``second``): overwrite
+    64 MiB of host memory on the CPU between the two calls, which evicts the caches as a
+    device wait on lavapipe does, with no device work involved."""
     best = float("inf")
     for _ in range(3):
         total = 0.0
@@ -78,12 +80,26 @@ def host_us(fn, sync, iters=30, second=False):
             sync()
             if second:
                 fn()
+                if flush:
+                    flush_caches()
             d0 = rustdl.gpu.stats()["submit_cpu_ns"]
             t0 = time.thread_time()
             fn()
             total += time.thread_time() - t0 - (rustdl.gpu.stats()["submit_cpu_ns"] - d0) * 1e-9
         best = min(best, total / iters)
     return best * 1e6
+
+
+_FLUSH = None
+
+
+def flush_caches():
+    """Writes 64 MiB of host memory (larger than the last-level cache), so what the main thread
+    runs next finds its code and data out of the caches."""
+    global _FLUSH
+    if _FLUSH is None:
+        _FLUSH = np.empty(16 << 20, dtype=np.float32)
+    _FLUSH.fill(1.0)
 
 
 _CONTROL_X = None
@@ -103,7 +119,7 @@ def control_work():
     return s
 
 
-def host_inflation(step, sync):
+def host_inflation(step, sync, iters=30):
     """How much slower the same GPU-free main-thread work runs right after ``step(); sync()``
     than back to back: the cost of the device's work to the host's caches (on lavapipe the
     shaders run on the host's own cores), which ``host_us`` counts but the dispatch path does
@@ -114,7 +130,7 @@ def host_inflation(step, sync):
         step()
         sync()
 
-    return warm, host_us(control_work, after)
+    return warm, host_us(control_work, after, iters)
 
 
 def phases(lib, build, dev, xb, yb, sync, event, tag):

@@ -4,11 +4,13 @@ MLP, LeNet and conv-BN Adam steps (batch 64) on the GPU adapter, and again on wg
 
 Timed as ``gpu_check.host_us`` times them: thread CPU time around one step, less the time inside
 the driver's submit and poll (``submit_cpu_ns``), the device idle before the step ("live": the
-first step after a wait) or the step following one recorded after the wait ("second"); and one
-replay of the captured step. ``control_*``: a fixed GPU-free main-thread workload timed warm and
+first step after a wait), the step following one recorded after the wait ("second"), that second
+step after 64 MiB of host memory were overwritten on the CPU in between ("flushed": the caches
+evicted with no device work), and one replay of the captured step. ``control_*``: a fixed GPU-free main-thread workload timed warm and
 right after a step and a wait. On lavapipe the kernels run on the host's own cores, so a live
 step finds the caches its kernels evicted, and the control workload shows how much of the live
-time that accounts for; the noop device times the dispatch path alone.
+time that accounts for, and "flushed" reproduces the live time without a device wait; the noop
+device times the dispatch path alone. Slow adapters time fewer calls (about 20 s per column).
 
 Usage: python benchmarks/host_path.py [--json FILE]
 """
@@ -27,6 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def measure() -> dict:
+    import time
+
     import rustdl
     from gpu_check import TRAIN_STEPS, adam_step, host_inflation, host_us
 
@@ -43,15 +47,21 @@ def measure() -> dict:
         with rustdl.gpu.trace() as t:
             step()
         n = len(t)
-        row = {"dispatches": n}
-        row["live_us_per_dispatch"] = host_us(step, rs) / n
-        row["second_us_per_dispatch"] = host_us(step, rs, second=True) / n
+        t0 = time.perf_counter()
+        step()
+        rs()
+        # three rounds of `iters` timed calls (two calls each for "second"): ~20 s per column
+        iters = max(3, min(30, int(20 / (6 * (time.perf_counter() - t0)))))
+        row = {"dispatches": n, "iters": iters}
+        row["live_us_per_dispatch"] = host_us(step, rs, iters) / n
+        row["second_us_per_dispatch"] = host_us(step, rs, iters, second=True) / n
+        row["flushed_us_per_dispatch"] = host_us(step, rs, iters, second=True, flush=True) / n
         replay = rustdl.gpu.capture(step)
         for _ in range(3):
             replay()
-        row["replay_us_per_step"] = host_us(replay, rs)
+        row["replay_us_per_step"] = host_us(replay, rs, iters)
         row["live_us_per_step"] = row["live_us_per_dispatch"] * n
-        warm, cold = host_inflation(step, rs)
+        warm, cold = host_inflation(step, rs, iters)
         row["control_us_warm"], row["control_us_after_step"] = warm, cold
         out[name] = row
         del replay
@@ -81,7 +91,7 @@ def main() -> None:
             row = r[name]
             print(
                 f"  {name:7s} {row['dispatches']:3d} dispatches  host us/dispatch live {row['live_us_per_dispatch']:5.1f}"
-                f"  second {row['second_us_per_dispatch']:5.1f}  replay us/step {row['replay_us_per_step']:6.1f}"
+                f"  second {row['second_us_per_dispatch']:5.1f}  flushed {row['flushed_us_per_dispatch']:5.1f}  replay us/step {row['replay_us_per_step']:6.1f}"
                 f" (live {row['live_us_per_step']:6.1f})  control us warm {row['control_us_warm']:5.1f}"
                 f" after step {row['control_us_after_step']:5.1f}"
             )

@@ -19,6 +19,7 @@ __all__ = [
     "_check_not_implemented", "_check_type", "_check_value", "_check_with", "chalf", "complex32",
     "sym_float", "sym_int", "sym_ite", "sym_max", "sym_min", "sym_not", "sym_sqrt", "uint16", "uint32", "uint64",
     "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+    "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
 ]  # fmt: skip
 
 
@@ -145,13 +146,24 @@ class _NamedDType:
     is_floating_point = False
 
     def __init__(
-        self, name: str, itemsize: int, signed: bool, complex_: bool = False, floating: bool = False
+        self,
+        name: str,
+        itemsize: int,
+        signed: bool | None,
+        complex_: bool = False,
+        floating: bool = False,
     ) -> None:
         self.name = name
         self.itemsize = itemsize
-        self.is_signed = signed
+        self._signed = signed
         self.is_complex = complex_
         self.is_floating_point = floating
+
+    @property
+    def is_signed(self) -> bool:
+        if self._signed is None:
+            raise RuntimeError("isSignedType not supported for quantized types")
+        return self._signed
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
@@ -171,12 +183,18 @@ float8_e5m2 = _NamedDType("float8_e5m2", 1, True, floating=True)
 float8_e5m2fnuz = _NamedDType("float8_e5m2fnuz", 1, True, floating=True)
 float8_e8m0fnu = _NamedDType("float8_e8m0fnu", 1, False, floating=True)
 float4_e2m1fn_x2 = _NamedDType("float4_e2m1fn_x2", 1, True, floating=True)
+# the quantized integer types (rustdl has no quantized tensors)
+qint8 = _NamedDType("qint8", 1, None)
+quint8 = _NamedDType("quint8", 1, None)
+qint32 = _NamedDType("qint32", 4, None)
+quint4x2 = _NamedDType("quint4x2", 1, None)
+quint2x4 = _NamedDType("quint2x4", 1, None)
 
 _NAMED = {
     d.name: d
     for d in (
         uint16, uint32, uint64, complex32, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2,
-        float8_e5m2fnuz, float8_e8m0fnu, float4_e2m1fn_x2,
+        float8_e5m2fnuz, float8_e8m0fnu, float4_e2m1fn_x2, qint8, quint8, qint32, quint4x2, quint2x4,
     )
 }  # fmt: skip
 

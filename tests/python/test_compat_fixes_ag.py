@@ -92,3 +92,106 @@ def test_distributions_and_transforms_print_as_pytorch():
     assert repr(ComposeTransform([ExpTransform(), AffineTransform(1.0, 2.0)])) == (
         "ComposeTransform(\n    ExpTransform(),\n    AffineTransform()\n)"
     )
+
+
+def test_module_registration_hooks_see_and_replace_what_is_registered():
+    from rustdl.nn.modules import module as M
+
+    log, made = [], []
+
+    def on_param(m, name, p):
+        log.append(("p", type(m).__name__, name, tuple(p.shape)))
+        if name == "bias":
+            made.append(rustdl.nn.Parameter(p.detach().clone()))
+            return made[-1]
+        return None
+
+    hooks = [
+        M.register_module_parameter_registration_hook(on_param),
+        M.register_module_buffer_registration_hook(lambda m, n, b: log.append(("b", type(m).__name__, n))),
+        M.register_module_module_registration_hook(lambda m, n, s: log.append(("m", n, type(s).__name__))),
+    ]
+    try:
+        net = rustdl.nn.Sequential(rustdl.nn.Linear(2, 3), rustdl.nn.BatchNorm1d(3))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert log == [
+        ("p", "Linear", "weight", (3, 2)), ("p", "Linear", "bias", (3,)),
+        ("p", "BatchNorm1d", "weight", (3,)), ("p", "BatchNorm1d", "bias", (3,)),
+        ("b", "BatchNorm1d", "running_mean"), ("b", "BatchNorm1d", "running_var"),
+        ("b", "BatchNorm1d", "num_batches_tracked"), ("m", "0", "Linear"), ("m", "1", "BatchNorm1d"),
+    ]  # fmt: skip
+    assert net[0].bias is made[0] and net[1].bias is made[1]  # the hooks' replacements were registered
+    log.clear()
+    rustdl.nn.Linear(1, 1)
+    assert log == []
+
+
+def test_named_member_accessor_swaps_tensors_by_dotted_name():
+    from rustdl.nn.utils._named_member_accessor import NamedMemberAccessor, swap_tensor
+
+    net = rustdl.nn.Sequential(rustdl.nn.Linear(2, 2), rustdl.nn.ReLU())
+    acc = NamedMemberAccessor(net)
+    w = net[0].weight
+    plain = rustdl.ones(2, 2)
+    old = acc.swap_tensor("0.weight", plain)
+    assert old is w and net[0].weight is plain  # a plain tensor stands in for the parameter
+    x = rustdl.tensor([[1.0, 2.0]])
+    assert net(x)[0].tolist() == pytest.approx([max(0.0, 3.0 + b) for b in net[0].bias.tolist()])
+    orig, missing = acc.swap_tensors_dict({"0.weight": w, "0.extra": rustdl.zeros(1)}, allow_missing=True)
+    assert orig["0.weight"] is plain and missing == ["0.extra"] and net[0].weight is w
+    assert acc.check_keys(["0.weight", "nope"]) == (["0.bias"], ["nope"])
+    with pytest.raises(RuntimeError, match="Missing key"):
+        acc.swap_tensors_dict({"0.other": rustdl.zeros(1)})
+    assert not hasattr(net[0], "other")  # undone
+    with pytest.raises(KeyError):
+        swap_tensor(net, "a.b", rustdl.zeros(1))
+
+
+def test_functorch_probes_answer_as_for_plain_tensors_and_wrappers_are_refused():
+    from rustdl.torchcompat import _functorch as ft
+    from rustdl.torchcompat import _torch_C
+    from rustdl.torchcompat import _torch_C_functorch as C
+    from rustdl.torchcompat._torch_functorch import vmap as V
+
+    t = rustdl.ones(3)
+    assert not C.is_batchedtensor(t) and C.maybe_get_level(t) == -1 and C.maybe_get_bdim(t) == -1
+    with pytest.raises(RuntimeError, match="No wrappers present"):
+        C.get_unwrapped(t)
+    with pytest.raises(RuntimeError, match="no functorch tensor wrappers"):
+        C._add_batch_dim(t, 0, 1)
+    assert _torch_C._is_alias_of(t, t[1:]) and not _torch_C._is_alias_of(t, t.clone())
+    out = V.vmap_impl(lambda r: r * 2, 0, 0, "error", None, rustdl.arange(6.0).reshape(3, 2))
+    assert out.tolist() == [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]]
+    assert V._maybe_remove_batch_dim("f", t, 1, 3, 0) is t
+    # make_functional gives functorch's module classes
+    lin = rustdl.nn.Linear(2, 1)
+    fmodel, params = ft.make_functional(lin)
+    assert isinstance(fmodel, ft.FunctionalModule) and isinstance(fmodel, rustdl.nn.Module)
+    new = [p.detach() * 0 + 1 for p in params]
+    assert fmodel(new, rustdl.tensor([[2.0, 3.0]])).tolist() == [[6.0]]
+    bn = rustdl.nn.BatchNorm1d(2)
+    fm, ps, bs = ft.make_functional_with_buffers(bn)
+    assert isinstance(fm, ft.FunctionalModuleWithBuffers) and len(bs) == 3
+
+
+def test_worker_numpy_seed_and_quantized_dtype_names():
+    import numpy as np
+    from rustdl.data.worker import _generate_state
+
+    # numpy's SeedSequence of [worker id, low word, high word, 0], as PyTorch's workers seed numpy
+    seed = 12345678901234
+    ref = np.random.SeedSequence([3, seed & 0xFFFFFFFF, seed >> 32, 0], pool_size=4).generate_state(4)
+    assert _generate_state(seed, 3) == [int(v) for v in ref]
+    assert repr(rustdl.qint8) == "torch.qint8" and rustdl.qint32.itemsize == 4
+    with pytest.raises(RuntimeError, match="quantized"):
+        _ = rustdl.quint8.is_signed
+    from rustdl.nn.parameter import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin
+
+    p, b = UninitializedParameter(), UninitializedBuffer()
+    assert isinstance(p, UninitializedTensorMixin) and isinstance(b, UninitializedTensorMixin)
+    p.materialize((2, 3))
+    b.materialize(4)
+    assert type(p) is rustdl.nn.Parameter and p.shape == (2, 3) and type(b) is rustdl.Tensor
+    assert not isinstance(p, UninitializedTensorMixin)

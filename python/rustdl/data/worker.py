@@ -46,6 +46,15 @@ class WorkerInfo:
 _local = threading.local()
 
 
+def _generate_state(base_seed: int, worker_id: int) -> list[int]:
+    """The four 32-bit words that seed worker ``worker_id``'s numpy stream (PyTorch's
+    ``torch.utils.data._utils.worker._generate_state``: numpy's SeedSequence of the worker id
+    and the base seed's two halves)."""
+    from ._worker_state import numpy_worker_seed
+
+    return [int(w) for w in numpy_worker_seed(int(base_seed), int(worker_id))]
+
+
 def get_worker_info() -> WorkerInfo | None:
     """Inside a ``DataLoader`` worker, its :class:`WorkerInfo`; None in the main thread.
 

@@ -118,7 +118,22 @@ class Buffer(Tensor):
         pass
 
 
-class UninitializedParameter(Parameter):
+class UninitializedTensorMixin:
+    """What the placeholders of lazy modules share (``isinstance(t, UninitializedTensorMixin)``
+    tells a placeholder parameter or buffer from a real tensor, as PyTorch's mixin):
+    ``materialize(shape)`` gives one its storage and makes it the real class
+    (``cls_to_become``) in place."""
+
+    cls_to_become: type = Tensor
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Gives the placeholder its storage (``shape``, uninitialised values) and makes it a
+        plain :attr:`cls_to_become` (``Parameter`` or ``Tensor``) in place, as a lazy module's
+        ``initialize_parameters`` does."""
+        _materialize(self, shape, device, dtype, self.cls_to_become)
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
     """The placeholder parameter of a lazy module (``LazyLinear``, ``LazyConv2d``,
     ``LazyBatchNorm2d``, ...) until its first forward fixes the shape; as
     ``torch.nn.parameter.UninitializedParameter``, ``isinstance`` tells it from a real one."""
@@ -131,16 +146,13 @@ class UninitializedParameter(Parameter):
     def __init__(self, requires_grad: bool = True, device=None, dtype=None):
         pass
 
+    cls_to_become = Parameter
+
     def __repr__(self) -> str:
         return "<UninitializedParameter>"
 
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        """Gives the placeholder its storage (``shape``, uninitialised values) and makes it a
-        plain :class:`Parameter` in place, as a lazy module's ``initialize_parameters`` does."""
-        _materialize(self, shape, device, dtype, Parameter)
 
-
-class UninitializedBuffer(Tensor):
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """The placeholder buffer of a lazy module until its first forward."""
 
     __torch_function__ = disabled_torch_function_impl
@@ -152,10 +164,6 @@ class UninitializedBuffer(Tensor):
 
     def __init__(self, requires_grad: bool = False, device=None, dtype=None):
         pass
-
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        """Gives the placeholder buffer its storage (``shape``) and makes it a plain tensor."""
-        _materialize(self, shape, device, dtype, Tensor)
 
 
 def _materialize(t, shape, device, dtype, cls) -> None:

@@ -50,6 +50,8 @@ _PREFIXES: dict[str, str] = {
     "torch.utils.data._utils": "rustdl.data",
     "torch._C": "rustdl.torchcompat._torch_C",
     "torch._C._nn": "rustdl.torchcompat._torch_C_nn",
+    "torch._C._functorch": "rustdl.torchcompat._torch_C_functorch",
+    "torch._functorch": "rustdl.torchcompat._torch_functorch",
     # Tensor and `_convert` (Tensor subclasses' __torch_function__ hooks call it)
     "torch._tensor": "rustdl._dispatch",
     # the typing names TorchScript code imports from here (List, Tuple, Optional, ...)

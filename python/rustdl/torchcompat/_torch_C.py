@@ -33,6 +33,16 @@ def _are_functorch_transforms_active() -> bool:
     return False
 
 
+def _is_alias_of(tensor: Any, other: Any) -> bool:
+    """Whether ``tensor`` and ``other`` share their storage (one is a view of the other, or
+    both of one base)."""
+    if tensor is other:
+        return True
+    a, b = tensor.untyped_storage().data_ptr(), other.untyped_storage().data_ptr()
+    return a != 0 and a == b
+
+
+
 # the __torch_function__ protocol's switches and probes (rustdl._dispatch holds the state)
 _disabled_torch_function_impl = _dispatch.disabled_torch_function_impl
 DisableTorchFunctionSubclass = _dispatch.DisableTorchFunctionSubclass

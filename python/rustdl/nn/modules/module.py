@@ -76,6 +76,9 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
 _profile_call: Callable[[Any, tuple, dict], Any] | None = None
 
 
+# the state_dict key (after the module's prefix) of get_extra_state()'s value
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
 # Hooks on every module (``torch.nn.modules.module.register_module_forward_hook`` and friends),
 # run before each module's own.
 _global_forward_pre_hooks: OrderedDict = OrderedDict()
@@ -86,6 +89,19 @@ _global_forward_hooks_with_kwargs: set = set()
 _forward_hooks_always_called: set = set()
 _global_backward_hooks: OrderedDict = OrderedDict()
 _global_backward_pre_hooks: OrderedDict = OrderedDict()
+# ``hook(module, name, value)`` as a parameter, buffer or submodule is registered on any module
+# (a non-None result is registered instead)
+_global_parameter_registration_hooks: OrderedDict = OrderedDict()
+_global_buffer_registration_hooks: OrderedDict = OrderedDict()
+_global_module_registration_hooks: OrderedDict = OrderedDict()
+
+
+def _registered(table: OrderedDict, module: Any, name: str, value: Any) -> Any:
+    for hook in list(table.values()):
+        out = hook(module, name, value)
+        if out is not None:
+            value = out
+    return value
 
 
 _HOOK_TABLES = (
@@ -129,6 +145,24 @@ def register_module_forward_pre_hook(hook) -> RemovableHandle:
     """``hook(module, args)`` before every module's ``forward`` (before its own pre-hooks); a
     non-``None`` result replaces the arguments. Returns a removable handle."""
     return _add_hook(_global_forward_pre_hooks, hook, False)
+
+
+def register_module_parameter_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, param)`` whenever a parameter is registered on any module; a
+    non-None result is registered instead. Returns a removable handle."""
+    return _add_hook(_global_parameter_registration_hooks, hook, False)
+
+
+def register_module_buffer_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, buffer)`` whenever a buffer is registered on any module; a non-None
+    result is registered instead. Returns a removable handle."""
+    return _add_hook(_global_buffer_registration_hooks, hook, False)
+
+
+def register_module_module_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, submodule)`` whenever a submodule is registered on any module; a
+    non-None result is registered instead. Returns a removable handle."""
+    return _add_hook(_global_module_registration_hooks, hook, False)
 
 
 def register_module_forward_hook(
@@ -295,6 +329,8 @@ class Module:
         self._buffers.pop(name, None)
         self._modules.pop(name, None)
         self.__dict__.pop(name, None)
+        if _global_parameter_registration_hooks:
+            param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -314,6 +350,8 @@ class Module:
         if name in self._parameters or name in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
         self.__dict__.pop(name, None)
+        if _global_buffer_registration_hooks:
+            tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -331,6 +369,8 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if name not in self._modules and hasattr(self, name):
             raise KeyError(f"attribute '{name}' already exists")
+        if _global_module_registration_hooks:
+            module = _registered(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
 
     register_module = add_module
@@ -369,6 +409,8 @@ class Module:
             self._buffers.pop(name, None)
             self._non_persistent_buffers_set.discard(name)
             self.__dict__.pop(name, None)
+            if _global_module_registration_hooks:
+                value = _registered(_global_module_registration_hooks, self, name, value)
             self._modules[name] = value
         elif params is not None and name in self._modules:
             if value is not None:
@@ -720,7 +762,7 @@ class Module:
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
         if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + "_extra_state"] = self.get_extra_state()
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(self, *args, destination: dict | None = None, prefix: str = "", keep_vars: bool = False):
         """Returns an ordered dict of parameters and persistent buffers (and each module's
@@ -823,7 +865,7 @@ class Module:
             else:
                 with no_grad():
                     dst.copy_(src.detach().to(dst.device, dst.dtype))
-        extra = prefix + "_extra_state"
+        extra = prefix + _EXTRA_STATE_KEY_SUFFIX
         if type(self).set_extra_state is not Module.set_extra_state:
             if extra in state_dict:
                 if pending is not None:

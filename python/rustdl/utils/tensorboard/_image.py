@@ -10,6 +10,12 @@ import zlib
 import numpy as np
 
 
+def who(method: str) -> str:
+    """The name an error message starts with: ``add_image`` is ``SummaryWriter.add_image``; a
+    dotted name (``summary.image``) is kept."""
+    return method if "." in method else "SummaryWriter." + method
+
+
 def to_numpy(x, method: str) -> np.ndarray:
     """A tensor, numpy array, list or number as a numpy array (``method`` names the caller)."""
     if hasattr(x, "detach") and hasattr(x, "numpy"):
@@ -17,9 +23,9 @@ def to_numpy(x, method: str) -> np.ndarray:
     try:
         arr = np.asarray(x)
     except Exception as e:  # noqa: BLE001 - a value numpy cannot hold
-        raise TypeError(f"SummaryWriter.{method}: cannot convert {type(x).__name__} to an array") from e
+        raise TypeError(f"{who(method)}: cannot convert {type(x).__name__} to an array") from e
     if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"SummaryWriter.{method}: expected numbers, got {type(x).__name__} of {arr.dtype}")
+        raise TypeError(f"{who(method)}: expected numbers, got {type(x).__name__} of {arr.dtype}")
     return arr
 
 
@@ -37,19 +43,17 @@ def to_hwc(arr: np.ndarray, dataformats: str, method: str) -> np.ndarray:
     """One image in ``dataformats`` (``CHW``, ``HWC``, ``HW`` or ``WH``) as ``HWC``, C in 1/3/4."""
     fmt = dataformats.upper()
     if sorted(fmt) not in (sorted("CHW"), sorted("HW")) or len(set(fmt)) != len(fmt):
-        raise ValueError(
-            f"SummaryWriter.{method}: dataformats must be CHW, HWC, HW or WH, got {dataformats!r}"
-        )
+        raise ValueError(f"{who(method)}: dataformats must be CHW, HWC, HW or WH, got {dataformats!r}")
     if arr.ndim != len(fmt):
         raise ValueError(
-            f"SummaryWriter.{method}: dataformats {dataformats!r} needs a {len(fmt)}-D image, "
+            f"{who(method)}: dataformats {dataformats!r} needs a {len(fmt)}-D image, "
             f"got shape {tuple(arr.shape)}"
         )
     if "C" not in fmt:
         arr, fmt = arr[..., None], fmt + "C"
     arr = np.transpose(arr, [fmt.index(c) for c in "HWC"])
     if arr.shape[2] not in (1, 3, 4):
-        raise ValueError(f"SummaryWriter.{method}: an image needs 1, 3 or 4 channels, got {arr.shape[2]}")
+        raise ValueError(f"{who(method)}: an image needs 1, 3 or 4 channels, got {arr.shape[2]}")
     return arr
 
 
@@ -61,14 +65,14 @@ def grid(arr: np.ndarray, dataformats: str, method: str) -> np.ndarray:
         return to_hwc(arr, fmt, method)
     if arr.ndim != len(fmt):
         raise ValueError(
-            f"SummaryWriter.{method}: dataformats {dataformats!r} needs a {len(fmt)}-D batch, "
+            f"{who(method)}: dataformats {dataformats!r} needs a {len(fmt)}-D batch, "
             f"got shape {tuple(arr.shape)}"
         )
     arr = np.moveaxis(arr, fmt.index("N"), 0)
     rest = fmt.replace("N", "")
     images = [to_hwc(a, rest, method) for a in arr]
     if not images:
-        raise ValueError(f"SummaryWriter.{method}: the batch is empty")
+        raise ValueError(f"{who(method)}: the batch is empty")
     n = len(images)
     h, w, c = images[0].shape
     ncols = min(n, 8)

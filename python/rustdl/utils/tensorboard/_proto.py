@@ -101,9 +101,51 @@ def f_packed_floats(field: int, xs: Iterable[float]) -> bytes:
     return f_bytes(field, struct.pack(f"<{len(xs)}f", *xs))
 
 
+def f_packed_varints(field: int, ns: Iterable[int]) -> bytes:
+    """A packed repeated integer field (int32/int64/uint32/uint64/bool/enum)."""
+    return f_bytes(field, b"".join(varint(int(n)) for n in ns))
+
+
+def top_level_fields(buf: bytes) -> list[tuple[int, bytes]]:
+    """``buf`` split into its top-level fields: ``(field number, the field's bytes, key included)``."""
+    out, pos = [], 0
+    while pos < len(buf):
+        start = pos
+        key, pos = _read_varint(buf, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _read_varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            n, pos = _read_varint(buf, pos)
+            pos += n
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        if pos > len(buf):
+            raise ValueError("truncated protobuf message")
+        out.append((key >> 3, buf[start:pos]))
+    return out
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated protobuf varint")
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos
+
+
 # ---------- TensorBoard messages ----------
 
-DT_FLOAT, DT_STRING = 1, 7
+DT_FLOAT, DT_DOUBLE, DT_STRING = 1, 2, 7
 
 
 def event(
@@ -128,9 +170,16 @@ def summary(values: Iterable[bytes]) -> bytes:
     return b"".join(f_bytes(1, v, always=True) for v in values)
 
 
-def plugin_metadata(plugin_name: str, content: bytes = b"") -> bytes:
-    """``SummaryMetadata{plugin_data=1 PluginData{plugin_name=1, content=2}}``."""
-    return f_bytes(1, f_bytes(1, plugin_name) + f_bytes(2, content), always=True)
+def plugin_metadata(
+    plugin_name: str, content: bytes = b"", display_name: str = "", description: str = ""
+) -> bytes:
+    """``SummaryMetadata{plugin_data=1 PluginData{plugin_name=1, content=2}, display_name=2,
+    summary_description=3}``."""
+    return (
+        f_bytes(1, f_bytes(1, plugin_name) + f_bytes(2, content), always=True)
+        + f_bytes(2, display_name)
+        + f_bytes(3, description)
+    )
 
 
 def tensor_shape(dims: Iterable[int]) -> bytes:
@@ -143,8 +192,25 @@ def value_simple(tag: str, x: float) -> bytes:
     return f_bytes(1, tag) + varint(2 << 3 | 5) + struct.pack("<f", x)
 
 
-def value_scalar_tensor(tag: str, x: float) -> bytes:
-    """The scalars plugin's tensor form: ``Value{tag=1, tensor=8 TensorProto, metadata=9}``."""
+def tensor_proto(dtype: int, dims: Iterable[int], values: bytes) -> bytes:
+    """``TensorProto{dtype=1, tensor_shape=2, ...}``; ``values`` is the encoded ``*_val`` field
+    (``float_val=5``, ``double_val=6``, ``int_val=7``, ``string_val=8``, ``scomplex_val=9``,
+    ``int64_val=10``, ``bool_val=11``, ``dcomplex_val=12``, ``half_val=13``, ``uint32_val=16``,
+    ``uint64_val=17``)."""
+    return f_varint(1, dtype) + f_bytes(2, tensor_shape(dims), always=True) + values
+
+
+def value_tensor(tag: str, tensor: bytes, metadata: bytes) -> bytes:
+    """``Value{tag=1, tensor=8 TensorProto, metadata=9 SummaryMetadata}``."""
+    return f_bytes(1, tag) + f_bytes(8, tensor, always=True) + f_bytes(9, metadata, always=True)
+
+
+def value_scalar_tensor(tag: str, x: float, double: bool = False) -> bytes:
+    """The scalars plugin's tensor form: ``Value{tag=1, tensor=8 TensorProto, metadata=9}``, a
+    ``DT_FLOAT`` ``float_val`` (``DT_DOUBLE`` ``double_val`` with ``double``)."""
+    if double:
+        tensor = f_varint(1, DT_DOUBLE) + f_bytes(2, b"", always=True) + f_packed_doubles(6, [x])
+        return value_tensor(tag, tensor, plugin_metadata("scalars"))
     tensor = f_varint(1, DT_FLOAT) + f_bytes(2, b"", always=True) + f_packed_floats(5, [x])
     return (
         f_bytes(1, tag)
@@ -153,10 +219,36 @@ def value_scalar_tensor(tag: str, x: float) -> bytes:
     )
 
 
+def image(height: int, width: int, colorspace: int, encoded: bytes) -> bytes:
+    """``Summary.Image{height=1, width=2, colorspace=3, encoded_image_string=4}`` (PNG or GIF)."""
+    return f_varint(1, height) + f_varint(2, width) + f_varint(3, colorspace) + f_bytes(4, encoded)
+
+
 def value_image(tag: str, height: int, width: int, colorspace: int, png: bytes) -> bytes:
     """``Value{tag=1, image=4 Image{height=1, width=2, colorspace=3, encoded_image_string=4}}``."""
-    image = f_varint(1, height) + f_varint(2, width) + f_varint(3, colorspace) + f_bytes(4, png)
-    return f_bytes(1, tag) + f_bytes(4, image, always=True)
+    return f_bytes(1, tag) + f_bytes(4, image(height, width, colorspace, png), always=True)
+
+
+def value_image_proto(tag: str, image_proto: bytes | None) -> bytes:
+    """``Value{tag=1, image=4}`` around an encoded ``Summary.Image`` (only the tag for None)."""
+    if image_proto is None:
+        return f_bytes(1, tag)
+    return f_bytes(1, tag) + f_bytes(4, image_proto, always=True)
+
+
+def value_audio(
+    tag: str, sample_rate: float, num_channels: int, length_frames: int, encoded: bytes, content_type: str
+) -> bytes:
+    """``Value{tag=1, audio=6 Audio{sample_rate=1 float, num_channels=2 int64, length_frames=3
+    int64, encoded_audio_string=4, content_type=5}}``."""
+    audio = (
+        f_float(1, sample_rate)
+        + f_varint(2, num_channels)
+        + f_varint(3, length_frames)
+        + f_bytes(4, encoded)
+        + f_bytes(5, content_type)
+    )
+    return f_bytes(1, tag) + f_bytes(6, audio, always=True)
 
 
 def value_histogram(
@@ -169,9 +261,22 @@ def value_histogram(
     bucket_limit: Iterable[float],
     bucket: Iterable[float],
 ) -> bytes:
-    """``Value{tag=1, histo=5 HistogramProto{min=1, max=2, num=3, sum=4, sum_squares=5,
-    bucket_limit=6 packed, bucket=7 packed}}`` (all doubles)."""
-    histo = (
+    """``Value{tag=1, histo=5 HistogramProto}``: see :func:`histogram_proto`."""
+    return value_histo(tag, histogram_proto(vmin, vmax, num, vsum, sum_squares, bucket_limit, bucket))
+
+
+def histogram_proto(
+    vmin: float,
+    vmax: float,
+    num: float,
+    vsum: float,
+    sum_squares: float,
+    bucket_limit: Iterable[float],
+    bucket: Iterable[float],
+) -> bytes:
+    """``HistogramProto{min=1, max=2, num=3, sum=4, sum_squares=5, bucket_limit=6 packed,
+    bucket=7 packed}`` (all doubles)."""
+    return (
         f_double(1, vmin)
         + f_double(2, vmax)
         + f_double(3, num)
@@ -180,6 +285,10 @@ def value_histogram(
         + f_packed_doubles(6, bucket_limit)
         + f_packed_doubles(7, bucket)
     )
+
+
+def value_histo(tag: str, histo: bytes) -> bytes:
+    """``Value{tag=1, histo=5}`` around an encoded ``HistogramProto``."""
     return f_bytes(1, tag) + f_bytes(5, histo, always=True)
 
 
@@ -249,13 +358,14 @@ def hparams_session_end(end_time: float) -> bytes:
     return f_bytes(4, f_varint(1, 1) + f_double(2, end_time), always=True)
 
 
-def value_pr_curve(tag: str, data: Iterable[float], num_thresholds: int) -> bytes:
-    """The PR-curves plugin's form: a float tensor ``(6, num_thresholds)`` (true/false positives,
-    true/false negatives, precision, recall per threshold) and
-    ``PrCurvePluginData{version=1, num_thresholds=2}`` as the plugin content."""
+def value_pr_curve(tag: str, data: Iterable[float], num_thresholds: int, columns: int | None = None) -> bytes:
+    """The PR-curves plugin's form: a float tensor ``(6, columns)`` (true/false positives,
+    true/false negatives, precision, recall per threshold; ``columns`` defaults to
+    ``num_thresholds``) and ``PrCurvePluginData{version=1, num_thresholds=2}`` as the plugin
+    content."""
     tensor = (
         f_varint(1, DT_FLOAT)
-        + f_bytes(2, tensor_shape([6, num_thresholds]), always=True)
+        + f_bytes(2, tensor_shape([6, num_thresholds if columns is None else columns]), always=True)
         + f_packed_floats(5, data)
     )
     content = f_varint(1, 0) + f_varint(2, num_thresholds)
@@ -263,4 +373,43 @@ def value_pr_curve(tag: str, data: Iterable[float], num_thresholds: int) -> byte
         f_bytes(1, tag)
         + f_bytes(8, tensor, always=True)
         + f_bytes(9, plugin_metadata("pr_curves", content), always=True)
+    )
+
+
+# ---------- the custom scalars plugin (tensorboard/plugins/custom_scalar/layout.proto) ----------
+
+
+def custom_scalars_layout(categories: Iterable[tuple[str, Iterable[tuple[str, str, list[str]]]]]) -> bytes:
+    """``Layout{version=1 (0), category=2 Category{title=1, chart=2 Chart{title=1,
+    multiline=2 MultilineChartContent{tag=1 repeated}, margin=3 MarginChartContent{series=1
+    Series{value=1, lower=2, upper=3}}}}}``; ``categories``: ``(title, [(chart title, "Margin" or
+    "Multiline", tags)])``, a margin chart's tags being ``[value, lower, upper]``."""
+    out = b""
+    for title, charts in categories:
+        cat = f_bytes(1, title)
+        for chart_title, kind, tags in charts:
+            if kind == "Margin":
+                series = f_bytes(1, tags[0]) + f_bytes(2, tags[1]) + f_bytes(3, tags[2])
+                body = f_bytes(3, f_bytes(1, series, always=True), always=True)
+            else:
+                body = f_bytes(2, b"".join(f_bytes(1, t, always=True) for t in tags), always=True)
+            cat += f_bytes(2, f_bytes(1, chart_title) + body, always=True)
+        out += f_bytes(2, cat, always=True)
+    return out
+
+
+# ---------- the mesh plugin (tensorboard/plugins/mesh/plugin_data.proto) ----------
+
+
+def mesh_plugin_data(
+    name: str, content_type: int, json_config: str, shape: Iterable[int], components: int
+) -> bytes:
+    """``MeshPluginData{version=1 (0), name=2, content_type=3 (VERTEX 1, FACE 2, COLOR 3),
+    json_config=5, shape=6 packed int32, components=7 uint32}``."""
+    return (
+        f_bytes(2, name)
+        + f_varint(3, content_type)
+        + f_bytes(5, json_config)
+        + f_packed_varints(6, shape)
+        + f_varint(7, components)
     )
