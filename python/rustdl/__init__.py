@@ -1178,10 +1178,14 @@ globals().update(linalg._torch_functions())  # torch.inverse, cholesky_solve, ds
 # functional forms of Tensor methods that PyTorch also exports as functions (torch.add(a, b,
 # alpha=2), torch.addcmul, torch.fmax, ...), for those not defined above
 def _functional_form(name):
+    # rustdl's own method, taken now: a Tensor method a program replaces later (or a subclass's
+    # override) does not change what the function does, as PyTorch's functions are their own
+    method = getattr(Tensor, name)
+
     def fn(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
             input = _tensor_api._wrapped(input, args[0] if args else kwargs.get("other"))
-        return _into(out, getattr(input, name)(*args, **kwargs))
+        return _into(out, method(input, *args, **kwargs))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Functional form of ``Tensor.{name}``."

@@ -1022,7 +1022,11 @@ def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
     return _inplace_shape("transpose_", self, lambda x: x.transpose(dim0, dim1))
 
 
-def _squeeze_(self: Tensor, dim: Any = None) -> Tensor:
+def _squeeze_(self: Tensor, *dims: Any, dim: Any = None) -> Tensor:
+    if dims:
+        if dim is not None:
+            raise TypeError("squeeze_() got multiple values for argument 'dim'")
+        dim = dims if len(dims) > 1 else dims[0]
     return _inplace_shape("squeeze_", self, lambda x: x.squeeze() if dim is None else x.squeeze(dim))
 
 

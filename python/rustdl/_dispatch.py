@@ -597,6 +597,10 @@ def _wrap_tensor_class() -> None:
             continue
         if type(raw).__name__ == "getset_descriptor":
             continue
+        if isinstance(raw, _types.FunctionType) and not (raw.__module__ or "").startswith("rustdl"):
+            # a method a program added to Tensor (fastai's set_meta) is plain Python to PyTorch:
+            # called as it is, no __torch_function__
+            continue
         setattr(Tensor, name, _method_wrapper(raw, name))
     # operators hand over the method they stand for (`a + 1` as Tensor.add), as PyTorch's
     for dunder, target in _names.OPERATOR_METHODS.items():

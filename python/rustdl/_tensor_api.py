@@ -370,6 +370,15 @@ def einsum(equation, *operands):
     for c in out:
         if not any(c in s for s in ins):
             raise _rd.ArgumentError(f"einsum: output subscript '{c}' does not appear in the inputs")
+    if len({t.dtype for t in operands}) > 1 and set("".join(ins)) <= set(out):
+        # nothing summed: PyTorch multiplies the operands element-wise, promoting their dtypes
+        # (a product that sums runs as batched matmuls, which want one dtype)
+        from ._breadth_g import promote_types
+
+        dt = operands[0].dtype
+        for t in operands[1:]:
+            dt = promote_types(dt, t.dtype)
+        operands = [t.to(dt) for t in operands]
     ops = [_diagonalize(t, s) for t, s in zip(operands, ins)]
     acc, sacc = ops[0]
     for k in range(1, len(ops)):
@@ -716,7 +725,23 @@ def lerp(input, end, weight):  # noqa: A002
         raise _rd.DTypeError(
             f"lerp: expected floating input and end, got {input.dtype.name} and {end.dtype.name}"
         )
+    _lerp_dtypes("lerp", input, end, weight)
     return _lerp_value(input, end, weight)
+
+
+def _lerp_dtypes(op, input, end, weight):  # noqa: A002
+    """PyTorch's lerp computes in ``input``'s dtype: ``end`` (and a weight tensor of one or more
+    dims) must have it."""
+    if end.dtype != input.dtype:
+        raise _rd.DTypeError(
+            f"{op}: expected dtype {input.dtype.name} for `end` but got dtype {end.dtype.name} "
+            f"(shapes {tuple(input.shape)} and {tuple(end.shape)})"
+        )
+    if isinstance(weight, Tensor) and weight.dim() > 0 and weight.dtype != input.dtype:
+        raise _rd.DTypeError(
+            f"{op}: expected dtype {input.dtype.name} for `weight` but got dtype {weight.dtype.name} "
+            f"(shapes {tuple(input.shape)} and {tuple(weight.shape)})"
+        )
 
 
 def _lerp_value(start, end, weight):
@@ -726,7 +751,11 @@ def _lerp_value(start, end, weight):
     if isinstance(weight, Tensor):
         return _rd.where(weight.abs() < 0.5, start + weight * d, end - d * (1 - weight))
     w = builtins.float(weight)
-    return start + w * d if builtins.abs(w) < 0.5 else end - d * (1.0 - w)
+    if builtins.abs(w) < 0.5:
+        return start + w * d
+    # 1 - w in the tensors' precision, as PyTorch's kernel forms it (float32 for float32)
+    one_minus = 1.0 - w if start.dtype == float64 else builtins.float(_np.float32(1.0) - _np.float32(w))
+    return end - d * one_minus
 
 
 _native_lerp_ = Tensor.lerp_
@@ -1211,8 +1240,12 @@ def unflatten(input, dim, sizes):  # noqa: A002
 _orig_squeeze = Tensor.squeeze
 
 
-def _squeeze(self, dim=None):
-    """Drops size-1 dims: all of them, one ``dim``, or a tuple of dims."""
+def _squeeze(self, *dims, dim=None):
+    """Drops size-1 dims: all of them, one ``dim``, or several (a tuple, or ``squeeze(0, 1)``)."""
+    if dims:
+        if dim is not None:
+            raise TypeError("squeeze() got multiple values for argument 'dim'")
+        dim = dims if len(dims) > 1 else dims[0]
     if isinstance(dim, (tuple, list)):
         n = self.dim()
         ds = {_norm_dim("squeeze", d, n) for d in dim}

@@ -10,6 +10,7 @@ training loop runs unchanged; with float32 gradients the scale rarely matters, a
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 import threading
@@ -266,6 +267,15 @@ def _cuda_means_cpu_under_torchcompat() -> bool:
     from . import cuda
 
     return not cuda.is_available()
+
+
+class OptState(enum.Enum):
+    """Where an optimizer is in a scaled step (``torch.amp.grad_scaler.OptState``): gradients
+    not yet unscaled, unscaled, or the step taken."""
+
+    READY = 0
+    UNSCALED = 1
+    STEPPED = 2
 
 
 class GradScaler:

@@ -175,6 +175,33 @@ fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>, copy_across: bool) -> Py
     }
 }
 
+/// PyTorch's rule for assigning through tensor indices (`index_put_`): a tensor value must have
+/// the destination's dtype (no silent rounding), except one value written through a single bool
+/// mask, which is a fill.
+fn check_put_dtype(t: &Tensor, items: &[Item], value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Ok(v) = value.extract::<PyRef<'_, PyTensor>>() else {
+        return Ok(());
+    };
+    let v = v.tensor();
+    if v.dtype() == t.dtype() {
+        return Ok(());
+    }
+    let mask_fill =
+        matches!(items, [Item::Tensor(m)] if m.dtype() == DType::Bool) && v.shape().iter().product::<usize>() == 1;
+    if mask_fill {
+        return Ok(());
+    }
+    Err(crate::error::Error::DType(format!(
+        "setitem: index put requires the source and destination dtypes match, got {} for the \
+         destination and {} for the source (shapes {:?} and {:?})",
+        t.dtype(),
+        v.dtype(),
+        t.shape(),
+        v.shape()
+    ))
+    .into())
+}
+
 /// `t[key] = value` (or `+=` with `accumulate`), through `Tensor::index_assign`.
 pub fn setitem_impl(
     t: &Tensor,
@@ -187,6 +214,9 @@ pub fn setitem_impl(
     // Basic indexing selects a view, and assigning into it is a copy, which PyTorch allows
     // across devices; indexing with tensors (index_put_) and `+=` keep the same-device rule.
     let basic = !accumulate && items.iter().all(|i| !matches!(i, Item::Tensor(_)));
+    if !basic {
+        check_put_dtype(t, &items, value)?;
+    }
     let v = assigned_value(t, value, basic)?;
     gil::run(key.py(), gil::work(&[t, &v]), || {
         t.index_assign(items, v, accumulate, op)

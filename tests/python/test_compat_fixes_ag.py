@@ -195,3 +195,113 @@ def test_worker_numpy_seed_and_quantized_dtype_names():
     b.materialize(4)
     assert type(p) is rustdl.nn.Parameter and p.shape == (2, 3) and type(b) is rustdl.Tensor
     assert not isinstance(p, UninitializedTensorMixin)
+
+
+def test_torch_functions_are_their_own_whatever_a_program_puts_on_tensor():
+    from rustdl import torchcompat
+
+    torchcompat.install()
+    saved = {n: rustdl.Tensor.__dict__.get(n) for n in ("add", "tile", "set_meta")}
+    try:
+        import torch
+
+        # names PyTorch's torch module does not have are not made up from Tensor's methods
+        assert not hasattr(torch, "as_subclass") and not hasattr(torch, "view") and hasattr(torch, "tile")
+        torch.Tensor.add = lambda self, o: "patched"
+        torch.Tensor.tile = lambda self, r: "patched"
+        assert torch.add(torch.ones(1), torch.ones(1)).tolist() == [2.0]
+        assert torch.tile(torch.ones(1), (2,)).tolist() == [1.0, 1.0]
+        for n in ("add", "tile"):
+            setattr(rustdl.Tensor, n, saved[n])
+
+        # a method a program adds to Tensor is plain Python, not handed to __torch_function__
+        torch.Tensor.set_meta = lambda self, x: "ok"
+        seen = []
+
+        class A(torch.Tensor):
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                seen.append(func.__name__)
+                return super().__torch_function__(func, types, args, kwargs or {})
+
+        class B(A):
+            pass
+
+        class C(A):
+            pass
+
+        b, c = torch.ones(1).as_subclass(B), torch.ones(1).as_subclass(C)
+        assert b.set_meta(c) == "ok" and seen == []
+        assert type(torch.tile(b, (2,))) is B and seen == ["tile"]
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                if n in rustdl.Tensor.__dict__:
+                    delattr(rustdl.Tensor, n)
+            else:
+                setattr(rustdl.Tensor, n, v)
+        torchcompat.uninstall()
+
+
+def test_single_process_iterator_made_from_the_loader_draws_the_base_seed():
+    from rustdl.amp import OptState
+    from rustdl.data import DataLoader
+    from rustdl.data.dataloader import _SingleProcessDataLoaderIter
+
+    def run(make_iter):
+        rustdl.manual_seed(0)
+        it = make_iter(DataLoader(list(range(6)), batch_size=2, shuffle=True))
+        return [b.tolist() for b in it], rustdl.rand(1).item()
+
+    by_iter = run(iter)
+    by_class = run(_SingleProcessDataLoaderIter)
+    assert by_iter == by_class and sorted(sum(by_iter[0], [])) == list(range(6))
+    assert isinstance(iter(DataLoader([1, 2])), _SingleProcessDataLoaderIter)
+    assert [s.value for s in OptState] == [0, 1, 2]
+
+
+def test_lerp_forms_one_minus_weight_in_the_tensors_precision():
+    import numpy as np
+
+    a = rustdl.tensor([1.2345678, 1.0, 3.0])
+    got = rustdl.lerp(a, rustdl.zeros(3), 0.98)
+    # end - (end - start) * (1 - w), every step in float32
+    f = np.float32
+    ref = [f(0) - (f(0) - f(x)) * (f(1) - f(0.98)) for x in a.tolist()]
+    assert got.tolist() == [float(r) for r in ref]
+    with pytest.raises(RuntimeError, match="end"):
+        rustdl.lerp(rustdl.ones(2), rustdl.ones(2, dtype=rustdl.float64), 0.5)
+    with pytest.raises(RuntimeError, match="weight"):
+        rustdl.lerp(rustdl.ones(2), rustdl.ones(2), rustdl.full((2,), 0.5, dtype=rustdl.float64))
+    # a 0-d weight of another dtype is a number, as PyTorch takes it
+    assert rustdl.lerp(rustdl.ones(2), rustdl.zeros(2), rustdl.tensor(0.75, dtype=rustdl.float64)).tolist() == [
+        0.25,
+        0.25,
+    ]
+
+
+def test_squeeze_takes_several_dims_and_einsum_promotes_products_that_sum_nothing():
+    x = rustdl.zeros(1, 1, 3)
+    assert x.squeeze(0, 1).shape == (3,) and x.squeeze(0).shape == (1, 3)
+    y = rustdl.zeros(1, 3, 1)
+    y.squeeze_(0, 2)
+    assert y.shape == (3,)
+    a, b = rustdl.arange(4).float(), rustdl.arange(3, dtype=rustdl.float64)
+    out = rustdl.einsum("i,j->ij", a, b)
+    assert out.dtype == rustdl.float64 and out.tolist() == [[i * j for j in range(3)] for i in range(4)]
+    assert rustdl.einsum("i,j->ij", rustdl.arange(2), rustdl.tensor([1.0, 0.5])).dtype == rustdl.float32
+    with pytest.raises(RuntimeError):
+        rustdl.einsum("i,i->", rustdl.ones(2), rustdl.ones(2, dtype=rustdl.float64))
+
+
+def test_assigning_through_tensor_indices_wants_the_destinations_dtype():
+    d = rustdl.zeros(3, 2, dtype=rustdl.float64)
+    for key in ([0, 2], rustdl.tensor([0, 2]), (slice(None), [0])):
+        with pytest.raises(RuntimeError, match="dtypes match"):
+            d[key] = rustdl.ones(2, 2)
+    with pytest.raises(RuntimeError, match="dtypes match"):
+        d[d < 5] = rustdl.ones(6)
+    d[d < 5] = rustdl.tensor([1.5])  # one value through a mask: a fill
+    d[0:2] = rustdl.ones(2, 2)  # basic indexing copies, converting
+    d[[2]] = 4.0  # a number
+    assert d.tolist() == [[1.0, 1.0], [1.0, 1.0], [4.0, 4.0]]

@@ -86,13 +86,17 @@ class _Fetcher:
 
 
 class _SingleThreadIter(_BaseDataLoaderIter):
-    """One epoch loaded in the main thread. As PyTorch's iterator it has a length (the
-    loader's), and a ``StopIteration`` raised by the dataset ends the epoch."""
+    """One epoch of ``loader`` loaded in the main thread (PyTorch's
+    ``_SingleProcessDataLoaderIter(loader)``, which libraries make themselves: made so, it
+    draws the loader's base seed as ``iter(loader)`` does). As PyTorch's iterator it has a
+    length (the loader's), and a ``StopIteration`` raised by the dataset ends the epoch."""
 
-    def __init__(self, fetcher: _Fetcher, iterable: bool, dataset: Any, tasks: Iterator[Any], loader: Any):
-        self._fetcher = fetcher
-        self._it = iter(dataset) if iterable else None
-        self._tasks = tasks
+    def __init__(self, loader: Any, _seed_drawn: bool = False):
+        if not _seed_drawn:
+            loader._draw_base_seed()
+        self._fetcher = loader._fetcher()
+        self._it = iter(loader.dataset) if loader._iterable else None
+        self._tasks = loader._tasks()
         self._loader = loader
 
     def __iter__(self) -> _SingleThreadIter:
@@ -398,7 +402,16 @@ class DataLoader(Generic[_T_co]):
         return iter(self.sampler)
 
     def _single_thread_iter(self) -> Iterator[Any]:
-        return _SingleThreadIter(self._fetcher(), self._iterable, self.dataset, self._tasks(), self)
+        return _SingleThreadIter(self, _seed_drawn=True)
+
+    def _draw_base_seed(self) -> int | None:
+        """The base seed PyTorch's loader iterator draws from the loader's generator (the global
+        one by default) before its sampler's first draw, so the stream stays in step with
+        PyTorch's; workers are seeded from it. None for a generator that is no torch stream."""
+        if not _is_stream(self.generator):
+            return None
+        drawn = _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)
+        return int(drawn.item())
 
     def _new_pool(self, base_seed: int | None = None) -> _WorkerPool:
         fetcher = self._fetcher()
@@ -413,11 +426,8 @@ class DataLoader(Generic[_T_co]):
         reuse = (
             self.num_workers > 0 and self.persistent_workers and self._pool is not None and self._pool.alive
         )
-        if _is_stream(self.generator) and not reuse:
-            # the base seed PyTorch's loader iterator draws before its sampler's first draw (so
-            # the global stream stays in step with PyTorch's); workers are seeded from it
-            drawn = _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)
-            base_seed = int(drawn.item())
+        if not reuse:
+            base_seed = self._draw_base_seed()
         if self.num_workers == 0:
             return self._single_thread_iter()
         if self.persistent_workers:

@@ -386,6 +386,21 @@ _TORCH_FUNCTIONAL = frozenset(
 )
 
 
+# Tensor's methods as rustdl defines them (before a program patches any)
+_TENSOR_OWN: dict[str, Any] = dict(vars(rustdl.Tensor))
+_TORCH_PUBLIC: list[frozenset] = []
+
+
+def _torch_public() -> frozenset:
+    """The public names of PyTorch's ``torch`` module (``torch.view`` or ``torch.as_subclass``
+    are no functions there, so ``hasattr(torch, ...)`` is False here too)."""
+    if not _TORCH_PUBLIC:
+        from ._star_names import _TORCH_STAR
+
+        _TORCH_PUBLIC.append(frozenset(_TORCH_STAR["torch"].split()))
+    return _TORCH_PUBLIC[0]
+
+
 def _fallback(modname: str, name: str) -> Any:
     """Functional forms of Tensor methods (``torch.pow(x, 2)`` → ``x.pow(2)``) and the
     ``torch.nn.functional`` ops that ``torch`` also exports (``torch.conv2d``) for ``torch``."""
@@ -393,12 +408,17 @@ def _fallback(modname: str, name: str) -> Any:
         from rustdl.nn import functional
 
         return getattr(functional, name)
-    if modname == "torch" and callable(getattr(rustdl.Tensor, name, None)) and not name.startswith("_"):
+    method = _TENSOR_OWN.get(name)
+    if modname == "torch" and callable(method) and not name.startswith("_") and name in _torch_public():
 
         def fn(input: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
             if not isinstance(input, rustdl.Tensor):
                 input = rustdl.tensor(input)
-            return rustdl._into(out, getattr(input, name)(*args, **kwargs))
+            # rustdl's own method (its __torch_function__ form once that is installed), not
+            # whatever the program has since put on Tensor under this name
+            known = rustdl._dispatch._WRAPPED.get(id(method))
+            impl = known[1] if known is not None and known[0] is method else method
+            return rustdl._into(out, impl(input, *args, **kwargs))
 
         fn.__name__ = name
         fn.__doc__ = f"Functional form of ``Tensor.{name}`` (torch compatibility)."
