@@ -101,7 +101,7 @@ def events(log_dir):
             "wall_time": _d(f[1][0]),
             "step": f.get(2, [0])[0],
             "file_version": f.get(3, [b""])[0].decode(),
-            "session_log": fields(f[6][0]) if 6 in f else None,
+            "session_log": fields(f[7][0]) if 7 in f else None,
             "values": [],
         }
         for summary in f.get(5, []):

@@ -156,12 +156,13 @@ def event(
     summary: bytes | None = None,
     session_start: bool = False,
 ) -> bytes:
-    """``Event{wall_time=1 double, step=2 int64, file_version=3, summary=5, session_log=6}``."""
+    """``Event{wall_time=1 double, step=2 int64, file_version=3, summary=5, session_log=7}``
+    (field 6 is the deprecated ``log_message``)."""
     out = f_double(1, wall_time) + f_varint(2, step) + f_bytes(3, file_version)
     if summary is not None:
         out += f_bytes(5, summary, always=True)
     if session_start:
-        out += f_bytes(6, f_varint(1, 1), always=True)  # SessionLog{status: START}
+        out += f_bytes(7, f_varint(1, 1), always=True)  # SessionLog{status: START}
     return out
 
 

@@ -1,13 +1,15 @@
-"""``SummaryWriter``: logs scalars, histograms, images, text, hyperparameters and embeddings as
-TensorBoard event files (``events.out.tfevents.<time>.<host>.<pid>.<n><suffix>``)."""
+"""``SummaryWriter``: logs scalars, histograms, images, videos, audio, text, tensors,
+precision-recall curves, custom-scalar layouts, meshes, hyperparameters and embeddings as
+TensorBoard event files (``events.out.tfevents.<time>.<host>.<pid>.<n><suffix>``). The summaries
+are built by :mod:`.summary`."""
 
 from __future__ import annotations
 
 import atexit
 import math
-import numbers
 import os
 import socket
+import struct
 import threading
 import time
 import warnings
@@ -17,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _image, _proto
+from . import _image, _proto, summary
+from .summary import check_tag as _check_tag_
+from .summary import number as _number
 
 __all__ = ["FileWriter", "SummaryWriter"]
 
@@ -49,57 +53,104 @@ class FileWriter:
 
     def __init__(self, log_dir: str, max_queue: int = 10, flush_secs: float = 120, filename_suffix: str = ""):
         self.log_dir = str(log_dir)
+        self._filename_suffix = filename_suffix
+        self._flush_secs = flush_secs
+        self._lock = threading.Lock()
+        self._max_queue = max(1, int(max_queue))
+        self._open()
+
+    def _open(self) -> None:
         os.makedirs(self.log_dir, exist_ok=True)
         name = "events.out.tfevents.%010d.%s.%d.%d%s" % (  # noqa: UP031
             time.time(),
             socket.gethostname(),
             os.getpid(),
             _new_uid(),
-            filename_suffix,
+            self._filename_suffix,
         )
         self.path = os.path.join(self.log_dir, name)
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
-        self._lock = threading.Lock()
         self._queue: list[bytes] = []
-        self._max_queue = max(1, int(max_queue))
         self._closed = False
         self._file.write(_proto.tfrecord(_proto.event(time.time(), file_version="brain.Event:2")))
         self._file.flush()
         self._stop = threading.Event()
         self._thread = None
-        if flush_secs and flush_secs > 0:
-            self._thread = threading.Thread(target=self._flush_loop, args=(float(flush_secs),), daemon=True)
+        if self._flush_secs and self._flush_secs > 0:
+            self._thread = threading.Thread(
+                target=self._flush_loop, args=(self._stop, float(self._flush_secs)), daemon=True
+            )
             self._thread.start()
         _open_writers.add(self)
 
-    def _flush_loop(self, secs: float) -> None:
-        while not self._stop.wait(secs):
+    def _flush_loop(self, stop: threading.Event, secs: float) -> None:
+        while not stop.wait(secs):
             self.flush()
 
     def get_logdir(self) -> str:
         return self.log_dir
 
-    def add_event(self, event_bytes: bytes) -> None:
-        """Queues one encoded ``Event`` message."""
+    def add_event(self, event: Any, step: int | None = None, walltime: float | None = None) -> None:
+        """Queues one ``Event``: encoded bytes, or a protobuf message (anything with
+        ``SerializeToString()``). ``step`` / ``walltime`` replace the event's own; a message
+        without ``walltime`` gets the current time, as in PyTorch."""
+        data = _encoded(event, "add_event", "Event")
+        if walltime is None and not isinstance(event, (bytes, bytearray, memoryview)):
+            walltime = time.time()
+        if step is not None or walltime is not None:
+            drop = ({1} if walltime is not None else set()) | ({2} if step is not None else set())
+            kept = b"".join(raw for num, raw in _proto.top_level_fields(data) if num not in drop)
+            head = b"" if walltime is None else _proto.varint(1 << 3 | 1) + struct.pack("<d", float(walltime))
+            data = head + (b"" if step is None else _proto.f_varint(2, _step(step))) + kept
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the event file {self.path} is closed")
-            self._queue.append(_proto.tfrecord(event_bytes))
+            self._queue.append(_proto.tfrecord(data))
             full = len(self._queue) >= self._max_queue
         if full:
             self.flush()
 
     def add_summary(
-        self, summary_bytes: bytes, global_step: int | None = None, walltime: float | None = None
+        self, summary: Any, global_step: int | None = None, walltime: float | None = None
     ) -> None:
-        """Queues an ``Event`` holding an encoded ``Summary``."""
+        """Queues an ``Event`` holding ``summary``: an encoded ``Summary`` (what the functions of
+        :mod:`rustdl.utils.tensorboard.summary` return, or any bytes) or a protobuf ``Summary``
+        message (anything with ``SerializeToString()``)."""
         self.add_event(
             _proto.event(
                 time.time() if walltime is None else float(walltime),
                 _step(global_step),
-                summary=summary_bytes,
+                summary=_encoded(summary, "add_summary", "Summary"),
             )
         )
+
+    def add_graph(self, graph_profile: Any, walltime: float | None = None) -> None:
+        """Queues a graph: ``graph_profile`` is ``(GraphDef, RunMetadata)``, each a protobuf message
+        or its encoding (``Event.graph_def=4``, then ``Event.tagged_run_metadata=8`` tagged
+        ``step1``), as PyTorch's ``FileWriter.add_graph``. rustdl builds no such graphs itself."""
+        graph, run_metadata = graph_profile
+        wall = time.time() if walltime is None else float(walltime)
+        graph_bytes = _encoded(graph, "add_graph", "GraphDef")
+        self.add_event(_proto.f_double(1, wall) + _proto.f_bytes(4, graph_bytes, always=True))
+        tagged = _proto.f_bytes(1, "step1") + _proto.f_bytes(
+            2, _encoded(run_metadata, "add_graph", "RunMetadata"), always=True
+        )
+        self.add_event(_proto.f_double(1, wall) + _proto.f_bytes(8, tagged, always=True))
+
+    def add_onnx_graph(self, graph: Any, walltime: float | None = None) -> None:
+        """Queues a ``GraphDef`` (a protobuf message or its encoding) as ``Event.graph_def``."""
+        wall = time.time() if walltime is None else float(walltime)
+        self.add_event(
+            _proto.f_double(1, wall)
+            + _proto.f_bytes(4, _encoded(graph, "add_onnx_graph", "GraphDef"), always=True)
+        )
+
+    def reopen(self) -> None:
+        """After ``close()``, opens a new event file in the same folder; else does nothing."""
+        with self._lock:
+            closed = self._closed
+        if closed:
+            self._open()
 
     def flush(self) -> None:
         with self._lock:
@@ -120,78 +171,24 @@ class FileWriter:
         _open_writers.discard(self)
 
 
+def _encoded(message: Any, method: str, kind: str) -> bytes:
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message)
+    serialize = getattr(message, "SerializeToString", None)
+    if callable(serialize):
+        return serialize()
+    raise TypeError(
+        f"FileWriter.{method}: expected an encoded {kind} (bytes) or a protobuf {kind} message, "
+        f"got {type(message).__name__}"
+    )
+
+
 def _step(global_step: Any) -> int:
     if global_step is None:
         return 0
     if hasattr(global_step, "item"):
         global_step = global_step.item()
     return int(global_step)
-
-
-def _number(value: Any, method: str, what: str = "scalar_value") -> float:
-    """A Python number, a numpy scalar, or a one-element tensor/array as a float."""
-    if isinstance(value, (bool, numbers.Real)) and not isinstance(value, np.ndarray):
-        return float(value)
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"SummaryWriter.{method}: {what} must be a number, got {type(value).__name__}")
-    arr = _image.to_numpy(value, method)
-    if arr.size != 1:
-        raise ValueError(f"SummaryWriter.{method}: {what} must hold one value, got shape {tuple(arr.shape)}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"SummaryWriter.{method}: {what} must be real, got {arr.dtype}")
-    return float(arr.reshape(()))
-
-
-def _tensorflow_bins() -> np.ndarray:
-    """TensorFlow's default histogram edges: ±1e-12 growing by 10% up to 1e20, and 0."""
-    pos = []
-    v = 1e-12
-    while v < 1e20:
-        pos.append(v)
-        v *= 1.1
-    pos_arr = np.array(pos)
-    return np.concatenate([-pos_arr[::-1], [0.0], pos_arr])
-
-
-_TF_BINS = None
-
-
-def _histogram_value(tag: str, values: Any, bins: Any, method: str, max_bins: int | None = None) -> bytes:
-    global _TF_BINS
-    arr = _image.to_numpy(values, method).astype(np.float64).ravel()
-    if arr.size == 0:
-        raise ValueError(f"SummaryWriter.{method}: the values are empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"SummaryWriter.{method}: the values hold NaN or infinity")
-    if isinstance(bins, str) and bins == "tensorflow":
-        if _TF_BINS is None:
-            _TF_BINS = _tensorflow_bins()
-        bins = _TF_BINS
-    try:
-        counts, edges = np.histogram(arr, bins=bins)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"SummaryWriter.{method}: bad bins {bins!r}: {e}") from e
-    if max_bins is not None and len(counts) > max_bins:
-        # merge neighbouring buckets so at most max_bins remain
-        k = math.ceil(len(counts) / max_bins)
-        pad = (-len(counts)) % k
-        counts = np.concatenate([counts, np.zeros(pad, counts.dtype)]).reshape(-1, k).sum(1)
-        edges = edges[::k] if pad == 0 else np.concatenate([edges[::k], edges[-1:]])
-    nz = np.nonzero(counts)[0]
-    first, last = int(nz[0]), int(nz[-1])
-    # a zero bucket ending at the first bucket's left edge tells the viewer where it starts
-    limits = edges[first : last + 2]
-    bucket = np.concatenate([[0.0], counts[first : last + 1].astype(np.float64)])
-    return _proto.value_histogram(
-        tag,
-        float(arr.min()),
-        float(arr.max()),
-        float(arr.size),
-        float(arr.sum()),
-        float(np.dot(arr, arr)),
-        limits.tolist(),
-        bucket.tolist(),
-    )
 
 
 _graph_warned = False
@@ -254,6 +251,7 @@ class SummaryWriter:
         return self.log_dir
 
     def _add(self, value: bytes, global_step: Any, walltime: Any, writer: FileWriter | None = None) -> None:
+        """Writes one encoded ``Summary.Value`` as a summary."""
         (writer or self._get_file_writer()).add_summary(_proto.summary([value]), global_step, walltime)
 
     # ---------- scalars ----------
@@ -268,10 +266,9 @@ class SummaryWriter:
         double_precision: bool = False,
     ) -> None:
         """Logs one number. ``scalar_value``: int, float, numpy scalar or one-element tensor.
-        ``new_style=True`` writes the scalars plugin's tensor form instead of ``simple_value``."""
-        x = _number(scalar_value, "add_scalar")
-        tag = _check_tag(tag, "add_scalar")
-        value = _proto.value_scalar_tensor(tag, x) if new_style else _proto.value_simple(tag, x)
+        ``new_style=True`` writes the scalars plugin's tensor form instead of ``simple_value``
+        (a float64 one with ``double_precision=True``)."""
+        value = summary.scalar_value(tag, scalar_value, new_style, double_precision, "add_scalar")
         self._add(value, global_step, walltime)
 
     def add_scalars(
@@ -315,36 +312,38 @@ class SummaryWriter:
     ) -> None:
         """Logs a precision-recall curve: ``labels`` the true 0/1 labels, ``predictions`` the
         probabilities in ``[0, 1]`` (same size), evaluated at ``num_thresholds`` evenly spaced
-        thresholds (TensorBoard's PR-curves plugin)."""
-        tag = _check_tag(tag, "add_pr_curve")
-        if not isinstance(num_thresholds, int) or isinstance(num_thresholds, bool) or num_thresholds < 2:
-            raise ValueError(
-                f"SummaryWriter.add_pr_curve: num_thresholds must be an int >= 2, got {num_thresholds!r}"
-            )
-        y = _image.to_numpy(labels, "add_pr_curve").astype(np.float64).ravel()
-        p = _image.to_numpy(predictions, "add_pr_curve").astype(np.float64).ravel()
-        if y.shape != p.shape:
-            raise ValueError(
-                f"SummaryWriter.add_pr_curve: labels ({y.size} values) and predictions ({p.size}) differ in size"
-            )
-        if p.size and (np.isnan(p).any() or p.min() < 0 or p.max() > 1):
-            raise ValueError("SummaryWriter.add_pr_curve: predictions must lie in [0, 1]")
-        w = (
-            np.ones_like(p)
-            if weights is None
-            else np.broadcast_to(_image.to_numpy(weights, "add_pr_curve").astype(np.float64).ravel(), p.shape)
+        thresholds, at most 127 as in PyTorch (TensorBoard's PR-curves plugin)."""
+        value = summary.pr_curve_value(tag, labels, predictions, num_thresholds, weights, "add_pr_curve")
+        self._add(value, global_step, walltime)
+
+    def add_pr_curve_raw(
+        self,
+        tag: str,
+        true_positive_counts: Any,
+        false_positive_counts: Any,
+        true_negative_counts: Any,
+        false_negative_counts: Any,
+        precision: Any,
+        recall: Any,
+        global_step: int | None = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Logs a precision-recall curve already counted: six equal-length sequences (one entry
+        per threshold). ``weights`` is ignored, as in PyTorch."""
+        value = summary.pr_curve_raw_value(
+            tag,
+            true_positive_counts,
+            false_positive_counts,
+            true_negative_counts,
+            false_negative_counts,
+            precision,
+            recall,
+            num_thresholds,
+            "add_pr_curve_raw",
         )
-        # each prediction counts at every threshold index at or below floor(p · (T − 1))
-        bucket = np.floor(p * (num_thresholds - 1)).astype(np.int64)
-        tp_at = np.bincount(bucket, weights=y * w, minlength=num_thresholds)
-        fp_at = np.bincount(bucket, weights=(1.0 - y) * w, minlength=num_thresholds)
-        tp = np.cumsum(tp_at[::-1])[::-1]
-        fp = np.cumsum(fp_at[::-1])[::-1]
-        tn, fn = fp[0] - fp, tp[0] - tp
-        precision = tp / np.maximum(1e-7, tp + fp)
-        recall = tp / np.maximum(1e-7, tp + fn)
-        data = np.stack([tp, fp, tn, fn, precision, recall]).astype(np.float32).ravel()
-        self._add(_proto.value_pr_curve(tag, data.tolist(), num_thresholds), global_step, walltime)
+        self._add(value, global_step, walltime)
 
     # ---------- histograms ----------
 
@@ -361,7 +360,8 @@ class SummaryWriter:
         exponential edges) or anything ``numpy.histogram`` takes (``"auto"``, ``"fd"``, a count,
         edges)."""
         tag = _check_tag(tag, "add_histogram")
-        self._add(_histogram_value(tag, values, bins, "add_histogram", max_bins), global_step, walltime)
+        histo = summary.histogram_proto(values, bins, max_bins, "add_histogram")
+        self._add(_proto.value_histo(tag, histo), global_step, walltime)
 
     def add_histogram_raw(
         self,
@@ -377,21 +377,8 @@ class SummaryWriter:
         walltime: float | None = None,
     ) -> None:
         """Logs a histogram already counted: ``bucket_counts[i]`` values up to ``bucket_limits[i]``."""
-        limits = [float(v) for v in np.asarray(bucket_limits).ravel()]
-        counts = [float(v) for v in np.asarray(bucket_counts).ravel()]
-        if len(limits) != len(counts):
-            raise ValueError(
-                "SummaryWriter.add_histogram_raw: bucket_limits and bucket_counts differ in length"
-            )
-        value = _proto.value_histogram(
-            _check_tag(tag, "add_histogram_raw"),
-            float(min),
-            float(max),
-            float(num),
-            float(sum),
-            float(sum_squares),
-            limits,
-            counts,
+        value = summary.histogram_raw_value(
+            tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts, "add_histogram_raw"
         )
         self._add(value, global_step, walltime)
 
@@ -433,6 +420,32 @@ class SummaryWriter:
             )
         self._add_hwc(tag, _image.grid(arr, dataformats, "add_images"), global_step, walltime)
 
+    def add_image_with_boxes(
+        self,
+        tag: str,
+        img_tensor: Any,
+        box_tensor: Any,
+        global_step: int | None = None,
+        walltime: float | None = None,
+        rescale: float = 1,
+        dataformats: str = "CHW",
+        labels: Any = None,
+    ) -> None:
+        """Logs one image (as ``add_image``) with boxes drawn on it in red: ``box_tensor`` is
+        ``(N, 4)``, each row ``xmin, ymin, xmax, ymax`` in pixels; ``labels`` (a str or N strings;
+        ignored when their count differs from N, as in PyTorch) are written at the boxes'
+        bottom-left corners; ``rescale`` resizes the image. Needs Pillow (PIL)."""
+        boxes = _image.to_numpy(box_tensor, "add_image_with_boxes")
+        if labels is not None:
+            if isinstance(labels, str):
+                labels = [labels]
+            if len(labels) != (boxes.size // 4 if boxes.size % 4 == 0 else -1):
+                labels = None
+        value = summary.image_value(
+            tag, img_tensor, dataformats, "add_image_with_boxes", rescale, boxes, labels
+        )
+        self._add(value, global_step, walltime)
+
     def add_figure(
         self,
         tag: str,
@@ -462,18 +475,96 @@ class SummaryWriter:
         else:
             self._add_hwc(tag, images[0], global_step, walltime)
 
+    # ---------- video and audio ----------
+
+    def add_video(
+        self,
+        tag: str,
+        vid_tensor: Any,
+        global_step: int | None = None,
+        fps: float = 4,
+        walltime: float | None = None,
+    ) -> None:
+        """Logs videos ``(N, T, C, H, W)`` (floats in [0, 1] or uint8 0..255; C = 1, 3 or 4) as one
+        animated GIF: at each of the T steps the N frames tiled into a grid (N padded to a power
+        of two; ``2**((N.bit_length() - 1) // 2)`` rows), ``fps`` frames a second. Encoded with
+        Pillow; without it, warns and writes nothing (PyTorch does the same without moviepy)."""
+        tag = _check_tag(tag, "add_video")
+        frames = summary.video_frames(vid_tensor, "add_video")
+        image = summary.make_video(frames, fps)
+        if image is not None:
+            self._add(_proto.value_image_proto(tag, image), global_step, walltime)
+
+    def add_audio(
+        self,
+        tag: str,
+        snd_tensor: Any,
+        global_step: int | None = None,
+        sample_rate: int = 44100,
+        walltime: float | None = None,
+    ) -> None:
+        """Logs mono sound: ``snd_tensor`` ``(L,)`` or ``(1, L)``, values in [-1, 1] (clipped, with
+        a warning), stored as a 16-bit PCM WAV at ``sample_rate`` Hz."""
+        self._add(summary.audio_value(tag, snd_tensor, sample_rate, "add_audio"), global_step, walltime)
+
+    # ---------- tensors, custom scalars, meshes ----------
+
+    def add_tensor(
+        self, tag: str, tensor: Any, global_step: int | None = None, walltime: float | None = None
+    ) -> None:
+        """Logs a whole tensor (any shape; float, int, bool or complex) as a ``TensorProto``
+        under the ``tensor`` plugin."""
+        self._add(summary.tensor_value(tag, tensor, "add_tensor"), global_step, walltime)
+
+    def add_custom_scalars(self, layout: dict) -> None:
+        """Lays out charts of scalars for the Custom Scalars tab: ``layout`` is ``{category:
+        {chart title: ["Multiline", [tags]] or ["Margin", [value, lower, upper]]}}``, the tags
+        being ones given to ``add_scalar``. Written once, under ``custom_scalars__config__``."""
+        self._add(summary.custom_scalars_value(layout, "add_custom_scalars"), None, None)
+
+    def add_custom_scalars_multilinechart(
+        self, tags: list, category: str = "default", title: str = "untitled"
+    ) -> None:
+        """``add_custom_scalars`` with one multiline chart of ``tags``."""
+        layout = {category: {title: ["Multiline", list(tags)]}}
+        self._add(summary.custom_scalars_value(layout, "add_custom_scalars_multilinechart"), None, None)
+
+    def add_custom_scalars_marginchart(
+        self, tags: list, category: str = "default", title: str = "untitled"
+    ) -> None:
+        """``add_custom_scalars`` with one margin chart: ``tags`` is ``[value, lower, upper]``."""
+        tags = list(tags)
+        if len(tags) != 3:
+            raise ValueError(
+                f"SummaryWriter.add_custom_scalars_marginchart: expected 3 tags (value, lower, upper), got {len(tags)}"
+            )
+        layout = {category: {title: ["Margin", tags]}}
+        self._add(summary.custom_scalars_value(layout, "add_custom_scalars_marginchart"), None, None)
+
+    def add_mesh(
+        self,
+        tag: str,
+        vertices: Any,
+        colors: Any = None,
+        faces: Any = None,
+        config_dict: dict | None = None,
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Logs a mesh or point cloud for the Mesh tab: ``vertices`` ``(B, N, 3)`` coordinates,
+        ``colors`` ``(B, N, 3)`` (0..255), ``faces`` ``(B, F, 3)`` vertex indices, as float
+        tensors tagged ``<tag>_VERTEX``, ``<tag>_FACE``, ``<tag>_COLOR``; ``config_dict`` holds
+        three.js settings (camera, lights, material), stored as JSON."""
+        values = summary.mesh_values(tag, vertices, colors, faces, config_dict, None, None, "add_mesh")
+        self._get_file_writer().add_summary(_proto.summary(values), global_step, walltime)
+
     # ---------- text, hyperparameters, graph ----------
 
     def add_text(
         self, tag: str, text_string: str, global_step: int | None = None, walltime: float | None = None
     ) -> None:
         """Logs a (markdown) string for TensorBoard's text tab, under the tag ``<tag>/text_summary``."""
-        tag = _check_tag(tag, "add_text")
-        if not isinstance(text_string, str):
-            raise TypeError(
-                f"SummaryWriter.add_text: text_string must be a str, got {type(text_string).__name__}"
-            )
-        self._add(_proto.value_text(tag + "/text_summary", text_string), global_step, walltime)
+        self._add(summary.text_value(tag, text_string, "add_text"), global_step, walltime)
 
     def add_hparams(
         self,
@@ -484,40 +575,20 @@ class SummaryWriter:
         global_step: int | None = None,
     ) -> None:
         """Logs one trial for TensorBoard's HParams tab: in a sub-run ``<log_dir>/<run_name>``
-        (default: the time), the experiment, session start (the hyperparameters) and session end
-        summaries, and each metric as a scalar. Values: int, float, str, bool or a 1-element tensor."""
+        (default: the time), the three summaries of :func:`summary.hparams` (experiment, session
+        start with the hyperparameters, session end), then each metric as a scalar. Values: int,
+        float, str, bool, None (skipped) or a 1-element tensor."""
         if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
             raise TypeError("SummaryWriter.add_hparams: hparam_dict and metric_dict must be dicts")
-        hparams: dict[str, float | str | bool] = {}
-        infos = []
-        for k, v in hparam_dict.items():
-            if isinstance(v, bool):
-                dtype = _proto.HP_BOOL
-            elif isinstance(v, str):
-                dtype = _proto.HP_STRING
-            elif isinstance(v, numbers.Real) or hasattr(v, "numpy") or isinstance(v, np.ndarray):
-                v, dtype = _number(v, "add_hparams", f"hparam_dict[{k!r}]"), _proto.HP_FLOAT64
-            else:
-                raise TypeError(
-                    f"SummaryWriter.add_hparams: hparam_dict[{k!r}] must be int, float, str, bool or a "
-                    f"tensor, got {type(v).__name__}"
-                )
-            hparams[k] = v
-            domain = (hparam_domain_discrete or {}).get(k)
-            if domain is None and dtype == _proto.HP_BOOL:
-                domain = [True, False]
-            infos.append((k, dtype, list(domain) if domain is not None else None))
         metrics = {k: _number(v, "add_hparams", f"metric_dict[{k!r}]") for k, v in metric_dict.items()}
         now = time.time()
-        plugin = [
-            ("_hparams_/experiment", _proto.hparams_experiment(infos, list(metrics))),
-            ("_hparams_/session_start_info", _proto.hparams_session_start(hparams, now)),
-            ("_hparams_/session_end_info", _proto.hparams_session_end(now)),
-        ]
+        exp, ssi, sei = summary.hparams_values(
+            hparam_dict, metric_dict, hparam_domain_discrete, "add_hparams", start_time=now
+        )
         run_dir = os.path.join(self._get_file_writer().get_logdir(), run_name or str(now))
         with SummaryWriter(log_dir=run_dir, max_queue=self.max_queue, flush_secs=0) as w:
-            for tag, content in plugin:
-                w._add(_proto.value_plugin_only(tag, "hparams", content), global_step, now)
+            for value in (exp, ssi, sei):
+                w.file_writer.add_summary(_proto.summary([value]), global_step, now)
             for k, x in metrics.items():
                 w.add_scalar(k, x, global_step)
 
@@ -534,6 +605,14 @@ class SummaryWriter:
                 "nothing is written",
                 stacklevel=2,
             )
+
+    def add_onnx_graph(self, prototxt: Any) -> None:
+        """Not supported: PyTorch reads an ONNX file with the ``onnx`` package and converts it to
+        a TensorBoard graph; rustdl cannot. Raises ``NotImplementedError``."""
+        raise NotImplementedError(
+            "SummaryWriter.add_onnx_graph: rustdl cannot convert ONNX models into TensorBoard graphs "
+            "(PyTorch does it with the onnx package); nothing is written"
+        )
 
     # ---------- embeddings ----------
 
@@ -619,6 +698,4 @@ class SummaryWriter:
 
 
 def _check_tag(tag: Any, method: str) -> str:
-    if not isinstance(tag, str):
-        raise TypeError(f"SummaryWriter.{method}: the tag must be a str, got {type(tag).__name__}")
-    return tag
+    return _check_tag_(tag, method)
