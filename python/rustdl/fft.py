@@ -349,7 +349,8 @@ def _stft_window(window, win_length, n_fft, like):
                 f"stft: expected a 1D window tensor of size equal to win_length={win_length}, "
                 f"but got window with size {list(window.shape)}"
             )
-        w = window.to(like.dtype)
+        # a float window of another precision promotes the frames, as PyTorch's product does
+        w = window if window.is_floating_point() else window.to(like.dtype)
     if win_length < n_fft:
         left = (n_fft - win_length) // 2
         w = _r().cat(

@@ -22,8 +22,9 @@ use IndexItem as Item;
 fn consumed(item: &Item) -> usize {
     match item {
         Item::Int(_) | Item::Slice(..) => 1,
-        // a 0-d mask consumes no dim: it adds one of size 1 (True) or 0 (False)
-        Item::Tensor(t) if t.dtype() == DType::Bool => t.ndim(),
+        // a mask (bool, or uint8: PyTorch's older spelling) consumes its dims; a 0-d one
+        // consumes none: it adds one of size 1 (True) or 0 (False)
+        Item::Tensor(t) if matches!(t.dtype(), DType::Bool | DType::U8) => t.ndim(),
         Item::Tensor(_) => 1,
         Item::NewAxis | Item::Ellipsis => 0,
     }
@@ -119,7 +120,7 @@ fn apply(t: &Tensor, items: Vec<Item>) -> Result<(Tensor, Vec<(usize, Tensor)>)>
                     let nz = flat.nonzero()?;
                     let n = nz.shape()[0];
                     adv.push((d, nz.reshape(&[n])?));
-                } else if idx.dtype().is_int() {
+                } else if matches!(idx.dtype(), DType::I64 | DType::I32) {
                     let size = x.shape()[d] as f64;
                     let neg = idx.binary(&idx.scalar_like(0.0)?, crate::backend::BinaryOp::Lt)?;
                     let wrapped = Tensor::where_cond(&neg, &idx.add_scalar(size)?, &idx)?;

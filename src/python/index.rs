@@ -176,19 +176,57 @@ fn assigned_value(t: &Tensor, value: &Bound<'_, PyAny>, copy_across: bool) -> Py
 }
 
 /// PyTorch's rule for assigning through tensor indices (`index_put_`): a tensor value must have
-/// the destination's dtype (no silent rounding), except one value written through a single bool
-/// mask, which is a fill.
-fn check_put_dtype(t: &Tensor, items: &[Item], value: &Bound<'_, PyAny>) -> PyResult<()> {
+/// the destination's dtype (no silent rounding), except one value written through a single mask
+/// (the only tensor index, beside ints, slices, `None` and `...`): that is a fill with the value
+/// as a number, which must fit the destination's type.
+fn check_put_dtype(
+    t: &Tensor,
+    items: &[Item],
+    value: &Bound<'_, PyAny>,
+    accumulate: bool,
+) -> PyResult<()> {
     let Ok(v) = value.extract::<PyRef<'_, PyTensor>>() else {
         return Ok(());
     };
     let v = v.tensor();
-    if v.dtype() == t.dtype() {
+    let mut tensors = items.iter().filter_map(|i| match i {
+        Item::Tensor(x) => Some(x),
+        _ => None,
+    });
+    let mask_fill = !accumulate
+        && v.shape().iter().product::<usize>() == 1
+        && matches!((tensors.next(), tensors.next()),
+            (Some(m), None) if matches!(m.dtype(), DType::Bool | DType::U8));
+    if mask_fill {
+        if t.dtype().is_float() || t.dtype() == DType::Bool {
+            return Ok(());
+        }
+        let x = v.to_f64_vec()?[0];
+        let (lo, hi) = match t.dtype() {
+            DType::U8 => (0.0, 255.0),
+            DType::I8 => (-128.0, 127.0),
+            DType::I16 => (-32768.0, 32767.0),
+            DType::I32 => (-2147483648.0, 2147483647.0),
+            _ => (-9.223372036854776e18, 9.223372036854776e18),
+        };
+        // an int64 value past 2^53 is read through f64: compare it exactly
+        let exact_i64 = v.dtype() == DType::I64 && t.dtype() != DType::I64;
+        let fits = if exact_i64 {
+            let i = v.to_i64_vec()?[0];
+            i >= lo as i64 && i <= hi as i64
+        } else {
+            x.is_nan() || (x >= lo && x <= hi)
+        };
+        if !fits {
+            return Err(crate::error::Error::Value(format!(
+                "setitem: value cannot be converted to type {} without overflow",
+                t.dtype()
+            ))
+            .into());
+        }
         return Ok(());
     }
-    let mask_fill =
-        matches!(items, [Item::Tensor(m)] if m.dtype() == DType::Bool) && v.shape().iter().product::<usize>() == 1;
-    if mask_fill {
+    if v.dtype() == t.dtype() {
         return Ok(());
     }
     Err(crate::error::Error::DType(format!(
@@ -214,8 +252,9 @@ pub fn setitem_impl(
     // Basic indexing selects a view, and assigning into it is a copy, which PyTorch allows
     // across devices; indexing with tensors (index_put_) and `+=` keep the same-device rule.
     let basic = !accumulate && items.iter().all(|i| !matches!(i, Item::Tensor(_)));
-    if !basic {
-        check_put_dtype(t, &items, value)?;
+    // `t[True] = v` / `t[False] = v` are a copy into `t[None]` and nothing, as PyTorch's
+    if (!basic || op == "index_put_") && !key.is_instance_of::<pyo3::types::PyBool>() {
+        check_put_dtype(t, &items, value, accumulate)?;
     }
     let v = assigned_value(t, value, basic)?;
     gil::run(key.py(), gil::work(&[t, &v]), || {

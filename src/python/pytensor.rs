@@ -1852,9 +1852,7 @@ impl PyTensor {
         values: &Bound<'py, PyAny>,
         accumulate: bool,
     ) -> PyResult<PyRef<'py, Self>> {
-        if let Ok(v) = values.extract::<PyRef<'_, PyTensor>>() {
-            same_dtype("index_put_", &slf.tensor(), &v.tensor(), "values")?;
-        }
+        // (the dtype rule, with its one-value mask exception, is setitem's)
         let key = PyTuple::new(
             indices.py(),
             indices.try_iter()?.collect::<PyResult<Vec<_>>>()?,

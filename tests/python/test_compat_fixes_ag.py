@@ -274,7 +274,9 @@ def test_lerp_forms_one_minus_weight_in_the_tensors_precision():
     with pytest.raises(RuntimeError, match="weight"):
         rustdl.lerp(rustdl.ones(2), rustdl.ones(2), rustdl.full((2,), 0.5, dtype=rustdl.float64))
     # a 0-d weight of another dtype is a number, as PyTorch takes it
-    assert rustdl.lerp(rustdl.ones(2), rustdl.zeros(2), rustdl.tensor(0.75, dtype=rustdl.float64)).tolist() == [
+    assert rustdl.lerp(
+        rustdl.ones(2), rustdl.zeros(2), rustdl.tensor(0.75, dtype=rustdl.float64)
+    ).tolist() == [
         0.25,
         0.25,
     ]
@@ -305,3 +307,34 @@ def test_assigning_through_tensor_indices_wants_the_destinations_dtype():
     d[0:2] = rustdl.ones(2, 2)  # basic indexing copies, converting
     d[[2]] = 4.0  # a number
     assert d.tolist() == [[1.0, 1.0], [1.0, 1.0], [4.0, 4.0]]
+
+
+def test_one_value_through_a_mask_is_a_checked_fill_and_uint8_masks_count_their_dims():
+    t = rustdl.zeros(2, 3, dtype=rustdl.float64)
+    t[0, rustdl.tensor([True, False, True])] = rustdl.tensor(5, dtype=rustdl.uint8)  # with basic items too
+    t.index_put_((rustdl.tensor([[False, True, False], [False, False, False]]),), rustdl.tensor([2.0]))
+    assert t.tolist() == [[5.0, 2.0, 5.0], [0.0, 0.0, 0.0]]
+    u = rustdl.zeros(3, dtype=rustdl.uint8)
+    mask = rustdl.tensor([True, False, True])
+    for bad in (rustdl.tensor(-4.0), rustdl.tensor(300), rustdl.tensor(2**53 + 1)):
+        with pytest.raises(RuntimeError, match="overflow"):
+            u[mask] = bad
+    u[mask] = rustdl.tensor(7)
+    assert u.tolist() == [7, 0, 7]
+    with pytest.raises(RuntimeError, match="dtypes match"):
+        rustdl.zeros(3, dtype=rustdl.float64).index_put_(
+            (rustdl.tensor([0]),), rustdl.ones(1), accumulate=True
+        )
+    # t[True] / t[False] copy into t[None] or do nothing, converting as a copy does
+    f = rustdl.zeros(3)
+    f[True] = rustdl.tensor([1, 2, 3])
+    f[False] = rustdl.tensor([9, 9, 9])
+    assert f.tolist() == [1.0, 2.0, 3.0]
+    # a uint8 index is a mask of its own dims (more dims than the tensor: an IndexError, not a panic)
+    with pytest.raises(IndexError):
+        rustdl.zeros(2)[rustdl.ones(2, 2, dtype=rustdl.uint8)]
+    with pytest.raises(IndexError):
+        rustdl.zeros(2, 2).index_put_((rustdl.ones(2, 2, 2, dtype=rustdl.uint8),), rustdl.tensor(1.0))
+    assert rustdl.arange(4.0)[rustdl.tensor([1, 0, 0, 1], dtype=rustdl.uint8)].tolist() == [0.0, 3.0]
+    with pytest.raises(IndexError, match="long, int, byte or bool"):
+        rustdl.zeros(3)[rustdl.tensor([0], dtype=rustdl.int16)]
