@@ -338,3 +338,43 @@ def test_one_value_through_a_mask_is_a_checked_fill_and_uint8_masks_count_their_
     assert rustdl.arange(4.0)[rustdl.tensor([1, 0, 0, 1], dtype=rustdl.uint8)].tolist() == [0.0, 3.0]
     with pytest.raises(IndexError, match="long, int, byte or bool"):
         rustdl.zeros(3)[rustdl.tensor([0], dtype=rustdl.int16)]
+
+
+def test_loader_iterators_made_from_an_object_with_a_loaders_attributes():
+    # fastai hands PyTorch's iterator classes a loader of its own (attributes, no DataLoader)
+    from rustdl.data import DataLoader
+    from rustdl.data.dataloader import (
+        _DatasetKind,
+        _MultiProcessingDataLoaderIter,
+        _SingleProcessDataLoaderIter,
+    )
+
+    class Batches:
+        def __iter__(self):
+            yield from ([0, 1], [2, 3], [4])
+
+    class Fake:
+        dataset, _dataset_kind, _auto_collation = Batches(), _DatasetKind.Iterable, False
+        _index_sampler, collate_fn, drop_last, generator = (
+            range(10**6),
+            staticmethod(lambda b: sum(b)),
+            False,
+            None,
+        )
+        num_workers = 2
+
+    rustdl.manual_seed(0)
+    assert list(_SingleProcessDataLoaderIter(Fake())) == [1, 5, 4]
+    after_one = rustdl.rand(1).item()
+    rustdl.manual_seed(0)
+    assert list(_MultiProcessingDataLoaderIter(Fake())) == [1, 5, 4]
+    assert rustdl.rand(1).item() == after_one  # one base-seed draw per iterator, as PyTorch's
+
+    class MapFake(Fake):
+        dataset, _dataset_kind, _auto_collation = [10, 20, 30], _DatasetKind.Map, True
+        _index_sampler = [[0, 1], [2]]
+        collate_fn = staticmethod(list)
+
+    assert list(_SingleProcessDataLoaderIter(MapFake())) == [[10, 20], [30]]
+    it = _MultiProcessingDataLoaderIter(DataLoader(list(range(4)), batch_size=2, num_workers=2))
+    assert isinstance(it, _MultiProcessingDataLoaderIter) and [b.tolist() for b in it] == [[0, 1], [2, 3]]

@@ -85,24 +85,82 @@ class _Fetcher:
         return self.collate_fn(items)
 
 
+def _base_seed(generator: Any) -> int | None:
+    """The base seed PyTorch's loader iterator draws (``torch.empty((), dtype=torch.int64)
+    .random_(generator=...)``) before its sampler's first draw, so the stream stays in step with
+    PyTorch's; workers are seeded from it. None for a generator that is no torch stream."""
+    if not _is_stream(generator):
+        return None
+    drawn = _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=generator)
+    return int(drawn.item())
+
+
 class _SingleThreadIter(_BaseDataLoaderIter):
     """One epoch of ``loader`` loaded in the main thread (PyTorch's
     ``_SingleProcessDataLoaderIter(loader)``, which libraries make themselves: made so, it
     draws the loader's base seed as ``iter(loader)`` does). As PyTorch's iterator it has a
-    length (the loader's), and a ``StopIteration`` raised by the dataset ends the epoch."""
+    length (the loader's), and a ``StopIteration`` raised by the dataset ends the epoch.
+
+    ``loader`` may also be any object with the attributes PyTorch's iterator reads from a
+    DataLoader (``dataset``, ``_dataset_kind``, ``_index_sampler``, ``_auto_collation``,
+    ``collate_fn``, ``drop_last``, ``generator``): fastai hands its own loader so."""
 
     def __init__(self, loader: Any, _seed_drawn: bool = False):
+        self._loader = loader
+        if not isinstance(loader, DataLoader):
+            self._init_duck_typed(loader)
+            return
+        self._duck = False
         if not _seed_drawn:
-            loader._draw_base_seed()
+            _base_seed(loader.generator)
         self._fetcher = loader._fetcher()
         self._it = iter(loader.dataset) if loader._iterable else None
         self._tasks = loader._tasks()
-        self._loader = loader
+
+    def _init_duck_typed(self, loader: Any) -> None:
+        self._duck = True
+        self._dataset = loader.dataset
+        self._iterable_kind = getattr(loader, "_dataset_kind", _DatasetKind.Map) == _DatasetKind.Iterable
+        self._auto_collation = loader._auto_collation
+        self._drop_last = loader.drop_last
+        self._index_sampler = loader._index_sampler
+        self._collate_fn = loader.collate_fn
+        self._sampler_iter = iter(self._index_sampler)
+        self._base_seed = _base_seed(getattr(loader, "generator", None))
+        self._num_yielded = 0
+        self._dataset_iter = iter(self._dataset) if self._iterable_kind else None
+        self._ended = False
 
     def __iter__(self) -> _SingleThreadIter:
         return self
 
+    def _next_duck_typed(self) -> Any:
+        index = next(self._sampler_iter)
+        if self._iterable_kind:
+            if self._ended:
+                raise StopIteration
+            if self._auto_collation:
+                data = []
+                for _ in index:
+                    try:
+                        data.append(next(self._dataset_iter))
+                    except StopIteration:
+                        self._ended = True
+                        break
+                if not data or (self._drop_last and len(data) < len(index)):
+                    raise StopIteration
+            else:
+                data = next(self._dataset_iter)
+        elif self._auto_collation:
+            data = [self._dataset[i] for i in index]
+        else:
+            data = self._dataset[index]
+        self._num_yielded += 1
+        return self._collate_fn(data)
+
     def __next__(self) -> Any:
+        if self._duck:
+            return self._next_duck_typed()
         if self._it is not None:
             batch = self._fetcher.next_batch(self._it)
             if batch is _EXHAUSTED:
@@ -111,12 +169,32 @@ class _SingleThreadIter(_BaseDataLoaderIter):
         return self._fetcher.fetch(next(self._tasks))
 
     def __len__(self) -> int:
-        return len(self._loader)
+        return len(self._index_sampler) if self._duck else len(self._loader)
 
 
-# PyTorch's names for the loader's iterators and dataset kinds (code that subclasses or checks them)
+class _WorkersIter(_ThreadedIter):
+    """PyTorch's ``_MultiProcessingDataLoaderIter``: the loader's worker iterator (rustdl's workers
+    are threads). Made by a library from a loader, ``_MultiProcessingDataLoaderIter(loader)``
+    is ``iter(loader)``; from an object that only has a DataLoader's attributes (fastai's), its
+    batches are loaded in the main thread, in the order PyTorch's workers hand them over."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            loader = args[0]
+            if isinstance(loader, DataLoader):
+                return iter(loader)
+            return _SingleThreadIter(loader)
+        return super().__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) == 1 and not kwargs:
+            return  # made whole by __new__ (iter(loader))
+        super().__init__(*args, **kwargs)
+
+
+# PyTorch's names for the loader's iterators (code that subclasses, makes or checks them)
 _SingleProcessDataLoaderIter = _SingleThreadIter
-_MultiProcessingDataLoaderIter = _ThreadedIter
+_MultiProcessingDataLoaderIter = _WorkersIter
 
 
 class _DatasetKind:
@@ -404,15 +482,6 @@ class DataLoader(Generic[_T_co]):
     def _single_thread_iter(self) -> Iterator[Any]:
         return _SingleThreadIter(self, _seed_drawn=True)
 
-    def _draw_base_seed(self) -> int | None:
-        """The base seed PyTorch's loader iterator draws from the loader's generator (the global
-        one by default) before its sampler's first draw, so the stream stays in step with
-        PyTorch's; workers are seeded from it. None for a generator that is no torch stream."""
-        if not _is_stream(self.generator):
-            return None
-        drawn = _rustdl._cpu_draw("below", 1, modulus=2**63, wide=True, generator=self.generator)
-        return int(drawn.item())
-
     def _new_pool(self, base_seed: int | None = None) -> _WorkerPool:
         fetcher = self._fetcher()
         if base_seed is None:
@@ -427,7 +496,7 @@ class DataLoader(Generic[_T_co]):
             self.num_workers > 0 and self.persistent_workers and self._pool is not None and self._pool.alive
         )
         if not reuse:
-            base_seed = self._draw_base_seed()
+            base_seed = _base_seed(self.generator)
         if self.num_workers == 0:
             return self._single_thread_iter()
         if self.persistent_workers:
@@ -436,7 +505,7 @@ class DataLoader(Generic[_T_co]):
             pool = self._pool
         else:
             pool = self._new_pool(base_seed)
-        return _ThreadedIter(
+        return _WorkersIter(
             pool, self._tasks(), self.prefetch_factor, self.timeout, self.persistent_workers, owner=self
         )
 
