@@ -1388,6 +1388,7 @@ from ._breadth_g import (  # noqa: E402,F401
     diagflat,
     erfc,
     frexp,
+    from_file,
     frombuffer,
     hamming_window,
     hann_window,
@@ -1526,7 +1527,7 @@ _install_placement_keywords(sys.modules[__name__])
 from . import fft, random  # noqa: E402,F401
 from . import _foreach  # noqa: E402
 from . import _storage  # noqa: E402
-from ._storage import TypedStorage, UntypedStorage  # noqa: E402,F401
+from ._storage import StorageBase, TypedStorage, UntypedStorage  # noqa: E402,F401
 
 Tensor.untyped_storage = _storage._untyped_storage
 Tensor.storage = _storage._storage

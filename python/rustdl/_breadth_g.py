@@ -37,6 +37,7 @@ __all__ = [
     "erfc",
     "frexp",
     "frombuffer",
+    "from_file",
     "hamming_window",
     "hann_window",
     "kaiser_window",
@@ -880,6 +881,74 @@ def frombuffer(
     return out
 
 
+# dtypes whose tensors can live in a file's mapped memory (rustdl stores narrower integers widened)
+_MAPPABLE = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+
+
+def from_file(
+    filename: Any,
+    shared: Any = None,
+    size: int = 0,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    pin_memory: bool = False,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A 1-D tensor of ``size`` elements of ``dtype`` (the default dtype) from a file's bytes, as
+    ``torch.from_file``. ``shared=True`` maps the file: writes to the tensor reach the file (which
+    grows to the size asked for, as PyTorch's); it needs a dtype rustdl can keep in the file's
+    memory (float32, float64, int64, bool). Otherwise the bytes are read into memory."""
+    import os
+
+    dtype = _rd.get_default_dtype() if dtype is None else dtype
+    name = str(dtype).rsplit(".", 1)[-1]
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"from_file: size must be a non-negative number of elements, got {size!r}")
+    size = int(size)
+    path = os.fspath(filename)
+    if shared:
+        np_dtype = _MAPPABLE.get(name)
+        if np_dtype is None:
+            raise NotImplementedError(
+                f"from_file(shared=True): rustdl cannot keep {name} tensors in a file's memory "
+                f"(float32, float64, int64 and bool it can); use shared=False for a copy"
+            )
+        nbytes = size * np.dtype(np_dtype).itemsize
+        with open(path, "ab") as f:  # made if missing; grown (zeros) to the size asked for
+            if f.tell() < nbytes:
+                f.truncate(nbytes)
+        if size == 0:
+            out = _rd.empty(0, dtype=dtype)
+        else:
+            out = _rd.from_numpy(np.memmap(path, dtype=np_dtype, mode="r+", shape=(size,)))
+    else:
+        if name in ("float16", "bfloat16"):
+            raw = np.fromfile(path, dtype=np.uint16, count=size)
+            from ._dtype_view import _from_half
+
+            arr = _from_half(raw, name)
+        else:
+            arr = np.fromfile(path, dtype=_NUMPY_OF.get(name, np.float32), count=size)
+        if arr.size < size:
+            raise RuntimeError(
+                f"from_file: the file {path!r} holds {arr.size} {name} elements, fewer than the {size} asked for"
+            )
+        out = _rd.from_numpy(arr).to(dtype)
+    if device is not None:
+        out = out.to(device)
+    if requires_grad:
+        out.requires_grad_()
+    return out
+
+
+_NUMPY_OF = {
+    "float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32,
+    "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_,
+}  # fmt: skip
+
+
 def chain_matmul(*matrices: Tensor, out: Any = None) -> Tensor:
     """Product of a chain of 2-D matrices, as the (deprecated) ``torch.chain_matmul``."""
     if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
@@ -1126,6 +1195,8 @@ def _set_(
     ``size``/``stride``/``storage_offset`` view of it); ``set_()`` makes it empty."""
     if self.is_leaf and self.requires_grad and _rd.is_grad_enabled():
         raise RuntimeError("set_: a leaf tensor that requires grad cannot be set in place")
+    if source is not None and not isinstance(source, Tensor):
+        source = _storage_source("set_", self, source)
     if source is None:
         new = _rd.empty(0, dtype=self.dtype, device=self.device)
     elif isinstance(source, Tensor):
@@ -1161,7 +1232,7 @@ def _set_(
             else:  # any other layout is read as a copy (or refused with as_strided's errors)
                 new = new.as_strided(size, strides, storage_offset)
     else:
-        raise TypeError(f"set_: expected a tensor source, got {type(source).__name__}")
+        raise TypeError(f"set_: expected a tensor or storage source, got {type(source).__name__}")
     if self.requires_grad and self.is_leaf:
         new.requires_grad_(True)
     elif _rd.is_grad_enabled() and (
@@ -1172,6 +1243,27 @@ def _set_(
         new = _set_node().apply(new.detach().requires_grad_())
     self._replace_with(new)
     return self
+
+
+def _storage_source(op: str, self: Tensor, source: Any) -> Tensor:
+    """A storage given to ``set_`` as the 1-D tensor of ``self``'s dtype over it (its elements
+    counted from the storage's start): the storage itself where it holds ``self``'s dtype, else its
+    bytes read as that dtype (a copy: rustdl stores narrow integers widened)."""
+    from ._storage import _StorageBase
+
+    if not isinstance(source, _StorageBase):
+        raise TypeError(f"{op}: expected a tensor or storage source, got {type(source).__name__}")
+    flat = source._flat
+    if flat is None:
+        raise RuntimeError(f"{op}: the storage has no memory until a tensor is made over it")
+    if flat.dtype != self.dtype:
+        raw = flat if flat.dtype == _rd.uint8 else flat.view(_rd.uint8)
+        if raw.numel() % self.element_size():
+            raise RuntimeError(
+                f"{op}: a storage of {raw.numel()} bytes does not hold whole {self.dtype} elements"
+            )
+        flat = raw.view(self.dtype)
+    return flat
 
 
 def _contiguous_strides(size: tuple) -> tuple:

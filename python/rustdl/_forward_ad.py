@@ -107,11 +107,18 @@ class UnpackedDualTensor(NamedTuple):
     tangent: Any
 
 
+# the open dual level's index, -1 when none is open (PyTorch's module attribute, which code reads
+# to tell whether forward-mode AD is active)
+_current_level = -1
+
+
 def enter_dual_level() -> int:
     """Opens the (single) dual level; returns its index. Prefer ``with dual_level():``."""
+    global _current_level
     if _level:
         raise RuntimeError("forward_ad.enter_dual_level: nested forward-mode AD levels are not supported")
     _level.append(0)
+    _current_level = 0
     return 0
 
 
@@ -121,8 +128,10 @@ def exit_dual_level(*, level: int | None = None) -> None:
         raise RuntimeError("forward_ad.exit_dual_level: no dual level is open")
     if level is not None and level != _level[-1]:
         raise RuntimeError(f"forward_ad.exit_dual_level: level {level} is not the open level {_level[-1]}")
+    global _current_level
     _level.pop()
     _duals.clear()
+    _current_level = -1
 
 
 class dual_level:  # noqa: N801 - PyTorch's name

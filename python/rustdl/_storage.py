@@ -14,7 +14,7 @@ from typing import Any
 
 from ._rustdl import Tensor
 
-__all__ = ["TypedStorage", "UntypedStorage"]
+__all__ = ["StorageBase", "TypedStorage", "UntypedStorage"]
 
 
 class _StorageBase:
@@ -42,8 +42,38 @@ class _StorageBase:
     def is_shared(self) -> bool:
         return self._flat.is_shared()
 
+    def copy_(self, src: Any, non_blocking: bool = False) -> Any:
+        """Copies ``src``'s bytes (a storage of the same size in bytes) into this storage; the
+        tensors over it see the new values."""
+        from . import _rustdl
 
-class UntypedStorage(_StorageBase):
+        if not isinstance(src, _StorageBase):
+            raise TypeError(f"storage.copy_: expected a storage, got {type(src).__name__}")
+        if self._flat is None or getattr(src, "_flat", None) is None:
+            raise RuntimeError("storage.copy_: a storage has no memory until a tensor is made over it")
+        if self.nbytes() != src.nbytes():
+            raise RuntimeError(
+                f"storage.copy_: size mismatch, this storage has {self.nbytes()} bytes and the source "
+                f"{src.nbytes()}"
+            )
+        other = src._flat
+        if other.dtype != self._flat.dtype:
+            other = other.view(_rustdl.uint8)
+            if self._flat.dtype != _rustdl.uint8:
+                other = other.view(self._flat.dtype)
+        import rustdl
+
+        with rustdl.no_grad():
+            self._flat.copy_(other.to(self._flat.device))
+        return self
+
+
+class StorageBase(_StorageBase):
+    """PyTorch's ``torch.StorageBase``: the base of :class:`UntypedStorage` (libraries test
+    ``isinstance(x, torch.StorageBase)``)."""
+
+
+class UntypedStorage(StorageBase):
     """The bytes under a tensor: ``size()``/``len()`` count bytes, ``element_size()`` is 1."""
 
     def _new_shared(self, size: int, *, device: Any = None) -> UntypedStorage:

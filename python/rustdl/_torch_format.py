@@ -62,10 +62,15 @@ class _Writer:
     def global_(self, module: str, name: str) -> None:
         self.op(b"c" + module.encode() + b"\n" + name.encode() + b"\n")
 
-    def ordered_dict(self, items) -> None:
+    def ordered_dict(self, items, metadata: Any = None) -> None:
         self.global_("collections", "OrderedDict")
         self.op(b")R")
         self.set_items(items)
+        if metadata is not None:
+            # a state_dict's `_metadata` (its modules' versions), set by BUILD as pickle does
+            self.op(b"}")
+            self.set_items([("_metadata", metadata)])
+            self.op(b"b")
 
     def set_items(self, items) -> None:
         items = list(items)
@@ -170,7 +175,7 @@ class _Writer:
         elif isinstance(v, Tensor):
             self.tensor(v)
         elif isinstance(v, collections.OrderedDict) and type(v) is collections.OrderedDict:
-            self.ordered_dict(v.items())
+            self.ordered_dict(v.items(), getattr(v, "__dict__", {}).get("_metadata"))
         elif type(v) is dict:
             self.op(b"}")
             self.set_items(v.items())

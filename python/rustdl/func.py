@@ -74,6 +74,12 @@ class _Spec:
             return False
         if self.kind == "dict" and self.keys != other.keys:
             return False
+        if self.kind == "node":
+            try:
+                if self.cls is not other.cls or not bool(self.keys == other.keys):
+                    return False
+            except Exception:  # noqa: BLE001 - contexts that do not compare: take them as equal
+                pass
         return all(a.same(b) for a, b in zip(self.children, other.children))
 
     def __repr__(self) -> str:
@@ -92,6 +98,19 @@ class _Spec:
         }[self.kind]
 
 
+def _registered_node_type(cls: type) -> Any:
+    from .utils._pytree import SUPPORTED_NODES
+
+    return SUPPORTED_NODES.get(cls)
+
+
+def _registered_node(t: Any) -> Any:
+    """The pytree registration of ``t``'s type, for types beyond the built-in containers."""
+    if isinstance(t, Tensor):
+        return None
+    return _registered_node_type(type(t))
+
+
 def _flatten(tree) -> tuple[list, _Spec]:
     leaves: list = []
 
@@ -105,6 +124,11 @@ def _flatten(tree) -> tuple[list, _Spec]:
         if isinstance(t, dict):
             keys = list(t.keys())
             return _Spec("dict", [go(t[k]) for k in keys], keys=keys, cls=type(t))
+        node = _registered_node(t)
+        if node is not None:
+            # a type registered with torch.utils._pytree (tensordict's TensorDict)
+            children, context = node.flatten_fn(t)
+            return _Spec("node", [go(c) for c in children], keys=context, cls=type(t))
         leaves.append(t)
         return _Spec("leaf")
 
@@ -119,6 +143,8 @@ def _unflatten(spec: _Spec, leaves) -> Any:
         if s.kind == "leaf":
             return next(it)
         kids = [go(c) for c in s.children]
+        if s.kind == "node":
+            return _registered_node_type(s.cls).unflatten_fn(kids, s.keys)
         if s.kind == "tuple":
             return tuple(kids)
         if s.kind == "namedtuple":

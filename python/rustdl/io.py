@@ -101,8 +101,13 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor], memo: dict | None =
                 )
             sub = f"{path}/{k}" if path else str(k)
             items.append([k, _encode(v, sub, tensors, memo)])
-        # an OrderedDict (a state_dict) reads back as one, as PyTorch's pickle keeps it
-        return {"od" if isinstance(obj, collections.OrderedDict) else "d": items}
+        # an OrderedDict (a state_dict) reads back as one, as PyTorch's pickle keeps it, with
+        # its `_metadata` (the modules' state-dict versions that load_state_dict hands on)
+        node = {"od" if isinstance(obj, collections.OrderedDict) else "d": items}
+        meta = getattr(obj, "__dict__", {}).get("_metadata")
+        if meta is not None and isinstance(obj, collections.OrderedDict):
+            node["m"] = _encode(meta, f"{path}/_metadata" if path else "_metadata", tensors, memo)
+        return node
     if isinstance(obj, (list, tuple)):
         nodes = [_encode(v, f"{path}/{i}" if path else str(i), tensors, memo) for i, v in enumerate(obj)]
         return {"t" if isinstance(obj, tuple) else "l": nodes}
@@ -134,9 +139,11 @@ def _encode(obj: Any, path: str, tensors: dict[str, Tensor], memo: dict | None =
 
 def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
     """Rebuilds an object from its JSON node; any malformed node raises ``ValueError``."""
-    if not isinstance(node, dict) or not (len(node) == 1 or (len(node) == 2 and "A" in node)):
+    if not isinstance(node, dict) or not (
+        len(node) == 1 or (len(node) == 2 and ("A" in node or ("m" in node and "od" in node)))
+    ):
         raise ValueError(f"malformed structure node {str(node)[:80]!r}")
-    kind = "A" if "A" in node else next(iter(node))
+    kind = "A" if "A" in node else "od" if "m" in node else next(iter(node))
     body = node[kind]
     if kind == "T":
         if not isinstance(body, str) or body not in tensors:
@@ -194,6 +201,8 @@ def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
             ):
                 raise ValueError(f"malformed dict entry {str(pair)[:80]!r}")
             out[pair[0]] = _decode(pair[1], tensors, where)
+        if "m" in node:
+            out._metadata = _decode(node["m"], tensors, where)
         return out
     raise ValueError(f"unknown structure node kind {kind!r}")
 

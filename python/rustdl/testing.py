@@ -82,13 +82,14 @@ def _close_one(actual, expected, rtol, atol, equal_nan, check_dtype, msg, path) 
 
 def _walk(actual, expected, rtol, atol, equal_nan, check_dtype, msg, path) -> None:
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
-        if set(actual) != set(expected):
+        # keys(), not iteration: a Mapping may iterate its values (tensordict's TensorDict)
+        if set(actual.keys()) != set(expected.keys()):
             _fail(
                 msg,
-                f"assert_close: keys differ, {sorted(map(str, actual))} vs {sorted(map(str, expected))}",
+                f"assert_close: keys differ, {sorted(map(str, actual.keys()))} vs {sorted(map(str, expected.keys()))}",
                 path,
             )
-        for key in expected:
+        for key in expected.keys():
             _walk(actual[key], expected[key], rtol, atol, equal_nan, check_dtype, msg, f"{path}[{key!r}]")
         return
     seq = (list, tuple)

@@ -378,3 +378,122 @@ def test_loader_iterators_made_from_an_object_with_a_loaders_attributes():
     assert list(_SingleProcessDataLoaderIter(MapFake())) == [[10, 20], [30]]
     it = _MultiProcessingDataLoaderIter(DataLoader(list(range(4)), batch_size=2, num_workers=2))
     assert isinstance(it, _MultiProcessingDataLoaderIter) and [b.tolist() for b in it] == [[0, 1], [2, 3]]
+
+
+def test_state_dict_metadata_survives_both_save_formats(tmp_path):
+    import collections
+    import io
+    import zipfile
+
+    from rustdl import _torch_format
+
+    net = rustdl.nn.Sequential(rustdl.nn.BatchNorm1d(2))
+    sd = net.state_dict()
+    assert sd._metadata == collections.OrderedDict([("", {"version": 1}), ("0", {"version": 2})])
+    buf = io.BytesIO()
+    rustdl.save({"m": sd, "epoch": 3}, buf)  # rustdl's own format
+    buf.seek(0)
+    back = rustdl.load(buf)
+    assert back["m"]._metadata == sd._metadata and back["epoch"] == 3
+    # PyTorch's zip format: the pickle sets _metadata with BUILD, as pickle writes an OrderedDict
+    raw = _torch_format.dumps(sd)
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        name = next(n for n in z.namelist() if n.endswith("data.pkl"))
+        text = z.read(name)
+    assert b"_metadata" in text and b"b" in text
+    path = tmp_path / "sd.pt"
+    path.write_bytes(raw)
+    again = rustdl.load(str(path))
+    assert again._metadata == sd._metadata and list(again) == list(sd)
+
+
+def test_vmap_maps_over_registered_pytree_nodes():
+    import rustdl.utils._pytree as pt
+    from rustdl.func import vmap
+
+    class Box:
+        def __init__(self, a):
+            self.a = a
+
+    pt.register_pytree_node(Box, lambda b: ([b.a], None), lambda leaves, _: Box(leaves[0]))
+    try:
+        x = rustdl.arange(6.0).reshape(3, 2)
+        assert vmap(lambda b: b.a.sum())(Box(x)).tolist() == [1.0, 5.0, 9.0]
+        out = vmap(lambda v: Box(v * 2))(rustdl.arange(3.0))
+        assert isinstance(out, Box) and out.a.tolist() == [0.0, 2.0, 4.0]
+        y = vmap(lambda b, s: b.a * s, in_dims=(0, None))(Box(x[:2]), rustdl.tensor(3.0))
+        assert y.tolist() == [[0.0, 3.0], [6.0, 9.0]]
+    finally:
+        del pt.SUPPORTED_NODES[Box]
+
+
+def test_storages_copy_and_set_and_files_map(tmp_path):
+    t = rustdl.empty(0)
+    t.set_(rustdl.arange(6.0).untyped_storage(), 2, (2, 2), (2, 1))
+    assert t.tolist() == [[2.0, 3.0], [4.0, 5.0]]
+    src = rustdl.arange(6.0)
+    whole = rustdl.empty(0)
+    whole.set_(src.untyped_storage())
+    src[0] = 9.0
+    assert whole[0].item() == 9.0  # shares the storage
+    a = rustdl.zeros(3)
+    a.untyped_storage().copy_(rustdl.arange(3.0).untyped_storage())
+    assert a.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        a.untyped_storage().copy_(rustdl.zeros(2).untyped_storage())
+    assert isinstance(a.untyped_storage(), rustdl.StorageBase)
+    # from_file: a copy, or the file's mapped memory (writes reach the file, which grows)
+    f = tmp_path / "x.bin"
+    import numpy as np
+
+    np.arange(4, dtype=np.float32).tofile(f)
+    assert rustdl.from_file(str(f), size=4, dtype=rustdl.float32).tolist() == [0.0, 1.0, 2.0, 3.0]
+    m = rustdl.from_file(str(f), shared=True, size=4, dtype=rustdl.float32)
+    m[1] = 7.0
+    assert np.fromfile(f, dtype=np.float32).tolist() == [0.0, 7.0, 2.0, 3.0]
+    g = tmp_path / "new.bin"
+    u = rustdl.from_file(str(g), shared=True, size=3, dtype=rustdl.int64)
+    u += 5
+    assert g.stat().st_size == 24 and np.fromfile(g, dtype=np.int64).tolist() == [5, 5, 5]
+    with pytest.raises(RuntimeError, match="fewer"):
+        rustdl.from_file(str(f), size=10, dtype=rustdl.float32)
+    with pytest.raises(NotImplementedError, match="int32"):
+        rustdl.from_file(str(g), shared=True, size=1, dtype=rustdl.int32)
+
+
+def test_rnn_base_takes_its_mode_first_and_forward_ad_level_and_assert_close_on_mappings():
+    import collections.abc
+
+    m = rustdl.nn.RNNBase("GRU", 3, 4, num_layers=2)
+    assert m.mode == "GRU" and m.weight_ih_l0.shape == (12, 3) and m.weight_hh_l1.shape == (12, 4)
+    assert isinstance(rustdl.nn.LSTM(3, 4), rustdl.nn.RNNBase) and rustdl.nn.LSTM(3, 4).mode == "LSTM"
+    with pytest.raises(ValueError, match="Unrecognized RNN mode"):
+        rustdl.nn.RNNBase("FOO", 3, 4)
+    from rustdl import _forward_ad as fwad
+
+    assert fwad._current_level == -1
+    with fwad.dual_level():
+        assert fwad._current_level == 0
+    assert fwad._current_level == -1
+
+    class ValuesFirst(collections.abc.Mapping):  # iterates its values, as tensordict's TensorDict
+        def __init__(self, d):
+            self.d = d
+
+        def __getitem__(self, k):
+            return self.d[k]
+
+        def __iter__(self):
+            return iter(self.d.values())
+
+        def __len__(self):
+            return len(self.d)
+
+        def keys(self):
+            return self.d.keys()
+
+    from rustdl.testing import assert_close
+
+    assert_close(ValuesFirst({"a": rustdl.ones(2)}), ValuesFirst({"a": rustdl.ones(2)}))
+    with pytest.raises(AssertionError):
+        assert_close(ValuesFirst({"a": rustdl.ones(2)}), ValuesFirst({"b": rustdl.ones(2)}))

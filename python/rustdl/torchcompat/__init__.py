@@ -51,6 +51,8 @@ _PREFIXES: dict[str, str] = {
     "torch._C": "rustdl.torchcompat._torch_C",
     "torch._C._nn": "rustdl.torchcompat._torch_C_nn",
     "torch._C._functorch": "rustdl.torchcompat._torch_C_functorch",
+    "torch._C._distributed_rpc": "rustdl.torchcompat._torch_C_distributed_rpc",
+    "torch._guards": "rustdl.torchcompat._torch_guards",
     "torch._functorch": "rustdl.torchcompat._torch_functorch",
     # Tensor and `_convert` (Tensor subclasses' __torch_function__ hooks call it)
     "torch._tensor": "rustdl._dispatch",

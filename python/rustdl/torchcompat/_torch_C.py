@@ -42,7 +42,6 @@ def _is_alias_of(tensor: Any, other: Any) -> bool:
     return a != 0 and a == b
 
 
-
 # the __torch_function__ protocol's switches and probes (rustdl._dispatch holds the state)
 _disabled_torch_function_impl = _dispatch.disabled_torch_function_impl
 DisableTorchFunctionSubclass = _dispatch.DisableTorchFunctionSubclass
