@@ -114,20 +114,7 @@ class RNNCellBase(Module):
 
     mode = "RNN_TANH"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # PyTorch's RNNBase takes the mode first (`nn.RNNBase("LSTM", 3, 4)`, a subclass's
-        # `super().__init__("GRU", ...)`); RNN, LSTM and GRU know theirs
-        if args and isinstance(args[0], str):
-            mode, *args = args
-        else:
-            mode = kwargs.pop("mode", None)
-        if mode is not None:
-            if mode not in _GATES:
-                raise ValueError(f"Unrecognized RNN mode: {mode}")
-            self.__dict__["mode"] = mode
-        self._init(*args, **kwargs)
-
-    def _init(
+    def __init__(
         self,
         input_size: int,
         hidden_size: int,
