@@ -171,7 +171,7 @@ CATALOGUE = [
     ("tensor_bad_dtype", "rd.tensor([1, 2], dtype='complex128')", TypeError, r"dtype|complex128", CPU),
     ("tensor_string", "rd.tensor(['a', 'b'])", (TypeError, ValueError), r"tensor|str", CPU),
     ("to_bad_dtype", "rd.zeros(2).to('float16x')", (TypeError, ValueError, RuntimeError), r"float16x|device|dtype", CPU),
-    ("optimizer_int_param", "optim.SGD([rd.zeros(2, dtype=rd.int64)], lr=0.1)", (ValueError, RuntimeError, TypeError), r"floating|leaf|optimize", CPU),
+    ("optimizer_non_leaf_param", "optim.SGD([rd.zeros(2, requires_grad=True) * 2], lr=0.1)", (ValueError, RuntimeError, TypeError), r"non-leaf", CPU),
     # ---------------------------------------------------------------- indices out of range
     ("getitem_int_oob", "rd.arange(6, device=dev).reshape(2, 3)[2]", IndexError, r"index 2 is out of bounds for dimension 0 with size 2", BOTH),
     ("getitem_neg_oob", "rd.arange(6).reshape(2, 3)[-3]", IndexError, r"index -3 is out of bounds", CPU),

@@ -497,3 +497,22 @@ def test_rnn_base_takes_its_mode_first_and_forward_ad_level_and_assert_close_on_
     assert_close(ValuesFirst({"a": rustdl.ones(2)}), ValuesFirst({"a": rustdl.ones(2)}))
     with pytest.raises(AssertionError):
         assert_close(ValuesFirst({"a": rustdl.ones(2)}), ValuesFirst({"b": rustdl.ones(2)}))
+
+
+@pytest.mark.parametrize("name", ["Adam", "SGD", "AdamW", "RMSprop"])
+def test_optimizers_take_non_float_parameters_that_need_no_grad(name):
+    # a bool mask kept as a frozen Parameter (labml's AFT) rides along untouched, as in PyTorch
+    w = rustdl.nn.Parameter(rustdl.ones(2))
+    mask = rustdl.nn.Parameter(rustdl.ones(2, dtype=rustdl.bool), requires_grad=False)
+    opt = getattr(rustdl.optim, name)([w, mask], lr=0.1)
+    w.sum().backward()
+    opt.step()
+    assert w.tolist() != [1.0, 1.0] and mask.tolist() == [True, True]
+    opt.load_state_dict(opt.state_dict())
+
+
+def test_torchvision_transforms_transforms_module():
+    from rustdl.torchcompat.torchvision import transforms as T
+    from rustdl.torchcompat.torchvision.transforms import transforms as TT
+
+    assert TT.Compose is T.Compose and TT.ToTensor is T.ToTensor and "Normalize" in TT.__all__

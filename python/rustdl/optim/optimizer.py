@@ -274,8 +274,6 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
-            if not p.is_floating_point():
-                raise TypeError(f"{type(self).__name__} can only optimize floating tensors, got {p.dtype}")
             if not p.is_leaf:
                 raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor")
         group["params"] = params
