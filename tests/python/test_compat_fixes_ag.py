@@ -516,3 +516,24 @@ def test_torchvision_transforms_transforms_module():
     from rustdl.torchcompat.torchvision.transforms import transforms as TT
 
     assert TT.Compose is T.Compose and TT.ToTensor is T.ToTensor and "Normalize" in TT.__all__
+
+
+def test_cuda_amp_spellings_take_enabled_first_and_no_device():
+    import warnings
+
+    from rustdl.torchcompat import _torch_cpu_amp, _torch_cuda_amp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with _torch_cuda_amp.autocast(False) as ac:
+            assert ac is None or ac is not False
+        assert _torch_cuda_amp.autocast(True).device_type == "cuda"
+        assert _torch_cpu_amp.autocast().device_type == "cpu"
+        with pytest.raises(TypeError):
+            _torch_cuda_amp.GradScaler(device="cpu")
+        s = _torch_cpu_amp.GradScaler()
+        assert s.is_enabled() and s.get_scale() == 65536.0
+        assert isinstance(s, rustdl.amp.GradScaler)
+    with pytest.warns(FutureWarning, match=r"torch.amp.autocast\('cuda'"):
+        _torch_cuda_amp.autocast()
+    assert _torch_cuda_amp.OptState.STEPPED.value == 2
