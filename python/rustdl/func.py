@@ -858,7 +858,33 @@ def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
                         f"samples ({tuple(ts[0].shape)} and {tuple(t.shape)}); vmap needs one shape"
                     )
             stacked.append(_rustdl.stack(ts, od))
-    return _unflatten(out_spec, stacked)
+    out = _unflatten(out_spec, stacked)
+    if isinstance(out_dims, int) and not isinstance(out_dims, bool):
+        _batch_collections(out, out_spec, batch, out_dims)
+    return out
+
+
+def _batch_collections(obj, spec, batch, out_dim) -> None:
+    """Tensor collections returned by the mapped function (tensordict's TensorDict, rebuilt from
+    a sample's context) get the mapped dim in their batch size, as tensordict's own vmap support
+    gives them under PyTorch."""
+    if spec.kind == "leaf":
+        return
+    if spec.kind == "node":
+        size = getattr(obj, "batch_size", None)
+        if type(obj).__module__.startswith("tensordict") and isinstance(size, tuple):
+            dims = list(size)
+            d = out_dim if out_dim >= 0 else len(dims) + 1 + out_dim
+            if 0 <= d <= len(dims):
+                dims.insert(d, batch)
+                try:
+                    obj.batch_size = type(size)(dims)
+                except Exception:  # noqa: BLE001 - a collection that refuses: keep its own size
+                    pass
+        return  # (its nested collections follow its batch size)
+    items = [obj[k] for k in spec.keys] if spec.kind == "dict" else list(obj)
+    for child, cspec in zip(items, spec.children):
+        _batch_collections(child, cspec, batch, out_dim)
 
 
 def _refusing_randomness(func, fname):

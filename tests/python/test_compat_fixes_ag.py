@@ -537,3 +537,25 @@ def test_cuda_amp_spellings_take_enabled_first_and_no_device():
     with pytest.warns(FutureWarning, match=r"torch.amp.autocast\('cuda'"):
         _torch_cuda_amp.autocast()
     assert _torch_cuda_amp.OptState.STEPPED.value == 2
+
+
+def test_vmap_gives_returned_tensor_collections_the_mapped_batch_dim():
+    import rustdl.utils._pytree as pt
+    from rustdl.func import vmap
+
+    class Collection:  # stands for tensordict's TensorDict: a pytree node with a batch size
+        __module__ = "tensordict._td"
+
+        def __init__(self, x, batch_size):
+            self.x, self.batch_size = x, tuple(batch_size)
+
+    pt.register_pytree_node(
+        Collection, lambda c: ([c.x], c.batch_size), lambda leaves, bs: Collection(leaves[0], bs)
+    )
+    try:
+        out = vmap(lambda v: Collection(v * 2, []))(rustdl.arange(6.0).reshape(3, 2))
+        assert out.batch_size == (3,) and out.x.shape == (3, 2)
+        out = vmap(lambda v: {"c": Collection(v, [2])}, out_dims=1)(rustdl.zeros(4, 2))
+        assert out["c"].batch_size == (2, 4) and out["c"].x.shape == (2, 4)
+    finally:
+        del pt.SUPPORTED_NODES[Collection]
