@@ -902,8 +902,10 @@ def from_file(
     memory (float32, float64, int64, bool). Otherwise the bytes are read into memory."""
     import os
 
-    dtype = _rd.get_default_dtype() if dtype is None else dtype
+    dtype = _rd._default_float() if dtype is None else dtype
     name = str(dtype).rsplit(".", 1)[-1]
+    if name not in _NUMPY_OF and name not in ("float16", "bfloat16"):
+        raise TypeError(f"from_file: unsupported dtype {name} (rustdl has no tensors of it)")
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
         raise ValueError(f"from_file: size must be a non-negative number of elements, got {size!r}")
     size = int(size)
@@ -924,11 +926,16 @@ def from_file(
         else:
             out = _rd.from_numpy(np.memmap(path, dtype=np_dtype, mode="r+", shape=(size,)))
     else:
-        if name in ("float16", "bfloat16"):
-            raw = np.fromfile(path, dtype=np.uint16, count=size)
+        if name in ("float16", "bfloat16"):  # held as float32 (rustdl stores no 16-bit floats)
+            raw = np.fromfile(path, dtype=np.float16 if name == "float16" else np.uint16, count=size)
+            if raw.size < size:
+                raise RuntimeError(
+                    f"from_file: the file {path!r} holds {raw.size} {name} elements, fewer than the {size} asked for"
+                )
             from ._dtype_view import _from_half
 
             arr = _from_half(raw, name)
+            dtype = _rd.float32
         else:
             arr = np.fromfile(path, dtype=_NUMPY_OF.get(name, np.float32), count=size)
         if arr.size < size:
@@ -1197,6 +1204,8 @@ def _set_(
         raise RuntimeError("set_: a leaf tensor that requires grad cannot be set in place")
     if source is not None and not isinstance(source, Tensor):
         source = _storage_source("set_", self, source)
+        if storage_offset is not None and not isinstance(storage_offset, (int, np.integer)):
+            storage_offset = int(storage_offset)  # a 0-d tensor offset
     if source is None:
         new = _rd.empty(0, dtype=self.dtype, device=self.device)
     elif isinstance(source, Tensor):
@@ -1256,6 +1265,10 @@ def _storage_source(op: str, self: Tensor, source: Any) -> Tensor:
     flat = source._flat
     if flat is None:
         raise RuntimeError(f"{op}: the storage has no memory until a tensor is made over it")
+    from ._storage import TypedStorage
+
+    if isinstance(source, TypedStorage) and flat.dtype != self.dtype:
+        raise RuntimeError(f"{op}: expected a storage of type {self.dtype}, got one of {flat.dtype}")
     if flat.dtype != self.dtype:
         raw = flat if flat.dtype == _rd.uint8 else flat.view(_rd.uint8)
         if raw.numel() % self.element_size():

@@ -107,8 +107,8 @@ class UntypedStorage(StorageBase):
 
     @classmethod
     def from_file(cls, filename: Any, shared: bool = False, nbytes: int = 0) -> UntypedStorage:
-        """The first ``nbytes`` bytes of a file (all of it for 0), as PyTorch's: read into
-        memory (``shared=False``, which is what loaders of serialized weights ask for)."""
+        """The first ``nbytes`` bytes of a file, as PyTorch's: read into memory (``shared=False``,
+        which is what loaders of serialized weights ask for)."""
         import os
 
         import numpy as np
@@ -123,11 +123,15 @@ class UntypedStorage(StorageBase):
         if not isinstance(nbytes, int) or nbytes < 0:
             raise ValueError(f"from_file: nbytes must be a non-negative int, got {nbytes!r}")
         size = os.path.getsize(os.fspath(filename))
+        if nbytes == 0:  # PyTorch's: an empty storage
+            out = cls.__new__(cls)
+            out._flat = _rustdl.from_numpy(np.zeros(0, dtype=np.uint8))
+            return out
         if nbytes > size:
             raise RuntimeError(
                 f"from_file: the file {os.fspath(filename)!r} has {size} bytes, fewer than the {nbytes} asked for"
             )
-        arr = np.fromfile(os.fspath(filename), dtype=np.uint8, count=nbytes or -1)
+        arr = np.fromfile(os.fspath(filename), dtype=np.uint8, count=nbytes)
         out = cls.__new__(cls)
         out._flat = _rustdl.from_numpy(arr)
         return out

@@ -127,7 +127,13 @@ def _flatten(tree) -> tuple[list, _Spec]:
         node = _registered_node(t)
         if node is not None:
             # a type registered with torch.utils._pytree (tensordict's TensorDict)
-            children, context = node.flatten_fn(t)
+            flat = node.flatten_fn(t)
+            if not (isinstance(flat, tuple) and len(flat) == 2 and isinstance(flat[0], (list, tuple))):
+                raise TypeError(
+                    f"the pytree flatten function of {type(t).__name__} must return (children, context) "
+                    f"with children a list, got {type(flat).__name__}"
+                )
+            children, context = flat
             return _Spec("node", [go(c) for c in children], keys=context, cls=type(t))
         leaves.append(t)
         return _Spec("leaf")

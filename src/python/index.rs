@@ -215,7 +215,7 @@ fn check_put_dtype(
             let i = v.to_i64_vec()?[0];
             i >= lo as i64 && i <= hi as i64
         } else {
-            x.is_nan() || (x >= lo && x <= hi)
+            x >= lo && x <= hi // NaN fits no integer type
         };
         if !fits {
             return Err(crate::error::Error::Value(format!(

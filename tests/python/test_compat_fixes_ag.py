@@ -559,3 +559,54 @@ def test_vmap_gives_returned_tensor_collections_the_mapped_batch_dim():
         assert out["c"].batch_size == (2, 4) and out["c"].x.shape == (2, 4)
     finally:
         del pt.SUPPORTED_NODES[Collection]
+
+
+def test_hostile_round_fixes(tmp_path):
+    import numpy as np
+    from rustdl.nn.modules import module as M
+    from rustdl.nn.utils._named_member_accessor import _MISSING, NamedMemberAccessor, set_tensor
+    from rustdl.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(tmp_path) as w:
+        with pytest.raises(ValueError, match="int64"):
+            w.add_scalar("t", 1.0, 2**70)  # an 11-byte varint made the file unreadable
+        w.add_scalar("t", 1e300, 1)  # beyond float32: written as inf, as protobuf does
+        w.add_embedding(rustdl.ones(2, 2), tag='a"b')
+    config = (tmp_path / "projector_config.pbtxt").read_text()
+    assert 'tensor_name: "a\\"b:00000"' in config
+    np.array([1.5, -2.0], dtype=np.float16).tofile(tmp_path / "h.bin")
+    np.array([1.5, -2.0], dtype=np.float32).tofile(tmp_path / "f.bin")
+    assert rustdl.from_file(str(tmp_path / "f.bin"), False, 2).tolist() == [1.5, -2.0]  # default dtype
+    assert rustdl.from_file(str(tmp_path / "h.bin"), size=2, dtype=rustdl.float16).tolist() == [1.5, -2.0]
+    assert rustdl.UntypedStorage.from_file(str(tmp_path / "f.bin"), False, 0).nbytes() == 0
+    t = rustdl.zeros(3, dtype=rustdl.int64)
+    with pytest.raises(RuntimeError, match="overflow"):
+        t[rustdl.tensor([True, False, True])] = rustdl.tensor(float("nan"))
+    assert t.tolist() == [0, 0, 0]
+    lin = rustdl.nn.Linear(2, 2)
+    NamedMemberAccessor(lin).swap_tensor("weight", _MISSING)  # the marker removes it
+    assert [n for n, _ in lin.named_parameters()] == ["bias"]
+    with pytest.raises(TypeError):
+        set_tensor(lin, "bias", _MISSING)
+    h = M.register_module_parameter_registration_hook(lambda m, n, p: 5)
+    try:
+        m = rustdl.nn.Module()
+        m.register_parameter("p", None)  # no hook for None, as PyTorch's
+    finally:
+        h.remove()
+    assert dict(m._parameters) == {"p": None}
+    with pytest.raises(RuntimeError, match="storage of type"):
+        rustdl.zeros(1, dtype=rustdl.int32).set_(rustdl.arange(3.0).storage())
+    import rustdl.utils._pytree as pt
+    from rustdl.func import vmap
+
+    class Q:
+        def __init__(self, x):
+            self.x = x
+
+    pt.register_pytree_node(Q, lambda q: [q.x, q.x], lambda leaves, _: Q(leaves[0]))  # malformed
+    try:
+        with pytest.raises(TypeError, match="children, context"):
+            vmap(lambda q: q.x.sum())(Q(rustdl.ones(3, 2)))
+    finally:
+        del pt.SUPPORTED_NODES[Q]

@@ -240,6 +240,10 @@ def test_histogram_fields(tmp_path):
     assert all(math.isclose(b / a, 1.1, rel_tol=1e-9) for a, b in zip(tf_limits[-5:], tf_limits[-4:]))
 
 
+def _pt_uint8(x):
+    return np.clip(np.asarray(x).astype(np.float32) * np.float32(255), 0, 255).astype(np.uint8)
+
+
 def test_images_png_round_trip(tmp_path):
     rng = np.random.RandomState(1)
     chw = rng.rand(3, 5, 7)
@@ -258,12 +262,15 @@ def test_images_png_round_trip(tmp_path):
         png = decode_png(im[4][0])
         assert (im[1][0], im[2][0], im[3][0]) == png.shape
         imgs[v[1][0].decode()] = png
-    np.testing.assert_array_equal(imgs["chw"], np.rint(chw.transpose(1, 2, 0) * 255).astype(np.uint8))
+    # PyTorch's conversion: x 255 in float32, clipped, truncated (uint8 as it is)
+    np.testing.assert_array_equal(imgs["chw"], _pt_uint8(chw.transpose(1, 2, 0)))
     np.testing.assert_array_equal(imgs["hwc"], hwc_u8)
-    np.testing.assert_array_equal(imgs["hw"][..., 0], np.eye(4, dtype=np.uint8) * 255)
+    assert imgs["hw"].shape == (4, 4, 3)  # grey images are written as RGB, as PyTorch's
+    for c in range(3):
+        np.testing.assert_array_equal(imgs["hw"][..., c], np.eye(4, dtype=np.uint8) * 255)
     g = imgs["grid"]
-    assert g.shape == (6, 16, 1)  # 8 per row, 2 rows, the last 6 cells black
-    np.testing.assert_array_equal(g[3:6, 2:4, 0], np.rint(batch[9, 0] * 255).astype(np.uint8))
+    assert g.shape == (6, 16, 3)  # 8 per row, 2 rows, the last 6 cells black
+    np.testing.assert_array_equal(g[3:6, 2:4, 0], _pt_uint8(batch[9, 0]))
     assert (g[3:, 4:] == 0).all()
     try:
         import io
@@ -322,7 +329,7 @@ def test_embedding_files(tmp_path):
     ]
     assert rows == mat.tolist()
     assert (folder / "metadata.tsv").read_text().splitlines() == ["a", "b", "c", "d"]
-    assert decode_png((folder / "sprite.png").read_bytes()).shape == (4, 4, 1)
+    assert decode_png((folder / "sprite.png").read_bytes()).shape == (4, 4, 3)
     config = (tmp_path / "projector_config.pbtxt").read_text()
     assert 'tensor_path: "00003/default/tensors.tsv"' in config and "single_image_dim: 2" in config
 

@@ -329,7 +329,7 @@ class Module:
         self._buffers.pop(name, None)
         self._modules.pop(name, None)
         self.__dict__.pop(name, None)
-        if _global_parameter_registration_hooks:
+        if param is not None and _global_parameter_registration_hooks:
             param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 

@@ -13,7 +13,7 @@ from ..modules.module import Module
 
 __all__ = ["NamedMemberAccessor", "set_tensor", "swap_submodule", "swap_tensor"]
 
-_MISSING: Any = Tensor()  # the marker of "no such attribute" (in and out of swap_tensor)
+_MISSING: Any = object()  # the marker of "no such attribute" (in and out of swap_tensor)
 
 
 def _check_name(name: Any, fn: str) -> None:
@@ -25,10 +25,12 @@ def _check_name(name: Any, fn: str) -> None:
         raise KeyError('tensor name can\'t be empty string ""')
 
 
-def _check_args(module: Any, name: Any, tensor: Any, fn: str) -> None:
+def _check_args(module: Any, name: Any, tensor: Any, fn: str, missing_ok: bool = False) -> None:
     if not isinstance(module, Module):
         raise TypeError(f"{module} is not an instance of torch.nn.Module")
-    if tensor is not _MISSING and tensor is not None and not isinstance(tensor, Tensor):
+    if (tensor is _MISSING and not missing_ok) or (
+        tensor is not _MISSING and tensor is not None and not isinstance(tensor, Tensor)
+    ):
         raise TypeError(f"{tensor} is not an instance of torch.Tensor")
     _check_name(name, fn)
 
@@ -49,15 +51,15 @@ def swap_tensor(module: Module, name: str, tensor: Tensor, allow_missing: bool =
     """Puts ``tensor`` where ``module``'s own tensor ``name`` is and returns the one that was
     there. ``tensor`` may be the module's ``_MISSING`` marker (the attribute is then removed);
     with ``allow_missing``, a missing attribute is swapped in and ``_MISSING`` returned."""
-    _check_args(module, name, tensor, "swap_tensor")
-    if name in module._parameters:
-        orig = module._parameters[name]
-        module._parameters[name] = tensor
-        return orig
-    if name in module._buffers:
-        orig = module._buffers[name]
-        module._buffers[name] = tensor
-        return orig
+    _check_args(module, name, tensor, "swap_tensor", missing_ok=True)
+    for store in (module._parameters, module._buffers):
+        if name in store:
+            orig = store[name]
+            if tensor is _MISSING:
+                del store[name]
+            else:
+                store[name] = tensor
+            return orig
     if hasattr(module, name):
         orig = getattr(module, name)
     elif allow_missing:

@@ -30,13 +30,12 @@ def to_numpy(x, method: str) -> np.ndarray:
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Floats (and bools) in [0, 1] scale by 255; integers are taken as 0..255; both are clipped to 0..255."""
+    """PyTorch's conversion: ``uint8`` is taken as 0..255; anything else (floats in [0, 1], bools,
+    other integers) is multiplied by 255, clipped to 0..255 and truncated (NaN gives 0)."""
     if arr.dtype == np.uint8:
         return arr
-    if arr.dtype.kind in "iu":
-        return np.clip(arr, 0, 255).astype(np.uint8)
-    a = np.nan_to_num(arr.astype(np.float64), nan=0.0) * 255.0
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    a = np.nan_to_num(arr.astype(np.float32) * np.float32(255.0), nan=0.0)
+    return np.clip(a, 0, 255).astype(np.uint8)
 
 
 def to_hwc(arr: np.ndarray, dataformats: str, method: str) -> np.ndarray:
@@ -54,6 +53,8 @@ def to_hwc(arr: np.ndarray, dataformats: str, method: str) -> np.ndarray:
     arr = np.transpose(arr, [fmt.index(c) for c in "HWC"])
     if arr.shape[2] not in (1, 3, 4):
         raise ValueError(f"{who(method)}: an image needs 1, 3 or 4 channels, got {arr.shape[2]}")
+    if arr.shape[2] == 1:  # grey images are written as RGB, as PyTorch's
+        arr = np.concatenate([arr, arr, arr], 2)
     return arr
 
 

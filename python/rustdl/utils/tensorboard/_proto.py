@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+import numpy as np
+
 # ---------- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) ----------
 
 
@@ -190,7 +192,9 @@ def tensor_shape(dims: Iterable[int]) -> bytes:
 
 def value_simple(tag: str, x: float) -> bytes:
     """``Summary.Value{tag=1, simple_value=2 float}``."""
-    return f_bytes(1, tag) + varint(2 << 3 | 5) + struct.pack("<f", x)
+    # a float32 field: values beyond its range are written as ±inf, as protobuf stores them
+    with np.errstate(over="ignore"):
+        return f_bytes(1, tag) + varint(2 << 3 | 5) + np.float32(x).tobytes()
 
 
 def tensor_proto(dtype: int, dims: Iterable[int], values: bytes) -> bytes:

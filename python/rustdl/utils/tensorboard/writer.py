@@ -183,12 +183,20 @@ def _encoded(message: Any, method: str, kind: str) -> bytes:
     )
 
 
+def _pbtxt(text: str) -> str:
+    """``text`` as the inside of a protobuf text-format string (quotes and backslashes escaped)."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _step(global_step: Any) -> int:
     if global_step is None:
         return 0
     if hasattr(global_step, "item"):
         global_step = global_step.item()
-    return int(global_step)
+    step = int(global_step)
+    if not -(2**63) <= step < 2**63:  # an int64 field (PyTorch's protobuf refuses it too)
+        raise ValueError(f"SummaryWriter: global_step {step} is out of the int64 range")
+    return step
 
 
 _graph_warned = False
@@ -642,7 +650,7 @@ class SummaryWriter:
         with open(os.path.join(folder, "tensors.tsv"), "w", encoding="utf-8") as f:
             for row in arr:
                 f.write("\t".join(repr(float(x)) for x in row) + "\n")
-        config = f'embeddings {{\n  tensor_name: "{tag}:{step:05d}"\n  tensor_path: "{sub}/tensors.tsv"\n'
+        config = f'embeddings {{\n  tensor_name: "{_pbtxt(tag)}:{step:05d}"\n  tensor_path: "{_pbtxt(sub)}/tensors.tsv"\n'
         if metadata is not None:
             metadata = list(metadata)
             if len(metadata) != n:
