@@ -910,6 +910,9 @@ def from_file(
         raise ValueError(f"from_file: size must be a non-negative number of elements, got {size!r}")
     size = int(size)
     path = os.fspath(filename)
+    if not os.path.isfile(path) and not (shared and not os.path.exists(path)):
+        # (a missing file is made when shared; otherwise PyTorch's RuntimeError)
+        raise RuntimeError(f"from_file: unable to open file <{path}> in read-only mode: no such file")
     if shared:
         np_dtype = _MAPPABLE.get(name)
         if np_dtype is None:

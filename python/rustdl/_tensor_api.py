@@ -1248,7 +1248,11 @@ def _squeeze(self, *dims, dim=None):
         dim = dims if len(dims) > 1 else dims[0]
     if isinstance(dim, (tuple, list)):
         n = self.dim()
-        ds = {_norm_dim("squeeze", d, n) for d in dim}
+        normed = [_norm_dim("squeeze", d, n) for d in dim]
+        ds = set(normed)
+        if len(ds) != len(normed):
+            dup = next(d for d in normed if normed.count(d) > 1)
+            raise _rd.ArgumentError(f"squeeze: dim {dup} appears multiple times in the list of dims")
         keep = [s for i, s in enumerate(self.shape) if not (i in ds and s == 1)]
         return self.reshape(*keep) if len(keep) != n else self
     return _orig_squeeze(self) if dim is None else _orig_squeeze(self, dim)

@@ -610,3 +610,14 @@ def test_hostile_round_fixes(tmp_path):
             vmap(lambda q: q.x.sum())(Q(rustdl.ones(3, 2)))
     finally:
         del pt.SUPPORTED_NODES[Q]
+
+
+def test_squeeze_refuses_a_dim_twice_and_from_file_a_missing_file(tmp_path):
+    x = rustdl.zeros(1, 3)
+    for args in ((0, 0), ((0, -2),)):
+        with pytest.raises(RuntimeError, match="appears multiple times"):
+            x.squeeze(*args)
+    with pytest.raises(RuntimeError, match="unable to open"):
+        rustdl.from_file(str(tmp_path / "missing.bin"), size=2)
+    made = rustdl.from_file(str(tmp_path / "made.bin"), shared=True, size=2, dtype=rustdl.float64)
+    assert made.tolist() == [0.0, 0.0] and (tmp_path / "made.bin").stat().st_size == 16
