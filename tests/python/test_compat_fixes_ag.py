@@ -621,3 +621,36 @@ def test_squeeze_refuses_a_dim_twice_and_from_file_a_missing_file(tmp_path):
         rustdl.from_file(str(tmp_path / "missing.bin"), size=2)
     made = rustdl.from_file(str(tmp_path / "made.bin"), shared=True, size=2, dtype=rustdl.float64)
     assert made.tolist() == [0.0, 0.0] and (tmp_path / "made.bin").stat().st_size == 16
+
+
+def test_torch_storage_module_names_the_storage_classes():
+    from rustdl import torchcompat
+
+    torchcompat.install()
+    try:
+        from torch.storage import TypedStorage, UntypedStorage
+
+        assert UntypedStorage is rustdl.UntypedStorage and TypedStorage is rustdl.TypedStorage
+        assert isinstance(rustdl.ones(2).untyped_storage(), UntypedStorage)
+    finally:
+        torchcompat.uninstall()
+
+
+def test_submodules_named_like_their_packages_functions():
+    from rustdl import torchcompat
+
+    torchcompat.install()
+    try:
+        import torch
+        from torch.nn.utils.spectral_norm import SpectralNorm, spectral_norm  # noqa: F401
+        from torch.nn.utils.weight_norm import weight_norm  # noqa: F401
+
+        # importing the module keeps the package's attribute the function, as in PyTorch
+        assert callable(torch.nn.utils.spectral_norm) and callable(torch.nn.utils.weight_norm)
+        m = torch.nn.utils.spectral_norm(torch.nn.Linear(3, 3))
+        assert sorted(n for n, _ in m.named_parameters()) == ["bias", "weight_orig"]
+        import torch.backends.opt_einsum as oe
+
+        assert oe.is_available() == (oe.get_opt_einsum() is not None) and oe.enabled == oe.is_available()
+    finally:
+        torchcompat.uninstall()

@@ -53,6 +53,7 @@ _PREFIXES: dict[str, str] = {
     "torch._C._functorch": "rustdl.torchcompat._torch_C_functorch",
     "torch._C._distributed_rpc": "rustdl.torchcompat._torch_C_distributed_rpc",
     "torch._guards": "rustdl.torchcompat._torch_guards",
+    "torch.storage": "rustdl._storage",
     "torch._functorch": "rustdl.torchcompat._torch_functorch",
     # Tensor and `_convert` (Tensor subclasses' __torch_function__ hooks call it)
     "torch._tensor": "rustdl._dispatch",
@@ -285,6 +286,13 @@ class TorchFacade(types.ModuleType):
         raise _unsupported(self.__name__, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, TorchFacade):
+            # the import system binds a submodule on its package; where the package's name is a
+            # function of the same name (torch.nn.utils.spectral_norm / weight_norm), PyTorch's
+            # attribute stays the function (its package imported the submodule first)
+            held = getattr(object.__getattribute__(self, "_target"), name, None)
+            if held is not None and not isinstance(held, types.ModuleType) and callable(held):
+                return
         object.__setattr__(self, name, value)
         if not name.startswith("_") and not isinstance(value, types.ModuleType):
             target = object.__getattribute__(self, "_target")

@@ -10,6 +10,7 @@ from ... import _rustdl
 from ..._rustdl import Tensor
 from ...autograd import no_grad
 from . import rnn, stateless  # noqa: F401
+from . import spectral_norm as _spectral_norm_module  # noqa: F401  (torch.nn.utils.spectral_norm, the module)
 from .weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm  # noqa: F401
 
 _LAZY_NAMES = {
