@@ -904,7 +904,9 @@ def from_file(
 
     dtype = _rd._default_float() if dtype is None else dtype
     name = str(dtype).rsplit(".", 1)[-1]
-    if name not in _NUMPY_OF and name not in ("float16", "bfloat16"):
+    from ._dtype_view import _NUMPY
+
+    if name not in _NUMPY and name not in ("float16", "bfloat16"):
         raise TypeError(f"from_file: unsupported dtype {name} (rustdl has no tensors of it)")
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
         raise ValueError(f"from_file: size must be a non-negative number of elements, got {size!r}")
@@ -940,7 +942,7 @@ def from_file(
             arr = _from_half(raw, name)
             dtype = _rd.float32
         else:
-            arr = np.fromfile(path, dtype=_NUMPY_OF.get(name, np.float32), count=size)
+            arr = np.fromfile(path, dtype=_NUMPY[name], count=size)
         if arr.size < size:
             raise RuntimeError(
                 f"from_file: the file {path!r} holds {arr.size} {name} elements, fewer than the {size} asked for"
@@ -951,12 +953,6 @@ def from_file(
     if requires_grad:
         out.requires_grad_()
     return out
-
-
-_NUMPY_OF = {
-    "float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32,
-    "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_,
-}  # fmt: skip
 
 
 def chain_matmul(*matrices: Tensor, out: Any = None) -> Tensor:
@@ -1102,11 +1098,7 @@ def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def _squeeze_(self: Tensor, *dims: Any, dim: Any = None) -> Tensor:
-    if dims:
-        if dim is not None:
-            raise TypeError("squeeze_() got multiple values for argument 'dim'")
-        dim = dims if len(dims) > 1 else dims[0]
-    return _inplace_shape("squeeze_", self, lambda x: x.squeeze() if dim is None else x.squeeze(dim))
+    return _inplace_shape("squeeze_", self, lambda x: x.squeeze(*dims, dim=dim))
 
 
 def _unsqueeze_(self: Tensor, dim: int) -> Tensor:

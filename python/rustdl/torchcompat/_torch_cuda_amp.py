@@ -25,28 +25,33 @@ def _deprecated(name: str, device: str) -> None:
     )
 
 
-class autocast(_amp.autocast):  # noqa: N801  (PyTorch's name)
-    """``torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, cache_enabled=True)``."""
+def _bound_to(device: str) -> tuple[type, type]:
+    """``autocast`` and ``GradScaler`` bound to ``device``, with the older spellings' signatures
+    (``enabled`` first; no ``device`` argument)."""
 
-    def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
-        _deprecated("autocast", _DEVICE)
-        super().__init__(_DEVICE, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+    class autocast(_amp.autocast):  # noqa: N801  (PyTorch's name)
+        def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
+            _deprecated("autocast", device)
+            super().__init__(device, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+    class GradScaler(_amp.GradScaler):
+        def __init__(
+            self,
+            init_scale: float = 2.0**16,
+            growth_factor: float = 2.0,
+            backoff_factor: float = 0.5,
+            growth_interval: int = 2000,
+            enabled: bool = True,
+        ) -> None:
+            _deprecated("GradScaler", device)
+            super().__init__(device, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+    autocast.__doc__ = f"``torch.{device}.amp.autocast(enabled=True, dtype=..., cache_enabled=True)``."
+    GradScaler.__doc__ = f"``torch.{device}.amp.GradScaler(...)``: the ``torch.amp`` scaler for {device}."
+    return autocast, GradScaler
 
 
-class GradScaler(_amp.GradScaler):
-    """``torch.cuda.amp.GradScaler(init_scale, growth_factor, backoff_factor, growth_interval,
-    enabled)``: the ``torch.amp`` scaler for CUDA (off, with a warning, where there is none)."""
-
-    def __init__(
-        self,
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-        enabled: bool = True,
-    ) -> None:
-        _deprecated("GradScaler", _DEVICE)
-        super().__init__(_DEVICE, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+autocast, GradScaler = _bound_to(_DEVICE)
 
 
 def custom_fwd(fwd: Any = None, *, cast_inputs: Any = None) -> Any:
