@@ -737,12 +737,16 @@ pub(crate) fn output_part(
     len: usize,
     total: usize,
     shape: &[usize],
+    received: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> Arc<Node> {
     let node = Node::record_edges(
         "function_output",
         shape,
         vec![Some(Edge::Node(hub))],
         Box::new(move |g| {
+            if let Some(r) = &received {
+                r.store(true, Ordering::Release);
+            }
             let flat = g.reshape(&[len])?;
             let (dt, dev) = (g.dtype(), g.device());
             let mut parts = Vec::with_capacity(3);

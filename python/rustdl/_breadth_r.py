@@ -11,6 +11,16 @@ from . import _rustdl as _rd
 from ._rustdl import Tensor
 
 __all__ = [
+    "_cast_Byte",
+    "_cast_Char",
+    "_cast_Double",
+    "_cast_Float",
+    "_cast_Half",
+    "_cast_Int",
+    "_cast_Long",
+    "_cast_Short",
+    "_sample_dirichlet",
+    "_standard_gamma",
     "alpha_dropout_",
     "batch_norm",
     "binary_cross_entropy_with_logits",
@@ -450,3 +460,63 @@ def get_device_module(device: Any = None) -> Any:
     if kind not in names:
         raise RuntimeError(f"get_device_module: device type '{kind}' is not supported here (cpu, cuda)")
     return importlib.import_module(f"{__package__}.{names[kind]}")
+
+
+def _caster(dtype_name: str):
+    def cast(input: Tensor, non_blocking: bool = False) -> Tensor:  # noqa: A002
+        if not isinstance(input, Tensor):
+            raise TypeError(f"_cast_{dtype_name}: argument 'self' must be Tensor, not {type(input).__name__}")
+        return input.to(getattr(_rd, _CASTS[dtype_name]))
+
+    cast.__name__ = cast.__qualname__ = f"_cast_{dtype_name}"
+    cast.__doc__ = f"``torch._cast_{dtype_name}``: ``input`` converted to {_CASTS[dtype_name]}."
+    return cast
+
+
+_CASTS = {
+    "Byte": "uint8",
+    "Char": "int8",
+    "Double": "float64",
+    "Float": "float32",
+    "Half": "float16",
+    "Int": "int32",
+    "Long": "int64",
+    "Short": "int16",
+}
+_cast_Byte = _caster("Byte")
+_cast_Char = _caster("Char")
+_cast_Double = _caster("Double")
+_cast_Float = _caster("Float")
+_cast_Half = _caster("Half")
+_cast_Int = _caster("Int")
+_cast_Long = _caster("Long")
+_cast_Short = _caster("Short")
+
+
+def _draw_check(op: str, t: Any, generator: Any) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: argument 'self' must be Tensor, not {type(t).__name__}")
+    if not t.is_floating_point():
+        raise RuntimeError(
+            f"{op}: \"{op}_cpu\" not implemented for '{str(t.dtype).split('.')[-1].capitalize()}'"
+        )
+    if generator is not None:
+        raise NotImplementedError(f"{op}: a generator argument is not supported; seed with manual_seed")
+
+
+def _standard_gamma(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
+    """``torch._standard_gamma``: one ``Gamma(input, 1)`` draw per element, differentiable in
+    ``input`` (implicit reparameterisation), as ``distributions.Gamma.rsample`` draws."""
+    from .distributions.gamma_family import standard_gamma
+
+    _draw_check("_standard_gamma", input, generator)
+    return standard_gamma(input)
+
+
+def _sample_dirichlet(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002
+    """``torch._sample_dirichlet``: one ``Dirichlet(input)`` draw per row of the last dim, as
+    ``distributions.Dirichlet.rsample`` draws."""
+    from .distributions.gamma_family import _DirichletSample
+
+    _draw_check("_sample_dirichlet", input, generator)
+    return _DirichletSample.apply(input.contiguous())

@@ -813,9 +813,10 @@ class Function(metaclass=_FunctionMeta):
         in_shapes = {i: tuple(args[i].shape) for i in tensor_pos}
         in_devices = {i: args[i].device for i in tensor_pos}
         n_args = len(args)
-        shapes = [(outs[i].shape, outs[i].dtype, outs[i].device) for i in diff_pos]
+        # every tensor output (non-differentiable ones too) gets zeros for a missing gradient
+        # unless ctx.set_materialize_grads(False), as PyTorch
+        zero_like = {i: (o.shape, o.dtype, o.device) for i, o in enumerate(outs) if isinstance(o, Tensor)}
         n_out = len(outs)
-        diff_set = set(diff_pos)
 
         has_jvp = cls.jvp is not Function.jvp
 
@@ -830,9 +831,8 @@ class Function(metaclass=_FunctionMeta):
             if ctx.materialize_grads:
                 from . import zeros
 
-                for i in range(n_out):
-                    if full[i] is None and i in diff_set:
-                        shape, dtype, device = shapes[diff_pos.index(i)]
+                for i, (shape, dtype, device) in zero_like.items():
+                    if full[i] is None:
                         full[i] = zeros(*shape, dtype=dtype, device=device)
             res = cls.backward(ctx, *full)
             if not isinstance(res, (tuple, list)):

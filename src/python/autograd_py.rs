@@ -2,6 +2,7 @@
 //! Python `autograd.Function.backward`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pyo3::prelude::*;
@@ -250,7 +251,7 @@ pub(crate) fn set_double_backward(t: &Tensor, name: &'static str, f: Py<PyAny>) 
     if let Some(node) = t.grad_fn() {
         let n_in = node.edges.len();
         node.set_double_rule(Box::new(move |g| {
-            call_backward(name, &f, vec![g.clone()], n_in)
+            call_backward(name, &f, vec![Some(g.clone())], n_in)
         }));
     }
 }
@@ -258,12 +259,12 @@ pub(crate) fn set_double_backward(t: &Tensor, name: &'static str, f: Py<PyAny>) 
 fn call_backward(
     name: &str,
     backward: &Py<PyAny>,
-    grads: Vec<Tensor>,
+    grads: Vec<Option<Tensor>>,
     n_inputs: usize,
 ) -> CoreResult<Vec<Option<Tensor>>> {
     Python::attach(|py| -> CoreResult<Vec<Option<Tensor>>> {
         let wrap = |e: PyErr| super::python_error(&format!("{name}.backward"), e);
-        let args: Vec<PyTensor> = grads.into_iter().map(Into::into).collect();
+        let args: Vec<Option<PyTensor>> = grads.into_iter().map(|g| g.map(Into::into)).collect();
         let args = PyTuple::new(py, args).map_err(wrap)?;
         let out = backward.bind(py).call1(args).map_err(wrap)?;
         let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = out.cast::<PyTuple>() {
@@ -394,7 +395,7 @@ fn _attach_function(
             out.shape(),
             &in_refs,
             &sv_refs,
-            Box::new(move |g| call_backward(name, &backward, vec![g.clone()], n_in)),
+            Box::new(move |g| call_backward(name, &backward, vec![Some(g.clone())], n_in)),
         );
         // the Function's backward runs Python ops in grad mode under create_graph: as
         // differentiable as the ops it uses (each refuses on its own if it cannot be)
@@ -405,18 +406,36 @@ fn _attach_function(
         set(out, node, dirty[0]);
         return Ok(replaced);
     }
-    // several outputs: one hub node over their concatenated (flattened) gradients
+    // several outputs: one hub node over their concatenated (flattened) gradients; an output
+    // no gradient reached is handed to backward as None (the Function materialises zeros
+    // unless ctx.set_materialize_grads(False))
     let split = sizes.clone();
+    let received: Vec<Arc<AtomicBool>> = outs
+        .iter()
+        .map(|_| Arc::new(AtomicBool::new(false)))
+        .collect();
+    let flags = received.clone();
     let Some(hub) = Node::record(
         name,
         &[total],
         &in_refs,
         &sv_refs,
         Box::new(move |g| {
+            let got: Vec<bool> = flags
+                .iter()
+                .map(|f| f.swap(false, Ordering::AcqRel))
+                .collect();
+            // none marked: the gradient came through a saved output read back under
+            // create_graph, which does not mark its part; every output counts as reached
+            let all = !got.contains(&true);
             let mut at = 0;
             let mut grads = Vec::with_capacity(split.len());
-            for (n, shape) in &split {
-                grads.push(g.narrow(0, at, *n)?.reshape(shape)?.contiguous()?);
+            for ((n, shape), &got) in split.iter().zip(&got) {
+                grads.push(if got || all {
+                    Some(g.narrow(0, at, *n)?.reshape(shape)?.contiguous()?)
+                } else {
+                    None
+                });
                 at += n;
             }
             call_backward(name, &backward, grads, n_in)
@@ -426,8 +445,14 @@ fn _attach_function(
     };
     hub.set_twice_differentiable(twice_differentiable);
     hub.set_label(intern(&format!("{name}Backward")));
-    for (((o, (n, _)), &start), &d) in outs.iter().zip(&sizes).zip(&starts).zip(&dirty) {
-        let node = autograd::output_part(hub.clone(), start, *n, total, o.shape());
+    for ((((o, (n, _)), &start), &d), r) in outs
+        .iter()
+        .zip(&sizes)
+        .zip(&starts)
+        .zip(&dirty)
+        .zip(received)
+    {
+        let node = autograd::output_part(hub.clone(), start, *n, total, o.shape(), Some(r));
         set(o, Some(node), d);
     }
     Ok(replaced)

@@ -3424,34 +3424,125 @@ fn clamp_bounds(
     hi: &Option<ClampBound>,
 ) -> CoreResult<Tensor> {
     use ClampBound::{Num, Tensor as T};
-    match (lo, hi) {
-        (Some(T(_)), _) | (_, Some(T(_))) => {
-            // selections, not maximum/minimum: the gradient goes wholly to `t` where it lies in
-            // [lo, hi] (a tie with a bound included) and to a bound only where it is the
-            // result, as PyTorch's clamp (maximum would split a tie); a NaN bound gives NaN
-            let pick = |bound: &Tensor, from: &Tensor, op: BinaryOp| -> CoreResult<Tensor> {
-                let nan = bound.binary(bound, BinaryOp::Ne)?;
-                let take = from.binary(bound, op)?.binary(&nan, BinaryOp::Or)?;
-                Tensor::where_cond(&take, bound, from)
-            };
-            let lower = match lo {
-                Some(Num(v)) => t.clamp(Some(*v), None)?,
-                Some(T(m)) => pick(m, t, BinaryOp::Lt)?,
-                None => t.clone(),
-            };
-            match hi {
-                Some(Num(v)) => lower.clamp(None, Some(*v)),
-                Some(T(m)) => pick(m, &lower, BinaryOp::Gt),
-                None => Ok(lower),
-            }
+    if !matches!((lo, hi), (Some(T(_)), _) | (_, Some(T(_)))) {
+        let num = |b: &Option<ClampBound>| match b {
+            Some(Num(v)) => Some(*v),
+            _ => None,
+        };
+        return t.clamp(num(lo), num(hi));
+    }
+    // the value from selections over detached inputs, the gradient from `clamp_rule`
+    let pick = |bound: &Tensor, from: &Tensor, op: BinaryOp| -> CoreResult<Tensor> {
+        // a NaN bound gives NaN
+        let nan = bound.binary(bound, BinaryOp::Ne)?;
+        let take = from.binary(bound, op)?.binary(&nan, BinaryOp::Or)?;
+        Tensor::where_cond(&take, bound, from)
+    };
+    let lower = match lo {
+        Some(Num(v)) => t.detach().clamp(Some(*v), None)?,
+        Some(T(m)) => pick(&m.detach(), &t.detach(), BinaryOp::Lt)?,
+        None => t.detach(),
+    };
+    let out = match hi {
+        Some(Num(v)) => lower.clamp(None, Some(*v))?,
+        Some(T(m)) => pick(&m.detach(), &lower, BinaryOp::Gt)?,
+        None => lower,
+    };
+    if !out.dtype().is_float() {
+        return Ok(out);
+    }
+    // a number beside a tensor bound takes part as a constant tensor
+    let as_tensor = |b: &Option<ClampBound>| -> CoreResult<Option<Tensor>> {
+        Ok(match b {
+            Some(T(m)) => Some(m.clone()),
+            Some(Num(v)) => Some(t.scalar_like(*v)?),
+            None => None,
+        })
+    };
+    let (l, h) = (as_tensor(lo)?, as_tensor(hi)?);
+    let inputs: Vec<&Tensor> = [Some(t), l.as_ref(), h.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let saved: Vec<Tensor> = inputs.iter().map(|x| x.saved()).collect();
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|x| x.shape().to_vec()).collect();
+    let (has_lo, has_hi) = (l.is_some(), h.is_some());
+    let rule = move |g: &Tensor| -> CoreResult<Vec<Option<Tensor>>> {
+        let x = &saved[0];
+        let l = has_lo.then(|| &saved[1]);
+        let h = has_hi.then(|| &saved[saved.len() - 1]);
+        let grads = clamp_rule(g, x, l, h)?;
+        grads
+            .into_iter()
+            .zip(&shapes)
+            .map(|(gi, s)| gi.map(|gi| gi.sum_to(s)).transpose())
+            .collect()
+    };
+    let saved_refs: Vec<Tensor> = inputs.iter().map(|x| (*x).clone()).collect();
+    let saved_refs: Vec<&Tensor> = saved_refs.iter().collect();
+    Ok(out.with_rule("clamp", &inputs, &saved_refs, rule))
+}
+
+/// The gradients of clamp with tensor bounds for the input and each bound present, as PyTorch's:
+/// one bound is `maximum`/`minimum` (a tie splits the gradient, a NaN passes it to both); with
+/// both, a tie with one bound splits between the input and that bound, the input keeps it all
+/// where `lo == hi` equals it, the upper bound takes it all where `lo > hi`, and a NaN bound
+/// passes it to the input on the side it does not decide.
+fn clamp_rule(
+    g: &Tensor,
+    x: &Tensor,
+    l: Option<&Tensor>,
+    h: Option<&Tensor>,
+) -> CoreResult<Vec<Option<Tensor>>> {
+    let z = g.zeros_like()?;
+    let half = g.mul_scalar(0.5)?;
+    let cmp = |a: &Tensor, b: &Tensor, op: BinaryOp| a.binary(b, op);
+    let or = |a: &Tensor, b: &Tensor| a.binary(b, BinaryOp::Or);
+    let sel = |c: &Tensor, a: &Tensor, b: &Tensor| Tensor::where_cond(c, a, b);
+    match (l, h) {
+        (Some(l), Some(h)) => {
+            let (xn, ln, hn) = (
+                cmp(x, x, BinaryOp::Ne)?,
+                cmp(l, l, BinaryOp::Ne)?,
+                cmp(h, h, BinaryOp::Ne)?,
+            );
+            let inv = cmp(l, h, BinaryOp::Gt)?;
+            let eqlh = cmp(l, h, BinaryOp::Eq)?;
+            let (xlt, xgt) = (cmp(x, l, BinaryOp::Lt)?, cmp(x, h, BinaryOp::Gt)?);
+            let (xel, xeh) = (cmp(x, l, BinaryOp::Eq)?, cmp(x, h, BinaryOp::Eq)?);
+            let bound_nan = or(&ln, &hn)?;
+            let any_nan = or(&xn, &bound_nan)?;
+            let gx = sel(
+                &xn,
+                g,
+                &sel(
+                    &or(&inv, &or(&xlt, &xgt)?)?,
+                    &z,
+                    &sel(
+                        &or(&eqlh, &bound_nan)?,
+                        g,
+                        &sel(&or(&xel, &xeh)?, &half, g)?,
+                    )?,
+                )?,
+            )?;
+            let tie = |eq: &Tensor| sel(&eqlh, &z, &sel(eq, &half, &z)?);
+            let gl = sel(&or(&any_nan, &inv)?, &z, &sel(&xlt, g, &tie(&xel)?)?)?;
+            let gh = sel(&inv, g, &sel(&any_nan, &z, &sel(&xgt, g, &tie(&xeh)?)?)?)?;
+            Ok(vec![Some(gx), Some(gl), Some(gh)])
         }
-        _ => {
-            let num = |b: &Option<ClampBound>| match b {
-                Some(Num(v)) => Some(*v),
-                _ => None,
+        (Some(b), None) | (None, Some(b)) => {
+            // maximum(x, lo) / minimum(x, hi)
+            let (x_loses, b_loses) = if l.is_some() {
+                (BinaryOp::Lt, BinaryOp::Gt)
+            } else {
+                (BinaryOp::Gt, BinaryOp::Lt)
             };
-            t.clamp(num(lo), num(hi))
+            let shared = sel(&cmp(x, b, BinaryOp::Eq)?, &half, g)?;
+            let gx = sel(&cmp(x, b, x_loses)?, &z, &shared)?;
+            let gb = sel(&cmp(x, b, b_loses)?, &z, &shared)?;
+            Ok(vec![Some(gx), Some(gb)])
         }
+        (None, None) => Ok(vec![Some(g.clone())]),
     }
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from ..._rustdl import Tensor
@@ -108,6 +109,14 @@ def functional_call(
     elif not isinstance(args, tuple):
         args = (args,)
 
+    with _swapped(module, values, tie_weights, strict, fn):
+        return module(*args, **kwargs)
+
+
+@contextmanager
+def _swapped(module, values: dict[str, Any], tie_weights: bool, strict: bool, fn: str):
+    """``values`` (dotted name -> tensor) put in place of the module's parameters, buffers or
+    attributes for the ``with`` block; the module's own come back afterwards, even on an error."""
     tied = _tied_names(module)
     if strict:
         # with tie_weights, one name of a tied group stands for all of them, as PyTorch's
@@ -145,7 +154,7 @@ def functional_call(
             else:
                 saved.append((owner, "__dict__", attr, owner.__dict__.get(attr, _MISSING)))
                 owner.__dict__[attr] = value
-        return module(*args, **kwargs)
+        yield module
     finally:
         for owner, store, attr, old in reversed(saved):
             d = owner.__dict__ if store == "__dict__" else getattr(owner, store)
@@ -153,3 +162,24 @@ def functional_call(
                 d.pop(attr, None)
             else:
                 d[attr] = old
+
+
+@contextmanager
+def _reparametrize_module(
+    module,
+    parameters_and_buffers,
+    tie_weights: bool = False,
+    strict: bool = False,
+    stack_weights: bool = False,
+):
+    """``torch.nn.utils.stateless._reparametrize_module``: within the ``with`` block the module's
+    parameters and buffers named in ``parameters_and_buffers`` are the given tensors (what
+    ``functional_call`` calls the module under)."""
+    from ..modules.module import Module
+
+    fn = "_reparametrize_module"
+    if not isinstance(module, Module):
+        raise TypeError(f"{fn}: expected an nn.Module, got {type(module).__name__}")
+    values = _merge(parameters_and_buffers, fn)
+    with _swapped(module, values, tie_weights, strict, fn):
+        yield

@@ -1,0 +1,160 @@
+"""Fixes found by the 2026-12-07 (third) library rounds: clamp's gradient with tensor bounds,
+custom Functions' materialised gradients, torch's private casts and samplers, the stateless
+reparametrisation context."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import rustdl
+from rustdl.autograd import Function
+
+NAN = float("nan")
+
+
+def _clamp_reference(x: float, lo: float, hi: float) -> tuple[float, float, float]:
+    """PyTorch's gradients of clamp(x, lo, hi) (tensor bounds) for the input and both bounds."""
+    if math.isnan(x):
+        return 1.0, 0.0, float(lo > hi)
+    if math.isnan(lo):
+        return float(not x > hi), 0.0, 0.0
+    if math.isnan(hi):
+        return float(not x < lo), 0.0, 0.0
+    if lo > hi:
+        return 0.0, 0.0, 1.0
+    if x < lo:
+        return 0.0, 1.0, 0.0
+    if x > hi:
+        return 0.0, 0.0, 1.0
+    if lo == hi:
+        return 1.0, 0.0, 0.0
+    if x == lo:
+        return 0.5, 0.5, 0.0
+    if x == hi:
+        return 0.5, 0.0, 0.5
+    return 1.0, 0.0, 0.0
+
+
+def test_clamp_with_tensor_bounds_splits_ties_as_pytorch(device):
+    vals = [-1.0, 0.0, 1.0, NAN]
+    cases = list(itertools.product(vals, vals, vals))
+    x = rustdl.tensor([c[0] for c in cases], device=device, requires_grad=True)
+    lo = rustdl.tensor([c[1] for c in cases], device=device, requires_grad=True)
+    hi = rustdl.tensor([c[2] for c in cases], device=device, requires_grad=True)
+    out = rustdl.clamp(x, min=lo, max=hi)
+    out.sum().backward()
+    want = np.array([_clamp_reference(*c) for c in cases])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), want[:, 0])
+    np.testing.assert_array_equal(lo.grad.cpu().numpy(), want[:, 1])
+    np.testing.assert_array_equal(hi.grad.cpu().numpy(), want[:, 2])
+    # the value is unchanged: min(max(x, lo), hi) with NaN propagated
+    ref = np.array([NAN if any(math.isnan(v) for v in c) else min(max(c[0], c[1]), c[2]) for c in cases])
+    np.testing.assert_array_equal(out.detach().cpu().numpy(), ref.astype(np.float32))
+
+
+def test_clamp_with_one_tensor_bound_is_maximum_or_minimum():
+    x = rustdl.tensor([0.0, 0.5, 1.0, 2.0, -1.0, NAN], requires_grad=True)
+    b = rustdl.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 0.0], requires_grad=True)
+    for fn, ref in (
+        (lambda: x.clamp(min=b), rustdl.maximum),
+        (lambda: rustdl.clamp_max(x, b), rustdl.minimum),
+    ):
+        x.grad = b.grad = None
+        fn().sum().backward()
+        got = (x.grad.clone(), b.grad.clone())
+        x.grad = b.grad = None
+        ref(x, b).sum().backward()
+        np.testing.assert_array_equal(got[0].numpy(), x.grad.numpy())
+        np.testing.assert_array_equal(got[1].numpy(), b.grad.numpy())
+
+
+def test_clamp_tensor_bounds_broadcast_and_match_finite_differences():
+    rustdl.manual_seed(0)
+    x = rustdl.randn(3, 4, dtype=rustdl.float64, requires_grad=True)
+    lo = rustdl.full((4,), -0.5, dtype=rustdl.float64, requires_grad=True)
+    hi = rustdl.full((3, 1), 0.5, dtype=rustdl.float64, requires_grad=True)
+    assert rustdl.autograd.gradcheck(lambda a, b, c: rustdl.clamp(a, b, c), (x, lo, hi))
+    y = x.detach().clone()
+    y.clamp_(min=lo.detach(), max=hi.detach())
+    np.testing.assert_array_equal(y.numpy(), np.clip(x.detach().numpy(), -0.5, 0.5))
+
+
+class _TwoOut(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.set_materialize_grads(False)
+        return x * 2, y * 3
+
+    @staticmethod
+    def backward(ctx, ga, gb):
+        ctx.seen = (ga, gb)
+        return ga * 2, (None if gb is None else gb * 3)
+
+
+def test_set_materialize_grads_false_hands_none_for_unreached_outputs():
+    x = rustdl.tensor([1.0], requires_grad=True)
+    y = rustdl.tensor([1.0], requires_grad=True)
+    a, b = _TwoOut.apply(x, y)
+    a.sum().backward(retain_graph=True)
+    assert x.grad.tolist() == [2.0] and y.grad is None
+    (a.sum() + b.sum()).backward()  # both reached now: no flag is left over from the first call
+    assert x.grad.tolist() == [4.0] and y.grad.tolist() == [3.0]
+
+
+class _WithIndex(Function):
+    seen: tuple = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        i = x.argmax()
+        ctx.mark_non_differentiable(i)
+        return x * 2, i, 3
+
+    @staticmethod
+    def backward(ctx, g, gi, gn):
+        _WithIndex.seen = (gi, gn)
+        return g * 2
+
+
+def test_non_differentiable_outputs_get_materialised_zeros():
+    x = rustdl.tensor([1.0, 3.0], requires_grad=True)
+    y, i, n = _WithIndex.apply(x)
+    y.sum().backward()
+    gi, gn = _WithIndex.seen
+    assert gi.dtype == rustdl.int64 and gi.shape == () and gi.item() == 0 and gn is None
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_private_casts_and_samplers():
+    assert rustdl._cast_Long(rustdl.tensor([1.7, -2.2])).tolist() == [1, -2]
+    assert rustdl._cast_Byte(rustdl.tensor([3.0])).dtype == rustdl.uint8
+    assert rustdl._cast_Double(rustdl.tensor([1])).dtype == rustdl.float64
+    rustdl.manual_seed(3)
+    a = rustdl.tensor([0.5, 2.0, 5.0], requires_grad=True)
+    s = rustdl._standard_gamma(a)
+    rustdl.manual_seed(3)
+    ref = rustdl.distributions.Gamma(a.detach(), rustdl.ones(3)).rsample()
+    np.testing.assert_allclose(s.detach().numpy(), ref.numpy(), rtol=1e-6)
+    s.sum().backward()
+    assert a.grad.shape == (3,) and bool((a.grad > 0).all())
+    d = rustdl._sample_dirichlet(rustdl.tensor([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]))
+    np.testing.assert_allclose(d.sum(-1).numpy(), [1.0, 1.0], rtol=1e-6)
+    with pytest.raises(RuntimeError, match="_standard_gamma"):
+        rustdl._standard_gamma(rustdl.tensor([1, 2]))
+
+
+def test_reparametrize_module_swaps_for_the_block_only():
+    from rustdl.nn.utils.stateless import _reparametrize_module
+
+    m = rustdl.nn.Linear(2, 1)
+    w0 = m.weight
+    with _reparametrize_module(m, {"weight": rustdl.ones(1, 2), "bias": rustdl.zeros(1)}):
+        assert m(rustdl.tensor([[1.0, 2.0]])).item() == 3.0
+    assert m.weight is w0
+    with pytest.raises(RuntimeError, match="strict"):
+        with _reparametrize_module(m, {"weight": rustdl.ones(1, 2)}, strict=True):
+            pass
+    assert m.weight is w0
