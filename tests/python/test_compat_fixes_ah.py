@@ -158,3 +158,54 @@ def test_reparametrize_module_swaps_for_the_block_only():
         with _reparametrize_module(m, {"weight": rustdl.ones(1, 2)}, strict=True):
             pass
     assert m.weight is w0
+
+
+def test_classes_name_pytorchs_modules_and_whole_models_load_with_their_classes_allowed(tmp_path):
+    from conftest import compat_report, run_compat
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, pickle, torch, torch.nn as nn
+        import torch.distributions as D
+        homes = {c.__name__: c.__module__ for c in (
+            nn.BatchNorm2d, nn.LazyBatchNorm1d, nn.SyncBatchNorm, nn.InstanceNorm1d, nn.Flatten,
+            nn.Unflatten, nn.ChannelShuffle, nn.LayerNorm, D.Normal, D.Gamma, D.Beta,
+            D.StudentT, D.ExpTransform, D.MultivariateNormal, torch.autograd.Function,
+            torch.optim.Adam)}
+        m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Flatten())
+        h = m[0].register_forward_hook(lambda mod, a, k, o: o, with_kwargs=True)
+        h.remove()  # the with_kwargs record stays, as PyTorch's (an empty OrderedDict)
+        torch.save(m, "whole.pt")
+        with torch.serialization.safe_globals([nn.Sequential, nn.Linear, nn.BatchNorm1d, nn.Flatten]):
+            m2 = torch.load("whole.pt")
+        # a hook registered after loading still gets its keyword arguments
+        seen = []
+        m2[0].register_forward_pre_hook(lambda mod, a, k: seen.append(sorted(k)), with_kwargs=True)
+        m2.eval()(torch.ones(3, 2))
+        d = pickle.loads(pickle.dumps(D.Normal(torch.zeros(2), torch.ones(2))))
+        print(json.dumps({"homes": homes, "types": [type(x).__name__ for x in m2], "seen": seen,
+                          "lp": d.log_prob(torch.zeros(2)).tolist()}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["homes"] == {
+        "BatchNorm2d": "torch.nn.modules.batchnorm",
+        "LazyBatchNorm1d": "torch.nn.modules.batchnorm",
+        "SyncBatchNorm": "torch.nn.modules.batchnorm",
+        "InstanceNorm1d": "torch.nn.modules.instancenorm",
+        "Flatten": "torch.nn.modules.flatten",
+        "Unflatten": "torch.nn.modules.flatten",
+        "ChannelShuffle": "torch.nn.modules.channelshuffle",
+        "LayerNorm": "torch.nn.modules.normalization",
+        "Normal": "torch.distributions.normal",
+        "Gamma": "torch.distributions.gamma",
+        "Beta": "torch.distributions.beta",
+        "StudentT": "torch.distributions.studentT",
+        "ExpTransform": "torch.distributions.transforms",
+        "MultivariateNormal": "torch.distributions.multivariate_normal",
+        "Function": "torch.autograd.function",
+        "Adam": "torch.optim.adam",
+    }
+    assert r["types"] == ["Linear", "BatchNorm1d", "Flatten"] and r["seen"] == [[]]
+    assert r["lp"] == pytest.approx([-0.9189385] * 2)

@@ -82,6 +82,11 @@ _PREFIXES: dict[str, str] = {
     "torch.distributed._composable": "rustdl.torchcompat._torch_distributed._composable",
     "torch.distributed.algorithms": "rustdl.torchcompat._torch_distributed.algorithms",
     "torch.nn.parameter": "rustdl.nn.parameter",
+    # torch.autograd's modules of the classes it exports are one module here
+    "torch.autograd.function": "rustdl.autograd",
+    "torch.autograd.grad_mode": "rustdl.autograd",
+    "torch.autograd.anomaly_mode": "rustdl.autograd",
+    "torch.autograd.variable": "rustdl.autograd",
     "torch.backends": "rustdl.backends",
     "torch.cuda": "rustdl.cuda",
     "torch.cuda.amp": "rustdl.torchcompat._torch_cuda_amp",
@@ -110,6 +115,8 @@ _PREFIXES: dict[str, str] = {
     "torch.utils._pytree": "rustdl.utils._pytree",
     "torch.utils.dlpack": "rustdl.utils.dlpack",
     # torch.distributions keeps one module per family; rustdl.distributions exports them all
+    # (the package's own entry names rustdl.distributions' files as torch.distributions' ones)
+    "torch.distributions": "rustdl.distributions",
     "torch.distributions.beta": "rustdl.distributions",
     "torch.distributions.binomial": "rustdl.distributions",
     "torch.distributions.cauchy": "rustdl.distributions",
@@ -471,6 +478,78 @@ class _FacadeLoader(importlib.abc.Loader):
 _RENAMED: dict[type, str] = {}
 
 
+# classes whose PyTorch module is not the one their rustdl file maps to (checked at renaming:
+# the torch module must resolve to the class)
+_CLASS_HOMES: dict[str, str] = {
+    "detect_anomaly": "torch.autograd.anomaly_mode",
+    "set_detect_anomaly": "torch.autograd.anomaly_mode",
+    "Function": "torch.autograd.function",
+    "enable_grad": "torch.autograd.grad_mode",
+    "inference_mode": "torch.autograd.grad_mode",
+    "no_grad": "torch.autograd.grad_mode",
+    "set_grad_enabled": "torch.autograd.grad_mode",
+    "set_multithreading_enabled": "torch.autograd.grad_mode",
+    "Variable": "torch.autograd.variable",
+    "Beta": "torch.distributions.beta",
+    "Binomial": "torch.distributions.binomial",
+    "Cauchy": "torch.distributions.cauchy",
+    "Chi2": "torch.distributions.chi2",
+    "ContinuousBernoulli": "torch.distributions.continuous_bernoulli",
+    "Dirichlet": "torch.distributions.dirichlet",
+    "Exponential": "torch.distributions.exponential",
+    "FisherSnedecor": "torch.distributions.fishersnedecor",
+    "Gamma": "torch.distributions.gamma",
+    "GeneralizedPareto": "torch.distributions.generalized_pareto",
+    "Geometric": "torch.distributions.geometric",
+    "Gumbel": "torch.distributions.gumbel",
+    "HalfCauchy": "torch.distributions.half_cauchy",
+    "HalfNormal": "torch.distributions.half_normal",
+    "Independent": "torch.distributions.independent",
+    "InverseGamma": "torch.distributions.inverse_gamma",
+    "Kumaraswamy": "torch.distributions.kumaraswamy",
+    "Laplace": "torch.distributions.laplace",
+    "LKJCholesky": "torch.distributions.lkj_cholesky",
+    "LogNormal": "torch.distributions.log_normal",
+    "LogisticNormal": "torch.distributions.logistic_normal",
+    "LowRankMultivariateNormal": "torch.distributions.lowrank_multivariate_normal",
+    "MixtureSameFamily": "torch.distributions.mixture_same_family",
+    "Multinomial": "torch.distributions.multinomial",
+    "MultivariateNormal": "torch.distributions.multivariate_normal",
+    "NegativeBinomial": "torch.distributions.negative_binomial",
+    "OneHotCategorical": "torch.distributions.one_hot_categorical",
+    "OneHotCategoricalStraightThrough": "torch.distributions.one_hot_categorical",
+    "Pareto": "torch.distributions.pareto",
+    "Poisson": "torch.distributions.poisson",
+    "RelaxedBernoulli": "torch.distributions.relaxed_bernoulli",
+    "RelaxedOneHotCategorical": "torch.distributions.relaxed_categorical",
+    "StudentT": "torch.distributions.studentT",
+    "VonMises": "torch.distributions.von_mises",
+    "Weibull": "torch.distributions.weibull",
+    "Wishart": "torch.distributions.wishart",
+    "BatchNorm1d": "torch.nn.modules.batchnorm",
+    "BatchNorm2d": "torch.nn.modules.batchnorm",
+    "BatchNorm3d": "torch.nn.modules.batchnorm",
+    "LazyBatchNorm1d": "torch.nn.modules.batchnorm",
+    "LazyBatchNorm2d": "torch.nn.modules.batchnorm",
+    "LazyBatchNorm3d": "torch.nn.modules.batchnorm",
+    "SyncBatchNorm": "torch.nn.modules.batchnorm",
+    "ChannelShuffle": "torch.nn.modules.channelshuffle",
+    "Flatten": "torch.nn.modules.flatten",
+    "Unflatten": "torch.nn.modules.flatten",
+    "InstanceNorm1d": "torch.nn.modules.instancenorm",
+    "InstanceNorm2d": "torch.nn.modules.instancenorm",
+    "InstanceNorm3d": "torch.nn.modules.instancenorm",
+    "LazyInstanceNorm1d": "torch.nn.modules.instancenorm",
+    "LazyInstanceNorm2d": "torch.nn.modules.instancenorm",
+    "LazyInstanceNorm3d": "torch.nn.modules.instancenorm",
+    "DataParallel": "torch.nn.parallel.data_parallel",
+    "DistributedDataParallel": "torch.nn.parallel.distributed",
+    "Adafactor": "torch.optim",
+    "Muon": "torch.optim",
+    "DistributedSampler": "torch.utils.data.distributed",
+}
+
+
 def _torch_name(rustdl_module: str) -> str | None:
     """The torch module name that resolves to ``rustdl_module`` (the longest mapping wins)."""
     best = None
@@ -495,15 +574,18 @@ def _rename_classes(facade: TorchFacade) -> None:
         home = value.__module__
         if not isinstance(home, str) or not home.startswith("rustdl") or "._" in home:
             continue  # (rustdl's own: rustdl.Tensor, rustdl.dtype become torch.Tensor, torch.dtype)
-        name = _torch_name(home)
-        if name is None or "._" in name:
-            continue
-        try:
-            owner = facade if name == facade.__name__ else importlib.import_module(name)
-            if getattr(owner, value.__qualname__, None) is not value:
+        for name in (_CLASS_HOMES.get(value.__qualname__), _torch_name(home)):
+            if name is None or "._" in name:
                 continue
-            value.__module__ = name
-        except Exception:  # noqa: BLE001 - an immutable type or a module that cannot load
+            try:
+                owner = facade if name == facade.__name__ else importlib.import_module(name)
+                if getattr(owner, value.__qualname__, None) is not value:
+                    continue
+                value.__module__ = name
+                break
+            except Exception:  # noqa: BLE001 - an immutable type or a module that cannot load
+                continue
+        else:
             continue
         _RENAMED[value] = home
 

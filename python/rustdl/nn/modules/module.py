@@ -126,6 +126,12 @@ class _IdSet(OrderedDict):
     def discard(self, key: int) -> None:
         self.pop(key, None)
 
+    def __reduce__(self) -> tuple:
+        # pickled as the plain OrderedDict PyTorch keeps (a whole module saved by a script loads
+        # under weights_only with only its own classes allowed); ``_kwargs_ids`` makes it an
+        # ``_IdSet`` again when a hook is next registered
+        return (OrderedDict, (), None, None, iter(self.items()))
+
 
 def _has_hooks(d: dict) -> bool:
     """Whether a call of the module whose ``__dict__`` is ``d`` has any hook to run."""
@@ -260,8 +266,8 @@ class Module:
 
     def _kwargs_ids(self, name: str) -> _IdSet:
         ids = self.__dict__.get(name)
-        if ids is None:
-            ids = _IdSet()
+        if not isinstance(ids, _IdSet):
+            ids = _IdSet(ids or ())
             object.__setattr__(self, name, ids)
         return ids
 
