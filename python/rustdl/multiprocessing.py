@@ -6,9 +6,12 @@ Everything of the standard module is here (``Process``, ``Queue``, ``Pool``, ``g
 shared memory (``Tensor.share_memory_``, ``Module.share_memory``) by that memory instead of by
 value: the receiving process maps the same memory, so writes on either side are seen by both
 (Hogwild! training with the ``spawn`` or ``forkserver`` start methods); the sender must still be
-running when it is received. Other tensors (GPU ones, CPU ones not shared) travel by value —
-unlike PyTorch, which moves every CPU tensor it sends into shared memory — so a worker may put
-its results on a queue and exit. With ``fork`` nothing needs pickling: a module whose
+running when it is received. A CPU tensor given as an argument of a process being started
+(``Process(target, args=(t,))`` with ``spawn`` or ``forkserver``) is moved into shared memory
+first, as PyTorch does, so the child's in-place writes reach the parent. Other tensors (GPU ones,
+CPU ones not shared, sent through a queue or pipe) travel by value — unlike PyTorch, which moves
+every CPU tensor it sends into shared memory — so a worker may put its results on a queue and
+exit (with PyTorch the receiver then fails to reach the exited sender). With ``fork`` nothing needs pickling: a module whose
 ``share_memory()`` ran before the fork is the same memory in the children.
 
 ``spawn(fn, args, nprocs)`` runs ``fn(i, *args)`` in ``nprocs`` processes, as
@@ -97,6 +100,11 @@ def _reduce_tensor(t: Tensor):
 
     param = isinstance(t, Parameter)
     handle = t._shared_handle()
+    if handle is None and t.device.type == "cpu" and _mp.context.get_spawning_popen() is not None:
+        # an argument of a process being started (spawn, forkserver) moves into shared memory,
+        # as PyTorch's: the child's in-place writes reach the parent's tensor
+        t.share_memory_()
+        handle = t._shared_handle()
     if handle is None:
         # not in shared memory (a GPU tensor, or a CPU one nobody shared): by value, so a
         # process may send its results and exit before they are read

@@ -94,6 +94,19 @@ def test_unshared_tensors_are_private_to_a_forked_child():
     assert u.tolist() == [0.0, 0.0, 0.0]
 
 
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_tensor_arguments_of_a_started_process_move_into_shared_memory(method):
+    # as PyTorch's: pickling a process's arguments shares a CPU tensor's memory in place, so
+    # the child's in-place writes reach the parent (a view keeps its base's memory)
+    base = rustdl.zeros(2, 3)
+    view = base[:, 1]
+    p = mp.get_context(method).Process(target=_add_one, args=(view,))
+    p.start()
+    p.join()
+    assert p.exitcode == 0 and base.is_shared()
+    assert base.tolist() == [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+
+
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_child_optimizer_step_lands_in_the_parent(method):
     rustdl.manual_seed(0)
