@@ -65,6 +65,7 @@ macro_rules! host_elem {
 host_elem!(f32, F32, 0.0, |x: f32, d: usize| x / d as f32);
 host_elem!(f64, F64, 0.0, |x: f64, d: usize| x / d as f64);
 host_elem!(i64, I64, 0, |x: i64, d: usize| x / d as i64);
+host_elem!(bool, Bool, false, |x: bool, _d: usize| x);
 
 /// Storages whose memory is lent out (keyed by the address of their shared cell), with a count:
 /// their buffer must not be replaced while any borrower may still read or write it.
@@ -259,7 +260,17 @@ impl Tensor {
     /// elements meanwhile (the same contract as a numpy view of a PyTorch tensor), and calls
     /// [`crate::autograd::Version`]'s bump (`mark_written`) after writing.
     pub fn lend_host<T: HostElem>(&self) -> Option<(StoragePin, NonNull<T>)> {
-        if self.numel() == 0 || !self.is_contiguous() || self.dtype() != T::DTYPE {
+        if !self.is_contiguous() {
+            return None;
+        }
+        self.lend_host_strided::<T>()
+            .map(|(pin, ptr, _)| (pin, ptr))
+    }
+
+    /// [`Tensor::lend_host`] for any layout: the pinned storage, the address of the tensor's
+    /// first element and its strides (in elements), for a non-empty CPU tensor of `T`.
+    pub fn lend_host_strided<T: HostElem>(&self) -> Option<(StoragePin, NonNull<T>, Vec<usize>)> {
+        if self.numel() == 0 || self.dtype() != T::DTYPE {
             return None;
         }
         let mut storage = self.storage_mut();
@@ -275,7 +286,7 @@ impl Tensor {
         // pinned under the write lock: `set_data` cannot replace the buffer after we read it
         let pin = StoragePin::new(self.storage_arc());
         drop(storage);
-        Some((pin, ptr))
+        Some((pin, ptr, l.strides.clone()))
     }
 
     /// Records a write made through lent memory (bumps the version counter, as every in-place

@@ -103,7 +103,10 @@ def _reduce_tensor(t: Tensor):
     if handle is None and t.device.type == "cpu" and _mp.context.get_spawning_popen() is not None:
         # an argument of a process being started (spawn, forkserver) moves into shared memory,
         # as PyTorch's: the child's in-place writes reach the parent's tensor
-        t.share_memory_()
+        try:
+            t.share_memory_()
+        except RuntimeError:
+            pass  # its memory is lent out (a numpy view of it lives): it travels by value
         handle = t._shared_handle()
     if handle is None:
         # not in shared memory (a GPU tensor, or a CPU one nobody shared): by value, so a

@@ -318,8 +318,16 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, share: bool) -> PyResult<Tens
         arr.clone()
     };
     if share {
-        if let Some(storage) = adopt_numpy(arr, &kind, size)? {
-            return Ok(Tensor::from_cpu(storage, &shape)?);
+        if let Some((storage, strides)) = adopt_numpy(arr, &kind, size)? {
+            let layout = crate::shape::Layout {
+                shape,
+                strides,
+                offset: 0,
+            };
+            return Ok(Tensor::from_storage(
+                crate::storage::Storage::Cpu(storage),
+                layout,
+            ));
         }
     }
     // C-contiguous and aligned (a view at an odd byte offset is copied, not refused)
@@ -395,13 +403,14 @@ fn release_owner(ptr: usize) {
 }
 
 /// A storage over the numpy array's own memory, as PyTorch's `from_numpy` (writes through
-/// either side show in both), for a writable, aligned, C-contiguous, non-empty array of
-/// float32, float64, int64 or bool; None for any other array (it is copied).
+/// either side show in both), with the array's strides in elements, for a writable, aligned,
+/// non-empty array of float32, float64, int64 or bool whose strides are whole elements and not
+/// negative (a transposed or sliced array is shared too); None for any other array (it is copied).
 fn adopt_numpy(
     arr: &Bound<'_, PyUntypedArray>,
     kind: &str,
     size: usize,
-) -> PyResult<Option<CpuStorage>> {
+) -> PyResult<Option<(CpuStorage, Vec<usize>)>> {
     let n = arr.len();
     if n == 0 || !matches!((kind, size), ("f", 4) | ("f", 8) | ("i", 8) | ("b", 1)) {
         return Ok(None);
@@ -411,11 +420,25 @@ fn adopt_numpy(
         return Ok(None);
     }
     let flags = arr.getattr("flags")?;
-    for flag in ["c_contiguous", "aligned", "writeable"] {
+    for flag in ["aligned", "writeable"] {
         if !flags.getattr(flag)?.extract::<bool>()? {
             return Ok(None);
         }
     }
+    let mut strides = Vec::with_capacity(arr.ndim());
+    for &st in arr.strides() {
+        if st < 0 || st as usize % size != 0 {
+            return Ok(None);
+        }
+        strides.push(st as usize / size);
+    }
+    // the elements from the first to the last one the strides reach
+    let span = 1 + arr
+        .shape()
+        .iter()
+        .zip(&strides)
+        .map(|(&d, &st)| (d - 1) * st)
+        .sum::<usize>();
     let data: usize = arr
         .getattr("__array_interface__")?
         .get_item("data")?
@@ -427,20 +450,21 @@ fn adopt_numpy(
         .entry(data)
         .or_default()
         .push(arr.clone().into_any().unbind());
-    // SAFETY: the array's `n` elements of this type start at `data` (C-contiguous, aligned,
-    // writable), and the owner just recorded keeps them alive until the release hook runs
+    // SAFETY: the array's elements of this type lie within the `span` elements from `data`
+    // (strides whole, non-negative elements; aligned, writable), memory the owner just
+    // recorded keeps alive until the release hook runs
     let storage = unsafe {
         match (kind, size) {
-            ("f", 4) => crate::shm::adopt_vec(data as *mut f32, n).map(CpuStorage::F32),
-            ("f", 8) => crate::shm::adopt_vec(data as *mut f64, n).map(CpuStorage::F64),
-            ("i", 8) => crate::shm::adopt_vec(data as *mut i64, n).map(CpuStorage::I64),
-            _ => crate::shm::adopt_vec(data as *mut bool, n).map(CpuStorage::Bool),
+            ("f", 4) => crate::shm::adopt_vec(data as *mut f32, span).map(CpuStorage::F32),
+            ("f", 8) => crate::shm::adopt_vec(data as *mut f64, span).map(CpuStorage::F64),
+            ("i", 8) => crate::shm::adopt_vec(data as *mut i64, span).map(CpuStorage::I64),
+            _ => crate::shm::adopt_vec(data as *mut bool, span).map(CpuStorage::Bool),
         }
     };
     if storage.is_none() {
         release_owner(data);
     }
-    Ok(storage)
+    Ok(storage.map(|s| (s, strides)))
 }
 
 /// The error PyTorch raises for a value an integer dtype cannot hold.

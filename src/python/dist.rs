@@ -37,6 +37,39 @@ pub(crate) fn lend<'py, T: HostElem + Element>(
     Ok(Some(arr.into_any()))
 }
 
+/// A numpy array over a CPU tensor's own memory with its strides (no copy; `.numpy()`, as
+/// PyTorch's: writes through either side show in both), for float32, float64, int64 and bool
+/// tensors of any layout; None for any other tensor.
+pub(crate) fn lend_strided<'py>(
+    py: Python<'py>,
+    t: &Tensor,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn go<'py, T: HostElem + Element>(
+        py: Python<'py>,
+        t: &Tensor,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some((pin, ptr, strides)) = t.lend_host_strided::<T>() else {
+            return Ok(None);
+        };
+        use numpy::ndarray::ShapeBuilder;
+        let dims = IxDyn(t.shape()).strides(IxDyn(&strides));
+        // SAFETY: every element the shape and strides reach from `ptr` lies in the storage
+        // (`lend_host_strided` checked the layout's span), which stays allocated and in place
+        // while `pin` lives in the array's base object
+        let view = unsafe { ArrayViewD::from_shape_ptr(dims, ptr.as_ptr().cast_const()) };
+        let owner = Bound::new(py, StorageLease { _pin: pin })?;
+        let arr = unsafe { PyArrayDyn::<T>::borrow_from_array(&view, owner.into_any()) };
+        Ok(Some(arr.into_any()))
+    }
+    match t.dtype() {
+        DType::F32 => go::<f32>(py, t),
+        DType::F64 => go::<f64>(py, t),
+        DType::I64 => go::<i64>(py, t),
+        DType::Bool => go::<bool>(py, t),
+        _ => Ok(None),
+    }
+}
+
 /// A writable numpy array that IS the tensor's memory (no copy), for a CPU tensor of float32,
 /// float64 or int64 whose elements are one dense row-major run; None for any other tensor
 /// (a view with gaps, a GPU tensor, a bool or empty one). After writing through it, call

@@ -1118,7 +1118,7 @@ impl PyTensor {
                 "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()",
             ));
         }
-        if let Some(arr) = super::dist::host_view(py, &t)? {
+        if let Some(arr) = super::dist::lend_strided(py, &t)? {
             return Ok(arr);
         }
         to_numpy(py, &t)

@@ -24,19 +24,43 @@ def test_numpy_shares_memory_both_ways():
     assert row.tolist() == [-1.0] * 4
 
 
-def test_numpy_copies_what_it_cannot_share(gpu):
-    t = rustdl.arange(6.0).reshape(2, 3).t()  # a view with gaps
-    arr = t.numpy()
-    arr[0, 0] = 99.0
-    assert t[0, 0].item() == 0.0
+def test_numpy_shares_views_with_gaps_and_copies_what_it_cannot_share(gpu):
+    # as PyTorch: a view with gaps (transposed, strided) gives an array with its strides over
+    # the same memory, both ways; so does a bool tensor
+    base = rustdl.arange(6.0).reshape(2, 3)
+    arr = base.t().numpy()
+    assert arr.shape == (3, 2) and arr.strides == (4, 12)
+    arr[0, 1] = 99.0
+    assert base[1, 0].item() == 99.0
+    base[0, 2] = -7.0
+    assert arr[2, 0] == -7.0
+    stepped = rustdl.arange(10.0)[2:8:3].numpy()
+    stepped[:] = -1.0
     m = rustdl.tensor([True, False])
     mb = m.numpy()
     mb[0] = False
-    assert m.tolist() == [True, False]
+    assert m.tolist() == [False, False]
+    # numpy arrays: a transposed or sliced array is shared with its strides
+    a = np.arange(12.0).reshape(3, 4)[:, ::2]
+    v = rustdl.from_numpy(a)
+    assert v.stride() == (4, 2) and not v.is_contiguous()
+    v.mul_(10)
+    np.testing.assert_array_equal(a, [[0.0, 20.0], [40.0, 60.0], [80.0, 100.0]])
+    # what cannot be shared is copied: a GPU tensor, a narrow integer dtype (held as int64),
+    # an array with negative strides
     g = rustdl.ones(3, device=gpu)
     ga = g.numpy()
     ga[0] = 5.0
     assert g.cpu().tolist() == [1.0, 1.0, 1.0]
+    n = rustdl.zeros(3, dtype=rustdl.int32)
+    na = n.numpy()
+    assert na.dtype == np.int32
+    na[0] = 4
+    assert n.tolist() == [0, 0, 0]
+    r = np.arange(4.0)
+    rv = rustdl.from_numpy(r[::-1])
+    r[0] = 9.0
+    assert rv.tolist() == [3.0, 2.0, 1.0, 0.0]
     assert rustdl.zeros(0).numpy().shape == (0,)
 
 
@@ -77,12 +101,15 @@ def test_from_numpy_shares_memory_and_outlives_the_array():
         t = rustdl.from_numpy(arr)
         arr.flat[0] = 1
         assert t.flatten()[0].item() == 1
-    # copied: strided, read-only, narrower integer and empty arrays; rustdl.tensor always copies
+    # a strided array is shared with its strides (as PyTorch); copied: read-only, narrower
+    # integer and empty arrays; rustdl.tensor always copies
     x = np.zeros(4, np.float32)
-    for t in (rustdl.from_numpy(x[::2]), rustdl.tensor(x)):
-        x[0] = 5.0
-        assert t[0].item() == 0.0
-        x[0] = 0.0
+    strided = rustdl.from_numpy(x[::2])
+    x[2] = 5.0
+    assert strided.tolist() == [0.0, 5.0] and strided.stride() == (2,)
+    t = rustdl.tensor(x)
+    x[0] = 5.0
+    assert t[0].item() == 0.0
     ro = np.ones(2)
     ro.flags.writeable = False
     assert rustdl.from_numpy(ro).tolist() == [1.0, 1.0]
