@@ -427,7 +427,7 @@ fn adopt_numpy(
     }
     let mut strides = Vec::with_capacity(arr.ndim());
     for &st in arr.strides() {
-        if st < 0 || st as usize % size != 0 {
+        if st < 0 || !(st as usize).is_multiple_of(size) {
             return Ok(None);
         }
         strides.push(st as usize / size);
