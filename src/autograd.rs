@@ -252,6 +252,23 @@ pub struct Node {
     /// kernel's gradient pass) cannot itself be differentiated: it recomputes from
     /// differentiable ops, so the gradients it gives have a history (see `set_double_rule`)
     double: Mutex<Option<BackwardFn>>,
+    /// one more than the largest `topo_nr` of the nodes it sends gradients to (1 when it sends
+    /// only to leaves): a node can reach another only if its number is larger, so a pass that
+    /// wants the gradient at some node need not walk the history under it (`autograd.grad`)
+    topo_nr: u64,
+}
+
+/// The `topo_nr` of a node with these edges.
+fn topo_nr_of(edges: &[Option<Edge>]) -> u64 {
+    edges
+        .iter()
+        .flatten()
+        .map(|e| match e {
+            Edge::Node(n) => n.topo_nr + 1,
+            Edge::Leaf(_) => 1,
+        })
+        .max()
+        .unwrap_or(1)
 }
 
 thread_local! {
@@ -387,6 +404,7 @@ impl Node {
         Some(Arc::new(Node {
             name,
             shape: shape.to_vec(),
+            topo_nr: topo_nr_of(&edges),
             edges,
             saved: saved
                 .iter()
@@ -420,6 +438,7 @@ impl Node {
         Arc::new(Node {
             name,
             shape: shape.to_vec(),
+            topo_nr: topo_nr_of(&edges),
             edges,
             saved: Vec::new(),
             rule: Mutex::new(Some(rule)),
@@ -831,8 +850,9 @@ impl Drop for NoGradGuard {
     }
 }
 
-/// Nodes reachable from `roots`, each after every node that sends it a gradient.
-fn topo_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
+/// Nodes reachable from `roots`, each after every node that sends it a gradient; the history
+/// under nodes numbered below `min_topo` is not walked (none of them reaches a wanted node).
+fn topo_order(roots: &[Arc<Node>], min_topo: u64) -> Vec<Arc<Node>> {
     let mut order = Vec::new();
     let mut seen = HashSet::default();
     // iterative post-order DFS: (node, children pushed?)
@@ -848,7 +868,7 @@ fn topo_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
         stack.push((n.clone(), true));
         for e in n.edges.iter().flatten() {
             if let Edge::Node(c) = e {
-                if !seen.contains(&(Arc::as_ptr(c) as usize)) {
+                if c.topo_nr >= min_topo && !seen.contains(&(Arc::as_ptr(c) as usize)) {
                     stack.push((c.clone(), false));
                 }
             }
@@ -888,6 +908,7 @@ fn run_graph(
     mut leaf: impl FnMut(&Tensor, Tensor) -> Result<()>,
     capture: Option<&mut HashMap<Key, Option<Tensor>>>,
     create_graph: bool,
+    min_topo: u64,
 ) -> Result<()> {
     let _guard = (!create_graph).then(NoGradGuard::new);
     let _creating = create_graph.then(CreateGraphGuard::new);
@@ -909,7 +930,7 @@ fn run_graph(
         }
         add(&mut grads, e.key(), g)?;
     }
-    let order = topo_order(&root_nodes);
+    let order = topo_order(&root_nodes, min_topo);
     // how many nodes still to run send each leaf a gradient: a leaf is handed over (its hooks
     // run, its `.grad` accumulated, its post-accumulate hooks called) as soon as the last of them
     // ran, while the rest of the graph still runs — as PyTorch's engine does, which is what lets
@@ -1130,9 +1151,16 @@ pub fn backward_graph(
     };
     let g = seed(root, gradient, "backward", create_graph)?;
     if create_graph {
-        run_graph(vec![(edge, g)], retain_graph, accumulate_graph, None, true)
+        run_graph(
+            vec![(edge, g)],
+            retain_graph,
+            accumulate_graph,
+            None,
+            true,
+            0,
+        )
     } else {
-        run_graph(vec![(edge, g)], retain_graph, accumulate, None, false)
+        run_graph(vec![(edge, g)], retain_graph, accumulate, None, false, 0)
     }
 }
 
@@ -1166,12 +1194,18 @@ pub fn grad(
     }
     let mut keys = Vec::new();
     let mut capture = HashMap::default();
+    // the graph under the lowest wanted node need not be walked (a leaf wanted: all of it)
+    let mut min_topo = u64::MAX;
     for (i, x) in inputs.iter().enumerate() {
         let Some(edge) = x.edge() else {
             return Err(Error::Runtime(format!(
                 "grad: element {i} of inputs does not require grad"
             )));
         };
+        min_topo = min_topo.min(match &edge {
+            Edge::Node(n) => n.topo_nr,
+            Edge::Leaf(_) => 0,
+        });
         let k = edge.key();
         keys.push(k);
         capture.insert(k, None);
@@ -1179,6 +1213,7 @@ pub fn grad(
         // under the ids it had before
         for id in x.predecessors() {
             capture.insert(Key::Leaf(id), None);
+            min_topo = 0;
         }
     }
     run_graph(
@@ -1187,6 +1222,7 @@ pub fn grad(
         |_, _| Ok(()),
         Some(&mut capture),
         create_graph,
+        if inputs.is_empty() { 0 } else { min_topo },
     )?;
     let mut out = Vec::with_capacity(inputs.len());
     for (i, (k, x)) in keys.iter().zip(inputs).enumerate() {

@@ -209,3 +209,26 @@ def test_classes_name_pytorchs_modules_and_whole_models_load_with_their_classes_
     }
     assert r["types"] == ["Linear", "BatchNorm1d", "Flatten"] and r["seen"] == [[]]
     assert r["lp"] == pytest.approx([-0.9189385] * 2)
+
+
+def test_grad_at_inner_nodes_of_different_depths():
+    # autograd.grad walks the graph only down to the lowest wanted node; every wanted node at
+    # any depth still gets its gradient, and a leaf wanted beside them walks the whole graph
+    w = rustdl.tensor([1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
+    a = w * 3.0  # low
+    b = a.exp()  # middle
+    side = w.sin()  # a branch that joins above b
+    c = (b * side).sum()
+    ga, gb = rustdl.autograd.grad(c, [b, a], retain_graph=True)
+    wv = np.array([1.0, 2.0])
+    np.testing.assert_allclose(gb.numpy(), np.sin(wv))
+    np.testing.assert_allclose(ga.numpy(), np.sin(wv) * np.exp(3 * wv))
+    (gw,) = rustdl.autograd.grad(c, [w], retain_graph=True)
+    np.testing.assert_allclose(gw.numpy(), 3 * np.exp(3 * wv) * np.sin(wv) + np.exp(3 * wv) * np.cos(wv))
+    # an input below which a long history lies, and a side branch reaching it from elsewhere
+    x = w
+    for _ in range(2000):
+        x = x * 1.0 + 0.0
+    y = x * x
+    (gx,) = rustdl.autograd.grad((y + x.detach() * x).sum(), [x])
+    np.testing.assert_allclose(gx.numpy(), 3 * wv)
