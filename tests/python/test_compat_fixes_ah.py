@@ -219,7 +219,7 @@ def test_grad_at_inner_nodes_of_different_depths():
     b = a.exp()  # middle
     side = w.sin()  # a branch that joins above b
     c = (b * side).sum()
-    ga, gb = rustdl.autograd.grad(c, [b, a], retain_graph=True)
+    gb, ga = rustdl.autograd.grad(c, [b, a], retain_graph=True)
     wv = np.array([1.0, 2.0])
     np.testing.assert_allclose(gb.numpy(), np.sin(wv))
     np.testing.assert_allclose(ga.numpy(), np.sin(wv) * np.exp(3 * wv))
