@@ -946,15 +946,27 @@ def get_float32_matmul_precision() -> str:
 def compile(
     model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None, disable=False
 ):
-    """Accepted for compatibility, as ``torch.compile``: returns ``model`` (a module or function)
-    unchanged — rustdl runs eagerly on its native kernels. With no model, a decorator."""
+    """As ``torch.compile``: a module comes back wrapped as PyTorch's compiled modules are
+    (:class:`rustdl.compiler.OptimizedModule`: the module as its child ``_orig_mod``, so
+    ``state_dict`` keys take the ``_orig_mod.`` prefix, attributes read through), a function
+    unchanged — rustdl runs eagerly on its native kernels either way. With no model, a
+    decorator."""
     if model is None:
-        return lambda m: m
+        return lambda m: compile(
+            m,
+            fullgraph=fullgraph,
+            dynamic=dynamic,
+            backend=backend,
+            mode=mode,
+            options=options,
+            disable=disable,
+        )
     if not callable(model):
         raise TypeError(f"compile: expected a module or a function, got {type(model).__name__}")
-    if isinstance(model, nn.Module):
-        # code written for PyTorch's compiled wrapper reaches the module as `_orig_mod`
-        model.__dict__["_orig_mod"] = model
+    if isinstance(model, nn.Module) and not disable:
+        from .compiler import OptimizedModule
+
+        return OptimizedModule(model)
     return model
 
 

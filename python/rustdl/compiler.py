@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 __all__ = [
+    "OptimizedModule",
     "allow_in_graph",
     "assume_constant_result",
     "compile",
@@ -21,6 +22,50 @@ __all__ = [
     "set_stance",
     "substitute_in_graph",
 ]
+
+
+def _optimized_module_class():
+    from .nn import Module
+
+    class OptimizedModule(Module):
+        """What ``torch.compile(module)`` returns, as PyTorch's wrapper: the module is its child
+        ``_orig_mod`` (so ``state_dict`` keys carry the ``_orig_mod.`` prefix PyTorch's do and a
+        checkpoint of a compiled model loads), calling it calls the module (which rustdl runs
+        eagerly), and any attribute it lacks is the module's (``compiled.weight``)."""
+
+        _is_rustdl_compiled = True
+
+        def __init__(self, mod: Any, dynamo_ctx: Any = None) -> None:
+            super().__init__()
+            self._orig_mod = mod
+            self.dynamo_ctx = dynamo_ctx
+
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            return self._orig_mod(*args, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                if name == "_orig_mod" or "_modules" not in self.__dict__:
+                    raise
+                return getattr(self._modules["_orig_mod"], name)
+
+        def __repr__(self) -> str:
+            return (
+                f"OptimizedModule(\n  (_orig_mod): {repr(self._orig_mod).replace(chr(10), chr(10) + '  ')}\n)"
+            )
+
+    OptimizedModule.__module__ = __name__
+    return OptimizedModule
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OptimizedModule":
+        cls = _optimized_module_class()
+        globals()["OptimizedModule"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile(*args: Any, **kwargs: Any) -> Any:  # noqa: A001

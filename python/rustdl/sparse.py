@@ -23,8 +23,8 @@ __all__ = [
 
 
 def sparse_coo_tensor(
-    indices,
-    values,
+    indices=None,
+    values=None,
     size=None,
     *,
     dtype=None,
@@ -38,6 +38,16 @@ def sparse_coo_tensor(
     import rustdl
 
     op = "sparse_coo_tensor"
+    if values is None and size is None and isinstance(indices, (tuple, list)):
+        indices, size = None, indices  # the size-only overload, sparse_coo_tensor((5, 3))
+    if indices is None and values is None:
+        # PyTorch's empty sparse tensor of ``size`` (held dense here: zeros)
+        if size is None:
+            raise TypeError(f"{op}: expected indices and values, or a size")
+        out = rustdl.zeros(tuple(int(s) for s in size), dtype=dtype, device=device)
+        return out.requires_grad_(True) if requires_grad else out
+    if indices is None or values is None:
+        raise TypeError(f"{op}: expected both indices and values (or only a size)")
     if not isinstance(indices, Tensor):
         indices = rustdl.tensor(indices, dtype=int64)
     if not isinstance(values, Tensor):

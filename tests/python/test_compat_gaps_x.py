@@ -722,11 +722,18 @@ def test_scripted_and_traced_modules_save_and_stay_the_same_module(tmp_path):
     assert jit.wait(jit.fork(lambda a: a * 2, 3)) == 6 and jit.freeze(m) is m
 
 
-def test_compiled_module_is_reachable_as_orig_mod():
+def test_compiled_module_is_pytorchs_wrapper():
     m = nn.Linear(2, 2)
     c = rustdl.compile(m)
-    assert c is m and c._orig_mod is m  # `model._orig_mod.state_dict()`, as PyTorch's wrapper
-    assert list(c.state_dict()) == ["weight", "bias"] and len(list(c.modules())) == 1
+    assert c is not m and c._orig_mod is m  # `model._orig_mod.state_dict()`, as PyTorch's wrapper
+    # the wrapper's state dict keys carry the prefix PyTorch's do; attributes read through
+    assert list(c.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"] and len(list(c.modules())) == 2
+    assert c.weight is m.weight and c.in_features == 2
+    c2 = rustdl.compile(nn.Linear(2, 2))
+    c2.load_state_dict(c.state_dict())
+    assert rustdl.equal(c2._orig_mod.weight, m.weight)
+    c.eval()
+    assert not m.training
 
 
 # ------------------------------------------------------------------------------------------

@@ -18,8 +18,12 @@ def test_autocast_and_compile_leave_the_computation_as_it_is():
         np.testing.assert_array_equal(m(x).detach().numpy(), ref)
     with rustdl.amp.autocast("cpu", enabled=False):
         pass
-    assert rustdl.compile(m) is m
-    assert rustdl.compile()(m) is m
+    from rustdl.compiler import OptimizedModule
+
+    c = rustdl.compile(m)
+    assert isinstance(c, OptimizedModule) and c._orig_mod is m
+    np.testing.assert_array_equal(c(x).detach().numpy(), ref)
+    assert rustdl.compile()(m)._orig_mod is m and rustdl.compile(m, disable=True) is m
     f = rustdl.compile(lambda v: v * 2)
     np.testing.assert_array_equal(f(x).numpy(), (x * 2).numpy())
     with pytest.raises(TypeError):

@@ -322,6 +322,11 @@ class TorchFacade(types.ModuleType):
             else:
                 setattr(target, name, old)
 
+    def __reduce__(self) -> Any:
+        # pickled by name, as a module is (cloudpickle sends `torch` referred to by a function
+        # so; joblib's workers then import it again)
+        return (importlib.import_module, (self.__name__,))
+
     def __dir__(self) -> list[str]:
         return sorted(set(dir(object.__getattribute__(self, "_target"))) | set(self.__dict__))
 
