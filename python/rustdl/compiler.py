@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+# (``OptimizedModule``, the compiled-module wrapper, is made on first use: see ``__getattr__``)
 __all__ = [
-    "OptimizedModule",
     "allow_in_graph",
     "assume_constant_result",
     "compile",
