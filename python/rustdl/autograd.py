@@ -880,6 +880,7 @@ class Function(metaclass=_FunctionMeta):
                 not getattr(cls.backward, "_once_differentiable", False),
                 [out_of.get(id(t)) for t in saved],
                 [rebased[i] for i in diff_pos],
+                ctx,
             )
         finally:
             _saved_hooks_running(False)

@@ -97,15 +97,18 @@ impl PyNode {
     /// A dict kept with the node for the user's own annotations (`grad_fn.metadata`).
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
-        let kept = self.node.extra.get_or_init(|| {
-            Box::new(pyo3::types::PyDict::new(py).unbind()) as Box<autograd::PackedAny>
-        });
-        match kept.downcast_ref::<Py<pyo3::types::PyDict>>() {
-            Some(d) => Ok(d.bind(py).clone()),
-            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "metadata: the node keeps something else",
-            )),
+        Ok(node_extra(py, &self.node).metadata.bind(py).clone())
+    }
+    /// A Python Function's node reads as its `ctx` (PyTorch's `grad_fn` of a custom Function
+    /// is the ctx): `grad_fn.saved_tensors`, `grad_fn.needs_input_grad`, what forward set.
+    fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(ctx) = node_extra(py, &self.node).ctx.as_ref() {
+            return ctx.bind(py).getattr(name);
         }
+        Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+            "'{}' object has no attribute '{name}'",
+            node_name(&self.node)
+        )))
     }
     fn __repr__(&self) -> String {
         format!("<{} object>", node_name(&self.node))
@@ -115,6 +118,36 @@ impl PyNode {
     }
     fn __hash__(&self) -> u64 {
         Arc::as_ptr(&self.node) as usize as u64
+    }
+}
+
+/// What the bindings keep with a node: `grad_fn.metadata`'s dict and, for a Python Function's
+/// node, its ctx.
+struct NodeExtra {
+    metadata: Py<pyo3::types::PyDict>,
+    ctx: Option<Py<PyAny>>,
+}
+
+fn node_extra<'a>(py: Python<'_>, node: &'a Node) -> &'a NodeExtra {
+    let kept = node.extra.get_or_init(|| {
+        Box::new(NodeExtra {
+            metadata: pyo3::types::PyDict::new(py).unbind(),
+            ctx: None,
+        }) as Box<autograd::PackedAny>
+    });
+    // only this module sets a node's extra, always to a NodeExtra
+    #[allow(clippy::expect_used)]
+    kept.downcast_ref::<NodeExtra>()
+        .expect("a node's extra is always a NodeExtra")
+}
+
+/// Keeps `ctx` with a Python Function's fresh node (nothing read its extra yet).
+fn keep_ctx(py: Python<'_>, node: &Node, ctx: &Option<Py<PyAny>>) {
+    if let Some(c) = ctx {
+        let _ = node.extra.set(Box::new(NodeExtra {
+            metadata: pyo3::types::PyDict::new(py).unbind(),
+            ctx: Some(c.clone_ref(py)),
+        }));
     }
 }
 
@@ -312,9 +345,10 @@ fn call_backward(
 /// `create_graph` it stands for that output, so the backward's gradient flows on through the
 /// Function's node (as PyTorch unpacks a saved output).
 #[pyfunction]
-#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None))]
+#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None, ctx=None))]
 #[allow(clippy::too_many_arguments)]
 fn _attach_function(
+    py: Python<'_>,
     name: String,
     outputs: Vec<PyRef<'_, PyTensor>>,
     inputs: Vec<PyRef<'_, PyTensor>>,
@@ -323,6 +357,7 @@ fn _attach_function(
     twice_differentiable: bool,
     saved_outputs: Option<Vec<Option<usize>>>,
     dirty: Option<Vec<bool>>,
+    ctx: Option<Py<PyAny>>,
 ) -> PyResult<Vec<Option<PyTensor>>> {
     let name = intern(&name);
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
@@ -402,6 +437,7 @@ fn _attach_function(
         if let Some(n) = &node {
             n.set_twice_differentiable(twice_differentiable);
             n.set_label(intern(&format!("{name}Backward")));
+            keep_ctx(py, n, &ctx);
         }
         set(out, node, dirty[0]);
         return Ok(replaced);
@@ -445,6 +481,7 @@ fn _attach_function(
     };
     hub.set_twice_differentiable(twice_differentiable);
     hub.set_label(intern(&format!("{name}Backward")));
+    keep_ctx(py, &hub, &ctx);
     for ((((o, (n, _)), &start), &d), r) in outs
         .iter()
         .zip(&sizes)
@@ -453,6 +490,7 @@ fn _attach_function(
         .zip(received)
     {
         let node = autograd::output_part(hub.clone(), start, *n, total, o.shape(), Some(r));
+        keep_ctx(py, &node, &ctx);
         set(o, Some(node), d);
     }
     Ok(replaced)

@@ -232,3 +232,31 @@ def test_grad_at_inner_nodes_of_different_depths():
     y = x * x
     (gx,) = rustdl.autograd.grad((y + x.detach() * x).sum(), [x])
     np.testing.assert_allclose(gx.numpy(), 3 * wv)
+
+
+class _Scaled(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.scale = 3.0
+        ctx.save_for_backward(x)
+        return x * ctx.scale
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.scale
+
+
+def test_a_functions_grad_fn_reads_as_its_ctx():
+    x = rustdl.ones(2, requires_grad=True)
+    y = _Scaled.apply(x)
+    fn = y.grad_fn
+    assert fn.scale == 3.0 and fn.needs_input_grad == (True,) and fn.saved_tensors[0] is x
+    assert fn.metadata == {}
+    with pytest.raises(AttributeError):
+        fn.missing  # noqa: B018
+    with pytest.raises(AttributeError):
+        (y * 2).grad_fn.scale  # noqa: B018  (an op's own node has no ctx)
+    y.sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    p, q = _WithIndex.apply(rustdl.ones(2, requires_grad=True))[:2], None
+    assert p[0].grad_fn.needs_input_grad == (True,)
