@@ -741,3 +741,18 @@ def activate() -> None:
     compat = sys.modules.get("rustdl.torchcompat")
     if compat is not None:
         compat._dispatch_activated()
+
+
+def _rebuild_from_type_v2(func: Callable, new_type: Any, args: tuple, state: Any) -> Any:
+    """``torch._tensor._rebuild_from_type_v2``, what a pickled PyTorch tensor names: ``func(*args)``
+    made an instance of ``new_type`` with its Python attributes (``state``) set."""
+    ret = func(*args)
+    if isinstance(new_type, type) and issubclass(new_type, Tensor) and type(ret) is not new_type:
+        ret = ret.as_subclass(new_type)
+    if state:
+        setstate = getattr(type(ret), "__setstate__", None)
+        if setstate is not None and setstate is not getattr(Tensor, "__setstate__", None):
+            ret.__setstate__(state)
+        elif isinstance(state, dict):
+            ret.__dict__.update(state)
+    return ret

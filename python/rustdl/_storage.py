@@ -246,3 +246,34 @@ def _untyped_storage(self: Tensor) -> UntypedStorage:
 def _storage(self: Tensor) -> TypedStorage:
     """The elements of the storage under this tensor, of its dtype (see :mod:`rustdl._storage`)."""
     return TypedStorage(self)
+
+
+def _load_from_bytes(b: bytes) -> TypedStorage:
+    """``torch.storage._load_from_bytes``: a storage PyTorch sent through plain ``pickle`` (its
+    ``__reduce__`` writes it as a ``torch.save`` file in the legacy format), as a storage over
+    one flat tensor of its dtype."""
+    import io as _bytes_io
+
+    import numpy as np
+
+    from . import io as _io
+
+    if not isinstance(b, (bytes, bytearray)):
+        raise TypeError(f"_load_from_bytes: expected bytes, got {type(b).__name__}")
+    obj = _io.load(_bytes_io.BytesIO(bytes(b)), weights_only=False)
+    if isinstance(obj, _StorageBase):
+        return obj if isinstance(obj, TypedStorage) else obj.untyped()
+    data = getattr(obj, "data", None)
+    if not isinstance(obj, _io._Storage) or data is None:
+        raise ValueError(f"_load_from_bytes: the bytes hold a {type(obj).__name__}, not a storage")
+    import rustdl
+
+    arr = np.ascontiguousarray(data)
+    flat = (
+        rustdl.from_numpy(arr.copy())
+        if arr.dtype.kind in "fb" and arr.itemsize in (1, 4, 8)
+        else rustdl.tensor(arr)
+    )
+    out = TypedStorage.__new__(TypedStorage)
+    out._flat = flat
+    return out

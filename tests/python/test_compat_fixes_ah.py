@@ -260,3 +260,36 @@ def test_a_functions_grad_fn_reads_as_its_ctx():
     assert x.grad.tolist() == [3.0, 3.0]
     out = _WithIndex.apply(rustdl.ones(2, requires_grad=True))
     assert out[0].grad_fn.needs_input_grad == (True,)
+
+
+def test_pytorch_objects_sent_through_plain_pickle_load(tmp_path):
+    # written by real PyTorch with pickle.dump (tests/python/data/make_pytorch_pickle.py)
+    from pathlib import Path
+
+    from conftest import compat_report, run_compat
+
+    data = Path(__file__).parent / "data" / "pytorch_plain_pickle.pkl"
+    proc = run_compat(
+        tmp_path,
+        f"""
+        import json, pickle, torch
+        d = pickle.load(open({str(data)!r}, "rb"))
+        base, row = d["same_storage"]
+        row[0] = -1.0  # plain pickle copies each tensor's storage (PyTorch's too): base keeps 4.0
+        lin = d["linear"]
+        print(json.dumps({{
+            "view": d["view"].tolist(), "view_stride": list(d["view"].stride()),
+            "base": base.tolist(), "param": [type(d["param"]).__name__, d["param"].requires_grad,
+            d["param"].tolist()], "ints": [str(d["ints"].dtype), d["ints"].tolist()],
+            "f64": [str(d["f64"].dtype), d["f64"].tolist()], "linear": type(lin).__name__,
+            "same_out": torch.allclose(lin(torch.tensor([[1.0, 2.0]])), d["linear_out"]),
+        }}))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["view"] == [[1.0, 3.0], [5.0, 7.0], [9.0, 11.0]] and r["view_stride"] == [4, 2]
+    assert r["base"] == [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0, 10.0, 11.0]]
+    assert r["param"] == ["Parameter", True, [1.5, -2.0]]
+    assert r["ints"] == ["torch.int64", [[1, 2], [3, 4]]]
+    assert r["f64"] == ["torch.float64", [0.25, 1e-300]]
+    assert r["linear"] == "Linear" and r["same_out"] is True

@@ -80,3 +80,45 @@ def _accumulate(iterable: Iterable[Any], fn: Callable[[Any, Any], Any] = operato
     for element in it:
         total = fn(total, element)
         yield total
+
+
+# ---- what PyTorch's tensors pickle to (plain ``pickle``, ``copy``, joblib): rebuilt here
+
+
+def _rebuild_tensor(storage: Any, storage_offset: int, size: Any, stride: Any) -> Any:
+    """``torch._utils._rebuild_tensor``: a tensor of ``size``/``stride`` over ``storage`` from
+    ``storage_offset`` (the same memory: tensors pickled over one storage stay views of it)."""
+    from rustdl._storage import _StorageBase
+
+    if not isinstance(storage, _StorageBase) or storage._flat is None:
+        raise TypeError(f"_rebuild_tensor: expected a storage, got {type(storage).__name__}")
+    return storage._flat.as_strided(tuple(size), tuple(stride), int(storage_offset))
+
+
+def _rebuild_tensor_v2(
+    storage: Any,
+    storage_offset: int,
+    size: Any,
+    stride: Any,
+    requires_grad: bool,
+    backward_hooks: Any,
+    metadata: Any = None,
+) -> Any:
+    """``torch._utils._rebuild_tensor_v2``, what a pickled PyTorch tensor names."""
+    t = _rebuild_tensor(storage, storage_offset, size, stride)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _rebuild_parameter(data: Any, requires_grad: bool, backward_hooks: Any) -> Any:
+    """``torch._utils._rebuild_parameter``: an ``nn.Parameter`` over ``data``."""
+    return rustdl.nn.Parameter(data, requires_grad)
+
+
+def _rebuild_parameter_with_state(data: Any, requires_grad: bool, backward_hooks: Any, state: Any) -> Any:
+    """``torch._utils._rebuild_parameter_with_state``: a parameter with its Python attributes."""
+    p = _rebuild_parameter(data, requires_grad, backward_hooks)
+    if isinstance(state, dict):
+        p.__dict__.update(state)
+    return p
