@@ -293,3 +293,16 @@ def test_pytorch_objects_sent_through_plain_pickle_load(tmp_path):
     assert r["ints"] == ["torch.int64", [[1, 2], [3, 4]]]
     assert r["f64"] == ["torch.float64", [0.25, 1e-300]]
     assert r["linear"] == "Linear" and r["same_out"] is True
+
+
+def test_antialiased_interpolate_with_align_corners():
+    # align_corners sets the scale to (n_in - 1) / (n_out - 1) = 2: output i's triangle filter,
+    # widened 2x, centred at 2 (i + 0.5), over the pixels inside (worked by hand)
+    x = rustdl.arange(5.0, dtype=rustdl.float64).reshape(1, 1, 1, 5)
+    y = rustdl.nn.functional.interpolate(x, size=(1, 3), mode="bilinear", align_corners=True, antialias=True)
+    np.testing.assert_allclose(y.flatten().numpy(), [5 / 7, 2.5, 3.75], rtol=1e-12)
+    xg = rustdl.randn(1, 2, 9, 7, dtype=rustdl.float64, requires_grad=True)
+    f = lambda t: rustdl.nn.functional.interpolate(  # noqa: E731
+        t, size=(4, 3), mode="bicubic", align_corners=True, antialias=True
+    )
+    assert rustdl.autograd.gradcheck(f, (xg,))

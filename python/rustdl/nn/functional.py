@@ -887,10 +887,6 @@ def interpolate(
         raise _rustdl.ArgumentError(
             f"interpolate: anti-alias option is only supported for bilinear and bicubic modes, not '{mode}'"
         )
-    if antialias and align_corners:
-        raise NotImplementedError(
-            "interpolate: antialias=True with align_corners=True is not supported by rustdl"
-        )
     spatial = tuple(int(s) for s in input.shape[2:])
     if 0 in spatial:  # nothing to sample from (PyTorch refuses it in every mode)
         raise _rustdl.ArgumentError(
@@ -945,6 +941,10 @@ def interpolate(
         n_in, n_out, scale = spatial[axis], size[axis], scales[axis]
         dim = 2 + axis
         if antialias:
+            if align_corners:
+                # the corners' pixels aligned: (n_in - 1) / (n_out - 1) input pixels per output
+                # pixel whatever scale_factor was given, as PyTorch's antialiased kernels
+                scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
             m = _antialias_matrix(n_in, n_out, mode, scale)
             mt = _rustdl.tensor(m.T, dtype=input.dtype, device=input.device)
             out = (out.transpose(dim, -1) @ mt).transpose(dim, -1)
