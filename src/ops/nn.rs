@@ -179,6 +179,12 @@ impl Tensor {
             )));
             }
             let (c, o) = (self.shape()[1], ws[0]);
+            if o == 0 {
+                // (PyTorch builds a layer of zero output channels and refuses it here)
+                return Err(Error::Runtime(format!(
+                    "conv2d: given groups={groups}, expected weight to be at least 1 at dimension 0, but got weight of size {ws:?} instead"
+                )));
+            }
             if o % groups != 0 {
                 return Err(Error::Shape(format!(
                     "conv2d: weight of shape {ws:?} has {o} output channels, not divisible by groups={groups}"
@@ -386,6 +392,11 @@ impl Tensor {
             )));
         }
         let ws = weight.shape().to_vec();
+        if weight.ndim() == 4 && weight.numel() == 0 {
+            return Err(Error::Runtime(format!(
+                "conv_transpose2d: non-empty 2D or 4D weight tensor expected, but got: {ws:?}"
+            )));
+        }
         if weight.ndim() != 4
             || self.ndim() != 4
             || groups == 0

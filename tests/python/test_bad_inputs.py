@@ -218,7 +218,9 @@ CATALOGUE = [
     ("conv2d_groups_not_dividing", "F.conv2d(rd.ones(1, 3, 5, 5), rd.ones(2, 1, 3, 3), groups=3)", VR, r"conv2d.*groups|groups", CPU),
     ("conv2d_groups_zero", "F.conv2d(rd.ones(1, 2, 5, 5), rd.ones(2, 2, 3, 3), groups=0)", VR, r"conv2d.*groups|groups", CPU),
     ("conv2d_module_groups", "nn.Conv2d(4, 6, 3, groups=4)", ValueError, r"groups", CPU),
-    ("conv2d_module_channels_zero", "nn.Conv2d(0, 2, 3)", ValueError, r"in_channels|channels|Conv2d", CPU),
+    ("conv2d_module_channels_negative", "nn.Conv2d(-1, 2, 3)", ValueError, r"in_channels|channels|Conv2d", CPU),
+    # zero output channels build, as PyTorch's layer, and are refused when called
+    ("conv2d_module_out_channels_zero", "nn.Conv2d(2, 0, 3)(rd.ones(1, 2, 5, 5))", RuntimeError, r"conv2d.*weight", CPU),
     ("conv2d_module_stride_zero", "nn.Conv2d(1, 1, 3, stride=0)(rd.ones(1, 1, 5, 5))", VR, r"stride", CPU),
     ("conv_transpose2d_stride_zero", "F.conv_transpose2d(rd.ones(1, 1, 3, 3), rd.ones(1, 1, 2, 2), stride=0)", VR, r"conv_transpose2d.*stride|stride", CPU),
     ("max_pool2d_padding_half", "F.max_pool2d(rd.ones(1, 1, 6, 6, device=dev), 2, padding=2)", VR, r"max_pool2d.*pad|pad should be at most half", BOTH),

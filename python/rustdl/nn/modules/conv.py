@@ -82,9 +82,11 @@ class _ConvNd(Module):
             self.padding = _tuple(padding, nd, "padding")
         self.dilation = _tuple(dilation, nd, "dilation")
         self.output_padding = (0,) * nd
-        if in_channels <= 0 or out_channels <= 0:
+        # zero channels build (PyTorch's layer warns that initialising it is a no-op) and are
+        # refused when called
+        if in_channels < 0 or out_channels < 0:
             raise ValueError(
-                f"{name}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}"
+                f"{name}: in_channels and out_channels must be non-negative, got {in_channels}, {out_channels}"
             )
         for what, vals, low in (
             ("kernel_size", self.kernel_size, 1),
