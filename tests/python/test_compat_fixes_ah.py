@@ -306,3 +306,39 @@ def test_antialiased_interpolate_with_align_corners():
         t, size=(4, 3), mode="bicubic", align_corners=True, antialias=True
     )
     assert rustdl.autograd.gradcheck(f, (xg,))
+
+
+@pytest.mark.parametrize("kind", ["hash", "file", "tcp"])
+def test_distributed_stores(kind, tmp_path):
+    import threading
+    from datetime import timedelta
+
+    import rustdl.distributed as dist
+
+    if kind == "hash":
+        s = dist.HashStore()
+    elif kind == "file":
+        s = dist.FileStore(str(tmp_path / "store"), 1)
+    else:
+        s = dist.TCPStore("127.0.0.1", 0, 2, True, timedelta(seconds=10))
+    s.set("a", "1")
+    assert s.get("a") == b"1" and s.add("n", 3) == 3 and s.add("n", -5) == -2 and s.get("n") == b"-2"
+    assert s.check(["a", "n"]) and not s.check(["a", "missing"])
+    assert s.compare_set("k", "", "v1") == b"v1" and s.compare_set("k", "x", "v2") == b"v1"
+    assert s.delete_key("k") and not s.check(["k"])
+    s.append("log", "ab")
+    s.append("log", b"cd")
+    assert s.get("log") == b"abcd"
+    timer = threading.Timer(0.1, lambda: s.set("late", b"\x00\xff"))
+    timer.start()
+    assert s.get("late") == b"\x00\xff"  # get waits for the key
+    p = dist.PrefixStore("run1", s)
+    p.set("x", "y")
+    assert p.get("x") == b"y" and s.get("run1/x") == b"y"
+    s.set_timeout(timedelta(seconds=0.2))
+    with pytest.raises(dist.DistStoreError, match="never"):
+        s.get("never")
+    if kind == "tcp":  # a second client of the same server sees the keys
+        c = dist.TCPStore("127.0.0.1", s.port, 2, False, timedelta(seconds=10))
+        c.set("from_client", "hi")
+        assert s.get("from_client") == b"hi" and c.get("a") == b"1"

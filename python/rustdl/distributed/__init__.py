@@ -50,10 +50,17 @@ import numpy as np
 
 from .._rustdl import Tensor, _copy_from_host, _host_view, _mark_written, from_numpy
 from ..autograd import no_grad
+from ._store import DistStoreError, FileStore, HashStore, PrefixStore, Store, TCPStore
 
 __all__ = [
     "Backend",
     "DistBackendError",
+    "DistStoreError",
+    "FileStore",
+    "HashStore",
+    "PrefixStore",
+    "Store",
+    "TCPStore",
     "GroupMember",
     "ProcessGroup",
     "ReduceOp",
