@@ -419,6 +419,54 @@ class ComplexTensor:
     def square(self) -> ComplexTensor:
         return self * self
 
+    # the trigonometric and hyperbolic functions by their real and imaginary parts
+    def sin(self) -> ComplexTensor:
+        a, b = self._re, self._im
+        return ComplexTensor(a.sin() * b.cosh(), a.cos() * b.sinh())
+
+    def cos(self) -> ComplexTensor:
+        a, b = self._re, self._im
+        return ComplexTensor(a.cos() * b.cosh(), -(a.sin() * b.sinh()))
+
+    def sinh(self) -> ComplexTensor:
+        a, b = self._re, self._im
+        return ComplexTensor(a.sinh() * b.cos(), a.cosh() * b.sin())
+
+    def cosh(self) -> ComplexTensor:
+        a, b = self._re, self._im
+        return ComplexTensor(a.cosh() * b.cos(), a.sinh() * b.sin())
+
+    def tan(self) -> ComplexTensor:
+        # (sin 2a + i sinh 2b) / (cos 2a + cosh 2b)
+        a2, b2 = self._re * 2, self._im * 2
+        d = a2.cos() + b2.cosh()
+        return ComplexTensor(a2.sin() / d, b2.sinh() / d)
+
+    def tanh(self) -> ComplexTensor:
+        # (sinh 2a + i sin 2b) / (cosh 2a + cos 2b)
+        a2, b2 = self._re * 2, self._im * 2
+        d = a2.cosh() + b2.cos()
+        return ComplexTensor(a2.sinh() / d, b2.sin() / d)
+
+    def sigmoid(self) -> ComplexTensor:
+        return ((-self).exp() + 1).reciprocal()
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """``|self - other| <= atol + rtol * |other|`` elementwise (equal values, infinities
+        included, are close; a NaN part is close to a NaN part only with ``equal_nan``)."""
+        o = as_complex(other, like=self)
+        same = (self._re == o._re).logical_and(self._im == o._im)
+        close = (self - o).abs() <= atol + rtol * o.abs()
+        out = same.logical_or(close)
+        if equal_nan:
+            nan_a = self._re.isnan().logical_or(self._im.isnan())
+            nan_b = o._re.isnan().logical_or(o._im.isnan())
+            out = out.logical_or(nan_a.logical_and(nan_b))
+        return out
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(self.isclose(other, rtol, atol, equal_nan).all().item())
+
     def pow(self, exponent) -> ComplexTensor:
         if isinstance(exponent, int) and not isinstance(exponent, bool) and 0 <= exponent <= 64:
             out = ComplexTensor(_rustdl.ones_like(self._re), _rustdl.zeros_like(self._im))
@@ -1249,7 +1297,7 @@ def _wrap_einsum(fn):
 
 _METHOD_FUNCS = (
     "abs", "absolute", "exp", "log", "sqrt", "reciprocal", "square", "pow", "neg", "sgn",
-    "sum", "mean", "prod", "cumsum", "norm", "reshape", "flatten", "unflatten", "permute",
+    "sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "isclose", "allclose", "sum", "mean", "prod", "cumsum", "norm", "reshape", "flatten", "unflatten", "permute",
     "transpose", "t", "movedim", "unsqueeze", "squeeze", "flip", "roll", "narrow", "select",
     "index_select", "chunk", "split", "unbind", "tril", "triu", "diagonal", "isnan", "isfinite",
     "isinf", "add", "sub", "mul", "div", "divide", "multiply", "clone", "detach", "numel",

@@ -342,3 +342,16 @@ def test_distributed_stores(kind, tmp_path):
         c = dist.TCPStore("127.0.0.1", s.port, 2, False, timedelta(seconds=10))
         c.set("from_client", "hi")
         assert s.get("from_client") == b"hi" and c.get("a") == b"1"
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid"])
+def test_complex_trigonometric_functions_match_numpy(name):
+    v = np.array([1 + 2j, 3.5 - 1j, -0.3 + 0.1j, 0j])
+    z = rustdl.tensor(v, dtype=rustdl.complex128)
+    ref = 1 / (1 + np.exp(-v)) if name == "sigmoid" else getattr(np, name)(v)
+    for got in (getattr(rustdl, name)(z), getattr(z, name)()):
+        np.testing.assert_allclose(np.array(got.tolist()), ref, rtol=1e-12, atol=1e-14)
+    assert rustdl.allclose(getattr(rustdl, name)(z), rustdl.tensor(ref, dtype=rustdl.complex128))
+    near = rustdl.tensor(v * (1 + 1e-9), dtype=rustdl.complex128)
+    assert rustdl.isclose(z, near).tolist() == [True] * 4
+    assert not rustdl.allclose(z, rustdl.tensor(v + 1e-3, dtype=rustdl.complex128))
