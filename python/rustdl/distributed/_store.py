@@ -94,28 +94,14 @@ class Store:
         return out
 
     def add(self, key: str, amount: int) -> int:
-        def bump(old: bytes | None) -> tuple[bytes, int]:
-            try:
-                value = (int(old) if old is not None else 0) + int(amount)
-            except ValueError:
-                raise DistStoreError(f"add: the value of {key!r} is not an integer") from None
-            return str(value).encode(), value
-
-        return self._update(_key(key, "add"), bump)
+        return self._update(_key(key, "add"), _add_update(key, int(amount)))
 
     def append(self, key: str, value: Any) -> None:
-        extra = _bytes(value, "append")
-        self._update(_key(key, "append"), lambda old: ((old or b"") + extra, None))
+        self._update(_key(key, "append"), _append_update(key, _bytes(value, "append")))
 
     def compare_set(self, key: str, expected_value: Any, desired_value: Any) -> bytes:
         expected, desired = _bytes(expected_value, "compare_set"), _bytes(desired_value, "compare_set")
-
-        def swap(old: bytes | None) -> tuple[bytes | None, bytes]:
-            if (old is None and expected == b"") or old == expected:
-                return desired, desired
-            return None, (old if old is not None else expected)
-
-        return self._update(_key(key, "compare_set"), swap)
+        return self._update(_key(key, "compare_set"), _compare_set_update(key, expected, desired))
 
     def check(self, keys: list) -> bool:
         return all(self._get(_key(k, "check")) is not None for k in keys)
@@ -326,8 +312,13 @@ class _Handler(socketserver.BaseRequestHandler):
 
 
 def _add_update(key: str, amount: int) -> Any:
+    """The update ``add`` makes: the integer value plus ``amount`` (missing: 0)."""
+
     def bump(old: bytes | None) -> tuple[bytes, int]:
-        value = (int(old) if old is not None else 0) + int(amount)
+        try:
+            value = (int(old) if old is not None else 0) + int(amount)
+        except ValueError:
+            raise DistStoreError(f"add: the value of {key!r} is not an integer") from None
         return str(value).encode(), value
 
     return bump
