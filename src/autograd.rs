@@ -256,6 +256,10 @@ pub struct Node {
     /// only to leaves): a node can reach another only if its number is larger, so a pass that
     /// wants the gradient at some node need not walk the history under it (`autograd.grad`)
     topo_nr: u64,
+    /// for a node whose rule takes its outputs' gradients flattened and concatenated: the
+    /// start of each output's part and whether a gradient reached it in this pass (set by the
+    /// parts' nodes, read and cleared by the rule)
+    pub(crate) parts: std::sync::OnceLock<Arc<[(usize, std::sync::atomic::AtomicBool)]>>,
 }
 
 /// The `topo_nr` of a node with these edges.
@@ -405,6 +409,7 @@ impl Node {
             name,
             shape: shape.to_vec(),
             topo_nr: topo_nr_of(&edges),
+            parts: std::sync::OnceLock::new(),
             edges,
             saved: saved
                 .iter()
@@ -439,6 +444,7 @@ impl Node {
             name,
             shape: shape.to_vec(),
             topo_nr: topo_nr_of(&edges),
+            parts: std::sync::OnceLock::new(),
             edges,
             saved: Vec::new(),
             rule: Mutex::new(Some(rule)),
@@ -756,15 +762,18 @@ pub(crate) fn output_part(
     len: usize,
     total: usize,
     shape: &[usize],
-    received: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> Arc<Node> {
+    let parts = hub.parts.get().cloned();
     let node = Node::record_edges(
         "function_output",
         shape,
         vec![Some(Edge::Node(hub))],
         Box::new(move |g| {
-            if let Some(r) = &received {
-                r.store(true, Ordering::Release);
+            // the hub learns which of its outputs a gradient reached
+            for (at, reached) in parts.iter().flat_map(|p| p.iter()) {
+                if *at == start {
+                    reached.store(true, Ordering::Release);
+                }
             }
             let flat = g.reshape(&[len])?;
             let (dt, dev) = (g.dtype(), g.device());

@@ -233,16 +233,8 @@ impl Tensor {
         match origin {
             Origin::Input(e) => Some(e.clone()),
             Origin::Output => autograd::running_node().map(Edge::Node),
-            &Origin::OutputPart { start, len, total } => autograd::running_node().map(|hub| {
-                Edge::Node(autograd::output_part(
-                    hub,
-                    start,
-                    len,
-                    total,
-                    self.shape(),
-                    None,
-                ))
-            }),
+            &Origin::OutputPart { start, len, total } => autograd::running_node()
+                .map(|hub| Edge::Node(autograd::output_part(hub, start, len, total, self.shape()))),
         }
     }
 

@@ -830,7 +830,9 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A0
 
 
 def _np_of(t):
-    return t.detach().cpu().numpy()
+    # a dense copy for a view with gaps (.numpy() would share its memory with its strides, and
+    # an expanded tensor would reach numpy as a view of its few elements)
+    return t.detach().cpu().contiguous().numpy()
 
 
 _NARROW_NP = {"uint8": "uint8", "int8": "int8", "int16": "int16", "int32": "int32"}

@@ -881,6 +881,7 @@ class Function(metaclass=_FunctionMeta):
                 [out_of.get(id(t)) for t in saved],
                 [rebased[i] for i in diff_pos],
                 ctx,
+                not ctx.materialize_grads,
             )
         finally:
             _saved_hooks_running(False)

@@ -107,7 +107,8 @@ def _check(op, A, min_dim=2, square=True):
 
 
 def _np(t):
-    return t.detach().cpu().numpy()
+    # a dense copy for a view with gaps (.numpy() would share its memory with its strides)
+    return t.detach().cpu().contiguous().numpy()
 
 
 def _t(arr, like, dtype=None):

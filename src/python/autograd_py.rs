@@ -345,7 +345,7 @@ fn call_backward(
 /// `create_graph` it stands for that output, so the backward's gradient flows on through the
 /// Function's node (as PyTorch unpacks a saved output).
 #[pyfunction]
-#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None, ctx=None))]
+#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None, ctx=None, none_for_unreached=false))]
 #[allow(clippy::too_many_arguments)]
 fn _attach_function(
     py: Python<'_>,
@@ -358,6 +358,7 @@ fn _attach_function(
     saved_outputs: Option<Vec<Option<usize>>>,
     dirty: Option<Vec<bool>>,
     ctx: Option<Py<PyAny>>,
+    none_for_unreached: bool,
 ) -> PyResult<Vec<Option<PyTensor>>> {
     let name = intern(&name);
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
@@ -446,28 +447,28 @@ fn _attach_function(
     // no gradient reached is handed to backward as None (the Function materialises zeros
     // unless ctx.set_materialize_grads(False))
     let split = sizes.clone();
-    let received: Vec<Arc<AtomicBool>> = outs
+    let parts: Arc<[(usize, AtomicBool)]> = starts
         .iter()
-        .map(|_| Arc::new(AtomicBool::new(false)))
+        .map(|&s| (s, AtomicBool::new(false)))
         .collect();
-    let flags = received.clone();
+    let flags = parts.clone();
     let Some(hub) = Node::record(
         name,
         &[total],
         &in_refs,
         &sv_refs,
         Box::new(move |g| {
+            // every part's node marks its flag, those of saved outputs read back under
+            // create_graph too; without ctx.set_materialize_grads(False) every output gets
+            // its part (zeros where no gradient came)
             let got: Vec<bool> = flags
                 .iter()
-                .map(|f| f.swap(false, Ordering::AcqRel))
+                .map(|(_, f)| f.swap(false, Ordering::AcqRel))
                 .collect();
-            // none marked: the gradient came through a saved output read back under
-            // create_graph, which does not mark its part; every output counts as reached
-            let all = !got.contains(&true);
             let mut at = 0;
             let mut grads = Vec::with_capacity(split.len());
             for ((n, shape), &got) in split.iter().zip(&got) {
-                grads.push(if got || all {
+                grads.push(if got || !none_for_unreached {
                     Some(g.narrow(0, at, *n)?.reshape(shape)?.contiguous()?)
                 } else {
                     None
@@ -479,17 +480,12 @@ fn _attach_function(
     ) else {
         return Ok(replaced);
     };
+    let _ = hub.parts.set(parts);
     hub.set_twice_differentiable(twice_differentiable);
     hub.set_label(intern(&format!("{name}Backward")));
     keep_ctx(py, &hub, &ctx);
-    for ((((o, (n, _)), &start), &d), r) in outs
-        .iter()
-        .zip(&sizes)
-        .zip(&starts)
-        .zip(&dirty)
-        .zip(received)
-    {
-        let node = autograd::output_part(hub.clone(), start, *n, total, o.shape(), Some(r));
+    for (((o, (n, _)), &start), &d) in outs.iter().zip(&sizes).zip(&starts).zip(&dirty) {
+        let node = autograd::output_part(hub.clone(), start, *n, total, o.shape());
         keep_ctx(py, &node, &ctx);
         set(o, Some(node), d);
     }
