@@ -190,11 +190,17 @@ CONV_CASES = [
     ((2, 3, 10, 9), (4, 3, 2, 2), 3, 0, 1),
     ((1, 2, 9, 11), (3, 2, 3, 3), 2, 1, 1),
     ((2, 2, 13, 13), (2, 2, 3, 3), 2, 2, 3),
-    # empty batch, no input channels, no output channels
+    # empty batch, no input channels (no output channels: refused, see below)
     ((0, 3, 8, 8), (4, 3, 3, 3), 1, 1, 1),
     ((2, 0, 6, 6), (4, 0, 3, 3), 1, 1, 1),
-    ((2, 3, 6, 6), (0, 3, 3, 3), 1, 0, 1),
 ]
+
+
+@pytest.mark.parametrize("dev", ["cpu", "gpu"])
+def test_a_weight_of_no_output_channels_is_refused_as_pytorch(dev):
+    x = rustdl.ones(2, 3, 6, 6, device=dev)
+    with pytest.raises(RuntimeError, match="at least 1 at dimension 0"):
+        F.conv2d(x, rustdl.ones(0, 3, 3, 3, device=dev))
 
 
 @pytest.mark.parametrize("tile", [64, 128], indirect=True)
