@@ -1093,8 +1093,18 @@ def _wrap_creation(fn):
                 else:
                     fill = builtins.complex(kwargs["fill_value"])
                     kwargs["fill_value"] = 0.0
-            re = fn(*args, **kwargs)
-            im = fn(*args, **kwargs)
+            if fn.__name__ in ("rand", "randn"):  # drawn as PyTorch: (re, im) pairs interleaved
+                if args and isinstance(args[0], (tuple, list)):
+                    shape, rest = tuple(args[0]), args[1:]
+                elif "size" in kwargs:
+                    shape, rest = tuple(kwargs.pop("size")), args
+                else:
+                    shape, rest = args, ()
+                pairs = fn(*shape, 2, *rest, **kwargs)
+                re, im = pairs[..., 0].contiguous(), pairs[..., 1].contiguous()
+            else:
+                re = fn(*args, **kwargs)
+                im = fn(*args, **kwargs)
             if fill is not None:
                 re.fill_(fill.real)
                 im.fill_(fill.imag)
@@ -1145,8 +1155,14 @@ def _wrap_like(fn):
                 else:
                     fill = builtins.complex(kwargs["fill_value"])
                     kwargs["fill_value"] = 0.0
-            re = fn(base, *args, **kwargs)
-            im = fn(base, *args, **kwargs)
+            if fn.__name__ in ("rand_like", "randn_like"):  # (re, im) pairs, as PyTorch draws
+                pairs = fn(base.unsqueeze(-1).expand(*base.shape, 2), *args, **kwargs)
+                re, im = pairs[..., 0].contiguous(), pairs[..., 1].contiguous()
+                if fn.__name__ == "randn_like":  # unit variance in all, as ``randn``
+                    re, im = re * (1 / math.sqrt(2)), im * (1 / math.sqrt(2))
+            else:
+                re = fn(base, *args, **kwargs)
+                im = fn(base, *args, **kwargs)
             if fn.__name__ == "ones_like":
                 im.zero_()
             elif fill is not None:
