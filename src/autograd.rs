@@ -893,7 +893,13 @@ fn seed(root: &Tensor, gradient: Option<Tensor>, what: &str, create_graph: bool)
     match gradient {
         Some(g) => {
             root.check_grad_fits(&g, &format!("{what}: gradient"), "the output")?;
-            Ok(if create_graph { g } else { g.detach() })
+            let g = if create_graph { g } else { g.detach() };
+            // the gradient takes the output's dtype, as PyTorch's engine casts it on entry
+            if g.dtype() != root.dtype() && root.dtype().is_float() {
+                g.to_dtype(root.dtype())
+            } else {
+                Ok(g)
+            }
         }
         None => {
             ensure!(
@@ -1025,7 +1031,12 @@ fn run_graph(
             .collect();
         if !captured {
             for t in &retained {
-                accumulate(t, g.clone())?;
+                // under create_graph the retained gradient keeps its history, as a leaf's
+                if create_graph {
+                    accumulate_graph(t, g.clone())?;
+                } else {
+                    accumulate(t, g.clone())?;
+                }
             }
         }
         if let Some(need) = &needed {

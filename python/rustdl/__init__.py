@@ -1216,6 +1216,13 @@ for _fname in (
         globals()[_fname] = _functional_form(_fname)
 
 
+_JIT_TYPE_NAMES = frozenset(
+    "AnyType BoolType ComplexType DeviceObjType DictType FloatType IntType ListType NoneType "
+    "NumberType OptionalType StreamObjType StringType SymBoolType SymIntType TensorType TupleType "
+    "Type UnionType".split()
+)
+
+
 def __getattr__(name):
     # rustdl.utils (utils.tensorboard), hub, fx, overrides, signal and quasirandom load on first use, as
     # torch's lazily imported parts do
@@ -1226,6 +1233,11 @@ def __getattr__(name):
     # torch.ScriptModule / ScriptFunction are torch.jit's (made on first use)
     if name in ("ScriptModule", "ScriptFunction"):
         return getattr(jit, name)
+    # TorchScript's type objects (torch.TensorType, torch.ListType, ...)
+    if name in _JIT_TYPE_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module("._jit_types", __name__), name)
     raise AttributeError(f"module 'rustdl' has no attribute '{name}'")
 
 

@@ -68,6 +68,14 @@ def _in_vjp_pass() -> bool:
     return _vjp_pass.active()
 
 
+def _dummy_cotangent(out: Any) -> Any:
+    """The stand-in cotangent ``u`` of the double-vjp trick (``J·t = d<Jᵀu, t>/du``): ones, not
+    zeros. A backward rule is linear in its incoming gradient, so the derivative is the same at
+    any ``u``, but a rule computed through a kink at zero (logcumsumexp's, which takes logs of
+    the gradient's positive and negative parts) has the right derivative only away from it."""
+    return _rustdl.ones_like(out).requires_grad_(True)
+
+
 def _jvp_running() -> bool:
     """Whether ``torch.func.jvp`` is running the function it differentiates on this thread
     (forward-mode AD ignores grad mode: ``no_grad`` inside that function keeps recording)."""
@@ -187,7 +195,7 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     duals = list(_duals.values())
     prev = _rustdl.set_grad_enabled(True)
     try:
-        u = _rustdl.zeros_like(tensor).requires_grad_(True)
+        u = _dummy_cotangent(tensor)
         with _vjp_pass:
             gs = _rustdl.grad([tensor], [d for d, _, _ in duals], [u], True, True, True)
         pairs = [(g, t) for g, (_, t, _) in zip(gs, duals) if g is not None]

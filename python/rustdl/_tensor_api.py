@@ -38,6 +38,8 @@ class finfo:
         name = getattr(type, "name", None)
         if name is None and type is builtins.float:
             name = "float32"
+        # a complex dtype's limits are its parts' (as PyTorch's: dtype names the part dtype)
+        name = {"complex64": "float32", "complex128": "float64"}.get(name, name)
         if name not in self._TABLE:
             raise TypeError(
                 f"finfo: expected a floating dtype (float32, float64, float16 or bfloat16), got {type!r}"
@@ -388,6 +390,8 @@ def einsum(equation, *operands):
     acc, sacc = _sum_out(acc, sacc, out)
     if sacc != out:
         acc = acc.permute(*[sacc.index(c) for c in out])
+        if len(ops) > 1:  # a product's result is laid out in the output's order, as PyTorch's
+            acc = acc.contiguous()
     return acc
 
 

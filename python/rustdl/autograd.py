@@ -1322,7 +1322,6 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J·v)``, as ``torch.autograd.functional.jvp`` (by the double-vjp trick:
     J·v is the gradient of uᵀJ·v with respect to a dummy u)."""
-    from . import zeros_like
 
     in_tuple, ins = _as_tuple(inputs, "inputs", "jvp")
     ins = _prepare(ins, create_graph)
@@ -1334,9 +1333,11 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         vs = (ones_like(ins[0]),)
     else:
         vs = _check_v(v, ins, "jvp", "input")
+    from ._forward_ad import _dummy_cotangent
+
     with enable_grad():
         out_tuple, outs = _outputs(func, ins, "jvp")
-        us = tuple(zeros_like(o).requires_grad_(True) for o in outs)
+        us = tuple(_dummy_cotangent(o) for o in outs)
         g = _grads(outs, ins, us, True, strict, "jvp")
         jv = _grads(g, us, vs, create_graph, False, "jvp")
     outs = _finish(outs, create_graph)

@@ -557,7 +557,7 @@ def _jvp_leaves(outs, flat_in, tangents, keep: bool) -> list:
         return res
     us = []
     for i in live:
-        u = _rustdl.zeros_like(outs[i]).requires_grad_(True)
+        u = _fwad._dummy_cotangent(outs[i])
         _internal().add(hash(u))
         us.append(u)
     with _fwad._vjp_pass:  # a custom Function's jvp stands in for its backward here

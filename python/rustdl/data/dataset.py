@@ -301,7 +301,12 @@ class ConcatDataset(Dataset[_T_co]):
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise _DatasetKindError("ConcatDataset does not support IterableDataset")
-        self.cumulative_sizes = [int(c) for c in np.cumsum([len(d) for d in self.datasets])]
+        self.cumulative_sizes = self.cumsum(self.datasets)
+
+    @staticmethod
+    def cumsum(sequence: Sequence[Any]) -> list[int]:
+        """The running totals of the lengths of ``sequence``'s items."""
+        return [int(c) for c in np.cumsum([len(d) for d in sequence])]
 
     def __len__(self) -> int:
         return int(self.cumulative_sizes[-1])

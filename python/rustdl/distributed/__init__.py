@@ -39,6 +39,7 @@ import atexit
 import datetime
 import enum
 import importlib.util
+import io
 import os
 import sys
 import time
@@ -678,7 +679,7 @@ def all_gather_object(object_list: list[Any], obj: Any, group: Any = None) -> No
             f"all_gather_object: object_list has {len(object_list)} entries, the world has {n} ranks"
         )
     barrier()  # bounded wait first: the pickled exchange below blocks
-    object_list[:] = _comm().allgather(obj)
+    object_list[:] = [_from_bytes(b) for b in _comm().allgather(_to_bytes(obj))]
 
 
 def broadcast_object_list(
@@ -687,7 +688,22 @@ def broadcast_object_list(
     """Replaces ``object_list``'s entries with rank ``src``'s, on every rank."""
     _check_rank(src, "broadcast_object_list", "src")
     barrier()
-    object_list[:] = _comm().bcast(list(object_list), root=src)
+    object_list[:] = _from_bytes(_comm().bcast(_to_bytes(list(object_list)), root=src))
+
+
+def _to_bytes(obj: Any) -> bytes:
+    """``obj`` pickled with ``distributed_c10d._pickler`` (which code may replace)."""
+    from . import distributed_c10d
+
+    buf = io.BytesIO()
+    distributed_c10d._pickler(buf).dump(obj)
+    return buf.getvalue()
+
+
+def _from_bytes(data: bytes) -> Any:
+    from . import distributed_c10d
+
+    return distributed_c10d._unpickler(io.BytesIO(data)).load()
 
 
 # ---------- gradients after backward (used by DistributedDataParallel) ----------

@@ -160,6 +160,7 @@ _PREFIXES: dict[str, str] = {
     "torchvision.models.convnext": "rustdl.models.convnext",
     "torchvision.models.densenet": "rustdl.models.densenet",
     "torchvision.models.efficientnet": "rustdl.models.efficientnet",
+    "torchvision.models.feature_extraction": "rustdl.models.feature_extraction",
     "torchvision.models.googlenet": "rustdl.models.googlenet",
     "torchvision.models.inception": "rustdl.models.inception",
     "torchvision.models.mnasnet": "rustdl.models.mnasnet",

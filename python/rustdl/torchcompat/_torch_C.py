@@ -87,6 +87,8 @@ def __getattr__(name: str) -> Any:
     # torch._C's error classes are the ones rustdl raises
     if name == "_LinAlgError":
         return rustdl.linalg.LinAlgError
+    if name in rustdl._JIT_TYPE_NAMES:  # TorchScript's types, the same objects as torch.X's
+        return getattr(rustdl, name)
     raise AttributeError(f"module 'torch._C' has no attribute '{name}' in rustdl")
 
 

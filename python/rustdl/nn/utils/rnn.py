@@ -246,10 +246,15 @@ def pad_packed_sequence(
         rows[t, active] = offsets[t] + unsorted[active]
     padding = _rustdl.full((1, *data.shape[1:]), float(padding_value), dtype=data.dtype, device=data.device)
     source = _rustdl.cat([data, padding], 0)
-    padded = source.index_select(0, _index(rows.reshape(-1), data.device))
-    padded = padded.reshape(steps_out, batch, *data.shape[1:])
-    if batch_first:
-        padded = padded.transpose(0, 1)
+    if batch_first and sequence.unsorted_indices is not None:
+        # laid out batch-major, as PyTorch's (its unsorting index_select makes a new tensor)
+        padded = source.index_select(0, _index(rows.T.reshape(-1), data.device))
+        padded = padded.reshape(batch, steps_out, *data.shape[1:])
+    else:
+        padded = source.index_select(0, _index(rows.reshape(-1), data.device))
+        padded = padded.reshape(steps_out, batch, *data.shape[1:])
+        if batch_first:  # a transposed view, as PyTorch's for a sorted batch
+            padded = padded.transpose(0, 1)
     return padded, _index(sorted_lengths[unsorted], "cpu")
 
 
@@ -294,10 +299,13 @@ def pad_sequence(
     source = _rustdl.cat(
         [*(s if s.dtype == first.dtype else s.to(first.dtype) for s in sequences), padding], 0
     )
-    padded = source.index_select(0, _index(rows.reshape(-1), first.device)).reshape(
+    if batch_first:  # laid out batch-major, as PyTorch's
+        return source.index_select(0, _index(rows.T.reshape(-1), first.device)).reshape(
+            batch, steps, *first.shape[1:]
+        )
+    return source.index_select(0, _index(rows.reshape(-1), first.device)).reshape(
         steps, batch, *first.shape[1:]
     )
-    return padded.transpose(0, 1) if batch_first else padded
 
 
 def unpad_sequence(

@@ -9,7 +9,7 @@ submodules ``vision``, ``folder``, ``mnist``, ``cifar`` and ``fakedata`` are tor
 
 from __future__ import annotations
 
-from . import cifar, fakedata, folder, mnist, vision  # noqa: F401  (torchvision's submodules)
+from . import _unserved, cifar, fakedata, folder, mnist, utils, vision  # noqa: F401  (torchvision's submodules)
 from .cifar import CIFAR10, CIFAR100
 from .fakedata import FakeData
 
@@ -48,6 +48,8 @@ def __getattr__(name: str):
     sub = _shim_submodule("torchvision.datasets", name)
     if sub is not None:
         return sub
+    if name in _unserved.NAMES:
+        return _unserved.unserved_dataset(name)
     raise AttributeError(
         f"module 'torchvision.datasets' has no attribute '{name}': rustdl's torchvision shim "
         f"does not serve {name} yet (it reads MNIST, FashionMNIST, FakeData, CIFAR10/100 from a "
