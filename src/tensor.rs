@@ -40,6 +40,10 @@ pub struct TensorImpl {
     pub(crate) base_gen: AtomicU64,
     /// for a view: made while grad mode was off (in-place changes with grad on are refused)
     pub(crate) view_in_no_grad: bool,
+    /// for a view: made from a view that was itself a leaf requiring grad (its `view_base`,
+    /// the storage's owner, is not that leaf), or from such a view; in-place changes with grad
+    /// on are refused, as for a view of any leaf that requires grad
+    pub(crate) view_of_view_leaf: bool,
     /// gradient hooks of a leaf (a non-leaf's live on its `grad_fn`)
     pub(crate) hooks: crate::autograd::Hooks,
     /// a leaf's post-accumulate-grad hooks, called with the leaf once backward updated `.grad`
@@ -115,6 +119,7 @@ impl Tensor {
             history_gen: AtomicU64::new(0),
             base_gen: AtomicU64::new(base_gen),
             view_in_no_grad: false,
+            view_of_view_leaf: false,
             hooks: crate::autograd::Hooks::default(),
             post_hooks: crate::autograd::Hooks::default(),
             origin: None,
@@ -171,10 +176,11 @@ impl Tensor {
             self.device(),
             Some(base),
         );
-        if !autograd::is_grad_enabled() {
-            if let Some(inner) = Arc::get_mut(&mut t.0) {
-                inner.view_in_no_grad = true;
-            }
+        let of_view_leaf = self.0.view_of_view_leaf
+            || (self.0.view_base.is_some() && self.is_leaf() && self.requires_grad());
+        if let Some(inner) = Arc::get_mut(&mut t.0) {
+            inner.view_in_no_grad = !autograd::is_grad_enabled();
+            inner.view_of_view_leaf = of_view_leaf;
         }
         t.with_rule(name, &[self], &[], backward)
     }
@@ -1221,22 +1227,28 @@ impl Tensor {
     /// True for a view whose base is a leaf that requires grad (PyTorch refuses in-place
     /// changes, data or shape, to such a view while grad mode is on).
     pub(crate) fn is_view_of_grad_leaf(&self) -> bool {
-        self.0
-            .view_base
-            .as_ref()
-            .is_some_and(|b| b.is_leaf() && b.requires_grad())
+        self.0.view_of_view_leaf
+            || self
+                .0
+                .view_base
+                .as_ref()
+                .is_some_and(|b| b.is_leaf() && b.requires_grad())
     }
 
     /// Fails for in-place changes autograd cannot record: on a leaf that requires grad (or a
     /// view of one) while grad mode is on, and on a layout where several elements share memory.
     pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
         if autograd::is_grad_enabled() {
-            if self.is_leaf()
-                && self.0.requires_grad.load(Ordering::Acquire)
-                && self.0.view_base.is_none()
-            {
+            if self.is_leaf() && self.0.requires_grad.load(Ordering::Acquire) {
+                // a view that was made to require grad itself is such a leaf too (its base
+                // does not require grad), worded as PyTorch's
+                let what = if self.0.view_base.is_some() {
+                    "a view of a leaf tensor"
+                } else {
+                    "a leaf tensor"
+                };
                 return Err(Error::Runtime(format!(
-                    "{op}: a leaf tensor that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
+                    "{op}: {what} that requires grad is being used in an in-place operation; wrap it in rustdl.no_grad()"
                 )));
             }
             if self.is_view_of_grad_leaf() {

@@ -291,6 +291,8 @@ def _into(out, result):
         for o, r in zip(out, result):
             _into(o, r)
         return out
+    if isinstance(out, _complex.ComplexTensor) or isinstance(result, _complex.ComplexTensor):
+        return _complex_into(out, result)
     if not isinstance(out, Tensor):
         raise TypeError(f"out=: expected a tensor, got {type(out).__name__}")
     if is_grad_enabled() and (getattr(result, "requires_grad", False) or out.requires_grad):
@@ -319,6 +321,35 @@ def _into(out, result):
                     stacklevel=3,
                 )
             out.resize_(tuple(result.shape))
+        out.copy_(result)
+    return out
+
+
+def _complex_into(out, result):
+    """``out=`` where the result or ``out`` is complex: a complex result needs a complex
+    ``out`` of a dtype that holds it (real results go into a complex ``out`` as PyTorch's)."""
+    if not isinstance(out, _complex.ComplexTensor):
+        raise DTypeError(
+            f"out=: result type {result.dtype} can't be cast to the desired output type {getattr(out, 'dtype', type(out).__name__)}"
+        )
+    if (
+        isinstance(result, _complex.ComplexTensor)
+        and result.dtype == _complex.complex128
+        and out.dtype == _complex.complex64
+    ):
+        raise DTypeError(
+            f"out=: result type {result.dtype} can't be cast to the desired output type {out.dtype}"
+        )
+    if is_grad_enabled() and (getattr(result, "requires_grad", False) or out.requires_grad):
+        raise RuntimeError(
+            "functions with out=... arguments don't support automatic differentiation, but one of "
+            "the arguments requires grad; compute without out= (or under torch.no_grad())"
+        )
+    if tuple(out.shape) != tuple(result.shape):
+        raise ShapeError(
+            f"out=: a complex output of shape {tuple(out.shape)} cannot hold a result of shape {tuple(result.shape)}"
+        )
+    with no_grad():
         out.copy_(result)
     return out
 
@@ -1530,7 +1561,19 @@ for _ip in ("igamma", "igammac", "conj_physical"):
 del _ip
 mvlgamma = special.multigammaln
 Tensor.mvlgamma = lambda self, p: special.multigammaln(self, p)
-Tensor.mvlgamma_ = lambda self, p: self.copy_(special.multigammaln(self, p))
+
+
+def _mvlgamma_(self, p):
+    """In-place :func:`mvlgamma` (a float result is not written into an integer tensor)."""
+    result = special.multigammaln(self, p)
+    if not can_cast(result.dtype, self.dtype):
+        raise DTypeError(
+            f"mvlgamma_: result type {result.dtype} can't be cast to the desired output type {self.dtype}"
+        )
+    return self.copy_(result)
+
+
+Tensor.mvlgamma_ = _mvlgamma_
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from .nn.functional import pdist  # noqa: E402,F401
@@ -1562,6 +1605,11 @@ from .fft import istft, stft  # noqa: E402,F401
 
 # a list, None or a number where a tensor belongs: PyTorch's TypeError naming the function, not an
 # AttributeError about a missing method (arange/cat/stack front native functions that check)
+from . import _out_args  # noqa: E402
+
+_out_args.install(sys.modules[__name__], "torch", _into)
+_out_args.install(special, "special", _into)
+_out_args.install(fft, "fft", _into)
 from . import _typed_errors  # noqa: E402
 
 _typed_errors.install(sys.modules[__name__], Tensor, exclude=(arange, cat, stack))

@@ -1382,6 +1382,20 @@ def _install_tensor_methods() -> None:
 
     Tensor.to = to
     Tensor.type = type_
+    real_eq, real_ne = Tensor.__eq__, Tensor.__ne__
+
+    def __eq__(self, other):  # a complex number or tensor compares as complex: a bool tensor
+        if isinstance(other, ComplexTensor) or _is_complex_number(other):
+            return as_complex(self) == other
+        return real_eq(self, other)
+
+    def __ne__(self, other):
+        if isinstance(other, ComplexTensor) or _is_complex_number(other):
+            return as_complex(self) != other
+        return real_ne(self, other)
+
+    Tensor.__eq__ = __eq__
+    Tensor.__ne__ = __ne__
     if not hasattr(Tensor, "real"):  # a real tensor's real part is itself, as PyTorch
         Tensor.real = property(lambda self: self)
     Tensor.cfloat = lambda self: as_complex(self).to(complex64)

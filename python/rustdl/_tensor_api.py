@@ -1283,7 +1283,13 @@ def _norm(self, p=None, dim=None, keepdim=False, dtype=None):
                 )
             dim = (-2, -1)
         return matrix_norm(self, "nuc", dim, keepdim, dtype=dtype)
-    return _orig_norm(self, p, dim, keepdim, dtype)
+    out = _orig_norm(self, p, dim, keepdim, dtype)
+    if p == 0 and not isinstance(p, builtins.bool) and self.requires_grad and _rd.is_grad_enabled():
+        # the 0-"norm" counts nonzeros: it requires grad with an undefined gradient, as PyTorch's
+        from .linalg import _UndefinedGrad
+
+        return _UndefinedGrad.apply(self, out.detach())
+    return out
 
 
 Tensor.norm = _norm
@@ -1835,9 +1841,17 @@ def _hurwitz_zeta_np(s, q):
     # q = 0, -1, ... are poles, and q < 0 needs an integer s
     bad = (s < 1) | _np.isnan(s) | _np.isnan(q) | ((q < 0) & (s != _np.floor(s)))
     pole = (s == 1) | ((s > 1) & (q <= 0) & (q == _np.floor(q)))
-    # q below -1 (integer s): by the reflection formula, from zeta(s, 1 - q), in constant time
-    # (walking up to q >= 10 one term at a time took |q| steps: minutes for q = -1e7)
-    reflect = ~bad & ~pole & (q < -1.0) & _np.isfinite(q)
+    # q below -1000 (integer s): by the reflection formula, from zeta(s, 1 - q), in constant
+    # time (walking up to q >= 10 one term at a time, as Cephes, took |q| steps: minutes for
+    # q = -1e7); nearer zero the walk is kept, being the more accurate for a large s
+    reflect = ~bad & ~pole & (q < -1000.0) & _np.isfinite(q)
+    # a large s: the terms more than 8 below zero are below 8^-s, nothing beside the term
+    # nearest zero (at least 2^s), so the sum starts near -8 (the reflection's polynomial of
+    # degree s would take O(s^2) time)
+    far = reflect & (s > 160)
+    if far.any():
+        q = _np.where(far, q + _np.ceil(_np.where(far, -q, 0.0) - 8.0), q)
+        reflect &= ~far
     if reflect.any():
         out = _np.empty_like(q)
         keep = ~reflect
@@ -1933,7 +1947,10 @@ def logit(input, eps=None):  # noqa: A002
     """log(p / (1 - p)); ``eps`` clamps p to [eps, 1 - eps] first."""
     x = _float("logit", input)
     if eps is not None:
-        x = x.clamp(eps, 1.0 - eps)
+        # PyTorch's order: below eps gives eps, else above 1 - eps gives 1 - eps (so an eps over
+        # 0.5 maps everything below it to eps)
+        lo, hi = x.new_full((), float(eps)), x.new_full((), 1.0 - float(eps))
+        x = _rd.where(x < eps, lo, _rd.where(x > 1.0 - eps, hi, x))
     else:
         # outside [0, 1] PyTorch's gradient is NaN, as the value is (log(x) - log(1 - x) alone
         # would give the finite 1/x + 1/(1 - x) there): a NaN constant added there does it
@@ -3468,7 +3485,7 @@ for _name, _fn in (("div", _div), ("divide", _div), ("div_", _div_), ("divide_",
     setattr(Tensor, _name, _fn)
 Tensor.is_cpu = property(lambda self: self.device.type == "cpu", doc="True for a tensor on the CPU.")
 Tensor.is_pinned = lambda self: False
-Tensor.is_signed = lambda self: self.dtype != _bool
+Tensor.is_signed = lambda self: self.dtype not in (_bool, _rd.uint8)
 Tensor.is_complex = lambda self: False
 Tensor.nbytes = property(lambda self: self.numel() * self.element_size(), doc="Bytes of the elements.")
 Tensor.itemsize = property(lambda self: self.element_size(), doc="Bytes per element.")
@@ -4259,11 +4276,32 @@ def _float_bound(self, *bounds):
     )
 
 
+_INT_RANGES = {
+    "uint8": (0, 2**8 - 1),
+    "int8": (-(2**7), 2**7 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+}
+
+
 def _clamp_input(self, lo, hi):
     """This tensor in the dtype PyTorch clamps it in: an integer (or bool) tensor with a float
     bound is promoted, to float32 for a Python float and to a floating tensor bound's dtype
-    where that bound decides (a 0-d float64 bound makes float64)."""
+    where that bound decides (a 0-d float64 bound makes float64). An integer bound outside an
+    integer tensor's dtype is refused, as PyTorch's (it would wrap around)."""
     if not _float_bound(self, lo, hi):
+        rng = _INT_RANGES.get(self.dtype.name) if isinstance(self, Tensor) else None
+        for b in (lo, hi):
+            if (
+                rng is not None
+                and isinstance(b, (builtins.int, _np.integer))
+                and not isinstance(b, builtins.bool)
+            ):
+                if not rng[0] <= int(b) <= rng[1]:
+                    raise _rd.ArgumentError(
+                        f"clamp: value {int(b)} cannot be converted to type {self.dtype.name} without overflow"
+                    )
         return self
     from ._breadth_g import result_type
 
@@ -4286,9 +4324,21 @@ class _ClampMethods:
         """Alias of :meth:`clamp`."""
         return _orig_clip(_clamp_input(self, min, max), min, max)
 
+    def clamp_min(self, min):  # noqa: A002
+        """:meth:`clamp` with only a lower bound (the same result type)."""
+        return _orig_clamp_min(_clamp_input(self, min, None), min)
 
+    def clamp_max(self, max):  # noqa: A002
+        """:meth:`clamp` with only an upper bound (the same result type)."""
+        return _orig_clamp_max(_clamp_input(self, None, max), max)
+
+
+_orig_clamp_min = Tensor.clamp_min
+_orig_clamp_max = Tensor.clamp_max
 Tensor.clamp = _ClampMethods.clamp
 Tensor.clip = _ClampMethods.clip
+Tensor.clamp_min = _ClampMethods.clamp_min
+Tensor.clamp_max = _ClampMethods.clamp_max
 
 
 _native_mean = Tensor.mean

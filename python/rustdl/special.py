@@ -465,7 +465,8 @@ def _poly(op: str, input: Any, n: Any, start, step, closed=None) -> Tensor:  # n
                 out = np.where(n_int == k + 1, cur, out)
         out = np.where(n_int < 0, 0.0, out)
     dtype = x_t.dtype if x_t.dtype.is_floating_point else get_default_dtype()
-    res = _rd.tensor(np.ascontiguousarray(out), dtype=dtype, device="cpu")
+    # (np.ascontiguousarray would make a 0-d result 1-d)
+    res = _rd.tensor(np.array(out, order="C"), dtype=dtype, device="cpu")
     return res if x_t.device.type == "cpu" else res.to(x_t.device)
 
 

@@ -424,8 +424,23 @@ impl Tensor {
             )));
         }
         let cout = ws[1] * groups;
-        let full_h = (h - 1) * stride.0 + dilation.0 * (ws[2] - 1) + output_padding.0 + 1;
-        let full_w = (w - 1) * stride.1 + dilation.1 * (ws[3] - 1) + output_padding.1 + 1;
+        // checked: a huge stride or dilation must not wrap the output size around
+        let full = |n: usize, s: usize, d: usize, k: usize, op: usize| {
+            (n - 1)
+                .checked_mul(s)?
+                .checked_add(d.checked_mul(k - 1)?)?
+                .checked_add(op + 1)
+        };
+        let (Some(full_h), Some(full_w)) = (
+            full(h, stride.0, dilation.0, ws[2], output_padding.0),
+            full(w, stride.1, dilation.1, ws[3], output_padding.1),
+        ) else {
+            return Err(Error::Value(format!(
+                "conv_transpose2d: stride {stride:?} and dilation {dilation:?} give an output size \
+                 beyond the address space for input {:?} and weight {ws:?}",
+                self.shape()
+            )));
+        };
         if full_h < 2 * padding.0 || full_w < 2 * padding.1 {
             return Err(Error::Shape(format!(
                 "conv_transpose2d: padding {padding:?} leaves an output of negative size for input {:?} and weight {ws:?}",
@@ -1118,6 +1133,14 @@ impl Tensor {
         }
         if p == 1.0 {
             return self.mul_scalar(0.0);
+        }
+        if !self.dtype().is_float() {
+            // the kept values are scaled by 1 / (1 - p): no integer result holds them
+            return Err(Error::DType(format!(
+                "dropout: result type Float can't be cast to the desired output type {} (a {} input)",
+                self.dtype(),
+                self.dtype()
+            )));
         }
         let shape = channel_shape.unwrap_or(self.shape());
         // the kept mask divided by 1 - p, then the product (PyTorch's order of operations); on

@@ -94,6 +94,15 @@ impl Tensor {
         let xs = self.promoted_for_scalar(is_int && op != BinaryOp::Div)?;
         let out = match unary {
             Some(u) if xs.dtype().is_float() || u.is_integral_ok() => xs.unary(u)?,
+            _ if op == BinaryOp::Pow && is_int && self.dtype() == DType::Bool => {
+                // a bool tensor to an int power (0 and 1 too) is int64, as PyTorch's
+                let s = Tensor::full(&[], v, DType::I64, self.device())?;
+                if reflected {
+                    s.binary(&xs, op)?
+                } else {
+                    xs.binary(&s, op)?
+                }
+            }
             _ => {
                 // true division is in floats: the int is not cast to a narrow dtype first
                 let s = self.scalar_operand(v, is_int && op != BinaryOp::Div)?;

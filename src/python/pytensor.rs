@@ -3584,6 +3584,19 @@ impl PyTensor {
 
     fn clamp_op(&self, lo: Option<ClampBound>, hi: Option<ClampBound>) -> PyResult<PyTensor> {
         check_some_bound("clamp", &lo, &hi)?;
+        // a 0-d CPU tensor bound is a scalar: it goes to a GPU input's device, as PyTorch's
+        let device = self.tensor().device();
+        let to_device = |b: Option<ClampBound>| -> PyResult<Option<ClampBound>> {
+            Ok(match b {
+                Some(ClampBound::Tensor(t))
+                    if t.ndim() == 0 && t.device() != device && !t.device().is_gpu() =>
+                {
+                    Some(ClampBound::Tensor(t.to_device(device)?))
+                }
+                other => other,
+            })
+        };
+        let (lo, hi) = (to_device(lo)?, to_device(hi)?);
         let others: Vec<&Tensor> = [ClampBound::tensor(&lo), ClampBound::tensor(&hi)]
             .into_iter()
             .flatten()

@@ -237,3 +237,147 @@ def test_feature_extractor_returns_module_outputs_and_shares_parameters():
     assert "layer3.1.conv2" in get_graph_node_names(m)[0]
     with pytest.raises(ValueError, match="not in the model"):
         create_feature_extractor(m, ["layer9"])
+
+
+# ---------------------------------------------------------------- hostile-input round
+
+
+def test_in_place_on_a_view_that_is_a_leaf_requiring_grad_is_refused(device):
+    """A view made to require grad is a leaf: in place changes to it or to its own views are
+    refused with grad on (they were taken, turning it into a non-leaf and giving the untouched
+    base a history)."""
+    base = rustdl.tensor([-1.0, 2.0, 3.0, -4.0], device=device)
+    x = base.reshape(2, 2).requires_grad_()
+    assert x.is_leaf
+    for op in (lambda: x.relu_(), lambda: x.add_(1), lambda: x.__setitem__(0, 5.0), lambda: x[1].zero_()):
+        with pytest.raises(RuntimeError, match="leaf"):
+            op()
+    assert x.is_leaf and x.grad_fn is None and base.grad_fn is None
+    with rustdl.no_grad():
+        x.add_(1)
+    assert x.tolist() == [[0.0, 3.0], [4.0, -3.0]]
+
+
+def test_polygamma_of_large_orders_is_quick_and_matches_the_series():
+    import time
+
+    start = time.perf_counter()
+    for n in (5000, 2**20):
+        v = rustdl.polygamma(n, rustdl.tensor([-1.25], dtype=rustdl.float64)).item()
+        assert not math.isfinite(v)  # n! overflows (PyTorch's NaN: inf times a zeta that underflows)
+    assert time.perf_counter() - start < 5
+    # the series (-1)^(n+1) n! sum_k (x + k)^-(n+1) at a negative x, where nothing cancels
+    for n, x in ((60, -1.25), (150, -3.3), (7, -1500.25)):
+        ref = (-1) ** (n + 1) * math.factorial(n) * math.fsum((x + k) ** -(n + 1) for k in range(20000))
+        got = rustdl.polygamma(n, rustdl.tensor([x], dtype=rustdl.float64)).item()
+        assert got == pytest.approx(ref, rel=1e-9), (n, x)
+    # past 170 the factorial overflows: +inf for an odd order (all terms positive), never NaN
+    assert (
+        rustdl.polygamma(171, rustdl.tensor([-1.25, 0.3, -7.5], dtype=rustdl.float64)).tolist()
+        == [math.inf] * 3
+    )
+
+
+def test_conv_transpose_with_a_stride_beyond_the_address_space_is_an_error():
+    F = rustdl.nn.functional
+    with pytest.raises(ValueError, match="beyond the address space"):
+        F.conv_transpose1d(rustdl.ones(1, 2, 5), rustdl.ones(2, 4, 2), stride=2**62)
+    with pytest.raises(ValueError, match="beyond the address space"):
+        F.conv_transpose2d(rustdl.ones(1, 2, 5, 5), rustdl.ones(2, 4, 2, 2), stride=(2**62, 1))
+    assert (rustdl.ones(3) @ rustdl.ones(3)).item() == 3.0
+
+
+def test_dropout_of_integers_and_out_of_range_clamp_bounds_are_refused():
+    F = rustdl.nn.functional
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        F.dropout(rustdl.tensor([-6, 1, -5, 2]))
+    assert F.dropout(rustdl.tensor([-6, 1]), training=False).tolist() == [-6, 1]
+    u = rustdl.tensor([1, 200], dtype=rustdl.uint8)
+    for call in (
+        lambda: u.clamp(max=-1),
+        lambda: u.clamp(min=300),
+        lambda: u.clamp_max(-1),
+        lambda: rustdl.clamp_min(u, 300),
+    ):
+        with pytest.raises(RuntimeError, match="without overflow"):
+            call()
+    assert u.clamp(0, 255).tolist() == [1, 200]
+    # a float bound promotes an integer tensor, clamp_min/clamp_max too
+    r = rustdl.clamp_min(rustdl.tensor([1, 5]), 2.5)
+    assert r.dtype == rustdl.float32 and r.tolist() == [2.5, 5.0]
+    assert rustdl.tensor([1, 5]).clamp_max(2.5).tolist() == [1.0, 2.5]
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        rustdl.tensor([1, 2]).mvlgamma_(1)
+
+
+def test_functions_write_their_out_argument():
+    o = rustdl.zeros(3)
+    assert rustdl.angle(rustdl.tensor([-1.0, 1.0, 0.0]), out=o) is o
+    np.testing.assert_allclose(o.numpy(), [math.pi, 0.0, 0.0])
+    o = rustdl.zeros(2)
+    assert rustdl.atan2(rustdl.tensor([1.0, -1.0]), rustdl.tensor([1.0, 1.0]), out=o) is o
+    np.testing.assert_allclose(o.numpy(), [math.pi / 4, -math.pi / 4], rtol=1e-6)
+    o = rustdl.zeros(4)
+    assert rustdl.special.hermite_polynomial_h(rustdl.tensor([0.0, 1.0, 2.0, 0.5]), 2, out=o) is o
+    np.testing.assert_allclose(o.numpy(), [-2.0, 2.0, 14.0, -1.0])  # H_2 = 4x^2 - 2
+    o = rustdl.zeros(4, dtype=rustdl.complex64)
+    assert rustdl.fft.fft(rustdl.arange(4.0), out=o) is o
+    np.testing.assert_allclose(o.real.numpy() + 1j * o.imag.numpy(), np.fft.fft(np.arange(4.0)), atol=1e-5)
+    o = rustdl.zeros(3)
+    r = rustdl.fft.irfft(rustdl.fft.rfft(rustdl.arange(4.0)), n=4, out=rustdl.zeros(4))
+    np.testing.assert_allclose(r.numpy(), np.arange(4.0), atol=1e-5)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        rustdl.angle(rustdl.tensor([-1.0, 1.0]), out=rustdl.zeros(2, dtype=rustdl.int64))
+    t = rustdl.ones(2, 3)
+    o = rustdl.zeros(3, 2)
+    assert rustdl.t_copy(t, out=o) is o
+
+
+def test_edge_values_match_pytorchs_definitions():
+    F = rustdl.nn.functional
+    # logit with eps: below eps reads eps, else above 1 - eps reads 1 - eps (PyTorch's order)
+    np.testing.assert_allclose(
+        rustdl.logit(rustdl.tensor([0.3, 0.7]), eps=0.6).numpy(), [math.log(1.5), -math.log(1.5)], rtol=1e-6
+    )
+    # celu with a negative alpha: alpha * (exp(x / alpha) - 1) below 0
+    np.testing.assert_allclose(
+        F.celu(rustdl.tensor([-1.5, 0.5]), alpha=-3.0).numpy(), [-3 * (math.exp(0.5) - 1), 0.5], rtol=1e-6
+    )
+    assert (
+        not rustdl.zeros(1, dtype=rustdl.uint8).is_signed() and rustdl.zeros(1, dtype=rustdl.int8).is_signed()
+    )
+    assert rustdl.special.hermite_polynomial_h(rustdl.tensor(0.5), 3).shape == ()
+    x = rustdl.tensor([1.0, 2.0])
+    assert (x == 1j).tolist() == [False, False] and (x == (2 + 0j)).tolist() == [False, True]
+    assert (x != 1j).tolist() == [True, True]
+    b = rustdl.tensor([True, False])
+    assert (b**0).tolist() == [1, 1] and (b**0).dtype == rustdl.int64 and (b**1).tolist() == [1, 0]
+    W = rustdl.arange(15.0).reshape(5, 3)
+    bags = F.embedding_bag(
+        rustdl.tensor([0, 1, 2, 3]), W, rustdl.tensor([0, 2]), mode="sum", include_last_offset=True
+    )
+    assert bags.tolist() == [[3.0, 5.0, 7.0]]  # the last offset ends the bag: rows 0 and 1
+    assert F.embedding_bag(
+        rustdl.tensor([0, 1]), W, rustdl.tensor([], dtype=rustdl.int64), mode="sum"
+    ).shape == (0, 3)
+
+
+def test_edge_inputs_that_were_internal_errors():
+    F = rustdl.nn.functional
+    img = rustdl.arange(9.0).reshape(1, 1, 3, 3)
+    grid = rustdl.tensor([[[[float("nan"), 0.0], [0.5, 0.5]]]])
+    out = F.grid_sample(img, grid, align_corners=False).flatten().tolist()
+    assert math.isnan(out[0]) and out[1] == pytest.approx(7.0)
+    assert F.grid_sample(img, grid, mode="nearest", align_corners=False).flatten().tolist() == [0.0, 8.0]
+    assert F.grid_sample(img, grid, padding_mode="border", align_corners=False).flatten().tolist()[0] == 3.0
+    assert F.unfold(rustdl.ones(0, 2, 4, 4), 2).shape == (0, 8, 9)
+    assert rustdl.nn.LocalResponseNorm(2)(rustdl.ones(2, 4, 0, 3)).shape == (2, 4, 0, 3)
+    a = rustdl.randn(3, 4, requires_grad=True)
+    d = F.pairwise_distance(a, rustdl.randn(3, 4), p=0)
+    assert d.requires_grad
+    d.sum().backward()
+    assert a.grad is None  # the 0-"norm" has no gradient, as PyTorch's
+    w = rustdl.tensor([[3.0, 0.0], [0.5, 0.0], [1.0, 1.0]])
+    F.embedding(rustdl.tensor([0, 2]), w, max_norm=1.0, norm_type=0)
+    # norm 0 counts nonzeros: row 0 has 1 (not renormed), row 2 has 2 > 1 (halved)
+    np.testing.assert_allclose(w.numpy(), [[3.0, 0.0], [0.5, 0.0], [0.5, 0.5]], rtol=1e-6)

@@ -571,6 +571,8 @@ def _embedding_renorm_(input, weight, max_norm: float, norm_type: float) -> None
         rows = weight[idx]
         if math.isinf(norm_type):
             norm = rows.abs().amax(dim=1)
+        elif norm_type == 0:  # the count of nonzero entries, as PyTorch's
+            norm = (rows != 0).sum(dim=1).to(rows.dtype)
         else:
             norm = rows.abs().pow(norm_type).sum(dim=1).pow(1.0 / norm_type)
         scale = _rustdl.where(norm > max_norm, (norm + 1e-7).reciprocal() * max_norm, norm * 0.0 + 1.0)
@@ -1678,7 +1680,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
             f"({h + 2 * ph}, {w + 2 * pw}) of input shape {tuple(input.shape)}"
         )
     if x.numel() == 0:  # no element: the columns are empty, whatever the image size
-        cols = x.reshape(n, c, h * w)[:, :, :0].sum(-1, keepdim=True).expand(n, c * kh * kw, oh * ow)
+        cols = x.reshape(n, c * h * w)[:, :0].sum(-1).reshape(n, 1, 1).expand(n, c * kh * kw, oh * ow)
         return (cols.squeeze(0) if unbatched else cols).contiguous()
     if ph or pw:
         x = pad(x, (pw, pw, ph, ph))
@@ -1898,6 +1900,8 @@ def _grid_pad(pix, size: int, padding_mode: str, align_corners: bool):
         else:
             pix = pix * 0.0
         pix = pix.clamp(0, size - 1)
+    if padding_mode != "zeros":  # a NaN coordinate reads the first pixel, as PyTorch's
+        pix = where(pix != pix, pix.new_zeros(()), pix)
     return pix
 
 
@@ -1943,6 +1947,8 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     def corner(xi, yi):
         """Values at integer pixel coordinates ``(xi, yi)`` (float tensors), zero outside."""
         inside = ((xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)).to(input.dtype)
+        # a NaN coordinate is outside (its weight makes the value NaN, as PyTorch's)
+        xi, yi = xi.nan_to_num(0.0), yi.nan_to_num(0.0)
         lin = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long()
         vals = flat.gather(2, lin.reshape(n, 1, ho * wo).expand(n, c, ho * wo))
         return vals * inside.reshape(n, 1, ho * wo)
@@ -2002,6 +2008,7 @@ def _grid_sample_3d(input, grid, mode: str, padding_mode: str, align: bool):
     def corner(xi, yi, zi):
         """Values at integer voxel coordinates (float tensors), zero outside."""
         inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1) & (zi >= 0) & (zi <= d - 1)
+        xi, yi, zi = xi.nan_to_num(0.0), yi.nan_to_num(0.0), zi.nan_to_num(0.0)
         lin = ((zi.clamp(0, d - 1) * h + yi.clamp(0, h - 1)) * w + xi.clamp(0, w - 1)).long()
         vals = flat.gather(2, lin.reshape(n, 1, p).expand(n, c, p))
         return vals * inside.to(input.dtype).reshape(n, 1, p)
@@ -2091,11 +2098,22 @@ def embedding_bag(
                 f"{op}: a 1-D input needs 1-D offsets, got {None if offsets is None else tuple(offsets.shape)}"
             )
         starts = [int(v) for v in offsets.cpu().numpy().tolist()]
+        flat, psw = input, per_sample_weights
         if include_last_offset:
             if not starts:
                 raise _rustdl.ArgumentError(f"{op}: include_last_offset needs at least one offset")
+            # the last offset ends the last bag: indices past it belong to no bag (PyTorch's)
+            last = starts[-1]
             starts = starts[:-1]
-        flat, psw = input, per_sample_weights
+            if not (starts[-1] if starts else 0) <= last <= flat.shape[0]:
+                raise _rustdl.ArgumentError(
+                    f"{op}: the last offset {last} must lie between the last bag's start and {flat.shape[0]}"
+                )
+            flat = flat[:last]
+            psw = psw[:last] if psw is not None else None
+        if not starts:  # no bags: nothing is looked up
+            flat = flat[:0]
+            psw = psw[:0] if psw is not None else None
     else:
         raise _rustdl.ArgumentError(f"{op}: expected a 1-D or 2-D input, got shape {tuple(input.shape)}")
     total = flat.shape[0]
@@ -2262,6 +2280,8 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     if not isinstance(size, int) or size <= 0:
         raise _rustdl.ArgumentError(f"local_response_norm: size must be a positive int, got {size!r}")
     n, c = input.shape[0], input.shape[1]
+    if input.numel() == 0:  # nothing to normalise (the pooling below refuses empty positions)
+        return input / (input * input * alpha + k).pow(beta)
     # the windowed channel mean of the squares as one average pooling over (channels, positions)
     # of the zero-padded squares: its cost does not grow with `size` by a Python loop
     sq = (input * input).reshape(n, 1, c, math.prod(input.shape[2:]))
@@ -2864,7 +2884,10 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     def fn(x):
         below = x <= 0
         neg = _rustdl.where(below, x, 0.0)
-        return _rustdl.where(below, elu(neg / alpha) * alpha, x)
+        if alpha > 0:
+            return _rustdl.where(below, elu(neg / alpha) * alpha, x)
+        # a negative alpha: x / alpha >= 0 there, past elu's exponential branch
+        return _rustdl.where(below, (neg / alpha).expm1() * alpha, x)
 
     return _inplace(input, fn, inplace)
 
