@@ -818,11 +818,22 @@ def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
     else:
         per_leaf = [_slices(leaf, d, batch) for leaf, d in zip(leaves, dims)]
         rng = _rustdl_get_rng_state() if randomness == "same" else None
+        # the unmapped tensor inputs: a call that writes into one in place would do it once per
+        # sample here (PyTorch refuses writing batched values into an unbatched tensor)
+        unmapped = [
+            (leaf, leaf._version) for leaf, d in zip(leaves, dims) if d is None and isinstance(leaf, Tensor)
+        ]
         for b in range(batch):
             if rng is not None:
                 _rustdl_set_rng_state(rng)
             sample = [leaf if sl is None else sl[b] for leaf, sl in zip(leaves, per_leaf)]
             results.append(func(*_unflatten(spec, sample), **kwargs))
+            if b == 0 and any(leaf._version != v for leaf, v in unmapped):
+                raise RuntimeError(
+                    f"vmap({fname}, ...): the function modified an input that is not mapped (in_dims None) "
+                    f"in place; vmap cannot write batched values into an unbatched tensor (map that input "
+                    f"too, or clone it inside the function)"
+                )
     flat0, out_spec = _flatten(results[0])
     columns = [flat0]
     for r in results[1:]:

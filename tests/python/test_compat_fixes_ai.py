@@ -381,3 +381,12 @@ def test_edge_inputs_that_were_internal_errors():
     F.embedding(rustdl.tensor([0, 2]), w, max_norm=1.0, norm_type=0)
     # norm 0 counts nonzeros: row 0 has 1 (not renormed), row 2 has 2 > 1 (halved)
     np.testing.assert_allclose(w.numpy(), [[3.0, 0.0], [0.5, 0.0], [0.5, 0.5]], rtol=1e-6)
+
+
+def test_vmap_refuses_writing_into_an_unmapped_input():
+    a = rustdl.zeros(3)
+    with pytest.raises(RuntimeError, match="not mapped"):
+        rustdl.vmap(lambda a, b: a.add_(b), in_dims=(None, 0))(a, rustdl.ones(2, 3))
+    assert a.tolist() == [1.0, 1.0, 1.0]  # written by the first sample only, then refused
+    out = rustdl.vmap(lambda x: x.mul_(2))(rustdl.ones(2, 3))  # a mapped input may be written
+    assert out.tolist() == [[2.0] * 3] * 2
