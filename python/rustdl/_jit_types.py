@@ -123,12 +123,17 @@ class TensorType(_Singleton):
         return None
 
 
-class ListType(Type):
+class _OfElement(Type):
+    """A type built on one element type: ``List[T]`` (``T[]``) and ``Optional[T]`` (``T?``)."""
+
+    _kind = ""
+    _suffix = ""
+
     def __init__(self, element: Type) -> None:
         self._element = element
 
     def _key(self) -> tuple:
-        return ("List", self._element._key())
+        return (self._kind, self._element._key())
 
     def getElementType(self) -> Type:  # noqa: N802
         return self._element
@@ -137,11 +142,15 @@ class ListType(Type):
         return [self._element]
 
     def str(self) -> str:
-        return f"{self._element.str()}[]"
+        return f"{self._element.str()}{self._suffix}"
 
     @property
     def annotation_str(self) -> str:
-        return f"List[{self._element.annotation_str}]"
+        return f"{self._kind}[{self._element.annotation_str}]"
+
+
+class ListType(_OfElement):
+    _kind, _suffix = "List", "[]"
 
     @staticmethod
     def ofInts() -> ListType:  # noqa: N802
@@ -168,25 +177,8 @@ class ListType(Type):
         return ListType(TensorType.get())
 
 
-class OptionalType(Type):
-    def __init__(self, element: Type) -> None:
-        self._element = element
-
-    def _key(self) -> tuple:
-        return ("Optional", self._element._key())
-
-    def getElementType(self) -> Type:  # noqa: N802
-        return self._element
-
-    def containedTypes(self) -> list[Type]:  # noqa: N802
-        return [self._element]
-
-    def str(self) -> str:
-        return f"{self._element.str()}?"
-
-    @property
-    def annotation_str(self) -> str:
-        return f"Optional[{self._element.annotation_str}]"
+class OptionalType(_OfElement):
+    _kind, _suffix = "Optional", "?"
 
     @staticmethod
     def ofTensor() -> OptionalType:  # noqa: N802
