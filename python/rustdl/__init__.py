@@ -238,7 +238,7 @@ from . import __config__  # noqa: F401,E402
 from .futures import Future  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .utils.dlpack import from_dlpack, to_dlpack  # noqa: F401,E402
-from .nn.modules.rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: F401,E402
+from .nn.modules.rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

@@ -319,23 +319,19 @@ class ComplexTensor:
         raise TypeError("can't convert complex to int")
 
     def __repr__(self) -> str:
+        from ._tensor_str import tensor_repr
+
         a = self.detach().numpy()
         pkg = repr(self._re.dtype).split(".")[0]
-
-        def fmt(z):
-            return f"{z.real:.4f}{z.imag:+.4f}j"
-
-        body = np.array2string(a, separator=", ", formatter={"complex_kind": fmt}, prefix="tensor(")
-        extra = ""
-        if self._re.dtype == _rustdl.float64:
-            extra += f", dtype={pkg}.complex128"
-        if self.device.type != "cpu":
-            extra += f", device='{self.device}'"
+        grad = None
         if self.requires_grad and not self.is_leaf:
-            extra += ", grad_fn=<ComplexBackward>"
+            grad = "grad_fn=<ComplexBackward>"
         elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+            grad = "requires_grad=True"
+        # complex64 goes with the default float32 (no dtype shown), as PyTorch's
+        default = self._re.dtype == _r().get_default_dtype() and a.size > 0
+        device = str(self.device) if self.device.type != "cpu" else None
+        return tensor_repr(a, f"{pkg}.{self.dtype.name}", default, device, grad)
 
     __str__ = __repr__
 

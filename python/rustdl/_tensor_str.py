@@ -64,6 +64,23 @@ class _Formatter:
         return " " * (self.width - len(s)) + s
 
 
+class _ComplexFormatter:
+    """PyTorch's complex layout: the real and imaginary parts formatted each by its own
+    :class:`_Formatter` (``6.+0.j``, ``-2.0000+2.5000j``)."""
+
+    def __init__(self, values: np.ndarray, precision: int, sci_mode):
+        self.real = _Formatter(values.real, precision, sci_mode)
+        self.imag = _Formatter(values.imag, precision, sci_mode)
+        self.width = self.real.width + self.imag.width + 1
+
+    def format(self, v) -> str:
+        v = complex(v)
+        imag = (self.imag.format(v.imag) + "j").lstrip()
+        if imag[0] not in "+-":
+            imag = "+" + imag
+        return self.real.format(v.real) + imag
+
+
 def _summarized(a: np.ndarray, edge: int) -> np.ndarray:
     """The values a summary shows (the first and last ``edge`` along every dim)."""
     if a.ndim == 0:
@@ -142,7 +159,8 @@ def tensor_repr(
             suffixes.append(f"dtype={dtype_name}")
         summarize = values.size > opts["threshold"]
         shown = _summarized(values, opts["edgeitems"]) if summarize else values
-        fmt = _Formatter(shown, opts["precision"], opts["sci_mode"])
+        kind = _ComplexFormatter if values.dtype.kind == "c" else _Formatter
+        fmt = kind(shown, opts["precision"], opts["sci_mode"])
         body = _body(values, indent, summarize, fmt, opts)
     if grad:
         suffixes.append(grad)

@@ -390,3 +390,72 @@ def test_vmap_refuses_writing_into_an_unmapped_input():
     assert a.tolist() == [1.0, 1.0, 1.0]  # written by the first sample only, then refused
     out = rustdl.vmap(lambda x: x.mul_(2))(rustdl.ones(2, 3))  # a mapped input may be written
     assert out.tolist() == [[2.0] * 3] * 2
+
+
+# ---------------------------------------------------------------- sequence-model round
+
+
+def test_ctc_gradient_of_an_impossible_sample_is_nan_in_its_frames():
+    """[1, 1] needs 3 frames (a blank between the repeats) but has 2: the loss is inf and, as
+    PyTorch's, the gradient NaN in that sample's frames; a feasible sample beside it keeps its
+    finite gradient, frames past the input get 0, and zero_infinity=True gives zeros."""
+    F = rustdl.nn.functional
+    for zero_infinity in (False, True):
+        x = rustdl.zeros(3, 2, 3, dtype=rustdl.float64, requires_grad=True)
+        loss = F.ctc_loss(
+            x.log_softmax(2),
+            rustdl.tensor([[1, 1], [1, 2]]),
+            rustdl.tensor([2, 2]),
+            rustdl.tensor([2, 2]),
+            reduction="none",
+            zero_infinity=zero_infinity,
+        )
+        loss.sum().backward()
+        g = x.grad.numpy()
+        assert loss.tolist()[0] == (0.0 if zero_infinity else math.inf)
+        assert loss.tolist()[1] == pytest.approx(math.log(9))  # 1/9: one alignment of [1, 2] in 2 frames
+        if zero_infinity:
+            assert np.all(g[:, 0] == 0)
+        else:
+            assert np.all(np.isnan(g[:2, 0])) and np.all(g[2] == 0)
+        # the feasible sample: softmax - posterior (one alignment, so posterior is one-hot)
+        np.testing.assert_allclose(g[:2, 1], [[1 / 3, -2 / 3, 1 / 3], [1 / 3, 1 / 3, -2 / 3]], rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_functional_rnns_match_the_modules(mode):
+    nn = rustdl.nn
+    rustdl.manual_seed(0)
+    make = {
+        "lstm": lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+        "gru": lambda: nn.GRU(3, 4, num_layers=2, bidirectional=True),
+        "rnn_tanh": lambda: nn.RNN(3, 4, num_layers=2, bidirectional=True),
+        "rnn_relu": lambda: nn.RNN(3, 4, num_layers=2, bidirectional=True, nonlinearity="relu"),
+    }[mode]
+    m = make().double()
+    x = rustdl.randn(5, 2, 3, dtype=rustdl.float64)
+    h = rustdl.randn(4, 2, 4, dtype=rustdl.float64)
+    hx = (h, rustdl.randn(4, 2, 4, dtype=rustdl.float64)) if mode == "lstm" else h
+    state = rustdl.get_rng_state()
+    got = getattr(rustdl, mode)(x, hx, m._flat_weights, True, 2, 0.0, False, True, False)
+    assert rustdl.equal(rustdl.get_rng_state(), state)  # no draw from the generator
+    ref = m(x, hx)
+    np.testing.assert_allclose(got[0].detach().numpy(), ref[0].detach().numpy(), rtol=1e-12)
+    ref_h = ref[1][0] if mode == "lstm" else ref[1]
+    np.testing.assert_allclose(got[1].detach().numpy(), ref_h.detach().numpy(), rtol=1e-12)
+    # gradients reach the given weights
+    got[0].sum().backward()
+    assert all(w.grad is not None for w in m._flat_weights)
+    from rustdl import _VF
+
+    assert _VF.lstm is rustdl.lstm
+
+
+def test_complex_tensors_print_as_pytorchs():
+    assert repr(rustdl.fft.fft(rustdl.arange(4.0))) == "tensor([ 6.+0.j, -2.+2.j, -2.+0.j, -2.-2.j])"
+    assert repr(rustdl.tensor([1.5 + 2j, -0.25 - 1j])) == "tensor([ 1.5000+2.j, -0.2500-1.j])"
+    assert repr(
+        rustdl.zeros(2, dtype=rustdl.complex128)
+    ) == "tensor([0.+0.j, 0.+0.j], dtype=torch.complex128)".replace(
+        "torch", repr(rustdl.float32).split(".")[0]
+    )

@@ -1154,6 +1154,16 @@ def ctc_loss(
     nll = _rustdl.where(zero_len > 0, _rustdl.where(empty_ok > 0, zero, inf), nll)
     impossible = (nll > 1e29).logical_or(nll.isnan())
     nll = _rustdl.where(impossible, zero if zero_infinity else inf, nll)
+    if not zero_infinity and t_max and lp.requires_grad and _rustdl.is_grad_enabled():
+        imp = [i for i, b in enumerate(impossible.tolist()) if b]
+        if imp:
+            # an impossible sample's infinite loss has a NaN gradient in the frames inside its
+            # input, as PyTorch's: sqrt(|s - s|) is 0 with the derivative NaN (inf · 0)
+            idx = _rustdl.tensor(imp, dtype=_rustdl.int64, device=dev)
+            sel = lp.index_select(1, idx)
+            live_sel = live_t.index_select(1, idx).unsqueeze(2) > 0
+            tot = _rustdl.where(live_sel, sel, sel.detach()).sum((0, 2))
+            nll = nll + _rustdl.zeros_like(nll).index_add(0, idx, (tot - tot.detach()).abs().sqrt())
     if reduction == "none":
         return nll.squeeze(0) if unbatched else nll
     if reduction == "sum":

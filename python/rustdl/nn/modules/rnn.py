@@ -12,7 +12,10 @@ import math
 import warnings
 from typing import Any
 
-from ... import _rustdl
+from ... import (
+    _VF,  # noqa: F401  (torch.nn.modules.rnn._VF, which custom RNN code imports)
+    _rustdl,
+)
 from ..._rustdl import Tensor
 from .. import functional as F
 from .. import init
@@ -686,3 +689,104 @@ def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
 def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
     """One Elman step with ReLU from explicit weights: the next hidden state."""
     return _cell_function("rnn_relu_cell", "RNN_RELU", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def _rnn_function(
+    op, mode, input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
+):  # noqa: A002
+    """A whole multi-layer RNN from explicit weights (``torch.lstm``/``gru``/``rnn_tanh``/
+    ``rnn_relu``, which custom RNN code and weight-drop wrappers call): ``params`` in
+    ``_flat_weights`` order (per layer and direction ``w_ih, w_hh[, b_ih, b_hh][, w_hr]``)."""
+    from ... import get_rng_state, set_rng_state
+
+    if not isinstance(hx, (Tensor, tuple, list)):
+        raise TypeError(f"{op}: hx must be a tensor (or (h, c) for lstm), got {type(hx).__name__}")
+    if isinstance(batch_first, Tensor) or not isinstance(input, Tensor):
+        raise _rustdl.ArgumentError(f"{op}: the packed-sequence form is not supported; pass a padded input")
+    params = list(params)
+    dirs = 2 if bidirectional else 1
+    if num_layers < 1 or not params or len(params) % (num_layers * dirs):
+        raise _rustdl.ArgumentError(
+            f"{op}: {len(params)} weights do not split into {num_layers} layer(s) x {dirs} direction(s)"
+        )
+    per = len(params) // (num_layers * dirs)
+    plain = 4 if has_biases else 2
+    proj = mode == "LSTM" and per == plain + 1
+    if per != plain and not proj:
+        raise _rustdl.ArgumentError(f"{op}: expected {plain} weights per layer and direction, got {per}")
+    w_ih = params[0]
+    hidden = w_ih.shape[0] // _GATES[mode]
+    state = get_rng_state()  # building the module must not draw from the generator
+    try:
+        cls = {"LSTM": LSTM, "GRU": GRU}.get(mode, RNN)
+        kwargs: dict = {} if cls is not RNN else {"nonlinearity": "relu" if mode == "RNN_RELU" else "tanh"}
+        if proj:
+            kwargs["proj_size"] = params[plain].shape[0]
+        mod = cls(
+            w_ih.shape[1],
+            hidden,
+            num_layers,
+            bias=bool(has_biases),
+            batch_first=bool(batch_first),
+            dropout=float(dropout),
+            bidirectional=bool(bidirectional),
+            device=w_ih.device,
+            dtype=w_ih.dtype,
+            **kwargs,
+        )
+    finally:
+        set_rng_state(state)
+    mod._flat_weights = params
+    mod.train(bool(train))
+    if mode == "LSTM":
+        out, (h, c) = mod(input, tuple(hx))
+        return out, h, c
+    return mod(input, hx)
+
+
+def lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
+    """``torch.lstm``: ``(output, h_n, c_n)`` of an LSTM with the weights ``params``."""
+    return _rnn_function(
+        "lstm", "LSTM", input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
+    )
+
+
+def gru(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
+    """``torch.gru``: ``(output, h_n)`` of a GRU with the weights ``params``."""
+    return _rnn_function(
+        "gru", "GRU", input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
+    )
+
+
+def rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
+    """``torch.rnn_tanh``: ``(output, h_n)`` of an Elman RNN (tanh) with the weights ``params``."""
+    return _rnn_function(
+        "rnn_tanh",
+        "RNN_TANH",
+        input,
+        hx,
+        params,
+        has_biases,
+        num_layers,
+        dropout,
+        train,
+        bidirectional,
+        batch_first,
+    )
+
+
+def rnn_relu(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
+    """``torch.rnn_relu``: ``(output, h_n)`` of an Elman RNN (ReLU) with the weights ``params``."""
+    return _rnn_function(
+        "rnn_relu",
+        "RNN_RELU",
+        input,
+        hx,
+        params,
+        has_biases,
+        num_layers,
+        dropout,
+        train,
+        bidirectional,
+        batch_first,
+    )
