@@ -598,6 +598,10 @@ impl Node {
                     | "ToCopy"
                     | "ToDevice"
                     | "as_strided"
+                    // an in-place overwrite (its gradient is zero for the old value)
+                    | "zero_"
+                    | "fill_"
+                    | "copy_"
             )
     }
 

@@ -1129,7 +1129,9 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
         idx = [(i - offset) * c + i for i in range(k)]
     lead = tuple(input.shape[i] for i in rest)
     strides = input.stride()
-    if not any(st == 0 and m > 1 for m, st in zip(input.shape, strides)):
+    # (an expanded input's elements share memory: with autograd, the diagonal of a copy, whose
+    # gradient can tell them apart; without it, a view as PyTorch's)
+    if not (input.requires_grad and any(st == 0 and m > 1 for m, st in zip(input.shape, strides))):
         # a view sharing storage with ``input`` whatever its layout (writes to it reach
         # ``input``, as in PyTorch): the diagonal walks both dims at once
         s1, s2 = strides[d1], strides[d2]
@@ -1283,6 +1285,17 @@ def _norm(self, p=None, dim=None, keepdim=False, dtype=None):
                 )
             dim = (-2, -1)
         return matrix_norm(self, "nuc", dim, keepdim, dtype=dtype)
+    if (
+        isinstance(p, (builtins.int, builtins.float))
+        and not isinstance(p, builtins.bool)
+        and p not in (0, 1, 2, _math.inf, -_math.inf)
+        and self.is_floating_point()
+    ):
+        # a general p: the vector norm, whose gradient is 0 at a zero vector (and at the zero
+        # entries for p < 1), as PyTorch's (the power formula gave NaN there)
+        from .linalg import vector_norm
+
+        return vector_norm(self, p, dim, keepdim, dtype=dtype)
     out = _orig_norm(self, p, dim, keepdim, dtype)
     if p == 0 and not isinstance(p, builtins.bool) and self.requires_grad and _rd.is_grad_enabled():
         # the 0-"norm" counts nonzeros: it requires grad with an undefined gradient, as PyTorch's
@@ -2935,8 +2948,10 @@ def _unfold(self, dimension, size, step):
     if not isinstance(size, int) or size < 0 or size > n:
         raise _rd.ArgumentError(f"unfold: size ({size}) must be in [0, {n}] for dimension {dimension}")
     nw = (n - size) // step + 1
-    if any(st == 0 and k > 1 for k, st in zip(x.shape, x.stride())):
-        x = x.contiguous()  # an expanded input's elements share memory: windows of a copy
+    if x.requires_grad and any(st == 0 and k > 1 for k, st in zip(x.shape, x.stride())):
+        # an expanded input's elements share memory, so a gradient could not tell them apart:
+        # windows of a copy (without autograd, a view of the shared memory, as PyTorch's)
+        x = x.contiguous()
     # a view, as PyTorch's: dim d walks the windows (stride × step), a new last dim each window
     shape, strides = list(x.shape), list(x.stride())
     shape[d], last = nw, strides[d]
@@ -3021,7 +3036,7 @@ def _as_strided(self, size, stride, storage_offset=None):
         raise _rd.OutOfMemoryError(
             f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
         )
-    broadcast = any(st == 0 and n > 1 for n, st in zip(self.shape, self.stride()))
+    broadcast = self.requires_grad and any(st == 0 and n > 1 for n, st in zip(self.shape, self.stride()))
     if storage_offset >= self.storage_offset() and not broadcast:
         # a view from this tensor's first element on: writes through it reach this tensor, as
         # PyTorch's (its gradient goes back to the elements it reads); an expanded tensor, whose

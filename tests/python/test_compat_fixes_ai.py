@@ -459,3 +459,59 @@ def test_complex_tensors_print_as_pytorchs():
     ) == "tensor([0.+0.j, 0.+0.j], dtype=torch.complex128)".replace(
         "torch", repr(rustdl.float32).split(".")[0]
     )
+
+
+# ---------------------------------------------------------------- in-place fuzz and repo rounds
+
+
+def test_second_backward_through_in_place_overwrites():
+    """zero_/fill_/copy_ keep no tensor (their gradient is zero for the old value): backward
+    runs through them twice without retain_graph, as PyTorch's."""
+    for op, expect_b in (
+        (lambda x, b: x.zero_(), None),
+        (lambda x, b: x.fill_(2.0), None),
+        (lambda x, b: x.copy_(b), [2.0] * 3),
+    ):
+        a = rustdl.tensor([1.0, 2.0, 3.0], dtype=rustdl.float64, requires_grad=True)
+        b = rustdl.tensor([4.0, 5.0, 6.0], dtype=rustdl.float64, requires_grad=True)
+        x = a + 0.5
+        op(x, b)
+        x.sum().backward()
+        x.sum().backward()
+        assert a.grad.tolist() == [0.0] * 3
+        assert (None if b.grad is None else b.grad.tolist()) == expect_b
+
+
+def test_views_of_an_expanded_tensor_alias_its_memory():
+    a = rustdl.tensor([1.0, 2.0, 3.0], dtype=rustdl.float64)
+    e = a.unsqueeze(0).expand(2, 3)
+    u, d, s = e.unfold(0, 1, 1), e.diagonal(), e.as_strided((2,), (1,))
+    a.add_(10.0)
+    assert u.flatten().tolist() == [11.0, 12.0, 13.0] * 2
+    assert d.tolist() == [11.0, 12.0] and s.tolist() == [11.0, 12.0]
+    # with autograd the gradient tells the shared elements apart (each read counts once)
+    a = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    e = a.unsqueeze(0).expand(2, 3)
+    (e.diagonal().sum() + e.unfold(0, 1, 1).sum() + e.as_strided((2,), (1,)).sum()).backward()
+    assert a.grad.tolist() == [4.0, 4.0, 2.0]
+
+
+@pytest.mark.parametrize("p", [3, 0.5, 1.5, 4])
+def test_norm_of_a_general_p_has_pytorchs_gradient_at_zeros(p):
+    F = rustdl.nn.functional
+    x = rustdl.zeros(3, requires_grad=True)
+    rustdl.norm(x, p=p).backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    x = rustdl.tensor([[1.0, -2.0, 0.0], [0.5, 0.25, -1.0]], dtype=rustdl.float64, requires_grad=True)
+    r = x.norm(p, dim=1)
+    (g,) = rustdl.autograd.grad(r.sum(), x)
+    xn = x.detach().numpy()
+    ref = (np.abs(xn) ** p).sum(1) ** (1 / p)
+    np.testing.assert_allclose(r.detach().numpy(), ref, rtol=1e-12)
+    # d/dx ||x||_p = sign(x) |x|^(p-1) / ||x||^(p-1), 0 at a zero entry
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gref = np.where(xn == 0, 0.0, np.sign(xn) * np.abs(xn) ** (p - 1) / ref[:, None] ** (p - 1))
+    np.testing.assert_allclose(g.numpy(), gref, rtol=1e-10)
+    z = rustdl.zeros(1, 2, requires_grad=True)
+    F.normalize(z, p=3, dim=1).sum().backward()
+    assert np.all(np.isfinite(z.grad.numpy()))
