@@ -744,49 +744,18 @@ def _rnn_function(
     return mod(input, hx)
 
 
-def lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
-    """``torch.lstm``: ``(output, h_n, c_n)`` of an LSTM with the weights ``params``."""
-    return _rnn_function(
-        "lstm", "LSTM", input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
-    )
+def _functional_rnn(name: str, mode: str, returns: str):
+    def fn(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
+        return _rnn_function(
+            name, mode, input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
+        )
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``torch.{name}``: {returns} from the weights ``params`` (``_flat_weights`` order)."
+    return fn
 
 
-def gru(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
-    """``torch.gru``: ``(output, h_n)`` of a GRU with the weights ``params``."""
-    return _rnn_function(
-        "gru", "GRU", input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
-    )
-
-
-def rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
-    """``torch.rnn_tanh``: ``(output, h_n)`` of an Elman RNN (tanh) with the weights ``params``."""
-    return _rnn_function(
-        "rnn_tanh",
-        "RNN_TANH",
-        input,
-        hx,
-        params,
-        has_biases,
-        num_layers,
-        dropout,
-        train,
-        bidirectional,
-        batch_first,
-    )
-
-
-def rnn_relu(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):  # noqa: A002
-    """``torch.rnn_relu``: ``(output, h_n)`` of an Elman RNN (ReLU) with the weights ``params``."""
-    return _rnn_function(
-        "rnn_relu",
-        "RNN_RELU",
-        input,
-        hx,
-        params,
-        has_biases,
-        num_layers,
-        dropout,
-        train,
-        bidirectional,
-        batch_first,
-    )
+lstm = _functional_rnn("lstm", "LSTM", "``(output, h_n, c_n)`` of an LSTM")
+gru = _functional_rnn("gru", "GRU", "``(output, h_n)`` of a GRU")
+rnn_tanh = _functional_rnn("rnn_tanh", "RNN_TANH", "``(output, h_n)`` of an Elman RNN (tanh)")
+rnn_relu = _functional_rnn("rnn_relu", "RNN_RELU", "``(output, h_n)`` of an Elman RNN (ReLU)")
