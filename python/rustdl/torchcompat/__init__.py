@@ -106,6 +106,7 @@ _PREFIXES: dict[str, str] = {
     "torch.version": "rustdl.torchcompat._torch_version",
     "torch.types": "rustdl.torchcompat._torch_types",
     "torch.ops": "rustdl.torchcompat._torch_ops",
+    "torch.library": "rustdl.torchcompat._torch_library",
     "torch._subclasses": "rustdl.torchcompat._torch_subclasses",
     "torch.fx.experimental": "rustdl.torchcompat._torch_fx_experimental",
     "torch._dynamo": "rustdl.torchcompat._torch_dynamo",

@@ -5,8 +5,9 @@ name (``rustdl.<op>``, else ``rustdl.nn.functional.<op>``, else the Tensor metho
 spellings ``add_`` included), with every overload (``.default``, ``.Tensor``, ``.Scalar``, ...)
 the same callable. Naming an operator rustdl lacks works (library code makes tables of
 operators when it is imported) and calling it raises ``NotImplementedError``. Other namespaces
-(extension libraries' custom operators) hold no operators: reaching one raises
-``AttributeError``, as PyTorch's does for an operator nobody registered; ``load_library`` raises
+hold the operators registered through ``torch.library`` (``custom_op``, ``Library.define``);
+reaching any other raises ``AttributeError``, as PyTorch's does for an operator nobody
+registered; ``load_library`` raises
 ``OSError``, as it does for a library that cannot be loaded."""
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ class OpOverload:
 
     def name(self) -> str:
         return f"{packet_qualified(self.overloadpacket)}.{self._overloadname}"
+
+    @property
+    def _schema(self) -> str:
+        """The schema text of an operator registered through ``torch.library``."""
+        from ._torch_library import _registered
+
+        op = _registered(self.overloadpacket._ns, self.overloadpacket._name)
+        if op is None or op.schema is None:
+            raise AttributeError(f"{self}: rustdl keeps no schema for this operator")
+        schema = op.schema
+        return schema if schema.startswith(op.qualname) else f"{op.qualname}{schema}"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.overloadpacket(*args, **kwargs)
@@ -93,6 +105,11 @@ class OpOverloadPacket:
         return list(self._overloads) or ["default"]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from ._torch_library import _registered
+
+        op = _registered(self._ns, self._name)
+        if op is not None:
+            return op(*args, **kwargs)
         fn = _resolve(self._name)
         if fn is None:
             raise NotImplementedError(f"torch.ops.{self._ns}.{self._name}: rustdl has no such operator")
@@ -117,7 +134,9 @@ class _OpNamespace:
         if op.startswith("__"):
             raise AttributeError(op)
         if op not in self._ops:
-            if not self._lazy:
+            from ._torch_library import _registered
+
+            if not self._lazy and _registered(self.name, op) is None:
                 raise AttributeError(f"'_OpNamespace' '{self.name}' object has no attribute '{op}'")
             self._ops[op] = OpOverloadPacket(self.name, op)
         return self._ops[op]
