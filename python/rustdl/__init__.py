@@ -1043,6 +1043,7 @@ from ._tensor_api import (  # noqa: E402,F401
     get_default_dtype,
     histc,
     histogram,
+    histogramdd,
     inf,
     isclose,
     lerp,

@@ -1068,6 +1068,101 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
     return histogram_return_types(_back(hist, input, input.dtype), _back(edges, input, input.dtype))
 
 
+class histogramdd_return_types(tuple):  # noqa: N801 - PyTorch's name
+    """``(hist, bin_edges)`` of :func:`histogramdd` (``bin_edges`` a list, one per dimension)."""
+
+    __slots__ = ()
+
+    def __new__(cls, hist, bin_edges):
+        return super().__new__(cls, (hist, bin_edges))
+
+    hist = property(lambda self: self[0])
+    bin_edges = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"histogramdd(hist={self[0]!r}, bin_edges={self[1]!r})"
+
+
+def histogramdd(input, bins=10, *, range=None, weight=None, density=False):  # noqa: A002
+    """D-dimensional histogram of the points in the last dimension of ``input`` (shape
+    ``(..., D)``), as ``torch.histogramdd``: ``bins`` an int (every dimension), a list of D ints,
+    or a list of D 1-D tensors of edges; ``range`` a flat list ``[lo0, hi0, lo1, hi1, ...]``
+    (default each dimension's min and max); each bin holds ``[left, right)`` and the last also
+    its right edge. Returns ``(hist, bin_edges)``."""
+    _check_tensor("histogramdd", input=input)
+    if not input.is_floating_point():
+        raise TypeError(f"histogramdd: expected a floating tensor, got {input.dtype}")
+    if input.dim() < 1:
+        raise _rd.ArgumentError("histogramdd: input should have at least 1 dimension (the point coordinates)")
+    d = int(input.shape[-1])
+    pts = _np_of(input).reshape(-1, d).astype(_np.float64)
+    w = None
+    if weight is not None:
+        _check_tensor("histogramdd", weight=weight)
+        if tuple(weight.shape) != tuple(input.shape[:-1]):
+            raise _rd.ArgumentError(
+                f"histogramdd: weight shape {tuple(weight.shape)} must be input's shape without its last "
+                f"dimension, {tuple(input.shape[:-1])}"
+            )
+        w = _np_of(weight).reshape(-1).astype(_np.float64)
+    if isinstance(bins, (int, _np.integer)) and not isinstance(bins, bool):
+        bins = [int(bins)] * d
+    bins = list(bins) if isinstance(bins, (list, tuple)) else bins
+    if not isinstance(bins, list) or len(bins) != d:
+        raise _rd.ArgumentError(
+            f"histogramdd: bins must be an int or hold one entry per dimension ({d}), got {bins!r}"
+        )
+    if range is not None:
+        range = [builtins.float(v) for v in range]
+        if len(range) != 2 * d:
+            raise _rd.ArgumentError(f"histogramdd: range must hold 2 * {d} values, got {len(range)}")
+    edges = []
+    for k, b in enumerate(bins):
+        if isinstance(b, Tensor):
+            if b.dim() != 1 or b.numel() < 1:
+                raise _rd.ArgumentError(f"histogramdd: bins[{k}] must be a 1-D tensor of edges")
+            e = _np_of(b).astype(_np.float64)
+            if _np.any(_np.diff(e) < 0):
+                raise _rd.ArgumentError(f"histogramdd: the edges of bins[{k}] must be increasing")
+        else:
+            if isinstance(b, bool) or not isinstance(b, (int, _np.integer)) or b <= 0:
+                raise _rd.ArgumentError(f"histogramdd: bins[{k}] must be a positive int, got {b!r}")
+            _host_room("histogramdd", int(b), 2)
+            if range is not None:
+                lo, hi = range[2 * k], range[2 * k + 1]
+            elif pts.shape[0]:
+                lo, hi = builtins.float(pts[:, k].min()), builtins.float(pts[:, k].max())
+            else:
+                lo, hi = 0.0, 1.0
+            if not (_math.isfinite(lo) and _math.isfinite(hi)):
+                raise _rd.ArgumentError(f"histogramdd: range of [{lo}, {hi}] in dimension {k} is not finite")
+            if lo > hi:
+                raise _rd.ArgumentError(
+                    f"histogramdd: min should not exceed max in dimension {k}, got {lo} and {hi}"
+                )
+            if lo == hi:
+                lo, hi = lo - 0.5, hi + 0.5
+            e = _np.linspace(lo, hi, int(b) + 1)
+        edges.append(e)
+    total = 1
+    for e in edges:
+        total *= builtins.max(e.size - 1, 0)
+    _host_room("histogramdd", total, 2)
+    if builtins.any(e.size < 2 for e in edges):
+        hist = _np.zeros([builtins.max(e.size - 1, 0) for e in edges])
+    else:
+        hist, _ = _np.histogramdd(pts, bins=edges, weights=w)
+        if density:
+            s = hist.sum()
+            vol = _np.ones(())
+            for e in edges:
+                vol = _np.multiply.outer(vol, _np.diff(e))
+            hist = hist / (s * vol) if s > 0 else hist * _np.nan
+    return histogramdd_return_types(
+        _back(hist.astype(_np.float64), input, input.dtype), [_back(e, input, input.dtype) for e in edges]
+    )
+
+
 # ---- shapes
 
 
