@@ -19,6 +19,7 @@ from . import _rustdl as _rd
 from ._rustdl import Tensor, float32, float64, int64
 from ._rustdl import bool as _bool
 from ._tensor_api import _back, _elem_np, _np_of, _result, get_default_dtype
+from ._typed_errors import int_arg
 from .autograd import Function
 from .return_types import structseq
 
@@ -680,7 +681,10 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
 def _window(
     op: str, window_length: int, periodic: bool, dtype: Any, device: Any, requires_grad: bool, fn
 ) -> Tensor:
-    if not isinstance(window_length, int) or window_length < 0:
+    window_length = int_arg(window_length)
+    if isinstance(window_length, float) or not isinstance(window_length, int):
+        raise TypeError(f"{op}(): argument 'window_length' must be int, not {type(window_length).__name__}")
+    if window_length < 0:
         raise RuntimeError(f"{op}: requires non-negative window_length, got window_length={window_length}")
     dtype = dtype if dtype is not None else get_default_dtype()
     if getattr(dtype, "name", None) not in ("float32", "float64"):
@@ -755,7 +759,8 @@ def blackman_window(
     """Blackman window, as ``torch.blackman_window``."""
     return _window(
         "blackman_window", window_length, periodic, dtype, device, requires_grad,
-        lambda n, m: 0.42 - 0.5 * np.cos(2 * np.pi * n / m) + 0.08 * np.cos(4 * np.pi * n / m),
+        # summed in PyTorch's order, so the end points are exactly 0
+        lambda n, m: 0.08 * np.cos(4 * np.pi * n / m) - 0.5 * np.cos(2 * np.pi * n / m) + 0.42,
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import operator
 
 from ._rustdl import Tensor, float32, float64, int32, int64
 from ._rustdl import bool as _bool
+from ._typed_errors import int_arg
 
 __all__ = [
     "finfo",
@@ -3038,6 +3039,7 @@ def _unfold(self, dimension, size, step):
     else:
         x, d = self, _norm_dim("unfold", dimension, self.dim())
     n = x.shape[d]
+    size, step = int_arg(size), int_arg(step)
     if not isinstance(step, int) or step <= 0:
         raise _rd.ArgumentError(f"unfold: step must be a positive int, got {step!r}")
     if not isinstance(size, int) or size < 0 or size > n:
@@ -4840,7 +4842,14 @@ def _copy(self):
 
 def _deepcopy(self, memo):
     """``copy.deepcopy``: a new leaf with its own storage (see the core's), of the tensor's own
-    class with its attributes deep-copied, as PyTorch keeps a subclass."""
+    class with its attributes deep-copied, as PyTorch keeps a subclass. A tensor with history
+    (not a leaf) is refused, as PyTorch refuses it: its copy could not keep the graph."""
+    if not self.is_leaf:
+        raise RuntimeError(
+            "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the "
+            "moment.  If you were attempting to deepcopy a module, this may be because of a torch.nn.utils."
+            "weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001"
+        )
     out = _plain_deepcopy(self, memo)
     if type(self) is Tensor:
         return out

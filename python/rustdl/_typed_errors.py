@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import types
 from typing import Any
 
@@ -49,6 +50,18 @@ def retyped(err: AttributeError, name: str, args: tuple, kwargs: dict) -> TypeEr
         return None
     what = "a Tensor" if where.endswith("be") else "Tensors"
     return TypeError(f"{name}(): {where} {what}, not {type(obj).__name__}{_shapes(args)}")
+
+
+def int_arg(value: Any) -> Any:
+    """An integer argument as PyTorch's argument parser takes it: anything with ``__index__``
+    (a numpy integer, a one-element integer tensor) becomes its int; any other value is returned
+    unchanged, for the caller's own check to name."""
+    if type(value) is int or isinstance(value, (float, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 #: numpy's keyword spellings PyTorch's argument parser takes for every ``dim`` / ``keepdim``

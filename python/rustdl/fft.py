@@ -16,6 +16,7 @@ import numpy as np
 from . import _rustdl
 from ._complex import ComplexTensor, as_complex
 from ._rustdl import Tensor
+from ._typed_errors import int_arg
 from .autograd import Function
 
 __all__ = [
@@ -114,12 +115,15 @@ def _resize_c(z: ComplexTensor, dim: int, n: int) -> ComplexTensor:
 
 
 def _check_n(n, op):
+    """``n`` as an int (numpy integers and integer tensors taken, as PyTorch), checked."""
+    n = int_arg(n)
     if n is not None and (not isinstance(n, int) or n < 1):
         raise RuntimeError(f"{op}: Invalid number of data points ({n}) specified")
+    return n
 
 
 def _c2c(z: ComplexTensor, n, dim, norm, inverse, op) -> ComplexTensor:
-    _check_n(n, op)
+    n = _check_n(n, op)
     norm = _check_norm(norm, op)
     dim = _norm_dim(dim, z.ndim, op)
     if n is not None:
@@ -143,7 +147,7 @@ def ifft(input, n=None, dim=-1, norm=None, *, out=None) -> ComplexTensor:  # noq
 def rfft(input, n=None, dim=-1, norm=None, *, out=None) -> ComplexTensor:  # noqa: A002
     """The DFT of a real signal: the ``n // 2 + 1`` non-negative frequencies."""
     x = _real_input(input, "rfft")
-    _check_n(n, "rfft")
+    n = _check_n(n, "rfft")
     d = _norm_dim(dim, x.ndim, "rfft")
     n = x.shape[d] if n is None else n
     z = _c2c(as_complex(x), n, d, norm, False, "rfft")
@@ -166,7 +170,7 @@ def irfft(input, n=None, dim=-1, norm=None, *, out=None) -> Tensor:  # noqa: A00
     """The real signal of ``n`` points (default ``2 * (m - 1)``) whose one-sided spectrum is
     ``input``; the imaginary parts of the zero (and Nyquist) bins are ignored."""
     z = _as_float_complex(input, "irfft")
-    _check_n(n, "irfft")
+    n = _check_n(n, "irfft")
     d = _norm_dim(dim, z.ndim, "irfft")
     n = 2 * (z.shape[d] - 1) if n is None else n
     if n < 1:
@@ -200,7 +204,7 @@ def _dims_and_sizes(x, s, dim, op):
     if s is None:
         sizes = [None] * len(dims)
     else:
-        sizes = [None if k == -1 else k for k in s]
+        sizes = [None if k == -1 else k for k in (int_arg(k) for k in s)]
         if len(sizes) != len(dims):
             raise RuntimeError(f"{op}: When given, dim and shape arguments must have the same length")
     return dims, sizes
@@ -287,6 +291,7 @@ def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, require
     """Sample frequencies of an ``n``-point DFT with spacing ``d``: ``[0, 1, ..., -1] / (d n)``."""
     import rustdl
 
+    n = int_arg(n)
     if not isinstance(n, int) or n < 0:
         raise RuntimeError(f"fftfreq: n must be a non-negative integer, got {n!r}")
     from ._tensor_api import _host_room
@@ -302,6 +307,7 @@ def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requir
     """Sample frequencies of the one-sided ``n``-point DFT: ``[0, 1, ..., n // 2] / (d n)``."""
     import rustdl
 
+    n = int_arg(n)
     if not isinstance(n, int) or n < 0:
         raise RuntimeError(f"rfftfreq: n must be a non-negative integer, got {n!r}")
     from ._tensor_api import _host_room
@@ -397,6 +403,7 @@ def stft(
     batched = x.ndim == 2
     if not batched:
         x = x.unsqueeze(0)
+    n_fft, hop_length, win_length = int_arg(n_fft), int_arg(hop_length), int_arg(win_length)
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     if not (isinstance(n_fft, int) and n_fft > 0):
@@ -438,31 +445,54 @@ def istft(
     return_complex=False,
 ):
     """The inverse of :func:`stft`: inverse transforms of the frames, windowed, overlap-added and
-    divided by the overlap-added squared window."""
+    divided by the overlap-added squared window. A real result (the default) takes the first
+    ``n_fft // 2 + 1`` bins as a one-sided spectrum even when all bins are given, as PyTorch;
+    ``return_complex=True`` inverts a full (two-sided) spectrum into a complex signal."""
     import rustdl
     import rustdl.nn.functional as F
 
-    if return_complex:
-        raise RuntimeError("istft: return_complex=True is not supported in rustdl")
     z = input if isinstance(input, ComplexTensor) else rustdl.view_as_complex(input)
     if z.ndim not in (2, 3):
         raise RuntimeError(f"istft: expected a 2D or 3D complex tensor, got shape {list(z.shape)}")
     batched = z.ndim == 3
     if not batched:
         z = z.unsqueeze(0)
+    n_fft, hop_length, win_length, length = (
+        int_arg(n_fft),
+        int_arg(hop_length),
+        int_arg(win_length),
+        int_arg(length),
+    )
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     one = (z.shape[1] != n_fft) if onesided is None else bool(onesided)
+    if return_complex and one:
+        raise RuntimeError(
+            "istft: cannot have onesided output if window or input is complex (return_complex=True needs "
+            "onesided=False and all n_fft frequency bins)"
+        )
+    if not one and z.shape[1] != n_fft:
+        raise RuntimeError(f"istft: expected {n_fft} frequency bins with onesided=False, got {z.shape[1]}")
     norm = "ortho" if normalized else "backward"
     zt = z.transpose(1, 2)  # (B, T, F)
-    frames = irfft(zt, n=n_fft, dim=-1, norm=norm) if one else ifft(zt, dim=-1, norm=norm).real
-    w = _stft_window(window, win, n_fft, frames)
-    frames = frames * w
-    n_frames = frames.shape[1]
+    if return_complex:
+        parts = ifft(zt, dim=-1, norm=norm)
+        frames_list = [parts.real, parts.imag]
+    else:
+        # only the non-negative frequencies count (a two-sided spectrum is cut to them)
+        frames_list = [irfft(zt.narrow(-1, 0, n_fft // 2 + 1), n=n_fft, dim=-1, norm=norm)]
+    w = _stft_window(window, win, n_fft, frames_list[0])
+    n_frames = frames_list[0].shape[1]
     total = n_fft + hop * (n_frames - 1)
-    b = frames.shape[0]
-    sig = F.fold(frames.transpose(1, 2), output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop))
-    sig = sig.reshape(b, total)
+    b = frames_list[0].shape[0]
+
+    def overlap_add(frames):
+        out = F.fold(
+            (frames * w).transpose(1, 2), output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop)
+        )
+        return out.reshape(b, total)
+
+    sigs = [overlap_add(f) for f in frames_list]
     env = F.fold(
         (w * w).reshape(1, n_fft, 1).expand(1, n_fft, n_frames),
         output_size=(1, total),
@@ -473,11 +503,13 @@ def istft(
     end = total - n_fft // 2 if center else total
     if length is not None:
         end = start + length
-    sig = sig[:, start : min(end, total)]
     env = env[start : min(end, total)]
     if bool((env.abs() < 1e-11).any()):
         raise RuntimeError("istft: window overlap add min: the window does not satisfy the NOLA condition")
-    sig = sig / env
-    if length is not None and sig.shape[-1] < length:
-        sig = F.pad(sig, (0, length - sig.shape[-1]))
-    return sig if batched else sig.squeeze(0)
+    out = []
+    for sig in sigs:
+        sig = sig[:, start : min(end, total)] / env
+        if length is not None and sig.shape[-1] < length:
+            sig = F.pad(sig, (0, length - sig.shape[-1]))
+        out.append(sig if batched else sig.squeeze(0))
+    return ComplexTensor(out[0], out[1]) if return_complex else out[0]

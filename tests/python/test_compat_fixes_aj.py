@@ -56,3 +56,78 @@ def test_histogramdd_batched_points_empty_input_and_errors():
         rustdl.histogramdd(x, [2])
     with pytest.raises(ValueError, match="positive"):
         rustdl.histogramdd(x, 0)
+
+
+def test_deepcopy_of_a_tensor_with_history_is_refused_as_pytorch():
+    import copy
+
+    a = rustdl.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(a * 2)
+    c = copy.deepcopy(a)
+    assert c.requires_grad and c.is_leaf and c.tolist() == [1.0, 1.0]
+    d = copy.deepcopy((a * 2).detach())
+    assert not d.requires_grad and d.tolist() == [2.0, 2.0]
+
+
+def test_sizes_given_as_numpy_ints_or_integer_tensors():
+    x = rustdl.randn(32, dtype=rustdl.float64)
+    win = rustdl.hann_window(8, dtype=rustdl.float64)
+    assert rustdl.hann_window(rustdl.tensor(8), dtype=rustdl.float64).tolist() == win.tolist()
+    assert rustdl.hamming_window(np.int64(8)).shape == (8,)
+    assert rustdl.signal.windows.hann(rustdl.tensor(8)).shape == (8,)
+    np.testing.assert_allclose(rustdl.fft.rfft(x, n=np.int64(8)).real.numpy(), np.fft.rfft(x.numpy(), 8).real)
+    assert rustdl.fft.fftn(x.view(4, 8), s=(np.int64(4), rustdl.tensor(4))).shape == (4, 4)
+    spec = rustdl.stft(x, np.int64(8), hop_length=rustdl.tensor(4), window=win, return_complex=True)
+    back = rustdl.istft(spec, np.int64(8), hop_length=np.int64(4), window=win, length=rustdl.tensor(32))
+    np.testing.assert_allclose(back.numpy(), x.numpy(), atol=1e-12)
+    assert x.unfold(-1, rustdl.tensor(8), np.int64(8)).shape == (4, 8)
+    with pytest.raises(TypeError, match="window_length"):
+        rustdl.hann_window(8.0)
+    with pytest.raises(TypeError):
+        rustdl.hann_window(rustdl.tensor(8.0))
+
+
+def test_blackman_window_end_points_are_exactly_zero():
+    for periodic in (True, False):
+        w = rustdl.blackman_window(10, periodic=periodic, dtype=rustdl.float64).numpy()
+        n = np.arange(10)
+        m = 10 if periodic else 9
+        np.testing.assert_allclose(
+            w, 0.42 - 0.5 * np.cos(2 * np.pi * n / m) + 0.08 * np.cos(4 * np.pi * n / m), atol=1e-15
+        )
+        assert w[0] == 0.0
+
+
+def test_istft_of_a_two_sided_spectrum_uses_its_non_negative_bins():
+    """A real istft reads a two-sided spectrum as one-sided (bins 0..n_fft/2), as PyTorch: energy
+    only in a negative-frequency bin inverts to zeros; return_complex=True inverts all bins."""
+    spec = rustdl.zeros(8, 3, dtype=rustdl.complex128)
+    spec[6, :] = 1
+    y = rustdl.istft(
+        spec, 8, hop_length=2, window=rustdl.ones(8, dtype=rustdl.float64), onesided=False, center=False
+    )
+    np.testing.assert_allclose(y.numpy(), np.zeros(12), atol=1e-15)
+    # return_complex: the overlap-added inverse DFTs of every frame, against numpy
+    rng = np.random.default_rng(1)
+    full = rng.normal(size=(8, 5)) + 1j * rng.normal(size=(8, 5))
+    z = rustdl.complex(rustdl.tensor(full.real), rustdl.tensor(full.imag))
+    out = rustdl.istft(
+        z,
+        8,
+        hop_length=2,
+        window=rustdl.ones(8, dtype=rustdl.float64),
+        onesided=False,
+        center=False,
+        return_complex=True,
+    )
+    frames = np.fft.ifft(full, axis=0)
+    sig = np.zeros(8 + 2 * 4, complex)
+    env = np.zeros(8 + 2 * 4)
+    for t in range(5):
+        sig[2 * t : 2 * t + 8] += frames[:, t]
+        env[2 * t : 2 * t + 8] += 1
+    np.testing.assert_allclose(out.real.numpy(), (sig / env).real, atol=1e-12)
+    np.testing.assert_allclose(out.imag.numpy(), (sig / env).imag, atol=1e-12)
+    with pytest.raises(RuntimeError, match="onesided"):
+        rustdl.istft(z.narrow(0, 0, 5), 8, hop_length=2, onesided=True, return_complex=True)

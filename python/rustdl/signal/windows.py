@@ -16,6 +16,7 @@ import numpy as np
 
 from .._rustdl import Tensor
 from .._rustdl import tensor as _tensor
+from .._typed_errors import int_arg
 
 __all__ = [
     "bartlett",
@@ -45,6 +46,7 @@ def _make(
     """The window of ``M`` points: ``fn(n, L)`` over ``n = 0..L-1`` with ``L = M`` (symmetric) or
     ``M + 1`` (periodic, last point dropped). A one-point window is ``[1]``, or ``fn([0], 1)``
     with ``one_point``."""
+    M = int_arg(M)
     if isinstance(M, bool) or not isinstance(M, int):
         raise TypeError(f"signal.windows.{op}: M must be an int, got {type(M).__name__}")
     if M < 0:
