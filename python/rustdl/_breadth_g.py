@@ -465,6 +465,8 @@ def _index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha:
             f"(shapes {tuple(self.shape)} and {tuple(source.shape)})"
         )
     if alpha != 1:
+        if not self.is_floating_point() and isinstance(alpha, float) and math.isfinite(alpha):
+            alpha = int(alpha)  # an integral self takes alpha truncated to an int, as PyTorch
         source = source * alpha
     return _native_index_add_(self, dim, index, source)
 
@@ -589,8 +591,13 @@ def _operand_dtype(x: Any) -> tuple[int, str]:
 def result_type(tensor1: Any, tensor2: Any) -> Any:
     """The dtype an arithmetic op on the two operands returns (tensors with dims first, then
     0-dim tensors, then Python numbers, each winning only with a higher category), as ``torch.result_type``."""
+    return result_type_of(tensor1, tensor2)
+
+
+def result_type_of(*operands: Any) -> Any:
+    """:func:`result_type` of any number of operands (``addcmul``'s three)."""
     groups: dict[int, str] = {}
-    for x in (tensor1, tensor2):
+    for x in operands:
         g, name = _operand_dtype(x)
         groups[g] = name if g not in groups else _promote_names(groups[g], name)
     result = None

@@ -779,6 +779,246 @@ class ComplexTensor:
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> ComplexTensor:
         return self._map(lambda t: t.diagonal(offset, dim1, dim2))
 
+    def unfold(self, dimension: int, size: int, step: int) -> ComplexTensor:
+        return self._map(lambda t: t.unfold(dimension, size, step))
+
+    def gather(self, dim: int, index, *, sparse_grad: bool = False) -> ComplexTensor:
+        return self._map(lambda t: t.gather(dim, index))
+
+    def diag(self, diagonal: int = 0) -> ComplexTensor:
+        return self._map(lambda t: t.diag(diagonal))
+
+    def trace(self) -> ComplexTensor:
+        return self._map(lambda t: t.trace())
+
+    def _like_parts(self, value) -> ComplexTensor:
+        """``value`` as a ComplexTensor whose parts have this tensor's dtype."""
+        v = as_complex(value, like=self)
+        dt = self._re.dtype
+        if v._re.dtype != dt:
+            v = ComplexTensor(v._re.to(dt), v._im.to(dt))
+        return v
+
+    def masked_fill(self, mask, value) -> ComplexTensor:
+        if isinstance(value, (Tensor, ComplexTensor)):  # a tensor value: its gradient kept
+            v = self._like_parts(value)
+            return ComplexTensor(_rustdl.where(mask, v._re, self._re), _rustdl.where(mask, v._im, self._im))
+        v = builtins.complex(value)
+        return ComplexTensor(self._re.masked_fill(mask, v.real), self._im.masked_fill(mask, v.imag))
+
+    def masked_fill_(self, mask, value) -> ComplexTensor:
+        if isinstance(value, (Tensor, ComplexTensor)):
+            return self._set(self._snapshot().masked_fill(mask, value))
+        v = builtins.complex(value)
+        self._re.masked_fill_(mask, v.real)
+        self._im.masked_fill_(mask, v.imag)
+        return self
+
+    def where(self, condition, other) -> ComplexTensor:
+        return _r().where(condition, self, other)
+
+    def index_put_(self, indices, values, accumulate: bool = False) -> ComplexTensor:
+        v = self._like_parts(values)
+        self._re.index_put_(indices, v._re, accumulate)
+        self._im.index_put_(indices, v._im, accumulate)
+        return self
+
+    def index_put(self, indices, values, accumulate: bool = False) -> ComplexTensor:
+        return self.clone().index_put_(indices, values, accumulate)
+
+    def scatter_add_(self, dim: int, index, src) -> ComplexTensor:
+        s = self._like_parts(src)
+        self._re.scatter_add_(dim, index, s._re)
+        self._im.scatter_add_(dim, index, s._im)
+        return self
+
+    def scatter_add(self, dim: int, index, src) -> ComplexTensor:
+        s = self._like_parts(src)
+        return ComplexTensor(self._re.scatter_add(dim, index, s._re), self._im.scatter_add(dim, index, s._im))
+
+    def scatter(self, dim: int, index, src=None, value=None, *, reduce=None) -> ComplexTensor:
+        """``src`` (a tensor, or a number as ``value``) written at ``index``; ``reduce='add'``
+        adds instead (``'multiply'`` is not per part and is refused)."""
+        if reduce not in (None, "add"):
+            raise RuntimeError(f"scatter: reduce={reduce!r} is not supported for complex tensors")
+        if src is None:
+            src = value
+        kw = {} if reduce is None else {"reduce": reduce}
+        if isinstance(src, (Tensor, ComplexTensor)):
+            s = self._like_parts(src)
+            return ComplexTensor(
+                self._re.scatter(dim, index, s._re, **kw), self._im.scatter(dim, index, s._im, **kw)
+            )
+        v = builtins.complex(src)
+        return ComplexTensor(
+            self._re.scatter(dim, index, value=v.real, **kw), self._im.scatter(dim, index, value=v.imag, **kw)
+        )
+
+    def scatter_(self, dim: int, index, src=None, value=None, *, reduce=None) -> ComplexTensor:
+        return self._set(self._snapshot().scatter(dim, index, src, value, reduce=reduce))
+
+    def index_add(self, dim: int, index, source, *, alpha=1) -> ComplexTensor:
+        s = self._like_parts(as_complex(source, like=self) * alpha)
+        return ComplexTensor(self._re.index_add(dim, index, s._re), self._im.index_add(dim, index, s._im))
+
+    def index_add_(self, dim: int, index, source, *, alpha=1) -> ComplexTensor:
+        return self._set(self._snapshot().index_add(dim, index, source, alpha=alpha))
+
+    # ---------- more products and reductions ----------
+
+    def mv(self, vec) -> ComplexTensor:
+        return _bilinear(Tensor.mv, self, vec)
+
+    def kron(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.kron, self, other)
+
+    def inner(self, other) -> ComplexTensor:
+        return _bilinear(Tensor.inner, self, other)
+
+    def outer(self, vec2) -> ComplexTensor:
+        return _bilinear(Tensor.outer, self, vec2)
+
+    ger = outer
+
+    def cumprod(self, dim: int, *, dtype=None) -> ComplexTensor:
+        """Running product along ``dim``, by log2(n) rounds of products of shifted copies."""
+        z = self.to(dtype) if isinstance(dtype, ComplexDType) else self
+        if z.ndim == 0:
+            return z.clone()
+        d = dim % z.ndim
+        n = z.shape[d]
+        s = 1
+        while s < n:
+            tail = z.narrow(d, s, n - s) * z.narrow(d, 0, n - s)
+            z = _r().cat([z.narrow(d, 0, s), tail], d)
+            s *= 2
+        return z
+
+    def var(self, *args, **kwargs) -> Tensor:
+        """Mean of ``|z - mean|²`` (real), as PyTorch: the variances of the parts added."""
+        return self._re.var(*args, **kwargs) + self._im.var(*args, **kwargs)
+
+    def std(self, *args, **kwargs) -> Tensor:
+        return self.var(*args, **kwargs).sqrt()
+
+    def _mean_like_var(self, args, kwargs) -> ComplexTensor:
+        dim = kwargs.get("dim", args[0] if args and not isinstance(args[0], bool) else None)
+        keepdim = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
+        return self.mean() if dim is None else self.mean(dim, keepdim=keepdim)
+
+    def var_mean(self, *args, **kwargs) -> tuple:
+        return self.var(*args, **kwargs), self._mean_like_var(args, kwargs)
+
+    def std_mean(self, *args, **kwargs) -> tuple:
+        return self.std(*args, **kwargs), self._mean_like_var(args, kwargs)
+
+    # ---------- more elementwise ----------
+
+    def log10(self) -> ComplexTensor:
+        return self.log() * (1 / math.log(10))
+
+    def log2(self) -> ComplexTensor:
+        return self.log() * (1 / math.log(2))
+
+    def atan(self) -> ComplexTensor:
+        """``(i/2)·(log(1 - iz) - log(1 + iz))`` (numpy's branch cuts)."""
+        a, b = self._re, self._im
+        atan2 = _r().atan2
+        re = (atan2(a, 1 - b) - atan2(-a, 1 + b)) * 0.5
+        im = ((a * a + (1 + b) * (1 + b)).log() - (a * a + (1 - b) * (1 - b)).log()) * 0.25
+        return ComplexTensor(re, im)
+
+    arctan = atan
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None) -> ComplexTensor:
+        return self._map(lambda t: t.nan_to_num(nan, posinf, neginf))
+
+    def isreal(self) -> Tensor:
+        return self._im == 0
+
+    # ---------- linear algebra ----------
+
+    def det(self) -> ComplexTensor:
+        return _det(self)
+
+    def inverse(self) -> ComplexTensor:
+        return _inv(self)
+
+    # ---------- new tensors and metadata ----------
+
+    def _new(self, factory, size, fill, dtype, device, requires_grad) -> Any:
+        if len(size) == 1 and isinstance(size[0], (tuple, list)):
+            size = tuple(size[0])
+        args = (size,) if fill is None else (size, fill)
+        out = getattr(_r(), factory)(
+            *args,
+            dtype=self.dtype if dtype is None else dtype,
+            device=self.device if device is None else device,
+        )
+        return out.requires_grad_(True) if requires_grad else out
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, **kwargs) -> Any:
+        return self._new("zeros", size, None, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, **kwargs) -> Any:
+        return self._new("ones", size, None, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, **kwargs) -> Any:
+        return self._new("zeros", size, None, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, **kwargs) -> Any:
+        return self._new("full", (size,), fill_value, dtype, device, requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, **kwargs) -> Any:
+        if isinstance(data, (Tensor, ComplexTensor)):
+            data = data.detach().clone()
+        return _r().tensor(
+            data,
+            dtype=self.dtype if dtype is None else dtype,
+            device=self.device if device is None else device,
+            requires_grad=requires_grad,
+        )
+
+    def is_signed(self) -> bool:
+        return True
+
+    def type(self, dtype=None, non_blocking: bool = False, **kwargs) -> Any:
+        """With no argument the type name (``'torch.ComplexFloatTensor'``); else a cast."""
+        if dtype is None:
+            prefix, name = self._re.type().rsplit(".", 1)
+            return f"{prefix}.Complex{name}"
+        if isinstance(dtype, ComplexDType):
+            return self.to(dtype)
+        if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1].startswith("Complex"):
+            out = self.to(
+                {"ComplexFloatTensor": complex64, "ComplexDoubleTensor": complex128}[dtype.rsplit(".", 1)[-1]]
+            )
+            return out.cuda() if ".cuda." in dtype else out
+        return self.to(self._re.detach().reshape(-1)[:0].type(dtype).dtype)
+
+    def _interleaved(self) -> bool:
+        """Whether the parts are views of one real tensor with (re, im) pairs adjacent (a
+        complex parameter's storage, ``view_as_complex``): strides count complex elements."""
+        re, im = self._re, self._im
+        if re.numel() == 0:
+            return False
+        try:
+            return im.data_ptr() - re.data_ptr() == re.element_size() and builtins.all(
+                s % 2 == 0 for s, n in zip(re.stride(), re.shape) if n > 1
+            )
+        except Exception:
+            return False
+
+    def stride(self, dim: int | None = None):
+        s = self._re.stride()
+        if self._interleaved():
+            s = tuple(x // 2 for x in s)
+        return s if dim is None else s[dim]
+
+    def storage_offset(self) -> int:
+        off = self._re.storage_offset()
+        return off // 2 if self._interleaved() else off
+
 
 class ComplexParameter(ComplexTensor):
     """``nn.Parameter`` of a complex tensor. Its values live in a real Parameter of shape
@@ -956,9 +1196,10 @@ def _from_data(data, dtype, device, requires_grad) -> ComplexTensor:
         else:
             dtype = complex_dtype_of(_r().get_default_dtype())
     rd = dtype.real_dtype
+    # (np.ascontiguousarray would make a 0-d array 1-d)
     out = ComplexTensor(
-        _rustdl.tensor(np.ascontiguousarray(a.real), dtype=rd, device=device),
-        _rustdl.tensor(np.ascontiguousarray(a.imag), dtype=rd, device=device),
+        _rustdl.tensor(np.array(a.real, order="C"), dtype=rd, device=device),
+        _rustdl.tensor(np.array(a.imag, order="C"), dtype=rd, device=device),
     )
     if requires_grad:
         out.requires_grad_(True)
@@ -1307,13 +1548,159 @@ def _wrap_einsum(fn):
     return wrapper
 
 
+# ---------- linear algebra of complex matrices ----------
+
+
+def _square(a, op: str) -> int:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"{op}: A must be batches of square matrices, but they are {tuple(a.shape)} matrices"
+        )
+    return a.shape[-1]
+
+
+def _det(a: ComplexTensor) -> ComplexTensor:
+    """det A by Gaussian elimination with partial pivoting, in complex arithmetic on the parts
+    (one round of batched real ops per column, so gradients follow)."""
+    n = _square(a, "linalg.det")
+    r = _r()
+    batch = tuple(a.shape[:-2])
+    dt, dev = a._re.dtype, a.device
+    det = ComplexTensor(r.ones(batch, dtype=dt, device=dev), r.zeros(batch, dtype=dt, device=dev))
+    m = a
+    for k in range(n):
+        size = n - k
+        col = m[..., :, 0]
+        p = (col._re * col._re + col._im * col._im).detach().argmax(-1)  # pivot row per matrix
+        rows = r.arange(size, device=dev).expand(*batch, size)
+        pe = p.unsqueeze(-1)
+        # row 0 and row p swapped: index p at 0, 0 at p, the rest in place
+        idx = rows + (rows == 0).long() * pe - (rows == pe).long() * pe
+        m = m.gather(-2, idx.unsqueeze(-1).expand(*batch, size, size))
+        piv = m[..., 0, 0]
+        sign = 1 - 2 * (p != 0).to(dt)
+        det = det * piv * sign
+        if k < n - 1:
+            zero = (piv._re == 0) & (piv._im == 0)  # a zero column: det is 0, keep the rest finite
+            safe = ComplexTensor(
+                _rustdl.where(zero, _rustdl.ones_like(piv._re), piv._re),
+                _rustdl.where(zero, _rustdl.zeros_like(piv._im), piv._im),
+            )
+            factors = m[..., 1:, 0] / safe.unsqueeze(-1)
+            m = m[..., 1:, 1:] - factors.unsqueeze(-1) * m[..., 0:1, 1:]
+    return det
+
+
+def _embed(a: ComplexTensor) -> Tensor:
+    """The real matrix ``[[re, -im], [im, re]]`` that acts on ``[x.re; x.im]`` as ``a`` on ``x``."""
+    r = _r()
+    return r.cat([r.cat([a._re, -a._im], -1), r.cat([a._im, a._re], -1)], -2)
+
+
+def _solve_matrix(a, b) -> ComplexTensor:
+    """X with A X = B for matrices B (A or B complex), by the real block system."""
+    r = _r()
+    if not isinstance(a, ComplexTensor):
+        bc = as_complex(b)
+        return ComplexTensor(r.linalg.solve(a, bc._re), r.linalg.solve(a, bc._im))
+    n = a.shape[-1]
+    bc = as_complex(b, like=a)
+    x = r.linalg.solve(_embed(a), r.cat([bc._re, bc._im], -2))
+    return ComplexTensor(x[..., :n, :], x[..., n:, :])
+
+
+def _solve(a, b, *, left: bool = True) -> ComplexTensor:
+    """``linalg.solve`` with a complex ``A`` or ``B`` (B a vector or batch of vectors where it
+    has one dim fewer than A and matches A's leading shape, as PyTorch)."""
+    n = _square(a, "linalg.solve")
+    if not left:  # X A = B  ⇔  Aᵀ Xᵀ = Bᵀ
+        return _solve_matrix(a.mT, b.mT).mT
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and tuple(b.shape) == tuple(a.shape[:-1]))
+    if vector:
+        if b.shape[-1] != n:
+            raise RuntimeError(f"linalg.solve: incompatible shapes {tuple(a.shape)} and {tuple(b.shape)}")
+        return _solve_matrix(a, b.unsqueeze(-1)).squeeze(-1)
+    return _solve_matrix(a, b)
+
+
+def _inv(a: ComplexTensor) -> ComplexTensor:
+    """A⁻¹ from the real block system (first block column of the embedding's inverse)."""
+    n = _square(a, "linalg.inv")
+    r = _r()
+    eye = r.eye(n, dtype=a._re.dtype, device=a.device)
+    rhs = r.cat([eye, r.zeros_like(eye)], -2).expand(*a.shape[:-2], 2 * n, n)
+    x = r.linalg.solve(_embed(a), rhs)
+    return ComplexTensor(x[..., :n, :], x[..., n:, :])
+
+
+def _vecdot(x, y, *, dim: int = -1) -> ComplexTensor:
+    """``sum(conj(x) * y, dim)``."""
+    like = x if isinstance(x, ComplexTensor) else y
+    return (as_complex(x, like=like).conj() * as_complex(y, like=like)).sum(dim)
+
+
+def _wrap_complex_args(fn, complex_fn, nargs: int = 2):
+    """``fn`` where one of the first ``nargs`` arguments is complex calls ``complex_fn``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if builtins.any(isinstance(a, ComplexTensor) for a in args[:nargs]):
+            out = kwargs.pop("out", None)
+            res = complex_fn(*args, **kwargs)
+            return res if out is None else _r()._into(out, res)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _vdot(a, b) -> ComplexTensor:
+    return as_complex(a, like=b if isinstance(b, ComplexTensor) else None).vdot(b)
+
+
+def _wrap_where(fn):
+    """``where(condition, input, other)`` with a complex tensor or number among the values."""
+
+    @functools.wraps(fn)
+    def wrapper(condition, input=None, other=None, *, out=None):  # noqa: A002
+        cx = isinstance(input, ComplexTensor) or isinstance(other, ComplexTensor)
+        if not cx and not (_is_complex_number(input) or _is_complex_number(other)):
+            return fn(condition, input, other, out=out)
+        like = (
+            input if isinstance(input, ComplexTensor) else other if isinstance(other, ComplexTensor) else None
+        )
+        x, y = as_complex(input, like=like), as_complex(other, like=like)
+        res = ComplexTensor(fn(condition, x._re, y._re), fn(condition, x._im, y._im))
+        return res if out is None else _r()._into(out, res)
+
+    return wrapper
+
+
+def _wrap_pad(fn):
+    """``nn.functional.pad`` of a complex tensor: each part padded (a complex ``value`` fills
+    each part with its own part)."""
+
+    @functools.wraps(fn)
+    def wrapper(input, pad, mode: str = "constant", value=None):  # noqa: A002
+        if not isinstance(input, ComplexTensor):
+            return fn(input, pad, mode, value)
+        if value is None or mode != "constant":
+            return ComplexTensor(fn(input._re, pad, mode, value), fn(input._im, pad, mode, value))
+        v = builtins.complex(value)
+        return ComplexTensor(fn(input._re, pad, mode, v.real), fn(input._im, pad, mode, v.imag))
+
+    return wrapper
+
+
 _METHOD_FUNCS = (
     "abs", "absolute", "exp", "log", "sqrt", "reciprocal", "square", "pow", "neg", "sgn",
     "sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "isclose", "allclose", "sum", "mean", "prod", "cumsum", "norm", "reshape", "flatten", "unflatten", "permute",
     "transpose", "t", "movedim", "unsqueeze", "squeeze", "flip", "roll", "narrow", "select",
     "index_select", "chunk", "split", "unbind", "tril", "triu", "diagonal", "isnan", "isfinite",
     "isinf", "add", "sub", "mul", "div", "divide", "multiply", "clone", "detach", "numel",
-    "conj_physical", "resolve_conj", "resolve_neg", "adjoint",
+    "conj_physical", "resolve_conj", "resolve_neg", "adjoint", "is_floating_point", "is_signed",
+    "masked_fill", "gather", "diag", "trace", "cumprod", "std", "var", "std_mean", "var_mean",
+    "log10", "log2", "atan", "arctan", "nan_to_num", "isreal", "scatter_add", "scatter",
+    "index_add", "index_put", "det", "inverse",
 )  # fmt: skip
 _CREATION = ("zeros", "ones", "empty", "full", "rand", "randn")
 _LIKE = ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
@@ -1345,8 +1732,19 @@ def install(ns) -> None:
     for name in ("cat", "stack", "concat", "concatenate"):
         if hasattr(ns, name):
             setattr(ns, name, _wrap_sequence(getattr(ns, name)))
-    for name in ("matmul", "mm", "bmm", "dot"):
-        setattr(ns, name, _wrap_bilinear(getattr(ns, name)))
+    for name in ("matmul", "mm", "bmm", "dot", "mv", "kron", "inner", "outer", "ger"):
+        if hasattr(ns, name):
+            setattr(ns, name, _wrap_bilinear(getattr(ns, name)))
+    ns.vdot = _wrap_complex_args(ns.vdot, _vdot)
+    ns.where = _wrap_where(ns.where)
+    la = ns.linalg
+    la.vecdot = _wrap_complex_args(la.vecdot, _vecdot)
+    la.det = _wrap_complex_args(la.det, _det, 1)
+    la.inv = _wrap_complex_args(la.inv, _inv, 1)
+    la.solve = _wrap_complex_args(la.solve, _solve)
+    from .nn import functional as F
+
+    F.pad = _wrap_pad(F.pad)
     ns.einsum = _wrap_einsum(ns.einsum)
     if not hasattr(Tensor, "is_complex"):
         Tensor.is_complex = lambda self: False

@@ -3305,16 +3305,46 @@ def _value_first(op, args, kwargs):
     return args, kwargs
 
 
+def _addc_operands(op, self, tensor1, tensor2, value):
+    """``tensor1`` and ``tensor2`` in the dtype ``op`` computes in (the promotion of all three
+    tensors: narrow integers are multiplied in it, not in their own dtype), with PyTorch's
+    checks of integer division and of a float ``value`` with an integral result."""
+    from ._breadth_g import result_type_of
+
+    _check_tensor(op, input=self, tensor1=tensor1, tensor2=tensor2)
+    dt = result_type_of(self, tensor1, tensor2)
+    if op.startswith("addcdiv") and not tensor1.is_floating_point() and not tensor2.is_floating_point():
+        raise RuntimeError(
+            f"{op}: Integer division with addcdiv is no longer supported (tensor1 {tensor1.dtype}, tensor2 "
+            f"{tensor2.dtype}); use (input + value * torch.true_divide(tensor1, tensor2)) or "
+            "(input + value * torch.div(tensor1, tensor2, rounding_mode='trunc')) instead"
+        )
+    if isinstance(value, float) and not (dt.is_floating_point or getattr(dt, "is_complex", False)):
+        raise RuntimeError(
+            f"{op}: For integral input tensors, argument value must not be a floating point number "
+            f"(value={value}, dtype {dt})"
+        )
+    if tensor1.dtype != dt:
+        tensor1 = tensor1.to(dt)
+    if tensor2.dtype != dt:
+        tensor2 = tensor2.to(dt)
+    return tensor1, tensor2
+
+
 def _addcmul(self, *args, **kwargs):
     """``self + value * tensor1 * tensor2`` (``(tensor1, tensor2, *, value=1)``)."""
     (tensor1, tensor2), kw = _value_first("addcmul", args, kwargs)
-    return self + tensor1 * tensor2 * kw.get("value", 1)
+    value = kw.get("value", 1)
+    tensor1, tensor2 = _addc_operands("addcmul", self, tensor1, tensor2, value)
+    return self + tensor1 * tensor2 * value
 
 
 def _addcdiv(self, *args, **kwargs):
     """``self + value * tensor1 / tensor2`` (``(tensor1, tensor2, *, value=1)``)."""
     (tensor1, tensor2), kw = _value_first("addcdiv", args, kwargs)
-    return self + tensor1 / tensor2 * kw.get("value", 1)
+    value = kw.get("value", 1)
+    tensor1, tensor2 = _addc_operands("addcdiv", self, tensor1, tensor2, value)
+    return self + tensor1 / tensor2 * value
 
 
 def _value_first_inplace(name):
@@ -3322,6 +3352,9 @@ def _value_first_inplace(name):
 
     def method(self, *args, **kwargs):
         args, kwargs = _value_first(name, args, kwargs)
+        if len(args) == 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+            value = kwargs.get("value", 1)
+            args = _addc_operands(name, self, args[0], args[1], value)
         return native(self, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
@@ -4515,8 +4548,16 @@ def arange(*args, **kwargs):
     otherwise. Bounds may be 0-d tensors (``arange(lengths.max())``: an integer tensor counts as
     an int) and ``end`` may be given alone by keyword (``arange(end=3)``)."""
     if kwargs:
-        if not args and "start" not in kwargs and "end" in kwargs:
+        if not args and "start" not in kwargs and "end" in kwargs and "step" not in kwargs:
             args = (kwargs.pop("end"),)
+        elif "start" in kwargs or "end" in kwargs:
+            # bounds by keyword: the positional form, so every rule below applies to them too
+            if len(args) > 1 or (args and "start" in kwargs):
+                raise TypeError("arange() got multiple values for argument 'start'")
+            if "end" not in kwargs:
+                raise TypeError("arange() missing required argument 'end'")
+            start = kwargs.pop("start") if "start" in kwargs else (args[0] if args else 0)
+            args = (start, kwargs.pop("end"), kwargs.pop("step", 1))
         for name in ("start", "end", "step"):
             if isinstance(kwargs.get(name), Tensor):
                 kwargs[name] = _index_number("arange", name, kwargs[name])

@@ -11,7 +11,7 @@ use super::check_device;
 /// The dtype of an elementwise op on `a` and `b` under PyTorch's rule: the promotion of the two,
 /// except that a 0-d tensor does not widen a dimensioned one of its category (float32 [n] with
 /// float64 0-d stays float32, uint8 [n] with int64 0-d stays uint8).
-fn pair_dtype(a: &Tensor, b: &Tensor) -> DType {
+pub(crate) fn pair_dtype(a: &Tensor, b: &Tensor) -> DType {
     let (da, db) = (a.dtype(), b.dtype());
     let same_kind = (da.is_float() && db.is_float()) || (da.is_int() && db.is_int());
     if same_kind && (a.ndim() == 0) != (b.ndim() == 0) {

@@ -204,17 +204,41 @@ fn scaled_operand(
         o.extract::<f64>()
             .map_err(|_| PyTypeError::new_err("alpha must be a number"))
     };
-    let (other, alpha) = match alpha {
+    let (other, alpha_obj) = match alpha {
         None => return operand(other),
-        Some(a) if is_tensor(a) && !is_tensor(other) => (a, number(other)?),
-        Some(a) => (other, number(a)?),
+        Some(a) if is_tensor(a) && !is_tensor(other) => (a, other),
+        Some(a) => (other, a),
     };
-    Ok(match operand(other)? {
+    let alpha = number(alpha_obj)?;
+    let alpha_is_float = alpha_obj.is_instance_of::<pyo3::types::PyFloat>();
+    let o = operand(other)?;
+    // the dtype `like op other` computes in: `other · alpha` is formed in it (an integer
+    // `other` is not scaled, and wrapped, in its own narrower dtype), and a float alpha is
+    // refused where it is integral, as PyTorch
+    let result = match &o {
+        Operand::Tensor(t) => crate::ops::elementwise::pair_dtype(like, t),
+        Operand::Scalar { is_int, .. } => {
+            if like.dtype().is_float() || *is_int {
+                like.dtype()
+            } else {
+                DType::default_float()
+            }
+        }
+    };
+    if alpha_is_float && !result.is_float() {
+        return Err(PyRuntimeError::new_err(format!(
+            "For integral input tensors, argument alpha must not be a floating point number \
+             (alpha={alpha}, tensors of dtype {} and shape {:?})",
+            result,
+            like.shape()
+        )));
+    }
+    Ok(match o {
         Operand::Tensor(t) if t.dtype() == DType::Bool && like.dtype() == DType::Bool => {
             Operand::Tensor(if alpha == 0.0 { t.zeros_like()? } else { t })
         }
-        Operand::Tensor(t) if t.dtype() == DType::Bool => {
-            Operand::Tensor(t.to_dtype(like.dtype())?.mul_scalar(alpha)?)
+        Operand::Tensor(t) if t.dtype() != result => {
+            Operand::Tensor(t.to_dtype(result)?.mul_scalar(alpha)?)
         }
         Operand::Tensor(t) => Operand::Tensor(t.mul_scalar(alpha)?),
         Operand::Scalar { value, is_int } => Operand::Scalar {

@@ -131,3 +131,84 @@ def test_istft_of_a_two_sided_spectrum_uses_its_non_negative_bins():
     np.testing.assert_allclose(out.imag.numpy(), (sig / env).imag, atol=1e-12)
     with pytest.raises(RuntimeError, match="onesided"):
         rustdl.istft(z.narrow(0, 0, 5), 8, hop_length=2, onesided=True, return_complex=True)
+
+
+def test_add_sub_alpha_scale_in_the_promoted_dtype():
+    f32, u8, i16 = rustdl.float32, rustdl.uint8, rustdl.int16
+    out = rustdl.add(rustdl.tensor([1.0, 2.0]), rustdl.tensor([3, 4], dtype=i16), alpha=0.5)
+    assert out.dtype == f32 and out.tolist() == [2.5, 4.0]
+    assert rustdl.add(rustdl.tensor([1.0]), rustdl.tensor([200], dtype=u8), alpha=2).tolist() == [401.0]
+    t = rustdl.tensor([1.0])
+    t.add_(rustdl.tensor([200], dtype=u8), alpha=2)
+    assert t.tolist() == [401.0]
+    assert rustdl.sub(rustdl.tensor([1.0, 2.0]), rustdl.tensor([200, 250], dtype=u8), alpha=-1).tolist() == [
+        201.0,
+        252.0,
+    ]
+    out = rustdl.add(rustdl.tensor([0], dtype=rustdl.int32), rustdl.tensor([30000], dtype=i16), alpha=2)
+    assert out.dtype == rustdl.int32 and out.tolist() == [60000]
+    # a float alpha with an integral result is refused (it was truncated to 0)
+    for a, b in [
+        (rustdl.tensor([1], dtype=i16), rustdl.tensor([3], dtype=i16)),
+        (rustdl.tensor([1]), 3),
+        (rustdl.tensor([True]), rustdl.tensor([True])),
+    ]:
+        with pytest.raises(RuntimeError, match="alpha must not be a floating point"):
+            rustdl.add(a, b, alpha=0.5)
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point"):
+        rustdl.tensor([1]).sub_(rustdl.tensor([2]), alpha=1.0)
+    assert rustdl.add(rustdl.tensor([1], dtype=i16), 3.0, alpha=2).tolist() == [7.0]
+    # the deprecated add_(Number alpha, Tensor other) overload still works
+    p = rustdl.ones(2)
+    p.add_(-0.5, rustdl.ones(2))
+    assert p.tolist() == [0.5, 0.5]
+
+
+def test_addcmul_addcdiv_multiply_in_the_promoted_dtype():
+    u8 = rustdl.uint8
+    a = rustdl.tensor([200, 7], dtype=u8)
+    assert rustdl.addcmul(rustdl.zeros(2), a, a).tolist() == [40000.0, 49.0]
+    assert rustdl.addcmul(rustdl.zeros(2), a, a, value=0.5).tolist() == [20000.0, 24.5]
+    i8 = rustdl.tensor([100, -100], dtype=rustdl.int8)
+    out = rustdl.addcmul(
+        rustdl.zeros(2, dtype=rustdl.int32), i8, rustdl.tensor([100, 100], dtype=rustdl.int8)
+    )
+    assert out.dtype == rustdl.int32 and out.tolist() == [10000, -10000]
+    t = rustdl.zeros(2, dtype=rustdl.int16)
+    t.addcmul_(a, a)
+    assert t.tolist() == [np.int16(np.int32(40000).astype(np.int16)), 49]
+    with pytest.raises(RuntimeError, match="Integer division"):
+        rustdl.addcdiv(rustdl.zeros(2), a, rustdl.tensor([3, 2], dtype=u8))
+    with pytest.raises(RuntimeError, match="value must not be a floating point"):
+        rustdl.addcmul(rustdl.zeros(2, dtype=rustdl.int64), a, a, value=0.5)
+    x = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    y = rustdl.tensor([3.0, 4.0], requires_grad=True)
+    rustdl.addcdiv(rustdl.zeros(2), x, y, value=2.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 / 3, 0.5], rtol=1e-6)
+
+
+def test_arange_with_keyword_bounds_truncates_like_positional():
+    i64 = rustdl.int64
+    assert rustdl.arange(start=-0.5, end=3, dtype=i64).tolist() == [0, 1, 2, 3]
+    assert rustdl.arange(-0.5, 3, dtype=i64).tolist() == [0, 1, 2, 3]
+    assert rustdl.arange(start=-0.5, end=3, step=1.5, dtype=i64).tolist() == [0, 1, 2]
+    assert rustdl.arange(end=3).tolist() == [0, 1, 2]
+    assert rustdl.arange(1, end=4).tolist() == [1, 2, 3]
+    assert rustdl.arange(start=1, end=2.0, step=0.25).tolist() == [1.0, 1.25, 1.5, 1.75]
+
+
+def test_index_add_on_integers_truncates_a_float_alpha():
+    out = rustdl.index_add(
+        rustdl.zeros(2, dtype=rustdl.int8),
+        0,
+        rustdl.tensor([0]),
+        rustdl.tensor([4], dtype=rustdl.int8),
+        alpha=0.5,
+    )
+    assert out.tolist() == [0, 0]
+    out = rustdl.index_add(
+        rustdl.zeros(2, dtype=rustdl.int64), 0, rustdl.tensor([0]), rustdl.tensor([4]), alpha=2.9
+    )
+    assert out.tolist() == [8, 0]
+    out = rustdl.index_add(rustdl.zeros(2), 0, rustdl.tensor([0]), rustdl.tensor([4.0]), alpha=0.5)
+    assert out.tolist() == [2.0, 0.0]
