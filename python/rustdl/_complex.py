@@ -1412,6 +1412,24 @@ def _wrap_like(fn):
     return wrapper
 
 
+def _complex_to_real_dtype(z, dt, data):
+    """Complex values asked for as a real ``dt``: a bool dtype tests each for nonzero; a real
+    dtype takes the real parts of a complex tensor or array (with numpy's warning), and refuses
+    Python complex numbers, as PyTorch's ``tensor``/``as_tensor``."""
+    if dt == _rustdl.bool:
+        return (z._re != 0).logical_or(z._im != 0)
+    if not isinstance(data, (Tensor, ComplexTensor, np.ndarray)):
+        raise TypeError(f"tensor: must be real number, not complex (dtype={dt})")
+    import warnings
+
+    warnings.warn(
+        "Casting complex values to real discards the imaginary part",
+        np.exceptions.ComplexWarning,
+        stacklevel=3,
+    )
+    return z._re.to(dt)
+
+
 def _wrap_tensor(fn):
     """``tensor``/``as_tensor``: complex data or a complex dtype give a ComplexTensor."""
 
@@ -1439,6 +1457,8 @@ def _wrap_tensor(fn):
             if isinstance(data, (list, tuple)):
                 data = [d.detach().numpy() if isinstance(d, ComplexTensor) else d for d in data]
             out = _from_data(data, dt if isinstance(dt, ComplexDType) else None, None, False)
+        if dt is not None and not isinstance(dt, ComplexDType):
+            out = _complex_to_real_dtype(out, dt, data)
         dev = kwargs.get("device")
         if dev is not None:
             out = out.to(dev)

@@ -27,7 +27,9 @@ def _scatter(
     if not isinstance(index, Tensor) or index.dtype != _rustdl.int64:
         raise TypeError("scatter: index must be an int64 or int32 tensor")
     if isinstance(src, numbers.Number):
-        src = _rustdl.full(tuple(index.shape), float(src), dtype=self.dtype, device=self.device)
+        # an int stays an int (-3 is 253 in uint8, as PyTorch converts it)
+        v = int(src) if isinstance(src, (int, numbers.Integral)) and not isinstance(src, bool) else float(src)
+        src = _rustdl.full(tuple(index.shape), v, dtype=self.dtype, device=self.device)
     elif not isinstance(src, Tensor):
         raise TypeError(f"scatter: src must be a tensor or a number, got {type(src).__name__}")
     elif src.dtype != self.dtype:

@@ -39,6 +39,10 @@ class _StorageBase:
     def nbytes(self) -> int:
         return self._flat.numel() * self._flat.element_size()
 
+    def __sizeof__(self) -> int:
+        # the object and the bytes it holds, as PyTorch's (sys.getsizeof, memory estimates)
+        return super().__sizeof__() + self.nbytes()
+
     def is_shared(self) -> bool:
         return self._flat.is_shared()
 

@@ -448,7 +448,7 @@ def as_tensor(data, dtype=None, device=None):
     if (
         isinstance(data, _np.ndarray)
         and (device is None or _as_device(device).type == "cpu")
-        and (dtype is None or dtype == _rd.from_numpy(data[:0].reshape(0)).dtype)
+        and (dtype is None or dtype == _rd.from_numpy(data.reshape(-1)[:0]).dtype)
     ):
         return _rd.from_numpy(data)  # shares the array's memory where it can, as PyTorch
     kwargs = {}
@@ -3429,12 +3429,22 @@ def _tensor_where(self, condition, other):
     return _where(_bool_condition(condition), self, other)
 
 
+def _wrap_negative(indices, size):
+    """Integer indices with the negative ones counted from the end (``-1`` is ``size - 1``)."""
+    if isinstance(indices, Tensor) and not indices.is_floating_point() and indices.numel():
+        if builtins.bool((indices < 0).any()):
+            return _rd.where(indices < 0, indices + size, indices)
+    return indices
+
+
 def _take_along_dim(self, indices, dim=None):
     """Picks values along ``dim`` at ``indices`` (broadcast against each other), as
     ``torch.take_along_dim``; without ``dim`` both are flattened first."""
     if dim is None:
-        return self.reshape(-1).gather(0, indices.reshape(-1))
+        flat = indices.reshape(-1)
+        return self.reshape(-1).gather(0, _wrap_negative(flat, self.numel()))
     d = dim % self.dim()
+    indices = _wrap_negative(indices, self.shape[d])
     s, i = list(self.shape), list(indices.shape)
     s[d] = i[d] = 1
     shape = broadcast_shapes(tuple(s), tuple(i))
@@ -3605,11 +3615,29 @@ def _div(self, other, *, rounding_mode=None):
     return q + inexact.logical_and(signs_differ).to(q.dtype)
 
 
+def _category(dtype):
+    """0 for bool, 1 for integers, 2 for floating (PyTorch's casting categories)."""
+    if dtype == _bool:
+        return 0
+    return 2 if _rd.zeros((), dtype=dtype).is_floating_point() else 1
+
+
+def _copy_result(op, self, out):
+    """Writes an in-place op's result into ``self``, refusing a result of a higher category
+    (float into an integer tensor, an integer into a bool one), as PyTorch."""
+    if out.dtype != self.dtype and _category(out.dtype) > _category(self.dtype):
+        raise _rd.DTypeError(
+            f"{op}: result type {out.dtype} can't be cast to the desired output type {self.dtype} "
+            f"(shape {tuple(self.shape)})"
+        )
+    return self.copy_(out)
+
+
 def _div_(self, other, *, rounding_mode=None):
     """In-place :meth:`div` (with ``rounding_mode``)."""
     if rounding_mode is None:
         return _div_true_(self, other)
-    return self.copy_(_div(self, other, rounding_mode=rounding_mode))
+    return _copy_result("div_", self, _div(self, other, rounding_mode=rounding_mode))
 
 
 def _as_tensor_like(x, like):
@@ -3964,6 +3992,8 @@ def _index_copy_(self, dim, index, source):
         self.view(1)[index] = source.reshape(-1) if isinstance(source, Tensor) else source
         return self
     d = dim % self.dim()
+    if isinstance(index, Tensor) and index.dim() == 0:
+        index = index.reshape(1)  # one slot, keeping its dimension (source has it too)
     self[(slice(None),) * d + (index,)] = source
     return self
 
@@ -4294,11 +4324,11 @@ class _ShiftMethods:
 
     def bitwise_left_shift_(self, other):
         """In-place ``self <<= other``."""
-        return self.copy_(_shift("bitwise_left_shift_", self, other, True))
+        return _copy_result("bitwise_left_shift_", self, _shift("bitwise_left_shift_", self, other, True))
 
     def bitwise_right_shift_(self, other):
         """In-place ``self >>= other``."""
-        return self.copy_(_shift("bitwise_right_shift_", self, other, False))
+        return _copy_result("bitwise_right_shift_", self, _shift("bitwise_right_shift_", self, other, False))
 
 
 for _name, _fn in (
@@ -4421,13 +4451,28 @@ def _float_bound(self, *bounds):
     )
 
 
+# the Python ints each integer dtype takes as a bound: its range, and for uint8 also the negatives
+# down to -255 (read modulo 256, as PyTorch converts them)
 _INT_RANGES = {
-    "uint8": (0, 2**8 - 1),
+    "uint8": (-(2**8 - 1), 2**8 - 1),
     "int8": (-(2**7), 2**7 - 1),
     "int16": (-(2**15), 2**15 - 1),
     "int32": (-(2**31), 2**31 - 1),
     "int64": (-(2**63), 2**63 - 1),
 }
+
+
+def _check_int_bounds(self, lo, hi):
+    """Refuses an integer bound outside an integer tensor's dtype, as PyTorch (it would wrap)."""
+    rng = _INT_RANGES.get(self.dtype.name) if isinstance(self, Tensor) else None
+    if rng is None:
+        return
+    for b in (lo, hi):
+        if isinstance(b, (builtins.int, _np.integer)) and not isinstance(b, builtins.bool):
+            if not rng[0] <= int(b) <= rng[1]:
+                raise _rd.ArgumentError(
+                    f"clamp: value {int(b)} cannot be converted to type {self.dtype.name} without overflow"
+                )
 
 
 def _clamp_input(self, lo, hi):
@@ -4436,17 +4481,7 @@ def _clamp_input(self, lo, hi):
     where that bound decides (a 0-d float64 bound makes float64). An integer bound outside an
     integer tensor's dtype is refused, as PyTorch's (it would wrap around)."""
     if not _float_bound(self, lo, hi):
-        rng = _INT_RANGES.get(self.dtype.name) if isinstance(self, Tensor) else None
-        for b in (lo, hi):
-            if (
-                rng is not None
-                and isinstance(b, (builtins.int, _np.integer))
-                and not isinstance(b, builtins.bool)
-            ):
-                if not rng[0] <= int(b) <= rng[1]:
-                    raise _rd.ArgumentError(
-                        f"clamp: value {int(b)} cannot be converted to type {self.dtype.name} without overflow"
-                    )
+        _check_int_bounds(self, lo, hi)
         return self
     from ._breadth_g import result_type
 
@@ -4477,6 +4512,25 @@ class _ClampMethods:
         """:meth:`clamp` with only an upper bound (the same result type)."""
         return _orig_clamp_max(_clamp_input(self, None, max), max)
 
+
+def _checked_inplace_clamp(native, which):
+    def method(self, *args, **kwargs):
+        if which == "both":
+            lo = args[0] if args else kwargs.get("min")
+            hi = args[1] if len(args) > 1 else kwargs.get("max")
+        else:
+            lo = args[0] if args else kwargs.get(which)
+            hi = None
+        _check_int_bounds(self, lo, hi)
+        return native(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = native.__name__
+    method.__doc__ = native.__doc__
+    return method
+
+
+for _name, _which in (("clamp_", "both"), ("clip_", "both"), ("clamp_min_", "min"), ("clamp_max_", "max")):
+    setattr(Tensor, _name, _checked_inplace_clamp(getattr(Tensor, _name), _which))
 
 _orig_clamp_min = Tensor.clamp_min
 _orig_clamp_max = Tensor.clamp_max
@@ -4598,6 +4652,14 @@ def linspace(start, end, steps, *, dtype=None, **kwargs):
     """``steps`` evenly spaced values from ``start`` to ``end``, as ``torch.linspace``; with an
     integer ``dtype`` the end points are truncated to integers first, as PyTorch does."""
     if _integral_dtype(dtype) and not isinstance(start, Tensor) and not isinstance(end, Tensor):
+        rng = _INT_RANGES.get(dtype.name)
+        for v in (start, end):
+            if rng is not None and _math.isfinite(v) and not rng[0] <= v <= rng[1]:
+                raise _rd.ArgumentError(
+                    f"linspace: value {v} cannot be converted to type {dtype.name} without overflow"
+                )
+        if steps == 0:  # no values: the end points are not read (NaN ones too)
+            return _rd.linspace(0, 0, 0, dtype=dtype, **kwargs)
         start, end = builtins.int(start), builtins.int(end)
     return _rd.linspace(start, end, steps, dtype=dtype, **kwargs)
 
@@ -4739,11 +4801,14 @@ def gcd(input, other):  # noqa: A002
     ``gcd(0, 0) = 0``, as ``torch.gcd``. Runs Euclid's algorithm on all elements at once, one
     round of tensor ops per step (at most ~90 for int64)."""
     a, b = _int_operands("gcd", input, other)
+    dt = a.dtype
+    if dt != int64:  # |−128| does not fit in int8: Euclid runs in int64, the result is cast back
+        a, b = a.to(int64), b.to(int64)
     a, b = a.abs(), b.abs()
     while True:
         nonzero = b.ne(0)
         if not builtins.bool(nonzero.any()):
-            return a
+            return a.to(dt)
         # where b == 0 the pair is done: keep a, and divide by 1 to stay defined
         r = a.remainder(_rd.where(nonzero, b, _rd.ones_like(b)))
         a, b = _rd.where(nonzero, b, a), _rd.where(nonzero, r, b)

@@ -184,6 +184,22 @@ def _run(op, fn, *arrays):
         raise LinAlgError(f"linalg.{op}: {err}") from None
 
 
+def _np_svd(a, full_matrices=True, compute_uv=True):
+    """numpy's SVD, except that a matrix holding inf or NaN gives NaN factors, as PyTorch's
+    (LAPACK can loop forever on an infinite entry)."""
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if finite.all():
+        return np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    out = np.linalg.svd(
+        np.where(finite[..., None, None], a, 0), full_matrices=full_matrices, compute_uv=compute_uv
+    )
+    parts = out if compute_uv else (out,)
+    bad = ~finite
+    for p in parts:
+        p[bad] = np.nan
+    return out
+
+
 # ---------------------------------------------------------------- inverse, det, solve
 
 
@@ -342,7 +358,9 @@ class _Logabsdet(Function):
     @staticmethod
     def backward(ctx, g):
         (A,) = ctx.saved_tensors
-        return g.unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(A, None))
+        # A⁻ᵀ; at a singular A the LU solve's infinities and NaNs, as PyTorch's gradient
+        Y, _ = _np_inv_ex(_np(A))
+        return g.unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(A, Y))
 
 
 def slogdet(A):
@@ -989,7 +1007,7 @@ def eigvals(A):
 class _Svd(Function):
     @staticmethod
     def forward(ctx, A, full_matrices):
-        U, S, Vh = _run("svd", lambda a: np.linalg.svd(a, full_matrices=full_matrices), _np(A))
+        U, S, Vh = _run("svd", lambda a: _np_svd(a, full_matrices=full_matrices), _np(A))
         Ut, St, Vht = _t(U, A), _t(S, A), _t(Vh, A)
         ctx.save_for_backward(Ut, Vht)
         ctx.S = St
@@ -1057,7 +1075,7 @@ def svdvals(A, *, driver=None):
     _check("svdvals", A, square=False)
     if A.requires_grad and _rustdl.is_grad_enabled():
         return _Svd.apply(A, False)[1]
-    return _t(_run("svdvals", lambda a: np.linalg.svd(a, compute_uv=False), _np(A)), A)
+    return _t(_run("svdvals", lambda a: _np_svd(a, compute_uv=False), _np(A)), A)
 
 
 class _Qr(Function):
@@ -1134,10 +1152,17 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     ``max(atol, rtol·σ_max)`` count as zero), of any rank. Differentiable: the gradient is the
     pseudo-inverse's derivative at constant rank, as PyTorch's,
     ``dP = −P dA P + P Pᵀ dAᵀ (I − A P) + (I − P A) dAᵀ Pᵀ P``."""
-    _check("pinv", A, square=False)
+    _check("pinv", A, square=hermitian)
     if rcond is not None and rtol is None:
         rtol = rcond
-    return _Pinv.apply(A, atol, rtol)
+    return _Pinv.apply(A, atol, rtol, hermitian)
+
+
+def _lower_symmetric(A):
+    """The symmetric matrix of ``A``'s lower triangle: what ``hermitian=True`` reads (as
+    PyTorch's eigh-based paths, which ignore the upper triangle)."""
+    low = A.tril()
+    return low + _mT(A.tril(-1))
 
 
 def _np_pinv(a, atol, rtol):
@@ -1145,7 +1170,7 @@ def _np_pinv(a, atol, rtol):
         rtol = (builtins.max(a.shape[-2:]) * np.finfo(a.dtype).eps) if atol is None or atol == 0 else 0.0
     if atol is None:
         atol = 0.0
-    u, s, vh = _run("pinv", lambda x: np.linalg.svd(x, full_matrices=False), a)
+    u, s, vh = _run("pinv", lambda x: _np_svd(x, full_matrices=False), a)
     smax = s.max(axis=-1, keepdims=True) if s.size else s
     cutoff = np.maximum(atol, rtol * smax) if s.size else s
     sinv = np.where(s > cutoff, 1.0 / np.where(s > cutoff, s, 1), 0)
@@ -1158,8 +1183,11 @@ class _Pinv(Function):
     ops of the saved ``A`` and ``P`` (so it can be differentiated again)."""
 
     @staticmethod
-    def forward(ctx, A, atol, rtol):
-        P = _t(_np_pinv(_np(A), atol, rtol), A)
+    def forward(ctx, A, atol, rtol, hermitian=False):
+        # hermitian: the pseudo-inverse of the lower triangle's symmetric matrix; the backward
+        # formula still takes A itself, as PyTorch's
+        a = _np(_lower_symmetric(A) if hermitian else A)
+        P = _t(_np_pinv(a, atol, rtol), A)
         ctx.save_for_backward(A, P)
         return P
 
@@ -1175,14 +1203,14 @@ class _Pinv(Function):
             + (eye_m - A.matmul(P)).matmul(gt).matmul(P.matmul(Pt))
             + Pt.matmul(P).matmul(gt).matmul(eye_n - P.matmul(A))
         )
-        return gA, None, None
+        return gA, None, None, None
 
 
 def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The numerical rank (an int64 tensor)."""
-    _check("matrix_rank", A, square=False)
-    a = _np(A)
-    s = _run("matrix_rank", lambda x: np.linalg.svd(x, compute_uv=False), a)
+    _check("matrix_rank", A, square=hermitian)
+    a = _np(_lower_symmetric(A) if hermitian else A)
+    s = _run("matrix_rank", lambda x: _np_svd(x, compute_uv=False), a)
     if tol is not None:
         atol, rtol = tol, 0.0
     if rtol is None:
@@ -1229,7 +1257,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         )
     m, n = A.shape[-2], A.shape[-1]
     a = _np(A)
-    sv = _run("lstsq", lambda x: np.linalg.svd(x, compute_uv=False), a)
+    sv = _run("lstsq", lambda x: _np_svd(x, compute_uv=False), a)
     cut = (np.finfo(a.dtype).eps * builtins.max(m, n)) if rcond is None else rcond
     smax = sv.max(axis=-1, keepdims=True) if sv.shape[-1] else np.zeros(sv.shape[:-1] + (1,))
     rank = (sv > cut * smax).sum(axis=-1).astype(np.int64)
@@ -1466,6 +1494,8 @@ def cond(A, p=None):
     also takes non-square matrices; for ``'fro'``, ``'nuc'``, ±1 and ±inf the norms of ``A`` and
     its inverse. Differentiable."""
     _check("cond", A, square=p not in (None, 2, -2))
+    if A.shape[-1] == 0 or A.shape[-2] == 0:  # empty matrices: 0, as PyTorch
+        return _rustdl.zeros(*A.shape[:-2], dtype=A.dtype, device=A.device)
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s.narrow(-1, 0, 1).squeeze(-1), s.narrow(-1, s.shape[-1] - 1, 1).squeeze(-1)
@@ -1511,7 +1541,7 @@ def matrix_power(A, n):
         raise TypeError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
     if n == 0:
         eye = _rustdl.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-        return eye.expand(*A.shape) if A.dim() > 2 else eye
+        return _Constant.apply(eye.expand(*A.shape), True, A)
     base = inv(A) if n < 0 else A
     n = builtins.abs(n)
     result = None
@@ -1563,7 +1593,9 @@ def householder_product(A, tau):
             f"and the same batch, got {tuple(A.shape)} and {tuple(tau.shape)}"
         )
     vs = A.tril(-1) + _rustdl.eye(m, n, dtype=A.dtype, device=A.device)
-    q = _rustdl.eye(m, dtype=A.dtype, device=A.device)
+    q = _rustdl.eye(m, dtype=A.dtype, device=A.device).expand(*A.shape[:-2], m, m)
+    if k == 0:
+        return _Constant.apply(q[..., :, :n], False, A, tau)
     for i in range(k):
         col = vs[..., :, i : i + 1]
         q = q - q.matmul(col).matmul(_mT(col) * tau[..., i : i + 1].unsqueeze(-1))
@@ -1709,6 +1741,23 @@ def _np_sytrs(ld, ipiv, b):
             x[[k, kp]] = x[[kp, k]]
             k -= 2
     return x
+
+
+class _Constant(Function):
+    """A result that does not depend on the inputs' values (``matrix_power(A, 0)``, a product of
+    no reflections): it still requires grad when they do, as PyTorch's, with zero gradients."""
+
+    @staticmethod
+    def forward(ctx, value, zero_grads, *inputs):
+        ctx.shapes = [(tuple(t.shape), t.dtype, t.device) for t in inputs]
+        ctx.zero_grads = zero_grads  # zeros, or no gradient at all (None), as PyTorch gives each
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.zero_grads:
+            return (None, None, *(None for _ in ctx.shapes))
+        return (None, None, *(_rustdl.zeros(*s, dtype=d, device=dev) for s, d, dev in ctx.shapes))
 
 
 class _NoDerivative(Function):

@@ -212,3 +212,153 @@ def test_index_add_on_integers_truncates_a_float_alpha():
     assert out.tolist() == [8, 0]
     out = rustdl.index_add(rustdl.zeros(2), 0, rustdl.tensor([0]), rustdl.tensor([4.0]), alpha=0.5)
     assert out.tolist() == [2.0, 0.0]
+
+
+def test_as_tensor_of_a_0d_array_with_a_dtype():
+    for arr, dt, want in [
+        (np.array(2.5), rustdl.float64, 2.5),
+        (np.array(3), rustdl.int64, 3),
+        (np.array(3.0), rustdl.int64, 3),
+        (np.array(True), rustdl.float32, 1.0),
+    ]:
+        t = rustdl.as_tensor(arr, dtype=dt)
+        assert t.dtype == dt and tuple(t.shape) == () and t.item() == want
+        t = rustdl.tensor(arr, dtype=dt)
+        assert t.dtype == dt and tuple(t.shape) == () and t.item() == want
+
+
+def test_svd_of_a_matrix_with_inf_gives_nan_instead_of_hanging():
+    a = rustdl.tensor([[float("inf"), 1.0, 2.0], [0.0, 3.0, 4.0], [0.0, 5.0, 7.0]])
+    assert bool(rustdl.linalg.svdvals(a).isnan().all())
+    _, s, _ = rustdl.linalg.svd(a)
+    assert bool(s.isnan().all())
+    batch = rustdl.stack([a, rustdl.eye(3)])
+    s = rustdl.linalg.svdvals(batch)
+    assert bool(s[0].isnan().all()) and s[1].tolist() == [1.0, 1.0, 1.0]
+    assert bool(rustdl.linalg.pinv(a).isnan().all())
+    x = a.clone().requires_grad_()
+    assert bool(rustdl.linalg.svdvals(x).isnan().all())
+
+
+def test_hermitian_paths_read_the_lower_triangle():
+    a = rustdl.tensor([[2.0, 5.0], [1.0, 3.0]], dtype=rustdl.float64)
+    sym = np.array([[2.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(rustdl.linalg.pinv(a, hermitian=True).numpy(), np.linalg.inv(sym))
+    assert rustdl.linalg.matrix_rank(rustdl.tensor([[1.0, 0.0], [1.0, 1.0]]), hermitian=True).item() == 1
+    with pytest.raises(RuntimeError):
+        rustdl.linalg.pinv(rustdl.ones(2, 3), hermitian=True)
+
+
+def test_constant_linalg_results_keep_autograd():
+    b = rustdl.randn(2, 3, 3, dtype=rustdl.float64, requires_grad=True)
+    p = rustdl.linalg.matrix_power(b, 0)
+    assert p.requires_grad and p[1].tolist() == np.eye(3).tolist()
+    p.sum().backward()
+    assert b.grad.abs().sum().item() == 0.0
+    a = rustdl.ones(2, 2, 1, requires_grad=True)
+    h = rustdl.linalg.householder_product(a, rustdl.zeros(2, 0))
+    assert tuple(h.shape) == (2, 2, 1) and h.requires_grad
+    assert h.tolist() == [[[1.0], [0.0]], [[1.0], [0.0]]]
+
+
+def test_logdet_gradient_at_a_singular_matrix_is_infinite_not_an_error():
+    s = rustdl.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=rustdl.float64, requires_grad=True)
+    _, logabs = rustdl.linalg.slogdet(s)
+    logabs.backward()
+    assert not bool(s.grad.isfinite().any())
+    assert rustdl.linalg.cond(rustdl.zeros(1, 0, 0)).tolist() == [0.0]
+
+
+def test_inplace_clamp_and_inplace_casts_follow_pytorch():
+    with pytest.raises(RuntimeError, match="300"):
+        rustdl.tensor([2, -100], dtype=rustdl.int8).clamp_(min=300)
+    assert rustdl.tensor([2, 100], dtype=rustdl.uint8).clamp(-1, 1).tolist() == [1, 1]
+    with pytest.raises(TypeError, match="can't be cast"):
+        rustdl.tensor([7], dtype=rustdl.uint8).div_(2.5, rounding_mode="floor")
+    a = rustdl.tensor([True])
+    with pytest.raises(TypeError, match="can't be cast"):
+        a <<= rustdl.tensor(3, dtype=rustdl.uint8)
+    assert rustdl.tensor([7], dtype=rustdl.uint8).div_(2, rounding_mode="floor").tolist() == [3]
+    with pytest.raises(RuntimeError, match="overflow"):
+        rustdl.linspace(0, 1e20, 3, dtype=rustdl.int64)
+    assert rustdl.linspace(float("nan"), 3, 0, dtype=rustdl.int32).tolist() == []
+
+
+def test_gcd_take_along_dim_index_copy_and_scatter_edge_values():
+    g = rustdl.gcd(rustdl.tensor([1, 6], dtype=rustdl.int8), rustdl.tensor([-128, -128], dtype=rustdl.int8))
+    assert g.dtype == rustdl.int8 and g.tolist() == [1, 2]
+    x = rustdl.arange(5.0)
+    assert rustdl.take_along_dim(x, rustdl.tensor([-1, -2]), dim=0).tolist() == [4.0, 3.0]
+    assert rustdl.take_along_dim(x.view(1, 5), rustdl.tensor([[-1]])).tolist() == [4.0]
+    out = rustdl.index_copy(rustdl.zeros(2, 3), 1, rustdl.tensor(1), rustdl.ones(2, 1))
+    assert out.tolist() == [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    assert rustdl.tensor([5], dtype=rustdl.uint8).scatter(0, rustdl.tensor([0]), -3).tolist() == [253]
+
+
+def test_complex_data_with_a_real_dtype():
+    assert rustdl.tensor([1 + 2j, 0j], dtype=rustdl.bool).tolist() == [True, False]
+    with pytest.raises(TypeError, match="real number"):
+        rustdl.tensor([1 + 2j, 3], dtype=rustdl.float64)
+    with pytest.warns(np.exceptions.ComplexWarning):
+        t = rustdl.as_tensor(np.array([1 + 2j, 3], np.complex64), dtype=rustdl.float64)
+    assert t.dtype == rustdl.float64 and t.tolist() == [1.0, 3.0]
+
+
+def test_storage_size_counts_its_bytes():
+    import sys
+
+    empty = sys.getsizeof(rustdl.zeros(0).untyped_storage())
+    assert sys.getsizeof(rustdl.zeros(100).untyped_storage()) - empty == 400
+    assert sys.getsizeof(rustdl.zeros(10, dtype=rustdl.float64).untyped_storage()) - empty == 80
+
+
+def test_elastic_record_distributed_autograd_and_unserved_dataset_modules(tmp_path):
+    from conftest import compat_report, run_compat
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, os
+        from torch.distributed.elastic.multiprocessing.errors import record
+        import torch.distributed.autograd as dist_autograd
+        from torchvision.datasets.omniglot import Omniglot
+        from torchvision.datasets.svhn import SVHN
+        import torchvision
+
+        @record
+        def main(x):
+            return x * 2
+
+        path = os.path.join(os.getcwd(), "err.json")
+        os.environ["TORCHELASTIC_ERROR_FILE"] = path
+
+        @record
+        def bad():
+            raise ValueError("boom")
+
+        try:
+            bad()
+        except ValueError:
+            pass
+        try:
+            Omniglot("/nonexistent")
+            built = True
+        except RuntimeError:
+            built = False
+        print(json.dumps({
+            "ret": main(3),
+            "message": json.load(open(path))["message"]["message"],
+            "dist_autograd": dist_autograd.is_available(),
+            "same_class": torchvision.datasets.Omniglot is Omniglot and torchvision.datasets.SVHN is SVHN,
+            "built": built,
+        }))
+        """,
+    )
+    r = compat_report(proc)
+    assert r == {
+        "ret": 6,
+        "message": "ValueError: boom",
+        "dist_autograd": False,
+        "same_class": True,
+        "built": False,
+    }

@@ -43,6 +43,16 @@ from .. import _rustdl
 __all__ = ["TorchFacade", "install", "installed", "run_script", "uninstall"]
 
 # torch module name -> rustdl module name (longest prefix wins; the rest of the name is appended).
+# torchvision's dataset modules whose classes the shim does not read: each resolves to the module
+# of those classes (``from torchvision.datasets.omniglot import Omniglot`` loads; building one
+# raises and says what the shim reads)
+_UNSERVED_DATASET_MODULES = (
+    "caltech celeba cityscapes clevr coco country211 dtd eurosat fer2013 fgvc_aircraft flickr flowers102 "
+    "food101 gtsrb hmdb51 imagenet imagenette inaturalist kinetics kitti lfw lsun moving_mnist omniglot "
+    "oxford_iiit_pet pcam phototour places365 rendered_sst2 sbd sbu semeion stanford_cars stl10 sun397 "
+    "svhn ucf101 usps voc widerface _optical_flow _stereo_matching"
+).split()
+
 _PREFIXES: dict[str, str] = {
     "torch": "rustdl",
     "torch.utils.data": "rustdl.data",
@@ -81,6 +91,8 @@ _PREFIXES: dict[str, str] = {
     "torch.distributed.fsdp": "rustdl.torchcompat._torch_distributed.fsdp",
     "torch.distributed._composable": "rustdl.torchcompat._torch_distributed._composable",
     "torch.distributed.algorithms": "rustdl.torchcompat._torch_distributed.algorithms",
+    "torch.distributed.elastic": "rustdl.torchcompat._torch_distributed.elastic",
+    "torch.distributed.autograd": "rustdl.torchcompat._torch_distributed.autograd",
     "torch.nn.parameter": "rustdl.nn.parameter",
     # torch.autograd's modules of the classes it exports are one module here
     "torch.autograd.function": "rustdl.autograd",
@@ -174,6 +186,10 @@ _PREFIXES: dict[str, str] = {
     "torchvision.models.squeezenet": "rustdl.models.squeezenet",
     "torchvision.models.vgg": "rustdl.models.vgg",
     "torchvision.models.vision_transformer": "rustdl.models.vision_transformer",
+    **{
+        f"torchvision.datasets.{m}": "rustdl.torchcompat.torchvision.datasets._unserved"
+        for m in _UNSERVED_DATASET_MODULES
+    },
     "torchvision.ops.misc": "rustdl.models._misc",
     "torchvision.ops.stochastic_depth": "rustdl.models._misc",
     "torchvision.ops.feature_pyramid_network": "rustdl.torchcompat.torchvision.ops",

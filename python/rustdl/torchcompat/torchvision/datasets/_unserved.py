@@ -37,3 +37,11 @@ def unserved_dataset(name: str) -> type:
         cls = type(name, (VisionDataset,), {"__init__": __init__, "__module__": "torchvision.datasets"})
         _CACHE[name] = cls
     return cls
+
+
+def __getattr__(name: str) -> Any:
+    # this module also stands for torchvision's dataset modules whose classes are all unserved
+    # (``from torchvision.datasets.omniglot import Omniglot``; see torchcompat's module table)
+    if name in NAMES:
+        return unserved_dataset(name)
+    raise AttributeError(f"module 'torchvision.datasets' has no attribute {name!r}")
