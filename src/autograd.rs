@@ -256,11 +256,18 @@ pub struct Node {
     /// only to leaves): a node can reach another only if its number is larger, so a pass that
     /// wants the gradient at some node need not walk the history under it (`autograd.grad`)
     topo_nr: u64,
+    /// the order of creation (a process-wide count): of the nodes ready to run, backward runs
+    /// the most recently created first, as PyTorch's engine orders its ready queue by sequence
+    /// number (sibling branches, and so their hooks, run last-made first)
+    seq: u64,
     /// for a node whose rule takes its outputs' gradients flattened and concatenated: the
     /// start of each output's part and whether a gradient reached it in this pass (set by the
     /// parts' nodes, read and cleared by the rule)
     pub(crate) parts: std::sync::OnceLock<Arc<[(usize, std::sync::atomic::AtomicBool)]>>,
 }
+
+/// The creation count behind `Node::seq`.
+static NODE_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// The `topo_nr` of a node with these edges.
 fn topo_nr_of(edges: &[Option<Edge>]) -> u64 {
@@ -409,6 +416,7 @@ impl Node {
             name,
             shape: shape.to_vec(),
             topo_nr: topo_nr_of(&edges),
+            seq: NODE_SEQ.fetch_add(1, Ordering::Relaxed),
             parts: std::sync::OnceLock::new(),
             edges,
             saved: saved
@@ -444,6 +452,7 @@ impl Node {
             name,
             shape: shape.to_vec(),
             topo_nr: topo_nr_of(&edges),
+            seq: NODE_SEQ.fetch_add(1, Ordering::Relaxed),
             parts: std::sync::OnceLock::new(),
             edges,
             saved: Vec::new(),
@@ -865,29 +874,56 @@ impl Drop for NoGradGuard {
 
 /// Nodes reachable from `roots`, each after every node that sends it a gradient; the history
 /// under nodes numbered below `min_topo` is not walked (none of them reaches a wanted node).
+/// Of the nodes whose senders all ran, the most recently created runs first (PyTorch's order).
 fn topo_order(roots: &[Arc<Node>], min_topo: u64) -> Vec<Arc<Node>> {
-    let mut order = Vec::new();
-    let mut seen = HashSet::default();
-    // iterative post-order DFS: (node, children pushed?)
-    let mut stack: Vec<(Arc<Node>, bool)> = roots.iter().map(|n| (n.clone(), false)).collect();
-    while let Some((n, expanded)) = stack.pop() {
-        if expanded {
-            order.push(n);
-            continue;
+    let key = |n: &Arc<Node>| Arc::as_ptr(n) as usize;
+    // how many edges from the reachable nodes lead into each node
+    let mut deps: HashMap<usize, usize> = HashMap::default();
+    let mut seen: HashSet<usize> = HashSet::default();
+    let mut stack: Vec<Arc<Node>> = Vec::new();
+    for r in roots {
+        if seen.insert(key(r)) {
+            stack.push(r.clone());
         }
-        if !seen.insert(Arc::as_ptr(&n) as usize) {
-            continue;
-        }
-        stack.push((n.clone(), true));
+    }
+    let starts: Vec<Arc<Node>> = stack.clone();
+    while let Some(n) = stack.pop() {
         for e in n.edges.iter().flatten() {
             if let Edge::Node(c) = e {
-                if c.topo_nr >= min_topo && !seen.contains(&(Arc::as_ptr(c) as usize)) {
-                    stack.push((c.clone(), false));
+                if c.topo_nr >= min_topo {
+                    *deps.entry(key(c)).or_insert(0) += 1;
+                    if seen.insert(key(c)) {
+                        stack.push(c.clone());
+                    }
                 }
             }
         }
     }
-    order.reverse();
+    let mut ready: std::collections::BinaryHeap<(u64, usize)> = std::collections::BinaryHeap::new();
+    let mut by_key: HashMap<usize, Arc<Node>> = HashMap::default();
+    for r in starts {
+        if deps.get(&key(&r)).copied().unwrap_or(0) == 0 {
+            ready.push((r.seq, key(&r)));
+            by_key.insert(key(&r), r);
+        }
+    }
+    let mut order = Vec::with_capacity(seen.len());
+    while let Some((_, k)) = ready.pop() {
+        let Some(n) = by_key.remove(&k) else { continue };
+        for e in n.edges.iter().flatten() {
+            if let Edge::Node(c) = e {
+                if c.topo_nr >= min_topo {
+                    let left = deps.get_mut(&key(c)).expect("a counted edge");
+                    *left -= 1;
+                    if *left == 0 {
+                        ready.push((c.seq, key(c)));
+                        by_key.insert(key(c), c.clone());
+                    }
+                }
+            }
+        }
+        order.push(n);
+    }
     order
 }
 

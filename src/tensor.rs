@@ -44,6 +44,9 @@ pub struct TensorImpl {
     /// the storage's owner, is not that leaf), or from such a view; in-place changes with grad
     /// on are refused, as for a view of any leaf that requires grad
     pub(crate) view_of_view_leaf: bool,
+    /// made by `view(dtype)` as a copy (narrow integers are stored widened, so bytes cannot be
+    /// shared): in-place writes, which would not reach the source, are refused
+    pub(crate) dtype_view_copy: AtomicBool,
     /// gradient hooks of a leaf (a non-leaf's live on its `grad_fn`)
     pub(crate) hooks: crate::autograd::Hooks,
     /// a leaf's post-accumulate-grad hooks, called with the leaf once backward updated `.grad`
@@ -120,6 +123,7 @@ impl Tensor {
             base_gen: AtomicU64::new(base_gen),
             view_in_no_grad: false,
             view_of_view_leaf: false,
+            dtype_view_copy: AtomicBool::new(false),
             hooks: crate::autograd::Hooks::default(),
             post_hooks: crate::autograd::Hooks::default(),
             origin: None,
@@ -1224,6 +1228,11 @@ impl Tensor {
         Ok(())
     }
 
+    /// Marks a tensor made by `view(dtype)` as the copy it is: in-place writes are refused.
+    pub(crate) fn mark_dtype_view_copy(&self) {
+        self.0.dtype_view_copy.store(true, Ordering::Relaxed);
+    }
+
     /// True for a view whose base is a leaf that requires grad (PyTorch refuses in-place
     /// changes, data or shape, to such a view while grad mode is on).
     pub(crate) fn is_view_of_grad_leaf(&self) -> bool {
@@ -1238,6 +1247,14 @@ impl Tensor {
     /// Fails for in-place changes autograd cannot record: on a leaf that requires grad (or a
     /// view of one) while grad mode is on, and on a layout where several elements share memory.
     pub(crate) fn check_inplace(&self, op: &str) -> Result<()> {
+        let copied = |t: &Tensor| t.0.dtype_view_copy.load(Ordering::Relaxed);
+        if copied(self) || self.0.view_base.as_ref().is_some_and(copied) {
+            return Err(Error::Runtime(format!(
+                "{op}: this tensor was made by view(dtype), which rustdl computes as a copy (its integer \
+                 types are stored widened, so the bytes cannot be shared): an in-place write to it would \
+                 not reach the original tensor. Write to the original, or take .clone() to make the copy explicit"
+            )));
+        }
         if autograd::is_grad_enabled() {
             if self.is_leaf() && self.0.requires_grad.load(Ordering::Acquire) {
                 // a view that was made to require grad itself is such a leaf too (its base

@@ -1,8 +1,8 @@
 """``Tensor.view(dtype)``: the elements' bytes read as another dtype, as PyTorch's.
 
 rustdl stores narrow integers widened (see ``DType::storage``), so the bytes are rebuilt through
-numpy rather than aliased: the result has PyTorch's values and shape but its own memory (a write
-to it does not reach the source). Bytes viewed as float16/bfloat16 give those values in a float32
+numpy rather than aliased: the result has PyTorch's values and shape but its own memory, so an
+in-place write to it (or a view of it), which would not reach the source, raises instead. Bytes viewed as float16/bfloat16 give those values in a float32
 tensor (rustdl has no 16-bit float storage): how serialized half-precision weights are read."""
 
 from __future__ import annotations
@@ -76,4 +76,7 @@ def view_dtype(t: Tensor, dtype: _rustdl.dtype) -> Tensor:
     if dtype.name in _HALF:
         out = _from_half(out, dtype.name)
     res = _rustdl.from_numpy(out.copy()).to(t.device)
-    return res.reshape(()) if t.dim() == 0 else res
+    res = res.reshape(()) if t.dim() == 0 else res
+    # a copy, not a view: an in-place write to it (which PyTorch would make reach ``t``) raises
+    res._mark_dtype_view_copy()
+    return res

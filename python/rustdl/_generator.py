@@ -336,10 +336,24 @@ def normal(
     return out.requires_grad_(True) if requires_grad else out
 
 
-def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
-    """Bernoulli draws, as ``torch.bernoulli``: 1 with probability ``input`` (or ``p``)."""
+def bernoulli(
+    input: Tensor, p: float | None = None, *, generator: Generator | None = None, out: Tensor | None = None
+) -> Tensor:
+    """Bernoulli draws, as ``torch.bernoulli``: 1 with probability ``input`` (or ``p``); with
+    ``out`` the draws are written into it in its own dtype (a bool ``out`` takes them too)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"bernoulli: expected a Tensor, got {type(input).__name__}")
+    if out is not None:
+        if not isinstance(out, Tensor):
+            raise TypeError(f"bernoulli: out must be a Tensor, got {type(out).__name__}")
+        drawn = bernoulli(input, p, generator=generator)
+        if tuple(out.shape) != tuple(drawn.shape):
+            out.resize_(drawn.shape)
+        from .autograd import no_grad
+
+        with no_grad():
+            out.copy_(drawn.to(out.dtype))
+        return out
     if p is None:
         u = _rustdl.rand(*input.shape, generator=generator, dtype=input.dtype, device=input.device)
         inside = (input >= 0).logical_and(input <= 1)  # False at NaN

@@ -373,9 +373,11 @@ def einsum(equation, *operands):
     for c in out:
         if not any(c in s for s in ins):
             raise _rd.ArgumentError(f"einsum: output subscript '{c}' does not appear in the inputs")
-    if len({t.dtype for t in operands}) > 1 and set("".join(ins)) <= set(out):
-        # nothing summed: PyTorch multiplies the operands element-wise, promoting their dtypes
-        # (a product that sums runs as batched matmuls, which want one dtype)
+    summed = {c: t.shape[k] for t, s in zip(operands, ins) for k, c in enumerate(s) if c not in out}
+    if len({t.dtype for t in operands}) > 1 and all(n == 1 for n in summed.values()):
+        # nothing summed (or only dims of size 1): PyTorch multiplies the operands element-wise,
+        # promoting their dtypes (a product that sums runs as batched matmuls, which want one
+        # dtype, and is refused)
         from ._breadth_g import promote_types
 
         dt = operands[0].dtype
@@ -4451,10 +4453,8 @@ def _float_bound(self, *bounds):
     )
 
 
-# the Python ints each integer dtype takes as a bound: its range, and for uint8 also the negatives
-# down to -255 (read modulo 256, as PyTorch converts them)
 _INT_RANGES = {
-    "uint8": (-(2**8 - 1), 2**8 - 1),
+    "uint8": (0, 2**8 - 1),
     "int8": (-(2**7), 2**7 - 1),
     "int16": (-(2**15), 2**15 - 1),
     "int32": (-(2**31), 2**31 - 1),
@@ -4463,16 +4463,27 @@ _INT_RANGES = {
 
 
 def _check_int_bounds(self, lo, hi):
-    """Refuses an integer bound outside an integer tensor's dtype, as PyTorch (it would wrap)."""
+    """Integer bounds for an integer tensor, as PyTorch takes them: a lower bound above the
+    dtype's range, or an upper bound below it, is refused; one beyond the range on its own side
+    bounds nothing and is moved to the range's end (it would wrap around). Returns the bounds."""
     rng = _INT_RANGES.get(self.dtype.name) if isinstance(self, Tensor) else None
     if rng is None:
-        return
-    for b in (lo, hi):
-        if isinstance(b, (builtins.int, _np.integer)) and not isinstance(b, builtins.bool):
-            if not rng[0] <= int(b) <= rng[1]:
-                raise _rd.ArgumentError(
-                    f"clamp: value {int(b)} cannot be converted to type {self.dtype.name} without overflow"
-                )
+        return lo, hi
+
+    def is_int(b):
+        return isinstance(b, (builtins.int, _np.integer)) and not isinstance(b, builtins.bool)
+
+    for b, name, bad in ((lo, "min", lambda v: v > rng[1]), (hi, "max", lambda v: v < rng[0])):
+        if is_int(b) and bad(int(b)):
+            raise _rd.ArgumentError(
+                f"clamp: {name} value {int(b)} is outside the representable range of {self.dtype.name} "
+                f"(it cannot be converted to type {self.dtype.name} without overflow)"
+            )
+    if is_int(lo):
+        lo = builtins.max(int(lo), rng[0])
+    if is_int(hi):
+        hi = builtins.min(int(hi), rng[1])
+    return lo, hi
 
 
 def _clamp_input(self, lo, hi):
@@ -4481,7 +4492,6 @@ def _clamp_input(self, lo, hi):
     where that bound decides (a 0-d float64 bound makes float64). An integer bound outside an
     integer tensor's dtype is refused, as PyTorch's (it would wrap around)."""
     if not _float_bound(self, lo, hi):
-        _check_int_bounds(self, lo, hi)
         return self
     from ._breadth_g import result_type
 
@@ -4498,19 +4508,27 @@ class _ClampMethods:
     def clamp(self, min=None, max=None):  # noqa: A002
         """Elementwise ``min(max(x, min), max)``; an integer tensor with float bounds is promoted
         first (see ``_clamp_input``)."""
-        return _orig_clamp(_clamp_input(self, min, max), min, max)
+        x = _clamp_input(self, min, max)
+        min, max = _check_int_bounds(x, min, max)  # noqa: A001
+        return _orig_clamp(x, min, max)
 
     def clip(self, min=None, max=None):  # noqa: A002
         """Alias of :meth:`clamp`."""
-        return _orig_clip(_clamp_input(self, min, max), min, max)
+        x = _clamp_input(self, min, max)
+        min, max = _check_int_bounds(x, min, max)  # noqa: A001
+        return _orig_clip(x, min, max)
 
     def clamp_min(self, min):  # noqa: A002
         """:meth:`clamp` with only a lower bound (the same result type)."""
-        return _orig_clamp_min(_clamp_input(self, min, None), min)
+        x = _clamp_input(self, min, None)
+        min, _ = _check_int_bounds(x, min, None)  # noqa: A001
+        return _orig_clamp_min(x, min)
 
     def clamp_max(self, max):  # noqa: A002
         """:meth:`clamp` with only an upper bound (the same result type)."""
-        return _orig_clamp_max(_clamp_input(self, None, max), max)
+        x = _clamp_input(self, None, max)
+        _, max = _check_int_bounds(x, None, max)  # noqa: A001
+        return _orig_clamp_max(x, max)
 
 
 def _checked_inplace_clamp(native, which):
@@ -4518,11 +4536,11 @@ def _checked_inplace_clamp(native, which):
         if which == "both":
             lo = args[0] if args else kwargs.get("min")
             hi = args[1] if len(args) > 1 else kwargs.get("max")
-        else:
-            lo = args[0] if args else kwargs.get(which)
-            hi = None
-        _check_int_bounds(self, lo, hi)
-        return native(self, *args, **kwargs)
+            lo, hi = _check_int_bounds(self, lo, hi)
+            return native(self, lo, hi)
+        b = args[0] if args else kwargs.get(which)
+        lo, hi = _check_int_bounds(self, b if which == "min" else None, b if which == "max" else None)
+        return native(self, lo if which == "min" else hi)
 
     method.__name__ = method.__qualname__ = native.__name__
     method.__doc__ = native.__doc__

@@ -802,6 +802,11 @@ impl PyTensor {
     fn element_size(&self) -> usize {
         self.tensor().dtype().itemsize()
     }
+    /// Marks this tensor (made by `view(dtype)`) as a copy of its source: in-place writes to it,
+    /// which would not reach the source, raise.
+    fn _mark_dtype_view_copy(&self) {
+        self.tensor().mark_dtype_view_copy();
+    }
     /// Whether this tensor is a view of another's memory (as `torch.Tensor._is_view`).
     fn _is_view(&self) -> bool {
         self.tensor().view_base().is_some()

@@ -362,3 +362,111 @@ def test_elastic_record_distributed_autograd_and_unserved_dataset_modules(tmp_pa
         "same_class": True,
         "built": False,
     }
+
+
+def test_backward_runs_the_most_recently_created_ready_node_first():
+    """Sibling branches run last-made first, as PyTorch's engine orders its ready queue: tensor
+    hooks and module backward hooks fire in that order (grad-cam pairs gradients with layers by
+    it)."""
+    x = rustdl.ones(2, requires_grad=True)
+    order = []
+    a = x * 2
+    b = x * 3
+    a.register_hook(lambda g: order.append("a"))
+    b.register_hook(lambda g: order.append("b"))
+    (a + b).sum().backward()
+    assert order == ["b", "a"]
+    order.clear()
+    layers = [rustdl.nn.Linear(2, 2) for _ in range(3)]
+    for name, m in zip("abc", layers):
+        m.register_full_backward_hook(lambda m, gi, go, name=name: order.append(name))
+    v = rustdl.randn(1, 2, requires_grad=True)
+    (layers[0](v) + layers[1](v) + layers[2](v)).sum().backward()
+    assert order == ["c", "b", "a"]
+    # gradients are unchanged by the order
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+    want = sum(m.weight.detach().numpy().sum(0) for m in layers)
+    np.testing.assert_allclose(v.grad.numpy()[0], want, rtol=1e-6)
+
+
+def test_bernoulli_out_and_einsum_of_mixed_dtypes():
+    o = rustdl.empty(5, dtype=rustdl.bool)
+    r = rustdl.bernoulli(rustdl.ones(5), out=o)
+    assert r is o and o.dtype == rustdl.bool and o.tolist() == [True] * 5
+    f = rustdl.empty(3)
+    rustdl.bernoulli(rustdl.zeros(3), out=f)
+    assert f.tolist() == [0.0, 0.0, 0.0]
+    out = rustdl.einsum("sr,rai->sai", rustdl.ones(1, 1), rustdl.ones(1, 2, 3, dtype=rustdl.float64))
+    assert out.dtype == rustdl.float64 and out.sum().item() == 6.0
+    # a product that really sums mixed dtypes is refused, as PyTorch's
+    with pytest.raises(RuntimeError):
+        rustdl.einsum("ij,jk->ik", rustdl.ones(2, 3), rustdl.ones(3, 2, dtype=rustdl.float64))
+
+
+def test_writes_into_a_dtype_view_copy_are_refused_not_lost():
+    """``view(dtype)`` between dtypes is a copy here (narrow integers are stored widened): an
+    in-place write to it, which PyTorch would make reach the source, raises instead of being
+    silently lost (schedule-free's parameter swap XORs through byte views)."""
+    x = rustdl.tensor([1.0, 2.0, 3.0])
+    y = rustdl.tensor([10.0, 20.0, 30.0])
+    with pytest.raises(RuntimeError, match="view\\(dtype\\)"):
+        x.view(rustdl.uint8).bitwise_xor_(y.view(rustdl.uint8))
+    v = x.view(rustdl.int32)
+    assert v.tolist() == np.array([1.0, 2.0, 3.0], np.float32).view(np.int32).tolist()
+    with pytest.raises(RuntimeError, match="view\\(dtype\\)"):
+        v[0] = 5
+    with pytest.raises(RuntimeError, match="view\\(dtype\\)"):
+        v[1:].add_(1)
+    c = v.clone()
+    c[0] = 5
+    assert c.tolist()[0] == 5
+    same = x.view(rustdl.float32)  # the same dtype: a real view
+    same.add_(1)
+    assert x.tolist() == [2.0, 3.0, 4.0]
+    assert x.tolist() == [2.0, 3.0, 4.0] and y.tolist() == [10.0, 20.0, 30.0]
+
+
+def test_kept_torch_functions_stay_patchable_and_dispatch(tmp_path):
+    """The operator namespaces keep the functions they looked up (no __getattr__ on later
+    lookups): mock.patch still replaces and restores them (rustdl's module gets its own function
+    back), and __torch_function__ subclasses still reach them after the wrappers are installed."""
+    from conftest import compat_report, run_compat
+
+    proc = run_compat(
+        tmp_path,
+        """
+        import json
+        from unittest import mock
+        import torch, torch.nn.functional as F
+        import rustdl
+
+        x = torch.tensor([-1.0, 2.0])
+        before = (torch.relu, F.relu, torch.cat, torch.float32)
+        with mock.patch.object(torch, "relu", lambda t: "patched"):
+            patched = torch.relu(x)
+        with mock.patch("torch.nn.functional.gelu", lambda t, **k: "pg"):
+            patched_f = F.gelu(x)
+        seen = []
+
+        class My(torch.Tensor):
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                seen.append(func.__name__)
+                return super().__torch_function__(func, types, args, kwargs or {})
+
+        m = torch.tensor([-1.0, 2.0]).as_subclass(My)
+        F.relu(m); torch.relu(m); torch.cat([m, m])
+        print(json.dumps({
+            "patched": [patched, patched_f],
+            "restored": torch.relu(x).tolist(),
+            "rustdl_relu_is_function": type(rustdl.relu).__name__ == "function",
+            "same": torch.relu is before[0] and torch.cat is before[2] and torch.float32 is before[3],
+            "seen": seen,
+        }))
+        """,
+    )
+    r = compat_report(proc)
+    assert r["patched"] == ["patched", "pg"]
+    assert r["restored"] == [0.0, 2.0]
+    assert r["rustdl_relu_is_function"] and r["same"]
+    assert r["seen"] == ["relu", "relu", "cat"]

@@ -290,7 +290,8 @@ class TorchFacade(types.ModuleType):
         else:
             if not isinstance(value, types.ModuleType):
                 if type(value) is types.FunctionType and self.__name__ == "torch":
-                    return _builtin_like(name, value)
+                    value = _builtin_like(name, value)
+                _cache(self, name, value)
                 return value
             # `torch.nn` reached as an attribute must be the facade, not rustdl.nn itself.
             try:
@@ -326,6 +327,11 @@ class TorchFacade(types.ModuleType):
                 # what the rustdl module held, given back when the attribute is deleted again
                 # (mock.patch deletes what it set where the facade had no attribute of its own)
                 shadowed[name] = vars(target).get(name, _ABSENT)
+            known = _BUILTIN_LIKE.get(name)
+            if known is not None and value is known[1] and self.__name__ == "torch":
+                # the facade's own torch.X put back (mock.patch restoring a kept function): the
+                # rustdl module gets the function it stands for
+                value = known[0]
             setattr(target, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -397,9 +403,41 @@ def _builtin_like(name: str, fn: Any) -> _TorchFunction:
     return wrapped
 
 
+# facades of the operator namespaces, whose functions are looked up on every call in model code
+# (`torch.cat`, `F.relu`, `torch.float32`): a name resolved once is kept in the facade's own
+# dict, so later lookups do not go through `__getattr__` (about 1-2 us each)
+_CACHING_FACADES = frozenset(
+    {"torch", "torch.nn.functional", "torch.linalg", "torch.fft", "torch.special", "torch.nn.init"}
+)
+# what each facade holds that way (dropped when the __torch_function__ wrappers replace the
+# functions behind them)
+_CACHED: dict[str, tuple[TorchFacade, set[str]]] = {}
+
+
+def _cache(facade: TorchFacade, name: str, value: Any) -> None:
+    """Keeps ``facade.name`` (a function or a dtype of an operator namespace) in the facade's own
+    dict; other values (flags, mutable state) are looked up each time."""
+    mod = facade.__name__
+    if mod not in _CACHING_FACADES or name.startswith("_"):
+        return
+    if not (
+        isinstance(value, (_TorchFunction, types.FunctionType, types.BuiltinFunctionType))
+        or type(value) is type(rustdl.float32)
+    ):
+        return
+    object.__setattr__(facade, name, value)
+    _CACHED.setdefault(mod, (facade, set()))[1].add(name)
+
+
 def _dispatch_activated() -> None:
     """The ``__torch_function__`` wrappers were installed (rustdl._dispatch.activate): the
-    ``torch.X`` objects handed out before call them now, and stay the same objects."""
+    ``torch.X`` objects handed out before call them now, and stay the same objects; the functions
+    the facades kept are looked up again (they are the wrappers now)."""
+    for facade, names in list(_CACHED.values()):
+        for name in list(names):
+            if name in facade.__dict__ and not isinstance(facade.__dict__[name], _TorchFunction):
+                object.__delattr__(facade, name)
+                names.discard(name)
     for name, (fn, wrapped) in list(_BUILTIN_LIKE.items()):
         known = rustdl._dispatch._WRAPPED.get(id(fn))
         if known is None or known[0] is not fn:
