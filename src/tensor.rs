@@ -1229,6 +1229,7 @@ impl Tensor {
     }
 
     /// Marks a tensor made by `view(dtype)` as the copy it is: in-place writes are refused.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn mark_dtype_view_copy(&self) {
         self.0.dtype_view_copy.store(true, Ordering::Relaxed);
     }

@@ -287,23 +287,20 @@ impl Tensor {
         for (k, &p) in pos.iter().enumerate() {
             last[p as usize] = k;
         }
-        let keep: Vec<i64> = (0..pos.len())
-            .filter(|&k| last[pos[k] as usize] == k)
-            .map(|k| k as i64)
+        // each position reads the value that wins it (a copy: the values keep their sign bits,
+        // -0.0 included); positions nobody writes read value 0 and are not taken below
+        let src: Vec<i64> = last
+            .iter()
+            .map(|&k| if k == usize::MAX { 0 } else { k as i64 })
             .collect();
-        let kept_pos: Vec<i64> = keep.iter().map(|&k| pos[k as usize]).collect();
-        let m = keep.len();
-        let idx = Tensor::from_i64(kept_pos, &[m])?.to_device(dev)?;
+        let hit: Vec<bool> = last.iter().map(|&k| k != usize::MAX).collect();
         // every value's gradient is the output's gradient at its position, a value overwritten
         // by a later one at the same position included (PyTorch's index_put backward)
-        let put = {
+        let put = if pos.is_empty() {
+            Tensor::zeros(&[n], self.dtype(), dev)?
+        } else {
             let _g = crate::autograd::NoGradGuard::new();
-            let kept = if m == pos.len() {
-                vals.clone()
-            } else {
-                vals.index_select(0, &Tensor::from_i64(keep, &[m])?.to_device(dev)?)?
-            };
-            Tensor::zeros(&[n], self.dtype(), dev)?.index_add(0, &idx, &kept)?
+            vals.index_select(0, &Tensor::from_i64(src, &[n])?.to_device(dev)?)?
         };
         // the positions become a tensor only when a backward runs (no upload on the forward)
         let all = pos.to_vec();
@@ -311,9 +308,7 @@ impl Tensor {
             let at = Tensor::from_i64(all.clone(), &[all.len()])?.to_device(g.device())?;
             Ok(vec![Some(g.index_select(0, &at)?)])
         });
-        let hit = Tensor::zeros(&[n], DType::I64, dev)?
-            .index_add(0, &idx, &Tensor::ones(&[m], DType::I64, dev)?)?
-            .ne_scalar(0.0)?;
+        let hit = Tensor::from_cpu(crate::storage::CpuStorage::Bool(hit), &[n])?.to_device(dev)?;
         Tensor::where_cond(&hit, &put, &flat)?.reshape(self.shape())
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import rustdl
@@ -470,3 +472,21 @@ def test_kept_torch_functions_stay_patchable_and_dispatch(tmp_path):
     assert r["restored"] == [0.0, 2.0]
     assert r["rustdl_relu_is_function"] and r["same"]
     assert r["seen"] == ["relu", "relu", "cat"]
+
+
+def test_index_assignment_keeps_the_sign_of_negative_zero():
+    x = rustdl.ones(3)
+    x[rustdl.tensor([0])] = -0.0
+    assert math.copysign(1.0, x[0].item()) == -1.0
+    x = rustdl.ones(3)
+    x.index_put_((rustdl.tensor([1]),), rustdl.tensor(-0.0))
+    assert math.copysign(1.0, x[1].item()) == -1.0 and x.tolist() == [1.0, 0.0, 1.0]
+    x = rustdl.ones(3)
+    x[[0, 2]] = rustdl.tensor([-0.0, -0.0])
+    assert [math.copysign(1.0, v) for v in x.tolist()] == [-1.0, 1.0, -1.0]
+    # repeated positions: the last write wins, and every value gets the gradient of its position
+    v = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = rustdl.zeros(2).index_put((rustdl.tensor([0, 0, 1]),), v)
+    assert y.tolist() == [2.0, 3.0]
+    (y * rustdl.tensor([10.0, 100.0])).sum().backward()
+    assert v.grad.tolist() == [10.0, 10.0, 100.0]
