@@ -7,8 +7,12 @@ backpropagates into the real tensors they came from. The gradient of a complex l
 ``∂L/∂re + i·∂L/∂im``, PyTorch's convention. ``torch.fft``, ``stft``/``istft``, ``view_as_real``
 and ``torch.complex``/``polar`` produce and consume them (see :mod:`rustdl.fft`).
 
-Differences from PyTorch: ``view_as_real`` gives a copy (writing into it does not reach the
-complex tensor); ``z.real`` and ``z.imag`` are the parts themselves (views, as in PyTorch).
+``view_as_real`` is a view (writes through it reach the complex tensor, and back) when the
+parts are, or can be made, the two halves of one real ``(..., 2)`` tensor; see
+:func:`view_as_real` for what stays a copy. ``z.real`` and ``z.imag`` are the parts themselves
+(views, as in PyTorch). The ``linalg`` factorizations of complex matrices (svd, qr, eigh,
+slogdet, cholesky, pinv) run numpy's complex LAPACK forward and hand-written complex backward
+formulas (not differentiable twice).
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ class ComplexTensor:
     # numpy scalars and arrays on the left defer to this class's reflected operators
     __array_ufunc__ = None
     __array_priority__ = 1000.0
-    __slots__ = ("_re", "_im", "__weakref__")
+    # _pair: a real (..., 2) tensor whose [..., 0] and [..., 1] are the parts, when known
+    __slots__ = ("_re", "_im", "_pair", "__weakref__")
 
     def __init__(self, re: Tensor, im: Tensor) -> None:
         if not isinstance(re, Tensor) or not isinstance(im, Tensor):
@@ -108,6 +113,7 @@ class ComplexTensor:
             raise RuntimeError(f"complex: parts on different devices ({re.device} and {im.device})")
         self._re = re
         self._im = im
+        self._pair = None
 
     # ---------- attributes ----------
 
@@ -234,6 +240,86 @@ class ComplexTensor:
     def detach_(self) -> ComplexTensor:
         self._re = self._re.detach()
         self._im = self._im.detach()
+        self._pair = None
+        return self
+
+    @property
+    def data(self) -> ComplexTensor:
+        """The values without history, sharing memory (in-place ops on it reach this tensor)."""
+        p = self._pair_view()
+        if p is not None:
+            d = p.data
+            out = ComplexTensor(d[..., 0], d[..., 1])
+            out._pair = d
+            return out
+        return ComplexTensor(self._re.data, self._im.data)
+
+    @data.setter
+    def data(self, value) -> None:
+        v = as_complex(value, like=self)
+        p = v._pair_view()
+        self._re.data = v._re.data
+        self._im.data = v._im.data
+        self._pair = None if p is None else p.data
+
+    def _pair_view(self) -> Tensor | None:
+        """The real ``(..., 2)`` tensor whose halves are the parts, if known and still so (same
+        memory, strides and requires_grad)."""
+        p = getattr(self, "_pair", None)
+        if p is None:
+            return None
+        re, im = self._re, self._im
+        try:
+            ok = (
+                tuple(p.shape) == (*re.shape, 2)
+                and p.dtype == re.dtype
+                and p.device == re.device
+                and p.requires_grad == self.requires_grad
+                and p.data_ptr() == re.data_ptr()
+                and im.data_ptr() == re.data_ptr() + p.stride(-1) * re.element_size()
+                and tuple(p.stride()[:-1]) == tuple(re.stride()) == tuple(im.stride())
+            )
+        except Exception:
+            ok = False
+        return p if ok else None
+
+    def _as_real(self) -> Tensor:
+        """``view_as_real``: see that function."""
+        re, im = self._re, self._im
+        p = self._pair_view()
+        if p is not None:
+            return p[...]
+        if self.requires_grad:
+            if _rustdl.is_grad_enabled() or not self._interleaved():
+                return _rustdl.stack([re, im], -1)  # a differentiable copy
+        elif not self._interleaved():
+            # re-homed: the parts become the two halves of one new real tensor
+            p = _rustdl.stack([re.detach(), im.detach()], -1)
+            self._re, self._im, self._pair = p[..., 0], p[..., 1], p
+            return p[...]
+        return re.as_strided((*re.shape, 2), (*re.stride(), 1), re.storage_offset())
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> ComplexTensor:
+        """Each part drawn from N(mean, std²/2), (re, im) pairs in turn, as PyTorch."""
+        return self._random_("normal_", mean, std / math.sqrt(2), generator)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None) -> ComplexTensor:
+        """Each part drawn from U(from_, to), (re, im) pairs in turn, as PyTorch."""
+        return self._random_("uniform_", from_, to, generator)
+
+    def _random_(self, method: str, a, b, generator) -> ComplexTensor:
+        kw = {} if generator is None else {"generator": generator}
+        view = None
+        if not self.requires_grad:
+            view = self._pair_view()
+            view = view[...] if view is not None else self._as_real() if self._interleaved() else None
+        if view is not None:
+            getattr(view, method)(a, b, **kw)
+            return self
+        pairs = _rustdl.zeros((*self.shape, 2), dtype=self._re.dtype, device=self.device)
+        getattr(pairs, method)(a, b, **kw)
+        self._re.copy_(pairs[..., 0])
+        self._im.copy_(pairs[..., 1])
         return self
 
     def clone(self, *, memory_format=None) -> ComplexTensor:
@@ -726,6 +812,53 @@ class ComplexTensor:
     def movedim(self, source, destination) -> ComplexTensor:
         return self._map(lambda t: t.movedim(source, destination))
 
+    moveaxis = movedim
+
+    def swapaxes(self, axis0: int, axis1: int) -> ComplexTensor:
+        return self._map(lambda t: t.transpose(axis0, axis1))
+
+    swapdims = swapaxes
+
+    def ravel(self) -> ComplexTensor:
+        return self.reshape(-1)
+
+    def broadcast_to(self, size) -> ComplexTensor:
+        return self._map(lambda t: t.broadcast_to(size))
+
+    def tile(self, *dims) -> ComplexTensor:
+        reps = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return self._map(lambda t: t.tile(reps))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None) -> ComplexTensor:
+        return self._map(lambda t: t.repeat_interleave(repeats, dim))
+
+    def fliplr(self) -> ComplexTensor:
+        return self._map(lambda t: t.fliplr())
+
+    def flipud(self) -> ComplexTensor:
+        return self._map(lambda t: t.flipud())
+
+    def rot90(self, k: int = 1, dims=(0, 1)) -> ComplexTensor:
+        return self._map(lambda t: t.rot90(k, dims))
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> ComplexTensor:
+        return self._map(lambda t: t.diag_embed(offset, dim1, dim2))
+
+    def diagflat(self, offset: int = 0) -> ComplexTensor:
+        return self._map(lambda t: t.diagflat(offset))
+
+    def take_along_dim(self, indices, dim=None) -> ComplexTensor:
+        return self._map(lambda t: t.take_along_dim(indices, dim))
+
+    def take(self, index) -> ComplexTensor:
+        return self._map(lambda t: t.take(index))
+
+    def masked_select(self, mask) -> ComplexTensor:
+        return self._map(lambda t: t.masked_select(mask))
+
+    def narrow_copy(self, dim: int, start: int, length: int) -> ComplexTensor:
+        return self._map(lambda t: t.narrow(dim, start, length).clone())
+
     def unsqueeze(self, dim: int) -> ComplexTensor:
         return self._map(lambda t: t.unsqueeze(dim))
 
@@ -769,6 +902,25 @@ class ComplexTensor:
 
     def unbind(self, dim: int = 0) -> tuple:
         return tuple(ComplexTensor(a, b) for a, b in zip(self._re.unbind(dim), self._im.unbind(dim)))
+
+    def _pieces(self, method: str, *args) -> tuple:
+        re, im = getattr(self._re, method)(*args), getattr(self._im, method)(*args)
+        return tuple(ComplexTensor(a, b) for a, b in zip(re, im))
+
+    def split_with_sizes(self, split_sizes, dim: int = 0) -> tuple:
+        return self._pieces("split", list(split_sizes), dim)
+
+    def tensor_split(self, indices_or_sections, dim: int = 0) -> tuple:
+        return self._pieces("tensor_split", indices_or_sections, dim)
+
+    def hsplit(self, sections) -> tuple:
+        return self._pieces("hsplit", sections)
+
+    def vsplit(self, sections) -> tuple:
+        return self._pieces("vsplit", sections)
+
+    def dsplit(self, sections) -> tuple:
+        return self._pieces("dsplit", sections)
 
     def tril(self, diagonal: int = 0) -> ComplexTensor:
         return self._map(lambda t: t.tril(diagonal))
@@ -944,6 +1096,27 @@ class ComplexTensor:
     def inverse(self) -> ComplexTensor:
         return _inv(self)
 
+    def slogdet(self) -> tuple:
+        return _slogdet(self)
+
+    def logdet(self) -> ComplexTensor:
+        return _logdet(self)
+
+    def svd(self, some: bool = True, compute_uv: bool = True) -> tuple:
+        return _svd_old(self, some, compute_uv)
+
+    def qr(self, some: bool = True) -> tuple:
+        return _qr(self, "reduced" if some else "complete")
+
+    def cholesky(self, upper: bool = False) -> ComplexTensor:
+        return _cholesky(self, upper=upper)
+
+    def pinverse(self, rcond: float = 1e-15) -> ComplexTensor:
+        return _pinv(self, rcond)
+
+    def matrix_power(self, n: int) -> ComplexTensor:
+        return _matrix_power(self, n)
+
     # ---------- new tensors and metadata ----------
 
     def _new(self, factory, size, fill, dtype, device, requires_grad) -> Any:
@@ -1003,6 +1176,8 @@ class ComplexTensor:
         if re.numel() == 0:
             return False
         try:
+            if tuple(re.stride()) != tuple(im.stride()) or re.device != im.device:
+                return False
             return im.data_ptr() - re.data_ptr() == re.element_size() and builtins.all(
                 s % 2 == 0 for s, n in zip(re.stride(), re.shape) if n > 1
             )
@@ -1074,9 +1249,15 @@ class ComplexParameter(ComplexTensor):
             self._storage.grad = _r().stack([value._re, value._im], -1)
 
     @property
+    def _pair(self) -> Tensor:  # type: ignore[override]
+        return self._storage
+
+    @property
     def data(self) -> ComplexTensor:
         d = self._storage.detach()
-        return ComplexTensor(d[..., 0], d[..., 1])
+        out = ComplexTensor(d[..., 0], d[..., 1])
+        out._pair = d
+        return out
 
     @data.setter
     def data(self, value) -> None:
@@ -1244,10 +1425,15 @@ def polar(abs: Tensor, angle: Tensor, *, out=None) -> ComplexTensor:  # noqa: A0
 
 
 def view_as_real(input: ComplexTensor) -> Tensor:  # noqa: A002
-    """The parts stacked along a new last dimension of size 2 (a copy in rustdl)."""
+    """The parts as a real tensor with a last dimension of size 2: a view sharing memory with
+    ``input`` when its parts are the halves of one real tensor (``view_as_complex``, complex
+    parameters and their ``.data``; views of those without grad). Parts held apart are first
+    moved into one new real tensor (so views taken earlier of ``input`` or of ``input.real``
+    stop sharing its memory). A copy (differentiable, writes not reaching ``input``) remains
+    where ``input`` requires grad and its parts are not known halves of one tensor."""
     if not isinstance(input, ComplexTensor):
         raise RuntimeError("view_as_real is only supported for complex tensors")
-    return _rustdl.stack([input._re, input._im], -1)
+    return input._as_real()
 
 
 def view_as_complex(input: Tensor) -> ComplexTensor:  # noqa: A002
@@ -1259,7 +1445,9 @@ def view_as_complex(input: Tensor) -> ComplexTensor:  # noqa: A002
         raise RuntimeError(
             f"view_as_complex is only supported for float and double tensors, got {input.dtype}"
         )
-    return ComplexTensor(input[..., 0], input[..., 1])
+    out = ComplexTensor(input[..., 0], input[..., 1])
+    out._pair = input
+    return out
 
 
 def real(input):  # noqa: A002
@@ -1345,7 +1533,7 @@ def _wrap_creation(fn):
             if fill is not None:
                 re.fill_(fill.real)
                 im.fill_(fill.imag)
-            elif fn.__name__ == "ones":
+            elif fn.__name__ in ("ones", "eye"):
                 im.zero_()
             elif fn.__name__ == "randn":
                 re = re * (1 / math.sqrt(2))
@@ -1653,6 +1841,594 @@ def _inv(a: ComplexTensor) -> ComplexTensor:
     return ComplexTensor(x[..., :n, :], x[..., n:, :])
 
 
+# ---------- factorizations of complex matrices (numpy's complex LAPACK forward) ----------
+#
+# Each runs as an autograd Function of the two real parts: the forward in numpy, the backward
+# the complex formula (PyTorch's convention: gradients ∂L/∂re + i·∂L/∂im), also in numpy (so not
+# differentiable twice).
+
+
+def _np_of(re: Tensor, im: Tensor) -> np.ndarray:
+    """The complex ndarray of two parts (complex64 for float32 parts)."""
+    r = re.detach().cpu().contiguous().numpy()
+    i = im.detach().cpu().contiguous().numpy()
+    out = np.empty(r.shape, dtype=np.complex128 if r.dtype == np.float64 else np.complex64)
+    out.real = r
+    out.imag = i
+    return out
+
+
+def _real_t(a, like: Tensor) -> Tensor:
+    """A real ndarray as a tensor of ``like``'s dtype and device."""
+    dt = np.float64 if like.dtype == _rustdl.float64 else np.float32
+    out = _rustdl.tensor(np.array(np.real(a), dtype=dt, order="C"), dtype=like.dtype, device="cpu")
+    return out if like.device.type == "cpu" else out.to(like.device)
+
+
+def _parts_t(a, like: Tensor) -> tuple:
+    return _real_t(np.real(a), like), _real_t(np.imag(a), like)
+
+
+def _grad_np(gr, gi):
+    """The complex gradient ``gr + i·gi`` (None when neither part has one)."""
+    if gr is None and gi is None:
+        return None
+    r = 0.0 if gr is None else gr.detach().cpu().numpy().astype(np.float64)
+    i = 0.0 if gi is None else gi.detach().cpu().numpy().astype(np.float64)
+    return r + 1j * np.asarray(i)
+
+
+def _mh(a):
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
+def _diag(a):
+    return np.diagonal(a, axis1=-2, axis2=-1)
+
+
+def _with_diag(a, d):
+    """``a`` plus ``d`` on its diagonal (a new array)."""
+    out = np.array(a, dtype=np.complex128)
+    n = out.shape[-1]
+    idx = np.arange(n)
+    out[..., idx, idx] += d
+    return out
+
+
+def _lapack(op: str, fn, *arrays):
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*arrays)
+    except np.linalg.LinAlgError as err:
+        raise _r().linalg.LinAlgError(f"linalg.{op}: {err}") from None
+
+
+def _check_matrix(op: str, a, square: bool = True) -> ComplexTensor:
+    if not isinstance(a, ComplexTensor):
+        a = as_complex(a)
+    if a.ndim < 2:
+        raise RuntimeError(f"linalg.{op}: The input tensor A must have at least 2 dimensions.")
+    if square and a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"linalg.{op}: A must be batches of square matrices, but they are {a.shape[-2]} by "
+            f"{a.shape[-1]} matrices"
+        )
+    return a
+
+
+def _phase_check(op: str, im_diag, what: str) -> None:
+    """PyTorch's refusal of a loss that depends on the arbitrary phases of complex vectors."""
+    if not np.allclose(im_diag, 0, rtol=1e-2, atol=1e-2):
+        raise RuntimeError(
+            f"{op}: The {what} in the complex case are specified up to multiplication by e^{{i phi}}. "
+            "The specified loss function depends on this phase term, making it ill-defined."
+        )
+
+
+def _Function():
+    from .autograd import Function
+
+    return Function
+
+
+def _once(fn):
+    from .autograd import once_differentiable
+
+    return once_differentiable(fn)
+
+
+_FUNCS: dict = {}
+
+
+def _fn(name: str):
+    """The autograd Function class ``name`` (made on first use: autograd loads after this module)."""
+    cls = _FUNCS.get(name)
+    if cls is None:
+        spec = _SPECS[name]
+        cls = type(name, (_Function(),), {
+            "forward": staticmethod(spec[0]),
+            "backward": staticmethod(_once(spec[1])),
+        })  # fmt: skip
+        _FUNCS[name] = cls
+    return cls
+
+
+# svd
+
+
+def _svd_fwd(ctx, ar, ai, full):
+    U, S, Vh = _lapack("svd", lambda a: np.linalg.svd(a, full_matrices=full), _np_of(ar, ai))
+    ctx.U, ctx.S, ctx.Vh, ctx.like = U, S, Vh, ar
+    ctx.set_materialize_grads(False)
+    return (*_parts_t(U, ar), _real_t(S, ar), *_parts_t(Vh, ar))
+
+
+def _svd_grad(U, S, Vh, gU, gS, gVh):
+    """Complex SVD reverse mode, ``A = U diag(S) Vh`` with ``k = min(m, n)`` singular vectors
+    carrying gradients: ``gA = U X Vh`` (plus the parts of ``gU``/``gV`` outside the spans of
+    ``U``/``V``), ``X = ((a − aᴴ) ∘ F) S + S ((b − bᴴ) ∘ F) + diag(gS + i·(Im aᵢᵢ − Im bᵢᵢ)/(2Sᵢ))``
+    with ``a = UᴴgU``, ``b = VᴴgV``, ``F_ij = 1/(S_j² − S_i²)`` off the diagonal."""
+    k = S.shape[-1]
+    U, Vh = U[..., :, :k], Vh[..., :k, :]
+    V = _mh(Vh)
+    m, n = U.shape[-2], V.shape[-2]
+    S = S.astype(np.float64)
+    X = np.zeros((*S.shape, k), np.complex128)
+    imd = np.zeros(S.shape)
+    with np.errstate(all="ignore"):
+        F = 1.0 / (S[..., None, :] ** 2 - S[..., :, None] ** 2)
+        F[..., np.arange(k), np.arange(k)] = 0
+        if gU is not None:
+            gU = gU[..., :, :k]
+            a = _mh(U) @ gU
+            X = X + ((a - _mh(a)) * F) * S[..., None, :]
+            imd = imd + np.imag(_diag(a))
+        if gVh is not None:
+            gV = _mh(gVh[..., :k, :])
+            b = _mh(V) @ gV
+            X = X + S[..., :, None] * ((b - _mh(b)) * F)
+            imd = imd - np.imag(_diag(b))
+        if gU is not None or gVh is not None:
+            _phase_check(
+                "svd_backward",
+                (0 if gU is None else np.imag(_diag(a))) + (0 if gVh is None else np.imag(_diag(b))),
+                "singular vectors",
+            )
+        X = _with_diag(X, (0 if gS is None else gS) + 1j * imd / (2 * S))
+        gA = U @ X @ Vh
+        if gU is not None and m > k:
+            gA = gA + ((gU - U @ a) / S[..., None, :]) @ Vh
+        if gVh is not None and n > k:
+            gA = gA + U @ _mh((gV - V @ b) / S[..., None, :])
+    return gA
+
+
+def _svd_bwd(ctx, gUr, gUi, gS, gVhr, gVhi):
+    gU, gVh = _grad_np(gUr, gUi), _grad_np(gVhr, gVhi)
+    gSn = None if gS is None else gS.detach().cpu().numpy().astype(np.float64)
+    if gU is None and gVh is None and gSn is None:
+        return None, None, None
+    gA = _svd_grad(ctx.U, ctx.S, ctx.Vh, gU, gSn, gVh)
+    return (*_parts_t(gA, ctx.like), None)
+
+
+def _svd(A, full_matrices: bool = True, *, driver=None):
+    """``linalg.svd`` of a complex matrix: ``(U, S, Vh)``, S real. Differentiable (as PyTorch:
+    the vectors need distinct singular values and a loss independent of their phases)."""
+    a = _check_matrix("svd", A, square=False)
+    ur, ui, s, vr, vi = _fn("_ComplexSvd").apply(a._re, a._im, builtins.bool(full_matrices))
+    return _r().linalg.SVDResult(ComplexTensor(ur, ui), s, ComplexTensor(vr, vi))
+
+
+def _svdvals(A, *, driver=None) -> Tensor:
+    a = _check_matrix("svdvals", A, square=False)
+    if a.requires_grad and _rustdl.is_grad_enabled():
+        return _svd(a, False).S
+    s = _lapack("svdvals", lambda x: np.linalg.svd(x, compute_uv=False), _np_of(a._re, a._im))
+    return _real_t(s, a._re)
+
+
+def _svd_old(input, some: bool = True, compute_uv: bool = True):  # noqa: A002
+    """``torch.svd`` of a complex matrix: ``(U, S, V)`` with ``V = Vhᴴ``."""
+    a = _check_matrix("svd", input, square=False)
+    if not compute_uv:
+        *batch, m, n = a.shape
+        z = lambda k: _r().zeros(*batch, k, k, dtype=a.dtype, device=a.device)  # noqa: E731
+        return _r()._SVDResult(z(m), _svdvals(a), z(n))
+    U, S, Vh = _svd(a, full_matrices=not some)
+    return _r()._SVDResult(U, S, Vh.mH)
+
+
+# qr
+
+
+def _qr_fwd(ctx, ar, ai, mode):
+    Q, R = _lapack("qr", lambda a: np.linalg.qr(a, mode=mode), _np_of(ar, ai))
+    ctx.Q, ctx.R, ctx.mode, ctx.like = Q, R, mode, ar
+    ctx.set_materialize_grads(False)
+    return (*_parts_t(Q, ar), *_parts_t(R, ar))
+
+
+def _qr_grad_tall(Q, R, gQ, gR):
+    """``gA = (gQ + Q·herm(M)) R⁻ᴴ``, ``M = R gRᴴ − gQᴴ Q``, ``herm`` mirroring the strict lower
+    triangle onto the upper (conjugated) and keeping the real part of the diagonal."""
+    M = R @ _mh(gR) - _mh(gQ) @ Q
+    low = np.tril(M, -1)
+    herm = _with_diag(low + _mh(low), np.real(_diag(M)))
+    B = gQ + Q @ herm
+    with np.errstate(all="ignore"):
+        return _mh(np.linalg.solve(R, _mh(B)))
+
+
+def _qr_bwd(ctx, gQr, gQi, gRr, gRi):
+    Q, R = ctx.Q.astype(np.complex128), ctx.R.astype(np.complex128)
+    gQ, gR = _grad_np(gQr, gQi), _grad_np(gRr, gRi)
+    if gQ is None and gR is None:
+        return None, None, None
+    m, n = Q.shape[-2], R.shape[-1]
+    if ctx.mode == "complete" and m > n:
+        if gQ is not None:
+            raise NotImplementedError(
+                "linalg.qr: the gradient of Q with mode='complete' and more rows than columns is not "
+                "defined (its last columns are not determined by A); use mode='reduced'"
+            )
+        Q, R = Q[..., :, :n], R[..., :n, :]
+        gR = gR[..., :n, :]
+    gQ = np.zeros(Q.shape, np.complex128) + (0 if gQ is None else gQ)
+    gR = np.zeros(R.shape, np.complex128) + (0 if gR is None else gR)
+    if m >= n:
+        gA = _qr_grad_tall(Q, R, gQ, gR)
+    else:  # wide: A = Q [X Y], X = Q R1 square; Y = Q R2 moves Q too
+        R1, R2, gR1, gR2 = R[..., :, :m], R[..., :, m:], gR[..., :, :m], gR[..., :, m:]
+        gX = _qr_grad_tall(Q, R1, gQ + (Q @ R2) @ _mh(gR2), gR1)
+        gA = np.concatenate([gX, Q @ gR2], -1)
+    return (*_parts_t(gA, ctx.like), None)
+
+
+def _qr_r_fwd(ctx, ar, ai):
+    return _parts_t(_lapack("qr", lambda x: np.linalg.qr(x, mode="r"), _np_of(ar, ai)), ar)
+
+
+def _qr_r_bwd(ctx, gr, gi):
+    raise RuntimeError(
+        "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+        "Please use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr."
+    )
+
+
+def _qr(A, mode: str = "reduced"):
+    """``linalg.qr`` of a complex matrix (R with a real diagonal, as LAPACK's); differentiable
+    for full-rank input, as the real one."""
+    a = _check_matrix("qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    if mode == "r":
+        rr, ri = _fn("_ComplexQrR").apply(a._re, a._im)
+        empty = _rustdl.zeros(0, dtype=a._re.dtype, device=a.device)
+        return _r().linalg.QRResult(ComplexTensor(empty, empty.clone()), ComplexTensor(rr, ri))
+    qr_, qi, rr, ri = _fn("_ComplexQr").apply(a._re, a._im, mode)
+    return _r().linalg.QRResult(ComplexTensor(qr_, qi), ComplexTensor(rr, ri))
+
+
+# eigh
+
+
+def _eigh_fwd(ctx, ar, ai, uplo):
+    w, V = _lapack("eigh", lambda a: np.linalg.eigh(a, UPLO=uplo), _np_of(ar, ai))
+    ctx.w, ctx.V, ctx.like = w, V, ar
+    ctx.set_materialize_grads(False)
+    return (_real_t(w, ar), *_parts_t(V, ar))
+
+
+def _eigh_bwd(ctx, gw, gVr, gVi):
+    """``gA = V (skewH(VᴴgV) / E + diag(gw)) Vᴴ`` with ``E_ij = w_j − w_i`` (PyTorch's: the
+    projection onto skew-Hermitian matrices, a Hermitian gradient)."""
+    w, V = ctx.w.astype(np.float64), ctx.V.astype(np.complex128)
+    gV = _grad_np(gVr, gVi)
+    n = w.shape[-1]
+    X = np.zeros(V.shape, np.complex128)
+    if gV is not None:
+        B = _mh(V) @ gV
+        _phase_check("linalg_eigh_backward", np.imag(_diag(B)), "eigenvectors")
+        B = (B - _mh(B)) * 0.5
+        with np.errstate(all="ignore"):
+            E = w[..., None, :] - w[..., :, None]
+            E[..., np.arange(n), np.arange(n)] = 1
+            X = B / E
+        X[..., np.arange(n), np.arange(n)] = 0
+    if gw is not None:
+        X = _with_diag(X, gw.detach().cpu().numpy().astype(np.float64))
+    elif gV is None:
+        return None, None, None
+    gA = V @ X @ _mh(V)
+    return (*_parts_t(gA, ctx.like), None)
+
+
+def _eigh(A, UPLO: str = "L"):
+    """``linalg.eigh`` of a Hermitian matrix (only the ``UPLO`` triangle read; the diagonal's
+    imaginary part ignored): real eigenvalues (ascending) and complex eigenvectors."""
+    a = _check_matrix("eigh", A)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    w, vr, vi = _fn("_ComplexEigh").apply(a._re, a._im, UPLO)
+    return _r().linalg.EighResult(w, ComplexTensor(vr, vi))
+
+
+def _eigvalsh(A, UPLO: str = "L") -> Tensor:
+    a = _check_matrix("eigvalsh", A)
+    if a.requires_grad and _rustdl.is_grad_enabled():
+        return _eigh(a, UPLO).eigenvalues
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"linalg.eigvalsh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    w = _lapack("eigvalsh", lambda x: np.linalg.eigvalsh(x, UPLO=UPLO), _np_of(a._re, a._im))
+    return _real_t(w, a._re)
+
+
+# slogdet
+
+
+def _slogdet_fwd(ctx, ar, ai):
+    a = _np_of(ar, ai)
+    sign, logabs = _lapack("slogdet", np.linalg.slogdet, a)
+    ctx.a, ctx.sign, ctx.like = a, sign, ar
+    return (*_parts_t(sign, ar), _real_t(logabs, ar))
+
+
+def _slogdet_bwd(ctx, gsr, gsi, gl):
+    """``gA = γ·A⁻ᴴ`` with ``γ = g_logabsdet + i·Im(g_sign·conj(sign))``."""
+    gs = _grad_np(gsr, gsi)
+    gamma = np.zeros(ctx.sign.shape, np.complex128)
+    if gl is not None:
+        gamma = gamma + gl.detach().cpu().numpy().astype(np.float64)
+    if gs is not None:
+        gamma = gamma + 1j * np.imag(gs * np.conj(ctx.sign))
+    a = ctx.a.astype(np.complex128)
+    try:
+        inv = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        inv = np.full(a.shape, np.nan + 0j)
+    return (*_parts_t(gamma[..., None, None] * _mh(inv), ctx.like), None)
+
+
+def _slogdet(A):
+    """``linalg.slogdet`` of complex matrices: ``(sign, logabsdet)``, ``sign`` complex of modulus
+    1 (0 for a singular matrix), ``logabsdet`` real; differentiable through both."""
+    a = _check_matrix("slogdet", A)
+    sr, si, la = _fn("_ComplexSlogdet").apply(a._re, a._im)
+    return _r().linalg.SlogdetResult(ComplexTensor(sr, si), la)
+
+
+def _logdet(input) -> ComplexTensor:  # noqa: A002
+    """``log det A`` of complex matrices: ``log|det A| + i·arg det A``."""
+    sign, logabs = _slogdet(input)
+    return ComplexTensor(logabs, sign.angle())
+
+
+# cholesky
+
+
+def _hermitian_of(a: np.ndarray, upper: bool) -> np.ndarray:
+    """The Hermitian matrix of ``a``'s lower (``upper``: upper) triangle, real diagonal."""
+    t = np.triu(a, 1) if upper else np.tril(a, -1)
+    return t + _mh(t) + _with_diag(np.zeros(a.shape), np.real(_diag(a)))
+
+
+def _chol_fwd(ctx, ar, ai, upper):
+    h = _hermitian_of(_np_of(ar, ai), upper).astype(
+        np.complex128 if ar.dtype == _rustdl.float64 else np.complex64
+    )
+    flat = h.reshape(-1, *h.shape[-2:])
+    n = h.shape[-1]
+    for b, m in enumerate(flat):  # the first failing leading minor, for PyTorch's message
+        try:
+            np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            k = next(j for j in range(1, n + 1) if not _pd(m[:j, :j]))
+            prefix = f"(Batch element {b}): " if h.ndim > 2 else ""
+            raise _r().linalg.LinAlgError(
+                f"linalg.cholesky: {prefix}The factorization could not be completed because the input "
+                f"is not positive-definite (the leading minor of order {k} is not positive-definite)."
+            ) from None
+    L = np.linalg.cholesky(h)
+    ctx.L, ctx.upper, ctx.like = L, upper, ar
+    out = _mh(L) if upper else L
+    return _parts_t(out, ar)
+
+
+def _pd(m) -> bool:
+    try:
+        np.linalg.cholesky(m)
+        return True
+    except np.linalg.LinAlgError:
+        return False
+
+
+def _chol_bwd(ctx, gr, gi):
+    """``gA = L⁻ᴴ S L⁻¹`` with ``S = (tril(K) + tril(K, −1)ᴴ) / 2``, ``K = LᴴgL`` (PyTorch's)."""
+    g = _grad_np(gr, gi)
+    if g is None:
+        return None, None, None
+    L = ctx.L.astype(np.complex128)
+    gL = _mh(g) if ctx.upper else g
+    K = _mh(L) @ gL
+    S = (np.tril(K) + _mh(np.tril(K, -1))) * 0.5
+    with np.errstate(all="ignore"):
+        X = np.linalg.solve(_mh(L), S)  # L⁻ᴴ S
+        gA = _mh(np.linalg.solve(_mh(L), _mh(X)))  # X L⁻¹
+    return (*_parts_t(gA, ctx.like), None)
+
+
+def _cholesky(A, *, upper: bool = False) -> ComplexTensor:
+    """``linalg.cholesky`` of Hermitian positive-definite matrices (one triangle read)."""
+    a = _check_matrix("cholesky", A)
+    return ComplexTensor(*_fn("_ComplexCholesky").apply(a._re, a._im, builtins.bool(upper)))
+
+
+# pinv
+
+
+def _pinv_fwd(ctx, ar, ai, atol, rtol, hermitian):
+    a = _np_of(ar, ai)
+    if hermitian:
+        a = _hermitian_of(a, False).astype(a.dtype)
+    m, n = a.shape[-2:]
+    if rtol is None:
+        rtol = (builtins.max(m, n) * np.finfo(a.dtype).eps) if atol is None or atol == 0 else 0.0
+    u, s, vh = _lapack("pinv", lambda x: np.linalg.svd(x, full_matrices=False), a)
+    smax = s.max(axis=-1, keepdims=True) if s.size else s
+    cut = np.maximum(0.0 if atol is None else atol, rtol * smax) if s.size else s
+    with np.errstate(all="ignore"):
+        sinv = np.where(s > cut, 1.0 / np.where(s > cut, s, 1), 0).astype(s.dtype)
+    P = _mh(vh) @ (sinv[..., :, None] * _mh(u))
+    ctx.a, ctx.P, ctx.like = _np_of(ar, ai), P, ar
+    return _parts_t(P, ar)
+
+
+def _pinv_bwd(ctx, gr, gi):
+    """``gA = −Pᴴ G Pᴴ + (I − A P) Gᴴ P Pᴴ + Pᴴ P Gᴴ (I − P A)`` (the constant-rank derivative)."""
+    G = _grad_np(gr, gi)
+    if G is None:
+        return None, None, None, None, None
+    A, P = ctx.a.astype(np.complex128), ctx.P.astype(np.complex128)
+    m, n = A.shape[-2:]
+    Ph, Gh = _mh(P), _mh(G)
+    gA = -Ph @ G @ Ph + (np.eye(m) - A @ P) @ Gh @ P @ Ph + Ph @ P @ Gh @ (np.eye(n) - P @ A)
+    return (*_parts_t(gA, ctx.like), None, None, None)
+
+
+def _pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> ComplexTensor:
+    """``linalg.pinv`` of complex matrices (singular values at most ``max(atol, rtol·σ_max)``
+    count as zero); differentiable as the real one."""
+    a = _check_matrix("pinv", A, square=builtins.bool(hermitian))
+    if rcond is not None and rtol is None:
+        rtol = rcond
+    atol = atol.item() if isinstance(atol, Tensor) else atol
+    rtol = rtol.item() if isinstance(rtol, Tensor) else rtol
+    return ComplexTensor(*_fn("_ComplexPinv").apply(a._re, a._im, atol, rtol, builtins.bool(hermitian)))
+
+
+# lstsq
+
+
+def _lstsq(A, B, rcond=None, *, driver=None):
+    """``linalg.lstsq`` with complex ``A``/``B`` (``B`` a batch of vectors when it has one dim
+    less than ``A``): the solution is ``pinv(A) B`` (differentiable); ``rank``,
+    ``singular_values`` and ``residuals`` filled per ``driver`` as the real version does."""
+    a = _check_matrix("lstsq", A, square=False)
+    b = as_complex(B, like=a)
+    driver = "gelsy" if driver is None else driver
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(
+            "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)"
+        )
+    vec = b.ndim == a.ndim - 1
+    bm = b.unsqueeze(-1) if vec else b
+    if bm.shape[-2] != a.shape[-2]:
+        raise RuntimeError(f"linalg.lstsq: incompatible shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    m, n = a.shape[-2], a.shape[-1]
+    an = _np_of(a._re, a._im)
+    sv = _lapack("lstsq", lambda x: np.linalg.svd(x, compute_uv=False), an)
+    cut = (np.finfo(an.dtype).eps * builtins.max(m, n)) if rcond is None else rcond
+    smax = sv.max(axis=-1, keepdims=True) if sv.shape[-1] else np.zeros((*sv.shape[:-1], 1))
+    rank = (sv > cut * smax).sum(axis=-1).astype(np.int64)
+    if driver == "gels" and (rank < builtins.min(m, n)).any():
+        raise _r().linalg.LinAlgError(
+            "torch.linalg.lstsq: The least squares solution could not be computed because the input "
+            "matrix does not have full rank."
+        )
+    X = _pinv(a, rtol=cut) @ bm
+    dt, dev = a._re.dtype, a.device
+    empty = _rustdl.zeros(0, dtype=dt, device=dev)
+    residuals = empty
+    if driver != "gelsy" and m > n and builtins.bool((rank == n).all()):
+        residuals = ((a @ X - bm).abs() ** 2).sum(-2)
+    ranks = _rustdl.zeros(0, dtype=_rustdl.int64, device=dev)
+    if driver != "gels":
+        ranks = _rustdl.tensor(rank, dtype=_rustdl.int64, device=dev)
+    svals = _real_t(sv, a._re) if driver in ("gelsd", "gelss") else empty
+    return _r().linalg.LstsqResult(X.squeeze(-1) if vec else X, residuals, ranks, svals)
+
+
+_SPECS = {
+    "_ComplexSvd": (_svd_fwd, _svd_bwd),
+    "_ComplexQr": (_qr_fwd, _qr_bwd),
+    "_ComplexQrR": (_qr_r_fwd, _qr_r_bwd),
+    "_ComplexEigh": (_eigh_fwd, _eigh_bwd),
+    "_ComplexSlogdet": (_slogdet_fwd, _slogdet_bwd),
+    "_ComplexCholesky": (_chol_fwd, _chol_bwd),
+    "_ComplexPinv": (_pinv_fwd, _pinv_bwd),
+}
+
+
+def _matrix_power(A, n: int) -> ComplexTensor:
+    """``A`` to the integer power ``n`` by repeated squaring (``n < 0``: of ``A⁻¹``)."""
+    a = _check_matrix("matrix_power", A)
+    if n < 0:
+        a, n = _inv(a), -n
+    eye = _r().eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    out = ComplexTensor(eye._re.expand(a.shape), eye._im.expand(a.shape)) * 1
+    if n == 0:
+        return out
+    out = None
+    while n:
+        if n & 1:
+            out = a if out is None else out @ a
+        n >>= 1
+        if n:
+            a = a @ a
+    return out
+
+
+def _solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False) -> ComplexTensor:
+    """``linalg.solve_triangular`` with complex operands: only ``A``'s triangle is read (its
+    gradient stays there, as PyTorch's); ``unitriangular`` takes the diagonal as ones."""
+    a = _check_matrix("solve_triangular", A)
+    t = a.triu() if upper else a.tril()
+    if unitriangular:
+        n = a.shape[-1]
+        eye = _r().eye(n, dtype=a._re.dtype, device=a.device)
+        t = ComplexTensor(t._re * (1 - eye) + eye, t._im * (1 - eye))
+    return _solve_matrix(t, B) if left else _solve_matrix(t.mT, as_complex(B, like=a).mT).mT
+
+
+def _complex_matrix_norm(A, ord, dim, keepdim, dtype) -> Tensor:  # noqa: A002
+    """The 'nuc', 2 and -2 matrix norms of complex matrices, from their singular values."""
+    if isinstance(dtype, ComplexDType):
+        A = A.to(dtype)
+    n = A.ndim
+    r, c = (d % n for d in dim)
+    rest = [i for i in range(n) if i not in (r, c)]
+    s = _svdvals(A.permute(*rest, r, c))
+    out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+    if keepdim:
+        for d in sorted((r, c)):
+            out = out.unsqueeze(d)
+    return out
+
+
+def _wrap_matrix_norm(fn):
+    @functools.wraps(fn)
+    def wrapper(A, ord="fro", dim=(-2, -1), keepdim=False, **kwargs):  # noqa: A002
+        if isinstance(A, ComplexTensor) and ord in ("nuc", 2, -2):
+            return _complex_matrix_norm(A, ord, tuple(dim), keepdim, kwargs.get("dtype"))
+        return fn(A, ord, dim, keepdim, **kwargs)
+
+    return wrapper
+
+
+def _wrap_norm(fn):
+    @functools.wraps(fn)
+    def wrapper(A, ord=None, dim=None, keepdim=False, **kwargs):  # noqa: A002
+        if isinstance(A, ComplexTensor) and ord in ("nuc", 2, -2):
+            if dim is None and A.ndim == 2:
+                return _complex_matrix_norm(A, ord, (-2, -1), keepdim, kwargs.get("dtype"))
+            if isinstance(dim, (tuple, list)) and len(dim) == 2:
+                return _complex_matrix_norm(A, ord, tuple(dim), keepdim, kwargs.get("dtype"))
+        return fn(A, ord, dim, keepdim, **kwargs)
+
+    return wrapper
+
+
 def _vecdot(x, y, *, dim: int = -1) -> ComplexTensor:
     """``sum(conj(x) * y, dim)``."""
     like = x if isinstance(x, ComplexTensor) else y
@@ -1720,9 +2496,12 @@ _METHOD_FUNCS = (
     "conj_physical", "resolve_conj", "resolve_neg", "adjoint", "is_floating_point", "is_signed",
     "masked_fill", "gather", "diag", "trace", "cumprod", "std", "var", "std_mean", "var_mean",
     "log10", "log2", "atan", "arctan", "nan_to_num", "isreal", "scatter_add", "scatter",
-    "index_add", "index_put", "det", "inverse",
+    "index_add", "index_put", "det", "inverse", "moveaxis", "swapaxes", "swapdims", "tile",
+    "repeat_interleave", "tensor_split", "hsplit", "vsplit", "dsplit", "fliplr", "flipud", "rot90",
+    "ravel", "broadcast_to", "diag_embed", "diagflat", "take_along_dim", "take", "masked_select",
+    "split_with_sizes", "narrow_copy",
 )  # fmt: skip
-_CREATION = ("zeros", "ones", "empty", "full", "rand", "randn")
+_CREATION = ("zeros", "ones", "empty", "full", "rand", "randn", "eye")
 _LIKE = ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
 
 
@@ -1749,7 +2528,17 @@ def install(ns) -> None:
     for name in ("tensor", "as_tensor"):
         setattr(ns, name, _wrap_tensor(getattr(ns, name)))
     ns.from_numpy = _wrap_from_numpy(ns.from_numpy)
-    for name in ("cat", "stack", "concat", "concatenate"):
+    for name in (
+        "cat",
+        "stack",
+        "concat",
+        "concatenate",
+        "hstack",
+        "vstack",
+        "dstack",
+        "column_stack",
+        "row_stack",
+    ):
         if hasattr(ns, name):
             setattr(ns, name, _wrap_sequence(getattr(ns, name)))
     for name in ("matmul", "mm", "bmm", "dot", "mv", "kron", "inner", "outer", "ger"):
@@ -1762,6 +2551,20 @@ def install(ns) -> None:
     la.det = _wrap_complex_args(la.det, _det, 1)
     la.inv = _wrap_complex_args(la.inv, _inv, 1)
     la.solve = _wrap_complex_args(la.solve, _solve)
+    for name, cfn in (
+        ("svd", _svd), ("svdvals", _svdvals), ("qr", _qr), ("eigh", _eigh), ("eigvalsh", _eigvalsh),
+        ("slogdet", _slogdet), ("cholesky", _cholesky), ("pinv", _pinv),
+    ):  # fmt: skip
+        setattr(la, name, _wrap_complex_args(getattr(la, name), cfn, 1))
+    la.lstsq = _wrap_complex_args(la.lstsq, _lstsq)
+    la.solve_triangular = _wrap_complex_args(la.solve_triangular, _solve_triangular)
+    la.matrix_power = _wrap_complex_args(la.matrix_power, _matrix_power, 1)
+    if hasattr(ns, "matrix_power"):
+        ns.matrix_power = _wrap_complex_args(ns.matrix_power, _matrix_power, 1)
+    la.matrix_norm = _wrap_matrix_norm(la.matrix_norm)
+    la.norm = _wrap_norm(la.norm)
+    ns.svd = _wrap_complex_args(ns.svd, _svd_old, 1)
+    ns.logdet = _wrap_complex_args(ns.logdet, _logdet, 1)
     from .nn import functional as F
 
     F.pad = _wrap_pad(F.pad)

@@ -1585,8 +1585,11 @@ class _TensorMethods:
         """As ``rustdl.cross`` with this tensor first."""
         return cross(self, other, dim)
 
-    def tile(self, dims):
-        """As ``rustdl.tile`` with this tensor first."""
+    def tile(self, *dims):
+        """As ``rustdl.tile`` with this tensor first; the repeats given as a sequence or one by
+        one (``x.tile(1, 2)``), as PyTorch's method takes them."""
+        if len(dims) == 1:
+            dims = dims[0]
         return tile(self, dims)
 
     def unflatten(self, dim, sizes):

@@ -490,3 +490,11 @@ def test_index_assignment_keeps_the_sign_of_negative_zero():
     assert y.tolist() == [2.0, 3.0]
     (y * rustdl.tensor([10.0, 100.0])).sum().backward()
     assert v.grad.tolist() == [10.0, 10.0, 100.0]
+
+
+def test_tile_method_takes_repeats_one_by_one():
+    x = rustdl.arange(6.0).view(2, 3)
+    assert tuple(x.tile(1, 2).shape) == (2, 6)
+    assert x.tile(1, 2).tolist() == np.tile(np.arange(6.0).reshape(2, 3), (1, 2)).tolist()
+    assert tuple(x.tile((2,)).shape) == (2, 6) and tuple(x.tile(2).shape) == (2, 6)
+    assert tuple(x.tile(2, 1, 1).shape) == (2, 2, 3)
