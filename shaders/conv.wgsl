@@ -121,9 +121,8 @@ fn max_pool(g: Grid) {
                 continue;
             }
             let v = X[base + u32(iy) * P.strides.z + u32(ix) * P.strides.w];
-            let v_nan = is_nan(v);
-            let b_nan = is_nan(best);
-            if (at < 0 || (v > best && !b_nan) || (v_nan && !b_nan)) {
+            // a NaN always takes the window, so the last NaN wins (PyTorch's kernels)
+            if (at < 0 || v > best || is_nan(v)) {
                 best = v;
                 at = iy * w + ix;
             }

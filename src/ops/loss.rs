@@ -254,13 +254,16 @@ impl Tensor {
                 .mul(&validf)?,
             None => validf.clone(),
         };
-        let mut per = picked.mul(&wi)?.neg()?;
+        // ignored rows are masked out, not multiplied by 0: their log-probabilities may be NaN
+        // (a row of -inf logits), which must not reach the loss (PyTorch skips them)
+        let nothing = picked.zeros_like()?;
+        let mut per = Tensor::where_cond(&valid, &picked.mul(&wi)?.neg()?, &nothing)?;
         if smoothing > 0.0 {
             let sm = match weight {
                 Some(w) => logp.mul(&w.to_dtype(logp.dtype())?)?.sum(&[1], false)?,
                 None => logp.sum(&[1], false)?,
             };
-            let smooth = sm.mul(&validf)?.mul_scalar(-1.0 / c as f64)?;
+            let smooth = Tensor::where_cond(&valid, &sm, &nothing)?.mul_scalar(-1.0 / c as f64)?;
             per = per
                 .mul_scalar(1.0 - smoothing)?
                 .add(&smooth.mul_scalar(smoothing)?)?;

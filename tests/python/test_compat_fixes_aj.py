@@ -498,3 +498,36 @@ def test_tile_method_takes_repeats_one_by_one():
     assert x.tile(1, 2).tolist() == np.tile(np.arange(6.0).reshape(2, 3), (1, 2)).tolist()
     assert tuple(x.tile((2,)).shape) == (2, 6) and tuple(x.tile(2).shape) == (2, 6)
     assert tuple(x.tile(2, 1, 1).shape) == (2, 2, 3)
+
+
+def test_ignored_targets_do_not_carry_their_non_finite_rows_into_the_loss():
+    inf, nan = float("inf"), float("nan")
+    F = rustdl.nn.functional
+    x = rustdl.tensor([[-inf, -inf, -inf], [1.0, 2.0, 3.0]], requires_grad=True)
+    t = rustdl.tensor([-100, 2])
+    want = -np.log(np.exp(3.0) / np.exp([1.0, 2.0, 3.0]).sum())
+    loss = F.cross_entropy(x, t)
+    np.testing.assert_allclose(loss.item(), want, rtol=1e-6)
+    assert F.cross_entropy(x, t, reduction="none")[0].item() == 0.0
+    np.testing.assert_allclose(F.cross_entropy(x, t, label_smoothing=0.1).item(), 0.50761, rtol=1e-4)
+    loss.backward()
+    soft = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(x.grad[1].numpy(), soft - np.array([0, 0, 1]), rtol=1e-5)
+    y = rustdl.tensor([[nan, nan], [-1.0, -2.0]], requires_grad=True)
+    loss = F.nll_loss(y, rustdl.tensor([-100, 0]))
+    assert loss.item() == 1.0
+    loss.backward()
+    assert y.grad.tolist() == [[0.0, 0.0], [-1.0, 0.0]]
+    assert F.nll_loss(y, rustdl.tensor([-100, 0]), weight=rustdl.tensor([2.0, 1.0])).item() == 1.0
+
+
+def test_nearest_exact_copies_values_and_max_pool_takes_the_last_nan():
+    inf, nan = float("inf"), float("nan")
+    F = rustdl.nn.functional
+    x = rustdl.tensor([[[1.0, inf, 2.0, 3.0, 4.0, 5.0]]])
+    assert F.interpolate(x, size=3, mode="nearest-exact").tolist() == [[[inf, 3.0, 5.0]]]
+    p = rustdl.tensor([1.0, nan, 3.0, nan, 0.0]).view(1, 1, 5)
+    _, idx = F.max_pool1d(p, 5, return_indices=True, stride=1)
+    assert idx.tolist() == [[[3]]]
+    _, idx = F.adaptive_max_pool1d(p, 1, return_indices=True)
+    assert idx.tolist() == [[[3]]]

@@ -952,7 +952,7 @@ def interpolate(
             out = (out.transpose(dim, -1) @ mt).transpose(dim, -1)
         elif n_in != n_out or kind != "nearest" or scale != 1.0:
             taps = _resize_taps(n_in, n_out, kind, bool(align_corners), scale)
-            out = _resize_axis(out, dim, taps, dense and kind != "nearest")
+            out = _resize_axis(out, dim, taps, dense and not kind.startswith("nearest"))
     return out.contiguous() if out is not input else input.clone()
 
 

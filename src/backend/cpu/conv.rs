@@ -294,7 +294,8 @@ pub fn col2im(x: &CpuStorage, l: &Layout, g: &Conv2dGeom) -> Result<CpuStorage> 
 #[inline(always)]
 fn pool_takes<T: Float, const NAN: bool>(val: T, best: T) -> bool {
     if NAN {
-        (val > best) | (val.is_nan_() & !best.is_nan_())
+        // a NaN always takes the window, so the last NaN wins (PyTorch's kernels)
+        (val > best) | val.is_nan_()
     } else {
         val > best
     }
