@@ -531,3 +531,17 @@ def test_nearest_exact_copies_values_and_max_pool_takes_the_last_nan():
     assert idx.tolist() == [[[3]]]
     _, idx = F.adaptive_max_pool1d(p, 1, return_indices=True)
     assert idx.tolist() == [[[3]]]
+
+
+def test_pdist_of_one_row_and_with_p_zero_keep_autograd():
+    F = rustdl.nn.functional
+    x = rustdl.tensor([[1.0, 2.0], [1.0, 5.0]], requires_grad=True)
+    d = F.pdist(x, p=0)
+    assert d.tolist() == [1.0]
+    d.sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    y = rustdl.tensor([[1.0, 2.0]], requires_grad=True)
+    d = F.pdist(y)
+    assert tuple(d.shape) == (0,) and d.requires_grad
+    d.sum().backward()
+    assert y.grad.tolist() == [[0.0, 0.0]]

@@ -1004,9 +1004,15 @@ def pdist(input, p: float = 2.0):
         raise _rustdl.ArgumentError(f"pdist: only supports non-negative p values, got {p}")
     n = input.shape[0]
     if n < 2:
-        return input.new_zeros((0,))
+        # no pairs: an empty result that still has the input's history (backward gives zeros)
+        return input.sum(1).narrow(0, 0, 0)
     ij = triu_indices(n, n, 1).to(input.device)
     diff = input.index_select(0, ij[0]) - input.index_select(0, ij[1])
+    if p == 0:
+        # the count of differing entries: a zero gradient (not none), as PyTorch's pdist
+        from ..linalg import _Constant
+
+        return _Constant.apply((diff != 0).sum(1).to(input.dtype), True, input)
     return linalg.vector_norm(diff, float(p), dim=1)
 
 
