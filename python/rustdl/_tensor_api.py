@@ -1001,19 +1001,31 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     return _back(counts, input, input.dtype)
 
 
-class histogram_return_types(tuple):  # noqa: N801 - PyTorch's name
-    """``(hist, bin_edges)`` of :func:`histogram`, also by name."""
-
-    __slots__ = ()
+def _hist_result_type(name, doc):
+    """The ``(hist, bin_edges)`` tuple class ``name`` returns (fields also by name)."""
 
     def __new__(cls, hist, bin_edges):
-        return super().__new__(cls, (hist, bin_edges))
-
-    hist = property(lambda self: self[0])
-    bin_edges = property(lambda self: self[1])
+        return tuple.__new__(cls, (hist, bin_edges))
 
     def __repr__(self):
-        return f"histogram(hist={self[0]!r}, bin_edges={self[1]!r})"
+        return f"{name}(hist={self[0]!r}, bin_edges={self[1]!r})"
+
+    return type(
+        f"{name}_return_types",
+        (tuple,),
+        {
+            "__slots__": (),
+            "__doc__": doc,
+            "__module__": __name__,
+            "__new__": __new__,
+            "__repr__": __repr__,
+            "hist": property(lambda self: self[0]),
+            "bin_edges": property(lambda self: self[1]),
+        },
+    )
+
+
+histogram_return_types = _hist_result_type("histogram", "``(hist, bin_edges)`` of :func:`histogram`.")
 
 
 def histogram(input, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
@@ -1071,19 +1083,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
     return histogram_return_types(_back(hist, input, input.dtype), _back(edges, input, input.dtype))
 
 
-class histogramdd_return_types(tuple):  # noqa: N801 - PyTorch's name
-    """``(hist, bin_edges)`` of :func:`histogramdd` (``bin_edges`` a list, one per dimension)."""
-
-    __slots__ = ()
-
-    def __new__(cls, hist, bin_edges):
-        return super().__new__(cls, (hist, bin_edges))
-
-    hist = property(lambda self: self[0])
-    bin_edges = property(lambda self: self[1])
-
-    def __repr__(self):
-        return f"histogramdd(hist={self[0]!r}, bin_edges={self[1]!r})"
+histogramdd_return_types = _hist_result_type(
+    "histogramdd", "``(hist, bin_edges)`` of :func:`histogramdd` (``bin_edges`` a list, one per dimension)."
+)
 
 
 def histogramdd(input, bins=10, *, range=None, weight=None, density=False):  # noqa: A002
