@@ -256,6 +256,9 @@ pub struct Node {
     /// only to leaves): a node can reach another only if its number is larger, so a pass that
     /// wants the gradient at some node need not walk the history under it (`autograd.grad`)
     topo_nr: u64,
+    /// set for a Python Function that saved no tensor: its rule holds nothing a backward frees,
+    /// so a second backward through it works, as PyTorch allows
+    rerunnable: std::sync::atomic::AtomicBool,
     /// the order of creation (a process-wide count): of the nodes ready to run, backward runs
     /// the most recently created first, as PyTorch's engine orders its ready queue by sequence
     /// number (sibling branches, and so their hooks, run last-made first)
@@ -417,6 +420,7 @@ impl Node {
             shape: shape.to_vec(),
             topo_nr: topo_nr_of(&edges),
             seq: NODE_SEQ.fetch_add(1, Ordering::Relaxed),
+            rerunnable: std::sync::atomic::AtomicBool::new(false),
             parts: std::sync::OnceLock::new(),
             edges,
             saved: saved
@@ -453,6 +457,7 @@ impl Node {
             shape: shape.to_vec(),
             topo_nr: topo_nr_of(&edges),
             seq: NODE_SEQ.fetch_add(1, Ordering::Relaxed),
+            rerunnable: std::sync::atomic::AtomicBool::new(false),
             parts: std::sync::OnceLock::new(),
             edges,
             saved: Vec::new(),
@@ -472,6 +477,13 @@ impl Node {
     /// backward: made of differentiable ops on tensors that carry their history, or not).
     pub(crate) fn set_twice_differentiable(&self, on: bool) {
         self.twice.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    }
+
+    /// Keeps the rule after a backward (a Python Function that saved no tensor: see
+    /// `reads_no_tensor`).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub(crate) fn set_rerunnable(&self) {
+        self.rerunnable.store(true, Ordering::Relaxed);
     }
 
     /// Gives this node `rule` for a backward with `create_graph` (the node's own rule still runs
@@ -581,6 +593,9 @@ impl Node {
     /// through it works where PyTorch's node saved no tensor either (a product with a number
     /// saves the number as a tensor there, so it is freed here too); it holds no memory.
     fn reads_no_tensor(&self) -> bool {
+        if self.rerunnable.load(Ordering::Relaxed) {
+            return true;
+        }
         // composed ops whose PyTorch node saves no tensor: what this node holds (a constant
         // index or mask, a scan's ones) stays valid for another backward
         let label = *self.label.lock().unwrap_or_else(|e| e.into_inner());
@@ -777,6 +792,7 @@ pub(crate) fn output_part(
     shape: &[usize],
 ) -> Arc<Node> {
     let parts = hub.parts.get().cloned();
+    let rerun = hub.rerunnable.load(Ordering::Relaxed);
     let node = Node::record_edges(
         "function_output",
         shape,
@@ -806,6 +822,9 @@ pub(crate) fn output_part(
         }),
     );
     node.set_twice_differentiable(true);
+    if rerun {
+        node.set_rerunnable();
+    }
     node
 }
 
@@ -1359,6 +1378,11 @@ fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
             })?;
         return accumulate_into(&next, g, keep_history);
     }
+    if !t.0.requires_grad.load(Ordering::Acquire) {
+        // the leaf stopped requiring grad after the graph was built: nothing is accumulated,
+        // as PyTorch's AccumulateGrad skips it
+        return Ok(());
+    }
     let g = if g.dtype() != t.dtype() {
         g.to_dtype(t.dtype())?
     } else {
@@ -1389,9 +1413,12 @@ fn accumulate_into(t: &Tensor, g: Tensor, keep_history: bool) -> Result<()> {
         None if keep_history => g.deep_clone()?,
         None => {
             // stored as it is when no other tensor shares its memory (later sums go into it in
-            // place); a gradient shared with another leaf or a view of a larger buffer is copied
+            // place); a gradient shared with another leaf or a view of a larger buffer is copied,
+            // as is one the engine still holds for other nodes (`a + b` hands both the same
+            // tensor): an in-place change to `.grad` (a post-accumulate hook) must not reach them
             let c = g.contiguous()?;
-            if c.storage_counts().0 > 1 || !c.owns_whole_storage() {
+            drop(g);
+            if Arc::strong_count(&c.0) > 1 || c.storage_counts().0 > 1 || !c.owns_whole_storage() {
                 c.deep_clone()?
             } else {
                 c

@@ -507,7 +507,11 @@ def grad(
     finally:
         st.depth -= 1
     if materialize_grads:
-        res = [zeros_like(x) if g is None else g for g, x in zip(res, ins)]
+        # an unused input's zeros take part in a graph being built (create_graph), as PyTorch's
+        res = [
+            (zeros_like(x).requires_grad_(True) if create_graph else zeros_like(x)) if g is None else g
+            for g, x in zip(res, ins)
+        ]
     return tuple(res)
 
 
@@ -524,7 +528,7 @@ def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, all
     """``grad(..., is_grads_batched=True)``: the first dim of every grad_output is a batch of
     vectors; one vector-Jacobian product per batch entry, the results stacked along a new first dim
     (a ``None`` gradient stays ``None``)."""
-    from . import Tensor, stack
+    from . import Tensor, stack, zeros_like
 
     gos = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs or [])
     if not gos or any(not isinstance(g, Tensor) for g in gos):
@@ -546,14 +550,17 @@ def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, all
                 [g[i] for g in gos],
                 retain_graph=True if i + 1 < n else retain,
                 create_graph=create_graph,
-                allow_unused=allow_unused,
-                materialize_grads=materialize_grads,
+                allow_unused=allow_unused or materialize_grads,
             )
         )
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if n == 0:
-        ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         return tuple(x.new_zeros((0, *x.shape)) for x in ins)
-    return tuple(None if col[0] is None else stack(list(col)) for col in zip(*per))
+    out = [None if col[0] is None else stack(list(col)) for col in zip(*per)]
+    if materialize_grads:
+        # an unused input gets its zeros unbatched, as PyTorch's batched grad gives them
+        out = [zeros_like(x) if g is None else g for g, x in zip(out, ins)]
+    return tuple(out)
 
 
 def backward(
@@ -846,11 +853,20 @@ class Function(metaclass=_FunctionMeta):
                     f"function {cls.__name__}Backward returned an incorrect number of gradients "
                     f"(expected {n_args}, got {len(res)})"
                 )
+            for i, r in enumerate(res):
+                if r is not None and isinstance(r, Tensor) and not hasattr(args[i], "shape"):
+                    raise RuntimeError(
+                        f"function {cls.__name__}Backward returned a gradient different than None at position "
+                        f"{i + 1}, but the corresponding forward input was not a Variable"
+                    )
             out = []
             for i in tensor_pos:
                 g = res[i]
                 if g is not None and not ctx.needs_input_grad[i]:
                     g = None
+                if isinstance(g, Tensor) and g.dtype != args[i].dtype and g.is_floating_point():
+                    # the gradient takes its input's dtype, as PyTorch's engine casts it
+                    g = g.to(args[i].dtype)
                 if isinstance(g, Tensor) and tuple(g.shape) != in_shapes[i]:
                     g = _sum_to_input(g, in_shapes[i], cls.__name__, i)
                 if isinstance(g, Tensor) and g.device != in_devices[i]:

@@ -437,6 +437,9 @@ fn _attach_function(
         // differentiable as the ops it uses (each refuses on its own if it cannot be)
         if let Some(n) = &node {
             n.set_twice_differentiable(twice_differentiable);
+            if sv_refs.is_empty() {
+                n.set_rerunnable();
+            }
             n.set_label(intern(&format!("{name}Backward")));
             keep_ctx(py, n, &ctx);
         }
@@ -482,6 +485,9 @@ fn _attach_function(
     };
     let _ = hub.parts.set(parts);
     hub.set_twice_differentiable(twice_differentiable);
+    if sv_refs.is_empty() {
+        hub.set_rerunnable();
+    }
     hub.set_label(intern(&format!("{name}Backward")));
     keep_ctx(py, &hub, &ctx);
     for (((o, (n, _)), &start), &d) in outs.iter().zip(&sizes).zip(&starts).zip(&dirty) {

@@ -545,3 +545,68 @@ def test_pdist_of_one_row_and_with_p_zero_keep_autograd():
     assert tuple(d.shape) == (0,) and d.requires_grad
     d.sum().backward()
     assert y.grad.tolist() == [[0.0, 0.0]]
+
+
+def test_a_post_accumulate_hook_changing_grad_in_place_reaches_only_its_leaf():
+    w = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=rustdl.float64, requires_grad=True)
+    b = rustdl.tensor([0.5, -0.5], dtype=rustdl.float64, requires_grad=True)
+    def halve(p):
+        p.grad.mul_(0.5)
+
+    b.register_post_accumulate_grad_hook(halve)
+    x = rustdl.tensor([1.0, 1.0], dtype=rustdl.float64, requires_grad=True)
+    (w @ x + b).sum().backward()
+    assert b.grad.tolist() == [0.5, 0.5]
+    assert x.grad.tolist() == [4.0, 6.0]
+    assert w.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_a_leaf_that_stopped_requiring_grad_accumulates_nothing():
+    a = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    c = rustdl.tensor([1.0, 1.0], requires_grad=True)
+    y = a * a + c
+    a.requires_grad_(False)
+    y.sum().backward()
+    assert a.grad is None and c.grad.tolist() == [1.0, 1.0]
+
+
+def test_custom_function_details_as_pytorch():
+    class Double(rustdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g * 2).double(), None
+
+    x = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.dtype))
+    y = Double.apply(x, 3)
+    y.sum().backward()
+    y.sum().backward()  # nothing saved: a second backward runs, as PyTorch allows
+    assert x.grad.tolist() == [4.0, 4.0] and seen == [rustdl.float32, rustdl.float32]
+
+    class Bad(rustdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g.sum()
+
+    with pytest.raises(RuntimeError, match="not a Variable"):
+        Bad.apply(rustdl.ones(2, requires_grad=True), 2.0).sum().backward()
+
+
+def test_materialized_gradients_of_unused_inputs():
+    a = rustdl.ones(3, requires_grad=True)
+    b = rustdl.ones(3, requires_grad=True)
+    ga, gb = rustdl.autograd.grad((a * 2).sum(), [a, b], create_graph=True, materialize_grads=True)
+    assert gb.tolist() == [0.0, 0.0, 0.0] and gb.requires_grad
+    ga, gb = rustdl.autograd.grad(
+        a * 2, [a, b], rustdl.eye(3)[:2], is_grads_batched=True, materialize_grads=True
+    )
+    assert tuple(ga.shape) == (2, 3) and tuple(gb.shape) == (3,)
