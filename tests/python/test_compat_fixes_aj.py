@@ -550,6 +550,7 @@ def test_pdist_of_one_row_and_with_p_zero_keep_autograd():
 def test_a_post_accumulate_hook_changing_grad_in_place_reaches_only_its_leaf():
     w = rustdl.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=rustdl.float64, requires_grad=True)
     b = rustdl.tensor([0.5, -0.5], dtype=rustdl.float64, requires_grad=True)
+
     def halve(p):
         p.grad.mul_(0.5)
 
@@ -610,3 +611,29 @@ def test_materialized_gradients_of_unused_inputs():
         a * 2, [a, b], rustdl.eye(3)[:2], is_grads_batched=True, materialize_grads=True
     )
     assert tuple(ga.shape) == (2, 3) and tuple(gb.shape) == (3,)
+
+
+def test_full_backward_hook_fires_once_through_a_double_backward():
+    """A double backward that reaches a hooked module's inputs through its saved tensors (not its
+    outputs) does not fire the hook again, as PyTorch: the hook's scaling counts once."""
+    m = rustdl.nn.Tanh()
+    calls = []
+
+    def hook(mod, gi, go):
+        calls.append(1)
+        return (gi[0] * 2,)
+
+    m.register_full_backward_hook(hook)
+    x = rustdl.tensor([0.5, -1.0], dtype=rustdl.float64, requires_grad=True)
+    (g,) = rustdl.autograd.grad(m(x).sum(), x, create_graph=True)
+    t = np.tanh(x.detach().numpy())
+    np.testing.assert_allclose(g.detach().numpy(), 2 * (1 - t**2))
+    (g * g).sum().backward()
+    # d/dx (2(1 - t²))² = 8 (1 - t²) · (-2 t (1 - t²))
+    np.testing.assert_allclose(x.grad.numpy(), 8 * (1 - t**2) * (-2 * t * (1 - t**2)), rtol=1e-12)
+    assert len(calls) == 1
+    # a second plain backward (retain_graph) fires it again, once
+    y = m(x)
+    y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    assert len(calls) == 3

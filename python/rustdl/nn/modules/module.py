@@ -1221,9 +1221,15 @@ class _BackwardHookState:
 
             @staticmethod
             def backward(ctx, *grads):
+                if state.hooks and state.grad_output is None:
+                    # reached without passing the module's outputs in this backward (a double
+                    # backward through a saved tensor of the module): the hooks do not fire
+                    # again, as PyTorch's fire once per gradient of the outputs
+                    return grads if len(grads) > 1 else grads[0]
                 # an input that needs no gradient gets zeros, as PyTorch's hook gives it
                 gi = tuple(g if n or g is None else g.new_zeros(g.shape) for g, n in zip(grads, need))
                 gi = state.call_hooks(gi)
+                state.grad_output = None
                 return gi if len(gi) > 1 else gi[0]
 
         wrapped = _InputHook.apply(*[args[i] for i in idx])
