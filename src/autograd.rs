@@ -191,6 +191,14 @@ impl Hooks {
                     new.shape(),
                     g.shape()
                 );
+                ensure!(
+                    new.dtype() == g.dtype(),
+                    Runtime,
+                    "hook of {what}: has changed the type of value: returned a gradient of dtype {} for a gradient of dtype {} (shape {:?})",
+                    new.dtype(),
+                    g.dtype(),
+                    g.shape()
+                );
                 // a backward with create_graph runs with grad mode on: the hook's result keeps
                 // its history there, so a second backward goes through the hook too
                 g = if is_grad_enabled() { new } else { new.detach() };

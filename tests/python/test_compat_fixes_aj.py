@@ -637,3 +637,19 @@ def test_full_backward_hook_fires_once_through_a_double_backward():
     y.sum().backward(retain_graph=True)
     y.sum().backward()
     assert len(calls) == 3
+
+
+def test_a_tensor_hook_may_not_change_the_gradient_dtype():
+    b = rustdl.ones(2, dtype=rustdl.float64, requires_grad=True)
+    b.register_hook(lambda g: g.float())
+    with pytest.raises(RuntimeError, match="changed the type of value"):
+        (b * 2).sum().backward()
+    c = rustdl.ones(2, requires_grad=True)
+    y = c * 2
+    y.register_hook(lambda g: g.double())
+    with pytest.raises(RuntimeError, match="changed the type of value"):
+        y.sum().backward()
+    d = rustdl.ones(2, requires_grad=True)
+    d.register_hook(lambda g: g * 3)
+    (d * 2).sum().backward()
+    assert d.grad.tolist() == [6.0, 6.0]
