@@ -236,6 +236,9 @@ from . import accelerator, backends, cpu, cuda, jit, onnx, serialization  # noqa
 from . import distributed, distributions  # noqa: F401,E402
 from . import __config__  # noqa: F401,E402
 from .futures import Future  # noqa: F401,E402
+
+# the device-generic stream and event (``torch.Stream``): rustdl's one ordered queue
+from .cuda import Event, Stream  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .utils.dlpack import from_dlpack, to_dlpack  # noqa: F401,E402
 from .nn.modules.rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: F401,E402
@@ -255,7 +258,13 @@ def is_tensor(obj):
 
 def _assert(condition, message):
     """``torch._assert``: raises AssertionError(message) when ``condition`` is false (a bool or a
-    one-element tensor); the form model code uses where ``assert`` statements would be stripped."""
+    one-element tensor); the form model code uses where ``assert`` statements would be stripped.
+    A condition whose type overrides ``__torch_function__`` (an FX proxy) gets the call."""
+    kind = type(condition)
+    if kind is not Tensor and kind is not _builtins.bool and hasattr(kind, "__torch_function__"):
+        from .overrides import handle_torch_function
+
+        return handle_torch_function(_assert, (condition,), condition, message)
     if not condition:  # (the builtin bool is shadowed by the dtype here)
         raise AssertionError(message)
 

@@ -434,6 +434,14 @@ def _function_wrapper(impl: Callable, name: str, modes_only: bool = False) -> Ca
                     return impl(*args, **kwargs)
             return impl(*args, **kwargs)
 
+    elif name == "einsum":
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # operands given as one list are handed on unpacked, as PyTorch's einsum does
+            if len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], (list, tuple)):
+                args = (args[0], *args[1])
+            return dispatch(public[0], impl, args, kwargs)
+
     else:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -668,6 +668,11 @@ def _scaled_sum(op, input, prod, beta, alpha):  # noqa: A002
     out = prod if alpha == 1 else prod * alpha
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if input.dtype != prod.dtype:  # refused even when beta=0 ignores input, as PyTorch
+        raise _rd.DTypeError(
+            f"{op}: input of dtype {input.dtype} (shape {tuple(input.shape)}) and the product of dtype "
+            f"{prod.dtype} must have the same dtype"
+        )
     if beta == 0:
         if input.requires_grad and _rd.is_grad_enabled() and input.is_floating_point():
             # input's values are ignored (NaN and inf too), but it gets a zero gradient, as PyTorch's

@@ -250,7 +250,7 @@ class Graph:
         for _, states, _, _ in self._optimizers:
             for st in states:
                 if "step" in st:
-                    st["step"] += 1
+                    st["step"] = st["step"] + 1  # a new count: the captured ones stay as they were
         return True
 
     def replay(self) -> None:

@@ -1206,6 +1206,77 @@ def _unpickle(unpickler: _TorchUnpickler, where: str) -> Any:
         ) from None
 
 
+def _first_zip_end(data: bytes) -> int:
+    """Where the first zip archive in ``data`` ends: after the first end-of-central-directory
+    record whose directory lies just before it (a signature inside stored tensor bytes does not
+    pass that check); ``len(data)`` when none does."""
+    at = data.find(b"PK\x05\x06")
+    while at >= 0 and at + 22 <= len(data):
+        size, offset, comment = struct.unpack_from("<IIH", data, at + 12)
+        zip64 = at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07"
+        if offset + size == at or (zip64 and _zip64_directory_ends(data, at - 20)):
+            return min(len(data), at + 22 + comment)
+        at = data.find(b"PK\x05\x06", at + 1)
+    return len(data)
+
+
+def _safetensors_extent(data: bytes) -> int | None:
+    """How many bytes the safetensors file at the start of ``data`` takes (its header's length,
+    the header, and the furthest data offset it names; ``data`` needs only hold the header);
+    None when the header does not parse (the load reports that)."""
+    try:
+        (n,) = struct.unpack_from("<Q", data, 0)
+        header = json.loads(data[8 : 8 + n])
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    return 8 + n + max(ends, default=0)
+
+
+def _safetensors_end(data: bytes) -> int:
+    """Where the safetensors file at the start of ``data`` ends (``len(data)`` at most)."""
+    extent = _safetensors_extent(data)
+    return len(data) if extent is None else min(len(data), extent)
+
+
+def _first_safetensors(path: str) -> bytes | None:
+    """The bytes of the first of several safetensors saves in the file ``path``; None when the
+    file holds one (or its header does not parse: the load reports that)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return None
+        (n,) = struct.unpack("<Q", head)
+        size = os.fstat(fh.fileno()).st_size
+        if n > size:
+            return None
+        end = _safetensors_extent(head + fh.read(n))
+        if end is None or end >= size:
+            return None
+        fh.seek(0)
+        return fh.read(end)
+
+
+def _zip_after_others(path: str) -> bool:
+    """True when the zip archive that ends the file ``path`` starts after other bytes (earlier
+    saves): its first entry is not at the file's start."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return min((i.header_offset for i in zf.infolist()), default=0) > 0
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False  # the load itself reports what is wrong
+
+
+def _zip64_directory_ends(data: bytes, locator: int) -> bool:
+    """True when the zip64 locator at ``locator`` names a zip64 end record just before it whose
+    central directory ends at that record."""
+    (record,) = struct.unpack_from("<Q", data, locator + 8)
+    if record + 56 > locator or data[record : record + 4] != b"PK\x06\x06":
+        return False
+    size, offset = struct.unpack_from("<QQ", data, record + 40)
+    return offset + size == record
+
+
 def _load_torch_zip(file: Any, where: str, map_location: MapLocation, trusted: bool = False) -> Any:
     """Reads the zip format of ``torch.save``: ``<prefix>/data.pkl`` and ``<prefix>/data/<key>``."""
     try:
@@ -1422,9 +1493,14 @@ def load(
                 fh.seek(0)
                 return _load_torch_legacy(fh, where, target, trusted)
         if kind == "zip":
+            if _zip_after_others(path):  # several saves in one file: the first is loaded
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                return _load_torch_zip(io.BytesIO(data[: _first_zip_end(data)]), where, target, trusted)
             return _load_torch_zip(path, where, target, trusted)
         dev = None if target is None else _target_device(target, "cpu", where)
-        return _load_safetensors(path, dev, where, weights_only)
+        first = _first_safetensors(path)
+        return _load_safetensors(path if first is None else first, dev, where, weights_only)
     if not callable(getattr(f, "read", None)):
         raise TypeError(f"rustdl.load: f must be a path or a binary file object, got {type(f).__name__}")
     data = f.read()
@@ -1433,8 +1509,16 @@ def load(
     data = bytes(data)
     kind = _sniff(data[:16])
     if kind == "zip":
-        return _load_torch_zip(io.BytesIO(data), where, target, trusted)
+        # the stream may hold several saves one after another: this load reads the first, and
+        # leaves the stream at the next
+        end = _first_zip_end(data)
+        if end < len(data) and callable(getattr(f, "seek", None)):
+            f.seek(end - len(data), io.SEEK_CUR)
+        return _load_torch_zip(io.BytesIO(data[:end]), where, target, trusted)
     if kind == "legacy":
         return _load_torch_legacy(io.BytesIO(data), where, target, trusted)
+    end = _safetensors_end(data)
+    if end < len(data) and callable(getattr(f, "seek", None)):
+        f.seek(end - len(data), io.SEEK_CUR)  # the next save in the stream is read next
     dev = None if target is None else _target_device(target, "cpu", where)
-    return _load_safetensors(data, dev, where, weights_only)
+    return _load_safetensors(data[:end], dev, where, weights_only)

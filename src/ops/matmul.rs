@@ -4,7 +4,7 @@ use crate::backend::{self, BinaryOp};
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
-use crate::shape::broadcast_shapes;
+use crate::shape::{broadcast_shapes, Layout};
 use crate::tensor::Tensor;
 
 use super::check_device;
@@ -48,12 +48,14 @@ impl Tensor {
             let batch = broadcast_shapes(&a2.shape()[..an - 2], &b2.shape()[..bn - 2], "matmul")?;
             // integer products wrap in a narrow dtype, as PyTorch's
             let out = a2.bmm_broadcast(&b2, &batch)?.into_dtype(dt)?;
+            let mut shape = out.shape().to_vec();
             match (self.ndim(), other.ndim()) {
-                (1, 1) => out.reshape(&[]),
-                (1, _) => out.squeeze_dim(-2),
-                (_, 1) => out.squeeze_dim(-1),
-                _ => Ok(out),
+                (1, 1) => shape.clear(),
+                (1, _) => drop(shape.remove(shape.len() - 2)),
+                (_, 1) => drop(shape.pop()),
+                _ => {}
             }
+            Ok::<_, Error>(squeezed_product(out, &shape))
         }?;
         Ok(out.label_grad_fn(matmul_label(self.ndim(), other.ndim()), &[self, other]))
     }
@@ -219,6 +221,19 @@ impl Tensor {
 }
 
 /// PyTorch's node name for `matmul` of operands with these ranks.
+/// A product computed with a vector operand as a matrix, given its squeezed shape: a new tensor
+/// (not a view of the matrix result, as PyTorch's `mv`/`dot` results are not views).
+fn squeezed_product(out: Tensor, shape: &[usize]) -> Tensor {
+    if shape.len() == out.ndim() {
+        return out;
+    }
+    let full = out.shape().to_vec();
+    out.with_layout(Layout::contiguous(shape))
+        .with_rule("matmul", &[&out], &[], move |g| {
+            Ok(vec![Some(g.reshape(&full)?)])
+        })
+}
+
 fn matmul_label(a: usize, b: usize) -> &'static str {
     match (a, b) {
         (1, 1) => "DotBackward0",

@@ -68,6 +68,19 @@ pub struct Window2d {
     pub dilation: (usize, usize),
 }
 
+/// Refuses geometry values beyond int64 (PyTorch's `Overflow when unpacking long long`): sums
+/// and products of them would wrap.
+fn check_int64(op: &str, values: &[(&str, (usize, usize))]) -> Result<()> {
+    for (name, (a, b)) in values {
+        if *a > i64::MAX as usize || *b > i64::MAX as usize {
+            return Err(Error::Value(format!(
+                "{op}: {name} ({a}, {b}) does not fit in int64 (Overflow when unpacking long long)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Window2d {
     /// The geometry of a pooling window over a float input; padding may be at most half the
     /// kernel.
@@ -165,6 +178,14 @@ impl Tensor {
     ) -> Result<Tensor> {
         let out = {
             check_float("conv2d", self)?;
+            check_int64(
+                "conv2d",
+                &[
+                    ("stride", win.stride),
+                    ("padding", win.padding),
+                    ("dilation", win.dilation),
+                ],
+            )?;
             super::check_device("conv2d", self, weight)?;
             if let Some(b) = bias {
                 super::check_device("conv2d", self, b)?;
@@ -386,6 +407,15 @@ impl Tensor {
         dilation: (usize, usize),
     ) -> Result<Tensor> {
         check_float("conv_transpose2d", self)?;
+        check_int64(
+            "conv_transpose2d",
+            &[
+                ("stride", stride),
+                ("padding", padding),
+                ("output_padding", output_padding),
+                ("dilation", dilation),
+            ],
+        )?;
         if stride.0 == 0 || stride.1 == 0 || dilation.0 == 0 || dilation.1 == 0 {
             return Err(Error::Value(format!(
                 "conv_transpose2d: stride {stride:?} and dilation {dilation:?} must be positive"

@@ -176,13 +176,27 @@ impl Tensor {
 
     /// `softplus(x) = log(1 + exp(beta x)) / beta`, and `x` itself where `beta x > threshold`
     /// (PyTorch's linear cut-off), with the exact derivative `sigmoid(beta x)`.
+    /// The gradient is that formula itself (1 past the cut-off), so `beta = 0` gives PyTorch's
+    /// finite gradient rather than `0 · ∞`.
     pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
-        let out = {
-            let bx = self.mul_scalar(beta)?;
-            let soft = bx.softplus_exact()?.mul_scalar(1.0 / beta)?;
+        let linear = move |x: &Tensor| -> Result<(Tensor, Tensor)> {
+            let bx = x.mul_scalar(beta)?;
             let big = bx.binary(&bx.scalar_like(threshold)?, BinaryOp::Gt)?;
-            Tensor::where_cond(&big, self, &soft)
-        }?;
+            Ok((bx, big))
+        };
+        let x = self.detach();
+        let (bx, big) = linear(&x)?;
+        let soft = bx.softplus_exact()?.mul_scalar(1.0 / beta)?;
+        let out = Tensor::where_cond(&big, &x, &soft)?;
+        let xs = self.saved();
+        let out = out.with_rule("softplus", &[self], &[self], move |g| {
+            let (bx, big) = linear(&xs)?;
+            Ok(vec![Some(Tensor::where_cond(
+                &big,
+                g,
+                &g.mul(&bx.sigmoid()?)?,
+            )?)])
+        });
         Ok(out.label_grad_fn("SoftplusBackward0", &[self]))
     }
 }

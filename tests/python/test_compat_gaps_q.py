@@ -335,9 +335,18 @@ def test_small_probes():
         k: rustdl.jit.Final[int] = 3
 
     assert M.k == 3
-    assert rustdl.fx.wrap("len") == "len" and rustdl.fx.wrap(abs) is abs
-    with pytest.raises(NotImplementedError):
-        rustdl.fx.symbolic_trace(nn.Linear(1, 1))
+    with pytest.raises(NotImplementedError, match="top level of a module"):
+        rustdl.fx.wrap("len")  # wrap marks module globals: only at module scope
+    lin = nn.Linear(1, 1)
+    gm = rustdl.fx.symbolic_trace(lin)  # the root's own forward is traced
+    assert [n.op for n in gm.graph.nodes] == [
+        "placeholder",
+        "get_attr",
+        "get_attr",
+        "call_function",
+        "output",
+    ]
+    assert gm(rustdl.ones(2, 1)).tolist() == lin(rustdl.ones(2, 1)).tolist()
     assert rustdl.cpu.is_available() and rustdl.cpu.device_count() == 1 and rustdl.cpu.synchronize() is None
     assert rustdl.backends.openmp.is_available() is False and rustdl.backends.mkldnn.is_available() is False
     t = rustdl.ones(2)
@@ -367,6 +376,13 @@ def test_torch_names_resolve_under_torchcompat(tmp_path):
             from torch.utils.model_zoo import load_url
             from torch.hub import load_state_dict_from_url
             torch.fx.wrap("len")
+            from torch.fx.node import Node
+            from torch.fx.proxy import GraphAppendingTracer
+            from torch.fx.passes.shape_prop import ShapeProp
+            g = torch.fx.Graph()
+            px = torch.fx.Proxy(g.placeholder("x"), GraphAppendingTracer(g))
+            g.output(torch.relu(px * 2).node)
+            fx_gm = torch.fx.GraphModule(torch.nn.Module(), g)
             torch._assert(True, "x")
             with torch.cpu.amp.autocast():
                 y = torch.ones(2) * 2
@@ -379,6 +395,8 @@ def test_torch_names_resolve_under_torchcompat(tmp_path):
                 "fn": torch.overrides.has_torch_function((torch.ones(1),)),
                 "zoo": load_url is load_state_dict_from_url,
                 "y": y.tolist(),
+                "fx": fx_gm(torch.tensor([-1.0, 2.0])).tolist(),
+                "fx_node": isinstance(list(g.nodes)[-1], Node),
             }))
             """
         )
@@ -393,6 +411,7 @@ def test_torch_names_resolve_under_torchcompat(tmp_path):
     assert out["tracing"] and out["collate"] == 2 and out["pool"] and out["zoo"]
     np.testing.assert_allclose(out["win"], [0.0, 0.75, 0.75, 0.0], atol=1e-7)
     assert out["omp"] is False and out["fn"] is False and out["y"] == [2.0, 2.0]
+    assert out["fx"] == [0.0, 4.0] and out["fx_node"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -81,6 +81,12 @@ def test_collectives_match_numpy(n):
 
 @needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
+def test_functional_collectives_return_new_tensors(n):
+    assert_all_ok(n, "functional")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
 def test_differentiable_collectives_carry_gradients_across_ranks(n):
     assert_all_ok(n, "differentiable")
 

@@ -196,8 +196,11 @@ def test_gaussian_blur_is_a_separable_convolution_with_the_normalized_kernel():
     got = F.gaussian_blur(img, 3, 1.0)
     assert got.dtype == np.uint8
     assert np.abs(got.transpose(2, 0, 1).astype(np.float64) - ref_u8).max() <= 1
-    # the class with a fixed sigma is the functional
-    np.testing.assert_allclose(T.GaussianBlur(5, sigma=0.9)(t).numpy(), F.gaussian_blur(t, 5, 0.9).numpy())
+    # the class with a fixed sigma is the functional (its sigma drawn as torchvision draws it,
+    # a float32 uniform_ in [0.9, 0.9]: the last bit may differ)
+    np.testing.assert_allclose(
+        T.GaussianBlur(5, sigma=0.9)(t).numpy(), F.gaussian_blur(t, 5, 0.9).numpy(), rtol=1e-6
+    )
     rustdl.manual_seed(4)
     a = T.GaussianBlur(3)(t).numpy()
     rustdl.manual_seed(4)

@@ -199,6 +199,11 @@ class TensorDataset(Dataset):
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple:
         """The samples at ``indices``, stacked along a new dim 0, as rustdl tensors."""
         idx = np.asarray(indices, dtype=np.int64)
+        n = len(self)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx[(idx < -n) | (idx >= n)][0])
+            raise IndexError(f"TensorDataset: index {bad} out of range for a dataset of length {n}")
+        idx = np.where(idx < 0, idx + n, idx)  # negative positions count from the end, as ds[i]
         items = [_take(t, idx) for t in self.tensors]
         items = list(self._apply(items))
         return tuple(to_tensor(v) for v in items)

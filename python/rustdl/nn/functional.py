@@ -2794,6 +2794,8 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     if not input.is_floating_point() and not input.is_complex():
         # an integer tensor stays integer (its clamp bounds are whole), as PyTorch
         return _inplace(input, lambda x: x.clamp(math.ceil(min_val), math.floor(max_val)), inplace)
+    if math.isnan(min_val) or math.isnan(max_val):  # every value becomes NaN, as PyTorch's clamp
+        return _inplace(input, lambda x: x.clamp(min_val, max_val), inplace)
     return _inplace(input, lambda x: _clamp_open(x, min_val, max_val, nan_passes=True), inplace)
 
 
@@ -2872,8 +2874,11 @@ def prelu(input, weight):
                 f"{input.shape[ch] if input.ndim else 0} channels"
             )
         w = weight.reshape(n, *([1] * (input.ndim - ch - 1)))
-    # x > 0 (not >=): the slope's side owns 0, so d/dx at 0 is the slope, as PyTorch
-    return _rustdl.where(input > 0, input, input * w)
+    # x > 0 (not >=): the slope's side owns 0, so d/dx at 0 is the slope, as PyTorch. The
+    # slope multiplies only the non-positive side (the positive values masked to 0), so its
+    # gradient stays finite beside a +inf input
+    pos = input > 0
+    return _rustdl.where(pos, input, _rustdl.where(pos, 0.0, input) * w)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717

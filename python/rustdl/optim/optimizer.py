@@ -82,28 +82,32 @@ class _Step(Tensor):
     int (``_n``), so a step batches parameters by it and passes it to the fused kernel without
     reading the tensor back.
 
-    A step makes a new one rather than adding to it in place (``state["step"] += 1`` does too), so
-    a count taken earlier keeps its value (what GPU graph replays compare); ``_Step ± int`` is a
-    ``_Step``, hashed and indexed by its count. A step count changed in place by other code
-    (``.fill_()``, ``.copy_()``...) or replaced by a plain tensor or number is read back from its
-    value at the next step."""
+    A step makes a new one (``state["step"] + 1``), so a count taken earlier keeps its value;
+    ``_Step ± int`` is a ``_Step``, hashed and indexed by its count. ``+=``/``-=`` change it in
+    place, as on PyTorch's tensor (``step_t = state["step"]; step_t += 1`` counts). A step count
+    changed in place otherwise (``.fill_()``, ``.copy_()``...) or replaced by a plain tensor or
+    number is read back from its value at the next step."""
 
-    __slots__ = ("_n",)
+    __slots__ = ("_n", "_v")
     __torch_function__ = disabled_torch_function_impl
     _formats_as_plain = True  # PyTorch's step count is a plain tensor (f"{step:.0f}")
 
     def __new__(cls, n: Any = 0) -> _Step:
         n = int(n.item()) if isinstance(n, Tensor) else int(n)
-        self = Tensor.__new__(cls, _rustdl.full((), float(n), device=_CPU))
-        self._n = n
+        return _Step._made(Tensor.__new__(cls, _rustdl.full((), float(n), device=_CPU)), n)
+
+    @staticmethod
+    def _made(self: _Step, n: int) -> _Step:
+        """``self`` holding the count ``n`` (its value already ``n``)."""
+        self._n, self._v = n, self._version
         return self
 
     def __init__(self, n: Any = 0) -> None:
         pass
 
     def _count(self) -> int:
-        # ``_version`` moves when the tensor was written in place since it was made
-        return self._n if not self._version else int(self.item())
+        # ``_version`` moved when the tensor was written in place other than by += / -=
+        return self._n if self._version == self._v else int(self.item())
 
     def _shifted(self, other: Any, sign: int) -> Any:
         if isinstance(other, _Step):
@@ -112,18 +116,29 @@ class _Step(Tensor):
             return _Step(self._count() + sign * other)
         return None
 
+    def _shift_in_place(self, other: Any, sign: int) -> _Step:
+        if isinstance(other, _Step) or (isinstance(other, int) and not isinstance(other, bool)):
+            n = self._count() + sign * (other._count() if isinstance(other, _Step) else other)
+            Tensor.fill_(self, float(n))
+            return _Step._made(self, n)
+        (Tensor.add_ if sign > 0 else Tensor.sub_)(self, other)
+        return self
+
     def __add__(self, other: Any) -> Any:
         out = self._shifted(other, 1)
         return out if out is not None else Tensor.__add__(self, other)
 
     __radd__ = __add__
-    __iadd__ = __add__
+
+    def __iadd__(self, other: Any) -> Any:
+        return self._shift_in_place(other, 1)
 
     def __sub__(self, other: Any) -> Any:
         out = self._shifted(other, -1)
         return out if out is not None else Tensor.__sub__(self, other)
 
-    __isub__ = __sub__
+    def __isub__(self, other: Any) -> Any:
+        return self._shift_in_place(other, -1)
 
     def __rsub__(self, other: Any) -> Any:
         if isinstance(other, int) and not isinstance(other, bool):
@@ -313,6 +328,16 @@ class Optimizer:
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validates a group's hyper-parameters (overridden by subclasses)."""
 
+    @staticmethod
+    def _group_tensors_by_device_and_dtype(
+        tensorlistlist: list[list[Any]], with_indices: bool = False
+    ) -> dict:
+        """The tensors of a step grouped by device and dtype (see
+        :func:`rustdl._foreach_utils._group_tensors_by_device_and_dtype`)."""
+        from .._foreach_utils import _group_tensors_by_device_and_dtype
+
+        return _group_tensors_by_device_and_dtype(tensorlistlist, with_indices)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of all optimized tensors (to ``None`` by default, else to zeros).
 
@@ -411,9 +436,7 @@ class Optimizer:
                         made = counts[n] = _rustdl.full((), float(n), device=_CPU)
                     # each parameter its own count (as PyTorch's, saved separately), cloned from
                     # one made per count and step: cheaper than making each
-                    step_t = _new_tensor(_Step, made.clone())
-                    step_t._n = n
-                    st["step"] = step_t
+                    st["step"] = _Step._made(_new_tensor(_Step, made.clone()), n)
                 scalars = () if plain_scalars else self._step_scalars(st, group)
                 ps, ss = batches.setdefault((n, first, scalars), ([], []))
                 ps.append(p)

@@ -58,6 +58,15 @@ _PREFIXES: dict[str, str] = {
     "torch.utils.data": "rustdl.data",
     # torch.utils.data._utils.collate / .worker are rustdl.data.collate / .worker
     "torch.utils.data._utils": "rustdl.data",
+    # the datapipe modules (combinatorics, grouping, ...) are one module per kind here
+    **{
+        f"torch.utils.data.datapipes.iter.{m}": "rustdl.data.datapipes.iter"
+        for m in ("callable combinatorics combining filelister grouping selecting sharding utils".split())
+    },
+    **{
+        f"torch.utils.data.datapipes.map.{m}": "rustdl.data.datapipes.map"
+        for m in ("callable combinatorics combining grouping utils".split())
+    },
     "torch._C": "rustdl.torchcompat._torch_C",
     "torch._C._nn": "rustdl.torchcompat._torch_C_nn",
     "torch._C._functorch": "rustdl.torchcompat._torch_C_functorch",
@@ -74,6 +83,7 @@ _PREFIXES: dict[str, str] = {
     "torch.utils": "rustdl.torchcompat._torch_utils",
     "torch._utils": "rustdl.torchcompat._torch_private_utils",
     "torch.utils.weak": "rustdl.torchcompat._torch_utils_weak",
+    "torch.utils._foreach_utils": "rustdl._foreach_utils",
     "torch.utils._contextlib": "rustdl.torchcompat._torch_utils_contextlib",
     "torch.utils._python_dispatch": "rustdl.torchcompat._torch_python_dispatch",
     "torch.utils.tensorboard": "rustdl.utils.tensorboard",
@@ -93,6 +103,7 @@ _PREFIXES: dict[str, str] = {
     "torch.distributed.algorithms": "rustdl.torchcompat._torch_distributed.algorithms",
     "torch.distributed.elastic": "rustdl.torchcompat._torch_distributed.elastic",
     "torch.distributed.autograd": "rustdl.torchcompat._torch_distributed.autograd",
+    "torch.distributed._functional_collectives": "rustdl.torchcompat._torch_distributed._functional_collectives",
     "torch.nn.parameter": "rustdl.nn.parameter",
     # torch.autograd's modules of the classes it exports are one module here
     "torch.autograd.function": "rustdl.autograd",

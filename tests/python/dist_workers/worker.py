@@ -523,6 +523,32 @@ def zero(rank: int, world: int) -> None:
         expect_error(RuntimeError, "consolidate", opt.state_dict)
 
 
+def functional(rank: int, world: int) -> None:
+    """torch.distributed._functional_collectives: new tensors equal to numpy's reductions, the
+    argument unchanged; all_to_all_single with uneven splits delivers each rank its pieces."""
+    from rustdl.torchcompat._torch_distributed import _functional_collectives as fc
+
+    mine = np.arange(6, dtype=np.float64).reshape(3, 2) + 10 * rank
+    every = [np.arange(6, dtype=np.float64).reshape(3, 2) + 10 * r for r in range(world)]
+    t = rustdl.tensor(mine)
+    s = fc.wait_tensor(fc.all_reduce(t, "sum", list(range(world))))
+    assert np.array_equal(s.numpy(), sum(every)) and np.array_equal(t.numpy(), mine)
+    assert np.array_equal(fc.all_reduce(t, "max", None).numpy(), np.max(every, axis=0))
+    assert np.allclose(fc.all_reduce(t, dist.ReduceOp.AVG, None).numpy(), np.mean(every, axis=0))
+    assert np.array_equal(fc.all_gather_tensor(t, 1, None).numpy(), np.concatenate(every, axis=1))
+    assert np.array_equal(fc.broadcast(t, world - 1, None).numpy(), every[-1])
+    big = rustdl.tensor(np.arange(4.0 * world).reshape(2 * world, 2) * (rank + 1))
+    total = sum(np.arange(4.0 * world).reshape(2 * world, 2) * (r + 1) for r in range(world))
+    assert np.array_equal(
+        fc.reduce_scatter_tensor(big, "sum", 0, None).numpy(), total[2 * rank : 2 * rank + 2]
+    )
+    # rank r sends r+1 rows to every rank (its rows tagged with its rank)
+    rows = rustdl.tensor(np.full((world * (rank + 1), 1), float(rank)))
+    got = fc.all_to_all_single(rows, None, [rank + 1] * world, None).numpy().ravel()
+    assert got.tolist() == [float(r) for r in range(world) for _ in range(r + 1)], got
+    expect_error(ValueError, "unknown reduction", fc.all_reduce, t, "median", None)
+
+
 def crash(rank: int, world: int) -> None:
     if rank == world - 1:
         raise RuntimeError("rank crashed on purpose")  # uncaught: rustdl aborts the MPI job
@@ -545,6 +571,7 @@ SCENARIOS = {
         crash,
         differentiable,
         zero,
+        functional,
     )
 }
 

@@ -325,3 +325,12 @@ class Sampler(IterDataPipe):
 
     def __len__(self) -> int:
         return len(self.sampler)
+
+
+# the classes under their ``*IterDataPipe`` names (``torch.utils.data.datapipes.iter.<module>``
+# resolves to this module, whose submodules these names come from)
+ShufflerIterDataPipe, SamplerIterDataPipe = Shuffler, Sampler
+MapperIterDataPipe, CollatorIterDataPipe, FilterIterDataPipe = Mapper, Collator, Filter
+BatcherIterDataPipe, UnBatcherIterDataPipe = Batcher, UnBatcher
+ConcaterIterDataPipe, ZipperIterDataPipe, MultiplexerIterDataPipe = Concater, Zipper, Multiplexer
+ShardingFilterIterDataPipe, IterableWrapperIterDataPipe = ShardingFilter, IterableWrapper

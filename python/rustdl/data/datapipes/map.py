@@ -117,3 +117,8 @@ class Shuffler(MapDataPipe):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+# the classes under their ``*MapDataPipe`` names (``torch.utils.data.datapipes.map.<module>``)
+SequenceWrapperMapDataPipe, MapperMapDataPipe, BatcherMapDataPipe = SequenceWrapper, Mapper, Batcher
+ConcaterMapDataPipe, ZipperMapDataPipe, ShufflerIterDataPipe = Concater, Zipper, Shuffler

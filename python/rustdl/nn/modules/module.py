@@ -29,6 +29,11 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+def _cast_floating(t: Any, dtype: Any) -> Any:
+    """``t`` in ``dtype`` when it is a real floating tensor of another dtype; else ``t``."""
+    return t.to(dtype) if t.is_floating_point() and t.dtype != dtype else t
+
+
 def _addindent(text: str, spaces: int) -> str:
     lines = text.split("\n")
     if len(lines) == 1:
@@ -733,28 +738,25 @@ class Module:
 
     def float(self) -> Module:
         """Casts floating parameters and buffers to float32 (complex ones are kept)."""
-        return self._cast_floating(_rustdl.float32)
+        return self._apply(lambda t: _cast_floating(t, _rustdl.float32))
 
     def double(self) -> Module:
         """Casts floating parameters and buffers to float64 (complex ones are kept)."""
-        return self._cast_floating(_rustdl.float64)
+        return self._apply(lambda t: _cast_floating(t, _rustdl.float64))
 
     def half(self) -> Module:
         """float32: rustdl has no 16-bit storage (warns once; computation stays in float32)."""
         from ..._tensor_api import _warn_half
 
         _warn_half("Module.half")
-        return self._cast_floating(_rustdl.float32)
+        return self._apply(lambda t: _cast_floating(t, _rustdl.float32))
 
     def bfloat16(self) -> Module:
         """float32: rustdl has no 16-bit storage (warns once; computation stays in float32)."""
         from ..._tensor_api import _warn_half
 
         _warn_half("Module.bfloat16")
-        return self._cast_floating(_rustdl.float32)
-
-    def _cast_floating(self, dtype: Any) -> Module:
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() and t.dtype != dtype else t)
+        return self._apply(lambda t: _cast_floating(t, _rustdl.float32))
 
     # ---------- state dict ----------
 
@@ -1014,14 +1016,18 @@ class Module:
         self.__dict__.update(state)
 
     def __deepcopy__(self, memo: dict) -> Module:
-        # Tensors are not picklable, so buffers are cloned here; Parameters copy themselves.
+        # As the pickle protocol copies: ``__getstate__``'s state, deep-copied, handed to the new
+        # module's ``__setstate__`` (subclasses rebuild closures and drop unpicklable members
+        # there). Buffers are cloned first (a computed buffer is not a leaf); Parameters copy
+        # themselves.
         new = type(self).__new__(type(self))
         memo[id(self)] = new
         for b in self._buffers.values():
             if b is not None and id(b) not in memo:
                 memo[id(b)] = b.detach().clone()
-        for k, v in self.__dict__.items():
-            object.__setattr__(new, k, copy.deepcopy(v, memo))
+        state = self.__getstate__()
+        if state is not None:
+            new.__setstate__(copy.deepcopy(state, memo))
         return new
 
     # ---------- printing ----------

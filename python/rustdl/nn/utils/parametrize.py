@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from contextlib import contextmanager
 
@@ -220,7 +221,17 @@ def _inject_class(module: Module) -> None:
     def no_pickle(self):
         raise RuntimeError("Serialization of parametrized modules is only supported through state_dict().")
 
-    new_cls = type(f"Parametrized{cls.__name__}", (cls,), {"__getstate__": no_pickle})
+    def plain_deepcopy(self, memo):
+        # pickling is refused, but a deep copy is still made: of the attributes themselves
+        replica = self.__new__(type(self))
+        memo[id(self)] = replica
+        replica.__dict__ = copy.deepcopy(self.__dict__, memo)
+        return replica
+
+    members = {"__getstate__": no_pickle}
+    if getattr(cls, "__deepcopy__", None) is Module.__deepcopy__:  # no deep copy of the class's own
+        members["__deepcopy__"] = plain_deepcopy
+    new_cls = type(f"Parametrized{cls.__name__}", (cls,), members)
     new_cls.__module__ = cls.__module__
     new_cls.__qualname__ = f"Parametrized{cls.__qualname__}"
     module.__class__ = new_cls

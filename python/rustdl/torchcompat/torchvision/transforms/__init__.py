@@ -83,7 +83,9 @@ def _rand() -> float:
 
 
 def _uniform(lo: float, hi: float) -> float:
-    return lo + (hi - lo) * _rand()
+    """A draw uniform in ``[lo, hi)`` as ``torch.empty(1).uniform_(lo, hi)`` gives it (rounded to
+    float32, as torchvision's parameters are)."""
+    return float(rustdl.empty(1).uniform_(lo, hi).item())
 
 
 def _randint(lo: int, hi: int) -> int:
