@@ -366,6 +366,33 @@ class ComplexTensor:
     def type_as(self, other) -> Any:
         return self.to(other.dtype)
 
+    def chalf(self) -> ComplexTensor:
+        """complex64: rustdl has no 32-bit complex storage (as ``half()`` gives float32)."""
+        from ._tensor_api import _warn_half
+
+        _warn_half("Tensor.chalf")
+        return self.to(complex64)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self.element_size()
+
+    @property
+    def itemsize(self) -> int:
+        return self.element_size()
+
+    def addcmul(self, tensor1, tensor2, *, value=1) -> ComplexTensor:
+        """``self + value * tensor1 * tensor2``."""
+        return self + as_complex(tensor1, like=self) * tensor2 * value
+
+    def addcdiv(self, tensor1, tensor2, *, value=1) -> ComplexTensor:
+        """``self + value * tensor1 / tensor2``."""
+        return self + as_complex(tensor1, like=self) / tensor2 * value
+
+    def lerp(self, end, weight) -> ComplexTensor:
+        """``self + weight * (end - self)``."""
+        return self + (as_complex(end, like=self) - self) * weight
+
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self.requires_grad and not force and _rustdl.is_grad_enabled():
             raise RuntimeError(
@@ -672,6 +699,15 @@ class ComplexTensor:
 
     def div_(self, other) -> ComplexTensor:
         return self._set(self._snapshot() / other)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> ComplexTensor:
+        return self._set(self._snapshot().addcmul(tensor1, tensor2, value=value))
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> ComplexTensor:
+        return self._set(self._snapshot().addcdiv(tensor1, tensor2, value=value))
+
+    def lerp_(self, end, weight) -> ComplexTensor:
+        return self._set(self._snapshot().lerp(end, weight))
 
     __iadd__ = add_
     __isub__ = sub_
@@ -2499,7 +2535,7 @@ _METHOD_FUNCS = (
     "index_add", "index_put", "det", "inverse", "moveaxis", "swapaxes", "swapdims", "tile",
     "repeat_interleave", "tensor_split", "hsplit", "vsplit", "dsplit", "fliplr", "flipud", "rot90",
     "ravel", "broadcast_to", "diag_embed", "diagflat", "take_along_dim", "take", "masked_select",
-    "split_with_sizes", "narrow_copy",
+    "split_with_sizes", "narrow_copy", "addcmul", "addcdiv", "lerp",
 )  # fmt: skip
 _CREATION = ("zeros", "ones", "empty", "full", "rand", "randn", "eye")
 _LIKE = ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
@@ -2528,6 +2564,16 @@ def install(ns) -> None:
     for name in ("tensor", "as_tensor"):
         setattr(ns, name, _wrap_tensor(getattr(ns, name)))
     ns.from_numpy = _wrap_from_numpy(ns.from_numpy)
+    real_type_as = Tensor.type_as
+
+    def type_as(self, other):
+        """This tensor in ``other``'s dtype (a complex one included)."""
+        if isinstance(other, ComplexTensor):
+            return self.to(other.dtype)
+        return real_type_as(self, other)
+
+    functools.update_wrapper(type_as, real_type_as)
+    Tensor.type_as = type_as
     for name in (
         "cat",
         "stack",

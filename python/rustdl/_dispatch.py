@@ -236,6 +236,25 @@ def _hook_of(t: type) -> Callable:
     return hook
 
 
+def _non_tensor_overrides(args: tuple, kwargs: dict) -> list[type]:
+    """The types among a factory's arguments (and one level into short lists and tuples: a shape)
+    that override ``__torch_function__`` and are not tensors: the data a factory converts is
+    not looked at."""
+    found: list[type] = []
+    for group in (args, kwargs.values() if kwargs else ()):
+        for a in group:
+            t = type(a)
+            k = kind(t)
+            if k == 1 and not issubclass(t, Tensor):
+                _add_type(found, t)
+            elif k == 2 and len(a) <= 8:
+                for e in a:
+                    te = type(e)
+                    if kind(te) == 1 and not issubclass(te, Tensor):
+                        _add_type(found, te)
+    return found
+
+
 def _call_overrides(public: Any, found: list[type], args: Any, kwargs: Any) -> Any:
     types_ = tuple(found)
     for t in found:
@@ -417,7 +436,7 @@ def _function_wrapper(impl: Callable, name: str, modes_only: bool = False) -> Ca
 
     if modes_only:
         # a factory: its arguments are data (`torch.tensor(sub)` is a plain tensor), so only an
-        # active mode sees the call
+        # active mode sees the call, or an argument that overrides and is not a tensor
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if _busy and _state.modes and not _state.all_off:
@@ -427,6 +446,11 @@ def _function_wrapper(impl: Callable, name: str, modes_only: bool = False) -> Ca
                 raise TypeError(
                     f"Multiple dispatch failed for '{_name_of(public[0])}': the mode returned NotImplemented"
                 )
+            found = _non_tensor_overrides(args, kwargs)
+            if found and not _state.subclass_off and not _state.all_off:
+                # an argument that overrides and is not a tensor (an FX proxy standing for a
+                # shape, size, dtype or device) gets the call, as PyTorch's argument parser hands it
+                return _call_overrides(public[0], found, args, kwargs)
             if args and _KIND.get(type(args[0])) == 1:
                 # data given as a subclass instance: converted as a plain tensor (as_tensor(sub,
                 # dtype=...) is a plain tensor, as PyTorch's)

@@ -347,3 +347,59 @@ def test_torchvision_random_parameters_are_float32_uniform_draws(tmp_path):
     got = compat_report(run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}))
     assert got["got"] == got["want"]
     assert all(float(np.float32(v)) == v for v in got["got"])
+
+
+def test_complex_parameters_are_parameters_and_complex_tensors_take_addcmul_addcdiv_lerp():
+    p = nn.Parameter(rustdl.zeros(2, dtype=rustdl.cfloat))
+    assert isinstance(p, nn.Parameter)
+    m = nn.Module()
+    if isinstance(p, nn.Parameter):  # how tensor libraries choose parameter over buffer
+        m.register_parameter("w", p)
+    assert len(list(m.parameters())) == 1 and not list(m.buffers())
+    a_np = np.array([[1 + 2j, 3 - 1j], [0.5j, -2]], dtype=np.complex64)
+    a = rustdl.tensor(a_np)
+    b = a.conj()
+    np.testing.assert_allclose(rustdl.addcmul(a, a, b, value=0.5).numpy(), a_np + 0.5 * a_np * a_np.conj())
+    np.testing.assert_allclose(
+        rustdl.addcdiv(a, a, b, value=0.5).numpy(), a_np + 0.5 * a_np / a_np.conj(), rtol=1e-6
+    )
+    np.testing.assert_allclose(rustdl.lerp(a, b, 0.3).numpy(), a_np + 0.3 * (a_np.conj() - a_np), rtol=1e-6)
+    c = a.clone()
+    c.addcmul_(a, b)
+    np.testing.assert_allclose(c.numpy(), a_np + a_np * a_np.conj())
+    c = a.clone()
+    c.lerp_(b, 0.3)
+    np.testing.assert_allclose(c.numpy(), a_np + 0.3 * (a_np.conj() - a_np), rtol=1e-6)
+    assert rustdl.ones(2, 2).type_as(a).dtype == rustdl.complex64
+    assert a.nbytes == 4 * 8 and a.itemsize == 8
+    # L = Σ|y|², y = x + 2·x·x̄ = x + 2|x|²: PyTorch's gradient is 2·∂L/∂x̄ = 2·(y + 4·Re(y)·x)
+    xv = np.array([1 + 1j, 2 - 1j])
+    x = rustdl.tensor(xv, dtype=rustdl.complex128, requires_grad=True)
+    (rustdl.addcmul(x, x, x.conj(), value=2.0).abs() ** 2).sum().backward()
+    y = xv + 2 * np.abs(xv) ** 2
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (y + 4 * y.real * xv))
+
+
+def test_complex_tensor_classes_name_torch_under_the_compat_layer(tmp_path):
+    src = """
+    import json, pickle
+    import torch
+    a = torch.ones(2, dtype=torch.cfloat)
+    p = torch.nn.Parameter(torch.zeros(2, dtype=torch.cfloat))
+    q = pickle.loads(pickle.dumps(p))
+    print(json.dumps({"mod": type(a).__module__.split(".")[0], "param": isinstance(p, torch.nn.Parameter),
+                      "pickled": [type(q).__name__, q.dtype == torch.complex64, q.requires_grad]}))
+    """
+    got = compat_report(run_compat(tmp_path, src, env={"RUSTDL_COMPAT_DEVICE": "cpu"}))
+    assert got == {"mod": "torch", "param": True, "pickled": ["ComplexParameter", True, True]}
+
+
+def test_optimizer_load_state_dict_keeps_objects_shared_between_groups():
+    p1, p2 = nn.Parameter(rustdl.zeros(1)), nn.Parameter(rustdl.zeros(1))
+    o = rustdl.optim.SGD([{"params": [p1]}, {"params": [p2]}], lr=0.1)
+    shared = [0]
+    o.param_groups[0]["buf"] = o.param_groups[1]["buf"] = shared
+    o2 = rustdl.optim.SGD([{"params": [p1]}, {"params": [p2]}], lr=0.1)
+    o2.load_state_dict(o.state_dict())
+    assert o2.param_groups[0]["buf"] is o2.param_groups[1]["buf"]
+    assert o2.param_groups[0]["buf"] == [0] and o2.param_groups[0]["buf"] is not shared

@@ -453,3 +453,56 @@ def test_torch_fx_names_under_compat(tmp_path):
     assert out["same"] and out["node"] and out["gm"]
     assert out["ops"] == ["placeholder", "call_module", "call_function", "call_function", "output"]
     assert out["shape"] == [4, 2]
+
+
+def test_concrete_args_are_guarded_and_asserts_survive_dead_code_elimination():
+    def f(x, flag):
+        return x * 2 if flag else x + 100
+
+    gm = fx.symbolic_trace(f, concrete_args={"flag": True})
+    assert gm(rustdl.tensor([1.0, 2.0]), True).tolist() == [2.0, 4.0]
+    with pytest.raises(AssertionError, match="flag has been specialized to have value True"):
+        gm(rustdl.tensor([1.0, 2.0]), False)
+
+    def g(x, y=None):
+        return x if y is None else x + y
+
+    gm = fx.symbolic_trace(g, concrete_args={"y": None})
+    assert gm(rustdl.ones(1)).tolist() == [1.0]
+    with pytest.raises(AssertionError, match="y has been specialized to have value None"):
+        gm(rustdl.ones(1), rustdl.ones(1))
+
+    def h(x):
+        rustdl._assert(x.sum() > 0, "must be positive")
+        return x * 2
+
+    gm = fx.symbolic_trace(h)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    assert [n.op for n in gm.graph.nodes].count("call_function") == 3  # gt, _assert, mul
+    with pytest.raises(AssertionError, match="must be positive"):
+        gm(-rustdl.ones(2))
+    # math functions of traced values are recorded (math itself is restored afterwards)
+    gm = fx.symbolic_trace(lambda x: x / math.sqrt(x.shape[-1]))
+    assert gm(rustdl.ones(4)).tolist() == [0.5] * 4
+    assert math.sqrt in [n.target for n in gm.graph.nodes]
+    assert math.sqrt(4.0) == 2.0 and not hasattr(math.sqrt, "_rustdl_fx_wrapped")
+
+
+@pytest.mark.parametrize(
+    "fn, want",
+    [
+        (lambda x: x + rustdl.ones(2, dtype=x.dtype), [2.0, 2.0]),
+        (lambda x: x + rustdl.zeros(x.shape), [1.0, 1.0]),
+        (lambda x: x + rustdl.full((2,), 3.0, dtype=x.dtype, device=x.device), [4.0, 4.0]),
+        (lambda x: x + rustdl.arange(x.size(0)), [1.0, 2.0]),
+        (lambda x: rustdl.eye(x.shape[0]) @ x, [1.0, 1.0]),
+    ],
+)
+def test_factories_given_traced_shapes_dtypes_and_devices_are_recorded(fn, want):
+    gm = fx.symbolic_trace(fn)
+    assert gm(rustdl.ones(2)).tolist() == want
+    if "dtype" in fn.__code__.co_names:  # the factory follows the input's dtype
+        assert gm(rustdl.ones(2, dtype=rustdl.float64)).dtype == rustdl.float64
+    assert any(n.op == "call_function" for n in gm.graph.nodes)
+    assert rustdl.zeros(2, 3).shape == (2, 3)  # plain calls are untouched

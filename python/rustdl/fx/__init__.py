@@ -19,6 +19,9 @@ Example:
     >>> gm.recompile()
 """
 
+# asserts are kept by dead-code elimination (their value is unused; their check is the point)
+import rustdl as _rustdl  # noqa: E402
+
 from . import immutable_collections, node, passes, proxy
 from ._symbolic_trace import PH, Tracer, symbolic_trace, wrap
 from .graph import Graph, PythonCode
@@ -27,6 +30,10 @@ from .interpreter import Interpreter, Transformer
 from .node import Node, has_side_effect, map_arg
 from .proxy import Proxy
 from .subgraph_rewriter import replace_pattern
+
+for _name in ("_assert", "_assert_async"):
+    if hasattr(_rustdl, _name):
+        has_side_effect(getattr(_rustdl, _name))
 
 __all__ = [
     "PH",

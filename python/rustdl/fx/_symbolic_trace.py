@@ -14,6 +14,7 @@ import builtins
 import functools
 import inspect
 import math
+import operator
 import sys
 import types
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _dispatch
 from .._rustdl import Tensor
 from .graph import Graph
-from .node import Argument, map_aggregate
+from .node import Argument, Node, has_side_effect, map_aggregate
 from .proxy import ParameterProxy, Proxy, TracerBase
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class Tracer(TracerBase):
             if not name.startswith("_") and callable(value)
         }
         self._autowrap_ids.update(id(f) for f in autowrap_functions)
+        self._autowrap_modules = tuple(autowrap_modules)
         self.param_shapes_constant = param_shapes_constant
         self.submodule_paths: dict[int, str] | None = None
         self.root: nn.Module | None = None
@@ -341,6 +343,11 @@ class Tracer(TracerBase):
             facade = sys.modules.get("torch")
             if facade is not None and facade is not rustdl and vars(facade).get("_assert") is orig_assert:
                 patcher.patch_global(vars(facade), "_assert", wrapped)
+        for mod in self._autowrap_modules:
+            # ``math.sqrt(proxy)``: the module's own functions are recorded too
+            for name, value in list(vars(mod).items()):
+                if not name.startswith("_") and id(value) in self._autowrap_ids:
+                    patcher.patch_global(vars(mod), name, _recording(value))
         if self._autowrap_ids:
             for name, value in list(fn_globals.items()):
                 if (
@@ -349,6 +356,18 @@ class Tracer(TracerBase):
                     and (id(fn_globals), name) not in done
                 ):
                     patcher.patch_global(fn_globals, name, _recording(value))
+
+    def _guard_concrete(self, name: str, ph: Node, value: Any) -> None:
+        """Guard nodes for an input traced with a fixed value: None must stay None, and a bool,
+        number or string must equal the value (other values are not checked)."""
+        msg = f"{name} has been specialized to have value {value} but got another value"
+        if value is None:
+            self.create_node("call_function", _assert_is_none, (ph, msg), {})
+        elif isinstance(value, (bool, int, float, str)):
+            import rustdl
+
+            same = self.create_node("call_function", operator.eq, (ph, value), {})
+            self.create_node("call_function", rustdl._assert, (same, msg), {})
 
     def _create_args_for_root(
         self, fn: Callable[..., Any], is_module: bool, concrete_args: dict[str, Any] | tuple[Any, ...]
@@ -372,9 +391,11 @@ class Tracer(TracerBase):
             )
             if p.name in concrete_args and concrete_args[p.name] is not PH:
                 value = concrete_args[p.name]
-                # the input stays a parameter of forward (with the value as its default)
+                # the input stays a parameter of forward (with the value as its default), and a
+                # call with another value fails (the graph holds the branch the value chose)
                 default = self.create_arg(value) if not isinstance(value, Tensor) else None
-                self.create_node("placeholder", p.name, (default,), {}, type_expr=type_expr)
+                ph = self.create_node("placeholder", p.name, (default,), {}, type_expr=type_expr)
+                self._guard_concrete(p.name, ph, value)
             else:
                 default_args: tuple[Any, ...] = ()
                 if p.default is not p.empty:
@@ -388,6 +409,12 @@ class Tracer(TracerBase):
             else:
                 args.append(value)
         return args, kwargs
+
+
+@has_side_effect
+def _assert_is_none(value: Any, msg: str) -> None:
+    """Raises ``AssertionError(msg)`` unless ``value`` is None (a concrete None input's guard)."""
+    assert value is None, msg
 
 
 def symbolic_trace(

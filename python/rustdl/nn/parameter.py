@@ -13,8 +13,13 @@ class _ParameterMeta(type(Tensor)):
     def __instancecheck__(cls, instance: object) -> bool:
         if super().__instancecheck__(instance):
             return True
-        if cls is not Parameter or not isinstance(instance, Tensor):
+        if cls is not Parameter:
             return False
+        if not isinstance(instance, Tensor):
+            # a complex parameter (held as its real storage) is a Parameter too
+            from .._complex import ComplexParameter
+
+            return isinstance(instance, ComplexParameter)
         try:
             return vars(instance).get("_is_param", False) is True
         except TypeError:  # an object without a __dict__

@@ -573,11 +573,15 @@ class Optimizer:
             p = id_map[key]
             new_state[p] = {name: self._load_state_value(p, name, value) for name, value in v.items()}
         self.state = new_state
+        # one copy of all the groups' settings, so that an object the groups shared (a cache
+        # list) is still shared, as PyTorch's
+        memo: dict = {}
         for g, sg in zip(self.param_groups, saved_groups):
             # the saved ``param_names`` replace the group's; a group without keeps its own
             for k, v in sg.items():
                 if k != "params":
-                    g[k] = tuple(v) if isinstance(g.get(k), tuple) and isinstance(v, list) else deepcopy(v)
+                    as_tuple = isinstance(g.get(k), tuple) and isinstance(v, list)
+                    g[k] = tuple(v) if as_tuple else deepcopy(v, memo)
 
 
 _HYPER = (

@@ -660,6 +660,15 @@ def _rename_classes(facade: TorchFacade) -> None:
         else:
             continue
         _RENAMED[value] = home
+    if facade.__name__ == "torch":
+        # complex tensors' classes: their module's first name is torch's, as a complex tensor's
+        # class is torch.Tensor (libraries pick a backend by it), and the name still resolves
+        from .. import _complex
+
+        for cls in (_complex.ComplexTensor, _complex.ComplexParameter):
+            if cls not in _RENAMED:
+                _RENAMED[cls] = cls.__module__
+                cls.__module__ = "torch._complex"
 
 
 def _restore_class_names() -> None:
