@@ -62,9 +62,11 @@ class _Writer:
     def global_(self, module: str, name: str) -> None:
         self.op(b"c" + module.encode() + b"\n" + name.encode() + b"\n")
 
-    def ordered_dict(self, items, metadata: Any = None) -> None:
+    def ordered_dict(self, items, metadata: Any = None, memo_of: Any = None) -> None:
         self.global_("collections", "OrderedDict")
         self.op(b")R")
+        if memo_of is not None:
+            self._memo_put(memo_of)
         self.set_items(items)
         if metadata is not None:
             # a state_dict's `_metadata` (its modules' versions), set by BUILD as pickle does
@@ -152,7 +154,24 @@ class _Writer:
             step *= max(n, 1)
         return key, int(data.size), 0, tuple(reversed(strides))
 
+    def _memo_get(self, v: Any) -> bool:
+        """Writes a reference to ``v`` if it was written before (True), as pickle's memo does."""
+        index = self.memo.get(id(v))
+        if index is None:
+            return False
+        self.op(b"j" + struct.pack("<I", index))  # LONG_BINGET
+        return True
+
+    def _memo_put(self, v: Any) -> None:
+        """Remembers the container just opened (before its items: a self-reference works too)."""
+        index = len(self.memo)
+        self.memo[id(v)] = index
+        self.kept.append(v)
+        self.op(b"r" + struct.pack("<I", index))  # LONG_BINPUT
+
     def value(self, v: Any) -> None:
+        if type(v) in (dict, list, collections.OrderedDict) and self._memo_get(v):
+            return  # a container met again (shared between entries) stays one object
         if type(v).__name__ == "_Step":  # an optimizer's step count: a 0-d float32 tensor, as PyTorch's
             self.tensor(_rustdl.tensor(float(v), dtype=_rustdl.float32))
         elif v is None:
@@ -175,12 +194,14 @@ class _Writer:
         elif isinstance(v, Tensor):
             self.tensor(v)
         elif isinstance(v, collections.OrderedDict) and type(v) is collections.OrderedDict:
-            self.ordered_dict(v.items(), getattr(v, "__dict__", {}).get("_metadata"))
+            self.ordered_dict(v.items(), getattr(v, "__dict__", {}).get("_metadata"), memo_of=v)
         elif type(v) is dict:
             self.op(b"}")
+            self._memo_put(v)
             self.set_items(v.items())
         elif type(v) is list:
             self.op(b"]")
+            self._memo_put(v)
             if v:
                 self.op(b"(")
                 for x in v:

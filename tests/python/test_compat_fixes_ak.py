@@ -403,3 +403,20 @@ def test_optimizer_load_state_dict_keeps_objects_shared_between_groups():
     o2.load_state_dict(o.state_dict())
     assert o2.param_groups[0]["buf"] is o2.param_groups[1]["buf"]
     assert o2.param_groups[0]["buf"] == [0] and o2.param_groups[0]["buf"] is not shared
+
+
+def test_torch_format_keeps_containers_shared_between_entries(tmp_path):
+    import collections
+
+    from rustdl import _torch_format
+
+    lst = [1, 2]
+    d = {"a": lst}
+    lst.append(d)  # a cycle through the dict
+    od = collections.OrderedDict(w=rustdl.ones(2))
+    path = tmp_path / "shared.pt"
+    _torch_format.save({"x": lst, "y": lst, "d": d, "od": od, "od2": od, "t": (lst, lst)}, str(path))
+    r = rustdl.load(path, weights_only=False)
+    assert r["x"] is r["y"] and r["t"][0] is r["x"] and r["t"][1] is r["x"]
+    assert r["d"] is r["x"][2] and r["d"]["a"] is r["x"] and r["x"][:2] == [1, 2]
+    assert r["od"] is r["od2"] and r["od"]["w"].tolist() == [1.0, 1.0]
