@@ -214,6 +214,9 @@ class ComplexTensor:
     def is_complex(self) -> bool:
         return True
 
+    # a dense, strided, unquantized tensor
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_mkldnn = is_nested = False
+
     def is_floating_point(self) -> bool:
         return False
 

@@ -420,3 +420,73 @@ def test_torch_format_keeps_containers_shared_between_entries(tmp_path):
     assert r["x"] is r["y"] and r["t"][0] is r["x"] and r["t"][1] is r["x"]
     assert r["d"] is r["x"][2] and r["d"]["a"] is r["x"] and r["x"][:2] == [1, 2]
     assert r["od"] is r["od2"] and r["od"]["w"].tolist() == [1.0, 1.0]
+
+
+class _ComplexAdam(rustdl.optim.Optimizer):
+    """An optimizer with its own step, written for complex parameters (as libraries write them):
+    the second moment is g·ḡ."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+    @rustdl.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                st = self.state[p]
+                if not st:
+                    st["m"], st["v"] = rustdl.zeros_like(g), rustdl.zeros_like(g)
+                st["m"].mul_(0.9).add_(g, alpha=0.1)
+                st["v"].mul_(0.99).addcmul_(g, g.conj(), value=0.01)
+                p.add_(st["m"] / (st["v"].abs().sqrt() + 1e-8), alpha=-group["lr"])
+
+
+def test_an_optimizer_with_its_own_step_sees_complex_parameters_and_gradients():
+    z0 = np.array([1 + 0.5j, 2 - 1j])
+    p = nn.Parameter(rustdl.tensor(z0, dtype=rustdl.complex128))
+    opt = _ComplexAdam([p])
+    assert isinstance(opt.param_groups[0]["params"][0], nn.Parameter)
+    assert opt.param_groups[0]["params"][0].is_complex()
+    z, m, v = z0.copy(), np.zeros(2, complex), np.zeros(2, complex)
+    for _ in range(3):
+        opt.zero_grad()
+        (p.abs() ** 2).sum().backward()
+        opt.step()
+        g = 2 * z  # PyTorch's gradient of Σ|z|²
+        m = 0.9 * m + 0.1 * g
+        v = 0.99 * v + 0.01 * g * g.conj()
+        z = z - 0.1 * m / (np.sqrt(np.abs(v)) + 1e-8)
+    np.testing.assert_allclose(p.detach().numpy(), z, rtol=1e-12)
+    assert opt.state[p]["m"].is_complex()  # the user reads the state by the complex parameter
+    # a resumed copy continues identically
+    opt2 = _ComplexAdam([p])
+    opt2.load_state_dict(opt.state_dict())
+    np.testing.assert_allclose(opt2.state[p]["v"].numpy(), v)
+    # rustdl's own optimizers (and subclasses calling their step) still step the real storage
+    q = nn.Parameter(rustdl.tensor(z0, dtype=rustdl.complex128))
+
+    class Sub(rustdl.optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    for cls in (rustdl.optim.SGD, Sub):
+        q.data = rustdl.tensor(z0, dtype=rustdl.complex128)
+        sgd = cls([q], lr=0.1, momentum=0.9)
+        for _ in range(2):
+            sgd.zero_grad()
+            (q.abs() ** 2).sum().backward()
+            sgd.step()
+        sgd2 = cls([q], lr=0.1, momentum=0.9)
+        sgd2.load_state_dict(sgd.state_dict())
+        sgd2.zero_grad()
+        (q.abs() ** 2).sum().backward()
+        sgd2.step()
+        # momentum SGD on z with gradient 2z: buf ← 0.9·buf + 2z, z ← z − 0.1·buf
+        zz, buf = z0.copy(), np.zeros(2, complex)
+        for k in range(3):
+            buf = 2 * zz if k == 0 else 0.9 * buf + 2 * zz
+            zz = zz - 0.1 * buf
+        np.testing.assert_allclose(q.detach().numpy(), zz, rtol=1e-12)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from .. import _rustdl
+from .. import _complex, _rustdl
 from .._rustdl import Tensor
 from .._tensor_api import finfo
 from ..autograd import no_grad
@@ -93,7 +93,7 @@ class Adafactor(Optimizer):
         for group in self.param_groups:
             lr, decay, d, wd = (float(group[k]) for k in ("lr", "beta2_decay", "d", "weight_decay"))
             eps1_cfg, eps2 = group["eps"]
-            for p in group["params"]:
+            for p in map(_complex.storage_of, group["params"]):
                 if p.grad is None:
                     continue
                 grad = -p.grad if group["maximize"] else p.grad

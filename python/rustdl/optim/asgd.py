@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from .. import _rustdl
+from .. import _complex, _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
 from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults, _Step, _step_count
@@ -67,7 +67,7 @@ class ASGD(Optimizer):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, lambd, alpha, t0, wd = (group[k] for k in ("lr", "lambd", "alpha", "t0", "weight_decay"))
-            for p in group["params"]:
+            for p in map(_complex.storage_of, group["params"]):
                 if p.grad is None:
                     continue
                 grad = -p.grad if group["maximize"] else p.grad

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from .. import _rustdl
+from .. import _complex, _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
 from .optimizer import Optimizer, _closure_loss
@@ -99,7 +99,7 @@ class Muon(Optimizer):
             raise ValueError(f"Adjust learning rate function {group['adjust_lr_fn']} is not supported")
         if len(tuple(group["ns_coefficients"])) != 3:
             raise ValueError("Muon: ns_coefficients must be a tuple of exactly 3 values")
-        for p in group["params"]:
+        for p in map(_complex.storage_of, group["params"]):
             if p.ndim != 2:
                 raise ValueError(
                     f"Muon only supports 2D parameters whereas we found a parameter with size: {tuple(p.shape)}"
@@ -113,7 +113,7 @@ class Muon(Optimizer):
         for group in self.param_groups:
             lr, wd, mu = float(group["lr"]), float(group["weight_decay"]), float(group["momentum"])
             coefficients = tuple(float(v) for v in group["ns_coefficients"])
-            for p in group["params"]:
+            for p in map(_complex.storage_of, group["params"]):
                 if p.grad is None:
                     continue
                 if p.is_complex():

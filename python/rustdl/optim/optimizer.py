@@ -158,6 +158,43 @@ class _Step(Tensor):
         return _Step(self._count())
 
 
+class _ParamState(defaultdict):
+    """An optimizer's ``state``: per-parameter dicts, where a complex parameter and its real
+    storage are one key (rustdl's steps look the state up by the storage, an optimizer's own
+    step and the user by the complex parameter)."""
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(_complex.storage_of(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(_complex.storage_of(key), value)
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(_complex.storage_of(key))
+
+    def __contains__(self, key: Any) -> bool:
+        return super().__contains__(_complex.storage_of(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(_complex.storage_of(key), default)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        return super().pop(_complex.storage_of(key), *default)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return super().setdefault(_complex.storage_of(key), default)
+
+    def __reduce__(self) -> tuple:
+        return (_ParamState, (dict,), None, None, iter(self.items()))
+
+
+def _steps_as_real(cls: type) -> bool:
+    """True when ``cls``'s ``step`` is one of rustdl's (it updates complex parameters through their
+    real storage)."""
+    step = getattr(cls, "step", None)
+    return str(getattr(step, "__module__", "") or "").startswith("rustdl.")
+
+
 def _step_count(value: Any) -> int:
     """The count of a ``state["step"]``: a :class:`_Step`, a tensor or a number."""
     if type(value) is _Step:
@@ -232,7 +269,7 @@ class Optimizer:
         if not getattr(cls.step, "_rustdl_hooked", False):
             # the most derived step runs the hooks (a user's subclass included), as PyTorch
             cls.step = _hooked_step(cls.step)  # type: ignore[method-assign]
-        self.state: defaultdict = defaultdict(dict)
+        self.state: defaultdict = _ParamState(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError(
@@ -284,9 +321,15 @@ class Optimizer:
                 )
             params = [p[1] for p in params]
             group["param_names"] = names
-        # a complex parameter is optimized as its real storage (as PyTorch steps view_as_real)
+        # a complex parameter: rustdl's own steps update its real storage (as PyTorch's steps
+        # work on view_as_real); an optimizer with a step of its own sees the complex parameter,
+        # its complex gradient and complex state, as in PyTorch
         params = [_complex.storage_of(p) for p in params]
+        if not _steps_as_real(type(self)):
+            params = [_complex.public_parameter(p) for p in params]
         for p in params:
+            if isinstance(p, _complex.ComplexParameter):
+                continue
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
@@ -343,7 +386,8 @@ class Optimizer:
 
         With ``set_to_none=False`` each gradient is first detached from any graph (one made by
         ``backward(create_graph=True)`` is no longer tracked), then zeroed in place, as PyTorch."""
-        params = (p for g in self.param_groups for p in g["params"])
+        # (a complex parameter's gradient lives on its real storage)
+        params = (_complex.storage_of(p) for g in self.param_groups for p in g["params"])
         if set_to_none:
             _zero_grads(params, True)
             return
@@ -412,7 +456,7 @@ class Optimizer:
             hyper = self._hyper(group)
             kind = self._group_kind(group)
             batches: dict[tuple, tuple[list, list]] = {}
-            for p in group["params"]:
+            for p in map(_complex.storage_of, group["params"]):
                 if p.grad is None:
                     continue
                 st = self.state[p]
@@ -565,13 +609,18 @@ class Optimizer:
             for idx, p in zip(sg["params"], g["params"]):
                 id_map[idx] = p
         saved_state = state_dict["state"]
-        new_state: defaultdict = defaultdict(dict)
+        new_state: defaultdict = _ParamState(dict)
         for k, v in saved_state.items():
             key = int(k) if isinstance(k, str) and k.isdigit() else k
             if key not in id_map:
                 raise ValueError(f"load_state_dict: state for parameter index {k!r} has no parameter")
             p = id_map[key]
-            new_state[p] = {name: self._load_state_value(p, name, value) for name, value in v.items()}
+            # a complex parameter's real state (what rustdl's steps keep) follows its storage
+            real = _complex.storage_of(p)
+            new_state[p] = {
+                name: self._load_state_value(real if isinstance(value, Tensor) else p, name, value)
+                for name, value in v.items()
+            }
         self.state = new_state
         # one copy of all the groups' settings, so that an object the groups shared (a cache
         # list) is still shared, as PyTorch's

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .. import _rustdl
+from .. import _complex, _rustdl
 from .._rustdl import Tensor
 from .optimizer import Optimizer, _check_nonnegative, _defaults, _Step
 
@@ -101,7 +101,7 @@ class Adagrad(Optimizer):
         # the accumulator starts at initial_accumulator_value from the constructor on, as
         # PyTorch's (state_dict before the first step, differentiable-optimizer wrappers)
         for group in self.param_groups:
-            for p in group["params"]:
+            for p in map(_complex.storage_of, group["params"]):
                 if p not in self.state or not self.state[p]:
                     self.state[p] = {**self._init_state(p, group), "step": _Step(0)}
 

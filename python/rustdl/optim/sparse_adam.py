@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from .. import _rustdl
+from .. import _complex, _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
 from .optimizer import Optimizer, _closure_loss, _defaults
@@ -68,7 +68,7 @@ class SparseAdam(Optimizer):
         for group in self.param_groups:
             b1, b2 = group["betas"]
             lr, eps = group["lr"], group["eps"]
-            for p in group["params"]:
+            for p in map(_complex.storage_of, group["params"]):
                 if p.grad is None:
                     continue
                 grad = -p.grad if group["maximize"] else p.grad
