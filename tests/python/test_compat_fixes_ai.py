@@ -233,9 +233,10 @@ def test_feature_extractor_returns_module_outputs_and_shares_parameters():
         h.remove()
     np.testing.assert_allclose(out["f1"].detach().numpy(), seen["f1"].detach().numpy())
     np.testing.assert_allclose(out["p"].detach().numpy(), seen["p"].detach().numpy())
-    assert set(fe.state_dict()) <= set(m.state_dict()) and "fc.weight" in fe.state_dict()
+    # as torchvision's: what the outputs do not need (fc, after avgpool) is pruned
+    assert set(fe.state_dict()) <= set(m.state_dict()) and "fc.weight" not in fe.state_dict()
     assert "layer3.1.conv2" in get_graph_node_names(m)[0]
-    with pytest.raises(ValueError, match="not in the model"):
+    with pytest.raises(ValueError, match="not present in model"):
         create_feature_extractor(m, ["layer9"])
 
 

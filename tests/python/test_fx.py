@@ -506,3 +506,264 @@ def test_factories_given_traced_shapes_dtypes_and_devices_are_recorded(fn, want)
         assert gm(rustdl.ones(2, dtype=rustdl.float64)).dtype == rustdl.float64
     assert any(n.op == "call_function" for n in gm.graph.nodes)
     assert rustdl.zeros(2, 3).shape == (2, 3)  # plain calls are untouched
+
+
+def test_concrete_args_with_placeholders_inside_structures():
+    gm = fx.symbolic_trace(lambda x, y: x + y[0] * y[1], concrete_args={"y": (fx.PH, fx.PH)})
+    phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    assert [n.name for n in phs] == ["x", "y_1", "y_2"]
+    assert "def forward(self, x, y):" in gm.code
+    x, a, b = rustdl.randn(3), rustdl.randn(3), rustdl.randn(3)
+    close(gm(x, (a, b)), x + a * b)
+    close(fx.Interpreter(gm).run(x, (a, b)), x + a * b)
+    close(copy.deepcopy(gm)(x, (a, b)), x + a * b)
+    close(pickle.loads(pickle.dumps(gm))(x, (a, b)), x + a * b)
+    close(fx.Transformer(gm).transform()(x, (a, b)), x + a * b)
+
+    # dicts are read by key; the result keeps its structure
+    gm2 = fx.symbolic_trace(
+        lambda x, d: {"out": x * d["a"] + d["b"], "pair": (x, d["a"])},
+        concrete_args={"d": {"a": fx.PH, "b": fx.PH}},
+    )
+    out = gm2(x, {"b": b, "a": a})
+    assert set(out) == {"out", "pair"} and isinstance(out["pair"], tuple)
+    close(out["out"], x * a + b)
+    close(out["pair"][1], a)
+
+    # a leaf that is not PH is fixed (and checked)
+    gm3 = fx.symbolic_trace(lambda x, y: x + y[0] - y[1], concrete_args={"y": (fx.PH, 3)})
+    close(gm3(x, (a, 3)), x + a - 3)
+    with pytest.raises(AssertionError, match="specialized"):
+        gm3(x, (a, 4))
+
+
+def test_tracing_star_args_and_star_kwargs():
+    class Star(nn.Module):
+        def forward(self, *xs):
+            return xs[0] + xs[1] * 2
+
+    gm = fx.symbolic_trace(Star())
+    ph = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    assert len(ph) == 1 and ph[0].target == "*xs"
+    assert "def forward(self, *xs):" in gm.code
+    a, b = rustdl.randn(4), rustdl.randn(4)
+    close(gm(a, b), a + b * 2)
+    close(gm(a, b, a), a + b * 2)  # variadic: extra inputs are accepted
+    close(fx.Interpreter(gm).run(a, b), a + b * 2)
+
+    class Mixed(nn.Module):
+        def forward(self, x, *rest, **kw):
+            return x * kw["scale"] + rest[0]
+
+    gm2 = fx.symbolic_trace(Mixed())
+    assert [n.target for n in gm2.graph.nodes if n.op == "placeholder"] == ["x", "*rest", "**kw"]
+    close(gm2(a, b, scale=3.0), a * 3.0 + b)
+
+    def fn(x, *ys):
+        return x - ys[-1]
+
+    gm3 = fx.symbolic_trace(fn)
+    close(gm3(a, b, a), a - a)
+    close(gm3(a, b), a - b)
+
+
+def test_interpreter_boxed_run_and_transformer_keeps_output_meta():
+    gm = fx.symbolic_trace(lambda x, y: x * y + 1)
+    x, y = rustdl.randn(3), rustdl.randn(3)
+    args = [x, y]
+    close(fx.Interpreter(gm).boxed_run(args), x * y + 1)
+    assert args == []
+
+    out_node = gm.graph.find_nodes(op="output")[0]
+    out_node.meta["note"] = "kept"
+    new = fx.Transformer(gm).transform()
+    assert new.graph.find_nodes(op="output")[0].meta["note"] == "kept"
+    close(new(x, y), x * y + 1)
+
+
+def test_replace_pattern_with_tuple_outputs():
+    def f(x, y):
+        a = x + y
+        b = a * 2
+        return b - a, a
+
+    def pattern(x, y):
+        a = x + y
+        return a, a * 2
+
+    def replacement(x, y):
+        return x - y, x * y
+
+    gm = fx.symbolic_trace(f)
+    res = fx.subgraph_rewriter.replace_pattern_with_filters(gm, pattern, replacement)
+    assert len(res) == 1 and isinstance(res[0], fx.subgraph_rewriter.ReplacedPatterns)
+    assert [n.op for n in res[0].replacements] == ["call_function", "call_function"]
+    x = rustdl.tensor([1.0, 2.0])
+    y = rustdl.tensor([3.0, 5.0])
+    first, second = gm(x, y)
+    np.testing.assert_allclose(first.tolist(), [3.0 - -2.0, 10.0 - -3.0])
+    np.testing.assert_allclose(second.tolist(), [-2.0, -3.0])
+    assert operator.add not in [n.target for n in gm.graph.nodes]
+
+
+def test_replace_pattern_matches_in_graph_order_and_binds_constants():
+    def f(x):
+        return rustdl.relu(rustdl.relu(rustdl.relu(x))) + rustdl.sigmoid(x) * 2 + rustdl.sigmoid(x) * 3
+
+    gm = fx.symbolic_trace(f)
+    matches = fx.replace_pattern(gm, lambda x: rustdl.relu(rustdl.relu(x)), lambda x: rustdl.tanh(x))
+    assert len(matches) == 1 and isinstance(matches[0], fx.subgraph_rewriter.Match)
+    # the first two relus are replaced (matches are taken in graph order)
+    assert sorted(g.name for p, g in matches[0].nodes_map.items() if p.op != "placeholder") == [
+        "relu",
+        "relu_1",
+    ]
+    x = rustdl.randn(5)
+    close(gm(x), rustdl.relu(rustdl.tanh(x)) + rustdl.sigmoid(x) * 5)
+
+    # a pattern input matches a constant, which the replacement receives
+    gm = fx.symbolic_trace(f)
+
+    def pat(x, c):
+        return rustdl.sigmoid(x) * c
+
+    def rep(x, c):
+        return rustdl.tanh(x) * (c + 1)
+
+    matches = fx.replace_pattern(gm, pat, rep)
+    assert [m.nodes_map[list(m.nodes_map)[-1]] for m in matches] == [2, 3]
+    close(gm(x), rustdl.relu(x) + rustdl.tanh(x) * 3 + rustdl.tanh(x) * 4)
+
+
+def test_replace_pattern_with_filters_and_ignore_literals():
+    from rustdl.fx.passes.utils.matcher_utils import InternalMatch
+
+    def f(x):
+        return rustdl.sigmoid(x) * 2 + rustdl.sigmoid(x) * 3
+
+    def pattern(x):
+        return rustdl.sigmoid(x) * 2
+
+    def replacement(x):
+        return rustdl.tanh(x)
+
+    x = rustdl.randn(4)
+    # without ignore_literals, only `* 2` matches
+    gm = fx.symbolic_trace(f)
+    assert len(fx.subgraph_rewriter.replace_pattern_with_filters(gm, pattern, replacement)) == 1
+    close(gm(x), rustdl.tanh(x) + rustdl.sigmoid(x) * 3)
+    # with ignore_literals both do
+    gm = fx.symbolic_trace(f)
+    res = fx.subgraph_rewriter.replace_pattern_with_filters(gm, pattern, replacement, ignore_literals=True)
+    assert len(res) == 2
+    close(gm(x), rustdl.tanh(x) * 2)
+
+    seen = []
+
+    def only_times_three(match, original_graph, pattern_graph):
+        assert isinstance(match, InternalMatch) and original_graph is gm.graph
+        seen.append(match.returning_nodes[0].name)
+        return 3 in match.returning_nodes[0].args
+
+    gm = fx.symbolic_trace(f)
+    res = fx.subgraph_rewriter.replace_pattern_with_filters(
+        gm, pattern, replacement, [only_times_three], ignore_literals=True
+    )
+    assert seen == ["mul", "mul_1"] and len(res) == 1
+    close(gm(x), rustdl.sigmoid(x) * 2 + rustdl.tanh(x))
+
+
+def _randomize_bn(bn):
+    with rustdl.no_grad():
+        n = bn.num_features
+        bn.running_mean.copy_(rustdl.linspace(-1.0, 1.0, n))
+        bn.running_var.copy_(rustdl.linspace(0.5, 2.0, n))
+        bn.weight.copy_(rustdl.linspace(0.5, 1.5, n))
+        bn.bias.copy_(rustdl.linspace(-0.3, 0.3, n))
+
+
+def test_optimization_fuse_folds_batchnorm():
+    from rustdl.fx.experimental.optimization import fuse
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv1d(3, 4, 3), nn.BatchNorm1d(4)
+            self.c2, self.b2 = nn.Conv2d(3, 5, 3, bias=False), nn.BatchNorm2d(5)
+            self.c3, self.b3 = nn.Conv3d(2, 3, 2), nn.BatchNorm3d(3)
+            self.lin, self.bl = nn.Linear(6, 4), nn.BatchNorm1d(4)
+
+        def forward(self, a, b, c, d):
+            return self.b1(self.c1(a)), self.b2(self.c2(b)), self.b3(self.c3(c)), self.bl(self.lin(d))
+
+    rustdl.manual_seed(0)
+    m = Net()
+    for bn in (m.b1, m.b2, m.b3, m.bl):
+        _randomize_bn(bn)
+    m.eval()
+    xs = (rustdl.randn(2, 3, 8), rustdl.randn(2, 3, 6, 6), rustdl.randn(1, 2, 4, 4, 4), rustdl.randn(5, 6))
+    fused = fuse(m)
+    assert isinstance(fused, fx.GraphModule)
+    bns = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    assert not any(isinstance(mod, bns) for mod in fused.modules())
+    assert [n.op for n in fused.graph.nodes].count("call_module") == 4
+    for got, want in zip(fused(*xs), m(*xs), strict=True):
+        close(got, want, tol=1e-4)
+    # the original is untouched (inplace=False)
+    assert isinstance(m.b1, nn.BatchNorm1d) and m.c1.weight is not fused.c1.weight
+    # closed form for the linear layer: w' = w * g / sqrt(v + eps)
+    scale = m.bl.weight / (m.bl.running_var + m.bl.eps).sqrt()
+    close(fused.lin.weight, m.lin.weight * scale.unsqueeze(1), tol=1e-5)
+    close(fused.lin.bias, (m.lin.bias - m.bl.running_mean) * scale + m.bl.bias, tol=1e-5)
+
+
+def test_code_names_hand_built_graph_functions_by_path():
+    g = fx.Graph()
+    x, w = g.placeholder("x"), g.placeholder("w")
+    mm = g.call_function(rustdl.matmul, (x, w))
+    s = g.call_function(rustdl.sum, (mm,), {"dim": 0})
+    g.output(s)
+    gm = fx.GraphModule(nn.Module(), g)
+    assert "rustdl.matmul(x, w)" in gm.code and "rustdl.sum(matmul, dim = 0)" in gm.code
+    a, b = rustdl.randn(2, 3), rustdl.randn(3, 2)
+    close(gm(a, b), (a @ b).sum(0), tol=1e-5)
+    gm.recompile()
+    close(gm(a, b), (a @ b).sum(0), tol=1e-5)
+
+
+def test_compat_torch_names_and_fx_experimental(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json
+            import torch
+            import torch.fx as fx
+            from torch.fx.experimental.optimization import fuse
+
+            g = fx.Graph()
+            x, w = g.placeholder("x"), g.placeholder("w")
+            g.output(g.call_function(torch.matmul, (x, w)))
+            gm = fx.GraphModule(torch.nn.Module(), g)
+            a = torch.ones(2, 2)
+            m = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)).eval()
+            y = torch.randn(1, 1, 5, 5)
+            f = fuse(m)
+            print(json.dumps({
+                "code": "torch.matmul(x, w)" in gm.code,
+                "value": gm(a, a).tolist(),
+                "fused": bool((f(y) - m(y)).abs().max() < 1e-5),
+                "mods": [type(c).__name__ for c in f.children()],
+            }))
+            """
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["code"] and out["value"] == [[2.0, 2.0], [2.0, 2.0]]
+    assert out["fused"] and out["mods"] == ["Conv2d"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _dispatch
 from .._rustdl import Tensor
-from .graph import Graph
+from .graph import Graph, _PyTreeInfo
 from .node import Argument, Node, has_side_effect, map_aggregate
 from .proxy import ParameterProxy, Proxy, TracerBase
 
@@ -291,7 +291,7 @@ class Tracer(TracerBase):
             for k, v in vars(m).items():
                 if isinstance(v, Tensor) and id(v) not in self._param_names:
                     self.tensor_attrs.setdefault(id(v), f"{mname}.{k}" if mname else k)
-        args, kwargs = self._create_args_for_root(fn, is_module, concrete_args or {})
+        fn, args, kwargs = self._create_args_for_root(fn, is_module, concrete_args or {})
         if is_module:
             args.insert(0, root)
         parameter_proxy_cache: dict[str, Any] = {}
@@ -314,6 +314,14 @@ class Tracer(TracerBase):
             patcher.patch_attr(nn.Module, "__getattr__", module_getattr_wrapper)
             self._patch_wrapped_functions(patcher, getattr(fn, "__globals__", {}))
             result = fn(*args, **kwargs)
+            info = self.graph._pytree_info
+            if info is not None:
+                # the output is flattened too; forward rebuilds its structure
+                from ..utils._pytree import tree_flatten
+
+                flat_out, out_spec = tree_flatten(result)
+                self.graph._pytree_info = info._replace(out_spec=out_spec)
+                result = list(flat_out)
             out_type = getattr(fn, "__annotations__", {}).get("return")
             self.create_node("output", "output", (self.create_arg(result),), {}, type_expr=out_type)
         finally:
@@ -371,25 +379,42 @@ class Tracer(TracerBase):
 
     def _create_args_for_root(
         self, fn: Callable[..., Any], is_module: bool, concrete_args: dict[str, Any] | tuple[Any, ...]
-    ) -> tuple[list[Any], dict[str, Any]]:
+    ) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
+        """The function to run (``fn``, or a copy of it taking ``*args``/``**kwargs`` as plain
+        parameters) and the arguments to run it on: placeholders' proxies and concrete values."""
+        from ..utils._pytree import tree_flatten, tree_is_leaf, tree_map
+
         params = list(inspect.signature(fn).parameters.values())
         if is_module:
             params = params[1:]
         if isinstance(concrete_args, tuple):
             concrete_args = {p.name: v for p, v in zip(params, concrete_args, strict=False)}
+        variadic = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+        structured = [
+            p.name for p in params if p.name in concrete_args and not tree_is_leaf(concrete_args[p.name])
+        ]
+        if variadic and structured:
+            raise NotImplementedError(
+                "rustdl.fx.symbolic_trace: structured concrete_args with *args/**kwargs is not supported"
+            )
+        if variadic:
+            return self._variadic_root(fn, is_module, params, concrete_args)
+        if structured:
+            # the structures' leaves become the graph's inputs; forward flattens its arguments
+            for name in structured:
+                self.graph._used_names._used.add(name)
+            _, in_spec = tree_flatten(tuple(concrete_args.get(p.name, PH) for p in params))
+            self.graph._pytree_info = _PyTreeInfo([p.name for p in params], in_spec, None)
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         for p in params:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                star = "*" if p.kind is p.VAR_POSITIONAL else "**"
-                raise NotImplementedError(
-                    f"rustdl.fx.symbolic_trace: tracing a function with {star}{p.name} is not supported; "
-                    "give it named parameters"
-                )
             type_expr = (
                 p.annotation if isinstance(p.annotation, type) and p.annotation is not p.empty else None
             )
-            if p.name in concrete_args and concrete_args[p.name] is not PH:
+            value: Any
+            if p.name in structured:
+                value = tree_map(self._leaf_placeholder(p), concrete_args[p.name])
+            elif p.name in concrete_args and concrete_args[p.name] is not PH:
                 value = concrete_args[p.name]
                 # the input stays a parameter of forward (with the value as its default), and a
                 # call with another value fails (the graph holds the branch the value chose)
@@ -397,18 +422,88 @@ class Tracer(TracerBase):
                 ph = self.create_node("placeholder", p.name, (default,), {}, type_expr=type_expr)
                 self._guard_concrete(p.name, ph, value)
             else:
-                default_args: tuple[Any, ...] = ()
-                if p.default is not p.empty:
-                    try:
-                        default_args = (self.create_arg(p.default),)
-                    except NotImplementedError:
-                        default_args = (None,)
-                value = self.create_proxy("placeholder", p.name, default_args, {}, type_expr=type_expr)
+                value = self.create_proxy("placeholder", p.name, self._default_of(p), {}, type_expr=type_expr)
             if p.kind is p.KEYWORD_ONLY:
                 kwargs[p.name] = value
             else:
                 args.append(value)
-        return args, kwargs
+        return fn, args, kwargs
+
+    def _default_of(self, p: inspect.Parameter) -> tuple[Any, ...]:
+        if p.default is p.empty:
+            return ()
+        try:
+            return (self.create_arg(p.default),)
+        except NotImplementedError:
+            return (None,)
+
+    def _leaf_placeholder(self, p: inspect.Parameter) -> Callable[[Any], Any]:
+        """For one structured concrete argument: each leaf becomes a placeholder ``<name>_<i>``;
+        a :data:`PH` leaf is traced, another value is used as it is (and guarded)."""
+        count = 0
+
+        def leaf(x: Any) -> Any:
+            nonlocal count
+            count += 1
+            proxy = self.create_proxy("placeholder", f"{p.name}_{count}", self._default_of(p), {})
+            if isinstance(x, PHBase):
+                return proxy
+            self._guard_concrete(p.name, proxy.node, x)
+            return x
+
+        return leaf
+
+    def _variadic_root(
+        self,
+        fn: Callable[..., Any],
+        is_module: bool,
+        params: list[inspect.Parameter],
+        concrete_args: dict[str, Any],
+    ) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
+        """``*args`` and ``**kwargs`` become placeholders ``*args``/``**kwargs``: the function
+        is run as a copy whose parameters are all positional (in the order of its code's
+        variables: positional, keyword-only, ``*args``, ``**kwargs``), the starred ones given a
+        proxy of the tuple / dict."""
+        if not isinstance(fn, types.FunctionType):
+            raise NotImplementedError("rustdl.fx.symbolic_trace: *args/**kwargs of a non-Python function")
+        kinds = [
+            (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            (inspect.Parameter.KEYWORD_ONLY,),
+            (inspect.Parameter.VAR_POSITIONAL,),
+            (inspect.Parameter.VAR_KEYWORD,),
+        ]
+        ordered = [p for group in kinds for p in params if p.kind in group]
+        args: list[Any] = []
+        for p in ordered:
+            if p.name in concrete_args and concrete_args[p.name] is not PH:
+                raise NotImplementedError(
+                    "rustdl.fx.symbolic_trace: concrete_args with *args/**kwargs is not supported"
+                )
+            type_expr = (
+                p.annotation if isinstance(p.annotation, type) and p.annotation is not p.empty else None
+            )
+            if p.kind is p.VAR_POSITIONAL:
+                args.append(self.create_proxy("placeholder", f"*{p.name}", (), {}))
+            elif p.kind is p.VAR_KEYWORD:
+                args.append(self.create_proxy("placeholder", f"**{p.name}", (), {}))
+            else:
+                args.append(
+                    self.create_proxy("placeholder", p.name, self._default_of(p), {}, type_expr=type_expr)
+                )
+        code = fn.__code__
+        patched = types.FunctionType(
+            code.replace(
+                co_argcount=len(ordered) + (1 if is_module else 0),
+                co_posonlyargcount=0,
+                co_kwonlyargcount=0,
+                co_flags=code.co_flags & ~(inspect.CO_VARARGS | inspect.CO_VARKEYWORDS),
+            ),
+            fn.__globals__,
+            fn.__name__,
+            None,
+            fn.__closure__,
+        )
+        return patched, args, {}
 
 
 @has_side_effect

@@ -9,12 +9,14 @@ import keyword
 import math
 import operator
 import re
+import sys
 import types
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from inspect import Signature
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .node import Argument, Node, Target, _format_arg, map_arg
 
@@ -24,6 +26,42 @@ if TYPE_CHECKING:
 __all__ = ["Graph", "PythonCode"]
 
 _EMPTY = Signature.empty
+
+
+class _PyTreeInfo(NamedTuple):
+    """How a graph with flattened inputs maps to its ``forward``: the parameter names of
+    ``forward``, the structure of its arguments (a tuple of them) and of its result (None: the
+    output value is returned as it is)."""
+
+    orig_args: list[str]
+    in_spec: Any
+    out_spec: Any
+
+
+def _tree_flatten_spec(values: Any, spec: Any) -> list[Any]:
+    """The leaves of ``values`` taken along ``spec`` (a TreeSpec): dicts are read by the spec's
+    keys (other keys are ignored), sequences by position."""
+    if spec.is_leaf():
+        return [values]
+    out: list[Any] = []
+    ctx = spec.context
+    if isinstance(spec.type, type) and issubclass(spec.type, dict):
+        keys = ctx[1] if isinstance(ctx, tuple) and len(ctx) == 2 else ctx
+        children = [values[k] for k in keys]
+    elif isinstance(spec.type, type) and issubclass(spec.type, (list, tuple)) or spec.type is deque:
+        children = list(values)
+    else:
+        from ..utils._pytree import tree_flatten
+
+        children = tree_flatten(values, is_leaf=lambda v: v is not values)[0]
+    if len(children) != len(spec.children_specs):
+        raise ValueError(
+            f"the arguments do not have the structure the graph was traced with: expected "
+            f"{len(spec.children_specs)} items, got {len(children)}"
+        )
+    for child, child_spec in zip(children, spec.children_specs, strict=True):
+        out.extend(_tree_flatten_spec(child, child_spec))
+    return out
 
 
 @dataclass
@@ -137,6 +175,27 @@ def _public_namespaces() -> list[tuple[str, Any]]:
     return out
 
 
+def _facade_path(name: str, fn: Any) -> str | None:
+    """``torch.<path>.<name>`` when a ``torch`` module that is not rustdl (the compatibility
+    layer's) is loaded and holds ``fn`` there, else None."""
+    facade = sys.modules.get("torch")
+    if facade is None or getattr(facade, "__name__", None) == "rustdl":
+        return None
+    for sub in ("", "nn.functional", "linalg", "fft", "special"):
+        mod: Any = facade
+        try:
+            for part in sub.split(".") if sub else []:
+                mod = vars(mod).get(part)
+                if not isinstance(mod, types.ModuleType):
+                    break
+            else:
+                if isinstance(mod, types.ModuleType) and vars(mod).get(name) is fn:
+                    return ".".join(p for p in ("torch", sub, name) if p)
+        except TypeError:
+            continue
+    return None
+
+
 _OPERATOR_SYMBOLS = {
     operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
     operator.floordiv: "//", operator.mod: "%", operator.pow: "**", operator.matmul: "@",
@@ -177,12 +236,25 @@ class _CodeGen:
         its name, anything else as a global of its own."""
         name = getattr(fn, "__name__", None)
         if isinstance(name, str) and name.isidentifier():
+            # under the compatibility layer, functions are named as the program names them
+            facade_path = _facade_path(name, fn)
+            if facade_path is not None:
+                self.globals["torch"] = sys.modules["torch"]
+                return facade_path
             for path, mod in self._namespaces:
                 if getattr(mod, name, None) is fn:
                     import rustdl
 
                     self.globals["rustdl"] = rustdl
                     return f"{path}.{name}"
+            inner = getattr(fn, "__func__", None)  # a staticmethod-like wrapper of a rustdl function
+            if inner is not None and inner is not fn and getattr(inner, "__name__", None) == name:
+                for path, mod in self._namespaces:
+                    if getattr(mod, name, None) is inner:
+                        import rustdl
+
+                        self.globals["rustdl"] = rustdl
+                        return f"{path}.{name}"
             if getattr(builtins, name, None) is fn:
                 return name
             if getattr(operator, name, None) is fn or getattr(math, name, None) is fn:
@@ -256,6 +328,14 @@ class _CodeGen:
                     frees.setdefault(n, []).append(inp)
         params: list[str] = []
         body: list[str] = []
+        info = self.graph._pytree_info
+        if info is not None:
+            # forward takes the structured arguments and flattens them into the placeholders
+            flat = [n.name for n in nodes if n.op == "placeholder"]
+            if flat:
+                fn = self.add_global("tree_flatten_spec", _tree_flatten_spec)
+                spec = self.add_global("_in_spec", info.in_spec)
+                body.append(f"{', '.join(flat)}, = {fn}([{', '.join(info.orig_args)}], {spec})")
         for n in nodes:
             line = self.node_line(n, params)
             if line is None:
@@ -266,6 +346,8 @@ class _CodeGen:
             body.append(line)
         if not any(n.op == "output" for n in nodes):
             body.append("return None")
+        if info is not None:
+            params = list(info.orig_args)
         sig = ", ".join([self.root, *params])
         src = f"def forward({sig}):\n" + "".join(f"    {b}\n" for b in body)
         return PythonCode(src, self.globals)
@@ -310,6 +392,12 @@ class _CodeGen:
                         return f"{n.name} = {self.arg(n.args[0])}.{n.args[1]}"
             return f"{n.name} = {self.function_name(target)}({self.call_args(n.args, n.kwargs)})"
         if n.op == "output":
+            info = self.graph._pytree_info
+            if info is not None and info.out_spec is not None:
+                from ..utils._pytree import tree_unflatten
+
+                fn = self.add_global("tree_unflatten", tree_unflatten)
+                return f"return {fn}({self.arg(n.args[0])}, {self.add_global('_out_spec', info.out_spec)})"
             return f"return {self.arg(n.args[0])}"
         raise NotImplementedError(f"code generation for node kind '{n.op}'")
 
@@ -331,6 +419,9 @@ class Graph:
         self._len = 0
         self._owning_module = owning_module
         self._tracer_cls = tracer_cls
+        #: set when the inputs (and output) were flattened (tracing with structured
+        #: ``concrete_args``): forward then takes and returns the structures
+        self._pytree_info: _PyTreeInfo | None = None
 
     # ---------- views ----------
 
@@ -382,7 +473,7 @@ class Graph:
                 target = target[2:-2]
             return _snake_case(target.lstrip("*"))
         name = getattr(target, "__name__", None) or type(target).__name__
-        return _snake_case(str(name).strip("_") or "fn")
+        return _snake_case(str(name) or "fn")
 
     def placeholder(self, name: str, type_expr: Any = None, default_value: Any = _EMPTY) -> Node:
         """An input of the graph (a parameter of ``forward``), with a default when
@@ -454,6 +545,7 @@ class Graph:
     def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
         memo = memo if memo is not None else {}
         g = Graph(tracer_cls=self._tracer_cls)
+        g._pytree_info = self._pytree_info
         out = g.graph_copy(self, {}, return_output_node=True)
         if out is not None:
             value, old_out = out
@@ -560,6 +652,24 @@ class Graph:
         ``root_module``) and the globals dict it needs."""
         return _CodeGen(self, root_module).generate()
 
+    def process_inputs(self, *args: Any) -> Any:
+        """The placeholders' values for ``forward``'s arguments: ``args`` as they are, or
+        flattened when the graph was traced with structured inputs."""
+        info = self._pytree_info
+        if info is None:
+            return args
+        return _tree_flatten_spec(list(args), info.in_spec)
+
+    def process_outputs(self, out: Any) -> Any:
+        """``forward``'s result for the output node's value (rebuilt into its structure when the
+        graph's output was flattened)."""
+        info = self._pytree_info
+        if info is None or info.out_spec is None:
+            return out
+        from ..utils._pytree import tree_unflatten
+
+        return tree_unflatten(out, info.out_spec)
+
     def print_tabular(self) -> None:
         """Prints the nodes as a table (kind, name, target, args, kwargs)."""
         rows = [
@@ -593,12 +703,13 @@ class Graph:
                 (n.op, n.target, map_arg(n.args, lambda m: _Ref(index[m])), map_arg(n.kwargs, lambda m: _Ref(index[m])),
                  n.name, n.type, n.meta)
             )  # fmt: skip
-        return {"rows": rows, "tracer_cls": self._tracer_cls}
+        return {"rows": rows, "tracer_cls": self._tracer_cls, "pytree_info": self._pytree_info}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         from .node import map_aggregate
 
         Graph.__init__(self, tracer_cls=state.get("tracer_cls"))
+        self._pytree_info = state.get("pytree_info")
         made: list[Node] = []
         for op, target, args, kwargs, name, typ, meta in state["rows"]:
 

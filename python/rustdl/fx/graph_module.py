@@ -127,6 +127,18 @@ class GraphModule(nn.Module):
             raise RuntimeError("GraphModule.code: the module has not been compiled (call recompile())")
         return self.__dict__["_code"]
 
+    @property
+    def _in_spec(self) -> Any:
+        """The structure of ``forward``'s arguments when the graph's inputs are flattened."""
+        info = self._graph._pytree_info
+        return None if info is None else info.in_spec
+
+    @property
+    def _out_spec(self) -> Any:
+        """The structure of ``forward``'s result when the graph's output is flattened."""
+        info = self._graph._pytree_info
+        return None if info is None else info.out_spec
+
     def recompile(self) -> PythonCode:
         """Regenerates ``forward`` from the graph (call it after editing the graph) and returns
         the generated code."""

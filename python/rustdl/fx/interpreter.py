@@ -59,6 +59,8 @@ class Interpreter:
         """Runs the graph on ``args`` (the placeholders' values, in order) and returns the
         output. ``initial_env`` gives values of nodes that are then not run."""
         self.env = dict(initial_env) if initial_env is not None else {}
+        if enable_io_processing:
+            args = tuple(self.graph.process_inputs(*args))
         self.args_iter: Iterator[Any] = iter(args)
         for node in self.graph.nodes:
             if node in self.env:
@@ -78,8 +80,20 @@ class Interpreter:
                 for dead in self.user_to_last_uses.get(node, []):
                     self.env.pop(dead, None)
             if node.op == "output":
-                return self.env[node]
+                out = self.env[node]
+                return self.graph.process_outputs(out) if enable_io_processing else out
         return None
+
+    def boxed_run(self, args_list: list[Any]) -> Any:
+        """:meth:`run` with the inputs given as a list, which is emptied (so the caller holds
+        no references to them while the graph runs)."""
+        args_iter = iter(args_list)
+        env: dict[Node, Any] = {}
+        for n in self.graph.nodes:
+            if n.op == "placeholder":
+                env[n] = next(args_iter)
+        args_list.clear()
+        return self.run(initial_env=env)
 
     def run_node(self, n: Node) -> Any:
         """Runs one node: its arguments are looked up in the environment and the method named
@@ -95,7 +109,7 @@ class Interpreter:
         are used up."""
         assert isinstance(target, str)
         if target.startswith("**"):
-            raise NotImplementedError("Interpreter: **kwargs placeholders are not supported")
+            return {}  # run() takes positional inputs only
         if target.startswith("*"):
             return list(self.args_iter)
         try:
@@ -178,6 +192,12 @@ class Transformer(Interpreter):
     def __init__(self, module: GraphModule) -> None:
         super().__init__(module)
         self.new_graph = Graph()
+        self.new_graph._pytree_info = self.graph._pytree_info
+        if self.graph._pytree_info is not None:
+            targets = {n.target for n in self.graph.nodes if n.op == "placeholder"}
+            for name in self.graph._pytree_info.orig_args:
+                if name not in targets:
+                    self.new_graph._used_names._used.add(name)
         self.tracer = _TransformerTracer(self.new_graph)
 
     def placeholder(self, target: Target, args: tuple[Argument, ...], kwargs: dict[str, Any]) -> Proxy:
@@ -207,5 +227,12 @@ class Transformer(Interpreter):
         """The module whose graph is the transformed one."""
         result = self.run(enable_io_processing=False)
         if result is not None:
-            self.new_graph.output(map_aggregate(result, lambda x: x.node if isinstance(x, Proxy) else x))
+            new_out = self.new_graph.output(
+                map_aggregate(result, lambda x: x.node if isinstance(x, Proxy) else x)
+            )
+            # the output node's annotations carry over
+            old_out = [n for n in self.graph.nodes if n.op == "output"]
+            if old_out:
+                new_out.meta.update(old_out[-1].meta)
+                new_out.type = old_out[-1].type
         return GraphModule(self.module, self.new_graph)

@@ -7,7 +7,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from .. import _rustdl, nn
+import rustdl  # (the public functions: traced models record their calls)
+
+from .. import nn
 from .._rustdl import Tensor
 from ..gradient_checkpoint import checkpoint
 from ..nn import functional as F
@@ -47,7 +49,7 @@ class _DenseLayer(nn.Module):
 
     def bn_function(self, inputs: Sequence[Tensor]) -> Tensor:
         """The bottleneck: concatenation of ``inputs`` → ``norm1`` → ``relu1`` → ``conv1``."""
-        joined = _rustdl.cat(list(inputs), 1)
+        joined = rustdl.cat(list(inputs), 1)
         return self.conv1(self.relu1(self.norm1(joined)))
 
     def forward(self, input: Tensor | Sequence[Tensor]) -> Tensor:  # noqa: A002
@@ -95,7 +97,7 @@ class _DenseBlock(nn.ModuleDict):
         features = [init_features]
         for layer in self.values():
             features.append(layer(features))
-        return _rustdl.cat(features, 1)
+        return rustdl.cat(features, 1)
 
 
 class _Transition(nn.Sequential):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from .. import _rustdl, nn
+import rustdl  # (the public functions: traced models record their calls)
+
+from .. import nn
 from .._rustdl import Tensor
 from ..nn import functional as F
 from ._misc import check_weights
@@ -63,7 +65,7 @@ class Inception(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         outputs = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
-        return _rustdl.cat(outputs, 1)
+        return rustdl.cat(outputs, 1)
 
 
 class InceptionAux(nn.Module):
@@ -183,7 +185,7 @@ class GoogLeNet(nn.Module):
         x_ch0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
         x_ch1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
         x_ch2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-        return _rustdl.cat([x_ch0, x_ch1, x_ch2], 1)
+        return rustdl.cat([x_ch0, x_ch1, x_ch2], 1)
 
     def forward(self, x: Tensor):
         x = self._transform_input(x)

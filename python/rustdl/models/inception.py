@@ -7,7 +7,9 @@ from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from .. import _rustdl, nn
+import rustdl  # (the public functions: traced models record their calls)
+
+from .. import nn
 from .._rustdl import Tensor
 from ..nn import functional as F
 from ._misc import check_weights
@@ -51,7 +53,7 @@ class InceptionA(nn.Module):
         return [b1, b5, b3, bp]
 
     def forward(self, x: Tensor) -> Tensor:
-        return _rustdl.cat(self._forward(x), 1)
+        return rustdl.cat(self._forward(x), 1)
 
 
 class InceptionB(nn.Module):
@@ -73,7 +75,7 @@ class InceptionB(nn.Module):
         return [b3, bd, bp]
 
     def forward(self, x: Tensor) -> Tensor:
-        return _rustdl.cat(self._forward(x), 1)
+        return rustdl.cat(self._forward(x), 1)
 
 
 class InceptionC(nn.Module):
@@ -106,7 +108,7 @@ class InceptionC(nn.Module):
         return [b1, b7, bd, bp]
 
     def forward(self, x: Tensor) -> Tensor:
-        return _rustdl.cat(self._forward(x), 1)
+        return rustdl.cat(self._forward(x), 1)
 
 
 class InceptionD(nn.Module):
@@ -132,7 +134,7 @@ class InceptionD(nn.Module):
         return [b3, b7, bp]
 
     def forward(self, x: Tensor) -> Tensor:
-        return _rustdl.cat(self._forward(x), 1)
+        return rustdl.cat(self._forward(x), 1)
 
 
 class InceptionE(nn.Module):
@@ -155,14 +157,14 @@ class InceptionE(nn.Module):
     def _forward(self, x: Tensor) -> list[Tensor]:
         b1 = self.branch1x1(x)
         b3 = self.branch3x3_1(x)
-        b3 = _rustdl.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        b3 = rustdl.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
         bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        bd = _rustdl.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+        bd = rustdl.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
         bp = self.branch_pool(_pool3x3_same(x))
         return [b1, b3, bd, bp]
 
     def forward(self, x: Tensor) -> Tensor:
-        return _rustdl.cat(self._forward(x), 1)
+        return rustdl.cat(self._forward(x), 1)
 
 
 class InceptionAux(nn.Module):
@@ -287,7 +289,7 @@ class Inception3(nn.Module):
         ch0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
         ch1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
         ch2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-        return _rustdl.cat([ch0, ch1, ch2], 1)
+        return rustdl.cat([ch0, ch1, ch2], 1)
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))

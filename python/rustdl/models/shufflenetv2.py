@@ -24,7 +24,7 @@ __all__ = [
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     """Interleaves the channels of ``x`` (``(N, C, H, W)``) from ``groups`` groups: channel
     ``g * (C // groups) + i`` moves to ``i * groups + g``."""
-    n, c, h, w = x.shape
+    n, c, h, w = x.size()
     x = x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous()
     return x.view(n, c, h, w)
 

@@ -40,8 +40,8 @@ _default_norm: Callable[..., nn.Module] = partial(nn.LayerNorm, eps=1e-6)
 
 def _check(condition: bool, message: str) -> None:
     # torchvision checks with torch._assert, which raises AssertionError (also under ``python -O``)
-    if not condition:
-        raise AssertionError(message)
+    # and is recorded when the model is traced
+    rustdl._assert(condition, message)
 
 
 class ConvStemConfig(NamedTuple):
@@ -122,7 +122,7 @@ class EncoderBlock(nn.Module):
         self.mlp = MLPBlock(hidden_dim, mlp_dim, dropout)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        _check(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {tuple(input.shape)}")
+        _check(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")
         h = self.ln_1(input)
         h, _ = self.self_attention(h, h, h, need_weights=False)
         x = self.dropout(h) + input
@@ -164,7 +164,7 @@ class Encoder(nn.Module):
         self.ln = norm_layer(hidden_dim)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        _check(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {tuple(input.shape)}")
+        _check(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")
         return self.ln(self.layers(self.dropout(input + self.pos_embedding)))
 
 

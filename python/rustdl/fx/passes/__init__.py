@@ -1,5 +1,5 @@
 """Graph passes: :mod:`~rustdl.fx.passes.shape_prop` (shapes and dtypes of every node)."""
 
-from . import shape_prop
+from . import shape_prop, utils
 
-__all__ = ["shape_prop"]
+__all__ = ["shape_prop", "utils"]
