@@ -657,10 +657,14 @@ class ComplexTensor:
     multiply = __mul__
 
     def __eq__(self, other):  # type: ignore[override]
+        if isinstance(other, (str, bytes, type(None))):
+            return NotImplemented  # (then False by identity, as PyTorch compares with a string)
         o = as_complex(other, like=self)
         return (self._re == o._re) & (self._im == o._im)
 
     def __ne__(self, other):  # type: ignore[override]
+        if isinstance(other, (str, bytes, type(None))):
+            return NotImplemented
         o = as_complex(other, like=self)
         return (self._re != o._re) | (self._im != o._im)
 

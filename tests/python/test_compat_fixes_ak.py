@@ -490,3 +490,33 @@ def test_an_optimizer_with_its_own_step_sees_complex_parameters_and_gradients():
             buf = 2 * zz if k == 0 else 0.9 * buf + 2 * zz
             zz = zz - 0.1 * buf
         np.testing.assert_allclose(q.detach().numpy(), zz, rtol=1e-12)
+
+
+def test_pooling_and_padding_take_what_pytorch_takes():
+    x = rustdl.arange(16.0).reshape(1, 1, 4, 4)
+    # any truthy return_indices
+    out, idx = nn.MaxPool2d(2, return_indices=1)(x)
+    assert out.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]] and idx.tolist() == [[[[5, 7], [13, 15]]]]
+    _, idx = F.adaptive_max_pool1d(x[0], 2, return_indices=1)
+    assert idx.dtype == rustdl.int64
+    # a 2-tuple in a 2-D pad pads the last dim only
+    assert nn.ZeroPad2d((2, 1))(x).shape == (1, 1, 4, 7)
+    with pytest.raises(TypeError):
+        nn.ZeroPad2d((2, 1, 3))
+    # int64 windows: truncating division (-5/4 → -1)
+    assert F.avg_pool2d(rustdl.tensor([[[[-3, -2], [0, 0]]]]), 2).tolist() == [[[[-1]]]]
+    got = F.avg_pool2d(rustdl.arange(9).reshape(1, 1, 3, 3), 2, stride=1, padding=1)
+    assert got.dtype == rustdl.int64
+    assert got.tolist() == [[[[0, 0, 0, 0], [0, 2, 3, 1], [2, 5, 6, 3], [1, 3, 3, 2]]]]
+    assert F.avg_pool1d(rustdl.arange(8).reshape(1, 1, 8), 3).tolist() == [[[1, 4]]]
+    assert F.avg_pool3d(rustdl.arange(8).reshape(1, 1, 2, 2, 2), 2).tolist() == [[[[[3]]]]]
+    # an adaptive pool to size 0 gives an empty result
+    y = rustdl.randn(1, 2, 5, requires_grad=True)
+    assert F.adaptive_avg_pool1d(y, 0).shape == (1, 2, 0)
+    e, i = F.adaptive_max_pool1d(y, 0, return_indices=True)
+    assert e.shape == (1, 2, 0) and i.shape == (1, 2, 0)
+    with pytest.raises(ValueError):
+        F.adaptive_avg_pool1d(y, -1)
+    # a complex tensor compared with a string is unequal, not an error
+    z = rustdl.ones(2, dtype=rustdl.cfloat)
+    assert (z == "a") is False and (z != "a") is True

@@ -268,8 +268,9 @@ def test_pool1d_grads_and_errors():
         F.max_pool1d(t(rnd(2, 3, 8)), 2, 1, 2)
     with pytest.raises(ValueError, match=r"avg_pool1d: input of shape \(3, 4\) padded by 0 is smaller"):
         F.avg_pool1d(t(rnd(3, 4)), 5)
-    with pytest.raises(ValueError, match="adaptive_max_pool1d: output_size must be positive"):
-        F.adaptive_max_pool1d(t(rnd(3, 4)), 0)
+    with pytest.raises(ValueError, match="adaptive_max_pool1d: output_size must be non-negative"):
+        F.adaptive_max_pool1d(t(rnd(3, 4)), -1)
+    assert F.adaptive_max_pool1d(t(rnd(3, 4)), 0).shape == (3, 0)  # empty, as PyTorch's
     with pytest.raises(TypeError, match="avg_pool1d: kernel_size"):
         F.avg_pool1d(t(rnd(2, 3, 8)), 2.5)
 

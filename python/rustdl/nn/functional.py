@@ -104,6 +104,7 @@ def max_pool2d(
     """Max pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input (with the argmax indices when
     ``return_indices``). An integer input on the CPU is pooled as float64 (exact up to 2^53)
     and keeps its dtype, as PyTorch pools integers (on the GPU too: pooled on the CPU, exactly)."""
+    return_indices = bool(return_indices)  # any truthy value, as PyTorch takes it
     _check_pool_nonempty("max_pool2d", input, 4)
     if isinstance(input, _rustdl.Tensor) and not input.is_floating_point() and input.dtype != _rustdl.bool:
         dev = input.device
@@ -130,6 +131,16 @@ def avg_pool2d(
 ):
     """Average pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input; ``divisor_override``
     divides each window's sum by that number instead of its size."""
+    if isinstance(input, _rustdl.Tensor) and input.dtype == _rustdl.int64:
+        # int64 windows are averaged with truncating division, as PyTorch's (no other integer
+        # dtype is taken): exact through float64 for sums below 2^53
+        return (
+            avg_pool2d(
+                input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+            )
+            .trunc()
+            .long()
+        )
     _check_pool_nonempty("avg_pool2d", input, 4)
     if divisor_override is None:
         return _unbatched(
@@ -1420,6 +1431,7 @@ def max_pool1d(
 ):
     """1-D max pooling of an ``(N, C, L)`` or ``(C, L)`` input (max_pool2d over a height-1 view);
     ``return_indices`` also returns each maximum's index along ``L``."""
+    return_indices = bool(return_indices)  # any truthy value, as PyTorch takes it
     op = "max_pool1d"
     k = _single(kernel_size, op, "kernel_size")
     s = (
@@ -1457,20 +1469,26 @@ def adaptive_avg_pool1d(input, output_size):
     """Average pooling of an ``(N, C, L)`` or ``(C, L)`` input to ``output_size`` along ``L``."""
     op = "adaptive_avg_pool1d"
     o = _single(output_size, op, "output_size")
-    if o <= 0:
-        raise _rustdl.ArgumentError(f"{op}: output_size must be positive, got {output_size!r}")
+    if o < 0:
+        raise _rustdl.ArgumentError(f"{op}: output_size must be non-negative, got {output_size!r}")
     x, unbatched = _as_4d_from_1d(input, op)
+    if o == 0:  # an empty result, as PyTorch's
+        return input[..., :0].clone()
     return _from_4d_to_1d(adaptive_avg_pool2d(x, (1, o)), unbatched)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
     """Max pooling of an ``(N, C, L)`` or ``(C, L)`` input to ``output_size`` along ``L``;
     ``return_indices`` also returns each maximum's index along ``L``."""
+    return_indices = bool(return_indices)  # any truthy value, as PyTorch takes it
     op = "adaptive_max_pool1d"
     o = _single(output_size, op, "output_size")
-    if o <= 0:
-        raise _rustdl.ArgumentError(f"{op}: output_size must be positive, got {output_size!r}")
+    if o < 0:
+        raise _rustdl.ArgumentError(f"{op}: output_size must be non-negative, got {output_size!r}")
     x, unbatched = _as_4d_from_1d(input, op)
+    if o == 0:  # an empty result, as PyTorch's
+        empty = input[..., :0].clone()
+        return (empty, _rustdl.zeros(tuple(empty.shape), dtype=_rustdl.int64)) if return_indices else empty
     out = adaptive_max_pool2d(x, (1, o), return_indices)
     if return_indices:
         return _from_4d_to_1d(out[0], unbatched), _from_4d_to_1d(out[1], unbatched)
@@ -2240,6 +2258,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     ``[⌊i·H/oh⌋, ⌈(i+1)·H/oh⌉)`` (and likewise along W). ``input`` is ``(N, C, H, W)`` or
     ``(C, H, W)``; ``return_indices`` also returns each maximum's flat index in its ``H·W`` plane.
     """
+    return_indices = bool(return_indices)  # any truthy value, as PyTorch takes it
     op = "adaptive_max_pool2d"
     if input.ndim not in (3, 4):
         raise _rustdl.ArgumentError(
@@ -3699,6 +3718,7 @@ def max_pool3d(
     """Max pooling over ``(kD, kH, kW)`` windows of an ``(N, C, D, H, W)`` input: max_pool2d on each
     depth slice, then a max over the depth taps; with ``ceil_mode`` or ``return_indices`` (flat
     ``D·H·W`` indices of the first maximum) each window is gathered whole."""
+    return_indices = bool(return_indices)  # any truthy value, as PyTorch takes it
     op = "max_pool3d"
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
     dl = _ntuple(dilation, 3, op, "dilation")
@@ -3731,6 +3751,16 @@ def avg_pool3d(
     each depth slice, then a mean over the depth taps; with ``ceil_mode``, ``divisor_override``
     or ``count_include_pad=False`` (and padding) each window is gathered whole and divided as
     PyTorch does."""
+    if isinstance(input, _rustdl.Tensor) and input.dtype == _rustdl.int64:
+        # int64 windows are averaged with truncating division, as PyTorch's (no other integer
+        # dtype is taken): exact through float64 for sums below 2^53
+        return (
+            avg_pool3d(
+                input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+            )
+            .trunc()
+            .long()
+        )
     op = "avg_pool3d"
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
     if ceil_mode or divisor_override is not None or (not count_include_pad and any(p)):
@@ -3890,6 +3920,7 @@ def adaptive_avg_pool3d(input, output_size):
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     """Max pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input to ``output_size``;
     ``return_indices`` also returns each maximum's flat index in its ``D·H·W`` volume."""
+    return_indices = bool(return_indices)  # any truthy value, as PyTorch takes it
     return _adaptive3d(
         input,
         output_size,

@@ -9,13 +9,17 @@ from .. import functional as F
 from .module import Module
 
 
-def _expand(padding, n: int, name: str) -> tuple[int, ...]:
-    """An int (same amount on every side) or a ``2·n``-tuple of ints."""
+def _expand(padding, n: int, name: str, loose: bool = False) -> tuple[int, ...]:
+    """An int (same amount on every side of the ``n`` last dims) or a ``2·n``-tuple of ints; with
+    ``loose`` (constant pads) any even number of them, two per dim from the last (``(2, 1)`` in a
+    2-D constant pad pads the last dim only, as PyTorch's)."""
     if isinstance(padding, int) and not isinstance(padding, bool):
         return (padding,) * (2 * n)
     p = tuple(padding)
-    if len(p) != 2 * n or any(isinstance(v, bool) or not isinstance(v, int) for v in p):
-        raise TypeError(f"{name}: padding must be an int or a {2 * n}-tuple of ints, got {padding!r}")
+    bad_len = (not p or len(p) % 2) if loose else len(p) != 2 * n
+    if bad_len or any(isinstance(v, bool) or not isinstance(v, int) for v in p):
+        sizes = "an even number of ints" if loose else f"a {2 * n}-tuple of ints"
+        raise TypeError(f"{name}: padding must be an int or {sizes}, got {padding!r}")
     return p
 
 
@@ -41,7 +45,8 @@ class _PadNd(Module):
 
 class _ConstantPadNd(_PadNd):
     def __init__(self, padding, value: float) -> None:
-        super().__init__(padding)
+        Module.__init__(self)
+        self.padding = _expand(padding, self._n, type(self).__name__, loose=True)
         self.value = value
 
     def forward(self, input: Tensor) -> Tensor:
