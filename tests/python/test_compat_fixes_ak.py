@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import rustdl
 import rustdl.nn.functional as F
-from conftest import compat_report, run_compat
+from conftest import compat_report, need_gpu, run_compat
 from rustdl import nn
 
 
@@ -520,3 +520,11 @@ def test_pooling_and_padding_take_what_pytorch_takes():
     # a complex tensor compared with a string is unequal, not an error
     z = rustdl.ones(2, dtype=rustdl.cfloat)
     assert (z == "a") is False and (z != "a") is True
+
+
+def test_int64_average_pooling_of_a_gpu_tensor_stays_on_the_gpu():
+    need_gpu()
+    x = rustdl.arange(9).reshape(1, 1, 3, 3).to("gpu")
+    got = F.avg_pool2d(x, 2, stride=1, padding=1)
+    assert got.device.type == "gpu" and got.dtype == rustdl.int64
+    assert got.tolist() == [[[[0, 0, 0, 0], [0, 2, 3, 1], [2, 5, 6, 3], [1, 3, 3, 2]]]]

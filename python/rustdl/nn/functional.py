@@ -136,10 +136,17 @@ def avg_pool2d(
         # dtype is taken): exact through float64 for sums below 2^53
         return (
             avg_pool2d(
-                input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+                input.cpu().double(),
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+                divisor_override,
             )
             .trunc()
             .long()
+            .to(input.device)  # (float64 on the CPU: the GPU has none)
         )
     _check_pool_nonempty("avg_pool2d", input, 4)
     if divisor_override is None:
@@ -3756,10 +3763,17 @@ def avg_pool3d(
         # dtype is taken): exact through float64 for sums below 2^53
         return (
             avg_pool3d(
-                input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+                input.cpu().double(),
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+                divisor_override,
             )
             .trunc()
             .long()
+            .to(input.device)  # (float64 on the CPU: the GPU has none)
         )
     op = "avg_pool3d"
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
