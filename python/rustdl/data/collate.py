@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any
 
 import numpy as np
@@ -181,6 +181,11 @@ def _collate(batch: Sequence[Any], fn_map: dict | None) -> Any:
     if isinstance(first, (Tensor, ComplexTensor)):
         shape = tuple(first.shape)
         for k, b in enumerate(batch):
+            if not isinstance(b, (Tensor, ComplexTensor)):
+                raise TypeError(
+                    f"default_collate: expected Tensor as element {k} in a batch of tensors, but got "
+                    f"{type(b).__name__}"
+                )
             if tuple(b.shape) != shape:
                 # a ShapeError is also the RuntimeError PyTorch's stack raises here
                 raise ShapeError(
@@ -193,7 +198,7 @@ def _collate(batch: Sequence[Any], fn_map: dict | None) -> Any:
             return _r().stack(list(batch), 0)  # the complex-aware stack
         return stack(list(batch), 0)
     if isinstance(first, (np.str_, np.bytes_)):
-        return [str(b) if isinstance(b, np.str_) else bytes(b) for b in batch]
+        return list(batch)  # numpy strings are str / bytes: kept as they are, as PyTorch's
     if isinstance(first, (np.ndarray, np.generic)):
         if first.dtype.kind in "USOV":
             raise TypeError(_UNSUPPORTED.format(f"numpy array of dtype {first.dtype}"))
@@ -335,15 +340,29 @@ def default_convert(data: Any) -> Any:
             return data
         return to_tensor(np.asarray(data))
     if isinstance(data, Mapping):
-        converted = {k: default_convert(v) for k, v in data.items()}
+        converted = {k: default_convert(data[k]) for k in data}
         try:
+            if isinstance(data, MutableMapping):
+                # a copy of the same mapping (a defaultdict keeps its factory), values converted
+                clone = copy.copy(data)
+                clone.update(converted)
+                return clone
             return type(data)(converted)
-        except Exception:  # noqa: BLE001 - mapping types that cannot be built from a dict
+        except TypeError:  # mapping types that cannot be copied or built from a dict
             return converted
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
         return type(data)(*(default_convert(v) for v in data))
     if isinstance(data, tuple):
         return [default_convert(v) for v in data]  # a list, as PyTorch
-    if isinstance(data, list):
-        return [default_convert(v) for v in data]
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        converted_items = [default_convert(v) for v in data]
+        try:
+            if isinstance(data, MutableSequence):
+                clone = copy.copy(data)  # the same kind of sequence (a deque stays a deque)
+                for i, v in enumerate(converted_items):
+                    clone[i] = v
+                return clone
+            return type(data)(converted_items)
+        except TypeError:  # a sequence type not built from a list (range): a list, as PyTorch
+            return converted_items
     return data

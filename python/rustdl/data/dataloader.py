@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Generic, TypeVar
 
@@ -12,7 +14,7 @@ import numpy as np
 
 from .. import _rustdl
 from .collate import default_collate, default_convert
-from .dataset import Dataset, IterableDataset
+from .dataset import Dataset, IterableDataset, batched_reads
 from .sampler import (
     BatchSampler,
     RandomSampler,
@@ -45,9 +47,7 @@ class _Fetcher:
         self.auto_collation = auto_collation
         self.batch_size = batch_size
         self.drop_last = drop_last
-        self.use_get_batch = (
-            auto_collation and collate_fn is default_collate and hasattr(dataset, "get_batch")
-        )
+        self.use_get_batch = auto_collation and collate_fn is default_collate and batched_reads(dataset)
 
     def fetch(self, task: Any) -> Any:
         """A map-style batch: ``task`` is a batch of indices (or one index without auto-collation)."""
@@ -202,6 +202,15 @@ class _DatasetKind:
     Iterable = 1
 
 
+class _InfiniteConstantSampler(Sampler):
+    """The sampler of an iterable dataset's loader: ``None`` for ever (the dataset itself says
+    what comes next)."""
+
+    def __iter__(self) -> Iterator[None]:
+        while True:
+            yield None
+
+
 def _check_flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"DataLoader: {name} must be a bool, got {value!r}")
@@ -221,8 +230,8 @@ _collate_fn_t = Callable[[list[_T]], Any]
 class DataLoader(Generic[_T_co]):
     """Iterates over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
 
-    With the default ``collate_fn`` and a dataset that has ``get_batch`` (``TensorDataset``,
-    ``Subset`` of one), each batch is one fancy-index of the stored arrays plus one vectorised
+    With the default ``collate_fn`` and a ``TensorDataset`` (or ``Subset`` of one) whose subclass,
+    if any, reads samples as it does, each batch is one fancy-index of the stored arrays plus one vectorised
     transform; otherwise samples are fetched one by one and collated.
 
     ``num_workers > 0`` loads in background *threads* (not processes): collation and tensor creation
@@ -381,9 +390,15 @@ class DataLoader(Generic[_T_co]):
                 "DataLoader: batch_size=None option disables auto-batching and is mutually exclusive "
                 "with drop_last"
             )
-        if not iterable and sampler is None:
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if not iterable and batch_size is not None and batch_sampler is None:
+        if sampler is None:
+            if iterable:
+                # as PyTorch's: an iterable dataset's "indices" are placeholders (None)
+                sampler = _InfiniteConstantSampler()
+            else:
+                sampler = (
+                    RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+                )
+        if batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
         if collate_fn is None:
             batching = batch_size is not None or batch_sampler is not None
@@ -410,7 +425,9 @@ class DataLoader(Generic[_T_co]):
         # worker seeds come from their own stream, so that num_workers never changes the shuffling
         self._seed_stream = np.random.default_rng(seed)
         self._pool: _WorkerPool | None = None
+        self._iterator: Any = None
         self._initialized = True
+        self.check_worker_number_rationality()
 
     # --- attributes --------------------------------------------------------------------------
 
@@ -452,7 +469,39 @@ class DataLoader(Generic[_T_co]):
 
     @property
     def _auto_collation(self) -> bool:
-        return self.batch_sampler is not None or (self._iterable and self.batch_size is not None)
+        return self.batch_sampler is not None
+
+    @property
+    def _dataset_kind(self) -> int:
+        """PyTorch's ``_DatasetKind`` of the dataset (``Map`` 0, ``Iterable`` 1)."""
+        return _DatasetKind.Iterable if self._iterable else _DatasetKind.Map
+
+    @property
+    def _index_sampler(self) -> Any:
+        """What the iterator draws each batch's indices from: the batch sampler when batching,
+        else the sampler (PyTorch's private attribute, read by libraries)."""
+        return self.batch_sampler if self._auto_collation else self.sampler
+
+    def check_worker_number_rationality(self) -> None:
+        """Warns when ``num_workers`` exceeds the CPUs this process may use (as PyTorch's)."""
+        if self.num_workers <= 1:
+            return
+        try:
+            cpus = len(os.sched_getaffinity(0))
+            cpuset = True
+        except AttributeError:
+            cpus, cpuset = os.cpu_count(), False
+        if cpus is not None and self.num_workers > cpus:
+            note = "" if cpuset else " (`cpuset` is not taken into account)"
+            warnings.warn(
+                f"This DataLoader will create {self.num_workers} worker threads in total. Our "
+                f"suggested max number of worker in current system is {cpus}{note}, which is smaller "
+                "than what this DataLoader is going to create. Please be aware that excessive worker "
+                "creation might get DataLoader running slow or even freeze, lower the worker number "
+                "to avoid potential slowness/freeze if necessary.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     # --- iteration ---------------------------------------------------------------------------
 
@@ -490,6 +539,14 @@ class DataLoader(Generic[_T_co]):
         return _WorkerPool(self.num_workers, base_seed, job)
 
     def __iter__(self) -> Iterator[Any]:
+        iterator = self._get_iterator()
+        if self.persistent_workers and self.num_workers > 0:
+            self._iterator = iterator
+        return iterator
+
+    def _get_iterator(self) -> Iterator[Any]:
+        """A new epoch's iterator (PyTorch's hook: a subclass that overrides it is iterated
+        through its own)."""
         base_seed = None
         # a persistent pool goes on with its workers (PyTorch resets its iterator: no new seed)
         reuse = (
@@ -527,3 +584,6 @@ class DataLoader(Generic[_T_co]):
             f"DataLoader(dataset={type(self.dataset).__name__}{size}, batch_size={self.batch_size}, "
             f"shuffle={self._shuffle}, drop_last={self.drop_last}{workers})"
         )
+
+
+# ``torch.utils.data.dataloader._utils`` (the package's collate and worker helpers)

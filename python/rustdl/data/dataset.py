@@ -1,9 +1,10 @@
 """Datasets, as ``torch.utils.data``: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``,
 ``random_split``.
 
-A dataset may also offer ``get_batch(indices)``, returning an already collated batch; the
-``DataLoader`` uses it (one fancy-index and one vectorised transform per batch, no Python loop per
-sample) whenever its ``collate_fn`` is the default.
+``TensorDataset`` (and a ``Subset`` of one) also offers ``get_batch(indices)``, an already
+collated batch; the ``DataLoader`` uses it (one fancy-index and one vectorised transform per batch,
+no Python loop per sample) whenever its ``collate_fn`` is the default and no subclass changed how
+samples are read (``__getitem__``, ``__getitems__``), so the batches are the same either way.
 """
 
 from __future__ import annotations
@@ -104,17 +105,27 @@ class IterableDataset(Dataset[_T_co]):
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
 
     def __getitem__(self, index: int) -> Any:
-        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it instead of indexing")
+        # (NotImplementedError as PyTorch's Dataset.__getitem__, and a TypeError)
+        raise _NotIndexable(f"{type(self).__name__} is an IterableDataset: iterate it instead of indexing")
 
     def __add__(self, other: Dataset) -> Dataset:
         """``a + b`` chains two iterable datasets (a :class:`ChainDataset`), as PyTorch."""
         return ChainDataset([self, other])
 
 
+class _NotIndexable(NotImplementedError, TypeError):
+    """An iterable dataset indexed: PyTorch's ``NotImplementedError``, and a ``TypeError``."""
+
+
+class _ZeroDim(IndexError, ValueError):
+    """A 0-d tensor given to :class:`TensorDataset`: the ``IndexError`` PyTorch's ``size(0)``
+    raises, and a ``ValueError``."""
+
+
 def _length(t: Any) -> int:
     if isinstance(t, Tensor):
         if t.ndim == 0:
-            raise ValueError("TensorDataset: tensors must have at least one dimension")
+            raise _ZeroDim("TensorDataset: tensors must have at least one dimension (got a 0-d tensor)")
         return int(t.shape[0])
     return len(t)
 
@@ -166,17 +177,50 @@ class TensorDataset(Dataset):
                 f"TensorDataset: size mismatch along dim 0 between tensors of shapes {shapes}"
             )
         self.tensors = tensors
-        self.transform = transform
-        self.target_transform = target_transform
+        # the transforms given here are applied by this class; an attribute of the same name that
+        # a subclass sets itself is its own (PyTorch's TensorDataset has none), never applied here
+        self._transforms = (transform, target_transform)
+        before = self.__dict__.get("_transform_attrs", [None, None])  # set by a subclass first
+        self._transform_attrs = [
+            transform if transform is not None else before[0],
+            target_transform if target_transform is not None else before[1],
+        ]
+
+    @property
+    def transform(self) -> Callable | None:
+        return self._transform_attrs[0]
+
+    @transform.setter
+    def transform(self, fn: Callable | None) -> None:
+        self._set_transform(0, fn)
+
+    @property
+    def target_transform(self) -> Callable | None:
+        return self._transform_attrs[1]
+
+    @target_transform.setter
+    def target_transform(self, fn: Callable | None) -> None:
+        self._set_transform(1, fn)
+
+    def _set_transform(self, which: int, fn: Callable | None) -> None:
+        if "_transform_attrs" not in self.__dict__:  # a subclass sets it before super().__init__
+            self._transform_attrs = [None, None]
+            self._transforms = (None, None)
+        self._transform_attrs[which] = fn
+        if type(self) is TensorDataset:  # rustdl's own class applies what is set on it later
+            t = list(self._transforms)
+            t[which] = fn
+            self._transforms = tuple(t)
 
     def __len__(self) -> int:
         return _length(self.tensors[0])
 
     def _apply(self, items: list) -> tuple:
-        if self.transform is not None:
-            items[0] = self.transform(items[0])
-        if self.target_transform is not None and len(items) > 1:
-            items[1] = self.target_transform(items[1])
+        transform, target_transform = self.__dict__.get("_transforms", (None, None))
+        if transform is not None:
+            items[0] = transform(items[0])
+        if target_transform is not None and len(items) > 1:
+            items[1] = target_transform(items[1])
         return tuple(items)
 
     def __getitem__(self, index: Any) -> tuple:
@@ -269,6 +313,10 @@ class Subset(Dataset[_T_co]):
     def __getitems__(self, indices: list) -> list:
         """The samples at ``indices`` (through the wrapped dataset's ``__getitems__`` if it has
         one), as PyTorch's ``Subset.__getitems__``."""
+        if type(self).__getitem__ is not Subset.__getitem__:
+            # a subclass that reads samples its own way but kept this batched read: its
+            # ``__getitem__`` gives the samples
+            return [self[i] for i in indices]
         positions = [_as_index(self._indices[i]) for i in indices]
         if callable(getattr(self.dataset, "__getitems__", None)):
             return self.dataset.__getitems__(positions)
@@ -280,6 +328,28 @@ class Subset(Dataset[_T_co]):
         if hasattr(self.dataset, "get_batch"):
             return self.dataset.get_batch(idx)
         return default_collate([self.dataset[int(i)] for i in idx])
+
+
+def batched_reads(dataset: Any) -> bool:
+    """Whether ``dataset.get_batch`` gives the same batch as collating its samples one by one:
+    rustdl's ``TensorDataset`` and ``Subset`` (of such a dataset) whose subclasses, if any, left
+    the reading of samples as it is."""
+    cls = type(dataset)
+    if isinstance(dataset, TensorDataset):
+        return (
+            cls.__getitem__ is TensorDataset.__getitem__
+            and cls.get_batch is TensorDataset.get_batch
+            and cls._apply is TensorDataset._apply
+            and getattr(cls, "__getitems__", None) is None
+        )
+    if isinstance(dataset, Subset):
+        return (
+            cls.__getitem__ is Subset.__getitem__
+            and cls.__getitems__ is Subset.__getitems__
+            and cls.get_batch is Subset.get_batch
+            and batched_reads(dataset.dataset)
+        )
+    return False
 
 
 class _NegativeIndex(IndexError, ValueError):

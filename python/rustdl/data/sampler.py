@@ -346,17 +346,37 @@ class WeightedRandomSampler(_ArraySampler):
                 f"WeightedRandomSampler: cannot draw num_samples={num_samples} without replacement from "
                 f"{len(w)} indices"
             )
-        self.weights = w
+        self._set_weights(w)
         self.num_samples = int(num_samples)
         self.replacement = replacement
         self.generator = _check_generator(generator, "WeightedRandomSampler")
+
+    def _set_weights(self, w: np.ndarray) -> None:
+        self._w = w
         self._cdf = np.cumsum(w)
-        self._last = int(np.flatnonzero(w)[-1])
+        nonzero = np.flatnonzero(w)
+        self._last = int(nonzero[-1]) if len(nonzero) else 0
+
+    @property
+    def weights(self) -> Any:
+        """The weights, a float64 tensor (as PyTorch's)."""
+        from .. import tensor
+
+        return tensor(self._w, device="cpu")
+
+    @weights.setter
+    def weights(self, weights: Any) -> None:
+        # code that reweights the sampler between epochs assigns a new tensor here
+        self._set_weights(
+            np.asarray(weights.numpy() if hasattr(weights, "numpy") else weights, dtype=np.float64).reshape(
+                -1
+            )
+        )
 
     def _multinomial(self, k: int) -> np.ndarray:
         from .. import tensor
 
-        w = tensor(self.weights, device="cpu")
+        w = tensor(self._w, device="cpu")
         return w.multinomial(k, self.replacement, generator=self.generator).numpy().astype(np.int64)
 
     def _index_chunks(self) -> Iterator[np.ndarray]:
@@ -382,11 +402,11 @@ class WeightedRandomSampler(_ArraySampler):
             return self._multinomial(self.num_samples)
         # successive draws without replacement = the first num_samples arrivals of independent
         # exponential clocks with rates ``weights`` (zero weights never arrive)
-        u = _uniform(len(self.weights), self.generator)
+        u = _uniform(len(self._w), self.generator)
         with np.errstate(divide="ignore"):
-            arrival = -np.log1p(-u) / self.weights
+            arrival = -np.log1p(-u) / self._w
         # zero weights arrive after every other index, in the order of their clocks
-        arrival = np.where(self.weights > 0, arrival, np.inf)
+        arrival = np.where(self._w > 0, arrival, np.inf)
         order = np.lexsort((-np.log1p(-u), arrival))
         return order[: self.num_samples].astype(np.int64)
 

@@ -203,6 +203,12 @@ class LBFGS(Optimizer):
                 for i in range(len(old_dirs) - 1, -1, -1):
                     alphas[i] = _dot(old_stps[i], q) * ro[i]
                     q = q - old_dirs[i] * alphas[i]
+                # kept in the state as PyTorch keeps its buffer of alphas (history_size slots)
+                al = state.get("al")
+                if not isinstance(al, list) or len(al) < len(alphas):
+                    al = [None] * max(history_size, len(alphas))
+                al[: len(alphas)] = alphas
+                state["al"] = al
                 r = q * h_diag
                 for i in range(len(old_dirs)):
                     beta = _dot(old_dirs[i], r) * ro[i]
