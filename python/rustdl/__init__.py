@@ -57,6 +57,7 @@ from . import _hooks  # noqa: F401  (Tensor.register_hook)
 from ._scatter_api import (  # noqa: F401
     _convert_indices_from_coo_to_csr,
     _segment_reduce,
+    segment_reduce,
     index_fill,
     scatter,
 )

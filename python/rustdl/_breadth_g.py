@@ -20,7 +20,7 @@ from ._rustdl import Tensor, float32, float64, int64
 from ._rustdl import bool as _bool
 from ._tensor_api import _back, _elem_np, _np_of, _result, get_default_dtype
 from ._typed_errors import int_arg
-from .autograd import Function
+from .autograd import Function, once_differentiable
 from .return_types import structseq
 
 __all__ = [
@@ -373,6 +373,10 @@ def _scatter_reduce(
     result = _back(out.reshape(tuple(self.shape)), self, self.dtype)
     if not (self.is_floating_point() and (self.requires_grad or src.requires_grad) and _rd.is_grad_enabled()):
         return result
+    if reduce == "prod":
+        composed = _scatter_prod_composed(self, src, ishape, srcshape, pos, hits, keep_self)
+        if composed is not None:
+            return composed
     # local derivatives (host-computed), then a linear term whose value is zero but whose
     # gradient is exactly d result / d self and d result / d src
     if reduce == "sum":
@@ -409,7 +413,43 @@ def _scatter_reduce(
     dself_t = _back(dself.reshape(shape), self, self.dtype)
     dsrc_t = _back(dsrc.reshape(ishape), self, self.dtype)
     idx_t = _back(idx.reshape(ishape), self, int64)
-    return _ScatterReduceGrad.apply(self, src_used, result, dself_t, dsrc_t, idx_t, d, sshape)
+    grad_fn = _ScatterProdGradOnce if reduce == "prod" else _ScatterReduceGrad
+    return grad_fn.apply(self, src_used, result, dself_t, dsrc_t, idx_t, d, sshape)
+
+
+def _scatter_prod_composed(self, src, ishape, srcshape, pos, hits, keep_self):
+    """A product scatter built from differentiable ops, so that its gradient can be
+    differentiated again (create_graph): each target position's factors (itself where kept,
+    then its scattered elements in order) laid out in one row of a padded matrix whose rows
+    ``prod`` reduces. None when the rows would be too uneven to pad (one position taking far
+    more elements than the others); the caller then uses the host-computed derivatives."""
+    sshape = hits.shape
+    size = int(np.prod(sshape))
+    flat_pos = np.ravel_multi_index(pos, sshape).reshape(-1) if len(pos) else np.zeros(0, np.int64)
+    k = flat_pos.size
+    hit_flat = hits.reshape(-1)
+    rows = np.flatnonzero(hit_flat)
+    width = int(hit_flat.max()) if k else 0
+    if rows.size * (width + 1) > max(8 * (size + k), 1 << 22):
+        return None
+    dev, dt = self.device, self.dtype
+    self_flat = self.reshape(-1)
+    keep = keep_self.reshape(-1)
+    if k == 0:
+        return self_flat.clone().reshape(tuple(self.shape))
+    order = np.argsort(flat_pos, kind="stable")
+    ranked = flat_pos[order]
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k) - np.searchsorted(ranked, ranked, side="left")
+    slot = np.searchsorted(rows, flat_pos) * width + rank
+    src_used = src.reshape(srcshape)[tuple(slice(0, n) for n in ishape)].reshape(-1)
+    slots = _rd.ones(rows.size * width, dtype=dt, device=dev).scatter(0, _back(slot, self, int64), src_used)
+    rows_t = _back(rows.astype(np.int64), self, int64)
+    own = self_flat.index_select(0, rows_t)
+    own = _rd.where(_back(keep[rows], self, _rd.bool), own, _rd.ones_like(own))
+    factors = _rd.cat([own.unsqueeze(1), slots.reshape(rows.size, width)], 1)
+    out = self_flat.index_put((rows_t,), factors.prod(1))
+    return out.reshape(tuple(self.shape))
 
 
 class _ScatterReduceGrad(Function):
@@ -430,6 +470,14 @@ class _ScatterReduceGrad(Function):
         g_self = g * dself_t
         g_src = g.reshape(ctx.sshape).gather(ctx.d, idx_t) * dsrc_t
         return g_self, g_src.reshape(ctx.src_shape), None, None, None, None, None, None
+
+
+class _ScatterProdGradOnce(_ScatterReduceGrad):
+    """A product scatter too uneven to compose (see ``_scatter_prod_composed``): its local
+    derivatives are host-computed constants, so a gradient of its gradient would be wrong, and
+    is refused instead."""
+
+    backward = staticmethod(once_differentiable(_ScatterReduceGrad.backward))
 
 
 def scatter_reduce(

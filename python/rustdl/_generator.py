@@ -365,3 +365,24 @@ def bernoulli(
     return _rustdl.empty(*input.shape, dtype=input.dtype, device=input.device).bernoulli_(
         float(p), generator=generator
     )
+
+
+_native_bernoulli_ = Tensor.bernoulli_
+
+
+def _bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """In-place Bernoulli draws, as ``Tensor.bernoulli_``: ``p`` a probability, or a tensor of
+    them broadcast to ``self`` (each element 1 with its own probability), in ``self``'s dtype."""
+    if not isinstance(p, Tensor):
+        return _native_bernoulli_(self, p, generator=generator)
+    try:
+        probs = p.detach().to(device=self.device, dtype=_rustdl.float64).expand(*self.shape)
+    except Exception as e:  # noqa: BLE001 - a shape error, named with both shapes
+        raise _rustdl.ShapeError(
+            f"bernoulli_: p of shape {tuple(p.shape)} cannot be broadcast to self of shape {tuple(self.shape)}"
+        ) from e
+    drawn = bernoulli(probs.contiguous(), generator=generator)
+    return self.copy_(drawn.to(self.dtype))
+
+
+Tensor.bernoulli_ = _bernoulli_

@@ -186,55 +186,115 @@ def _segment_reduce(
     unsafe: bool = False,
     initial: Any = None,
 ) -> Tensor:
-    """Reduces consecutive segments of ``data`` along ``axis`` (``torch._segment_reduce``): the
-    segments are given by their ``lengths`` or by ``offsets`` (n + 1 boundaries); ``reduce`` is
-    ``'sum'``, ``'mean'``, ``'max'``, ``'min'`` or ``'prod'``. An empty segment gives
-    ``initial`` if given, else 0 (sum), NaN (mean), -inf (max), +inf (min) or 1 (prod).
-    Differentiable (a scatter reduction underneath)."""
+    """Reduces consecutive segments of ``data`` along ``axis``, as ``torch.segment_reduce``.
+
+    The segments are given by their ``lengths`` or by ``offsets`` (n + 1 boundaries); with more
+    than one dimension these hold one segmentation per position of ``data``'s leading dims, and
+    ``axis`` is their last dim. ``reduce`` is ``'sum'``, ``'mean'``, ``'max'``/``'amax'``,
+    ``'min'``/``'amin'`` or ``'prod'``. ``initial`` joins every segment's reduction (a mean
+    still divides by the segment's length); an empty segment gives ``initial`` if given, else
+    0 (sum), NaN (mean), -inf (max), +inf (min) or 1 (prod). Differentiable (a scatter
+    reduction underneath); ties in max/min share the gradient, and an element tying with
+    ``initial`` takes all of it (as PyTorch's)."""
+    import numpy as np
+
+    from . import ArgumentError
+
+    op = "segment_reduce"
     fills = {"sum": 0.0, "mean": float("nan"), "max": float("-inf"), "min": float("inf"), "prod": 1.0}
     reduce = {"amax": "max", "amin": "min"}.get(reduce, reduce)
     if reduce not in fills:
-        raise ValueError(f"_segment_reduce: reduce must be one of {sorted(fills)}, got {reduce!r}")
+        raise ArgumentError(
+            f"{op}(): reduce argument must be either sum, prod, mean, amax or amin, got {reduce!r}"
+        )
+    if not isinstance(data, Tensor):
+        raise TypeError(f"{op}(): data must be a Tensor, not {type(data).__name__}")
     if indices is not None:
-        raise NotImplementedError("_segment_reduce: indices= is not supported (give lengths or offsets)")
-    if (lengths is None) == (offsets is None):
-        raise ValueError("_segment_reduce: give exactly one of lengths and offsets")
+        raise NotImplementedError(
+            f"{op}(): indices based reduction is not supported yet (give lengths or offsets)"
+        )
+    if lengths is None and offsets is None:
+        raise ArgumentError(f"{op}(): Either lengths or offsets must be defined.")
     if data.dim() == 0:
-        raise ValueError("_segment_reduce: data must have at least one dimension")
+        raise ArgumentError(f"{op}(): data must have at least one dimension")
+    given = lengths if lengths is not None else offsets
+    if not isinstance(given, Tensor) or given.is_floating_point() or given.dtype == _rustdl.bool:
+        raise TypeError(f"{op}(): lengths and offsets must be integer tensors")
+    if given.dim() == 0 or given.dim() > data.dim():
+        raise ArgumentError(
+            f"{op}(): lengths/offsets of shape {tuple(given.shape)} do not fit data of shape {tuple(data.shape)}"
+        )
+    if not -data.dim() <= axis < data.dim():
+        raise IndexError(
+            f"{op}(): Dimension out of range (expected to be in range of [{-data.dim()}, {data.dim() - 1}], "
+            f"but got {axis})"
+        )
     axis = axis % data.dim()
+    if axis != given.dim() - 1:
+        raise ArgumentError(
+            f"{op}(): Expected axis to be the last dimension of lengths but got {axis} "
+            f"(lengths/offsets of shape {tuple(given.shape)})"
+        )
+    lead = tuple(data.shape[:axis])
+    if tuple(given.shape[:-1]) != lead:
+        raise ArgumentError(
+            f"{op}(): lengths/offsets of shape {tuple(given.shape)} must match data {tuple(data.shape)} "
+            f"in the dims before axis {axis}"
+        )
+    g = np.asarray(given.detach().cpu().numpy(), dtype=np.int64).reshape(
+        int(np.prod(lead, dtype=np.int64)), given.shape[-1]
+    )
     if lengths is None:
-        if offsets.dim() != 1:
-            raise NotImplementedError("_segment_reduce: only 1-D offsets are supported")
-        lengths = offsets[1:] - offsets[:-1]
-    if lengths.dim() != 1:
-        raise NotImplementedError("_segment_reduce: only 1-D lengths are supported")
-    lengths = lengths.to(device=data.device, dtype=_rustdl.int64)
-    n = lengths.shape[0]
-    if not unsafe and (bool((lengths < 0).any()) or int(lengths.sum()) != data.shape[axis]):
-        raise RuntimeError(
-            f"_segment_reduce: segment lengths must be non-negative and sum to {data.shape[axis]} "
-            f"(data shape {tuple(data.shape)}, axis {axis})"
+        if g.shape[1] == 0:
+            raise ArgumentError(f"{op}(): offsets must hold at least one boundary")
+        g = np.diff(g, axis=1)
+    n_seg, size = g.shape[1], data.shape[axis]
+    if (g < 0).any():
+        raise ArgumentError(f"{op}(): lengths contains negative value! (lengths {g.tolist()})")
+    if not unsafe and (g.sum(axis=1) != size).any():
+        raise ArgumentError(
+            f"{op}(): Expected all rows of lengths along axis to sum to data.size({axis}) = {size} "
+            f"when !unsafe (row sums {g.sum(axis=1).tolist()})"
         )
-    seg = _rustdl.arange(n, device=data.device).repeat_interleave(lengths)
-    view = [1] * data.dim()
-    view[axis] = data.shape[axis]
-    idx = seg.reshape(view).expand(*data.shape)
+    # each element's segment within its row (n_seg: past the last segment, dropped)
+    rows = g.shape[0]
+    ends = np.cumsum(g, axis=1)
+    stride = int(max(size, int(ends.max()) if ends.size else 0)) + 1
+    shift = np.arange(rows, dtype=np.int64)[:, None] * stride
+    flat_ends = (ends + shift).reshape(-1)
+    queries = (np.arange(size, dtype=np.int64)[None, :] + shift).reshape(-1)
+    seg = np.searchsorted(flat_ends, queries, side="right") - np.repeat(np.arange(rows) * n_seg, size)
+    seg = np.minimum(seg, n_seg).reshape(*lead, size, *([1] * (data.dim() - axis - 1)))
+    idx = _rustdl.from_numpy(np.ascontiguousarray(seg)).to(data.device).expand(*data.shape)
     out_shape = list(data.shape)
-    out_shape[axis] = n
+    out_shape[axis] = n_seg + 1  # one spare slot for elements past the segments (unsafe)
+
+    def kept(t: Tensor) -> Tensor:
+        return t.narrow(axis, 0, n_seg)
+
+    def full(value: float) -> Tensor:
+        return _rustdl.full(out_shape, value, dtype=data.dtype, device=data.device)
+
     if reduce == "mean":
-        # (initial + sum) / count, as PyTorch's (initial alone for an empty segment; NaN without one)
-        start = 0.0 if initial is None else float(initial)
-        total = _rustdl.full(out_shape, start, dtype=data.dtype, device=data.device).scatter_add(
-            axis, idx, data
-        )
-        count_shape = [1] * data.dim()
-        count_shape[axis] = n
-        count = lengths.to(data.dtype).reshape(count_shape)
+        # (initial + sum) / length, as PyTorch's (initial alone for an empty segment; NaN without one)
+        total = kept(full(0.0 if initial is None else float(initial)).scatter_add(axis, idx, data))
+        count = _rustdl.from_numpy(g.astype(np.float64)).to(device=data.device, dtype=data.dtype)
+        count = count.reshape(*lead, n_seg, *([1] * (data.dim() - axis - 1)))
         return total / (count if initial is None else count.clamp_min(1.0))
-    fill = fills[reduce] if initial is None else float(initial)
-    base = _rustdl.full(out_shape, fill, dtype=data.dtype, device=data.device)
-    how = {"max": "amax", "min": "amin"}.get(reduce, reduce)
-    return base.scatter_reduce(axis, idx, data, how, include_self=initial is not None)
+    if reduce in ("sum", "prod"):
+        start = fills[reduce] if initial is None else float(initial)
+        return kept(full(start).scatter_reduce(axis, idx, data, reduce, include_self=True))
+    how = "amax" if reduce == "max" else "amin"
+    out = kept(full(fills[reduce]).scatter_reduce(axis, idx, data, how, include_self=False))
+    if initial is None:
+        return out
+    init = _rustdl.full((), float(initial), dtype=data.dtype, device=data.device)
+    # an element tying with initial keeps all the gradient; NaN stays NaN
+    worse = out < init if reduce == "max" else out > init
+    return _rustdl.where(worse, init, out)
+
+
+segment_reduce = _segment_reduce
 
 
 def _convert_indices_from_coo_to_csr(input: Tensor, size: int, *, out_int32: bool = False) -> Tensor:  # noqa: A002

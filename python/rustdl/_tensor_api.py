@@ -1504,7 +1504,14 @@ def _vector_norm_impl(x, ord, dim, keepdim):  # noqa: A002
             raise RuntimeError(
                 f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim of a tensor of shape {tuple(a.shape)}"
             )
-        return a.pow(ord).sum(dim, keepdim=keepdim).pow(1.0 / ord)
+        # a slice holding a zero has norm 0 and, as PyTorch's, no gradient (not the NaN of
+        # 0^ord): its zeros are read as ones and its norm replaced by 0
+        has_zero = a.eq(0).to(a.dtype).sum(dim, keepdim=True).gt(0)
+        safe = _rd.where(has_zero, a.new_ones(()), a)
+        n = safe.pow(ord).sum(dim, keepdim=True).pow(1.0 / ord)
+        n = _rd.where(has_zero, n.new_zeros(()), n)
+        # (dropping the kept size-1 dims: a max over one element, with its gradient whole)
+        return n if keepdim else n.amax(dim)
     # zeros contribute nothing (and no inf/nan gradient); a NaN propagates, as in PyTorch
     s = _rd.where(a.ne(0), a, a.new_ones(())).pow(ord)
     s = _rd.where(a.ne(0), s, a.new_zeros(())).sum(dim, keepdim=keepdim)
@@ -2312,7 +2319,8 @@ def renorm(input, p, dim, maxnorm):  # noqa: A002
     others = [i for i in range(input.dim()) if i != d]
 
     def norms_of(a):
-        return (a.pow(p).sum(others, keepdim=True) if others else a.pow(p)).pow(1.0 / p)
+        # the vector norm's own rules: inf is a max, and zeros give no NaN gradient for p < 1
+        return _vector_norm_impl(a, float(p), tuple(others), True)
 
     from .autograd import no_grad
 

@@ -885,6 +885,10 @@ class Function(metaclass=_FunctionMeta):
         for a in args:  # an input returned as it is stays the input when saved (unless dirty)
             if id(a) not in dirty_in:
                 out_of.pop(id(a), None)
+        # outputs kept on ctx as plain attributes (``ctx.y = y``, or in a tuple or list there):
+        # PyTorch's attribute is the output itself, so a backward with create_graph
+        # differentiates through it; each is swapped for a stand-in that does the same
+        attrs = _output_attributes(ctx, out_of) if out_of else []
         _saved_hooks_running(True)  # saved_tensors_hooks already packed ctx's tensors
         try:
             replaced = _rustdl._attach_function(
@@ -898,9 +902,13 @@ class Function(metaclass=_FunctionMeta):
                 [rebased[i] for i in diff_pos],
                 ctx,
                 not ctx.materialize_grads,
+                [j for _, j in attrs],
             )
         finally:
             _saved_hooks_running(False)
+        if attrs:
+            _swap_output_attributes(ctx, attrs, replaced[len(replaced) - len(attrs) :])
+            replaced = replaced[: len(replaced) - len(attrs)]
         if any(r is not None for r in replaced):
             new_saved = list(ctx._saved)
             for k, r in zip(saved_pos, replaced):
@@ -916,6 +924,36 @@ class Function(metaclass=_FunctionMeta):
                     p.copy_(outs[i])
                 outs[i] = p
         return outs[0] if single else type(output)(outs) if isinstance(output, tuple) else outs
+
+
+def _output_attributes(ctx: FunctionCtx, out_of: dict) -> list:
+    """``(where, j)`` for each output a Function's forward kept on ``ctx`` as an attribute:
+    ``where`` is the attribute's name, or ``(name, position)`` inside a tuple or list there;
+    ``j`` the output's place among the differentiable outputs."""
+    found = []
+    for name, value in vars(ctx).items():
+        if name.startswith("_") or name == "needs_input_grad":
+            continue
+        if id(value) in out_of:
+            found.append((name, out_of[id(value)]))
+        elif isinstance(value, (tuple, list)):
+            found.extend(((name, k), out_of[id(v)]) for k, v in enumerate(value) if id(v) in out_of)
+    return found
+
+
+def _swap_output_attributes(ctx: FunctionCtx, attrs: list, stand_ins: list) -> None:
+    for (where, _), t in zip(attrs, stand_ins):
+        if isinstance(where, str):
+            setattr(ctx, where, t)
+            continue
+        name, k = where
+        value = getattr(ctx, name)
+        if isinstance(value, list):
+            value[k] = t
+        else:
+            items = list(value)
+            items[k] = t
+            setattr(ctx, name, type(value)(items) if type(value) is tuple else value.__class__(*items))
 
 
 def _fwad_vjp_pass() -> bool:

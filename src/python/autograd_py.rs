@@ -345,7 +345,13 @@ fn call_backward(
 /// `create_graph` it stands for that output, so the backward's gradient flows on through the
 /// Function's node (as PyTorch unpacks a saved output).
 #[pyfunction]
-#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None, ctx=None, none_for_unreached=false))]
+///
+/// `attr_outputs`: positions in `outputs` of tensors the Function keeps on `ctx` as plain
+/// attributes (`ctx.y = y`); for each, one more tensor is appended to the result, standing for
+/// that output as a saved output does (PyTorch's attribute is the output itself, so its
+/// gradient flows on through the Function's node under `create_graph`; this one does so
+/// without holding the node, so the graph and `ctx` do not keep each other alive).
+#[pyo3(signature = (name, outputs, inputs, saved, backward, twice_differentiable=true, saved_outputs=None, dirty=None, ctx=None, none_for_unreached=false, attr_outputs=None))]
 #[allow(clippy::too_many_arguments)]
 fn _attach_function(
     py: Python<'_>,
@@ -359,6 +365,7 @@ fn _attach_function(
     dirty: Option<Vec<bool>>,
     ctx: Option<Py<PyAny>>,
     none_for_unreached: bool,
+    attr_outputs: Option<Vec<usize>>,
 ) -> PyResult<Vec<Option<PyTensor>>> {
     let name = intern(&name);
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.tensor()).collect();
@@ -390,6 +397,13 @@ fn _attach_function(
         }
     };
     let saved_outputs = saved_outputs.unwrap_or_else(|| vec![None; sv.len()]);
+    let attr_outputs = attr_outputs.unwrap_or_default();
+    if attr_outputs.iter().any(|&k| k >= outs.len()) {
+        return Err(crate::python::argument_error(format!(
+            "{name}: attr_outputs must give output positions below {}",
+            outs.len()
+        )));
+    }
     if saved_outputs.len() != sv.len() || saved_outputs.iter().flatten().any(|&k| k >= outs.len()) {
         return Err(crate::python::argument_error(format!(
             "{name}: saved_outputs must give, for each of the {} saved tensors, None or an output position below {}",
@@ -412,19 +426,19 @@ fn _attach_function(
         .collect();
     let total: usize = sizes.iter().map(|s| s.0).sum();
     let single = outs.len() == 1;
-    let replaced: Vec<Option<PyTensor>> = saved_outputs
+    let stand_in = |t: &Tensor, k: usize| -> PyTensor {
+        if single {
+            t.saved_output().into()
+        } else {
+            t.saved_output_part(starts[k], sizes[k].0, total).into()
+        }
+    };
+    let mut replaced: Vec<Option<PyTensor>> = saved_outputs
         .iter()
         .zip(&sv)
-        .map(|(k, t)| {
-            k.map(|k| {
-                if single {
-                    t.saved_output().into()
-                } else {
-                    t.saved_output_part(starts[k], sizes[k].0, total).into()
-                }
-            })
-        })
+        .map(|(k, t)| k.map(|k| stand_in(t, k)))
         .collect();
+    replaced.extend(attr_outputs.iter().map(|&k| Some(stand_in(&outs[k], k))));
     if let [out] = outs.as_slice() {
         let node = Node::record(
             name,

@@ -331,6 +331,47 @@ fn operand_beside(obj: &Bound<'_, PyAny>, t: &Tensor) -> PyResult<Operand> {
 
 /// Whether `obj` cannot be a binary operator's operand: it is not a tensor or number and
 /// converting it fails with a TypeError (a string, a dict, an arbitrary object).
+/// Whether an operator (`t + o`, `t == o`, `t += o`) takes `o` as its operand, as PyTorch's
+/// do: a tensor, a Python or numpy number, or a numpy array. For anything else (a sympy number,
+/// a `Fraction`, a pandas object, a user's class) the operator steps aside (`NotImplemented`),
+/// so Python asks the other object, even when it could be read as a float.
+fn operator_operand(obj: &Bound<'_, PyAny>) -> bool {
+    if obj.is_instance_of::<PyTensor>()
+        || obj.is_instance_of::<pyo3::types::PyFloat>()
+        || obj.is_instance_of::<pyo3::types::PyInt>()
+        || obj.is_instance_of::<pyo3::types::PyComplex>()
+        || obj.is_instance_of::<numpy::PyUntypedArray>()
+    {
+        return true;
+    }
+    obj.py()
+        .import("numpy")
+        .and_then(|np| np.getattr("generic"))
+        .and_then(|generic| obj.is_instance(&generic))
+        .unwrap_or(false)
+}
+
+/// The operand of an in-place operator (`t += o`): extraction fails for an operand PyTorch's
+/// operators do not take (see [`operator_operand`]), so the method answers `NotImplemented` and
+/// Python goes on to `t = t + o`, which asks `o`'s reflected operator.
+pub struct InplaceOperand<'py>(Bound<'py, PyAny>);
+
+impl<'a, 'py> pyo3::FromPyObject<'a, 'py> for InplaceOperand<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let obj = obj.to_owned();
+        if operator_operand(&obj) {
+            Ok(InplaceOperand(obj))
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "in-place operator: unsupported operand type {}",
+                obj.get_type().name()?
+            )))
+        }
+    }
+}
+
 fn unconvertible(obj: &Bound<'_, PyAny>) -> bool {
     if obj.is_instance_of::<PyTensor>()
         || obj.is_instance_of::<pyo3::types::PyFloat>()
@@ -585,18 +626,19 @@ impl PyTensor {
         self.or_not_implemented(o, |me| me.arith(o, op, reflected))
     }
 
-    /// Runs a binary operator; when it fails with a TypeError because `o` is no tensor, number or
-    /// array-like at all, returns `NotImplemented` instead, so Python tries `o`'s reflected
-    /// operator (a user's class with `__radd__` or `__gt__`), as PyTorch's operators do. A list or
-    /// tuple operand is never taken as a tensor by an operator (PyTorch's are not either): so
-    /// `[0] * t` repeats the list, and `t + [1, 2]` raises TypeError.
+    /// Runs a binary operator; for an operand an operator does not take (see
+    /// [`operator_operand`]), or when it fails with a TypeError because `o` is no tensor, number
+    /// or array at all, returns `NotImplemented` instead, so Python tries `o`'s reflected
+    /// operator (a user's class with `__radd__` or `__gt__`, a sympy number), as PyTorch's
+    /// operators do. A list or tuple operand is never taken as a tensor by an operator (PyTorch's
+    /// are not either): so `[0] * t` repeats the list, and `t + [1, 2]` raises TypeError.
     fn or_not_implemented(
         &self,
         o: &Bound<'_, PyAny>,
         f: impl FnOnce(&Self) -> PyResult<PyTensor>,
     ) -> PyResult<Py<PyAny>> {
         let py = o.py();
-        if o.is_instance_of::<pyo3::types::PyList>() || o.is_instance_of::<pyo3::types::PyTuple>() {
+        if !operator_operand(o) {
             return Ok(py.NotImplemented());
         }
         match f(self) {
@@ -1917,20 +1959,20 @@ impl PyTensor {
         slf.tensor().detach_in_place()?;
         Ok(slf)
     }
-    fn __iadd__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_arith(other, BinaryOp::Add, None, "add_ (+=)")
+    fn __iadd__(&self, other: InplaceOperand<'_>) -> PyResult<()> {
+        self.inplace_arith(&other.0, BinaryOp::Add, None, "add_ (+=)")
     }
-    fn __isub__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_arith(other, BinaryOp::Sub, None, "sub_ (-=)")
+    fn __isub__(&self, other: InplaceOperand<'_>) -> PyResult<()> {
+        self.inplace_arith(&other.0, BinaryOp::Sub, None, "sub_ (-=)")
     }
-    fn __imul__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_arith(other, BinaryOp::Mul, None, "mul_ (*=)")
+    fn __imul__(&self, other: InplaceOperand<'_>) -> PyResult<()> {
+        self.inplace_arith(&other.0, BinaryOp::Mul, None, "mul_ (*=)")
     }
-    fn __itruediv__(&self, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_arith(other, BinaryOp::Div, None, "div_ (/=)")
+    fn __itruediv__(&self, other: InplaceOperand<'_>) -> PyResult<()> {
+        self.inplace_arith(&other.0, BinaryOp::Div, None, "div_ (/=)")
     }
-    fn __ipow__(&self, other: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.inplace_arith(other, BinaryOp::Pow, None, "pow_ (**=)")
+    fn __ipow__(&self, other: InplaceOperand<'_>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.inplace_arith(&other.0, BinaryOp::Pow, None, "pow_ (**=)")
     }
 
     // ---------- arithmetic ----------

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import rustdl
+from conftest import compat_report, run_compat
 from rustdl.data import (
     DataLoader,
     Dataset,
@@ -214,3 +215,279 @@ def test_lbfgs_state_keeps_its_alphas_and_plateau_min_lr_stays_as_given():
         q = q - alpha * y
     sched = rustdl.optim.lr_scheduler.ReduceLROnPlateau(opt)
     assert sched.state_dict()["min_lrs"] == [0] and type(sched.state_dict()["default_min_lr"]) is int
+
+
+# ---- autograd: outputs kept on ctx, product scatters, segment_reduce ---------------------------
+
+
+class _ExpKeepsOutput(rustdl.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.y = y  # the output itself, not save_for_backward
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.y
+
+
+class _SinCosInTuple(rustdl.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        a, b = x.sin(), x.cos()
+        ctx.outs = (a, b)
+        return a, b
+
+    @staticmethod
+    def backward(ctx, ga, gb):
+        a, b = ctx.outs
+        return ga * b - gb * a
+
+
+def test_an_output_kept_on_ctx_is_differentiated_through_twice():
+    xs = np.array([0.5, 1.0])
+    x = rustdl.tensor(xs, dtype=rustdl.float64, requires_grad=True)
+    (g,) = rustdl.autograd.grad((_ExpKeepsOutput.apply(x) * x).sum(), x, create_graph=True)
+    (h,) = rustdl.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), np.exp(xs) * (2 + xs), rtol=1e-12)  # d²(x eˣ)/dx²
+    (g,) = rustdl.autograd.grad(_ExpKeepsOutput.apply(x).sum(), x, create_graph=True)
+    assert g.requires_grad
+    a, b = _SinCosInTuple.apply(x)
+    (g,) = rustdl.autograd.grad((a * a + b).sum(), x, create_graph=True)
+    (h,) = rustdl.autograd.grad(g.sum(), x)
+    # f = sin² + cos: f' = sin 2x - sin x, f'' = 2 cos 2x - cos x
+    np.testing.assert_allclose(g.detach().numpy(), np.sin(2 * xs) - np.sin(xs), rtol=1e-12)
+    np.testing.assert_allclose(h.numpy(), 2 * np.cos(2 * xs) - np.cos(xs), rtol=1e-12)
+
+
+def test_svd_second_derivatives_through_the_vectors():
+    a_np = np.array([[2.0, 0.3, -0.5], [0.1, 1.2, 0.4], [-0.3, 0.2, 0.7]])
+    u = np.cos(np.arange(9.0)).reshape(3, 3)
+    A = rustdl.tensor(a_np, requires_grad=True)
+    U, S, Vh = rustdl.linalg.svd(A)
+    # ((U S) Vh)³ summed is A³ summed: its Hessian-vector product with u is 6·A·u
+    (g,) = rustdl.autograd.grad(((U * S) @ Vh).pow(3).sum(), A, create_graph=True)
+    (hvp,) = rustdl.autograd.grad((g * rustdl.tensor(u)).sum(), A)
+    np.testing.assert_allclose(hvp.numpy(), 6 * a_np * u, rtol=1e-9, atol=1e-9)
+
+
+def _fd_hessian_vector(f, x0, v, eps=1e-5):
+    """Central differences of the gradient of ``f`` (numpy in, numpy gradient out) along ``v``."""
+    return (f(x0 + eps * v) - f(x0 - eps * v)) / (2 * eps)
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_prod_second_derivatives_match_finite_differences(include_self):
+    idx = rustdl.tensor([0, 0, 2, 3, 3, 3])
+    x0 = np.sin(np.arange(1.0, 5.0)) + 1.2
+    s0 = np.cos(np.arange(1.0, 7.0) * 0.7)
+    s0[3] = 0.0  # one zero factor at position 3
+
+    def grads(xs, ss, create_graph=False):
+        x = rustdl.tensor(xs, dtype=rustdl.float64, requires_grad=True)
+        s = rustdl.tensor(ss, dtype=rustdl.float64, requires_grad=True)
+        y = rustdl.scatter_reduce(x, 0, idx, s, "prod", include_self=include_self)
+        return x, s, rustdl.autograd.grad((y**2).sum() + y.sum(), (x, s), create_graph=create_graph)
+
+    x, s, (gx, gs) = grads(x0, s0, create_graph=True)
+    vx, vs = np.linspace(-1, 1, 4), np.linspace(0.5, -0.5, 6)
+    hx, hs = rustdl.autograd.grad((gx * rustdl.tensor(vx)).sum() + (gs * rustdl.tensor(vs)).sum(), (x, s))
+
+    def joint(z):
+        _, _, (a, b) = grads(z[:4], z[4:])
+        return np.concatenate([a.numpy(), b.numpy()])
+
+    want = _fd_hessian_vector(joint, np.concatenate([x0, s0]), np.concatenate([vx, vs]))
+    np.testing.assert_allclose(np.concatenate([hx.numpy(), hs.numpy()]), want, rtol=1e-6, atol=1e-7)
+
+
+def test_index_reduce_prod_gradient_is_differentiable():
+    x = rustdl.tensor([[1.5, 0.8], [1.2, 0.3], [0.7, 2.0]], dtype=rustdl.float64, requires_grad=True)
+    s = rustdl.tensor([[0.6, -1.3], [0.4, 0.9]], dtype=rustdl.float64, requires_grad=True)
+    y = x.index_reduce(0, rustdl.tensor([0, 0]), s, "prod")
+    (g,) = rustdl.autograd.grad((y**2).sum(), x, create_graph=True)
+    (h,) = rustdl.autograd.grad(g.sum(), s)
+    # y[0] = x0·s0·s1 (rows), d(y0²)/dx0 = 2 x0 (s0 s1)², d/ds0 of that = 4 x0 s0 s1²
+    x0, s0, s1 = x.detach().numpy()[0], s.detach().numpy()[0], s.detach().numpy()[1]
+    np.testing.assert_allclose(h.numpy(), np.stack([4 * x0 * s0 * s1**2, 4 * x0 * s0**2 * s1]), rtol=1e-12)
+
+
+def test_segment_reduce_public_with_per_row_lengths_and_initial_ties():
+    d = rustdl.arange(12.0, dtype=rustdl.float64).reshape(2, 6)
+    out = rustdl.segment_reduce(d, "sum", lengths=rustdl.tensor([[1, 5], [3, 3]]), axis=1)
+    assert out.tolist() == [[0.0, 15.0], [21.0, 30.0]]
+    out = rustdl.segment_reduce(d, "max", offsets=rustdl.tensor([[0, 1, 6], [0, 3, 6]]), axis=1)
+    assert out.tolist() == [[0.0, 5.0], [8.0, 11.0]]
+    x = rustdl.tensor([1.0, 2.0, 3.0, 4.0, 5.0], requires_grad=True)
+    y = rustdl.segment_reduce(x, "max", lengths=rustdl.tensor([2, 0, 3]), initial=2.0)
+    assert y.tolist() == [2.0, 2.0, 5.0]
+    y.backward(rustdl.tensor([1.0, 2.0, 3.0]))
+    assert x.grad.tolist() == [0.0, 1.0, 0.0, 0.0, 3.0]  # the element tying with initial takes it all
+    y = rustdl.segment_reduce(
+        rustdl.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), "mean", lengths=rustdl.tensor([2, 0, 3]), initial=2.0
+    )
+    np.testing.assert_allclose(y.numpy(), [2.5, 2.0, 14 / 3])  # (initial + sum) / length
+    with pytest.raises(RuntimeError, match="sum to"):
+        rustdl.segment_reduce(x, "sum", lengths=rustdl.tensor([2, 2]))
+    with pytest.raises(RuntimeError, match="sum to"):
+        rustdl.segment_reduce(x, "sum", lengths=rustdl.tensor([], dtype=rustdl.int64))
+    with pytest.raises(RuntimeError, match="axis"):
+        rustdl.segment_reduce(rustdl.ones(2, 3), "sum", lengths=rustdl.tensor([3]), axis=1)
+
+
+# ---- modules, sampling, operators -------------------------------------------------------------
+
+
+def test_a_parameter_may_replace_a_property_whose_getter_fails():
+    class M(rustdl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.beta = rustdl.nn.Parameter(rustdl.ones(1))  # the getter needs tau: no attribute yet
+            self.tau = rustdl.full((1,), 2.0)
+
+        @property
+        def beta(self):
+            return (self.tau - 1) / self.tau
+
+    m = M()
+    assert [n for n, _ in m.named_parameters()] == ["beta"]
+    assert m.beta.tolist() == [0.5]  # the property still wins on reads, as in PyTorch
+
+
+def test_registering_over_an_existing_attribute_is_refused_and_assignment_replaces():
+    m = rustdl.nn.Module()
+    m.x = 5
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_parameter("x", rustdl.nn.Parameter(rustdl.ones(1)))
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_buffer("x", rustdl.ones(1))
+    m.register_buffer("b", rustdl.zeros(1))
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_parameter("b", rustdl.nn.Parameter(rustdl.ones(1)))
+    m.x = rustdl.nn.Parameter(rustdl.ones(1))  # assignment clears the old attribute first
+    m.b = rustdl.nn.Parameter(rustdl.ones(2))
+    assert sorted(m._parameters) == ["b", "x"] and not m._buffers and "x" not in m.__dict__
+
+
+def test_bernoulli_in_place_takes_a_tensor_of_probabilities():
+    assert rustdl.empty(4).bernoulli_(rustdl.tensor([0.0, 1.0, 0.0, 1.0])).tolist() == [0.0, 1.0, 0.0, 1.0]
+    out = rustdl.empty(2, 3).bernoulli_(rustdl.tensor([0.0, 1.0, 0.0]))
+    assert out.tolist() == [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    out = rustdl.empty(3, dtype=rustdl.int64).bernoulli_(rustdl.tensor([0.0, 1.0, 1.0]))
+    assert out.dtype == rustdl.int64 and out.tolist() == [0, 1, 1]
+    rustdl.manual_seed(0)
+    draws = rustdl.empty(40_000).bernoulli_(rustdl.full((40_000,), 0.3)).numpy()
+    assert abs(draws.mean() - 0.3) < 4 * np.sqrt(0.3 * 0.7 / 40_000)
+    with pytest.raises(RuntimeError):
+        rustdl.empty(2, 3).bernoulli_(rustdl.ones(2))
+
+
+def test_operators_step_aside_for_operands_pytorch_does_not_take():
+    import fractions
+
+    class Other:
+        def __radd__(self, o):
+            return "radd"
+
+        def __rmul__(self, o):
+            return "rmul"
+
+    y = rustdl.tensor(0.5)
+    y += Other()
+    assert y == "radd"
+    y = rustdl.tensor(0.5)
+    y *= Other()
+    assert y == "rmul"
+    t = rustdl.tensor(2.0)
+    with pytest.raises(TypeError):
+        t * fractions.Fraction(1, 2)  # (a Fraction has __float__, but is no operand)
+    with pytest.raises(TypeError):
+        t += fractions.Fraction(1, 2)
+    assert (t == fractions.Fraction(2)) is False
+    z = rustdl.tensor([1.0, 2.0])
+    z += np.float64(1)
+    z *= np.array([2.0, 3.0])
+    z **= 2
+    assert z.tolist() == [16.0, 81.0]
+
+
+def test_torch_version_module_under_compat(tmp_path):
+    proc = run_compat(
+        tmp_path,
+        """
+        import json, torch, torch.torch_version
+        from torch.torch_version import TorchVersion
+        print(json.dumps([torch.__version__ >= TorchVersion("2.0.0"), TorchVersion("2.1.0") > "2.0"]))
+        """,
+    )
+    assert compat_report(proc) == [True, True]
+
+
+# ---- norms ----------------------------------------------------------------------------------
+
+
+def _renorm_reference(x, p, dim, maxnorm):
+    """numpy renorm: each slice along ``dim`` with p-norm above maxnorm scaled to maxnorm."""
+    moved = np.moveaxis(x, dim, 0)
+    flat = np.abs(moved.reshape(moved.shape[0], -1))
+    norms = flat.max(1) if np.isinf(p) else (flat**p).sum(1) ** (1 / p)
+    scale = np.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return np.moveaxis(moved * scale.reshape(-1, *([1] * (moved.ndim - 1))), 0, dim)
+
+
+@pytest.mark.parametrize("p", [float("inf"), 0.5, 1.0, 2.0, 3.0])
+def test_renorm_values_and_finite_gradients(p):
+    x_np = np.array([[-1.0, 2.0, 0.5], [0.1, -0.2, 0.05], [0.0, 1.0, 2.0]])
+    x = rustdl.tensor(x_np, requires_grad=True)
+    y = rustdl.renorm(x, p, 0, 0.5)
+    np.testing.assert_allclose(y.detach().numpy(), _renorm_reference(x_np, p, 0, 0.5), rtol=1e-12)
+    w = np.arange(9.0).reshape(3, 3)
+    (y * rustdl.tensor(w)).sum().backward()
+    g = x.grad.numpy()
+    assert np.isfinite(g).all()
+    # central differences (away from the inf norm's kinks: every row's max is unique)
+    eps = 1e-6
+    for i, j in [(0, 0), (0, 1), (2, 0), (2, 2)]:
+        d = np.zeros_like(x_np)
+        d[i, j] = eps
+        fd = ((_renorm_reference(x_np + d, p, 0, 0.5) - _renorm_reference(x_np - d, p, 0, 0.5)) * w).sum() / (
+            2 * eps
+        )
+        if x_np[i, j] == 0 and p < 1:
+            continue  # the p < 1 norm has no derivative at 0 (PyTorch's rule gives the scale alone)
+        assert g[i, j] == pytest.approx(fd, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("order", [-1.0, -2.0, -0.5])
+def test_negative_order_norms_of_slices_with_a_zero_have_zero_gradient(order):
+    v = rustdl.tensor([[0.0, 1.0, 2.0], [3.0, 0.5, -4.0]], dtype=rustdl.float64, requires_grad=True)
+    n = rustdl.linalg.vector_norm(v, ord=order, dim=1)
+    a = np.abs(v.detach().numpy()[1])
+    np.testing.assert_allclose(n.detach().numpy(), [0.0, (a**order).sum() ** (1 / order)], rtol=1e-12)
+    n.sum().backward()
+    assert v.grad.numpy()[0].tolist() == [0.0, 0.0, 0.0]
+    # the other row: d/dx (Σ|x|^p)^(1/p) = |x|^(p-1) sign(x) (Σ|x|^p)^(1/p - 1)
+    row = v.detach().numpy()[1]
+    want = np.abs(row) ** (order - 1) * np.sign(row) * (a**order).sum() ** (1 / order - 1)
+    np.testing.assert_allclose(v.grad.numpy()[1], want, rtol=1e-10)
+    kept = rustdl.linalg.vector_norm(v.detach(), ord=order, dim=1, keepdim=True)
+    assert tuple(kept.shape) == (2, 1)
+
+
+@pytest.mark.parametrize("norm_type", [float("-inf"), float("inf"), 1.0, 2.0, -1.0])
+def test_embedding_max_norm_uses_the_norm_type_given(norm_type):
+    w_np = np.array([[0.0, 3.0, 4.0], [0.5, 0.5, 0.5], [1.0, 2.0, 2.0]])
+    w = rustdl.tensor(w_np)
+    out = rustdl.nn.functional.embedding(rustdl.tensor([0, 1, 2]), w, max_norm=1.0, norm_type=norm_type)
+    a = np.abs(w_np)
+    if np.isinf(norm_type):
+        norms = a.max(1) if norm_type > 0 else a.min(1)
+    elif norm_type < 0:
+        norms = np.where(
+            (a == 0).any(1), 0.0, (np.where(a == 0, 1, a) ** norm_type).sum(1) ** (1 / norm_type)
+        )
+    else:
+        norms = (a**norm_type).sum(1) ** (1 / norm_type)
+    want = w_np * np.where(norms > 1.0, 1.0 / (norms + 1e-7), 1.0)[:, None]
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-12)

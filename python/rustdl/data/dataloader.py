@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Generic, TypeVar
@@ -586,4 +587,6 @@ class DataLoader(Generic[_T_co]):
         )
 
 
-# ``torch.utils.data.dataloader._utils`` (the package's collate and worker helpers)
+# ``torch.utils.data.dataloader._utils`` (the package's collate and worker helpers; the package
+# is still being imported here, so it is taken from sys.modules)
+_utils = sys.modules[__package__]

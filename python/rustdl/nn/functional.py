@@ -587,12 +587,10 @@ def _embedding_renorm_(input, weight, max_norm: float, norm_type: float) -> None
     with no_grad():
         idx = _rustdl.tensor(ids.astype(np.int64), device=weight.device)
         rows = weight[idx]
-        if math.isinf(norm_type):
-            norm = rows.abs().amax(dim=1)
-        elif norm_type == 0:  # the count of nonzero entries, as PyTorch's
-            norm = (rows != 0).sum(dim=1).to(rows.dtype)
-        else:
-            norm = rows.abs().pow(norm_type).sum(dim=1).pow(1.0 / norm_type)
+        from .._tensor_api import _vector_norm_impl
+
+        # the row norms as vector_norm takes them (±inf a max / min, 0 a count of nonzeros)
+        norm = _vector_norm_impl(rows, float(norm_type), 1, False)
         scale = _rustdl.where(norm > max_norm, (norm + 1e-7).reciprocal() * max_norm, norm * 0.0 + 1.0)
         weight[idx] = rows * scale.unsqueeze(1)
 

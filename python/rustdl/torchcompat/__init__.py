@@ -127,6 +127,7 @@ _PREFIXES: dict[str, str] = {
     "torch.jit": "rustdl.jit",
     "torch.multiprocessing": "rustdl.multiprocessing",
     "torch.version": "rustdl.torchcompat._torch_version",
+    "torch.torch_version": "rustdl.torchcompat._torch_version",
     "torch.types": "rustdl.torchcompat._torch_types",
     "torch.ops": "rustdl.torchcompat._torch_ops",
     "torch.library": "rustdl.torchcompat._torch_library",

@@ -335,11 +335,10 @@ class Module:
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' (rustdl.nn.Parameter or None required)"
             )
-        if name not in self._parameters and isinstance(getattr(type(self), name, None), property):
+        # (as PyTorch: any other attribute of that name is refused; a property whose getter
+        # raises AttributeError is no attribute; assignment clears the name first)
+        if name not in self._parameters and hasattr(self, name):
             raise KeyError(f"attribute '{name}' already exists")
-        self._buffers.pop(name, None)
-        self._modules.pop(name, None)
-        self.__dict__.pop(name, None)
         if param is not None and _global_parameter_registration_hooks:
             param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
@@ -358,9 +357,8 @@ class Module:
             raise TypeError(
                 f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)"
             )
-        if name in self._parameters or name in self._modules:
+        if name not in self._buffers and hasattr(self, name):
             raise KeyError(f"attribute '{name}' already exists")
-        self.__dict__.pop(name, None)
         if _global_buffer_registration_hooks:
             tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
@@ -400,11 +398,18 @@ class Module:
         if isinstance(value, Buffer):
             if params is None:
                 raise AttributeError("cannot assign buffers before Module.__init__() call")
+            self.__dict__.pop(name, None)
+            params.pop(name, None)
+            self._modules.pop(name, None)
             self.register_buffer(name, value, persistent=value.persistent)
             return
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self.__dict__.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules.pop(name, None)
+            self._non_persistent_buffers_set.discard(name)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
