@@ -2119,11 +2119,35 @@ def xlogy(input, other):  # noqa: A002
     if dt in (_bool, int64) or not _rd.zeros((), dtype=dt).is_floating_point():
         dt = get_default_dtype()
     x, y = _float("xlogy", x).to(dt), _float("xlogy", y).to(dt)
-    # x·log(y) itself where it is finite, so the gradient is PyTorch's (log y for x, also at
-    # x == 0); where x == 0 meets a y whose log is not finite, log y is replaced by 0
+    if (x.requires_grad or y.requires_grad) and _rd.is_grad_enabled():
+        return _lazy_function("XlogyBackward", _xlogy_forward, _xlogy_backward).apply(x, y)
+    return _xlogy_value(x, y)
+
+
+def _xlogy_value(x, y):
+    # where x == 0 meets a y whose log is not finite, log y is replaced by 0
     bad = x.eq(0).logical_and(y.le(0).logical_or(y.isinf()))
     out = x * _rd.where(bad, y.new_ones(()), y).log()
+    out = _rd.where(x.eq(0), out.new_zeros(()), out)  # +0, never -0 (0 · log 0.5)
     return _rd.where(y.isnan(), y, out)
+
+
+def _xlogy_forward(ctx, x, y):
+    ctx.save_for_backward(x, y)
+    return _xlogy_value(x, y)
+
+
+def _xlogy_backward(ctx, g):
+    # PyTorch's gradients: log y for x (0 where x == 0 meets y <= 0), x / y for y (NaN at
+    # x == y == 0); differentiable ops, so second derivatives follow
+    x, y = ctx.saved_tensors
+    gx = gy = None
+    if ctx.needs_input_grad[0]:
+        zero = x.eq(0).logical_and(y.le(0))
+        gx = g * _rd.where(zero, y.new_zeros(()), _rd.where(zero, y.new_ones(()), y).log())
+    if ctx.needs_input_grad[1]:
+        gy = g * x / y
+    return gx, gy
 
 
 def true_divide(input, other):  # noqa: A002

@@ -491,3 +491,23 @@ def test_embedding_max_norm_uses_the_norm_type_given(norm_type):
         norms = (a**norm_type).sum(1) ** (1 / norm_type)
     want = w_np * np.where(norms > 1.0, 1.0 / (norms + 1e-7), 1.0)[:, None]
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-12)
+
+
+def test_xlogy_gradients_are_log_y_and_x_over_y():
+    pairs = [(0.0, 2.0), (0.0, 0.0), (0.0, -1.0), (1.0, 0.0), (2.0, 3.0)]
+    x = rustdl.tensor([p[0] for p in pairs], dtype=rustdl.float64, requires_grad=True)
+    y = rustdl.tensor([p[1] for p in pairs], dtype=rustdl.float64, requires_grad=True)
+    out = rustdl.xlogy(x, y)
+    np.testing.assert_array_equal(out.detach().numpy(), [0.0, 0.0, 0.0, -np.inf, 2 * np.log(3)])
+    assert not np.signbit(out.detach().numpy()[0])  # +0 where x is 0
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [np.log(2), 0.0, 0.0, -np.inf, np.log(3)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(y.grad.numpy(), np.array([0.0, np.nan, -0.0, np.inf, 2 / 3]))
+    # second derivatives: d²/dy² = -x / y², d²/dxdy = 1 / y
+    x = rustdl.tensor([1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
+    y = rustdl.tensor([0.5, 4.0], dtype=rustdl.float64, requires_grad=True)
+    gx, gy = rustdl.autograd.grad(rustdl.xlogy(x, y).sum(), (x, y), create_graph=True)
+    hx, hy = rustdl.autograd.grad(gy.sum(), (x, y))
+    np.testing.assert_allclose(hx.numpy(), [2.0, 0.25])
+    np.testing.assert_allclose(hy.numpy(), [-4.0, -0.125])
