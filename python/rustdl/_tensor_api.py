@@ -2672,7 +2672,12 @@ def _index_int(k):
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
-    """The ``k``-th smallest element (1-based) along ``dim`` and its index."""
+    """The ``k``-th smallest element (1-based) along ``dim`` and its index (among ties, the one
+    PyTorch's selection picks)."""
+    return _kthvalue(input, k, dim, keepdim, True)
+
+
+def _kthvalue(input, k, dim, keepdim, select):  # noqa: A002
     scalar = isinstance(input, Tensor) and input.dim() == 0
     x, d = _sorted_along("kthvalue", input, dim)
     n = x.shape[d]
@@ -2682,8 +2687,90 @@ def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
     shape = list(x.shape)
     shape[d] = 1
     pos = _rd.full(shape, k - 1, dtype=int64).to(x.device)
-    r = _pick("kthvalue", x, d, pos, keepdim or scalar)
+    r = _pick("kthvalue", x, d, pos, True)
+    if select:
+        picked = _kth_tie_indices(x, d, k, r.indices)
+        if picked is not r.indices:  # the value (and its gradient) from the element picked
+            r = _result("kthvalue", x.gather(d, picked), picked)
+    if not (keepdim or scalar):
+        r = _result("kthvalue", r.values.squeeze(d), r.indices.squeeze(d))
     return _result("kthvalue", r.values.reshape(()), r.indices.reshape(())) if scalar else r
+
+
+# rows longer than this keep the sort's index among ties (the selection below runs in Python)
+_KTH_SELECT_LIMIT = 1 << 16
+
+
+def _kth_tie_indices(x, d, k, indices):
+    """The index PyTorch's kthvalue gives where the k-th value is tied (or NaN) in its slice:
+    the one its quickselect (median-of-three pivots, NaN greatest) leaves at position k - 1,
+    not the sort's. ``indices``: the sort's, keepdim-shaped; returned with the tied slices'
+    entries replaced."""
+    n = x.shape[d]
+    if n < 2 or n > _KTH_SELECT_LIMIT or x.dtype == _bool:
+        return indices
+    a = _np.moveaxis(_np_of(x), d, -1).reshape(-1, n)
+    picked = _np.moveaxis(_np_of(indices), d, -1).reshape(-1)
+    kth = a[_np.arange(a.shape[0]), picked]
+    floating = a.dtype.kind == "f"
+    with _np.errstate(invalid="ignore"):
+        ties = (a == kth[:, None]).sum(1) > 1
+        if floating:
+            ties |= _np.isnan(kth)
+    rows = _np.flatnonzero(ties)
+    if rows.size == 0:
+        return indices
+    out = picked.copy()
+    for r in rows:
+        out[r] = _quickselect_index(a[r].tolist(), k - 1)
+    shape = list(_np.moveaxis(_np_of(indices), d, -1).shape)
+    fixed = _np.moveaxis(out.reshape(shape), -1, d)
+    return _back(_np.ascontiguousarray(fixed), indices)
+
+
+def _quickselect_index(values, k):
+    """The original position of the element that PyTorch's CPU selection (a Numerical-Recipes
+    quickselect with a median-of-three pivot; NaN above every number) leaves at position ``k``."""
+    arr = values
+    idx = list(range(len(arr)))
+
+    def gt(a, b):
+        return (a != a and b == b) or a > b  # NaN is greater than any number
+
+    def swap(i, j):
+        arr[i], arr[j] = arr[j], arr[i]
+        idx[i], idx[j] = idx[j], idx[i]
+
+    lo, hi = 0, len(arr) - 1
+    while hi > lo:
+        if hi == lo + 1:
+            if gt(arr[lo], arr[hi]):
+                swap(lo, hi)
+            break
+        swap(lo + (hi - lo) // 2, lo + 1)
+        if gt(arr[lo + 1], arr[hi]):
+            swap(lo + 1, hi)
+        if gt(arr[lo], arr[hi]):
+            swap(lo, hi)
+        if gt(arr[lo + 1], arr[lo]):
+            swap(lo + 1, lo)
+        i, j, pivot = lo + 1, hi, arr[lo]
+        while True:
+            i += 1
+            while gt(pivot, arr[i]):
+                i += 1
+            j -= 1
+            while gt(arr[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    return idx[k]
 
 
 def _spread_to_ties(flat, value):
@@ -2718,7 +2805,8 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     n = x.shape[d]
     if n == 0:
         raise IndexError(f"median: cannot compute the median of an empty dimension {dim}")
-    r = kthvalue(input, (n - 1) // 2 + 1, dim, keepdim)
+    # (the sort's index among ties: PyTorch's median picks as a stable sort does)
+    r = _kthvalue(input, (n - 1) // 2 + 1, dim, keepdim, False)
     if not x.is_floating_point():
         return _result("median", r.values, r.indices)
     nan = x.isnan()

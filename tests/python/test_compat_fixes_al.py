@@ -511,3 +511,35 @@ def test_xlogy_gradients_are_log_y_and_x_over_y():
     hx, hy = rustdl.autograd.grad(gy.sum(), (x, y))
     np.testing.assert_allclose(hx.numpy(), [2.0, 0.25])
     np.testing.assert_allclose(hy.numpy(), [-4.0, -0.125])
+
+
+# indices PyTorch 2.15's CPU kthvalue gives among ties (recorded from it: its quickselect's
+# choice, neither the first nor the last occurrence in general)
+_KTH_RECORDED = [
+    ([3.0, 1.0, 1.0, 2.0], [2, 1, 3, 0]),
+    ([1.0, 1.0, 1.0], [1, 0, 2]),
+    ([2.0, 2.0, 1.0, 2.0, 2.0], [2, 3, 0, 1, 4]),
+    ([5.0, 4.0, 4.0, 4.0, 3.0, 4.0], [4, 2, 5, 3, 1, 0]),
+    ([1.0, 2.0, 1.0, 2.0, 1.0, 2.0], [4, 2, 0, 1, 3, 5]),
+]
+
+
+@pytest.mark.parametrize("row,want", _KTH_RECORDED)
+def test_kthvalue_picks_pytorchs_index_among_ties(row, want):
+    t = rustdl.tensor(row)
+    for k, index in enumerate(want, start=1):
+        r = t.kthvalue(k)
+        assert r.values.item() == sorted(row)[k - 1] and r.indices.item() == index
+
+
+def test_kthvalue_ties_along_a_dim_with_nan_and_keepdim():
+    nan = float("nan")
+    t = rustdl.tensor([[1.0, nan, 1.0, 0.0, nan], [2.0, 2.0, 2.0, 1.0, 1.0], [0.0, 1.0, 2.0, 3.0, 4.0]])
+    got = [t.kthvalue(k, 1).indices.tolist() for k in range(1, 6)]
+    assert got == [[3, 3, 0], [2, 4, 1], [0, 0, 2], [1, 1, 3], [4, 2, 4]]
+    assert t.T.kthvalue(4, 0, keepdim=True).indices.tolist() == [[1, 1, 3]]
+    assert rustdl.tensor([[4, 4, 1], [4, 1, 1]]).kthvalue(2).indices.tolist() == [0, 2]
+    # the gradient goes to the element picked
+    x = rustdl.tensor([3.0, 1.0, 1.0, 2.0], requires_grad=True)
+    x.kthvalue(2).values.backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0, 0.0]
