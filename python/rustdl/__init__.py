@@ -1628,6 +1628,9 @@ for _ns in (linalg, special, fft):
     _typed_errors.install(_ns)
 
 _tensor_api._install_identity_conversions()  # after every module that defines them
+from . import _inplace_operators  # noqa: E402
+
+_inplace_operators.install()  # in-place operators step aside for operands they do not take
 # the __torch_function__ protocol: Tensor.__torch_function__ and the hook that installs the
 # dispatching wrappers when a subclass or mode first needs them (see _dispatch)
 from . import _dispatch  # noqa: E402,F401

@@ -534,12 +534,22 @@ _BINARY = frozenset(
 ) | frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
 
 
+def _steps_aside_for(other: Any) -> bool:
+    """An operand an operator does not take and that has no ``__torch_function__`` of its own
+    (see ``_inplace_operators.operator_operand``)."""
+    from ._inplace_operators import operator_operand
+
+    return not operator_operand(other) and not hasattr(type(other), "__torch_function__")
+
+
 def _method_wrapper(impl: Any, name: str) -> Callable:
     # `public` is the method itself, or for an operator the method it stands for (set by
     # _wrap_tensor_class once that one is wrapped)
     if name in _BINARY:
 
         def method(*args: Any, **kwargs: Any) -> Any:
+            if len(args) == 2 and not kwargs and _steps_aside_for(args[1]):
+                return NotImplemented  # Python asks the other operand (its reflected method)
             try:
                 return dispatch(public[0], impl, args, kwargs)
             except NoImplementation:

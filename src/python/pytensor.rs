@@ -326,11 +326,20 @@ fn operand_beside(obj: &Bound<'_, PyAny>, t: &Tensor) -> PyResult<Operand> {
             return Ok(o);
         }
     }
+    // an int in [2**63, 2**64) beside an integer tensor: PyTorch's uint64 scalar, cast to the
+    // tensor's int64 (it wraps: 2**63 is -2**63), not saturated
+    if !t.dtype().is_float()
+        && obj.is_instance_of::<pyo3::types::PyInt>()
+        && !obj.is_instance_of::<pyo3::types::PyBool>()
+        && obj.extract::<i64>().is_err()
+    {
+        if let Ok(u) = obj.extract::<u64>() {
+            return Ok(Operand::Tensor(Tensor::from_i64(vec![u as i64], &[])?));
+        }
+    }
     operand(obj)
 }
 
-/// Whether `obj` cannot be a binary operator's operand: it is not a tensor or number and
-/// converting it fails with a TypeError (a string, a dict, an arbitrary object).
 /// Whether an operator (`t + o`, `t == o`, `t += o`) takes `o` as its operand, as PyTorch's
 /// do: a tensor, a Python or numpy number, or a numpy array. For anything else (a sympy number,
 /// a `Fraction`, a pandas object, a user's class) the operator steps aside (`NotImplemented`),
@@ -372,6 +381,8 @@ impl<'a, 'py> pyo3::FromPyObject<'a, 'py> for InplaceOperand<'py> {
     }
 }
 
+/// Whether `obj` cannot be a binary operator's operand: it is not a tensor or number and
+/// converting it fails with a TypeError (a string, a dict, an arbitrary object).
 fn unconvertible(obj: &Bound<'_, PyAny>) -> bool {
     if obj.is_instance_of::<PyTensor>()
         || obj.is_instance_of::<pyo3::types::PyFloat>()
@@ -401,8 +412,14 @@ pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Operand> {
                 Ok(Operand::Tensor(Tensor::from_i64(vec![v], &[])?))
             }
             Ok(v) => scalar(v as f64, true),
-            // past int64 (2**63 into a float tensor): the nearest float, as PyTorch's
-            Err(_) => scalar(obj.extract::<f64>()?, true),
+            // past int64 but within uint64 (2**63 into a float tensor): the nearest float, as
+            // PyTorch's; past uint64 it cannot be a scalar at all
+            Err(_) => match obj.extract::<u64>() {
+                Ok(u) => scalar(u as f64, true),
+                Err(_) => Err(pyo3::exceptions::PyOverflowError::new_err(format!(
+                    "value {obj} cannot be converted to an int64 or uint64 scalar without overflow"
+                ))),
+            },
         };
     }
     if obj.is_instance_of::<pyo3::types::PyFloat>() {

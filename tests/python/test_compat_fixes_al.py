@@ -543,3 +543,47 @@ def test_kthvalue_ties_along_a_dim_with_nan_and_keepdim():
     x = rustdl.tensor([3.0, 1.0, 1.0, 2.0], requires_grad=True)
     x.kthvalue(2).values.backward()
     assert x.grad.tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_in_place_operators_on_parameters_and_subclasses_step_aside_or_raise():
+    class R:
+        def __radd__(self, o):
+            return "radd"
+
+        def __rfloordiv__(self, o):
+            return "rfloordiv"
+
+        def __gt__(self, o):
+            return "gt"
+
+        def __rmatmul__(self, o):
+            return "rmatmul"
+
+    for bad in ([1.0, 2.0], None, "abc"):
+        p = rustdl.nn.Parameter(rustdl.tensor([1.0, 2.0]))
+        with pytest.raises(TypeError):
+            p += bad  # (was NotImplemented, silently bound to p)
+    x = rustdl.tensor([1, 2])
+    x //= R()
+    assert x == "rfloordiv"
+
+    class Sub(rustdl.Tensor):
+        pass
+
+    s = rustdl.tensor([1, 2]).as_subclass(Sub)
+    assert (s + R(), s < R(), s @ R()) == ("radd", "gt", "rmatmul")
+    m = rustdl.tensor([3, 4])
+    m //= 2
+    m %= 2
+    m |= 2
+    m <<= 1
+    assert m.tolist() == [6, 4]
+
+
+def test_python_ints_past_int64_wrap_or_overflow_as_pytorchs():
+    assert (rustdl.tensor([1, 2, 3]) * 2**63).tolist() == [-(2**63), 0, -(2**63)]
+    assert (rustdl.tensor([1.0]) + 2**63).item() == float(2**63)
+    with pytest.raises(OverflowError):
+        rustdl.tensor([1, 2]) + 2**64
+    with pytest.raises(OverflowError):
+        rustdl.tensor([1.0]) - (-(2**64))
