@@ -587,3 +587,115 @@ def test_python_ints_past_int64_wrap_or_overflow_as_pytorchs():
         rustdl.tensor([1, 2]) + 2**64
     with pytest.raises(OverflowError):
         rustdl.tensor([1.0]) - (-(2**64))
+
+
+# ---- optimizers and module state (pytorch_optimizer, module fuzz rounds) ----------------------
+
+
+def test_optimizer_state_keeps_non_parameter_entries_through_save_and_load():
+    class Counting(rustdl.optim.Optimizer):
+        """A third-party style optimizer keeping a global step under a non-parameter key."""
+
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, {"lr": lr})
+
+        def step(self, closure=None):
+            k = self.state.setdefault("k", 0)
+            for g in self.param_groups:
+                for p in g["params"]:
+                    p.data.add_(p.grad, alpha=-g["lr"] / (k + 1))
+                    self.state[p]  # an empty entry, as some optimizers leave
+            self.state["k"] = k + 1
+
+    p = rustdl.nn.Parameter(rustdl.ones(2))
+    opt = Counting([p])
+    for _ in range(2):
+        p.grad = rustdl.ones(2)
+        opt.step()
+    sd = opt.state_dict()
+    assert sd["state"] == {"k": 2, 0: {}}
+    q = rustdl.nn.Parameter(p.detach().clone())
+    resumed = Counting([q])
+    resumed.load_state_dict(sd)
+    p.grad = q.grad = rustdl.ones(2)
+    opt.step()
+    resumed.step()
+    np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())  # 1 - 0.1(1 + 1/2 + 1/3)
+    np.testing.assert_allclose(p.detach().numpy(), 1 - 0.1 * (1 + 1 / 2 + 1 / 3))
+
+
+class _SetstateSGD(rustdl.optim.SGD):
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for g in self.param_groups:
+            g.setdefault("amsgrad", False)
+
+
+def test_optimizer_wrappers_and_setstate_as_third_party_code_uses_them():
+    import copy
+    import pickle
+    from collections import OrderedDict
+
+    class Wrapper(rustdl.optim.Optimizer):
+        def __init__(self, opt):  # no Optimizer.__init__, as Lookahead-style wrappers
+            self.optimizer = opt
+            self._optimizer_step_pre_hooks = OrderedDict()
+            self._optimizer_step_post_hooks = OrderedDict()
+            self._patch_step_function()
+
+        @property
+        def param_groups(self):
+            return self.optimizer.param_groups
+
+        def step(self, closure=None):
+            return self.optimizer.step(closure)
+
+    p = rustdl.nn.Parameter(rustdl.ones(2))
+    w = Wrapper(rustdl.optim.SGD([p], lr=0.1))
+    seen = []
+    w.register_step_post_hook(lambda *a: seen.append(1))
+    p.grad = rustdl.ones(2)
+    w.step()
+    assert p.detach().tolist() == pytest.approx([0.9, 0.9]) and seen == [1]
+
+    o = _SetstateSGD([p], lr=0.1, momentum=0.9)
+    o.step()
+    assert copy.deepcopy(o).param_groups[0]["amsgrad"] is False
+    again = pickle.loads(pickle.dumps(o))
+    assert sorted(again.state_dict()["state"][0]) == ["momentum_buffer"]
+
+
+def test_cosine_embedding_loss_broadcasts_a_one_element_target():
+    a = np.sin(np.arange(24.0)).reshape(6, 4)
+    b = np.cos(np.arange(24.0)).reshape(6, 4)
+    out = rustdl.nn.functional.cosine_embedding_loss(
+        rustdl.tensor(a), rustdl.tensor(b), rustdl.tensor([1]), reduction="none"
+    )
+    cos = (a * b).sum(1) / np.sqrt(((a * a).sum(1) + 1e-12) * ((b * b).sum(1) + 1e-12))
+    np.testing.assert_allclose(out.numpy(), 1 - cos, rtol=1e-6)
+
+
+def test_modules_in_parameter_containers_are_registered():
+    pl = rustdl.nn.ParameterList([rustdl.nn.Linear(1, 1), rustdl.nn.Parameter(rustdl.ones(2))])
+    assert len(list(pl.parameters())) == 3
+    assert sorted(pl.state_dict()) == ["0.bias", "0.weight", "1"]
+    pd = rustdl.nn.ParameterDict({"m": rustdl.nn.Linear(1, 1), "p": rustdl.nn.Parameter(rustdl.ones(1))})
+    assert sorted(pd.state_dict()) == ["m.bias", "m.weight", "p"]
+    del pd["m"]
+    assert list(pd.state_dict()) == ["p"] and list(pd.keys()) == ["p"]
+    pd["x"] = 5
+    pd["x"] = rustdl.nn.Parameter(rustdl.ones(2))  # a plain entry replaced by a parameter
+    assert sorted(pd.state_dict()) == ["p", "x"]
+
+
+def test_load_state_dict_assign_keeps_frozen_layers_frozen_and_reports_every_unexpected_key():
+    frozen = rustdl.nn.Linear(1, 1)
+    frozen.requires_grad_(False)
+    frozen.load_state_dict(rustdl.nn.Linear(1, 1).state_dict(keep_vars=True), assign=True)
+    assert not frozen.weight.requires_grad and not frozen.bias.requires_grad
+    m = rustdl.nn.Sequential(rustdl.nn.Linear(1, 1))
+    for extra in ("0", "0.weight.foo", "_extra_state", "0._extra_state"):
+        got = m.load_state_dict({**m.state_dict(), extra: rustdl.ones(1)}, strict=False)
+        assert got.unexpected_keys == [extra]
+        with pytest.raises(RuntimeError, match="Unexpected key"):
+            m.load_state_dict({**m.state_dict(), extra: rustdl.ones(1)})

@@ -3088,7 +3088,7 @@ def cosine_embedding_loss(
     if (
         input1.ndim not in (1, 2)
         or target.ndim != input1.ndim - 1
-        or (input1.ndim == 2 and target.shape[0] != input1.shape[0])
+        or (input1.ndim == 2 and target.shape[0] not in (1, input1.shape[0]))  # (1,) broadcasts
     ):
         raise _rustdl.ArgumentError(
             f"{op}: expected inputs (N, D) with target (N,) or (D,) with a 0-D target, got inputs "

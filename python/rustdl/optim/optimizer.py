@@ -265,10 +265,7 @@ class Optimizer:
             "_optimizer_load_state_dict_post_hooks",
         ):
             setattr(self, name, OrderedDict())
-        cls = type(self)
-        if not getattr(cls.step, "_rustdl_hooked", False):
-            # the most derived step runs the hooks (a user's subclass included), as PyTorch
-            cls.step = _hooked_step(cls.step)  # type: ignore[method-assign]
+        self._patch_step_function()
         self.state: defaultdict = _ParamState(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -282,6 +279,45 @@ class Optimizer:
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
+
+    def _patch_step_function(self) -> None:
+        """Makes the class's ``step`` run the step hooks (PyTorch's hook: wrappers that build an
+        optimizer without ``Optimizer.__init__`` call it themselves)."""
+        cls = type(self)
+        if not getattr(cls.step, "_rustdl_hooked", False):
+            # the most derived step runs the hooks (a user's subclass included), as PyTorch
+            cls.step = _hooked_step(cls.step)  # type: ignore[method-assign]
+
+    @staticmethod
+    def profile_hook_step(func: Callable) -> Callable:
+        """PyTorch's decorator that runs ``step`` between the step hooks: here the hooks run
+        through :meth:`_patch_step_function`, so ``func`` is returned as it is."""
+        return func
+
+    @property
+    def _optimizer_step_code(self) -> None:
+        """PyTorch's entry point for profilers (nothing to run here)."""
+        return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restores a pickled (or copied) optimizer, filling in what an older one lacks."""
+        self.__dict__.update(state)
+        for name in (
+            "_optimizer_step_pre_hooks",
+            "_optimizer_step_post_hooks",
+            "_optimizer_state_dict_pre_hooks",
+            "_optimizer_state_dict_post_hooks",
+            "_optimizer_load_state_dict_pre_hooks",
+            "_optimizer_load_state_dict_post_hooks",
+        ):
+            if name not in self.__dict__:
+                setattr(self, name, OrderedDict())
+        self._patch_step_function()
+        if isinstance(self.__dict__.get("defaults"), dict):
+            self.defaults.setdefault("differentiable", False)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -544,11 +580,21 @@ class Optimizer:
             packed["params"] = [index[id(p)] for p in g["params"]]
             start += len(g["params"])
             groups.append(packed)
+        # every entry of ``state``, in its order, as PyTorch's: a parameter's (an empty one too)
+        # under its index, any other key (a step count an optimizer keeps there) as it is
+        by_storage = {
+            id(_complex.storage_of(p)): index[id(p)] for g in self.param_groups for p in g["params"]
+        }
         state = {}
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p in self.state and self.state[p]:
-                    state[index[id(p)]] = dict(self.state[p])
+        # (rustdl's own steps may leave an empty entry where PyTorch's make none)
+        own = _steps_as_real(type(self))
+        for k, v in self.state.items():
+            if isinstance(k, Tensor):
+                i = by_storage.get(id(k))
+                if i is not None and not (own and not v):
+                    state[i] = dict(v) if isinstance(v, dict) else v
+            else:
+                state[k] = v
         out = {"state": state, "param_groups": groups}
         for hook in self._hooks("_optimizer_state_dict_post_hooks"):
             replaced = hook(self, out)
@@ -613,7 +659,8 @@ class Optimizer:
         for k, v in saved_state.items():
             key = int(k) if isinstance(k, str) and k.isdigit() else k
             if key not in id_map:
-                raise ValueError(f"load_state_dict: state for parameter index {k!r} has no parameter")
+                new_state[k] = v  # not a parameter's: kept as it is, as PyTorch's
+                continue
             p = id_map[key]
             # a complex parameter's real state (what rustdl's steps keep) follows its storage
             real = _complex.storage_of(p)
@@ -716,3 +763,98 @@ def _check_finite(group: dict[str, Any]) -> None:
                 continue
             if not math.isfinite(v):
                 raise ValueError(f"Invalid {key} value: {value!r} (must be a finite number)")
+
+
+# ---- the helpers and type names third-party optimizers import from ``torch.optim.optimizer`` --
+
+ParamsT = Any  # (PyTorch: an iterable of tensors, of group dicts, or of (name, tensor) pairs)
+StateDict = dict[str, Any]
+Kwargs = dict[str, Any]
+Args = tuple[Any, ...]
+OptimizerPreHook = Callable[..., Any]
+OptimizerPostHook = Callable[..., Any]
+
+_foreach_doc = """foreach (bool, optional): whether foreach implementation of optimizer is used."""
+_fused_doc = """fused (bool, optional): whether the fused implementation is used."""
+_capturable_doc = """capturable (bool, optional): whether this instance is safe to capture in a graph."""
+_differentiable_doc = (
+    """differentiable (bool, optional): whether autograd should occur through the optimizer step."""
+)
+_maximize_doc = """maximize (bool, optional): maximize the objective with respect to the params, instead of minimizing (default: False)"""
+
+
+def _use_grad_for_differentiable(func: Callable) -> Callable:
+    """Runs an optimizer's ``step`` with gradient recording on only when its group settings say
+    ``differentiable`` (PyTorch's decorator)."""
+
+    @functools.wraps(func)
+    def _use_grad(self: Any, *args: Any, **kwargs: Any) -> Any:
+        prev = _rustdl.is_grad_enabled()
+        try:
+            _rustdl.set_grad_enabled(bool(getattr(self, "defaults", {}).get("differentiable", False)))
+            return func(self, *args, **kwargs)
+        finally:
+            _rustdl.set_grad_enabled(prev)
+
+    return _use_grad
+
+
+def _get_value(x: Any) -> Any:
+    """A step count or hyper-parameter as a Python number (a tensor's item)."""
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def _to_scalar(x: Any) -> Any:
+    """A 1-element tensor hyper-parameter as a 0-d tensor; anything else as it is."""
+    if isinstance(x, Tensor) and x.dim() != 0:
+        if x.numel() != 1:
+            raise ValueError(f"Tensor hyper-parameters must be 1-element, got shape {tuple(x.shape)}")
+        return x.reshape(())
+    return x
+
+
+def _dispatch_sqrt(x: Any) -> Any:
+    """``sqrt`` of a number or a tensor."""
+    import math
+
+    return x.sqrt() if isinstance(x, Tensor) else math.sqrt(x)
+
+
+def _stack_if_compiling(x: Any) -> Any:
+    return x
+
+
+def _get_scalar_dtype(is_fused: bool | None = None) -> Any:
+    """The dtype of step counts: float64 when that is the default dtype, else float32."""
+    import rustdl
+
+    return rustdl.float64 if rustdl.get_default_dtype() == rustdl.float64 else rustdl.float32
+
+
+def _get_capturable_supported_devices(supports_xla: bool = True) -> list[str]:
+    return ["cuda"]
+
+
+def _default_to_fused_or_foreach(
+    params: Any, differentiable: bool, use_fused: bool = False
+) -> tuple[bool, bool]:
+    """(fused, foreach): neither by default here (rustdl's own steps batch parameters already)."""
+    return False, False
+
+
+def _disable_dynamo_if_unsupported(single_tensor_fn: Callable | None = None) -> Callable:
+    """PyTorch's compiler guard: the decorated function is returned as it is."""
+
+    def wrapper(func: Callable) -> Callable:
+        return func
+
+    return wrapper
+
+
+def _view_as_real(params: list, *state_and_grads: list) -> None:
+    """Complex entries as their real views, in place in the lists (as PyTorch's helper)."""
+    for i, p in enumerate(params):
+        if _complex.is_complex(p):
+            params[i] = _complex.storage_of(p)
+            for s in state_and_grads:
+                s[i] = _complex.storage_of(s[i])

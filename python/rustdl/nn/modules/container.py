@@ -321,6 +321,19 @@ def _entry_line(key, p, type_name: str) -> str:
     return f"  ({key}): {kind} containing: [{type_name} of size {size}{device}]"
 
 
+def _put_entry(container: Module, key: str, value) -> None:
+    """Entry ``key`` of a ParameterList/ParameterDict: a parameter (or None) registered as one,
+    a module registered as a submodule (its parameters train and save with the container's, as
+    PyTorch's ``setattr`` registers it), anything else a plain attribute."""
+    for table in (container._parameters, container._modules, container._buffers):
+        table.pop(key, None)
+    container.__dict__.pop(key, None)
+    if value is None:
+        container.register_parameter(key, None)
+    else:
+        setattr(container, key, value)
+
+
 class ParameterList(Module):
     """Holds parameters in a list, registered under ``0``, ``1``, … (plain tensors become
     :class:`~rustdl.nn.Parameter`).
@@ -338,15 +351,7 @@ class ParameterList(Module):
             self.extend(values)
 
     def _set(self, idx: int, value) -> None:
-        value = _as_parameter(value)
-        from ..parameter import Parameter
-
-        if isinstance(value, Parameter) or value is None:
-            self.register_parameter(str(idx), value)
-        else:
-            self.__dict__.pop(str(idx), None)
-            self._parameters.pop(str(idx), None)
-            object.__setattr__(self, str(idx), value)
+        _put_entry(self, str(idx), _as_parameter(value))
 
     def __getitem__(self, idx: int | slice):
         if isinstance(idx, slice):
@@ -415,22 +420,16 @@ class ParameterDict(Module):
     def __setitem__(self, key: str, value) -> None:
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict: keys must be strings, got {type(key).__name__}")
-        from ..parameter import Parameter
 
         value = _as_parameter(value)
         self._keys[key] = None
-        if isinstance(value, Parameter) or value is None:
-            self.register_parameter(key, value)
-        else:
-            self._parameters.pop(key, None)
-            object.__setattr__(self, key, value)
+        _put_entry(self, key, value)
 
     def __delitem__(self, key: str) -> None:
         del self._keys[key]
-        if key in self._parameters:
-            del self._parameters[key]
-        else:
-            self.__dict__.pop(key, None)
+        self._parameters.pop(key, None)
+        self._modules.pop(key, None)
+        self.__dict__.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._keys)

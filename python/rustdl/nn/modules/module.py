@@ -887,11 +887,16 @@ class Module:
                     self.set_extra_state(state_dict[extra])
             elif strict:
                 missing_keys.append(extra)
+        elif strict and extra in state_dict:
+            unexpected_keys.append(extra)  # extra state for a module that takes none
         if strict:
             for key in state_dict:
                 if key.startswith(prefix) and key != extra:
-                    head = key[len(prefix) :].split(".", 1)[0]
-                    if head not in self._modules and head not in own:
+                    # as PyTorch's: a dotted key must name a submodule, a plain one an entry
+                    parts = key[len(prefix) :].split(".", 1)
+                    if (len(parts) > 1 and parts[0] not in self._modules) or (
+                        len(parts) == 1 and parts[0] not in own
+                    ):
                         unexpected_keys.append(key)
 
     def load_state_dict(
@@ -968,11 +973,11 @@ class Module:
                     module.set_extra_state(src)
                 elif assign:
                     if name in module._parameters:
-                        new = (
-                            Parameter(src.detach(), requires_grad=dst.requires_grad)
-                            if not isinstance(src, Parameter)
-                            else src
-                        )
+                        if isinstance(src, Parameter):
+                            # it takes the module's requires_grad (a frozen layer stays frozen)
+                            new = src.requires_grad_(dst.requires_grad)
+                        else:
+                            new = Parameter(src.detach(), requires_grad=dst.requires_grad)
                         module._parameters[name] = new
                     else:
                         module._buffers[name] = src
