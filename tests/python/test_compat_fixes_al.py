@@ -699,3 +699,31 @@ def test_load_state_dict_assign_keeps_frozen_layers_frozen_and_reports_every_une
         assert got.unexpected_keys == [extra]
         with pytest.raises(RuntimeError, match="Unexpected key"):
             m.load_state_dict({**m.state_dict(), extra: rustdl.ones(1)})
+
+
+def test_module_traversal_hooks_and_container_details():
+    nn = rustdl.nn
+    s = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+    assert [n for n, _ in s.named_modules(memo={s[0]})] == ["", "1"]  # a memo of modules to skip
+    assert "0" not in dir(s) and "forward" in dir(s)
+    assert nn.Module.dump_patches is False and nn.Module.call_super_init is False
+    with pytest.raises(KeyError):
+        s.register_parameter("T_destination", None)
+    lin = nn.Linear(1, 1)
+    lin.register_parameter("b2", None)
+    with pytest.raises(AttributeError):
+        lin.get_parameter("b2")
+    handle = lin.register_state_dict_post_hook(lambda m, sd, p, meta: {"x": 1})
+    with pytest.raises(RuntimeError, match="must return None"):
+        lin.state_dict()
+    handle.remove()
+    handle = lin._register_state_dict_hook(lambda m, sd, p, meta: {"x": 1})  # the private form replaces
+    assert lin.state_dict() == {"x": 1}
+    handle.remove()
+    pd = nn.ParameterDict({"a": nn.Parameter(rustdl.ones(1)), "b": nn.Parameter(rustdl.ones(2))})
+    assert list(reversed(pd)) == ["b", "a"]
+    same = pd
+    pd |= {"c": rustdl.zeros(1)}
+    assert same is pd and list(pd.keys()) == ["a", "b", "c"]
+    merged = {"z": rustdl.ones(3)} | pd
+    assert type(merged) is dict and list(merged) == ["z", "a", "b", "c"]

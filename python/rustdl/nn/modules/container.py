@@ -506,6 +506,18 @@ class ParameterDict(Module):
         out.update(other)
         return out
 
+    def __ror__(self, other: Mapping) -> Mapping:
+        out = other.copy()  # (``dict | ParameterDict`` is a dict, as PyTorch's)
+        out.update(self)
+        return out
+
+    def __ior__(self, other: Mapping) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._keys))
+
     def extra_repr(self) -> str:
         return "\n".join(
             _entry_line(k, p, p.type() if isinstance(p, Tensor) else "") for k, p in self.items()

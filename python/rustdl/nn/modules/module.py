@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterator, Mapping
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ... import _complex, _rustdl
 from ..._rustdl import Tensor
@@ -232,6 +232,10 @@ class Module:
 
     # the format version of this module's state dict entries (saved in ``_metadata``)
     _version: int = 1
+    # PyTorch's class attributes (read by library code)
+    dump_patches: bool = False
+    call_super_init: bool = False
+    T_destination = TypeVar("T_destination", bound=dict)
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -465,9 +469,8 @@ class Module:
         object.__delattr__(self, name)
 
     def __dir__(self):
-        return sorted(
-            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
-        )
+        keys = set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        return sorted(k for k in keys if not k[:1].isdigit())  # (no attribute names, as PyTorch's)
 
     # ---------- traversal ----------
 
@@ -478,9 +481,10 @@ class Module:
         if memo is None:
             memo = set()
         if remove_duplicate:
-            if id(self) in memo:
+            # the modules themselves, as PyTorch's memo (a caller may pass some to skip)
+            if self in memo:
                 return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
             if child is None:
@@ -593,7 +597,7 @@ class Module:
         if not hasattr(mod, name):
             raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up '{target}')")
         entries = getattr(mod, table)
-        if name not in entries:
+        if name not in entries or entries[name] is None:
             raise AttributeError(f"`{name}` is not {what} (looking up '{target}')")
         return entries[name]
 
@@ -812,7 +816,9 @@ class Module:
         for hook in list((d.get("_state_dict_hooks") or {}).values()):
             out = hook(self, destination, prefix, local_metadata)
             if out is not None:
-                destination = out
+                if getattr(hook, "_from_public_api", False):
+                    raise RuntimeError("state_dict post-hook must return None")
+                destination = out  # (the private hook's result replaces the dict)
         return destination
 
     def get_extra_state(self) -> Any:
@@ -996,10 +1002,23 @@ class Module:
 
     def register_state_dict_post_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict``
-        collected this module; a non-``None`` result replaces the dict."""
+        collected this module, editing the dict in place (returning anything else than ``None``
+        is an error, as PyTorch's)."""
+        try:
+            hook._from_public_api = True
+        except AttributeError:  # a bound method or builtin: wrapped to carry the mark
+            inner = hook
+
+            def hook(*args, **kwargs):
+                return inner(*args, **kwargs)
+
+            hook._from_public_api = True
         return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
 
-    _register_state_dict_hook = register_state_dict_post_hook
+    def _register_state_dict_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict`` collected
+        this module; a non-``None`` result replaces the dict (PyTorch's private form)."""
+        return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
 
     def register_load_state_dict_pre_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
