@@ -72,6 +72,16 @@ def _hooked_step(step: Callable) -> Callable:
     return wrapper
 
 
+# an optimizer's own hook tables
+_HOOK_DICTS = (
+    "_optimizer_step_pre_hooks",
+    "_optimizer_step_post_hooks",
+    "_optimizer_state_dict_pre_hooks",
+    "_optimizer_state_dict_post_hooks",
+    "_optimizer_load_state_dict_pre_hooks",
+    "_optimizer_load_state_dict_post_hooks",
+)
+
 _CPU = _rustdl.device("cpu")
 _new_tensor = Tensor.__new__
 
@@ -256,14 +266,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        for name in (
-            "_optimizer_step_pre_hooks",
-            "_optimizer_step_post_hooks",
-            "_optimizer_state_dict_pre_hooks",
-            "_optimizer_state_dict_post_hooks",
-            "_optimizer_load_state_dict_pre_hooks",
-            "_optimizer_load_state_dict_post_hooks",
-        ):
+        for name in _HOOK_DICTS:
             setattr(self, name, OrderedDict())
         self._patch_step_function()
         self.state: defaultdict = _ParamState(dict)
@@ -305,14 +308,7 @@ class Optimizer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restores a pickled (or copied) optimizer, filling in what an older one lacks."""
         self.__dict__.update(state)
-        for name in (
-            "_optimizer_step_pre_hooks",
-            "_optimizer_step_post_hooks",
-            "_optimizer_state_dict_pre_hooks",
-            "_optimizer_state_dict_post_hooks",
-            "_optimizer_load_state_dict_pre_hooks",
-            "_optimizer_load_state_dict_post_hooks",
-        ):
+        for name in _HOOK_DICTS:
             if name not in self.__dict__:
                 setattr(self, name, OrderedDict())
         self._patch_step_function()
