@@ -432,9 +432,12 @@ impl Tensor {
                     let ga = g.mul(&xb)?.mul(&xa.pow(&xb.add_scalar(-1.0)?)?)?;
                     // a zero exponent has a zero derivative, also at a == 0 (not 0 · inf)
                     let ga = Tensor::where_cond(&xb.eq_scalar(0.0)?, &ga.zeros_like()?, &ga)?;
-                    // d/db a^b = a^b ln a; zero where a == 0 (the limit PyTorch also takes)
+                    // d/db a^b = a^b ln a; zero where a == 0 and b >= 0 (the limit PyTorch also
+                    // takes), -inf·sign where a == 0 and b < 0 (inf · ln 0, as PyTorch's)
                     let ln = xa.log()?;
-                    let safe = Tensor::where_cond(&xa.eq_scalar(0.0)?, &xa.zeros_like()?, &ln)?;
+                    let b_nonneg = xb.binary(&xb.scalar_like(0.0)?, BinaryOp::Ge)?;
+                    let zero_base = xa.eq_scalar(0.0)?.binary(&b_nonneg, BinaryOp::And)?;
+                    let safe = Tensor::where_cond(&zero_base, &xa.zeros_like()?, &ln)?;
                     (ga, g.mul(y)?.mul(&safe)?)
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {

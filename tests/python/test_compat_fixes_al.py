@@ -727,3 +727,14 @@ def test_module_traversal_hooks_and_container_details():
     assert same is pd and list(pd.keys()) == ["a", "b", "c"]
     merged = {"z": rustdl.ones(3)} | pd
     assert type(merged) is dict and list(merged) == ["z", "a", "b", "c"]
+
+
+def test_pow_exponent_gradient_at_a_zero_base():
+    # d/dx 0^x = 0^x ln 0: 0 for x > 0, and inf · (-inf) = -inf for x < 0 (PyTorch's limits)
+    x = rustdl.tensor([-1.0, 0.0, 2.0, -2.5], dtype=rustdl.float64, requires_grad=True)
+    b = rustdl.zeros(4, dtype=rustdl.float64, requires_grad=True)
+    (b**x).sum().backward()
+    assert x.grad.tolist() == [-np.inf, 0.0, 0.0, -np.inf]
+    x = rustdl.tensor([-1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
+    (rustdl.tensor([0.0, 2.0], dtype=rustdl.float64) ** x).sum().backward()
+    assert x.grad.tolist() == [-np.inf, pytest.approx(4 * np.log(2))]
