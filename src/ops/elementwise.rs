@@ -359,6 +359,10 @@ impl Tensor {
         if self.device() != other.device() {
             return self.binary_with_cpu_scalar(other, op);
         }
+        if op == BinaryOp::Pow && self.dtype() == DType::Bool && other.dtype() == DType::Bool {
+            // bool ** bool stays bool, as PyTorch's: a ** b is a or not b
+            return self.binary(&other.unary(UnaryOp::Not)?, BinaryOp::Or);
+        }
         let (a, b) = self.promote_pair(other, op)?;
         let shape = broadcast_shapes(a.shape(), b.shape(), op.name())?;
         let la = a.layout().broadcast_to(&shape, op.name())?;

@@ -738,3 +738,9 @@ def test_pow_exponent_gradient_at_a_zero_base():
     x = rustdl.tensor([-1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
     (rustdl.tensor([0.0, 2.0], dtype=rustdl.float64) ** x).sum().backward()
     assert x.grad.tolist() == [-np.inf, pytest.approx(4 * np.log(2))]
+
+
+def test_bool_tensor_to_a_bool_power_stays_bool():
+    a = rustdl.tensor([True, False])
+    assert (a**True).tolist() == [True, False] and (a**True).dtype == rustdl.bool
+    assert a.pow(False).tolist() == [True, True]  # x ** 0 is 1
