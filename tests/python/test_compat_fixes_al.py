@@ -744,3 +744,9 @@ def test_bool_tensor_to_a_bool_power_stays_bool():
     a = rustdl.tensor([True, False])
     assert (a**True).tolist() == [True, False] and (a**True).dtype == rustdl.bool
     assert a.pow(False).tolist() == [True, True]  # x ** 0 is 1
+
+
+def test_a_buffer_keeps_its_tensors_requires_grad():
+    b = rustdl.nn.Buffer(rustdl.ones(2).requires_grad_())
+    assert b.requires_grad and b.is_leaf
+    assert not rustdl.nn.Buffer(rustdl.ones(2)).requires_grad

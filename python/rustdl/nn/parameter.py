@@ -116,6 +116,8 @@ class Buffer(Tensor):
         elif not isinstance(data, Tensor):
             raise TypeError(f"Buffer: data must be a Tensor, got {type(data).__name__}")
         self = Tensor.__new__(cls, data.detach())
+        if data.requires_grad:
+            self.requires_grad_(True)  # (a buffer keeps its tensor's requires_grad, as PyTorch's)
         self.persistent = bool(persistent)
         return self
 
