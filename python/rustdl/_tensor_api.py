@@ -4264,10 +4264,14 @@ def _bitwise(op, a, b):
         b = _rd.tensor(b, dtype=int64, device=a.device)
     elif isinstance(b, _np.generic) and b.dtype.kind in "biu":
         b = _rd.tensor(b.item(), dtype=_bool if b.dtype.kind == "b" else int64, device=a.device)
+    # (DTypeError: the TypeError rustdl raised before, and the NotImplementedError, a
+    # RuntimeError, that PyTorch's bitwise kernels raise for a float)
+    if isinstance(b, (builtins.float, _np.floating)):
+        raise _rd.DTypeError(f"{name}: expected a tensor, bool or int operand, got {type(b).__name__}")
     if not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected a tensor, bool or int operand, got {type(b).__name__}")
     if a.is_floating_point() or b.is_floating_point():
-        raise TypeError(
+        raise _rd.DTypeError(
             f"{name}: only integer and bool tensors are supported, got {a.dtype} (shape {tuple(a.shape)}) "
             f"and {b.dtype} (shape {tuple(b.shape)})"
         )
@@ -4304,7 +4308,7 @@ def bitwise_not(input):  # noqa: A002
     if input.dtype == _bool:
         return input.logical_not()
     if input.is_floating_point():
-        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got {input.dtype}")
+        raise _rd.DTypeError(f"bitwise_not: only integer and bool tensors are supported, got {input.dtype}")
     return -input - 1
 
 

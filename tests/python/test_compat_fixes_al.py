@@ -750,3 +750,12 @@ def test_a_buffer_keeps_its_tensors_requires_grad():
     b = rustdl.nn.Buffer(rustdl.ones(2).requires_grad_())
     assert b.requires_grad and b.is_leaf
     assert not rustdl.nn.Buffer(rustdl.ones(2)).requires_grad
+
+
+def test_bitwise_ops_on_floats_raise_what_pytorch_raises():
+    t = rustdl.tensor([1.0])
+    for f in (lambda: t & 1, lambda: t | t, lambda: rustdl.tensor([1, 2]) & 1.5, lambda: ~t):
+        with pytest.raises(RuntimeError):  # PyTorch's NotImplementedError (still a TypeError here)
+            f()
+        with pytest.raises(TypeError):
+            f()
