@@ -759,3 +759,20 @@ def test_bitwise_ops_on_floats_raise_what_pytorch_raises():
             f()
         with pytest.raises(TypeError):
             f()
+
+
+def test_full_backward_hooks_see_none_for_outputs_no_gradient_reached():
+    class Two(rustdl.nn.Module):
+        def forward(self, x):
+            return x * 2, x * 3
+
+    m, seen = Two(), []
+    m.register_full_backward_pre_hook(
+        lambda mod, go: seen.append([None if g is None else g.tolist() for g in go])
+    )
+    m.register_full_backward_hook(lambda mod, gi, go: seen.append([g.tolist() for g in gi]))
+    x = rustdl.ones(2, requires_grad=True)
+    a, _ = m(x)
+    a.sum().backward()
+    assert seen == [[[1.0, 1.0], None], [[2.0, 2.0]]]
+    assert x.grad.tolist() == [2.0, 2.0]

@@ -1285,6 +1285,8 @@ class _BackwardHookState:
         class _OutputHook(Function):
             @staticmethod
             def forward(ctx, *ys):
+                # an output no gradient reached is None in grad_output, as PyTorch's hooks see it
+                ctx.set_materialize_grads(False)
                 return tuple(y.detach() for y in ys) if len(ys) > 1 else ys[0].detach()
 
             @staticmethod
