@@ -120,6 +120,13 @@ def max_pool2d(
     )
 
 
+def _int64_avg_pool(pool, input, *args):  # noqa: A002
+    """An int64 average pool, as PyTorch's (no other integer dtype is taken): windows averaged
+    with truncating division, exact through float64 for sums below 2^53 (float64 on the CPU:
+    the GPU has none), returned on the input's device."""
+    return pool(input.cpu().double(), *args).trunc().long().to(input.device)
+
+
 def avg_pool2d(
     input,
     kernel_size,
@@ -132,21 +139,8 @@ def avg_pool2d(
     """Average pooling over an ``(N, C, H, W)`` or ``(C, H, W)`` input; ``divisor_override``
     divides each window's sum by that number instead of its size."""
     if isinstance(input, _rustdl.Tensor) and input.dtype == _rustdl.int64:
-        # int64 windows are averaged with truncating division, as PyTorch's (no other integer
-        # dtype is taken): exact through float64 for sums below 2^53
-        return (
-            avg_pool2d(
-                input.cpu().double(),
-                kernel_size,
-                stride,
-                padding,
-                ceil_mode,
-                count_include_pad,
-                divisor_override,
-            )
-            .trunc()
-            .long()
-            .to(input.device)  # (float64 on the CPU: the GPU has none)
+        return _int64_avg_pool(
+            avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         )
     _check_pool_nonempty("avg_pool2d", input, 4)
     if divisor_override is None:
@@ -3757,21 +3751,8 @@ def avg_pool3d(
     or ``count_include_pad=False`` (and padding) each window is gathered whole and divided as
     PyTorch does."""
     if isinstance(input, _rustdl.Tensor) and input.dtype == _rustdl.int64:
-        # int64 windows are averaged with truncating division, as PyTorch's (no other integer
-        # dtype is taken): exact through float64 for sums below 2^53
-        return (
-            avg_pool3d(
-                input.cpu().double(),
-                kernel_size,
-                stride,
-                padding,
-                ceil_mode,
-                count_include_pad,
-                divisor_override,
-            )
-            .trunc()
-            .long()
-            .to(input.device)  # (float64 on the CPU: the GPU has none)
+        return _int64_avg_pool(
+            avg_pool3d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         )
     op = "avg_pool3d"
     k, s, p = _pool3d_args(input, kernel_size, stride, padding, op)
