@@ -363,6 +363,23 @@ class ComplexTensor:
     def cfloat(self) -> ComplexTensor:
         return self.to(complex64)
 
+    # real casts keep the real part, with PyTorch's warning (``to`` warns)
+    def float(self, memory_format=None) -> Any:
+        return self.to(_rustdl.float32)
+
+    def double(self, memory_format=None) -> Any:
+        return self.to(_rustdl.float64)
+
+    def half(self, memory_format=None) -> Any:
+        return self.to(_rustdl.float16)
+
+    def bfloat16(self, memory_format=None) -> Any:
+        return self.to(_rustdl.bfloat16)
+
+    def bool(self, memory_format=None) -> Any:
+        """True where either part is non-zero (no warning: nothing is discarded)."""
+        return (self._re != 0) | (self._im != 0)
+
     def cdouble(self) -> ComplexTensor:
         return self.to(complex128)
 
@@ -1508,8 +1525,13 @@ def angle(input, *, out=None):  # noqa: A002
     if isinstance(input, ComplexTensor):
         return input.angle()
     x = input if input.is_floating_point() else input.to(_r().get_default_dtype())
-    # 0 also at +inf (x * 0 would be NaN there); NaN stays NaN
-    return _r().where(x < 0, _r().full_like(x, math.pi), _r().where(x.isnan(), x, _r().zeros_like(x)))
+    # 0 also at +inf (x * 0 would be NaN there); NaN stays NaN. The gradient is zero
+    # everywhere, NaN entries included, as PyTorch's
+    value = _r().where(
+        x < 0, _r().full_like(x, math.pi), _r().where(x.isnan(), x.detach(), _r().zeros_like(x))
+    )
+    # joined to x through a never-taken branch: x stays in the graph with a zero gradient
+    return _r().where(_r().zeros_like(x, dtype=_rustdl.bool), x, value) if x.requires_grad else value
 
 
 def conj(input):  # noqa: A002

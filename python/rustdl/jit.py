@@ -292,6 +292,11 @@ def is_tracing() -> bool:
     return False
 
 
+def script_if_tracing(fn: Callable) -> Callable:
+    """Returns ``fn`` unchanged: it would be scripted only under tracing, which never happens."""
+    return fn
+
+
 # the key under which jit.save stores the module in its checkpoint
 _JIT_KEY = "__rustdl_jit_module__"
 

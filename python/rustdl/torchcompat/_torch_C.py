@@ -14,6 +14,16 @@ def _get_tracing_state() -> None:
     return None
 
 
+def _is_tracing() -> bool:
+    """False: nothing is ever traced (``torch.jit.is_tracing``)."""
+    return False
+
+
+def _jit_is_script_object(obj: Any) -> bool:
+    """False: rustdl makes no TorchScript class instances."""
+    return False
+
+
 def _set_grad_enabled(mode: bool) -> None:
     """Turns gradient recording on or off, as ``torch.set_grad_enabled(mode)`` used as a call."""
     rustdl.set_grad_enabled(bool(mode))

@@ -1,0 +1,55 @@
+"""Fixes found by the 2026-12-08 rounds: audio DSP libraries (julius, auraloss,
+asteroid-filterbanks, nnAudio), Riemannian and Jacobian-descent optimizers, attribution and
+per-sample-gradient libraries, and a fuzzer of in-place autograd through views."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import rustdl
+from conftest import compat_report, run_compat
+
+
+def test_angle_of_real_input_has_zero_gradient_nan_included():
+    # PyTorch's backward of a real angle is zeros everywhere; the NaN entry passed 1 before
+    x = rustdl.tensor([-2.0, -0.0, 0.0, 3.0, math.nan, math.inf, -math.inf], requires_grad=True)
+    y = rustdl.angle(x)
+    got = y.detach().numpy()
+    want = np.array([math.pi, 0, 0, 0, math.nan, 0, math.pi])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-6)
+    assert y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(7))
+
+
+def test_complex_real_casts_keep_the_real_part():
+    z = rustdl.complex(rustdl.tensor([1.5, 0.0, 0.0]), rustdl.tensor([3.0, 0.0, -1.0]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f, d, h = z.float(), z.double(), z.half()
+    assert caught, "casting complex to real warns that the imaginary part is discarded"
+    assert f.dtype == rustdl.float32 and d.dtype == rustdl.float64
+    np.testing.assert_array_equal(d.numpy(), [1.5, 0.0, 0.0])
+    assert h.tolist() == [1.5, 0.0, 0.0]
+    assert z.bool().tolist() == [True, False, True]
+
+
+def test_tracing_probes(tmp_path):
+    out = compat_report(
+        run_compat(
+            tmp_path,
+            """
+            import json, torch
+
+            @torch.jit.script_if_tracing
+            def f(x):
+                return x + 1
+
+            print(json.dumps([torch._C._is_tracing(), torch._C._jit_is_script_object(f), f(2)]))
+            """,
+        )
+    )
+    assert out == [False, False, 3]
