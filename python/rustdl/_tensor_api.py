@@ -4753,6 +4753,13 @@ def arange(*args, **kwargs):
     ``requires_grad``, as ``torch.arange``: int64 for integer bounds, the default float dtype
     otherwise. Bounds may be 0-d tensors (``arange(lengths.max())``: an integer tensor counts as
     an int) and ``end`` may be given alone by keyword (``arange(end=3)``)."""
+    out = _arange(*args, **kwargs)
+    if kwargs.get("requires_grad"):
+        _rd._remember_leaf(out)  # the object AccumulateGrad.variable hands back
+    return out
+
+
+def _arange(*args, **kwargs):
     if kwargs:
         if not args and "start" not in kwargs and "end" in kwargs and "step" not in kwargs:
             args = (kwargs.pop("end"),)

@@ -18,6 +18,8 @@ import operator
 import types
 from typing import Any
 
+from . import _rustdl
+
 
 def _offending_position(obj: Any, args: tuple, kwargs: dict) -> str | None:
     """Where ``obj`` sits among the call's arguments ("argument 2 must be", "argument 'other'
@@ -90,24 +92,37 @@ def rename(kwargs: dict, renames: tuple, name: str) -> None:
             kwargs[real] = kwargs.pop(alias)
 
 
+def _takes_requires_grad(fn: Any) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "requires_grad" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def wrap(fn: Any, name: str) -> Any:
     """``fn`` with its argument ``AttributeError`` turned into a ``TypeError`` naming ``name``,
     taking numpy's ``axis``/``keepdims`` for ``dim``/``keepdim`` as PyTorch's functions do."""
     if getattr(fn, "_typed_errors", False):
         return fn
     renames = numpy_renames(fn)
+    # a factory's leaf made with requires_grad=True is the object AccumulateGrad.variable returns
+    makes_leaves = _takes_requires_grad(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if kwargs and renames:
             rename(kwargs, renames, name)
         try:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
         except AttributeError as e:
             t = retyped(e, name, args, kwargs)
             if t is None:
                 raise
             raise t from None
+        if makes_leaves and kwargs.get("requires_grad") and isinstance(out, _rustdl.Tensor):
+            _rustdl._remember_leaf(out)
+        return out
 
     wrapper._typed_errors = True
     return wrapper

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::autograd::{self, Node};
 use crate::error::{Error, Result as CoreResult};
@@ -21,7 +21,7 @@ pub fn node_name(n: &Node) -> String {
 }
 
 /// A recorded op, as `tensor.grad_fn`.
-#[pyclass(name = "Node", module = "rustdl.autograd", frozen, subclass)]
+#[pyclass(name = "Node", module = "rustdl.autograd", frozen, subclass, weakref)]
 pub struct PyNode {
     pub node: Arc<Node>,
 }
@@ -47,7 +47,7 @@ impl PyNode {
             .map(|e| -> PyResult<Bound<'py, PyAny>> {
                 let f: Bound<'py, PyAny> = match e {
                     None => py.None().into_bound(py),
-                    Some(Ok(n)) => Bound::new(py, PyNode { node: n })?.into_any(),
+                    Some(Ok(n)) => node_object(py, n)?,
                     Some(Err(t)) => Bound::new(py, PyAccumulateGrad { leaf: t })?.into_any(),
                 };
                 Ok(PyTuple::new(py, [f, 0usize.into_pyobject(py)?.into_any()])?.into_any())
@@ -121,11 +121,75 @@ impl PyNode {
     }
 }
 
+/// The Python object of `node`: the same one while it is alive (`t.grad_fn is t.grad_fn`, a
+/// node reached through two paths of `next_functions` is one object), as PyTorch's.
+pub fn node_object(py: Python<'_>, node: Arc<Node>) -> PyResult<Bound<'_, PyAny>> {
+    let extra = node_extra(py, &node);
+    let mut slot = extra.object.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(obj) = slot.as_ref().and_then(|w| w.bind(py).upgrade()) {
+        return Ok(obj);
+    }
+    let obj = Bound::new(py, PyNode { node: node.clone() })?.into_any();
+    *slot = Some(PyWeakrefReference::new(&obj)?.unbind());
+    Ok(obj)
+}
+
+/// The Python objects of leaves that require grad, by tensor id (weakly): what
+/// `AccumulateGrad.variable` hands back, so that it is the user's own tensor (`acc.variable is
+/// w`, attributes set through it reach `w`), as PyTorch's.
+static LEAF_OBJECTS: OnceLock<Mutex<LeafObjects>> = OnceLock::new();
+
+#[derive(Default)]
+struct LeafObjects {
+    by_id: HashMap<u64, Py<PyWeakrefReference>>,
+    /// the map's size after the last sweep of dead entries (the next one runs at twice that)
+    swept_at: usize,
+}
+
+fn leaf_objects() -> std::sync::MutexGuard<'static, LeafObjects> {
+    LEAF_OBJECTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remembers `obj` as the Python object of its tensor when that is a leaf requiring grad and
+/// no live object is remembered for it yet.
+pub fn remember_leaf_object(obj: &Bound<'_, PyTensor>) -> PyResult<()> {
+    let t = obj.get().tensor();
+    if !t.requires_grad() || !t.is_leaf() {
+        return Ok(());
+    }
+    let py = obj.py();
+    let mut map = leaf_objects();
+    if let Some(w) = map.by_id.get(&t.id()) {
+        if w.bind(py).upgrade().is_some() {
+            return Ok(());
+        }
+    }
+    map.by_id
+        .insert(t.id(), PyWeakrefReference::new(obj.as_any())?.unbind());
+    if map.by_id.len() >= 2 * map.swept_at.max(512) {
+        map.by_id.retain(|_, w| w.bind(py).upgrade().is_some());
+        map.swept_at = map.by_id.len();
+    }
+    Ok(())
+}
+
+/// `rustdl._rustdl._remember_leaf(t)`: see [`remember_leaf_object`] (factories called with
+/// `requires_grad=True`).
+#[pyfunction]
+fn _remember_leaf(obj: &Bound<'_, PyTensor>) -> PyResult<()> {
+    remember_leaf_object(obj)
+}
+
 /// What the bindings keep with a node: `grad_fn.metadata`'s dict and, for a Python Function's
 /// node, its ctx.
 struct NodeExtra {
     metadata: Py<pyo3::types::PyDict>,
     ctx: Option<Py<PyAny>>,
+    /// the node's live Python object, weakly (see [`node_object`])
+    object: Mutex<Option<Py<PyWeakrefReference>>>,
 }
 
 fn node_extra<'a>(py: Python<'_>, node: &'a Node) -> &'a NodeExtra {
@@ -133,6 +197,7 @@ fn node_extra<'a>(py: Python<'_>, node: &'a Node) -> &'a NodeExtra {
         Box::new(NodeExtra {
             metadata: pyo3::types::PyDict::new(py).unbind(),
             ctx: None,
+            object: Mutex::new(None),
         }) as Box<autograd::PackedAny>
     });
     // only this module sets a node's extra, always to a NodeExtra
@@ -147,6 +212,7 @@ fn keep_ctx(py: Python<'_>, node: &Node, ctx: &Option<Py<PyAny>>) {
         let _ = node.extra.set(Box::new(NodeExtra {
             metadata: pyo3::types::PyDict::new(py).unbind(),
             ctx: Some(c.clone_ref(py)),
+            object: Mutex::new(None),
         }));
     }
 }
@@ -214,9 +280,19 @@ impl PyAccumulateGrad {
     fn name(&self) -> &'static str {
         "torch::autograd::AccumulateGrad"
     }
+    /// The leaf: the user's own Python object where one is alive (see [`LEAF_OBJECTS`]).
     #[getter]
-    fn variable(&self) -> PyTensor {
-        self.leaf.clone().into()
+    fn variable<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let known = leaf_objects()
+            .by_id
+            .get(&self.leaf.id())
+            .and_then(|w| w.bind(py).upgrade());
+        if let Some(obj) = known {
+            return Ok(obj);
+        }
+        let obj = Bound::new(py, PyTensor::from(self.leaf.clone()))?;
+        remember_leaf_object(&obj)?;
+        Ok(obj.into_any())
     }
     #[getter]
     fn next_functions<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
@@ -224,6 +300,15 @@ impl PyAccumulateGrad {
     }
     fn __repr__(&self) -> &'static str {
         "<AccumulateGrad object>"
+    }
+    // one leaf's accumulators are one node, however reached
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyAccumulateGrad>()
+            .is_ok_and(|o| o.get().leaf.id() == self.leaf.id())
+    }
+    fn __hash__(&self) -> u64 {
+        self.leaf.id()
     }
 }
 
@@ -610,6 +695,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNode>()?;
     m.add_class::<PyAccumulateGrad>()?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(_remember_leaf, m)?)?;
     m.add_function(wrap_pyfunction!(_set_anomaly_nan_check, m)?)?;
     m.add_function(wrap_pyfunction!(_attach_function, m)?)?;
     m.add_function(wrap_pyfunction!(_saved_hook_contexts, m)?)?;

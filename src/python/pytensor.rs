@@ -921,12 +921,14 @@ impl PyTensor {
         self.tensor().requires_grad()
     }
     #[setter]
-    fn set_requires_grad(&self, v: bool) -> PyResult<()> {
-        Ok(self.tensor().set_requires_grad(v)?)
+    fn set_requires_grad(slf: &Bound<'_, Self>, v: bool) -> PyResult<()> {
+        slf.get().tensor().set_requires_grad(v)?;
+        super::autograd_py::remember_leaf_object(slf)
     }
     #[pyo3(signature = (requires_grad=true))]
-    fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
-        slf.tensor().set_requires_grad(requires_grad)?;
+    fn requires_grad_(slf: Bound<'_, Self>, requires_grad: bool) -> PyResult<Bound<'_, Self>> {
+        slf.get().tensor().set_requires_grad(requires_grad)?;
+        super::autograd_py::remember_leaf_object(&slf)?;
         Ok(slf)
     }
     #[getter]
@@ -934,10 +936,11 @@ impl PyTensor {
         self.tensor().is_leaf()
     }
     #[getter]
-    fn grad_fn(&self) -> Option<super::autograd_py::PyNode> {
+    fn grad_fn<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.tensor()
             .grad_fn()
-            .map(|node| super::autograd_py::PyNode { node })
+            .map(|node| super::autograd_py::node_object(py, node))
+            .transpose()
     }
     #[getter]
     fn get_grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {

@@ -53,3 +53,55 @@ def test_tracing_probes(tmp_path):
         )
     )
     assert out == [False, False, 3]
+
+
+def _accumulator(y):
+    """The AccumulateGrad node under ``y = (leaf * k).sum()``."""
+    return y.grad_fn.next_functions[0][0].next_functions[0][0]
+
+
+def test_accumulate_grad_variable_is_the_users_tensor():
+    # a library walking next_functions to the leaves (Jacobian descent) sets attributes on them
+    makers = [
+        lambda: rustdl.tensor([1.0, 2.0], requires_grad=True),
+        lambda: rustdl.zeros(2, requires_grad=True),
+        lambda: rustdl.arange(2.0, requires_grad=True),
+        lambda: rustdl.ones(2).requires_grad_(),
+        lambda: rustdl.nn.Parameter(rustdl.ones(2)),
+    ]
+    for make in makers:
+        a = make()
+        acc = _accumulator((a * 2).sum())
+        assert acc.variable is a
+        acc.variable.jac = 1
+        assert a.jac == 1
+    b = rustdl.ones(2)
+    b.requires_grad = True
+    assert _accumulator((b * 2).sum()).variable is b
+
+
+def test_graph_nodes_keep_their_identity():
+    a = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    z = a * 2
+    w = z + z.sin()
+    assert w.grad_fn is w.grad_fn
+    first = w.grad_fn.next_functions[0][0]
+    second = w.grad_fn.next_functions[1][0].next_functions[0][0]
+    assert first is second  # MulBackward reached through two paths
+    n1 = first.next_functions[0][0]
+    n2 = second.next_functions[0][0]
+    assert n1 == n2 and len({n1, n2}) == 1
+    assert len({n1.variable: 0, n2.variable: 1}) == 1
+    # the leaves a Linear layer's graph reaches are its parameters themselves
+    lin = rustdl.nn.Linear(2, 2)
+    out = lin(rustdl.ones(2)).sum()
+    leaves, todo = [], [out.grad_fn]
+    while todo:
+        for f, _ in todo.pop().next_functions:
+            if f is None:
+                continue
+            if type(f).__name__ == "AccumulateGrad":
+                leaves.append(f.variable)
+            else:
+                todo.append(f)
+    assert sorted(map(id, leaves)) == sorted(map(id, lin.parameters()))
