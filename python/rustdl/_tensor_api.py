@@ -1234,20 +1234,33 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
         idx = [(i - offset) * c + i for i in range(k)]
     lead = tuple(input.shape[i] for i in rest)
     strides = input.stride()
-    # (an expanded input's elements share memory: with autograd, the diagonal of a copy, whose
-    # gradient can tell them apart; without it, a view as PyTorch's)
-    if not (input.requires_grad and any(st == 0 and m > 1 for m, st in zip(input.shape, strides))):
-        # a view sharing storage with ``input`` whatever its layout (writes to it reach
-        # ``input``, as in PyTorch): the diagonal walks both dims at once
-        s1, s2 = strides[d1], strides[d2]
-        start = input.storage_offset() + (offset * s2 if offset >= 0 else -offset * s1)
-        if k == 0:
-            start = input.storage_offset()
-        return input._as_strided_view([*lead, k], [strides[i] for i in rest] + [s1 + s2], start)
-    # an expanded input (elements sharing memory): the diagonal of a copy
-    flat = x.reshape(*lead, r * c)
-    index = _rd.tensor(idx, dtype=int64, device=input.device)
-    return flat.index_select(len(lead), index) if k else flat.narrow(len(lead), 0, 0)
+    # a view sharing storage with ``input`` whatever its layout (writes to it reach ``input``,
+    # as in PyTorch): the diagonal walks both dims at once
+    s1, s2 = strides[d1], strides[d2]
+    start = input.storage_offset() + (offset * s2 if offset >= 0 else -offset * s1)
+    if k == 0:
+        start = input.storage_offset()
+    size, stride = [*lead, k], [strides[i] for i in rest] + [s1 + s2]
+    if input.requires_grad and _may_overlap(input):
+        # elements sharing memory (an expand) each take their own gradient, as PyTorch's
+        pos = _np.diagonal(_np.arange(input.numel()).reshape(tuple(input.shape)), offset, d1, d2)
+        return input._as_strided_view_indexed(size, stride, start, _index_of(pos, input))
+    return input._as_strided_view(size, stride, start)
+
+
+def _may_overlap(t):
+    """Whether two elements of ``t`` may share memory (an expand, ``unfold`` windows)."""
+    extent = 1
+    for st, n in sorted((st, n) for n, st in zip(t.shape, t.stride()) if n > 1):
+        if st < extent:
+            return True
+        extent += (n - 1) * st
+    return False
+
+
+def _index_of(pos, like):
+    """Row-major positions (numpy) as a flat int64 tensor on ``like``'s device."""
+    return _rd.from_numpy(_np.ascontiguousarray(pos, dtype=_np.int64).reshape(-1)).to(like.device)
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
@@ -3177,15 +3190,20 @@ def _unfold(self, dimension, size, step):
     if not isinstance(size, int) or size < 0 or size > n:
         raise _rd.ArgumentError(f"unfold: size ({size}) must be in [0, {n}] for dimension {dimension}")
     nw = (n - size) // step + 1
-    if x.requires_grad and any(st == 0 and k > 1 for k, st in zip(x.shape, x.stride())):
-        # an expanded input's elements share memory, so a gradient could not tell them apart:
-        # windows of a copy (without autograd, a view of the shared memory, as PyTorch's)
-        x = x.contiguous()
     # a view, as PyTorch's: dim d walks the windows (stride × step), a new last dim each window
     shape, strides = list(x.shape), list(x.stride())
     shape[d], last = nw, strides[d]
     strides[d] = strides[d] * step
-    out = x._as_strided_view(shape + [size], strides + [last], x.storage_offset())
+    if x.requires_grad and _may_overlap(x):
+        # elements sharing memory (an expand) each take their own gradient, as PyTorch's
+        pos = _np.arange(x.numel()).reshape(tuple(x.shape))
+        win = _np.arange(nw)[:, None] * step + _np.arange(size)[None, :]
+        pos = _np.moveaxis(_np.take(pos, win, axis=d), d + 1, -1)
+        out = x._as_strided_view_indexed(
+            shape + [size], strides + [last], x.storage_offset(), _index_of(pos, x)
+        )
+    else:
+        out = x._as_strided_view(shape + [size], strides + [last], x.storage_offset())
     return x[:size] if self.dim() == 0 else out  # a scalar's one window: shape [size]
 
 
@@ -3265,11 +3283,10 @@ def _as_strided(self, size, stride, storage_offset=None):
         raise _rd.OutOfMemoryError(
             f"as_strided: size {tuple(size)} has {count} elements, more than this machine can hold"
         )
-    broadcast = self.requires_grad and any(st == 0 and n > 1 for n, st in zip(self.shape, self.stride()))
-    if storage_offset >= self.storage_offset() and not broadcast:
+    if storage_offset >= self.storage_offset():
         # a view from this tensor's first element on: writes through it reach this tensor, as
-        # PyTorch's (its gradient goes back to the elements it reads); an expanded tensor, whose
-        # elements share memory, is read by the gather below, which gives each read one gradient
+        # PyTorch's (its gradient goes back to the elements it reads, split evenly among
+        # elements that share memory, as PyTorch's)
         return self._as_strided_view(size, stride, storage_offset)
     pos = _positions(size, stride, storage_offset)
     # a broadcast (stride-0) dim repeats the same storage: its first index stands for all, so an

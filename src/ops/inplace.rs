@@ -205,6 +205,46 @@ impl Tensor {
     /// summed back into this tensor's elements (a position read twice gets both gradients, a
     /// position that is not one of this tensor's elements none).
     pub fn as_strided(&self, shape: &[usize], strides: &[usize], offset: usize) -> Result<Tensor> {
+        let view = self.strided_layout(shape, strides, offset)?;
+        let geo = Geometry::new(self.layout(), &view)?;
+        Ok(self.view_op(view, "as_strided", move |g| {
+            Ok(vec![Some(geo.view_to_base(g)?)])
+        }))
+    }
+
+    /// [`as_strided`](Self::as_strided) for a view whose elements are this tensor's own elements
+    /// at the row-major positions `index` (int64, one per element of the view): its gradient
+    /// goes to those elements, so elements of an overlapping tensor (an expand) that share
+    /// memory each get their own, as PyTorch's `diagonal` and `unfold` gradients.
+    pub fn as_strided_indexed(
+        &self,
+        shape: &[usize],
+        strides: &[usize],
+        offset: usize,
+        index: &Tensor,
+    ) -> Result<Tensor> {
+        let view = self.strided_layout(shape, strides, offset)?;
+        let n = view.numel();
+        ensure!(
+            index.dtype() == DType::I64 && index.numel() == n,
+            Shape,
+            "as_strided: the index of a view of {n} elements must be {n} int64 positions, got \
+             {} of {}",
+            index.numel(),
+            index.dtype().name()
+        );
+        // (index_add checks the positions' range when the gradient is summed)
+        let index = index.to_device(self.device())?.reshape(&[n])?;
+        let (numel, in_shape) = (self.numel(), self.shape().to_vec());
+        Ok(self.view_op(view, "as_strided", move |g| {
+            let gf = g.contiguous()?.reshape(&[n])?;
+            let flat = Tensor::zeros(&[numel], g.dtype(), g.device())?.index_add(0, &index, &gf)?;
+            Ok(vec![Some(flat.reshape(&in_shape)?)])
+        }))
+    }
+
+    /// The layout `as_strided` gives, checked against this tensor's storage.
+    fn strided_layout(&self, shape: &[usize], strides: &[usize], offset: usize) -> Result<Layout> {
         ensure!(
             shape.len() == strides.len(),
             Shape,
@@ -223,10 +263,7 @@ impl Tensor {
             "as_strided: size {shape:?} and stride {strides:?} at storage offset {offset} reach past \
              the end of a storage of {len} elements"
         );
-        let geo = Geometry::new(self.layout(), &view)?;
-        Ok(self.view_op(view, "as_strided", move |g| {
-            Ok(vec![Some(geo.view_to_base(g)?)])
-        }))
+        Ok(view)
     }
 }
 

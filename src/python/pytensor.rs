@@ -817,6 +817,18 @@ impl PyTensor {
     ) -> PyResult<PyTensor> {
         self.op(|t| t.as_strided(&size.0, &stride.0, offset))
     }
+    /// `_as_strided_view` whose gradient goes to this tensor's elements at the row-major
+    /// positions `index` (an overlapping tensor's `diagonal`/`unfold`).
+    fn _as_strided_view_indexed(
+        &self,
+        size: super::convert::Items<usize>,
+        stride: super::convert::Items<usize>,
+        offset: usize,
+        index: PyRef<'_, PyTensor>,
+    ) -> PyResult<PyTensor> {
+        let index = index.tensor();
+        self.op(|t| t.as_strided_indexed(&size.0, &stride.0, offset, &index))
+    }
     /// This tensor's storage and version counter under `other`'s layout (a view of this
     /// tensor's storage), as a plain tensor: no history and no view tracking. A leaf's in-place
     /// shape change (`t_`, `squeeze_`, ...) becomes this, so the leaf stays a leaf.

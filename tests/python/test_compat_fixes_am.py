@@ -105,3 +105,40 @@ def test_graph_nodes_keep_their_identity():
             else:
                 todo.append(f)
     assert sorted(map(id, leaves)) == sorted(map(id, lin.parameters()))
+
+
+def test_views_of_an_expanded_tensor_stay_views_under_autograd():
+    # unfold/diagonal/as_strided of an expand were copies with grad on: a later in-place change
+    # of the base did not reach them (values and gradients stale)
+    x = rustdl.tensor([1.0, 2.0], dtype=rustdl.float64, requires_grad=True)
+    y = x * 1
+    u = y[:1].expand(3).unfold(0, 3, 2)
+    d = y.unsqueeze(0).expand(2, 2).diagonal()
+    s = y.unsqueeze(0).expand(2, 2).as_strided((2,), (1,), 0)
+    y.mul_(10)
+    assert u.tolist() == [[10.0, 10.0, 10.0]] and d.tolist() == [10.0, 20.0] and s.tolist() == [10.0, 20.0]
+    (u.sum() + d.sum() + s.sum()).backward()
+    # d/dx of 3·10·x0 + 10·x0 + 10·x1 + 10·x0 + 10·x1
+    np.testing.assert_allclose(x.grad.numpy(), [50.0, 20.0])
+
+
+def test_gradient_of_an_expanded_tensor_through_its_diagonal_and_windows():
+    # each element sharing memory takes its own gradient (the positions it was read from)
+    x = rustdl.tensor([1.0, 2.0, 3.0], dtype=rustdl.float64, requires_grad=True)
+    e = (x * 1)[:2].unsqueeze(0).expand(3, 2)
+    e.retain_grad()
+    u = e.unfold(0, 2, 1)  # windows along dim 0: u[w, j, k] = e[w + k, j]
+    w = rustdl.arange(8.0, dtype=rustdl.float64).reshape(u.shape)
+    (u * w).sum().backward(retain_graph=True)
+    want = np.zeros((3, 2))
+    wn = w.numpy()
+    for i in range(2):
+        for j in range(2):
+            for k in range(2):
+                want[i + k, j] += wn[i, j, k]
+    np.testing.assert_allclose(e.grad.numpy(), want)
+    np.testing.assert_allclose(x.grad.numpy(), [want[:, 0].sum(), want[:, 1].sum(), 0.0])
+    e.grad, x.grad = None, None
+    (e.diagonal() ** 2).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), [[2.0, 0.0], [0.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0, 0.0])
