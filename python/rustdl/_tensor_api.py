@@ -1224,14 +1224,11 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
     if d1 == d2:
         raise _rd.ArgumentError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rest = [i for i in range(n) if i not in (d1, d2)]
-    x = input.permute(*rest, d1, d2)
     r, c = input.shape[d1], input.shape[d2]
     if offset >= 0:
         k = builtins.max(0, builtins.min(r, c - offset))
-        idx = [i * c + i + offset for i in range(k)]
     else:
         k = builtins.max(0, builtins.min(r + offset, c))
-        idx = [(i - offset) * c + i for i in range(k)]
     lead = tuple(input.shape[i] for i in rest)
     strides = input.stride()
     # a view sharing storage with ``input`` whatever its layout (writes to it reach ``input``,
