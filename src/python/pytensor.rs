@@ -1124,6 +1124,13 @@ impl PyTensor {
                     fresh.set_grad(Some(g))?;
                 }
             }
+        } else if let Some(node) = me.grad_fn() {
+            // a non-leaf (a view too) keeps its history: PyTorch swaps the data under the same
+            // autograd identity, so gradients still flow through it
+            fresh.set_history(Some(node));
+            if me.retains_grad() {
+                fresh.retain_grad();
+            }
         }
         self.replace(fresh);
         Ok(())

@@ -142,3 +142,48 @@ def test_gradient_of_an_expanded_tensor_through_its_diagonal_and_windows():
     (e.diagonal() ** 2).sum().backward()
     np.testing.assert_allclose(e.grad.numpy(), [[2.0, 0.0], [0.0, 4.0], [0.0, 0.0]])
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0, 0.0])
+
+
+def test_data_assignment_with_another_layout_keeps_a_non_leafs_history():
+    x = rustdl.tensor([[0.5, -1.2], [0.7, 0.1]], dtype=rustdl.float64, requires_grad=True)
+    v = x[:, 0]  # a strided view: the new data's layout differs
+    v.data = rustdl.tensor([3.0, 4.0], dtype=rustdl.float64)
+    assert v.requires_grad and not v.is_leaf and v.grad_fn is not None
+    assert v.tolist() == [3.0, 4.0] and x[:, 0].tolist() == [0.5, 0.7]
+    (v * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2.0, 0.0], [2.0, 0.0]])
+    base = rustdl.linspace(-2, 2, 12, dtype=rustdl.float64).reshape(4, 3)
+    w = base[1:2].clone().requires_grad_()
+    y = w + 0
+    y.retain_grad()
+    y.data = base[1:2]  # a slice at an offset
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[3.0, 3.0, 3.0]])
+    np.testing.assert_array_equal(y.grad.numpy(), [[3.0, 3.0, 3.0]])
+
+
+def test_full_backward_hooks_keep_requires_grad_and_positions():
+    seen = []
+    loss = rustdl.nn.MSELoss()
+    loss.register_forward_hook(lambda m, inp, out: seen.append([t.requires_grad for t in inp]))
+    loss.register_full_backward_hook(lambda m, gi, go: seen.append([tuple(g.shape) for g in gi]))
+    loss(rustdl.randn(3, requires_grad=True), rustdl.randn(3)).backward()
+    # the target stays a tensor that needs no gradient; grad_input gives it zeros
+    assert seen == [[True, False], [(3,), (3,)]]
+
+    class Three(rustdl.nn.Module):
+        def forward(self, a, n, b):
+            return a.detach(), a * b * n, 5
+
+    def shapes(gs):
+        return [None if g is None else tuple(g.shape) for g in gs]
+
+    calls = []
+    t = Three()
+    t.register_full_backward_pre_hook(lambda m, go: (calls.append(shapes(go)), (None, go[1] * 10, None))[1])
+    t.register_full_backward_hook(lambda m, gi, go: calls.append((shapes(gi), shapes(go))))
+    a = rustdl.ones(2, requires_grad=True)
+    t(a, 3, rustdl.ones(2))[1].sum().backward()
+    # one entry per argument and per output, None for non-tensors and unreached outputs
+    assert calls == [[None, (2,), None], ([(2,), None, (2,)], [None, (2,), None])]
+    np.testing.assert_array_equal(a.grad.numpy(), [30.0, 30.0])

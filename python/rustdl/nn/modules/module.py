@@ -1239,20 +1239,27 @@ class _BackwardHookState:
         return grad_input
 
     def wrap_inputs(self, args: tuple) -> tuple:
+        """The tensor arguments through an identity Function whose backward calls the hooks;
+        ``grad_input`` has one entry per argument (None for a non-tensor), as PyTorch's."""
         from ...autograd import Function
 
         idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        self.n_inputs = len(idx)
+        self.n_inputs = len(args)
         need = [args[i].requires_grad for i in idx]
-        self.inputs_need_grad = any(need)
+        self.inputs_need_grad = any(need) and _rustdl.is_grad_enabled()
         if not self.inputs_need_grad:
             return args
+        # an input that needs no gradient gets zeros in grad_input, as PyTorch's hook gives it
+        blanks = [None if n else (args[i].shape, args[i].dtype, args[i].device) for i, n in zip(idx, need)]
         state = self
 
         class _InputHook(Function):
             @staticmethod
             def forward(ctx, *xs):
-                return tuple(x.detach() for x in xs) if len(xs) > 1 else xs[0].detach()
+                ys = tuple(x.detach() for x in xs)
+                # inputs that need no gradient stay so inside the module, as PyTorch's
+                ctx.mark_non_differentiable(*[y for y, n in zip(ys, need) if not n])
+                return ys if len(ys) > 1 else ys[0]
 
             @staticmethod
             def backward(ctx, *grads):
@@ -1261,10 +1268,16 @@ class _BackwardHookState:
                     # backward through a saved tensor of the module): the hooks do not fire
                     # again, as PyTorch's fire once per gradient of the outputs
                     return grads if len(grads) > 1 else grads[0]
-                # an input that needs no gradient gets zeros, as PyTorch's hook gives it
-                gi = tuple(g if n or g is None else g.new_zeros(g.shape) for g, n in zip(grads, need))
-                gi = state.call_hooks(gi)
+                gi = [
+                    g if b is None else _rustdl.zeros(b[0], dtype=b[1], device=b[2])
+                    for g, b in zip(grads, blanks)
+                ]
+                full = [None] * state.n_inputs
+                for i, g in zip(idx, gi):
+                    full[i] = g
+                full = state.call_hooks(tuple(full))
                 state.grad_output = None
+                gi = tuple(full[i] if n else None for i, n in zip(idx, need))
                 return gi if len(gi) > 1 else gi[0]
 
         wrapped = _InputHook.apply(*[args[i] for i in idx])
@@ -1275,11 +1288,19 @@ class _BackwardHookState:
         return tuple(out)
 
     def wrap_outputs(self, out):
+        """The tensor outputs through an identity Function whose backward records
+        ``grad_output`` (one entry per output of a tuple, None for a non-tensor or an output no
+        gradient reached) and runs the pre-hooks, as PyTorch's."""
         from ...autograd import Function
 
-        tensors = [t for t in _tensors_in(out) if t.requires_grad]
-        if not tensors or not isinstance(out, (Tensor, tuple)):
+        if not isinstance(out, (Tensor, tuple)):
             return out
+        items = [out] if isinstance(out, Tensor) else list(out)
+        pos = [i for i, v in enumerate(items) if isinstance(v, Tensor)]
+        need = [items[i].requires_grad for i in pos]
+        if not any(need) or not _rustdl.is_grad_enabled():
+            return out
+        n_outputs = len(items)
         state = self
 
         class _OutputHook(Function):
@@ -1287,25 +1308,27 @@ class _BackwardHookState:
             def forward(ctx, *ys):
                 # an output no gradient reached is None in grad_output, as PyTorch's hooks see it
                 ctx.set_materialize_grads(False)
-                return tuple(y.detach() for y in ys) if len(ys) > 1 else ys[0].detach()
+                zs = tuple(y.detach() for y in ys)
+                ctx.mark_non_differentiable(*[z for z, n in zip(zs, need) if not n])
+                return zs if len(zs) > 1 else zs[0]
 
             @staticmethod
             def backward(ctx, *grads):
-                grads = state.call_pre_hooks(tuple(grads))
-                state.grad_output = grads
+                full = [None] * n_outputs
+                for i, g, n in zip(pos, grads, need):
+                    full[i] = g if n else None
+                full = state.call_pre_hooks(tuple(full))
+                state.grad_output = full
                 if state.hooks and not state.inputs_need_grad:
                     state.call_hooks((None,) * state.n_inputs)
-                return grads if len(grads) > 1 else grads[0]
+                back = tuple(full[i] if n else None for i, n in zip(pos, need))
+                return back if len(back) > 1 else back[0]
 
-        if isinstance(out, Tensor):
-            return _OutputHook.apply(out)
-        items = list(out)
-        pos = [i for i, v in enumerate(items) if isinstance(v, Tensor) and v.requires_grad]
         wrapped = _OutputHook.apply(*[items[i] for i in pos])
         wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
         for i, w in zip(pos, wrapped):
             items[i] = w
-        return tuple(items)
+        return items[0] if isinstance(out, Tensor) else tuple(items)
 
 
 class _WithoutModule:
