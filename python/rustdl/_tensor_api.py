@@ -3838,8 +3838,14 @@ def tensordot(a, b, dims=2):
     k = 1
     for d in da:
         k *= a.shape[d]
-    left = (a.permute(*fa, *da) if a.dim() else a).reshape(-1, k)
-    right = (b.permute(*db, *fb) if b.dim() else b).reshape(k, -1)
+    # free sizes spelled out: -1 cannot be inferred beside a contracted size of 0
+    m = n = 1
+    for d in fa:
+        m *= a.shape[d]
+    for d in fb:
+        n *= b.shape[d]
+    left = (a.permute(*fa, *da) if a.dim() else a).reshape(m, k)
+    right = (b.permute(*db, *fb) if b.dim() else b).reshape(k, n)
     return (left @ right).reshape(*[a.shape[d] for d in fa], *[b.shape[d] for d in fb])
 
 
@@ -5109,10 +5115,9 @@ _plain_copy = Tensor.__copy__
 def _copy(self):
     """``copy.copy``: a tensor sharing storage (see the core's), of the tensor's own class with
     its attributes (a shallow copy of them), as PyTorch's."""
-    from ._dispatch import kind
 
     out = _plain_copy(self)
-    if type(self) is Tensor or kind(type(self)) != 1:
+    if type(self) is Tensor:
         return out
     sub = _rewrap(out, type(self))
     sub.__dict__.update(self.__dict__)
@@ -5137,17 +5142,39 @@ def _deepcopy(self, memo):
     return sub
 
 
-def _reduce(self):
-    """Pickling: see the core's ``__reduce__``; a subclass instance is rebuilt as its class."""
+def _reduce_parts(self):
+    """The core's pickling of ``self``: the function and arguments rebuilding its values, and
+    its attributes (None when it has none)."""
     reduced = _plain_reduce(self)
-    if type(self) is Tensor:
-        return reduced
-    return (_rebuild_subclass, (type(self), reduced[0], reduced[1]), *reduced[2:])
+    return reduced[0], reduced[1], (reduced[2] if len(reduced) > 2 and reduced[2] else None)
 
 
-def _rebuild_subclass(cls, rebuild, args):
+def _reduce(self):
+    """Pickling: see the core's ``__reduce__``; a subclass instance is rebuilt as its class, with
+    its attributes. Always a pair, as PyTorch's (a subclass's own ``__reduce_ex__`` unpacks
+    ``fn, args = super().__reduce_ex__(proto)``)."""
+    rebuild, args, state = _reduce_parts(self)
+    if type(self) is Tensor and state is None:
+        return rebuild, args
+    return (_rebuild_subclass, (type(self), rebuild, args, state))
+
+
+def _rebuild_subclass(cls, rebuild, args, state=None):
     """Unpickles a Tensor subclass instance (see ``_reduce``)."""
-    return _rewrap(rebuild(*args), cls)
+    t = rebuild(*args)
+    out = t if cls is Tensor else _rewrap(t, cls)
+    if state:
+        _set_state(out, state)
+    return out
+
+
+def _set_state(obj, state):
+    """A rebuilt tensor's attributes: through its class's ``__setstate__`` where it has one."""
+    setstate = getattr(type(obj), "__setstate__", None)
+    if setstate is not None and setstate is not getattr(object, "__setstate__", None):
+        obj.__setstate__(state)
+    else:
+        obj.__dict__.update(state)
 
 
 for _f, _name in ((_deepcopy, "__deepcopy__"), (_reduce, "__reduce__"), (_copy, "__copy__")):

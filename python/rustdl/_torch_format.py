@@ -323,6 +323,8 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
         if t.__name__ == "_Step":  # an optimizer's step count: a 0-d float32 tensor, as PyTorch's
             return self._tensor(self._keep(_rustdl.tensor(float(obj), dtype=_rustdl.float32)), False)
         if isinstance(obj, Tensor):
+            if type(obj) is not Tensor and _own_reduce(t):
+                return NotImplemented  # the class pickles itself
             if isinstance(obj, Parameter):
                 inner = self._keep(_Plain(obj, False))
                 return (
@@ -375,10 +377,21 @@ class _ObjectWriter(pickle._Pickler):  # type: ignore[name-defined,misc]  # the 
 
 
 def _is_subclass_tensor(t: Any) -> bool:
-    """An instance of a user's Tensor subclass (one taking part in ``__torch_function__``)."""
-    from ._dispatch import kind
+    """An instance of a user's Tensor subclass, written with its class as PyTorch writes it (a
+    Parameter subclass is written as a Parameter, as PyTorch's, unless it pickles itself)."""
+    from .nn.parameter import Parameter
 
-    return type(t) is not Tensor and kind(type(t)) == 1
+    if type(t) is Tensor or type(t).__module__.split(".", 1)[0] == "rustdl":
+        return False  # (rustdl's own stand-ins, nn.Buffer, are written as plain tensors)
+    return _own_reduce(type(t)) or not isinstance(t, Parameter)
+
+
+def _own_reduce(cls: type) -> bool:
+    """Whether a Tensor subclass defines its own ``__reduce_ex__`` (pickled through it)."""
+    from .nn.parameter import Parameter
+
+    r = getattr(cls, "__reduce_ex__", None)
+    return r is not Tensor.__reduce_ex__ and r is not Parameter.__reduce_ex__
 
 
 def _is_size(v: Any) -> bool:

@@ -187,3 +187,98 @@ def test_full_backward_hooks_keep_requires_grad_and_positions():
     # one entry per argument and per output, None for non-tensors and unreached outputs
     assert calls == [[None, (2,), None], ([(2,), None, (2,)], [None, (2,), None])]
     np.testing.assert_array_equal(a.grad.numpy(), [30.0, 30.0])
+
+
+def test_tensordot_over_an_empty_dimension():
+    a = rustdl.zeros(5, 0)
+    assert tuple(rustdl.tensordot(a, a, dims=([1], [1])).shape) == (5, 5)
+    assert rustdl.tensordot(a, a, dims=([1], [1])).abs().sum().item() == 0
+    assert tuple(rustdl.tensordot(rustdl.zeros(2, 0, 3), rustdl.zeros(0, 3, 4), dims=2).shape) == (2, 4)
+
+
+class _Tagged(rustdl.Tensor):
+    """A subclass outside __torch_function__ with a constructor of its own keywords."""
+
+    __torch_function__ = rustdl._dispatch.disabled_torch_function_impl
+
+    def __new__(cls, data, tag=None, requires_grad=False):
+        out = rustdl.Tensor._make_subclass(cls, data, requires_grad)
+        out.tag = tag
+        return out
+
+
+class _TaggedParameter(_Tagged, rustdl.nn.Parameter):
+    def __new__(cls, data=None, tag=None, requires_grad=True):
+        return _Tagged.__new__(cls, data, tag, requires_grad)
+
+
+def test_parameter_subclass_with_keywords_and_subclass_pickling():
+    import copy
+    import pickle
+
+    p = _TaggedParameter(rustdl.ones(3), tag="s")
+    assert type(p) is _TaggedParameter and p.tag == "s" and p.requires_grad
+    t = _Tagged(rustdl.arange(3.0), tag="hi")
+    # a pair, as PyTorch's, so a subclass's own __reduce_ex__ can unpack super()'s
+    assert len(rustdl.Tensor.__reduce_ex__(t, 2)) == 2
+    for u in (pickle.loads(pickle.dumps(t)), copy.copy(t), copy.deepcopy(t)):
+        assert type(u) is _Tagged and u.tag == "hi" and u.tolist() == [0.0, 1.0, 2.0]
+    q = rustdl.nn.Parameter(rustdl.ones(2))
+    q.note = 3  # a Parameter with attributes pickles (it raised before)
+    r = pickle.loads(pickle.dumps(q))
+    assert type(r) is rustdl.nn.Parameter and r.note == 3
+
+
+def test_conv_transpose_output_padding_helper():
+    from rustdl.nn.modules.conv import _ConvTransposeNd
+
+    assert issubclass(rustdl.nn.ConvTranspose2d, _ConvTransposeNd)
+    # called as a function of the geometry (no module), as libraries call PyTorch's
+    pads = _ConvTransposeNd._output_padding(
+        None, rustdl.zeros(1, 1, 5, 5), [12, 11], [2, 2], [0, 0], [3, 3], 2
+    )
+    assert list(pads) == [1, 0]
+    m = rustdl.nn.ConvTranspose2d(2, 3, 3, stride=2)
+    assert tuple(m(rustdl.randn(1, 2, 5, 5), output_size=(1, 3, 12, 11)).shape) == (1, 3, 12, 11)
+    assert tuple(m(rustdl.randn(2, 5, 5), output_size=(3, 12, 12)).shape) == (3, 12, 12)
+
+
+def test_torch_save_keeps_subclasses_and_their_own_pickling(tmp_path):
+    out = compat_report(
+        run_compat(
+            tmp_path,
+            """
+            import functools, io, json, torch
+
+            class Plain(torch.Tensor):
+                __torch_function__ = torch._C._disabled_torch_function_impl
+
+            class Own(torch.Tensor):
+                __torch_function__ = torch._C._disabled_torch_function_impl
+
+                def __new__(cls, data, manifold=None, requires_grad=False):
+                    t = torch.Tensor._make_subclass(cls, data, requires_grad)
+                    t.manifold = manifold
+                    return t
+
+                def __reduce_ex__(self, proto):
+                    build, args = super().__reduce_ex__(proto)
+                    return functools.partial(rebuild, build_fn=build), args + (Own, self.manifold)
+
+            def rebuild(*args, build_fn):
+                return args[-2](build_fn(*args[:-2]), manifold=args[-1])
+
+            def round_trip(x):
+                buf = io.BytesIO()
+                torch.save(x, buf)
+                buf.seek(0)
+                return torch.load(buf, weights_only=False)
+
+            p = torch.Tensor._make_subclass(Plain, torch.arange(3.0), False)
+            p.tag = "hi"
+            u, v = round_trip(p), round_trip(Own(torch.ones(2), manifold="sphere"))
+            print(json.dumps([type(u).__name__, u.tag, type(v).__name__, v.manifold, v.tolist()]))
+            """,
+        )
+    )
+    assert out == ["Plain", "hi", "Own", "sphere", [1.0, 1.0]]

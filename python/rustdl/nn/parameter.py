@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._dispatch import disabled_torch_function_impl
 from .._rustdl import Tensor
 
@@ -74,7 +76,9 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
         self.requires_grad_(requires_grad)
         return self
 
-    def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # everything happened in __new__; a subclass's own keywords (geoopt's
+        # ManifoldParameter(x, manifold=M)) reach here too, as PyTorch's has no __init__
         pass
 
     def __deepcopy__(self, memo: dict) -> Parameter:
@@ -91,16 +95,23 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
 
     def __reduce_ex__(self, protocol: int):
         # pickled as a Parameter (the tensor's own pickle rebuilds a plain Tensor)
-        rebuild, args = Tensor.__reduce__(self)
-        return (_rebuild_parameter, (rebuild, args, self.requires_grad))
+        from .._tensor_api import _reduce_parts
+
+        rebuild, args, state = _reduce_parts(self)
+        return (_rebuild_parameter, (rebuild, args, self.requires_grad, state))
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
 
-def _rebuild_parameter(rebuild, args, requires_grad: bool) -> Parameter:
-    """Unpickles a :class:`Parameter` (see ``Parameter.__reduce_ex__``)."""
-    return Parameter(rebuild(*args), requires_grad)
+def _rebuild_parameter(rebuild, args, requires_grad: bool, state: dict | None = None) -> Parameter:
+    """Unpickles a :class:`Parameter` (see ``Parameter.__reduce_ex__``), with its attributes."""
+    p = Parameter(rebuild(*args), requires_grad)
+    if state:
+        from .._tensor_api import _set_state
+
+        _set_state(p, state)
+    return p
 
 
 class Buffer(Tensor):

@@ -232,7 +232,42 @@ class Conv2d(_Conv):
     _conv = staticmethod(F.conv2d)
 
 
-class ConvTranspose2d(_ConvNd):
+class _ConvTransposeNd(_ConvNd):
+    """The transposed convolutions' base, as PyTorch's (its ``_output_padding`` helper is called
+    by libraries as a plain function of the geometry)."""
+
+    def _output_padding(
+        self, input: Tensor, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None
+    ) -> list:
+        """The output_padding that gives ``output_size`` (the spatial sizes, optionally after
+        the batch and channel sizes), as PyTorch; a size outside the reachable range is a
+        ValueError. Without ``output_size``, the module's own ``output_padding``."""
+        if output_size is None:
+            return list(self.output_padding)
+        nd = int(num_spatial_dims)
+        lead = 2 if input.dim() == nd + 2 else 1
+        size = [int(n) for n in output_size]
+        if len(size) == lead + nd:
+            size = size[lead:]
+        if len(size) != nd:
+            raise ValueError(
+                f"ConvTranspose{nd}D: for {input.dim()}D input, output_size must have {nd} or "
+                f"{lead + nd} elements (got {len(size)})"
+            )
+        pads = []
+        for d in range(nd):
+            dl = 1 if dilation is None else dilation[d]
+            least = (input.shape[lead + d] - 1) * stride[d] - 2 * padding[d] + dl * (kernel_size[d] - 1) + 1
+            if not least <= size[d] <= least + stride[d] - 1:
+                raise ValueError(
+                    f"requested an output size of {size}, but valid sizes range from {least} to "
+                    f"{least + stride[d] - 1} in dim {d} (for an input of {tuple(input.shape)[lead:]})"
+                )
+            pads.append(size[d] - least)
+        return pads
+
+
+class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution (the gradient of Conv2d with respect to its input).
 
     Shape:
@@ -286,7 +321,16 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         output_padding = self.output_padding
         if output_size is not None:
-            output_padding = self._output_padding(input, output_size)
+            if input.ndim not in (self._nd + 1, self._nd + 2):
+                raise ValueError(
+                    f"{type(self).__name__}: expected a {self._nd + 1}-D or {self._nd + 2}-D input, "
+                    f"got shape {tuple(input.shape)}"
+                )
+            output_padding = tuple(
+                self._output_padding(
+                    input, output_size, self.stride, self.padding, self.kernel_size, self._nd, self.dilation
+                )
+            )
         return self._conv_transpose(
             input,
             self.weight,
@@ -297,26 +341,6 @@ class ConvTranspose2d(_ConvNd):
             self.groups,
             self.dilation,
         )
-
-    def _output_padding(self, input: Tensor, output_size) -> tuple:
-        """The output_padding that gives ``output_size`` (its last ``nd`` entries), as PyTorch;
-        a size outside the reachable range is a ValueError."""
-        nd, name = self._nd, type(self).__name__
-        size = tuple(output_size)[-nd:]
-        if len(size) != nd or input.ndim not in (nd + 1, nd + 2):
-            raise ValueError(f"{name}: output_size must end in the {nd} spatial sizes, got {output_size!r}")
-        pads = []
-        for d, (n, s, p, k, dl) in enumerate(
-            zip(input.shape[-nd:], self.stride, self.padding, self.kernel_size, self.dilation)
-        ):
-            least = (n - 1) * s - 2 * p + dl * (k - 1) + 1
-            if not least <= size[d] < least + s:
-                raise ValueError(
-                    f"{name}: requested an output size of {size}, but valid sizes for input "
-                    f"{tuple(input.shape)} range up to {least + s - 1} from {least} in dim {d}"
-                )
-            pads.append(size[d] - least)
-        return tuple(pads)
 
 
 class Conv3d(_Conv):
