@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from typing import Any, Callable
+import weakref
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -483,10 +484,12 @@ def grad(
         return _grad_batched(
             outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads
         )
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    outs = [outputs] if isinstance(outputs, (Tensor, GradientEdge)) else list(outputs)
+    ins = [inputs] if isinstance(inputs, (Tensor, GradientEdge)) else list(inputs)
     if not ins or not outs:
         raise RuntimeError("autograd.grad: the inputs and outputs arguments cannot be empty")
+    outs = [_edge_tensor(t) if isinstance(t, GradientEdge) else t for t in outs]
+    ins = [_edge_tensor(t) if isinstance(t, GradientEdge) else t for t in ins]
     if grad_outputs is None:
         gos = [None] * len(outs)
     elif isinstance(grad_outputs, Tensor):
@@ -500,6 +503,10 @@ def grad(
     if allow_unused is None:
         allow_unused = materialize_grads
     retain = create_graph if retain_graph is None else bool(retain_graph)
+    if getattr(_VMAP_SAMPLES, "keep", 0):
+        # under vmap, each sample's call but the last keeps the graph: PyTorch's one batched
+        # backward frees it once
+        retain = True
     st = _GRAD_CALLS
     st.depth = getattr(st, "depth", 0) + 1
     try:
@@ -516,6 +523,69 @@ def grad(
 
 
 _GRAD_CALLS = threading.local()  # .depth: autograd.grad calls running on this thread
+# .keep: vmap sample calls running on this thread that are not their batch's last
+_VMAP_SAMPLES = threading.local()
+
+
+class _vmap_sample:  # noqa: N801
+    """``with _vmap_sample(last)``: one sample's call of a vmapped function (see :func:`grad`)."""
+
+    def __init__(self, last: bool) -> None:
+        self.keep = 0 if last else 1
+
+    def __enter__(self) -> None:
+        _VMAP_SAMPLES.keep = getattr(_VMAP_SAMPLES, "keep", 0) + self.keep
+
+    def __exit__(self, *exc) -> None:
+        _VMAP_SAMPLES.keep -= self.keep
+
+
+class GradientEdge(NamedTuple):
+    """``torch.autograd.graph.GradientEdge``: an output slot of a graph node; :func:`grad`
+    takes one in place of the tensor it was made from (:func:`get_gradient_edge`)."""
+
+    node: Any
+    output_nr: int
+
+
+# the tensor each edge made by get_gradient_edge stands for, while that tensor lives
+_EDGE_TENSORS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def get_gradient_edge(tensor):
+    """The :class:`GradientEdge` a gradient of ``tensor`` flows into: its ``grad_fn`` (a leaf's
+    gradient accumulator), as ``torch.autograd.graph.get_gradient_edge``."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "It is not possible to get the gradient edge for a Tensor that does not require gradients"
+        )
+    node = tensor.grad_fn
+    if node is None:  # a leaf: the accumulator its gradients reach
+        with enable_grad():
+            node = tensor.view_as(tensor).grad_fn.next_functions[0][0]
+    edge = GradientEdge(node, int(getattr(tensor, "output_nr", 0)))
+    _EDGE_TENSORS[edge] = tensor
+    return edge
+
+
+def _edge_tensor(edge):
+    """The tensor a :class:`GradientEdge` stands for in :func:`grad`."""
+    t = _EDGE_TENSORS.get(edge)
+    if t is None and type(edge.node).__name__ == "AccumulateGrad":
+        t = edge.node.variable
+    if t is None or (t.grad_fn is not None and t.grad_fn != edge.node):
+        raise RuntimeError(
+            "autograd.grad: this GradientEdge's tensor is gone or was changed in place since "
+            "get_gradient_edge (rustdl reads an edge through the tensor it was made from)"
+        )
+    return t
+
+
+def increment_version(tensor):
+    """Bumps the version counter of ``tensor`` (or of each tensor of an iterable), as
+    ``torch.autograd.graph.increment_version``: a graph that saved it then refuses backward."""
+    for t in [tensor] if isinstance(tensor, _rustdl.Tensor) else tensor:
+        _rustdl._mark_written(t)
 
 
 def _in_autograd_grad() -> bool:
@@ -1139,6 +1209,9 @@ def _submodules():
     graph.save_on_cpu = save_on_cpu  # type: ignore[attr-defined]
     graph.saved_tensors_hooks = saved_tensors_hooks  # type: ignore[attr-defined]
     graph.disable_saved_tensors_hooks = disable_saved_tensors_hooks  # type: ignore[attr-defined]
+    graph.GradientEdge = GradientEdge  # type: ignore[attr-defined]
+    graph.get_gradient_edge = get_gradient_edge  # type: ignore[attr-defined]
+    graph.increment_version = increment_version  # type: ignore[attr-defined]
     sys.modules[graph.__name__] = graph
     variable = types.ModuleType(
         __name__ + ".variable", "The old Variable wrapper (as torch.autograd.variable)."

@@ -31,6 +31,7 @@ from typing import Any
 from . import _forward_ad as _fwad
 from . import _rustdl
 from ._rustdl import Tensor
+from .autograd import _vmap_sample
 from .nn.utils.stateless import functional_call
 
 __all__ = [
@@ -827,7 +828,8 @@ def _run_vmap(func, leaves, spec, dims, batch, kwargs, out_dims, randomness):
             if rng is not None:
                 _rustdl_set_rng_state(rng)
             sample = [leaf if sl is None else sl[b] for leaf, sl in zip(leaves, per_leaf)]
-            results.append(func(*_unflatten(spec, sample), **kwargs))
+            with _vmap_sample(b + 1 == batch):
+                results.append(func(*_unflatten(spec, sample), **kwargs))
             if b == 0 and any(leaf._version != v for leaf, v in unmapped):
                 raise RuntimeError(
                     f"vmap({fname}, ...): the function modified an input that is not mapped (in_dims None) "

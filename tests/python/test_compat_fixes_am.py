@@ -282,3 +282,41 @@ def test_torch_save_keeps_subclasses_and_their_own_pickling(tmp_path):
         )
     )
     assert out == ["Plain", "hi", "Own", "sphere", [1.0, 1.0]]
+
+
+def test_vmap_over_autograd_grad_frees_the_graph_once():
+    x = rustdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x**2
+    jac = rustdl.func.vmap(lambda v: rustdl.autograd.grad(y, x, v, retain_graph=False)[0])(rustdl.eye(3))
+    np.testing.assert_allclose(jac.numpy(), np.diag([2.0, 4.0, 6.0]))
+    try:  # the last sample's call freed it, as PyTorch's one batched backward does
+        rustdl.autograd.grad(y.sum(), x)
+    except RuntimeError as e:
+        assert "second time" in str(e)
+    else:
+        raise AssertionError("the graph should have been freed")
+
+
+def test_gradient_edges_and_increment_version():
+    from rustdl.autograd.graph import GradientEdge, get_gradient_edge, increment_version
+
+    x = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    z = (y**2).sum()
+    e, ex = get_gradient_edge(y), get_gradient_edge(x)
+    assert isinstance(e, GradientEdge) and e.node == y.grad_fn and e.output_nr == 0
+    assert type(ex.node).__name__ == "AccumulateGrad" and ex.node.variable is x
+    gy, gx = rustdl.autograd.grad(z, [e, ex])
+    np.testing.assert_allclose(gy.numpy(), [6.0, 12.0])
+    np.testing.assert_allclose(gx.numpy(), [18.0, 36.0])
+    w = rustdl.ones(2, requires_grad=True)
+    s = (w * w).sum()
+    v0 = w._version
+    increment_version(w)
+    assert w._version == v0 + 1
+    try:
+        s.backward()
+    except RuntimeError as err:
+        assert "modified by an inplace operation" in str(err) or "in-place" in str(err)
+    else:
+        raise AssertionError("backward through a tensor whose version moved should raise")
