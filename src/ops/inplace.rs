@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::autograd::{self, Node};
 use crate::backend;
+use crate::backend::BinaryOp;
 use crate::dtype::DType;
 use crate::ensure;
 use crate::error::{Error, Result};
@@ -381,7 +382,9 @@ impl Tensor {
         } else {
             None
         };
-        if !self.move_from(&r, op) {
+        if overlaps_itself(self.layout()) {
+            self.write_changed(&r, op)?;
+        } else if !self.move_from(&r, op) {
             self.write_from(&r, op)?;
         }
         if !grad_mode {
@@ -462,6 +465,53 @@ impl Tensor {
             }
         }
         Ok(())
+    }
+
+    /// Writes `r` into this tensor whose elements share memory positions (an expand), only
+    /// where the value changes, as PyTorch's element-by-element kernels write: an alias that
+    /// keeps its old value does not undo another alias's write (`masked_fill_`, `t[mask] = v`).
+    fn write_changed(&self, r: &Tensor, op: &'static str) -> Result<()> {
+        let _off = autograd::NoGradGuard::new();
+        let n = self.numel();
+        let old = self.contiguous()?.reshape(&[n])?;
+        let new = r.detach().contiguous()?.reshape(&[n])?;
+        let differs = new.binary(&old, BinaryOp::Ne)?.to_f64_vec()?;
+        let nan_pairs = if self.dtype().is_float() {
+            let (a, b) = (new.to_f64_vec()?, old.to_f64_vec()?);
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| x.is_nan() && y.is_nan())
+                .collect()
+        } else {
+            vec![false; n]
+        };
+        // each changed element's memory position, in row-major order (the last write wins)
+        let l = self.layout();
+        let (mut pos, mut picked) = (Vec::new(), Vec::new());
+        let mut at = vec![0usize; l.shape.len()];
+        for k in 0..n {
+            if differs[k] != 0.0 && !nan_pairs[k] {
+                let p = l.offset + at.iter().zip(&l.strides).map(|(i, s)| i * s).sum::<usize>();
+                pos.push(p as i64);
+                picked.push(k as i64);
+            }
+            for d in (0..at.len()).rev() {
+                at[d] += 1;
+                if at[d] < l.shape[d] {
+                    break;
+                }
+                at[d] = 0;
+            }
+        }
+        if pos.is_empty() {
+            self.0.version.bump(op);
+            return Ok(());
+        }
+        let picked = Tensor::from_i64(picked.clone(), &[picked.len()])?.to_device(self.device())?;
+        let vals = new.index_select(0, &picked)?;
+        let storage = self.storage_view();
+        let updated = storage.index_put_flat(&pos, &vals, false)?;
+        storage.write_from(&updated, op)
     }
 
     /// Gives this (non-view) tensor a new producing node after an in-place change.

@@ -320,3 +320,21 @@ def test_gradient_edges_and_increment_version():
         assert "modified by an inplace operation" in str(err) or "in-place" in str(err)
     else:
         raise AssertionError("backward through a tensor whose version moved should raise")
+
+
+def test_masked_and_indexed_writes_into_an_expanded_tensor_all_land():
+    # every alias written reaches memory; an alias keeping its value does not undo it
+    y = rustdl.tensor([1.0, 2.0, 3.0])
+    y.expand(2, 3).masked_fill_(rustdl.tensor([[True, False, False], [False, False, True]]), 0.5)
+    assert y.tolist() == [0.5, 2.0, 0.5]
+    z = rustdl.tensor([1.0, math.nan, 3.0])
+    z.expand(2, 3).masked_fill_(rustdl.tensor([[False, True, False], [False, False, False]]), 0.5)
+    assert z.tolist() == [1.0, 0.5, 3.0]
+    w = rustdl.zeros(3, dtype=rustdl.int64)
+    e = w.expand(2, 3)
+    v0 = w._version
+    e[rustdl.tensor([[True, False, True], [False, True, False]])] = 4
+    assert w.tolist() == [4, 4, 4] and w._version > v0
+    b = rustdl.arange(6.0).reshape(2, 3)
+    b[:, None, :].expand(2, 4, 3)[:, 1, 2] = -1
+    assert b.tolist() == [[0.0, 1.0, -1.0], [3.0, 4.0, -1.0]]
