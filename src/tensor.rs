@@ -1237,12 +1237,21 @@ impl Tensor {
     /// True for a view whose base is a leaf that requires grad (PyTorch refuses in-place
     /// changes, data or shape, to such a view while grad mode is on).
     pub(crate) fn is_view_of_grad_leaf(&self) -> bool {
+        // (a view made while its base required grad keeps its node when the base stops
+        // requiring it, `requires_grad_(False)`/`detach_()`: still refused, as PyTorch's)
+        let recorded = || {
+            self.0
+                .grad_fn
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
+        };
         self.0.view_of_view_leaf
             || self
                 .0
                 .view_base
                 .as_ref()
-                .is_some_and(|b| b.is_leaf() && b.requires_grad())
+                .is_some_and(|b| b.is_leaf() && (b.requires_grad() || recorded()))
     }
 
     /// Fails for in-place changes autograd cannot record: on a leaf that requires grad (or a

@@ -338,3 +338,19 @@ def test_masked_and_indexed_writes_into_an_expanded_tensor_all_land():
     b = rustdl.arange(6.0).reshape(2, 3)
     b[:, None, :].expand(2, 4, 3)[:, 1, 2] = -1
     assert b.tolist() == [[0.0, 1.0, -1.0], [3.0, 4.0, -1.0]]
+
+
+def test_view_taken_while_its_base_required_grad_stays_refused():
+    import pytest
+
+    for stop in (lambda t: t.requires_grad_(False), lambda t: t.detach_()):
+        x = rustdl.tensor([0.5, -1.0], dtype=rustdl.float64, requires_grad=True)
+        v = x[:]
+        stop(x)
+        with pytest.raises(RuntimeError, match="view of a leaf"):
+            v.mul_(2)
+        # nothing was written or recorded
+        assert x.is_leaf and not x.requires_grad and x.grad_fn is None and x.tolist() == [0.5, -1.0]
+        with rustdl.no_grad():
+            v.mul_(2)
+        assert x.tolist() == [1.0, -2.0]
