@@ -1145,7 +1145,18 @@ def _inplace_shape(op: str, self: Tensor, make: Any) -> Tensor:
                 new = make(self)
         else:
             new = make(self)
+        if self._base is None:
+            # a tensor that was no view stays none (no _base), as PyTorch's (its history kept
+            # under no_grad too, as above)
+            if new.requires_grad:
+                from .autograd import enable_grad
+
+                with enable_grad():
+                    new = new._unviewed()
+            else:
+                new = self._relaid_as(new)
     self._replace_with(new)
+    _rd._mark_written(self)  # an in-place op: the version moves, as PyTorch's
     return self
 
 

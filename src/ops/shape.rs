@@ -72,7 +72,16 @@ impl Tensor {
         }
         match self.layout().reshape_view(shape) {
             Some(l) => self.view_layout(l),
-            None => self.contiguous()?.reshape(shape),
+            None => {
+                // a copy, not a view of one (PyTorch's `_unsafe_view`): no `_base`, so
+                // `detach_()` and the in-place shape ops treat it as the new tensor it is
+                let c = self.contiguous()?;
+                let in_shape = c.shape().to_vec();
+                let out = c.with_layout(Layout::contiguous(shape));
+                Ok(out.with_rule("view", &[&c], &[], move |g| {
+                    Ok(vec![Some(g.reshape(&in_shape)?)])
+                }))
+            }
         }
     }
 

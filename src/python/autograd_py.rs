@@ -27,7 +27,7 @@ pub struct PyNode {
 }
 
 /// The node that accumulates into a leaf's `.grad` (in `next_functions`).
-#[pyclass(name = "AccumulateGrad", module = "rustdl.autograd", frozen)]
+#[pyclass(name = "AccumulateGrad", module = "rustdl.autograd", frozen, weakref)]
 pub struct PyAccumulateGrad {
     leaf: Tensor,
 }
@@ -48,7 +48,7 @@ impl PyNode {
                 let f: Bound<'py, PyAny> = match e {
                     None => py.None().into_bound(py),
                     Some(Ok(n)) => node_object(py, n)?,
-                    Some(Err(t)) => Bound::new(py, PyAccumulateGrad { leaf: t })?.into_any(),
+                    Some(Err(t)) => accumulator_object(py, t)?,
                 };
                 Ok(PyTuple::new(py, [f, 0usize.into_pyobject(py)?.into_any()])?.into_any())
             })
@@ -146,11 +146,43 @@ struct LeafObjects {
     swept_at: usize,
 }
 
+impl LeafObjects {
+    /// Keeps `obj` (weakly) for tensor `id`; dead entries are swept as the map doubles.
+    fn keep(&mut self, id: u64, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.by_id
+            .insert(id, PyWeakrefReference::new(obj)?.unbind());
+        if self.by_id.len() >= 2 * self.swept_at.max(512) {
+            let py = obj.py();
+            self.by_id.retain(|_, w| w.bind(py).upgrade().is_some());
+            self.swept_at = self.by_id.len();
+        }
+        Ok(())
+    }
+}
+
 fn leaf_objects() -> std::sync::MutexGuard<'static, LeafObjects> {
     LEAF_OBJECTS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The Python objects of leaves' gradient accumulators, by tensor id (weakly): one object per
+/// leaf while alive (`n1 is n2` for two paths to one leaf), as PyTorch's.
+static ACCUMULATORS: OnceLock<Mutex<LeafObjects>> = OnceLock::new();
+
+fn accumulator_object(py: Python<'_>, leaf: Tensor) -> PyResult<Bound<'_, PyAny>> {
+    let mut map = ACCUMULATORS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(obj) = map.by_id.get(&leaf.id()).and_then(|w| w.bind(py).upgrade()) {
+        return Ok(obj);
+    }
+    let id = leaf.id();
+    let obj = Bound::new(py, PyAccumulateGrad { leaf })?.into_any();
+    map.keep(id, &obj)?;
+    Ok(obj)
 }
 
 /// Remembers `obj` as the Python object of its tensor when that is a leaf requiring grad and
@@ -167,13 +199,7 @@ pub fn remember_leaf_object(obj: &Bound<'_, PyTensor>) -> PyResult<()> {
             return Ok(());
         }
     }
-    map.by_id
-        .insert(t.id(), PyWeakrefReference::new(obj.as_any())?.unbind());
-    if map.by_id.len() >= 2 * map.swept_at.max(512) {
-        map.by_id.retain(|_, w| w.bind(py).upgrade().is_some());
-        map.swept_at = map.by_id.len();
-    }
-    Ok(())
+    map.keep(t.id(), obj.as_any())
 }
 
 /// `rustdl._rustdl._remember_leaf(t)`: see [`remember_leaf_object`] (factories called with

@@ -841,6 +841,16 @@ impl PyTensor {
         }
         Ok(t.with_layout(o.layout().clone()).into())
     }
+    /// This tensor as one of its own (no `_base`), sharing its storage, layout and version
+    /// counter, its gradient flowing on to this one: what an in-place shape op (`t_`,
+    /// `unsqueeze_`) leaves of a tensor that is not a view, as PyTorch changes that tensor's
+    /// sizes rather than viewing it.
+    fn _unviewed(&self) -> PyTensor {
+        let t = self.tensor();
+        let out = t.with_layout(t.layout().clone());
+        out.with_rule("view", &[&t], &[], |g| Ok(vec![Some(g.clone())]))
+            .into()
+    }
     /// The whole storage as a 1-D tensor sharing it, without history (`resize_`, `as_strided`).
     fn _storage_view(&self) -> PyTensor {
         self.tensor().storage_view().into()

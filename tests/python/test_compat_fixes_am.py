@@ -354,3 +354,41 @@ def test_view_taken_while_its_base_required_grad_stays_refused():
         with rustdl.no_grad():
             v.mul_(2)
         assert x.tolist() == [1.0, -2.0]
+
+
+def test_copies_and_inplace_shape_ops_are_no_views():
+    leaf = rustdl.arange(6.0, dtype=rustdl.float64).reshape(2, 3).requires_grad_()
+    r = leaf.t().flatten()  # a copy: PyTorch's has no _base, so detach_ works
+    assert r._base is None
+    r.detach_()
+    assert not r.requires_grad
+    g = leaf.t().reshape(6)
+    (g * rustdl.arange(6.0, dtype=rustdl.float64)).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]])
+    x = rustdl.ones(2, 3, dtype=rustdl.float64, requires_grad=True)
+    y = x * 2
+    v0 = y._version
+    y.t_()
+    assert y._version == v0 + 1 and y._base is None and y.grad_fn is not None
+    (y * rustdl.arange(6.0, dtype=rustdl.float64).reshape(3, 2)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 4.0, 8.0], [2.0, 6.0, 10.0]])
+    y.detach_()
+    assert y.grad_fn is None
+
+
+def test_parameter_subclass_copy_keeps_attributes_and_accumulators_are_one_object():
+    import copy
+
+    class Tagged(rustdl.nn.Parameter):
+        pass
+
+    p = Tagged(rustdl.ones(2))
+    p.tag = 1
+    q = copy.copy(p)
+    assert type(q) is rustdl.nn.Parameter and q.tag == 1 and q.data_ptr() == p.data_ptr()
+    a = rustdl.tensor([1.0, 2.0], requires_grad=True)
+    z = a * 2
+    w = z + z.sin()
+    n1 = w.grad_fn.next_functions[0][0].next_functions[0][0]
+    n2 = w.grad_fn.next_functions[1][0].next_functions[0][0].next_functions[0][0]
+    assert n1 is n2

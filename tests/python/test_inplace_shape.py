@@ -54,11 +54,12 @@ def test_inplace_view_on_graph_tensor_records_history():
     (y * rustdl.tensor([[1.0, 10.0, 100.0]])).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0, 200.0])
     z = x.exp()
-    z.t_()  # 1-d: nothing changes, history kept
-    z.sum().backward()
-    np.testing.assert_allclose(
-        x.grad.numpy(), np.array([2.0, 20.0, 200.0]) + np.exp([1.0, -2.0, 3.0]), rtol=1e-6
-    )
+    v0 = z._version
+    z.t_()  # 1-d: the shape stays, but it is an in-place op: the version moves, as PyTorch's
+    assert z._version == v0 + 1 and z._base is None
+    # exp saved its output, which has now been changed in place: refused, as PyTorch refuses
+    with pytest.raises(RuntimeError, match="modified by an inplace operation|in-place"):
+        z.sum().backward()
 
 
 def test_leaf_requiring_grad_refuses_unless_no_grad():

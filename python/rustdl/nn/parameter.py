@@ -90,8 +90,15 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
         return copy
 
     def __copy__(self) -> Parameter:
-        # a Parameter over the same storage, as PyTorch's copy.copy of one
-        return Parameter(self.detach(), self.requires_grad)
+        if type(self).__reduce_ex__ is not Parameter.__reduce_ex__:
+            # a subclass that pickles itself is copied through that, as PyTorch copies it
+            import copy
+
+            return copy._reconstruct(self, None, *self.__reduce_ex__(4))  # type: ignore[attr-defined]
+        # a Parameter over the same storage with the same attributes, as PyTorch's copy.copy
+        out = Parameter(self.detach(), self.requires_grad)
+        out.__dict__.update(self.__dict__)
+        return out
 
     def __reduce_ex__(self, protocol: int):
         # pickled as a Parameter (the tensor's own pickle rebuilds a plain Tensor)
