@@ -2891,7 +2891,11 @@ _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A002
     _check_tensor(op, input=input)
     if not input.is_floating_point():
-        raise TypeError(f"{op}: input must be a floating tensor, got {input.dtype}")
+        raise _rd.DTypeError(f"{op}: input must be a floating tensor (float or double), got {input.dtype}")
+    if isinstance(q, Tensor) and q.dtype != input.dtype:
+        raise _rd.DTypeError(
+            f"{op}: q tensor must be same dtype as the input tensor, got {q.dtype} and {input.dtype}"
+        )
     if interpolation not in _QUANTILE_MODES:
         raise _rd.ArgumentError(
             f"{op}: interpolation must be one of {_QUANTILE_MODES}, got {interpolation!r}"

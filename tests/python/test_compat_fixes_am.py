@@ -392,3 +392,42 @@ def test_parameter_subclass_copy_keeps_attributes_and_accumulators_are_one_objec
     n1 = w.grad_fn.next_functions[0][0].next_functions[0][0]
     n2 = w.grad_fn.next_functions[1][0].next_functions[0][0].next_functions[0][0]
     assert n1 is n2
+
+
+def test_asgd_scalars_follow_the_default_dtype_and_quantile_dtype_checks():
+    import pytest
+
+    old = rustdl.get_default_dtype()
+    rustdl.set_default_dtype(rustdl.float64)
+    try:
+        p = rustdl.nn.Parameter(rustdl.tensor([1.0, -2.0, 3.0]))
+        opt = rustdl.optim.ASGD([p], lr=1e-2, t0=2, lambd=1e-3)
+        (p**2).sum().backward()
+        opt.step()
+        assert opt.state[p]["eta"].dtype == rustdl.float64
+        # p ← p·(1 − λ·η) − η·g with η = 0.01 exactly (float32 rounding moved it by 4e-10)
+        assert p[0].item() == 1.0 * (1 - 1e-3 * 1e-2) - 1e-2 * 2.0
+    finally:
+        rustdl.set_default_dtype(old)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        rustdl.quantile(rustdl.arange(5.0), rustdl.tensor([0.5], dtype=rustdl.float64))
+    with pytest.raises(RuntimeError, match="floating"):
+        rustdl.quantile(rustdl.arange(5), 0.5)
+
+
+def test_torchcompat_runs_a_module(tmp_path):
+    (tmp_path / "probe_mod.py").write_text(
+        "import sys, torch\nprint(sys.argv[1:], torch.__name__)\nsys.exit(3)\n"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustdl.torchcompat", "-m", "probe_mod", "a", "b"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.strip() == "['a', 'b'] torch"

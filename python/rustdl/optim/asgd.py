@@ -8,7 +8,15 @@ from typing import Any, Callable
 from .. import _complex, _rustdl
 from .._rustdl import Tensor
 from ..autograd import no_grad
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _defaults, _Step, _step_count
+from .optimizer import (
+    Optimizer,
+    _check_nonnegative,
+    _closure_loss,
+    _defaults,
+    _get_scalar_dtype,
+    _Step,
+    _step_count,
+)
 
 __all__ = ["ASGD"]
 
@@ -54,10 +62,10 @@ class ASGD(Optimizer):
         _check_nonnegative(group, "lr", "weight_decay")
 
     def _load_state_value(self, p: Tensor, name: str, value: Any) -> Any:
-        # eta and mu are float32 0-d tensors on the parameter's device (see step)
+        # eta and mu are 0-d tensors of the scalar dtype on the parameter's device (see step)
         if name in ("eta", "mu") and not isinstance(value, bool):
             v = value.item() if isinstance(value, Tensor) else float(value)
-            return _rustdl.full((), v, dtype=_rustdl.float32, device=p.device)
+            return _rustdl.full((), v, dtype=_scalar_dtype(p), device=p.device)
         return super()._load_state_value(p, name, value)
 
     @no_grad()
@@ -74,10 +82,12 @@ class ASGD(Optimizer):
                 st = self.state[p]
                 if not st:
                     st["step"] = _Step(0)
-                    # float32 0-d tensors on the parameter's device, as PyTorch's (``.item()``,
-                    # ``torch.is_tensor``; the update reads eta rounded to float32, as there)
-                    st["eta"] = _rustdl.full((), float(lr), dtype=_rustdl.float32, device=p.device)
-                    st["mu"] = _rustdl.ones((), dtype=_rustdl.float32, device=p.device)
+                    # 0-d tensors of the scalar dtype (float64 when that is the default dtype,
+                    # else float32) on the parameter's device, as PyTorch's (``.item()``,
+                    # ``torch.is_tensor``; the update reads eta rounded to that dtype, as there)
+                    scalar = _scalar_dtype(p)
+                    st["eta"] = _rustdl.full((), float(lr), dtype=scalar, device=p.device)
+                    st["mu"] = _rustdl.ones((), dtype=scalar, device=p.device)
                     st["ax"] = _rustdl.zeros_like(p)
                 step = _step_count(st["step"]) + 1
                 st["step"] = _Step(step)
@@ -94,3 +104,9 @@ class ASGD(Optimizer):
                 st["eta"].fill_(lr / ((1 + lambd * lr * step) ** alpha))
                 st["mu"].fill_(1 / max(1, step - t0))
         return loss
+
+
+def _scalar_dtype(p: Tensor) -> Any:
+    """eta's and mu's dtype: PyTorch's scalar dtype (float64 when that is the default dtype),
+    float32 on the GPU (which has no float64)."""
+    return _get_scalar_dtype() if p.device.type == "cpu" else _rustdl.float32

@@ -810,3 +810,19 @@ def run_script(path: str | os.PathLike, args: Sequence[str] = ()) -> dict[str, A
         if sys.path and sys.path[0] == script_dir:
             sys.path.pop(0)
         del old_path0
+
+
+def run_module(name: str, args: Sequence[str] = ()) -> dict[str, Any]:
+    """Runs module ``name`` as ``__main__`` (``python -m name args``: pytest, a package's CLI)
+    with ``sys.argv = [name, *args]``, the current folder first on ``sys.path`` and torch
+    resolved to rustdl."""
+    install()
+    old_argv = sys.argv[:]
+    sys.argv = [name, *args]
+    sys.path.insert(0, os.getcwd())
+    try:
+        return runpy.run_module(name, run_name="__main__", alter_sys=True)
+    finally:
+        sys.argv = old_argv
+        if sys.path and sys.path[0] == os.getcwd():
+            sys.path.pop(0)
